@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "cpu/cpu.h"
+#include "cpu/kvm/kvm.h"
+
+#include <string.h>
+
+static const CpuBackend *const backends[] = {
+    &cpu_kvm_backend,
+    NULL,
+};
+
+const CpuBackend *const *cpu_backends(void)
+{
+    return backends;
+}
+
+const CpuBackend *cpu_backend_find(const char *name)
+{
+    for (const CpuBackend *const *b = backends; *b; b++)
+        if (!strcmp((*b)->name, name))
+            return *b;
+    return NULL;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The interface every CPU back end (KVM, interpreter, translator) implements. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include "engine/vcpu.h"
+
+typedef enum {
+    CPU_RUN_EXIT,     /* VCPU_REQ_EXIT seen: the engine has work */
+    CPU_RUN_ERROR,    /* the back end failed; the VM stops with an error */
+} CpuRunResult;
+
+typedef struct CpuBackend {
+    const char *name;
+    const char *description;
+    /* True when the back end can run on this host; otherwise err says why. */
+    bool (*probe)(GError **err);
+    /* A line describing host support, for -accel help (may be NULL). */
+    char *(*host_info)(void);
+    /* Per-VM set-up, before the board is built. options: the text after "name,"
+     * in -accel (e.g. "kernel-irqchip=off"). */
+    bool (*vm_init)(Vm *vm, const char *options, GError **err);
+    void (*vm_destroy)(Vm *vm);
+    bool (*vcpu_init)(Vcpu *v, GError **err);
+    /* Power-on/reset state (CS:IP = F000:FFF0). Runs on the vCPU thread. */
+    void (*vcpu_reset)(Vcpu *v);
+    /* Runs the guest until VCPU_REQ_EXIT is set or an error occurs. */
+    CpuRunResult (*vcpu_run)(Vcpu *v);
+    /* Any thread: makes a running vcpu_run notice new requests promptly. */
+    void (*vcpu_kick)(Vcpu *v);
+    void (*vcpu_destroy)(Vcpu *v);
+    /* Text for a failure (CPU_RUN_ERROR), with register state. */
+    char *(*vcpu_describe)(Vcpu *v);
+    bool kernel_irqchip_possible;
+} CpuBackend;
+
+const CpuBackend *cpu_backend_find(const char *name);
+/* Every back end compiled in, NULL-terminated. */
+const CpuBackend *const *cpu_backends(void);

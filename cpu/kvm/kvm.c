@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* CPU back end on the host's /dev/kvm: memory slots follow the engine's memory map,
+ * port and MMIO exits go to the engine, interrupts come from the in-kernel irqchip or,
+ * with kernel-irqchip=off, from the board's own PIC through KVM_INTERRUPT. */
+#include "cpu/cpu.h"
+#include "cpu/kvm/kvm.h"
+#include "engine/log.h"
+#include "engine/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define KICK_SIGNAL SIGUSR1
+/* Areas KVM needs on hosts without unrestricted guests; below the BIOS, above RAM. */
+#define KVM_TSS_ADDR 0xfeffd000u
+#define KVM_IDENTITY_MAP_ADDR 0xfeffc000u
+
+typedef struct KvmSlot {
+    uint32_t id;
+    hwaddr gpa;
+    uint64_t size;
+    uint8_t *host;
+    bool readonly;
+} KvmSlot;
+
+typedef struct KvmVm {
+    Vm *vm;
+    int kvm_fd, vm_fd;
+    int run_size;
+    bool irqchip;
+    bool pvm;
+    GArray *slots; /* KvmSlot */
+    GArray *free_ids;
+    uint32_t next_id;
+    MemListener listener;
+} KvmVm;
+
+typedef struct KvmVcpu {
+    KvmVm *kv;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    _Atomic bool thread_known;
+} KvmVcpu;
+
+static int kvm_open(GError **err)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "/dev/kvm: %s", g_strerror(errno));
+        return -1;
+    }
+    int v = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (v != KVM_API_VERSION) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "/dev/kvm has API version %d, not %d",
+                    v, KVM_API_VERSION);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool kvm_host_is_pvm(void)
+{
+    if (g_file_test("/sys/module/kvm_pvm", G_FILE_TEST_IS_DIR))
+        return true;
+    if (!g_file_test("/dev/kvm", G_FILE_TEST_EXISTS))
+        return false;
+    g_autofree char *cpuinfo = NULL;
+    if (!g_file_get_contents("/proc/cpuinfo", &cpuinfo, NULL, NULL))
+        return false;
+    /* A host CPU without hardware virtualization that still has /dev/kvm. */
+    return !strstr(cpuinfo, " vmx") && !strstr(cpuinfo, " svm");
+}
+
+static bool kvm_probe(GError **err)
+{
+    int fd = kvm_open(err);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static char *kvm_host_info(void)
+{
+    GError *err = NULL;
+    if (!kvm_probe(&err)) {
+        char *s = g_strdup_printf("not available: %s", err->message);
+        g_error_free(err);
+        return s;
+    }
+    if (kvm_host_is_pvm())
+        return g_strdup("available, paravirtual (PVM): runs small real-mode and long-mode guests "
+                        "through the host's instruction emulator; no x87 arithmetic, no 32-bit "
+                        "paging, no INT/IRET in protected mode; full operating systems need -accel tcg");
+    return g_strdup("available (hardware virtualization)");
+}
+
+/* ---- memory slots ---- */
+
+typedef struct SlotScan {
+    GArray *runs; /* KvmSlot without id */
+} SlotScan;
+
+static void collect_run(void *opaque, hwaddr start, uint64_t len, uint8_t *host, bool writable)
+{
+    SlotScan *s = opaque;
+    KvmSlot k = { 0, start, len, host, !writable };
+    g_array_append_val(s->runs, k);
+}
+
+static bool slot_same(const KvmSlot *a, const KvmSlot *b)
+{
+    return a->gpa == b->gpa && a->size == b->size && a->host == b->host && a->readonly == b->readonly;
+}
+
+static void set_slot(KvmVm *kv, const KvmSlot *s, bool remove)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = s->id,
+        .flags = s->readonly ? KVM_MEM_READONLY : 0,
+        .guest_phys_addr = s->gpa,
+        .memory_size = remove ? 0 : s->size,
+        .userspace_addr = (uintptr_t)s->host,
+    };
+    if (ioctl(kv->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+        g_warning("KVM_SET_USER_MEMORY_REGION slot %u at 0x%" G_GINT64_MODIFIER "x: %s",
+                  s->id, s->gpa, g_strerror(errno));
+}
+
+static void kvm_sync_slots(void *opaque)
+{
+    KvmVm *kv = opaque;
+    SlotScan scan = { g_array_new(FALSE, FALSE, sizeof(KvmSlot)) };
+    mem_for_each_ram_run(vm_vcpu(kv->vm)->mem, collect_run, &scan);
+
+    /* Drop slots that changed, then add what is new: KVM refuses overlapping slots. */
+    for (guint i = 0; i < kv->slots->len;) {
+        KvmSlot *old = &g_array_index(kv->slots, KvmSlot, i);
+        bool keep = false;
+        for (guint j = 0; j < scan.runs->len && !keep; j++)
+            keep = slot_same(old, &g_array_index(scan.runs, KvmSlot, j));
+        if (keep) {
+            i++;
+            continue;
+        }
+        set_slot(kv, old, true);
+        g_array_append_val(kv->free_ids, old->id);
+        g_array_remove_index_fast(kv->slots, i);
+    }
+    for (guint j = 0; j < scan.runs->len; j++) {
+        KvmSlot *n = &g_array_index(scan.runs, KvmSlot, j);
+        bool have = false;
+        for (guint i = 0; i < kv->slots->len && !have; i++)
+            have = slot_same(n, &g_array_index(kv->slots, KvmSlot, i));
+        if (have)
+            continue;
+        if (kv->free_ids->len) {
+            n->id = g_array_index(kv->free_ids, uint32_t, kv->free_ids->len - 1);
+            g_array_set_size(kv->free_ids, kv->free_ids->len - 1);
+        } else {
+            n->id = kv->next_id++;
+        }
+        set_slot(kv, n, false);
+        g_array_append_val(kv->slots, *n);
+    }
+    g_array_free(scan.runs, TRUE);
+}
+
+/* ---- VM ---- */
+
+static void kvm_irq_line(Vm *vm, unsigned gsi, int level)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    struct kvm_irq_level l = { .irq = gsi, .level = level };
+    if (ioctl(kv->vm_fd, KVM_IRQ_LINE, &l) < 0)
+        VLOG(LOG_IRQ, "KVM_IRQ_LINE %u: %s", gsi, g_strerror(errno));
+}
+
+static void kick_handler(int sig)
+{
+    (void)sig;
+}
+
+static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
+{
+    bool want_irqchip = true;
+    if (options && *options) {
+        g_auto(GStrv) opts = g_strsplit(options, ",", -1);
+        for (char **o = opts; *o; o++) {
+            if (!strcmp(*o, "kernel-irqchip=on") || !strcmp(*o, "kernel-irqchip=split"))
+                want_irqchip = true;
+            else if (!strcmp(*o, "kernel-irqchip=off"))
+                want_irqchip = false;
+            else {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                            "-accel kvm: unknown option '%s' (kernel-irqchip=on|off)", *o);
+                return false;
+            }
+        }
+    }
+    KvmVm *kv = g_new0(KvmVm, 1);
+    kv->vm = vm;
+    kv->vm_fd = -1;
+    kv->kvm_fd = kvm_open(err);
+    if (kv->kvm_fd < 0)
+        goto fail;
+    kv->pvm = kvm_host_is_pvm();
+    kv->vm_fd = ioctl(kv->kvm_fd, KVM_CREATE_VM, 0);
+    if (kv->vm_fd < 0) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_CREATE_VM: %s", g_strerror(errno));
+        goto fail;
+    }
+    kv->run_size = ioctl(kv->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (ioctl(kv->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0)
+        ioctl(kv->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+    uint64_t idmap = KVM_IDENTITY_MAP_ADDR;
+    ioctl(kv->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+    if (want_irqchip && ioctl(kv->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0) {
+        if (ioctl(kv->vm_fd, KVM_CREATE_IRQCHIP, 0) == 0) {
+            struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+            if (ioctl(kv->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_CREATE_PIT2: %s", g_strerror(errno));
+                goto fail;
+            }
+            kv->irqchip = true;
+        }
+    }
+    kv->slots = g_array_new(FALSE, FALSE, sizeof(KvmSlot));
+    kv->free_ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    kv->listener.map_changed = kvm_sync_slots;
+    kv->listener.opaque = kv;
+    vm_set_accel_state(vm, kv);
+    if (kv->irqchip)
+        vm_set_kernel_irqchip(vm, kvm_irq_line);
+    mem_add_listener(vm_vcpu(vm)->mem, &kv->listener);
+    kvm_sync_slots(kv);
+
+    struct sigaction sa = { .sa_handler = kick_handler };
+    sigemptyset(&sa.sa_mask);
+    sigaction(KICK_SIGNAL, &sa, NULL);
+    VLOG(LOG_CPU, "kvm: %s irqchip%s", kv->irqchip ? "in-kernel" : "userspace", kv->pvm ? ", PVM host" : "");
+    return true;
+
+fail:
+    if (kv->vm_fd >= 0)
+        close(kv->vm_fd);
+    if (kv->kvm_fd >= 0)
+        close(kv->kvm_fd);
+    g_free(kv);
+    return false;
+}
+
+static void kvm_vm_destroy(Vm *vm)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    mem_remove_listener(vm_vcpu(vm)->mem, &kv->listener);
+    close(kv->vm_fd);
+    close(kv->kvm_fd);
+    g_array_free(kv->slots, TRUE);
+    g_array_free(kv->free_ids, TRUE);
+    g_free(kv);
+    vm_set_accel_state(vm, NULL);
+}
+
+/* ---- vCPU ---- */
+
+static bool kvm_vcpu_init(Vcpu *v, GError **err)
+{
+    KvmVm *kv = vm_accel_state(v->vm);
+    KvmVcpu *kc = g_new0(KvmVcpu, 1);
+    kc->kv = kv;
+    kc->fd = ioctl(kv->vm_fd, KVM_CREATE_VCPU, v->index);
+    if (kc->fd < 0) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_CREATE_VCPU: %s", g_strerror(errno));
+        g_free(kc);
+        return false;
+    }
+    kc->run = mmap(NULL, kv->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, kc->fd, 0);
+    if (kc->run == MAP_FAILED) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "mmap kvm_run: %s", g_strerror(errno));
+        close(kc->fd);
+        g_free(kc);
+        return false;
+    }
+    /* The guest sees what the host KVM supports. */
+    int n = 256;
+    struct kvm_cpuid2 *cpuid = g_malloc0(sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
+    cpuid->nent = n;
+    if (ioctl(kv->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
+        for (unsigned i = 0; i < cpuid->nent; i++) {
+            struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+            if (e->function == 1 && !kv->irqchip)
+                e->edx &= ~(1u << 9); /* no local APIC without the kernel irqchip */
+        }
+        if (ioctl(kc->fd, KVM_SET_CPUID2, cpuid) < 0)
+            VLOG(LOG_CPU, "KVM_SET_CPUID2: %s", g_strerror(errno));
+    }
+    g_free(cpuid);
+    v->cpu = kc;
+    return true;
+}
+
+static void seg_real(struct kvm_segment *s, uint16_t sel, uint32_t base, uint8_t type)
+{
+    memset(s, 0, sizeof(*s));
+    s->selector = sel;
+    s->base = base;
+    s->limit = 0xffff;
+    s->type = type;
+    s->present = 1;
+    s->s = 1;
+}
+
+static void kvm_vcpu_reset(Vcpu *v)
+{
+    KvmVcpu *kc = v->cpu;
+    struct kvm_sregs sr;
+    if (ioctl(kc->fd, KVM_GET_SREGS, &sr) < 0)
+        return;
+    /* Power-on state (Intel SDM vol. 3, 9.1.1): CS = F000 with base FFFF0000, IP FFF0. */
+    seg_real(&sr.cs, 0xf000, 0xffff0000, 0xb);
+    seg_real(&sr.ds, 0, 0, 3);
+    sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
+    memset(&sr.ldt, 0, sizeof(sr.ldt));
+    sr.ldt.limit = 0xffff;
+    sr.ldt.type = 2;
+    sr.ldt.present = 1;
+    memset(&sr.tr, 0, sizeof(sr.tr));
+    sr.tr.limit = 0xffff;
+    sr.tr.type = 11;
+    sr.tr.present = 1;
+    sr.gdt.base = sr.idt.base = 0;
+    sr.gdt.limit = sr.idt.limit = 0xffff;
+    sr.cr0 = 0x60000010;
+    sr.cr2 = sr.cr3 = sr.cr4 = 0;
+    sr.efer = 0;
+    memset(sr.interrupt_bitmap, 0, sizeof(sr.interrupt_bitmap));
+    ioctl(kc->fd, KVM_SET_SREGS, &sr);
+    struct kvm_regs r = { .rip = 0xfff0, .rflags = 2, .rdx = 0x600 };
+    ioctl(kc->fd, KVM_SET_REGS, &r);
+    struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
+    ioctl(kc->fd, KVM_SET_FPU, &fpu);
+    struct kvm_vcpu_events ev;
+    if (ioctl(kc->fd, KVM_GET_VCPU_EVENTS, &ev) == 0) {
+        memset(&ev.exception, 0, sizeof(ev.exception));
+        memset(&ev.interrupt, 0, sizeof(ev.interrupt));
+        ev.nmi.pending = ev.nmi.injected = 0;
+        ev.flags = 0;
+        ioctl(kc->fd, KVM_SET_VCPU_EVENTS, &ev);
+    }
+    if (kc->kv->irqchip) {
+        struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
+        ioctl(kc->fd, KVM_SET_MP_STATE, &mp);
+    }
+}
+
+static void kvm_vcpu_kick(Vcpu *v)
+{
+    KvmVcpu *kc = v->cpu;
+    if (!kc)
+        return;
+    __atomic_store_n(&kc->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (atomic_load(&kc->thread_known) && !pthread_equal(kc->thread, pthread_self()))
+        pthread_kill(kc->thread, KICK_SIGNAL);
+}
+
+static void handle_io(Vcpu *v, struct kvm_run *run)
+{
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    for (uint32_t i = 0; i < run->io.count; i++) {
+        unsigned size = run->io.size;
+        if (run->io.direction == KVM_EXIT_IO_OUT) {
+            uint32_t val = 0;
+            memcpy(&val, data, size);
+            vcpu_pio_write(v, run->io.port, val, size);
+        } else {
+            uint32_t val = vcpu_pio_read(v, run->io.port, size);
+            memcpy(data, &val, size);
+        }
+        data += size;
+    }
+}
+
+static void handle_mmio(Vcpu *v, struct kvm_run *run)
+{
+    unsigned len = run->mmio.len;
+    if (len != 1 && len != 2 && len != 4 && len != 8) {
+        /* Odd sizes: byte by byte. */
+        for (unsigned i = 0; i < len; i++) {
+            if (run->mmio.is_write)
+                vcpu_mmio_write(v, run->mmio.phys_addr + i, run->mmio.data[i], 1);
+            else
+                run->mmio.data[i] = (uint8_t)vcpu_mmio_read(v, run->mmio.phys_addr + i, 1);
+        }
+        return;
+    }
+    if (run->mmio.is_write) {
+        uint64_t val = 0;
+        memcpy(&val, run->mmio.data, len);
+        vcpu_mmio_write(v, run->mmio.phys_addr, val, len);
+    } else {
+        uint64_t val = vcpu_mmio_read(v, run->mmio.phys_addr, len);
+        memcpy(run->mmio.data, &val, len);
+    }
+}
+
+static char *kvm_vcpu_describe(Vcpu *v)
+{
+    KvmVcpu *kc = v->cpu;
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    GString *str = g_string_new(NULL);
+    struct kvm_run *run = kc->run;
+    switch (run->exit_reason) {
+    case KVM_EXIT_FAIL_ENTRY:
+        g_string_append_printf(str, "KVM entry failed (hardware reason 0x%llx)",
+                               (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        g_string_append_printf(str, "KVM internal error (suberror %u)", run->internal.suberror);
+        break;
+    default:
+        g_string_append_printf(str, "KVM exit %u not handled", run->exit_reason);
+    }
+    if (ioctl(kc->fd, KVM_GET_REGS, &r) == 0 && ioctl(kc->fd, KVM_GET_SREGS, &s) == 0)
+        g_string_append_printf(str, " at CS:IP %04x:%08llx (CR0 %08llx) EAX %08llx EBX %08llx ECX %08llx EDX %08llx ESP %08llx",
+                               s.cs.selector, (unsigned long long)r.rip, (unsigned long long)s.cr0,
+                               (unsigned long long)r.rax, (unsigned long long)r.rbx,
+                               (unsigned long long)r.rcx, (unsigned long long)r.rdx, (unsigned long long)r.rsp);
+    return g_string_free(str, FALSE);
+}
+
+static CpuRunResult kvm_vcpu_run(Vcpu *v)
+{
+    KvmVcpu *kc = v->cpu;
+    KvmVm *kv = kc->kv;
+    struct kvm_run *run = kc->run;
+    if (!atomic_load(&kc->thread_known)) {
+        kc->thread = pthread_self();
+        atomic_store(&kc->thread_known, true);
+    }
+    for (;;) {
+        __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        unsigned req = atomic_load(&v->requests);
+        if (req & VCPU_REQ_EXIT)
+            return CPU_RUN_EXIT;
+        if (req & VCPU_REQ_TLB)
+            vcpu_clear_request(v, VCPU_REQ_TLB); /* KVM tracks the map through slots */
+        if (!kv->irqchip) {
+            if (vcpu_take_nmi(v))
+                ioctl(kc->fd, KVM_NMI, 0);
+            if (req & VCPU_REQ_INTR) {
+                if (run->ready_for_interrupt_injection && run->if_flag) {
+                    int vec = vcpu_intr_ack(v);
+                    if (vec >= 0) {
+                        struct kvm_interrupt intr = { .irq = (uint32_t)vec };
+                        ioctl(kc->fd, KVM_INTERRUPT, &intr);
+                    }
+                    run->request_interrupt_window = 0;
+                } else {
+                    run->request_interrupt_window = 1;
+                }
+            } else {
+                run->request_interrupt_window = 0;
+            }
+        }
+        int ret = ioctl(kc->fd, KVM_RUN, 0);
+        if (ret < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            VLOG(LOG_CPU, "KVM_RUN: %s", g_strerror(errno));
+            run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+            run->internal.suberror = (uint32_t)errno;
+            return CPU_RUN_ERROR;
+        }
+        switch (run->exit_reason) {
+        case KVM_EXIT_IO:
+            handle_io(v, run);
+            break;
+        case KVM_EXIT_MMIO:
+            handle_mmio(v, run);
+            break;
+        case KVM_EXIT_HLT:
+            vcpu_halt_wait(v, run->if_flag);
+            break;
+        case KVM_EXIT_IRQ_WINDOW_OPEN:
+        case KVM_EXIT_INTR:
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            vcpu_triple_fault(v);
+            break;
+        case KVM_EXIT_SYSTEM_EVENT:
+            if (run->system_event.type == KVM_SYSTEM_EVENT_RESET)
+                vcpu_request_reset(v);
+            else
+                vcpu_request_shutdown(v);
+            break;
+        default:
+            return CPU_RUN_ERROR;
+        }
+    }
+}
+
+static void kvm_vcpu_destroy(Vcpu *v)
+{
+    KvmVcpu *kc = v->cpu;
+    munmap(kc->run, kc->kv->run_size);
+    close(kc->fd);
+    g_free(kc);
+    v->cpu = NULL;
+}
+
+const CpuBackend cpu_kvm_backend = {
+    .name = "kvm",
+    .description = "the host's KVM accelerator (/dev/kvm)",
+    .probe = kvm_probe,
+    .host_info = kvm_host_info,
+    .vm_init = kvm_vm_init,
+    .vm_destroy = kvm_vm_destroy,
+    .vcpu_init = kvm_vcpu_init,
+    .vcpu_reset = kvm_vcpu_reset,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .vcpu_destroy = kvm_vcpu_destroy,
+    .vcpu_describe = kvm_vcpu_describe,
+    .kernel_irqchip_possible = true,
+};

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Character devices. stdio reads the terminal on the main context in raw mode and
+ * understands QEMU's Ctrl+A escapes (Ctrl+A X quits, Ctrl+A H helps). */
+#include "engine/chardev.h"
+#include "engine/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+typedef enum { CHR_NULL, CHR_STDIO, CHR_FILE } ChrKind;
+
+#define CHR_PENDING_MAX 4096
+#define CTRL_A 0x01
+
+struct Chardev {
+    ChrKind kind;
+    int in_fd, out_fd;
+    ChardevCanRead can_read;
+    ChardevRead read;
+    void *opaque;
+    void (*lock_fn)(void *);
+    void (*unlock_fn)(void *);
+    void *lock_data;
+    GByteArray *pending;
+    guint watch;
+    guint idle;
+    bool escape;
+    void (*quit_fn)(void *);
+    void *quit_opaque;
+    GMutex mutex; /* guards pending and idle against the device thread */
+};
+
+static struct termios saved_tty;
+static bool tty_saved;
+
+void chardev_restore_terminal(void)
+{
+    if (tty_saved) {
+        tcsetattr(0, TCSANOW, &saved_tty);
+        tty_saved = false;
+    }
+}
+
+static void set_raw_terminal(void)
+{
+    if (tty_saved || !isatty(0))
+        return;
+    if (tcgetattr(0, &saved_tty) < 0)
+        return;
+    tty_saved = true;
+    atexit(chardev_restore_terminal);
+    struct termios t = saved_tty;
+    t.c_iflag &= ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    t.c_lflag &= ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+    t.c_cflag &= ~(CSIZE | PARENB);
+    t.c_cflag |= CS8;
+    /* OPOST stays on so a lone \n from the guest still starts a new line. */
+    t.c_cc[VMIN] = 1;
+    t.c_cc[VTIME] = 0;
+    tcsetattr(0, TCSANOW, &t);
+}
+
+Chardev *chardev_open(const char *spec, GError **err)
+{
+    Chardev *c = g_new0(Chardev, 1);
+    c->in_fd = c->out_fd = -1;
+    c->pending = g_byte_array_new();
+    g_mutex_init(&c->mutex);
+    if (!strcmp(spec, "null")) {
+        c->kind = CHR_NULL;
+    } else if (!strcmp(spec, "stdio") || !strcmp(spec, "mon:stdio")) {
+        c->kind = CHR_STDIO;
+        c->in_fd = 0;
+        c->out_fd = 1;
+    } else if (g_str_has_prefix(spec, "file:")) {
+        c->kind = CHR_FILE;
+        c->out_fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (c->out_fd < 0) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "cannot open '%s': %s",
+                        spec + 5, g_strerror(errno));
+            chardev_close(c);
+            return NULL;
+        }
+    } else {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "unknown character device '%s' (use stdio, file:PATH, null or none)", spec);
+        chardev_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void chardev_close(Chardev *c)
+{
+    if (!c)
+        return;
+    if (c->watch)
+        g_source_remove(c->watch);
+    if (c->idle)
+        g_source_remove(c->idle);
+    if (c->kind == CHR_FILE && c->out_fd >= 0)
+        close(c->out_fd);
+    if (c->kind == CHR_STDIO)
+        chardev_restore_terminal();
+    g_byte_array_free(c->pending, TRUE);
+    g_mutex_clear(&c->mutex);
+    g_free(c);
+}
+
+bool chardev_is_stdio(const Chardev *c)
+{
+    return c && c->kind == CHR_STDIO;
+}
+
+void chardev_write(Chardev *c, const uint8_t *buf, size_t len)
+{
+    if (!c || c->out_fd < 0)
+        return;
+    while (len > 0) {
+        ssize_t n = write(c->out_fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                g_usleep(1000);
+                continue;
+            }
+            return; /* a closed terminal or pipe: the guest's output goes nowhere */
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static gboolean stdin_ready(int fd, GIOCondition cond, gpointer data);
+
+/* Main context. Hands pending input to the device as far as it takes it. */
+static void deliver(Chardev *c)
+{
+    if (!c->read)
+        return;
+    c->lock_fn(c->lock_data);
+    g_mutex_lock(&c->mutex);
+    while (c->pending->len > 0) {
+        size_t room = c->can_read(c->opaque);
+        if (room == 0)
+            break;
+        size_t n = MIN(room, c->pending->len);
+        g_autofree uint8_t *chunk = g_memdup2(c->pending->data, n);
+        g_byte_array_remove_range(c->pending, 0, n);
+        g_mutex_unlock(&c->mutex);
+        c->read(c->opaque, chunk, n);
+        g_mutex_lock(&c->mutex);
+    }
+    bool resume = c->pending->len < CHR_PENDING_MAX && !c->watch && c->in_fd >= 0;
+    g_mutex_unlock(&c->mutex);
+    c->unlock_fn(c->lock_data);
+    if (resume)
+        c->watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP, stdin_ready, c);
+}
+
+static void print_escape_help(Chardev *c)
+{
+    static const char help[] =
+        "\r\nC-a h    print this help\r\n"
+        "C-a x    exit Vireo\r\n"
+        "C-a C-a  send C-a to the guest\r\n";
+    chardev_write(c, (const uint8_t *)help, sizeof(help) - 1);
+}
+
+static gboolean stdin_ready(int fd, GIOCondition cond, gpointer data)
+{
+    Chardev *c = data;
+    uint8_t buf[256];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            return G_SOURCE_CONTINUE;
+        /* End of input (a pipe closed): the guest keeps running without it. */
+        c->watch = 0;
+        c->in_fd = -1;
+        return G_SOURCE_REMOVE;
+    }
+    (void)cond;
+    g_mutex_lock(&c->mutex);
+    for (ssize_t i = 0; i < n; i++) {
+        uint8_t ch = buf[i];
+        if (c->escape) {
+            c->escape = false;
+            switch (ch) {
+            case 'x': case 'X':
+                g_mutex_unlock(&c->mutex);
+                chardev_restore_terminal();
+                if (c->quit_fn)
+                    c->quit_fn(c->quit_opaque);
+                return G_SOURCE_CONTINUE;
+            case 'h': case 'H': case '?':
+                print_escape_help(c);
+                continue;
+            case 'c': case 'C': {
+                static const char msg[] = "\r\n(Vireo has no text monitor; use the control socket, -qmp)\r\n";
+                chardev_write(c, (const uint8_t *)msg, sizeof(msg) - 1);
+                continue;
+            }
+            case CTRL_A:
+                break; /* a literal Ctrl+A */
+            default:
+                continue;
+            }
+        } else if (ch == CTRL_A && c->quit_fn) {
+            c->escape = true;
+            continue;
+        }
+        g_byte_array_append(c->pending, &ch, 1);
+    }
+    bool full = c->pending->len >= CHR_PENDING_MAX;
+    g_mutex_unlock(&c->mutex);
+    if (full) {
+        c->watch = 0;
+        deliver(c);
+        return G_SOURCE_REMOVE;
+    }
+    deliver(c);
+    return G_SOURCE_CONTINUE;
+}
+
+static void no_lock(void *d)
+{
+    (void)d;
+}
+
+void chardev_set_receiver(Chardev *c, ChardevCanRead can_read, ChardevRead read, void *opaque,
+                          void (*lock_fn)(void *), void (*unlock_fn)(void *), void *lock_data)
+{
+    if (!c)
+        return;
+    c->can_read = can_read;
+    c->read = read;
+    c->opaque = opaque;
+    c->lock_fn = lock_fn ? lock_fn : no_lock;
+    c->unlock_fn = unlock_fn ? unlock_fn : no_lock;
+    c->lock_data = lock_data;
+    if (c->kind == CHR_STDIO && !c->watch && c->in_fd >= 0) {
+        set_raw_terminal();
+        c->watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP, stdin_ready, c);
+    }
+}
+
+static gboolean deliver_idle(gpointer data)
+{
+    Chardev *c = data;
+    g_mutex_lock(&c->mutex);
+    c->idle = 0;
+    g_mutex_unlock(&c->mutex);
+    deliver(c);
+    return G_SOURCE_REMOVE;
+}
+
+void chardev_accept_input(Chardev *c)
+{
+    if (!c)
+        return;
+    g_mutex_lock(&c->mutex);
+    if (c->pending->len > 0 && !c->idle)
+        c->idle = g_idle_add(deliver_idle, c);
+    g_mutex_unlock(&c->mutex);
+}
+
+void chardev_set_quit_handler(Chardev *c, void (*fn)(void *), void *opaque)
+{
+    if (!c)
+        return;
+    c->quit_fn = fn;
+    c->quit_opaque = opaque;
+}

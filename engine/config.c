@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+G_DEFINE_QUARK(vireo-error-quark, vireo_error)
+
+VmConfig *vm_config_new(void)
+{
+    VmConfig *c = g_new0(VmConfig, 1);
+    c->drives = g_ptr_array_new_with_free_func((GDestroyNotify)drive_config_free);
+    c->debug_exit_port = 0xf4;
+    return c;
+}
+
+void vm_config_free(VmConfig *c)
+{
+    if (!c)
+        return;
+    g_free(c->name);
+    g_free(c->machine);
+    g_free(c->accel);
+    g_free(c->bios);
+    g_free(c->kernel);
+    g_free(c->initrd);
+    g_free(c->append);
+    for (int i = 0; i < VM_MAX_SERIAL; i++)
+        g_free(c->serial[i]);
+    g_free(c->debugcon);
+    g_free(c->display);
+    g_ptr_array_free(c->drives, TRUE);
+    g_free(c->boot_order);
+    g_free(c->qmp);
+    g_free(c->vga);
+    g_free(c);
+}
+
+DriveConfig *drive_config_new(void)
+{
+    DriveConfig *d = g_new0(DriveConfig, 1);
+    d->index = -1;
+    return d;
+}
+
+void drive_config_free(DriveConfig *d)
+{
+    if (!d)
+        return;
+    g_free(d->file);
+    g_free(d->format);
+    g_free(d);
+}
+
+bool parse_size(const char *s, bool default_mib, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    errno = 0;
+    char *end;
+    double v = g_ascii_strtod(s, &end);
+    if (errno || end == s || v < 0)
+        return false;
+    uint64_t mul;
+    switch (g_ascii_toupper(*end)) {
+    case 0: mul = default_mib ? UINT64_C(1) << 20 : 1; break;
+    case 'B': mul = 1; end++; break;
+    case 'K': mul = UINT64_C(1) << 10; end++; break;
+    case 'M': mul = UINT64_C(1) << 20; end++; break;
+    case 'G': mul = UINT64_C(1) << 30; end++; break;
+    case 'T': mul = UINT64_C(1) << 40; end++; break;
+    default: return false;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    if (*end)
+        return false;
+    double bytes = v * (double)mul;
+    if (bytes > 1.8e19)
+        return false;
+    *out = (uint64_t)bytes;
+    return true;
+}

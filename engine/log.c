@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/log.h"
+#include "engine/config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+unsigned vlog_mask;
+static FILE *log_file;
+static GMutex log_lock;
+
+static const struct {
+    const char *name;
+    LogArea area;
+    const char *help;
+} areas[] = {
+    { "ioport", LOG_IOPORT, "unassigned I/O port accesses" },
+    { "irq", LOG_IRQ, "interrupt lines and acknowledgements" },
+    { "pci", LOG_PCI, "PCI configuration space and BAR mapping" },
+    { "mmio", LOG_MMIO, "unassigned memory accesses" },
+    { "cpu", LOG_CPU, "CPU back end events, resets" },
+    { "int", LOG_INT, "exceptions and interrupts taken by the CPU" },
+    { "guest_errors", LOG_GUEST, "invalid guest behaviour (bad DMA, bad register values)" },
+    { "unimp", LOG_UNIMP, "features the guest used that Vireo lacks" },
+    { "fw_cfg", LOG_FWCFG, "firmware configuration interface" },
+    { "timer", LOG_TIMER, "timer devices" },
+    { "disk", LOG_DISK, "disk controllers and images" },
+    { "display", LOG_DISPLAY, "display adapters" },
+    { "input", LOG_INPUT, "keyboard and mouse" },
+    { "exec", LOG_EXEC, "every executed instruction or block (very slow)" },
+};
+
+void vlog_print_areas(FILE *out)
+{
+    fprintf(out, "Log areas for -d (comma separated):\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(areas); i++)
+        fprintf(out, "  %-13s %s\n", areas[i].name, areas[i].help);
+}
+
+bool vlog_set_areas(const char *spec, GError **err)
+{
+    unsigned mask = 0;
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    for (char **p = parts; *p; p++) {
+        if (!**p)
+            continue;
+        size_t i;
+        for (i = 0; i < G_N_ELEMENTS(areas); i++)
+            if (!strcmp(*p, areas[i].name))
+                break;
+        if (i == G_N_ELEMENTS(areas)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "-d: unknown log area '%s' (try -d help)", *p);
+            return false;
+        }
+        mask |= areas[i].area;
+    }
+    vlog_mask = mask;
+    return true;
+}
+
+bool vlog_set_file(const char *path, GError **err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "-D %s: %s", path, g_strerror(errno));
+        return false;
+    }
+    setvbuf(f, NULL, _IOLBF, 0);
+    log_file = f;
+    return true;
+}
+
+void vlog_write(LogArea area, const char *fmt, ...)
+{
+    const char *name = "";
+    for (size_t i = 0; i < G_N_ELEMENTS(areas); i++)
+        if (areas[i].area == area)
+            name = areas[i].name;
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_mutex_lock(&log_lock);
+    FILE *f = log_file ? log_file : stderr;
+    fprintf(f, "[%s] %s\n", name, msg);
+    g_mutex_unlock(&log_lock);
+}

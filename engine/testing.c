@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "engine/testing.h"
+#include "engine/vm-internal.h"
+
+static bool null_probe(GError **err) { (void)err; return true; }
+static bool null_vcpu_init(Vcpu *v, GError **err) { (void)err; v->cpu = v; return true; }
+static void null_vcpu_reset(Vcpu *v) { (void)v; }
+static CpuRunResult null_vcpu_run(Vcpu *v)
+{
+    vcpu_halt_wait(v, false);
+    return CPU_RUN_EXIT;
+}
+
+/* No CPU at all: devices are driven by the test. */
+static const CpuBackend test_backend = {
+    .name = "test",
+    .description = "no CPU (device unit tests)",
+    .probe = null_probe,
+    .vcpu_init = null_vcpu_init,
+    .vcpu_reset = null_vcpu_reset,
+    .vcpu_run = null_vcpu_run,
+};
+
+static bool none_init(Vm *vm, const VmConfig *cfg, GError **err)
+{
+    (void)vm; (void)cfg; (void)err;
+    return true;
+}
+
+static const MachineClass none_machine = { "test-none", "an empty board for unit tests", none_init };
+
+Vm *vm_new_for_test(uint64_t ram_size)
+{
+    if (!machine_find(none_machine.name))
+        machine_register(&none_machine);
+    Vm *vm = g_new0(Vm, 1);
+    g_mutex_init(&vm->lock);
+    g_cond_init(&vm->run_cond);
+    g_cond_init(&vm->halt_cond);
+    g_cond_init(&vm->timer_cond);
+    vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
+    vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
+    vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
+    vm->exit_status = -1;
+    vm->a20 = true;
+    vm->cfg = vm_config_new();
+    vm->cfg->name = g_strdup("test");
+    vm->cfg->machine = g_strdup(none_machine.name);
+    vm->cfg->ram_size = ram_size ? ram_size : UINT64_C(16) << 20;
+    vm_clock_init(vm);
+    vm->manual_clock = true;
+    vm->manual_now = 0;
+    vm->mem = mem_new(vm->cfg->ram_size, NULL);
+    g_assert(vm->mem);
+    vm->io = io_new();
+    vm->vcpu.vm = vm;
+    vm->vcpu.mem = vm->mem;
+    vm->accel = &test_backend;
+    vm->state = VM_STATE_CREATED;
+    return vm;
+}
+
+void vm_test_clock_step(Vm *vm, int64_t ns)
+{
+    g_mutex_lock(&vm->lock);
+    int64_t target = vm->manual_now + ns;
+    for (;;) {
+        GSequenceIter *first = g_sequence_get_begin_iter(vm->timers);
+        if (g_sequence_iter_is_end(first))
+            break;
+        VTimer *t = g_sequence_get(first);
+        if (vtimer_expire(t) > target)
+            break;
+        if (vtimer_expire(t) > vm->manual_now)
+            vm->manual_now = vtimer_expire(t);
+        vm_timer_fire(t);
+    }
+    vm->manual_now = target;
+    g_mutex_unlock(&vm->lock);
+}
+
+bool vm_test_cpu_intr(Vm *vm)
+{
+    return atomic_load(&vm->vcpu.requests) & VCPU_REQ_INTR;
+}
+
+int vm_test_intr_ack(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    int v = vm->intr_ack ? vm->intr_ack(vm->intr_ack_opaque) : -1;
+    g_mutex_unlock(&vm->lock);
+    return v;
+}
+
+bool vm_test_take_reset_request(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    bool r = vm->reset_pending;
+    vm->reset_pending = false;
+    g_mutex_unlock(&vm->lock);
+    return r;
+}

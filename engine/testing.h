@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* For unit tests of devices: a VM with no CPU and no board, whose virtual clock only
+ * moves when the test says so. Devices are created on it directly and driven through
+ * io_read/io_write and mem_dispatch_*; timers fire inside vm_test_clock_step. */
+#pragma once
+
+#include "engine/machine.h"
+
+/* ram_size in bytes (0: 16 MiB). The lock is NOT held on return. */
+Vm *vm_new_for_test(uint64_t ram_size);
+/* Advances virtual time by ns, firing due timers in order (takes the lock). */
+void vm_test_clock_step(Vm *vm, int64_t ns);
+/* The INTR pin as the board last drove it, and whether an NMI is pending. */
+bool vm_test_cpu_intr(Vm *vm);
+/* Runs the board's interrupt acknowledge (as the CPU would). */
+int vm_test_intr_ack(Vm *vm);
+/* Reset and exit requests a device made: */
+bool vm_test_take_reset_request(Vm *vm);

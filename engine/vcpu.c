@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The vCPU worker thread: runs the back end while the VM is running, and between runs
+ * performs resets and waits out pauses. */
+#include "engine/vm-internal.h"
+
+uint32_t vcpu_pio_read(Vcpu *v, uint16_t port, unsigned size)
+{
+    g_mutex_lock(&v->vm->lock);
+    uint32_t r = io_read(v->vm->io, port, size);
+    g_mutex_unlock(&v->vm->lock);
+    return r;
+}
+
+void vcpu_pio_write(Vcpu *v, uint16_t port, uint32_t value, unsigned size)
+{
+    g_mutex_lock(&v->vm->lock);
+    io_write(v->vm->io, port, value, size);
+    g_mutex_unlock(&v->vm->lock);
+}
+
+uint64_t vcpu_mmio_read(Vcpu *v, hwaddr addr, unsigned size)
+{
+    g_mutex_lock(&v->vm->lock);
+    uint64_t r = mem_dispatch_read(v->vm->mem, addr, size);
+    g_mutex_unlock(&v->vm->lock);
+    return r;
+}
+
+void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size)
+{
+    g_mutex_lock(&v->vm->lock);
+    mem_dispatch_write(v->vm->mem, addr, value, size);
+    g_mutex_unlock(&v->vm->lock);
+}
+
+int vcpu_intr_ack(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    g_mutex_lock(&vm->lock);
+    int vec = vm->intr_ack ? vm->intr_ack(vm->intr_ack_opaque) : -1;
+    g_mutex_unlock(&vm->lock);
+    VLOG(LOG_IRQ, "INTA -> vector 0x%02x", vec);
+    return vec;
+}
+
+bool vcpu_take_nmi(Vcpu *v)
+{
+    unsigned old = atomic_fetch_and(&v->requests, ~(unsigned)VCPU_REQ_NMI);
+    return old & VCPU_REQ_NMI;
+}
+
+void vcpu_triple_fault(Vcpu *v)
+{
+    g_mutex_lock(&v->vm->lock);
+    VLOG(LOG_INT, "triple fault");
+    vm_request_reset(v->vm, VM_RESET_TRIPLE_FAULT);
+    g_mutex_unlock(&v->vm->lock);
+}
+
+void vcpu_request_reset(Vcpu *v)
+{
+    g_mutex_lock(&v->vm->lock);
+    vm_request_reset(v->vm, VM_RESET_GUEST);
+    g_mutex_unlock(&v->vm->lock);
+}
+
+void vcpu_request_shutdown(Vcpu *v)
+{
+    g_mutex_lock(&v->vm->lock);
+    vm_request_shutdown(v->vm);
+    g_mutex_unlock(&v->vm->lock);
+}
+
+void vcpu_halt_wait(Vcpu *v, bool wake_on_intr)
+{
+    Vm *vm = v->vm;
+    unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_NMI | (wake_on_intr ? VCPU_REQ_INTR : 0);
+    g_mutex_lock(&vm->lock);
+    while (!(atomic_load(&v->requests) & mask))
+        g_cond_wait(&vm->halt_cond, &vm->lock);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vcpu_set_request(Vm *vm, unsigned bits)
+{
+    atomic_fetch_or(&vm->vcpu.requests, bits);
+    g_cond_broadcast(&vm->halt_cond);
+    if (vm->accel && vm->accel->vcpu_kick && vm->vcpu.cpu)
+        vm->accel->vcpu_kick(&vm->vcpu);
+}
+
+void vm_set_accel_state(Vm *vm, void *state) { vm->accel_state = state; }
+void *vm_accel_state(Vm *vm) { return vm->accel_state; }
+Vcpu *vm_vcpu(Vm *vm) { return &vm->vcpu; }
+
+void vm_set_kernel_irqchip(Vm *vm, void (*line)(Vm *vm, unsigned gsi, int level))
+{
+    vm->kernel_irq_line = line;
+}
+
+static gpointer vcpu_thread(gpointer data)
+{
+    Vm *vm = data;
+    Vcpu *v = &vm->vcpu;
+    g_mutex_lock(&vm->lock);
+    for (;;) {
+        if (vm->quit)
+            break;
+        if (vm->reset_pending) {
+            vm_do_system_reset(vm);
+            continue;
+        }
+        if (vm->state != VM_STATE_RUNNING) {
+            g_cond_wait(&vm->run_cond, &vm->lock);
+            continue;
+        }
+        vcpu_clear_request(v, VCPU_REQ_EXIT);
+        g_mutex_unlock(&vm->lock);
+        CpuRunResult r = vm->accel->vcpu_run(v);
+        g_mutex_lock(&vm->lock);
+        if (r == CPU_RUN_ERROR) {
+            char *why = vm->accel->vcpu_describe ? vm->accel->vcpu_describe(v) : NULL;
+            g_free(vm->error);
+            vm->error = why ? why : g_strdup("the CPU back end failed");
+            vm_set_state_locked(vm, VM_STATE_ERROR);
+        }
+    }
+    g_mutex_unlock(&vm->lock);
+    return NULL;
+}
+
+bool vcpu_thread_start(Vm *vm, GError **err)
+{
+    GError *local = NULL;
+    vm->vcpu_thread = g_thread_try_new("vireo-vcpu0", vcpu_thread, vm, &local);
+    if (!vm->vcpu_thread) {
+        g_propagate_prefixed_error(err, local, "cannot start the vCPU thread: ");
+        return false;
+    }
+    return true;
+}
+
+void vcpu_thread_join(Vm *vm)
+{
+    if (!vm->vcpu_thread)
+        return;
+    g_mutex_lock(&vm->lock);
+    vm->quit = true;
+    vcpu_set_request(vm, VCPU_REQ_EXIT);
+    g_cond_broadcast(&vm->run_cond);
+    g_mutex_unlock(&vm->lock);
+    g_thread_join(vm->vcpu_thread);
+    vm->vcpu_thread = NULL;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The engine side of a virtual CPU: what CPU back ends (cpu/) call and read. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "engine/memory.h"
+#include "engine/ioport.h"
+#include "engine/vm.h"
+
+/* Bits of Vcpu.requests, set by any thread, read by the CPU between instructions. */
+enum {
+    VCPU_REQ_EXIT = 1u << 0, /* return from vcpu_run: pause, reset, work to do */
+    VCPU_REQ_INTR = 1u << 1, /* level of the INTR pin */
+    VCPU_REQ_NMI  = 1u << 2, /* an NMI edge is pending */
+    VCPU_REQ_TLB  = 1u << 3, /* the memory map changed: drop cached translations */
+};
+
+typedef struct Vcpu {
+    _Atomic unsigned requests;
+    Vm *vm;
+    GuestMemory *mem;
+    int index;
+    void *cpu;      /* the back end's state */
+    /* The A20M# pin: when false the CPU clears physical address bit 20. A change sets
+     * VCPU_REQ_TLB. */
+    _Atomic bool a20;
+} Vcpu;
+
+/* Port and MMIO accesses from the CPU: take the engine lock and dispatch. */
+uint32_t vcpu_pio_read(Vcpu *v, uint16_t port, unsigned size);
+void vcpu_pio_write(Vcpu *v, uint16_t port, uint32_t value, unsigned size);
+uint64_t vcpu_mmio_read(Vcpu *v, hwaddr addr, unsigned size);
+void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size);
+
+/* Interrupt acknowledge: the vector of the highest pending interrupt, lock taken inside. */
+int vcpu_intr_ack(Vcpu *v);
+/* Consumes a pending NMI; true if there was one. */
+bool vcpu_take_nmi(Vcpu *v);
+
+/* The CPU shut down (triple fault). */
+void vcpu_triple_fault(Vcpu *v);
+/* A reset or power-off the back end learned of (KVM system events). */
+void vcpu_request_reset(Vcpu *v);
+void vcpu_request_shutdown(Vcpu *v);
+/* HLT: sleep until an interrupt request, NMI or exit request arrives. wake_on_intr
+ * says whether the INTR pin counts (EFLAGS.IF). Returns at once if one is pending. */
+void vcpu_halt_wait(Vcpu *v, bool wake_on_intr);
+
+static inline unsigned vcpu_requests(Vcpu *v)
+{
+    return atomic_load_explicit(&v->requests, memory_order_relaxed);
+}
+static inline void vcpu_clear_request(Vcpu *v, unsigned bits)
+{
+    atomic_fetch_and_explicit(&v->requests, ~bits, memory_order_acq_rel);
+}
+
+/* For CPU back ends at VM set-up: per-VM state, and the kernel interrupt controller. */
+void vm_set_accel_state(Vm *vm, void *state);
+void *vm_accel_state(Vm *vm);
+void vm_set_kernel_irqchip(Vm *vm, void (*line)(Vm *vm, unsigned gsi, int level));
+Vcpu *vm_vcpu(Vm *vm);

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The VM object's fields, shared by the engine's own files only. */
+#pragma once
+
+#include "engine/machine.h"
+#include "engine/vcpu.h"
+#include "cpu/cpu.h"
+
+typedef struct ResetEntry {
+    VmResetFn fn;
+    void *opaque;
+} ResetEntry;
+
+typedef struct CleanupEntry {
+    GDestroyNotify fn;
+    void *opaque;
+} CleanupEntry;
+
+typedef struct StateListener {
+    guint id;
+    VmStateFn fn;
+    void *data;
+} StateListener;
+
+struct Vm {
+    VmConfig *cfg;
+    GMutex lock;
+    GuestMemory *mem;
+    IoSpace *io;
+
+    const CpuBackend *accel;
+    void *accel_state;
+    void (*kernel_irq_line)(Vm *vm, unsigned gsi, int level);
+
+    Vcpu vcpu;
+    GThread *vcpu_thread;
+    GCond run_cond;   /* the vCPU thread waits here while not running */
+    GCond halt_cond;  /* HLT waits here for a request */
+
+    VmState state;
+    bool started;
+    bool quit;
+    bool reset_pending;
+    VmResetReason reset_reason;
+    int exit_status;
+    char *error;
+
+    /* Virtual clock: guest ns = host monotonic ns - clock_base - clock_offset while running. */
+    int64_t clock_base;
+    int64_t clock_offset;
+    _Atomic int64_t clock_frozen; /* >= 0 while stopped: the frozen value */
+    int64_t rtc_base;
+    bool manual_clock;  /* unit tests: time moves only in vm_test_clock_step */
+    int64_t manual_now;
+
+    GSequence *timers;
+    GCond timer_cond;
+    GThread *timer_thread;
+    bool timer_quit;
+
+    GArray *reset_handlers;
+    GArray *cleanups;
+    GArray *state_listeners;
+    guint next_listener_id;
+
+    IntrAckFn intr_ack;
+    void *intr_ack_opaque;
+    VmPowerButtonFn power_button;
+    void *power_button_opaque;
+    bool a20;
+    void *board;
+
+    Chardev *serial[VM_MAX_SERIAL];
+    Chardev *debugcon;
+};
+
+/* timer.c */
+void vm_clock_init(Vm *vm);
+void vm_clock_set_running(Vm *vm, bool running);
+void vm_timers_start(Vm *vm);
+void vm_timers_stop(Vm *vm);
+void vm_timers_free(Vm *vm);
+int64_t host_monotonic_ns(void);
+/* Unlinks an armed timer and runs its callback (lock held). */
+void vm_timer_fire(VTimer *t);
+
+/* vcpu.c */
+void vcpu_set_request(Vm *vm, unsigned bits); /* lock held */
+bool vcpu_thread_start(Vm *vm, GError **err);
+void vcpu_thread_join(Vm *vm);
+
+/* vm.c */
+void vm_set_state_locked(Vm *vm, VmState s);
+void vm_do_system_reset(Vm *vm);

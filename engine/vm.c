@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The VM object: creation from a configuration, lifecycle, reset and state reporting. */
+#include "engine/vm-internal.h"
+
+#include <string.h>
+
+static GPtrArray *machine_classes;
+
+void machine_register(const MachineClass *mc)
+{
+    if (!machine_classes)
+        machine_classes = g_ptr_array_new();
+    g_ptr_array_add(machine_classes, (gpointer)mc);
+}
+
+const MachineClass *machine_find(const char *name)
+{
+    if (!machine_classes)
+        return NULL;
+    for (guint i = 0; i < machine_classes->len; i++) {
+        const MachineClass *mc = machine_classes->pdata[i];
+        if (!strcmp(mc->name, name))
+            return mc;
+    }
+    return NULL;
+}
+
+const char *vm_state_name(VmState s)
+{
+    switch (s) {
+    case VM_STATE_CREATED: return "prelaunch";
+    case VM_STATE_RUNNING: return "running";
+    case VM_STATE_PAUSED: return "paused";
+    case VM_STATE_SHUTDOWN: return "shutdown";
+    case VM_STATE_ERROR: return "internal-error";
+    }
+    return "unknown";
+}
+
+/* Picks the first usable back end of a colon-separated list ("kvm:tcg"). */
+static const CpuBackend *pick_accel(const char *spec, char **options, GError **err)
+{
+    g_auto(GStrv) names = g_strsplit(spec && *spec ? spec : "tcg", ":", -1);
+    GString *why = g_string_new(NULL);
+    for (char **n = names; *n; n++) {
+        char *comma = strchr(*n, ',');
+        g_autofree char *name = comma ? g_strndup(*n, comma - *n) : g_strdup(*n);
+        const CpuBackend *b = cpu_backend_find(name);
+        if (!b) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "unknown accelerator '%s' (try -accel help)", name);
+            g_string_free(why, TRUE);
+            return NULL;
+        }
+        GError *local = NULL;
+        if (b->probe && !b->probe(&local)) {
+            g_string_append_printf(why, "%s%s: %s", why->len ? "; " : "", name, local->message);
+            g_error_free(local);
+            continue;
+        }
+        *options = comma ? g_strdup(comma + 1) : NULL;
+        g_string_free(why, TRUE);
+        return b;
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "no usable accelerator: %s", why->str);
+    g_string_free(why, TRUE);
+    return NULL;
+}
+
+static bool open_chardevs(Vm *vm, GError **err)
+{
+    for (int i = 0; i < VM_MAX_SERIAL; i++) {
+        const char *spec = vm->cfg->serial[i];
+        if (!spec || !strcmp(spec, "none"))
+            continue;
+        vm->serial[i] = chardev_open(spec, err);
+        if (!vm->serial[i]) {
+            g_prefix_error(err, "serial port %d: ", i);
+            return false;
+        }
+    }
+    if (vm->cfg->debugcon && strcmp(vm->cfg->debugcon, "none")) {
+        /* The same stdio is shared with a serial port rather than opened twice. */
+        if (!strcmp(vm->cfg->debugcon, "stdio")) {
+            for (int i = 0; i < VM_MAX_SERIAL && !vm->debugcon; i++)
+                if (vm->serial[i] && chardev_is_stdio(vm->serial[i]))
+                    vm->debugcon = vm->serial[i];
+        }
+        if (!vm->debugcon) {
+            vm->debugcon = chardev_open(vm->cfg->debugcon, err);
+            if (!vm->debugcon) {
+                g_prefix_error(err, "debug console: ");
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+Vm *vm_new(const VmConfig *cfg, GError **err)
+{
+    g_autofree char *accel_opts = NULL;
+    Vm *vm = g_new0(Vm, 1);
+    g_mutex_init(&vm->lock);
+    g_cond_init(&vm->run_cond);
+    g_cond_init(&vm->halt_cond);
+    g_cond_init(&vm->timer_cond);
+    vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
+    vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
+    vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
+    vm->exit_status = -1;
+    vm->state = VM_STATE_CREATED;
+    vm->a20 = true;
+
+    /* Keep a private copy of the configuration. */
+    VmConfig *c = vm_config_new();
+    c->name = g_strdup(cfg->name ? cfg->name : "vireo");
+    c->machine = g_strdup(cfg->machine ? cfg->machine : "pc");
+    c->ram_size = cfg->ram_size ? cfg->ram_size : UINT64_C(128) << 20;
+    c->smp = cfg->smp ? cfg->smp : 1;
+    c->accel = g_strdup(cfg->accel);
+    c->bios = g_strdup(cfg->bios);
+    c->kernel = g_strdup(cfg->kernel);
+    c->initrd = g_strdup(cfg->initrd);
+    c->append = g_strdup(cfg->append);
+    for (int i = 0; i < VM_MAX_SERIAL; i++)
+        c->serial[i] = g_strdup(cfg->serial[i]);
+    c->debugcon = g_strdup(cfg->debugcon);
+    c->debug_exit = cfg->debug_exit;
+    c->debug_exit_port = cfg->debug_exit_port;
+    c->display = g_strdup(cfg->display);
+    c->nographic = cfg->nographic;
+    c->no_reboot = cfg->no_reboot;
+    c->no_shutdown = cfg->no_shutdown;
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *d = cfg->drives->pdata[i];
+        DriveConfig *n = drive_config_new();
+        *n = *d;
+        n->file = g_strdup(d->file);
+        n->format = g_strdup(d->format);
+        g_ptr_array_add(c->drives, n);
+    }
+    c->boot_order = g_strdup(cfg->boot_order);
+    c->boot_menu = cfg->boot_menu;
+    c->snapshot = cfg->snapshot;
+    c->qmp = g_strdup(cfg->qmp);
+    c->vga = g_strdup(cfg->vga);
+    vm->cfg = c;
+
+    if (c->smp != 1) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "-smp %u: only one CPU is supported for now", c->smp);
+        goto fail;
+    }
+    const MachineClass *mc = machine_find(c->machine);
+    if (!mc) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown machine type '%s'", c->machine);
+        goto fail;
+    }
+    vm_clock_init(vm);
+    vm->mem = mem_new(c->ram_size, err);
+    if (!vm->mem)
+        goto fail;
+    vm->io = io_new();
+    vm->vcpu.vm = vm;
+    vm->vcpu.mem = vm->mem;
+    atomic_store(&vm->vcpu.a20, true);
+
+    vm->accel = pick_accel(c->accel, &accel_opts, err);
+    if (!vm->accel)
+        goto fail;
+    if (vm->accel->vm_init && !vm->accel->vm_init(vm, accel_opts, err))
+        goto fail;
+    if (!open_chardevs(vm, err))
+        goto fail;
+
+    g_mutex_lock(&vm->lock);
+    bool ok = mc->init(vm, c, err);
+    g_mutex_unlock(&vm->lock);
+    if (!ok)
+        goto fail;
+    if (!vm->accel->vcpu_init(&vm->vcpu, err))
+        goto fail;
+    return vm;
+
+fail:
+    vm_free(vm);
+    return NULL;
+}
+
+void vm_free(Vm *vm)
+{
+    if (!vm)
+        return;
+    vcpu_thread_join(vm);
+    vm_timers_stop(vm);
+    for (guint i = vm->cleanups->len; i-- > 0;) {
+        CleanupEntry *e = &g_array_index(vm->cleanups, CleanupEntry, i);
+        e->fn(e->opaque);
+    }
+    if (vm->accel && vm->vcpu.cpu && vm->accel->vcpu_destroy)
+        vm->accel->vcpu_destroy(&vm->vcpu);
+    if (vm->accel && vm->accel_state && vm->accel->vm_destroy)
+        vm->accel->vm_destroy(vm);
+    for (int i = 0; i < VM_MAX_SERIAL; i++) {
+        if (vm->serial[i] && vm->serial[i] == vm->debugcon)
+            vm->debugcon = NULL;
+        chardev_close(vm->serial[i]);
+    }
+    chardev_close(vm->debugcon);
+    vm_timers_free(vm);
+    io_free(vm->io);
+    mem_free(vm->mem);
+    g_array_free(vm->reset_handlers, TRUE);
+    g_array_free(vm->cleanups, TRUE);
+    g_array_free(vm->state_listeners, TRUE);
+    vm_config_free(vm->cfg);
+    g_free(vm->error);
+    g_mutex_clear(&vm->lock);
+    g_cond_clear(&vm->run_cond);
+    g_cond_clear(&vm->halt_cond);
+    g_cond_clear(&vm->timer_cond);
+    g_free(vm);
+}
+
+typedef struct StateEvent {
+    Vm *vm;
+    VmState state;
+} StateEvent;
+
+static gboolean dispatch_state(gpointer data)
+{
+    StateEvent *ev = data;
+    Vm *vm = ev->vm;
+    /* Copy: a listener may remove itself. */
+    g_autoptr(GArray) copy = g_array_copy(vm->state_listeners);
+    for (guint i = 0; i < copy->len; i++) {
+        StateListener *l = &g_array_index(copy, StateListener, i);
+        l->fn(vm, ev->state, l->data);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Lock held. Listeners run later on the main context. */
+void vm_set_state_locked(Vm *vm, VmState s)
+{
+    if (vm->state == s)
+        return;
+    vm->state = s;
+    vm_clock_set_running(vm, s == VM_STATE_RUNNING);
+    if (s != VM_STATE_RUNNING)
+        vcpu_set_request(vm, VCPU_REQ_EXIT);
+    g_cond_broadcast(&vm->run_cond);
+    StateEvent *ev = g_new(StateEvent, 1);
+    ev->vm = vm;
+    ev->state = s;
+    /* Always deferred, even on the main thread: the lock is held here. */
+    g_idle_add_full(G_PRIORITY_DEFAULT, dispatch_state, ev, g_free);
+}
+
+bool vm_start(Vm *vm, GError **err)
+{
+    if (vm->started) {
+        vm_resume(vm);
+        return true;
+    }
+    vm->started = true;
+    g_mutex_lock(&vm->lock);
+    for (guint i = 0; i < vm->reset_handlers->len; i++) {
+        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
+        e->fn(e->opaque);
+    }
+    g_mutex_unlock(&vm->lock);
+    vm->accel->vcpu_reset(&vm->vcpu);
+    vm_timers_start(vm);
+    if (!vcpu_thread_start(vm, err))
+        return false;
+    g_mutex_lock(&vm->lock);
+    vm_set_state_locked(vm, VM_STATE_RUNNING);
+    g_mutex_unlock(&vm->lock);
+    return true;
+}
+
+void vm_pause(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    if (vm->state == VM_STATE_RUNNING)
+        vm_set_state_locked(vm, VM_STATE_PAUSED);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vm_resume(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    if (vm->state == VM_STATE_PAUSED)
+        vm_set_state_locked(vm, VM_STATE_RUNNING);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vm_reset(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    vm->reset_pending = true;
+    vm->reset_reason = VM_RESET_HOST;
+    /* A host reset also wakes a VM that shut down. */
+    if (vm->state == VM_STATE_SHUTDOWN)
+        vm_set_state_locked(vm, VM_STATE_RUNNING);
+    vcpu_set_request(vm, VCPU_REQ_EXIT);
+    g_cond_broadcast(&vm->run_cond);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vm_powerdown(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    if (vm->power_button)
+        vm->power_button(vm->power_button_opaque);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vm_poweroff(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    vm_set_state_locked(vm, VM_STATE_SHUTDOWN);
+    g_mutex_unlock(&vm->lock);
+}
+
+VmState vm_get_state(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    VmState s = vm->state;
+    g_mutex_unlock(&vm->lock);
+    return s;
+}
+
+const VmConfig *vm_config(Vm *vm) { return vm->cfg; }
+const char *vm_name(Vm *vm) { return vm->cfg->name; }
+int vm_exit_status(Vm *vm) { return vm->exit_status; }
+const char *vm_error(Vm *vm) { return vm->error; }
+const char *vm_accel_name(Vm *vm) { return vm->accel ? vm->accel->name : "none"; }
+
+guint vm_add_state_listener(Vm *vm, VmStateFn fn, void *data)
+{
+    StateListener l = { ++vm->next_listener_id, fn, data };
+    g_array_append_val(vm->state_listeners, l);
+    return l.id;
+}
+
+void vm_remove_state_listener(Vm *vm, guint id)
+{
+    for (guint i = 0; i < vm->state_listeners->len; i++) {
+        if (g_array_index(vm->state_listeners, StateListener, i).id == id) {
+            g_array_remove_index(vm->state_listeners, i);
+            return;
+        }
+    }
+}
+
+/* ---- board and device side ---- */
+
+void vm_lock(Vm *vm) { g_mutex_lock(&vm->lock); }
+void vm_unlock(Vm *vm) { g_mutex_unlock(&vm->lock); }
+GuestMemory *vm_mem(Vm *vm) { return vm->mem; }
+IoSpace *vm_io(Vm *vm) { return vm->io; }
+void vm_set_board(Vm *vm, void *board) { vm->board = board; }
+void *vm_board(Vm *vm) { return vm->board; }
+
+Chardev *vm_serial_chardev(Vm *vm, unsigned n)
+{
+    return n < VM_MAX_SERIAL ? vm->serial[n] : NULL;
+}
+
+Chardev *vm_debugcon_chardev(Vm *vm)
+{
+    return vm->debugcon;
+}
+
+void vm_add_reset_handler(Vm *vm, VmResetFn fn, void *opaque)
+{
+    ResetEntry e = { fn, opaque };
+    g_array_append_val(vm->reset_handlers, e);
+}
+
+void vm_add_cleanup(Vm *vm, GDestroyNotify fn, void *opaque)
+{
+    CleanupEntry e = { fn, opaque };
+    g_array_append_val(vm->cleanups, e);
+}
+
+void vm_request_reset(Vm *vm, VmResetReason why)
+{
+    VLOG(LOG_CPU, "reset requested (%s)",
+         why == VM_RESET_TRIPLE_FAULT ? "triple fault" : why == VM_RESET_GUEST ? "guest" : "host");
+    if (vm->cfg->no_reboot && why != VM_RESET_HOST) {
+        vm_set_state_locked(vm, VM_STATE_SHUTDOWN);
+        return;
+    }
+    vm->reset_pending = true;
+    vm->reset_reason = why;
+    vcpu_set_request(vm, VCPU_REQ_EXIT);
+}
+
+void vm_request_shutdown(Vm *vm)
+{
+    VLOG(LOG_CPU, "guest powered off");
+    vm_set_state_locked(vm, vm->cfg->no_shutdown ? VM_STATE_PAUSED : VM_STATE_SHUTDOWN);
+}
+
+void vm_request_exit(Vm *vm, int status)
+{
+    vm->exit_status = status;
+    vm_set_state_locked(vm, VM_STATE_SHUTDOWN);
+}
+
+/* Lock held, on the vCPU thread. */
+void vm_do_system_reset(Vm *vm)
+{
+    vm->reset_pending = false;
+    for (guint i = 0; i < vm->reset_handlers->len; i++) {
+        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
+        e->fn(e->opaque);
+    }
+    g_mutex_unlock(&vm->lock);
+    vm->accel->vcpu_reset(&vm->vcpu);
+    g_mutex_lock(&vm->lock);
+}
+
+void vm_set_cpu_intr(Vm *vm, int level)
+{
+    if (level)
+        vcpu_set_request(vm, VCPU_REQ_INTR);
+    else
+        atomic_fetch_and(&vm->vcpu.requests, ~(unsigned)VCPU_REQ_INTR);
+}
+
+void vm_cpu_nmi(Vm *vm)
+{
+    vcpu_set_request(vm, VCPU_REQ_NMI);
+}
+
+void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque)
+{
+    vm->intr_ack = fn;
+    vm->intr_ack_opaque = opaque;
+}
+
+void vm_set_a20(Vm *vm, bool enabled)
+{
+    if (vm->a20 == enabled)
+        return;
+    vm->a20 = enabled;
+    atomic_store(&vm->vcpu.a20, enabled);
+    vcpu_set_request(vm, VCPU_REQ_TLB);
+}
+
+bool vm_a20(Vm *vm)
+{
+    return vm->a20;
+}
+
+void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
+{
+    vm->power_button = fn;
+    vm->power_button_opaque = opaque;
+}
+
+bool vm_kernel_irqchip(Vm *vm)
+{
+    return vm->kernel_irq_line != NULL;
+}
+
+void vm_kernel_irq_line(Vm *vm, unsigned gsi, int level)
+{
+    if (vm->kernel_irq_line)
+        vm->kernel_irq_line(vm, gsi, level);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* One virtual machine, as front ends (vireo-run, the GTK app, the control socket) see it.
+ * Every function here may be called from the UI thread; none waits on the guest. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include "engine/config.h"
+
+typedef struct Vm Vm;
+
+typedef enum {
+    VM_STATE_CREATED,   /* built, not started */
+    VM_STATE_RUNNING,
+    VM_STATE_PAUSED,
+    VM_STATE_SHUTDOWN,  /* the guest powered off, or a host power off */
+    VM_STATE_ERROR,     /* the CPU back end failed; see vm_error() */
+} VmState;
+
+typedef enum {
+    VM_RESET_HOST,        /* a front end asked */
+    VM_RESET_GUEST,       /* port 0xCF9, the i8042 reset line, port 0x92, ACPI reset */
+    VM_RESET_TRIPLE_FAULT,
+} VmResetReason;
+
+const char *vm_state_name(VmState s);
+
+/* Creates the VM and its board from the configuration. The VM does not run yet. */
+Vm *vm_new(const VmConfig *cfg, GError **err);
+void vm_free(Vm *vm);
+
+bool vm_start(Vm *vm, GError **err);
+void vm_pause(Vm *vm);
+void vm_resume(Vm *vm);
+void vm_reset(Vm *vm);
+/* Presses the ACPI power button: the guest decides. */
+void vm_powerdown(Vm *vm);
+/* Pulls the plug. */
+void vm_poweroff(Vm *vm);
+
+VmState vm_get_state(Vm *vm);
+const VmConfig *vm_config(Vm *vm);
+const char *vm_name(Vm *vm);
+/* Exit status a guest asked for through isa-debug-exit (value*2+1), or -1. */
+int vm_exit_status(Vm *vm);
+/* Why the VM entered VM_STATE_ERROR. */
+const char *vm_error(Vm *vm);
+/* The CPU back end in use ("kvm", "interp", ...). */
+const char *vm_accel_name(Vm *vm);
+
+/* Called on the main context (g_main_context_default) after every state change. */
+typedef void (*VmStateFn)(Vm *vm, VmState state, void *data);
+guint vm_add_state_listener(Vm *vm, VmStateFn fn, void *data);
+void vm_remove_state_listener(Vm *vm, guint id);

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian 12 packages Vireo needs to build, run and test.
+# Idempotent: when everything is present it only runs dpkg-query and exits.
+# Usage: scripts/setup-deps.sh [run|test]
+set -eu
+
+mode=${1:-test}
+
+build_pkgs="build-essential pkg-config meson ninja-build nasm
+  libglib2.0-dev libjson-glib-dev libpixman-1-dev zlib1g-dev libzstd-dev libpng-dev
+  libsdl2-dev seabios"
+test_pkgs="qemu-utils gcc-multilib clang libclang-rt-14-dev xvfb"
+
+pkgs=$build_pkgs
+[ "$mode" = test ] && pkgs="$pkgs $test_pkgs"
+
+missing=""
+for p in $pkgs; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in
+        *" installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "setup: installing Debian packages:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
