@@ -446,6 +446,7 @@ int main(int argc, char **argv)
     printf("overall: %.2f%% passed (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " applicable)\n", pct, passed, total);
     g_string_free(below, TRUE);
     x86_cpu_free(r.cpu);
+    vm_free(r.vm);
     g_ptr_array_free(files, TRUE);
     g_object_unref(meta_parser);
     return total && pct >= PASS_THRESHOLD ? 0 : 1;
