@@ -410,6 +410,8 @@ static uint64_t mmio_read_split(MemRegion *r, hwaddr off, unsigned size)
 
 static void mmio_write_split(MemRegion *r, hwaddr off, uint64_t v, unsigned size)
 {
+    if (size < 8)
+        v &= (UINT64_C(1) << (8 * size)) - 1;
     unsigned min = r->ops->min_size ? r->ops->min_size : 1;
     unsigned max = r->ops->max_size ? r->ops->max_size : 4;
     if (size >= min && size <= max && (off & (size - 1)) == 0) {
