@@ -77,7 +77,12 @@ void mem_remove_listener(GuestMemory *m, const MemListener *l);
  * not wholly one RAM-backed region takes the slow path. */
 MemRegion *mem_add_mmio(GuestMemory *m, const char *name, hwaddr base, uint64_t size,
                         const MemOps *ops, void *opaque, int priority);
-/* Host memory mapped into the guest. readonly: writes are dropped (ROM). */
+/* Page-aligned, zeroed host memory for RAM-backed regions (KVM maps only whole host
+ * pages). Free with mem_host_free. */
+uint8_t *mem_host_alloc(size_t size);
+void mem_host_free(uint8_t *p, size_t size);
+
+/* Host memory mapped into the guest (from mem_host_alloc). readonly: writes are dropped (ROM). */
 MemRegion *mem_add_ram(GuestMemory *m, const char *name, hwaddr base, uint64_t size,
                        uint8_t *host, bool readonly, int priority);
 void mem_region_set_base(MemRegion *r, hwaddr base);

@@ -78,8 +78,10 @@ static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
         g_free(data);
         return false;
     }
-    b->bios = (uint8_t *)data;
+    b->bios = mem_host_alloc(len);
     b->bios_len = len;
+    memcpy(b->bios, data, len);
+    g_free(data);
     GuestMemory *m = vm_mem(b->vm);
     /* The flash sits just below 4 GiB; its last 128 KiB also answer below 1 MiB, where
      * the PAM registers can shadow them into RAM. */
@@ -174,7 +176,7 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
 static void board_free(void *opaque)
 {
     PcBoard *b = opaque;
-    g_free(b->bios);
+    mem_host_free(b->bios, b->bios_len);
     g_free(b);
 }
 

@@ -186,6 +186,9 @@ static void pm_reset(void *opaque)
     s->apm_cnt = s->apm_sts = 0;
     pci_set_long(s->dev->config, PIIX4_PMBASE, 1);
     s->dev->config[PIIX4_PMREGMISC] = 0;
+    /* No SMM on this board: DEVACTB's APMC_EN bit (25) tells firmware that SMM set-up is
+     * already done, so SeaBIOS does not raise an SMI and wait for a handler. */
+    pci_set_long(s->dev->config, PIIX4_DEVACTB, 1u << 25);
     map_pm_io(s);
     vtimer_del(s->overflow);
     update_sci(s);

@@ -25,8 +25,8 @@ static void bus_cleanup(void *opaque)
         PciDevice *d = bus->devices[i];
         if (!d)
             continue;
-        for (int b = 0; b <= PCI_NUM_BARS; b++)
-            g_free(d->bar[b].rom_data);
+        if (d->bar[PCI_ROM_SLOT].rom_data)
+            mem_host_free(d->bar[PCI_ROM_SLOT].rom_data, d->bar[PCI_ROM_SLOT].size);
         g_free(d);
     }
     g_free(bus);
@@ -154,7 +154,7 @@ void pci_register_rom(PciDevice *d, const void *data, size_t size)
     while (rsize < size)
         rsize <<= 1;
     bar_init(d, PCI_ROM_SLOT, rsize, PCI_BAR_MEM32);
-    uint8_t *copy = g_malloc(rsize);
+    uint8_t *copy = mem_host_alloc(rsize);
     memset(copy, 0xff, rsize);
     memcpy(copy, data, size);
     d->bar[PCI_ROM_SLOT].rom_data = copy;

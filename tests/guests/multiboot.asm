@@ -67,10 +67,10 @@ start:
 
     test dword [ebx], 1 << 6    ; memory map
     jz fail_info
-    ; The bss must be zero (the loader clears up to bss_end_addr).
+    ; The untouched tail of the bss must be zero (the loader clears up to bss_end_addr).
     mov ecx, bss_end
-    sub ecx, bss_start
-    mov edi, bss_start
+    sub ecx, zero_area
+    mov edi, zero_area
     xor eax, eax
     repe scasb
     jne fail_bss
@@ -203,5 +203,5 @@ bss_start:
 info:       resd 1
             resb 4096
 stack_top:
-            resb 256                ; must read back as zero
+zero_area:  resb 256                ; never written: must read back as zero
 bss_end:

@@ -114,7 +114,7 @@ static void test_mmio_split(void)
 static void test_priority_and_move(void)
 {
     GuestMemory *m = mem_new(UINT64_C(16) << 20, NULL);
-    uint8_t *low = g_malloc0(0x2000), *high = g_malloc0(0x2000);
+    uint8_t *low = mem_host_alloc(0x2000), *high = mem_host_alloc(0x2000);
     memset(low, 0x11, 0x2000);
     memset(high, 0x22, 0x2000);
     MemRegion *a = mem_add_ram(m, "low", 0xf0000000, 0x2000, low, true, 0);
@@ -134,14 +134,14 @@ static void test_priority_and_move(void)
     mem_region_set_enabled(b, true);
     g_assert_true(mem_read_page(m, 0xf0001000) == high);
     mem_free(m);
-    g_free(low);
-    g_free(high);
+    mem_host_free(low, 0x2000);
+    mem_host_free(high, 0x2000);
 }
 
 static void test_ram_window(void)
 {
     GuestMemory *m = mem_new(UINT64_C(16) << 20, NULL);
-    uint8_t *rom = g_malloc(0x10000);
+    uint8_t *rom = mem_host_alloc(0x10000);
     memset(rom, 0xcd, 0x10000);
     mem_add_ram(m, "bios", 0xf0000, 0x10000, rom, true, 0);
     /* Closed window: reads come from the ROM, writes vanish. */
@@ -162,7 +162,7 @@ static void test_ram_window(void)
     g_assert_cmpuint(mem_dispatch_read(m, 0xf1234, 1), ==, 0x42);
     g_assert_null(mem_write_page(m, 0xf1000));
     mem_free(m);
-    g_free(rom);
+    mem_host_free(rom, 0x10000);
 }
 
 static void test_dma_bounds(void)
@@ -220,7 +220,7 @@ static void test_code_and_dirty(void)
     mem_write(m, 0x8000, &v, 4);
     g_assert_cmpint(cw.n, ==, 1);
 
-    uint8_t *vram = g_malloc0(0x4000);
+    uint8_t *vram = mem_host_alloc(0x4000);
     MemRegion *r = mem_add_ram(m, "vram", 0xfd000000, 0x4000, vram, false, 1);
     int before = cw.map_changes;
     mem_region_set_dirty_log(r, true);
@@ -238,7 +238,7 @@ static void test_code_and_dirty(void)
     g_assert_cmphex(bits[0] & 0xf, ==, 0x5);
     mem_remove_listener(m, &l);
     mem_free(m);
-    g_free(vram);
+    mem_host_free(vram, 0x4000);
 }
 
 typedef struct Runs {
@@ -261,7 +261,7 @@ static void collect(void *opaque, hwaddr start, uint64_t len, uint8_t *host, boo
 static void test_ram_runs(void)
 {
     GuestMemory *m = mem_new(UINT64_C(16) << 20, NULL);
-    uint8_t *rom = g_malloc0(0x20000);
+    uint8_t *rom = mem_host_alloc(0x20000);
     mem_add_ram(m, "isa-bios", 0xe0000, 0x20000, rom, true, 0);
     Runs r = { 0 };
     mem_for_each_ram_run(m, collect, &r);
@@ -275,7 +275,7 @@ static void test_ram_runs(void)
     g_assert_cmphex(r.start[2], ==, 0x100000);
     g_assert_cmphex(r.len[2], ==, (16 << 20) - 0x100000);
     mem_free(m);
-    g_free(rom);
+    mem_host_free(rom, 0x20000);
 }
 
 int main(int argc, char **argv)

@@ -79,7 +79,7 @@ static void test_ids(Fixture *f, gconstpointer data)
 static void test_pam(Fixture *f, gconstpointer data)
 {
     GuestMemory *m = vm_mem(f->vm);
-    uint8_t *rom = g_malloc(0x20000);
+    uint8_t *rom = mem_host_alloc(0x20000);
     memset(rom, 0xee, 0x20000);
     vm_lock(f->vm);
     mem_add_ram(m, "isa-bios", 0xe0000, 0x20000, rom, true, 0);
@@ -112,7 +112,7 @@ static void test_pam(Fixture *f, gconstpointer data)
     g_assert_cmpuint(mem_ldub(m, 0xe0000), ==, 0xee);
     g_assert_cmpuint(mem_ldub(m, 0xf0010), ==, 0xee);
     g_assert_cmphex(cfg_read(f, PCI_DEVFN(0, 0), 0x59, 1), ==, 0);
-    g_free(rom);
+    mem_host_free(rom, 0x20000);
 }
 
 static void test_smram(Fixture *f, gconstpointer data)
