@@ -360,7 +360,9 @@ static void test_readback(Fixture *f, gconstpointer data)
     int64_t w = 20;
     outb(f->vm, 0x43, 0xd6); /* count of counters 0, 1... and 2 */
     to_edge(f, w + 100);
-    uint16_t c0 = (uint16_t)(inb(f->vm, 0x40) | inb(f->vm, 0x40) << 8);
+    uint8_t lo = inb(f->vm, 0x40);
+    uint8_t hi = inb(f->vm, 0x40);
+    uint16_t c0 = (uint16_t)(lo | hi << 8);
     g_assert_cmpint(c0, ==, 500 - (w - 12));
 }
 
