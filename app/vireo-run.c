@@ -266,8 +266,10 @@ static VmConfig *config_from_options(void)
         else
             cfg->serial[i] = spec;
     }
-    if (nserial == 0 && opt.nographic)
-        cfg->serial[0] = g_strdup("mon:stdio");
+    /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
+     * -nographic, otherwise on a null device until a window can show it. */
+    if (nserial == 0)
+        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
