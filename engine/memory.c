@@ -112,6 +112,21 @@ void mem_free(GuestMemory *m)
     g_free(mi);
 }
 
+uint8_t *mem_host_alloc(size_t size)
+{
+    size = (size + MEM_PAGE_SIZE - 1) & ~(size_t)(MEM_PAGE_SIZE - 1);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        g_error("out of memory allocating %zu bytes of guest-visible memory", size);
+    return p;
+}
+
+void mem_host_free(uint8_t *p, size_t size)
+{
+    if (p)
+        munmap(p, (size + MEM_PAGE_SIZE - 1) & ~(size_t)(MEM_PAGE_SIZE - 1));
+}
+
 uint64_t mem_ram_size(const GuestMemory *m) { return impl(m)->ram_size; }
 uint64_t mem_ram_below_4g(const GuestMemory *m) { return impl(m)->below_4g; }
 uint8_t *mem_ram_low(const GuestMemory *m) { return impl(m)->ram; }
@@ -250,6 +265,7 @@ MemRegion *mem_add_mmio(GuestMemory *m, const char *name, hwaddr base, uint64_t 
 MemRegion *mem_add_ram(GuestMemory *m, const char *name, hwaddr base, uint64_t size,
                        uint8_t *host, bool readonly, int priority)
 {
+    g_assert(((uintptr_t)host & (MEM_PAGE_SIZE - 1)) == 0);
     MemRegion *r = region_add(m, name, base, size, priority);
     r->host = host;
     r->readonly = readonly;
@@ -410,6 +426,8 @@ static uint64_t mmio_read_split(MemRegion *r, hwaddr off, unsigned size)
 
 static void mmio_write_split(MemRegion *r, hwaddr off, uint64_t v, unsigned size)
 {
+    if (size < 8)
+        v &= (UINT64_C(1) << (8 * size)) - 1;
     unsigned min = r->ops->min_size ? r->ops->min_size : 1;
     unsigned max = r->ops->max_size ? r->ops->max_size : 4;
     if (size >= min && size <= max && (off & (size - 1)) == 0) {

@@ -77,7 +77,12 @@ void mem_remove_listener(GuestMemory *m, const MemListener *l);
  * not wholly one RAM-backed region takes the slow path. */
 MemRegion *mem_add_mmio(GuestMemory *m, const char *name, hwaddr base, uint64_t size,
                         const MemOps *ops, void *opaque, int priority);
-/* Host memory mapped into the guest. readonly: writes are dropped (ROM). */
+/* Page-aligned, zeroed host memory for RAM-backed regions (KVM maps only whole host
+ * pages). Free with mem_host_free. */
+uint8_t *mem_host_alloc(size_t size);
+void mem_host_free(uint8_t *p, size_t size);
+
+/* Host memory mapped into the guest (from mem_host_alloc). readonly: writes are dropped (ROM). */
 MemRegion *mem_add_ram(GuestMemory *m, const char *name, hwaddr base, uint64_t size,
                        uint8_t *host, bool readonly, int priority);
 void mem_region_set_base(MemRegion *r, hwaddr base);
@@ -92,8 +97,10 @@ uint8_t *mem_region_host(const MemRegion *r);
 bool mem_region_readonly(const MemRegion *r);
 
 /* Dirty logging of a RAM-backed region (video memory). Harvest copies and clears the
- * bitmap (one bit per page from the region start); must run on the vCPU thread or with
- * the vCPU stopped, because the CPU's cached write pointers are dropped. */
+ * bitmap (one bit per page from the region start), lock held, any thread. It bumps the
+ * map generation so CPUs drop cached write pointers; a CPU must mark dirty again every
+ * dirty-logged page it held a write pointer for when it drops them, because it may have
+ * written through the pointer after the harvest and before noticing. */
 void mem_region_set_dirty_log(MemRegion *r, bool on);
 void mem_region_dirty_harvest(MemRegion *r, unsigned long *bitmap);
 /* Marks pages dirty (for writes made by the CPU's fast path or by a device). */

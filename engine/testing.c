@@ -100,3 +100,13 @@ bool vm_test_take_reset_request(Vm *vm)
     g_mutex_unlock(&vm->lock);
     return r;
 }
+
+void vm_test_system_reset(Vm *vm)
+{
+    g_mutex_lock(&vm->lock);
+    for (guint i = 0; i < vm->reset_handlers->len; i++) {
+        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
+        e->fn(e->opaque);
+    }
+    g_mutex_unlock(&vm->lock);
+}

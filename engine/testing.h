@@ -16,3 +16,5 @@ bool vm_test_cpu_intr(Vm *vm);
 int vm_test_intr_ack(Vm *vm);
 /* Reset and exit requests a device made: */
 bool vm_test_take_reset_request(Vm *vm);
+/* Runs every reset handler, as a system reset does (takes the lock). */
+void vm_test_system_reset(Vm *vm);

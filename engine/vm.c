@@ -416,6 +416,8 @@ void vm_request_exit(Vm *vm, int status)
 void vm_do_system_reset(Vm *vm)
 {
     vm->reset_pending = false;
+    /* The A20 gate is open after reset, as on QEMU's PC (firmware closes it if it wants). */
+    vm_set_a20(vm, true);
     for (guint i = 0; i < vm->reset_handlers->len; i++) {
         ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
         e->fn(e->opaque);
@@ -456,6 +458,15 @@ void vm_set_a20(Vm *vm, bool enabled)
 bool vm_a20(Vm *vm)
 {
     return vm->a20;
+}
+
+void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled)
+{
+    if (enabled)
+        vm->a20_sources |= src;
+    else
+        vm->a20_sources &= ~(unsigned)src;
+    vm_set_a20(vm, vm->a20_sources != 0);
 }
 
 void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vireo-run: runs one VM from the command line with QEMU's option spellings. */
+#include "cpu/cpu.h"
+#include "engine/log.h"
+#include "engine/machine.h"
+#include "engine/vm.h"
+#include "vireo-config.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+typedef struct Options {
+    char *memory;
+    int smp;
+    char *cpu;
+    char *accel;
+    char *machine;
+    char *bios;
+    char *kernel, *initrd, *append;
+    gboolean nographic;
+    char **serial;
+    char *display;
+    gboolean no_reboot, no_shutdown;
+    char *debugcon;
+    char **devices;
+    char **chardevs;
+    char *log_areas, *log_file;
+    char *name;
+    gboolean version;
+    gboolean start_paused;
+} Options;
+
+static Options opt = { .smp = 1 };
+
+static GOptionEntry entries[] = {
+    { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size (default 128M; suffixes K, M, G)", "SIZE" },
+    { "smp", 0, 0, G_OPTION_ARG_INT, &opt.smp, "Number of CPUs (1 for now)", "N" },
+    { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (accepted for compatibility)", "MODEL" },
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
+    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
+    { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
+    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt.kernel, "Linux bzImage or Multiboot kernel to boot directly", "FILE" },
+    { "initrd", 0, 0, G_OPTION_ARG_STRING, &opt.initrd, "Initial ramdisk (Multiboot: modules, comma separated)", "FILE" },
+    { "append", 0, 0, G_OPTION_ARG_STRING, &opt.append, "Kernel command line", "TEXT" },
+    { "nographic", 0, 0, G_OPTION_ARG_NONE, &opt.nographic, "No display: serial port and firmware console on the terminal", NULL },
+    { "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.serial, "Serial port backend: stdio, file:PATH, null, none, chardev:ID (repeat for COM2-4)", "DEV" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: none", "TYPE" },
+    { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt.no_reboot, "Exit instead of rebooting when the guest resets", NULL },
+    { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
+    { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
+    { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device: isa-debug-exit[,iobase=N], isa-debugcon[,chardev=ID]", "DRIVER[,opts]" },
+    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
+    { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
+    { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
+    { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
+    { NULL },
+};
+
+static G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN void usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "vireo-run: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(EXIT_USAGE);
+}
+
+/* QEMU spells long options with one dash (-nographic); GOption wants two. Rewrite every
+ * argument that names one of our long options, leaving values and -- alone. */
+static char **rewrite_args(int argc, char **argv)
+{
+    char **out = g_new0(char *, argc + 1);
+    out[0] = g_strdup(argv[0]);
+    bool takes_value = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (takes_value || a[0] != '-' || a[1] == '-' || a[1] == 0) {
+            out[i] = g_strdup(a);
+            takes_value = false;
+            continue;
+        }
+        const char *name = a + 1;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const GOptionEntry *match = NULL;
+        bool short_form = false;
+        for (const GOptionEntry *e = entries; e->long_name; e++) {
+            if (strlen(e->long_name) == nlen && !strncmp(e->long_name, name, nlen))
+                match = e;
+            else if (nlen == 1 && e->short_name == name[0] && !match) {
+                match = e;
+                short_form = true;
+            }
+        }
+        if (match && short_form) {
+            out[i] = g_strdup(a);
+            takes_value = match->arg != G_OPTION_ARG_NONE;
+            if (takes_value && i + 1 >= argc)
+                usage_error("%s needs a value (try --help)", a);
+            continue;
+        }
+        if (!match) {
+            if (!strcmp(a, "-h") || !strcmp(a, "-help"))
+                out[i] = g_strdup("--help");
+            else
+                usage_error("unknown option '%s' (try --help)", a);
+            continue;
+        }
+        out[i] = g_strconcat("-", a, NULL);
+        takes_value = match->arg != G_OPTION_ARG_NONE && !eq;
+        if (takes_value && i + 1 >= argc)
+            usage_error("%s needs a value (try --help)", a);
+    }
+    return out;
+}
+
+static void print_accel_help(void)
+{
+    printf("Accelerators (-accel NAME):\n");
+    for (const CpuBackend *const *b = cpu_backends(); *b; b++) {
+        g_autofree char *info = (*b)->host_info ? (*b)->host_info() : NULL;
+        printf("  %-8s %s%s%s\n", (*b)->name, (*b)->description, info ? ": " : "", info ? info : "");
+    }
+}
+
+/* Named character devices from -chardev, resolved into the specs the engine opens. */
+static GHashTable *chardev_specs;
+
+static void parse_chardevs(void)
+{
+    chardev_specs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (char **c = opt.chardevs; c && *c; c++) {
+        g_auto(GStrv) parts = g_strsplit(*c, ",", -1);
+        const char *backend = parts[0], *id = NULL, *path = NULL;
+        for (char **p = parts + 1; *p; p++) {
+            if (g_str_has_prefix(*p, "id="))
+                id = *p + 3;
+            else if (g_str_has_prefix(*p, "path="))
+                path = *p + 5;
+            else if (!g_str_has_prefix(*p, "signal=") && !g_str_has_prefix(*p, "mux="))
+                usage_error("-chardev %s: unknown parameter '%s'", *c, *p);
+        }
+        if (!id)
+            usage_error("-chardev %s: needs id=ID", *c);
+        char *spec;
+        if (!strcmp(backend, "stdio") || !strcmp(backend, "null"))
+            spec = g_strdup(backend);
+        else if (!strcmp(backend, "file") && path)
+            spec = g_strdup_printf("file:%s", path);
+        else
+            usage_error("-chardev %s: backend must be stdio, null or file with path=PATH", *c);
+        g_hash_table_insert(chardev_specs, g_strdup(id), spec);
+    }
+}
+
+static char *resolve_chardev(const char *what, const char *spec)
+{
+    if (g_str_has_prefix(spec, "chardev:")) {
+        const char *s = g_hash_table_lookup(chardev_specs, spec + 8);
+        if (!s)
+            usage_error("%s: no -chardev with id '%s'", what, spec + 8);
+        return g_strdup(s);
+    }
+    static const char *const ok[] = { "stdio", "mon:stdio", "null", "none" };
+    for (size_t i = 0; i < G_N_ELEMENTS(ok); i++)
+        if (!strcmp(spec, ok[i]))
+            return g_strdup(spec);
+    if (g_str_has_prefix(spec, "file:") && spec[5])
+        return g_strdup(spec);
+    usage_error("%s %s: use stdio, file:PATH, null, none or chardev:ID", what, spec);
+}
+
+static bool parse_number(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 0);
+    if (errno || *end || end == s || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void parse_devices(VmConfig *cfg)
+{
+    for (char **d = opt.devices; d && *d; d++) {
+        g_auto(GStrv) parts = g_strsplit(*d, ",", -1);
+        if (!strcmp(parts[0], "isa-debug-exit")) {
+            cfg->debug_exit = true;
+            for (char **p = parts + 1; *p; p++) {
+                unsigned long v;
+                if (g_str_has_prefix(*p, "iobase=") && parse_number(*p + 7, 0xfffc, &v))
+                    cfg->debug_exit_port = (uint16_t)v;
+                else if (!g_str_has_prefix(*p, "iosize="))
+                    usage_error("-device %s: bad parameter '%s' (iobase=PORT)", *d, *p);
+            }
+        } else if (!strcmp(parts[0], "isa-debugcon")) {
+            const char *chr = "stdio";
+            for (char **p = parts + 1; *p; p++) {
+                if (g_str_has_prefix(*p, "chardev="))
+                    chr = *p + 8;
+                else if (!g_str_has_prefix(*p, "iobase="))
+                    usage_error("-device %s: bad parameter '%s' (chardev=ID)", *d, *p);
+            }
+            g_autofree char *ref = strcmp(chr, "stdio") ? g_strdup_printf("chardev:%s", chr) : g_strdup(chr);
+            g_free(cfg->debugcon);
+            cfg->debugcon = resolve_chardev("-device isa-debugcon", ref);
+        } else if (!strcmp(parts[0], "help")) {
+            printf("Devices (-device):\n  isa-debug-exit  port 0xF4: the guest ends the VM with status value*2+1\n"
+                   "  isa-debugcon    ports 0x402 and 0xE9 to a character device\n");
+            exit(0);
+        } else {
+            usage_error("-device %s: unknown device '%s' (try -device help)", *d, parts[0]);
+        }
+    }
+}
+
+static VmConfig *config_from_options(void)
+{
+    VmConfig *cfg = vm_config_new();
+    cfg->name = g_strdup(opt.name ? opt.name : "vireo");
+    cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
+    cfg->ram_size = UINT64_C(128) << 20;
+    if (opt.memory) {
+        const char *m = opt.memory;
+        if (g_str_has_prefix(m, "size="))
+            m += 5;
+        if (!parse_size(m, true, &cfg->ram_size) || cfg->ram_size < (UINT64_C(1) << 20))
+            usage_error("-m %s: not a memory size (examples: 256, 512M, 2G)", opt.memory);
+    }
+    if (opt.smp != 1)
+        usage_error("-smp %d: only one CPU is supported for now", opt.smp);
+    cfg->smp = (unsigned)opt.smp;
+    cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
+    cfg->bios = g_strdup(opt.bios);
+    cfg->kernel = g_strdup(opt.kernel);
+    cfg->initrd = g_strdup(opt.initrd);
+    cfg->append = g_strdup(opt.append);
+    cfg->nographic = opt.nographic;
+    cfg->no_reboot = opt.no_reboot;
+    cfg->no_shutdown = opt.no_shutdown;
+    if (opt.display) {
+        if (strcmp(opt.display, "none"))
+            usage_error("-display %s: only 'none' is available in this build", opt.display);
+    }
+    cfg->display = g_strdup("none");
+
+    parse_chardevs();
+    unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
+    if (nserial > VM_MAX_SERIAL)
+        usage_error("-serial: at most %d serial ports", VM_MAX_SERIAL);
+    for (unsigned i = 0; i < nserial; i++) {
+        char *spec = resolve_chardev("-serial", opt.serial[i]);
+        if (!strcmp(spec, "none"))
+            g_free(spec);
+        else
+            cfg->serial[i] = spec;
+    }
+    /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
+     * -nographic, otherwise on a null device until a window can show it. */
+    if (nserial == 0)
+        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
+    if (opt.debugcon)
+        cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
+    parse_devices(cfg);
+    return cfg;
+}
+
+typedef struct RunState {
+    GMainLoop *loop;
+    Vm *vm;
+    int exit_code;
+} RunState;
+
+static void on_state(Vm *vm, VmState state, void *data)
+{
+    RunState *rs = data;
+    if (state == VM_STATE_SHUTDOWN) {
+        int st = vm_exit_status(vm);
+        rs->exit_code = st >= 0 ? st : 0;
+        g_main_loop_quit(rs->loop);
+    } else if (state == VM_STATE_ERROR) {
+        fprintf(stderr, "vireo-run: %s\n", vm_error(vm) ? vm_error(vm) : "the VM stopped with an error");
+        rs->exit_code = 1;
+        g_main_loop_quit(rs->loop);
+    }
+}
+
+static gboolean on_signal(gpointer data)
+{
+    RunState *rs = data;
+    fprintf(stderr, "vireo-run: terminating on signal\n");
+    rs->exit_code = 0;
+    g_main_loop_quit(rs->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_quit_key(void *data)
+{
+    RunState *rs = data;
+    fprintf(stderr, "\r\nvireo-run: terminated (Ctrl+A X)\r\n");
+    rs->exit_code = 0;
+    g_main_loop_quit(rs->loop);
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    g_auto(GStrv) args = rewrite_args(argc, argv);
+    int nargs = (int)g_strv_length(args);
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- run a virtual PC");
+    g_option_context_set_summary(ctx,
+        "Options take QEMU's spellings with one dash (-m 512M -nographic) or two.\n"
+        "In -nographic mode, Ctrl+A X quits and Ctrl+A H lists the other keys.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *err = NULL;
+    char **parse_args = args;
+    if (!g_option_context_parse(ctx, &nargs, &parse_args, &err))
+        usage_error("%s", err->message);
+    if (nargs > 1)
+        usage_error("unexpected argument '%s' (disk images come with -hda/-cdrom in a later version)", parse_args[1]);
+
+    if (opt.version) {
+        printf("vireo-run %s\n", VIREO_VERSION);
+        return 0;
+    }
+    if (opt.accel && !strcmp(opt.accel, "help")) {
+        print_accel_help();
+        return 0;
+    }
+    if (opt.machine && !strcmp(opt.machine, "help")) {
+        printf("Machines (-machine):\n  pc       Standard PC (i440FX + PIIX3, SeaBIOS)\n");
+        return 0;
+    }
+    if (opt.log_areas) {
+        if (!strcmp(opt.log_areas, "help")) {
+            vlog_print_areas(stdout);
+            return 0;
+        }
+        if (!vlog_set_areas(opt.log_areas, &err))
+            usage_error("%s", err->message);
+    }
+    if (opt.log_file && !vlog_set_file(opt.log_file, &err))
+        usage_error("%s", err->message);
+
+    g_autoptr(VmConfig) cfg = config_from_options();
+    Vm *vm = vm_new(cfg, &err);
+    if (!vm) {
+        fprintf(stderr, "vireo-run: %s\n", err->message);
+        chardev_restore_terminal();
+        return err->code == VIREO_ERROR_INVALID ? EXIT_USAGE : 1;
+    }
+
+    RunState rs = { g_main_loop_new(NULL, FALSE), vm, 0 };
+    vm_add_state_listener(vm, on_state, &rs);
+    g_unix_signal_add(SIGINT, on_signal, &rs);
+    g_unix_signal_add(SIGTERM, on_signal, &rs);
+    g_unix_signal_add(SIGHUP, on_signal, &rs);
+    for (unsigned i = 0; i < VM_MAX_SERIAL; i++)
+        if (chardev_is_stdio(vm_serial_chardev(vm, i)))
+            chardev_set_quit_handler(vm_serial_chardev(vm, i), on_quit_key, &rs);
+
+    /* -S leaves the VM created but stopped until a control client continues it. */
+    if (!opt.start_paused && !vm_start(vm, &err)) {
+        fprintf(stderr, "vireo-run: %s\n", err->message);
+        vm_free(vm);
+        return 1;
+    }
+    g_main_loop_run(rs.loop);
+    vm_free(vm);
+    chardev_restore_terminal();
+    g_main_loop_unref(rs.loop);
+    return rs.exit_code;
+}

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* isa-debug-exit: a write of v ends the VM with exit status v*2+1, as QEMU's device does,
+ * so test guests report their verdict through the process exit status. */
+#pragma once
+
+#include "engine/machine.h"
+
+void debugexit_new(Vm *vm, uint16_t port);

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU. Bus 0 holds the
+ * host bridge (00.0), the ISA bridge (01.0) and the ACPI PM function (01.3); the ISA side
+ * has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. */
+#include "engine/machine.h"
+#include "hw/acpi/acpi-build.h"
+#include "hw/acpi/piix4_pm.h"
+#include "hw/audio/pcspk.h"
+#include "hw/char/serial.h"
+#include "hw/firmware/fw_cfg.h"
+#include "hw/firmware/kernel-loader.h"
+#include "hw/input/i8042.h"
+#include "hw/intc/i8259.h"
+#include "hw/misc/debugcon.h"
+#include "hw/misc/debugexit.h"
+#include "hw/misc/port80.h"
+#include "hw/misc/port92.h"
+#include "hw/pci/i440fx.h"
+#include "hw/pci/piix3.h"
+#include "hw/timer/i8254.h"
+#include "hw/timer/mc146818.h"
+#include "vireo-config.h"
+
+#include <string.h>
+
+#define BIOS_MAX_SIZE (16u << 20)
+#define ISA_BIOS_MAX (128u << 10)
+
+static const uint16_t serial_ports[VM_MAX_SERIAL] = { 0x3f8, 0x2f8, 0x3e8, 0x2e8 };
+static const int serial_irqs[VM_MAX_SERIAL] = { 4, 3, 4, 3 };
+
+typedef struct PcBoard {
+    Vm *vm;
+    IrqLine isa_irq[16];
+    IrqLine cpu_intr;
+    PicState *pic;
+    PitState *pit;
+    RtcState *rtc;
+    PciBus *pci;
+    FwCfgState *fw;
+    uint8_t *bios;
+    size_t bios_len;
+} PcBoard;
+
+/* ISA interrupt lines go to our 8259s, or to the host kernel's when it emulates them. */
+static void isa_irq_handler(void *opaque, int n, int level)
+{
+    PcBoard *b = opaque;
+    VLOG(LOG_IRQ, "ISA IRQ %d -> %d", n, level);
+    if (vm_kernel_irqchip(b->vm))
+        vm_kernel_irq_line(b->vm, (unsigned)n, level);
+    else
+        i8259_set_irq(b->pic, n, level);
+}
+
+static void cpu_intr_handler(void *opaque, int n, int level)
+{
+    PcBoard *b = opaque;
+    vm_set_cpu_intr(b->vm, level);
+}
+
+static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
+{
+    g_autofree char *path = cfg->bios ? g_strdup(cfg->bios)
+                                      : g_build_filename(SEABIOS_DIR, "bios-256k.bin", NULL);
+    GError *local = NULL;
+    char *data;
+    gsize len;
+    if (!g_file_get_contents(path, &data, &len, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "firmware: %s%s", local->message,
+                    cfg->bios ? "" : " (install the Debian package 'seabios' or give -bios FILE)");
+        g_error_free(local);
+        return false;
+    }
+    if (len == 0 || len % 65536 || len > BIOS_MAX_SIZE) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "firmware %s: size %zu is not a multiple of 64 KiB up to 16 MiB", path, (size_t)len);
+        g_free(data);
+        return false;
+    }
+    b->bios = mem_host_alloc(len);
+    b->bios_len = len;
+    memcpy(b->bios, data, len);
+    g_free(data);
+    GuestMemory *m = vm_mem(b->vm);
+    /* The flash sits just below 4 GiB; its last 128 KiB also answer below 1 MiB, where
+     * the PAM registers can shadow them into RAM. */
+    mem_add_ram(m, "bios", (UINT64_C(1) << 32) - len, len, b->bios, true, 0);
+    size_t isa = MIN(len, (size_t)ISA_BIOS_MAX);
+    mem_add_ram(m, "isa-bios", 0x100000 - isa, isa, b->bios + len - isa, true, 0);
+    return true;
+}
+
+static void cmos_set_word(RtcState *rtc, unsigned addr, uint16_t v)
+{
+    mc146818_set_cmos(rtc, addr, v & 0xff);
+    mc146818_set_cmos(rtc, addr + 1, v >> 8);
+}
+
+/* CMOS configuration bytes read by the BIOS (IBM AT layout, and the extensions SeaBIOS
+ * reads on QEMU-compatible boards). */
+static void cmos_init(PcBoard *b, const VmConfig *cfg)
+{
+    GuestMemory *m = vm_mem(b->vm);
+    uint64_t low = mem_ram_below_4g(m);
+    uint64_t high = mem_ram_size(m) - low;
+    cmos_set_word(b->rtc, 0x15, 640);
+    uint64_t ext_kb = low > 0x100000 ? (low - 0x100000) >> 10 : 0;
+    cmos_set_word(b->rtc, 0x17, (uint16_t)MIN(ext_kb, 0xffffu));
+    cmos_set_word(b->rtc, 0x30, (uint16_t)MIN(ext_kb, 0xffffu));
+    uint64_t over16 = low > (16u << 20) ? (low - (16u << 20)) >> 16 : 0;
+    cmos_set_word(b->rtc, 0x34, (uint16_t)MIN(over16, 0xffffu));
+    uint64_t over4g = high >> 16;
+    mc146818_set_cmos(b->rtc, 0x5b, over4g & 0xff);
+    mc146818_set_cmos(b->rtc, 0x5c, (over4g >> 8) & 0xff);
+    mc146818_set_cmos(b->rtc, 0x5d, (over4g >> 16) & 0xff);
+    mc146818_set_cmos(b->rtc, 0x5f, (uint8_t)(cfg->smp - 1));
+    /* Equipment byte: no floppy drives yet, EGA/VGA display. */
+    mc146818_set_cmos(b->rtc, 0x14, 0x00);
+    /* Boot order for firmware without a bootorder file: 1 floppy, 2 disk, 3 CD. */
+    const char *order = cfg->boot_order && *cfg->boot_order ? cfg->boot_order : "cad";
+    uint8_t dev[3] = { 0 };
+    for (int i = 0; i < 3 && order[i]; i++)
+        dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
+    mc146818_set_cmos(b->rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
+    mc146818_set_cmos(b->rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
+{
+    GuestMemory *m = vm_mem(b->vm);
+    FwCfgState *fw = b->fw;
+    uint64_t low = mem_ram_below_4g(m), high = mem_ram_size(m) - low;
+    fw_cfg_add_i64(fw, FW_CFG_RAM_SIZE, mem_ram_size(m));
+    fw_cfg_add_i16(fw, FW_CFG_NB_CPUS, (uint16_t)cfg->smp);
+    fw_cfg_add_i16(fw, FW_CFG_MAX_CPUS, (uint16_t)cfg->smp);
+    fw_cfg_add_i16(fw, FW_CFG_NOGRAPHIC, cfg->nographic);
+    fw_cfg_add_i16(fw, FW_CFG_BOOT_MENU, cfg->boot_menu);
+    fw_cfg_add_bytes(fw, FW_CFG_UUID, g_bytes_new_take(g_malloc0(16), 16));
+    fw_cfg_add_i64(fw, FW_CFG_NUMA, 0);
+    fw_cfg_add_i32(fw, FW_CFG_IRQ0_OVERRIDE, vm_kernel_irqchip(b->vm) ? 1 : 0);
+    fw_cfg_add_i32(fw, FW_CFG_E820_TABLE, 0);
+
+    /* etc/e820: packed {u64 address, u64 length, u32 type} records of RAM. */
+    GByteArray *e820 = g_byte_array_new();
+    struct { uint64_t addr, len; uint32_t type; } ranges[2] = {
+        { 0, low, 1 },
+        { UINT64_C(1) << 32, high, 1 },
+    };
+    for (int i = 0; i < 2; i++) {
+        if (!ranges[i].len)
+            continue;
+        uint64_t a = GUINT64_TO_LE(ranges[i].addr), l = GUINT64_TO_LE(ranges[i].len);
+        uint32_t t = GUINT32_TO_LE(ranges[i].type);
+        g_byte_array_append(e820, (const guint8 *)&a, 8);
+        g_byte_array_append(e820, (const guint8 *)&l, 8);
+        g_byte_array_append(e820, (const guint8 *)&t, 4);
+    }
+    fw_cfg_add_file(fw, "etc/e820", g_byte_array_free_to_bytes(e820));
+
+    uint8_t com_mask = 0;
+    for (int i = 0; i < VM_MAX_SERIAL; i++)
+        if (cfg->serial[i])
+            com_mask |= 1u << i;
+    AcpiPcConfig acpi = {
+        .ram_below_4g = low,
+        .pm_base = PIIX4_PM_BASE_DEFAULT,
+        .sci_irq = PIIX4_PM_SCI_IRQ,
+        .have_apic = vm_kernel_irqchip(b->vm),
+        .ncpus = cfg->smp,
+        .com_mask = com_mask,
+    };
+    acpi_build_pc_tables(fw, &acpi);
+}
+
+static void board_free(void *opaque)
+{
+    PcBoard *b = opaque;
+    mem_host_free(b->bios, b->bios_len);
+    g_free(b);
+}
+
+static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
+{
+    PcBoard *b = g_new0(PcBoard, 1);
+    b->vm = vm;
+    vm_set_board(vm, b);
+    vm_add_cleanup(vm, board_free, b);
+    for (int i = 0; i < 16; i++)
+        irq_init(&b->isa_irq[i], isa_irq_handler, b, i);
+    irq_init(&b->cpu_intr, cpu_intr_handler, b, 0);
+
+    if (!load_bios(b, cfg, err))
+        return false;
+
+    if (!vm_kernel_irqchip(vm)) {
+        b->pic = i8259_new(vm, &b->cpu_intr);
+        b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
+        pcspk_new(vm, b->pit);
+    }
+    b->rtc = mc146818_new(vm, 0x70, &b->isa_irq[8]);
+    for (int i = 0; i < VM_MAX_SERIAL; i++)
+        if (cfg->serial[i])
+            serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));
+    i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
+    port92_new(vm);
+    port80_new(vm);
+    if (vm_debugcon_chardev(vm)) {
+        debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
+        debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));
+    }
+    if (cfg->debug_exit)
+        debugexit_new(vm, cfg->debug_exit_port);
+
+    b->pci = pci_bus_new(vm);
+    i440fx_new(vm, b->pci);
+    piix3_new(vm, b->pci, b->isa_irq);
+    piix4_pm_new(vm, b->pci, PCI_DEVFN(1, 3), &b->isa_irq[PIIX4_PM_SCI_IRQ]);
+
+    b->fw = fw_cfg_new(vm, 0x510);
+    fw_cfg_init_pc(b, cfg);
+    cmos_init(b, cfg);
+
+    if (cfg->kernel) {
+        KernelLoadInfo info = { mem_ram_below_4g(vm_mem(vm)),
+                                mem_ram_size(vm_mem(vm)) - mem_ram_below_4g(vm_mem(vm)) };
+        if (!kernel_load(b->fw, cfg->kernel, cfg->initrd, cfg->append, &info, err))
+            return false;
+        static const char order[] = "/rom@" VIREOBOOT_ROM_NAME "\n";
+        fw_cfg_add_file(b->fw, "bootorder", g_bytes_new_static(order, sizeof(order) - 1));
+    } else if (cfg->initrd || cfg->append) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "-initrd and -append need -kernel");
+        return false;
+    }
+    return true;
+}
+
+static const MachineClass pc_machine = {
+    .name = "pc",
+    .description = "Standard PC (i440FX + PIIX3, SeaBIOS)",
+    .init = pc_init,
+};
+
+__attribute__((constructor)) static void pc_register(void)
+{
+    machine_register(&pc_machine);
+}

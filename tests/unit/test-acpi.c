@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The ACPI tables as firmware installs them: this test runs the table-loader script the
+ * way SeaBIOS does (allocate, add pointers, add checksums) and then walks RSDP -> RSDT ->
+ * FADT -> FACS/DSDT (and MADT) checking signatures, checksums and the PM fields; iasl
+ * must disassemble the patched DSDT. */
+#include "engine/testing.h"
+#include "hw/acpi/acpi-build.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NFILES 4
+
+typedef struct Placed {
+    char name[56];
+    uint8_t *data;
+    size_t len;
+    uint32_t addr;
+} Placed;
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static uint8_t sum(const uint8_t *p, size_t n)
+{
+    uint8_t s = 0;
+    while (n--)
+        s += *p++;
+    return s;
+}
+
+static Placed *find(Placed *files, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(files[i].name, name))
+            return &files[i];
+    g_assert_not_reached();
+}
+
+/* A flat "guest memory" where each allocated file lives at a fake address. */
+static int run_loader(FwCfgState *fw, Placed *files)
+{
+    GBytes *script = fw_cfg_get_file(fw, "etc/table-loader");
+    g_assert_nonnull(script);
+    gsize slen;
+    const uint8_t *s = g_bytes_get_data(script, &slen);
+    g_assert_cmpuint(slen % 128, ==, 0);
+    int n = 0;
+    uint32_t next = 0x100000;
+    for (gsize off = 0; off < slen; off += 128) {
+        const uint8_t *e = s + off;
+        switch (rd32(e)) {
+        case 1: { /* allocate */
+            g_assert_cmpint(n, <, NFILES);
+            Placed *p = &files[n++];
+            memcpy(p->name, e + 4, 56);
+            GBytes *b = fw_cfg_get_file(fw, p->name);
+            g_assert_nonnull(b);
+            p->data = g_memdup2(g_bytes_get_data(b, &p->len), g_bytes_get_size(b));
+            uint32_t align = rd32(e + 60);
+            next = (next + align - 1) & ~(align - 1);
+            p->addr = next;
+            next += (uint32_t)p->len;
+            break;
+        }
+        case 2: { /* add pointer */
+            Placed *d = find(files, n, (const char *)e + 4);
+            Placed *src = find(files, n, (const char *)e + 60);
+            uint32_t at = rd32(e + 116);
+            g_assert_cmpuint(e[120], ==, 4);
+            g_assert_cmpuint(at + 4, <=, d->len);
+            uint32_t v = rd32(d->data + at) + src->addr;
+            memcpy(d->data + at, &v, 4);
+            break;
+        }
+        case 3: { /* add checksum */
+            Placed *d = find(files, n, (const char *)e + 4);
+            uint32_t at = rd32(e + 60), start = rd32(e + 64), len = rd32(e + 68);
+            g_assert_cmpuint(start + len, <=, d->len);
+            d->data[at] = 0;
+            d->data[at] = (uint8_t)-sum(d->data + start, len);
+            break;
+        }
+        default:
+            g_assert_not_reached();
+        }
+    }
+    return n;
+}
+
+/* Finds the table at a fake guest address. */
+static const uint8_t *at_addr(Placed *files, int n, uint32_t addr)
+{
+    for (int i = 0; i < n; i++)
+        if (addr >= files[i].addr && addr < files[i].addr + files[i].len)
+            return files[i].data + (addr - files[i].addr);
+    g_assert_not_reached();
+}
+
+static void check_tables(bool apic)
+{
+    Vm *vm = vm_new_for_test(0);
+    vm_lock(vm);
+    FwCfgState *fw = fw_cfg_new(vm, 0x510);
+    AcpiPcConfig cfg = { .ram_below_4g = 96u << 20, .pm_base = 0x600, .sci_irq = 9,
+                         .have_apic = apic, .ncpus = 1, .com_mask = 1 };
+    acpi_build_pc_tables(fw, &cfg);
+    vm_unlock(vm);
+    Placed files[NFILES] = { 0 };
+    int n = run_loader(fw, files);
+    Placed *rsdp = find(files, n, "etc/acpi/rsdp");
+    g_assert_cmpmem(rsdp->data, 8, "RSD PTR ", 8);
+    g_assert_cmpuint(sum(rsdp->data, 20), ==, 0);
+    g_assert_cmpuint(rsdp->addr % 16, ==, 0);
+
+    const uint8_t *rsdt = at_addr(files, n, rd32(rsdp->data + 16));
+    g_assert_cmpmem(rsdt, 4, "RSDT", 4);
+    uint32_t rsdt_len = rd32(rsdt + 4);
+    g_assert_cmpuint(sum(rsdt, rsdt_len), ==, 0);
+    unsigned entries = (rsdt_len - 36) / 4;
+    g_assert_cmpuint(entries, ==, apic ? 2 : 1);
+
+    const uint8_t *fadt = at_addr(files, n, rd32(rsdt + 36));
+    g_assert_cmpmem(fadt, 4, "FACP", 4);
+    g_assert_cmpuint(sum(fadt, rd32(fadt + 4)), ==, 0);
+    g_assert_cmpuint(rd32(fadt + 4), ==, 116);
+    g_assert_cmphex(rd32(fadt + 56), ==, 0x600);  /* PM1a_EVT_BLK */
+    g_assert_cmphex(rd32(fadt + 64), ==, 0x604);  /* PM1a_CNT_BLK */
+    g_assert_cmphex(rd32(fadt + 76), ==, 0x608);  /* PM_TMR_BLK */
+    g_assert_cmpuint(fadt[46], ==, 9);            /* SCI_INT */
+    g_assert_cmphex(rd32(fadt + 48), ==, 0xb2);   /* SMI_CMD */
+    g_assert_cmphex(fadt[52], ==, 0xf1);
+
+    uint32_t facs_addr = rd32(fadt + 36);
+    g_assert_cmpuint(facs_addr % 64, ==, 0);
+    g_assert_cmpmem(at_addr(files, n, facs_addr), 4, "FACS", 4);
+
+    const uint8_t *dsdt = at_addr(files, n, rd32(fadt + 40));
+    g_assert_cmpmem(dsdt, 4, "DSDT", 4);
+    uint32_t dlen = rd32(dsdt + 4);
+    g_assert_cmpuint(sum(dsdt, dlen), ==, 0);
+    g_assert_nonnull(memmem(dsdt, dlen, "_S5_", 4));
+    const uint8_t *phls = memmem(dsdt, dlen, "PHLS\x0c", 5);
+    g_assert_nonnull(phls);
+    g_assert_cmphex(rd32(phls + 5), ==, 96u << 20);
+
+    if (apic) {
+        const uint8_t *madt = at_addr(files, n, rd32(rsdt + 40));
+        g_assert_cmpmem(madt, 4, "APIC", 4);
+        g_assert_cmpuint(sum(madt, rd32(madt + 4)), ==, 0);
+        g_assert_cmphex(rd32(madt + 36), ==, 0xfee00000);
+        /* Walk the entries: one local APIC, one I/O APIC at 0xFEC00000. */
+        int lapics = 0, ioapics = 0;
+        for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {
+            g_assert_cmpuint(madt[off + 1], >=, 2);
+            if (madt[off] == 0)
+                lapics++;
+            if (madt[off] == 1) {
+                ioapics++;
+                g_assert_cmphex(rd32(madt + off + 4), ==, 0xfec00000);
+            }
+        }
+        g_assert_cmpint(lapics, ==, 1);
+        g_assert_cmpint(ioapics, ==, 1);
+    }
+
+    /* The patched DSDT must be valid AML: iasl disassembles it without errors. */
+    g_autofree char *iasl = g_find_program_in_path("iasl");
+    if (iasl) {
+        g_autofree char *dir = g_dir_make_tmp("vireo-acpi-XXXXXX", NULL);
+        g_autofree char *aml = g_build_filename(dir, "dsdt.aml", NULL);
+        g_autofree char *dsl = g_build_filename(dir, "dsdt.dsl", NULL);
+        g_assert_true(g_file_set_contents(aml, (const char *)dsdt, dlen, NULL));
+        const char *argv[] = { iasl, "-d", aml, NULL };
+        int status;
+        g_assert_true(g_spawn_sync(dir, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                   NULL, NULL, NULL, NULL, &status, NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_autofree char *text = NULL;
+        g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
+        g_assert_nonnull(strstr(text, "Name (PHLS, 0x06000000)"));
+        g_assert_nonnull(strstr(text, "Name (_S5, Package"));
+        g_remove(aml);
+        g_remove(dsl);
+        g_rmdir(dir);
+    } else {
+        g_test_message("iasl not found: the DSDT was not disassembled");
+    }
+    for (int i = 0; i < n; i++)
+        g_free(files[i].data);
+    vm_free(vm);
+}
+
+static void test_pic_tables(void) { check_tables(false); }
+static void test_apic_tables(void) { check_tables(true); }
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/acpi/tables-pic", test_pic_tables);
+    g_test_add_func("/acpi/tables-apic", test_apic_tables);
+    return g_test_run();
+}
