@@ -139,6 +139,17 @@ static void seg_from(X86Seg *s, uint16_t sel, X86Desc d)
 
 /* ---- delivery ---- */
 
+/* X86_RUN_STOP_ON_EXCEPTION: a software interrupt that passed the gate checks ends the
+ * run instead of entering its handler (tests compare with a host that signals it). */
+X86_NORETURN static void stop_before_delivery(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t err)
+{
+    c->exc_vec = vec;
+    c->exc_has_err = has_err;
+    c->exc_err = err;
+    c->exc_trap = kind != X86_EV_EXC;
+    longjmp(c->jmp, 1);
+}
+
 static void deliver_real(X86Cpu *c, int vec)
 {
     /* IVT entry through IDTR (SDM vol. 3, 20.1.4). */
@@ -172,6 +183,8 @@ static void deliver_protected(X86Cpu *c, int vec, X86EventKind kind, bool has_er
         x86_fault_err(c, X86_EXC_GP, idt_err);
     if (!x86_desc_present(g))
         x86_fault_err(c, X86_EXC_NP, idt_err);
+    if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
+        stop_before_delivery(c, vec, kind, has_err, err);
 
     if (type == 5) {
         uint16_t tsel = (uint16_t)(g.lo >> 16);
@@ -285,9 +298,11 @@ void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t e
                 kind == X86_EV_EXT ? "interrupt" : kind == X86_EV_EXC ? "exception" : "int",
                 vec, has_err ? " with" : "", err, c->seg[S_CS].sel, c->eip,
                 !c->pe ? "real" : c->vm86 ? "v86" : "protected");
-    if (!c->pe)
+    if (!c->pe) {
+        if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
+            stop_before_delivery(c, vec, kind, has_err, err);
         deliver_real(c, vec);
-    else
+    } else
         deliver_protected(c, vec, kind, has_err, err);
     c->halted = 0;
     c->intr_shadow = 0;
