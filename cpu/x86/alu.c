@@ -221,10 +221,7 @@ static void not_neg(X86Cpu *c, const X86Insn *i)
  * cleared, as P6-family processors leave them (the SDM calls them undefined). */
 static void mul_flags(X86Cpu *c, uint32_t low, unsigned size, bool overflow)
 {
-    uint32_t f = x86_szp(low, size);
-    if (overflow)
-        f |= X86_FL_CF | X86_FL_OF;
-    x86_set_arith(c, f, X86_FL_ARITH);
+    x86_set_lazy(c, CC_OP(CC_SHIFT8, size), low & x86_mask(size), overflow, overflow);
 }
 
 static void mul_div(X86Cpu *c, const X86Insn *i)

@@ -5,6 +5,7 @@
 #include "cpu/x86/backend.h"
 #include "cpu/x86/x86.h"
 #include "engine/config.h"
+#include "engine/log.h"
 
 #include <string.h>
 
@@ -65,6 +66,7 @@ static void interp_vcpu_kick(Vcpu *v)
 
 static void interp_vcpu_destroy(Vcpu *v)
 {
+    VLOG(LOG_CPU, "interp: %" G_GUINT64_FORMAT " instructions executed", x86_cpu_insn_count(v->cpu));
     x86_cpu_free(v->cpu);
     v->cpu = NULL;
 }

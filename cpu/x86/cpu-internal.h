@@ -52,6 +52,13 @@ typedef struct X86Seg {
 #define TLB_SIZE (1u << TLB_BITS)
 #define TLB_INVALID 1u /* never equals a page-aligned address */
 
+/* Direct-mapped, with the megabyte bits folded into the index: regions a multiple of
+ * 1 MiB apart (buffers, stacks, code) would otherwise evict each other constantly. */
+static inline unsigned x86_tlb_index(uint32_t lin)
+{
+    return ((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1);
+}
+
 /* Access kinds, laid out like the page-fault error code (SDM vol. 3, 4.7). */
 enum {
     ACC_READ = 0,
@@ -87,6 +94,8 @@ enum {
     CC_LOGIC8, CC_LOGIC16, CC_LOGIC32,
     CC_INC8, CC_INC16, CC_INC32,   /* CF kept in eflags */
     CC_DEC8, CC_DEC16, CC_DEC32,
+    CC_SHIFT8, CC_SHIFT16, CC_SHIFT32, /* SF ZF PF from res, CF = src1, OF = src2, AF 0:
+                                          shifts, SHLD/SHRD, MUL/IMUL */
     CC_COUNT,
 };
 #define CC_OP(base, size) ((base) + ((size) == 1 ? 0 : (size) == 2 ? 1 : 2))
@@ -155,6 +164,8 @@ struct X86Cpu {
     unsigned run_flags;
     uint64_t icount;
     uint64_t icount_end;
+    const X86Insn *block_start;  /* the block being executed (for counting on faults) */
+    uint32_t block_eip;
     uint32_t deliveries;       /* events delivered (for the single-step rule) */
     int last_vec;
     bool last_has_err;
@@ -163,6 +174,10 @@ struct X86Cpu {
 
     X86CodeCache *code;
     MemListener listener;
+    /* Block chaining: successors cached in a block are valid while chain_epoch (bumped
+     * by TLB flushes, CPL and CS changes, code cache flushes) has not moved. */
+    uint32_t chain_epoch;
+    X86Block *last_block;
 
     /* TLBs: supervisor, user, and an always-empty one that forces the slow path. */
     X86Tlb tlb_sup[TLB_SIZE];
@@ -322,14 +337,14 @@ X86_INLINE void x86_stn(uint8_t *p, unsigned size, uint32_t v)
 /* Loads at a linear address with the current privilege's rights. */
 X86_INLINE uint32_t x86_ld_lin(X86Cpu *c, uint32_t lin, unsigned size)
 {
-    const X86Tlb *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
     if (__builtin_expect(e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
         return x86_ldn((const uint8_t *)(e->add_r + lin), size);
     return x86_ld_slow(c, lin, size, c->acc_user);
 }
 X86_INLINE void x86_st_lin(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
 {
-    const X86Tlb *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
     if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1)) {
         x86_stn((uint8_t *)(e->add_w + lin), size, v);
         return;
@@ -338,7 +353,7 @@ X86_INLINE void x86_st_lin(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
 }
 X86_INLINE uint8_t *x86_wptr(X86Cpu *c, uint32_t lin, unsigned size)
 {
-    const X86Tlb *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
     if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
         return (uint8_t *)(e->add_w + lin);
     return x86_wptr_slow(c, lin, size, c->acc_user | ACC_WRITE);

@@ -22,6 +22,10 @@ struct X86Block {
     uint16_t bytes;
     uint8_t code32;
     X86Insn *insns;
+    /* The last two blocks that followed this one, by linear start address. */
+    X86Block *next[2];
+    uint32_t next_lin[2];
+    uint32_t next_epoch[2];
 };
 
 struct X86CodeCache {
@@ -60,6 +64,8 @@ void x86_code_free(X86CodeCache *cc)
 void x86_code_flush_all(X86Cpu *c)
 {
     X86CodeCache *cc = c->code;
+    c->chain_epoch++;
+    c->last_block = NULL;
     memset(cc->hash, 0, sizeof(cc->hash));
     cc->nblocks = 0;
     cc->pool_used = 0;
@@ -125,7 +131,7 @@ static X86Block *block_get(X86Cpu *c)
         x86_gp0(c);
     uint32_t lin = cs->base + eip;
     X86Tlb *tlb = c->cpl == 3 ? c->tlb_user : c->tlb_sup;
-    X86Tlb *e = &tlb[(lin >> 12) & (TLB_SIZE - 1)];
+    X86Tlb *e = &tlb[x86_tlb_index(lin)];
     if (e->tag_x != (lin & ~0xfffu)) {
         e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
         if (!(e->perm & TLB_PERM_X)) /* cannot happen: the walk faulted */
@@ -181,8 +187,47 @@ static X86Block *block_get(X86Cpu *c)
     b->bytes = (uint16_t)bytes;
     b->code32 = code32;
     b->insns = insns;
+    b->next[0] = b->next[1] = NULL;
+    b->next_epoch[0] = b->next_epoch[1] = c->chain_epoch - 1;
     cc->hash[h] = b;
     return b;
+}
+
+/* The block at CS:EIP from the previous block's successor cache, or NULL. */
+static inline X86Block *chained_block(X86Cpu *c)
+{
+    X86Block *p = c->last_block;
+    if (!p)
+        return NULL;
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    for (unsigned k = 0; k < 2; k++) {
+        if (p->next_lin[k] == lin && p->next_epoch[k] == c->chain_epoch) {
+            X86Block *b = p->next[k];
+            uint32_t v = __atomic_load_n(&c->code->page_version[b->phys >> 12], __ATOMIC_RELAXED);
+            if (b->version != v)
+                return NULL;
+            c->last_block = b;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* Remembers b as a successor of the previous block (not for uncached blocks). */
+static inline void chain_to(X86Cpu *c, X86Block *b)
+{
+    X86Block *p = c->last_block;
+    if (b == &c->code->scratch) {
+        c->last_block = NULL;
+        return;
+    }
+    if (p) {
+        unsigned k = p->next_epoch[0] == c->chain_epoch && p->next[0] ? 1 : 0;
+        p->next[k] = b;
+        p->next_lin[k] = c->seg[S_CS].base + c->eip;
+        p->next_epoch[k] = c->chain_epoch;
+    }
+    c->last_block = b;
 }
 
 /* Fetches bytes of one instruction that the block path could not take. */
@@ -233,13 +278,18 @@ static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
 {
     const X86Insn *end = i + n;
     c->exit_block = 0;
+    /* A fault unwinds from inside: the dispatcher counts that partial block from
+     * block_start and prev_eip. */
+    c->block_start = i;
+    c->block_eip = c->eip;
     do {
         c->prev_eip = c->eip;
         c->eip += i->len;
         i->handler(c, i);
-        c->icount++;
         i++;
     } while (i < end && !c->exit_block);
+    c->icount += (uint64_t)(i - c->block_start);
+    c->block_start = NULL;
 }
 
 static void trace_insn(X86Cpu *c, const X86Insn *i)
@@ -267,6 +317,7 @@ static uint32_t code_bp_hits(X86Cpu *c, uint32_t lin)
  * the single-step trap. */
 static void step_one(X86Cpu *c)
 {
+    c->last_block = NULL;
     bool rf = c->eflags & X86_FL_RF;
     c->eflags &= ~X86_FL_RF;
     c->prev_eip = c->eip;
@@ -330,9 +381,21 @@ static int handle_exception(X86Cpu *c)
     int vec = c->exc_vec;
     bool has_err = c->exc_has_err;
     uint32_t err = c->exc_err;
+    /* Instructions of the interrupted block that completed before the fault (their
+     * lengths add up to the distance from the block's start to the faulting one). */
+    if (c->block_start) {
+        uint32_t at = c->block_eip;
+        const X86Insn *i = c->block_start;
+        for (unsigned n = 0; n < BLOCK_MAX_INSNS && at != c->prev_eip; n++, i++) {
+            at += i->len;
+            c->icount++;
+        }
+        c->block_start = NULL;
+    }
     if (!c->exc_trap)
         c->eip = c->prev_eip;
     c->exit_block = 1;
+    c->last_block = NULL;
     /* A faulting instruction counts against the budget: a guest whose every
      * instruction faults still ends a bounded run. */
     c->icount++;
@@ -440,12 +503,17 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             step_one(c);
             continue;
         }
-        X86Block *b = block_get(c);
+        X86Block *b = chained_block(c);
         if (!b) {
-            X86Insn tmp;
-            decode_uncached(c, &tmp);
-            exec_insns(c, &tmp, 1);
-            continue;
+            b = block_get(c);
+            if (!b) {
+                X86Insn tmp;
+                c->last_block = NULL;
+                decode_uncached(c, &tmp);
+                exec_insns(c, &tmp, 1);
+                continue;
+            }
+            chain_to(c, b);
         }
         uint64_t left = c->icount_end - c->icount;
         exec_insns(c, b->insns, left < b->count ? (unsigned)left : b->count);

@@ -41,6 +41,8 @@ bool x86_flag_cf(const X86Cpu *c)
         return sbb_carry_in(c, cc_size(op)) ? a <= b : a < b;
     case CC_LOGIC8: case CC_LOGIC16: case CC_LOGIC32:
         return false;
+    case CC_SHIFT8: case CC_SHIFT16: case CC_SHIFT32:
+        return a & 1;
     default: /* INC, DEC keep CF */
         return c->eflags & X86_FL_CF;
     }
@@ -83,6 +85,10 @@ uint32_t x86_flags_arith(const X86Cpu *c)
         if ((r & 0xf) == 0xf)
             f |= X86_FL_AF;
         if (r == sb - 1)
+            f |= X86_FL_OF;
+        break;
+    case CC_SHIFT8: case CC_SHIFT16: case CC_SHIFT32:
+        if (b & 1)
             f |= X86_FL_OF;
         break;
     }

@@ -88,6 +88,7 @@ static void tlb_entry_clear(X86Tlb *e)
 
 void x86_tlb_flush(X86Cpu *c, bool include_global)
 {
+    c->chain_epoch++;
     for (unsigned k = 0; k < TLB_SIZE; k++) {
         if (include_global || !c->tlb_sup[k].global)
             tlb_entry_clear(&c->tlb_sup[k]);
@@ -100,10 +101,11 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
  * global bit 1: global, bit 2: from a large page. */
 void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
 {
+    c->chain_epoch++;
     uint32_t page = lin & ~0xfffu;
     X86Tlb *tables[2] = { c->tlb_sup, c->tlb_user };
     for (unsigned t = 0; t < 2; t++) {
-        X86Tlb *e = &tables[t][(lin >> 12) & (TLB_SIZE - 1)];
+        X86Tlb *e = &tables[t][x86_tlb_index(lin)];
         if (e->page == page)
             tlb_entry_clear(e);
         for (unsigned k = 0; k < TLB_SIZE; k++) {
@@ -252,7 +254,7 @@ static void page_walk(X86Cpu *c, uint32_t lin, unsigned acc, Walk *w)
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
-    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[(lin >> 12) & (TLB_SIZE - 1)];
+    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     uint32_t page = lin & ~0xfffu;
     Walk w;
     if (c->paging) {
@@ -297,7 +299,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
 static X86Tlb *tlb_lookup(X86Cpu *c, uint32_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
-    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[(lin >> 12) & (TLB_SIZE - 1)];
+    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     unsigned need = (acc & ACC_WRITE) ? TLB_PERM_W : (acc & ACC_FETCH) ? TLB_PERM_X : TLB_PERM_R;
     if (e->page == (lin & ~0xfffu) && (e->perm & need))
         return e;
@@ -432,7 +434,7 @@ uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
 
 uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size)
 {
-    const X86Tlb *e = &c->tlb_sup[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
     if (e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp)
         return x86_ldn((const uint8_t *)(e->add_r + lin), size);
     return (uint32_t)load_any(c, lin, size, ACC_READ);
@@ -440,7 +442,7 @@ uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size)
 
 void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
 {
-    const X86Tlb *e = &c->tlb_sup[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
     if (e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp) {
         x86_stn((uint8_t *)(e->add_w + lin), size, v);
         return;

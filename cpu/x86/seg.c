@@ -32,8 +32,10 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
     }
     s->flat = s->lo == 0 && s->hi == 0xffffffffu;
     /* The cached D/B bits count in real mode too (a 32-bit CS survives a switch back). */
-    if (which == S_CS)
+    if (which == S_CS) {
         c->code32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
+        c->chain_epoch++; /* cached successors assumed the old CS */
+    }
     else if (which == S_SS)
         c->ss32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
 }

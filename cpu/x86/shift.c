@@ -12,7 +12,13 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
 {
     unsigned bits = size * 8;
     uint32_t m = x86_mask(size), sb = 1u << (bits - 1);
-    uint32_t f = x86_get_eflags(c) & X86_FL_ARITH;
+    /* Rotates keep SF ZF AF PF: they materialize the old flags once and change CF
+     * and OF in place; shifts replace them all (lazily). */
+    uint32_t f = 0;
+    if (op <= SH_RCR) {
+        x86_flags_sync(c);
+        f = c->eflags & X86_FL_ARITH;
+    }
     uint32_t r;
     bool cf;
     switch (op) {
@@ -23,7 +29,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         /* OF = MSB(result) XOR CF, for every count (P6). */
         f = (f & ~(X86_FL_CF | X86_FL_OF)) | (cf ? X86_FL_CF : 0) |
             (((r & sb) != 0) != cf ? X86_FL_OF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        c->eflags = (c->eflags & ~X86_FL_ARITH) | f;
         return r;
     }
     case SH_ROR: {
@@ -32,7 +38,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         cf = r & sb;
         f = (f & ~(X86_FL_CF | X86_FL_OF)) | (cf ? X86_FL_CF : 0) |
             ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) ? X86_FL_OF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        c->eflags = (c->eflags & ~X86_FL_ARITH) | f;
         return r;
     }
     case SH_RCL: case SH_RCR: {
@@ -50,7 +56,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         cf = (v >> bits) & 1;
         bool of = op == SH_RCL ? (((r & sb) != 0) != cf) : ((((r >> (bits - 1)) ^ (r >> (bits - 2))) & 1) != 0);
         f = (f & ~(X86_FL_CF | X86_FL_OF)) | (cf ? X86_FL_CF : 0) | (of ? X86_FL_OF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        c->eflags = (c->eflags & ~X86_FL_ARITH) | f;
         return r;
     }
     case SH_SHL: case SH_SAL: {
@@ -58,8 +64,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         r = (uint32_t)v & m;
         cf = (v >> bits) & 1;
         /* OF = MSB(result) XOR CF, also for counts above 1; AF cleared. */
-        f = x86_szp(r, size) | (cf ? X86_FL_CF : 0) | (((r & sb) != 0) != cf ? X86_FL_OF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        x86_set_lazy(c, CC_OP(CC_SHIFT8, size), r, cf, ((r & sb) != 0) != cf);
         return r;
     }
     case SH_SHR: {
@@ -67,8 +72,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         cf = count - 1 < bits ? (a >> (count - 1)) & 1 : 0;
         /* OF = MSB of the operand before the last one-bit step: the original MSB for a
          * count of 1, else 0 (undefined in the SDM; what the 286 vectors show). */
-        f = x86_szp(r, size) | (cf ? X86_FL_CF : 0) | (count == 1 && (a & sb) ? X86_FL_OF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        x86_set_lazy(c, CC_OP(CC_SHIFT8, size), r, cf, count == 1 && (a & sb));
         return r;
     }
     default: { /* SAR */
@@ -76,8 +80,7 @@ static uint32_t shift_op(X86Cpu *c, unsigned op, unsigned size, uint32_t a, unsi
         unsigned n = count > 31 ? 31 : count;
         r = (uint32_t)(s >> n) & m;
         cf = (s >> (count - 1 > 31 ? 31 : count - 1)) & 1;
-        f = x86_szp(r, size) | (cf ? X86_FL_CF : 0);
-        x86_set_arith(c, f, X86_FL_ARITH);
+        x86_set_lazy(c, CC_OP(CC_SHIFT8, size), r, cf, 0);
         return r;
     }
     }
@@ -166,13 +169,12 @@ static void shld_shrd(X86Cpu *c, const X86Insn *i)
         }
     }
     uint32_t sb = 1u << (size * 8 - 1);
-    /* OF: sign change, for every count. AF cleared. */
-    uint32_t f = x86_szp(r, size) | (cf ? X86_FL_CF : 0) | (((r ^ d) & sb) ? X86_FL_OF : 0);
     if (mem)
         x86_rmw_end(c, &w, size, r);
     else
         x86_set_reg(c, i->rm, size, r);
-    x86_set_arith(c, f, X86_FL_ARITH);
+    /* OF: sign change, for every count. AF cleared. */
+    x86_set_lazy(c, CC_OP(CC_SHIFT8, size), r, cf, ((r ^ d) & sb) != 0);
 }
 
 /* ---- BT, BTS, BTR, BTC ---- */

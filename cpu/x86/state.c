@@ -12,6 +12,7 @@
 
 void x86_set_cpl(X86Cpu *c, unsigned cpl)
 {
+    c->chain_epoch++;
     c->cpl = (uint8_t)cpl;
     c->acc_user = cpl == 3 ? ACC_USER : 0;
     c->ac_check = (c->cr0 & X86_CR0_AM) && (c->eflags & X86_FL_AC) && cpl == 3;

@@ -99,7 +99,7 @@ static uint8_t *bulk_ptr(X86Cpu *c, unsigned seg, uint32_t off, uint32_t n, bool
     if (!x86_seg_ok(s, off, n, write ? SEG_OK_WRITE : SEG_OK_READ))
         return NULL;
     uint32_t lin = s->base + off;
-    const X86Tlb *e = &c->tlb[(lin >> 12) & (TLB_SIZE - 1)];
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
     if ((lin & 0xfff) + n > 0x1000)
         return NULL;
     if (write)
