@@ -477,6 +477,12 @@ static int handle_events(X86Cpu *c)
             continue;
         if (c->run_flags & X86_RUN_STOP_ON_HLT)
             return X86_RUN_HALT;
+        if ((req & VCPU_REQ_NMI) && c->nmi_blocked) {
+            /* An NMI waits for IRET while the CPU halts in the NMI handler: the
+             * engine's wait would return at once for it, so poll gently instead. */
+            g_usleep(1000);
+            continue;
+        }
         vcpu_halt_wait(v, c->eflags & X86_FL_IF);
     }
 }
