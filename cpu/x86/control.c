@@ -251,13 +251,49 @@ static void wait_op(X86Cpu *c, const X86Insn *i)
         x86_fault(c, X86_EXC_NM);
 }
 
-/* The x87 escape opcodes. This CPU has no FPU yet: every ESC raises #NM, whatever
- * CR0.EM says (with EM or TS set that is the architectural #NM anyway), so an OS's
- * FPU emulator takes over as it would on a machine without a coprocessor. */
+/* Memory operand of an x87 escape: size in bytes (0: no memory access) and whether
+ * it is stored, by opcode and ModRM.reg (SDM vol. 2, appendix A.4). */
+static unsigned esc_operand(const X86Insn *i, bool *store)
+{
+    static const uint8_t size[8][8] = {
+        { 4, 4, 4, 4, 4, 4, 4, 4 },           /* D8: m32real */
+        { 4, 0, 4, 4, 28, 2, 28, 2 },         /* D9: FLD FST FSTP FLDENV FLDCW FNSTENV FNSTCW */
+        { 4, 4, 4, 4, 4, 4, 4, 4 },           /* DA: m32int */
+        { 4, 0, 4, 4, 0, 10, 0, 10 },         /* DB: FILD FIST FISTP, FLD/FSTP m80 */
+        { 8, 8, 8, 8, 8, 8, 8, 8 },           /* DC: m64real */
+        { 8, 0, 8, 8, 108, 0, 108, 2 },       /* DD: FLD FST FSTP FRSTOR FNSAVE FNSTSW */
+        { 2, 2, 2, 2, 2, 2, 2, 2 },           /* DE: m16int */
+        { 2, 0, 2, 2, 10, 8, 10, 8 },         /* DF: FILD FIST FISTP FBLD FILD FBSTP FISTP */
+    };
+    static const uint8_t stores[8] = { 0x00, 0xcc, 0x00, 0x8c, 0x00, 0xcc, 0x00, 0xcc };
+    unsigned op = i->opcode - 0xd8, reg = i->reg;
+    unsigned n = size[op][reg];
+    /* FLDENV/FNSTENV and FRSTOR/FNSAVE are shorter with a 16-bit operand size. */
+    if (!(i->pfx & X86_PFX_OP32) && (n == 28 || n == 108))
+        n = n == 28 ? 14 : 94;
+    *store = (stores[op] >> reg) & 1;
+    return n;
+}
+
+/* The x87 escape opcodes of a CPU without an FPU (the x87 unit is the next issue).
+ * CR0.EM or CR0.TS set: #NM, as the SDM says (table 2-2). Both clear: the escape does
+ * nothing, as on a PC whose coprocessor socket is empty - no register or memory
+ * changes, so the usual FNINIT/FNSTSW/FNSTCW probe (Linux's setup code, BIOSes, DOS
+ * programs) finds no FPU instead of faulting. The memory operand is still checked
+ * (segment limits, paging) so a bad address faults as with an FPU, and as on the
+ * 286, which transfers the operand to its coprocessor. */
 static void esc_fpu(X86Cpu *c, const X86Insn *i)
 {
-    (void)i;
-    x86_fault(c, X86_EXC_NM);
+    if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
+        x86_fault(c, X86_EXC_NM);
+    if (!(i->pfx & X86_PFX_MEM))
+        return;
+    bool store;
+    unsigned n = esc_operand(i, &store);
+    if (n == 0)
+        return;
+    uint32_t lin = x86_lin(c, i->seg, x86_ea(c, i), n, store ? SEG_OK_WRITE : SEG_OK_READ);
+    x86_probe(c, lin, n, c->acc_user | (store ? ACC_WRITE : 0));
 }
 
 X86Handler x86_bind_control(X86Insn *i)

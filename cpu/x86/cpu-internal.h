@@ -391,6 +391,10 @@ X86_INLINE void x86_rmw_end(X86Cpu *c, const X86Rmw *r, unsigned size, uint32_t 
         x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
 }
 
+/* Translates every page of an access (faults as the access would) without touching
+ * memory. */
+void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
+
 /* Supervisor-mode ("implicit") accesses to system structures: GDT, LDT, IDT, TSS. */
 uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size);
 void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v);

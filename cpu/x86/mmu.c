@@ -449,3 +449,11 @@ void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
     }
     store_any(c, lin, size, v, ACC_WRITE);
 }
+
+void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    uint32_t last = lin + size - 1;
+    tlb_lookup(c, lin, acc);
+    if ((last & ~0xfffu) != (lin & ~0xfffu))
+        tlb_lookup(c, last, acc);
+}

@@ -25,10 +25,6 @@ static const struct {
     const char *why;
 } skipped[] = {
     { "0F", "286 system opcodes and LOADALL; the 0F space differs on a P6" },
-    { "D8", "x87 escape: the 286 without a coprocessor ignores it, this CPU has no FPU yet and raises #NM" },
-    { "D9", "x87 escape (as D8)" }, { "DA", "x87 escape (as D8)" }, { "DB", "x87 escape (as D8)" },
-    { "DC", "x87 escape (as D8)" }, { "DD", "x87 escape (as D8)" }, { "DE", "x87 escape (as D8)" },
-    { "DF", "x87 escape (as D8)" },
 };
 
 static const char *regs16[] = { "ax", "cx", "dx", "bx", "sp", "bp", "si", "di" };

@@ -66,7 +66,23 @@ pm_main:
     and eax, ~(2 | 8)
     mov cr0, eax
     wait                             ; MP clear: no fault
-    EXC_AT 7, -1, fld1               ; no FPU: #NM even with EM clear
+    ; no FPU, EM and TS clear: the FNINIT/FNSTSW/FNSTCW probe stores nothing
+    mov dword [SCRATCH], 0xffffffff
+    mov ax, 0x1234
+    fninit
+    fnstsw [SCRATCH]
+    fnstcw [SCRATCH + 2]
+    fnstsw ax
+    cmp dword [SCRATCH], 0xffffffff
+    CHECK32 e, "FNSTSW/FNSTCW stored something without an FPU"
+    cmp ax, 0x1234
+    CHECK32 e, "FNSTSW AX changed AX without an FPU"
+    ; the operand of an escape is still checked: a store past a segment limit faults
+    mov ax, SEL_DATA16
+    mov es, ax
+    EXC_AT 13, 0, fnstcw [es:0xffff]
+    mov ax, SEL_DATA0
+    mov es, ax
     PRINTLN32 "exceptions: #DE #BR #OF #UD #NM"
 
     ; -- control registers
