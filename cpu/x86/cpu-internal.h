@@ -556,8 +556,9 @@ uint64_t x86_rdtsc(X86Cpu *c);
 /* A physical page holding decoded code was written by a device (any thread): the
  * code is dropped before it runs again. */
 void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa);
-/* The vCPU itself wrote a page holding decoded code. */
-void x86_code_page_written(X86Cpu *c, uint64_t pa);
+/* The vCPU itself stores size bytes at pa (within a page): drops the page's decoded
+ * code if the store touches it; true if it did. */
+bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size);
 bool x86_code_page_cached(X86Cpu *c, uint64_t pa);
 void x86_code_flush_all(X86Cpu *c);
 X86CodeCache *x86_code_new(void);

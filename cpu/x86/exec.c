@@ -35,7 +35,7 @@ struct X86CodeCache {
     X86Insn *pool;
     unsigned pool_used;
     uint32_t *page_version;   /* per 4 KiB page below 4 GiB; bumped when written */
-    uint8_t *page_code;       /* 1 when blocks were decoded from the page */
+    uint64_t *code_mask;      /* per page: which 64-byte chunks hold decoded code */
     X86Block scratch;         /* a block that is not cached (page-crossing, >4 GiB) */
     X86Insn scratch_insn[BLOCK_MAX_INSNS];
 };
@@ -46,7 +46,7 @@ X86CodeCache *x86_code_new(void)
     cc->blocks = g_new0(X86Block, MAX_BLOCKS);
     cc->pool = g_new(X86Insn, POOL_INSNS);
     cc->page_version = g_new0(uint32_t, PAGES_4G);
-    cc->page_code = g_new0(uint8_t, PAGES_4G);
+    cc->code_mask = g_new0(uint64_t, PAGES_4G);
     return cc;
 }
 
@@ -57,7 +57,7 @@ void x86_code_free(X86CodeCache *cc)
     g_free(cc->blocks);
     g_free(cc->pool);
     g_free(cc->page_version);
-    g_free(cc->page_code);
+    g_free(cc->code_mask);
     g_free(cc);
 }
 
@@ -73,7 +73,7 @@ void x86_code_flush_all(X86Cpu *c)
 
 bool x86_code_page_cached(X86Cpu *c, uint64_t pa)
 {
-    return pa < (UINT64_C(1) << 32) && c->code->page_code[pa >> 12];
+    return pa < (UINT64_C(1) << 32) && c->code->code_mask[pa >> 12];
 }
 
 void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa)
@@ -84,14 +84,28 @@ void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa)
     __atomic_add_fetch(&cc->page_version[pa >> 12], 1, __ATOMIC_RELEASE);
 }
 
-void x86_code_page_written(X86Cpu *c, uint64_t pa)
+/* Bits of the 64-byte chunks that [off, off + len) touches within a page. */
+static inline uint64_t chunk_bits(unsigned off, unsigned len)
+{
+    unsigned first = off >> 6, last = (off + len - 1) >> 6;
+    uint64_t hi = last >= 63 ? ~UINT64_C(0) : (UINT64_C(1) << (last + 1)) - 1;
+    return hi & ~((UINT64_C(1) << first) - 1);
+}
+
+bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size)
 {
     if (pa >= (UINT64_C(1) << 32))
-        return;
+        return false;
     X86CodeCache *cc = c->code;
+    uint64_t mask = cc->code_mask[pa >> 12];
+    if (!mask || !(mask & chunk_bits(pa & 0xfff, size)))
+        return false;
+    /* Decoded code was overwritten: drop every block of the page, and let later
+     * stores to it take the fast path again. */
     x86_code_invalidate_phys(c, pa);
-    cc->page_code[pa >> 12] = 0;
+    cc->code_mask[pa >> 12] = 0;
     mem_set_code_page(c->mem, pa, false);
+    return true;
 }
 
 static inline unsigned block_hash(uint64_t phys, bool code32)
@@ -173,11 +187,11 @@ static X86Block *block_get(X86Cpu *c)
     unsigned n = decode_run(host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
     if (n == 0)
         return NULL;
-    if (!cc->page_code[pfn]) {
-        cc->page_code[pfn] = 1;
+    if (!cc->code_mask[pfn]) {
         mem_set_code_page(c->mem, phys, true);
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
     }
+    cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
     b = &cc->blocks[cc->nblocks++];
     cc->pool_used += n;
     b->phys = phys;

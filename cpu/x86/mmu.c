@@ -43,32 +43,33 @@ uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa)
     return vcpu_mmio_read(c->v, pa, 8);
 }
 
-/* A store to physical memory by the CPU: keeps decoded code and dirty logs right. */
-static void phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
+/* A store to physical memory by the CPU: keeps decoded code and dirty logs right.
+ * Returns true when it overwrote decoded code. */
+static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
 {
     uint8_t *h = mem_write_page(c->mem, pa);
     if (!h || (pa & 0xfff) + size > 0x1000) {
         if (size == 8 && (pa & 0xfff) + 8 > 0x1000) {
-            phys_store(c, pa, 4, (uint32_t)v);
-            phys_store(c, (pa + 4) & c->a20_mask, 4, v >> 32);
-            return;
+            bool a = phys_store(c, pa, 4, (uint32_t)v);
+            return phys_store(c, (pa + 4) & c->a20_mask, 4, v >> 32) || a;
         }
         if (!h) {
             vcpu_mmio_write(c->v, pa, v, size);
-            return;
+            return false;
         }
+        bool any = false;
         for (unsigned k = 0; k < size; k++)
-            phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
-        return;
+            any |= phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
+        return any;
     }
-    if (x86_code_page_cached(c, pa))
-        x86_code_page_written(c, pa);
+    bool code = x86_code_store(c, pa, size);
     if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
         MemRegion *r = mem_dirty_region_at(c->mem, pa);
         if (r)
             mem_region_mark_dirty(r, pa - mem_region_base(r), size);
     }
     memcpy(h + (pa & 0xfff), &v, size);
+    return code;
 }
 
 void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v)
@@ -330,12 +331,10 @@ static uint64_t load_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned 
 static void store_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned size, uint64_t v)
 {
     uint64_t pa = e->phys | (lin & 0xfff);
-    if (x86_code_page_cached(c, pa)) {
-        /* Possibly the next instruction of this block: stop after this one. */
-        x86_code_page_written(c, pa);
+    /* Overwritten code is possibly the next instruction of this block: stop after
+     * this one. */
+    if (phys_store(c, pa, size, v))
         c->exit_block = 1;
-    }
-    phys_store(c, pa, size, v);
 }
 
 static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
