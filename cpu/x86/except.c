@@ -259,7 +259,10 @@ static void deliver_protected(X86Cpu *c, int vec, X86EventKind kind, bool has_er
     if (has_err)
         stack_push(c, &st, psize, err);
 
-    /* Commit. */
+    /* Accessed bits, then commit (a fault setting them leaves the old state). */
+    if (outer)
+        x86_desc_set_accessed(c, st.ss.sel, &sd);
+    x86_desc_set_accessed(c, sel, &cd);
     if (outer) {
         if (c->vm86) {
             c->eflags &= ~X86_FL_VM;
@@ -273,9 +276,7 @@ static void deliver_protected(X86Cpu *c, int vec, X86EventKind kind, bool has_er
                 }
         }
         c->seg[S_SS] = st.ss;
-        x86_desc_set_accessed(c, st.ss.sel, &sd);
     }
-    x86_desc_set_accessed(c, sel, &cd);
     c->seg[S_CS] = new_cs;
     x86_set_cpl(c, new_cs.sel & 3);
     for (unsigned s = 0; s < 6; s++)

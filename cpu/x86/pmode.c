@@ -303,8 +303,9 @@ void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes)
         uint16_t nss = (uint16_t)x86_read(c, S_SS, (p + osize) & mask, osize);
         X86Desc sd = check_return_ss(c, nss, rpl);
         check_eip(c, d, eip);
-        load_cs(c, sel, d, rpl);
+        /* Accessed bits first: a fault there still leaves the old state. */
         x86_desc_set_accessed(c, nss, &sd);
+        load_cs(c, sel, d, rpl);
         x86_seg_from_desc(c, S_SS, nss, sd);
         if (osize == 2)
             nesp &= 0xffff;
@@ -400,8 +401,9 @@ void x86_iret(X86Cpu *c, unsigned osize)
         uint16_t nss = (uint16_t)x86_read(c, S_SS, (p + osize) & mask, osize);
         X86Desc sd = check_return_ss(c, nss, rpl);
         check_eip(c, d, eip);
-        load_cs(c, sel, d, rpl);
+        /* Accessed bits first: a fault there still leaves the old state. */
         x86_desc_set_accessed(c, nss, &sd);
+        load_cs(c, sel, d, rpl);
         x86_seg_from_desc(c, S_SS, nss, sd);
         if (osize == 2)
             nesp &= 0xffff;
