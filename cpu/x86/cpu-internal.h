@@ -144,6 +144,7 @@ struct X86Cpu {
     /* Events. */
     uint8_t halted;
     uint8_t intr_shadow;       /* the instruction after STI / MOV SS / POP SS */
+    uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
     uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */
     uint8_t single_step;       /* run one instruction per dispatch (TF, shadow, DRx) */
     uint8_t data_bp;           /* DR7 enables data breakpoints: all accesses slow path */

@@ -307,6 +307,7 @@ void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t e
         deliver_protected(c, vec, kind, has_err, err);
     c->halted = 0;
     c->intr_shadow = 0;
+    c->debug_shadow = 0;
     c->exit_block = 1;
     c->deliveries++;
 }

@@ -354,13 +354,14 @@ static void step_one(X86Cpu *c)
     }
     if (vlog_mask & LOG_EXEC)
         trace_insn(c, i);
-    bool shadow = c->intr_shadow;
     c->intr_shadow = 0;
+    c->debug_shadow = 0;
     uint32_t deliveries = c->deliveries;
     exec_insns(c, i, 1);
     /* Single-step trap after the instruction, unless it delivered an interrupt (the
-     * handler starts with TF clear) or follows MOV SS / POP SS (SDM vol. 3, 6.8.3). */
-    if (tf && !shadow && c->deliveries == deliveries)
+     * handler starts with TF clear). After MOV SS the trap waits for the next
+     * instruction: the pending bit survives while debug_shadow is set. */
+    if (tf && c->deliveries == deliveries)
         c->pending_dr6 |= 1u << 14; /* BS */
 }
 
@@ -460,7 +461,7 @@ static int handle_events(X86Cpu *c)
             c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
             x86_tlb_flush(c, true);
         }
-        if (c->pending_dr6) {
+        if (c->pending_dr6 && !c->debug_shadow) {
             c->prev_eip = c->eip;
             raise_pending_db(c);
         }
@@ -510,7 +511,7 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             return (X86RunResult)r;
     }
     for (;;) {
-        if (__builtin_expect(vcpu_requests(c->v) || c->halted || c->pending_dr6, 0)) {
+        if (__builtin_expect(vcpu_requests(c->v) || c->halted || (c->pending_dr6 && !c->debug_shadow), 0)) {
             int r = handle_events(c);
             if (r >= 0)
                 return (X86RunResult)r;

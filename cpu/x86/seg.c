@@ -179,8 +179,10 @@ static void mov_sreg_to(X86Cpu *c, const X86Insn *i)
     uint16_t sel = (uint16_t)x86_get_rm(c, i, 2);
     x86_seg_load(c, i->reg, sel);
     if (i->reg == S_SS) {
-        /* Loading SS inhibits interrupts and debug traps for one instruction. */
+        /* Loading SS inhibits interrupts and debug traps for one instruction
+         * (SDM vol. 3, 6.8.3). */
         c->intr_shadow = 1;
+        c->debug_shadow = 1;
         c->exit_block = 1;
     }
 }
@@ -220,6 +222,7 @@ static void pop_sreg(X86Cpu *c, const X86Insn *i)
     x86_set_sp(c, sp + size);
     if (which == S_SS) {
         c->intr_shadow = 1;
+        c->debug_shadow = 1;
         c->exit_block = 1;
     }
 }

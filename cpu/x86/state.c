@@ -97,6 +97,7 @@ void x86_cpu_reset(X86Cpu *c)
     c->tsc_offset = -(int64_t)x86_rdtsc(c) + c->tsc_offset;
     c->halted = 0;
     c->intr_shadow = 0;
+    c->debug_shadow = 0;
     c->nmi_blocked = 0;
     c->pending_dr6 = 0;
     c->in_delivery = 0;
@@ -232,6 +233,7 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
     c->cpl = (uint8_t)((s->seg[X86_SS].attr >> 5) & 3);
     c->halted = 0;
     c->intr_shadow = 0;
+    c->debug_shadow = 0;
     c->pending_dr6 = 0;
     c->in_delivery = 0;
     c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);

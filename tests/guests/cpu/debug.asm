@@ -42,6 +42,27 @@ pm_main:
     CHECK32 nz, "DR6.BS after single-step"
     PRINTLN32 "debug: single-step traps after each instruction"
 
+    ; -- MOV SS delays the single-step trap to after the next instruction
+    mov dword [SCRATCH], 0
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    mov ax, ss                ; trap 1
+    mov ss, ax                ; no trap here...
+    nop                       ; ...one trap after this (2)
+    pushfd                    ; 3
+    and dword [esp], ~0x100   ; 4
+    popfd                     ; 5
+    cmp dword [SCRATCH], 5
+    je .movss_ok
+    PRINT32 "FAIL: single-step traps around MOV SS: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.movss_ok:
+    PRINTLN32 "debug: MOV SS delays the single-step trap"
+
     ; -- INT3: #BP with EIP after the INT3
     mov dword [SCRATCH + 4], 0
     int3
