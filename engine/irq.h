@@ -12,7 +12,12 @@ typedef struct IrqLine {
 } IrqLine;
 
 /* Lines are plain values owned by their user; irq_init fills one in. */
-void irq_init(IrqLine *line, IrqHandler handler, void *opaque, int n);
+static inline void irq_init(IrqLine *line, IrqHandler handler, void *opaque, int n)
+{
+    line->handler = handler;
+    line->opaque = opaque;
+    line->n = n;
+}
 
 /* Called with the engine lock held. An unconnected line (handler NULL) is ignored. */
 static inline void irq_set(const IrqLine *line, int level)

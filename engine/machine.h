@@ -40,6 +40,11 @@ void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque);
 /* A20 gate (port 0x92, i8042 output port): the CPU masks address bit 20 when low. */
 void vm_set_a20(Vm *vm, bool enabled);
 bool vm_a20(Vm *vm);
+/* A PC has two A20 controls and the gate is open while either enables it (PIIX3:
+ * A20M# is asserted only when port 0x92 bit 1 and the 8042's A20GATE are both low).
+ * Each device sets its own source; the gate follows their OR. */
+typedef enum { VM_A20_KBC = 1u << 0, VM_A20_PORT92 = 1u << 1 } VmA20Source;
+void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled);
 /* The ACPI power button event (SCI) the board wires to its PM device. */
 typedef void (*VmPowerButtonFn)(void *opaque);
 void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque);

@@ -14,7 +14,7 @@ void vm_test_clock_step(Vm *vm, int64_t ns);
 bool vm_test_cpu_intr(Vm *vm);
 /* Runs the board's interrupt acknowledge (as the CPU would). */
 int vm_test_intr_ack(Vm *vm);
-/* Runs every reset handler, as a system reset does (takes the lock). */
-void vm_test_system_reset(Vm *vm);
 /* Reset and exit requests a device made: */
 bool vm_test_take_reset_request(Vm *vm);
+/* Runs every reset handler, as a system reset does (takes the lock). */
+void vm_test_system_reset(Vm *vm);

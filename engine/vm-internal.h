@@ -68,6 +68,7 @@ struct Vm {
     VmPowerButtonFn power_button;
     void *power_button_opaque;
     bool a20;
+    unsigned a20_sources; /* VmA20Source bits that enable A20 */
     void *board;
 
     Chardev *serial[VM_MAX_SERIAL];

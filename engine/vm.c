@@ -460,6 +460,15 @@ bool vm_a20(Vm *vm)
     return vm->a20;
 }
 
+void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled)
+{
+    if (enabled)
+        vm->a20_sources |= src;
+    else
+        vm->a20_sources &= ~(unsigned)src;
+    vm_set_a20(vm, vm->a20_sources != 0);
+}
+
 void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
 {
     vm->power_button = fn;

@@ -9,3 +9,6 @@
 typedef struct PcSpeaker PcSpeaker;
 
 PcSpeaker *pcspk_new(Vm *vm, PitState *pit);
+/* The tone the speaker plays now in Hz, 0 when silent: counter 2 in square wave mode
+ * with its gate and the speaker data bit both set (lock held). */
+unsigned pcspk_get_tone(PcSpeaker *spk);

@@ -10,7 +10,12 @@ typedef struct PicState PicState;
 /* intr: the CPU's INTR pin. Registers the ports, a reset handler and the board's
  * interrupt acknowledge (vm_set_intr_ack). */
 PicState *i8259_new(Vm *vm, const IrqLine *intr);
-/* An input line 0-15 (level; edge or level sensitivity per ICW1.LTIM and ELCR). */
+/* An input line 0-15 (level; edge or level sensitivity per ICW1.LTIM and ELCR).
+ * As on the 8259A, an edge-triggered request must stay high until the CPU acknowledges
+ * it: a line lowered before then withdraws the request (the CPU gets IRQ 7 if it already
+ * saw INTR). A raise immediately followed by a lower (irq_pulse) is therefore lost;
+ * devices hold their line until the guest services them. IRQ 2 is the cascade and
+ * cannot be driven. */
 IrqLine i8259_input(PicState *pic, int irq);
 void i8259_set_irq(PicState *pic, int irq, int level);
 /* The interrupt acknowledge cycle: the vector to deliver (spurious IRQ 7/15 when nothing). */

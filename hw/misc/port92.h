@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Port 0x92, PS/2 system control port A: fast A20 gate (bit 1) and fast reset (bit 0). */
+/* Port 0x92, PS/2 system control port A: fast A20 (bit 1) and fast CPU reset (bit 0). */
 #pragma once
 
 #include "engine/machine.h"

@@ -17,3 +17,7 @@ void i8254_set_gate(PitState *pit, int counter, int level);
 int i8254_get_out(PitState *pit, int counter);
 /* The current count of a counter, as a latch would read it (for tests). */
 uint16_t i8254_get_count(PitState *pit, int counter);
+/* The programmed mode (0-5) and initial count (1-65536, 0 before any count) of a
+ * counter: what the PC speaker needs for its tone. */
+int i8254_get_mode(PitState *pit, int counter);
+uint32_t i8254_get_initial_count(PitState *pit, int counter);

@@ -11,3 +11,5 @@ RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq);
 /* The board fills in configuration bytes (memory size, drives, boot order). */
 void mc146818_set_cmos(RtcState *rtc, unsigned addr, uint8_t value);
 uint8_t mc146818_get_cmos(RtcState *rtc, unsigned addr);
+/* Bit 7 of the last write to the index port: NMI disabled (the board's NMI gate). */
+bool mc146818_nmi_disabled(RtcState *rtc);

@@ -43,6 +43,7 @@ start:
     cmp eax, 1
     jne fail_mode
 
+    call serial_init
     mov esi, msg_hello
     call puts
     mov ebx, [info]
@@ -127,6 +128,22 @@ fail:
     mov al, 0x11
     out 0xf4, al
     hlt
+
+; 115200 8N1: the UART comes out of reset with 5-bit words, and firmware may not set it.
+serial_init:
+    mov dx, COM1 + 3
+    mov al, 0x80
+    out dx, al
+    mov dx, COM1
+    mov al, 1
+    out dx, al
+    inc dx
+    xor al, al
+    out dx, al
+    mov dx, COM1 + 3
+    mov al, 0x03
+    out dx, al
+    ret
 
 putc:
     push edx

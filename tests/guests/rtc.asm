@@ -68,31 +68,38 @@ guest_main:
     call print_bcd
     call newline
 
-    ; Seconds advance within a little more than a second, and UIP is seen on the way.
+    ; Seconds advance, and update-in-progress shows before they do. The UIP window is
+    ; only 244 us, so sample register A with one port read each (the index stays put)
+    ; and give it up to three second boundaries on a slow or busy host.
     call wait_no_uip
     mov al, 0
     call cmos_read
-    mov bl, al
-    xor bh, bh                  ; saw UIP
-    mov ecx, 40000000
-.tick:
+    mov bl, al                  ; seconds before
+    xor bh, bh                  ; second boundaries seen
+.boundary:
+    mov ecx, 20000000
     mov al, 0x0a
-    call cmos_read
+    out 0x70, al
+.sample:
+    in al, 0x71
     test al, 0x80
-    jz .no_uip
-    mov bh, 1
-.no_uip:
+    jnz .uip
+    dec ecx
+    jnz .sample
+    PRINTLN "FAIL: RTC update-in-progress never seen within seconds"
+    EXIT EXIT_FAIL
+.uip:
+    call wait_no_uip            ; the update happens at the end of the window
     mov al, 0
     call cmos_read
     cmp al, bl
     jne .advanced
-    dec ecx
-    jnz .tick
-    PRINTLN "FAIL: RTC seconds did not advance"
+    inc bh
+    cmp bh, 3
+    jb .boundary
+    PRINTLN "FAIL: RTC seconds did not advance across update cycles"
     EXIT EXIT_FAIL
 .advanced:
-    cmp bh, 1
-    CHECK e, "update-in-progress never seen before the seconds changed"
     PRINTLN "RTC seconds advance"
 
     ; Periodic interrupt at 1024 Hz (register A rate 6), counted on vector 0x70.

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The 8042 keyboard controller of the PC/AT and PS/2: status and data ports, the
+ * command byte, controller commands (self-test, interface tests, port enables, input
+ * and output ports, pulse lines), the set 2 to set 1 translation, and IRQ 1 and 12.
+ * Follows the IBM PS/2 hardware technical reference for the 8042 interface. */
+#include "hw/input/i8042.h"
+
+#define ST_OBF 0x01
+#define ST_SYS 0x04
+#define ST_CMD 0x08   /* the last write was to port 0x64 */
+#define ST_UNLOCKED 0x10
+#define ST_AUX_OBF 0x20
+
+#define CB_KBD_INT 0x01
+#define CB_AUX_INT 0x02
+#define CB_SYS 0x04
+#define CB_KBD_OFF 0x10
+#define CB_AUX_OFF 0x20
+#define CB_XLAT 0x40
+
+#define OP_RESET 0x01 /* low resets the CPU */
+#define OP_A20 0x02
+
+#define CTL_QUEUE 8
+
+struct I8042State {
+    Vm *vm;
+    IrqLine kbd_irq, aux_irq;
+    Ps2Keyboard *kbd;
+    Ps2Mouse *mouse;
+    uint8_t ram[32];      /* ram[0] is the command byte */
+    uint8_t outport;
+    bool last_was_cmd;
+    bool obf, ob_aux;
+    uint8_t ob;
+    uint8_t pending;      /* command waiting for a data byte on port 0x60 */
+    uint8_t ctl_q[CTL_QUEUE];
+    bool ctl_aux[CTL_QUEUE];
+    unsigned ctl_head, ctl_count;
+    bool xlat_break;      /* translation saw F0: the next code is a release */
+    bool kbd_level, aux_level;
+    uint8_t xlat[256];
+};
+
+/* The 8042's translation: a fixed table from set 2 to set 1 codes applied to every byte
+ * from the keyboard; F0 is swallowed and sets bit 7 of the next code. */
+static void i8042_build_xlat(I8042State *s)
+{
+    ps2_build_translation(s->xlat);
+}
+
+static uint8_t *i8042_cb(I8042State *s)
+{
+    return &s->ram[0];
+}
+
+static void i8042_update_irq(I8042State *s)
+{
+    uint8_t cb = *i8042_cb(s);
+    bool k = s->obf && !s->ob_aux && (cb & CB_KBD_INT);
+    bool a = s->obf && s->ob_aux && (cb & CB_AUX_INT);
+    if (k != s->kbd_level) {
+        s->kbd_level = k;
+        irq_set(&s->kbd_irq, k);
+    }
+    if (a != s->aux_level) {
+        s->aux_level = a;
+        irq_set(&s->aux_irq, a);
+    }
+}
+
+static void i8042_ctl_push(I8042State *s, uint8_t b, bool aux)
+{
+    if (s->ctl_count >= CTL_QUEUE)
+        return;
+    unsigned slot = (s->ctl_head + s->ctl_count) % CTL_QUEUE;
+    s->ctl_q[slot] = b;
+    s->ctl_aux[slot] = aux;
+    s->ctl_count++;
+}
+
+/* Moves the next byte into the output buffer when it is empty: the controller's own
+ * replies first, then the keyboard, then the mouse, each only while its interface is
+ * enabled (a disabled device keeps its bytes). */
+static void i8042_fill(I8042State *s)
+{
+    if (!s->obf) {
+        uint8_t cb = *i8042_cb(s);
+        if (s->ctl_count) {
+            s->ob = s->ctl_q[s->ctl_head];
+            s->ob_aux = s->ctl_aux[s->ctl_head];
+            s->ctl_head = (s->ctl_head + 1) % CTL_QUEUE;
+            s->ctl_count--;
+            s->obf = true;
+        } else if (!(cb & CB_KBD_OFF) && ps2_keyboard_has_data(s->kbd)) {
+            while (ps2_keyboard_has_data(s->kbd)) {
+                uint8_t b = ps2_keyboard_read(s->kbd);
+                if (!(cb & CB_XLAT)) {
+                    s->ob = b;
+                    s->obf = true;
+                    break;
+                }
+                if (b == 0xf0) {
+                    s->xlat_break = true;
+                    continue;
+                }
+                s->ob = (uint8_t)(s->xlat[b] | (s->xlat_break ? 0x80 : 0));
+                s->xlat_break = false;
+                s->obf = true;
+                break;
+            }
+            s->ob_aux = false;
+        } else if (!(cb & CB_AUX_OFF) && ps2_mouse_has_data(s->mouse)) {
+            s->ob = ps2_mouse_read(s->mouse);
+            s->ob_aux = true;
+            s->obf = true;
+        }
+    }
+    i8042_update_irq(s);
+}
+
+static void i8042_device_notify(void *opaque)
+{
+    i8042_fill(opaque);
+}
+
+static void i8042_write_outport(I8042State *s, uint8_t v)
+{
+    s->outport = v;
+    vm_set_a20_source(s->vm, VM_A20_KBC, v & OP_A20);
+    if (!(v & OP_RESET)) {
+        VLOG(LOG_INPUT, "i8042: output port resets the CPU");
+        vm_request_reset(s->vm, VM_RESET_GUEST);
+    }
+}
+
+static uint8_t i8042_read_outport(I8042State *s)
+{
+    /* Bits 2-3 and 6-7 are the idle-high clock and data lines; 4 and 5 mirror the
+     * output buffer's owner (IRQ 1 and IRQ 12 sources). */
+    uint8_t v = (uint8_t)((s->outport & (OP_RESET | OP_A20)) | 0xcc);
+    if (s->obf && !s->ob_aux)
+        v |= 0x10;
+    if (s->obf && s->ob_aux)
+        v |= 0x20;
+    return v;
+}
+
+static void i8042_command(I8042State *s, uint8_t cmd)
+{
+    uint8_t *cb = i8042_cb(s);
+    s->pending = 0;
+    if (cmd >= 0x20 && cmd <= 0x3f) {
+        i8042_ctl_push(s, s->ram[cmd & 0x1f], false);
+        return;
+    }
+    if (cmd >= 0x60 && cmd <= 0x7f) {
+        s->pending = cmd;
+        return;
+    }
+    if (cmd >= 0xf0) {
+        /* Pulse output port bits 0-3 whose command bits are 0; bit 0 is CPU reset. */
+        if (!(cmd & 0x01)) {
+            VLOG(LOG_INPUT, "i8042: reset pulse");
+            vm_request_reset(s->vm, VM_RESET_GUEST);
+        }
+        return;
+    }
+    switch (cmd) {
+    case 0xa4: /* password installed? */
+        i8042_ctl_push(s, 0xf1, false);
+        break;
+    case 0xa5: /* load password: bytes until a zero */
+        s->pending = cmd;
+        break;
+    case 0xa6: /* enable password: none is installed, nothing to do */
+        break;
+    case 0xa7:
+        *cb |= CB_AUX_OFF;
+        break;
+    case 0xa8:
+        *cb &= ~CB_AUX_OFF;
+        break;
+    case 0xa9: /* mouse interface test: no error */
+    case 0xab: /* keyboard interface test: no error */
+        i8042_ctl_push(s, 0x00, false);
+        break;
+    case 0xaa: /* controller self-test passed; sets the system flag */
+        *cb |= CB_SYS;
+        i8042_ctl_push(s, 0x55, false);
+        break;
+    case 0xad:
+        *cb |= CB_KBD_OFF;
+        break;
+    case 0xae:
+        *cb &= ~CB_KBD_OFF;
+        break;
+    case 0xc0: /* input port: keyboard not inhibited, no manufacturing jumper */
+        i8042_ctl_push(s, 0xa0, false);
+        break;
+    case 0xd0:
+        i8042_ctl_push(s, i8042_read_outport(s), false);
+        break;
+    case 0xd1: case 0xd2: case 0xd3: case 0xd4:
+        s->pending = cmd;
+        break;
+    case 0xdd: /* A20 off, on (controllers with the HP commands) */
+        i8042_write_outport(s, s->outport & ~OP_A20);
+        break;
+    case 0xdf:
+        i8042_write_outport(s, s->outport | OP_A20);
+        break;
+    default:
+        VLOG(LOG_UNIMP, "i8042: controller command 0x%02x", cmd);
+        break;
+    }
+}
+
+static void i8042_data(I8042State *s, uint8_t v)
+{
+    uint8_t pending = s->pending;
+    s->pending = 0;
+    if (pending >= 0x60 && pending <= 0x7f) {
+        s->ram[pending & 0x1f] = v;
+        return;
+    }
+    switch (pending) {
+    case 0xa5:
+        if (v != 0)
+            s->pending = 0xa5;
+        return;
+    case 0xd1:
+        i8042_write_outport(s, v);
+        return;
+    case 0xd2:
+        i8042_ctl_push(s, v, false);
+        return;
+    case 0xd3:
+        i8042_ctl_push(s, v, true);
+        return;
+    case 0xd4:
+        ps2_mouse_write(s->mouse, v);
+        return;
+    default:
+        /* To the keyboard; sending it a byte re-enables its interface. */
+        *i8042_cb(s) &= ~CB_KBD_OFF;
+        ps2_keyboard_write(s->kbd, v);
+        return;
+    }
+}
+
+static uint32_t i8042_data_read(void *opaque, uint32_t offset, unsigned size)
+{
+    I8042State *s = opaque;
+    uint8_t v = s->ob;
+    if (s->obf) {
+        s->obf = false;
+        /* The line falls when the byte is taken, then rises for the next one. */
+        i8042_update_irq(s);
+    }
+    i8042_fill(s);
+    return v;
+}
+
+static void i8042_data_write(void *opaque, uint32_t offset, uint32_t value, unsigned size)
+{
+    I8042State *s = opaque;
+    s->last_was_cmd = false;
+    i8042_data(s, (uint8_t)value);
+    i8042_fill(s);
+}
+
+static uint32_t i8042_status_read(void *opaque, uint32_t offset, unsigned size)
+{
+    I8042State *s = opaque;
+    uint8_t v = ST_UNLOCKED;
+    if (s->obf)
+        v |= ST_OBF;
+    if (s->obf && s->ob_aux)
+        v |= ST_AUX_OBF;
+    if (*i8042_cb(s) & CB_SYS)
+        v |= ST_SYS;
+    if (s->last_was_cmd)
+        v |= ST_CMD;
+    return v;
+}
+
+static void i8042_cmd_write(void *opaque, uint32_t offset, uint32_t value, unsigned size)
+{
+    I8042State *s = opaque;
+    s->last_was_cmd = true;
+    i8042_command(s, (uint8_t)value);
+    i8042_fill(s);
+}
+
+static const PortOps data_ops = { i8042_data_read, i8042_data_write, 1, 1 };
+static const PortOps cmd_ops = { i8042_status_read, i8042_cmd_write, 1, 1 };
+
+static void i8042_reset(void *opaque)
+{
+    I8042State *s = opaque;
+    memset(s->ram, 0, sizeof(s->ram));
+    s->ram[0] = CB_KBD_INT | CB_AUX_INT;
+    s->obf = false;
+    s->ob_aux = false;
+    s->ob = 0;
+    s->pending = 0;
+    s->ctl_head = s->ctl_count = 0;
+    s->xlat_break = false;
+    s->last_was_cmd = false;
+    ps2_keyboard_reset(s->kbd);
+    ps2_mouse_reset(s->mouse);
+    i8042_write_outport(s, OP_RESET | OP_A20);
+    i8042_update_irq(s);
+}
+
+static void i8042_free(void *opaque)
+{
+    I8042State *s = opaque;
+    ps2_keyboard_free(s->kbd);
+    ps2_mouse_free(s->mouse);
+    g_free(s);
+}
+
+I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq)
+{
+    I8042State *s = g_new0(I8042State, 1);
+    s->vm = vm;
+    if (kbd_irq)
+        s->kbd_irq = *kbd_irq;
+    if (mouse_irq)
+        s->aux_irq = *mouse_irq;
+    s->kbd = ps2_keyboard_new(vm, i8042_device_notify, s);
+    s->mouse = ps2_mouse_new(vm, i8042_device_notify, s);
+    i8042_build_xlat(s);
+    i8042_reset(s);
+    io_add(vm_io(vm), "i8042-data", 0x60, 1, &data_ops, s);
+    io_add(vm_io(vm), "i8042-cmd", 0x64, 1, &cmd_ops, s);
+    vm_add_reset_handler(vm, i8042_reset, s);
+    vm_add_cleanup(vm, i8042_free, s);
+    return s;
+}
+
+Ps2Keyboard *i8042_keyboard(I8042State *s)
+{
+    return s->kbd;
+}
+
+Ps2Mouse *i8042_mouse(I8042State *s)
+{
+    return s->mouse;
+}

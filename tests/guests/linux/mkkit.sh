@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The Linux boot kit: Debian's i386 kernel (linux-image-686) and busybox-static:i386,
+# fetched with apt-get download, and two initramfs images built from them:
+#   initrd-test.img  runs tests/guests/linux/workload.sh and powers off
+#   initrd-demo.img  a shell on the console (the demo VM of `make run`)
+# expected.txt holds the workload's output computed by the same busybox on the host.
+# Usage: mkkit.sh OUTDIR    (idempotent; exits 77 when the archive cannot be reached)
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+out=$1
+mkdir -p "$out"
+cd "$out"
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+skip() { echo "SKIP: $*"; exit 77; }
+
+if ! dpkg --print-foreign-architectures | grep -qx i386; then
+    $SUDO dpkg --add-architecture i386
+    $SUDO apt-get update -q >/dev/null || skip "apt-get update failed (no package archive?)"
+fi
+if ! apt-cache show busybox-static:i386 >/dev/null 2>&1; then
+    $SUDO apt-get update -q >/dev/null || skip "apt-get update failed (no package archive?)"
+fi
+
+kpkg=$(apt-cache depends linux-image-686:i386 2>/dev/null |
+       sed -n 's/.*Depends: \(linux-image-[0-9][^:]*-686\)\(:i386\)\{0,1\}$/\1/p' | head -n 1)
+[ -n "$kpkg" ] || skip "cannot resolve linux-image-686:i386 in the package lists"
+
+if [ ! -f vmlinuz ] || [ "$(cat kernel-package 2>/dev/null)" != "$kpkg" ]; then
+    rm -rf debs boot && mkdir debs
+    (cd debs && apt-get download -q "$kpkg:i386") || skip "cannot download $kpkg:i386"
+    dpkg-deb --fsys-tarfile debs/"$kpkg"_*.deb | tar -x --wildcards './boot/vmlinuz-*'
+    mv boot/vmlinuz-* vmlinuz.tmp && mv vmlinuz.tmp vmlinuz
+    echo "$kpkg" > kernel-package
+    rm -rf debs boot
+fi
+
+if [ ! -x busybox ]; then
+    rm -rf debs bb && mkdir debs
+    (cd debs && apt-get download -q busybox-static:i386) || skip "cannot download busybox-static:i386"
+    dpkg-deb -x debs/busybox-static_*.deb bb
+    mv bb/bin/busybox busybox.tmp && mv busybox.tmp busybox
+    rm -rf debs bb
+fi
+
+common="dir:bin dir:dev dir:proc dir:sys dir:tmp dir:root dir:etc file:bin/busybox=$out/busybox:755"
+python3 "$here/mkinitramfs.py" initrd-test.img $common \
+    "file:init=$here/init-test.sh:755" "file:workload.sh=$here/workload.sh:644"
+python3 "$here/mkinitramfs.py" initrd-demo.img $common \
+    "file:init=$here/init-demo.sh:755" "file:etc/motd=$here/motd:644"
+
+# The expected workload output, from the very same busybox binary run on the host.
+if [ ! -f expected.txt ] || [ "$here/workload.sh" -nt expected.txt ] || [ busybox -nt expected.txt ]; then
+    tmp=$(mktemp -d)
+    mkdir "$tmp/bin"
+    ./busybox --install -s "$tmp/bin" 2>/dev/null || true
+    PATH="$tmp/bin" ./busybox sh -c ". '$here/workload.sh'" | grep '^RESULT' > expected.txt.tmp
+    rm -rf "$tmp"
+    mv expected.txt.tmp expected.txt
+fi
+echo "kit: $out ($kpkg, busybox $(./busybox | head -n 1 | cut -d' ' -f2))"
