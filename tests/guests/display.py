@@ -15,6 +15,7 @@ Exit status: 0 pass, 1 fail, 77 skip.
 import argparse
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
@@ -121,8 +122,99 @@ def scenario_modes(vm, opts):
         raise TestFailure("exit status %d, expected 33 (pass)" % status)
 
 
+# A 105-key layout (US 104 keys and the ISO key left of Z): QEMU key name, set 1 make
+# code (0xE0xx for the E0-prefixed keys), set 2 make code (likewise). Print Screen and
+# Pause have sequences of their own (see below).
+KEYS_105 = [
+    ("esc", 0x01, 0x76), ("f1", 0x3b, 0x05), ("f2", 0x3c, 0x06), ("f3", 0x3d, 0x04),
+    ("f4", 0x3e, 0x0c), ("f5", 0x3f, 0x03), ("f6", 0x40, 0x0b), ("f7", 0x41, 0x83),
+    ("f8", 0x42, 0x0a), ("f9", 0x43, 0x01), ("f10", 0x44, 0x09), ("f11", 0x57, 0x78),
+    ("f12", 0x58, 0x07), ("print", None, None), ("scroll_lock", 0x46, 0x7e), ("pause", None, None),
+    ("grave_accent", 0x29, 0x0e), ("1", 0x02, 0x16), ("2", 0x03, 0x1e), ("3", 0x04, 0x26),
+    ("4", 0x05, 0x25), ("5", 0x06, 0x2e), ("6", 0x07, 0x36), ("7", 0x08, 0x3d),
+    ("8", 0x09, 0x3e), ("9", 0x0a, 0x46), ("0", 0x0b, 0x45), ("minus", 0x0c, 0x4e),
+    ("equal", 0x0d, 0x55), ("backspace", 0x0e, 0x66),
+    ("tab", 0x0f, 0x0d), ("q", 0x10, 0x15), ("w", 0x11, 0x1d), ("e", 0x12, 0x24),
+    ("r", 0x13, 0x2d), ("t", 0x14, 0x2c), ("y", 0x15, 0x35), ("u", 0x16, 0x3c),
+    ("i", 0x17, 0x43), ("o", 0x18, 0x44), ("p", 0x19, 0x4d), ("bracket_left", 0x1a, 0x54),
+    ("bracket_right", 0x1b, 0x5b), ("backslash", 0x2b, 0x5d),
+    ("caps_lock", 0x3a, 0x58), ("a", 0x1e, 0x1c), ("s", 0x1f, 0x1b), ("d", 0x20, 0x23),
+    ("f", 0x21, 0x2b), ("g", 0x22, 0x34), ("h", 0x23, 0x33), ("j", 0x24, 0x3b),
+    ("k", 0x25, 0x42), ("l", 0x26, 0x4b), ("semicolon", 0x27, 0x4c), ("apostrophe", 0x28, 0x52),
+    ("ret", 0x1c, 0x5a),
+    ("shift", 0x2a, 0x12), ("less", 0x56, 0x61), ("z", 0x2c, 0x1a), ("x", 0x2d, 0x22),
+    ("c", 0x2e, 0x21), ("v", 0x2f, 0x2a), ("b", 0x30, 0x32), ("n", 0x31, 0x31),
+    ("m", 0x32, 0x3a), ("comma", 0x33, 0x41), ("dot", 0x34, 0x49), ("slash", 0x35, 0x4a),
+    ("shift_r", 0x36, 0x59),
+    ("ctrl", 0x1d, 0x14), ("meta_l", 0xe05b, 0xe01f), ("alt", 0x38, 0x11), ("spc", 0x39, 0x29),
+    ("alt_r", 0xe038, 0xe011), ("meta_r", 0xe05c, 0xe027), ("menu", 0xe05d, 0xe02f),
+    ("ctrl_r", 0xe01d, 0xe014),
+    ("insert", 0xe052, 0xe070), ("home", 0xe047, 0xe06c), ("pgup", 0xe049, 0xe07d),
+    ("delete", 0xe053, 0xe071), ("end", 0xe04f, 0xe069), ("pgdn", 0xe051, 0xe07a),
+    ("up", 0xe048, 0xe075), ("left", 0xe04b, 0xe06b), ("down", 0xe050, 0xe072),
+    ("right", 0xe04d, 0xe074),
+    ("num_lock", 0x45, 0x77), ("kp_divide", 0xe035, 0xe04a), ("kp_multiply", 0x37, 0x7c),
+    ("kp_subtract", 0x4a, 0x7b), ("kp_7", 0x47, 0x6c), ("kp_8", 0x48, 0x75), ("kp_9", 0x49, 0x7d),
+    ("kp_add", 0x4e, 0x79), ("kp_4", 0x4b, 0x6b), ("kp_5", 0x4c, 0x73), ("kp_6", 0x4d, 0x74),
+    ("kp_1", 0x4f, 0x69), ("kp_2", 0x50, 0x72), ("kp_3", 0x51, 0x7a), ("kp_enter", 0xe01c, 0xe05a),
+    ("kp_0", 0x52, 0x70), ("kp_decimal", 0x53, 0x71),
+]
+assert len(KEYS_105) == 105
+
+
+def key_bytes(name, set1, set2, scancode_set):
+    """The bytes a press and release of the key send in scancode set 1 or 2."""
+    if name == "print":
+        return ([0xe0, 0x2a, 0xe0, 0x37, 0xe0, 0xb7, 0xe0, 0xaa] if scancode_set == 1
+                else [0xe0, 0x12, 0xe0, 0x7c, 0xe0, 0xf0, 0x7c, 0xe0, 0xf0, 0x12])
+    if name == "pause":
+        # Make and break together on the press, nothing on the release.
+        return ([0xe1, 0x1d, 0x45, 0xe1, 0x9d, 0xc5] if scancode_set == 1
+                else [0xe1, 0x14, 0x77, 0xe1, 0xf0, 0x14, 0xf0, 0x77])
+    code = set1 if scancode_set == 1 else set2
+    prefix = [0xe0] if code > 0xff else []
+    code &= 0xff
+    if scancode_set == 1:
+        return prefix + [code] + prefix + [code | 0x80]
+    return prefix + [code] + prefix + [0xf0, code]
+
+
+def scenario_keys_raw(vm, opts):
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    # The guest sees set 1 codes with translation on, whatever set the keyboard uses.
+    seen_set = 1 if opts.xlat else opts.set
+    start = vm.serial().index("READY") + len("READY")
+    got_total = []
+    for name, set1, set2 in KEYS_105:
+        want = key_bytes(name, set1, set2, seen_set)
+        vm.command("input-send-event", events=[
+            {"type": "key", "data": {"down": True, "key": {"type": "qcode", "data": name}}},
+            {"type": "key", "data": {"down": False, "key": {"type": "qcode", "data": name}}}])
+        expected_len = len(got_total) + len(want)
+        deadline = time.monotonic() + 20
+        while True:
+            text = vm.serial()[start:]
+            # A byte counts once the space after it is written.
+            got = [int(b, 16) for b in text[:text.rfind(" ") + 1].split()]
+            if len(got) >= expected_len:
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        mine = got[len(got_total):]
+        if mine != want:
+            raise TestFailure("key %s: guest read %s, expected %s" % (
+                name, " ".join("%02x" % b for b in mine), " ".join("%02x" % b for b in want)))
+        got_total = got
+    print("ok: %d keys in scancode set %d%s" % (len(KEYS_105), opts.set,
+                                                 " translated to set 1" if opts.xlat else ""))
+    vm.command("quit")
+    vm.wait_exit()
+
+
 SCENARIOS = {
     "modes": scenario_modes,
+    "keys-raw": scenario_keys_raw,
 }
 
 
@@ -134,6 +226,8 @@ def main():
     ap.add_argument("--guest", help="-kernel image (setup.inc guests) or -bios image")
     ap.add_argument("--bios-guest", action="store_true", help="the guest is a -bios image")
     ap.add_argument("--step-timeout", type=float, default=120)
+    ap.add_argument("--set", type=int, default=2, help="keys-raw: the guest's scancode set")
+    ap.add_argument("--xlat", type=int, default=0, help="keys-raw: 8042 translation on")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments")
     opts = ap.parse_args()
     why = vmtest.kvm_skip_reason(opts.accel)
