@@ -14,6 +14,7 @@ Exit status: 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -212,9 +213,110 @@ def scenario_keys_raw(vm, opts):
     vm.wait_exit()
 
 
+# Keys typed through send-key and what INT 16h function 10h returns for them (scancode in
+# the high byte, character in the low; E0 marks the grey keys), from the IBM PC BIOS
+# keyboard tables.
+BIOS_KEYS = [
+    (["a"], 0x1e61), (["shift", "a"], 0x1e41), (["ctrl", "a"], 0x1e01), (["alt", "a"], 0x1e00),
+    (["1"], 0x0231), (["shift", "1"], 0x0221), (["z"], 0x2c7a), (["shift_r", "m"], 0x324d),
+    (["ret"], 0x1c0d), (["backspace"], 0x0e08), (["tab"], 0x0f09), (["spc"], 0x3920),
+    (["minus"], 0x0c2d), (["equal"], 0x0d3d), (["bracket_left"], 0x1a5b), (["bracket_right"], 0x1b5d),
+    (["semicolon"], 0x273b), (["apostrophe"], 0x2827), (["grave_accent"], 0x2960),
+    (["backslash"], 0x2b5c), (["comma"], 0x332c), (["dot"], 0x342e), (["slash"], 0x352f),
+    (["f1"], 0x3b00), (["f10"], 0x4400), (["f11"], 0x8500), (["f12"], 0x8600), (["shift", "f1"], 0x5400),
+    (["up"], 0x48e0), (["down"], 0x50e0), (["left"], 0x4be0), (["right"], 0x4de0),
+    (["home"], 0x47e0), (["end"], 0x4fe0), (["pgup"], 0x49e0), (["pgdn"], 0x51e0),
+    (["insert"], 0x52e0), (["delete"], 0x53e0),
+    (["kp_enter"], 0xe00d), (["kp_divide"], 0xe02f), (["kp_multiply"], 0x372a),
+    (["kp_subtract"], 0x4a2d), (["kp_add"], 0x4e2b), (["ctrl_r", "c"], 0x2e03),
+    (["esc"], 0x011b),
+]
+
+
+def scenario_keys_bios(vm, opts):
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    for i, (keys, want) in enumerate(BIOS_KEYS):
+        vm.send_key(*keys, hold_time=20)
+        deadline = time.monotonic() + 30
+        while True:
+            found = re.findall(r"KEY ([0-9a-f]{4})\r?\n", vm.serial())
+            if len(found) > i:
+                break
+            if time.monotonic() > deadline:
+                raise TestFailure("%s: no key reported by INT 16h" % "+".join(keys))
+            time.sleep(0.01)
+        if len(found) != i + 1 or int(found[i], 16) != want:
+            raise TestFailure("%s: INT 16h returned %s, expected %04x" % ("+".join(keys), " ".join(found[i:]), want))
+        # Let the release reach the guest before the next press.
+        time.sleep(0.06)
+    vm.wait_serial("kbd-bios: done")
+    if vm.wait_exit() != 33:
+        raise TestFailure("the guest did not pass")
+    print("ok: %d keys through INT 16h" % len(BIOS_KEYS))
+
+
+def rel(axis, value):
+    return {"type": "rel", "data": {"axis": axis, "value": value}}
+
+
+def btn(name, down):
+    return {"type": "btn", "data": {"button": name, "down": down}}
+
+
+# Events and the IntelliMouse packets (status, dx, dy up-positive, wheel) they produce.
+MOUSE_STEPS = [
+    ([rel("x", 10), rel("y", -5)], [[0x08, 0x0a, 0x05, 0x00]]),
+    ([btn("left", True)], [[0x09, 0x00, 0x00, 0x00]]),
+    ([rel("x", -3)], [[0x19, 0xfd, 0x00, 0x00]]),
+    ([btn("left", False)], [[0x08, 0x00, 0x00, 0x00]]),
+    ([btn("wheel-down", True), btn("wheel-down", False)], [[0x08, 0x00, 0x00, 0x01]]),
+    ([btn("wheel-up", True), btn("wheel-up", False)], [[0x08, 0x00, 0x00, 0xff]]),
+    ([btn("right", True), rel("y", 20)], [[0x2a, 0x00, 0xec, 0x00]]),
+    ([btn("right", False)], [[0x08, 0x00, 0x00, 0x00]]),
+    ([rel("x", 300)], [[0x08, 0xff, 0x00, 0x00], [0x08, 0x2d, 0x00, 0x00]]),
+    ([btn("middle", True)], [[0x0c, 0x00, 0x00, 0x00]]),
+]
+
+
+def scenario_mouse(vm, opts):
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    if not re.search(r"mouse-raw: status 00 03 50", vm.serial()):
+        raise TestFailure("status request: %r (expected stream mode, resolution 3, rate 80)"
+                          % re.search(r"status.*", vm.serial()).group(0))
+    start = vm.serial().index("READY") + len("READY")
+    seen = []
+    for events, packets in MOUSE_STEPS:
+        vm.command("input-send-event", events=events)
+        want = [b for p in packets for b in p]
+        deadline = time.monotonic() + 20
+        while True:
+            text = vm.serial()[start:]
+            text = text[:text.rfind(" ") + 1].split("REMOTE")[0]
+            got = [int(b, 16) for b in text.split()]
+            if len(got) >= len(seen) + len(want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        mine = got[len(seen):]
+        if mine != want:
+            raise TestFailure("events %s: mouse sent %s, expected %s" % (
+                events, " ".join("%02x" % b for b in mine), " ".join("%02x" % b for b in want)))
+        seen = got
+    # Remote mode: no stream; the guest polls with Read Data.
+    vm.wait_serial(r"REMOTE\r?\n")
+    vm.command("input-send-event", events=[btn("middle", False), rel("x", 7)])
+    m = vm.wait_serial(r"REMOTE-PACKET ([0-9a-f ]+)")
+    if m.group(1).split() != ["08", "07", "00", "00"]:
+        raise TestFailure("remote mode packet %s, expected 08 07 00 00" % m.group(1))
+    if vm.wait_exit() != 33:
+        raise TestFailure("the guest did not pass")
+    print("ok: mouse packets in stream and remote mode")
+
+
 SCENARIOS = {
     "modes": scenario_modes,
     "keys-raw": scenario_keys_raw,
+    "keys-bios": scenario_keys_bios,
+    "mouse": scenario_mouse,
 }
 
 
