@@ -13,6 +13,7 @@
 #include "vireo-config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <json-glib/json-glib.h>
@@ -56,6 +57,8 @@ struct QmpClient {
     bool in_string, escape;
     bool too_big, too_deep;
     bool junk;                 /* bytes outside any object since the last report */
+    bool skip_line;            /* after a mismatched bracket: ignore up to the newline */
+    char open[QMP_MAX_DEPTH];  /* the brackets open, innermost last */
     bool negotiated;
     bool closing;              /* drop once the backlog is written */
 };
@@ -94,6 +97,7 @@ static void client_flush(QmpClient *c)
                 }
                 return;
             }
+            VLOG(LOG_GUEST, "qmp: dropping a client: %s", err->message);
             g_error_free(err);
             c->out->len = 0;
             c->closing = true;
@@ -750,6 +754,10 @@ static void scan_input(QmpClient *c, const char *buf, size_t len)
 {
     for (size_t i = 0; i < len && !c->closing; i++) {
         char ch = buf[i];
+        if (c->skip_line) {
+            c->skip_line = ch != '\n';
+            continue;
+        }
         if (c->depth == 0) {
             if (ch == '{' || ch == '[') {
                 if (c->junk) {
@@ -757,6 +765,7 @@ static void scan_input(QmpClient *c, const char *buf, size_t len)
                     c->junk = false;
                 }
                 c->depth = 1;
+                c->open[0] = ch;
                 g_string_truncate(c->req, 0);
                 g_string_append_c(c->req, ch);
                 c->in_string = c->escape = c->too_big = c->too_deep = false;
@@ -786,12 +795,22 @@ static void scan_input(QmpClient *c, const char *buf, size_t len)
         if (ch == '"') {
             c->in_string = true;
         } else if (ch == '{' || ch == '[') {
-            if (++c->depth > QMP_MAX_DEPTH)
+            if (c->depth < QMP_MAX_DEPTH)
+                c->open[c->depth] = ch;
+            else
                 c->too_deep = true;
-            if (c->depth > 1000000)
-                c->depth = 1000000; /* keeps counting meaningfully without overflow */
+            if (c->depth < INT_MAX)
+                c->depth++;
         } else if (ch == '}' || ch == ']') {
-            if (--c->depth == 0) {
+            c->depth--;
+            /* Brackets past the tracked depth are only counted. */
+            if (c->depth < QMP_MAX_DEPTH && c->open[c->depth] != (ch == '}' ? '{' : '[')) {
+                send_error(c, "GenericError", "JSON parse error, mismatched brackets", NULL);
+                c->depth = 0;
+                c->skip_line = true;
+                continue;
+            }
+            if (c->depth == 0) {
                 if (c->too_big)
                     send_error(c, "GenericError", "JSON parse error, request larger than 1 MiB", NULL);
                 else if (c->too_deep)
@@ -821,6 +840,7 @@ static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     if (n <= 0) {
+        VLOG(LOG_GUEST, "qmp: client gone (%s)", err ? err->message : "end of input");
         if (err)
             g_error_free(err);
         g_source_unref(c->in_source);

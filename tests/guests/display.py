@@ -312,11 +312,144 @@ def scenario_mouse(vm, opts):
     print("ok: mouse packets in stream and remote mode")
 
 
+def scenario_banner(vm, opts):
+    vm.wait_serial(r"^READY banner\r?$", timeout=opts.step_timeout)
+    text = vm.command("x-screen-text")
+    if not text["lines"][0].startswith("SeaBIOS (version "):
+        raise TestFailure("row 0 reads %r, not SeaBIOS's banner" % text["lines"][0])
+    img = vm.screendump("banner")
+    expect_size(img, 720, 400, "SeaBIOS's text screen")
+    colours = {img.pixel(x, y) for x in range(0, 16 * 9) for y in range(16)}
+    if colours != {EGA[0], EGA[7]}:
+        raise TestFailure("the banner's cells show colours %s, expected grey on black"
+                          % sorted("%06x" % c for c in colours))
+    print("ok: banner:", text["lines"][0].rstrip())
+    vm.send_key("spc")
+
+    vm.wait_serial(r"^READY scroll10\r?$")
+    text = vm.command("x-screen-text")
+    want = ["Line %02d" % n for n in range(10, 35)]
+    got = [line.rstrip() for line in text["lines"]]
+    if got != want:
+        raise TestFailure("after scrolling to row 10 the screen reads %r" % got)
+    if (text["cursor"]["row"], text["cursor"]["col"]) != (2, 3):
+        raise TestFailure("cursor at %r, expected row 2, column 3" % text["cursor"])
+    scroll10 = vm.screendump("scroll10")
+    vm.send_key("spc")
+
+    vm.wait_serial(r"^READY scroll40\r?$")
+    text = vm.command("x-screen-text")
+    got = [line.rstrip() for line in text["lines"]]
+    if got[:20] != ["Line %02d" % n for n in range(40, 60)]:
+        raise TestFailure("after scrolling to row 40 the screen reads %r" % got[:20])
+    scroll40 = vm.screendump("scroll40")
+    # Smooth scrolling by 8 scan lines: text row r starts at y = 16r - 8. "Line " and the
+    # units digit of row r look as they did at row r of the first scroll.
+    for r in range(1, 20):
+        for k in range(16):
+            for x in list(range(0, 5 * 9)) + list(range(6 * 9, 7 * 9)):
+                if (r, x // 9) == (2, 3):
+                    continue  # the cursor's cell: it blinks
+                if scroll40.pixel(x, 16 * r - 8 + k) != scroll10.pixel(x, 16 * r + k):
+                    raise TestFailure("smooth scroll: pixel (%d, %d) differs from row %d's" % (x, 16 * r - 8 + k, r))
+    vm.send_key("spc")
+    vm.wait_serial("text-scroll: done")
+    if vm.wait_exit() != 33:
+        raise TestFailure("the guest did not pass")
+    print("ok: hardware scrolling by start address and preset row scan")
+
+
+def scenario_flood(vm, opts):
+    """Screendumps and text reads while the guest floods the VGA; memory stays bounded."""
+    base = peak = None
+    shots = 0
+    while "vga-flood: done" not in vm.serial():
+        try:
+            w, h = vm.screen_size()
+            vm.raw(b'{"execute": "x-screen-text"}\n')
+            vm.reply()
+            rss = vm.rss_kib()
+        except (TestFailure, OSError, ValueError) as e:
+            # The guest may have finished between two checks: vireo-run then closes the
+            # socket before its process is gone.
+            try:
+                status = vm.proc.wait(10)
+            except Exception:
+                status = None
+            if status == 33:
+                break
+            raise TestFailure("vireo-run stopped answering during the flood (status %s): %s"
+                              % (vm.proc.poll(), e))
+        if w > 4096 or h > 4096:
+            raise TestFailure("a %dx%d screen from a hostile guest" % (w, h))
+        shots += 1
+        base = rss if base is None else base
+        peak = max(peak or 0, rss)
+        # Video memory, the largest surface (4096x4096x4 = 64 MiB) and picture buffers.
+        if rss > base + 200 * 1024:
+            raise TestFailure("memory grew from %d to %d KiB during the flood" % (base, rss))
+    if vm.wait_exit(120) != 33:
+        raise TestFailure("the guest did not finish its rounds")
+    print("ok: %d screendumps during the flood; resident memory %d KiB, at most %d KiB" % (shots, base, peak))
+
+
+def scenario_qmp_robust(vm, opts):
+    """Garbage, a 10 MB request and a client that never reads: the VM runs on."""
+    status = vm.command("query-status")
+    base = vm.rss_kib()
+    vm.raw(b"\x00\x01garbage }}} ]]\n")
+    if "error" not in vm.reply():
+        raise TestFailure("garbage got no error")
+    vm.raw(b'{"execute": "query-status", "arguments": [1, 2}\n')
+    if "error" not in vm.reply():
+        raise TestFailure("malformed JSON got no error")
+    vm.raw(b'{"execute": "query-status", "arguments": {"x": "' + b"y" * (10 << 20) + b'"}}\n')
+    reply = vm.reply()
+    if "error" not in reply:
+        raise TestFailure("a 10 MB request got %r" % reply)
+    vm.raw(b"[" * (4 << 20) + b"\n")
+    vm.raw(b"]" * (4 << 20) + b"\n")
+    if "error" not in vm.reply():
+        raise TestFailure("deep nesting got no error")
+    for bad in [b'{"execute": "screendump"}', b'{"execute": "send-key", "arguments": {"keys": 5}}',
+                b'{"execute": "input-send-event", "arguments": {"events": [{"type": "abs"}]}}',
+                b'{"execute": "no-such-command"}', b'{"arguments": {}}', b'"just a string"']:
+        vm.raw(bad + b"\n")
+        if "error" not in vm.reply():
+            raise TestFailure("%r got no error" % bad)
+    # A second client that sends commands and never reads its replies.
+    import socket
+    lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lazy.connect(vm.qmp_path)
+    lazy.setblocking(False)
+    sent = 0
+    try:
+        for _ in range(200000):
+            lazy.send(b'{"execute": "qmp_capabilities"}{"execute": "query-version"}' * 64)
+            sent += 1
+    except (BlockingIOError, ConnectionResetError, BrokenPipeError):
+        pass
+    after = vm.command("query-status")
+    if after["status"] != status["status"]:
+        raise TestFailure("the VM went from %s to %s" % (status["status"], after["status"]))
+    rss = vm.rss_kib()
+    if rss > base + 64 * 1024:
+        raise TestFailure("memory grew from %d to %d KiB" % (base, rss))
+    lazy.close()
+    print("ok: bad requests answered with errors, VM %s, resident memory %d -> %d KiB"
+          % (after["status"], base, rss))
+    vm.command("quit")
+    vm.wait_exit()
+
+
 SCENARIOS = {
     "modes": scenario_modes,
     "keys-raw": scenario_keys_raw,
     "keys-bios": scenario_keys_bios,
     "mouse": scenario_mouse,
+    "banner": scenario_banner,
+    "flood": scenario_flood,
+    "qmp-robust": scenario_qmp_robust,
 }
 
 

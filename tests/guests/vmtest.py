@@ -217,6 +217,17 @@ class Vm:
         with open(path, "rb") as f:
             return decode_png(f.read())
 
+    def screen_size(self):
+        """Width and height of a screendump, from a PPM header (cheap for huge screens)."""
+        path = os.path.join(self.tmp, "size.ppm")
+        self.command("screendump", filename=path, format="ppm")
+        with open(path, "rb") as f:
+            head = f.read(64).split()
+        os.unlink(path)
+        if head[0] != b"P6":
+            raise TestFailure("screendump wrote no PPM")
+        return int(head[1]), int(head[2])
+
     def send_key(self, *qcodes, hold_time=20):
         self.command("send-key", keys=[{"type": "qcode", "data": k} for k in qcodes],
                      **{"hold-time": hold_time})

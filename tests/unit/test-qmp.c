@@ -200,6 +200,9 @@ static void test_bad_input(Fixture *f, gconstpointer data)
     o = command(f, "{\"execute\": }");
     assert_error(o, "GenericError");
     json_object_unref(o);
+    o = command(f, "{\"execute\": [1, 2}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
     o = command(f, "[1, 2, 3]");
     assert_error(o, "GenericError");
     json_object_unref(o);
