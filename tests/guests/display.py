@@ -15,6 +15,8 @@ Exit status: 0 pass, 1 fail, 77 skip.
 import argparse
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -442,6 +444,65 @@ def scenario_qmp_robust(vm, opts):
     vm.wait_exit()
 
 
+def x_tool(*args, check=True):
+    r = subprocess.run(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    if check and r.returncode != 0:
+        raise TestFailure("%s failed: %s" % (" ".join(args), r.stdout.decode(errors="replace")))
+    return r.stdout.decode(errors="replace")
+
+
+def sdl_window(name):
+    """The X window id of the VM's SDL window, found by its title."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        out = x_tool("xdotool", "search", "--name", re.escape(name), check=False).split()
+        if out:
+            return out[0]
+        time.sleep(0.2)
+    raise TestFailure("no window titled %r" % name)
+
+
+def window_picture(wid):
+    data = subprocess.run(["xwd", "-silent", "-id", wid], stdout=subprocess.PIPE, timeout=30).stdout
+    return vmtest.decode_xwd(data)
+
+
+def compare_window(vm, wid, what):
+    # Give the 60 Hz refresh a few frames to show the picture.
+    time.sleep(0.5)
+    dump = vm.screendump(what)
+    win = window_picture(wid)
+    if (win.width, win.height) != (dump.width, dump.height):
+        raise TestFailure("%s: the window is %dx%d, the screen %dx%d" % (what, win.width, win.height,
+                                                                          dump.width, dump.height))
+    check_region(win, 0, 0, win.width, win.height, dump.pixel, "%s in the SDL window" % what)
+    print("ok: the SDL window shows the %s picture (%dx%d)" % (what, win.width, win.height))
+
+
+def press_in_window(wid, key):
+    x_tool("xdotool", "windowfocus", "--sync", wid)
+    x_tool("xdotool", "key", "--clearmodifiers", key)
+
+
+def scenario_sdl(vm, opts):
+    """The SDL window under Xvfb: keys typed into it reach the guest (INT 16h), and a
+    screenshot of it equals the screendump for 640x480 and 1024x768 (shown unscaled)."""
+    wid = sdl_window("display-test")
+    title = x_tool("xdotool", "getwindowname", wid).strip()
+    if not title.startswith("display-test") or "Vireo" not in title:
+        raise TestFailure("window title %r lacks the VM's name" % title)
+    steps = {"mode12": "mode 12h", "vbe": "VBE 1024x768"}
+    for name, _ in MODE_STEPS:
+        vm.wait_serial(r"^DRAWN %s\r?$" % name, timeout=opts.step_timeout)
+        if name in steps:
+            compare_window(vm, wid, steps[name])
+        press_in_window(wid, "space")
+    vm.wait_serial(r"done", timeout=opts.step_timeout)
+    if vm.wait_exit() != 33:
+        raise TestFailure("the guest did not pass")
+    print("ok: space typed into the window reached the guest", len(MODE_STEPS), "times")
+
+
 SCENARIOS = {
     "modes": scenario_modes,
     "keys-raw": scenario_keys_raw,
@@ -450,6 +511,7 @@ SCENARIOS = {
     "banner": scenario_banner,
     "flood": scenario_flood,
     "qmp-robust": scenario_qmp_robust,
+    "sdl": scenario_sdl,
 }
 
 
@@ -470,6 +532,18 @@ def main():
         print("SKIP:", why)
         return vmtest.SKIP
     args = list(opts.args)
+    if opts.scenario == "sdl":
+        if not os.environ.get("VIREO_UNDER_XVFB"):
+            # Start again inside a virtual X server of our own.
+            for tool in ("xvfb-run", "xwd", "xdotool"):
+                if not shutil.which(tool):
+                    print("SKIP: %s is not installed (scripts/setup-deps.sh test installs it)" % tool)
+                    return vmtest.SKIP
+            env = dict(os.environ, VIREO_UNDER_XVFB="1")
+            env.pop("WAYLAND_DISPLAY", None)
+            return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 2048x1536x24",
+                                    sys.executable] + sys.argv, env=env)
+        args += ["-display", "sdl", "-name", "display-test"]
     if opts.guest:
         args += ["-bios" if opts.bios_guest else "-kernel", opts.guest]
     with vmtest.temp_dir() as tmp:

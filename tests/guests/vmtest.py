@@ -103,6 +103,28 @@ def decode_png(data):
     return Image(width, height, bytes(out))
 
 
+def decode_xwd(data):
+    """Decodes an xwd dump of a TrueColor window (ZPixmap, 24/32 bits per pixel)."""
+    fields = struct.unpack(">25I", data[:100])
+    header_size, version, fmt, depth, width, height = fields[:6]
+    byte_order, bpp, bytes_per_line = fields[7], fields[11], fields[12]
+    masks = fields[14:17]
+    ncolors = fields[19]
+    if version != 7 or fmt != 2 or bpp not in (24, 32):
+        raise TestFailure("xwd: unsupported dump (version %d, format %d, %d bpp)" % (version, fmt, bpp))
+    pos = header_size + 12 * ncolors
+    out = bytearray(width * height * 3)
+    step = bpp // 8
+    shifts = [(m & -m).bit_length() - 1 for m in masks]
+    for y in range(height):
+        row = data[pos + y * bytes_per_line:pos + y * bytes_per_line + width * step]
+        for x in range(width):
+            v = int.from_bytes(row[x * step:x * step + step], "little" if byte_order == 0 else "big")
+            for c in range(3):
+                out[3 * (y * width + x) + c] = (v & masks[c]) >> shifts[c]
+    return Image(width, height, bytes(out))
+
+
 class Vm:
     """One vireo-run process with a QMP connection."""
 
