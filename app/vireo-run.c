@@ -113,6 +113,8 @@ static char **rewrite_args(int argc, char **argv)
         if (match && short_form) {
             out[i] = g_strdup(a);
             takes_value = match->arg != G_OPTION_ARG_NONE;
+            if (takes_value && i + 1 >= argc)
+                usage_error("%s needs a value (try --help)", a);
             continue;
         }
         if (!match) {
@@ -124,6 +126,8 @@ static char **rewrite_args(int argc, char **argv)
         }
         out[i] = g_strconcat("-", a, NULL);
         takes_value = match->arg != G_OPTION_ARG_NONE && !eq;
+        if (takes_value && i + 1 >= argc)
+            usage_error("%s needs a value (try --help)", a);
     }
     return out;
 }
@@ -269,8 +273,8 @@ static VmConfig *config_from_options(void)
         if (!parse_size(m, true, &cfg->ram_size) || cfg->ram_size < (UINT64_C(1) << 20))
             usage_error("-m %s: not a memory size (examples: 256, 512M, 2G)", opt.memory);
     }
-    if (opt.smp < 1)
-        usage_error("-smp %d: the CPU count must be at least 1", opt.smp);
+    if (opt.smp != 1)
+        usage_error("-smp %d: only one CPU is supported for now", opt.smp);
     cfg->smp = (unsigned)opt.smp;
     cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
     cfg->bios = g_strdup(opt.bios);
@@ -299,8 +303,10 @@ static VmConfig *config_from_options(void)
         else
             cfg->serial[i] = spec;
     }
-    if (nserial == 0 && opt.nographic)
-        cfg->serial[0] = g_strdup("mon:stdio");
+    /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
+     * -nographic, otherwise on a null device until a window can show it. */
+    if (nserial == 0)
+        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);

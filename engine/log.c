@@ -2,6 +2,7 @@
 #include "engine/log.h"
 #include "engine/config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,8 @@ void vlog_print_areas(FILE *out)
         fprintf(out, "  %-13s %s\n", areas[i].name, areas[i].help);
 }
 
+static void vlog_install_writer(void);
+
 bool vlog_set_areas(const char *spec, GError **err)
 {
     unsigned mask = 0;
@@ -57,7 +60,39 @@ bool vlog_set_areas(const char *spec, GError **err)
         mask |= areas[i].area;
     }
     vlog_mask = mask;
+    vlog_install_writer();
     return true;
+}
+
+/* -d output goes through GLib's structured logging under the "vireo" domain; this writer
+ * sends it to the -D file or stderr, and leaves every other message to GLib's default. */
+static GLogWriterOutput vlog_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+    const char *domain = NULL, *area = NULL, *message = NULL;
+    for (gsize i = 0; i < n; i++) {
+        if (!strcmp(fields[i].key, "GLIB_DOMAIN"))
+            domain = fields[i].value;
+        else if (!strcmp(fields[i].key, "VIREO_AREA"))
+            area = fields[i].value;
+        else if (!strcmp(fields[i].key, "MESSAGE"))
+            message = fields[i].value;
+    }
+    if (!area || !domain || strcmp(domain, "vireo"))
+        return g_log_writer_default(level, fields, n, data);
+    g_mutex_lock(&log_lock);
+    FILE *f = log_file ? log_file : stderr;
+    fprintf(f, "[%s] %s\n", area, message ? message : "");
+    g_mutex_unlock(&log_lock);
+    return G_LOG_WRITER_HANDLED;
+}
+
+static void vlog_install_writer(void)
+{
+    static gsize once;
+    if (g_once_init_enter(&once)) {
+        g_log_set_writer_func(vlog_writer, NULL, NULL);
+        g_once_init_leave(&once, 1);
+    }
 }
 
 bool vlog_set_file(const char *path, GError **err)
@@ -69,6 +104,7 @@ bool vlog_set_file(const char *path, GError **err)
     }
     setvbuf(f, NULL, _IOLBF, 0);
     log_file = f;
+    vlog_install_writer();
     return true;
 }
 
@@ -82,8 +118,5 @@ void vlog_write(LogArea area, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_mutex_lock(&log_lock);
-    FILE *f = log_file ? log_file : stderr;
-    fprintf(f, "[%s] %s\n", name, msg);
-    g_mutex_unlock(&log_lock);
+    g_log_structured("vireo", G_LOG_LEVEL_INFO, "VIREO_AREA", name, "MESSAGE", "%s", msg);
 }

@@ -26,6 +26,18 @@ def kvm_usable():
     return None
 
 
+def kvm_is_pvm():
+    """A paravirtual KVM host (PVM) runs only small real-mode and 32-bit guests."""
+    if os.path.isdir("/sys/module/kvm_pvm"):
+        return True
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " vmx" not in flags and " svm" not in flags
+
+
 def accel_args(accel):
     if accel == "kvm":
         return ["-accel", "kvm"]
@@ -60,6 +72,10 @@ def main():
     ap.add_argument("--check-rtc-date", action="store_true",
                     help="serial 'RTC YYYY-MM-DD hh:mm:ss' must be the host's local time")
     ap.add_argument("--keep-debugcon", default=None, help="copy the debug console log here")
+    ap.add_argument("--needs-full-kvm", default=None, metavar="WHY",
+                    help="skip under a paravirtual KVM (PVM), which cannot run WHY")
+    ap.add_argument("--linux-kit", default=None, metavar="DIR",
+                    help="build the Linux boot kit in DIR first; @KIT@ in arguments names it")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments (after --)")
     o = ap.parse_args()
 
@@ -68,6 +84,19 @@ def main():
         if why:
             print("SKIP: %s" % why)
             return SKIP
+        if o.needs_full_kvm and kvm_is_pvm():
+            print("SKIP: this host's KVM is paravirtual (PVM) and cannot run %s" % o.needs_full_kvm)
+            return SKIP
+
+    if o.linux_kit:
+        here = os.path.dirname(os.path.abspath(__file__))
+        r = subprocess.run(["sh", os.path.join(here, "guests", "linux", "mkkit.sh"), o.linux_kit])
+        if r.returncode == SKIP:
+            return SKIP
+        if r.returncode != 0:
+            print("FAIL: building the Linux boot kit failed")
+            return 1
+        o.args = [a.replace("@KIT@", o.linux_kit) for a in o.args]
 
     with tempfile.TemporaryDirectory() as tmp:
         serial = os.path.join(tmp, "serial.txt")

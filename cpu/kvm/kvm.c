@@ -98,7 +98,7 @@ static char *kvm_host_info(void)
         return s;
     }
     if (kvm_host_is_pvm())
-        return g_strdup("available, paravirtual (PVM): runs small real-mode and long-mode guests "
+        return g_strdup("available, paravirtual (PVM): runs small real-mode, flat 32-bit and long-mode guests "
                         "through the host's instruction emulator; no x87 arithmetic, no 32-bit "
                         "paging, no INT/IRET in protected mode; full operating systems need -accel tcg");
     return g_strdup("available (hardware virtualization)");
