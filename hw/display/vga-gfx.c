@@ -242,6 +242,21 @@ static void render_256_line(VgaState *s, const VgaLine *ln, uint32_t *dst)
     memcpy(dst, s->linebuf + pan, (size_t)l->width * 4);
 }
 
+/* Copies 32-bit pixels with vector moves. glibc's memcpy uses REP MOVSB for lines of a
+ * few KiB, which runs ten times slower when source and destination are a small distance
+ * apart modulo 4 KiB -- as page-aligned video memory and malloc'd surface rows are. */
+static void copy_pixels(uint32_t *restrict dst, const uint8_t *restrict src, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint32_t block[8];
+        __builtin_memcpy(block, src + 4 * i, sizeof(block));
+        __builtin_memcpy(dst + i, block, sizeof(block));
+    }
+    for (; i < n; i++)
+        __builtin_memcpy(dst + i, src + 4 * i, 4);
+}
+
 static void render_vbe_line(VgaState *s, int y, uint32_t *dst)
 {
     const VgaLayout *l = &s->layout;
@@ -254,7 +269,7 @@ static void render_vbe_line(VgaState *s, int y, uint32_t *dst)
     size_t x = 0;
     switch (l->vbe_bpp) {
     case 32:
-        memcpy(dst, src, avail * 4);
+        copy_pixels(dst, src, avail);
         x = avail;
         break;
     case 24:

@@ -53,8 +53,23 @@ static uint32_t cell_value(const VgaState *s, const VgaLine *ln, unsigned col, i
     return v;
 }
 
-static void render_text_line(VgaState *s, const VgaLine *ln, uint32_t *dst, int phase)
+/* For each glyph row byte, the eight pixels as all-ones (foreground) or zero masks, so a
+ * cell row is drawn without a branch per pixel. */
+static uint32_t glyph_masks[256][8];
+
+static void glyph_masks_init(void)
 {
+    for (unsigned v = 0; v < 256; v++)
+        for (unsigned b = 0; b < 8; b++)
+            glyph_masks[v][b] = (v & (0x80u >> b)) ? 0xffffffffu : 0;
+}
+
+/* Draws one scan line of a character row from its cells (character | attribute << 8 and
+ * the CELL_ flags, as cell_value makes them). */
+static void render_text_line(VgaState *s, const VgaLine *ln, const uint32_t *cells, uint32_t *dst)
+{
+    static GOnce once = G_ONCE_INIT;
+    g_once(&once, (GThreadFunc)(void (*)(void))glyph_masks_init, NULL);
     const VgaLayout *l = &s->layout;
     unsigned rs = ln->row_scan;
     uint8_t sr3 = s->sr[0x03];
@@ -65,28 +80,29 @@ static void render_text_line(VgaState *s, const VgaLine *ln, uint32_t *dst, int 
     bool line_gfx = s->ar[0x10] & 0x04;
     bool blink_attr = s->ar[0x10] & 0x08;
     unsigned cur_start = s->cr[0x0a] & 0x1f, cur_end = s->cr[0x0b] & 0x1f;
-    bool cursor_row = (phase & 1) && cursor_enabled(s) && rs >= cur_start && rs <= cur_end;
-    uint16_t cur_addr = cursor_address(s);
+    bool cursor_row = rs >= cur_start && rs <= cur_end;
     unsigned underline = s->cr[0x14] & 0x1f;
     for (unsigned col = 0; col < (unsigned)l->chars; col++) {
-        const uint8_t *p = cell_ptr(s, ln, col);
-        uint8_t ch = p[0], attr = p[1];
+        uint32_t cell = cells[col];
+        uint8_t ch = cell & 0xff, attr = (cell >> 8) & 0xff;
         uint32_t font = (attr & 0x08) ? map_a : map_b;
         uint8_t bits = s->vram[(size_t)((font + ch * 32u + rs) & (VGA_PLANE_SIZE - 1)) * 4 + 2];
         unsigned fg = attr & 0x0f, bg = attr >> 4;
         if (blink_attr) {
             /* AR10 bit 3: attribute bit 7 blinks instead of brightening the background. */
             bg &= 7;
-            if ((attr & 0x80) && !(phase & 2))
+            if (cell & CELL_BLINK_HIDDEN)
                 bits = 0;
         }
         if (rs == underline && (attr & 0x77) == 0x01)
             bits = 0xff;
-        if (cursor_row && ((ln->addr + col) & 0xffff) == cur_addr)
+        if (cursor_row && (cell & CELL_CURSOR))
             bits = 0xff;
         uint32_t fgc = s->pal16[fg], bgc = s->pal16[bg];
-        for (int b = 7; b >= 0; b--)
-            *dst++ = (bits >> b) & 1 ? fgc : bgc;
+        const uint32_t *m = glyph_masks[bits];
+        for (int b = 0; b < 8; b++)
+            dst[b] = (fgc & m[b]) | (bgc & ~m[b]);
+        dst += 8;
         if (nine) {
             /* AR10 bit 2: line-drawing characters C0-DF extend into the ninth column. */
             bool extend = line_gfx && ch >= 0xc0 && ch <= 0xdf;
@@ -135,11 +151,19 @@ void vga_text_render(VgaState *s, DisplaySurface *surf, bool full)
 
     uint32_t *bits = pixman_image_get_data(surf->image);
     int stride = pixman_image_get_stride(surf->image) / 4;
+    uint32_t line_cells[256];
     int run_start = -1;
     for (int y = 0; y < h; y++) {
         const VgaLine *ln = &l->lines[y];
         if (ln->text_row < rows && row_dirty[ln->text_row]) {
-            render_text_line(s, ln, bits + (size_t)y * stride, phase);
+            const uint32_t *cells = s->text_cache + (size_t)ln->text_row * chars;
+            if ((s->cr[0x17] & 3) != 3) {
+                /* CR17 bits 0-1 clear: each scan line of the row may address other cells. */
+                for (unsigned col = 0; col < chars; col++)
+                    line_cells[col] = cell_value(s, ln, col, phase);
+                cells = line_cells;
+            }
+            render_text_line(s, ln, cells, bits + (size_t)y * stride);
             if (run_start < 0)
                 run_start = y;
         } else if (run_start >= 0) {
