@@ -175,6 +175,14 @@ static void kvm_sync_slots(void *opaque)
     g_array_free(scan.runs, TRUE);
 }
 
+/* Dirty-logged regions are read-only slots, so KVM holds no write pointers to drop after
+ * a harvest; the slots need no rescan. */
+static void kvm_dirty_harvested(void *opaque, MemRegion *region)
+{
+    (void)opaque;
+    (void)region;
+}
+
 /* ---- VM ---- */
 
 static void kvm_irq_line(Vm *vm, unsigned gsi, int level)
@@ -237,6 +245,7 @@ static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
     kv->slots = g_array_new(FALSE, FALSE, sizeof(KvmSlot));
     kv->free_ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     kv->listener.map_changed = kvm_sync_slots;
+    kv->listener.dirty_harvested = kvm_dirty_harvested;
     kv->listener.opaque = kv;
     vm_set_accel_state(vm, kv);
     if (kv->irqchip)
