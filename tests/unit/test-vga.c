@@ -383,6 +383,60 @@ static void test_cga_picture(Fixture *f, gconstpointer data)
             g_assert_cmphex(pixel(f, x, y), ==, colours[(x + y) % 4]);
 }
 
+static void test_cga2_picture(Fixture *f, gconstpointer data)
+{
+    vm_lock(f->vm);
+    vga_test_set_mode(f->io, &vga_mode_06);
+    vga_test_set_dac(f->io, 0x00, 0, 0, 0);
+    vga_test_set_dac(f->io, 0x17, 63, 63, 63);
+    /* One bit per pixel; even lines at B8000, odd lines at BA000. */
+    for (uint32_t y = 0; y < 200; y++)
+        for (uint32_t xb = 0; xb < 80; xb++)
+            memw(f, 0xb8000 + (y & 1) * 0x2000 + (y / 2) * 80 + xb, (uint8_t)(y % 3 == 0 ? 0xf0 : 0x81));
+    vm_unlock(f->vm);
+    refresh(f);
+    g_assert_cmpint(f->surf->width, ==, 640);
+    g_assert_cmpint(f->surf->height, ==, 200);
+    for (int y = 0; y < 200; y++)
+        for (int x = 0; x < 640; x += 3) {
+            uint8_t byte = y % 3 == 0 ? 0xf0 : 0x81;
+            g_assert_cmphex(pixel(f, x, y), ==, (byte & (0x80 >> (x % 8))) ? 0xffffff : 0);
+        }
+}
+
+static void test_text_geometry(Fixture *f, gconstpointer data)
+{
+    DisplayText text;
+    vm_lock(f->vm);
+    vga_test_set_mode(f->io, &vga_mode_03);
+    /* 8-line character cells: 50 rows (43 with the EGA's 350 lines). */
+    reg(f, 0x3d4, 0x09, 0x47);
+    vm_unlock(f->vm);
+    g_assert_true(display_console_get_text(vm_display_console(f->vm), &text));
+    g_assert_cmpint(text.rows, ==, 50);
+    g_assert_cmpint(text.cols, ==, 80);
+    display_text_clear(&text);
+    refresh(f);
+    g_assert_cmpint(f->surf->height, ==, 400);
+    /* 40 columns: halved dot clock (SR01 bit 3), 40 characters, a 40-word row offset. */
+    vm_lock(f->vm);
+    reg(f, 0x3c4, 0x01, 0x08);
+    reg(f, 0x3d4, 0x11, 0x0e); /* unlock CR00-CR07 */
+    reg(f, 0x3d4, 0x01, 0x27);
+    reg(f, 0x3d4, 0x13, 0x14);
+    reg(f, 0x3d4, 0x09, 0x4f);
+    memw(f, 0xb8000 + 40 * 2, 'Z');
+    vm_unlock(f->vm);
+    g_assert_true(display_console_get_text(vm_display_console(f->vm), &text));
+    g_assert_cmpint(text.cols, ==, 40);
+    g_assert_cmpint(text.rows, ==, 25);
+    g_assert_cmphex(text.cells[40] & 0xff, ==, 'Z');
+    display_text_clear(&text);
+    refresh(f);
+    g_assert_cmpint(f->surf->width, ==, 360);
+    g_assert_cmpint(f->surf->aspect_w * 3, ==, f->surf->aspect_h * 4);
+}
+
 /* Loads an 8x16 glyph for character ch into font map 0 the way a VGA BIOS does. */
 static void load_glyph(Fixture *f, uint8_t ch, const uint8_t rows[16])
 {
@@ -699,6 +753,8 @@ int main(int argc, char **argv)
     ADD("/vga/modex-picture", test_modex_picture);
     ADD("/vga/mode12-picture", test_mode12_picture);
     ADD("/vga/cga-picture", test_cga_picture);
+    ADD("/vga/cga2-picture", test_cga2_picture);
+    ADD("/vga/text-geometry", test_text_geometry);
     ADD("/vga/text-picture", test_text_picture);
     ADD("/vga/vbe", test_vbe);
     ADD("/vga/retrace", test_retrace);
