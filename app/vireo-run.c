@@ -428,23 +428,28 @@ int main(int argc, char **argv)
     SdlDisplay *sdl = NULL;
     if (!strcmp(cfg->display, "sdl")) {
         sdl = sdl_display_new(vm, &err);
-        if (!sdl) {
+        if (!sdl && !opt.display) {
+            /* A window was only the default: run headless rather than not at all. */
+            fprintf(stderr, "vireo-run: no window (%s); running without a display\n", err->message);
+            g_clear_error(&err);
+        } else if (!sdl) {
             fprintf(stderr, "vireo-run: %s\n", err->message);
             qmp_server_free(qmp);
             vm_free(vm);
             return 1;
+        } else {
+            sdl_display_set_close_handler(sdl, on_quit_request, &rs);
         }
-        sdl_display_set_close_handler(sdl, on_quit_request, &rs);
     }
 #endif
 
     /* -S leaves the VM created but stopped until a control client continues it. */
     if (!opt.start_paused && !vm_start(vm, &err)) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
-        vm_free(vm);
-        return 1;
+        rs.exit_code = 1;
+    } else {
+        g_main_loop_run(rs.loop);
     }
-    g_main_loop_run(rs.loop);
 #ifdef HAVE_SDL2
     sdl_display_free(sdl);
 #endif

@@ -287,6 +287,15 @@ SdlDisplay *sdl_display_new(Vm *vm, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "-display sdl: %s", SDL_GetError());
         return NULL;
     }
+    /* With no screen SDL falls back to drivers that draw nowhere; say so instead of
+     * running with an invisible window (unless SDL_VIDEODRIVER asked for one). */
+    const char *driver = SDL_GetCurrentVideoDriver();
+    if (driver && (!strcmp(driver, "offscreen") || !strcmp(driver, "dummy")) && !g_getenv("SDL_VIDEODRIVER")) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "-display sdl: no screen to open a window on (is $DISPLAY or $WAYLAND_DISPLAY set?)");
+        SDL_QuitSubSystem(SDL_INIT_VIDEO);
+        return NULL;
+    }
     SdlDisplay *d = g_new0(SdlDisplay, 1);
     d->vm = vm;
     d->aspect_w = 4;
