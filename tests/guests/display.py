@@ -90,6 +90,12 @@ def check_modex_scroll(vm, img):
     check_region(img, 0, 224, 320, 16, lambda x, y: 0, "mode X scrolled, below the picture")
 
 
+def check_vbe_bands(vm, img):
+    expect_size(img, 1024, 768, "VBE 1024x768x32")
+    check_region(img, 0, 0, 1024, 768, lambda x, y: VBE_BANDS[y // 16] if y < 128 else 0,
+                 "VBE 1024x768x32 bands")
+
+
 def check_vbe(vm, img):
     expect_size(img, 1024, 768, "VBE 1024x768x32")
 
@@ -108,6 +114,7 @@ MODE_STEPS = [
     ("mode13", check_mode13),
     ("modex", check_modex),
     ("modex-scroll", check_modex_scroll),
+    ("vbe-bands", check_vbe_bands),
     ("vbe", check_vbe),
 ]
 

@@ -270,7 +270,12 @@ setup_main:
     inc bx
     cmp bx, 128
     jb .band
-    ; A 64x64 square of 0xFF00FF at (900, 700).
+    mov ax, ds
+    mov es, ax
+    STEP "DRAWN vbe-bands"
+    ; Only memory changes now, no register: the screen follows through the framebuffer's
+    ; dirty log. A 64x64 square of 0xFF00FF at (900, 700).
+    call unreal_es
     mov bx, 700
 .sq:
     movzx edi, bx

@@ -242,6 +242,13 @@ setup_main:
     inc bx
     cmp bx, 128
     jb .band
+    mov ax, ds
+    mov es, ax
+    sti
+    STEP "DRAWN vbe-bands"
+    cli
+    ; Only memory changes now: the screen follows through the framebuffer's dirty log.
+    call unreal_es
     mov bx, 700
 .sq:
     movzx edi, bx
