@@ -26,6 +26,7 @@
 #define QMP_MAX_BACKLOG (8u << 20)
 #define QMP_MAX_KEYS 64
 #define QMP_MAX_EVENTS 4096
+#define QMP_MAX_PENDING_RELEASES 256
 
 typedef struct QmpClient QmpClient;
 
@@ -454,6 +455,11 @@ static JsonNode *cmd_send_key(QmpClient *c, JsonObject *args, GError **err)
     JsonNode *h = json_object_get_member(args, "hold-time");
     if (h && (!node_int(h, &hold) || hold < 0 || hold > 60000)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'hold-time' must be 0 to 60000 ms");
+        return NULL;
+    }
+    /* Each send-key waits for its release; a client cannot pile them up without end. */
+    if (g_list_length(s->key_releases) >= QMP_MAX_PENDING_RELEASES) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many send-key commands are still holding keys");
         return NULL;
     }
     KeyRelease *r = g_new0(KeyRelease, 1);
