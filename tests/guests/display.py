@@ -510,6 +510,57 @@ def scenario_sdl(vm, opts):
     print("ok: space typed into the window reached the guest", len(MODE_STEPS), "times")
 
 
+def mouse_packets(vm, start):
+    text = vm.serial()[start:]
+    text = text[:text.rfind(" ") + 1].split("REMOTE")[0]
+    b = [int(x, 16) for x in text.split()]
+    return [b[i:i + 4] for i in range(0, len(b) - len(b) % 4, 4)]
+
+
+def signed(v, negative):
+    return v - 256 if negative else v
+
+
+def scenario_sdl_mouse(vm, opts):
+    """The SDL window's mouse: a click grabs it (and is not passed on), motion and buttons
+    reach the guest's PS/2 mouse, Ctrl+Alt+G releases it; the title says which."""
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    start = vm.serial().index("READY") + len("READY")
+    wid = sdl_window("mouse-test")
+    if "releases the mouse" in x_tool("xdotool", "getwindowname", wid):
+        raise TestFailure("the mouse is grabbed before any click")
+    x_tool("xdotool", "mousemove", "--window", wid, "100", "100", "click", "1")
+    time.sleep(0.5)
+    if "Ctrl+Alt+G releases the mouse" not in x_tool("xdotool", "getwindowname", wid):
+        raise TestFailure("a click did not grab the mouse (title %r)" % x_tool("xdotool", "getwindowname", wid))
+    if mouse_packets(vm, start):
+        raise TestFailure("the grabbing click reached the guest: %s" % mouse_packets(vm, start))
+    moves = [(20, 10), (5, -30), (-12, 7)]
+    for dx, dy in moves:
+        x_tool("xdotool", "mousemove_relative", "--", str(dx), str(dy))
+        time.sleep(0.3)
+    x_tool("xdotool", "click", "3")
+    time.sleep(0.5)
+    packets = mouse_packets(vm, start)
+    motion = [p for p in packets if p[1] or p[2]]
+    sx = sum(signed(p[1], p[0] & 0x10) for p in motion)
+    sy = sum(signed(p[2], p[0] & 0x20) for p in motion)
+    want = (sum(m[0] for m in moves), -sum(m[1] for m in moves))
+    if (sx, sy) != want:
+        raise TestFailure("the guest saw motion %s, expected %s (packets %s)" % ((sx, sy), want, packets))
+    buttons = [p[0] & 7 for p in packets if not (p[1] or p[2])]
+    if buttons[-2:] != [2, 0]:
+        raise TestFailure("right button press and release not seen: %s" % packets)
+    x_tool("xdotool", "windowfocus", "--sync", wid)
+    x_tool("xdotool", "key", "ctrl+alt+g")
+    time.sleep(0.5)
+    if "releases the mouse" in x_tool("xdotool", "getwindowname", wid):
+        raise TestFailure("Ctrl+Alt+G did not release the mouse")
+    print("ok: grab on click, motion %s and buttons to the guest, Ctrl+Alt+G releases" % (want,))
+    vm.command("quit")
+    vm.wait_exit()
+
+
 SCENARIOS = {
     "modes": scenario_modes,
     "keys-raw": scenario_keys_raw,
@@ -519,6 +570,7 @@ SCENARIOS = {
     "flood": scenario_flood,
     "qmp-robust": scenario_qmp_robust,
     "sdl": scenario_sdl,
+    "sdl-mouse": scenario_sdl_mouse,
 }
 
 
@@ -539,7 +591,7 @@ def main():
         print("SKIP:", why)
         return vmtest.SKIP
     args = list(opts.args)
-    if opts.scenario == "sdl":
+    if opts.scenario in ("sdl", "sdl-mouse"):
         if not os.environ.get("VIREO_UNDER_XVFB"):
             # Start again inside a virtual X server of our own.
             for tool in ("xvfb-run", "xwd", "xdotool"):
@@ -550,7 +602,7 @@ def main():
             env.pop("WAYLAND_DISPLAY", None)
             return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 2048x1536x24",
                                     sys.executable] + sys.argv, env=env)
-        args += ["-display", "sdl", "-name", "display-test"]
+        args += ["-display", "sdl", "-name", "display-test" if opts.scenario == "sdl" else "mouse-test"]
     if opts.guest:
         args += ["-bios" if opts.bios_guest else "-kernel", opts.guest]
     with vmtest.temp_dir() as tmp:

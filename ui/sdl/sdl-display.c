@@ -118,7 +118,9 @@ static unsigned sdl_button_bit(Uint8 b)
 static void handle_key(SdlDisplay *d, const SDL_KeyboardEvent *ev)
 {
     bool down = ev->type == SDL_KEYDOWN;
-    SDL_Keymod mod = SDL_GetModState();
+    /* The modifiers as they were at this event: SDL's current state may already include
+     * releases further down the queue. */
+    Uint16 mod = ev->keysym.mod;
     if (down && (mod & KMOD_CTRL) && (mod & KMOD_ALT)) {
         /* Front-end hot keys: not passed to the guest. */
         if (ev->keysym.scancode == SDL_SCANCODE_G) {
