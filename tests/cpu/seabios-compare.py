@@ -26,7 +26,9 @@ IGNORED = [
 ]
 # Lines that differ only in table addresses whose layout depends on the CPU model (the
 # MP table lists a local APIC under KVM): compared with the addresses blanked.
-ADDRESS_ONLY = [r"^Copying MPTABLE from "]
+ADDRESS_ONLY = [r"^Copying MPTABLE from ",
+                # low memory is allocated after KVM's paravirtual clock structure
+                r"^VGA stack allocated at "]
 
 MARKERS = [r"SeaBIOS \(version ", r"Running on QEMU \(i440fx\)", r"Found QEMU fw_cfg",
            r"Found [0-9]+ PCI devices", r"init bdf=00:00.0 id=8086:1237",
@@ -52,12 +54,13 @@ def boot_log(vireo, accel, timeout):
                              stderr=subprocess.STDOUT)
         text = ""
         while p.poll() is None and time.monotonic() - start < timeout:
+            # the first boot attempt's whole line (the log may be read mid-line)
             try:
                 with open(log, "rb") as f:
                     text = f.read().decode("latin-1")
             except FileNotFoundError:
                 pass
-            if "Booting from " in text:
+            if re.search(r"Booting from [^\n]*\n", text):
                 break
             time.sleep(0.02)
         elapsed = time.monotonic() - start
@@ -72,7 +75,7 @@ def boot_log(vireo, accel, timeout):
         with open(log, "rb") as f:
             text = f.read().decode("latin-1")
         out = p.stdout.read().decode("latin-1")
-    if "Booting from " not in text:
+    if not re.search(r"Booting from [^\n]*\n", text):
         why = "timed out" if alive else "vireo-run exited with %d" % p.returncode
         return None, "%s under -accel %s before a boot attempt\n%s\n--- log ---\n%s" % (
             why, accel, out, text[-3000:])
@@ -88,7 +91,7 @@ def normalize(lines):
         if any(re.search(rx, l) for rx, _ in IGNORED):
             continue
         if any(re.search(rx, l) for rx in ADDRESS_ONLY):
-            l = re.sub(r"(0x)?[0-9a-f]{6,}", "<addr>", l)
+            l = re.sub(r"\b(0x)?[0-9a-f]{5,}\b", "<addr>", l)
         out.append(l)
     return out
 
