@@ -485,7 +485,14 @@ bool qcow2_preallocate(Qcow2State *s, uint64_t offset, uint64_t len, GError **er
                 qcow2_cache_put(s->l2_cache, table);
                 return false;
             }
-            if (!zeroed && !host_file_write_zeroes(s->file, host, need * cs, false, err)) {
+            /* Fresh clusters past the end of the file: extend it over them, so the
+             * references stay inside the file; reused ones must be zeroed. */
+            uint64_t fsize = 0;
+            bool ok = zeroed ? host_file_size(s->file, &fsize, err) &&
+                                   (host + need * cs <= fsize ||
+                                    host_file_truncate(s->file, host + need * cs, err))
+                             : host_file_write_zeroes(s->file, host, need * cs, false, err);
+            if (!ok) {
                 qcow2_free_clusters_now(s, host, need * cs, NULL);
                 qcow2_cache_put(s->l2_cache, table);
                 return false;

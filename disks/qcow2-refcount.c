@@ -267,8 +267,10 @@ static bool grow_reftable(Qcow2State *s, uint64_t need, GError **err)
     return ok && qcow2_free_clusters_now(s, old_off, (uint64_t)old_clusters * cs, err);
 }
 
-/* Creates the refcount block for table index ti in the first cluster of the range it
- * counts (free by definition, as nothing in that range has a refcount yet). */
+/* Creates the refcount block for table index ti in the first free cluster that either
+ * lies in the range the block counts (it then counts itself) or is counted by a block
+ * that exists already. Placing it at the front of the free space, rather than at the
+ * start of its range, keeps large contiguous allocations from splitting forever. */
 static bool create_refblock(Qcow2State *s, uint64_t ti, GError **err)
 {
     if (ti >= s->reftable_entries && !grow_reftable(s, ti, err))
@@ -278,20 +280,43 @@ static bool create_refblock(Qcow2State *s, uint64_t ti, GError **err)
         return false;
     if (boff)
         return true; /* the table growth created it */
-    uint64_t cluster = ti << s->refblock_bits;
-    uint64_t off = cluster << s->cluster_bits;
-    if (cluster >= (1ULL << (56 - s->cluster_bits))) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_NO_SPACE,
-                    "%s: no room for a refcount block below the 64 PiB offset limit",
-                    s->img->filename);
-        return false;
+    uint64_t c = s->free_hint;
+    bool self = false;
+    for (;; c++) {
+        if (c >= (1ULL << (56 - s->cluster_bits))) {
+            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_NO_SPACE,
+                        "%s: no room for a refcount block below the 64 PiB offset limit",
+                        s->img->filename);
+            return false;
+        }
+        uint64_t range = c >> s->refblock_bits;
+        if (range == ti) {
+            self = true;
+            break;
+        }
+        uint64_t cover;
+        if (!refblock_offset(s, range, &cover, err))
+            return false;
+        if (!cover) {
+            c = ((range + 1) << s->refblock_bits) - 1; /* skip the uncounted range */
+            continue;
+        }
+        uint64_t rc;
+        if (!qcow2_get_refcount(s, c, &rc, err))
+            return false;
+        if (rc == 0)
+            break;
     }
+    uint64_t off = c << s->cluster_bits;
     if (off == 0) {
         qcow2_signal_corruption(s, err, "no refcount block counts the image header");
         return false;
     }
+    if (!self && !qcow2_update_refcounts(s, c, 1, 1, err))
+        return false;
     uint8_t *block = g_malloc0(s->cluster_size);
-    qcow2_refblock_set(s, block, 0, 1);
+    if (self)
+        qcow2_refblock_set(s, block, c & ((1ULL << s->refblock_bits) - 1), 1);
     /* The block's content must be durable before the table entry points at it. */
     bool ok = qcow2_host_write(s, off, block, s->cluster_size, err) && qcow2_sync(s, err);
     if (ok) {
@@ -432,8 +457,8 @@ bool qcow2_alloc_clusters(Qcow2State *s, uint64_t count, uint64_t *offset, bool 
         uint64_t start;
         if (!find_free_run(s, count, &start, err))
             return false;
-        /* Creating a refcount block takes the first cluster of its range, which may lie
-         * inside the run: then search again. */
+        /* Creating a refcount block takes a free cluster, possibly inside the run: then
+         * search again (each round creates blocks the next one need not). */
         bool created = false;
         for (uint64_t ti = start >> s->refblock_bits;
              ti <= (start + count - 1) >> s->refblock_bits; ti++) {
