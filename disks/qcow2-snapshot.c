@@ -380,7 +380,8 @@ static bool snapshot_create_locked(Qcow2State *s, const char *name, GError **err
     }
     gint64 now = g_get_real_time();
     Qcow2Snapshot *list = g_new0(Qcow2Snapshot, s->nb_snapshots + 1);
-    memcpy(list, s->snapshots, sizeof(*list) * s->nb_snapshots);
+    if (s->nb_snapshots)
+        memcpy(list, s->snapshots, sizeof(*list) * s->nb_snapshots);
     Qcow2Snapshot *sn = &list[s->nb_snapshots];
     sn->l1_offset = l1_off;
     sn->l1_size = s->l1_size;
