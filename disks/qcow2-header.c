@@ -324,7 +324,15 @@ static bool ext_append(uint8_t *buf, uint64_t cap, uint64_t *pos, uint32_t type,
     return true;
 }
 
+static bool header_build(Qcow2State *s, uint8_t *buf, bool feature_table, GError **err);
+
 bool qcow2_header_build(Qcow2State *s, uint8_t *buf, GError **err)
+{
+    /* The feature name table is a courtesy: small clusters may have no room for it. */
+    return header_build(s, buf, true, NULL) || header_build(s, buf, false, err);
+}
+
+static bool header_build(Qcow2State *s, uint8_t *buf, bool feature_table, GError **err)
 {
     uint64_t cs = s->cluster_size;
     memset(buf, 0, cs);
@@ -360,7 +368,7 @@ bool qcow2_header_build(Qcow2State *s, uint8_t *buf, GError **err)
     if (s->backing_format)
         fits = ext_append(buf, cs, &pos, QCOW2_EXT_BACKING_FORMAT, s->backing_format,
                           (uint32_t)strlen(s->backing_format));
-    if (fits && s->version >= 3) {
+    if (fits && s->version >= 3 && feature_table) {
         static const struct {
             uint8_t type, bit;
             const char *name;

@@ -317,8 +317,10 @@ static bool create_refblock(Qcow2State *s, uint64_t ti, GError **err)
     uint8_t *block = g_malloc0(s->cluster_size);
     if (self)
         qcow2_refblock_set(s, block, c & ((1ULL << s->refblock_bits) - 1), 1);
-    /* The block's content must be durable before the table entry points at it. */
-    bool ok = qcow2_host_write(s, off, block, s->cluster_size, err) && qcow2_sync(s, err);
+    /* The block's content, and the count of its cluster when another block holds it,
+     * must be durable before the table entry points at it. */
+    bool ok = qcow2_host_write(s, off, block, s->cluster_size, err) &&
+              qcow2_cache_flush(s->refblock_cache, err) && qcow2_sync(s, err);
     if (ok) {
         s->reftable[ti] = off;
         bump_known_zero(s, off + s->cluster_size);

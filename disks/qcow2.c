@@ -472,7 +472,9 @@ bool qcow2_grow_l1(Qcow2State *s, uint64_t min_size, GError **err)
     uint8_t *raw = g_malloc0(bytes);
     for (uint32_t i = 0; i < s->l1_size; i++)
         qcow2_put_be64(raw + (size_t)i * 8, s->l1[i]);
-    bool ok = qcow2_host_write(s, off, raw, bytes, err) && qcow2_sync(s, err);
+    /* Table and the counts of its clusters durable before the header names it. */
+    bool ok = qcow2_host_write(s, off, raw, bytes, err) &&
+              qcow2_cache_flush(s->refblock_cache, err) && qcow2_sync(s, err);
     g_free(raw);
     if (!ok) {
         qcow2_free_clusters_now(s, off, bytes, NULL);
