@@ -6,8 +6,10 @@
 # Usage: interop.sh VIREO_IMG DISK_IO
 set -eu
 
-VIMG=$1
-DIO=$2
+# Absolute paths: the script works in a directory of its own.
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+VIMG=$(abspath "$1")
+DIO=$(abspath "$2")
 if ! command -v qemu-img >/dev/null 2>&1; then
     echo "SKIP: qemu-img not found (install the Debian package qemu-utils)"
     exit 77
