@@ -146,16 +146,28 @@ bool image_create(const char *filename, const ImageCreateOptions *o, GError **er
 
 typedef enum { PIECE_SKIP, PIECE_ZERO, PIECE_DATA } PieceKind;
 
+/* One chunk on its way from the reader thread to the writer. */
+typedef struct ConvertChunk {
+    uint64_t off;
+    uint64_t n;
+    uint8_t *buf;
+    PieceKind *kinds;
+    GError *error;     /* the reader failed here; nothing follows */
+    bool last;
+} ConvertChunk;
+
 typedef struct Convert {
     BlockImage *src;
     BlockImage *dst;
     const ImageConvertOptions *o;
+    uint64_t size;
     bool target_has_backing;  /* unallocated source ranges are left to the target's backing */
     bool target_is_zero;      /* the target reads as zeros before we write */
     bool compress;
     uint64_t granule;         /* unit of skipping and of compressed writes */
-    uint8_t *buf;
-    PieceKind *kinds;
+    GAsyncQueue *free_chunks;
+    GAsyncQueue *full_chunks;
+    gint stop;                /* the writer failed: the reader quits */
 } Convert;
 
 static PieceKind status_kind(Convert *c, const BlockStatus *st)
@@ -167,15 +179,21 @@ static PieceKind status_kind(Convert *c, const BlockStatus *st)
     return PIECE_DATA;
 }
 
-/* Classifies every granule of [off, off + n): a granule whose parts disagree is data
+/* Classifies every granule of the chunk: a granule whose parts disagree is data
  * (reading it through the source chain gives the right bytes for all parts). */
-static bool classify(Convert *c, uint64_t off, uint64_t n, GError **err)
+static bool classify(Convert *c, ConvertChunk *k, GError **err)
 {
     uint64_t g = c->granule;
-    uint64_t count = (n + g - 1) / g;
+    uint64_t count = (k->n + g - 1) / g;
+    if (!c->o->sparse_size) {
+        /* -S 0: no scanning, the target gets every byte. */
+        for (uint64_t i = 0; i < count; i++)
+            k->kinds[i] = PIECE_DATA;
+        return true;
+    }
     for (uint64_t i = 0; i < count; i++)
-        c->kinds[i] = (PieceKind)-1;
-    uint64_t pos = off, end = off + n;
+        k->kinds[i] = (PieceKind)-1;
+    uint64_t pos = k->off, end = k->off + k->n;
     while (pos < end) {
         BlockStatus st;
         bool ok = c->target_has_backing
@@ -183,18 +201,69 @@ static bool classify(Convert *c, uint64_t off, uint64_t n, GError **err)
                       : block_get_status_above(c->src, NULL, pos, end - pos, &st, err);
         if (!ok)
             return false;
-        PieceKind k = status_kind(c, &st);
-        uint64_t first = (pos - off) / g;
-        uint64_t last = (pos + st.length - 1 - off) / g;
+        PieceKind kind = status_kind(c, &st);
+        uint64_t first = (pos - k->off) / g;
+        uint64_t last = (pos + st.length - 1 - k->off) / g;
         for (uint64_t i = first; i <= last; i++) {
-            if (c->kinds[i] == (PieceKind)-1)
-                c->kinds[i] = k;
-            else if (c->kinds[i] != k)
-                c->kinds[i] = PIECE_DATA;
+            if (k->kinds[i] == (PieceKind)-1)
+                k->kinds[i] = kind;
+            else if (k->kinds[i] != kind)
+                k->kinds[i] = PIECE_DATA;
         }
         pos += st.length;
     }
     return true;
+}
+
+/* Reads the data granules of a chunk (each run in one request) and spots zeros. */
+static bool fill_chunk(Convert *c, ConvertChunk *k, GError **err)
+{
+    if (!classify(c, k, err))
+        return false;
+    uint64_t g = c->granule, n = k->n;
+    uint64_t count = (n + g - 1) / g;
+    for (uint64_t i = 0; i < count;) {
+        if (k->kinds[i] != PIECE_DATA) {
+            i++;
+            continue;
+        }
+        uint64_t j = i;
+        while (j < count && k->kinds[j] == PIECE_DATA)
+            j++;
+        uint64_t a = i * g, b = j * g < n ? j * g : n;
+        if (!block_pread(c->src, k->off + a, k->buf + a, b - a, err))
+            return false;
+        /* Data granules that hold only zeros need not be written. */
+        if (c->o->sparse_size) {
+            for (uint64_t m = i; m < j; m++) {
+                uint64_t ma = m * g, mb = (m + 1) * g < n ? (m + 1) * g : n;
+                if (host_buffer_is_zero(k->buf + ma, mb - ma))
+                    k->kinds[m] = c->target_is_zero ? PIECE_SKIP : PIECE_ZERO;
+            }
+        }
+        i = j;
+    }
+    return true;
+}
+
+static gpointer convert_reader(gpointer opaque)
+{
+    Convert *c = opaque;
+    for (uint64_t off = 0; off < c->size; off += CHUNK) {
+        ConvertChunk *k = g_async_queue_pop(c->free_chunks);
+        if (g_atomic_int_get(&c->stop))
+            return NULL;
+        k->off = off;
+        k->n = c->size - off < CHUNK ? c->size - off : CHUNK;
+        k->last = off + k->n >= c->size;
+        if (!fill_chunk(c, k, &k->error)) {
+            k->last = true;
+            g_async_queue_push(c->full_chunks, k);
+            return NULL;
+        }
+        g_async_queue_push(c->full_chunks, k);
+    }
+    return NULL;
 }
 
 static bool write_run(Convert *c, PieceKind kind, uint64_t off, const uint8_t *data,
@@ -214,44 +283,74 @@ static bool write_run(Convert *c, PieceKind kind, uint64_t off, const uint8_t *d
     return true;
 }
 
-static bool convert_chunk(Convert *c, uint64_t off, uint64_t n, GError **err)
+static bool write_chunk(Convert *c, ConvertChunk *k, GError **err)
 {
-    uint64_t g = c->granule;
+    uint64_t g = c->granule, n = k->n;
     uint64_t count = (n + g - 1) / g;
-    if (!classify(c, off, n, err))
-        return false;
-    /* Read every run of data granules in one request. */
-    for (uint64_t i = 0; i < count;) {
-        if (c->kinds[i] != PIECE_DATA) {
-            i++;
-            continue;
-        }
-        uint64_t j = i;
-        while (j < count && c->kinds[j] == PIECE_DATA)
-            j++;
-        uint64_t a = i * g, b = j * g < n ? j * g : n;
-        if (!block_pread(c->src, off + a, c->buf + a, b - a, err))
-            return false;
-        /* Zero detection: data granules that hold only zeros need not be written. */
-        if (c->o->sparse_size) {
-            for (uint64_t k = i; k < j; k++) {
-                uint64_t ka = k * g, kb = (k + 1) * g < n ? (k + 1) * g : n;
-                if (host_buffer_is_zero(c->buf + ka, kb - ka))
-                    c->kinds[k] = c->target_is_zero ? PIECE_SKIP : PIECE_ZERO;
-            }
-        }
-        i = j;
-    }
     for (uint64_t i = 0; i < count;) {
         uint64_t j = i;
-        while (j < count && c->kinds[j] == c->kinds[i])
+        while (j < count && k->kinds[j] == k->kinds[i])
             j++;
         uint64_t a = i * g, b = j * g < n ? j * g : n;
-        if (!write_run(c, c->kinds[i], off + a, c->buf + a, b - a, err))
+        if (!write_run(c, k->kinds[i], k->off + a, k->buf + a, b - a, err))
             return false;
         i = j;
     }
     return true;
+}
+
+/* The reader thread classifies and reads chunk N+1 while this thread writes chunk N;
+ * writes stay in order so a qcow2 target is laid out sequentially. */
+static bool convert_copy(Convert *c, GError **err)
+{
+    enum { DEPTH = 4 };
+    ConvertChunk chunks[DEPTH];
+    c->free_chunks = g_async_queue_new();
+    c->full_chunks = g_async_queue_new();
+    for (int i = 0; i < DEPTH; i++) {
+        /* Page-aligned buffers: the kernel copies page cache pages whole, not straddling
+         * two user pages each (twice the copy cost, measured). */
+        void *buf;
+        if (posix_memalign(&buf, 4096, CHUNK) != 0)
+            g_error("out of memory");
+        chunks[i] = (ConvertChunk){ .buf = buf,
+                                    .kinds = g_new(PieceKind, CHUNK / c->granule + 1) };
+        g_async_queue_push(c->free_chunks, &chunks[i]);
+    }
+    GThread *reader = g_thread_new("convert-reader", convert_reader, c);
+    bool ok = true;
+    for (;;) {
+        ConvertChunk *k = g_async_queue_pop(c->full_chunks);
+        if (k->error) {
+            g_propagate_error(err, k->error);
+            k->error = NULL;
+            ok = false;
+            break;
+        }
+        ok = write_chunk(c, k, err);
+        bool last = k->last;
+        if (ok && c->o->progress)
+            c->o->progress(c->o->progress_opaque, 100.0 * (double)(k->off + k->n) / (double)c->size);
+        g_async_queue_push(c->free_chunks, k);
+        if (!ok || last)
+            break;
+    }
+    if (!ok) {
+        /* Unblock a reader waiting for a buffer, then let it see the stop flag. */
+        g_atomic_int_set(&c->stop, 1);
+        for (int i = 0; i < DEPTH; i++)
+            g_async_queue_push(c->free_chunks, &chunks[i]);
+    }
+    g_thread_join(reader);
+    for (int i = 0; i < DEPTH; i++) {
+        if (chunks[i].error)
+            g_error_free(chunks[i].error);
+        free(chunks[i].buf);
+        g_free(chunks[i].kinds);
+    }
+    g_async_queue_unref(c->free_chunks);
+    g_async_queue_unref(c->full_chunks);
+    return ok;
 }
 
 bool image_convert(const char *src_name, const char *dst_name, const ImageConvertOptions *o,
@@ -288,7 +387,7 @@ bool image_convert(const char *src_name, const char *dst_name, const ImageConver
                     size);
         ok = false;
     }
-    Convert c = { .src = src, .dst = dst, .o = o, .compress = o->compress };
+    Convert c = { .src = src, .dst = dst, .o = o, .compress = o->compress, .size = size };
     if (ok) {
         c.target_has_backing = block_backing(dst) != NULL;
         c.target_is_zero = !o->skip_create && !c.target_has_backing &&
@@ -304,19 +403,11 @@ bool image_convert(const char *src_name, const char *dst_name, const ImageConver
         /* Granules must tile the chunk. */
         while (CHUNK % c.granule)
             c.granule &= c.granule - 1;
-        c.buf = g_malloc(CHUNK);
-        c.kinds = g_new(PieceKind, CHUNK / c.granule + 1);
-    }
-    for (uint64_t off = 0; ok && off < size; off += CHUNK) {
-        uint64_t n = size - off < CHUNK ? size - off : CHUNK;
-        ok = convert_chunk(&c, off, n, err);
-        if (ok && o->progress)
-            o->progress(o->progress_opaque, 100.0 * (double)(off + n) / (double)size);
+        if (size)
+            ok = convert_copy(&c, err);
     }
     if (ok && o->progress && size == 0)
         o->progress(o->progress_opaque, 100.0);
-    g_free(c.buf);
-    g_free(c.kinds);
     if (dst && !block_close(dst, ok ? err : NULL))
         ok = false;
     block_close(src, NULL);
@@ -800,6 +891,9 @@ bool image_bench(const char *filename, const ImageBenchOptions *o, double *secon
     BlockImage *img = block_open(filename, &bo, err);
     if (!img)
         return false;
+    /* One worker per request in flight (as QEMU's pool allows up to 64): with a cold
+     * cache the device sees the whole queue depth. */
+    block_set_pool_threads(o->depth < 64 ? o->depth : 64);
     Bench b = { .img = img, .o = o, .size = block_size(img), .next_offset = o->offset,
                 .next_flush_at = o->flush_interval };
     if (o->offset + o->bufsize > b.size) {
@@ -843,13 +937,15 @@ bool image_bench(const char *filename, const ImageBenchOptions *o, double *secon
     }
     g_mutex_unlock(&b.lock);
     block_drain(img);
+    /* Like qemu-img bench, the time ends with the last completion; the final flush
+     * (at close) is not part of it. */
+    *seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
     GError *ferr = NULL;
     bool ok = b.error == NULL;
     if (ok && o->write && !block_flush(img, &ferr)) {
         g_propagate_error(err, ferr);
         ok = false;
     }
-    *seconds = (double)(g_get_monotonic_time() - t0) / 1e6;
     if (b.error) {
         g_propagate_error(err, b.error);
     }

@@ -394,7 +394,7 @@ static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
             bool fixed = false;
             if (fix_leaks) {
                 GError *fe = NULL;
-                fixed = qcow2_update_refcounts(s, k, 1, -(int64_t)(stored - computed), &fe);
+                fixed = qcow2_set_refcount(s, k, computed, &fe);
                 if (fe)
                     g_error_free(fe);
             }

@@ -247,80 +247,126 @@ static bool read_old(Qcow2State *s, uint64_t e, uint64_t off, uint8_t *buf, uint
     }
 }
 
-bool qcow2_write_allocating(Qcow2State *s, uint64_t offset, const void *buf, uint64_t len,
-                            GError **err)
+bool qcow2_inflight_overlaps(Qcow2State *s, uint64_t offset, uint64_t len)
+{
+    uint64_t first = offset >> s->cluster_bits;
+    uint64_t last = (offset + (len ? len : 1) - 1) >> s->cluster_bits;
+    for (guint i = 0; i < s->inflight->len; i++) {
+        Qcow2Inflight *f = &g_array_index(s->inflight, Qcow2Inflight, i);
+        if (first < f->first_cluster + f->count && f->first_cluster <= last)
+            return true;
+    }
+    return false;
+}
+
+void qcow2_wait_inflight(Qcow2State *s, uint64_t offset, uint64_t len)
+{
+    while (qcow2_inflight_overlaps(s, offset, len))
+        g_cond_wait(&s->inflight_cond, &s->lock);
+}
+
+bool qcow2_alloc_prepare(Qcow2State *s, uint64_t offset, uint64_t len, Qcow2AllocWrite *w,
+                         GError **err)
 {
     uint64_t cs = s->cluster_size;
-    uint64_t l2_index = qcow2_l2_index(s, offset);
-    uint64_t head = qcow2_offset_into_cluster(s, offset);
-    uint64_t n = (head + len + cs - 1) >> s->cluster_bits;
-    g_assert(l2_index + n <= (1ULL << s->l2_bits));
+    memset(w, 0, sizeof(*w));
+    w->offset = offset;
+    w->len = len;
+    w->l2_index = qcow2_l2_index(s, offset);
+    w->head = qcow2_offset_into_cluster(s, offset);
+    w->n = (w->head + len + cs - 1) >> s->cluster_bits;
+    g_assert(w->l2_index + w->n <= (1ULL << s->l2_bits));
 
     uint8_t *table;
     if (!qcow2_l2_for_write(s, qcow2_l1_index(s, offset), &table, err))
         return false;
-    uint64_t first_e = qcow2_l2_get(table, l2_index);
-    uint64_t last_e = qcow2_l2_get(table, l2_index + n - 1);
+    w->first_e = qcow2_l2_get(table, w->l2_index);
+    w->last_e = qcow2_l2_get(table, w->l2_index + w->n - 1);
+    qcow2_cache_put(s->l2_cache, table);
     const char *why;
-    if (!entry_valid(s, first_e, &why) || !entry_valid(s, last_e, &why)) {
-        qcow2_cache_put(s->l2_cache, table);
+    if (!entry_valid(s, w->first_e, &why) || !entry_valid(s, w->last_e, &why)) {
         qcow2_signal_corruption(s, err, "%s (guest offset 0x%" PRIx64 ")", why, offset);
         return false;
     }
-
-    uint64_t host;
-    bool zeroed;
-    if (!qcow2_alloc_clusters(s, n, &host, &zeroed, err)) {
-        qcow2_cache_put(s->l2_cache, table);
+    if (!qcow2_alloc_clusters(s, w->n, &w->host, &w->zeroed, err))
         return false;
-    }
+    /* Whether the untouched head and tail need copying can be decided now. */
+    uint64_t cluster_guest = offset - w->head;
+    w->tail_start = w->head + len;
+    w->tail_len = w->n * cs - w->tail_start;
+    w->copy_head = w->head && !(w->zeroed && source_is_zero(s, w->first_e, cluster_guest));
+    w->copy_tail = w->tail_len &&
+                   !(w->zeroed && source_is_zero(s, w->last_e, cluster_guest + w->tail_start));
+    Qcow2Inflight f = { offset >> s->cluster_bits, w->n };
+    g_array_append_val(s->inflight, f);
+    g_atomic_int_inc(&s->unlocked_io);
+    return true;
+}
 
+bool qcow2_alloc_io(Qcow2State *s, Qcow2AllocWrite *w, const void *buf, GError **err)
+{
     /* Copy-on-write: the parts of the first and last cluster the write leaves alone
      * keep their old content, unless that is zeros over fresh (zeroed) clusters. */
-    uint64_t cluster_guest = offset - head;
-    uint64_t tail_start = head + len;
-    uint64_t tail_len = n * cs - tail_start;
+    uint64_t cluster_guest = w->offset - w->head;
     uint8_t *head_buf = NULL, *tail_buf = NULL;
     struct iovec iov[3];
     int iovcnt = 0;
-    uint64_t write_at = host;
+    uint64_t write_at = w->host;
     bool ok = true;
-    if (head) {
-        if (zeroed && source_is_zero(s, first_e, cluster_guest)) {
-            write_at = host + head;
+    if (w->head) {
+        if (!w->copy_head) {
+            write_at = w->host + w->head;
         } else {
-            head_buf = g_malloc(head);
-            ok = read_old(s, first_e, cluster_guest, head_buf, head, err);
-            iov[iovcnt++] = (struct iovec){ head_buf, head };
+            head_buf = g_malloc(w->head);
+            ok = read_old(s, w->first_e, cluster_guest, head_buf, w->head, err);
+            iov[iovcnt++] = (struct iovec){ head_buf, w->head };
         }
     }
-    iov[iovcnt++] = (struct iovec){ (void *)buf, len };
-    if (ok && tail_len) {
-        uint64_t tail_guest = cluster_guest + tail_start;
-        if (!(zeroed && source_is_zero(s, last_e, tail_guest))) {
-            tail_buf = g_malloc(tail_len);
-            ok = read_old(s, last_e, tail_guest, tail_buf, tail_len, err);
-            iov[iovcnt++] = (struct iovec){ tail_buf, tail_len };
-        }
+    iov[iovcnt++] = (struct iovec){ (void *)buf, w->len };
+    if (ok && w->copy_tail) {
+        tail_buf = g_malloc(w->tail_len);
+        ok = read_old(s, w->last_e, cluster_guest + w->tail_start, tail_buf, w->tail_len, err);
+        iov[iovcnt++] = (struct iovec){ tail_buf, w->tail_len };
     }
     if (ok)
-        ok = qcow2_host_writev(s, write_at, iov, iovcnt, err);
+        ok = host_file_pwritev(s->file, write_at, iov, iovcnt, err);
+    g_atomic_int_set(&s->data_dirty, 1);
     g_free(head_buf);
     g_free(tail_buf);
-    if (!ok) {
-        /* Nothing names the new clusters yet: give them back at once. */
-        qcow2_free_clusters_now(s, host, n * cs, NULL);
+    return ok;
+}
+
+bool qcow2_alloc_finish(Qcow2State *s, Qcow2AllocWrite *w, bool ok, GError **err)
+{
+    uint64_t cs = s->cluster_size;
+    uint8_t *table = NULL;
+    /* Only now, with the data on its way to the disk, may the L2 table name it. */
+    if (ok)
+        ok = qcow2_l2_for_write(s, qcow2_l1_index(s, w->offset), &table, err);
+    if (ok) {
+        for (uint64_t i = 0; i < w->n; i++) {
+            uint64_t old = qcow2_l2_get(table, w->l2_index + i);
+            qcow2_l2_set(table, w->l2_index + i, (w->host + i * cs) | QCOW2_OFLAG_COPIED);
+            qcow2_free_entry_later(s, old);
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, table);
         qcow2_cache_put(s->l2_cache, table);
-        return false;
+    } else {
+        /* Nothing names the new clusters: give them back at once. */
+        qcow2_free_clusters_now(s, w->host, w->n * cs, NULL);
     }
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t old = qcow2_l2_get(table, l2_index + i);
-        qcow2_l2_set(table, l2_index + i, (host + i * cs) | QCOW2_OFLAG_COPIED);
-        qcow2_free_entry_later(s, old);
+    uint64_t first = w->offset >> s->cluster_bits;
+    for (guint i = 0; i < s->inflight->len; i++) {
+        Qcow2Inflight *f = &g_array_index(s->inflight, Qcow2Inflight, i);
+        if (f->first_cluster == first && f->count == w->n) {
+            g_array_remove_index_fast(s->inflight, i);
+            break;
+        }
     }
-    qcow2_cache_mark_dirty(s->l2_cache, table);
-    qcow2_cache_put(s->l2_cache, table);
-    return true;
+    g_cond_broadcast(&s->inflight_cond);
+    if (g_atomic_int_dec_and_test(&s->unlocked_io) && s->pending_durable)
+        qcow2_apply_pending_frees(s, NULL);
+    return ok;
 }
 
 /* Applies fn's new entry to every cluster of [offset, offset + len) (whole clusters). */
@@ -426,6 +472,7 @@ bool qcow2_discard_clusters(Qcow2State *s, uint64_t offset, uint64_t len, bool f
 bool qcow2_write_compressed_cluster(Qcow2State *s, uint64_t offset, const void *cdata,
                                     size_t clen, GError **err)
 {
+    qcow2_wait_inflight(s, offset, s->cluster_size);
     uint8_t *table;
     uint64_t l2_index = qcow2_l2_index(s, offset);
     if (!qcow2_l2_for_write(s, qcow2_l1_index(s, offset), &table, err))

@@ -87,6 +87,12 @@ typedef struct Qcow2Snapshot {
     uint32_t extra_unknown_len;
 } Qcow2Snapshot;
 
+/* Guest clusters an allocating write is filling without the lock. */
+typedef struct Qcow2Inflight {
+    uint64_t first_cluster;
+    uint64_t count;
+} Qcow2Inflight;
+
 /* Clusters waiting for a refcount decrement until no durable metadata names them. */
 typedef struct Qcow2PendingFree {
     uint64_t first_cluster;
@@ -154,6 +160,8 @@ typedef struct Qcow2State {
     uint64_t known_zero_from;  /* free clusters at or past this offset read as zeros */
     GArray *pending_frees;     /* Qcow2PendingFree */
     guint pending_durable;     /* leading pending_frees entries no durable metadata names */
+    GArray *inflight;          /* Qcow2Inflight: allocating writes under way */
+    GCond inflight_cond;       /* signalled when one finishes */
     gint unlocked_io;          /* data transfers in flight without the lock (atomic) */
     gint frees_waiting;        /* pending_durable > 0, readable without the lock (atomic) */
     gint data_dirty;           /* guest data written in place since the last sync (atomic) */
@@ -288,6 +296,8 @@ bool qcow2_get_refcount(Qcow2State *s, uint64_t cluster, uint64_t *refcount, GEr
  * blocks as needed. Never lets a refcount pass its maximum or go below zero. */
 bool qcow2_update_refcounts(Qcow2State *s, uint64_t first, uint64_t count, int64_t delta,
                             GError **err);
+/* Sets one refcount outright (repairs). */
+bool qcow2_set_refcount(Qcow2State *s, uint64_t cluster, uint64_t value, GError **err);
 /* Allocates count contiguous free clusters with refcount 1. *zeroed (may be NULL) says
  * whether they are known to read as zeros (never written since the file grew). */
 bool qcow2_alloc_clusters(Qcow2State *s, uint64_t count, uint64_t *offset, bool *zeroed,
@@ -317,10 +327,29 @@ typedef struct Qcow2Mapping {
 /* Maps up to max_bytes from guest offset (within one L2 table). Lock held. */
 bool qcow2_get_mapping(Qcow2State *s, uint64_t offset, uint64_t max_bytes, Qcow2Mapping *m,
                        GError **err);
-/* Writes len bytes at guest offset through allocating new clusters (copy-on-write of
- * the untouched parts). len stays within one L2 table. Lock held. */
-bool qcow2_write_allocating(Qcow2State *s, uint64_t offset, const void *buf, uint64_t len,
-                            GError **err);
+/* An allocating write moves its data without the lock: prepare (lock held) allocates
+ * the new clusters and marks the guest clusters in flight; io (no lock) copies the
+ * untouched parts of the old clusters and writes; finish (lock held) points the L2
+ * entries at the new clusters. Other writers wait for in-flight clusters. */
+typedef struct Qcow2AllocWrite {
+    uint64_t offset, len;     /* guest range, within one L2 table */
+    uint64_t l2_index;
+    uint64_t n;               /* clusters */
+    uint64_t head;            /* bytes before offset in the first cluster */
+    uint64_t tail_start, tail_len;
+    uint64_t first_e, last_e; /* old entries of the first and last cluster */
+    uint64_t host;            /* the new clusters */
+    bool zeroed;
+    bool copy_head, copy_tail;
+} Qcow2AllocWrite;
+
+bool qcow2_alloc_prepare(Qcow2State *s, uint64_t offset, uint64_t len, Qcow2AllocWrite *w,
+                         GError **err);
+bool qcow2_alloc_io(Qcow2State *s, Qcow2AllocWrite *w, const void *buf, GError **err);
+bool qcow2_alloc_finish(Qcow2State *s, Qcow2AllocWrite *w, bool ok, GError **err);
+bool qcow2_inflight_overlaps(Qcow2State *s, uint64_t offset, uint64_t len);
+/* Waits (releasing the lock) until no allocating write covers the range. */
+void qcow2_wait_inflight(Qcow2State *s, uint64_t offset, uint64_t len);
 /* Sets whole clusters to zero (zero flag, or unallocated when nothing shows through). */
 bool qcow2_zero_clusters(Qcow2State *s, uint64_t offset, uint64_t len, bool may_unmap,
                          GError **err);

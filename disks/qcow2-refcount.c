@@ -418,6 +418,35 @@ bool qcow2_update_refcounts(Qcow2State *s, uint64_t first, uint64_t count, int64
     return true;
 }
 
+bool qcow2_set_refcount(Qcow2State *s, uint64_t cluster, uint64_t value, GError **err)
+{
+    uint64_t boff;
+    if (!refblock_offset(s, cluster >> s->refblock_bits, &boff, err))
+        return false;
+    if (!boff) {
+        if (value == 0)
+            return true;
+        if (!create_refblock(s, cluster >> s->refblock_bits, err) ||
+            !refblock_offset(s, cluster >> s->refblock_bits, &boff, err))
+            return false;
+    }
+    if (value > s->refcount_max) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "%s: refcount %" PRIu64 " does not fit in %u bits", s->img->filename, value,
+                    s->refcount_bits);
+        return false;
+    }
+    uint8_t *block;
+    if (!qcow2_cache_get(s->refblock_cache, boff, &block, err))
+        return false;
+    qcow2_refblock_set(s, block, cluster & ((1ULL << s->refblock_bits) - 1), value);
+    qcow2_cache_mark_dirty(s->refblock_cache, block);
+    qcow2_cache_put(s->refblock_cache, block);
+    if (value == 0)
+        cluster_run_freed(s, cluster, 1);
+    return true;
+}
+
 /* First run of count free clusters at or after the hint (past the refcount table's reach
  * everything is free). */
 static bool find_free_run(Qcow2State *s, uint64_t count, uint64_t *start, GError **err)

@@ -193,6 +193,8 @@ static void free_state(Qcow2State *s)
     g_free(s->header_tail);
     if (s->unknown_exts)
         g_ptr_array_free(s->unknown_exts, TRUE);
+    g_array_free(s->inflight, TRUE);
+    g_cond_clear(&s->inflight_cond);
     g_mutex_clear(&s->lock);
     g_free(s);
 }
@@ -204,6 +206,8 @@ static bool qcow2_open(BlockImage *img, const BlockOpenOptions *opts, GError **e
         return false;
     Qcow2State *s = g_new0(Qcow2State, 1);
     g_mutex_init(&s->lock);
+    g_cond_init(&s->inflight_cond);
+    s->inflight = g_array_new(FALSE, FALSE, sizeof(Qcow2Inflight));
     s->img = img;
     s->file = img->file;
     s->read_only = img->read_only;
@@ -366,6 +370,12 @@ static bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size
             return false;
         }
         size_t n = (size_t)m.bytes;
+        if (qcow2_inflight_overlaps(s, offset, n)) {
+            /* Another write is giving these clusters new homes: look again after. */
+            qcow2_wait_inflight(s, offset, n);
+            g_mutex_unlock(&s->lock);
+            continue;
+        }
         if (m.type == QCOW2_CLUSTER_NORMAL && m.copied) {
             unlocked_io_begin(s);
             g_mutex_unlock(&s->lock);
@@ -373,8 +383,20 @@ static bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size
             g_atomic_int_set(&s->data_dirty, 1);
             unlocked_io_end(s);
         } else {
-            ok = qcow2_write_allocating(s, offset, in, n, err);
+            Qcow2AllocWrite w;
+            ok = qcow2_alloc_prepare(s, offset, n, &w, err);
             g_mutex_unlock(&s->lock);
+            if (ok) {
+                GError *io_err = NULL;
+                bool io_ok = qcow2_alloc_io(s, &w, in, &io_err);
+                g_mutex_lock(&s->lock);
+                ok = qcow2_alloc_finish(s, &w, io_ok, err);
+                g_mutex_unlock(&s->lock);
+                if (!io_ok) {
+                    g_propagate_error(err, io_err);
+                    ok = false;
+                }
+            }
         }
         if (!ok)
             return false;
@@ -415,6 +437,7 @@ static bool for_whole_clusters(Qcow2State *s, uint64_t offset, uint64_t len,
         if (!ok)
             return false;
     }
+    qcow2_wait_inflight(s, first, last - first);
     if (!fn(s, first, last - first, arg, err))
         return false;
     if (zero_edges && last < end) {

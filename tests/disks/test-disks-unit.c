@@ -173,6 +173,30 @@ static void test_refcount_limits(void)
     block_close(img, NULL);
 }
 
+/* A huge stored refcount (64-bit widths) is repaired down to the real count; found by
+ * the fuzzer as an overflow when the difference did not fit a signed delta. */
+static void test_huge_refcount_repair(void)
+{
+    BlockImage *img = make_qcow2("huge.qcow2", 1 << 20, 65536, 64);
+    Qcow2State *s = qcow2_state(img);
+    GError *err = NULL;
+    g_assert_true(block_pwrite(img, 0, "x", 1, &err));
+    g_assert_true(qcow2_flush_metadata(s, &err));
+    uint64_t host = s->l1[0] & QCOW2_OFFSET_MASK; /* the L2 table: one reference */
+    g_assert_true(qcow2_set_refcount(s, host >> 16, (1ULL << 63) + 5, &err));
+    g_assert_true(qcow2_flush_metadata(s, &err));
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.leaks, ==, 1);
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_LEAKS, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.leaks, ==, 0);
+    g_assert_cmpuint(r.leaks_fixed, ==, 1);
+    uint64_t rc;
+    g_assert_true(qcow2_get_refcount(s, host >> 16, &rc, &err));
+    g_assert_cmpuint(rc, ==, 1);
+    g_assert_true(block_close(img, &err));
+}
+
 /* A serialised table parses back to the same entries, unknown extra data included. */
 static void test_snapshot_table(void)
 {
@@ -539,6 +563,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/refblock-widths", test_refblock_widths);
     g_test_add_func("/disks/allocator", test_allocator);
     g_test_add_func("/disks/refcount-limits", test_refcount_limits);
+    g_test_add_func("/disks/huge-refcount-repair", test_huge_refcount_repair);
     g_test_add_func("/disks/snapshot-table", test_snapshot_table);
     g_test_add_func("/disks/snapshot-ops", test_snapshot_ops);
     g_test_add_func("/disks/backing-paths", test_backing_paths);
