@@ -308,6 +308,19 @@ bool qcow2_alloc_io(Qcow2State *s, Qcow2AllocWrite *w, const void *buf, GError *
     /* Copy-on-write: the parts of the first and last cluster the write leaves alone
      * keep their old content, unless that is zeros over fresh (zeroed) clusters. */
     uint64_t cluster_guest = w->offset - w->head;
+    if (w->n == 1 && w->copy_head && w->copy_tail) {
+        /* Both ends of one cluster: one read of the old cluster instead of two (on a
+         * cold disk each read is a seek). */
+        uint8_t *whole = g_malloc(s->cluster_size);
+        bool ok = read_old(s, w->first_e, cluster_guest, whole, s->cluster_size, err);
+        if (ok) {
+            memcpy(whole + w->head, buf, w->len);
+            ok = host_file_pwrite(s->file, w->host, whole, s->cluster_size, err);
+        }
+        g_atomic_int_set(&s->data_dirty, 1);
+        g_free(whole);
+        return ok;
+    }
     uint8_t *head_buf = NULL, *tail_buf = NULL;
     struct iovec iov[3];
     int iovcnt = 0;

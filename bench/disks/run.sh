@@ -64,9 +64,10 @@ row() {
     : > v.times
     i=0
     while [ $i -lt "$reps" ]; do
-        $prep
+        # sync: the previous run's dirty pages must not be written back during this one.
+        $prep; sync
         bench_time qemu-img bench -f qcow2 "$@" "$image" >> q.times
-        $prep
+        $prep; sync
         bench_time "$VIMG" bench -f qcow2 "$@" "$image" >> v.times
         i=$((i + 1))
     done
@@ -100,6 +101,7 @@ row "backing: write rand 4k cold (COW)"       prep_overlay_cold   ov.qcow2 -w -S
 # (qemu-img's default target cache mode "unsafe" for both tools).
 conv_time() {
     rm -f out.img
+    sync
     s=$(date +%s%N)
     "$@"
     e=$(date +%s%N)
