@@ -536,6 +536,60 @@ static void test_aio(void)
     g_cond_clear(&a.cond);
 }
 
+/* An open overlay file in the temporary directory that has no name any more. */
+static bool has_unlinked_overlay(void)
+{
+    bool found = false;
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+    char *prefix = g_build_filename(g_get_tmp_dir(), "vireo-overlay-", NULL);
+    while (d && (name = g_dir_read_name(d))) {
+        char *link = g_build_filename("/proc/self/fd", name, NULL);
+        char *target = g_file_read_link(link, NULL);
+        if (target && g_str_has_prefix(target, prefix) && g_str_has_suffix(target, " (deleted)"))
+            found = true;
+        g_free(target);
+        g_free(link);
+    }
+    if (d)
+        g_dir_close(d);
+    g_free(prefix);
+    return found;
+}
+
+/* -snapshot: writes land in an unlinked overlay in the temporary directory; the disk
+ * stays untouched and nothing is left behind. */
+static void test_temp_overlay(void)
+{
+    GError *err = NULL;
+    char *base = tmp_path("overlay-base.raw");
+    guint8 data[8192];
+    memset(data, 0x3c, sizeof(data));
+    g_assert_true(g_file_set_contents(base, (const char *)data, sizeof(data), NULL));
+    g_assert_false(has_unlinked_overlay());
+    BlockOpenOptions o = { .format = "raw" };
+    BlockImage *img = block_open_with_temp_overlay(base, &o, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(block_size(img), ==, sizeof(data));
+    g_assert_cmpstr(block_format_name(img), ==, "qcow2");
+    g_assert_true(has_unlinked_overlay());
+    uint8_t w[512], r[512];
+    memset(w, 0x77, sizeof(w));
+    g_assert_true(block_pwrite(img, 1024, w, sizeof(w), &err));
+    g_assert_true(block_pread(img, 1024, r, sizeof(r), &err));
+    g_assert_cmpmem(r, sizeof(r), w, sizeof(w));
+    g_assert_true(block_pread(img, 0, r, sizeof(r), &err));
+    g_assert_cmpuint(r[0], ==, 0x3c);
+    g_assert_true(block_close(img, &err));
+    g_assert_false(has_unlinked_overlay());
+    gchar *after;
+    gsize len;
+    g_assert_true(g_file_get_contents(base, &after, &len, NULL));
+    g_assert_cmpmem(after, len, data, sizeof(data));
+    g_free(after);
+    g_free(base);
+}
+
 static void test_parse_size(void)
 {
     uint64_t v;
@@ -570,6 +624,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
     g_test_add_func("/disks/aio", test_aio);
+    g_test_add_func("/disks/temp-overlay", test_temp_overlay);
     g_test_add_func("/disks/parse-size", test_parse_size);
     int rc = g_test_run();
     char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
