@@ -146,14 +146,15 @@ bool image_create(const char *filename, const ImageCreateOptions *o, GError **er
 
 typedef enum { PIECE_SKIP, PIECE_ZERO, PIECE_DATA } PieceKind;
 
-/* One chunk on its way from the reader thread to the writer. */
+/* One slot of the ring between the reader threads and the writer. */
 typedef struct ConvertChunk {
     uint64_t off;
     uint64_t n;
     uint8_t *buf;
     PieceKind *kinds;
-    GError *error;     /* the reader failed here; nothing follows */
-    bool last;
+    GError *error;     /* the reader failed on this chunk */
+    bool full;         /* filled, waiting for the writer */
+    uint64_t next;     /* index of the chunk this slot takes next */
 } ConvertChunk;
 
 typedef struct Convert {
@@ -165,9 +166,13 @@ typedef struct Convert {
     bool target_is_zero;      /* the target reads as zeros before we write */
     bool compress;
     uint64_t granule;         /* unit of skipping and of compressed writes */
-    GAsyncQueue *free_chunks;
-    GAsyncQueue *full_chunks;
-    gint stop;                /* the writer failed: the reader quits */
+    GMutex lock;              /* guards the ring below */
+    GCond cond;
+    ConvertChunk *ring;
+    unsigned depth;
+    uint64_t nchunks;
+    uint64_t next_read;       /* next chunk index a reader takes */
+    bool stop;                /* the writer failed: readers quit */
 } Convert;
 
 static PieceKind status_kind(Convert *c, const BlockStatus *st)
@@ -249,20 +254,23 @@ static bool fill_chunk(Convert *c, ConvertChunk *k, GError **err)
 static gpointer convert_reader(gpointer opaque)
 {
     Convert *c = opaque;
-    for (uint64_t off = 0; off < c->size; off += CHUNK) {
-        ConvertChunk *k = g_async_queue_pop(c->free_chunks);
-        if (g_atomic_int_get(&c->stop))
-            return NULL;
-        k->off = off;
-        k->n = c->size - off < CHUNK ? c->size - off : CHUNK;
-        k->last = off + k->n >= c->size;
-        if (!fill_chunk(c, k, &k->error)) {
-            k->last = true;
-            g_async_queue_push(c->full_chunks, k);
-            return NULL;
-        }
-        g_async_queue_push(c->full_chunks, k);
+    g_mutex_lock(&c->lock);
+    while (!c->stop && c->next_read < c->nchunks) {
+        uint64_t i = c->next_read++;
+        ConvertChunk *k = &c->ring[i % c->depth];
+        while (!c->stop && (k->full || k->next != i))
+            g_cond_wait(&c->cond, &c->lock);
+        if (c->stop)
+            break;
+        g_mutex_unlock(&c->lock);
+        k->off = i * CHUNK;
+        k->n = c->size - k->off < CHUNK ? c->size - k->off : CHUNK;
+        fill_chunk(c, k, &k->error);
+        g_mutex_lock(&c->lock);
+        k->full = true;
+        g_cond_broadcast(&c->cond);
     }
+    g_mutex_unlock(&c->lock);
     return NULL;
 }
 
@@ -299,28 +307,38 @@ static bool write_chunk(Convert *c, ConvertChunk *k, GError **err)
     return true;
 }
 
-/* The reader thread classifies and reads chunk N+1 while this thread writes chunk N;
- * writes stay in order so a qcow2 target is laid out sequentially. */
+/* Reader threads classify and read the next chunks while this thread writes them, in
+ * order, so a qcow2 target is laid out sequentially (as qemu-img convert without -W).
+ * Several readers keep the source busy when it is slow or the CPUs are shared. */
 static bool convert_copy(Convert *c, GError **err)
 {
-    enum { DEPTH = 4 };
-    ConvertChunk chunks[DEPTH];
-    c->free_chunks = g_async_queue_new();
-    c->full_chunks = g_async_queue_new();
-    for (int i = 0; i < DEPTH; i++) {
+    enum { DEPTH = 8, READERS = 4 };
+    c->depth = DEPTH;
+    c->nchunks = (c->size + CHUNK - 1) / CHUNK;
+    c->ring = g_new0(ConvertChunk, DEPTH);
+    g_mutex_init(&c->lock);
+    g_cond_init(&c->cond);
+    for (unsigned i = 0; i < DEPTH; i++) {
         /* Page-aligned buffers: the kernel copies page cache pages whole, not straddling
          * two user pages each (twice the copy cost, measured). */
         void *buf;
         if (posix_memalign(&buf, 4096, CHUNK) != 0)
             g_error("out of memory");
-        chunks[i] = (ConvertChunk){ .buf = buf,
-                                    .kinds = g_new(PieceKind, CHUNK / c->granule + 1) };
-        g_async_queue_push(c->free_chunks, &chunks[i]);
+        c->ring[i].buf = buf;
+        c->ring[i].kinds = g_new(PieceKind, CHUNK / c->granule + 1);
+        c->ring[i].next = i;
     }
-    GThread *reader = g_thread_new("convert-reader", convert_reader, c);
+    GThread *readers[READERS];
+    unsigned nreaders = c->nchunks < READERS ? (unsigned)c->nchunks : READERS;
+    for (unsigned r = 0; r < nreaders; r++)
+        readers[r] = g_thread_new("convert-reader", convert_reader, c);
     bool ok = true;
-    for (;;) {
-        ConvertChunk *k = g_async_queue_pop(c->full_chunks);
+    for (uint64_t i = 0; i < c->nchunks && ok; i++) {
+        ConvertChunk *k = &c->ring[i % DEPTH];
+        g_mutex_lock(&c->lock);
+        while (!k->full)
+            g_cond_wait(&c->cond, &c->lock);
+        g_mutex_unlock(&c->lock);
         if (k->error) {
             g_propagate_error(err, k->error);
             k->error = NULL;
@@ -328,28 +346,29 @@ static bool convert_copy(Convert *c, GError **err)
             break;
         }
         ok = write_chunk(c, k, err);
-        bool last = k->last;
         if (ok && c->o->progress)
             c->o->progress(c->o->progress_opaque, 100.0 * (double)(k->off + k->n) / (double)c->size);
-        g_async_queue_push(c->free_chunks, k);
-        if (!ok || last)
-            break;
+        g_mutex_lock(&c->lock);
+        k->full = false;
+        k->next = i + DEPTH;
+        g_cond_broadcast(&c->cond);
+        g_mutex_unlock(&c->lock);
     }
-    if (!ok) {
-        /* Unblock a reader waiting for a buffer, then let it see the stop flag. */
-        g_atomic_int_set(&c->stop, 1);
-        for (int i = 0; i < DEPTH; i++)
-            g_async_queue_push(c->free_chunks, &chunks[i]);
+    g_mutex_lock(&c->lock);
+    c->stop = true;
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+    for (unsigned r = 0; r < nreaders; r++)
+        g_thread_join(readers[r]);
+    for (unsigned i = 0; i < DEPTH; i++) {
+        if (c->ring[i].error)
+            g_error_free(c->ring[i].error);
+        free(c->ring[i].buf);
+        g_free(c->ring[i].kinds);
     }
-    g_thread_join(reader);
-    for (int i = 0; i < DEPTH; i++) {
-        if (chunks[i].error)
-            g_error_free(chunks[i].error);
-        free(chunks[i].buf);
-        g_free(chunks[i].kinds);
-    }
-    g_async_queue_unref(c->free_chunks);
-    g_async_queue_unref(c->full_chunks);
+    g_free(c->ring);
+    g_mutex_clear(&c->lock);
+    g_cond_clear(&c->cond);
     return ok;
 }
 
