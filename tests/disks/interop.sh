@@ -277,6 +277,26 @@ for args in "convert -Z a b" "create -f qcow2 x.qcow2 12Q" "info" "frobnicate" \
     [ $rc = 2 ] || fail "'vireo-img $args' exited $rc, expected 2"
     [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "'vireo-img $args' printed more than one line: $err"
 done
+# A corrupt source stops convert with one line, and stays as it was.
+rm -f bad.qcow2
+"$VIMG" convert -O qcow2 src.raw bad.qcow2
+python3 - <<'EOF'
+import struct
+with open("bad.qcow2", "r+b") as f:
+    h = f.read(104)
+    l1 = struct.unpack(">Q", h[40:48])[0]
+    f.seek(l1); l2 = struct.unpack(">Q", f.read(8))[0] & 0x00fffffffffffe00
+    f.seek(l2 + 8 * 40); e = struct.unpack(">Q", f.read(8))[0]
+    f.seek(l2 + 8 * 40); f.write(struct.pack(">Q", e | 0x100))   # a reserved bit
+EOF
+sum0=$(md5sum bad.qcow2)
+set +e
+err=$("$VIMG" convert -O raw bad.qcow2 bad.raw 2>&1 >/dev/null); rc=$?
+set -e
+[ $rc = 1 ] || fail "convert of a corrupt image exited $rc"
+[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "convert of a corrupt image: $err"
+printf '%s' "$err" | grep -q "corrupt" || fail "convert of a corrupt image: $err"
+[ "$(md5sum bad.qcow2)" = "$sum0" ] || fail "reading a corrupt image changed it"
 sum1=$(md5sum s.qcow2)
 "$VIMG" info s.qcow2 >/dev/null
 "$VIMG" check s.qcow2 >/dev/null
