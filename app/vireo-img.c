@@ -789,11 +789,12 @@ static int cmd_commit(int argc, char **argv)
 {
     const char *format = NULL, *base = NULL;
     bool drop = false, progress = false;
+    BlockCacheMode cache = BLOCK_CACHE_WRITEBACK;
     int ch;
     while ((ch = getopt_long(argc, argv, ":f:t:b:dpq", NULL, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); format = optarg; break;
-        case 't': parse_cache_arg(optarg); break;
+        case 't': cache = parse_cache_arg(optarg); break;
         case 'b': base = optarg; break;
         case 'd': drop = true; break;
         case 'p': progress = true; break;
@@ -807,8 +808,8 @@ static int cmd_commit(int argc, char **argv)
     if (!filename)
         usage_error("expecting a filename");
     GError *err = NULL;
-    bool ok = image_commit(filename, format, base, drop, progress ? print_progress : NULL, NULL,
-                           &err);
+    bool ok = image_commit(filename, format, base, drop, cache,
+                           progress ? print_progress : NULL, NULL, &err);
     end_progress(progress);
     if (!ok)
         return fail(err);
@@ -823,13 +824,14 @@ static int cmd_rebase(int argc, char **argv)
 {
     const char *format = NULL, *backing = NULL, *backing_format = NULL;
     bool unsafe = false, progress = false;
+    BlockCacheMode cache = BLOCK_CACHE_WRITEBACK, src_cache = BLOCK_CACHE_WRITEBACK;
     static const struct option longopts[] = { { "force-share", no_argument, NULL, 'U' }, { 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, ":f:t:T:b:F:upqU", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); format = optarg; break;
-        case 't':
-        case 'T': parse_cache_arg(optarg); break;
+        case 't': cache = parse_cache_arg(optarg); break;
+        case 'T': src_cache = parse_cache_arg(optarg); break;
         case 'b': backing = optarg; break;
         case 'F': check_format_name(optarg); backing_format = optarg; break;
         case 'u': unsafe = true; break;
@@ -847,7 +849,7 @@ static int cmd_rebase(int argc, char **argv)
     if (!backing)
         usage_error("Must specify backing file (-b)");
     GError *err = NULL;
-    bool ok = image_rebase(filename, format, backing, backing_format, unsafe,
+    bool ok = image_rebase(filename, format, backing, backing_format, unsafe, cache, src_cache,
                            progress ? print_progress : NULL, NULL, &err);
     end_progress(progress);
     return ok ? 0 : fail(err);
@@ -1011,13 +1013,14 @@ static int cmd_compare(int argc, char **argv)
 {
     const char *fmt1 = NULL, *fmt2 = NULL;
     bool strict = false, progress = false;
+    BlockCacheMode cache = BLOCK_CACHE_WRITEBACK;
     static const struct option longopts[] = { { "force-share", no_argument, NULL, 'U' }, { 0 } };
     int ch;
     while ((ch = getopt_long(argc, argv, ":f:F:T:spqU", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); fmt1 = optarg; break;
         case 'F': check_format_name(optarg); fmt2 = optarg; break;
-        case 'T': parse_cache_arg(optarg); break;
+        case 'T': cache = parse_cache_arg(optarg); break;
         case 's': strict = true; break;
         case 'p': progress = true; break;
         case 'q': quiet = true; break;
@@ -1030,7 +1033,8 @@ static int cmd_compare(int argc, char **argv)
     char *msg = NULL;
     GError *err = NULL;
     ImageCompareResult r = image_compare(argv[optind], fmt1, argv[optind + 1], fmt2, strict,
-                                         progress ? print_progress : NULL, NULL, &msg, &err);
+                                         cache, progress ? print_progress : NULL, NULL, &msg,
+                                         &err);
     end_progress(progress);
     if (err) {
         fprintf(stderr, "vireo-img: %s\n", err->message);
@@ -1180,14 +1184,14 @@ static const struct {
 } commands[] = {
     { "bench", cmd_bench, "bench [-c count] [-d depth] [-f fmt] [--flush-interval=N] [-n] [--no-drain] [-o offset] [--pattern=N] [-q] [-s size] [-S step] [-t cache] [-w] filename" },
     { "check", cmd_check, "check [-q] [-f fmt] [--output=human|json] [-r leaks|all] filename" },
-    { "commit", cmd_commit, "commit [-q] [-f fmt] [-b base] [-d] [-p] filename" },
-    { "compare", cmd_compare, "compare [-f fmt] [-F fmt] [-p] [-q] [-s] filename1 filename2" },
+    { "commit", cmd_commit, "commit [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename" },
+    { "compare", cmd_compare, "compare [-f fmt] [-F fmt] [-T cache] [-p] [-q] [-s] filename1 filename2" },
     { "convert", cmd_convert, "convert [-c] [-p] [-q] [-n] [-f fmt] [-O fmt] [-B backing [-F fmt]] [-o options] [-S sparse] [-t cache] [-T cache] filename output" },
     { "create", cmd_create, "create [-q] [-f fmt] [-b backing [-F fmt]] [-u] [-o options] filename [size]" },
     { "info", cmd_info, "info [-f fmt] [--output=human|json] [--backing-chain] filename" },
     { "map", cmd_map, "map [-f fmt] [--output=human|json] [--start-offset=N] [--max-length=N] filename" },
     { "measure", cmd_measure, "measure [--output=human|json] [-O fmt] [-o options] [--size N | [-f fmt] filename]" },
-    { "rebase", cmd_rebase, "rebase [-q] [-f fmt] [-p] [-u] -b backing [-F fmt] filename" },
+    { "rebase", cmd_rebase, "rebase [-q] [-f fmt] [-t cache] [-T cache] [-p] [-u] -b backing [-F fmt] filename" },
     { "resize", cmd_resize, "resize [-q] [-f fmt] [--preallocation=mode] [--shrink] filename [+|-]size" },
     { "snapshot", cmd_snapshot, "snapshot [-q] [-l | -a snapshot | -c snapshot | -d snapshot] filename" },
 };

@@ -443,11 +443,11 @@ static bool same_file(const char *a, const char *b)
 }
 
 bool image_commit(const char *filename, const char *format, const char *base, bool drop,
-                  ImageProgressFn progress, void *opaque, GError **err)
+                  BlockCacheMode cache, ImageProgressFn progress, void *opaque, GError **err)
 {
     /* -b implies -d: the images in between would no longer make sense without the top. */
     bool empty_top = !drop && !base;
-    BlockOpenOptions to = { .read_only = !empty_top, .format = format };
+    BlockOpenOptions to = { .read_only = !empty_top, .format = format, .cache = cache };
     BlockImage *top = block_open(filename, &to, err);
     if (!top)
         return false;
@@ -470,7 +470,8 @@ bool image_commit(const char *filename, const char *format, const char *base, bo
     }
     /* The chain holds the target read-only; write through a second, writable handle.
      * Reads below only ever hit layers above the target. */
-    BlockOpenOptions wo = { .format = block_format_name(target), .no_backing = true };
+    BlockOpenOptions wo = { .format = block_format_name(target), .no_backing = true,
+                            .cache = cache };
     BlockImage *out = block_open(block_filename(target), &wo, err);
     if (!out) {
         block_close(top, NULL);
@@ -524,11 +525,12 @@ static bool read_padded(BlockImage *img, uint64_t off, uint8_t *buf, uint64_t le
 }
 
 bool image_rebase(const char *filename, const char *format, const char *backing,
-                  const char *backing_format, bool unsafe, ImageProgressFn progress,
-                  void *opaque, GError **err)
+                  const char *backing_format, bool unsafe, BlockCacheMode cache,
+                  BlockCacheMode src_cache, ImageProgressFn progress, void *opaque,
+                  GError **err)
 {
     bool remove = !backing || !*backing;
-    BlockOpenOptions io = { .format = format, .no_backing = unsafe };
+    BlockOpenOptions io = { .format = format, .no_backing = unsafe, .cache = cache };
     BlockImage *img = block_open(filename, &io, err);
     if (!img)
         return false;
@@ -544,7 +546,8 @@ bool image_rebase(const char *filename, const char *format, const char *backing,
     bool ok = true;
     if (!remove) {
         char *path = block_resolve_backing_path(filename, backing);
-        BlockOpenOptions bo = { .read_only = true, .format = backing_format };
+        BlockOpenOptions bo = { .read_only = true, .format = backing_format,
+                                .cache = src_cache };
         GError *local = NULL;
         new_backing = block_open(path, &bo, &local);
         if (!new_backing && !unsafe) {
@@ -671,12 +674,13 @@ static uint64_t first_nonzero(const uint8_t *a, uint64_t len)
 }
 
 ImageCompareResult image_compare(const char *file1, const char *fmt1, const char *file2,
-                                 const char *fmt2, bool strict, ImageProgressFn progress,
-                                 void *opaque, char **message, GError **err)
+                                 const char *fmt2, bool strict, BlockCacheMode cache,
+                                 ImageProgressFn progress, void *opaque, char **message,
+                                 GError **err)
 {
     *message = NULL;
-    BlockOpenOptions o1 = { .read_only = true, .format = fmt1 };
-    BlockOpenOptions o2 = { .read_only = true, .format = fmt2 };
+    BlockOpenOptions o1 = { .read_only = true, .format = fmt1, .cache = cache };
+    BlockOpenOptions o2 = { .read_only = true, .format = fmt2, .cache = cache };
     BlockImage *a = block_open(file1, &o1, err);
     if (!a)
         return IMAGE_COMPARE_OPEN_ERROR;

@@ -47,13 +47,14 @@ bool image_convert(const char *src, const char *dst, const ImageConvertOptions *
 /* Copies what filename holds above base (default: its backing file) into base, then
  * empties filename unless drop is set (-d) or base is deeper than the backing file. */
 bool image_commit(const char *filename, const char *format, const char *base, bool drop,
-                  ImageProgressFn progress, void *opaque, GError **err);
+                  BlockCacheMode cache, ImageProgressFn progress, void *opaque, GError **err);
 
 /* Points filename at a new backing file ("" for none). Safe mode copies into filename
  * every cluster whose content would change; unsafe only rewrites the header. */
 bool image_rebase(const char *filename, const char *format, const char *backing,
-                  const char *backing_format, bool unsafe, ImageProgressFn progress,
-                  void *opaque, GError **err);
+                  const char *backing_format, bool unsafe, BlockCacheMode cache,
+                  BlockCacheMode src_cache, ImageProgressFn progress, void *opaque,
+                  GError **err);
 
 typedef struct ImageMapEntry {
     uint64_t start;
@@ -84,8 +85,9 @@ typedef enum {
 
 /* Compares guest-visible content. *message receives qemu-img's verdict line. */
 ImageCompareResult image_compare(const char *file1, const char *fmt1, const char *file2,
-                                 const char *fmt2, bool strict, ImageProgressFn progress,
-                                 void *opaque, char **message, GError **err);
+                                 const char *fmt2, bool strict, BlockCacheMode cache,
+                                 ImageProgressFn progress, void *opaque, char **message,
+                                 GError **err);
 
 typedef struct ImageMeasure {
     uint64_t required;
