@@ -155,6 +155,7 @@ typedef struct ConvertChunk {
     GError *error;     /* the reader failed on this chunk */
     bool full;         /* filled, waiting for the writer */
     uint64_t next;     /* index of the chunk this slot takes next */
+    GCond changed;     /* full or next changed (one waiter at a time on each side) */
 } ConvertChunk;
 
 typedef struct Convert {
@@ -167,7 +168,6 @@ typedef struct Convert {
     bool compress;
     uint64_t granule;         /* unit of skipping and of compressed writes */
     GMutex lock;              /* guards the ring below */
-    GCond cond;
     ConvertChunk *ring;
     unsigned depth;
     uint64_t nchunks;
@@ -259,7 +259,7 @@ static gpointer convert_reader(gpointer opaque)
         uint64_t i = c->next_read++;
         ConvertChunk *k = &c->ring[i % c->depth];
         while (!c->stop && (k->full || k->next != i))
-            g_cond_wait(&c->cond, &c->lock);
+            g_cond_wait(&k->changed, &c->lock);
         if (c->stop)
             break;
         g_mutex_unlock(&c->lock);
@@ -268,7 +268,7 @@ static gpointer convert_reader(gpointer opaque)
         fill_chunk(c, k, &k->error);
         g_mutex_lock(&c->lock);
         k->full = true;
-        g_cond_broadcast(&c->cond);
+        g_cond_broadcast(&k->changed);
     }
     g_mutex_unlock(&c->lock);
     return NULL;
@@ -317,8 +317,8 @@ static bool convert_copy(Convert *c, GError **err)
     c->nchunks = (c->size + CHUNK - 1) / CHUNK;
     c->ring = g_new0(ConvertChunk, DEPTH);
     g_mutex_init(&c->lock);
-    g_cond_init(&c->cond);
     for (unsigned i = 0; i < DEPTH; i++) {
+        g_cond_init(&c->ring[i].changed);
         /* Page-aligned buffers: the kernel copies page cache pages whole, not straddling
          * two user pages each (twice the copy cost, measured). */
         void *buf;
@@ -337,7 +337,7 @@ static bool convert_copy(Convert *c, GError **err)
         ConvertChunk *k = &c->ring[i % DEPTH];
         g_mutex_lock(&c->lock);
         while (!k->full)
-            g_cond_wait(&c->cond, &c->lock);
+            g_cond_wait(&k->changed, &c->lock);
         g_mutex_unlock(&c->lock);
         if (k->error) {
             g_propagate_error(err, k->error);
@@ -351,12 +351,13 @@ static bool convert_copy(Convert *c, GError **err)
         g_mutex_lock(&c->lock);
         k->full = false;
         k->next = i + DEPTH;
-        g_cond_broadcast(&c->cond);
+        g_cond_broadcast(&k->changed);
         g_mutex_unlock(&c->lock);
     }
     g_mutex_lock(&c->lock);
     c->stop = true;
-    g_cond_broadcast(&c->cond);
+    for (unsigned i = 0; i < DEPTH; i++)
+        g_cond_broadcast(&c->ring[i].changed);
     g_mutex_unlock(&c->lock);
     for (unsigned r = 0; r < nreaders; r++)
         g_thread_join(readers[r]);
@@ -365,10 +366,10 @@ static bool convert_copy(Convert *c, GError **err)
             g_error_free(c->ring[i].error);
         free(c->ring[i].buf);
         g_free(c->ring[i].kinds);
+        g_cond_clear(&c->ring[i].changed);
     }
     g_free(c->ring);
     g_mutex_clear(&c->lock);
-    g_cond_clear(&c->cond);
     return ok;
 }
 
