@@ -523,10 +523,12 @@ static bool run_config(const Config *cfg, unsigned kills, uint64_t master_seed)
 int main(int argc, char **argv)
 {
     unsigned kills = argc > 1 ? (unsigned)atoi(argv[1]) : 70;
-    if (!g_find_program_in_path("qemu-img")) {
+    char *qemu_img = g_find_program_in_path("qemu-img");
+    if (!qemu_img) {
         printf("SKIP: qemu-img not found (install the Debian package qemu-utils)\n");
         return 77;
     }
+    g_free(qemu_img);
     if (!g_getenv("VIREO_IMG")) {
         fprintf(stderr, "crash-test: set VIREO_IMG to the vireo-img binary\n");
         return 2;
