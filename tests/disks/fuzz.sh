@@ -86,5 +86,8 @@ if command -v qemu-img >/dev/null 2>&1; then
 fi
 echo "fuzzing for $secs s with $n seed images"
 cd "$out"
-exec "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=400000 \
-    -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" "$seeds"
+# Not exec: the trap must still remove the seed workspace.
+rc=0
+"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=400000 \
+    -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" "$seeds" || rc=$?
+exit $rc
