@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU. Bus 0 holds the
- * host bridge (00.0), the ISA bridge (01.0) and the ACPI PM function (01.3); the ISA side
- * has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. */
+ * host bridge (00.0), the ISA bridge (01.0), the IDE function (01.1) and the ACPI PM
+ * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. */
 #include "engine/machine.h"
 #include "engine/input.h"
 #include "hw/acpi/acpi-build.h"
@@ -19,6 +19,7 @@
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/piix3.h"
+#include "hw/storage/ide.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "vireo-config.h"
@@ -41,6 +42,7 @@ typedef struct PcBoard {
     PciBus *pci;
     FwCfgState *fw;
     I8042State *kbc;
+    PiixIdeState *ide;
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -127,6 +129,34 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
         dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
     mc146818_set_cmos(b->rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
     mc146818_set_cmos(b->rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+/* Hard disk bytes of the AT CMOS: 0x12 types (0xF = see 0x19/0x1A), the user-defined
+ * type 47 geometry at 0x1B and 0x24, and the translation hints SeaBIOS reads at 0x39 on
+ * QEMU-compatible boards (2 bits per disk: 0 none, 1 LBA). */
+static void cmos_init_disks(PcBoard *b)
+{
+    uint8_t types = 0, trans = 0;
+    for (int i = 0; i < 4; i++) {
+        uint16_t c, h, s;
+        if (!ide_disk_geometry(piix_ide_channel(b->ide, i / 2), i % 2, &c, &h, &s))
+            continue;
+        if (c > 1024 || h > 16 || s > 63)
+            trans |= (uint8_t)(1u << (2 * i));
+        if (i > 1)
+            continue;
+        types |= i == 0 ? 0xf0 : 0x0f;
+        unsigned base = i == 0 ? 0x1b : 0x24;
+        mc146818_set_cmos(b->rtc, i == 0 ? 0x19 : 0x1a, 47);
+        cmos_set_word(b->rtc, base, c);
+        mc146818_set_cmos(b->rtc, base + 2, (uint8_t)h);
+        cmos_set_word(b->rtc, base + 3, 0xffff); /* write precompensation: none */
+        mc146818_set_cmos(b->rtc, base + 5, h > 8 ? 0x08 : 0);
+        cmos_set_word(b->rtc, base + 6, c);      /* landing zone */
+        mc146818_set_cmos(b->rtc, base + 8, (uint8_t)s);
+    }
+    mc146818_set_cmos(b->rtc, 0x12, types);
+    mc146818_set_cmos(b->rtc, 0x39, trans);
 }
 
 static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
@@ -237,6 +267,9 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->pci = pci_bus_new(vm);
     i440fx_new(vm, b->pci);
     piix3_new(vm, b->pci, b->isa_irq);
+    b->ide = piix_ide_new(vm, b->pci, PCI_DEVFN(1, 1), b->isa_irq, cfg, err);
+    if (!b->ide)
+        return false;
     piix4_pm_new(vm, b->pci, PCI_DEVFN(1, 3), &b->isa_irq[PIIX4_PM_SCI_IRQ]);
     /* The display adapter in slot 2, where QEMU's pc board puts it. */
     if (!cfg->vga || strcmp(cfg->vga, "none")) {
@@ -248,6 +281,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->fw = fw_cfg_new(vm, 0x510);
     fw_cfg_init_pc(b, cfg);
     cmos_init(b, cfg);
+    cmos_init_disks(b);
 
     if (cfg->kernel) {
         KernelLoadInfo info = { mem_ram_below_4g(vm_mem(vm)),
