@@ -73,7 +73,7 @@ static GOptionEntry entries[] = {
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
     { "hdd", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[3], "IDE disk image, secondary slave (index 3)", "FILE" },
     { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt.cdrom, "CD-ROM image (ISO) in the secondary master drive (index 2)", "FILE" },
-    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off", "OPTS" },
+    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off,cache=MODE", "OPTS" },
     { "snapshot", 0, 0, G_OPTION_ARG_NONE, &opt.snapshot, "Write to temporary overlays thrown away at exit: images stay unchanged", NULL },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
@@ -329,6 +329,15 @@ static DriveConfig *parse_drive(const char *spec)
             if (!parse_number(v, 3, &n))
                 usage_error("-drive %s: index=%s (0-3 for IDE, 0-1 for floppy)", spec, v);
             d->index = (int)n;
+        } else if (!strcmp(key, "cache")) {
+            static const char *const modes[] = { "writeback", "none", "writethrough", "directsync", "unsafe" };
+            bool known = false;
+            for (size_t m = 0; m < G_N_ELEMENTS(modes); m++)
+                known |= !strcmp(v, modes[m]);
+            if (!known)
+                usage_error("-drive %s: cache=%s (use writeback, none, writethrough, directsync or unsafe)", spec, v);
+            g_free(d->cache);
+            d->cache = g_strdup(v);
         } else if (!strcmp(key, "id")) {
             /* Names the drive for -device in QEMU; nothing refers to it here. */
         } else {

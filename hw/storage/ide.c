@@ -960,8 +960,8 @@ bool ide_channel_attach(IdeChannel *ch, int unit, BlockImage *img, bool cdrom, G
             return false;
         }
         if (block_size(img) < ATA_SECTOR) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: smaller than one sector",
-                        block_filename(img));
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED,
+                        "disk image %s: smaller than one 512-byte sector", block_filename(img));
             return false;
         }
         d->kind = IDE_DISK;

@@ -250,13 +250,23 @@ static BlockImage *open_drive(const VmConfig *cfg, const DriveConfig *dc, GError
     };
     GError *local = NULL;
     BlockImage *img;
+    if (dc->cache && !block_cache_mode_parse(dc->cache, &opts.cache)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "drive %s: unknown cache mode '%s'",
+                    dc->file, dc->cache);
+        return NULL;
+    }
     if ((cfg->snapshot || dc->snapshot) && !opts.read_only)
         img = block_open_with_temp_overlay(dc->file, &opts, &local);
     else
         img = block_open(dc->file, &opts, &local);
     if (!img) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s",
-                    cdrom ? "CD-ROM" : "disk", dc->file, local->message);
+        /* Some block errors name the file already. */
+        if (strstr(local->message, dc->file))
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image: %s",
+                        cdrom ? "CD-ROM" : "disk", local->message);
+        else
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s",
+                        cdrom ? "CD-ROM" : "disk", dc->file, local->message);
         g_error_free(local);
     }
     return img;

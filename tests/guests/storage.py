@@ -9,12 +9,15 @@ Scenarios:
   ide-snapshot  the same with -snapshot: every image must be unchanged afterwards
   boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2)
   boot-cd       SeaBIOS boots boot-media.asm (-DCD) from an El Torito no-emulation ISO
+  options       drive options and image errors: one line on stderr, exit status 2 for a
+                bad option, 1 for an image that cannot be used
 
 Exit codes: 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -204,14 +207,61 @@ def scenario_boot_cd(o, tmp):
                      ["-cdrom", iso])
 
 
+def scenario_options(o, tmp):
+    disk = os.path.join(tmp, "disk.img")
+    make_pattern_disk(disk, sectors=2048, first=16)
+    short_qcow2 = os.path.join(tmp, "short.qcow2")
+    with open(short_qcow2, "wb") as f:
+        f.write(b"QFI\xfb\0\0\0\3" + bytes(40))
+    tiny = os.path.join(tmp, "tiny.img")
+    with open(tiny, "wb") as f:
+        f.write(b"x" * 100)
+    missing = os.path.join(tmp, "missing.img")
+    cases = [
+        (["-hda", missing], 1, "disk image.*missing.img.*No such file"),
+        (["-hda", short_qcow2], 1, "disk image.*short.qcow2.*qcow2"),
+        (["-hda", tiny], 1, "tiny.img: smaller than one 512-byte sector"),
+        (["-cdrom", missing], 1, "CD-ROM image.*missing.img"),
+        (["-drive", "file=%s,if=scsi" % disk], 2, "if=scsi is not supported"),
+        (["-drive", "file=%s,index=4" % disk], 2, "index=4"),
+        (["-drive", "file=%s,format=vmdk" % disk], 2, "format=vmdk is not supported"),
+        (["-drive", "file=%s,readonly=maybe" % disk], 2, "readonly=maybe"),
+        (["-drive", "file=%s,cache=fast" % disk], 2, "cache=fast"),
+        (["-drive", "file=%s,aio=native" % disk], 2, "unknown parameter 'aio'"),
+        (["-drive", "if=ide,media=disk"], 2, "a disk needs file="),
+        (["-hda", disk, "-drive", "file=%s,index=0" % disk], 2, "two drives want IDE index 0"),
+        (["-hdc", disk, "-cdrom", disk], 2, "-cdrom and -hdc both want IDE index 2"),
+        (["-hda", disk, "-hdb", disk, "-hdc", disk, "-hdd", disk, "-drive", "file=%s" % disk],
+         2, "too many IDE drives"),
+        (["-drive", "file=%s,if=floppy,media=cdrom" % disk], 2, "floppy drive cannot hold a CD"),
+    ]
+    failures = []
+    for args, status, rx in cases:
+        r = subprocess.run([o.vireo, "-accel", o.accel if o.accel != "kvm-userirq" else "kvm",
+                            "-display", "none", "-serial", "none"] + args,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        err = r.stderr.decode(errors="replace")
+        lines = [l for l in err.splitlines() if l.strip()]
+        print("%s -> %d: %s" % (" ".join(a.replace(tmp + "/", "") for a in args), r.returncode,
+                                err.strip()))
+        if r.returncode != status:
+            failures.append("%s: exit status %d, expected %d" % (args, r.returncode, status))
+        if len(lines) != 1 or not re.search(rx, lines[0]):
+            failures.append("%s: stderr is not one line matching /%s/: %r" % (args, rx, err))
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--vireo-img", required=True)
     ap.add_argument("--accel", default="kvm")
     ap.add_argument("--scenario", required=True,
-                    choices=["ide", "ide-snapshot", "boot-disk", "boot-cd"])
-    ap.add_argument("--guest", required=True)
+                    choices=["ide", "ide-snapshot", "boot-disk", "boot-cd", "options"])
+    ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
     ap.add_argument("--timeout", type=float, default=120)
     o = ap.parse_args()
@@ -223,6 +273,8 @@ def main():
             return scenario_ide(o, tmp, True)
         if o.scenario == "boot-disk":
             return scenario_boot_disk(o, tmp)
+        if o.scenario == "options":
+            return scenario_options(o, tmp)
         return scenario_boot_cd(o, tmp)
 
 
