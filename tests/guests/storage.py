@@ -9,6 +9,10 @@ Scenarios:
   ide-snapshot  the same with -snapshot: every image must be unchanged afterwards
   boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2)
   boot-cd       SeaBIOS boots boot-media.asm (-DCD) from an El Torito no-emulation ISO
+  linux-cd      Linux from an ISOLINUX CD (mkmedia.sh) runs the workload under -accel tcg
+  linux-disk    Linux from a SYSLINUX qcow2 disk writes a file; a second boot on an overlay
+                reads it back; a third with -snapshot leaves the overlay unchanged;
+                vireo-img check passes on both images
   options       drive options and image errors: one line on stderr, exit status 2 for a
                 bad option, 1 for an image that cannot be used
 
@@ -19,10 +23,12 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP = 77
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -254,13 +260,142 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
+FPU_MISSING = "This kernel requires the following features not present on the CPU"
+
+
+def run_linux(o, tmp, name, args, timeout):
+    """Boots until the workload is done or the kernel refuses the CPU; returns the serial
+    output, or None when vireo-run failed or timed out (printed)."""
+    serial = os.path.join(tmp, name + ".serial")
+    cmd = [o.vireo, "-accel", o.accel, "-m", "256", "-display", "none", "-no-reboot",
+           "-serial", "file:" + serial] + args
+    print("running:", " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    start = time.monotonic()
+    text = ""
+    while p.poll() is None and time.monotonic() - start < timeout:
+        time.sleep(0.2)
+        try:
+            with open(serial, "rb") as f:
+                text = f.read().decode("latin-1")
+        except FileNotFoundError:
+            pass
+        if FPU_MISSING in text:
+            break
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+    with open(serial, "rb") as f:
+        text = f.read().decode("latin-1")
+    print("--- %s: %.0f s, exit status %s ---" % (name, time.monotonic() - start, p.returncode))
+    print(text[-3000:])
+    out = p.stdout.read().decode("latin-1")
+    if out.strip():
+        print("--- vireo-run ---\n" + out)
+    return text
+
+
+def linux_media(o, tmp):
+    """Builds the kit and the media; returns the kit directory or an exit code."""
+    kit = o.linux_kit
+    for script, extra in (("mkkit.sh", []), ("mkmedia.sh", [o.vireo_img])):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit] + extra)
+        if r.returncode == SKIP:
+            return SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    return kit
+
+
+def check_workload(kit, text, failures):
+    with open(os.path.join(kit, "expected.txt")) as f:
+        for line in f.read().splitlines():
+            if line not in text:
+                failures.append("workload output lacks %r" % line)
+    if "VIREO-WORKLOAD-DONE" not in text:
+        failures.append("the workload did not finish")
+
+
+def scenario_linux_cd(o, tmp):
+    kit = linux_media(o, tmp)
+    if not isinstance(kit, str):
+        return kit
+    text = run_linux(o, tmp, "cd", ["-cdrom", os.path.join(kit, "linux-cd.iso")], o.timeout)
+    if FPU_MISSING in text:
+        print("SKIP: the kernel needs an x87 FPU, which this CPU back end lacks (ISOLINUX "
+              "loaded it from the CD)")
+        return SKIP
+    failures = []
+    if "ISOLINUX" not in text:
+        failures.append("ISOLINUX did not start from the CD")
+    check_workload(kit, text, failures)
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS: Linux ran its workload from the CD")
+    return 1 if failures else 0
+
+
+def scenario_linux_disk(o, tmp):
+    kit = linux_media(o, tmp)
+    if not isinstance(kit, str):
+        return kit
+    base = os.path.join(tmp, "linux-disk.qcow2")
+    shutil.copy(os.path.join(kit, "linux-disk.qcow2"), base)
+    failures = []
+    text = run_linux(o, tmp, "boot1", ["-hda", base], o.timeout)
+    if FPU_MISSING in text:
+        print("SKIP: the kernel needs an x87 FPU, which this CPU back end lacks (SYSLINUX "
+              "loaded it from the disk)")
+        return SKIP
+    if "VIREO-DISK-WROTE 1" not in text:
+        failures.append("boot 1 did not write its file")
+    check_workload(kit, text, failures)
+    overlay = os.path.join(tmp, "overlay.qcow2")
+    run([o.vireo_img, "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay])
+    base_hash = sha256(base)
+    text = run_linux(o, tmp, "boot2", ["-hda", overlay], o.timeout)
+    if "VIREO-DISK-READ 1" not in text or "VIREO-DISK-WROTE 2" not in text:
+        failures.append("boot 2 on the overlay did not read boot 1's file and write its own")
+    if sha256(base) != base_hash:
+        failures.append("boot 2 changed the overlay's backing file")
+    overlay_hash = sha256(overlay)
+    text = run_linux(o, tmp, "boot3", ["-hda", overlay, "-snapshot"], o.timeout)
+    if "VIREO-DISK-READ 2" not in text or "VIREO-DISK-WROTE 3" not in text:
+        failures.append("boot 3 (-snapshot) did not read boot 2's file and write its own")
+    if sha256(overlay) != overlay_hash or sha256(base) != base_hash:
+        failures.append("-snapshot changed an image")
+    for img in (base, overlay):
+        r = subprocess.run([o.vireo_img, "check", img], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode:
+            failures.append("vireo-img check %s: %s" % (os.path.basename(img),
+                                                        r.stdout.decode().strip()))
+        qemu_img = shutil.which("qemu-img")
+        if qemu_img:
+            r = subprocess.run([qemu_img, "check", img], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            if r.returncode:
+                failures.append("qemu-img check %s: %s" % (os.path.basename(img),
+                                                           r.stdout.decode().strip()))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS: written, read back through an overlay, -snapshot left the images alone")
+    return 1 if failures else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--vireo-img", required=True)
     ap.add_argument("--accel", default="kvm")
     ap.add_argument("--scenario", required=True,
-                    choices=["ide", "ide-snapshot", "boot-disk", "boot-cd", "options"])
+                    choices=["ide", "ide-snapshot", "boot-disk", "boot-cd", "options",
+                             "linux-cd", "linux-disk"])
+    ap.add_argument("--linux-kit", default=None, help="where mkkit.sh builds the kit")
     ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
     ap.add_argument("--timeout", type=float, default=120)
@@ -275,6 +410,10 @@ def main():
             return scenario_boot_disk(o, tmp)
         if o.scenario == "options":
             return scenario_options(o, tmp)
+        if o.scenario == "linux-cd":
+            return scenario_linux_cd(o, tmp)
+        if o.scenario == "linux-disk":
+            return scenario_linux_disk(o, tmp)
         return scenario_boot_cd(o, tmp)
 
 
