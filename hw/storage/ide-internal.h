@@ -95,6 +95,11 @@ typedef struct IdeDmaOps {
     /* True when the engine may start now (start bit set). */
     bool (*ready)(void *opaque);
     bool (*transfer)(void *opaque, uint8_t *buf, uint32_t len, bool to_memory);
+    /* For device-to-memory transfers: the next up to len bytes of the PRD buffers. When
+     * they are plain guest RAM the device may fill directly, sets *host and consumes
+     * them; otherwise leaves *host NULL (the caller moves them with transfer). Returns
+     * the byte count, 0 on a bus master error. */
+    uint32_t (*map)(void *opaque, uint32_t len, uint8_t **host);
     /* The command is over; ok false when the device reports an error. */
     void (*done)(void *opaque, bool ok);
 } IdeDmaOps;

@@ -257,11 +257,54 @@ static void ata_write_end(IdeDevice *d)
     }
 }
 
+/* DMA read: straight into guest RAM where the bus master can map it, through the
+ * buffer elsewhere. Leaves the address of a failing sector in d->lba. */
+static bool ata_dma_read(IdeDevice *d)
+{
+    IdeChannel *ch = d->ch;
+    uint64_t off = d->lba * ATA_SECTOR, end = off + (uint64_t)d->remaining * ATA_SECTOR;
+    while (off < end) {
+        uint8_t *host;
+        uint32_t n = ch->dma->map(ch->dma_opaque, (uint32_t)MIN(end - off, IDE_BUF_SIZE), &host);
+        GError *err = NULL;
+        d->lba = off / ATA_SECTOR;
+        if (!n) {
+            ata_set_lba(d, d->lba);
+            ata_error(d, ER_ABRT);
+            return false;
+        }
+        if (!block_pread(d->img, off, host ? host : d->buf, n, &err)) {
+            VLOG(LOG_DISK, "IDE: DMA at sector %" G_GUINT64_FORMAT ": %s", d->lba, err->message);
+            g_error_free(err);
+            ata_set_lba(d, d->lba);
+            ata_error(d, ER_UNC | ER_ABRT);
+            return false;
+        }
+        if (!host && !ch->dma->transfer(ch->dma_opaque, d->buf, n, true)) {
+            ata_set_lba(d, d->lba);
+            ata_error(d, ER_ABRT);
+            return false;
+        }
+        off += n;
+    }
+    d->lba = end / ATA_SECTOR;
+    ata_set_lba(d, d->lba - 1);
+    d->remaining = 0;
+    return true;
+}
+
 /* DMA (ATA-6 §9.10): the transfer runs when the bus master is started. */
 static void ata_dma_run(IdeDevice *d)
 {
     IdeChannel *ch = d->ch;
     d->dma_pending = false;
+    if (!d->dma_write && ch->dma->map) {
+        bool ok = ata_dma_read(d);
+        ch->dma->done(ch->dma_opaque, ok);
+        if (ok)
+            ata_ok(d);
+        return;
+    }
     while (d->remaining) {
         uint32_t n = MIN(d->remaining, (uint32_t)(IDE_BUF_SIZE / ATA_SECTOR));
         size_t len = (size_t)n * ATA_SECTOR;

@@ -72,39 +72,48 @@ static void bm_fail(PiixBm *bm, const char *why)
     bm->status &= ~BMST_ACTIVE;
 }
 
+/* Loads the next descriptor when the current one is used up. */
+static bool bm_next_prd(PiixBm *bm)
+{
+    GuestMemory *m = vm_mem(bm->s->vm);
+    if (!pci_bus_master_enabled(bm->s->dev)) {
+        bm_fail(bm, "bus mastering is disabled in the PCI command register");
+        return false;
+    }
+    if (bm->cur_left)
+        return true;
+    if (bm->eot) {
+        bm_fail(bm, "PRD table ends before the transfer");
+        return false;
+    }
+    if (bm->prd_used >= PRD_MAX_ENTRIES) {
+        bm_fail(bm, "PRD table without end of table");
+        return false;
+    }
+    uint32_t prd[2];
+    if (!mem_is_ram(m, bm->prd_next, 8) || !mem_read(m, bm->prd_next, prd, 8)) {
+        bm_fail(bm, "PRD table outside RAM");
+        return false;
+    }
+    uint32_t addr = GUINT32_FROM_LE(prd[0]), ctl = GUINT32_FROM_LE(prd[1]);
+    /* Bit 0 of address and count are zero; a count of 0 means 64 KiB. */
+    bm->cur_addr = addr & ~1u;
+    bm->cur_left = (ctl & 0xfffe) ? (ctl & 0xfffe) : 0x10000;
+    bm->eot = ctl & 0x80000000u;
+    bm->prd_next += 8;
+    bm->prd_used++;
+    return true;
+}
+
 /* Moves len bytes between buf and the buffers the PRD table describes, checking every
  * descriptor and buffer against guest RAM. */
 static bool bm_transfer(void *opaque, uint8_t *buf, uint32_t len, bool to_memory)
 {
     PiixBm *bm = opaque;
     GuestMemory *m = vm_mem(bm->s->vm);
-    if (!pci_bus_master_enabled(bm->s->dev)) {
-        bm_fail(bm, "bus mastering is disabled in the PCI command register");
-        return false;
-    }
     while (len) {
-        if (!bm->cur_left) {
-            if (bm->eot) {
-                bm_fail(bm, "PRD table ends before the transfer");
-                return false;
-            }
-            if (bm->prd_used >= PRD_MAX_ENTRIES) {
-                bm_fail(bm, "PRD table without end of table");
-                return false;
-            }
-            uint32_t prd[2];
-            if (!mem_is_ram(m, bm->prd_next, 8) || !mem_read(m, bm->prd_next, prd, 8)) {
-                bm_fail(bm, "PRD table outside RAM");
-                return false;
-            }
-            uint32_t addr = GUINT32_FROM_LE(prd[0]), ctl = GUINT32_FROM_LE(prd[1]);
-            /* Bit 0 of address and count are zero; a count of 0 means 64 KiB. */
-            bm->cur_addr = addr & ~1u;
-            bm->cur_left = (ctl & 0xfffe) ? (ctl & 0xfffe) : 0x10000;
-            bm->eot = ctl & 0x80000000u;
-            bm->prd_next += 8;
-            bm->prd_used++;
-        }
+        if (!bm_next_prd(bm))
+            return false;
         uint32_t n = MIN(len, bm->cur_left);
         if (!mem_is_ram(m, bm->cur_addr, n)) {
             bm_fail(bm, "PRD buffer outside RAM");
@@ -122,6 +131,40 @@ static bool bm_transfer(void *opaque, uint8_t *buf, uint32_t len, bool to_memory
     return true;
 }
 
+/* Direct access needs host-contiguous, writable RAM pages that hold no decoded code
+ * and are not dirty-logged: everything else goes through mem_write, which tells the
+ * CPU and the display. */
+static uint32_t bm_map(void *opaque, uint32_t len, uint8_t **host)
+{
+    PiixBm *bm = opaque;
+    GuestMemory *m = vm_mem(bm->s->vm);
+    *host = NULL;
+    if (!bm_next_prd(bm))
+        return 0;
+    uint32_t n = MIN(len, bm->cur_left);
+    if (!mem_is_ram(m, bm->cur_addr, n)) {
+        bm_fail(bm, "PRD buffer outside RAM");
+        return 0;
+    }
+    hwaddr a = bm->cur_addr;
+    uint8_t *first = mem_write_page(m, a);
+    if (!first || mem_page_flags(m, a))
+        return n;
+    uint32_t ok = MEM_PAGE_SIZE - (uint32_t)(a & ~MEM_PAGE_MASK);
+    while (ok < n) {
+        hwaddr pa = a + ok;
+        uint8_t *p = mem_write_page(m, pa);
+        if (p != first + ((pa & MEM_PAGE_MASK) - (a & MEM_PAGE_MASK)) || mem_page_flags(m, pa))
+            break;
+        ok += MEM_PAGE_SIZE;
+    }
+    n = MIN(n, ok);
+    *host = first + (a & ~MEM_PAGE_MASK);
+    bm->cur_addr += n;
+    bm->cur_left -= n;
+    return n;
+}
+
 /* SFF-8038i table 1-2: a transfer that used the table up to EOT clears Active; one
  * that ended earlier leaves it set (the PRD table was larger than the transfer). */
 static void bm_done(void *opaque, bool ok)
@@ -136,6 +179,7 @@ static void bm_done(void *opaque, bool ok)
 static const IdeDmaOps piix_dma_ops = {
     .ready = bm_ready,
     .transfer = bm_transfer,
+    .map = bm_map,
     .done = bm_done,
 };
 
