@@ -565,8 +565,10 @@ static void ide_diagnostic(IdeChannel *ch)
         d->error = 0x01;
         d->status = d->kind == IDE_DISK ? ST_DRDY | ST_DSC : 0;
     }
-    ide_set_signature(ide_cur(ch));
-    ch->select = (ch->select & 0x0f) | (sel & 0xf0);
+    /* The protocol ends with device 0 selected, its signature in the registers. */
+    ch->select = (uint8_t)((sel & 0xe0) & ~DH_DEV);
+    IdeDevice *d0 = ch->dev[0].kind != IDE_NONE ? &ch->dev[0] : &ch->dev[1];
+    ide_set_signature(d0);
     ide_set_irq(ch);
 }
 
