@@ -411,6 +411,131 @@ static void test_atapi(Fixture *f, gconstpointer data)
     g_assert_cmpuint(key << 16 | asc << 8 | ascq, ==, 0x023a01);
 }
 
+/* The PIIX3 function with a disk and a CD: random traffic on the task files, the bus
+ * master registers (start bits, descriptor tables anywhere, inside RAM or not) and the
+ * PCI command register. Nothing may crash; afterwards a DMA read still works. */
+static void test_piix_flood(void)
+{
+    Vm *vm = vm_new_for_test(4u << 20);
+    g_autofree char *dir = g_dir_make_tmp("vireo-ide-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(dir, "d.img", NULL);
+    g_autofree char *cd = g_build_filename(dir, "cd.iso", NULL);
+    g_autofree uint8_t *data = g_malloc(256 * 1024);
+    for (size_t i = 0; i < 256 * 1024; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 9));
+    g_assert_true(g_file_set_contents(disk, (char *)data, 256 * 1024, NULL));
+    g_assert_true(g_file_set_contents(cd, (char *)data, 256 * 1024, NULL));
+    VmConfig *cfg = vm_config_new();
+    DriveConfig *d = drive_config_new();
+    d->file = g_strdup(disk);
+    d->format = g_strdup("raw");
+    d->index = 0;
+    g_ptr_array_add(cfg->drives, d);
+    d = drive_config_new();
+    d->file = g_strdup(cd);
+    d->media = DRIVE_MEDIA_CDROM;
+    d->index = 2;
+    g_ptr_array_add(cfg->drives, d);
+    TestLine lines[16] = { { 0 } };
+    IrqLine isa[16];
+    for (int i = 0; i < 16; i++)
+        isa[i] = test_line(&lines[i]);
+    GError *err = NULL;
+    vm_lock(vm);
+    PciBus *bus = pci_bus_new(vm);
+    PiixIdeState *s = piix_ide_new(vm, bus, PCI_DEVFN(1, 1), isa, cfg, &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(s);
+    pci_config_write(bus, PCI_DEVFN(1, 1), 0x20, 0xc000, 4);
+    pci_config_write(bus, PCI_DEVFN(1, 1), 0x40, 0x80008000, 4);
+    pci_config_write(bus, PCI_DEVFN(1, 1), PCI_COMMAND, 5, 2);
+    vm_unlock(vm);
+
+    static const uint16_t ports[] = { 0x1f0, 0x1f1, 0x1f2, 0x1f3, 0x1f4, 0x1f5, 0x1f6, 0x1f7,
+                                      0x3f6, 0x170, 0x177, 0x376, 0xc000, 0xc002, 0xc004,
+                                      0xc008, 0xc00a, 0xc00c };
+    static const uint8_t cmds[] = { 0x20, 0x24, 0x25, 0xc8, 0xca, 0x35, 0xa0, 0xc4, 0xc5, 0xec, 0xa1 };
+    g_autoptr(GRand) r = g_rand_new_with_seed(11);
+    GuestMemory *m = vm_mem(vm);
+    for (int i = 0; i < 100000; i++) {
+        uint16_t port = ports[g_rand_int_range(r, 0, G_N_ELEMENTS(ports))];
+        uint32_t v = g_rand_int(r);
+        vm_lock(vm);
+        switch (g_rand_int_range(r, 0, 6)) {
+        case 0: { /* a plausible command on a plausible address */
+            uint16_t base = (v & 0x100) ? 0x170 : 0x1f0;
+            io_write(vm_io(vm), base + 1, (v >> 20) & 1, 1);
+            io_write(vm_io(vm), base + 2, (v >> 12) % 40, 1);
+            io_write(vm_io(vm), base + 3, (v >> 16) % 512, 1);
+            io_write(vm_io(vm), base + 4, (v & 0x200) ? 0 : 0x08, 1);
+            io_write(vm_io(vm), base + 5, 0, 1);
+            io_write(vm_io(vm), base + 6, 0xe0 | ((v >> 21) & 0x10), 1);
+            uint8_t c = cmds[v % G_N_ELEMENTS(cmds)];
+            io_write(vm_io(vm), base + 7, c, 1);
+            if (c == 0xa0) { /* READ(10) of a few sectors, PIO or DMA as the feature says */
+                const uint8_t cdb[12] = { 0x28, 0, 0, 0, 0, (v >> 24) % 130, 0, 0, (v >> 8) % 4 };
+                for (int k = 0; k < 12; k += 2)
+                    io_write(vm_io(vm), base, cdb[k] | cdb[k + 1] << 8, 2);
+            }
+            break;
+        }
+        case 1: /* a descriptor somewhere, maybe past RAM's end, maybe EOT */
+            mem_stl(m, 0x1000 + (v % 64) * 8, (v & 0x40) ? g_rand_int(r) % (4u << 20) : g_rand_int(r));
+            mem_stl(m, 0x1004 + (v % 64) * 8, g_rand_int(r));
+            io_write(vm_io(vm), (v & 1) ? 0xc004 : 0xc00c, (v & 0x80) ? 0x1000 : g_rand_int(r), 4);
+            break;
+        case 2: /* start or stop */
+            io_write(vm_io(vm), (v & 1) ? 0xc000 : 0xc008, v & 0x09, 1);
+            break;
+        case 3:
+            io_write(vm_io(vm), port, v, port >= 0xc000 ? 4 : 1);
+            break;
+        case 4:
+            io_read(vm_io(vm), port, (port == 0x1f0 || port == 0x170 || port >= 0xc000) ? 2 : 1);
+            break;
+        default: /* bus mastering and I/O decode on and off */
+            if (v % 16 == 0)
+                pci_config_write(bus, PCI_DEVFN(1, 1), PCI_COMMAND, (v >> 4) & 5, 2);
+            break;
+        }
+        vm_unlock(vm);
+    }
+
+    /* A clean READ DMA of 8 sectors into 0x20000 afterwards. */
+    vm_lock(vm);
+    pci_config_write(bus, PCI_DEVFN(1, 1), PCI_COMMAND, 5, 2);
+    io_write(vm_io(vm), 0xc000, 0, 1);
+    io_write(vm_io(vm), 0x3f6, 0x06, 1);
+    io_write(vm_io(vm), 0x3f6, 0x00, 1);
+    mem_stl(m, 0x1000, 0x20000);
+    mem_stl(m, 0x1004, 0x80001000);
+    io_write(vm_io(vm), 0xc004, 0x1000, 4);
+    io_write(vm_io(vm), 0xc002, 0x06, 1);
+    io_write(vm_io(vm), 0xc000, 0x08, 1);
+    io_write(vm_io(vm), 0x1f2, 8, 1);
+    io_write(vm_io(vm), 0x1f3, 3, 1);
+    io_write(vm_io(vm), 0x1f4, 0, 1);
+    io_write(vm_io(vm), 0x1f5, 0, 1);
+    io_write(vm_io(vm), 0x1f6, 0xe0, 1);
+    io_write(vm_io(vm), 0x1f7, 0xc8, 1);
+    io_write(vm_io(vm), 0xc000, 0x09, 1);
+    uint8_t bmst = (uint8_t)io_read(vm_io(vm), 0xc002, 1);
+    uint8_t st = (uint8_t)io_read(vm_io(vm), 0x1f7, 1);
+    uint8_t got[4096];
+    mem_read(m, 0x20000, got, sizeof(got));
+    vm_unlock(vm);
+    g_assert_cmpuint(bmst & 0x07, ==, 0x04); /* interrupt, no error, inactive */
+    g_assert_cmpuint(st, ==, 0x50);
+    g_assert_cmpmem(got, sizeof(got), data + 3 * 512, sizeof(got));
+    g_assert_cmpint(lines[14].rises, >, 0);
+
+    vm_free(vm);
+    vm_config_free(cfg);
+    g_unlink(disk);
+    g_unlink(cd);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -427,5 +552,6 @@ int main(int argc, char **argv)
     ADD("aborts", "disk", test_aborts);
     ADD("flood", "disk", test_flood);
     ADD("atapi", "cd", test_atapi);
+    g_test_add_func("/ide/piix-flood", test_piix_flood);
     return g_test_run();
 }
