@@ -74,6 +74,10 @@ struct IdeDevice {
     /* DMA: the command waits for the bus master's start bit. */
     bool dma_pending;
     bool dma_write;       /* device to memory is false: true means memory to device */
+    /* An asynchronous DMA request is in flight; completions of an older generation
+     * (the device was reset meanwhile) are dropped. */
+    bool aio_busy;
+    unsigned aio_gen;
 
     /* ATAPI. */
     uint8_t cdb[12];
@@ -95,11 +99,11 @@ typedef struct IdeDmaOps {
     /* True when the engine may start now (start bit set). */
     bool (*ready)(void *opaque);
     bool (*transfer)(void *opaque, uint8_t *buf, uint32_t len, bool to_memory);
-    /* For device-to-memory transfers: the next up to len bytes of the PRD buffers. When
-     * they are plain guest RAM the device may fill directly, sets *host and consumes
-     * them; otherwise leaves *host NULL (the caller moves them with transfer). Returns
+    /* Consumes the next up to len bytes of the PRD buffers and says where they are:
+     * *gpa always; *host too when they are plain guest RAM the device may access
+     * directly in that direction (else NULL: go through mem_read/mem_write). Returns
      * the byte count, 0 on a bus master error. */
-    uint32_t (*map)(void *opaque, uint32_t len, uint8_t **host);
+    uint32_t (*map)(void *opaque, uint32_t len, bool to_memory, uint8_t **host, hwaddr *gpa);
     /* The command is over; ok false when the device reports an error. */
     void (*done)(void *opaque, bool ok);
 } IdeDmaOps;

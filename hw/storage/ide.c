@@ -4,8 +4,9 @@
  * of a hard disk (PIO in/out, multiple, DMA, LBA28/LBA48 and CHS addressing). The ATAPI
  * packet commands are in ide-atapi.c, the PIIX3 bus master in piix-ide.c.
  *
- * Commands complete at once: the block layer is called synchronously on the vCPU
- * thread under the engine lock, so BSY is never seen set by the guest. */
+ * PIO commands complete at once (the block layer is called on the vCPU thread under the
+ * engine lock); DMA commands of disks run on the block layer's thread pool and show BSY
+ * until their completion takes the lock and raises the interrupt. */
 #include "hw/storage/ide-internal.h"
 
 #include <string.h>
@@ -103,6 +104,8 @@ static void ide_device_reset(IdeDevice *d)
 {
     ide_pio_stop(d);
     d->dma_pending = false;
+    d->aio_busy = false;
+    d->aio_gen++;
     d->error = 0x01; /* diagnostic code: no error */
     d->status = d->kind == IDE_DISK ? ST_DRDY | ST_DSC : 0;
     d->multiple = 0;
@@ -257,40 +260,107 @@ static void ata_write_end(IdeDevice *d)
     }
 }
 
-/* DMA read: straight into guest RAM where the bus master can map it, through the
- * buffer elsewhere. Leaves the address of a failing sector in d->lba. */
-static bool ata_dma_read(IdeDevice *d)
+/* Asynchronous DMA (disks): the PRD buffers become an iovec, straight into guest RAM
+ * where the bus master can map it and through bounce buffers elsewhere; the block
+ * layer's pool thread completes the command under the engine lock. */
+typedef struct IdeBounce {
+    hwaddr gpa;
+    uint32_t len;
+    uint8_t *buf;
+} IdeBounce;
+
+typedef struct IdeAio {
+    IdeDevice *d;
+    unsigned gen;
+    bool write;
+    uint64_t lba;
+    uint32_t count;
+    GArray *iov;     /* struct iovec */
+    GArray *bounce;  /* IdeBounce */
+} IdeAio;
+
+static void ide_aio_free(IdeAio *r)
+{
+    for (guint i = 0; i < r->bounce->len; i++)
+        g_free(g_array_index(r->bounce, IdeBounce, i).buf);
+    g_array_free(r->bounce, TRUE);
+    g_array_free(r->iov, TRUE);
+    g_free(r);
+}
+
+static void ata_aio_done(void *opaque, const GError *err)
+{
+    IdeAio *r = opaque;
+    IdeDevice *d = r->d;
+    IdeChannel *ch = d->ch;
+    vm_lock(ch->vm);
+    if (r->gen == d->aio_gen && d->aio_busy) {
+        d->aio_busy = false;
+        if (err) {
+            VLOG(LOG_DISK, "IDE: DMA at sector %" G_GUINT64_FORMAT ": %s", r->lba, err->message);
+            ata_set_lba(d, r->lba);
+            ata_error(d, r->write ? ER_ABRT : ER_UNC | ER_ABRT);
+            ch->dma->done(ch->dma_opaque, false);
+        } else {
+            if (!r->write)
+                for (guint i = 0; i < r->bounce->len; i++) {
+                    IdeBounce *b = &g_array_index(r->bounce, IdeBounce, i);
+                    mem_write(vm_mem(ch->vm), b->gpa, b->buf, b->len);
+                }
+            ata_set_lba(d, r->lba + r->count - 1);
+            d->remaining = 0;
+            ch->dma->done(ch->dma_opaque, true);
+            ata_ok(d);
+        }
+    }
+    vm_unlock(ch->vm);
+    ide_aio_free(r);
+}
+
+static void ata_dma_submit(IdeDevice *d)
 {
     IdeChannel *ch = d->ch;
-    uint64_t off = d->lba * ATA_SECTOR, end = off + (uint64_t)d->remaining * ATA_SECTOR;
-    while (off < end) {
+    IdeAio *r = g_new0(IdeAio, 1);
+    r->d = d;
+    r->gen = d->aio_gen;
+    r->write = d->dma_write;
+    r->lba = d->lba;
+    r->count = d->remaining;
+    r->iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    r->bounce = g_array_new(FALSE, FALSE, sizeof(IdeBounce));
+    uint64_t left = (uint64_t)d->remaining * ATA_SECTOR;
+    while (left) {
         uint8_t *host;
-        uint32_t n = ch->dma->map(ch->dma_opaque, (uint32_t)MIN(end - off, IDE_BUF_SIZE), &host);
-        GError *err = NULL;
-        d->lba = off / ATA_SECTOR;
+        hwaddr gpa = 0;
+        uint32_t n = ch->dma->map(ch->dma_opaque, (uint32_t)MIN(left, UINT32_C(1) << 30),
+                                  !r->write, &host, &gpa);
         if (!n) {
+            /* A descriptor outside RAM or a short table: nothing is transferred. */
             ata_set_lba(d, d->lba);
             ata_error(d, ER_ABRT);
-            return false;
+            ch->dma->done(ch->dma_opaque, false);
+            ide_aio_free(r);
+            return;
         }
-        if (!block_pread(d->img, off, host ? host : d->buf, n, &err)) {
-            VLOG(LOG_DISK, "IDE: DMA at sector %" G_GUINT64_FORMAT ": %s", d->lba, err->message);
-            g_error_free(err);
-            ata_set_lba(d, d->lba);
-            ata_error(d, ER_UNC | ER_ABRT);
-            return false;
+        if (!host) {
+            IdeBounce b = { gpa, n, g_malloc(n) };
+            if (r->write)
+                mem_read(vm_mem(ch->vm), gpa, b.buf, n);
+            g_array_append_val(r->bounce, b);
+            host = b.buf;
         }
-        if (!host && !ch->dma->transfer(ch->dma_opaque, d->buf, n, true)) {
-            ata_set_lba(d, d->lba);
-            ata_error(d, ER_ABRT);
-            return false;
-        }
-        off += n;
+        struct iovec v = { host, n };
+        g_array_append_val(r->iov, v);
+        left -= n;
     }
-    d->lba = end / ATA_SECTOR;
-    ata_set_lba(d, d->lba - 1);
-    d->remaining = 0;
-    return true;
+    d->aio_busy = true;
+    d->status = ST_DRDY | ST_BSY;
+    if (r->write)
+        block_aio_writev(d->img, r->lba * ATA_SECTOR, (struct iovec *)(void *)r->iov->data,
+                         (int)r->iov->len, ata_aio_done, r);
+    else
+        block_aio_readv(d->img, r->lba * ATA_SECTOR, (struct iovec *)(void *)r->iov->data,
+                        (int)r->iov->len, ata_aio_done, r);
 }
 
 /* DMA (ATA-6 §9.10): the transfer runs when the bus master is started. */
@@ -298,11 +368,8 @@ static void ata_dma_run(IdeDevice *d)
 {
     IdeChannel *ch = d->ch;
     d->dma_pending = false;
-    if (!d->dma_write && ch->dma->map) {
-        bool ok = ata_dma_read(d);
-        ch->dma->done(ch->dma_opaque, ok);
-        if (ok)
-            ata_ok(d);
+    if (ch->dma->map) {
+        ata_dma_submit(d);
         return;
     }
     while (d->remaining) {
@@ -821,6 +888,9 @@ static void ide_command(IdeChannel *ch, uint8_t cmd)
     IdeDevice *d = ide_cur(ch);
     /* Writes to an absent device, or while reset is asserted, go nowhere. */
     if (d->kind == IDE_NONE || (ch->devctl & DC_SRST))
+        return;
+    /* ATA-6 §7.15.6: the host writes no command while BSY is set (a DMA in flight). */
+    if (d->aio_busy)
         return;
     VLOG(LOG_DISK, "IDE: unit %d command 0x%02x", d->unit, cmd);
     /* A new command ends whatever transfer was left unfinished. */

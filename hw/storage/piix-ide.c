@@ -131,10 +131,9 @@ static bool bm_transfer(void *opaque, uint8_t *buf, uint32_t len, bool to_memory
     return true;
 }
 
-/* Direct access needs host-contiguous, writable RAM pages that hold no decoded code
- * and are not dirty-logged: everything else goes through mem_write, which tells the
- * CPU and the display. */
-static uint32_t bm_map(void *opaque, uint32_t len, uint8_t **host)
+/* Direct access needs host-contiguous RAM pages; for writes into guest memory also no
+ * decoded code and no dirty logging (mem_write tells the CPU and the display of those). */
+static uint32_t bm_map(void *opaque, uint32_t len, bool to_memory, uint8_t **host, hwaddr *gpa)
 {
     PiixBm *bm = opaque;
     GuestMemory *m = vm_mem(bm->s->vm);
@@ -147,19 +146,24 @@ static uint32_t bm_map(void *opaque, uint32_t len, uint8_t **host)
         return 0;
     }
     hwaddr a = bm->cur_addr;
-    uint8_t *first = mem_write_page(m, a);
-    if (!first || mem_page_flags(m, a))
-        return n;
-    uint32_t ok = MEM_PAGE_SIZE - (uint32_t)(a & ~MEM_PAGE_MASK);
-    while (ok < n) {
-        hwaddr pa = a + ok;
-        uint8_t *p = mem_write_page(m, pa);
-        if (p != first + ((pa & MEM_PAGE_MASK) - (a & MEM_PAGE_MASK)) || mem_page_flags(m, pa))
-            break;
-        ok += MEM_PAGE_SIZE;
+    *gpa = a;
+    uint8_t *first = to_memory ? mem_write_page(m, a) : mem_read_page(m, a);
+    if (first && (!to_memory || !mem_page_flags(m, a))) {
+        uint32_t ok = MEM_PAGE_SIZE - (uint32_t)(a & ~MEM_PAGE_MASK);
+        while (ok < n) {
+            hwaddr pa = a + ok;
+            uint8_t *p = to_memory ? mem_write_page(m, pa) : mem_read_page(m, pa);
+            if (p != first + ((pa & MEM_PAGE_MASK) - (a & MEM_PAGE_MASK)) ||
+                (to_memory && mem_page_flags(m, pa)))
+                break;
+            ok += MEM_PAGE_SIZE;
+        }
+        n = MIN(n, ok);
+        *host = first + (a & ~MEM_PAGE_MASK);
+    } else {
+        /* Up to the end of this page: the next may be direct again. */
+        n = MIN(n, MEM_PAGE_SIZE - (uint32_t)(a & ~MEM_PAGE_MASK));
     }
-    n = MIN(n, ok);
-    *host = first + (a & ~MEM_PAGE_MASK);
     bm->cur_addr += n;
     bm->cur_left -= n;
     return n;

@@ -519,7 +519,15 @@ static void test_piix_flood(void)
     io_write(vm_io(vm), 0x1f6, 0xe0, 1);
     io_write(vm_io(vm), 0x1f7, 0xc8, 1);
     io_write(vm_io(vm), 0xc000, 0x09, 1);
-    uint8_t bmst = (uint8_t)io_read(vm_io(vm), 0xc002, 1);
+    vm_unlock(vm);
+    /* The read completes on the block layer's thread: poll as a driver would. */
+    uint8_t bmst = 0;
+    for (int i = 0; i < 5000 && !(bmst & 0x04); i++) {
+        bmst = inb(vm, 0xc002);
+        if (!(bmst & 0x04))
+            g_usleep(1000);
+    }
+    vm_lock(vm);
     uint8_t st = (uint8_t)io_read(vm_io(vm), 0x1f7, 1);
     uint8_t got[4096];
     mem_read(m, 0x20000, got, sizeof(got));
