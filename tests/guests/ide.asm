@@ -457,6 +457,78 @@ guest_main:
     CHECK z, "WRITE DMA: DRQ or ERR"
     PRINTLN "DMA write OK"
 
+    ; READ DMA of 64 sectors while the CPU sleeps in HLT until IRQ 14 (slave 8259 IRQ 6;
+    ; vectors 08h and 70h): the completion must wake it.
+    mov al, 0x11
+    out 0x20, al
+    out 0xa0, al
+    mov al, 0x08
+    out 0x21, al
+    mov al, 0x70
+    out 0xa1, al
+    mov al, 0x04
+    out 0x21, al
+    mov al, 0x02
+    out 0xa1, al
+    mov al, 0x01
+    out 0x21, al
+    out 0xa1, al
+    mov al, 0xfb                ; cascade only
+    out 0x21, al
+    mov al, 0xbf                ; IRQ 14
+    out 0xa1, al
+    mov word [fs:0x76 * 4], ide_isr
+    mov word [fs:0x76 * 4 + 2], cs
+    mov byte [fs:irq_flag], 0
+    push es
+    xor ax, ax
+    mov es, ax
+    mov dword [es:PRD], 0x20000
+    mov dword [es:PRD + 4], 0x80008000
+    pop es
+    mov dx, BMBASE + 2
+    mov al, 0x06
+    out dx, al
+    mov dx, BMBASE
+    mov al, 0x08
+    out dx, al
+    mov eax, 400
+    mov cl, 64
+    call set_lba28
+    mov al, 0xc8
+    call command
+    mov dx, BMBASE
+    mov al, 0x09
+    out dx, al
+    mov ecx, 100000
+    sti
+.sleep:
+    hlt
+    cmp byte [fs:irq_flag], 0
+    jne .woken
+    dec ecx
+    jnz .sleep
+.woken:
+    cli
+    cmp byte [fs:irq_flag], 0
+    CHECK ne, "READ DMA with HLT: no IRQ 14"
+    mov dx, BMBASE
+    mov al, 0
+    out dx, al
+    mov al, 0xff
+    out 0x21, al
+    out 0xa1, al
+    push es
+    mov ax, 0x2000
+    mov es, ax
+    xor di, di
+    mov ebx, 400
+    mov cx, 64
+    call verify_pattern
+    pop es
+    CHECK e, "READ DMA with HLT: wrong data"
+    PRINTLN "DMA read with IRQ 14 OK"
+
     ; READ DMA EXT on the slave at the high LBA.
     mov byte [fs:devsel], 0xf0
     call select
@@ -660,6 +732,19 @@ guest_main:
     EXIT EXIT_PASS
 
 ; --- helpers -----------------------------------------------------------------------
+ide_isr:                        ; IRQ 14: acknowledge the device and both 8259s
+    push ax
+    push dx
+    mov dx, 0x1f7
+    in al, dx
+    mov byte [fs:irq_flag], 1
+    mov al, 0x20
+    out 0xa0, al
+    out 0x20, al
+    pop dx
+    pop ax
+    iret
+
 buf_off equ 0                   ; PIO buffer: es:0 (es = 0x1000 after setup)
 
 pci_read:                       ; eax = address -> eax = dword
@@ -1053,4 +1138,5 @@ cdb_toc:      db 0x43, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0
 io equ 0x500                    ; command block base of the channel in use
 devsel equ 0x502                ; device/head register value: A0h/B0h (E0h/F0h with LBA)
 pio_bytes equ 0x504             ; bytes the last ATAPI PIO command moved
+irq_flag equ 0x506              ; set by the IRQ 14 handler
 GUEST_END

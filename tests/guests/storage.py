@@ -128,7 +128,8 @@ def scenario_ide(o, tmp, snapshot):
            "slave max LBA %d" % (BIG_DISK // SECTOR - 1),
            "cd sectors %d" % (os.path.getsize(iso) // 2048),
            "PIO read LBA28 OK", "PIO read CHS OK", "READ MULTIPLE OK", "PIO write OK",
-           "LBA48 OK", "DMA read OK", "DMA write OK", "DMA read LBA48 OK",
+           "LBA48 OK", "DMA read OK", "DMA write OK", "DMA read with IRQ 14 OK",
+           "DMA read LBA48 OK",
            "bad PRD: error status, no crash", "ATAPI PIO READ\\(10\\) OK",
            "ATAPI DMA READ\\(10\\) OK", "IDE test passed"]
     args = ["-bios", o.guest, "-drive", "file=%s,format=raw,index=0" % disk,
