@@ -424,6 +424,55 @@ static void atapi_read(IdeDevice *d, uint32_t lba, uint32_t count)
     atapi_send(d, 0);
 }
 
+/* READ DISC INFORMATION (MMC-3 §6.22): one complete session with one track. */
+static void atapi_read_disc_info(IdeDevice *d, const uint8_t *cdb)
+{
+    uint8_t *b = d->buf;
+    if (cdb[1] & 7) { /* only the standard disc information block */
+        atapi_fail(d, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD, 0);
+        return;
+    }
+    memset(b, 0, 34);
+    put_be16(b, 32);
+    b[2] = 0x0e; /* last session complete, disc complete, not erasable */
+    b[3] = 1;    /* first track */
+    b[4] = 1;    /* sessions */
+    b[5] = 1;    /* first track of the last session */
+    b[6] = 1;    /* last track of the last session */
+    b[8] = 0x00; /* CD-DA or CD-ROM */
+    memset(b + 16, 0xff, 8); /* no next session: lead-in and lead-out unknown */
+    atapi_send(d, MIN(34u, get_be16(cdb + 7)));
+}
+
+/* MECHANISM STATUS (MMC-3 §6.10): no changer, idle, the door as the tray is. */
+static void atapi_mechanism_status(IdeDevice *d, const uint8_t *cdb)
+{
+    uint8_t *b = d->buf;
+    memset(b, 0, 8);
+    b[1] = d->tray_open ? 0x10 : 0;
+    atapi_send(d, MIN(8u, get_be16(cdb + 8)));
+}
+
+/* READ CD (MMC-3 §6.19) for user data only: a data CD's Mode 1 sectors as READ(10). */
+static void atapi_read_cd(IdeDevice *d, const uint8_t *cdb)
+{
+    unsigned type = (cdb[1] >> 2) & 7;
+    uint32_t count = (uint32_t)cdb[6] << 16 | get_be16(cdb + 7);
+    if (type != 0 && type != 2) { /* CD-DA or Mode 2 sectors: there are none */
+        atapi_fail(d, SK_ILLEGAL_REQUEST, 0x64, 0); /* illegal mode for this track */
+        return;
+    }
+    if (cdb[9] == 0) { /* no fields selected: nothing moves */
+        atapi_ok(d);
+        return;
+    }
+    if (cdb[9] != 0x10) { /* sync, headers, EDC/ECC or C2 bits: not kept in an ISO */
+        atapi_fail(d, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD, 0);
+        return;
+    }
+    atapi_read(d, get_be32(cdb + 2), count);
+}
+
 /* START STOP UNIT (SBC/MMC-3 §6.39): LoEj with Start clear opens the tray (unless
  * PREVENT ALLOW MEDIUM REMOVAL locked it), with Start set closes it. */
 static void atapi_start_stop(IdeDevice *d, const uint8_t *cdb)
@@ -549,6 +598,15 @@ static void atapi_command(IdeDevice *d)
         break;
     case 0x5a:
         atapi_mode_sense(d, cdb);
+        break;
+    case 0x51:
+        atapi_read_disc_info(d, cdb);
+        break;
+    case 0xbd:
+        atapi_mechanism_status(d, cdb);
+        break;
+    case 0xbe:
+        atapi_read_cd(d, cdb);
         break;
     case 0xbb: /* SET CD SPEED: the speed is whatever the host gives */
         atapi_ok(d);

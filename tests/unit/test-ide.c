@@ -369,6 +369,19 @@ static void test_atapi(Fixture *f, gconstpointer data)
     g_assert_cmpuint(n, ==, 30);
     g_assert_cmpuint(b[8], ==, 0x2a);
 
+    /* READ CD of user data is READ(10); other sector fields are refused. */
+    const uint8_t readcd[12] = { 0xbe, 0, 0, 0, 0, 9, 0, 0, 1, 0x10 };
+    packet(f, readcd, b, sizeof(b), &n);
+    g_assert_cmpuint(n, ==, 2048);
+    memcpy(&off, b, 8);
+    g_assert_cmpuint(off, ==, 9 * 2048);
+    const uint8_t readcd_raw[12] = { 0xbe, 0, 0, 0, 0, 9, 0, 0, 1, 0xf8 };
+    g_assert_cmpuint(packet(f, readcd_raw, b, sizeof(b), NULL) & 1, ==, 1);
+    const uint8_t discinfo[12] = { 0x51, 0, 0, 0, 0, 0, 0, 0, 34 };
+    packet(f, discinfo, b, sizeof(b), &n);
+    g_assert_cmpuint(n, ==, 34);
+    g_assert_cmpuint(b[2], ==, 0x0e);
+
     /* An unknown opcode: ILLEGAL REQUEST, invalid command operation code. */
     const uint8_t bad[12] = { 0xff };
     g_assert_cmpuint(packet(f, bad, b, sizeof(b), NULL) & 1, ==, 1);
