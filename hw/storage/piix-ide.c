@@ -131,8 +131,8 @@ static bool bm_transfer(void *opaque, uint8_t *buf, uint32_t len, bool to_memory
     return true;
 }
 
-/* Direct access needs host-contiguous RAM pages; for writes into guest memory also no
- * decoded code and no dirty logging (mem_write tells the CPU and the display of those). */
+/* Direct access needs host-contiguous main RAM pages without decoded code or dirty
+ * logging (mem_write and mem_read tell the CPU and the display of those). */
 static uint32_t bm_map(void *opaque, uint32_t len, bool to_memory, uint8_t **host, hwaddr *gpa)
 {
     PiixBm *bm = opaque;
@@ -147,14 +147,17 @@ static uint32_t bm_map(void *opaque, uint32_t len, bool to_memory, uint8_t **hos
     }
     hwaddr a = bm->cur_addr;
     *gpa = a;
-    uint8_t *first = to_memory ? mem_write_page(m, a) : mem_read_page(m, a);
-    if (first && (!to_memory || !mem_page_flags(m, a))) {
+    /* The legacy window (VGA memory, ROMs, PAM shadows) always goes the slow way: its
+     * host memory belongs to other devices and may change under a request in flight. */
+    bool legacy = a < 0x100000 && a + n > 0xa0000;
+    uint8_t *first = legacy ? NULL : to_memory ? mem_write_page(m, a) : mem_read_page(m, a);
+    if (first && !mem_page_flags(m, a)) {
         uint32_t ok = MEM_PAGE_SIZE - (uint32_t)(a & ~MEM_PAGE_MASK);
         while (ok < n) {
             hwaddr pa = a + ok;
             uint8_t *p = to_memory ? mem_write_page(m, pa) : mem_read_page(m, pa);
             if (p != first + ((pa & MEM_PAGE_MASK) - (a & MEM_PAGE_MASK)) ||
-                (to_memory && mem_page_flags(m, pa)))
+                mem_page_flags(m, pa) || (pa >= 0xa0000 && pa < 0x100000))
                 break;
             ok += MEM_PAGE_SIZE;
         }
