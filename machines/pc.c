@@ -9,6 +9,7 @@
 #include "hw/audio/pcspk.h"
 #include "hw/char/serial.h"
 #include "hw/display/vga.h"
+#include "hw/dma/i8237.h"
 #include "hw/firmware/fw_cfg.h"
 #include "hw/firmware/kernel-loader.h"
 #include "hw/input/i8042.h"
@@ -19,11 +20,13 @@
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/piix3.h"
+#include "hw/storage/fdc.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "vireo-config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define BIOS_MAX_SIZE (16u << 20)
 #define ISA_BIOS_MAX (128u << 10)
@@ -41,6 +44,8 @@ typedef struct PcBoard {
     PciBus *pci;
     FwCfgState *fw;
     I8042State *kbc;
+    IsaDma *dma;
+    FdcState *fdc;
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -118,8 +123,13 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     mc146818_set_cmos(b->rtc, 0x5c, (over4g >> 8) & 0xff);
     mc146818_set_cmos(b->rtc, 0x5d, (over4g >> 16) & 0xff);
     mc146818_set_cmos(b->rtc, 0x5f, (uint8_t)(cfg->smp - 1));
-    /* Equipment byte: no floppy drives yet, EGA/VGA display. */
-    mc146818_set_cmos(b->rtc, 0x14, 0x00);
+    /* Floppy drive types, A: in the high nibble (IBM AT Technical Reference, CMOS 0x10). */
+    uint8_t fda = fdc_cmos_type(b->fdc, 0), fdb = fdc_cmos_type(b->fdc, 1);
+    mc146818_set_cmos(b->rtc, 0x10, (uint8_t)(fda << 4 | fdb));
+    /* Equipment byte: bit 0 diskette drives present, bits 7:6 their number less one;
+     * EGA/VGA display (bits 5:4 = 0). */
+    unsigned nfd = (fda != 0) + (fdb != 0);
+    mc146818_set_cmos(b->rtc, 0x14, nfd ? (uint8_t)(1 | (nfd - 1) << 6) : 0x00);
     /* Boot order for firmware without a bootorder file: 1 floppy, 2 disk, 3 CD. */
     const char *order = cfg->boot_order && *cfg->boot_order ? cfg->boot_order : "cad";
     uint8_t dev[3] = { 0 };
@@ -127,6 +137,62 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
         dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
     mc146818_set_cmos(b->rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
     mc146818_set_cmos(b->rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+/* Opens a drive's image as the options ask: a temporary overlay under -snapshot, and
+ * read-only (a write-protected disk) when asked or when the file cannot be written. */
+static BlockImage *open_drive_image(const VmConfig *cfg, const DriveConfig *dc, bool *readonly,
+                                    GError **err)
+{
+    *readonly = dc->readonly || access(dc->file, W_OK) != 0;
+    BlockOpenOptions o = { .read_only = *readonly, .format = dc->format };
+    GError *local = NULL;
+    BlockImage *img = cfg->snapshot || dc->snapshot ? block_open_with_temp_overlay(dc->file, &o, &local)
+                                                    : block_open(dc->file, &o, &local);
+    if (!img) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s", local->message);
+        g_error_free(local);
+    }
+    return img;
+}
+
+/* The floppy controller with the drives the configuration names (A: and B:). */
+static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
+{
+    const DriveConfig *units[FDC_MAX_DRIVES] = { NULL };
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *dc = g_ptr_array_index(cfg->drives, i);
+        if (dc->iface != DRIVE_IF_FLOPPY)
+            continue;
+        int u = dc->index;
+        if (u < 0)
+            for (u = 0; u < FDC_MAX_DRIVES && units[u]; u++)
+                ;
+        if (u >= FDC_MAX_DRIVES || units[u]) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "floppy %s: only two floppy drives (A: and B:) exist", dc->file ? dc->file : "drive");
+            return false;
+        }
+        units[u] = dc;
+    }
+    b->fdc = fdc_new(b->vm, 0x3f0, &b->isa_irq[6], b->dma, 2);
+    for (unsigned u = 0; u < FDC_MAX_DRIVES; u++) {
+        if (!units[u])
+            continue;
+        BlockImage *img = NULL;
+        bool ro = units[u]->readonly;
+        if (units[u]->file && *units[u]->file) {
+            img = open_drive_image(cfg, units[u], &ro, err);
+            if (!img)
+                return false;
+        }
+        if (!fdc_attach_drive(b->fdc, u, img, ro, err)) {
+            if (img)
+                block_close(img, NULL);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
@@ -226,6 +292,9 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
     vm_set_input_handler(vm, &pc_input_ops, b);
     port92_new(vm);
+    b->dma = i8237_new(vm);
+    if (!floppy_init(b, cfg, err))
+        return false;
     port80_new(vm);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
