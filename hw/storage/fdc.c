@@ -88,6 +88,8 @@ static const FdGeometry geometries[] = {
     { "2.88M", 80, 2, 36, RATE_1M, 5 },
 };
 
+#define GEOM_1440K 6
+
 typedef struct FdDrive {
     bool present;
     uint8_t cmos_type;
@@ -152,14 +154,10 @@ static const FdGeometry *geometry_for_size(uint64_t size)
         if ((uint64_t)g->cyls * g->heads * g->spt * SECTOR_SIZE == size)
             return g;
     }
-    /* A shorter image (a bare boot sector game) is the smallest format holding it;
-     * sectors past its end read as zeros. */
-    for (size_t i = 0; i < G_N_ELEMENTS(geometries); i++) {
-        const FdGeometry *g = &geometries[i];
-        if (size > 0 && size % SECTOR_SIZE == 0 &&
-            size < (uint64_t)g->cyls * g->heads * g->spt * SECTOR_SIZE)
-            return g;
-    }
+    /* Any other image up to 1.44M (a bare boot-sector game) is a 1.44M disk, as in
+     * QEMU; sectors past its end read as zeros. */
+    if (size > 0 && size % SECTOR_SIZE == 0 && size < 1474560)
+        return &geometries[GEOM_1440K];
     return NULL;
 }
 
@@ -977,7 +975,7 @@ bool fdc_attach_drive(FdcState *s, unsigned unit, BlockImage *img, bool readonly
         return false;
     }
     FdDrive *d = &s->drive[unit];
-    d->geom = &geometries[6]; /* an empty drive is a 1.44M one */
+    d->geom = &geometries[GEOM_1440K]; /* an empty drive is a 1.44M one */
     if (!fdc_set_medium(d, img, readonly, err))
         return false;
     d->present = true;

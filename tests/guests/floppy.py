@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Floppy tests: real guests booted from floppy images (FreeDOS, MikeOS, Floppy Bird)
+read from the screen through the control socket, and the fdc-dma guest whose writes are
+checked in the image file afterwards.
+
+  floppy.py --vireo PATH --accel tcg --scenario NAME [--image IMG] [--guest BIN]
+
+Images in ../shared/guests are used read-only: tests that write work on a copy in a
+temporary directory. Exit codes: 0 pass, 1 fail, 77 skip."""
+import argparse
+import collections
+import hashlib
+import os
+import shutil
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+
+SECTOR = 512
+
+
+def screen_text(vm):
+    try:
+        return "\n".join(vm.command("x-screen-text")["lines"])
+    except TestFailure as e:
+        if "not in a text mode" in str(e):
+            return ""
+        raise
+
+
+def wait_screen(vm, needle, timeout, what):
+    """Polls the text screen until it shows needle (a string or a predicate)."""
+    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    while True:
+        text = screen_text(vm)
+        if (needle(text) if callable(needle) else needle in text):
+            return text, time.monotonic() - start
+        if vm.proc.poll() is not None:
+            raise TestFailure("vireo-run exited (%d) waiting for %s:\n%s"
+                              % (vm.proc.returncode, what, vm.output()))
+        if time.monotonic() > deadline:
+            raise TestFailure("no %s on screen after %.0f s; the screen shows:\n%s"
+                              % (what, timeout, text))
+        time.sleep(0.1)
+
+
+def type_line(vm, text):
+    names = {" ": "spc", ".": "dot", "\n": "ret", "/": "slash", "\\": "backslash"}
+    for ch in text:
+        vm.send_key(names.get(ch, ch), hold_time=20)
+        time.sleep(0.03)
+
+
+def scenario_freedos_prompt(vm, opts):
+    # The boot disks' AUTOEXEC.BAT clears the screen: the prompt is what remains.
+    text, secs = wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
+    print("ok: A:\\> after %.1f s" % secs)
+
+
+def scenario_freedos_commands(vm, opts):
+    wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
+    type_line(vm, "ver\n")
+    text, _ = wait_screen(vm, lambda t: t.count("A:\\>") >= 2 and "FreeCom version" in t,
+                          30, "output of VER")
+    print("ok: ver shows", [l.strip() for l in text.splitlines() if "version" in l.lower()])
+    type_line(vm, "dir\n")
+
+    def dir_done(t):
+        return "KERNEL" in t and "COMMAND" in t and "file(s)" in t and t.count("A:\\>") >= 3
+    text, _ = wait_screen(vm, dir_done, 30, "directory listing from DIR")
+    lines = [l.rstrip() for l in text.splitlines()]
+    for name, ext in (("KERNEL", "SYS"), ("COMMAND", "COM")):
+        if not any(l.split()[:2] == [name, ext] for l in lines if l.strip()):
+            raise TestFailure("DIR does not list %s.%s:\n%s" % (name, ext, text))
+    print("ok: dir lists KERNEL.SYS and COMMAND.COM:", [l for l in lines if "file(s)" in l])
+
+
+def scenario_mikeos(vm, opts):
+    text, secs = wait_screen(vm, lambda t: "Welcome to MikeOS" in t and "Please select an interface" in t,
+                             opts.step_timeout, "MikeOS welcome dialog")
+    print("ok: MikeOS dialog after %.1f s" % secs)
+    # OK (Enter) opens the program menu, a list of the disk's programs.
+    vm.send_key("ret")
+    text, _ = wait_screen(vm, lambda t: ".BIN" in t or ".BAS" in t, 30, "MikeOS program list")
+    progs = sorted(set(w for l in text.splitlines() for w in l.split() if w.endswith((".BIN", ".BAS"))))
+    if len(progs) < 3:
+        raise TestFailure("the program menu lists too little:\n" + text)
+    print("ok: program menu lists", " ".join(progs))
+
+
+def scenario_floppybird(vm, opts):
+    # The title screen: mode 13h (320x200, 256 colours), sky, city, bird and ground.
+    deadline = time.monotonic() + opts.step_timeout
+    while True:
+        img = vm.screendump()
+        if (img.width, img.height) == (320, 200):
+            colours = collections.Counter(img.pixel(x, y) for y in range(200) for x in range(320))
+            if len(colours) >= 8:
+                break
+        if time.monotonic() > deadline:
+            raise TestFailure("no mode 13h picture: screen is %dx%d" % (img.width, img.height))
+        time.sleep(0.2)
+    time.sleep(0.5)
+    img = vm.screendump()
+    colours = collections.Counter(img.pixel(x, y) for y in range(200) for x in range(320))
+    sky = img.pixel(4, 4)
+    # The sky fills the top of the screen and differs from the ground at the bottom.
+    vmtest.check_region(img, 0, 0, 40, 20, lambda x, y: sky, "sky")
+    ground = img.pixel(4, 196)
+    vmtest.check_region(img, 0, 190, 320, 10, lambda x, y: ground, "ground")
+    if ground == sky:
+        raise TestFailure("sky and ground have the same colour %06x" % sky)
+    # The bird: some pixels in the middle band that are neither sky nor ground nor city.
+    band = collections.Counter(img.pixel(x, y) for y in range(40, 100) for x in range(120, 200))
+    if len(band) < 4:
+        raise TestFailure("no bird in the middle of the title screen (colours %s)" % band)
+    print("ok: mode 13h title screen, %d colours, sky %06x, ground %06x" % (len(colours), sky, ground))
+
+
+def pattern_image(path):
+    """A 1.44M image whose sector L starts with the word L, byte i being (L + i) & 0xFF."""
+    with open(path, "wb") as f:
+        for lba in range(2880):
+            s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
+            s[0:2] = struct.pack("<H", lba)
+            f.write(s)
+
+
+def scenario_fdc_dma(vm, opts):
+    vm.command("cont")  # started with -S: the guest is done before a socket would open
+    rc = vm.wait_exit(opts.step_timeout)
+    serial = vm.serial()
+    if rc != 33 or "FDC: all checks passed" not in serial:
+        raise TestFailure("the guest failed (exit %d):\n%s" % (rc, serial))
+    with open(opts.image_copy, "rb") as f:
+        data = f.read()
+    if len(data) != 2880 * SECTOR:
+        raise TestFailure("the image changed size to %d" % len(data))
+    written = bytes((i ^ 0x5a) & 0xff for i in range(SECTOR))
+    for lba in range(2880):
+        got = data[lba * SECTOR:(lba + 1) * SECTOR]
+        if lba == 58:
+            want = written
+        elif 72 <= lba < 90:
+            want = b"\xe5" * SECTOR
+        else:
+            s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
+            s[0:2] = struct.pack("<H", lba)
+            want = bytes(s)
+        if got != want:
+            raise TestFailure("image sector %d holds %s..., expected %s..." % (lba, got[:8].hex(), want[:8].hex()))
+    print("ok: guest passed; image: sector 58 written, cylinder 2 head 0 formatted, the rest unchanged")
+    print("image sha256", hashlib.sha256(data).hexdigest())
+
+
+SCENARIOS = {
+    "freedos-prompt": scenario_freedos_prompt,
+    "freedos-commands": scenario_freedos_commands,
+    "mikeos": scenario_mikeos,
+    "floppybird": scenario_floppybird,
+    "fdc-dma": scenario_fdc_dma,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--image", help="floppy image for drive A: (used read-only through a copy)")
+    ap.add_argument("--guest", help="-bios guest image")
+    ap.add_argument("--step-timeout", type=float, default=60)
+    ap.add_argument("args", nargs="*", help="more vireo-run arguments")
+    opts = ap.parse_args()
+    why = vmtest.kvm_skip_reason(opts.accel)
+    if why:
+        print("SKIP:", why)
+        return vmtest.SKIP
+    if opts.image and not os.path.exists(opts.image):
+        print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % opts.image)
+        return vmtest.SKIP
+    with vmtest.temp_dir() as tmp:
+        args = ["-m", "16"] + list(opts.args)
+        if opts.scenario == "fdc-dma":
+            opts.image_copy = os.path.join(tmp, "pattern.img")
+            pattern_image(opts.image_copy)
+            args = ["-S", "-m", "8", "-bios", opts.guest, "-fda", opts.image_copy] + list(opts.args)
+        elif opts.image:
+            # A private copy: the guest may write, and the shared image stays as it is.
+            copy = os.path.join(tmp, os.path.basename(opts.image))
+            shutil.copyfile(opts.image, copy)
+            os.chmod(copy, 0o644)
+            args += ["-fda", copy]
+        vm = None
+        try:
+            vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+            SCENARIOS[opts.scenario](vm, opts)
+        except TestFailure as e:
+            print("FAIL:", e)
+            if vm:
+                print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+            return 1
+        finally:
+            if vm:
+                vm.close()
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
