@@ -951,7 +951,7 @@ static bool fdc_set_medium(FdDrive *d, BlockImage *img, bool readonly, GError **
         size = block_size(img);
         g = geometry_for_size(size);
         if (!g) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED,
                         "floppy image %s: %" PRIu64 " bytes is no floppy format (160K to 2.88M)",
                         block_filename(img), size);
             return false;

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import time
 
@@ -79,6 +80,19 @@ def scenario_freedos_commands(vm, opts):
         if not any(l.split()[:2] == [name, ext] for l in lines if l.strip()):
             raise TestFailure("DIR does not list %s.%s:\n%s" % (name, ext, text))
     print("ok: dir lists KERNEL.SYS and COMMAND.COM:", [l for l in lines if "file(s)" in l])
+
+
+def scenario_boot_menu(vm, opts):
+    # -boot menu=on: SeaBIOS offers the menu, which lists drive A:; choosing it boots.
+    wait_screen(vm, "Press ESC for boot menu", opts.step_timeout, "boot menu prompt")
+    vm.send_key("esc")
+    text, _ = wait_screen(vm, "Select boot device", 30, "boot menu")
+    entry = [l.strip() for l in text.splitlines() if "Floppy [drive A]" in l]
+    if not entry:
+        raise TestFailure("the boot menu does not list drive A:\n" + text)
+    vm.send_key(entry[0].split(".")[0])
+    wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt after choosing the floppy")
+    print("ok: boot menu lists %r and boots it" % entry[0])
 
 
 def scenario_mikeos(vm, opts):
@@ -159,12 +173,39 @@ def scenario_fdc_dma(vm, opts):
     print("image sha256", hashlib.sha256(data).hexdigest())
 
 
+def image_errors(opts, tmp):
+    """Bad images and options: one line on stderr and the documented exit status."""
+    odd = os.path.join(tmp, "odd.img")
+    with open(odd, "wb") as f:
+        f.write(b"\0" * 1000)
+    big = os.path.join(tmp, "big.img")
+    with open(big, "wb") as f:
+        f.truncate(4 << 20)
+    cases = [
+        (["-fda", os.path.join(tmp, "missing.img")], 1, "missing.img"),
+        (["-fda", odd], 1, "1000 bytes is no floppy format"),
+        (["-fdb", big], 1, "no floppy format"),
+        (["-fda", odd, "-boot", "order=z"], 2, "-boot order=z"),
+        (["-boot", "menu=maybe"], 2, "-boot menu=maybe"),
+    ]
+    for args, want_rc, want_text in cases:
+        p = subprocess.run([opts.vireo, "-display", "none", "-accel", opts.accel] + args,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+        if p.returncode != want_rc or len(err) != 1 or want_text not in err[0]:
+            raise TestFailure("vireo-run %s: exit %d, stderr %r; expected exit %d and one line with %r"
+                              % (" ".join(args), p.returncode, err, want_rc, want_text))
+        print("ok: %s -> exit %d: %s" % (" ".join(args), p.returncode, err[0]))
+
+
 SCENARIOS = {
     "freedos-prompt": scenario_freedos_prompt,
     "freedos-commands": scenario_freedos_commands,
+    "boot-menu": scenario_boot_menu,
     "mikeos": scenario_mikeos,
     "floppybird": scenario_floppybird,
     "fdc-dma": scenario_fdc_dma,
+    "image-errors": None,
 }
 
 
@@ -186,6 +227,14 @@ def main():
         print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % opts.image)
         return vmtest.SKIP
     with vmtest.temp_dir() as tmp:
+        if opts.scenario == "image-errors":
+            try:
+                image_errors(opts, tmp)
+            except TestFailure as e:
+                print("FAIL:", e)
+                return 1
+            print("PASS")
+            return 0
         args = ["-m", "16"] + list(opts.args)
         if opts.scenario == "fdc-dma":
             opts.image_copy = os.path.join(tmp, "pattern.img")
