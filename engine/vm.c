@@ -475,6 +475,25 @@ void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
     vm->power_button_opaque = opaque;
 }
 
+void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque)
+{
+    vm->media_fn = fn;
+    vm->media_opaque = opaque;
+}
+
+bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
+                     bool read_only, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    bool ok = false;
+    if (vm->media_fn)
+        ok = vm->media_fn(vm->media_opaque, device, filename, format, read_only, err);
+    else
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no removable media");
+    g_mutex_unlock(&vm->lock);
+    return ok;
+}
+
 bool vm_kernel_irqchip(Vm *vm)
 {
     return vm->kernel_irq_line != NULL;

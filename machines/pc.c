@@ -195,6 +195,42 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
     return true;
 }
 
+/* QMP eject / blockdev-change-medium for the floppy drives, named as QEMU names them. */
+static bool pc_change_media(void *opaque, const char *device, const char *filename, const char *format,
+                            bool read_only, GError **err)
+{
+    PcBoard *b = opaque;
+    unsigned unit;
+    if (!strcmp(device, "floppy0"))
+        unit = 0;
+    else if (!strcmp(device, "floppy1"))
+        unit = 1;
+    else {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
+        return false;
+    }
+    if (!fdc_cmos_type(b->fdc, unit)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found (no drive %c:)",
+                    device, 'A' + unit);
+        return false;
+    }
+    BlockImage *img = NULL;
+    bool ro = read_only;
+    if (filename) {
+        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only };
+        VmConfig none = { 0 };
+        img = open_drive_image(&none, &dc, &ro, err);
+        if (!img)
+            return false;
+    }
+    if (!fdc_change_medium(b->fdc, unit, img, ro, err)) {
+        if (img)
+            block_close(img, NULL);
+        return false;
+    }
+    return true;
+}
+
 static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
 {
     GuestMemory *m = vm_mem(b->vm);
@@ -295,6 +331,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->dma = i8237_new(vm);
     if (!floppy_init(b, cfg, err))
         return false;
+    vm_set_media_handler(vm, pc_change_media, b);
     port80_new(vm);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));

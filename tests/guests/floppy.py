@@ -11,6 +11,7 @@ temporary directory. Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
 import collections
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -52,9 +53,10 @@ def wait_screen(vm, needle, timeout, what):
 
 
 def type_line(vm, text):
-    names = {" ": "spc", ".": "dot", "\n": "ret", "/": "slash", "\\": "backslash"}
+    names = {" ": ("spc",), ".": ("dot",), "\n": ("ret",), "/": ("slash",),
+             "\\": ("backslash",), ":": ("shift", "semicolon")}
     for ch in text:
-        vm.send_key(names.get(ch, ch), hold_time=20)
+        vm.send_key(*names.get(ch, (ch,)), hold_time=20)
         time.sleep(0.03)
 
 
@@ -93,6 +95,72 @@ def scenario_boot_menu(vm, opts):
     vm.send_key(entry[0].split(".")[0])
     wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt after choosing the floppy")
     print("ok: boot menu lists %r and boots it" % entry[0])
+
+
+def qmp_error(vm, name, **args):
+    """Runs a command that must fail; returns its error text."""
+    vm.raw(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+    msg = vm.reply()
+    if "error" not in msg:
+        raise TestFailure("%s %s succeeded" % (name, args))
+    return msg["error"]["desc"]
+
+
+def run_dos(vm, line, done, what, timeout=30):
+    """Types a command line (after clearing the screen) and waits for done(text)."""
+    type_line(vm, "cls\n")
+    wait_screen(vm, lambda t: t.lstrip().startswith("A:\\>") and t.count("A:\\>") == 1, 20,
+                "cleared screen")
+    type_line(vm, line + "\n")
+    return wait_screen(vm, done, timeout, what)[0]
+
+
+def change_medium(vm, **args):
+    vm.command("eject" if "filename" not in args else "blockdev-change-medium", device="floppy1", **args)
+    # SeaBIOS reports no change line to DOS, which then trusts a disk it read less
+    # than two seconds ago (as DOS does with such drives): wait like a person would.
+    time.sleep(2.5)
+
+
+def scenario_media_change(vm, opts):
+    # A: boots; B: starts with the 720K boot disk, then gets the tools disk, then a
+    # write-protected disk, the same disk writable, then nothing (QMP
+    # blockdev-change-medium and eject).
+    wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
+    text = run_dos(vm, "dir b:", lambda t: "free" in t, "DIR of the 720K disk in B:")
+    if "KERNEL   SYS" not in text or "Volume Serial Number is E3D4-12FC" not in text:
+        raise TestFailure("B: does not show the 720K boot disk:\n" + text)
+    change_medium(vm, filename=opts.disk_tools)
+    text = run_dos(vm, "dir /w b:", lambda t: "free" in t, "DIR of the tools disk in B:")
+    if "VIM.EXE" not in text or "NASM.EXE" not in text:
+        raise TestFailure("after the change B: does not show the tools disk:\n" + text)
+    change_medium(vm, filename=opts.disk_b, **{"read-only-mode": "read-only"})
+    text = run_dos(vm, "copy a:\\readme.txt b:\\again.txt",
+                   lambda t: "(F)ail?" in t or t.rstrip().endswith("A:\\>"), "COPY to a protected disk")
+    if "write" not in text.lower() or "protect" not in text.lower():
+        raise TestFailure("no write-protect error from DOS:\n" + text)
+    vm.send_key("f")
+    wait_screen(vm, lambda t: t.rstrip().endswith("A:\\>"), 20, "prompt after failing the write")
+    # The same disk writable: DOS's copy goes through the controller into the image file.
+    change_medium(vm, filename=opts.disk_b, **{"read-only-mode": "read-write"})
+    run_dos(vm, "copy a:\\readme.txt b:\\copied.txt",
+            lambda t: "copied" in t.lower() and t.rstrip().endswith("A:\\>"), "COPY to B:")
+    change_medium(vm)
+    text = run_dos(vm, "dir b:", lambda t: "(F)ail?" in t, "DIR of an empty drive")
+    if "not ready" not in text:
+        raise TestFailure("an empty B: is not 'not ready':\n" + text)
+    vm.send_key("f")
+    for bad in ({"device": "floppy7"}, {"device": "ide0-hd0"}):
+        msg = qmp_error(vm, "eject", **bad)
+        if "not found" not in msg:
+            raise TestFailure("eject %s: %r" % (bad, msg))
+    vm.close()
+    with open(opts.disk_b, "rb") as f:
+        data = f.read()
+    if b"COPIED  TXT" not in data:
+        raise TestFailure("the copy made by DOS is not in B:'s directory in the image file")
+    print("ok: B: changed to the tools disk, write-protected disk refused, empty drive not ready;"
+          " the file DOS copied is in the image")
 
 
 def scenario_mikeos(vm, opts):
@@ -202,6 +270,7 @@ SCENARIOS = {
     "freedos-prompt": scenario_freedos_prompt,
     "freedos-commands": scenario_freedos_commands,
     "boot-menu": scenario_boot_menu,
+    "media-change": scenario_media_change,
     "mikeos": scenario_mikeos,
     "floppybird": scenario_floppybird,
     "fdc-dma": scenario_fdc_dma,
@@ -240,6 +309,17 @@ def main():
             opts.image_copy = os.path.join(tmp, "pattern.img")
             pattern_image(opts.image_copy)
             args = ["-S", "-m", "8", "-bios", opts.guest, "-fda", opts.image_copy] + list(opts.args)
+        elif opts.scenario == "media-change":
+            # A: boots from a copy; B: and the disk changed in later are copies too.
+            base = os.path.dirname(opts.image)
+            paths = []
+            for name in (os.path.basename(opts.image), "freedos.boot.disk.720K.img", "freedos722-tools.img"):
+                dst = os.path.join(tmp, name)
+                shutil.copyfile(os.path.join(base, name), dst)
+                os.chmod(dst, 0o644)
+                paths.append(dst)
+            opts.disk_b, opts.disk_tools = paths[1], paths[2]
+            args += ["-fda", paths[0], "-fdb", paths[1]]
         elif opts.image:
             # A private copy: the guest may write, and the shared image stays as it is.
             copy = os.path.join(tmp, os.path.basename(opts.image))
