@@ -168,9 +168,13 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
         if (u < 0)
             for (u = 0; u < FDC_MAX_DRIVES && units[u]; u++)
                 ;
-        if (u >= FDC_MAX_DRIVES || units[u]) {
+        if (u >= FDC_MAX_DRIVES) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "floppy %s: only two floppy drives (A: and B:) exist", dc->file ? dc->file : "drive");
+            return false;
+        }
+        if (units[u]) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "floppy drive %c: is given twice", 'A' + u);
             return false;
         }
         units[u] = dc;
