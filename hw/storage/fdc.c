@@ -607,7 +607,14 @@ static void fdc_cmd_seek(FdcState *s, bool recalibrate)
         s->seek_st0 |= ST0_IC_ABNORMAL | ST0_EC;
     } else {
         d->head = (uint8_t)head;
-        fdc_move_head(d, recalibrate ? 0 : s->cmd[2]);
+        unsigned target = recalibrate ? 0 : s->cmd[2];
+        if (!recalibrate && s->cmd[0] & 0x80) {
+            /* RELATIVE SEEK (82078 §5.1.8): bit 6 chooses the direction, and the
+             * present cylinder number stays within 0-255. */
+            int to = d->pcn + (s->cmd[0] & 0x40 ? s->cmd[2] : -(int)s->cmd[2]);
+            target = (unsigned)CLAMP(to, 0, 255);
+        }
+        fdc_move_head(d, target);
     }
     s->seek_status_valid = true;
     s->seek_busy |= (uint8_t)(1u << ds);
@@ -673,7 +680,9 @@ static int fdc_param_count(uint8_t op)
         return 8;
     case CMD_FORMAT:
         return 5;
-    case CMD_SPECIFY: case CMD_SEEK:
+    case CMD_SEEK:
+        return (op & 0x3f) == CMD_SEEK || (op & 0x80) ? 2 : -1;
+    case CMD_SPECIFY:
         return 2;
     case CMD_SENSE_DRIVE: case CMD_RECALIBRATE: case CMD_READ_ID: case CMD_PERPENDICULAR:
         return 1;

@@ -133,6 +133,18 @@ static void test_phases(Fixture *f, gconstpointer data)
     g_assert_cmphex(inb(f->vm, MSR), ==, 0xd0);
     g_assert_cmpuint(results(f, r, 16), ==, 2);
     g_assert_cmphex(r[1], ==, 5);
+    /* RELATIVE SEEK out by 3, then in by 10 (clamped at cylinder 0). */
+    cmd(f, (const uint8_t[]){ 0xcf, 0x00, 3 }, 3);
+    cmd(f, (const uint8_t[]){ 0x08 }, 1);
+    g_assert_cmpuint(results(f, r, 16), ==, 2);
+    g_assert_cmphex(r[1], ==, 8);
+    cmd(f, (const uint8_t[]){ 0x8f, 0x00, 10 }, 3);
+    cmd(f, (const uint8_t[]){ 0x08 }, 1);
+    g_assert_cmpuint(results(f, r, 16), ==, 2);
+    g_assert_cmphex(r[1], ==, 0);
+    cmd(f, (const uint8_t[]){ 0x0f, 0x00, 5 }, 3);
+    cmd(f, (const uint8_t[]){ 0x08 }, 1);
+    results(f, r, 16);
     /* VERSION, PART ID, an invalid opcode and a sense with nothing pending. */
     cmd(f, (const uint8_t[]){ 0x10 }, 1);
     g_assert_cmpuint(results(f, r, 16), ==, 1);
