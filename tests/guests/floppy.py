@@ -12,6 +12,7 @@ import argparse
 import collections
 import hashlib
 import json
+import re
 import os
 import shutil
 import struct
@@ -266,6 +267,40 @@ def image_errors(opts, tmp):
         print("ok: %s -> exit %d: %s" % (" ".join(args), p.returncode, err[0]))
 
 
+def cmos_bytes(opts, tmp):
+    """The CMOS drive types, equipment byte and boot order for several configurations."""
+    def blank(name, size):
+        path = os.path.join(tmp, name)
+        with open(path, "wb") as f:
+            f.truncate(size)
+        return path
+    cases = [
+        # (options, 0x10, 0x14, 0x3D, 0x38); 0x3D holds the first two boot devices (low
+        # nibble first), 0x38 the third in its high nibble: 1 floppy, 2 disk, 3 CD.
+        ([], 0x00, 0x00, 0x12, 0x30),
+        (["-fda", blank("a720.img", 737280)], 0x40, 0x01, 0x12, 0x30),
+        (["-fda", blank("a12.img", 1228800), "-fdb", blank("b288.img", 2949120),
+          "-boot", "order=dca"], 0x25, 0x41, 0x23, 0x10),
+        (["-fdb", blank("b360.img", 368640), "-boot", "c,menu=on"], 0x02, 0x01, 0x02, 0x00),
+        (["-fda", blank("a144.img", 1474560), "-boot", "once=a"], 0x40, 0x01, 0x01, 0x00),
+    ]
+    for args, *want in cases:
+        p = subprocess.run([opts.vireo, "-display", "none", "-accel", opts.accel, "-serial", "stdio",
+                            "-device", "isa-debug-exit", "-bios", opts.guest] + args,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        out = p.stdout.decode("latin-1")
+        m = re.search(r"CMOS 10=(..) 14=(..) 3d=(..) 38=(..)", out)
+        if p.returncode != 33 or not m:
+            raise TestFailure("%s: exit %d, output %r %r" % (args, p.returncode, out, p.stderr))
+        got = [int(x, 16) for x in m.groups()]
+        if got != want:
+            raise TestFailure("%s: CMOS 10/14/3d/38 = %s, expected %s"
+                              % (" ".join(args), " ".join("%02x" % x for x in got),
+                                 " ".join("%02x" % x for x in want)))
+        print("ok: %-60s CMOS %s" % (" ".join(os.path.basename(a) for a in args) or "(no floppy)",
+                                     " ".join("%02x" % x for x in got)))
+
+
 SCENARIOS = {
     "freedos-prompt": scenario_freedos_prompt,
     "freedos-commands": scenario_freedos_commands,
@@ -275,6 +310,7 @@ SCENARIOS = {
     "floppybird": scenario_floppybird,
     "fdc-dma": scenario_fdc_dma,
     "image-errors": None,
+    "cmos": None,
 }
 
 
@@ -296,9 +332,9 @@ def main():
         print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % opts.image)
         return vmtest.SKIP
     with vmtest.temp_dir() as tmp:
-        if opts.scenario == "image-errors":
+        if opts.scenario in ("image-errors", "cmos"):
             try:
-                image_errors(opts, tmp)
+                (image_errors if opts.scenario == "image-errors" else cmos_bytes)(opts, tmp)
             except TestFailure as e:
                 print("FAIL:", e)
                 return 1
