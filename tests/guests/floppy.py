@@ -164,6 +164,21 @@ def scenario_media_change(vm, opts):
           " the file DOS copied is in the image")
 
 
+def scenario_empty_drive(vm, opts):
+    # -fda '': a drive without a disk. SeaBIOS cannot read it; a disk inserted through
+    # QMP boots after a reset. A missing file or a bad mode is refused, nothing changes.
+    wait_screen(vm, "could not read the boot disk", opts.step_timeout, "boot failure from the empty drive")
+    for args, want in (({"filename": os.path.join(os.path.dirname(opts.image_copy), "nope.img")}, "nope.img"),
+                       ({"filename": opts.image_copy, "read-only-mode": "bogus"}, "read-only-mode")):
+        msg = qmp_error(vm, "blockdev-change-medium", device="floppy0", **args)
+        if want not in msg:
+            raise TestFailure("blockdev-change-medium %s: %r" % (args, msg))
+    vm.command("blockdev-change-medium", device="floppy0", filename=opts.image_copy)
+    vm.command("system_reset")
+    _, secs = wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> after inserting the disk and a reset")
+    print("ok: empty drive fails to boot; inserted disk boots after reset (%.1f s)" % secs)
+
+
 def scenario_mikeos(vm, opts):
     text, secs = wait_screen(vm, lambda t: "Welcome to MikeOS" in t and "Please select an interface" in t,
                              opts.step_timeout, "MikeOS welcome dialog")
@@ -306,6 +321,7 @@ SCENARIOS = {
     "freedos-commands": scenario_freedos_commands,
     "boot-menu": scenario_boot_menu,
     "media-change": scenario_media_change,
+    "empty-drive": scenario_empty_drive,
     "mikeos": scenario_mikeos,
     "floppybird": scenario_floppybird,
     "fdc-dma": scenario_fdc_dma,
@@ -356,6 +372,11 @@ def main():
                 paths.append(dst)
             opts.disk_b, opts.disk_tools = paths[1], paths[2]
             args += ["-fda", paths[0], "-fdb", paths[1]]
+        elif opts.scenario == "empty-drive":
+            opts.image_copy = os.path.join(tmp, os.path.basename(opts.image))
+            shutil.copyfile(opts.image, opts.image_copy)
+            os.chmod(opts.image_copy, 0o644)
+            args += ["-fda", ""]
         elif opts.image:
             # A private copy: the guest may write, and the shared image stays as it is.
             copy = os.path.join(tmp, os.path.basename(opts.image))
