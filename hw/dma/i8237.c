@@ -87,7 +87,7 @@ static uint8_t dma_reg_read(IsaDma *d, DmaController *c, unsigned reg)
     case 13:
         return 0; /* temporary register: only memory-to-memory transfers fill it */
     case 15:
-        return 0xf0 | c->mask; /* PIIX3 §5.3.1: "read all mask bits" */
+        return 0xf0 | c->mask; /* PIIX3 datasheet, DMA "Read All Mask Bits" */
     default:
         return 0xff;
     }

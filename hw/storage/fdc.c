@@ -14,7 +14,7 @@
 #define MAX_SPT 36
 #define DATA_MAX (2 * MAX_SPT * SECTOR_SIZE) /* one cylinder, for non-DMA transfers */
 
-/* Register offsets from the base (82078 §2.1, PC-AT mode). */
+/* Register offsets from the base (82078 datasheet, "Register Description", PC-AT mode). */
 enum {
     REG_SRA = 0, REG_SRB = 1, REG_DOR = 2, REG_TDR = 3,
     REG_MSR_DSR = 4, REG_FIFO = 5, REG_DIR_CCR = 7,
@@ -34,7 +34,7 @@ enum {
 
 #define DIR_DSKCHG 0x80
 
-/* Status register bits (82078 §5.2, "Status Register Encoding"). */
+/* Status register bits (82078 datasheet, "Status Register Encoding"). */
 #define ST0_IC_ABNORMAL 0x40
 #define ST0_IC_INVALID 0x80
 #define ST0_IC_POLL 0xc0
@@ -53,7 +53,7 @@ enum {
 #define ST3_T0 0x10
 #define ST3_TS 0x08
 
-/* Command opcodes, low five bits (82078 §5.1, "Command Set"). */
+/* Command opcodes, low five bits (82078 datasheet, "Command Set Descriptions"). */
 enum {
     CMD_READ_TRACK = 0x02, CMD_SPECIFY = 0x03, CMD_SENSE_DRIVE = 0x04, CMD_WRITE = 0x05,
     CMD_READ = 0x06, CMD_RECALIBRATE = 0x07, CMD_SENSE_INT = 0x08, CMD_WRITE_DEL = 0x09,
@@ -145,7 +145,7 @@ struct FdcState {
 #define CONFIG_EIS 0x40
 #define CONFIG_EFIFO 0x20
 #define CONFIG_POLL 0x10
-#define CONFIG_DEFAULT (CONFIG_EFIFO) /* 82078 §5.2.7: FIFO off, polling on, threshold 1 */
+#define CONFIG_DEFAULT (CONFIG_EFIFO) /* CONFIGURE defaults: FIFO off, polling on, threshold 1 */
 
 static const FdGeometry *geometry_for_size(uint64_t size)
 {
@@ -212,7 +212,7 @@ static void fdc_result(FdcState *s, const uint8_t *bytes, unsigned n, bool inter
         fdc_raise(s);
 }
 
-/* Controller reset (DOR bit 2 low, or DSR bit 7). 82078 §4.1: registers except
+/* Controller reset (DOR bit 2 low, or DSR bit 7). 82078 datasheet, "Reset": registers except
  * SPECIFY's and, when LOCK is set, CONFIGURE's return to their defaults; afterwards the
  * drive polling reports a ready change for each of the four drives. */
 static void fdc_soft_reset(FdcState *s)
@@ -255,7 +255,7 @@ static FdDrive *fdc_drive(FdcState *s, unsigned ds)
 }
 
 /* Moves the head; a step with a disk in the drive clears DSKCHG (the drive's own line
- * resets on a step pulse, 82078 §2.1.7). */
+ * resets on a step pulse; 82078 datasheet, DIR "DSKCHG"). */
 static void fdc_move_head(FdDrive *d, unsigned cyl)
 {
     if (cyl != d->pcn && d->img)
@@ -316,8 +316,8 @@ static bool fdc_write_sector(FdDrive *d, uint64_t off, const uint8_t *buf)
     return true;
 }
 
-/* The ID a result phase reports after the last sector transferred (82078 Table 5-2,
- * "Result phase C, H, R, N after termination"). */
+/* The ID a result phase reports after the last sector transferred (82078 datasheet,
+ * the table of C, H, R, N in the result phase after a read or write). */
 static void fdc_next_id(bool mt, uint8_t eot, uint8_t *c, uint8_t *h, uint8_t *r)
 {
     if (*r != eot) {
@@ -413,7 +413,7 @@ static void fdc_cmd_rw(FdcState *s, bool write)
         return;
     }
     if (!i8237_channel_ready(s->dma, s->dma_channel)) {
-        /* Nobody answers DRQ: the first byte overruns (82078 §5.2, ST1 OR). */
+        /* Nobody answers DRQ: the first byte overruns (ST1 OR, "overrun/underrun"). */
         fdc_rw_result(s, st0 | ST0_IC_ABNORMAL, ST1_OR, 0, c, h, r, n);
         return;
     }
@@ -514,8 +514,8 @@ static void fdc_pio_done(FdcState *s)
             }
         }
     }
-    /* Without terminal count a non-DMA transfer always runs to EOT: 82078 §5.1.1
-     * reports it as abnormal termination with EN. */
+    /* Without terminal count a non-DMA transfer always runs to EOT: the datasheet
+     * ("Read Data") reports it as abnormal termination with EN. */
     fdc_next_id(mt, eot, &c, &h, &r);
     fdc_rw_result(s, st0 | ST0_IC_ABNORMAL, ST1_EN, 0, c, h, r, n);
 }
@@ -609,7 +609,7 @@ static void fdc_cmd_seek(FdcState *s, bool recalibrate)
         d->head = (uint8_t)head;
         unsigned target = recalibrate ? 0 : s->cmd[2];
         if (!recalibrate && s->cmd[0] & 0x80) {
-            /* RELATIVE SEEK (82078 §5.1.8): bit 6 chooses the direction, and the
+            /* RELATIVE SEEK (82078 datasheet, "Relative Seek"): bit 6 chooses the direction, and the
              * present cylinder number stays within 0-255. */
             int to = d->pcn + (s->cmd[0] & 0x40 ? s->cmd[2] : -(int)s->cmd[2]);
             target = (unsigned)CLAMP(to, 0, 255);
@@ -636,7 +636,7 @@ static void fdc_cmd_sense_int(FdcState *s)
         s->seek_status_valid = false;
         s->seek_busy &= (uint8_t)~(1u << ds);
     } else {
-        /* Nothing to report: 82078 §5.1.6 treats it as an invalid command. */
+        /* Nothing to report: the datasheet ("Sense Interrupt Status") treats it as an invalid command. */
         res[0] = ST0_IC_INVALID;
         fdc_result(s, res, 1, false);
         return;
@@ -749,7 +749,7 @@ static void fdc_execute(FdcState *s)
         break;
     }
     case CMD_PART_ID: {
-        uint8_t v = 0x41; /* 82078 §5.1.12: part 010b, stepping 1 */
+        uint8_t v = 0x41; /* PART ID: 82078 part code 010b, stepping 1 */
         fdc_result(s, &v, 1, false);
         break;
     }
@@ -893,7 +893,7 @@ static void fdc_port_write(void *opaque, uint32_t offset, uint32_t value, unsign
         break;
     case REG_MSR_DSR:
         if (v & DSR_SW_RESET) {
-            /* Self-clearing reset (82078 §2.1.4). */
+            /* Self-clearing reset (82078 datasheet, DSR "S/W RESET"). */
             fdc_soft_reset(s);
             s->dsr = v & 0x7f;
             fdc_reset_done(s);
