@@ -140,6 +140,7 @@ struct FdcState {
     uint8_t *data;
     unsigned data_len, data_pos;
     uint8_t xfer_opcode;
+    uint8_t pio_st1, pio_st2; /* an error that ended the read-ahead early */
 };
 
 #define CONFIG_EIS 0x40
@@ -405,7 +406,11 @@ static void fdc_cmd_rw(FdcState *s, bool write)
             fdc_rw_result(s, st0 | ST0_IC_ABNORMAL, st1, st2, c, h, r, n);
             return;
         }
-        s->cmd[3] = h; /* where the buffered run ends, for the result */
+        /* Where the buffered run ends (the failing sector after an error), for the
+         * result phase once the host has read the data. */
+        s->pio_st1 = st1;
+        s->pio_st2 = st2;
+        s->cmd[3] = h;
         s->cmd[4] = r;
         s->cmd[1] = (uint8_t)((s->cmd[1] & ~4) | head << 2);
         s->phase = PH_EXEC_READ;
@@ -490,6 +495,10 @@ static void fdc_pio_done(FdcState *s)
             }
         }
         fdc_rw_result(s, st0 | (st1 ? ST0_IC_ABNORMAL : 0), st1, st2, c, h, r, n);
+        return;
+    }
+    if (s->phase == PH_EXEC_READ && (s->pio_st1 || s->pio_st2)) {
+        fdc_rw_result(s, st0 | ST0_IC_ABNORMAL, s->pio_st1, s->pio_st2, c, h, r, n);
         return;
     }
     if (s->phase == PH_EXEC_WRITE) {

@@ -214,6 +214,17 @@ static void test_read_pio(Fixture *f, gconstpointer data)
     g_assert_cmphex(r[1], ==, 0x80); /* EN */
     g_assert_cmphex(r[3], ==, 4);
     g_assert_cmphex(r[5], ==, 1);
+    /* EOT past the last sector: sector 18 comes through the FIFO, then sector 19 is
+     * not found (ND) and the result names it. */
+    cmd(f, (const uint8_t[]){ 0x46, 0x00, 3, 0, 18, 2, 20, 0x1b, 0xff }, 9);
+    for (int i = 0; i < 512; i++) {
+        g_assert_cmphex(inb(f->vm, MSR), ==, 0xf0);
+        g_assert_cmphex(inb(f->vm, FIFO), ==, (uint8_t)contents[(3 * 36 + 17) * 512 + i]);
+    }
+    g_assert_cmpuint(results(f, r, 7), ==, 7);
+    g_assert_cmphex(r[0], ==, 0x40);
+    g_assert_cmphex(r[1], ==, 0x04);
+    g_assert_cmphex(r[5], ==, 19);
 }
 
 static void test_write_protect(Fixture *f, gconstpointer data)
