@@ -225,6 +225,21 @@ static void test_read_pio(Fixture *f, gconstpointer data)
     g_assert_cmphex(r[0], ==, 0x40);
     g_assert_cmphex(r[1], ==, 0x04);
     g_assert_cmphex(r[5], ==, 19);
+    /* Non-DMA write of cylinder 3, head 0, sector 1 (LBA 108): 512 bytes through the
+     * FIFO, then the result; the file holds them. */
+    cmd(f, (const uint8_t[]){ 0x45, 0x00, 3, 0, 1, 2, 1, 0x1b, 0xff }, 9);
+    for (int i = 0; i < 512; i++) {
+        g_assert_cmphex(inb(f->vm, MSR), ==, 0xb0);
+        outb(f->vm, FIFO, (uint8_t)(i ^ 0xa5));
+    }
+    g_assert_cmpuint(results(f, r, 7), ==, 7);
+    g_assert_cmphex(r[0], ==, 0x40);
+    g_assert_cmphex(r[1], ==, 0x80);
+    g_autofree char *after = NULL;
+    g_assert_true(g_file_get_contents(f->path, &after, &len, NULL));
+    for (int i = 0; i < 512; i++)
+        g_assert_cmphex((uint8_t)after[108 * 512 + i], ==, (uint8_t)(i ^ 0xa5));
+    g_assert_cmpmem(after + 109 * 512, 512, contents + 109 * 512, 512);
 }
 
 static void test_write_protect(Fixture *f, gconstpointer data)
