@@ -70,7 +70,7 @@ static GOptionEntry entries[] = {
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
     { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M raw or qcow2)", "FILE" },
     { "fdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.fdb, "Floppy image for drive B:", "FILE" },
-    { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, menu=on, or legacy -boot c)", "[order=]DRIVES[,menu=on|off]" },
+    { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, once=a, menu=on, or legacy -boot c)", "[order=]DRIVES[,once=DRIVES][,menu=on|off]" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
@@ -265,7 +265,8 @@ static const char *choose_display(void)
     return "none";
 }
 
-/* -boot order=DRIVES,once=DRIVES,menu=on|off or QEMU's legacy -boot DRIVES. */
+/* -boot order=DRIVES,once=DRIVES,menu=on|off or QEMU's legacy -boot DRIVES; once=
+ * holds until the first reboot. */
 static void parse_boot(VmConfig *cfg)
 {
     if (!opt.boot)
@@ -273,10 +274,11 @@ static void parse_boot(VmConfig *cfg)
     g_auto(GStrv) parts = g_strsplit(opt.boot, ",", -1);
     for (char **p = parts; *p; p++) {
         const char *order = NULL;
+        char **target = &cfg->boot_order;
         if (g_str_has_prefix(*p, "order="))
             order = *p + 6;
         else if (g_str_has_prefix(*p, "once="))
-            order = *p + 5; /* no reboot back to another order yet: as order= */
+            order = *p + 5, target = &cfg->boot_once;
         else if (!strchr(*p, '=') && p == parts)
             order = *p;
         else if (!strcmp(*p, "menu=on") || !strcmp(*p, "menu=off"))
@@ -287,8 +289,8 @@ static void parse_boot(VmConfig *cfg)
             if (!*order || strlen(order) > 3 || strspn(order, "acdn") != strlen(order))
                 usage_error("-boot %s: a boot order is up to three of a (floppy), c (disk), d (CD), n (network)",
                             opt.boot);
-            g_free(cfg->boot_order);
-            cfg->boot_order = g_strdup(order);
+            g_free(*target);
+            *target = g_strdup(order);
         }
     }
 }

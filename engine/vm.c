@@ -141,6 +141,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         g_ptr_array_add(c->drives, n);
     }
     c->boot_order = g_strdup(cfg->boot_order);
+    c->boot_once = g_strdup(cfg->boot_once);
     c->boot_menu = cfg->boot_menu;
     c->snapshot = cfg->snapshot;
     c->qmp = g_strdup(cfg->qmp);

@@ -46,6 +46,7 @@ typedef struct PcBoard {
     I8042State *kbc;
     IsaDma *dma;
     FdcState *fdc;
+    unsigned boot_resets;
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -105,6 +106,29 @@ static void cmos_set_word(RtcState *rtc, unsigned addr, uint16_t v)
     mc146818_set_cmos(rtc, addr + 1, v >> 8);
 }
 
+/* Boot order for firmware without a bootorder file, as SeaBIOS reads it on QEMU-like
+ * boards: 0x3D holds the first two devices (low nibble first), 0x38 bits 7:4 the
+ * third; 1 floppy, 2 disk, 3 CD, 4 network. */
+static void cmos_set_boot_order(RtcState *rtc, const char *order)
+{
+    if (!order || !*order)
+        order = "cad";
+    uint8_t dev[3] = { 0 };
+    for (int i = 0; i < 3 && order[i]; i++)
+        dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
+    mc146818_set_cmos(rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
+    mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+static void restore_boot_order(void *opaque)
+{
+    PcBoard *b = opaque;
+    /* The first call is the power-on reset vm_start runs; the next one is a reboot. */
+    if (b->boot_resets++ != 1)
+        return;
+    cmos_set_boot_order(b->rtc, vm_config(b->vm)->boot_order);
+}
+
 /* CMOS configuration bytes read by the BIOS (IBM AT layout, and the extensions SeaBIOS
  * reads on QEMU-compatible boards). */
 static void cmos_init(PcBoard *b, const VmConfig *cfg)
@@ -130,13 +154,13 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
      * EGA/VGA display (bits 5:4 = 0). */
     unsigned nfd = (fda != 0) + (fdb != 0);
     mc146818_set_cmos(b->rtc, 0x14, nfd ? (uint8_t)(1 | (nfd - 1) << 6) : 0x00);
-    /* Boot order for firmware without a bootorder file: 1 floppy, 2 disk, 3 CD. */
-    const char *order = cfg->boot_order && *cfg->boot_order ? cfg->boot_order : "cad";
-    uint8_t dev[3] = { 0 };
-    for (int i = 0; i < 3 && order[i]; i++)
-        dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
-    mc146818_set_cmos(b->rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
-    mc146818_set_cmos(b->rtc, 0x38, (uint8_t)(dev[2] << 4));
+    /* -boot once= holds for the first boot; the first reset brings back the order. */
+    if (cfg->boot_once) {
+        cmos_set_boot_order(b->rtc, cfg->boot_once);
+        vm_add_reset_handler(b->vm, restore_boot_order, b);
+    } else {
+        cmos_set_boot_order(b->rtc, cfg->boot_order);
+    }
 }
 
 /* Opens a drive's image as the options ask: a temporary overlay under -snapshot, and
