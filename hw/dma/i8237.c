@@ -30,7 +30,8 @@ typedef struct DmaController {
     DmaChannel ch[4];
     uint8_t command;
     uint8_t mask;    /* bits 0-3 */
-    uint8_t status;  /* bits 0-3 terminal count reached, 4-7 requests */
+    uint8_t status;  /* bits 0-3 terminal count reached, 4-7 software requests */
+    uint8_t dreq;    /* bits 0-3: devices' DREQ lines */
     bool flipflop;   /* false: the next byte is the low one */
 } DmaController;
 
@@ -80,7 +81,7 @@ static uint8_t dma_reg_read(IsaDma *d, DmaController *c, unsigned reg)
     switch (reg) {
     case 8: {
         /* Reading status clears the terminal-count bits (8237A "Status Register"). */
-        uint8_t v = c->status;
+        uint8_t v = (uint8_t)(c->status | c->dreq << 4);
         c->status &= 0xf0;
         return v;
     }
@@ -215,6 +216,17 @@ bool i8237_channel_ready(IsaDma *d, unsigned channel)
     if (channel < 4 && (d->c[1].command & CMD_DISABLE || d->c[1].mask & 1))
         return false;
     return true;
+}
+
+void i8237_set_dreq(IsaDma *d, unsigned channel, bool level)
+{
+    if (channel > 7)
+        return;
+    DmaController *c = &d->c[channel >> 2];
+    if (level)
+        c->dreq |= (uint8_t)(1u << (channel & 3));
+    else
+        c->dreq &= (uint8_t)~(1u << (channel & 3));
 }
 
 I8237Direction i8237_direction(IsaDma *d, unsigned channel)

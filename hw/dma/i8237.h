@@ -27,4 +27,8 @@ I8237Direction i8237_direction(IsaDma *d, unsigned channel);
  * and advances the address and count. Stops at terminal count. Returns the bytes
  * moved; 0 when the channel is not ready. Memory outside RAM reads as 0xFF and drops
  * writes. Lock held. *tc (may be NULL) tells whether terminal count was reached. */
+/* A device's DREQ line, reported in the status register's request bits (a device that
+ * waits for service, such as a sound card between blocks, holds it). Lock held. */
+void i8237_set_dreq(IsaDma *d, unsigned channel, bool level);
+
 size_t i8237_transfer(IsaDma *d, unsigned channel, uint8_t *buf, size_t len, bool *tc);

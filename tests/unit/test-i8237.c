@@ -114,6 +114,17 @@ static void test_masks(Fixture *f, gconstpointer data)
     g_assert_cmphex(inb(f->vm, 0x08) & 0xf0, ==, 0x40);
     outb(f->vm, 0x09, 0x02);
     g_assert_cmphex(inb(f->vm, 0x08) & 0xf0, ==, 0x00);
+    /* So do devices' DREQ lines, on either controller. */
+    vm_lock(f->vm);
+    i8237_set_dreq(f->dma, 1, true);
+    i8237_set_dreq(f->dma, 7, true);
+    vm_unlock(f->vm);
+    g_assert_cmphex(inb(f->vm, 0x08) & 0xf0, ==, 0x20);
+    g_assert_cmphex(inb(f->vm, 0xd0) & 0xf0, ==, 0x80);
+    vm_lock(f->vm);
+    i8237_set_dreq(f->dma, 1, false);
+    vm_unlock(f->vm);
+    g_assert_cmphex(inb(f->vm, 0x08) & 0xf0, ==, 0x00);
 }
 
 static void test_write_tc(Fixture *f, gconstpointer data)
