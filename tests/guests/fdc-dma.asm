@@ -1,6 +1,6 @@
 ; SPDX-License-Identifier: GPL-2.0-or-later
 ; The floppy controller and ISA DMA programmed directly, without a BIOS. Drive A: holds
-; a 1.44M image made by floppy.py in which sector L begins with the word L and byte i
+; an image made by floppy.py (80 cylinders, 2 heads, SPT sectors) in which sector L begins with the word L and byte i
 ; (i >= 2) is (L + i) & 0xFF. The guest resets the controller, checks the reset polling
 ; status, VERSION, CONFIGURE/DUMPREG/LOCK, the disk-change line, recalibrates and seeks,
 ; reads a whole cylinder over DMA with multi-track, writes a sector and reads it back,
@@ -8,6 +8,16 @@
 ; wrong cylinder, a wrong data rate and a DMA address outside RAM. floppy.py then checks
 ; the written and formatted bytes in the image file.
 %include "guest.inc"
+
+; The medium: sectors per track and the data rate it answers at (CCR value); nasm -D
+; picks 720K (9, 2), 1.44M (18, 0, the default) or 2.88M (36, 3).
+%ifndef SPT
+%define SPT 18
+%endif
+%ifndef RATE
+%define RATE 0
+%endif
+%define WRONG_RATE (RATE ^ 2)
 
 FDC_DOR equ 0x3f2
 FDC_MSR equ 0x3f4
@@ -147,9 +157,9 @@ guest_main:
     CHECK e, "LOCK did not keep CONFIGURE through a reset"
     PRINTLN "version, configure, lock, dumpreg: ok"
 
-    ; 1.44M media answer at 500 kb/s.
+    ; The medium's data rate.
     mov dx, FDC_DIR
-    xor al, al
+    mov al, RATE
     out dx, al
 
     ; The disk-change line is set at power on.
@@ -188,9 +198,9 @@ guest_main:
     PRINTLN "disk change: set at power on, cleared by a step"
 
     ; READ DATA, multi-track, cylinder 1 head 0 sector 1 to the end of head 1:
-    ; 36 sectors (18 KiB) over DMA into 0x10000.
+    ; 2 * SPT sectors over DMA into 0x10000.
     mov eax, 0x10000
-    mov ecx, 36 * 512
+    mov ecx, 2 * SPT * 512
     mov bl, 0x46                ; single, increment, device to memory, channel 2
     call dma_setup
     mov si, read_cyl1
@@ -200,12 +210,12 @@ guest_main:
     mov ax, BUF_SEG
     mov fs, ax
     xor di, di
-    mov bx, 36                  ; cylinder 1 starts at LBA 36
+    mov bx, 2 * SPT             ; cylinder 1 starts at LBA 2 * SPT
 .cmp:
     call check_sector
     add di, 512
     inc bx
-    cmp bx, 72
+    cmp bx, 4 * SPT
     jb .cmp
     ; Terminal count: status bit 2 set (and cleared by the read), channel masked.
     in al, 0x08
@@ -217,9 +227,9 @@ guest_main:
     in al, 0x0f
     test al, 0x04
     CHECK nz, "DMA channel 2 not masked after terminal count"
-    PRINTLN "read: 36 sectors of cylinder 1 over DMA, multi-track"
+    PRINTLN "read: cylinder 1 over DMA, multi-track"
 
-    ; WRITE DATA: cylinder 1, head 1, sector 5 (LBA 58) from 0x8000.
+    ; WRITE DATA: cylinder 1, head 1, sector 5 (LBA 3 * SPT + 4) from 0x8000.
     xor di, di
 .fill:
     mov ax, di
@@ -256,7 +266,7 @@ guest_main:
     jb .cmpw
     PRINTLN "write: sector written and read back"
 
-    ; FORMAT TRACK on cylinder 2, head 0: 18 IDs over DMA, fill byte 0xE5.
+    ; FORMAT TRACK on cylinder 2, head 0: SPT IDs over DMA, fill byte 0xE5.
     mov cl, 2
     call seek
     xor bx, bx
@@ -269,17 +279,17 @@ guest_main:
     mov [es:WBUF + bx + 2], al
     mov byte [es:WBUF + bx + 3], 2
     add bx, 4
-    cmp bx, 18 * 4
+    cmp bx, SPT * 4
     jb .ids
     mov eax, WBUF
-    mov ecx, 18 * 4
+    mov ecx, SPT * 4
     mov bl, 0x4a
     call dma_setup
     mov si, format_c2h0
     call fdc_rw
     test byte [es:RESULT], 0xc0
     CHECK z, "FORMAT TRACK ended abnormally"
-    ; Sector 18 of the new track holds the fill byte.
+    ; The last sector of the new track holds the fill byte.
     mov eax, 0x10000
     mov ecx, 512
     mov bl, 0x46
@@ -310,21 +320,21 @@ guest_main:
     CHECK e, "wrong cylinder: ST1 is not ND"
     cmp byte [es:RESULT + 2], 0x10
     CHECK e, "wrong cylinder: ST2 is not WC"
-    ; At 250 kb/s the 1.44M medium shows no ID fields: READ ID says missing address mark.
+    ; At another data rate the medium shows no ID fields: READ ID says missing address mark.
     mov dx, FDC_DIR
-    mov al, 2
+    mov al, WRONG_RATE
     out dx, al
     mov si, read_id
     call fdc_rw
     cmp word [es:RESULT], 0x0140
     CHECK e, "READ ID at the wrong data rate: not ST0 40, ST1 MA"
     mov dx, FDC_DIR
-    xor al, al
+    mov al, RATE
     out dx, al
     mov si, read_id
     call fdc_rw
     cmp word [es:RESULT], 0x0000
-    CHECK e, "READ ID at 500 kb/s failed"
+    CHECK e, "READ ID at the medium's rate failed"
     cmp byte [es:RESULT + 3], 2
     CHECK e, "READ ID: cylinder is not 2"
     PRINTLN "errors: wrong cylinder, wrong data rate"
@@ -374,7 +384,7 @@ guest_main:
     call read_results
     cmp word [es:RESULT], 0x8040
     CHECK e, "non-DMA read: not ST0 40, ST1 EN at the end of the track"
-    mov bx, 36
+    mov bx, 2 * SPT
     xor di, di
     call check_sector
     PRINTLN "non-DMA read: sector 1 through the FIFO"
@@ -614,13 +624,13 @@ check_sector:
     EXIT EXIT_FAIL
 
 ; Commands: length, bytes. READ DATA is MT+MFM+SK (0xE6) as a BIOS sends it.
-read_cyl1: db 9, 0xe6, 0x00, 1, 0, 1, 2, 18, 0x1b, 0xff
+read_cyl1: db 9, 0xe6, 0x00, 1, 0, 1, 2, SPT, 0x1b, 0xff
 expect_next_cyl: db 0x04, 0, 0, 2, 0, 1, 2
 write_c1h1s5: db 9, 0xc5, 0x04, 1, 1, 5, 2, 5, 0x1b, 0xff
 expect_after_write: db 0x04, 0, 0, 2, 0, 1, 2
 read_c1h1s5: db 9, 0xe6, 0x04, 1, 1, 5, 2, 5, 0x1b, 0xff
-format_c2h0: db 6, 0x4d, 0x00, 2, 18, 0x54, 0xe5
-read_c2h0s18: db 9, 0xe6, 0x00, 2, 0, 18, 2, 18, 0x1b, 0xff
+format_c2h0: db 6, 0x4d, 0x00, 2, SPT, 0x54, 0xe5
+read_c2h0s18: db 9, 0xe6, 0x00, 2, 0, SPT, 2, SPT, 0x1b, 0xff
 read_wrong_cyl: db 9, 0xe6, 0x00, 5, 0, 1, 2, 1, 0x1b, 0xff
 read_id: db 2, 0x4a, 0x00
 read_c1h0s1: db 9, 0x66, 0x00, 1, 0, 1, 2, 1, 0x1b, 0xff

@@ -221,13 +221,18 @@ def scenario_floppybird(vm, opts):
     print("ok: mode 13h title screen, %d colours, sky %06x, ground %06x" % (len(colours), sky, ground))
 
 
-def pattern_image(path):
-    """A 1.44M image whose sector L starts with the word L, byte i being (L + i) & 0xFF."""
+def pattern_sector(lba):
+    s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
+    s[0:2] = struct.pack("<H", lba)
+    return bytes(s)
+
+
+def pattern_image(path, spt):
+    """80 cylinders, 2 heads, spt sectors: sector L starts with the word L, byte i is
+    (L + i) & 0xFF."""
     with open(path, "wb") as f:
-        for lba in range(2880):
-            s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
-            s[0:2] = struct.pack("<H", lba)
-            f.write(s)
+        for lba in range(160 * spt):
+            f.write(pattern_sector(lba))
 
 
 def scenario_fdc_dma(vm, opts):
@@ -238,22 +243,22 @@ def scenario_fdc_dma(vm, opts):
         raise TestFailure("the guest failed (exit %d):\n%s" % (rc, serial))
     with open(opts.image_copy, "rb") as f:
         data = f.read()
-    if len(data) != 2880 * SECTOR:
+    spt = opts.spt
+    if len(data) != 160 * spt * SECTOR:
         raise TestFailure("the image changed size to %d" % len(data))
     written = bytes((i ^ 0x5a) & 0xff for i in range(SECTOR))
-    for lba in range(2880):
+    for lba in range(160 * spt):
         got = data[lba * SECTOR:(lba + 1) * SECTOR]
-        if lba == 58:
+        if lba == 3 * spt + 4:
             want = written
-        elif 72 <= lba < 90:
+        elif 4 * spt <= lba < 5 * spt:
             want = b"\xe5" * SECTOR
         else:
-            s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
-            s[0:2] = struct.pack("<H", lba)
-            want = bytes(s)
+            want = pattern_sector(lba)
         if got != want:
             raise TestFailure("image sector %d holds %s..., expected %s..." % (lba, got[:8].hex(), want[:8].hex()))
-    print("ok: guest passed; image: sector 58 written, cylinder 2 head 0 formatted, the rest unchanged")
+    print("ok: guest passed; image (%d sectors per track): sector %d written, cylinder 2 head 0"
+          " formatted, the rest unchanged" % (spt, 3 * spt + 4))
     print("image sha256", hashlib.sha256(data).hexdigest())
 
 
@@ -346,6 +351,7 @@ def main():
     ap.add_argument("--image", help="floppy image for drive A: (used read-only through a copy)")
     ap.add_argument("--guest", help="-bios guest image")
     ap.add_argument("--step-timeout", type=float, default=60)
+    ap.add_argument("--spt", type=int, default=18, help="fdc-dma: sectors per track of the image")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments")
     opts = ap.parse_args()
     why = vmtest.kvm_skip_reason(opts.accel)
@@ -367,7 +373,7 @@ def main():
         args = ["-m", "16"] + list(opts.args)
         if opts.scenario == "fdc-dma":
             opts.image_copy = os.path.join(tmp, "pattern.img")
-            pattern_image(opts.image_copy)
+            pattern_image(opts.image_copy, opts.spt)
             args = ["-S", "-m", "8", "-bios", opts.guest, "-fda", opts.image_copy] + list(opts.args)
         elif opts.scenario == "media-change":
             # A: boots from a copy; B: and the disk changed in later are copies too.
