@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
+#include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/vm.h"
@@ -32,6 +33,7 @@ typedef struct Options {
     char **chardevs;
     char *log_areas, *log_file;
     char *name;
+    char *vm;
     gboolean version;
     gboolean start_paused;
 } Options;
@@ -59,6 +61,7 @@ static GOptionEntry entries[] = {
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
+    { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
@@ -225,12 +228,52 @@ static void parse_devices(VmConfig *cfg)
     }
 }
 
+/* The configuration of a library VM (--vm NAME), or NULL without --vm. */
+static VmConfig *config_from_library(void)
+{
+    if (!opt.vm)
+        return NULL;
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, opt.vm, &err);
+    if (!e)
+        usage_error("--vm %s: %s", opt.vm, err->message);
+    if (e->error)
+        usage_error("--vm %s: %s", opt.vm, e->error->message);
+    return g_steal_pointer(&e->config);
+}
+
+/* Replaces a string field when the option was given. */
+static void override_string(char **field, const char *value)
+{
+    if (value) {
+        g_free(*field);
+        *field = g_strdup(value);
+    }
+}
+
 static VmConfig *config_from_options(void)
 {
-    VmConfig *cfg = vm_config_new();
-    cfg->name = g_strdup(opt.name ? opt.name : "vireo");
-    cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
-    cfg->ram_size = UINT64_C(128) << 20;
+    VmConfig *cfg = config_from_library();
+    if (cfg) {
+        override_string(&cfg->name, opt.name);
+        override_string(&cfg->machine, opt.machine);
+        override_string(&cfg->accel, opt.accel);
+        override_string(&cfg->bios, opt.bios);
+        override_string(&cfg->kernel, opt.kernel);
+        override_string(&cfg->initrd, opt.initrd);
+        override_string(&cfg->append, opt.append);
+    } else {
+        cfg = vm_config_new();
+        cfg->name = g_strdup(opt.name ? opt.name : "vireo");
+        cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
+        cfg->ram_size = UINT64_C(128) << 20;
+        cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
+        cfg->bios = g_strdup(opt.bios);
+        cfg->kernel = g_strdup(opt.kernel);
+        cfg->initrd = g_strdup(opt.initrd);
+        cfg->append = g_strdup(opt.append);
+    }
     if (opt.memory) {
         const char *m = opt.memory;
         if (g_str_has_prefix(m, "size="))
@@ -240,12 +283,8 @@ static VmConfig *config_from_options(void)
     }
     if (opt.smp != 1)
         usage_error("-smp %d: only one CPU is supported for now", opt.smp);
-    cfg->smp = (unsigned)opt.smp;
-    cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
-    cfg->bios = g_strdup(opt.bios);
-    cfg->kernel = g_strdup(opt.kernel);
-    cfg->initrd = g_strdup(opt.initrd);
-    cfg->append = g_strdup(opt.append);
+    if (!opt.vm)
+        cfg->smp = (unsigned)opt.smp;
     cfg->nographic = opt.nographic;
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
@@ -253,7 +292,7 @@ static VmConfig *config_from_options(void)
         if (strcmp(opt.display, "none"))
             usage_error("-display %s: only 'none' is available in this build", opt.display);
     }
-    cfg->display = g_strdup("none");
+    override_string(&cfg->display, "none");
 
     parse_chardevs();
     unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
