@@ -65,7 +65,7 @@ static const VireoOsPreset *preset_for_family(const char *family, const char *sh
         id = "dos";
     else if (!strcmp(family, "win9x") || g_str_has_prefix(short_id, "win9") ||
              !strcmp(short_id, "winme") || g_str_has_prefix(short_id, "win3") ||
-             g_str_has_prefix(short_id, "win1") || g_str_has_prefix(short_id, "win2."))
+             g_str_has_prefix(short_id, "win1.") || g_str_has_prefix(short_id, "win2."))
         id = "win9x";
     else if (!strcmp(family, "winnt") || g_str_has_prefix(short_id, "win"))
         id = is_classic_nt(short_id) ? "winxp" : "windows";
