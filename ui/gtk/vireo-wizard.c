@@ -116,8 +116,10 @@ static bool system_page_valid(VireoWizard *w)
     uint64_t ram = (uint64_t)gtk_spin_button_get_value_as_int(w->memory_spin) * MIB;
     uint64_t have = host_ram();
     g_autofree char *mem_msg = NULL;
-    if (have && ram > have)
-        mem_msg = g_strdup_printf(_("This computer has only %" G_GUINT64_FORMAT " MiB of memory."), have / MIB);
+    if (have && ram > have) {
+        g_autofree char *size = g_format_size_full(have, G_FORMAT_SIZE_IEC_UNITS);
+        mem_msg = g_strdup_printf(_("This computer has only %s of memory."), size);
+    }
     set_field_error(w->memory_error, GTK_WIDGET(w->memory_spin), mem_msg);
     ok &= !mem_msg;
 
