@@ -374,7 +374,11 @@ static void apply_guess(VireoWizard *w)
         adw_action_row_set_subtitle(w->disk_existing_row, w->probed_path);
         gtk_check_button_set_active(w->disk_existing, TRUE);
     } else {
+#ifdef HAVE_DISKS
         gtk_check_button_set_active(w->disk_new, TRUE);
+#else
+        gtk_check_button_set_active(w->disk_none, TRUE);
+#endif
     }
     w->filling = false;
 }
@@ -612,6 +616,12 @@ static void vireo_wizard_init(VireoWizard *w)
     adw_combo_row_set_model(w->os_row, G_LIST_MODEL(names));
     g_object_unref(names);
 
+#ifndef HAVE_DISKS
+    /* Without the block layer there is no way to make a disk image. */
+    gtk_widget_set_sensitive(GTK_WIDGET(w->disk_new), FALSE);
+    gtk_widget_set_sensitive(GTK_WIDGET(w->disk_size_spin), FALSE);
+    gtk_check_button_set_active(w->disk_none, TRUE);
+#endif
     g_signal_connect(w->media_entry, "changed", G_CALLBACK(on_media_entry_changed), w);
     GtkCheckButton *kinds[] = { w->media_cdrom, w->media_floppy, w->media_disk, w->media_none };
     for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
