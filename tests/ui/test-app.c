@@ -218,6 +218,7 @@ static void create_vm_with_wizard(void)
     gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
     CHECK(!g_strcmp0(vireo_wizard_get_page(w), "summary"), "summary page");
     CHECK(label_with_text(GTK_WIDGET(w), "64 MiB"), "the summary shows the memory");
+    screenshot(GTK_WINDOW(w), "wizard.png");
     gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
     run_for(100);
     CHECK(find_window(VIREO_TYPE_WIZARD) == NULL, "the wizard stays open after Create");

@@ -269,6 +269,9 @@ bool vireo_machine_start(VireoMachine *m, GError **err)
         return false;
     g_free(cfg->display);
     cfg->display = g_strdup("gtk");
+    /* A PC has COM1; with no terminal behind it here, it leads nowhere. */
+    if (!cfg->serial[0])
+        cfg->serial[0] = g_strdup("null");
     Vm *vm = vm_new(cfg, err);
     if (!vm)
         return false;

@@ -196,6 +196,10 @@ static void delete_response(AdwMessageDialog *d, const char *response, gpointer 
     VireoWindow *win = VIREO_WINDOW(gtk_window_get_transient_for(GTK_WINDOW(d)));
     g_autoptr(GError) err = NULL;
     g_autofree char *name = g_strdup(vireo_machine_get_name(m));
+    /* Its window would show a VM that no longer exists. */
+    GtkWindow *vm_window = vireo_machine_is_active(m) ? NULL : vireo_application_find_machine_window(win->app, m);
+    if (vm_window)
+        gtk_window_destroy(vm_window);
     if (!vireo_library_delete(win->library, m, &err)) {
         vireo_window_show_error(win, _("Cannot Delete"), err->message);
         return;
