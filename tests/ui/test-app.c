@@ -570,17 +570,19 @@ static void case_wizard_floppy(void)
     CHECK(mem == 32, "DOS preset memory %d MiB", mem);
     const char *name = gtk_editable_get_text(GTK_EDITABLE(wizard_child(w, "name_row")));
     note("proposed name '%s', %d MiB", name, mem);
+    CHECK(!strcmp(name, "DOS"), "proposed name '%s'", name);
     gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "name_row")), "FreeDOS");
     gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "disk_none")), TRUE);
     run_for(50);
     gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
-    CHECK(label_with_text(GTK_WIDGET(w), floppy_path), "the summary lacks the floppy image");
+    g_autofree char *canonical = g_canonicalize_filename(floppy_path, NULL);
+    CHECK(label_with_text(GTK_WIDGET(w), canonical), "the summary lacks the floppy image");
     gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
     run_for(100);
     g_autofree char *fda = conf_value("FreeDOS", "drives", "fda");
     g_autofree char *boot = conf_value("FreeDOS", "vm", "boot");
     g_autofree char *os_id = conf_value("FreeDOS", "vm", "os-id");
-    CHECK(!g_strcmp0(fda, floppy_path), "fda=%s", fda);
+    CHECK(!g_strcmp0(fda, canonical), "fda=%s", fda);
     CHECK(!g_strcmp0(boot, "acd"), "boot=%s", boot);
     CHECK(!g_strcmp0(os_id, "dos"), "os-id=%s", os_id);
     /* The VM's configuration is valid for the engine as written. */

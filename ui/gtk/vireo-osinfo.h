@@ -18,6 +18,7 @@ typedef enum {
 typedef struct VireoOsPreset {
     const char *id;          /* stored as os-id when nothing more precise is known */
     const char *name;
+    const char *vm_name;     /* what a new VM is called by default */
     uint64_t ram;            /* bytes */
     uint64_t disk;           /* bytes, for a new disk */
     unsigned cpus;

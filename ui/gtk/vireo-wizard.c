@@ -95,8 +95,8 @@ static bool media_page_valid(VireoWizard *w)
 {
     if (selected_media_kind(w) == VIREO_MEDIA_NONE)
         return true;
-    return w->probe_ok && !w->probe_timeout &&
-           !g_strcmp0(w->probed_path, gtk_editable_get_text(GTK_EDITABLE(w->media_entry)));
+    g_autofree char *path = g_canonicalize_filename(gtk_editable_get_text(GTK_EDITABLE(w->media_entry)), NULL);
+    return w->probe_ok && !w->probe_timeout && !g_strcmp0(w->probed_path, path);
 }
 
 /* Checks the system page's fields, saying on each field what is wrong. */
@@ -229,10 +229,14 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
     GtkCheckButton *kinds[] = { NULL, w->media_cdrom, w->media_floppy, w->media_disk };
     gtk_check_button_set_active(kinds[r->kind], TRUE);
     w->filling = false;
-    g_autofree char *status = w->guess->identified
-        ? g_strdup_printf(_("This is %s of %s."), media_kind_name(r->kind), w->guess->os_name)
-        : g_strdup_printf(_("This is %s. Its system is not recognised: choose it on the next page."),
-                          media_kind_name(r->kind));
+    g_autofree char *status = NULL;
+    if (w->guess->identified)
+        status = g_strdup_printf(_("This is %s of %s."), media_kind_name(r->kind), w->guess->os_name);
+    else if (r->kind == VIREO_MEDIA_FLOPPY)
+        status = g_strdup(_("This is a floppy image: Vireo proposes DOS; change the system on the next page if it is another."));
+    else
+        status = g_strdup_printf(_("This is %s. Its system is not recognised: choose it on the next page."),
+                                 media_kind_name(r->kind));
     set_media_status(w, status, false);
     probe_result_free(r);
     update_buttons(w);
@@ -242,11 +246,11 @@ static gboolean start_probe(gpointer data)
 {
     VireoWizard *w = data;
     w->probe_timeout = 0;
-    const char *path = gtk_editable_get_text(GTK_EDITABLE(w->media_entry));
+    const char *text = gtk_editable_get_text(GTK_EDITABLE(w->media_entry));
     if (w->probe_cancel)
         g_cancellable_cancel(w->probe_cancel);
     g_clear_object(&w->probe_cancel);
-    if (!*path) {
+    if (!*text) {
         w->probe_ok = false;
         set_media_status(w, _("Choose the image file."), false);
         update_buttons(w);
@@ -255,7 +259,9 @@ static gboolean start_probe(gpointer data)
     set_media_status(w, _("Looking at the file…"), false);
     w->probe_cancel = g_cancellable_new();
     GTask *task = g_task_new(NULL, w->probe_cancel, probe_done, w);
-    g_task_set_task_data(task, g_strdup(path), g_free);
+    /* vm.conf keeps an absolute path without "..": the VM must not depend on where
+     * the app was started. */
+    g_task_set_task_data(task, g_canonicalize_filename(text, NULL), g_free);
     g_task_set_return_on_cancel(task, TRUE);
     g_task_run_in_thread(task, probe_thread);
     g_object_unref(task);
@@ -362,7 +368,8 @@ static void apply_guess(VireoWizard *w)
     const VireoOsGuess *g = kind != VIREO_MEDIA_NONE ? w->guess : NULL;
     const VireoOsPreset *p = g ? g->preset : vireo_os_preset_find("other");
     adw_combo_row_set_selected(w->os_row, preset_index(p));
-    g_autofree char *name = unique_name(w, g ? g->os_name : _("New Virtual Machine"));
+    /* osinfo's name for a recognised system ("FreeDOS 1.2"), else the preset's. */
+    g_autofree char *name = unique_name(w, g && g->identified ? g->os_name : _(p->vm_name));
     gtk_editable_set_text(GTK_EDITABLE(w->name_row), name);
     if (g)
         apply_sizes(w, g->ram, g->disk, g->cpus);
