@@ -368,6 +368,8 @@ static void apply_guess(VireoWizard *w)
     const VireoOsGuess *g = kind != VIREO_MEDIA_NONE ? w->guess : NULL;
     const VireoOsPreset *p = g ? g->preset : vireo_os_preset_find("other");
     adw_combo_row_set_selected(w->os_row, preset_index(p));
+    g_autofree char *found = g && g->identified ? g_strdup_printf(_("Recognised: %s"), g->os_name) : NULL;
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(w->os_row), found ? found : "");
     /* osinfo's name for a recognised system ("FreeDOS 1.2"), else the preset's. */
     g_autofree char *name = unique_name(w, g && g->identified ? g->os_name : _(p->vm_name));
     gtk_editable_set_text(GTK_EDITABLE(w->name_row), name);
