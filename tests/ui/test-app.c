@@ -461,10 +461,10 @@ static void start_and_check_screen(void)
             note("the prompt went by before a key got through; resetting the VM");
             gtk_widget_activate_action(GTK_WIDGET(win), "win.reset", NULL);
         }
-        CHECK(wait_for(screen_shows, &sw, 30000), "SeaBIOS's boot menu prompt never appeared");
+        CHECK(wait_for(screen_shows, &sw, 20000), "SeaBIOS's boot menu prompt never appeared");
         note("SeaBIOS shows its boot menu prompt");
         gtk_widget_grab_focus(display);
-        gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+        gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
         while (!opened && screen_shows(&sw) && g_get_monotonic_time() < end) {
             type_key(display, GDK_KEY_Escape, 9, true);
             run_for(40);

@@ -8,6 +8,9 @@
 
 #include <epoxy/gl.h>
 #include <glib/gi18n.h>
+#ifdef HAVE_GTK_X11
+#include <gdk/x11/gdkx.h>
+#endif
 #include <math.h>
 #include <string.h>
 
@@ -411,6 +414,60 @@ static GdkToplevel *toplevel_of(VireoDisplay *d)
     return s && GDK_IS_TOPLEVEL(s) ? GDK_TOPLEVEL(s) : NULL;
 }
 
+#ifdef HAVE_GTK_X11
+/* GTK 4 has no pointer grab. On X11 the pointer is confined to the window while
+ * grabbed and brought back to the middle of the display when it strays, so relative
+ * motion never runs into a screen edge. Wayland has no such request in GTK. */
+static Window x11_window(VireoDisplay *d, Display **dpy)
+{
+    GtkNative *native = gtk_widget_get_native(GTK_WIDGET(d));
+    GdkSurface *s = native ? gtk_native_get_surface(native) : NULL;
+    if (!s || !GDK_IS_X11_SURFACE(s))
+        return None;
+    *dpy = GDK_DISPLAY_XDISPLAY(gdk_surface_get_display(s));
+    return gdk_x11_surface_get_xid(s);
+}
+
+static void x11_confine(VireoDisplay *d, bool on)
+{
+    Display *dpy;
+    Window w = x11_window(d, &dpy);
+    if (w == None)
+        return;
+    if (on)
+        XGrabPointer(dpy, w, True, ButtonPressMask | ButtonReleaseMask | PointerMotionMask,
+                     GrabModeAsync, GrabModeAsync, w, None, CurrentTime);
+    else
+        XUngrabPointer(dpy, CurrentTime);
+    XFlush(dpy);
+}
+
+/* Moves the pointer to the middle of the display when it nears an edge. Returns true
+ * (and the new widget position) when it did. */
+static bool x11_recenter(VireoDisplay *d, double x, double y, double *nx, double *ny)
+{
+    double w = gtk_widget_get_width(GTK_WIDGET(d)), h = gtk_widget_get_height(GTK_WIDGET(d));
+    if (x > w / 4 && x < w * 3 / 4 && y > h / 4 && y < h * 3 / 4)
+        return false;
+    Display *dpy;
+    Window xw = x11_window(d, &dpy);
+    GtkNative *native = gtk_widget_get_native(GTK_WIDGET(d));
+    if (xw == None || !native)
+        return false;
+    graphene_point_t centre = GRAPHENE_POINT_INIT((float)(w / 2), (float)(h / 2)), in_native;
+    if (!gtk_widget_compute_point(GTK_WIDGET(d), GTK_WIDGET(native), &centre, &in_native))
+        return false;
+    double sx, sy;
+    gtk_native_get_surface_transform(native, &sx, &sy);
+    int scale = gtk_widget_get_scale_factor(GTK_WIDGET(d));
+    XWarpPointer(dpy, None, xw, 0, 0, 0, 0, (int)((in_native.x + sx) * scale), (int)((in_native.y + sy) * scale));
+    XFlush(dpy);
+    *nx = w / 2;
+    *ny = h / 2;
+    return true;
+}
+#endif
+
 static void set_grab(VireoDisplay *d, bool on, GdkEvent *event)
 {
     if (d->grabbed == on)
@@ -424,7 +481,13 @@ static void set_grab(VireoDisplay *d, bool on, GdkEvent *event)
             gdk_toplevel_inhibit_system_shortcuts(top, event);
         gtk_widget_set_cursor_from_name(GTK_WIDGET(d), "none");
         d->have_last = false;
+#ifdef HAVE_GTK_X11
+        x11_confine(d, true);
+#endif
     } else {
+#ifdef HAVE_GTK_X11
+        x11_confine(d, false);
+#endif
         if (top)
             gdk_toplevel_restore_system_shortcuts(top);
         gtk_widget_set_cursor(GTK_WIDGET(d), NULL);
@@ -557,6 +620,10 @@ static void on_motion(GtkEventControllerMotion *c, double x, double y, gpointer 
     d->last_x = x;
     d->last_y = y;
     d->have_last = true;
+#ifdef HAVE_GTK_X11
+    /* The warp's own motion event then arrives at the new position: no movement. */
+    x11_recenter(d, x, y, &d->last_x, &d->last_y);
+#endif
 }
 
 static gboolean on_scroll(GtkEventControllerScroll *c, double dx, double dy, gpointer data)
