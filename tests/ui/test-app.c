@@ -490,12 +490,17 @@ static void start_and_check_screen(void)
     CHECK(wait_for(grabbed, display, 1000), "a click did not grab");
     const char *status = vireo_vm_window_get_status(win);
     CHECK(status && strstr(status, "Ctrl+Alt"), "header says '%s'", status);
+    /* While grabbed, the app's shortcuts are the guest's keys. */
+    g_auto(GStrv) quit_grabbed = gtk_application_get_accels_for_action(GTK_APPLICATION(app), "app.quit");
+    CHECK(g_strv_length(quit_grabbed) == 0, "Ctrl+Q still quits while grabbed");
     type_key(display, GDK_KEY_Control_L, 37, true);
     type_key(display, GDK_KEY_Alt_L, 64, true);
     type_key(display, GDK_KEY_Alt_L, 64, false);
     type_key(display, GDK_KEY_Control_L, 37, false);
     run_for(50);
     CHECK(!vireo_display_get_grabbed(VIREO_DISPLAY(display)), "Ctrl+Alt did not release the grab");
+    g_auto(GStrv) quit_free = gtk_application_get_accels_for_action(GTK_APPLICATION(app), "app.quit");
+    CHECK(g_strv_length(quit_free) == 1, "Ctrl+Q not back after the release");
     note("grab on click, release on Ctrl+Alt");
 
     g_autofree char *shot = g_build_filename(work_dir, "shot.png", NULL);

@@ -25,6 +25,7 @@ struct _VireoVmWindow {
 
     VireoApplication *app;
     VireoMachine *machine;
+    GHashTable *saved_accels;   /* detailed action -> accels, while keys go to the guest */
     GtkWidget *display;     /* VireoDisplay, or a status page without display support */
     bool was_active;
 };
@@ -107,6 +108,37 @@ static void update_state(VireoVmWindow *w)
     g_simple_action_set_state(G_SIMPLE_ACTION(pause), g_variant_new_boolean(st == VIREO_MACHINE_PAUSED));
     update_title(w);
 }
+
+/* The application's shortcuts (Ctrl+Q, F11, ...) run before any widget sees a key.
+ * While the guest has the keyboard they are taken away, and given back on release. */
+static void suspend_app_accels(VireoVmWindow *w, bool suspend)
+{
+    GtkApplication *app = GTK_APPLICATION(w->app);
+    if (suspend && !w->saved_accels) {
+        w->saved_accels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
+        g_auto(GStrv) actions = gtk_application_list_action_descriptions(app);
+        const char *none[] = { NULL };
+        for (char **a = actions; a && *a; a++) {
+            g_hash_table_insert(w->saved_accels, g_strdup(*a), gtk_application_get_accels_for_action(app, *a));
+            gtk_application_set_accels_for_action(app, *a, none);
+        }
+    } else if (!suspend && w->saved_accels) {
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init(&it, w->saved_accels);
+        while (g_hash_table_iter_next(&it, &key, &value))
+            gtk_application_set_accels_for_action(app, key, (const char *const *)value);
+        g_clear_pointer(&w->saved_accels, g_hash_table_unref);
+    }
+}
+
+#ifdef HAVE_ENGINE_DISPLAY
+static void on_grab_changed(VireoVmWindow *w)
+{
+    suspend_app_accels(w, display_grabbed(w));
+    update_title(w);
+}
+#endif
 
 static void on_machine_notify(VireoMachine *m, GParamSpec *ps, VireoVmWindow *w)
 {
@@ -298,6 +330,7 @@ static void on_fullscreen_changed(GObject *obj, GParamSpec *ps, gpointer data)
 static void vireo_vm_window_dispose(GObject *obj)
 {
     VireoVmWindow *w = VIREO_VM_WINDOW(obj);
+    suspend_app_accels(w, false);
     g_clear_object(&w->machine);
     G_OBJECT_CLASS(vireo_vm_window_parent_class)->dispose(obj);
 }
@@ -322,7 +355,7 @@ static void vireo_vm_window_init(VireoVmWindow *w)
     g_action_map_add_action_entries(G_ACTION_MAP(w), vm_actions, G_N_ELEMENTS(vm_actions), w);
 #ifdef HAVE_ENGINE_DISPLAY
     w->display = GTK_WIDGET(vireo_display_new());
-    g_signal_connect_swapped(w->display, "notify::grabbed", G_CALLBACK(update_title), w);
+    g_signal_connect_swapped(w->display, "notify::grabbed", G_CALLBACK(on_grab_changed), w);
 #else
     w->display = adw_status_page_new();
     adw_status_page_set_title(ADW_STATUS_PAGE(w->display), _("Running"));
