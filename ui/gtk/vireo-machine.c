@@ -319,13 +319,13 @@ void vireo_machine_force_off(VireoMachine *m)
         vm_poweroff(m->vm);
 }
 
-void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture)
+void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture, bool save)
 {
     if (!texture)
         return;
     g_set_object(&m->thumbnail, texture);
     g_autofree char *path = g_build_filename(m->entry->dir, VM_LIBRARY_THUMBNAIL, NULL);
-    if (!gdk_texture_save_to_png(texture, path))
+    if (save && !gdk_texture_save_to_png(texture, path))
         g_warning("cannot write %s", path);
     g_object_notify_by_pspec(G_OBJECT(m), props[PROP_THUMBNAIL]);
 }

@@ -59,7 +59,8 @@ void vireo_machine_shutdown(VireoMachine *m);
 /* Pulls the plug. */
 void vireo_machine_force_off(VireoMachine *m);
 
-/* Keeps the picture as the VM's thumbnail (thumbnail.png in its folder). */
-void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture);
+/* Shows the picture as the VM's thumbnail; save also writes it (thumbnail.png in the
+ * VM's folder) for the next time the library is read. */
+void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture, bool save);
 
 G_END_DECLS

@@ -28,6 +28,7 @@ struct _VireoVmWindow {
     GHashTable *saved_accels;   /* detailed action -> accels, while keys go to the guest */
     GtkWidget *display;     /* VireoDisplay, or a status page without display support */
     bool was_active;
+    guint thumbnail_timer;
 };
 
 G_DEFINE_FINAL_TYPE(VireoVmWindow, vireo_vm_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -54,15 +55,22 @@ static bool display_grabbed(VireoVmWindow *w)
 }
 
 /* Keeps the last picture as the library's thumbnail. */
-static void save_thumbnail(VireoVmWindow *w)
+static void save_thumbnail(VireoVmWindow *w, bool save)
 {
 #ifdef HAVE_ENGINE_DISPLAY
     if (!w->display || !VIREO_IS_DISPLAY(w->display))
         return;
     g_autoptr(GdkTexture) t = vireo_display_get_texture(VIREO_DISPLAY(w->display));
     if (t)
-        vireo_machine_set_thumbnail(w->machine, t);
+        vireo_machine_set_thumbnail(w->machine, t, save);
 #endif
+}
+
+/* The library's row follows the running screen, a picture every few seconds. */
+static gboolean refresh_thumbnail(gpointer data)
+{
+    save_thumbnail(data, false);
+    return G_SOURCE_CONTINUE;
 }
 
 static void update_title(VireoVmWindow *w)
@@ -87,13 +95,17 @@ static void update_state(VireoVmWindow *w)
 #ifdef HAVE_ENGINE_DISPLAY
     if (VIREO_IS_DISPLAY(w->display)) {
         if (!active && w->was_active)
-            save_thumbnail(w);
+            save_thumbnail(w, true);
         vireo_display_attach(VIREO_DISPLAY(w->display), active ? vireo_machine_get_vm(w->machine) : NULL);
     }
 #endif
     if (w->was_active && !active && st == VIREO_MACHINE_FAILED)
         show_toast(w, vireo_machine_get_error(w->machine));
     w->was_active = active;
+    if (active && !w->thumbnail_timer)
+        w->thumbnail_timer = g_timeout_add_seconds(5, refresh_thumbnail, w);
+    else if (!active && w->thumbnail_timer)
+        g_clear_handle_id(&w->thumbnail_timer, g_source_remove);
     gtk_stack_set_visible_child_name(w->stack, active ? "display" : "off");
     const char *err = vireo_machine_get_error(w->machine);
     adw_status_page_set_description(w->off_page, err ? err : _("Start the virtual machine to see its screen."));
@@ -314,7 +326,7 @@ static gboolean on_close_request(GtkWindow *win, gpointer data)
 {
     VireoVmWindow *w = VIREO_VM_WINDOW(win);
     /* The VM keeps running without its window; the library lists it as running. */
-    save_thumbnail(w);
+    save_thumbnail(w, true);
 #ifdef HAVE_ENGINE_DISPLAY
     if (VIREO_IS_DISPLAY(w->display))
         vireo_display_attach(VIREO_DISPLAY(w->display), NULL);
@@ -331,6 +343,7 @@ static void vireo_vm_window_dispose(GObject *obj)
 {
     VireoVmWindow *w = VIREO_VM_WINDOW(obj);
     suspend_app_accels(w, false);
+    g_clear_handle_id(&w->thumbnail_timer, g_source_remove);
     g_clear_object(&w->machine);
     G_OBJECT_CLASS(vireo_vm_window_parent_class)->dispose(obj);
 }
