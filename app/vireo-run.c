@@ -4,8 +4,12 @@
 #include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
+#include "engine/qmp.h"
 #include "engine/vm.h"
 #include "vireo-config.h"
+#ifdef HAVE_SDL2
+#include "ui/sdl/sdl-display.h"
+#endif
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -27,6 +31,8 @@ typedef struct Options {
     gboolean nographic;
     char **serial;
     char *display;
+    char *qmp;
+    char *vga;
     gboolean no_reboot, no_shutdown;
     char *debugcon;
     char **devices;
@@ -52,7 +58,9 @@ static GOptionEntry entries[] = {
     { "append", 0, 0, G_OPTION_ARG_STRING, &opt.append, "Kernel command line", "TEXT" },
     { "nographic", 0, 0, G_OPTION_ARG_NONE, &opt.nographic, "No display: serial port and firmware console on the terminal", NULL },
     { "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.serial, "Serial port backend: stdio, file:PATH, null, none, chardev:ID (repeat for COM2-4)", "DEV" },
-    { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: none", "TYPE" },
+    { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: sdl (a window) or none (default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set)", "TYPE" },
+    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111) or none", "TYPE" },
+    { "qmp", 0, 0, G_OPTION_ARG_STRING, &opt.qmp, "Control socket (QMP): unix:PATH,server=on,wait=off", "SPEC" },
     { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt.no_reboot, "Exit instead of rebooting when the guest resets", NULL },
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
@@ -252,6 +260,33 @@ static void override_string(char **field, const char *value)
     }
 }
 
+/* -display sdl|none; without -display or -nographic, a window when there is a screen. */
+static const char *choose_display(void)
+{
+    if (opt.display) {
+        /* QEMU's sub-options (-display sdl,gl=off) are accepted and ignored. */
+        g_autofree char *kind = g_strndup(opt.display, strcspn(opt.display, ","));
+        if (!strcmp(kind, "none"))
+            return "none";
+        if (!strcmp(kind, "sdl")) {
+#ifdef HAVE_SDL2
+            return "sdl";
+#else
+            usage_error("-display sdl: this build has no SDL2");
+#endif
+        }
+        usage_error("-display %s: use sdl or none", opt.display);
+    }
+    if (opt.nographic)
+        return "none";
+#ifdef HAVE_SDL2
+    const char *x = g_getenv("DISPLAY"), *wl = g_getenv("WAYLAND_DISPLAY");
+    if ((x && *x) || (wl && *wl))
+        return "sdl";
+#endif
+    return "none";
+}
+
 static VmConfig *config_from_options(void)
 {
     VmConfig *cfg = config_from_library();
@@ -288,11 +323,15 @@ static VmConfig *config_from_options(void)
     cfg->nographic = opt.nographic;
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
-    if (opt.display) {
-        if (strcmp(opt.display, "none"))
-            usage_error("-display %s: only 'none' is available in this build", opt.display);
-    }
-    override_string(&cfg->display, "none");
+    override_string(&cfg->display, choose_display());
+    if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "none"))
+        usage_error("-vga %s: use std or none", opt.vga);
+    /* The library VM's display adapter stays unless -vga is given. */
+    if (opt.vga || !cfg->vga)
+        override_string(&cfg->vga, opt.vga ? opt.vga : "std");
+    if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none"))
+        usage_error("-display sdl needs a display adapter (drop -vga none)");
+    override_string(&cfg->qmp, opt.qmp);
 
     parse_chardevs();
     unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
@@ -342,6 +381,13 @@ static gboolean on_signal(gpointer data)
     rs->exit_code = 0;
     g_main_loop_quit(rs->loop);
     return G_SOURCE_CONTINUE;
+}
+
+static void on_quit_request(void *data)
+{
+    RunState *rs = data;
+    rs->exit_code = 0;
+    g_main_loop_quit(rs->loop);
 }
 
 static void on_quit_key(void *data)
@@ -409,13 +455,46 @@ int main(int argc, char **argv)
         if (chardev_is_stdio(vm_serial_chardev(vm, i)))
             chardev_set_quit_handler(vm_serial_chardev(vm, i), on_quit_key, &rs);
 
+    QmpServer *qmp = NULL;
+    if (cfg->qmp) {
+        qmp = qmp_server_new(vm, cfg->qmp, &err);
+        if (!qmp) {
+            fprintf(stderr, "vireo-run: %s\n", err->message);
+            vm_free(vm);
+            return EXIT_USAGE;
+        }
+        qmp_server_set_quit_handler(qmp, on_quit_request, &rs);
+    }
+#ifdef HAVE_SDL2
+    SdlDisplay *sdl = NULL;
+    if (!strcmp(cfg->display, "sdl")) {
+        sdl = sdl_display_new(vm, &err);
+        if (!sdl && !opt.display) {
+            /* A window was only the default: run headless rather than not at all. */
+            fprintf(stderr, "vireo-run: no window (%s); running without a display\n", err->message);
+            g_clear_error(&err);
+        } else if (!sdl) {
+            fprintf(stderr, "vireo-run: %s\n", err->message);
+            qmp_server_free(qmp);
+            vm_free(vm);
+            return 1;
+        } else {
+            sdl_display_set_close_handler(sdl, on_quit_request, &rs);
+        }
+    }
+#endif
+
     /* -S leaves the VM created but stopped until a control client continues it. */
     if (!opt.start_paused && !vm_start(vm, &err)) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
-        vm_free(vm);
-        return 1;
+        rs.exit_code = 1;
+    } else {
+        g_main_loop_run(rs.loop);
     }
-    g_main_loop_run(rs.loop);
+#ifdef HAVE_SDL2
+    sdl_display_free(sdl);
+#endif
+    qmp_server_free(qmp);
     vm_free(vm);
     chardev_restore_terminal();
     g_main_loop_unref(rs.loop);

@@ -359,7 +359,14 @@ void mem_region_dirty_harvest(MemRegion *r, unsigned long *bitmap)
         bitmap[i] = __atomic_exchange_n(&r->dirty[i], 0, __ATOMIC_ACQ_REL);
     /* The CPU marks a page dirty when it caches a write pointer for it; dropping those
      * pointers makes the next write mark it again. */
-    notify_map_changed(mi);
+    __atomic_add_fetch(&mi->pub.generation, 1, __ATOMIC_RELEASE);
+    for (guint i = 0; i < mi->listeners->len; i++) {
+        const MemListener *l = mi->listeners->pdata[i];
+        if (l->dirty_harvested)
+            l->dirty_harvested(l->opaque, r);
+        else if (l->map_changed)
+            l->map_changed(l->opaque);
+    }
 }
 
 MemRegion *mem_dirty_region_at(GuestMemory *m, hwaddr pa)

@@ -38,6 +38,11 @@ typedef struct MemListener {
     void (*code_written)(void *opaque, hwaddr addr, size_t len);
     /* Before a dirty bitmap is read: back ends that log writes elsewhere merge them. */
     void (*dirty_sync)(void *opaque, MemRegion *region);
+    /* After a dirty bitmap was harvested: a back end that caches write pointers to
+     * dirty-logged pages drops them. Listeners without it get map_changed instead; a
+     * back end that caches none (KVM) sets a cheap one, as a display harvests 60 times
+     * a second. */
+    void (*dirty_harvested)(void *opaque, MemRegion *region);
     void *opaque;
 } MemListener;
 

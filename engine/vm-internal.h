@@ -76,6 +76,11 @@ struct Vm {
 
     Chardev *serial[VM_MAX_SERIAL];
     Chardev *debugcon;
+
+    /* display.c: the display device's console; input.c: where input events go. */
+    struct DisplayConsole *display;
+    const struct VmInputOps *input_ops;
+    void *input_opaque;
 };
 
 /* timer.c */

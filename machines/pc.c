@@ -3,10 +3,12 @@
  * host bridge (00.0), the ISA bridge (01.0) and the ACPI PM function (01.3); the ISA side
  * has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. */
 #include "engine/machine.h"
+#include "engine/input.h"
 #include "hw/acpi/acpi-build.h"
 #include "hw/acpi/piix4_pm.h"
 #include "hw/audio/pcspk.h"
 #include "hw/char/serial.h"
+#include "hw/display/vga.h"
 #include "hw/firmware/fw_cfg.h"
 #include "hw/firmware/kernel-loader.h"
 #include "hw/input/i8042.h"
@@ -38,6 +40,7 @@ typedef struct PcBoard {
     RtcState *rtc;
     PciBus *pci;
     FwCfgState *fw;
+    I8042State *kbc;
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -180,6 +183,24 @@ static void board_free(void *opaque)
     g_free(b);
 }
 
+/* Keyboard and mouse events from front ends go to the PS/2 devices behind the 8042. */
+static void pc_input_key(void *opaque, uint16_t code, bool down)
+{
+    PcBoard *b = opaque;
+    ps2_keyboard_event(i8042_keyboard(b->kbc), code, down);
+}
+
+static void pc_input_pointer(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+    PcBoard *b = opaque;
+    ps2_mouse_event(i8042_mouse(b->kbc), dx, dy, dz, buttons);
+}
+
+static const VmInputOps pc_input_ops = {
+    .key = pc_input_key,
+    .pointer = pc_input_pointer,
+};
+
 static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
 {
     PcBoard *b = g_new0(PcBoard, 1);
@@ -202,7 +223,8 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
             serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));
-    i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
+    b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
+    vm_set_input_handler(vm, &pc_input_ops, b);
     port92_new(vm);
     port80_new(vm);
     if (vm_debugcon_chardev(vm)) {
@@ -216,6 +238,12 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     i440fx_new(vm, b->pci);
     piix3_new(vm, b->pci, b->isa_irq);
     piix4_pm_new(vm, b->pci, PCI_DEVFN(1, 3), &b->isa_irq[PIIX4_PM_SCI_IRQ]);
+    /* The display adapter in slot 2, where QEMU's pc board puts it. */
+    if (!cfg->vga || strcmp(cfg->vga, "none")) {
+        g_autofree char *rom = g_build_filename(SEABIOS_DIR, "vgabios-stdvga.bin", NULL);
+        if (!vga_pci_new(vm, b->pci, PCI_DEVFN(2, 0), rom, err))
+            return false;
+    }
 
     b->fw = fw_cfg_new(vm, 0x510);
     fw_cfg_init_pc(b, cfg);

@@ -28,6 +28,7 @@ typedef struct KvmSlot {
     uint64_t size;
     uint8_t *host;
     bool readonly;
+    bool dirty_log;  /* writable, with KVM logging writes (video memory) */
 } KvmSlot;
 
 typedef struct KvmVm {
@@ -108,25 +109,49 @@ static char *kvm_host_info(void)
 
 typedef struct SlotScan {
     GArray *runs; /* KvmSlot without id */
+    GuestMemory *mem;
 } SlotScan;
+
+/* RAM whose writes the engine logs (MEM_PAGE_DIRTY_LOG, writes allowed to host memory):
+ * KVM can write it directly and log the writes itself. */
+static bool page_kvm_logged(const GuestMemory *m, hwaddr pa)
+{
+    return pa < (UINT64_C(1) << 32) && (mem_page_flags(m, pa) & MEM_PAGE_DIRTY_LOG) &&
+           mem_write_page(m, pa) && mem_write_page(m, pa) == mem_read_page(m, pa);
+}
 
 static void collect_run(void *opaque, hwaddr start, uint64_t len, uint8_t *host, bool writable)
 {
     SlotScan *s = opaque;
-    KvmSlot k = { 0, start, len, host, !writable };
-    g_array_append_val(s->runs, k);
+    if (writable) {
+        KvmSlot k = { 0, start, len, host, false, false };
+        g_array_append_val(s->runs, k);
+        return;
+    }
+    /* A read-only run may hold dirty-logged RAM next to ROM: split it where that changes. */
+    uint64_t off = 0;
+    while (off < len) {
+        bool logged = page_kvm_logged(s->mem, start + off);
+        uint64_t end = off + MEM_PAGE_SIZE;
+        while (end < len && page_kvm_logged(s->mem, start + end) == logged)
+            end += MEM_PAGE_SIZE;
+        KvmSlot k = { 0, start + off, end - off, host + off, !logged, logged };
+        g_array_append_val(s->runs, k);
+        off = end;
+    }
 }
 
 static bool slot_same(const KvmSlot *a, const KvmSlot *b)
 {
-    return a->gpa == b->gpa && a->size == b->size && a->host == b->host && a->readonly == b->readonly;
+    return a->gpa == b->gpa && a->size == b->size && a->host == b->host && a->readonly == b->readonly &&
+           a->dirty_log == b->dirty_log;
 }
 
 static void set_slot(KvmVm *kv, const KvmSlot *s, bool remove)
 {
     struct kvm_userspace_memory_region r = {
         .slot = s->id,
-        .flags = s->readonly ? KVM_MEM_READONLY : 0,
+        .flags = (s->readonly ? KVM_MEM_READONLY : 0) | (s->dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0),
         .guest_phys_addr = s->gpa,
         .memory_size = remove ? 0 : s->size,
         .userspace_addr = (uintptr_t)s->host,
@@ -139,7 +164,7 @@ static void set_slot(KvmVm *kv, const KvmSlot *s, bool remove)
 static void kvm_sync_slots(void *opaque)
 {
     KvmVm *kv = opaque;
-    SlotScan scan = { g_array_new(FALSE, FALSE, sizeof(KvmSlot)) };
+    SlotScan scan = { g_array_new(FALSE, FALSE, sizeof(KvmSlot)), vm_vcpu(kv->vm)->mem };
     mem_for_each_ram_run(vm_vcpu(kv->vm)->mem, collect_run, &scan);
 
     /* Drop slots that changed, then add what is new: KVM refuses overlapping slots. */
@@ -173,6 +198,40 @@ static void kvm_sync_slots(void *opaque)
         g_array_append_val(kv->slots, *n);
     }
     g_array_free(scan.runs, TRUE);
+}
+
+/* KVM holds no write pointers of its own to drop after a harvest (it logs in its slots'
+ * bitmaps, merged by kvm_dirty_sync); the slots need no rescan. */
+static void kvm_dirty_harvested(void *opaque, MemRegion *region)
+{
+    (void)opaque;
+    (void)region;
+}
+
+/* Before the engine reads a region's dirty bitmap: fetch (and clear) KVM's log of the
+ * slots inside it and mark those pages in the engine's bitmap. Lock held. */
+static void kvm_dirty_sync(void *opaque, MemRegion *region)
+{
+    KvmVm *kv = opaque;
+    hwaddr base = mem_region_base(region);
+    uint64_t size = mem_region_size(region);
+    for (guint i = 0; i < kv->slots->len; i++) {
+        const KvmSlot *sl = &g_array_index(kv->slots, KvmSlot, i);
+        if (!sl->dirty_log || sl->gpa < base || sl->gpa + sl->size > base + size)
+            continue;
+        uint64_t pages = sl->size >> MEM_PAGE_BITS;
+        g_autofree uint64_t *bits = g_new0(uint64_t, (pages + 63) / 64);
+        struct kvm_dirty_log log = { .slot = sl->id, .dirty_bitmap = bits };
+        if (ioctl(kv->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+            /* Without the log, count the whole slot as written. */
+            VLOG(LOG_CPU, "KVM_GET_DIRTY_LOG slot %u: %s", sl->id, g_strerror(errno));
+            mem_region_mark_dirty(region, sl->gpa - base, sl->size);
+            continue;
+        }
+        for (uint64_t p = 0; p < pages; p++)
+            if (bits[p / 64] & (UINT64_C(1) << (p % 64)))
+                mem_region_mark_dirty(region, sl->gpa - base + (p << MEM_PAGE_BITS), MEM_PAGE_SIZE);
+    }
 }
 
 /* ---- VM ---- */
@@ -237,6 +296,8 @@ static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
     kv->slots = g_array_new(FALSE, FALSE, sizeof(KvmSlot));
     kv->free_ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     kv->listener.map_changed = kvm_sync_slots;
+    kv->listener.dirty_harvested = kvm_dirty_harvested;
+    kv->listener.dirty_sync = kvm_dirty_sync;
     kv->listener.opaque = kv;
     vm_set_accel_state(vm, kv);
     if (kv->irqchip)

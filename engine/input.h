@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Keyboard and mouse input into a VM. Front ends and the control socket speak PC
+ * scancodes: the set 1 make code of a key, with 0xE000 added for the 0xE0-prefixed
+ * (extended) keys. The board routes events to its keyboard and mouse devices, which
+ * produce whatever scancode set and packet format the guest asked for. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Vm Vm;
+
+#define VM_KEY_EXTENDED 0xE000
+/* The two keys whose make codes are sequences rather than one code. */
+#define VM_KEY_PRINT_SCREEN 0xE037
+#define VM_KEY_PAUSE 0xE11D
+
+/* Mouse buttons (bit masks of VmInputOps.pointer's buttons). */
+enum {
+    VM_BUTTON_LEFT = 1u << 0,
+    VM_BUTTON_RIGHT = 1u << 1,
+    VM_BUTTON_MIDDLE = 1u << 2,
+    VM_BUTTON_SIDE = 1u << 3,
+    VM_BUTTON_EXTRA = 1u << 4,
+};
+
+/* ---- front ends (engine lock taken inside) ---- */
+
+/* A key went down or up. Repeats of a held key are the keyboard's business: send one
+ * press and one release. */
+void vm_input_key(Vm *vm, uint16_t code, bool down);
+/* Relative motion (x right, y down), wheel notches (z > 0: towards the user), and the
+ * state of all buttons after the event. */
+void vm_input_pointer(Vm *vm, int dx, int dy, int dz, unsigned buttons);
+/* Whether the board has somewhere to send input. */
+bool vm_input_available(Vm *vm);
+
+/* ---- boards (lock held when called) ---- */
+
+typedef struct VmInputOps {
+    void (*key)(void *opaque, uint16_t code, bool down);
+    void (*pointer)(void *opaque, int dx, int dy, int dz, unsigned buttons);
+} VmInputOps;
+void vm_set_input_handler(Vm *vm, const VmInputOps *ops, void *opaque);
+
+/* ---- key names ---- */
+
+/* QEMU's key names (QKeyCode, as QMP's send-key takes them) to scancodes and back. */
+bool input_qcode_to_key(const char *qcode, uint16_t *code);
+const char *input_key_to_qcode(uint16_t code);
+/* QEMU's numeric key codes ("number" keys in send-key): set 1 codes with 0x80 set for
+ * the extended ones. */
+bool input_qnum_to_key(unsigned qnum, uint16_t *code);

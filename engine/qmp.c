@@ -1,0 +1,1022 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* QMP server: a Unix socket service on the main context. Each client gets the greeting,
+ * must negotiate with qmp_capabilities, then sends JSON objects {"execute": NAME,
+ * "arguments": {...}, "id": ANY} and gets {"return": ...} or {"error": {"class", "desc"}}
+ * back, plus asynchronous events. Input is split into objects by a small scanner that
+ * keeps at most QMP_MAX_REQUEST bytes of one request, so no input makes memory grow
+ * without bound; a client that stops reading is dropped once its backlog is too big. */
+#include "engine/qmp.h"
+#include "engine/display.h"
+#include "engine/input.h"
+#include "engine/vm.h"
+#include "engine/log.h"
+#include "vireo-config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define QMP_MAX_REQUEST (1u << 20)
+#define QMP_MAX_DEPTH 64
+#define QMP_MAX_BACKLOG (8u << 20)
+#define QMP_MAX_KEYS 64
+#define QMP_MAX_EVENTS 4096
+#define QMP_MAX_PENDING_RELEASES 256
+
+typedef struct QmpClient QmpClient;
+
+struct QmpServer {
+    Vm *vm;
+    char *path;
+    GSocketService *service;
+    GList *clients;
+    guint state_listener;
+    VmState last_state;
+    DisplayClient *display;
+    unsigned buttons;          /* mouse buttons held through input-send-event */
+    GList *key_releases;       /* pending send-key releases (KeyRelease*) */
+    void (*quit_fn)(void *data);
+    void *quit_data;
+    guint quit_idle;
+};
+
+struct QmpClient {
+    QmpServer *srv;
+    GSocketConnection *conn;
+    GSocket *sock;
+    GSource *in_source;
+    GSource *out_source;
+    GString *out;
+    /* Request scanner */
+    GString *req;
+    int depth;
+    bool in_string, escape;
+    bool too_big, too_deep;
+    bool junk;                 /* bytes outside any object since the last report */
+    bool skip_line;            /* after a mismatched bracket: ignore up to the newline */
+    char open[QMP_MAX_DEPTH];  /* the brackets open, innermost last */
+    bool negotiated;
+    bool closing;              /* drop once the backlog is written */
+};
+
+typedef struct KeyRelease {
+    QmpServer *srv;
+    guint source;
+    unsigned count;
+    uint16_t codes[QMP_MAX_KEYS];
+} KeyRelease;
+
+typedef JsonNode *(*QmpHandler)(QmpClient *c, JsonObject *args, GError **err);
+
+#define QMP_ERROR (qmp_error_quark())
+G_DEFINE_QUARK(vireo-qmp-error-quark, qmp_error)
+enum { QMP_ERROR_GENERIC, QMP_ERROR_COMMAND_NOT_FOUND };
+
+static void client_close(QmpClient *c);
+
+/* ---- output ---- */
+
+static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data);
+
+static void client_flush(QmpClient *c)
+{
+    while (c->out->len) {
+        GError *err = NULL;
+        gssize n = g_socket_send(c->sock, c->out->str, c->out->len, NULL, &err);
+        if (n < 0) {
+            if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+                g_error_free(err);
+                if (!c->out_source) {
+                    c->out_source = g_socket_create_source(c->sock, G_IO_OUT, NULL);
+                    g_source_set_callback(c->out_source, (GSourceFunc)(void (*)(void))on_writable, c, NULL);
+                    g_source_attach(c->out_source, NULL);
+                }
+                return;
+            }
+            VLOG(LOG_GUEST, "qmp: dropping a client: %s", err->message);
+            g_error_free(err);
+            c->out->len = 0;
+            c->closing = true;
+            break;
+        }
+        g_string_erase(c->out, 0, n);
+    }
+    if (c->out_source) {
+        g_source_destroy(c->out_source);
+        g_source_unref(c->out_source);
+        c->out_source = NULL;
+    }
+    if (c->closing)
+        client_close(c);
+}
+
+static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data)
+{
+    QmpClient *c = data;
+    g_source_unref(c->out_source);
+    c->out_source = NULL;
+    client_flush(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void client_send_node(QmpClient *c, JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_root(gen, node);
+    gsize len;
+    g_autofree char *text = json_generator_to_data(gen, &len);
+    if (c->out->len + len + 2 > QMP_MAX_BACKLOG) {
+        /* The client does not read what it asked for. */
+        VLOG(LOG_GUEST, "qmp: dropping a client that does not read its replies");
+        c->out->len = 0;
+        c->closing = true;
+        return;
+    }
+    g_string_append_len(c->out, text, len);
+    g_string_append(c->out, "\r\n");
+}
+
+static void send_return(QmpClient *c, JsonNode *result, JsonNode *id)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "return");
+    if (result)
+        json_builder_add_value(b, result);
+    else {
+        json_builder_begin_object(b);
+        json_builder_end_object(b);
+    }
+    if (id) {
+        json_builder_set_member_name(b, "id");
+        json_builder_add_value(b, json_node_copy(id));
+    }
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    client_send_node(c, root);
+}
+
+static void send_error(QmpClient *c, const char *klass, const char *desc, JsonNode *id)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "error");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "class");
+    json_builder_add_string_value(b, klass);
+    json_builder_set_member_name(b, "desc");
+    json_builder_add_string_value(b, desc);
+    json_builder_end_object(b);
+    if (id) {
+        json_builder_set_member_name(b, "id");
+        json_builder_add_value(b, json_node_copy(id));
+    }
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    client_send_node(c, root);
+}
+
+static void broadcast_event(QmpServer *s, const char *name, JsonNode *data)
+{
+    gint64 now = g_get_real_time();
+    for (GList *l = s->clients; l; l = l->next) {
+        QmpClient *c = l->data;
+        if (!c->negotiated || c->closing)
+            continue;
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "event");
+        json_builder_add_string_value(b, name);
+        if (data) {
+            json_builder_set_member_name(b, "data");
+            json_builder_add_value(b, json_node_copy(data));
+        }
+        json_builder_set_member_name(b, "timestamp");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "seconds");
+        json_builder_add_int_value(b, now / G_USEC_PER_SEC);
+        json_builder_set_member_name(b, "microseconds");
+        json_builder_add_int_value(b, now % G_USEC_PER_SEC);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        client_send_node(c, root);
+    }
+    /* Flushing may close clients: walk a copy. */
+    GList *copy = g_list_copy(s->clients);
+    for (GList *l = copy; l; l = l->next)
+        client_flush(l->data);
+    g_list_free(copy);
+}
+
+/* ---- argument helpers ---- */
+
+static bool arg_string(JsonObject *args, const char *name, bool required, const char **out, GError **err)
+{
+    JsonNode *n = args ? json_object_get_member(args, name) : NULL;
+    if (!n) {
+        if (required)
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' is missing", name);
+        *out = NULL;
+        return !required;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' expects a string", name);
+        return false;
+    }
+    *out = json_node_get_string(n);
+    return true;
+}
+
+static bool node_int(JsonNode *n, gint64 *out)
+{
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
+        return false;
+    *out = json_node_get_int(n);
+    return true;
+}
+
+static bool node_bool(JsonNode *n, bool *out)
+{
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+        return false;
+    *out = json_node_get_boolean(n);
+    return true;
+}
+
+/* A KeyValue: {"type": "qcode", "data": "a"} or {"type": "number", "data": 30}. */
+static bool parse_key_value(JsonNode *n, uint16_t *code, GError **err)
+{
+    if (!n || !JSON_NODE_HOLDS_OBJECT(n)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a key must be an object with 'type' and 'data'");
+        return false;
+    }
+    JsonObject *o = json_node_get_object(n);
+    const char *type;
+    if (!arg_string(o, "type", true, &type, err))
+        return false;
+    JsonNode *data = json_object_get_member(o, "data");
+    if (!strcmp(type, "qcode")) {
+        if (!data || !JSON_NODE_HOLDS_VALUE(data) || json_node_get_value_type(data) != G_TYPE_STRING) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a qcode key needs a string 'data'");
+            return false;
+        }
+        if (!input_qcode_to_key(json_node_get_string(data), code)) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'data' does not accept value '%s'",
+                        json_node_get_string(data));
+            return false;
+        }
+        return true;
+    }
+    if (!strcmp(type, "number")) {
+        gint64 v;
+        if (!node_int(data, &v) || v < 0 || !input_qnum_to_key((unsigned)v, code)) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a number key needs 'data' between 1 and 255");
+            return false;
+        }
+        return true;
+    }
+    g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "key type '%s' is not 'qcode' or 'number'", type);
+    return false;
+}
+
+/* ---- commands ---- */
+
+static JsonNode *cmd_capabilities(QmpClient *c, JsonObject *args, GError **err)
+{
+    c->negotiated = true;
+    return NULL;
+}
+
+static JsonNode *cmd_query_version(QmpClient *c, JsonObject *args, GError **err)
+{
+    unsigned major = 0, minor = 0, micro = 0;
+    sscanf(VIREO_VERSION, "%u.%u.%u", &major, &minor, &micro);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "qemu");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "major");
+    json_builder_add_int_value(b, major);
+    json_builder_set_member_name(b, "minor");
+    json_builder_add_int_value(b, minor);
+    json_builder_set_member_name(b, "micro");
+    json_builder_add_int_value(b, micro);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "package");
+    json_builder_add_string_value(b, "vireo " VIREO_VERSION);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static JsonNode *cmd_query_status(QmpClient *c, JsonObject *args, GError **err)
+{
+    VmState st = vm_get_state(c->srv->vm);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, vm_state_name(st));
+    json_builder_set_member_name(b, "running");
+    json_builder_add_boolean_value(b, st == VM_STATE_RUNNING);
+    json_builder_set_member_name(b, "singlestep");
+    json_builder_add_boolean_value(b, FALSE);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static JsonNode *cmd_query_name(QmpClient *c, JsonObject *args, GError **err)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, vm_name(c->srv->vm));
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
+static JsonNode *cmd_query_commands(QmpClient *c, JsonObject *args, GError **err);
+
+static JsonNode *cmd_stop(QmpClient *c, JsonObject *args, GError **err)
+{
+    vm_pause(c->srv->vm);
+    return NULL;
+}
+
+static JsonNode *cmd_cont(QmpClient *c, JsonObject *args, GError **err)
+{
+    Vm *vm = c->srv->vm;
+    VmState st = vm_get_state(vm);
+    if (st == VM_STATE_SHUTDOWN || st == VM_STATE_ERROR) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "the VM is in state '%s'; reset it first",
+                    vm_state_name(st));
+        return NULL;
+    }
+    /* -S leaves the VM created but not started; cont starts it. */
+    if (!vm_start(vm, err))
+        return NULL;
+    return NULL;
+}
+
+static JsonNode *cmd_system_reset(QmpClient *c, JsonObject *args, GError **err)
+{
+    vm_reset(c->srv->vm);
+    return NULL;
+}
+
+static JsonNode *cmd_system_powerdown(QmpClient *c, JsonObject *args, GError **err)
+{
+    vm_powerdown(c->srv->vm);
+    return NULL;
+}
+
+static gboolean quit_later(gpointer data)
+{
+    QmpServer *s = data;
+    s->quit_idle = 0;
+    if (s->quit_fn)
+        s->quit_fn(s->quit_data);
+    else
+        vm_poweroff(s->vm);
+    return G_SOURCE_REMOVE;
+}
+
+static JsonNode *cmd_quit(QmpClient *c, JsonObject *args, GError **err)
+{
+    /* The reply goes out first; the main loop ends after. */
+    if (!c->srv->quit_idle)
+        c->srv->quit_idle = g_idle_add(quit_later, c->srv);
+    return NULL;
+}
+
+static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
+{
+    QmpServer *s = c->srv;
+    const char *file, *format;
+    if (!arg_string(args, "filename", true, &file, err) || !arg_string(args, "format", false, &format, err))
+        return NULL;
+    if (!format)
+        format = g_str_has_suffix(file, ".png") ? "png" : "ppm";
+    if (strcmp(format, "png") && strcmp(format, "ppm")) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "screendump format '%s' is not 'png' or 'ppm'", format);
+        return NULL;
+    }
+    DisplayConsole *con = vm_display_console(s->vm);
+    if (!con) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "this VM has no display device");
+        return NULL;
+    }
+    if (!s->display)
+        s->display = display_client_new(con);
+    pixman_region32_t dirty;
+    pixman_region32_init(&dirty);
+    bool new_surface;
+    DisplaySurface *surf = display_client_refresh(s->display, &dirty, &new_surface);
+    pixman_region32_fini(&dirty);
+    GError *local = NULL;
+    bool ok = !strcmp(format, "png") ? display_surface_write_png(surf, file, &local)
+                                     : display_surface_write_ppm(surf, file, &local);
+    if (!ok) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "screendump: %s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
+static gboolean release_keys(gpointer data)
+{
+    KeyRelease *r = data;
+    for (unsigned i = r->count; i-- > 0;)
+        vm_input_key(r->srv->vm, r->codes[i], false);
+    r->srv->key_releases = g_list_remove(r->srv->key_releases, r);
+    g_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+static JsonNode *cmd_send_key(QmpClient *c, JsonObject *args, GError **err)
+{
+    QmpServer *s = c->srv;
+    JsonNode *keys = args ? json_object_get_member(args, "keys") : NULL;
+    if (!keys || !JSON_NODE_HOLDS_ARRAY(keys)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'keys' is missing or not a list");
+        return NULL;
+    }
+    JsonArray *a = json_node_get_array(keys);
+    guint n = json_array_get_length(a);
+    if (n == 0 || n > QMP_MAX_KEYS) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "send-key takes 1 to %d keys", QMP_MAX_KEYS);
+        return NULL;
+    }
+    gint64 hold = 100;
+    JsonNode *h = json_object_get_member(args, "hold-time");
+    if (h && (!node_int(h, &hold) || hold < 0 || hold > 60000)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'hold-time' must be 0 to 60000 ms");
+        return NULL;
+    }
+    /* Each send-key waits for its release; a client cannot pile them up without end. */
+    if (g_list_length(s->key_releases) >= QMP_MAX_PENDING_RELEASES) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many send-key commands are still holding keys");
+        return NULL;
+    }
+    KeyRelease *r = g_new0(KeyRelease, 1);
+    r->srv = s;
+    for (guint i = 0; i < n; i++) {
+        if (!parse_key_value(json_array_get_element(a, i), &r->codes[i], err)) {
+            g_free(r);
+            return NULL;
+        }
+    }
+    r->count = n;
+    /* Pressed in order, released in reverse order after the hold time, as QEMU does. */
+    for (guint i = 0; i < n; i++)
+        vm_input_key(s->vm, r->codes[i], true);
+    s->key_releases = g_list_prepend(s->key_releases, r);
+    r->source = g_timeout_add((guint)hold, release_keys, r);
+    return NULL;
+}
+
+typedef struct PointerState {
+    int dx, dy, dz;
+    unsigned buttons;
+    bool changed;
+} PointerState;
+
+static bool button_bit(const char *name, unsigned *bit, int *wheel)
+{
+    static const struct { const char *name; unsigned bit; int wheel; } buttons[] = {
+        { "left", VM_BUTTON_LEFT, 0 }, { "right", VM_BUTTON_RIGHT, 0 },
+        { "middle", VM_BUTTON_MIDDLE, 0 }, { "side", VM_BUTTON_SIDE, 0 },
+        { "extra", VM_BUTTON_EXTRA, 0 }, { "wheel-up", 0, -1 }, { "wheel-down", 0, 1 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(buttons); i++) {
+        if (!strcmp(buttons[i].name, name)) {
+            *bit = buttons[i].bit;
+            *wheel = buttons[i].wheel;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checks one InputEvent; with apply, also carries it out (keys at once, pointer
+ * changes gathered into ptr). */
+static bool input_event(QmpServer *s, JsonNode *ev, bool apply, PointerState *ptr, GError **err)
+{
+    if (!ev || !JSON_NODE_HOLDS_OBJECT(ev)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "an event must be an object with 'type' and 'data'");
+        return false;
+    }
+    JsonObject *o = json_node_get_object(ev);
+    const char *type;
+    if (!arg_string(o, "type", true, &type, err))
+        return false;
+    JsonNode *dn = json_object_get_member(o, "data");
+    if (!dn || !JSON_NODE_HOLDS_OBJECT(dn)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "event '%s' needs a 'data' object", type);
+        return false;
+    }
+    JsonObject *d = json_node_get_object(dn);
+    if (!strcmp(type, "key")) {
+        bool down;
+        uint16_t code;
+        if (!node_bool(json_object_get_member(d, "down"), &down)) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a key event needs a boolean 'down'");
+            return false;
+        }
+        if (!parse_key_value(json_object_get_member(d, "key"), &code, err))
+            return false;
+        if (apply)
+            vm_input_key(s->vm, code, down);
+        return true;
+    }
+    if (!strcmp(type, "btn")) {
+        bool down;
+        const char *name;
+        unsigned bit;
+        int wheel;
+        if (!node_bool(json_object_get_member(d, "down"), &down) || !arg_string(d, "button", true, &name, err)) {
+            if (err && !*err)
+                g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a btn event needs 'down' and 'button'");
+            return false;
+        }
+        if (!button_bit(name, &bit, &wheel)) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "unknown button '%s'", name);
+            return false;
+        }
+        if (apply) {
+            if (wheel && down)
+                ptr->dz += wheel;
+            else if (bit)
+                ptr->buttons = down ? ptr->buttons | bit : ptr->buttons & ~bit;
+            ptr->changed = true;
+        }
+        return true;
+    }
+    if (!strcmp(type, "rel")) {
+        const char *axis;
+        gint64 v;
+        if (!arg_string(d, "axis", true, &axis, err))
+            return false;
+        if (!node_int(json_object_get_member(d, "value"), &v) || v < -32768 || v > 32767) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a rel event needs a 'value' from -32768 to 32767");
+            return false;
+        }
+        if (strcmp(axis, "x") && strcmp(axis, "y")) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "rel axis '%s' is not 'x' or 'y'", axis);
+            return false;
+        }
+        if (apply) {
+            if (!strcmp(axis, "x"))
+                ptr->dx = CLAMP(ptr->dx + (int)v, -65536, 65536);
+            else
+                ptr->dy = CLAMP(ptr->dy + (int)v, -65536, 65536);
+            ptr->changed = true;
+        }
+        return true;
+    }
+    if (!strcmp(type, "abs")) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "absolute pointer events need a tablet, and this machine has only a PS/2 "
+                    "mouse; send 'rel' events");
+        return false;
+    }
+    g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "event type '%s' is not key, btn, rel or abs", type);
+    return false;
+}
+
+static JsonNode *cmd_input_send_event(QmpClient *c, JsonObject *args, GError **err)
+{
+    QmpServer *s = c->srv;
+    JsonNode *events = args ? json_object_get_member(args, "events") : NULL;
+    if (!events || !JSON_NODE_HOLDS_ARRAY(events)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'events' is missing or not a list");
+        return NULL;
+    }
+    JsonArray *a = json_node_get_array(events);
+    guint n = json_array_get_length(a);
+    if (n > QMP_MAX_EVENTS) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "at most %d events at once", QMP_MAX_EVENTS);
+        return NULL;
+    }
+    /* All or nothing: check every event before any reaches the guest. */
+    for (guint i = 0; i < n; i++)
+        if (!input_event(s, json_array_get_element(a, i), false, NULL, err))
+            return NULL;
+    PointerState ptr = { .buttons = s->buttons };
+    for (guint i = 0; i < n; i++)
+        input_event(s, json_array_get_element(a, i), true, &ptr, NULL);
+    if (ptr.changed) {
+        s->buttons = ptr.buttons;
+        vm_input_pointer(s->vm, ptr.dx, ptr.dy, ptr.dz, ptr.buttons);
+    }
+    return NULL;
+}
+
+static JsonNode *cmd_screen_text(QmpClient *c, JsonObject *args, GError **err)
+{
+    DisplayConsole *con = vm_display_console(c->srv->vm);
+    if (!con) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "this VM has no display device");
+        return NULL;
+    }
+    DisplayText text;
+    if (!display_console_get_text(con, &text)) {
+        g_autofree char *mode = display_console_describe_mode(con);
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "the display is not in a text mode (%s)", mode);
+        return NULL;
+    }
+    g_autofree char *mode = display_console_describe_mode(con);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "cols");
+    json_builder_add_int_value(b, text.cols);
+    json_builder_set_member_name(b, "rows");
+    json_builder_add_int_value(b, text.rows);
+    json_builder_set_member_name(b, "mode");
+    json_builder_add_string_value(b, mode);
+    json_builder_set_member_name(b, "lines");
+    json_builder_begin_array(b);
+    for (int r = 0; r < text.rows; r++) {
+        g_autofree char *line = display_text_row_utf8(&text, r);
+        json_builder_add_string_value(b, line);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "cursor");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "col");
+    json_builder_add_int_value(b, text.cursor_col);
+    json_builder_set_member_name(b, "row");
+    json_builder_add_int_value(b, text.cursor_row);
+    json_builder_set_member_name(b, "visible");
+    json_builder_add_boolean_value(b, text.cursor_visible);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    display_text_clear(&text);
+    return json_builder_get_root(b);
+}
+
+static const struct {
+    const char *name;
+    QmpHandler fn;
+} commands[] = {
+    { "qmp_capabilities", cmd_capabilities },
+    { "query-version", cmd_query_version },
+    { "query-status", cmd_query_status },
+    { "query-name", cmd_query_name },
+    { "query-commands", cmd_query_commands },
+    { "stop", cmd_stop },
+    { "cont", cmd_cont },
+    { "system_reset", cmd_system_reset },
+    { "system_powerdown", cmd_system_powerdown },
+    { "quit", cmd_quit },
+    { "screendump", cmd_screendump },
+    { "send-key", cmd_send_key },
+    { "input-send-event", cmd_input_send_event },
+    { "x-screen-text", cmd_screen_text },
+};
+
+static JsonNode *cmd_query_commands(QmpClient *c, JsonObject *args, GError **err)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, commands[i].name);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    return json_builder_get_root(b);
+}
+
+/* ---- requests ---- */
+
+static void handle_request(QmpClient *c, const char *text, size_t len)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    GError *err = NULL;
+    if (!json_parser_load_from_data(parser, text, (gssize)len, &err)) {
+        g_autofree char *desc = g_strdup_printf("JSON parse error, %s", err->message);
+        send_error(c, "GenericError", desc, NULL);
+        g_error_free(err);
+        return;
+    }
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        send_error(c, "GenericError", "QMP input must be a JSON object", NULL);
+        return;
+    }
+    JsonObject *req = json_node_get_object(root);
+    JsonNode *id = json_object_get_member(req, "id");
+    JsonNode *exec = json_object_get_member(req, "execute");
+    if (!exec)
+        exec = json_object_get_member(req, "exec-oob");
+    if (!exec || !JSON_NODE_HOLDS_VALUE(exec) || json_node_get_value_type(exec) != G_TYPE_STRING) {
+        send_error(c, "GenericError", "QMP input lacks member 'execute'", id);
+        return;
+    }
+    const char *name = json_node_get_string(exec);
+    JsonNode *an = json_object_get_member(req, "arguments");
+    if (an && !JSON_NODE_HOLDS_OBJECT(an)) {
+        send_error(c, "GenericError", "QMP input member 'arguments' must be an object", id);
+        return;
+    }
+    JsonObject *args = an ? json_node_get_object(an) : NULL;
+
+    if (!c->negotiated && strcmp(name, "qmp_capabilities")) {
+        send_error(c, "CommandNotFound", "Expecting capabilities negotiation with 'qmp_capabilities'", id);
+        return;
+    }
+    if (c->negotiated && !strcmp(name, "qmp_capabilities")) {
+        send_error(c, "CommandNotFound", "Capabilities negotiation is already complete, command ignored", id);
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        if (strcmp(commands[i].name, name))
+            continue;
+        VLOG(LOG_DISPLAY, "qmp: %s", name);
+        JsonNode *result = commands[i].fn(c, args, &err);
+        if (err) {
+            send_error(c, "GenericError", err->message, id);
+            g_error_free(err);
+            if (result)
+                json_node_unref(result);
+        } else {
+            send_return(c, result, id); /* takes the result */
+        }
+        return;
+    }
+    g_autofree char *desc = g_strdup_printf("The command %s has not been found", name);
+    send_error(c, "CommandNotFound", desc, id);
+}
+
+/* Splits the byte stream into top-level JSON values without keeping more than
+ * QMP_MAX_REQUEST bytes of one. */
+static void scan_input(QmpClient *c, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len && !c->closing; i++) {
+        char ch = buf[i];
+        if (c->skip_line) {
+            c->skip_line = ch != '\n';
+            continue;
+        }
+        if (c->depth == 0) {
+            if (ch == '{' || ch == '[') {
+                if (c->junk) {
+                    send_error(c, "GenericError", "JSON parse error, invalid token outside an object", NULL);
+                    c->junk = false;
+                }
+                c->depth = 1;
+                c->open[0] = ch;
+                g_string_truncate(c->req, 0);
+                g_string_append_c(c->req, ch);
+                c->in_string = c->escape = c->too_big = c->too_deep = false;
+            } else if (ch == '\n') {
+                if (c->junk) {
+                    send_error(c, "GenericError", "JSON parse error, invalid token outside an object", NULL);
+                    c->junk = false;
+                }
+            } else if (!g_ascii_isspace(ch)) {
+                c->junk = true;
+            }
+            continue;
+        }
+        if (c->req->len < QMP_MAX_REQUEST)
+            g_string_append_c(c->req, ch);
+        else
+            c->too_big = true;
+        if (c->in_string) {
+            if (c->escape)
+                c->escape = false;
+            else if (ch == '\\')
+                c->escape = true;
+            else if (ch == '"')
+                c->in_string = false;
+            continue;
+        }
+        if (ch == '"') {
+            c->in_string = true;
+        } else if (ch == '{' || ch == '[') {
+            if (c->depth < QMP_MAX_DEPTH)
+                c->open[c->depth] = ch;
+            else
+                c->too_deep = true;
+            if (c->depth < INT_MAX)
+                c->depth++;
+        } else if (ch == '}' || ch == ']') {
+            c->depth--;
+            /* Brackets past the tracked depth are only counted. */
+            if (c->depth < QMP_MAX_DEPTH && c->open[c->depth] != (ch == '}' ? '{' : '[')) {
+                send_error(c, "GenericError", "JSON parse error, mismatched brackets", NULL);
+                c->depth = 0;
+                c->skip_line = true;
+                continue;
+            }
+            if (c->depth == 0) {
+                if (c->too_big)
+                    send_error(c, "GenericError", "JSON parse error, request larger than 1 MiB", NULL);
+                else if (c->too_deep)
+                    send_error(c, "GenericError", "JSON parse error, nesting too deep", NULL);
+                else
+                    handle_request(c, c->req->str, c->req->len);
+                g_string_truncate(c->req, 0);
+                /* A request that bloated the buffer gives the memory back. */
+                if (c->req->allocated_len > 65536) {
+                    g_string_free(c->req, TRUE);
+                    c->req = g_string_sized_new(256);
+                }
+            }
+        }
+    }
+    client_flush(c);
+}
+
+static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
+{
+    QmpClient *c = data;
+    char buf[65536];
+    GError *err = NULL;
+    gssize n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err);
+    if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        g_error_free(err);
+        return G_SOURCE_CONTINUE;
+    }
+    if (n <= 0) {
+        VLOG(LOG_GUEST, "qmp: client gone (%s)", err ? err->message : "end of input");
+        if (err)
+            g_error_free(err);
+        g_source_unref(c->in_source);
+        c->in_source = NULL;
+        client_close(c);
+        return G_SOURCE_REMOVE;
+    }
+    scan_input(c, buf, (size_t)n);
+    return G_SOURCE_CONTINUE;
+}
+
+static void client_close(QmpClient *c)
+{
+    QmpServer *s = c->srv;
+    if (!g_list_find(s->clients, c))
+        return;
+    s->clients = g_list_remove(s->clients, c);
+    if (c->in_source) {
+        g_source_destroy(c->in_source);
+        g_source_unref(c->in_source);
+    }
+    if (c->out_source) {
+        g_source_destroy(c->out_source);
+        g_source_unref(c->out_source);
+    }
+    g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
+    g_object_unref(c->conn);
+    g_string_free(c->out, TRUE);
+    g_string_free(c->req, TRUE);
+    g_free(c);
+}
+
+static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+    QmpServer *s = data;
+    QmpClient *c = g_new0(QmpClient, 1);
+    c->srv = s;
+    c->conn = g_object_ref(conn);
+    c->sock = g_socket_connection_get_socket(conn);
+    g_socket_set_blocking(c->sock, FALSE);
+    c->out = g_string_new(NULL);
+    c->req = g_string_sized_new(256);
+    s->clients = g_list_prepend(s->clients, c);
+    c->in_source = g_socket_create_source(c->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+    g_source_set_callback(c->in_source, (GSourceFunc)(void (*)(void))on_readable, c, NULL);
+    g_source_attach(c->in_source, NULL);
+
+    unsigned major = 0, minor = 0, micro = 0;
+    sscanf(VIREO_VERSION, "%u.%u.%u", &major, &minor, &micro);
+    g_autofree char *greeting = g_strdup_printf(
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": %u, \"minor\": %u, \"major\": %u}, "
+        "\"package\": \"vireo %s\"}, \"capabilities\": []}}\r\n",
+        micro, minor, major, VIREO_VERSION);
+    g_string_append(c->out, greeting);
+    client_flush(c);
+    return TRUE;
+}
+
+static void on_state(Vm *vm, VmState state, void *data)
+{
+    QmpServer *s = data;
+    VmState prev = s->last_state;
+    s->last_state = state;
+    if (state == VM_STATE_PAUSED && prev == VM_STATE_RUNNING) {
+        broadcast_event(s, "STOP", NULL);
+    } else if (state == VM_STATE_RUNNING && prev == VM_STATE_PAUSED) {
+        broadcast_event(s, "RESUME", NULL);
+    } else if (state == VM_STATE_SHUTDOWN) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "guest");
+        json_builder_add_boolean_value(b, TRUE);
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) d = json_builder_get_root(b);
+        broadcast_event(s, "SHUTDOWN", d);
+    }
+}
+
+/* "unix:PATH,server=on,wait=off" and the older "unix:PATH,server,nowait". */
+static char *parse_spec(const char *spec, GError **err)
+{
+    if (!g_str_has_prefix(spec, "unix:")) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "-qmp %s: only unix:PATH,server=on,wait=off is supported", spec);
+        return NULL;
+    }
+    g_auto(GStrv) parts = g_strsplit(spec + 5, ",", -1);
+    if (!parts[0] || !*parts[0]) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "-qmp %s: the socket path is missing", spec);
+        return NULL;
+    }
+    for (char **p = parts + 1; *p; p++) {
+        if (!strcmp(*p, "server") || !strcmp(*p, "server=on") || !strcmp(*p, "nowait") ||
+            !strcmp(*p, "wait=off"))
+            continue;
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "-qmp %s: '%s' is not supported (the socket is always a server that does not wait)",
+                    spec, *p);
+        return NULL;
+    }
+    return g_strdup(parts[0]);
+}
+
+QmpServer *qmp_server_new(Vm *vm, const char *spec, GError **err)
+{
+    g_autofree char *path = parse_spec(spec, err);
+    if (!path)
+        return NULL;
+    /* A socket left behind by an earlier run is replaced; any other file is not. */
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "-qmp: %s exists and is not a socket", path);
+            return NULL;
+        }
+        unlink(path);
+    }
+    QmpServer *s = g_new0(QmpServer, 1);
+    s->vm = vm;
+    s->path = g_steal_pointer(&path);
+    s->service = g_socket_service_new();
+    g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(s->path);
+    GError *local = NULL;
+    if (!g_socket_listener_add_address(G_SOCKET_LISTENER(s->service), addr, G_SOCKET_TYPE_STREAM,
+                                       G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "-qmp: %s: %s", s->path, local->message);
+        g_error_free(local);
+        g_object_unref(s->service);
+        g_free(s->path);
+        g_free(s);
+        return NULL;
+    }
+    g_signal_connect(s->service, "incoming", G_CALLBACK(on_incoming), s);
+    g_socket_service_start(s->service);
+    s->last_state = vm_get_state(vm);
+    s->state_listener = vm_add_state_listener(vm, on_state, s);
+    return s;
+}
+
+void qmp_server_free(QmpServer *s)
+{
+    if (!s)
+        return;
+    vm_remove_state_listener(s->vm, s->state_listener);
+    if (s->quit_idle)
+        g_source_remove(s->quit_idle);
+    g_socket_service_stop(s->service);
+    g_socket_listener_close(G_SOCKET_LISTENER(s->service));
+    g_object_unref(s->service);
+    while (s->clients)
+        client_close(s->clients->data);
+    for (GList *l = s->key_releases; l; l = l->next) {
+        KeyRelease *r = l->data;
+        g_source_remove(r->source);
+        g_free(r);
+    }
+    g_list_free(s->key_releases);
+    display_client_free(s->display);
+    unlink(s->path);
+    g_free(s->path);
+    g_free(s);
+}
+
+void qmp_server_set_quit_handler(QmpServer *s, void (*fn)(void *data), void *data)
+{
+    s->quit_fn = fn;
+    s->quit_data = data;
+}
+
+const char *qmp_server_path(const QmpServer *s)
+{
+    return s->path;
+}

@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* QEMU's "std-vga" PCI device (1234:1111): the VGA's legacy ports and memory window,
+ * the Bochs VBE ports 0x1CE/0x1CF, BAR 0 the linear framebuffer (all of video memory,
+ * dirty-logged), BAR 2 the MMIO window SeaBIOS's and Linux's bochs drivers use (VGA
+ * ports at 0x400-0x41F, VBE registers at 0x500-0x515, QEMU's extended registers at
+ * 0x600), the VGA BIOS in the ROM BAR, and the display console's device operations. */
+#include "hw/display/vga-internal.h"
+
+#include <string.h>
+
+#define VGA_MMIO_SIZE 0x1000
+#define MMIO_VGA_PORTS 0x400
+#define MMIO_VBE 0x500
+#define MMIO_QEXT 0x600
+#define QEXT_SIZE 8
+#define QEXT_LITTLE_ENDIAN 0x1e1e1e1e
+
+/* ---- legacy ports ---- */
+
+static uint32_t vga_ports_read(void *opaque, uint32_t off, unsigned size)
+{
+    return vga_port_read(opaque, (uint16_t)(0x3b0 + off));
+}
+
+static void vga_ports_write(void *opaque, uint32_t off, uint32_t value, unsigned size)
+{
+    vga_port_write(opaque, (uint16_t)(0x3b0 + off), (uint8_t)value);
+}
+
+static const PortOps vga_port_ops = {
+    .read = vga_ports_read,
+    .write = vga_ports_write,
+    .min_size = 1,
+    .max_size = 1,
+};
+
+/* 0x1CE index, 0x1CF (and 0x1D0) data, both 16 bits wide. */
+static uint32_t vbe_ports_read(void *opaque, uint32_t off, unsigned size)
+{
+    VgaState *s = opaque;
+    return off == 0 ? s->vbe_index : vga_vbe_read(s, s->vbe_index);
+}
+
+static void vbe_ports_write(void *opaque, uint32_t off, uint32_t value, unsigned size)
+{
+    VgaState *s = opaque;
+    if (off == 0)
+        s->vbe_index = (uint16_t)value;
+    else
+        vga_vbe_write(s, s->vbe_index, (uint16_t)value);
+}
+
+static const PortOps vbe_port_ops = {
+    .read = vbe_ports_read,
+    .write = vbe_ports_write,
+    .min_size = 1,
+    .max_size = 2,
+};
+
+/* ---- legacy memory window 0xA0000-0xBFFFF ---- */
+
+static uint64_t window_read(void *opaque, hwaddr off, unsigned size)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)vga_mem_read(opaque, (uint32_t)(off + i)) << (8 * i);
+    return v;
+}
+
+static void window_write(void *opaque, hwaddr off, uint64_t value, unsigned size)
+{
+    for (unsigned i = 0; i < size; i++)
+        vga_mem_write(opaque, (uint32_t)(off + i), (uint8_t)(value >> (8 * i)));
+}
+
+static const MemOps window_ops = {
+    .read = window_read,
+    .write = window_write,
+    .min_size = 1,
+    .max_size = 4,
+};
+
+/* ---- BAR 2 ---- */
+
+static uint64_t mmio_read(void *opaque, hwaddr off, unsigned size)
+{
+    VgaState *s = opaque;
+    if (off >= MMIO_VGA_PORTS && off + size <= MMIO_VGA_PORTS + 0x20) {
+        uint64_t v = 0;
+        for (unsigned i = 0; i < size; i++)
+            v |= (uint64_t)vga_port_read(s, (uint16_t)(0x3c0 + off - MMIO_VGA_PORTS + i)) << (8 * i);
+        return v;
+    }
+    if (off >= MMIO_VBE && off < MMIO_VBE + 2 * VBE_NUM_REGS && size == 2)
+        return vga_vbe_read(s, (unsigned)(off - MMIO_VBE) / 2);
+    if (off == MMIO_QEXT && size == 4)
+        return QEXT_SIZE;
+    if (off == MMIO_QEXT + 4 && size == 4)
+        return QEXT_LITTLE_ENDIAN;
+    return 0;
+}
+
+static void mmio_write(void *opaque, hwaddr off, uint64_t value, unsigned size)
+{
+    VgaState *s = opaque;
+    if (off >= MMIO_VGA_PORTS && off + size <= MMIO_VGA_PORTS + 0x20) {
+        /* A 16-bit write is an index and its data, as with OUT DX, AX. */
+        for (unsigned i = 0; i < size; i++)
+            vga_port_write(s, (uint16_t)(0x3c0 + off - MMIO_VGA_PORTS + i), (uint8_t)(value >> (8 * i)));
+        return;
+    }
+    if (off >= MMIO_VBE && off < MMIO_VBE + 2 * VBE_NUM_REGS && size == 2)
+        vga_vbe_write(s, (unsigned)(off - MMIO_VBE) / 2, (uint16_t)value);
+    /* The framebuffer is little-endian only; the endianness register keeps its value. */
+}
+
+static const MemOps mmio_ops = {
+    .read = mmio_read,
+    .write = mmio_write,
+    .min_size = 1,
+    .max_size = 4,
+};
+
+/* ---- display console ---- */
+
+void vga_ensure_layout(VgaState *s)
+{
+    if (!s->layout_stale)
+        return;
+    vga_layout_build(s);
+    s->layout_stale = false;
+    s->full_redraw = true;
+}
+
+static void vga_update(void *opaque, DisplayConsole *con)
+{
+    VgaState *s = opaque;
+    /* Writes through the linear framebuffer bypass the VGA; the memory map logged them. */
+    uint64_t harvested[VGA_DIRTY_WORDS];
+    G_STATIC_ASSERT(sizeof(unsigned long) == sizeof(uint64_t));
+    mem_region_dirty_harvest(s->lfb, (unsigned long *)harvested);
+    for (unsigned i = 0; i < VGA_DIRTY_WORDS; i++) {
+        if (!harvested[i])
+            continue;
+        s->dirty[i] |= harvested[i];
+        s->memory_written = true;
+        if (i < (VGA_PLANAR_BYTES >> VGA_PAGE_BITS) / 64)
+            s->font_written = true;
+    }
+
+    vga_ensure_layout(s);
+    bool full = s->full_redraw;
+    if (s->palette_stale) {
+        vga_palette_update(s);
+        s->palette_stale = false;
+        full = true;
+    }
+    const VgaLayout *l = &s->layout;
+    bool square = l->kind == VGA_MODE_VBE;
+    DisplaySurface *surf = display_console_surface(con);
+    if (surf->width != l->width || surf->height != l->height) {
+        surf = display_console_resize(con, l->width, l->height, square ? l->width : 4, square ? l->height : 3);
+        full = true;
+    }
+
+    bool text = l->kind == VGA_MODE_TEXT;
+    if (!full && !s->memory_written && (!text || vga_text_blink_phase(s) == s->last_blink_phase))
+        return;
+    if (text)
+        vga_text_render(s, surf, full || s->font_written);
+    else
+        vga_gfx_render(s, surf, full);
+    memset(s->dirty, 0, sizeof(s->dirty));
+    s->memory_written = false;
+    s->font_written = false;
+    s->full_redraw = false;
+}
+
+static bool vga_get_text(void *opaque, DisplayText *text)
+{
+    VgaState *s = opaque;
+    vga_ensure_layout(s);
+    return vga_text_snapshot(s, text);
+}
+
+static char *vga_describe_mode(void *opaque)
+{
+    VgaState *s = opaque;
+    vga_ensure_layout(s);
+    const VgaLayout *l = &s->layout;
+    switch (l->kind) {
+    case VGA_MODE_TEXT:
+        return g_strdup_printf("VGA text %ux%u (%dx%d)", l->chars, l->text_rows, l->width, l->height);
+    case VGA_MODE_PLANAR:
+        return g_strdup_printf("VGA graphics %dx%d, 16 colours", l->width, l->height);
+    case VGA_MODE_CGA4:
+        return g_strdup_printf("VGA graphics %dx%d, 4 colours (CGA)", l->width, l->height);
+    case VGA_MODE_256:
+        return g_strdup_printf("VGA graphics %dx%d, 256 colours", l->width, l->height);
+    case VGA_MODE_VBE:
+        return g_strdup_printf("VBE %dx%dx%u", l->width, l->height, l->vbe_bpp);
+    case VGA_MODE_BLANK:
+        break;
+    }
+    return g_strdup("blank");
+}
+
+static const DisplayDeviceOps vga_display_ops = {
+    .update = vga_update,
+    .get_text = vga_get_text,
+    .describe_mode = vga_describe_mode,
+};
+
+/* ---- device ---- */
+
+static void vga_reset(void *opaque)
+{
+    vga_core_reset(opaque);
+}
+
+static void vga_free(void *opaque)
+{
+    VgaState *s = opaque;
+    mem_host_free(s->vram, s->vram_size);
+    g_free(s->layout.lines);
+    g_free(s->text_cache);
+    g_free(s);
+}
+
+VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err)
+{
+    g_autofree char *rom = NULL;
+    gsize rom_len = 0;
+    if (rom_path) {
+        GError *local = NULL;
+        if (!g_file_get_contents(rom_path, &rom, &rom_len, &local)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
+                        "VGA BIOS: %s (install the Debian package 'seabios', or use -vga none)",
+                        local->message);
+            g_error_free(local);
+            return NULL;
+        }
+        if (rom_len < 512 || rom_len > (1u << 20) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "VGA BIOS %s: not an option ROM (no 55 AA signature, or bigger than 1 MiB)", rom_path);
+            return NULL;
+        }
+    }
+
+    VgaState *s = g_new0(VgaState, 1);
+    s->vm = vm;
+    s->vram_size = VGA_VRAM_SIZE;
+    s->vram = mem_host_alloc(s->vram_size);
+    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
+    vm_add_cleanup(vm, vga_free, s);
+    vga_core_init(s);
+
+    PciDevice *d = pci_device_new(bus, devfn, "vga", 0x1234, 0x1111, 0x030000, 2);
+    pci_device_set_subsystem(d, 0x1af4, 0x1100);
+    d->opaque = s;
+    s->pci = d;
+    s->lfb = pci_register_bar_ram(d, 0, VGA_VRAM_SIZE, s->vram, true);
+    mem_region_set_dirty_log(s->lfb, true);
+    pci_register_bar_mmio(d, 2, VGA_MMIO_SIZE, &mmio_ops, s);
+    if (rom)
+        pci_register_rom(d, rom, rom_len);
+
+    io_add(vm_io(vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
+    io_add(vm_io(vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
+    mem_add_mmio(vm_mem(vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
+    vm_add_reset_handler(vm, vga_reset, s);
+    s->con = display_console_register(vm, &vga_display_ops, s);
+    return s;
+}

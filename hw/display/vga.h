@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The PC's display adapter: QEMU's "std-vga", a PCI device (1234:1111) that is a full
+ * VGA (ports 0x3B0-0x3DF, memory 0xA0000-0xBFFFF) plus the Bochs VBE extension (ports
+ * 0x1CE/0x1CF) with a 16 MiB linear framebuffer (BAR 0) and an MMIO register window
+ * (BAR 2). Its option ROM is SeaBIOS's vgabios-stdvga.bin. */
+#pragma once
+
+#include "engine/machine.h"
+#include "hw/pci/pci.h"
+
+typedef struct VgaState VgaState;
+
+/* rom_path: the VGA BIOS image for the ROM BAR, or NULL for none (unit tests). */
+VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err);

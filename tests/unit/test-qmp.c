@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The control socket spoken to over a real Unix socket: negotiation, errors for bad
+ * input (garbage, a 10 MB request, deep nesting) after which the server still answers,
+ * key and pointer events reaching the board's input handler, x-screen-text and
+ * screendump against the VGA. */
+#include "engine/testing.h"
+#include "engine/display.h"
+#include "engine/input.h"
+#include "engine/qmp.h"
+#include "hw/display/vga.h"
+#include "vga-modes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+typedef struct Fixture {
+    Vm *vm;
+    QmpServer *qmp;
+    char *dir;
+    int fd;
+    GString *in;
+    GArray *keys;    /* uint32_t: code | down << 16 */
+    int dx, dy, dz;
+    unsigned buttons;
+    int pointer_events;
+} Fixture;
+
+static void on_key(void *opaque, uint16_t code, bool down)
+{
+    Fixture *f = opaque;
+    uint32_t v = code | (uint32_t)down << 16;
+    g_array_append_val(f->keys, v);
+}
+
+static void on_pointer(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+    Fixture *f = opaque;
+    f->dx += dx;
+    f->dy += dy;
+    f->dz += dz;
+    f->buttons = buttons;
+    f->pointer_events++;
+}
+
+static const VmInputOps input_ops = { on_key, on_pointer };
+
+static JsonObject *read_message(Fixture *f);
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->vm = vm_new_for_test(0);
+    GError *err = NULL;
+    vm_lock(f->vm);
+    PciBus *bus = pci_bus_new(f->vm);
+    g_assert_nonnull(vga_pci_new(f->vm, bus, PCI_DEVFN(2, 0), NULL, &err));
+    vm_set_input_handler(f->vm, &input_ops, f);
+    vm_unlock(f->vm);
+    f->keys = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    f->dir = g_dir_make_tmp("vireo-qmp-XXXXXX", &err);
+    g_assert_no_error(err);
+    g_autofree char *path = g_build_filename(f->dir, "qmp.sock", NULL);
+    g_autofree char *spec = g_strdup_printf("unix:%s,server=on,wait=off", path);
+    f->qmp = qmp_server_new(f->vm, spec, &err);
+    g_assert_no_error(err);
+
+    f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(f->fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    fcntl(f->fd, F_SETFL, O_NONBLOCK);
+    f->in = g_string_new(NULL);
+    JsonObject *greeting = read_message(f);
+    g_assert_true(json_object_has_member(greeting, "QMP"));
+    json_object_unref(greeting);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    close(f->fd);
+    qmp_server_free(f->qmp);
+    vm_free(f->vm);
+    rmdir(f->dir);
+    g_free(f->dir);
+    g_string_free(f->in, TRUE);
+    g_array_free(f->keys, TRUE);
+}
+
+/* Runs the main loop until the server sent one line (or 5 s pass). */
+static JsonObject *read_message(Fixture *f)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    for (;;) {
+        char *nl = strstr(f->in->str, "\r\n");
+        if (nl) {
+            size_t len = (size_t)(nl - f->in->str);
+            g_autoptr(JsonParser) p = json_parser_new();
+            GError *err = NULL;
+            g_assert_true(json_parser_load_from_data(p, f->in->str, (gssize)len, &err));
+            g_assert_no_error(err);
+            JsonObject *o = json_object_ref(json_node_get_object(json_parser_get_root(p)));
+            g_string_erase(f->in, 0, (gssize)len + 2);
+            return o;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_main_context_iteration(NULL, FALSE);
+        char buf[4096];
+        ssize_t n = recv(f->fd, buf, sizeof(buf), 0);
+        if (n > 0)
+            g_string_append_len(f->in, buf, n);
+        else if (n == 0)
+            g_error("the server closed the connection");
+        else
+            g_usleep(1000);
+    }
+}
+
+static void send_raw(Fixture *f, const char *data, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = send(f->fd, data + done, len - done, MSG_NOSIGNAL);
+        if (n > 0)
+            done += (size_t)n;
+        else if (errno == EAGAIN) {
+            g_main_context_iteration(NULL, FALSE);
+            /* Drain replies so neither side blocks. */
+            char buf[4096];
+            ssize_t r = recv(f->fd, buf, sizeof(buf), 0);
+            if (r > 0)
+                g_string_append_len(f->in, buf, r);
+        } else
+            g_error("send: %s", g_strerror(errno));
+    }
+}
+
+static JsonObject *command(Fixture *f, const char *json)
+{
+    send_raw(f, json, strlen(json));
+    send_raw(f, "\n", 1);
+    return read_message(f);
+}
+
+static void assert_return(JsonObject *o)
+{
+    if (!json_object_has_member(o, "return")) {
+        JsonObject *e = json_object_get_object_member(o, "error");
+        g_error("QMP error: %s", e ? json_object_get_string_member(e, "desc") : "?");
+    }
+}
+
+static void assert_error(JsonObject *o, const char *klass)
+{
+    g_assert_true(json_object_has_member(o, "error"));
+    JsonObject *e = json_object_get_object_member(o, "error");
+    g_assert_cmpstr(json_object_get_string_member(e, "class"), ==, klass);
+}
+
+static void negotiate(Fixture *f)
+{
+    JsonObject *o = command(f, "{\"execute\": \"qmp_capabilities\"}");
+    assert_return(o);
+    json_object_unref(o);
+}
+
+static void test_negotiation(Fixture *f, gconstpointer data)
+{
+    JsonObject *o = command(f, "{\"execute\": \"query-status\", \"id\": 7}");
+    assert_error(o, "CommandNotFound");
+    g_assert_cmpint(json_object_get_int_member(o, "id"), ==, 7);
+    json_object_unref(o);
+    negotiate(f);
+    o = command(f, "{\"execute\": \"query-status\", \"id\": \"abc\"}");
+    assert_return(o);
+    g_assert_cmpstr(json_object_get_string_member(o, "id"), ==, "abc");
+    JsonObject *r = json_object_get_object_member(o, "return");
+    g_assert_cmpstr(json_object_get_string_member(r, "status"), ==, "prelaunch");
+    g_assert_false(json_object_get_boolean_member(r, "running"));
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"query-version\"}");
+    assert_return(o);
+    r = json_object_get_object_member(o, "return");
+    g_assert_true(g_str_has_prefix(json_object_get_string_member(r, "package"), "vireo "));
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"no-such-command\"}");
+    assert_error(o, "CommandNotFound");
+    json_object_unref(o);
+}
+
+static void test_bad_input(Fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    JsonObject *o = command(f, "this is not json");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": }");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": [1, 2}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "[1, 2, 3]");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": 42}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"send-key\", \"arguments\": {\"keys\": [{\"type\": \"qcode\", \"data\": \"nokey\"}]}}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+
+    /* A 10 MB request: refused, and the connection still works afterwards. */
+    GString *big = g_string_new("{\"execute\": \"query-status\", \"arguments\": {\"pad\": \"");
+    gsize head = big->len;
+    g_string_set_size(big, head + (10u << 20));
+    memset(big->str + head, 'x', 10u << 20);
+    g_string_append(big, "\"}}");
+    o = command(f, big->str);
+    g_string_free(big, TRUE);
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    /* Nesting 100000 deep. */
+    GString *deep = g_string_new(NULL);
+    for (int i = 0; i < 100000; i++)
+        g_string_append_c(deep, '[');
+    for (int i = 0; i < 100000; i++)
+        g_string_append_c(deep, ']');
+    o = command(f, deep->str);
+    g_string_free(deep, TRUE);
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"query-name\"}");
+    assert_return(o);
+    json_object_unref(o);
+}
+
+static void test_input(Fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    JsonObject *o = command(f, "{\"execute\": \"send-key\", \"arguments\": {\"keys\": ["
+                               "{\"type\": \"qcode\", \"data\": \"ctrl\"}, {\"type\": \"qcode\", \"data\": \"alt\"},"
+                               "{\"type\": \"number\", \"data\": 211}], \"hold-time\": 10}}");
+    assert_return(o);
+    json_object_unref(o);
+    /* Presses now, releases in reverse order after the hold time. */
+    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    while (f->keys->len < 6 && g_get_monotonic_time() < deadline)
+        g_main_context_iteration(NULL, FALSE);
+    static const uint32_t want[] = { 0x1001d, 0x10038, 0x1e053, 0xe053, 0x38, 0x1d };
+    g_assert_cmpuint(f->keys->len, ==, G_N_ELEMENTS(want));
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
+        g_assert_cmphex(g_array_index(f->keys, uint32_t, i), ==, want[i]);
+
+    g_array_set_size(f->keys, 0);
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"key\", \"data\": {\"down\": true, \"key\": {\"type\": \"qcode\", \"data\": \"pause\"}}},"
+                   "{\"type\": \"rel\", \"data\": {\"axis\": \"x\", \"value\": 15}},"
+                   "{\"type\": \"rel\", \"data\": {\"axis\": \"y\", \"value\": -4}},"
+                   "{\"type\": \"btn\", \"data\": {\"down\": true, \"button\": \"right\"}},"
+                   "{\"type\": \"btn\", \"data\": {\"down\": true, \"button\": \"wheel-down\"}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpuint(f->keys->len, ==, 1);
+    g_assert_cmphex(g_array_index(f->keys, uint32_t, 0), ==, 0x1e11d);
+    g_assert_cmpint(f->pointer_events, ==, 1);
+    g_assert_cmpint(f->dx, ==, 15);
+    g_assert_cmpint(f->dy, ==, -4);
+    g_assert_cmpint(f->dz, ==, 1);
+    g_assert_cmphex(f->buttons, ==, VM_BUTTON_RIGHT);
+    /* Absolute events are refused with a reason, and nothing of the batch is applied. */
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"btn\", \"data\": {\"down\": false, \"button\": \"right\"}},"
+                   "{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 100}}]}}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    g_assert_cmpint(f->pointer_events, ==, 1);
+    g_assert_cmphex(f->buttons, ==, VM_BUTTON_RIGHT);
+}
+
+static void test_screen(Fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    IoSpace *io = vm_io(f->vm);
+    GuestMemory *mem = vm_mem(f->vm);
+    vm_lock(f->vm);
+    vga_test_set_mode(io, &vga_mode_03);
+    const char *msg = "Hello \x01 world \xb0";
+    for (unsigned i = 0; i < 80 * 25; i++)
+        mem_dispatch_write(mem, 0xb8000 + i * 2, 0x0720, 2);
+    for (unsigned i = 0; msg[i]; i++)
+        mem_dispatch_write(mem, 0xb8000 + (80 * 3 + 5 + i) * 2, (uint8_t)msg[i], 1);
+    io_write(io, 0x3d4, 0x0e, 1);
+    io_write(io, 0x3d5, 0x01, 1);
+    io_write(io, 0x3d4, 0x0f, 1);
+    io_write(io, 0x3d5, 0x00, 1); /* cursor at 256 = row 3, column 16 */
+    vm_unlock(f->vm);
+    JsonObject *o = command(f, "{\"execute\": \"x-screen-text\"}");
+    assert_return(o);
+    JsonObject *r = json_object_get_object_member(o, "return");
+    g_assert_cmpint(json_object_get_int_member(r, "cols"), ==, 80);
+    g_assert_cmpint(json_object_get_int_member(r, "rows"), ==, 25);
+    JsonArray *lines = json_object_get_array_member(r, "lines");
+    const char *line3 = json_array_get_string_element(lines, 3);
+    g_assert_true(g_str_has_prefix(line3, "     Hello \u263a world \u2591 "));
+    JsonObject *cur = json_object_get_object_member(r, "cursor");
+    g_assert_cmpint(json_object_get_int_member(cur, "row"), ==, 3);
+    g_assert_cmpint(json_object_get_int_member(cur, "col"), ==, 16);
+    json_object_unref(o);
+
+    g_autofree char *png = g_build_filename(f->dir, "shot.png", NULL);
+    g_autofree char *cmd = g_strdup_printf("{\"execute\": \"screendump\", \"arguments\": "
+                                           "{\"filename\": \"%s\", \"format\": \"png\"}}", png);
+    o = command(f, cmd);
+    assert_return(o);
+    json_object_unref(o);
+    g_autofree char *data_png = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(png, &data_png, &len, NULL));
+    g_assert_cmpuint(len, >, 33);
+    g_assert_cmpmem(data_png, 8, "\x89PNG\r\n\x1a\n", 8);
+    /* IHDR: width and height, big-endian. */
+    g_assert_cmphex(GUINT32_FROM_BE(*(uint32_t *)(data_png + 16)), ==, 720);
+    g_assert_cmphex(GUINT32_FROM_BE(*(uint32_t *)(data_png + 20)), ==, 400);
+    unlink(png);
+
+    /* In a graphics mode there is no text. */
+    vm_lock(f->vm);
+    vga_test_set_mode(io, &vga_mode_13);
+    vm_unlock(f->vm);
+    o = command(f, "{\"execute\": \"x-screen-text\"}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"screendump\", \"arguments\": {\"filename\": \"/nonexistent/dir/x.png\"}}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+    ADD("/qmp/negotiation", test_negotiation);
+    ADD("/qmp/bad-input", test_bad_input);
+    ADD("/qmp/input", test_input);
+    ADD("/qmp/screen", test_screen);
+    return g_test_run();
+}
