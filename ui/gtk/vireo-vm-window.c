@@ -5,10 +5,8 @@
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-window.h"
 #include "vireo-config.h"
-#ifdef HAVE_ENGINE_DISPLAY
 #include "ui/gtk/vireo-display.h"
 #include "engine/input.h"
-#endif
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -26,7 +24,7 @@ struct _VireoVmWindow {
     VireoApplication *app;
     VireoMachine *machine;
     GHashTable *saved_accels;   /* detailed action -> accels, while keys go to the guest */
-    GtkWidget *display;     /* VireoDisplay, or a status page without display support */
+    VireoDisplay *display;
     bool was_active;
     guint thumbnail_timer;
 };
@@ -47,23 +45,15 @@ static void set_action_enabled(VireoVmWindow *w, const char *name, bool on)
 
 static bool display_grabbed(VireoVmWindow *w)
 {
-#ifdef HAVE_ENGINE_DISPLAY
-    return w->display && VIREO_IS_DISPLAY(w->display) && vireo_display_get_grabbed(VIREO_DISPLAY(w->display));
-#else
-    return false;
-#endif
+    return vireo_display_get_grabbed(w->display);
 }
 
 /* Keeps the last picture as the library's thumbnail. */
 static void save_thumbnail(VireoVmWindow *w, bool save)
 {
-#ifdef HAVE_ENGINE_DISPLAY
-    if (!w->display || !VIREO_IS_DISPLAY(w->display))
-        return;
-    g_autoptr(GdkTexture) t = vireo_display_get_texture(VIREO_DISPLAY(w->display));
+    g_autoptr(GdkTexture) t = vireo_display_get_texture(w->display);
     if (t)
         vireo_machine_set_thumbnail(w->machine, t, save);
-#endif
 }
 
 /* The library's row follows the running screen, a picture every few seconds. */
@@ -92,13 +82,9 @@ static void update_state(VireoVmWindow *w)
 {
     bool active = vireo_machine_is_active(w->machine);
     VireoMachineState st = vireo_machine_get_state(w->machine);
-#ifdef HAVE_ENGINE_DISPLAY
-    if (VIREO_IS_DISPLAY(w->display)) {
-        if (!active && w->was_active)
-            save_thumbnail(w, true);
-        vireo_display_attach(VIREO_DISPLAY(w->display), active ? vireo_machine_get_vm(w->machine) : NULL);
-    }
-#endif
+    if (!active && w->was_active)
+        save_thumbnail(w, true);
+    vireo_display_attach(w->display, active ? vireo_machine_get_vm(w->machine) : NULL);
     if (w->was_active && !active && st == VIREO_MACHINE_FAILED)
         show_toast(w, vireo_machine_get_error(w->machine));
     w->was_active = active;
@@ -144,13 +130,11 @@ static void suspend_app_accels(VireoVmWindow *w, bool suspend)
     }
 }
 
-#ifdef HAVE_ENGINE_DISPLAY
 static void on_grab_changed(VireoVmWindow *w)
 {
     suspend_app_accels(w, display_grabbed(w));
     update_title(w);
 }
-#endif
 
 static void on_machine_notify(VireoMachine *m, GParamSpec *ps, VireoVmWindow *w)
 {
@@ -166,10 +150,8 @@ static void action_start(GSimpleAction *a, GVariant *p, gpointer data)
     if (!vireo_machine_start(w->machine, &err))
         vireo_show_start_error(GTK_WINDOW(w), w->machine, err);
     update_state(w);
-#ifdef HAVE_ENGINE_DISPLAY
-    if (vireo_machine_is_active(w->machine) && VIREO_IS_DISPLAY(w->display))
-        gtk_widget_grab_focus(w->display);
-#endif
+    if (vireo_machine_is_active(w->machine))
+        gtk_widget_grab_focus(GTK_WIDGET(w->display));
 }
 
 static void action_pause(GSimpleAction *a, GVariant *p, gpointer data)
@@ -198,7 +180,6 @@ static void action_force_off(GSimpleAction *a, GVariant *p, gpointer data)
     vireo_machine_force_off(((VireoVmWindow *)data)->machine);
 }
 
-#ifdef HAVE_ENGINE_DISPLAY
 /* Key combinations of the Send Keys menu, as PC scancodes. */
 static const struct {
     const char *name;
@@ -214,32 +195,27 @@ static const struct {
     { "print", { VM_KEY_PRINT_SCREEN }, 1 },
     { "escape", { 0x01 }, 1 },
 };
-#endif
 
 static void action_send_keys(GSimpleAction *a, GVariant *p, gpointer data)
 {
-#ifdef HAVE_ENGINE_DISPLAY
     VireoVmWindow *w = data;
     const char *name = g_variant_get_string(p, NULL);
     for (size_t i = 0; i < G_N_ELEMENTS(key_combos); i++)
-        if (!strcmp(key_combos[i].name, name) && VIREO_IS_DISPLAY(w->display))
-            vireo_display_send_keys(VIREO_DISPLAY(w->display), key_combos[i].codes, key_combos[i].n);
-#endif
+        if (!strcmp(key_combos[i].name, name))
+            vireo_display_send_keys(w->display, key_combos[i].codes, key_combos[i].n);
 }
 
 static void save_screenshot(VireoVmWindow *w, const char *path)
 {
-#ifdef HAVE_ENGINE_DISPLAY
     g_autoptr(GError) err = NULL;
-    if (!VIREO_IS_DISPLAY(w->display) || !vireo_display_save_png(VIREO_DISPLAY(w->display), path, &err)) {
+    if (!vireo_display_save_png(w->display, path, &err)) {
         g_autofree char *msg = g_strdup_printf(_("Cannot save the screenshot: %s"),
-                                               err ? err->message : _("no display"));
+                                               err->message);
         show_toast(w, msg);
         return;
     }
     g_autofree char *msg = g_strdup_printf(_("Screenshot saved to %s"), path);
     show_toast(w, msg);
-#endif
 }
 
 static void action_screenshot_to(GSimpleAction *a, GVariant *p, gpointer data)
@@ -291,10 +267,7 @@ static void action_integer_scaling(GSimpleAction *a, GVariant *value, gpointer d
 {
     VireoVmWindow *w = data;
     g_simple_action_set_state(a, value);
-#ifdef HAVE_ENGINE_DISPLAY
-    if (VIREO_IS_DISPLAY(w->display))
-        vireo_display_set_integer_scaling(VIREO_DISPLAY(w->display), g_variant_get_boolean(value));
-#endif
+    vireo_display_set_integer_scaling(w->display, g_variant_get_boolean(value));
     GSettings *s = vireo_application_get_settings(w->app);
     if (s)
         g_settings_set_boolean(s, "integer-scaling", g_variant_get_boolean(value));
@@ -327,10 +300,7 @@ static gboolean on_close_request(GtkWindow *win, gpointer data)
     VireoVmWindow *w = VIREO_VM_WINDOW(win);
     /* The VM keeps running without its window; the library lists it as running. */
     save_thumbnail(w, true);
-#ifdef HAVE_ENGINE_DISPLAY
-    if (VIREO_IS_DISPLAY(w->display))
-        vireo_display_attach(VIREO_DISPLAY(w->display), NULL);
-#endif
+    vireo_display_attach(w->display, NULL);
     return FALSE;
 }
 
@@ -366,16 +336,9 @@ static void vireo_vm_window_init(VireoVmWindow *w)
 {
     gtk_widget_init_template(GTK_WIDGET(w));
     g_action_map_add_action_entries(G_ACTION_MAP(w), vm_actions, G_N_ELEMENTS(vm_actions), w);
-#ifdef HAVE_ENGINE_DISPLAY
-    w->display = GTK_WIDGET(vireo_display_new());
+    w->display = vireo_display_new();
     g_signal_connect_swapped(w->display, "notify::grabbed", G_CALLBACK(on_grab_changed), w);
-#else
-    w->display = adw_status_page_new();
-    adw_status_page_set_title(ADW_STATUS_PAGE(w->display), _("Running"));
-    adw_status_page_set_description(ADW_STATUS_PAGE(w->display),
-                                    _("This build of Vireo has no display console, so the screen cannot be shown."));
-#endif
-    gtk_stack_add_named(w->stack, w->display, "display");
+    gtk_stack_add_named(w->stack, GTK_WIDGET(w->display), "display");
     g_signal_connect(w, "close-request", G_CALLBACK(on_close_request), NULL);
     g_signal_connect(w, "notify::fullscreened", G_CALLBACK(on_fullscreen_changed), NULL);
 }
@@ -401,11 +364,7 @@ VireoMachine *vireo_vm_window_get_machine(VireoVmWindow *w)
 
 GtkWidget *vireo_vm_window_get_display(VireoVmWindow *w)
 {
-#ifdef HAVE_ENGINE_DISPLAY
-    return w->display;
-#else
-    return NULL;
-#endif
+    return GTK_WIDGET(w->display);
 }
 
 const char *vireo_vm_window_get_status(VireoVmWindow *w)

@@ -11,7 +11,7 @@ G_DECLARE_FINAL_TYPE(VireoVmWindow, vireo_vm_window, VIREO, VM_WINDOW, AdwApplic
 
 VireoVmWindow *vireo_vm_window_new(VireoApplication *app, VireoMachine *m);
 VireoMachine *vireo_vm_window_get_machine(VireoVmWindow *w);
-/* The display widget (a VireoDisplay), or NULL in a build without a display console. */
+/* The display widget (a VireoDisplay). */
 GtkWidget *vireo_vm_window_get_display(VireoVmWindow *w);
 /* The header bar's subtitle: the state, or how to release the grab. */
 const char *vireo_vm_window_get_status(VireoVmWindow *w);
