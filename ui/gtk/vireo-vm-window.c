@@ -94,7 +94,18 @@ static void update_state(VireoVmWindow *w)
         g_clear_handle_id(&w->thumbnail_timer, g_source_remove);
     gtk_stack_set_visible_child_name(w->stack, active ? "display" : "off");
     const char *err = vireo_machine_get_error(w->machine);
-    adw_status_page_set_description(w->off_page, err ? err : _("Start the virtual machine to see its screen."));
+    if (st == VIREO_MACHINE_FAILED) {
+        adw_status_page_set_title(w->off_page, _("Stopped With an Error"));
+        g_autofree char *text = g_strdup_printf("%s\n\n%s", err,
+            _("The guest's disks are as it left them. Start it again, or change its settings first."));
+        adw_status_page_set_description(w->off_page, text);
+    } else if (st == VIREO_MACHINE_BROKEN) {
+        adw_status_page_set_title(w->off_page, _("Cannot Start"));
+        adw_status_page_set_description(w->off_page, err);
+    } else {
+        adw_status_page_set_title(w->off_page, _("Powered Off"));
+        adw_status_page_set_description(w->off_page, _("Start the virtual machine to see its screen."));
+    }
     gtk_widget_set_visible(GTK_WIDGET(w->start_button), !active);
     gtk_widget_set_visible(GTK_WIDGET(w->pause_button), active);
     set_action_enabled(w, "start", !active);
