@@ -19,6 +19,7 @@
 #include "ui/gtk/vireo-display.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,6 +382,18 @@ static bool display_has_picture(void *data)
 
 static void compare_window_with_screendump(VireoVmWindow *win, GtkWidget *display)
 {
+    /* Scale to fit: the picture keeps the mode's shape (4:3 for VGA text) and fills the
+     * widget in one direction. */
+    graphene_rect_t fit;
+    CHECK(vireo_display_get_picture_rect(VIREO_DISPLAY(display), &fit), "no picture rect");
+    int dw = gtk_widget_get_width(display), dh = gtk_widget_get_height(display);
+    double ratio = fit.size.width / fit.size.height;
+    note("fit: %.0fx%.0f at %.0f,%.0f in %dx%d (ratio %.3f)", fit.size.width, fit.size.height,
+         fit.origin.x, fit.origin.y, dw, dh, ratio);
+    CHECK(fabs(ratio - 4.0 / 3.0) < 0.01, "the picture is not 4:3 but %.3f", ratio);
+    CHECK(fabs(fit.size.width - dw) <= 1 || fabs(fit.size.height - dh) <= 1, "the picture does not fill the widget");
+    CHECK(fit.origin.x >= 0 && fit.origin.y >= 0 && fit.origin.x + fit.size.width <= dw + 1 &&
+          fit.origin.y + fit.size.height <= dh + 1, "the picture overflows the widget");
     /* Integer scaling: one guest pixel is k x k window pixels, so the comparison is exact. */
     g_action_group_change_action_state(G_ACTION_GROUP(win), "integer-scaling", g_variant_new_boolean(TRUE));
     /* Paused: the cursor stops blinking and the screen holds still. */
