@@ -490,6 +490,10 @@ static void start_and_check_screen(void)
     note("Escape reached the guest: SeaBIOS shows its boot menu");
     CHECK(wait_for(display_has_picture, display, 5000), "the window has no picture");
 
+    GError *gl_error = gtk_gl_area_get_error(GTK_GL_AREA(display));
+    note("display drawn %s%s", gl_error ? "without OpenGL: " : "with OpenGL", gl_error ? gl_error->message : "");
+    if (g_getenv("GDK_DEBUG") && strstr(g_getenv("GDK_DEBUG"), "gl-disable"))
+        CHECK(gl_error != NULL, "GDK_DEBUG=gl-disable, yet the display has OpenGL");
     compare_window_with_screendump(win, display);
     screenshot(GTK_WINDOW(win), "vm-window.png");
 

@@ -30,6 +30,9 @@ struct _VireoDisplay {
     GLint attr_pos, attr_uv;
     int tex_w, tex_h;
     bool gl_ok, modern, row_length;
+    /* Without GL (no driver, GDK_DEBUG=gl-disable) the picture goes through GTK's own
+     * renderer as a texture, rebuilt when the guest changed something. */
+    GdkTexture *fallback;
 
     bool integer_scaling;
     bool grabbed;
@@ -297,7 +300,13 @@ static gboolean on_tick(GtkWidget *w, GdkFrameClock *clock, gpointer data)
     }
     if (d->surface && (new_surface || pixman_region32_not_empty(&dirty))) {
         pixman_region32_union(&d->pending, &d->pending, &dirty);
-        gtk_gl_area_queue_render(GTK_GL_AREA(w));
+        if (d->gl_ok) {
+            gtk_gl_area_queue_render(GTK_GL_AREA(w));
+        } else {
+            g_clear_object(&d->fallback);
+            pixman_region32_clear(&d->pending);
+            gtk_widget_queue_draw(w);
+        }
     }
     pixman_region32_fini(&dirty);
     return G_SOURCE_CONTINUE;
@@ -313,6 +322,7 @@ void vireo_display_attach(VireoDisplay *d, Vm *vm)
         d->client = NULL;
     }
     d->surface = NULL;
+    g_clear_object(&d->fallback);
     pixman_region32_clear(&d->pending);
     d->vm = vm;
     DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
@@ -331,6 +341,7 @@ void vireo_display_set_integer_scaling(VireoDisplay *d, gboolean on)
 {
     d->integer_scaling = on;
     gtk_gl_area_queue_render(GTK_GL_AREA(d));
+    gtk_widget_queue_draw(GTK_WIDGET(d));
 }
 
 GdkTexture *vireo_display_get_texture(VireoDisplay *d)
@@ -635,12 +646,34 @@ static gboolean on_scroll(GtkEventControllerScroll *c, double dx, double dy, gpo
     return TRUE;
 }
 
+/* ---- without GL ---- */
+
+static void vireo_display_snapshot(GtkWidget *w, GtkSnapshot *snapshot)
+{
+    VireoDisplay *d = VIREO_DISPLAY(w);
+    if (d->gl_ok) {
+        GTK_WIDGET_CLASS(vireo_display_parent_class)->snapshot(w, snapshot);
+        return;
+    }
+    int width = gtk_widget_get_width(w), height = gtk_widget_get_height(w);
+    GdkRGBA black = { 0, 0, 0, 1 };
+    gtk_snapshot_append_color(snapshot, &black, &GRAPHENE_RECT_INIT(0, 0, (float)width, (float)height));
+    if (!d->surface)
+        return;
+    if (!d->fallback)
+        d->fallback = vireo_display_get_texture(d);
+    graphene_rect_t r;
+    picture_rect(d, width, height, gtk_widget_get_scale_factor(w), &r);
+    gtk_snapshot_append_texture(snapshot, d->fallback, &r);
+}
+
 /* ---- object ---- */
 
 static void vireo_display_dispose(GObject *obj)
 {
     VireoDisplay *d = VIREO_DISPLAY(obj);
     vireo_display_attach(d, NULL);
+    g_clear_object(&d->fallback);
     G_OBJECT_CLASS(vireo_display_parent_class)->dispose(obj);
 }
 
@@ -669,6 +702,7 @@ static void vireo_display_class_init(VireoDisplayClass *klass)
                                                G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
     g_object_class_install_properties(oc, N_PROPS, props);
     gtk_widget_class_set_css_name(GTK_WIDGET_CLASS(klass), "vireo-display");
+    GTK_WIDGET_CLASS(klass)->snapshot = vireo_display_snapshot;
 }
 
 static void vireo_display_init(VireoDisplay *d)
