@@ -90,6 +90,11 @@ static bool window_exists(void *type)
     return find_window((GType)(gsize)type) != NULL;
 }
 
+static bool message_dialog_shown(void *data)
+{
+    return find_window(ADW_TYPE_MESSAGE_DIALOG) != NULL;
+}
+
 static GtkWidget *find_named(GtkWidget *root, const char *name)
 {
     if (!g_strcmp0(gtk_widget_get_name(root), name))
@@ -521,6 +526,18 @@ static void start_and_check_screen(void)
     gtk_widget_activate_action(GTK_WIDGET(win), "win.screenshot-to", "s", shot);
     CHECK(g_file_test(shot, G_FILE_TEST_EXISTS), "no screenshot file");
 
+    /* Quitting with a VM running asks first; Cancel leaves it running. */
+    g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
+    CHECK(wait_for(message_dialog_shown, NULL, 5000), "quit with a running VM did not ask");
+    AdwMessageDialog *ask = ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+    CHECK(strstr(adw_message_dialog_get_body(ask), "1 virtual machine is running"), "asks '%s'",
+          adw_message_dialog_get_body(ask));
+    adw_message_dialog_response(ask, "cancel");
+    gtk_window_destroy(GTK_WINDOW(ask));
+    run_for(50);
+    CHECK(vireo_machine_is_active(m), "Cancel stopped the VM");
+    note("quit asks while a VM runs");
+
     gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     run_for(100);
@@ -614,11 +631,6 @@ static void write_vm(const char *name, const char *conf)
     g_mkdir_with_parents(dir, 0755);
     g_autofree char *p = g_build_filename(dir, "vm.conf", NULL);
     CHECK(g_file_set_contents(p, conf, -1, NULL), "cannot write %s", p);
-}
-
-static bool message_dialog_shown(void *data)
-{
-    return find_window(ADW_TYPE_MESSAGE_DIALOG) != NULL;
 }
 
 static void case_library_errors(void)

@@ -85,6 +85,8 @@ static void action_about(GSimpleAction *a, GVariant *p, gpointer data)
 static void action_quit(GSimpleAction *a, GVariant *p, gpointer data)
 {
     VireoApplication *app = data;
+    if (vireo_window_ask_quit(VIREO_WINDOW(vireo_application_get_main_window(app))))
+        return;
     /* Running VMs are pulled off: their windows go with the app. */
     GList *windows = g_list_copy(gtk_application_get_windows(GTK_APPLICATION(app)));
     for (GList *it = windows; it; it = it->next)

@@ -309,8 +309,11 @@ static const GActionEntry vm_actions[] = {
 static gboolean on_close_request(GtkWindow *win, gpointer data)
 {
     VireoVmWindow *w = VIREO_VM_WINDOW(win);
-    /* The VM keeps running without its window; the library lists it as running. */
+    /* The VM keeps running without its window; the library lists it as running, so
+     * the library window comes back if it was closed. */
     save_thumbnail(w, true);
+    if (vireo_machine_is_active(w->machine))
+        gtk_window_present(vireo_application_get_main_window(w->app));
     vireo_display_attach(w->display, NULL);
     return FALSE;
 }

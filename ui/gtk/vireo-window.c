@@ -14,6 +14,7 @@ struct _VireoWindow {
     GtkListBox *list_box;
     VireoApplication *app;
     VireoLibrary *library;
+    bool quit_confirmed;
 };
 
 G_DEFINE_FINAL_TYPE(VireoWindow, vireo_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -395,6 +396,57 @@ static void vireo_window_init(VireoWindow *win)
     g_action_map_add_action_entries(G_ACTION_MAP(win), win_actions, G_N_ELEMENTS(win_actions), win);
 }
 
+static guint count_running(VireoWindow *win)
+{
+    GListModel *model = vireo_library_get_model(win->library);
+    guint n = 0;
+    for (guint i = 0; i < g_list_model_get_n_items(model); i++) {
+        g_autoptr(VireoMachine) m = g_list_model_get_item(model, i);
+        n += vireo_machine_is_active(m);
+    }
+    return n;
+}
+
+static void on_quit_response(AdwMessageDialog *d, const char *response, gpointer data)
+{
+    VireoWindow *win = data;
+    if (!g_strcmp0(response, "quit")) {
+        win->quit_confirmed = true;
+        g_action_group_activate_action(G_ACTION_GROUP(win->app), "quit", NULL);
+    }
+}
+
+gboolean vireo_window_ask_quit(VireoWindow *win)
+{
+    guint running = count_running(win);
+    if (win->quit_confirmed || !running)
+        return FALSE;
+    g_autofree char *body = g_strdup_printf(
+        ngettext("%u virtual machine is running. Quitting turns it off as if its power was cut.",
+                 "%u virtual machines are running. Quitting turns them off as if their power was cut.",
+                 running), running);
+    gtk_window_present(GTK_WINDOW(win));
+    GtkWidget *d = adw_message_dialog_new(GTK_WINDOW(win), _("Quit Vireo?"), body);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(d), "cancel", _("_Cancel"), "quit", _("_Quit"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(d), "quit", ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(d), "cancel");
+    g_signal_connect(d, "response", G_CALLBACK(on_quit_response), win);
+    gtk_window_present(GTK_WINDOW(d));
+    return TRUE;
+}
+
+/* Closing the last window ends the app and with it every VM: ask first when some run
+ * (their own windows keep the app going, so then there is nothing to ask). */
+static gboolean on_close_request(GtkWindow *w, gpointer data)
+{
+    VireoWindow *win = VIREO_WINDOW(w);
+    for (GList *l = gtk_application_get_windows(GTK_APPLICATION(win->app)); l; l = l->next)
+        if (l->data != w && gtk_widget_get_visible(l->data) && !ADW_IS_MESSAGE_DIALOG(l->data) &&
+            gtk_window_get_transient_for(l->data) != w)
+            return FALSE;
+    return vireo_window_ask_quit(win);
+}
+
 static gboolean save_size(GtkWindow *w, gpointer data)
 {
     GSettings *s = data;
@@ -414,6 +466,7 @@ VireoWindow *vireo_window_new(VireoApplication *app)
     gtk_list_box_bind_model(win->list_box, model, create_row, win, NULL);
     g_signal_connect_object(model, "items-changed", G_CALLBACK(on_items_changed), win, 0);
     update_page(win);
+    g_signal_connect(win, "close-request", G_CALLBACK(on_close_request), NULL);
     GSettings *s = vireo_application_get_settings(app);
     if (s) {
         gtk_window_set_default_size(GTK_WINDOW(win), g_settings_get_int(s, "window-width"),

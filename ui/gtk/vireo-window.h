@@ -14,6 +14,10 @@ void vireo_window_show_toast(VireoWindow *win, const char *text);
 /* A dialog with a heading and what went wrong. */
 void vireo_window_show_error(VireoWindow *win, const char *heading, const char *message);
 
+/* Asks before quitting turns running VMs off; TRUE when it asked (the answer quits
+ * through app.quit again). */
+gboolean vireo_window_ask_quit(VireoWindow *win);
+
 /* Shared by the VM windows: explains why a VM cannot start and what to do about it,
  * with a button that opens the VM's folder. */
 void vireo_show_start_error(GtkWindow *parent, VireoMachine *m, const GError *err);
