@@ -339,15 +339,17 @@ static VmConfig *config_from_options(void)
         usage_error("-serial: at most %d serial ports", VM_MAX_SERIAL);
     for (unsigned i = 0; i < nserial; i++) {
         char *spec = resolve_chardev("-serial", opt.serial[i]);
+        g_free(cfg->serial[i]);
+        cfg->serial[i] = NULL;
         if (!strcmp(spec, "none"))
             g_free(spec);
         else
             cfg->serial[i] = spec;
     }
     /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
-     * -nographic, otherwise on a null device until a window can show it. */
-    if (nserial == 0)
-        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
+     * -nographic, otherwise where a library VM's vm.conf says, or on a null device. */
+    if (nserial == 0 && (opt.nographic || !cfg->serial[0]))
+        override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);

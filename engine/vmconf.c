@@ -23,7 +23,7 @@ static const VmconfDriveSlot drive_slots[] = {
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "kernel", "initrd", "append", NULL,
+    "boot", "boot-menu", "kernel", "initrd", "append", "serial", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -217,6 +217,18 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
     if (cfg->initrd && !cfg->kernel) {
         g_autofree char *initrd = get_value(p, g, "initrd");
         return bad_value(p, g, "initrd", initrd, "an initrd needs a kernel= key as well");
+    }
+    /* COM1 without a terminal: nowhere, or a file that keeps what the guest wrote. */
+    g_autofree char *serial = get_value(p, g, "serial");
+    if (serial && *serial) {
+        if (!strcmp(serial, "null") || !strcmp(serial, "none")) {
+            cfg->serial[0] = g_strdup(serial);
+        } else if (g_str_has_prefix(serial, "file:") && serial[5]) {
+            g_autofree char *path = vmconf_resolve_path(p->dir, serial + 5);
+            cfg->serial[0] = g_strdup_printf("file:%s", path);
+        } else {
+            return bad_value(p, g, "serial", serial, "COM1 goes to null, none or file:PATH");
+        }
     }
     g_autofree char *append = g_key_file_get_string(p->kf, g, "append", NULL);
     if (append && *append) {

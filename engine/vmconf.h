@@ -17,6 +17,7 @@
  *   kernel=vmlinuz             direct kernel boot (paths relative to the VM's folder)
  *   initrd=initrd.img
  *   append=console=tty0
+ *   serial=file:com1.log       COM1: null, none or file:PATH (the default: null)
  *
  *   [drives]
  *   hda=disk.qcow2             hda hdb hdd: hard disks; cdrom: the CD drive (IDE

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The GTK app driven through its actions and widgets under Xvfb (GDK_BACKEND=x11).
  *
- *   test-app wizard-and-boot   empty library -> wizard -> settings -> start -> SeaBIOS's
+ *   test-app wizard-and-boot KEY-GUEST
+ *                              empty library -> wizard -> settings -> start: SeaBIOS's
  *                              screen in the window equals the engine's screendump; keys
- *                              typed into the window reach the guest; grab and release
+ *                              typed into the window reach the key guest (kbd-bios.asm,
+ *                              booted by SeaBIOS) through INT 16h; Send Keys; grab and
+ *                              release; quit asks; force off
  *   test-app library-errors    bad vm.conf values and missing disks: the user sees the
  *                              error, the other VMs still load and start
  *   test-app wizard-floppy IMG a FreeDOS boot floppy: recognised as a floppy, DOS preset,
@@ -29,6 +32,7 @@
 static int exit_code = 1;
 static char *library_root;
 static char *work_dir;
+static const char *key_guest;   /* kbd-bios.asm, for the boot case */
 
 #define CHECK(cond, ...)                                                  \
     do {                                                                  \
@@ -264,6 +268,10 @@ static void set_boot_menu_in_settings(void)
     run_for(50);
     g_autofree char *menu = conf_value("Test PC", "vm", "boot-menu");
     CHECK(!g_strcmp0(menu, "true"), "boot-menu=%s", menu);
+    gtk_switch_set_active(GTK_SWITCH(sw), FALSE);
+    run_for(50);
+    g_autofree char *menu_off = conf_value("Test PC", "vm", "boot-menu");
+    CHECK(!g_strcmp0(menu_off, "false"), "boot-menu=%s", menu_off);
     /* A memory size the engine refuses is shown on its row and not written. */
     GtkWidget *mem = find_named(GTK_WIDGET(s), "memory-spin");
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(mem), 96);
@@ -271,7 +279,7 @@ static void set_boot_menu_in_settings(void)
     g_autofree char *m = conf_value("Test PC", "vm", "memory");
     CHECK(!g_strcmp0(m, "96M"), "memory=%s", m);
     gtk_window_destroy(s);
-    note("settings: boot menu on, memory 96M written to vm.conf");
+    note("settings: boot menu on and off, memory 96M written to vm.conf");
 }
 
 typedef struct ScreenWait {
@@ -312,6 +320,31 @@ static void dump_screen(VireoVmWindow *win)
             note("screen %2d: %s", r, row);
     }
     display_text_clear(&t);
+}
+
+static char *serial_log;
+
+static char *serial_text(void)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(serial_log, &text, NULL, NULL))
+        return g_strdup("(nothing)");
+    return text;
+}
+
+static bool serial_has(void *needle)
+{
+    g_autofree char *text = serial_text();
+    return strstr(text, needle) != NULL;
+}
+
+static bool serial_has_n_readies(void *n)
+{
+    g_autofree char *text = serial_text();
+    int count = 0;
+    for (const char *p = text; (p = strstr(p, "READY")); p++)
+        count++;
+    return count >= GPOINTER_TO_INT(n);
 }
 
 static GtkEventController *key_controller(GtkWidget *w)
@@ -464,36 +497,45 @@ static void start_and_check_screen(void)
     CHECK(vireo_machine_is_active(m), "the VM did not start: %s", vireo_machine_get_error(m));
     GtkWidget *display = vireo_vm_window_get_display(win);
 
-    /* Escape through the window's key handler opens SeaBIOS's boot menu. The prompt
-     * lasts 2.5 s of guest time; on a loaded machine a press may land before SeaBIOS
-     * reads keys, or the prompt may pass first: press while it is up, and if it went
-     * by, reset the VM (its own action) and try again. */
-    ScreenWait sw = { win, "Press ESC for boot menu" };
-    ScreenWait menu = { win, "Select boot device" };
-    bool opened = false;
-    for (int attempt = 0; attempt < 3 && !opened; attempt++) {
-        if (attempt) {
-            note("the prompt went by before a key got through; resetting the VM");
-            gtk_widget_activate_action(GTK_WIDGET(win), "win.reset", NULL);
-        }
-        CHECK(wait_for(screen_shows, &sw, 20000), "SeaBIOS's boot menu prompt never appeared");
-        note("SeaBIOS shows its boot menu prompt");
-        gtk_widget_grab_focus(display);
-        gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-        while (!opened && screen_shows(&sw) && g_get_monotonic_time() < end) {
-            type_key(display, GDK_KEY_Escape, 9, true);
-            run_for(40);
-            type_key(display, GDK_KEY_Escape, 9, false);
-            opened = wait_for(screen_shows, &menu, 500);
-        }
-        if (!opened)
-            opened = wait_for(screen_shows, &menu, 2000);
-    }
-    if (!opened)
+    /* SeaBIOS boots the key guest from the kernel= key: it says READY on COM1 (the
+     * serial= file), then prints every key it reads through INT 16h, waiting for as
+     * long as it takes, so no timing matters. */
+    CHECK(wait_for(serial_has, "READY", 60000), "the key guest never started; COM1: %s", serial_text());
+    ScreenWait banner = { win, "SeaBIOS" };
+    if (!wait_for(screen_shows, &banner, 5000))
         dump_screen(win);
-    CHECK(opened, "Escape typed into the window did not reach the guest");
-    note("Escape reached the guest: SeaBIOS shows its boot menu");
+    CHECK(screen_shows(&banner), "SeaBIOS's banner is not on the screen");
     CHECK(wait_for(display_has_picture, display, 5000), "the window has no picture");
+    note("SeaBIOS's screen is up and the key guest waits for keys");
+
+    /* Keys typed into the window, as the X server reports them (X11 keycodes). */
+    gtk_widget_grab_focus(display);
+    static const struct { guint keyval, keycode; const char *expect; } keys[] = {
+        { GDK_KEY_a, 38, "KEY 1e61" },        /* a */
+        { GDK_KEY_Return, 36, "KEY 1c0d" },   /* Enter */
+        { GDK_KEY_F1, 67, "KEY 3b00" },       /* F1 */
+        { GDK_KEY_Up, 111, "KEY 48e0" },      /* the grey cursor key: extended */
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+        type_key(display, keys[i].keyval, keys[i].keycode, true);
+        run_for(20);
+        type_key(display, keys[i].keyval, keys[i].keycode, false);
+        CHECK(wait_for(serial_has, (void *)keys[i].expect, 20000), "typed key %u did not arrive as %s; COM1: %s",
+              keys[i].keycode, keys[i].expect, serial_text());
+    }
+    note("keys typed into the window reached the guest (a, Enter, F1, Up)");
+    /* Ctrl+Alt+Del from the Send Keys menu: the BIOS reboots the PC, the guest starts
+     * over and says READY again. */
+    g_autofree char *before = serial_text();
+    int readies = 0;
+    for (const char *p = before; (p = strstr(p, "READY")); p++)
+        readies++;
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.send-keys", "s", "ctrl-alt-delete");
+    CHECK(wait_for(serial_has_n_readies, GINT_TO_POINTER(readies + 1), 60000),
+          "Ctrl+Alt+Del did not restart the guest; COM1: %s", serial_text());
+    note("Ctrl+Alt+Del from the menu rebooted the guest");
+    CHECK(wait_for(display_has_picture, display, 5000), "the window has no picture after the reboot");
+    run_for(300);
 
     GError *gl_error = gtk_gl_area_get_error(GTK_GL_AREA(display));
     note("display drawn %s%s", gl_error ? "without OpenGL: " : "with OpenGL", gl_error ? gl_error->message : "");
@@ -561,6 +603,10 @@ static void case_wizard_and_boot(void)
     g_autofree char *dir = g_build_filename(library_root, "Test PC", NULL);
     g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "accel", "kvm");
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "kernel", key_guest);
+    serial_log = g_build_filename(work_dir, "com1.log", NULL);
+    g_autofree char *serial = g_strdup_printf("file:%s", serial_log);
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "serial", serial);
     CHECK(vmconf_save(kf, dir, NULL), "cannot write vm.conf");
     start_and_check_screen();
     exit_code = 0;
@@ -727,13 +773,16 @@ static void on_activate(GApplication *a, gpointer data)
 int main(int argc, char **argv)
 {
     bool floppy = argc == 3 && !strcmp(argv[1], "wizard-floppy");
-    if (!floppy && (argc != 2 || (strcmp(argv[1], "wizard-and-boot") && strcmp(argv[1], "library-errors")))) {
-        fprintf(stderr, "usage: test-app wizard-and-boot|library-errors|wizard-floppy IMAGE\n");
+    bool boot = argc == 3 && !strcmp(argv[1], "wizard-and-boot");
+    if (!floppy && !boot && (argc != 2 || strcmp(argv[1], "library-errors"))) {
+        fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE\n");
         return 2;
     }
     test_case = argv[1];
     if (floppy)
         floppy_path = argv[2];
+    if (boot)
+        key_guest = argv[2];
     const char *disp = g_getenv("DISPLAY");
     if (!disp || !*disp) {
         printf("SKIP: no X display (run under xvfb-run)\n");

@@ -98,6 +98,19 @@ static void test_full(Fixture *f, gconstpointer data)
     g_assert_true(g_str_has_suffix(fda->file, "/dos.img"));
 }
 
+static void test_serial(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\nserial=file:com1.log\n", &err);
+    g_assert_no_error(err);
+    g_autofree char *expect = g_strdup_printf("file:%s/com1.log", f->dir);
+    g_assert_cmpstr(c->serial[0], ==, expect);
+    g_autoptr(VmConfig) n = parse_text(f, "[vm]\nserial=none\n", &err);
+    g_assert_cmpstr(n->serial[0], ==, "none");
+    g_autoptr(VmConfig) d = parse_text(f, "[vm]\n", &err);
+    g_assert_null(d->serial[0]);
+}
+
 static void test_defaults(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -130,6 +143,7 @@ static const struct {
     { "[vm]\nkernel=nowhere/vmlinuz\n", { "kernel=nowhere/vmlinuz", "does not exist", NULL } },
     { "[vm]\nfirmware=bios-missing.bin\n", { "firmware=bios-missing.bin", "does not exist", NULL } },
     { "[vm]\nappend=quiet\n", { "append=quiet", "needs a kernel", NULL } },
+    { "[vm]\nserial=stdio\n", { "serial=stdio", "null, none or file:PATH", NULL } },
     { "[vm]\n[drives]\nhda=missing.qcow2\n", { "[drives] hda=missing.qcow2", "does not exist", NULL } },
     { "[vm]\n[drives]\nhdz=x.img\n", { "[drives] hdz", "unknown key", NULL } },
     { "[machine]\nmemory=64M\n", { "no [vm] group", NULL } },
@@ -194,6 +208,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
+    g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
