@@ -158,6 +158,12 @@ bool vm_library_rename(const char *root, const char *old_name, const char *new_n
     return true;
 }
 
+/* g_ptr_array_sort hands over pointers to the elements. */
+static gint compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void collect_files(const char *dir, GPtrArray *out)
 {
     GDir *d = g_dir_open(dir, 0, NULL);
@@ -168,7 +174,7 @@ static void collect_files(const char *dir, GPtrArray *out)
     while ((n = g_dir_read_name(d)))
         g_ptr_array_add(names, g_strdup(n));
     g_dir_close(d);
-    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    g_ptr_array_sort(names, compare_names);
     for (guint i = 0; i < names->len; i++) {
         char *path = g_build_filename(dir, (char *)names->pdata[i], NULL);
         if (g_file_test(path, G_FILE_TEST_IS_DIR) && !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {

@@ -123,6 +123,28 @@ VireoMachine *vireo_library_add(VireoLibrary *lib, const char *name, GError **er
     return m;
 }
 
+char *vireo_library_name_problem(VireoLibrary *lib, const char *name, VireoMachine *except)
+{
+    if (!*name)
+        return g_strdup(_("The virtual machine needs a name."));
+    if (!vm_library_check_name(name, NULL)) {
+        /* The engine's rules, said in the user's language. */
+        if (strchr(name, '/'))
+            return g_strdup(_("The name cannot contain “/”."));
+        if (name[0] == '.')
+            return g_strdup(_("The name cannot start with a dot."));
+        if (g_ascii_isspace(name[0]) || g_ascii_isspace(name[strlen(name) - 1]))
+            return g_strdup(_("The name cannot start or end with a space."));
+        if (strlen(name) > 100)
+            return g_strdup(_("The name is too long."));
+        return g_strdup(_("The name cannot contain control characters."));
+    }
+    VireoMachine *other = vireo_library_find(lib, name);
+    if (other && other != except)
+        return g_strdup_printf(_("There is already a virtual machine called “%s”."), name);
+    return NULL;
+}
+
 bool vireo_library_rename(VireoLibrary *lib, VireoMachine *m, const char *new_name, GError **err)
 {
     if (vireo_machine_is_active(m)) {

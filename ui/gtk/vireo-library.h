@@ -20,6 +20,9 @@ void vireo_library_reload(VireoLibrary *lib);
 VireoMachine *vireo_library_find(VireoLibrary *lib, const char *name);
 /* Adds the VM whose folder was just created. */
 VireoMachine *vireo_library_add(VireoLibrary *lib, const char *name, GError **err);
+/* Why name cannot be a new VM's (or machine's new) name, translated; NULL when it can.
+ * except may keep its own name. The rules are vm_library_check_name's. */
+char *vireo_library_name_problem(VireoLibrary *lib, const char *name, VireoMachine *except);
 bool vireo_library_rename(VireoLibrary *lib, VireoMachine *m, const char *new_name, GError **err);
 bool vireo_library_delete(VireoLibrary *lib, VireoMachine *m, GError **err);
 

@@ -114,15 +114,9 @@ static void rename_check(GtkEditable *e, gpointer data)
 {
     RenameDialog *rd = data;
     const char *name = gtk_editable_get_text(e);
-    g_autoptr(GError) err = NULL;
-    bool ok = vm_library_check_name(name, &err);
-    if (ok && g_strcmp0(name, vireo_machine_get_name(rd->machine)) &&
-        vireo_library_find(rd->win->library, name)) {
-        g_set_error(&err, VIREO_ERROR, VIREO_ERROR_INVALID, _("There is already a virtual machine called “%s”."), name);
-        ok = false;
-    }
-    /* The engine's messages are English; show ours for the common cases. */
-    gtk_label_set_text(rd->error, ok ? "" : err->message);
+    g_autofree char *problem = vireo_library_name_problem(rd->win->library, name, rd->machine);
+    bool ok = problem == NULL;
+    gtk_label_set_text(rd->error, ok ? "" : problem);
     gtk_widget_set_visible(GTK_WIDGET(rd->error), !ok);
     if (ok)
         gtk_widget_remove_css_class(GTK_WIDGET(rd->entry), "error");

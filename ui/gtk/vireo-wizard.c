@@ -104,12 +104,7 @@ static bool system_page_valid(VireoWizard *w)
 {
     bool ok = true;
     const char *name = gtk_editable_get_text(GTK_EDITABLE(w->name_row));
-    g_autofree char *name_msg = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!vm_library_check_name(name, &err))
-        name_msg = g_strdup(!*name ? _("The virtual machine needs a name.") : err->message);
-    else if (vireo_library_find(w->library, name))
-        name_msg = g_strdup_printf(_("There is already a virtual machine called “%s”."), name);
+    g_autofree char *name_msg = vireo_library_name_problem(w->library, name, NULL);
     set_field_error(w->name_error, GTK_WIDGET(w->name_row), name_msg);
     ok &= !name_msg;
 
