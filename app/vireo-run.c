@@ -403,19 +403,18 @@ static void on_quit_key(void *data)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* parse_strv frees what it consumes from a GStrv it owns, leaving the rest. */
     g_auto(GStrv) args = rewrite_args(argc, argv);
-    int nargs = (int)g_strv_length(args);
     g_autoptr(GOptionContext) ctx = g_option_context_new("- run a virtual PC");
     g_option_context_set_summary(ctx,
         "Options take QEMU's spellings with one dash (-m 512M -nographic) or two.\n"
         "In -nographic mode, Ctrl+A X quits and Ctrl+A H lists the other keys.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
-    char **parse_args = args;
-    if (!g_option_context_parse(ctx, &nargs, &parse_args, &err))
+    if (!g_option_context_parse_strv(ctx, &args, &err))
         usage_error("%s", err->message);
-    if (nargs > 1)
-        usage_error("unexpected argument '%s' (disk images come with -hda/-cdrom in a later version)", parse_args[1]);
+    if (g_strv_length(args) > 1)
+        usage_error("unexpected argument '%s' (disk images come with -hda/-cdrom in a later version)", args[1]);
 
     if (opt.version) {
         printf("vireo-run %s\n", VIREO_VERSION);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cpu/cpu.h"
 #include "cpu/kvm/kvm.h"
+#include "cpu/x86/backend.h"
 
 #include <string.h>
 
 static const CpuBackend *const backends[] = {
     &cpu_kvm_backend,
+    &cpu_tcg_backend,
+    &cpu_interp_backend,
     NULL,
 };
 

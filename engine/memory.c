@@ -204,13 +204,12 @@ static void rebuild_pages(MemoryImpl *mi, hwaddr start, hwaddr end)
         bool whole;
         MemRegion *r = region_for_page(mi, page, &whole);
         uint8_t *rd = NULL, *wr = NULL;
-        uint8_t flags = m->page_flags[pfn] & MEM_PAGE_CODE;
+        bool dirty_log = false;
         if (r && whole && r->host) {
             rd = r->host + (page - r->base);
             if (!r->readonly)
                 wr = rd;
-            if (r->dirty_log)
-                flags |= MEM_PAGE_DIRTY_LOG;
+            dirty_log = r->dirty_log;
         } else if (r) {
             rd = wr = NULL; /* sub-page or MMIO: slow path sorts it out */
         }
@@ -218,11 +217,16 @@ static void rebuild_pages(MemoryImpl *mi, hwaddr start, hwaddr end)
             rd = ram_host(mi, page);
         if (ram_claims(mi, page, WIN_WRITE)) {
             wr = ram_host(mi, page);
-            flags &= ~MEM_PAGE_DIRTY_LOG;
+            dirty_log = false;
         }
         m->read_page[pfn] = rd;
         m->write_page[pfn] = wr;
-        m->page_flags[pfn] = flags;
+        /* Only the dirty-log bit is ours here; the CPU sets MEM_PAGE_CODE concurrently, so
+         * touch the byte with atomic bit operations rather than a load and a store. */
+        if (dirty_log)
+            __atomic_fetch_or(&m->page_flags[pfn], MEM_PAGE_DIRTY_LOG, __ATOMIC_RELAXED);
+        else
+            __atomic_fetch_and(&m->page_flags[pfn], (uint8_t)~MEM_PAGE_DIRTY_LOG, __ATOMIC_RELAXED);
     }
 }
 
@@ -380,10 +384,11 @@ void mem_set_code_page(GuestMemory *m, hwaddr pa, bool code)
     if (pa >= (UINT64_C(1) << 32))
         return;
     uint64_t pfn = pa >> MEM_PAGE_BITS;
+    /* Atomic: map rebuilds on another thread update the dirty-log bit of the same byte. */
     if (code)
-        m->page_flags[pfn] |= MEM_PAGE_CODE;
+        __atomic_fetch_or(&m->page_flags[pfn], MEM_PAGE_CODE, __ATOMIC_RELAXED);
     else
-        m->page_flags[pfn] &= ~MEM_PAGE_CODE;
+        __atomic_fetch_and(&m->page_flags[pfn], (uint8_t)~MEM_PAGE_CODE, __ATOMIC_RELAXED);
 }
 
 void mem_set_ram_window(GuestMemory *m, hwaddr base, uint64_t size, bool read_ram, bool write_ram)

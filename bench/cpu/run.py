@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Interpreter benchmark: Vireo's -accel interp side by side with qemu-system-i386
+-accel tcg, in the same run.
+
+1. MIPS on a fixed integer workload (workload.asm, built twice with nasm: ROUNDS=4
+   and ROUNDS=8). Each guest instruction count per round is exact (29,487,301: the
+   loops are data independent), so MIPS = 4 rounds of instructions / (t8 - t4); the
+   difference removes start-up and firmware time. The checksums both emulators print
+   must agree.
+2. SeaBIOS (Debian's bios.bin) time from process start to its first boot attempt
+   ("Booting from" on the debug console at port 0x402).
+
+Times are the best of --repeat runs, both wall clock and CPU time (user + system of
+all the emulator's threads; steadier on a shared machine). Not a test: prints
+figures only.
+
+Usage: bench/cpu/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386] [--repeat 3]
+"""
+import argparse
+import os
+import resource
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+INSNS_PER_ROUND = 29487301
+
+
+def build(tmp, rounds):
+    out = os.path.join(tmp, "workload-%d.bin" % rounds)
+    subprocess.run(["nasm", "-f", "bin", "-I", os.path.join(ROOT, "tests/guests/lib") + "/",
+                    "-I", os.path.join(ROOT, "tests/guests/cpu") + "/", "-DROUNDS=%d" % rounds,
+                    "-o", out, os.path.join(HERE, "workload.asm")], check=True)
+    return out
+
+
+def vireo_cmd(vireo, image):
+    return [vireo, "-accel", "interp", "-display", "none", "-serial", "stdio",
+            "-device", "isa-debug-exit", "-bios", image]
+
+
+def qemu_cmd(qemu, image):
+    return [qemu, "-accel", "tcg", "-nodefaults", "-display", "none", "-serial", "stdio",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=1", "-bios", image]
+
+
+def cpu_time():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(cmd, repeat):
+    """Best wall time, best CPU time (user + system, all threads) and the output."""
+    best, best_cpu, out = None, None, ""
+    for _ in range(repeat):
+        t0, c0 = time.monotonic(), cpu_time()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=600)
+        t, ct = time.monotonic() - t0, cpu_time() - c0
+        out = p.stdout.decode("latin-1")
+        if p.returncode != 33:
+            sys.exit("benchmark guest failed under %s (status %d):\n%s" % (cmd[0], p.returncode, out))
+        best = t if best is None else min(best, t)
+        best_cpu = ct if best_cpu is None else min(best_cpu, ct)
+    return best, best_cpu, out
+
+
+def checksum(out):
+    m = re.search(r"bench: checksum ([0-9a-f]{8})", out)
+    return m.group(1) if m else None
+
+
+def first_boot_attempt(cmd, log, repeat):
+    best = None
+    for _ in range(repeat):
+        if os.path.exists(log):
+            os.unlink(log)
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        t = None
+        while p.poll() is None and time.monotonic() - t0 < 120:
+            try:
+                with open(log, "rb") as f:
+                    if b"Booting from" in f.read():
+                        t = time.monotonic() - t0
+                        break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.002)
+        p.terminate()
+        p.wait()
+        if t is None:
+            sys.exit("SeaBIOS did not reach a boot attempt under %s" % cmd[0])
+        best = t if best is None else min(best, t)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", default=os.path.join(ROOT, "build/app/vireo-run"))
+    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--repeat", type=int, default=3)
+    o = ap.parse_args()
+    if not os.path.exists(o.vireo):
+        sys.exit("no %s: build first (make build)" % o.vireo)
+    have_qemu = shutil.which(o.qemu) is not None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        w4, w8 = build(tmp, 4), build(tmp, 8)
+        insns = 4 * INSNS_PER_ROUND
+        rows = []
+        v4, vc4, out = timed(vireo_cmd(o.vireo, w4), o.repeat)
+        v8, vc8, out8 = timed(vireo_cmd(o.vireo, w8), o.repeat)
+        v_mips, v_cmips = insns / (v8 - v4) / 1e6, insns / (vc8 - vc4) / 1e6
+        rows.append(("vireo -accel interp", v4, v8, v_mips, v_cmips, checksum(out8)))
+        if have_qemu:
+            q4, qc4, _ = timed(qemu_cmd(o.qemu, w4), o.repeat)
+            q8, qc8, qout = timed(qemu_cmd(o.qemu, w8), o.repeat)
+            q_mips, q_cmips = insns / (q8 - q4) / 1e6, insns / (qc8 - qc4) / 1e6
+            rows.append(("qemu-system-i386 -accel tcg", q4, q8, q_mips, q_cmips, checksum(qout)))
+        print("Integer workload (%d instructions per round; ROUNDS=4 and 8)" % INSNS_PER_ROUND)
+        print("  %-28s %8s %8s %10s %10s  %s" % ("", "4 rounds", "8 rounds", "MIPS wall", "MIPS cpu", "checksum"))
+        for name, a, b, mips, cmips, cs in rows:
+            print("  %-28s %7.2fs %7.2fs %10.1f %10.1f  %s" % (name, a, b, mips, cmips, cs))
+        if have_qemu:
+            if rows[0][5] != rows[1][5]:
+                sys.exit("checksums differ: the interpreter computed something else than QEMU")
+            print("  ratio interp / qemu tcg: %.2f (wall), %.2f (cpu time)" % (v_mips / q_mips, v_cmips / q_cmips))
+
+        bios = "/usr/share/seabios/bios.bin"
+        if os.path.exists(bios):
+            log = os.path.join(tmp, "debugcon.txt")
+            vb = first_boot_attempt([o.vireo, "-accel", "interp", "-m", "128", "-display", "none",
+                                     "-serial", "null", "-debugcon", "file:" + log], log, o.repeat)
+            print("SeaBIOS to its first boot attempt")
+            print("  %-28s %7.3fs" % ("vireo -accel interp", vb))
+            if have_qemu:
+                qb = first_boot_attempt([o.qemu, "-accel", "tcg", "-nodefaults", "-m", "128", "-display", "none",
+                                         "-serial", "null", "-bios", bios,
+                                         "-global", "isa-debugcon.iobase=0x402", "-debugcon", "file:" + log],
+                                        log, o.repeat)
+                print("  %-28s %7.3fs" % ("qemu-system-i386 -accel tcg", qb))
+                print("  ratio interp / qemu tcg (time): %.2f" % (vb / qb))
+        if not have_qemu:
+            print("(%s not found: install qemu-system-x86 for the comparison)" % o.qemu)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The interpreter's CpuBackend entries for cpu/cpu.c's table. */
+#pragma once
+
+#include "cpu/cpu.h"
+
+extern const CpuBackend cpu_interp_backend;
+extern const CpuBackend cpu_tcg_backend;

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private to cpu/x86 (and the translator later): the CPU structure, the lazy flags,
+ * segment checks and the software-TLB fast paths for guest memory. */
+#pragma once
+
+#include "cpu/x86/x86.h"
+#include "engine/log.h"
+
+#include <glib.h>
+#include <setjmp.h>
+#include <string.h>
+
+#define X86_NORETURN __attribute__((noreturn))
+#define X86_COLD __attribute__((cold, noinline))
+#define X86_INLINE static inline __attribute__((always_inline))
+
+#define R_EAX 0
+#define R_ECX 1
+#define R_EDX 2
+#define R_EBX 3
+#define R_ESP 4
+#define R_EBP 5
+#define R_ESI 6
+#define R_EDI 7
+#define R_ZERO 8 /* always 0: an absent base or index register */
+
+#define S_ES 0
+#define S_CS 1
+#define S_SS 2
+#define S_DS 3
+#define S_FS 4
+#define S_GS 5
+
+/* ---- segments ---- */
+
+enum { SEG_OK_READ = 1, SEG_OK_WRITE = 2 };
+
+typedef struct X86Seg {
+    uint32_t base;
+    uint32_t limit;
+    uint16_t sel;
+    uint16_t attr;
+    uint8_t ok;        /* SEG_OK_*: what data accesses the current mode allows */
+    uint8_t flat;      /* base 0, every offset valid: no limit check needed */
+    uint8_t pad[2];
+    uint32_t lo, hi;   /* valid offsets, inclusive (expand-down turns them around) */
+} X86Seg;
+
+/* ---- software TLB ---- */
+
+#define TLB_BITS 8
+#define TLB_SIZE (1u << TLB_BITS)
+#define TLB_INVALID 1u /* never equals a page-aligned address */
+
+/* Direct-mapped, with the megabyte bits folded into the index: regions a multiple of
+ * 1 MiB apart (buffers, stacks, code) would otherwise evict each other constantly. */
+static inline unsigned x86_tlb_index(uint32_t lin)
+{
+    return ((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1);
+}
+
+/* Access kinds, laid out like the page-fault error code (SDM vol. 3, 4.7). */
+enum {
+    ACC_READ = 0,
+    ACC_WRITE = 1u << 1,
+    ACC_USER = 1u << 2,
+    ACC_FETCH = 1u << 4,
+};
+
+enum { TLB_PERM_R = 1, TLB_PERM_W = 2, TLB_PERM_X = 4 };
+
+typedef struct X86Tlb {
+    /* Fast tags: the linear page when the access may use the host pointer directly,
+     * TLB_INVALID otherwise. */
+    uint32_t tag_r, tag_w, tag_x;
+    uint32_t page;     /* linear page of the cached translation, or TLB_INVALID */
+    uintptr_t add_r;   /* host address = linear address + add_r */
+    uintptr_t add_w;
+    uint64_t phys;     /* physical page */
+    uint8_t perm;      /* TLB_PERM_*: what the page tables allow (write: dirty already set) */
+    uint8_t global;
+} X86Tlb;
+
+/* ---- lazy flags ---- */
+
+/* The operation that produced the arithmetic flags, times three sizes. CC_EAGER: the
+ * flags are in eflags. */
+enum {
+    CC_EAGER = 0,
+    CC_ADD8, CC_ADD16, CC_ADD32,
+    CC_ADC8, CC_ADC16, CC_ADC32,
+    CC_SUB8, CC_SUB16, CC_SUB32,
+    CC_SBB8, CC_SBB16, CC_SBB32,
+    CC_LOGIC8, CC_LOGIC16, CC_LOGIC32,
+    CC_INC8, CC_INC16, CC_INC32,   /* CF kept in eflags */
+    CC_DEC8, CC_DEC16, CC_DEC32,
+    CC_SHIFT8, CC_SHIFT16, CC_SHIFT32, /* SF ZF PF from res, CF = src1, OF = src2, AF 0:
+                                          shifts, SHLD/SHRD, MUL/IMUL */
+    CC_COUNT,
+};
+#define CC_OP(base, size) ((base) + ((size) == 1 ? 0 : (size) == 2 ? 1 : 2))
+
+/* ---- the CPU ---- */
+
+typedef struct X86Block X86Block;
+typedef struct X86CodeCache X86CodeCache;
+
+struct X86Cpu {
+    /* Hot state first. */
+    uint32_t regs[9];          /* EAX..EDI, then R_ZERO */
+    uint32_t eip;              /* of the next instruction while a handler runs */
+    uint32_t prev_eip;         /* start of the instruction being executed */
+    uint32_t cc_op, cc_res, cc_src1, cc_src2;
+    uint32_t eflags;           /* arithmetic bits valid only when cc_op == CC_EAGER,
+                                  except CF for CC_INC / CC_DEC */
+    X86Tlb *tlb;               /* data TLB for accesses at the current privilege */
+    unsigned acc_user;         /* ACC_USER when CPL is 3 */
+    uint8_t cpl;
+    uint8_t exit_block;        /* stop running the current block after this insn */
+    uint8_t code32;            /* CS.D */
+    uint8_t ss32;              /* SS.B */
+    uint8_t pe, vm86;          /* CR0.PE, EFLAGS.VM */
+    uint8_t paging;            /* CR0.PG */
+    uint8_t pad0;
+    X86Seg seg[6];
+
+    Vcpu *v;
+    GuestMemory *mem;
+    uint64_t a20_mask;
+
+    /* System state. */
+    X86Seg ldtr, tr;
+    uint32_t gdt_base, idt_base;
+    uint16_t gdt_limit, idt_limit;
+    uint32_t cr0, cr2, cr3, cr4;
+    uint64_t efer;
+    uint32_t dr[8];
+    uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
+    int64_t tsc_offset;
+    uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
+    uint32_t bios_sign_id;
+
+    /* Events. */
+    uint8_t halted;
+    uint8_t intr_shadow;       /* the instruction after STI / MOV SS / POP SS */
+    uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
+    uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */
+    uint8_t single_step;       /* run one instruction per dispatch (TF, shadow, DRx) */
+    uint8_t data_bp;           /* DR7 enables data breakpoints: all accesses slow path */
+    uint8_t code_bp;           /* DR7 enables instruction breakpoints */
+    uint8_t ac_check;          /* CR0.AM and EFLAGS.AC: alignment checks at CPL 3 */
+    uint8_t in_delivery;       /* delivering an event: class for the #DF decision */
+    uint32_t pending_dr6;      /* data breakpoint hits of the current instruction */
+    _Atomic unsigned tlb_flush_pending; /* map changed on another thread */
+
+    /* Exception in flight (set before longjmp). */
+    jmp_buf jmp;
+    int exc_vec;
+    uint32_t exc_err;
+    bool exc_has_err;
+    bool exc_trap;             /* EIP already points past the instruction */
+
+    /* Run control. */
+    unsigned run_flags;
+    uint64_t icount;
+    uint64_t icount_end;
+    const X86Insn *block_start;  /* the block being executed (for counting on faults) */
+    uint32_t block_eip;
+    uint32_t deliveries;       /* events delivered (for the single-step rule) */
+    int last_vec;
+    bool last_has_err;
+    uint32_t last_err;
+    bool stop_exception;       /* X86_RUN_STOP_ON_EXCEPTION hit */
+
+    X86CodeCache *code;
+    MemListener listener;
+    /* Block chaining: successors cached in a block are valid while chain_epoch (bumped
+     * by TLB flushes, CPL and CS changes, code cache flushes) has not moved. */
+    uint32_t chain_epoch;
+    X86Block *last_block;
+
+    /* TLBs: supervisor, user, and an always-empty one that forces the slow path. */
+    X86Tlb tlb_sup[TLB_SIZE];
+    X86Tlb tlb_user[TLB_SIZE];
+    X86Tlb tlb_none[TLB_SIZE];
+};
+
+/* ---- exceptions ---- */
+
+/* Raises a fault with an error code / without: unwinds to the dispatcher. */
+X86_NORETURN void x86_fault_err(X86Cpu *c, int vec, uint32_t err);
+X86_NORETURN void x86_fault(X86Cpu *c, int vec);
+/* #UD for the current instruction. */
+X86_NORETURN void x86_ud(X86Cpu *c);
+/* #GP(0) */
+X86_NORETURN void x86_gp0(X86Cpu *c);
+/* A trap (EIP already past the instruction), e.g. #DB after single step. */
+X86_NORETURN void x86_trap(X86Cpu *c, int vec);
+
+/* ---- flags (flags.c) ---- */
+
+/* The six arithmetic flags from the lazy state. */
+uint32_t x86_flags_arith(const X86Cpu *c);
+/* Carry only (INC/DEC/ADC/SBB/RCL need it). */
+bool x86_flag_cf(const X86Cpu *c);
+/* Condition code 0-15 as in Jcc/SETcc/CMOVcc. */
+bool x86_cond(const X86Cpu *c, unsigned cc);
+
+X86_INLINE uint32_t x86_get_eflags(const X86Cpu *c)
+{
+    if (c->cc_op == CC_EAGER)
+        return c->eflags;
+    return (c->eflags & ~X86_FL_ARITH) | x86_flags_arith(c);
+}
+
+/* Makes eflags hold the arithmetic flags. */
+X86_INLINE void x86_flags_sync(X86Cpu *c)
+{
+    if (c->cc_op != CC_EAGER) {
+        c->eflags = (c->eflags & ~X86_FL_ARITH) | x86_flags_arith(c);
+        c->cc_op = CC_EAGER;
+    }
+}
+
+/* Sets the arithmetic flags in mask to bits (others kept). */
+X86_INLINE void x86_set_arith(X86Cpu *c, uint32_t bits, uint32_t mask)
+{
+    x86_flags_sync(c);
+    c->eflags = (c->eflags & ~mask) | (bits & mask);
+}
+
+X86_INLINE void x86_set_lazy(X86Cpu *c, unsigned op, uint32_t res, uint32_t a, uint32_t b)
+{
+    c->cc_op = op;
+    c->cc_res = res;
+    c->cc_src1 = a;
+    c->cc_src2 = b;
+}
+
+/* Parity of the low byte: PF set when even. */
+X86_INLINE uint32_t x86_parity(uint32_t v)
+{
+    return (__builtin_parity(v & 0xff) ? 0 : X86_FL_PF);
+}
+/* SF, ZF and PF of a result of the given size in bytes. */
+X86_INLINE uint32_t x86_szp(uint32_t res, unsigned size)
+{
+    unsigned bits = size * 8;
+    uint32_t m = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+    uint32_t f = x86_parity(res);
+    if (!(res & m))
+        f |= X86_FL_ZF;
+    if (res & (1u << (bits - 1)))
+        f |= X86_FL_SF;
+    return f;
+}
+
+/* Writes EFLAGS with all side effects (mode, interrupt flag, TF); mask selects the
+ * bits the instruction may change. */
+void x86_write_eflags(X86Cpu *c, uint32_t value, uint32_t mask);
+
+/* ---- registers ---- */
+
+X86_INLINE uint8_t *x86_reg8(X86Cpu *c, unsigned r)
+{
+    return (uint8_t *)&c->regs[r & 3] + (r >> 2);
+}
+X86_INLINE uint16_t *x86_reg16(X86Cpu *c, unsigned r)
+{
+    return (uint16_t *)&c->regs[r];
+}
+
+/* Effective address of the ModRM memory operand (offset within its segment). */
+X86_INLINE uint32_t x86_ea(const X86Cpu *c, const X86Insn *i)
+{
+    uint32_t ea = c->regs[i->base] + (c->regs[i->index] << i->scale) + i->disp;
+    return (i->pfx & X86_PFX_AD32) ? ea : (ea & 0xffff);
+}
+
+/* ---- segments ---- */
+
+X86_COLD X86_NORETURN void x86_seg_fault(X86Cpu *c, unsigned seg);
+
+X86_INLINE bool x86_seg_ok(const X86Seg *s, uint32_t off, unsigned size, unsigned need)
+{
+    if (__builtin_expect((s->ok & need) != need, 0))
+        return false;
+    if (s->flat)
+        return true;
+    uint32_t end = off + (size - 1);
+    return off >= s->lo && end <= s->hi && end >= off;
+}
+
+/* Linear address of seg:off after the type and limit checks (#GP / #SS). */
+X86_INLINE uint32_t x86_lin(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, unsigned need)
+{
+    const X86Seg *s = &c->seg[seg];
+    if (__builtin_expect(!x86_seg_ok(s, off, size, need), 0))
+        x86_seg_fault(c, seg);
+    return s->base + off;
+}
+
+/* ---- memory (mmu.c) ---- */
+
+uint32_t x86_ld_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
+void x86_st_slow(X86Cpu *c, uint32_t lin, unsigned size, uint32_t val, unsigned acc);
+/* Host pointer for a write of size bytes at lin, after all checks, or NULL when the
+ * access must go through x86_ld_slow/x86_st_slow (which then cannot fault). */
+uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
+uint64_t x86_ld64_slow(X86Cpu *c, uint32_t lin, unsigned acc);
+void x86_st64_slow(X86Cpu *c, uint32_t lin, uint64_t val, unsigned acc);
+
+X86_INLINE uint32_t x86_ldn(const uint8_t *p, unsigned size)
+{
+    if (size == 1)
+        return *p;
+    if (size == 2) {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+X86_INLINE void x86_stn(uint8_t *p, unsigned size, uint32_t v)
+{
+    if (size == 1)
+        *p = (uint8_t)v;
+    else if (size == 2) {
+        uint16_t w = (uint16_t)v;
+        memcpy(p, &w, 2);
+    } else
+        memcpy(p, &v, 4);
+}
+
+/* Loads at a linear address with the current privilege's rights. */
+X86_INLINE uint32_t x86_ld_lin(X86Cpu *c, uint32_t lin, unsigned size)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    if (__builtin_expect(e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
+        return x86_ldn((const uint8_t *)(e->add_r + lin), size);
+    return x86_ld_slow(c, lin, size, c->acc_user);
+}
+X86_INLINE void x86_st_lin(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1)) {
+        x86_stn((uint8_t *)(e->add_w + lin), size, v);
+        return;
+    }
+    x86_st_slow(c, lin, size, v, c->acc_user | ACC_WRITE);
+}
+X86_INLINE uint8_t *x86_wptr(X86Cpu *c, uint32_t lin, unsigned size)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
+        return (uint8_t *)(e->add_w + lin);
+    return x86_wptr_slow(c, lin, size, c->acc_user | ACC_WRITE);
+}
+
+/* seg:off accesses with segment checks. */
+X86_INLINE uint32_t x86_read(X86Cpu *c, unsigned seg, uint32_t off, unsigned size)
+{
+    return x86_ld_lin(c, x86_lin(c, seg, off, size, SEG_OK_READ), size);
+}
+X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, uint32_t v)
+{
+    x86_st_lin(c, x86_lin(c, seg, off, size, SEG_OK_WRITE), size, v);
+}
+
+/* Read-modify-write: begin translates for writing (faults happen here), end stores. */
+typedef struct X86Rmw {
+    uint8_t *host;
+    uint32_t lin;
+} X86Rmw;
+
+X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, X86Rmw *r)
+{
+    r->lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
+    r->host = x86_wptr(c, r->lin, size);
+    if (__builtin_expect(r->host != NULL, 1))
+        return x86_ldn(r->host, size);
+    return x86_ld_slow(c, r->lin, size, c->acc_user);
+}
+X86_INLINE void x86_rmw_end(X86Cpu *c, const X86Rmw *r, unsigned size, uint32_t v)
+{
+    if (__builtin_expect(r->host != NULL, 1))
+        x86_stn(r->host, size, v);
+    else
+        x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
+}
+
+/* Translates every page of an access (faults as the access would) without touching
+ * memory. */
+void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
+
+/* Supervisor-mode ("implicit") accesses to system structures: GDT, LDT, IDT, TSS. */
+uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size);
+void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v);
+
+/* Physical memory (page walks, tests). */
+uint32_t x86_phys_ld32(X86Cpu *c, uint64_t pa);
+uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa);
+void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v);
+
+/* Translates for an access (acc = ACC_*), raising #PF; fills the TLB. */
+X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc);
+void x86_tlb_flush(X86Cpu *c, bool include_global);
+void x86_tlb_flush_page(X86Cpu *c, uint32_t lin);
+/* Drops cached write pointers to a physical page (it now holds decoded code). */
+void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page);
+/* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
+bool x86_load_pdptes(X86Cpu *c, uint32_t cr3);
+
+/* ---- stack ---- */
+
+X86_INLINE uint32_t x86_sp_mask(const X86Cpu *c)
+{
+    return c->ss32 ? 0xffffffffu : 0xffffu;
+}
+X86_INLINE void x86_set_sp(X86Cpu *c, uint32_t sp)
+{
+    if (c->ss32)
+        c->regs[R_ESP] = sp;
+    else
+        c->regs[R_ESP] = (c->regs[R_ESP] & 0xffff0000u) | (sp & 0xffff);
+}
+X86_INLINE void x86_push(X86Cpu *c, unsigned size, uint32_t v)
+{
+    uint32_t sp = (c->regs[R_ESP] - size) & x86_sp_mask(c);
+    x86_write(c, S_SS, sp, size, v);
+    x86_set_sp(c, sp);
+}
+X86_INLINE uint32_t x86_pop(X86Cpu *c, unsigned size)
+{
+    uint32_t sp = c->regs[R_ESP] & x86_sp_mask(c);
+    uint32_t v = x86_read(c, S_SS, sp, size);
+    x86_set_sp(c, sp + size);
+    return v;
+}
+
+/* ---- modes and privilege (state.c, seg.c) ---- */
+
+X86_INLINE bool x86_protected(const X86Cpu *c)
+{
+    return c->pe && !c->vm86;
+}
+X86_INLINE unsigned x86_iopl(const X86Cpu *c)
+{
+    return (c->eflags >> 12) & 3;
+}
+
+/* Recomputes the derived mode fields (CPL-dependent TLB, segment access bits). */
+void x86_update_mode(X86Cpu *c);
+/* Recomputes one segment's derived fields from base/limit/attr. */
+void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which);
+void x86_set_cpl(X86Cpu *c, unsigned cpl);
+
+/* Descriptors. */
+typedef struct X86Desc {
+    uint32_t lo, hi;
+} X86Desc;
+
+X86_INLINE uint32_t x86_desc_base(X86Desc d)
+{
+    return (d.lo >> 16) | ((d.hi & 0xff) << 16) | (d.hi & 0xff000000u);
+}
+X86_INLINE uint32_t x86_desc_limit(X86Desc d)
+{
+    uint32_t l = (d.lo & 0xffff) | (d.hi & 0x000f0000u);
+    return (d.hi & (1u << 23)) ? (l << 12) | 0xfff : l;
+}
+X86_INLINE uint16_t x86_desc_attr(X86Desc d)
+{
+    return (uint16_t)((d.hi >> 8) & 0xf0ff);
+}
+X86_INLINE unsigned x86_desc_dpl(X86Desc d)
+{
+    return (d.hi >> 13) & 3;
+}
+X86_INLINE bool x86_desc_present(X86Desc d)
+{
+    return d.hi & (1u << 15);
+}
+X86_INLINE unsigned x86_desc_type(X86Desc d)
+{
+    return (d.hi >> 8) & 0xf;
+}
+X86_INLINE bool x86_desc_is_seg(X86Desc d)
+{
+    return d.hi & (1u << 12);
+}
+
+/* Reads the descriptor for sel from the GDT or LDT; false if outside the table. */
+bool x86_desc_read(X86Cpu *c, uint16_t sel, X86Desc *d);
+/* Sets the accessed bit of a code/data descriptor in memory. */
+void x86_desc_set_accessed(X86Cpu *c, uint16_t sel, X86Desc *d);
+/* Fills a segment cache from a descriptor. */
+void x86_seg_from_desc(X86Cpu *c, unsigned which, uint16_t sel, X86Desc d);
+/* Real-mode / V86 style load: base = sel << 4. */
+void x86_seg_load_real(X86Cpu *c, unsigned which, uint16_t sel);
+/* MOV/POP/LxS to a data or stack segment register with every check. */
+void x86_seg_load(X86Cpu *c, unsigned which, uint16_t sel);
+/* After a privilege decrease (RET/IRET to an outer level): null out data segments
+ * the new CPL may not use (SDM vol. 3, 5.8.6). */
+void x86_seg_validate_outer(X86Cpu *c);
+
+/* ---- control transfers (pmode.c, except.c, task.c) ---- */
+
+void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
+void x86_far_call(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
+void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes);
+void x86_iret(X86Cpu *c, unsigned osize);
+/* Near branch target check against the CS limit (#GP(0)). */
+X86_INLINE void x86_jump_near(X86Cpu *c, uint32_t target)
+{
+    if (__builtin_expect(target > c->seg[S_CS].limit, 0) && !c->seg[S_CS].flat)
+        x86_gp0(c);
+    c->eip = target;
+}
+
+typedef enum {
+    X86_EV_EXT,        /* external interrupt (INTR) or NMI */
+    X86_EV_EXC,        /* processor exception */
+    X86_EV_SOFT,       /* INT n: gate DPL checked, returns after the instruction */
+    X86_EV_SOFT_EXC,   /* INT3, INTO: like INT n but a trap-class exception */
+    X86_EV_ICEBP,      /* INT1 (F1): no DPL check, trap */
+} X86EventKind;
+/* Delivers an interrupt or exception through the IVT / IDT (may fault: callers run
+ * it under the dispatcher's exception handling). */
+void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t err);
+
+typedef enum { X86_TS_JMP, X86_TS_CALL, X86_TS_IRET, X86_TS_INT } X86TaskReason;
+void x86_task_switch(X86Cpu *c, uint16_t sel, X86Desc d, X86TaskReason why,
+                     bool has_err, uint32_t err);
+
+/* Checks the stack segment of a privilege change to level dpl (#TS / #SS with the
+ * EXT bit ext); returns its descriptor. */
+void x86_check_new_ss(X86Cpu *c, uint16_t ss, unsigned dpl, uint32_t ext, X86Desc *d);
+
+/* I/O permission (IOPL and the TSS bitmap): #GP(0) if denied. */
+void x86_io_check(X86Cpu *c, uint16_t port, unsigned size);
+
+/* ---- control registers (system.c) ---- */
+void x86_write_cr0(X86Cpu *c, uint32_t v);
+void x86_write_cr3(X86Cpu *c, uint32_t v);
+void x86_write_cr4(X86Cpu *c, uint32_t v);
+void x86_update_debug(X86Cpu *c);
+/* Data breakpoint check for a linear access (slow path only). */
+void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write);
+uint64_t x86_rdtsc(X86Cpu *c);
+
+/* ---- code cache (exec.c) ---- */
+
+/* A physical page holding decoded code was written by a device (any thread): the
+ * code is dropped before it runs again. */
+void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa);
+/* The vCPU itself stores size bytes at pa (within a page): drops the page's decoded
+ * code if the store touches it; true if it did. */
+bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size);
+bool x86_code_page_cached(X86Cpu *c, uint64_t pa);
+void x86_code_flush_all(X86Cpu *c);
+X86CodeCache *x86_code_new(void);
+void x86_code_free(X86CodeCache *cc);
+
+/* ---- handler binding (one per file, called by the decoder) ---- */
+
+X86Handler x86_bind_alu(X86Insn *i);
+X86Handler x86_bind_shift(X86Insn *i);
+X86Handler x86_bind_move(X86Insn *i);
+X86Handler x86_bind_string(X86Insn *i);
+X86Handler x86_bind_control(X86Insn *i);
+X86Handler x86_bind_system(X86Insn *i);
+X86Handler x86_bind_seg(X86Insn *i);
+void x86_handle_ud(X86Cpu *c, const X86Insn *i);
+
+/* Operand size of an instruction with the w bit (bit 0 of the opcode) decided. */
+X86_INLINE unsigned x86_osize(const X86Insn *i)
+{
+    return (i->pfx & X86_PFX_OP32) ? 4 : 2;
+}
+
+/* Sign-extension helpers. */
+X86_INLINE uint32_t x86_sext(uint32_t v, unsigned size)
+{
+    if (size == 1)
+        return (uint32_t)(int32_t)(int8_t)v;
+    if (size == 2)
+        return (uint32_t)(int32_t)(int16_t)v;
+    return v;
+}
+X86_INLINE uint32_t x86_mask(unsigned size)
+{
+    return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+/* Reads / writes a ModRM r/m operand of the given size (register or memory). */
+X86_INLINE uint32_t x86_get_rm(X86Cpu *c, const X86Insn *i, unsigned size)
+{
+    if (!(i->pfx & X86_PFX_MEM)) {
+        if (size == 1)
+            return *x86_reg8(c, i->rm);
+        if (size == 2)
+            return *x86_reg16(c, i->rm);
+        return c->regs[i->rm];
+    }
+    return x86_read(c, i->seg, x86_ea(c, i), size);
+}
+X86_INLINE void x86_set_reg(X86Cpu *c, unsigned r, unsigned size, uint32_t v)
+{
+    if (size == 1)
+        *x86_reg8(c, r) = (uint8_t)v;
+    else if (size == 2)
+        *x86_reg16(c, r) = (uint16_t)v;
+    else
+        c->regs[r] = v;
+}
+X86_INLINE uint32_t x86_get_reg(X86Cpu *c, unsigned r, unsigned size)
+{
+    if (size == 1)
+        return *x86_reg8(c, r);
+    if (size == 2)
+        return *x86_reg16(c, r);
+    return c->regs[r];
+}
+X86_INLINE void x86_set_rm(X86Cpu *c, const X86Insn *i, unsigned size, uint32_t v)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        x86_set_reg(c, i->rm, size, v);
+    else
+        x86_write(c, i->seg, x86_ea(c, i), size, v);
+}
+
+/* Logging. */
+#define X86_LOG_INT(...) VLOG(LOG_INT, __VA_ARGS__)

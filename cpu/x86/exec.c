@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The dispatcher: decoded-instruction blocks cached per physical page, the run loop
+ * with its event checks (exit requests, NMI, INTR with the interrupt shadow, HLT),
+ * single-stepping and breakpoints, and exception delivery with the double-fault and
+ * triple-fault rules (SDM vol. 3, 6.15 table 6-5). No allocation and no lock here
+ * except the engine calls that take their own. */
+#include "cpu/x86/cpu-internal.h"
+
+#include <pthread.h>
+
+#define BLOCK_MAX_INSNS 48
+#define HASH_BITS 15
+#define MAX_BLOCKS (1u << 15)
+#define POOL_INSNS (1u << 18)
+#define PAGES_4G (1u << 20)
+
+struct X86Block {
+    uint64_t phys;          /* physical address of the first byte */
+    const uint8_t *host;    /* host page it was decoded from */
+    uint32_t version;       /* page version when decoded */
+    uint16_t count;
+    uint16_t bytes;
+    uint8_t code32;
+    X86Insn *insns;
+    /* The last two blocks that followed this one, by linear start address. */
+    X86Block *next[2];
+    uint32_t next_lin[2];
+    uint32_t next_epoch[2];
+};
+
+struct X86CodeCache {
+    X86Block *hash[1u << HASH_BITS];
+    X86Block *blocks;
+    unsigned nblocks;
+    X86Insn *pool;
+    unsigned pool_used;
+    uint32_t *page_version;   /* per 4 KiB page below 4 GiB; bumped when written */
+    uint64_t *code_mask;      /* per page: which 64-byte chunks hold decoded code */
+    X86Block scratch;         /* a block that is not cached (page-crossing, >4 GiB) */
+    X86Insn scratch_insn[BLOCK_MAX_INSNS];
+};
+
+X86CodeCache *x86_code_new(void)
+{
+    X86CodeCache *cc = g_new0(X86CodeCache, 1);
+    cc->blocks = g_new0(X86Block, MAX_BLOCKS);
+    cc->pool = g_new(X86Insn, POOL_INSNS);
+    cc->page_version = g_new0(uint32_t, PAGES_4G);
+    cc->code_mask = g_new0(uint64_t, PAGES_4G);
+    return cc;
+}
+
+void x86_code_free(X86CodeCache *cc)
+{
+    if (!cc)
+        return;
+    g_free(cc->blocks);
+    g_free(cc->pool);
+    g_free(cc->page_version);
+    g_free(cc->code_mask);
+    g_free(cc);
+}
+
+void x86_code_flush_all(X86Cpu *c)
+{
+    X86CodeCache *cc = c->code;
+    c->chain_epoch++;
+    c->last_block = NULL;
+    memset(cc->hash, 0, sizeof(cc->hash));
+    cc->nblocks = 0;
+    cc->pool_used = 0;
+}
+
+bool x86_code_page_cached(X86Cpu *c, uint64_t pa)
+{
+    return pa < (UINT64_C(1) << 32) && c->code->code_mask[pa >> 12];
+}
+
+void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa)
+{
+    if (pa >= (UINT64_C(1) << 32))
+        return;
+    X86CodeCache *cc = c->code;
+    __atomic_add_fetch(&cc->page_version[pa >> 12], 1, __ATOMIC_RELEASE);
+}
+
+/* Bits of the 64-byte chunks that [off, off + len) touches within a page. */
+static inline uint64_t chunk_bits(unsigned off, unsigned len)
+{
+    unsigned first = off >> 6, last = (off + len - 1) >> 6;
+    uint64_t hi = last >= 63 ? ~UINT64_C(0) : (UINT64_C(1) << (last + 1)) - 1;
+    return hi & ~((UINT64_C(1) << first) - 1);
+}
+
+bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size)
+{
+    if (pa >= (UINT64_C(1) << 32))
+        return false;
+    X86CodeCache *cc = c->code;
+    uint64_t mask = cc->code_mask[pa >> 12];
+    if (!mask || !(mask & chunk_bits(pa & 0xfff, size)))
+        return false;
+    /* Decoded code was overwritten: drop every block of the page, and let later
+     * stores to it take the fast path again. */
+    x86_code_invalidate_phys(c, pa);
+    cc->code_mask[pa >> 12] = 0;
+    mem_set_code_page(c->mem, pa, false);
+    return true;
+}
+
+static inline unsigned block_hash(uint64_t phys, bool code32)
+{
+    uint64_t h = (phys ^ (phys >> HASH_BITS) ^ ((uint64_t)code32 << 14)) * 0x9e3779b1u;
+    return (unsigned)(h >> 7) & ((1u << HASH_BITS) - 1);
+}
+
+/* Decodes a run of instructions from one page. avail: bytes that may be fetched
+ * (page end or CS limit). Returns the number decoded (0: the first instruction
+ * needs bytes beyond avail). */
+static unsigned decode_run(const uint8_t *p, unsigned avail, bool code32, X86Insn *out, unsigned max,
+                           unsigned *bytes)
+{
+    unsigned n = 0, off = 0;
+    while (n < max) {
+        X86DecodeResult r = x86_decode(p + off, avail - off, code32, &out[n]);
+        if (r == X86_DECODE_MORE)
+            break;
+        off += out[n].len;
+        n++;
+        if ((out[n - 1].flags & X86_INSN_END_BLOCK) || r == X86_DECODE_TOO_LONG || off >= avail)
+            break;
+    }
+    *bytes = off;
+    return n;
+}
+
+/* Looks up or builds the block at the current CS:EIP; NULL when the instruction must
+ * be fetched byte-wise (it crosses a page or the CS limit, or comes from MMIO). */
+static X86Block *block_get(X86Cpu *c)
+{
+    X86CodeCache *cc = c->code;
+    X86Seg *cs = &c->seg[S_CS];
+    uint32_t eip = c->eip;
+    if (!cs->flat && eip > cs->limit)
+        x86_gp0(c);
+    uint32_t lin = cs->base + eip;
+    X86Tlb *tlb = c->cpl == 3 ? c->tlb_user : c->tlb_sup;
+    X86Tlb *e = &tlb[x86_tlb_index(lin)];
+    if (e->tag_x != (lin & ~0xfffu)) {
+        e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
+        if (!(e->perm & TLB_PERM_X)) /* cannot happen: the walk faulted */
+            x86_fault_err(c, X86_EXC_PF, 0);
+        if (e->tag_x != (lin & ~0xfffu))
+            return NULL; /* no host memory behind the page */
+    }
+    const uint8_t *host = (const uint8_t *)(e->add_r + (lin & ~0xfffu));
+    uint64_t phys = e->phys | (lin & 0xfff);
+    unsigned page_off = lin & 0xfff;
+    unsigned avail = 0x1000 - page_off;
+    if (!cs->flat && cs->limit - eip + 1 < avail)
+        avail = cs->limit - eip + 1;
+    bool code32 = c->code32;
+
+    if (phys >= (UINT64_C(1) << 32) || (c->run_flags & X86_RUN_NO_CACHE)) {
+        unsigned bytes;
+        unsigned n = decode_run(host + page_off, avail, code32, cc->scratch_insn, BLOCK_MAX_INSNS, &bytes);
+        if (n == 0)
+            return NULL;
+        cc->scratch.count = (uint16_t)n;
+        cc->scratch.bytes = (uint16_t)bytes;
+        cc->scratch.insns = cc->scratch_insn;
+        return &cc->scratch;
+    }
+
+    uint32_t pfn = (uint32_t)(phys >> 12);
+    uint32_t version = __atomic_load_n(&cc->page_version[pfn], __ATOMIC_ACQUIRE);
+    unsigned h = block_hash(phys, code32);
+    X86Block *b = cc->hash[h];
+    if (b && b->phys == phys && b->code32 == code32 && b->version == version && b->host == host &&
+        b->bytes <= avail)
+        return b;
+
+    if (cc->nblocks >= MAX_BLOCKS || cc->pool_used + BLOCK_MAX_INSNS > POOL_INSNS)
+        x86_code_flush_all(c);
+    X86Insn *insns = cc->pool + cc->pool_used;
+    unsigned bytes;
+    unsigned n = decode_run(host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
+    if (n == 0)
+        return NULL;
+    if (!cc->code_mask[pfn]) {
+        mem_set_code_page(c->mem, phys, true);
+        x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
+    }
+    cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
+    b = &cc->blocks[cc->nblocks++];
+    cc->pool_used += n;
+    b->phys = phys;
+    b->host = host;
+    b->version = version;
+    b->count = (uint16_t)n;
+    b->bytes = (uint16_t)bytes;
+    b->code32 = code32;
+    b->insns = insns;
+    b->next[0] = b->next[1] = NULL;
+    b->next_epoch[0] = b->next_epoch[1] = c->chain_epoch - 1;
+    cc->hash[h] = b;
+    return b;
+}
+
+/* The block at CS:EIP from the previous block's successor cache, or NULL. */
+static inline X86Block *chained_block(X86Cpu *c)
+{
+    X86Block *p = c->last_block;
+    if (!p)
+        return NULL;
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    for (unsigned k = 0; k < 2; k++) {
+        if (p->next_lin[k] == lin && p->next_epoch[k] == c->chain_epoch) {
+            X86Block *b = p->next[k];
+            uint32_t v = __atomic_load_n(&c->code->page_version[b->phys >> 12], __ATOMIC_RELAXED);
+            if (b->version != v)
+                return NULL;
+            c->last_block = b;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* Remembers b as a successor of the previous block (not for uncached blocks). */
+static inline void chain_to(X86Cpu *c, X86Block *b)
+{
+    X86Block *p = c->last_block;
+    if (b == &c->code->scratch) {
+        c->last_block = NULL;
+        return;
+    }
+    if (p) {
+        unsigned k = p->next_epoch[0] == c->chain_epoch && p->next[0] ? 1 : 0;
+        p->next[k] = b;
+        p->next_lin[k] = c->seg[S_CS].base + c->eip;
+        p->next_epoch[k] = c->chain_epoch;
+    }
+    c->last_block = b;
+}
+
+/* Fetches bytes of one instruction that the block path could not take. */
+static void fetch_bytes(X86Cpu *c, uint32_t lin, uint8_t *buf, unsigned n)
+{
+    X86Tlb *e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
+    uint64_t pa = e->phys | (lin & 0xfff);
+    const uint8_t *h = mem_read_page(c->mem, e->phys);
+    if (h) {
+        memcpy(buf, h + (lin & 0xfff), n);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++)
+        buf[k] = (uint8_t)vcpu_mmio_read(c->v, pa + k, 1);
+}
+
+/* Decodes the instruction at CS:EIP byte-wise (across pages, up to the CS limit). */
+static void decode_uncached(X86Cpu *c, X86Insn *out)
+{
+    X86Seg *cs = &c->seg[S_CS];
+    uint32_t eip = c->eip;
+    uint8_t buf[16];
+    unsigned have = 0;
+    for (;;) {
+        uint32_t off = eip + have;
+        if (!cs->flat && (off > cs->limit || off < eip))
+            x86_gp0(c);
+        uint32_t lin = cs->base + off;
+        unsigned chunk = 0x1000 - (lin & 0xfff);
+        if (chunk > 15 - have)
+            chunk = 15 - have;
+        if (!cs->flat && cs->limit - off + 1 < chunk)
+            chunk = cs->limit - off + 1;
+        fetch_bytes(c, lin, buf + have, chunk);
+        have += chunk;
+        X86DecodeResult r = x86_decode(buf, have, c->code32, out);
+        if (r != X86_DECODE_MORE)
+            return;
+        if (have >= 15) { /* cannot happen: 15 bytes always decode */
+            x86_gp0(c);
+        }
+    }
+}
+
+/* ---- running ---- */
+
+static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
+{
+    const X86Insn *end = i + n;
+    c->exit_block = 0;
+    /* A fault unwinds from inside: the dispatcher counts that partial block from
+     * block_start and prev_eip. */
+    c->block_start = i;
+    c->block_eip = c->eip;
+    do {
+        c->prev_eip = c->eip;
+        c->eip += i->len;
+        i->handler(c, i);
+        i++;
+    } while (i < end && !c->exit_block);
+    c->icount += (uint64_t)(i - c->block_start);
+    c->block_start = NULL;
+}
+
+static void trace_insn(X86Cpu *c, const X86Insn *i)
+{
+    char *d = x86_cpu_describe(c);
+    vlog_write(LOG_EXEC, "%04x:%08x op %04x len %u | %s", c->seg[S_CS].sel, c->eip, i->opcode, i->len, d);
+    g_free(d);
+}
+
+/* Instruction breakpoints in DR0-DR3 (SDM vol. 3, 17.2.4). */
+static uint32_t code_bp_hits(X86Cpu *c, uint32_t lin)
+{
+    uint32_t hits = 0;
+    uint32_t dr7 = c->dr[7];
+    for (unsigned k = 0; k < 4; k++) {
+        bool enabled = (dr7 >> (2 * k)) & 3;
+        unsigned rw = (dr7 >> (16 + 4 * k)) & 3;
+        if (enabled && rw == 0 && c->dr[k] == lin)
+            hits |= 1u << k;
+    }
+    return hits;
+}
+
+/* One instruction with the debug rules around it: instruction breakpoints, RF,
+ * the single-step trap. */
+static void step_one(X86Cpu *c)
+{
+    c->last_block = NULL;
+    bool rf = c->eflags & X86_FL_RF;
+    c->eflags &= ~X86_FL_RF;
+    c->prev_eip = c->eip;
+    if (c->code_bp && !rf) {
+        uint32_t hits = code_bp_hits(c, c->seg[S_CS].base + c->eip);
+        if (hits) {
+            c->dr[6] = (c->dr[6] & ~0xfu) | hits;
+            x86_fault(c, X86_EXC_DB);
+        }
+    }
+    bool tf = c->eflags & X86_FL_TF;
+    X86Insn tmp;
+    X86Block *b = block_get(c);
+    const X86Insn *i;
+    if (b) {
+        i = b->insns;
+    } else {
+        decode_uncached(c, &tmp);
+        i = &tmp;
+    }
+    if (vlog_mask & LOG_EXEC)
+        trace_insn(c, i);
+    c->intr_shadow = 0;
+    c->debug_shadow = 0;
+    uint32_t deliveries = c->deliveries;
+    exec_insns(c, i, 1);
+    /* Single-step trap after the instruction, unless it delivered an interrupt (the
+     * handler starts with TF clear). After MOV SS the trap waits for the next
+     * instruction: the pending bit survives while debug_shadow is set. */
+    if (tf && c->deliveries == deliveries)
+        c->pending_dr6 |= 1u << 14; /* BS */
+}
+
+static void raise_pending_db(X86Cpu *c)
+{
+    c->dr[6] |= c->pending_dr6;
+    c->pending_dr6 = 0;
+    x86_trap(c, X86_EXC_DB);
+}
+
+/* Exception classes for the double-fault decision. */
+enum { CLASS_NONE, CLASS_BENIGN, CLASS_CONTRIB, CLASS_PF, CLASS_DF };
+
+static unsigned exc_class(int vec)
+{
+    switch (vec) {
+    case X86_EXC_DE: case X86_EXC_TS: case X86_EXC_NP: case X86_EXC_SS: case X86_EXC_GP:
+        return CLASS_CONTRIB;
+    case X86_EXC_PF:
+        return CLASS_PF;
+    case X86_EXC_DF:
+        return CLASS_DF;
+    default:
+        return CLASS_BENIGN;
+    }
+}
+
+/* Runs after a fault or trap unwound to the dispatcher. Returns a run result, or -1
+ * to continue. May not return at all (a fault while delivering unwinds again). */
+static int handle_exception(X86Cpu *c)
+{
+    int vec = c->exc_vec;
+    bool has_err = c->exc_has_err;
+    uint32_t err = c->exc_err;
+    /* Instructions of the interrupted block that completed before the fault (their
+     * lengths add up to the distance from the block's start to the faulting one). */
+    if (c->block_start) {
+        uint32_t at = c->block_eip;
+        const X86Insn *i = c->block_start;
+        for (unsigned n = 0; n < BLOCK_MAX_INSNS && at != c->prev_eip; n++, i++) {
+            at += i->len;
+            c->icount++;
+        }
+        c->block_start = NULL;
+    }
+    if (!c->exc_trap)
+        c->eip = c->prev_eip;
+    c->exit_block = 1;
+    c->last_block = NULL;
+    /* A faulting instruction counts against the budget: a guest whose every
+     * instruction faults still ends a bounded run. */
+    c->icount++;
+    if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION) {
+        c->last_vec = vec;
+        c->last_has_err = has_err;
+        c->last_err = err;
+        c->in_delivery = CLASS_NONE;
+        return X86_RUN_EXCEPTION;
+    }
+    unsigned cls = exc_class(vec);
+    unsigned prev = c->in_delivery;
+    if (prev == CLASS_DF) {
+        X86_LOG_INT("triple fault (exception %02x while delivering #DF)", vec);
+        c->in_delivery = CLASS_NONE;
+        vcpu_triple_fault(c->v);
+        c->halted = 1;
+        return X86_RUN_SHUTDOWN;
+    }
+    if ((prev == CLASS_CONTRIB && cls == CLASS_CONTRIB) ||
+        (prev == CLASS_PF && (cls == CLASS_CONTRIB || cls == CLASS_PF))) {
+        vec = X86_EXC_DF;
+        has_err = true;
+        err = 0;
+        cls = CLASS_DF;
+    }
+    /* Real mode pushes no error codes. */
+    if (!c->pe)
+        has_err = false;
+    c->in_delivery = (uint8_t)cls;
+    c->prev_eip = c->eip;
+    x86_deliver(c, vec, X86_EV_EXC, has_err, err);
+    c->in_delivery = CLASS_NONE;
+    return -1;
+}
+
+/* Interrupts, NMI, exit and TLB requests at an instruction boundary. Returns a run
+ * result or -1. */
+static int handle_events(X86Cpu *c)
+{
+    Vcpu *v = c->v;
+    for (;;) {
+        unsigned req = vcpu_requests(v);
+        if (req & VCPU_REQ_EXIT)
+            return X86_RUN_EXIT;
+        if (req & VCPU_REQ_TLB) {
+            vcpu_clear_request(v, VCPU_REQ_TLB);
+            c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
+            x86_tlb_flush(c, true);
+        }
+        if (c->pending_dr6 && !c->debug_shadow) {
+            c->prev_eip = c->eip;
+            raise_pending_db(c);
+        }
+        if ((req & VCPU_REQ_NMI) && !c->nmi_blocked && !c->intr_shadow) {
+            if (vcpu_take_nmi(v)) {
+                c->nmi_blocked = 1;
+                c->in_delivery = CLASS_BENIGN;
+                c->prev_eip = c->eip;
+                x86_deliver(c, X86_EXC_NMI, X86_EV_EXT, false, 0);
+                c->in_delivery = CLASS_NONE;
+                continue;
+            }
+        }
+        if ((req & VCPU_REQ_INTR) && (c->eflags & X86_FL_IF) && !c->intr_shadow) {
+            int vec = vcpu_intr_ack(v);
+            if (vec >= 0) {
+                c->in_delivery = CLASS_BENIGN;
+                c->prev_eip = c->eip;
+                x86_deliver(c, vec & 0xff, X86_EV_EXT, false, 0);
+                c->in_delivery = CLASS_NONE;
+            }
+        }
+        if (!c->halted)
+            return -1;
+        req = vcpu_requests(v);
+        bool wake = ((req & VCPU_REQ_NMI) && !c->nmi_blocked) || ((req & VCPU_REQ_INTR) && (c->eflags & X86_FL_IF));
+        if (wake || (req & VCPU_REQ_EXIT))
+            continue;
+        if (c->run_flags & X86_RUN_STOP_ON_HLT)
+            return X86_RUN_HALT;
+        if ((req & VCPU_REQ_NMI) && c->nmi_blocked) {
+            /* An NMI waits for IRET while the CPU halts in the NMI handler: the
+             * engine's wait would return at once for it, so poll gently instead. */
+            g_usleep(1000);
+            continue;
+        }
+        vcpu_halt_wait(v, c->eflags & X86_FL_IF);
+    }
+}
+
+X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
+{
+    c->icount_end = max_insns > UINT64_MAX - c->icount ? UINT64_MAX : c->icount + max_insns;
+    if (setjmp(c->jmp)) {
+        int r = handle_exception(c);
+        if (r >= 0)
+            return (X86RunResult)r;
+    }
+    for (;;) {
+        if (__builtin_expect(vcpu_requests(c->v) || c->halted || (c->pending_dr6 && !c->debug_shadow), 0)) {
+            int r = handle_events(c);
+            if (r >= 0)
+                return (X86RunResult)r;
+        }
+        if (c->icount >= c->icount_end)
+            return X86_RUN_BUDGET;
+        c->prev_eip = c->eip;
+        if (__builtin_expect(c->intr_shadow || (c->eflags & (X86_FL_TF | X86_FL_RF)) || c->code_bp ||
+                             (vlog_mask & LOG_EXEC), 0)) {
+            step_one(c);
+            continue;
+        }
+        X86Block *b = chained_block(c);
+        if (!b) {
+            b = block_get(c);
+            if (!b) {
+                X86Insn tmp;
+                c->last_block = NULL;
+                decode_uncached(c, &tmp);
+                exec_insns(c, &tmp, 1);
+                continue;
+            }
+            chain_to(c, b);
+        }
+        uint64_t left = c->icount_end - c->icount;
+        exec_insns(c, b->insns, left < b->count ? (unsigned)left : b->count);
+    }
+}

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Paging and the software TLB: 2-level 32-bit paging with 4 MiB pages (PSE), PAE
+ * with 2 MiB pages and NX, accessed/dirty bits, CR0.WP, global pages (SDM vol. 3,
+ * chapter 4), A20 masking, and the slow paths of guest memory access (page-crossing
+ * accesses, MMIO, writes to pages holding decoded code, alignment checks). */
+#include "cpu/x86/cpu-internal.h"
+
+enum {
+    PTE_P = 1u << 0,
+    PTE_RW = 1u << 1,
+    PTE_US = 1u << 2,
+    PTE_A = 1u << 5,
+    PTE_D = 1u << 6,
+    PTE_PS = 1u << 7,
+    PTE_G = 1u << 8,
+};
+#define PTE_XD (UINT64_C(1) << 63)
+#define PAE_ADDR_MASK UINT64_C(0x0000000ffffff000) /* MAXPHYADDR 36 */
+#define PAE_RSVD_HIGH UINT64_C(0x7ffffff000000000)
+
+enum { PF_P = 1, PF_W = 2, PF_U = 4, PF_RSVD = 8, PF_I = 16 };
+
+/* ---- physical memory ---- */
+
+uint32_t x86_phys_ld32(X86Cpu *c, uint64_t pa)
+{
+    pa &= c->a20_mask;
+    uint8_t *h = mem_read_page(c->mem, pa);
+    if (h && (pa & 0xfff) <= 0xffc)
+        return x86_ldn(h + (pa & 0xfff), 4);
+    return (uint32_t)vcpu_mmio_read(c->v, pa, 4);
+}
+
+uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa)
+{
+    pa &= c->a20_mask;
+    uint8_t *h = mem_read_page(c->mem, pa);
+    if (h && (pa & 0xfff) <= 0xff8) {
+        uint64_t v;
+        memcpy(&v, h + (pa & 0xfff), 8);
+        return v;
+    }
+    return vcpu_mmio_read(c->v, pa, 8);
+}
+
+/* A store to physical memory by the CPU: keeps decoded code and dirty logs right.
+ * Returns true when it overwrote decoded code. */
+static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
+{
+    uint8_t *h = mem_write_page(c->mem, pa);
+    if (!h || (pa & 0xfff) + size > 0x1000) {
+        if (size == 8 && (pa & 0xfff) + 8 > 0x1000) {
+            bool a = phys_store(c, pa, 4, (uint32_t)v);
+            return phys_store(c, (pa + 4) & c->a20_mask, 4, v >> 32) || a;
+        }
+        if (!h) {
+            vcpu_mmio_write(c->v, pa, v, size);
+            return false;
+        }
+        bool any = false;
+        for (unsigned k = 0; k < size; k++)
+            any |= phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
+        return any;
+    }
+    bool code = x86_code_store(c, pa, size);
+    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
+        MemRegion *r = mem_dirty_region_at(c->mem, pa);
+        if (r)
+            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
+    }
+    memcpy(h + (pa & 0xfff), &v, size);
+    return code;
+}
+
+void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v)
+{
+    phys_store(c, pa & c->a20_mask, 4, v);
+}
+
+/* ---- TLB ---- */
+
+static void tlb_entry_clear(X86Tlb *e)
+{
+    e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
+    e->page = TLB_INVALID;
+    e->perm = 0;
+    e->global = 0;
+}
+
+void x86_tlb_flush(X86Cpu *c, bool include_global)
+{
+    c->chain_epoch++;
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
+        if (include_global || !c->tlb_sup[k].global)
+            tlb_entry_clear(&c->tlb_sup[k]);
+        if (include_global || !c->tlb_user[k].global)
+            tlb_entry_clear(&c->tlb_user[k]);
+    }
+}
+
+/* Entries are tagged with their 4 KiB page; a large page may have filled several.
+ * global bit 1: global, bit 2: from a large page. */
+void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
+{
+    c->chain_epoch++;
+    uint32_t page = lin & ~0xfffu;
+    X86Tlb *tables[2] = { c->tlb_sup, c->tlb_user };
+    for (unsigned t = 0; t < 2; t++) {
+        X86Tlb *e = &tables[t][x86_tlb_index(lin)];
+        if (e->page == page)
+            tlb_entry_clear(e);
+        for (unsigned k = 0; k < TLB_SIZE; k++) {
+            X86Tlb *l = &tables[t][k];
+            if ((l->global & 2) && l->page != TLB_INVALID && (l->page >> 21) == (page >> 21))
+                tlb_entry_clear(l);
+        }
+    }
+}
+
+void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page)
+{
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
+        if (c->tlb_sup[k].phys == phys_page)
+            c->tlb_sup[k].tag_w = TLB_INVALID;
+        if (c->tlb_user[k].phys == phys_page)
+            c->tlb_user[k].tag_w = TLB_INVALID;
+    }
+}
+
+bool x86_load_pdptes(X86Cpu *c, uint32_t cr3)
+{
+    uint64_t e[4];
+    for (unsigned k = 0; k < 4; k++) {
+        e[k] = x86_phys_ld64(c, (cr3 & ~0x1fu) + 8 * k);
+        /* Reserved: bits 1-2, 5-8 and above MAXPHYADDR (SDM vol. 3, 4.4.1). */
+        if ((e[k] & PTE_P) && (e[k] & (UINT64_C(0xfffffff000000000) | 0x1e6)))
+            return false;
+    }
+    memcpy(c->pdpte, e, sizeof(e));
+    return true;
+}
+
+X86_NORETURN static void page_fault(X86Cpu *c, uint32_t lin, unsigned acc, unsigned bits)
+{
+    unsigned err = bits | (acc & (PF_W | PF_U));
+    if ((acc & ACC_FETCH) && (c->cr4 & X86_CR4_PAE) && (c->efer & X86_EFER_NXE))
+        err |= PF_I;
+    c->cr2 = lin;
+    X86_LOG_INT("#PF at %08x err %x (eip %08x)", lin, err, c->prev_eip);
+    x86_fault_err(c, X86_EXC_PF, err);
+}
+
+/* Result of a page walk. */
+typedef struct Walk {
+    uint64_t phys;    /* physical page */
+    bool rw, us, nx, dirty, global, large;
+} Walk;
+
+/* Reads and updates the paging structures for lin; raises #PF for a missing or
+ * reserved entry or a permission violation of this access. */
+static void page_walk(X86Cpu *c, uint32_t lin, unsigned acc, Walk *w)
+{
+    bool write = acc & ACC_WRITE;
+    bool user = acc & ACC_USER;
+    bool fetch = acc & ACC_FETCH;
+    uint64_t pde_addr, pte_addr = 0;
+    uint64_t pde, pte = 0;
+    memset(w, 0, sizeof(*w));
+
+    if (c->cr4 & X86_CR4_PAE) {
+        bool nxe = c->efer & X86_EFER_NXE;
+        uint64_t rsvd = PAE_RSVD_HIGH | (nxe ? 0 : PTE_XD);
+        uint64_t pdpte = c->pdpte[lin >> 30];
+        if (!(pdpte & PTE_P))
+            page_fault(c, lin, acc, 0);
+        pde_addr = (pdpte & PAE_ADDR_MASK) + ((lin >> 21) & 0x1ff) * 8;
+        pde = x86_phys_ld64(c, pde_addr);
+        if (!(pde & PTE_P))
+            page_fault(c, lin, acc, 0);
+        if (pde & rsvd)
+            page_fault(c, lin, acc, PF_P | PF_RSVD);
+        w->rw = pde & PTE_RW;
+        w->us = pde & PTE_US;
+        w->nx = nxe && (pde & PTE_XD);
+        if (pde & PTE_PS) {
+            if (pde & 0x1fe000) /* bits 20:13 of a 2 MiB entry */
+                page_fault(c, lin, acc, PF_P | PF_RSVD);
+            w->large = true;
+            w->phys = (pde & PAE_ADDR_MASK & ~UINT64_C(0x1fffff)) | (lin & 0x1ff000);
+            w->global = (pde & PTE_G) && (c->cr4 & X86_CR4_PGE);
+            w->dirty = pde & PTE_D;
+        } else {
+            pte_addr = (pde & PAE_ADDR_MASK) + ((lin >> 12) & 0x1ff) * 8;
+            pte = x86_phys_ld64(c, pte_addr);
+            if (!(pte & PTE_P))
+                page_fault(c, lin, acc, 0);
+            if (pte & rsvd)
+                page_fault(c, lin, acc, PF_P | PF_RSVD);
+            w->rw = w->rw && (pte & PTE_RW);
+            w->us = w->us && (pte & PTE_US);
+            w->nx = w->nx || (nxe && (pte & PTE_XD));
+            w->phys = pte & PAE_ADDR_MASK;
+            w->global = (pte & PTE_G) && (c->cr4 & X86_CR4_PGE);
+            w->dirty = pte & PTE_D;
+        }
+    } else {
+        pde_addr = (c->cr3 & ~0xfffu) | ((lin >> 22) << 2);
+        pde = x86_phys_ld32(c, pde_addr);
+        if (!(pde & PTE_P))
+            page_fault(c, lin, acc, 0);
+        w->rw = pde & PTE_RW;
+        w->us = pde & PTE_US;
+        if ((pde & PTE_PS) && (c->cr4 & X86_CR4_PSE)) {
+            /* Without PSE-36, bits 21:13 of a 4 MiB entry are reserved. */
+            if (pde & 0x3fe000)
+                page_fault(c, lin, acc, PF_P | PF_RSVD);
+            w->large = true;
+            w->phys = (pde & 0xffc00000u) | (lin & 0x3ff000);
+            w->global = (pde & PTE_G) && (c->cr4 & X86_CR4_PGE);
+            w->dirty = pde & PTE_D;
+        } else {
+            pte_addr = (pde & ~0xfffu) | (((lin >> 12) & 0x3ff) << 2);
+            pte = x86_phys_ld32(c, pte_addr);
+            if (!(pte & PTE_P))
+                page_fault(c, lin, acc, 0);
+            w->rw = w->rw && (pte & PTE_RW);
+            w->us = w->us && (pte & PTE_US);
+            w->phys = pte & ~0xfffu;
+            w->global = (pte & PTE_G) && (c->cr4 & X86_CR4_PGE);
+            w->dirty = pte & PTE_D;
+        }
+    }
+
+    /* Permissions (SDM vol. 3, 4.6). */
+    if (user && !w->us)
+        page_fault(c, lin, acc, PF_P);
+    if (write && !w->rw && (user || (c->cr0 & X86_CR0_WP)))
+        page_fault(c, lin, acc, PF_P);
+    if (fetch && w->nx)
+        page_fault(c, lin, acc, PF_P);
+
+    /* Accessed and dirty bits, set only on a successful translation. */
+    if (!(pde & PTE_A) || (w->large && write && !(pde & PTE_D))) {
+        uint32_t nv = (uint32_t)pde | PTE_A | (w->large && write ? PTE_D : 0);
+        x86_phys_st32(c, pde_addr, nv);
+    }
+    if (!w->large && (!(pte & PTE_A) || (write && !(pte & PTE_D)))) {
+        uint32_t nv = (uint32_t)pte | PTE_A | (write ? PTE_D : 0);
+        x86_phys_st32(c, pte_addr, nv);
+    }
+    if (write)
+        w->dirty = true;
+}
+
+X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
+{
+    bool user = acc & ACC_USER;
+    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
+    uint32_t page = lin & ~0xfffu;
+    Walk w;
+    if (c->paging) {
+        page_walk(c, lin, acc, &w);
+    } else {
+        memset(&w, 0, sizeof(w));
+        w.phys = page;
+        w.rw = w.us = w.dirty = true;
+    }
+    uint64_t phys = w.phys & c->a20_mask;
+    unsigned perm = TLB_PERM_R;
+    bool may_write = user ? w.rw : (w.rw || !(c->cr0 & X86_CR0_WP));
+    if (may_write && w.dirty)
+        perm |= TLB_PERM_W;
+    if (!w.nx)
+        perm |= TLB_PERM_X;
+    e->page = page;
+    e->phys = phys;
+    e->perm = (uint8_t)perm;
+    e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0);
+
+    uint8_t *hr = mem_read_page(c->mem, phys);
+    e->tag_r = hr ? page : TLB_INVALID;
+    e->tag_x = hr && (perm & TLB_PERM_X) ? page : TLB_INVALID;
+    e->add_r = (uintptr_t)hr - page;
+    uint8_t *hw = mem_write_page(c->mem, phys);
+    e->tag_w = TLB_INVALID;
+    e->add_w = (uintptr_t)hw - page;
+    if (hw && (perm & TLB_PERM_W) && !x86_code_page_cached(c, phys)) {
+        if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
+            /* Handing out a direct write pointer: the page counts as written now. */
+            MemRegion *r = mem_dirty_region_at(c->mem, phys);
+            if (r)
+                mem_region_mark_dirty(r, phys - mem_region_base(r), MEM_PAGE_SIZE);
+        }
+        e->tag_w = page;
+    }
+    return e;
+}
+
+/* The TLB entry for an access, walking the page tables when it is not cached. */
+static X86Tlb *tlb_lookup(X86Cpu *c, uint32_t lin, unsigned acc)
+{
+    bool user = acc & ACC_USER;
+    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
+    unsigned need = (acc & ACC_WRITE) ? TLB_PERM_W : (acc & ACC_FETCH) ? TLB_PERM_X : TLB_PERM_R;
+    if (e->page == (lin & ~0xfffu) && (e->perm & need))
+        return e;
+    return x86_tlb_fill(c, lin, acc);
+}
+
+/* ---- slow paths of guest memory access ---- */
+
+static void alignment_check(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    if (c->ac_check && (acc & ACC_USER) && (lin & (size - 1)) && c->cpl == 3)
+        x86_fault_err(c, X86_EXC_AC, 0);
+}
+
+/* One access that stays inside a page. */
+static uint64_t load_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned size)
+{
+    uint64_t pa = e->phys | (lin & 0xfff);
+    uint8_t *h = mem_read_page(c->mem, e->phys);
+    if (h) {
+        uint64_t v = 0;
+        memcpy(&v, h + (lin & 0xfff), size);
+        return v;
+    }
+    return vcpu_mmio_read(c->v, pa, size);
+}
+
+static void store_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned size, uint64_t v)
+{
+    uint64_t pa = e->phys | (lin & 0xfff);
+    /* Overwritten code is possibly the next instruction of this block: stop after
+     * this one. */
+    if (phys_store(c, pa, size, v))
+        c->exit_block = 1;
+}
+
+static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    alignment_check(c, lin, size, acc);
+    unsigned in_first = 0x1000 - (lin & 0xfff);
+    uint64_t v;
+    if (in_first >= size) {
+        v = load_in_page(c, tlb_lookup(c, lin, acc), lin, size);
+    } else {
+        /* Both pages are translated before any byte is read. */
+        uint32_t lin2 = lin + in_first;
+        X86Tlb t1 = *tlb_lookup(c, lin, acc);
+        X86Tlb *e2 = tlb_lookup(c, lin2, acc);
+        uint64_t lo = load_in_page(c, &t1, lin, in_first);
+        uint64_t hi = load_in_page(c, e2, lin2, size - in_first);
+        v = lo | (hi << (8 * in_first));
+    }
+    if (c->data_bp)
+        x86_check_data_bp(c, lin, size, false);
+    return v;
+}
+
+/* A page that stopped holding code (or was filled for reading first) gets its direct
+ * write pointer back, so later stores take the fast path. */
+static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
+{
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || x86_code_page_cached(c, e->phys))
+        return;
+    uint8_t *hw = mem_write_page(c->mem, e->phys);
+    if (!hw)
+        return;
+    if (mem_page_flags(c->mem, e->phys) & MEM_PAGE_DIRTY_LOG) {
+        MemRegion *r = mem_dirty_region_at(c->mem, e->phys);
+        if (r)
+            mem_region_mark_dirty(r, e->phys - mem_region_base(r), MEM_PAGE_SIZE);
+    }
+    e->add_w = (uintptr_t)hw - e->page;
+    e->tag_w = e->page;
+}
+
+static void store_any(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v, unsigned acc)
+{
+    alignment_check(c, lin, size, acc);
+    unsigned in_first = 0x1000 - (lin & 0xfff);
+    if (in_first >= size) {
+        X86Tlb *e = tlb_lookup(c, lin, acc | ACC_WRITE);
+        store_in_page(c, e, lin, size, v);
+        tlb_enable_write(c, e);
+    } else {
+        uint32_t lin2 = lin + in_first;
+        X86Tlb t1 = *tlb_lookup(c, lin, acc | ACC_WRITE);
+        X86Tlb *e2 = tlb_lookup(c, lin2, acc | ACC_WRITE);
+        store_in_page(c, &t1, lin, in_first, v);
+        store_in_page(c, e2, lin2, size - in_first, v >> (8 * in_first));
+    }
+    if (c->data_bp)
+        x86_check_data_bp(c, lin, size, true);
+}
+
+uint32_t x86_ld_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    return (uint32_t)load_any(c, lin, size, acc);
+}
+
+void x86_st_slow(X86Cpu *c, uint32_t lin, unsigned size, uint32_t val, unsigned acc)
+{
+    store_any(c, lin, size, val, acc);
+}
+
+uint64_t x86_ld64_slow(X86Cpu *c, uint32_t lin, unsigned acc)
+{
+    return load_any(c, lin, 8, acc);
+}
+
+void x86_st64_slow(X86Cpu *c, uint32_t lin, uint64_t val, unsigned acc)
+{
+    store_any(c, lin, 8, val, acc);
+}
+
+uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    alignment_check(c, lin, size, acc);
+    unsigned in_first = 0x1000 - (lin & 0xfff);
+    X86Tlb *e = tlb_lookup(c, lin, acc | ACC_WRITE);
+    if (in_first < size) {
+        tlb_lookup(c, lin + in_first, acc | ACC_WRITE);
+        return NULL;
+    }
+    if (c->data_bp)
+        return NULL;
+    if (e->tag_w == (lin & ~0xfffu) && !(c->ac_check && (acc & ACC_USER)))
+        return (uint8_t *)(e->add_w + lin);
+    return NULL;
+}
+
+uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size)
+{
+    const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
+    if (e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp)
+        return x86_ldn((const uint8_t *)(e->add_r + lin), size);
+    return (uint32_t)load_any(c, lin, size, ACC_READ);
+}
+
+void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
+{
+    const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
+    if (e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp) {
+        x86_stn((uint8_t *)(e->add_w + lin), size, v);
+        return;
+    }
+    store_any(c, lin, size, v, ACC_WRITE);
+}
+
+void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+{
+    uint32_t last = lin + size - 1;
+    tlb_lookup(c, lin, acc);
+    if ((last & ~0xfffu) != (lin & ~0xfffu))
+        tlb_lookup(c, last, acc);
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* System instructions: descriptor-table registers (LGDT/LIDT/SGDT/SIDT), SMSW/LMSW,
+ * CLTS, INVLPG, INVD/WBINVD, MOV to/from CR and DR, CPUID, RDTSC, RDMSR/WRMSR,
+ * SYSENTER/SYSEXIT, and the debug-register machinery (SDM vol. 2 and vol. 3
+ * chapters 2, 17). */
+#include "cpu/x86/cpu-internal.h"
+#include "engine/timer.h"
+
+/* CPUID.1:EDX: PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV. No FPU, VME, DE, MCE,
+ * APIC, MMX, FXSR or SSE: those units are not implemented (yet). */
+#define CPUID1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
+                    (1u << 12) | (1u << 13) | (1u << 15))
+#define CPUID_EXT_NX (1u << 20)
+#define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE)
+
+static void need_cpl0(X86Cpu *c)
+{
+    if (c->pe && c->cpl != 0)
+        x86_gp0(c);
+}
+
+/* ---- time ---- */
+
+uint64_t x86_rdtsc(X86Cpu *c)
+{
+    /* The TSC runs at 1 GHz of virtual time. */
+    return (uint64_t)(vm_clock_ns(c->v->vm) + c->tsc_offset);
+}
+
+static void rdtsc(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if ((c->cr4 & X86_CR4_TSD) && c->pe && c->cpl != 0)
+        x86_gp0(c);
+    uint64_t t = x86_rdtsc(c);
+    c->regs[R_EAX] = (uint32_t)t;
+    c->regs[R_EDX] = (uint32_t)(t >> 32);
+}
+
+/* ---- control registers ---- */
+
+void x86_write_cr0(X86Cpu *c, uint32_t v)
+{
+    /* Reserved bits are ignored; ET is hardwired to 1 on the P6. */
+    v &= 0xe005003fu;
+    v |= X86_CR0_ET;
+    if (((v & X86_CR0_PG) && !(v & X86_CR0_PE)) || ((v & X86_CR0_NW) && !(v & X86_CR0_CD)))
+        x86_gp0(c);
+    if ((v & X86_CR0_PG) && !(c->cr0 & X86_CR0_PG) && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3))
+        x86_gp0(c);
+    uint32_t changed = c->cr0 ^ v;
+    c->cr0 = v;
+    if (changed & (X86_CR0_PE | X86_CR0_PG | X86_CR0_WP))
+        x86_tlb_flush(c, true);
+    x86_update_mode(c);
+    c->exit_block = 1;
+}
+
+void x86_write_cr3(X86Cpu *c, uint32_t v)
+{
+    if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, v))
+        x86_gp0(c);
+    c->cr3 = v;
+    x86_tlb_flush(c, false);
+    c->exit_block = 1;
+}
+
+void x86_write_cr4(X86Cpu *c, uint32_t v)
+{
+    if (v & ~CR4_SUPPORTED)
+        x86_gp0(c);
+    if (c->paging && (v & X86_CR4_PAE) && !(c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3))
+        x86_gp0(c);
+    uint32_t changed = c->cr4 ^ v;
+    c->cr4 = v;
+    if (changed & (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE))
+        x86_tlb_flush(c, true);
+    c->exit_block = 1;
+}
+
+static void mov_cr(X86Cpu *c, const X86Insn *i)
+{
+    if (c->vm86 || (c->pe && c->cpl != 0))
+        x86_gp0(c);
+    unsigned cr = i->reg;
+    if (i->opcode == 0x0f20) {
+        uint32_t v;
+        switch (cr) {
+        case 0: v = c->cr0; break;
+        case 2: v = c->cr2; break;
+        case 3: v = c->cr3; break;
+        case 4: v = c->cr4; break;
+        default: x86_ud(c);
+        }
+        c->regs[i->rm] = v;
+        return;
+    }
+    uint32_t v = c->regs[i->rm];
+    switch (cr) {
+    case 0: x86_write_cr0(c, v); break;
+    case 2: c->cr2 = v; break;
+    case 3: x86_write_cr3(c, v); break;
+    case 4: x86_write_cr4(c, v); break;
+    default: x86_ud(c);
+    }
+}
+
+/* ---- debug registers (SDM vol. 3, 17.2) ---- */
+
+void x86_update_debug(X86Cpu *c)
+{
+    uint32_t dr7 = c->dr[7];
+    bool code = false, data = false;
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3))
+            continue;
+        unsigned rw = (dr7 >> (16 + 4 * k)) & 3;
+        if (rw == 0)
+            code = true;
+        else if (rw == 1 || rw == 3)
+            data = true;
+    }
+    c->code_bp = code;
+    c->data_bp = data;
+    x86_set_cpl(c, c->cpl);
+    c->exit_block = 1;
+}
+
+void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write)
+{
+    uint32_t dr7 = c->dr[7];
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3))
+            continue;
+        unsigned rw = (dr7 >> (16 + 4 * k)) & 3;
+        if (rw == 0 || rw == 2 || (rw == 1 && !write))
+            continue;
+        static const uint32_t lens[4] = { 1, 2, 8, 4 };
+        uint32_t len = lens[(dr7 >> (18 + 4 * k)) & 3];
+        uint32_t start = c->dr[k] & ~(len - 1);
+        if (lin < start + len && start < lin + size) {
+            c->pending_dr6 |= 1u << k;
+            c->exit_block = 1;
+        }
+    }
+}
+
+static void mov_dr(X86Cpu *c, const X86Insn *i)
+{
+    if (c->vm86 || (c->pe && c->cpl != 0))
+        x86_gp0(c);
+    unsigned dr = i->reg;
+    /* DR4/DR5 alias DR6/DR7 (CR4.DE is not supported). */
+    if (dr == 4 || dr == 5)
+        dr += 2;
+    if (c->dr[7] & (1u << 13)) {
+        /* General detect: the access raises #DB (fault) with BD, GD cleared. */
+        c->dr[6] |= 1u << 13;
+        c->dr[7] &= ~(1u << 13);
+        x86_fault(c, X86_EXC_DB);
+    }
+    if (i->opcode == 0x0f21) {
+        c->regs[i->rm] = c->dr[dr];
+        return;
+    }
+    uint32_t v = c->regs[i->rm];
+    if (dr == 6)
+        v = (v & 0xe00fu) | 0xffff0ff0u;
+    else if (dr == 7)
+        v = (v & 0xffff2bffu) | 0x400u;
+    c->dr[dr] = v;
+    x86_update_debug(c);
+}
+
+/* ---- 0F 01 and friends ---- */
+
+static void group7(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = x86_osize(i);
+    switch (i->reg) {
+    case 0: case 1: { /* SGDT, SIDT */
+        if (!(i->pfx & X86_PFX_MEM))
+            x86_ud(c);
+        uint32_t ea = x86_ea(c, i);
+        uint32_t base = i->reg == 0 ? c->gdt_base : c->idt_base;
+        uint16_t limit = i->reg == 0 ? c->gdt_limit : c->idt_limit;
+        if (size == 2)
+            base &= 0x00ffffffu;
+        uint32_t ea2 = ea + 2;
+        if (!(i->pfx & X86_PFX_AD32))
+            ea2 &= 0xffff;
+        /* Both parts are checked before either is written. */
+        x86_lin(c, i->seg, ea2, 4, SEG_OK_WRITE);
+        x86_write(c, i->seg, ea, 2, limit);
+        x86_write(c, i->seg, ea2, 4, base);
+        return;
+    }
+    case 2: case 3: { /* LGDT, LIDT */
+        if (!(i->pfx & X86_PFX_MEM))
+            x86_ud(c);
+        if (c->vm86)
+            x86_gp0(c);
+        need_cpl0(c);
+        uint32_t ea = x86_ea(c, i);
+        uint16_t limit = (uint16_t)x86_read(c, i->seg, ea, 2);
+        uint32_t ea2 = ea + 2;
+        if (!(i->pfx & X86_PFX_AD32))
+            ea2 &= 0xffff;
+        uint32_t base = x86_read(c, i->seg, ea2, 4);
+        if (size == 2)
+            base &= 0x00ffffffu;
+        if (i->reg == 2) {
+            c->gdt_base = base;
+            c->gdt_limit = limit;
+        } else {
+            c->idt_base = base;
+            c->idt_limit = limit;
+        }
+        return;
+    }
+    case 4: /* SMSW: the whole CR0 into a 32-bit register, as P6 processors do */
+        if (i->pfx & X86_PFX_MEM)
+            x86_write(c, i->seg, x86_ea(c, i), 2, c->cr0 & 0xffff);
+        else
+            x86_set_reg(c, i->rm, size, size == 4 ? c->cr0 : (c->cr0 & 0xffff));
+        return;
+    case 6: { /* LMSW: PE (which it cannot clear), MP, EM, TS */
+        if (c->vm86)
+            x86_gp0(c);
+        need_cpl0(c);
+        uint32_t v = x86_get_rm(c, i, 2);
+        uint32_t n = (c->cr0 & ~0xeu) | (v & 0xf);
+        x86_write_cr0(c, n);
+        return;
+    }
+    case 7: { /* INVLPG */
+        if (!(i->pfx & X86_PFX_MEM))
+            x86_ud(c);
+        if (c->vm86)
+            x86_gp0(c);
+        need_cpl0(c);
+        x86_tlb_flush_page(c, c->seg[i->seg].base + x86_ea(c, i));
+        c->exit_block = 1;
+        return;
+    }
+    default:
+        x86_ud(c);
+    }
+}
+
+static void clts(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (c->vm86)
+        x86_gp0(c);
+    need_cpl0(c);
+    c->cr0 &= ~X86_CR0_TS;
+}
+
+/* INVD, WBINVD: caches are not modelled, the memory is always coherent. */
+static void cache_op(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (c->vm86)
+        x86_gp0(c);
+    need_cpl0(c);
+}
+
+/* ---- CPUID ---- */
+
+static void put_str(uint32_t *r, const char *s)
+{
+    memcpy(r, s, 4);
+}
+
+static void cpuid(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    uint32_t leaf = c->regs[R_EAX];
+    uint32_t a = 0, b = 0, cc = 0, d = 0;
+    if ((leaf > 2 && leaf < 0x80000000u) || leaf > 0x80000004u)
+        leaf = 2; /* above the maximum: the highest basic leaf (SDM vol. 2, CPUID) */
+    switch (leaf) {
+    case 0:
+        a = 2;
+        put_str(&b, "Genu");
+        put_str(&d, "ineI");
+        put_str(&cc, "ntel");
+        break;
+    case 1:
+        a = 0x652;
+        d = CPUID1_EDX;
+        break;
+    case 2:
+        /* Cache and TLB descriptors of a Pentium II (512 KiB L2). */
+        a = 0x03020101u;
+        d = 0x0c040843u;
+        break;
+    case 0x80000000u:
+        a = 0x80000004u;
+        break;
+    case 0x80000001u:
+        d = CPUID_EXT_NX;
+        break;
+    default: {
+        static const char brand[48] = "Vireo P6-class CPU (interpreter)";
+        uint32_t w[4];
+        memcpy(w, brand + (leaf - 0x80000002u) * 16, 16);
+        a = w[0];
+        b = w[1];
+        cc = w[2];
+        d = w[3];
+        break;
+    }
+    }
+    c->regs[R_EAX] = a;
+    c->regs[R_EBX] = b;
+    c->regs[R_ECX] = cc;
+    c->regs[R_EDX] = d;
+}
+
+/* ---- MSRs ---- */
+
+static bool mtrr_type_ok(uint64_t t)
+{
+    return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
+}
+
+static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
+{
+    switch (msr) {
+    case 0x10: *v = x86_rdtsc(c); return true;
+    case 0x17: *v = 0; return true; /* platform ID */
+    case 0x8b: *v = (uint64_t)c->bios_sign_id << 32; return true;
+    case 0xfe: *v = c->mtrr_cap; return true;
+    case 0x174: *v = c->sysenter_cs; return true;
+    case 0x175: *v = c->sysenter_esp; return true;
+    case 0x176: *v = c->sysenter_eip; return true;
+    case 0x200 ... 0x20f: *v = c->mtrr_var[msr - 0x200]; return true;
+    case 0x250: *v = c->mtrr_fixed[0]; return true;
+    case 0x258: case 0x259: *v = c->mtrr_fixed[1 + msr - 0x258]; return true;
+    case 0x268 ... 0x26f: *v = c->mtrr_fixed[3 + msr - 0x268]; return true;
+    case 0x2ff: *v = c->mtrr_def_type; return true;
+    case 0xc0000080u: *v = c->efer; return true;
+    default: return false;
+    }
+}
+
+static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
+{
+    switch (msr) {
+    case 0x10:
+        /* P6: only the low 32 bits are written, the high half is cleared. */
+        c->tsc_offset = (int64_t)(v & 0xffffffffu) - vm_clock_ns(c->v->vm);
+        return true;
+    case 0x8b:
+        c->bios_sign_id = 0; /* no microcode update loaded */
+        return true;
+    case 0x174: c->sysenter_cs = (uint32_t)v; return true;
+    case 0x175: c->sysenter_esp = (uint32_t)v; return true;
+    case 0x176: c->sysenter_eip = (uint32_t)v; return true;
+    case 0x200 ... 0x20f:
+        if (msr & 1) {
+            if (v & (UINT64_C(0xfffffff000000000) | 0x7ff))
+                return false;
+        } else if ((v & (UINT64_C(0xfffffff000000000) | 0xf00)) || !mtrr_type_ok(v & 0xff)) {
+            return false;
+        }
+        c->mtrr_var[msr - 0x200] = v;
+        return true;
+    case 0x250: case 0x258: case 0x259: case 0x268 ... 0x26f: {
+        for (unsigned k = 0; k < 8; k++)
+            if (!mtrr_type_ok((v >> (8 * k)) & 0xff))
+                return false;
+        unsigned idx = msr == 0x250 ? 0 : msr < 0x268 ? 1 + msr - 0x258 : 3 + msr - 0x268;
+        c->mtrr_fixed[idx] = v;
+        return true;
+    }
+    case 0x2ff:
+        if ((v & ~UINT64_C(0xcff)) || !mtrr_type_ok(v & 0xff))
+            return false;
+        c->mtrr_def_type = v;
+        return true;
+    case 0xc0000080u:
+        if (v & ~X86_EFER_NXE)
+            return false;
+        c->efer = v;
+        x86_tlb_flush(c, true);
+        c->exit_block = 1;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
+{
+    if (c->vm86 || (c->pe && c->cpl != 0))
+        x86_gp0(c);
+    uint32_t msr = c->regs[R_ECX];
+    if (i->opcode == 0x0f32) {
+        uint64_t v;
+        if (!msr_read(c, msr, &v)) {
+            VLOG(LOG_UNIMP, "rdmsr 0x%x: no such MSR (#GP)", msr);
+            x86_gp0(c);
+        }
+        c->regs[R_EAX] = (uint32_t)v;
+        c->regs[R_EDX] = (uint32_t)(v >> 32);
+    } else {
+        uint64_t v = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
+        if (!msr_write(c, msr, v)) {
+            VLOG(LOG_UNIMP, "wrmsr 0x%x = 0x%" G_GINT64_MODIFIER "x: refused (#GP)", msr, v);
+            x86_gp0(c);
+        }
+    }
+}
+
+/* RDPMC: the P6 performance counters are not implemented, so no counter index is
+ * valid and the instruction raises #GP(0) as it does for an invalid ECX. */
+static void rdpmc(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    VLOG(LOG_UNIMP, "rdpmc %u: performance counters are not implemented", c->regs[R_ECX]);
+    x86_gp0(c);
+}
+
+/* ---- SYSENTER / SYSEXIT (SDM vol. 2) ---- */
+
+static void flat_seg(X86Cpu *c, unsigned which, uint16_t sel, unsigned dpl, bool code)
+{
+    X86Seg *s = &c->seg[which];
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xffffffffu;
+    s->attr = X86_ATTR_P | X86_ATTR_S | X86_ATTR_DB | X86_ATTR_G | (uint16_t)(dpl << 5) | (code ? 0xb : 0x3);
+}
+
+static void sysenter(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (!c->pe || (c->sysenter_cs & 0xfffc) == 0)
+        x86_gp0(c);
+    c->eflags &= ~(X86_FL_VM | X86_FL_IF | X86_FL_RF);
+    flat_seg(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0, true);
+    flat_seg(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0, false);
+    c->cpl = 0;
+    c->regs[R_ESP] = c->sysenter_esp;
+    c->eip = c->sysenter_eip;
+    x86_update_mode(c);
+}
+
+static void sysexit(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (!c->pe || c->vm86 || c->cpl != 0 || (c->sysenter_cs & 0xfffc) == 0)
+        x86_gp0(c);
+    flat_seg(c, S_CS, (uint16_t)((c->sysenter_cs + 16) | 3), 3, true);
+    flat_seg(c, S_SS, (uint16_t)((c->sysenter_cs + 24) | 3), 3, false);
+    c->cpl = 3;
+    c->regs[R_ESP] = c->regs[R_ECX];
+    c->eip = c->regs[R_EDX];
+    x86_update_mode(c);
+}
+
+X86Handler x86_bind_system(X86Insn *i)
+{
+    switch (i->opcode) {
+    case 0x0f01: return group7;
+    case 0x0f06: return clts;
+    case 0x0f08: case 0x0f09: return cache_op;
+    case 0x0f20: case 0x0f22: return mov_cr;
+    case 0x0f21: case 0x0f23: return mov_dr;
+    case 0x0f31: return rdtsc;
+    case 0x0f30: case 0x0f32: return rdmsr_wrmsr;
+    case 0x0f33: return rdpmc;
+    case 0x0f34: return sysenter;
+    case 0x0f35: return sysexit;
+    case 0x0fa2: return cpuid;
+    }
+    return NULL;
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The x86 CPU core: architectural state, decoder and interpreter of a P6-class
+ * processor (integer and system architecture). Used by the "interp" back end, by the
+ * CPU tests (singlestep runner, differential test) without any thread, and later by
+ * the translator (cpu/jit/), which reuses the decoder and the instruction helpers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "engine/vcpu.h"
+
+typedef struct X86Cpu X86Cpu;
+
+/* ---- architectural state, as tests and debuggers see it ---- */
+
+enum { X86_EAX, X86_ECX, X86_EDX, X86_EBX, X86_ESP, X86_EBP, X86_ESI, X86_EDI };
+enum { X86_ES, X86_CS, X86_SS, X86_DS, X86_FS, X86_GS, X86_NSEG };
+
+/* Segment attributes in the layout of descriptor bits 40-55 (SDM vol. 3, 3.4.5):
+ * type 0-3, S 4, DPL 5-6, P 7, AVL 12, L 13, D/B 14, G 15. */
+enum {
+    X86_ATTR_TYPE = 0x000f,
+    X86_ATTR_S = 0x0010,
+    X86_ATTR_DPL = 0x0060,
+    X86_ATTR_P = 0x0080,
+    X86_ATTR_AVL = 0x1000,
+    X86_ATTR_DB = 0x4000,
+    X86_ATTR_G = 0x8000,
+};
+
+typedef struct X86SegState {
+    uint16_t sel;
+    uint16_t attr;
+    uint32_t base;
+    uint32_t limit; /* in bytes (granularity already applied) */
+} X86SegState;
+
+typedef struct X86State {
+    uint32_t regs[8];
+    uint32_t eip;
+    uint32_t eflags;
+    X86SegState seg[X86_NSEG];
+    X86SegState ldtr, tr;
+    uint32_t gdt_base, idt_base;
+    uint16_t gdt_limit, idt_limit;
+    uint32_t cr0, cr2, cr3, cr4;
+    uint32_t dr[8];
+    uint64_t efer;
+    /* Current privilege level: derived from CS in protected mode, 3 in V86, 0 in real
+     * mode; x86_cpu_set_state recomputes it from the segments. */
+    unsigned cpl;
+} X86State;
+
+/* EFLAGS bits (SDM vol. 1, 3.4.3). */
+enum {
+    X86_FL_CF = 1u << 0,
+    X86_FL_FIXED = 1u << 1,
+    X86_FL_PF = 1u << 2,
+    X86_FL_AF = 1u << 4,
+    X86_FL_ZF = 1u << 6,
+    X86_FL_SF = 1u << 7,
+    X86_FL_TF = 1u << 8,
+    X86_FL_IF = 1u << 9,
+    X86_FL_DF = 1u << 10,
+    X86_FL_OF = 1u << 11,
+    X86_FL_IOPL = 3u << 12,
+    X86_FL_NT = 1u << 14,
+    X86_FL_RF = 1u << 16,
+    X86_FL_VM = 1u << 17,
+    X86_FL_AC = 1u << 18,
+    X86_FL_VIF = 1u << 19,
+    X86_FL_VIP = 1u << 20,
+    X86_FL_ID = 1u << 21,
+};
+#define X86_FL_ARITH (X86_FL_CF | X86_FL_PF | X86_FL_AF | X86_FL_ZF | X86_FL_SF | X86_FL_OF)
+
+/* Control register bits (SDM vol. 3, 2.5). */
+enum {
+    X86_CR0_PE = 1u << 0,
+    X86_CR0_MP = 1u << 1,
+    X86_CR0_EM = 1u << 2,
+    X86_CR0_TS = 1u << 3,
+    X86_CR0_ET = 1u << 4,
+    X86_CR0_NE = 1u << 5,
+    X86_CR0_WP = 1u << 16,
+    X86_CR0_AM = 1u << 18,
+    X86_CR0_NW = 1u << 29,
+    X86_CR0_CD = 1u << 30,
+    X86_CR0_PG = 1u << 31,
+    X86_CR4_VME = 1u << 0,
+    X86_CR4_PVI = 1u << 1,
+    X86_CR4_TSD = 1u << 2,
+    X86_CR4_DE = 1u << 3,
+    X86_CR4_PSE = 1u << 4,
+    X86_CR4_PAE = 1u << 5,
+    X86_CR4_MCE = 1u << 6,
+    X86_CR4_PGE = 1u << 7,
+    X86_CR4_PCE = 1u << 8,
+};
+#define X86_EFER_NXE (UINT64_C(1) << 11)
+
+/* Exception vectors (SDM vol. 3, table 6-1). */
+enum {
+    X86_EXC_DE = 0, X86_EXC_DB = 1, X86_EXC_NMI = 2, X86_EXC_BP = 3, X86_EXC_OF = 4,
+    X86_EXC_BR = 5, X86_EXC_UD = 6, X86_EXC_NM = 7, X86_EXC_DF = 8, X86_EXC_TS = 10,
+    X86_EXC_NP = 11, X86_EXC_SS = 12, X86_EXC_GP = 13, X86_EXC_PF = 14, X86_EXC_MF = 16,
+    X86_EXC_AC = 17, X86_EXC_MC = 18,
+};
+
+/* ---- the CPU object ---- */
+
+/* Creates the CPU for a Vcpu (memory through v->mem, ports and MMIO through the
+ * vcpu_* calls) in its power-on state. Registers a memory listener. */
+X86Cpu *x86_cpu_new(Vcpu *v);
+void x86_cpu_free(X86Cpu *c);
+/* Power-on / RESET state (SDM vol. 3, 9.1.1). */
+void x86_cpu_reset(X86Cpu *c);
+
+void x86_cpu_get_state(X86Cpu *c, X86State *s);
+/* Loads the whole state; segment caches are taken as given (no descriptor reads). */
+void x86_cpu_set_state(X86Cpu *c, const X86State *s);
+
+typedef enum {
+    X86_RUN_EXIT,         /* VCPU_REQ_EXIT was set */
+    X86_RUN_BUDGET,       /* the instruction budget ran out */
+    X86_RUN_HALT,         /* HLT with X86_RUN_STOP_ON_HLT */
+    X86_RUN_EXCEPTION,    /* an exception with X86_RUN_STOP_ON_EXCEPTION */
+    X86_RUN_SHUTDOWN,     /* triple fault (already reported to the engine) */
+} X86RunResult;
+
+/* Options for running without the engine's vCPU thread (tests). */
+enum {
+    /* HLT returns X86_RUN_HALT (EIP after the HLT) instead of waiting. */
+    X86_RUN_STOP_ON_HLT = 1u << 0,
+    /* An exception returns X86_RUN_EXCEPTION with the state of the faulting (or, for
+     * traps, the following) instruction instead of being delivered. */
+    X86_RUN_STOP_ON_EXCEPTION = 1u << 1,
+    /* Decode every instruction afresh (no code cache): for cross-checks. */
+    X86_RUN_NO_CACHE = 1u << 2,
+};
+void x86_cpu_set_run_flags(X86Cpu *c, unsigned flags);
+
+/* Runs until an exit request, a stop condition, or max_insns instructions. */
+X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns);
+/* The last exception a X86_RUN_EXCEPTION stop reported; has_error tells whether
+ * error holds an error code. */
+int x86_cpu_last_exception(X86Cpu *c, bool *has_error, uint32_t *error);
+/* Instructions retired since creation. */
+uint64_t x86_cpu_insn_count(X86Cpu *c);
+/* Registers and mode, one line, for errors and -d. */
+char *x86_cpu_describe(X86Cpu *c);
+
+/* ---- the decoder (shared with the translator) ---- */
+
+typedef struct X86Insn X86Insn;
+typedef void (*X86Handler)(X86Cpu *c, const X86Insn *i);
+
+/* Prefix and decode flags (X86Insn.pfx). */
+enum {
+    X86_PFX_OP32 = 1u << 0,    /* effective operand size is 32 bits */
+    X86_PFX_AD32 = 1u << 1,    /* effective address size is 32 bits */
+    X86_PFX_LOCK = 1u << 2,
+    X86_PFX_REP = 1u << 3,     /* F3 */
+    X86_PFX_REPNE = 1u << 4,   /* F2 */
+    X86_PFX_SEG = 1u << 5,     /* a segment override was present */
+    X86_PFX_OPSIZE = 1u << 6,  /* a 66 prefix was present (SSE: mandatory prefix) */
+    X86_PFX_MEM = 1u << 7,     /* the ModRM operand is memory */
+};
+
+/* Operand kinds for X86Insn.rm/base/index that are not registers. */
+#define X86_REG_NONE 8
+
+/* One decoded instruction. The interpreter calls handler with EIP already advanced
+ * past the instruction (X86Cpu's prev_eip holds its start); the translator may call
+ * the same handler for instructions it does not compile. */
+struct X86Insn {
+    X86Handler handler;
+    uint32_t disp;      /* displacement, or the moffs address */
+    uint32_t imm;       /* immediate (sign- or zero-extended as the opcode says) */
+    uint16_t imm2;      /* far pointer selector, ENTER nesting level */
+    uint16_t opcode;    /* 00-FF, 0F00-0FFF */
+    uint8_t len;
+    uint8_t modrm;
+    uint8_t reg;        /* ModRM.reg, or the register coded in the opcode */
+    uint8_t rm;         /* ModRM.rm register when the operand is a register */
+    uint8_t base;       /* memory operand: base register or X86_REG_NONE */
+    uint8_t index;      /* index register or X86_REG_NONE */
+    uint8_t scale;      /* shift count 0-3 */
+    uint8_t seg;        /* effective segment of the memory operand */
+    uint8_t pfx;        /* X86_PFX_* */
+    uint8_t flags;      /* X86_INSN_* */
+};
+
+/* Decode flags (X86Insn.flags). */
+enum {
+    X86_INSN_END_BLOCK = 1u << 0,   /* changes control flow or mode: ends a block */
+    X86_INSN_MODRM = 1u << 1,
+    X86_INSN_STRING = 1u << 2,      /* a string instruction (REP-able) */
+};
+
+typedef enum {
+    X86_DECODE_OK = 0,
+    X86_DECODE_MORE = -1,   /* the bytes end inside the instruction */
+    X86_DECODE_TOO_LONG = -2, /* longer than 15 bytes: #GP(0) */
+} X86DecodeResult;
+
+/* Decodes one instruction from bytes[0..avail). code32 is the CS default size.
+ * Undefined opcodes decode to a handler that raises #UD when executed (so the
+ * exception happens in order, after earlier instructions). */
+X86DecodeResult x86_decode(const uint8_t *bytes, unsigned avail, bool code32, X86Insn *out);

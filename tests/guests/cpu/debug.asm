@@ -1,0 +1,176 @@
+; SPDX-License-Identifier: GPL-2.0-or-later
+; Debug exceptions (SDM vol. 3, chapter 17): single-stepping with TF (a trap after
+; each instruction, DR6.BS), INT3 and INT1/ICEBP, an instruction breakpoint in DR0
+; (a fault at the instruction, DR6.B0), data breakpoints in DR1 (write only) and
+; DR2 (read/write) reported after the access, and general detect (DR7.GD).
+%include "cpu.inc"
+
+GUEST_START
+guest_main:
+    PM_ENTER
+
+[bits 32]
+pm_main:
+    mov al, 0xff
+    out 0x21, al
+    out 0xa1, al
+    ; #DB and #BP: count and return as is
+    SETGATE 1, db_handler, SEL_CODE0, 0x8e
+    SETGATE 3, bp_handler, SEL_CODE0, 0x8e
+
+    ; -- single step over 4 instructions
+    mov dword [SCRATCH], 0
+    pushfd
+    or dword [esp], 0x100
+    popfd                     ; no trap after the POPF that sets TF
+    nop
+    nop
+    nop
+    pushfd                    ; trap after this one too
+    and dword [esp], ~0x100
+    popfd                     ; the trap after this POPF still happens (TF was set)
+    cmp dword [SCRATCH], 6
+    je .ss_ok
+    PRINT32 "FAIL: single-step traps: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.ss_ok:
+    mov eax, dr6
+    test eax, 1 << 14
+    CHECK32 nz, "DR6.BS after single-step"
+    PRINTLN32 "debug: single-step traps after each instruction"
+
+    ; -- MOV SS delays the single-step trap to after the next instruction
+    mov dword [SCRATCH], 0
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    mov ax, ss                ; trap 1
+    mov ss, ax                ; no trap here...
+    nop                       ; ...one trap after this (2)
+    pushfd                    ; 3
+    and dword [esp], ~0x100   ; 4
+    popfd                     ; 5
+    cmp dword [SCRATCH], 5
+    je .movss_ok
+    PRINT32 "FAIL: single-step traps around MOV SS: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.movss_ok:
+    PRINTLN32 "debug: MOV SS delays the single-step trap"
+
+    ; -- INT3: #BP with EIP after the INT3
+    mov dword [SCRATCH + 4], 0
+    int3
+.after_int3:
+    cmp dword [SCRATCH + 4], .after_int3
+    CHECK32 e, "INT3 return address"
+    ; -- ICEBP (INT1): #DB
+    mov dword [SCRATCH], 0
+    db 0xf1
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "INT1 did not raise #DB"
+
+    ; -- instruction breakpoint (DR0, execute): a fault before the instruction
+    xor eax, eax
+    mov dr6, eax
+    mov eax, ROM(.bp_target)
+    mov dr0, eax
+    mov eax, 0x1                ; L0, RW0 = 00 (execute), LEN0 = 00
+    mov dr7, eax
+    mov dword [SCRATCH], 0
+    mov dword [SCRATCH + 8], 0
+    mov ebx, 5
+.bp_target:
+    inc ebx                     ; the handler sets RF so this runs once after the fault
+    cmp ebx, 6
+    CHECK32 e, "the breakpointed instruction did not run exactly once"
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "instruction breakpoint count"
+    cmp dword [SCRATCH + 8], .bp_target
+    CHECK32 e, "instruction breakpoint EIP (a fault, before the instruction)"
+    mov eax, dr6
+    test eax, 1
+    CHECK32 nz, "DR6.B0"
+    xor eax, eax
+    mov dr7, eax
+    PRINTLN32 "debug: INT3, INT1 and an instruction breakpoint"
+
+    ; -- data breakpoints: DR1 on writes to SCRATCH+0x100 (4 bytes), DR2 on reads
+    ;    and writes of SCRATCH+0x200 (2 bytes)
+    xor eax, eax
+    mov dr6, eax
+    mov eax, SCRATCH + 0x100
+    mov dr1, eax
+    mov eax, SCRATCH + 0x200
+    mov dr2, eax
+    mov eax, (1 << 2) | (1 << 4) | (0xd << 20) | (0x7 << 24)   ; L1 W len4, L2 RW len2
+    mov dr7, eax
+    mov dword [SCRATCH], 0
+    mov eax, [SCRATCH + 0x100]  ; a read: no hit on a write breakpoint
+    cmp dword [SCRATCH], 0
+    CHECK32 e, "a read hit a write-only data breakpoint"
+    mov byte [SCRATCH + 0x102], 1
+.after_write:
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "a write did not hit the data breakpoint"
+    cmp dword [SCRATCH + 8], .after_write
+    CHECK32 e, "data breakpoint EIP (a trap, after the instruction)"
+    mov eax, dr6
+    test eax, 2
+    CHECK32 nz, "DR6.B1"
+    mov ax, [SCRATCH + 0x1ff]   ; overlaps the 2-byte read/write breakpoint
+    cmp dword [SCRATCH], 2
+    CHECK32 e, "a read did not hit the read/write breakpoint"
+    mov eax, dr6
+    test eax, 4
+    CHECK32 nz, "DR6.B2"
+    xor eax, eax
+    mov dr7, eax
+    PRINTLN32 "debug: data breakpoints"
+
+    ; -- general detect: a MOV DR with GD set faults with DR6.BD
+    mov eax, 1 << 13
+    mov dr7, eax
+    mov dword [SCRATCH], 0
+    mov dword [RESUME], .after_gd
+    mov eax, dr0
+.after_gd:
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "general detect did not raise #DB"
+    mov eax, dr6
+    test eax, 1 << 13
+    CHECK32 nz, "DR6.BD"
+    mov eax, dr7
+    test eax, 1 << 13
+    CHECK32 z, "GD not cleared by the #DB"
+    PRINTLN32 "debug: general detect"
+    EXIT EXIT_PASS
+
+db_handler:
+    inc dword [SCRATCH]
+    push eax
+    mov eax, [esp + 4]
+    mov [SCRATCH + 8], eax
+    mov eax, [RESUME]
+    cmp eax, 2
+    jbe .as_is
+    mov [esp + 4], eax          ; general detect test: skip the MOV DR
+    mov dword [RESUME], 0
+.as_is:
+    or dword [esp + 12], 1 << 16    ; RF: do not hit an instruction breakpoint again
+    pop eax
+    iret
+bp_handler:
+    push eax
+    mov eax, [esp + 4]
+    mov [SCRATCH + 4], eax
+    pop eax
+    iret
+
+CPU_LIBRARY
+GUEST_END
