@@ -211,7 +211,6 @@ static void create_vm_with_wizard(void)
         note("memory beyond the host: %s", gtk_label_get_text(GTK_LABEL(mem_error)));
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "memory_spin")), 64);
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "cpus_spin")), 1);
-#ifdef HAVE_DISKS
     /* A new qcow2 disk through the block layer. */
     gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "disk_new")), TRUE);
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "disk_size_spin")), 0);
@@ -219,9 +218,6 @@ static void create_vm_with_wizard(void)
     CHECK(gtk_widget_get_visible(GTK_WIDGET(wizard_child(w, "disk_error"))) && !next_enabled(w),
           "a 0 GiB disk accepted");
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "disk_size_spin")), 2);
-#else
-    gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "disk_none")), TRUE);
-#endif
     run_for(50);
     CHECK(!gtk_widget_get_visible(mem_error), "64 MiB refused");
     CHECK(next_enabled(w), "Next on a valid system page");
@@ -238,7 +234,6 @@ static void create_vm_with_wizard(void)
     CHECK(!g_strcmp0(gtk_stack_get_visible_child_name(stack), "list"), "the list is not shown");
     g_autofree char *mem = conf_value("Test PC", "vm", "memory");
     CHECK(!g_strcmp0(mem, "64M"), "vm.conf memory=%s", mem);
-#ifdef HAVE_DISKS
     g_autofree char *disk = g_build_filename(library_root, "Test PC", "disk.qcow2", NULL);
     g_autofree char *head = NULL;
     gsize len = 0;
@@ -252,7 +247,6 @@ static void create_vm_with_wizard(void)
     g_autofree char *hda = conf_value("Test PC", "drives", "hda");
     CHECK(!g_strcmp0(hda, "disk.qcow2"), "hda=%s", hda);
     note("new 2 GiB qcow2 disk created");
-#endif
     note("wizard created 'Test PC' (memory=%s)", mem);
 }
 

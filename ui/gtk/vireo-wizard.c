@@ -6,9 +6,7 @@
 #include "ui/gtk/vireo-window.h"
 #include "engine/vmconf.h"
 #include "vireo-config.h"
-#ifdef HAVE_DISKS
 #include "disks/image-ops.h"
-#endif
 
 #include <glib/gi18n.h>
 #include <unistd.h>
@@ -120,12 +118,8 @@ static bool system_page_valid(VireoWizard *w)
 
     const char *disk_msg = NULL;
     if (gtk_check_button_get_active(w->disk_new)) {
-#ifdef HAVE_DISKS
         if (gtk_spin_button_get_value(w->disk_size_spin) < 0.001)
             disk_msg = _("A new disk needs a size; or choose “No hard disk”.");
-#else
-        disk_msg = _("This build of Vireo cannot create disk images; choose “No hard disk”.");
-#endif
     } else if (gtk_check_button_get_active(w->disk_existing) && w->probed_kind != VIREO_MEDIA_DISK) {
         disk_msg = _("No hard disk image was chosen on the first page.");
     }
@@ -378,11 +372,7 @@ static void apply_guess(VireoWizard *w)
         adw_action_row_set_subtitle(w->disk_existing_row, w->probed_path);
         gtk_check_button_set_active(w->disk_existing, TRUE);
     } else {
-#ifdef HAVE_DISKS
         gtk_check_button_set_active(w->disk_new, TRUE);
-#else
-        gtk_check_button_set_active(w->disk_none, TRUE);
-#endif
     }
     w->filling = false;
 }
@@ -494,7 +484,6 @@ static bool create_vm(VireoWizard *w, GError **err)
     if (!dir)
         return false;
     if (gtk_check_button_get_active(w->disk_new)) {
-#ifdef HAVE_DISKS
         g_autofree char *disk = g_build_filename(dir, NEW_DISK_FILE, NULL);
         ImageCreateOptions o = { 0 };
         o.format = "qcow2";
@@ -504,12 +493,6 @@ static bool create_vm(VireoWizard *w, GError **err)
             vm_library_delete(root, name, NULL);
             return false;
         }
-#else
-        vm_library_delete(root, name, NULL);
-        g_set_error_literal(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                            _("This build of Vireo cannot create disk images."));
-        return false;
-#endif
     }
     return vireo_library_add(w->library, name, err) != NULL;
 }
@@ -620,12 +603,6 @@ static void vireo_wizard_init(VireoWizard *w)
     adw_combo_row_set_model(w->os_row, G_LIST_MODEL(names));
     g_object_unref(names);
 
-#ifndef HAVE_DISKS
-    /* Without the block layer there is no way to make a disk image. */
-    gtk_widget_set_sensitive(GTK_WIDGET(w->disk_new), FALSE);
-    gtk_widget_set_sensitive(GTK_WIDGET(w->disk_size_spin), FALSE);
-    gtk_check_button_set_active(w->disk_none, TRUE);
-#endif
     g_signal_connect(w->media_entry, "changed", G_CALLBACK(on_media_entry_changed), w);
     GtkCheckButton *kinds[] = { w->media_cdrom, w->media_floppy, w->media_disk, w->media_none };
     for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
