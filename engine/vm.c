@@ -65,6 +65,10 @@ static const CpuBackend *pick_accel(const char *spec, char **options, GError **e
             g_error_free(local);
             continue;
         }
+        if (n[1] && b->limited && b->limited()) {
+            VLOG(LOG_CPU, "%s: runs only small guests on this host; trying %s", name, n[1]);
+            continue;
+        }
         *options = comma ? g_strdup(comma + 1) : NULL;
         g_string_free(why, TRUE);
         return b;
