@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
+#include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/qmp.h"
@@ -38,6 +39,7 @@ typedef struct Options {
     char **chardevs;
     char *log_areas, *log_file;
     char *name;
+    char *vm;
     gboolean version;
     gboolean start_paused;
     char *fda, *fdb;
@@ -72,6 +74,7 @@ static GOptionEntry entries[] = {
     { "fdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.fdb, "Floppy image for drive B:", "FILE" },
     { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, once=a, menu=on, or legacy -boot c)", "[order=]DRIVES[,once=DRIVES][,menu=on|off]" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
+    { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
@@ -238,6 +241,30 @@ static void parse_devices(VmConfig *cfg)
     }
 }
 
+/* The configuration of a library VM (--vm NAME), or NULL without --vm. */
+static VmConfig *config_from_library(void)
+{
+    if (!opt.vm)
+        return NULL;
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, opt.vm, &err);
+    if (!e)
+        usage_error("--vm %s: %s", opt.vm, err->message);
+    if (e->error)
+        usage_error("--vm %s: %s", opt.vm, e->error->message);
+    return g_steal_pointer(&e->config);
+}
+
+/* Replaces a string field when the option was given. */
+static void override_string(char **field, const char *value)
+{
+    if (value) {
+        g_free(*field);
+        *field = g_strdup(value);
+    }
+}
+
 /* -display sdl|none; without -display or -nographic, a window when there is a screen. */
 static const char *choose_display(void)
 {
@@ -307,10 +334,26 @@ static void add_floppy(VmConfig *cfg, const char *file, int index)
 
 static VmConfig *config_from_options(void)
 {
-    VmConfig *cfg = vm_config_new();
-    cfg->name = g_strdup(opt.name ? opt.name : "vireo");
-    cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
-    cfg->ram_size = UINT64_C(128) << 20;
+    VmConfig *cfg = config_from_library();
+    if (cfg) {
+        override_string(&cfg->name, opt.name);
+        override_string(&cfg->machine, opt.machine);
+        override_string(&cfg->accel, opt.accel);
+        override_string(&cfg->bios, opt.bios);
+        override_string(&cfg->kernel, opt.kernel);
+        override_string(&cfg->initrd, opt.initrd);
+        override_string(&cfg->append, opt.append);
+    } else {
+        cfg = vm_config_new();
+        cfg->name = g_strdup(opt.name ? opt.name : "vireo");
+        cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
+        cfg->ram_size = UINT64_C(128) << 20;
+        cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
+        cfg->bios = g_strdup(opt.bios);
+        cfg->kernel = g_strdup(opt.kernel);
+        cfg->initrd = g_strdup(opt.initrd);
+        cfg->append = g_strdup(opt.append);
+    }
     if (opt.memory) {
         const char *m = opt.memory;
         if (g_str_has_prefix(m, "size="))
@@ -320,22 +363,20 @@ static VmConfig *config_from_options(void)
     }
     if (opt.smp != 1)
         usage_error("-smp %d: only one CPU is supported for now", opt.smp);
-    cfg->smp = (unsigned)opt.smp;
-    cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
-    cfg->bios = g_strdup(opt.bios);
-    cfg->kernel = g_strdup(opt.kernel);
-    cfg->initrd = g_strdup(opt.initrd);
-    cfg->append = g_strdup(opt.append);
+    if (!opt.vm)
+        cfg->smp = (unsigned)opt.smp;
     cfg->nographic = opt.nographic;
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
-    cfg->display = g_strdup(choose_display());
+    override_string(&cfg->display, choose_display());
     if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "none"))
         usage_error("-vga %s: use std or none", opt.vga);
-    cfg->vga = g_strdup(opt.vga ? opt.vga : "std");
+    /* The library VM's display adapter stays unless -vga is given. */
+    if (opt.vga || !cfg->vga)
+        override_string(&cfg->vga, opt.vga ? opt.vga : "std");
     if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none"))
         usage_error("-display sdl needs a display adapter (drop -vga none)");
-    cfg->qmp = g_strdup(opt.qmp);
+    override_string(&cfg->qmp, opt.qmp);
 
     parse_chardevs();
     unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
@@ -343,15 +384,17 @@ static VmConfig *config_from_options(void)
         usage_error("-serial: at most %d serial ports", VM_MAX_SERIAL);
     for (unsigned i = 0; i < nserial; i++) {
         char *spec = resolve_chardev("-serial", opt.serial[i]);
+        g_free(cfg->serial[i]);
+        cfg->serial[i] = NULL;
         if (!strcmp(spec, "none"))
             g_free(spec);
         else
             cfg->serial[i] = spec;
     }
     /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
-     * -nographic, otherwise on a null device until a window can show it. */
-    if (nserial == 0)
-        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
+     * -nographic, otherwise where a library VM's vm.conf says, or on a null device. */
+    if (nserial == 0 && (opt.nographic || !cfg->serial[0]))
+        override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
