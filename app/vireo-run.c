@@ -42,6 +42,8 @@ typedef struct Options {
     char *vm;
     gboolean version;
     gboolean start_paused;
+    char *fda, *fdb;
+    char *boot;
 } Options;
 
 static Options opt = { .smp = 1 };
@@ -68,6 +70,9 @@ static GOptionEntry entries[] = {
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
+    { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M raw or qcow2)", "FILE" },
+    { "fdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.fdb, "Floppy image for drive B:", "FILE" },
+    { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, once=a, menu=on, or legacy -boot c)", "[order=]DRIVES[,once=DRIVES][,menu=on|off]" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
     { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
@@ -287,6 +292,46 @@ static const char *choose_display(void)
     return "none";
 }
 
+/* -boot order=DRIVES,once=DRIVES,menu=on|off or QEMU's legacy -boot DRIVES; once=
+ * holds until the first reboot. */
+static void parse_boot(VmConfig *cfg)
+{
+    if (!opt.boot)
+        return;
+    g_auto(GStrv) parts = g_strsplit(opt.boot, ",", -1);
+    for (char **p = parts; *p; p++) {
+        const char *order = NULL;
+        char **target = &cfg->boot_order;
+        if (g_str_has_prefix(*p, "order="))
+            order = *p + 6;
+        else if (g_str_has_prefix(*p, "once="))
+            order = *p + 5, target = &cfg->boot_once;
+        else if (!strchr(*p, '=') && p == parts)
+            order = *p;
+        else if (!strcmp(*p, "menu=on") || !strcmp(*p, "menu=off"))
+            cfg->boot_menu = !strcmp(*p, "menu=on");
+        else if (!g_str_has_prefix(*p, "splash-time=") && !g_str_has_prefix(*p, "strict="))
+            usage_error("-boot %s: unknown parameter '%s' (order=DRIVES, menu=on|off)", opt.boot, *p);
+        if (order) {
+            if (!*order || strlen(order) > 3 || strspn(order, "acdn") != strlen(order))
+                usage_error("-boot %s: a boot order is up to three of a (floppy), c (disk), d (CD), n (network)",
+                            opt.boot);
+            g_free(*target);
+            *target = g_strdup(order);
+        }
+    }
+}
+
+static void add_floppy(VmConfig *cfg, const char *file, int index)
+{
+    DriveConfig *d = drive_config_new();
+    d->file = g_strdup(file);
+    d->iface = DRIVE_IF_FLOPPY;
+    d->media = DRIVE_MEDIA_DISK;
+    d->index = index;
+    g_ptr_array_add(cfg->drives, d);
+}
+
 static VmConfig *config_from_options(void)
 {
     VmConfig *cfg = config_from_library();
@@ -353,6 +398,11 @@ static VmConfig *config_from_options(void)
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
+    if (opt.fda)
+        add_floppy(cfg, opt.fda, 0);
+    if (opt.fdb)
+        add_floppy(cfg, opt.fdb, 1);
+    parse_boot(cfg);
     return cfg;
 }
 

@@ -153,6 +153,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         g_ptr_array_add(c->drives, n);
     }
     c->boot_order = g_strdup(cfg->boot_order);
+    c->boot_once = g_strdup(cfg->boot_once);
     c->boot_menu = cfg->boot_menu;
     c->snapshot = cfg->snapshot;
     c->qmp = g_strdup(cfg->qmp);
@@ -492,6 +493,25 @@ void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
 {
     vm->power_button = fn;
     vm->power_button_opaque = opaque;
+}
+
+void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque)
+{
+    vm->media_fn = fn;
+    vm->media_opaque = opaque;
+}
+
+bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
+                     bool read_only, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    bool ok = false;
+    if (vm->media_fn)
+        ok = vm->media_fn(vm->media_opaque, device, filename, format, read_only, err);
+    else
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no removable media");
+    g_mutex_unlock(&vm->lock);
+    return ok;
 }
 
 bool vm_kernel_irqchip(Vm *vm)
