@@ -10,7 +10,8 @@
  *   test-app library-errors    bad vm.conf values and missing disks: the user sees the
  *                              error, the other VMs still load and start
  *   test-app wizard-floppy IMG a FreeDOS boot floppy: recognised as a floppy, DOS preset,
- *                              a VM that boots from it
+ *                              a VM that boots from a copy of it to A:\> and runs VER typed
+ *                              into the window
  *
  * Each case runs inside the app's main loop, iterating it while it waits. */
 #include "ui/gtk/vireo-application.h"
@@ -616,6 +617,13 @@ static void case_wizard_floppy(void)
         exit_code = SKIP;
         return;
     }
+    /* The guest may write to its floppy: it gets a copy, never the shared image. */
+    g_autofree char *contents = NULL;
+    gsize len = 0;
+    CHECK(g_file_get_contents(floppy_path, &contents, &len, NULL), "cannot read %s", floppy_path);
+    g_autofree char *copy = g_build_filename(work_dir, "freedos-boot.img", NULL);
+    CHECK(g_file_set_contents(copy, contents, (gssize)len, NULL), "cannot write %s", copy);
+    floppy_path = copy;
     g_action_group_activate_action(G_ACTION_GROUP(app), "new-vm", NULL);
     CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WIZARD, 5000), "no wizard");
     VireoWizard *w = VIREO_WIZARD(find_window(VIREO_TYPE_WIZARD));
@@ -659,6 +667,38 @@ static void case_wizard_floppy(void)
     CHECK(m && vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "FreeDOS VM not ready: %s",
           m ? vireo_machine_get_error(m) : "missing");
     note("FreeDOS VM created: fda=%s boot=%s", fda, boot);
+
+    /* Start it from the library: FreeDOS boots from the floppy to its prompt, and a
+     * command typed into the window runs. */
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "FreeDOS");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *win = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    CHECK(vireo_machine_is_active(m), "the FreeDOS VM did not start: %s", vireo_machine_get_error(m));
+    note("the VM runs on %s", vm_accel_name(vireo_machine_get_vm(m)));
+    ScreenWait prompt = { win, "A:\\>" };
+    if (!wait_for(screen_shows, &prompt, 60000))
+        dump_screen(win);
+    CHECK(screen_shows(&prompt), "FreeDOS did not reach its A:\\> prompt");
+    GtkWidget *display = vireo_vm_window_get_display(win);
+    gtk_widget_grab_focus(display);
+    static const struct { guint keyval, keycode; } ver[] = {
+        { GDK_KEY_v, 55 }, { GDK_KEY_e, 26 }, { GDK_KEY_r, 27 }, { GDK_KEY_Return, 36 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(ver); i++) {
+        type_key(display, ver[i].keyval, ver[i].keycode, true);
+        run_for(30);
+        type_key(display, ver[i].keyval, ver[i].keycode, false);
+        run_for(30);
+    }
+    ScreenWait answer = { win, "FreeCom version" };
+    if (!wait_for(screen_shows, &answer, 30000))
+        dump_screen(win);
+    CHECK(screen_shows(&answer), "VER typed into the window did not run");
+    note("FreeDOS booted to A:\\> in the app and ran VER typed into the window");
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
+    gtk_window_destroy(GTK_WINDOW(win));
     exit_code = 0;
 }
 
