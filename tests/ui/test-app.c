@@ -696,6 +696,34 @@ static void case_wizard_floppy(void)
         dump_screen(win);
     CHECK(screen_shows(&answer), "VER typed into the window did not run");
     note("FreeDOS booted to A:\\> in the app and ran VER typed into the window");
+
+    /* Eject from the settings while it runs: the drive is empty at once (DOS says so)
+     * and vm.conf no longer names the image. */
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", "FreeDOS");
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    GtkWindow *settings = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    GtkWidget *eject = find_named(GTK_WIDGET(settings), "floppy-eject");
+    CHECK(eject, "no floppy eject button");
+    g_signal_emit_by_name(eject, "clicked");
+    run_for(50);
+    g_autofree char *fda_after = conf_value("FreeDOS", "drives", "fda");
+    CHECK(!fda_after || !*fda_after, "fda=%s after eject", fda_after);
+    gtk_window_destroy(settings);
+    gtk_widget_grab_focus(display);
+    static const struct { guint keyval, keycode; } dir[] = {
+        { GDK_KEY_d, 40 }, { GDK_KEY_i, 31 }, { GDK_KEY_r, 27 }, { GDK_KEY_Return, 36 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(dir); i++) {
+        type_key(display, dir[i].keyval, dir[i].keycode, true);
+        run_for(30);
+        type_key(display, dir[i].keyval, dir[i].keycode, false);
+        run_for(30);
+    }
+    ScreenWait empty = { win, "not ready" };
+    if (!wait_for(screen_shows, &empty, 30000))
+        dump_screen(win);
+    CHECK(screen_shows(&empty), "DIR after the eject did not find the drive empty");
+    note("ejected from the settings while running: DOS finds drive A: not ready");
     gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     gtk_window_destroy(GTK_WINDOW(win));

@@ -148,9 +148,32 @@ typedef struct FileChoice {
     GtkWidget *row;
 } FileChoice;
 
+/* The engine's device behind a vm.conf drive key, for media changed while running. */
+static const char *running_media_device(const char *group, const char *key)
+{
+    if (strcmp(group, VMCONF_GROUP_DRIVES))
+        return NULL;
+    if (!strcmp(key, "fda"))
+        return "floppy0";
+    if (!strcmp(key, "fdb"))
+        return "floppy1";
+    return NULL;
+}
+
 static void set_file_key(Settings *s, const char *group, const char *key, const char *value,
                          GtkWidget *row)
 {
+    /* A running VM's drive takes the medium at once, as a real drive would; vm.conf
+     * keeps it for the next start. A medium the drive refuses is not saved either. */
+    const char *device = running_media_device(group, key);
+    Vm *vm = vireo_machine_is_active(s->machine) ? vireo_machine_get_vm(s->machine) : NULL;
+    if (device && vm) {
+        g_autoptr(GError) err = NULL;
+        if (!vm_change_media(vm, device, *value ? value : NULL, NULL, false, &err)) {
+            row_show_error(row, err->message, NULL);
+            return;
+        }
+    }
     g_autoptr(GKeyFile) conf = conf_copy(s);
     g_key_file_set_string(conf, group, key, value);
     if (commit(s, conf, row, NULL))
@@ -355,7 +378,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     AdwPreferencesGroup *media = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(media, _("Removable Media"));
     adw_preferences_group_set_description(media,
-        _("A medium chosen here is in the drive from the next start of the virtual machine."));
+        _("A medium chosen here goes into the drive at once when the virtual machine is running, and stays there for its next start."));
     s->cd_row = adw_action_row_new();
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->cd_row), _("CD drive"));
     add_button(s->cd_row, "document-open-symbolic", _("Insert a CD image"), "cd-choose",
