@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "disks/hostfile.h"
+
+#include "disks/block.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ZERO_BUFFER_SIZE (2u * 1024 * 1024)
+/* O_DIRECT needs aligned buffers, offsets and lengths: 4 KiB satisfies every host. */
+#define DIRECT_ALIGN 4096u
+
+/* Serialises read-modify-write cycles of misaligned O_DIRECT writes. */
+static GMutex bounce_lock;
+
+static void set_errno_error(GError **err, int errnum, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+static void set_errno_error(GError **err, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *what = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(err, BLOCK_ERROR, errnum == ENOSPC ? BLOCK_ERROR_NO_SPACE : BLOCK_ERROR_IO,
+                "%s: %s", what, g_strerror(errnum));
+    g_free(what);
+}
+
+HostFile *host_file_open(const char *filename, bool read_only, bool direct, GError **err)
+{
+    int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    if (direct)
+        flags |= O_DIRECT;
+    int fd = open(filename, flags);
+    if (fd < 0 && direct && errno == EINVAL) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "%s: the host file system does not support cache=none (O_DIRECT)", filename);
+        return NULL;
+    }
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(err, BLOCK_ERROR, e == ENOENT ? BLOCK_ERROR_NOT_FOUND : BLOCK_ERROR_IO,
+                    "Could not open '%s': %s", filename, g_strerror(e));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        set_errno_error(err, errno, "Could not stat '%s'", filename);
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+                    "'%s' is neither a regular file nor a block device", filename);
+        close(fd);
+        return NULL;
+    }
+    HostFile *f = g_new0(HostFile, 1);
+    f->fd = fd;
+    f->filename = g_strdup(filename);
+    f->read_only = read_only;
+    f->is_block_device = S_ISBLK(st.st_mode);
+    f->direct = direct;
+    f->punch_works = true;
+    f->zero_range_works = true;
+    return f;
+}
+
+void host_file_close(HostFile *f)
+{
+    if (!f)
+        return;
+    close(f->fd);
+    g_free(f->filename);
+    g_free(f);
+}
+
+static bool is_aligned(uint64_t v)
+{
+    return (v & (DIRECT_ALIGN - 1)) == 0;
+}
+
+static bool direct_ok(HostFile *f, uint64_t offset, const void *buf, size_t len)
+{
+    return !f->direct ||
+           (is_aligned(offset) && is_aligned(len) && is_aligned((uintptr_t)buf));
+}
+
+/* Reads up to len bytes; *got says how many before the end of the file. */
+static bool raw_read(HostFile *f, uint64_t offset, void *buf, size_t len, size_t *got,
+                     GError **err)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(f->fd, (char *)buf + done, len - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            set_errno_error(err, errno, "%s: read of %zu bytes at offset %" PRIu64 " failed",
+                            f->filename, len, offset);
+            return false;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+        /* O_DIRECT reads stop at a partial block at the end of the file. */
+        if (f->direct && !is_aligned(done))
+            break;
+    }
+    *got = done;
+    return true;
+}
+
+static bool bounced_read(HostFile *f, uint64_t offset, void *buf, size_t len, size_t *got,
+                         GError **err)
+{
+    uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
+    uint64_t end = (offset + len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+    size_t blen = (size_t)(end - start);
+    void *bounce;
+    if (posix_memalign(&bounce, DIRECT_ALIGN, blen) != 0) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory");
+        return false;
+    }
+    size_t bgot;
+    bool ok = raw_read(f, start, bounce, blen, &bgot, err);
+    if (ok) {
+        size_t head = (size_t)(offset - start);
+        size_t avail = bgot > head ? bgot - head : 0;
+        *got = avail < len ? avail : len;
+        memcpy(buf, (char *)bounce + head, *got);
+    }
+    free(bounce);
+    return ok;
+}
+
+static bool read_some(HostFile *f, uint64_t offset, void *buf, size_t len, size_t *got,
+                      GError **err)
+{
+    if (direct_ok(f, offset, buf, len))
+        return raw_read(f, offset, buf, len, got, err);
+    return bounced_read(f, offset, buf, len, got, err);
+}
+
+bool host_file_pread(HostFile *f, uint64_t offset, void *buf, size_t len, GError **err)
+{
+    size_t got;
+    if (!read_some(f, offset, buf, len, &got, err))
+        return false;
+    if (got < len) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT,
+                    "%s: %zu bytes at offset %" PRIu64 " lie past the end of the file",
+                    f->filename, len, offset);
+        return false;
+    }
+    return true;
+}
+
+bool host_file_pread_zero_fill(HostFile *f, uint64_t offset, void *buf, size_t len,
+                               GError **err)
+{
+    size_t got;
+    if (!read_some(f, offset, buf, len, &got, err))
+        return false;
+    if (got < len)
+        memset((char *)buf + got, 0, len - got);
+    return true;
+}
+
+static bool raw_writev(HostFile *f, uint64_t offset, const struct iovec *iov, int iovcnt,
+                       GError **err)
+{
+    struct iovec local[16];
+    struct iovec *v = iovcnt <= 16 ? local : g_new(struct iovec, iovcnt);
+    memcpy(v, iov, sizeof(*v) * (size_t)iovcnt);
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    struct iovec *cur = v;
+    int left = iovcnt;
+    uint64_t pos = offset;
+    bool ok = true;
+    while (left > 0) {
+        ssize_t n = pwritev(f->fd, cur, left > IOV_MAX ? IOV_MAX : left, (off_t)pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            set_errno_error(err, n < 0 ? errno : EIO,
+                            "%s: write of %zu bytes at offset %" PRIu64 " failed", f->filename,
+                            total, offset);
+            ok = false;
+            break;
+        }
+        pos += (uint64_t)n;
+        size_t adv = (size_t)n;
+        while (left > 0 && adv >= cur->iov_len) {
+            adv -= cur->iov_len;
+            cur++;
+            left--;
+        }
+        if (left > 0) {
+            cur->iov_base = (char *)cur->iov_base + adv;
+            cur->iov_len -= adv;
+        }
+    }
+    if (v != local)
+        g_free(v);
+    if (ok && f->write_through)
+        ok = host_file_flush(f, err);
+    return ok;
+}
+
+static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t len,
+                          GError **err)
+{
+    uint64_t start = offset & ~(uint64_t)(DIRECT_ALIGN - 1);
+    uint64_t end = (offset + len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1);
+    size_t blen = (size_t)(end - start);
+    void *bounce;
+    if (posix_memalign(&bounce, DIRECT_ALIGN, blen) != 0) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory");
+        return false;
+    }
+    g_mutex_lock(&bounce_lock);
+    bool ok = true;
+    if (start != offset || end != offset + len) {
+        size_t got;
+        ok = raw_read(f, start, bounce, blen, &got, err);
+        if (ok && got < blen)
+            memset((char *)bounce + got, 0, blen - got);
+    }
+    if (ok) {
+        memcpy((char *)bounce + (offset - start), buf, len);
+        /* The file must not grow past what the caller wrote: write whole blocks, then
+         * trim a tail that lay beyond the old end of the file. */
+        uint64_t old_size = 0;
+        bool grows = !f->is_block_device && host_file_size(f, &old_size, NULL) &&
+                     end > old_size && offset + len < end;
+        struct iovec v = { bounce, blen };
+        ok = raw_writev(f, start, &v, 1, err);
+        if (ok && grows) {
+            uint64_t want = offset + len > old_size ? offset + len : old_size;
+            ok = host_file_truncate(f, want, err);
+        }
+    }
+    g_mutex_unlock(&bounce_lock);
+    free(bounce);
+    return ok;
+}
+
+bool host_file_pwrite(HostFile *f, uint64_t offset, const void *buf, size_t len, GError **err)
+{
+    if (len == 0)
+        return true;
+    if (!direct_ok(f, offset, buf, len))
+        return bounced_write(f, offset, buf, len, err);
+    struct iovec v = { (void *)buf, len };
+    return raw_writev(f, offset, &v, 1, err);
+}
+
+bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, int iovcnt,
+                       GError **err)
+{
+    bool aligned = true;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+        if (!direct_ok(f, 0, iov[i].iov_base, iov[i].iov_len))
+            aligned = false;
+    }
+    if (total == 0)
+        return true;
+    if (direct_ok(f, offset, NULL, 0) && aligned)
+        return raw_writev(f, offset, iov, iovcnt, err);
+    /* Misaligned under O_DIRECT: gather into one buffer and bounce it. */
+    char *flat = g_malloc(total);
+    size_t pos = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(flat + pos, iov[i].iov_base, iov[i].iov_len);
+        pos += iov[i].iov_len;
+    }
+    bool ok = bounced_write(f, offset, flat, total, err);
+    g_free(flat);
+    return ok;
+}
+
+bool host_file_flush(HostFile *f, GError **err)
+{
+    if (f->ignore_flush || f->read_only)
+        return true;
+    while (fdatasync(f->fd) < 0) {
+        if (errno == EINTR)
+            continue;
+        set_errno_error(err, errno, "%s: flush failed", f->filename);
+        return false;
+    }
+    return true;
+}
+
+bool host_file_size(HostFile *f, uint64_t *size, GError **err)
+{
+    if (f->is_block_device) {
+        uint64_t bytes;
+        if (ioctl(f->fd, BLKGETSIZE64, &bytes) < 0) {
+            set_errno_error(err, errno, "%s: cannot read the device size", f->filename);
+            return false;
+        }
+        *size = bytes;
+        return true;
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) < 0) {
+        set_errno_error(err, errno, "%s: stat failed", f->filename);
+        return false;
+    }
+    *size = (uint64_t)st.st_size;
+    return true;
+}
+
+bool host_file_truncate(HostFile *f, uint64_t size, GError **err)
+{
+    if (f->is_block_device) {
+        uint64_t cur;
+        if (!host_file_size(f, &cur, err))
+            return false;
+        if (size > cur) {
+            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_NO_SPACE,
+                        "%s: a block device of %" PRIu64 " bytes cannot hold %" PRIu64,
+                        f->filename, cur, size);
+            return false;
+        }
+        return true;
+    }
+    if (size > (uint64_t)INT64_MAX) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID, "%s: size %" PRIu64 " is too large",
+                    f->filename, size);
+        return false;
+    }
+    while (ftruncate(f->fd, (off_t)size) < 0) {
+        if (errno == EINTR)
+            continue;
+        set_errno_error(err, errno, "%s: cannot resize to %" PRIu64 " bytes", f->filename, size);
+        return false;
+    }
+    return true;
+}
+
+uint64_t host_file_allocated_bytes(HostFile *f)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return 0;
+    return (uint64_t)st.st_blocks * 512;
+}
+
+bool host_file_discard(HostFile *f, uint64_t offset, uint64_t len, bool *zeroed, GError **err)
+{
+    if (zeroed)
+        *zeroed = false;
+    if (len == 0 || f->read_only)
+        return true;
+    if (f->is_block_device) {
+        uint64_t range[2] = { offset, len };
+        /* Whether a discarded device range reads as zeros is device specific. */
+        (void)ioctl(f->fd, BLKDISCARD, range);
+        return true;
+    }
+    if (!f->punch_works)
+        return true;
+    if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                  (off_t)len) == 0) {
+        if (zeroed)
+            *zeroed = true;
+        return true;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        f->punch_works = false;
+    else if (errno != EINTR) {
+        set_errno_error(err, errno, "%s: discard failed", f->filename);
+        return false;
+    }
+    return true;
+}
+
+bool host_file_write_zeroes(HostFile *f, uint64_t offset, uint64_t len, bool may_unmap,
+                            GError **err)
+{
+    if (len == 0)
+        return true;
+    if (f->is_block_device) {
+        uint64_t range[2] = { offset, len };
+        if (ioctl(f->fd, BLKZEROOUT, range) == 0)
+            return true;
+    } else {
+        uint64_t size;
+        if (!host_file_size(f, &size, err))
+            return false;
+        if (offset >= size) {
+            /* Past the end of a file everything is already zero: just extend it. */
+            return host_file_truncate(f, offset + len, err);
+        }
+        if (may_unmap && f->punch_works && offset + len <= size &&
+            fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                      (off_t)len) == 0)
+            return true;
+        if (f->zero_range_works) {
+            if (fallocate(f->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)len) == 0)
+                return true;
+            if (errno == EOPNOTSUPP || errno == ENOSYS)
+                f->zero_range_works = false;
+        }
+    }
+    while (len > 0) {
+        size_t chunk = len > ZERO_BUFFER_SIZE ? ZERO_BUFFER_SIZE : (size_t)len;
+        if (!host_file_pwrite(f, offset, host_zero_buffer(chunk), chunk, err))
+            return false;
+        offset += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
+bool host_file_preallocate(HostFile *f, uint64_t offset, uint64_t len, bool full, GError **err)
+{
+    if (len == 0)
+        return true;
+    if (!full) {
+        int r = posix_fallocate(f->fd, (off_t)offset, (off_t)len);
+        if (r == 0)
+            return true;
+        if (r != EOPNOTSUPP && r != EINVAL) {
+            set_errno_error(err, r, "%s: cannot preallocate %" PRIu64 " bytes", f->filename, len);
+            return false;
+        }
+    }
+    while (len > 0) {
+        size_t chunk = len > ZERO_BUFFER_SIZE ? ZERO_BUFFER_SIZE : (size_t)len;
+        if (!host_file_pwrite(f, offset, host_zero_buffer(chunk), chunk, err))
+            return false;
+        offset += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
+bool host_file_data_status(HostFile *f, uint64_t offset, uint64_t max_len, bool *is_data,
+                           uint64_t *len, GError **err)
+{
+    *is_data = true;
+    *len = max_len;
+    if (f->is_block_device)
+        return true;
+    off_t data = lseek(f->fd, (off_t)offset, SEEK_DATA);
+    if (data < 0) {
+        if (errno == ENXIO) {
+            /* No data at or after offset: a hole up to the end of the file. */
+            *is_data = false;
+            return true;
+        }
+        if (errno == EINVAL || errno == EOPNOTSUPP)
+            return true;
+        set_errno_error(err, errno, "%s: SEEK_DATA failed", f->filename);
+        return false;
+    }
+    if ((uint64_t)data > offset) {
+        *is_data = false;
+        uint64_t n = (uint64_t)data - offset;
+        *len = n < max_len ? n : max_len;
+        return true;
+    }
+    off_t hole = lseek(f->fd, (off_t)offset, SEEK_HOLE);
+    if (hole < 0) {
+        if (errno == ENXIO || errno == EINVAL || errno == EOPNOTSUPP)
+            return true;
+        set_errno_error(err, errno, "%s: SEEK_HOLE failed", f->filename);
+        return false;
+    }
+    uint64_t n = (uint64_t)hole > offset ? (uint64_t)hole - offset : max_len;
+    *len = n < max_len ? n : max_len;
+    return true;
+}
+
+const void *host_zero_buffer(size_t len)
+{
+    static void *zeros;
+    g_assert(len <= ZERO_BUFFER_SIZE);
+    if (g_once_init_enter(&zeros)) {
+        void *p;
+        if (posix_memalign(&p, DIRECT_ALIGN, ZERO_BUFFER_SIZE) != 0)
+            g_error("out of memory");
+        memset(p, 0, ZERO_BUFFER_SIZE);
+        g_once_init_leave(&zeros, p);
+    }
+    return zeros;
+}
+
+bool host_buffer_is_zero(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    if (len == 0)
+        return true;
+    /* The first 16 bytes are zero and every byte equals the one 16 before it: all zero.
+     * Checking the head first makes data buffers fail fast. */
+    size_t head = len < 16 ? len : 16;
+    for (size_t i = 0; i < head; i++)
+        if (p[i])
+            return false;
+    if (len <= 16)
+        return true;
+    return memcmp(p, p + 16, len - 16) == 0;
+}

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Consistency check and repair. References are counted from every table that can name a
+ * cluster (header, L1/L2 of the active layer and of each snapshot, snapshot table,
+ * refcount structure, persistent bitmaps) and compared with the stored refcounts.
+ *
+ * Each distinct L2 table is read once and weighted by how many L1 entries name it, so a
+ * hostile image whose tables all point at the same place costs no more than its size. */
+#include "disks/qcow2-internal.h"
+
+#include <string.h>
+
+typedef struct Check {
+    Qcow2State *s;
+    Qcow2CheckResult *res;
+    Qcow2CheckReportFn report;
+    void *opaque;
+    uint64_t file_size;
+    uint64_t nb_clusters;     /* clusters of the file, rounded up */
+    uint32_t *refs;           /* computed references, saturating */
+    bool count_refcount_structure;
+    bool refblock_trouble;    /* a refcount block entry is unusable: rebuild to repair */
+    GHashTable *l2_weight;    /* L2 offset -> number of L1 entries naming it */
+} Check;
+
+static void say(Check *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void say(Check *c, const char *fmt, ...)
+{
+    if (!c->report)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    c->report(c->opaque, line);
+    g_free(line);
+}
+
+static void add_refs(Check *c, uint64_t offset, uint64_t bytes, uint64_t weight)
+{
+    if (bytes == 0 || weight == 0)
+        return;
+    Qcow2State *s = c->s;
+    uint64_t first = offset >> s->cluster_bits;
+    uint64_t last = (offset + bytes - 1) >> s->cluster_bits;
+    for (uint64_t k = first; k <= last; k++) {
+        if (k >= c->nb_clusters) {
+            say(c, "ERROR: counting reference for region exceeding the end of the file by one "
+                   "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64, offset, bytes);
+            c->res->corruptions++;
+            return;
+        }
+        uint64_t v = (uint64_t)c->refs[k] + weight;
+        c->refs[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    }
+}
+
+static uint64_t round_to_clusters(Qcow2State *s, uint64_t bytes)
+{
+    return (bytes + s->cluster_size - 1) & ~(s->cluster_size - 1);
+}
+
+/* Counts an L1 table's L2 tables (their data comes later, once per distinct table). */
+static void weigh_l1(Check *c, const uint64_t *l1, uint32_t size, const char *which)
+{
+    Qcow2State *s = c->s;
+    GHashTable *seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    for (uint32_t i = 0; i < size; i++) {
+        uint64_t e = l1[i];
+        uint64_t l2 = e & QCOW2_OFFSET_MASK;
+        if (e & QCOW2_L1E_RESERVED) {
+            say(c, "ERROR: %s L1 entry %u has reserved bits set: 0x%" PRIx64, which, i, e);
+            c->res->corruptions++;
+        }
+        if (!l2)
+            continue;
+        if (qcow2_offset_into_cluster(s, l2)) {
+            say(c, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted",
+                l2);
+            c->res->corruptions++;
+            continue;
+        }
+        if (l2 < s->cluster_size || l2 >= round_to_clusters(s, c->file_size)) {
+            say(c, "ERROR l2_offset=%" PRIx64 ": Table lies outside the image file", l2);
+            c->res->corruptions++;
+            continue;
+        }
+        if (g_hash_table_contains(seen, &l2)) {
+            say(c, "ERROR: %s L1 table names L2 table 0x%" PRIx64 " twice", which, l2);
+            c->res->corruptions++;
+            continue;
+        }
+        uint64_t *key = g_new(uint64_t, 1);
+        *key = l2;
+        g_hash_table_add(seen, key);
+        uint64_t *k = g_new(uint64_t, 1);
+        *k = l2;
+        uintptr_t w = GPOINTER_TO_SIZE(g_hash_table_lookup(c->l2_weight, k));
+        g_hash_table_replace(c->l2_weight, k, GSIZE_TO_POINTER(w + 1));
+    }
+    g_hash_table_destroy(seen);
+}
+
+static bool read_table(Check *c, uint64_t offset, uint8_t *buf, uint64_t bytes)
+{
+    GError *e = NULL;
+    if (!host_file_pread(c->s->file, offset, buf, bytes, &e)) {
+        say(c, "ERROR: cannot read the table at 0x%" PRIx64 ": %s", offset, e->message);
+        g_error_free(e);
+        c->res->check_errors++;
+        return false;
+    }
+    return true;
+}
+
+/* Data references of one L2 table, times weight. */
+static void count_l2(Check *c, uint64_t l2_off, uint64_t weight, uint8_t *buf)
+{
+    Qcow2State *s = c->s;
+    add_refs(c, l2_off, s->cluster_size, weight);
+    if (!read_table(c, l2_off, buf, s->cluster_size))
+        return;
+    for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++) {
+        uint64_t e = qcow2_l2_get(buf, j);
+        switch (qcow2_entry_type(s, e)) {
+        case QCOW2_CLUSTER_COMPRESSED: {
+            if (e & QCOW2_OFLAG_COPIED) {
+                say(c, "ERROR: coffset=0x%" PRIx64 ": Compressed cluster has copied flag set",
+                    e & s->coffset_mask);
+                c->res->corruptions++;
+            }
+            uint64_t start, len;
+            qcow2_compressed_range(s, e, &start, &len);
+            add_refs(c, start, len, weight);
+            break;
+        }
+        case QCOW2_CLUSTER_NORMAL:
+        case QCOW2_CLUSTER_ZERO_ALLOC: {
+            uint64_t host = e & QCOW2_OFFSET_MASK;
+            if (qcow2_offset_into_cluster(s, host)) {
+                say(c, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; L2 entry "
+                       "corrupted.", host);
+                c->res->corruptions++;
+                break;
+            }
+            if (e & QCOW2_L2E_STD_RESERVED & ~(uint64_t)(s->version >= 3 ? 0 : 1)) {
+                say(c, "ERROR: L2 entry 0x%" PRIx64 " has reserved bits set", e);
+                c->res->corruptions++;
+            }
+            add_refs(c, host, s->cluster_size, weight);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+/* The active layer's own checks: copied flags against the stored refcounts, and the
+ * allocation statistics qemu-img prints. */
+static void check_active(Check *c, uint8_t *buf)
+{
+    Qcow2State *s = c->s;
+    uint64_t next_contiguous = 0;
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t l1e = s->l1[i];
+        uint64_t l2 = l1e & QCOW2_OFFSET_MASK;
+        if (!l2 || qcow2_offset_into_cluster(s, l2) || l2 < s->cluster_size ||
+            l2 >= round_to_clusters(s, c->file_size))
+            continue;
+        uint64_t rc = 0;
+        if (!qcow2_get_refcount(s, l2 >> s->cluster_bits, &rc, NULL))
+            c->res->check_errors++;
+        if ((rc == 1) != ((l1e & QCOW2_OFLAG_COPIED) != 0)) {
+            say(c, "ERROR OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%" PRIx64
+                   " refcount=%" PRIu64, i, l1e, rc);
+            c->res->corruptions++;
+        }
+        if (!read_table(c, l2, buf, s->cluster_size))
+            continue;
+        for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++) {
+            uint64_t e = qcow2_l2_get(buf, j);
+            uint64_t guest = (((uint64_t)i << s->l2_bits) + j) << s->cluster_bits;
+            if (guest >= s->size)
+                break;
+            switch (qcow2_entry_type(s, e)) {
+            case QCOW2_CLUSTER_COMPRESSED:
+                c->res->allocated_clusters++;
+                c->res->compressed_clusters++;
+                /* Compressed data is never contiguous in the sense of a full cluster. */
+                c->res->fragmented_clusters++;
+                break;
+            case QCOW2_CLUSTER_NORMAL:
+            case QCOW2_CLUSTER_ZERO_ALLOC: {
+                uint64_t host = e & QCOW2_OFFSET_MASK;
+                c->res->allocated_clusters++;
+                if (next_contiguous && host != next_contiguous)
+                    c->res->fragmented_clusters++;
+                next_contiguous = host + s->cluster_size;
+                if (qcow2_offset_into_cluster(s, host))
+                    break;
+                if (!qcow2_get_refcount(s, host >> s->cluster_bits, &rc, NULL)) {
+                    c->res->check_errors++;
+                    break;
+                }
+                if ((rc == 1) != ((e & QCOW2_OFLAG_COPIED) != 0)) {
+                    say(c, "ERROR OFLAG_COPIED data cluster: l2_entry=%" PRIx64
+                           " refcount=%" PRIu64, e, rc);
+                    c->res->corruptions++;
+                }
+                break;
+            }
+            default:
+                break;
+            }
+        }
+    }
+}
+
+static void count_bitmaps(Check *c)
+{
+    Qcow2State *s = c->s;
+    if (!s->has_bitmaps_ext || !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
+        return;
+    uint64_t dir = s->bitmaps_dir_offset, size = s->bitmaps_dir_size;
+    if (size == 0 || size > 64u * 1024 * 1024 || qcow2_offset_into_cluster(s, dir) ||
+        dir > c->file_size || size > c->file_size - dir) {
+        say(c, "ERROR: the bitmap directory lies outside the image file");
+        c->res->corruptions++;
+        return;
+    }
+    add_refs(c, dir, size, 1);
+    uint8_t *d = g_malloc(size);
+    if (!read_table(c, dir, d, size)) {
+        g_free(d);
+        return;
+    }
+    uint64_t pos = 0;
+    for (uint32_t b = 0; b < s->bitmaps_count && pos + 24 <= size; b++) {
+        uint64_t table = qcow2_be64(d + pos);
+        uint32_t entries = qcow2_be32(d + pos + 8);
+        uint16_t name_len = qcow2_be16(d + pos + 18);
+        uint32_t extra = qcow2_be32(d + pos + 20);
+        pos += (24 + (uint64_t)extra + name_len + 7) & ~7ULL;
+        uint64_t bytes = (uint64_t)entries * 8;
+        if (qcow2_offset_into_cluster(s, table) || table > c->file_size ||
+            bytes > c->file_size - table) {
+            say(c, "ERROR: bitmap table %u lies outside the image file", b);
+            c->res->corruptions++;
+            continue;
+        }
+        add_refs(c, table, bytes, 1);
+        uint8_t *t = g_malloc(bytes ? bytes : 1);
+        if (read_table(c, table, t, bytes)) {
+            for (uint32_t i = 0; i < entries; i++) {
+                uint64_t off = qcow2_be64(t + (size_t)i * 8) & QCOW2_OFFSET_MASK;
+                if (off)
+                    add_refs(c, off, s->cluster_size, 1);
+            }
+        }
+        g_free(t);
+    }
+    g_free(d);
+}
+
+/* Counts every reference into c->refs. */
+static void count_references(Check *c)
+{
+    Qcow2State *s = c->s;
+    uint8_t *buf = g_malloc(s->cluster_size);
+    add_refs(c, 0, s->cluster_size, 1);
+
+    add_refs(c, s->l1_offset, round_to_clusters(s, (uint64_t)s->l1_size * 8), 1);
+    weigh_l1(c, s->l1, s->l1_size, "active");
+    if (s->nb_snapshots)
+        add_refs(c, s->snapshots_offset, s->snapshots_bytes, 1);
+    /* Snapshots sharing one L1 table are counted once per table and weighted. */
+    GHashTable *l1_done = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        Qcow2Snapshot *sn = &s->snapshots[i];
+        uint64_t bytes = (uint64_t)sn->l1_size * 8;
+        add_refs(c, sn->l1_offset, round_to_clusters(s, bytes), 1);
+        if (!bytes)
+            continue;
+        if (sn->l1_offset < s->cluster_size || sn->l1_offset > c->file_size ||
+            bytes > c->file_size - sn->l1_offset) {
+            say(c, "ERROR: snapshot %s has its L1 table outside the image file", sn->id);
+            c->res->corruptions++;
+            continue;
+        }
+        if (g_hash_table_contains(l1_done, &sn->l1_offset)) {
+            say(c, "ERROR: snapshot %s shares its L1 table with another snapshot", sn->id);
+            c->res->corruptions++;
+            continue;
+        }
+        g_hash_table_add(l1_done, &sn->l1_offset);
+        uint8_t *raw = g_malloc(bytes);
+        if (read_table(c, sn->l1_offset, raw, bytes)) {
+            uint64_t *l1 = g_new(uint64_t, sn->l1_size);
+            for (uint32_t k = 0; k < sn->l1_size; k++)
+                l1[k] = qcow2_be64(raw + (size_t)k * 8);
+            weigh_l1(c, l1, sn->l1_size, "snapshot");
+            g_free(l1);
+        }
+        g_free(raw);
+    }
+    g_hash_table_destroy(l1_done);
+
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, c->l2_weight);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        count_l2(c, *(uint64_t *)k, GPOINTER_TO_SIZE(v), buf);
+
+    if (c->count_refcount_structure) {
+        add_refs(c, s->reftable_offset, (uint64_t)s->reftable_clusters << s->cluster_bits, 1);
+        for (uint64_t i = 0; i < s->reftable_entries; i++) {
+            uint64_t e = s->reftable[i];
+            uint64_t off = e & QCOW2_REFT_OFFSET_MASK;
+            if (!off)
+                continue;
+            if (qcow2_offset_into_cluster(s, off) || (e & QCOW2_REFT_RESERVED)) {
+                say(c, "ERROR refcount block %" PRIu64
+                       " is not cluster aligned; refcount table entry corrupted", i);
+                c->res->corruptions++;
+                c->refblock_trouble = true;
+                continue;
+            }
+            if ((off >> s->cluster_bits) >= c->nb_clusters) {
+                say(c, "ERROR refcount block %" PRIu64 " is outside image", i);
+                c->res->corruptions++;
+                c->refblock_trouble = true;
+                continue;
+            }
+            add_refs(c, off, s->cluster_size, 1);
+        }
+    }
+    count_bitmaps(c);
+    g_free(buf);
+}
+
+static bool check_init(Check *c, Qcow2State *s, Qcow2CheckResult *res, GError **err)
+{
+    c->s = s;
+    c->res = res;
+    if (!host_file_size(s->file, &c->file_size, err))
+        return false;
+    c->nb_clusters = qcow2_size_to_clusters(s, c->file_size);
+    if (c->nb_clusters > (1ULL << 31)) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "%s: the file has too many clusters to check", s->img->filename);
+        return false;
+    }
+    c->refs = g_try_new0(uint32_t, c->nb_clusters ? c->nb_clusters : 1);
+    if (!c->refs) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory for the check");
+        return false;
+    }
+    c->l2_weight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+    return true;
+}
+
+static void check_fini(Check *c)
+{
+    g_free(c->refs);
+    if (c->l2_weight)
+        g_hash_table_destroy(c->l2_weight);
+}
+
+/* Compares stored and computed refcounts; optionally lowers leaked counts. */
+static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
+{
+    Qcow2State *s = c->s;
+    uint64_t highest = 0;
+    bool any = false;
+    for (uint64_t k = 0; k < c->nb_clusters; k++) {
+        uint64_t stored;
+        GError *e = NULL;
+        if (!qcow2_get_refcount(s, k, &stored, &e)) {
+            say(c, "ERROR: cannot read the refcount of cluster %" PRIu64 ": %s", k, e->message);
+            g_error_free(e);
+            c->res->check_errors++;
+            *need_rebuild = true;
+            continue;
+        }
+        uint64_t computed = c->refs[k];
+        if (stored || computed) {
+            highest = k;
+            any = true;
+        }
+        if (stored == computed)
+            continue;
+        if (stored > computed) {
+            bool fixed = false;
+            if (fix_leaks) {
+                GError *fe = NULL;
+                fixed = qcow2_set_refcount(s, k, computed, &fe);
+                if (fe)
+                    g_error_free(fe);
+            }
+            say(c, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
+                fixed ? "Repairing" : "Leaked", k, stored, computed);
+            if (fixed)
+                c->res->leaks_fixed++;
+            else
+                c->res->leaks++;
+        } else {
+            say(c, "ERROR cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64, k,
+                stored, computed);
+            c->res->corruptions++;
+            *need_rebuild = true;
+        }
+    }
+    c->res->image_end_offset = any ? (highest + 1) << s->cluster_bits : 0;
+}
+
+static void analyse(Check *c, bool fix_leaks, bool *need_rebuild)
+{
+    Qcow2State *s = c->s;
+    c->res->total_clusters = qcow2_size_to_clusters(s, s->size);
+    count_references(c);
+    uint8_t *buf = g_malloc(s->cluster_size);
+    check_active(c, buf);
+    g_free(buf);
+    compare_refcounts(c, fix_leaks, need_rebuild);
+    if (c->refblock_trouble)
+        *need_rebuild = true;
+}
+
+/* Writes a new refcount structure for the counts in c->refs past the end of the file
+ * and switches the header to it. Nothing of the old structure is read. */
+static bool rebuild_refcounts(Check *c, GError **err)
+{
+    Qcow2State *s = c->s;
+    uint64_t cs = s->cluster_size;
+    uint64_t per_block = 1ULL << s->refblock_bits;
+    uint64_t per_table_cluster = cs / 8;
+    uint64_t start = c->nb_clusters;   /* the new area begins at the end of the file */
+    uint64_t blocks = 0, table = 0, prev;
+    do {
+        prev = blocks + table;
+        blocks = (start + blocks + table + per_block - 1) / per_block;
+        table = (blocks + per_table_cluster - 1) / per_table_cluster;
+    } while (blocks + table != prev);
+    if ((table << s->cluster_bits) > QCOW2_MAX_REFTABLE_BYTES) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "%s: the rebuilt refcount table would exceed 8 MiB", s->img->filename);
+        return false;
+    }
+    for (uint64_t k = 0; k < c->nb_clusters; k++) {
+        if (c->refs[k] > s->refcount_max) {
+            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                        "%s: cluster %" PRIu64 " has more references than refcount_bits=%u "
+                        "can count", s->img->filename, k, s->refcount_bits);
+            return false;
+        }
+    }
+    uint8_t *bbuf = g_malloc0(blocks * cs);
+    for (uint64_t k = 0; k < start + blocks + table; k++) {
+        uint64_t v = k < c->nb_clusters ? c->refs[k] : 1;
+        if (v)
+            qcow2_refblock_set(s, bbuf + (k / per_block) * cs, k % per_block, v);
+    }
+    uint64_t *new_table = g_new0(uint64_t, table * per_table_cluster);
+    uint8_t *tbuf = g_malloc0(table * cs);
+    for (uint64_t b = 0; b < blocks; b++) {
+        new_table[b] = (start + b) << s->cluster_bits;
+        qcow2_put_be64(tbuf + b * 8, new_table[b]);
+    }
+    uint64_t area = start << s->cluster_bits;
+    bool ok = qcow2_host_write(s, area, bbuf, blocks * cs, err) &&
+              qcow2_host_write(s, area + blocks * cs, tbuf, table * cs, err) &&
+              qcow2_sync(s, err);
+    g_free(bbuf);
+    g_free(tbuf);
+    if (!ok) {
+        g_free(new_table);
+        return false;
+    }
+    g_free(s->reftable);
+    s->reftable = new_table;
+    s->reftable_entries = table * per_table_cluster;
+    s->reftable_offset = area + blocks * cs;
+    s->reftable_clusters = (uint32_t)table;
+    qcow2_cache_free(s->refblock_cache);
+    s->refblock_cache = qcow2_cache_new(s, 16, false);
+    s->free_hint = 0;
+    s->compress_next = 0;
+    s->known_zero_from = area + (blocks + table) * cs;
+    g_array_set_size(s->pending_frees, 0);
+    s->pending_durable = 0;
+    return qcow2_header_update_field(s, QCOW2_HDR_REFTABLE, err) && qcow2_sync(s, err);
+}
+
+static bool check_locked(Qcow2State *s, Qcow2RepairMode mode, Qcow2CheckResult *res,
+                         Qcow2CheckReportFn report, void *opaque, GError **err)
+{
+    memset(res, 0, sizeof(*res));
+    if (mode != QCOW2_REPAIR_NONE && s->read_only) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_READ_ONLY,
+                    "%s: repairing needs the image opened read/write", s->img->filename);
+        return false;
+    }
+    if (!s->read_only && !qcow2_flush_metadata(s, err))
+        return false;
+    Check c = { .report = report, .opaque = opaque, .count_refcount_structure = true };
+    if (!check_init(&c, s, res, err))
+        return false;
+    bool need_rebuild = false;
+    analyse(&c, mode != QCOW2_REPAIR_NONE, &need_rebuild);
+    check_fini(&c);
+    bool ok = true;
+    if (mode != QCOW2_REPAIR_NONE)
+        ok = qcow2_flush_metadata(s, err);
+    if (ok && mode == QCOW2_REPAIR_ALL && (need_rebuild || res->corruptions)) {
+        /* Count again without the old refcount structure, then write a new one; that
+         * also makes the copied flags recomputable from trustworthy counts. */
+        Qcow2CheckResult scratch = { 0 };
+        Check r = { .count_refcount_structure = false };
+        ok = check_init(&r, s, &scratch, err);
+        if (ok) {
+            count_references(&r);
+            ok = rebuild_refcounts(&r, err) && qcow2_update_copied_flags(s, err) &&
+                 qcow2_flush_metadata(s, err);
+        }
+        check_fini(&r);
+    }
+    if (ok && mode != QCOW2_REPAIR_NONE) {
+        /* What a second, silent look still finds was not repaired. */
+        Qcow2CheckResult before = *res, after = { 0 };
+        Check again = { .count_refcount_structure = true };
+        ok = check_init(&again, s, &after, err);
+        if (ok) {
+            bool rebuild = false;
+            analyse(&again, false, &rebuild);
+            after.leaks_fixed = before.leaks_fixed +
+                                (before.leaks > after.leaks ? before.leaks - after.leaks : 0);
+            after.corruptions_fixed = before.corruptions > after.corruptions
+                                          ? before.corruptions - after.corruptions : 0;
+            *res = after;
+        }
+        check_fini(&again);
+    }
+    if (ok && mode != QCOW2_REPAIR_NONE && res->corruptions == 0 && !s->read_only) {
+        ok = qcow2_set_incompatible_bits(s, 0, QCOW2_INCOMPAT_CORRUPT, err);
+        if (ok)
+            s->corrupt_seen = false;
+    }
+    return ok;
+}
+
+bool qcow2_check(BlockImage *img, Qcow2RepairMode mode, Qcow2CheckResult *res,
+                 Qcow2CheckReportFn report, void *opaque, GError **err)
+{
+    Qcow2State *s = qcow2_state(img);
+    if (!s) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "This image format does not support checks");
+        return false;
+    }
+    block_drain(img);
+    g_mutex_lock(&s->lock);
+    bool ok = check_locked(s, mode, res, report, opaque, err);
+    g_mutex_unlock(&s->lock);
+    return ok;
+}
+
+bool qcow2_repair_on_open(Qcow2State *s, GError **err)
+{
+    Qcow2CheckResult res;
+    bool saved = s->check_mode;
+    /* Repairs write the header; they must not mark the image corrupt meanwhile. */
+    s->check_mode = true;
+    bool ok = check_locked(s, QCOW2_REPAIR_ALL, &res, NULL, NULL, err);
+    s->check_mode = saved;
+    if (ok && res.corruptions) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT,
+                    "%s: the image was not closed cleanly and %" PRIu64
+                    " inconsistencies remain after repair; run vireo-img check",
+                    s->img->filename, res.corruptions);
+        return false;
+    }
+    return ok && qcow2_set_incompatible_bits(s, 0, QCOW2_INCOMPAT_DIRTY, err);
+}

@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Unit tests of the block layer internals: refcount entries of every width, the cluster
+ * allocator (including refcount table growth), refcount limits, the snapshot table,
+ * backing chain resolution, hostile headers and the asynchronous request pool. */
+#include "disks/block.h"
+#include "disks/image-ops.h"
+#include "disks/qcow2-internal.h"
+
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *tmpdir;
+
+static char *tmp_path(const char *name)
+{
+    return g_build_filename(tmpdir, name, NULL);
+}
+
+static BlockImage *make_qcow2(const char *name, uint64_t size, uint32_t cs, unsigned rb)
+{
+    char *path = tmp_path(name);
+    Qcow2CreateOptions o = { .size = size, .cluster_size = cs, .refcount_bits = rb };
+    GError *err = NULL;
+    g_assert_true(qcow2_create(path, &o, &err));
+    g_assert_no_error(err);
+    BlockOpenOptions oo = { .format = "qcow2" };
+    BlockImage *img = block_open(path, &oo, &err);
+    g_assert_no_error(err);
+    g_free(path);
+    return img;
+}
+
+static void count_lines(void *opaque, const char *line)
+{
+    (*(int *)opaque)++;
+}
+
+/* Every width stores values independently of its neighbours, least significant bit first
+ * for sub-byte widths ("Refcount block entry"). */
+static void test_refblock_widths(void)
+{
+    for (unsigned order = 0; order <= 6; order++) {
+        Qcow2State s = { .refcount_order = order, .refcount_bits = 1u << order };
+        uint64_t max = order == 6 ? UINT64_MAX : (1ULL << (1u << order)) - 1;
+        uint8_t block[512];
+        memset(block, 0, sizeof(block));
+        uint64_t n = 512 * 8 / s.refcount_bits;
+        for (uint64_t i = 0; i < n; i++)
+            qcow2_refblock_set(&s, block, i, (i * 2654435761u) & max);
+        for (uint64_t i = 0; i < n; i++)
+            g_assert_cmpuint(qcow2_refblock_get(&s, block, i), ==, (i * 2654435761u) & max);
+        /* Sub-byte entries: entry 0 is the least significant bit(s) of byte 0. */
+        memset(block, 0, sizeof(block));
+        qcow2_refblock_set(&s, block, 0, 1);
+        if (order <= 2)
+            g_assert_cmpuint(block[0], ==, 1);
+        else
+            g_assert_cmpuint(block[(1u << order) / 8 - 1], ==, 1);
+    }
+}
+
+/* Allocations are contiguous, never overlap metadata, and grow the refcount table when
+ * they pass its reach; every cluster allocated but not referenced is one leak. */
+static void test_allocator(void)
+{
+    /* 512-byte clusters with 64-bit refcounts: one block counts 64 clusters and one table
+     * cluster 64 blocks, so a few MiB force refcount blocks and table growth. */
+    BlockImage *img = make_qcow2("alloc.qcow2", 1 << 20, 512, 64);
+    Qcow2State *s = qcow2_state(img);
+    g_assert_nonnull(s);
+    uint64_t first_table = s->reftable_offset;
+    GHashTable *used = g_hash_table_new(g_int64_hash, g_int64_equal);
+    GArray *offsets = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    GError *err = NULL;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < 200; i++) {
+        uint64_t count = 1 + (i * 7) % 90; /* some runs longer than a block's reach */
+        uint64_t off;
+        g_assert_true(qcow2_alloc_clusters(s, count, &off, NULL, &err));
+        g_assert_no_error(err);
+        g_assert_cmpuint(off % 512, ==, 0);
+        for (uint64_t c = 0; c < count; c++) {
+            uint64_t *k = g_new(uint64_t, 1);
+            *k = off + c * 512;
+            g_assert_false(g_hash_table_contains(used, k));
+            g_assert_cmpuint(*k, !=, 0);
+            g_hash_table_add(used, k);
+            uint64_t rc;
+            g_assert_true(qcow2_get_refcount(s, *k >> 9, &rc, &err));
+            g_assert_cmpuint(rc, ==, 1);
+        }
+        g_array_append_val(offsets, off);
+        total += count;
+    }
+    g_assert_cmpuint(s->reftable_offset, !=, first_table);
+    /* No allocation may have landed on a refcount block or the table. */
+    for (uint64_t i = 0; i < s->reftable_entries; i++) {
+        uint64_t b = s->reftable[i] & QCOW2_REFT_OFFSET_MASK;
+        if (b)
+            g_assert_false(g_hash_table_contains(used, &b));
+    }
+    for (uint64_t t = 0; t < s->reftable_clusters; t++) {
+        uint64_t off = s->reftable_offset + t * 512;
+        g_assert_false(g_hash_table_contains(used, &off));
+    }
+    g_assert_true(qcow2_flush_metadata(s, &err));
+    /* Clusters past the end of the file are not checked (as in qemu-img): make the file
+     * cover every allocation so each one shows up as a leak. */
+    uint64_t end = 0;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, used);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        end = MAX(end, *(uint64_t *)key + 512);
+    g_assert_true(host_file_truncate(s->file, end, &err));
+
+    Qcow2CheckResult r;
+    int lines = 0;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, count_lines, &lines, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, ==, total);
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_LEAKS, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.leaks, ==, 0);
+    g_assert_cmpuint(r.leaks_fixed, ==, total);
+    /* The freed space is found again. */
+    uint64_t off;
+    g_assert_true(qcow2_alloc_clusters(s, 1, &off, NULL, &err));
+    g_assert_true(g_hash_table_contains(used, &off));
+    g_assert_true(qcow2_free_clusters_now(s, off, 512, &err));
+    g_assert_true(block_close(img, &err));
+    g_hash_table_iter_init(&it, used);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_free(key);
+    g_hash_table_destroy(used);
+    g_array_free(offsets, TRUE);
+}
+
+/* Refcounts stop at their width's maximum and at zero, with an error and no change. */
+static void test_refcount_limits(void)
+{
+    BlockImage *img = make_qcow2("limits.qcow2", 1 << 20, 65536, 1);
+    Qcow2State *s = qcow2_state(img);
+    GError *err = NULL;
+    uint64_t off, rc;
+    g_assert_true(qcow2_alloc_clusters(s, 1, &off, NULL, &err));
+    g_assert_false(qcow2_update_refcounts(s, off >> 16, 1, 1, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(err->message, "refcount_bits=1"));
+    g_clear_error(&err);
+    g_assert_true(qcow2_get_refcount(s, off >> 16, &rc, &err));
+    g_assert_cmpuint(rc, ==, 1);
+    g_assert_true(qcow2_update_refcounts(s, off >> 16, 1, -1, &err));
+    g_assert_false(qcow2_update_refcounts(s, off >> 16, 1, -1, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT);
+    g_clear_error(&err);
+    g_assert_true(qcow2_get_refcount(s, off >> 16, &rc, &err));
+    g_assert_cmpuint(rc, ==, 0);
+    /* The underflow counted as corruption: no more writes this session. */
+    g_assert_false(block_pwrite(img, 0, "data", 4, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT);
+    g_clear_error(&err);
+    block_close(img, NULL);
+
+    /* A snapshot needs refcount 2: refused cleanly on a 1-bit image. */
+    img = make_qcow2("limits2.qcow2", 1 << 20, 65536, 1);
+    g_assert_true(block_pwrite(img, 0, "data", 4, &err));
+    g_assert_false(qcow2_snapshot_create(img, "s", &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED);
+    g_clear_error(&err);
+    block_close(img, NULL);
+}
+
+/* A huge stored refcount (64-bit widths) is repaired down to the real count; found by
+ * the fuzzer as an overflow when the difference did not fit a signed delta. */
+static void test_huge_refcount_repair(void)
+{
+    BlockImage *img = make_qcow2("huge.qcow2", 1 << 20, 65536, 64);
+    Qcow2State *s = qcow2_state(img);
+    GError *err = NULL;
+    g_assert_true(block_pwrite(img, 0, "x", 1, &err));
+    g_assert_true(qcow2_flush_metadata(s, &err));
+    uint64_t host = s->l1[0] & QCOW2_OFFSET_MASK; /* the L2 table: one reference */
+    g_assert_true(qcow2_set_refcount(s, host >> 16, (1ULL << 63) + 5, &err));
+    g_assert_true(qcow2_flush_metadata(s, &err));
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.leaks, ==, 1);
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_LEAKS, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.leaks, ==, 0);
+    g_assert_cmpuint(r.leaks_fixed, ==, 1);
+    uint64_t rc;
+    g_assert_true(qcow2_get_refcount(s, host >> 16, &rc, &err));
+    g_assert_cmpuint(rc, ==, 1);
+    g_assert_true(block_close(img, &err));
+}
+
+/* A serialised table parses back to the same entries, unknown extra data included. */
+static void test_snapshot_table(void)
+{
+    BlockImage *img = make_qcow2("snap.qcow2", 1 << 20, 65536, 16);
+    Qcow2State *s = qcow2_state(img);
+    Qcow2Snapshot sn[3] = { 0 };
+    static const uint8_t unknown[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    for (int i = 0; i < 3; i++) {
+        sn[i].l1_offset = 65536ULL * (10 + i);
+        sn[i].l1_size = 1;
+        sn[i].id = g_strdup_printf("%d", i + 1);
+        sn[i].name = g_strdup_printf("snapshot number %d", i);
+        sn[i].date_sec = 1000 + i;
+        sn[i].date_nsec = 5000 + i;
+        sn[i].vm_clock_nsec = 123456789ULL * i;
+        sn[i].vm_state_size = i == 2 ? (1ULL << 33) : 0;
+        sn[i].disk_size = 1 << 20;
+        sn[i].has_icount = true;
+        sn[i].icount = 42;
+    }
+    sn[1].extra_unknown = g_memdup2(unknown, sizeof(unknown));
+    sn[1].extra_unknown_len = sizeof(unknown);
+    uint64_t bytes, consumed;
+    GError *err = NULL;
+    uint8_t *buf = qcow2_snapshots_serialize(s, sn, 3, &bytes, &err);
+    g_assert_nonnull(buf);
+    g_assert_cmpuint(bytes % 8, ==, 0);
+    Qcow2Snapshot *back = NULL;
+    g_assert_true(qcow2_snapshots_parse(s, buf, bytes, 3, &back, &consumed, &err));
+    g_assert_cmpuint(consumed, ==, bytes);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpstr(back[i].id, ==, sn[i].id);
+        g_assert_cmpstr(back[i].name, ==, sn[i].name);
+        g_assert_cmpuint(back[i].l1_offset, ==, sn[i].l1_offset);
+        g_assert_cmpuint(back[i].date_sec, ==, sn[i].date_sec);
+        g_assert_cmpuint(back[i].date_nsec, ==, sn[i].date_nsec);
+        g_assert_cmpuint(back[i].vm_clock_nsec, ==, sn[i].vm_clock_nsec);
+        g_assert_cmpuint(back[i].vm_state_size, ==, sn[i].vm_state_size);
+        g_assert_cmpuint(back[i].icount, ==, 42);
+    }
+    g_assert_cmpuint(back[1].extra_unknown_len, ==, sizeof(unknown));
+    g_assert_cmpmem(back[1].extra_unknown, sizeof(unknown), unknown, sizeof(unknown));
+    qcow2_snapshots_free(back, 3);
+
+    /* Hostile tables: cut short, an entry claiming more than the table, huge extra. */
+    g_assert_false(qcow2_snapshots_parse(s, buf, 30, 1, &back, &consumed, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT);
+    g_clear_error(&err);
+    g_assert_false(qcow2_snapshots_parse(s, buf, bytes, 4, &back, &consumed, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT);
+    g_clear_error(&err);
+    uint8_t *bad = g_memdup2(buf, bytes);
+    qcow2_put_be32(bad + 36, 100000);
+    g_assert_false(qcow2_snapshots_parse(s, bad, bytes, 1, &back, &consumed, &err));
+    g_assert_nonnull(strstr(err->message, "extra data"));
+    g_clear_error(&err);
+    memcpy(bad, buf, bytes);
+    qcow2_put_be64(bad, 65536 + 7); /* unaligned L1 table */
+    g_assert_false(qcow2_snapshots_parse(s, bad, bytes, 1, &back, &consumed, &err));
+    g_clear_error(&err);
+    g_free(bad);
+    g_free(buf);
+    for (int i = 0; i < 3; i++) {
+        g_free(sn[i].id);
+        g_free(sn[i].name);
+        g_free(sn[i].extra_unknown);
+    }
+    block_close(img, NULL);
+}
+
+/* Snapshot create, apply and delete through the public interface keep data apart. */
+static void test_snapshot_ops(void)
+{
+    BlockImage *img = make_qcow2("snapops.qcow2", 4 << 20, 65536, 16);
+    GError *err = NULL;
+    uint8_t a[4096], b[4096], out[4096];
+    memset(a, 0xaa, sizeof(a));
+    memset(b, 0xbb, sizeof(b));
+    g_assert_true(block_pwrite(img, 8192, a, sizeof(a), &err));
+    g_assert_true(qcow2_snapshot_create(img, "one", &err));
+    g_assert_false(qcow2_snapshot_create(img, "one", &err));
+    g_clear_error(&err);
+    g_assert_true(block_pwrite(img, 8192, b, sizeof(b), &err));
+    g_assert_true(qcow2_snapshot_create(img, "two", &err));
+    GPtrArray *list = qcow2_snapshot_list(img, &err);
+    g_assert_cmpuint(list->len, ==, 2);
+    g_assert_cmpstr(((Qcow2SnapshotInfo *)list->pdata[0])->id, ==, "1");
+    g_assert_cmpstr(((Qcow2SnapshotInfo *)list->pdata[1])->name, ==, "two");
+    g_ptr_array_free(list, TRUE);
+    g_assert_true(qcow2_snapshot_apply(img, "one", &err));
+    g_assert_true(block_pread(img, 8192, out, sizeof(out), &err));
+    g_assert_cmpmem(out, sizeof(out), a, sizeof(a));
+    g_assert_true(qcow2_snapshot_delete(img, "1", &err)); /* by ID */
+    g_assert_true(qcow2_snapshot_apply(img, "two", &err));
+    g_assert_true(block_pread(img, 8192, out, sizeof(out), &err));
+    g_assert_cmpmem(out, sizeof(out), b, sizeof(b));
+    g_assert_false(qcow2_snapshot_apply(img, "one", &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions + r.leaks, ==, 0);
+    g_assert_true(block_close(img, &err));
+}
+
+static void test_backing_paths(void)
+{
+    char *p;
+    p = block_resolve_backing_path("dir/top.qcow2", "base.raw");
+    g_assert_cmpstr(p, ==, "dir/base.raw");
+    g_free(p);
+    p = block_resolve_backing_path("top.qcow2", "base.raw");
+    g_assert_cmpstr(p, ==, "base.raw");
+    g_free(p);
+    p = block_resolve_backing_path("/a/b/top.qcow2", "../c/base.raw");
+    g_assert_cmpstr(p, ==, "/a/b/../c/base.raw");
+    g_free(p);
+    p = block_resolve_backing_path("/a/b/top.qcow2", "/abs/base.raw");
+    g_assert_cmpstr(p, ==, "/abs/base.raw");
+    g_free(p);
+    p = block_resolve_backing_path("/a/top.qcow2", "file:base.raw");
+    g_assert_cmpstr(p, ==, "/a/base.raw");
+    g_free(p);
+}
+
+/* Writes a qcow2 overlay of name over backing by hand-editing a fresh image's header. */
+static void set_backing(const char *path, const char *backing)
+{
+    GError *err = NULL;
+    BlockOpenOptions o = { .format = "qcow2", .no_backing = true };
+    BlockImage *img = block_open(path, &o, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcow2_set_backing(img, backing, "qcow2", &err));
+    g_assert_true(block_close(img, &err));
+}
+
+static void test_backing_chain(void)
+{
+    GError *err = NULL;
+    /* A chain of 20 images, each adding one cluster, read back through the top. */
+    char *dir = tmp_path("chain");
+    g_mkdir(dir, 0755);
+    for (int i = 0; i < 20; i++) {
+        char *name = g_strdup_printf("chain/l%02d.qcow2", i);
+        char *path = tmp_path(name);
+        ImageCreateOptions co = { .format = "qcow2", .size = 2 << 20, .size_given = true };
+        char *prev = i ? g_strdup_printf("l%02d.qcow2", i - 1) : NULL;
+        co.backing_file = prev; /* relative: resolved against the overlay's directory */
+        g_assert_true(image_create(path, &co, &err));
+        g_assert_no_error(err);
+        BlockImage *img = block_open(path, NULL, &err);
+        g_assert_no_error(err);
+        uint8_t v = (uint8_t)(i + 1);
+        block_pwrite(img, (uint64_t)i * 65536, &v, 1, &err);
+        g_assert_no_error(err);
+        g_assert_true(block_close(img, &err));
+        g_free(prev);
+        g_free(name);
+        g_free(path);
+    }
+    char *top = tmp_path("chain/l19.qcow2");
+    BlockOpenOptions ro = { .read_only = true };
+    BlockImage *img = block_open(top, &ro, &err);
+    g_assert_no_error(err);
+    for (int i = 0; i < 20; i++) {
+        uint8_t v;
+        g_assert_true(block_pread(img, (uint64_t)i * 65536, &v, 1, &err));
+        g_assert_cmpuint(v, ==, i + 1);
+    }
+    BlockStatus st;
+    g_assert_true(block_get_status_above(img, NULL, 0, 65536, &st, &err));
+    g_assert_cmpuint(st.depth, ==, 19);
+    block_close(img, NULL);
+
+    /* A loop: l00 -> l19 -> ... -> l00. */
+    char *bottom = tmp_path("chain/l00.qcow2");
+    set_backing(bottom, "l19.qcow2");
+    img = block_open(top, &ro, &err);
+    g_assert_null(img);
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT);
+    g_assert_nonnull(strstr(err->message, "loop"));
+    g_clear_error(&err);
+    /* A missing backing file is named in the error. */
+    set_backing(bottom, "does-not-exist.qcow2");
+    img = block_open(top, &ro, &err);
+    g_assert_null(img);
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(err->message, "does-not-exist.qcow2"));
+    g_clear_error(&err);
+    /* ... and no_backing still opens the image. */
+    BlockOpenOptions nb = { .read_only = true, .no_backing = true };
+    img = block_open(top, &nb, &err);
+    g_assert_nonnull(img);
+    block_close(img, NULL);
+    g_free(bottom);
+    g_free(top);
+    g_free(dir);
+}
+
+/* Hostile headers fail with one clear error and no crash. */
+static void test_hostile_headers(void)
+{
+    GError *err = NULL;
+    BlockImage *img = make_qcow2("hostile.qcow2", 1 << 20, 65536, 16);
+    block_close(img, NULL);
+    char *path = tmp_path("hostile.qcow2");
+    gchar *orig;
+    gsize len;
+    g_assert_true(g_file_get_contents(path, &orig, &len, NULL));
+    static const struct {
+        unsigned offset;
+        unsigned size;
+        uint64_t value;
+        const char *expect;
+    } cases[] = {
+        { 20, 4, 30, "cluster size" },           /* cluster_bits */
+        { 20, 4, 8, "cluster size" },
+        { 36, 4, 0x10000000, "L1 table" },        /* l1_size: 2 GiB of table */
+        { 40, 8, 0x100, "aligned" },              /* l1_table_offset */
+        { 40, 8, 0x7fff0000, "past the end" },
+        { 48, 8, 0x1000000, "past the end" },     /* refcount table */
+        { 56, 4, 0xfffffff, "8 MiB" },
+        { 60, 4, 70000, "snapshots" },
+        { 72, 8, 1ULL << 40, "unsupported" },     /* unknown incompatible bit */
+        { 72, 8, 1ULL << 2, "external data" },
+        { 96, 4, 7, "refcount" },
+        { 100, 4, 13, "header length" },
+        { 4, 4, 1, "version 1" },
+        { 4, 4, 9, "version 9" },
+        { 0, 4, 0x514649fa, "raw" },              /* not qcow2: probes as raw */
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        gchar *copy = g_memdup2(orig, len);
+        for (unsigned b = 0; b < cases[i].size; b++)
+            copy[cases[i].offset + b] =
+                (char)(cases[i].value >> (8 * (cases[i].size - 1 - b)));
+        g_assert_true(g_file_set_contents(path, copy, (gssize)len, NULL));
+        BlockOpenOptions o = { .read_only = true };
+        img = block_open(path, &o, &err);
+        if (!strcmp(cases[i].expect, "raw")) {
+            g_assert_nonnull(img);
+            g_assert_cmpstr(block_format_name(img), ==, "raw");
+            block_close(img, NULL);
+        } else {
+            if (img)
+                g_error("case %zu opened", i);
+            g_assert_nonnull(err);
+            if (!strstr(err->message, cases[i].expect))
+                g_error("case %zu: '%s' lacks '%s'", i, err->message, cases[i].expect);
+            g_assert_null(strchr(err->message, '\n'));
+            g_clear_error(&err);
+        }
+        /* Read-only opens never write. */
+        gchar *after;
+        gsize alen;
+        g_assert_true(g_file_get_contents(path, &after, &alen, NULL));
+        g_assert_cmpmem(after, alen, copy, len);
+        g_free(after);
+        g_free(copy);
+    }
+    g_free(orig);
+    g_free(path);
+}
+
+typedef struct AioState {
+    GMutex lock;
+    GCond cond;
+    int pending;
+    int failures;
+} AioState;
+
+static void aio_done(void *opaque, const GError *err)
+{
+    AioState *a = opaque;
+    g_mutex_lock(&a->lock);
+    if (err)
+        a->failures++;
+    a->pending--;
+    g_cond_signal(&a->cond);
+    g_mutex_unlock(&a->lock);
+}
+
+/* Many requests in flight at once, from scatter-gather lists, land where they should. */
+static void test_aio(void)
+{
+    BlockImage *img = make_qcow2("aio.qcow2", 8 << 20, 4096, 16);
+    AioState a = { 0 };
+    g_mutex_init(&a.lock);
+    g_cond_init(&a.cond);
+    enum { N = 256, SZ = 8192 };
+    uint8_t *bufs = g_malloc(N * SZ);
+    for (int i = 0; i < N; i++) {
+        memset(bufs + i * SZ, i, SZ);
+        struct iovec iov[2] = { { bufs + i * SZ, 1000 }, { bufs + i * SZ + 1000, SZ - 1000 } };
+        g_mutex_lock(&a.lock);
+        a.pending++;
+        g_mutex_unlock(&a.lock);
+        /* A scattered order makes allocating writes race for the same L2 table. */
+        uint64_t off = (uint64_t)((i * 97) % N) * SZ;
+        block_aio_writev(img, off, iov, 2, aio_done, &a);
+    }
+    block_aio_flush(img, aio_done, &a);
+    g_mutex_lock(&a.lock);
+    a.pending++;
+    while (a.pending > 0)
+        g_cond_wait(&a.cond, &a.lock);
+    g_mutex_unlock(&a.lock);
+    block_drain(img);
+    g_assert_cmpint(a.failures, ==, 0);
+    uint8_t *out = g_malloc(N * SZ);
+    for (int i = 0; i < N; i++) {
+        struct iovec iov = { out + (uint64_t)((i * 97) % N) * SZ, SZ };
+        g_mutex_lock(&a.lock);
+        a.pending++;
+        g_mutex_unlock(&a.lock);
+        block_aio_readv(img, (uint64_t)((i * 97) % N) * SZ, &iov, 1, aio_done, &a);
+    }
+    g_mutex_lock(&a.lock);
+    while (a.pending > 0)
+        g_cond_wait(&a.cond, &a.lock);
+    g_mutex_unlock(&a.lock);
+    for (int i = 0; i < N; i++) {
+        uint64_t slot = (uint64_t)((i * 97) % N);
+        for (int k = 0; k < SZ; k++)
+            if (out[slot * SZ + k] != (uint8_t)i)
+                g_error("slot %" PRIu64 " byte %d is %u, expected %u", slot, k,
+                        out[slot * SZ + k], (uint8_t)i);
+    }
+    GError *err = NULL;
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions + r.leaks, ==, 0);
+    g_assert_true(block_close(img, &err));
+    g_free(bufs);
+    g_free(out);
+    g_mutex_clear(&a.lock);
+    g_cond_clear(&a.cond);
+}
+
+/* An open overlay file in the temporary directory that has no name any more. */
+static bool has_unlinked_overlay(void)
+{
+    bool found = false;
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    const char *name;
+    char *prefix = g_build_filename(g_get_tmp_dir(), "vireo-overlay-", NULL);
+    while (d && (name = g_dir_read_name(d))) {
+        char *link = g_build_filename("/proc/self/fd", name, NULL);
+        char *target = g_file_read_link(link, NULL);
+        if (target && g_str_has_prefix(target, prefix) && g_str_has_suffix(target, " (deleted)"))
+            found = true;
+        g_free(target);
+        g_free(link);
+    }
+    if (d)
+        g_dir_close(d);
+    g_free(prefix);
+    return found;
+}
+
+/* -snapshot: writes land in an unlinked overlay in the temporary directory; the disk
+ * stays untouched and nothing is left behind. */
+static void test_temp_overlay(void)
+{
+    GError *err = NULL;
+    char *base = tmp_path("overlay-base.raw");
+    guint8 data[8192];
+    memset(data, 0x3c, sizeof(data));
+    g_assert_true(g_file_set_contents(base, (const char *)data, sizeof(data), NULL));
+    g_assert_false(has_unlinked_overlay());
+    BlockOpenOptions o = { .format = "raw" };
+    BlockImage *img = block_open_with_temp_overlay(base, &o, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(block_size(img), ==, sizeof(data));
+    g_assert_cmpstr(block_format_name(img), ==, "qcow2");
+    g_assert_true(has_unlinked_overlay());
+    uint8_t w[512], r[512];
+    memset(w, 0x77, sizeof(w));
+    g_assert_true(block_pwrite(img, 1024, w, sizeof(w), &err));
+    g_assert_true(block_pread(img, 1024, r, sizeof(r), &err));
+    g_assert_cmpmem(r, sizeof(r), w, sizeof(w));
+    g_assert_true(block_pread(img, 0, r, sizeof(r), &err));
+    g_assert_cmpuint(r[0], ==, 0x3c);
+    g_assert_true(block_close(img, &err));
+    g_assert_false(has_unlinked_overlay());
+    gchar *after;
+    gsize len;
+    g_assert_true(g_file_get_contents(base, &after, &len, NULL));
+    g_assert_cmpmem(after, len, data, sizeof(data));
+    g_free(after);
+    g_free(base);
+}
+
+static void test_parse_size(void)
+{
+    uint64_t v;
+    g_assert_true(image_parse_size("512", &v));
+    g_assert_cmpuint(v, ==, 512);
+    g_assert_true(image_parse_size("64k", &v));
+    g_assert_cmpuint(v, ==, 65536);
+    g_assert_true(image_parse_size("1.5G", &v));
+    g_assert_cmpuint(v, ==, 3ULL << 29);
+    g_assert_true(image_parse_size("2T", &v));
+    g_assert_cmpuint(v, ==, 2ULL << 40);
+    g_assert_false(image_parse_size("1.5", &v));
+    g_assert_false(image_parse_size("-1", &v));
+    g_assert_false(image_parse_size("12Q", &v));
+    g_assert_false(image_parse_size("99999999999999999999", &v));
+    g_assert_false(image_parse_size("16E", &v));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    GError *err = NULL;
+    tmpdir = g_dir_make_tmp("vireo-disks-unit-XXXXXX", &err);
+    g_assert_no_error(err);
+    g_test_add_func("/disks/refblock-widths", test_refblock_widths);
+    g_test_add_func("/disks/allocator", test_allocator);
+    g_test_add_func("/disks/refcount-limits", test_refcount_limits);
+    g_test_add_func("/disks/huge-refcount-repair", test_huge_refcount_repair);
+    g_test_add_func("/disks/snapshot-table", test_snapshot_table);
+    g_test_add_func("/disks/snapshot-ops", test_snapshot_ops);
+    g_test_add_func("/disks/backing-paths", test_backing_paths);
+    g_test_add_func("/disks/backing-chain", test_backing_chain);
+    g_test_add_func("/disks/hostile-headers", test_hostile_headers);
+    g_test_add_func("/disks/aio", test_aio);
+    g_test_add_func("/disks/temp-overlay", test_temp_overlay);
+    g_test_add_func("/disks/parse-size", test_parse_size);
+    int rc = g_test_run();
+    char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    g_free(cmd);
+    g_free(tmpdir);
+    return rc;
+}
