@@ -96,6 +96,8 @@ enum {
     X86_CR4_MCE = 1u << 6,
     X86_CR4_PGE = 1u << 7,
     X86_CR4_PCE = 1u << 8,
+    X86_CR4_OSFXSR = 1u << 9,
+    X86_CR4_OSXMMEXCPT = 1u << 10,
 };
 #define X86_EFER_NXE (UINT64_C(1) << 11)
 
