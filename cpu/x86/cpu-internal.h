@@ -654,8 +654,9 @@ X86Handler x86_bind_control(X86Insn *i);
 X86Handler x86_bind_system(X86Insn *i);
 X86Handler x86_bind_seg(X86Insn *i);
 X86Handler x86_bind_x87(X86Insn *i);
+X86Handler x86_bind_simd(X86Insn *i);
 
-/* ---- x87 (x87.c) ---- */
+/* ---- x87, MMX, SSE (x87.c, simd.c) ---- */
 
 /* Power-on state of the x87 and SSE units (SDM vol. 3, table 9-1). */
 void x86_fpu_reset(X86Cpu *c);
@@ -666,6 +667,9 @@ uint16_t x87_status(const X86Cpu *c);
 uint16_t x87_tag_word(const X86Cpu *c);
 /* Loads the tag word's empty/non-empty state. */
 void x87_set_tag_word(X86Cpu *c, uint16_t tags);
+/* A waiting x87 (or MMX) instruction meets an unmasked exception left by an earlier
+ * one: #MF, or the FERR# stall. */
+void x87_check_pending(X86Cpu *c);
 /* Recomputes ES and B from the flags and masks, and the FERR# output with them. */
 void x87_update_es(X86Cpu *c);
 /* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53). */

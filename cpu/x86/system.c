@@ -8,9 +8,10 @@
 
 /* CPUID.1:EDX: PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV. No FPU, VME, DE, MCE,
  * APIC, MMX, FXSR or SSE: those units are not implemented (yet). */
-/* FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, FXSR. */
+/* FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2. */
 #define CPUID1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
-                    (1u << 12) | (1u << 13) | (1u << 15) | (1u << 24))
+                    (1u << 12) | (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | \
+                    (1u << 24) | (1u << 25) | (1u << 26))
 #define CPUID_EXT_NX (1u << 20)
 #define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | \
                        X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
@@ -291,6 +292,7 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
         break;
     case 1:
         a = 0x652;
+        b = 8u << 8; /* CLFLUSH line size: 8 quadwords */
         d = CPUID1_EDX;
         break;
     case 2:

@@ -163,7 +163,7 @@ static bool x87_stack_fault(X86Cpu *c, bool overflow)
  * #MF with CR0.NE, otherwise the PC-style FERR# route, where the CPU stops before the
  * instruction until the IRQ13 handler has run, unless IGNNE# is asserted (SDM vol. 1,
  * D.2.1). */
-static void x87_check_pending(X86Cpu *c)
+void x87_check_pending(X86Cpu *c)
 {
     if (!(c->fpu.fsw & FSW_ES))
         return;
@@ -1123,6 +1123,14 @@ static void stmxcsr(X86Cpu *c, const X86Insn *i)
     x86_write(c, i->seg, x86_ea(c, i), 4, c->fpu.mxcsr);
 }
 
+/* CLFLUSH: no cache to flush, but the address is checked like a byte load (SDM
+ * vol. 2, CLFLUSH). */
+static void clflush(X86Cpu *c, const X86Insn *i)
+{
+    uint32_t lin = x86_lin(c, i->seg, x86_ea(c, i), 1, SEG_OK_READ);
+    x86_probe(c, lin, 1, c->acc_user);
+}
+
 /* 0F AE /5 /6 /7 with a register operand: LFENCE, MFENCE, SFENCE. A single
  * in-order vCPU has nothing to order. */
 static void fence(X86Cpu *c, const X86Insn *i)
@@ -1148,6 +1156,7 @@ X86Handler x86_bind_x87(X86Insn *i)
         case 1: i->flags |= X86_INSN_END_BLOCK; return fxrstor;
         case 2: return ldmxcsr;
         case 3: return stmxcsr;
+        case 7: return clflush;
         default: return NULL;
         }
     }
