@@ -9,7 +9,7 @@ mode=${1:-test}
 build_pkgs="build-essential pkg-config meson ninja-build nasm
   libglib2.0-dev libjson-glib-dev libpixman-1-dev zlib1g-dev libzstd-dev libpng-dev
   libsdl2-dev seabios acpica-tools"
-test_pkgs="qemu-utils gcc-multilib clang libclang-rt-14-dev xvfb x11-apps xdotool"
+test_pkgs="qemu-utils memtest86+ gcc-multilib clang libclang-rt-14-dev xvfb x11-apps xdotool"
 
 pkgs=$build_pkgs
 [ "$mode" = test ] && pkgs="$pkgs $test_pkgs"

@@ -79,8 +79,15 @@ def main():
                     help="skip under a paravirtual KVM (PVM), which cannot run WHY")
     ap.add_argument("--linux-kit", default=None, metavar="DIR",
                     help="build the Linux boot kit in DIR first; @KIT@ in arguments names it")
+    ap.add_argument("--needs-file", action="append", default=[], metavar="PATH",
+                    help="skip when PATH does not exist (a guest from a Debian package)")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments (after --)")
     o = ap.parse_args()
+
+    for path in o.needs_file:
+        if not os.path.exists(path):
+            print("SKIP: %s is missing (scripts/setup-deps.sh test installs it)" % path)
+            return SKIP
 
     if o.accel.startswith("kvm"):
         why = kvm_usable()

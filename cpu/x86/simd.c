@@ -634,6 +634,7 @@ static void sse_arith(X86Cpu *c, const X86Insn *i)
     case 0x5b: {
         static const SseHostOp cv[3] = { HS_CVTDQ2PS, HS_CVTTPS2DQ, HS_CVTPS2DQ };
         h = cv[p];
+        src = 16; /* packed under F3 too (CVTTPS2DQ) */
         break;
     }
     case 0xe6: {

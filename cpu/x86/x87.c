@@ -216,6 +216,10 @@ static bool x87_compute(X86Cpu *c, X87HostOp op, X87Host *h, unsigned cc_mask)
         x87_host_run(op, h, true);
         ex = h->sw & FSW_EXC;
     }
+    /* FPREM/FPREM1 leave the condition codes alone when the operands are invalid
+     * (the host's would be stale). */
+    if ((op == HX_PREM || op == HX_PREM1) && (ex & FSW_IE))
+        cc_mask &= FSW_C1;
     x87_set_cc(c, h->sw, cc_mask);
     x87_raise(c, ex);
     return true;
