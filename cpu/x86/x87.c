@@ -197,6 +197,11 @@ static void x87_begin(X86Cpu *c, const X86Insn *i, unsigned how)
 
 /* ---- running host operations ---- */
 
+static bool x87_is_nan(const X87Reg *r)
+{
+    return (r->sexp & 0x7fff) == 0x7fff && (r->mant << 1) != 0;
+}
+
 /* Runs op (operands set up in h), then applies the guest's masks: an unmasked
  * invalid, denormal or zero-divide exception leaves the destination alone (returns
  * false); an unmasked overflow or underflow stores the biased result (run again
@@ -216,9 +221,9 @@ static bool x87_compute(X86Cpu *c, X87HostOp op, X87Host *h, unsigned cc_mask)
         x87_host_run(op, h, true);
         ex = h->sw & FSW_EXC;
     }
-    /* FPREM/FPREM1 leave the condition codes alone when the operands are invalid
-     * (the host's would be stale). */
-    if ((op == HX_PREM || op == HX_PREM1) && (ex & FSW_IE))
+    /* FPREM/FPREM1 leave the condition codes alone when an operand is a NaN or
+     * invalid (the host's would be stale). */
+    if ((op == HX_PREM || op == HX_PREM1) && ((ex & FSW_IE) || x87_is_nan(&h->a) || x87_is_nan(&h->b)))
         cc_mask &= FSW_C1;
     x87_set_cc(c, h->sw, cc_mask);
     x87_raise(c, ex);
