@@ -112,13 +112,15 @@ void x87_init(X86Cpu *c)
 
 void x86_fpu_reset(X86Cpu *c)
 {
+    /* Reset runs with the engine lock held and the board resets its IRQ 13 latch
+     * itself: FERR# just goes inactive here, without a call into the engine. */
+    c->fpu.ferr = false;
     x87_init(c);
     /* SDM vol. 3, table 9-1: the control word is 0040h after RESET, 037Fh after FINIT. */
     c->fpu.fcw = 0x0040;
     memset(c->fpu.st, 0, sizeof(c->fpu.st));
     memset(c->fpu.xmm, 0, sizeof(c->fpu.xmm));
     c->fpu.mxcsr = MXCSR_RESET;
-    x87_set_ferr(c, false);
 }
 
 static void x87_set_cw(X86Cpu *c, uint16_t cw)
