@@ -881,6 +881,56 @@ static void sse_mov(X86Cpu *c, const X86Insn *i)
     x86_ud(c);
 }
 
+/* ---- SSE3 ---- */
+
+/* ADDSUBPS/PD, HADDPS/PD, HSUBPS/PD on the host's SSE3 unit. */
+static void sse3_arith(X86Cpu *c, const X86Insn *i)
+{
+    bool pd = simd_prefix(i) == P_66;
+    SseHostOp h;
+    switch (i->opcode & 0xff) {
+    case 0xd0: h = pd ? HS_ADDSUBPD : HS_ADDSUBPS; break;
+    case 0x7c: h = pd ? HS_HADDPD : HS_HADDPS; break;
+    default: h = pd ? HS_HSUBPD : HS_HSUBPS; break;
+    }
+    check_sse(c);
+    SseHost s;
+    s.a = c->fpu.xmm[i->reg];
+    rm_vec(c, i, &s.b, 16, true);
+    s.mxcsr = c->fpu.mxcsr;
+    sse_flags(c, sse_host_run(h, &s));
+    c->fpu.xmm[i->reg] = s.r;
+}
+
+/* MOVSLDUP, MOVSHDUP (F3 0F 12/16), MOVDDUP (F2 0F 12, m64), LDDQU (F2 0F F0). */
+static void sse3_mov(X86Cpu *c, const X86Insn *i)
+{
+    check_sse(c);
+    XmmReg v, r;
+    switch (i->opcode & 0xff) {
+    case 0xf0:
+        rm_vec(c, i, &v, 16, false);
+        c->fpu.xmm[i->reg] = v;
+        return;
+    case 0x12:
+        if (simd_prefix(i) == P_F2) {
+            rm_vec(c, i, &v, 8, false);
+            r.q[0] = r.q[1] = v.q[0];
+            break;
+        }
+        rm_vec(c, i, &v, 16, true);
+        r.d[0] = r.d[1] = v.d[0];
+        r.d[2] = r.d[3] = v.d[2];
+        break;
+    default:
+        rm_vec(c, i, &v, 16, true);
+        r.d[0] = r.d[1] = v.d[1];
+        r.d[2] = r.d[3] = v.d[3];
+        break;
+    }
+    c->fpu.xmm[i->reg] = r;
+}
+
 static void movnti(X86Cpu *c, const X86Insn *i)
 {
     if (!(i->pfx & X86_PFX_MEM))
@@ -898,7 +948,21 @@ X86Handler x86_bind_simd(X86Insn *i)
     switch (op) {
     case 0x0f10: case 0x0f11:
         return sse_mov;
-    case 0x0f12: case 0x0f13: case 0x0f16: case 0x0f17:
+    case 0x0f12:
+        if (p == P_F2 || p == P_F3)
+            return sse3_mov;
+        return sse_mov;
+    case 0x0f16:
+        if (p == P_F3)
+            return sse3_mov;
+        return p == P_NONE || p == P_66 ? sse_mov : NULL;
+    case 0x0ff0:
+        return p == P_F2 && (i->pfx & X86_PFX_MEM) ? sse3_mov : NULL;
+    case 0x0fd0:
+        return p == P_66 || p == P_F2 ? sse3_arith : NULL;
+    case 0x0f7c: case 0x0f7d:
+        return p == P_66 || p == P_F2 ? sse3_arith : NULL;
+    case 0x0f13: case 0x0f17:
     case 0x0f14: case 0x0f15: case 0x0f28: case 0x0f29: case 0x0f2b: case 0x0fc6:
         return p == P_NONE || p == P_66 ? sse_mov : NULL;
     case 0x0f50:

@@ -293,6 +293,7 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
     case 1:
         a = 0x652;
         b = 8u << 8; /* CLFLUSH line size: 8 quadwords */
+        cc = 1u << 0; /* SSE3 (no MONITOR/MWAIT) */
         d = CPUID1_EDX;
         break;
     case 2:

@@ -391,7 +391,8 @@ static void x87_store(X86Cpu *c, const X86Insn *i, X87HostOp op, unsigned n, boo
         ex = FSW_IE | FSW_SF;
         ok = x87_masked(c, FSW_IE);
         const uint8_t *src = op == HX_ST_M32 ? indef_m32 : op == HX_ST_M64 ? indef_m64 :
-                             op == HX_ST_I16 ? indef_i16 : op == HX_ST_I32 ? indef_i32 :
+                             op == HX_ST_I16 || op == HX_STT_I16 ? indef_i16 :
+                             op == HX_ST_I32 || op == HX_STT_I32 ? indef_i32 :
                              op == HX_ST_BCD ? indef_bcd : indef_i64;
         memcpy(h.m.bytes, src, n);
     } else {
@@ -774,6 +775,10 @@ static void x87_mem(X86Cpu *c, const X86Insn *i)
             x87_read_mem(c, i, h.m.bytes, 4);
             x87_load(c, HX_LD_I32, &h, NULL);
             return;
+        case 1: /* FISTTP m32 (SSE3) */
+            x87_begin(c, i, X87_WAIT);
+            x87_store(c, i, HX_STT_I32, 4, true);
+            return;
         case 2: case 3:
             x87_begin(c, i, X87_WAIT);
             x87_store(c, i, HX_ST_I32, 4, reg == 3);
@@ -816,6 +821,10 @@ static void x87_mem(X86Cpu *c, const X86Insn *i)
             x87_read_mem(c, i, h.m.bytes, 8);
             x87_load(c, HX_LD_M64, &h, NULL);
             return;
+        case 1: /* FISTTP m64 */
+            x87_begin(c, i, X87_WAIT);
+            x87_store(c, i, HX_STT_I64, 8, true);
+            return;
         case 2: case 3:
             x87_begin(c, i, X87_WAIT);
             x87_store(c, i, HX_ST_M64, 8, reg == 3);
@@ -840,6 +849,10 @@ static void x87_mem(X86Cpu *c, const X86Insn *i)
             x87_begin(c, i, X87_WAIT);
             x87_read_mem(c, i, h.m.bytes, 2);
             x87_load(c, HX_LD_I16, &h, NULL);
+            return;
+        case 1: /* FISTTP m16 */
+            x87_begin(c, i, X87_WAIT);
+            x87_store(c, i, HX_STT_I16, 2, true);
             return;
         case 2: case 3:
             x87_begin(c, i, X87_WAIT);
@@ -866,7 +879,7 @@ static void x87_mem(X86Cpu *c, const X86Insn *i)
         }
         break;
     }
-    /* D9 /1, DB /1 /4 /6, DD /1 /5, DF /1: FISTTP is SSE3, the rest reserved. */
+    /* D9 /1, DB /4 /6, DD /5: reserved. */
     if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
         x86_fault(c, X86_EXC_NM);
     x86_ud(c);

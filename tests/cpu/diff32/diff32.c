@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The differential program: a static 32-bit Linux executable that runs integer, x87,
  * MMX, SSE and SSE2 instructions over fixed operands and prints every result and the
- * flags the architecture defines. Run natively on the host and inside a Linux guest
+ * flags the architecture defines (SSE3 included). Run natively on the host and inside a Linux guest
  * under Vireo, its outputs must be equal; lines starting with "model:" hold results
  * the SDM leaves to the implementation (RCPPS/RSQRTPS precision) and are compared
  * only when both sides run on the same host CPU model.
- * Build: gcc -m32 -static -O1 -msse2 -o diff32 diff32.c */
-#include <emmintrin.h>
+ * Build: gcc -m32 -static -O1 -msse3 -o diff32 diff32.c */
+#include <pmmintrin.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -265,6 +265,16 @@ static void test_x87(void)
                              : [w] "=m"(i16), [l] "=m"(i32), [q] "=m"(i64), [b] "=m"(bcd), [s1] "=m"(s1),
                                [s2] "=m"(s2), [s3] "=m"(s3), [s4] "=m"(s4)
                              : [v] "m"(cv[k]), [cw] "m"(cw));
+            int16_t t16;
+            int32_t t32;
+            int64_t t64;
+            uint16_t s5;
+            __asm__ volatile("fninit\n\tfldcw %[cw]\n\tfldl %[v]\n\tfld %%st\n\tfld %%st\n\tfisttps %[w]\n\t"
+                             "fisttpl %[l]\n\tfisttpll %[q]\n\tfnstsw %[s]\n\tfninit"
+                             : [w] "=m"(t16), [l] "=m"(t32), [q] "=m"(t64), [s] "=m"(s5)
+                             : [v] "m"(cv[k]), [cw] "m"(cw));
+            printf("fisttp %04x %u: %04x %08x %016llx sw %04x\n", cw, k, (uint16_t)t16, (uint32_t)t32,
+                   (unsigned long long)t64, s5 & 0x3f);
             printf("fist %04x %u: %04x %08x %016llx %02x%02x%02x%02x%02x%02x%02x%02x%02x%02x sw %04x %04x %04x %04x\n",
                    cw, k, (uint16_t)i16, (uint32_t)i32, (unsigned long long)i64, bcd[9], bcd[8], bcd[7], bcd[6],
                    bcd[5], bcd[4], bcd[3], bcd[2], bcd[1], bcd[0], s1 & 0x3f, s2 & 0x3f, s3 & 0x3f, s4 & 0x3f);
@@ -416,6 +426,12 @@ static void test_sse(void)
                 PS("andnps", _mm_castps_si128(_mm_andnot_ps(a, b)));
                 PS("shufps", _mm_castps_si128(_mm_shuffle_ps(a, b, 0x1b)));
                 PS("unpcklps", _mm_castps_si128(_mm_unpacklo_ps(a, b)));
+                PS("addsubps", _mm_castps_si128(_mm_addsub_ps(a, b)));
+                PS("haddps", _mm_castps_si128(_mm_hadd_ps(a, b)));
+                PS("hsubpd", _mm_castpd_si128(_mm_hsub_pd(ad, bd)));
+                PS("movshdup", _mm_castps_si128(_mm_movehdup_ps(a)));
+                PS("movsldup", _mm_castps_si128(_mm_moveldup_ps(b)));
+                PS("movddup", _mm_castpd_si128(_mm_movedup_pd(ad)));
                 PS("cvtsi2ss", _mm_castps_si128(_mm_cvtsi32_ss(a, (int)(x * 123456789u))));
                 {
                     _mm_setcsr(csrs[c]);
