@@ -41,6 +41,9 @@ def run_once(cmd, serial, timeout):
     total = time.monotonic() - start
     with open(serial, "rb") as f:
         text = f.read().decode("latin-1")
+    # Markers printed just before the emulator exited (the last poll missed them).
+    for m in re.finditer(r"VIREO-PHASE (\w+) ", text):
+        seen.setdefault(m.group(1), total)
     ok = "VIREO-WORKLOAD-DONE" in text and "RESULT arith" in text
     return seen, total, ok
 
@@ -86,7 +89,8 @@ def main():
             med[name] = statistics.median(vals) if vals else None
         if med["vireo"] is not None and med["qemu"]:
             print("| %s | %.1f | %.1f | %.2f |" % (ph, med["vireo"], med["qemu"], med["vireo"] / med["qemu"]))
-    tot = {n: statistics.median([r["done"] for r in runs]) for n, runs in results.items() if runs}
+    tot = {n: statistics.median([r["done"] for r in runs if "done" in r])
+           for n, runs in results.items() if any("done" in r for r in runs)}
     if len(tot) == 2:
         print("| total to done | %.1f | %.1f | %.2f |" % (tot["vireo"], tot["qemu"], tot["vireo"] / tot["qemu"]))
     return 0 if results["vireo"] and results["qemu"] else 1
