@@ -13,6 +13,44 @@ SAVE        equ SCRATCH + 0x100    ; an FSAVE area
 
 GUEST_START
 guest_main:
+    ; -- real mode: the 16- and 32-bit real-mode environment layouts (20-bit linear
+    ; instruction pointer split in two fields, opcode beside its top bits), FSAVE/FRSTOR
+    fninit
+.rm_fld:
+    fld1
+    fnstenv [es:0x600]
+    cmp word [es:0x600], 0x037f
+    CHECK e, "real-mode FSTENV: control word"
+    cmp word [es:0x602], 0x3800
+    CHECK e, "real-mode FSTENV: status word with TOP 7"
+    cmp word [es:0x604], 0x3fff
+    CHECK e, "real-mode FSTENV: tag word (R7 valid)"
+    cmp word [es:0x606], .rm_fld
+    CHECK e, "real-mode FSTENV: instruction pointer bits 15-0"
+    cmp word [es:0x608], 0xf1e8
+    CHECK e, "real-mode FSTENV: pointer bits 19-16 and the FLD1 opcode"
+    o32 fnstenv [es:0x620]
+    cmp word [es:0x620 + 12], .rm_fld
+    CHECK e, "32-bit real-mode FSTENV: instruction pointer bits 15-0"
+    cmp dword [es:0x620 + 16], 0xf1e8
+    CHECK e, "32-bit real-mode FSTENV: pointer bits 31-16 and opcode"
+    fldpi
+    fnsave [es:0x700]
+    fnstsw ax
+    cmp ax, 0
+    CHECK e, "real-mode FNSAVE reinitializes"
+    frstor [es:0x700]
+    fldpi
+    fcompp
+    fnstsw ax
+    and ax, 0x4500
+    cmp ax, 0x4000
+    CHECK e, "real-mode FRSTOR restored ST0"
+    fstp st0
+    fnstsw ax
+    and ax, 0x3800
+    CHECK z, "real-mode FRSTOR restored TOP"
+    PRINTLN "fpu: real-mode environment and save layouts"
     PM_ENTER
 
 [bits 32]
