@@ -129,6 +129,25 @@ pm_main:
     xor edx, edx
     wrmsr
     EXC_AT 13, 0, sysenter           ; SYSENTER_CS = 0
+    ; PAT: power-on value, stored and read back, reserved types 2 and 3 refused
+    mov ecx, 0x277
+    rdmsr
+    cmp eax, 0x00070406
+    CHECK32 e, "PAT power-on value (low)"
+    cmp edx, 0x00070406
+    CHECK32 e, "PAT power-on value (high)"
+    mov eax, 0x01050607
+    mov edx, 0x00040100
+    wrmsr
+    xor eax, eax
+    xor edx, edx
+    rdmsr
+    cmp eax, 0x01050607
+    CHECK32 e, "PAT read back (low)"
+    cmp edx, 0x00040100
+    CHECK32 e, "PAT read back (high)"
+    mov eax, 0x00000300
+    EXC_AT 13, 0, wrmsr
     PRINTLN32 "exceptions: control registers and MSRs"
 
     ; -- CPUID: a P6-family Intel CPU with an FPU, without an APIC
