@@ -33,6 +33,8 @@ struct Vm {
     void (*kernel_irq_line)(Vm *vm, unsigned gsi, int level);
 
     Vcpu vcpu;
+    VmFerrFn ferr_fn;
+    void *ferr_opaque;
     GThread *vcpu_thread;
     GCond run_cond;   /* the vCPU thread waits here while not running */
     GCond halt_cond;  /* HLT waits here for a request */

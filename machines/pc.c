@@ -16,6 +16,7 @@
 #include "hw/intc/i8259.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/debugexit.h"
+#include "hw/misc/fpu-err.h"
 #include "hw/misc/port80.h"
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
@@ -361,6 +362,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         return false;
     vm_set_media_handler(vm, pc_change_media, b);
     port80_new(vm);
+    fpu_err_new(vm, &b->isa_irq[13]);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
         debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));

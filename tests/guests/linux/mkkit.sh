@@ -9,8 +9,8 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-out=$1
-mkdir -p "$out"
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
 cd "$out"
 
 SUDO=""
