@@ -37,6 +37,11 @@ void vm_cpu_nmi(Vm *vm);
 /* The board answers the CPU's interrupt acknowledge cycle with a vector. */
 typedef int (*IntrAckFn)(void *opaque);
 void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque);
+/* The CPU's FERR# output, for the board's IRQ13 latch (called with the lock held),
+ * and the IGNNE# input that latch drives. */
+typedef void (*VmFerrFn)(void *opaque, bool asserted);
+void vm_set_ferr_handler(Vm *vm, VmFerrFn fn, void *opaque);
+void vm_set_ignne(Vm *vm, bool asserted);
 /* A20 gate (port 0x92, i8042 output port): the CPU masks address bit 20 when low. */
 void vm_set_a20(Vm *vm, bool enabled);
 bool vm_a20(Vm *vm);
@@ -48,6 +53,11 @@ void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled);
 /* The ACPI power button event (SCI) the board wires to its PM device. */
 typedef void (*VmPowerButtonFn)(void *opaque);
 void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque);
+
+/* The board's removable media (vm_change_media), called with the lock held. */
+typedef bool (*VmMediaFn)(void *opaque, const char *device, const char *filename, const char *format,
+                          bool read_only, GError **err);
+void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque);
 
 /* An accelerator that emulates the interrupt controllers and PIT in the host kernel. */
 bool vm_kernel_irqchip(Vm *vm);

@@ -49,6 +49,29 @@ bool vcpu_take_nmi(Vcpu *v)
     return old & VCPU_REQ_NMI;
 }
 
+void vcpu_set_ferr(Vcpu *v, bool asserted)
+{
+    Vm *vm = v->vm;
+    if (!vm)
+        return;
+    g_mutex_lock(&vm->lock);
+    VLOG(LOG_IRQ, "FERR# %s", asserted ? "asserted" : "deasserted");
+    if (vm->ferr_fn)
+        vm->ferr_fn(vm->ferr_opaque, asserted);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vm_set_ferr_handler(Vm *vm, VmFerrFn fn, void *opaque)
+{
+    vm->ferr_fn = fn;
+    vm->ferr_opaque = opaque;
+}
+
+void vm_set_ignne(Vm *vm, bool asserted)
+{
+    atomic_store(&vm->vcpu.ignne, asserted);
+}
+
 void vcpu_triple_fault(Vcpu *v)
 {
     g_mutex_lock(&v->vm->lock);

@@ -26,6 +26,9 @@ typedef struct Vcpu {
     /* The A20M# pin: when false the CPU clears physical address bit 20. A change sets
      * VCPU_REQ_TLB. */
     _Atomic bool a20;
+    /* The IGNNE# pin: x87 errors with CR0.NE clear do not stall the CPU (PC-style
+     * error reporting: asserted by a write to port F0h while FERR# is asserted). */
+    _Atomic bool ignne;
 } Vcpu;
 
 /* Port and MMIO accesses from the CPU: take the engine lock and dispatch. */
@@ -38,6 +41,10 @@ void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size);
 int vcpu_intr_ack(Vcpu *v);
 /* Consumes a pending NMI; true if there was one. */
 bool vcpu_take_nmi(Vcpu *v);
+
+/* The FERR# output changed (an unmasked x87 error with CR0.NE clear, or its clearing):
+ * the board latches it into IRQ13. */
+void vcpu_set_ferr(Vcpu *v, bool asserted);
 
 /* The CPU shut down (triple fault). */
 void vcpu_triple_fault(Vcpu *v);

@@ -33,6 +33,8 @@ struct Vm {
     void (*kernel_irq_line)(Vm *vm, unsigned gsi, int level);
 
     Vcpu vcpu;
+    VmFerrFn ferr_fn;
+    void *ferr_opaque;
     GThread *vcpu_thread;
     GCond run_cond;   /* the vCPU thread waits here while not running */
     GCond halt_cond;  /* HLT waits here for a request */
@@ -61,12 +63,17 @@ struct Vm {
     GArray *reset_handlers;
     GArray *cleanups;
     GArray *state_listeners;
+    /* State changes queued for the main context and not yet delivered (StateEvent*):
+     * vm_free cancels them, so none runs after the VM is gone. */
+    GPtrArray *state_events;
     guint next_listener_id;
 
     IntrAckFn intr_ack;
     void *intr_ack_opaque;
     VmPowerButtonFn power_button;
     void *power_button_opaque;
+    VmMediaFn media_fn;
+    void *media_opaque;
     bool a20;
     unsigned a20_sources; /* VmA20Source bits that enable A20 */
     void *board;

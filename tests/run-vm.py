@@ -64,6 +64,9 @@ def main():
     ap.add_argument("--serial-has", action="append", default=[],
                     help="regular expression the serial output must match")
     ap.add_argument("--serial-lacks", action="append", default=[])
+    ap.add_argument("--serial-has-lines-of", default=None, metavar="FILE",
+                    help="every line of FILE must appear verbatim in the serial output "
+                         "(@KIT@ names the Linux kit)")
     ap.add_argument("--debugcon-has", action="append", default=[])
     ap.add_argument("--stop-on-debugcon", default=None,
                     help="end the VM as soon as the debug console matches this")
@@ -76,8 +79,15 @@ def main():
                     help="skip under a paravirtual KVM (PVM), which cannot run WHY")
     ap.add_argument("--linux-kit", default=None, metavar="DIR",
                     help="build the Linux boot kit in DIR first; @KIT@ in arguments names it")
+    ap.add_argument("--needs-file", action="append", default=[], metavar="PATH",
+                    help="skip when PATH does not exist (a guest from a Debian package)")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments (after --)")
     o = ap.parse_args()
+
+    for path in o.needs_file:
+        if not os.path.exists(path):
+            print("SKIP: %s is missing (scripts/setup-deps.sh test installs it)" % path)
+            return SKIP
 
     if o.accel.startswith("kvm"):
         why = kvm_usable()
@@ -97,6 +107,8 @@ def main():
             print("FAIL: building the Linux boot kit failed")
             return 1
         o.args = [a.replace("@KIT@", o.linux_kit) for a in o.args]
+        if o.serial_has_lines_of:
+            o.serial_has_lines_of = o.serial_has_lines_of.replace("@KIT@", o.linux_kit)
 
     with tempfile.TemporaryDirectory() as tmp:
         serial = os.path.join(tmp, "serial.txt")
@@ -145,6 +157,12 @@ def main():
     for rx in o.serial_has:
         if not re.search(rx, ser, re.M):
             failures.append("serial output lacks /%s/" % rx)
+    if o.serial_has_lines_of:
+        lines = set(ser.replace("\r", "").splitlines())
+        with open(o.serial_has_lines_of) as f:
+            for want in f.read().splitlines():
+                if want.strip() and want not in lines:
+                    failures.append("serial output lacks the line %r" % want)
     for rx in o.serial_lacks:
         if re.search(rx, ser, re.M):
             failures.append("serial output has /%s/" % rx)

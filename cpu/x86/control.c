@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Control flow and the instructions around it: Jcc, JMP, CALL, RET, LOOP/JCXZ,
  * the far forms (handed to pmode.c), INT/INT3/INTO/INT1/IRET, BOUND, HLT, CLI/STI,
- * IN/OUT, WAIT and the x87 escape opcodes of a CPU without an FPU. */
+ * IN/OUT. */
 #include "cpu/x86/cpu-internal.h"
 
 /* ---- near branches ---- */
@@ -244,58 +244,6 @@ static void in_out(X86Cpu *c, const X86Insn *i)
         x86_set_reg(c, R_EAX, size, vcpu_pio_read(c->v, port, size));
 }
 
-static void wait_op(X86Cpu *c, const X86Insn *i)
-{
-    (void)i;
-    if ((c->cr0 & (X86_CR0_MP | X86_CR0_TS)) == (X86_CR0_MP | X86_CR0_TS))
-        x86_fault(c, X86_EXC_NM);
-}
-
-/* Memory operand of an x87 escape: size in bytes (0: no memory access) and whether
- * it is stored, by opcode and ModRM.reg (SDM vol. 2, appendix A.4). */
-static unsigned esc_operand(const X86Insn *i, bool *store)
-{
-    static const uint8_t size[8][8] = {
-        { 4, 4, 4, 4, 4, 4, 4, 4 },           /* D8: m32real */
-        { 4, 0, 4, 4, 28, 2, 28, 2 },         /* D9: FLD FST FSTP FLDENV FLDCW FNSTENV FNSTCW */
-        { 4, 4, 4, 4, 4, 4, 4, 4 },           /* DA: m32int */
-        { 4, 0, 4, 4, 0, 10, 0, 10 },         /* DB: FILD FIST FISTP, FLD/FSTP m80 */
-        { 8, 8, 8, 8, 8, 8, 8, 8 },           /* DC: m64real */
-        { 8, 0, 8, 8, 108, 0, 108, 2 },       /* DD: FLD FST FSTP FRSTOR FNSAVE FNSTSW */
-        { 2, 2, 2, 2, 2, 2, 2, 2 },           /* DE: m16int */
-        { 2, 0, 2, 2, 10, 8, 10, 8 },         /* DF: FILD FIST FISTP FBLD FILD FBSTP FISTP */
-    };
-    static const uint8_t stores[8] = { 0x00, 0xcc, 0x00, 0x8c, 0x00, 0xcc, 0x00, 0xcc };
-    unsigned op = i->opcode - 0xd8, reg = i->reg;
-    unsigned n = size[op][reg];
-    /* FLDENV/FNSTENV and FRSTOR/FNSAVE are shorter with a 16-bit operand size. */
-    if (!(i->pfx & X86_PFX_OP32) && (n == 28 || n == 108))
-        n = n == 28 ? 14 : 94;
-    *store = (stores[op] >> reg) & 1;
-    return n;
-}
-
-/* The x87 escape opcodes of a CPU without an FPU (the x87 unit is the next issue).
- * CR0.EM or CR0.TS set: #NM, as the SDM says (table 2-2). Both clear: the escape does
- * nothing, as on a PC whose coprocessor socket is empty - no register or memory
- * changes, so the usual FNINIT/FNSTSW/FNSTCW probe (Linux's setup code, BIOSes, DOS
- * programs) finds no FPU instead of faulting. The memory operand is still checked
- * (segment limits, paging) so a bad address faults as with an FPU, and as on the
- * 286, which transfers the operand to its coprocessor. */
-static void esc_fpu(X86Cpu *c, const X86Insn *i)
-{
-    if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
-        x86_fault(c, X86_EXC_NM);
-    if (!(i->pfx & X86_PFX_MEM))
-        return;
-    bool store;
-    unsigned n = esc_operand(i, &store);
-    if (n == 0)
-        return;
-    uint32_t lin = x86_lin(c, i->seg, x86_ea(c, i), n, store ? SEG_OK_WRITE : SEG_OK_READ);
-    x86_probe(c, lin, n, c->acc_user | (store ? ACC_WRITE : 0));
-}
-
 X86Handler x86_bind_control(X86Insn *i)
 {
     bool o32 = i->pfx & X86_PFX_OP32;
@@ -339,10 +287,6 @@ X86Handler x86_bind_control(X86Insn *i)
         return cli_sti;
     case 0xe4 ... 0xe7: case 0xec ... 0xef:
         return in_out;
-    case 0x9b:
-        return wait_op;
-    case 0xd8 ... 0xdf:
-        return esc_fpu;
     case 0xff:
         switch (i->reg) {
         case 2: i->flags |= X86_INSN_END_BLOCK; return call_ind;

@@ -100,6 +100,51 @@ enum {
 };
 #define CC_OP(base, size) ((base) + ((size) == 1 ? 0 : (size) == 2 ? 1 : 2))
 
+/* ---- x87, MMX, SSE state ---- */
+
+/* An x87 data register in the extended format exactly as FSTP m80 stores it: the
+ * 64-bit significand, then sign and 15-bit exponent. MMX register n is R n's
+ * significand. */
+typedef struct X87Reg {
+    uint64_t mant;
+    uint16_t sexp;
+    uint16_t pad[3];
+} X87Reg;
+
+typedef union XmmReg {
+    uint8_t b[16];
+    uint16_t w[8];
+    uint32_t d[4];
+    uint64_t q[2];
+} XmmReg;
+
+typedef struct X86Fpu {
+    X87Reg st[8];        /* physical registers R0-R7; ST(i) is st[(top + i) & 7] */
+    uint16_t fcw;
+    uint16_t fsw;        /* the status word; its TOP field lives in top */
+    uint8_t top;
+    uint8_t empty;       /* bit n set: R n is empty (tag 11b) */
+    uint16_t fop;        /* last non-control instruction: opcode bits 2-0, then ModRM */
+    uint32_t fip, fdp;   /* its offset and its memory operand's offset */
+    uint16_t fcs, fds;   /* and their selectors */
+    bool ferr;           /* the FERR# output is asserted (CR0.NE clear) */
+    XmmReg xmm[8];
+    uint32_t mxcsr;
+} X86Fpu;
+
+/* x87 status word (SDM vol. 1, 8.1.3). */
+enum {
+    FSW_IE = 1u << 0, FSW_DE = 1u << 1, FSW_ZE = 1u << 2, FSW_OE = 1u << 3,
+    FSW_UE = 1u << 4, FSW_PE = 1u << 5, FSW_SF = 1u << 6, FSW_ES = 1u << 7,
+    FSW_C0 = 1u << 8, FSW_C1 = 1u << 9, FSW_C2 = 1u << 10, FSW_TOP = 7u << 11,
+    FSW_C3 = 1u << 14, FSW_B = 1u << 15,
+};
+#define FSW_EXC 0x3fu
+#define FSW_CC (FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3)
+/* MXCSR (SDM vol. 1, 10.2.3): flags 0-5, DAZ 6, masks 7-12, RC 13-14, FZ 15. */
+#define MXCSR_MASK_BITS 0xffffu
+#define MXCSR_RESET 0x1f80u
+
 /* ---- the CPU ---- */
 
 typedef struct X86Block X86Block;
@@ -140,6 +185,8 @@ struct X86Cpu {
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
+    uint64_t pat;
+    X86Fpu fpu;
 
     /* Events. */
     uint8_t halted;
@@ -197,6 +244,10 @@ X86_NORETURN void x86_ud(X86Cpu *c);
 X86_NORETURN void x86_gp0(X86Cpu *c);
 /* A trap (EIP already past the instruction), e.g. #DB after single step. */
 X86_NORETURN void x86_trap(X86Cpu *c, int vec);
+/* Stops before the current instruction until an interrupt arrives (the P6's stall on
+ * an x87 error with CR0.NE clear, SDM vol. 1, D.2.1): the instruction runs again after
+ * the interrupt handler returns. */
+X86_NORETURN void x86_stall(X86Cpu *c);
 
 /* ---- flags (flags.c) ---- */
 
@@ -396,6 +447,34 @@ X86_INLINE void x86_rmw_end(X86Cpu *c, const X86Rmw *r, unsigned size, uint32_t 
  * memory. */
 void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
 
+/* 64-bit accesses at a linear address (page-crossing and MMIO through the slow path). */
+X86_INLINE uint64_t x86_ld64_lin(X86Cpu *c, uint32_t lin)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    if (__builtin_expect(e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)(e->add_r + lin), 8);
+        return v;
+    }
+    return x86_ld64_slow(c, lin, c->acc_user);
+}
+X86_INLINE void x86_st64_lin(X86Cpu *c, uint32_t lin, uint64_t v)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
+        memcpy((uint8_t *)(e->add_w + lin), &v, 8);
+        return;
+    }
+    x86_st64_slow(c, lin, v, c->acc_user | ACC_WRITE);
+}
+
+/* Reads size bytes (up to 512) at seg:off after the segment checks; a fault leaves
+ * nothing changed. */
+void x86_read_block(X86Cpu *c, unsigned seg, uint32_t off, void *buf, unsigned size);
+/* Writes size bytes (up to 512): every page is translated for writing before the
+ * first byte is stored, so a fault leaves memory unchanged (FSAVE, FXSAVE, m80, m128). */
+void x86_write_block(X86Cpu *c, unsigned seg, uint32_t off, const void *buf, unsigned size);
+
 /* Supervisor-mode ("implicit") accesses to system structures: GDT, LDT, IDT, TSS. */
 uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size);
 void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v);
@@ -574,6 +653,29 @@ X86Handler x86_bind_string(X86Insn *i);
 X86Handler x86_bind_control(X86Insn *i);
 X86Handler x86_bind_system(X86Insn *i);
 X86Handler x86_bind_seg(X86Insn *i);
+X86Handler x86_bind_x87(X86Insn *i);
+X86Handler x86_bind_simd(X86Insn *i);
+
+/* ---- x87, MMX, SSE (x87.c, simd.c) ---- */
+
+/* Power-on state of the x87 and SSE units (SDM vol. 3, table 9-1). */
+void x86_fpu_reset(X86Cpu *c);
+/* FNINIT. */
+void x87_init(X86Cpu *c);
+/* The status word with TOP, and the full tag word computed from the registers. */
+uint16_t x87_status(const X86Cpu *c);
+uint16_t x87_tag_word(const X86Cpu *c);
+/* Loads the tag word's empty/non-empty state. */
+void x87_set_tag_word(X86Cpu *c, uint16_t tags);
+/* A waiting x87 (or MMX) instruction meets an unmasked exception left by an earlier
+ * one: #MF, or the FERR# stall. */
+void x87_check_pending(X86Cpu *c);
+/* Recomputes ES and B from the flags and masks, and the FERR# output with them. */
+void x87_update_es(X86Cpu *c);
+/* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53). */
+void x86_fxsave_image(X86Cpu *c, uint8_t img[512]);
+/* false if the image's MXCSR has reserved bits set (#GP). */
+bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512]);
 void x86_handle_ud(X86Cpu *c, const X86Insn *i);
 
 /* Operand size of an instruction with the w bit (bit 0 of the opcode) decided. */

@@ -117,7 +117,7 @@ static void handle_too_long(X86Cpu *c, const X86Insn *i)
 static X86Handler bind(X86Insn *i)
 {
     X86Handler h;
-    if ((h = x86_bind_alu(i)) || (h = x86_bind_shift(i)) || (h = x86_bind_move(i)) ||
+    if ((h = x86_bind_x87(i)) || (h = x86_bind_simd(i)) || (h = x86_bind_alu(i)) || (h = x86_bind_shift(i)) || (h = x86_bind_move(i)) ||
         (h = x86_bind_string(i)) || (h = x86_bind_control(i)) || (h = x86_bind_system(i)) ||
         (h = x86_bind_seg(i)))
         return h;

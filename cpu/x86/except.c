@@ -32,6 +32,15 @@ X86_NORETURN void x86_trap(X86Cpu *c, int vec)
     longjmp(c->jmp, 1);
 }
 
+X86_NORETURN void x86_stall(X86Cpu *c)
+{
+    c->exc_vec = -1;
+    c->exc_err = 0;
+    c->exc_has_err = false;
+    c->exc_trap = false;
+    longjmp(c->jmp, 1);
+}
+
 X86_NORETURN void x86_ud(X86Cpu *c)
 {
     x86_fault(c, X86_EXC_UD);

@@ -414,6 +414,11 @@ static int handle_exception(X86Cpu *c)
     /* A faulting instruction counts against the budget: a guest whose every
      * instruction faults still ends a bounded run. */
     c->icount++;
+    if (vec < 0) {
+        /* x86_stall: wait at the instruction, as HLT would, for an interrupt. */
+        c->halted = 1;
+        return -1;
+    }
     if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION) {
         c->last_vec = vec;
         c->last_has_err = has_err;

@@ -456,3 +456,34 @@ void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
     if ((last & ~0xfffu) != (lin & ~0xfffu))
         tlb_lookup(c, last, acc);
 }
+
+/* Blocks of up to 512 bytes (x87 environments and saves, FXSAVE, m80, m128): both
+ * pages are translated before the first byte moves, so a #PF leaves nothing done. */
+void x86_read_block(X86Cpu *c, unsigned seg, uint32_t off, void *buf, unsigned size)
+{
+    uint32_t lin = x86_lin(c, seg, off, size, SEG_OK_READ);
+    x86_probe(c, lin, size, c->acc_user);
+    uint8_t *p = buf;
+    unsigned n = 0;
+    for (; n + 4 <= size; n += 4) {
+        uint32_t v = x86_ld_lin(c, lin + n, 4);
+        memcpy(p + n, &v, 4);
+    }
+    for (; n < size; n++)
+        p[n] = (uint8_t)x86_ld_lin(c, lin + n, 1);
+}
+
+void x86_write_block(X86Cpu *c, unsigned seg, uint32_t off, const void *buf, unsigned size)
+{
+    uint32_t lin = x86_lin(c, seg, off, size, SEG_OK_WRITE);
+    x86_probe(c, lin, size, c->acc_user | ACC_WRITE);
+    const uint8_t *p = buf;
+    unsigned n = 0;
+    for (; n + 4 <= size; n += 4) {
+        uint32_t v;
+        memcpy(&v, p + n, 4);
+        x86_st_lin(c, lin + n, 4, v);
+    }
+    for (; n < size; n++)
+        x86_st_lin(c, lin + n, 1, p[n]);
+}

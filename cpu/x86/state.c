@@ -94,6 +94,8 @@ void x86_cpu_reset(X86Cpu *c)
     memset(c->mtrr_fixed, 0, sizeof(c->mtrr_fixed));
     memset(c->mtrr_var, 0, sizeof(c->mtrr_var));
     c->bios_sign_id = 0;
+    c->pat = UINT64_C(0x0007040600070406);
+    x86_fpu_reset(c);
     c->tsc_offset = -(int64_t)x86_rdtsc(c) + c->tsc_offset;
     c->halted = 0;
     c->intr_shadow = 0;

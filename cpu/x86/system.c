@@ -8,10 +8,13 @@
 
 /* CPUID.1:EDX: PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV. No FPU, VME, DE, MCE,
  * APIC, MMX, FXSR or SSE: those units are not implemented (yet). */
-#define CPUID1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
-                    (1u << 12) | (1u << 13) | (1u << 15))
+/* FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2. */
+#define CPUID1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
+                    (1u << 12) | (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | \
+                    (1u << 24) | (1u << 25) | (1u << 26))
 #define CPUID_EXT_NX (1u << 20)
-#define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE)
+#define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | \
+                       X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
 
 static void need_cpl0(X86Cpu *c)
 {
@@ -289,6 +292,8 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
         break;
     case 1:
         a = 0x652;
+        b = 8u << 8; /* CLFLUSH line size: 8 quadwords */
+        cc = 1u << 0; /* SSE3 (no MONITOR/MWAIT) */
         d = CPUID1_EDX;
         break;
     case 2:
@@ -340,6 +345,7 @@ static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case 0x250: *v = c->mtrr_fixed[0]; return true;
     case 0x258: case 0x259: *v = c->mtrr_fixed[1 + msr - 0x258]; return true;
     case 0x268 ... 0x26f: *v = c->mtrr_fixed[3 + msr - 0x268]; return true;
+    case 0x277: *v = c->pat; return true;
     case 0x2ff: *v = c->mtrr_def_type; return true;
     case 0xc0000080u: *v = c->efer; return true;
     default: return false;
@@ -376,6 +382,15 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
         c->mtrr_fixed[idx] = v;
         return true;
     }
+    case 0x277:
+        /* PAT: eight 3-bit types, 2 and 3 reserved (SDM vol. 3, 11.12.2). */
+        for (unsigned n = 0; n < 8; n++) {
+            uint64_t t = (v >> (8 * n)) & 0xff;
+            if (t > 7 || t == 2 || t == 3)
+                return false;
+        }
+        c->pat = v;
+        return true;
     case 0x2ff:
         if ((v & ~UINT64_C(0xcff)) || !mtrr_type_ok(v & 0xff))
             return false;

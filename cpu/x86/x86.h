@@ -96,6 +96,8 @@ enum {
     X86_CR4_MCE = 1u << 6,
     X86_CR4_PGE = 1u << 7,
     X86_CR4_PCE = 1u << 8,
+    X86_CR4_OSFXSR = 1u << 9,
+    X86_CR4_OSXMMEXCPT = 1u << 10,
 };
 #define X86_EFER_NXE (UINT64_C(1) << 11)
 
@@ -104,7 +106,7 @@ enum {
     X86_EXC_DE = 0, X86_EXC_DB = 1, X86_EXC_NMI = 2, X86_EXC_BP = 3, X86_EXC_OF = 4,
     X86_EXC_BR = 5, X86_EXC_UD = 6, X86_EXC_NM = 7, X86_EXC_DF = 8, X86_EXC_TS = 10,
     X86_EXC_NP = 11, X86_EXC_SS = 12, X86_EXC_GP = 13, X86_EXC_PF = 14, X86_EXC_MF = 16,
-    X86_EXC_AC = 17, X86_EXC_MC = 18,
+    X86_EXC_AC = 17, X86_EXC_MC = 18, X86_EXC_XM = 19,
 };
 
 /* ---- the CPU object ---- */

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Linux boot benchmark: the Linux kit (tests/guests/linux, Debian's i386 kernel and a
+busybox initramfs running workload.sh) under vireo-run -accel tcg and under
+qemu-system-i386 -accel tcg, alternating, REPS times each. For every run it notes the
+host wall-clock seconds at which the serial console shows the boot marker and each
+workload phase's end, then prints the medians and the Vireo/QEMU ratios.
+
+  bench/linux-boot/run.py --vireo build/app/vireo-run --kit build/linux-kit [--reps 3]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PHASES = ["boot", "fill", "gzip", "hash", "arith", "done"]
+
+
+def run_once(cmd, serial, timeout):
+    start = time.monotonic()
+    seen = {}
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    while p.poll() is None and time.monotonic() - start < timeout:
+        try:
+            with open(serial, "rb") as f:
+                text = f.read().decode("latin-1")
+        except FileNotFoundError:
+            text = ""
+        now = time.monotonic() - start
+        for m in re.finditer(r"VIREO-PHASE (\w+) ", text):
+            seen.setdefault(m.group(1), now)
+        time.sleep(0.05)
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+    total = time.monotonic() - start
+    with open(serial, "rb") as f:
+        text = f.read().decode("latin-1")
+    # Markers printed just before the emulator exited (the last poll missed them).
+    for m in re.finditer(r"VIREO-PHASE (\w+) ", text):
+        seen.setdefault(m.group(1), total)
+    ok = "VIREO-WORKLOAD-DONE" in text and "RESULT arith" in text
+    return seen, total, ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--kit", required=True)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=1200)
+    o = ap.parse_args()
+    k = os.path.abspath(o.kit)
+    common = ["-m", "256", "-kernel", os.path.join(k, "vmlinuz"), "-initrd",
+              os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"]
+    results = {"vireo": [], "qemu": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(o.reps):
+            for name in ("vireo", "qemu"):
+                serial = os.path.join(tmp, "%s-%d.txt" % (name, rep))
+                if name == "vireo":
+                    cmd = [o.vireo, "-accel", "tcg", "-display", "none", "-serial", "file:" + serial] + common
+                else:
+                    cmd = [o.qemu, "-accel", "tcg", "-display", "none", "-no-reboot",
+                           "-serial", "file:" + serial] + common
+                seen, total, ok = run_once(cmd, serial, o.timeout)
+                print("%s run %d: %s total %.1f s%s" % (
+                    name, rep + 1, " ".join("%s %.1f" % (p, seen[p]) for p in PHASES if p in seen),
+                    total, "" if ok else " (INCOMPLETE)"), flush=True)
+                if ok:
+                    results[name].append(seen)
+    print()
+    print("medians, host seconds (boot: to the init's marker; others: the phase alone)")
+    print("| phase | vireo | qemu | vireo/qemu |")
+    print("| --- | ---: | ---: | ---: |")
+    for i, ph in enumerate(PHASES):
+        med = {}
+        for name, runs in results.items():
+            vals = []
+            for r in runs:
+                if ph in r and (i == 0 or PHASES[i - 1] in r):
+                    vals.append(r[ph] - (r[PHASES[i - 1]] if i else 0))
+            med[name] = statistics.median(vals) if vals else None
+        if med["vireo"] is not None and med["qemu"]:
+            print("| %s | %.1f | %.1f | %.2f |" % (ph, med["vireo"], med["qemu"], med["vireo"] / med["qemu"]))
+    tot = {n: statistics.median([r["done"] for r in runs if "done" in r])
+           for n, runs in results.items() if any("done" in r for r in runs)}
+    if len(tot) == 2:
+        print("| total to done | %.1f | %.1f | %.2f |" % (tot["vireo"], tot["qemu"], tot["vireo"] / tot["qemu"]))
+    return 0 if results["vireo"] and results["qemu"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
