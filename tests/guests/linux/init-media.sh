@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the media initramfs (mkmedia.sh): like init-test.sh, and when the command line
-# names a disk partition (vireo.disk=/dev/sda1), it mounts it, prints what an earlier
-# boot left there, counts this boot in a file, and unmounts before powering off.
+# names a disk partition (vireo.disk=/dev/sda1), it loads the IDE disk modules, mounts it,
+# prints what an earlier boot left there, counts this boot in a file, and unmounts before
+# powering off. vireo.workload=off skips the workload.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -38,6 +39,8 @@ if [ -n "$disk" ]; then
         echo "VIREO-DISK-FAILED cannot mount $disk"
     fi
 fi
-. /workload.sh
-echo "VIREO-WORKLOAD-DONE"
+if ! grep -q 'vireo.workload=off' /proc/cmdline; then
+    . /workload.sh
+    echo "VIREO-WORKLOAD-DONE"
+fi
 poweroff -f

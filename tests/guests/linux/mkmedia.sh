@@ -4,8 +4,9 @@
 #   linux-cd.iso      ISOLINUX (package isolinux) on an El Torito no-emulation CD made
 #                     with xorriso; boots the kernel with initrd-test.img (the workload)
 #   linux-disk.qcow2  a 256 MiB disk: MBR boot code and an active FAT16 partition with
-#                     SYSLINUX (packages syslinux, syslinux-common, mtools), the kernel,
-#                     initrd-media.img and a partition that guests may write to
+#                     SYSLINUX (packages syslinux, syslinux-common, mtools), the kernel and
+#                     initrd-media.img, which counts its boots in a file on the partition
+#                     (without the workload: the CD runs that)
 # Both print the kernel's output on ttyS0. No root, no loop devices: mtools and
 # syslinux's mtools installer write the partition image directly.
 # Usage: mkmedia.sh KITDIR VIREO_IMG      (exits 77 when a tool is missing)
@@ -89,7 +90,7 @@ prompt 0
 timeout 0
 label linux
   kernel /vmlinuz
-  append initrd=/initrd.img $append vireo.disk=/dev/sda1
+  append initrd=/initrd.img $append vireo.disk=/dev/sda1 vireo.workload=off
 EOF
 mcopy -i part.tmp vmlinuz ::/vmlinuz
 mcopy -i part.tmp initrd-media.img ::/initrd.img
