@@ -366,49 +366,8 @@ static void ata_dma_submit(IdeDevice *d)
 /* DMA (ATA-6 §9.10): the transfer runs when the bus master is started. */
 static void ata_dma_run(IdeDevice *d)
 {
-    IdeChannel *ch = d->ch;
     d->dma_pending = false;
-    if (ch->dma->map) {
-        ata_dma_submit(d);
-        return;
-    }
-    while (d->remaining) {
-        uint32_t n = MIN(d->remaining, (uint32_t)(IDE_BUF_SIZE / ATA_SECTOR));
-        size_t len = (size_t)n * ATA_SECTOR;
-        GError *err = NULL;
-        bool ok;
-        if (d->dma_write) {
-            ok = ch->dma->transfer(ch->dma_opaque, d->buf, (uint32_t)len, false);
-            if (!ok) {
-                ata_set_lba(d, d->lba);
-                ata_error(d, ER_ABRT);
-                ch->dma->done(ch->dma_opaque, false);
-                return;
-            }
-            ok = block_pwrite(d->img, d->lba * ATA_SECTOR, d->buf, len, &err);
-        } else {
-            ok = block_pread(d->img, d->lba * ATA_SECTOR, d->buf, len, &err);
-        }
-        if (!ok) {
-            VLOG(LOG_DISK, "IDE: DMA at sector %" G_GUINT64_FORMAT ": %s", d->lba, err->message);
-            g_error_free(err);
-            ata_set_lba(d, d->lba);
-            ata_error(d, d->dma_write ? ER_ABRT : ER_UNC | ER_ABRT);
-            ch->dma->done(ch->dma_opaque, false);
-            return;
-        }
-        if (!d->dma_write && !ch->dma->transfer(ch->dma_opaque, d->buf, (uint32_t)len, true)) {
-            ata_set_lba(d, d->lba);
-            ata_error(d, ER_ABRT);
-            ch->dma->done(ch->dma_opaque, false);
-            return;
-        }
-        ata_set_lba(d, d->lba + n - 1);
-        d->lba += n;
-        d->remaining -= n;
-    }
-    ch->dma->done(ch->dma_opaque, true);
-    ata_ok(d);
+    ata_dma_submit(d);
 }
 
 void ide_channel_dma_start(IdeChannel *ch)
