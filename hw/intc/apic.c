@@ -292,8 +292,9 @@ static uint32_t timer_current(const ApicState *s)
     return ticks >= s->timer_initial ? 0 : s->timer_initial - (uint32_t)ticks;
 }
 
-/* Arms the virtual timer for the next time the count reaches zero. */
-static void timer_arm(ApicState *s)
+/* Arms the virtual timer for the next time the count reaches zero. after_fire: called
+ * from the expiry, where a too short period is stretched. */
+static void timer_arm_next(ApicState *s, bool after_fire)
 {
     if (!s->timer_initial) {
         vtimer_del(s->timer);
@@ -310,13 +311,17 @@ static void timer_arm(ApicState *s)
         }
         expire = s->timer_start_ns + period;
     } else {
-        int64_t n = elapsed < 0 ? 0 : elapsed / period + 1;
+        int64_t n = elapsed < 0 ? 1 : elapsed / period + 1;
         expire = s->timer_start_ns + n * period;
-        int64_t last = s->timer_start_ns + (n - 1) * period;
-        if (period < APIC_MIN_PERIOD_NS && expire < last + APIC_MIN_PERIOD_NS)
-            expire = MAX(last, now) + APIC_MIN_PERIOD_NS;
+        if (after_fire && period < APIC_MIN_PERIOD_NS && expire < now + APIC_MIN_PERIOD_NS)
+            expire = now + APIC_MIN_PERIOD_NS;
     }
     vtimer_mod(s->timer, expire);
+}
+
+static void timer_arm(ApicState *s)
+{
+    timer_arm_next(s, false);
 }
 
 static void timer_expired(void *opaque)
@@ -325,7 +330,7 @@ static void timer_expired(void *opaque)
     VLOG(LOG_TIMER, "apic: timer reached zero");
     lvt_fire(s, LVT_TIMER);
     if (timer_periodic(s))
-        timer_arm(s);
+        timer_arm_next(s, true);
 }
 
 /* Divide configuration register bits 3, 1, 0: 000 = 2 ... 110 = 128, 111 = 1. */
