@@ -240,6 +240,15 @@ static void test_apic_base(Fixture *f, gconstpointer data)
     vm_unlock(f->vm);
     g_assert_cmphex(rd(f, 0xfed00030), ==, 0x00050014);
     g_assert_cmphex(rd(f, LAPIC + 0x30), ==, 0xffffffff);
+    /* Above 4 GiB (a 36-bit base), and back; bits above 35 are reserved. */
+    vm_lock(f->vm);
+    g_assert_false(apic_set_base(f->apic, UINT64_C(0x1000000000) | 0x800));
+    g_assert_true(apic_set_base(f->apic, UINT64_C(0xf00000000) | 0x800));
+    vm_unlock(f->vm);
+    g_assert_cmphex(rd(f, UINT64_C(0xf00000030)), ==, 0x00050014);
+    vm_lock(f->vm);
+    g_assert_true(apic_set_base(f->apic, 0xfed00800));
+    vm_unlock(f->vm);
     /* Globally disabled: no registers, LINT0 is INTR, INTA goes to the 8259. */
     vm_lock(f->vm);
     g_assert_true(apic_set_base(f->apic, 0xfee00000));
