@@ -217,11 +217,13 @@ static void lvt_fire(ApicState *s, int lvt)
     if (e & LVT_MASKED)
         return;
     switch (LVT_MODE(e)) {
-    case APIC_DM_FIXED:
-        if (apic_accept(s, e & 0xff, (lvt == LVT_LINT0 || lvt == LVT_LINT1) && (e & LVT_LEVEL)) &&
-            (e & LVT_LEVEL) && (lvt == LVT_LINT0 || lvt == LVT_LINT1))
+    case APIC_DM_FIXED: {
+        /* Only the LINT pins can be level-triggered (§10.5.1). */
+        bool level = (lvt == LVT_LINT0 || lvt == LVT_LINT1) && (e & LVT_LEVEL);
+        if (apic_accept(s, e & 0xff, level) && level)
             s->lvt[lvt] |= LVT_REMOTE_IRR;
         break;
+    }
     case APIC_DM_NMI:
         vm_cpu_nmi(s->vm);
         break;

@@ -227,6 +227,42 @@ static void test_extint(Fixture *f, gconstpointer data)
     g_assert_false(vm_test_cpu_intr(f->vm));
 }
 
+static void test_lint(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    enable(f);
+    /* LINT1 is the NMI input: one NMI per rising edge. */
+    vm_lock(f->vm);
+    apic_set_lint(f->apic, 1, 1);
+    vm_unlock(f->vm);
+    g_assert_true(vcpu_take_nmi(vm_vcpu(f->vm)));
+    vm_lock(f->vm);
+    apic_set_lint(f->apic, 1, 1);
+    vm_unlock(f->vm);
+    g_assert_false(vcpu_take_nmi(vm_vcpu(f->vm)));
+    /* LINT0 as a fixed, level-triggered input: Remote IRR until the EOI, and again
+     * while the pin stays high. */
+    wr(f, LAPIC + 0x350, 0x8000 | 0x66);
+    set_lint0(f, 1);
+    g_assert_cmphex(rd(f, LAPIC + 0x350), ==, 0xc066);
+    g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x66);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+    eoi(f);
+    g_assert_true(irr_has(f, 0x66));
+    g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x66);
+    set_lint0(f, 0);
+    eoi(f);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+    g_assert_cmphex(rd(f, LAPIC + 0x350), ==, 0x8066);
+    /* Edge-triggered: one interrupt per rising edge. */
+    wr(f, LAPIC + 0x350, 0x67);
+    set_lint0(f, 1);
+    g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x67);
+    eoi(f);
+    set_lint0(f, 1);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+}
+
 static void test_apic_base(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -519,6 +555,7 @@ int main(int argc, char **argv)
     ADD("priority-eoi", test_priority_and_eoi);
     ADD("spurious", test_spurious);
     ADD("extint", test_extint);
+    ADD("lint", test_lint);
     ADD("apic-base", test_apic_base);
     ADD("timer-oneshot", test_timer_oneshot);
     ADD("timer-periodic", test_timer_periodic);
