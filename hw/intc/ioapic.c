@@ -138,6 +138,10 @@ static void rte_write(IoapicState *s, int pin, bool high, uint32_t v)
             s->edge_seen &= ~(1u << pin);
     }
     ioapic_service_level(s, pin);
+    /* The 8259 holds INTR until its acknowledge, so an ExtINT entry unmasked while its
+     * input is already asserted must not wait for an edge that cannot come. */
+    if (RTE_MODE(e) == APIC_DM_EXTINT && !(e & RTE_MASKED) && pin_asserted(s, pin))
+        ioapic_send(s, pin);
 }
 
 static uint32_t ioapic_reg_read(IoapicState *s)

@@ -3,7 +3,8 @@
 ; IRQ 0 through I/O APIC pin 2 measures time for the APIC timer in periodic and
 ; one-shot mode; self-IPIs, the TPR, the error register with its interrupt, software
 ; disable; the RTC's IRQ 8 as a level-triggered input whose Remote IRR holds until the
-; EOI and which interrupts again when EOIed while still asserted.
+; EOI and which interrupts again when EOIed while still asserted; then the 8259 again,
+; through LINT0 in ExtINT mode (virtual wire) and through I/O APIC pin 0.
 %include "cpu.inc"
 
 LAPIC       equ 0xfee00000
@@ -16,6 +17,7 @@ RTC_ENTRIES equ 0x610
 RTC_COUNT   equ 0x614
 RIRR_SEEN   equ 0x618
 SPUR_COUNT  equ 0x61c
+PIC_TICKS   equ 0x620
 
 VEC_PIT     equ 0x30
 VEC_RTC     equ 0x38
@@ -318,9 +320,53 @@ pm_main:
     CHECK32 z, "Remote IRR still set after the EOI"
     PRINTLN32 "apic: RTC IRQ 8 level-triggered through the I/O APIC, Remote IRR until EOI"
 
+    ; -- virtual wire: the PIT through the 8259 and LINT0 in ExtINT mode, with the APIC
+    ; software-enabled and programmed as SeaBIOS does
+    IOAPIC_W 0x14, 0x10000 | VEC_PIT
+    SETGATE 0x20, pic_timer_isr, SEL_CODE0, 0x8e
+    mov dword [LAPIC + 0x350], 0x8700
+    mov dword [PIC_TICKS], 0
+    mov al, 0xfe                ; 8259: only IRQ 0
+    out 0x21, al
+    sti
+.vw_wait:
+    hlt
+    cmp dword [PIC_TICKS], 20
+    jb .vw_wait
+    cli
+    PRINTLN32 "apic: 8259 interrupts through LINT0 in ExtINT mode"
+
+    ; -- LINT0 masked: the 8259 is cut off (10 ms of one-shot APIC timer pass without
+    ; a tick), until I/O APIC pin 0 delivers its INTR as ExtINT
+    mov dword [LAPIC + 0x350], 0x10700
+    mov dword [LAPIC + 0x320], VEC_TIMER
+    mov dword [APIC_TICKS], 0
+    mov esi, [PIC_TICKS]
+    mov dword [LAPIC + 0x380], 62500
+    sti
+.cut_wait:
+    hlt
+    cmp dword [APIC_TICKS], 0
+    je .cut_wait
+    cli
+    cmp [PIC_TICKS], esi
+    CHECK32 e, "8259 interrupt taken with LINT0 masked"
+    IOAPIC_W 0x11, 0
+    IOAPIC_W 0x10, 0x700
+    mov dword [PIC_TICKS], 0
+    sti
+.pin0_wait:
+    hlt
+    cmp dword [PIC_TICKS], 20
+    jb .pin0_wait
+    cli
+    PRINTLN32 "apic: 8259 interrupts as ExtINT through I/O APIC pin 0"
+    IOAPIC_W 0x10, 0x10700
+    mov al, 0xff
+    out 0x21, al
+
     cmp dword [SPUR_COUNT], 0
     CHECK32 e, "spurious interrupts taken"
-    IOAPIC_W 0x14, 0x10000 | VEC_PIT
     PRINTLN32 "apic: all checks passed"
     EXIT EXIT_PASS
 
@@ -342,6 +388,15 @@ ipi_isr:
 error_isr:
     inc dword [ERR_COUNT]
     mov dword [LAPIC + 0xb0], 0
+    iret
+
+; IRQ 0 through the 8259: the EOI goes to the 8259, not to the APIC.
+pic_timer_isr:
+    push eax
+    inc dword [PIC_TICKS]
+    mov al, 0x20
+    out 0x20, al
+    pop eax
     iret
 
 ; The spurious vector has no ISR bit: no EOI.
