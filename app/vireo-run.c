@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
+#include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/qmp.h"
@@ -38,8 +39,11 @@ typedef struct Options {
     char **chardevs;
     char *log_areas, *log_file;
     char *name;
+    char *vm;
     gboolean version;
     gboolean start_paused;
+    char *fda, *fdb;
+    char *boot;
 } Options;
 
 static Options opt = { .smp = 1 };
@@ -66,7 +70,11 @@ static GOptionEntry entries[] = {
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
+    { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M raw or qcow2)", "FILE" },
+    { "fdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.fdb, "Floppy image for drive B:", "FILE" },
+    { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, once=a, menu=on, or legacy -boot c)", "[order=]DRIVES[,once=DRIVES][,menu=on|off]" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
+    { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
@@ -233,6 +241,30 @@ static void parse_devices(VmConfig *cfg)
     }
 }
 
+/* The configuration of a library VM (--vm NAME), or NULL without --vm. */
+static VmConfig *config_from_library(void)
+{
+    if (!opt.vm)
+        return NULL;
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, opt.vm, &err);
+    if (!e)
+        usage_error("--vm %s: %s", opt.vm, err->message);
+    if (e->error)
+        usage_error("--vm %s: %s", opt.vm, e->error->message);
+    return g_steal_pointer(&e->config);
+}
+
+/* Replaces a string field when the option was given. */
+static void override_string(char **field, const char *value)
+{
+    if (value) {
+        g_free(*field);
+        *field = g_strdup(value);
+    }
+}
+
 /* -display sdl|none; without -display or -nographic, a window when there is a screen. */
 static const char *choose_display(void)
 {
@@ -260,12 +292,68 @@ static const char *choose_display(void)
     return "none";
 }
 
+/* -boot order=DRIVES,once=DRIVES,menu=on|off or QEMU's legacy -boot DRIVES; once=
+ * holds until the first reboot. */
+static void parse_boot(VmConfig *cfg)
+{
+    if (!opt.boot)
+        return;
+    g_auto(GStrv) parts = g_strsplit(opt.boot, ",", -1);
+    for (char **p = parts; *p; p++) {
+        const char *order = NULL;
+        char **target = &cfg->boot_order;
+        if (g_str_has_prefix(*p, "order="))
+            order = *p + 6;
+        else if (g_str_has_prefix(*p, "once="))
+            order = *p + 5, target = &cfg->boot_once;
+        else if (!strchr(*p, '=') && p == parts)
+            order = *p;
+        else if (!strcmp(*p, "menu=on") || !strcmp(*p, "menu=off"))
+            cfg->boot_menu = !strcmp(*p, "menu=on");
+        else if (!g_str_has_prefix(*p, "splash-time=") && !g_str_has_prefix(*p, "strict="))
+            usage_error("-boot %s: unknown parameter '%s' (order=DRIVES, menu=on|off)", opt.boot, *p);
+        if (order) {
+            if (!*order || strlen(order) > 3 || strspn(order, "acdn") != strlen(order))
+                usage_error("-boot %s: a boot order is up to three of a (floppy), c (disk), d (CD), n (network)",
+                            opt.boot);
+            g_free(*target);
+            *target = g_strdup(order);
+        }
+    }
+}
+
+static void add_floppy(VmConfig *cfg, const char *file, int index)
+{
+    DriveConfig *d = drive_config_new();
+    d->file = g_strdup(file);
+    d->iface = DRIVE_IF_FLOPPY;
+    d->media = DRIVE_MEDIA_DISK;
+    d->index = index;
+    g_ptr_array_add(cfg->drives, d);
+}
+
 static VmConfig *config_from_options(void)
 {
-    VmConfig *cfg = vm_config_new();
-    cfg->name = g_strdup(opt.name ? opt.name : "vireo");
-    cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
-    cfg->ram_size = UINT64_C(128) << 20;
+    VmConfig *cfg = config_from_library();
+    if (cfg) {
+        override_string(&cfg->name, opt.name);
+        override_string(&cfg->machine, opt.machine);
+        override_string(&cfg->accel, opt.accel);
+        override_string(&cfg->bios, opt.bios);
+        override_string(&cfg->kernel, opt.kernel);
+        override_string(&cfg->initrd, opt.initrd);
+        override_string(&cfg->append, opt.append);
+    } else {
+        cfg = vm_config_new();
+        cfg->name = g_strdup(opt.name ? opt.name : "vireo");
+        cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
+        cfg->ram_size = UINT64_C(128) << 20;
+        cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
+        cfg->bios = g_strdup(opt.bios);
+        cfg->kernel = g_strdup(opt.kernel);
+        cfg->initrd = g_strdup(opt.initrd);
+        cfg->append = g_strdup(opt.append);
+    }
     if (opt.memory) {
         const char *m = opt.memory;
         if (g_str_has_prefix(m, "size="))
@@ -275,22 +363,20 @@ static VmConfig *config_from_options(void)
     }
     if (opt.smp != 1)
         usage_error("-smp %d: only one CPU is supported for now", opt.smp);
-    cfg->smp = (unsigned)opt.smp;
-    cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
-    cfg->bios = g_strdup(opt.bios);
-    cfg->kernel = g_strdup(opt.kernel);
-    cfg->initrd = g_strdup(opt.initrd);
-    cfg->append = g_strdup(opt.append);
+    if (!opt.vm)
+        cfg->smp = (unsigned)opt.smp;
     cfg->nographic = opt.nographic;
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
-    cfg->display = g_strdup(choose_display());
+    override_string(&cfg->display, choose_display());
     if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "none"))
         usage_error("-vga %s: use std or none", opt.vga);
-    cfg->vga = g_strdup(opt.vga ? opt.vga : "std");
+    /* The library VM's display adapter stays unless -vga is given. */
+    if (opt.vga || !cfg->vga)
+        override_string(&cfg->vga, opt.vga ? opt.vga : "std");
     if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none"))
         usage_error("-display sdl needs a display adapter (drop -vga none)");
-    cfg->qmp = g_strdup(opt.qmp);
+    override_string(&cfg->qmp, opt.qmp);
 
     parse_chardevs();
     unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
@@ -298,18 +384,25 @@ static VmConfig *config_from_options(void)
         usage_error("-serial: at most %d serial ports", VM_MAX_SERIAL);
     for (unsigned i = 0; i < nserial; i++) {
         char *spec = resolve_chardev("-serial", opt.serial[i]);
+        g_free(cfg->serial[i]);
+        cfg->serial[i] = NULL;
         if (!strcmp(spec, "none"))
             g_free(spec);
         else
             cfg->serial[i] = spec;
     }
     /* As on QEMU's PC, COM1 exists unless -serial none: on this terminal with
-     * -nographic, otherwise on a null device until a window can show it. */
-    if (nserial == 0)
-        cfg->serial[0] = g_strdup(opt.nographic ? "mon:stdio" : "null");
+     * -nographic, otherwise where a library VM's vm.conf says, or on a null device. */
+    if (nserial == 0 && (opt.nographic || !cfg->serial[0]))
+        override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
+    if (opt.fda)
+        add_floppy(cfg, opt.fda, 0);
+    if (opt.fdb)
+        add_floppy(cfg, opt.fdb, 1);
+    parse_boot(cfg);
     return cfg;
 }
 

@@ -16,6 +16,10 @@ typedef struct CpuBackend {
     const char *description;
     /* True when the back end can run on this host; otherwise err says why. */
     bool (*probe)(GError **err);
+    /* True when the back end runs here but only small guests, not full operating
+     * systems (KVM on a paravirtual PVM host). In a list such as "kvm:tcg" a limited
+     * back end gives way to the next one; named alone it is used. May be NULL. */
+    bool (*limited)(void);
     /* A line describing host support, for -accel help (may be NULL). */
     char *(*host_info)(void);
     /* Per-VM set-up, before the board is built. options: the text after "name,"

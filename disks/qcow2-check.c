@@ -367,49 +367,67 @@ static void check_fini(Check *c)
         g_hash_table_destroy(c->l2_weight);
 }
 
-/* Compares stored and computed refcounts; optionally lowers leaked counts. */
+/* Compares stored and computed refcounts; optionally lowers leaked counts. Walks one
+ * refcount block at a time: a corrupt table can make a tiny image claim a file of
+ * millions of clusters, and a cache lookup per cluster would take minutes. */
 static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
 {
     Qcow2State *s = c->s;
     uint64_t highest = 0;
     bool any = false;
-    for (uint64_t k = 0; k < c->nb_clusters; k++) {
-        uint64_t stored;
+    uint64_t per_block = 1ULL << s->refblock_bits;
+    for (uint64_t first = 0; first < c->nb_clusters; first += per_block) {
+        uint64_t end = MIN(c->nb_clusters, first + per_block);
+        uint8_t *block;
         GError *e = NULL;
-        if (!qcow2_get_refcount(s, k, &stored, &e)) {
-            say(c, "ERROR: cannot read the refcount of cluster %" PRIu64 ": %s", k, e->message);
+        if (!qcow2_refblock_lookup(s, first, &block, &e)) {
+            say(c, "ERROR: cannot read the refcount block of clusters %" PRIu64 "-%" PRIu64
+                ": %s", first, end - 1, e->message);
             g_error_free(e);
             c->res->check_errors++;
             *need_rebuild = true;
             continue;
         }
-        uint64_t computed = c->refs[k];
-        if (stored || computed) {
-            highest = k;
-            any = true;
-        }
-        if (stored == computed)
-            continue;
-        if (stored > computed) {
-            bool fixed = false;
-            if (fix_leaks) {
-                GError *fe = NULL;
-                fixed = qcow2_set_refcount(s, k, computed, &fe);
-                if (fe)
-                    g_error_free(fe);
+        for (uint64_t k = first; k < end; k++) {
+            uint64_t stored = block ? qcow2_refblock_get(s, block, k - first) : 0;
+            uint64_t computed = c->refs[k];
+            if (stored || computed) {
+                highest = k;
+                any = true;
             }
-            say(c, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
-                fixed ? "Repairing" : "Leaked", k, stored, computed);
-            if (fixed)
-                c->res->leaks_fixed++;
-            else
-                c->res->leaks++;
-        } else {
-            say(c, "ERROR cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64, k,
-                stored, computed);
-            c->res->corruptions++;
-            *need_rebuild = true;
+            if (stored == computed)
+                continue;
+            if (stored > computed) {
+                bool fixed = false;
+                if (fix_leaks) {
+                    /* The repair may write through the cache: unpin around it. */
+                    if (block)
+                        qcow2_cache_put(s->refblock_cache, block);
+                    GError *fe = NULL;
+                    fixed = qcow2_set_refcount(s, k, computed, &fe);
+                    if (fe)
+                        g_error_free(fe);
+                    if (!qcow2_refblock_lookup(s, first, &block, NULL)) {
+                        block = NULL;
+                        c->res->check_errors++;
+                        *need_rebuild = true;
+                    }
+                }
+                say(c, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
+                    fixed ? "Repairing" : "Leaked", k, stored, computed);
+                if (fixed)
+                    c->res->leaks_fixed++;
+                else
+                    c->res->leaks++;
+            } else {
+                say(c, "ERROR cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64, k,
+                    stored, computed);
+                c->res->corruptions++;
+                *need_rebuild = true;
+            }
         }
+        if (block)
+            qcow2_cache_put(s->refblock_cache, block);
     }
     c->res->image_end_offset = any ? (highest + 1) << s->cluster_bits : 0;
 }

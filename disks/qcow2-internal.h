@@ -292,6 +292,9 @@ void qcow2_refcount_close(Qcow2State *s);
 uint64_t qcow2_refblock_get(const Qcow2State *s, const uint8_t *block, uint64_t index);
 void qcow2_refblock_set(const Qcow2State *s, uint8_t *block, uint64_t index, uint64_t value);
 bool qcow2_get_refcount(Qcow2State *s, uint64_t cluster, uint64_t *refcount, GError **err);
+/* The refcount block covering cluster, pinned (release with qcow2_cache_put), or NULL
+ * when the table has none there (all its counts are 0). */
+bool qcow2_refblock_lookup(Qcow2State *s, uint64_t cluster, uint8_t **block, GError **err);
 /* Adds delta to the refcounts of count clusters from first; increments create refcount
  * blocks as needed. Never lets a refcount pass its maximum or go below zero. */
 bool qcow2_update_refcounts(Qcow2State *s, uint64_t first, uint64_t count, int64_t delta,

@@ -150,18 +150,23 @@ static bool refblock_offset(Qcow2State *s, uint64_t ti, uint64_t *offset, GError
     return true;
 }
 
+bool qcow2_refblock_lookup(Qcow2State *s, uint64_t cluster, uint8_t **block, GError **err)
+{
+    uint64_t boff;
+    *block = NULL;
+    if (!refblock_offset(s, cluster >> s->refblock_bits, &boff, err))
+        return false;
+    return !boff || qcow2_cache_get(s->refblock_cache, boff, block, err);
+}
+
 bool qcow2_get_refcount(Qcow2State *s, uint64_t cluster, uint64_t *refcount, GError **err)
 {
-    uint64_t ti = cluster >> s->refblock_bits;
-    uint64_t boff;
-    *refcount = 0;
-    if (!refblock_offset(s, ti, &boff, err))
-        return false;
-    if (!boff)
-        return true;
     uint8_t *block;
-    if (!qcow2_cache_get(s->refblock_cache, boff, &block, err))
+    *refcount = 0;
+    if (!qcow2_refblock_lookup(s, cluster, &block, err))
         return false;
+    if (!block)
+        return true;
     *refcount = qcow2_refblock_get(s, block, cluster & ((1ULL << s->refblock_bits) - 1));
     qcow2_cache_put(s->refblock_cache, block);
     return true;

@@ -31,6 +31,7 @@ void vm_config_free(VmConfig *c)
     g_free(c->display);
     g_ptr_array_free(c->drives, TRUE);
     g_free(c->boot_order);
+    g_free(c->boot_once);
     g_free(c->qmp);
     g_free(c->vga);
     g_free(c);

@@ -49,6 +49,7 @@ typedef struct VmConfig {
     bool no_shutdown;        /* guest power off pauses instead of exiting */
     GPtrArray *drives;       /* DriveConfig* */
     char *boot_order;        /* e.g. "cad" */
+    char *boot_once;         /* order for the first boot only (-boot once=), or NULL */
     bool boot_menu;
     bool snapshot;           /* every drive gets a temporary overlay */
     char *qmp;               /* control socket spec */

@@ -60,6 +60,11 @@ void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled);
 typedef void (*VmPowerButtonFn)(void *opaque);
 void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque);
 
+/* The board's removable media (vm_change_media), called with the lock held. */
+typedef bool (*VmMediaFn)(void *opaque, const char *device, const char *filename, const char *format,
+                          bool read_only, GError **err);
+void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque);
+
 /* An accelerator that emulates the interrupt controllers and PIT in the host kernel. */
 bool vm_kernel_irqchip(Vm *vm);
 /* Sets a global system interrupt line in the kernel irqchip. */

@@ -393,6 +393,40 @@ static JsonNode *cmd_quit(QmpClient *c, JsonObject *args, GError **err)
     return NULL;
 }
 
+/* eject {device} and blockdev-change-medium {device, filename, format,
+ * read-only-mode}: QEMU's commands for removable media. */
+static JsonNode *cmd_eject(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *dev;
+    if (!arg_string(args, "device", true, &dev, err))
+        return NULL;
+    GError *local = NULL;
+    if (!vm_change_media(c->srv->vm, dev, NULL, NULL, false, &local)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
+static JsonNode *cmd_change_medium(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *dev, *file, *format, *mode;
+    if (!arg_string(args, "device", true, &dev, err) || !arg_string(args, "filename", true, &file, err) ||
+        !arg_string(args, "format", false, &format, err) || !arg_string(args, "read-only-mode", false, &mode, err))
+        return NULL;
+    if (mode && strcmp(mode, "retain") && strcmp(mode, "read-only") && strcmp(mode, "read-write")) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "Parameter 'read-only-mode' does not accept value '%s'", mode);
+        return NULL;
+    }
+    GError *local = NULL;
+    if (!vm_change_media(c->srv->vm, dev, file, format, mode && !strcmp(mode, "read-only"), &local)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
 static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
 {
     QmpServer *s = c->srv;
@@ -677,6 +711,8 @@ static const struct {
     { "send-key", cmd_send_key },
     { "input-send-event", cmd_input_send_event },
     { "x-screen-text", cmd_screen_text },
+    { "eject", cmd_eject },
+    { "blockdev-change-medium", cmd_change_medium },
 };
 
 static JsonNode *cmd_query_commands(QmpClient *c, JsonObject *args, GError **err)

@@ -41,6 +41,7 @@ Vm *vm_new_for_test(uint64_t ram_size)
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
     vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
     vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
+    vm->state_events = g_ptr_array_new();
     vm->exit_status = -1;
     vm->a20 = true;
     vm->cfg = vm_config_new();

@@ -61,6 +61,9 @@ struct Vm {
     GArray *reset_handlers;
     GArray *cleanups;
     GArray *state_listeners;
+    /* State changes queued for the main context and not yet delivered (StateEvent*):
+     * vm_free cancels them, so none runs after the VM is gone. */
+    GPtrArray *state_events;
     guint next_listener_id;
 
     IntrAckFn intr_ack;
@@ -69,6 +72,8 @@ struct Vm {
     void *apic_opaque;
     VmPowerButtonFn power_button;
     void *power_button_opaque;
+    VmMediaFn media_fn;
+    void *media_opaque;
     bool a20;
     unsigned a20_sources; /* VmA20Source bits that enable A20 */
     void *board;

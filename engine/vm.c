@@ -6,6 +6,13 @@
 
 static GPtrArray *machine_classes;
 
+/* A state change on its way to the listeners. */
+typedef struct StateEvent {
+    Vm *vm;
+    VmState state;
+    GSource *source;
+} StateEvent;
+
 void machine_register(const MachineClass *mc)
 {
     if (!machine_classes)
@@ -58,6 +65,10 @@ static const CpuBackend *pick_accel(const char *spec, char **options, GError **e
             g_error_free(local);
             continue;
         }
+        if (n[1] && b->limited && b->limited()) {
+            VLOG(LOG_CPU, "%s: runs only small guests on this host; trying %s", name, n[1]);
+            continue;
+        }
         *options = comma ? g_strdup(comma + 1) : NULL;
         g_string_free(why, TRUE);
         return b;
@@ -108,6 +119,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
     vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
     vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
+    vm->state_events = g_ptr_array_new();
     vm->exit_status = -1;
     vm->state = VM_STATE_CREATED;
     vm->a20 = true;
@@ -141,6 +153,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         g_ptr_array_add(c->drives, n);
     }
     c->boot_order = g_strdup(cfg->boot_order);
+    c->boot_once = g_strdup(cfg->boot_once);
     c->boot_menu = cfg->boot_menu;
     c->snapshot = cfg->snapshot;
     c->qmp = g_strdup(cfg->qmp);
@@ -213,6 +226,10 @@ void vm_free(Vm *vm)
     mem_free(vm->mem);
     g_array_free(vm->reset_handlers, TRUE);
     g_array_free(vm->cleanups, TRUE);
+    /* Changes not yet delivered would reach listeners of a VM that no longer exists. */
+    for (guint i = vm->state_events->len; i-- > 0;)
+        g_source_destroy(((StateEvent *)vm->state_events->pdata[i])->source);
+    g_ptr_array_free(vm->state_events, TRUE);
     g_array_free(vm->state_listeners, TRUE);
     vm_config_free(vm->cfg);
     g_free(vm->error);
@@ -223,15 +240,13 @@ void vm_free(Vm *vm)
     g_free(vm);
 }
 
-typedef struct StateEvent {
-    Vm *vm;
-    VmState state;
-} StateEvent;
-
 static gboolean dispatch_state(gpointer data)
 {
     StateEvent *ev = data;
     Vm *vm = ev->vm;
+    g_mutex_lock(&vm->lock);
+    g_ptr_array_remove_fast(vm->state_events, ev);
+    g_mutex_unlock(&vm->lock);
     /* Copy: a listener may remove itself. */
     g_autoptr(GArray) copy = g_array_copy(vm->state_listeners);
     for (guint i = 0; i < copy->len; i++) {
@@ -255,7 +270,12 @@ void vm_set_state_locked(Vm *vm, VmState s)
     ev->vm = vm;
     ev->state = s;
     /* Always deferred, even on the main thread: the lock is held here. */
-    g_idle_add_full(G_PRIORITY_DEFAULT, dispatch_state, ev, g_free);
+    ev->source = g_idle_source_new();
+    g_source_set_priority(ev->source, G_PRIORITY_DEFAULT);
+    g_source_set_callback(ev->source, dispatch_state, ev, g_free);
+    g_ptr_array_add(vm->state_events, ev);
+    g_source_attach(ev->source, NULL);
+    g_source_unref(ev->source);
 }
 
 bool vm_start(Vm *vm, GError **err)
@@ -484,6 +504,25 @@ void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
 {
     vm->power_button = fn;
     vm->power_button_opaque = opaque;
+}
+
+void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque)
+{
+    vm->media_fn = fn;
+    vm->media_opaque = opaque;
+}
+
+bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
+                     bool read_only, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    bool ok = false;
+    if (vm->media_fn)
+        ok = vm->media_fn(vm->media_opaque, device, filename, format, read_only, err);
+    else
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no removable media");
+    g_mutex_unlock(&vm->lock);
+    return ok;
 }
 
 bool vm_kernel_irqchip(Vm *vm)

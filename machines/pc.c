@@ -11,6 +11,7 @@
 #include "hw/audio/pcspk.h"
 #include "hw/char/serial.h"
 #include "hw/display/vga.h"
+#include "hw/dma/i8237.h"
 #include "hw/firmware/fw_cfg.h"
 #include "hw/firmware/kernel-loader.h"
 #include "hw/input/i8042.h"
@@ -23,11 +24,13 @@
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/piix3.h"
+#include "hw/storage/fdc.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "vireo-config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define BIOS_MAX_SIZE (16u << 20)
 #define ISA_BIOS_MAX (128u << 10)
@@ -47,6 +50,9 @@ typedef struct PcBoard {
     PciBus *pci;
     FwCfgState *fw;
     I8042State *kbc;
+    IsaDma *dma;
+    FdcState *fdc;
+    unsigned boot_resets;
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -126,6 +132,29 @@ static void cmos_set_word(RtcState *rtc, unsigned addr, uint16_t v)
     mc146818_set_cmos(rtc, addr + 1, v >> 8);
 }
 
+/* Boot order for firmware without a bootorder file, as SeaBIOS reads it on QEMU-like
+ * boards: 0x3D holds the first two devices (low nibble first), 0x38 bits 7:4 the
+ * third; 1 floppy, 2 disk, 3 CD, 4 network. */
+static void cmos_set_boot_order(RtcState *rtc, const char *order)
+{
+    if (!order || !*order)
+        order = "cad";
+    uint8_t dev[3] = { 0 };
+    for (int i = 0; i < 3 && order[i]; i++)
+        dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
+    mc146818_set_cmos(rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
+    mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+static void restore_boot_order(void *opaque)
+{
+    PcBoard *b = opaque;
+    /* The first call is the power-on reset vm_start runs; the next one is a reboot. */
+    if (b->boot_resets++ != 1)
+        return;
+    cmos_set_boot_order(b->rtc, vm_config(b->vm)->boot_order);
+}
+
 /* CMOS configuration bytes read by the BIOS (IBM AT layout, and the extensions SeaBIOS
  * reads on QEMU-compatible boards). */
 static void cmos_init(PcBoard *b, const VmConfig *cfg)
@@ -144,15 +173,116 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     mc146818_set_cmos(b->rtc, 0x5c, (over4g >> 8) & 0xff);
     mc146818_set_cmos(b->rtc, 0x5d, (over4g >> 16) & 0xff);
     mc146818_set_cmos(b->rtc, 0x5f, (uint8_t)(cfg->smp - 1));
-    /* Equipment byte: no floppy drives yet, EGA/VGA display. */
-    mc146818_set_cmos(b->rtc, 0x14, 0x00);
-    /* Boot order for firmware without a bootorder file: 1 floppy, 2 disk, 3 CD. */
-    const char *order = cfg->boot_order && *cfg->boot_order ? cfg->boot_order : "cad";
-    uint8_t dev[3] = { 0 };
-    for (int i = 0; i < 3 && order[i]; i++)
-        dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
-    mc146818_set_cmos(b->rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
-    mc146818_set_cmos(b->rtc, 0x38, (uint8_t)(dev[2] << 4));
+    /* Floppy drive types, A: in the high nibble (IBM AT Technical Reference, CMOS 0x10). */
+    uint8_t fda = fdc_cmos_type(b->fdc, 0), fdb = fdc_cmos_type(b->fdc, 1);
+    mc146818_set_cmos(b->rtc, 0x10, (uint8_t)(fda << 4 | fdb));
+    /* Equipment byte: bit 0 diskette drives present, bits 7:6 their number less one;
+     * EGA/VGA display (bits 5:4 = 0). */
+    unsigned nfd = (fda != 0) + (fdb != 0);
+    mc146818_set_cmos(b->rtc, 0x14, nfd ? (uint8_t)(1 | (nfd - 1) << 6) : 0x00);
+    /* -boot once= holds for the first boot; the first reset brings back the order. */
+    if (cfg->boot_once) {
+        cmos_set_boot_order(b->rtc, cfg->boot_once);
+        vm_add_reset_handler(b->vm, restore_boot_order, b);
+    } else {
+        cmos_set_boot_order(b->rtc, cfg->boot_order);
+    }
+}
+
+/* Opens a drive's image as the options ask: a temporary overlay under -snapshot, and
+ * read-only (a write-protected disk) when asked or when the file cannot be written. */
+static BlockImage *open_drive_image(const VmConfig *cfg, const DriveConfig *dc, bool *readonly,
+                                    GError **err)
+{
+    *readonly = dc->readonly || access(dc->file, W_OK) != 0;
+    BlockOpenOptions o = { .read_only = *readonly, .format = dc->format };
+    GError *local = NULL;
+    BlockImage *img = cfg->snapshot || dc->snapshot ? block_open_with_temp_overlay(dc->file, &o, &local)
+                                                    : block_open(dc->file, &o, &local);
+    if (!img) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s", local->message);
+        g_error_free(local);
+    }
+    return img;
+}
+
+/* The floppy controller with the drives the configuration names (A: and B:). */
+static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
+{
+    const DriveConfig *units[FDC_MAX_DRIVES] = { NULL };
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *dc = g_ptr_array_index(cfg->drives, i);
+        if (dc->iface != DRIVE_IF_FLOPPY)
+            continue;
+        int u = dc->index;
+        if (u < 0)
+            for (u = 0; u < FDC_MAX_DRIVES && units[u]; u++)
+                ;
+        if (u >= FDC_MAX_DRIVES) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "floppy %s: only two floppy drives (A: and B:) exist", dc->file ? dc->file : "drive");
+            return false;
+        }
+        if (units[u]) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "floppy drive %c: is given twice", 'A' + u);
+            return false;
+        }
+        units[u] = dc;
+    }
+    b->fdc = fdc_new(b->vm, 0x3f0, &b->isa_irq[6], b->dma, 2);
+    for (unsigned u = 0; u < FDC_MAX_DRIVES; u++) {
+        if (!units[u])
+            continue;
+        BlockImage *img = NULL;
+        bool ro = units[u]->readonly;
+        if (units[u]->file && *units[u]->file) {
+            img = open_drive_image(cfg, units[u], &ro, err);
+            if (!img)
+                return false;
+        }
+        if (!fdc_attach_drive(b->fdc, u, img, ro, err)) {
+            if (img)
+                block_close(img, NULL);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* QMP eject / blockdev-change-medium for the floppy drives, named as QEMU names them. */
+static bool pc_change_media(void *opaque, const char *device, const char *filename, const char *format,
+                            bool read_only, GError **err)
+{
+    PcBoard *b = opaque;
+    unsigned unit;
+    if (!strcmp(device, "floppy0"))
+        unit = 0;
+    else if (!strcmp(device, "floppy1"))
+        unit = 1;
+    else {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
+        return false;
+    }
+    if (!fdc_cmos_type(b->fdc, unit)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found (no drive %c:)",
+                    device, 'A' + unit);
+        return false;
+    }
+    BlockImage *img = NULL;
+    bool ro = read_only;
+    if (filename) {
+        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only };
+        VmConfig none = { 0 };
+        img = open_drive_image(&none, &dc, &ro, err);
+        if (!img)
+            return false;
+    }
+    if (!fdc_change_medium(b->fdc, unit, img, ro, err)) {
+        if (img)
+            block_close(img, NULL);
+        return false;
+    }
+    return true;
 }
 
 static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
@@ -257,6 +387,10 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
     vm_set_input_handler(vm, &pc_input_ops, b);
     port92_new(vm);
+    b->dma = i8237_new(vm);
+    if (!floppy_init(b, cfg, err))
+        return false;
+    vm_set_media_handler(vm, pc_change_media, b);
     port80_new(vm);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));

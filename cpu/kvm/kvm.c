@@ -101,7 +101,7 @@ static char *kvm_host_info(void)
     if (kvm_host_is_pvm())
         return g_strdup("available, paravirtual (PVM): runs small real-mode, flat 32-bit and long-mode guests "
                         "through the host's instruction emulator; no x87 arithmetic, no 32-bit "
-                        "paging, no INT/IRET in protected mode; full operating systems need -accel tcg");
+                        "paging, no INT/IRET in protected mode; so the default kvm:tcg picks tcg");
     return g_strdup("available (hardware virtualization)");
 }
 
@@ -584,6 +584,7 @@ const CpuBackend cpu_kvm_backend = {
     .name = "kvm",
     .description = "the host's KVM accelerator (/dev/kvm)",
     .probe = kvm_probe,
+    .limited = kvm_host_is_pvm,
     .host_info = kvm_host_info,
     .vm_init = kvm_vm_init,
     .vm_destroy = kvm_vm_destroy,

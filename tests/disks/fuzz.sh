@@ -87,7 +87,14 @@ fi
 echo "fuzzing for $secs s with $n seed images"
 cd "$out"
 # Not exec: the trap must still remove the seed workspace.
+# libFuzzer's own exit codes (77 for a crash) would read as "skipped" to meson: any
+# finding is exit 1, with the input that caused it named.
 rc=0
-"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=400000 \
+"$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -max_len=400000 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus" "$seeds" || rc=$?
-exit $rc
+if [ "$rc" -ne 0 ]; then
+    echo "FAIL: the fuzzer found an input that crashes, leaks or hangs (exit $rc):"
+    ls -t "$out"/crash-* "$out"/leak-* "$out"/timeout-* "$out"/oom-* 2>/dev/null | head -n 3
+    exit 1
+fi

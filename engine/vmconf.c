@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vm.conf <-> VmConfig. Every bad value is reported as one line that names the file,
+ * the key and the value, and says what would be accepted. */
+#include "engine/vmconf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VMCONF_MAX_CPUS 64
+#define VMCONF_MIN_RAM (UINT64_C(1) << 20)
+#define VMCONF_MAX_RAM (UINT64_C(1) << 40)
+
+static const VmconfDriveSlot drive_slots[] = {
+    { "hda", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 0, false },
+    { "hdb", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 1, false },
+    { "cdrom", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2, true },
+    { "hdd", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 3, false },
+    { "fda", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0, true },
+    { "fdb", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1, true },
+};
+
+/* Keys of [vm]; anything else there is a typo the user should hear about. */
+static const char *const vm_keys[] = {
+    "os-id", "os-name", "memory", "cpus", "machine", "accel", "firmware", "display",
+    "boot", "boot-menu", "kernel", "initrd", "append", "serial", NULL,
+};
+
+const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
+{
+    *count = G_N_ELEMENTS(drive_slots);
+    return drive_slots;
+}
+
+const VmconfDriveSlot *vmconf_drive_slot_find(const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(drive_slots); i++)
+        if (!strcmp(drive_slots[i].key, key))
+            return &drive_slots[i];
+    return NULL;
+}
+
+GKeyFile *vmconf_new(void)
+{
+    GKeyFile *kf = g_key_file_new();
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "memory", "256M");
+    g_key_file_set_integer(kf, VMCONF_GROUP_VM, "cpus", 1);
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "machine", "pc");
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "firmware", "seabios");
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "display", "std");
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "boot", "cda");
+    return kf;
+}
+
+char *vmconf_resolve_path(const char *dir, const char *value)
+{
+    if (!value || !*value)
+        return NULL;
+    if (g_path_is_absolute(value) || !dir)
+        return g_strdup(value);
+    return g_build_filename(dir, value, NULL);
+}
+
+typedef struct Parser {
+    GKeyFile *kf;
+    const char *dir;
+    char *file;        /* for error messages */
+    GError **err;
+} Parser;
+
+static G_GNUC_PRINTF(5, 6) bool bad_value(Parser *p, const char *group, const char *key,
+                                          const char *value, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: [%s] %s=%s: %s", p->file,
+                group, key, value ? value : "", why);
+    return false;
+}
+
+/* The value of a key, or NULL when the key is absent; whitespace around it is dropped. */
+static char *get_value(Parser *p, const char *group, const char *key)
+{
+    char *v = g_key_file_get_string(p->kf, group, key, NULL);
+    return v ? g_strstrip(v) : NULL;
+}
+
+/* A path key: resolved against the VM folder, and the file must exist. */
+static bool get_existing_file(Parser *p, const char *group, const char *key, char **out)
+{
+    g_autofree char *v = get_value(p, group, key);
+    *out = NULL;
+    if (!v || !*v)
+        return true;
+    g_autofree char *path = vmconf_resolve_path(p->dir, v);
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
+                    "%s: [%s] %s=%s: the file %s does not exist (fix the path or remove the key)",
+                    p->file, group, key, v, path);
+        return false;
+    }
+    if (g_file_test(path, G_FILE_TEST_IS_DIR))
+        return bad_value(p, group, key, v, "%s is a folder, not a file", path);
+    *out = g_steal_pointer(&path);
+    return true;
+}
+
+static bool check_known_keys(Parser *p, const char *group, bool (*known)(const char *key))
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        if (!known(*k)) {
+            g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "%s: [%s] %s: unknown key (misspelt? see the README's vm.conf keys)",
+                        p->file, group, *k);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool is_vm_key(const char *key)
+{
+    return g_strv_contains(vm_keys, key);
+}
+
+static bool is_drive_key(const char *key)
+{
+    return vmconf_drive_slot_find(key) != NULL;
+}
+
+static bool parse_vm_group(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_VM;
+    if (!g_key_file_has_group(p->kf, g)) {
+        g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%s: no [vm] group: this is not a Vireo VM description", p->file);
+        return false;
+    }
+    if (!check_known_keys(p, g, is_vm_key))
+        return false;
+
+    g_autofree char *mem = get_value(p, g, "memory");
+    cfg->ram_size = UINT64_C(256) << 20;
+    if (mem && (!parse_size(mem, true, &cfg->ram_size) || cfg->ram_size < VMCONF_MIN_RAM ||
+                cfg->ram_size > VMCONF_MAX_RAM))
+        return bad_value(p, g, "memory", mem,
+                         "not a memory size between 1M and 1T (examples: 64M, 512M, 2G)");
+
+    g_autofree char *cpus = get_value(p, g, "cpus");
+    cfg->smp = 1;
+    if (cpus) {
+        char *end;
+        errno = 0;
+        long n = strtol(cpus, &end, 10);
+        if (errno || end == cpus || *end || n < 1 || n > VMCONF_MAX_CPUS)
+            return bad_value(p, g, "cpus", cpus, "the CPU count must be a number from 1 to %d",
+                             VMCONF_MAX_CPUS);
+        cfg->smp = (unsigned)n;
+    }
+
+    g_autofree char *machine = get_value(p, g, "machine");
+    if (machine && strcmp(machine, "pc"))
+        return bad_value(p, g, "machine", machine, "the only board is 'pc'");
+    cfg->machine = g_strdup("pc");
+
+    g_autofree char *accel = get_value(p, g, "accel");
+    if (accel) {
+        g_auto(GStrv) names = g_strsplit(accel, ":", -1);
+        for (char **n = names; *n; n++) {
+            g_autofree char *base = g_strndup(*n, strcspn(*n, ","));
+            if (strcmp(base, "kvm") && strcmp(base, "tcg") && strcmp(base, "interp"))
+                return bad_value(p, g, "accel", accel,
+                                 "use kvm, tcg or interp, or a list such as kvm:tcg");
+        }
+    }
+    cfg->accel = g_strdup(accel && *accel ? accel : "kvm:tcg");
+
+    g_autofree char *fw = get_value(p, g, "firmware");
+    if (fw && *fw && strcmp(fw, "seabios")) {
+        if (!get_existing_file(p, g, "firmware", &cfg->bios))
+            return false;
+    }
+
+    g_autofree char *display = get_value(p, g, "display");
+    if (display && strcmp(display, "std") && strcmp(display, "none"))
+        return bad_value(p, g, "display", display, "the display adapter is std or none");
+    cfg->vga = g_strdup(display ? display : "std");
+
+    g_autofree char *boot = get_value(p, g, "boot");
+    if (boot) {
+        size_t len = strlen(boot);
+        if (len < 1 || len > 4 || strspn(boot, "acdn") != len)
+            return bad_value(p, g, "boot", boot,
+                             "the boot order is up to four of a (floppy), c (disk), d (CD), n (network)");
+        for (size_t i = 0; i < len; i++)
+            if (strchr(boot + i + 1, boot[i]))
+                return bad_value(p, g, "boot", boot, "'%c' appears twice", boot[i]);
+        cfg->boot_order = g_strdup(boot);
+    }
+
+    g_autofree char *menu = get_value(p, g, "boot-menu");
+    if (menu) {
+        GError *local = NULL;
+        cfg->boot_menu = g_key_file_get_boolean(p->kf, g, "boot-menu", &local);
+        if (local) {
+            g_error_free(local);
+            return bad_value(p, g, "boot-menu", menu, "use true or false");
+        }
+    }
+
+    if (!get_existing_file(p, g, "kernel", &cfg->kernel) ||
+        !get_existing_file(p, g, "initrd", &cfg->initrd))
+        return false;
+    if (cfg->initrd && !cfg->kernel) {
+        g_autofree char *initrd = get_value(p, g, "initrd");
+        return bad_value(p, g, "initrd", initrd, "an initrd needs a kernel= key as well");
+    }
+    /* COM1 without a terminal: nowhere, or a file that keeps what the guest wrote. */
+    g_autofree char *serial = get_value(p, g, "serial");
+    if (serial && *serial) {
+        if (!strcmp(serial, "null") || !strcmp(serial, "none")) {
+            cfg->serial[0] = g_strdup(serial);
+        } else if (g_str_has_prefix(serial, "file:") && serial[5]) {
+            g_autofree char *path = vmconf_resolve_path(p->dir, serial + 5);
+            cfg->serial[0] = g_strdup_printf("file:%s", path);
+        } else {
+            return bad_value(p, g, "serial", serial, "COM1 goes to null, none or file:PATH");
+        }
+    }
+    g_autofree char *append = g_key_file_get_string(p->kf, g, "append", NULL);
+    if (append && *append) {
+        if (!cfg->kernel)
+            return bad_value(p, g, "append", append, "a kernel command line needs a kernel= key");
+        cfg->append = g_steal_pointer(&append);
+    }
+    return true;
+}
+
+static bool parse_drives_group(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_DRIVES;
+    if (!g_key_file_has_group(p->kf, g))
+        return true;
+    if (!check_known_keys(p, g, is_drive_key))
+        return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(drive_slots); i++) {
+        const VmconfDriveSlot *s = &drive_slots[i];
+        if (!g_key_file_has_key(p->kf, g, s->key, NULL))
+            continue;
+        g_autofree char *file = NULL;
+        if (!get_existing_file(p, g, s->key, &file))
+            return false;
+        /* An empty hard disk slot is no drive; an empty CD or floppy is a drive
+         * without a medium. */
+        if (!file && !s->removable)
+            continue;
+        DriveConfig *d = drive_config_new();
+        d->file = g_steal_pointer(&file);
+        d->iface = s->iface;
+        d->media = s->media;
+        d->index = s->index;
+        d->readonly = s->media == DRIVE_MEDIA_CDROM;
+        g_ptr_array_add(cfg->drives, d);
+    }
+    return true;
+}
+
+VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err)
+{
+    g_autofree char *file = dir ? g_build_filename(dir, VMCONF_FILE, NULL) : g_strdup(VMCONF_FILE);
+    Parser p = { kf, dir, file, err };
+    g_autoptr(VmConfig) cfg = vm_config_new();
+    cfg->name = g_strdup(name);
+    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg))
+        return NULL;
+    return g_steal_pointer(&cfg);
+}
+
+GKeyFile *vmconf_load(const char *dir, GError **err)
+{
+    g_autofree char *file = g_build_filename(dir, VMCONF_FILE, NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    GError *local = NULL;
+    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_KEEP_COMMENTS, &local)) {
+        int code = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+                       ? VIREO_ERROR_NOT_FOUND : VIREO_ERROR_INVALID;
+        g_set_error(err, VIREO_ERROR, code, "%s: %s", file,
+                    code == VIREO_ERROR_NOT_FOUND ? "missing: this folder has no VM description"
+                                                  : local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    return g_steal_pointer(&kf);
+}
+
+bool vmconf_save(GKeyFile *kf, const char *dir, GError **err)
+{
+    g_autofree char *file = g_build_filename(dir, VMCONF_FILE, NULL);
+    gsize len;
+    g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
+    GError *local = NULL;
+    if (!g_file_set_contents(file, data, (gssize)len, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "cannot write %s: %s", file,
+                    local->message);
+        g_error_free(local);
+        return false;
+    }
+    return true;
+}

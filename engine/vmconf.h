@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vm.conf: the file that describes one VM of the library, read by vireo-run --vm and the
+ * GTK app. The GKeyFile stays the source of truth (front ends edit its keys and keep
+ * what they do not know); vmconf_parse checks it and turns it into a VmConfig.
+ *
+ *   [vm]
+ *   os-id=freedos1.3          what the wizard detected (osinfo short ID or preset ID)
+ *   os-name=FreeDOS 1.3
+ *   memory=32M                 bare numbers are MiB
+ *   cpus=1
+ *   machine=pc
+ *   accel=kvm:tcg
+ *   firmware=seabios           or the path of a BIOS image
+ *   display=std                display adapter: std or none
+ *   boot=acd                   boot order: a floppy, c hard disk, d CD, n network
+ *   boot-menu=false
+ *   kernel=vmlinuz             direct kernel boot (paths relative to the VM's folder)
+ *   initrd=initrd.img
+ *   append=console=tty0
+ *   serial=file:com1.log       COM1: null, none or file:PATH (the default: null)
+ *
+ *   [drives]
+ *   hda=disk.qcow2             hda hdb hdd: hard disks; cdrom: the CD drive (IDE
+ *   cdrom=/isos/debian.iso     secondary master); fda fdb: floppy drives. An empty
+ *   fda=                       cdrom or fda value is a drive with no medium.
+ *
+ * Other groups belong to front ends ([ui] for the GTK app) and are kept as they are. */
+#pragma once
+
+#include "engine/config.h"
+
+#include <glib.h>
+#include <stdbool.h>
+
+#define VMCONF_FILE "vm.conf"
+#define VMCONF_GROUP_VM "vm"
+#define VMCONF_GROUP_DRIVES "drives"
+
+/* The drive keys of [drives], in the order front ends show them. */
+typedef struct VmconfDriveSlot {
+    const char *key;          /* "hda", "cdrom", ... */
+    DriveInterface iface;
+    DriveMedia media;
+    int index;                /* IDE unit 0-3 or floppy unit 0-1 */
+    bool removable;           /* may be empty; media can change while the VM runs */
+} VmconfDriveSlot;
+
+const VmconfDriveSlot *vmconf_drive_slots(size_t *count);
+const VmconfDriveSlot *vmconf_drive_slot_find(const char *key);
+
+/* A vm.conf with the defaults for a new VM. */
+GKeyFile *vmconf_new(void);
+
+/* Checks every key and builds the VM's configuration; relative paths are taken from
+ * dir. Errors name the file, the group, the key and its value in one line. The VM's
+ * name is name (the folder's name). */
+VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err);
+
+/* Reads dir/vm.conf as a key file (syntax only; vmconf_parse checks the values). */
+GKeyFile *vmconf_load(const char *dir, GError **err);
+
+/* Writes dir/vm.conf atomically (a crash leaves the old or the new file). */
+bool vmconf_save(GKeyFile *kf, const char *dir, GError **err);
+
+/* A path from vm.conf made absolute against dir; NULL for an empty value. */
+char *vmconf_resolve_path(const char *dir, const char *value);

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""vireo-run --vm NAME: a library VM's vm.conf reaches the engine (the fw_cfg guest
+reports the memory size vm.conf gave), and bad VMs fail with the user's error line and
+exit status 2."""
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def write_vm(root, name, conf):
+    d = os.path.join(root, "vireo", "vms", name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "vm.conf"), "w") as f:
+        f.write(conf)
+
+
+def run(vireo, env, args, timeout=60):
+    return subprocess.run([vireo] + args, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=timeout, text=True, errors="replace")
+
+
+def main():
+    vireo, guest = sys.argv[1], os.path.abspath(sys.argv[2])
+    failures = []
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, XDG_DATA_HOME=home)
+        write_vm(home, "bad", "[vm]\nmemory=lots\n")
+        write_vm(home, "missing", "[vm]\n[drives]\nfda=gone.img\n")
+        write_vm(home, "fwcfg", "[vm]\nmemory=96M\naccel=kvm\nfirmware=%s\n" % guest)
+
+        for name, needle in [("bad", "[vm] memory=lots: not a memory size"),
+                             ("missing", "gone.img does not exist"),
+                             ("nope", "no VM called 'nope'")]:
+            r = run(vireo, env, ["--vm", name, "-nographic"])
+            print("# --vm %s: exit %d: %s" % (name, r.returncode, r.stderr.strip()))
+            if r.returncode != 2 or needle not in r.stderr:
+                failures.append("--vm %s: want exit 2 and '%s'" % (name, needle))
+
+        if not os.path.exists("/dev/kvm"):
+            print("# no /dev/kvm: the fw_cfg guest is not run")
+        else:
+            r = run(vireo, env, ["--vm", "fwcfg", "-nographic", "-device", "isa-debug-exit"])
+            print("# --vm fwcfg: exit %d" % r.returncode)
+            if r.returncode != 33 or "fw_cfg RAM: 96 MiB" not in r.stdout:
+                failures.append("--vm fwcfg: want exit 33 and 96 MiB, got %d:\n%s" %
+                                (r.returncode, r.stdout[-2000:]))
+            # Options on the command line override vm.conf.
+            r = run(vireo, env, ["--vm", "fwcfg", "-m", "64", "-nographic", "-device", "isa-debug-exit"])
+            if "fw_cfg RAM: 64 MiB" not in r.stdout:
+                failures.append("--vm fwcfg -m 64: the option did not override vm.conf")
+    for f in failures:
+        print("FAIL: " + f)
+    print("%d passed, %d failed" % (5 - len(failures), len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

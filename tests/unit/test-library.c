@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The VM library: listing (bad VMs listed with their error, the others intact),
+ * creating, renaming and deleting folders. */
+#include "engine/library.h"
+#include "engine/vmconf.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static char *make_root(void)
+{
+    char *tmp = g_dir_make_tmp("vireo-library-XXXXXX", NULL);
+    g_assert_nonnull(tmp);
+    char *root = g_build_filename(tmp, "vms", NULL);
+    g_free(tmp);
+    return root;
+}
+
+static void remove_tree(const char *path)
+{
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        GDir *d = g_dir_open(path, 0, NULL);
+        const char *n;
+        while (d && (n = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, n, NULL);
+            remove_tree(p);
+        }
+        if (d)
+            g_dir_close(d);
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}
+
+static void drop_root(char *root)
+{
+    g_autofree char *parent = g_path_get_dirname(root);
+    remove_tree(parent);
+    g_free(root);
+}
+
+static void write_vm(const char *root, const char *name, const char *conf)
+{
+    g_autofree char *dir = g_build_filename(root, name, NULL);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    if (conf) {
+        g_autofree char *p = g_build_filename(dir, "vm.conf", NULL);
+        g_assert_true(g_file_set_contents(p, conf, -1, NULL));
+    }
+}
+
+static void test_empty(void)
+{
+    char *root = make_root();
+    g_autoptr(GPtrArray) l = vm_library_list(root);
+    g_assert_cmpuint(l->len, ==, 0);
+    drop_root(root);
+}
+
+static void test_bad_vms_do_not_hide_good_ones(void)
+{
+    char *root = make_root();
+    write_vm(root, "Good", "[vm]\nmemory=64M\n");
+    write_vm(root, "Bad memory", "[vm]\nmemory=sixty\n");
+    write_vm(root, "Missing disk", "[vm]\n[drives]\nhda=gone.qcow2\n");
+    write_vm(root, "No conf", NULL);
+    write_vm(root, "another good", "[vm]\n");
+    g_autoptr(GPtrArray) l = vm_library_list(root);
+    g_assert_cmpuint(l->len, ==, 5);
+    const char *order[] = { "another good", "Bad memory", "Good", "Missing disk", "No conf" };
+    for (guint i = 0; i < l->len; i++) {
+        VmLibraryEntry *e = l->pdata[i];
+        g_assert_cmpstr(e->name, ==, order[i]);
+    }
+    VmLibraryEntry *good = l->pdata[2], *bad = l->pdata[1], *missing = l->pdata[3], *none = l->pdata[4];
+    g_assert_no_error(good->error);
+    g_assert_cmpuint(good->config->ram_size, ==, 64u << 20);
+    g_assert_nonnull(bad->conf);
+    g_assert_null(bad->config);
+    g_assert_nonnull(strstr(bad->error->message, "[vm] memory=sixty: not a memory size"));
+    g_assert_error(missing->error, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(missing->error->message, "gone.qcow2 does not exist"));
+    g_assert_null(none->conf);
+    g_assert_error(none->error, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    drop_root(root);
+}
+
+static void test_names(void)
+{
+    const char *bad[] = { "", ".hidden", "a/b", " lead", "trail ", "tab\there" };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_assert_false(vm_library_check_name(bad[i], &err));
+        g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    }
+    g_assert_true(vm_library_check_name("Windows XP (old)", NULL));
+    g_assert_true(vm_library_check_name("Débian", NULL));
+}
+
+static void test_create_rename_delete(void)
+{
+    char *root = make_root();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GKeyFile) kf = vmconf_new();
+    g_autofree char *dir = vm_library_create(root, "FreeDOS", kf, &err);
+    g_assert_no_error(err);
+    g_assert_true(g_str_has_suffix(dir, "/vms/FreeDOS"));
+
+    /* The same name again is refused and leaves the first VM alone. */
+    g_assert_null(vm_library_create(root, "FreeDOS", kf, &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_clear_error(&err);
+
+    g_autofree char *disk = g_build_filename(dir, "disk.img", NULL);
+    g_assert_true(g_file_set_contents(disk, "x", 1, NULL));
+    g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda", "disk.img");
+    g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "cdrom", "/srv/isos/freedos.iso");
+    g_assert_true(vmconf_save(kf, dir, &err));
+
+    g_assert_true(vm_library_rename(root, "FreeDOS", "DOS", &err));
+    g_assert_no_error(err);
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, "DOS", &err);
+    g_assert_no_error(err);
+    /* The CD image does not exist: the entry carries that error, the rename worked. */
+    g_assert_nonnull(e->error);
+    g_assert_nonnull(strstr(e->error->message, "/srv/isos/freedos.iso"));
+
+    g_autoptr(GPtrArray) removed = NULL, kept = NULL;
+    vm_library_list_files(e, &removed, &kept);
+    g_assert_cmpuint(removed->len, ==, 2);
+    g_assert_true(g_str_has_suffix(removed->pdata[0], "/DOS/disk.img"));
+    g_assert_true(g_str_has_suffix(removed->pdata[1], "/DOS/vm.conf"));
+    g_assert_cmpuint(kept->len, ==, 1);
+    g_assert_cmpstr(kept->pdata[0], ==, "/srv/isos/freedos.iso");
+
+    g_assert_null(vm_library_open(root, "FreeDOS", &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+
+    g_autoptr(GKeyFile) kf2 = vmconf_new();
+    g_autofree char *dir2 = vm_library_create(root, "Other", kf2, &err);
+    g_assert_no_error(err);
+    g_assert_false(vm_library_rename(root, "DOS", "Other", &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_clear_error(&err);
+
+    g_assert_true(vm_library_delete(root, "DOS", &err));
+    g_assert_no_error(err);
+    g_autoptr(GPtrArray) l = vm_library_list(root);
+    g_assert_cmpuint(l->len, ==, 1);
+    g_assert_cmpstr(((VmLibraryEntry *)l->pdata[0])->name, ==, "Other");
+    g_assert_false(vm_library_delete(root, "DOS", &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    drop_root(root);
+}
+
+static void test_default_root_follows_xdg(void)
+{
+    g_autofree char *root = vm_library_default_root();
+    g_autofree char *expect = g_build_filename(g_get_user_data_dir(), "vireo", "vms", NULL);
+    g_assert_cmpstr(root, ==, expect);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/library/empty", test_empty);
+    g_test_add_func("/library/bad-vms-listed", test_bad_vms_do_not_hide_good_ones);
+    g_test_add_func("/library/names", test_names);
+    g_test_add_func("/library/create-rename-delete", test_create_rename_delete);
+    g_test_add_func("/library/default-root", test_default_root_follows_xdg);
+    return g_test_run();
+}

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vm.conf parsing: good files give the configuration the user wrote, every bad value
+ * gives one line that names the file, key and value. */
+#include "engine/vmconf.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct Fixture {
+    char *dir;
+} Fixture;
+
+static void fixture_setup(Fixture *f, gconstpointer data)
+{
+    f->dir = g_dir_make_tmp("vireo-vmconf-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+}
+
+static void remove_dir(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, n, NULL);
+        g_unlink(p);
+    }
+    if (d)
+        g_dir_close(d);
+    g_rmdir(dir);
+}
+
+static void fixture_teardown(Fixture *f, gconstpointer data)
+{
+    remove_dir(f->dir);
+    g_free(f->dir);
+}
+
+static void touch(Fixture *f, const char *name)
+{
+    g_autofree char *p = g_build_filename(f->dir, name, NULL);
+    g_assert_true(g_file_set_contents(p, "x", 1, NULL));
+}
+
+static VmConfig *parse_text(Fixture *f, const char *text, GError **err)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_assert_true(g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL));
+    return vmconf_parse(kf, "test", f->dir, err);
+}
+
+static const DriveConfig *find_drive(const VmConfig *c, DriveInterface iface, int index)
+{
+    for (guint i = 0; i < c->drives->len; i++) {
+        const DriveConfig *d = c->drives->pdata[i];
+        if (d->iface == iface && d->index == index)
+            return d;
+    }
+    return NULL;
+}
+
+static void test_full(Fixture *f, gconstpointer data)
+{
+    touch(f, "vmlinuz");
+    touch(f, "initrd.img");
+    touch(f, "disk.qcow2");
+    touch(f, "dos.img");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f,
+        "[vm]\nos-id=freedos1.3\nos-name=FreeDOS\nmemory=32M\ncpus=2\nmachine=pc\n"
+        "accel=kvm\nfirmware=seabios\ndisplay=std\nboot=ac\nboot-menu=true\n"
+        "kernel=vmlinuz\ninitrd=initrd.img\nappend=console=tty0 quiet\n"
+        "[drives]\nhda=disk.qcow2\ncdrom=\nfda=dos.img\n"
+        "[ui]\nanything=kept\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(c->name, ==, "test");
+    g_assert_cmpuint(c->ram_size, ==, 32u << 20);
+    g_assert_cmpuint(c->smp, ==, 2);
+    g_assert_cmpstr(c->accel, ==, "kvm");
+    g_assert_null(c->bios);
+    g_assert_cmpstr(c->vga, ==, "std");
+    g_assert_cmpstr(c->boot_order, ==, "ac");
+    g_assert_true(c->boot_menu);
+    g_autofree char *kernel = g_build_filename(f->dir, "vmlinuz", NULL);
+    g_assert_cmpstr(c->kernel, ==, kernel);
+    g_assert_cmpstr(c->append, ==, "console=tty0 quiet");
+    g_assert_cmpuint(c->drives->len, ==, 3);
+    const DriveConfig *hda = find_drive(c, DRIVE_IF_IDE, 0);
+    g_assert_nonnull(hda);
+    g_assert_true(g_str_has_suffix(hda->file, "/disk.qcow2"));
+    g_assert_cmpint(hda->media, ==, DRIVE_MEDIA_DISK);
+    const DriveConfig *cd = find_drive(c, DRIVE_IF_IDE, 2);
+    g_assert_nonnull(cd);
+    g_assert_null(cd->file);
+    g_assert_cmpint(cd->media, ==, DRIVE_MEDIA_CDROM);
+    g_assert_true(cd->readonly);
+    const DriveConfig *fda = find_drive(c, DRIVE_IF_FLOPPY, 0);
+    g_assert_nonnull(fda);
+    g_assert_true(g_str_has_suffix(fda->file, "/dos.img"));
+}
+
+static void test_serial(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\nserial=file:com1.log\n", &err);
+    g_assert_no_error(err);
+    g_autofree char *expect = g_strdup_printf("file:%s/com1.log", f->dir);
+    g_assert_cmpstr(c->serial[0], ==, expect);
+    g_autoptr(VmConfig) n = parse_text(f, "[vm]\nserial=none\n", &err);
+    g_assert_cmpstr(n->serial[0], ==, "none");
+    g_autoptr(VmConfig) d = parse_text(f, "[vm]\n", &err);
+    g_assert_null(d->serial[0]);
+}
+
+static void test_defaults(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GKeyFile) kf = vmconf_new();
+    g_autoptr(VmConfig) c = vmconf_parse(kf, "new", f->dir, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->ram_size, ==, 256u << 20);
+    g_assert_cmpuint(c->smp, ==, 1);
+    g_assert_cmpstr(c->machine, ==, "pc");
+    g_assert_cmpstr(c->accel, ==, "kvm:tcg");
+    g_assert_cmpuint(c->drives->len, ==, 0);
+}
+
+/* Each bad file and the words its one-line error must contain. */
+static const struct {
+    const char *text;
+    const char *expect[3];
+} bad_cases[] = {
+    { "[vm]\nmemory=lots\n", { "[vm] memory=lots", "not a memory size", NULL } },
+    { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 1T", NULL } },
+    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "from 1 to 64", NULL } },
+    { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
+    { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
+    { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
+    { "[vm]\ndisplay=cirrus\n", { "display=cirrus", "std or none", NULL } },
+    { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },
+    { "[vm]\nboot=cc\n", { "boot=cc", "'c' appears twice", NULL } },
+    { "[vm]\nboot-menu=maybe\n", { "boot-menu=maybe", "true or false", NULL } },
+    { "[vm]\nmemroy=64M\n", { "[vm] memroy", "unknown key", NULL } },
+    { "[vm]\nkernel=nowhere/vmlinuz\n", { "kernel=nowhere/vmlinuz", "does not exist", NULL } },
+    { "[vm]\nfirmware=bios-missing.bin\n", { "firmware=bios-missing.bin", "does not exist", NULL } },
+    { "[vm]\nappend=quiet\n", { "append=quiet", "needs a kernel", NULL } },
+    { "[vm]\nserial=stdio\n", { "serial=stdio", "null, none or file:PATH", NULL } },
+    { "[vm]\n[drives]\nhda=missing.qcow2\n", { "[drives] hda=missing.qcow2", "does not exist", NULL } },
+    { "[vm]\n[drives]\nhdz=x.img\n", { "[drives] hdz", "unknown key", NULL } },
+    { "[machine]\nmemory=64M\n", { "no [vm] group", NULL } },
+};
+
+static void test_bad_values(Fixture *f, gconstpointer data)
+{
+    g_autofree char *file = g_build_filename(f->dir, "vm.conf", NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_cases); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VmConfig) c = parse_text(f, bad_cases[i].text, &err);
+        g_assert_null(c);
+        g_assert_nonnull(err);
+        g_test_message("%s", err->message);
+        g_assert_true(g_str_has_prefix(err->message, file));
+        g_assert_null(strchr(err->message, '\n'));
+        for (const char *const *w = bad_cases[i].expect; *w; w++) {
+            if (!strstr(err->message, *w))
+                g_error("case %zu: '%s' lacks '%s'", i, err->message, *w);
+        }
+    }
+}
+
+static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\n[drives]\nfda=/nonexistent/dos.img\n", &err);
+    g_assert_null(c);
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(err->message, "/nonexistent/dos.img does not exist"));
+}
+
+static void test_save_load_round_trip(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GKeyFile) kf = vmconf_new();
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-name", "Debian GNU/Linux 12");
+    g_key_file_set_string(kf, "ui", "scaling", "integer");
+    g_autoptr(GError) err = NULL;
+    g_assert_true(vmconf_save(kf, f->dir, &err));
+    g_autoptr(GKeyFile) back = vmconf_load(f->dir, &err);
+    g_assert_no_error(err);
+    g_autofree char *os = g_key_file_get_string(back, VMCONF_GROUP_VM, "os-name", NULL);
+    g_assert_cmpstr(os, ==, "Debian GNU/Linux 12");
+    g_autofree char *sc = g_key_file_get_string(back, "ui", "scaling", NULL);
+    g_assert_cmpstr(sc, ==, "integer");
+}
+
+static void test_load_errors(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_assert_null(vmconf_load(f->dir, &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    g_assert_true(g_file_set_contents(p, "memory = 1\n[vm\n", -1, NULL));
+    g_assert_null(vmconf_load(f->dir, &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_assert_true(g_str_has_prefix(err->message, p));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
+    g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
+    g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
+    g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
+               fixture_teardown);
+    g_test_add("/vmconf/round-trip", Fixture, NULL, fixture_setup, test_save_load_round_trip,
+               fixture_teardown);
+    g_test_add("/vmconf/load-errors", Fixture, NULL, fixture_setup, test_load_errors, fixture_teardown);
+    return g_test_run();
+}

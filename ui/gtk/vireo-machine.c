@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A library VM and, while it runs, its engine instance. */
+#include "ui/gtk/vireo-machine.h"
+#include "engine/vmconf.h"
+
+#include <glib/gi18n.h>
+
+struct _VireoMachine {
+    GObject parent;
+    char *root;
+    VmLibraryEntry *entry;
+    Vm *vm;
+    guint listener;
+    VireoMachineState state;
+    char *run_error;        /* why the last run failed */
+    GdkTexture *thumbnail;
+};
+
+G_DEFINE_FINAL_TYPE(VireoMachine, vireo_machine, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_NAME, PROP_OS_NAME, PROP_STATE, PROP_ERROR, PROP_THUMBNAIL, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+static void machine_stop_vm(VireoMachine *m, bool now);
+
+static void vireo_machine_dispose(GObject *obj)
+{
+    VireoMachine *m = VIREO_MACHINE(obj);
+    machine_stop_vm(m, true);
+    g_clear_object(&m->thumbnail);
+    G_OBJECT_CLASS(vireo_machine_parent_class)->dispose(obj);
+}
+
+static void vireo_machine_finalize(GObject *obj)
+{
+    VireoMachine *m = VIREO_MACHINE(obj);
+    vm_library_entry_free(m->entry);
+    g_free(m->root);
+    g_free(m->run_error);
+    G_OBJECT_CLASS(vireo_machine_parent_class)->finalize(obj);
+}
+
+static void vireo_machine_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps)
+{
+    VireoMachine *m = VIREO_MACHINE(obj);
+    switch (id) {
+    case PROP_NAME: g_value_set_string(v, vireo_machine_get_name(m)); break;
+    case PROP_OS_NAME: g_value_set_string(v, vireo_machine_get_os_name(m)); break;
+    case PROP_STATE: g_value_set_int(v, (int)vireo_machine_get_state(m)); break;
+    case PROP_ERROR: g_value_set_string(v, vireo_machine_get_error(m)); break;
+    case PROP_THUMBNAIL: g_value_set_object(v, m->thumbnail); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
+    }
+}
+
+static void vireo_machine_class_init(VireoMachineClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    oc->dispose = vireo_machine_dispose;
+    oc->finalize = vireo_machine_finalize;
+    oc->get_property = vireo_machine_get_property;
+    const GParamFlags f = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+    props[PROP_NAME] = g_param_spec_string("name", NULL, NULL, NULL, f);
+    props[PROP_OS_NAME] = g_param_spec_string("os-name", NULL, NULL, NULL, f);
+    props[PROP_STATE] = g_param_spec_int("state", NULL, NULL, 0, VIREO_MACHINE_FAILED, 0, f);
+    props[PROP_ERROR] = g_param_spec_string("error", NULL, NULL, NULL, f);
+    props[PROP_THUMBNAIL] = g_param_spec_object("thumbnail", NULL, NULL, GDK_TYPE_TEXTURE, f);
+    g_object_class_install_properties(oc, N_PROPS, props);
+}
+
+static void vireo_machine_init(VireoMachine *m)
+{
+}
+
+static void load_thumbnail(VireoMachine *m)
+{
+    g_autofree char *path = g_build_filename(m->entry->dir, VM_LIBRARY_THUMBNAIL, NULL);
+    g_clear_object(&m->thumbnail);
+    if (g_file_test(path, G_FILE_TEST_IS_REGULAR))
+        m->thumbnail = gdk_texture_new_from_filename(path, NULL);
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_THUMBNAIL]);
+}
+
+static void update_state(VireoMachine *m)
+{
+    VireoMachineState s;
+    if (m->vm) {
+        VmState vs = vm_get_state(m->vm);
+        s = vs == VM_STATE_PAUSED ? VIREO_MACHINE_PAUSED : VIREO_MACHINE_RUNNING;
+    } else if (m->run_error) {
+        s = VIREO_MACHINE_FAILED;
+    } else if (m->entry->error) {
+        s = VIREO_MACHINE_BROKEN;
+    } else {
+        s = VIREO_MACHINE_OFF;
+    }
+    if (s != m->state) {
+        m->state = s;
+        g_object_notify_by_pspec(G_OBJECT(m), props[PROP_STATE]);
+    }
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_ERROR]);
+}
+
+VireoMachine *vireo_machine_new(const char *root, VmLibraryEntry *entry)
+{
+    VireoMachine *m = g_object_new(VIREO_TYPE_MACHINE, NULL);
+    m->root = g_strdup(root);
+    m->entry = entry;
+    m->state = VIREO_MACHINE_OFF;
+    update_state(m);
+    load_thumbnail(m);
+    return m;
+}
+
+const char *vireo_machine_get_name(VireoMachine *m)
+{
+    return m->entry->name;
+}
+
+const char *vireo_machine_get_dir(VireoMachine *m)
+{
+    return m->entry->dir;
+}
+
+const char *vireo_machine_get_os_name(VireoMachine *m)
+{
+    if (m->entry->conf) {
+        /* The key file owns nothing we could return, so keep the string on the object. */
+        g_autofree char *os = g_key_file_get_string(m->entry->conf, VMCONF_GROUP_VM, "os-name", NULL);
+        if (os && *os) {
+            g_object_set_data_full(G_OBJECT(m), "vireo-os-name", g_steal_pointer(&os), g_free);
+            return g_object_get_data(G_OBJECT(m), "vireo-os-name");
+        }
+    }
+    return _("Unknown system");
+}
+
+VireoMachineState vireo_machine_get_state(VireoMachine *m)
+{
+    return m->state;
+}
+
+const char *vireo_machine_state_label(VireoMachineState s)
+{
+    switch (s) {
+    case VIREO_MACHINE_OFF: return _("Powered off");
+    case VIREO_MACHINE_RUNNING: return _("Running");
+    case VIREO_MACHINE_PAUSED: return _("Paused");
+    case VIREO_MACHINE_BROKEN: return _("Cannot start");
+    case VIREO_MACHINE_FAILED: return _("Stopped with an error");
+    }
+    return "";
+}
+
+const char *vireo_machine_get_error(VireoMachine *m)
+{
+    if (m->run_error)
+        return m->run_error;
+    return m->entry->error ? m->entry->error->message : NULL;
+}
+
+GKeyFile *vireo_machine_get_conf(VireoMachine *m)
+{
+    return m->entry->conf;
+}
+
+GdkTexture *vireo_machine_get_thumbnail(VireoMachine *m)
+{
+    return m->thumbnail;
+}
+
+Vm *vireo_machine_get_vm(VireoMachine *m)
+{
+    return m->vm;
+}
+
+bool vireo_machine_is_active(VireoMachine *m)
+{
+    return m->vm != NULL;
+}
+
+static void replace_entry(VireoMachine *m, VmLibraryEntry *e)
+{
+    vm_library_entry_free(m->entry);
+    m->entry = e;
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_NAME]);
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_OS_NAME]);
+    update_state(m);
+}
+
+void vireo_machine_reload(VireoMachine *m)
+{
+    GError *err = NULL;
+    VmLibraryEntry *e = vm_library_open(m->root, m->entry->name, &err);
+    if (!e) {
+        /* The folder went away: keep the name, say why it cannot start. */
+        e = g_new0(VmLibraryEntry, 1);
+        e->name = g_strdup(m->entry->name);
+        e->dir = g_strdup(m->entry->dir);
+        e->error = err;
+    }
+    replace_entry(m, e);
+}
+
+bool vireo_machine_save_conf(VireoMachine *m, GKeyFile *conf, GError **err)
+{
+    g_autoptr(VmConfig) cfg = vmconf_parse(conf, m->entry->name, m->entry->dir, err);
+    if (!cfg || !vmconf_save(conf, m->entry->dir, err))
+        return false;
+    vireo_machine_reload(m);
+    return true;
+}
+
+void vireo_machine_set_name(VireoMachine *m, const char *name)
+{
+    g_autofree char *dir = g_build_filename(m->root, name, NULL);
+    g_free(m->entry->name);
+    m->entry->name = g_strdup(name);
+    g_free(m->entry->dir);
+    m->entry->dir = g_steal_pointer(&dir);
+    vireo_machine_reload(m);
+}
+
+static gboolean free_vm_later(gpointer data)
+{
+    vm_free(data);
+    return G_SOURCE_REMOVE;
+}
+
+/* now: free at once (not from a state callback of this VM); otherwise once the
+ * callback has returned. */
+static void machine_stop_vm(VireoMachine *m, bool now)
+{
+    if (!m->vm)
+        return;
+    vm_remove_state_listener(m->vm, m->listener);
+    Vm *vm = g_steal_pointer(&m->vm);
+    if (now)
+        vm_free(vm);
+    else
+        g_idle_add(free_vm_later, vm);
+}
+
+static void on_vm_state(Vm *vm, VmState state, void *data)
+{
+    VireoMachine *m = data;
+    if (state == VM_STATE_ERROR) {
+        g_free(m->run_error);
+        m->run_error = g_strdup(vm_error(vm) ? vm_error(vm) : _("The virtual machine stopped with an error."));
+        machine_stop_vm(m, false);
+    } else if (state == VM_STATE_SHUTDOWN) {
+        machine_stop_vm(m, false);
+    }
+    update_state(m);
+}
+
+bool vireo_machine_start(VireoMachine *m, GError **err)
+{
+    if (m->vm)
+        return true;
+    /* vm.conf may have been edited since the library was read. */
+    vireo_machine_reload(m);
+    if (m->entry->error) {
+        g_propagate_error(err, g_error_copy(m->entry->error));
+        return false;
+    }
+    g_autoptr(VmConfig) cfg = vmconf_parse(m->entry->conf, m->entry->name, m->entry->dir, err);
+    if (!cfg)
+        return false;
+    g_free(cfg->display);
+    cfg->display = g_strdup("gtk");
+    /* A PC has COM1; with no terminal behind it here, it leads nowhere. */
+    if (!cfg->serial[0])
+        cfg->serial[0] = g_strdup("null");
+    Vm *vm = vm_new(cfg, err);
+    if (!vm)
+        return false;
+    g_clear_pointer(&m->run_error, g_free);
+    m->vm = vm;
+    m->listener = vm_add_state_listener(vm, on_vm_state, m);
+    if (!vm_start(vm, err)) {
+        vm_remove_state_listener(vm, m->listener);
+        m->vm = NULL;
+        vm_free(vm);
+        update_state(m);
+        return false;
+    }
+    update_state(m);
+    return true;
+}
+
+void vireo_machine_pause(VireoMachine *m)
+{
+    if (m->vm)
+        vm_pause(m->vm);
+}
+
+void vireo_machine_resume(VireoMachine *m)
+{
+    if (m->vm)
+        vm_resume(m->vm);
+}
+
+void vireo_machine_reset(VireoMachine *m)
+{
+    if (m->vm)
+        vm_reset(m->vm);
+}
+
+void vireo_machine_shutdown(VireoMachine *m)
+{
+    if (m->vm)
+        vm_powerdown(m->vm);
+}
+
+void vireo_machine_force_off(VireoMachine *m)
+{
+    if (m->vm)
+        vm_poweroff(m->vm);
+}
+
+void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture, bool save)
+{
+    if (!texture)
+        return;
+    g_set_object(&m->thumbnail, texture);
+    g_autofree char *path = g_build_filename(m->entry->dir, VM_LIBRARY_THUMBNAIL, NULL);
+    if (save && !gdk_texture_save_to_png(texture, path))
+        g_warning("cannot write %s", path);
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_THUMBNAIL]);
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Install media probing and OS identification for the new-VM wizard. */
+#include "ui/gtk/vireo-osinfo.h"
+#include "engine/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n.h>
+#include <osinfo/osinfo.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIB (UINT64_C(1) << 20)
+#define GIB (UINT64_C(1) << 30)
+
+/* What osinfo-db lacks or does not recognise, by family. The sizes are what the
+ * systems' own installers ask for, with room to spare. */
+static const VireoOsPreset presets[] = {
+    { "dos", N_("MS-DOS or FreeDOS"), N_("DOS"), 32 * MIB, 512 * MIB, 1 },
+    { "win9x", N_("Windows 95, 98 or ME"), N_("Windows 98"), 128 * MIB, 2 * GIB, 1 },
+    { "winxp", N_("Windows 2000 or XP"), N_("Windows XP"), 512 * MIB, 10 * GIB, 1 },
+    { "windows", N_("Windows Vista or later"), N_("Windows"), 2 * GIB, 40 * GIB, 2 },
+    { "freebsd", N_("FreeBSD"), N_("FreeBSD"), 1 * GIB, 16 * GIB, 1 },
+    { "openbsd", N_("OpenBSD"), N_("OpenBSD"), 512 * MIB, 8 * GIB, 1 },
+    { "netbsd", N_("NetBSD"), N_("NetBSD"), 512 * MIB, 8 * GIB, 1 },
+    { "linux", N_("Linux"), N_("Linux"), 1 * GIB, 16 * GIB, 1 },
+    { "other", N_("Other system"), N_("New Virtual Machine"), 256 * MIB, 8 * GIB, 1 },
+};
+
+/* Floppy image sizes a PC BIOS knows, in bytes. */
+static const uint64_t floppy_sizes[] = {
+    160 * 1024, 180 * 1024, 320 * 1024, 360 * 1024, 720 * 1024, 1200 * 1024,
+    1440 * 1024, 1680 * 1024, 1722 * 1024, 2880 * 1024,
+};
+
+const VireoOsPreset *vireo_os_presets(size_t *count)
+{
+    *count = G_N_ELEMENTS(presets);
+    return presets;
+}
+
+const VireoOsPreset *vireo_os_preset_find(const char *id)
+{
+    for (size_t i = 0; id && i < G_N_ELEMENTS(presets); i++)
+        if (!strcmp(presets[i].id, id))
+            return &presets[i];
+    return NULL;
+}
+
+/* osinfo short IDs of the NT systems that want the XP-era preset. */
+static bool is_classic_nt(const char *short_id)
+{
+    return g_str_has_prefix(short_id, "winxp") || g_str_has_prefix(short_id, "win2k3") ||
+           !strcmp(short_id, "win2k") || g_str_has_prefix(short_id, "winnt");
+}
+
+static const VireoOsPreset *preset_for_family(const char *family, const char *short_id)
+{
+    const char *id = "other";
+    if (!family)
+        family = "";
+    if (!strcmp(family, "msdos") || g_str_has_prefix(short_id, "freedos") ||
+        g_str_has_prefix(short_id, "msdos"))
+        id = "dos";
+    else if (!strcmp(family, "win9x") || g_str_has_prefix(short_id, "win9") ||
+             !strcmp(short_id, "winme") || g_str_has_prefix(short_id, "win3") ||
+             g_str_has_prefix(short_id, "win1.") || g_str_has_prefix(short_id, "win2."))
+        id = "win9x";
+    else if (!strcmp(family, "winnt") || g_str_has_prefix(short_id, "win"))
+        id = is_classic_nt(short_id) ? "winxp" : "windows";
+    else if (!strcmp(family, "freebsd") || g_str_has_prefix(short_id, "freebsd") ||
+             g_str_has_prefix(short_id, "dragonfly"))
+        id = "freebsd";
+    else if (!strcmp(family, "openbsd") || g_str_has_prefix(short_id, "openbsd"))
+        id = "openbsd";
+    else if (!strcmp(family, "netbsd") || g_str_has_prefix(short_id, "netbsd"))
+        id = "netbsd";
+    else if (!strcmp(family, "linux"))
+        id = "linux";
+    return vireo_os_preset_find(id);
+}
+
+const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id)
+{
+    if (!os_id)
+        return vireo_os_preset_find("other");
+    const VireoOsPreset *p = vireo_os_preset_find(os_id);
+    if (p)
+        return p;
+    /* Without a database look-up: the short ID's prefix is enough for the family. */
+    static const char *const linuxes[] = { "debian", "ubuntu", "fedora", "centos", "rhel",
+        "opensuse", "sle", "alpine", "arch", "gentoo", "mageia", "slackware", "rocky",
+        "alma", "mint", "void", "nixos", "manjaro", "silverblue", "popos", NULL };
+    for (const char *const *l = linuxes; *l; l++)
+        if (g_str_has_prefix(os_id, *l))
+            return vireo_os_preset_find("linux");
+    return preset_for_family(NULL, os_id);
+}
+
+void vireo_os_guess_free(VireoOsGuess *g)
+{
+    if (!g)
+        return;
+    g_free(g->os_id);
+    g_free(g->os_name);
+    g_free(g);
+}
+
+static bool has_iso9660_descriptor(int fd)
+{
+    char magic[5];
+    return pread(fd, magic, sizeof(magic), 0x8001) == (ssize_t)sizeof(magic) &&
+           !memcmp(magic, "CD001", 5);
+}
+
+VireoMediaKind vireo_media_probe(const char *path, GError **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(err, VIREO_ERROR, e == ENOENT ? VIREO_ERROR_NOT_FOUND : VIREO_ERROR_FAILED,
+                    _("Cannot open %s: %s"), path, g_strerror(e));
+        return VIREO_MEDIA_NONE;
+    }
+    struct stat st;
+    VireoMediaKind kind = VIREO_MEDIA_NONE;
+    uint8_t head[4] = { 0 };
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, _("%s is not a regular file"), path);
+    } else if (st.st_size == 0) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, _("%s is empty"), path);
+    } else if (pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+               !memcmp(head, "QFI\xfb", 4)) {
+        kind = VIREO_MEDIA_DISK;
+    } else if (has_iso9660_descriptor(fd)) {
+        kind = VIREO_MEDIA_CDROM;
+    } else {
+        for (size_t i = 0; i < G_N_ELEMENTS(floppy_sizes); i++)
+            if ((uint64_t)st.st_size == floppy_sizes[i])
+                kind = VIREO_MEDIA_FLOPPY;
+        /* A raw disk image is whole 512-byte sectors; anything else is no medium. */
+        if (kind == VIREO_MEDIA_NONE && st.st_size % 512 == 0 && st.st_size >= 1024 * 1024)
+            kind = VIREO_MEDIA_DISK;
+        if (kind == VIREO_MEDIA_NONE)
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        _("%s is not a CD image (ISO), a floppy image or a disk image"), path);
+    }
+    close(fd);
+    return kind;
+}
+
+/* osinfo-db is loaded once, on first use, from whichever thread gets there first. */
+static OsinfoDb *osinfo_database(void)
+{
+    static gsize once;
+    static OsinfoDb *db;
+    if (g_once_init_enter(&once)) {
+        OsinfoLoader *loader = osinfo_loader_new();
+        GError *err = NULL;
+        osinfo_loader_process_default_path(loader, &err);
+        if (err) {
+            g_warning("osinfo-db: %s", err->message);
+            g_error_free(err);
+        }
+        db = g_object_ref(osinfo_loader_get_db(loader));
+        g_object_unref(loader);
+        g_once_init_leave(&once, 1);
+    }
+    return db;
+}
+
+/* The resources for the medium's architecture, else for all, else the first. */
+static OsinfoResources *pick_resources(OsinfoResourcesList *list, const char *arch)
+{
+    OsinfoResources *any = NULL, *first = NULL;
+    int n = osinfo_list_get_length(OSINFO_LIST(list));
+    for (int i = 0; i < n; i++) {
+        OsinfoResources *r = OSINFO_RESOURCES(osinfo_list_get_nth(OSINFO_LIST(list), i));
+        const char *a = osinfo_resources_get_architecture(r);
+        if (!first)
+            first = r;
+        if (arch && a && !strcmp(a, arch))
+            return r;
+        if (a && !strcmp(a, "all"))
+            any = r;
+    }
+    return any ? any : first;
+}
+
+static void apply_os_resources(VireoOsGuess *g, OsinfoOs *os, const char *arch)
+{
+    OsinfoResourcesList *rec = osinfo_os_get_recommended_resources(os);
+    OsinfoResourcesList *min = osinfo_os_get_minimum_resources(os);
+    OsinfoResources *r = pick_resources(rec, arch), *m = pick_resources(min, arch);
+    gint64 ram = r ? osinfo_resources_get_ram(r) : -1;
+    gint64 disk = r ? osinfo_resources_get_storage(r) : -1;
+    gint cpus = r ? osinfo_resources_get_n_cpus(r) : -1;
+    if (ram <= 0 && m)
+        ram = osinfo_resources_get_ram(m);
+    if (disk <= 0 && m)
+        disk = osinfo_resources_get_storage(m);
+    if (ram > 0)
+        g->ram = (uint64_t)ram;
+    if (disk > 0)
+        g->disk = (uint64_t)disk;
+    if (cpus > 0)
+        g->cpus = (unsigned)cpus;
+    g_object_unref(rec);
+    g_object_unref(min);
+}
+
+static VireoOsGuess *guess_from_preset(const char *preset_id)
+{
+    const VireoOsPreset *p = vireo_os_preset_find(preset_id);
+    VireoOsGuess *g = g_new0(VireoOsGuess, 1);
+    g->preset = p;
+    g->os_id = g_strdup(p->id);
+    g->os_name = g_strdup(_(p->name));
+    g->ram = p->ram;
+    g->disk = p->disk;
+    g->cpus = p->cpus;
+    return g;
+}
+
+VireoOsGuess *vireo_os_identify(const char *path, VireoMediaKind kind, GError **err)
+{
+    if (kind == VIREO_MEDIA_FLOPPY)
+        return guess_from_preset("dos");   /* boot floppies are nearly always DOS */
+    if (kind != VIREO_MEDIA_CDROM)
+        return guess_from_preset("other");
+
+    GError *local = NULL;
+    g_autoptr(OsinfoMedia) media =
+        osinfo_media_create_from_location_with_flags(path, NULL, 0, &local);
+    if (!media) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, _("Cannot read the CD image %s: %s"),
+                    path, local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    OsinfoDb *db = osinfo_database();
+    OsinfoOs *os = NULL;
+    if (db && osinfo_db_identify_media(db, media))
+        os = osinfo_media_get_os(media);
+    if (!os)
+        return guess_from_preset("other");
+
+    const char *short_id = osinfo_product_get_short_id(OSINFO_PRODUCT(os));
+    const VireoOsPreset *p = preset_for_family(osinfo_os_get_family(os), short_id ? short_id : "");
+    VireoOsGuess *g = guess_from_preset(p->id);
+    g->identified = true;
+    if (short_id) {
+        g_free(g->os_id);
+        g->os_id = g_strdup(short_id);
+    }
+    const char *name = osinfo_product_get_name(OSINFO_PRODUCT(os));
+    if (name) {
+        g_free(g->os_name);
+        g->os_name = g_strdup(name);
+    }
+    apply_os_resources(g, os, osinfo_media_get_architecture(media));
+    g_object_unref(os);
+    return g;
+}

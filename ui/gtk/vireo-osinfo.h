@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the new-VM wizard knows about operating systems: install media probing, ISO
+ * identification through libosinfo, and a table of presets for what osinfo-db lacks. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    VIREO_MEDIA_NONE,
+    VIREO_MEDIA_CDROM,   /* an ISO 9660 image */
+    VIREO_MEDIA_FLOPPY,  /* a raw image of a standard floppy size */
+    VIREO_MEDIA_DISK,    /* a qcow2 image or a raw hard disk image */
+} VireoMediaKind;
+
+/* Hardware a family of systems runs well with. Names are translatable (N_()). */
+typedef struct VireoOsPreset {
+    const char *id;          /* stored as os-id when nothing more precise is known */
+    const char *name;
+    const char *vm_name;     /* what a new VM is called by default */
+    uint64_t ram;            /* bytes */
+    uint64_t disk;           /* bytes, for a new disk */
+    unsigned cpus;
+} VireoOsPreset;
+
+const VireoOsPreset *vireo_os_presets(size_t *count);
+/* The preset with this ID, or NULL. */
+const VireoOsPreset *vireo_os_preset_find(const char *id);
+/* The preset for an os-id (an osinfo short ID such as "winxp" or a preset ID). */
+const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id);
+
+/* What the wizard fills in for a medium. */
+typedef struct VireoOsGuess {
+    char *os_id;             /* osinfo short ID ("freedos1.2") or a preset ID */
+    char *os_name;           /* "FreeDOS 1.2", or the preset's name */
+    const VireoOsPreset *preset;
+    uint64_t ram, disk;
+    unsigned cpus;
+    bool identified;         /* libosinfo recognised the medium */
+} VireoOsGuess;
+
+void vireo_os_guess_free(VireoOsGuess *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VireoOsGuess, vireo_os_guess_free)
+
+/* Looks at the file's content: an ISO, a floppy image or a disk image. A missing,
+ * unreadable or empty file, or one that is none of these, is an error saying so. */
+VireoMediaKind vireo_media_probe(const char *path, GError **err);
+
+/* Identifies the system on a medium. ISOs go through libosinfo; what it does not know
+ * (or a floppy or disk image) gets the closest preset, NULL only with err set for a
+ * file that cannot be read. Blocking: run it off the UI thread. */
+VireoOsGuess *vireo_os_identify(const char *path, VireoMediaKind kind, GError **err);

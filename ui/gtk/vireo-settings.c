@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The VM settings window. Widgets carry names (gtk_widget_set_name) that the UI tests
+ * use to find them. */
+#include "ui/gtk/vireo-settings.h"
+#include "engine/vmconf.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+typedef struct Settings {
+    VireoMachine *machine;
+    GtkWindow *window;
+    AdwPreferencesGroup *hardware, *boot;
+    GtkWidget *memory_row, *cpus_row, *display_row, *firmware_row, *boot_row, *menu_row;
+    GtkSpinButton *memory, *cpus;
+    GtkSwitch *boot_menu;
+    AdwComboRow *display, *boot_order;
+    GtkWidget *cd_row, *floppy_row;
+    bool loading;           /* filling widgets from vm.conf: no writes */
+} Settings;
+
+/* Boot orders people pick from; another value from vm.conf is shown as it is. */
+static const struct {
+    const char *order;
+    const char *label;
+} boot_orders[] = {
+    { "cda", N_("Hard disk, CD, floppy") },
+    { "dca", N_("CD, hard disk, floppy") },
+    { "acd", N_("Floppy, hard disk, CD") },
+    { "adc", N_("Floppy, CD, hard disk") },
+    { "c", N_("Hard disk only") },
+    { "d", N_("CD only") },
+    { "a", N_("Floppy only") },
+};
+
+static void settings_free(Settings *s)
+{
+    g_object_unref(s->machine);
+    g_free(s);
+}
+
+/* A copy of the VM's key file to change and check before it replaces vm.conf. */
+static GKeyFile *conf_copy(Settings *s)
+{
+    GKeyFile *copy = g_key_file_new();
+    GKeyFile *cur = vireo_machine_get_conf(s->machine);
+    if (cur) {
+        gsize len;
+        g_autofree char *data = g_key_file_to_data(cur, &len, NULL);
+        g_key_file_load_from_data(copy, data, len, G_KEY_FILE_KEEP_COMMENTS, NULL);
+    }
+    return copy;
+}
+
+static void row_show_error(GtkWidget *row, const char *message, const char *normal_subtitle)
+{
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), message ? message : (normal_subtitle ? normal_subtitle : ""));
+    if (message)
+        gtk_widget_add_css_class(row, "error");
+    else
+        gtk_widget_remove_css_class(row, "error");
+}
+
+/* Writes the changed copy; a bad value is explained on the row that made it. */
+static bool commit(Settings *s, GKeyFile *conf, GtkWidget *row, const char *normal_subtitle)
+{
+    g_autoptr(GError) err = NULL;
+    bool ok = vireo_machine_save_conf(s->machine, conf, &err);
+    row_show_error(row, ok ? NULL : err->message, normal_subtitle);
+    return ok;
+}
+
+static void on_memory_changed(GtkSpinButton *spin, Settings *s)
+{
+    if (s->loading)
+        return;
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autofree char *v = g_strdup_printf("%dM", gtk_spin_button_get_value_as_int(spin));
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "memory", v);
+    commit(s, conf, s->memory_row, NULL);
+}
+
+static void on_cpus_changed(GtkSpinButton *spin, Settings *s)
+{
+    if (s->loading)
+        return;
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(spin));
+    commit(s, conf, s->cpus_row, NULL);
+}
+
+static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
+{
+    if (s->loading)
+        return;
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "display",
+                          adw_combo_row_get_selected(row) == 1 ? "none" : "std");
+    commit(s, conf, s->display_row, NULL);
+}
+
+static void on_boot_order_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
+{
+    if (s->loading)
+        return;
+    guint i = adw_combo_row_get_selected(row);
+    if (i >= G_N_ELEMENTS(boot_orders))
+        return;   /* the vm.conf value that is not in the list: unchanged */
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot", boot_orders[i].order);
+    commit(s, conf, s->boot_row, NULL);
+}
+
+static void on_boot_menu_changed(GtkSwitch *sw, GParamSpec *ps, Settings *s)
+{
+    if (s->loading)
+        return;
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_key_file_set_boolean(conf, VMCONF_GROUP_VM, "boot-menu", gtk_switch_get_active(sw));
+    commit(s, conf, s->menu_row, NULL);
+}
+
+/* ---- files: firmware and removable media ---- */
+
+static char *conf_path_value(Settings *s, const char *group, const char *key)
+{
+    GKeyFile *kf = vireo_machine_get_conf(s->machine);
+    char *v = kf ? g_key_file_get_string(kf, group, key, NULL) : NULL;
+    if (v)
+        g_strstrip(v);
+    return v;
+}
+
+static void update_file_rows(Settings *s)
+{
+    g_autofree char *fw = conf_path_value(s, VMCONF_GROUP_VM, "firmware");
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(s->firmware_row),
+                                !fw || !*fw || !strcmp(fw, "seabios") ? _("SeaBIOS (built in)") : fw);
+    g_autofree char *cd = conf_path_value(s, VMCONF_GROUP_DRIVES, "cdrom");
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(s->cd_row), cd && *cd ? cd : _("Empty"));
+    g_autofree char *fd = conf_path_value(s, VMCONF_GROUP_DRIVES, "fda");
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(s->floppy_row), fd && *fd ? fd : _("Empty"));
+}
+
+typedef struct FileChoice {
+    Settings *s;
+    const char *group, *key;
+    GtkWidget *row;
+} FileChoice;
+
+/* The engine's device behind a vm.conf drive key, for media changed while running. */
+static const char *running_media_device(const char *group, const char *key)
+{
+    if (strcmp(group, VMCONF_GROUP_DRIVES))
+        return NULL;
+    if (!strcmp(key, "fda"))
+        return "floppy0";
+    if (!strcmp(key, "fdb"))
+        return "floppy1";
+    return NULL;
+}
+
+static void set_file_key(Settings *s, const char *group, const char *key, const char *value,
+                         GtkWidget *row)
+{
+    /* A running VM's drive takes the medium at once, as a real drive would; vm.conf
+     * keeps it for the next start. A medium the drive refuses is not saved either. */
+    const char *device = running_media_device(group, key);
+    Vm *vm = vireo_machine_is_active(s->machine) ? vireo_machine_get_vm(s->machine) : NULL;
+    if (device && vm) {
+        g_autoptr(GError) err = NULL;
+        if (!vm_change_media(vm, device, *value ? value : NULL, NULL, false, &err)) {
+            row_show_error(row, err->message, NULL);
+            return;
+        }
+    }
+    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_key_file_set_string(conf, group, key, value);
+    if (commit(s, conf, row, NULL))
+        update_file_rows(s);
+}
+
+static void on_file_chosen(GtkNativeDialog *d, int response, gpointer data)
+{
+    FileChoice *fc = data;
+    if (response == GTK_RESPONSE_ACCEPT) {
+        g_autoptr(GFile) f = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(d));
+        g_autofree char *path = f ? g_file_get_path(f) : NULL;
+        if (path)
+            set_file_key(fc->s, fc->group, fc->key, path, fc->row);
+    }
+    g_object_unref(d);
+    g_free(fc);
+}
+
+static void choose_file(Settings *s, const char *group, const char *key, GtkWidget *row,
+                        const char *title)
+{
+    GtkFileChooserNative *d = gtk_file_chooser_native_new(title, s->window, GTK_FILE_CHOOSER_ACTION_OPEN,
+                                                          _("_Choose"), _("_Cancel"));
+    FileChoice *fc = g_new0(FileChoice, 1);
+    *fc = (FileChoice){ s, group, key, row };
+    g_signal_connect(d, "response", G_CALLBACK(on_file_chosen), fc);
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(d));
+}
+
+static void on_choose_cd(GtkButton *b, Settings *s)
+{
+    choose_file(s, VMCONF_GROUP_DRIVES, "cdrom", s->cd_row, _("Choose a CD Image"));
+}
+
+static void on_eject_cd(GtkButton *b, Settings *s)
+{
+    set_file_key(s, VMCONF_GROUP_DRIVES, "cdrom", "", s->cd_row);
+}
+
+static void on_choose_floppy(GtkButton *b, Settings *s)
+{
+    choose_file(s, VMCONF_GROUP_DRIVES, "fda", s->floppy_row, _("Choose a Floppy Image"));
+}
+
+static void on_eject_floppy(GtkButton *b, Settings *s)
+{
+    set_file_key(s, VMCONF_GROUP_DRIVES, "fda", "", s->floppy_row);
+}
+
+static void on_choose_firmware(GtkButton *b, Settings *s)
+{
+    choose_file(s, VMCONF_GROUP_VM, "firmware", s->firmware_row, _("Choose a BIOS Image"));
+}
+
+static void on_default_firmware(GtkButton *b, Settings *s)
+{
+    set_file_key(s, VMCONF_GROUP_VM, "firmware", "seabios", s->firmware_row);
+}
+
+/* ---- building ---- */
+
+static GtkWidget *add_button(GtkWidget *row, const char *icon, const char *tooltip, const char *name,
+                             GCallback cb, Settings *s)
+{
+    GtkWidget *b = gtk_button_new_from_icon_name(icon);
+    gtk_widget_set_tooltip_text(b, tooltip);
+    gtk_widget_set_name(b, name);
+    gtk_widget_set_valign(b, GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class(b, "flat");
+    g_signal_connect(b, "clicked", cb, s);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), b);
+    return b;
+}
+
+static GtkWidget *spin_row(const char *title, const char *name, double lo, double hi, double step,
+                           GtkSpinButton **spin)
+{
+    GtkWidget *row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    *spin = GTK_SPIN_BUTTON(gtk_spin_button_new_with_range(lo, hi, step));
+    gtk_widget_set_name(GTK_WIDGET(*spin), name);
+    gtk_widget_set_valign(GTK_WIDGET(*spin), GTK_ALIGN_CENTER);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), GTK_WIDGET(*spin));
+    return row;
+}
+
+static void load_values(Settings *s)
+{
+    s->loading = true;
+    GKeyFile *kf = vireo_machine_get_conf(s->machine);
+    g_autoptr(VmConfig) cfg = kf ? vmconf_parse(kf, vireo_machine_get_name(s->machine),
+                                                vireo_machine_get_dir(s->machine), NULL) : NULL;
+    if (cfg) {
+        gtk_spin_button_set_value(s->memory, (double)(cfg->ram_size >> 20));
+        gtk_spin_button_set_value(s->cpus, cfg->smp);
+        adw_combo_row_set_selected(s->display, cfg->vga && !strcmp(cfg->vga, "none") ? 1 : 0);
+        gtk_switch_set_active(s->boot_menu, cfg->boot_menu);
+        const char *order = cfg->boot_order ? cfg->boot_order : "cda";
+        GtkStringList *orders = GTK_STRING_LIST(adw_combo_row_get_model(s->boot_order));
+        guint sel = G_N_ELEMENTS(boot_orders);
+        for (guint i = 0; i < G_N_ELEMENTS(boot_orders); i++)
+            if (!strcmp(boot_orders[i].order, order))
+                sel = i;
+        if (sel == G_N_ELEMENTS(boot_orders) &&
+            g_list_model_get_n_items(G_LIST_MODEL(orders)) == G_N_ELEMENTS(boot_orders))
+            gtk_string_list_append(orders, order);
+        adw_combo_row_set_selected(s->boot_order, sel);
+    }
+    update_file_rows(s);
+    s->loading = false;
+}
+
+static void update_sensitivity(VireoMachine *m, GParamSpec *ps, Settings *s)
+{
+    bool active = vireo_machine_is_active(m);
+    gtk_widget_set_sensitive(GTK_WIDGET(s->hardware), !active);
+    gtk_widget_set_sensitive(GTK_WIDGET(s->boot), !active);
+    const char *why = active ? _("These cannot change while the virtual machine runs. Shut it down first.") : NULL;
+    adw_preferences_group_set_description(s->hardware, why);
+    adw_preferences_group_set_description(s->boot, why);
+}
+
+static void on_state_notify(VireoMachine *m, GParamSpec *ps, GtkWindow *win)
+{
+    update_sensitivity(m, ps, g_object_get_data(G_OBJECT(win), "vireo-settings"));
+}
+
+GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
+{
+    Settings *s = g_new0(Settings, 1);
+    s->machine = g_object_ref(m);
+    GtkWidget *win = adw_preferences_window_new();
+    s->window = GTK_WINDOW(win);
+    g_autofree char *title = g_strdup_printf(_("Settings of “%s”"), vireo_machine_get_name(m));
+    gtk_window_set_title(GTK_WINDOW(win), title);
+    gtk_window_set_transient_for(GTK_WINDOW(win), parent);
+    gtk_window_set_modal(GTK_WINDOW(win), TRUE);
+    adw_preferences_window_set_search_enabled(ADW_PREFERENCES_WINDOW(win), FALSE);
+    g_object_set_data_full(G_OBJECT(win), "vireo-settings", s, (GDestroyNotify)settings_free);
+
+    GtkWidget *page = adw_preferences_page_new();
+    adw_preferences_window_add(ADW_PREFERENCES_WINDOW(win), ADW_PREFERENCES_PAGE(page));
+
+    if (!vireo_machine_get_conf(m)) {
+        GtkWidget *g = adw_preferences_group_new();
+        adw_preferences_group_set_title(ADW_PREFERENCES_GROUP(g), _("This virtual machine cannot be read"));
+        adw_preferences_group_set_description(ADW_PREFERENCES_GROUP(g), vireo_machine_get_error(m));
+        adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), ADW_PREFERENCES_GROUP(g));
+        return GTK_WINDOW(win);
+    }
+
+    s->hardware = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+    adw_preferences_group_set_title(s->hardware, _("Hardware"));
+    s->memory_row = spin_row(_("Memory (MiB)"), "memory-spin", 1, 1048576, 16, &s->memory);
+    s->cpus_row = spin_row(_("Processors"), "cpus-spin", 1, 64, 1, &s->cpus);
+    g_signal_connect(s->memory, "value-changed", G_CALLBACK(on_memory_changed), s);
+    g_signal_connect(s->cpus, "value-changed", G_CALLBACK(on_cpus_changed), s);
+    s->display = ADW_COMBO_ROW(adw_combo_row_new());
+    s->display_row = GTK_WIDGET(s->display);
+    gtk_widget_set_name(s->display_row, "display-row");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->display), _("Display adapter"));
+    const char *displays[] = { _("Standard VGA (Bochs VBE)"), _("None"), NULL };
+    adw_combo_row_set_model(s->display, G_LIST_MODEL(gtk_string_list_new(displays)));
+    g_signal_connect(s->display, "notify::selected", G_CALLBACK(on_display_changed), s);
+    s->firmware_row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->firmware_row), _("Firmware"));
+    add_button(s->firmware_row, "document-open-symbolic", _("Choose a BIOS image"), "firmware-choose",
+               G_CALLBACK(on_choose_firmware), s);
+    add_button(s->firmware_row, "edit-undo-symbolic", _("Use SeaBIOS"), "firmware-default",
+               G_CALLBACK(on_default_firmware), s);
+    GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->display_row, s->firmware_row };
+    for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
+        adw_preferences_group_add(s->hardware, hw_rows[i]);
+    adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->hardware);
+
+    s->boot = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+    adw_preferences_group_set_title(s->boot, _("Boot"));
+    s->boot_order = ADW_COMBO_ROW(adw_combo_row_new());
+    s->boot_row = GTK_WIDGET(s->boot_order);
+    gtk_widget_set_name(s->boot_row, "boot-order-row");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->boot_order), _("Boot order"));
+    GtkStringList *orders = gtk_string_list_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(boot_orders); i++)
+        gtk_string_list_append(orders, _(boot_orders[i].label));
+    adw_combo_row_set_model(s->boot_order, G_LIST_MODEL(orders));
+    g_object_unref(orders);
+    g_signal_connect(s->boot_order, "notify::selected", G_CALLBACK(on_boot_order_changed), s);
+    s->menu_row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->menu_row), _("Boot menu"));
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(s->menu_row), _("The firmware offers a choice of boot device (Esc)"));
+    s->boot_menu = GTK_SWITCH(gtk_switch_new());
+    gtk_widget_set_name(GTK_WIDGET(s->boot_menu), "boot-menu-switch");
+    gtk_widget_set_valign(GTK_WIDGET(s->boot_menu), GTK_ALIGN_CENTER);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(s->menu_row), GTK_WIDGET(s->boot_menu));
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(s->menu_row), GTK_WIDGET(s->boot_menu));
+    g_signal_connect(s->boot_menu, "notify::active", G_CALLBACK(on_boot_menu_changed), s);
+    adw_preferences_group_add(s->boot, s->boot_row);
+    adw_preferences_group_add(s->boot, s->menu_row);
+    adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->boot);
+
+    AdwPreferencesGroup *media = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+    adw_preferences_group_set_title(media, _("Removable Media"));
+    adw_preferences_group_set_description(media,
+        _("A medium chosen here goes into the drive at once when the virtual machine is running, and stays there for its next start."));
+    s->cd_row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->cd_row), _("CD drive"));
+    add_button(s->cd_row, "document-open-symbolic", _("Insert a CD image"), "cd-choose",
+               G_CALLBACK(on_choose_cd), s);
+    add_button(s->cd_row, "media-eject-symbolic", _("Eject"), "cd-eject", G_CALLBACK(on_eject_cd), s);
+    s->floppy_row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->floppy_row), _("Floppy drive"));
+    add_button(s->floppy_row, "document-open-symbolic", _("Insert a floppy image"), "floppy-choose",
+               G_CALLBACK(on_choose_floppy), s);
+    add_button(s->floppy_row, "media-eject-symbolic", _("Eject"), "floppy-eject",
+               G_CALLBACK(on_eject_floppy), s);
+    adw_preferences_group_add(media, s->cd_row);
+    adw_preferences_group_add(media, s->floppy_row);
+    adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), media);
+
+    load_values(s);
+    update_sensitivity(m, NULL, s);
+    g_signal_connect_object(m, "notify::state", G_CALLBACK(on_state_notify), win, 0);
+    return GTK_WINDOW(win);
+}
