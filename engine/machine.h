@@ -42,6 +42,17 @@ void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque);
 typedef void (*VmFerrFn)(void *opaque, bool asserted);
 void vm_set_ferr_handler(Vm *vm, VmFerrFn fn, void *opaque);
 void vm_set_ignne(Vm *vm, bool asserted);
+/* The board's local APIC as the CPU reaches it: IA32_APIC_BASE (MSR 0x1B). Registered by
+ * the APIC model; the CPU then reports an APIC in CPUID. set_base returns false for a
+ * value the CPU refuses with #GP. */
+typedef struct VmApicOps {
+    uint64_t (*get_base)(void *opaque);
+    bool (*set_base)(void *opaque, uint64_t value);
+} VmApicOps;
+void vm_set_apic(Vm *vm, const VmApicOps *ops, void *opaque);
+/* Whether the board should build its own local and I/O APIC: the CPU back end takes
+ * its APIC from the board (the interpreter) and no kernel irqchip provides one. */
+bool vm_wants_board_apic(Vm *vm);
 /* A20 gate (port 0x92, i8042 output port): the CPU masks address bit 20 when low. */
 void vm_set_a20(Vm *vm, bool enabled);
 bool vm_a20(Vm *vm);

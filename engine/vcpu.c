@@ -43,6 +43,33 @@ int vcpu_intr_ack(Vcpu *v)
     return vec;
 }
 
+bool vcpu_has_apic(Vcpu *v)
+{
+    return v->vm->apic_ops != NULL;
+}
+
+bool vcpu_apic_base(Vcpu *v, uint64_t *value)
+{
+    Vm *vm = v->vm;
+    if (!vm->apic_ops)
+        return false;
+    g_mutex_lock(&vm->lock);
+    *value = vm->apic_ops->get_base(vm->apic_opaque);
+    g_mutex_unlock(&vm->lock);
+    return true;
+}
+
+bool vcpu_set_apic_base(Vcpu *v, uint64_t value)
+{
+    Vm *vm = v->vm;
+    if (!vm->apic_ops)
+        return false;
+    g_mutex_lock(&vm->lock);
+    bool ok = vm->apic_ops->set_base(vm->apic_opaque, value);
+    g_mutex_unlock(&vm->lock);
+    return ok;
+}
+
 bool vcpu_take_nmi(Vcpu *v)
 {
     unsigned old = atomic_fetch_and(&v->requests, ~(unsigned)VCPU_REQ_NMI);

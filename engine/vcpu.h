@@ -39,6 +39,12 @@ void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size);
 
 /* Interrupt acknowledge: the vector of the highest pending interrupt, lock taken inside. */
 int vcpu_intr_ack(Vcpu *v);
+/* The board's local APIC (vm_set_apic): whether there is one, and IA32_APIC_BASE.
+ * The accessors take the lock; they return false without an APIC or for a refused
+ * value. */
+bool vcpu_has_apic(Vcpu *v);
+bool vcpu_apic_base(Vcpu *v, uint64_t *value);
+bool vcpu_set_apic_base(Vcpu *v, uint64_t value);
 /* Consumes a pending NMI; true if there was one. */
 bool vcpu_take_nmi(Vcpu *v);
 

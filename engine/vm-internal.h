@@ -70,6 +70,8 @@ struct Vm {
 
     IntrAckFn intr_ack;
     void *intr_ack_opaque;
+    const VmApicOps *apic_ops;
+    void *apic_opaque;
     VmPowerButtonFn power_button;
     void *power_button_opaque;
     VmMediaFn media_fn;

@@ -466,6 +466,17 @@ void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque)
     vm->intr_ack_opaque = opaque;
 }
 
+void vm_set_apic(Vm *vm, const VmApicOps *ops, void *opaque)
+{
+    vm->apic_ops = ops;
+    vm->apic_opaque = opaque;
+}
+
+bool vm_wants_board_apic(Vm *vm)
+{
+    return vm->accel && vm->accel->board_apic && !vm_kernel_irqchip(vm);
+}
+
 void vm_set_a20(Vm *vm, bool enabled)
 {
     if (vm->a20 == enabled)

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU. Bus 0 holds the
  * host bridge (00.0), the ISA bridge (01.0), the IDE function (01.1) and the ACPI PM
- * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. */
+ * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, the
+ * floppy controller and its DMA, fw_cfg and the debug ports. With a software CPU the
+ * board also has a local APIC and an 82093AA I/O APIC; under KVM the kernel's irqchip
+ * provides them, or, with kernel-irqchip=off, there are none. */
 #include "engine/machine.h"
 #include "engine/input.h"
 #include "hw/acpi/acpi-build.h"
@@ -13,7 +16,9 @@
 #include "hw/firmware/fw_cfg.h"
 #include "hw/firmware/kernel-loader.h"
 #include "hw/input/i8042.h"
+#include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
+#include "hw/intc/ioapic.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/debugexit.h"
 #include "hw/misc/fpu-err.h"
@@ -42,6 +47,8 @@ typedef struct PcBoard {
     IrqLine isa_irq[16];
     IrqLine cpu_intr;
     PicState *pic;
+    ApicState *apic;      /* NULL without a board APIC */
+    IoapicState *ioapic;
     PitState *pit;
     RtcState *rtc;
     PciBus *pci;
@@ -55,21 +62,41 @@ typedef struct PcBoard {
     size_t bios_len;
 } PcBoard;
 
-/* ISA interrupt lines go to our 8259s, or to the host kernel's when it emulates them. */
+/* ISA interrupt lines go to our 8259s and I/O APIC, or to the host kernel's when it
+ * emulates them. As on PIIX chipsets the I/O APIC sees ISA IRQ n on pin n, except the
+ * timer's IRQ 0, which arrives on pin 2 (the MADT's interrupt source override says so);
+ * PCI INTx reach it through the PIIX3 PIRQ routers as ISA IRQs, as the DSDT's link
+ * devices describe. */
 static void isa_irq_handler(void *opaque, int n, int level)
 {
     PcBoard *b = opaque;
     VLOG(LOG_IRQ, "ISA IRQ %d -> %d", n, level);
-    if (vm_kernel_irqchip(b->vm))
+    if (vm_kernel_irqchip(b->vm)) {
         vm_kernel_irq_line(b->vm, (unsigned)n, level);
-    else
-        i8259_set_irq(b->pic, n, level);
+        return;
+    }
+    i8259_set_irq(b->pic, n, level);
+    if (b->ioapic && n != 2)
+        ioapic_set_irq(b->ioapic, n == 0 ? 2 : n, level);
 }
 
+/* The 8259's INTR output: the CPU's INTR pin, or with an APIC its LINT0 and I/O APIC
+ * pin 0 (ExtINT). */
 static void cpu_intr_handler(void *opaque, int n, int level)
 {
     PcBoard *b = opaque;
-    vm_set_cpu_intr(b->vm, level);
+    if (b->apic) {
+        apic_set_lint(b->apic, 0, level);
+        ioapic_set_irq(b->ioapic, 0, level);
+    } else {
+        vm_set_cpu_intr(b->vm, level);
+    }
+}
+
+static int pic_ack(void *opaque)
+{
+    PcBoard *b = opaque;
+    return i8259_ack(b->pic);
 }
 
 static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
@@ -331,7 +358,8 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
     fw_cfg_add_i16(fw, FW_CFG_BOOT_MENU, cfg->boot_menu);
     fw_cfg_add_bytes(fw, FW_CFG_UUID, g_bytes_new_take(g_malloc0(16), 16));
     fw_cfg_add_i64(fw, FW_CFG_NUMA, 0);
-    fw_cfg_add_i32(fw, FW_CFG_IRQ0_OVERRIDE, vm_kernel_irqchip(b->vm) ? 1 : 0);
+    bool have_apic = vm_kernel_irqchip(b->vm) || b->apic;
+    fw_cfg_add_i32(fw, FW_CFG_IRQ0_OVERRIDE, have_apic ? 1 : 0);
     fw_cfg_add_i32(fw, FW_CFG_E820_TABLE, 0);
 
     /* etc/e820: packed {u64 address, u64 length, u32 type} records of RAM. */
@@ -359,7 +387,7 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
         .ram_below_4g = low,
         .pm_base = PIIX4_PM_BASE_DEFAULT,
         .sci_irq = PIIX4_PM_SCI_IRQ,
-        .have_apic = vm_kernel_irqchip(b->vm),
+        .have_apic = have_apic,
         .ncpus = cfg->smp,
         .com_mask = com_mask,
     };
@@ -406,6 +434,10 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
 
     if (!vm_kernel_irqchip(vm)) {
         b->pic = i8259_new(vm, &b->cpu_intr);
+        if (vm_wants_board_apic(vm)) {
+            b->apic = apic_new(vm, 0, pic_ack, b);
+            b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
+        }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
         pcspk_new(vm, b->pit);
     }

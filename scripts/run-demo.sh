@@ -4,8 +4,12 @@
 # shell from the Linux boot kit, on the VGA console) and opens the Vireo window on it.
 # Without a display ($DISPLAY and $WAYLAND_DISPLAY unset) the same VM runs in this
 # terminal through vireo-run -nographic.
+#
+#   run-demo.sh [BUILD] [--prepare]   --prepare: set up the demo VM, start nothing (tests)
 set -eu
 build=${1:-build}
+prepare_only=0
+[ "${2:-}" = --prepare ] && prepare_only=1
 src=$(cd "$(dirname "$0")/.." && pwd)
 vireo_run="$build/app/vireo-run"
 vireo="$build/app/vireo"
@@ -57,6 +61,11 @@ if [ ! -f "$demo/vm.conf" ]; then
         fi
     } > "$demo/vm.conf.tmp"
     mv "$demo/vm.conf.tmp" "$demo/vm.conf"
+fi
+
+if [ "$prepare_only" = 1 ]; then
+    [ "$have_kit" = 1 ] || exit 77
+    exit 0
 fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$vireo" ]; then

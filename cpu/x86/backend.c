@@ -88,6 +88,7 @@ const CpuBackend cpu_interp_backend = {
     .vcpu_kick = interp_vcpu_kick,
     .vcpu_destroy = interp_vcpu_destroy,
     .vcpu_describe = interp_vcpu_describe,
+    .board_apic = true,
 };
 
 const CpuBackend cpu_tcg_backend = {
@@ -102,4 +103,5 @@ const CpuBackend cpu_tcg_backend = {
     .vcpu_kick = interp_vcpu_kick,
     .vcpu_destroy = interp_vcpu_destroy,
     .vcpu_describe = interp_vcpu_describe,
+    .board_apic = true,
 };

@@ -6,13 +6,15 @@
 #include "cpu/x86/cpu-internal.h"
 #include "engine/timer.h"
 
-/* CPUID.1:EDX: PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV. No FPU, VME, DE, MCE,
- * APIC, MMX, FXSR or SSE: those units are not implemented (yet). */
-/* FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, CLFSH, MMX, FXSR, SSE, SSE2. */
+/* CPUID.1:EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, CLFSH, MMX, FXSR, SSE,
+ * SSE2; no VME, DE or MCE (not implemented). APIC (bit 9) only when the board gave the
+ * CPU a local APIC. */
 #define CPUID1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
                     (1u << 12) | (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | \
                     (1u << 24) | (1u << 25) | (1u << 26))
+#define CPUID1_EDX_APIC (1u << 9)
 #define CPUID_EXT_NX (1u << 20)
+#define MSR_APIC_BASE 0x1b
 #define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | \
                        X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
 
@@ -295,6 +297,9 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
         b = 8u << 8; /* CLFLUSH line size: 8 quadwords */
         cc = 1u << 0; /* SSE3 (no MONITOR/MWAIT) */
         d = CPUID1_EDX;
+        /* EBX[31:24], the initial APIC ID, is 0: the only CPU. */
+        if (vcpu_has_apic(c->v))
+            d |= CPUID1_EDX_APIC;
         break;
     case 2:
         /* Cache and TLB descriptors of a Pentium II (512 KiB L2). */
@@ -336,6 +341,7 @@ static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     switch (msr) {
     case 0x10: *v = x86_rdtsc(c); return true;
     case 0x17: *v = 0; return true; /* platform ID */
+    case MSR_APIC_BASE: return vcpu_apic_base(c->v, v);
     case 0x8b: *v = (uint64_t)c->bios_sign_id << 32; return true;
     case 0xfe: *v = c->mtrr_cap; return true;
     case 0x174: *v = c->sysenter_cs; return true;
@@ -362,6 +368,10 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
     case 0x8b:
         c->bios_sign_id = 0; /* no microcode update loaded */
         return true;
+    case MSR_APIC_BASE:
+        /* Moving or disabling the APIC changes the memory map, which flushes the TLB
+         * through the memory listener. */
+        return vcpu_set_apic_base(c->v, v);
     case 0x174: c->sysenter_cs = (uint32_t)v; return true;
     case 0x175: c->sysenter_esp = (uint32_t)v; return true;
     case 0x176: c->sysenter_eip = (uint32_t)v; return true;

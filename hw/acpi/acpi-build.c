@@ -185,7 +185,9 @@ static uint32_t build_madt(GByteArray *t, GByteArray *l, const AcpiPcConfig *cfg
         uint8_t lapic[8] = { 0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0 };
         append(t, lapic, sizeof(lapic));
     }
-    uint8_t ioapic[12] = { 1, 12, (uint8_t)cfg->ncpus, 0 };
+    /* I/O APIC ID 0: what its ID register resets to (82093AA, and KVM's), and what
+     * SeaBIOS's MP table says. */
+    uint8_t ioapic[12] = { 1, 12, 0, 0 };
     put32(ioapic + 4, 0xfec00000);
     put32(ioapic + 8, 0);
     append(t, ioapic, sizeof(ioapic));

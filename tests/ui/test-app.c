@@ -7,6 +7,9 @@
  *                              typed into the window reach the key guest (kbd-bios.asm,
  *                              booted by SeaBIOS) through INT 16h; Send Keys; grab and
  *                              release; quit asks; force off
+ *   test-app demo LIBRARY      make run's demo VM (run-demo.sh --prepare wrote it): Linux boots
+ *                              to its shell on the VGA screen; a command typed into the
+ *                              window runs; poweroff typed there stops the VM
  *   test-app library-errors    bad vm.conf values and missing disks: the user sees the
  *                              error, the other VMs still load and start
  *   test-app wizard-floppy IMG a FreeDOS boot floppy: recognised as a floppy, DOS preset,
@@ -808,6 +811,87 @@ static void case_library_errors(void)
     exit_code = 0;
 }
 
+/* ---- case: the demo VM of make run ---- */
+
+typedef struct RowWait {
+    VireoVmWindow *win;
+    const char *line;
+} RowWait;
+
+/* A screen row that is exactly line (command output, not the command line echoed). */
+static bool screen_has_row(void *data)
+{
+    RowWait *rw = data;
+    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(rw->win));
+    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
+    DisplayText t;
+    if (!con || !display_console_get_text(con, &t))
+        return false;
+    bool found = false;
+    for (int r = 0; r < t.rows && !found; r++) {
+        g_autofree char *row = display_text_row_utf8(&t, r);
+        found = !strcmp(g_strstrip(row), rw->line);
+    }
+    display_text_clear(&t);
+    return found;
+}
+
+static void case_demo(void)
+{
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    VireoMachine *m = vireo_library_find(vireo_application_get_library(app), "Demo");
+    CHECK(m && vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the demo VM is not in the library: %s",
+          m ? vireo_machine_get_error(m) : "missing");
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Demo");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *win = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    CHECK(vireo_machine_is_active(m), "the demo VM did not start: %s", vireo_machine_get_error(m));
+    note("the demo VM runs on %s", vm_accel_name(vireo_machine_get_vm(m)));
+    /* Linux boots to the busybox shell on the VGA console. */
+    ScreenWait prompt = { win, "vireo-demo:/" };
+    if (!wait_for(screen_shows, &prompt, 300000))
+        dump_screen(win);
+    CHECK(screen_shows(&prompt), "the demo VM's shell prompt did not appear");
+    note("Linux booted to the demo shell");
+    GtkWidget *display = vireo_vm_window_get_display(win);
+    gtk_widget_grab_focus(display);
+    static const struct { guint keyval, keycode; } line[] = {
+        { GDK_KEY_e, 26 }, { GDK_KEY_c, 54 }, { GDK_KEY_h, 43 }, { GDK_KEY_o, 32 },
+        { GDK_KEY_space, 65 }, { GDK_KEY_v, 55 }, { GDK_KEY_i, 31 }, { GDK_KEY_r, 27 },
+        { GDK_KEY_e, 26 }, { GDK_KEY_o, 32 }, { GDK_KEY_space, 65 }, { GDK_KEY_h, 43 },
+        { GDK_KEY_i, 31 }, { GDK_KEY_Return, 36 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(line); i++) {
+        type_key(display, line[i].keyval, line[i].keycode, true);
+        run_for(30);
+        type_key(display, line[i].keyval, line[i].keycode, false);
+        run_for(30);
+    }
+    RowWait answer = { win, "vireo hi" };
+    if (!wait_for(screen_has_row, &answer, 60000))
+        dump_screen(win);
+    CHECK(screen_has_row(&answer), "the shell did not run the command typed into the window");
+    note("typed 'echo vireo hi' into the window; the shell answered");
+    /* poweroff in the shell: busybox powers off through ACPI and the VM stops. */
+    static const struct { guint keyval, keycode; } off[] = {
+        { GDK_KEY_p, 33 }, { GDK_KEY_o, 32 }, { GDK_KEY_w, 25 }, { GDK_KEY_e, 26 },
+        { GDK_KEY_r, 27 }, { GDK_KEY_o, 32 }, { GDK_KEY_f, 41 }, { GDK_KEY_f, 41 },
+        { GDK_KEY_Return, 36 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(off); i++) {
+        type_key(display, off[i].keyval, off[i].keycode, true);
+        run_for(30);
+        type_key(display, off[i].keyval, off[i].keycode, false);
+        run_for(30);
+    }
+    if (!wait_for(machine_is_off, m, 60000))
+        dump_screen(win);
+    CHECK(wait_for(machine_is_off, m, 5000), "poweroff in the shell did not stop the VM");
+    note("poweroff typed into the shell powered the VM off");
+    gtk_window_destroy(GTK_WINDOW(win));
+    exit_code = 0;
+}
+
 /* ---- driver ---- */
 
 static const char *test_case;
@@ -820,6 +904,8 @@ static gboolean run_case(gpointer data)
         case_wizard_and_boot();
     else if (!strcmp(test_case, "wizard-floppy"))
         case_wizard_floppy();
+    else if (!strcmp(test_case, "demo"))
+        case_demo();
     else
         case_library_errors();
     g_action_group_activate_action(G_ACTION_GROUP(app), "quit", NULL);
@@ -835,8 +921,10 @@ int main(int argc, char **argv)
 {
     bool floppy = argc == 3 && !strcmp(argv[1], "wizard-floppy");
     bool boot = argc == 3 && !strcmp(argv[1], "wizard-and-boot");
-    if (!floppy && !boot && (argc != 2 || strcmp(argv[1], "library-errors"))) {
-        fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE\n");
+    bool demo = argc == 3 && !strcmp(argv[1], "demo");
+    if (!floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
+        fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE|"
+                        "demo LIBRARY\n");
         return 2;
     }
     test_case = argv[1];
@@ -856,7 +944,7 @@ int main(int argc, char **argv)
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
     g_setenv("GTK_A11Y", "none", TRUE);
     work_dir = g_dir_make_tmp("vireo-ui-XXXXXX", NULL);
-    library_root = g_build_filename(work_dir, "vms", NULL);
+    library_root = demo ? g_strdup(argv[2]) : g_build_filename(work_dir, "vms", NULL);
     if (!strcmp(test_case, "library-errors")) {
         write_vm("Good", "[vm]\nmemory=64M\naccel=kvm\n");
         write_vm("Bad memory", "[vm]\nmemory=lots\n");

@@ -158,6 +158,7 @@ static void check_tables(bool apic)
             if (madt[off] == 1) {
                 ioapics++;
                 g_assert_cmphex(rd32(madt + off + 4), ==, 0xfec00000);
+                g_assert_cmpuint(madt[off + 2], ==, 0); /* the ID register's reset value */
             }
         }
         g_assert_cmpint(lapics, ==, 1);

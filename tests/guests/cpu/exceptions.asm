@@ -150,7 +150,7 @@ pm_main:
     EXC_AT 13, 0, wrmsr
     PRINTLN32 "exceptions: control registers and MSRs"
 
-    ; -- CPUID: a P6-family Intel CPU with an FPU, without an APIC
+    ; -- CPUID: a P6-family Intel CPU with an FPU and the pc board's APIC
     xor eax, eax
     cpuid
     cmp ebx, 'Genu'
@@ -166,7 +166,7 @@ pm_main:
     test edx, 1
     CHECK32 nz, "CPUID lacks the FPU"
     test edx, 1 << 9
-    CHECK32 z, "CPUID reports an APIC"
+    CHECK32 nz, "CPUID lacks the local APIC"
     mov ebx, edx
     and ebx, (1 << 15) | (1 << 8) | (1 << 6) | (1 << 4) | (1 << 3) | (1 << 11)
     cmp ebx, (1 << 15) | (1 << 8) | (1 << 6) | (1 << 4) | (1 << 3) | (1 << 11)

@@ -12,6 +12,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$out"
+# Tests that use the kit may run in parallel (meson test): one builder at a time.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$out/.lock"
+    flock 9
+fi
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
