@@ -633,7 +633,8 @@ void atapi_packet_begin(IdeDevice *d)
     /* A limit of 0 is not allowed; FFFFh means 65534 (§8.21.4): keep it even. */
     if (limit == 0 || limit == 0xffff)
         limit = 0xfffe;
-    d->byte_limit = limit & ~1u;
+    /* An odd limit is rounded down, but never to nothing: each DRQ block moves data. */
+    d->byte_limit = MAX(limit & ~1u, 2u);
     d->cd_remaining = 0;
     d->xfer_pos = d->xfer_end = 0;
     ch->nsector = IR_COD;

@@ -382,6 +382,21 @@ static void test_atapi(Fixture *f, gconstpointer data)
     g_assert_cmpuint(n, ==, 34);
     g_assert_cmpuint(b[2], ==, 0x0e);
 
+    /* A byte count limit of 1: two-byte DRQ blocks, the INQUIRY data still arrives. */
+    outb(f->vm, CMD + 1, 0);
+    outb(f->vm, CMD + 4, 0x01);
+    outb(f->vm, CMD + 5, 0x00);
+    outb(f->vm, CMD + 7, 0xa0);
+    for (int i = 0; i < 12; i += 2)
+        outw(f->vm, CMD, (uint16_t)(inquiry[i] | inquiry[i + 1] << 8));
+    unsigned blocks = 0;
+    while (inb(f->vm, CMD + 7) & 0x08) {
+        g_assert_cmpuint(inb(f->vm, CMD + 4) | inb(f->vm, CMD + 5) << 8, ==, 2);
+        inw(f->vm, CMD);
+        g_assert_cmpuint(++blocks, <=, 18);
+    }
+    g_assert_cmpuint(blocks, ==, 18);
+
     /* An unknown opcode: ILLEGAL REQUEST, invalid command operation code. */
     const uint8_t bad[12] = { 0xff };
     g_assert_cmpuint(packet(f, bad, b, sizeof(b), NULL) & 1, ==, 1);
