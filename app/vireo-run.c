@@ -44,6 +44,10 @@ typedef struct Options {
     gboolean start_paused;
     char *fda, *fdb;
     char *boot;
+    char *hd[4];
+    char *cdrom;
+    char **drives;
+    gboolean snapshot;
 } Options;
 
 static Options opt = { .smp = 1 };
@@ -68,6 +72,13 @@ static GOptionEntry entries[] = {
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device: isa-debug-exit[,iobase=N], isa-debugcon[,chardev=ID]", "DRIVER[,opts]" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
+    { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
+    { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
+    { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
+    { "hdd", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[3], "IDE disk image, secondary slave (index 3)", "FILE" },
+    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt.cdrom, "CD-ROM image (ISO) in the secondary master drive (index 2)", "FILE" },
+    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off,cache=MODE", "OPTS" },
+    { "snapshot", 0, 0, G_OPTION_ARG_NONE, &opt.snapshot, "Write to temporary overlays thrown away at exit: images stay unchanged", NULL },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
     { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M raw or qcow2)", "FILE" },
@@ -241,6 +252,178 @@ static void parse_devices(VmConfig *cfg)
     }
 }
 
+static bool parse_on_off(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "no")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* Splits QEMU's key=value list, where ",," stands for a comma inside a value. */
+static GPtrArray *split_opts(const char *s)
+{
+    GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+    GString *cur = g_string_new(NULL);
+    for (const char *p = s; *p; p++) {
+        if (*p == ',' && p[1] == ',') {
+            g_string_append_c(cur, ',');
+            p++;
+        } else if (*p == ',') {
+            g_ptr_array_add(parts, g_string_free(cur, FALSE));
+            cur = g_string_new(NULL);
+        } else {
+            g_string_append_c(cur, *p);
+        }
+    }
+    g_ptr_array_add(parts, g_string_free(cur, FALSE));
+    return parts;
+}
+
+static DriveConfig *parse_drive(const char *spec)
+{
+    DriveConfig *d = drive_config_new();
+    d->iface = DRIVE_IF_IDE;
+    d->media = DRIVE_MEDIA_DISK;
+    d->index = -1;
+    g_autoptr(GPtrArray) parts = split_opts(spec);
+    for (guint i = 0; i < parts->len; i++) {
+        const char *kv = g_ptr_array_index(parts, i);
+        const char *eq = strchr(kv, '=');
+        if (!*kv)
+            continue;
+        if (!eq)
+            usage_error("-drive %s: '%s' is not KEY=VALUE", spec, kv);
+        g_autofree char *key = g_strndup(kv, (gsize)(eq - kv));
+        const char *v = eq + 1;
+        unsigned long n;
+        bool b;
+        if (!strcmp(key, "file")) {
+            g_free(d->file);
+            d->file = g_strdup(v);
+        } else if (!strcmp(key, "if")) {
+            if (!strcmp(v, "ide"))
+                d->iface = DRIVE_IF_IDE;
+            else if (!strcmp(v, "floppy"))
+                d->iface = DRIVE_IF_FLOPPY;
+            else
+                usage_error("-drive %s: if=%s is not supported (use ide or floppy)", spec, v);
+        } else if (!strcmp(key, "media")) {
+            if (!strcmp(v, "disk"))
+                d->media = DRIVE_MEDIA_DISK;
+            else if (!strcmp(v, "cdrom"))
+                d->media = DRIVE_MEDIA_CDROM;
+            else
+                usage_error("-drive %s: media=%s (use disk or cdrom)", spec, v);
+        } else if (!strcmp(key, "format")) {
+            if (strcmp(v, "raw") && strcmp(v, "qcow2"))
+                usage_error("-drive %s: format=%s is not supported (use raw or qcow2)", spec, v);
+            g_free(d->format);
+            d->format = g_strdup(v);
+        } else if (!strcmp(key, "readonly")) {
+            if (!parse_on_off(v, &b))
+                usage_error("-drive %s: readonly=%s (use on or off)", spec, v);
+            d->readonly = b;
+        } else if (!strcmp(key, "snapshot")) {
+            if (!parse_on_off(v, &b))
+                usage_error("-drive %s: snapshot=%s (use on or off)", spec, v);
+            d->snapshot = b;
+        } else if (!strcmp(key, "index")) {
+            if (!parse_number(v, 3, &n))
+                usage_error("-drive %s: index=%s (0-3 for IDE, 0-1 for floppy)", spec, v);
+            d->index = (int)n;
+        } else if (!strcmp(key, "cache")) {
+            static const char *const modes[] = { "writeback", "none", "writethrough", "directsync", "unsafe" };
+            bool known = false;
+            for (size_t m = 0; m < G_N_ELEMENTS(modes); m++)
+                known |= !strcmp(v, modes[m]);
+            if (!known)
+                usage_error("-drive %s: cache=%s (use writeback, none, writethrough, directsync or unsafe)", spec, v);
+            g_free(d->cache);
+            d->cache = g_strdup(v);
+        } else if (!strcmp(key, "id")) {
+            /* Names the drive for -device in QEMU; nothing refers to it here. */
+        } else {
+            usage_error("-drive %s: unknown parameter '%s'", spec, key);
+        }
+    }
+    if (d->iface == DRIVE_IF_FLOPPY && d->media == DRIVE_MEDIA_CDROM)
+        usage_error("-drive %s: a floppy drive cannot hold a CD", spec);
+    if (d->iface == DRIVE_IF_FLOPPY && d->index > 1)
+        usage_error("-drive %s: floppy index is 0 or 1", spec);
+    if (d->media == DRIVE_MEDIA_DISK && (!d->file || !*d->file))
+        usage_error("-drive %s: a disk needs file=FILE", spec);
+    if (d->file && !*d->file) {
+        g_free(d->file);
+        d->file = NULL;
+    }
+    if (d->media == DRIVE_MEDIA_CDROM)
+        d->readonly = true;
+    return d;
+}
+
+/* -hda..-hdd, -cdrom and -drive into cfg->drives. Their indexes must not collide with
+ * each other; a library VM's drive at the same index (vm.conf, or -fda/-fdb added
+ * before) gives way to the one given here. */
+static void parse_drives(VmConfig *cfg)
+{
+    g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func((GDestroyNotify)drive_config_free);
+    for (int i = 0; i < 4; i++) {
+        if (!opt.hd[i])
+            continue;
+        DriveConfig *d = drive_config_new();
+        d->file = g_strdup(opt.hd[i]);
+        d->iface = DRIVE_IF_IDE;
+        d->media = DRIVE_MEDIA_DISK;
+        d->index = i;
+        g_ptr_array_add(mine, d);
+    }
+    if (opt.cdrom) {
+        if (opt.hd[2])
+            usage_error("-cdrom and -hdc both want IDE index 2 (give one with -drive index=N)");
+        DriveConfig *d = drive_config_new();
+        d->file = *opt.cdrom ? g_strdup(opt.cdrom) : NULL;
+        d->iface = DRIVE_IF_IDE;
+        d->media = DRIVE_MEDIA_CDROM;
+        d->index = 2;
+        d->readonly = true;
+        g_ptr_array_add(mine, d);
+    }
+    for (char **s = opt.drives; s && *s; s++)
+        g_ptr_array_add(mine, parse_drive(*s));
+    bool used[4] = { false }, floppy_used[2] = { false };
+    for (guint i = 0; i < mine->len; i++) {
+        DriveConfig *d = g_ptr_array_index(mine, i);
+        if (d->index < 0)
+            continue;
+        bool *slot = d->iface == DRIVE_IF_FLOPPY ? &floppy_used[d->index] : &used[d->index];
+        if (*slot)
+            usage_error("two drives want %s index %d", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE", d->index);
+        *slot = true;
+    }
+    for (guint i = cfg->drives->len; i-- > 0;) {
+        DriveConfig *d = g_ptr_array_index(cfg->drives, i);
+        if (d->index >= 0 && (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
+            g_ptr_array_remove_index(cfg->drives, i);
+    }
+    while (mine->len)
+        g_ptr_array_add(cfg->drives, g_ptr_array_steal_index(mine, 0));
+    unsigned ide = 0, fd = 0;
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        DriveConfig *d = g_ptr_array_index(cfg->drives, i);
+        if (d->iface == DRIVE_IF_FLOPPY ? ++fd > 2 : ++ide > 4)
+            usage_error("too many %s drives (at most %d)", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE",
+                        d->iface == DRIVE_IF_FLOPPY ? 2 : 4);
+    }
+    if (opt.snapshot)
+        cfg->snapshot = true;
+}
+
 /* The configuration of a library VM (--vm NAME), or NULL without --vm. */
 static VmConfig *config_from_library(void)
 {
@@ -402,6 +585,7 @@ static VmConfig *config_from_options(void)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)
         add_floppy(cfg, opt.fdb, 1);
+    parse_drives(cfg);
     parse_boot(cfg);
     return cfg;
 }
@@ -463,8 +647,14 @@ int main(int argc, char **argv)
     GError *err = NULL;
     if (!g_option_context_parse_strv(ctx, &args, &err))
         usage_error("%s", err->message);
-    if (g_strv_length(args) > 1)
-        usage_error("unexpected argument '%s' (disk images come with -hda/-cdrom in a later version)", args[1]);
+    /* As QEMU, a bare file name is the first hard disk. */
+    if (g_strv_length(args) > 2)
+        usage_error("unexpected argument '%s'", args[2]);
+    if (g_strv_length(args) == 2) {
+        if (opt.hd[0])
+            usage_error("unexpected argument '%s' (-hda is given)", args[1]);
+        opt.hd[0] = g_strdup(args[1]);
+    }
 
     if (opt.version) {
         printf("vireo-run %s\n", VIREO_VERSION);

@@ -50,6 +50,7 @@ void drive_config_free(DriveConfig *d)
         return;
     g_free(d->file);
     g_free(d->format);
+    g_free(d->cache);
     g_free(d);
 }
 

@@ -29,6 +29,7 @@ typedef struct DriveConfig {
     int index;          /* -1: next free */
     bool readonly;
     bool snapshot;
+    char *cache;        /* host cache mode as qemu-img names it; NULL: writeback */
 } DriveConfig;
 
 typedef struct VmConfig {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU. Bus 0 holds the
- * host bridge (00.0), the ISA bridge (01.0) and the ACPI PM function (01.3); the ISA side
- * has the PICs, PIT, RTC, UARTs, keyboard controller, fw_cfg and the debug ports. With a
- * software CPU the board also has a local APIC and an 82093AA I/O APIC; under KVM the
- * kernel's irqchip provides them, or, with kernel-irqchip=off, there are none. */
+ * host bridge (00.0), the ISA bridge (01.0), the IDE function (01.1) and the ACPI PM
+ * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, the
+ * floppy controller and its DMA, fw_cfg and the debug ports. With a software CPU the
+ * board also has a local APIC and an 82093AA I/O APIC; under KVM the kernel's irqchip
+ * provides them, or, with kernel-irqchip=off, there are none. */
 #include "engine/machine.h"
 #include "engine/input.h"
 #include "hw/acpi/acpi-build.h"
@@ -25,11 +26,13 @@
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/piix3.h"
+#include "hw/storage/ide.h"
 #include "hw/storage/fdc.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "vireo-config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +54,7 @@ typedef struct PcBoard {
     PciBus *pci;
     FwCfgState *fw;
     I8042State *kbc;
+    PiixIdeState *ide;
     IsaDma *dma;
     FdcState *fdc;
     unsigned boot_resets;
@@ -250,12 +254,40 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
     return true;
 }
 
-/* QMP eject / blockdev-change-medium for the floppy drives, named as QEMU names them. */
+/* QMP eject / blockdev-change-medium for the floppy drives and IDE CD-ROMs, named as
+ * QEMU names them. */
 static bool pc_change_media(void *opaque, const char *device, const char *filename, const char *format,
                             bool read_only, GError **err)
 {
     PcBoard *b = opaque;
     unsigned unit;
+    /* IDE CD-ROMs as QEMU names them: ide<channel>-cd<unit> (-cdrom is ide1-cd0). */
+    unsigned ich, iunit;
+    char tail;
+    if (sscanf(device, "ide%u-cd%u%c", &ich, &iunit, &tail) == 2) {
+        if (ich > 1 || iunit > 1) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
+            return false;
+        }
+        BlockImage *img = NULL;
+        if (filename) {
+            BlockOpenOptions o = { .read_only = true, .format = format };
+            GError *local = NULL;
+            img = block_open(filename, &o, &local);
+            if (!img) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s", local->message);
+                g_error_free(local);
+                return false;
+            }
+        }
+        if (!ide_cdrom_change(piix_ide_channel(b->ide, (int)ich), (int)iunit, img, err)) {
+            if (img)
+                block_close(img, NULL);
+            g_prefix_error(err, "Device '%s': ", device);
+            return false;
+        }
+        return true;
+    }
     if (!strcmp(device, "floppy0"))
         unit = 0;
     else if (!strcmp(device, "floppy1"))
@@ -284,6 +316,34 @@ static bool pc_change_media(void *opaque, const char *device, const char *filena
         return false;
     }
     return true;
+}
+
+/* Hard disk bytes of the AT CMOS: 0x12 types (0xF = see 0x19/0x1A), the user-defined
+ * type 47 geometry at 0x1B and 0x24, and the translation hints SeaBIOS reads at 0x39 on
+ * QEMU-compatible boards (2 bits per disk: 0 none, 1 LBA). */
+static void cmos_init_disks(PcBoard *b)
+{
+    uint8_t types = 0, trans = 0;
+    for (int i = 0; i < 4; i++) {
+        uint16_t c, h, s;
+        if (!ide_disk_geometry(piix_ide_channel(b->ide, i / 2), i % 2, &c, &h, &s))
+            continue;
+        if (c > 1024 || h > 16 || s > 63)
+            trans |= (uint8_t)(1u << (2 * i));
+        if (i > 1)
+            continue;
+        types |= i == 0 ? 0xf0 : 0x0f;
+        unsigned base = i == 0 ? 0x1b : 0x24;
+        mc146818_set_cmos(b->rtc, i == 0 ? 0x19 : 0x1a, 47);
+        cmos_set_word(b->rtc, base, c);
+        mc146818_set_cmos(b->rtc, base + 2, (uint8_t)h);
+        cmos_set_word(b->rtc, base + 3, 0xffff); /* write precompensation: none */
+        mc146818_set_cmos(b->rtc, base + 5, h > 8 ? 0x08 : 0);
+        cmos_set_word(b->rtc, base + 6, c);      /* landing zone */
+        mc146818_set_cmos(b->rtc, base + 8, (uint8_t)s);
+    }
+    mc146818_set_cmos(b->rtc, 0x12, types);
+    mc146818_set_cmos(b->rtc, 0x39, trans);
 }
 
 static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
@@ -404,6 +464,9 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->pci = pci_bus_new(vm);
     i440fx_new(vm, b->pci);
     piix3_new(vm, b->pci, b->isa_irq);
+    b->ide = piix_ide_new(vm, b->pci, PCI_DEVFN(1, 1), b->isa_irq, cfg, err);
+    if (!b->ide)
+        return false;
     piix4_pm_new(vm, b->pci, PCI_DEVFN(1, 3), &b->isa_irq[PIIX4_PM_SCI_IRQ]);
     /* The display adapter in slot 2, where QEMU's pc board puts it. */
     if (!cfg->vga || strcmp(cfg->vga, "none")) {
@@ -415,6 +478,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->fw = fw_cfg_new(vm, 0x510);
     fw_cfg_init_pc(b, cfg);
     cmos_init(b, cfg);
+    cmos_init_disks(b);
 
     if (cfg->kernel) {
         KernelLoadInfo info = { mem_ram_below_4g(vm_mem(vm)),

@@ -7,6 +7,10 @@ host wall-clock seconds at which the serial console shows the boot marker and ea
 workload phase's end, then prints the medians and the Vireo/QEMU ratios.
 
   bench/linux-boot/run.py --vireo build/app/vireo-run --kit build/linux-kit [--reps 3]
+
+With --media cdrom the same kernel and initramfs boot from the kit's ISOLINUX CD
+(tests/guests/linux/mkmedia.sh builds linux-cd.iso) through the IDE CD-ROM instead of
+-kernel, so the boot phase includes the firmware, ISOLINUX and reading the CD.
 """
 import argparse
 import os
@@ -55,10 +59,17 @@ def main():
     ap.add_argument("--kit", required=True)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--media", choices=["kernel", "cdrom"], default="kernel")
     o = ap.parse_args()
     k = os.path.abspath(o.kit)
-    common = ["-m", "256", "-kernel", os.path.join(k, "vmlinuz"), "-initrd",
-              os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"]
+    if o.media == "cdrom":
+        iso = os.path.join(k, "linux-cd.iso")
+        if not os.path.exists(iso):
+            sys.exit("%s is missing: run tests/guests/linux/mkmedia.sh %s build/app/vireo-img" % (iso, o.kit))
+        common = ["-m", "256", "-cdrom", iso]
+    else:
+        common = ["-m", "256", "-kernel", os.path.join(k, "vmlinuz"), "-initrd",
+                  os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"]
     results = {"vireo": [], "qemu": []}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(o.reps):
