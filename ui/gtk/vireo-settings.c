@@ -157,6 +157,8 @@ static const char *running_media_device(const char *group, const char *key)
         return "floppy0";
     if (!strcmp(key, "fdb"))
         return "floppy1";
+    if (!strcmp(key, "cdrom"))
+        return "ide1-cd0";   /* vm.conf's cdrom is the secondary master, as QEMU's -cdrom */
     return NULL;
 }
 
