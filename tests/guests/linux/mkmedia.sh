@@ -16,6 +16,12 @@ kit=$(cd "$1" && pwd)
 vireo_img=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$kit"
+# The CD and disk tests run in parallel (meson test) and share debs.tmp and the media:
+# one builder at a time.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$kit/.media-lock"
+    flock 9
+fi
 
 skip() { echo "SKIP: $*"; exit 77; }
 for t in xorriso mformat mcopy syslinux; do
@@ -51,8 +57,9 @@ for m in $(cat modules/order); do
     mods="$mods file:lib/modules/$m.ko=$kit/modules/$m.ko:644"
 done
 # shellcheck disable=SC2086
-python3 "$here/mkinitramfs.py" initrd-media.img $common $mods \
+python3 "$here/mkinitramfs.py" initrd-media.img.tmp $common $mods \
     "file:init=$here/init-media.sh:755" "file:workload.sh=$here/workload.sh:644"
+mv initrd-media.img.tmp initrd-media.img
 
 # --- the CD ------------------------------------------------------------------------
 rm -rf iso.tmp && mkdir -p iso.tmp/isolinux
@@ -119,7 +126,9 @@ with open(out, "wb") as f:
             f.write(b)
 EOF
 rm -f part.tmp
-rm -f linux-disk.qcow2
-"$vireo_img" convert -q -f raw -O qcow2 disk.tmp linux-disk.qcow2
+# Replaced in one rename: a test running in parallel may be copying the previous one.
+rm -f linux-disk.qcow2.tmp
+"$vireo_img" convert -q -f raw -O qcow2 disk.tmp linux-disk.qcow2.tmp
+mv linux-disk.qcow2.tmp linux-disk.qcow2
 rm -f disk.tmp
 echo "media: $kit/linux-cd.iso $kit/linux-disk.qcow2"
