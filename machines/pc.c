@@ -26,6 +26,7 @@
 #include "hw/misc/port92.h"
 #include "hw/pci/i440fx.h"
 #include "hw/pci/piix3.h"
+#include "hw/storage/drive.h"
 #include "hw/storage/ide.h"
 #include "hw/storage/fdc.h"
 #include "hw/timer/i8254.h"
@@ -194,23 +195,6 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     }
 }
 
-/* Opens a drive's image as the options ask: a temporary overlay under -snapshot, and
- * read-only (a write-protected disk) when asked or when the file cannot be written. */
-static BlockImage *open_drive_image(const VmConfig *cfg, const DriveConfig *dc, bool *readonly,
-                                    GError **err)
-{
-    *readonly = dc->readonly || access(dc->file, W_OK) != 0;
-    BlockOpenOptions o = { .read_only = *readonly, .format = dc->format };
-    GError *local = NULL;
-    BlockImage *img = cfg->snapshot || dc->snapshot ? block_open_with_temp_overlay(dc->file, &o, &local)
-                                                    : block_open(dc->file, &o, &local);
-    if (!img) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s", local->message);
-        g_error_free(local);
-    }
-    return img;
-}
-
 /* The floppy controller with the drives the configuration names (A: and B:). */
 static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
 {
@@ -241,7 +225,7 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
         BlockImage *img = NULL;
         bool ro = units[u]->readonly;
         if (units[u]->file && *units[u]->file) {
-            img = open_drive_image(cfg, units[u], &ro, err);
+            img = drive_open(cfg, units[u], true, &ro, err);
             if (!img)
                 return false;
         }
@@ -271,14 +255,13 @@ static bool pc_change_media(void *opaque, const char *device, const char *filena
         }
         BlockImage *img = NULL;
         if (filename) {
-            BlockOpenOptions o = { .read_only = true, .format = format };
-            GError *local = NULL;
-            img = block_open(filename, &o, &local);
-            if (!img) {
-                g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s", local->message);
-                g_error_free(local);
+            DriveConfig dc = { .file = (char *)filename, .format = (char *)format,
+                               .iface = DRIVE_IF_IDE, .media = DRIVE_MEDIA_CDROM };
+            VmConfig none = { 0 };
+            bool ro;
+            img = drive_open(&none, &dc, false, &ro, err);
+            if (!img)
                 return false;
-            }
         }
         if (!ide_cdrom_change(piix_ide_channel(b->ide, (int)ich), (int)iunit, img, err)) {
             if (img)
@@ -304,9 +287,10 @@ static bool pc_change_media(void *opaque, const char *device, const char *filena
     BlockImage *img = NULL;
     bool ro = read_only;
     if (filename) {
-        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only };
+        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only,
+                           .iface = DRIVE_IF_FLOPPY };
         VmConfig none = { 0 };
-        img = open_drive_image(&none, &dc, &ro, err);
+        img = drive_open(&none, &dc, true, &ro, err);
         if (!img)
             return false;
     }

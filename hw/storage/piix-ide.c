@@ -5,6 +5,7 @@
  * the I/O space enable are set, and the bus master IDE registers at BAR4 (SFF-8038i
  * "Bus Master Programming Interface for IDE ATA Controllers", rev 1.0). */
 #include "hw/storage/ide-internal.h"
+#include "hw/storage/drive.h"
 
 #include <string.h>
 
@@ -291,38 +292,6 @@ static void piix_ide_reset(void *opaque)
     piix_ide_update_decode(s);
 }
 
-/* Opens one drive's image as the configuration asks. */
-static BlockImage *open_drive(const VmConfig *cfg, const DriveConfig *dc, GError **err)
-{
-    bool cdrom = dc->media == DRIVE_MEDIA_CDROM;
-    BlockOpenOptions opts = {
-        .read_only = dc->readonly || cdrom,
-        .format = dc->format,
-    };
-    GError *local = NULL;
-    BlockImage *img;
-    if (dc->cache && !block_cache_mode_parse(dc->cache, &opts.cache)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "drive %s: unknown cache mode '%s'",
-                    dc->file, dc->cache);
-        return NULL;
-    }
-    if ((cfg->snapshot || dc->snapshot) && !opts.read_only)
-        img = block_open_with_temp_overlay(dc->file, &opts, &local);
-    else
-        img = block_open(dc->file, &opts, &local);
-    if (!img) {
-        /* Some block errors name the file already. */
-        if (strstr(local->message, dc->file))
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image: %s",
-                        cdrom ? "CD-ROM" : "disk", local->message);
-        else
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s",
-                        cdrom ? "CD-ROM" : "disk", dc->file, local->message);
-        g_error_free(local);
-    }
-    return img;
-}
-
 static bool attach_drives(PiixIdeState *s, const VmConfig *cfg, GError **err)
 {
     const DriveConfig *slot[4] = { NULL };
@@ -358,7 +327,8 @@ static bool attach_drives(PiixIdeState *s, const VmConfig *cfg, GError **err)
         bool cdrom = dc->media == DRIVE_MEDIA_CDROM;
         BlockImage *img = NULL;
         if (dc->file && *dc->file) {
-            img = open_drive(cfg, dc, err);
+            bool ro;
+            img = drive_open(cfg, dc, false, &ro, err);
             if (!img)
                 return false;
         } else if (!cdrom) {

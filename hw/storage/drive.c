@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "hw/storage/drive.h"
+
+#include <string.h>
+#include <unistd.h>
+
+BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_unwritable,
+                       bool *readonly, GError **err)
+{
+    const char *kind = dc->media == DRIVE_MEDIA_CDROM ? "CD-ROM"
+                       : dc->iface == DRIVE_IF_FLOPPY  ? "floppy"
+                                                       : "disk";
+    bool ro = dc->readonly || dc->media == DRIVE_MEDIA_CDROM ||
+              (protect_unwritable && access(dc->file, W_OK) != 0);
+    BlockOpenOptions opts = { .read_only = ro, .format = dc->format };
+    if (dc->cache && !block_cache_mode_parse(dc->cache, &opts.cache)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s %s: unknown cache mode '%s'", kind,
+                    dc->file, dc->cache);
+        return NULL;
+    }
+    GError *local = NULL;
+    /* An overlay only where the guest could write: a read-only image stays as it is. */
+    BlockImage *img = (cfg->snapshot || dc->snapshot) && !ro
+                          ? block_open_with_temp_overlay(dc->file, &opts, &local)
+                          : block_open(dc->file, &opts, &local);
+    if (!img) {
+        /* Some block errors name the file already. */
+        if (strstr(local->message, dc->file))
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image: %s", kind, local->message);
+        else
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s", kind, dc->file,
+                        local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    *readonly = ro;
+    return img;
+}
