@@ -86,6 +86,7 @@ struct ApicState {
     uint32_t timer_initial;
     unsigned timer_shift;   /* log2 of the divider */
     int64_t timer_start_ns; /* when the count was (re)loaded */
+    bool timer_fired;       /* one-shot: this count has reached zero and interrupted */
 };
 
 static void apic_update(ApicState *s);
@@ -307,7 +308,10 @@ static void timer_arm_next(ApicState *s, bool after_fire)
     int64_t elapsed = now - s->timer_start_ns;
     int64_t expire;
     if (!timer_periodic(s)) {
-        if (elapsed >= period) {
+        /* A count that reached zero interrupts once. One that ran out before this was
+         * armed (the host preempted us after the load) still interrupts, at once:
+         * dropping it would leave a tickless guest asleep for good. */
+        if (s->timer_fired) {
             vtimer_del(s->timer);
             return;
         }
@@ -333,6 +337,8 @@ static void timer_expired(void *opaque)
     lvt_fire(s, LVT_TIMER);
     if (timer_periodic(s))
         timer_arm_next(s, true);
+    else
+        s->timer_fired = true;
 }
 
 /* Divide configuration register bits 3, 1, 0: 000 = 2 ... 110 = 128, 111 = 1. */
@@ -509,6 +515,7 @@ static void apic_regs_reset(ApicState *s)
     s->timer_initial = 0;
     s->timer_shift = div_shift(0);
     s->timer_start_ns = 0;
+    s->timer_fired = false;
     vtimer_del(s->timer);
 }
 
@@ -538,6 +545,14 @@ static void lvt_write(ApicState *s, int lvt, uint32_t v)
     if (!(v & LVT_LEVEL))
         keep = 0;
     bool was_periodic = timer_periodic(s);
+    if (lvt == LVT_TIMER && was_periodic && !(v & LVT_PERIODIC) && s->timer_initial) {
+        /* Periodic to one-shot: the count in progress is the one that ends. */
+        int64_t period = timer_tick_ns(s) * (int64_t)s->timer_initial;
+        int64_t elapsed = vm_clock_ns(s->vm) - s->timer_start_ns;
+        if (elapsed > 0)
+            s->timer_start_ns += elapsed / period * period;
+        s->timer_fired = false;
+    }
     s->lvt[lvt] = v | keep;
     if (lvt == LVT_TIMER && was_periodic != timer_periodic(s))
         timer_arm(s);
@@ -624,6 +639,7 @@ static void apic_reg_write(ApicState *s, unsigned reg, uint32_t v)
         /* Loading the initial count restarts the count from it (§10.5.4). */
         s->timer_initial = v;
         s->timer_start_ns = vm_clock_ns(s->vm);
+        s->timer_fired = false;
         timer_arm(s);
         break;
     case REG_TIMER_DIV:

@@ -355,6 +355,42 @@ static void test_timer_oneshot(Fixture *f, gconstpointer data)
     g_assert_false(vm_test_cpu_intr(f->vm));
 }
 
+/* Switching a running periodic timer to one-shot: the count in progress ends once with
+ * an interrupt, then the timer stays at zero. */
+static void test_timer_periodic_to_oneshot(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    enable(f);
+    wr(f, LAPIC + 0x3e0, 0x3);          /* divide by 16: 160 ns per count */
+    wr(f, LAPIC + 0x320, 0x20000 | 0x42);
+    wr(f, LAPIC + 0x380, 625);          /* 100 us period */
+    int taken = 0;
+    for (int i = 0; i < 5; i++) {
+        vm_test_clock_step(f->vm, 50000);
+        if (vm_test_cpu_intr(f->vm)) {
+            g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x42);
+            eoi(f);
+            taken++;
+        }
+    }
+    g_assert_cmpint(taken, ==, 2);      /* at 100 and 200 us; now 250 us */
+    wr(f, LAPIC + 0x320, 0x42);         /* one-shot */
+    g_assert_cmpuint(rd(f, LAPIC + 0x390), ==, 313);
+    vm_test_clock_step(f->vm, 49990);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+    vm_test_clock_step(f->vm, 10);
+    g_assert_true(vm_test_cpu_intr(f->vm));
+    g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x42);
+    eoi(f);
+    vm_test_clock_step(f->vm, 1000000);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+    g_assert_cmpuint(rd(f, LAPIC + 0x390), ==, 0);
+    /* A divider change after the end does not bring the interrupt back. */
+    wr(f, LAPIC + 0x3e0, 0xb);
+    vm_test_clock_step(f->vm, 1000000);
+    g_assert_false(vm_test_cpu_intr(f->vm));
+}
+
 static void test_timer_periodic(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -558,6 +594,7 @@ int main(int argc, char **argv)
     ADD("lint", test_lint);
     ADD("apic-base", test_apic_base);
     ADD("timer-oneshot", test_timer_oneshot);
+    ADD("timer-periodic-to-oneshot", test_timer_periodic_to_oneshot);
     ADD("timer-periodic", test_timer_periodic);
     ADD("esr-ipi", test_esr_and_ipi);
     ADD("ioapic-edge", test_ioapic_edge);
