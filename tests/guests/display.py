@@ -648,20 +648,7 @@ def main():
     if opts.guest:
         args += ["-bios" if opts.bios_guest else "-kernel", opts.guest]
     with vmtest.temp_dir() as tmp:
-        vm = None
-        try:
-            vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-            SCENARIOS[opts.scenario](vm, opts)
-        except TestFailure as e:
-            print("FAIL:", e)
-            if vm:
-                print("--- serial (tail) ---\n" + vm.serial()[-3000:])
-            return 1
-        finally:
-            if vm:
-                vm.close()
-    print("PASS")
-    return 0
+        return vmtest.run_scenario(SCENARIOS[opts.scenario], opts, args, tmp)
 
 
 if __name__ == "__main__":

@@ -221,6 +221,14 @@ def scenario_floppybird(vm, opts):
     print("ok: mode 13h title screen, %d colours, sky %06x, ground %06x" % (len(colours), sky, ground))
 
 
+def private_copy(src, tmp):
+    """A writable copy in tmp: the guest may write, the shared image stays as it is."""
+    dst = os.path.join(tmp, os.path.basename(src))
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o644)
+    return dst
+
+
 def pattern_sector(lba):
     s = bytearray(((lba + i) & 0xff) for i in range(SECTOR))
     s[0:2] = struct.pack("<H", lba)
@@ -380,37 +388,15 @@ def main():
             base = os.path.dirname(opts.image)
             paths = []
             for name in (os.path.basename(opts.image), "freedos.boot.disk.720K.img", "freedos722-tools.img"):
-                dst = os.path.join(tmp, name)
-                shutil.copyfile(os.path.join(base, name), dst)
-                os.chmod(dst, 0o644)
-                paths.append(dst)
+                paths.append(private_copy(os.path.join(base, name), tmp))
             opts.disk_b, opts.disk_tools = paths[1], paths[2]
             args += ["-fda", paths[0], "-fdb", paths[1]]
         elif opts.scenario == "empty-drive":
-            opts.image_copy = os.path.join(tmp, os.path.basename(opts.image))
-            shutil.copyfile(opts.image, opts.image_copy)
-            os.chmod(opts.image_copy, 0o644)
+            opts.image_copy = private_copy(opts.image, tmp)
             args += ["-fda", ""]
         elif opts.image:
-            # A private copy: the guest may write, and the shared image stays as it is.
-            copy = os.path.join(tmp, os.path.basename(opts.image))
-            shutil.copyfile(opts.image, copy)
-            os.chmod(copy, 0o644)
-            args += ["-fda", copy]
-        vm = None
-        try:
-            vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-            SCENARIOS[opts.scenario](vm, opts)
-        except TestFailure as e:
-            print("FAIL:", e)
-            if vm:
-                print("--- serial (tail) ---\n" + vm.serial()[-3000:])
-            return 1
-        finally:
-            if vm:
-                vm.close()
-    print("PASS")
-    return 0
+            args += ["-fda", private_copy(opts.image, tmp)]
+        return vmtest.run_scenario(SCENARIOS[opts.scenario], opts, args, tmp)
 
 
 if __name__ == "__main__":

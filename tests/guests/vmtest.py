@@ -301,3 +301,22 @@ def check_region(img, x0, y0, w, h, expect, what):
 
 def temp_dir():
     return tempfile.TemporaryDirectory(prefix="vireo-display-")
+
+
+def run_scenario(scenario, opts, args, tmp):
+    """Starts vireo-run with args in tmp, runs scenario(vm, opts) and closes the VM.
+    Returns the exit status: 0 when it passed, 1 (with the serial tail) when not."""
+    vm = None
+    try:
+        vm = Vm(opts.vireo, opts.accel, args, tmp)
+        scenario(vm, opts)
+    except TestFailure as e:
+        print("FAIL:", e)
+        if vm:
+            print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        return 1
+    finally:
+        if vm:
+            vm.close()
+    print("PASS")
+    return 0
