@@ -12,6 +12,7 @@ kernel refuses it with "Exec format error"; either way it never runs.
 Children inherit both, so `scripts/ci-host-sim.py make test` tests the whole suite."""
 import ctypes
 import os
+import signal
 import stat
 import struct
 import subprocess
@@ -90,6 +91,8 @@ def main():
         hide_kvm()
     if not keep_32:
         forbid_i386_syscalls()
+    # Python ignores SIGPIPE and exec keeps ignored signals: give the command the default.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.execvp(args[0], args)
 
 

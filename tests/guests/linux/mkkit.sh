@@ -4,7 +4,9 @@
 # fetched with apt-get download, and two initramfs images built from them:
 #   initrd-test.img  runs tests/guests/linux/workload.sh and powers off
 #   initrd-demo.img  a shell on the console (the demo VM of `make run`)
-# expected.txt holds the workload's output computed by the same busybox on the host.
+# expected.txt holds the workload's output computed on the host by the amd64 build of the
+# same busybox version (busybox-static:amd64): nothing of the guest's architecture is ever
+# executed on the host, which may not run 32-bit programs at all.
 # Usage: mkkit.sh OUTDIR    (idempotent; exits 77 when the archive cannot be reached)
 set -eu
 
@@ -44,12 +46,23 @@ if [ ! -f vmlinuz ] || [ "$(cat kernel-package 2>/dev/null)" != "$kpkg" ]; then
     rm -rf debs boot
 fi
 
-if [ ! -x busybox ]; then
+# fetch_busybox ARCH FILE: busybox-static for ARCH, unpacked to FILE; its version in FILE.version.
+fetch_busybox() {
+    [ -x "$2" ] && [ -f "$2.version" ] && return 0
     rm -rf debs bb && mkdir debs
-    (cd debs && apt-get download -q busybox-static:i386) || skip "cannot download busybox-static:i386"
+    (cd debs && apt-get download -q "busybox-static:$1") || skip "cannot download busybox-static:$1"
+    dpkg-deb -f debs/busybox-static_*.deb Version > "$2.version"
     dpkg-deb -x debs/busybox-static_*.deb bb
-    mv bb/bin/busybox busybox.tmp && mv busybox.tmp busybox
+    mv bb/bin/busybox "$2.tmp" && mv "$2.tmp" "$2"
     rm -rf debs bb
+}
+fetch_busybox i386 busybox          # the guest's
+fetch_busybox amd64 busybox-host    # the reference run on the host
+if [ "$(cat busybox.version)" != "$(cat busybox-host.version)" ]; then
+    echo "mkkit: busybox-static:i386 $(cat busybox.version) and :amd64 $(cat busybox-host.version) differ;" \
+         "the expected output needs the same version (apt-get update, then run again)" >&2
+    rm -f busybox busybox.version busybox-host busybox-host.version
+    exit 1
 fi
 
 common="dir:bin dir:dev dir:proc dir:sys dir:tmp dir:root dir:etc file:bin/busybox=$out/busybox:755"
@@ -58,13 +71,14 @@ python3 "$here/mkinitramfs.py" initrd-test.img $common \
 python3 "$here/mkinitramfs.py" initrd-demo.img $common \
     "file:init=$here/init-demo.sh:755" "file:etc/motd=$here/motd:644"
 
-# The expected workload output, from the very same busybox binary run on the host.
-if [ ! -f expected.txt ] || [ "$here/workload.sh" -nt expected.txt ] || [ busybox -nt expected.txt ]; then
+# The expected workload output, from the amd64 build of the same busybox on the host.
+if [ ! -f expected.txt ] || [ "$here/workload.sh" -nt expected.txt ] || [ busybox-host -nt expected.txt ]; then
     tmp=$(mktemp -d)
     mkdir "$tmp/bin"
-    ./busybox --install -s "$tmp/bin" 2>/dev/null || true
-    PATH="$tmp/bin" ./busybox sh -c ". '$here/workload.sh'" | grep '^RESULT' > expected.txt.tmp
+    ./busybox-host --install -s "$tmp/bin" 2>/dev/null || true
+    PATH="$tmp/bin" ./busybox-host sh -c ". '$here/workload.sh'" | grep '^RESULT' > expected.txt.tmp
     rm -rf "$tmp"
+    [ "$(wc -l < expected.txt.tmp)" -eq 4 ] || { echo "mkkit: the host busybox did not produce the 4 RESULT lines" >&2; exit 1; }
     mv expected.txt.tmp expected.txt
 fi
-echo "kit: $out ($kpkg, busybox $(./busybox | head -n 1 | cut -d' ' -f2))"
+echo "kit: $out ($kpkg, busybox-static $(cat busybox.version))"
