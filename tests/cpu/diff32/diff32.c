@@ -383,6 +383,25 @@ static __m128 fv(float a, float b, float c, float d)
     return _mm_set_ps(a, b, c, d);
 }
 
+/* (hi, lo * scale) as doubles, computed by SSE2 under the default MXCSR: C arithmetic
+ * would run on the x87 in the 32-bit build and under the last test's MXCSR (FTZ, DAZ,
+ * a rounding) in the 64-bit one, and the two builds must start from the same operands.
+ * One asm statement, so the compiler cannot move a conversion across the LDMXCSR. */
+static __m128d dv(float hi, float lo, double scale)
+{
+    static const unsigned csr = 0x1f80;
+    __m128d r, t;
+    __asm__ volatile("ldmxcsr %[csr]\n\tcvtss2sd %[lo], %[r]\n\tmulsd %[sc], %[r]\n\t"
+                     "cvtss2sd %[hi], %[t]\n\tunpcklpd %[t], %[r]"
+                     : [r] "=&x"(r), [t] "=&x"(t)
+                     : [csr] "m"(csr), [lo] "m"(lo), [hi] "m"(hi), [sc] "m"(scale));
+    return r;
+}
+
+/* An empty asm the compiler must assume to read and rewrite v: it keeps the operations
+ * between an LDMXCSR and the STMXCSR after it in both builds, whatever the optimizer. */
+#define PIN(v) __asm__ volatile("" : "+x"(v))
+
 static void test_sse(void)
 {
     static const float fs[] = { 0.0f, -0.0f, 1.0f, -1.5f, 3.4e38f, 1e-40f, 1e-30f, 12345.678f,
@@ -395,11 +414,13 @@ static void test_sse(void)
             for (unsigned y = 0; y < nfs; y++) {
                 __m128 a = fv(fs[x], fs[y], fs[(x + 1) % nfs], fs[(y + 5) % nfs]);
                 __m128 b = fv(fs[y], fs[x], fs[(x + 3) % nfs], fs[(y + 7) % nfs]);
-                __m128d ad = _mm_set_pd(fs[x], fs[y] * 1e-300), bd = _mm_set_pd(fs[y], fs[x] * 3.0);
+                __m128d ad = dv(fs[x], fs[y], 1e-300), bd = dv(fs[y], fs[x], 3.0);
 #define PS(op, expr)                                                                     \
     do {                                                                                 \
         _mm_setcsr(csrs[c]);                                                             \
+        PIN(a); PIN(b); PIN(ad); PIN(bd);                                                \
         __m128i r = (expr);                                                              \
+        PIN(r);                                                                          \
         unsigned s = _mm_getcsr();                                                       \
         snprintf(nm, sizeof(nm), "%s %04x %u %u", op, csrs[c], x, y);                    \
         print_v(nm, r, s);                                                               \
@@ -435,8 +456,10 @@ static void test_sse(void)
                 PS("cvtsi2ss", _mm_castps_si128(_mm_cvtsi32_ss(a, (int)(x * 123456789u))));
                 {
                     _mm_setcsr(csrs[c]);
+                    PIN(a); PIN(b); PIN(ad); PIN(bd);
                     int i1 = _mm_cvtss_si32(a), i2 = _mm_cvttsd_si32(bd);
                     int cm = _mm_comilt_ss(a, b), uc = _mm_ucomieq_sd(ad, bd);
+                    __asm__ volatile("" : "+r"(i1), "+r"(i2), "+r"(cm), "+r"(uc));
                     printf("cvt %04x %u %u: %08x %08x %d %d mxcsr %04x\n", csrs[c], x, y, (unsigned)i1,
                            (unsigned)i2, cm, uc, _mm_getcsr());
                 }
