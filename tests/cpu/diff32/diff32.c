@@ -5,7 +5,12 @@
  * under Vireo, its outputs must be equal; lines starting with "model:" hold results
  * the SDM leaves to the implementation (RCPPS/RSQRTPS precision) and are compared
  * only when both sides run on the same host CPU model.
- * Build: gcc -m32 -static -O1 -msse3 -o diff32 diff32.c */
+ * Built as a 64-bit program too, it is the reference on hosts that cannot run 32-bit
+ * programs: same lines in the same order, except that a form that does not exist in
+ * 64-bit mode prints NOT64 and its line's key instead of its result.
+ * Build: gcc -m32 -static -O1 -msse3 -o diff32 diff32.c
+ *        gcc -O1 -msse3 -mno-red-zone -o diff32-64 diff32.c
+ * (no red zone: the PUSHF in the asm statements writes below RSP). */
 #include <pmmintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,13 +24,26 @@
 #define OF 0x800u
 #define ARITH (CF | PF | AF | ZF | SF | OF)
 
+/* Loading and saving the flags through the stack: PUSH/POP take a 64-bit register in
+ * 64-bit mode. Flags inputs are unsigned long, so their upper half is zero there. */
+#ifdef __x86_64__
+#define SET_FLAGS(op) "push %q[" #op "]\n\tpopf\n\t"
+#define GET_FLAGS(op) "\n\tpushf\n\tpop %q[" #op "]"
+#else
+#define SET_FLAGS(op) "push %[" #op "]\n\tpopf\n\t"
+#define GET_FLAGS(op) "\n\tpushf\n\tpop %[" #op "]"
+#endif
+
+/* Marks, in the 64-bit build, a line whose instruction is invalid in 64-bit mode. */
+#define NOT64 "not64: "
+
 static const uint32_t vals[] = { 0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x12345678,
                                  0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 0xdeadbeef };
 #define NV (sizeof(vals) / sizeof(vals[0]))
 
 /* r = a op b with the flags in fin, flags out. */
 #define ALU(insn, a, b, fin, r, f)                                                   \
-    __asm__ volatile("push %[fi]\n\tpopf\n\t" insn " %[b], %[r]\n\tpushf\n\tpop %[f]" \
+    __asm__ volatile(SET_FLAGS(fi) insn " %[b], %[r]" GET_FLAGS(f)                   \
                      : [r] "=&r"(r), [f] "=&r"(f)                                     \
                      : "[r]"(a), [b] "r"(b), [fi] "r"(fin)                            \
                      : "cc")
@@ -36,7 +54,7 @@ static void test_alu(void)
         for (unsigned y = 0; y < NV; y++) {
             uint32_t a = vals[x], b = vals[y], r, f;
             for (uint32_t cin = 0; cin < 2; cin++) {
-                uint32_t fin = 0x202 | cin;
+                unsigned long fin = 0x202 | cin;
                 ALU("addl", a, b, fin, r, f);
                 printf("add %08x %08x %u: %08x %03x\n", a, b, cin, r, f & ARITH);
                 ALU("adcl", a, b, fin, r, f);
@@ -46,7 +64,7 @@ static void test_alu(void)
                 ALU("sbbl", a, b, fin, r, f);
                 printf("sbb %08x %08x %u: %08x %03x\n", a, b, cin, r, f & ARITH);
             }
-            uint32_t fin = 0x202;
+            unsigned long fin = 0x202;
             /* AF is undefined after logic ops; SF ZF PF AF after IMUL. */
             ALU("andl", a, b, fin, r, f);
             printf("and %08x %08x: %08x %03x\n", a, b, r, f & (ARITH & ~AF));
@@ -64,20 +82,20 @@ static void test_alu(void)
             }
             /* 8- and 16-bit forms through the same values */
             uint16_t a16 = (uint16_t)a, b16 = (uint16_t)b, r16;
-            __asm__ volatile("push %[fi]\n\tpopf\n\taddw %[b], %[r]\n\tpushf\n\tpop %[f]"
+            __asm__ volatile(SET_FLAGS(fi) "addw %[b], %[r]" GET_FLAGS(f)
                              : [r] "=&r"(r16), [f] "=&r"(f) : "[r]"(a16), [b] "r"(b16), [fi] "r"(fin) : "cc");
             printf("add16 %04x %04x: %04x %03x\n", a16, b16, r16, f & ARITH);
             uint8_t a8 = (uint8_t)a, b8 = (uint8_t)b, r8;
-            __asm__ volatile("push %[fi]\n\tpopf\n\tsubb %[b], %[r]\n\tpushf\n\tpop %[f]"
+            __asm__ volatile(SET_FLAGS(fi) "subb %[b], %[r]" GET_FLAGS(f)
                              : [r] "=&q"(r8), [f] "=&r"(f) : "[r]"(a8), [b] "q"(b8), [fi] "r"(fin) : "cc");
             printf("sub8 %02x %02x: %02x %03x\n", a8, b8, r8, f & ARITH);
         }
 }
 
 #define SHIFT(insn, a, n, r, f)                                                     \
-    __asm__ volatile("push %[fi]\n\tpopf\n\t" insn " %%cl, %[r]\n\tpushf\n\tpop %[f]" \
+    __asm__ volatile(SET_FLAGS(fi) insn " %%cl, %[r]" GET_FLAGS(f)                   \
                      : [r] "=&r"(r), [f] "=&r"(f)                                   \
-                     : "[r]"(a), "c"(n), [fi] "r"(0x202u)                           \
+                     : "[r]"(a), "c"(n), [fi] "r"(0x202ul)                          \
                      : "cc")
 
 static void test_shift(void)
@@ -102,15 +120,16 @@ static void test_shift(void)
             SHIFT("rcll", a, n, r, f);
             printf("rcl %08x %u: %08x %03x\n", a, n, r, f & mr);
             uint32_t b = 0x9abcdef0;
-            __asm__ volatile("shldl %%cl, %[b], %[r]\n\tpushf\n\tpop %[f]"
+            __asm__ volatile("shldl %%cl, %[b], %[r]" GET_FLAGS(f)
                              : [r] "=&r"(r), [f] "=&r"(f) : "[r]"(a), [b] "r"(b), "c"(n) : "cc");
             printf("shld %08x %u: %08x %03x\n", a, n, r, f & (n ? CF | ZF | SF | PF : 0));
-            __asm__ volatile("bsfl %[a], %[r]\n\tpushf\n\tpop %[f]" : [r] "=&r"(r), [f] "=&r"(f) : "[r]"(0u), [a] "r"(a) : "cc");
+            __asm__ volatile("bsfl %[a], %[r]" GET_FLAGS(f) : [r] "=&r"(r), [f] "=&r"(f) : "[r]"(0u), [a] "r"(a) : "cc");
             if (a)
                 printf("bsf %08x: %u\n", a, r);
         }
 }
 
+#ifdef __i386__
 static void test_bcd(void)
 {
     for (unsigned a = 0; a < 256; a += 3) {
@@ -136,6 +155,22 @@ static void test_bcd(void)
         printf("aad %02x: %04x %03x\n", a, ax & 0xffff, f & (ZF | SF | PF));
     }
 }
+#else
+/* DAA, DAS, AAA, AAM and AAD are invalid opcodes in 64-bit mode: print the keys of the
+ * 32-bit build's lines, in its order, for the runner to count them as not compared. */
+static void test_bcd(void)
+{
+    for (unsigned a = 0; a < 256; a += 3) {
+        for (unsigned cf = 0; cf < 2; cf++) {
+            printf(NOT64 "daa %02x %u\n", a, cf);
+            printf(NOT64 "das %02x %u\n", a, cf);
+            printf(NOT64 "aaa %02x %u\n", a, cf);
+        }
+        printf(NOT64 "aam %02x\n", a);
+        printf(NOT64 "aad %02x\n", a);
+    }
+}
+#endif
 
 static void test_string(void)
 {
@@ -145,12 +180,12 @@ static void test_string(void)
     for (unsigned len = 0; len < 40; len += 7) {
         memset(dst, 0, sizeof(dst));
         void *s = src + 1, *d = dst + 3;
-        uint32_t n = len;
+        unsigned long n = len; /* the count register is RCX in 64-bit mode */
         __asm__ volatile("rep movsb" : "+S"(s), "+D"(d), "+c"(n) : : "memory");
         uint32_t sum = 0;
         for (unsigned k = 0; k < sizeof(dst); k++)
             sum = sum * 31 + (uint8_t)dst[k];
-        printf("movsb %u: %08x %u\n", len, sum, n);
+        printf("movsb %u: %08x %u\n", len, sum, (unsigned)n);
         d = dst;
         n = len / 4 + 1;
         __asm__ volatile("rep stosl" : "+D"(d), "+c"(n) : "a"(0xa5a5a5a5u) : "memory");
@@ -160,12 +195,12 @@ static void test_string(void)
         uint32_t f;
         dst[len] = src[len] ^ 1;
         memcpy(dst, src, len);
-        __asm__ volatile("repe cmpsb\n\tpushf\n\tpop %[f]" : "+S"(s), "+D"(d), "+c"(n), [f] "=r"(f) : : "memory", "cc");
-        printf("cmpsb %u: %u %03x\n", len, n, f & ARITH);
+        __asm__ volatile("repe cmpsb" GET_FLAGS(f) : "+S"(s), "+D"(d), "+c"(n), [f] "=r"(f) : : "memory", "cc");
+        printf("cmpsb %u: %u %03x\n", len, (unsigned)n, f & ARITH);
         d = src;
         n = 300;
-        __asm__ volatile("repne scasb\n\tpushf\n\tpop %[f]" : "+D"(d), "+c"(n), [f] "=r"(f) : "a"(src[len * 3]) : "memory", "cc");
-        printf("scasb %u: %u %03x\n", len, n, f & ARITH);
+        __asm__ volatile("repne scasb" GET_FLAGS(f) : "+D"(d), "+c"(n), [f] "=r"(f) : "a"(src[len * 3]) : "memory", "cc");
+        printf("scasb %u: %u %03x\n", len, (unsigned)n, f & ARITH);
     }
 }
 
@@ -294,8 +329,8 @@ static void test_x87(void)
         printf("fst %u: %08x %016llx sw %04x %04x\n", x, fb, (unsigned long long)db, s1 & 0x23f, s2 & 0x23f);
         for (unsigned y = 0; y < NF; y++) {
             uint32_t fu;
-            __asm__ volatile("fninit\n\tfldl %[b]\n\tfldl %[a]\n\tfcomi %%st(1), %%st\n\tpushf\n\tpop %[f]\n\t"
-                             "fucomi %%st(1), %%st\n\tpushf\n\tpop %[g]\n\tfnstsw %[s]\n\tfninit"
+            __asm__ volatile("fninit\n\tfldl %[b]\n\tfldl %[a]\n\tfcomi %%st(1), %%st" GET_FLAGS(f) "\n\t"
+                             "fucomi %%st(1), %%st" GET_FLAGS(g) "\n\tfnstsw %[s]\n\tfninit"
                              : [f] "=r"(fl), [g] "=r"(fu), [s] "=m"(s1) : [a] "m"(fvals[x]), [b] "m"(fvals[y]) : "cc");
             printf("fcomi %u %u: %03x %03x sw %04x\n", x, y, fl & ARITH, fu & ARITH, s1 & 0x3f);
         }
@@ -326,8 +361,8 @@ static void test_x87(void)
     /* FCMOV */
     for (unsigned k = 0; k < 4; k++) {
         long double r;
-        uint32_t fin = 0x202 | (k & 1 ? CF : 0) | (k & 2 ? ZF : 0);
-        __asm__ volatile("fninit\n\tfldz\n\tfld1\n\tpush %[fi]\n\tpopf\n\tfcmovbe %%st(1), %%st\n\tfstpt %[r]\n\tfninit"
+        unsigned long fin = 0x202 | (k & 1 ? CF : 0) | (k & 2 ? ZF : 0);
+        __asm__ volatile("fninit\n\tfldz\n\tfld1\n\t" SET_FLAGS(fi) "fcmovbe %%st(1), %%st\n\tfstpt %[r]\n\tfninit"
                          : [r] "=m"(r) : [fi] "r"(fin) : "cc");
         print_ld("fcmovbe", r, (uint16_t)k);
     }
@@ -383,6 +418,25 @@ static __m128 fv(float a, float b, float c, float d)
     return _mm_set_ps(a, b, c, d);
 }
 
+/* (hi, lo * scale) as doubles, computed by SSE2 under the default MXCSR: C arithmetic
+ * would run on the x87 in the 32-bit build and under the last test's MXCSR (FTZ, DAZ,
+ * a rounding) in the 64-bit one, and the two builds must start from the same operands.
+ * One asm statement, so the compiler cannot move a conversion across the LDMXCSR. */
+static __m128d dv(float hi, float lo, double scale)
+{
+    static const unsigned csr = 0x1f80;
+    __m128d r, t;
+    __asm__ volatile("ldmxcsr %[csr]\n\tcvtss2sd %[lo], %[r]\n\tmulsd %[sc], %[r]\n\t"
+                     "cvtss2sd %[hi], %[t]\n\tunpcklpd %[t], %[r]"
+                     : [r] "=&x"(r), [t] "=&x"(t)
+                     : [csr] "m"(csr), [lo] "m"(lo), [hi] "m"(hi), [sc] "m"(scale));
+    return r;
+}
+
+/* An empty asm the compiler must assume to read and rewrite v: it keeps the operations
+ * between an LDMXCSR and the STMXCSR after it in both builds, whatever the optimizer. */
+#define PIN(v) __asm__ volatile("" : "+x"(v))
+
 static void test_sse(void)
 {
     static const float fs[] = { 0.0f, -0.0f, 1.0f, -1.5f, 3.4e38f, 1e-40f, 1e-30f, 12345.678f,
@@ -395,11 +449,13 @@ static void test_sse(void)
             for (unsigned y = 0; y < nfs; y++) {
                 __m128 a = fv(fs[x], fs[y], fs[(x + 1) % nfs], fs[(y + 5) % nfs]);
                 __m128 b = fv(fs[y], fs[x], fs[(x + 3) % nfs], fs[(y + 7) % nfs]);
-                __m128d ad = _mm_set_pd(fs[x], fs[y] * 1e-300), bd = _mm_set_pd(fs[y], fs[x] * 3.0);
+                __m128d ad = dv(fs[x], fs[y], 1e-300), bd = dv(fs[y], fs[x], 3.0);
 #define PS(op, expr)                                                                     \
     do {                                                                                 \
         _mm_setcsr(csrs[c]);                                                             \
+        PIN(a); PIN(b); PIN(ad); PIN(bd);                                                \
         __m128i r = (expr);                                                              \
+        PIN(r);                                                                          \
         unsigned s = _mm_getcsr();                                                       \
         snprintf(nm, sizeof(nm), "%s %04x %u %u", op, csrs[c], x, y);                    \
         print_v(nm, r, s);                                                               \
@@ -435,8 +491,10 @@ static void test_sse(void)
                 PS("cvtsi2ss", _mm_castps_si128(_mm_cvtsi32_ss(a, (int)(x * 123456789u))));
                 {
                     _mm_setcsr(csrs[c]);
+                    PIN(a); PIN(b); PIN(ad); PIN(bd);
                     int i1 = _mm_cvtss_si32(a), i2 = _mm_cvttsd_si32(bd);
                     int cm = _mm_comilt_ss(a, b), uc = _mm_ucomieq_sd(ad, bd);
+                    __asm__ volatile("" : "+r"(i1), "+r"(i2), "+r"(cm), "+r"(uc));
                     printf("cvt %04x %u %u: %08x %08x %d %d mxcsr %04x\n", csrs[c], x, y, (unsigned)i1,
                            (unsigned)i2, cm, uc, _mm_getcsr());
                 }
