@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The native half of the differential test, built as a 32-bit program (-m32): reads
- * cases from stdin (registers, flags, a data page and code), runs each on the host
- * CPU in 32-bit user mode, and writes the final registers, flags, data page and the
- * exception that ended the run (INT3 at the end of the code, or a fault) to stdout.
- * Protocol: difftest-proto.h. */
+/* The native half of the differential test: reads cases from stdin (registers, flags,
+ * a data page and code), runs each on the host CPU in user mode, and writes the final
+ * registers, flags, data page and the exception that ended the run (INT3 at the end
+ * of the code, or a fault) to stdout. Protocol: difftest-proto.h.
+ * Built twice: as a 32-bit program (-m32, difftest-native) running the code in 32-bit
+ * mode, and as a 64-bit one (difftest-native64) running it in 64-bit mode, for the
+ * cases whose bytes mean the same there (difftest.c's portable set). Both load the
+ * registers with 32-bit values and report their low halves. */
 #define _GNU_SOURCE
 #include "difftest-proto.h"
 
@@ -16,6 +19,12 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#ifdef __x86_64__
+#define R(name) REG_R##name
+#else
+#define R(name) REG_E##name
+#endif
+
 static sigjmp_buf back;
 static DiffResult result;
 
@@ -27,15 +36,15 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
     result.signal = (uint32_t)sig;
     result.vector = (uint32_t)g[REG_TRAPNO];
     result.error = (uint32_t)g[REG_ERR];
-    result.regs[0] = (uint32_t)g[REG_EAX];
-    result.regs[1] = (uint32_t)g[REG_ECX];
-    result.regs[2] = (uint32_t)g[REG_EDX];
-    result.regs[3] = (uint32_t)g[REG_EBX];
-    result.regs[4] = (uint32_t)g[REG_ESP];
-    result.regs[5] = (uint32_t)g[REG_EBP];
-    result.regs[6] = (uint32_t)g[REG_ESI];
-    result.regs[7] = (uint32_t)g[REG_EDI];
-    result.eip = (uint32_t)g[REG_EIP];
+    result.regs[0] = (uint32_t)g[R(AX)];
+    result.regs[1] = (uint32_t)g[R(CX)];
+    result.regs[2] = (uint32_t)g[R(DX)];
+    result.regs[3] = (uint32_t)g[R(BX)];
+    result.regs[4] = (uint32_t)g[R(SP)];
+    result.regs[5] = (uint32_t)g[R(BP)];
+    result.regs[6] = (uint32_t)g[R(SI)];
+    result.regs[7] = (uint32_t)g[R(DI)];
+    result.eip = (uint32_t)g[R(IP)];
     result.eflags = (uint32_t)g[REG_EFL];
     siglongjmp(back, 1);
 }
@@ -66,7 +75,9 @@ static int write_all(const void *buf, size_t n)
     return 0;
 }
 
-/* Writes the entry stub: load EFLAGS and every register, then fall into the code. */
+/* Writes the entry stub: load EFLAGS and every register, then fall into the code.
+ * The same bytes in 64-bit mode push the sign-extended imm32 and POPFQ it, and MOV
+ * r32, imm32 zero-extends: every register starts with its upper half clear. */
 static unsigned put_stub(uint8_t *p, const DiffCase *k)
 {
     unsigned n = 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What the differential test and its 32-bit native helper exchange over pipes. */
+/* What the differential test and its native helpers (32- and 64-bit) exchange over pipes. */
 #pragma once
 
 #include <stdint.h>
@@ -28,7 +28,7 @@ typedef struct DiffResult {
     uint32_t signal;       /* the host signal that ended the run */
     uint32_t vector;       /* the exception vector (trap number) */
     uint32_t error;        /* its error code */
-    uint32_t regs[8];
+    uint32_t regs[8];      /* the low halves in 64-bit mode */
     uint32_t eip;
     uint32_t eflags;
     uint8_t data[DIFF_DATA_SIZE];

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Differential test of the interpreter against the host CPU: random and directed
- * sequences of unprivileged 32-bit integer instructions run natively (through the
- * 32-bit helper difftest-native) and in the interpreter from the same state; the
- * registers, the flags the SDM defines, EIP, the exception that ended the run and
- * the data page must match.
+ * sequences of unprivileged 32-bit integer instructions run natively and in the
+ * interpreter from the same state; the registers, the flags the SDM defines, EIP,
+ * the exception that ended the run and the data page must match.
  *
- * Usage: difftest [--native PATH] [--seed N] [--cases N] [--case I] [-v]
- * Every case is derived from (seed, index): a failure prints both, and
- * "--seed S --case I -v" replays just that case. */
+ * Two modes. Mode 32: every form, run natively by the 32-bit helper difftest-native
+ * where the host runs 32-bit programs. Mode 64: the portable set, run natively in
+ * 64-bit mode by difftest-native64: only encodings whose bytes mean the same in both
+ * modes with the same results and flags, given registers whose upper halves are zero
+ * and addresses below 4 GiB. The interpreter runs both in 32-bit protected mode. The
+ * forms mode 64 leaves out are listed in the output, never dropped silently.
+ *
+ * Usage: difftest [--native PATH] [--native64 PATH] [--mode 32|64] [--seed N]
+ *                 [--cases N] [--case I] [-v]
+ * Every case is derived from (mode, seed, index): a failure prints them, and
+ * "--mode M --seed S --case I -v" replays just that case. */
 #include "difftest-proto.h"
 #include "cpu/x86/x86.h"
 #include "engine/testing.h"
@@ -15,11 +22,17 @@
 #include "engine/vcpu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #define F_CF 0x001u
 #define F_PF 0x004u
@@ -43,6 +56,45 @@ enum { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI };
 #define PTR_ESP 0xe00u
 #define STACK_ROOM 0x180
 
+/* Forms the portable set (mode 64) leaves out, by reason. */
+typedef enum Form {
+    FORM_INC_SHORT, FORM_ALU_82, FORM_BCD, FORM_PUSHA, FORM_BOUND, FORM_INTO, FORM_MOFFS, FORM_DISP32,
+    FORM_PUSH_POP, FORM_PUSHF, FORM_CALL_RET, FORM_ENTER_LEAVE,
+    FORM_LAHF_SAHF,
+    NFORM
+} Form;
+enum { WHY_LEGACY, WHY_STACK, WHY_CPUID, NWHY };
+
+static const struct {
+    const char *name;
+    unsigned why;
+} forms[NFORM] = {
+    [FORM_INC_SHORT] = { "short INC/DEC (40-4F)", WHY_LEGACY },
+    [FORM_ALU_82] = { "opcode 82", WHY_LEGACY },
+    [FORM_BCD] = { "BCD adjust (DAA DAS AAA AAS AAM AAD) and SALC", WHY_LEGACY },
+    [FORM_PUSHA] = { "PUSHA/POPA", WHY_LEGACY },
+    [FORM_BOUND] = { "BOUND", WHY_LEGACY },
+    [FORM_INTO] = { "INTO", WHY_LEGACY },
+    [FORM_MOFFS] = { "MOV moffs (A0-A3)", WHY_LEGACY },
+    [FORM_DISP32] = { "[disp32] as ModRM mod 00 rm 101 (the SIB form is used)", WHY_LEGACY },
+    [FORM_PUSH_POP] = { "PUSH/POP", WHY_STACK },
+    [FORM_PUSHF] = { "PUSHF", WHY_STACK },
+    [FORM_CALL_RET] = { "CALL/RET", WHY_STACK },
+    [FORM_ENTER_LEAVE] = { "ENTER/LEAVE", WHY_STACK },
+    [FORM_LAHF_SAHF] = { "LAHF/SAHF", WHY_CPUID },
+};
+static const char *const why_text[NWHY] = {
+    [WHY_LEGACY] = "invalid or other bytes in 64-bit mode",
+    [WHY_STACK] = "the stack is 8 bytes wide in 64-bit mode",
+    [WHY_CPUID] = "no LAHF/SAHF in 64-bit mode on this CPU",
+};
+#define FORM_BIT(f) (1u << (f))
+#define FORMS_LEGACY                                                                                    \
+    (FORM_BIT(FORM_INC_SHORT) | FORM_BIT(FORM_ALU_82) | FORM_BIT(FORM_BCD) | FORM_BIT(FORM_PUSHA) |     \
+     FORM_BIT(FORM_BOUND) | FORM_BIT(FORM_INTO) | FORM_BIT(FORM_MOFFS) | FORM_BIT(FORM_DISP32))
+#define FORMS_STACK                                                                                     \
+    (FORM_BIT(FORM_PUSH_POP) | FORM_BIT(FORM_PUSHF) | FORM_BIT(FORM_CALL_RET) | FORM_BIT(FORM_ENTER_LEAVE))
+
 typedef struct Fixup {
     unsigned pos, size;     /* displacement field */
     unsigned target;        /* instruction index the branch goes to */
@@ -62,7 +114,24 @@ typedef struct Gen {
     /* Where each instruction group starts and which flags are defined there. */
     unsigned start[MAX_INSNS + 1];
     uint32_t defined_at[MAX_INSNS + 1];
+    /* Mode 64: the portable set, without the forms in banned. */
+    bool portable;
+    uint32_t banned;
+    unsigned drawn[NFORM];      /* how often each banned form was drawn */
+    unsigned refused;           /* all those draws */
+    unsigned ndrawn;            /* instruction groups drawn in all */
 } Gen;
+
+/* Whether this run may use a form; counts the draws of the ones it leaves out. A
+ * family emits nothing for a refused form unless it has a portable stand-in. */
+static bool form_ok(Gen *g, Form f)
+{
+    if (!(g->banned & FORM_BIT(f)))
+        return true;
+    g->drawn[f]++;
+    g->refused++;
+    return false;
+}
 
 static unsigned rnd(Gen *g, unsigned n)
 {
@@ -129,6 +198,14 @@ static Mem pick_mem(Gen *g)
         m.mod = 0;
         m.rm = 5;
         m.disp = DIFF_DATA_ADDR + 0x100 + rnd(g, 0xe00);
+        if (!form_ok(g, FORM_DISP32)) {
+            /* RIP-relative in 64-bit mode; a SIB with neither base nor index is
+             * disp32 absolute in both. */
+            m.rm = 4;
+            m.sib = true;
+            m.base = EBP;
+            m.index = ESP;
+        }
         break;
     case 1: /* [base + disp8] */
         m.mod = 1;
@@ -165,7 +242,7 @@ static void put_mem(Gen *g, const Mem *m, unsigned reg)
         e8(g, (m->scale << 6) | (m->index << 3) | m->base);
     if (m->mod == 1)
         e8(g, m->disp & 0xff);
-    else if (m->mod == 2 || (m->mod == 0 && m->rm == 5))
+    else if (m->mod == 2 || (m->mod == 0 && (m->sib ? m->base == EBP : m->rm == 5)))
         e32(g, m->disp);
 }
 
@@ -268,7 +345,8 @@ static void gen_alu(Gen *g)
     default: { /* group 1 */
         Rm r = pick_rm(g, size, true, 40);
         prefixes(g, size, &r, true);
-        unsigned opc = size == 1 ? (chance(g, 10) ? 0x82 : 0x80) : (chance(g, 50) ? 0x83 : 0x81);
+        unsigned opc = size == 1 ? (chance(g, 10) && form_ok(g, FORM_ALU_82) ? 0x82 : 0x80)
+                                 : (chance(g, 50) ? 0x83 : 0x81);
         e8(g, opc);
         put_rm(g, &r, op);
         if (opc != 0x81)
@@ -287,7 +365,7 @@ static void gen_incdec(Gen *g)
 {
     unsigned size = pick_size(g);
     bool dec = chance(g, 50);
-    if (size != 1 && chance(g, 40)) {
+    if (size != 1 && chance(g, 40) && form_ok(g, FORM_INC_SHORT)) { /* else FF /0 or /1 */
         prefixes(g, size, NULL, false);
         e8(g, (dec ? 0x48 : 0x40) + rnd(g, 3));
     } else {
@@ -500,6 +578,8 @@ static void gen_bsf(Gen *g)
 
 static void gen_bcd(Gen *g)
 {
+    if (!form_ok(g, FORM_BCD))
+        return;
     switch (rnd(g, 7)) {
     case 0: case 1:
         need_flags(g, F_AF | F_CF);
@@ -554,6 +634,8 @@ static void gen_mov(Gen *g)
               if (size == 1) e8(g, rnd(g, 256)); else if (size == 2) e16(g, interesting(g)); else e32(g, interesting(g));
               break; }
     case 4: /* moffs */
+        if (!form_ok(g, FORM_MOFFS))
+            return;
         prefixes(g, size, NULL, false);
         e8(g, 0xa0 | (chance(g, 50) ? 2 : 0) | w);
         e32(g, DIFF_DATA_ADDR + 0x100 + rnd(g, 0xe00));
@@ -642,8 +724,8 @@ static void gen_cc(Gen *g)
 static void gen_flags(Gen *g)
 {
     switch (rnd(g, 8)) {
-    case 0: need_flags(g, F_ALL & ~F_OF); e8(g, 0x9f); break; /* LAHF */
-    case 1: e8(g, 0x9e); g->defined |= F_ALL & ~F_OF; break; /* SAHF */
+    case 0: if (!form_ok(g, FORM_LAHF_SAHF)) return; need_flags(g, F_ALL & ~F_OF); e8(g, 0x9f); break;
+    case 1: if (!form_ok(g, FORM_LAHF_SAHF)) return; e8(g, 0x9e); g->defined |= F_ALL & ~F_OF; break;
     case 2: e8(g, 0xf8); g->defined |= F_CF; break;
     case 3: e8(g, 0xf9); g->defined |= F_CF; break;
     case 4: need_flags(g, F_CF); e8(g, 0xf5); break;
@@ -659,6 +741,8 @@ static void gen_stack(Gen *g)
     bool can_push = g->depth_max + 16 <= STACK_ROOM;
     bool can_pop = g->depth_min - 16 >= -STACK_ROOM;
     unsigned k = rnd(g, 7);
+    if (!form_ok(g, k <= 4 ? FORM_PUSH_POP : k == 5 ? FORM_PUSHF : FORM_PUSHA))
+        return;
     if (k <= 2 && can_push) {
         Mem m = { 0 };
         if (k == 2)
@@ -755,11 +839,18 @@ static void gen_branch(Gen *g)
         if (chance(g, 50)) {
             e8(g, 0xb9); /* mov ecx, small */
             e32(g, rnd(g, 3));
+        } else if (g->portable) {
+            /* mov ecx, ecx: LOOP and JECXZ test all of RCX in 64-bit mode, and a LOOP
+             * from 0 sets its upper half; this clears it and keeps ECX. */
+            e8(g, 0x89);
+            e8(g, 0xc9);
         }
         e8(g, op);
         branch(g, 1);
     } else if (k == 4 && g->depth_max + 8 <= STACK_ROOM) {
         /* call L; jmp over; L: ret (or ret 0) */
+        if (!form_ok(g, FORM_CALL_RET))
+            return;
         bool imm = chance(g, 30);
         e8(g, 0xe8);
         e32(g, 2);
@@ -773,6 +864,8 @@ static void gen_branch(Gen *g)
         }
     } else {
         /* enter N, L; leave */
+        if (!form_ok(g, FORM_ENTER_LEAVE))
+            return;
         bool o16 = chance(g, 20);
         if (g->depth_max + 64 + 16 > STACK_ROOM)
             return;
@@ -822,8 +915,15 @@ static void gen_misc(Gen *g)
     case 1: e8(g, 0x90); break;
     case 2: { Rm r = pick_rm(g, 4, false, 50); e8(g, 0x0f); e8(g, 0x1f); put_rm(g, &r, 0); break; }
     case 3: e8(g, 0x0f); e8(g, 0x0b); break;                 /* UD2 */
-    case 4: need_flags(g, F_OF); e8(g, 0xce); break;          /* INTO */
+    case 4: /* INTO */
+        if (form_ok(g, FORM_INTO)) {
+            need_flags(g, F_OF);
+            e8(g, 0xce);
+        }
+        break;
     case 5: { /* BOUND */
+        if (!form_ok(g, FORM_BOUND))
+            break;
         unsigned size = chance(g, 30) ? 2 : 4;
         Mem m = pick_mem(g);
         if (size == 2)
@@ -865,11 +965,14 @@ typedef void (*GenFn)(Gen *g);
 static const struct {
     GenFn fn;
     unsigned weight;
+    uint32_t only; /* the forms it draws when all are mode-dependent */
 } families[] = {
-    { gen_alu, 20 }, { gen_incdec, 5 }, { gen_test_notneg, 6 }, { gen_muldiv, 6 }, { gen_shift, 10 },
-    { gen_shld, 4 }, { gen_bt, 5 }, { gen_bsf, 3 }, { gen_bcd, 5 }, { gen_mov, 8 }, { gen_xchg, 5 },
-    { gen_cmpxchg8b, 1 }, { gen_cc, 5 }, { gen_flags, 4 }, { gen_stack, 5 }, { gen_branch, 6 },
-    { gen_string, 5 }, { gen_misc, 2 },
+    { gen_alu, 20, 0 }, { gen_incdec, 5, 0 }, { gen_test_notneg, 6, 0 }, { gen_muldiv, 6, 0 },
+    { gen_shift, 10, 0 }, { gen_shld, 4, 0 }, { gen_bt, 5, 0 }, { gen_bsf, 3, 0 },
+    { gen_bcd, 5, FORM_BIT(FORM_BCD) }, { gen_mov, 8, 0 }, { gen_xchg, 5, 0 }, { gen_cmpxchg8b, 1, 0 },
+    { gen_cc, 5, 0 }, { gen_flags, 4, 0 },
+    { gen_stack, 5, FORM_BIT(FORM_PUSH_POP) | FORM_BIT(FORM_PUSHF) | FORM_BIT(FORM_PUSHA) },
+    { gen_branch, 6, 0 }, { gen_string, 5, 0 }, { gen_misc, 2, 0 },
 };
 
 /* Resolves the branches that land on the current instruction. */
@@ -920,14 +1023,20 @@ static void gen_case(Gen *g, DiffCase *k, unsigned family)
         land(g);
         g->start[g->ninsn] = g->len;
         g->defined_at[g->ninsn] = g->defined;
-        if (family < G_N_ELEMENTS(families)) {
-            families[family].fn(g);
-        } else {
-            unsigned pick = rnd(g, total);
-            unsigned f = 0;
-            while (pick >= families[f].weight)
-                pick -= families[f++].weight;
+        /* A refused form emitted nothing: draw again (never in mode 32). */
+        for (unsigned tries = 0; tries < 16; tries++) {
+            unsigned len = g->len, refused = g->refused;
+            unsigned f = family;
+            if (f >= G_N_ELEMENTS(families)) {
+                unsigned pick = rnd(g, total);
+                f = 0;
+                while (pick >= families[f].weight)
+                    pick -= families[f++].weight;
+            }
+            g->ndrawn++;
             families[f].fn(g);
+            if (g->len != len || g->refused == refused)
+                break;
         }
     }
     /* Branches past the end land on the final INT3. */
@@ -1019,15 +1128,50 @@ static void run_interp(Interp *in, const DiffCase *k, DiffResult *out)
 /* ---- the native side ---- */
 
 typedef struct Native {
-    GPid pid;
+    pid_t pid;
     int in_fd, out_fd;
 } Native;
 
-static bool native_start(Native *n, const char *path, GError **err)
+/* Starts a helper with pipes on its stdin and stdout. posix_spawn, as it reports an
+ * exec failure as such (g_spawn hands a file the kernel refuses to /bin/sh). */
+static bool native_start(Native *n, const char *path, char **why)
 {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+        *why = g_strdup_printf("pipe: %s", g_strerror(errno));
+        return false;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     char *argv[] = { (char *)path, NULL };
-    return g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &n->pid, &n->in_fd,
-                                    &n->out_fd, NULL, err);
+    int e = posix_spawn(&n->pid, path, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    if (e) {
+        close(in[1]);
+        close(out[0]);
+        *why = g_strdup_printf("cannot start %s: %s", path, g_strerror(e));
+        return false;
+    }
+    n->in_fd = in[1];
+    n->out_fd = out[0];
+    return true;
+}
+
+/* Ends the helper (EOF on its input) and says how it ended. */
+static char *native_stop(Native *n)
+{
+    close(n->in_fd);
+    close(n->out_fd);
+    int status = 0;
+    while (waitpid(n->pid, &status, 0) < 0 && errno == EINTR)
+        continue;
+    if (WIFSIGNALED(status))
+        return g_strdup_printf("killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return g_strdup_printf("exit status %d", WEXITSTATUS(status));
 }
 
 static bool io_all(int fd, void *buf, size_t len, bool wr)
@@ -1106,44 +1250,185 @@ static bool compare(const Gen *g, const DiffCase *k, const DiffResult *nat, cons
     return ok;
 }
 
+/* LAHF and SAHF in 64-bit mode need CPUID 80000001h ECX bit 0 (early x86-64 CPUs lack it). */
+static bool host_lahf64(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    return __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & 1);
+#else
+    return false;
+#endif
+}
+
+/* Whether the host runs the 32-bit helper: it starts and answers an empty case (what
+ * it answers is mode 32's business). Where the kernel has no 32-bit support the exec
+ * fails ("Exec format error"); under scripts/ci-host-sim.py the helper is killed at
+ * its first system call. */
+static bool native_probe(Native *n, const char *path, char **why)
+{
+    if (!path || !g_file_test(path, G_FILE_TEST_IS_EXECUTABLE)) {
+        *why = g_strdup("no 32-bit helper: building it needs gcc-multilib");
+        return false;
+    }
+    if (!native_start(n, path, why))
+        return false;
+    static DiffCase k;
+    static DiffResult r;
+    k.magic = DIFF_MAGIC;
+    k.code_len = 0;
+    if (native_run(n, &k, &r))
+        return true;
+    char *end = native_stop(n);
+    *why = g_strdup_printf("%s did not run: %s", path, end);
+    g_free(end);
+    return false;
+}
+
+/* Prints one line per reason for the forms the portable set leaves out, saying
+ * where they were compared (in mode 32) or not. */
+static void report_left_out(const Gen *g, const char *where)
+{
+    for (unsigned w = 0; w < NWHY; w++) {
+        GString *list = g_string_new(NULL);
+        unsigned n = 0;
+        for (unsigned f = 0; f < NFORM; f++)
+            if (forms[f].why == w && (g->banned & FORM_BIT(f))) {
+                g_string_append_printf(list, "%s%s", list->len ? ", " : "", forms[f].name);
+                n += g->drawn[f];
+            }
+        if (list->len)
+            printf("difftest: %s: %s [%s] (drawn %u times in %u instruction draws)\n", where, list->str,
+                   why_text[w], n, g->ndrawn);
+        g_string_free(list, TRUE);
+    }
+}
+
+typedef struct Options {
+    uint64_t seed;
+    unsigned cases;
+    long only;
+    bool verbose;
+} Options;
+
+/* Runs one mode's cases against its helper; returns the number of mismatches (or
+ * -1 if the helper died). The generator's counters stay in g for the report. */
+static long run_mode(Interp *in, Native *nat, Gen *g, unsigned mode, const Options *o)
+{
+    static DiffCase k;
+    static DiffResult rn, ri;
+    unsigned failed = 0, run = 0;
+    unsigned nfam = G_N_ELEMENTS(families);
+    /* Directed cases skip the families the mode leaves out entirely. */
+    unsigned directed[G_N_ELEMENTS(families)], ndirected = 0;
+    for (unsigned f = 0; f < nfam; f++)
+        if (!families[f].only || (families[f].only & ~g->banned))
+            directed[ndirected++] = f;
+    printf("difftest: mode %u (%s): seed %" G_GUINT64_FORMAT ", %u cases\n", mode,
+           mode == 32 ? "every form, 32-bit helper" : "the portable set, 64-bit helper", o->seed, o->cases);
+    for (unsigned c = 0; c < o->cases; c++) {
+        if (o->only >= 0 && c != (unsigned)o->only)
+            continue;
+        /* Every third case exercises one family (directed), the others mix everything. */
+        g->rng = g_rand_new_with_seed((guint32)(o->seed * 0x9e3779b97f4a7c15ull + c * 0x632be59bd9b4e019ull) ^
+                                      (guint32)((o->seed + c) >> 7));
+        unsigned family = c % 3 == 0 ? directed[(c / 3) % ndirected] : nfam;
+        gen_case(g, &k, family);
+        g_rand_free(g->rng);
+        if (!native_run(nat, &k, &rn)) {
+            printf("FAIL: the native helper died at mode %u case %u (seed %" G_GUINT64_FORMAT ")\n", mode, c,
+                   o->seed);
+            dump_case(&k);
+            return -1;
+        }
+        if (rn.signal == SIGSEGV && rn.vector == 14) {
+            /* The generator left the data page: its own bug, reported as such. */
+            printf("FAIL: mode %u case %u (seed %" G_GUINT64_FORMAT
+                   ") touched memory outside the test page at eip %08x\n",
+                   mode, c, o->seed, rn.eip);
+            dump_case(&k);
+            failed++;
+            run++;
+            continue;
+        }
+        run_interp(in, &k, &ri);
+        run++;
+        GString *why = g_string_new(NULL);
+        if (!compare(g, &k, &rn, &ri, why)) {
+            failed++;
+            if (failed <= 20 || o->verbose) {
+                printf("FAIL: mode %u seed %" G_GUINT64_FORMAT " case %u:%s\n", mode, o->seed, c, why->str);
+                dump_case(&k);
+            }
+        } else if (o->verbose) {
+            printf("ok: mode %u case %u vector %u eip %08x\n", mode, c, rn.vector, rn.eip);
+            dump_case(&k);
+        }
+        g_string_free(why, TRUE);
+    }
+    printf("difftest: mode %u: %u of %u cases match (seed %" G_GUINT64_FORMAT ")\n", mode, run - failed, run,
+           o->seed);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
-    const char *native_path = NULL;
-    uint64_t seed = 1;
-    unsigned cases = 100000;
-    long only = -1;
-    bool verbose = false;
+    const char *native32 = NULL, *native64 = NULL;
+    unsigned mode = 0; /* both where the host can */
+    Options o = { .seed = 1, .cases = 100000, .only = -1 };
+    bool usage = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--native") && a + 1 < argc)
-            native_path = argv[++a];
+            native32 = argv[++a];
+        else if (!strcmp(argv[a], "--native64") && a + 1 < argc)
+            native64 = argv[++a];
+        else if (!strcmp(argv[a], "--mode") && a + 1 < argc)
+            mode = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--seed") && a + 1 < argc)
-            seed = g_ascii_strtoull(argv[++a], NULL, 0);
+            o.seed = g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--cases") && a + 1 < argc)
-            cases = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
+            o.cases = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--case") && a + 1 < argc)
-            only = (long)g_ascii_strtoull(argv[++a], NULL, 0);
+            o.only = (long)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "-v"))
-            verbose = true;
-        else {
-            fprintf(stderr, "usage: difftest [--native PATH] [--seed N] [--cases N] [--case I] [-v]\n");
-            return 2;
-        }
+            o.verbose = true;
+        else
+            usage = true;
     }
-    if (only >= 0 && (unsigned)only >= cases)
-        cases = (unsigned)only + 1;
+    if (usage || (mode != 0 && mode != 32 && mode != 64)) {
+        fprintf(stderr, "usage: difftest [--native PATH] [--native64 PATH] [--mode 32|64] [--seed N] "
+                        "[--cases N] [--case I] [-v]\n");
+        return 2;
+    }
+    if (o.only >= 0 && (unsigned)o.only >= o.cases)
+        o.cases = (unsigned)o.only + 1;
     if (g_getenv("DIFFTEST_SEED"))
-        seed = g_ascii_strtoull(g_getenv("DIFFTEST_SEED"), NULL, 0);
-    if (!native_path || !g_file_test(native_path, G_FILE_TEST_IS_EXECUTABLE)) {
-        printf("SKIP: the 32-bit native helper is missing (needs gcc-multilib)\n");
-        return 77;
-    }
+        o.seed = g_ascii_strtoull(g_getenv("DIFFTEST_SEED"), NULL, 0);
     signal(SIGPIPE, SIG_IGN);
-    Native nat;
-    GError *err = NULL;
-    if (!native_start(&nat, native_path, &err)) {
-        printf("SKIP: cannot start %s: %s\n", native_path, err->message);
+
+    Native nat32, nat64;
+    char *why32 = NULL;
+    bool host32 = mode != 64 && native_probe(&nat32, native32, &why32);
+    if (!host32 && mode == 32) {
+        printf("SKIP: mode 32 needs a host that runs 32-bit programs: %s\n", why32);
         return 77;
     }
+    if (why32)
+        printf("difftest: no mode 32 on this host: %s\n", why32);
+    bool run64 = mode != 32 && native64 && g_file_test(native64, G_FILE_TEST_IS_EXECUTABLE);
+    if (mode != 32 && !run64) {
+        if (!host32) {
+            printf("SKIP: no native helper to compare with (the 64-bit one needs an x86-64 host)\n");
+            return 77;
+        }
+        printf("difftest: mode 64 not run: no 64-bit helper\n");
+    }
+    char *why64 = NULL;
+    if (run64 && !native_start(&nat64, native64, &why64)) {
+        printf("FAIL: %s\n", why64);
+        return 1;
+    }
+
     Interp in;
     in.vm = vm_new_for_test(UINT64_C(16) << 20);
     in.v = vm_vcpu(in.vm);
@@ -1152,58 +1437,34 @@ int main(int argc, char **argv)
     build_idt(in.v->mem);
     x86_cpu_set_run_flags(in.cpu, X86_RUN_STOP_ON_EXCEPTION);
 
-    static DiffCase k;
-    static DiffResult rn, ri;
-    Gen *g = g_new0(Gen, 1);
-    unsigned failed = 0, run = 0;
-    unsigned nfam = G_N_ELEMENTS(families);
-    printf("difftest: seed %" G_GUINT64_FORMAT ", %u cases\n", seed, cases);
-    for (unsigned c = 0; c < cases; c++) {
-        if (only >= 0 && c != (unsigned)only)
+    bool failed = false;
+    for (unsigned m = 32; m <= 64; m += 32) {
+        if (m == 32 ? !host32 : !run64)
             continue;
-        /* Every third case exercises one family (directed), the others mix everything. */
-        g->rng = g_rand_new_with_seed((guint32)(seed * 0x9e3779b97f4a7c15ull + c * 0x632be59bd9b4e019ull) ^
-                                      (guint32)((seed + c) >> 7));
-        unsigned family = c % 3 == 0 ? (c / 3) % nfam : nfam;
-        gen_case(g, &k, family);
-        g_rand_free(g->rng);
-        if (!native_run(&nat, &k, &rn)) {
-            printf("FAIL: the native helper died at case %u (seed %" G_GUINT64_FORMAT ")\n", c, seed);
-            dump_case(&k);
-            return 1;
+        Gen *g = g_new0(Gen, 1);
+        if (m == 64) {
+            g->portable = true;
+            g->banned = FORMS_LEGACY | FORMS_STACK | (host_lahf64() ? 0 : FORM_BIT(FORM_LAHF_SAHF));
         }
-        if (rn.signal == SIGSEGV && rn.vector == 14) {
-            /* The generator left the data page: its own bug, reported as such. */
-            printf("FAIL: case %u (seed %" G_GUINT64_FORMAT ") touched memory outside the test page at eip %08x\n",
-                   c, seed, rn.eip);
-            dump_case(&k);
-            failed++;
-            run++;
-            continue;
-        }
-        run_interp(&in, &k, &ri);
-        run++;
-        GString *why = g_string_new(NULL);
-        if (!compare(g, &k, &rn, &ri, why)) {
-            failed++;
-            if (failed <= 20 || verbose) {
-                printf("FAIL: seed %" G_GUINT64_FORMAT " case %u:%s\n", seed, c, why->str);
-                dump_case(&k);
-            }
-        } else if (verbose) {
-            printf("ok: case %u vector %u eip %08x\n", c, rn.vector, rn.eip);
-            dump_case(&k);
-        }
-        g_string_free(why, TRUE);
+        Native *nat = m == 32 ? &nat32 : &nat64;
+        long f = run_mode(&in, nat, g, m, &o);
+        char *end = native_stop(nat);
+        if (f < 0)
+            printf("FAIL: the %u-bit helper ended: %s\n", m, end);
+        g_free(end);
+        failed |= f != 0;
+        if (m == 64)
+            report_left_out(g, host32 ? "mode 64 leaves out (compared in mode 32)"
+                              : mode ? "not compared in this run (--mode 64)"
+                                     : "not compared on this host (no 32-bit programs)");
+        g_free(g);
     }
-    close(nat.in_fd);
-    close(nat.out_fd);
-    g_spawn_close_pid(nat.pid);
     x86_cpu_free(in.cpu);
     vm_free(in.vm);
-    g_free(g);
-    printf("difftest: %u of %u cases match (seed %" G_GUINT64_FORMAT ")\n", run - failed, run, seed);
+    g_free(why32);
     if (failed)
-        printf("replay one with: difftest --native %s --seed %" G_GUINT64_FORMAT " --case N -v\n", native_path, seed);
+        printf("replay one with: difftest --native %s --native64 %s --mode M --seed %" G_GUINT64_FORMAT
+               " --case N -v\n",
+               native32 ? native32 : "PATH", native64 ? native64 : "PATH", o.seed);
     return failed ? 1 : 0;
 }
