@@ -62,7 +62,10 @@ def hide_kvm():
             continue
         src, dst = os.path.join("/dev", name), os.path.join(new, name)
         st = os.lstat(src)
-        if stat.S_ISLNK(st.st_mode):
+        if name == "ptmx":
+            # As in containers: the copied node would not find the devpts instance.
+            os.symlink("pts/ptmx", dst)
+        elif stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(src), dst)
         elif stat.S_ISDIR(st.st_mode):
             os.mkdir(dst)

@@ -23,8 +23,10 @@ have_kit=0
 if sh "$src/tests/guests/linux/mkkit.sh" "$kit" >"$build/linux-kit.log" 2>&1; then
     have_kit=1
 else
-    echo "Vireo: the Linux boot kit could not be built (see $build/linux-kit.log);"
-    echo "Vireo: the demo VM gets no kernel and shows the firmware only."
+    echo "Vireo: the Linux boot kit could not be built: $(grep -v '^[WE]:\|^Get:\|^Fetched' "$build/linux-kit.log" | tail -n 1)"
+    echo "Vireo: it downloads Debian's i386 kernel and busybox with apt-get: check that the package"
+    echo "Vireo: archive is reachable ('apt-get update'), then run 'make run' again (log: $build/linux-kit.log)."
+    echo "Vireo: until then the demo VM has no kernel and shows the firmware only."
 fi
 
 mkdir -p "$demo"

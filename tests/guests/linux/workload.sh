@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# The Linux test workload. Sourced by the guest's /init and run by the same busybox on
-# the host to compute the expected output, so every line must depend only on the input.
+# The Linux test workload. Sourced by the guest's /init and run on the host by the amd64
+# build of the same busybox to compute the expected output, so every line must depend
+# only on the input.
 # stamp NAME marks phase boundaries (a no-op on the host).
 command -v stamp >/dev/null 2>&1 || stamp() { :; }
 
