@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include "cpu/cpu-state.h"
 #include "engine/vcpu.h"
 
 typedef enum {
@@ -34,6 +35,11 @@ typedef struct CpuBackend {
     /* Any thread: makes a running vcpu_run notice new requests promptly. */
     void (*vcpu_kick)(Vcpu *v);
     void (*vcpu_destroy)(Vcpu *v);
+    /* The whole architectural state (cpu/cpu-state.h). Only while the vCPU is outside
+     * vcpu_run (the VM paused, or on the vCPU thread between runs). set checks the state
+     * first and leaves the vCPU unchanged when it refuses it. */
+    bool (*vcpu_get_state)(Vcpu *v, CpuX86State *s, GError **err);
+    bool (*vcpu_set_state)(Vcpu *v, const CpuX86State *s, GError **err);
     /* Text for a failure (CPU_RUN_ERROR), with register state. */
     char *(*vcpu_describe)(Vcpu *v);
     bool kernel_irqchip_possible;

@@ -165,9 +165,12 @@ static gpointer vcpu_thread(gpointer data)
             continue;
         }
         vcpu_clear_request(v, VCPU_REQ_EXIT);
+        vm->vcpu_in_run = true;
         g_mutex_unlock(&vm->lock);
         CpuRunResult r = vm->accel->vcpu_run(v);
         g_mutex_lock(&vm->lock);
+        vm->vcpu_in_run = false;
+        g_cond_broadcast(&vm->park_cond);
         if (r == CPU_RUN_ERROR) {
             char *why = vm->accel->vcpu_describe ? vm->accel->vcpu_describe(v) : NULL;
             g_free(vm->error);

@@ -38,6 +38,8 @@ struct Vm {
     GThread *vcpu_thread;
     GCond run_cond;   /* the vCPU thread waits here while not running */
     GCond halt_cond;  /* HLT waits here for a request */
+    bool vcpu_in_run; /* the vCPU thread is inside the back end's vcpu_run */
+    GCond park_cond;  /* signalled when it leaves vcpu_run */
 
     VmState state;
     bool started;

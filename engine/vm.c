@@ -115,6 +115,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     g_mutex_init(&vm->lock);
     g_cond_init(&vm->run_cond);
     g_cond_init(&vm->halt_cond);
+    g_cond_init(&vm->park_cond);
     g_cond_init(&vm->timer_cond);
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
     vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
@@ -236,6 +237,7 @@ void vm_free(Vm *vm)
     g_mutex_clear(&vm->lock);
     g_cond_clear(&vm->run_cond);
     g_cond_clear(&vm->halt_cond);
+    g_cond_clear(&vm->park_cond);
     g_cond_clear(&vm->timer_cond);
     g_free(vm);
 }
@@ -357,6 +359,39 @@ const VmConfig *vm_config(Vm *vm) { return vm->cfg; }
 const char *vm_name(Vm *vm) { return vm->cfg->name; }
 int vm_exit_status(Vm *vm) { return vm->exit_status; }
 const char *vm_error(Vm *vm) { return vm->error; }
+/* Waits (lock held) until the vCPU is outside vcpu_run in a VM that is not running. */
+static bool vm_cpu_quiesce(Vm *vm, GError **err)
+{
+    if (!vm->accel || !vm->vcpu.cpu || !vm->accel->vcpu_get_state) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "the CPU back end '%s' cannot save or load its state", vm_accel_name(vm));
+        return false;
+    }
+    if (vm->state == VM_STATE_RUNNING) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "the VM is running: pause it first");
+        return false;
+    }
+    while (vm->vcpu_in_run)
+        g_cond_wait(&vm->park_cond, &vm->lock);
+    return true;
+}
+
+bool vm_cpu_get_state(Vm *vm, CpuX86State *s, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_get_state(&vm->vcpu, s, err);
+    g_mutex_unlock(&vm->lock);
+    return ok;
+}
+
+bool vm_cpu_set_state(Vm *vm, const CpuX86State *s, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_set_state(&vm->vcpu, s, err);
+    g_mutex_unlock(&vm->lock);
+    return ok;
+}
+
 const char *vm_accel_name(Vm *vm) { return vm->accel ? vm->accel->name : "none"; }
 
 guint vm_add_state_listener(Vm *vm, VmStateFn fn, void *data)

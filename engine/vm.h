@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include "engine/config.h"
+#include "cpu/cpu-state.h"
 
 typedef struct Vm Vm;
 
@@ -51,6 +52,12 @@ int vm_exit_status(Vm *vm);
 const char *vm_error(Vm *vm);
 /* The CPU back end in use ("kvm", "interp", ...). */
 const char *vm_accel_name(Vm *vm);
+/* The vCPU's whole architectural state (cpu/cpu-state.h), for VM state save/load and
+ * debuggers. Only while the VM is not running (paused, created or shut down); waits
+ * until the vCPU thread has left the guest. set refuses a state the CPU cannot hold
+ * with one line in err and leaves the vCPU unchanged. */
+bool vm_cpu_get_state(Vm *vm, CpuX86State *s, GError **err);
+bool vm_cpu_set_state(Vm *vm, const CpuX86State *s, GError **err);
 
 /* Called on the main context (g_main_context_default) after every state change. */
 typedef void (*VmStateFn)(Vm *vm, VmState state, void *data);

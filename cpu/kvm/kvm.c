@@ -571,6 +571,257 @@ static CpuRunResult kvm_vcpu_run(Vcpu *v)
     }
 }
 
+/* ---- whole CPU state (cpu/cpu-state.h) ---- */
+
+/* The MSRs saved beside the registers: SYSENTER, PAT, the MTRRs. KVM refuses the ones
+ * the host's KVM lacks; they are left out. */
+static const uint32_t kvm_state_msrs[] = {
+    0x174, 0x175, 0x176, 0x277, 0x2ff,
+    0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
+    0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
+    0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
+};
+#define MSR_TSC 0x10
+
+/* KVM's register order is RAX RBX RCX RDX RSI RDI RSP RBP; ours the encoding order. */
+static __u64 *kvm_reg_slot(struct kvm_regs *r, unsigned n)
+{
+    __u64 *slots[8] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi };
+    if (n < 8)
+        return slots[n];
+    return &(&r->r8)[n - 8];
+}
+
+static void kvm_seg_out(const struct kvm_segment *k, CpuSegment *s)
+{
+    s->sel = k->selector;
+    s->base = k->base;
+    s->limit = k->limit;
+    s->attr = (uint16_t)((k->type & 15) | (k->s << 4) | ((k->dpl & 3) << 5) |
+                         ((k->present && !k->unusable) << 7) | (k->avl << 12) | (k->l << 13) |
+                         (k->db << 14) | (k->g << 15));
+}
+
+static void kvm_seg_in(const CpuSegment *s, struct kvm_segment *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->selector = s->sel;
+    k->base = s->base;
+    k->limit = s->limit;
+    k->type = s->attr & 15;
+    k->s = (s->attr >> 4) & 1;
+    k->dpl = (s->attr >> 5) & 3;
+    k->present = (s->attr >> 7) & 1;
+    k->avl = (s->attr >> 12) & 1;
+    k->l = (s->attr >> 13) & 1;
+    k->db = (s->attr >> 14) & 1;
+    k->g = (s->attr >> 15) & 1;
+    k->unusable = !k->present;
+}
+
+static bool kvm_get_msr(int fd, uint32_t index, uint64_t *value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index };
+    if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+        return false;
+    *value = m.e.data;
+    return true;
+}
+
+static bool kvm_set_msr(int fd, uint32_t index, uint64_t value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+    return ioctl(fd, KVM_SET_MSRS, &m) == 1;
+}
+
+static bool kvm_fail(GError **err, const char *what)
+{
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "KVM %s: %s", what, g_strerror(errno));
+    return false;
+}
+
+static bool kvm_vcpu_get_state(Vcpu *v, CpuX86State *s, GError **err)
+{
+    KvmVcpu *kc = v->cpu;
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    struct kvm_fpu fpu;
+    struct kvm_debugregs dr;
+    struct kvm_vcpu_events ev;
+    memset(s, 0, sizeof(*s));
+    if (ioctl(kc->fd, KVM_GET_REGS, &r) < 0)
+        return kvm_fail(err, "KVM_GET_REGS");
+    if (ioctl(kc->fd, KVM_GET_SREGS, &sr) < 0)
+        return kvm_fail(err, "KVM_GET_SREGS");
+    if (ioctl(kc->fd, KVM_GET_FPU, &fpu) < 0)
+        return kvm_fail(err, "KVM_GET_FPU");
+    if (ioctl(kc->fd, KVM_GET_DEBUGREGS, &dr) < 0)
+        return kvm_fail(err, "KVM_GET_DEBUGREGS");
+    if (ioctl(kc->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+        return kvm_fail(err, "KVM_GET_VCPU_EVENTS");
+    for (unsigned n = 0; n < 16; n++)
+        s->regs[n] = *kvm_reg_slot(&r, n);
+    s->rip = r.rip;
+    s->rflags = r.rflags;
+    const struct kvm_segment *segs[CPU_NSEG] = { &sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs };
+    for (unsigned k = 0; k < CPU_NSEG; k++)
+        kvm_seg_out(segs[k], &s->seg[k]);
+    kvm_seg_out(&sr.ldt, &s->ldtr);
+    kvm_seg_out(&sr.tr, &s->tr);
+    s->gdt_base = sr.gdt.base;
+    s->gdt_limit = sr.gdt.limit;
+    s->idt_base = sr.idt.base;
+    s->idt_limit = sr.idt.limit;
+    s->cr0 = sr.cr0;
+    s->cr2 = sr.cr2;
+    s->cr3 = sr.cr3;
+    s->cr4 = sr.cr4;
+    s->efer = sr.efer;
+    for (unsigned n = 0; n < 4; n++)
+        s->dr[n] = dr.db[n];
+    s->dr[6] = dr.dr6;
+    s->dr[7] = dr.dr7;
+    s->fcw = fpu.fcw;
+    s->fsw = fpu.fsw;
+    s->ftw = fpu.ftwx;
+    s->fop = fpu.last_opcode;
+    s->fip = fpu.last_ip;
+    s->fdp = fpu.last_dp;
+    for (unsigned n = 0; n < 8; n++)
+        memcpy(s->st[n], fpu.fpr[n], 10);
+    memcpy(s->xmm, fpu.xmm, sizeof(s->xmm));
+    s->mxcsr = fpu.mxcsr;
+    if (!kvm_get_msr(kc->fd, MSR_TSC, &s->tsc))
+        return kvm_fail(err, "reading the TSC");
+    for (unsigned k = 0; k < G_N_ELEMENTS(kvm_state_msrs); k++) {
+        uint64_t value;
+        if (kvm_get_msr(kc->fd, kvm_state_msrs[k], &value))
+            s->msrs[s->nmsrs++] = (CpuMsr){ .index = kvm_state_msrs[k], .value = value };
+    }
+    s->shadow = (uint8_t)(((ev.interrupt.shadow & KVM_X86_SHADOW_INT_STI) ? CPU_SHADOW_STI : 0) |
+                          ((ev.interrupt.shadow & KVM_X86_SHADOW_INT_MOV_SS) ? CPU_SHADOW_MOV_SS : 0));
+    s->nmi_blocked = ev.nmi.masked;
+    s->nmi_pending = ev.nmi.pending || ev.nmi.injected;
+    s->exception = ev.exception.injected || ev.exception.pending ? ev.exception.nr : -1;
+    s->exception_has_error = ev.exception.has_error_code;
+    s->exception_error = ev.exception.error_code;
+    s->interrupt = ev.interrupt.injected ? ev.interrupt.nr : -1;
+    if (kc->kv->irqchip) {
+        struct kvm_mp_state mp;
+        if (ioctl(kc->fd, KVM_GET_MP_STATE, &mp) == 0)
+            s->halted = mp.mp_state == KVM_MP_STATE_HALTED;
+    }
+    return true;
+}
+
+/* Loads s; on a refusal puts back what was there (KVM checks the values itself). */
+static bool kvm_vcpu_load_state(KvmVcpu *kc, const CpuX86State *s, GError **err)
+{
+    struct kvm_regs r;
+    struct kvm_sregs sr;
+    struct kvm_fpu fpu;
+    struct kvm_debugregs dr;
+    struct kvm_vcpu_events ev;
+    if (s->nmsrs > CPU_MAX_MSRS) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "CPU state: %u MSRs, at most %u", s->nmsrs, CPU_MAX_MSRS);
+        return false;
+    }
+    if (ioctl(kc->fd, KVM_GET_SREGS, &sr) < 0 || ioctl(kc->fd, KVM_GET_DEBUGREGS, &dr) < 0 ||
+        ioctl(kc->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+        return kvm_fail(err, "reading the vCPU");
+    memset(&r, 0, sizeof(r));
+    for (unsigned n = 0; n < 16; n++)
+        *kvm_reg_slot(&r, n) = s->regs[n];
+    r.rip = s->rip;
+    r.rflags = s->rflags;
+    struct kvm_segment *segs[CPU_NSEG] = { &sr.es, &sr.cs, &sr.ss, &sr.ds, &sr.fs, &sr.gs };
+    for (unsigned k = 0; k < CPU_NSEG; k++)
+        kvm_seg_in(&s->seg[k], segs[k]);
+    kvm_seg_in(&s->ldtr, &sr.ldt);
+    kvm_seg_in(&s->tr, &sr.tr);
+    sr.gdt.base = s->gdt_base;
+    sr.gdt.limit = s->gdt_limit;
+    sr.idt.base = s->idt_base;
+    sr.idt.limit = s->idt_limit;
+    sr.cr0 = s->cr0;
+    sr.cr2 = s->cr2;
+    sr.cr3 = s->cr3;
+    sr.cr4 = s->cr4;
+    sr.efer = s->efer;
+    memset(sr.interrupt_bitmap, 0, sizeof(sr.interrupt_bitmap));
+    for (unsigned n = 0; n < 4; n++)
+        dr.db[n] = s->dr[n];
+    dr.dr6 = s->dr[6];
+    dr.dr7 = s->dr[7];
+    dr.flags = 0;
+    memset(&fpu, 0, sizeof(fpu));
+    fpu.fcw = s->fcw;
+    fpu.fsw = s->fsw;
+    fpu.ftwx = s->ftw;
+    fpu.last_opcode = s->fop;
+    fpu.last_ip = s->fip;
+    fpu.last_dp = s->fdp;
+    for (unsigned n = 0; n < 8; n++)
+        memcpy(fpu.fpr[n], s->st[n], 10);
+    memcpy(fpu.xmm, s->xmm, sizeof(fpu.xmm));
+    fpu.mxcsr = s->mxcsr;
+    ev.interrupt.shadow = (uint8_t)(((s->shadow & CPU_SHADOW_STI) ? KVM_X86_SHADOW_INT_STI : 0) |
+                                    ((s->shadow & CPU_SHADOW_MOV_SS) ? KVM_X86_SHADOW_INT_MOV_SS : 0));
+    ev.interrupt.injected = s->interrupt >= 0;
+    ev.interrupt.nr = s->interrupt >= 0 ? (uint8_t)s->interrupt : 0;
+    ev.nmi.masked = s->nmi_blocked;
+    ev.nmi.pending = s->nmi_pending;
+    ev.nmi.injected = 0;
+    ev.exception.injected = s->exception >= 0;
+    ev.exception.nr = s->exception >= 0 ? (uint8_t)s->exception : 0;
+    ev.exception.has_error_code = s->exception_has_error;
+    ev.exception.error_code = s->exception_error;
+    ev.flags = KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_NMI_PENDING;
+    if (ioctl(kc->fd, KVM_SET_SREGS, &sr) < 0)
+        return kvm_fail(err, "KVM_SET_SREGS");
+    if (ioctl(kc->fd, KVM_SET_REGS, &r) < 0)
+        return kvm_fail(err, "KVM_SET_REGS");
+    if (ioctl(kc->fd, KVM_SET_FPU, &fpu) < 0)
+        return kvm_fail(err, "KVM_SET_FPU");
+    if (ioctl(kc->fd, KVM_SET_DEBUGREGS, &dr) < 0)
+        return kvm_fail(err, "KVM_SET_DEBUGREGS");
+    if (ioctl(kc->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+        return kvm_fail(err, "KVM_SET_VCPU_EVENTS");
+    if (!kvm_set_msr(kc->fd, MSR_TSC, s->tsc))
+        return kvm_fail(err, "writing the TSC");
+    for (unsigned k = 0; k < s->nmsrs; k++) {
+        if (!kvm_set_msr(kc->fd, s->msrs[k].index, s->msrs[k].value)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "CPU state: KVM refuses MSR 0x%x = 0x%" G_GINT64_MODIFIER "x",
+                        s->msrs[k].index, s->msrs[k].value);
+            return false;
+        }
+    }
+    if (kc->kv->irqchip) {
+        struct kvm_mp_state mp = { s->halted ? KVM_MP_STATE_HALTED : KVM_MP_STATE_RUNNABLE };
+        if (ioctl(kc->fd, KVM_SET_MP_STATE, &mp) < 0)
+            return kvm_fail(err, "KVM_SET_MP_STATE");
+    }
+    return true;
+}
+
+static bool kvm_vcpu_set_state(Vcpu *v, const CpuX86State *s, GError **err)
+{
+    KvmVcpu *kc = v->cpu;
+    CpuX86State *old = g_new(CpuX86State, 1);
+    bool ok = kvm_vcpu_get_state(v, old, err);
+    if (ok && !(ok = kvm_vcpu_load_state(kc, s, err)))
+        kvm_vcpu_load_state(kc, old, NULL);
+    g_free(old);
+    return ok;
+}
+
 static void kvm_vcpu_destroy(Vcpu *v)
 {
     KvmVcpu *kc = v->cpu;
@@ -594,5 +845,7 @@ const CpuBackend cpu_kvm_backend = {
     .vcpu_kick = kvm_vcpu_kick,
     .vcpu_destroy = kvm_vcpu_destroy,
     .vcpu_describe = kvm_vcpu_describe,
+    .vcpu_get_state = kvm_vcpu_get_state,
+    .vcpu_set_state = kvm_vcpu_set_state,
     .kernel_irqchip_possible = true,
 };

@@ -71,6 +71,18 @@ static void interp_vcpu_destroy(Vcpu *v)
     v->cpu = NULL;
 }
 
+static bool interp_vcpu_get_state(Vcpu *v, CpuX86State *s, GError **err)
+{
+    (void)err;
+    x86_cpu_save(v->cpu, s);
+    return true;
+}
+
+static bool interp_vcpu_set_state(Vcpu *v, const CpuX86State *s, GError **err)
+{
+    return x86_cpu_load(v->cpu, s, err);
+}
+
 static char *interp_vcpu_describe(Vcpu *v)
 {
     return x86_cpu_describe(v->cpu);
@@ -88,6 +100,8 @@ const CpuBackend cpu_interp_backend = {
     .vcpu_kick = interp_vcpu_kick,
     .vcpu_destroy = interp_vcpu_destroy,
     .vcpu_describe = interp_vcpu_describe,
+    .vcpu_get_state = interp_vcpu_get_state,
+    .vcpu_set_state = interp_vcpu_set_state,
     .board_apic = true,
 };
 
@@ -103,5 +117,7 @@ const CpuBackend cpu_tcg_backend = {
     .vcpu_kick = interp_vcpu_kick,
     .vcpu_destroy = interp_vcpu_destroy,
     .vcpu_describe = interp_vcpu_describe,
+    .vcpu_get_state = interp_vcpu_get_state,
+    .vcpu_set_state = interp_vcpu_set_state,
     .board_apic = true,
 };

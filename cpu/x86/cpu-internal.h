@@ -233,6 +233,14 @@ struct X86Cpu {
     X86Tlb tlb_none[TLB_SIZE];
 };
 
+/* ---- MSRs (system.c) ---- */
+
+/* The MSRs with state of their own, for save/restore; RDMSR/WRMSR's checks without
+ * the #GP: false for an unknown MSR or a refused value. */
+unsigned x86_msr_state_list(const uint32_t **list);
+bool x86_msr_get(X86Cpu *c, uint32_t msr, uint64_t *v);
+bool x86_msr_set(X86Cpu *c, uint32_t msr, uint64_t v);
+
 /* ---- exceptions ---- */
 
 /* Raises a fault with an error code / without: unwinds to the dispatcher. */

@@ -418,6 +418,32 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
     }
 }
 
+/* The MSRs that hold state of their own, for saving and restoring the CPU (the TSC,
+ * EFER and the board's APIC base travel separately). */
+static const uint32_t msr_state_list[] = {
+    0x174, 0x175, 0x176,
+    0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
+    0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
+    0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
+    0x277, 0x2ff,
+};
+
+unsigned x86_msr_state_list(const uint32_t **list)
+{
+    *list = msr_state_list;
+    return G_N_ELEMENTS(msr_state_list);
+}
+
+bool x86_msr_get(X86Cpu *c, uint32_t msr, uint64_t *v)
+{
+    return msr_read(c, msr, v);
+}
+
+bool x86_msr_set(X86Cpu *c, uint32_t msr, uint64_t v)
+{
+    return msr_write(c, msr, v);
+}
+
 static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
 {
     if (c->vm86 || (c->pe && c->cpl != 0))

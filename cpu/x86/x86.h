@@ -7,7 +7,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "cpu/cpu-state.h"
 #include "engine/vcpu.h"
+
+#include <glib.h>
 
 typedef struct X86Cpu X86Cpu;
 
@@ -121,6 +124,11 @@ void x86_cpu_reset(X86Cpu *c);
 void x86_cpu_get_state(X86Cpu *c, X86State *s);
 /* Loads the whole state; segment caches are taken as given (no descriptor reads). */
 void x86_cpu_set_state(X86Cpu *c, const X86State *s);
+/* The whole architectural state incl. x87/SSE, MSRs, TSC and events (snapshot.c);
+ * a load checks everything first and changes nothing when it refuses. Only while the
+ * CPU is not running. */
+void x86_cpu_save(X86Cpu *c, CpuX86State *s);
+bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err);
 
 typedef enum {
     X86_RUN_EXIT,         /* VCPU_REQ_EXIT was set */
