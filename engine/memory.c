@@ -493,6 +493,15 @@ static void report_code_write(MemoryImpl *mi, hwaddr addr, size_t len)
     }
 }
 
+void mem_ram_replaced(GuestMemory *m)
+{
+    MemoryImpl *mi = impl(m);
+    report_code_write(mi, 0, mi->below_4g);
+    if (mi->pub.ram_above_4g)
+        report_code_write(mi, UINT64_C(1) << 32, mi->pub.ram_above_4g);
+    notify_map_changed(mi);
+}
+
 uint64_t mem_dispatch_read(GuestMemory *m, hwaddr addr, unsigned size)
 {
     MemoryImpl *mi = impl(m);

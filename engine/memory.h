@@ -74,6 +74,10 @@ uint64_t mem_ram_below_4g(const GuestMemory *m);
 /* Host pointer to the low RAM block (guest 0 .. below_4g). */
 uint8_t *mem_ram_low(const GuestMemory *m);
 
+/* Main RAM's contents were replaced behind the listeners' backs (VM state load):
+ * every listener drops decoded code and cached pointers. Engine lock held. */
+void mem_ram_replaced(GuestMemory *m);
+
 void mem_add_listener(GuestMemory *m, const MemListener *l);
 void mem_remove_listener(GuestMemory *m, const MemListener *l);
 
