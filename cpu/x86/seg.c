@@ -218,8 +218,11 @@ static void pop_sreg(X86Cpu *c, const X86Insn *i)
     unsigned which = sreg_of(i->opcode);
     uint32_t sp = c->regs[R_ESP] & x86_sp_mask(c);
     uint16_t sel = (uint16_t)x86_read(c, S_SS, sp, size);
+    /* SP or ESP moves by the size of the stack the selector came from, also when
+     * POP SS loads an SS of the other size (SDM vol. 2, POP: StackAddrSize). */
+    uint32_t esp = c->ss32 ? sp + size : (c->regs[R_ESP] & 0xffff0000u) | ((sp + size) & 0xffff);
     x86_seg_load(c, which, sel);
-    x86_set_sp(c, sp + size);
+    c->regs[R_ESP] = esp;
     if (which == S_SS) {
         c->intr_shadow = 1;
         c->debug_shadow = 1;
