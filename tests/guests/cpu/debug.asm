@@ -5,6 +5,16 @@
 ; DR2 (read/write) reported after the access, and general detect (DR7.GD).
 %include "cpu.inc"
 
+DB_LOG equ SCRATCH + 0x400
+
+; DB_AT n, eip, ecx: the n-th #DB (from 1) was reported at eip with this ECX
+%macro DB_AT 3
+    cmp dword [DB_LOG + (%1) * 8 - 8], %2
+    CHECK32 e, "EIP of a single-step trap in a REP string instruction"
+    cmp dword [DB_LOG + (%1) * 8 - 4], %3
+    CHECK32 e, "ECX at a single-step trap in a REP string instruction"
+%endmacro
+
 GUEST_START
 guest_main:
     PM_ENTER
@@ -41,6 +51,48 @@ pm_main:
     test eax, 1 << 14
     CHECK32 nz, "DR6.BS after single-step"
     PRINTLN32 "debug: single-step traps after each instruction"
+
+    ; -- REP string instructions under TF: a trap after every iteration, EIP at the
+    ;    instruction until the count runs out or REPE/REPNE stops it (SDM vol. 3,
+    ;    17.3.1.4)
+    mov dword [SCRATCH], 0
+    mov dword [SCRATCH + 0x300], 0
+    mov edi, SCRATCH + 0x300
+    mov ecx, 3
+    mov al, 0x77
+    mov byte [SCRATCH + 0x310], 0x77
+    mov byte [SCRATCH + 0x311], 0x55
+    pushfd
+    or dword [esp], 0x100
+    popfd
+.rep_stos:
+    rep stosb                 ; traps 1-3
+.after_stos:
+    mov esi, SCRATCH + 0x300  ; 4
+    mov edi, SCRATCH + 0x310  ; 5
+    mov ecx, 4                ; 6
+.rep_cmps:
+    repe cmpsb                ; 7: equal, 8: different (stops)
+.after_cmps:
+    pushfd                    ; 9
+    and dword [esp], ~0x100   ; 10
+    popfd                     ; 11
+    cmp dword [SCRATCH], 11
+    je .rep_count_ok
+    PRINT32 "FAIL: single-step traps around REP: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.rep_count_ok:
+    DB_AT 1, .rep_stos, 2
+    DB_AT 2, .rep_stos, 1
+    DB_AT 3, .after_stos, 0
+    DB_AT 7, .rep_cmps, 3
+    DB_AT 8, .after_cmps, 2
+    cmp dword [SCRATCH + 0x300], 0x00777777
+    CHECK32 e, "REP STOSB under single-step stored the wrong bytes"
+    PRINTLN32 "debug: single-step traps after each REP iteration"
 
     ; -- MOV SS delays the single-step trap to after the next instruction
     mov dword [SCRATCH], 0
@@ -151,18 +203,28 @@ pm_main:
     PRINTLN32 "debug: general detect"
     EXIT EXIT_PASS
 
+; Counts #DBs in [SCRATCH], keeps the last EIP in [SCRATCH + 8] and logs the EIP and
+; ECX of the first 32 at DB_LOG (8 bytes each).
 db_handler:
     inc dword [SCRATCH]
     push eax
-    mov eax, [esp + 4]
+    push ebx
+    mov eax, [esp + 8]
     mov [SCRATCH + 8], eax
+    mov ebx, [SCRATCH]
+    cmp ebx, 32
+    ja .no_log
+    mov [DB_LOG + ebx * 8 - 8], eax
+    mov [DB_LOG + ebx * 8 - 4], ecx
+.no_log:
     mov eax, [RESUME]
     cmp eax, 2
     jbe .as_is
-    mov [esp + 4], eax          ; general detect test: skip the MOV DR
+    mov [esp + 8], eax          ; general detect test: skip the MOV DR
     mov dword [RESUME], 0
 .as_is:
-    or dword [esp + 12], 1 << 16    ; RF: do not hit an instruction breakpoint again
+    or dword [esp + 16], 1 << 16    ; RF: do not hit an instruction breakpoint again
+    pop ebx
     pop eax
     iret
 bp_handler:
