@@ -318,19 +318,25 @@ static void verr_verw(X86Cpu *c, const X86Insn *i)
     x86_set_arith(c, ok ? X86_FL_ZF : 0, X86_FL_ZF);
 }
 
+/* ARPL writes its destination only when it raises the RPL. The SDM lists #GP(0) for a
+ * destination in a non-writable segment; processors raise it only when they write:
+ * a memory operand that keeps its RPL is only read, so read-only data does not fault
+ * (test386 checks this on real hardware). */
 static void arpl(X86Cpu *c, const X86Insn *i)
 {
     need_protected(c);
     uint16_t src = *x86_reg16(c, i->reg);
-    X86Rmw w = { 0 };
     bool mem = i->pfx & X86_PFX_MEM;
-    uint16_t d = mem ? (uint16_t)x86_rmw_begin(c, i->seg, x86_ea(c, i), 2, &w) : *x86_reg16(c, i->rm);
+    uint32_t ea = mem ? x86_ea(c, i) : 0;
+    uint16_t d = mem ? (uint16_t)x86_read(c, i->seg, ea, 2) : *x86_reg16(c, i->rm);
     bool adjust = (d & 3) < (src & 3);
-    uint16_t r = adjust ? (uint16_t)((d & ~3) | (src & 3)) : d;
-    if (mem)
-        x86_rmw_end(c, &w, 2, r);
-    else
-        *x86_reg16(c, i->rm) = r;
+    if (adjust) {
+        uint16_t r = (uint16_t)((d & ~3) | (src & 3));
+        if (mem)
+            x86_write(c, i->seg, ea, 2, r);
+        else
+            *x86_reg16(c, i->rm) = r;
+    }
     x86_set_arith(c, adjust ? X86_FL_ZF : 0, X86_FL_ZF);
 }
 

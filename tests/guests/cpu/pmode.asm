@@ -229,6 +229,31 @@ pm_main:
     CHECK32 e, "ARPL result"
     arpl ax, bx
     CHECK32 nz, "ARPL with an equal RPL"
+    ; ARPL on read-only data: a destination whose RPL stays is only read (no fault,
+    ; as test386 checks on real hardware; asserted on Intel only); raising the RPL
+    ; writes, which faults
+    mov word [SCRATCH], 0x0013
+    mov ax, SEL_RO
+    mov es, ax
+    mov bx, 3
+    call cpu_is_intel
+    jne .arpl_write
+    arpl [es:0], bx
+    CHECK32 nz, "ARPL with an equal RPL on read-only data"
+    PRINTLN32 "pmode: ARPL on read-only data that keeps its RPL does not fault"
+.arpl_write:
+    mov word [SCRATCH], 0x0010
+    TRY .r_arpl
+.f_arpl:
+    arpl [es:0], bx
+    FAIL "ARPL raising the RPL of read-only data did not fault"
+.r_arpl:
+    EXPECT_EXC 13, 0, "ARPL raising the RPL of read-only data"
+    EXPECT_EIP .f_arpl, "#GP of ARPL"
+    cmp word [SCRATCH], 0x0010
+    CHECK32 e, "a faulting ARPL changed memory"
+    mov ax, SEL_DATA0
+    mov es, ax
 
     ; -- a 16-bit code segment: operand sizes flip
     jmp SEL_CODE16:code16
