@@ -351,12 +351,12 @@ static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case 0x174: *v = c->sysenter_cs; return true;
     case 0x175: *v = c->sysenter_esp; return true;
     case 0x176: *v = c->sysenter_eip; return true;
+    case MSR_MISC_ENABLE: *v = c->misc_enable; return true;
     case 0x200 ... 0x20f: *v = c->mtrr_var[msr - 0x200]; return true;
     case 0x250: *v = c->mtrr_fixed[0]; return true;
     case 0x258: case 0x259: *v = c->mtrr_fixed[1 + msr - 0x258]; return true;
     case 0x268 ... 0x26f: *v = c->mtrr_fixed[3 + msr - 0x268]; return true;
     case 0x277: *v = c->pat; return true;
-    case MSR_MISC_ENABLE: *v = c->misc_enable; return true;
     case 0x2ff: *v = c->mtrr_def_type; return true;
     case 0xc0000080u: *v = c->efer; return true;
     default: return false;
