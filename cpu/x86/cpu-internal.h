@@ -186,6 +186,7 @@ struct X86Cpu {
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
     uint64_t pat;
+    uint64_t misc_enable;      /* IA32_MISC_ENABLE */
     X86Fpu fpu;
 
     /* Events. */
@@ -629,6 +630,31 @@ void x86_check_new_ss(X86Cpu *c, uint16_t ss, unsigned dpl, uint32_t ext, X86Des
 
 /* I/O permission (IOPL and the TSS bitmap): #GP(0) if denied. */
 void x86_io_check(X86Cpu *c, uint16_t port, unsigned size);
+
+/* ---- model-specific registers (system.c) ---- */
+
+/* IA32_MISC_ENABLE of this model (SDM vol. 4, table 2-2): fast strings (bit 0), the
+ * automatic thermal control circuit (3) and XD bit disable (34) are read/write; the
+ * performance-monitoring-available (7, clear: no counters here), BTS-unavailable (11)
+ * and PEBS-unavailable (12) bits are read-only; everything else is reserved here: no
+ * Enhanced SpeedStep (16), MONITOR (18) or xTPR (23), and with CPUID's highest leaf
+ * at 2 no Limit-CPUID-Maxval (22). */
+#define X86_MISC_ENABLE_FAST_STRINGS (UINT64_C(1) << 0)
+#define X86_MISC_ENABLE_TCC (UINT64_C(1) << 3)
+#define X86_MISC_ENABLE_BTS_UNAVAIL (UINT64_C(1) << 11)
+#define X86_MISC_ENABLE_PEBS_UNAVAIL (UINT64_C(1) << 12)
+#define X86_MISC_ENABLE_XD_DISABLE (UINT64_C(1) << 34)
+#define X86_MISC_ENABLE_RW (X86_MISC_ENABLE_FAST_STRINGS | X86_MISC_ENABLE_TCC | X86_MISC_ENABLE_XD_DISABLE)
+#define X86_MISC_ENABLE_RO ((UINT64_C(1) << 7) | X86_MISC_ENABLE_BTS_UNAVAIL | X86_MISC_ENABLE_PEBS_UNAVAIL)
+#define X86_MISC_ENABLE_RESET (X86_MISC_ENABLE_FAST_STRINGS | X86_MISC_ENABLE_BTS_UNAVAIL | \
+                               X86_MISC_ENABLE_PEBS_UNAVAIL)
+
+/* The EFER bits this model has (SDM vol. 4, table 2-2, IA32_EFER): SCE, and NXE
+ * unless IA32_MISC_ENABLE hides the XD feature; no long mode (LME, LMA). */
+X86_INLINE uint64_t x86_efer_valid(const X86Cpu *c)
+{
+    return X86_EFER_SCE | ((c->misc_enable & X86_MISC_ENABLE_XD_DISABLE) ? 0 : X86_EFER_NXE);
+}
 
 /* ---- control registers (system.c) ---- */
 void x86_write_cr0(X86Cpu *c, uint32_t v);

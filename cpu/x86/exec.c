@@ -335,7 +335,9 @@ static void step_one(X86Cpu *c)
     bool rf = c->eflags & X86_FL_RF;
     c->eflags &= ~X86_FL_RF;
     c->prev_eip = c->eip;
-    if (c->code_bp && !rf) {
+    /* Right after MOV SS / POP SS an instruction breakpoint is suppressed as if RF
+     * were set (SDM vol. 3, 6.8.3 and 17.3.1.1). */
+    if (c->code_bp && !rf && !c->debug_shadow) {
         uint32_t hits = code_bp_hits(c, c->seg[S_CS].base + c->eip);
         if (hits) {
             c->dr[6] = (c->dr[6] & ~0xfu) | hits;
@@ -359,9 +361,10 @@ static void step_one(X86Cpu *c)
     uint32_t deliveries = c->deliveries;
     exec_insns(c, i, 1);
     /* Single-step trap after the instruction, unless it delivered an interrupt (the
-     * handler starts with TF clear). After MOV SS the trap waits for the next
-     * instruction: the pending bit survives while debug_shadow is set. */
-    if (tf && c->deliveries == deliveries)
+     * handler starts with TF clear) or loaded SS: the trap that would follow a MOV SS
+     * or POP SS is suppressed (SDM vol. 3, 6.8.3). Data breakpoints that MOV SS / POP SS
+     * hit wait for the next instruction: pending_dr6 survives while debug_shadow is set. */
+    if (tf && c->deliveries == deliveries && !c->debug_shadow)
         c->pending_dr6 |= 1u << 14; /* BS */
 }
 

@@ -238,9 +238,14 @@ static void enter(X86Cpu *c, const X86Insn *i)
         x86_write(c, S_SS, sp, size, frame);
     }
     sp = (sp - alloc) & mask;
-    /* The new ESP must be inside SS (checked as an access of one byte there). */
-    if (alloc)
-        x86_lin(c, S_SS, sp, 1, SEG_OK_WRITE);
+    /* A write at the final stack pointer must be allowed: #SS past the SS limit, #PF
+     * where paging would refuse it (SDM vol. 2, ENTER, exceptions); checked as a
+     * one-byte write that stores nothing. */
+    if (alloc) {
+        uint32_t lin = x86_lin(c, S_SS, sp, 1, SEG_OK_WRITE);
+        if (c->paging)
+            x86_probe(c, lin, 1, c->acc_user | ACC_WRITE);
+    }
     x86_set_reg(c, R_EBP, size, frame);
     x86_set_sp(c, sp);
 }

@@ -218,8 +218,11 @@ static void pop_sreg(X86Cpu *c, const X86Insn *i)
     unsigned which = sreg_of(i->opcode);
     uint32_t sp = c->regs[R_ESP] & x86_sp_mask(c);
     uint16_t sel = (uint16_t)x86_read(c, S_SS, sp, size);
+    /* SP or ESP moves by the size of the stack the selector came from, also when
+     * POP SS loads an SS of the other size (SDM vol. 2, POP: StackAddrSize). */
+    uint32_t esp = c->ss32 ? sp + size : (c->regs[R_ESP] & 0xffff0000u) | ((sp + size) & 0xffff);
     x86_seg_load(c, which, sel);
-    x86_set_sp(c, sp + size);
+    c->regs[R_ESP] = esp;
     if (which == S_SS) {
         c->intr_shadow = 1;
         c->debug_shadow = 1;
@@ -315,19 +318,25 @@ static void verr_verw(X86Cpu *c, const X86Insn *i)
     x86_set_arith(c, ok ? X86_FL_ZF : 0, X86_FL_ZF);
 }
 
+/* ARPL writes its destination only when it raises the RPL. The SDM lists #GP(0) for a
+ * destination in a non-writable segment; processors raise it only when they write:
+ * a memory operand that keeps its RPL is only read, so read-only data does not fault
+ * (test386 checks this on real hardware). */
 static void arpl(X86Cpu *c, const X86Insn *i)
 {
     need_protected(c);
     uint16_t src = *x86_reg16(c, i->reg);
-    X86Rmw w = { 0 };
     bool mem = i->pfx & X86_PFX_MEM;
-    uint16_t d = mem ? (uint16_t)x86_rmw_begin(c, i->seg, x86_ea(c, i), 2, &w) : *x86_reg16(c, i->rm);
+    uint32_t ea = mem ? x86_ea(c, i) : 0;
+    uint16_t d = mem ? (uint16_t)x86_read(c, i->seg, ea, 2) : *x86_reg16(c, i->rm);
     bool adjust = (d & 3) < (src & 3);
-    uint16_t r = adjust ? (uint16_t)((d & ~3) | (src & 3)) : d;
-    if (mem)
-        x86_rmw_end(c, &w, 2, r);
-    else
-        *x86_reg16(c, i->rm) = r;
+    if (adjust) {
+        uint16_t r = (uint16_t)((d & ~3) | (src & 3));
+        if (mem)
+            x86_write(c, i->seg, ea, 2, r);
+        else
+            *x86_reg16(c, i->rm) = r;
+    }
     x86_set_arith(c, adjust ? X86_FL_ZF : 0, X86_FL_ZF);
 }
 

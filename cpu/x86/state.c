@@ -95,6 +95,7 @@ void x86_cpu_reset(X86Cpu *c)
     memset(c->mtrr_var, 0, sizeof(c->mtrr_var));
     c->bios_sign_id = 0;
     c->pat = UINT64_C(0x0007040600070406);
+    c->misc_enable = X86_MISC_ENABLE_RESET;
     x86_fpu_reset(c);
     c->tsc_offset = -(int64_t)x86_rdtsc(c) + c->tsc_offset;
     c->halted = 0;
@@ -230,7 +231,7 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
     c->cr3 = s->cr3;
     c->cr4 = s->cr4;
     memcpy(c->dr, s->dr, sizeof(c->dr));
-    c->efer = s->efer & X86_EFER_NXE;
+    c->efer = s->efer & x86_efer_valid(c);
     /* CPL: 0 in real mode, 3 in V86, else the DPL of SS (which always equals CPL). */
     c->cpl = (uint8_t)((s->seg[X86_SS].attr >> 5) & 3);
     c->halted = 0;

@@ -178,7 +178,10 @@ static void string_op(X86Cpu *c, const X86Insn *i, unsigned kind, unsigned size)
         return;
     bool cond = kind == STR_CMPS || kind == STR_SCAS;
     bool repne = i->pfx & X86_PFX_REPNE;
-    bool bulk = (kind == STR_MOVS || kind == STR_STOS) && !(c->eflags & X86_FL_DF);
+    /* With TF each iteration ends in its own single-step trap, EIP still at the
+     * instruction while the count is not exhausted (SDM vol. 3, 17.3.1.4). */
+    bool step = c->eflags & X86_FL_TF;
+    bool bulk = (kind == STR_MOVS || kind == STR_STOS) && !(c->eflags & X86_FL_DF) && !step;
     for (;;) {
         if (bulk && bulk_run(c, i, kind, size, a32, &count)) {
             if (a32)
@@ -197,8 +200,8 @@ static void string_op(X86Cpu *c, const X86Insn *i, unsigned kind, unsigned size)
         }
         if (count == 0)
             return;
-        if (__builtin_expect(events_pending(c) || c->exit_block, 0)) {
-            /* Restart the instruction after the event (EIP back at its start). */
+        if (__builtin_expect(step || events_pending(c) || c->exit_block, 0)) {
+            /* Restart the instruction after the event or trap (EIP back at its start). */
             c->eip = c->prev_eip;
             c->exit_block = 1;
             return;

@@ -15,6 +15,7 @@
 #define CPUID1_EDX_APIC (1u << 9)
 #define CPUID_EXT_NX (1u << 20)
 #define MSR_APIC_BASE 0x1b
+#define MSR_MISC_ENABLE 0x1a0
 #define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | \
                        X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
 
@@ -310,7 +311,10 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
         a = 0x80000004u;
         break;
     case 0x80000001u:
-        d = CPUID_EXT_NX;
+        /* Bit 11, "SYSCALL/SYSRET available in 64-bit mode", stays 0: no long mode
+         * (SDM vol. 2, CPUID). NX goes away with IA32_MISC_ENABLE's XD bit disable. */
+        if (!(c->misc_enable & X86_MISC_ENABLE_XD_DISABLE))
+            d = CPUID_EXT_NX;
         break;
     default: {
         static const char brand[48] = "Vireo P6-class CPU (interpreter)";
@@ -347,6 +351,7 @@ static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case 0x174: *v = c->sysenter_cs; return true;
     case 0x175: *v = c->sysenter_esp; return true;
     case 0x176: *v = c->sysenter_eip; return true;
+    case MSR_MISC_ENABLE: *v = c->misc_enable; return true;
     case 0x200 ... 0x20f: *v = c->mtrr_var[msr - 0x200]; return true;
     case 0x250: *v = c->mtrr_fixed[0]; return true;
     case 0x258: case 0x259: *v = c->mtrr_fixed[1 + msr - 0x258]; return true;
@@ -406,8 +411,25 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
             return false;
         c->mtrr_def_type = v;
         return true;
+    case MSR_MISC_ENABLE: {
+        /* Reserved bits refuse the write; read-only ones keep their value. */
+        if (v & ~(X86_MISC_ENABLE_RW | X86_MISC_ENABLE_RO))
+            return false;
+        uint64_t old = c->misc_enable;
+        c->misc_enable = (old & X86_MISC_ENABLE_RO) | (v & X86_MISC_ENABLE_RW);
+        if ((old ^ c->misc_enable) & X86_MISC_ENABLE_XD_DISABLE) {
+            /* With XD disabled EFER.NXE is reserved; the SDM does not say what
+             * becomes of a set NXE, here it is cleared. */
+            c->efer &= x86_efer_valid(c);
+            x86_tlb_flush(c, true);
+            c->exit_block = 1;
+        }
+        return true;
+    }
     case 0xc0000080u:
-        if (v & ~X86_EFER_NXE)
+        /* SCE is writable, but on Intel processors SYSCALL is for 64-bit mode only
+         * and stays #UD here (SDM vol. 3, 5.8.8); NXE counts in PAE page walks. */
+        if (v & ~x86_efer_valid(c))
             return false;
         c->efer = v;
         x86_tlb_flush(c, true);

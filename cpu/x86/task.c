@@ -30,8 +30,11 @@ static void read_tss(X86Cpu *c, uint32_t base, bool t32, TssState *s)
         s->cr3 = c->cr3;
         s->eip = x86_ld_sys(c, base + 0x0e, 2);
         s->eflags = (c->eflags & 0xffff0000u & ~(X86_FL_VM | X86_FL_RF)) | x86_ld_sys(c, base + 0x10, 2);
+        /* A 16-bit TSS holds the low words; the high halves of the general
+         * registers are "modified and not maintained" (SDM vol. 3, 7.6): Intel
+         * processors set them to FFFFh (test386 checks it on a 386). */
         for (unsigned r = 0; r < 8; r++)
-            s->regs[r] = (c->regs[r] & 0xffff0000u) | x86_ld_sys(c, base + 0x12 + 2 * r, 2);
+            s->regs[r] = 0xffff0000u | x86_ld_sys(c, base + 0x12 + 2 * r, 2);
         for (unsigned k = 0; k < 4; k++)
             s->sel[seg_order[k]] = (uint16_t)x86_ld_sys(c, base + 0x22 + 2 * k, 2);
         s->sel[S_FS] = s->sel[S_GS] = 0;

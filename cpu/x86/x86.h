@@ -102,6 +102,7 @@ enum {
     X86_CR4_OSFXSR = 1u << 9,
     X86_CR4_OSXMMEXCPT = 1u << 10,
 };
+#define X86_EFER_SCE (UINT64_C(1) << 0)
 #define X86_EFER_NXE (UINT64_C(1) << 11)
 
 /* Exception vectors (SDM vol. 3, table 6-1). */

@@ -5,6 +5,16 @@
 ; DR2 (read/write) reported after the access, and general detect (DR7.GD).
 %include "cpu.inc"
 
+DB_LOG equ SCRATCH + 0x400
+
+; DB_AT n, eip, ecx: the n-th #DB (from 1) was reported at eip with this ECX
+%macro DB_AT 3
+    cmp dword [DB_LOG + (%1) * 8 - 8], %2
+    CHECK32 e, "EIP of a single-step trap in a REP string instruction"
+    cmp dword [DB_LOG + (%1) * 8 - 4], %3
+    CHECK32 e, "ECX at a single-step trap in a REP string instruction"
+%endmacro
+
 GUEST_START
 guest_main:
     PM_ENTER
@@ -42,7 +52,50 @@ pm_main:
     CHECK32 nz, "DR6.BS after single-step"
     PRINTLN32 "debug: single-step traps after each instruction"
 
-    ; -- MOV SS delays the single-step trap to after the next instruction
+    ; -- REP string instructions under TF: a trap after every iteration, EIP at the
+    ;    instruction until the count runs out or REPE/REPNE stops it (SDM vol. 3,
+    ;    17.3.1.4)
+    mov dword [SCRATCH], 0
+    mov dword [SCRATCH + 0x300], 0
+    mov edi, SCRATCH + 0x300
+    mov ecx, 3
+    mov al, 0x77
+    mov byte [SCRATCH + 0x310], 0x77
+    mov byte [SCRATCH + 0x311], 0x55
+    pushfd
+    or dword [esp], 0x100
+    popfd
+.rep_stos:
+    rep stosb                 ; traps 1-3
+.after_stos:
+    mov esi, SCRATCH + 0x300  ; 4
+    mov edi, SCRATCH + 0x310  ; 5
+    mov ecx, 4                ; 6
+.rep_cmps:
+    repe cmpsb                ; 7: equal, 8: different (stops)
+.after_cmps:
+    pushfd                    ; 9
+    and dword [esp], ~0x100   ; 10
+    popfd                     ; 11
+    cmp dword [SCRATCH], 11
+    je .rep_count_ok
+    PRINT32 "FAIL: single-step traps around REP: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.rep_count_ok:
+    DB_AT 1, .rep_stos, 2
+    DB_AT 2, .rep_stos, 1
+    DB_AT 3, .after_stos, 0
+    DB_AT 7, .rep_cmps, 3
+    DB_AT 8, .after_cmps, 2
+    cmp dword [SCRATCH + 0x300], 0x00777777
+    CHECK32 e, "REP STOSB under single-step stored the wrong bytes"
+    PRINTLN32 "debug: single-step traps after each REP iteration"
+
+    ; -- MOV SS: no single-step trap after it; the next one follows the instruction
+    ;    after it
     mov dword [SCRATCH], 0
     pushfd
     or dword [esp], 0x100
@@ -100,6 +153,71 @@ pm_main:
     mov dr7, eax
     PRINTLN32 "debug: INT3, INT1 and an instruction breakpoint"
 
+    ; -- After MOV SS / POP SS an instruction breakpoint on the next instruction is
+    ;    suppressed as if RF were set, and so is the single-step trap that would
+    ;    follow the MOV SS / POP SS itself (SDM vol. 3, 6.8.3, 17.3.1.1). Intel
+    ;    documents both; AMD processors take such breakpoints: not asserted there.
+    call cpu_is_intel
+    jne .no_ss_shadow
+    xor eax, eax
+    mov dr6, eax
+    mov eax, ROM(.ss_bp1)
+    mov dr0, eax
+    mov eax, ROM(.ss_bp1_next)
+    mov dr1, eax
+    mov eax, ROM(.ss_bp2)
+    mov dr2, eax
+    mov eax, 0x15               ; L0 L1 L2, execute
+    mov dr7, eax
+    mov dword [SCRATCH], 0
+    mov ebx, 5
+    mov ax, ss
+    mov ss, ax
+.ss_bp1:
+    inc ebx                     ; DR0: suppressed
+.ss_bp1_next:
+    inc ebx                     ; DR1: the shadow is over, taken
+    push ss
+    pop ss
+.ss_bp2:
+    inc ebx                     ; DR2: suppressed
+    xor eax, eax
+    mov dr7, eax
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "instruction breakpoints after MOV SS / POP SS: one expected (DR1)"
+    cmp dword [DB_LOG], .ss_bp1_next
+    CHECK32 e, "the breakpoint taken after MOV SS"
+    cmp ebx, 8
+    CHECK32 e, "the instructions after MOV SS / POP SS did not run once each"
+
+    ; TF: the instruction after MOV SS / POP SS faults (#UD), so only a trap held
+    ; back from the MOV SS / POP SS could follow; none must
+    SETGATE 6, ud_skip, SEL_CODE0, 0x8e
+    mov dword [SCRATCH], 0
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    mov ax, ss                  ; trap 1
+    mov ss, ax                  ; suppressed
+    ud2                         ; #UD: the handler returns past it with TF clear
+    pushfd
+    or dword [esp], 0x100
+    popfd
+    push ss                     ; trap 2
+    pop ss                      ; suppressed
+    ud2
+    SETGATE 6, exc_stubs + 6 * 16, SEL_CODE0, 0x8e
+    cmp dword [SCRATCH], 2
+    je .ss_tf_ok
+    PRINT32 "FAIL: single-step traps around MOV SS / POP SS and a fault: "
+    mov eax, [SCRATCH]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.ss_tf_ok:
+    PRINTLN32 "debug: MOV SS and POP SS suppress breakpoints and single-step"
+.no_ss_shadow:
+
     ; -- data breakpoints: DR1 on writes to SCRATCH+0x100 (4 bytes), DR2 on reads
     ;    and writes of SCRATCH+0x200 (2 bytes)
     xor eax, eax
@@ -151,20 +269,36 @@ pm_main:
     PRINTLN32 "debug: general detect"
     EXIT EXIT_PASS
 
+; Counts #DBs in [SCRATCH], keeps the last EIP in [SCRATCH + 8] and logs the EIP and
+; ECX of the first 32 at DB_LOG (8 bytes each).
 db_handler:
     inc dword [SCRATCH]
     push eax
-    mov eax, [esp + 4]
+    push ebx
+    mov eax, [esp + 8]
     mov [SCRATCH + 8], eax
+    mov ebx, [SCRATCH]
+    cmp ebx, 32
+    ja .no_log
+    mov [DB_LOG + ebx * 8 - 8], eax
+    mov [DB_LOG + ebx * 8 - 4], ecx
+.no_log:
     mov eax, [RESUME]
     cmp eax, 2
     jbe .as_is
-    mov [esp + 4], eax          ; general detect test: skip the MOV DR
+    mov [esp + 8], eax          ; general detect test: skip the MOV DR
     mov dword [RESUME], 0
 .as_is:
-    or dword [esp + 12], 1 << 16    ; RF: do not hit an instruction breakpoint again
+    or dword [esp + 16], 1 << 16    ; RF: do not hit an instruction breakpoint again
+    pop ebx
     pop eax
     iret
+; #UD handler of the MOV SS tests: resume after the 2-byte UD2 with TF clear.
+ud_skip:
+    add dword [esp], 2
+    and dword [esp + 8], ~0x100
+    iret
+
 bp_handler:
     push eax
     mov eax, [esp + 4]

@@ -2,7 +2,7 @@
 ; Exceptions of ordinary instructions and the processor's identity: #DE (zero and
 ; overflow), #BR, #OF, #UD, #NM (ESC and WAIT), #AC at ring 3, #GP for bad control
 ; register values, unknown MSRs and a zero SYSENTER_CS; CPUID, RDTSC and the MSRs a
-; P6 has (MTRRs, SYSENTER, EFER.NXE).
+; P6/Core has (IA32_MISC_ENABLE, MTRRs, PAT, SYSENTER, EFER.SCE and NXE).
 %include "cpu.inc"
 
 GUEST_START
@@ -105,11 +105,67 @@ pm_main:
     ; -- MSRs
     mov ecx, 0x12345
     EXC_AT 13, 0, rdmsr
+    ; IA32_MISC_ENABLE (SDM vol. 4, table 2-2): fast strings, BTS and PEBS unavailable
+    mov ecx, 0x1a0
+    rdmsr
+    cmp eax, 0x1801
+    CHECK32 e, "IA32_MISC_ENABLE power-on value (low)"
+    test edx, edx
+    CHECK32 z, "IA32_MISC_ENABLE power-on value (high)"
+    wrmsr                            ; the value read writes back
+    mov eax, 0x80                    ; fast strings off; 7, 11, 12 are read-only
+    wrmsr
+    rdmsr
+    cmp eax, 0x1800
+    CHECK32 e, "IA32_MISC_ENABLE: fast strings off, read-only bits kept"
+    mov eax, 0x1809                  ; fast strings and TCC on
+    wrmsr
+    rdmsr
+    cmp eax, 0x1809
+    CHECK32 e, "IA32_MISC_ENABLE: fast strings and TCC on"
+    mov eax, 0x1801 | 2              ; reserved bit 1
+    EXC_AT 13, 0, wrmsr
+    mov eax, 0x1801 | (1 << 18)      ; MONITOR FSM: no MONITOR here
+    EXC_AT 13, 0, wrmsr
+    mov eax, 0x1801 | (1 << 22)      ; Limit CPUID Maxval: the highest leaf is 2
+    EXC_AT 13, 0, wrmsr
+    mov eax, 0x1801
+    mov edx, 1 << 3                  ; bit 35: reserved
+    EXC_AT 13, 0, wrmsr
+    mov edx, 1 << 2                  ; XD bit disable: NX leaves CPUID, NXE is reserved
+    wrmsr
+    mov eax, 0x80000001
+    cpuid
+    test edx, 1 << 20
+    CHECK32 z, "CPUID reports NX with the XD bit disabled"
+    mov ecx, 0xc0000080
+    mov eax, 1 << 11
+    xor edx, edx
+    EXC_AT 13, 0, wrmsr
+    mov ecx, 0x1a0
+    mov eax, 0x1801
+    xor edx, edx
+    wrmsr
+    mov eax, 0x80000001
+    cpuid
+    test edx, 1 << 20
+    CHECK32 nz, "CPUID lacks NX after the XD bit is enabled again"
+    test edx, 1 << 11
+    CHECK32 z, "CPUID reports SYSCALL outside 64-bit mode"
+    ; EFER: SCE is writable, but SYSCALL is only for 64-bit mode; no LME
     mov ecx, 0xc0000080
     rdmsr
-    or eax, 1                        ; SCE: no SYSCALL on this CPU
-    EXC_AT 13, 0, wrmsr
+    or eax, 1
+    wrmsr
+    rdmsr
+    test eax, 1
+    CHECK32 nz, "EFER.SCE does not stick"
+    EXC_AT 6, -1, db 0x0f, 0x05      ; SYSCALL
     and eax, ~1
+    or eax, 1 << 8
+    EXC_AT 13, 0, wrmsr
+    and eax, ~(1 << 8)
+    PRINTLN32 "exceptions: IA32_MISC_ENABLE and EFER.SCE"
     or eax, 1 << 11                  ; NXE is there
     wrmsr
     rdmsr

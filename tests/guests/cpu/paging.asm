@@ -13,6 +13,7 @@ PAGE_USR equ 0x302000         ; user, read/write
 PAGE_URO equ 0x303000         ; user, read-only
 PAGE_SUP equ 0x304000         ; supervisor, read/write
 PAGE_X   equ 0x305000         ; remapped by the INVLPG test
+PAGE_NP2 equ 0x308000         ; not present, below a user page (ENTER)
 PDPT     equ 0x14000
 PAE_PD   equ 0x15000
 PAE_PT   equ 0x16000
@@ -64,6 +65,7 @@ pm_main:
     PTE_SET PAGE_USR, PAGE_USR | 0x007
     PTE_SET PAGE_URO, PAGE_URO | 0x005
     PTE_SET PAGE_SUP, PAGE_SUP | 0x003
+    PTE_SET PAGE_NP2, 0
     SETGATE 0x30, pae_start, SEL_CODE0, 0xee
     mov eax, PD
     mov cr3, eax
@@ -216,6 +218,59 @@ ring3:
     CHECK32 e, "ECX after the faulting iteration"
     cmp edi, PAGE_URO
     CHECK32 e, "EDI after the faulting iteration"
+
+    ; -- ENTER faults where a write at its final stack pointer would (SDM vol. 2,
+    ;    ENTER: #PF), with the registers of its start: the pushed EBP lands in a user
+    ;    page, the one allocated byte below it in a supervisor / not-present page.
+    ;    Documented by Intel; not asserted on other vendors.
+    call cpu_is_intel
+    jne .enter_done
+    mov ebx, esp
+    mov ebp, 0x5a5a5a5a
+    mov esp, PAGE_USR + 4
+    TRY .re1
+.fe1:
+    enter 1, 0
+    mov esp, ebx
+    FAIL "ENTER with its frame ending on a supervisor page did not fault"
+.re1:
+    mov ecx, esp
+    mov esp, ebx
+    EXPECT_PF "ENTER 1,0 onto a supervisor page", 7, PAGE_USR - 1
+    EXPECT_EIP .fe1, "#PF EIP of ENTER"
+    cmp ecx, PAGE_USR + 4
+    CHECK32 e, "ESP after ENTER faulted"
+    cmp dword [EXC_ESP], PAGE_USR + 4
+    CHECK32 e, "ESP pushed for the ENTER #PF"
+    cmp ebp, 0x5a5a5a5a
+    CHECK32 e, "EBP after ENTER faulted"
+    mov esp, PAGE_NP2 + 0x1000 + 4
+    TRY .re2
+.fe2:
+    enter 1, 0
+    mov esp, ebx
+    FAIL "ENTER with its frame ending on a not-present page did not fault"
+.re2:
+    mov ecx, esp
+    mov esp, ebx
+    EXPECT_PF "ENTER 1,0 onto a not-present page", 6, PAGE_NP2 + 0xfff
+    EXPECT_EIP .fe2, "#PF EIP of ENTER"
+    cmp ecx, PAGE_NP2 + 0x1000 + 4
+    CHECK32 e, "ESP after ENTER faulted"
+    cmp ebp, 0x5a5a5a5a
+    CHECK32 e, "EBP after ENTER faulted"
+    ; the same frame one page up completes
+    mov esp, PAGE_NP2 + 0x2000 + 4
+    enter 1, 0
+    mov ecx, esp
+    mov edx, ebp
+    mov esp, ebx
+    cmp ecx, PAGE_NP2 + 0x2000 - 1
+    CHECK32 e, "ESP after ENTER 1,0"
+    cmp edx, PAGE_NP2 + 0x2000
+    CHECK32 e, "EBP after ENTER 1,0"
+    PRINTLN32 "paging: ENTER checks the page of its final stack pointer"
+.enter_done:
     PRINTLN32 "paging: user checks passed"
     int 0x30
 

@@ -141,6 +141,36 @@ pm_main:
     FAIL "not-present SS did not fault"
 .r12:
     EXPECT_EXC 12, SEL_NP, "not-present SS"
+    ; -- POP SS moves SP or ESP by the size of the stack it popped from, not by the
+    ;    new SS's B bit (SDM vol. 2, POP)
+    mov ebx, esp
+    mov dword [0xfffc], SEL_DATA0
+    mov dword [0x1fffc], SEL_DATA16
+    mov ax, SEL_DATA16
+    mov ss, ax
+    mov esp, 0x0002fffc
+    pop ss                      ; 16-bit stack, 32-bit SS: SP wraps, the high half stays
+    mov ecx, esp
+    mov ax, SEL_DATA16
+    mov ss, ax
+    mov word [0xfffe], SEL_DATA0
+    mov esp, 0x0002fffe
+    o16 pop ss
+    mov edx, esp
+    mov esp, 0x0001fffc         ; SS is SEL_DATA0 again: a 32-bit stack
+    pop ss                      ; 32-bit stack, 16-bit SS: ESP + 4
+    mov esi, esp
+    mov ax, SEL_DATA0
+    mov ss, ax
+    mov esp, ebx
+    cmp ecx, 0x00020000
+    CHECK32 e, "ESP after a 32-bit POP SS from a 16-bit stack into a 32-bit SS"
+    cmp edx, 0x00020000
+    CHECK32 e, "ESP after a 16-bit POP SS from a 16-bit stack into a 32-bit SS"
+    cmp esi, 0x00020000
+    CHECK32 e, "ESP after POP SS from a 32-bit stack into a 16-bit SS"
+    PRINTLN32 "pmode: POP SS adjusts the stack it popped from"
+
     ; -- LDT
     mov dword [LDT_ADDR + 8], 0x0000ffff       ; LDT entry 1: flat data
     mov dword [LDT_ADDR + 12], 0x00cf9200
@@ -199,6 +229,31 @@ pm_main:
     CHECK32 e, "ARPL result"
     arpl ax, bx
     CHECK32 nz, "ARPL with an equal RPL"
+    ; ARPL on read-only data: a destination whose RPL stays is only read (no fault,
+    ; as test386 checks on real hardware; asserted on Intel only); raising the RPL
+    ; writes, which faults
+    mov word [SCRATCH], 0x0013
+    mov ax, SEL_RO
+    mov es, ax
+    mov bx, 3
+    call cpu_is_intel
+    jne .arpl_write
+    arpl [es:0], bx
+    CHECK32 nz, "ARPL with an equal RPL on read-only data"
+    PRINTLN32 "pmode: ARPL on read-only data that keeps its RPL does not fault"
+.arpl_write:
+    mov word [SCRATCH], 0x0010
+    TRY .r_arpl
+.f_arpl:
+    arpl [es:0], bx
+    FAIL "ARPL raising the RPL of read-only data did not fault"
+.r_arpl:
+    EXPECT_EXC 13, 0, "ARPL raising the RPL of read-only data"
+    EXPECT_EIP .f_arpl, "#GP of ARPL"
+    cmp word [SCRATCH], 0x0010
+    CHECK32 e, "a faulting ARPL changed memory"
+    mov ax, SEL_DATA0
+    mov es, ax
 
     ; -- a 16-bit code segment: operand sizes flip
     jmp SEL_CODE16:code16

@@ -8,6 +8,7 @@
 TSS_B    equ 0x8000      ; 32-bit
 TSS_C    equ 0x8100      ; 16-bit
 TSS_D    equ 0x8200      ; 32-bit, the INT 0x50 handler task
+TSS_E    equ 0x8300      ; 32-bit, called from the 16-bit task
 LDT_B    equ 0x8400
 SEL_B    equ 0x40
 SEL_C    equ 0x48
@@ -15,6 +16,7 @@ SEL_D    equ 0x50
 SEL_GATE equ 0x58        ; task gate to B
 SEL_LDTB equ 0x60
 SEL_TINY equ 0x68        ; a TSS descriptor with limit 0x20
+SEL_E    equ 0x70
 RESULT_C equ 0x8900      ; reachable from the 16-bit task's 64 KiB data segment
 
 ; TSS32 base, eip, esp, ldt, cr3
@@ -52,6 +54,8 @@ pm_main:
     rep movsd
     TSS32 TSS_B, task_b, 0x9800, SEL_LDTB, 0x12345000
     TSS32 TSS_D, task_d, 0x9c00, 0, 0
+    TSS32 TSS_E, task_e, 0x9e00, 0, 0
+    mov dword [TSS_E + 0x28], 0xe0e0e0e0 ; EAX
     ; the 16-bit TSS for C
     mov edi, TSS_C
     mov ecx, 0x2c / 4
@@ -130,7 +134,44 @@ pm_main:
     CHECK32 e, "the 16-bit task did not run"
     cmp ebx, 0x77778888
     CHECK32 e, "EBX after the 16-bit task"
+    cmp dword [RESULT_C + 0x24], 0xe0e0e0e0
+    CHECK32 e, "EAX of a 32-bit task called from a 16-bit one"
     PRINTLN32 "task: 16-bit TSS"
+    ; A switch into a 16-bit TSS sets the high halves of the general registers to
+    ; FFFFh on Intel processors, whether the 16-bit task is entered from a 32-bit
+    ; one (JMP) or returned to from one (IRET): test386 checks the same on a 386.
+    ; Not asserted on other vendors.
+    call cpu_is_intel
+    jne .no_gpr16
+    mov esi, RESULT_C + 4
+    mov ecx, 8
+.gpr16:
+    lodsd
+    cmp eax, 0xffff0000
+    je .gpr16_next
+    cmp ecx, 8 - 4            ; ESP: SP from the TSS (9A00h)
+    jne .gpr16_bad
+    cmp eax, 0xffff9a00
+    je .gpr16_next
+.gpr16_bad:
+    PRINT32 "FAIL: register "
+    mov eax, 8
+    sub eax, ecx
+    call print_hex32_32
+    PRINT32 " after a switch into a 16-bit TSS: "
+    mov eax, [esi - 4]
+    call print_hex32_32
+    call newline32
+    EXIT EXIT_FAIL
+.gpr16_next:
+    dec ecx
+    jnz .gpr16
+    cmp dword [RESULT_C + 0x28], 0xffff5678
+    CHECK32 e, "EAX after an IRET back into a 16-bit task"
+    cmp dword [RESULT_C + 0x2c], 0xffffdef0
+    CHECK32 e, "EBX after an IRET back into a 16-bit task"
+    PRINTLN32 "task: a 16-bit TSS sets the high halves of the registers"
+.no_gpr16:
 
     ; -- a TSS limit below 0x67: #TS(selector), raised in A
     TRY .r2
@@ -198,11 +239,30 @@ task_d:
     mov dword [SCRATCH], 0x51
     iret
 
+task_e:
+    mov [RESULT_C + 0x24], eax   ; as loaded from E's 32-bit TSS
+    iret                         ; back to the 16-bit task that called
+    jmp task_e
+
 [bits 16]
 task_c:
+    ; the registers as the switch into this 16-bit TSS left them
+    mov [RESULT_C + 0x04], eax
+    mov [RESULT_C + 0x08], ecx
+    mov [RESULT_C + 0x0c], edx
+    mov [RESULT_C + 0x10], ebx
+    mov [RESULT_C + 0x14], esp
+    mov [RESULT_C + 0x18], ebp
+    mov [RESULT_C + 0x1c], esi
+    mov [RESULT_C + 0x20], edi
     mov ax, cs
     cmp ax, SEL_CODE16
     jne .bad
+    mov eax, 0x12345678
+    mov ebx, 0x9abcdef0
+    call SEL_E:0                 ; a nested 32-bit task, which IRETs back here
+    mov [RESULT_C + 0x28], eax
+    mov [RESULT_C + 0x2c], ebx
     mov dword [RESULT_C], 0xc16
     jmp SEL_TSS:0
 .bad:
@@ -217,6 +277,7 @@ test_descs:
     dw 0, SEL_B, 0x8500, 0                  ; 58 task gate to B
     DESC LDT_B, 0x0f, 0x82, 0x0             ; 60 B's LDT
     DESC 0x8600, 0x20, 0x89, 0x0            ; 68 a TSS with a tiny limit
+    DESC TSS_E, 0x67, 0x89, 0x0             ; 70 TSS E
 test_descs_end:
 
 CPU_LIBRARY
