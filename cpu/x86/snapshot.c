@@ -132,7 +132,7 @@ static bool check_state(const CpuX86State *s, GError **err)
         return fail(err, "CR0 0x%" G_GINT64_MODIFIER "x has PG without PE", s->cr0);
     if (s->cr4 & ~(uint64_t)CR4_KNOWN)
         return fail(err, "CR4 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->cr4);
-    if (s->efer & ~X86_EFER_NXE)
+    if (s->efer & ~(X86_EFER_NXE | X86_EFER_SCE))
         return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->efer);
     for (unsigned r = 0; r < 8; r++)
         if (s->dr[r] >> 32)
@@ -188,6 +188,13 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
                 return fail(err, "MSR 0x%x is not implemented by this CPU", m->index);
             return fail(err, "MSR 0x%x refuses 0x%" G_GINT64_MODIFIER "x", m->index, m->value);
         }
+    }
+
+    /* IA32_MISC_ENABLE's XD disable makes EFER.NXE reserved. */
+    if (s->efer & ~x86_efer_valid(c)) {
+        for (unsigned j = s->nmsrs; j-- > 0;)
+            x86_msr_set(c, s->msrs[j].index, old[j]);
+        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x with NX disabled in IA32_MISC_ENABLE", s->efer);
     }
 
     X86State b;

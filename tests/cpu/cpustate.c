@@ -186,6 +186,14 @@ static void spoil_nmsrs(CpuX86State *s) { s->nmsrs = CPU_MAX_MSRS + 1; }
 static void spoil_msr_unknown(CpuX86State *s) { s->msrs[s->nmsrs++] = (CpuMsr){ .index = 0x4321 }; }
 /* The last MSR refused after the others were written: they must be put back. */
 static void spoil_msr_value(CpuX86State *s) { s->msrs[s->nmsrs++] = (CpuMsr){ .index = 0x277, .value = 2 }; }
+/* XD disable in IA32_MISC_ENABLE with EFER.NXE set: only detectable after the MSRs. */
+static void spoil_nx(CpuX86State *s)
+{
+    s->efer |= X86_EFER_NXE;
+    for (unsigned k = 0; k < s->nmsrs; k++)
+        if (s->msrs[k].index == 0x1a0)
+            s->msrs[k].value |= UINT64_C(1) << 34;
+}
 
 static void test_refusals(void)
 {
@@ -195,6 +203,7 @@ static void test_refusals(void)
         { "a 64-bit segment base", spoil_segbase }, { "XMM15", spoil_xmm15 },
         { "a half-delivered #PF", spoil_exception }, { "too many MSRs", spoil_nmsrs },
         { "an unknown MSR", spoil_msr_unknown }, { "PAT type 2", spoil_msr_value },
+        { "NXE with XD disabled", spoil_nx },
     };
     Env e;
     env_open(&e);
