@@ -222,6 +222,51 @@ def scenario_keys_raw(vm, opts):
     vm.wait_exit()
 
 
+# Successive send-key commands sent without waiting, and the set 1 bytes the guest must
+# read: each command's keys go down in order and up in reverse, and the next command
+# starts after the previous one's last step.
+QUEUE_STEPS = [
+    ([["a"], ["a"]], [0x1e, 0x9e, 0x1e, 0x9e]),
+    ([["shift", "a"], ["b"]], [0x2a, 0x1e, 0x9e, 0xaa, 0x30, 0xb0]),
+    ([["ctrl", "c"], ["ctrl", "c"], ["ret"]], [0x1d, 0x2e, 0xae, 0x9d, 0x1d, 0x2e, 0xae, 0x9d, 0x1c, 0x9c]),
+]
+
+
+def scenario_keys_queue(vm, opts):
+    """kbd-raw in set 1: send-key commands queue instead of overlapping ("aa" stays two
+    a's), and each step waits the hold time (100 ms by default)."""
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    start = vm.serial().index("READY") + len("READY")
+    want = []
+    for commands, codes in QUEUE_STEPS:
+        want += codes
+        t0 = time.monotonic()
+        for keys in commands:
+            vm.command("send-key", keys=[{"type": "qcode", "data": k} for k in keys])
+        deadline = time.monotonic() + 10
+        while True:
+            text = vm.serial()[start:]
+            got = [int(b, 16) for b in text[:text.rfind(" ") + 1].split()]
+            if len(got) >= len(want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.3)  # anything extra the commands caused
+        text = vm.serial()[start:]
+        got = [int(b, 16) for b in text[:text.rfind(" ") + 1].split()]
+        names = " then ".join("+".join(k) for k in commands)
+        if got != want:
+            raise TestFailure("%s: the guest read %s, expected %s" % (
+                names, " ".join("%02x" % b for b in got), " ".join("%02x" % b for b in want)))
+        # The last byte comes after every other step's 100 ms.
+        if elapsed < 0.1 * (len(codes) - 1):
+            raise TestFailure("%s: %d steps took %.3f s, less than 100 ms each" % (names, len(codes), elapsed))
+    print("ok: %d queued send-key commands, %d bytes in order" % (
+        sum(len(c) for c, _ in QUEUE_STEPS), len(want)))
+    vm.command("quit")
+    vm.wait_exit()
+
+
 # Chords typed with send-key and the set 1 bytes (the 8042 translating) a guest reads:
 # presses in order, releases in reverse. Extended keys and Pause put several bytes into
 # the keyboard's buffer at once.
@@ -292,8 +337,8 @@ def scenario_keys_bios(vm, opts):
         if keys == ["esc"]:
             vm.send_key(*keys, hold_time=20)
         else:
-            # Presses and releases as explicit events, so no release can arrive after the
-            # next key on a busy machine (send-key releases on a timer).
+            # Presses and releases as explicit events: they go in without send-key's
+            # waits between the steps, which keeps this long list quick.
             ev = [{"type": "key", "data": {"down": d, "key": {"type": "qcode", "data": k}}}
                   for d, k in [(True, k) for k in keys] + [(False, k) for k in reversed(keys)]]
             vm.command("input-send-event", events=ev)
@@ -655,6 +700,7 @@ SCENARIOS = {
     "keys-raw": scenario_keys_raw,
     "keys-bios": scenario_keys_bios,
     "keys-irq": scenario_keys_irq,
+    "keys-queue": scenario_keys_queue,
     "mouse": scenario_mouse,
     "banner": scenario_banner,
     "flood": scenario_flood,
