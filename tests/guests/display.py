@@ -24,9 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
 from vmtest import TestFailure, check_region  # noqa: E402
 
-# The sixteen colours of the VGA BIOS's default palette (6-bit DAC values widened).
-EGA = [0x000000, 0x0000aa, 0x00aa00, 0x00aaaa, 0xaa0000, 0xaa00aa, 0xaa5500, 0xaaaaaa,
-       0x555555, 0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff]
+# The sixteen colours of the VGA BIOS's default palette: its 6-bit DAC values 0, 21, 42
+# and 63 widened as QEMU does (v << 2, bit 0 copied into bits 1 and 0): 00, 57, A8, FF.
+EGA = [0x000000, 0x0000a8, 0x00a800, 0x00a8a8, 0xa80000, 0xa800a8, 0xa85700, 0xa8a8a8,
+       0x575757, 0x5757ff, 0x57ff57, 0x57ffff, 0xff5757, 0xff57ff, 0xffff57, 0xffffff]
 # DAC entries 16-19 the guests program: red, green, blue, yellow.
 DAC16 = [0xff0000, 0x00ff00, 0x0000ff, 0xffff00]
 VBE_BANDS = [0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080, 0x123456, 0xffff00, 0x00ffff]
