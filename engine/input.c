@@ -16,13 +16,89 @@ bool vm_input_available(Vm *vm)
     return vm->input_ops != NULL;
 }
 
-void vm_input_key(Vm *vm, uint16_t code, bool down)
+/* Lock held. */
+static void input_apply(Vm *vm, const VmInputEvent *e)
+{
+    if (e->pointer) {
+        VLOG(LOG_INPUT, "pointer %+d %+d wheel %+d buttons 0x%x", e->dx, e->dy, e->dz, e->buttons);
+        if (vm->input_ops && vm->input_ops->pointer)
+            vm->input_ops->pointer(vm->input_opaque, e->dx, e->dy, e->dz, e->buttons);
+        return;
+    }
+    VLOG(LOG_INPUT, "key 0x%04x %s", e->code, e->down ? "down" : "up");
+    if (vm->input_ops && vm->input_ops->key)
+        vm->input_ops->key(vm->input_opaque, e->code, e->down);
+}
+
+static bool input_queue_busy(Vm *vm)
+{
+    return (vm->input_queue && !g_queue_is_empty(vm->input_queue)) ||
+           (vm->input_timer && vtimer_pending(vm->input_timer));
+}
+
+/* Applies queued events until one asks for a pause (lock held); the timer resumes. */
+static void input_queue_run(void *opaque)
+{
+    Vm *vm = opaque;
+    while (!vtimer_pending(vm->input_timer) && !g_queue_is_empty(vm->input_queue)) {
+        VmInputEvent *e = g_queue_pop_head(vm->input_queue);
+        input_apply(vm, e);
+        if (e->pause_ns > 0)
+            vtimer_mod(vm->input_timer, vm_clock_ns(vm) + e->pause_ns);
+        g_free(e);
+    }
+}
+
+bool vm_input_queue(Vm *vm, const VmInputEvent *ev, size_t n)
 {
     vm_lock(vm);
-    VLOG(LOG_INPUT, "key 0x%04x %s", code, down ? "down" : "up");
-    if (vm->input_ops && vm->input_ops->key)
-        vm->input_ops->key(vm->input_opaque, code, down);
+    if (!vm->input_queue) {
+        vm->input_queue = g_queue_new();
+        vm->input_timer = vtimer_new(vm, input_queue_run, vm);
+    }
+    bool fits = n <= VM_INPUT_QUEUE_MAX - g_queue_get_length(vm->input_queue);
+    if (fits) {
+        for (size_t i = 0; i < n; i++)
+            g_queue_push_tail(vm->input_queue, g_memdup2(&ev[i], sizeof(ev[i])));
+        input_queue_run(vm);
+    }
     vm_unlock(vm);
+    return fits;
+}
+
+bool vm_input_send_chord(Vm *vm, const uint16_t *codes, size_t n, int64_t hold_ns)
+{
+    if (n > VM_INPUT_QUEUE_MAX / 2)
+        return false;
+    g_autofree VmInputEvent *ev = g_new0(VmInputEvent, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        ev[i] = (VmInputEvent){ .code = codes[i], .down = true, .pause_ns = hold_ns };
+        ev[2 * n - 1 - i] = (VmInputEvent){ .code = codes[i], .down = false, .pause_ns = hold_ns };
+    }
+    return vm_input_queue(vm, ev, 2 * n);
+}
+
+void vm_input_key(Vm *vm, uint16_t code, bool down)
+{
+    VmInputEvent e = { .code = code, .down = down };
+    vm_lock(vm);
+    bool busy = input_queue_busy(vm);
+    if (!busy)
+        input_apply(vm, &e);
+    vm_unlock(vm);
+    /* Keys typed while queued ones are still going in follow them (the queue may fill
+     * up only when a client queued thousands of events; such a key is dropped). */
+    if (busy && !vm_input_queue(vm, &e, 1))
+        VLOG(LOG_INPUT, "key 0x%04x dropped: the input queue is full", code);
+}
+
+void vm_input_free(Vm *vm)
+{
+    vtimer_free(vm->input_timer);
+    vm->input_timer = NULL;
+    if (vm->input_queue)
+        g_queue_free_full(vm->input_queue, g_free);
+    vm->input_queue = NULL;
 }
 
 void vm_input_pointer(Vm *vm, int dx, int dy, int dz, unsigned buttons)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct Vm Vm;
@@ -34,6 +35,32 @@ void vm_input_key(Vm *vm, uint16_t code, bool down);
 void vm_input_pointer(Vm *vm, int dx, int dy, int dz, unsigned buttons);
 /* Whether the board has somewhere to send input. */
 bool vm_input_available(Vm *vm);
+
+/* ---- the input queue (engine lock taken inside) ----
+ * Typed keys (QMP send-key and input-send-event, the app's Send Keys menu) go through
+ * one queue in the order given. Each event may be followed by a pause of virtual time
+ * before the next one is applied; the first event of an idle queue is applied at once.
+ * While the queue is busy, keys from vm_input_key wait their turn behind it too. */
+
+/* How long send-key holds each step by default (QEMU's hold-time default). */
+#define VM_INPUT_HOLD_DEFAULT_NS (100 * INT64_C(1000000))
+/* Events the queue holds at most. */
+#define VM_INPUT_QUEUE_MAX 8192
+
+typedef struct VmInputEvent {
+    bool pointer;           /* a pointer packet, else a key */
+    bool down;              /* key */
+    uint16_t code;          /* key */
+    int dx, dy, dz;         /* pointer, as vm_input_pointer */
+    unsigned buttons;       /* pointer */
+    int64_t pause_ns;       /* virtual time before the next queued event */
+} VmInputEvent;
+
+/* Appends n events; all or nothing: false (and nothing queued) when there is no room. */
+bool vm_input_queue(Vm *vm, const VmInputEvent *ev, size_t n);
+/* A chord: the keys pressed in order, then released in reverse order, every step
+ * followed by hold_ns (QMP send-key). False when the queue has no room for it. */
+bool vm_input_send_chord(Vm *vm, const uint16_t *codes, size_t n, int64_t hold_ns);
 
 /* ---- boards (lock held when called) ---- */
 

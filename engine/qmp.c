@@ -26,7 +26,6 @@
 #define QMP_MAX_BACKLOG (8u << 20)
 #define QMP_MAX_KEYS 64
 #define QMP_MAX_EVENTS 4096
-#define QMP_MAX_PENDING_RELEASES 256
 
 typedef struct QmpClient QmpClient;
 
@@ -39,7 +38,6 @@ struct QmpServer {
     VmState last_state;
     DisplayClient *display;
     unsigned buttons;          /* mouse buttons held through input-send-event */
-    GList *key_releases;       /* pending send-key releases (KeyRelease*) */
     void (*quit_fn)(void *data);
     void *quit_data;
     guint quit_idle;
@@ -63,13 +61,6 @@ struct QmpClient {
     bool negotiated;
     bool closing;              /* drop once the backlog is written */
 };
-
-typedef struct KeyRelease {
-    QmpServer *srv;
-    guint source;
-    unsigned count;
-    uint16_t codes[QMP_MAX_KEYS];
-} KeyRelease;
 
 typedef JsonNode *(*QmpHandler)(QmpClient *c, JsonObject *args, GError **err);
 
@@ -461,16 +452,6 @@ static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
     return NULL;
 }
 
-static gboolean release_keys(gpointer data)
-{
-    KeyRelease *r = data;
-    for (unsigned i = r->count; i-- > 0;)
-        vm_input_key(r->srv->vm, r->codes[i], false);
-    r->srv->key_releases = g_list_remove(r->srv->key_releases, r);
-    g_free(r);
-    return G_SOURCE_REMOVE;
-}
-
 static JsonNode *cmd_send_key(QmpClient *c, JsonObject *args, GError **err)
 {
     QmpServer *s = c->srv;
@@ -491,25 +472,17 @@ static JsonNode *cmd_send_key(QmpClient *c, JsonObject *args, GError **err)
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'hold-time' must be 0 to 60000 ms");
         return NULL;
     }
-    /* Each send-key waits for its release; a client cannot pile them up without end. */
-    if (g_list_length(s->key_releases) >= QMP_MAX_PENDING_RELEASES) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many send-key commands are still holding keys");
+    uint16_t codes[QMP_MAX_KEYS];
+    for (guint i = 0; i < n; i++)
+        if (!parse_key_value(json_array_get_element(a, i), &codes[i], err))
+            return NULL;
+    /* As QEMU's send-key: pressed in order and released in reverse order, every step
+     * followed by the hold time, in the input queue behind earlier commands (so "a"
+     * sent twice is typed twice). */
+    if (!vm_input_send_chord(s->vm, codes, n, hold * 1000000)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many keys are waiting in the input queue");
         return NULL;
     }
-    KeyRelease *r = g_new0(KeyRelease, 1);
-    r->srv = s;
-    for (guint i = 0; i < n; i++) {
-        if (!parse_key_value(json_array_get_element(a, i), &r->codes[i], err)) {
-            g_free(r);
-            return NULL;
-        }
-    }
-    r->count = n;
-    /* Pressed in order, released in reverse order after the hold time, as QEMU does. */
-    for (guint i = 0; i < n; i++)
-        vm_input_key(s->vm, r->codes[i], true);
-    s->key_releases = g_list_prepend(s->key_releases, r);
-    r->source = g_timeout_add((guint)hold, release_keys, r);
     return NULL;
 }
 
@@ -536,9 +509,9 @@ static bool button_bit(const char *name, unsigned *bit, int *wheel)
     return false;
 }
 
-/* Checks one InputEvent; with apply, also carries it out (keys at once, pointer
- * changes gathered into ptr). */
-static bool input_event(QmpServer *s, JsonNode *ev, bool apply, PointerState *ptr, GError **err)
+/* Checks one InputEvent; with apply, also carries it out (keys appended to keys,
+ * pointer changes gathered into ptr). */
+static bool input_event(JsonNode *ev, bool apply, GArray *keys, PointerState *ptr, GError **err)
 {
     if (!ev || !JSON_NODE_HOLDS_OBJECT(ev)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "an event must be an object with 'type' and 'data'");
@@ -563,8 +536,10 @@ static bool input_event(QmpServer *s, JsonNode *ev, bool apply, PointerState *pt
         }
         if (!parse_key_value(json_object_get_member(d, "key"), &code, err))
             return false;
-        if (apply)
-            vm_input_key(s->vm, code, down);
+        if (apply) {
+            VmInputEvent e = { .code = code, .down = down };
+            g_array_append_val(keys, e);
+        }
         return true;
     }
     if (!strcmp(type, "btn")) {
@@ -638,15 +613,24 @@ static JsonNode *cmd_input_send_event(QmpClient *c, JsonObject *args, GError **e
     }
     /* All or nothing: check every event before any reaches the guest. */
     for (guint i = 0; i < n; i++)
-        if (!input_event(s, json_array_get_element(a, i), false, NULL, err))
+        if (!input_event(json_array_get_element(a, i), false, NULL, NULL, err))
             return NULL;
     PointerState ptr = { .buttons = s->buttons };
+    g_autoptr(GArray) queued = g_array_new(FALSE, FALSE, sizeof(VmInputEvent));
     for (guint i = 0; i < n; i++)
-        input_event(s, json_array_get_element(a, i), true, &ptr, NULL);
+        input_event(json_array_get_element(a, i), true, queued, &ptr, NULL);
     if (ptr.changed) {
-        s->buttons = ptr.buttons;
-        vm_input_pointer(s->vm, ptr.dx, ptr.dy, ptr.dz, ptr.buttons);
+        VmInputEvent e = { .pointer = true, .dx = ptr.dx, .dy = ptr.dy, .dz = ptr.dz, .buttons = ptr.buttons };
+        g_array_append_val(queued, e);
     }
+    /* Keys in the given order, then the pointer packet, without pauses of their own but
+     * behind what earlier commands queued (send-key's steps). */
+    if (!vm_input_queue(s->vm, (VmInputEvent *)(void *)queued->data, queued->len)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many events are waiting in the input queue");
+        return NULL;
+    }
+    if (ptr.changed)
+        s->buttons = ptr.buttons;
     return NULL;
 }
 
@@ -1034,12 +1018,6 @@ void qmp_server_free(QmpServer *s)
     g_object_unref(s->service);
     while (s->clients)
         client_close(s->clients->data);
-    for (GList *l = s->key_releases; l; l = l->next) {
-        KeyRelease *r = l->data;
-        g_source_remove(r->source);
-        g_free(r);
-    }
-    g_list_free(s->key_releases);
     display_client_free(s->display);
     unlink(s->path);
     g_free(s->path);

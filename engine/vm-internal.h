@@ -89,6 +89,8 @@ struct Vm {
     struct DisplayConsole *display;
     const struct VmInputOps *input_ops;
     void *input_opaque;
+    GQueue *input_queue;   /* VmInputEvent*, created on first use */
+    VTimer *input_timer;   /* the pause after the last event applied */
 };
 
 /* timer.c */
@@ -100,6 +102,9 @@ void vm_timers_free(Vm *vm);
 int64_t host_monotonic_ns(void);
 /* Unlinks an armed timer and runs its callback (lock held). */
 void vm_timer_fire(VTimer *t);
+
+/* input.c: frees the input queue (timers stopped). */
+void vm_input_free(Vm *vm);
 
 /* vcpu.c */
 void vcpu_set_request(Vm *vm, unsigned bits); /* lock held */

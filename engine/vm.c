@@ -222,6 +222,7 @@ void vm_free(Vm *vm)
         chardev_close(vm->serial[i]);
     }
     chardev_close(vm->debugcon);
+    vm_input_free(vm);
     vm_timers_free(vm);
     io_free(vm->io);
     mem_free(vm->mem);

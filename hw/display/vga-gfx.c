@@ -20,16 +20,22 @@ bool vga_range_dirty(const VgaState *s, size_t offset, size_t len)
     return false;
 }
 
+/* A 6-bit DAC component as 8 bits, the way QEMU's VGA widens it (c6_to_8 in its
+ * hw/display/vga_int.h): shifted left by two, bit 0 copied into bits 1 and 0, so 0x3F
+ * is 0xFF, 0x20 is 0x80 and 0x01 is 0x07. The real DAC drives an analogue level, so
+ * any such mapping is a choice; this one makes screendumps equal QEMU's. */
+static uint32_t dac_6_to_8(uint8_t v)
+{
+    v &= 0x3f;
+    return (uint32_t)v << 2 | (v & 1u) * 3u;
+}
+
 static uint32_t dac_to_pixel(const VgaState *s, unsigned index)
 {
     const uint8_t *c = s->dac[index];
     if (s->vbe_regs[VBE_INDEX_ENABLE] & VBE_8BIT_DAC)
         return (uint32_t)c[0] << 16 | (uint32_t)c[1] << 8 | c[2];
-    /* Six-bit components spread over eight bits: 0x3F becomes 0xFF. */
-    uint32_t r = (c[0] & 0x3f) << 2 | (c[0] & 0x3f) >> 4;
-    uint32_t g = (c[1] & 0x3f) << 2 | (c[1] & 0x3f) >> 4;
-    uint32_t b = (c[2] & 0x3f) << 2 | (c[2] & 0x3f) >> 4;
-    return r << 16 | g << 8 | b;
+    return dac_6_to_8(c[0]) << 16 | dac_6_to_8(c[1]) << 8 | dac_6_to_8(c[2]);
 }
 
 void vga_palette_update(VgaState *s)

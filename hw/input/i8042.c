@@ -23,6 +23,16 @@
 
 #define CTL_QUEUE 8
 
+/* A byte from the keyboard or the mouse crosses a serial link: 11 bits (start, 8 data,
+ * odd parity, stop) at the device's clock of 10-16.7 kHz (IBM PS/2 Hardware Interface
+ * Technical Reference, keyboard and auxiliary device timing: 30-50 us clock phases),
+ * 0.66-1.1 ms. The controller inhibits the device while its output buffer is full, so
+ * after the host reads port 0x60 the next byte arrives that much later, and until then
+ * port 0x60 keeps returning the byte just read; DOS memory managers' IRQ 1 handlers
+ * rely on reading it twice. QEMU's i8042 "kbd-throttle" option holds keyboard bytes back
+ * 1 ms after a read for the same programs. */
+#define LINK_BYTE_NS (1000 * 1000)
+
 struct I8042State {
     Vm *vm;
     IrqLine kbd_irq, aux_irq;
@@ -32,7 +42,10 @@ struct I8042State {
     uint8_t outport;
     bool last_was_cmd;
     bool obf, ob_aux;
+    bool ob_device;       /* the output buffer's byte came over a device's link */
     uint8_t ob;
+    int64_t link_free_ns; /* no device byte enters the output buffer before this */
+    VTimer *link_timer;
     uint8_t pending;      /* command waiting for a data byte on port 0x60 */
     uint8_t ctl_q[CTL_QUEUE];
     bool ctl_aux[CTL_QUEUE];
@@ -79,20 +92,36 @@ static void i8042_ctl_push(I8042State *s, uint8_t b, bool aux)
     s->ctl_count++;
 }
 
+/* Whether a device's byte may enter the output buffer now; if not, the link timer
+ * tries again when the transfer of the previous one is over. */
+static bool i8042_link_free(I8042State *s)
+{
+    if (vm_clock_ns(s->vm) >= s->link_free_ns)
+        return true;
+    if (!vtimer_pending(s->link_timer))
+        vtimer_mod(s->link_timer, s->link_free_ns);
+    return false;
+}
+
 /* Moves the next byte into the output buffer when it is empty: the controller's own
  * replies first, then the keyboard, then the mouse, each only while its interface is
- * enabled (a disabled device keeps its bytes). */
+ * enabled (a disabled device keeps its bytes) and once the link is free. */
 static void i8042_fill(I8042State *s)
 {
     if (!s->obf) {
         uint8_t cb = *i8042_cb(s);
+        bool kbd = !(cb & CB_KBD_OFF) && ps2_keyboard_has_data(s->kbd);
+        bool aux = !(cb & CB_AUX_OFF) && ps2_mouse_has_data(s->mouse);
         if (s->ctl_count) {
             s->ob = s->ctl_q[s->ctl_head];
             s->ob_aux = s->ctl_aux[s->ctl_head];
+            s->ob_device = false;
             s->ctl_head = (s->ctl_head + 1) % CTL_QUEUE;
             s->ctl_count--;
             s->obf = true;
-        } else if (!(cb & CB_KBD_OFF) && ps2_keyboard_has_data(s->kbd)) {
+        } else if ((kbd || aux) && !i8042_link_free(s)) {
+            /* The device's byte is still on its way. */
+        } else if (kbd) {
             while (ps2_keyboard_has_data(s->kbd)) {
                 uint8_t b = ps2_keyboard_read(s->kbd);
                 if (!(cb & CB_XLAT)) {
@@ -110,9 +139,11 @@ static void i8042_fill(I8042State *s)
                 break;
             }
             s->ob_aux = false;
-        } else if (!(cb & CB_AUX_OFF) && ps2_mouse_has_data(s->mouse)) {
+            s->ob_device = true;
+        } else if (aux) {
             s->ob = ps2_mouse_read(s->mouse);
             s->ob_aux = true;
+            s->ob_device = true;
             s->obf = true;
         }
     }
@@ -120,6 +151,11 @@ static void i8042_fill(I8042State *s)
 }
 
 static void i8042_device_notify(void *opaque)
+{
+    i8042_fill(opaque);
+}
+
+static void i8042_link_cb(void *opaque)
 {
     i8042_fill(opaque);
 }
@@ -255,7 +291,10 @@ static uint32_t i8042_data_read(void *opaque, uint32_t offset, unsigned size)
     uint8_t v = s->ob;
     if (s->obf) {
         s->obf = false;
-        /* The line falls when the byte is taken, then rises for the next one. */
+        /* The line falls when the byte is taken, then rises for the next one; a
+         * device's next byte first crosses the link. */
+        if (s->ob_device)
+            s->link_free_ns = vm_clock_ns(s->vm) + LINK_BYTE_NS;
         i8042_update_irq(s);
     }
     i8042_fill(s);
@@ -303,7 +342,10 @@ static void i8042_reset(void *opaque)
     s->ram[0] = CB_KBD_INT | CB_AUX_INT;
     s->obf = false;
     s->ob_aux = false;
+    s->ob_device = false;
     s->ob = 0;
+    s->link_free_ns = 0;
+    vtimer_del(s->link_timer);
     s->pending = 0;
     s->ctl_head = s->ctl_count = 0;
     s->xlat_break = false;
@@ -317,6 +359,7 @@ static void i8042_reset(void *opaque)
 static void i8042_free(void *opaque)
 {
     I8042State *s = opaque;
+    vtimer_free(s->link_timer);
     ps2_keyboard_free(s->kbd);
     ps2_mouse_free(s->mouse);
     g_free(s);
@@ -332,6 +375,7 @@ I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq)
         s->aux_irq = *mouse_irq;
     s->kbd = ps2_keyboard_new(vm, i8042_device_notify, s);
     s->mouse = ps2_mouse_new(vm, i8042_device_notify, s);
+    s->link_timer = vtimer_new(vm, i8042_link_cb, s);
     i8042_build_xlat(s);
     i8042_reset(s);
     io_add(vm_io(vm), "i8042-data", 0x60, 1, &data_ops, s);

@@ -122,8 +122,9 @@ struct FdcState {
     /* Interrupt: the internal request, visible on the pin only with DOR DMA gate. */
     bool int_pending;
     bool irq_level;
-    /* Pending SENSE INTERRUPT STATUS answers: after reset one per drive (polling),
-     * otherwise the one from the last seek or recalibrate. */
+    /* Pending SENSE INTERRUPT STATUS answers: after reset one per drive (polling) until
+     * a command raises an interrupt of its own, otherwise the one from the last seek or
+     * recalibrate. */
     unsigned reset_sense;
     bool seek_status_valid;
     uint8_t seek_st0;
@@ -177,8 +178,14 @@ static void fdc_update_irq(FdcState *s)
     }
 }
 
+/* A command's interrupt (a seek's end, a result phase, a non-DMA transfer) takes the
+ * place of the reset's: the polling statuses not sensed yet are dropped, and SENSE
+ * INTERRUPT STATUS reports this command. The 82077AA datasheet ("Drive Polling") has
+ * the host sense the four ready changes after a reset; a driver that recalibrates
+ * first (BSD's fd probe) expects the recalibrate's 20h | drive, as QEMU and Bochs give. */
 static void fdc_raise(FdcState *s)
 {
+    s->reset_sense = 0;
     s->int_pending = true;
     fdc_update_irq(s);
 }
@@ -232,10 +239,12 @@ static void fdc_soft_reset(FdcState *s)
     fdc_lower(s);
 }
 
+/* The end of a reset: with polling, the drives' simulated ready lines change from "not
+ * ready", one status each to sense (82077AA datasheet, "Drive Polling"). */
 static void fdc_reset_done(FdcState *s)
 {
-    s->reset_sense = 4;
     fdc_raise(s);
+    s->reset_sense = 4;
 }
 
 static void fdc_hw_reset(void *opaque)

@@ -24,9 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
 from vmtest import TestFailure, check_region  # noqa: E402
 
-# The sixteen colours of the VGA BIOS's default palette (6-bit DAC values widened).
-EGA = [0x000000, 0x0000aa, 0x00aa00, 0x00aaaa, 0xaa0000, 0xaa00aa, 0xaa5500, 0xaaaaaa,
-       0x555555, 0x5555ff, 0x55ff55, 0x55ffff, 0xff5555, 0xff55ff, 0xffff55, 0xffffff]
+# The sixteen colours of the VGA BIOS's default palette: its 6-bit DAC values 0, 21, 42
+# and 63 widened as QEMU does (v << 2, bit 0 copied into bits 1 and 0): 00, 57, A8, FF.
+EGA = [0x000000, 0x0000a8, 0x00a800, 0x00a8a8, 0xa80000, 0xa800a8, 0xa85700, 0xa8a8a8,
+       0x575757, 0x5757ff, 0x57ff57, 0x57ffff, 0xff5757, 0xff57ff, 0xffff57, 0xffffff]
 # DAC entries 16-19 the guests program: red, green, blue, yellow.
 DAC16 = [0xff0000, 0x00ff00, 0x0000ff, 0xffff00]
 VBE_BANDS = [0xff0000, 0x00ff00, 0x0000ff, 0xffffff, 0x808080, 0x123456, 0xffff00, 0x00ffff]
@@ -222,6 +223,95 @@ def scenario_keys_raw(vm, opts):
     vm.wait_exit()
 
 
+# Successive send-key commands sent without waiting, and the set 1 bytes the guest must
+# read: each command's keys go down in order and up in reverse, and the next command
+# starts after the previous one's last step.
+QUEUE_STEPS = [
+    ([["a"], ["a"]], [0x1e, 0x9e, 0x1e, 0x9e]),
+    ([["shift", "a"], ["b"]], [0x2a, 0x1e, 0x9e, 0xaa, 0x30, 0xb0]),
+    ([["ctrl", "c"], ["ctrl", "c"], ["ret"]], [0x1d, 0x2e, 0xae, 0x9d, 0x1d, 0x2e, 0xae, 0x9d, 0x1c, 0x9c]),
+]
+
+
+def scenario_keys_queue(vm, opts):
+    """kbd-raw in set 1: send-key commands queue instead of overlapping ("aa" stays two
+    a's), and each step waits the hold time (100 ms by default)."""
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    start = vm.serial().index("READY") + len("READY")
+    want = []
+    for commands, codes in QUEUE_STEPS:
+        want += codes
+        t0 = time.monotonic()
+        for keys in commands:
+            vm.command("send-key", keys=[{"type": "qcode", "data": k} for k in keys])
+        deadline = time.monotonic() + 10
+        while True:
+            text = vm.serial()[start:]
+            got = [int(b, 16) for b in text[:text.rfind(" ") + 1].split()]
+            if len(got) >= len(want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+        time.sleep(0.3)  # anything extra the commands caused
+        text = vm.serial()[start:]
+        got = [int(b, 16) for b in text[:text.rfind(" ") + 1].split()]
+        names = " then ".join("+".join(k) for k in commands)
+        if got != want:
+            raise TestFailure("%s: the guest read %s, expected %s" % (
+                names, " ".join("%02x" % b for b in got), " ".join("%02x" % b for b in want)))
+        # The last byte comes after every other step's 100 ms.
+        if elapsed < 0.1 * (len(codes) - 1):
+            raise TestFailure("%s: %d steps took %.3f s, less than 100 ms each" % (names, len(codes), elapsed))
+    print("ok: %d queued send-key commands, %d bytes in order" % (
+        sum(len(c) for c, _ in QUEUE_STEPS), len(want)))
+    vm.command("quit")
+    vm.wait_exit()
+
+
+# Chords typed with send-key and the set 1 bytes (the 8042 translating) a guest reads:
+# presses in order, releases in reverse. Extended keys and Pause put several bytes into
+# the keyboard's buffer at once.
+IRQ_CHORDS = [
+    (["shift", "a"], [0x2a, 0x1e, 0x9e, 0xaa]),
+    (["ctrl_r", "right"], [0xe0, 0x1d, 0xe0, 0x4d, 0xe0, 0xcd, 0xe0, 0x9d]),
+    (["ctrl", "alt", "delete"], [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d]),
+    (["pause"], [0xe1, 0x1d, 0x45, 0xe1, 0x9d, 0xc5]),
+    (["print"], [0xe0, 0x2a, 0xe0, 0x37, 0xe0, 0xb7, 0xe0, 0xaa]),
+]
+
+
+def scenario_keys_irq(vm, opts):
+    """kbd-irq: an IRQ 1 handler reads port 0x60 twice per interrupt; both reads must
+    see the same byte and no scancode may be lost."""
+    vm.wait_serial(r"^READY\r?$", timeout=opts.step_timeout)
+    start = vm.serial().index("READY") + len("READY")
+    want = []
+    for keys, codes in IRQ_CHORDS:
+        want += codes
+        vm.send_key(*keys)
+        deadline = time.monotonic() + 10
+        while True:
+            text = vm.serial()[start:]
+            tokens = text[:text.rfind(" ") + 1].split()
+            if len(tokens) >= len(want) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        time.sleep(0.2)  # anything extra the chord caused
+        text = vm.serial()[start:]
+        tokens = text[:text.rfind(" ") + 1].split()
+        torn = [t for t in tokens if "!" in t]
+        if torn:
+            raise TestFailure("%s: the handler's two reads of port 0x60 differ (first!second): %s"
+                              % ("+".join(keys), " ".join(torn)))
+        got = [int(t, 16) for t in tokens]
+        if got != want:
+            raise TestFailure("%s: the guest read %s, expected %s" % (
+                "+".join(keys), " ".join("%02x" % b for b in got), " ".join("%02x" % b for b in want)))
+    print("ok: %d scancodes of %d chords, each read twice in its interrupt" % (len(want), len(IRQ_CHORDS)))
+    vm.command("quit")
+    vm.wait_exit()
+
+
 # Keys typed through send-key and what INT 16h function 10h returns for them (scancode in
 # the high byte, character in the low; E0 marks the grey keys), from the IBM PC BIOS
 # keyboard tables.
@@ -248,8 +338,8 @@ def scenario_keys_bios(vm, opts):
         if keys == ["esc"]:
             vm.send_key(*keys, hold_time=20)
         else:
-            # Presses and releases as explicit events, so no release can arrive after the
-            # next key on a busy machine (send-key releases on a timer).
+            # Presses and releases as explicit events: they go in without send-key's
+            # waits between the steps, which keeps this long list quick.
             ev = [{"type": "key", "data": {"down": d, "key": {"type": "qcode", "data": k}}}
                   for d, k in [(True, k) for k in keys] + [(False, k) for k in reversed(keys)]]
             vm.command("input-send-event", events=ev)
@@ -610,6 +700,8 @@ SCENARIOS = {
     "modes": scenario_modes,
     "keys-raw": scenario_keys_raw,
     "keys-bios": scenario_keys_bios,
+    "keys-irq": scenario_keys_irq,
+    "keys-queue": scenario_keys_queue,
     "mouse": scenario_mouse,
     "banner": scenario_banner,
     "flood": scenario_flood,

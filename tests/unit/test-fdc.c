@@ -177,6 +177,49 @@ static void test_phases(Fixture *f, gconstpointer data)
     g_assert_cmphex(r[9], ==, 0x00);
 }
 
+/* A reset, then RECALIBRATE at once, without sensing the four polling statuses first
+ * (BSD's floppy probe does this): the SENSE INTERRUPT STATUS after it must report the
+ * recalibrate, ST0 20h | drive (70h | drive where no drive answers: abnormal end,
+ * equipment check), not a polling status, and nothing is left to sense afterwards. A
+ * command that raises no interrupt leaves the four polling statuses pending. */
+static void test_reset_recalibrate(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *b = make_image(f, "b.img", 1474560);
+    vm_lock(f->vm);
+    g_autoptr(GError) err = NULL;
+    g_assert_true(fdc_attach_drive(f->fdc, 1, open_image(b, false), false, &err));
+    vm_unlock(f->vm);
+    for (uint8_t ds = 0; ds < 4; ds++) {
+        outb(f->vm, DOR, 0x00);
+        outb(f->vm, DOR, (uint8_t)(0x1c | ds));
+        g_assert_cmpint(f->irq.level, ==, 1);
+        cmd(f, (const uint8_t[]){ 0x07, ds }, 2);
+        g_assert_cmpint(f->irq.level, ==, 1);
+        uint8_t r[2];
+        cmd(f, (const uint8_t[]){ 0x08 }, 1);
+        r[0] = inb(f->vm, FIFO);
+        r[1] = inb(f->vm, FIFO);
+        g_assert_cmphex(r[0], ==, (ds < 2 ? 0x20 : 0x70) | ds);
+        g_assert_cmphex(r[1], ==, 0);
+        g_assert_cmphex(inb(f->vm, MSR), ==, 0x80); /* the drive's seek is over */
+        g_assert_cmpint(f->irq.level, ==, 0);
+        cmd(f, (const uint8_t[]){ 0x08 }, 1);
+        g_assert_cmpuint(results(f, r, 2), ==, 1);
+        g_assert_cmphex(r[0], ==, 0x80);
+    }
+    /* SPECIFY (no interrupt) between the reset and the senses. */
+    outb(f->vm, DOR, 0x00);
+    outb(f->vm, DOR, 0x1c);
+    cmd(f, (const uint8_t[]){ 0x03, 0xdf, 0x02 }, 3);
+    for (int i = 0; i < 4; i++) {
+        uint8_t r[2];
+        cmd(f, (const uint8_t[]){ 0x08 }, 1);
+        g_assert_cmpuint(results(f, r, 2), ==, 2);
+        g_assert_cmphex(r[0], ==, 0xc0 | i);
+    }
+}
+
 static void test_irq_gate(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -383,6 +426,7 @@ int main(int argc, char **argv)
 #define ADD(name, ro, fn) \
     g_test_add("/fdc/" name, Fixture, GINT_TO_POINTER(ro), fixture_setup, fn, fixture_teardown)
     ADD("phases", 0, test_phases);
+    ADD("reset-recalibrate", 0, test_reset_recalibrate);
     ADD("irq-gate", 0, test_irq_gate);
     ADD("read-pio", 0, test_read_pio);
     ADD("write-protect", 1, test_write_protect);

@@ -37,12 +37,27 @@ static void data(Fixture *f, uint8_t d)
     outb(f->vm, 0x60, d);
 }
 
-/* The next output byte, or -1 when the output buffer is empty. */
-static int next(Fixture *f)
+/* A byte from the keyboard or mouse takes 1 ms over its link after the last one was
+ * read (i8042.c). */
+#define LINK_NS (1000 * 1000)
+
+/* The output byte there is now, or -1 when the output buffer is empty. */
+static int next_now(Fixture *f)
 {
     if (!(inb(f->vm, 0x64) & 0x01))
         return -1;
     return inb(f->vm, 0x60);
+}
+
+/* The next output byte, waiting out a link transfer; -1 when none comes. */
+static int next(Fixture *f)
+{
+    int b = next_now(f);
+    if (b == -1) {
+        vm_test_clock_step(f->vm, LINK_NS);
+        b = next_now(f);
+    }
+    return b;
 }
 
 /* Reads bytes until the buffer is empty and compares them with the expected list. */
@@ -300,9 +315,11 @@ static void test_irq1_and_port_disable(Fixture *f, gconstpointer d)
     g_assert_cmpint(f->irq12.level, ==, 0);
     g_assert_cmpint(inb(f->vm, 0x60), ==, 0x1c);
     g_assert_cmpint(f->irq1.level, ==, 0);
-    /* Keyboard interface disabled: the keyboard keeps the code. */
+    /* Keyboard interface disabled: the keyboard keeps the code (even once the link
+     * would be free again). */
     cmd(f, 0xad);
     key(f, 0x1e, false);
+    vm_test_clock_step(f->vm, LINK_NS);
     g_assert_cmpint(inb(f->vm, 0x64) & 0x01, ==, 0);
     g_assert_cmpint(f->irq1.level, ==, 0);
     cmd(f, 0xae);
@@ -328,6 +345,46 @@ static void test_irq1_and_port_disable(Fixture *f, gconstpointer d)
     EXPECT("D2", 0x5a);
 }
 
+/* After a read of port 0x60 the device's next byte takes 1 ms to arrive: a second read
+ * in between returns the same byte (DOS memory managers' IRQ 1 handlers read the port
+ * twice), and the next byte raises its IRQ only once it is there. */
+static void test_link_delay(Fixture *f, gconstpointer d)
+{
+    (void)d;
+    set_cb(f, 0x43); /* translate, IRQ 1 and 12 */
+    key(f, 0x2a, true); /* Left Shift, then A: two bytes waiting */
+    key(f, 0x1e, true);
+    g_assert_cmpint(f->irq1.level, ==, 1);
+    g_assert_cmphex(inb(f->vm, 0x60), ==, 0x2a);
+    g_assert_cmpint(f->irq1.level, ==, 0);
+    g_assert_cmphex(inb(f->vm, 0x60), ==, 0x2a);
+    g_assert_cmphex(inb(f->vm, 0x64) & 0x01, ==, 0);
+    vm_test_clock_step(f->vm, LINK_NS - 1000);
+    g_assert_cmphex(inb(f->vm, 0x64) & 0x01, ==, 0);
+    g_assert_cmpint(f->irq1.level, ==, 0);
+    vm_test_clock_step(f->vm, 1000);
+    g_assert_cmpint(f->irq1.level, ==, 1);
+    g_assert_cmphex(inb(f->vm, 0x60), ==, 0x1e);
+    /* The controller's own replies cross no link: they are there at once. */
+    cmd(f, 0x20);
+    g_assert_cmphex(inb(f->vm, 0x64) & 0x01, ==, 0x01);
+    g_assert_cmphex(inb(f->vm, 0x60), ==, 0x43);
+    /* Mouse bytes come 1 ms apart too, each with its IRQ 12 edge. */
+    vm_test_clock_step(f->vm, LINK_NS);
+    cmd(f, 0xd4);
+    data(f, 0xf4);
+    g_assert_cmphex(inb(f->vm, 0x60), ==, 0xfa);
+    move(f, 1, 0, 0, 0);
+    int rises = f->irq12.rises;
+    static const uint8_t packet[] = { 0x08, 0x01, 0x00 };
+    for (size_t i = 0; i < G_N_ELEMENTS(packet); i++) {
+        g_assert_cmphex(inb(f->vm, 0x64) & 0x01, ==, 0);
+        vm_test_clock_step(f->vm, LINK_NS);
+        g_assert_cmpint(f->irq12.rises, ==, rises + (int)i + 1);
+        g_assert_cmphex(inb(f->vm, 0x60), ==, packet[i]);
+    }
+}
+
 static void test_typematic(Fixture *f, gconstpointer d)
 {
     (void)d;
@@ -340,7 +397,7 @@ static void test_typematic(Fixture *f, gconstpointer d)
     int n = 0;
     for (int i = 0; i < 100; i++) {
         vm_test_clock_step(f->vm, 10 * 1000 * 1000);
-        while (next(f) == 0x1c)
+        while (next_now(f) == 0x1c)
             n++;
     }
     g_assert_cmpint(n, >=, 10); /* 10.9 per second */
@@ -358,7 +415,7 @@ static void test_typematic(Fixture *f, gconstpointer d)
     vm_test_clock_step(f->vm, 260 * 1000 * 1000);
     n = 0;
     for (int i = 0; i < 100; i++) {
-        while (next(f) == 0x1c)
+        while (next_now(f) == 0x1c)
             n++;
         vm_test_clock_step(f->vm, 10 * 1000 * 1000);
     }
@@ -553,6 +610,7 @@ int main(int argc, char **argv)
     ADD("scancode-sets", test_scancode_sets);
     ADD("translation", test_translation);
     ADD("irq1-and-port-disable", test_irq1_and_port_disable);
+    ADD("link-delay", test_link_delay);
     ADD("typematic", test_typematic);
     ADD("overrun", test_overrun);
     ADD("mouse-packets", test_mouse_packets);

@@ -25,6 +25,7 @@ typedef struct Fixture {
     int fd;
     GString *in;
     GArray *keys;    /* uint32_t: code | down << 16 */
+    GArray *key_times; /* int64_t: the virtual time of each key event */
     int dx, dy, dz;
     unsigned buttons;
     int pointer_events;
@@ -35,6 +36,8 @@ static void on_key(void *opaque, uint16_t code, bool down)
     Fixture *f = opaque;
     uint32_t v = code | (uint32_t)down << 16;
     g_array_append_val(f->keys, v);
+    int64_t t = vm_clock_ns(f->vm);
+    g_array_append_val(f->key_times, t);
 }
 
 static void on_pointer(void *opaque, int dx, int dy, int dz, unsigned buttons)
@@ -61,6 +64,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     vm_set_input_handler(f->vm, &input_ops, f);
     vm_unlock(f->vm);
     f->keys = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    f->key_times = g_array_new(FALSE, FALSE, sizeof(int64_t));
     f->dir = g_dir_make_tmp("vireo-qmp-XXXXXX", &err);
     g_assert_no_error(err);
     g_autofree char *path = g_build_filename(f->dir, "qmp.sock", NULL);
@@ -88,6 +92,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
     g_free(f->dir);
     g_string_free(f->in, TRUE);
     g_array_free(f->keys, TRUE);
+    g_array_free(f->key_times, TRUE);
 }
 
 /* Runs the main loop until the server sent one line (or 5 s pass). */
@@ -246,14 +251,19 @@ static void test_input(Fixture *f, gconstpointer data)
                                "{\"type\": \"number\", \"data\": 211}], \"hold-time\": 10}}");
     assert_return(o);
     json_object_unref(o);
-    /* Presses now, releases in reverse order after the hold time. */
-    gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-    while (f->keys->len < 6 && g_get_monotonic_time() < deadline)
-        g_main_context_iteration(NULL, FALSE);
+    /* Presses in order, releases in reverse order, each step the hold time (virtual)
+     * after the one before. */
     static const uint32_t want[] = { 0x1001d, 0x10038, 0x1e053, 0xe053, 0x38, 0x1d };
-    g_assert_cmpuint(f->keys->len, ==, G_N_ELEMENTS(want));
+    g_assert_cmpuint(f->keys->len, ==, 1);
+    for (guint i = 1; i < G_N_ELEMENTS(want); i++) {
+        vm_test_clock_step(f->vm, 10 * 1000000 - 1);
+        g_assert_cmpuint(f->keys->len, ==, i);
+        vm_test_clock_step(f->vm, 1);
+        g_assert_cmpuint(f->keys->len, ==, i + 1);
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++)
         g_assert_cmphex(g_array_index(f->keys, uint32_t, i), ==, want[i]);
+    vm_test_clock_step(f->vm, 10 * 1000000); /* the pause after the last release */
 
     g_array_set_size(f->keys, 0);
     o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
@@ -279,6 +289,57 @@ static void test_input(Fixture *f, gconstpointer data)
     json_object_unref(o);
     g_assert_cmpint(f->pointer_events, ==, 1);
     g_assert_cmphex(f->buttons, ==, VM_BUTTON_RIGHT);
+}
+
+static JsonObject *send_key(Fixture *f, const char *qcode, int hold_ms)
+{
+    g_autofree char *req = hold_ms < 0
+        ? g_strdup_printf("{\"execute\": \"send-key\", \"arguments\": {\"keys\": "
+                          "[{\"type\": \"qcode\", \"data\": \"%s\"}]}}", qcode)
+        : g_strdup_printf("{\"execute\": \"send-key\", \"arguments\": {\"keys\": "
+                          "[{\"type\": \"qcode\", \"data\": \"%s\"}], \"hold-time\": %d}}", qcode, hold_ms);
+    return command(f, req);
+}
+
+/* Successive send-key commands queue behind each other with the hold time (100 ms by
+ * default) after every step; input-send-event and keys typed at the window wait their
+ * turn behind them. */
+static void test_key_queue(Fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    const int64_t ms = 1000000;
+    JsonObject *o = send_key(f, "a", -1);
+    assert_return(o);
+    json_object_unref(o);
+    o = send_key(f, "a", -1);
+    assert_return(o);
+    json_object_unref(o);
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"key\", \"data\": {\"down\": true, \"key\": {\"type\": \"qcode\", \"data\": \"b\"}}},"
+                   "{\"type\": \"key\", \"data\": {\"down\": false, \"key\": {\"type\": \"qcode\", \"data\": \"b\"}}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    vm_input_key(f->vm, 0x2e, true); /* C, from a window */
+    vm_input_key(f->vm, 0x2e, false);
+    g_assert_cmpuint(f->keys->len, ==, 1);
+    vm_test_clock_step(f->vm, 1000 * ms);
+    static const struct { uint32_t key; int64_t at_ms; } want[] = {
+        { 0x1001e, 0 }, { 0x1e, 100 }, { 0x1001e, 200 }, { 0x1e, 300 },
+        { 0x10030, 400 }, { 0x30, 400 }, { 0x1002e, 400 }, { 0x2e, 400 },
+    };
+    g_assert_cmpuint(f->keys->len, ==, G_N_ELEMENTS(want));
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_assert_cmphex(g_array_index(f->keys, uint32_t, i), ==, want[i].key);
+        g_assert_cmpint(g_array_index(f->key_times, int64_t, i), ==, want[i].at_ms * ms);
+    }
+    /* The queue is idle again: a key goes through at once; hold-time 0 has no pauses. */
+    g_array_set_size(f->keys, 0);
+    vm_input_key(f->vm, 0x30, true);
+    g_assert_cmpuint(f->keys->len, ==, 1);
+    o = send_key(f, "b", 0);
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpuint(f->keys->len, ==, 3);
 }
 
 static void test_screen(Fixture *f, gconstpointer data)
@@ -346,6 +407,7 @@ int main(int argc, char **argv)
     ADD("/qmp/negotiation", test_negotiation);
     ADD("/qmp/bad-input", test_bad_input);
     ADD("/qmp/input", test_input);
+    ADD("/qmp/key-queue", test_key_queue);
     ADD("/qmp/screen", test_screen);
     return g_test_run();
 }

@@ -275,6 +275,30 @@ static void test_mode13_picture(Fixture *f, gconstpointer data)
     g_assert_cmphex(pixel(f, 0, 1), ==, 0xffffff);
 }
 
+/* The 6-bit DAC values become 8-bit colours as in QEMU's VGA (c6_to_8 in
+ * hw/display/vga_int.h): shifted left by two, with bit 0 copied into the two new low
+ * bits, so 0, 1, 32 and 63 give 00, 07, 80 and FF. Screendumps then compare with
+ * QEMU's pixel for pixel. */
+static void test_dac_6_to_8(Fixture *f, gconstpointer data)
+{
+    static const struct { uint8_t v; uint8_t want; } conv[] = {
+        { 0, 0x00 }, { 1, 0x07 }, { 32, 0x80 }, { 63, 0xff },
+    };
+    vm_lock(f->vm);
+    vga_test_set_mode(f->io, &vga_mode_13);
+    for (unsigned i = 0; i < G_N_ELEMENTS(conv); i++) {
+        vga_test_set_dac(f->io, (uint8_t)i, conv[i].v, conv[i].v, conv[i].v);
+        memw(f, 0xa0000 + i, (uint8_t)i);
+    }
+    vga_test_set_dac(f->io, 4, 1, 32, 63); /* each component on its own */
+    memw(f, 0xa0000 + 4, 4);
+    vm_unlock(f->vm);
+    refresh(f);
+    for (unsigned i = 0; i < G_N_ELEMENTS(conv); i++)
+        g_assert_cmphex(pixel(f, (int)i, 0), ==, conv[i].want * 0x010101u);
+    g_assert_cmphex(pixel(f, 4, 0), ==, 0x0780ff);
+}
+
 static void test_modex_picture(Fixture *f, gconstpointer data)
 {
     vm_lock(f->vm);
@@ -304,7 +328,7 @@ static void test_modex_picture(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->surf->height, ==, 240);
     for (int y = 0; y < 240; y += 5)
         for (int x = 0; x < 320; x++)
-            g_assert_cmphex(pixel(f, x, y), ==, (x / 4 + y) % 7 == 0 ? 0xff8200 : 0x0082ff);
+            g_assert_cmphex(pixel(f, x, y), ==, (x / 4 + y) % 7 == 0 ? 0xff8000 : 0x0080ff);
     /* Scrolling by the start address: line 10 shows what was line 20. */
     vm_lock(f->vm);
     reg(f, 0x3d4, 0x0c, (10 * 80) >> 8);
@@ -312,7 +336,7 @@ static void test_modex_picture(Fixture *f, gconstpointer data)
     vm_unlock(f->vm);
     refresh(f);
     for (int x = 0; x < 320; x++)
-        g_assert_cmphex(pixel(f, x, 10), ==, (x / 4 + 20) % 7 == 0 ? 0xff8200 : 0x0082ff);
+        g_assert_cmphex(pixel(f, x, 10), ==, (x / 4 + 20) % 7 == 0 ? 0xff8000 : 0x0080ff);
 }
 
 static void test_mode12_picture(Fixture *f, gconstpointer data)
@@ -341,7 +365,7 @@ static void test_mode12_picture(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->surf->width, ==, 640);
     g_assert_cmpint(f->surf->height, ==, 480);
     for (int y = 0; y < 480; y += 3) {
-        g_assert_cmphex(pixel(f, y, y), ==, 0xaa0000);
+        g_assert_cmphex(pixel(f, y, y), ==, 0xa80000);
         g_assert_cmphex(pixel(f, 600, y), ==, 0xffffff);
         if (y != 599 && y + 1 < 640)
             g_assert_cmphex(pixel(f, y + 1, y), ==, 0x000000);
@@ -484,7 +508,7 @@ static void test_text_picture(Fixture *f, gconstpointer data)
     refresh(f);
     g_assert_cmpint(f->surf->width, ==, 720);
     g_assert_cmpint(f->surf->height, ==, 400);
-    const uint32_t fg = 0xffff55, bg = 0x0000aa;
+    const uint32_t fg = 0xffff57, bg = 0x0000a8;
     for (int r = 0; r < 16; r++)
         for (int b = 0; b < 9; b++) {
             uint32_t want = b < 8 && (glyph_a[r] & (0x80 >> b)) ? fg : bg;
@@ -750,6 +774,7 @@ int main(int argc, char **argv)
     ADD("/vga/write-modes", test_write_modes);
     ADD("/vga/chain4-oddeven", test_chain4_oddeven);
     ADD("/vga/mode13-picture", test_mode13_picture);
+    ADD("/vga/dac-6-to-8", test_dac_6_to_8);
     ADD("/vga/modex-picture", test_modex_picture);
     ADD("/vga/mode12-picture", test_mode12_picture);
     ADD("/vga/cga-picture", test_cga_picture);

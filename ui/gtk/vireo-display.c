@@ -412,10 +412,12 @@ static void release_all_keys(VireoDisplay *d)
 
 void vireo_display_send_keys(VireoDisplay *d, const uint16_t *codes, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        send_key(d, codes[i], true);
-    for (size_t i = n; i-- > 0;)
-        send_key(d, codes[i], false);
+    if (!d->vm || !n)
+        return;
+    /* The engine's input queue, as QMP send-key: each step held 100 ms, after any keys
+     * still queued. The queue releases the keys itself, so they are not held here. */
+    if (!vm_input_send_chord(d->vm, codes, n, VM_INPUT_HOLD_DEFAULT_NS))
+        g_warning("Send Keys: the VM's input queue is full");
 }
 
 static GdkToplevel *toplevel_of(VireoDisplay *d)

@@ -21,7 +21,8 @@ void vireo_display_set_integer_scaling(VireoDisplay *d, gboolean on);
 gboolean vireo_display_get_grabbed(VireoDisplay *d);
 void vireo_display_ungrab(VireoDisplay *d);
 
-/* Presses the keys in order and releases them in reverse (PC scancodes). */
+/* Presses the keys in order and releases them in reverse (PC scancodes), through the
+ * VM's input queue with QMP send-key's default hold time between the steps. */
 void vireo_display_send_keys(VireoDisplay *d, const uint16_t *codes, size_t n);
 
 /* Where the guest picture is drawn, in widget coordinates; FALSE before the first frame. */
