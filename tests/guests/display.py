@@ -303,11 +303,17 @@ def scenario_keys_irq(vm, opts):
         if torn:
             raise TestFailure("%s: the handler's two reads of port 0x60 differ (first!second): %s"
                               % ("+".join(keys), " ".join(torn)))
-        got = [int(t, 16) for t in tokens]
+        # "first~second": the host stalled the vCPU over 1 ms between the two reads, so
+        # the next byte legitimately arrived; both bytes were read, none lost.
+        stalls = [t for t in tokens if "~" in t]
+        got = [int(b, 16) for t in tokens for b in t.split("~")]
         if got != want:
             raise TestFailure("%s: the guest read %s, expected %s" % (
                 "+".join(keys), " ".join("%02x" % b for b in got), " ".join("%02x" % b for b in want)))
     print("ok: %d scancodes of %d chords, each read twice in its interrupt" % (len(want), len(IRQ_CHORDS)))
+    if stalls:
+        print("note: %d interrupts saw the next byte after a host stall over 1 ms: %s"
+              % (len(stalls), " ".join(stalls)))
     vm.command("quit")
     vm.wait_exit()
 
