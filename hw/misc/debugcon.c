@@ -36,7 +36,7 @@ static const VmStateField debugcon_fields[] = { VMSTATE_END };
 static const VmStateDesc debugcon_vmsd = { .name = "debugcon", .version = 1, .fields = debugcon_fields };
 
 static const DeviceProp debugcon_props[] = {
-    { "iobase", DEVICE_PROP_U32, offsetof(DebugconState, iobase), "I/O port", "0xe9", 0, 0xffff },
+    { "iobase", DEVICE_PROP_U32, offsetof(DebugconState, iobase), "I/O port (under -device the pc board maps 0x402 and 0xE9)", "0xe9", 0, 0xffff },
     { "chardev", DEVICE_PROP_CHARDEV, offsetof(DebugconState, chr), "ID of a chardev to use as a backend" },
     { NULL },
 };
