@@ -722,8 +722,9 @@ static void pit_post_load(void *state)
     irq_set(&pit->irq0, pit->c[0].irq_out);
 }
 
-/* Clock edges are counted from virtual time 0; 2^62 edges are 122,000 years. */
-#define PIT_TICK_MAX (INT64_C(1) << 62)
+/* Clock edges are counted from virtual time 0. 2^52 edges (119 years) keep every edge's
+ * virtual time, and the edge arithmetic around it, inside 63 bits. */
+#define PIT_TICK_MAX (INT64_C(1) << 52)
 
 static const VmStateField pit_counter_fields[] = {
     VMSTATE_U8_RANGE(PitCounter, ctrl, 0, 0x3f),
