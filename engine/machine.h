@@ -10,6 +10,7 @@
 #include "engine/timer.h"
 #include "engine/log.h"
 #include "engine/chardev.h"
+#include "engine/device.h"
 
 /* The engine lock. Device callbacks (port, MMIO, timers, chardev input) already hold it;
  * take it only when entering device code from elsewhere (UI, control socket). */

@@ -38,6 +38,7 @@ Vm *vm_new_for_test(uint64_t ram_size)
     g_cond_init(&vm->run_cond);
     g_cond_init(&vm->halt_cond);
     g_cond_init(&vm->timer_cond);
+    vm->devices = device_list_new();
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
     vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
     vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
@@ -105,9 +106,6 @@ bool vm_test_take_reset_request(Vm *vm)
 void vm_test_system_reset(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
-    for (guint i = 0; i < vm->reset_handlers->len; i++) {
-        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
-        e->fn(e->opaque);
-    }
+    vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
 }

@@ -5,6 +5,7 @@
 #include "engine/machine.h"
 #include "engine/vcpu.h"
 #include "cpu/cpu.h"
+#include "engine/device.h"
 
 typedef struct ResetEntry {
     VmResetFn fn;
@@ -62,6 +63,7 @@ struct Vm {
     GThread *timer_thread;
     bool timer_quit;
 
+    DeviceList *devices; /* device.c: the device objects, in realize order */
     GArray *reset_handlers;
     GArray *cleanups;
     GArray *state_listeners;
@@ -114,3 +116,5 @@ void vcpu_thread_join(Vm *vm);
 /* vm.c */
 void vm_set_state_locked(Vm *vm, VmState s);
 void vm_do_system_reset(Vm *vm);
+/* Resets the device objects, then runs the reset handlers of the others (lock held). */
+void vm_run_reset(Vm *vm);

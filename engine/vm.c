@@ -117,6 +117,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     g_cond_init(&vm->halt_cond);
     g_cond_init(&vm->park_cond);
     g_cond_init(&vm->timer_cond);
+    vm->devices = device_list_new();
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
     vm->cleanups = g_array_new(FALSE, FALSE, sizeof(CleanupEntry));
     vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
@@ -212,6 +213,10 @@ void vm_free(Vm *vm)
         CleanupEntry *e = &g_array_index(vm->cleanups, CleanupEntry, i);
         e->fn(e->opaque);
     }
+    /* After the cleanups: a device not yet converted may still use a device object
+     * (the speaker reads the PIT) until its own cleanup ran. */
+    device_list_free(vm->devices);
+    vm->devices = NULL;
     if (vm->accel && vm->vcpu.cpu && vm->accel->vcpu_destroy)
         vm->accel->vcpu_destroy(&vm->vcpu);
     if (vm->accel && vm->accel_state && vm->accel->vm_destroy)
@@ -289,10 +294,7 @@ bool vm_start(Vm *vm, GError **err)
     }
     vm->started = true;
     g_mutex_lock(&vm->lock);
-    for (guint i = 0; i < vm->reset_handlers->len; i++) {
-        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
-        e->fn(e->opaque);
-    }
+    vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
     vm->accel->vcpu_reset(&vm->vcpu);
     vm_timers_start(vm);
@@ -431,6 +433,15 @@ Chardev *vm_debugcon_chardev(Vm *vm)
     return vm->debugcon;
 }
 
+void vm_run_reset(Vm *vm)
+{
+    device_list_reset(vm->devices);
+    for (guint i = 0; i < vm->reset_handlers->len; i++) {
+        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
+        e->fn(e->opaque);
+    }
+}
+
 void vm_add_reset_handler(Vm *vm, VmResetFn fn, void *opaque)
 {
     ResetEntry e = { fn, opaque };
@@ -474,10 +485,7 @@ void vm_do_system_reset(Vm *vm)
     vm->reset_pending = false;
     /* The A20 gate is open after reset, as on QEMU's PC (firmware closes it if it wants). */
     vm_set_a20(vm, true);
-    for (guint i = 0; i < vm->reset_handlers->len; i++) {
-        ResetEntry *e = &g_array_index(vm->reset_handlers, ResetEntry, i);
-        e->fn(e->opaque);
-    }
+    vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
     vm->accel->vcpu_reset(&vm->vcpu);
     g_mutex_lock(&vm->lock);

@@ -55,11 +55,12 @@
 #define MSR_DCD 0x80
 
 struct SerialState {
+    Device dev;
+    uint32_t iobase;  /* property */
+    Chardev *chr;     /* property */
     Vm *vm;
-    IrqLine irq;
-    Chardev *chr;
+    IrqLine irq;      /* wired by the board */
     VTimer *timeout_timer;
-    uint16_t base;
 
     uint8_t ier, lcr, mcr, scr, fcr;
     uint16_t divisor;
@@ -397,9 +398,9 @@ static void serial_unlock(void *vm) { vm_unlock(vm); }
 
 /* Master reset values (PC16550D table): divisor and SCR are not part of it; they get
  * the PC BIOS's 9600 baud and 0 at power-on. */
-static void serial_reset(void *opaque)
+static void serial_reset(Device *dev)
 {
-    SerialState *s = opaque;
+    SerialState *s = (SerialState *)dev;
     s->ier = 0;
     s->lcr = 0;
     s->mcr = 0;
@@ -418,31 +419,124 @@ static void serial_reset(void *opaque)
         chardev_accept_input(s->chr);
 }
 
-static void serial_free(void *opaque)
+static bool serial_realize(Device *dev, GError **err)
 {
-    SerialState *s = opaque;
+    SerialState *s = (SerialState *)dev;
+    s->vm = dev->vm;
+    s->timeout_timer = vtimer_new(s->vm, serial_timeout_cb, s);
+    io_add(vm_io(s->vm), dev->id, (uint16_t)s->iobase, 8, &serial_ops, s);
+    if (s->chr)
+        chardev_set_receiver(s->chr, serial_can_read, serial_chr_read, s, serial_lock,
+                             serial_unlock, s->vm);
+    return true;
+}
+
+static void serial_unrealize(Device *dev)
+{
+    SerialState *s = (SerialState *)dev;
     if (s->chr)
         chardev_set_receiver(s->chr, NULL, NULL, NULL, NULL, NULL, NULL);
     vtimer_free(s->timeout_timer);
-    g_free(s);
+}
+
+/* Only the error bits the receiver records can be pending; without FIFOs the receiver
+ * holds one character. */
+static bool serial_check(const void *state, GError **err)
+{
+    const SerialState *s = state;
+    if (s->fcr & ~0xc9) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "FCR 0x%02x has bits the UART keeps clear", s->fcr);
+        return false;
+    }
+    if (!serial_fifo_on(s) && s->rx_count > 1) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%u characters received with the FIFOs off",
+                    s->rx_count);
+        return false;
+    }
+    if (s->lsr_err & ~LSR_ERRORS) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "line status errors 0x%02x", s->lsr_err);
+        return false;
+    }
+    for (unsigned i = 0; i < FIFO_SIZE; i++) {
+        if (s->rx_err[i] & ~(LSR_PE | LSR_FE | LSR_BI)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "receive error bits 0x%02x", s->rx_err[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The IRQ output and the chardev's flow control follow the loaded registers. */
+static void serial_post_load(void *state)
+{
+    SerialState *s = state;
+    irq_set(&s->irq, s->irq_level);
+    if (s->chr && !(s->mcr & MCR_LOOP) && serial_can_read(s))
+        chardev_accept_input(s->chr);
+}
+
+static const VmStateField serial_fields[] = {
+    VMSTATE_U8_RANGE(SerialState, ier, 0, 0x0f),
+    VMSTATE_U8(SerialState, lcr),
+    VMSTATE_U8_RANGE(SerialState, mcr, 0, 0x1f),
+    VMSTATE_U8(SerialState, scr),
+    VMSTATE_U8(SerialState, fcr),
+    VMSTATE_U16(SerialState, divisor),
+    VMSTATE_U8(SerialState, msr),
+    VMSTATE_U8(SerialState, lsr_err),
+    VMSTATE_BOOL(SerialState, thre_pending),
+    VMSTATE_BOOL(SerialState, timeout_pending),
+    VMSTATE_U8(SerialState, rbr_last),
+    VMSTATE_U8_ARRAY(SerialState, rx, FIFO_SIZE),
+    VMSTATE_U8_ARRAY(SerialState, rx_err, FIFO_SIZE),
+    VMSTATE_U32_RANGE(SerialState, rx_head, 0, FIFO_SIZE - 1),
+    VMSTATE_U32_RANGE(SerialState, rx_count, 0, FIFO_SIZE),
+    VMSTATE_I64(SerialState, rx_activity_ns),
+    VMSTATE_BOOL(SerialState, irq_level),
+    VMSTATE_TIMER(SerialState, timeout_timer),
+    VMSTATE_END,
+};
+
+static const VmStateDesc serial_vmsd = {
+    .name = "16550a",
+    .version = 1,
+    .fields = serial_fields,
+    .check = serial_check,
+    .post_load = serial_post_load,
+};
+
+static const DeviceProp serial_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(SerialState, iobase), "I/O port base", "0x3f8", 0, 0xfff8 },
+    { "chardev", DEVICE_PROP_CHARDEV, offsetof(SerialState, chr), "ID of a chardev to use as a backend" },
+    { NULL },
+};
+
+static const DeviceClass serial_class = {
+    .name = "isa-serial",
+    .description = "16550A UART with FIFOs",
+    .instance_size = sizeof(SerialState),
+    .props = serial_props,
+    .vmsd = &serial_vmsd,
+    .realize = serial_realize,
+    .reset = serial_reset,
+    .unrealize = serial_unrealize,
+};
+
+__attribute__((constructor)) static void serial_register(void)
+{
+    device_class_register(&serial_class);
 }
 
 SerialState *serial_new(Vm *vm, uint16_t base, const IrqLine *irq, Chardev *chr)
 {
-    SerialState *s = g_new0(SerialState, 1);
-    s->vm = vm;
-    s->base = base;
+    g_autofree char *id = g_strdup_printf("serial@0x%x", base);
+    SerialState *s = (SerialState *)device_new(vm, serial_class.name, id, NULL);
+    g_assert(s);
+    s->iobase = base;
     s->chr = chr;
     if (irq)
         s->irq = *irq;
-    s->timeout_timer = vtimer_new(vm, serial_timeout_cb, s);
-    serial_reset(s);
-    g_autofree char *name = g_strdup_printf("serial@0x%x", base);
-    io_add(vm_io(vm), name, base, 8, &serial_ops, s);
-    if (chr)
-        chardev_set_receiver(chr, serial_can_read, serial_chr_read, s, serial_lock,
-                             serial_unlock, vm);
-    vm_add_reset_handler(vm, serial_reset, s);
-    vm_add_cleanup(vm, serial_free, s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -23,8 +23,9 @@ typedef struct Pic8259 {
 } Pic8259;
 
 struct PicState {
+    Device dev;
     Vm *vm;
-    IrqLine intr;
+    IrqLine intr;      /* wired by the board */
     bool intr_level;
     Pic8259 chip[2];
 };
@@ -387,20 +388,18 @@ static void chip_reset(Pic8259 *c)
     c->init_step = 0;
 }
 
-static void pic_reset(void *opaque)
+static void pic_reset(Device *dev)
 {
-    PicState *s = opaque;
+    PicState *s = (PicState *)dev;
     chip_reset(&s->chip[0]);
     chip_reset(&s->chip[1]);
     pic_update(s);
 }
 
-PicState *i8259_new(Vm *vm, const IrqLine *intr)
+static bool pic_realize(Device *dev, GError **err)
 {
-    PicState *s = g_new0(PicState, 1);
-    s->vm = vm;
-    if (intr)
-        s->intr = *intr;
+    PicState *s = (PicState *)dev;
+    s->vm = dev->vm;
     for (int i = 0; i < 2; i++) {
         s->chip[i].pic = s;
         s->chip[i].master = i == 0;
@@ -408,13 +407,107 @@ PicState *i8259_new(Vm *vm, const IrqLine *intr)
     /* PIIX3 ELCR: IRQ 0, 1, 2 (master) and 8, 13 (slave) are always edge triggered. */
     s->chip[0].elcr_mask = 0xf8;
     s->chip[1].elcr_mask = 0xde;
-    pic_reset(s);
-    IoSpace *io = vm_io(vm);
+    IoSpace *io = vm_io(s->vm);
     io_add(io, "pic-master", 0x20, 2, &master_ops, s);
     io_add(io, "pic-slave", 0xa0, 2, &slave_ops, s);
     io_add(io, "elcr", 0x4d0, 2, &elcr_ops, s);
-    vm_add_reset_handler(vm, pic_reset, s);
-    vm_set_intr_ack(vm, ack_trampoline, s);
-    vm_add_cleanup(vm, g_free, s);
+    vm_set_intr_ack(s->vm, ack_trampoline, s);
+    return true;
+}
+
+static bool pic_check(const void *state, GError **err)
+{
+    const PicState *s = state;
+    for (int i = 0; i < 2; i++) {
+        const Pic8259 *c = &s->chip[i];
+        if (c->init_step == 1) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: no ICW1 step follows ICW1",
+                        i ? "slave" : "master");
+            return false;
+        }
+        if (c->vector_base & 7) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: vector base 0x%02x has bits 2-0 set",
+                        i ? "slave" : "master", c->vector_base);
+            return false;
+        }
+        if (c->elcr & ~c->elcr_mask) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: ELCR 0x%02x sets edge-only inputs",
+                        i ? "slave" : "master", c->elcr);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void pic_post_load(void *state)
+{
+    PicState *s = state;
+    irq_set(&s->intr, s->intr_level);
+}
+
+static const VmStateField pic_chip_fields[] = {
+    VMSTATE_U8(Pic8259, irr),
+    VMSTATE_U8(Pic8259, isr),
+    VMSTATE_U8(Pic8259, imr),
+    VMSTATE_U8(Pic8259, level),
+    VMSTATE_U8(Pic8259, elcr),
+    VMSTATE_U8(Pic8259, vector_base),
+    VMSTATE_U8_RANGE(Pic8259, lowest, 0, 7),
+    VMSTATE_U8_RANGE(Pic8259, init_step, 0, 4),
+    VMSTATE_BOOL(Pic8259, icw4_expected),
+    VMSTATE_BOOL(Pic8259, single),
+    VMSTATE_BOOL(Pic8259, ltim),
+    VMSTATE_BOOL(Pic8259, auto_eoi),
+    VMSTATE_BOOL(Pic8259, rotate_on_aeoi),
+    VMSTATE_BOOL(Pic8259, sfnm),
+    VMSTATE_BOOL(Pic8259, special_mask),
+    VMSTATE_BOOL(Pic8259, read_isr),
+    VMSTATE_BOOL(Pic8259, poll),
+    VMSTATE_U8(Pic8259, icw3),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pic_chip_vmsd = {
+    .name = "8259a",
+    .version = 1,
+    .fields = pic_chip_fields,
+};
+
+static const VmStateField pic_fields[] = {
+    VMSTATE_BOOL(PicState, intr_level),
+    VMSTATE_STRUCT_ARRAY(PicState, chip, 2, Pic8259, &pic_chip_vmsd),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pic_vmsd = {
+    .name = "8259-pair",
+    .version = 1,
+    .fields = pic_fields,
+    .check = pic_check,
+    .post_load = pic_post_load,
+};
+
+static const DeviceClass pic_class = {
+    .name = "isa-i8259",
+    .description = "two cascaded 8259A interrupt controllers with the PIIX ELCR",
+    .instance_size = sizeof(PicState),
+    .vmsd = &pic_vmsd,
+    .realize = pic_realize,
+    .reset = pic_reset,
+};
+
+__attribute__((constructor)) static void pic_register(void)
+{
+    device_class_register(&pic_class);
+}
+
+PicState *i8259_new(Vm *vm, const IrqLine *intr)
+{
+    PicState *s = (PicState *)device_new(vm, pic_class.name, "pic", NULL);
+    g_assert(s);
+    if (intr)
+        s->intr = *intr;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -2,7 +2,9 @@
 #include "hw/misc/debugcon.h"
 
 typedef struct DebugconState {
-    Chardev *chr;
+    Device dev;
+    uint32_t iobase; /* property */
+    Chardev *chr;    /* property */
 } DebugconState;
 
 /* Reads return 0xE9, the value firmware checks to detect the port (QEMU, Bochs). */
@@ -22,10 +24,45 @@ static const PortOps debugcon_ops = {
     .read = debugcon_read, .write = debugcon_write, .min_size = 1, .max_size = 1,
 };
 
+static bool debugcon_realize(Device *dev, GError **err)
+{
+    DebugconState *s = (DebugconState *)dev;
+    io_add(vm_io(dev->vm), "debugcon", (uint16_t)s->iobase, 1, &debugcon_ops, s);
+    return true;
+}
+
+/* No guest-visible state; the empty section still tells a restore the port existed. */
+static const VmStateField debugcon_fields[] = { VMSTATE_END };
+static const VmStateDesc debugcon_vmsd = { .name = "debugcon", .version = 1, .fields = debugcon_fields };
+
+static const DeviceProp debugcon_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(DebugconState, iobase), "I/O port (under -device the pc board maps 0x402 and 0xE9)", "0xe9", 0, 0xffff },
+    { "chardev", DEVICE_PROP_CHARDEV, offsetof(DebugconState, chr), "ID of a chardev to use as a backend" },
+    { NULL },
+};
+
+static const DeviceClass debugcon_class = {
+    .name = "isa-debugcon",
+    .description = "debug console: bytes written to ports 0x402 and 0xE9 go to a character device",
+    .instance_size = sizeof(DebugconState),
+    .user_creatable = true,
+    .props = debugcon_props,
+    .vmsd = &debugcon_vmsd,
+    .realize = debugcon_realize,
+};
+
+__attribute__((constructor)) static void debugcon_register(void)
+{
+    device_class_register(&debugcon_class);
+}
+
 void debugcon_new(Vm *vm, uint16_t port, Chardev *chr)
 {
-    DebugconState *s = g_new0(DebugconState, 1);
+    g_autofree char *id = g_strdup_printf("debugcon@0x%x", port);
+    DebugconState *s = (DebugconState *)device_new(vm, debugcon_class.name, id, NULL);
+    g_assert(s);
+    s->iobase = port;
     s->chr = chr;
-    io_add(vm_io(vm), "debugcon", port, 1, &debugcon_ops, s);
-    vm_add_cleanup(vm, g_free, s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
 }

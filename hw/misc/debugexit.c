@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hw/misc/debugexit.h"
 
+typedef struct DebugExitState {
+    Device dev;
+    uint32_t iobase, iosize; /* properties */
+} DebugExitState;
+
 static uint32_t debugexit_read(void *opaque, uint32_t off, unsigned size)
 {
     return 0xffffffffu;
@@ -8,16 +13,52 @@ static uint32_t debugexit_read(void *opaque, uint32_t off, unsigned size)
 
 static void debugexit_write(void *opaque, uint32_t off, uint32_t value, unsigned size)
 {
-    Vm *vm = opaque;
+    DebugExitState *s = opaque;
     /* Exit statuses are 8 bits: the low bits of v*2+1, as QEMU does. */
-    vm_request_exit(vm, (int)(((value << 1) | 1) & 0xff));
+    vm_request_exit(s->dev.vm, (int)(((value << 1) | 1) & 0xff));
 }
 
 static const PortOps debugexit_ops = {
     .read = debugexit_read, .write = debugexit_write, .min_size = 1, .max_size = 4,
 };
 
+/* The port answers 4 bytes whatever iosize says: a 32-bit OUT reaches it either way. */
+static bool debugexit_realize(Device *dev, GError **err)
+{
+    DebugExitState *s = (DebugExitState *)dev;
+    io_add(vm_io(dev->vm), "isa-debug-exit", (uint16_t)s->iobase, 4, &debugexit_ops, s);
+    return true;
+}
+
+static const VmStateField debugexit_fields[] = { VMSTATE_END };
+static const VmStateDesc debugexit_vmsd = { .name = "debugexit", .version = 1, .fields = debugexit_fields };
+
+static const DeviceProp debugexit_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(DebugExitState, iobase), "I/O port", "0xf4", 0, 0xfffc },
+    { "iosize", DEVICE_PROP_U32, offsetof(DebugExitState, iosize), "I/O size (accepted; the port takes 1 to 4 bytes)", "0x02" },
+    { NULL },
+};
+
+static const DeviceClass debugexit_class = {
+    .name = "isa-debug-exit",
+    .description = "a write of v ends the VM with exit status v*2+1 (port 0xF4)",
+    .instance_size = sizeof(DebugExitState),
+    .user_creatable = true,
+    .props = debugexit_props,
+    .vmsd = &debugexit_vmsd,
+    .realize = debugexit_realize,
+};
+
+__attribute__((constructor)) static void debugexit_register(void)
+{
+    device_class_register(&debugexit_class);
+}
+
 void debugexit_new(Vm *vm, uint16_t port)
 {
-    io_add(vm_io(vm), "isa-debug-exit", port, 4, &debugexit_ops, vm);
+    DebugExitState *s = (DebugExitState *)device_new(vm, debugexit_class.name, NULL, NULL);
+    g_assert(s);
+    s->iobase = port;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
 }

@@ -29,7 +29,7 @@ typedef struct PitCounter {
     bool armed;        /* modes 2, 3: CE has been loaded since the control word */
 
     /* A pending transfer of CR into CE at clock edge ev_tick. */
-    PitEvent ev;
+    uint8_t ev;        /* PitEvent */
     int64_t ev_tick;
     bool ev_first_low; /* mode 3: the new count starts with the low half */
 
@@ -52,8 +52,10 @@ typedef struct PitCounter {
 } PitCounter;
 
 struct PitState {
+    Device dev;
+    uint32_t iobase;   /* property */
     Vm *vm;
-    IrqLine irq0;
+    IrqLine irq0;      /* wired by the board */
     VTimer *timer;
     PitCounter c[3];
 };
@@ -651,9 +653,9 @@ uint32_t i8254_get_initial_count(PitState *pit, int counter)
 /* The 82C54's state before programming is undefined; Vireo starts each counter as a
  * control word for mode 0 with LSB-then-MSB access would leave it. GATE inputs belong
  * to the board and keep their levels. */
-static void pit_reset(void *opaque)
+static void pit_reset(Device *dev)
 {
-    PitState *pit = opaque;
+    PitState *pit = (PitState *)dev;
     int64_t t = pit_now_tick(pit);
     for (int i = 0; i < 3; i++) {
         PitCounter *c = &pit->c[i];
@@ -667,20 +669,11 @@ static void pit_reset(void *opaque)
     }
 }
 
-static void pit_free(void *opaque)
+static bool pit_realize(Device *dev, GError **err)
 {
-    PitState *pit = opaque;
-    vtimer_free(pit->timer);
-    g_free(pit);
-}
-
-PitState *i8254_new(Vm *vm, uint16_t base, const IrqLine *irq0)
-{
-    PitState *pit = g_new0(PitState, 1);
-    pit->vm = vm;
-    if (irq0)
-        pit->irq0 = *irq0;
-    pit->timer = vtimer_new(vm, pit_timer_cb, pit);
+    PitState *pit = (PitState *)dev;
+    pit->vm = dev->vm;
+    pit->timer = vtimer_new(pit->vm, pit_timer_cb, pit);
     for (int i = 0; i < 3; i++) {
         pit->c[i].pit = pit;
         pit->c[i].index = i;
@@ -688,9 +681,135 @@ PitState *i8254_new(Vm *vm, uint16_t base, const IrqLine *irq0)
     }
     pit->c[0].has_irq = true;
     pit->c[0].irq_tick = pit_now_tick(pit);
-    pit_reset(pit);
-    io_add(vm_io(vm), "pit", base, 4, &pit_ops, pit);
-    vm_add_reset_handler(vm, pit_reset, pit);
-    vm_add_cleanup(vm, pit_free, pit);
+    io_add(vm_io(pit->vm), "pit", (uint16_t)pit->iobase, 4, &pit_ops, pit);
+    return true;
+}
+
+static void pit_unrealize(Device *dev)
+{
+    PitState *pit = (PitState *)dev;
+    vtimer_free(pit->timer);
+}
+
+/* The programming fields must agree with the control word they came from, and a
+ * running mode 2 or 3 counter divides by its count. */
+static bool pit_check(const void *state, GError **err)
+{
+    const PitState *pit = state;
+    for (int i = 0; i < 3; i++) {
+        const PitCounter *c = &pit->c[i];
+        uint8_t mode = (c->ctrl >> 1) & 7;
+        if (mode > 5)
+            mode -= 4;
+        if (c->rw != ((c->ctrl >> 4) & 3) || c->mode != mode || c->bcd != (c->ctrl & 1)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "counter %d: mode %u, access %u, BCD %d disagree with control word 0x%02x", i,
+                        c->mode, c->rw, c->bcd, c->ctrl);
+            return false;
+        }
+        if (c->running && (c->mode == 2 || c->mode == 3) && (c->n < 1 || c->n > counter_modulus(c))) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "counter %d: count %u in mode %u", i, c->n,
+                        c->mode);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void pit_post_load(void *state)
+{
+    PitState *pit = state;
+    irq_set(&pit->irq0, pit->c[0].irq_out);
+}
+
+/* Clock edges are counted from virtual time 0. 2^52 edges (119 years) keep every edge's
+ * virtual time, and the edge arithmetic around it, inside 63 bits. */
+#define PIT_TICK_MAX (INT64_C(1) << 52)
+
+static const VmStateField pit_counter_fields[] = {
+    VMSTATE_U8_RANGE(PitCounter, ctrl, 0, 0x3f),
+    VMSTATE_U8_RANGE(PitCounter, mode, 0, 5),
+    VMSTATE_U8_RANGE(PitCounter, rw, 1, 3),
+    VMSTATE_BOOL(PitCounter, bcd),
+    VMSTATE_U16(PitCounter, cr),
+    VMSTATE_BOOL(PitCounter, cr_valid),
+    VMSTATE_BOOL(PitCounter, wr_msb),
+    VMSTATE_U8(PitCounter, wr_lsb),
+    VMSTATE_BOOL(PitCounter, rd_msb),
+    VMSTATE_BOOL(PitCounter, ol_latched),
+    VMSTATE_U16(PitCounter, ol),
+    VMSTATE_BOOL(PitCounter, st_latched),
+    VMSTATE_U8(PitCounter, st),
+    VMSTATE_BOOL(PitCounter, null_count),
+    VMSTATE_BOOL(PitCounter, gate),
+    VMSTATE_BOOL(PitCounter, armed),
+    VMSTATE_U8_RANGE(PitCounter, ev, EV_NONE, EV_LOAD),
+    VMSTATE_I64_RANGE(PitCounter, ev_tick, 0, PIT_TICK_MAX),
+    VMSTATE_BOOL(PitCounter, ev_first_low),
+    VMSTATE_BOOL(PitCounter, running),
+    VMSTATE_I64_RANGE(PitCounter, base_tick, 0, PIT_TICK_MAX),
+    VMSTATE_U32_RANGE(PitCounter, base_ce, 0, 0x10000),
+    VMSTATE_U32_RANGE(PitCounter, n, 0, 0x10000),
+    VMSTATE_BOOL(PitCounter, first_low),
+    VMSTATE_U32_RANGE(PitCounter, hold_ce, 0, 0x10000),
+    VMSTATE_BOOL(PitCounter, tc_armed),
+    VMSTATE_I64_RANGE(PitCounter, tc_tick, 0, PIT_TICK_MAX),
+    VMSTATE_U32_RANGE(PitCounter, tc_left, 0, 0x10000),
+    VMSTATE_BOOL(PitCounter, out_level),
+    VMSTATE_BOOL(PitCounter, irq_out),
+    VMSTATE_I64_RANGE(PitCounter, irq_tick, 0, PIT_TICK_MAX),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pit_counter_vmsd = {
+    .name = "8254-counter",
+    .version = 1,
+    .fields = pit_counter_fields,
+};
+
+static const VmStateField pit_fields[] = {
+    VMSTATE_STRUCT_ARRAY(PitState, c, 3, PitCounter, &pit_counter_vmsd),
+    VMSTATE_TIMER(PitState, timer),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pit_vmsd = {
+    .name = "8254",
+    .version = 1,
+    .fields = pit_fields,
+    .check = pit_check,
+    .post_load = pit_post_load,
+};
+
+static const DeviceProp pit_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(PitState, iobase), "I/O port base", "0x40", 0, 0xfffc },
+    { NULL },
+};
+
+static const DeviceClass pit_class = {
+    .name = "isa-pit",
+    .description = "8254 programmable interval timer",
+    .instance_size = sizeof(PitState),
+    .props = pit_props,
+    .vmsd = &pit_vmsd,
+    .realize = pit_realize,
+    .reset = pit_reset,
+    .unrealize = pit_unrealize,
+};
+
+__attribute__((constructor)) static void pit_register(void)
+{
+    device_class_register(&pit_class);
+}
+
+PitState *i8254_new(Vm *vm, uint16_t base, const IrqLine *irq0)
+{
+    PitState *pit = (PitState *)device_new(vm, pit_class.name, "pit", NULL);
+    g_assert(pit);
+    pit->iobase = base;
+    if (irq0)
+        pit->irq0 = *irq0;
+    if (!device_realize(DEVICE(pit), NULL))
+        g_assert_not_reached();
     return pit;
 }

@@ -49,8 +49,10 @@ typedef struct RtcTime {
 } RtcTime;
 
 struct RtcState {
+    Device dev;
+    uint32_t iobase;  /* property */
     Vm *vm;
-    IrqLine irq;
+    IrqLine irq;      /* wired by the board */
     VTimer *timer;
     uint8_t cmos[128];
     uint8_t index;
@@ -441,9 +443,9 @@ bool mc146818_nmi_disabled(RtcState *s)
 
 /* The RESET pin (MC146818A) clears PIE, AIE, UIE, SQWE and the flags of register C;
  * time, calendar, register A and the RAM are battery backed and stay. */
-static void rtc_reset(void *opaque)
+static void rtc_reset(Device *dev)
 {
-    RtcState *s = opaque;
+    RtcState *s = (RtcState *)dev;
     int64_t now = vm_clock_ns(s->vm);
     rtc_sync(s, now);
     s->cmos[REG_B] &= ~(B_PIE | B_AIE | B_UIE | 0x08);
@@ -453,19 +455,10 @@ static void rtc_reset(void *opaque)
     rtc_arm(s, now);
 }
 
-static void rtc_free(void *opaque)
+static bool rtc_realize(Device *dev, GError **err)
 {
-    RtcState *s = opaque;
-    vtimer_free(s->timer);
-    g_free(s);
-}
-
-RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq)
-{
-    RtcState *s = g_new0(RtcState, 1);
-    s->vm = vm;
-    if (irq)
-        s->irq = *irq;
+    RtcState *s = (RtcState *)dev;
+    Vm *vm = s->vm = dev->vm;
     s->timer = vtimer_new(vm, rtc_timer_cb, s);
 
     /* Host local time at VM creation; updates land on the host's second boundaries. */
@@ -488,9 +481,107 @@ RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq)
     s->cmos[REG_A] = 0x26; /* 32.768 kHz, 1024 Hz periodic rate */
     s->cmos[REG_B] = B_24H;
     s->cmos[REG_C] = 0;
-    rtc_reset(s);
-    io_add(vm_io(vm), "rtc", base, 2, &rtc_ops, s);
-    vm_add_reset_handler(vm, rtc_reset, s);
-    vm_add_cleanup(vm, rtc_free, s);
+    io_add(vm_io(vm), "rtc", (uint16_t)s->iobase, 2, &rtc_ops, s);
+    return true;
+}
+
+static void rtc_unrealize(Device *dev)
+{
+    RtcState *s = (RtcState *)dev;
+    vtimer_free(s->timer);
+}
+
+/* UIP is computed, never stored; register C holds only its four flags. */
+static bool rtc_check(const void *state, GError **err)
+{
+    const RtcState *s = state;
+    if ((s->cmos[REG_A] & A_UIP) || (s->cmos[REG_C] & 0x0f)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "registers A 0x%02x and C 0x%02x hold bits the chip keeps clear",
+                    s->cmos[REG_A], s->cmos[REG_C]);
+        return false;
+    }
+    return true;
+}
+
+static void rtc_post_load(void *state)
+{
+    RtcState *s = state;
+    irq_set(&s->irq, s->irq_level);
+}
+
+/* Guest writes of any byte decode to 0-255 (a bad BCD digit gives up to 165); the
+ * chip's behaviour with such values is undefined, rtc_time_add clamps them. */
+static const VmStateField rtc_time_fields[] = {
+    VMSTATE_I32_RANGE(RtcTime, sec, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, min, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, hour, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, wday, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, mday, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, mon, 0, 255),
+    VMSTATE_I32_RANGE(RtcTime, year, 0, 1000000),
+    VMSTATE_END,
+};
+
+static const VmStateDesc rtc_time_vmsd = {
+    .name = "mc146818-time",
+    .version = 1,
+    .fields = rtc_time_fields,
+};
+
+/* Virtual times within 2^62 ns (146 years) either side of the clock's start. */
+#define RTC_NS_LIMIT (INT64_C(1) << 62)
+
+static const VmStateField rtc_fields[] = {
+    VMSTATE_BUFFER(RtcState, cmos),
+    VMSTATE_U8_RANGE(RtcState, index, 0, 127),
+    VMSTATE_BOOL(RtcState, nmi_disabled),
+    VMSTATE_STRUCT(RtcState, tm, RtcTime, &rtc_time_vmsd),
+    VMSTATE_I64_RANGE(RtcState, phase_ns, -RTC_NS_LIMIT, RTC_NS_LIMIT),
+    VMSTATE_I64_RANGE(RtcState, tm_ns, -RTC_NS_LIMIT, RTC_NS_LIMIT),
+    VMSTATE_I64_RANGE(RtcState, pf_checked_ns, -RTC_NS_LIMIT, RTC_NS_LIMIT),
+    VMSTATE_BOOL(RtcState, dst_fall_done),
+    VMSTATE_BOOL(RtcState, irq_level),
+    VMSTATE_TIMER(RtcState, timer),
+    VMSTATE_END,
+};
+
+static const VmStateDesc rtc_vmsd = {
+    .name = "mc146818",
+    .version = 1,
+    .fields = rtc_fields,
+    .check = rtc_check,
+    .post_load = rtc_post_load,
+};
+
+static const DeviceProp rtc_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(RtcState, iobase), "I/O port base", "0x70", 0, 0xfffe },
+    { NULL },
+};
+
+static const DeviceClass rtc_class = {
+    .name = "mc146818rtc",
+    .description = "MC146818A real-time clock with 128 bytes of CMOS memory",
+    .instance_size = sizeof(RtcState),
+    .props = rtc_props,
+    .vmsd = &rtc_vmsd,
+    .realize = rtc_realize,
+    .reset = rtc_reset,
+    .unrealize = rtc_unrealize,
+};
+
+__attribute__((constructor)) static void rtc_register(void)
+{
+    device_class_register(&rtc_class);
+}
+
+RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq)
+{
+    RtcState *s = (RtcState *)device_new(vm, rtc_class.name, "rtc", NULL);
+    g_assert(s);
+    s->iobase = base;
+    if (irq)
+        s->irq = *irq;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The device object model.
+ *
+ * A DeviceClass names a kind of device: its properties (typed, with QEMU's spellings),
+ * the size of its instance, realize/reset/unrealize, and the description of its
+ * guest-visible state (engine/vmstate.h). Each device file registers its classes from
+ * a constructor function (the core library is linked whole); lookups and listings are
+ * by name, listings sorted, so nothing depends on registration order.
+ *
+ * A device's state struct starts with a Device (the instance header). device_new
+ * allocates it zeroed with the properties' defaults; the creator sets properties (or,
+ * inside the device's own file, wiring fields directly) and calls device_realize,
+ * which runs the class's realize, puts the device on its VM's list and resets it to
+ * its power-on state. The VM owns the list: a system reset resets each device in
+ * realize order (before the reset handlers of devices not yet converted), vm_free
+ * unrealizes them in reverse order and frees them, and the state stream walks it.
+ *
+ * Lock rules: everything here runs with the engine lock held, except class
+ * registration and lookup (start-up, any thread) and the property parsing helpers,
+ * which touch no VM. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/vmstate.h"
+
+typedef struct Vm Vm;
+typedef struct Device Device;
+typedef struct DeviceClass DeviceClass;
+typedef struct DeviceList DeviceList;
+
+/* The instance header, the first member of every device's state struct. */
+struct Device {
+    const DeviceClass *klass;
+    char *id;        /* unique within the VM; names the device's state section */
+    Vm *vm;
+    bool realized;
+    GList link;      /* in the VM's device list; data points at this Device */
+};
+
+typedef enum {
+    DEVICE_PROP_U32,     /* uint32_t, min..max; decimal, 0x hex or 0 octal */
+    DEVICE_PROP_BOOL,    /* bool: on/off, true/false, yes/no */
+    DEVICE_PROP_STRING,  /* char *, owned by the device */
+    DEVICE_PROP_CHARDEV, /* Chardev *: the id of a character device of the VM */
+} DevicePropType;
+
+typedef struct DeviceProp {
+    const char *name;
+    DevicePropType type;
+    size_t offset;            /* of the member in the state struct */
+    const char *description;
+    const char *default_value; /* as text, or NULL: zero / no chardev */
+    uint32_t min, max;        /* DEVICE_PROP_U32 (both 0: any value) */
+} DeviceProp;
+
+struct DeviceClass {
+    const char *name;         /* QEMU's name where QEMU has the device */
+    const char *description;  /* one line */
+    size_t instance_size;     /* of the state struct that starts with Device */
+    bool user_creatable;      /* offered by -device */
+    const DeviceProp *props;  /* ends with a NULL name; may be NULL */
+    const VmStateDesc *vmsd;  /* guest-visible state; NULL: the device has none */
+    /* Builds the wiring from the properties: regions, timers, chardev receivers. */
+    bool (*realize)(Device *dev, GError **err);
+    /* Power-on and system reset state. */
+    void (*reset)(Device *dev);
+    /* Undoes realize (the instance and its string properties are freed after). */
+    void (*unrealize)(Device *dev);
+};
+
+#define DEVICE(p) (&(p)->dev)
+
+void device_class_register(const DeviceClass *dc);
+const DeviceClass *device_class_find(const char *name);
+/* Classes sorted by name (the array is the caller's, the classes are not). */
+GPtrArray *device_class_list(bool user_creatable_only);
+/* What -device help and -device NAME,help print. */
+void device_class_print_list(FILE *out);
+void device_class_print_props(const DeviceClass *dc, FILE *out);
+
+/* Checks a -device option list ("key=value,...", ",," for a comma) against the class
+ * without creating anything: unknown keys and bad values are one-line errors. Returns
+ * key -> value for every property, defaults filled in. */
+GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GError **err);
+/* The value of a property after parsing (or its default). */
+uint32_t device_opts_get_u32(const DeviceClass *dc, GHashTable *opts, const char *name);
+
+/* Lock held. id NULL names the device "<class>.<n>" (n counts that class in the VM). */
+Device *device_new(Vm *vm, const char *class_name, const char *id, GError **err);
+bool device_set_prop(Device *dev, const char *name, const char *value, GError **err);
+/* On failure the device is freed. */
+bool device_realize(Device *dev, GError **err);
+Device *device_find(Vm *vm, const char *id);
+/* The VM's devices in realize order (do not modify). */
+GList *device_list_head(Vm *vm);
+
+/* State of one device, and of every device of a VM that has a state description. */
+void device_save_state(Device *dev, GByteArray *out);
+bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err);
+
+/* The devices' part of a VM state stream:
+ *   8 bytes "VIREODEV", u32 format version (1), u32 section count, the sections.
+ * Loading is all or nothing: every section is decoded and checked before any device
+ * changes; a section for a device this VM lacks, a device of the VM with no section,
+ * or a section twice is an error. */
+void device_list_save(Vm *vm, GByteArray *out);
+bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err);
+
+/* For engine/vm.c. */
+DeviceList *device_list_new(void);
+void device_list_reset(DeviceList *l);
+void device_list_free(DeviceList *l);
