@@ -2,6 +2,7 @@
 /* vm.conf <-> VmConfig. Every bad value is reported as one line that names the file,
  * the key and the value, and says what would be accepted. */
 #include "engine/vmconf.h"
+#include "engine/regfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #define VMCONF_MAX_CPUS 64
 #define VMCONF_MIN_RAM (UINT64_C(1) << 20)
 #define VMCONF_MAX_RAM (UINT64_C(1) << 40)
+/* A VM description is a few hundred bytes; anything near this is not one. */
+#define VMCONF_MAX_SIZE ((size_t)1 << 20)
 
 static const VmconfDriveSlot drive_slots[] = {
     { "hda", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 0, false },
@@ -283,13 +286,22 @@ GKeyFile *vmconf_load(const char *dir, GError **err)
 {
     g_autofree char *file = g_build_filename(dir, VMCONF_FILE, NULL);
     g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *data = NULL;
+    size_t len;
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_KEEP_COMMENTS, &local)) {
-        int code = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                       ? VIREO_ERROR_NOT_FOUND : VIREO_ERROR_INVALID;
-        g_set_error(err, VIREO_ERROR, code, "%s: %s", file,
-                    code == VIREO_ERROR_NOT_FOUND ? "missing: this folder has no VM description"
-                                                  : local->message);
+    /* Not g_key_file_load_from_file: it would wait forever on a FIFO, and read a file of
+     * any size into memory. */
+    if (!regfile_read(file, VMCONF_MAX_SIZE, &data, &len, &local)) {
+        if (local->code == VIREO_ERROR_NOT_FOUND)
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
+                        "%s: missing: this folder has no VM description", file);
+        else
+            g_set_error_literal(err, VIREO_ERROR, VIREO_ERROR_INVALID, local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_KEEP_COMMENTS, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: %s", file, local->message);
         g_error_free(local);
         return NULL;
     }

@@ -3,8 +3,11 @@
  * gives one line that names the file, key and value. */
 #include "engine/vmconf.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct Fixture {
     char *dir;
@@ -204,6 +207,77 @@ static void test_load_errors(Fixture *f, gconstpointer data)
     g_assert_true(g_str_has_prefix(err->message, p));
 }
 
+/* vmconf_load on a thread of its own, so that a load that waits on a FIFO fails the
+ * test instead of hanging it. */
+typedef struct LoadJob {
+    const char *dir;
+    GKeyFile *kf;
+    GError *err;
+    gint done;
+} LoadJob;
+
+static gpointer load_thread(gpointer data)
+{
+    LoadJob *j = data;
+    j->kf = vmconf_load(j->dir, &j->err);
+    g_atomic_int_set(&j->done, 1);
+    return NULL;
+}
+
+static bool load_within(LoadJob *j, const char *fifo, int ms)
+{
+    GThread *t = g_thread_new("vmconf-load", load_thread, j);
+    for (int i = 0; i < ms && !g_atomic_int_get(&j->done); i++)
+        g_usleep(1000);
+    bool in_time = g_atomic_int_get(&j->done);
+    if (!in_time && fifo) {
+        /* A writer that goes away at once lets the blocked open() return. */
+        int w = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (w >= 0)
+            close(w);
+    }
+    g_thread_join(t);
+    return in_time;
+}
+
+static void test_load_fifo(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    g_assert_cmpint(mkfifo(p, 0600), ==, 0);
+    LoadJob j = { f->dir, NULL, NULL, 0 };
+    bool in_time = load_within(&j, p, 3000);
+    if (j.kf)
+        g_key_file_unref(j.kf);
+    if (!in_time)
+        g_error("vmconf_load waited for a writer on a FIFO vm.conf");
+    g_assert_null(j.kf);
+    g_assert_error(j.err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_test_message("%s", j.err->message);
+    g_assert_true(g_str_has_prefix(j.err->message, p));
+    g_assert_nonnull(strstr(j.err->message, "FIFO"));
+    g_error_free(j.err);
+}
+
+/* A huge vm.conf is refused before it is read, in one short line. */
+static void test_load_too_big(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    size_t len = 2u << 20;
+    g_autofree char *text = g_malloc(len);
+    memset(text, 'x', len);
+    memcpy(text, "[vm]\nmemory=", 12);
+    text[len - 1] = '\n';
+    g_assert_true(g_file_set_contents(p, text, (gssize)len, NULL));
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GKeyFile) kf = vmconf_load(f->dir, &err);
+    g_assert_null(kf);
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_test_message("%s", err->message);
+    g_assert_true(g_str_has_prefix(err->message, p));
+    g_assert_nonnull(strstr(err->message, "1.0 MiB"));
+    g_assert_cmpuint(strlen(err->message), <, 200);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -216,5 +290,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/round-trip", Fixture, NULL, fixture_setup, test_save_load_round_trip,
                fixture_teardown);
     g_test_add("/vmconf/load-errors", Fixture, NULL, fixture_setup, test_load_errors, fixture_teardown);
+    g_test_add("/vmconf/load-fifo", Fixture, NULL, fixture_setup, test_load_fifo, fixture_teardown);
+    g_test_add("/vmconf/load-too-big", Fixture, NULL, fixture_setup, test_load_too_big, fixture_teardown);
     return g_test_run();
 }
