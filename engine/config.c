@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 G_DEFINE_QUARK(vireo-error-quark, vireo_error)
 
@@ -84,4 +85,29 @@ bool parse_size(const char *s, bool default_mib, uint64_t *out)
         return false;
     *out = (uint64_t)bytes;
     return true;
+}
+
+char *config_shorten(const char *text, size_t max_chars)
+{
+    /* max_chars characters take at most 4 bytes each: no need to look further. */
+    size_t len = text ? strnlen(text, max_chars * 4 + 4) : 0;
+    g_autofree char *valid = g_utf8_make_valid(text ? text : "", (gssize)len);
+    GString *out = g_string_new(NULL);
+    size_t n = 0;
+    for (const char *c = valid; *c; c = g_utf8_next_char(c), n++) {
+        if (n == max_chars) {
+            g_string_append(out, "…");
+            break;
+        }
+        gunichar u = g_utf8_get_char(c);
+        if (u == '\n')
+            g_string_append(out, "\\n");
+        else if (u == '\t')
+            g_string_append(out, "\\t");
+        else if (u < 0x20 || u == 0x7f)
+            g_string_append_printf(out, "\\x%02x", u);
+        else
+            g_string_append_unichar(out, u);
+    }
+    return g_string_free(out, FALSE);
 }

@@ -66,4 +66,10 @@ void drive_config_free(DriveConfig *d);
  * default_mib is true (as -m). */
 bool parse_size(const char *s, bool default_mib, uint64_t *out);
 
+/* Text from a file or the user as an error message quotes it: valid UTF-8 (bad bytes
+ * become U+FFFD), control characters escaped (\n, \x1b) so the message stays one line,
+ * and at most max_chars characters followed by "…" so a huge value gives a short line. */
+#define CONFIG_QUOTE_MAX 40
+char *config_shorten(const char *text, size_t max_chars);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmConfig, vm_config_free)

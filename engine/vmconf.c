@@ -78,8 +78,9 @@ static G_GNUC_PRINTF(5, 6) bool bad_value(Parser *p, const char *group, const ch
     va_start(ap, fmt);
     g_autofree char *why = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    g_autofree char *shown = config_shorten(value, CONFIG_QUOTE_MAX);
     g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: [%s] %s=%s: %s", p->file,
-                group, key, value ? value : "", why);
+                group, key, shown, why);
     return false;
 }
 
@@ -98,14 +99,17 @@ static bool get_existing_file(Parser *p, const char *group, const char *key, cha
     if (!v || !*v)
         return true;
     g_autofree char *path = vmconf_resolve_path(p->dir, v);
+    /* The path holds the value: it is shortened too, with room for the folder. */
+    g_autofree char *shown = config_shorten(path, CONFIG_QUOTE_MAX + 200);
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_autofree char *value = config_shorten(v, CONFIG_QUOTE_MAX);
         g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
                     "%s: [%s] %s=%s: the file %s does not exist (fix the path or remove the key)",
-                    p->file, group, key, v, path);
+                    p->file, group, key, value, shown);
         return false;
     }
     if (g_file_test(path, G_FILE_TEST_IS_DIR))
-        return bad_value(p, group, key, v, "%s is a folder, not a file", path);
+        return bad_value(p, group, key, v, "%s is a folder, not a file", shown);
     *out = g_steal_pointer(&path);
     return true;
 }
@@ -115,9 +119,10 @@ static bool check_known_keys(Parser *p, const char *group, bool (*known)(const c
     g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
     for (char **k = keys; k && *k; k++) {
         if (!known(*k)) {
+            g_autofree char *shown = config_shorten(*k, CONFIG_QUOTE_MAX);
             g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "%s: [%s] %s: unknown key (misspelt? see the README's vm.conf keys)",
-                        p->file, group, *k);
+                        p->file, group, shown);
             return false;
         }
     }
@@ -282,6 +287,44 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     return g_steal_pointer(&cfg);
 }
 
+/* GKeyFile's syntax errors quote the whole offending line, which may be a megabyte:
+ * what stands between quotation marks (English “”, German „“, French «») is shortened,
+ * then the whole message. */
+static char *shorten_quoted(const char *msg)
+{
+    static const char *const open_marks[] = { "“", "„", "«" };
+    static const char *const close_marks[] = { "”", "“", "»" };
+    GString *out = g_string_new(NULL);
+    const char *p = msg;
+    for (;;) {
+        const char *open = NULL, *close = NULL;
+        size_t open_len = 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(open_marks); i++) {
+            const char *o = strstr(p, open_marks[i]);
+            if (o && (!open || o < open)) {
+                open = o;
+                open_len = strlen(open_marks[i]);
+            }
+        }
+        for (size_t i = 0; open && i < G_N_ELEMENTS(close_marks); i++) {
+            const char *c = strstr(open + open_len, close_marks[i]);
+            if (c && (!close || c < close))
+                close = c;
+        }
+        if (!close)
+            break;
+        g_autofree char *inner = g_strndup(open + open_len, (size_t)(close - open - open_len));
+        g_autofree char *shown = config_shorten(inner, CONFIG_QUOTE_MAX);
+        g_string_append_len(out, p, open + open_len - p);
+        g_string_append(out, shown);
+        p = close;
+    }
+    g_string_append(out, p);
+    char *all = config_shorten(out->str, 300);
+    g_string_free(out, TRUE);
+    return all;
+}
+
 GKeyFile *vmconf_load(const char *dir, GError **err)
 {
     g_autofree char *file = g_build_filename(dir, VMCONF_FILE, NULL);
@@ -301,7 +344,8 @@ GKeyFile *vmconf_load(const char *dir, GError **err)
         return NULL;
     }
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_KEEP_COMMENTS, &local)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: %s", file, local->message);
+        g_autofree char *why = shorten_quoted(local->message);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: %s", file, why);
         g_error_free(local);
         return NULL;
     }

@@ -45,6 +45,7 @@ def main():
         write_vm(home, "missing", "[vm]\n[drives]\nfda=gone.img\n")
         write_vm(home, "fwcfg", "[vm]\nmemory=96M\naccel=kvm\nfirmware=%s\n" % guest)
         write_vm(home, "huge", "[vm]\nmemory=" + "x" * (50 << 20) + "\n")
+        write_vm(home, "long", "[vm]\nmemory=" + "x" * (900 << 10) + "\n")
         fifo_dir = os.path.join(home, "vireo", "vms", "fifo")
         os.makedirs(fifo_dir)
         os.mkfifo(os.path.join(fifo_dir, "vm.conf"))
@@ -53,7 +54,8 @@ def main():
                  ("missing", "gone.img does not exist"),
                  ("nope", "no VM called 'nope'"),
                  ("fifo", "vm.conf is a FIFO"),
-                 ("huge", "more than the 1.0 MiB")]
+                 ("huge", "more than the 1.0 MiB"),
+                 ("long", "memory=" + "x" * 40 + "\u2026: not a memory size")]
         for name, needle in cases:
             check_refused(vireo, env, name, needle, failures)
 

@@ -170,6 +170,46 @@ static void test_bad_values(Fixture *f, gconstpointer data)
     }
 }
 
+/* Values are quoted shortened in errors: a huge value, key, path or line still gives one
+ * short line (it used to be copied whole into the message). */
+static void test_long_values_shortened(Fixture *f, gconstpointer data)
+{
+    g_autofree char *xs = g_strnfill(100000, 'x');
+    g_autofree char *forty = g_strnfill(40, 'x');
+    g_autofree char *shown = g_strdup_printf("[vm] memory=%s…: not a memory size", forty);
+    const char *templates[] = { "[vm]\nmemory=%s\n", "[vm]\n%s=1\n", "[vm]\nkernel=%s\n",
+                                "[vm]\n[drives]\nhda=%s\n" };
+    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
+        g_autofree char *text = g_strdup_printf(templates[i], xs);
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VmConfig) c = parse_text(f, text, &err);
+        g_assert_null(c);
+        g_assert_nonnull(err);
+        g_test_message("%.400s", err->message);
+        g_assert_cmpuint(strlen(err->message), <, 500);
+        g_assert_nonnull(strstr(err->message, "xxx…"));
+        if (i == 0)
+            g_assert_nonnull(strstr(err->message, shown));
+    }
+    /* An escaped newline in a value does not break the line. */
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\nappend=quiet\\nroot=/dev/sda\n", &err);
+    g_assert_null(c);
+    g_test_message("%s", err->message);
+    g_assert_null(strchr(err->message, '\n'));
+    g_assert_nonnull(strstr(err->message, "append=quiet\\nroot=/dev/sda: "));
+
+    /* GKeyFile's own syntax error quotes the line: shortened as well. */
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    g_autofree char *bad = g_strdup_printf("[vm]\n%s\n", xs);
+    g_assert_true(g_file_set_contents(p, bad, -1, NULL));
+    g_clear_error(&err);
+    g_assert_null(vmconf_load(f->dir, &err));
+    g_test_message("%s", err->message);
+    g_assert_cmpuint(strlen(err->message), <, 500);
+    g_assert_nonnull(strstr(err->message, "xxx…"));
+}
+
 static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -285,6 +325,8 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,
+               fixture_teardown);
     g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
                fixture_teardown);
     g_test_add("/vmconf/round-trip", Fixture, NULL, fixture_setup, test_save_load_round_trip,
