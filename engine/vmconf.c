@@ -129,6 +129,35 @@ static bool check_known_keys(Parser *p, const char *group, bool (*known)(const c
     return true;
 }
 
+static bool is_path_key(const char *group, const char *key)
+{
+    static const char *const vm_paths[] = { "firmware", "kernel", "initrd", "serial", NULL };
+    return !strcmp(group, VMCONF_GROUP_DRIVES) || g_strv_contains(vm_paths, key);
+}
+
+/* GKeyFile returns no string for a value that is not UTF-8, exactly as for a missing
+ * key: hda=<ff fe>.img would boot without its disk. Every key and value of the group is
+ * checked first, so such a value is an error that names its key. */
+static bool check_utf8(Parser *p, const char *group)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *key = config_shorten(*k, CONFIG_QUOTE_MAX);
+        if (!g_utf8_validate(*k, -1, NULL)) {
+            g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "%s: [%s] %s: the key name is not valid UTF-8 (vm.conf is UTF-8 text)",
+                        p->file, group, key);
+            return false;
+        }
+        g_autofree char *raw = g_key_file_get_value(p->kf, group, *k, NULL);
+        if (raw && !g_utf8_validate(raw, -1, NULL))
+            return bad_value(p, group, key, raw, "the value is not valid UTF-8 (vm.conf is UTF-8 text%s)",
+                             is_path_key(group, *k) ? "; a file whose name is in another encoding "
+                                                      "must be renamed" : "");
+    }
+    return true;
+}
+
 static bool is_vm_key(const char *key)
 {
     return g_strv_contains(vm_keys, key);
@@ -147,7 +176,7 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
                     "%s: no [vm] group: this is not a Vireo VM description", p->file);
         return false;
     }
-    if (!check_known_keys(p, g, is_vm_key))
+    if (!check_utf8(p, g) || !check_known_keys(p, g, is_vm_key))
         return false;
 
     g_autofree char *mem = get_value(p, g, "memory");
@@ -252,7 +281,7 @@ static bool parse_drives_group(Parser *p, VmConfig *cfg)
     const char *g = VMCONF_GROUP_DRIVES;
     if (!g_key_file_has_group(p->kf, g))
         return true;
-    if (!check_known_keys(p, g, is_drive_key))
+    if (!check_utf8(p, g) || !check_known_keys(p, g, is_drive_key))
         return false;
     for (size_t i = 0; i < G_N_ELEMENTS(drive_slots); i++) {
         const VmconfDriveSlot *s = &drive_slots[i];

@@ -27,7 +27,7 @@ def check_refused(vireo, env, name, needle, failures):
         r = run(vireo, env, ["--vm", name, "-nographic"], timeout=10)
     except subprocess.TimeoutExpired:
         print("# --vm %s: still running after 10 s" % name)
-        failures.append("--vm %s: hangs" % name)
+        failures.append("--vm %s: still running after 10 s instead of refusing" % name)
         return
     err = r.stderr.strip()
     print("# --vm %s: exit %d: %s" % (name, r.returncode, err[:300]))
@@ -46,6 +46,8 @@ def main():
         write_vm(home, "fwcfg", "[vm]\nmemory=96M\naccel=kvm\nfirmware=%s\n" % guest)
         write_vm(home, "huge", "[vm]\nmemory=" + "x" * (50 << 20) + "\n")
         write_vm(home, "long", "[vm]\nmemory=" + "x" * (900 << 10) + "\n")
+        # Used to boot without its disk: the value was taken as absent.
+        write_vm(home, "latin1", b"[vm]\n[drives]\nhda=\xff\xfe.img\n")
         fifo_dir = os.path.join(home, "vireo", "vms", "fifo")
         os.makedirs(fifo_dir)
         os.mkfifo(os.path.join(fifo_dir, "vm.conf"))
@@ -55,7 +57,8 @@ def main():
                  ("nope", "no VM called 'nope'"),
                  ("fifo", "vm.conf is a FIFO"),
                  ("huge", "more than the 1.0 MiB"),
-                 ("long", "memory=" + "x" * 40 + "\u2026: not a memory size")]
+                 ("long", "memory=" + "x" * 40 + "\u2026: not a memory size"),
+                 ("latin1", "[drives] hda=\ufffd\ufffd.img: the value is not valid UTF-8")]
         for name, needle in cases:
             check_refused(vireo, env, name, needle, failures)
 

@@ -749,7 +749,7 @@ static void case_library_errors(void)
 {
     VireoWindow *main = VIREO_WINDOW(find_window(VIREO_TYPE_WINDOW));
     GListModel *model = vireo_library_get_model(vireo_application_get_library(app));
-    CHECK(g_list_model_get_n_items(model) == 5, "%u VMs listed", g_list_model_get_n_items(model));
+    CHECK(g_list_model_get_n_items(model) == 6, "%u VMs listed", g_list_model_get_n_items(model));
     VireoLibrary *lib = vireo_application_get_library(app);
     VireoMachine *bad = vireo_library_find(lib, "Bad memory");
     VireoMachine *missing = vireo_library_find(lib, "Missing disk");
@@ -770,6 +770,11 @@ static void case_library_errors(void)
     CHECK(label_with_text(list, "gone.qcow2 does not exist"), "the row does not show the missing disk");
     CHECK(label_with_text(list, "vm.conf is a FIFO"), "the row does not show the FIFO");
     CHECK(label_with_text(list, "more than the 1.0 MiB"), "the row does not show the size limit");
+    VireoMachine *latin1 = vireo_library_find(lib, "Latin-1 disk");
+    CHECK(latin1 && vireo_machine_get_state(latin1) == VIREO_MACHINE_BROKEN,
+          "a disk name that is not UTF-8 was taken as no disk");
+    CHECK(label_with_text(list, "hda=\uFFFD\uFFFD.img: the value is not valid UTF-8"),
+          "the row does not name the key that is not UTF-8");
 
     gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Missing disk");
     CHECK(wait_for(message_dialog_shown, NULL, 5000), "no error dialog on start");
@@ -798,7 +803,7 @@ static void case_library_errors(void)
     adw_message_dialog_response(d, "delete");
     gtk_window_destroy(GTK_WINDOW(d));
     run_for(100);
-    CHECK(g_list_model_get_n_items(model) == 4, "delete left %u", g_list_model_get_n_items(model));
+    CHECK(g_list_model_get_n_items(model) == 5, "delete left %u", g_list_model_get_n_items(model));
     g_autofree char *gone = g_build_filename(library_root, "Missing disk", NULL);
     CHECK(!g_file_test(gone, G_FILE_TEST_EXISTS), "the folder is still there");
 
@@ -970,6 +975,7 @@ int main(int argc, char **argv)
         memset(huge + n, 'x', 50u << 20);
         strcpy(huge + n + (50u << 20), "\n");
         write_vm("Huge", huge);
+        write_vm("Latin-1 disk", "[vm]\n[drives]\nhda=\xff\xfe.img\n");
     }
     vireo_application_init_i18n();
     app = vireo_application_new(library_root);

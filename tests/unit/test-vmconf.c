@@ -130,7 +130,7 @@ static void test_defaults(Fixture *f, gconstpointer data)
 /* Each bad file and the words its one-line error must contain. */
 static const struct {
     const char *text;
-    const char *expect[3];
+    const char *expect[4];
 } bad_cases[] = {
     { "[vm]\nmemory=lots\n", { "[vm] memory=lots", "not a memory size", NULL } },
     { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 1T", NULL } },
@@ -150,6 +150,11 @@ static const struct {
     { "[vm]\n[drives]\nhda=missing.qcow2\n", { "[drives] hda=missing.qcow2", "does not exist", NULL } },
     { "[vm]\n[drives]\nhdz=x.img\n", { "[drives] hdz", "unknown key", NULL } },
     { "[machine]\nmemory=64M\n", { "no [vm] group", NULL } },
+    /* Not UTF-8: an error naming the key, not a key taken as absent. */
+    { "[vm]\n[drives]\nhda=\xff\xfe.img\n", { "[drives] hda=\uFFFD\uFFFD.img", "not valid UTF-8", "renam" } },
+    { "[vm]\nmemory=64M\xff\n", { "[vm] memory=64M\uFFFD", "not valid UTF-8", NULL } },
+    { "[vm]\nos-name=Fr\xe9" "eDOS\n", { "[vm] os-name=Fr", "not valid UTF-8", NULL } },
+    { "[vm]\nk\xe9y=1\n", { "[vm] k\uFFFDy", "key name is not valid UTF-8", NULL } },
 };
 
 static void test_bad_values(Fixture *f, gconstpointer data)
