@@ -4,13 +4,8 @@
 #include "engine/vmconf.h"
 #include "engine/regfile.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define VMCONF_MAX_CPUS 64
-#define VMCONF_MIN_RAM (UINT64_C(1) << 20)
-#define VMCONF_MAX_RAM (UINT64_C(1) << 40)
 /* A VM description is a few hundred bytes; anything near this is not one. */
 #define VMCONF_MAX_SIZE ((size_t)1 << 20)
 
@@ -81,6 +76,14 @@ static G_GNUC_PRINTF(5, 6) bool bad_value(Parser *p, const char *group, const ch
     g_autofree char *shown = config_shorten(value, CONFIG_QUOTE_MAX);
     g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: [%s] %s=%s: %s", p->file,
                 group, key, shown, why);
+    return false;
+}
+
+/* bad_value with the reason from a shared check (config.h), which it frees. */
+static bool bad_reason(Parser *p, const char *group, const char *key, const char *value, GError *why)
+{
+    bad_value(p, group, key, value, "%s", why->message);
+    g_error_free(why);
     return false;
 }
 
@@ -179,24 +182,17 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
     if (!check_utf8(p, g) || !check_known_keys(p, g, is_vm_key))
         return false;
 
+    /* The limits are vireo-run's: what passes here, the engine runs. */
+    GError *why = NULL;
     g_autofree char *mem = get_value(p, g, "memory");
     cfg->ram_size = UINT64_C(256) << 20;
-    if (mem && (!parse_size(mem, true, &cfg->ram_size) || cfg->ram_size < VMCONF_MIN_RAM ||
-                cfg->ram_size > VMCONF_MAX_RAM))
-        return bad_value(p, g, "memory", mem,
-                         "not a memory size between 1M and 1T (examples: 64M, 512M, 2G)");
+    if (mem && !vm_config_parse_ram(mem, &cfg->ram_size, &why))
+        return bad_reason(p, g, "memory", mem, why);
 
     g_autofree char *cpus = get_value(p, g, "cpus");
     cfg->smp = 1;
-    if (cpus) {
-        char *end;
-        errno = 0;
-        long n = strtol(cpus, &end, 10);
-        if (errno || end == cpus || *end || n < 1 || n > VMCONF_MAX_CPUS)
-            return bad_value(p, g, "cpus", cpus, "the CPU count must be a number from 1 to %d",
-                             VMCONF_MAX_CPUS);
-        cfg->smp = (unsigned)n;
-    }
+    if (cpus && !vm_config_parse_cpus(cpus, &cfg->smp, &why))
+        return bad_reason(p, g, "cpus", cpus, why);
 
     g_autofree char *machine = get_value(p, g, "machine");
     if (machine && strcmp(machine, "pc"))
@@ -228,13 +224,8 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
 
     g_autofree char *boot = get_value(p, g, "boot");
     if (boot) {
-        size_t len = strlen(boot);
-        if (len < 1 || len > 4 || strspn(boot, "acdn") != len)
-            return bad_value(p, g, "boot", boot,
-                             "the boot order is up to four of a (floppy), c (disk), d (CD), n (network)");
-        for (size_t i = 0; i < len; i++)
-            if (strchr(boot + i + 1, boot[i]))
-                return bad_value(p, g, "boot", boot, "'%c' appears twice", boot[i]);
+        if (!vm_config_check_boot_order(boot, &why))
+            return bad_reason(p, g, "boot", boot, why);
         cfg->boot_order = g_strdup(boot);
     }
 

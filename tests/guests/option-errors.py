@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """vireo-run's options that name files or limits: a bad one ends vireo-run at once with
-exit status 2 and one line saying what is accepted.
+exit status 2 and one line saying what is accepted. -m, -smp and -boot take the limits
+vm.conf takes, in the same words.
 
 Files: -kernel, -initrd and -bios are sized before they are read, so a 2 GiB sparse file
 is refused in a moment and without memory (vireo-run runs with 1 GiB of address space
@@ -72,6 +73,12 @@ def main():
             (["-bios", p("huge.bios")], 2, r"firmware .*huge.bios: size 2147483648 is not a multiple of 64 KiB"),
             (["-bios", p("fifo")], 2, r"firmware: .*/fifo is a FIFO"),
             (["-kernel", os.path.join(tmp, "missing")], 1, r"-kernel: .*missing.*No such file or directory"),
+            # The limits are vm.conf's (config.h): the same words for the same values.
+            (["-m", "64G", "-S"], 2, r"^vireo-run: -m 64G: not a memory size between 1M and 32G"),
+            (["-m", "0", "-S"], 2, r"^vireo-run: -m 0: not a memory size between 1M and 32G"),
+            (["-smp", "2", "-S"], 2, r"^vireo-run: -smp 2: the processor count must be 1"),
+            (["-boot", "acdn", "-S"], 2, r"^vireo-run: -boot acdn: a boot order is 1 to 3 of a \(floppy\)"),
+            (["-boot", "order=cc", "-S"], 2, r"-boot order=cc: 'c' appears twice in the boot order"),
         ]
         for args, status, rx in cases:
             code, err, secs = run(vireo, args)

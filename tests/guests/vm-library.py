@@ -48,6 +48,11 @@ def main():
         write_vm(home, "long", "[vm]\nmemory=" + "x" * (900 << 10) + "\n")
         # Used to boot without its disk: the value was taken as absent.
         write_vm(home, "latin1", b"[vm]\n[drives]\nhda=\xff\xfe.img\n")
+        # Passed the parser, then failed to start (cpus: exit 1) or started without the
+        # fourth boot device: the engine's limits are the parser's now.
+        write_vm(home, "cpus", "[vm]\ncpus=64\n")
+        write_vm(home, "bigmem", "[vm]\nmemory=64G\n")
+        write_vm(home, "boot4", "[vm]\nboot=acdn\n")
         fifo_dir = os.path.join(home, "vireo", "vms", "fifo")
         os.makedirs(fifo_dir)
         os.mkfifo(os.path.join(fifo_dir, "vm.conf"))
@@ -58,7 +63,10 @@ def main():
                  ("fifo", "vm.conf is a FIFO"),
                  ("huge", "more than the 1.0 MiB"),
                  ("long", "memory=" + "x" * 40 + "\u2026: not a memory size"),
-                 ("latin1", "[drives] hda=\ufffd\ufffd.img: the value is not valid UTF-8")]
+                 ("latin1", "[drives] hda=\ufffd\ufffd.img: the value is not valid UTF-8"),
+                 ("cpus", "[vm] cpus=64: the processor count must be 1"),
+                 ("bigmem", "[vm] memory=64G: not a memory size between 1M and 32G"),
+                 ("boot4", "[vm] boot=acdn: a boot order is 1 to 3 of")]
         for name, needle in cases:
             check_refused(vireo, env, name, needle, failures)
 

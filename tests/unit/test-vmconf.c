@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vm.conf parsing: good files give the configuration the user wrote, every bad value
  * gives one line that names the file, key and value. */
+#include "engine/memory.h"
 #include "engine/vmconf.h"
 
 #include <fcntl.h>
@@ -69,7 +70,7 @@ static void test_full(Fixture *f, gconstpointer data)
     touch(f, "dos.img");
     g_autoptr(GError) err = NULL;
     g_autoptr(VmConfig) c = parse_text(f,
-        "[vm]\nos-id=freedos1.3\nos-name=FreeDOS\nmemory=32M\ncpus=2\nmachine=pc\n"
+        "[vm]\nos-id=freedos1.3\nos-name=FreeDOS\nmemory=32M\ncpus=1\nmachine=pc\n"
         "accel=kvm\nfirmware=seabios\ndisplay=std\nboot=ac\nboot-menu=true\n"
         "kernel=vmlinuz\ninitrd=initrd.img\nappend=console=tty0 quiet\n"
         "[drives]\nhda=disk.qcow2\ncdrom=\nfda=dos.img\n"
@@ -77,7 +78,7 @@ static void test_full(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpstr(c->name, ==, "test");
     g_assert_cmpuint(c->ram_size, ==, 32u << 20);
-    g_assert_cmpuint(c->smp, ==, 2);
+    g_assert_cmpuint(c->smp, ==, 1);
     g_assert_cmpstr(c->accel, ==, "kvm");
     g_assert_null(c->bios);
     g_assert_cmpstr(c->vga, ==, "std");
@@ -133,8 +134,13 @@ static const struct {
     const char *expect[4];
 } bad_cases[] = {
     { "[vm]\nmemory=lots\n", { "[vm] memory=lots", "not a memory size", NULL } },
-    { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 1T", NULL } },
-    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "from 1 to 64", NULL } },
+    { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 32G", NULL } },
+    /* The engine's limits: what used to pass here and then fail to start. */
+    { "[vm]\nmemory=64G\n", { "[vm] memory=64G", "between 1M and 32G", NULL } },
+    { "[vm]\nmemory=1T\n", { "[vm] memory=1T", "between 1M and 32G", NULL } },
+    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "must be 1", NULL } },
+    { "[vm]\ncpus=64\n", { "[vm] cpus=64", "must be 1 (Vireo runs one processor for now)", NULL } },
+    { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
@@ -213,6 +219,37 @@ static void test_long_values_shortened(Fixture *f, gconstpointer data)
     g_test_message("%s", err->message);
     g_assert_cmpuint(strlen(err->message), <, 500);
     g_assert_nonnull(strstr(err->message, "xxx…"));
+}
+
+/* vm.conf, vireo-run and the engine share their limits (config.h): the largest memory
+ * and processor count the parser takes, the engine runs; one more is refused. */
+static void test_limits_shared(Fixture *f, gconstpointer data)
+{
+    g_autofree char *max = g_strdup_printf("[vm]\nmemory=%dG\ncpus=%d\nboot=cda\n", VM_RAM_MAX_GIB,
+                                           VM_CPUS_MAX);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, max, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->ram_size, ==, VM_RAM_MAX);
+    /* The range is accepted; the host may still refuse to reserve 32 GiB of addresses. */
+    GuestMemory *m = mem_new(c->ram_size, &err);
+    if (err && err->code == VIREO_ERROR_FAILED)
+        g_test_message("mem_new: %s", err->message);
+    else
+        g_assert_no_error(err);
+    if (m)
+        mem_free(m);
+    uint64_t bytes;
+    unsigned n;
+    g_assert_true(vm_config_parse_ram("1M", &bytes, NULL));
+    g_assert_false(vm_config_parse_ram("1023K", &bytes, NULL));
+    g_autofree char *over = g_strdup_printf("%dM", (VM_RAM_MAX_GIB << 10) + 1);
+    g_assert_false(vm_config_parse_ram(over, &bytes, NULL));
+    g_assert_null(mem_new(VM_RAM_MAX + (1 << 20), NULL));
+    g_autofree char *cpus = g_strdup_printf("%d", VM_CPUS_MAX + 1);
+    g_assert_false(vm_config_parse_cpus(cpus, &n, NULL));
+    g_assert_true(vm_config_check_boot_order("cda", NULL));
+    g_assert_false(vm_config_check_boot_order("cdan", NULL));
 }
 
 static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
@@ -330,6 +367,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
     g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,
                fixture_teardown);
     g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
