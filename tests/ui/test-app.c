@@ -910,6 +910,37 @@ static void case_demo(void)
 
 /* ---- driver ---- */
 
+static void remove_tree(const char *path)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        GDir *d = g_dir_open(path, 0, NULL);
+        const char *n;
+        while (d && (n = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, n, NULL);
+            remove_tree(p);
+        }
+        if (d)
+            g_dir_close(d);
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}
+
+/* The work folder goes however the case ends (CHECK exits); VIREO_UI_KEEP_WORK_DIR=1
+ * keeps it to look at a failure. */
+static void remove_work_dir(void)
+{
+    if (!work_dir)
+        return;
+    if (g_getenv("VIREO_UI_KEEP_WORK_DIR")) {
+        printf("# kept %s\n", work_dir);
+        return;
+    }
+    remove_tree(work_dir);
+}
+
 static const char *test_case;
 
 static gboolean run_case(gpointer data)
@@ -960,6 +991,8 @@ int main(int argc, char **argv)
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
     g_setenv("GTK_A11Y", "none", TRUE);
     work_dir = g_dir_make_tmp("vireo-ui-XXXXXX", NULL);
+    CHECK(work_dir, "cannot make a work folder in %s", g_get_tmp_dir());
+    atexit(remove_work_dir);
     library_root = demo ? g_strdup(argv[2]) : g_build_filename(work_dir, "vms", NULL);
     if (!strcmp(test_case, "library-errors")) {
         write_vm("Good", "[vm]\nmemory=64M\naccel=kvm\n");
