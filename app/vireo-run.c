@@ -22,7 +22,7 @@
 
 typedef struct Options {
     char *memory;
-    int smp;
+    char *smp;
     char *cpu;
     char *accel;
     char *machine;
@@ -50,11 +50,11 @@ typedef struct Options {
     gboolean snapshot;
 } Options;
 
-static Options opt = { .smp = 1 };
+static Options opt;
 
 static GOptionEntry entries[] = {
-    { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size (default 128M; suffixes K, M, G)", "SIZE" },
-    { "smp", 0, 0, G_OPTION_ARG_INT, &opt.smp, "Number of CPUs (1 for now)", "N" },
+    { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size, 1M to 32G (default 128M; suffixes K, M, G)", "SIZE" },
+    { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (accepted for compatibility)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
     { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
@@ -500,10 +500,10 @@ static void parse_boot(VmConfig *cfg)
             cfg->boot_menu = !strcmp(*p, "menu=on");
         else if (!g_str_has_prefix(*p, "splash-time=") && !g_str_has_prefix(*p, "strict="))
             usage_error("-boot %s: unknown parameter '%s' (order=DRIVES, menu=on|off)", opt.boot, *p);
+        GError *why = NULL;
         if (order) {
-            if (!*order || strlen(order) > 3 || strspn(order, "acdn") != strlen(order))
-                usage_error("-boot %s: a boot order is up to three of a (floppy), c (disk), d (CD), n (network)",
-                            opt.boot);
+            if (!vm_config_check_boot_order(order, &why))
+                usage_error("-boot %s: %s", opt.boot, why->message);
             g_free(*target);
             *target = g_strdup(order);
         }
@@ -542,17 +542,19 @@ static VmConfig *config_from_options(void)
         cfg->initrd = g_strdup(opt.initrd);
         cfg->append = g_strdup(opt.append);
     }
+    /* The limits are vm.conf's too (config.h): one check for both. */
+    GError *why = NULL;
     if (opt.memory) {
         const char *m = opt.memory;
         if (g_str_has_prefix(m, "size="))
             m += 5;
-        if (!parse_size(m, true, &cfg->ram_size) || cfg->ram_size < (UINT64_C(1) << 20))
-            usage_error("-m %s: not a memory size (examples: 256, 512M, 2G)", opt.memory);
+        if (!vm_config_parse_ram(m, &cfg->ram_size, &why))
+            usage_error("-m %s: %s", opt.memory, why->message);
     }
-    if (opt.smp != 1)
-        usage_error("-smp %d: only one CPU is supported for now", opt.smp);
-    if (!opt.vm)
-        cfg->smp = (unsigned)opt.smp;
+    if (opt.smp && !vm_config_parse_cpus(opt.smp, &cfg->smp, &why))
+        usage_error("-smp %s: %s", opt.smp, why->message);
+    if (!cfg->smp)
+        cfg->smp = 1;
     cfg->nographic = opt.nographic;
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;

@@ -221,6 +221,13 @@ static BlockImage *open_image(const char *filename, const BlockOpenOptions *opts
                     "Could not open '%s': %s", filename, g_strerror(e));
         return NULL;
     }
+    /* Before the format probe opens it: open() on a FIFO waits for a writer, and a
+     * medium change runs on the main loop. */
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+                    "'%s' is neither a regular file nor a block device", filename);
+        return NULL;
+    }
     for (guint i = 0; i < chain->len; i++) {
         ChainId *id = &g_array_index(chain, ChainId, i);
         if (id->dev == st.st_dev && id->ino == st.st_ino) {

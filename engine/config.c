@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 G_DEFINE_QUARK(vireo-error-quark, vireo_error)
 
@@ -84,4 +85,79 @@ bool parse_size(const char *s, bool default_mib, uint64_t *out)
         return false;
     *out = (uint64_t)bytes;
     return true;
+}
+
+bool vm_config_parse_ram(const char *s, uint64_t *bytes, GError **err)
+{
+    uint64_t v;
+    if (!parse_size(s, true, &v) || v < VM_RAM_MIN || v > VM_RAM_MAX) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "not a memory size between %dM and %dG (examples: 256, 512M, 2G; a bare "
+                    "number is MiB)", VM_RAM_MIN_MIB, VM_RAM_MAX_GIB);
+        return false;
+    }
+    *bytes = v;
+    return true;
+}
+
+bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < 1 || v > VM_CPUS_MAX) {
+        if (VM_CPUS_MAX == 1)
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "the processor count must be 1 (Vireo runs one processor for now)");
+        else
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "the processor count must be a number from 1 to %d", VM_CPUS_MAX);
+        return false;
+    }
+    *n = (unsigned)v;
+    return true;
+}
+
+bool vm_config_check_boot_order(const char *order, GError **err)
+{
+    size_t len = order ? strlen(order) : 0;
+    if (len < 1 || len > VM_BOOT_ORDER_MAX || strspn(order, "acdn") != len) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "a boot order is 1 to %d of a (floppy), c (disk), d (CD), n (network)",
+                    VM_BOOT_ORDER_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (strchr(order + i + 1, order[i])) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "'%c' appears twice in the boot order",
+                        order[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+char *config_shorten(const char *text, size_t max_chars)
+{
+    /* max_chars characters take at most 4 bytes each: no need to look further. */
+    size_t len = text ? strnlen(text, max_chars * 4 + 4) : 0;
+    g_autofree char *valid = g_utf8_make_valid(text ? text : "", (gssize)len);
+    GString *out = g_string_new(NULL);
+    size_t n = 0;
+    for (const char *c = valid; *c; c = g_utf8_next_char(c), n++) {
+        if (n == max_chars) {
+            g_string_append(out, "…");
+            break;
+        }
+        gunichar u = g_utf8_get_char(c);
+        if (u == '\n')
+            g_string_append(out, "\\n");
+        else if (u == '\t')
+            g_string_append(out, "\\t");
+        else if (u < 0x20 || u == 0x7f)
+            g_string_append_printf(out, "\\x%02x", u);
+        else
+            g_string_append_unichar(out, u);
+    }
+    return g_string_free(out, FALSE);
 }

@@ -66,4 +66,27 @@ void drive_config_free(DriveConfig *d);
  * default_mib is true (as -m). */
 bool parse_size(const char *s, bool default_mib, uint64_t *out);
 
+/* Limits of a VM, the one place vireo-run's options, vm.conf, the engine and the app's
+ * fields take them from (README states the same). RAM: the memory map holds at most half
+ * the 36-bit physical address space (memory.h). CPUs: the engine runs one for now. Boot
+ * order: the CMOS bytes SeaBIOS reads hold three devices. */
+#define VM_RAM_MIN_MIB 1
+#define VM_RAM_MAX_GIB 32
+#define VM_RAM_MIN ((uint64_t)VM_RAM_MIN_MIB << 20)
+#define VM_RAM_MAX ((uint64_t)VM_RAM_MAX_GIB << 30)
+#define VM_CPUS_MAX 1
+#define VM_BOOT_ORDER_MAX 3
+
+/* Each takes a value as -m/memory=, -smp/cpus= and -boot/boot= do; on failure err says
+ * what is accepted (VIREO_ERROR_INVALID, without the option or key: callers add it). */
+bool vm_config_parse_ram(const char *s, uint64_t *bytes, GError **err);
+bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err);
+bool vm_config_check_boot_order(const char *order, GError **err);
+
+/* Text from a file or the user as an error message quotes it: valid UTF-8 (bad bytes
+ * become U+FFFD), control characters escaped (\n, \x1b) so the message stays one line,
+ * and at most max_chars characters followed by "…" so a huge value gives a short line. */
+#define CONFIG_QUOTE_MAX 40
+char *config_shorten(const char *text, size_t max_chars);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmConfig, vm_config_free)

@@ -2,13 +2,17 @@
 /* Display consoles: the surface a display device renders into, the per-client record
  * of what changed, text-mode contents and picture files. */
 #include "engine/display.h"
+#include "engine/regfile.h"
 #include "engine/vm-internal.h"
 
 #include <errno.h>
-#include <unistd.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
 #include <png.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct DisplayConsole {
     Vm *vm;
@@ -254,6 +258,73 @@ static void pixel_to_rgb(uint32_t p, uint8_t *out)
     out[2] = (uint8_t)p;
 }
 
+/* A picture file is written to a temporary file beside it and renamed over it when
+ * complete: a failed write leaves the old file as it was, and only the temporary file
+ * is ever removed. An existing target must be a regular file: opening a FIFO would
+ * block the main loop, writing to a device (/dev/full, a disk) could harm it, and a
+ * symbolic link could lead anywhere. */
+typedef struct PictureFile {
+    const char *path;
+    char *tmp;
+    FILE *f;
+} PictureFile;
+
+static bool picture_open(PictureFile *pf, const char *path, GError **err)
+{
+    struct stat st;
+    pf->path = path;
+    pf->tmp = NULL;
+    pf->f = NULL;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s is %s; a picture replaces only a regular file", path, regfile_kind(st.st_mode));
+        return false;
+    }
+    g_autofree char *dir = g_path_get_dirname(path);
+    pf->tmp = g_build_filename(dir, ".vireo-picture-XXXXXX", NULL);
+    int fd = g_mkstemp_full(pf->tmp, O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path, g_strerror(e));
+        g_clear_pointer(&pf->tmp, g_free);
+        return false;
+    }
+    pf->f = fdopen(fd, "wb");
+    if (!pf->f) {
+        int e = errno;
+        close(fd);
+        unlink(pf->tmp);
+        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path, g_strerror(e));
+        g_clear_pointer(&pf->tmp, g_free);
+        return false;
+    }
+    return true;
+}
+
+/* Closes the temporary file and renames it to the target when ok; why says what
+ * failed before (NULL: nothing). */
+static bool picture_close(PictureFile *pf, bool ok, const char *why, GError **err)
+{
+    int e = errno;
+    if (fclose(pf->f) != 0 && ok) {
+        ok = false;
+        e = errno;
+        why = NULL;
+    }
+    if (ok && rename(pf->tmp, pf->path) < 0) {
+        ok = false;
+        e = errno;
+        why = NULL;
+    }
+    if (!ok) {
+        unlink(pf->tmp);
+        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: write failed: %s", pf->path,
+                    why ? why : g_strerror(e));
+    }
+    g_free(pf->tmp);
+    return ok;
+}
+
 typedef struct PngWriter {
     FILE *f;
     char *error;
@@ -275,11 +346,10 @@ static void png_warning_fn(png_structp png, png_const_charp msg)
 
 bool display_surface_write_png(const DisplaySurface *s, const char *path, GError **err)
 {
-    PngWriter w = { fopen(path, "wb"), NULL };
-    if (!w.f) {
-        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+    PictureFile pf;
+    if (!picture_open(&pf, path, err))
         return false;
-    }
+    PngWriter w = { pf.f, NULL };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w, png_error_fn, png_warning_fn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     uint8_t *row = g_malloc((size_t)s->width * 3);
@@ -304,30 +374,22 @@ bool display_surface_write_png(const DisplaySurface *s, const char *path, GError
         png_write_row(png, row);
     }
     png_write_end(png, NULL);
-    ok = true;
+    /* libpng writes through stdio: an error may only show when the buffer is flushed. */
+    ok = fflush(w.f) == 0 && !ferror(w.f);
 out:
     png_destroy_write_struct(&png, &info);
     g_free(row);
-    if (fclose(w.f) != 0 && ok) {
-        ok = false;
-        w.error = g_strdup(g_strerror(errno));
-    }
-    if (!ok) {
-        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s", path, w.error ? w.error : "PNG error");
-        unlink(path);
-    }
+    ok = picture_close(&pf, ok, w.error, err);
     g_free(w.error);
     return ok;
 }
 
 bool display_surface_write_ppm(const DisplaySurface *s, const char *path, GError **err)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+    PictureFile pf;
+    if (!picture_open(&pf, path, err))
         return false;
-    }
-    fprintf(f, "P6\n%d %d\n255\n", s->width, s->height);
+    fprintf(pf.f, "P6\n%d %d\n255\n", s->width, s->height);
     uint8_t *row = g_malloc((size_t)s->width * 3);
     const uint32_t *bits = pixman_image_get_data(s->image);
     int stride = pixman_image_get_stride(s->image) / 4;
@@ -335,14 +397,9 @@ bool display_surface_write_ppm(const DisplaySurface *s, const char *path, GError
     for (int y = 0; y < s->height && ok; y++) {
         for (int x = 0; x < s->width; x++)
             pixel_to_rgb(bits[(size_t)y * stride + x], row + 3 * x);
-        ok = fwrite(row, 3, (size_t)s->width, f) == (size_t)s->width;
+        ok = fwrite(row, 3, (size_t)s->width, pf.f) == (size_t)s->width;
     }
     g_free(row);
-    if (fclose(f) != 0)
-        ok = false;
-    if (!ok) {
-        g_set_error(err, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: write failed: %s", path, g_strerror(errno));
-        unlink(path);
-    }
-    return ok;
+    ok = ok && fflush(pf.f) == 0;
+    return picture_close(&pf, ok, NULL, err);
 }

@@ -89,6 +89,9 @@ gunichar display_cp437_to_unicode(uint8_t c);
 /* The mode as a line of text (lock taken inside); free with g_free. */
 char *display_console_describe_mode(DisplayConsole *con);
 
+/* Both write to a temporary file in path's folder and rename it over path when complete;
+ * path must be a regular file or not exist (a FIFO, device, symbolic link or folder is
+ * refused without being opened), and only the temporary file is removed on failure. */
 /* Writes the current picture as PNG (front ends and screendump). */
 bool display_surface_write_png(const DisplaySurface *s, const char *path, GError **err);
 /* Writes the picture as binary PPM (P6), QEMU's default screendump format. */

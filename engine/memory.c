@@ -50,10 +50,12 @@ static inline MemoryImpl *impl(const GuestMemory *m)
 
 GuestMemory *mem_new(uint64_t ram_size, GError **err)
 {
-    if (ram_size < 1024 * 1024 || ram_size > (UINT64_C(1) << MEM_PHYS_BITS) / 2) {
+    /* The memory map keeps the upper half of the physical address space for MMIO. */
+    G_STATIC_ASSERT(VM_RAM_MAX <= (UINT64_C(1) << MEM_PHYS_BITS) / 2);
+    if (ram_size < VM_RAM_MIN || ram_size > VM_RAM_MAX) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "RAM size %" G_GUINT64_FORMAT " MiB is out of range (1 MiB to 32 GiB)",
-                    ram_size >> 20);
+                    "RAM size %" G_GUINT64_FORMAT " MiB is out of range (%d MiB to %d GiB)",
+                    ram_size >> 20, VM_RAM_MIN_MIB, VM_RAM_MAX_GIB);
         return NULL;
     }
     ram_size = (ram_size + MEM_PAGE_SIZE - 1) & MEM_PAGE_MASK;

@@ -162,9 +162,9 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     c->vga = g_strdup(cfg->vga);
     vm->cfg = c;
 
-    if (c->smp != 1) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                    "-smp %u: only one CPU is supported for now", c->smp);
+    if (c->smp > VM_CPUS_MAX) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%u processors: the engine runs at most %d",
+                    c->smp, VM_CPUS_MAX);
         goto fail;
     }
     const MachineClass *mc = machine_find(c->machine);

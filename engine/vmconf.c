@@ -2,14 +2,12 @@
 /* vm.conf <-> VmConfig. Every bad value is reported as one line that names the file,
  * the key and the value, and says what would be accepted. */
 #include "engine/vmconf.h"
+#include "engine/regfile.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
-#define VMCONF_MAX_CPUS 64
-#define VMCONF_MIN_RAM (UINT64_C(1) << 20)
-#define VMCONF_MAX_RAM (UINT64_C(1) << 40)
+/* A VM description is a few hundred bytes; anything near this is not one. */
+#define VMCONF_MAX_SIZE ((size_t)1 << 20)
 
 static const VmconfDriveSlot drive_slots[] = {
     { "hda", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 0, false },
@@ -75,8 +73,17 @@ static G_GNUC_PRINTF(5, 6) bool bad_value(Parser *p, const char *group, const ch
     va_start(ap, fmt);
     g_autofree char *why = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    g_autofree char *shown = config_shorten(value, CONFIG_QUOTE_MAX);
     g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: [%s] %s=%s: %s", p->file,
-                group, key, value ? value : "", why);
+                group, key, shown, why);
+    return false;
+}
+
+/* bad_value with the reason from a shared check (config.h), which it frees. */
+static bool bad_reason(Parser *p, const char *group, const char *key, const char *value, GError *why)
+{
+    bad_value(p, group, key, value, "%s", why->message);
+    g_error_free(why);
     return false;
 }
 
@@ -95,14 +102,17 @@ static bool get_existing_file(Parser *p, const char *group, const char *key, cha
     if (!v || !*v)
         return true;
     g_autofree char *path = vmconf_resolve_path(p->dir, v);
+    /* The path holds the value: it is shortened too, with room for the folder. */
+    g_autofree char *shown = config_shorten(path, CONFIG_QUOTE_MAX + 200);
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_autofree char *value = config_shorten(v, CONFIG_QUOTE_MAX);
         g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
                     "%s: [%s] %s=%s: the file %s does not exist (fix the path or remove the key)",
-                    p->file, group, key, v, path);
+                    p->file, group, key, value, shown);
         return false;
     }
     if (g_file_test(path, G_FILE_TEST_IS_DIR))
-        return bad_value(p, group, key, v, "%s is a folder, not a file", path);
+        return bad_value(p, group, key, v, "%s is a folder, not a file", shown);
     *out = g_steal_pointer(&path);
     return true;
 }
@@ -112,11 +122,41 @@ static bool check_known_keys(Parser *p, const char *group, bool (*known)(const c
     g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
     for (char **k = keys; k && *k; k++) {
         if (!known(*k)) {
+            g_autofree char *shown = config_shorten(*k, CONFIG_QUOTE_MAX);
             g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "%s: [%s] %s: unknown key (misspelt? see the README's vm.conf keys)",
-                        p->file, group, *k);
+                        p->file, group, shown);
             return false;
         }
+    }
+    return true;
+}
+
+static bool is_path_key(const char *group, const char *key)
+{
+    static const char *const vm_paths[] = { "firmware", "kernel", "initrd", "serial", NULL };
+    return !strcmp(group, VMCONF_GROUP_DRIVES) || g_strv_contains(vm_paths, key);
+}
+
+/* GKeyFile returns no string for a value that is not UTF-8, exactly as for a missing
+ * key: hda=<ff fe>.img would boot without its disk. Every key and value of the group is
+ * checked first, so such a value is an error that names its key. */
+static bool check_utf8(Parser *p, const char *group)
+{
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, group, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *key = config_shorten(*k, CONFIG_QUOTE_MAX);
+        if (!g_utf8_validate(*k, -1, NULL)) {
+            g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "%s: [%s] %s: the key name is not valid UTF-8 (vm.conf is UTF-8 text)",
+                        p->file, group, key);
+            return false;
+        }
+        g_autofree char *raw = g_key_file_get_value(p->kf, group, *k, NULL);
+        if (raw && !g_utf8_validate(raw, -1, NULL))
+            return bad_value(p, group, key, raw, "the value is not valid UTF-8 (vm.conf is UTF-8 text%s)",
+                             is_path_key(group, *k) ? "; a file whose name is in another encoding "
+                                                      "must be renamed" : "");
     }
     return true;
 }
@@ -139,27 +179,20 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
                     "%s: no [vm] group: this is not a Vireo VM description", p->file);
         return false;
     }
-    if (!check_known_keys(p, g, is_vm_key))
+    if (!check_utf8(p, g) || !check_known_keys(p, g, is_vm_key))
         return false;
 
+    /* The limits are vireo-run's: what passes here, the engine runs. */
+    GError *why = NULL;
     g_autofree char *mem = get_value(p, g, "memory");
     cfg->ram_size = UINT64_C(256) << 20;
-    if (mem && (!parse_size(mem, true, &cfg->ram_size) || cfg->ram_size < VMCONF_MIN_RAM ||
-                cfg->ram_size > VMCONF_MAX_RAM))
-        return bad_value(p, g, "memory", mem,
-                         "not a memory size between 1M and 1T (examples: 64M, 512M, 2G)");
+    if (mem && !vm_config_parse_ram(mem, &cfg->ram_size, &why))
+        return bad_reason(p, g, "memory", mem, why);
 
     g_autofree char *cpus = get_value(p, g, "cpus");
     cfg->smp = 1;
-    if (cpus) {
-        char *end;
-        errno = 0;
-        long n = strtol(cpus, &end, 10);
-        if (errno || end == cpus || *end || n < 1 || n > VMCONF_MAX_CPUS)
-            return bad_value(p, g, "cpus", cpus, "the CPU count must be a number from 1 to %d",
-                             VMCONF_MAX_CPUS);
-        cfg->smp = (unsigned)n;
-    }
+    if (cpus && !vm_config_parse_cpus(cpus, &cfg->smp, &why))
+        return bad_reason(p, g, "cpus", cpus, why);
 
     g_autofree char *machine = get_value(p, g, "machine");
     if (machine && strcmp(machine, "pc"))
@@ -191,13 +224,8 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
 
     g_autofree char *boot = get_value(p, g, "boot");
     if (boot) {
-        size_t len = strlen(boot);
-        if (len < 1 || len > 4 || strspn(boot, "acdn") != len)
-            return bad_value(p, g, "boot", boot,
-                             "the boot order is up to four of a (floppy), c (disk), d (CD), n (network)");
-        for (size_t i = 0; i < len; i++)
-            if (strchr(boot + i + 1, boot[i]))
-                return bad_value(p, g, "boot", boot, "'%c' appears twice", boot[i]);
+        if (!vm_config_check_boot_order(boot, &why))
+            return bad_reason(p, g, "boot", boot, why);
         cfg->boot_order = g_strdup(boot);
     }
 
@@ -244,7 +272,7 @@ static bool parse_drives_group(Parser *p, VmConfig *cfg)
     const char *g = VMCONF_GROUP_DRIVES;
     if (!g_key_file_has_group(p->kf, g))
         return true;
-    if (!check_known_keys(p, g, is_drive_key))
+    if (!check_utf8(p, g) || !check_known_keys(p, g, is_drive_key))
         return false;
     for (size_t i = 0; i < G_N_ELEMENTS(drive_slots); i++) {
         const VmconfDriveSlot *s = &drive_slots[i];
@@ -279,17 +307,65 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     return g_steal_pointer(&cfg);
 }
 
+/* GKeyFile's syntax errors quote the whole offending line, which may be a megabyte:
+ * what stands between quotation marks (English “”, German „“, French «») is shortened,
+ * then the whole message. */
+static char *shorten_quoted(const char *msg)
+{
+    static const char *const open_marks[] = { "“", "„", "«" };
+    static const char *const close_marks[] = { "”", "“", "»" };
+    GString *out = g_string_new(NULL);
+    const char *p = msg;
+    for (;;) {
+        const char *open = NULL, *close = NULL;
+        size_t open_len = 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(open_marks); i++) {
+            const char *o = strstr(p, open_marks[i]);
+            if (o && (!open || o < open)) {
+                open = o;
+                open_len = strlen(open_marks[i]);
+            }
+        }
+        for (size_t i = 0; open && i < G_N_ELEMENTS(close_marks); i++) {
+            const char *c = strstr(open + open_len, close_marks[i]);
+            if (c && (!close || c < close))
+                close = c;
+        }
+        if (!close)
+            break;
+        g_autofree char *inner = g_strndup(open + open_len, (size_t)(close - open - open_len));
+        g_autofree char *shown = config_shorten(inner, CONFIG_QUOTE_MAX);
+        g_string_append_len(out, p, open + open_len - p);
+        g_string_append(out, shown);
+        p = close;
+    }
+    g_string_append(out, p);
+    char *all = config_shorten(out->str, 300);
+    g_string_free(out, TRUE);
+    return all;
+}
+
 GKeyFile *vmconf_load(const char *dir, GError **err)
 {
     g_autofree char *file = g_build_filename(dir, VMCONF_FILE, NULL);
     g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *data = NULL;
+    size_t len;
     GError *local = NULL;
-    if (!g_key_file_load_from_file(kf, file, G_KEY_FILE_KEEP_COMMENTS, &local)) {
-        int code = g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                       ? VIREO_ERROR_NOT_FOUND : VIREO_ERROR_INVALID;
-        g_set_error(err, VIREO_ERROR, code, "%s: %s", file,
-                    code == VIREO_ERROR_NOT_FOUND ? "missing: this folder has no VM description"
-                                                  : local->message);
+    /* Not g_key_file_load_from_file: it would wait forever on a FIFO, and read a file of
+     * any size into memory. */
+    if (!regfile_read(file, VMCONF_MAX_SIZE, &data, &len, &local)) {
+        if (local->code == VIREO_ERROR_NOT_FOUND)
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
+                        "%s: missing: this folder has no VM description", file);
+        else
+            g_set_error_literal(err, VIREO_ERROR, VIREO_ERROR_INVALID, local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_KEEP_COMMENTS, &local)) {
+        g_autofree char *why = shorten_quoted(local->message);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: %s", file, why);
         g_error_free(local);
         return NULL;
     }

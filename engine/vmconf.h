@@ -56,7 +56,8 @@ GKeyFile *vmconf_new(void);
  * name is name (the folder's name). */
 VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err);
 
-/* Reads dir/vm.conf as a key file (syntax only; vmconf_parse checks the values). */
+/* Reads dir/vm.conf as a key file (syntax only; vmconf_parse checks the values). Only a
+ * regular file of at most 1 MiB is read; a FIFO or device is refused without waiting. */
 GKeyFile *vmconf_load(const char *dir, GError **err);
 
 /* Writes dir/vm.conf atomically (a crash leaves the old or the new file). */

@@ -7,6 +7,7 @@
  * provides them, or, with kernel-irqchip=off, there are none. */
 #include "engine/machine.h"
 #include "engine/input.h"
+#include "engine/regfile.h"
 #include "hw/acpi/acpi-build.h"
 #include "hw/acpi/piix4_pm.h"
 #include "hw/audio/pcspk.h"
@@ -105,17 +106,31 @@ static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
     g_autofree char *path = cfg->bios ? g_strdup(cfg->bios)
                                       : g_build_filename(SEABIOS_DIR, "bios-256k.bin", NULL);
     GError *local = NULL;
-    char *data;
-    gsize len;
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "firmware: %s%s", local->message,
+    uint64_t size;
+    /* The size is checked before reading: a FIFO or a huge file is refused at once. */
+    int fd = regfile_open(path, &size, &local);
+    if (fd < 0) {
+        g_set_error(err, VIREO_ERROR, local->code == VIREO_ERROR_INVALID ? VIREO_ERROR_INVALID
+                                                                         : VIREO_ERROR_NOT_FOUND,
+                    "firmware: %s%s", local->message,
                     cfg->bios ? "" : " (install the Debian package 'seabios' or give -bios FILE)");
         g_error_free(local);
         return false;
     }
-    if (len == 0 || len % 65536 || len > BIOS_MAX_SIZE) {
+    if (size == 0 || size % 65536 || size > BIOS_MAX_SIZE) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "firmware %s: size %zu is not a multiple of 64 KiB up to 16 MiB", path, (size_t)len);
+                    "firmware %s: size %" G_GUINT64_FORMAT " is not a multiple of 64 KiB up to 16 MiB",
+                    path, size);
+        close(fd);
+        return false;
+    }
+    size_t len = (size_t)size;
+    char *data = g_malloc(len);
+    bool ok = regfile_read_at(fd, path, 0, data, len, &local);
+    close(fd);
+    if (!ok) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "firmware: %s", local->message);
+        g_error_free(local);
         g_free(data);
         return false;
     }

@@ -3,8 +3,10 @@
  * (Multiboot Specification 0.6.96) for the boot ROM: each piece gets an address, a size
  * and its data in fw_cfg under QEMU's well-known selectors. */
 #include "hw/firmware/kernel-loader.h"
+#include "engine/regfile.h"
 
 #include <string.h>
+#include <unistd.h>
 
 extern const unsigned char vireoboot_bin[];
 extern const size_t vireoboot_bin_len;
@@ -29,6 +31,10 @@ extern const size_t vireoboot_bin_len;
 #define MULTIBOOT_MAGIC 0x1badb002
 #define MULTIBOOT_SEARCH 8192
 #define MB_INFO_SIZE 88
+#define MB_MAX_MODULES 64
+/* Read at once: a bzImage's setup code (at most 0x8200 bytes) and the Multiboot header
+ * (in the first 8 KiB) lie in it. */
+#define KERNEL_HEAD_SIZE 0x10000
 
 static uint16_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
 static uint32_t rd32(const uint8_t *p) { return rd16(p) | (uint32_t)rd16(p + 2) << 16; }
@@ -64,22 +70,83 @@ static void add_piece(FwCfgState *fw, uint16_t addr_key, uint32_t addr, uint16_t
     fw_cfg_add_bytes(fw, data_key, data);
 }
 
-static bool read_file(const char *what, const char *path, uint8_t **data, size_t *len, GError **err)
+/* A file named by -kernel or -initrd. Only its size is known up front; data is read
+ * once the loader knows it fits, so a huge or sparse file is refused without reading
+ * gigabytes first. */
+typedef struct KernelFile {
+    const char *what;   /* "-kernel", "-initrd", ... for messages */
+    const char *path;
+    int fd;
+    uint64_t size;
+    uint8_t *head;      /* the first head_len bytes */
+    size_t head_len;
+} KernelFile;
+
+static bool kfile_open(KernelFile *kf, const char *what, const char *path, size_t head_max, GError **err)
 {
     GError *local = NULL;
-    if (!g_file_get_contents(path, (char **)data, len, &local)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s: %s", what, local->message);
-        g_error_free(local);
-        return false;
+    *kf = (KernelFile){ .what = what, .path = path, .fd = -1 };
+    kf->fd = regfile_open(path, &kf->size, &local);
+    if (kf->fd >= 0) {
+        kf->head_len = (size_t)MIN(kf->size, (uint64_t)head_max);
+        kf->head = g_malloc(kf->head_len ? kf->head_len : 1);
+        if (regfile_read_at(kf->fd, path, 0, kf->head, kf->head_len, &local))
+            return true;
     }
-    return true;
+    /* A file that is missing or unreadable is not a bad option value: status 1. */
+    g_set_error(err, VIREO_ERROR, local->code == VIREO_ERROR_INVALID ? VIREO_ERROR_INVALID
+                                                                     : VIREO_ERROR_NOT_FOUND,
+                "%s: %s", what, local->message);
+    g_error_free(local);
+    if (kf->fd >= 0)
+        close(kf->fd);
+    g_free(kf->head);
+    *kf = (KernelFile){ .fd = -1 };
+    return false;
+}
+
+static void kfile_close(KernelFile *kf)
+{
+    if (kf->fd >= 0)
+        close(kf->fd);
+    g_free(kf->head);
+    kf->fd = -1;
+    kf->head = NULL;
+}
+
+/* len bytes at off, which the caller checked lie within the file. */
+static bool kfile_read(KernelFile *kf, uint64_t off, size_t len, void *dst, GError **err)
+{
+    if (off + len <= kf->head_len) {
+        memcpy(dst, kf->head + off, len);
+        return true;
+    }
+    GError *local = NULL;
+    if (regfile_read_at(kf->fd, kf->path, off, dst, len, &local))
+        return true;
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s: %s", kf->what, local->message);
+    g_error_free(local);
+    return false;
+}
+
+/* The whole (checked) file as GBytes. */
+static GBytes *kfile_read_all(KernelFile *kf, GError **err)
+{
+    uint8_t *data = g_malloc(kf->size ? (size_t)kf->size : 1);
+    if (!kfile_read(kf, 0, (size_t)kf->size, data, err)) {
+        g_free(data);
+        return NULL;
+    }
+    return g_bytes_new_take(data, (size_t)kf->size);
 }
 
 /* ---- Linux ---- */
 
-static bool load_linux(FwCfgState *fw, uint8_t *k, size_t klen, const char *initrd,
+static bool load_linux(FwCfgState *fw, KernelFile *kf, const char *initrd,
                        const char *cmdline, const KernelLoadInfo *info, GError **err)
 {
+    const uint8_t *k = kf->head;
+    uint64_t klen = kf->size;
     uint16_t version = rd16(k + 0x206);
     if (version < 0x0202 || !(k[0x211] & 0x01)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
@@ -95,11 +162,11 @@ static bool load_linux(FwCfgState *fw, uint8_t *k, size_t klen, const char *init
                     "-kernel: the setup code size (%u sectors) does not fit the image", setup_sects);
         return false;
     }
-    size_t kernel_len = klen - setup_len;
+    uint64_t kernel_len = klen - setup_len;
     if (LINUX_KERNEL_ADDR + kernel_len + HIGH_RESERVE > info->ram_below_4g) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "-kernel: a %zu KiB kernel does not fit in %" G_GUINT64_FORMAT " MiB of RAM",
-                    kernel_len >> 10, info->ram_below_4g >> 20);
+                    "-kernel: a %" G_GUINT64_FORMAT " KiB kernel does not fit in %" G_GUINT64_FORMAT
+                    " MiB of RAM", kernel_len >> 10, info->ram_below_4g >> 20);
         return false;
     }
 
@@ -119,39 +186,57 @@ static bool load_linux(FwCfgState *fw, uint8_t *k, size_t klen, const char *init
     wr32(setup + 0x228, LINUX_CMDLINE_ADDR);
     wr16(setup + 0x1fa, 0xffff);          /* vid_mode: normal */
 
+    GBytes *rd = NULL;
+    uint32_t rd_addr = 0;
     if (initrd) {
-        uint8_t *rd;
-        size_t rdlen;
-        if (!read_file("-initrd", initrd, &rd, &rdlen, err)) {
+        KernelFile rf;
+        if (!kfile_open(&rf, "-initrd", initrd, 0, err)) {
             g_free(setup);
             return false;
         }
+        uint64_t rdlen = rf.size;
         uint64_t max = version >= 0x0203 ? rd32(k + 0x22c) : 0x37ffffff;
         if (max > info->ram_below_4g - HIGH_RESERVE - 1)
             max = info->ram_below_4g - HIGH_RESERVE - 1;
         uint64_t kernel_end = LINUX_KERNEL_ADDR + kernel_len;
+        /* The size decides before anything is read: a 2 GiB file is not read to learn
+         * that it does not fit. */
         if (rdlen > max + 1 || ((max + 1 - rdlen) & ~UINT64_C(0xfff)) < kernel_end) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "-initrd: a %zu KiB initrd does not fit below %" G_GUINT64_FORMAT
+                        "-initrd: a %" G_GUINT64_FORMAT " KiB initrd does not fit below %" G_GUINT64_FORMAT
                         " MiB next to the kernel; give the VM more memory (-m)",
                         rdlen >> 10, (max + 1) >> 20);
-            g_free(rd);
+            kfile_close(&rf);
             g_free(setup);
             return false;
         }
-        uint32_t rd_addr = (uint32_t)((max + 1 - rdlen) & ~UINT64_C(0xfff));
+        rd = kfile_read_all(&rf, err);
+        kfile_close(&rf);
+        if (!rd) {
+            g_free(setup);
+            return false;
+        }
+        rd_addr = (uint32_t)((max + 1 - rdlen) & ~UINT64_C(0xfff));
         wr32(setup + 0x218, rd_addr);
         wr32(setup + 0x21c, (uint32_t)rdlen);
-        add_piece(fw, FW_CFG_INITRD_ADDR, rd_addr, FW_CFG_INITRD_SIZE, FW_CFG_INITRD_DATA,
-                  g_bytes_new_take(rd, rdlen));
     }
+    uint8_t *kdata = g_malloc(kernel_len ? (size_t)kernel_len : 1);
+    if (!kfile_read(kf, setup_len, (size_t)kernel_len, kdata, err)) {
+        g_free(kdata);
+        if (rd)
+            g_bytes_unref(rd);
+        g_free(setup);
+        return false;
+    }
+    if (rd)
+        add_piece(fw, FW_CFG_INITRD_ADDR, rd_addr, FW_CFG_INITRD_SIZE, FW_CFG_INITRD_DATA, rd);
 
     add_piece(fw, FW_CFG_SETUP_ADDR, LINUX_SETUP_ADDR, FW_CFG_SETUP_SIZE, FW_CFG_SETUP_DATA,
               g_bytes_new_take(setup, setup_len));
     add_piece(fw, FW_CFG_CMDLINE_ADDR, LINUX_CMDLINE_ADDR, FW_CFG_CMDLINE_SIZE, FW_CFG_CMDLINE_DATA,
               g_bytes_new(cl, strlen(cl) + 1));
     add_piece(fw, FW_CFG_KERNEL_ADDR, LINUX_KERNEL_ADDR, FW_CFG_KERNEL_SIZE, FW_CFG_KERNEL_DATA,
-              g_bytes_new(k + setup_len, kernel_len));
+              g_bytes_new_take(kdata, (size_t)kernel_len));
     fw_cfg_add_i32(fw, FW_CFG_KERNEL_ENTRY, 0);
     fw_cfg_add_bytes(fw, FW_CFG_KERNEL_CMDLINE, g_bytes_new(cl, strlen(cl) + 1));
     return true;
@@ -174,9 +259,13 @@ static bool mb_range_ok(uint64_t start, uint64_t len, const KernelLoadInfo *info
     return start >= 0x100000 && end + HIGH_RESERVE <= info->ram_below_4g;
 }
 
-/* ELF32 executable: PT_LOAD segments at their physical addresses (ELF gABI, program headers). */
-static bool mb_load_elf(const uint8_t *k, size_t klen, MbImage *img, const KernelLoadInfo *info, GError **err)
+/* ELF32 executable: PT_LOAD segments at their physical addresses (ELF gABI, program
+ * headers). Only the program headers and the segments are read: the file may hold much
+ * more (symbols), and the segments are checked against the VM's RAM first. */
+static bool mb_load_elf(KernelFile *kf, MbImage *img, const KernelLoadInfo *info, GError **err)
 {
+    const uint8_t *k = kf->head;
+    uint64_t klen = kf->size;
     if (klen < 52 || memcmp(k, "\177ELF", 4) || k[4] != 1 || k[5] != 1 || rd16(k + 18) != 3) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                     "-kernel: a Multiboot kernel must be a 32-bit little-endian i386 ELF file "
@@ -189,9 +278,14 @@ static bool mb_load_elf(const uint8_t *k, size_t klen, MbImage *img, const Kerne
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "-kernel: the ELF program headers are damaged");
         return false;
     }
+    /* The 32 bytes of each entry that ELF32 defines. */
+    g_autofree uint8_t *phdrs = g_malloc((size_t)phnum * 32);
+    for (unsigned i = 0; i < phnum; i++)
+        if (!kfile_read(kf, phoff + (uint64_t)i * phentsize, 32, phdrs + (size_t)i * 32, err))
+            return false;
     uint64_t lo = UINT64_MAX, hi = 0;
     for (unsigned i = 0; i < phnum; i++) {
-        const uint8_t *ph = k + phoff + (size_t)i * phentsize;
+        const uint8_t *ph = phdrs + (size_t)i * 32;
         if (rd32(ph) != 1 || rd32(ph + 20) == 0) /* PT_LOAD with a memory size */
             continue;
         uint64_t paddr = rd32(ph + 12), filesz = rd32(ph + 16), memsz = rd32(ph + 20);
@@ -213,19 +307,23 @@ static bool mb_load_elf(const uint8_t *k, size_t klen, MbImage *img, const Kerne
     img->end = (uint32_t)hi;
     img->data = g_malloc0(hi - lo);
     for (unsigned i = 0; i < phnum; i++) {
-        const uint8_t *ph = k + phoff + (size_t)i * phentsize;
+        const uint8_t *ph = phdrs + (size_t)i * 32;
         if (rd32(ph) != 1 || rd32(ph + 20) == 0)
             continue;
-        memcpy(img->data + (rd32(ph + 12) - lo), k + rd32(ph + 4), rd32(ph + 16));
+        if (!kfile_read(kf, rd32(ph + 4), rd32(ph + 16), img->data + (rd32(ph + 12) - lo), err)) {
+            g_clear_pointer(&img->data, g_free);
+            return false;
+        }
     }
     img->entry = rd32(k + 24);
     return true;
 }
 
 /* The a.out kludge (header flag 16): the header says where the file goes. */
-static bool mb_load_aout(const uint8_t *k, size_t klen, size_t hdr_off, const uint8_t *h,
-                         MbImage *img, const KernelLoadInfo *info, GError **err)
+static bool mb_load_aout(KernelFile *kf, size_t hdr_off, const uint8_t *h, MbImage *img,
+                         const KernelLoadInfo *info, GError **err)
 {
+    uint64_t klen = kf->size;
     uint32_t header_addr = rd32(h + 12), load_addr = rd32(h + 16);
     uint32_t load_end = rd32(h + 20), bss_end = rd32(h + 24), entry = rd32(h + 28);
     if (load_addr > header_addr || header_addr - load_addr > hdr_off) {
@@ -247,15 +345,19 @@ static bool mb_load_aout(const uint8_t *k, size_t klen, size_t hdr_off, const ui
     img->start = load_addr;
     img->end = (uint32_t)(load_addr + mem_len);
     img->data = g_malloc0(mem_len);
-    memcpy(img->data, k + file_off, load_len);
+    if (!kfile_read(kf, file_off, load_len, img->data, err)) {
+        g_clear_pointer(&img->data, g_free);
+        return false;
+    }
     img->entry = entry;
     return true;
 }
 
-static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t hdr_off,
-                           const char *initrd, const char *cmdline, const KernelLoadInfo *info, GError **err)
+static bool load_multiboot(FwCfgState *fw, KernelFile *kf, size_t hdr_off, const char *initrd,
+                           const char *cmdline, const KernelLoadInfo *info, GError **err)
 {
-    const uint8_t *h = k + hdr_off;
+    const uint8_t *h = kf->head + hdr_off;
+    uint64_t klen = kf->size;
     uint32_t flags = rd32(h + 4);
     /* Spec 3.1.2: a loader that does not understand a required bit (0-15) must refuse. */
     if (flags & 0xfff8) {
@@ -268,8 +370,8 @@ static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t
         return false;
     }
     MbImage img = { 0 };
-    bool ok = flags & (1u << 16) ? mb_load_aout(k, klen, hdr_off, h, &img, info, err)
-                                 : mb_load_elf(k, klen, &img, info, err);
+    bool ok = flags & (1u << 16) ? mb_load_aout(kf, hdr_off, h, &img, info, err)
+                                 : mb_load_elf(kf, &img, info, err);
     if (!ok)
         return false;
 
@@ -289,7 +391,7 @@ static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t
     uint32_t name_addr = info_addr + str_off + strings->len;
     static const char loader_name[] = "Vireo";
     g_byte_array_append(strings, (const guint8 *)loader_name, sizeof(loader_name));
-    uint32_t mod_str_addr[64];
+    uint32_t mod_str_addr[MB_MAX_MODULES];
     if (nmods > G_N_ELEMENTS(mod_str_addr)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "-initrd: more than 64 Multiboot modules");
         g_byte_array_free(strings, TRUE);
@@ -305,36 +407,40 @@ static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t
     memcpy(mbi + str_off, strings->data, strings->len);
     g_byte_array_free(strings, TRUE);
 
-    /* Module data, concatenated page by page after the information block. */
-    GByteArray *moddata = g_byte_array_new();
+    /* Module data, concatenated page by page after the information block. Every module
+     * is opened and the total checked before any of them is read. */
     uint32_t mods_base = (info_addr + info_len + 0xfff) & ~0xfffu;
-    for (unsigned i = 0; i < nmods; i++) {
-        g_autofree char *path = g_strdup(mods[i]);
-        char *space = strchr(path, ' ');
-        if (space)
-            *space = 0;
-        uint8_t *md;
-        size_t mdlen;
-        if (!read_file("-initrd module", path, &md, &mdlen, err)) {
-            g_byte_array_free(moddata, TRUE);
-            g_free(mbi);
-            g_free(img.data);
-            return false;
+    KernelFile mf[MB_MAX_MODULES];
+    unsigned nopen = 0;
+    uint64_t total = 0;
+    ok = true;
+    for (unsigned i = 0; i < nmods && ok; i++) {
+        g_autofree char *path = g_strndup(mods[i], strcspn(mods[i], " "));
+        ok = kfile_open(&mf[i], "-initrd module", path, 0, err);
+        if (ok) {
+            nopen++;
+            total += (mf[i].size + 0xfff) & ~UINT64_C(0xfff);
         }
-        uint32_t start = mods_base + moddata->len;
-        g_byte_array_append(moddata, md, (guint)mdlen);
-        g_free(md);
-        uint8_t *m = mbi + mods_off + 16 * i;
-        wr32(m, start);
-        wr32(m + 4, start + (uint32_t)mdlen);
-        wr32(m + 8, mod_str_addr[i]);
-        while (moddata->len & 0xfff)
-            g_byte_array_append(moddata, (const guint8 *)"", 1);
     }
-    if ((uint64_t)mods_base + moddata->len + HIGH_RESERVE > info->ram_below_4g) {
+    if (ok && (uint64_t)mods_base + total + HIGH_RESERVE > info->ram_below_4g) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                     "-kernel: the kernel and its modules do not fit in the VM's RAM; give it more (-m)");
-        g_byte_array_free(moddata, TRUE);
+        ok = false;
+    }
+    uint8_t *moddata = ok ? g_malloc0(total ? (size_t)total : 1) : NULL;
+    uint64_t pos = 0;
+    for (unsigned i = 0; i < nmods && ok; i++) {
+        ok = kfile_read(&mf[i], 0, (size_t)mf[i].size, moddata + pos, err);
+        uint8_t *m = mbi + mods_off + 16 * i;
+        wr32(m, mods_base + (uint32_t)pos);
+        wr32(m + 4, mods_base + (uint32_t)(pos + mf[i].size));
+        wr32(m + 8, mod_str_addr[i]);
+        pos += (mf[i].size + 0xfff) & ~UINT64_C(0xfff);
+    }
+    for (unsigned i = 0; i < nopen; i++)
+        kfile_close(&mf[i]);
+    if (!ok) {
+        g_free(moddata);
         g_free(mbi);
         g_free(img.data);
         return false;
@@ -373,9 +479,9 @@ static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t
               g_bytes_new_take(mbi, info_len));
     if (nmods)
         add_piece(fw, FW_CFG_INITRD_ADDR, mods_base, FW_CFG_INITRD_SIZE, FW_CFG_INITRD_DATA,
-                  g_byte_array_free_to_bytes(moddata));
+                  g_bytes_new_take(moddata, (size_t)total));
     else
-        g_byte_array_free(moddata, TRUE);
+        g_free(moddata);
     fw_cfg_add_i32(fw, FW_CFG_CMDLINE_SIZE, 0);
     fw_cfg_add_i32(fw, FW_CFG_KERNEL_ENTRY, img.entry);
     return true;
@@ -384,10 +490,11 @@ static bool load_multiboot(FwCfgState *fw, const uint8_t *k, size_t klen, size_t
 bool kernel_load(FwCfgState *fw, const char *kernel, const char *initrd, const char *cmdline,
                  const KernelLoadInfo *info, GError **err)
 {
-    uint8_t *k;
-    size_t klen;
-    if (!read_file("-kernel", kernel, &k, &klen, err))
+    KernelFile kf;
+    if (!kfile_open(&kf, "-kernel", kernel, KERNEL_HEAD_SIZE, err))
         return false;
+    const uint8_t *k = kf.head;
+    size_t klen = kf.head_len;
     bool ok;
     size_t mb = SIZE_MAX;
     for (size_t off = 0; off + 12 <= MIN(klen, (size_t)MULTIBOOT_SEARCH); off += 4) {
@@ -397,15 +504,15 @@ bool kernel_load(FwCfgState *fw, const char *kernel, const char *initrd, const c
         }
     }
     if (klen > 0x240 && !memcmp(k + 0x202, "HdrS", 4)) {
-        ok = load_linux(fw, k, klen, initrd, cmdline, info, err);
+        ok = load_linux(fw, &kf, initrd, cmdline, info, err);
     } else if (mb != SIZE_MAX) {
-        ok = load_multiboot(fw, k, klen, mb, initrd, cmdline, info, err);
+        ok = load_multiboot(fw, &kf, mb, initrd, cmdline, info, err);
     } else {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                     "-kernel %s: neither a Linux bzImage nor a Multiboot kernel", kernel);
         ok = false;
     }
-    g_free(k);
+    kfile_close(&kf);
     if (ok)
         fw_cfg_add_file(fw, VIREOBOOT_ROM_NAME, vireoboot_rom());
     return ok;

@@ -128,7 +128,7 @@ def decode_xwd(data):
 class Vm:
     """One vireo-run process with a QMP connection."""
 
-    def __init__(self, vireo, accel, args, tmp, env=None):
+    def __init__(self, vireo, accel, args, tmp, env=None, popen_args=None):
         self.tmp = tmp
         self.serial_path = os.path.join(tmp, "serial.txt")
         self.debugcon_path = os.path.join(tmp, "debugcon.txt")
@@ -142,7 +142,7 @@ class Vm:
             cmd += ["-display", "none"]
         print("running:", " ".join(cmd), flush=True)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, env=env)
+                                     stderr=subprocess.STDOUT, env=env, **(popen_args or {}))
         self.sock = None
         self.buf = b""
         self.events = []

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SKIP 77
 
@@ -735,30 +736,45 @@ static void case_wizard_floppy(void)
 
 /* ---- case: library errors ---- */
 
+/* A VM folder with conf as its vm.conf; NULL: the folder alone. */
 static void write_vm(const char *name, const char *conf)
 {
     g_autofree char *dir = g_build_filename(library_root, name, NULL);
     g_mkdir_with_parents(dir, 0755);
     g_autofree char *p = g_build_filename(dir, "vm.conf", NULL);
-    CHECK(g_file_set_contents(p, conf, -1, NULL), "cannot write %s", p);
+    CHECK(!conf || g_file_set_contents(p, conf, -1, NULL), "cannot write %s", p);
 }
 
 static void case_library_errors(void)
 {
     VireoWindow *main = VIREO_WINDOW(find_window(VIREO_TYPE_WINDOW));
     GListModel *model = vireo_library_get_model(vireo_application_get_library(app));
-    CHECK(g_list_model_get_n_items(model) == 3, "%u VMs listed", g_list_model_get_n_items(model));
+    CHECK(g_list_model_get_n_items(model) == 6, "%u VMs listed", g_list_model_get_n_items(model));
     VireoLibrary *lib = vireo_application_get_library(app);
     VireoMachine *bad = vireo_library_find(lib, "Bad memory");
     VireoMachine *missing = vireo_library_find(lib, "Missing disk");
     VireoMachine *good = vireo_library_find(lib, "Good");
-    CHECK(bad && missing && good, "a VM is missing from the list");
+    VireoMachine *pipe = vireo_library_find(lib, "Pipe");
+    VireoMachine *huge = vireo_library_find(lib, "Huge");
+    CHECK(bad && missing && good && pipe && huge, "a VM is missing from the list");
     CHECK(vireo_machine_get_state(bad) == VIREO_MACHINE_BROKEN, "bad vm.conf not marked");
     CHECK(vireo_machine_get_state(good) == VIREO_MACHINE_OFF, "the good VM is not ready");
+    /* The app started although one vm.conf is a FIFO and another is 50 MB long. */
+    CHECK(vireo_machine_get_state(pipe) == VIREO_MACHINE_BROKEN, "a FIFO vm.conf not marked");
+    CHECK(vireo_machine_get_state(huge) == VIREO_MACHINE_BROKEN, "a 50 MB vm.conf not marked");
+    CHECK(strlen(vireo_machine_get_error(huge)) < 300, "the 50 MB vm.conf's error is %zu bytes",
+          strlen(vireo_machine_get_error(huge)));
     /* The row itself says what is wrong. */
     GtkWidget *list = GTK_WIDGET(gtk_widget_get_template_child(GTK_WIDGET(main), VIREO_TYPE_WINDOW, "list_box"));
     CHECK(label_with_text(list, "[vm] memory=lots: not a memory size"), "the row does not show the error");
     CHECK(label_with_text(list, "gone.qcow2 does not exist"), "the row does not show the missing disk");
+    CHECK(label_with_text(list, "vm.conf is a FIFO"), "the row does not show the FIFO");
+    CHECK(label_with_text(list, "more than the 1.0 MiB"), "the row does not show the size limit");
+    VireoMachine *latin1 = vireo_library_find(lib, "Latin-1 disk");
+    CHECK(latin1 && vireo_machine_get_state(latin1) == VIREO_MACHINE_BROKEN,
+          "a disk name that is not UTF-8 was taken as no disk");
+    CHECK(label_with_text(list, "hda=\uFFFD\uFFFD.img: the value is not valid UTF-8"),
+          "the row does not name the key that is not UTF-8");
 
     gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Missing disk");
     CHECK(wait_for(message_dialog_shown, NULL, 5000), "no error dialog on start");
@@ -787,7 +803,7 @@ static void case_library_errors(void)
     adw_message_dialog_response(d, "delete");
     gtk_window_destroy(GTK_WINDOW(d));
     run_for(100);
-    CHECK(g_list_model_get_n_items(model) == 2, "delete left %u", g_list_model_get_n_items(model));
+    CHECK(g_list_model_get_n_items(model) == 5, "delete left %u", g_list_model_get_n_items(model));
     g_autofree char *gone = g_build_filename(library_root, "Missing disk", NULL);
     CHECK(!g_file_test(gone, G_FILE_TEST_EXISTS), "the folder is still there");
 
@@ -894,6 +910,37 @@ static void case_demo(void)
 
 /* ---- driver ---- */
 
+static void remove_tree(const char *path)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        GDir *d = g_dir_open(path, 0, NULL);
+        const char *n;
+        while (d && (n = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, n, NULL);
+            remove_tree(p);
+        }
+        if (d)
+            g_dir_close(d);
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}
+
+/* The work folder goes however the case ends (CHECK exits); VIREO_UI_KEEP_WORK_DIR=1
+ * keeps it to look at a failure. */
+static void remove_work_dir(void)
+{
+    if (!work_dir)
+        return;
+    if (g_getenv("VIREO_UI_KEEP_WORK_DIR")) {
+        printf("# kept %s\n", work_dir);
+        return;
+    }
+    remove_tree(work_dir);
+}
+
 static const char *test_case;
 
 static gboolean run_case(gpointer data)
@@ -944,11 +991,24 @@ int main(int argc, char **argv)
     g_setenv("GSETTINGS_BACKEND", "memory", TRUE);
     g_setenv("GTK_A11Y", "none", TRUE);
     work_dir = g_dir_make_tmp("vireo-ui-XXXXXX", NULL);
+    CHECK(work_dir, "cannot make a work folder in %s", g_get_tmp_dir());
+    atexit(remove_work_dir);
     library_root = demo ? g_strdup(argv[2]) : g_build_filename(work_dir, "vms", NULL);
     if (!strcmp(test_case, "library-errors")) {
         write_vm("Good", "[vm]\nmemory=64M\naccel=kvm\n");
         write_vm("Bad memory", "[vm]\nmemory=lots\n");
         write_vm("Missing disk", "[vm]\n[drives]\nhda=gone.qcow2\n");
+        /* The app used to wait at start for a writer to this FIFO. */
+        write_vm("Pipe", NULL);
+        g_autofree char *fifo = g_build_filename(library_root, "Pipe", "vm.conf", NULL);
+        CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+        /* And spun laying out a 50 MB error line for this one. */
+        g_autofree char *huge = g_malloc((50u << 20) + 32);
+        size_t n = (size_t)g_snprintf(huge, 32, "[vm]\nmemory=");
+        memset(huge + n, 'x', 50u << 20);
+        strcpy(huge + n + (50u << 20), "\n");
+        write_vm("Huge", huge);
+        write_vm("Latin-1 disk", "[vm]\n[drives]\nhda=\xff\xfe.img\n");
     }
     vireo_application_init_i18n();
     app = vireo_application_new(library_root);

@@ -4,8 +4,11 @@
 #include "engine/library.h"
 #include "engine/vmconf.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *make_root(void)
 {
@@ -83,6 +86,65 @@ static void test_bad_vms_do_not_hide_good_ones(void)
     g_assert_nonnull(strstr(missing->error->message, "gone.qcow2 does not exist"));
     g_assert_null(none->conf);
     g_assert_error(none->error, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    drop_root(root);
+}
+
+/* Listing on a thread of its own: a list that waits on a FIFO fails the test instead
+ * of hanging it. */
+typedef struct ListJob {
+    const char *root;
+    GPtrArray *list;
+    gint done;
+} ListJob;
+
+static gpointer list_thread(gpointer data)
+{
+    ListJob *j = data;
+    j->list = vm_library_list(j->root);
+    g_atomic_int_set(&j->done, 1);
+    return NULL;
+}
+
+/* A VM whose vm.conf is a FIFO or a 50 MB file is listed with its error at once; the
+ * other VMs are unaffected. */
+static void test_fifo_and_huge_listed(void)
+{
+    char *root = make_root();
+    write_vm(root, "Good", "[vm]\nmemory=64M\n");
+    write_vm(root, "Pipe", NULL);
+    g_autofree char *fifo = g_build_filename(root, "Pipe", "vm.conf", NULL);
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    GString *huge = g_string_new("[vm]\nmemory=");
+    for (int i = 0; i < 50 << 20; i += 64)
+        g_string_append(huge, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    g_string_append_c(huge, '\n');
+    write_vm(root, "Huge", huge->str);
+    g_string_free(huge, TRUE);
+
+    ListJob j = { root, NULL, 0 };
+    GThread *t = g_thread_new("library-list", list_thread, &j);
+    for (int i = 0; i < 3000 && !g_atomic_int_get(&j.done); i++)
+        g_usleep(1000);
+    bool in_time = g_atomic_int_get(&j.done);
+    if (!in_time) {
+        int w = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (w >= 0)
+            close(w);
+    }
+    g_thread_join(t);
+    g_autoptr(GPtrArray) l = j.list;
+    if (!in_time)
+        g_error("listing the library waited on a FIFO vm.conf");
+    g_assert_cmpuint(l->len, ==, 3);
+    VmLibraryEntry *good = l->pdata[0], *huge_vm = l->pdata[1], *pipe_vm = l->pdata[2];
+    g_assert_cmpstr(pipe_vm->name, ==, "Pipe");
+    g_assert_no_error(good->error);
+    g_assert_nonnull(good->config);
+    g_test_message("%s", pipe_vm->error->message);
+    g_assert_nonnull(strstr(pipe_vm->error->message, "FIFO"));
+    g_test_message("%s", huge_vm->error->message);
+    g_assert_null(huge_vm->conf);
+    g_assert_cmpuint(strlen(huge_vm->error->message), <, 300);
     drop_root(root);
 }
 
@@ -167,6 +229,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/library/empty", test_empty);
     g_test_add_func("/library/bad-vms-listed", test_bad_vms_do_not_hide_good_ones);
+    g_test_add_func("/library/fifo-and-huge-listed", test_fifo_and_huge_listed);
     g_test_add_func("/library/names", test_names);
     g_test_add_func("/library/create-rename-delete", test_create_rename_delete);
     g_test_add_func("/library/default-root", test_default_root_follows_xdg);

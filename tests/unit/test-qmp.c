@@ -13,8 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-glib/json-glib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -400,6 +404,135 @@ static void test_screen(Fixture *f, gconstpointer data)
     json_object_unref(o);
 }
 
+static JsonObject *screendump(Fixture *f, const char *path)
+{
+    g_autofree char *cmd = g_strdup_printf("{\"execute\": \"screendump\", \"arguments\": "
+                                           "{\"filename\": \"%s\", \"format\": \"ppm\"}}", path);
+    return command(f, cmd);
+}
+
+static const char *error_desc(JsonObject *o)
+{
+    JsonObject *e = json_object_get_object_member(o, "error");
+    g_assert_nonnull(e);
+    return json_object_get_string_member(e, "desc");
+}
+
+static char *read_text(const char *path)
+{
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return text;
+}
+
+/* Nothing but the files the test made may remain: no temporary file left behind. */
+static void assert_dir_holds(const char *dir, const char *const *names)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while ((n = g_dir_read_name(d)))
+        if (!g_strv_contains(names, n))
+            g_error("%s/%s should not be there", dir, n);
+    g_dir_close(d);
+}
+
+static void on_alarm(int sig)
+{
+    static const char msg[] = "Bail out! screendump blocked the main loop (a FIFO target)\n";
+    (void)sig;
+    if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+        _exit(1);
+    _exit(1);
+}
+
+/* screendump's target: a FIFO, a device, a symbolic link or a folder is refused without
+ * being opened; a regular file is replaced only once the new picture is complete. */
+static void test_screendump_targets(Fixture *f, gconstpointer data)
+{
+    negotiate(f);
+    vm_lock(f->vm);
+    vga_test_set_mode(vm_io(f->vm), &vga_mode_03);
+    vm_unlock(f->vm);
+    g_autofree char *fifo = g_build_filename(f->dir, "fifo.ppm", NULL);
+    g_autofree char *victim = g_build_filename(f->dir, "victim.txt", NULL);
+    g_autofree char *link = g_build_filename(f->dir, "link.ppm", NULL);
+    g_autofree char *full_link = g_build_filename(f->dir, "full-link.ppm", NULL);
+    g_autofree char *node = g_build_filename(f->dir, "full-node", NULL);
+    g_autofree char *old = g_build_filename(f->dir, "old.ppm", NULL);
+    const char *const made[] = { "qmp.sock", "fifo.ppm", "victim.txt", "link.ppm", "full-link.ppm",
+                                 "full-node", "old.ppm", NULL };
+
+    /* The main loop used to wait in open() for a reader of the FIFO. */
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    JsonObject *o = screendump(f, fifo);
+    alarm(0);
+    g_test_message("FIFO: %s", error_desc(o));
+    g_assert_nonnull(strstr(error_desc(o), "FIFO"));
+    json_object_unref(o);
+
+    /* A symbolic link is not followed: the file it points to stays as it was. */
+    g_assert_true(g_file_set_contents(victim, "keep", -1, NULL));
+    g_assert_cmpint(symlink(victim, link), ==, 0);
+    o = screendump(f, link);
+    g_test_message("symlink: %s", error_desc(o));
+    json_object_unref(o);
+    g_autofree char *kept = read_text(victim);
+    g_assert_cmpstr(kept, ==, "keep");
+
+    /* A link to /dev/full: the write failed, and the failure path unlinked the link. */
+    g_assert_cmpint(symlink("/dev/full", full_link), ==, 0);
+    o = screendump(f, full_link);
+    g_test_message("link to /dev/full: %s", error_desc(o));
+    json_object_unref(o);
+    struct stat st;
+    g_assert_cmpint(lstat(full_link, &st), ==, 0);
+    g_assert_true(S_ISLNK(st.st_mode));
+
+    /* A device node of our own, as root's screendump /dev/full would meet: kept. */
+    if (mknod(node, S_IFCHR | 0666, makedev(1, 7)) == 0) {
+        o = screendump(f, node);
+        g_test_message("device: %s", error_desc(o));
+        g_assert_nonnull(strstr(error_desc(o), "character device"));
+        json_object_unref(o);
+        g_assert_cmpint(lstat(node, &st), ==, 0);
+        g_assert_true(S_ISCHR(st.st_mode));
+    } else {
+        g_test_message("no device node test (mknod: %s)", g_strerror(errno));
+    }
+
+    /* A write that fails half-way leaves the old file whole (files are limited to 4 KiB
+     * for this one; the picture is 864 KB). */
+    g_assert_true(g_file_set_contents(old, "old picture", -1, NULL));
+    struct rlimit saved, small;
+    g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &saved), ==, 0);
+    small = saved;
+    small.rlim_cur = 4096;
+    signal(SIGXFSZ, SIG_IGN);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &small), ==, 0);
+    o = screendump(f, old);
+    g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &saved), ==, 0);
+    g_test_message("write failure: %s", error_desc(o));
+    json_object_unref(o);
+    g_autofree char *old_text = read_text(old);
+    g_assert_cmpstr(old_text, ==, "old picture");
+    assert_dir_holds(f->dir, made);
+
+    /* And a write that works replaces it. */
+    o = screendump(f, old);
+    assert_return(o);
+    json_object_unref(o);
+    g_autofree char *new_text = read_text(old);
+    g_assert_true(g_str_has_prefix(new_text, "P6\n720 400\n255\n"));
+    assert_dir_holds(f->dir, made);
+
+    for (const char *const *n = made + 1; *n; n++) {
+        g_autofree char *p = g_build_filename(f->dir, *n, NULL);
+        unlink(p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -409,5 +542,6 @@ int main(int argc, char **argv)
     ADD("/qmp/input", test_input);
     ADD("/qmp/key-queue", test_key_queue);
     ADD("/qmp/screen", test_screen);
+    ADD("/qmp/screendump-targets", test_screendump_targets);
     return g_test_run();
 }

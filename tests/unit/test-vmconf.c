@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vm.conf parsing: good files give the configuration the user wrote, every bad value
  * gives one line that names the file, key and value. */
+#include "engine/memory.h"
 #include "engine/vmconf.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct Fixture {
     char *dir;
@@ -66,7 +70,7 @@ static void test_full(Fixture *f, gconstpointer data)
     touch(f, "dos.img");
     g_autoptr(GError) err = NULL;
     g_autoptr(VmConfig) c = parse_text(f,
-        "[vm]\nos-id=freedos1.3\nos-name=FreeDOS\nmemory=32M\ncpus=2\nmachine=pc\n"
+        "[vm]\nos-id=freedos1.3\nos-name=FreeDOS\nmemory=32M\ncpus=1\nmachine=pc\n"
         "accel=kvm\nfirmware=seabios\ndisplay=std\nboot=ac\nboot-menu=true\n"
         "kernel=vmlinuz\ninitrd=initrd.img\nappend=console=tty0 quiet\n"
         "[drives]\nhda=disk.qcow2\ncdrom=\nfda=dos.img\n"
@@ -74,7 +78,7 @@ static void test_full(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpstr(c->name, ==, "test");
     g_assert_cmpuint(c->ram_size, ==, 32u << 20);
-    g_assert_cmpuint(c->smp, ==, 2);
+    g_assert_cmpuint(c->smp, ==, 1);
     g_assert_cmpstr(c->accel, ==, "kvm");
     g_assert_null(c->bios);
     g_assert_cmpstr(c->vga, ==, "std");
@@ -127,11 +131,16 @@ static void test_defaults(Fixture *f, gconstpointer data)
 /* Each bad file and the words its one-line error must contain. */
 static const struct {
     const char *text;
-    const char *expect[3];
+    const char *expect[4];
 } bad_cases[] = {
     { "[vm]\nmemory=lots\n", { "[vm] memory=lots", "not a memory size", NULL } },
-    { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 1T", NULL } },
-    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "from 1 to 64", NULL } },
+    { "[vm]\nmemory=0\n", { "memory=0", "between 1M and 32G", NULL } },
+    /* The engine's limits: what used to pass here and then fail to start. */
+    { "[vm]\nmemory=64G\n", { "[vm] memory=64G", "between 1M and 32G", NULL } },
+    { "[vm]\nmemory=1T\n", { "[vm] memory=1T", "between 1M and 32G", NULL } },
+    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "must be 1", NULL } },
+    { "[vm]\ncpus=64\n", { "[vm] cpus=64", "must be 1 (Vireo runs one processor for now)", NULL } },
+    { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
@@ -147,6 +156,11 @@ static const struct {
     { "[vm]\n[drives]\nhda=missing.qcow2\n", { "[drives] hda=missing.qcow2", "does not exist", NULL } },
     { "[vm]\n[drives]\nhdz=x.img\n", { "[drives] hdz", "unknown key", NULL } },
     { "[machine]\nmemory=64M\n", { "no [vm] group", NULL } },
+    /* Not UTF-8: an error naming the key, not a key taken as absent. */
+    { "[vm]\n[drives]\nhda=\xff\xfe.img\n", { "[drives] hda=\uFFFD\uFFFD.img", "not valid UTF-8", "renam" } },
+    { "[vm]\nmemory=64M\xff\n", { "[vm] memory=64M\uFFFD", "not valid UTF-8", NULL } },
+    { "[vm]\nos-name=Fr\xe9" "eDOS\n", { "[vm] os-name=Fr", "not valid UTF-8", NULL } },
+    { "[vm]\nk\xe9y=1\n", { "[vm] k\uFFFDy", "key name is not valid UTF-8", NULL } },
 };
 
 static void test_bad_values(Fixture *f, gconstpointer data)
@@ -165,6 +179,77 @@ static void test_bad_values(Fixture *f, gconstpointer data)
                 g_error("case %zu: '%s' lacks '%s'", i, err->message, *w);
         }
     }
+}
+
+/* Values are quoted shortened in errors: a huge value, key, path or line still gives one
+ * short line (it used to be copied whole into the message). */
+static void test_long_values_shortened(Fixture *f, gconstpointer data)
+{
+    g_autofree char *xs = g_strnfill(100000, 'x');
+    g_autofree char *forty = g_strnfill(40, 'x');
+    g_autofree char *shown = g_strdup_printf("[vm] memory=%s…: not a memory size", forty);
+    const char *templates[] = { "[vm]\nmemory=%s\n", "[vm]\n%s=1\n", "[vm]\nkernel=%s\n",
+                                "[vm]\n[drives]\nhda=%s\n" };
+    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
+        g_autofree char *text = g_strdup_printf(templates[i], xs);
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VmConfig) c = parse_text(f, text, &err);
+        g_assert_null(c);
+        g_assert_nonnull(err);
+        g_test_message("%.400s", err->message);
+        g_assert_cmpuint(strlen(err->message), <, 500);
+        g_assert_nonnull(strstr(err->message, "xxx…"));
+        if (i == 0)
+            g_assert_nonnull(strstr(err->message, shown));
+    }
+    /* An escaped newline in a value does not break the line. */
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\nappend=quiet\\nroot=/dev/sda\n", &err);
+    g_assert_null(c);
+    g_test_message("%s", err->message);
+    g_assert_null(strchr(err->message, '\n'));
+    g_assert_nonnull(strstr(err->message, "append=quiet\\nroot=/dev/sda: "));
+
+    /* GKeyFile's own syntax error quotes the line: shortened as well. */
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    g_autofree char *bad = g_strdup_printf("[vm]\n%s\n", xs);
+    g_assert_true(g_file_set_contents(p, bad, -1, NULL));
+    g_clear_error(&err);
+    g_assert_null(vmconf_load(f->dir, &err));
+    g_test_message("%s", err->message);
+    g_assert_cmpuint(strlen(err->message), <, 500);
+    g_assert_nonnull(strstr(err->message, "xxx…"));
+}
+
+/* vm.conf, vireo-run and the engine share their limits (config.h): the largest memory
+ * and processor count the parser takes, the engine runs; one more is refused. */
+static void test_limits_shared(Fixture *f, gconstpointer data)
+{
+    g_autofree char *max = g_strdup_printf("[vm]\nmemory=%dG\ncpus=%d\nboot=cda\n", VM_RAM_MAX_GIB,
+                                           VM_CPUS_MAX);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, max, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->ram_size, ==, VM_RAM_MAX);
+    /* The range is accepted; the host may still refuse to reserve 32 GiB of addresses. */
+    GuestMemory *m = mem_new(c->ram_size, &err);
+    if (err && err->code == VIREO_ERROR_FAILED)
+        g_test_message("mem_new: %s", err->message);
+    else
+        g_assert_no_error(err);
+    if (m)
+        mem_free(m);
+    uint64_t bytes;
+    unsigned n;
+    g_assert_true(vm_config_parse_ram("1M", &bytes, NULL));
+    g_assert_false(vm_config_parse_ram("1023K", &bytes, NULL));
+    g_autofree char *over = g_strdup_printf("%dM", (VM_RAM_MAX_GIB << 10) + 1);
+    g_assert_false(vm_config_parse_ram(over, &bytes, NULL));
+    g_assert_null(mem_new(VM_RAM_MAX + (1 << 20), NULL));
+    g_autofree char *cpus = g_strdup_printf("%d", VM_CPUS_MAX + 1);
+    g_assert_false(vm_config_parse_cpus(cpus, &n, NULL));
+    g_assert_true(vm_config_check_boot_order("cda", NULL));
+    g_assert_false(vm_config_check_boot_order("cdan", NULL));
 }
 
 static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
@@ -204,6 +289,77 @@ static void test_load_errors(Fixture *f, gconstpointer data)
     g_assert_true(g_str_has_prefix(err->message, p));
 }
 
+/* vmconf_load on a thread of its own, so that a load that waits on a FIFO fails the
+ * test instead of hanging it. */
+typedef struct LoadJob {
+    const char *dir;
+    GKeyFile *kf;
+    GError *err;
+    gint done;
+} LoadJob;
+
+static gpointer load_thread(gpointer data)
+{
+    LoadJob *j = data;
+    j->kf = vmconf_load(j->dir, &j->err);
+    g_atomic_int_set(&j->done, 1);
+    return NULL;
+}
+
+static bool load_within(LoadJob *j, const char *fifo, int ms)
+{
+    GThread *t = g_thread_new("vmconf-load", load_thread, j);
+    for (int i = 0; i < ms && !g_atomic_int_get(&j->done); i++)
+        g_usleep(1000);
+    bool in_time = g_atomic_int_get(&j->done);
+    if (!in_time && fifo) {
+        /* A writer that goes away at once lets the blocked open() return. */
+        int w = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (w >= 0)
+            close(w);
+    }
+    g_thread_join(t);
+    return in_time;
+}
+
+static void test_load_fifo(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    g_assert_cmpint(mkfifo(p, 0600), ==, 0);
+    LoadJob j = { f->dir, NULL, NULL, 0 };
+    bool in_time = load_within(&j, p, 3000);
+    if (j.kf)
+        g_key_file_unref(j.kf);
+    if (!in_time)
+        g_error("vmconf_load waited for a writer on a FIFO vm.conf");
+    g_assert_null(j.kf);
+    g_assert_error(j.err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_test_message("%s", j.err->message);
+    g_assert_true(g_str_has_prefix(j.err->message, p));
+    g_assert_nonnull(strstr(j.err->message, "FIFO"));
+    g_error_free(j.err);
+}
+
+/* A huge vm.conf is refused before it is read, in one short line. */
+static void test_load_too_big(Fixture *f, gconstpointer data)
+{
+    g_autofree char *p = g_build_filename(f->dir, "vm.conf", NULL);
+    size_t len = 2u << 20;
+    g_autofree char *text = g_malloc(len);
+    memset(text, 'x', len);
+    memcpy(text, "[vm]\nmemory=", 12);
+    text[len - 1] = '\n';
+    g_assert_true(g_file_set_contents(p, text, (gssize)len, NULL));
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GKeyFile) kf = vmconf_load(f->dir, &err);
+    g_assert_null(kf);
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_test_message("%s", err->message);
+    g_assert_true(g_str_has_prefix(err->message, p));
+    g_assert_nonnull(strstr(err->message, "1.0 MiB"));
+    g_assert_cmpuint(strlen(err->message), <, 200);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -211,10 +367,15 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
+    g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,
+               fixture_teardown);
     g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
                fixture_teardown);
     g_test_add("/vmconf/round-trip", Fixture, NULL, fixture_setup, test_save_load_round_trip,
                fixture_teardown);
     g_test_add("/vmconf/load-errors", Fixture, NULL, fixture_setup, test_load_errors, fixture_teardown);
+    g_test_add("/vmconf/load-fifo", Fixture, NULL, fixture_setup, test_load_fifo, fixture_teardown);
+    g_test_add("/vmconf/load-too-big", Fixture, NULL, fixture_setup, test_load_too_big, fixture_teardown);
     return g_test_run();
 }

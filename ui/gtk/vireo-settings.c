@@ -330,8 +330,10 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
 
     s->hardware = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(s->hardware, _("Hardware"));
-    s->memory_row = spin_row(_("Memory (MiB)"), "memory-spin", 1, 1048576, 16, &s->memory);
-    s->cpus_row = spin_row(_("Processors"), "cpus-spin", 1, 64, 1, &s->cpus);
+    /* The engine's limits (config.h), as vm.conf and vireo-run take them. */
+    s->memory_row = spin_row(_("Memory (MiB)"), "memory-spin", VM_RAM_MIN_MIB, (double)(VM_RAM_MAX >> 20), 16,
+                             &s->memory);
+    s->cpus_row = spin_row(_("Processors"), "cpus-spin", 1, VM_CPUS_MAX, 1, &s->cpus);
     g_signal_connect(s->memory, "value-changed", G_CALLBACK(on_memory_changed), s);
     g_signal_connect(s->cpus, "value-changed", G_CALLBACK(on_cpus_changed), s);
     s->display = ADW_COMBO_ROW(adw_combo_row_new());

@@ -590,6 +590,10 @@ static void vireo_wizard_class_init(VireoWizardClass *klass)
 static void vireo_wizard_init(VireoWizard *w)
 {
     gtk_widget_init_template(GTK_WIDGET(w));
+    /* The engine's limits (config.h) bound the fields: a preset or osinfo asking for more
+     * processors than Vireo runs gets what it can have. */
+    gtk_spin_button_set_range(w->memory_spin, VM_RAM_MIN_MIB, (double)(VM_RAM_MAX >> 20));
+    gtk_spin_button_set_range(w->cpus_spin, 1, VM_CPUS_MAX);
     w->actions = g_simple_action_group_new();
     g_action_map_add_action_entries(G_ACTION_MAP(w->actions), wizard_actions,
                                     G_N_ELEMENTS(wizard_actions), w);

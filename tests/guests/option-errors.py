@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""vireo-run's options that name files or limits: a bad one ends vireo-run at once with
+exit status 2 and one line saying what is accepted. -m, -smp and -boot take the limits
+vm.conf takes, in the same words.
+
+Files: -kernel, -initrd and -bios are sized before they are read, so a 2 GiB sparse file
+is refused in a moment and without memory (vireo-run runs with 1 GiB of address space
+here; it used to read the whole file first: 20 s and 2.1 GB), and a FIFO is refused
+instead of waiting for a writer. A Multiboot ELF kernel with 2 GiB of data it does not
+load still boots.
+
+usage: option-errors.py VIREO-RUN BZIMAGE MULTIBOOT-ELF MODULE"""
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+GIB = 1 << 30
+
+
+def limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (GIB, GIB))
+
+
+def run(vireo, args, timeout=10):
+    """Exit status, stderr and seconds, or None for the status when it did not end."""
+    start = time.monotonic()
+    try:
+        if "-serial" not in args:
+            args = ["-serial", "none"] + args
+        r = subprocess.run([vireo, "-accel", "interp", "-display", "none"] + args,
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                           preexec_fn=limit_memory)
+    except subprocess.TimeoutExpired:
+        return None, "", time.monotonic() - start
+    return r.returncode, r.stderr.decode(errors="replace"), time.monotonic() - start
+
+
+def sparse(path, head, size):
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+
+
+def main():
+    vireo, bzimage, mb_elf, module = sys.argv[1:5]
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        def p(name):
+            return os.path.join(tmp, name)
+
+        with open(bzimage, "rb") as f:
+            bz_head = f.read()
+        sparse(p("huge.initrd"), b"", 2 * GIB)
+        sparse(p("huge-bzimage"), bz_head, 2 * GIB)
+        sparse(p("huge.bios"), b"", 2 * GIB)
+        os.mkfifo(p("fifo"))
+
+        cases = [
+            (["-kernel", bzimage, "-initrd", p("huge.initrd")], 2,
+             r"-initrd: a 2097152 KiB initrd does not fit below \d+ MiB"),
+            (["-kernel", p("huge-bzimage")], 2, r"-kernel: a \d+ KiB kernel does not fit in \d+ MiB of RAM"),
+            (["-kernel", p("fifo")], 2, r"-kernel: .*/fifo is a FIFO \(named pipe\), not a regular file"),
+            (["-kernel", bzimage, "-initrd", p("fifo")], 2, r"-initrd: .*/fifo is a FIFO"),
+            (["-kernel", mb_elf, "-initrd", p("fifo")], 2, r"-initrd module: .*/fifo is a FIFO"),
+            (["-kernel", mb_elf, "-initrd", p("huge.initrd")], 2,
+             r"the kernel and its modules do not fit in the VM's RAM"),
+            (["-bios", p("huge.bios")], 2, r"firmware .*huge.bios: size 2147483648 is not a multiple of 64 KiB"),
+            (["-bios", p("fifo")], 2, r"firmware: .*/fifo is a FIFO"),
+            (["-kernel", os.path.join(tmp, "missing")], 1, r"-kernel: .*missing.*No such file or directory"),
+            # The limits are vm.conf's (config.h): the same words for the same values.
+            (["-m", "64G", "-S"], 2, r"^vireo-run: -m 64G: not a memory size between 1M and 32G"),
+            (["-m", "0", "-S"], 2, r"^vireo-run: -m 0: not a memory size between 1M and 32G"),
+            (["-smp", "2", "-S"], 2, r"^vireo-run: -smp 2: the processor count must be 1"),
+            (["-boot", "acdn", "-S"], 2, r"^vireo-run: -boot acdn: a boot order is 1 to 3 of a \(floppy\)"),
+            (["-boot", "order=cc", "-S"], 2, r"-boot order=cc: 'c' appears twice in the boot order"),
+        ]
+        for args, status, rx in cases:
+            code, err, secs = run(vireo, args)
+            shown = " ".join(a.replace(tmp + "/", "") for a in args)
+            lines = [l for l in err.splitlines() if l.strip()]
+            print("# %s -> %s in %.1f s: %s" % (shown, code, secs, err.strip()[:300]))
+            if code is None:
+                failures.append("%s: still running after 10 s" % shown)
+            elif code != status or len(lines) != 1 or not re.search(rx, lines[0]):
+                failures.append("%s: want exit %d and one line matching /%s/" % (shown, status, rx))
+
+        # The ELF's program headers say what to load; 2 GiB more in the file is not read.
+        big_elf = p("multiboot-big.elf")
+        shutil.copy(mb_elf, big_elf)
+        with open(big_elf, "r+b") as f:
+            f.truncate(2 * GIB)
+        serial = p("serial.txt")
+        code, err, secs = run(vireo, ["-m", "64", "-kernel", big_elf, "-initrd", module,
+                                      "-device", "isa-debug-exit", "-serial", "file:" + serial], 60)
+        text = open(serial, errors="replace").read() if os.path.exists(serial) else ""
+        print("# Multiboot ELF with 2 GiB of unloaded data -> %s in %.1f s: %s" % (code, secs, err.strip()[:300]))
+        if code != 33 or "multiboot: memory=64 MiB" not in text:
+            failures.append("the Multiboot kernel with a 2 GiB file did not boot (exit %s):\n%s"
+                            % (code, text[-1000:]))
+    for f in failures:
+        print("FAIL: " + f)
+    total = len(cases) + 1
+    print("%d passed, %d failed" % (total - len(failures), len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
