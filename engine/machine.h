@@ -23,6 +23,8 @@ IoSpace *vm_io(Vm *vm);
 /* Reset handlers run on every system reset, in registration order, lock held, vCPU stopped. */
 typedef void (*VmResetFn)(void *opaque);
 void vm_add_reset_handler(Vm *vm, VmResetFn fn, void *opaque);
+/* For the board's own glue that holds no guest state (it needs no state section). */
+void vm_add_board_reset_handler(Vm *vm, VmResetFn fn, void *opaque);
 
 /* Run at power-off or vm_free to release device resources, lock not held. */
 void vm_add_cleanup(Vm *vm, GDestroyNotify fn, void *opaque);

@@ -186,7 +186,7 @@ static bool ram_state_walk(GuestMemory *m, const uint8_t *buf, size_t len, bool 
     return true;
 }
 
-bool ram_state_load(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
+static bool ram_state_run(GuestMemory *m, const uint8_t *buf, size_t len, bool apply, GError **err)
 {
     if (len < HEADER_BYTES + 4)
         return fail(err, "truncated header");
@@ -199,10 +199,20 @@ bool ram_state_load(GuestMemory *m, const uint8_t *buf, size_t len, GError **err
     uint8_t *plain = g_malloc(CHUNK_BYTES);
     /* Decompressing twice keeps memory at one chunk and RAM untouched on any error. */
     bool ok = ram_state_walk(m, buf, len, false, dctx, plain, err) &&
-              ram_state_walk(m, buf, len, true, dctx, plain, err);
+              (!apply || ram_state_walk(m, buf, len, true, dctx, plain, err));
     g_free(plain);
     ZSTD_freeDCtx(dctx);
-    if (ok)
+    if (ok && apply)
         mem_ram_replaced(m);
     return ok;
+}
+
+bool ram_state_check(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
+{
+    return ram_state_run(m, buf, len, false, err);
+}
+
+bool ram_state_load(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
+{
+    return ram_state_run(m, buf, len, true, err);
 }

@@ -22,3 +22,5 @@ bool ram_state_save(GuestMemory *m, GByteArray *out, GError **err);
  * count) before it writes any page: a refused payload leaves RAM unchanged. Decoded
  * code and cached translations are dropped afterwards. */
 bool ram_state_load(GuestMemory *m, const uint8_t *buf, size_t len, GError **err);
+/* The same checks without writing anything (a whole-VM load checks every part first). */
+bool ram_state_check(GuestMemory *m, const uint8_t *buf, size_t len, GError **err);

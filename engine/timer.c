@@ -40,6 +40,15 @@ int64_t vm_clock_ns(Vm *vm)
     return host_monotonic_ns() - vm->clock_base - __atomic_load_n(&vm->clock_offset, __ATOMIC_ACQUIRE);
 }
 
+void vm_clock_set_stopped(Vm *vm, int64_t ns)
+{
+    if (vm->manual_clock)
+        __atomic_store_n(&vm->manual_now, ns, __ATOMIC_RELEASE);
+    else if (atomic_load(&vm->clock_frozen) >= 0)
+        atomic_store_explicit(&vm->clock_frozen, ns, memory_order_release);
+    g_cond_broadcast(&vm->timer_cond);
+}
+
 int64_t vm_rtc_base_ns(Vm *vm)
 {
     return vm->rtc_base;

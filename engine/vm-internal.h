@@ -10,6 +10,7 @@
 typedef struct ResetEntry {
     VmResetFn fn;
     void *opaque;
+    bool board; /* the board's own glue, no guest state (vm_add_board_reset_handler) */
 } ResetEntry;
 
 typedef struct CleanupEntry {
@@ -98,6 +99,8 @@ struct Vm {
 /* timer.c */
 void vm_clock_init(Vm *vm);
 void vm_clock_set_running(Vm *vm, bool running);
+/* Moves a stopped clock to ns (VM state load); lock held. */
+void vm_clock_set_stopped(Vm *vm, int64_t ns);
 void vm_timers_start(Vm *vm);
 void vm_timers_stop(Vm *vm);
 void vm_timers_free(Vm *vm);
@@ -115,6 +118,11 @@ void vcpu_thread_join(Vm *vm);
 
 /* vm.c */
 void vm_set_state_locked(Vm *vm, VmState s);
+/* Lock held: waits until the vCPU is outside the guest in a VM that is not running;
+ * false (err set) while it runs or when the back end cannot save its state. */
+bool vm_cpu_quiesce(Vm *vm, GError **err);
+/* Devices still on the old reset-handler path, whose state no stream carries. */
+unsigned vm_legacy_device_count(Vm *vm);
 void vm_do_system_reset(Vm *vm);
 /* Resets the device objects, then runs the reset handlers of the others (lock held). */
 void vm_run_reset(Vm *vm);

@@ -362,8 +362,7 @@ const VmConfig *vm_config(Vm *vm) { return vm->cfg; }
 const char *vm_name(Vm *vm) { return vm->cfg->name; }
 int vm_exit_status(Vm *vm) { return vm->exit_status; }
 const char *vm_error(Vm *vm) { return vm->error; }
-/* Waits (lock held) until the vCPU is outside vcpu_run in a VM that is not running. */
-static bool vm_cpu_quiesce(Vm *vm, GError **err)
+bool vm_cpu_quiesce(Vm *vm, GError **err)
 {
     if (!vm->accel || !vm->vcpu.cpu || !vm->accel->vcpu_get_state) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
@@ -444,8 +443,22 @@ void vm_run_reset(Vm *vm)
 
 void vm_add_reset_handler(Vm *vm, VmResetFn fn, void *opaque)
 {
-    ResetEntry e = { fn, opaque };
+    ResetEntry e = { fn, opaque, false };
     g_array_append_val(vm->reset_handlers, e);
+}
+
+void vm_add_board_reset_handler(Vm *vm, VmResetFn fn, void *opaque)
+{
+    ResetEntry e = { fn, opaque, true };
+    g_array_append_val(vm->reset_handlers, e);
+}
+
+unsigned vm_legacy_device_count(Vm *vm)
+{
+    unsigned n = 0;
+    for (guint i = 0; i < vm->reset_handlers->len; i++)
+        n += !g_array_index(vm->reset_handlers, ResetEntry, i).board;
+    return n;
 }
 
 void vm_add_cleanup(Vm *vm, GDestroyNotify fn, void *opaque)

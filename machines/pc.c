@@ -204,7 +204,7 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     /* -boot once= holds for the first boot; the first reset brings back the order. */
     if (cfg->boot_once) {
         cmos_set_boot_order(b->rtc, cfg->boot_once);
-        vm_add_reset_handler(b->vm, restore_boot_order, b);
+        vm_add_board_reset_handler(b->vm, restore_boot_order, b);
     } else {
         cmos_set_boot_order(b->rtc, cfg->boot_order);
     }
