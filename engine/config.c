@@ -35,6 +35,7 @@ void vm_config_free(VmConfig *c)
     g_free(c->boot_once);
     g_free(c->qmp);
     g_free(c->vga);
+    g_free(c->vm_dir);
     g_free(c);
 }
 

@@ -55,6 +55,7 @@ typedef struct VmConfig {
     bool snapshot;           /* every drive gets a temporary overlay */
     char *qmp;               /* control socket spec */
     char *vga;               /* "std", "none" */
+    char *vm_dir;            /* a library VM's folder (savevm without a qcow2 disk), or NULL */
 } VmConfig;
 
 VmConfig *vm_config_new(void);

@@ -287,6 +287,25 @@ GList *device_list_head(Vm *vm)
     return vm->devices->devices.head;
 }
 
+void device_list_for_each_image(Vm *vm, DeviceImageFn fn, void *opaque)
+{
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        if (d->klass->for_each_image)
+            d->klass->for_each_image(d, fn, opaque);
+    }
+}
+
+void device_list_drain(Vm *vm)
+{
+    /* The list only changes at VM set-up and teardown, not while it is paused. */
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        if (d->klass->drain)
+            d->klass->drain(d);
+    }
+}
+
 static void device_free(Device *dev)
 {
     for (const DeviceProp *p = dev->klass->props; p && p->name; p++)

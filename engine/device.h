@@ -31,6 +31,8 @@ typedef struct Vm Vm;
 typedef struct Device Device;
 typedef struct DeviceClass DeviceClass;
 typedef struct DeviceList DeviceList;
+typedef struct BlockImage BlockImage;
+typedef void (*DeviceImageFn)(void *opaque, const char *drive, BlockImage *img, bool writable);
 
 /* The instance header, the first member of every device's state struct. */
 struct Device {
@@ -70,6 +72,13 @@ struct DeviceClass {
     void (*reset)(Device *dev);
     /* Undoes realize (the instance and its string properties are freed after). */
     void (*unrealize)(Device *dev);
+    /* Storage devices, for snapshots: calls fn for each disk image attached now, with
+     * the drive's name as QMP names it and whether the guest can write it. Lock held. */
+    void (*for_each_image)(Device *dev, DeviceImageFn fn, void *opaque);
+    /* Devices with asynchronous work (disk DMA on the block layer's threads): waits
+     * until none is in flight, so the state can be saved. Called WITHOUT the engine
+     * lock (completions take it), with the vCPU stopped. May be NULL. */
+    void (*drain)(Device *dev);
 };
 
 #define DEVICE(p) (&(p)->dev)
@@ -109,6 +118,11 @@ bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err
  * or a section twice is an error. */
 void device_list_save(Vm *vm, GByteArray *out);
 bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err);
+
+/* Every device's for_each_image (lock held), and every device's drain (lock NOT held;
+ * the VM paused). */
+void device_list_for_each_image(Vm *vm, DeviceImageFn fn, void *opaque);
+void device_list_drain(Vm *vm);
 
 /* For engine/vm.c. */
 DeviceList *device_list_new(void);

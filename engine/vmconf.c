@@ -302,6 +302,7 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     Parser p = { kf, dir, file, err };
     g_autoptr(VmConfig) cfg = vm_config_new();
     cfg->name = g_strdup(name);
+    cfg->vm_dir = g_strdup(dir);
     if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg))
         return NULL;
     return g_steal_pointer(&cfg);
