@@ -184,12 +184,16 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
 {
     JitEmit *e = &t->e;
     emit_ea(t, i);
-    /* test byte [seg.ok], need ; the segment must be flat (base 0, no limit). */
-    emit_op_rm(e, 1, 0xf6, 0, CPU_AT(seg, sizeof(X86Seg) * i->seg + offsetof(X86Seg, ok)));
-    emit_u8(e, (uint8_t)need);
+    /* The segment allows the access (all bits of need) and every offset (flat: any
+     * base, no limit check). */
+    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * i->seg;
+    emit_load(e, 1, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, need);
+    emit_alu_ri(e, 4, ALU_CMP, H_RCX, need);
+    stub_jcc(t, s, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, flat))), 0);
     stub_jcc(t, s, HC_E);
-    emit_alu_mi(e, 1, ALU_CMP, CPU_AT(seg, sizeof(X86Seg) * i->seg + offsetof(X86Seg, flat)), 0);
-    stub_jcc(t, s, HC_E);
+    emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
@@ -419,6 +423,31 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     return true;
 }
 
+/* Forms compiled inline, a debugging aid ($VIREO_JIT_INLINE, a mask of these): a
+ * translator bug shows which form it is in by bisection. */
+enum {
+    IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
+    IN_ALL = 127,
+};
+static unsigned inline_mask = IN_ALL;
+
+static unsigned form_of(const X86Insn *i)
+{
+    unsigned op = i->opcode;
+    unsigned f = (i->pfx & X86_PFX_MEM) && op != 0x8d ? IN_MEM : 0;
+    if ((op < 0x40 && (op & 7) < 6) || (op >= 0x80 && op <= 0x83))
+        return f | IN_ALU;
+    if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9 || op == 0xf6 || op == 0xf7)
+        return f | IN_TEST;
+    if ((op >= 0x88 && op <= 0x8b) || op == 0xc6 || op == 0xc7 || (op >= 0xb0 && op <= 0xbf))
+        return f | IN_MOV;
+    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || op == 0xff)
+        return f | IN_INCDEC;
+    if (op == 0x8d)
+        return IN_LEA;
+    return IN_BRANCH;
+}
+
 /* Compiles instruction k inline if it is one of the simple forms; false: call. */
 static bool tr_inline(Tr *t, unsigned k)
 {
@@ -428,6 +457,9 @@ static bool tr_inline(Tr *t, unsigned k)
     bool last = k + 1 == t->n;
     /* #UD, LOCK and over-long instructions keep their handlers. */
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
+        return false;
+    unsigned form = form_of(i);
+    if ((form & inline_mask) != form)
         return false;
     bool is_branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xe9 || op == 0xeb;
     if (is_branch)
@@ -660,6 +692,9 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
         size = jit_parse_size(env);
     if (!size)
         size = DEFAULT_CACHE_SIZE;
+    const char *mask = getenv("VIREO_JIT_INLINE");
+    if (mask)
+        inline_mask = (unsigned)strtoul(mask, NULL, 0) & IN_ALL;
     if (size < MIN_CACHE_SIZE)
         size = MIN_CACHE_SIZE;
     const char *why = NULL;

@@ -340,8 +340,9 @@ static void make_state(X86State *st, bool code32)
     st->regs[X86_EBP] = pick(8) ? DATA + 0x800 + pick(0x800) : UNMAPPED + pick(0x1000);
     st->regs[X86_ESP] = STACK_TOP;
     st->eflags = 0x2 | (rnd() & 0x8d5);
+    /* Flat data segments (every offset valid), not always at base 0. */
     for (unsigned k = 0; k < X86_NSEG; k++)
-        st->seg[k] = (X86SegState){ 0x10, 0xc093, 0, 0xffffffffu };
+        st->seg[k] = (X86SegState){ 0x10, 0xc093, pick(2) ? 0 : pick(0x400), 0xffffffffu };
     st->seg[X86_CS] = code32 ? (X86SegState){ 0x08, 0xc09b, 0, 0xffffffffu }
                              : (X86SegState){ 0x18, 0x009b, CODE, 0xffff };
     st->eip = code32 ? CODE : 0;
