@@ -24,7 +24,9 @@ typedef struct JitStats {
     uint64_t insns_called;  /* ... and those calling the interpreter's handler */
 } JitStats;
 
-/* The -accel jit back end. */
+/* -accel tcg: the translator (the interpreter alone on hosts it cannot generate code
+ * for); -accel jit: the same, its name while it was experimental. */
+extern const CpuBackend cpu_tcg_backend;
 extern const CpuBackend cpu_jit_backend;
 
 /* True when this host can run translated code; otherwise err says why. */
