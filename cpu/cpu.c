@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cpu/cpu.h"
+#include "cpu/jit/jit.h"
 #include "cpu/kvm/kvm.h"
 #include "cpu/x86/backend.h"
 
@@ -9,6 +10,7 @@ static const CpuBackend *const backends[] = {
     &cpu_kvm_backend,
     &cpu_tcg_backend,
     &cpu_interp_backend,
+    &cpu_jit_backend,
     NULL,
 };
 

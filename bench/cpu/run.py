@@ -40,8 +40,8 @@ def build(tmp, rounds):
     return out
 
 
-def vireo_cmd(vireo, image):
-    return [vireo, "-accel", "interp", "-display", "none", "-serial", "stdio",
+def vireo_cmd(vireo, image, accel="interp"):
+    return [vireo, "-accel", accel, "-display", "none", "-serial", "stdio",
             "-device", "isa-debug-exit", "-bios", image]
 
 
@@ -107,7 +107,10 @@ def main():
     ap.add_argument("--vireo", default=os.path.join(ROOT, "build/app/vireo-run"))
     ap.add_argument("--qemu", default="qemu-system-i386")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--accel", action="append",
+                    help="Vireo back end to measure (repeatable; default interp), e.g. --accel interp --accel jit")
     o = ap.parse_args()
+    o.accel = o.accel or ["interp"]
     if not os.path.exists(o.vireo):
         sys.exit("no %s: build first (make build)" % o.vireo)
     have_qemu = shutil.which(o.qemu) is not None
@@ -116,10 +119,11 @@ def main():
         w4, w8 = build(tmp, 4), build(tmp, 8)
         insns = 4 * INSNS_PER_ROUND
         rows = []
-        v4, vc4, out = timed(vireo_cmd(o.vireo, w4), o.repeat)
-        v8, vc8, out8 = timed(vireo_cmd(o.vireo, w8), o.repeat)
-        v_mips, v_cmips = insns / (v8 - v4) / 1e6, insns / (vc8 - vc4) / 1e6
-        rows.append(("vireo -accel interp", v4, v8, v_mips, v_cmips, checksum(out8)))
+        for accel in o.accel:
+            v4, vc4, out = timed(vireo_cmd(o.vireo, w4, accel), o.repeat)
+            v8, vc8, out8 = timed(vireo_cmd(o.vireo, w8, accel), o.repeat)
+            v_mips, v_cmips = insns / (v8 - v4) / 1e6, insns / (vc8 - vc4) / 1e6
+            rows.append(("vireo -accel " + accel, v4, v8, v_mips, v_cmips, checksum(out8)))
         if have_qemu:
             q4, qc4, _ = timed(qemu_cmd(o.qemu, w4), o.repeat)
             q8, qc8, qout = timed(qemu_cmd(o.qemu, w8), o.repeat)
@@ -129,25 +133,27 @@ def main():
         print("  %-28s %8s %8s %10s %10s  %s" % ("", "4 rounds", "8 rounds", "MIPS wall", "MIPS cpu", "checksum"))
         for name, a, b, mips, cmips, cs in rows:
             print("  %-28s %7.2fs %7.2fs %10.1f %10.1f  %s" % (name, a, b, mips, cmips, cs))
+        if len(set(r[5] for r in rows)) != 1:
+            sys.exit("checksums differ: the back ends computed different results")
         if have_qemu:
-            if rows[0][5] != rows[1][5]:
-                sys.exit("checksums differ: the interpreter computed something else than QEMU")
-            print("  ratio interp / qemu tcg: %.2f (wall), %.2f (cpu time)" % (v_mips / q_mips, v_cmips / q_cmips))
+            q = rows[-1]
+            for r in rows[:-1]:
+                print("  ratio %s / qemu tcg: %.2f (wall), %.2f (cpu time)" % (r[0][len("vireo -accel "):], r[3] / q[3], r[4] / q[4]))
 
         bios = "/usr/share/seabios/bios.bin"
         if os.path.exists(bios):
             log = os.path.join(tmp, "debugcon.txt")
-            vb = first_boot_attempt([o.vireo, "-accel", "interp", "-m", "128", "-display", "none",
+            vb = first_boot_attempt([o.vireo, "-accel", o.accel[0], "-m", "128", "-display", "none",
                                      "-serial", "null", "-debugcon", "file:" + log], log, o.repeat)
             print("SeaBIOS to its first boot attempt")
-            print("  %-28s %7.3fs" % ("vireo -accel interp", vb))
+            print("  %-28s %7.3fs" % ("vireo -accel " + o.accel[0], vb))
             if have_qemu:
                 qb = first_boot_attempt([o.qemu, "-accel", "tcg", "-nodefaults", "-m", "128", "-display", "none",
                                          "-serial", "null", "-bios", bios,
                                          "-global", "isa-debugcon.iobase=0x402", "-debugcon", "file:" + log],
                                         log, o.repeat)
                 print("  %-28s %7.3fs" % ("qemu-system-i386 -accel tcg", qb))
-                print("  ratio interp / qemu tcg (time): %.2f" % (vb / qb))
+                print("  ratio %s / qemu tcg (time): %.2f" % (o.accel[0], vb / qb))
         if not have_qemu:
             print("(%s not found: install qemu-system-x86 for the comparison)" % o.qemu)
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The "interp" and "tcg" CPU back ends: the x86 interpreter behind the CpuBackend
- * interface. "tcg" is the same interpreter until the translator (cpu/jit/) lands. */
+/* The "interp" CPU back end: the x86 interpreter behind the CpuBackend interface, the
+ * reference for "tcg" (cpu/jit/, the translator). */
 #include "cpu/cpu.h"
 #include "cpu/x86/backend.h"
 #include "cpu/x86/x86.h"
@@ -91,23 +91,6 @@ static char *interp_vcpu_describe(Vcpu *v)
 const CpuBackend cpu_interp_backend = {
     .name = "interp",
     .description = "x86 interpreter (P6-class integer and system architecture)",
-    .probe = interp_probe,
-    .host_info = interp_host_info,
-    .vm_init = interp_vm_init,
-    .vcpu_init = interp_vcpu_init,
-    .vcpu_reset = interp_vcpu_reset,
-    .vcpu_run = interp_vcpu_run,
-    .vcpu_kick = interp_vcpu_kick,
-    .vcpu_destroy = interp_vcpu_destroy,
-    .vcpu_describe = interp_vcpu_describe,
-    .vcpu_get_state = interp_vcpu_get_state,
-    .vcpu_set_state = interp_vcpu_set_state,
-    .board_apic = true,
-};
-
-const CpuBackend cpu_tcg_backend = {
-    .name = "tcg",
-    .description = "software CPU: the x86 interpreter until the dynamic translator lands",
     .probe = interp_probe,
     .host_info = interp_host_info,
     .vm_init = interp_vm_init,

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The interpreter's CpuBackend entries for cpu/cpu.c's table. */
+/* The interpreter's CpuBackend entry for cpu/cpu.c's table. */
 #pragma once
 
 #include "cpu/cpu.h"
 
 extern const CpuBackend cpu_interp_backend;
-extern const CpuBackend cpu_tcg_backend;

@@ -232,6 +232,12 @@ struct X86Cpu {
     X86Tlb tlb_sup[TLB_SIZE];
     X86Tlb tlb_user[TLB_SIZE];
     X86Tlb tlb_none[TLB_SIZE];
+
+    /* A translator (cpu/jit) that runs whole cached blocks instead of the handler loop,
+     * or NULL. Same contract as the loop: returns the instructions completed; faults
+     * unwind with prev_eip set. slot: per-block storage, NULL when the block is new. */
+    unsigned (*run_block)(X86Cpu *c, const X86Insn *insns, unsigned n, void **slot);
+    void *jit;
 };
 
 /* ---- MSRs (system.c) ---- */

@@ -26,6 +26,7 @@ struct X86Block {
     X86Block *next[2];
     uint32_t next_lin[2];
     uint32_t next_epoch[2];
+    void *jit;              /* the translator's code for this block (run_block's slot) */
 };
 
 struct X86CodeCache {
@@ -202,6 +203,7 @@ static X86Block *block_get(X86Cpu *c)
     b->code32 = code32;
     b->insns = insns;
     b->next[0] = b->next[1] = NULL;
+    b->jit = NULL;
     b->next_epoch[0] = b->next_epoch[1] = c->chain_epoch - 1;
     cc->hash[h] = b;
     return b;
@@ -303,6 +305,20 @@ static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
         i++;
     } while (i < end && !c->exit_block);
     c->icount += (uint64_t)(i - c->block_start);
+    c->block_start = NULL;
+}
+
+/* A whole cached block through the translator when one is attached. */
+static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
+{
+    if (!c->run_block || n != b->count || b == &c->code->scratch) {
+        exec_insns(c, b->insns, n);
+        return;
+    }
+    c->exit_block = 0;
+    c->block_start = b->insns;
+    c->block_eip = c->eip;
+    c->icount += c->run_block(c, b->insns, n, &b->jit);
     c->block_start = NULL;
 }
 
@@ -545,6 +561,6 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             chain_to(c, b);
         }
         uint64_t left = c->icount_end - c->icount;
-        exec_insns(c, b->insns, left < b->count ? (unsigned)left : b->count);
+        exec_block(c, b, left < b->count ? (unsigned)left : b->count);
     }
 }

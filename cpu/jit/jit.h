@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The dynamic translator: guest x86 blocks, as the interpreter's decoder forms them,
+ * compiled to x86-64 host code (design in cpu/jit/README.md). It attaches to an
+ * X86Cpu and runs inside the interpreter's dispatcher, which stays the reference. */
+#pragma once
+
+#include "cpu/cpu.h"
+#include "cpu/x86/x86.h"
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct JitOptions {
+    size_t cache_size;   /* bytes of host code; 0: the default (or $VIREO_JIT_CACHE) */
+    bool perf_map;       /* write /tmp/perf-PID.map for perf(1) */
+} JitOptions;
+
+typedef struct JitStats {
+    uint64_t blocks;        /* blocks translated */
+    uint64_t flushes;       /* times the code cache was emptied */
+    uint64_t insns_inline;  /* instructions compiled to host code ... */
+    uint64_t insns_called;  /* ... and those calling the interpreter's handler */
+} JitStats;
+
+/* -accel tcg: the translator (the interpreter alone on hosts it cannot generate code
+ * for); -accel jit: the same, its name while it was experimental. */
+extern const CpuBackend cpu_tcg_backend;
+extern const CpuBackend cpu_jit_backend;
+
+/* True when this host can run translated code; otherwise err says why. */
+bool jit_supported(GError **err);
+/* Makes c run its cached blocks as host code. opts may be NULL. */
+bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err);
+/* Back to the interpreter alone; frees the code cache. */
+void jit_detach(X86Cpu *c);
+void jit_get_stats(X86Cpu *c, JitStats *s);
+/* Parses a size such as 65536, 64K or 32M; 0 when invalid. */
+size_t jit_parse_size(const char *s);

@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The translator: one decoded block (cpu/x86/exec.c forms them) becomes one host
+ * function unsigned f(X86Cpu *c) returning the instructions it completed. Every
+ * instruction either compiles inline (MOV, LEA, ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC,
+ * Jcc/JMP rel, loads and stores through an inline TLB probe) or calls its interpreter
+ * handler with prev_eip/eip set, exactly as the dispatcher's loop would. Inline code
+ * that meets anything unusual (a TLB miss, a page crossing, a segment that is not
+ * flat, a branch beyond the CS limit) jumps to a stub that runs the instruction's
+ * handler instead: the fast path has no side effects before that branch, so the
+ * handler starts from the instruction's own state and faults precisely.
+ *
+ * Register use in generated code: RBX = the X86Cpu, R12D = EIP at block entry (a
+ * block's code is position independent in EIP: the same physical code runs at other
+ * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
+#include "cpu/jit/jit.h"
+#include "cpu/jit/emit.h"
+#include "cpu/x86/cpu-internal.h"
+#include "engine/config.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CACHE_SIZE ((size_t)32 << 20)
+#define MIN_CACHE_SIZE ((size_t)16 << 10)
+#define MAX_STUBS 64
+#define MAX_EXITS 64
+#define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
+
+typedef unsigned (*JitFn)(X86Cpu *c);
+
+
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+
+/* An out-of-line path of instruction k: its handler, then back to resume. */
+typedef struct Stub {
+    size_t fields[4];
+    unsigned nfields;
+    unsigned k;
+    size_t resume;
+} Stub;
+
+typedef struct Tr {
+    JitEmit e;
+    const X86Insn *insns;
+    unsigned n;
+    uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
+    size_t epilogue;               /* returns EAX */
+    Stub stubs[MAX_STUBS];
+    unsigned nstubs;
+    size_t exit_fields[MAX_EXITS]; /* jumps to "return exit_count[k]" */
+    unsigned exit_count[MAX_EXITS];
+    unsigned nexits;
+    int known_cc;                  /* cc_op as inline code left it, or -1 */
+    bool failed;                   /* too many stubs: fall back to calls only */
+    unsigned n_inline;
+} Tr;
+
+typedef struct Jit {
+    JitCache *cache;
+    FILE *perf;
+    JitStats stats;
+    Tr tr;                         /* the translation in progress (one per vCPU) */
+} Jit;
+
+#define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
+#define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
+
+/* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1). */
+static JitMem greg(unsigned size, unsigned r)
+{
+    if (size == 1)
+        return CPU_AT(regs, 4 * (r & 3) + (r >> 2));
+    return CPU_AT(regs, 4 * r);
+}
+
+static unsigned op_size(const X86Insn *i, bool byte)
+{
+    return byte ? 1 : x86_osize(i);
+}
+
+static uint32_t mask_of(unsigned size)
+{
+    return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+/* EAX = entry EIP + delta. */
+static void eip_to_eax(Tr *t, uint32_t delta)
+{
+    emit_lea(&t->e, 4, H_RAX, jm(H_R12, (int32_t)delta));
+}
+
+/* prev_eip and eip as the dispatcher sets them around instruction k. */
+static void set_eips(Tr *t, unsigned k)
+{
+    eip_to_eax(t, t->off[k]);
+    emit_store(&t->e, 4, CPU(prev_eip), H_RAX);
+    eip_to_eax(t, t->off[k + 1]);
+    emit_store(&t->e, 4, CPU(eip), H_RAX);
+}
+
+static void exit_with(Tr *t, unsigned count)
+{
+    emit_mov_ri32(&t->e, H_RAX, count);
+    emit_jmp_to(&t->e, t->epilogue);
+}
+
+/* Leaves the block with count instructions done when a handler asked for it
+ * (exit_block: stores into code, mode changes). */
+static void check_exit(Tr *t, unsigned count)
+{
+    emit_alu_mi(&t->e, 1, ALU_CMP, CPU(exit_block), 0);
+    if (t->nexits >= MAX_EXITS) {
+        t->failed = true;
+        return;
+    }
+    t->exit_fields[t->nexits] = emit_jcc_fwd(&t->e, HC_NE);
+    t->exit_count[t->nexits++] = count;
+}
+
+static void call_handler(Tr *t, unsigned k)
+{
+    const X86Insn *i = &t->insns[k];
+    set_eips(t, k);
+    emit_mov_rr(&t->e, 8, H_RDI, H_RBX);
+    emit_mov_ri64(&t->e, H_RSI, (uint64_t)(uintptr_t)i);
+    emit_call(&t->e, (const void *)i->handler);
+}
+
+/* A new slow path for instruction k; jumps to it are added with stub_jcc. */
+static Stub *stub_new(Tr *t, unsigned k)
+{
+    if (t->nstubs >= MAX_STUBS) {
+        t->failed = true;
+        return &t->stubs[0];
+    }
+    Stub *s = &t->stubs[t->nstubs++];
+    s->nfields = 0;
+    s->k = k;
+    s->resume = 0;
+    return s;
+}
+
+static void stub_jcc(Tr *t, Stub *s, unsigned cc)
+{
+    size_t f = emit_jcc_fwd(&t->e, cc);
+    if (s->nfields < 4)
+        s->fields[s->nfields++] = f;
+    else
+        t->failed = true;
+}
+
+/* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
+ * wrapped for 16-bit addressing. Clobbers ECX. */
+static void emit_ea(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    bool b = i->base != R_ZERO, x = i->index != R_ZERO;
+    int32_t disp = (int32_t)i->disp;
+    if (b)
+        emit_load(e, 4, H_RAX, greg(4, i->base));
+    if (x)
+        emit_load(e, 4, H_RCX, greg(4, i->index));
+    if (b && x)
+        emit_lea(e, 4, H_RAX, (JitMem){ H_RAX, H_RCX, i->scale, disp });
+    else if (b && disp)
+        emit_lea(e, 4, H_RAX, jm(H_RAX, disp));
+    else if (x)
+        emit_lea(e, 4, H_RAX, (JitMem){ H_NONE, H_RCX, i->scale, disp });
+    else if (!b)
+        emit_mov_ri32(e, H_RAX, (uint32_t)disp);
+    if (!(i->pfx & X86_PFX_AD32))
+        emit_movzx(e, 2, H_RAX, H_RAX);
+}
+
+/* The inline probe (what x86_read / x86_write / x86_rmw_begin do on their fast
+ * paths): the segment allows the access and is flat, and the TLB entry of the current
+ * privilege maps the whole access. Leaves EAX = linear address, RSI = host addend, so
+ * the operand is [RSI + RAX]; anything else goes to stub s. Clobbers ECX, EDX. */
+static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write)
+{
+    JitEmit *e = &t->e;
+    emit_ea(t, i);
+    /* The segment allows the access (all bits of need) and every offset (flat: any
+     * base, no limit check). */
+    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * i->seg;
+    emit_load(e, 1, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, need);
+    emit_alu_ri(e, 4, ALU_CMP, H_RCX, need);
+    stub_jcc(t, s, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, flat))), 0);
+    stub_jcc(t, s, HC_E);
+    emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
+    /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
+    emit_mov_rr(e, 4, H_RDX, H_RAX);
+    emit_shift_ri(e, 4, 5, H_RDX, 12);
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_shift_ri(e, 4, 5, H_RCX, 20);
+    emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
+    emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
+    stub_jcc(t, s, HC_NE);
+    if (size > 1) {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
+        stub_jcc(t, s, HC_A);
+    }
+    emit_load(e, 8, H_RSI, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r)));
+    return jmx(H_RSI, H_RAX, 0);
+}
+
+/* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
+ * cc_src1/src2 the operands, cc_res the result (masked to size). */
+static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
+{
+    JitEmit *e = &t->e;
+    emit_store(e, 4, CPU(cc_src1), H_RAX);
+    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
+    emit_alu_rr(e, 4, host, H_RAX, H_RCX);
+    if (size < 4 && (host == ALU_ADD || host == ALU_SUB))
+        emit_movzx(e, size, H_RAX, H_RAX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : CC_LOGIC8;
+    unsigned cc = CC_OP(base, size);
+    emit_store_imm(e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+}
+
+/* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
+static void emit_test_flags(Tr *t, unsigned size)
+{
+    JitEmit *e = &t->e;
+    emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store_imm(e, 4, CPU(cc_src1), 0);
+    emit_store_imm(e, 4, CPU(cc_src2), 0);
+    unsigned cc = CC_OP(CC_LOGIC8, size);
+    emit_store_imm(e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+}
+
+static bool inline_alu_ok(unsigned aluop)
+{
+    /* ADC/SBB read CF: left to the handlers in this phase. */
+    return aluop != ALU_ADC && aluop != ALU_SBB;
+}
+
+/* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
+ * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
+static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    bool mem = i->pfx & X86_PFX_MEM;
+    bool mov = op == -1, test = op == -2, cmp = op == ALU_CMP;
+    if (!mem) {
+        unsigned dst = kind == 1 ? i->reg : i->rm;
+        if (mov) {
+            if (kind == 2) {
+                emit_store_imm(e, size, greg(size, dst), i->imm & mask_of(size));
+            } else {
+                emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+                emit_store(e, size, greg(size, dst), H_RCX);
+            }
+            return true;
+        }
+        emit_load(e, size, H_RAX, greg(size, dst));
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+        if (test) {
+            emit_test_flags(t, size);
+            return true;
+        }
+        emit_alu_flags(t, (unsigned)op, size);
+        if (!cmp)
+            emit_store(e, size, greg(size, dst), H_RAX);
+        return true;
+    }
+    Stub *s = stub_new(t, k);
+    if (kind == 1) {
+        /* reg op= [mem], MOV reg, [mem] */
+        JitMem m = emit_probe(t, s, i, size, SEG_OK_READ, false);
+        emit_load(e, size, H_RCX, m);
+        if (mov) {
+            emit_store(e, size, greg(size, i->reg), H_RCX);
+        } else {
+            emit_load(e, size, H_RAX, greg(size, i->reg));
+            emit_alu_flags(t, (unsigned)op, size);
+            if (!cmp)
+                emit_store(e, size, greg(size, i->reg), H_RAX);
+        }
+    } else if (mov) {
+        JitMem m = emit_probe(t, s, i, size, SEG_OK_WRITE, true);
+        if (kind == 2) {
+            emit_store_imm(e, size, m, i->imm & mask_of(size));
+        } else {
+            emit_load(e, size, H_RCX, greg(size, i->reg));
+            emit_store(e, size, m, H_RCX);
+        }
+    } else if (cmp || test) {
+        JitMem m = emit_probe(t, s, i, size, SEG_OK_READ, false);
+        emit_load(e, size, H_RDX, m);
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(size, i->reg));
+        emit_mov_rr(e, 4, H_RAX, H_RDX);
+        if (test)
+            emit_test_flags(t, size);
+        else
+            emit_alu_flags(t, (unsigned)op, size);
+    } else {
+        /* Read-modify-write through the write translation (x86_rmw_begin). */
+        JitMem m = emit_probe(t, s, i, size, SEG_OK_READ | SEG_OK_WRITE, true);
+        emit_lea(e, 8, H_RSI, m);
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(size, i->reg));
+        emit_load(e, size, H_RAX, jm(H_RSI, 0));
+        emit_alu_flags(t, (unsigned)op, size);
+        emit_store(e, size, jm(H_RSI, 0), H_RAX);
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
+static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
+    bool cf_kept = kc >= CC_INC8 && kc <= CC_DEC32;
+    if (cf_zero) {
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+    } else if (!cf_kept) {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_call(e, (const void *)x86_flag_cf);
+        emit_movzx(e, 1, H_RAX, H_RAX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+        emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
+        emit_store(e, 4, CPU(eflags), H_RAX);
+    }
+    emit_load(e, size, H_RAX, greg(size, r));
+    emit_store(e, 4, CPU(cc_src1), H_RAX);
+    emit_store_imm(e, 4, CPU(cc_src2), 1);
+    emit_alu_ri(e, 4, dec ? ALU_SUB : ALU_ADD, H_RAX, 1);
+    if (size < 4)
+        emit_movzx(e, size, H_RAX, H_RAX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    unsigned cc = dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size);
+    emit_store_imm(e, 4, CPU(cc_op), cc);
+    emit_store(e, size, greg(size, r), H_RAX);
+    t->known_cc = (int)cc;
+    return true;
+}
+
+static bool tr_lea(Tr *t, const X86Insn *i)
+{
+    emit_ea(t, i);
+    unsigned size = x86_osize(i);
+    emit_store(&t->e, size, greg(size, i->reg), H_RAX);
+    return true;
+}
+
+/* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
+ * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
+static bool tr_branch(Tr *t, unsigned k, int cc)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    size_t taken = 0;
+    if (cc >= 0) {
+        int kc = t->known_cc;
+        if (kc >= CC_SUB8 && kc <= CC_SUB32) {
+            /* The host's CMP of the same operands gives the guest's flags. */
+            unsigned size = 1u << (kc - CC_SUB8);
+            emit_load(e, 4, H_RAX, CPU(cc_src1));
+            emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
+        } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
+            unsigned size = 1u << (kc - CC_ADD8);
+            emit_load(e, 4, H_RAX, CPU(cc_src1));
+            emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
+        } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+            unsigned size = 1u << (kc - CC_LOGIC8);
+            emit_load(e, 4, H_RAX, CPU(cc_res));
+            emit_test_rr(e, size, H_RAX, H_RAX);
+        } else {
+            emit_mov_rr(e, 8, H_RDI, H_RBX);
+            emit_mov_ri32(e, H_RSI, (uint32_t)cc);
+            emit_call(e, (const void *)x86_cond);
+            emit_test_rr(e, 1, H_RAX, H_RAX);
+            cc = HC_NE;
+        }
+        taken = emit_jcc_fwd(e, (unsigned)cc);
+        eip_to_eax(t, t->off[k + 1]);
+        emit_store(e, 4, CPU(eip), H_RAX);
+        exit_with(t, k + 1);
+        emit_patch(e, taken, emit_pos(e));
+    }
+    eip_to_eax(t, t->off[k + 1] + i->imm);
+    if (!(i->pfx & X86_PFX_OP32))
+        emit_movzx(e, 2, H_RAX, H_RAX);
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, limit)));
+    Stub *s = stub_new(t, k);
+    stub_jcc(t, s, HC_A);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    s->resume = emit_pos(e);
+    exit_with(t, k + 1);
+    return true;
+}
+
+/* Forms compiled inline, a debugging aid ($VIREO_JIT_INLINE, a mask of these): a
+ * translator bug shows which form it is in by bisection. */
+enum {
+    IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
+    IN_ALL = 127,
+};
+static unsigned inline_mask = IN_ALL;
+
+static unsigned form_of(const X86Insn *i)
+{
+    unsigned op = i->opcode;
+    unsigned f = (i->pfx & X86_PFX_MEM) && op != 0x8d ? IN_MEM : 0;
+    if ((op < 0x40 && (op & 7) < 6) || (op >= 0x80 && op <= 0x83))
+        return f | IN_ALU;
+    if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9 || op == 0xf6 || op == 0xf7)
+        return f | IN_TEST;
+    if ((op >= 0x88 && op <= 0x8b) || op == 0xc6 || op == 0xc7 || (op >= 0xb0 && op <= 0xbf))
+        return f | IN_MOV;
+    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || op == 0xff)
+        return f | IN_INCDEC;
+    if (op == 0x8d)
+        return IN_LEA;
+    return IN_BRANCH;
+}
+
+/* Compiles instruction k inline if it is one of the simple forms; false: call. */
+static bool tr_inline(Tr *t, unsigned k)
+{
+    const X86Insn *i = &t->insns[k];
+    unsigned op = i->opcode;
+    bool mem = i->pfx & X86_PFX_MEM;
+    bool last = k + 1 == t->n;
+    /* #UD, LOCK and over-long instructions keep their handlers. */
+    if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
+        return false;
+    unsigned form = form_of(i);
+    if ((form & inline_mask) != form)
+        return false;
+    bool is_branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xe9 || op == 0xeb;
+    if (is_branch)
+        return last && tr_branch(t, k, op == 0xe9 || op == 0xeb ? -1 : (int)(op & 0xf));
+    if (i->flags & X86_INSN_END_BLOCK)
+        return false;
+    if (op < 0x40 && (op & 7) < 6) {
+        unsigned aluop = op >> 3;
+        if (!inline_alu_ok(aluop))
+            return false;
+        switch (op & 7) {
+        case 0: return tr_binop(t, k, (int)aluop, 0, 1);
+        case 1: return tr_binop(t, k, (int)aluop, 0, op_size(i, false));
+        case 2: return tr_binop(t, k, (int)aluop, 1, 1);
+        case 3: return tr_binop(t, k, (int)aluop, 1, op_size(i, false));
+        default: {
+            /* AL/eAX, imm: as the E,imm form with rm = EAX. */
+            unsigned size = (op & 7) == 4 ? 1 : op_size(i, false);
+            JitEmit *e = &t->e;
+            emit_load(e, size, H_RAX, greg(size, R_EAX));
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+            emit_alu_flags(t, aluop, size);
+            if (aluop != ALU_CMP)
+                emit_store(e, size, greg(size, R_EAX), H_RAX);
+            return true;
+        }
+        }
+    }
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83:
+        if (!inline_alu_ok(i->reg))
+            return false;
+        return tr_binop(t, k, i->reg, 2, op_size(i, op == 0x80 || op == 0x82));
+    case 0x84: case 0x85:
+        return tr_binop(t, k, -2, 0, op_size(i, op == 0x84));
+    case 0xa8: case 0xa9: {
+        unsigned size = op_size(i, op == 0xa8);
+        emit_load(&t->e, size, H_RAX, greg(size, R_EAX));
+        emit_mov_ri32(&t->e, H_RCX, i->imm & mask_of(size));
+        emit_test_flags(t, size);
+        return true;
+    }
+    case 0xf6: case 0xf7:
+        if (i->reg > 1)
+            return false;
+        return tr_binop(t, k, -2, 2, op_size(i, op == 0xf6));
+    case 0x88: case 0x89:
+        return tr_binop(t, k, -1, 0, op_size(i, op == 0x88));
+    case 0x8a: case 0x8b:
+        return tr_binop(t, k, -1, 1, op_size(i, op == 0x8a));
+    case 0xc6: case 0xc7:
+        if (i->reg != 0)
+            return false;
+        return tr_binop(t, k, -1, 2, op_size(i, op == 0xc6));
+    case 0xb0 ... 0xb7:
+        emit_store_imm(&t->e, 1, greg(1, i->reg), i->imm & 0xff);
+        return true;
+    case 0xb8 ... 0xbf: {
+        unsigned size = op_size(i, false);
+        emit_store_imm(&t->e, size, greg(size, i->reg), i->imm & mask_of(size));
+        return true;
+    }
+    case 0x8d:
+        return mem && tr_lea(t, i);
+    case 0x40 ... 0x47:
+    case 0x48 ... 0x4f:
+        return tr_incdec(t, i->reg, op_size(i, false), op >= 0x48);
+    case 0xfe: case 0xff:
+        if (mem || i->reg > 1)
+            return false;
+        return tr_incdec(t, i->rm, op_size(i, op == 0xfe), i->reg == 1);
+    }
+    return false;
+}
+
+/* Emits the whole block; false if it did not fit (or had too many slow paths). */
+static bool translate(Tr *t, bool allow_inline)
+{
+    JitEmit *e = &t->e;
+    /* Three pushes keep RSP 16-byte aligned for the calls (SysV ABI). */
+    emit_push(e, H_RBX);
+    emit_push(e, H_R12);
+    emit_push(e, H_R13);
+    emit_mov_rr(e, 8, H_RBX, H_RDI);
+    emit_load(e, 4, H_R12, CPU(eip));
+    size_t over = emit_jmp_fwd(e);
+    t->epilogue = emit_pos(e);
+    emit_pop(e, H_R13);
+    emit_pop(e, H_R12);
+    emit_pop(e, H_RBX);
+    emit_ret(e);
+    emit_patch(e, over, emit_pos(e));
+
+    bool ended = false;
+    for (unsigned k = 0; k < t->n && !ended; k++) {
+        const X86Insn *i = &t->insns[k];
+        bool last = k + 1 == t->n;
+        bool is_branch = i->flags & X86_INSN_END_BLOCK;
+        if (allow_inline && tr_inline(t, k)) {
+            t->n_inline++;
+            if (last && !is_branch) {
+                eip_to_eax(t, t->off[t->n]);
+                emit_store(e, 4, CPU(eip), H_RAX);
+                exit_with(t, t->n);
+            }
+            ended = last;
+            continue;
+        }
+        call_handler(t, k);
+        t->known_cc = -1;
+        if (last)
+            exit_with(t, t->n);
+        else
+            check_exit(t, k + 1);
+    }
+    /* Slow paths: the handler, then on with the block (or out if it said so). */
+    for (unsigned s = 0; s < t->nstubs; s++) {
+        Stub *st = &t->stubs[s];
+        for (unsigned f = 0; f < st->nfields; f++)
+            emit_patch(e, st->fields[f], emit_pos(e));
+        call_handler(t, st->k);
+        check_exit(t, st->k + 1);
+        emit_jmp_to(e, st->resume);
+    }
+    /* Early exits after handlers: EIP is already set. */
+    for (unsigned x = 0; x < t->nexits; x++) {
+        emit_patch(e, t->exit_fields[x], emit_pos(e));
+        exit_with(t, t->exit_count[x]);
+    }
+    return !e->overflow && !t->failed;
+}
+
+/* The dispatcher's loop, for a block the cache cannot hold. */
+static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
+{
+    unsigned k = 0;
+    do {
+        c->prev_eip = c->eip;
+        c->eip += insns[k].len;
+        insns[k].handler(c, &insns[k]);
+        k++;
+    } while (k < n && !c->exit_block);
+    return k;
+}
+
+static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n)
+{
+    Tr *t = &j->tr;
+    /* Inline first; a block with too many slow paths is retried with calls only. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        memset(t, 0, sizeof(*t));
+        t->insns = insns;
+        t->n = n;
+        t->known_cc = -1;
+        for (unsigned k = 0; k < n; k++)
+            t->off[k + 1] = t->off[k] + insns[k].len;
+        jit_cache_begin(j->cache, &t->e);
+        if (!translate(t, attempt == 0))
+            continue;
+        void *code = jit_cache_commit(j->cache, &t->e);
+        if (!code)
+            continue;
+        j->stats.blocks++;
+        j->stats.insns_inline += t->n_inline;
+        j->stats.insns_called += n - t->n_inline;
+        if (j->perf)
+            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
+                    c->seg[S_CS].sel, c->eip);
+        return (JitFn)code;
+    }
+    return NULL;
+}
+
+/* X86Cpu.run_block: the block's code, translated on first use. When the cache is
+ * full, all code goes, and with it the interpreter's blocks that point into it. */
+static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **slot)
+{
+    Jit *j = c->jit;
+    JitFn fn = (JitFn)*slot;
+    if (!fn) {
+        if (n > MAX_INSNS)
+            return run_interp(c, insns, n);
+        fn = compile(j, c, insns, n);
+        if (!fn) {
+            jit_cache_flush(j->cache);
+            j->stats.flushes++;
+            x86_code_flush_all(c);
+            fn = compile(j, c, insns, n);
+            if (!fn)
+                return run_interp(c, insns, n);
+        }
+        *slot = (void *)fn;
+    }
+    return fn(c);
+}
+
+bool jit_supported(GError **err)
+{
+#if defined(__x86_64__)
+    (void)err;
+    return true;
+#else
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "the translator generates x86-64 code; this host is not x86-64");
+    return false;
+#endif
+}
+
+size_t jit_parse_size(const char *s)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (end == s)
+        return 0;
+    if (*end == 'k' || *end == 'K')
+        v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        v <<= 20, end++;
+    if (*end || v > ((size_t)1 << 30))
+        return 0;
+    return (size_t)v;
+}
+
+bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
+{
+    if (!jit_supported(err))
+        return false;
+    size_t size = opts && opts->cache_size ? opts->cache_size : 0;
+    const char *env = getenv("VIREO_JIT_CACHE");
+    if (!size && env)
+        size = jit_parse_size(env);
+    if (!size)
+        size = DEFAULT_CACHE_SIZE;
+    const char *mask = getenv("VIREO_JIT_INLINE");
+    if (mask)
+        inline_mask = (unsigned)strtoul(mask, NULL, 0) & IN_ALL;
+    if (size < MIN_CACHE_SIZE)
+        size = MIN_CACHE_SIZE;
+    const char *why = NULL;
+    JitCache *cache = jit_cache_new(size, &why);
+    if (!cache) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "jit: %s", why);
+        return false;
+    }
+    Jit *j = g_new0(Jit, 1);
+    j->cache = cache;
+    if (opts && opts->perf_map) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        j->perf = fopen(path, "a");
+        if (j->perf)
+            setvbuf(j->perf, NULL, _IOLBF, 0);
+    }
+    /* Blocks decoded so far have no code slot contents to trust. */
+    x86_code_flush_all(c);
+    c->jit = j;
+    c->run_block = run_block;
+    return true;
+}
+
+void jit_detach(X86Cpu *c)
+{
+    Jit *j = c->jit;
+    if (!j)
+        return;
+    c->run_block = NULL;
+    c->jit = NULL;
+    x86_code_flush_all(c);
+    if (j->perf)
+        fclose(j->perf);
+    jit_cache_free(j->cache);
+    g_free(j);
+}
+
+void jit_get_stats(X86Cpu *c, JitStats *s)
+{
+    Jit *j = c->jit;
+    if (j)
+        *s = j->stats;
+    else
+        memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
+ * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, stack, SETcc/CMOVcc on
+ * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
+ * with reads of a read-only alias and accesses to an unmapped page that fault) run on
+ * two CPUs from the same state, one interpreting and one translating, one block at a
+ * time; registers, EFLAGS, EIP, the data memory and the exception must agree after
+ * every block. A tiny code cache makes the translator flush many times.
+ *
+ * usage: lockstep [-n PROGRAMS] [-s SEED] [-v] */
+#include "cpu/jit/jit.h"
+#include "cpu/x86/x86.h"
+#include "engine/memory.h"
+#include "engine/testing.h"
+#include "engine/vcpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Physical layout (below 64 KiB, so 16-bit addressing reaches the data too). */
+#define DATA 0x8000u        /* 8 KiB of data, then the stack */
+#define DATA_SIZE 0x3000u
+#define STACK_TOP 0xb000u
+#define CODE 0x20000u
+#define PDIR 0x30000u
+#define RO_ALIAS 0x800000u  /* 4 MiB page mapping physical 0, read-only */
+#define UNMAPPED 0x400000u  /* not present: #PF */
+#define MAX_BLOCKS 12
+
+typedef struct Gen {
+    uint8_t code[4096];
+    unsigned len;
+    bool code32;
+    uint32_t block_at[MAX_BLOCKS + 1];   /* EIP of each block */
+    unsigned block_insns[MAX_BLOCKS + 1];
+    unsigned nblocks;
+    size_t jcc_field[MAX_BLOCKS];        /* rel field of each block's branch */
+    unsigned jcc_size[MAX_BLOCKS];
+    unsigned jcc_to[MAX_BLOCKS];
+} Gen;
+
+static uint64_t rng;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static unsigned pick(unsigned n)
+{
+    return rnd() % n;
+}
+
+static void b8(Gen *g, unsigned v)
+{
+    g->code[g->len++] = (uint8_t)v;
+}
+
+static void b16(Gen *g, unsigned v)
+{
+    b8(g, v);
+    b8(g, v >> 8);
+}
+
+static void b32(Gen *g, uint32_t v)
+{
+    b16(g, v);
+    b16(g, v >> 16);
+}
+
+/* A destination register: EAX, ECX, EDX (the others hold addresses); for bytes also
+ * AH, CH, DH. */
+static unsigned dst_reg(unsigned size)
+{
+    static const unsigned r8[] = { 0, 1, 2, 4, 5, 6 };
+    return size == 1 ? r8[pick(6)] : pick(3);
+}
+
+static unsigned src_reg(void)
+{
+    return pick(8) == 4 ? 0 : pick(8); /* any but ESP, mostly */
+}
+
+/* ModRM (with SIB, displacement) for reg field r and a memory operand through one of
+ * the address registers; 16-bit addressing with a 67h prefix emitted before the
+ * opcode by the caller. */
+static void modrm_mem(Gen *g, unsigned r, bool a16)
+{
+    if (a16) {
+        /* [SI+d8] [DI+d8] [BP+d8] (SS) [BX+d8] */
+        static const unsigned rm16[] = { 4, 5, 6, 7 };
+        b8(g, 0x40 | (r << 3) | rm16[pick(4)]);
+        b8(g, pick(64));
+        return;
+    }
+    /* EBX, ESI (read-only alias), EDI, EBP (unmapped, rarely) as base. */
+    unsigned roll = pick(100);
+    unsigned base = roll < 45 ? 3 : roll < 65 ? 6 : roll < 97 ? 7 : 5;
+    switch (pick(3)) {
+    case 0:
+        b8(g, 0x40 | (r << 3) | base);
+        b8(g, pick(128));
+        break;
+    case 1:
+        b8(g, 0x80 | (r << 3) | base);
+        b32(g, pick(0x800));
+        break;
+    default: /* [base + EAX&... no: index ECX would be random; use base + base*scale? keep disp */
+        b8(g, 0x44 | (r << 3));
+        b8(g, (pick(2) << 6) | (4 << 3) | base); /* SIB with no index */
+        b8(g, pick(128));
+        break;
+    }
+}
+
+/* One random instruction (two for PUSH+POP); returns how many. */
+static unsigned gen_insn(Gen *g)
+{
+    bool op16 = pick(4) == 0;
+    bool byte = pick(3) == 0;
+    bool a16 = pick(6) == 0;
+    bool mem = pick(2) == 0;
+    unsigned kind = pick(14);
+    if (op16)
+        b8(g, 0x66);
+    if (a16 == g->code32)
+        b8(g, 0x67); /* the other address size (harmless without a memory operand) */
+    unsigned sz = byte ? 1 : 2; /* 1: byte; otherwise the w bit */
+    switch (kind) {
+    case 0: case 1: case 2: { /* ALU E,G / G,E */
+        unsigned alu = pick(8), dir = pick(2);
+        b8(g, (alu << 3) | (dir << 1) | (sz - 1));
+        unsigned d = dst_reg(byte ? 1 : 4);
+        if (mem)
+            modrm_mem(g, dir ? d : src_reg() & (byte ? 3 : 7), a16);
+        else
+            b8(g, 0xc0 | ((dir ? d : src_reg() & 7) << 3) | (dir ? src_reg() & 7 : d));
+        break;
+    }
+    case 3: { /* ALU E,imm */
+        unsigned alu = pick(8);
+        unsigned op = byte ? 0x80 : pick(2) ? 0x83 : 0x81;
+        b8(g, op);
+        if (mem)
+            modrm_mem(g, alu, a16);
+        else
+            b8(g, 0xc0 | (alu << 3) | dst_reg(byte ? 1 : 4));
+        if (op == 0x81)
+            (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        else
+            b8(g, rnd());
+        break;
+    }
+    case 4: /* ALU acc, imm */
+        b8(g, (pick(8) << 3) | (byte ? 4 : 5));
+        if (byte)
+            b8(g, rnd());
+        else
+            (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        break;
+    case 5: /* MOV E,G / G,E */
+        b8(g, 0x88 | (pick(2) << 1) | (sz - 1));
+        if (mem)
+            modrm_mem(g, g->code[g->len - 1] & 2 ? dst_reg(byte ? 1 : 4) : src_reg() & (byte ? 3 : 7), a16);
+        else
+            b8(g, 0xc0 | (dst_reg(byte ? 1 : 4) << 3) | dst_reg(byte ? 1 : 4));
+        break;
+    case 6: /* MOV r, imm / MOV E, imm */
+        if (mem) {
+            b8(g, byte ? 0xc6 : 0xc7);
+            modrm_mem(g, 0, a16);
+        } else {
+            b8(g, (byte ? 0xb0 : 0xb8) + dst_reg(byte ? 1 : 4));
+        }
+        if (byte)
+            b8(g, rnd());
+        else
+            (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        break;
+    case 7: /* TEST */
+        if (pick(2)) {
+            b8(g, 0x84 | (sz - 1));
+            if (mem)
+                modrm_mem(g, src_reg() & 3, a16);
+            else
+                b8(g, 0xc0 | (src_reg() << 3) | src_reg());
+        } else {
+            b8(g, 0xf6 | (sz - 1));
+            if (mem)
+                modrm_mem(g, 0, a16);
+            else
+                b8(g, 0xc0 | src_reg());
+            if (byte)
+                b8(g, rnd());
+            else
+                (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        }
+        break;
+    case 8: /* INC/DEC */
+        if (!byte && !mem) {
+            b8(g, 0x40 + (pick(2) << 3) + dst_reg(4));
+        } else {
+            b8(g, 0xfe | (sz - 1));
+            if (mem)
+                modrm_mem(g, pick(2), a16);
+            else
+                b8(g, 0xc0 | (pick(2) << 3) | dst_reg(byte ? 1 : 4));
+        }
+        break;
+    case 9: /* LEA */
+        b8(g, 0x8d);
+        modrm_mem(g, dst_reg(4), a16);
+        break;
+    case 10: /* shifts and rotates by an immediate */
+        b8(g, byte ? 0xc0 : 0xc1);
+        if (mem)
+            modrm_mem(g, pick(8) == 6 ? 4 : pick(8), a16);
+        else
+            b8(g, 0xc0 | ((pick(8) == 6 ? 4 : pick(8)) << 3) | dst_reg(byte ? 1 : 4));
+        b8(g, pick(40));
+        break;
+    case 11: /* PUSH / POP of a scratch register */
+        b8(g, (pick(2) ? 0x50 : 0x58) + dst_reg(4));
+        if ((g->code[g->len - 1] & 0xf8) == 0x50) {
+            b8(g, 0x58 + dst_reg(4)); /* keep the stack balanced */
+            return 2;
+        }
+        break;
+    case 12: /* SETcc / CMOVcc */
+        b8(g, 0x0f);
+        if (pick(2)) {
+            b8(g, 0x90 | pick(16));
+            if (mem)
+                modrm_mem(g, 0, a16);
+            else
+                b8(g, 0xc0 | dst_reg(1));
+        } else {
+            b8(g, 0x40 | pick(16));
+            if (mem)
+                modrm_mem(g, dst_reg(4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+        }
+        break;
+    default: /* NOT / NEG / ADC / SBB against CF from a previous op */
+        b8(g, 0xf6 | (sz - 1));
+        if (mem)
+            modrm_mem(g, 2 + pick(2), a16);
+        else
+            b8(g, 0xc0 | ((2 + pick(2)) << 3) | dst_reg(byte ? 1 : 4));
+        break;
+    }
+    return 1;
+}
+
+/* Blocks of random instructions, each ending in Jcc/JMP to a later block or the
+ * next; the last ends with HLT. */
+static void gen_program(Gen *g, bool code32)
+{
+    memset(g, 0, sizeof(*g));
+    g->code32 = code32;
+    g->nblocks = 1 + pick(MAX_BLOCKS);
+    uint32_t eip0 = code32 ? CODE : 0;
+    for (unsigned b = 0; b < g->nblocks; b++) {
+        g->block_at[b] = eip0 + g->len;
+        unsigned n = 1 + pick(14), insns = 0;
+        for (unsigned k = 0; k < n; k++)
+            insns += gen_insn(g);
+        g->block_insns[b] = insns + 1;
+        if (b + 1 == g->nblocks) {
+            b8(g, 0xf4); /* HLT */
+            break;
+        }
+        g->jcc_to[b] = b + 1 + pick(g->nblocks - b - 1);
+        if (pick(4) == 0) {
+            b8(g, 0xe9);
+        } else {
+            b8(g, 0x0f);
+            b8(g, 0x80 | pick(16));
+        }
+        g->jcc_field[b] = g->len;
+        g->jcc_size[b] = code32 ? 4 : 2;
+        code32 ? b32(g, 0) : b16(g, 0);
+    }
+    for (unsigned b = 0; b + 1 < g->nblocks; b++) {
+        uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
+        uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
+        memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
+    }
+}
+
+typedef struct Side {
+    Vm *vm;
+    Vcpu *v;
+    X86Cpu *c;
+} Side;
+
+static void side_init(Side *s, bool jit)
+{
+    s->vm = vm_new_for_test(UINT64_C(16) << 20);
+    s->v = vm_vcpu(s->vm);
+    atomic_store(&s->v->a20, true);
+    s->c = x86_cpu_new(s->v);
+    x86_cpu_set_run_flags(s->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
+    if (jit) {
+        JitOptions o = { .cache_size = 16 << 10 };
+        GError *err = NULL;
+        if (!jit_attach(s->c, &o, &err)) {
+            printf("SKIP: %s\n", err->message);
+            exit(77);
+        }
+    }
+}
+
+static void side_load(Side *s, const Gen *g, const uint8_t *data, const X86State *st)
+{
+    GuestMemory *m = s->v->mem;
+    mem_write(m, DATA, data, DATA_SIZE);
+    mem_write(m, CODE, g->code, sizeof(g->code));
+    uint32_t pd[1024] = { 0 };
+    pd[0] = 0x83 | 0x4;                          /* 4 MiB at 0, RW */
+    pd[RO_ALIAS >> 22] = 0x81 | 0x4;             /* the same, read-only */
+    mem_write(m, PDIR, pd, sizeof(pd));
+    x86_cpu_set_state(s->c, st);
+}
+
+static void make_state(X86State *st, bool code32)
+{
+    memset(st, 0, sizeof(*st));
+    st->regs[X86_EAX] = rnd();
+    st->regs[X86_ECX] = rnd();
+    st->regs[X86_EDX] = rnd();
+    st->regs[X86_EBX] = DATA + pick(0x1000);
+    st->regs[X86_ESI] = RO_ALIAS + DATA + pick(0x1000);
+    st->regs[X86_EDI] = DATA + 0x1000 + pick(0x800);
+    st->regs[X86_EBP] = pick(8) ? DATA + 0x800 + pick(0x800) : UNMAPPED + pick(0x1000);
+    st->regs[X86_ESP] = STACK_TOP;
+    st->eflags = 0x2 | (rnd() & 0x8d5);
+    /* Flat data segments (every offset valid), not always at base 0. */
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        st->seg[k] = (X86SegState){ 0x10, 0xc093, pick(2) ? 0 : pick(0x400), 0xffffffffu };
+    st->seg[X86_CS] = code32 ? (X86SegState){ 0x08, 0xc09b, 0, 0xffffffffu }
+                             : (X86SegState){ 0x18, 0x009b, CODE, 0xffff };
+    st->eip = code32 ? CODE : 0;
+    st->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET;
+    st->cr3 = PDIR;
+    st->cr4 = X86_CR4_PSE;
+    st->gdt_limit = 0x1f;
+    st->idt_limit = 0x7ff;
+    st->ldtr.attr = 0x82;
+    st->tr = (X86SegState){ 0x20, 0x8b, 0, 0x67 };
+    st->cpl = 0;
+}
+
+static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, bool verbose)
+{
+    X86State sa, sb;
+    x86_cpu_get_state(a->c, &sa);
+    x86_cpu_get_state(b->c, &sb);
+    bool ok = ra == rb && !memcmp(sa.regs, sb.regs, sizeof(sa.regs)) && sa.eip == sb.eip && sa.eflags == sb.eflags;
+    if (ok && ra == X86_RUN_EXCEPTION) {
+        bool ha, hb;
+        uint32_t ea, eb;
+        ok = x86_cpu_last_exception(a->c, &ha, &ea) == x86_cpu_last_exception(b->c, &hb, &eb) && ha == hb && ea == eb;
+    }
+    static uint8_t da[DATA_SIZE], db[DATA_SIZE];
+    mem_read(a->v->mem, DATA, da, DATA_SIZE);
+    mem_read(b->v->mem, DATA, db, DATA_SIZE);
+    bool mem_ok = !memcmp(da, db, DATA_SIZE);
+    if (ok && mem_ok)
+        return true;
+    printf("FAIL: program %u block %u: run %d vs %d\n", prog, blk, ra, rb);
+    for (unsigned k = 0; k < 8; k++)
+        if (sa.regs[k] != sb.regs[k] || verbose)
+            printf("  reg %u: interp %08x jit %08x\n", k, sa.regs[k], sb.regs[k]);
+    printf("  eip %08x / %08x, eflags %08x / %08x\n", sa.eip, sb.eip, sa.eflags, sb.eflags);
+    for (unsigned k = 0; k < DATA_SIZE && !mem_ok; k++)
+        if (da[k] != db[k]) {
+            printf("  memory at %05x: %02x / %02x\n", DATA + k, da[k], db[k]);
+            break;
+        }
+    return false;
+}
+
+static void dump_code(const Gen *g)
+{
+    printf("  code%s:", g->code32 ? "32" : "16");
+    for (unsigned k = 0; k < g->len; k++)
+        printf(" %02x", g->code[k]);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    unsigned programs = 3000;
+    uint64_t seed = 12;
+    bool verbose = false;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "-n") && k + 1 < argc)
+            programs = (unsigned)strtoul(argv[++k], NULL, 0);
+        else if (!strcmp(argv[k], "-s") && k + 1 < argc)
+            seed = strtoull(argv[++k], NULL, 0);
+        else if (!strcmp(argv[k], "-v"))
+            verbose = true;
+    }
+    GError *err = NULL;
+    if (!jit_supported(&err)) {
+        printf("SKIP: %s\n", err->message);
+        return 77;
+    }
+    rng = seed * 0x9e3779b97f4a7c15ull + 1;
+    Side a, b;
+    side_init(&a, false);
+    side_init(&b, true);
+    static Gen g;
+    static uint8_t data[DATA_SIZE];
+    unsigned blocks = 0, faults = 0, failures = 0;
+    for (unsigned p = 0; p < programs && failures < 5; p++) {
+        bool code32 = pick(4) != 0;
+        gen_program(&g, code32);
+        for (unsigned k = 0; k < DATA_SIZE; k++)
+            data[k] = (uint8_t)rnd();
+        X86State st;
+        make_state(&st, code32);
+        side_load(&a, &g, data, &st);
+        side_load(&b, &g, data, &st);
+        for (unsigned step = 0; step <= MAX_BLOCKS; step++) {
+            X86State now;
+            x86_cpu_get_state(a.c, &now);
+            unsigned blk = 0;
+            while (blk < g.nblocks && g.block_at[blk] != now.eip)
+                blk++;
+            if (blk == g.nblocks) {
+                printf("FAIL: program %u left its blocks (EIP %08x)\n", p, now.eip);
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            /* The budget of one block: the translator runs it whole. */
+            int ra = x86_cpu_run(a.c, g.block_insns[blk]);
+            int rb = x86_cpu_run(b.c, g.block_insns[blk]);
+            blocks++;
+            if (!same(&a, &b, ra, rb, p, blk, verbose)) {
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            if (ra == X86_RUN_EXCEPTION)
+                faults++;
+            if (ra != X86_RUN_BUDGET)
+                break;
+        }
+    }
+    JitStats s;
+    jit_get_stats(b.c, &s);
+    printf("%u programs, %u blocks compared, %u ended in an exception; jit: %" G_GUINT64_FORMAT
+           " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
+           G_GUINT64_FORMAT " called\n",
+           programs, blocks, faults, s.blocks, s.flushes, s.insns_inline, s.insns_called);
+    if (failures) {
+        printf("FAIL: %u programs differ\n", failures);
+        return 1;
+    }
+    printf("PASS\n");
+    return 0;
+}
