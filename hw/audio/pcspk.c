@@ -10,8 +10,9 @@
 #define REFRESH_PERIOD_NS 15085
 
 struct PcSpeaker {
+    Device dev;
     Vm *vm;
-    PitState *pit;
+    PitState *pit; /* wired by the board: counter 2 */
     uint8_t ctrl; /* bits 0-3 as written */
 };
 
@@ -48,21 +49,51 @@ unsigned pcspk_get_tone(PcSpeaker *s)
 
 static const PortOps pcspk_ops = { pcspk_read, pcspk_write, 1, 1 };
 
-static void pcspk_reset(void *opaque)
+static void pcspk_reset(Device *dev)
 {
-    PcSpeaker *s = opaque;
+    PcSpeaker *s = (PcSpeaker *)dev;
     s->ctrl = 0;
     i8254_set_gate(s->pit, 2, 0);
 }
 
+static bool pcspk_realize(Device *dev, GError **err)
+{
+    PcSpeaker *s = (PcSpeaker *)dev;
+    s->vm = dev->vm;
+    io_add(vm_io(s->vm), "pcspk", 0x61, 1, &pcspk_ops, s);
+    return true;
+}
+
+/* Bits 4 and 5 are read from the refresh clock and the PIT, never stored. GATE2 is an
+ * input of the PIT, whose own state carries its level; post_load has nothing to
+ * re-drive. */
+static const VmStateField pcspk_fields[] = {
+    VMSTATE_U8_RANGE(PcSpeaker, ctrl, 0, 0x0f),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pcspk_vmsd = { .name = "pcspk", .version = 1, .fields = pcspk_fields };
+
+static const DeviceClass pcspk_class = {
+    .name = "isa-pcspk",
+    .description = "PC speaker and system control port B (port 0x61)",
+    .instance_size = sizeof(PcSpeaker),
+    .vmsd = &pcspk_vmsd,
+    .realize = pcspk_realize,
+    .reset = pcspk_reset,
+};
+
+__attribute__((constructor)) static void pcspk_register(void)
+{
+    device_class_register(&pcspk_class);
+}
+
 PcSpeaker *pcspk_new(Vm *vm, PitState *pit)
 {
-    PcSpeaker *s = g_new0(PcSpeaker, 1);
-    s->vm = vm;
+    PcSpeaker *s = (PcSpeaker *)device_new(vm, pcspk_class.name, "pcspk", NULL);
+    g_assert(s);
     s->pit = pit;
-    pcspk_reset(s);
-    io_add(vm_io(vm), "pcspk", 0x61, 1, &pcspk_ops, s);
-    vm_add_reset_handler(vm, pcspk_reset, s);
-    vm_add_cleanup(vm, g_free, s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -23,7 +23,6 @@ typedef struct DmaChannel {
     uint16_t base_addr, base_count;
     uint16_t cur_addr, cur_count;
     uint8_t mode;
-    uint8_t page;
 } DmaChannel;
 
 typedef struct DmaController {
@@ -36,6 +35,7 @@ typedef struct DmaController {
 } DmaController;
 
 struct IsaDma {
+    Device dev;
     Vm *vm;
     DmaController c[2];
     uint8_t page_regs[16]; /* ports 0x80-0x8F as storage; 0x80 itself belongs to POST */
@@ -54,9 +54,9 @@ static void dma_master_clear(DmaController *c)
     c->mask = 0x0f;
 }
 
-static void dma_reset(void *opaque)
+static void dma_reset(Device *dev)
 {
-    IsaDma *d = opaque;
+    IsaDma *d = (IsaDma *)dev;
     for (int i = 0; i < 2; i++) {
         dma_master_clear(&d->c[i]);
         memset(d->c[i].ch, 0, sizeof(d->c[i].ch));
@@ -192,16 +192,75 @@ static const PortOps dma1_ops = { .read = dma1_read, .write = dma1_write, .max_s
 static const PortOps dma2_ops = { .read = dma2_read, .write = dma2_write, .max_size = 1 };
 static const PortOps page_ops = { .read = page_read, .write = page_write, .max_size = 1 };
 
+static bool dma_realize(Device *dev, GError **err)
+{
+    IsaDma *d = (IsaDma *)dev;
+    d->vm = dev->vm;
+    io_add(vm_io(d->vm), "dma1", 0x00, 16, &dma1_ops, d);
+    io_add(vm_io(d->vm), "dma2", 0xc0, 32, &dma2_ops, d);
+    io_add(vm_io(d->vm), "dma-page", 0x81, 15, &page_ops, d);
+    return true;
+}
+
+/* Every register is used masked to its width (channel numbers from the low two bits),
+ * so no loaded value can index out of the arrays; the ranges only refuse bits the
+ * controller keeps clear. The DREQ inputs are saved with the controller, which reports
+ * them in its status register. */
+static const VmStateField dma_channel_fields[] = {
+    VMSTATE_U16(DmaChannel, base_addr),
+    VMSTATE_U16(DmaChannel, base_count),
+    VMSTATE_U16(DmaChannel, cur_addr),
+    VMSTATE_U16(DmaChannel, cur_count),
+    VMSTATE_U8(DmaChannel, mode),
+    VMSTATE_END,
+};
+
+static const VmStateDesc dma_channel_vmsd = { .name = "8237-channel", .version = 1, .fields = dma_channel_fields };
+
+static const VmStateField dma_controller_fields[] = {
+    VMSTATE_STRUCT_ARRAY(DmaController, ch, 4, DmaChannel, &dma_channel_vmsd),
+    VMSTATE_U8(DmaController, command),
+    VMSTATE_U8_RANGE(DmaController, mask, 0, 0x0f),
+    VMSTATE_U8(DmaController, status),
+    VMSTATE_U8_RANGE(DmaController, dreq, 0, 0x0f),
+    VMSTATE_BOOL(DmaController, flipflop),
+    VMSTATE_END,
+};
+
+static const VmStateDesc dma_controller_vmsd = {
+    .name = "8237", .version = 1, .fields = dma_controller_fields,
+};
+
+static const VmStateField dma_fields[] = {
+    VMSTATE_STRUCT_ARRAY(IsaDma, c, 2, DmaController, &dma_controller_vmsd),
+    VMSTATE_U8_ARRAY(IsaDma, page_regs, 16),
+    VMSTATE_END,
+};
+
+static const VmStateDesc dma_vmsd = { .name = "i8237", .version = 1, .fields = dma_fields };
+
+/* QEMU's class for one 8237 is "i8257"; this instance is both controllers of the AT and
+ * their page registers. */
+static const DeviceClass dma_class = {
+    .name = "i8257",
+    .description = "the AT's two cascaded 8237A DMA controllers and page registers",
+    .instance_size = sizeof(IsaDma),
+    .vmsd = &dma_vmsd,
+    .realize = dma_realize,
+    .reset = dma_reset,
+};
+
+__attribute__((constructor)) static void dma_register(void)
+{
+    device_class_register(&dma_class);
+}
+
 IsaDma *i8237_new(Vm *vm)
 {
-    IsaDma *d = g_new0(IsaDma, 1);
-    d->vm = vm;
-    dma_reset(d);
-    io_add(vm_io(vm), "dma1", 0x00, 16, &dma1_ops, d);
-    io_add(vm_io(vm), "dma2", 0xc0, 32, &dma2_ops, d);
-    io_add(vm_io(vm), "dma-page", 0x81, 15, &page_ops, d);
-    vm_add_reset_handler(vm, dma_reset, d);
-    vm_add_cleanup(vm, g_free, d);
+    IsaDma *d = (IsaDma *)device_new(vm, dma_class.name, "dma", NULL);
+    g_assert(d);
+    if (!device_realize(DEVICE(d), NULL))
+        g_assert_not_reached();
     return d;
 }
 

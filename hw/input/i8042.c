@@ -34,10 +34,11 @@
 #define LINK_BYTE_NS (1000 * 1000)
 
 struct I8042State {
+    Device dev;
     Vm *vm;
-    IrqLine kbd_irq, aux_irq;
-    Ps2Keyboard *kbd;
-    Ps2Mouse *mouse;
+    IrqLine kbd_irq, aux_irq; /* wired by the board */
+    Ps2Keyboard kbd;
+    Ps2Mouse mouse;
     uint8_t ram[32];      /* ram[0] is the command byte */
     uint8_t outport;
     bool last_was_cmd;
@@ -49,10 +50,10 @@ struct I8042State {
     uint8_t pending;      /* command waiting for a data byte on port 0x60 */
     uint8_t ctl_q[CTL_QUEUE];
     bool ctl_aux[CTL_QUEUE];
-    unsigned ctl_head, ctl_count;
+    uint32_t ctl_head, ctl_count;
     bool xlat_break;      /* translation saw F0: the next code is a release */
-    bool kbd_level, aux_level;
-    uint8_t xlat[256];
+    bool kbd_level, aux_level; /* derived from the output buffer and command byte */
+    uint8_t xlat[256];    /* fixed table, built at realize */
 };
 
 /* The 8042's translation: a fixed table from set 2 to set 1 codes applied to every byte
@@ -110,8 +111,8 @@ static void i8042_fill(I8042State *s)
 {
     if (!s->obf) {
         uint8_t cb = *i8042_cb(s);
-        bool kbd = !(cb & CB_KBD_OFF) && ps2_keyboard_has_data(s->kbd);
-        bool aux = !(cb & CB_AUX_OFF) && ps2_mouse_has_data(s->mouse);
+        bool kbd = !(cb & CB_KBD_OFF) && ps2_keyboard_has_data(&s->kbd);
+        bool aux = !(cb & CB_AUX_OFF) && ps2_mouse_has_data(&s->mouse);
         if (s->ctl_count) {
             s->ob = s->ctl_q[s->ctl_head];
             s->ob_aux = s->ctl_aux[s->ctl_head];
@@ -122,8 +123,8 @@ static void i8042_fill(I8042State *s)
         } else if ((kbd || aux) && !i8042_link_free(s)) {
             /* The device's byte is still on its way. */
         } else if (kbd) {
-            while (ps2_keyboard_has_data(s->kbd)) {
-                uint8_t b = ps2_keyboard_read(s->kbd);
+            while (ps2_keyboard_has_data(&s->kbd)) {
+                uint8_t b = ps2_keyboard_read(&s->kbd);
                 if (!(cb & CB_XLAT)) {
                     s->ob = b;
                     s->obf = true;
@@ -141,7 +142,7 @@ static void i8042_fill(I8042State *s)
             s->ob_aux = false;
             s->ob_device = true;
         } else if (aux) {
-            s->ob = ps2_mouse_read(s->mouse);
+            s->ob = ps2_mouse_read(&s->mouse);
             s->ob_aux = true;
             s->ob_device = true;
             s->obf = true;
@@ -275,12 +276,12 @@ static void i8042_data(I8042State *s, uint8_t v)
         i8042_ctl_push(s, v, true);
         return;
     case 0xd4:
-        ps2_mouse_write(s->mouse, v);
+        ps2_mouse_write(&s->mouse, v);
         return;
     default:
         /* To the keyboard; sending it a byte re-enables its interface. */
         *i8042_cb(s) &= ~CB_KBD_OFF;
-        ps2_keyboard_write(s->kbd, v);
+        ps2_keyboard_write(&s->kbd, v);
         return;
     }
 }
@@ -335,9 +336,11 @@ static void i8042_cmd_write(void *opaque, uint32_t offset, uint32_t value, unsig
 static const PortOps data_ops = { i8042_data_read, i8042_data_write, 1, 1 };
 static const PortOps cmd_ops = { i8042_status_read, i8042_cmd_write, 1, 1 };
 
-static void i8042_reset(void *opaque)
+/* Power-on: the command byte as the 8042 firmware leaves it before the BIOS writes
+ * it, both devices reset, A20 enabled through the output port. */
+static void i8042_reset(Device *dev)
 {
-    I8042State *s = opaque;
+    I8042State *s = (I8042State *)dev;
     memset(s->ram, 0, sizeof(s->ram));
     s->ram[0] = CB_KBD_INT | CB_AUX_INT;
     s->obf = false;
@@ -350,47 +353,125 @@ static void i8042_reset(void *opaque)
     s->ctl_head = s->ctl_count = 0;
     s->xlat_break = false;
     s->last_was_cmd = false;
-    ps2_keyboard_reset(s->kbd);
-    ps2_mouse_reset(s->mouse);
+    ps2_keyboard_reset(&s->kbd);
+    ps2_mouse_reset(&s->mouse);
     i8042_write_outport(s, OP_RESET | OP_A20);
     i8042_update_irq(s);
 }
 
-static void i8042_free(void *opaque)
+static bool i8042_realize(Device *dev, GError **err)
 {
-    I8042State *s = opaque;
+    I8042State *s = (I8042State *)dev;
+    s->vm = dev->vm;
+    ps2_keyboard_init(&s->kbd, s->vm, i8042_device_notify, s);
+    ps2_mouse_init(&s->mouse, s->vm, i8042_device_notify, s);
+    s->link_timer = vtimer_new(s->vm, i8042_link_cb, s);
+    i8042_build_xlat(s);
+    io_add(vm_io(s->vm), "i8042-data", 0x60, 1, &data_ops, s);
+    io_add(vm_io(s->vm), "i8042-cmd", 0x64, 1, &cmd_ops, s);
+    return true;
+}
+
+static void i8042_unrealize(Device *dev)
+{
+    I8042State *s = (I8042State *)dev;
     vtimer_free(s->link_timer);
-    ps2_keyboard_free(s->kbd);
-    ps2_mouse_free(s->mouse);
-    g_free(s);
+    ps2_keyboard_cleanup(&s->kbd);
+}
+
+/* Queue indices within the queues, a pending command one that waits for data, the
+ * link no further out than one byte's transfer; then the devices. */
+static bool i8042_check(const void *state, GError **err)
+{
+    const I8042State *s = state;
+    uint8_t p = s->pending;
+    if (p && !(p >= 0x60 && p <= 0x7f) && p != 0xa5 && !(p >= 0xd1 && p <= 0xd4)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "controller command 0x%02x takes no data", p);
+        return false;
+    }
+    if (s->link_free_ns > vm_clock_ns(s->dev.vm) + LINK_BYTE_NS) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "the PS/2 link is busy past one byte's transfer");
+        return false;
+    }
+    return ps2_keyboard_check(&s->kbd, err) && ps2_mouse_check(&s->mouse, err);
+}
+
+/* The IRQ 1 and 12 levels follow from the output buffer and the command byte; the A20
+ * gate gets back the output port's bit. */
+static void i8042_post_load(void *state)
+{
+    I8042State *s = state;
+    uint8_t cb = *i8042_cb(s);
+    s->kbd_level = s->obf && !s->ob_aux && (cb & CB_KBD_INT);
+    s->aux_level = s->obf && s->ob_aux && (cb & CB_AUX_INT);
+    irq_set(&s->kbd_irq, s->kbd_level);
+    irq_set(&s->aux_irq, s->aux_level);
+    vm_set_a20_source(s->vm, VM_A20_KBC, s->outport & OP_A20);
+}
+
+static const VmStateField i8042_fields[] = {
+    VMSTATE_U8_ARRAY(I8042State, ram, 32),
+    VMSTATE_U8(I8042State, outport),
+    VMSTATE_BOOL(I8042State, last_was_cmd),
+    VMSTATE_BOOL(I8042State, obf),
+    VMSTATE_BOOL(I8042State, ob_aux),
+    VMSTATE_BOOL(I8042State, ob_device),
+    VMSTATE_U8(I8042State, ob),
+    VMSTATE_I64_RANGE(I8042State, link_free_ns, 0, INT64_MAX),
+    VMSTATE_TIMER(I8042State, link_timer),
+    VMSTATE_U8(I8042State, pending),
+    VMSTATE_U8_ARRAY(I8042State, ctl_q, CTL_QUEUE),
+    { .name = "ctl_aux", .type = VMS_BOOL, .offset = VMS_AOFF_(I8042State, ctl_aux, bool), .count = CTL_QUEUE },
+    VMSTATE_U32_RANGE(I8042State, ctl_head, 0, CTL_QUEUE - 1),
+    VMSTATE_U32_RANGE(I8042State, ctl_count, 0, CTL_QUEUE),
+    VMSTATE_BOOL(I8042State, xlat_break),
+    VMSTATE_STRUCT(I8042State, kbd, Ps2Keyboard, &ps2_keyboard_vmsd),
+    VMSTATE_STRUCT(I8042State, mouse, Ps2Mouse, &ps2_mouse_vmsd),
+    VMSTATE_END,
+};
+
+static const VmStateDesc i8042_vmsd = {
+    .name = "i8042",
+    .version = 1,
+    .fields = i8042_fields,
+    .check = i8042_check,
+    .post_load = i8042_post_load,
+};
+
+static const DeviceClass i8042_class = {
+    .name = "i8042",
+    .description = "8042 keyboard controller with a PS/2 keyboard and mouse (ports 0x60, 0x64)",
+    .instance_size = sizeof(I8042State),
+    .vmsd = &i8042_vmsd,
+    .realize = i8042_realize,
+    .reset = i8042_reset,
+    .unrealize = i8042_unrealize,
+};
+
+__attribute__((constructor)) static void i8042_register(void)
+{
+    device_class_register(&i8042_class);
 }
 
 I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq)
 {
-    I8042State *s = g_new0(I8042State, 1);
-    s->vm = vm;
+    I8042State *s = (I8042State *)device_new(vm, i8042_class.name, "i8042", NULL);
+    g_assert(s);
     if (kbd_irq)
         s->kbd_irq = *kbd_irq;
     if (mouse_irq)
         s->aux_irq = *mouse_irq;
-    s->kbd = ps2_keyboard_new(vm, i8042_device_notify, s);
-    s->mouse = ps2_mouse_new(vm, i8042_device_notify, s);
-    s->link_timer = vtimer_new(vm, i8042_link_cb, s);
-    i8042_build_xlat(s);
-    i8042_reset(s);
-    io_add(vm_io(vm), "i8042-data", 0x60, 1, &data_ops, s);
-    io_add(vm_io(vm), "i8042-cmd", 0x64, 1, &cmd_ops, s);
-    vm_add_reset_handler(vm, i8042_reset, s);
-    vm_add_cleanup(vm, i8042_free, s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }
 
 Ps2Keyboard *i8042_keyboard(I8042State *s)
 {
-    return s->kbd;
+    return &s->kbd;
 }
 
 Ps2Mouse *i8042_mouse(I8042State *s)
 {
-    return s->mouse;
+    return &s->mouse;
 }

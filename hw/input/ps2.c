@@ -7,14 +7,9 @@
 
 #include <string.h>
 
-#define QUEUE_SIZE 32
+#define QUEUE_SIZE PS2_QUEUE_SIZE
 /* The keyboard's own buffer holds 16 bytes of key codes; then it reports an overrun. */
 #define KBD_KEY_BUFFER 16
-
-typedef struct Ps2Queue {
-    uint8_t data[QUEUE_SIZE];
-    unsigned head, count;
-} Ps2Queue;
 
 static void queue_clear(Ps2Queue *q)
 {
@@ -134,6 +129,7 @@ static const KeyDef keys[] = {
 };
 
 #define NKEYS G_N_ELEMENTS(keys)
+G_STATIC_ASSERT(NKEYS == PS2_NKEYS);
 
 enum { K_LSHIFT = 0x2a, K_RSHIFT = 0x36, K_LCTRL = 0x1d, K_RCTRL = 0xe01d, K_LALT = 0x38,
        K_RALT = 0xe038, K_CAPS = 0x3a };
@@ -168,23 +164,6 @@ void ps2_build_translation(uint8_t table[256])
 
 /* ---- keyboard ---- */
 
-struct Ps2Keyboard {
-    Vm *vm;
-    Ps2NotifyFn notify;
-    void *opaque;
-    Ps2Queue q;
-    int set;
-    bool scanning;
-    uint8_t leds;
-    uint8_t typematic;
-    uint8_t pending;     /* command waiting for its parameter, or 0 */
-    uint8_t last_sent;
-    bool overrun;
-    bool down[NKEYS];
-    uint8_t type3[NKEYS];
-    int repeat_key;      /* key index repeating, or -1 */
-    VTimer *repeat_timer;
-};
 
 static void kbd_notify(Ps2Keyboard *k)
 {
@@ -560,42 +539,23 @@ void ps2_keyboard_reset(Ps2Keyboard *k)
     memset(k->down, 0, sizeof(k->down));
 }
 
-Ps2Keyboard *ps2_keyboard_new(Vm *vm, Ps2NotifyFn notify, void *opaque)
+void ps2_keyboard_init(Ps2Keyboard *k, Vm *vm, Ps2NotifyFn notify, void *opaque)
 {
-    Ps2Keyboard *k = g_new0(Ps2Keyboard, 1);
     k->vm = vm;
     k->notify = notify;
     k->opaque = opaque;
     k->repeat_timer = vtimer_new(vm, kbd_repeat_cb, k);
     ps2_keyboard_reset(k);
-    return k;
 }
 
-void ps2_keyboard_free(Ps2Keyboard *k)
+void ps2_keyboard_cleanup(Ps2Keyboard *k)
 {
-    if (!k)
-        return;
     vtimer_free(k->repeat_timer);
-    g_free(k);
+    k->repeat_timer = NULL;
 }
 
 /* ---- mouse ---- */
 
-struct Ps2Mouse {
-    Vm *vm;
-    Ps2NotifyFn notify;
-    void *opaque;
-    Ps2Queue q;
-    bool remote, reporting, wrap, scale21;
-    uint8_t resolution, rate;
-    uint8_t id;            /* 0 standard, 3 IntelliMouse */
-    uint8_t rate_hist[3];  /* the last three sample rates set, newest last */
-    uint8_t pending;
-    uint8_t last_sent;
-    int dx, dy, dz;        /* motion not reported yet (PS/2 directions: y up) */
-    unsigned buttons;
-    bool buttons_dirty;
-};
 
 static void mouse_notify(Ps2Mouse *m)
 {
@@ -842,17 +802,98 @@ void ps2_mouse_reset(Ps2Mouse *m)
     memset(m->rate_hist, 0, sizeof(m->rate_hist));
 }
 
-Ps2Mouse *ps2_mouse_new(Vm *vm, Ps2NotifyFn notify, void *opaque)
+void ps2_mouse_init(Ps2Mouse *m, Vm *vm, Ps2NotifyFn notify, void *opaque)
 {
-    Ps2Mouse *m = g_new0(Ps2Mouse, 1);
     m->vm = vm;
     m->notify = notify;
     m->opaque = opaque;
     ps2_mouse_reset(m);
-    return m;
 }
 
-void ps2_mouse_free(Ps2Mouse *m)
+/* ---- state ---- */
+
+static const VmStateField ps2_queue_fields[] = {
+    VMSTATE_U8_ARRAY(Ps2Queue, data, PS2_QUEUE_SIZE),
+    VMSTATE_U32_RANGE(Ps2Queue, head, 0, PS2_QUEUE_SIZE - 1),
+    VMSTATE_U32_RANGE(Ps2Queue, count, 0, PS2_QUEUE_SIZE),
+    VMSTATE_END,
+};
+
+static const VmStateDesc ps2_queue_vmsd = { .name = "ps2-queue", .version = 1, .fields = ps2_queue_fields };
+
+/* The held keys and the set 3 key types are per key of the table above. */
+static const VmStateField ps2_keyboard_fields[] = {
+    VMSTATE_STRUCT(Ps2Keyboard, q, Ps2Queue, &ps2_queue_vmsd),
+    VMSTATE_I32_RANGE(Ps2Keyboard, set, 1, 3),
+    VMSTATE_BOOL(Ps2Keyboard, scanning),
+    VMSTATE_U8_RANGE(Ps2Keyboard, leds, 0, 7),
+    VMSTATE_U8_RANGE(Ps2Keyboard, typematic, 0, 0x7f),
+    VMSTATE_U8(Ps2Keyboard, pending),
+    VMSTATE_U8(Ps2Keyboard, last_sent),
+    VMSTATE_BOOL(Ps2Keyboard, overrun),
+    { .name = "down", .type = VMS_BOOL, .offset = VMS_AOFF_(Ps2Keyboard, down, bool), .count = PS2_NKEYS },
+    VMSTATE_U8_ARRAY(Ps2Keyboard, type3, PS2_NKEYS),
+    VMSTATE_I32_RANGE(Ps2Keyboard, repeat_key, -1, PS2_NKEYS - 1),
+    VMSTATE_TIMER(Ps2Keyboard, repeat_timer),
+    VMSTATE_END,
+};
+
+const VmStateDesc ps2_keyboard_vmsd = { .name = "ps2-kbd", .version = 1, .fields = ps2_keyboard_fields };
+
+/* Only commands that take a parameter leave one pending. */
+bool ps2_keyboard_check(const Ps2Keyboard *k, GError **err)
 {
-    g_free(m);
+    switch (k->pending) {
+    case 0: case 0xed: case 0xf0: case 0xf3: case 0xfb: case 0xfc: case 0xfd:
+        break;
+    default:
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "keyboard: no command 0x%02x takes a parameter",
+                    k->pending);
+        return false;
+    }
+    for (unsigned i = 0; i < NKEYS; i++) {
+        if (k->type3[i] & ~(T3_REPEAT | T3_BREAK)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "keyboard: key %u has type 0x%02x", i,
+                        k->type3[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const VmStateField ps2_mouse_fields[] = {
+    VMSTATE_STRUCT(Ps2Mouse, q, Ps2Queue, &ps2_queue_vmsd),
+    VMSTATE_BOOL(Ps2Mouse, remote),
+    VMSTATE_BOOL(Ps2Mouse, reporting),
+    VMSTATE_BOOL(Ps2Mouse, wrap),
+    VMSTATE_BOOL(Ps2Mouse, scale21),
+    VMSTATE_U8_RANGE(Ps2Mouse, resolution, 0, 3),
+    VMSTATE_U8(Ps2Mouse, rate),
+    VMSTATE_U8(Ps2Mouse, id),
+    VMSTATE_U8_ARRAY(Ps2Mouse, rate_hist, 3),
+    VMSTATE_U8(Ps2Mouse, pending),
+    VMSTATE_U8(Ps2Mouse, last_sent),
+    /* The bounds ps2_mouse_event clamps the counters to. */
+    VMSTATE_I32_RANGE(Ps2Mouse, dx, -65536, 65535),
+    VMSTATE_I32_RANGE(Ps2Mouse, dy, -65536, 65535),
+    VMSTATE_I32_RANGE(Ps2Mouse, dz, -1024, 1023),
+    VMSTATE_U32_RANGE(Ps2Mouse, buttons, 0, 7),
+    VMSTATE_BOOL(Ps2Mouse, buttons_dirty),
+    VMSTATE_END,
+};
+
+const VmStateDesc ps2_mouse_vmsd = { .name = "ps2-mouse", .version = 1, .fields = ps2_mouse_fields };
+
+bool ps2_mouse_check(const Ps2Mouse *m, GError **err)
+{
+    if (m->id != 0 && m->id != 3) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "mouse: device ID %u", m->id);
+        return false;
+    }
+    if (m->pending != 0 && m->pending != 0xf3 && m->pending != 0xe8) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "mouse: no command 0x%02x takes a parameter",
+                    m->pending);
+        return false;
+    }
+    return true;
 }

@@ -26,12 +26,58 @@ void ps2_mouse_event(Ps2Mouse *mouse, int dx, int dy, int dz, unsigned buttons);
 
 /* ---- the device side, for the controller (i8042.c) ---- */
 
+/* The controller holds both devices inline, and their state goes into its state
+ * section (engine/vmstate.h) through the descriptions below. */
+
 typedef struct Vm Vm;
+typedef struct VTimer VTimer;
 /* Called when the device has a byte for the controller (lock held). */
 typedef void (*Ps2NotifyFn)(void *opaque);
 
-Ps2Keyboard *ps2_keyboard_new(Vm *vm, Ps2NotifyFn notify, void *opaque);
-void ps2_keyboard_free(Ps2Keyboard *kbd);
+#define PS2_QUEUE_SIZE 32
+#define PS2_NKEYS 131 /* the keys ps2.c knows */
+
+typedef struct Ps2Queue {
+    uint8_t data[PS2_QUEUE_SIZE];
+    uint32_t head, count;
+} Ps2Queue;
+
+struct Ps2Keyboard {
+    Vm *vm;
+    Ps2NotifyFn notify;
+    void *opaque;
+    Ps2Queue q;
+    int32_t set;
+    bool scanning;
+    uint8_t leds;
+    uint8_t typematic;
+    uint8_t pending;     /* command waiting for its parameter, or 0 */
+    uint8_t last_sent;
+    bool overrun;
+    bool down[PS2_NKEYS];
+    uint8_t type3[PS2_NKEYS];
+    int32_t repeat_key;  /* key index repeating, or -1 */
+    VTimer *repeat_timer;
+};
+
+struct Ps2Mouse {
+    Vm *vm;
+    Ps2NotifyFn notify;
+    void *opaque;
+    Ps2Queue q;
+    bool remote, reporting, wrap, scale21;
+    uint8_t resolution, rate;
+    uint8_t id;            /* 0 standard, 3 IntelliMouse */
+    uint8_t rate_hist[3];  /* the last three sample rates set, newest last */
+    uint8_t pending;
+    uint8_t last_sent;
+    int32_t dx, dy, dz;    /* motion not reported yet (PS/2 directions: y up) */
+    uint32_t buttons;
+    bool buttons_dirty;
+};
+
+void ps2_keyboard_init(Ps2Keyboard *kbd, Vm *vm, Ps2NotifyFn notify, void *opaque);
+void ps2_keyboard_cleanup(Ps2Keyboard *kbd);
 void ps2_keyboard_reset(Ps2Keyboard *kbd);
 /* A byte from the host (command or parameter). */
 void ps2_keyboard_write(Ps2Keyboard *kbd, uint8_t byte);
@@ -41,8 +87,7 @@ uint8_t ps2_keyboard_read(Ps2Keyboard *kbd);
 uint8_t ps2_keyboard_leds(const Ps2Keyboard *kbd);
 int ps2_keyboard_scancode_set(const Ps2Keyboard *kbd);
 
-Ps2Mouse *ps2_mouse_new(Vm *vm, Ps2NotifyFn notify, void *opaque);
-void ps2_mouse_free(Ps2Mouse *mouse);
+void ps2_mouse_init(Ps2Mouse *mouse, Vm *vm, Ps2NotifyFn notify, void *opaque);
 void ps2_mouse_reset(Ps2Mouse *mouse);
 void ps2_mouse_write(Ps2Mouse *mouse, uint8_t byte);
 bool ps2_mouse_has_data(const Ps2Mouse *mouse);
@@ -50,3 +95,13 @@ uint8_t ps2_mouse_read(Ps2Mouse *mouse);
 
 /* The 8042's set 2 to set 1 translation table, from the keyboard's key codes. */
 void ps2_build_translation(uint8_t table[256]);
+
+/* Guest-visible state of each device, for the controller's state description; the
+ * check functions bound every loaded queue index, key index and mode (engine/vmstate.h
+ * runs only the outer description's check hook, so the controller's calls these). */
+typedef struct VmStateDesc VmStateDesc;
+typedef struct _GError GError;
+extern const VmStateDesc ps2_keyboard_vmsd;
+extern const VmStateDesc ps2_mouse_vmsd;
+bool ps2_keyboard_check(const Ps2Keyboard *kbd, GError **err);
+bool ps2_mouse_check(const Ps2Mouse *mouse, GError **err);

@@ -2,10 +2,24 @@
 #include "hw/misc/fpu-err.h"
 
 typedef struct FpuErrState {
-    Vm *vm;
-    const IrqLine *irq;
-    bool ferr;
+    Device dev;
+    IrqLine irq;     /* IRQ 13, wired by the board */
+    bool ferr;       /* the CPU's FERR# output as last signalled */
+    bool irq_level;  /* the IRQ 13 latch */
+    bool ignne;      /* IGNNE# driven to the CPU */
 } FpuErrState;
+
+static void fpu_err_set_irq(FpuErrState *s, bool level)
+{
+    s->irq_level = level;
+    irq_set(&s->irq, level);
+}
+
+static void fpu_err_set_ignne(FpuErrState *s, bool asserted)
+{
+    s->ignne = asserted;
+    vm_set_ignne(s->dev.vm, asserted);
+}
 
 /* PIIX/PIIX3 datasheet, "Coprocessor error": FERR# sets the IRQ13 latch; the latch
  * stays set (an edge for the 8259) until software writes port F0h. */
@@ -14,10 +28,10 @@ static void fpu_err_ferr(void *opaque, bool asserted)
     FpuErrState *s = opaque;
     s->ferr = asserted;
     if (asserted) {
-        irq_raise(s->irq);
+        fpu_err_set_irq(s, true);
     } else {
         /* IGNNE# follows FERR# back to inactive. */
-        vm_set_ignne(s->vm, false);
+        fpu_err_set_ignne(s, false);
     }
 }
 
@@ -35,30 +49,91 @@ static void fpu_err_write(void *opaque, uint32_t off, uint32_t value, unsigned s
     (void)off;
     (void)value;
     (void)size;
-    irq_lower(s->irq);
+    fpu_err_set_irq(s, false);
     /* The handler acknowledged the error: let the next x87 instruction run even if
      * it has not cleared the exception flags yet. */
     if (s->ferr)
-        vm_set_ignne(s->vm, true);
+        fpu_err_set_ignne(s, true);
 }
 
 static const PortOps fpu_err_ops = { .read = fpu_err_read, .write = fpu_err_write, .min_size = 1, .max_size = 1 };
 
-static void fpu_err_reset(void *opaque)
+static void fpu_err_reset(Device *dev)
 {
-    FpuErrState *s = opaque;
+    FpuErrState *s = (FpuErrState *)dev;
     s->ferr = false;
-    irq_lower(s->irq);
-    vm_set_ignne(s->vm, false);
+    fpu_err_set_irq(s, false);
+    fpu_err_set_ignne(s, false);
+}
+
+static bool fpu_err_realize(Device *dev, GError **err)
+{
+    io_add(vm_io(dev->vm), "fpu-error", 0xf0, 1, &fpu_err_ops, dev);
+    vm_set_ferr_handler(dev->vm, fpu_err_ferr, dev);
+    return true;
+}
+
+static void fpu_err_unrealize(Device *dev)
+{
+    vm_set_ferr_handler(dev->vm, NULL, NULL);
+}
+
+/* IGNNE# is only driven while FERR# is (it follows FERR# back to inactive). */
+static bool fpu_err_check(const void *state, GError **err)
+{
+    const FpuErrState *s = state;
+    if (s->ignne && !s->ferr) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "IGNNE# asserted without FERR#");
+        return false;
+    }
+    return true;
+}
+
+/* The latch's level goes back out on IRQ 13 and IGNNE# back to the CPU. */
+static void fpu_err_post_load(void *state)
+{
+    FpuErrState *s = state;
+    irq_set(&s->irq, s->irq_level);
+    vm_set_ignne(s->dev.vm, s->ignne);
+}
+
+static const VmStateField fpu_err_fields[] = {
+    VMSTATE_BOOL(FpuErrState, ferr),
+    VMSTATE_BOOL(FpuErrState, irq_level),
+    VMSTATE_BOOL(FpuErrState, ignne),
+    VMSTATE_END,
+};
+
+static const VmStateDesc fpu_err_vmsd = {
+    .name = "fpu-error",
+    .version = 1,
+    .fields = fpu_err_fields,
+    .check = fpu_err_check,
+    .post_load = fpu_err_post_load,
+};
+
+/* QEMU models this as its "ioportF0" region, not a device; the class takes that name. */
+static const DeviceClass fpu_err_class = {
+    .name = "ioportF0",
+    .description = "coprocessor error latch: FERR# to IRQ 13, port 0xF0 clears it and asserts IGNNE#",
+    .instance_size = sizeof(FpuErrState),
+    .vmsd = &fpu_err_vmsd,
+    .realize = fpu_err_realize,
+    .reset = fpu_err_reset,
+    .unrealize = fpu_err_unrealize,
+};
+
+__attribute__((constructor)) static void fpu_err_register(void)
+{
+    device_class_register(&fpu_err_class);
 }
 
 void fpu_err_new(Vm *vm, const IrqLine *irq13)
 {
-    FpuErrState *s = g_new0(FpuErrState, 1);
-    s->vm = vm;
-    s->irq = irq13;
-    io_add(vm_io(vm), "fpu-error", 0xf0, 1, &fpu_err_ops, s);
-    vm_set_ferr_handler(vm, fpu_err_ferr, s);
-    vm_add_reset_handler(vm, fpu_err_reset, s);
-    vm_add_cleanup(vm, g_free, s);
+    FpuErrState *s = (FpuErrState *)device_new(vm, fpu_err_class.name, "fpu-error", NULL);
+    g_assert(s);
+    if (irq13)
+        s->irq = *irq13;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
 }

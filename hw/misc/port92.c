@@ -5,7 +5,7 @@
 #include "hw/misc/port92.h"
 
 struct Port92State {
-    Vm *vm;
+    Device dev;
     uint8_t value;
 };
 
@@ -22,29 +22,66 @@ static void port92_write(void *opaque, uint32_t offset, uint32_t value, unsigned
     s->value = value & 0x03;
     if ((value & ~0x03u) & 0xff)
         VLOG(LOG_GUEST, "port92: reserved bits written (0x%02x)", value & 0xff);
-    vm_set_a20_source(s->vm, VM_A20_PORT92, s->value & 0x02);
+    vm_set_a20_source(s->dev.vm, VM_A20_PORT92, s->value & 0x02);
     if ((s->value & 0x01) && !(old & 0x01)) {
         VLOG(LOG_CPU, "port92: fast reset");
-        vm_request_reset(s->vm, VM_RESET_GUEST);
+        vm_request_reset(s->dev.vm, VM_RESET_GUEST);
     }
 }
 
 static const PortOps port92_ops = { port92_read, port92_write, 1, 1 };
 
-static void port92_reset(void *opaque)
+static void port92_reset(Device *dev)
 {
-    Port92State *s = opaque;
+    Port92State *s = (Port92State *)dev;
     s->value = 0;
-    vm_set_a20_source(s->vm, VM_A20_PORT92, false);
+    vm_set_a20_source(dev->vm, VM_A20_PORT92, false);
+}
+
+static bool port92_realize(Device *dev, GError **err)
+{
+    io_add(vm_io(dev->vm), "port92", 0x92, 1, &port92_ops, dev);
+    return true;
+}
+
+/* The VM's A20 gate ORs this port's bit 1 with the 8042's: give it back its input. */
+static void port92_post_load(void *state)
+{
+    Port92State *s = state;
+    vm_set_a20_source(s->dev.vm, VM_A20_PORT92, s->value & 0x02);
+}
+
+static const VmStateField port92_fields[] = {
+    VMSTATE_U8_RANGE(Port92State, value, 0, 0x03),
+    VMSTATE_END,
+};
+
+static const VmStateDesc port92_vmsd = {
+    .name = "port92",
+    .version = 1,
+    .fields = port92_fields,
+    .post_load = port92_post_load,
+};
+
+static const DeviceClass port92_class = {
+    .name = "port92",
+    .description = "system control port A: fast A20 gate and fast CPU reset (port 0x92)",
+    .instance_size = sizeof(Port92State),
+    .vmsd = &port92_vmsd,
+    .realize = port92_realize,
+    .reset = port92_reset,
+};
+
+__attribute__((constructor)) static void port92_register(void)
+{
+    device_class_register(&port92_class);
 }
 
 Port92State *port92_new(Vm *vm)
 {
-    Port92State *s = g_new0(Port92State, 1);
-    s->vm = vm;
-    port92_reset(s);
-    io_add(vm_io(vm), "port92", 0x92, 1, &port92_ops, s);
-    vm_add_reset_handler(vm, port92_reset, s);
-    vm_add_cleanup(vm, g_free, s);
+    Port92State *s = (Port92State *)device_new(vm, port92_class.name, "port92", NULL);
+    g_assert(s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

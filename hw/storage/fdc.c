@@ -90,42 +90,60 @@ static const FdGeometry geometries[] = {
 
 #define GEOM_1440K 6
 
+/* What a state stream records of a drive and its medium, filled in before a save: a
+ * load must find the same drive and the same image in it (the image's contents are
+ * not in the stream). The digest is SHA-256 of the image's file name; name keeps the
+ * name's last bytes for messages. */
+typedef struct FdMediumId {
+    bool present;
+    uint8_t cmos_type;
+    bool has_medium;
+    bool readonly;
+    uint64_t size;
+    uint8_t digest[32];
+    uint8_t name[64];        /* NUL-padded */
+} FdMediumId;
+
 typedef struct FdDrive {
+    /* The drive and its medium: board configuration and the host's image. */
     bool present;
     uint8_t cmos_type;
     BlockImage *img;         /* NULL: no disk */
     const FdGeometry *geom;
     uint64_t img_size;
     bool readonly;
+    FdMediumId saved;
+    /* Guest-visible drive state. */
     bool dskchg;             /* the drive's DSKCHG line */
     uint8_t pcn;             /* present cylinder number = where the head is */
     uint8_t head;
     uint8_t last_sector;     /* for READ ID: the sector that passed last */
 } FdDrive;
 
-typedef enum { PH_COMMAND, PH_EXEC_READ, PH_EXEC_WRITE, PH_RESULT } FdPhase;
+enum { PH_COMMAND, PH_EXEC_READ, PH_EXEC_WRITE, PH_RESULT };
 
 struct FdcState {
+    Device dev;
     Vm *vm;
-    IrqLine irq;
+    IrqLine irq;             /* wired by the board */
+    uint32_t iobase, dma_channel; /* properties */
     IsaDma *dma;
-    unsigned dma_channel;
     FdDrive drive[FDC_MAX_DRIVES];
 
     uint8_t dor, tdr, dsr;
-    FdPhase phase;
+    uint8_t phase;
     uint8_t cmd[16];
-    unsigned cmd_len, cmd_pos;
+    uint32_t cmd_len, cmd_pos;
     uint8_t res[16];
-    unsigned res_len, res_pos;
+    uint32_t res_len, res_pos;
 
     /* Interrupt: the internal request, visible on the pin only with DOR DMA gate. */
     bool int_pending;
-    bool irq_level;
+    bool irq_level;          /* derived: int_pending gated by DOR */
     /* Pending SENSE INTERRUPT STATUS answers: after reset one per drive (polling) until
      * a command raises an interrupt of its own, otherwise the one from the last seek or
      * recalibrate. */
-    unsigned reset_sense;
+    uint32_t reset_sense;
     bool seek_status_valid;
     uint8_t seek_st0;
     uint8_t seek_busy; /* MSR bits 3:0: drives whose seek awaits its sense */
@@ -138,8 +156,8 @@ struct FdcState {
     uint8_t last_eot;
 
     /* Non-DMA execution phase: the whole transfer buffered here. */
-    uint8_t *data;
-    unsigned data_len, data_pos;
+    uint8_t data[DATA_MAX];
+    uint32_t data_len, data_pos;
     uint8_t xfer_opcode;
     uint8_t pio_st1, pio_st2; /* an error that ended the read-ahead early */
 };
@@ -247,9 +265,9 @@ static void fdc_reset_done(FdcState *s)
     s->reset_sense = 4;
 }
 
-static void fdc_hw_reset(void *opaque)
+static void fdc_hw_reset(Device *dev)
 {
-    FdcState *s = opaque;
+    FdcState *s = (FdcState *)dev;
     s->dor = 0;
     s->tdr = 0;
     s->lock = false;
@@ -942,34 +960,6 @@ static void fdc_ccr_write(void *opaque, uint32_t offset, uint32_t value, unsigne
 static const PortOps fdc_ops = { .read = fdc_port_read, .write = fdc_port_write, .max_size = 1 };
 static const PortOps fdc_dir_ops = { .read = fdc_dir_read, .write = fdc_ccr_write, .max_size = 1 };
 
-static void fdc_free(void *opaque)
-{
-    FdcState *s = opaque;
-    for (unsigned i = 0; i < FDC_MAX_DRIVES; i++)
-        if (s->drive[i].img)
-            block_close(s->drive[i].img, NULL);
-    g_free(s->data);
-    g_free(s);
-}
-
-FdcState *fdc_new(Vm *vm, uint16_t base, const IrqLine *irq, IsaDma *dma, unsigned dma_channel)
-{
-    FdcState *s = g_new0(FdcState, 1);
-    s->vm = vm;
-    if (irq)
-        s->irq = *irq;
-    s->dma = dma;
-    s->dma_channel = dma_channel;
-    s->data = g_malloc(DATA_MAX);
-    fdc_hw_reset(s);
-    /* base+6 is the hard disk's alternate status port; leave it to the IDE model. */
-    io_add(vm_io(vm), "fdc", base, 6, &fdc_ops, s);
-    io_add(vm_io(vm), "fdc-dir", base + 7, 1, &fdc_dir_ops, s);
-    vm_add_reset_handler(vm, fdc_hw_reset, s);
-    vm_add_cleanup(vm, fdc_free, s);
-    return s;
-}
-
 static bool fdc_set_medium(FdDrive *d, BlockImage *img, bool readonly, GError **err)
 {
     const FdGeometry *g = NULL;
@@ -1033,4 +1023,237 @@ bool fdc_change_medium(FdcState *s, unsigned unit, BlockImage *img, bool readonl
 uint8_t fdc_cmos_type(FdcState *s, unsigned unit)
 {
     return unit < FDC_MAX_DRIVES && s->drive[unit].present ? s->drive[unit].cmos_type : 0;
+}
+
+/* ---- device and state ---- */
+
+static void fdc_unrealize(Device *dev)
+{
+    FdcState *s = (FdcState *)dev;
+    for (unsigned i = 0; i < FDC_MAX_DRIVES; i++)
+        if (s->drive[i].img)
+            block_close(s->drive[i].img, NULL);
+}
+
+static bool fdc_realize(Device *dev, GError **err)
+{
+    FdcState *s = (FdcState *)dev;
+    s->vm = dev->vm;
+    /* base+6 is the hard disk's alternate status port; leave it to the IDE model. */
+    io_add(vm_io(s->vm), "fdc", (uint16_t)s->iobase, 6, &fdc_ops, s);
+    io_add(vm_io(s->vm), "fdc-dir", (uint16_t)(s->iobase + 7), 1, &fdc_dir_ops, s);
+    return true;
+}
+
+static void fdc_medium_id(const FdDrive *d, FdMediumId *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->present = d->present;
+    id->cmos_type = d->cmos_type;
+    if (!d->img)
+        return;
+    id->has_medium = true;
+    id->readonly = d->readonly;
+    id->size = d->img_size;
+    const char *name = block_filename(d->img);
+    g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(c, (const guchar *)name, (gssize)strlen(name));
+    gsize len = sizeof(id->digest);
+    g_checksum_get_digest(c, id->digest, &len);
+    size_t n = strlen(name), keep = MIN(n, sizeof(id->name) - 1);
+    memcpy(id->name, name + n - keep, keep);
+}
+
+static void fdc_pre_save(void *state)
+{
+    FdcState *s = state;
+    for (unsigned i = 0; i < FDC_MAX_DRIVES; i++)
+        fdc_medium_id(&s->drive[i], &s->drive[i].saved);
+}
+
+/* The drives and media of the saved VM against this one's (the scratch copy still
+ * holds the live drive fields, which are not in the stream). */
+static bool fdc_check_drive(unsigned unit, const FdDrive *d, GError **err)
+{
+    const FdMediumId *w = &d->saved;
+    FdMediumId have;
+    fdc_medium_id(d, &have);
+    char letter = (char)('A' + unit);
+    int wn = (int)strnlen((const char *)w->name, sizeof(w->name));
+    if (w->present != have.present || (w->present && w->cmos_type != have.cmos_type)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "floppy drive %c: saved as %s (CMOS type %u), this VM has %s (CMOS type %u)", letter,
+                    w->present ? "present" : "absent", w->cmos_type, have.present ? "one" : "none",
+                    have.cmos_type);
+        return false;
+    }
+    if (w->has_medium && !have.has_medium) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "floppy drive %c: the state was saved with image ...%.*s in it, but the drive is empty",
+                    letter, wn, w->name);
+        return false;
+    }
+    if (!w->has_medium && have.has_medium) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "floppy drive %c: the state was saved with the drive empty, but it holds %s", letter,
+                    block_filename(d->img));
+        return false;
+    }
+    if (w->has_medium && (memcmp(w->digest, have.digest, sizeof(w->digest)) || w->size != have.size ||
+                          w->readonly != have.readonly)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "floppy drive %c: the state was saved with image ...%.*s (%" PRIu64 " bytes%s), not %s "
+                    "(%" PRIu64 " bytes%s); insert the same image before loading",
+                    letter, wn, w->name, w->size, w->readonly ? ", read-only" : "", block_filename(d->img),
+                    have.size, have.readonly ? ", read-only" : "");
+        return false;
+    }
+    return true;
+}
+
+/* Every index the phases use against its buffer, and an execution phase only on a
+ * drive that exists (fdc_pio_done finds its geometry there). */
+static bool fdc_check(const void *state, GError **err)
+{
+    const FdcState *s = state;
+    for (unsigned i = 0; i < FDC_MAX_DRIVES; i++)
+        if (!fdc_check_drive(i, &s->drive[i], err))
+            return false;
+    const char *bad = NULL;
+    switch (s->phase) {
+    case PH_COMMAND:
+        if (s->cmd_pos && (s->cmd_pos >= s->cmd_len || fdc_param_count(s->cmd[0]) + 1 != (int)s->cmd_len))
+            bad = "command bytes";
+        break;
+    case PH_RESULT:
+        if (s->res_pos >= s->res_len)
+            bad = "result bytes";
+        break;
+    case PH_EXEC_READ:
+    case PH_EXEC_WRITE: {
+        unsigned ds = s->cmd[1] & 3;
+        const FdDrive *d = ds < FDC_MAX_DRIVES ? &s->drive[ds] : NULL;
+        if (!d || !d->present)
+            bad = "transfer drive";
+        else if (s->data_pos >= s->data_len)
+            bad = "transfer bytes";
+        else if (s->phase == PH_EXEC_WRITE && d->img && d->readonly)
+            bad = "write to a read-only medium";
+        break;
+    }
+    }
+    if (bad) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "phase %u with inconsistent %s", s->phase, bad);
+        return false;
+    }
+    return true;
+}
+
+static void fdc_post_load(void *state)
+{
+    FdcState *s = state;
+    s->irq_level = s->int_pending && (s->dor & DOR_DMA_GATE);
+    irq_set(&s->irq, s->irq_level);
+}
+
+static const VmStateField fdc_medium_fields[] = {
+    VMSTATE_BOOL(FdMediumId, present),
+    VMSTATE_U8(FdMediumId, cmos_type),
+    VMSTATE_BOOL(FdMediumId, has_medium),
+    VMSTATE_BOOL(FdMediumId, readonly),
+    VMSTATE_U64(FdMediumId, size),
+    VMSTATE_BUFFER(FdMediumId, digest),
+    VMSTATE_BUFFER(FdMediumId, name),
+    VMSTATE_END,
+};
+
+static const VmStateDesc fdc_medium_vmsd = { .name = "fd-medium", .version = 1, .fields = fdc_medium_fields };
+
+static const VmStateField fdc_drive_fields[] = {
+    VMSTATE_STRUCT(FdDrive, saved, FdMediumId, &fdc_medium_vmsd),
+    VMSTATE_BOOL(FdDrive, dskchg),
+    VMSTATE_U8(FdDrive, pcn),
+    VMSTATE_U8_RANGE(FdDrive, head, 0, 1),
+    VMSTATE_U8(FdDrive, last_sector),
+    VMSTATE_END,
+};
+
+static const VmStateDesc fdc_drive_vmsd = { .name = "fd-drive", .version = 1, .fields = fdc_drive_fields };
+
+static const VmStateField fdc_fields[] = {
+    VMSTATE_STRUCT_ARRAY(FdcState, drive, FDC_MAX_DRIVES, FdDrive, &fdc_drive_vmsd),
+    VMSTATE_U8(FdcState, dor),
+    VMSTATE_U8_RANGE(FdcState, tdr, 0, 3),
+    VMSTATE_U8(FdcState, dsr),
+    VMSTATE_U8_RANGE(FdcState, phase, PH_COMMAND, PH_RESULT),
+    VMSTATE_U8_ARRAY(FdcState, cmd, 16),
+    VMSTATE_U32_RANGE(FdcState, cmd_len, 0, 9),
+    VMSTATE_U32_RANGE(FdcState, cmd_pos, 0, 9),
+    VMSTATE_U8_ARRAY(FdcState, res, 16),
+    VMSTATE_U32_RANGE(FdcState, res_len, 0, 10),
+    VMSTATE_U32_RANGE(FdcState, res_pos, 0, 10),
+    VMSTATE_BOOL(FdcState, int_pending),
+    VMSTATE_U32_RANGE(FdcState, reset_sense, 0, 4),
+    VMSTATE_BOOL(FdcState, seek_status_valid),
+    VMSTATE_U8(FdcState, seek_st0),
+    VMSTATE_U8_RANGE(FdcState, seek_busy, 0, 0x0f),
+    VMSTATE_U8(FdcState, srt_hut),
+    VMSTATE_U8(FdcState, hlt_nd),
+    VMSTATE_U8_RANGE(FdcState, config, 0, 0x7f),
+    VMSTATE_U8(FdcState, pretrk),
+    VMSTATE_U8_RANGE(FdcState, perp, 0, 0x3f),
+    VMSTATE_BOOL(FdcState, lock),
+    VMSTATE_U8(FdcState, last_eot),
+    VMSTATE_BUFFER(FdcState, data),
+    VMSTATE_U32_RANGE(FdcState, data_len, 0, DATA_MAX),
+    VMSTATE_U32_RANGE(FdcState, data_pos, 0, DATA_MAX),
+    VMSTATE_U8(FdcState, xfer_opcode),
+    VMSTATE_U8(FdcState, pio_st1),
+    VMSTATE_U8(FdcState, pio_st2),
+    VMSTATE_END,
+};
+
+static const VmStateDesc fdc_vmsd = {
+    .name = "82078",
+    .version = 1,
+    .fields = fdc_fields,
+    .pre_save = fdc_pre_save,
+    .check = fdc_check,
+    .post_load = fdc_post_load,
+};
+
+static const DeviceProp fdc_props[] = {
+    { "iobase", DEVICE_PROP_U32, offsetof(FdcState, iobase), "I/O port base", "0x3f0", 0, 0xfff8 },
+    { "dma", DEVICE_PROP_U32, offsetof(FdcState, dma_channel), "DMA channel", "2", 0, 7 },
+    { NULL },
+};
+
+static const DeviceClass fdc_class = {
+    .name = "isa-fdc",
+    .description = "82078 floppy disk controller with two drives",
+    .instance_size = sizeof(FdcState),
+    .props = fdc_props,
+    .vmsd = &fdc_vmsd,
+    .realize = fdc_realize,
+    .reset = fdc_hw_reset,
+    .unrealize = fdc_unrealize,
+};
+
+__attribute__((constructor)) static void fdc_register(void)
+{
+    device_class_register(&fdc_class);
+}
+
+FdcState *fdc_new(Vm *vm, uint16_t base, const IrqLine *irq, IsaDma *dma, unsigned dma_channel)
+{
+    FdcState *s = (FdcState *)device_new(vm, fdc_class.name, "fdc", NULL);
+    g_assert(s);
+    s->iobase = base;
+    s->dma_channel = dma_channel;
+    s->dma = dma;
+    if (irq)
+        s->irq = *irq;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
+    return s;
 }
