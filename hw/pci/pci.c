@@ -85,7 +85,13 @@ void pci_device_init(PciDevice *d, PciBus *bus, int devfn, const char *name, uin
         d->bar[b].addr = PCI_BAR_UNMAPPED;
     /* Fixed by the model: IDs, class, header type, subsystem, interrupt pin, and the
      * BARs (all zero until bar_init opens their address bits). */
-    memset(d->cmask, 0xff, PCI_CACHE_LINE_SIZE);
+    memset(d->cmask, 0xff, PCI_COMMAND);
+    memset(d->cmask + PCI_REVISION_ID, 0xff, 4);
+    d->cmask[PCI_COMMAND] = (uint8_t)~d->wmask[PCI_COMMAND];
+    d->cmask[PCI_COMMAND + 1] = (uint8_t)~d->wmask[PCI_COMMAND + 1];
+    /* Status: all but the write-one-to-clear errors and the interrupt bit, which
+     * post_load derives from the INTx level. */
+    pci_set_word(d->cmask, PCI_STATUS, (uint16_t)~(0xf900u | PCI_STATUS_INTERRUPT));
     d->cmask[PCI_HEADER_TYPE] = 0xff;
     memset(d->cmask + PCI_BAR0, 0xff, 4 * PCI_NUM_BARS);
     memset(d->cmask + PCI_SUBSYSTEM_VENDOR_ID, 0xff, 4);
