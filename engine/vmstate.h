@@ -99,6 +99,12 @@ struct VmStateDesc {
     { .name = #f, .type = VMS_I64, .offset = VMS_OFF_(T, f, int64_t), .ranged = true, .min = (lo), .max = (hi) }
 #define VMSTATE_U8_ARRAY(T, f, n) \
     { .name = #f, .type = VMS_U8, .offset = VMS_AOFF_(T, f, uint8_t), .count = (n) }
+#define VMSTATE_U32_ARRAY(T, f, n) \
+    { .name = #f, .type = VMS_U32, .offset = VMS_AOFF_(T, f, uint32_t), .count = (n) }
+#define VMSTATE_U64_ARRAY(T, f, n) \
+    { .name = #f, .type = VMS_U64, .offset = VMS_AOFF_(T, f, uint64_t), .count = (n) }
+#define VMSTATE_U16_RANGE(T, f, lo, hi) \
+    { .name = #f, .type = VMS_U16, .offset = VMS_OFF_(T, f, uint16_t), .ranged = true, .min = (lo), .max = (hi) }
 #define VMSTATE_BUFFER(T, f) \
     { .name = #f, .type = VMS_BUFFER, .offset = VMS_AOFF_(T, f, uint8_t), .count = sizeof(((T *)0)->f) }
 #define VMSTATE_STRUCT_ARRAY(T, f, n, ET, desc) \

@@ -26,20 +26,22 @@ enum {
 };
 
 struct Piix4PmState {
-    Vm *vm;
-    PciDevice *dev;
-    PortRegion *io;
+    Device dev;
+    PciBus *bus;      /* wiring, set by piix4_pm_new */
+    int devfn;
     const IrqLine *sci;
+    PortRegion *io;
+    VTimer *overflow;
+    PciDevice pci;
     uint16_t pm1_sts, pm1_en, pm1_cnt;
     uint16_t gpe_sts, gpe_en;
     uint8_t apm_cnt, apm_sts;
-    VTimer *overflow;
-    int sci_level;
+    int sci_level;    /* what we drive on the SCI line: derived, not saved */
 };
 
 static uint32_t pm_timer_now(Piix4PmState *s)
 {
-    return (uint32_t)ns_to_ticks(vm_clock_ns(s->vm), PM_TIMER_HZ) & 0xffffff;
+    return (uint32_t)ns_to_ticks(vm_clock_ns(s->dev.vm), PM_TIMER_HZ) & 0xffffff;
 }
 
 static void update_sci(Piix4PmState *s)
@@ -59,7 +61,7 @@ static void arm_overflow(Piix4PmState *s)
         vtimer_del(s->overflow);
         return;
     }
-    int64_t ticks = ns_to_ticks(vm_clock_ns(s->vm), PM_TIMER_HZ);
+    int64_t ticks = ns_to_ticks(vm_clock_ns(s->dev.vm), PM_TIMER_HZ);
     int64_t next = (ticks | 0x7fffff) + 1;
     vtimer_mod(s->overflow, ticks_to_ns(next, PM_TIMER_HZ) + 1);
 }
@@ -77,7 +79,7 @@ static void sleep_request(Piix4PmState *s, uint16_t cnt)
     unsigned typ = (cnt >> 10) & 7;
     if (typ == PIIX4_PM_SLP_TYP_S5) {
         VLOG(LOG_CPU, "ACPI: guest entered S5 (soft off)");
-        vm_request_shutdown(s->vm);
+        vm_request_shutdown(s->dev.vm);
     } else {
         /* Our DSDT offers only \_S5; other states are not entered. */
         VLOG(LOG_UNIMP, "ACPI: sleep type %u requested; only S5 is supported", typ);
@@ -162,7 +164,7 @@ static const PortOps apm_ops = { .read = apm_read, .write = apm_write, .min_size
 
 static void map_pm_io(Piix4PmState *s)
 {
-    const uint8_t *c = s->dev->config;
+    const uint8_t *c = s->pci.config;
     uint32_t base = pci_get_long(c, PIIX4_PMBASE) & 0xffc0;
     bool on = (c[PIIX4_PMREGMISC] & 1) && base != 0;
     if (on)
@@ -178,17 +180,18 @@ static void pm_config_write(PciDevice *d, uint32_t addr, uint32_t value, unsigne
         map_pm_io(d->opaque);
 }
 
-static void pm_reset(void *opaque)
+static void pm_reset(Device *dev)
 {
-    Piix4PmState *s = opaque;
+    Piix4PmState *s = (Piix4PmState *)dev;
+    pci_device_reset(&s->pci);
     s->pm1_sts = s->pm1_en = s->pm1_cnt = 0;
     s->gpe_sts = s->gpe_en = 0;
     s->apm_cnt = s->apm_sts = 0;
-    pci_set_long(s->dev->config, PIIX4_PMBASE, 1);
-    s->dev->config[PIIX4_PMREGMISC] = 0;
+    pci_set_long(s->pci.config, PIIX4_PMBASE, 1);
+    s->pci.config[PIIX4_PMREGMISC] = 0;
     /* No SMM on this board: DEVACTB's APMC_EN bit (25) tells firmware that SMM set-up is
      * already done, so SeaBIOS does not raise an SMI and wait for a handler. */
-    pci_set_long(s->dev->config, PIIX4_DEVACTB, 1u << 25);
+    pci_set_long(s->pci.config, PIIX4_DEVACTB, 1u << 25);
     map_pm_io(s);
     vtimer_del(s->overflow);
     update_sci(s);
@@ -205,35 +208,111 @@ static void power_button_cb(void *opaque)
     piix4_pm_power_button(opaque);
 }
 
-static void pm_free(void *opaque)
+static bool pm_realize(Device *dev, GError **err)
 {
-    Piix4PmState *s = opaque;
-    vtimer_free(s->overflow);
-    g_free(s);
-}
-
-Piix4PmState *piix4_pm_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *sci)
-{
-    Piix4PmState *s = g_new0(Piix4PmState, 1);
-    s->vm = vm;
-    s->sci = sci;
-    s->dev = pci_device_new(bus, devfn, "piix4-pm", 0x8086, 0x7113, 0x068000, 0x03);
-    s->dev->opaque = s;
-    s->dev->config_write = pm_config_write;
-    pci_device_set_subsystem(s->dev, 0x1af4, 0x1100);
-    pci_device_set_interrupt_pin(s->dev, 1);
-    pci_set_long(s->dev->wmask, PIIX4_PMBASE, 0xffc0);
-    s->dev->wmask[PIIX4_PMREGMISC] = 0x01;
-    pci_set_long(s->dev->wmask, PIIX4_DEVACTB, 0xffffffffu);
+    Piix4PmState *s = (Piix4PmState *)dev;
+    PciDevice *d = &s->pci;
+    Vm *vm = dev->vm;
+    g_assert(s->bus && s->sci);
+    pci_device_init(d, s->bus, s->devfn, "piix4-pm", 0x8086, 0x7113, 0x068000, 0x03);
+    d->opaque = s;
+    d->config_write = pm_config_write;
+    pci_device_set_subsystem(d, 0x1af4, 0x1100);
+    pci_device_set_interrupt_pin(d, 1);
+    pci_set_long(d->wmask, PIIX4_PMBASE, 0xffc0);
+    pci_set_long(d->cmask, PIIX4_PMBASE, ~0xffc0u); /* I/O space indicator, size bits */
+    d->wmask[PIIX4_PMREGMISC] = 0x01;
+    pci_set_long(d->wmask, PIIX4_DEVACTB, 0xffffffffu);
     /* The SMBus host controller is not emulated; its base and enable are plain storage. */
-    pci_set_long(s->dev->wmask, PIIX4_SMBHSTBASE, 0xfff0);
-    s->dev->wmask[PIIX4_SMBHSTCFG] = 0xff;
+    pci_set_long(d->wmask, PIIX4_SMBHSTBASE, 0xfff0);
+    d->wmask[PIIX4_SMBHSTCFG] = 0xff;
     s->io = io_add(vm_io(vm), "piix4-pm", 0, PM_IO_SIZE, &pm_io_ops, s);
     io_add(vm_io(vm), "apm", PIIX4_PM_APM_CNT, 2, &apm_ops, s);
     s->overflow = vtimer_new(vm, overflow_fire, s);
     vm_set_power_button(vm, power_button_cb, s);
-    vm_add_reset_handler(vm, pm_reset, s);
-    vm_add_cleanup(vm, pm_free, s);
-    pm_reset(s);
+    return true;
+}
+
+static void pm_unrealize(Device *dev)
+{
+    Piix4PmState *s = (Piix4PmState *)dev;
+    vtimer_free(s->overflow);
+}
+
+/* Status bits this model can set: the timer carry and the power button; the others
+ * (GBL, RTC, WAK) have no source here, and a loaded one would be a stuck SCI. */
+#define PM1_STS_KNOWN (PM1_TMR | PM1_PWRBTN)
+
+static bool pm_check(const void *state, GError **err)
+{
+    const Piix4PmState *s = state;
+    if (s->pm1_sts & ~PM1_STS_KNOWN) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "PM1 status 0x%04x sets bits without a source",
+                    s->pm1_sts);
+        return false;
+    }
+    if (s->pm1_cnt & PM1_CNT_SLP_EN) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "PM1 control 0x%04x has SLP_EN, which reads as 0",
+                    s->pm1_cnt);
+        return false;
+    }
+    return pci_device_state_check(&s->pci, err);
+}
+
+/* The PM timer itself is the virtual clock (restored by whoever loads); the I/O block
+ * mapping and the SCI level are re-derived from the loaded registers. */
+static void pm_post_load(void *state)
+{
+    Piix4PmState *s = state;
+    pci_device_post_load(&s->pci);
+    map_pm_io(s);
+    update_sci(s);
+}
+
+static const VmStateField pm_fields[] = {
+    VMSTATE_STRUCT(Piix4PmState, pci, PciDevice, &pci_device_vmsd),
+    VMSTATE_U16(Piix4PmState, pm1_sts),
+    VMSTATE_U16(Piix4PmState, pm1_en),
+    VMSTATE_U16(Piix4PmState, pm1_cnt),
+    VMSTATE_U16(Piix4PmState, gpe_sts),
+    VMSTATE_U16(Piix4PmState, gpe_en),
+    VMSTATE_U8(Piix4PmState, apm_cnt),
+    VMSTATE_U8(Piix4PmState, apm_sts),
+    VMSTATE_TIMER(Piix4PmState, overflow),
+    VMSTATE_END,
+};
+
+static const VmStateDesc pm_vmsd = {
+    .name = "piix4_pm",
+    .version = 1,
+    .fields = pm_fields,
+    .check = pm_check,
+    .post_load = pm_post_load,
+};
+
+static const DeviceClass pm_class = {
+    .name = "PIIX4_PM",
+    .description = "PIIX4 ACPI power management: PM timer, PM1 and GPE0 blocks, SCI, APM port",
+    .instance_size = sizeof(Piix4PmState),
+    .vmsd = &pm_vmsd,
+    .realize = pm_realize,
+    .reset = pm_reset,
+    .unrealize = pm_unrealize,
+};
+
+__attribute__((constructor)) static void pm_register(void)
+{
+    device_class_register(&pm_class);
+}
+
+Piix4PmState *piix4_pm_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *sci)
+{
+    Piix4PmState *s = (Piix4PmState *)device_new(vm, pm_class.name, "piix4_pm", NULL);
+    g_assert(s);
+    s->bus = bus;
+    s->devfn = devfn;
+    s->sci = sci;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

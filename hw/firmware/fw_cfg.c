@@ -32,8 +32,10 @@ typedef struct FwCfgItem {
 } FwCfgItem;
 
 struct FwCfgState {
+    Device dev;
     Vm *vm;
-    FwCfgItem *items; /* FW_CFG_ITEMS entries */
+    uint32_t iobase;  /* wiring, set by fw_cfg_new */
+    FwCfgItem *items; /* FW_CFG_ITEMS entries, built by the board: not saved */
     uint16_t cur;
     uint32_t offset;
     uint16_t nfiles;
@@ -283,37 +285,93 @@ static void dma_write(void *opaque, uint32_t off, uint32_t value, unsigned size)
 
 static const PortOps dma_ops = { .read = dma_read, .write = dma_write, .min_size = 1, .max_size = 4 };
 
-static void fw_cfg_free(void *opaque)
+static void fw_cfg_reset(Device *dev)
 {
-    FwCfgState *s = opaque;
+    FwCfgState *s = (FwCfgState *)dev;
+    select_item(s, FW_CFG_SIGNATURE);
+    s->dma_addr = 0;
+}
+
+static bool fw_cfg_realize(Device *dev, GError **err)
+{
+    FwCfgState *s = (FwCfgState *)dev;
+    Vm *vm = dev->vm;
+    s->vm = vm;
+    s->items = g_new0(FwCfgItem, FW_CFG_ITEMS);
+    item_set(s, FW_CFG_SIGNATURE, g_bytes_new_static("QEMU", 4));
+    fw_cfg_add_i32(s, FW_CFG_ID, FW_CFG_VERSION);
+    rebuild_directory(s);
+    uint16_t base = (uint16_t)s->iobase;
+    io_add(vm_io(vm), "fw_cfg-ctl", base, 2, &ctl_ops, s);
+    io_add(vm_io(vm), "fw_cfg-data", base + 1, 1, &data_ops, s);
+    io_add(vm_io(vm), "fw_cfg-dma", base + 4, 8, &dma_ops, s);
+    return true;
+}
+
+static void fw_cfg_unrealize(Device *dev)
+{
+    FwCfgState *s = (FwCfgState *)dev;
     for (unsigned i = 0; i < FW_CFG_ITEMS; i++) {
         if (s->items[i].data)
             g_bytes_unref(s->items[i].data);
         g_free(s->items[i].wbuf);
     }
     g_free(s->items);
-    g_free(s);
 }
 
-static void fw_cfg_reset(void *opaque)
+/* The items are this VM's (the board built them), so the saved position must lie
+ * within this VM's item of that key: a stream from a VM with another kernel, ACPI
+ * tables or file list could otherwise point past the end. An empty key is valid at
+ * offset 0, as after the guest selects a key nobody defined. */
+static bool fw_cfg_check(const void *state, GError **err)
 {
-    FwCfgState *s = opaque;
-    select_item(s, FW_CFG_SIGNATURE);
-    s->dma_addr = 0;
+    const FwCfgState *s = state;
+    size_t len = item_len(&s->items[s->cur]);
+    if (s->offset > len) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "fw_cfg item 0x%04x is read up to %u, but it has %zu bytes in this VM", s->cur,
+                    s->offset, len);
+        return false;
+    }
+    return true;
+}
+
+/* Guest-written copies of writable files (wbuf) are not saved: the board adds none. */
+static const VmStateField fw_cfg_fields[] = {
+    VMSTATE_U16(FwCfgState, cur),
+    VMSTATE_U32(FwCfgState, offset),
+    VMSTATE_U64(FwCfgState, dma_addr),
+    VMSTATE_END,
+};
+
+static const VmStateDesc fw_cfg_vmsd = {
+    .name = "fw_cfg",
+    .version = 1,
+    .fields = fw_cfg_fields,
+    .check = fw_cfg_check,
+};
+
+static const DeviceClass fw_cfg_class = {
+    .name = "fw_cfg_io",
+    .description = "QEMU firmware configuration interface (I/O ports, with DMA)",
+    .instance_size = sizeof(FwCfgState),
+    .vmsd = &fw_cfg_vmsd,
+    .realize = fw_cfg_realize,
+    .reset = fw_cfg_reset,
+    .unrealize = fw_cfg_unrealize,
+};
+
+__attribute__((constructor)) static void fw_cfg_register(void)
+{
+    device_class_register(&fw_cfg_class);
 }
 
 FwCfgState *fw_cfg_new(Vm *vm, uint16_t base)
 {
-    FwCfgState *s = g_new0(FwCfgState, 1);
-    s->vm = vm;
-    s->items = g_new0(FwCfgItem, FW_CFG_ITEMS);
-    item_set(s, FW_CFG_SIGNATURE, g_bytes_new_static("QEMU", 4));
-    fw_cfg_add_i32(s, FW_CFG_ID, FW_CFG_VERSION);
-    rebuild_directory(s);
-    io_add(vm_io(vm), "fw_cfg-ctl", base, 2, &ctl_ops, s);
-    io_add(vm_io(vm), "fw_cfg-data", base + 1, 1, &data_ops, s);
-    io_add(vm_io(vm), "fw_cfg-dma", base + 4, 8, &dma_ops, s);
-    vm_add_reset_handler(vm, fw_cfg_reset, s);
-    vm_add_cleanup(vm, fw_cfg_free, s);
+    FwCfgState *s = (FwCfgState *)device_new(vm, fw_cfg_class.name, "fw_cfg", NULL);
+    g_assert(s);
+    s->iobase = base;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -4,6 +4,7 @@
  * One CPU: IPIs reach this APIC or nobody. */
 #include "hw/intc/apic.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 /* Register offsets (SDM vol. 3 table 10-1). */
@@ -63,6 +64,7 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CO
 #define APIC_MIN_PERIOD_NS INT64_C(50000)
 
 struct ApicState {
+    Device dev;
     Vm *vm;
     MemRegion *mmio;
     IntrAckFn ext_ack;
@@ -80,11 +82,11 @@ struct ApicState {
     uint32_t lvt[LVT_COUNT];
     bool lint_level[2];
     bool extint_msg;   /* an ExtINT message from the I/O APIC waits for INTA */
-    bool intr_out;
+    bool intr_out;     /* derived from the above; not saved */
 
     VTimer *timer;
     uint32_t timer_initial;
-    unsigned timer_shift;   /* log2 of the divider */
+    uint32_t timer_shift;   /* log2 of the divider */
     int64_t timer_start_ns; /* when the count was (re)loaded */
     bool timer_fired;       /* one-shot: this count has reached zero and interrupted */
 };
@@ -729,9 +731,9 @@ static const VmApicOps apic_cpu_ops = {
     .set_base = base_set_trampoline,
 };
 
-static void apic_reset(void *opaque)
+static void apic_reset(Device *dev)
 {
-    ApicState *s = opaque;
+    ApicState *s = (ApicState *)dev;
     s->base = APIC_DEFAULT_BASE | BASE_ENABLE | BASE_BSP;
     mem_region_set_base(s->mmio, APIC_DEFAULT_BASE);
     mem_region_set_enabled(s->mmio, true);
@@ -745,27 +747,138 @@ void apic_set_eoi_listener(ApicState *s, void (*fn)(void *opaque, uint8_t vector
     s->eoi_opaque = opaque;
 }
 
-static void apic_free(void *opaque)
+static bool apic_realize(Device *dev, GError **err)
 {
-    ApicState *s = opaque;
+    ApicState *s = (ApicState *)dev;
+    Vm *vm = dev->vm;
+    g_assert(s->ext_ack);
+    s->vm = vm;
+    s->timer = vtimer_new(vm, timer_expired, s);
+    /* Above RAM and the PCI window: the APIC page answers wherever it is moved. */
+    s->mmio = mem_add_mmio(vm_mem(vm), "lapic", APIC_DEFAULT_BASE, MEM_PAGE_SIZE, &apic_mmio_ops, s, 10);
+    vm_set_intr_ack(vm, ack_trampoline, s);
+    vm_set_apic(vm, &apic_cpu_ops, s);
+    return true;
+}
+
+static void apic_unrealize(Device *dev)
+{
+    ApicState *s = (ApicState *)dev;
     vtimer_free(s->timer);
-    g_free(s);
+}
+
+static bool apic_bad(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static bool apic_bad(GError **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(err, VIREO_ERROR, VIREO_ERROR_INVALID, msg);
+    return false;
+}
+
+/* Every register holds only what a guest write or an accepted interrupt can leave in
+ * it (the masks of apic_reg_write and lvt_writable), so a loaded APIC behaves like one
+ * the guest programmed. */
+static bool apic_check(const void *state, GError **err)
+{
+    const ApicState *s = state;
+    if (s->base & ~BASE_VALID)
+        return apic_bad(err, "IA32_APIC_BASE 0x%" G_GINT64_MODIFIER "x sets reserved bits", s->base);
+    if ((s->svr & ~(0xffu | SVR_ENABLE | SVR_FOCUS_OFF)) || (s->svr & 0x0f) != 0x0f)
+        return apic_bad(err, "SVR 0x%08x: bits 3-0 are hardwired to 1, bits 31-10 to 0", s->svr);
+    if ((s->dfr & 0x0fffffffu) != 0x0fffffffu)
+        return apic_bad(err, "DFR 0x%08x: bits 27-0 read as 1", s->dfr);
+    if (s->ldr & 0x00ffffffu)
+        return apic_bad(err, "LDR 0x%08x sets reserved bits", s->ldr);
+    if ((s->icr_lo & ~0x000ccfffu) || (s->icr_hi & 0x00ffffffu))
+        return apic_bad(err, "ICR 0x%08x%08x sets reserved bits", s->icr_hi, s->icr_lo);
+    if ((s->esr | s->esr_pending) & ~0xffu)
+        return apic_bad(err, "ESR 0x%08x/0x%08x sets reserved bits", s->esr, s->esr_pending);
+    /* Vectors 0-15 are refused on receipt (§10.5.3), so they are never requested. */
+    if ((s->irr[0] | s->isr[0] | s->tmr[0]) & 0xffffu)
+        return apic_bad(err, "IRR/ISR/TMR hold a vector below 16");
+    for (int i = 0; i < LVT_COUNT; i++) {
+        uint32_t e = s->lvt[i];
+        bool lint = i == LVT_LINT0 || i == LVT_LINT1;
+        if ((e & ~lvt_writable(i) & ~(lint ? LVT_REMOTE_IRR : 0)) ||
+            ((e & LVT_REMOTE_IRR) && !(e & LVT_LEVEL)))
+            return apic_bad(err, "LVT entry %d is 0x%08x", i, e);
+    }
+    /* The count is (now - start) / tick: keep it far from overflowing. */
+    int64_t now = vm_clock_ns(s->dev.vm);
+    if (s->timer_start_ns > now || s->timer_start_ns < now - (INT64_C(1) << 61))
+        return apic_bad(err, "timer loaded at %" G_GINT64_FORMAT " ns, the clock is at %" G_GINT64_FORMAT,
+                        s->timer_start_ns, now);
+    return true;
+}
+
+/* The MMIO page follows the loaded IA32_APIC_BASE; INTR is recomputed and driven. */
+static void apic_post_load(void *state)
+{
+    ApicState *s = state;
+    mem_region_set_base(s->mmio, s->base & UINT64_C(0xffffff000));
+    mem_region_set_enabled(s->mmio, global_enabled(s));
+    apic_update(s);
+}
+
+static const VmStateField apic_fields[] = {
+    VMSTATE_U64(ApicState, base),
+    VMSTATE_U8(ApicState, id),
+    VMSTATE_U8(ApicState, tpr),
+    VMSTATE_U32(ApicState, ldr),
+    VMSTATE_U32(ApicState, dfr),
+    VMSTATE_U32(ApicState, svr),
+    VMSTATE_U32_ARRAY(ApicState, isr, 8),
+    VMSTATE_U32_ARRAY(ApicState, tmr, 8),
+    VMSTATE_U32_ARRAY(ApicState, irr, 8),
+    VMSTATE_U32(ApicState, esr),
+    VMSTATE_U32(ApicState, esr_pending),
+    VMSTATE_U32(ApicState, icr_lo),
+    VMSTATE_U32(ApicState, icr_hi),
+    VMSTATE_U32_ARRAY(ApicState, lvt, LVT_COUNT),
+    { .name = "lint_level", .type = VMS_BOOL, .offset = VMS_AOFF_(ApicState, lint_level, bool), .count = 2 },
+    VMSTATE_BOOL(ApicState, extint_msg),
+    VMSTATE_TIMER(ApicState, timer),
+    VMSTATE_U32(ApicState, timer_initial),
+    VMSTATE_U32_RANGE(ApicState, timer_shift, 0, 7),
+    VMSTATE_I64(ApicState, timer_start_ns),
+    VMSTATE_BOOL(ApicState, timer_fired),
+    VMSTATE_END,
+};
+
+static const VmStateDesc apic_vmsd = {
+    .name = "apic",
+    .version = 1,
+    .fields = apic_fields,
+    .check = apic_check,
+    .post_load = apic_post_load,
+};
+
+static const DeviceClass apic_class = {
+    .name = "apic",
+    .description = "local APIC of the CPU (P6-class xAPIC)",
+    .instance_size = sizeof(ApicState),
+    .vmsd = &apic_vmsd,
+    .realize = apic_realize,
+    .reset = apic_reset,
+    .unrealize = apic_unrealize,
+};
+
+__attribute__((constructor)) static void apic_register(void)
+{
+    device_class_register(&apic_class);
 }
 
 ApicState *apic_new(Vm *vm, uint8_t id, IntrAckFn ext_ack, void *ext_opaque)
 {
-    ApicState *s = g_new0(ApicState, 1);
-    s->vm = vm;
+    ApicState *s = (ApicState *)device_new(vm, apic_class.name, "apic", NULL);
+    g_assert(s);
     s->initial_id = id;
     s->ext_ack = ext_ack;
     s->ext_opaque = ext_opaque;
-    s->timer = vtimer_new(vm, timer_expired, s);
-    /* Above RAM and the PCI window: the APIC page answers wherever it is moved. */
-    s->mmio = mem_add_mmio(vm_mem(vm), "lapic", APIC_DEFAULT_BASE, MEM_PAGE_SIZE, &apic_mmio_ops, s, 10);
-    apic_reset(s);
-    vm_add_reset_handler(vm, apic_reset, s);
-    vm_set_intr_ack(vm, ack_trampoline, s);
-    vm_set_apic(vm, &apic_cpu_ops, s);
-    vm_add_cleanup(vm, apic_free, s);
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

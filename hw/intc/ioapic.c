@@ -27,8 +27,9 @@
 #define IOAPIC_VERSION (0x11u | ((IOAPIC_NUM_PINS - 1u) << 16))
 
 struct IoapicState {
-    Vm *vm;
-    ApicState *lapic;
+    Device dev;
+    ApicState *lapic;     /* wiring, set by ioapic_new */
+    hwaddr base;
     uint8_t regsel;
     uint8_t id;
     uint32_t pin_level;   /* electrical levels of the inputs */
@@ -221,9 +222,9 @@ static const MemOps ioapic_mmio_ops = {
 };
 
 /* 82093AA reset: every entry masked, ID 0. */
-static void ioapic_reset(void *opaque)
+static void ioapic_reset(Device *dev)
 {
-    IoapicState *s = opaque;
+    IoapicState *s = (IoapicState *)dev;
     s->regsel = 0;
     s->id = 0;
     for (int i = 0; i < IOAPIC_NUM_PINS; i++)
@@ -231,15 +232,86 @@ static void ioapic_reset(void *opaque)
     s->edge_seen = s->pin_level;
 }
 
+static bool ioapic_realize(Device *dev, GError **err)
+{
+    IoapicState *s = (IoapicState *)dev;
+    g_assert(s->lapic);
+    mem_add_mmio(vm_mem(dev->vm), "ioapic", s->base, MEM_PAGE_SIZE, &ioapic_mmio_ops, s, 10);
+    apic_set_eoi_listener(s->lapic, ioapic_eoi, s);
+    return true;
+}
+
+#define IOAPIC_PIN_MASK ((UINT32_C(1) << IOAPIC_NUM_PINS) - 1)
+
+static bool ioapic_check(const void *state, GError **err)
+{
+    const IoapicState *s = state;
+    if ((s->pin_level | s->edge_seen) & ~IOAPIC_PIN_MASK) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "input levels 0x%08x/0x%08x name pins past %d",
+                    s->pin_level, s->edge_seen, IOAPIC_NUM_PINS - 1);
+        return false;
+    }
+    for (int pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
+        uint64_t e = s->rte[pin];
+        /* Delivery status is always 0 here (messages go out at once); Remote IRR only
+         * exists for level-triggered entries (82093AA §3.2.4). */
+        if ((e & ~(RTE_WRITABLE | RTE_REMOTE_IRR)) || ((e & RTE_REMOTE_IRR) && !(e & RTE_LEVEL))) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "redirection entry %d is 0x%016" G_GINT64_MODIFIER "x", pin, e);
+            return false;
+        }
+        /* The edge detector of an edge entry follows the asserted state (reset, every
+         * input change and every entry write keep it so); a mismatch would lose or
+         * invent the next edge. */
+        if (!(e & RTE_LEVEL) && pin_asserted(s, pin) != !!(s->edge_seen & (1u << pin))) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "pin %d: the edge detector disagrees with the input level", pin);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* No post_load: the I/O APIC drives no line, it sends messages. A level input waiting
+ * behind Remote IRR is sent again by the local APIC's EOI of the loaded ISR/TMR, and
+ * regsel needs no bound (any value selects a register or nothing). */
+static const VmStateField ioapic_fields[] = {
+    VMSTATE_U8(IoapicState, regsel),
+    VMSTATE_U8_RANGE(IoapicState, id, 0, 15),
+    VMSTATE_U32(IoapicState, pin_level),
+    VMSTATE_U32(IoapicState, edge_seen),
+    VMSTATE_U64_ARRAY(IoapicState, rte, IOAPIC_NUM_PINS),
+    VMSTATE_END,
+};
+
+static const VmStateDesc ioapic_vmsd = {
+    .name = "ioapic",
+    .version = 1,
+    .fields = ioapic_fields,
+    .check = ioapic_check,
+};
+
+static const DeviceClass ioapic_class = {
+    .name = "ioapic",
+    .description = "82093AA I/O APIC with 24 inputs",
+    .instance_size = sizeof(IoapicState),
+    .vmsd = &ioapic_vmsd,
+    .realize = ioapic_realize,
+    .reset = ioapic_reset,
+};
+
+__attribute__((constructor)) static void ioapic_register(void)
+{
+    device_class_register(&ioapic_class);
+}
+
 IoapicState *ioapic_new(Vm *vm, hwaddr base, ApicState *lapic)
 {
-    IoapicState *s = g_new0(IoapicState, 1);
-    s->vm = vm;
+    IoapicState *s = (IoapicState *)device_new(vm, ioapic_class.name, "ioapic", NULL);
+    g_assert(s);
     s->lapic = lapic;
-    ioapic_reset(s);
-    mem_add_mmio(vm_mem(vm), "ioapic", base, MEM_PAGE_SIZE, &ioapic_mmio_ops, s, 10);
-    apic_set_eoi_listener(lapic, ioapic_eoi, s);
-    vm_add_reset_handler(vm, ioapic_reset, s);
-    vm_add_cleanup(vm, g_free, s);
+    s->base = base;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     return s;
 }

@@ -27,7 +27,8 @@ static void bus_cleanup(void *opaque)
             continue;
         if (d->bar[PCI_ROM_SLOT].rom_data)
             mem_host_free(d->bar[PCI_ROM_SLOT].rom_data, d->bar[PCI_ROM_SLOT].size);
-        g_free(d);
+        if (!d->embedded)
+            g_free(d);
     }
     g_free(bus);
 }
@@ -56,11 +57,12 @@ void pci_bus_set_irq_router(PciBus *bus, PciMapIrqFn map, PciSetPirqFn set, void
 
 static void device_reset(void *opaque);
 
-PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t vendor,
-                          uint16_t device, uint32_t class_code, uint8_t revision)
+void pci_device_init(PciDevice *d, PciBus *bus, int devfn, const char *name, uint16_t vendor,
+                     uint16_t device, uint32_t class_code, uint8_t revision)
 {
     g_assert(devfn >= 0 && devfn < 256 && !bus->devices[devfn]);
-    PciDevice *d = g_new0(PciDevice, 1);
+    memset(d, 0, sizeof(*d));
+    d->embedded = true;
     d->bus = bus;
     d->vm = bus->vm;
     d->devfn = (uint8_t)devfn;
@@ -81,7 +83,29 @@ PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t ven
     pci_set_word(d->w1cmask, PCI_STATUS, 0xf900);
     for (int b = 0; b <= PCI_NUM_BARS; b++)
         d->bar[b].addr = PCI_BAR_UNMAPPED;
+    /* Fixed by the model: IDs, class, header type, subsystem, interrupt pin, and the
+     * BARs (all zero until bar_init opens their address bits). */
+    memset(d->cmask, 0xff, PCI_COMMAND);
+    memset(d->cmask + PCI_REVISION_ID, 0xff, 4);
+    d->cmask[PCI_COMMAND] = (uint8_t)~d->wmask[PCI_COMMAND];
+    d->cmask[PCI_COMMAND + 1] = (uint8_t)~d->wmask[PCI_COMMAND + 1];
+    /* Status: all but the write-one-to-clear errors and the interrupt bit, which
+     * post_load derives from the INTx level. */
+    pci_set_word(d->cmask, PCI_STATUS, (uint16_t)~(0xf900u | PCI_STATUS_INTERRUPT));
+    d->cmask[PCI_HEADER_TYPE] = 0xff;
+    memset(d->cmask + PCI_BAR0, 0xff, 4 * PCI_NUM_BARS);
+    memset(d->cmask + PCI_SUBSYSTEM_VENDOR_ID, 0xff, 4);
+    memset(d->cmask + PCI_ROM_ADDRESS, 0xff, 4);
+    d->cmask[PCI_INTERRUPT_PIN] = 0xff;
     bus->devices[devfn] = d;
+}
+
+PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t vendor,
+                          uint16_t device, uint32_t class_code, uint8_t revision)
+{
+    PciDevice *d = g_new(PciDevice, 1);
+    pci_device_init(d, bus, devfn, name, vendor, device, class_code, revision);
+    d->embedded = false;
     vm_add_reset_handler(bus->vm, device_reset, d);
     return d;
 }
@@ -121,6 +145,7 @@ static void bar_init(PciDevice *d, int bar, uint64_t size, PciBarType type)
         mask &= type == PCI_BAR_IO ? ~3u : ~15u;
     pci_set_long(d->config, off, low_bits);
     pci_set_long(d->wmask, off, mask);
+    pci_set_long(d->cmask, off, ~mask);
 }
 
 void pci_register_bar_io(PciDevice *d, int bar, uint32_t size, const PortOps *ops, void *opaque)
@@ -220,7 +245,11 @@ static void update_irq(PciDevice *d);
 
 static void device_reset(void *opaque)
 {
-    PciDevice *d = opaque;
+    pci_device_reset(opaque);
+}
+
+void pci_device_reset(PciDevice *d)
+{
     /* Power-on: decoding off, BARs at zero, interrupt line cleared (PCI 3.0, 6.2.2). */
     pci_set_word(d->config, PCI_COMMAND, 0);
     pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) & ~0xf908u);
@@ -287,7 +316,7 @@ static void host_addr_write(void *opaque, uint32_t off, uint32_t value, unsigned
 {
     PciBus *bus = opaque;
     /* Bits 30:24 are reserved (read as 0), bits 1:0 are always 0. */
-    bus->config_address = value & 0x80fffffcu;
+    bus->config_address = value & PCI_CONFIG_ADDRESS_MASK;
 }
 
 static const PortOps host_addr_ops = {
@@ -380,4 +409,54 @@ void pci_set_irq(PciDevice *d, int level)
 {
     d->irq_level = level != 0;
     update_irq(d);
+}
+
+/* ---- state ---- */
+
+static const VmStateField pci_device_fields[] = {
+    VMSTATE_BUFFER(PciDevice, config),
+    VMSTATE_I32_RANGE(PciDevice, irq_level, 0, 1),
+    VMSTATE_END,
+};
+
+/* irq_asserted is not saved: it is what this VM's PIRQ count holds for the device, and
+ * post_load moves the count from there to the loaded level. BAR addresses are derived. */
+const VmStateDesc pci_device_vmsd = {
+    .name = "pci-device",
+    .version = 1,
+    .fields = pci_device_fields,
+};
+
+bool pci_device_state_check(const PciDevice *loaded, GError **err)
+{
+    /* The scratch copy shares the bus pointer: the bus finds the live function. */
+    const PciDevice *live = pci_bus_find(loaded->bus, loaded->devfn);
+    g_assert(live);
+    for (int a = 0; a < 256; a++) {
+        uint8_t diff = (loaded->config[a] ^ live->config[a]) & loaded->cmask[a];
+        if (diff) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "PCI %02x.%d config byte 0x%02x is 0x%02x, this device has 0x%02x there",
+                        PCI_SLOT(loaded->devfn), PCI_FUNC(loaded->devfn), a, loaded->config[a],
+                        live->config[a]);
+            return false;
+        }
+    }
+    return true;
+}
+
+void pci_device_post_load(PciDevice *d)
+{
+    update_mappings(d);
+    update_irq(d);
+}
+
+uint32_t pci_bus_get_config_address(PciBus *bus)
+{
+    return bus->config_address;
+}
+
+void pci_bus_set_config_address(PciBus *bus, uint32_t value)
+{
+    bus->config_address = value & PCI_CONFIG_ADDRESS_MASK;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/machine.h"
+#include "engine/vmstate.h"
 
 #define PCI_DEVFN(slot, fn) (((slot) << 3) | (fn))
 #define PCI_SLOT(devfn) (((devfn) >> 3) & 0x1f)
@@ -64,9 +65,11 @@ struct PciDevice {
     uint8_t config[256];
     uint8_t wmask[256];   /* bits the guest may write */
     uint8_t w1cmask[256]; /* bits a written 1 clears */
+    uint8_t cmask[256];   /* read-only bits fixed by the model: a loaded config must match */
     PciConfigWriteFn config_write;
     PciConfigReadFn config_read;
     void *opaque;        /* the device model's state */
+    bool embedded;       /* lives in its device's state struct (pci_device_init) */
     int irq_level;       /* the INTx output as the device drives it */
     int irq_asserted;    /* what reaches the PIRQ line (after INTx disable) */
     struct {
@@ -94,6 +97,12 @@ PciDevice *pci_bus_find(PciBus *bus, int devfn);
 /* Creates a type 0 function at devfn with the given IDs and class (base<<16|sub<<8|prog). */
 PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t vendor,
                           uint16_t device, uint32_t class_code, uint8_t revision);
+/* The same for a PciDevice embedded in a device object's state struct: the bus does not
+ * free it, and no reset handler is registered (the owner's reset calls pci_device_reset). */
+void pci_device_init(PciDevice *d, PciBus *bus, int devfn, const char *name, uint16_t vendor,
+                     uint16_t device, uint32_t class_code, uint8_t revision);
+/* Power-on state of the generic header: decoding off, BARs cleared, INTx line 0. */
+void pci_device_reset(PciDevice *d);
 /* Multi-function device: sets bit 7 of the header type. */
 void pci_device_set_multifunction(PciDevice *d);
 /* INTx pin 1-4 (INTA-INTD) the device uses; 0 = none. */
@@ -116,6 +125,20 @@ bool pci_bus_master_enabled(const PciDevice *d);
 /* Raw config access (host bridge and tests). Lock held. */
 uint32_t pci_config_read(PciBus *bus, int devfn, uint32_t addr, unsigned size);
 void pci_config_write(PciBus *bus, int devfn, uint32_t addr, uint32_t value, unsigned size);
+
+/* The config space state a PCI device object embeds in its own description
+ * (VMSTATE_STRUCT of a PciDevice member): the 256 bytes and the INTx level. Nested
+ * descriptions run no hooks, so the owner's check and post_load call these:
+ * pci_device_state_check refuses a config space whose fixed bits (IDs, class, header
+ * type, BAR type and size bits) differ from this device's; pci_device_post_load
+ * re-derives BAR mappings, the status interrupt bit and the PIRQ line. */
+extern const VmStateDesc pci_device_vmsd;
+bool pci_device_state_check(const PciDevice *loaded, GError **err);
+void pci_device_post_load(PciDevice *d);
+/* The host bridge's CONFIG_ADDRESS (0xCF8), which the bridge saves. */
+uint32_t pci_bus_get_config_address(PciBus *bus);
+void pci_bus_set_config_address(PciBus *bus, uint32_t value);
+#define PCI_CONFIG_ADDRESS_MASK 0x80fffffcu
 
 /* Little-endian helpers on a config array. */
 static inline void pci_set_byte(uint8_t *c, uint32_t a, uint8_t v) { c[a] = v; }
