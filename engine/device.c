@@ -378,9 +378,24 @@ void device_list_free(DeviceList *l)
 
 /* ---- state ---- */
 
+void device_drain(Device *dev)
+{
+    if (dev->klass->drain)
+        dev->klass->drain(dev);
+}
+
+void device_list_drain(Vm *vm)
+{
+    /* The list cannot change while the hooks drop the lock: devices are added at
+     * machine creation only, and the caller has paused the vCPUs. */
+    for (GList *l = device_list_head(vm); l; l = l->next)
+        device_drain(l->data);
+}
+
 void device_save_state(Device *dev, GByteArray *out)
 {
     g_return_if_fail(dev->klass->vmsd);
+    device_drain(dev);
     vmstate_save(out, dev->klass->name, dev->id, dev->klass->vmsd, dev);
 }
 
@@ -408,6 +423,7 @@ static uint32_t get_u32(const uint8_t *p)
 
 void device_list_save(Vm *vm, GByteArray *out)
 {
+    device_list_drain(vm);
     g_byte_array_append(out, (const guint8 *)DEVICE_STREAM_MAGIC, 8);
     put_u32(out, DEVICE_STREAM_VERSION);
     uint32_t n = 0;

@@ -70,6 +70,11 @@ struct DeviceClass {
     void (*reset)(Device *dev);
     /* Undoes realize (the instance and its string properties are freed after). */
     void (*unrealize)(Device *dev);
+    /* Completes asynchronous work in flight (disk DMA on the block layer's pool) so the
+     * state is one a save can describe. Lock held on entry and exit; it may drop the
+     * lock while it waits for a completion that takes it, so the caller must have
+     * paused the vCPUs. NULL: nothing runs outside the lock. */
+    void (*drain)(Device *dev);
 };
 
 #define DEVICE(p) (&(p)->dev)
@@ -97,6 +102,12 @@ bool device_realize(Device *dev, GError **err);
 Device *device_find(Vm *vm, const char *id);
 /* The VM's devices in realize order (do not modify). */
 GList *device_list_head(Vm *vm);
+
+/* Runs the drain hook of one device, or of every device of the VM (lock held; see
+ * DeviceClass.drain). The save functions below drain first, so a whole-VM save needs no
+ * separate step; a caller that wants the I/O settled earlier may call these. */
+void device_drain(Device *dev);
+void device_list_drain(Vm *vm);
 
 /* State of one device, and of every device of a VM that has a state description. */
 void device_save_state(Device *dev, GByteArray *out);
