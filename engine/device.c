@@ -406,6 +406,8 @@ bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err
                     dev->id);
         return false;
     }
+    /* No completion of a request from before may land on the loaded state. */
+    device_drain(dev);
     return vmstate_load(dev->klass->vmsd, dev->klass->name, dev->id, dev, dev->klass->instance_size,
                         buf, len, err);
 }
@@ -450,6 +452,7 @@ bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
                     DEVICE_STREAM_VERSION);
         return false;
     }
+    device_list_drain(vm);
     GPtrArray *staged = g_ptr_array_new_with_free_func((GDestroyNotify)vmstate_load_abort);
     GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
     size_t pos = 16;

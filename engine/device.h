@@ -104,8 +104,9 @@ Device *device_find(Vm *vm, const char *id);
 GList *device_list_head(Vm *vm);
 
 /* Runs the drain hook of one device, or of every device of the VM (lock held; see
- * DeviceClass.drain). The save functions below drain first, so a whole-VM save needs no
- * separate step; a caller that wants the I/O settled earlier may call these. */
+ * DeviceClass.drain). The save and load functions below drain first, so a whole-VM
+ * save or load needs no separate step; a caller that wants the I/O settled earlier may
+ * call these. */
 void device_drain(Device *dev);
 void device_list_drain(Vm *vm);
 
