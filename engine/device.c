@@ -296,16 +296,6 @@ void device_list_for_each_image(Vm *vm, DeviceImageFn fn, void *opaque)
     }
 }
 
-void device_list_drain(Vm *vm)
-{
-    /* The list only changes at VM set-up and teardown, not while it is paused. */
-    for (GList *l = device_list_head(vm); l; l = l->next) {
-        Device *d = l->data;
-        if (d->klass->drain)
-            d->klass->drain(d);
-    }
-}
-
 static void device_free(Device *dev)
 {
     for (const DeviceProp *p = dev->klass->props; p && p->name; p++)
@@ -397,9 +387,24 @@ void device_list_free(DeviceList *l)
 
 /* ---- state ---- */
 
+void device_drain(Device *dev)
+{
+    if (dev->klass->drain)
+        dev->klass->drain(dev);
+}
+
+void device_list_drain(Vm *vm)
+{
+    /* The list cannot change while the hooks drop the lock: devices are added at
+     * machine creation only, and the caller has paused the vCPUs. */
+    for (GList *l = device_list_head(vm); l; l = l->next)
+        device_drain(l->data);
+}
+
 void device_save_state(Device *dev, GByteArray *out)
 {
     g_return_if_fail(dev->klass->vmsd);
+    device_drain(dev);
     vmstate_save(out, dev->klass->name, dev->id, dev->klass->vmsd, dev);
 }
 
@@ -410,6 +415,8 @@ bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err
                     dev->id);
         return false;
     }
+    /* No completion of a request from before may land on the loaded state. */
+    device_drain(dev);
     return vmstate_load(dev->klass->vmsd, dev->klass->name, dev->id, dev, dev->klass->instance_size,
                         buf, len, err);
 }
@@ -427,6 +434,7 @@ static uint32_t get_u32(const uint8_t *p)
 
 void device_list_save(Vm *vm, GByteArray *out)
 {
+    device_list_drain(vm);
     g_byte_array_append(out, (const guint8 *)DEVICE_STREAM_MAGIC, 8);
     put_u32(out, DEVICE_STREAM_VERSION);
     uint32_t n = 0;
@@ -453,6 +461,7 @@ bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
                     DEVICE_STREAM_VERSION);
         return false;
     }
+    device_list_drain(vm);
     GPtrArray *staged = g_ptr_array_new_with_free_func((GDestroyNotify)vmstate_load_abort);
     GHashTable *seen = g_hash_table_new(g_direct_hash, g_direct_equal);
     size_t pos = 16;

@@ -75,9 +75,10 @@ struct DeviceClass {
     /* Storage devices, for snapshots: calls fn for each disk image attached now, with
      * the drive's name as QMP names it and whether the guest can write it. Lock held. */
     void (*for_each_image)(Device *dev, DeviceImageFn fn, void *opaque);
-    /* Devices with asynchronous work (disk DMA on the block layer's threads): waits
-     * until none is in flight, so the state can be saved. Called WITHOUT the engine
-     * lock (completions take it), with the vCPU stopped. May be NULL. */
+    /* Completes asynchronous work in flight (disk DMA on the block layer's pool) so the
+     * state is one a save can describe. Lock held on entry and exit; it may drop the
+     * lock while it waits for a completion that takes it, so the caller must have
+     * paused the vCPUs. NULL: nothing runs outside the lock. */
     void (*drain)(Device *dev);
 };
 
@@ -107,6 +108,13 @@ Device *device_find(Vm *vm, const char *id);
 /* The VM's devices in realize order (do not modify). */
 GList *device_list_head(Vm *vm);
 
+/* Runs the drain hook of one device, or of every device of the VM (lock held; see
+ * DeviceClass.drain). The save and load functions below drain first, so a whole-VM
+ * save or load needs no separate step; a caller that wants the I/O settled earlier may
+ * call these. */
+void device_drain(Device *dev);
+void device_list_drain(Vm *vm);
+
 /* State of one device, and of every device of a VM that has a state description. */
 void device_save_state(Device *dev, GByteArray *out);
 bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err);
@@ -119,10 +127,8 @@ bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err
 void device_list_save(Vm *vm, GByteArray *out);
 bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err);
 
-/* Every device's for_each_image (lock held), and every device's drain (lock NOT held;
- * the VM paused). */
+/* Every device's for_each_image (lock held). */
 void device_list_for_each_image(Vm *vm, DeviceImageFn fn, void *opaque);
-void device_list_drain(Vm *vm);
 
 /* For engine/vm.c. */
 DeviceList *device_list_new(void);

@@ -21,7 +21,7 @@ static size_t scalar_size(VmStateType t)
     case VMS_U16: return 2;
     case VMS_U32: case VMS_I32: return 4;
     case VMS_U64: case VMS_I64: case VMS_TIMER: return 8;
-    case VMS_STRUCT: return 0;
+    case VMS_STRUCT: case VMS_BUFFER_PTR: return 0;
     }
     return 0;
 }
@@ -82,10 +82,37 @@ static size_t field_stride(const VmStateField *f)
     return scalar_size(f->type);
 }
 
+/* Heap buffers go page by page so that mostly empty video memory stays small. */
+#define BUF_PAGE 4096u
+
+static bool page_is_zero(const uint8_t *p, size_t n)
+{
+    static const uint8_t zero[BUF_PAGE];
+    return !memcmp(p, zero, n);
+}
+
+static void save_buffer_ptr(GByteArray *out, const VmStateField *f, const uint8_t *buf)
+{
+    put_le(out, f->count, 4);
+    for (size_t off = 0; off < f->count; off += BUF_PAGE) {
+        size_t n = MIN(BUF_PAGE, f->count - off);
+        if (!buf || page_is_zero(buf + off, n)) {
+            put_le(out, 0, 1);
+        } else {
+            put_le(out, 1, 1);
+            g_byte_array_append(out, buf + off, (guint)n);
+        }
+    }
+}
+
 static void save_fields(GByteArray *out, const VmStateDesc *d, const uint8_t *base)
 {
     for (const VmStateField *f = d->fields; f->name; f++) {
         const uint8_t *p = base + f->offset;
+        if (f->type == VMS_BUFFER_PTR) {
+            save_buffer_ptr(out, f, *(uint8_t *const *)p);
+            continue;
+        }
         if (f->count)
             put_le(out, f->count, 4);
         for (size_t i = 0; i < field_elems(f); i++, p += field_stride(f)) {
@@ -177,6 +204,7 @@ typedef struct Reader {
     const char *what; /* "class id" for messages */
     uint32_t version;
     GArray *timers;   /* TimerLoad */
+    GPtrArray *bufs;  /* scratch copies of heap buffers, freed with the staged load */
 } Reader;
 
 typedef struct TimerLoad {
@@ -223,12 +251,63 @@ static bool value_ok(const VmStateField *f, uint64_t v, GError **err, const char
     return ok;
 }
 
+/* Decodes a heap buffer into a fresh scratch buffer that replaces the pointer in the
+ * scratch struct (the live buffer is untouched until commit). */
+static bool load_buffer_ptr(Reader *r, const VmStateField *f, uint8_t *p, GError **err)
+{
+    uint64_t n;
+    if (!read_le(r, 4, &n, f->name, err))
+        return false;
+    if (n != f->count) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "device state of %s: buffer '%s' has %" G_GUINT64_FORMAT " bytes, expected %zu",
+                    r->what, f->name, n, f->count);
+        return false;
+    }
+    if (!*(uint8_t **)p) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "device state of %s: this device has no buffer '%s'", r->what, f->name);
+        return false;
+    }
+    uint8_t *copy = g_malloc0(f->count);
+    g_ptr_array_add(r->bufs, copy);
+    for (size_t off = 0; off < f->count; off += BUF_PAGE) {
+        size_t len = MIN(BUF_PAGE, f->count - off);
+        uint64_t tag;
+        if (!read_le(r, 1, &tag, f->name, err))
+            return false;
+        if (tag > 1) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "device state of %s: buffer '%s' has page tag %" G_GUINT64_FORMAT,
+                        r->what, f->name, tag);
+            return false;
+        }
+        if (!tag)
+            continue;
+        if (r->left < len) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "device state of %s: truncated in field '%s'", r->what, f->name);
+            return false;
+        }
+        memcpy(copy + off, r->p, len);
+        r->p += len;
+        r->left -= len;
+    }
+    *(uint8_t **)p = copy;
+    return true;
+}
+
 static bool load_fields(Reader *r, const VmStateDesc *d, uint8_t *base, size_t base_off, GError **err)
 {
     for (const VmStateField *f = d->fields; f->name; f++) {
         if (f->version_added > r->version)
             continue; /* not in a stream this old: keeps its value */
         uint8_t *p = base + f->offset;
+        if (f->type == VMS_BUFFER_PTR) {
+            if (!load_buffer_ptr(r, f, p, err))
+                return false;
+            continue;
+        }
         if (f->count) {
             uint64_t n;
             if (!read_le(r, 4, &n, f->name, err))
@@ -276,6 +355,7 @@ struct VmStateStaged {
     uint8_t *scratch; /* decoded copy */
     uint32_t version; /* of the stream: which fields it carried */
     GArray *timers;
+    GPtrArray *bufs;  /* decoded heap buffers, pointed at by the scratch struct */
 };
 
 /* Copies the described fields (not timers or anything undescribed) from src to dst. */
@@ -284,7 +364,10 @@ static void copy_fields(const VmStateDesc *d, uint8_t *dst, const uint8_t *src, 
     for (const VmStateField *f = d->fields; f->name; f++) {
         if (f->version_added > version || f->type == VMS_TIMER)
             continue;
-        if (f->type == VMS_STRUCT) {
+        if (f->type == VMS_BUFFER_PTR) {
+            /* Into the live buffer; the pointer is wiring and stays. */
+            memcpy(*(uint8_t **)(dst + f->offset), *(uint8_t *const *)(src + f->offset), f->count);
+        } else if (f->type == VMS_STRUCT) {
             for (size_t i = 0; i < field_elems(f); i++)
                 copy_fields(f->sub, dst + f->offset + i * f->elem_size,
                             src + f->offset + i * f->elem_size, version);
@@ -328,7 +411,8 @@ VmStateStaged *vmstate_load_prepare(const VmStateDesc *desc, const char *class_n
     st->state = state;
     st->scratch = g_memdup2(state, state_size);
     st->timers = g_array_new(FALSE, FALSE, sizeof(TimerLoad));
-    Reader r = { buf + hdr, info.total_len - 4 - hdr, what, info.version, st->timers };
+    st->bufs = g_ptr_array_new_with_free_func(g_free);
+    Reader r = { buf + hdr, info.total_len - 4 - hdr, what, info.version, st->timers, st->bufs };
     if (!load_fields(&r, desc, st->scratch, 0, err))
         goto fail;
     if (r.left) {
@@ -384,6 +468,7 @@ void vmstate_load_abort(VmStateStaged *st)
     if (!st)
         return;
     g_array_free(st->timers, TRUE);
+    g_ptr_array_free(st->bufs, TRUE);
     g_free(st->scratch);
     g_free(st);
 }

@@ -19,7 +19,9 @@
  *   ...  fields in description order: u8/u16/u32/u64/i32/i64 as such, bool as one
  *        byte 0 or 1; arrays and byte buffers as a u32 element count then the
  *        elements; a nested description as its fields; a timer as the i64
- *        virtual-clock expiry time, -1 when not armed
+ *        virtual-clock expiry time, -1 when not armed; a heap buffer as a u32 byte
+ *        count then, per 4 KiB page (the last may be shorter), a tag byte 0 (all
+ *        zeros, nothing follows) or 1 (the page's bytes follow)
  *   u32  CRC-32 (zlib) of everything above, from the length field on
  *
  * Fields a newer version added are absent from an older stream and keep the value the
@@ -46,6 +48,8 @@ typedef enum {
     VMS_BUFFER, /* count bytes, no range check */
     VMS_STRUCT, /* count elements of sub, elem_size bytes apart */
     VMS_TIMER,  /* a VTimer * member: its expiry is saved, and re-armed on load */
+    VMS_BUFFER_PTR, /* a uint8_t * member pointing at count bytes the device owns
+                     * (sector buffers, video memory); zero pages are skipped */
 } VmStateType;
 
 typedef struct VmStateDesc VmStateDesc;
@@ -105,6 +109,12 @@ struct VmStateDesc {
     { .name = #f, .type = VMS_U64, .offset = VMS_AOFF_(T, f, uint64_t), .count = (n) }
 #define VMSTATE_U16_RANGE(T, f, lo, hi) \
     { .name = #f, .type = VMS_U16, .offset = VMS_OFF_(T, f, uint16_t), .ranged = true, .min = (lo), .max = (hi) }
+#define VMSTATE_U16_ARRAY(T, f, n) \
+    { .name = #f, .type = VMS_U16, .offset = VMS_AOFF_(T, f, uint16_t), .count = (n) }
+/* count bytes at the pointer member f; the pointer itself is wiring and must be set
+ * (loading into a device whose pointer is NULL is refused). */
+#define VMSTATE_BUFFER_PTR(T, f, n) \
+    { .name = #f, .type = VMS_BUFFER_PTR, .offset = VMS_OFF_(T, f, uint8_t *), .count = (n) }
 #define VMSTATE_BUFFER(T, f) \
     { .name = #f, .type = VMS_BUFFER, .offset = VMS_AOFF_(T, f, uint8_t), .count = sizeof(((T *)0)->f) }
 #define VMSTATE_STRUCT_ARRAY(T, f, n, ET, desc) \

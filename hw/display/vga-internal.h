@@ -6,6 +6,7 @@
 
 #include "hw/display/vga.h"
 #include "engine/display.h"
+#include "engine/device.h"
 
 #define VGA_VRAM_SIZE (16u << 20)
 /* Planar VGA memory: four planes of 64 KiB, stored interleaved (byte plane_offset*4 + plane). */
@@ -77,13 +78,16 @@ typedef struct VgaLayout {
 } VgaLayout;
 
 struct VgaState {
+    Device dev;
     Vm *vm;
+    PciBus *bus;             /* wiring vga_pci_new sets before realize */
+    int devfn;
     uint8_t *vram;
     size_t vram_size;
     MemRegion *lfb;          /* BAR 0, dirty-logged */
     PciDevice *pci;
     DisplayConsole *con;
-    uint8_t *rom;
+    uint8_t *rom;            /* the option ROM image until realize copies it into the BAR */
     size_t rom_size;
 
     /* General registers */
@@ -107,6 +111,9 @@ struct VgaState {
     /* Bochs VBE */
     uint16_t vbe_index;
     uint16_t vbe_regs[VBE_NUM_REGS];
+
+    /* The PCI function's configuration space (BARs, command), copied at save. */
+    uint8_t pci_config[256];
 
     /* Rendering */
     uint64_t dirty[VGA_DIRTY_WORDS]; /* VRAM pages written since the last render */

@@ -213,18 +213,165 @@ static const DisplayDeviceOps vga_display_ops = {
 
 /* ---- device ---- */
 
-static void vga_reset(void *opaque)
+static void vga_reset(Device *dev)
 {
-    vga_core_reset(opaque);
+    vga_core_reset((VgaState *)dev);
 }
 
-static void vga_free(void *opaque)
+static bool vga_realize(Device *dev, GError **err)
 {
-    VgaState *s = opaque;
+    VgaState *s = (VgaState *)dev;
+    Vm *vm = dev->vm;
+    s->vm = vm;
+    s->vram_size = VGA_VRAM_SIZE;
+    s->vram = mem_host_alloc(s->vram_size);
+    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
+    vga_core_init(s);
+
+    PciDevice *d = pci_device_new(s->bus, s->devfn, "vga", 0x1234, 0x1111, 0x030000, 2);
+    pci_device_set_subsystem(d, 0x1af4, 0x1100);
+    d->opaque = s;
+    s->pci = d;
+    s->lfb = pci_register_bar_ram(d, 0, VGA_VRAM_SIZE, s->vram, true);
+    mem_region_set_dirty_log(s->lfb, true);
+    pci_register_bar_mmio(d, 2, VGA_MMIO_SIZE, &mmio_ops, s);
+    if (s->rom)
+        pci_register_rom(d, s->rom, s->rom_size);
+    g_clear_pointer(&s->rom, g_free);
+    s->rom_size = 0;
+
+    io_add(vm_io(vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
+    io_add(vm_io(vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
+    mem_add_mmio(vm_mem(vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
+    s->con = display_console_register(vm, &vga_display_ops, s);
+    return true;
+}
+
+static void vga_unrealize(Device *dev)
+{
+    VgaState *s = (VgaState *)dev;
     mem_host_free(s->vram, s->vram_size);
     g_free(s->layout.lines);
     g_free(s->text_cache);
-    g_free(s);
+    g_free(s->rom);
+}
+
+static void vga_pre_save(void *state)
+{
+    VgaState *s = state;
+    memcpy(s->pci_config, s->pci->config, sizeof(s->pci_config));
+}
+
+static bool vga_fail(GError **err, const char *what, unsigned v)
+{
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "VGA: %s (0x%x)", what, v);
+    return false;
+}
+
+/* Bounds every index the port and memory paths use, and the VBE geometry the layout
+ * and renderer divide by and index with; the register values themselves are whatever
+ * a guest could have written (the masks of vga-core.c). */
+static bool vga_check(const void *state, GError **err)
+{
+    const VgaState *s = state;
+    static const uint8_t sr_mask[8] = { 0x03, 0x3d, 0x0f, 0x3f, 0x0e, 0, 0, 0 };
+    if (!pci_device_config_check(s->pci, s->pci_config, err))
+        return false;
+    if (s->sr_index > 7 || s->gr_index > 0x0f || s->ar_index > 0x3f || s->cr_index > 0x3f)
+        return vga_fail(err, "register index out of range",
+                        (unsigned)(s->sr_index << 24 | s->gr_index << 16 | s->ar_index << 8 | s->cr_index));
+    for (unsigned i = 0; i < 8; i++)
+        if (s->sr[i] & ~sr_mask[i])
+            return vga_fail(err, "sequencer register with bits the VGA keeps clear", i);
+    if (s->dac_component > 2)
+        return vga_fail(err, "DAC sub-index past blue", s->dac_component);
+    if (s->dac_state != 0 && s->dac_state != 3)
+        return vga_fail(err, "DAC state is neither read nor write", s->dac_state);
+    const uint16_t *r = s->vbe_regs;
+    if (r[VBE_INDEX_ID] < VBE_ID0 || r[VBE_INDEX_ID] > VBE_ID5)
+        return vga_fail(err, "VBE id", r[VBE_INDEX_ID]);
+    if (r[VBE_INDEX_XRES] > VBE_MAX_XRES || r[VBE_INDEX_YRES] > VBE_MAX_YRES)
+        return vga_fail(err, "VBE resolution", (unsigned)r[VBE_INDEX_XRES] << 16 | r[VBE_INDEX_YRES]);
+    unsigned bpp = r[VBE_INDEX_BPP];
+    if (bpp != 0 && bpp != 8 && bpp != 15 && bpp != 16 && bpp != 24 && bpp != 32)
+        return vga_fail(err, "VBE depth", bpp);
+    if (r[VBE_INDEX_BANK] >= VGA_VRAM_SIZE >> 16)
+        return vga_fail(err, "VBE bank", r[VBE_INDEX_BANK]);
+    if (r[VBE_INDEX_ENABLE] & ~(VBE_ENABLED | VBE_GETCAPS | VBE_8BIT_DAC | VBE_LFB_ENABLED | VBE_NOCLEARMEM))
+        return vga_fail(err, "VBE enable bits", r[VBE_INDEX_ENABLE]);
+    /* Enabling fills in a depth and a resolution; the renderer divides by the depth. */
+    if ((r[VBE_INDEX_ENABLE] & VBE_ENABLED) && (!bpp || !r[VBE_INDEX_XRES] || !r[VBE_INDEX_YRES]))
+        return vga_fail(err, "VBE enabled without a mode", r[VBE_INDEX_ENABLE]);
+    return true;
+}
+
+/* The legacy window decodes by GR06 and the VBE registers at every access, so what
+ * needs re-establishing is the PCI side (BAR 0, the LFB, and BAR 2 at their addresses,
+ * or unmapped as the command register says) and the picture: layout and palette
+ * rebuilt, every page dirty so a front end redraws the whole screen. */
+static void vga_post_load(void *state)
+{
+    VgaState *s = state;
+    pci_device_config_load(s->pci, s->pci_config);
+    s->layout_stale = true;
+    s->palette_stale = true;
+    s->full_redraw = true;
+    s->font_written = true;
+    vga_mark_dirty(s, 0, s->vram_size);
+}
+
+static const VmStateField vga_fields[] = {
+    VMSTATE_U8_ARRAY(VgaState, pci_config, 256),
+    VMSTATE_U8(VgaState, misc),
+    VMSTATE_U8(VgaState, feature),
+    VMSTATE_U8(VgaState, vga_enable),
+    VMSTATE_U8(VgaState, sr_index),
+    VMSTATE_U8_ARRAY(VgaState, sr, 8),
+    VMSTATE_U8(VgaState, gr_index),
+    VMSTATE_U8_ARRAY(VgaState, gr, 16),
+    VMSTATE_U8(VgaState, ar_index),
+    VMSTATE_U8_ARRAY(VgaState, ar, 32),
+    VMSTATE_BOOL(VgaState, ar_flipflop),
+    VMSTATE_U8(VgaState, cr_index),
+    VMSTATE_U8_ARRAY(VgaState, cr, 64),
+    VMSTATE_U8_ARRAY(VgaState, latch, 4),
+    /* 256 entries of red, green, blue. */
+    { .name = "dac", .type = VMS_U8, .offset = offsetof(VgaState, dac), .count = 256 * 3 },
+    VMSTATE_U8(VgaState, dac_mask),
+    VMSTATE_U8(VgaState, dac_read_index),
+    VMSTATE_U8(VgaState, dac_write_index),
+    VMSTATE_U8(VgaState, dac_component),
+    VMSTATE_U8(VgaState, dac_state),
+    VMSTATE_U8_ARRAY(VgaState, dac_latch, 3),
+    VMSTATE_U16(VgaState, vbe_index),
+    VMSTATE_U16_ARRAY(VgaState, vbe_regs, VBE_NUM_REGS),
+    VMSTATE_BUFFER_PTR(VgaState, vram, VGA_VRAM_SIZE),
+    VMSTATE_END,
+};
+G_STATIC_ASSERT(sizeof(((VgaState *)0)->dac) == 256 * 3);
+
+static const VmStateDesc vga_vmsd = {
+    .name = "vga",
+    .version = 1,
+    .fields = vga_fields,
+    .pre_save = vga_pre_save,
+    .check = vga_check,
+    .post_load = vga_post_load,
+};
+
+static const DeviceClass vga_class = {
+    .name = "VGA",
+    .description = "standard VGA with Bochs VBE extensions (std-vga)",
+    .instance_size = sizeof(VgaState),
+    .vmsd = &vga_vmsd,
+    .realize = vga_realize,
+    .reset = vga_reset,
+    .unrealize = vga_unrealize,
+};
+
+__attribute__((constructor)) static void vga_register(void)
+{
+    device_class_register(&vga_class);
 }
 
 VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err)
@@ -246,29 +393,14 @@ VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GErr
             return NULL;
         }
     }
-
-    VgaState *s = g_new0(VgaState, 1);
-    s->vm = vm;
-    s->vram_size = VGA_VRAM_SIZE;
-    s->vram = mem_host_alloc(s->vram_size);
-    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
-    vm_add_cleanup(vm, vga_free, s);
-    vga_core_init(s);
-
-    PciDevice *d = pci_device_new(bus, devfn, "vga", 0x1234, 0x1111, 0x030000, 2);
-    pci_device_set_subsystem(d, 0x1af4, 0x1100);
-    d->opaque = s;
-    s->pci = d;
-    s->lfb = pci_register_bar_ram(d, 0, VGA_VRAM_SIZE, s->vram, true);
-    mem_region_set_dirty_log(s->lfb, true);
-    pci_register_bar_mmio(d, 2, VGA_MMIO_SIZE, &mmio_ops, s);
-    if (rom)
-        pci_register_rom(d, rom, rom_len);
-
-    io_add(vm_io(vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
-    io_add(vm_io(vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
-    mem_add_mmio(vm_mem(vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
-    vm_add_reset_handler(vm, vga_reset, s);
-    s->con = display_console_register(vm, &vga_display_ops, s);
+    VgaState *s = (VgaState *)device_new(vm, vga_class.name, "vga", err);
+    if (!s)
+        return NULL;
+    s->bus = bus;
+    s->devfn = devfn;
+    s->rom = (uint8_t *)g_steal_pointer(&rom);
+    s->rom_size = rom_len;
+    if (!device_realize(DEVICE(s), err))
+        return NULL;
     return s;
 }

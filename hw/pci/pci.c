@@ -265,6 +265,31 @@ void pci_device_reset(PciDevice *d)
     update_irq(d);
 }
 
+bool pci_device_config_check(const PciDevice *d, const uint8_t *config, GError **err)
+{
+    for (unsigned a = 0; a < 256; a++) {
+        /* Bits neither the guest nor the hardware changes; the interrupt status bit
+         * follows the device's INTx and is recomputed on load. */
+        uint8_t fixed = (uint8_t)~(d->wmask[a] | d->w1cmask[a]);
+        if (a == PCI_STATUS)
+            fixed &= (uint8_t)~PCI_STATUS_INTERRUPT;
+        if ((config[a] ^ d->config[a]) & fixed) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "PCI %s: configuration byte 0x%02x is 0x%02x, the device's read-only bits say 0x%02x",
+                        d->name, a, config[a], d->config[a]);
+            return false;
+        }
+    }
+    return true;
+}
+
+void pci_device_config_load(PciDevice *d, const uint8_t *config)
+{
+    memcpy(d->config, config, sizeof(d->config));
+    update_mappings(d);
+    update_irq(d);
+}
+
 uint32_t pci_config_read(PciBus *bus, int devfn, uint32_t addr, unsigned size)
 {
     PciDevice *d = pci_bus_find(bus, devfn);

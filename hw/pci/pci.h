@@ -122,6 +122,13 @@ void pci_set_irq(PciDevice *d, int level);
 /* Whether the guest enabled bus mastering (DMA) for the device. */
 bool pci_bus_master_enabled(const PciDevice *d);
 
+/* Device state: a PCI function's configuration space is saved by the device model that
+ * owns it (the PCI device is its wiring). The check refuses a saved space whose
+ * read-only bits (IDs, class, BAR types and sizes) differ from d's; the load copies it
+ * in and re-applies what it implies: BAR mappings and the INTx level. */
+bool pci_device_config_check(const PciDevice *d, const uint8_t *config, GError **err);
+void pci_device_config_load(PciDevice *d, const uint8_t *config);
+
 /* Raw config access (host bridge and tests). Lock held. */
 uint32_t pci_config_read(PciBus *bus, int devfn, uint32_t addr, unsigned size);
 void pci_config_write(PciBus *bus, int devfn, uint32_t addr, uint32_t value, unsigned size);

@@ -65,7 +65,7 @@ static void atapi_ok(IdeDevice *d)
     d->sense_key = SK_NO_SENSE;
     d->asc = d->ascq = 0;
     d->end = d->pos = 0;
-    d->end_fn = NULL;
+    d->end_fn = IDE_END_NONE;
     ide_set_irq(d->ch);
 }
 
@@ -82,7 +82,7 @@ static void atapi_fail(IdeDevice *d, uint8_t key, uint8_t asc, uint8_t ascq)
     d->status = ST_DRDY | ST_ERR;
     d->error = (uint8_t)(key << 4) | (key == SK_ILLEGAL_REQUEST ? ER_ABRT : 0);
     d->end = d->pos = 0;
-    d->end_fn = NULL;
+    d->end_fn = IDE_END_NONE;
     ide_set_irq(d->ch);
 }
 
@@ -107,7 +107,7 @@ static bool atapi_refill(IdeDevice *d, uint32_t *start, uint32_t *end)
 
 static void atapi_pio_next(IdeDevice *d);
 
-static void atapi_pio_end(IdeDevice *d)
+void atapi_pio_end(IdeDevice *d)
 {
     atapi_pio_next(d);
 }
@@ -131,7 +131,7 @@ static void atapi_pio_next(IdeDevice *d)
     d->status = ST_DRDY | ST_DSC;
     d->xfer_pos = start + chunk;
     d->xfer_end = end;
-    ide_pio_start(d, start, chunk, atapi_pio_end);
+    ide_pio_start(d, start, chunk, IDE_END_ATAPI_PIO);
     ide_set_irq(ch);
 }
 
@@ -618,7 +618,7 @@ static void atapi_command(IdeDevice *d)
     }
 }
 
-static void atapi_packet_received(IdeDevice *d)
+void atapi_packet_received(IdeDevice *d)
 {
     memcpy(d->cdb, d->buf, sizeof(d->cdb));
     atapi_command(d);
@@ -640,7 +640,7 @@ void atapi_packet_begin(IdeDevice *d)
     ch->nsector = IR_COD;
     d->status = ST_DRDY | ST_DSC;
     d->error = 0;
-    ide_pio_start(d, 0, sizeof(d->cdb), atapi_packet_received);
+    ide_pio_start(d, 0, sizeof(d->cdb), IDE_END_ATAPI_PACKET);
 }
 
 /* IDENTIFY PACKET DEVICE (ATA-6 §8.16, table 20). */

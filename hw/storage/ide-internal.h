@@ -5,6 +5,7 @@
 
 #include "hw/storage/ide.h"
 #include "disks/block.h"
+#include "engine/vmstate.h"
 
 /* Status register bits (ATA-6 §7.15.6). */
 #define ST_ERR 0x01
@@ -41,8 +42,16 @@ typedef struct IdeDevice IdeDevice;
 
 typedef enum { IDE_NONE, IDE_DISK, IDE_CDROM } IdeKind;
 
-/* What happens when the guest has moved the last byte of a PIO block. */
-typedef void (*IdeEndFn)(IdeDevice *d);
+/* What happens when the guest has moved the last byte of a PIO block. An enumeration
+ * rather than a function pointer so that it can be saved with the device's state. */
+typedef enum {
+    IDE_END_NONE,
+    IDE_END_ATA_READ,      /* next DRQ block of a PIO read, or the end */
+    IDE_END_ATA_WRITE,     /* the block is written to the image */
+    IDE_END_ATAPI_PIO,     /* next chunk of an ATAPI data-in reply */
+    IDE_END_ATAPI_PACKET,  /* the 12 command bytes are in */
+    IDE_END_MAX = IDE_END_ATAPI_PACKET,
+} IdeEnd;
 
 struct IdeDevice {
     IdeChannel *ch;
@@ -60,9 +69,9 @@ struct IdeDevice {
     uint8_t status, error;
 
     /* PIO data transfer. */
-    uint8_t *buf;
+    uint8_t *buf;          /* IDE_BUF_SIZE bytes */
     uint32_t pos, end;
-    IdeEndFn end_fn;
+    uint8_t end_fn;        /* IdeEnd */
 
     /* The running ATA read/write command. */
     uint64_t lba;
@@ -90,6 +99,12 @@ struct IdeDevice {
     uint32_t cd_remaining;  /* sectors */
     uint32_t byte_limit;    /* byte count limit of the PACKET command */
     uint32_t xfer_pos, xfer_end; /* reply bytes in buf not yet handed to the host */
+
+    /* Saved beside the state so a load can refuse a stream from another drive set-up:
+     * the kind, the size in sectors and whether a medium is in (pre_save fills them). */
+    uint8_t saved_kind;
+    bool saved_medium;
+    uint64_t saved_nsectors;
 };
 
 /* The bus master's half of a DMA transfer (piix-ide.c). Moves len bytes between buf and
@@ -139,11 +154,34 @@ void ide_channel_set_decode(IdeChannel *ch, bool on);
 /* ide.c, for the ATAPI half. */
 void ide_set_irq(IdeChannel *ch);
 /* Opens a PIO data block of len bytes at buf + start; end_fn runs when it is done. */
-void ide_pio_start(IdeDevice *d, uint32_t start, uint32_t len, IdeEndFn end_fn);
+void ide_pio_start(IdeDevice *d, uint32_t start, uint32_t len, IdeEnd end_fn);
 void ide_abort(IdeDevice *d);
 void ide_set_signature(IdeDevice *d);
 
+/* A channel inside another device's state (the PIIX3 function): registers its ports
+ * without reset handler or cleanup, which the owner runs (ide_channel_reset at system
+ * reset, ide_channel_fini when it goes). */
+void ide_channel_init(IdeChannel *ch, Vm *vm, uint16_t cmd_base, uint16_t ctl_base, const IrqLine *irq);
+void ide_channel_reset(IdeChannel *ch);
+void ide_channel_fini(IdeChannel *ch);
+
+/* Device state of a channel and its two drives, for the owner's description (the
+ * engine runs only the top-level hooks, so the owner calls these from its own). The
+ * check refuses a stream made with other drives or media, or whose indices, counts and
+ * PIO continuations the drive could not run from; post_load re-derives nothing that
+ * drives an output: the owner re-drives INTRQ (ide_channel_irq_level). */
+extern const VmStateDesc ide_channel_vmsd;
+void ide_channel_pre_save(IdeChannel *ch);
+bool ide_channel_check(const IdeChannel *ch, GError **err);
+void ide_channel_post_load(IdeChannel *ch);
+bool ide_channel_irq_level(const IdeChannel *ch);
+/* Waits for the drives' DMA requests in flight to complete (lock held; it is dropped
+ * while waiting, since the completion takes it). */
+void ide_channel_drain(IdeChannel *ch);
+
 /* ide-atapi.c */
+void atapi_pio_end(IdeDevice *d);
+void atapi_packet_received(IdeDevice *d);
 void atapi_identify(IdeDevice *d, uint16_t *id);
 void atapi_packet_begin(IdeDevice *d);
 void atapi_dma_run(IdeDevice *d);

@@ -41,18 +41,18 @@ static void ide_clear_irq(IdeChannel *ch)
     ide_update_irq(ch);
 }
 
-void ide_pio_start(IdeDevice *d, uint32_t start, uint32_t len, IdeEndFn end_fn)
+void ide_pio_start(IdeDevice *d, uint32_t start, uint32_t len, IdeEnd end_fn)
 {
     d->pos = start;
     d->end = start + len;
-    d->end_fn = end_fn;
+    d->end_fn = (uint8_t)end_fn;
     d->status |= ST_DRQ;
 }
 
 static void ide_pio_stop(IdeDevice *d)
 {
     d->pos = d->end = 0;
-    d->end_fn = NULL;
+    d->end_fn = IDE_END_NONE;
     d->status &= ~ST_DRQ;
 }
 
@@ -216,7 +216,7 @@ static void ata_read_block(IdeDevice *d)
     d->remaining -= n;
     d->status = ST_DRDY | ST_DSC;
     d->error = 0;
-    ide_pio_start(d, 0, n * ATA_SECTOR, ata_read_end);
+    ide_pio_start(d, 0, n * ATA_SECTOR, IDE_END_ATA_READ);
     ide_set_irq(d->ch);
 }
 
@@ -233,7 +233,7 @@ static void ata_write_end(IdeDevice *d);
 static void ata_write_next(IdeDevice *d)
 {
     d->status = ST_DRDY | ST_DSC;
-    ide_pio_start(d, 0, MIN(d->remaining, d->block) * ATA_SECTOR, ata_write_end);
+    ide_pio_start(d, 0, MIN(d->remaining, d->block) * ATA_SECTOR, IDE_END_ATA_WRITE);
 }
 
 /* PIO data-out (ATA-6 §9.8): the block is written when the host has filled it; an
@@ -512,7 +512,7 @@ static void ide_identify(IdeDevice *d, bool packet)
     identify_to_buf(d, id);
     d->status = ST_DRDY | ST_DSC;
     d->error = 0;
-    ide_pio_start(d, 0, 512, NULL);
+    ide_pio_start(d, 0, 512, IDE_END_NONE);
     ide_set_irq(d->ch);
 }
 
@@ -763,6 +763,26 @@ static void ata_exec(IdeDevice *d, uint8_t cmd)
 
 /* Register access ---------------------------------------------------------------------*/
 
+static void ide_run_end(IdeDevice *d, uint8_t end_fn)
+{
+    switch (end_fn) {
+    case IDE_END_ATA_READ:
+        ata_read_end(d);
+        break;
+    case IDE_END_ATA_WRITE:
+        ata_write_end(d);
+        break;
+    case IDE_END_ATAPI_PIO:
+        atapi_pio_end(d);
+        break;
+    case IDE_END_ATAPI_PACKET:
+        atapi_packet_received(d);
+        break;
+    default:
+        break;
+    }
+}
+
 static uint32_t ide_data_read(IdeChannel *ch, unsigned size)
 {
     IdeDevice *d = ide_cur(ch);
@@ -772,10 +792,9 @@ static uint32_t ide_data_read(IdeChannel *ch, unsigned size)
     for (unsigned i = 0; i < size && d->pos < d->end; i++)
         v |= (uint32_t)d->buf[d->pos++] << (8 * i);
     if (d->pos >= d->end) {
-        IdeEndFn fn = d->end_fn;
+        uint8_t fn = d->end_fn;
         ide_pio_stop(d);
-        if (fn)
-            fn(d);
+        ide_run_end(d, fn);
     }
     return v;
 }
@@ -788,12 +807,11 @@ static void ide_data_write(IdeChannel *ch, uint32_t v, unsigned size)
     for (unsigned i = 0; i < size && d->pos < d->end; i++)
         d->buf[d->pos++] = (uint8_t)(v >> (8 * i));
     if (d->pos >= d->end) {
-        IdeEndFn fn = d->end_fn;
+        uint8_t fn = d->end_fn;
         /* The end function looks at d->end (bytes received). */
         d->status &= ~ST_DRQ;
-        d->end_fn = NULL;
-        if (fn)
-            fn(d);
+        d->end_fn = IDE_END_NONE;
+        ide_run_end(d, fn);
     }
 }
 
@@ -951,27 +969,46 @@ static const PortOps ide_ctl_ops = {
 
 /* Set-up -------------------------------------------------------------------------------*/
 
-static void ide_channel_reset(void *opaque)
+void ide_channel_reset(IdeChannel *ch)
 {
-    IdeChannel *ch = opaque;
     ch->devctl = 0;
     ide_channel_reset_devices(ch);
 }
 
-static void ide_channel_free(void *opaque)
+static void ide_channel_reset_handler(void *opaque)
 {
-    IdeChannel *ch = opaque;
+    ide_channel_reset(opaque);
+}
+
+void ide_channel_fini(IdeChannel *ch)
+{
+    /* Requests still in flight complete while block_close waits for them; a new
+     * generation makes their completions drop the result instead of raising an IRQ
+     * through board wiring that may already be gone. Called without the lock (the VM
+     * is being freed), which the completions take. */
+    vm_lock(ch->vm);
+    for (int i = 0; i < 2; i++) {
+        ch->dev[i].aio_gen++;
+        ch->dev[i].aio_busy = false;
+    }
+    vm_unlock(ch->vm);
     for (int i = 0; i < 2; i++) {
         if (ch->dev[i].img)
             block_close(ch->dev[i].img, NULL);
+        ch->dev[i].img = NULL;
         g_free(ch->dev[i].buf);
+        ch->dev[i].buf = NULL;
     }
-    g_free(ch);
 }
 
-IdeChannel *ide_channel_new(Vm *vm, uint16_t cmd_base, uint16_t ctl_base, const IrqLine *irq)
+static void ide_channel_free(void *opaque)
 {
-    IdeChannel *ch = g_new0(IdeChannel, 1);
+    ide_channel_fini(opaque);
+    g_free(opaque);
+}
+
+void ide_channel_init(IdeChannel *ch, Vm *vm, uint16_t cmd_base, uint16_t ctl_base, const IrqLine *irq)
+{
     ch->vm = vm;
     ch->index = cmd_base == 0x1f0 ? 0 : cmd_base == 0x170 ? 1 : 2;
     if (irq)
@@ -984,7 +1021,13 @@ IdeChannel *ide_channel_new(Vm *vm, uint16_t cmd_base, uint16_t ctl_base, const 
     }
     ch->cmd_region = io_add(vm_io(vm), "ide", cmd_base, 8, &ide_cmd_ops, ch);
     ch->ctl_region = io_add(vm_io(vm), "ide-ctl", ctl_base, 1, &ide_ctl_ops, ch);
-    vm_add_reset_handler(vm, ide_channel_reset, ch);
+}
+
+IdeChannel *ide_channel_new(Vm *vm, uint16_t cmd_base, uint16_t ctl_base, const IrqLine *irq)
+{
+    IdeChannel *ch = g_new0(IdeChannel, 1);
+    ide_channel_init(ch, vm, cmd_base, ctl_base, irq);
+    vm_add_reset_handler(vm, ide_channel_reset_handler, ch);
     vm_add_cleanup(vm, ide_channel_free, ch);
     ide_channel_reset(ch);
     return ch;
@@ -1070,4 +1113,176 @@ bool ide_cdrom_change(IdeChannel *ch, int unit, BlockImage *img, GError **err)
     }
     atapi_change_medium(&ch->dev[unit], img);
     return true;
+}
+
+/* Device state ---------------------------------------------------------------------------*/
+
+static const VmStateField ide_drive_fields[] = {
+    VMSTATE_U8(IdeDevice, saved_kind),
+    VMSTATE_BOOL(IdeDevice, saved_medium),
+    VMSTATE_U64(IdeDevice, saved_nsectors),
+    VMSTATE_U16(IdeDevice, cur_heads),
+    VMSTATE_U16(IdeDevice, cur_secs),
+    { .name = "multiple", .type = VMS_U32, .offset = offsetof(IdeDevice, multiple) },
+    VMSTATE_U8(IdeDevice, mdma_mode),
+    VMSTATE_U8(IdeDevice, udma_mode),
+    VMSTATE_BOOL(IdeDevice, write_cache),
+    VMSTATE_U8(IdeDevice, status),
+    VMSTATE_U8(IdeDevice, error),
+    VMSTATE_BUFFER_PTR(IdeDevice, buf, IDE_BUF_SIZE),
+    VMSTATE_U32(IdeDevice, pos),
+    VMSTATE_U32(IdeDevice, end),
+    VMSTATE_U8_RANGE(IdeDevice, end_fn, 0, IDE_END_MAX),
+    VMSTATE_U64(IdeDevice, lba),
+    VMSTATE_U32(IdeDevice, remaining),
+    VMSTATE_U32_RANGE(IdeDevice, block, 0, IDE_MAX_MULTIPLE),
+    VMSTATE_BOOL(IdeDevice, lba48),
+    VMSTATE_U8(IdeDevice, cmd),
+    VMSTATE_BOOL(IdeDevice, dma_pending),
+    VMSTATE_BOOL(IdeDevice, dma_write),
+    VMSTATE_U8_ARRAY(IdeDevice, cdb, 12),
+    VMSTATE_U8_RANGE(IdeDevice, sense_key, 0, 0x0f),
+    VMSTATE_U8(IdeDevice, asc),
+    VMSTATE_U8(IdeDevice, ascq),
+    VMSTATE_BOOL(IdeDevice, unit_attention),
+    VMSTATE_BOOL(IdeDevice, tray_open),
+    VMSTATE_BOOL(IdeDevice, locked),
+    VMSTATE_U8(IdeDevice, media_event),
+    VMSTATE_U32(IdeDevice, cd_lba),
+    VMSTATE_U32(IdeDevice, cd_remaining),
+    VMSTATE_U32(IdeDevice, byte_limit),
+    VMSTATE_U32(IdeDevice, xfer_pos),
+    VMSTATE_U32(IdeDevice, xfer_end),
+    VMSTATE_END,
+};
+G_STATIC_ASSERT(sizeof(((IdeDevice *)0)->multiple) == sizeof(uint32_t));
+
+static const VmStateDesc ide_drive_vmsd = {
+    .name = "ide-drive",
+    .version = 1,
+    .fields = ide_drive_fields,
+};
+
+static const VmStateField ide_channel_fields[] = {
+    VMSTATE_STRUCT_ARRAY(IdeChannel, dev, 2, IdeDevice, &ide_drive_vmsd),
+    VMSTATE_U8(IdeChannel, feature),
+    VMSTATE_U8(IdeChannel, nsector),
+    VMSTATE_U8(IdeChannel, sector),
+    VMSTATE_U8(IdeChannel, lcyl),
+    VMSTATE_U8(IdeChannel, hcyl),
+    VMSTATE_U8(IdeChannel, hob_feature),
+    VMSTATE_U8(IdeChannel, hob_nsector),
+    VMSTATE_U8(IdeChannel, hob_sector),
+    VMSTATE_U8(IdeChannel, hob_lcyl),
+    VMSTATE_U8(IdeChannel, hob_hcyl),
+    VMSTATE_U8(IdeChannel, select),
+    VMSTATE_U8(IdeChannel, devctl),
+    VMSTATE_BOOL(IdeChannel, irq_pending),
+    VMSTATE_END,
+};
+
+const VmStateDesc ide_channel_vmsd = {
+    .name = "ide-channel",
+    .version = 1,
+    .fields = ide_channel_fields,
+};
+
+void ide_channel_pre_save(IdeChannel *ch)
+{
+    for (int i = 0; i < 2; i++) {
+        IdeDevice *d = &ch->dev[i];
+        /* ide_channel_drain ran first (device_save_state drains): nothing in flight. */
+        g_warn_if_fail(!d->aio_busy);
+        d->saved_kind = (uint8_t)d->kind;
+        d->saved_medium = d->img != NULL;
+        d->saved_nsectors = d->nsectors;
+    }
+}
+
+static bool drive_fail(GError **err, const IdeDevice *d, const char *what)
+{
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "IDE channel %d unit %d: %s", d->ch->index,
+                d->unit, what);
+    return false;
+}
+
+/* The fields not described (kind, img, nsectors) still hold the live drive's values in
+ * the scratch copy, so the saved ones are compared against them. Every bound below is
+ * one a later register access or continuation relies on to stay inside buf and the
+ * image. */
+static bool ide_drive_check(const IdeDevice *d, GError **err)
+{
+    if (d->saved_kind != d->kind)
+        return drive_fail(err, d, "the stream has another kind of drive (or none) here");
+    if (d->kind == IDE_NONE)
+        return true;
+    if (d->saved_medium != (d->img != NULL) || d->saved_nsectors != d->nsectors)
+        return drive_fail(err, d, "the stream was saved with another image or medium");
+    if (d->pos > d->end || d->end > IDE_BUF_SIZE)
+        return drive_fail(err, d, "PIO position outside the sector buffer");
+    if (d->xfer_pos > d->xfer_end || d->xfer_end > IDE_BUF_SIZE)
+        return drive_fail(err, d, "ATAPI reply outside the sector buffer");
+    if (d->multiple > IDE_MAX_MULTIPLE || (d->multiple & (d->multiple - 1)))
+        return drive_fail(err, d, "multiple count is no power of two up to 16");
+    if (d->cur_heads > 16 || d->cur_secs > 255)
+        return drive_fail(err, d, "translation geometry out of range");
+    if ((d->mdma_mode > 2 && d->mdma_mode != 0xff) || (d->udma_mode > 5 && d->udma_mode != 0xff))
+        return drive_fail(err, d, "DMA mode out of range");
+    bool ata_end = d->end_fn == IDE_END_ATA_READ || d->end_fn == IDE_END_ATA_WRITE;
+    bool atapi_end = d->end_fn == IDE_END_ATAPI_PIO || d->end_fn == IDE_END_ATAPI_PACKET;
+    if (d->kind == IDE_DISK) {
+        if (atapi_end)
+            return drive_fail(err, d, "an ATAPI transfer on a disk");
+        if (d->remaining > 65536 || d->lba > d->nsectors || d->remaining > d->nsectors - d->lba)
+            return drive_fail(err, d, "transfer outside the disk");
+        /* A write block is written as end / 512 sectors from lba. */
+        if (d->end_fn == IDE_END_ATA_WRITE && d->end > (uint64_t)d->remaining * ATA_SECTOR)
+            return drive_fail(err, d, "write block longer than the sectors left");
+        if (d->cd_remaining || d->xfer_end)
+            return drive_fail(err, d, "ATAPI transfer state on a disk");
+    } else {
+        if (ata_end)
+            return drive_fail(err, d, "an ATA transfer on a CD-ROM");
+        if (d->cd_remaining && (!d->img || d->cd_lba > d->nsectors || d->cd_remaining > d->nsectors - d->cd_lba))
+            return drive_fail(err, d, "read outside the medium");
+        if (d->byte_limit && (d->byte_limit < 2 || d->byte_limit > 0xfffe || (d->byte_limit & 1)))
+            return drive_fail(err, d, "byte count limit out of range");
+        if (d->remaining)
+            return drive_fail(err, d, "ATA transfer state on a CD-ROM");
+    }
+    return true;
+}
+
+bool ide_channel_check(const IdeChannel *ch, GError **err)
+{
+    return ide_drive_check(&ch->dev[0], err) && ide_drive_check(&ch->dev[1], err);
+}
+
+/* A request completion of the old state must not land on the loaded one: the
+ * generation moves on (the loader drained already, this is belt and braces). */
+void ide_channel_post_load(IdeChannel *ch)
+{
+    for (int i = 0; i < 2; i++) {
+        ch->dev[i].aio_busy = false;
+        ch->dev[i].aio_gen++;
+    }
+}
+
+bool ide_channel_irq_level(const IdeChannel *ch)
+{
+    return ch->irq_pending && !(ch->devctl & DC_NIEN);
+}
+
+void ide_channel_drain(IdeChannel *ch)
+{
+    for (int i = 0; i < 2; i++) {
+        IdeDevice *d = &ch->dev[i];
+        if (!d->aio_busy || !d->img)
+            continue;
+        /* ata_aio_done takes the lock: wait without it. The vCPUs are paused, so only
+         * the completion changes the channel meanwhile. */
+        vm_unlock(ch->vm);
+        block_drain(d->img);
+        vm_lock(ch->vm);
+    }
 }

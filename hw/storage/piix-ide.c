@@ -6,6 +6,7 @@
  * "Bus Master Programming Interface for IDE ATA Controllers", rev 1.0). */
 #include "hw/storage/ide-internal.h"
 #include "hw/storage/drive.h"
+#include "engine/device.h"
 
 #include <string.h>
 
@@ -42,12 +43,16 @@ typedef struct PiixBm {
 } PiixBm;
 
 struct PiixIdeState {
+    Device dev;
     Vm *vm;
-    PciDevice *dev;
-    IdeChannel *ch[2];
+    PciBus *bus;            /* wiring set by piix_ide_new before realize */
+    int devfn;
+    const IrqLine *isa_irq;
+    PciDevice *pci;
+    IdeChannel ch[2];
     PiixBm bm[2];
     IrqLine ch_irq[2];
-    const IrqLine *isa_irq;
+    uint8_t pci_config[256]; /* the PCI function's config space, copied at save */
 };
 
 /* The channel's INTRQ sets the interrupt bit (SFF-8038i §1.1, status bit 2) on its way
@@ -77,7 +82,7 @@ static void bm_fail(PiixBm *bm, const char *why)
 static bool bm_next_prd(PiixBm *bm)
 {
     GuestMemory *m = vm_mem(bm->s->vm);
-    if (!pci_bus_master_enabled(bm->s->dev)) {
+    if (!pci_bus_master_enabled(bm->s->pci)) {
         bm_fail(bm, "bus mastering is disabled in the PCI command register");
         return false;
     }
@@ -202,7 +207,7 @@ static void bm_write_cmd(PiixBm *bm, uint8_t v)
         bm->prd_used = 0;
         bm->cur_left = 0;
         bm->eot = false;
-        ide_channel_dma_start(bm->s->ch[bm->n]);
+        ide_channel_dma_start(&bm->s->ch[bm->n]);
     } else if ((old & BMCMD_START) && !(v & BMCMD_START)) {
         /* Stop: an unfinished transfer is abandoned. */
         bm->status &= ~BMST_ACTIVE;
@@ -266,9 +271,9 @@ static const PortOps bm_ops = { .read = bm_read, .write = bm_write, .min_size = 
 
 static void piix_ide_update_decode(PiixIdeState *s)
 {
-    bool io = pci_get_word(s->dev->config, PCI_COMMAND) & PCI_COMMAND_IO;
-    ide_channel_set_decode(s->ch[0], io && (pci_get_word(s->dev->config, IDETIM_PRI) & IDETIM_IDE));
-    ide_channel_set_decode(s->ch[1], io && (pci_get_word(s->dev->config, IDETIM_SEC) & IDETIM_IDE));
+    bool io = pci_get_word(s->pci->config, PCI_COMMAND) & PCI_COMMAND_IO;
+    ide_channel_set_decode(&s->ch[0], io && (pci_get_word(s->pci->config, IDETIM_PRI) & IDETIM_IDE));
+    ide_channel_set_decode(&s->ch[1], io && (pci_get_word(s->pci->config, IDETIM_SEC) & IDETIM_IDE));
 }
 
 static void piix_ide_config_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned size)
@@ -278,12 +283,15 @@ static void piix_ide_config_write(PciDevice *d, uint32_t addr, uint32_t value, u
         piix_ide_update_decode(d->opaque);
 }
 
-static void piix_ide_reset(void *opaque)
+/* System reset: both channels and their drives, the bus masters, the timing registers. */
+static void piix_ide_reset(Device *dev)
 {
-    PiixIdeState *s = opaque;
-    pci_set_word(s->dev->config, IDETIM_PRI, 0);
-    pci_set_word(s->dev->config, IDETIM_SEC, 0);
-    s->dev->config[SIDETIM] = 0;
+    PiixIdeState *s = (PiixIdeState *)dev;
+    for (int i = 0; i < 2; i++)
+        ide_channel_reset(&s->ch[i]);
+    pci_set_word(s->pci->config, IDETIM_PRI, 0);
+    pci_set_word(s->pci->config, IDETIM_SEC, 0);
+    s->pci->config[SIDETIM] = 0;
     for (int i = 0; i < 2; i++) {
         s->bm[i].cmd = 0;
         s->bm[i].status = 0;
@@ -335,7 +343,7 @@ static bool attach_drives(PiixIdeState *s, const VmConfig *cfg, GError **err)
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "IDE disk %d needs file=", i);
             return false;
         }
-        if (!ide_channel_attach(s->ch[i / 2], i % 2, img, cdrom, err)) {
+        if (!ide_channel_attach(&s->ch[i / 2], i % 2, img, cdrom, err)) {
             if (img)
                 block_close(img, NULL);
             return false;
@@ -344,31 +352,155 @@ static bool attach_drives(PiixIdeState *s, const VmConfig *cfg, GError **err)
     return true;
 }
 
-PiixIdeState *piix_ide_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *isa_irq,
-                           const VmConfig *cfg, GError **err)
+static bool piix_ide_realize(Device *dev, GError **err)
 {
-    PiixIdeState *s = g_new0(PiixIdeState, 1);
-    s->vm = vm;
-    s->isa_irq = isa_irq;
-    vm_add_cleanup(vm, g_free, s);
-    s->dev = pci_device_new(bus, devfn, "piix3-ide", 0x8086, 0x7010, 0x010180, 0x00);
-    s->dev->opaque = s;
-    s->dev->config_write = piix_ide_config_write;
-    pci_device_set_subsystem(s->dev, 0x1af4, 0x1100);
+    PiixIdeState *s = (PiixIdeState *)dev;
+    s->vm = dev->vm;
+    s->pci = pci_device_new(s->bus, s->devfn, "piix3-ide", 0x8086, 0x7010, 0x010180, 0x00);
+    s->pci->opaque = s;
+    s->pci->config_write = piix_ide_config_write;
+    pci_device_set_subsystem(s->pci, 0x1af4, 0x1100);
     /* IDETIM and SIDETIM: timing the BIOS programs, and the decode enables. */
     for (unsigned a = IDETIM_PRI; a <= SIDETIM; a++)
-        s->dev->wmask[a] = 0xff;
-    pci_register_bar_io(s->dev, 4, 16, &bm_ops, s);
+        s->pci->wmask[a] = 0xff;
+    pci_register_bar_io(s->pci, 4, 16, &bm_ops, s);
     static const uint16_t cmd_base[2] = { 0x1f0, 0x170 }, ctl_base[2] = { 0x3f6, 0x376 };
     for (int i = 0; i < 2; i++) {
         irq_init(&s->ch_irq[i], piix_ide_irq, s, i);
-        s->ch[i] = ide_channel_new(vm, cmd_base[i], ctl_base[i], &s->ch_irq[i]);
+        ide_channel_init(&s->ch[i], s->vm, cmd_base[i], ctl_base[i], &s->ch_irq[i]);
         s->bm[i].s = s;
         s->bm[i].n = i;
-        ide_channel_set_dma(s->ch[i], &piix_dma_ops, &s->bm[i]);
+        ide_channel_set_dma(&s->ch[i], &piix_dma_ops, &s->bm[i]);
     }
-    vm_add_reset_handler(vm, piix_ide_reset, s);
-    piix_ide_reset(s);
+    return true;
+}
+
+/* Closes the images (which waits for their requests) and frees the sector buffers. */
+static void piix_ide_unrealize(Device *dev)
+{
+    PiixIdeState *s = (PiixIdeState *)dev;
+    for (int i = 0; i < 2; i++)
+        ide_channel_fini(&s->ch[i]);
+}
+
+/* Disk DMA runs on the block layer's pool; a save waits for it (DeviceClass.drain). */
+static void piix_ide_drain(Device *dev)
+{
+    PiixIdeState *s = (PiixIdeState *)dev;
+    for (int i = 0; i < 2; i++)
+        ide_channel_drain(&s->ch[i]);
+}
+
+static void piix_ide_pre_save(void *state)
+{
+    PiixIdeState *s = state;
+    memcpy(s->pci_config, s->pci->config, sizeof(s->pci_config));
+    for (int i = 0; i < 2; i++)
+        ide_channel_pre_save(&s->ch[i]);
+}
+
+static bool piix_ide_check(const void *state, GError **err)
+{
+    const PiixIdeState *s = state;
+    if (!pci_device_config_check(s->pci, s->pci_config, err))
+        return false;
+    for (int i = 0; i < 2; i++) {
+        const PiixBm *bm = &s->bm[i];
+        if (bm->cmd & ~(BMCMD_START | BMCMD_WRITE) || bm->status & ~(BMST_ACTIVE | BMST_ERROR | BMST_IRQ | BMST_CAP) ||
+            bm->prd_table & 3) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "bus master %d: command 0x%02x, status 0x%02x or PRD table 0x%08x has reserved bits",
+                        i, bm->cmd, bm->status, bm->prd_table);
+            return false;
+        }
+        /* A descriptor covers at most 64 KiB; the table at most PRD_MAX_ENTRIES. */
+        if (bm->cur_left > 0x10000 || bm->prd_used > PRD_MAX_ENTRIES) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "bus master %d: %u bytes left in a descriptor, %u descriptors used", i,
+                        bm->cur_left, bm->prd_used);
+            return false;
+        }
+        if (!ide_channel_check(&s->ch[i], err))
+            return false;
+    }
+    return true;
+}
+
+/* The config space brings back the bus master BAR and the legacy decode; the ISA IRQ
+ * lines are driven directly so that re-driving them does not set the bus master's
+ * interrupt bit a second time (the saved status has it as the guest left it). */
+static void piix_ide_post_load(void *state)
+{
+    PiixIdeState *s = state;
+    pci_device_config_load(s->pci, s->pci_config);
+    piix_ide_update_decode(s);
+    for (int i = 0; i < 2; i++) {
+        ide_channel_post_load(&s->ch[i]);
+        if (s->isa_irq)
+            irq_set(&s->isa_irq[i ? 15 : 14], ide_channel_irq_level(&s->ch[i]));
+    }
+}
+
+static const VmStateField piix_bm_fields[] = {
+    VMSTATE_U8(PiixBm, cmd),
+    VMSTATE_U8(PiixBm, status),
+    VMSTATE_U32(PiixBm, prd_table),
+    VMSTATE_U32(PiixBm, prd_next),
+    VMSTATE_U32(PiixBm, prd_used),
+    VMSTATE_U32(PiixBm, cur_addr),
+    VMSTATE_U32(PiixBm, cur_left),
+    VMSTATE_BOOL(PiixBm, eot),
+    VMSTATE_END,
+};
+
+static const VmStateDesc piix_bm_vmsd = {
+    .name = "piix-bm",
+    .version = 1,
+    .fields = piix_bm_fields,
+};
+
+static const VmStateField piix_ide_fields[] = {
+    VMSTATE_U8_ARRAY(PiixIdeState, pci_config, 256),
+    VMSTATE_STRUCT_ARRAY(PiixIdeState, bm, 2, PiixBm, &piix_bm_vmsd),
+    VMSTATE_STRUCT_ARRAY(PiixIdeState, ch, 2, IdeChannel, &ide_channel_vmsd),
+    VMSTATE_END,
+};
+
+static const VmStateDesc piix_ide_vmsd = {
+    .name = "piix3-ide",
+    .version = 1,
+    .fields = piix_ide_fields,
+    .pre_save = piix_ide_pre_save,
+    .check = piix_ide_check,
+    .post_load = piix_ide_post_load,
+};
+
+static const DeviceClass piix_ide_class = {
+    .name = "piix3-ide",
+    .description = "PIIX3 IDE controller (82371SB function 1) with bus-master DMA",
+    .instance_size = sizeof(PiixIdeState),
+    .vmsd = &piix_ide_vmsd,
+    .realize = piix_ide_realize,
+    .reset = piix_ide_reset,
+    .unrealize = piix_ide_unrealize,
+    .drain = piix_ide_drain,
+};
+
+__attribute__((constructor)) static void piix_ide_register(void)
+{
+    device_class_register(&piix_ide_class);
+}
+
+PiixIdeState *piix_ide_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *isa_irq,
+                           const VmConfig *cfg, GError **err)
+{
+    PiixIdeState *s = (PiixIdeState *)device_new(vm, piix_ide_class.name, "ide", NULL);
+    g_assert(s);
+    s->bus = bus;
+    s->devfn = devfn;
+    s->isa_irq = isa_irq;
+    if (!device_realize(DEVICE(s), NULL))
+        g_assert_not_reached();
     if (!attach_drives(s, cfg, err))
         return NULL;
     return s;
@@ -376,5 +508,5 @@ PiixIdeState *piix_ide_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *isa_ir
 
 IdeChannel *piix_ide_channel(PiixIdeState *s, int n)
 {
-    return s->ch[n & 1];
+    return &s->ch[n & 1];
 }
