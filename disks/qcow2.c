@@ -301,7 +301,7 @@ static bool qcow2_flush(BlockImage *img, GError **err)
     return ok;
 }
 
-static bool qcow2_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, GError **err)
+bool qcow2_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, GError **err)
 {
     Qcow2State *s = img->opaque;
     uint8_t *out = buf;
@@ -356,8 +356,8 @@ static bool check_writable(Qcow2State *s, GError **err)
     return true;
 }
 
-static bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
-                         GError **err)
+bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
+                  GError **err)
 {
     Qcow2State *s = img->opaque;
     const uint8_t *in = buf;

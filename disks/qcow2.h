@@ -65,6 +65,13 @@ bool qcow2_snapshot_create(BlockImage *img, const char *name, GError **err);
 bool qcow2_snapshot_apply(BlockImage *img, const char *id_or_name, GError **err);
 bool qcow2_snapshot_delete(BlockImage *img, const char *id_or_name, GError **err);
 
+/* The VM-state area ("Snapshot table entry", vm_state_size): bytes pos.. of the saved
+ * machine state, kept past the end of the virtual disk of the active layer. Guest I/O
+ * never reaches it. */
+bool qcow2_vmstate_write(BlockImage *img, uint64_t pos, const void *buf, size_t len,
+                         GError **err);
+bool qcow2_vmstate_read(BlockImage *img, uint64_t pos, void *buf, size_t len, GError **err);
+
 typedef enum {
     QCOW2_REPAIR_NONE,
     QCOW2_REPAIR_LEAKS,
