@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The VM-state area of internal snapshots ("Snapshot table entry", vm_state_size): the
- * saved machine state is stored like guest data, in the guest address space past the
- * virtual disk, from the first L1 entry that maps no disk cluster on. savevm writes it
- * into the active layer before the snapshot is taken; the snapshot's copy of the L1
- * table then keeps it, and applying the snapshot brings it back where it was. */
+/* The VM-state area of internal snapshots ("Snapshots", vm_state_size): the saved
+ * machine state is stored like guest data, in the guest address space past the virtual
+ * disk, from the first L1 entry that maps no disk cluster on. savevm writes it into the
+ * active layer before the snapshot is taken; the snapshot's copy of the L1 table then
+ * keeps it, and applying the snapshot brings it back where it was. */
 #include "disks/qcow2-internal.h"
 
 uint64_t qcow2_vmstate_offset(const Qcow2State *s)

@@ -71,10 +71,10 @@ bool qcow2_snapshot_create_full(BlockImage *img, const char *name, uint64_t vm_s
 bool qcow2_snapshot_apply(BlockImage *img, const char *id_or_name, GError **err);
 bool qcow2_snapshot_delete(BlockImage *img, const char *id_or_name, GError **err);
 
-/* The VM-state area ("Snapshot table entry", vm_state_size): bytes pos.. of the saved
- * machine state, kept past the end of the virtual disk of the active layer. Write it
- * before qcow2_snapshot_create_full; after qcow2_snapshot_apply it reads back the state
- * the applied snapshot holds. Guest I/O never reaches it. */
+/* The VM-state area ("Snapshots", vm_state_size): bytes pos.. of the saved machine
+ * state, kept past the end of the virtual disk of the active layer. Write it before
+ * qcow2_snapshot_create_full; after qcow2_snapshot_apply it reads back the state the
+ * applied snapshot holds. Guest I/O never reaches it. */
 bool qcow2_vmstate_write(BlockImage *img, uint64_t pos, const void *buf, size_t len,
                          GError **err);
 bool qcow2_vmstate_read(BlockImage *img, uint64_t pos, void *buf, size_t len, GError **err);

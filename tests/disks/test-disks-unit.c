@@ -646,9 +646,9 @@ static void assert_clean(BlockImage *img)
     g_assert_cmpuint(r.check_errors, ==, 0);
 }
 
-/* The VM-state area ("Snapshot table entry", vm_state_size): written in pieces that
- * start and end inside clusters and cross them, kept by the snapshot, dropped from the
- * active layer, back after apply, freed by delete; guest I/O stays within the disk. */
+/* The VM-state area ("Snapshots", vm_state_size): written in pieces that start and end
+ * inside clusters and cross them, kept by the snapshot, dropped from the active layer,
+ * back after apply, freed by delete; guest I/O stays within the disk. */
 static void test_vmstate(void)
 {
     static const uint32_t sizes[] = { 512, 65536, 2u << 20 };

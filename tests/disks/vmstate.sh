@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Internal snapshots with VM state, as QEMU's savevm/loadvm keep them (qcow2.txt,
-# "Snapshot table entry", vm_state_size): the state Vireo writes past the virtual disk
-# is listed by qemu-img with its size, reads back byte-identical through qemu-io, passes
-# qemu-img check and vireo-img check through apply and delete; a snapshot QEMU's savevm
-# made is listed and read by Vireo, and QEMU restores a VM from one Vireo wrote.
+# "Snapshots", vm_state_size): the state Vireo writes past the virtual disk is listed by
+# qemu-img with its size, reads back byte-identical through qemu-io, passes qemu-img
+# check and vireo-img check through apply and delete, and survives SIGKILL during
+# savevm; a snapshot QEMU's savevm made is listed and read by Vireo, and QEMU restores a
+# VM from one Vireo wrote.
 # Usage: vmstate.sh VIREO_IMG DISK_IO   (the QEMU run skips without qemu-system-x86_64)
 set -eu
 
