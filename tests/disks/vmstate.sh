@@ -32,11 +32,16 @@ step() {
     echo "== $*"
 }
 
-# No corruption and no leak in either tool's eyes (qemu-img check exits 3 on leaks).
+# No corruption and no leak in either tool's eyes (qemu-img check exits 3 on leaks), and
+# the same statistics, VM-state clusters of the active layer included.
 checks() {
-    out=$(qemu-img check "$1" 2>&1) || fail "qemu-img check $1: $out"
-    echo "$out" | grep -q "No errors were found" || fail "qemu-img check $1: $out"
-    out=$("$VIMG" check "$1" 2>&1) || fail "vireo-img check $1: $out"
+    qout=$(qemu-img check "$1" 2>&1) || fail "qemu-img check $1: $qout"
+    echo "$qout" | grep -q "No errors were found" || fail "qemu-img check $1: $qout"
+    vout=$("$VIMG" check "$1" 2>&1) || fail "vireo-img check $1: $vout"
+    [ "$qout" = "$vout" ] || fail "check of $1: qemu-img says
+$qout
+vireo-img says
+$vout"
 }
 
 # The snapshot table as both tools print it must be the same.
