@@ -420,6 +420,9 @@ bool qcow2_update_l1_refcounts(Qcow2State *s, const uint64_t *l1, uint32_t l1_si
 /* qcow2-vmstate.c */
 /* Guest offset where the VM-state area starts: the first L1 entry past the disk. */
 uint64_t qcow2_vmstate_offset(const Qcow2State *s);
+/* Drops the active layer's clusters in the first len bytes of the area (rounded up to
+ * clusters; UINT64_MAX: all of it), leaving them unallocated. Lock held. */
+bool qcow2_vmstate_discard(Qcow2State *s, uint64_t len, GError **err);
 
 /* qcow2-check.c */
 /* Rebuilds refcounts from scratch; used by check -r all and the open of a dirty image. */

@@ -345,24 +345,6 @@ static bool end_operation(Qcow2State *s, GError **err)
            qcow2_set_incompatible_bits(s, 0, QCOW2_INCOMPAT_DIRTY, err);
 }
 
-/* Drops the active layer's VM-state clusters that the new snapshot now keeps, over the
- * range QEMU's qcow2_snapshot_create discards: vm_state_size rounded up to clusters.
- * Left in place, the next savevm would copy each of them on write. */
-static bool drop_active_vmstate(Qcow2State *s, uint64_t vm_state_size, GError **err)
-{
-    uint64_t start = qcow2_vmstate_offset(s);
-    uint64_t len = (vm_state_size + s->cluster_size - 1) & ~(s->cluster_size - 1);
-    /* Nothing past the L1 table is allocated; discard must not reach there. */
-    uint64_t covered = (uint64_t)s->l1_size << (s->cluster_bits + s->l2_bits);
-    if (len == 0 || start >= covered)
-        return true;
-    if (len > covered - start)
-        len = covered - start;
-    /* Unallocated rather than zero-flagged (QEMU's choice): nobody reads the area before
-     * the next savevm rewrites it, and it costs no new L2 table where none was. */
-    return qcow2_discard_clusters(s, start, len, true, err);
-}
-
 static bool snapshot_create_locked(Qcow2State *s, const char *name, uint64_t vm_state_size,
                                    uint64_t vm_clock_nsec, bool savevm, GError **err)
 {
@@ -425,10 +407,12 @@ static bool snapshot_create_locked(Qcow2State *s, const char *name, uint64_t vm_
     }
     g_free(s->snapshots);
     s->snapshots = list;
-    /* The snapshot exists once the header names the table: like QEMU, ignore a failed
-     * discard, which only leaves the state where the next savevm copies it on write (an
-     * I/O error shows again in the flush below). */
-    drop_active_vmstate(s, vm_state_size, NULL);
+    /* The active layer drops the state the snapshot now keeps, over the range QEMU's
+     * qcow2_snapshot_create discards (vm_state_size rounded up to clusters): left in
+     * place, the next savevm would copy each cluster on write. The snapshot exists once
+     * the header names the table, so like QEMU ignore a failed discard (an I/O error
+     * shows again in the flush below). */
+    qcow2_vmstate_discard(s, vm_state_size, NULL);
     return end_operation(s, err);
 }
 

@@ -14,6 +14,21 @@ uint64_t qcow2_vmstate_offset(const Qcow2State *s)
     return ((s->size + (1ULL << shift) - 1) >> shift) << shift;
 }
 
+bool qcow2_vmstate_discard(Qcow2State *s, uint64_t len, GError **err)
+{
+    uint64_t start = qcow2_vmstate_offset(s);
+    /* Nothing past the L1 table is allocated; discard must not reach there. */
+    uint64_t covered = (uint64_t)s->l1_size << (s->cluster_bits + s->l2_bits);
+    if (start >= covered || len == 0)
+        return true;
+    if (len > covered - start)
+        len = covered - start;
+    len = (len + s->cluster_size - 1) & ~(s->cluster_size - 1);
+    /* Unallocated rather than zero-flagged (QEMU's choice): nobody reads the area before
+     * the next savevm rewrites it, and it costs no new L2 table where none was. */
+    return qcow2_discard_clusters(s, start, len, true, err);
+}
+
 /* Checks the request and returns the guest offset where it starts. Lock held. */
 static bool vmstate_range(Qcow2State *s, uint64_t pos, size_t len, uint64_t *guest,
                           GError **err)

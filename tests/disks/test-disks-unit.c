@@ -765,6 +765,31 @@ static void test_vmstate(void)
     }
 }
 
+/* A resize moves the VM-state area: state the active layer held is dropped, not leaked
+ * by a shrink nor shown to the guest by a growth over where it was. */
+static void test_vmstate_resize(void)
+{
+    BlockImage *img = make_qcow2("vmresize.qcow2", 4u << 20, 65536, 16);
+    GError *err = NULL;
+    uint8_t *v = vm_buf(9, 0, 2u << 20);
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 2u << 20, &err));
+    g_assert_true(block_truncate(img, 2u << 20, BLOCK_PREALLOC_OFF, true, &err));
+    g_assert_no_error(err);
+    assert_clean(img);
+    /* With 64 KiB clusters the area of a 2 MiB disk starts at 512 MiB. */
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 1u << 20, &err));
+    g_assert_true(block_truncate(img, 600u << 20, BLOCK_PREALLOC_OFF, false, &err));
+    g_assert_no_error(err);
+    uint8_t *out = g_malloc(1u << 20);
+    g_assert_true(block_pread(img, 512u << 20, out, 1u << 20, &err));
+    for (size_t i = 0; i < (1u << 20); i++)
+        g_assert_cmpuint(out[i], ==, 0);
+    assert_clean(img);
+    g_free(out);
+    g_free(v);
+    g_assert_true(block_close(img, &err));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -778,6 +803,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/snapshot-table", test_snapshot_table);
     g_test_add_func("/disks/snapshot-ops", test_snapshot_ops);
     g_test_add_func("/disks/vmstate", test_vmstate);
+    g_test_add_func("/disks/vmstate-resize", test_vmstate_resize);
     g_test_add_func("/disks/backing-paths", test_backing_paths);
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
