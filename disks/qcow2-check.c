@@ -529,6 +529,10 @@ static bool check_locked(Qcow2State *s, Qcow2RepairMode mode, Qcow2CheckResult *
     bool ok = true;
     if (mode != QCOW2_REPAIR_NONE)
         ok = qcow2_flush_metadata(s, err);
+    /* A lowered count can leave a cluster that was shared with refcount 1 and no copied
+     * flag (a snapshot create cut short before its table was written): flags follow. */
+    if (ok && res->leaks_fixed)
+        ok = qcow2_update_copied_flags(s, err) && qcow2_flush_metadata(s, err);
     if (ok && mode == QCOW2_REPAIR_ALL && (need_rebuild || res->corruptions)) {
         /* Count again without the old refcount structure, then write a new one; that
          * also makes the copied flags recomputable from trustworthy counts. */

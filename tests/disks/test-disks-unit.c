@@ -790,6 +790,41 @@ static void test_vmstate_resize(void)
     g_assert_true(block_close(img, &err));
 }
 
+/* A savevm killed after it raised the refcounts of the active clusters and cleared their
+ * copied flags, before the snapshot table named its L1 copy: the dirty bit makes the
+ * next open repair, which lowers the counts again and must restore the flags too. */
+static void test_repair_after_raised_counts(void)
+{
+    BlockImage *img = make_qcow2("raised.qcow2", 1u << 20, 512, 16);
+    Qcow2State *s = qcow2_state(img);
+    GError *err = NULL;
+    uint8_t *v = vm_buf(5, 0, 65536);
+    g_assert_true(block_pwrite(img, 0, v, 65536, &err));
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 65536, &err));
+    g_mutex_lock(&s->lock);
+    g_assert_true(qcow2_flush_metadata(s, &err) &&
+                  qcow2_set_incompatible_bits(s, QCOW2_INCOMPAT_DIRTY, 0, &err) &&
+                  qcow2_update_l1_refcounts(s, s->l1, s->l1_size, 1, &err) &&
+                  qcow2_update_copied_flags(s, &err) && qcow2_flush_metadata(s, &err));
+    g_mutex_unlock(&s->lock);
+    g_assert_no_error(err);
+    g_assert_true(block_close(img, &err));
+    char *path = tmp_path("raised.qcow2");
+    BlockOpenOptions o = { .format = "qcow2" };
+    img = block_open(path, &o, &err);
+    g_assert_no_error(err);
+    assert_clean(img);
+    uint8_t *out = g_malloc(65536);
+    g_assert_true(block_pread(img, 0, out, 65536, &err));
+    g_assert_cmpmem(out, 65536, v, 65536);
+    g_assert_true(qcow2_vmstate_read(img, 0, out, 65536, &err));
+    g_assert_cmpmem(out, 65536, v, 65536);
+    block_close(img, NULL);
+    g_free(out);
+    g_free(v);
+    g_free(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -804,6 +839,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/snapshot-ops", test_snapshot_ops);
     g_test_add_func("/disks/vmstate", test_vmstate);
     g_test_add_func("/disks/vmstate-resize", test_vmstate_resize);
+    g_test_add_func("/disks/repair-after-raised-counts", test_repair_after_raised_counts);
     g_test_add_func("/disks/backing-paths", test_backing_paths);
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
