@@ -344,7 +344,9 @@ static void snapshot_table(GString *out, GPtrArray *snaps)
         char icount[24] = "";
         if (sn->has_icount && sn->icount != UINT64_MAX)
             snprintf(icount, sizeof(icount), "%" PRIu64, sn->icount);
-        g_string_append_printf(out, "%-9s %-16s %8s %19s %12s %10s\n", sn->id, sn->name, vm, date,
+        /* qemu-img's widths with no separators of their own: a VM clock of 100 hours
+         * or more runs into the date, as it does there. */
+        g_string_append_printf(out, "%-9s %-16s %8s%20s%13s%11s\n", sn->id, sn->name, vm, date,
                                clock, icount);
         g_free(vm);
     }

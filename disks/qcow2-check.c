@@ -161,7 +161,6 @@ static void count_l2(Check *c, uint64_t l2_off, uint64_t weight, uint8_t *buf)
 static void check_active(Check *c, uint8_t *buf)
 {
     Qcow2State *s = c->s;
-    uint64_t next_contiguous = 0;
     for (uint32_t i = 0; i < s->l1_size; i++) {
         uint64_t l1e = s->l1[i];
         uint64_t l2 = l1e & QCOW2_OFFSET_MASK;
@@ -178,11 +177,11 @@ static void check_active(Check *c, uint8_t *buf)
         }
         if (!read_table(c, l2, buf, s->cluster_size))
             continue;
+        /* Past the disk too: the VM-state area is active data that qemu-img counts. Like
+         * qemu-img, fragmentation is counted within each L2 table. */
+        uint64_t next_contiguous = 0;
         for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++) {
             uint64_t e = qcow2_l2_get(buf, j);
-            uint64_t guest = (((uint64_t)i << s->l2_bits) + j) << s->cluster_bits;
-            if (guest >= s->size)
-                break;
             switch (qcow2_entry_type(s, e)) {
             case QCOW2_CLUSTER_COMPRESSED:
                 c->res->allocated_clusters++;
@@ -530,6 +529,10 @@ static bool check_locked(Qcow2State *s, Qcow2RepairMode mode, Qcow2CheckResult *
     bool ok = true;
     if (mode != QCOW2_REPAIR_NONE)
         ok = qcow2_flush_metadata(s, err);
+    /* A lowered count can leave a cluster that was shared with refcount 1 and no copied
+     * flag (a snapshot create cut short before its table was written): flags follow. */
+    if (ok && res->leaks_fixed)
+        ok = qcow2_update_copied_flags(s, err) && qcow2_flush_metadata(s, err);
     if (ok && mode == QCOW2_REPAIR_ALL && (need_rebuild || res->corruptions)) {
         /* Count again without the old refcount structure, then write a new one; that
          * also makes the copied flags recomputable from trustworthy counts. */

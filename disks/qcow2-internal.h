@@ -392,6 +392,11 @@ bool qcow2_host_writev(Qcow2State *s, uint64_t offset, const struct iovec *iov, 
 bool qcow2_check_table_location(Qcow2State *s, uint64_t offset, uint64_t bytes,
                                 const char *what, GError **err);
 Qcow2State *qcow2_state(BlockImage *img);
+/* Guest reads and writes as the driver serves them, without the block layer's bounds
+ * check against the virtual size: the VM-state area lies past it. Lock not held. */
+bool qcow2_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, GError **err);
+bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
+                  GError **err);
 /* Resizes the L1 table to at least min_size entries (a new table, then the header). */
 bool qcow2_grow_l1(Qcow2State *s, uint64_t min_size, GError **err);
 /* Recomputes the COPIED flags of the active L1 and L2 tables from the refcounts. */
@@ -411,6 +416,13 @@ bool qcow2_snapshots_parse(Qcow2State *s, const uint8_t *buf, uint64_t buf_len,
 /* Adds delta to the refcount of every cluster reachable from an L1 table. */
 bool qcow2_update_l1_refcounts(Qcow2State *s, const uint64_t *l1, uint32_t l1_size,
                                int64_t delta, GError **err);
+
+/* qcow2-vmstate.c */
+/* Guest offset where the VM-state area starts: the first L1 entry past the disk. */
+uint64_t qcow2_vmstate_offset(const Qcow2State *s);
+/* Drops the active layer's clusters in the first len bytes of the area (rounded up to
+ * clusters; UINT64_MAX: all of it), leaving them unallocated. Lock held. */
+bool qcow2_vmstate_discard(Qcow2State *s, uint64_t len, GError **err);
 
 /* qcow2-check.c */
 /* Rebuilds refcounts from scratch; used by check -r all and the open of a dirty image. */

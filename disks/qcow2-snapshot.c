@@ -345,7 +345,8 @@ static bool end_operation(Qcow2State *s, GError **err)
            qcow2_set_incompatible_bits(s, 0, QCOW2_INCOMPAT_DIRTY, err);
 }
 
-static bool snapshot_create_locked(Qcow2State *s, const char *name, GError **err)
+static bool snapshot_create_locked(Qcow2State *s, const char *name, uint64_t vm_state_size,
+                                   uint64_t vm_clock_nsec, bool savevm, GError **err)
 {
     if (!name || !*name) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID, "a snapshot needs a name");
@@ -389,8 +390,13 @@ static bool snapshot_create_locked(Qcow2State *s, const char *name, GError **err
     sn->name = g_strdup(name);
     sn->date_sec = (uint32_t)(now / G_USEC_PER_SEC);
     sn->date_nsec = (uint32_t)(now % G_USEC_PER_SEC) * 1000;
+    sn->vm_state_size = vm_state_size;
+    sn->vm_clock_nsec = vm_clock_nsec;
     sn->disk_size = s->size;
+    /* qemu-img snapshot -c records icount 0; savevm outside record/replay records
+     * none (all ones). */
     sn->has_icount = true;
+    sn->icount = savevm ? UINT64_MAX : 0;
     uint32_t old_count = s->nb_snapshots;
     if (!replace_snapshot_table(s, list, old_count + 1, err)) {
         s->nb_snapshots = old_count;
@@ -401,6 +407,12 @@ static bool snapshot_create_locked(Qcow2State *s, const char *name, GError **err
     }
     g_free(s->snapshots);
     s->snapshots = list;
+    /* The active layer drops the state the snapshot now keeps, over the range QEMU's
+     * qcow2_snapshot_create discards (vm_state_size rounded up to clusters): left in
+     * place, the next savevm would copy each cluster on write. The snapshot exists once
+     * the header names the table, so like QEMU ignore a failed discard (an I/O error
+     * shows again in the flush below). */
+    qcow2_vmstate_discard(s, vm_state_size, NULL);
     return end_operation(s, err);
 }
 
@@ -497,16 +509,28 @@ static Qcow2State *snapshot_state(BlockImage *img, GError **err)
     return s;
 }
 
-bool qcow2_snapshot_create(BlockImage *img, const char *name, GError **err)
+static bool snapshot_create(BlockImage *img, const char *name, uint64_t vm_state_size,
+                            uint64_t vm_clock_nsec, bool savevm, GError **err)
 {
     Qcow2State *s = snapshot_state(img, err);
     if (!s)
         return false;
     block_drain(img);
     g_mutex_lock(&s->lock);
-    bool ok = snapshot_create_locked(s, name, err);
+    bool ok = snapshot_create_locked(s, name, vm_state_size, vm_clock_nsec, savevm, err);
     g_mutex_unlock(&s->lock);
     return ok;
+}
+
+bool qcow2_snapshot_create(BlockImage *img, const char *name, GError **err)
+{
+    return snapshot_create(img, name, 0, 0, false, err);
+}
+
+bool qcow2_snapshot_create_full(BlockImage *img, const char *name, uint64_t vm_state_size,
+                                uint64_t vm_clock_nsec, GError **err)
+{
+    return snapshot_create(img, name, vm_state_size, vm_clock_nsec, true, err);
 }
 
 bool qcow2_snapshot_apply(BlockImage *img, const char *id_or_name, GError **err)

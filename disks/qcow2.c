@@ -301,7 +301,7 @@ static bool qcow2_flush(BlockImage *img, GError **err)
     return ok;
 }
 
-static bool qcow2_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, GError **err)
+bool qcow2_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, GError **err)
 {
     Qcow2State *s = img->opaque;
     uint8_t *out = buf;
@@ -356,8 +356,8 @@ static bool check_writable(Qcow2State *s, GError **err)
     return true;
 }
 
-static bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
-                         GError **err)
+bool qcow2_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
+                  GError **err)
 {
     Qcow2State *s = img->opaque;
     const uint8_t *in = buf;
@@ -557,6 +557,14 @@ static bool used_end(Qcow2State *s, uint64_t *end, GError **err)
     return true;
 }
 
+/* The VM-state area moves with the disk size, so state the active layer holds (after
+ * loadvm) means nothing after a resize: drop it, durably, before the new size shows.
+ * Kept, growing would show it to the guest and shrinking would leak its clusters. */
+static bool drop_vmstate_for_resize(Qcow2State *s, GError **err)
+{
+    return qcow2_vmstate_discard(s, UINT64_MAX, err) && qcow2_flush_metadata(s, err);
+}
+
 static bool truncate_locked(Qcow2State *s, uint64_t size, BlockPrealloc prealloc,
                             bool allow_shrink, GError **err)
 {
@@ -584,6 +592,8 @@ static bool truncate_locked(Qcow2State *s, uint64_t size, BlockPrealloc prealloc
                         "preallocation makes no sense when shrinking");
             return false;
         }
+        if (!drop_vmstate_for_resize(s, err))
+            return false;
         /* The size first: clusters past the end stay counted until they are dropped. */
         s->size = size;
         s->img->size = size;
@@ -616,6 +626,8 @@ static bool truncate_locked(Qcow2State *s, uint64_t size, BlockPrealloc prealloc
         }
         return true;
     }
+    if (size != old && !drop_vmstate_for_resize(s, err))
+        return false;
     if (!qcow2_grow_l1(s, qcow2_l1_entries_for(s->cluster_bits, size), err))
         return false;
     if (prealloc != BLOCK_PREALLOC_OFF) {

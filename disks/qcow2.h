@@ -60,10 +60,24 @@ typedef struct Qcow2SnapshotInfo {
 void qcow2_snapshot_info_free(Qcow2SnapshotInfo *info);
 /* The snapshot table, oldest first: Qcow2SnapshotInfo elements freed with the array. */
 GPtrArray *qcow2_snapshot_list(BlockImage *img, GError **err);
+/* Takes a snapshot of the disk alone, as qemu-img snapshot -c does (icount 0). */
 bool qcow2_snapshot_create(BlockImage *img, const char *name, GError **err);
+/* Takes a snapshot as savevm does: its VM state is the first vm_state_size bytes written
+ * with qcow2_vmstate_write (0: none), the entry records that size, the VM clock and no
+ * icount, and the active layer then drops its copy of the state, as QEMU does. */
+bool qcow2_snapshot_create_full(BlockImage *img, const char *name, uint64_t vm_state_size,
+                                uint64_t vm_clock_nsec, GError **err);
 /* These look a snapshot up by ID first, then by name, as qemu-img does. */
 bool qcow2_snapshot_apply(BlockImage *img, const char *id_or_name, GError **err);
 bool qcow2_snapshot_delete(BlockImage *img, const char *id_or_name, GError **err);
+
+/* The VM-state area ("Snapshots", vm_state_size): bytes pos.. of the saved machine
+ * state, kept past the end of the virtual disk of the active layer. Write it before
+ * qcow2_snapshot_create_full; after qcow2_snapshot_apply it reads back the state the
+ * applied snapshot holds. Guest I/O never reaches it. */
+bool qcow2_vmstate_write(BlockImage *img, uint64_t pos, const void *buf, size_t len,
+                         GError **err);
+bool qcow2_vmstate_read(BlockImage *img, uint64_t pos, void *buf, size_t len, GError **err);
 
 typedef enum {
     QCOW2_REPAIR_NONE,

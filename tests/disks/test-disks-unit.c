@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests of the block layer internals: refcount entries of every width, the cluster
  * allocator (including refcount table growth), refcount limits, the snapshot table,
- * backing chain resolution, hostile headers and the asynchronous request pool. */
+ * the VM-state area of snapshots, backing chain resolution, hostile headers and the
+ * asynchronous request pool. */
 #include "disks/block.h"
 #include "disks/image-ops.h"
 #include "disks/qcow2-internal.h"
@@ -608,6 +609,222 @@ static void test_parse_size(void)
     g_assert_false(image_parse_size("16E", &v));
 }
 
+/* A VM-state byte that depends on its position, so misplaced bytes show. */
+static uint8_t vm_byte(unsigned seed, uint64_t pos)
+{
+    uint64_t z = (pos + 1) * 0x9e3779b97f4a7c15ULL ^ seed * 0xbf58476d1ce4e5b9ULL;
+    return (uint8_t)((z ^ (z >> 29)) >> 24);
+}
+
+static uint8_t *vm_buf(unsigned seed, uint64_t pos, size_t len)
+{
+    uint8_t *b = g_malloc(len);
+    for (size_t i = 0; i < len; i++)
+        b[i] = vm_byte(seed, pos + i);
+    return b;
+}
+
+static void assert_vmstate(BlockImage *img, unsigned seed, uint64_t len)
+{
+    GError *err = NULL;
+    uint8_t *want = vm_buf(seed, 0, len), *got = g_malloc(len);
+    g_assert_true(qcow2_vmstate_read(img, 0, got, len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpmem(got, len, want, len);
+    g_free(want);
+    g_free(got);
+}
+
+static void assert_clean(BlockImage *img)
+{
+    GError *err = NULL;
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, ==, 0);
+    g_assert_cmpuint(r.check_errors, ==, 0);
+}
+
+/* The VM-state area ("Snapshots", vm_state_size): written in pieces that start and end
+ * inside clusters and cross them, kept by the snapshot, dropped from the active layer,
+ * back after apply, freed by delete; guest I/O stays within the disk. */
+static void test_vmstate(void)
+{
+    static const uint32_t sizes[] = { 512, 65536, 2u << 20 };
+    for (unsigned c = 0; c < G_N_ELEMENTS(sizes); c++) {
+        uint32_t cs = sizes[c];
+        uint64_t disk = (5u << 20) + 1536; /* not on an L1 boundary */
+        char *name = g_strdup_printf("vmstate-%u.qcow2", cs);
+        BlockImage *img = make_qcow2(name, disk, cs, 16);
+        Qcow2State *s = qcow2_state(img);
+        GError *err = NULL;
+        unsigned shift = s->cluster_bits + s->l2_bits;
+        g_assert_cmpuint(qcow2_vmstate_offset(s), ==,
+                         qcow2_l1_entries_for(s->cluster_bits, disk) << shift);
+
+        uint8_t *a = vm_buf(100, 0, 300000), *b = vm_buf(200, 0, 300000);
+        g_assert_true(block_pwrite(img, 4096, a, 300000, &err));
+        /* Out of order, unaligned, crossing clusters and L2 tables. */
+        const uint64_t len1 = (3u << 20) + 4321;
+        const uint64_t cuts[] = { 0, 1, 513, 70001, (2u << 20) + 3, len1 };
+        for (int k = G_N_ELEMENTS(cuts) - 2; k >= 0; k--) {
+            uint8_t *p = vm_buf(1, cuts[k], cuts[k + 1] - cuts[k]);
+            g_assert_true(qcow2_vmstate_write(img, cuts[k], p, cuts[k + 1] - cuts[k], &err));
+            g_assert_no_error(err);
+            g_free(p);
+        }
+        assert_vmstate(img, 1, len1);
+        /* The disk does not see it: its last bytes are still zeros. */
+        uint8_t tail[1536];
+        g_assert_true(block_pread(img, disk - sizeof(tail), tail, sizeof(tail), &err));
+        for (size_t i = 0; i < sizeof(tail); i++)
+            g_assert_cmpuint(tail[i], ==, 0);
+        /* Guest writes and reads past the disk are still refused. */
+        g_assert_false(block_pwrite(img, disk - 512, a, 1024, &err));
+        g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID);
+        g_clear_error(&err);
+        g_assert_false(block_pwrite(img, qcow2_vmstate_offset(s), a, 512, &err));
+        g_clear_error(&err);
+        g_assert_false(block_pread(img, disk, tail, 512, &err));
+        g_clear_error(&err);
+        assert_clean(img);
+
+        g_assert_true(qcow2_snapshot_create_full(img, "vm1", len1, 3723456789012ULL, &err));
+        g_assert_no_error(err);
+        GPtrArray *list = qcow2_snapshot_list(img, &err);
+        Qcow2SnapshotInfo *info = list->pdata[0];
+        g_assert_cmpuint(info->vm_state_size, ==, len1);
+        g_assert_cmpuint(info->vm_clock_nsec, ==, 3723456789012ULL);
+        g_assert_cmpuint(info->icount, ==, UINT64_MAX);
+        g_ptr_array_free(list, TRUE);
+        /* The active layer dropped its copy: nothing left to copy on write. */
+        uint8_t first[512];
+        g_assert_true(qcow2_vmstate_read(img, 0, first, sizeof(first), &err));
+        for (size_t i = 0; i < sizeof(first); i++)
+            g_assert_cmpuint(first[i], ==, 0);
+        assert_clean(img);
+
+        /* Another guest write and another VM state, then back to the snapshot. */
+        g_assert_true(block_pwrite(img, 4096, b, 300000, &err));
+        const uint64_t len2 = (1u << 20) + 99;
+        uint8_t *v2 = vm_buf(2, 0, len2);
+        g_assert_true(qcow2_vmstate_write(img, 0, v2, len2, &err));
+        assert_vmstate(img, 2, len2);
+        g_free(v2);
+        g_assert_true(qcow2_snapshot_create_full(img, "vm2", len2, 1, &err));
+        assert_clean(img);
+        g_assert_true(qcow2_snapshot_apply(img, "vm1", &err));
+        g_assert_no_error(err);
+        assert_vmstate(img, 1, len1);
+        uint8_t *out = g_malloc(300000);
+        g_assert_true(block_pread(img, 4096, out, 300000, &err));
+        g_assert_cmpmem(out, 300000, a, 300000);
+        /* A write into the applied state copies it; the snapshot keeps the original. */
+        uint8_t *v3 = vm_buf(3, 0, 5000);
+        g_assert_true(qcow2_vmstate_write(img, 70000, v3, 5000, &err));
+        g_assert_true(qcow2_snapshot_apply(img, "vm2", &err));
+        assert_vmstate(img, 2, len2);
+        g_assert_true(qcow2_snapshot_apply(img, "vm1", &err));
+        assert_vmstate(img, 1, len1);
+        assert_clean(img);
+
+        g_assert_true(qcow2_snapshot_delete(img, "vm1", &err));
+        g_assert_true(qcow2_snapshot_delete(img, "vm2", &err));
+        g_assert_no_error(err);
+        assert_clean(img);
+        /* The state the active layer still holds (applied from vm1) survives the delete. */
+        assert_vmstate(img, 1, 70000);
+
+        /* Beyond what the largest L1 table maps. */
+        uint64_t limit = ((uint64_t)QCOW2_MAX_L1_BYTES / 8) << shift;
+        g_assert_false(qcow2_vmstate_write(img, limit, a, 1, &err));
+        g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID);
+        g_clear_error(&err);
+        g_assert_false(qcow2_vmstate_read(img, UINT64_MAX - 10, a, 100, &err));
+        g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID);
+        g_clear_error(&err);
+        g_free(out);
+        g_free(v3);
+        g_free(a);
+        g_free(b);
+        g_assert_true(block_close(img, &err));
+
+        /* Read-only: reading works, writing is refused. */
+        char *path = tmp_path(name);
+        BlockOpenOptions ro = { .format = "qcow2", .read_only = true };
+        img = block_open(path, &ro, &err);
+        g_assert_no_error(err);
+        assert_vmstate(img, 1, 70000);
+        g_assert_false(qcow2_vmstate_write(img, 0, first, 1, &err));
+        g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_READ_ONLY);
+        g_clear_error(&err);
+        block_close(img, NULL);
+        g_free(path);
+        g_free(name);
+    }
+}
+
+/* A resize moves the VM-state area: state the active layer held is dropped, not leaked
+ * by a shrink nor shown to the guest by a growth over where it was. */
+static void test_vmstate_resize(void)
+{
+    BlockImage *img = make_qcow2("vmresize.qcow2", 4u << 20, 65536, 16);
+    GError *err = NULL;
+    uint8_t *v = vm_buf(9, 0, 2u << 20);
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 2u << 20, &err));
+    g_assert_true(block_truncate(img, 2u << 20, BLOCK_PREALLOC_OFF, true, &err));
+    g_assert_no_error(err);
+    assert_clean(img);
+    /* With 64 KiB clusters the area of a 2 MiB disk starts at 512 MiB. */
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 1u << 20, &err));
+    g_assert_true(block_truncate(img, 600u << 20, BLOCK_PREALLOC_OFF, false, &err));
+    g_assert_no_error(err);
+    uint8_t *out = g_malloc(1u << 20);
+    g_assert_true(block_pread(img, 512u << 20, out, 1u << 20, &err));
+    for (size_t i = 0; i < (1u << 20); i++)
+        g_assert_cmpuint(out[i], ==, 0);
+    assert_clean(img);
+    g_free(out);
+    g_free(v);
+    g_assert_true(block_close(img, &err));
+}
+
+/* A savevm killed after it raised the refcounts of the active clusters and cleared their
+ * copied flags, before the snapshot table named its L1 copy: the dirty bit makes the
+ * next open repair, which lowers the counts again and must restore the flags too. */
+static void test_repair_after_raised_counts(void)
+{
+    BlockImage *img = make_qcow2("raised.qcow2", 1u << 20, 512, 16);
+    Qcow2State *s = qcow2_state(img);
+    GError *err = NULL;
+    uint8_t *v = vm_buf(5, 0, 65536);
+    g_assert_true(block_pwrite(img, 0, v, 65536, &err));
+    g_assert_true(qcow2_vmstate_write(img, 0, v, 65536, &err));
+    g_mutex_lock(&s->lock);
+    g_assert_true(qcow2_flush_metadata(s, &err) &&
+                  qcow2_set_incompatible_bits(s, QCOW2_INCOMPAT_DIRTY, 0, &err) &&
+                  qcow2_update_l1_refcounts(s, s->l1, s->l1_size, 1, &err) &&
+                  qcow2_update_copied_flags(s, &err) && qcow2_flush_metadata(s, &err));
+    g_mutex_unlock(&s->lock);
+    g_assert_no_error(err);
+    g_assert_true(block_close(img, &err));
+    char *path = tmp_path("raised.qcow2");
+    BlockOpenOptions o = { .format = "qcow2" };
+    img = block_open(path, &o, &err);
+    g_assert_no_error(err);
+    assert_clean(img);
+    uint8_t *out = g_malloc(65536);
+    g_assert_true(block_pread(img, 0, out, 65536, &err));
+    g_assert_cmpmem(out, 65536, v, 65536);
+    g_assert_true(qcow2_vmstate_read(img, 0, out, 65536, &err));
+    g_assert_cmpmem(out, 65536, v, 65536);
+    block_close(img, NULL);
+    g_free(out);
+    g_free(v);
+    g_free(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -620,6 +837,9 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/huge-refcount-repair", test_huge_refcount_repair);
     g_test_add_func("/disks/snapshot-table", test_snapshot_table);
     g_test_add_func("/disks/snapshot-ops", test_snapshot_ops);
+    g_test_add_func("/disks/vmstate", test_vmstate);
+    g_test_add_func("/disks/vmstate-resize", test_vmstate_resize);
+    g_test_add_func("/disks/repair-after-raised-counts", test_repair_after_raised_counts);
     g_test_add_func("/disks/backing-paths", test_backing_paths);
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
