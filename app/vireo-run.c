@@ -5,6 +5,7 @@
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/qmp.h"
+#include "engine/snapshots.h"
 #include "engine/vm.h"
 #include "vireo-config.h"
 #ifdef HAVE_SDL2
@@ -42,6 +43,7 @@ typedef struct Options {
     char *vm;
     gboolean version;
     gboolean start_paused;
+    char *loadvm;
     char *fda, *fdb;
     char *boot;
     char *hd[4];
@@ -87,6 +89,7 @@ static GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
     { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
+    { "loadvm", 0, 0, G_OPTION_ARG_STRING, &opt.loadvm, "Start from the internal snapshot NAME (savevm)", "NAME" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -732,8 +735,20 @@ int main(int argc, char **argv)
     }
 #endif
 
-    /* -S leaves the VM created but stopped until a control client continues it. */
-    if (!opt.start_paused && !vm_start(vm, &err)) {
+    /* -loadvm: powered on paused, the snapshot loaded, then run (or left paused with -S). */
+    bool started = true;
+    if (opt.loadvm) {
+        if (!vm_start_paused(vm, &err) || !vm_snapshot_load(vm, opt.loadvm, &err)) {
+            g_prefix_error(&err, "-loadvm %s: ", opt.loadvm);
+            started = false;
+        } else if (!opt.start_paused) {
+            vm_resume(vm);
+        }
+    } else if (!opt.start_paused) {
+        /* -S leaves the VM created but stopped until a control client continues it. */
+        started = vm_start(vm, &err);
+    }
+    if (!started) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
         rs.exit_code = 1;
     } else {

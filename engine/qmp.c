@@ -6,6 +6,7 @@
  * keeps at most QMP_MAX_REQUEST bytes of one request, so no input makes memory grow
  * without bound; a client that stops reading is dropped once its backlog is too big. */
 #include "engine/qmp.h"
+#include "engine/snapshots.h"
 #include "engine/display.h"
 #include "engine/input.h"
 #include "engine/vm.h"
@@ -41,7 +42,16 @@ struct QmpServer {
     void (*quit_fn)(void *data);
     void *quit_data;
     guint quit_idle;
+    GPtrArray *jobs;           /* QmpJob: snapshot jobs until job-dismiss */
 };
+
+/* snapshot-save/-load/-delete run to the end inside the command (the VM is paused for
+ * them anyway) and are then kept, concluded, until job-dismiss, as QEMU keeps them. */
+typedef struct QmpJob {
+    char *id;
+    char *type;
+    char *error;               /* NULL: it succeeded */
+} QmpJob;
 
 struct QmpClient {
     QmpServer *srv;
@@ -418,6 +428,175 @@ static JsonNode *cmd_change_medium(QmpClient *c, JsonObject *args, GError **err)
     return NULL;
 }
 
+/* ---- snapshots: QEMU's HMP savevm/loadvm/delvm/info snapshots and its snapshot jobs ---- */
+
+static void job_free(gpointer p)
+{
+    QmpJob *j = p;
+    g_free(j->id);
+    g_free(j->type);
+    g_free(j->error);
+    g_free(j);
+}
+
+static void job_event(QmpServer *s, const char *id, const char *status)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, id);
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, status);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) data = json_builder_get_root(b);
+    broadcast_event(s, "JOB_STATUS_CHANGE", data);
+}
+
+static QmpJob *job_find(QmpServer *s, const char *id)
+{
+    for (guint i = 0; s->jobs && i < s->jobs->len; i++) {
+        QmpJob *j = s->jobs->pdata[i];
+        if (!strcmp(j->id, id))
+            return j;
+    }
+    return NULL;
+}
+
+/* The tag, and the one VM-state node QEMU's snapshot jobs name (we take any). */
+static JsonNode *run_snapshot_job(QmpClient *c, JsonObject *args, const char *type, GError **err)
+{
+    const char *id, *tag;
+    if (!arg_string(args, "job-id", true, &id, err) || !arg_string(args, "tag", true, &tag, err))
+        return NULL;
+    QmpServer *s = c->srv;
+    if (job_find(s, id)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Job ID '%s' already in use", id);
+        return NULL;
+    }
+    QmpJob *j = g_new0(QmpJob, 1);
+    j->id = g_strdup(id);
+    j->type = g_strdup(type);
+    if (!s->jobs)
+        s->jobs = g_ptr_array_new_with_free_func(job_free);
+    g_ptr_array_add(s->jobs, j);
+    job_event(s, id, "created");
+    job_event(s, id, "running");
+    GError *local = NULL;
+    bool ok = !strcmp(type, "snapshot-save") ? vm_snapshot_save(s->vm, tag, &local)
+              : !strcmp(type, "snapshot-load") ? vm_snapshot_load(s->vm, tag, &local)
+                                               : vm_snapshot_delete(s->vm, tag, &local);
+    if (!ok) {
+        j->error = g_strdup(local->message);
+        g_error_free(local);
+        job_event(s, id, "aborting");
+    } else {
+        job_event(s, id, "waiting");
+        job_event(s, id, "pending");
+    }
+    job_event(s, id, "concluded");
+    return NULL;
+}
+
+static JsonNode *cmd_snapshot_save(QmpClient *c, JsonObject *args, GError **err)
+{
+    return run_snapshot_job(c, args, "snapshot-save", err);
+}
+
+static JsonNode *cmd_snapshot_load(QmpClient *c, JsonObject *args, GError **err)
+{
+    return run_snapshot_job(c, args, "snapshot-load", err);
+}
+
+static JsonNode *cmd_snapshot_delete(QmpClient *c, JsonObject *args, GError **err)
+{
+    return run_snapshot_job(c, args, "snapshot-delete", err);
+}
+
+static JsonNode *cmd_query_jobs(QmpClient *c, JsonObject *args, GError **err)
+{
+    (void)args;
+    (void)err;
+    JsonArray *a = json_array_new();
+    for (guint i = 0; c->srv->jobs && i < c->srv->jobs->len; i++) {
+        QmpJob *j = c->srv->jobs->pdata[i];
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "id", j->id);
+        json_object_set_string_member(o, "type", j->type);
+        json_object_set_string_member(o, "status", "concluded");
+        json_object_set_int_member(o, "current-progress", 1);
+        json_object_set_int_member(o, "total-progress", 1);
+        if (j->error)
+            json_object_set_string_member(o, "error", j->error);
+        json_array_add_object_element(a, o);
+    }
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(n, a);
+    return n;
+}
+
+static JsonNode *cmd_job_dismiss(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *id;
+    if (!arg_string(args, "id", true, &id, err))
+        return NULL;
+    QmpJob *j = job_find(c->srv, id);
+    if (!j) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Job not found");
+        return NULL;
+    }
+    job_event(c->srv, id, "null");
+    g_ptr_array_remove(c->srv->jobs, j);
+    return NULL;
+}
+
+/* human-monitor-command {command-line}: the HMP snapshot commands. As in QEMU, an HMP
+ * command's failure is text in the reply ("Error: ..."), not a QMP error. */
+static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *line;
+    if (!arg_string(args, "command-line", true, &line, err))
+        return NULL;
+    g_auto(GStrv) words = g_strsplit_set(line, " \t", -1);
+    GPtrArray *w = g_ptr_array_new();
+    for (char **p = words; *p; p++)
+        if (**p)
+            g_ptr_array_add(w, *p);
+    const char *cmd = w->len ? w->pdata[0] : "";
+    const char *arg = w->len > 1 ? w->pdata[1] : NULL;
+    GError *local = NULL;
+    char *out = NULL;
+    Vm *vm = c->srv->vm;
+    if (!strcmp(cmd, "savevm")) {
+        g_autofree char *name = NULL;
+        if (!arg) {
+            g_autoptr(GDateTime) now = g_date_time_new_now_local();
+            name = g_date_time_format(now, "vm-%Y%m%d%H%M%S");
+        }
+        if (vm_snapshot_save(vm, arg ? arg : name, &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "loadvm") && arg) {
+        if (vm_snapshot_load(vm, arg, &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "delvm") && arg) {
+        if (vm_snapshot_delete(vm, arg, &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "snapshots")) {
+        out = vm_snapshot_list_text(vm, &local);
+    } else {
+        out = g_strdup_printf("Error: '%s': Vireo's monitor knows savevm [NAME], loadvm NAME, delvm NAME "
+                              "and info snapshots\r\n", line);
+    }
+    if (!out) {
+        out = g_strdup_printf("Error: %s\r\n", local->message);
+        g_error_free(local);
+    }
+    g_ptr_array_unref(w);
+    JsonNode *n = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(n, out);
+    g_free(out);
+    return n;
+}
+
 static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
 {
     QmpServer *s = c->srv;
@@ -697,6 +876,12 @@ static const struct {
     { "x-screen-text", cmd_screen_text },
     { "eject", cmd_eject },
     { "blockdev-change-medium", cmd_change_medium },
+    { "human-monitor-command", cmd_human_monitor },
+    { "snapshot-save", cmd_snapshot_save },
+    { "snapshot-load", cmd_snapshot_load },
+    { "snapshot-delete", cmd_snapshot_delete },
+    { "query-jobs", cmd_query_jobs },
+    { "job-dismiss", cmd_job_dismiss },
 };
 
 static JsonNode *cmd_query_commands(QmpClient *c, JsonObject *args, GError **err)
@@ -1019,6 +1204,8 @@ void qmp_server_free(QmpServer *s)
     while (s->clients)
         client_close(s->clients->data);
     display_client_free(s->display);
+    if (s->jobs)
+        g_ptr_array_unref(s->jobs);
     unlink(s->path);
     g_free(s->path);
     g_free(s);

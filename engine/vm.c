@@ -286,12 +286,8 @@ void vm_set_state_locked(Vm *vm, VmState s)
     g_source_unref(ev->source);
 }
 
-bool vm_start(Vm *vm, GError **err)
+static bool vm_power_on(Vm *vm, VmState state, GError **err)
 {
-    if (vm->started) {
-        vm_resume(vm);
-        return true;
-    }
     vm->started = true;
     g_mutex_lock(&vm->lock);
     vm_run_reset(vm);
@@ -301,9 +297,25 @@ bool vm_start(Vm *vm, GError **err)
     if (!vcpu_thread_start(vm, err))
         return false;
     g_mutex_lock(&vm->lock);
-    vm_set_state_locked(vm, VM_STATE_RUNNING);
+    vm_set_state_locked(vm, state);
     g_mutex_unlock(&vm->lock);
     return true;
+}
+
+bool vm_start(Vm *vm, GError **err)
+{
+    if (vm->started) {
+        vm_resume(vm);
+        return true;
+    }
+    return vm_power_on(vm, VM_STATE_RUNNING, err);
+}
+
+bool vm_start_paused(Vm *vm, GError **err)
+{
+    if (vm->started)
+        return true;
+    return vm_power_on(vm, VM_STATE_PAUSED, err);
 }
 
 void vm_pause(Vm *vm)

@@ -31,6 +31,9 @@ Vm *vm_new(const VmConfig *cfg, GError **err);
 void vm_free(Vm *vm);
 
 bool vm_start(Vm *vm, GError **err);
+/* Powers on (reset, vCPU thread) but leaves the VM paused: for loading a saved state
+ * before the guest runs (-loadvm); vm_start or vm_resume then runs it. */
+bool vm_start_paused(Vm *vm, GError **err);
 void vm_pause(Vm *vm);
 void vm_resume(Vm *vm);
 void vm_reset(Vm *vm);
