@@ -101,12 +101,12 @@ static Qcow2SnapshotInfo *find_snapshot(BlockImage *img, const char *name, GErro
     return found;
 }
 
-/* Pauses the VM and lets in-flight disk work finish; true if it was running. */
+/* Pauses the VM; true if it was running. Saving and loading device state drain the
+ * devices' in-flight disk work themselves. */
 static bool quiesce(Vm *vm)
 {
     bool was_running = vm_get_state(vm) == VM_STATE_RUNNING;
     vm_pause(vm);
-    device_list_drain(vm);
     return was_running;
 }
 

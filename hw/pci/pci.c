@@ -106,7 +106,9 @@ PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t ven
     PciDevice *d = g_new(PciDevice, 1);
     pci_device_init(d, bus, devfn, name, vendor, device, class_code, revision);
     d->embedded = false;
-    vm_add_reset_handler(bus->vm, device_reset, d);
+    /* The owner's state section carries this config space (pci_device_config_check and
+     * _load), so the reset needs no section of its own. */
+    vm_add_board_reset_handler(bus->vm, device_reset, d);
     return d;
 }
 

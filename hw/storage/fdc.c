@@ -1228,6 +1228,20 @@ static const DeviceProp fdc_props[] = {
     { NULL },
 };
 
+/* Snapshots: the disks in the drives (QEMU's names floppy0, floppy1). */
+static void fdc_for_each_image(Device *dev, DeviceImageFn fn, void *opaque)
+{
+    FdcState *s = (FdcState *)dev;
+    for (unsigned u = 0; u < FDC_MAX_DRIVES; u++) {
+        FdDrive *d = &s->drive[u];
+        if (!d->present || !d->img)
+            continue;
+        char name[16];
+        g_snprintf(name, sizeof(name), "floppy%u", u);
+        fn(opaque, name, d->img, !d->readonly);
+    }
+}
+
 static const DeviceClass fdc_class = {
     .name = "isa-fdc",
     .description = "82078 floppy disk controller with two drives",
@@ -1237,6 +1251,7 @@ static const DeviceClass fdc_class = {
     .realize = fdc_realize,
     .reset = fdc_hw_reset,
     .unrealize = fdc_unrealize,
+    .for_each_image = fdc_for_each_image,
 };
 
 __attribute__((constructor)) static void fdc_register(void)

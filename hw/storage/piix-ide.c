@@ -475,6 +475,22 @@ static const VmStateDesc piix_ide_vmsd = {
     .post_load = piix_ide_post_load,
 };
 
+/* Snapshots: every drive's image, named as QEMU names IDE drives (ide1-cd0). */
+static void piix_ide_for_each_image(Device *dev, DeviceImageFn fn, void *opaque)
+{
+    PiixIdeState *s = (PiixIdeState *)dev;
+    for (int c = 0; c < 2; c++) {
+        for (int u = 0; u < 2; u++) {
+            IdeDevice *d = &s->ch[c].dev[u];
+            if (d->kind == IDE_NONE || !d->img)
+                continue;
+            char name[16];
+            g_snprintf(name, sizeof(name), "ide%d-%s%d", c, d->kind == IDE_CDROM ? "cd" : "hd", u);
+            fn(opaque, name, d->img, d->kind == IDE_DISK && !block_is_read_only(d->img));
+        }
+    }
+}
+
 static const DeviceClass piix_ide_class = {
     .name = "piix3-ide",
     .description = "PIIX3 IDE controller (82371SB function 1) with bus-master DMA",
@@ -484,6 +500,7 @@ static const DeviceClass piix_ide_class = {
     .reset = piix_ide_reset,
     .unrealize = piix_ide_unrealize,
     .drain = piix_ide_drain,
+    .for_each_image = piix_ide_for_each_image,
 };
 
 __attribute__((constructor)) static void piix_ide_register(void)
