@@ -160,6 +160,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     c->snapshot = cfg->snapshot;
     c->qmp = g_strdup(cfg->qmp);
     c->vga = g_strdup(cfg->vga);
+    c->vm_dir = g_strdup(cfg->vm_dir);
     vm->cfg = c;
 
     if (c->smp > VM_CPUS_MAX) {
