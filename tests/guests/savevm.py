@@ -88,17 +88,23 @@ def scenario_freedos(opts, tmp):
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         time.sleep(0.5)
         saved_text = screen_text(vm)
+        # Paused around savevm and loadvm, the virtual clock stands still: the cursor's
+        # blink phase in the screendumps is the saved one exactly.
+        vm.command("stop")
         t0 = time.monotonic()
         hmp_ok(vm, "savevm s1")
         print("ok: savevm s1 in %.2f s" % (time.monotonic() - t0))
         saved = shot(vm, "saved")
+        vm.command("cont")
         dos_answers(vm, "after savevm")
         if screen_text(vm) == saved_text:
             raise TestFailure("VER changed nothing on the screen")
+        vm.command("stop")
         t0 = time.monotonic()
         hmp_ok(vm, "loadvm s1")
         print("ok: loadvm s1 in %.2f s" % (time.monotonic() - t0))
         same_picture(saved, shot(vm, "loaded"), "after loadvm")
+        vm.command("cont")
         print("ok: the screen after loadvm equals the one at savevm, pixel for pixel")
         dos_answers(vm, "after loadvm")
         print("ok: DOS answers after loadvm")
@@ -119,9 +125,10 @@ def scenario_freedos(opts, tmp):
         raise TestFailure("qemu-img snapshot -l does not show s1 with a VM state:\n" + snaps.stdout)
     print("ok: qemu-img check accepts the image; qemu-img snapshot -l:", row[0].strip())
 
-    vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-loadvm", "s1"], tmp)
+    vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-loadvm", "s1", "-S"], tmp)
     try:
         same_picture(saved, shot(vm, "reloaded"), "in a new vireo-run -loadvm s1")
+        vm.command("cont")
         print("ok: a new vireo-run -loadvm s1 shows the saved screen")
         dos_answers(vm, "in the new process")
         hmp_ok(vm, "delvm s1")
@@ -183,7 +190,7 @@ def scenario_library(opts, tmp):
             good = f.read()
         print("ok: savevm good wrote %s (%d bytes)" % (os.path.relpath(state, data), len(good)))
         dos_answers(vm, "after savevm")
-        before = shot(vm, "before")
+        before = screen_text(vm)
         damaged = {"cut": good[:len(good) // 2], "cut-header": good[:20],
                    "flipped": good[:len(good) // 3] + bytes([good[len(good) // 3] ^ 0x10]) + good[len(good) // 3 + 1:],
                    "tail": good + b"x"}
@@ -194,7 +201,9 @@ def scenario_library(opts, tmp):
             if not out.startswith("Error") or out.count("\n") > 1:
                 raise TestFailure("loadvm of a %s state: %r" % (name, out))
             print("ok: %s state refused: %s" % (name, out.strip()))
-        same_picture(before, shot(vm, "after-refusals"), "after the refused loads")
+        # Text, not pixels: the cursor blinks while the VM runs on.
+        if screen_text(vm) != before:
+            raise TestFailure("the screen changed with the refused loads:\n" + screen_text(vm))
         if vm.command("query-status")["status"] != "running":
             raise TestFailure("the VM stopped after refused loads")
         dos_answers(vm, "after the refused loads")
