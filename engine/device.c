@@ -272,6 +272,41 @@ bool device_set_prop(Device *dev, const char *name, const char *value, GError **
     return true;
 }
 
+char *device_prop_value(Device *dev, const DeviceProp *p)
+{
+    const void *field = (const uint8_t *)dev + p->offset;
+    switch (p->type) {
+    case DEVICE_PROP_U32: {
+        uint32_t v = *(const uint32_t *)field;
+        /* Ports and addresses read best in hex, as QEMU's info qtree shows them. */
+        return v > 9 ? g_strdup_printf("0x%x", v) : g_strdup_printf("%u", v);
+    }
+    case DEVICE_PROP_BOOL:
+        return g_strdup(*(const bool *)field ? "on" : "off");
+    case DEVICE_PROP_STRING: {
+        const char *v = *(char *const *)field;
+        return g_strdup(v ? v : "");
+    }
+    case DEVICE_PROP_CHARDEV:
+        return g_strdup(*(Chardev *const *)field ? "(set)" : "");
+    }
+    return g_strdup("?");
+}
+
+char *device_list_describe(Vm *vm)
+{
+    GString *s = g_string_new("bus: main-system-bus\n  type System\n");
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        g_string_append_printf(s, "  dev: %s, id \"%s\"\n", d->klass->name, d->id);
+        for (const DeviceProp *p = d->klass->props; p && p->name; p++) {
+            g_autofree char *v = device_prop_value(d, p);
+            g_string_append_printf(s, "    %s = %s\n", p->name, v);
+        }
+    }
+    return g_string_free(s, FALSE);
+}
+
 Device *device_find(Vm *vm, const char *id)
 {
     for (GList *l = vm->devices->devices.head; l; l = l->next) {

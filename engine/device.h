@@ -105,6 +105,10 @@ bool device_set_prop(Device *dev, const char *name, const char *value, GError **
 /* On failure the device is freed. */
 bool device_realize(Device *dev, GError **err);
 Device *device_find(Vm *vm, const char *id);
+/* A property's current value as text (for listings). */
+char *device_prop_value(Device *dev, const DeviceProp *p);
+/* Every device with its properties, as QEMU's "info qtree" lays it out (lock held). */
+char *device_list_describe(Vm *vm);
 /* The VM's devices in realize order (do not modify). */
 GList *device_list_head(Vm *vm);
 

@@ -7,6 +7,8 @@
  * without bound; a client that stops reading is dropped once its backlog is too big. */
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
+#include "engine/device.h"
+#include "engine/machine.h"
 #include "engine/display.h"
 #include "engine/input.h"
 #include "engine/vm.h"
@@ -549,6 +551,36 @@ static JsonNode *cmd_job_dismiss(QmpClient *c, JsonObject *args, GError **err)
     return NULL;
 }
 
+/* x-query-devices: the VM's devices in realize order with their class, description,
+ * properties and whether they carry state in savevm (Vireo's own; QEMU has info qtree). */
+static JsonNode *cmd_query_devices(QmpClient *c, JsonObject *args, GError **err)
+{
+    (void)args;
+    (void)err;
+    JsonArray *a = json_array_new();
+    Vm *vm = c->srv->vm;
+    vm_lock(vm);
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "id", d->id);
+        json_object_set_string_member(o, "type", d->klass->name);
+        json_object_set_string_member(o, "description", d->klass->description);
+        json_object_set_boolean_member(o, "migratable", d->klass->vmsd != NULL);
+        JsonObject *props = json_object_new();
+        for (const DeviceProp *p = d->klass->props; p && p->name; p++) {
+            g_autofree char *v = device_prop_value(d, p);
+            json_object_set_string_member(props, p->name, v);
+        }
+        json_object_set_object_member(o, "properties", props);
+        json_array_add_object_element(a, o);
+    }
+    vm_unlock(vm);
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(n, a);
+    return n;
+}
+
 /* human-monitor-command {command-line}: the HMP snapshot commands. As in QEMU, an HMP
  * command's failure is text in the reply ("Error: ..."), not a QMP error. */
 static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
@@ -582,9 +614,13 @@ static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
             out = g_strdup("");
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "snapshots")) {
         out = vm_snapshot_list_text(vm, &local);
+    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "qtree")) {
+        vm_lock(vm);
+        out = device_list_describe(vm);
+        vm_unlock(vm);
     } else {
-        out = g_strdup_printf("Error: '%s': Vireo's monitor knows savevm [NAME], loadvm NAME, delvm NAME "
-                              "and info snapshots\r\n", line);
+        out = g_strdup_printf("Error: '%s': Vireo's monitor knows savevm [NAME], loadvm NAME, delvm NAME, "
+                              "info snapshots and info qtree\r\n", line);
     }
     if (!out) {
         out = g_strdup_printf("Error: %s\r\n", local->message);
@@ -881,6 +917,7 @@ static const struct {
     { "snapshot-load", cmd_snapshot_load },
     { "snapshot-delete", cmd_snapshot_delete },
     { "query-jobs", cmd_query_jobs },
+    { "x-query-devices", cmd_query_devices },
     { "job-dismiss", cmd_job_dismiss },
 };
 

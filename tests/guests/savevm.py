@@ -108,6 +108,20 @@ def scenario_freedos(opts, tmp):
         print("ok: the screen after loadvm equals the one at savevm, pixel for pixel")
         dos_answers(vm, "after loadvm")
         print("ok: DOS answers after loadvm")
+        # Every device the VM has is a registered device whose state savevm carries.
+        devs = vm.command("x-query-devices")
+        types = {d["type"] for d in devs}
+        for want in ("isa-serial", "isa-pit", "isa-i8259", "mc146818rtc", "i8042", "i8257", "isa-fdc",
+                     "piix3-ide", "VGA", "i440FX-pcihost", "PIIX3", "PIIX4_PM", "fw_cfg_io"):
+            if want not in types:
+                raise TestFailure("x-query-devices does not list %s: %s" % (want, sorted(types)))
+        unsaved = [d["id"] for d in devs if not d["migratable"]]
+        if unsaved:
+            raise TestFailure("devices without saved state: %s" % unsaved)
+        qtree = hmp_ok(vm, "info qtree")
+        if "dev: isa-fdc" not in qtree or "iobase = 0x3f0" not in qtree:
+            raise TestFailure("info qtree:\n" + qtree)
+        print("ok: %d devices listed, all with saved state" % len(devs))
         listing = hmp_ok(vm, "info snapshots")
         if "s1" not in listing:
             raise TestFailure("info snapshots does not list s1:\n" + listing)
