@@ -17,9 +17,6 @@
 /* O_DIRECT needs aligned buffers, offsets and lengths: 4 KiB satisfies every host. */
 #define DIRECT_ALIGN 4096u
 
-/* Serialises read-modify-write cycles of misaligned O_DIRECT writes. */
-static GMutex bounce_lock;
-
 static void set_errno_error(GError **err, int errnum, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static void set_errno_error(GError **err, int errnum, const char *fmt, ...)
@@ -70,6 +67,9 @@ HostFile *host_file_open(const char *filename, bool read_only, bool direct, GErr
     f->direct = direct;
     f->punch_works = true;
     f->zero_range_works = true;
+    g_mutex_init(&f->size_lock);
+    g_mutex_init(&f->bounce_lock);
+    f->size_wanted = f->is_block_device ? 0 : (uint64_t)st.st_size;
     return f;
 }
 
@@ -78,8 +78,37 @@ void host_file_close(HostFile *f)
     if (!f)
         return;
     close(f->fd);
+    g_mutex_clear(&f->size_lock);
+    g_mutex_clear(&f->bounce_lock);
     g_free(f->filename);
     g_free(f);
+}
+
+/* Called before anything that may make the file reach end (writes, fallocate). */
+static void want_size(HostFile *f, uint64_t end)
+{
+    if (f->is_block_device)
+        return;
+    g_mutex_lock(&f->size_lock);
+    if (end > f->size_wanted)
+        f->size_wanted = end;
+    g_mutex_unlock(&f->size_lock);
+}
+
+static bool do_ftruncate(HostFile *f, uint64_t size, GError **err)
+{
+    if (size > (uint64_t)INT64_MAX) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID, "%s: size %" PRIu64 " is too large",
+                    f->filename, size);
+        return false;
+    }
+    while (ftruncate(f->fd, (off_t)size) < 0) {
+        if (errno == EINTR)
+            continue;
+        set_errno_error(err, errno, "%s: cannot resize to %" PRIu64 " bytes", f->filename, size);
+        return false;
+    }
+    return true;
 }
 
 static bool is_aligned(uint64_t v)
@@ -212,8 +241,13 @@ static bool raw_writev(HostFile *f, uint64_t offset, const struct iovec *iov, in
     }
     if (v != local)
         g_free(v);
+    return ok;
+}
+
+static bool write_through(HostFile *f, bool ok, GError **err)
+{
     if (ok && f->write_through)
-        ok = host_file_flush(f, err);
+        return host_file_flush(f, err);
     return ok;
 }
 
@@ -228,7 +262,10 @@ static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t 
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory");
         return false;
     }
-    g_mutex_lock(&bounce_lock);
+    /* Blocks shared with another misaligned write must not be read by one and written
+     * by the other in between. Aligned writes cover whole blocks of their own. */
+    g_mutex_lock(&f->bounce_lock);
+    want_size(f, offset + len);
     bool ok = true;
     if (start != offset || end != offset + len) {
         size_t got;
@@ -238,21 +275,22 @@ static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t 
     }
     if (ok) {
         memcpy((char *)bounce + (offset - start), buf, len);
-        /* The file must not grow past what the caller wrote: write whole blocks, then
-         * trim a tail that lay beyond the old end of the file. */
-        uint64_t old_size = 0;
-        bool grows = !f->is_block_device && host_file_size(f, &old_size, NULL) &&
-                     end > old_size && offset + len < end;
         struct iovec v = { bounce, blen };
         ok = raw_writev(f, start, &v, 1, err);
-        if (ok && grows) {
-            uint64_t want = offset + len > old_size ? offset + len : old_size;
-            ok = host_file_truncate(f, want, err);
-        }
     }
-    g_mutex_unlock(&bounce_lock);
+    if (ok && end > offset + len && !f->is_block_device) {
+        /* Whole blocks went out: trim the padding past the size the writes call for.
+         * size_wanted covers every write under way, so the trim cuts off none of them. */
+        g_mutex_lock(&f->size_lock);
+        uint64_t size;
+        ok = host_file_size(f, &size, err);
+        if (ok && size > f->size_wanted)
+            ok = do_ftruncate(f, f->size_wanted, err);
+        g_mutex_unlock(&f->size_lock);
+    }
+    g_mutex_unlock(&f->bounce_lock);
     free(bounce);
-    return ok;
+    return write_through(f, ok, err);
 }
 
 bool host_file_pwrite(HostFile *f, uint64_t offset, const void *buf, size_t len, GError **err)
@@ -261,8 +299,9 @@ bool host_file_pwrite(HostFile *f, uint64_t offset, const void *buf, size_t len,
         return true;
     if (!direct_ok(f, offset, buf, len))
         return bounced_write(f, offset, buf, len, err);
+    want_size(f, offset + len);
     struct iovec v = { (void *)buf, len };
-    return raw_writev(f, offset, &v, 1, err);
+    return write_through(f, raw_writev(f, offset, &v, 1, err), err);
 }
 
 bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, int iovcnt,
@@ -277,8 +316,10 @@ bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, in
     }
     if (total == 0)
         return true;
-    if (direct_ok(f, offset, NULL, 0) && aligned)
-        return raw_writev(f, offset, iov, iovcnt, err);
+    if (direct_ok(f, offset, NULL, 0) && aligned) {
+        want_size(f, offset + total);
+        return write_through(f, raw_writev(f, offset, iov, iovcnt, err), err);
+    }
     /* Misaligned under O_DIRECT: gather into one buffer and bounce it. */
     char *flat = g_malloc(total);
     size_t pos = 0;
@@ -338,18 +379,28 @@ bool host_file_truncate(HostFile *f, uint64_t size, GError **err)
         }
         return true;
     }
-    if (size > (uint64_t)INT64_MAX) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID, "%s: size %" PRIu64 " is too large",
-                    f->filename, size);
-        return false;
-    }
-    while (ftruncate(f->fd, (off_t)size) < 0) {
-        if (errno == EINTR)
-            continue;
-        set_errno_error(err, errno, "%s: cannot resize to %" PRIu64 " bytes", f->filename, size);
-        return false;
-    }
-    return true;
+    g_mutex_lock(&f->size_lock);
+    bool ok = do_ftruncate(f, size, err);
+    if (ok)
+        f->size_wanted = size;
+    g_mutex_unlock(&f->size_lock);
+    return ok;
+}
+
+bool host_file_extend(HostFile *f, uint64_t size, GError **err)
+{
+    if (f->is_block_device)
+        return host_file_truncate(f, size, err);
+    g_mutex_lock(&f->size_lock);
+    if (size > f->size_wanted)
+        f->size_wanted = size;
+    uint64_t cur;
+    bool ok = host_file_size(f, &cur, err);
+    /* Writes past size may be under way: resizing to size_wanted keeps them. */
+    if (ok && cur < size)
+        ok = do_ftruncate(f, f->size_wanted, err);
+    g_mutex_unlock(&f->size_lock);
+    return ok;
 }
 
 uint64_t host_file_allocated_bytes(HostFile *f)
@@ -404,13 +455,14 @@ bool host_file_write_zeroes(HostFile *f, uint64_t offset, uint64_t len, bool may
             return false;
         if (offset >= size) {
             /* Past the end of a file everything is already zero: just extend it. */
-            return host_file_truncate(f, offset + len, err);
+            return host_file_extend(f, offset + len, err);
         }
         if (may_unmap && f->punch_works && offset + len <= size &&
             fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
                       (off_t)len) == 0)
             return true;
         if (f->zero_range_works) {
+            want_size(f, offset + len); /* the range may reach past the end */
             if (fallocate(f->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)len) == 0)
                 return true;
             if (errno == EOPNOTSUPP || errno == ENOSYS)
@@ -432,6 +484,7 @@ bool host_file_preallocate(HostFile *f, uint64_t offset, uint64_t len, bool full
     if (len == 0)
         return true;
     if (!full) {
+        want_size(f, offset + len);
         int r = posix_fallocate(f->fd, (off_t)offset, (off_t)len);
         if (r == 0)
             return true;

@@ -20,6 +20,12 @@ typedef struct HostFile {
     bool write_through;   /* flush after every write */
     bool punch_works;     /* fallocate(PUNCH_HOLE) has not failed yet */
     bool zero_range_works;
+    /* Requests run on several threads at once. A write that grows the file raises
+     * size_wanted before it starts, and nothing that shrinks the file goes below it, so
+     * a trim never cuts off data another thread is landing past the trim point. */
+    GMutex size_lock;
+    uint64_t size_wanted;  /* the file size the writes so far call for */
+    GMutex bounce_lock;    /* serialises read-modify-write of misaligned O_DIRECT writes */
 } HostFile;
 
 HostFile *host_file_open(const char *filename, bool read_only, bool direct, GError **err);
@@ -36,7 +42,10 @@ bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, in
 /* fdatasync, unless the file was opened for cache=unsafe. */
 bool host_file_flush(HostFile *f, GError **err);
 bool host_file_size(HostFile *f, uint64_t *size, GError **err);
+/* Sets the size outright; only while no other request on f is in flight (resize). */
 bool host_file_truncate(HostFile *f, uint64_t size, GError **err);
+/* Grows the file to at least size; never shrinks it, whatever runs concurrently. */
+bool host_file_extend(HostFile *f, uint64_t size, GError **err);
 /* Bytes of host storage in use (st_blocks). */
 uint64_t host_file_allocated_bytes(HostFile *f);
 /* Releases the range's storage if the host can; no error when it cannot. The range reads
