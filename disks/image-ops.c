@@ -414,7 +414,10 @@ bool image_convert(const char *src_name, const char *dst_name, const ImageConver
                            o->target.prealloc != BLOCK_PREALLOC_FULL;
         Qcow2FormatInfo qi;
         uint64_t cluster = qcow2_get_format_info(dst, &qi) ? qi.cluster_size : 0;
-        if (cluster)
+        /* Compressed writes take exactly one cluster each. */
+        if (cluster && c.compress)
+            c.granule = cluster;
+        else if (cluster)
             c.granule = o->sparse_size > cluster ? o->sparse_size : cluster;
         else
             c.granule = o->sparse_size ? o->sparse_size : 4096;
