@@ -17,6 +17,14 @@
 /* O_DIRECT needs aligned buffers, offsets and lengths: 4 KiB satisfies every host. */
 #define DIRECT_ALIGN 4096u
 
+/* A change in flight on an O_DIRECT file (see HostFile.ranges). */
+typedef struct HostRange {
+    uint64_t start, end;   /* whole blocks */
+    bool rmw;
+    uint64_t serial;
+} HostRange;
+
+
 static void set_errno_error(GError **err, int errnum, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 static void set_errno_error(GError **err, int errnum, const char *fmt, ...)
@@ -68,7 +76,9 @@ HostFile *host_file_open(const char *filename, bool read_only, bool direct, GErr
     f->punch_works = true;
     f->zero_range_works = true;
     g_mutex_init(&f->size_lock);
-    g_mutex_init(&f->bounce_lock);
+    g_mutex_init(&f->range_lock);
+    g_cond_init(&f->range_cond);
+    f->ranges = g_array_new(FALSE, FALSE, sizeof(HostRange));
     f->size_wanted = f->is_block_device ? 0 : (uint64_t)st.st_size;
     return f;
 }
@@ -79,9 +89,59 @@ void host_file_close(HostFile *f)
         return;
     close(f->fd);
     g_mutex_clear(&f->size_lock);
-    g_mutex_clear(&f->bounce_lock);
+    g_mutex_clear(&f->range_lock);
+    g_cond_clear(&f->range_cond);
+    g_array_free(f->ranges, TRUE);
     g_free(f->filename);
     g_free(f);
+}
+
+static bool range_busy(HostFile *f, uint64_t start, uint64_t end, bool rmw)
+{
+    for (guint i = 0; i < f->ranges->len; i++) {
+        HostRange *r = &g_array_index(f->ranges, HostRange, i);
+        if ((rmw || r->rmw) && r->start < end && start < r->end)
+            return true;
+    }
+    return false;
+}
+
+/* Waits until the blocks of [offset, offset + len) are free of conflicting changes and
+ * claims them: a read-modify-write conflicts with any change to its blocks, other
+ * changes only with read-modify-writes (overlapping plain writes are the caller's
+ * business, and touch no bytes but their own). Returns a token for range_leave; 0 when
+ * the file needs no tracking (no O_DIRECT). */
+static uint64_t range_enter(HostFile *f, uint64_t offset, uint64_t len, bool rmw)
+{
+    if (!f->direct || len == 0)
+        return 0;
+    HostRange r = {
+        .start = offset & ~(uint64_t)(DIRECT_ALIGN - 1),
+        .end = (offset + len + DIRECT_ALIGN - 1) & ~(uint64_t)(DIRECT_ALIGN - 1),
+        .rmw = rmw,
+    };
+    g_mutex_lock(&f->range_lock);
+    while (range_busy(f, r.start, r.end, rmw))
+        g_cond_wait(&f->range_cond, &f->range_lock);
+    r.serial = ++f->range_serial;
+    g_array_append_val(f->ranges, r);
+    g_mutex_unlock(&f->range_lock);
+    return r.serial;
+}
+
+static void range_leave(HostFile *f, uint64_t token)
+{
+    if (!token)
+        return;
+    g_mutex_lock(&f->range_lock);
+    for (guint i = 0; i < f->ranges->len; i++) {
+        if (g_array_index(f->ranges, HostRange, i).serial == token) {
+            g_array_remove_index_fast(f->ranges, i);
+            break;
+        }
+    }
+    g_cond_broadcast(&f->range_cond);
+    g_mutex_unlock(&f->range_lock);
 }
 
 /* Called before anything that may make the file reach end (writes, fallocate). */
@@ -262,9 +322,7 @@ static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t 
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory");
         return false;
     }
-    /* Blocks shared with another misaligned write must not be read by one and written
-     * by the other in between. Aligned writes cover whole blocks of their own. */
-    g_mutex_lock(&f->bounce_lock);
+    uint64_t token = range_enter(f, offset, len, true);
     want_size(f, offset + len);
     bool ok = true;
     if (start != offset || end != offset + len) {
@@ -288,7 +346,7 @@ static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t 
             ok = do_ftruncate(f, f->size_wanted, err);
         g_mutex_unlock(&f->size_lock);
     }
-    g_mutex_unlock(&f->bounce_lock);
+    range_leave(f, token);
     free(bounce);
     return write_through(f, ok, err);
 }
@@ -301,7 +359,10 @@ bool host_file_pwrite(HostFile *f, uint64_t offset, const void *buf, size_t len,
         return bounced_write(f, offset, buf, len, err);
     want_size(f, offset + len);
     struct iovec v = { (void *)buf, len };
-    return write_through(f, raw_writev(f, offset, &v, 1, err), err);
+    uint64_t token = range_enter(f, offset, len, false);
+    bool ok = raw_writev(f, offset, &v, 1, err);
+    range_leave(f, token);
+    return write_through(f, ok, err);
 }
 
 bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, int iovcnt,
@@ -318,7 +379,10 @@ bool host_file_pwritev(HostFile *f, uint64_t offset, const struct iovec *iov, in
         return true;
     if (direct_ok(f, offset, NULL, 0) && aligned) {
         want_size(f, offset + total);
-        return write_through(f, raw_writev(f, offset, iov, iovcnt, err), err);
+        uint64_t token = range_enter(f, offset, total, false);
+        bool ok = raw_writev(f, offset, iov, iovcnt, err);
+        range_leave(f, token);
+        return write_through(f, ok, err);
     }
     /* Misaligned under O_DIRECT: gather into one buffer and bounce it. */
     char *flat = g_malloc(total);
@@ -411,12 +475,9 @@ uint64_t host_file_allocated_bytes(HostFile *f)
     return (uint64_t)st.st_blocks * 512;
 }
 
-bool host_file_discard(HostFile *f, uint64_t offset, uint64_t len, bool *zeroed, GError **err)
+static bool discard_tracked(HostFile *f, uint64_t offset, uint64_t len, bool *zeroed,
+                            GError **err)
 {
-    if (zeroed)
-        *zeroed = false;
-    if (len == 0 || f->read_only)
-        return true;
     if (f->is_block_device) {
         uint64_t range[2] = { offset, len };
         /* Whether a discarded device range reads as zeros is device specific. */
@@ -440,16 +501,46 @@ bool host_file_discard(HostFile *f, uint64_t offset, uint64_t len, bool *zeroed,
     return true;
 }
 
+bool host_file_discard(HostFile *f, uint64_t offset, uint64_t len, bool *zeroed, GError **err)
+{
+    if (zeroed)
+        *zeroed = false;
+    if (len == 0 || f->read_only)
+        return true;
+    uint64_t token = range_enter(f, offset, len, false);
+    bool ok = discard_tracked(f, offset, len, zeroed, err);
+    range_leave(f, token);
+    return ok;
+}
+
+/* The host's own ways of zeroing; false when none worked (then zeros are written). */
+static bool zero_tracked(HostFile *f, uint64_t offset, uint64_t len, bool may_unmap)
+{
+    if (f->is_block_device) {
+        uint64_t range[2] = { offset, len };
+        return ioctl(f->fd, BLKZEROOUT, range) == 0;
+    }
+    uint64_t size;
+    if (may_unmap && f->punch_works && host_file_size(f, &size, NULL) && offset + len <= size &&
+        fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                  (off_t)len) == 0)
+        return true;
+    if (f->zero_range_works) {
+        want_size(f, offset + len); /* the range may reach past the end */
+        if (fallocate(f->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)len) == 0)
+            return true;
+        if (errno == EOPNOTSUPP || errno == ENOSYS)
+            f->zero_range_works = false;
+    }
+    return false;
+}
+
 bool host_file_write_zeroes(HostFile *f, uint64_t offset, uint64_t len, bool may_unmap,
                             GError **err)
 {
     if (len == 0)
         return true;
-    if (f->is_block_device) {
-        uint64_t range[2] = { offset, len };
-        if (ioctl(f->fd, BLKZEROOUT, range) == 0)
-            return true;
-    } else {
+    if (!f->is_block_device) {
         uint64_t size;
         if (!host_file_size(f, &size, err))
             return false;
@@ -457,18 +548,12 @@ bool host_file_write_zeroes(HostFile *f, uint64_t offset, uint64_t len, bool may
             /* Past the end of a file everything is already zero: just extend it. */
             return host_file_extend(f, offset + len, err);
         }
-        if (may_unmap && f->punch_works && offset + len <= size &&
-            fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-                      (off_t)len) == 0)
-            return true;
-        if (f->zero_range_works) {
-            want_size(f, offset + len); /* the range may reach past the end */
-            if (fallocate(f->fd, FALLOC_FL_ZERO_RANGE, (off_t)offset, (off_t)len) == 0)
-                return true;
-            if (errno == EOPNOTSUPP || errno == ENOSYS)
-                f->zero_range_works = false;
-        }
     }
+    uint64_t token = range_enter(f, offset, len, false);
+    bool done = zero_tracked(f, offset, len, may_unmap);
+    range_leave(f, token);
+    if (done)
+        return true;
     while (len > 0) {
         size_t chunk = len > ZERO_BUFFER_SIZE ? ZERO_BUFFER_SIZE : (size_t)len;
         if (!host_file_pwrite(f, offset, host_zero_buffer(chunk), chunk, err))

@@ -25,7 +25,13 @@ typedef struct HostFile {
      * a trim never cuts off data another thread is landing past the trim point. */
     GMutex size_lock;
     uint64_t size_wanted;  /* the file size the writes so far call for */
-    GMutex bounce_lock;    /* serialises read-modify-write of misaligned O_DIRECT writes */
+    /* O_DIRECT only: the 4 KiB blocks that changes in flight cover. A misaligned write
+     * reads whole blocks, patches them and writes them back; nothing else may change
+     * those blocks meanwhile, or the write-back undoes it. */
+    GMutex range_lock;
+    GCond range_cond;
+    GArray *ranges;        /* HostRange */
+    uint64_t range_serial;
 } HostFile;
 
 HostFile *host_file_open(const char *filename, bool read_only, bool direct, GError **err);
