@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *tmpdir;
@@ -691,6 +692,79 @@ static void test_direct_rmw_race(void)
                 r.rounds);
 }
 
+/* Issue 21: clusters leaked by a writer that died are reclaimed by the next read-write
+ * open. The writer (a child) allocates and frees, flushes, allocates more and exits
+ * without closing, as a killed process would; the image must carry the dirty bit, and
+ * one read-write open and close later it has no leaks and no dirty bit. */
+static void test_dirty_reclaim(void)
+{
+    char *path = tmp_path("dirty.qcow2");
+    Qcow2CreateOptions co = { .size = 8 << 20, .cluster_size = 4096 };
+    GError *err = NULL;
+    g_assert_true(qcow2_create(path, &co, &err));
+    fflush(NULL);
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        BlockOpenOptions oo = { .format = "qcow2" };
+        BlockImage *img = block_open(path, &oo, NULL);
+        if (!img)
+            _exit(1);
+        uint8_t buf[8192];
+        memset(buf, 0x5a, sizeof(buf));
+        bool ok = true;
+        for (uint64_t off = 0; off < (2 << 20) && ok; off += 16384)
+            ok = block_pwrite(img, off, buf, sizeof(buf), NULL);
+        /* Dropped clusters: their counts are lowered only after the next flush... */
+        ok = ok && block_discard(img, 0, 1 << 20, NULL) && block_flush(img, NULL);
+        ok = ok && block_discard(img, 1 << 20, 1 << 20, NULL) &&
+             block_pwrite(img, 3 << 20, buf, sizeof(buf), NULL) && block_flush(img, NULL);
+        /* ...and these allocations reach the disk without their L2 entries. */
+        for (uint64_t off = 4 << 20; off < (6 << 20) && ok; off += 65536)
+            ok = block_pwrite(img, off, buf, sizeof(buf), NULL);
+        Qcow2State *s = qcow2_state(img);
+        g_mutex_lock(&s->lock);
+        ok = ok && qcow2_cache_flush(s->refblock_cache, NULL) && qcow2_sync(s, NULL);
+        g_mutex_unlock(&s->lock);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    BlockOpenOptions ro = { .format = "qcow2", .read_only = true, .check_mode = true };
+    BlockImage *img = block_open(path, &ro, &err);
+    g_assert_no_error(err);
+    Qcow2FormatInfo fi;
+    g_assert_true(qcow2_get_format_info(img, &fi));
+    g_assert_true(fi.dirty);
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, >, 0);
+    block_close(img, NULL);
+
+    BlockOpenOptions rw = { .format = "qcow2" };
+    img = block_open(path, &rw, &err);
+    g_assert_no_error(err);
+    g_assert_true(block_close(img, &err));
+
+    img = block_open(path, &ro, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcow2_get_format_info(img, &fi));
+    g_assert_false(fi.dirty);
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, ==, 0);
+    /* The data the writer flushed is still there. */
+    uint8_t out[8192];
+    g_assert_true(block_pread(img, 3 << 20, out, sizeof(out), &err));
+    g_assert_cmpuint(out[0], ==, 0x5a);
+    g_assert_cmpuint(out[8191], ==, 0x5a);
+    block_close(img, NULL);
+    g_free(path);
+}
+
 /* An open overlay file in the temporary directory that has no name any more. */
 static bool has_unlinked_overlay(void)
 {
@@ -780,6 +854,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
     g_test_add_func("/disks/aio", test_aio);
     g_test_add_func("/disks/direct-stream", test_direct_stream);
+    g_test_add_func("/disks/dirty-reclaim", test_dirty_reclaim);
     g_test_add_func("/disks/direct-rmw-race", test_direct_rmw_race);
     g_test_add_func("/disks/temp-overlay", test_temp_overlay);
     g_test_add_func("/disks/parse-size", test_parse_size);
