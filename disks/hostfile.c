@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define ZERO_BUFFER_SIZE (2u * 1024 * 1024)
@@ -38,7 +40,184 @@ static void set_errno_error(GError **err, int errnum, const char *fmt, ...)
     g_free(what);
 }
 
-HostFile *host_file_open(const char *filename, bool read_only, bool direct, GError **err)
+/* Image locking (see HostLockMode) -----------------------------------------------------*/
+
+#define LOCK_PERM_BASE 100
+#define LOCK_SHARED_BASE 200
+#define PERM_READ (1u << 0)      /* QEMU's BLK_PERM_CONSISTENT_READ */
+#define PERM_WRITE (1u << 1)     /* BLK_PERM_WRITE */
+#define PERM_RESIZE (1u << 3)    /* BLK_PERM_RESIZE */
+#define PERM_ALL 0xfu            /* BLK_PERM_ALL as of QEMU 7.2 (no GRAPH_MOD any more) */
+
+static const char *const perm_names[] = { "consistent read", "write", "write unchanged",
+                                          "resize" };
+
+/* What QEMU's file node asks for and shares under each mode. */
+static void lock_perms(HostLockMode mode, unsigned *perm, unsigned *shared)
+{
+    switch (mode) {
+    case HOST_LOCK_SHARED:
+        *perm = PERM_READ;
+        *shared = PERM_ALL;
+        break;
+    case HOST_LOCK_READ:
+        *perm = PERM_READ;
+        *shared = PERM_ALL & ~(PERM_WRITE | PERM_RESIZE);
+        break;
+    case HOST_LOCK_WRITE:
+        *perm = PERM_READ | PERM_WRITE | PERM_RESIZE;
+        *shared = PERM_ALL & ~(PERM_WRITE | PERM_RESIZE);
+        break;
+    default:
+        *perm = 0;
+        *shared = PERM_ALL;
+        break;
+    }
+}
+
+/* A shared lock on one byte; QEMU never takes exclusive ones, so this only fails where
+ * the host offers no OFD locks. */
+static int lock_byte(int fd, off_t byte)
+{
+    struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* Whether another open file holds a lock on byte (ours are invisible to the test). */
+static bool byte_held(int fd, off_t byte)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return false;
+    return fl.l_type != F_UNLCK;
+}
+
+/* Whether an fdinfo "lock:" line is an OFD lock on (dev, ino) covering byte. */
+static bool lock_line_covers(const char *line, dev_t dev, ino_t ino, off_t byte)
+{
+    const char *p = strstr(line, "OFDLCK");
+    unsigned maj, min;
+    unsigned long long inode;
+    long long start;
+    char end[32];
+    if (!p || sscanf(p, "OFDLCK %*s %*s %*d %x:%x:%llu %lld %31s", &maj, &min, &inode, &start,
+                     end) != 5)
+        return false;
+    if (maj != major(dev) || min != minor(dev) || inode != (unsigned long long)ino)
+        return false;
+    return byte >= start && (!strcmp(end, "EOF") || byte <= g_ascii_strtoll(end, NULL, 10));
+}
+
+/* "qemu-system-x86 (pid 4242)" for a process with a lock on byte of the file, as far
+ * as /proc shows (other users' processes do not show); NULL if none is found. */
+static char *lock_holder(HostFile *f, off_t byte)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return NULL;
+    GDir *procs = g_dir_open("/proc", 0, NULL);
+    if (!procs)
+        return NULL;
+    char *found = NULL;
+    const char *pid;
+    while (!found && (pid = g_dir_read_name(procs))) {
+        if (!g_ascii_isdigit(pid[0]))
+            continue;
+        char *fddir = g_build_filename("/proc", pid, "fd", NULL);
+        GDir *fds = g_dir_open(fddir, 0, NULL);
+        const char *fd;
+        while (!found && fds && (fd = g_dir_read_name(fds))) {
+            char *link = g_build_filename(fddir, fd, NULL);
+            struct stat t;
+            bool same = stat(link, &t) == 0 && t.st_dev == st.st_dev && t.st_ino == st.st_ino;
+            g_free(link);
+            if (!same)
+                continue;
+            char *info_path = g_build_filename("/proc", pid, "fdinfo", fd, NULL);
+            char *info = NULL;
+            if (g_file_get_contents(info_path, &info, NULL, NULL)) {
+                gchar **lines = g_strsplit(info, "\n", -1);
+                for (gchar **l = lines; *l && !found; l++) {
+                    if (!g_str_has_prefix(*l, "lock:") ||
+                        !lock_line_covers(*l, st.st_dev, st.st_ino, byte))
+                        continue;
+                    char *comm_path = g_build_filename("/proc", pid, "comm", NULL);
+                    char *comm = NULL;
+                    if (g_file_get_contents(comm_path, &comm, NULL, NULL))
+                        g_strstrip(comm);
+                    bool self = (pid_t)g_ascii_strtoll(pid, NULL, 10) == getpid();
+                    found = g_strdup_printf("%s (pid %s%s)", comm ? comm : "a process", pid,
+                                            self ? ", this very process" : "");
+                    g_free(comm);
+                    g_free(comm_path);
+                }
+                g_strfreev(lines);
+            }
+            g_free(info);
+            g_free(info_path);
+        }
+        if (fds)
+            g_dir_close(fds);
+        g_free(fddir);
+    }
+    g_dir_close(procs);
+    return found;
+}
+
+/* Locks f as QEMU would, then looks for conflicts the way QEMU does (wanted permissions
+ * first, then the ones not shared); on a conflict the error names the holder. */
+static bool lock_image(HostFile *f, HostLockMode mode, GError **err)
+{
+    unsigned perm, shared;
+    lock_perms(mode, &perm, &shared);
+    for (unsigned i = 0; i < G_N_ELEMENTS(perm_names); i++) {
+        int r = 0;
+        if (perm & (1u << i))
+            r = lock_byte(f->fd, LOCK_PERM_BASE + i);
+        if (!r && !(shared & (1u << i)))
+            r = lock_byte(f->fd, LOCK_SHARED_BASE + i);
+        if (r == -EINVAL || r == -ENOSYS || r == -EOPNOTSUPP)
+            return true; /* no OFD locks on this host or file system: QEMU cannot lock either */
+        if (r) {
+            set_errno_error(err, -r, "%s: cannot lock byte %u", f->filename,
+                            (perm & (1u << i)) ? LOCK_PERM_BASE + i : LOCK_SHARED_BASE + i);
+            return false;
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < G_N_ELEMENTS(perm_names); i++) {
+            bool check = pass == 0 ? (perm & (1u << i)) != 0 : (shared & (1u << i)) == 0;
+            off_t byte = (pass == 0 ? LOCK_SHARED_BASE : LOCK_PERM_BASE) + i;
+            if (!check || !byte_held(f->fd, byte))
+                continue;
+            /* QEMU's own words last, so its users recognise the situation. */
+            char *holder = lock_holder(f, byte);
+            if (pass == 0)
+                g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_LOCKED,
+                            "'%s' is in use by %s, which lets nobody else %s it: "
+                            "Failed to get \"%s\" lock", f->filename,
+                            holder ? holder : "another process",
+                            i == 0 ? "read" : i == 3 ? "resize" : "write to", perm_names[i]);
+            else
+                g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_LOCKED,
+                            "'%s' is in use by %s, which holds it for %s: "
+                            "Failed to get shared \"%s\" lock", f->filename,
+                            holder ? holder : "another process",
+                            i == 1 ? "writing" : i == 3 ? "resizing" : perm_names[i],
+                            perm_names[i]);
+            g_free(holder);
+            return false;
+        }
+    }
+    return true;
+}
+
+HostFile *host_file_open(const char *filename, bool read_only, bool direct, HostLockMode lock,
+                         GError **err)
 {
     int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
     if (direct)
@@ -80,6 +259,11 @@ HostFile *host_file_open(const char *filename, bool read_only, bool direct, GErr
     g_cond_init(&f->range_cond);
     f->ranges = g_array_new(FALSE, FALSE, sizeof(HostRange));
     f->size_wanted = f->is_block_device ? 0 : (uint64_t)st.st_size;
+    /* Closing the descriptor drops the locks, whatever happened. */
+    if (lock != HOST_LOCK_NONE && !lock_image(f, lock, err)) {
+        host_file_close(f);
+        return NULL;
+    }
     return f;
 }
 

@@ -10,6 +10,19 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+/* Image locking, interoperable with QEMU's (block/file-posix.c since 2.10): shared OFD
+ * locks on single bytes of the file, 100 + i while holding permission i and 200 + i
+ * while refusing to share it, for QEMU's permissions 0 consistent read, 1 write,
+ * 2 write unchanged, 3 resize. An open first locks its own bytes, then fails if another
+ * open file holds a byte that conflicts: 200 + i for a permission it wants, 100 + i for
+ * one it will not share. */
+typedef enum {
+    HOST_LOCK_NONE,    /* locking=off: no locks, no checks */
+    HOST_LOCK_SHARED,  /* read; anyone may write meanwhile (force-share) */
+    HOST_LOCK_READ,    /* read; nobody may write or resize meanwhile */
+    HOST_LOCK_WRITE,   /* read, write, resize; nobody else may write or resize */
+} HostLockMode;
+
 typedef struct HostFile {
     int fd;
     char *filename;
@@ -34,7 +47,10 @@ typedef struct HostFile {
     uint64_t range_serial;
 } HostFile;
 
-HostFile *host_file_open(const char *filename, bool read_only, bool direct, GError **err);
+/* A lock conflict fails with BLOCK_ERROR_LOCKED and one line naming the image and, when
+ * /proc tells, the process that holds it. */
+HostFile *host_file_open(const char *filename, bool read_only, bool direct, HostLockMode lock,
+                         GError **err);
 void host_file_close(HostFile *f);
 
 /* Reads exactly len bytes; reaching the end of the file is an error (metadata). */

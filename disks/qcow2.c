@@ -221,7 +221,7 @@ static void free_state(Qcow2State *s)
 
 static bool qcow2_open(BlockImage *img, const BlockOpenOptions *opts, GError **err)
 {
-    img->file = block_open_host_file(img->filename, img->read_only, img->cache, err);
+    img->file = block_open_host_file(img, err);
     if (!img->file)
         return false;
     Qcow2State *s = g_new0(Qcow2State, 1);

@@ -655,7 +655,7 @@ static void test_direct_rmw_race(void)
     g_assert_true(g_file_set_contents(path, "", 0, NULL));
     g_assert_true(truncate(path, 4096) == 0);
     GError *err = NULL;
-    HostFile *f = host_file_open(path, false, true, &err);
+    HostFile *f = host_file_open(path, false, true, HOST_LOCK_WRITE, &err);
     if (!f) {
         g_test_skip(err->message);
         g_clear_error(&err);
