@@ -520,7 +520,7 @@ static bool bounced_write(HostFile *f, uint64_t offset, const void *buf, size_t 
         struct iovec v = { bounce, blen };
         ok = raw_writev(f, start, &v, 1, err);
     }
-    if (ok && end > offset + len && !f->is_block_device) {
+    if (ok && end > offset + len && !f->is_block_device && !f->padding_ok) {
         /* Whole blocks went out: trim the padding past the size the writes call for.
          * size_wanted covers every write under way, so the trim cuts off none of them. */
         g_mutex_lock(&f->size_lock);

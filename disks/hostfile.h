@@ -33,6 +33,9 @@ typedef struct HostFile {
     bool write_through;   /* flush after every write */
     bool punch_works;     /* fallocate(PUNCH_HOLE) has not failed yet */
     bool zero_range_works;
+    /* The format does not need the file's exact size (qcow2): a misaligned O_DIRECT write
+     * at the end may leave its block's zero padding instead of truncating it off. */
+    bool padding_ok;
     /* Requests run on several threads at once. A write that grows the file raises
      * size_wanted before it starts, and nothing that shrinks the file goes below it, so
      * a trim never cuts off data another thread is landing past the trim point. */
