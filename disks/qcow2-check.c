@@ -109,9 +109,8 @@ static void weigh_l1(Check *c, const uint64_t *l1, uint32_t size, uint64_t weigh
             say(c, "ERROR found L1 entry with reserved bits set: %" PRIx64, e);
             c->res->corruptions++;
         }
+        /* An entry with flags but offset 0 names the header as its table, to qemu-img. */
         uint64_t l2 = e & QCOW2_OFFSET_MASK;
-        if (!l2)
-            continue;
         if (qcow2_offset_into_cluster(s, l2)) {
             say(c, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted",
                 l2);
@@ -146,11 +145,17 @@ static void count_l2(Check *c, uint64_t l2_off, uint64_t weight, uint8_t *buf)
         return;
     for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++) {
         uint64_t e = qcow2_l2_get(buf, j);
-        switch (qcow2_entry_type(s, e)) {
+        Qcow2ClusterType type = qcow2_entry_type(s, e);
+        /* qemu-img's order and words, so both list the same problems. */
+        if (type != QCOW2_CLUSTER_COMPRESSED && (e & QCOW2_L2E_STD_RESERVED)) {
+            say(c, "ERROR found l2 entry with reserved bits set: %" PRIx64, e);
+            c->res->corruptions++;
+        }
+        switch (type) {
         case QCOW2_CLUSTER_COMPRESSED: {
             if (e & QCOW2_OFLAG_COPIED) {
-                say(c, "ERROR: coffset=0x%" PRIx64 ": Compressed cluster has copied flag set",
-                    e & s->coffset_mask);
+                say(c, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set for "
+                       "compressed clusters", e & s->coffset_mask);
                 c->res->corruptions++;
             }
             /* The exact bytes, as qemu-img counts and prints them. */
@@ -163,12 +168,8 @@ static void count_l2(Check *c, uint64_t l2_off, uint64_t weight, uint8_t *buf)
         case QCOW2_CLUSTER_ZERO_ALLOC: {
             uint64_t host = e & QCOW2_OFFSET_MASK;
             if (qcow2_offset_into_cluster(s, host)) {
-                say(c, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; L2 entry "
-                       "corrupted.", host);
-                c->res->corruptions++;
-            }
-            if (e & QCOW2_L2E_STD_RESERVED & ~(uint64_t)(s->version >= 3 ? 0 : 1)) {
-                say(c, "ERROR: L2 entry 0x%" PRIx64 " has reserved bits set", e);
+                say(c, "ERROR offset=%" PRIx64 ": %s cluster is not properly aligned; L2 entry "
+                       "corrupted.", host, type == QCOW2_CLUSTER_NORMAL ? "Data" : "Preallocated");
                 c->res->corruptions++;
             }
             add_refs(c, host, s->cluster_size, weight);

@@ -31,9 +31,15 @@ def run(*cmd, ok=(0,)):
 
 
 def check(tool, img):
+    """The counts, and the problems listed (in any order; vireo-img lists them only
+    in human output)."""
     p = run(tool, "check", "--output=json", img, ok=(0, 2, 3))
     j = json.loads(p.stdout)
-    return {k: j.get(k, 0) for k in ("corruptions", "leaks", "check-errors")}, p.stderr
+    counts = {k: j.get(k, 0) for k in ("corruptions", "leaks", "check-errors")}
+    h = run(tool, "check", img, ok=(0, 2, 3))
+    counts["lines"] = sorted(l for l in h.stderr.splitlines()
+                             if l.startswith(("ERROR", "Leaked", "Repairing")))
+    return counts, h.stderr
 
 
 class Qcow2:
@@ -204,7 +210,7 @@ def main():
             q, qerr = check("qemu-img", img)
             v, verr = check(VIMG, img)
             if q != v:
-                print(f"FAIL: {name}: qemu-img {q}, vireo-img {v}\n--- qemu-img:\n{qerr}--- vireo-img:\n{verr}")
+                print(f"FAIL: {name}: qemu-img and vireo-img differ\n--- qemu-img:\n{qerr}--- vireo-img:\n{verr}")
                 failures += 1
                 continue
             # What qemu-img reads before the repair (a data cluster past EOF reads as
