@@ -19,6 +19,8 @@
 
 static const char *command = "";
 static bool quiet;
+/* -U (--force-share): read an image even while another process writes it, as qemu-img. */
+static bool force_share;
 
 static G_NORETURN void usage_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -36,7 +38,10 @@ static G_NORETURN void usage_error(const char *fmt, ...)
 
 static int fail(GError *err)
 {
-    fprintf(stderr, "vireo-img: %s\n", err ? err->message : "unknown error");
+    bool locked = g_error_matches(err, BLOCK_ERROR, BLOCK_ERROR_LOCKED);
+    fprintf(stderr, "vireo-img: %s%s\n", err ? err->message : "unknown error",
+            locked && !force_share ? " (read-only commands read it anyway with -U, --force-share)"
+                                   : "");
     if (err)
         g_error_free(err);
     return 1;
@@ -471,7 +476,7 @@ static int cmd_info(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, ":f:U", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); format = optarg; break;
-        case 'U': break; /* vireo-img takes no image locks to override */
+        case 'U': force_share = true; break;
         case OPT_OUTPUT: json = output_json(optarg); break;
         case OPT_CHAIN: chain = true; break;
         default: bad_option(ch, argv);
@@ -484,7 +489,7 @@ static int cmd_info(int argc, char **argv)
         usage_error("expecting a filename");
     /* Without --backing-chain a missing backing file must not stop info. */
     BlockOpenOptions o = { .read_only = true, .format = format, .no_backing = !chain,
-                           .check_mode = true };
+                           .check_mode = true, .force_share = force_share };
     GError *err = NULL;
     BlockImage *img = block_open(filename, &o, &err);
     if (!img)
@@ -609,7 +614,7 @@ static int cmd_check(int argc, char **argv)
                 usage_error("-r must be leaks or all, not '%s'", optarg);
             break;
         case 'q': quiet = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         case OPT_OUTPUT: json = output_json(optarg); break;
         default: bad_option(ch, argv);
         }
@@ -619,8 +624,10 @@ static int cmd_check(int argc, char **argv)
     no_more_operands(argc, argv, idx);
     if (!filename)
         usage_error("expecting a filename");
+    if (force_share && mode != QCOW2_REPAIR_NONE)
+        usage_error("-U (--force-share) is for read-only commands; a repair writes");
     BlockOpenOptions o = { .read_only = mode == QCOW2_REPAIR_NONE, .format = format,
-                           .no_backing = true, .check_mode = true };
+                           .no_backing = true, .check_mode = true, .force_share = force_share };
     GError *err = NULL;
     BlockImage *img = block_open(filename, &o, &err);
     if (!img)
@@ -697,7 +704,7 @@ static int cmd_convert(int argc, char **argv)
         case 'p': progress = true; break;
         case 'q': quiet = true; break;
         case 'n': c.skip_create = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         default: bad_option(ch, argv);
         }
     }
@@ -718,6 +725,7 @@ static int cmd_convert(int argc, char **argv)
         c.progress = print_progress;
         print_progress(NULL, 0);
     }
+    c.src_force_share = force_share;
     GError *err = NULL;
     bool ok = image_convert(argv[optind], argv[optind + 1], &c, &err);
     end_progress(progress);
@@ -746,7 +754,7 @@ static int cmd_snapshot(int argc, char **argv)
             name = optarg;
             break;
         case 'q': quiet = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         default: bad_option(ch, argv);
         }
     }
@@ -757,7 +765,10 @@ static int cmd_snapshot(int argc, char **argv)
         usage_error("expecting a filename");
     if (!action)
         action = 'l';
-    BlockOpenOptions o = { .read_only = action == 'l', .format = format, .no_backing = true };
+    if (force_share && action != 'l')
+        usage_error("-U (--force-share) is for read-only commands: only with -l");
+    BlockOpenOptions o = { .read_only = action == 'l', .format = format, .no_backing = true,
+                           .force_share = force_share };
     GError *err = NULL;
     BlockImage *img = block_open(filename, &o, &err);
     if (!img)
@@ -839,7 +850,7 @@ static int cmd_rebase(int argc, char **argv)
         case 'u': unsafe = true; break;
         case 'p': progress = true; break;
         case 'q': quiet = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         default: bad_option(ch, argv);
         }
     }
@@ -850,6 +861,8 @@ static int cmd_rebase(int argc, char **argv)
         usage_error("expecting a filename");
     if (!backing)
         usage_error("Must specify backing file (-b)");
+    if (force_share)
+        usage_error("-U (--force-share) is for read-only commands; rebase writes the image");
     GError *err = NULL;
     bool ok = image_rebase(filename, format, backing, backing_format, unsafe, cache, src_cache,
                            progress ? print_progress : NULL, NULL, &err);
@@ -980,7 +993,7 @@ static int cmd_map(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, ":f:U", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); format = optarg; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         case OPT_OUTPUT: json = output_json(optarg); break;
         case OPT_START: start = parse_size_arg("start offset", optarg); break;
         case OPT_MAXLEN: max_len = parse_size_arg("max length", optarg); break;
@@ -992,7 +1005,7 @@ static int cmd_map(int argc, char **argv)
     no_more_operands(argc, argv, idx);
     if (!filename)
         usage_error("expecting a filename");
-    BlockOpenOptions o = { .read_only = true, .format = format };
+    BlockOpenOptions o = { .read_only = true, .format = format, .force_share = force_share };
     GError *err = NULL;
     BlockImage *img = block_open(filename, &o, &err);
     if (!img)
@@ -1026,7 +1039,7 @@ static int cmd_compare(int argc, char **argv)
         case 's': strict = true; break;
         case 'p': progress = true; break;
         case 'q': quiet = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         default: bad_option(ch, argv);
         }
     }
@@ -1035,13 +1048,11 @@ static int cmd_compare(int argc, char **argv)
     char *msg = NULL;
     GError *err = NULL;
     ImageCompareResult r = image_compare(argv[optind], fmt1, argv[optind + 1], fmt2, strict,
-                                         cache, progress ? print_progress : NULL, NULL, &msg,
-                                         &err);
+                                         cache, force_share, progress ? print_progress : NULL,
+                                         NULL, &msg, &err);
     end_progress(progress);
-    if (err) {
-        fprintf(stderr, "vireo-img: %s\n", err->message);
-        g_error_free(err);
-    }
+    if (err)
+        fail(err);
     if (msg && !quiet && (r == IMAGE_COMPARE_SAME || r == IMAGE_COMPARE_DIFFERENT))
         printf("%s\n", msg);
     g_free(msg);
@@ -1069,7 +1080,7 @@ static int cmd_measure(int argc, char **argv)
         case 'f': check_format_name(optarg); format = optarg; break;
         case 'O': check_format_name(optarg); t.format = optarg; break;
         case 'o': apply_create_options(&t, optarg, false); break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         case OPT_OUTPUT: json = output_json(optarg); break;
         case OPT_SIZE: size = parse_size_arg("size", optarg); have_size = true; break;
         default: bad_option(ch, argv);
@@ -1082,7 +1093,7 @@ static int cmd_measure(int argc, char **argv)
         usage_error("give either --size N or a filename");
     ImageMeasure m;
     GError *err = NULL;
-    if (!image_measure(filename, format, size, &t, &m, &err))
+    if (!image_measure(filename, format, force_share, size, &t, &m, &err))
         return fail(err);
     if (json) {
         GString *out = g_string_new(NULL);
@@ -1142,7 +1153,7 @@ static int cmd_bench(int argc, char **argv)
         case 'S': b.step = parse_size_arg("step size", optarg); break;
         case 't': b.cache = parse_cache_arg(optarg); cache_given = true; break;
         case 'w': b.write = true; break;
-        case 'U': break;
+        case 'U': force_share = true; break;
         case OPT_FLUSH: b.flush_interval = parse_uint_arg("flush interval", optarg, 0, INT32_MAX); break;
         case OPT_NODRAIN: b.no_drain = true; break;
         case OPT_PATTERN: b.pattern = (uint8_t)parse_uint_arg("pattern", optarg, 0, 255); break;
@@ -1158,6 +1169,9 @@ static int cmd_bench(int argc, char **argv)
         usage_error("-n needs -t none or -t directsync");
     if (b.flush_interval && !b.write)
         usage_error("--flush-interval is only available in write tests");
+    if (force_share && b.write)
+        usage_error("-U (--force-share) is for read-only commands; -w writes");
+    b.force_share = force_share;
     if (b.flush_interval && b.flush_interval < b.depth)
         usage_error("Flush interval can't be smaller than depth");
     if (!quiet) {

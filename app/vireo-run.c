@@ -79,7 +79,7 @@ static GOptionEntry entries[] = {
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
     { "hdd", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[3], "IDE disk image, secondary slave (index 3)", "FILE" },
     { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt.cdrom, "CD-ROM image (ISO) in the secondary master drive (index 2)", "FILE" },
-    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off,cache=MODE", "OPTS" },
+    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off,cache=MODE,file.locking=on|off|auto,force-share=on|off", "OPTS" },
     { "snapshot", 0, 0, G_OPTION_ARG_NONE, &opt.snapshot, "Write to temporary overlays thrown away at exit: images stay unchanged", NULL },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
@@ -354,6 +354,17 @@ static DriveConfig *parse_drive(const char *spec)
                 usage_error("-drive %s: cache=%s (use writeback, none, writethrough, directsync or unsafe)", spec, v);
             g_free(d->cache);
             d->cache = g_strdup(v);
+        } else if (!strcmp(key, "file.locking") || !strcmp(key, "locking")) {
+            /* QEMU's "auto" means on wherever the host has OFD locks, as here. */
+            if (!strcmp(v, "auto"))
+                b = true;
+            else if (!parse_on_off(v, &b))
+                usage_error("-drive %s: file.locking=%s (use on, off or auto)", spec, v);
+            d->no_locking = !b;
+        } else if (!strcmp(key, "force-share")) {
+            if (!parse_on_off(v, &b))
+                usage_error("-drive %s: force-share=%s (use on or off)", spec, v);
+            d->force_share = b;
         } else if (!strcmp(key, "id")) {
             /* Names the drive for -device in QEMU; nothing refers to it here. */
         } else {
@@ -372,6 +383,8 @@ static DriveConfig *parse_drive(const char *spec)
     }
     if (d->media == DRIVE_MEDIA_CDROM)
         d->readonly = true;
+    if (d->force_share && !d->readonly)
+        usage_error("-drive %s: force-share=on needs readonly=on", spec);
     return d;
 }
 

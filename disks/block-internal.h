@@ -31,6 +31,7 @@ struct BlockImage {
     bool read_only;
     bool probed_raw;        /* raw chosen by probing: refuse writes that would change that */
     BlockCacheMode cache;
+    HostLockMode lock;
     uint64_t size;          /* virtual size in bytes */
     HostFile *file;
     void *opaque;           /* the driver's state */
@@ -46,9 +47,8 @@ struct BlockImage {
 extern const BlockDriver block_driver_raw;
 extern const BlockDriver block_driver_qcow2;
 
-/* Opens a host file with the flags the cache mode asks for. */
-HostFile *block_open_host_file(const char *filename, bool read_only, BlockCacheMode cache,
-                               GError **err);
+/* Opens img's host file with the flags its cache mode asks for, locked as img->lock says. */
+HostFile *block_open_host_file(BlockImage *img, GError **err);
 
 /* Reads from img's backing chain as the bottom of img sees it: zeros where there is no
  * backing file or past its end. */

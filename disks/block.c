@@ -53,13 +53,12 @@ const char *block_prealloc_name(BlockPrealloc mode)
     return prealloc_names[mode];
 }
 
-HostFile *block_open_host_file(const char *filename, bool read_only, BlockCacheMode cache,
-                               GError **err)
+HostFile *block_open_host_file(BlockImage *img, GError **err)
 {
-    bool direct = cache == BLOCK_CACHE_NONE || cache == BLOCK_CACHE_DIRECTSYNC;
-    HostFile *f = host_file_open(filename, read_only, direct, err);
+    bool direct = img->cache == BLOCK_CACHE_NONE || img->cache == BLOCK_CACHE_DIRECTSYNC;
+    HostFile *f = host_file_open(img->filename, img->read_only, direct, img->lock, err);
     if (f)
-        f->ignore_flush = cache == BLOCK_CACHE_UNSAFE;
+        f->ignore_flush = img->cache == BLOCK_CACHE_UNSAFE;
     return f;
 }
 
@@ -197,6 +196,8 @@ static bool open_backing(BlockImage *img, const BlockOpenOptions *opts, GArray *
         .format = format,
         .cache = opts->cache == BLOCK_CACHE_UNSAFE ? BLOCK_CACHE_WRITEBACK : opts->cache,
         .l2_cache_bytes = 0,
+        .no_locking = opts->no_locking,
+        .force_share = opts->force_share || opts->backing_shares_write,
     };
     GError *local = NULL;
     img->backing = open_image(path, &bo, chain, &local);
@@ -249,12 +250,21 @@ static BlockImage *open_image(const char *filename, const BlockOpenOptions *opts
                     "Unknown image format '%s' (Vireo reads raw and qcow2)", format);
         return NULL;
     }
+    if (opts->force_share && !opts->read_only) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+                    "%s: force-share is for read-only opens only", filename);
+        return NULL;
+    }
     BlockImage *img = g_new0(BlockImage, 1);
     g_mutex_init(&img->aio_lock);
     g_cond_init(&img->aio_cond);
     img->filename = g_strdup(filename);
     img->read_only = opts->read_only;
     img->cache = opts->cache;
+    img->lock = opts->no_locking    ? HOST_LOCK_NONE
+                : opts->force_share ? HOST_LOCK_SHARED
+                : opts->read_only   ? HOST_LOCK_READ
+                                    : HOST_LOCK_WRITE;
     img->probed_raw = probed && drv == &block_driver_raw;
     img->drv = drv;
     if (!drv->open(img, opts, err)) {

@@ -26,6 +26,7 @@ typedef enum {
     BLOCK_ERROR_CORRUPT,     /* on-disk data contradicts the format */
     BLOCK_ERROR_UNSUPPORTED, /* a valid image uses a feature Vireo does not implement */
     BLOCK_ERROR_READ_ONLY,   /* a write to an image opened read-only */
+    BLOCK_ERROR_LOCKED,      /* another process (Vireo or QEMU) holds the image */
 } BlockError;
 
 typedef struct BlockImage BlockImage;
@@ -52,6 +53,15 @@ typedef struct BlockOpenOptions {
     BlockCacheMode cache;
     bool check_mode;            /* for check: open a dirty or corrupt image without repairing it */
     uint64_t l2_cache_bytes;    /* qcow2 L2 cache size; 0 picks QEMU's default */
+    /* Images are locked as QEMU locks them, so Vireo and QEMU never both write one, nor
+     * read one another writes. no_locking (QEMU's file.locking=off) takes no locks;
+     * force_share (qemu-img -U) opens read-only and lets writers be. Both apply to the
+     * backing chain too. */
+    bool no_locking;
+    bool force_share;
+    /* The backing chain lets a writer in: commit writes into a backing file through a
+     * second handle while the chain reads it. */
+    bool backing_shares_write;
 } BlockOpenOptions;
 
 BlockImage *block_open(const char *filename, const BlockOpenOptions *opts, GError **err);

@@ -382,7 +382,8 @@ bool image_convert(const char *src_name, const char *dst_name, const ImageConver
                     "Compression not supported for file format '%s'", out_format);
         return false;
     }
-    BlockOpenOptions so = { .read_only = true, .format = o->src_format, .cache = o->src_cache };
+    BlockOpenOptions so = { .read_only = true, .format = o->src_format, .cache = o->src_cache,
+                            .force_share = o->src_force_share };
     BlockImage *src = block_open(src_name, &so, err);
     if (!src)
         return false;
@@ -414,7 +415,10 @@ bool image_convert(const char *src_name, const char *dst_name, const ImageConver
                            o->target.prealloc != BLOCK_PREALLOC_FULL;
         Qcow2FormatInfo qi;
         uint64_t cluster = qcow2_get_format_info(dst, &qi) ? qi.cluster_size : 0;
-        if (cluster)
+        /* Compressed writes take exactly one cluster each. */
+        if (cluster && c.compress)
+            c.granule = cluster;
+        else if (cluster)
             c.granule = o->sparse_size > cluster ? o->sparse_size : cluster;
         else
             c.granule = o->sparse_size ? o->sparse_size : 4096;
@@ -448,7 +452,10 @@ bool image_commit(const char *filename, const char *format, const char *base, bo
 {
     /* -b implies -d: the images in between would no longer make sense without the top. */
     bool empty_top = !drop && !base;
-    BlockOpenOptions to = { .read_only = !empty_top, .format = format, .cache = cache };
+    /* The chain reads the target while a second handle writes it: it must let that
+     * writer in (the writer still keeps every other process out). */
+    BlockOpenOptions to = { .read_only = !empty_top, .format = format, .cache = cache,
+                            .backing_shares_write = true };
     BlockImage *top = block_open(filename, &to, err);
     if (!top)
         return false;
@@ -676,12 +683,14 @@ static uint64_t first_nonzero(const uint8_t *a, uint64_t len)
 
 ImageCompareResult image_compare(const char *file1, const char *fmt1, const char *file2,
                                  const char *fmt2, bool strict, BlockCacheMode cache,
-                                 ImageProgressFn progress, void *opaque, char **message,
-                                 GError **err)
+                                 bool force_share, ImageProgressFn progress, void *opaque,
+                                 char **message, GError **err)
 {
     *message = NULL;
-    BlockOpenOptions o1 = { .read_only = true, .format = fmt1, .cache = cache };
-    BlockOpenOptions o2 = { .read_only = true, .format = fmt2, .cache = cache };
+    BlockOpenOptions o1 = { .read_only = true, .format = fmt1, .cache = cache,
+                            .force_share = force_share };
+    BlockOpenOptions o2 = { .read_only = true, .format = fmt2, .cache = cache,
+                            .force_share = force_share };
     BlockImage *a = block_open(file1, &o1, err);
     if (!a)
         return IMAGE_COMPARE_OPEN_ERROR;
@@ -774,7 +783,7 @@ out:
 
 /* Measure ------------------------------------------------------------------------------*/
 
-bool image_measure(const char *filename, const char *format, uint64_t size,
+bool image_measure(const char *filename, const char *format, bool force_share, uint64_t size,
                    const ImageCreateOptions *t, ImageMeasure *m, GError **err)
 {
     memset(m, 0, sizeof(*m));
@@ -791,7 +800,8 @@ bool image_measure(const char *filename, const char *format, uint64_t size,
     }
     BlockImage *src = NULL;
     if (filename) {
-        BlockOpenOptions so = { .read_only = true, .format = format };
+        BlockOpenOptions so = { .read_only = true, .format = format,
+                                .force_share = force_share };
         src = block_open(filename, &so, err);
         if (!src)
             return false;
@@ -911,7 +921,8 @@ static void bench_submit_locked(Bench *b)
 bool image_bench(const char *filename, const ImageBenchOptions *o, double *seconds,
                  GError **err)
 {
-    BlockOpenOptions bo = { .read_only = !o->write, .format = o->format, .cache = o->cache };
+    BlockOpenOptions bo = { .read_only = !o->write, .format = o->format, .cache = o->cache,
+                            .force_share = o->force_share };
     BlockImage *img = block_open(filename, &bo, err);
     if (!img)
         return false;

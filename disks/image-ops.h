@@ -36,6 +36,7 @@ typedef struct ImageConvertOptions {
     uint64_t sparse_size;           /* -S: zero runs this long are not written; 0 writes all */
     bool sparse_size_given;
     BlockCacheMode src_cache;
+    bool src_force_share;           /* -U: read the source even while another writes it */
     BlockCacheMode dst_cache;
     ImageProgressFn progress;
     void *progress_opaque;
@@ -86,8 +87,8 @@ typedef enum {
 /* Compares guest-visible content. *message receives qemu-img's verdict line. */
 ImageCompareResult image_compare(const char *file1, const char *fmt1, const char *file2,
                                  const char *fmt2, bool strict, BlockCacheMode cache,
-                                 ImageProgressFn progress, void *opaque, char **message,
-                                 GError **err);
+                                 bool force_share, ImageProgressFn progress, void *opaque,
+                                 char **message, GError **err);
 
 typedef struct ImageMeasure {
     uint64_t required;
@@ -98,7 +99,7 @@ typedef struct ImageMeasure {
 
 /* Size of a new image in out_format: of an empty one of size bytes (filename NULL), or
  * of a conversion of filename. */
-bool image_measure(const char *filename, const char *format, uint64_t size,
+bool image_measure(const char *filename, const char *format, bool force_share, uint64_t size,
                    const ImageCreateOptions *target, ImageMeasure *m, GError **err);
 
 typedef struct ImageBenchOptions {
@@ -113,6 +114,7 @@ typedef struct ImageBenchOptions {
     unsigned flush_interval;        /* write requests between flushes; 0 never */
     bool no_drain;                  /* flush without waiting for requests in flight */
     BlockCacheMode cache;
+    bool force_share;               /* -U, read tests only */
 } ImageBenchOptions;
 
 /* Runs the requests through the asynchronous interface; *seconds is the wall time. */

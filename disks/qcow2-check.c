@@ -9,6 +9,13 @@
 
 #include <string.h>
 
+/* A range some table names that reaches a cluster or more past the end of the file:
+ * qemu-img counts none of it, and so does the check; a repair must still keep clear. */
+typedef struct Claim {
+    uint64_t first, last;     /* clusters */
+    uint64_t weight;
+} Claim;
+
 typedef struct Check {
     Qcow2State *s;
     Qcow2CheckResult *res;
@@ -16,7 +23,11 @@ typedef struct Check {
     void *opaque;
     uint64_t file_size;
     uint64_t nb_clusters;     /* clusters of the file, rounded up */
+    uint64_t nb_refs;         /* clusters counted: a range may end in the one past the file */
+    uint64_t refs_cap;
     uint32_t *refs;           /* computed references, saturating */
+    GArray *claims;           /* Claim: ranges not counted for reaching past the file */
+    uint8_t *held;            /* file clusters a claim covers (NULL: none): no leak there */
     bool count_refcount_structure;
     bool refblock_trouble;    /* a refcount block entry is unusable: rebuild to repair */
     GHashTable *l2_weight;    /* L2 offset -> number of L1 entries naming it */
@@ -36,75 +47,87 @@ static void say(Check *c, const char *fmt, ...)
     g_free(line);
 }
 
+static void refs_reserve(Check *c, uint64_t n)
+{
+    if (n <= c->refs_cap)
+        return;
+    c->refs = g_renew(uint32_t, c->refs, n);
+    memset(c->refs + c->refs_cap, 0, (n - c->refs_cap) * sizeof(*c->refs));
+    c->refs_cap = n;
+}
+
+static void count_clusters(Check *c, uint64_t first, uint64_t last, uint64_t weight)
+{
+    refs_reserve(c, last + 1);
+    for (uint64_t k = first; k <= last; k++) {
+        uint64_t v = (uint64_t)c->refs[k] + weight;
+        c->refs[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+    }
+    if (last + 1 > c->nb_refs)
+        c->nb_refs = last + 1;
+}
+
+/* qemu-img's rule: the file's last cluster may be partly missing, so a range may end
+ * less than a cluster past the end of the file; one reaching further is counted not at
+ * all (its clusters inside the file included), as qemu-img does. */
 static void add_refs(Check *c, uint64_t offset, uint64_t bytes, uint64_t weight)
 {
     if (bytes == 0 || weight == 0)
         return;
     Qcow2State *s = c->s;
+    uint64_t end = offset + bytes;
+    if (end < offset || end > (1ULL << 62))
+        end = 1ULL << 62; /* hostile sizes: just far past the end */
     uint64_t first = offset >> s->cluster_bits;
-    uint64_t last = (offset + bytes - 1) >> s->cluster_bits;
-    for (uint64_t k = first; k <= last; k++) {
-        if (k >= c->nb_clusters) {
-            say(c, "ERROR: counting reference for region exceeding the end of the file by one "
-                   "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64, offset, bytes);
-            c->res->corruptions++;
-            return;
+    uint64_t last = (end - 1) >> s->cluster_bits;
+    if (end > c->file_size && end - c->file_size >= s->cluster_size) {
+        say(c, "ERROR: counting reference for region exceeding the end of the file by one "
+               "cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64, offset, bytes);
+        c->res->corruptions++;
+        Claim cl = { first, last, weight };
+        g_array_append_val(c->claims, cl);
+        if (first < c->nb_clusters) {
+            if (!c->held)
+                c->held = g_malloc0(c->nb_clusters);
+            memset(c->held + first, 1, MIN(last + 1, c->nb_clusters) - first);
         }
-        uint64_t v = (uint64_t)c->refs[k] + weight;
-        c->refs[k] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        return;
     }
+    count_clusters(c, first, last, weight);
 }
 
-static uint64_t round_to_clusters(Qcow2State *s, uint64_t bytes)
-{
-    return (bytes + s->cluster_size - 1) & ~(s->cluster_size - 1);
-}
-
-/* Counts an L1 table's L2 tables (their data comes later, once per distinct table). */
-static void weigh_l1(Check *c, const uint64_t *l1, uint32_t size, const char *which)
+/* Counts an L1 table's L2 tables, weight times (their data comes later, once per
+ * distinct table). As qemu-img: a misplaced table is reported and still counted. */
+static void weigh_l1(Check *c, const uint64_t *l1, uint32_t size, uint64_t weight)
 {
     Qcow2State *s = c->s;
-    GHashTable *seen = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     for (uint32_t i = 0; i < size; i++) {
         uint64_t e = l1[i];
-        uint64_t l2 = e & QCOW2_OFFSET_MASK;
+        if (!e)
+            continue;
         if (e & QCOW2_L1E_RESERVED) {
-            say(c, "ERROR: %s L1 entry %u has reserved bits set: 0x%" PRIx64, which, i, e);
+            say(c, "ERROR found L1 entry with reserved bits set: %" PRIx64, e);
             c->res->corruptions++;
         }
-        if (!l2)
-            continue;
+        /* An entry with flags but offset 0 names the header as its table, to qemu-img. */
+        uint64_t l2 = e & QCOW2_OFFSET_MASK;
         if (qcow2_offset_into_cluster(s, l2)) {
             say(c, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 entry corrupted",
                 l2);
             c->res->corruptions++;
-            continue;
         }
-        if (l2 < s->cluster_size || l2 >= round_to_clusters(s, c->file_size)) {
-            say(c, "ERROR l2_offset=%" PRIx64 ": Table lies outside the image file", l2);
-            c->res->corruptions++;
-            continue;
-        }
-        if (g_hash_table_contains(seen, &l2)) {
-            say(c, "ERROR: %s L1 table names L2 table 0x%" PRIx64 " twice", which, l2);
-            c->res->corruptions++;
-            continue;
-        }
-        uint64_t *key = g_new(uint64_t, 1);
-        *key = l2;
-        g_hash_table_add(seen, key);
         uint64_t *k = g_new(uint64_t, 1);
         *k = l2;
         uintptr_t w = GPOINTER_TO_SIZE(g_hash_table_lookup(c->l2_weight, k));
-        g_hash_table_replace(c->l2_weight, k, GSIZE_TO_POINTER(w + 1));
+        g_hash_table_replace(c->l2_weight, k, GSIZE_TO_POINTER(w + weight));
     }
-    g_hash_table_destroy(seen);
 }
 
+/* Past the end of the file a table reads as zeros, as qemu-img reads it. */
 static bool read_table(Check *c, uint64_t offset, uint8_t *buf, uint64_t bytes)
 {
     GError *e = NULL;
-    if (!host_file_pread(c->s->file, offset, buf, bytes, &e)) {
+    if (!host_file_pread_zero_fill(c->s->file, offset, buf, bytes, &e)) {
         say(c, "ERROR: cannot read the table at 0x%" PRIx64 ": %s", offset, e->message);
         g_error_free(e);
         c->res->check_errors++;
@@ -122,29 +145,31 @@ static void count_l2(Check *c, uint64_t l2_off, uint64_t weight, uint8_t *buf)
         return;
     for (uint64_t j = 0; j < (1ULL << s->l2_bits); j++) {
         uint64_t e = qcow2_l2_get(buf, j);
-        switch (qcow2_entry_type(s, e)) {
+        Qcow2ClusterType type = qcow2_entry_type(s, e);
+        /* qemu-img's order and words, so both list the same problems. */
+        if (type != QCOW2_CLUSTER_COMPRESSED && (e & QCOW2_L2E_STD_RESERVED)) {
+            say(c, "ERROR found l2 entry with reserved bits set: %" PRIx64, e);
+            c->res->corruptions++;
+        }
+        switch (type) {
         case QCOW2_CLUSTER_COMPRESSED: {
             if (e & QCOW2_OFLAG_COPIED) {
-                say(c, "ERROR: coffset=0x%" PRIx64 ": Compressed cluster has copied flag set",
-                    e & s->coffset_mask);
+                say(c, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set for "
+                       "compressed clusters", e & s->coffset_mask);
                 c->res->corruptions++;
             }
-            uint64_t start, len;
+            /* The exact bytes, as qemu-img counts and prints them. */
+            uint64_t start, len, coff = e & s->coffset_mask;
             qcow2_compressed_range(s, e, &start, &len);
-            add_refs(c, start, len, weight);
+            add_refs(c, coff, start + len - coff, weight);
             break;
         }
         case QCOW2_CLUSTER_NORMAL:
         case QCOW2_CLUSTER_ZERO_ALLOC: {
             uint64_t host = e & QCOW2_OFFSET_MASK;
             if (qcow2_offset_into_cluster(s, host)) {
-                say(c, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; L2 entry "
-                       "corrupted.", host);
-                c->res->corruptions++;
-                break;
-            }
-            if (e & QCOW2_L2E_STD_RESERVED & ~(uint64_t)(s->version >= 3 ? 0 : 1)) {
-                say(c, "ERROR: L2 entry 0x%" PRIx64 " has reserved bits set", e);
+                say(c, "ERROR offset=%" PRIx64 ": %s cluster is not properly aligned; L2 entry "
+                       "corrupted.", host, type == QCOW2_CLUSTER_NORMAL ? "Data" : "Preallocated");
                 c->res->corruptions++;
             }
             add_refs(c, host, s->cluster_size, weight);
@@ -164,8 +189,7 @@ static void check_active(Check *c, uint8_t *buf)
     for (uint32_t i = 0; i < s->l1_size; i++) {
         uint64_t l1e = s->l1[i];
         uint64_t l2 = l1e & QCOW2_OFFSET_MASK;
-        if (!l2 || qcow2_offset_into_cluster(s, l2) || l2 < s->cluster_size ||
-            l2 >= round_to_clusters(s, c->file_size))
+        if (!l2)
             continue;
         uint64_t rc = 0;
         if (!qcow2_get_refcount(s, l2 >> s->cluster_bits, &rc, NULL))
@@ -269,48 +293,49 @@ static void count_references(Check *c)
     uint8_t *buf = g_malloc(s->cluster_size);
     add_refs(c, 0, s->cluster_size, 1);
 
-    add_refs(c, s->l1_offset, round_to_clusters(s, (uint64_t)s->l1_size * 8), 1);
-    weigh_l1(c, s->l1, s->l1_size, "active");
+    /* Tables are counted by their exact bytes, as qemu-img does: that decides whether
+     * one ends "a cluster or more" past the end of the file. */
+    add_refs(c, s->l1_offset, (uint64_t)s->l1_size * 8, 1);
+    weigh_l1(c, s->l1, s->l1_size, 1);
     if (s->nb_snapshots)
         add_refs(c, s->snapshots_offset, s->snapshots_bytes, 1);
-    /* Snapshots sharing one L1 table are counted once per table and weighted. */
-    GHashTable *l1_done = g_hash_table_new(g_int64_hash, g_int64_equal);
+    /* Snapshots sharing one L1 table are counted once per table and weighted: a hostile
+     * table of 65536 snapshots costs no more than one. */
+    GHashTable *l1_weight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         Qcow2Snapshot *sn = &s->snapshots[i];
-        uint64_t bytes = (uint64_t)sn->l1_size * 8;
-        add_refs(c, sn->l1_offset, round_to_clusters(s, bytes), 1);
-        if (!bytes)
+        add_refs(c, sn->l1_offset, (uint64_t)sn->l1_size * 8, 1);
+        if (!sn->l1_size)
             continue;
-        if (sn->l1_offset < s->cluster_size || sn->l1_offset > c->file_size ||
-            bytes > c->file_size - sn->l1_offset) {
-            say(c, "ERROR: snapshot %s has its L1 table outside the image file", sn->id);
-            c->res->corruptions++;
-            continue;
-        }
-        if (g_hash_table_contains(l1_done, &sn->l1_offset)) {
-            say(c, "ERROR: snapshot %s shares its L1 table with another snapshot", sn->id);
-            c->res->corruptions++;
-            continue;
-        }
-        g_hash_table_add(l1_done, &sn->l1_offset);
-        uint8_t *raw = g_malloc(bytes);
-        if (read_table(c, sn->l1_offset, raw, bytes)) {
-            uint64_t *l1 = g_new(uint64_t, sn->l1_size);
-            for (uint32_t k = 0; k < sn->l1_size; k++)
-                l1[k] = qcow2_be64(raw + (size_t)k * 8);
-            weigh_l1(c, l1, sn->l1_size, "snapshot");
+        char *key = g_strdup_printf("%" PRIx64 ":%" PRIx32, sn->l1_offset, sn->l1_size);
+        uintptr_t w = GPOINTER_TO_SIZE(g_hash_table_lookup(l1_weight, key));
+        g_hash_table_replace(l1_weight, key, GSIZE_TO_POINTER(w + 1));
+    }
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, l1_weight);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        uint64_t off = g_ascii_strtoull(k, NULL, 16);
+        uint32_t n = (uint32_t)g_ascii_strtoull(strchr(k, ':') + 1, NULL, 16);
+        uint8_t *raw = g_malloc((size_t)n * 8);
+        if (read_table(c, off, raw, (uint64_t)n * 8)) {
+            uint64_t *l1 = g_new(uint64_t, n);
+            for (uint32_t j = 0; j < n; j++)
+                l1[j] = qcow2_be64(raw + (size_t)j * 8);
+            weigh_l1(c, l1, n, GPOINTER_TO_SIZE(v));
             g_free(l1);
         }
         g_free(raw);
     }
-    g_hash_table_destroy(l1_done);
+    g_hash_table_destroy(l1_weight);
 
-    GHashTableIter it;
-    gpointer k, v;
     g_hash_table_iter_init(&it, c->l2_weight);
     while (g_hash_table_iter_next(&it, &k, &v))
         count_l2(c, *(uint64_t *)k, GPOINTER_TO_SIZE(v), buf);
 
+    count_bitmaps(c);
+    /* The refcount structure last, as qemu-img: a refcount block must then be named
+     * by nothing else. */
     if (c->count_refcount_structure) {
         add_refs(c, s->reftable_offset, (uint64_t)s->reftable_clusters << s->cluster_bits, 1);
         for (uint64_t i = 0; i < s->reftable_entries; i++) {
@@ -325,16 +350,21 @@ static void count_references(Check *c)
                 c->refblock_trouble = true;
                 continue;
             }
-            if ((off >> s->cluster_bits) >= c->nb_clusters) {
+            if ((off >> s->cluster_bits) >= c->nb_refs) {
                 say(c, "ERROR refcount block %" PRIu64 " is outside image", i);
                 c->res->corruptions++;
                 c->refblock_trouble = true;
                 continue;
             }
             add_refs(c, off, s->cluster_size, 1);
+            uint32_t n = c->refs[off >> s->cluster_bits];
+            if (n != 1) {
+                say(c, "ERROR refcount block %" PRIu64 " refcount=%" PRIu32, i, n);
+                c->res->corruptions++;
+                c->refblock_trouble = true;
+            }
         }
     }
-    count_bitmaps(c);
     g_free(buf);
 }
 
@@ -350,11 +380,15 @@ static bool check_init(Check *c, Qcow2State *s, Qcow2CheckResult *res, GError **
                     "%s: the file has too many clusters to check", s->img->filename);
         return false;
     }
-    c->refs = g_try_new0(uint32_t, c->nb_clusters ? c->nb_clusters : 1);
+    /* One more than the file: a range may end in the cluster past it. */
+    c->refs_cap = c->nb_clusters + 1;
+    c->nb_refs = c->nb_clusters;
+    c->refs = g_try_new0(uint32_t, c->refs_cap);
     if (!c->refs) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "out of memory for the check");
         return false;
     }
+    c->claims = g_array_new(FALSE, FALSE, sizeof(Claim));
     c->l2_weight = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
     return true;
 }
@@ -362,6 +396,9 @@ static bool check_init(Check *c, Qcow2State *s, Qcow2CheckResult *res, GError **
 static void check_fini(Check *c)
 {
     g_free(c->refs);
+    g_free(c->held);
+    if (c->claims)
+        g_array_free(c->claims, TRUE);
     if (c->l2_weight)
         g_hash_table_destroy(c->l2_weight);
 }
@@ -375,8 +412,8 @@ static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
     uint64_t highest = 0;
     bool any = false;
     uint64_t per_block = 1ULL << s->refblock_bits;
-    for (uint64_t first = 0; first < c->nb_clusters; first += per_block) {
-        uint64_t end = MIN(c->nb_clusters, first + per_block);
+    for (uint64_t first = 0; first < c->nb_refs; first += per_block) {
+        uint64_t end = MIN(c->nb_refs, first + per_block);
         uint8_t *block;
         GError *e = NULL;
         if (!qcow2_refblock_lookup(s, first, &block, &e)) {
@@ -398,7 +435,10 @@ static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
                 continue;
             if (stored > computed) {
                 bool fixed = false;
-                if (fix_leaks) {
+                /* A range the count left out names the cluster: lowering its refcount
+                 * would let the allocator hand it out again. */
+                bool held = c->held && k < c->nb_clusters && c->held[k];
+                if (fix_leaks && !held) {
                     /* The repair may write through the cache: unpin around it. */
                     if (block)
                         qcow2_cache_put(s->refblock_cache, block);
@@ -431,7 +471,7 @@ static void compare_refcounts(Check *c, bool fix_leaks, bool *need_rebuild)
     c->res->image_end_offset = any ? (highest + 1) << s->cluster_bits : 0;
 }
 
-static void analyse(Check *c, bool fix_leaks, bool *need_rebuild)
+static void count_all(Check *c)
 {
     Qcow2State *s = c->s;
     c->res->total_clusters = qcow2_size_to_clusters(s, s->size);
@@ -439,32 +479,73 @@ static void analyse(Check *c, bool fix_leaks, bool *need_rebuild)
     uint8_t *buf = g_malloc(s->cluster_size);
     check_active(c, buf);
     g_free(buf);
-    compare_refcounts(c, fix_leaks, need_rebuild);
+}
+
+/* Counts and compares without changing anything. */
+static void analyse(Check *c, bool *need_rebuild)
+{
+    count_all(c);
+    compare_refcounts(c, false, need_rebuild);
     if (c->refblock_trouble)
         *need_rebuild = true;
 }
 
+/* Refcount blocks and table clusters a new structure at cluster start needs. */
+static void area_size(Qcow2State *s, uint64_t start, uint64_t *blocks, uint64_t *table)
+{
+    uint64_t per_block = 1ULL << s->refblock_bits;
+    uint64_t per_table_cluster = s->cluster_size / 8;
+    uint64_t b = 0, t = 0, prev;
+    do {
+        prev = b + t;
+        b = (start + b + t + per_block - 1) / per_block;
+        t = (b + per_table_cluster - 1) / per_table_cluster;
+    } while (b + t != prev);
+    *blocks = b;
+    *table = t;
+}
+
 /* Writes a new refcount structure for the counts in c->refs past the end of the file
- * and switches the header to it. Nothing of the old structure is read. */
+ * and switches the header to it. Nothing of the old structure is read.
+ *
+ * It must not land on anything a table names. Ranges that reach past the end of the
+ * file were left out of the count: those ending within 64 MiB of it (the largest table
+ * allowed) are counted now and the structure goes past them, so they lie inside the
+ * file afterwards (reading as the zeros they read as before). Ranges further out stay
+ * uncounted, still reported; the structure must not reach them. */
 static bool rebuild_refcounts(Check *c, GError **err)
 {
     Qcow2State *s = c->s;
     uint64_t cs = s->cluster_size;
     uint64_t per_block = 1ULL << s->refblock_bits;
     uint64_t per_table_cluster = cs / 8;
-    uint64_t start = c->nb_clusters;   /* the new area begins at the end of the file */
-    uint64_t blocks = 0, table = 0, prev;
-    do {
-        prev = blocks + table;
-        blocks = (start + blocks + table + per_block - 1) / per_block;
-        table = (blocks + per_table_cluster - 1) / per_table_cluster;
-    } while (blocks + table != prev);
+    uint64_t limit = c->nb_clusters + ((uint64_t)QCOW2_MAX_SNAPSHOT_TABLE_BYTES >> s->cluster_bits);
+    uint64_t start = c->nb_refs, blocks, table;
+    for (guint i = 0; i < c->claims->len; i++) {
+        Claim *cl = &g_array_index(c->claims, Claim, i);
+        if (cl->last < limit) {
+            count_clusters(c, cl->first, cl->last, cl->weight);
+            start = MAX(start, cl->last + 1);
+        }
+    }
+    area_size(s, start, &blocks, &table);
+    for (guint i = 0; i < c->claims->len; i++) {
+        Claim *cl = &g_array_index(c->claims, Claim, i);
+        if (cl->last >= limit && cl->first < start + blocks + table) {
+            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_CORRUPT,
+                        "%s: cannot rebuild the refcounts: a table names clusters %" PRIu64
+                        " to %" PRIu64 ", far past the end of the file", s->img->filename,
+                        cl->first, cl->last);
+            return false;
+        }
+    }
+    refs_reserve(c, start);
     if ((table << s->cluster_bits) > QCOW2_MAX_REFTABLE_BYTES) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
                     "%s: the rebuilt refcount table would exceed 8 MiB", s->img->filename);
         return false;
     }
-    for (uint64_t k = 0; k < c->nb_clusters; k++) {
+    for (uint64_t k = 0; k < start; k++) {
         if (c->refs[k] > s->refcount_max) {
             g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
                         "%s: cluster %" PRIu64 " has more references than refcount_bits=%u "
@@ -474,7 +555,7 @@ static bool rebuild_refcounts(Check *c, GError **err)
     }
     uint8_t *bbuf = g_malloc0(blocks * cs);
     for (uint64_t k = 0; k < start + blocks + table; k++) {
-        uint64_t v = k < c->nb_clusters ? c->refs[k] : 1;
+        uint64_t v = k < start ? c->refs[k] : 1;
         if (v)
             qcow2_refblock_set(s, bbuf + (k / per_block) * cs, k % per_block, v);
     }
@@ -524,16 +605,33 @@ static bool check_locked(Qcow2State *s, Qcow2RepairMode mode, Qcow2CheckResult *
     if (!check_init(&c, s, res, err))
         return false;
     bool need_rebuild = false;
-    analyse(&c, mode != QCOW2_REPAIR_NONE, &need_rebuild);
+    count_all(&c);
+    Qcow2CheckResult counted = *res;
+    compare_refcounts(&c, false, &need_rebuild);
+    need_rebuild = need_rebuild || c.refblock_trouble;
+    bool rebuild = mode == QCOW2_REPAIR_ALL && (need_rebuild || res->corruptions);
+    if (mode != QCOW2_REPAIR_NONE && !rebuild && res->leaks) {
+        if (need_rebuild) {
+            /* A leak repair writes into refcount blocks that may be named by something
+             * else: only a rebuild is safe (qemu-img refuses likewise). */
+            say(&c, "ERROR need to rebuild refcount structures (use -r all)");
+        } else {
+            /* Compare again, lowering the leaked counts this time (as qemu-img, which
+             * also reports each leak twice). */
+            *res = counted;
+            bool ignored = false;
+            compare_refcounts(&c, true, &ignored);
+        }
+    }
     check_fini(&c);
     bool ok = true;
     if (mode != QCOW2_REPAIR_NONE)
         ok = qcow2_flush_metadata(s, err);
     /* A lowered count can leave a cluster that was shared with refcount 1 and no copied
      * flag (a snapshot create cut short before its table was written): flags follow. */
-    if (ok && res->leaks_fixed)
+    if (ok && res->leaks_fixed && !rebuild)
         ok = qcow2_update_copied_flags(s, err) && qcow2_flush_metadata(s, err);
-    if (ok && mode == QCOW2_REPAIR_ALL && (need_rebuild || res->corruptions)) {
+    if (ok && rebuild) {
         /* Count again without the old refcount structure, then write a new one; that
          * also makes the copied flags recomputable from trustworthy counts. */
         Qcow2CheckResult scratch = { 0 };
@@ -552,8 +650,8 @@ static bool check_locked(Qcow2State *s, Qcow2RepairMode mode, Qcow2CheckResult *
         Check again = { .count_refcount_structure = true };
         ok = check_init(&again, s, &after, err);
         if (ok) {
-            bool rebuild = false;
-            analyse(&again, false, &rebuild);
+            bool again_rebuild = false;
+            analyse(&again, &again_rebuild);
             after.leaks_fixed = before.leaks_fixed +
                                 (before.leaks > after.leaks ? before.leaks - after.leaks : 0);
             after.corruptions_fixed = before.corruptions > after.corruptions

@@ -550,7 +550,7 @@ bool qcow2_preallocate(Qcow2State *s, uint64_t offset, uint64_t len, GError **er
             uint64_t fsize = 0;
             bool ok = zeroed ? host_file_size(s->file, &fsize, err) &&
                                    (host + need * cs <= fsize ||
-                                    host_file_truncate(s->file, host + need * cs, err))
+                                    host_file_extend(s->file, host + need * cs, err))
                              : host_file_write_zeroes(s->file, host, need * cs, false, err);
             if (!ok) {
                 qcow2_free_clusters_now(s, host, need * cs, NULL);

@@ -413,6 +413,9 @@ static bool header_build(Qcow2State *s, uint8_t *buf, bool feature_table, GError
 
 bool qcow2_header_write(Qcow2State *s, GError **err)
 {
+    /* The bit first: the header is built from memory, and must carry it. */
+    if (!qcow2_mark_dirty(s, err))
+        return false;
     uint8_t *buf = g_malloc(s->cluster_size);
     bool ok = qcow2_header_build(s, buf, err) &&
               qcow2_host_write(s, 0, buf, s->cluster_size, err);
@@ -457,6 +460,8 @@ bool qcow2_header_update_field(Qcow2State *s, unsigned field, GError **err)
     }
     if (s->version < 3 && field >= QCOW2_HDR_INCOMPAT)
         return true;
+    if (field == QCOW2_HDR_INCOMPAT)
+        return qcow2_host_write_unmarked(s, field, buf, len, err);
     return qcow2_host_write(s, field, buf, len, err);
 }
 

@@ -383,9 +383,17 @@ bool qcow2_flush_metadata(Qcow2State *s, GError **err);
 bool qcow2_write_l1_entries(Qcow2State *s, GError **err);
 void qcow2_mark_l1_dirty(Qcow2State *s, uint32_t index);
 bool qcow2_sync(Qcow2State *s, GError **err);
-/* Host writes that change metadata or data go through here so syncs know. */
+/* Host writes that change metadata or data go through here so syncs know, and so the
+ * session's first one is preceded by qcow2_mark_dirty. */
 bool qcow2_host_write(Qcow2State *s, uint64_t offset, const void *buf, size_t len,
                       GError **err);
+/* Only for the incompatible-features field, which carries the dirty bit itself. */
+bool qcow2_host_write_unmarked(Qcow2State *s, uint64_t offset, const void *buf, size_t len,
+                               GError **err);
+/* Sets the dirty bit, durably, unless set: from then on a crash may leave leaked
+ * clusters, and the next read-write open (Vireo's or QEMU's) checks and reclaims them.
+ * A clean close clears it. Called before anything that builds a header from memory. */
+bool qcow2_mark_dirty(Qcow2State *s, GError **err);
 bool qcow2_host_writev(Qcow2State *s, uint64_t offset, const struct iovec *iov, int iovcnt,
                        GError **err);
 /* A cluster range may be read as table data: aligned, inside the file, not the header. */

@@ -58,16 +58,36 @@ bool qcow2_check_table_location(Qcow2State *s, uint64_t offset, uint64_t bytes,
     return true;
 }
 
-bool qcow2_host_write(Qcow2State *s, uint64_t offset, const void *buf, size_t len,
-                      GError **err)
+bool qcow2_mark_dirty(Qcow2State *s, GError **err)
+{
+    if ((s->incompatible & QCOW2_INCOMPAT_DIRTY) || s->version < 3 || s->read_only)
+        return true;
+    s->incompatible |= QCOW2_INCOMPAT_DIRTY;
+    if (!qcow2_header_update_field(s, QCOW2_HDR_INCOMPAT, err) || !qcow2_sync(s, err)) {
+        s->incompatible &= ~QCOW2_INCOMPAT_DIRTY;
+        return false;
+    }
+    return true;
+}
+
+bool qcow2_host_write_unmarked(Qcow2State *s, uint64_t offset, const void *buf, size_t len,
+                               GError **err)
 {
     s->needs_sync = true;
     return host_file_pwrite(s->file, offset, buf, len, err);
 }
 
+bool qcow2_host_write(Qcow2State *s, uint64_t offset, const void *buf, size_t len,
+                      GError **err)
+{
+    return qcow2_mark_dirty(s, err) && qcow2_host_write_unmarked(s, offset, buf, len, err);
+}
+
 bool qcow2_host_writev(Qcow2State *s, uint64_t offset, const struct iovec *iov, int iovcnt,
                        GError **err)
 {
+    if (!qcow2_mark_dirty(s, err))
+        return false;
     s->needs_sync = true;
     return host_file_pwritev(s->file, offset, iov, iovcnt, err);
 }
@@ -201,9 +221,12 @@ static void free_state(Qcow2State *s)
 
 static bool qcow2_open(BlockImage *img, const BlockOpenOptions *opts, GError **err)
 {
-    img->file = block_open_host_file(img->filename, img->read_only, img->cache, err);
+    img->file = block_open_host_file(img, err);
     if (!img->file)
         return false;
+    /* Nothing in qcow2 depends on the exact file size: zeros past the last cluster are
+     * free clusters. Saves an ftruncate per misaligned O_DIRECT write at the end. */
+    img->file->padding_ok = true;
     Qcow2State *s = g_new0(Qcow2State, 1);
     g_mutex_init(&s->lock);
     g_cond_init(&s->inflight_cond);
@@ -278,10 +301,11 @@ static void qcow2_close(BlockImage *img)
     }
     if (!s->read_only && !s->corrupt_seen) {
         /* block_close flushed already and reported failures; this only syncs the
-         * lowered refcounts that flush wrote last. */
+         * lowered refcounts that flush wrote last. With every count on the disk the
+         * dirty bit comes off: nothing leaked. */
         g_mutex_lock(&s->lock);
-        if (qcow2_flush_metadata(s, NULL))
-            qcow2_sync(s, NULL);
+        if (qcow2_flush_metadata(s, NULL) && qcow2_sync(s, NULL) && s->pending_frees->len == 0)
+            qcow2_set_incompatible_bits(s, 0, QCOW2_INCOMPAT_DIRTY, NULL);
         g_mutex_unlock(&s->lock);
     }
     free_state(s);

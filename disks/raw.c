@@ -6,7 +6,7 @@
 
 static bool raw_open(BlockImage *img, const BlockOpenOptions *opts, GError **err)
 {
-    img->file = block_open_host_file(img->filename, img->read_only, img->cache, err);
+    img->file = block_open_host_file(img, err);
     if (!img->file)
         return false;
     return host_file_size(img->file, &img->size, err);

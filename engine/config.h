@@ -30,6 +30,8 @@ typedef struct DriveConfig {
     bool readonly;
     bool snapshot;
     char *cache;        /* host cache mode as qemu-img names it; NULL: writeback */
+    bool no_locking;    /* file.locking=off: no image locks (QEMU's and Vireo's) */
+    bool force_share;   /* force-share=on (read-only): open even while another writes */
 } DriveConfig;
 
 typedef struct VmConfig {

@@ -152,6 +152,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         *n = *d;
         n->file = g_strdup(d->file);
         n->format = g_strdup(d->format);
+        n->cache = g_strdup(d->cache);
         g_ptr_array_add(c->drives, n);
     }
     c->boot_order = g_strdup(cfg->boot_order);

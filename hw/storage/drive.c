@@ -12,7 +12,9 @@ BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_
                                                        : "disk";
     bool ro = dc->readonly || dc->media == DRIVE_MEDIA_CDROM ||
               (protect_unwritable && access(dc->file, W_OK) != 0);
-    BlockOpenOptions opts = { .read_only = ro, .format = dc->format };
+    BlockOpenOptions opts = { .read_only = ro, .format = dc->format,
+                              .no_locking = dc->no_locking,
+                              .force_share = dc->force_share && ro };
     if (dc->cache && !block_cache_mode_parse(dc->cache, &opts.cache)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s %s: unknown cache mode '%s'", kind,
                     dc->file, dc->cache);
@@ -24,12 +26,18 @@ BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_
                           ? block_open_with_temp_overlay(dc->file, &opts, &local)
                           : block_open(dc->file, &opts, &local);
     if (!img) {
+        /* Another process has the image: say how to override, as QEMU does. */
+        const char *hint = g_error_matches(local, BLOCK_ERROR, BLOCK_ERROR_LOCKED)
+                               ? " (readonly=on,force-share=on reads it anyway; file.locking=off "
+                                 "turns locking off)"
+                               : "";
         /* Some block errors name the file already. */
         if (strstr(local->message, dc->file))
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image: %s", kind, local->message);
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image: %s%s", kind,
+                        local->message, hint);
         else
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s", kind, dc->file,
-                        local->message);
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "%s image %s: %s%s", kind, dc->file,
+                        local->message, hint);
         g_error_free(local);
         return NULL;
     }

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* disk-io: drives the block layer from test scripts, like qemu-io does for QEMU.
  *
- *   disk-io [-f fmt] [-r] [-t] FILE CMD [CMD...]
+ *   disk-io [-f fmt] [-r] [-t] [-U] [-L] FILE CMD [CMD...]
  *   CMD: write:PAT:OFF:LEN  read:PAT:OFF:LEN  zero:OFF:LEN  zero-unmap:OFF:LEN
  *        discard:OFF:LEN  flush  dump:OFF:LEN (hex of the first 16 bytes)
  *   qcow2 VM state: vmwrite:SEED:POS:LEN  vmread:SEED:POS:LEN  vmdump:POS:LEN:FILE
  *        vmload:POS:FILE  savevm:NAME:VM_STATE_SIZE:VM_CLOCK_NS  loadvm:NAME
+ *        hold (prints "holding" and keeps the image open until stdin ends)
  * PAT is a byte value (0-255) the range is filled with or must hold; read fails
  * (exit 1) on the first mismatch. vmwrite/vmread use a pattern that depends on SEED and
  * on each byte's position in the VM state, so misplaced bytes show. vmdump copies VM
  * state bytes into FILE, vmload writes FILE's bytes there. -r opens read-only, -t under
- * a temporary overlay. */
+ * a temporary overlay, -U with force-share (implies -r), -L without image locks
+ * (file.locking=off). */
 #include "disks/block.h"
 #include "disks/image-ops.h"
 #include "disks/qcow2.h"
@@ -57,13 +59,17 @@ int main(int argc, char **argv)
             o.read_only = true;
         else if (!strcmp(argv[i], "-t"))
             temp = true;
+        else if (!strcmp(argv[i], "-U"))
+            o.force_share = o.read_only = true;
+        else if (!strcmp(argv[i], "-L"))
+            o.no_locking = true;
         else {
             fprintf(stderr, "disk-io: unknown option %s\n", argv[i]);
             return 2;
         }
     }
     if (i >= argc) {
-        fprintf(stderr, "usage: disk-io [-f fmt] [-r] [-t] FILE CMD...\n");
+        fprintf(stderr, "usage: disk-io [-f fmt] [-r] [-t] [-U] [-L] FILE CMD...\n");
         return 2;
     }
     GError *err = NULL;
@@ -104,6 +110,11 @@ int main(int argc, char **argv)
             ok = block_discard(img, num(f[1]), num(f[2]), &err);
         } else if (!strcmp(f[0], "flush") && n == 1) {
             ok = block_flush(img, &err);
+        } else if (!strcmp(f[0], "hold") && n == 1) {
+            printf("holding\n");
+            fflush(stdout);
+            while (getchar() != EOF) {
+            }
         } else if (!strcmp(f[0], "dump") && n == 3) {
             uint64_t len = num(f[2]);
             uint8_t *buf = g_malloc(len ? len : 1);

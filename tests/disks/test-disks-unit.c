@@ -8,8 +8,10 @@
 #include "disks/qcow2-internal.h"
 
 #include <glib/gstdio.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *tmpdir;
@@ -537,6 +539,233 @@ static void test_aio(void)
     g_cond_clear(&a.cond);
 }
 
+/* Issue 21: a stream of writes at the growing end of a small-cluster image, several in
+ * flight, straddling the 4 KiB blocks O_DIRECT works in (each write starts 3 KiB into a
+ * block). The bounce path of one write must not cut off what another already landed past
+ * it. Returns the number of 512-byte sectors that read back wrong. */
+static uint64_t stream_writes(BlockCacheMode cache, uint32_t cs, unsigned depth, unsigned n)
+{
+    char *path = tmp_path("stream.qcow2");
+    Qcow2CreateOptions co = { .size = 64 << 20, .cluster_size = cs };
+    GError *err = NULL;
+    g_assert_true(qcow2_create(path, &co, &err));
+    BlockOpenOptions oo = { .format = "qcow2", .cache = cache };
+    BlockImage *img = block_open(path, &oo, &err);
+    if (!img && g_error_matches(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED)) {
+        g_test_skip(err->message); /* no O_DIRECT on this file system */
+        g_clear_error(&err);
+        g_free(path);
+        return 0;
+    }
+    g_assert_no_error(err);
+    enum { SZ = 4096 };
+    const uint64_t base = 41143296; /* the issue's offset: 3 KiB into a 4 KiB block */
+    /* Page-aligned, as guest memory: O_DIRECT can then take whole blocks directly. */
+    uint8_t *bufs = g_aligned_alloc(n, SZ, 4096);
+    AioState a = { 0 };
+    g_mutex_init(&a.lock);
+    g_cond_init(&a.cond);
+    for (unsigned i = 0; i < n; i++) {
+        memset(bufs + (size_t)i * SZ, 1 + i % 251, SZ);
+        g_mutex_lock(&a.lock);
+        while (a.pending >= (int)depth)
+            g_cond_wait(&a.cond, &a.lock);
+        a.pending++;
+        g_mutex_unlock(&a.lock);
+        struct iovec iov = { bufs + (size_t)i * SZ, SZ };
+        block_aio_writev(img, base + (uint64_t)i * SZ, &iov, 1, aio_done, &a);
+    }
+    block_drain(img);
+    g_assert_cmpint(a.failures, ==, 0);
+    g_assert_true(block_close(img, &err));
+    g_mutex_clear(&a.lock);
+    g_cond_clear(&a.cond);
+
+    BlockOpenOptions ro = { .format = "qcow2", .read_only = true };
+    img = block_open(path, &ro, &err);
+    g_assert_no_error(err);
+    uint8_t *out = g_malloc((size_t)n * SZ);
+    g_assert_true(block_pread(img, base, out, (size_t)n * SZ, &err));
+    uint64_t bad = 0;
+    for (uint64_t k = 0; k < (uint64_t)n * SZ; k += 512)
+        if (memcmp(out + k, bufs + k, 512))
+            bad++;
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    block_close(img, NULL);
+    g_unlink(path);
+    g_free(path);
+    g_aligned_free(bufs);
+    g_free(out);
+    return bad;
+}
+
+static void test_direct_stream(void)
+{
+    static const BlockCacheMode modes[] = { BLOCK_CACHE_NONE, BLOCK_CACHE_WRITEBACK,
+                                            BLOCK_CACHE_DIRECTSYNC };
+    static const uint32_t clusters[] = { 512, 1024, 2048, 65536 };
+    static const unsigned depths[] = { 1, 4, 32 };
+    block_set_pool_threads(32);
+    for (size_t m = 0; m < G_N_ELEMENTS(modes); m++)
+        for (size_t c = 0; c < G_N_ELEMENTS(clusters); c++)
+            for (size_t d = 0; d < G_N_ELEMENTS(depths); d++) {
+                /* directsync syncs every write: a few of them, on the smallest clusters,
+                 * keep the test short. */
+                bool sync = modes[m] == BLOCK_CACHE_DIRECTSYNC;
+                if (sync && (c > 0 || d == 0))
+                    continue;
+                uint64_t bad = stream_writes(modes[m], clusters[c], depths[d], sync ? 100 : 400);
+                if (bad)
+                    g_error("cache mode %d, %u-byte clusters, depth %u: %" PRIu64
+                            " sectors read back wrong", (int)modes[m], clusters[c], depths[d],
+                            bad);
+            }
+    block_set_pool_threads(8);
+}
+
+typedef struct RmwRace {
+    HostFile *f;
+    pthread_barrier_t *start, *done;
+    unsigned rounds;
+    uint8_t *aligned;      /* 4 KiB, page-aligned */
+} RmwRace;
+
+static gpointer rmw_misaligned(gpointer data)
+{
+    RmwRace *r = data;
+    uint8_t buf[1536];
+    for (unsigned i = 0; i < r->rounds; i++) {
+        memset(buf, 0x80 | (i & 0x7f), sizeof(buf));
+        pthread_barrier_wait(r->start);
+        g_assert_true(host_file_pwrite(r->f, 2048, buf, sizeof(buf), NULL));
+        pthread_barrier_wait(r->done);
+        pthread_barrier_wait(r->done); /* the checker looks */
+    }
+    return NULL;
+}
+
+/* Issue 21: under O_DIRECT a misaligned write reads its 4 KiB block, patches it and
+ * writes it back. An aligned write landing on that block meanwhile must keep its bytes
+ * outside the misaligned range (here sectors 0-3 and 7 of the block): the two are not
+ * allowed to interleave. */
+static void test_direct_rmw_race(void)
+{
+    char *path = tmp_path("rmw.raw");
+    g_assert_true(g_file_set_contents(path, "", 0, NULL));
+    g_assert_true(truncate(path, 4096) == 0);
+    GError *err = NULL;
+    HostFile *f = host_file_open(path, false, true, HOST_LOCK_WRITE, &err);
+    if (!f) {
+        g_test_skip(err->message);
+        g_clear_error(&err);
+        g_free(path);
+        return;
+    }
+    pthread_barrier_t start, done;
+    RmwRace r = { .f = f, .start = &start, .done = &done, .rounds = 3000,
+                  .aligned = g_aligned_alloc(1, 4096, 4096) };
+    pthread_barrier_init(&start, NULL, 2);
+    pthread_barrier_init(&done, NULL, 2);
+    GThread *t = g_thread_new("rmw", rmw_misaligned, &r);
+    uint8_t *check = g_aligned_alloc(1, 4096, 4096);
+    unsigned lost = 0;
+    for (unsigned i = 0; i < r.rounds; i++) {
+        memset(r.aligned, i & 0x7f, 4096);
+        pthread_barrier_wait(&start);
+        g_assert_true(host_file_pwrite(f, 0, r.aligned, 4096, NULL));
+        pthread_barrier_wait(&done);
+        g_assert_true(host_file_pread(f, 0, check, 4096, NULL));
+        if (check[0] != (i & 0x7f) || check[4095] != (i & 0x7f))
+            lost++;
+        pthread_barrier_wait(&done);
+    }
+    g_thread_join(t);
+    pthread_barrier_destroy(&start);
+    pthread_barrier_destroy(&done);
+    host_file_close(f);
+    g_free(r.aligned);
+    g_free(check);
+    g_free(path);
+    if (lost)
+        g_error("%u of %u aligned writes lost bytes to a concurrent read-modify-write", lost,
+                r.rounds);
+}
+
+/* Issue 21: clusters leaked by a writer that died are reclaimed by the next read-write
+ * open. The writer (a child) allocates and frees, flushes, allocates more and exits
+ * without closing, as a killed process would; the image must carry the dirty bit, and
+ * one read-write open and close later it has no leaks and no dirty bit. */
+static void test_dirty_reclaim(void)
+{
+    char *path = tmp_path("dirty.qcow2");
+    Qcow2CreateOptions co = { .size = 8 << 20, .cluster_size = 4096 };
+    GError *err = NULL;
+    g_assert_true(qcow2_create(path, &co, &err));
+    fflush(NULL);
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        BlockOpenOptions oo = { .format = "qcow2" };
+        BlockImage *img = block_open(path, &oo, NULL);
+        if (!img)
+            _exit(1);
+        uint8_t buf[8192];
+        memset(buf, 0x5a, sizeof(buf));
+        bool ok = true;
+        for (uint64_t off = 0; off < (2 << 20) && ok; off += 16384)
+            ok = block_pwrite(img, off, buf, sizeof(buf), NULL);
+        /* Dropped clusters: their counts are lowered only after the next flush... */
+        ok = ok && block_discard(img, 0, 1 << 20, NULL) && block_flush(img, NULL);
+        ok = ok && block_discard(img, 1 << 20, 1 << 20, NULL) &&
+             block_pwrite(img, 3 << 20, buf, sizeof(buf), NULL) && block_flush(img, NULL);
+        /* ...and these allocations reach the disk without their L2 entries. */
+        for (uint64_t off = 4 << 20; off < (6 << 20) && ok; off += 65536)
+            ok = block_pwrite(img, off, buf, sizeof(buf), NULL);
+        Qcow2State *s = qcow2_state(img);
+        g_mutex_lock(&s->lock);
+        ok = ok && qcow2_cache_flush(s->refblock_cache, NULL) && qcow2_sync(s, NULL);
+        g_mutex_unlock(&s->lock);
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    BlockOpenOptions ro = { .format = "qcow2", .read_only = true, .check_mode = true };
+    BlockImage *img = block_open(path, &ro, &err);
+    g_assert_no_error(err);
+    Qcow2FormatInfo fi;
+    g_assert_true(qcow2_get_format_info(img, &fi));
+    g_assert_true(fi.dirty);
+    Qcow2CheckResult r;
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, >, 0);
+    block_close(img, NULL);
+
+    BlockOpenOptions rw = { .format = "qcow2" };
+    img = block_open(path, &rw, &err);
+    g_assert_no_error(err);
+    g_assert_true(block_close(img, &err));
+
+    img = block_open(path, &ro, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcow2_get_format_info(img, &fi));
+    g_assert_false(fi.dirty);
+    g_assert_true(qcow2_check(img, QCOW2_REPAIR_NONE, &r, NULL, NULL, &err));
+    g_assert_cmpuint(r.corruptions, ==, 0);
+    g_assert_cmpuint(r.leaks, ==, 0);
+    /* The data the writer flushed is still there. */
+    uint8_t out[8192];
+    g_assert_true(block_pread(img, 3 << 20, out, sizeof(out), &err));
+    g_assert_cmpuint(out[0], ==, 0x5a);
+    g_assert_cmpuint(out[8191], ==, 0x5a);
+    block_close(img, NULL);
+    g_free(path);
+}
+
 /* An open overlay file in the temporary directory that has no name any more. */
 static bool has_unlinked_overlay(void)
 {
@@ -844,6 +1073,9 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
     g_test_add_func("/disks/aio", test_aio);
+    g_test_add_func("/disks/direct-stream", test_direct_stream);
+    g_test_add_func("/disks/dirty-reclaim", test_dirty_reclaim);
+    g_test_add_func("/disks/direct-rmw-race", test_direct_rmw_race);
     g_test_add_func("/disks/temp-overlay", test_temp_overlay);
     g_test_add_func("/disks/parse-size", test_parse_size);
     int rc = g_test_run();
