@@ -176,7 +176,9 @@ static bool ram_state_walk(GuestMemory *m, const uint8_t *buf, size_t len, bool 
                 uint8_t *p = ram_ptr(m, (first + k) * MEM_PAGE_SIZE);
                 if (bitmap[k / 8] & (1u << (k % 8)))
                     memcpy(p, plain + (size_t)used++ * MEM_PAGE_SIZE, MEM_PAGE_SIZE);
-                else
+                else if (!page_is_zero(p))
+                    /* Reading a page the guest never touched is cheap; writing it would
+                     * give it memory of its own. */
                     memset(p, 0, MEM_PAGE_SIZE);
             }
         }
@@ -186,19 +188,22 @@ static bool ram_state_walk(GuestMemory *m, const uint8_t *buf, size_t len, bool 
     return true;
 }
 
-static bool ram_state_run(GuestMemory *m, const uint8_t *buf, size_t len, bool apply, GError **err)
+/* check: verify the checksum and the structure; apply: write RAM (after a check of
+ * the same bytes, unless check is set too). */
+static bool ram_state_run(GuestMemory *m, const uint8_t *buf, size_t len, bool check, bool apply,
+                          GError **err)
 {
     if (len < HEADER_BYTES + 4)
         return fail(err, "truncated header");
     len -= 4;
-    if (crc32(0, buf, (uInt)len) != get32(buf + len))
+    if (check && crc32(0, buf, (uInt)len) != get32(buf + len))
         return fail(err, "the checksum does not match (damaged or truncated)");
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     if (!dctx)
         return fail(err, "cannot set up zstd");
     uint8_t *plain = g_malloc(CHUNK_BYTES);
     /* Decompressing twice keeps memory at one chunk and RAM untouched on any error. */
-    bool ok = ram_state_walk(m, buf, len, false, dctx, plain, err) &&
+    bool ok = (!check || ram_state_walk(m, buf, len, false, dctx, plain, err)) &&
               (!apply || ram_state_walk(m, buf, len, true, dctx, plain, err));
     g_free(plain);
     ZSTD_freeDCtx(dctx);
@@ -209,10 +214,15 @@ static bool ram_state_run(GuestMemory *m, const uint8_t *buf, size_t len, bool a
 
 bool ram_state_check(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
 {
-    return ram_state_run(m, buf, len, false, err);
+    return ram_state_run(m, buf, len, true, false, err);
 }
 
 bool ram_state_load(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
 {
-    return ram_state_run(m, buf, len, true, err);
+    return ram_state_run(m, buf, len, true, true, err);
+}
+
+bool ram_state_load_checked(GuestMemory *m, const uint8_t *buf, size_t len, GError **err)
+{
+    return ram_state_run(m, buf, len, false, true, err);
 }

@@ -261,7 +261,7 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
         vm_clock_set_stopped(vm, old_clock);
         goto out;
     }
-    if (!ram_state_load(vm->mem, p.ram, p.ram_len, err)) {
+    if (!ram_state_load_checked(vm->mem, p.ram, p.ram_len, err)) {
         /* Checked above: only running out of memory could bring us here. */
         vm_clock_set_stopped(vm, old_clock);
         device_list_load(vm, old_devices->data, old_devices->len, NULL);
