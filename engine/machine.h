@@ -64,15 +64,6 @@ bool vm_a20(Vm *vm);
  * Each device sets its own source; the gate follows their OR. */
 typedef enum { VM_A20_KBC = 1u << 0, VM_A20_PORT92 = 1u << 1 } VmA20Source;
 void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled);
-/* The ACPI power button event (SCI) the board wires to its PM device. */
-typedef void (*VmPowerButtonFn)(void *opaque);
-void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque);
-
-/* The board's removable media (vm_change_media), called with the lock held. */
-typedef bool (*VmMediaFn)(void *opaque, const char *device, const char *filename, const char *format,
-                          bool read_only, GError **err);
-void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque);
-
 /* An accelerator that emulates the interrupt controllers and PIT in the host kernel. */
 bool vm_kernel_irqchip(Vm *vm);
 /* Sets a global system interrupt line in the kernel irqchip. */

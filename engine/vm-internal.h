@@ -77,10 +77,6 @@ struct Vm {
     void *intr_ack_opaque;
     const VmApicOps *apic_ops;
     void *apic_opaque;
-    VmPowerButtonFn power_button;
-    void *power_button_opaque;
-    VmMediaFn media_fn;
-    void *media_opaque;
     bool a20;
     unsigned a20_sources; /* VmA20Source bits that enable A20 */
     void *board;

@@ -348,11 +348,15 @@ void vm_reset(Vm *vm)
     g_mutex_unlock(&vm->lock);
 }
 
+/* The button is pressed on every device that has one (a PC has its PM function). */
 void vm_powerdown(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
-    if (vm->power_button)
-        vm->power_button(vm->power_button_opaque);
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        if (d->klass->power_button)
+            d->klass->power_button(d);
+    }
     g_mutex_unlock(&vm->lock);
 }
 
@@ -570,29 +574,26 @@ void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled)
     vm_set_a20(vm, vm->a20_sources != 0);
 }
 
-void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
-{
-    vm->power_button = fn;
-    vm->power_button_opaque = opaque;
-}
-
-void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque)
-{
-    vm->media_fn = fn;
-    vm->media_opaque = opaque;
-}
-
+/* The first device that owns the drive name changes its medium. */
 bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
                      bool read_only, GError **err)
 {
     g_mutex_lock(&vm->lock);
-    bool ok = false;
-    if (vm->media_fn)
-        ok = vm->media_fn(vm->media_opaque, device, filename, format, read_only, err);
-    else
+    DeviceMediaResult r = DEVICE_MEDIA_NO_DRIVE;
+    bool any = false;
+    for (GList *l = device_list_head(vm); l && r == DEVICE_MEDIA_NO_DRIVE; l = l->next) {
+        Device *d = l->data;
+        if (!d->klass->change_media)
+            continue;
+        any = true;
+        r = d->klass->change_media(d, device, filename, format, read_only, err);
+    }
+    if (!any)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no removable media");
+    else if (r == DEVICE_MEDIA_NO_DRIVE)
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
     g_mutex_unlock(&vm->lock);
-    return ok;
+    return r == DEVICE_MEDIA_CHANGED;
 }
 
 bool vm_kernel_irqchip(Vm *vm)

@@ -253,70 +253,6 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
     return true;
 }
 
-/* QMP eject / blockdev-change-medium for the floppy drives and IDE CD-ROMs, named as
- * QEMU names them. */
-static bool pc_change_media(void *opaque, const char *device, const char *filename, const char *format,
-                            bool read_only, GError **err)
-{
-    PcBoard *b = opaque;
-    unsigned unit;
-    /* IDE CD-ROMs as QEMU names them: ide<channel>-cd<unit> (-cdrom is ide1-cd0). */
-    unsigned ich, iunit;
-    char tail;
-    if (sscanf(device, "ide%u-cd%u%c", &ich, &iunit, &tail) == 2) {
-        if (ich > 1 || iunit > 1) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
-            return false;
-        }
-        BlockImage *img = NULL;
-        if (filename) {
-            DriveConfig dc = { .file = (char *)filename, .format = (char *)format,
-                               .iface = DRIVE_IF_IDE, .media = DRIVE_MEDIA_CDROM };
-            VmConfig none = { 0 };
-            bool ro;
-            img = drive_open(&none, &dc, false, &ro, err);
-            if (!img)
-                return false;
-        }
-        if (!ide_cdrom_change(piix_ide_channel(b->ide, (int)ich), (int)iunit, img, err)) {
-            if (img)
-                block_close(img, NULL);
-            g_prefix_error(err, "Device '%s': ", device);
-            return false;
-        }
-        return true;
-    }
-    if (!strcmp(device, "floppy0"))
-        unit = 0;
-    else if (!strcmp(device, "floppy1"))
-        unit = 1;
-    else {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
-        return false;
-    }
-    if (!fdc_cmos_type(b->fdc, unit)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found (no drive %c:)",
-                    device, 'A' + unit);
-        return false;
-    }
-    BlockImage *img = NULL;
-    bool ro = read_only;
-    if (filename) {
-        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only,
-                           .iface = DRIVE_IF_FLOPPY };
-        VmConfig none = { 0 };
-        img = drive_open(&none, &dc, true, &ro, err);
-        if (!img)
-            return false;
-    }
-    if (!fdc_change_medium(b->fdc, unit, img, ro, err)) {
-        if (img)
-            block_close(img, NULL);
-        return false;
-    }
-    return true;
-}
-
 /* Hard disk bytes of the AT CMOS: 0x12 types (0xF = see 0x19/0x1A), the user-defined
  * type 47 geometry at 0x1B and 0x24, and the translation hints SeaBIOS reads at 0x39 on
  * QEMU-compatible boards (2 bits per disk: 0 none, 1 LBA). */
@@ -450,7 +386,6 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     b->dma = i8237_new(vm);
     if (!floppy_init(b, cfg, err))
         return false;
-    vm_set_media_handler(vm, pc_change_media, b);
     port80_new(vm);
     fpu_err_new(vm, &b->isa_irq[13]);
     if (vm_debugcon_chardev(vm)) {
