@@ -124,7 +124,6 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     vm->state_events = g_ptr_array_new();
     vm->exit_status = -1;
     vm->state = VM_STATE_CREATED;
-    vm->a20 = true;
 
     /* Keep a private copy of the configuration. */
     VmConfig *c = vm_config_new();
@@ -514,7 +513,7 @@ void vm_do_system_reset(Vm *vm)
 {
     vm->reset_pending = false;
     /* The A20 gate is open after reset, as on QEMU's PC (firmware closes it if it wants). */
-    vm_set_a20(vm, true);
+    vcpu_set_a20(vm, true);
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
     vm->accel->vcpu_reset(&vm->vcpu);
@@ -534,44 +533,9 @@ void vm_cpu_nmi(Vm *vm)
     vcpu_set_request(vm, VCPU_REQ_NMI);
 }
 
-void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque)
-{
-    vm->intr_ack = fn;
-    vm->intr_ack_opaque = opaque;
-}
-
-void vm_set_apic(Vm *vm, const VmApicOps *ops, void *opaque)
-{
-    vm->apic_ops = ops;
-    vm->apic_opaque = opaque;
-}
-
 bool vm_wants_board_apic(Vm *vm)
 {
     return vm->accel && vm->accel->board_apic && !vm_kernel_irqchip(vm);
-}
-
-void vm_set_a20(Vm *vm, bool enabled)
-{
-    if (vm->a20 == enabled)
-        return;
-    vm->a20 = enabled;
-    atomic_store(&vm->vcpu.a20, enabled);
-    vcpu_set_request(vm, VCPU_REQ_TLB);
-}
-
-bool vm_a20(Vm *vm)
-{
-    return vm->a20;
-}
-
-void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled)
-{
-    if (enabled)
-        vm->a20_sources |= src;
-    else
-        vm->a20_sources &= ~(unsigned)src;
-    vm_set_a20(vm, vm->a20_sources != 0);
 }
 
 /* The first device that owns the drive name changes its medium. */

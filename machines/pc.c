@@ -367,10 +367,15 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     if (!load_bios(b, cfg, err))
         return false;
 
+    /* The CPU's pins, handed to the devices that answer or drive them. */
+    CpuPins *cpu = vm_cpu_pins(vm);
     if (!vm_kernel_irqchip(vm)) {
-        b->pic = i8259_new(vm, &b->cpu_intr);
-        if (vm_wants_board_apic(vm)) {
-            b->apic = apic_new(vm, 0, pic_ack, b);
+        /* With a local APIC, it answers the CPU's acknowledge and asks the 8259 for
+         * ExtINT; without one, the 8259 answers. */
+        bool board_apic = vm_wants_board_apic(vm);
+        b->pic = i8259_new(vm, &b->cpu_intr, board_apic ? NULL : cpu);
+        if (board_apic) {
+            b->apic = apic_new(vm, 0, cpu, pic_ack, b);
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
@@ -380,14 +385,16 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
             serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));
-    b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
+    /* Two A20 controls, OR-ed into A20M# as on the PIIX3. */
+    IrqLine a20_kbc = vm_cpu_a20_line(vm, 0), a20_port92 = vm_cpu_a20_line(vm, 1);
+    b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12], &a20_kbc);
     vm_set_input_handler(vm, &pc_input_ops, b);
-    port92_new(vm);
+    port92_new(vm, &a20_port92);
     b->dma = i8237_new(vm);
     if (!floppy_init(b, cfg, err))
         return false;
     port80_new(vm);
-    fpu_err_new(vm, &b->isa_irq[13]);
+    fpu_err_new(vm, &b->isa_irq[13], cpu);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
         debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));
