@@ -43,7 +43,7 @@ typedef struct CpuBackend {
     /* Text for a failure (CPU_RUN_ERROR), with register state. */
     char *(*vcpu_describe)(Vcpu *v);
     bool kernel_irqchip_possible;
-    /* The CPU takes its local APIC from the board (vm_set_apic, vcpu_apic_base). */
+    /* The CPU takes its local APIC from the board (the APIC on its CpuPins, vcpu_apic_base). */
     bool board_apic;
 } CpuBackend;
 

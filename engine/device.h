@@ -34,6 +34,13 @@ typedef struct DeviceList DeviceList;
 typedef struct BlockImage BlockImage;
 typedef void (*DeviceImageFn)(void *opaque, const char *drive, BlockImage *img, bool writable);
 
+/* What a change_media hook did with a drive name (see DeviceClass.change_media). */
+typedef enum {
+    DEVICE_MEDIA_NO_DRIVE, /* not one of this device's drives: ask the next device */
+    DEVICE_MEDIA_CHANGED,
+    DEVICE_MEDIA_FAILED,   /* the drive is this device's; err says why it did not change */
+} DeviceMediaResult;
+
 /* The instance header, the first member of every device's state struct. */
 struct Device {
     const DeviceClass *klass;
@@ -80,6 +87,15 @@ struct DeviceClass {
      * lock while it waits for a completion that takes it, so the caller must have
      * paused the vCPUs. NULL: nothing runs outside the lock. */
     void (*drain)(Device *dev);
+    /* Requests from the host, served by whichever devices have the hook (vm_powerdown
+     * and vm_change_media walk the list), so the VM keeps no per-board callback.
+     * Lock held. The ACPI power button press: */
+    void (*power_button)(Device *dev);
+    /* Removable media: puts filename (NULL: ejects; format NULL: probe) into the drive
+     * QMP names `drive`. The device opens the image itself, as its drives' rules differ
+     * (a write-protected floppy, a read-only CD). */
+    DeviceMediaResult (*change_media)(Device *dev, const char *drive, const char *filename,
+                                      const char *format, bool read_only, GError **err);
 };
 
 #define DEVICE(p) (&(p)->dev)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What boards (machines/) and devices (hw/) use of the engine: the lock, the address
- * spaces, reset, guest requests and the CPU's interrupt pins. Front ends use engine/vm.h. */
+ * spaces, reset, guest requests and the CPU's pins. Front ends use engine/vm.h. */
 #pragma once
 
 #include "engine/vm.h"
@@ -11,6 +11,7 @@
 #include "engine/log.h"
 #include "engine/chardev.h"
 #include "engine/device.h"
+#include "engine/vcpu.h"
 
 /* The engine lock. Device callbacks (port, MMIO, timers, chardev input) already hold it;
  * take it only when entering device code from elsewhere (UI, control socket). */
@@ -34,44 +35,22 @@ void vm_request_reset(Vm *vm, VmResetReason why);
 void vm_request_shutdown(Vm *vm);
 void vm_request_exit(Vm *vm, int status);
 
-/* The CPU's pins, driven by the board's interrupt controller. */
+/* The CPU's INTR and NMI inputs, driven by the board's interrupt controller. */
 void vm_set_cpu_intr(Vm *vm, int level);
 void vm_cpu_nmi(Vm *vm);
-/* The board answers the CPU's interrupt acknowledge cycle with a vector. */
-typedef int (*IntrAckFn)(void *opaque);
-void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque);
-/* The CPU's FERR# output, for the board's IRQ13 latch (called with the lock held),
- * and the IGNNE# input that latch drives. */
-typedef void (*VmFerrFn)(void *opaque, bool asserted);
-void vm_set_ferr_handler(Vm *vm, VmFerrFn fn, void *opaque);
+/* The CPU's pins (CpuPins in engine/vcpu.h: INTA, FERR#, the local APIC, A20M#), for
+ * the board to hand to the devices it wires to them. */
+CpuPins *vm_cpu_pins(Vm *vm);
+/* The IGNNE# input the IRQ 13 latch drives. */
 void vm_set_ignne(Vm *vm, bool asserted);
-/* The board's local APIC as the CPU reaches it: IA32_APIC_BASE (MSR 0x1B). Registered by
- * the APIC model; the CPU then reports an APIC in CPUID. set_base returns false for a
- * value the CPU refuses with #GP. */
-typedef struct VmApicOps {
-    uint64_t (*get_base)(void *opaque);
-    bool (*set_base)(void *opaque, uint64_t value);
-} VmApicOps;
-void vm_set_apic(Vm *vm, const VmApicOps *ops, void *opaque);
 /* Whether the board should build its own local and I/O APIC: the CPU back end takes
  * its APIC from the board (the interpreter) and no kernel irqchip provides one. */
 bool vm_wants_board_apic(Vm *vm);
-/* A20 gate (port 0x92, i8042 output port): the CPU masks address bit 20 when low. */
-void vm_set_a20(Vm *vm, bool enabled);
+/* A line into the CPU's A20M# gate, input n (0-7): the board gives one to each A20
+ * control (the 8042's output port, port 0x92); the gate is open while any is high. The
+ * CPU masks address bit 20 while it is closed. vm_a20 reads the gate. */
+IrqLine vm_cpu_a20_line(Vm *vm, unsigned n);
 bool vm_a20(Vm *vm);
-/* A PC has two A20 controls and the gate is open while either enables it (PIIX3:
- * A20M# is asserted only when port 0x92 bit 1 and the 8042's A20GATE are both low).
- * Each device sets its own source; the gate follows their OR. */
-typedef enum { VM_A20_KBC = 1u << 0, VM_A20_PORT92 = 1u << 1 } VmA20Source;
-void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled);
-/* The ACPI power button event (SCI) the board wires to its PM device. */
-typedef void (*VmPowerButtonFn)(void *opaque);
-void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque);
-
-/* The board's removable media (vm_change_media), called with the lock held. */
-typedef bool (*VmMediaFn)(void *opaque, const char *device, const char *filename, const char *format,
-                          bool read_only, GError **err);
-void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque);
 
 /* An accelerator that emulates the interrupt controllers and PIT in the host kernel. */
 bool vm_kernel_irqchip(Vm *vm);

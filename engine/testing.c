@@ -44,7 +44,6 @@ Vm *vm_new_for_test(uint64_t ram_size)
     vm->state_listeners = g_array_new(FALSE, FALSE, sizeof(StateListener));
     vm->state_events = g_ptr_array_new();
     vm->exit_status = -1;
-    vm->a20 = true;
     vm->cfg = vm_config_new();
     vm->cfg->name = g_strdup("test");
     vm->cfg->machine = g_strdup(none_machine.name);
@@ -57,6 +56,7 @@ Vm *vm_new_for_test(uint64_t ram_size)
     vm->io = io_new();
     vm->vcpu.vm = vm;
     vm->vcpu.mem = vm->mem;
+    atomic_store(&vm->vcpu.a20, true);
     vm->accel = &test_backend;
     vm->state = VM_STATE_CREATED;
     return vm;
@@ -89,7 +89,8 @@ bool vm_test_cpu_intr(Vm *vm)
 int vm_test_intr_ack(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
-    int v = vm->intr_ack ? vm->intr_ack(vm->intr_ack_opaque) : -1;
+    const CpuPins *p = &vm->vcpu.pins;
+    int v = p->intr_ack ? p->intr_ack(p->intr_ack_opaque) : -1;
     g_mutex_unlock(&vm->lock);
     return v;
 }

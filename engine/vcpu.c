@@ -35,38 +35,38 @@ void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size)
 
 int vcpu_intr_ack(Vcpu *v)
 {
-    Vm *vm = v->vm;
-    g_mutex_lock(&vm->lock);
-    int vec = vm->intr_ack ? vm->intr_ack(vm->intr_ack_opaque) : -1;
-    g_mutex_unlock(&vm->lock);
+    const CpuPins *p = &v->pins;
+    g_mutex_lock(&v->vm->lock);
+    int vec = p->intr_ack ? p->intr_ack(p->intr_ack_opaque) : -1;
+    g_mutex_unlock(&v->vm->lock);
     VLOG(LOG_IRQ, "INTA -> vector 0x%02x", vec);
     return vec;
 }
 
 bool vcpu_has_apic(Vcpu *v)
 {
-    return v->vm->apic_ops != NULL;
+    return v->pins.apic != NULL;
 }
 
 bool vcpu_apic_base(Vcpu *v, uint64_t *value)
 {
-    Vm *vm = v->vm;
-    if (!vm->apic_ops)
+    const CpuPins *p = &v->pins;
+    if (!p->apic)
         return false;
-    g_mutex_lock(&vm->lock);
-    *value = vm->apic_ops->get_base(vm->apic_opaque);
-    g_mutex_unlock(&vm->lock);
+    g_mutex_lock(&v->vm->lock);
+    *value = p->apic->get_base(p->apic_opaque);
+    g_mutex_unlock(&v->vm->lock);
     return true;
 }
 
 bool vcpu_set_apic_base(Vcpu *v, uint64_t value)
 {
-    Vm *vm = v->vm;
-    if (!vm->apic_ops)
+    const CpuPins *p = &v->pins;
+    if (!p->apic)
         return false;
-    g_mutex_lock(&vm->lock);
-    bool ok = vm->apic_ops->set_base(vm->apic_opaque, value);
-    g_mutex_unlock(&vm->lock);
+    g_mutex_lock(&v->vm->lock);
+    bool ok = p->apic->set_base(p->apic_opaque, value);
+    g_mutex_unlock(&v->vm->lock);
     return ok;
 }
 
@@ -83,20 +83,53 @@ void vcpu_set_ferr(Vcpu *v, bool asserted)
         return;
     g_mutex_lock(&vm->lock);
     VLOG(LOG_IRQ, "FERR# %s", asserted ? "asserted" : "deasserted");
-    if (vm->ferr_fn)
-        vm->ferr_fn(vm->ferr_opaque, asserted);
+    if (v->pins.ferr)
+        v->pins.ferr(v->pins.ferr_opaque, asserted);
     g_mutex_unlock(&vm->lock);
-}
-
-void vm_set_ferr_handler(Vm *vm, VmFerrFn fn, void *opaque)
-{
-    vm->ferr_fn = fn;
-    vm->ferr_opaque = opaque;
 }
 
 void vm_set_ignne(Vm *vm, bool asserted)
 {
     atomic_store(&vm->vcpu.ignne, asserted);
+}
+
+CpuPins *vm_cpu_pins(Vm *vm)
+{
+    return &vm->vcpu.pins;
+}
+
+/* Lock held. A change drops the CPU's cached translations, which carry bit 20. */
+void vcpu_set_a20(Vm *vm, bool enabled)
+{
+    if (atomic_load(&vm->vcpu.a20) == enabled)
+        return;
+    atomic_store(&vm->vcpu.a20, enabled);
+    vcpu_set_request(vm, VCPU_REQ_TLB);
+}
+
+/* An A20 control's line (IrqLine rules: lock held): the gate follows the OR. */
+static void a20_input(void *opaque, int n, int level)
+{
+    Vm *vm = opaque;
+    CpuPins *p = &vm->vcpu.pins;
+    if (level)
+        p->a20_inputs |= 1u << n;
+    else
+        p->a20_inputs &= ~(1u << n);
+    vcpu_set_a20(vm, p->a20_inputs != 0);
+}
+
+IrqLine vm_cpu_a20_line(Vm *vm, unsigned n)
+{
+    g_assert(n < 8);
+    IrqLine line;
+    irq_init(&line, a20_input, vm, (int)n);
+    return line;
+}
+
+bool vm_a20(Vm *vm)
+{
+    return atomic_load(&vm->vcpu.a20);
 }
 
 void vcpu_triple_fault(Vcpu *v)

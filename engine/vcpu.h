@@ -17,6 +17,39 @@ enum {
     VCPU_REQ_TLB  = 1u << 3, /* the memory map changed: drop cached translations */
 };
 
+/* The interrupt acknowledge cycle: the vector to deliver (-1: none). */
+typedef int (*IntrAckFn)(void *opaque);
+
+/* The local APIC as the CPU reaches it: IA32_APIC_BASE (MSR 0x1B). set_base returns
+ * false for a value the CPU refuses with #GP. */
+typedef struct CpuApicOps {
+    uint64_t (*get_base)(void *opaque);
+    bool (*set_base)(void *opaque, uint64_t value);
+} CpuApicOps;
+
+/* The CPU's pins to the board: who answers what the CPU asks and hears what it drives.
+ * The board hands them (vm_cpu_pins) to the devices it wires there, and each device
+ * connects its side at realize (a function and its opaque) and disconnects at
+ * unrealize. Lock rules: connected before the vCPU runs or with the engine lock held;
+ * every call is made with the lock held (the vcpu_* accessors below take it), except
+ * the check for an APIC, which reads the pointer alone (it does not change once the
+ * vCPU runs). An unconnected pin does nothing; INTA then answers -1. */
+typedef struct CpuPins {
+    /* INTA: the local APIC when the board has one (it asks the 8259 for ExtINT), else
+     * the 8259. */
+    IntrAckFn intr_ack;
+    void *intr_ack_opaque;
+    /* FERR#: the x87 error output, to the board's IRQ 13 latch. */
+    void (*ferr)(void *opaque, bool asserted);
+    void *ferr_opaque;
+    /* The local APIC; with one, CPUID reports it. */
+    const CpuApicOps *apic;
+    void *apic_opaque;
+    /* A20M#: the levels of the gate's inputs (vm_cpu_a20_line), a bit each. The gate is
+     * open while any is high, as the PIIX3 ORs port 0x92 bit 1 with the 8042's A20GATE. */
+    unsigned a20_inputs;
+} CpuPins;
+
 typedef struct Vcpu {
     _Atomic unsigned requests;
     Vm *vm;
@@ -29,6 +62,7 @@ typedef struct Vcpu {
     /* The IGNNE# pin: x87 errors with CR0.NE clear do not stall the CPU (PC-style
      * error reporting: asserted by a write to port F0h while FERR# is asserted). */
     _Atomic bool ignne;
+    CpuPins pins;
 } Vcpu;
 
 /* Port and MMIO accesses from the CPU: take the engine lock and dispatch. */
@@ -39,7 +73,7 @@ void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size);
 
 /* Interrupt acknowledge: the vector of the highest pending interrupt, lock taken inside. */
 int vcpu_intr_ack(Vcpu *v);
-/* The board's local APIC (vm_set_apic): whether there is one, and IA32_APIC_BASE.
+/* The local APIC on the pins: whether there is one, and IA32_APIC_BASE.
  * The accessors take the lock; they return false without an APIC or for a refused
  * value. */
 bool vcpu_has_apic(Vcpu *v);
@@ -49,7 +83,7 @@ bool vcpu_set_apic_base(Vcpu *v, uint64_t value);
 bool vcpu_take_nmi(Vcpu *v);
 
 /* The FERR# output changed (an unmasked x87 error with CR0.NE clear, or its clearing):
- * the board latches it into IRQ13. */
+ * the device on the FERR# pin latches it into IRQ13. */
 void vcpu_set_ferr(Vcpu *v, bool asserted);
 
 /* The CPU shut down (triple fault). */

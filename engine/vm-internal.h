@@ -35,8 +35,6 @@ struct Vm {
     void (*kernel_irq_line)(Vm *vm, unsigned gsi, int level);
 
     Vcpu vcpu;
-    VmFerrFn ferr_fn;
-    void *ferr_opaque;
     GThread *vcpu_thread;
     GCond run_cond;   /* the vCPU thread waits here while not running */
     GCond halt_cond;  /* HLT waits here for a request */
@@ -73,16 +71,6 @@ struct Vm {
     GPtrArray *state_events;
     guint next_listener_id;
 
-    IntrAckFn intr_ack;
-    void *intr_ack_opaque;
-    const VmApicOps *apic_ops;
-    void *apic_opaque;
-    VmPowerButtonFn power_button;
-    void *power_button_opaque;
-    VmMediaFn media_fn;
-    void *media_opaque;
-    bool a20;
-    unsigned a20_sources; /* VmA20Source bits that enable A20 */
     void *board;
 
     Chardev *serial[VM_MAX_SERIAL];
@@ -113,6 +101,8 @@ void vm_input_free(Vm *vm);
 
 /* vcpu.c */
 void vcpu_set_request(Vm *vm, unsigned bits); /* lock held */
+/* Opens or closes the CPU's A20 gate directly (system reset; lock held). */
+void vcpu_set_a20(Vm *vm, bool enabled);
 bool vcpu_thread_start(Vm *vm, GError **err);
 void vcpu_thread_join(Vm *vm);
 

@@ -124,7 +124,6 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     vm->state_events = g_ptr_array_new();
     vm->exit_status = -1;
     vm->state = VM_STATE_CREATED;
-    vm->a20 = true;
 
     /* Keep a private copy of the configuration. */
     VmConfig *c = vm_config_new();
@@ -349,11 +348,15 @@ void vm_reset(Vm *vm)
     g_mutex_unlock(&vm->lock);
 }
 
+/* The button is pressed on every device that has one (a PC has its PM function). */
 void vm_powerdown(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
-    if (vm->power_button)
-        vm->power_button(vm->power_button_opaque);
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        if (d->klass->power_button)
+            d->klass->power_button(d);
+    }
     g_mutex_unlock(&vm->lock);
 }
 
@@ -511,7 +514,7 @@ void vm_do_system_reset(Vm *vm)
 {
     vm->reset_pending = false;
     /* The A20 gate is open after reset, as on QEMU's PC (firmware closes it if it wants). */
-    vm_set_a20(vm, true);
+    vcpu_set_a20(vm, true);
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
     vm->accel->vcpu_reset(&vm->vcpu);
@@ -531,69 +534,31 @@ void vm_cpu_nmi(Vm *vm)
     vcpu_set_request(vm, VCPU_REQ_NMI);
 }
 
-void vm_set_intr_ack(Vm *vm, IntrAckFn fn, void *opaque)
-{
-    vm->intr_ack = fn;
-    vm->intr_ack_opaque = opaque;
-}
-
-void vm_set_apic(Vm *vm, const VmApicOps *ops, void *opaque)
-{
-    vm->apic_ops = ops;
-    vm->apic_opaque = opaque;
-}
-
 bool vm_wants_board_apic(Vm *vm)
 {
     return vm->accel && vm->accel->board_apic && !vm_kernel_irqchip(vm);
 }
 
-void vm_set_a20(Vm *vm, bool enabled)
-{
-    if (vm->a20 == enabled)
-        return;
-    vm->a20 = enabled;
-    atomic_store(&vm->vcpu.a20, enabled);
-    vcpu_set_request(vm, VCPU_REQ_TLB);
-}
-
-bool vm_a20(Vm *vm)
-{
-    return vm->a20;
-}
-
-void vm_set_a20_source(Vm *vm, VmA20Source src, bool enabled)
-{
-    if (enabled)
-        vm->a20_sources |= src;
-    else
-        vm->a20_sources &= ~(unsigned)src;
-    vm_set_a20(vm, vm->a20_sources != 0);
-}
-
-void vm_set_power_button(Vm *vm, VmPowerButtonFn fn, void *opaque)
-{
-    vm->power_button = fn;
-    vm->power_button_opaque = opaque;
-}
-
-void vm_set_media_handler(Vm *vm, VmMediaFn fn, void *opaque)
-{
-    vm->media_fn = fn;
-    vm->media_opaque = opaque;
-}
-
+/* The first device that owns the drive name changes its medium. */
 bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
                      bool read_only, GError **err)
 {
     g_mutex_lock(&vm->lock);
-    bool ok = false;
-    if (vm->media_fn)
-        ok = vm->media_fn(vm->media_opaque, device, filename, format, read_only, err);
-    else
+    DeviceMediaResult r = DEVICE_MEDIA_NO_DRIVE;
+    bool any = false;
+    for (GList *l = device_list_head(vm); l && r == DEVICE_MEDIA_NO_DRIVE; l = l->next) {
+        Device *d = l->data;
+        if (!d->klass->change_media)
+            continue;
+        any = true;
+        r = d->klass->change_media(d, device, filename, format, read_only, err);
+    }
+    if (!any)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no removable media");
+    else if (r == DEVICE_MEDIA_NO_DRIVE)
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
     g_mutex_unlock(&vm->lock);
-    return ok;
+    return r == DEVICE_MEDIA_CHANGED;
 }
 
 bool vm_kernel_irqchip(Vm *vm)

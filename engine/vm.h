@@ -39,8 +39,9 @@ void vm_resume(Vm *vm);
 void vm_reset(Vm *vm);
 /* Presses the ACPI power button: the guest decides. */
 void vm_powerdown(Vm *vm);
-/* Removable media (QEMU's device names: "floppy0", "floppy1"): filename NULL ejects,
- * otherwise the image is opened (format NULL probes) and inserted. Takes the lock. */
+/* Removable media (QEMU's device names: "floppy0", "floppy1", "ide1-cd0"): filename NULL
+ * ejects, otherwise the image is opened (format NULL probes) and inserted. The device
+ * that owns the drive serves it. Takes the lock. */
 bool vm_change_media(Vm *vm, const char *device, const char *filename, const char *format,
                      bool read_only, GError **err);
 /* Pulls the plug. */

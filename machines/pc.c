@@ -253,70 +253,6 @@ static bool floppy_init(PcBoard *b, const VmConfig *cfg, GError **err)
     return true;
 }
 
-/* QMP eject / blockdev-change-medium for the floppy drives and IDE CD-ROMs, named as
- * QEMU names them. */
-static bool pc_change_media(void *opaque, const char *device, const char *filename, const char *format,
-                            bool read_only, GError **err)
-{
-    PcBoard *b = opaque;
-    unsigned unit;
-    /* IDE CD-ROMs as QEMU names them: ide<channel>-cd<unit> (-cdrom is ide1-cd0). */
-    unsigned ich, iunit;
-    char tail;
-    if (sscanf(device, "ide%u-cd%u%c", &ich, &iunit, &tail) == 2) {
-        if (ich > 1 || iunit > 1) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
-            return false;
-        }
-        BlockImage *img = NULL;
-        if (filename) {
-            DriveConfig dc = { .file = (char *)filename, .format = (char *)format,
-                               .iface = DRIVE_IF_IDE, .media = DRIVE_MEDIA_CDROM };
-            VmConfig none = { 0 };
-            bool ro;
-            img = drive_open(&none, &dc, false, &ro, err);
-            if (!img)
-                return false;
-        }
-        if (!ide_cdrom_change(piix_ide_channel(b->ide, (int)ich), (int)iunit, img, err)) {
-            if (img)
-                block_close(img, NULL);
-            g_prefix_error(err, "Device '%s': ", device);
-            return false;
-        }
-        return true;
-    }
-    if (!strcmp(device, "floppy0"))
-        unit = 0;
-    else if (!strcmp(device, "floppy1"))
-        unit = 1;
-    else {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", device);
-        return false;
-    }
-    if (!fdc_cmos_type(b->fdc, unit)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found (no drive %c:)",
-                    device, 'A' + unit);
-        return false;
-    }
-    BlockImage *img = NULL;
-    bool ro = read_only;
-    if (filename) {
-        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only,
-                           .iface = DRIVE_IF_FLOPPY };
-        VmConfig none = { 0 };
-        img = drive_open(&none, &dc, true, &ro, err);
-        if (!img)
-            return false;
-    }
-    if (!fdc_change_medium(b->fdc, unit, img, ro, err)) {
-        if (img)
-            block_close(img, NULL);
-        return false;
-    }
-    return true;
-}
-
 /* Hard disk bytes of the AT CMOS: 0x12 types (0xF = see 0x19/0x1A), the user-defined
  * type 47 geometry at 0x1B and 0x24, and the translation hints SeaBIOS reads at 0x39 on
  * QEMU-compatible boards (2 bits per disk: 0 none, 1 LBA). */
@@ -431,10 +367,15 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     if (!load_bios(b, cfg, err))
         return false;
 
+    /* The CPU's pins, handed to the devices that answer or drive them. */
+    CpuPins *cpu = vm_cpu_pins(vm);
     if (!vm_kernel_irqchip(vm)) {
-        b->pic = i8259_new(vm, &b->cpu_intr);
-        if (vm_wants_board_apic(vm)) {
-            b->apic = apic_new(vm, 0, pic_ack, b);
+        /* With a local APIC, it answers the CPU's acknowledge and asks the 8259 for
+         * ExtINT; without one, the 8259 answers. */
+        bool board_apic = vm_wants_board_apic(vm);
+        b->pic = i8259_new(vm, &b->cpu_intr, board_apic ? NULL : cpu);
+        if (board_apic) {
+            b->apic = apic_new(vm, 0, cpu, pic_ack, b);
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
@@ -444,15 +385,16 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
             serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));
-    b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12]);
+    /* Two A20 controls, OR-ed into A20M# as on the PIIX3. */
+    IrqLine a20_kbc = vm_cpu_a20_line(vm, 0), a20_port92 = vm_cpu_a20_line(vm, 1);
+    b->kbc = i8042_new(vm, &b->isa_irq[1], &b->isa_irq[12], &a20_kbc);
     vm_set_input_handler(vm, &pc_input_ops, b);
-    port92_new(vm);
+    port92_new(vm, &a20_port92);
     b->dma = i8237_new(vm);
     if (!floppy_init(b, cfg, err))
         return false;
-    vm_set_media_handler(vm, pc_change_media, b);
     port80_new(vm);
-    fpu_err_new(vm, &b->isa_irq[13]);
+    fpu_err_new(vm, &b->isa_irq[13], cpu);
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
         debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));

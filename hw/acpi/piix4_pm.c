@@ -203,9 +203,10 @@ void piix4_pm_power_button(Piix4PmState *s)
     update_sci(s);
 }
 
-static void power_button_cb(void *opaque)
+/* The host's request (vm_powerdown) reaches the device through its class. */
+static void pm_power_button(Device *dev)
 {
-    piix4_pm_power_button(opaque);
+    piix4_pm_power_button((Piix4PmState *)dev);
 }
 
 static bool pm_realize(Device *dev, GError **err)
@@ -229,7 +230,6 @@ static bool pm_realize(Device *dev, GError **err)
     s->io = io_add(vm_io(vm), "piix4-pm", 0, PM_IO_SIZE, &pm_io_ops, s);
     io_add(vm_io(vm), "apm", PIIX4_PM_APM_CNT, 2, &apm_ops, s);
     s->overflow = vtimer_new(vm, overflow_fire, s);
-    vm_set_power_button(vm, power_button_cb, s);
     return true;
 }
 
@@ -298,6 +298,7 @@ static const DeviceClass pm_class = {
     .realize = pm_realize,
     .reset = pm_reset,
     .unrealize = pm_unrealize,
+    .power_button = pm_power_button,
 };
 
 __attribute__((constructor)) static void pm_register(void)

@@ -20,5 +20,5 @@
 typedef struct Piix4PmState Piix4PmState;
 
 Piix4PmState *piix4_pm_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *sci);
-/* The ACPI power button (the engine's vm_powerdown). */
+/* The ACPI power button (the class's power_button hook, the engine's vm_powerdown). */
 void piix4_pm_power_button(Piix4PmState *s);

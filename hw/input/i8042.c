@@ -37,6 +37,7 @@ struct I8042State {
     Device dev;
     Vm *vm;
     IrqLine kbd_irq, aux_irq; /* wired by the board */
+    IrqLine a20;              /* the output port's A20GATE, wired by the board */
     Ps2Keyboard kbd;
     Ps2Mouse mouse;
     uint8_t ram[32];      /* ram[0] is the command byte */
@@ -164,7 +165,7 @@ static void i8042_link_cb(void *opaque)
 static void i8042_write_outport(I8042State *s, uint8_t v)
 {
     s->outport = v;
-    vm_set_a20_source(s->vm, VM_A20_KBC, v & OP_A20);
+    irq_set(&s->a20, v & OP_A20 ? 1 : 0);
     if (!(v & OP_RESET)) {
         VLOG(LOG_INPUT, "i8042: output port resets the CPU");
         vm_request_reset(s->vm, VM_RESET_GUEST);
@@ -406,7 +407,7 @@ static void i8042_post_load(void *state)
     s->aux_level = s->obf && s->ob_aux && (cb & CB_AUX_INT);
     irq_set(&s->kbd_irq, s->kbd_level);
     irq_set(&s->aux_irq, s->aux_level);
-    vm_set_a20_source(s->vm, VM_A20_KBC, s->outport & OP_A20);
+    irq_set(&s->a20, s->outport & OP_A20 ? 1 : 0);
 }
 
 static const VmStateField i8042_fields[] = {
@@ -453,7 +454,7 @@ __attribute__((constructor)) static void i8042_register(void)
     device_class_register(&i8042_class);
 }
 
-I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq)
+I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq, const IrqLine *a20)
 {
     I8042State *s = (I8042State *)device_new(vm, i8042_class.name, "i8042", NULL);
     g_assert(s);
@@ -461,6 +462,8 @@ I8042State *i8042_new(Vm *vm, const IrqLine *kbd_irq, const IrqLine *mouse_irq)
         s->kbd_irq = *kbd_irq;
     if (mouse_irq)
         s->aux_irq = *mouse_irq;
+    if (a20)
+        s->a20 = *a20;
     if (!device_realize(DEVICE(s), NULL))
         g_assert_not_reached();
     return s;

@@ -67,6 +67,7 @@ struct ApicState {
     Device dev;
     Vm *vm;
     MemRegion *mmio;
+    CpuPins *cpu;       /* wiring: the CPU this APIC belongs to */
     IntrAckFn ext_ack;
     void *ext_opaque;
     void (*eoi_fn)(void *opaque, uint8_t vector);
@@ -726,7 +727,7 @@ static bool base_set_trampoline(void *opaque, uint64_t value)
     return apic_set_base(opaque, value);
 }
 
-static const VmApicOps apic_cpu_ops = {
+static const CpuApicOps apic_cpu_ops = {
     .get_base = base_get_trampoline,
     .set_base = base_set_trampoline,
 };
@@ -751,19 +752,30 @@ static bool apic_realize(Device *dev, GError **err)
 {
     ApicState *s = (ApicState *)dev;
     Vm *vm = dev->vm;
-    g_assert(s->ext_ack);
+    g_assert(s->ext_ack && s->cpu);
     s->vm = vm;
     s->timer = vtimer_new(vm, timer_expired, s);
     /* Above RAM and the PCI window: the APIC page answers wherever it is moved. */
     s->mmio = mem_add_mmio(vm_mem(vm), "lapic", APIC_DEFAULT_BASE, MEM_PAGE_SIZE, &apic_mmio_ops, s, 10);
-    vm_set_intr_ack(vm, ack_trampoline, s);
-    vm_set_apic(vm, &apic_cpu_ops, s);
+    /* The APIC answers the CPU's acknowledge first and asks the 8259 for ExtINT. */
+    s->cpu->intr_ack = ack_trampoline;
+    s->cpu->intr_ack_opaque = s;
+    s->cpu->apic = &apic_cpu_ops;
+    s->cpu->apic_opaque = s;
     return true;
 }
 
 static void apic_unrealize(Device *dev)
 {
     ApicState *s = (ApicState *)dev;
+    if (s->cpu->intr_ack_opaque == s) {
+        s->cpu->intr_ack = NULL;
+        s->cpu->intr_ack_opaque = NULL;
+    }
+    if (s->cpu->apic_opaque == s) {
+        s->cpu->apic = NULL;
+        s->cpu->apic_opaque = NULL;
+    }
     vtimer_free(s->timer);
 }
 
@@ -871,11 +883,12 @@ __attribute__((constructor)) static void apic_register(void)
     device_class_register(&apic_class);
 }
 
-ApicState *apic_new(Vm *vm, uint8_t id, IntrAckFn ext_ack, void *ext_opaque)
+ApicState *apic_new(Vm *vm, uint8_t id, CpuPins *cpu, IntrAckFn ext_ack, void *ext_opaque)
 {
     ApicState *s = (ApicState *)device_new(vm, apic_class.name, "apic", NULL);
     g_assert(s);
     s->initial_id = id;
+    s->cpu = cpu;
     s->ext_ack = ext_ack;
     s->ext_opaque = ext_opaque;
     if (!device_realize(DEVICE(s), NULL))

@@ -24,10 +24,11 @@ typedef enum {
     APIC_DM_EXTINT = 7,
 } ApicDeliveryMode;
 
-/* ext_ack: the 8259's interrupt acknowledge, used for ExtINT. Registers the MMIO page,
- * a reset handler, the board's interrupt acknowledge and the CPU's IA32_APIC_BASE. The
- * CPU's INTR pin is driven by the APIC from now on: the 8259's output goes to LINT0. */
-ApicState *apic_new(Vm *vm, uint8_t id, IntrAckFn ext_ack, void *ext_opaque);
+/* cpu: the pins of the CPU this APIC belongs to; the APIC connects their interrupt
+ * acknowledge and IA32_APIC_BASE. ext_ack: the 8259's interrupt acknowledge, used for
+ * ExtINT. The CPU's INTR pin is driven by the APIC from now on: the 8259's output goes
+ * to LINT0. */
+ApicState *apic_new(Vm *vm, uint8_t id, CpuPins *cpu, IntrAckFn ext_ack, void *ext_opaque);
 /* Called with the vector when a level-triggered interrupt is EOIed (the EOI broadcast
  * the I/O APIC listens to). */
 void apic_set_eoi_listener(ApicState *s, void (*fn)(void *opaque, uint8_t vector), void *opaque);

@@ -26,6 +26,7 @@ struct PicState {
     Device dev;
     Vm *vm;
     IrqLine intr;      /* wired by the board */
+    CpuPins *cpu;      /* wired by the board: answer INTA there (NULL: the APIC does) */
     bool intr_level;
     Pic8259 chip[2];
 };
@@ -411,8 +412,20 @@ static bool pic_realize(Device *dev, GError **err)
     io_add(io, "pic-master", 0x20, 2, &master_ops, s);
     io_add(io, "pic-slave", 0xa0, 2, &slave_ops, s);
     io_add(io, "elcr", 0x4d0, 2, &elcr_ops, s);
-    vm_set_intr_ack(s->vm, ack_trampoline, s);
+    if (s->cpu) {
+        s->cpu->intr_ack = ack_trampoline;
+        s->cpu->intr_ack_opaque = s;
+    }
     return true;
+}
+
+static void pic_unrealize(Device *dev)
+{
+    PicState *s = (PicState *)dev;
+    if (s->cpu && s->cpu->intr_ack_opaque == s) {
+        s->cpu->intr_ack = NULL;
+        s->cpu->intr_ack_opaque = NULL;
+    }
 }
 
 static bool pic_check(const void *state, GError **err)
@@ -494,6 +507,7 @@ static const DeviceClass pic_class = {
     .vmsd = &pic_vmsd,
     .realize = pic_realize,
     .reset = pic_reset,
+    .unrealize = pic_unrealize,
 };
 
 __attribute__((constructor)) static void pic_register(void)
@@ -501,12 +515,13 @@ __attribute__((constructor)) static void pic_register(void)
     device_class_register(&pic_class);
 }
 
-PicState *i8259_new(Vm *vm, const IrqLine *intr)
+PicState *i8259_new(Vm *vm, const IrqLine *intr, CpuPins *cpu)
 {
     PicState *s = (PicState *)device_new(vm, pic_class.name, "pic", NULL);
     g_assert(s);
     if (intr)
         s->intr = *intr;
+    s->cpu = cpu;
     if (!device_realize(DEVICE(s), NULL))
         g_assert_not_reached();
     return s;

@@ -7,9 +7,9 @@
 
 typedef struct PicState PicState;
 
-/* intr: the CPU's INTR pin. Registers the ports, a reset handler and the board's
- * interrupt acknowledge (vm_set_intr_ack). */
-PicState *i8259_new(Vm *vm, const IrqLine *intr);
+/* intr: the CPU's INTR pin. cpu: the CPU's pins, whose interrupt acknowledge the 8259
+ * answers; NULL when a local APIC answers it and asks i8259_ack for ExtINT. */
+PicState *i8259_new(Vm *vm, const IrqLine *intr, CpuPins *cpu);
 /* An input line 0-15 (level; edge or level sensitivity per ICW1.LTIM and ELCR).
  * As on the 8259A, an edge-triggered request must stay high until the CPU acknowledges
  * it: a line lowered before then withdraws the request (the CPU gets IRQ 7 if it already

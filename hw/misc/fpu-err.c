@@ -4,6 +4,7 @@
 typedef struct FpuErrState {
     Device dev;
     IrqLine irq;     /* IRQ 13, wired by the board */
+    CpuPins *cpu;    /* wired by the board: whose FERR# this latch hears */
     bool ferr;       /* the CPU's FERR# output as last signalled */
     bool irq_level;  /* the IRQ 13 latch */
     bool ignne;      /* IGNNE# driven to the CPU */
@@ -68,14 +69,22 @@ static void fpu_err_reset(Device *dev)
 
 static bool fpu_err_realize(Device *dev, GError **err)
 {
+    FpuErrState *s = (FpuErrState *)dev;
     io_add(vm_io(dev->vm), "fpu-error", 0xf0, 1, &fpu_err_ops, dev);
-    vm_set_ferr_handler(dev->vm, fpu_err_ferr, dev);
+    if (s->cpu) {
+        s->cpu->ferr = fpu_err_ferr;
+        s->cpu->ferr_opaque = s;
+    }
     return true;
 }
 
 static void fpu_err_unrealize(Device *dev)
 {
-    vm_set_ferr_handler(dev->vm, NULL, NULL);
+    FpuErrState *s = (FpuErrState *)dev;
+    if (s->cpu && s->cpu->ferr_opaque == s) {
+        s->cpu->ferr = NULL;
+        s->cpu->ferr_opaque = NULL;
+    }
 }
 
 /* IGNNE# is only driven while FERR# is (it follows FERR# back to inactive). */
@@ -128,10 +137,11 @@ __attribute__((constructor)) static void fpu_err_register(void)
     device_class_register(&fpu_err_class);
 }
 
-void fpu_err_new(Vm *vm, const IrqLine *irq13)
+void fpu_err_new(Vm *vm, const IrqLine *irq13, CpuPins *cpu)
 {
     FpuErrState *s = (FpuErrState *)device_new(vm, fpu_err_class.name, "fpu-error", NULL);
     g_assert(s);
+    s->cpu = cpu;
     if (irq13)
         s->irq = *irq13;
     if (!device_realize(DEVICE(s), NULL))

@@ -6,4 +6,5 @@
 
 #include "engine/machine.h"
 
-void fpu_err_new(Vm *vm, const IrqLine *irq13);
+/* irq13: the latch's output; cpu: the pins whose FERR# it hears. */
+void fpu_err_new(Vm *vm, const IrqLine *irq13, CpuPins *cpu);

@@ -6,6 +6,7 @@
 
 struct Port92State {
     Device dev;
+    IrqLine a20;     /* bit 1, into the CPU's A20 gate; wired by the board */
     uint8_t value;
 };
 
@@ -22,7 +23,7 @@ static void port92_write(void *opaque, uint32_t offset, uint32_t value, unsigned
     s->value = value & 0x03;
     if ((value & ~0x03u) & 0xff)
         VLOG(LOG_GUEST, "port92: reserved bits written (0x%02x)", value & 0xff);
-    vm_set_a20_source(s->dev.vm, VM_A20_PORT92, s->value & 0x02);
+    irq_set(&s->a20, s->value & 0x02 ? 1 : 0);
     if ((s->value & 0x01) && !(old & 0x01)) {
         VLOG(LOG_CPU, "port92: fast reset");
         vm_request_reset(s->dev.vm, VM_RESET_GUEST);
@@ -35,7 +36,7 @@ static void port92_reset(Device *dev)
 {
     Port92State *s = (Port92State *)dev;
     s->value = 0;
-    vm_set_a20_source(dev->vm, VM_A20_PORT92, false);
+    irq_lower(&s->a20);
 }
 
 static bool port92_realize(Device *dev, GError **err)
@@ -44,11 +45,11 @@ static bool port92_realize(Device *dev, GError **err)
     return true;
 }
 
-/* The VM's A20 gate ORs this port's bit 1 with the 8042's: give it back its input. */
+/* The CPU's A20 gate ORs this port's bit 1 with the 8042's: give it back its input. */
 static void port92_post_load(void *state)
 {
     Port92State *s = state;
-    vm_set_a20_source(s->dev.vm, VM_A20_PORT92, s->value & 0x02);
+    irq_set(&s->a20, s->value & 0x02 ? 1 : 0);
 }
 
 static const VmStateField port92_fields[] = {
@@ -77,10 +78,12 @@ __attribute__((constructor)) static void port92_register(void)
     device_class_register(&port92_class);
 }
 
-Port92State *port92_new(Vm *vm)
+Port92State *port92_new(Vm *vm, const IrqLine *a20)
 {
     Port92State *s = (Port92State *)device_new(vm, port92_class.name, "port92", NULL);
     g_assert(s);
+    if (a20)
+        s->a20 = *a20;
     if (!device_realize(DEVICE(s), NULL))
         g_assert_not_reached();
     return s;

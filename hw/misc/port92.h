@@ -6,4 +6,5 @@
 
 typedef struct Port92State Port92State;
 
-Port92State *port92_new(Vm *vm);
+/* a20: bit 1's line into the CPU's A20 gate (vm_cpu_a20_line). */
+Port92State *port92_new(Vm *vm, const IrqLine *a20);

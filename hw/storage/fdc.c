@@ -6,6 +6,7 @@
  * are flat sector arrays; their size decides the geometry (cylinders x heads x
  * sectors of 512 bytes) and the data rate the medium answers at. */
 #include "hw/storage/fdc.h"
+#include "hw/storage/drive.h"
 
 #include <string.h>
 
@@ -1242,6 +1243,42 @@ static void fdc_for_each_image(Device *dev, DeviceImageFn fn, void *opaque)
     }
 }
 
+/* QMP eject / blockdev-change-medium for floppy0 and floppy1 (QEMU's names). */
+static DeviceMediaResult fdc_change_media(Device *dev, const char *drive, const char *filename,
+                                          const char *format, bool read_only, GError **err)
+{
+    FdcState *s = (FdcState *)dev;
+    unsigned unit;
+    if (!strcmp(drive, "floppy0"))
+        unit = 0;
+    else if (!strcmp(drive, "floppy1"))
+        unit = 1;
+    else
+        return DEVICE_MEDIA_NO_DRIVE;
+    if (!s->drive[unit].present) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found (no drive %c:)",
+                    drive, 'A' + unit);
+        return DEVICE_MEDIA_FAILED;
+    }
+    BlockImage *img = NULL;
+    bool ro = read_only;
+    if (filename) {
+        /* A file this user cannot write goes in write-protected, as at start-up. */
+        DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only,
+                           .iface = DRIVE_IF_FLOPPY };
+        VmConfig none = { 0 };
+        img = drive_open(&none, &dc, true, &ro, err);
+        if (!img)
+            return DEVICE_MEDIA_FAILED;
+    }
+    if (!fdc_change_medium(s, unit, img, ro, err)) {
+        if (img)
+            block_close(img, NULL);
+        return DEVICE_MEDIA_FAILED;
+    }
+    return DEVICE_MEDIA_CHANGED;
+}
+
 static const DeviceClass fdc_class = {
     .name = "isa-fdc",
     .description = "82078 floppy disk controller with two drives",
@@ -1252,6 +1289,7 @@ static const DeviceClass fdc_class = {
     .reset = fdc_hw_reset,
     .unrealize = fdc_unrealize,
     .for_each_image = fdc_for_each_image,
+    .change_media = fdc_change_media,
 };
 
 __attribute__((constructor)) static void fdc_register(void)

@@ -8,6 +8,7 @@
 #include "hw/storage/drive.h"
 #include "engine/device.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define IDETIM_PRI 0x40
@@ -491,6 +492,36 @@ static void piix_ide_for_each_image(Device *dev, DeviceImageFn fn, void *opaque)
     }
 }
 
+/* QMP eject / blockdev-change-medium for the CD-ROMs, named as QEMU names them:
+ * ide<channel>-cd<unit> (-cdrom is ide1-cd0). */
+static DeviceMediaResult piix_ide_change_media(Device *dev, const char *drive, const char *filename,
+                                               const char *format, bool read_only, GError **err)
+{
+    PiixIdeState *s = (PiixIdeState *)dev;
+    unsigned ch, unit;
+    char tail;
+    (void)read_only; /* a CD is read-only anyway */
+    if (sscanf(drive, "ide%u-cd%u%c", &ch, &unit, &tail) != 2 || ch > 1 || unit > 1)
+        return DEVICE_MEDIA_NO_DRIVE;
+    BlockImage *img = NULL;
+    if (filename) {
+        DriveConfig dc = { .file = (char *)filename, .format = (char *)format,
+                           .iface = DRIVE_IF_IDE, .media = DRIVE_MEDIA_CDROM };
+        VmConfig none = { 0 };
+        bool ro;
+        img = drive_open(&none, &dc, false, &ro, err);
+        if (!img)
+            return DEVICE_MEDIA_FAILED;
+    }
+    if (!ide_cdrom_change(&s->ch[ch], (int)unit, img, err)) {
+        if (img)
+            block_close(img, NULL);
+        g_prefix_error(err, "Device '%s': ", drive);
+        return DEVICE_MEDIA_FAILED;
+    }
+    return DEVICE_MEDIA_CHANGED;
+}
+
 static const DeviceClass piix_ide_class = {
     .name = "piix3-ide",
     .description = "PIIX3 IDE controller (82371SB function 1) with bus-master DMA",
@@ -501,6 +532,7 @@ static const DeviceClass piix_ide_class = {
     .unrealize = piix_ide_unrealize,
     .drain = piix_ide_drain,
     .for_each_image = piix_ide_for_each_image,
+    .change_media = piix_ide_change_media,
 };
 
 __attribute__((constructor)) static void piix_ide_register(void)

@@ -206,7 +206,8 @@ int main(void)
     e.vm = vm_new_for_test(UINT64_C(16) << 20);
     e.v = vm_vcpu(e.vm);
     atomic_store(&e.v->a20, true);
-    vm_set_intr_ack(e.vm, intr_ack, &e);
+    vm_cpu_pins(e.vm)->intr_ack = intr_ack;
+    vm_cpu_pins(e.vm)->intr_ack_opaque = &e;
     e.c = x86_cpu_new(e.v);
     x86_cpu_set_run_flags(e.c, X86_RUN_STOP_ON_HLT);
     test_intr_and_shadow(&e);

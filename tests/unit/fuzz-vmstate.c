@@ -32,7 +32,7 @@ static void build_vm(void)
     vm = vm_new_for_test(0);
     vm_test_clock_step(vm, 7000000);
     vm_lock(vm);
-    i8259_new(vm, NULL);
+    i8259_new(vm, NULL, vm_cpu_pins(vm));
     i8254_new(vm, 0x40, NULL);
     mc146818_new(vm, 0x70, NULL);
     serial_new(vm, 0x3f8, NULL, NULL);

@@ -93,7 +93,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     (void)data;
     f->vm = vm_new_for_test(0);
     vm_lock(f->vm);
-    f->apic = apic_new(f->vm, 0, fake_pic_ack, f);
+    f->apic = apic_new(f->vm, 0, vm_cpu_pins(f->vm), fake_pic_ack, f);
     f->ioapic = ioapic_new(f->vm, IOAPIC, f->apic);
     vm_unlock(f->vm);
 }

@@ -15,9 +15,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     (void)data;
     f->vm = vm_new_for_test(0);
     IrqLine k = test_line(&f->irq1), m = test_line(&f->irq12);
+    IrqLine a20_kbc = vm_cpu_a20_line(f->vm, 0), a20_port92 = vm_cpu_a20_line(f->vm, 1);
     vm_lock(f->vm);
-    f->kbc = i8042_new(f->vm, &k, &m);
-    port92_new(f->vm);
+    f->kbc = i8042_new(f->vm, &k, &m, &a20_kbc);
+    port92_new(f->vm, &a20_port92);
     vm_unlock(f->vm);
 }
 

@@ -37,7 +37,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     IrqLine intr;
     irq_init(&intr, cpu_intr, f->vm, 0);
     vm_lock(f->vm);
-    f->pic = i8259_new(f->vm, &intr);
+    f->pic = i8259_new(f->vm, &intr, vm_cpu_pins(f->vm));
     vm_unlock(f->vm);
     pic_init_bios(f->vm, 0x01);
 }

@@ -70,9 +70,10 @@ static void rig_init_img(Rig *r, DevKind kind, int64_t t, const char *image)
     if (t)
         vm_test_clock_step(r->vm, t);
     IrqLine l0 = test_line(&r->line[0]), l1 = test_line(&r->line[1]);
+    IrqLine a20 = vm_cpu_a20_line(r->vm, 0);
     vm_lock(r->vm);
     switch (kind) {
-    case DEV_KBC: r->kbc = i8042_new(r->vm, &l0, &l1); break;
+    case DEV_KBC: r->kbc = i8042_new(r->vm, &l0, &l1, &a20); break;
     case DEV_DMA: r->dma = i8237_new(r->vm); break;
     case DEV_FDC: {
         r->dma = i8237_new(r->vm);
@@ -83,9 +84,9 @@ static void rig_init_img(Rig *r, DevKind kind, int64_t t, const char *image)
         break;
     }
     case DEV_SPK: pcspk_new(r->vm, i8254_new(r->vm, 0x40, &l1)); break;
-    case DEV_P92: port92_new(r->vm); break;
+    case DEV_P92: port92_new(r->vm, &a20); break;
     case DEV_P80: port80_new(r->vm); break;
-    case DEV_FPU: fpu_err_new(r->vm, &l0); break;
+    case DEV_FPU: fpu_err_new(r->vm, &l0, vm_cpu_pins(r->vm)); break;
     case DEV_COUNT: break;
     }
     vm_unlock(r->vm);

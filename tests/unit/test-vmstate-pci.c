@@ -57,7 +57,7 @@ static void rig_init(Rig *r, int64_t t, size_t file_len)
     piix4_pm_new(r->vm, r->bus, PCI_DEVFN(1, 3), &r->isa[PIIX4_PM_SCI_IRQ]);
     r->nic = pci_device_new(r->bus, PCI_DEVFN(3, 0), "nic", 0x1234, 0x5678, 0x020000, 0);
     pci_device_set_interrupt_pin(r->nic, 1);
-    r->apic = apic_new(r->vm, 0, fake_pic_ack, r);
+    r->apic = apic_new(r->vm, 0, vm_cpu_pins(r->vm), fake_pic_ack, r);
     r->ioapic = ioapic_new(r->vm, IOAPIC, r->apic);
     r->fw = fw_cfg_new(r->vm, 0x510);
     uint8_t *data = g_malloc(file_len);

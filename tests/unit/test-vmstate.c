@@ -40,7 +40,7 @@ static void rig_init(Rig *r, DevKind kind, int64_t t)
     switch (kind) {
     case DEV_UART: r->dev = serial_new(r->vm, 0x3f8, &l, NULL); break;
     case DEV_PIT: r->dev = i8254_new(r->vm, 0x40, &l); break;
-    case DEV_PIC: r->dev = i8259_new(r->vm, &l); break;
+    case DEV_PIC: r->dev = i8259_new(r->vm, &l, vm_cpu_pins(r->vm)); break;
     case DEV_RTC: r->dev = mc146818_new(r->vm, 0x70, &l); break;
     }
     vm_unlock(r->vm);
@@ -393,7 +393,7 @@ static Vm *board_vm(int64_t t, TestLine *lines)
     for (int i = 0; i < 4; i++)
         l[i] = test_line(&lines[i]);
     vm_lock(vm);
-    PicState *pic = i8259_new(vm, &l[0]);
+    PicState *pic = i8259_new(vm, &l[0], vm_cpu_pins(vm));
     (void)pic;
     i8254_new(vm, 0x40, &l[1]);
     mc146818_new(vm, 0x70, &l[2]);
@@ -438,7 +438,7 @@ static void test_device_list(void)
     /* A VM without the UART: the stream names a device it lacks; nothing changes. */
     Vm *c = vm_new_for_test(0);
     vm_lock(c);
-    i8259_new(c, NULL);
+    i8259_new(c, NULL, vm_cpu_pins(c));
     g_autoptr(GByteArray) before = g_byte_array_new();
     device_list_save(c, before);
     g_assert_false(device_list_load(c, s->data, s->len, &err));
