@@ -8,6 +8,7 @@
 #include "hw/storage/fdc.h"
 #include "hw/storage/drive.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define SECTOR_SIZE 512
@@ -1262,6 +1263,15 @@ static DeviceMediaResult fdc_change_media(Device *dev, const char *drive, const 
     }
     BlockImage *img = NULL;
     bool ro = read_only;
+    FdDrive *d = &s->drive[unit];
+    GStatBuf now, want;
+    if (filename && d->img && g_stat(block_filename(d->img), &now) == 0 && g_stat(filename, &want) == 0 &&
+        now.st_dev == want.st_dev && now.st_ino == want.st_ino) {
+        /* The same disk again: the drive lets go of it first, or its own lock would
+         * refuse the new open. */
+        if (!fdc_change_medium(s, unit, NULL, false, err))
+            return DEVICE_MEDIA_FAILED;
+    }
     if (filename) {
         /* A file this user cannot write goes in write-protected, as at start-up. */
         DriveConfig dc = { .file = (char *)filename, .format = (char *)format, .readonly = read_only,

@@ -89,7 +89,9 @@ def scenario_boot_menu(vm, opts):
     # -boot menu=on: SeaBIOS offers the menu, which lists drive A:; choosing it boots.
     wait_screen(vm, "Press ESC for boot menu", opts.step_timeout, "boot menu prompt")
     vm.send_key("esc")
-    text, _ = wait_screen(vm, "Select boot device", 30, "boot menu")
+    # The menu is drawn line by line: wait for the entry, not just the title.
+    text, _ = wait_screen(vm, lambda t: "Select boot device" in t and "Floppy [drive A]" in t, 30,
+                          "boot menu")
     entry = [l.strip() for l in text.splitlines() if "Floppy [drive A]" in l]
     if not entry:
         raise TestFailure("the boot menu does not list drive A:\n" + text)
