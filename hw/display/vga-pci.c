@@ -279,7 +279,7 @@ static bool vga_check(const void *state, GError **err)
         return false;
     if (s->sr_index > 7 || s->gr_index > 0x0f || s->ar_index > 0x3f || s->cr_index > 0x3f)
         return vga_fail(err, "register index out of range",
-                        (unsigned)(s->sr_index << 24 | s->gr_index << 16 | s->ar_index << 8 | s->cr_index));
+                        (unsigned)s->sr_index << 24 | (unsigned)s->gr_index << 16 | (unsigned)s->ar_index << 8 | s->cr_index);
     for (unsigned i = 0; i < 8; i++)
         if (s->sr[i] & ~sr_mask[i])
             return vga_fail(err, "sequencer register with bits the VGA keeps clear", i);
