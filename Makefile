@@ -26,11 +26,12 @@ test: deps
 	@$(MAKE) --no-print-directory build
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
 
-# Unit tests under AddressSanitizer and UBSan, in a build directory of their own.
+# Unit tests under AddressSanitizer and UBSan, in a build directory of their own; a UBSan
+# report fails the test (UBSan alone only prints).
 sanitize: deps
 	@[ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-asan
-	meson test -C build-asan --suite unit --print-errorlogs
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 meson test -C build-asan --suite unit --print-errorlogs
 
 clean:
 	rm -rf $(BUILD) build-asan
