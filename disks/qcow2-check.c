@@ -375,9 +375,14 @@ static bool check_init(Check *c, Qcow2State *s, Qcow2CheckResult *res, GError **
     if (!host_file_size(s->file, &c->file_size, err))
         return false;
     c->nb_clusters = qcow2_size_to_clusters(s, c->file_size);
-    if (c->nb_clusters > (1ULL << 31)) {
+    /* A reference count per cluster of the file: 2^28 of them is 1 GiB of counts
+     * (16 TiB of 64 KiB clusters). A sparse file of tiny clusters could ask for far
+     * more; refuse it plainly instead of trying to allocate it. */
+    if (c->nb_clusters > (1ULL << 28)) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
-                    "%s: the file has too many clusters to check", s->img->filename);
+                    "%s: the file has too many clusters to check (%" G_GUINT64_FORMAT
+                    " of %u bytes; at most 268435456)", s->img->filename, c->nb_clusters,
+                    1u << s->cluster_bits);
         return false;
     }
     /* One more than the file: a range may end in the cluster past it. */
