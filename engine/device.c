@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Device classes, instances and the VM's device list (see device.h). */
 #include "engine/device.h"
+#include "engine/stream.h"
 #include "engine/vm-internal.h"
 
 #include <errno.h>
@@ -456,26 +457,17 @@ bool device_load_state(Device *dev, const uint8_t *buf, size_t len, GError **err
                         buf, len, err);
 }
 
-static void put_u32(GByteArray *out, uint32_t v)
-{
-    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-    g_byte_array_append(out, b, 4);
-}
 
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 void device_list_save(Vm *vm, GByteArray *out)
 {
     device_list_drain(vm);
     g_byte_array_append(out, (const guint8 *)DEVICE_STREAM_MAGIC, 8);
-    put_u32(out, DEVICE_STREAM_VERSION);
+    stream_put_le(out, DEVICE_STREAM_VERSION, 4);
     uint32_t n = 0;
     for (GList *l = device_list_head(vm); l; l = l->next)
         n += ((Device *)l->data)->klass->vmsd != NULL;
-    put_u32(out, n);
+    stream_put_le(out, n, 4);
     for (GList *l = device_list_head(vm); l; l = l->next) {
         Device *d = l->data;
         if (d->klass->vmsd)
@@ -489,7 +481,7 @@ bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "device state: not a Vireo device state stream");
         return false;
     }
-    uint32_t version = get_u32(buf + 8), count = get_u32(buf + 12);
+    uint32_t version = stream_get_le32(buf + 8), count = stream_get_le32(buf + 12);
     if (version != DEVICE_STREAM_VERSION) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                     "device state: stream version %u is not supported (this build reads %u)", version,

@@ -2,6 +2,7 @@
 /* Guest RAM save and load for VM state streams (see ramstate.h for the layout). */
 #include "engine/ramstate.h"
 #include "engine/config.h"
+#include "engine/stream.h"
 
 #include <string.h>
 #include <zlib.h>
@@ -26,27 +27,9 @@ static bool fail(GError **err, const char *fmt, ...)
     return false;
 }
 
-static void put32(GByteArray *out, uint32_t v)
-{
-    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-    g_byte_array_append(out, b, 4);
-}
 
-static void put64(GByteArray *out, uint64_t v)
-{
-    put32(out, (uint32_t)v);
-    put32(out, (uint32_t)(v >> 32));
-}
 
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -68,9 +51,9 @@ bool ram_state_save(GuestMemory *m, GByteArray *out, GError **err)
 {
     uint64_t size = mem_ram_size(m);
     guint start = out->len;
-    put64(out, size);
-    put32(out, MEM_PAGE_SIZE);
-    put32(out, CHUNK_PAGES);
+    stream_put_le(out, size, 8);
+    stream_put_le(out, MEM_PAGE_SIZE, 4);
+    stream_put_le(out, CHUNK_PAGES, 4);
     uint64_t pages = size / MEM_PAGE_SIZE;
     uint8_t *plain = g_malloc(CHUNK_BYTES);
     size_t bound = ZSTD_compressBound(CHUNK_BYTES);
@@ -94,14 +77,14 @@ bool ram_state_save(GuestMemory *m, GByteArray *out, GError **err)
                 count++;
             }
         }
-        put32(out, count);
+        stream_put_le(out, count, 4);
         g_byte_array_append(out, bitmap, BITMAP_BYTES);
         if (count == 0) {
-            put32(out, 0);
+            stream_put_le(out, 0, 4);
             continue;
         }
         guint at = out->len;
-        put32(out, 0);
+        stream_put_le(out, 0, 4);
         g_byte_array_set_size(out, (guint)(out->len + bound));
         size_t z = ZSTD_compress2(cctx, out->data + at + 4, bound, plain, (size_t)count * MEM_PAGE_SIZE);
         if (ZSTD_isError(z)) {
@@ -109,16 +92,12 @@ bool ram_state_save(GuestMemory *m, GByteArray *out, GError **err)
             break;
         }
         g_byte_array_set_size(out, (guint)(at + 4 + z));
-        uint8_t *lenp = out->data + at;
-        lenp[0] = (uint8_t)z;
-        lenp[1] = (uint8_t)(z >> 8);
-        lenp[2] = (uint8_t)(z >> 16);
-        lenp[3] = (uint8_t)(z >> 24);
+        stream_set_le(out, at, z, 4);
     }
     ZSTD_freeCCtx(cctx);
     g_free(plain);
     if (ok) /* zstd does not guard every bit of its frame header; the CRC does */
-        put32(out, (uint32_t)crc32(0, out->data + start, out->len - start));
+        stream_put_le(out, (uint32_t)crc32(0, out->data + start, out->len - start), 4);
     return ok;
 }
 
@@ -129,20 +108,20 @@ static bool ram_state_walk(GuestMemory *m, const uint8_t *buf, size_t len, bool 
     uint64_t size = mem_ram_size(m);
     if (len < HEADER_BYTES)
         return fail(err, "truncated header");
-    if (get64(buf) != size)
+    if (stream_get_le64(buf) != size)
         return fail(err, "saved from %" G_GUINT64_FORMAT " MiB of RAM, this VM has %" G_GUINT64_FORMAT " MiB",
-                    get64(buf) >> 20, size >> 20);
-    if (get32(buf + 8) != MEM_PAGE_SIZE || get32(buf + 12) != CHUNK_PAGES)
-        return fail(err, "unknown page size %u or chunk size %u", get32(buf + 8), get32(buf + 12));
+                    stream_get_le64(buf) >> 20, size >> 20);
+    if (stream_get_le32(buf + 8) != MEM_PAGE_SIZE || stream_get_le32(buf + 12) != CHUNK_PAGES)
+        return fail(err, "unknown page size %u or chunk size %u", stream_get_le32(buf + 8), stream_get_le32(buf + 12));
     size_t pos = HEADER_BYTES;
     uint64_t pages = size / MEM_PAGE_SIZE;
     for (uint64_t first = 0; first < pages; first += CHUNK_PAGES) {
         unsigned n = (unsigned)MIN((uint64_t)CHUNK_PAGES, pages - first);
         if (len - pos < 4 + BITMAP_BYTES + 4)
             return fail(err, "truncated at page %" G_GUINT64_FORMAT, first);
-        uint32_t count = get32(buf + pos);
+        uint32_t count = stream_get_le32(buf + pos);
         const uint8_t *bitmap = buf + pos + 4;
-        uint32_t zlen = get32(buf + pos + 4 + BITMAP_BYTES);
+        uint32_t zlen = stream_get_le32(buf + pos + 4 + BITMAP_BYTES);
         pos += 8 + BITMAP_BYTES;
         unsigned bits = 0;
         for (unsigned k = 0; k < CHUNK_PAGES; k++) {
@@ -196,7 +175,7 @@ static bool ram_state_run(GuestMemory *m, const uint8_t *buf, size_t len, bool c
     if (len < HEADER_BYTES + 4)
         return fail(err, "truncated header");
     len -= 4;
-    if (check && crc32(0, buf, (uInt)len) != get32(buf + len))
+    if (check && crc32(0, buf, (uInt)len) != stream_get_le32(buf + len))
         return fail(err, "the checksum does not match (damaged or truncated)");
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     if (!dctx)

@@ -5,6 +5,7 @@
 #include "engine/config.h"
 #include "engine/device.h"
 #include "engine/ramstate.h"
+#include "engine/stream.h"
 #include "engine/vm-internal.h"
 #include "engine/vmstate.h"
 
@@ -102,33 +103,10 @@ static bool fail(GError **err, const char *fmt, ...)
     return false;
 }
 
-static void put32(GByteArray *out, uint32_t v)
-{
-    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-    g_byte_array_append(out, b, 4);
-}
 
-static void put64(GByteArray *out, uint64_t v)
-{
-    put32(out, (uint32_t)v);
-    put32(out, (uint32_t)(v >> 32));
-}
 
-static void set32(GByteArray *out, guint at, uint32_t v)
-{
-    for (unsigned k = 0; k < 4; k++)
-        out->data[at + k] = (uint8_t)(v >> (8 * k));
-}
 
-static uint32_t get32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 /* ---- save ---- */
 
@@ -147,30 +125,30 @@ bool vm_state_save(Vm *vm, GByteArray *out, GError **err)
         goto out;
     guint start = out->len;
     g_byte_array_append(out, (const uint8_t *)MAGIC, 8);
-    put32(out, VM_STATE_FORMAT_VERSION);
-    put32(out, 1);
-    put64(out, (uint64_t)vm_clock_ns(vm));
-    put32(out, (uint32_t)crc32(0, out->data + start, 24));
+    stream_put_le(out, VM_STATE_FORMAT_VERSION, 4);
+    stream_put_le(out, 1, 4);
+    stream_put_le(out, (uint64_t)vm_clock_ns(vm), 8);
+    stream_put_le(out, (uint32_t)crc32(0, out->data + start, 24), 4);
 
     guint at = out->len;
-    put32(out, 0);
+    stream_put_le(out, 0, 4);
     vmstate_save(out, "cpu", "cpu0", &cpu_desc, cpu);
-    set32(out, at, out->len - at - 4);
+    stream_set_le(out, at, out->len - at - 4, 4);
 
     at = out->len;
-    put32(out, 0);
+    stream_put_le(out, 0, 4);
     device_list_save(vm, out);
-    set32(out, at, out->len - at - 4);
+    stream_set_le(out, at, out->len - at - 4, 4);
 
     at = out->len;
-    put64(out, 0);
+    stream_put_le(out, 0, 8);
     if (!ram_state_save(vm->mem, out, err)) {
         g_byte_array_set_size(out, start);
         goto out;
     }
     uint64_t ram_len = out->len - at - 8;
-    set32(out, at, (uint32_t)ram_len);
-    set32(out, at + 4, (uint32_t)(ram_len >> 32));
+    stream_set_le(out, at, (uint32_t)ram_len, 4);
+    stream_set_le(out, at + 4, (uint32_t)(ram_len >> 32), 4);
     g_byte_array_append(out, (const uint8_t *)END_MAGIC, 8);
     ok = true;
 out:
@@ -192,30 +170,30 @@ static bool parse_parts(const uint8_t *buf, size_t len, Parts *p, GError **err)
 {
     if (len < HEADER_BYTES || memcmp(buf, MAGIC, 8) != 0)
         return fail(err, "not a Vireo VM state (no VIREOVMS header)");
-    if (crc32(0, buf, 24) != get32(buf + 24))
+    if (crc32(0, buf, 24) != stream_get_le32(buf + 24))
         return fail(err, "the header's checksum does not match (damaged)");
-    uint32_t version = get32(buf + 8);
+    uint32_t version = stream_get_le32(buf + 8);
     if (version != VM_STATE_FORMAT_VERSION)
         return fail(err, "format version %u, this Vireo reads version %u", version, VM_STATE_FORMAT_VERSION);
-    if (get32(buf + 12) != 1)
-        return fail(err, "saved with %u vCPUs; this VM has 1", get32(buf + 12));
-    p->clock = (int64_t)get64(buf + 16);
+    if (stream_get_le32(buf + 12) != 1)
+        return fail(err, "saved with %u vCPUs; this VM has 1", stream_get_le32(buf + 12));
+    p->clock = (int64_t)stream_get_le64(buf + 16);
     if (p->clock < 0)
         return fail(err, "a negative virtual clock");
     size_t pos = HEADER_BYTES;
-    if (len - pos < 4 || get32(buf + pos) > len - pos - 4)
+    if (len - pos < 4 || stream_get_le32(buf + pos) > len - pos - 4)
         return fail(err, "truncated in the CPU section");
-    p->cpu_len = get32(buf + pos);
+    p->cpu_len = stream_get_le32(buf + pos);
     p->cpu = buf + pos + 4;
     pos += 4 + p->cpu_len;
-    if (len - pos < 4 || get32(buf + pos) > len - pos - 4)
+    if (len - pos < 4 || stream_get_le32(buf + pos) > len - pos - 4)
         return fail(err, "truncated in the devices' part");
-    p->devices_len = get32(buf + pos);
+    p->devices_len = stream_get_le32(buf + pos);
     p->devices = buf + pos + 4;
     pos += 4 + p->devices_len;
-    if (len - pos < 8 || get64(buf + pos) > len - pos - 8)
+    if (len - pos < 8 || stream_get_le64(buf + pos) > len - pos - 8)
         return fail(err, "truncated in the RAM part");
-    p->ram_len = (size_t)get64(buf + pos);
+    p->ram_len = (size_t)stream_get_le64(buf + pos);
     p->ram = buf + pos + 8;
     pos += 8 + p->ram_len;
     if (len - pos != 8 || memcmp(buf + pos, END_MAGIC, 8) != 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Saving and loading device state sections (the format is in vmstate.h). */
 #include "engine/vmstate.h"
+#include "engine/stream.h"
 #include "engine/config.h"
 
 #include <string.h>
@@ -26,21 +27,7 @@ static size_t scalar_size(VmStateType t)
     return 0;
 }
 
-static void put_le(GByteArray *out, uint64_t v, size_t n)
-{
-    uint8_t b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    g_byte_array_append(out, b, (guint)n);
-}
 
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 /* A scalar of the field's type at p, widened (signed types sign-extended). */
 static uint64_t load_scalar(VmStateType t, const void *p)
@@ -93,13 +80,13 @@ static bool page_is_zero(const uint8_t *p, size_t n)
 
 static void save_buffer_ptr(GByteArray *out, const VmStateField *f, const uint8_t *buf)
 {
-    put_le(out, f->count, 4);
+    stream_put_le(out, f->count, 4);
     for (size_t off = 0; off < f->count; off += BUF_PAGE) {
         size_t n = MIN(BUF_PAGE, f->count - off);
         if (!buf || page_is_zero(buf + off, n)) {
-            put_le(out, 0, 1);
+            stream_put_le(out, 0, 1);
         } else {
-            put_le(out, 1, 1);
+            stream_put_le(out, 1, 1);
             g_byte_array_append(out, buf + off, (guint)n);
         }
     }
@@ -114,16 +101,16 @@ static void save_fields(GByteArray *out, const VmStateDesc *d, const uint8_t *ba
             continue;
         }
         if (f->count)
-            put_le(out, f->count, 4);
+            stream_put_le(out, f->count, 4);
         for (size_t i = 0; i < field_elems(f); i++, p += field_stride(f)) {
             if (f->type == VMS_STRUCT) {
                 save_fields(out, f->sub, p);
             } else if (f->type == VMS_TIMER) {
                 VTimer *t = *(VTimer *const *)p;
                 int64_t exp = t && vtimer_pending(t) ? vtimer_expire(t) : -1;
-                put_le(out, (uint64_t)exp, 8);
+                stream_put_le(out, (uint64_t)exp, 8);
             } else {
-                put_le(out, load_scalar(f->type, p), scalar_size(f->type));
+                stream_put_le(out, load_scalar(f->type, p), scalar_size(f->type));
             }
         }
     }
@@ -135,20 +122,20 @@ void vmstate_save(GByteArray *out, const char *class_name, const char *id,
     if (desc->pre_save)
         desc->pre_save(state);
     guint start = out->len;
-    put_le(out, 0, 4); /* patched below */
+    stream_put_le(out, 0, 4); /* patched below */
     size_t cl = strlen(class_name), il = strlen(id);
     g_assert(cl <= 0xffff && il <= 0xffff);
-    put_le(out, cl, 2);
+    stream_put_le(out, cl, 2);
     g_byte_array_append(out, (const guint8 *)class_name, (guint)cl);
-    put_le(out, il, 2);
+    stream_put_le(out, il, 2);
     g_byte_array_append(out, (const guint8 *)id, (guint)il);
-    put_le(out, desc->version, 4);
+    stream_put_le(out, desc->version, 4);
     save_fields(out, desc, state);
     uint32_t len = out->len - start; /* the rest after the length field, checksum included */
     for (int i = 0; i < 4; i++)
         out->data[start + i] = (uint8_t)(len >> (8 * i));
     uLong crc = crc32(0L, out->data + start, out->len - start);
-    put_le(out, crc, 4);
+    stream_put_le(out, crc, 4);
 }
 
 bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *info, GError **err)
@@ -158,7 +145,7 @@ bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *in
                     "device state: truncated section header (%zu bytes)", len);
         return false;
     }
-    uint64_t rest = get_le(buf, 4);
+    uint64_t rest = stream_get_le(buf, 4);
     if (rest < SECTION_MIN - 4 || rest > len - 4) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                     "device state: section length %" G_GUINT64_FORMAT " does not fit the %zu bytes left",
@@ -166,7 +153,7 @@ bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *in
         return false;
     }
     size_t total = 4 + (size_t)rest;
-    uint32_t want = (uint32_t)get_le(buf + total - 4, 4);
+    uint32_t want = (uint32_t)stream_get_le(buf + total - 4, 4);
     uint32_t got = (uint32_t)crc32(0L, buf, (uInt)(total - 4));
     if (want != got) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
@@ -174,7 +161,7 @@ bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *in
         return false;
     }
     size_t pos = 4, end = total - 4;
-    size_t cl = (size_t)get_le(buf + pos, 2);
+    size_t cl = (size_t)stream_get_le(buf + pos, 2);
     pos += 2;
     if (cl > end - pos || end - pos - cl < 2 + 4) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "device state: class name overruns its section");
@@ -183,7 +170,7 @@ bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *in
     info->class_name = (const char *)buf + pos;
     info->class_len = cl;
     pos += cl;
-    size_t il = (size_t)get_le(buf + pos, 2);
+    size_t il = (size_t)stream_get_le(buf + pos, 2);
     pos += 2;
     if (il > end - pos || end - pos - il < 4) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "device state: instance id overruns its section");
@@ -192,7 +179,7 @@ bool vmstate_section_peek(const uint8_t *buf, size_t len, VmStateSectionInfo *in
     info->id = (const char *)buf + pos;
     info->id_len = il;
     pos += il;
-    info->version = (uint32_t)get_le(buf + pos, 4);
+    info->version = (uint32_t)stream_get_le(buf + pos, 4);
     info->total_len = total;
     return true;
 }
@@ -219,7 +206,7 @@ static bool read_le(Reader *r, size_t n, uint64_t *v, const char *field, GError 
                     "device state of %s: truncated in field '%s'", r->what, field);
         return false;
     }
-    *v = get_le(r->p, n);
+    *v = stream_get_le(r->p, n);
     r->p += n;
     r->left -= n;
     return true;
