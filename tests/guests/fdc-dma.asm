@@ -32,20 +32,7 @@ WBUF equ 0x8000                 ; 0x08000: sector to write, format IDs
 GUEST_START
 guest_main:
     ; 8259s: vectors 0x08 and 0x70, only IRQ 6 unmasked.
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x08
-    out 0x21, al
-    mov al, 0x70
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT
     mov al, 0xbf
     out 0x21, al
     mov al, 0xff

@@ -459,20 +459,7 @@ guest_main:
 
     ; READ DMA of 64 sectors while the CPU sleeps in HLT until IRQ 14 (slave 8259 IRQ 6;
     ; vectors 08h and 70h): the completion must wake it.
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x08
-    out 0x21, al
-    mov al, 0x70
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT
     mov al, 0xfb                ; cascade only
     out 0x21, al
     mov al, 0xbf                ; IRQ 14

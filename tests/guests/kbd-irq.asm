@@ -9,21 +9,7 @@
 %include "guest.inc"
 GUEST_START
 guest_main:
-    ; 8259 initialisation (ICW1-ICW4): vectors 0x08 and 0x70, cascade on IRQ 2.
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x08
-    out 0x21, al
-    mov al, 0x70
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT
     mov al, 0xfd                ; only IRQ 1
     out 0x21, al
     mov al, 0xff

@@ -8,20 +8,7 @@ PERIODIC equ 0x0500
 
 GUEST_START
 guest_main:
-    mov al, 0x11                ; 8259s as in pit-irq.asm, only IRQ 2 and IRQ 8 open
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x08
-    out 0x21, al
-    mov al, 0x70
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT                    ; then only IRQ 2 and IRQ 8 open
     mov al, 0xfb
     out 0x21, al
     mov al, 0xfe
