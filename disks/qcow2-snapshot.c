@@ -566,6 +566,21 @@ void qcow2_snapshot_info_free(Qcow2SnapshotInfo *info)
     g_free(info);
 }
 
+static Qcow2SnapshotInfo *snapshot_info(const Qcow2Snapshot *sn)
+{
+    Qcow2SnapshotInfo *info = g_new0(Qcow2SnapshotInfo, 1);
+    info->id = g_strdup(sn->id);
+    info->name = g_strdup(sn->name);
+    info->vm_state_size = sn->vm_state_size;
+    info->date_sec = sn->date_sec;
+    info->date_nsec = sn->date_nsec;
+    info->vm_clock_nsec = sn->vm_clock_nsec;
+    info->disk_size = sn->disk_size;
+    info->icount = sn->icount;
+    info->has_icount = sn->has_icount;
+    return info;
+}
+
 GPtrArray *qcow2_snapshot_list(BlockImage *img, GError **err)
 {
     Qcow2State *s = snapshot_state(img, err);
@@ -573,20 +588,20 @@ GPtrArray *qcow2_snapshot_list(BlockImage *img, GError **err)
         return NULL;
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)qcow2_snapshot_info_free);
     g_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        const Qcow2Snapshot *sn = &s->snapshots[i];
-        Qcow2SnapshotInfo *info = g_new0(Qcow2SnapshotInfo, 1);
-        info->id = g_strdup(sn->id);
-        info->name = g_strdup(sn->name);
-        info->vm_state_size = sn->vm_state_size;
-        info->date_sec = sn->date_sec;
-        info->date_nsec = sn->date_nsec;
-        info->vm_clock_nsec = sn->vm_clock_nsec;
-        info->disk_size = sn->disk_size;
-        info->icount = sn->icount;
-        info->has_icount = sn->has_icount;
-        g_ptr_array_add(out, info);
-    }
+    for (uint32_t i = 0; i < s->nb_snapshots; i++)
+        g_ptr_array_add(out, snapshot_info(&s->snapshots[i]));
     g_mutex_unlock(&s->lock);
     return out;
+}
+
+Qcow2SnapshotInfo *qcow2_snapshot_find(BlockImage *img, const char *id_or_name, GError **err)
+{
+    Qcow2State *s = snapshot_state(img, err);
+    if (!s)
+        return NULL;
+    g_mutex_lock(&s->lock);
+    int i = find_snapshot(s, id_or_name);
+    Qcow2SnapshotInfo *info = i < 0 ? NULL : snapshot_info(&s->snapshots[i]);
+    g_mutex_unlock(&s->lock);
+    return info;
 }

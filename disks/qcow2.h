@@ -67,7 +67,9 @@ bool qcow2_snapshot_create(BlockImage *img, const char *name, GError **err);
  * icount, and the active layer then drops its copy of the state, as QEMU does. */
 bool qcow2_snapshot_create_full(BlockImage *img, const char *name, uint64_t vm_state_size,
                                 uint64_t vm_clock_nsec, GError **err);
-/* These look a snapshot up by ID first, then by name, as qemu-img does. */
+/* These look a snapshot up by ID first, then by name, as qemu-img does. find returns
+ * NULL without setting err when there is no such snapshot. */
+Qcow2SnapshotInfo *qcow2_snapshot_find(BlockImage *img, const char *id_or_name, GError **err);
 bool qcow2_snapshot_apply(BlockImage *img, const char *id_or_name, GError **err);
 bool qcow2_snapshot_delete(BlockImage *img, const char *id_or_name, GError **err);
 

@@ -79,28 +79,6 @@ static char *state_file(Vm *vm, const char *name, GError **err)
     return g_build_filename(cfg->vm_dir, "snapshots", file, NULL);
 }
 
-static Qcow2SnapshotInfo *find_snapshot(BlockImage *img, const char *name, GError **err)
-{
-    GPtrArray *list = qcow2_snapshot_list(img, err);
-    if (!list)
-        return NULL;
-    Qcow2SnapshotInfo *found = NULL;
-    /* By ID first, then by name, as QEMU looks snapshots up. */
-    for (int pass = 0; pass < 2 && !found; pass++) {
-        for (guint i = 0; i < list->len && !found; i++) {
-            Qcow2SnapshotInfo *s = list->pdata[i];
-            if (g_strcmp0(pass == 0 ? s->id : s->name, name) == 0) {
-                found = g_new0(Qcow2SnapshotInfo, 1);
-                *found = *s;
-                found->id = g_strdup(s->id);
-                found->name = g_strdup(s->name);
-            }
-        }
-    }
-    g_ptr_array_unref(list);
-    return found;
-}
-
 /* Pauses the VM; true if it was running. Saving and loading device state drain the
  * devices' in-flight disk work themselves. */
 static bool quiesce(Vm *vm)
@@ -135,7 +113,7 @@ bool vm_snapshot_save(Vm *vm, const char *name, GError **err)
     /* savevm replaces a snapshot of the same name on every disk. */
     for (guint i = 0; i < disks->len; i++) {
         Disk *d = disks->pdata[i];
-        Qcow2SnapshotInfo *old = find_snapshot(d->img, name, NULL);
+        Qcow2SnapshotInfo *old = qcow2_snapshot_find(d->img, name, NULL);
         if (old) {
             bool gone = qcow2_snapshot_delete(d->img, old->id, err);
             qcow2_snapshot_info_free(old);
@@ -197,7 +175,7 @@ bool vm_snapshot_load(Vm *vm, const char *name, GError **err)
     for (guint i = 0; i < disks->len; i++) {
         Disk *d = disks->pdata[i];
         GError *why = NULL;
-        Qcow2SnapshotInfo *s = find_snapshot(d->img, name, &why);
+        Qcow2SnapshotInfo *s = qcow2_snapshot_find(d->img, name, &why);
         if (!s) {
             if (why)
                 g_propagate_error(err, why);
@@ -267,7 +245,7 @@ bool vm_snapshot_delete(Vm *vm, const char *name, GError **err)
     bool any = false;
     for (guint i = 0; i < disks->len; i++) {
         Disk *d = disks->pdata[i];
-        Qcow2SnapshotInfo *s = find_snapshot(d->img, name, NULL);
+        Qcow2SnapshotInfo *s = qcow2_snapshot_find(d->img, name, NULL);
         if (!s)
             continue;
         bool gone = qcow2_snapshot_delete(d->img, s->id, err);
