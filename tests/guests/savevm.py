@@ -17,6 +17,7 @@
   kill     vireo-run killed with SIGKILL during savevm 100 times at random points:
            qemu-img check accepts the image each time and every listed snapshot loads."""
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -52,6 +53,19 @@ class Skip(Exception):
     pass
 
 
+@contextlib.contextmanager
+def running(opts, args, tmp, env=None):
+    """A vireo-run for a with-block: quit at its end if it still runs, closed always."""
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp, env=env)
+    try:
+        yield vm
+        if vm.proc.poll() is None:
+            vm.command("quit")
+            vm.wait_exit()
+    finally:
+        vm.close()
+
+
 def same_picture(a, b, what):
     if (a.width, a.height) != (b.width, b.height) or a.rgb != b.rgb:
         diff = sum(1 for i in range(0, min(len(a.rgb), len(b.rgb)), 3) if a.rgb[i:i + 3] != b.rgb[i:i + 3])
@@ -83,8 +97,7 @@ def scenario_freedos(opts, tmp):
     base = private_copy(opts.image, tmp)
     ov = make_overlay(opts, tmp, base)
     args = ["-m", "16", "-drive", "file=%s,if=floppy,format=qcow2" % ov]
-    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-    try:
+    with running(opts, args, tmp) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         time.sleep(0.5)
         saved_text = screen_text(vm)
@@ -125,10 +138,6 @@ def scenario_freedos(opts, tmp):
         listing = hmp_ok(vm, "info snapshots")
         if "s1" not in listing:
             raise TestFailure("info snapshots does not list s1:\n" + listing)
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
 
     check = qemu_img("check", ov)
     if check.returncode:
@@ -139,8 +148,7 @@ def scenario_freedos(opts, tmp):
         raise TestFailure("qemu-img snapshot -l does not show s1 with a VM state:\n" + snaps.stdout)
     print("ok: qemu-img check accepts the image; qemu-img snapshot -l:", row[0].strip())
 
-    vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-loadvm", "s1", "-S"], tmp)
-    try:
+    with running(opts, args + ["-loadvm", "s1", "-S"], tmp) as vm:
         same_picture(saved, shot(vm, "reloaded"), "in a new vireo-run -loadvm s1")
         vm.command("cont")
         print("ok: a new vireo-run -loadvm s1 shows the saved screen")
@@ -152,10 +160,6 @@ def scenario_freedos(opts, tmp):
         if not out.startswith("Error"):
             raise TestFailure("loadvm of a deleted snapshot succeeded")
         print("ok: delvm removes it; loadvm then says:", out.strip())
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
     check = qemu_img("check", ov)
     if check.returncode:
         raise TestFailure("qemu-img check after delvm:\n" + check.stdout)
@@ -164,8 +168,7 @@ def scenario_freedos(opts, tmp):
 def scenario_loop(opts, tmp):
     base = private_copy(opts.image, tmp)
     ov = make_overlay(opts, tmp, base)
-    vm = vmtest.Vm(opts.vireo, opts.accel, ["-m", "16", "-drive", "file=%s,if=floppy,format=qcow2" % ov], tmp)
-    try:
+    with running(opts, ["-m", "16", "-drive", "file=%s,if=floppy,format=qcow2" % ov], tmp) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         t0 = time.monotonic()
         for i in range(100):
@@ -173,10 +176,6 @@ def scenario_loop(opts, tmp):
             hmp_ok(vm, "loadvm loop")
         print("ok: 100 savevm/loadvm pairs in %.1f s" % (time.monotonic() - t0))
         dos_answers(vm, "after 100 pairs")
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
     check = qemu_img("check", ov)
     if check.returncode:
         raise TestFailure("qemu-img check after the loop:\n" + check.stdout)
@@ -193,8 +192,7 @@ def scenario_library(opts, tmp):
     env = dict(os.environ, XDG_DATA_HOME=data)
     # Read-only: nothing writable, so the state goes to the VM's folder.
     args = ["--vm", "Dos", "-drive", "file=%s,if=floppy,readonly=on" % os.path.join(vmdir, "boot.img")]
-    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp, env=env)
-    try:
+    with running(opts, args, tmp, env=env) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         hmp_ok(vm, "savevm good")
         state = os.path.join(vmdir, "snapshots", "good.vmstate")
@@ -224,23 +222,14 @@ def scenario_library(opts, tmp):
         hmp_ok(vm, "loadvm good")
         dos_answers(vm, "after loadvm good")
         print("ok: the VM ran on unchanged, then the good state loaded")
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
 
     raw = private_copy(opts.image, tmp)
-    vm = vmtest.Vm(opts.vireo, opts.accel, ["-m", "16", "-fda", raw], tmp)
-    try:
+    with running(opts, ["-m", "16", "-fda", raw], tmp) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         out = hmp(vm, "savevm x")
         if "cannot hold snapshots" not in out:
             raise TestFailure("savevm with a writable raw floppy: %r" % out)
         print("ok: writable raw disk:", out.strip())
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
 
 
 def scenario_linux(opts, tmp):
@@ -257,18 +246,14 @@ def scenario_linux(opts, tmp):
     subprocess.run([opts.vireo_img, "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
     args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"), "-initrd", os.path.join(kit, "initrd-test.img"),
             "-append", "console=ttyS0 quiet", "-hda", disk]
-    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-    try:
+    with running(opts, args, tmp) as vm:
         vm.wait_serial(r"VIREO-PHASE fill", timeout=opts.step_timeout * 10)
         hmp_ok(vm, "savevm mid")
         print("ok: savevm mid after the fill phase")
         vm.proc.send_signal(signal.SIGKILL)
         vm.proc.wait()
-    finally:
-        vm.close()
     os.rename(vm.serial_path, os.path.join(tmp, "serial-first.txt"))
-    vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-loadvm", "mid"], tmp)
-    try:
+    with running(opts, args + ["-loadvm", "mid"], tmp) as vm:
         vm.wait_serial(r"VIREO-WORKLOAD-DONE", timeout=opts.step_timeout * 20)
         text = vm.serial()
         got = [ln.strip() for ln in text.splitlines() if ln.startswith("RESULT")]
@@ -280,8 +265,6 @@ def scenario_linux(opts, tmp):
                 print("note: %s" % hits[0])
         print("ok: the workload finished in a new process with the right hashes")
         vm.wait_exit(120)
-    finally:
-        vm.close()
 
 
 def scenario_kill(opts, tmp):
@@ -292,25 +275,17 @@ def scenario_kill(opts, tmp):
     base = private_copy(opts.image, tmp)
     ov = make_overlay(opts, tmp, base)
     args = ["-m", "16", "-drive", "file=%s,if=floppy,format=qcow2" % ov]
-    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-    try:
+    with running(opts, args, tmp) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         hmp_ok(vm, "savevm base")
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
     kills = dirty = 0
     for i in range(opts.kills):
-        vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-loadvm", "base"], tmp)
-        try:
+        with running(opts, args + ["-loadvm", "base"], tmp) as vm:
             vm.raw(('{"execute": "human-monitor-command", "arguments": {"command-line": "savevm k%d"}}\n' % i).encode())
             time.sleep(rng.random() * 0.03)
             vm.proc.send_signal(signal.SIGKILL)
             vm.proc.wait()
             kills += 1
-        finally:
-            vm.close()
         check = qemu_img("check", ov)
         if check.returncode not in (0, 3):  # 3: leaked clusters only
             # Killed inside a metadata update: the image must say so with its dirty bit,
@@ -320,12 +295,8 @@ def scenario_kill(opts, tmp):
                 raise TestFailure("qemu-img check after kill %d, and the image is not marked dirty:\n%s"
                                   % (i, check.stdout))
             dirty += 1
-            vm = vmtest.Vm(opts.vireo, opts.accel, args + ["-S"], tmp)
-            try:
-                vm.command("quit")
-                vm.wait_exit()
-            finally:
-                vm.close()
+            with running(opts, args + ["-S"], tmp) as vm:
+                pass
             check = qemu_img("check", ov)
             if check.returncode not in (0, 3):
                 raise TestFailure("qemu-img check after Vireo reopened the image of kill %d:\n%s"
@@ -334,17 +305,12 @@ def scenario_kill(opts, tmp):
     names = [ln.split()[1] for ln in snaps.splitlines()[2:] if len(ln.split()) > 1]
     print("ok: %d kills during savevm; qemu-img check accepted the image after each (%d killed mid-update "
           "were marked dirty and clean once Vireo reopened them); %d snapshots listed" % (kills, dirty, len(names)))
-    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
-    try:
+    with running(opts, args, tmp) as vm:
         for name in names:
             out = hmp(vm, "loadvm " + name)
             if out.startswith("Error"):
                 raise TestFailure("listed snapshot %s does not load: %s" % (name, out.strip()))
         dos_answers(vm, "after loading every listed snapshot")
-        vm.command("quit")
-        vm.wait_exit()
-    finally:
-        vm.close()
     check = qemu_img("check", ov)
     if check.returncode not in (0, 3):
         raise TestFailure("qemu-img check after a clean run:\n" + check.stdout)
