@@ -12,6 +12,8 @@
 #include "engine/memory.h"
 #include "engine/testing.h"
 
+#include "expect.h"
+
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,17 +22,6 @@
 #define RESULT_BASE 0x7fe0u
 #define RESULT_END (0x8000u + 16u * 300u)
 
-static int failures;
-
-#define EXPECT(cond, ...)                                              \
-    do {                                                               \
-        if (!(cond)) {                                                 \
-            printf("FAIL %s:%d: ", __func__, __LINE__);                \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-            failures++;                                                \
-        }                                                              \
-    } while (0)
 
 typedef struct Env {
     Vm *vm;

@@ -9,21 +9,12 @@
 #include "engine/machine.h"
 #include "engine/vcpu.h"
 
+#include "expect.h"
+
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
 
-static int failures;
-
-#define EXPECT(cond, ...)                                              \
-    do {                                                               \
-        if (!(cond)) {                                                 \
-            printf("FAIL %s:%d: ", __func__, __LINE__);                \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-            failures++;                                                \
-        }                                                              \
-    } while (0)
 
 typedef struct Env {
     Vm *vm;
