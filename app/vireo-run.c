@@ -37,6 +37,7 @@ typedef struct Options {
     gboolean no_reboot, no_shutdown;
     char *debugcon;
     char **devices;
+    char **globals;
     char **chardevs;
     char *log_areas, *log_file;
     char *name;
@@ -73,6 +74,7 @@ static GOptionEntry entries[] = {
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
+    { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
@@ -222,8 +224,9 @@ static bool parse_number(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* -device NAME[,PROP=VALUE...]: the class and its properties come from the device
- * registry, which checks names and values; what the board builds from them still
- * travels in the configuration's fields for these two devices. */
+ * registry, which checks names and values; the board creates the devices from the
+ * checked specs, except these two debug devices, which it builds from the
+ * configuration's fields. */
 static void parse_devices(VmConfig *cfg)
 {
     for (char **d = opt.devices; d && *d; d++) {
@@ -255,8 +258,16 @@ static void parse_devices(VmConfig *cfg)
             g_free(cfg->debugcon);
             cfg->debugcon = resolve_chardev("-device isa-debugcon", ref);
         } else {
-            usage_error("-device %s: this runner cannot add a '%s' yet", *d, name);
+            if (!device_spec_check(*d, &err))
+                usage_error("-device %s: %s", *d, err->message);
+            g_ptr_array_add(cfg->devices, g_strdup(*d));
         }
+    }
+    for (char **g = opt.globals; g && *g; g++) {
+        GError *err = NULL;
+        if (!device_global_check(*g, &err))
+            usage_error("-global %s: %s", *g, err->message);
+        g_ptr_array_add(cfg->globals, g_strdup(*g));
     }
 }
 

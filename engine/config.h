@@ -58,9 +58,13 @@ typedef struct VmConfig {
     char *qmp;               /* control socket spec */
     char *vga;               /* "std", "none" */
     char *vm_dir;            /* a library VM's folder (savevm without a qcow2 disk), or NULL */
+    GPtrArray *devices;      /* char *: -device specs the board creates, "DRIVER[,PROP=VALUE...]" */
+    GPtrArray *globals;      /* char *: -global defaults, "DRIVER.PROP=VALUE" */
 } VmConfig;
 
 VmConfig *vm_config_new(void);
+/* A deep copy: a new field is copied here, in one place. */
+VmConfig *vm_config_copy(const VmConfig *cfg);
 void vm_config_free(VmConfig *cfg);
 DriveConfig *drive_config_new(void);
 void drive_config_free(DriveConfig *d);

@@ -72,6 +72,7 @@ struct Vm {
     guint next_listener_id;
 
     void *board;
+    GHashTable *buses; /* name -> attachment point (vm_add_bus) */
 
     Chardev *serial[VM_MAX_SERIAL];
     Chardev *debugcon;
