@@ -7,6 +7,8 @@
 
 G_DEFINE_QUARK(vireo-error-quark, vireo_error)
 
+static void backend_config_free(gpointer p);
+
 VmConfig *vm_config_new(void)
 {
     VmConfig *c = g_new0(VmConfig, 1);
@@ -14,7 +16,24 @@ VmConfig *vm_config_new(void)
     c->debug_exit_port = 0xf4;
     c->devices = g_ptr_array_new_with_free_func(g_free);
     c->globals = g_ptr_array_new_with_free_func(g_free);
+    c->backends = g_ptr_array_new_with_free_func(backend_config_free);
     return c;
+}
+
+static void backend_config_free(gpointer p)
+{
+    BackendConfig *b = p;
+    g_free(b->kind);
+    g_free(b->opts);
+    g_free(b);
+}
+
+void vm_config_add_backend(VmConfig *cfg, const char *kind, const char *opts)
+{
+    BackendConfig *b = g_new(BackendConfig, 1);
+    b->kind = g_strdup(kind);
+    b->opts = g_strdup(opts);
+    g_ptr_array_add(cfg->backends, b);
 }
 
 static void copy_strings(GPtrArray *to, const GPtrArray *from)
@@ -57,6 +76,11 @@ VmConfig *vm_config_copy(const VmConfig *cfg)
     copy_strings(c->devices, cfg->devices);
     c->globals = g_ptr_array_new_with_free_func(g_free);
     copy_strings(c->globals, cfg->globals);
+    c->backends = g_ptr_array_new_with_free_func(backend_config_free);
+    for (guint i = 0; cfg->backends && i < cfg->backends->len; i++) {
+        const BackendConfig *b = cfg->backends->pdata[i];
+        vm_config_add_backend(c, b->kind, b->opts);
+    }
     return c;
 }
 
@@ -83,6 +107,7 @@ void vm_config_free(VmConfig *c)
     g_free(c->vm_dir);
     g_ptr_array_free(c->devices, TRUE);
     g_ptr_array_free(c->globals, TRUE);
+    g_ptr_array_free(c->backends, TRUE);
     g_free(c);
 }
 

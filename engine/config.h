@@ -34,6 +34,13 @@ typedef struct DriveConfig {
     bool force_share;   /* force-share=on (read-only): open even while another writes */
 } DriveConfig;
 
+/* A host back end of the VM (engine/backend.h): its kind ("netdev", "audiodev") and
+ * QEMU's option text ("user,id=net0"). */
+typedef struct BackendConfig {
+    char *kind;
+    char *opts;
+} BackendConfig;
+
 typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
@@ -60,6 +67,7 @@ typedef struct VmConfig {
     char *vm_dir;            /* a library VM's folder (savevm without a qcow2 disk), or NULL */
     GPtrArray *devices;      /* char *: -device specs the board creates, "DRIVER[,PROP=VALUE...]" */
     GPtrArray *globals;      /* char *: -global defaults, "DRIVER.PROP=VALUE" */
+    GPtrArray *backends;     /* BackendConfig *: -netdev, -audiodev, ... in order */
 } VmConfig;
 
 VmConfig *vm_config_new(void);
@@ -67,6 +75,7 @@ VmConfig *vm_config_new(void);
 VmConfig *vm_config_copy(const VmConfig *cfg);
 void vm_config_free(VmConfig *cfg);
 DriveConfig *drive_config_new(void);
+void vm_config_add_backend(VmConfig *cfg, const char *kind, const char *opts);
 void drive_config_free(DriveConfig *d);
 
 /* Parses a size with an optional K/M/G/T suffix; bare numbers are MiB when

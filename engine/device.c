@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Device classes, instances and the VM's device list (see device.h). */
 #include "engine/device.h"
+#include "engine/backend.h"
 #include "engine/stream.h"
 #include "engine/vm-internal.h"
 
@@ -70,6 +71,7 @@ static const char *prop_type_name(DevicePropType t)
     case DEVICE_PROP_BOOL: return "bool";
     case DEVICE_PROP_STRING: return "str";
     case DEVICE_PROP_CHARDEV: return "str";
+    case DEVICE_PROP_BACKEND: return "str";
     }
     return "?";
 }
@@ -147,6 +149,7 @@ static bool check_value(const DeviceClass *dc, const DeviceProp *p, const char *
         break;
     case DEVICE_PROP_STRING:
     case DEVICE_PROP_CHARDEV:
+    case DEVICE_PROP_BACKEND:
         ok = *value != 0;
         break;
     }
@@ -434,6 +437,16 @@ bool device_set_prop(Device *dev, const char *name, const char *value, GError **
         *(Chardev **)field = c;
         break;
     }
+    case DEVICE_PROP_BACKEND: {
+        void *b = backend_find(dev->vm, p->backend, value);
+        if (!b) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s: no %s '%s' (add -%s ...,id=%s)",
+                        dc->name, p->backend, value, p->backend, value);
+            return false;
+        }
+        *(void **)field = b;
+        break;
+    }
     }
     return true;
 }
@@ -454,7 +467,8 @@ char *device_prop_value(Device *dev, const DeviceProp *p)
         return g_strdup(v ? v : "");
     }
     case DEVICE_PROP_CHARDEV:
-        return g_strdup(*(Chardev *const *)field ? "(set)" : "");
+    case DEVICE_PROP_BACKEND:
+        return g_strdup(*(void *const *)field ? "(set)" : "");
     }
     return g_strdup("?");
 }
@@ -531,7 +545,7 @@ Device *device_new(Vm *vm, const char *class_name, const char *id, GError **err)
         dev->id = g_strdup_printf("%s.%u", dc->name, n);
     }
     for (const DeviceProp *p = dc->props; p && p->name; p++) {
-        if (p->default_value && p->type != DEVICE_PROP_CHARDEV &&
+        if (p->default_value && p->type != DEVICE_PROP_CHARDEV && p->type != DEVICE_PROP_BACKEND &&
             !device_set_prop(dev, p->name, p->default_value, err)) {
             device_free(dev);
             return NULL;

@@ -55,6 +55,7 @@ typedef enum {
     DEVICE_PROP_BOOL,    /* bool: on/off, true/false, yes/no */
     DEVICE_PROP_STRING,  /* char *, owned by the device */
     DEVICE_PROP_CHARDEV, /* Chardev *: the id of a character device of the VM */
+    DEVICE_PROP_BACKEND, /* void *: the id of an opened back end of kind `backend` */
 } DevicePropType;
 
 typedef struct DeviceProp {
@@ -64,6 +65,7 @@ typedef struct DeviceProp {
     const char *description;
     const char *default_value; /* as text, or NULL: zero / no chardev */
     uint32_t min, max;        /* DEVICE_PROP_U32 (both 0: any value) */
+    const char *backend;      /* DEVICE_PROP_BACKEND: its kind (engine/backend.h) */
 } DeviceProp;
 
 struct DeviceClass {

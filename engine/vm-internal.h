@@ -73,6 +73,7 @@ struct Vm {
 
     void *board;
     GHashTable *buses; /* name -> attachment point (vm_add_bus) */
+    GPtrArray *backends; /* backend.c: the opened host back ends */
 
     Chardev *serial[VM_MAX_SERIAL];
     Chardev *debugcon;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM object: creation from a configuration, lifecycle, reset and state reporting. */
+#include "engine/backend.h"
 #include "engine/vm-internal.h"
 
 #include <string.h>
@@ -161,7 +162,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         goto fail;
     if (vm->accel->vm_init && !vm->accel->vm_init(vm, accel_opts, err))
         goto fail;
-    if (!open_chardevs(vm, err))
+    if (!open_chardevs(vm, err) || !backend_open_configured(vm, err))
         goto fail;
 
     g_mutex_lock(&vm->lock);
@@ -192,6 +193,7 @@ void vm_free(Vm *vm)
      * (the speaker reads the PIT) until its own cleanup ran. */
     device_list_free(vm->devices);
     vm->devices = NULL;
+    backend_close_all(vm);
     if (vm->accel && vm->vcpu.cpu && vm->accel->vcpu_destroy)
         vm->accel->vcpu_destroy(&vm->vcpu);
     if (vm->accel && vm->accel_state && vm->accel->vm_destroy)
