@@ -161,7 +161,29 @@ static const struct {
     { "[vm]\nmemory=64M\xff\n", { "[vm] memory=64M\uFFFD", "not valid UTF-8", NULL } },
     { "[vm]\nos-name=Fr\xe9" "eDOS\n", { "[vm] os-name=Fr", "not valid UTF-8", NULL } },
     { "[vm]\nk\xe9y=1\n", { "[vm] k\uFFFDy", "key name is not valid UTF-8", NULL } },
+    /* Devices, back ends and globals: the registries' words, with the file and key. */
+    { "[vm]\n[devices]\ncom2=isa-serial,speed=9600\n",
+      { "[devices] com2=isa-serial,speed=9600", "no property 'speed'", NULL } },
+    { "[vm]\n[devices]\nx=no-such-card\n", { "[devices] x=no-such-card", "unknown device", NULL } },
+    { "[vm]\n[devices]\n2nd=isa-serial\n", { "[devices] 2nd", "an id starts with a letter", NULL } },
+    { "[vm]\n[backends]\nn0=user\n", { "[backends] n0=user", "expected KIND:OPTIONS", NULL } },
+    { "[vm]\n[backends]\nn0=teleport:x\n", { "[backends] n0=teleport:x", "no teleport back ends", NULL } },
+    { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
+      { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
+
+/* [devices] and [global] become -device and -global specs, ids from the keys. */
+static void test_devices(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\n[devices]\ncom2=isa-serial,iobase=0x2f8,irq=3\n"
+                                          "[global]\nisa-serial.strict-out2=on\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->devices->len, ==, 1);
+    g_assert_cmpstr(c->devices->pdata[0], ==, "isa-serial,iobase=0x2f8,irq=3,id=com2");
+    g_assert_cmpuint(c->globals->len, ==, 1);
+    g_assert_cmpstr(c->globals->pdata[0], ==, "isa-serial.strict-out2=on");
+}
 
 static void test_bad_values(Fixture *f, gconstpointer data)
 {
@@ -365,6 +387,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
+    g_test_add("/vmconf/devices", Fixture, NULL, fixture_setup, test_devices, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
