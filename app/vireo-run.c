@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
+#include "cpu/cpu-model.h"
 #include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -58,7 +59,7 @@ static Options opt;
 static GOptionEntry entries[] = {
     { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size, 1M to 32G (default 128M; suffixes K, M, G)", "SIZE" },
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
-    { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (accepted for compatibility)", "MODEL" },
+    { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
     { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
@@ -269,6 +270,24 @@ static void parse_devices(VmConfig *cfg)
             usage_error("-global %s: %s", *g, err->message);
         g_ptr_array_add(cfg->globals, g_strdup(*g));
     }
+}
+
+/* -cpu MODEL: QEMU's names (cpu/cpu-model.h); feature flags after a comma are not
+ * offered yet. */
+static void parse_cpu(VmConfig *cfg)
+{
+    if (!strcmp(opt.cpu, "help")) {
+        cpu_model_print_list(stdout);
+        exit(0);
+    }
+    if (strchr(opt.cpu, ','))
+        usage_error("-cpu %s: feature flags (+feature, feature=on) are not supported; give a model name "
+                    "(try -cpu help)", opt.cpu);
+    GError *err = NULL;
+    if (!cpu_model_find(opt.cpu, &err))
+        usage_error("-cpu %s: %s", opt.cpu, err->message);
+    g_free(cfg->cpu_model);
+    cfg->cpu_model = g_strdup(opt.cpu);
 }
 
 static bool parse_on_off(const char *v, bool *out)
@@ -615,6 +634,8 @@ static VmConfig *config_from_options(void)
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
+    if (opt.cpu)
+        parse_cpu(cfg);
     if (opt.fda)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)

@@ -49,6 +49,7 @@ VmConfig *vm_config_copy(const VmConfig *cfg)
     c->name = g_strdup(cfg->name);
     c->machine = g_strdup(cfg->machine);
     c->accel = g_strdup(cfg->accel);
+    c->cpu_model = g_strdup(cfg->cpu_model);
     c->bios = g_strdup(cfg->bios);
     c->kernel = g_strdup(cfg->kernel);
     c->initrd = g_strdup(cfg->initrd);
@@ -91,6 +92,7 @@ void vm_config_free(VmConfig *c)
     g_free(c->name);
     g_free(c->machine);
     g_free(c->accel);
+    g_free(c->cpu_model);
     g_free(c->bios);
     g_free(c->kernel);
     g_free(c->initrd);

@@ -47,6 +47,7 @@ typedef struct VmConfig {
     uint64_t ram_size;       /* bytes */
     unsigned smp;
     char *accel;             /* "kvm", "tcg", "interp" or a colon list tried in order */
+    char *cpu_model;         /* -cpu (cpu/cpu-model.h), NULL: max */
     char *bios;              /* NULL: SeaBIOS from the seabios package */
     char *kernel, *initrd, *append;
     char *serial[VM_MAX_SERIAL]; /* character device specs, NULL = no port */

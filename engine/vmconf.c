@@ -3,6 +3,7 @@
  * the key and the value, and says what would be accepted. */
 #include "engine/vmconf.h"
 #include "engine/regfile.h"
+#include "cpu/cpu-model.h"
 #include "engine/backend.h"
 #include "engine/device.h"
 
@@ -22,7 +23,7 @@ static const VmconfDriveSlot drive_slots[] = {
 
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
-    "os-id", "os-name", "memory", "cpus", "machine", "accel", "firmware", "display",
+    "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
     "boot", "boot-menu", "kernel", "initrd", "append", "serial", NULL,
 };
 
@@ -229,6 +230,14 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
         if (!vm_config_check_boot_order(boot, &why))
             return bad_reason(p, g, "boot", boot, why);
         cfg->boot_order = g_strdup(boot);
+    }
+
+    g_autofree char *model = get_value(p, g, "cpu-model");
+    if (model && *model) {
+        GError *model_err = NULL;
+        if (!cpu_model_find(model, &model_err))
+            return bad_reason(p, g, "cpu-model", model, model_err);
+        cfg->cpu_model = g_strdup(model);
     }
 
     g_autofree char *menu = get_value(p, g, "boot-menu");

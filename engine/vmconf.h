@@ -8,6 +8,7 @@
  *   os-name=FreeDOS 1.3
  *   memory=32M                 bare numbers are MiB
  *   cpus=1
+ *   cpu-model=pentium2         -cpu's names (default max)
  *   machine=pc
  *   accel=kvm:tcg
  *   firmware=seabios           or the path of a BIOS image

@@ -143,6 +143,8 @@ static const struct {
     { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
+    { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
+    { "[vm]\ncpu-model=qemu64\n", { "[vm] cpu-model=qemu64", "needs long mode", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
     { "[vm]\ndisplay=cirrus\n", { "display=cirrus", "std or none", NULL } },
     { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },
@@ -182,6 +184,9 @@ static void test_devices(Fixture *f, gconstpointer data)
     g_assert_cmpuint(c->devices->len, ==, 1);
     g_assert_cmpstr(c->devices->pdata[0], ==, "isa-serial,iobase=0x2f8,irq=3,id=com2");
     g_assert_cmpuint(c->globals->len, ==, 1);
+    g_autoptr(VmConfig) m = parse_text(f, "[vm]\ncpu-model=pentium\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(m->cpu_model, ==, "pentium");
     g_assert_cmpstr(c->globals->pdata[0], ==, "isa-serial.strict-out2=on");
 }
 
