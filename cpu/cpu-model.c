@@ -22,8 +22,9 @@ static const CpuModel models[] = {
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
       6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
       "QEMU Virtual CPU version 2.5+" },
-    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, CLFLUSH, NX",
-      "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3,
+    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, POPCNT, CLFLUSH, NX",
+      "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_POPCNT,
       CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)" },
 };
 

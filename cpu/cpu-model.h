@@ -35,6 +35,8 @@ enum {
 /* CPUID.1:ECX */
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
+    CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_POPCNT = 1u << 23,
 };
 /* CPUID.80000001h:EDX */
 enum {

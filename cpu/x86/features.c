@@ -84,6 +84,10 @@ uint64_t x86_insn_features(const X86Insn *i)
         return CPUID_CMOV;
     case 0x0fc7:
         return i->reg == 1 ? CPUID_CX8 : 0;
+    case 0x0fb8:
+        return CPU_FEATURE_ECX(CPUID_ECX_POPCNT);
+    case 0x3800 ... 0x38ff: case 0x3a00 ... 0x3aff:
+        return CPU_FEATURE_ECX(CPUID_ECX_SSSE3);
     case 0x0fae:
         switch (i->reg) {
         case 0: case 1: return mem ? CPUID_FXSR : 0;
