@@ -43,6 +43,7 @@ struct GdbServer {
     GdbClient *client;
     guint state_listener;
     bool running;                 /* resumed for gdb: a stop reply is owed */
+    bool was_running;             /* the VM ran when gdb attached, or gdb resumed it */
     int last_signal;              /* of a stop not made by a breakpoint: 5 (TRAP) or 2 (INT) */
     bool phys_mode;               /* Qqemu.PhyMemMode:1: m/M addresses are physical */
     unsigned g_cpu;               /* Hg: the vCPU whose registers and memory gdb means */
@@ -472,6 +473,7 @@ static void resume(GdbServer *s, GdbClient *c, int step_cpu)
     }
     s->last_signal = 5;
     s->running = true;
+    s->was_running = true;
 }
 
 /* ---- packets ---- */
@@ -938,8 +940,8 @@ static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* The debugger went away: as after a detach, its breakpoints go and a VM it stopped
- * runs on. */
+/* The debugger went away: its breakpoints go, and a VM that ran before it attached
+ * or that it ran runs on (one paused by -S and never continued stays paused). */
 static void client_close(GdbClient *c)
 {
     GdbServer *s = c->srv;
@@ -962,7 +964,7 @@ static void client_close(GdbClient *c)
     VmState st = vm_get_state(s->vm);
     if (st != VM_STATE_SHUTDOWN && st != VM_STATE_ERROR) {
         vm_debug_remove_all(s->vm);
-        if (st == VM_STATE_PAUSED)
+        if (st == VM_STATE_PAUSED && s->was_running)
             vm_debug_resume(s->vm, -1, NULL);
     }
     s->running = false;
@@ -985,6 +987,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     c->pkt = g_string_sized_new(256);
     s->client = c;
     s->running = false;
+    s->was_running = vm_get_state(s->vm) == VM_STATE_RUNNING;
     s->phys_mode = false;
     s->g_cpu = 0;
     s->last_signal = 5;
