@@ -232,8 +232,50 @@ static void reg_get(const CpuX86State *s, unsigned n, uint8_t *out)
         out[k] = (uint8_t)(v >> (8 * k));
 }
 
+/* A segment register written in protected mode: the selector's descriptor from the GDT
+ * or LDT fills the hidden part, as a MOV to the register would (SDM vol. 3, 3.4.3),
+ * without its privilege checks (a debugger may do what the guest may not). */
+static bool load_descriptor(Vm *vm, unsigned cpu, CpuX86State *s, unsigned which, uint16_t sel, GError **err)
+{
+    CpuSegment *sg = &s->seg[which];
+    if ((sel & ~3u) == 0) {
+        if (which == CPU_SEG_CS || which == CPU_SEG_SS) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "CS and SS cannot hold a null selector");
+            return false;
+        }
+        *sg = (CpuSegment){ .sel = sel };
+        return true;
+    }
+    uint64_t table = (sel & 4) ? s->ldtr.base : s->gdt_base;
+    uint32_t limit = (sel & 4) ? s->ldtr.limit : s->gdt_limit;
+    if ((uint32_t)(sel & ~7u) + 7 > limit) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "selector 0x%x is outside the %s", sel,
+                    (sel & 4) ? "LDT" : "GDT");
+        return false;
+    }
+    uint8_t d[8];
+    if (!vm_debug_read(vm, cpu, table + (sel & ~7u), d, sizeof(d), false, err))
+        return false;
+    uint32_t lo = d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
+    uint32_t hi = d[4] | d[5] << 8 | d[6] << 16 | (uint32_t)d[7] << 24;
+    uint16_t attr = (uint16_t)((hi >> 8) & 0xf0ff);
+    if (!(attr & 0x80) || !(attr & 0x10)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "selector 0x%x is not a present code or data segment", sel);
+        return false;
+    }
+    uint32_t lim = (lo & 0xffff) | (hi & 0x000f0000u);
+    if (hi & (1u << 23))
+        lim = lim << 12 | 0xfff;
+    sg->sel = sel;
+    sg->attr = attr;
+    sg->limit = lim;
+    sg->base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
+    return true;
+}
+
 /* Sets register n in s; false (err set) for a value the stub cannot apply. */
-static bool reg_set(CpuX86State *s, unsigned n, const uint8_t *in, GError **err)
+static bool reg_set(Vm *vm, unsigned cpu, CpuX86State *s, unsigned n, const uint8_t *in, GError **err)
 {
     uint64_t v = 0;
     for (unsigned k = 0; k < reg_size(n) && k < 8; k++)
@@ -249,13 +291,9 @@ static bool reg_set(CpuX86State *s, unsigned n, const uint8_t *in, GError **err)
         CpuSegment *sg = &s->seg[seg[n - GREG_CS]];
         if (sg->sel == (uint16_t)v)
             return true;
-        /* Only real mode and V86 derive a segment from its selector alone; in protected
-         * mode the descriptor cache would no longer match the selector. */
-        if ((s->cr0 & 1) && !(s->rflags & (1u << 17))) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                        "segment registers can be changed only in real and virtual-8086 mode");
-            return false;
-        }
+        /* Protected mode: the descriptor; real mode and V86: base = selector * 16. */
+        if ((s->cr0 & 1) && !(s->rflags & (1u << 17)))
+            return load_descriptor(vm, cpu, s, seg[n - GREG_CS], (uint16_t)v, err);
         sg->sel = (uint16_t)v;
         sg->base = (uint64_t)(uint16_t)v << 4;
     } else if (n >= GREG_ST0 && n < GREG_FCTRL) {
@@ -529,7 +567,7 @@ static void cmd_write_regs(GdbServer *s, GdbClient *c, const char *hex, unsigned
             return;
         }
         hex += 2 * size;
-        if (!reg_set(&st, n, b, &err)) {
+        if (!reg_set(s->vm, s->g_cpu, &st, n, b, &err)) {
             send_error(c, 22, err);
             g_error_free(err);
             return;

@@ -82,6 +82,10 @@ break tick
 continue
 printf "tick at=%d cs-ok=%d cr0=%x cr3-ok=%d counter=%d\n", $pc == (int)&tick, $cs == *(int*)&boot_cs, $cr0, $cr3 == (int)&page_dir, *(int*)&counter
 info registers eip cs ss cr0 cr3
+set $gs = $ss
+set $fs = 0
+printf "segments gs-is-ss=%d fs=%x\n", $gs == $ss, $fs
+set $fs = 0x400
 printf "st0=%d xmm0=%x,%x,%x,%x\n", (int)$st0, $xmm0.v4_int32[0], $xmm0.v4_int32[1], $xmm0.v4_int32[2], $xmm0.v4_int32[3]
 continue
 printf "second counter=%d\n", *(int*)&counter
@@ -186,6 +190,8 @@ def phase_gdb(args, accel, kernel, syms, workdir):
           accel + ": EIP, CS (segment) and CR0/CR3 (control) registers at the first stop")
     check("st0=1 xmm0=11223344,55667788,99aabbcc,ddeeff00" in out,
           accel + ": ST0 (x87) and XMM0 (SSE) as the kernel loaded them")
+    check("segments gs-is-ss=1 fs=0" in out and re.search(r"Could not write register \"fs\".*E", out) is not None,
+          accel + ": segment registers written in protected mode (a selector beyond the GDT is refused)")
     check("second counter=1" in out, accel + ": continue stops at 'tick' again")
     check("stepped after-inc=1 counter=2" in out, accel + ": stepi executes exactly 'inc [counter]'")
     check(re.search(r"Hardware watchpoint 2: \*\(int\*\)&watched\s+Old value = 0\s+New value = 305441741", out)
@@ -209,6 +215,19 @@ def phase_raw(accel, vm, port, serial, syms):
     check(rsp.cmd("qAttached") == "1" and rsp.cmd("qC") == "QC1", accel + ": qAttached, qC")
     stop = rsp.cmd("?")
     check(stop.startswith("T") and "thread:01" in stop, accel + ": ? after connecting: " + stop)
+    # Bad requests: each gets an error (Enn) or the empty "not supported" reply.
+    bad = {"mzz,4": "E", "m%x" % syms["counter"]: "E", "m80000000,4": "E0e", "m0,100000": "E",
+           "M%x,4:zz" % syms["counter"]: "E", "Gxyz": "E", "p999": "E", "P999=00": "E", "Z9,0,1": "",
+           "Z2,%x,0" % syms["counter"]: "E", "z0,1234,1": "E", "Hg99": "E", "T9": "E", "vCont;x": "E",
+           "qXfer:features:read:target.xml:ffff,10": "E", "qXfer:features:read:x.xml:0,10": "E",
+           "a" * 70000: "E", "X0,0:": "", "qRcmd,6869": ""}
+    answers = {k[:40]: rsp.cmd(k) for k in bad}
+    check(all(answers[k[:40]].startswith(v) if v else answers[k[:40]] == "" for k, v in bad.items()),
+          accel + ": bad requests get errors: %s" % answers)
+    rsp.sock.sendall(b"$g#00")
+    check(rsp._byte() == b"-", accel + ": a bad checksum is refused with '-'")
+    check(rsp.cmd("qC") == "QC1" and rsp.cmd("m%x,4" % syms["counter"]) == "05000000",
+          accel + ": the stub answers on after them")
     eip = rsp.eip()
     check(syms["spin"] <= eip < syms["spin"] + 16, accel + ": stopped in the spin loop at %x" % eip)
     rsp.send("c")
