@@ -7,13 +7,15 @@ gdb-kernel.elf paused (-S) with a gdb stub, and:
 
 1. gdb in batch mode: the reset state (CS:EIP F000:FFF0), a breakpoint at the symbol
    'tick', registers (CS against what the kernel saved, CR0 with PE and PG, CR3 at the
-   kernel's page directory, ST0 and XMM0 as the kernel loaded them), a second stop at
+   kernel's page directory, ST0 and XMM0 as the kernel loaded them), segment registers
+   written in protected mode (and a selector beyond the GDT refused), a second stop at
    'tick', stepi over 'inc [counter]', a hardware watchpoint on 'watched' that stops
    right after the store with the old and new values, memory through the kernel's
    second mapping at 0x40000000, physical mode (maint packet Qqemu.PhyMemMode:1), a
    hardware breakpoint (hbreak) inside the spin loop, then detach.
 2. A raw client: connecting stops the spinning VM; qSupported, qXfer target.xml, g;
-   continue, Ctrl-C (0x03) stops it in the loop; a Z0 breakpoint in the middle of the
+   malformed, overlong and unsupported requests and a bad checksum each get an error
+   and the stub answers on; continue, Ctrl-C (0x03) stops it in the loop; a Z0 breakpoint in the middle of the
    loop's block (translated many times by then under tcg) stops exactly there; read
    (Z3) and access (Z4) watchpoints on 'release' stop after the load; M writes
    'release', D detaches, and the kernel reports counter=5 and exits with status 33.
