@@ -755,6 +755,22 @@ static void cmd_query(GdbServer *s, GdbClient *c, const char *q)
     }
 }
 
+/* The debugger leaves: its breakpoints and watchpoints go (the VM is stopped for
+ * that while it runs), and a VM that ran before it attached, or that it ran, runs on;
+ * one paused by -S and never continued stays paused. */
+static void release_vm(GdbServer *s)
+{
+    VmState st = vm_get_state(s->vm);
+    s->running = false;
+    if (st == VM_STATE_SHUTDOWN || st == VM_STATE_ERROR)
+        return;
+    if (st == VM_STATE_RUNNING)
+        vm_pause(s->vm);
+    vm_debug_remove_all(s->vm);
+    if (s->was_running || st == VM_STATE_RUNNING)
+        vm_debug_resume(s->vm, -1, NULL);
+}
+
 static void handle_packet(GdbServer *s, GdbClient *c, const char *p)
 {
     VLOG(LOG_CPU, "gdb: -> %.200s", p);
@@ -873,16 +889,13 @@ static void handle_packet(GdbServer *s, GdbClient *c, const char *p)
         else
             vm_poweroff(s->vm);
         break;
-    case 'D': {
-        vm_debug_remove_all(s->vm);
-        VmState st = vm_get_state(s->vm);
-        if (st == VM_STATE_PAUSED || st == VM_STATE_CREATED)
-            vm_debug_resume(s->vm, -1, NULL);
-        s->running = false;
+    case 'D':
+        /* Detach: the VM runs on without the debugger's breakpoints. */
+        s->was_running = true;
+        release_vm(s);
         send_packet(c, "OK");
         c->closing = true;
         break;
-    }
     default:
         send_packet(c, "");
         break;
@@ -978,8 +991,6 @@ static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* The debugger went away: its breakpoints go, and a VM that ran before it attached
- * or that it ran runs on (one paused by -S and never continued stays paused). */
 static void client_close(GdbClient *c)
 {
     GdbServer *s = c->srv;
@@ -999,13 +1010,7 @@ static void client_close(GdbClient *c)
     g_string_free(c->out, TRUE);
     g_string_free(c->pkt, TRUE);
     g_free(c);
-    VmState st = vm_get_state(s->vm);
-    if (st != VM_STATE_SHUTDOWN && st != VM_STATE_ERROR) {
-        vm_debug_remove_all(s->vm);
-        if (st == VM_STATE_PAUSED && s->was_running)
-            vm_debug_resume(s->vm, -1, NULL);
-    }
-    s->running = false;
+    release_vm(s);
 }
 
 static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
