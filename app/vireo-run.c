@@ -758,10 +758,13 @@ int main(int argc, char **argv)
         gdb = gdb_server_new(vm, gdb_spec, &err);
         if (!gdb) {
             fprintf(stderr, "vireo-run: %s\n", err->message);
+            int status = err->code == VIREO_ERROR_INVALID ? EXIT_USAGE : 1;
+            g_error_free(err);
             qmp_server_free(qmp);
             vm_free(vm);
             chardev_restore_terminal();
-            return err->code == VIREO_ERROR_INVALID ? EXIT_USAGE : 1;
+            g_main_loop_unref(rs.loop);
+            return status;
         }
         gdb_server_set_quit_handler(gdb, on_quit_request, &rs);
     }
