@@ -2,6 +2,7 @@
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
 #include "cpu/cpu-model.h"
+#include "engine/gdbstub.h"
 #include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -45,6 +46,8 @@ typedef struct Options {
     char *vm;
     gboolean version;
     gboolean start_paused;
+    gboolean gdb_default;
+    char *gdb;
     char *loadvm;
     char *fda, *fdb;
     char *boot;
@@ -92,6 +95,8 @@ static GOptionEntry entries[] = {
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
     { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
+    { "s", 0, 0, G_OPTION_ARG_NONE, &opt.gdb_default, "Shorthand for -gdb tcp::1234", NULL },
+    { "gdb", 0, 0, G_OPTION_ARG_STRING, &opt.gdb, "gdb stub: tcp::PORT (this machine only) or tcp:HOST:PORT", "DEV" },
     { "loadvm", 0, 0, G_OPTION_ARG_STRING, &opt.loadvm, "Start from the internal snapshot NAME (savevm)", "NAME" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
@@ -645,6 +650,22 @@ static VmConfig *config_from_options(void)
     return cfg;
 }
 
+/* -gdb without -accel: the accelerators in the list that a debugger can use (kvm
+ * cannot yet), or tcg when none is left. */
+static void keep_debuggable_accels(VmConfig *cfg)
+{
+    g_auto(GStrv) names = g_strsplit(cfg->accel ? cfg->accel : "", ":", -1);
+    g_autoptr(GString) kept = g_string_new(NULL);
+    for (char **n = names; *n; n++) {
+        g_autofree char *name = g_strndup(*n, strcspn(*n, ","));
+        const CpuBackend *b = cpu_backend_find(name);
+        if (b && b->debug)
+            g_string_append_printf(kept, "%s%s", kept->len ? ":" : "", *n);
+    }
+    g_free(cfg->accel);
+    cfg->accel = g_strdup(kept->len ? kept->str : "tcg");
+}
+
 typedef struct RunState {
     GMainLoop *loop;
     Vm *vm;
@@ -735,6 +756,9 @@ int main(int argc, char **argv)
         usage_error("%s", err->message);
 
     g_autoptr(VmConfig) cfg = config_from_options();
+    const char *gdb_spec = opt.gdb ? opt.gdb : opt.gdb_default ? "tcp::1234" : NULL;
+    if (gdb_spec && !opt.accel)
+        keep_debuggable_accels(cfg);
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
@@ -761,6 +785,21 @@ int main(int argc, char **argv)
         }
         qmp_server_set_quit_handler(qmp, on_quit_request, &rs);
     }
+    GdbServer *gdb = NULL;
+    if (gdb_spec) {
+        gdb = gdb_server_new(vm, gdb_spec, &err);
+        if (!gdb) {
+            fprintf(stderr, "vireo-run: %s\n", err->message);
+            int status = err->code == VIREO_ERROR_INVALID ? EXIT_USAGE : 1;
+            g_error_free(err);
+            qmp_server_free(qmp);
+            vm_free(vm);
+            chardev_restore_terminal();
+            g_main_loop_unref(rs.loop);
+            return status;
+        }
+        gdb_server_set_quit_handler(gdb, on_quit_request, &rs);
+    }
 #ifdef HAVE_SDL2
     SdlDisplay *sdl = NULL;
     if (!strcmp(cfg->display, "sdl")) {
@@ -771,6 +810,7 @@ int main(int argc, char **argv)
             g_clear_error(&err);
         } else if (!sdl) {
             fprintf(stderr, "vireo-run: %s\n", err->message);
+            gdb_server_free(gdb);
             qmp_server_free(qmp);
             vm_free(vm);
             return 1;
@@ -792,6 +832,10 @@ int main(int argc, char **argv)
     } else if (!opt.start_paused) {
         /* -S leaves the VM created but stopped until a control client continues it. */
         started = vm_start(vm, &err);
+    } else if (gdb) {
+        /* With gdb, powered on at the reset vector and paused: what gdb reads and
+         * changes before it continues is what runs. */
+        started = vm_start_paused(vm, &err);
     }
     if (!started) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
@@ -802,6 +846,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_SDL2
     sdl_display_free(sdl);
 #endif
+    gdb_server_free(gdb);
     qmp_server_free(qmp);
     vm_free(vm);
     chardev_restore_terminal();

@@ -4,13 +4,34 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include "cpu/cpu-debug.h"
 #include "cpu/cpu-state.h"
 #include "engine/vcpu.h"
 
 typedef enum {
     CPU_RUN_EXIT,     /* VCPU_REQ_EXIT seen: the engine has work */
     CPU_RUN_ERROR,    /* the back end failed; the VM stops with an error */
+    CPU_RUN_DEBUG,    /* stopped for the debugger (CpuDebugOps.stop_info says why) */
 } CpuRunResult;
+
+/* Debugger support (cpu/cpu-debug.h). Only while the vCPU is outside vcpu_run. */
+typedef struct CpuDebugOps {
+    /* addr and len as gdb gives them; false (err set) when the kind or length is not
+     * supported or the table is full. */
+    bool (*insert)(Vcpu *v, CpuDebugKind kind, uint64_t addr, uint64_t len, GError **err);
+    /* false when no such point was inserted. */
+    bool (*remove)(Vcpu *v, CpuDebugKind kind, uint64_t addr, uint64_t len);
+    void (*remove_all)(Vcpu *v);
+    /* Before the vCPU runs again: step (one instruction, then CPU_RUN_DEBUG, with
+     * interrupts held back as QEMU's gdb stub does) or run on. A breakpoint at the
+     * instruction it resumes at does not stop it again (as EFLAGS.RF for DR0-DR3). */
+    void (*resume)(Vcpu *v, bool step);
+    /* Why the last CPU_RUN_DEBUG. */
+    void (*stop_info)(Vcpu *v, CpuDebugStop *out);
+    /* A linear address through the guest's paging as it stands, without side effects
+     * (no accessed bits, no faults, any privilege); false when it is not mapped. */
+    bool (*translate)(Vcpu *v, uint64_t lin, uint64_t *phys);
+} CpuDebugOps;
 
 typedef struct CpuBackend {
     const char *name;
@@ -45,6 +66,8 @@ typedef struct CpuBackend {
     bool kernel_irqchip_possible;
     /* The CPU takes its local APIC from the board (the APIC on its CpuPins, vcpu_apic_base). */
     bool board_apic;
+    /* Debugger support, or NULL when the back end has none. */
+    const CpuDebugOps *debug;
 } CpuBackend;
 
 const CpuBackend *cpu_backend_find(const char *name);

@@ -198,12 +198,25 @@ static gpointer vcpu_thread(gpointer data)
             continue;
         }
         vcpu_clear_request(v, VCPU_REQ_EXIT);
+        /* Resumed from a debugger stop by someone else (QMP cont): the CPU must not
+         * report the same stop again. */
+        if (vm->debug_stopped) {
+            vm->debug_stopped = false;
+            vm->accel->debug->resume(v, false);
+        }
         vm->vcpu_in_run = true;
         g_mutex_unlock(&vm->lock);
         CpuRunResult r = vm->accel->vcpu_run(v);
         g_mutex_lock(&vm->lock);
         vm->vcpu_in_run = false;
         g_cond_broadcast(&vm->park_cond);
+        /* A debugger stop pauses the VM, unless the stepped instruction already
+         * stopped it another way (isa-debug-exit, power off). */
+        if (r == CPU_RUN_DEBUG) {
+            vm->debug_stopped = true;
+            if (vm->state == VM_STATE_RUNNING)
+                vm_set_state_locked(vm, VM_STATE_PAUSED);
+        }
         if (r == CPU_RUN_ERROR) {
             char *why = vm->accel->vcpu_describe ? vm->accel->vcpu_describe(v) : NULL;
             g_free(vm->error);

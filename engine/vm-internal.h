@@ -40,6 +40,9 @@ struct Vm {
     GCond halt_cond;  /* HLT waits here for a request */
     bool vcpu_in_run; /* the vCPU thread is inside the back end's vcpu_run */
     GCond park_cond;  /* signalled when it leaves vcpu_run */
+    /* The vCPU stopped for the debugger (CPU_RUN_DEBUG) and the VM paused for it;
+     * cleared when it runs again (debug.c resumes it the debugger's way first). */
+    bool debug_stopped;
 
     VmState state;
     bool started;

@@ -51,6 +51,8 @@ static CpuRunResult interp_vcpu_run(Vcpu *v)
         case X86_RUN_SHUTDOWN:
             /* A triple fault was reported to the engine, which resets the board. */
             return CPU_RUN_EXIT;
+        case X86_RUN_DEBUG:
+            return CPU_RUN_DEBUG;
         default:
             break;
         }
@@ -103,4 +105,5 @@ const CpuBackend cpu_interp_backend = {
     .vcpu_get_state = interp_vcpu_get_state,
     .vcpu_set_state = interp_vcpu_set_state,
     .board_apic = true,
+    .debug = &x86_debug_ops,
 };

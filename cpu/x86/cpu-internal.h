@@ -151,6 +151,20 @@ enum {
 typedef struct X86Block X86Block;
 typedef struct X86CodeCache X86CodeCache;
 
+/* X86Cpu.code_bp bits. */
+enum {
+    X86_CODE_BP_DR = 1u << 0,        /* DR7 enables an instruction breakpoint */
+    X86_CODE_BP_DEBUGGER = 1u << 1,  /* the debugger has breakpoints, watchpoints, a step
+                                        or a stop to report */
+};
+
+/* A debugger's breakpoint or watchpoint (debug.c). */
+typedef struct X86DebugPoint {
+    uint32_t addr;
+    uint32_t len;
+    uint8_t kind;              /* CpuDebugKind */
+} X86DebugPoint;
+
 struct X86Cpu {
     /* Hot state first. */
     uint32_t regs[9];          /* EAX..EDI, then R_ZERO */
@@ -198,8 +212,9 @@ struct X86Cpu {
     uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
     uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */
     uint8_t single_step;       /* run one instruction per dispatch (TF, shadow, DRx) */
-    uint8_t data_bp;           /* DR7 enables data breakpoints: all accesses slow path */
-    uint8_t code_bp;           /* DR7 enables instruction breakpoints */
+    uint8_t data_bp;           /* DR7 or the debugger has data breakpoints: all accesses
+                                  take the slow path */
+    uint8_t code_bp;           /* X86_CODE_BP_*: instruction breakpoints, the debugger */
     uint8_t ac_check;          /* CR0.AM and EFLAGS.AC: alignment checks at CPL 3 */
     uint8_t in_delivery;       /* delivering an event: class for the #DF decision */
     uint32_t pending_dr6;      /* data breakpoint hits of the current instruction */
@@ -223,6 +238,17 @@ struct X86Cpu {
     bool last_has_err;
     uint32_t last_err;
     bool stop_exception;       /* X86_RUN_STOP_ON_EXCEPTION hit */
+
+    /* The debugger (debug.c). While anything here is active code_bp has
+     * X86_CODE_BP_DEBUGGER, so the dispatcher's one unlikely test covers it. */
+    X86DebugPoint dbg_bp[CPU_DEBUG_MAX_POINTS];
+    X86DebugPoint dbg_wp[CPU_DEBUG_MAX_POINTS];
+    unsigned dbg_nbp, dbg_nwp;
+    uint8_t dbg_step;          /* stop after one instruction */
+    uint8_t dbg_skip;          /* the first instruction, if at dbg_skip_lin, ignores breakpoints */
+    uint8_t dbg_pending;       /* a stop is decided (dbg_stop): return at the next boundary */
+    uint32_t dbg_skip_lin;
+    CpuDebugStop dbg_stop;
 
     X86CodeCache *code;
     MemListener listener;
@@ -683,6 +709,18 @@ void x86_write_cr4(X86Cpu *c, uint32_t v);
 void x86_update_debug(X86Cpu *c);
 /* Data breakpoint check for a linear access (slow path only). */
 void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write);
+
+/* ---- the debugger (debug.c) ---- */
+/* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */
+void x86_debug_refresh(X86Cpu *c);
+/* The breakpoint at lin, or -1. */
+int x86_debug_bp_find(const X86Cpu *c, uint32_t lin);
+/* Whether a breakpoint lies in [lin, lin + len). */
+bool x86_debug_bp_in_range(const X86Cpu *c, uint32_t lin, uint32_t len);
+/* Decides a stop, reported at the next instruction boundary. */
+void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint32_t addr);
+/* Watchpoints against a data access (from x86_check_data_bp). */
+void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write);
 uint64_t x86_rdtsc(X86Cpu *c);
 
 /* ---- code cache (exec.c) ---- */

@@ -366,7 +366,7 @@ static void step_one(X86Cpu *c)
     c->prev_eip = c->eip;
     /* Right after MOV SS / POP SS an instruction breakpoint is suppressed as if RF
      * were set (SDM vol. 3, 6.8.3 and 17.3.1.1). */
-    if (c->code_bp && !rf && !c->debug_shadow) {
+    if ((c->code_bp & X86_CODE_BP_DR) && !rf && !c->debug_shadow) {
         uint32_t hits = code_bp_hits(c, c->seg[S_CS].base + c->eip);
         if (hits) {
             c->dr[6] = (c->dr[6] & ~0xfu) | hits;
@@ -490,9 +490,16 @@ static int handle_events(X86Cpu *c)
 {
     Vcpu *v = c->v;
     for (;;) {
+        /* A debugger stop is reported before any event moves EIP away from it. */
+        if (c->dbg_pending)
+            return X86_RUN_DEBUG;
         unsigned req = vcpu_requests(v);
         if (req & VCPU_REQ_EXIT)
             return X86_RUN_EXIT;
+        /* While the debugger steps, interrupts wait (as with QEMU's gdb stub), unless
+         * the CPU halts: then only an interrupt can end the step. */
+        if (c->dbg_step && !c->halted)
+            req &= ~(unsigned)(VCPU_REQ_NMI | VCPU_REQ_INTR);
         if (req & VCPU_REQ_TLB) {
             vcpu_clear_request(v, VCPU_REQ_TLB);
             c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
@@ -539,6 +546,51 @@ static int handle_events(X86Cpu *c)
     }
 }
 
+/* The debugger at an instruction boundary (code_bp has X86_CODE_BP_DEBUGGER): a stop
+ * already decided, a breakpoint at CS:EIP, or a single step. Returns X86_RUN_DEBUG, or
+ * -1 to go on as usual. */
+static int debug_boundary(X86Cpu *c)
+{
+    if (c->dbg_pending)
+        return X86_RUN_DEBUG;
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    bool skip = c->dbg_skip && c->dbg_skip_lin == lin;
+    if (c->dbg_skip) {
+        c->dbg_skip = 0;
+        x86_debug_refresh(c);
+    }
+    if (!skip) {
+        int k = x86_debug_bp_find(c, lin);
+        if (k >= 0) {
+            x86_debug_set_stop(c, CPU_DEBUG_STOP_BREAK, (CpuDebugKind)c->dbg_bp[k].kind, lin);
+            return X86_RUN_DEBUG;
+        }
+    }
+    if (!c->dbg_step)
+        return -1;
+    step_one(c);
+    if (!c->dbg_pending)
+        x86_debug_set_stop(c, CPU_DEBUG_STOP_STEP, CPU_DEBUG_BREAK_SW, 0);
+    return X86_RUN_DEBUG;
+}
+
+/* How many of a block's first n instructions run before a breakpoint: the block's
+ * translated code never runs past one (a cut block is interpreted). The first
+ * instruction was checked by debug_boundary. */
+static unsigned debug_block_limit(X86Cpu *c, const X86Block *b, unsigned n)
+{
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    if (!c->dbg_nbp || !x86_debug_bp_in_range(c, lin + 1, b->bytes > 1 ? b->bytes - 1u : 0))
+        return n;
+    uint32_t at = lin;
+    for (unsigned k = 1; k < n; k++) {
+        at += b->insns[k - 1].len;
+        if (x86_debug_bp_find(c, at) >= 0)
+            return k;
+    }
+    return n;
+}
+
 X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
 {
     c->icount_end = max_insns > UINT64_MAX - c->icount ? UINT64_MAX : c->icount + max_insns;
@@ -546,6 +598,10 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
         int r = handle_exception(c);
         if (r >= 0)
             return (X86RunResult)r;
+        /* A stepped instruction that faulted stops at the first instruction of the
+         * handler, as on a real CPU with TF. */
+        if (c->dbg_step && !c->dbg_pending)
+            x86_debug_set_stop(c, CPU_DEBUG_STOP_STEP, CPU_DEBUG_BREAK_SW, 0);
     }
     for (;;) {
         if (__builtin_expect(vcpu_requests(c->v) || c->halted || (c->pending_dr6 && !c->debug_shadow), 0)) {
@@ -558,8 +614,15 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
         c->prev_eip = c->eip;
         if (__builtin_expect(c->intr_shadow || (c->eflags & (X86_FL_TF | X86_FL_RF)) || c->code_bp ||
                              (vlog_mask & LOG_EXEC), 0)) {
-            step_one(c);
-            continue;
+            if (c->code_bp & X86_CODE_BP_DEBUGGER) {
+                if (debug_boundary(c) == X86_RUN_DEBUG)
+                    return X86_RUN_DEBUG;
+            }
+            if (c->intr_shadow || (c->eflags & (X86_FL_TF | X86_FL_RF)) || (c->code_bp & X86_CODE_BP_DR) ||
+                (vlog_mask & LOG_EXEC)) {
+                step_one(c);
+                continue;
+            }
         }
         X86Block *b = chained_block(c);
         if (!b) {
@@ -574,6 +637,9 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             chain_to(c, b);
         }
         uint64_t left = c->icount_end - c->icount;
-        exec_block(c, b, left < b->count ? (unsigned)left : b->count);
+        unsigned n = left < b->count ? (unsigned)left : b->count;
+        if (__builtin_expect(c->code_bp & X86_CODE_BP_DEBUGGER, 0))
+            n = debug_block_limit(c, b, n);
+        exec_block(c, b, n);
     }
 }

@@ -487,3 +487,54 @@ void x86_write_block(X86Cpu *c, unsigned seg, uint32_t off, const void *buf, uns
     for (; n < size; n++)
         x86_st_lin(c, lin + n, 1, p[n]);
 }
+
+/* ---- the debugger's view ---- */
+
+/* A paging-structure entry in RAM (the debugger must not reach devices: reading MMIO
+ * can have side effects, and the engine lock is held). */
+static bool debug_pte(X86Cpu *c, uint64_t pa, unsigned size, uint64_t *out)
+{
+    pa &= c->a20_mask;
+    const uint8_t *h = mem_read_page(c->mem, pa);
+    if (!h || (pa & 0xfff) + size > 0x1000)
+        return false;
+    uint64_t v = 0;
+    memcpy(&v, h + (pa & 0xfff), size);
+    *out = v;
+    return true;
+}
+
+/* The same walk as page_walk (SDM vol. 3, 4.3 and 4.4) for any privilege and without
+ * accessed/dirty updates or faults. */
+bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
+{
+    if (!c->paging) {
+        *phys = lin & c->a20_mask;
+        return true;
+    }
+    uint64_t pde, pte;
+    if (c->cr4 & X86_CR4_PAE) {
+        uint64_t pdpte = c->pdpte[lin >> 30];
+        if (!(pdpte & PTE_P) || !debug_pte(c, (pdpte & PAE_ADDR_MASK) + ((lin >> 21) & 0x1ff) * 8, 8, &pde) ||
+            !(pde & PTE_P))
+            return false;
+        if (pde & PTE_PS) {
+            *phys = ((pde & PAE_ADDR_MASK & ~UINT64_C(0x1fffff)) | (lin & 0x1fffff)) & c->a20_mask;
+            return true;
+        }
+        if (!debug_pte(c, (pde & PAE_ADDR_MASK) + ((lin >> 12) & 0x1ff) * 8, 8, &pte) || !(pte & PTE_P))
+            return false;
+        *phys = ((pte & PAE_ADDR_MASK) | (lin & 0xfff)) & c->a20_mask;
+        return true;
+    }
+    if (!debug_pte(c, (c->cr3 & ~0xfffu) | ((lin >> 22) << 2), 4, &pde) || !(pde & PTE_P))
+        return false;
+    if ((pde & PTE_PS) && (c->cr4 & X86_CR4_PSE)) {
+        *phys = ((pde & 0xffc00000u) | (lin & 0x3fffff)) & c->a20_mask;
+        return true;
+    }
+    if (!debug_pte(c, (pde & ~0xfffu) | (((lin >> 12) & 0x3ff) << 2), 4, &pte) || !(pte & PTE_P))
+        return false;
+    *phys = ((pte & ~0xfffu) | (lin & 0xfff)) & c->a20_mask;
+    return true;
+}

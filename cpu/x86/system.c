@@ -134,8 +134,10 @@ void x86_update_debug(X86Cpu *c)
         else if (rw == 1 || rw == 3)
             data = true;
     }
-    c->code_bp = code;
-    c->data_bp = data;
+    c->code_bp = code ? X86_CODE_BP_DR : 0;
+    x86_debug_refresh(c);
+    /* The debugger's watchpoints use the same slow path as DR7's data breakpoints. */
+    c->data_bp = data || c->dbg_nwp;
     x86_set_cpl(c, c->cpl);
     c->exit_block = 1;
 }
@@ -157,6 +159,8 @@ void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write)
             c->exit_block = 1;
         }
     }
+    if (c->dbg_nwp)
+        x86_debug_check_watch(c, lin, size, write);
 }
 
 static void mov_dr(X86Cpu *c, const X86Insn *i)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "cpu/cpu-debug.h"
 #include "cpu/cpu-state.h"
 #include "engine/vcpu.h"
 
@@ -137,6 +138,7 @@ typedef enum {
     X86_RUN_HALT,         /* HLT with X86_RUN_STOP_ON_HLT */
     X86_RUN_EXCEPTION,    /* an exception with X86_RUN_STOP_ON_EXCEPTION */
     X86_RUN_SHUTDOWN,     /* triple fault (already reported to the engine) */
+    X86_RUN_DEBUG,        /* stopped for the debugger (x86_cpu_debug_stop_info) */
 } X86RunResult;
 
 /* Options for running without the engine's vCPU thread (tests). */
@@ -160,6 +162,22 @@ int x86_cpu_last_exception(X86Cpu *c, bool *has_error, uint32_t *error);
 uint64_t x86_cpu_insn_count(X86Cpu *c);
 /* Registers and mode, one line, for errors and -d. */
 char *x86_cpu_describe(X86Cpu *c);
+
+/* ---- the debugger (debug.c; cpu/cpu-debug.h) ---- */
+
+/* Breakpoints on linear code addresses (CS base + EIP) and watchpoints on the linear
+ * addresses of data accesses; they survive x86_cpu_load and reset. Only while the CPU is
+ * not running. */
+bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len, GError **err);
+bool x86_cpu_debug_remove(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len);
+void x86_cpu_debug_remove_all(X86Cpu *c);
+/* See CpuDebugOps.resume. */
+void x86_cpu_debug_resume(X86Cpu *c, bool step);
+void x86_cpu_debug_stop_info(X86Cpu *c, CpuDebugStop *out);
+/* The page walk without side effects (mmu.c). */
+bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys);
+/* The CpuDebugOps of the back ends built on this CPU (interp, tcg). */
+extern const struct CpuDebugOps x86_debug_ops;
 
 /* ---- the decoder (shared with the translator) ---- */
 
