@@ -1,0 +1,1263 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The device fuzzer: a real "pc" board (every board device, and one of every class
+ * -device can create, found by listing the classes, so a new device is fuzzed without
+ * editing this file) on the CPU-less test back end, driven as a hostile guest would:
+ * port I/O of 1, 2 and 4 bytes aimed mostly at ports some device owns, MMIO anywhere the
+ * board and the guest-programmed BARs mapped something, PCI configuration writes (BARs
+ * moved at random), guest RAM full of hostile descriptors (PRD tables outside RAM, zero
+ * and huge lengths, tables without end), ISA DMA programmed with random addresses and
+ * counts, IDE, ATAPI and floppy commands, the virtual clock advanced so timers fire,
+ * keyboard and mouse input, media changes, device state saved and loaded back, and
+ * system resets.
+ *
+ * Every choice comes from one seed: `fuzz-devices --seed N --iterations M` replays a run
+ * exactly (disk DMA is drained after each action so the pool threads change nothing).
+ * A run fails on a crash or sanitizer report, on one action running longer than the
+ * watchdog allows, on a state that does not load back, and on allocation growth beyond
+ * a bound after a warm-up; it then prints the seed and the last actions. */
+#include "engine/backend.h"
+#include "engine/device.h"
+#include "engine/display.h"
+#include "engine/input.h"
+#include "engine/testing.h"
+#include "hw/pci/pci.h"
+#include "disks/qcow2.h"
+
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RAM_SIZE (UINT64_C(32) << 20)
+#define RING_LEN 48
+#define NOTE_LEN 200
+
+/* ---- options ---- */
+
+static guint64 opt_seed;
+static gboolean opt_seed_set;
+static gint64 opt_iterations = 20000;
+static gint opt_runs = 1;
+static gint opt_duration;
+static gint opt_watchdog = 5;
+static gint opt_max_growth_mib = 32;
+static gboolean opt_trace;
+static gboolean opt_list;
+static char *opt_log;
+
+static gboolean parse_seed(const char *name, const char *value, gpointer data, GError **err)
+{
+    (void)name; (void)data;
+    char *end;
+    errno = 0;
+    opt_seed = g_ascii_strtoull(value, &end, 0);
+    if (errno || end == value || *end) {
+        g_set_error(err, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--seed: '%s' is not a number", value);
+        return FALSE;
+    }
+    opt_seed_set = TRUE;
+    return TRUE;
+}
+
+static const GOptionEntry entries[] = {
+    { "seed", 's', 0, G_OPTION_ARG_CALLBACK, (gpointer)parse_seed,
+      "Seed of the first run (default: from the clock; printed)", "N" },
+    { "iterations", 'n', 0, G_OPTION_ARG_INT64, &opt_iterations, "Actions per run (default 20000)", "M" },
+    { "runs", 'r', 0, G_OPTION_ARG_INT, &opt_runs, "Runs, with seeds N, N+1, ... (default 1)", "R" },
+    { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration,
+      "Keep starting runs (seeds N, N+1, ...) until this many seconds passed", "SECONDS" },
+    { "watchdog", 'w', 0, G_OPTION_ARG_INT, &opt_watchdog,
+      "Fail when one action takes longer (default 5)", "SECONDS" },
+    { "max-growth", 'g', 0, G_OPTION_ARG_INT, &opt_max_growth_mib,
+      "Fail when allocations grow by more after the warm-up (default 32)", "MIB" },
+    { "trace", 't', 0, G_OPTION_ARG_NONE, &opt_trace, "Print every action", NULL },
+    { "log", 0, 0, G_OPTION_ARG_STRING, &opt_log,
+      "Debug log areas, as vireo-run -d takes them (guest,disk,...; to stderr)", "AREAS" },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &opt_list, "Print the devices of the fuzzed board and exit", NULL },
+    { NULL },
+};
+
+/* ---- what a failure prints: the seed and the last actions ---- */
+
+static char ring[RING_LEN][NOTE_LEN];
+static atomic_uint ring_pos;
+static guint64 cur_seed;
+static _Atomic gint64 cur_iteration;
+static gint64 cur_iterations;
+
+static void write_str(const char *s)
+{
+    size_t len = strlen(s);
+    while (len) {
+        ssize_t n = write(STDERR_FILENO, s, len);
+        if (n <= 0)
+            return;
+        s += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Async-signal-safe: formats numbers itself. */
+static void write_u64(guint64 v)
+{
+    char buf[24];
+    int i = (int)sizeof(buf) - 1;
+    buf[i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && i > 0);
+    write_str(buf + i);
+}
+
+static void report_failure(const char *why)
+{
+    write_str("\nfuzz-devices: FAILED: ");
+    write_str(why);
+    write_str("\nfuzz-devices: seed ");
+    write_u64(cur_seed);
+    write_str(", action ");
+    write_u64((guint64)atomic_load(&cur_iteration));
+    write_str(" of ");
+    write_u64((guint64)cur_iterations);
+    write_str("\nfuzz-devices: replay with: fuzz-devices --seed ");
+    write_u64(cur_seed);
+    write_str(" --iterations ");
+    write_u64((guint64)atomic_load(&cur_iteration) + 1);
+    write_str(" --trace\nfuzz-devices: the last actions, oldest first:\n");
+    unsigned end = atomic_load(&ring_pos);
+    for (unsigned i = end > RING_LEN ? end - RING_LEN : 0; i < end; i++) {
+        write_str("  ");
+        write_str(ring[i % RING_LEN]);
+        write_str("\n");
+    }
+}
+
+static G_GNUC_PRINTF(1, 2) void note(const char *fmt, ...)
+{
+    unsigned pos = atomic_load(&ring_pos);
+    char *slot = ring[pos % RING_LEN];
+    int n = snprintf(slot, NOTE_LEN, "%" G_GINT64_FORMAT ": ", atomic_load(&cur_iteration));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(slot + n, NOTE_LEN - (size_t)n, fmt, ap);
+    va_end(ap);
+    atomic_store(&ring_pos, pos + 1);
+    if (opt_trace)
+        printf("%s\n", slot);
+}
+
+static void fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    report_failure(why);
+    exit(1);
+}
+
+/* A crash: the sanitizers' death callback, or a signal without them. */
+static void on_death(void)
+{
+    report_failure("the process is dying (crash, sanitizer report or assertion; see above)");
+}
+
+static void on_signal(int sig)
+{
+    report_failure(sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE"
+                   : sig == SIGILL ? "SIGILL" : "SIGABRT (an assertion failed?)");
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* The watchdog asks the stuck thread where it is. */
+static void on_backtrace_request(int sig)
+{
+    (void)sig;
+    void *frames[64];
+    int n = backtrace(frames, 64);
+    write_str("fuzz-devices: the fuzzing thread is at:\n");
+    backtrace_symbols_fd(frames, n, STDERR_FILENO);
+}
+
+/* Weak: present only in sanitizer builds. */
+extern void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+extern size_t __sanitizer_get_current_allocated_bytes(void) __attribute__((weak));
+
+static void install_crash_handlers(void)
+{
+    if (__sanitizer_set_death_callback) {
+        /* The sanitizers handle faults and print their report, then call this. */
+        __sanitizer_set_death_callback(on_death);
+    } else {
+        signal(SIGSEGV, on_signal);
+        signal(SIGBUS, on_signal);
+        signal(SIGFPE, on_signal);
+        signal(SIGILL, on_signal);
+    }
+    signal(SIGABRT, on_signal);
+    signal(SIGUSR1, on_backtrace_request);
+}
+
+/* ---- the watchdog: one action may take opt_watchdog seconds ---- */
+
+static _Atomic gint64 action_started_us; /* 0: between actions */
+static pthread_t fuzz_thread;
+
+static gpointer watchdog_main(gpointer data)
+{
+    (void)data;
+    for (;;) {
+        g_usleep(100000);
+        gint64 t = atomic_load(&action_started_us);
+        if (t && g_get_monotonic_time() - t > (gint64)opt_watchdog * G_USEC_PER_SEC) {
+            char why[96];
+            snprintf(why, sizeof(why), "hang: one action ran for more than %d s", opt_watchdog);
+            report_failure(why);
+            pthread_kill(fuzz_thread, SIGUSR1);
+            g_usleep(500000);
+            signal(SIGABRT, SIG_DFL);
+            abort();
+        }
+    }
+    return NULL;
+}
+
+/* ---- host allocations ---- */
+
+static size_t allocated_bytes(void)
+{
+    if (__sanitizer_get_current_allocated_bytes)
+        return __sanitizer_get_current_allocated_bytes();
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* ---- the fuzzed board ---- */
+
+typedef struct MmioTarget {
+    hwaddr base;
+    uint64_t size;
+    char name[48];
+} MmioTarget;
+
+typedef struct Fuzz {
+    Vm *vm;
+    GRand *rng;
+    char *dir;
+    char *cd_path, *fd_path;
+    PciBus *pci;
+    GArray *devfns;      /* int: the functions present on bus 0 */
+    GArray *ports;       /* uint16_t: ports some device owns */
+    GArray *mmio;        /* MmioTarget */
+    bool maps_stale;     /* a config write or reset may have moved BARs */
+    DisplayConsole *con;
+    DisplayClient *display;
+    unsigned resets, state_checks;
+} Fuzz;
+
+static uint32_t rnd(Fuzz *f, uint32_t n) { return n ? g_rand_int_range(f->rng, 0, (gint32)MIN(n, (uint32_t)G_MAXINT32)) : 0; }
+static uint32_t rnd32(Fuzz *f) { return g_rand_int(f->rng); }
+static bool chance(Fuzz *f, unsigned percent) { return rnd(f, 100) < percent; }
+
+static uint32_t size_mask(unsigned size) { return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
+
+/* A guest physical address a hostile guest would hand a device: in RAM, at its end,
+ * past it, in the ROM or MMIO holes, or anything. */
+static uint32_t rnd_addr(Fuzz *f)
+{
+    switch (rnd(f, 8)) {
+    case 0: case 1: return rnd(f, (uint32_t)RAM_SIZE);
+    case 2: return (uint32_t)RAM_SIZE - 1 - rnd(f, 0x2000);
+    case 3: return (uint32_t)RAM_SIZE + rnd(f, 0x10000);
+    case 4: return 0xa0000 + rnd(f, 0x60000);
+    case 5: return 0xffffffffu - rnd(f, 0x20000);
+    case 6: return rnd(f, 0x10000) & ~7u;
+    default: return rnd32(f);
+    }
+}
+
+/* A value for a register: zero, all ones, small, one bit, an address, anything. */
+static uint32_t rnd_value(Fuzz *f, unsigned size)
+{
+    uint32_t v;
+    switch (rnd(f, 8)) {
+    case 0: v = 0; break;
+    case 1: v = 0xffffffffu; break;
+    case 2: v = rnd(f, 16); break;
+    case 3: v = 1u << rnd(f, 32); break;
+    case 4: v = size == 4 ? rnd_addr(f) : rnd32(f); break;
+    case 5: v = rnd(f, 256) * 0x01010101u; break;
+    default: v = rnd32(f); break;
+    }
+    return v & size_mask(size);
+}
+
+static unsigned rnd_size(Fuzz *f) { return 1u << rnd(f, 3); }
+
+/* ---- port and PCI helpers (lock held) ---- */
+
+static uint32_t inp(Fuzz *f, uint16_t port, unsigned size) { return io_read(vm_io(f->vm), port, size); }
+static void outp(Fuzz *f, uint16_t port, uint32_t v, unsigned size) { io_write(vm_io(f->vm), port, v, size); }
+
+/* Configuration mechanism #1, as the guest uses it. */
+static uint32_t cfg_read(Fuzz *f, int devfn, unsigned off, unsigned size)
+{
+    outp(f, 0xcf8, 0x80000000u | (uint32_t)devfn << 8 | (off & 0xfc), 4);
+    return inp(f, (uint16_t)(0xcfc + (off & 3)), size);
+}
+
+static void cfg_write(Fuzz *f, int devfn, unsigned off, uint32_t v, unsigned size)
+{
+    outp(f, 0xcf8, 0x80000000u | (uint32_t)devfn << 8 | (off & 0xfc), 4);
+    outp(f, (uint16_t)(0xcfc + (off & 3)), v, size);
+    f->maps_stale = true;
+}
+
+static void collect_mmio(void *opaque, MemRegion *r)
+{
+    Fuzz *f = opaque;
+    if (!mem_region_enabled(r) || (mem_region_host(r) && mem_region_size(r) >= RAM_SIZE))
+        return;
+    MmioTarget t = { .base = mem_region_base(r), .size = mem_region_size(r) };
+    g_strlcpy(t.name, mem_region_name(r), sizeof(t.name));
+    g_array_append_val(f->mmio, t);
+}
+
+/* The ports and MMIO ranges decoded now (after BAR moves and resets). */
+static void refresh_maps(Fuzz *f)
+{
+    if (!f->maps_stale)
+        return;
+    g_array_set_size(f->ports, 0);
+    for (uint32_t p = 0; p < 0x10000; p++) {
+        if (io_owner(vm_io(f->vm), (uint16_t)p)) {
+            uint16_t p16 = (uint16_t)p;
+            g_array_append_val(f->ports, p16);
+        }
+    }
+    g_array_set_size(f->mmio, 0);
+    mem_for_each_region(vm_mem(f->vm), collect_mmio, f);
+    f->maps_stale = false;
+}
+
+/* What firmware does before an OS drives the devices: every BAR sized and placed,
+ * decoding and bus mastering on, and the PIIX functions' own enables (SeaBIOS's
+ * pci_bios_init_devices and piix_ide/piix4_pm set-up). Any PCI function found. */
+static void pci_firmware_setup(Fuzz *f)
+{
+    uint32_t io_next = 0xc000, mem_next = 0xe0000000u;
+    for (guint i = 0; i < f->devfns->len; i++) {
+        int devfn = g_array_index(f->devfns, int, i);
+        if (devfn == 0)
+            continue; /* the host bridge has no BARs */
+        for (unsigned bar = 0; bar < PCI_NUM_BARS; bar++) {
+            unsigned off = PCI_BAR0 + 4 * bar;
+            cfg_write(f, devfn, off, 0xffffffffu, 4);
+            uint32_t v = cfg_read(f, devfn, off, 4);
+            if (!v || v == 0xffffffffu)
+                continue;
+            if (v & 1) {
+                uint32_t size = (~(v & ~3u) + 1) & 0xffff;
+                if (!size)
+                    continue;
+                io_next = (io_next + size - 1) & ~(size - 1);
+                cfg_write(f, devfn, off, io_next, 4);
+                io_next += size;
+            } else {
+                uint32_t size = ~(v & ~0xfu) + 1;
+                mem_next = (mem_next + size - 1) & ~(size - 1);
+                cfg_write(f, devfn, off, mem_next, 4);
+                mem_next += size;
+                if (((v >> 1) & 3) == 2 && bar + 1 < PCI_NUM_BARS)
+                    cfg_write(f, devfn, off + 4 * ++bar, 0, 4);
+            }
+        }
+        cfg_write(f, devfn, PCI_ROM_ADDRESS, 0xfffff800u, 4);
+        uint32_t rom = cfg_read(f, devfn, PCI_ROM_ADDRESS, 4) & ~0x7ffu;
+        if (rom) {
+            uint32_t size = ~rom + 1;
+            mem_next = (mem_next + size - 1) & ~(size - 1);
+            cfg_write(f, devfn, PCI_ROM_ADDRESS, mem_next | 1, 4);
+            mem_next += size;
+        }
+        uint32_t ids = cfg_read(f, devfn, 0, 4);
+        if (ids == 0x70108086u) {        /* PIIX3 IDE: decode both channels */
+            cfg_write(f, devfn, 0x40, 0x8000, 2);
+            cfg_write(f, devfn, 0x42, 0x8000, 2);
+        } else if (ids == 0x71138086u) { /* PIIX4 PM: PM I/O at 0x600, SMBus at 0x700 */
+            cfg_write(f, devfn, 0x40, 0x601, 4);
+            cfg_write(f, devfn, 0x80, 1, 1);
+            cfg_write(f, devfn, 0x90, 0x701, 4);
+            cfg_write(f, devfn, 0xd2, 0x09, 1);
+        } else if (ids == 0x70008086u) { /* PIIX3 ISA: PIRQA-D to IRQ 10, 10, 11, 11 */
+            cfg_write(f, devfn, 0x60, 0x0b0b0a0a, 4);
+        }
+        cfg_write(f, devfn, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    }
+    note("pci: firmware set-up of %u functions", f->devfns->len);
+}
+
+/* The bus master IDE base (PIIX3 function 1.1, BAR4), or 0 while unmapped. */
+static uint16_t bm_base(Fuzz *f)
+{
+    PciDevice *d = pci_bus_find(f->pci, PCI_DEVFN(1, 1));
+    if (!d || d->bar[4].addr == PCI_BAR_UNMAPPED || !(d->config[PCI_COMMAND] & PCI_COMMAND_IO))
+        return 0;
+    return (uint16_t)d->bar[4].addr;
+}
+
+/* ---- actions (each takes the lock it needs) ---- */
+
+static void act_port(Fuzz *f)
+{
+    refresh_maps(f);
+    uint16_t port = f->ports->len && chance(f, 92) ? g_array_index(f->ports, uint16_t, rnd(f, f->ports->len))
+                                                   : (uint16_t)rnd(f, 0x10000);
+    unsigned size = rnd_size(f);
+    const char *owner = io_owner(vm_io(f->vm), port);
+    if (chance(f, 50)) {
+        note("in%c 0x%04x (%s)", "bw?l"[size - 1], port, owner ? owner : "-");
+        inp(f, port, size);
+    } else {
+        uint32_t v = rnd_value(f, size);
+        note("out%c 0x%04x <- 0x%x (%s)", "bw?l"[size - 1], port, v, owner ? owner : "-");
+        outp(f, port, v, size);
+        /* Port writes can move BARs (0xCFC) and remap memory (PAM, SMRAM). */
+        if (port >= 0xcf8 && port <= 0xcff)
+            f->maps_stale = true;
+    }
+}
+
+/* Several accesses in a row to one device's ports: reaching state a single access
+ * never does (FIFOs, index/data pairs, command sequences). */
+static void act_port_burst(Fuzz *f)
+{
+    refresh_maps(f);
+    if (!f->ports->len)
+        return;
+    uint16_t port = g_array_index(f->ports, uint16_t, rnd(f, f->ports->len));
+    const char *owner = io_owner(vm_io(f->vm), port);
+    uint16_t first = port;
+    while (first > 0 && io_owner(vm_io(f->vm), (uint16_t)(first - 1)) == owner && port - first < 64)
+        first--;
+    unsigned n = 2 + rnd(f, 40);
+    note("burst of %u on %s from 0x%04x", n, owner, first);
+    for (unsigned i = 0; i < n; i++) {
+        uint16_t p = (uint16_t)(first + rnd(f, 16));
+        unsigned size = rnd_size(f);
+        if (chance(f, 50)) {
+            inp(f, p, size);
+        } else {
+            outp(f, p, rnd_value(f, size), size);
+            if (p >= 0xcf8 && p <= 0xcff)
+                f->maps_stale = true;
+        }
+    }
+}
+
+static void act_mmio(Fuzz *f)
+{
+    refresh_maps(f);
+    hwaddr addr;
+    const char *name = "-";
+    if (f->mmio->len && chance(f, 90)) {
+        MmioTarget *t = &g_array_index(f->mmio, MmioTarget, rnd(f, f->mmio->len));
+        uint64_t off = chance(f, 70) ? rnd(f, (uint32_t)MIN(t->size, 0x1000)) : rnd(f, (uint32_t)MIN(t->size, UINT32_MAX));
+        if (chance(f, 10))
+            off = t->size - 1 - rnd(f, 8);
+        addr = t->base + off;
+        name = t->name;
+    } else {
+        addr = rnd_addr(f);
+    }
+    unsigned size = 1u << rnd(f, 4);
+    if (chance(f, 50)) {
+        note("read%u 0x%" G_GINT64_MODIFIER "x (%s)", size * 8, addr, name);
+        mem_dispatch_read(vm_mem(f->vm), addr, size);
+    } else {
+        uint64_t v = rnd_value(f, 4) | (size == 8 ? (uint64_t)rnd_value(f, 4) << 32 : 0);
+        if (size < 8)
+            v &= size_mask(size);
+        note("write%u 0x%" G_GINT64_MODIFIER "x <- 0x%" G_GINT64_MODIFIER "x (%s)", size * 8, addr, v, name);
+        mem_dispatch_write(vm_mem(f->vm), addr, v, size);
+        /* The host bridge's PAM and SMRAM registers are config space, but a device
+         * could remap on an MMIO write too. */
+        f->maps_stale = true;
+    }
+}
+
+static void act_pci_config(Fuzz *f)
+{
+    int devfn = f->devfns->len && chance(f, 95) ? g_array_index(f->devfns, int, rnd(f, f->devfns->len))
+                                                : (int)rnd(f, 256);
+    unsigned size = rnd_size(f), off;
+    switch (rnd(f, 6)) {
+    case 0: off = PCI_COMMAND; break;
+    case 1: case 2: off = PCI_BAR0 + 4 * rnd(f, 6); break;
+    case 3: off = PCI_ROM_ADDRESS; break;
+    default: off = rnd(f, 256); break;
+    }
+    off &= ~(size - 1);
+    if (chance(f, 25)) {
+        note("config read%u %02x.%x +0x%02x", size * 8, PCI_SLOT(devfn), PCI_FUNC(devfn), off);
+        cfg_read(f, devfn, off, size);
+        return;
+    }
+    uint32_t v = rnd_value(f, size);
+    /* BARs: an aligned place in the I/O space, in the MMIO hole or over RAM. */
+    if (off >= PCI_BAR0 && off < PCI_BAR0 + 24 && size == 4 && chance(f, 60)) {
+        switch (rnd(f, 4)) {
+        case 0: v = (rnd(f, 0x10000) & ~0xfu) | 1; break;
+        case 1: v = 0xe0000000u + (rnd(f, 0x1f000000) & ~0xfffu); break;
+        case 2: v = rnd(f, (uint32_t)RAM_SIZE) & ~0xfffu; break;
+        default: v = 0xfee00000u - (rnd(f, 0x10) << 12); break;
+        }
+    }
+    note("config write%u %02x.%x +0x%02x <- 0x%x", size * 8, PCI_SLOT(devfn), PCI_FUNC(devfn), off, v);
+    cfg_write(f, devfn, off, v, size);
+    if (off <= PCI_COMMAND + 1 && chance(f, 70))
+        cfg_write(f, devfn, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+}
+
+/* Guest RAM the devices read descriptors from. */
+static void act_ram(Fuzz *f)
+{
+    GuestMemory *m = vm_mem(f->vm);
+    switch (rnd(f, 4)) {
+    case 0: { /* random bytes */
+        uint32_t len = 1 + rnd(f, 4096), addr = rnd(f, (uint32_t)RAM_SIZE);
+        note("ram: %u random bytes at 0x%x", len, addr);
+        for (uint32_t i = 0; i < len; i += 4) {
+            uint32_t v = rnd32(f);
+            mem_write(m, addr + i, &v, MIN(4u, len - i));
+        }
+        break;
+    }
+    case 1: { /* a page of things that look like descriptors: addresses and lengths */
+        uint32_t addr = rnd(f, (uint32_t)RAM_SIZE) & ~0xfffu;
+        note("ram: descriptor-like page at 0x%x", addr);
+        for (uint32_t i = 0; i < 4096; i += 4) {
+            uint32_t v = chance(f, 50) ? rnd_addr(f) : rnd_value(f, 4);
+            mem_write(m, addr + i, &v, 4);
+        }
+        break;
+    }
+    default: { /* an IDE PRD table where a bus master points, or anywhere */
+        uint32_t table = rnd(f, (uint32_t)RAM_SIZE) & ~7u;
+        uint16_t bm = bm_base(f);
+        if (bm && chance(f, 70))
+            table = inp(f, (uint16_t)(bm + 8 * rnd(f, 2) + 4), 4) & ~3u;
+        if (chance(f, 10))
+            table = (uint32_t)RAM_SIZE - 8 * rnd(f, 4);
+        unsigned n = 1 + rnd(f, 12);
+        note("ram: PRD table of %u at 0x%x", n, table);
+        for (unsigned i = 0; i < n; i++) {
+            uint32_t prd[2];
+            prd[0] = rnd_addr(f) & ~1u;
+            uint32_t count;
+            switch (rnd(f, 6)) {
+            case 0: count = 0; break;           /* 64 KiB */
+            case 1: count = 1 + rnd(f, 3); break;
+            case 2: count = 512; break;
+            case 3: count = 0xfffe; break;
+            default: count = rnd(f, 0x10000) & ~1u; break;
+            }
+            bool eot = i + 1 == n ? chance(f, 75) : chance(f, 5);
+            prd[1] = count | (eot ? 0x80000000u : 0) | (chance(f, 5) ? rnd32(f) & 0x7fff0000u : 0);
+            mem_write(m, table + 8 * i, prd, 8);
+        }
+        break;
+    }
+    }
+}
+
+static const uint8_t ata_commands[] = {
+    0x20, 0x24, 0x25, 0x29, 0x30, 0x34, 0x35, 0x39, 0x40, 0x42, 0xc4, 0xc5, 0xc6, 0xc8, 0xca,
+    0xec, 0xa1, 0xa0, 0xef, 0x91, 0xe7, 0xea, 0x70, 0x08, 0x90, 0xe0, 0xe1, 0xe5, 0xf8, 0x27,
+    0xda, 0xde, 0xdf, 0x06, 0x3d, 0xb0,
+};
+
+static const uint8_t atapi_commands[] = {
+    0x00, 0x03, 0x12, 0x1a, 0x1b, 0x1e, 0x23, 0x25, 0x28, 0x2b, 0x42, 0x43, 0x44, 0x46, 0x4a,
+    0x51, 0x5a, 0xa8, 0xad, 0xbb, 0xbd, 0xbe, 0xb9, 0x55, 0xa3, 0xac, 0x4e,
+};
+
+/* One ATA command on a channel, as a driver issues it, with hostile parameters; DMA
+ * through a bus master set up (or not) with a PRD table anywhere. */
+static void act_ide(Fuzz *f)
+{
+    int ch = (int)rnd(f, 2);
+    uint16_t base = ch ? 0x170 : 0x1f0, ctl = ch ? 0x376 : 0x3f6;
+    uint16_t bm = bm_base(f);
+    uint8_t cmd = chance(f, 90) ? ata_commands[rnd(f, sizeof(ata_commands))] : (uint8_t)rnd(f, 256);
+    unsigned drive = chance(f, 85) ? 0 : 1;
+    note("ide%d: drive %u command 0x%02x%s", ch, drive, cmd, bm ? "" : " (no bus master)");
+    if (chance(f, 8))
+        outp(f, ctl, chance(f, 50) ? 0x04 : 0x02, 1); /* SRST or nIEN */
+    else if (chance(f, 30))
+        outp(f, ctl, 0, 1);
+    outp(f, (uint16_t)(base + 6), 0xa0 | (chance(f, 70) ? 0x40 : 0) | drive << 4 | rnd(f, 16), 1);
+    for (int hob = 0; hob < 2; hob++) {
+        uint32_t count;
+        switch (rnd(f, 5)) {
+        case 0: count = 0; break;
+        case 1: count = 1; break;
+        case 2: count = 1 + rnd(f, 16); break;
+        default: count = rnd(f, 256); break;
+        }
+        outp(f, (uint16_t)(base + 1), rnd_value(f, 1), 1);
+        outp(f, (uint16_t)(base + 2), count, 1);
+        uint32_t lba = chance(f, 50) ? rnd(f, 64) : chance(f, 50) ? 0x3ff0 + rnd(f, 0x40) : rnd32(f);
+        outp(f, (uint16_t)(base + 3), lba & 0xff, 1);
+        outp(f, (uint16_t)(base + 4), (lba >> 8) & 0xff, 1);
+        outp(f, (uint16_t)(base + 5), (lba >> 16) & 0xff, 1);
+    }
+    if (cmd == 0xa0 && chance(f, 60)) {
+        /* Byte count limit of a PIO packet command (ATA-6 §8.23). */
+        uint16_t limit = chance(f, 40) ? 0xfffe : chance(f, 30) ? (uint16_t)rnd(f, 4) : (uint16_t)rnd32(f);
+        outp(f, (uint16_t)(base + 4), limit & 0xff, 1);
+        outp(f, (uint16_t)(base + 5), limit >> 8, 1);
+        outp(f, (uint16_t)(base + 1), chance(f, 30) ? 1 : 0, 1); /* DMA bit */
+    }
+    bool dma_start = bm && chance(f, 70);
+    if (dma_start) {
+        uint16_t b = (uint16_t)(bm + 8 * ch);
+        outp(f, b, 0, 1);
+        outp(f, (uint16_t)(b + 4), chance(f, 80) ? rnd(f, (uint32_t)RAM_SIZE) : rnd_addr(f), 4);
+        outp(f, (uint16_t)(b + 2), 0x06, 1);
+        outp(f, b, (chance(f, 50) ? 0x08 : 0) | (chance(f, 90) ? 1 : 0), 1);
+    }
+    outp(f, (uint16_t)(base + 7), cmd, 1);
+    if (cmd == 0xa0) {
+        uint8_t cdb[12];
+        for (int i = 0; i < 12; i++)
+            cdb[i] = chance(f, 50) ? 0 : (uint8_t)rnd(f, 256);
+        cdb[0] = chance(f, 90) ? atapi_commands[rnd(f, sizeof(atapi_commands))] : (uint8_t)rnd(f, 256);
+        if (chance(f, 30)) { /* a transfer length at its largest */
+            cdb[7] = 0xff;
+            cdb[8] = 0xff;
+        }
+        note("ide%d: packet %02x %02x %02x %02x %02x %02x %02x %02x %02x %02x", ch, cdb[0], cdb[1], cdb[2],
+             cdb[3], cdb[4], cdb[5], cdb[6], cdb[7], cdb[8], cdb[9]);
+        for (int i = 0; i < 12; i += 2)
+            outp(f, base, (uint32_t)(cdb[i] | cdb[i + 1] << 8), 2);
+    }
+    /* The data phase, as far as the guest cares to go. */
+    unsigned n = chance(f, 30) ? 0 : rnd(f, chance(f, 20) ? 70000 : 600);
+    bool in = chance(f, 60);
+    unsigned size = chance(f, 80) ? 2 : 4;
+    if (n)
+        note("ide%d: %u data %s of %u bytes", ch, n, in ? "reads" : "writes", size);
+    for (unsigned i = 0; i < n; i++) {
+        if (in)
+            inp(f, base, size);
+        else
+            outp(f, base, rnd32(f) & size_mask(size), size);
+        if ((i & 255) == 255 && chance(f, 10))
+            inp(f, (uint16_t)(base + 7), 1);
+    }
+    inp(f, (uint16_t)(base + 7), 1);
+    if (dma_start && chance(f, 40)) {
+        uint16_t b = (uint16_t)(bm + 8 * ch);
+        inp(f, (uint16_t)(b + 2), 1);
+        outp(f, b, 0, 1);
+    }
+}
+
+/* AT page register of each channel. */
+static const uint8_t dma_page_port[8] = { 0x87, 0x83, 0x81, 0x82, 0x8f, 0x8b, 0x89, 0x8a };
+
+/* One 8237 channel programmed with a hostile address and count. */
+static void act_isa_dma(Fuzz *f)
+{
+    unsigned c = chance(f, 50) ? 2 : rnd(f, 8);
+    bool hi = c >= 4;
+    unsigned n = c & 3;
+    uint16_t reg_base = hi ? 0xc0 : 0x00;
+    unsigned step = hi ? 2 : 1;
+#define DMA_REG(r) ((uint16_t)(reg_base + (r) * step))
+    uint16_t addr;
+    switch (rnd(f, 4)) {
+    case 0: addr = 0; break;
+    case 1: addr = (uint16_t)(0x10000 - 1 - rnd(f, 0x200)); break;
+    default: addr = (uint16_t)rnd32(f); break;
+    }
+    uint16_t count;
+    switch (rnd(f, 5)) {
+    case 0: count = 0; break;
+    case 1: count = 0xffff; break;
+    case 2: count = (uint16_t)(511 + 512 * rnd(f, 4)); break;
+    default: count = (uint16_t)rnd32(f); break;
+    }
+    uint8_t page = chance(f, 60) ? (uint8_t)rnd(f, (uint32_t)(RAM_SIZE >> 16)) : (uint8_t)rnd(f, 256);
+    uint8_t mode = (uint8_t)(n | (chance(f, 85) ? rnd(f, 3) << 2 : 3 << 2) | (chance(f, 20) ? 0x10 : 0) |
+                             (chance(f, 10) ? 0x20 : 0) | rnd(f, 4) << 6);
+    note("isa-dma: channel %u mode 0x%02x page 0x%02x address 0x%04x count 0x%04x", c, mode, page, addr, count);
+    outp(f, DMA_REG(10), 4 | n, 1);           /* mask */
+    outp(f, DMA_REG(12), 0, 1);               /* clear the flip-flop */
+    outp(f, DMA_REG(11), mode, 1);
+    outp(f, DMA_REG(2 * n), addr & 0xff, 1);
+    outp(f, DMA_REG(2 * n), addr >> 8, 1);
+    outp(f, DMA_REG(2 * n + 1), count & 0xff, 1);
+    outp(f, DMA_REG(2 * n + 1), count >> 8, 1);
+    outp(f, dma_page_port[c], page, 1);
+    if (chance(f, 10))
+        outp(f, DMA_REG(8), chance(f, 50) ? 0 : rnd(f, 256), 1);   /* command */
+    if (chance(f, 10))
+        outp(f, DMA_REG(9), 4 | n, 1);                              /* software request */
+    if (chance(f, 85))
+        outp(f, DMA_REG(10), n, 1);                                 /* unmask */
+    if (hi == false && chance(f, 50))
+        outp(f, 0xd4, 0, 1);                                        /* cascade channel 4 */
+#undef DMA_REG
+}
+
+/* Floppy controller commands (82077AA) with their parameter counts. */
+static const struct { uint8_t cmd; uint8_t params; } fdc_commands[] = {
+    { 0x46, 8 }, { 0xe6, 8 }, { 0x45, 8 }, { 0xc5, 8 }, { 0x4c, 8 }, { 0x49, 8 }, { 0x42, 8 },
+    { 0x4d, 5 }, { 0x0f, 2 }, { 0x8f, 2 }, { 0xcf, 2 }, { 0x07, 1 }, { 0x08, 0 }, { 0x03, 2 },
+    { 0x04, 1 }, { 0x4a, 1 }, { 0x10, 0 }, { 0x13, 3 }, { 0x0e, 0 }, { 0x12, 1 }, { 0x94, 0 },
+    { 0x14, 0 }, { 0x18, 0 }, { 0x56, 8 }, { 0x11, 8 }, { 0x19, 8 }, { 0x1d, 8 },
+};
+
+static void act_fdc(Fuzz *f)
+{
+    unsigned drive = rnd(f, 2);
+    if (chance(f, 80))
+        outp(f, 0x3f2, 0x0c | drive | 0x10 << drive, 1); /* motor on, DMA on, out of reset */
+    else
+        outp(f, 0x3f2, rnd(f, 256), 1);
+    if (chance(f, 10))
+        outp(f, 0x3f7, rnd(f, 4), 1);
+    unsigned k = rnd(f, G_N_ELEMENTS(fdc_commands));
+    uint8_t cmd = chance(f, 92) ? fdc_commands[k].cmd : (uint8_t)rnd(f, 256);
+    unsigned params = chance(f, 90) ? fdc_commands[k].params : rnd(f, 10);
+    uint8_t p[10] = { 0 };
+    p[0] = (uint8_t)(drive | (chance(f, 30) ? 4 : 0));
+    p[1] = (uint8_t)(chance(f, 80) ? rnd(f, 84) : rnd(f, 256));     /* C */
+    p[2] = (uint8_t)rnd(f, chance(f, 90) ? 2 : 256);                 /* H */
+    p[3] = (uint8_t)(chance(f, 80) ? 1 + rnd(f, 20) : rnd(f, 256));  /* R */
+    p[4] = (uint8_t)(chance(f, 80) ? 2 : rnd(f, 256));               /* N */
+    p[5] = (uint8_t)(chance(f, 70) ? 18 : rnd(f, 256));              /* EOT */
+    p[6] = (uint8_t)rnd(f, 256);                                      /* GPL */
+    p[7] = (uint8_t)(chance(f, 80) ? 0xff : rnd(f, 256));            /* DTL */
+    p[8] = (uint8_t)rnd(f, 256);
+    p[9] = (uint8_t)rnd(f, 256);
+    if (cmd == 0x4d) { /* format: N, sectors per track, gap, fill */
+        p[1] = (uint8_t)(chance(f, 80) ? 2 : rnd(f, 256));
+        p[2] = (uint8_t)(chance(f, 70) ? 18 : rnd(f, 256));
+    }
+    note("fdc: drive %u command 0x%02x with %u parameters %02x %02x %02x %02x %02x %02x", drive, cmd, params,
+         p[0], p[1], p[2], p[3], p[4], p[5]);
+    outp(f, 0x3f5, cmd, 1);
+    for (unsigned i = 0; i < params; i++)
+        outp(f, 0x3f5, p[i], 1);
+    /* Execution phase without DMA (non-DMA mode), or format IDs, then results. */
+    unsigned n = rnd(f, chance(f, 20) ? 20000 : 16);
+    bool in = chance(f, 70);
+    for (unsigned i = 0; i < n; i++) {
+        inp(f, 0x3f4, 1);
+        if (in)
+            inp(f, 0x3f5, 1);
+        else
+            outp(f, 0x3f5, rnd(f, 256), 1);
+    }
+}
+
+/* ---- actions without the lock held on entry ---- */
+
+static void act_clock(Fuzz *f)
+{
+    int64_t ns;
+    switch (rnd(f, 10)) {
+    case 0: case 1: case 2: case 3: ns = 1 + rnd(f, 1000); break;
+    case 4: case 5: case 6: ns = 1000 + rnd(f, 1000000); break;
+    case 7: case 8: ns = 1000000 + rnd(f, 50000000); break;
+    default: ns = 50000000 + rnd(f, 150000000); break;
+    }
+    note("clock: +%" G_GINT64_FORMAT " ns", ns);
+    vm_test_clock_step(f->vm, ns);
+}
+
+static void act_intr_ack(Fuzz *f)
+{
+    if (!vm_test_cpu_intr(f->vm))
+        return;
+    note("cpu: interrupt acknowledge");
+    vm_test_intr_ack(f->vm);
+}
+
+static void act_display(Fuzz *f)
+{
+    if (!f->display)
+        return;
+    note("display: refresh");
+    pixman_region32_t dirty;
+    pixman_region32_init(&dirty);
+    bool new_surface;
+    display_client_refresh(f->display, &dirty, &new_surface);
+    pixman_region32_fini(&dirty);
+    DisplayText text = { 0 };
+    display_console_get_text(f->con, &text);
+    display_text_clear(&text);
+}
+
+static void act_input(Fuzz *f)
+{
+    if (chance(f, 50)) {
+        uint16_t code = (uint16_t)(chance(f, 80) ? rnd(f, 0x80) : rnd(f, 0x10000));
+        bool down = chance(f, 50);
+        note("input: key 0x%x %s", code, down ? "down" : "up");
+        vm_input_key(f->vm, code, down);
+    } else {
+        int dx = (int)rnd(f, 2001) - 1000, dy = (int)rnd(f, 2001) - 1000, dz = (int)rnd(f, 11) - 5;
+        unsigned buttons = rnd(f, 32);
+        note("input: pointer %d,%d,%d buttons 0x%x", dx, dy, dz, buttons);
+        vm_input_pointer(f->vm, dx, dy, dz, buttons);
+    }
+}
+
+static void act_media(Fuzz *f)
+{
+    static const char *const drives[] = { "ide1-cd0", "floppy0", "floppy1" };
+    const char *drive = drives[rnd(f, G_N_ELEMENTS(drives))];
+    const char *file = chance(f, 40) ? NULL : drive[0] == 'i' ? f->cd_path : f->fd_path;
+    note("media: %s <- %s", drive, file ? file : "(eject)");
+    g_autoptr(GError) err = NULL;
+    vm_change_media(f->vm, drive, file, "raw", true, &err);
+}
+
+static void act_reset(Fuzz *f)
+{
+    note("system reset");
+    vm_test_system_reset(f->vm);
+    f->resets++;
+    f->maps_stale = true;
+    if (chance(f, 70)) {
+        vm_lock(f->vm);
+        pci_firmware_setup(f);
+        vm_unlock(f->vm);
+    }
+}
+
+/* The devices' state saved mid-operation must load back into the same VM and then save
+ * the same bytes again. */
+static void act_state(Fuzz *f)
+{
+    note("state: save, load, save");
+    vm_lock(f->vm);
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    device_list_save(f->vm, a);
+    g_autoptr(GError) err = NULL;
+    if (!device_list_load(f->vm, a->data, a->len, &err)) {
+        vm_unlock(f->vm);
+        fail("a state just saved does not load: %s", err->message);
+    }
+    /* Device by device, so a failure names the one whose state did not survive. */
+    GList *l = device_list_head(f->vm);
+    for (; l; l = l->next) {
+        Device *d = l->data;
+        if (!d->klass->vmsd)
+            continue;
+        g_autoptr(GByteArray) after = g_byte_array_new();
+        device_save_state(d, after);
+        /* Its section in the stream that was loaded. */
+        size_t pos = 16;
+        bool found = false;
+        while (pos + 4 <= a->len) {
+            size_t total = 4 + (a->data[pos] | a->data[pos + 1] << 8 | a->data[pos + 2] << 16 |
+                                (size_t)a->data[pos + 3] << 24);
+            if (total == after->len && pos + total <= a->len && !memcmp(a->data + pos, after->data, after->len)) {
+                found = true;
+                break;
+            }
+            pos += total;
+        }
+        if (!found) {
+            vm_unlock(f->vm);
+            fail("the state of %s (%s) saved after a load differs from the state loaded", d->id, d->klass->name);
+        }
+    }
+    vm_unlock(f->vm);
+    f->state_checks++;
+    f->maps_stale = true;
+}
+
+typedef enum { LOCKED, UNLOCKED } LockMode;
+
+static const struct {
+    void (*fn)(Fuzz *f);
+    LockMode lock;
+    unsigned weight;
+} actions[] = {
+    { act_port, LOCKED, 300 },
+    { act_port_burst, LOCKED, 80 },
+    { act_mmio, LOCKED, 150 },
+    { act_pci_config, LOCKED, 60 },
+    { pci_firmware_setup, LOCKED, 6 },
+    { act_ram, LOCKED, 40 },
+    { act_ide, LOCKED, 80 },
+    { act_isa_dma, LOCKED, 40 },
+    { act_fdc, LOCKED, 50 },
+    { act_clock, UNLOCKED, 90 },
+    { act_intr_ack, UNLOCKED, 40 },
+    { act_display, UNLOCKED, 10 },
+    { act_input, UNLOCKED, 15 },
+    { act_media, UNLOCKED, 2 },
+    { act_state, UNLOCKED, 3 },
+    { act_reset, UNLOCKED, 3 },
+};
+
+/* ---- building the board ---- */
+
+static bool make_file(const char *path, uint64_t size, GError **err)
+{
+    int fd = g_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+        g_set_error(err, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+static DriveConfig *add_drive(VmConfig *cfg, const char *file, const char *format, DriveInterface iface,
+                              DriveMedia media, int index)
+{
+    DriveConfig *d = drive_config_new();
+    d->file = g_strdup(file);
+    d->format = g_strdup(format);
+    d->iface = iface;
+    d->media = media;
+    d->index = index;
+    d->cache = g_strdup("unsafe");
+    g_ptr_array_add(cfg->drives, d);
+    return d;
+}
+
+/* Back ends a device created by name may need, by kind: ones that reach nothing
+ * outside the process, tried in order. */
+static const struct { const char *kind; const char *opts; } safe_backends[] = {
+    { "netdev", "user,id=fuzz-netdev,restrict=on" },
+    { "audiodev", "none,id=fuzz-audiodev" },
+};
+
+/* One device of a class, created as -device would: plain, then with the back ends its
+ * properties name, then (an ISA device whose default port is taken) at a free port. */
+static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GError **err)
+{
+    g_autoptr(GString) spec = g_string_new(dc->name);
+    g_autofree char *id = g_strdup_printf("fuzz-%s", dc->name);
+    g_string_append_printf(spec, ",id=%s", id);
+    for (const DeviceProp *p = dc->props; p && p->name; p++) {
+        if (p->type != DEVICE_PROP_BACKEND)
+            continue;
+        for (size_t i = 0; i < G_N_ELEMENTS(safe_backends); i++) {
+            if (strcmp(safe_backends[i].kind, p->backend))
+                continue;
+            g_autofree char *bid = backend_opts_id(safe_backends[i].opts, NULL);
+            if (backend_find(f->vm, p->backend, bid) ||
+                backend_open(f->vm, p->backend, safe_backends[i].opts, NULL)) {
+                g_string_append_printf(spec, ",%s=%s", p->name, bid);
+                break;
+            }
+        }
+    }
+    g_autoptr(GError) first = NULL;
+    if (device_create_from_spec(f->vm, spec->str, &first)) {
+        g_string_append_printf(created, " %s", spec->str);
+        return true;
+    }
+    bool has_iobase = false, has_irq = false;
+    for (const DeviceProp *p = dc->props; p && p->name; p++) {
+        has_iobase |= !strcmp(p->name, "iobase");
+        has_irq |= !strcmp(p->name, "irq");
+    }
+    /* An ISA line no board device drives (ISA interrupts are edge triggered and not
+     * shared: two devices on one line would each undo the other's level). */
+    static const unsigned free_irqs[] = { 5, 7, 9 };
+    static unsigned next_irq;
+    if (has_iobase) {
+        for (uint32_t base = 0x200; base < 0x1000; base += 16) {
+            bool free_range = true;
+            for (uint32_t p = base; p < base + 16 && free_range; p++)
+                free_range = !io_owner(vm_io(f->vm), (uint16_t)p);
+            if (!free_range)
+                continue;
+            g_autofree char *moved = g_strdup_printf("%s,iobase=0x%x", spec->str, base);
+            if (has_irq) {
+                g_autofree char *with_irq = g_strdup_printf("%s,irq=%u", moved, free_irqs[next_irq++ % 3]);
+                g_free(moved);
+                moved = g_steal_pointer(&with_irq);
+            }
+            if (device_create_from_spec(f->vm, moved, NULL)) {
+                g_string_append_printf(created, " %s", moved);
+                return true;
+            }
+            break;
+        }
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED,
+                "the fuzzer cannot create a '%s' (-device %s): %s; give it defaults that work "
+                "without options, or add its back end kind to safe_backends in %s",
+                dc->name, spec->str, first->message, __FILE__);
+    return false;
+}
+
+static Fuzz *fuzz_new(guint64 seed, bool quiet)
+{
+    Fuzz *f = g_new0(Fuzz, 1);
+    guint32 words[2] = { (guint32)seed, (guint32)(seed >> 32) };
+    f->rng = g_rand_new_with_seed_array(words, 2);
+    g_autoptr(GError) err = NULL;
+    f->dir = g_dir_make_tmp("vireo-fuzz-XXXXXX", &err);
+    if (!f->dir)
+        fail("temporary folder: %s", err->message);
+    g_autofree char *hd = g_build_filename(f->dir, "hd.raw", NULL);
+    g_autofree char *qc = g_build_filename(f->dir, "hd.qcow2", NULL);
+    f->cd_path = g_build_filename(f->dir, "cd.iso", NULL);
+    f->fd_path = g_build_filename(f->dir, "fd.img", NULL);
+    Qcow2CreateOptions qo = { .size = UINT64_C(16) << 20, .cluster_size = 4096 };
+    if (!make_file(hd, UINT64_C(8) << 20, &err) || !make_file(f->cd_path, UINT64_C(4) << 20, &err) ||
+        !make_file(f->fd_path, 1474560, &err) || !qcow2_create(qc, &qo, &err))
+        fail("disk images: %s", err->message);
+
+    /* The board with every device it has: two UARTs (the others come by name), both
+     * IDE channels with a raw disk, a qcow2 disk and a CD, two floppy drives. */
+    g_autoptr(VmConfig) cfg = vm_config_new();
+    cfg->machine = g_strdup("pc");
+    cfg->ram_size = RAM_SIZE;
+    cfg->serial[0] = g_strdup("null");
+    cfg->serial[1] = g_strdup("null");
+    cfg->debugcon = g_strdup("null");
+    cfg->debug_exit = true;
+    cfg->debug_exit_port = 0x501;
+    add_drive(cfg, hd, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 0);
+    add_drive(cfg, qc, "qcow2", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 1);
+    add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
+    add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
+    add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);
+    f->vm = vm_new_board_for_test(cfg, &err);
+    if (!f->vm)
+        fail("the pc board: %s", err->message);
+
+    vm_lock(f->vm);
+    /* Every class -device offers, whatever it is. */
+    g_autoptr(GString) created = g_string_new("");
+    g_autoptr(GPtrArray) classes = device_class_list(true);
+    for (guint i = 0; i < classes->len; i++) {
+        if (!create_by_name(f, classes->pdata[i], created, &err)) {
+            vm_unlock(f->vm);
+            fail("%s", err->message);
+        }
+    }
+    f->pci = pci_root_bus(f->vm, &err);
+    if (!f->pci)
+        fail("%s", err->message);
+    f->devfns = g_array_new(FALSE, FALSE, sizeof(int));
+    for (int devfn = 0; devfn < 256; devfn++)
+        if (pci_bus_find(f->pci, devfn))
+            g_array_append_val(f->devfns, devfn);
+    f->ports = g_array_new(FALSE, FALSE, sizeof(uint16_t));
+    f->mmio = g_array_new(FALSE, FALSE, sizeof(MmioTarget));
+    f->maps_stale = true;
+    vm_unlock(f->vm);
+
+    /* Power on, then what firmware would set up. */
+    vm_test_system_reset(f->vm);
+    vm_lock(f->vm);
+    pci_firmware_setup(f);
+    refresh_maps(f);
+    vm_unlock(f->vm);
+    f->con = vm_display_console(f->vm);
+    if (f->con)
+        f->display = display_client_new(f->con);
+
+    if (!quiet || opt_list) {
+        vm_lock(f->vm);
+        guint ndev = g_list_length(device_list_head(f->vm));
+        vm_unlock(f->vm);
+        printf("fuzz-devices: %u devices, %u PCI functions, %u ports, %u memory regions; by name:%s\n", ndev,
+               f->devfns->len, f->ports->len, f->mmio->len, created->str);
+    }
+    if (opt_list) {
+        vm_lock(f->vm);
+        g_autofree char *tree = device_list_describe(f->vm);
+        vm_unlock(f->vm);
+        printf("%s", tree);
+        for (guint i = 0; i < f->mmio->len; i++) {
+            MmioTarget *t = &g_array_index(f->mmio, MmioTarget, i);
+            printf("  mmio %010" G_GINT64_MODIFIER "x +0x%" G_GINT64_MODIFIER "x %s\n", t->base, t->size, t->name);
+        }
+    }
+    return f;
+}
+
+static void remove_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return;
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        g_unlink(p);
+    }
+    g_dir_close(d);
+    g_rmdir(dir);
+}
+
+static void fuzz_free(Fuzz *f)
+{
+    if (f->display)
+        display_client_free(f->display);
+    vm_free(f->vm);
+    while (g_main_context_iteration(NULL, FALSE))
+        ;
+    remove_tree(f->dir);
+    g_free(f->dir);
+    g_free(f->cd_path);
+    g_free(f->fd_path);
+    g_array_free(f->devfns, TRUE);
+    g_array_free(f->ports, TRUE);
+    g_array_free(f->mmio, TRUE);
+    g_rand_free(f->rng);
+    g_free(f);
+}
+
+/* ---- one run ---- */
+
+static void run_one(guint64 seed, gint64 iterations, bool quiet)
+{
+    cur_seed = seed;
+    cur_iterations = iterations;
+    atomic_store(&cur_iteration, -1);
+    atomic_store(&ring_pos, 0);
+    Fuzz *f = fuzz_new(seed, quiet);
+    if (opt_list) {
+        fuzz_free(f);
+        return;
+    }
+    unsigned total = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++)
+        total += actions[i].weight;
+    gint64 warmup = MAX(MIN(iterations / 5, 4000), 1);
+    size_t base_alloc = 0, peak_growth = 0;
+    gint64 t0 = g_get_monotonic_time();
+
+    for (gint64 it = 0; it < iterations; it++) {
+        atomic_store(&cur_iteration, it);
+        atomic_store(&action_started_us, g_get_monotonic_time());
+        unsigned pick = rnd(f, total);
+        size_t a = 0;
+        while (pick >= actions[a].weight)
+            pick -= actions[a++].weight;
+        if (actions[a].lock == LOCKED) {
+            vm_lock(f->vm);
+            actions[a].fn(f);
+            vm_unlock(f->vm);
+        } else {
+            actions[a].fn(f);
+        }
+        /* Settle what the action started, as the vCPU thread would: disk DMA on the
+         * pool (so a replay is exact), a reset a device asked for, state events. */
+        vm_lock(f->vm);
+        device_list_drain(f->vm);
+        vm_unlock(f->vm);
+        if (vm_test_take_reset_request(f->vm)) {
+            note("system reset (a device asked)");
+            vm_test_system_reset(f->vm);
+            f->resets++;
+            f->maps_stale = true;
+            if (chance(f, 70)) {
+                vm_lock(f->vm);
+                pci_firmware_setup(f);
+                vm_unlock(f->vm);
+            }
+        }
+        while (g_main_context_iteration(NULL, FALSE))
+            ;
+        atomic_store(&action_started_us, 0);
+
+        if (it + 1 == warmup)
+            base_alloc = allocated_bytes();
+        if (it + 1 > warmup && ((it + 1) % 1000 == 0 || it + 1 == iterations)) {
+            size_t now = allocated_bytes();
+            size_t growth = now > base_alloc ? now - base_alloc : 0;
+            peak_growth = MAX(peak_growth, growth);
+            if (growth > (size_t)opt_max_growth_mib << 20)
+                fail("host allocations grew by %zu KiB after the warm-up (bound %d MiB)", growth >> 10,
+                     opt_max_growth_mib);
+        }
+    }
+    double secs = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+    printf("fuzz-devices: seed %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " actions in %.1f s, %u resets, "
+           "%u state round trips, allocation growth after warm-up %zu KiB\n",
+           seed, iterations, secs, f->resets, f->state_checks, peak_growth >> 10);
+    fflush(stdout);
+    fuzz_free(f);
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- fuzz the pc board's devices from the guest side");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) err = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "fuzz-devices: %s\n", err->message);
+        return 2;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "fuzz-devices: unexpected argument '%s' (see --help)\n", argv[1]);
+        return 2;
+    }
+    if (opt_iterations < 1 || opt_runs < 1 || opt_watchdog < 1 || opt_max_growth_mib < 1 || opt_duration < 0) {
+        fprintf(stderr, "fuzz-devices: counts, seconds and bounds must be positive\n");
+        return 2;
+    }
+    if (opt_log && !vlog_set_areas(opt_log, &err)) {
+        fprintf(stderr, "fuzz-devices: --log: %s\n", err->message);
+        return 2;
+    }
+    if (!opt_seed_set)
+        opt_seed = (guint64)g_get_real_time() ^ (guint64)getpid() << 32;
+    /* A device's g_critical is a bug like a crash. */
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
+    fuzz_thread = pthread_self();
+    install_crash_handlers();
+    g_thread_unref(g_thread_new("fuzz-watchdog", watchdog_main, NULL));
+
+    printf("fuzz-devices: seed %" G_GUINT64_FORMAT ", %" G_GINT64_FORMAT " actions per run\n", opt_seed,
+           opt_iterations);
+    fflush(stdout);
+    gint64 start = g_get_monotonic_time(), actions_done = 0;
+    guint64 seed = opt_seed;
+    for (gint runs = 0;; runs++) {
+        if (opt_duration ? g_get_monotonic_time() - start >= (gint64)opt_duration * G_USEC_PER_SEC
+                         : runs >= opt_runs)
+            break;
+        run_one(seed++, opt_iterations, runs > 0);
+        actions_done += opt_iterations;
+        if (opt_list)
+            break;
+    }
+    printf("fuzz-devices: passed: %" G_GUINT64_FORMAT " run(s) from seed %" G_GUINT64_FORMAT ", %" G_GINT64_FORMAT
+           " actions, %.0f s\n",
+           seed - opt_seed, opt_seed, actions_done, (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC);
+    return 0;
+}
