@@ -53,6 +53,7 @@ static gint opt_max_growth_mib = 32;
 static gboolean opt_trace;
 static gboolean opt_list;
 static char *opt_log;
+static gboolean opt_strict_state;
 
 static gboolean parse_seed(const char *name, const char *value, gpointer data, GError **err)
 {
@@ -82,6 +83,8 @@ static const GOptionEntry entries[] = {
     { "trace", 't', 0, G_OPTION_ARG_NONE, &opt_trace, "Print every action", NULL },
     { "log", 0, 0, G_OPTION_ARG_STRING, &opt_log,
       "Debug log areas, as vireo-run -d takes them (guest,disk,...; to stderr)", "AREAS" },
+    { "strict-state", 0, 0, G_OPTION_ARG_NONE, &opt_strict_state,
+      "Compare the state after the first load too (then shared interrupt lines differ)", NULL },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &opt_list, "Print the devices of the fuzzed board and exit", NULL },
     { NULL },
 };
@@ -265,6 +268,11 @@ typedef struct Fuzz {
     bool maps_stale;     /* a config write or reset may have moved BARs */
     DisplayConsole *con;
     DisplayClient *display;
+    /* Values the guest wrote to devices lately: where a device with rings or
+     * descriptor lists will look, so hostile descriptors are put there. */
+    uint32_t given[32];
+    unsigned n_given;
+    unsigned next_irq;   /* for devices moved to a free ISA line */
     unsigned resets, state_checks;
 } Fuzz;
 
@@ -306,6 +314,16 @@ static uint32_t rnd_value(Fuzz *f, unsigned size)
 }
 
 static unsigned rnd_size(Fuzz *f) { return 1u << rnd(f, 3); }
+
+/* Remembers a value written to a device that could be a RAM address (or a page number,
+ * as some devices take their ring bases). */
+static void remember(Fuzz *f, uint32_t v)
+{
+    if (v >= 0x1000 && v < RAM_SIZE)
+        f->given[f->n_given++ % G_N_ELEMENTS(f->given)] = v;
+    else if (v && v < (RAM_SIZE >> 12))
+        f->given[f->n_given++ % G_N_ELEMENTS(f->given)] = v << 12;
+}
 
 /* ---- port and PCI helpers (lock held) ---- */
 
@@ -435,6 +453,7 @@ static void act_port(Fuzz *f)
         uint32_t v = rnd_value(f, size);
         note("out%c 0x%04x <- 0x%x (%s)", "bw?l"[size - 1], port, v, owner ? owner : "-");
         outp(f, port, v, size);
+        remember(f, v);
         /* Port writes can move BARs (0xCFC) and remap memory (PAM, SMRAM). */
         if (port >= 0xcf8 && port <= 0xcff)
             f->maps_stale = true;
@@ -461,7 +480,9 @@ static void act_port_burst(Fuzz *f)
         if (chance(f, 50)) {
             inp(f, p, size);
         } else {
-            outp(f, p, rnd_value(f, size), size);
+            uint32_t v = rnd_value(f, size);
+            outp(f, p, v, size);
+            remember(f, v);
             if (p >= 0xcf8 && p <= 0xcff)
                 f->maps_stale = true;
         }
@@ -484,6 +505,11 @@ static void act_mmio(Fuzz *f)
         addr = rnd_addr(f);
     }
     unsigned size = 1u << rnd(f, 4);
+    /* Registers sit at aligned offsets (the APICs' every 16 bytes). */
+    if (chance(f, 40))
+        addr &= ~(hwaddr)15;
+    else if (chance(f, 60))
+        addr &= ~(hwaddr)(size - 1);
     if (chance(f, 50)) {
         note("read%u 0x%" G_GINT64_MODIFIER "x (%s)", size * 8, addr, name);
         mem_dispatch_read(vm_mem(f->vm), addr, size);
@@ -493,10 +519,36 @@ static void act_mmio(Fuzz *f)
             v &= size_mask(size);
         note("write%u 0x%" G_GINT64_MODIFIER "x <- 0x%" G_GINT64_MODIFIER "x (%s)", size * 8, addr, v, name);
         mem_dispatch_write(vm_mem(f->vm), addr, v, size);
+        remember(f, (uint32_t)v);
         /* The host bridge's PAM and SMRAM registers are config space, but a device
          * could remap on an MMIO write too. */
         f->maps_stale = true;
     }
+}
+
+/* Accesses in a row to one region's registers: index/data pairs (the I/O APIC's),
+ * doorbells after ring set-up. */
+static void act_mmio_burst(Fuzz *f)
+{
+    refresh_maps(f);
+    if (!f->mmio->len)
+        return;
+    MmioTarget *t = &g_array_index(f->mmio, MmioTarget, rnd(f, f->mmio->len));
+    unsigned n = 2 + rnd(f, 30);
+    uint32_t span = (uint32_t)MIN(t->size, chance(f, 70) ? 0x40 : 0x1000);
+    note("mmio burst of %u on %s at 0x%" G_GINT64_MODIFIER "x", n, t->name, t->base);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned size = chance(f, 70) ? 4 : 1u << rnd(f, 4);
+        hwaddr addr = t->base + (rnd(f, span) & ~(hwaddr)(chance(f, 50) ? 15 : size - 1));
+        if (chance(f, 40)) {
+            mem_dispatch_read(vm_mem(f->vm), addr, size);
+        } else {
+            uint32_t v = rnd_value(f, 4);
+            mem_dispatch_write(vm_mem(f->vm), addr, size < 4 ? v & size_mask(size) : v, size);
+            remember(f, v);
+        }
+    }
+    f->maps_stale = true;
 }
 
 static void act_pci_config(Fuzz *f)
@@ -548,6 +600,8 @@ static void act_ram(Fuzz *f)
     }
     case 1: { /* a page of things that look like descriptors: addresses and lengths */
         uint32_t addr = rnd(f, (uint32_t)RAM_SIZE) & ~0xfffu;
+        if (f->n_given && chance(f, 70))
+            addr = f->given[rnd(f, MIN(f->n_given, G_N_ELEMENTS(f->given)))] & ~0xfffu;
         note("ram: descriptor-like page at 0x%x", addr);
         for (uint32_t i = 0; i < 4096; i += 4) {
             uint32_t v = chance(f, 50) ? rnd_addr(f) : rnd_value(f, 4);
@@ -602,8 +656,11 @@ static void act_ide(Fuzz *f)
     int ch = (int)rnd(f, 2);
     uint16_t base = ch ? 0x170 : 0x1f0, ctl = ch ? 0x376 : 0x3f6;
     uint16_t bm = bm_base(f);
+    unsigned drive = chance(f, 70) ? 0 : 1;
     uint8_t cmd = chance(f, 90) ? ata_commands[rnd(f, sizeof(ata_commands))] : (uint8_t)rnd(f, 256);
-    unsigned drive = chance(f, 85) ? 0 : 1;
+    /* The CD (secondary master) mostly gets packets. */
+    if (ch == 1 && drive == 0 && chance(f, 60))
+        cmd = 0xa0;
     note("ide%d: drive %u command 0x%02x%s", ch, drive, cmd, bm ? "" : " (no bus master)");
     if (chance(f, 8))
         outp(f, ctl, chance(f, 50) ? 0x04 : 0x02, 1); /* SRST or nIEN */
@@ -777,6 +834,127 @@ static void act_fdc(Fuzz *f)
     }
 }
 
+/* Standard VGA register sets (IBM VGA modes 03h, 12h and 13h: miscellaneous output,
+ * sequencer 0-4, CRTC 0-24, graphics controller 0-8, attribute controller 0-20), so the
+ * renderers run in every memory organisation before random writes bend the mode. */
+typedef struct VgaMode {
+    const char *name;
+    uint8_t misc, seq[5], crtc[25], gc[9], attr[21];
+} VgaMode;
+
+static const VgaMode vga_modes[] = {
+    { "03h text", 0x67, { 0x03, 0x00, 0x03, 0x00, 0x02 },
+      { 0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00, 0x4f, 0x0d, 0x0e, 0x00, 0x00, 0x00, 0x00,
+        0x9c, 0x8e, 0x8f, 0x28, 0x1f, 0x96, 0xb9, 0xa3, 0xff },
+      { 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00, 0xff },
+      { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
+        0x0c, 0x00, 0x0f, 0x08, 0x00 } },
+    { "12h planar", 0xe3, { 0x03, 0x01, 0x0f, 0x00, 0x06 },
+      { 0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0x0b, 0x3e, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xea, 0x8c, 0xdf, 0x28, 0x00, 0xe7, 0x04, 0xe3, 0xff },
+      { 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x0f, 0xff },
+      { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
+        0x01, 0x00, 0x0f, 0x00, 0x00 } },
+    { "13h chain-4", 0x63, { 0x03, 0x01, 0x0f, 0x00, 0x0e },
+      { 0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 0x1f, 0x00, 0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x9c, 0x8e, 0x8f, 0x28, 0x40, 0x96, 0xb9, 0xa3, 0xff },
+      { 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05, 0x0f, 0xff },
+      { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+        0x41, 0x00, 0x0f, 0x00, 0x00 } },
+};
+
+static void vga_set_mode(Fuzz *f, const VgaMode *m)
+{
+    outp(f, 0x3c2, m->misc, 1);
+    for (unsigned i = 0; i < 5; i++)
+        outp(f, 0x3c4, (uint32_t)(i | m->seq[i] << 8), 2);
+    outp(f, 0x3d4, 0x11 | 0x0e << 8, 2); /* unlock CRTC 0-7 */
+    for (unsigned i = 0; i < 25; i++)
+        outp(f, 0x3d4, (uint32_t)(i | m->crtc[i] << 8), 2);
+    for (unsigned i = 0; i < 9; i++)
+        outp(f, 0x3ce, (uint32_t)(i | m->gc[i] << 8), 2);
+    inp(f, 0x3da, 1); /* the attribute flip-flop to index */
+    for (unsigned i = 0; i < 21; i++) {
+        outp(f, 0x3c0, i, 1);
+        outp(f, 0x3c0, m->attr[i], 1);
+    }
+    outp(f, 0x3c0, 0x20, 1); /* palette address source: display on */
+}
+
+/* A standard VGA mode or a Bochs VBE mode with hostile sizes, then a few registers
+ * bent at random: the renderers meet them at the next refresh. */
+static void act_vga_mode(Fuzz *f)
+{
+    if (chance(f, 50)) {
+        const VgaMode *m = &vga_modes[rnd(f, G_N_ELEMENTS(vga_modes))];
+        note("vga: mode %s", m->name);
+        outp(f, 0x1ce, 4, 2);
+        outp(f, 0x1cf, 0, 2); /* VBE off */
+        vga_set_mode(f, m);
+        for (unsigned n = rnd(f, 4); n; n--) {
+            static const uint16_t idx_ports[] = { 0x3c4, 0x3d4, 0x3ce };
+            uint16_t port = idx_ports[rnd(f, 3)];
+            uint8_t idx = (uint8_t)rnd(f, 0x20), v = (uint8_t)rnd(f, 256);
+            note("vga: register 0x%x[0x%02x] <- 0x%02x", port, idx, v);
+            outp(f, port, (uint32_t)(idx | v << 8), 2);
+        }
+        return;
+    }
+    static const uint16_t bpps[] = { 4, 8, 15, 16, 24, 32 };
+    uint16_t regs[10] = { 0 };
+    regs[1] = (uint16_t)(chance(f, 60) ? 8 * (1 + rnd(f, 256)) : rnd_value(f, 2)); /* xres */
+    regs[2] = (uint16_t)(chance(f, 60) ? 1 + rnd(f, 1600) : rnd_value(f, 2));      /* yres */
+    regs[3] = chance(f, 85) ? bpps[rnd(f, G_N_ELEMENTS(bpps))] : (uint16_t)rnd_value(f, 2);
+    regs[5] = (uint16_t)(chance(f, 70) ? 0 : rnd_value(f, 2));                      /* bank */
+    regs[6] = (uint16_t)(chance(f, 50) ? 0 : rnd_value(f, 2));                      /* virtual width */
+    regs[7] = (uint16_t)(chance(f, 50) ? 0 : rnd_value(f, 2));                      /* virtual height */
+    regs[8] = (uint16_t)(chance(f, 60) ? 0 : rnd_value(f, 2));                      /* x offset */
+    regs[9] = (uint16_t)(chance(f, 60) ? 0 : rnd_value(f, 2));                      /* y offset */
+    uint16_t enable = (uint16_t)(chance(f, 85) ? 0x41 | (chance(f, 30) ? 0x80 : 0) : rnd_value(f, 2));
+    note("vbe: %ux%ux%u virtual %ux%u offset %u,%u bank %u enable 0x%x", regs[1], regs[2], regs[3], regs[6],
+         regs[7], regs[8], regs[9], regs[5], enable);
+    outp(f, 0x1ce, 4, 2);
+    outp(f, 0x1cf, 0, 2);
+    static const unsigned order[] = { 1, 2, 3, 6, 7 };
+    for (size_t i = 0; i < G_N_ELEMENTS(order); i++) {
+        outp(f, 0x1ce, order[i], 2);
+        outp(f, 0x1cf, regs[order[i]], 2);
+    }
+    outp(f, 0x1ce, 4, 2);
+    outp(f, 0x1cf, enable, 2);
+    static const unsigned after[] = { 5, 8, 9 };
+    for (size_t i = 0; i < G_N_ELEMENTS(after); i++) {
+        outp(f, 0x1ce, after[i], 2);
+        outp(f, 0x1cf, regs[after[i]], 2);
+    }
+}
+
+/* The 8042 and the PS/2 devices behind it: a controller command, then device commands
+ * with their parameter bytes, as a driver sends them. */
+static void act_ps2(Fuzz *f)
+{
+    static const uint8_t ctl_cmds[] = { 0x20, 0x60, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xad, 0xae, 0xc0,
+                                        0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xdd, 0xdf, 0xfe, 0xf0 };
+    static const uint8_t dev_cmds[] = { 0xff, 0xfe, 0xf6, 0xf5, 0xf4, 0xf3, 0xf2, 0xf0, 0xee, 0xed,
+                                        0xeb, 0xea, 0xe9, 0xe8, 0xe7, 0xe6, 0xec, 0xf7, 0xfa, 0xfb };
+    bool mouse = chance(f, 50);
+    uint8_t ctl = chance(f, 30) ? ctl_cmds[rnd(f, sizeof(ctl_cmds))] : 0;
+    unsigned n = 1 + rnd(f, 4);
+    note("ps2: %s, controller command 0x%02x, %u device bytes", mouse ? "mouse" : "keyboard", ctl, n);
+    if (ctl) {
+        outp(f, 0x64, ctl, 1);
+        if (ctl == 0x60 || (ctl >= 0xd1 && ctl <= 0xd4))
+            outp(f, 0x60, chance(f, 50) ? dev_cmds[rnd(f, sizeof(dev_cmds))] : rnd(f, 256), 1);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (mouse)
+            outp(f, 0x64, 0xd4, 1);
+        outp(f, 0x60, chance(f, 70) ? dev_cmds[rnd(f, sizeof(dev_cmds))] : rnd(f, 256), 1);
+        for (unsigned r = rnd(f, 4); r; r--)
+            inp(f, chance(f, 50) ? 0x60 : 0x64, 1);
+    }
+}
+
 /* ---- actions without the lock held on entry ---- */
 
 static void act_clock(Fuzz *f)
@@ -835,9 +1013,15 @@ static void act_media(Fuzz *f)
     static const char *const drives[] = { "ide1-cd0", "floppy0", "floppy1" };
     const char *drive = drives[rnd(f, G_N_ELEMENTS(drives))];
     const char *file = chance(f, 40) ? NULL : drive[0] == 'i' ? f->cd_path : f->fd_path;
-    note("media: %s <- %s", drive, file ? file : "(eject)");
+    note("media: %s <- %s", drive, file ? strrchr(file, '/') + 1 : "(eject)");
     g_autoptr(GError) err = NULL;
     vm_change_media(f->vm, drive, file, "raw", true, &err);
+}
+
+static void act_power_button(Fuzz *f)
+{
+    note("ACPI power button");
+    vm_powerdown(f->vm);
 }
 
 static void act_reset(Fuzz *f)
@@ -853,19 +1037,29 @@ static void act_reset(Fuzz *f)
     }
 }
 
-/* The devices' state saved mid-operation must load back into the same VM and then save
- * the same bytes again. */
+/* The devices' state saved mid-operation must load back into the same VM, and a
+ * state just loaded must save as the same bytes. The second round trip is the one
+ * compared: the first may settle an interrupt input two devices drive (the guest can
+ * route a PCI interrupt onto an ISA device's line, and the last writer wins), as the
+ * devices' post_load hooks re-drive their lines in list order. */
 static void act_state(Fuzz *f)
 {
-    note("state: save, load, save");
+    note("state: save, load, save, load, save");
     vm_lock(f->vm);
-    g_autoptr(GByteArray) a = g_byte_array_new();
-    device_list_save(f->vm, a);
+    g_autoptr(GByteArray) first = g_byte_array_new();
+    device_list_save(f->vm, first);
     g_autoptr(GError) err = NULL;
-    if (!device_list_load(f->vm, a->data, a->len, &err)) {
+    if (!device_list_load(f->vm, first->data, first->len, &err)) {
         vm_unlock(f->vm);
         fail("a state just saved does not load: %s", err->message);
     }
+    g_autoptr(GByteArray) second = g_byte_array_new();
+    device_list_save(f->vm, second);
+    if (!opt_strict_state && !device_list_load(f->vm, second->data, second->len, &err)) {
+        vm_unlock(f->vm);
+        fail("a state saved after a load does not load: %s", err->message);
+    }
+    GByteArray *a = opt_strict_state ? first : second;
     /* Device by device, so a failure names the one whose state did not survive. */
     GList *l = device_list_head(f->vm);
     for (; l; l = l->next) {
@@ -887,8 +1081,21 @@ static void act_state(Fuzz *f)
             pos += total;
         }
         if (!found) {
+            /* The device's own section in the loaded stream comes at the same place
+             * in the list: name the first byte that changed. */
+            size_t at = 16, k = 0;
+            for (GList *m = device_list_head(f->vm); m != l; m = m->next)
+                if (((Device *)m->data)->klass->vmsd)
+                    k++;
+            for (size_t j = 0; j < k && at + 4 <= a->len; j++)
+                at += 4 + (a->data[at] | a->data[at + 1] << 8 | a->data[at + 2] << 16 | (size_t)a->data[at + 3] << 24);
+            size_t i = 0;
+            while (at + i < a->len && i < after->len && a->data[at + i] == after->data[i])
+                i++;
             vm_unlock(f->vm);
-            fail("the state of %s (%s) saved after a load differs from the state loaded", d->id, d->klass->name);
+            fail("the state of %s (%s) saved after a load differs from the state loaded: byte %zu of its "
+                 "section, 0x%02x loaded, 0x%02x saved", d->id, d->klass->name, i,
+                 at + i < a->len ? a->data[at + i] : 0, i < after->len ? after->data[i] : 0);
         }
     }
     vm_unlock(f->vm);
@@ -905,20 +1112,24 @@ static const struct {
 } actions[] = {
     { act_port, LOCKED, 300 },
     { act_port_burst, LOCKED, 80 },
-    { act_mmio, LOCKED, 150 },
+    { act_mmio, LOCKED, 120 },
+    { act_mmio_burst, LOCKED, 40 },
+    { act_vga_mode, LOCKED, 12 },
+    { act_ps2, LOCKED, 25 },
     { act_pci_config, LOCKED, 60 },
     { pci_firmware_setup, LOCKED, 6 },
-    { act_ram, LOCKED, 40 },
+    { act_ram, LOCKED, 60 },
     { act_ide, LOCKED, 80 },
     { act_isa_dma, LOCKED, 40 },
     { act_fdc, LOCKED, 50 },
     { act_clock, UNLOCKED, 90 },
     { act_intr_ack, UNLOCKED, 40 },
-    { act_display, UNLOCKED, 10 },
+    { act_display, UNLOCKED, 25 },
     { act_input, UNLOCKED, 15 },
     { act_media, UNLOCKED, 2 },
     { act_state, UNLOCKED, 3 },
     { act_reset, UNLOCKED, 3 },
+    { act_power_button, UNLOCKED, 1 },
 };
 
 /* ---- building the board ---- */
@@ -988,10 +1199,9 @@ static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GEr
         has_iobase |= !strcmp(p->name, "iobase");
         has_irq |= !strcmp(p->name, "irq");
     }
-    /* An ISA line no board device drives (ISA interrupts are edge triggered and not
-     * shared: two devices on one line would each undo the other's level). */
-    static const unsigned free_irqs[] = { 5, 7, 9 };
-    static unsigned next_irq;
+    /* An ISA line no board device drives (5 and 7; 9 is the SCI): ISA interrupts are
+     * not shared, two devices on one line would each undo the other's level. */
+    static const unsigned free_irqs[] = { 5, 7 };
     if (has_iobase) {
         for (uint32_t base = 0x200; base < 0x1000; base += 16) {
             bool free_range = true;
@@ -1001,7 +1211,7 @@ static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GEr
                 continue;
             g_autofree char *moved = g_strdup_printf("%s,iobase=0x%x", spec->str, base);
             if (has_irq) {
-                g_autofree char *with_irq = g_strdup_printf("%s,irq=%u", moved, free_irqs[next_irq++ % 3]);
+                g_autofree char *with_irq = g_strdup_printf("%s,irq=%u", moved, free_irqs[f->next_irq++ % G_N_ELEMENTS(free_irqs)]);
                 g_free(moved);
                 moved = g_steal_pointer(&with_irq);
             }
