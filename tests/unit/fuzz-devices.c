@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RAM_SIZE (UINT64_C(32) << 20)
@@ -54,6 +55,7 @@ static gboolean opt_trace;
 static gboolean opt_list;
 static char *opt_log;
 static gboolean opt_strict_state;
+static char *opt_inject;
 
 static gboolean parse_seed(const char *name, const char *value, gpointer data, GError **err)
 {
@@ -77,7 +79,7 @@ static const GOptionEntry entries[] = {
     { "duration", 'd', 0, G_OPTION_ARG_INT, &opt_duration,
       "Keep starting runs (seeds N, N+1, ...) until this many seconds passed", "SECONDS" },
     { "watchdog", 'w', 0, G_OPTION_ARG_INT, &opt_watchdog,
-      "Fail when one action takes longer (default 5)", "SECONDS" },
+      "Fail when one action uses more CPU time (default 5; ten times as long waiting)", "SECONDS" },
     { "max-growth", 'g', 0, G_OPTION_ARG_INT, &opt_max_growth_mib,
       "Fail when allocations grow by more after the warm-up (default 32)", "MIB" },
     { "trace", 't', 0, G_OPTION_ARG_NONE, &opt_trace, "Print every action", NULL },
@@ -85,6 +87,8 @@ static const GOptionEntry entries[] = {
       "Debug log areas, as vireo-run -d takes them (guest,disk,...; to stderr)", "AREAS" },
     { "strict-state", 0, 0, G_OPTION_ARG_NONE, &opt_strict_state,
       "Compare the state after the first load too (then shared interrupt lines differ)", NULL },
+    { "inject", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &opt_inject,
+      "Test of the fuzzer itself: a fault half way (hang, wait, crash, growth)", "FAULT" },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &opt_list, "Print the devices of the fuzzed board and exit", NULL },
     { NULL },
 };
@@ -168,7 +172,8 @@ static void fail(const char *fmt, ...)
     va_end(ap);
     fflush(stdout);
     report_failure(why);
-    exit(1);
+    /* Without the leak check at exit: the VM is still up, which is no leak. */
+    _exit(1);
 }
 
 /* A crash: the sanitizers' death callback, or a signal without them. */
@@ -214,20 +219,37 @@ static void install_crash_handlers(void)
     signal(SIGUSR1, on_backtrace_request);
 }
 
-/* ---- the watchdog: one action may take opt_watchdog seconds ---- */
+/* ---- the watchdog: one action may take opt_watchdog seconds ----
+ * Of the fuzzing thread's CPU time, so a loaded machine does not fail a run; a thread
+ * that waits without spinning (a deadlock) is caught by wall time, ten times longer. */
 
 static _Atomic gint64 action_started_us; /* 0: between actions */
+static _Atomic gint64 action_started_cpu_ns;
 static pthread_t fuzz_thread;
+static clockid_t fuzz_cpu_clock;
+
+static gint64 fuzz_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(fuzz_cpu_clock, &ts) < 0)
+        return 0;
+    return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static gpointer watchdog_main(gpointer data)
 {
     (void)data;
     for (;;) {
         g_usleep(100000);
-        gint64 t = atomic_load(&action_started_us);
-        if (t && g_get_monotonic_time() - t > (gint64)opt_watchdog * G_USEC_PER_SEC) {
-            char why[96];
-            snprintf(why, sizeof(why), "hang: one action ran for more than %d s", opt_watchdog);
+        gint64 t = atomic_load(&action_started_us), cpu = atomic_load(&action_started_cpu_ns);
+        if (!t)
+            continue;
+        bool spinning = fuzz_cpu_ns() - cpu > (gint64)opt_watchdog * 1000000000;
+        bool stuck = g_get_monotonic_time() - t > (gint64)opt_watchdog * 10 * G_USEC_PER_SEC;
+        if ((spinning || stuck) && atomic_load(&action_started_us) == t) {
+            char why[128];
+            snprintf(why, sizeof(why), "hang: one action %s", spinning ? "used more than the watchdog's CPU seconds"
+                                                                       : "waited ten times the watchdog's seconds");
             report_failure(why);
             pthread_kill(fuzz_thread, SIGUSR1);
             g_usleep(500000);
@@ -1352,6 +1374,27 @@ static void fuzz_free(Fuzz *f)
 
 /* ---- one run ---- */
 
+/* Faults of the kinds the fuzzer must report, for its own test. */
+static GPtrArray *injected_growth;
+
+static void inject_fault(Fuzz *f)
+{
+    note("inject: %s", opt_inject);
+    if (!strcmp(opt_inject, "hang")) {
+        for (volatile unsigned long i = 0;; i++)
+            ;
+    } else if (!strcmp(opt_inject, "wait")) {
+        vm_lock(f->vm);
+        vm_lock(f->vm); /* the engine lock is not recursive: a deadlock */
+    } else if (!strcmp(opt_inject, "crash")) {
+        raise(SIGSEGV);
+    } else if (!strcmp(opt_inject, "growth")) {
+        injected_growth = g_ptr_array_new_with_free_func(g_free);
+        for (unsigned i = 0; i < 2 * (unsigned)opt_max_growth_mib; i++)
+            g_ptr_array_add(injected_growth, g_malloc0(1u << 20));
+    }
+}
+
 static void run_one(guint64 seed, gint64 iterations, bool quiet)
 {
     cur_seed = seed;
@@ -1368,15 +1411,19 @@ static void run_one(guint64 seed, gint64 iterations, bool quiet)
         total += actions[i].weight;
     gint64 warmup = MAX(MIN(iterations / 5, 4000), 1);
     size_t base_alloc = 0, peak_growth = 0;
+    gint64 slowest_us = 0, slowest_it = 0;
     gint64 t0 = g_get_monotonic_time();
 
     for (gint64 it = 0; it < iterations; it++) {
         atomic_store(&cur_iteration, it);
+        atomic_store(&action_started_cpu_ns, fuzz_cpu_ns());
         atomic_store(&action_started_us, g_get_monotonic_time());
         unsigned pick = rnd(f, total);
         size_t a = 0;
         while (pick >= actions[a].weight)
             pick -= actions[a++].weight;
+        if (opt_inject && it == iterations / 2)
+            inject_fault(f);
         if (actions[a].lock == LOCKED) {
             vm_lock(f->vm);
             actions[a].fn(f);
@@ -1402,7 +1449,12 @@ static void run_one(guint64 seed, gint64 iterations, bool quiet)
         }
         while (g_main_context_iteration(NULL, FALSE))
             ;
+        gint64 took = g_get_monotonic_time() - atomic_load(&action_started_us);
         atomic_store(&action_started_us, 0);
+        if (took > slowest_us) {
+            slowest_us = took;
+            slowest_it = it;
+        }
 
         if (it + 1 == warmup)
             base_alloc = allocated_bytes();
@@ -1417,8 +1469,9 @@ static void run_one(guint64 seed, gint64 iterations, bool quiet)
     }
     double secs = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
     printf("fuzz-devices: seed %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " actions in %.1f s, %u resets, "
-           "%u state round trips, allocation growth after warm-up %zu KiB\n",
-           seed, iterations, secs, f->resets, f->state_checks, peak_growth >> 10);
+           "%u state round trips, allocation growth after warm-up %zu KiB, slowest action %" G_GINT64_FORMAT
+           " ms (%" G_GINT64_FORMAT ")\n",
+           seed, iterations, secs, f->resets, f->state_checks, peak_growth >> 10, slowest_us / 1000, slowest_it);
     fflush(stdout);
     fuzz_free(f);
 }
@@ -1449,6 +1502,10 @@ int main(int argc, char **argv)
     /* A device's g_critical is a bug like a crash. */
     g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
     fuzz_thread = pthread_self();
+    if (pthread_getcpuclockid(fuzz_thread, &fuzz_cpu_clock)) {
+        fprintf(stderr, "fuzz-devices: no CPU clock for the watchdog\n");
+        return 1;
+    }
     install_crash_handlers();
     g_thread_unref(g_thread_new("fuzz-watchdog", watchdog_main, NULL));
 
