@@ -839,6 +839,24 @@ static void act_fdc(Fuzz *f)
     p[7] = (uint8_t)(chance(f, 80) ? 0xff : rnd(f, 256));            /* DTL */
     p[8] = (uint8_t)rnd(f, 256);
     p[9] = (uint8_t)rnd(f, 256);
+    /* Most data commands go where the head is: a seek to a near cylinder first, its
+     * interrupt sensed, and the ID's cylinder and head matching (82077AA §5.2). */
+    bool data_cmd = (cmd & 0x1f) == 0x06 || (cmd & 0x1f) == 0x05 || (cmd & 0x1f) == 0x0c ||
+                    (cmd & 0x1f) == 0x09 || (cmd & 0x1f) == 0x02 || (cmd & 0x1f) == 0x16;
+    if (data_cmd && chance(f, 70)) {
+        unsigned head = rnd(f, 2);
+        p[0] = (uint8_t)(drive | head << 2);
+        p[1] = (uint8_t)rnd(f, 3);
+        p[2] = (uint8_t)head;
+        if (chance(f, 80))
+            outp(f, 0x3f7, 0, 1); /* 500 kb/s, the 1.44 MB medium's rate */
+        outp(f, 0x3f5, 0x0f, 1);
+        outp(f, 0x3f5, p[0], 1);
+        outp(f, 0x3f5, p[1], 1);
+        outp(f, 0x3f5, 0x08, 1);
+        inp(f, 0x3f5, 1);
+        inp(f, 0x3f5, 1);
+    }
     if (cmd == 0x4d) { /* format: N, sectors per track, gap, fill */
         p[1] = (uint8_t)(chance(f, 80) ? 2 : rnd(f, 256));
         p[2] = (uint8_t)(chance(f, 70) ? 18 : rnd(f, 256));
