@@ -351,6 +351,8 @@ static void act_ram(Fuzz *f)
         for (unsigned i = 0; i < n; i++) {
             uint32_t prd[2];
             prd[0] = rnd_addr(f) & ~1u;
+            if (chance(f, 10)) /* a buffer over the table itself: a read rewrites it */
+                prd[0] = table + 8 * rnd(f, n + 1);
             uint32_t count;
             switch (rnd(f, 6)) {
             case 0: count = 0; break;           /* 64 KiB */
