@@ -66,18 +66,34 @@ static void test_by_name_port_conflicts(void)
     vm_free(vm);
 }
 
-/* The runner's isa-debug-exit (VmConfig.debug_exit) on a port the board uses: one
- * error naming both, where the board used to give the UART's ports away silently. */
+/* The runner's isa-debug-exit (VmConfig.debug_exit) on a port the board uses (a UART,
+ * the PCI configuration address, fw_cfg): one error naming the owner, where the board
+ * used to give the ports away silently. */
 static void test_board_debug_exit_conflict(void)
 {
+    static const struct { uint16_t port; const char *message; } cases[] = {
+        { 0x3f8, "isa-debug-exit.0: port 0x3f8 is taken by serial@0x3f8" },
+        { 0xcf8, "isa-debug-exit.0: port 0xcf8 is taken by pci-conf-addr" },
+        { 0x50e, "isa-debug-exit.0: port 0x510 is taken by fw_cfg-ctl" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(VmConfig) cfg = board_config();
+        cfg->debug_exit = true;
+        cfg->debug_exit_port = cases[i].port;
+        g_autoptr(GError) err = NULL;
+        Vm *vm = vm_new_board_for_test(cfg, &err);
+        g_assert_null(vm);
+        g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+        g_assert_cmpstr(err->message, ==, cases[i].message);
+    }
+    /* Its usual ports are free. */
     g_autoptr(VmConfig) cfg = board_config();
     cfg->debug_exit = true;
-    cfg->debug_exit_port = 0x3f8;
+    cfg->debug_exit_port = 0xf4;
     g_autoptr(GError) err = NULL;
     Vm *vm = vm_new_board_for_test(cfg, &err);
-    g_assert_null(vm);
-    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
-    g_assert_cmpstr(err->message, ==, "isa-debug-exit.0: port 0x3f8 is taken by serial@0x3f8");
+    g_assert_no_error(err);
+    vm_free(vm);
 }
 
 /* fw_cfg's ports exist before the -device list is created, so a device asking for
