@@ -675,6 +675,13 @@ void mem_for_each_ram_run(GuestMemory *m, MemRunFn fn, void *opaque)
         fn(opaque, UINT64_C(1) << 32, mi->pub.ram_above_4g, mi->pub.ram_high, true);
 }
 
+void mem_for_each_region(GuestMemory *m, MemRegionFn fn, void *opaque)
+{
+    MemoryImpl *mi = impl(m);
+    for (guint i = 0; i < mi->regions->len; i++)
+        fn(opaque, mi->regions->pdata[i]);
+}
+
 void mem_dump_map(GuestMemory *m, FILE *out)
 {
     MemoryImpl *mi = impl(m);

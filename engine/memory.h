@@ -175,5 +175,12 @@ void mem_stq(GuestMemory *m, hwaddr a, uint64_t v);
 typedef void (*MemRunFn)(void *opaque, hwaddr start, uint64_t len, uint8_t *host, bool writable);
 void mem_for_each_ram_run(GuestMemory *m, MemRunFn fn, void *opaque);
 
+/* Visits every region of the map, highest priority first (read it with the mem_region_*
+ * accessors; MMIO regions have no host pointer): for debuggers and the device fuzzer,
+ * which aims at whatever the board and its devices mapped. Lock held; fn must not
+ * change the map. */
+typedef void (*MemRegionFn)(void *opaque, MemRegion *r);
+void mem_for_each_region(GuestMemory *m, MemRegionFn fn, void *opaque);
+
 /* "info mtree"-style dump for -d and debugging. */
 void mem_dump_map(GuestMemory *m, FILE *out);

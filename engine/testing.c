@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/testing.h"
+#include "engine/backend.h"
 #include "engine/vm-internal.h"
 
 static bool null_probe(GError **err) { (void)err; return true; }
@@ -21,6 +22,18 @@ static const CpuBackend test_backend = {
     .vcpu_run = null_vcpu_run,
 };
 
+/* The same for a whole board: the board builds its own local APIC, as it does for the
+ * interpreter, so the APIC and I/O APIC are there to be driven too. */
+static const CpuBackend test_board_backend = {
+    .name = "test",
+    .description = "no CPU (board tests)",
+    .probe = null_probe,
+    .vcpu_init = null_vcpu_init,
+    .vcpu_reset = null_vcpu_reset,
+    .vcpu_run = null_vcpu_run,
+    .board_apic = true,
+};
+
 static bool none_init(Vm *vm, const VmConfig *cfg, GError **err)
 {
     (void)vm; (void)cfg; (void)err;
@@ -29,7 +42,8 @@ static bool none_init(Vm *vm, const VmConfig *cfg, GError **err)
 
 static const MachineClass none_machine = { "test-none", "an empty board for unit tests", none_init };
 
-Vm *vm_new_for_test(uint64_t ram_size)
+/* A VM without a board: memory, ports, a manual clock and the given CPU back end. */
+static Vm *test_vm_alloc(uint64_t ram_size, const CpuBackend *accel)
 {
     if (!machine_find(none_machine.name))
         machine_register(&none_machine);
@@ -37,6 +51,7 @@ Vm *vm_new_for_test(uint64_t ram_size)
     g_mutex_init(&vm->lock);
     g_cond_init(&vm->run_cond);
     g_cond_init(&vm->halt_cond);
+    g_cond_init(&vm->park_cond);
     g_cond_init(&vm->timer_cond);
     vm->devices = device_list_new();
     vm->reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
@@ -57,9 +72,57 @@ Vm *vm_new_for_test(uint64_t ram_size)
     vm->vcpu.vm = vm;
     vm->vcpu.mem = vm->mem;
     atomic_store(&vm->vcpu.a20, true);
-    vm->accel = &test_backend;
+    vm->accel = accel;
     vm->state = VM_STATE_CREATED;
     return vm;
+}
+
+Vm *vm_new_for_test(uint64_t ram_size)
+{
+    return test_vm_alloc(ram_size, &test_backend);
+}
+
+Vm *vm_new_board_for_test(const VmConfig *cfg, GError **err)
+{
+    const char *machine = cfg->machine ? cfg->machine : "pc";
+    const MachineClass *mc = machine_find(machine);
+    if (!mc) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown machine type '%s'", machine);
+        return NULL;
+    }
+    Vm *vm = test_vm_alloc(cfg->ram_size, &test_board_backend);
+    /* A fixed date for the RTC (2026-01-01 00:00 UTC), so a run replays exactly. */
+    vm->rtc_base = INT64_C(1767225600) * 1000000000;
+    VmConfig *c = vm_config_copy(cfg);
+    g_free(c->name);
+    c->name = g_strdup("test");
+    g_free(c->machine);
+    c->machine = g_strdup(machine);
+    c->ram_size = vm->cfg->ram_size;
+    if (!c->smp)
+        c->smp = 1;
+    vm_config_free(vm->cfg);
+    vm->cfg = c;
+    /* vm_new's order: character devices and back ends, then the board, then the CPU. */
+    for (int i = 0; i < VM_MAX_SERIAL; i++) {
+        if (c->serial[i] && !(vm->serial[i] = chardev_open(c->serial[i], err))) {
+            g_prefix_error(err, "serial%d: ", i);
+            goto fail;
+        }
+    }
+    if (c->debugcon && !(vm->debugcon = chardev_open(c->debugcon, err)))
+        goto fail;
+    if (!backend_open_configured(vm, err))
+        goto fail;
+    g_mutex_lock(&vm->lock);
+    bool ok = mc->init(vm, c, err);
+    g_mutex_unlock(&vm->lock);
+    if (!ok || !vm->accel->vcpu_init(&vm->vcpu, err))
+        goto fail;
+    return vm;
+fail:
+    vm_free(vm);
+    return NULL;
 }
 
 void vm_test_clock_step(Vm *vm, int64_t ns)
@@ -107,6 +170,9 @@ bool vm_test_take_reset_request(Vm *vm)
 void vm_test_system_reset(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
+    /* What vm_do_system_reset does on the vCPU thread, less the CPU. */
+    vm->reset_pending = false;
+    vcpu_set_a20(vm, true);
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
 }

@@ -8,6 +8,12 @@
 
 /* ram_size in bytes (0: 16 MiB). The lock is NOT held on return. */
 Vm *vm_new_for_test(uint64_t ram_size);
+/* A whole board (cfg->machine, NULL: "pc") built from cfg as vm_new builds it, with its
+ * character devices, back ends and -device list, on the same CPU-less back end and
+ * manual clock; the board makes its own APIC and I/O APIC. NULL with err set when the
+ * board refuses the configuration. The RTC starts at a fixed date (2026-01-01), so that
+ * what a test does replays exactly. The lock is NOT held on return; vm_free frees it. */
+Vm *vm_new_board_for_test(const VmConfig *cfg, GError **err);
 /* A -global default (DRIVER.PROP=VALUE) for devices created after the call. */
 void vm_test_add_global(Vm *vm, const char *global);
 /* Advances virtual time by ns, firing due timers in order (takes the lock). */

@@ -401,9 +401,6 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
         debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));
     }
-    if (cfg->debug_exit)
-        debugexit_new(vm, cfg->debug_exit_port);
-
     b->pci = pci_bus_new(vm);
     vm_add_bus(vm, "pci.0", b->pci);
     i440fx_new(vm, b->pci);
@@ -419,11 +416,14 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
             return false;
     }
 
-    /* -device: after the board's own, so they take the slots and ports left free. */
+    b->fw = fw_cfg_new(vm, 0x510);
+    /* isa-debug-exit and -device: after the board's own devices, so they take the ports
+     * and slots left free (a port taken is an error naming its owner). */
+    if (cfg->debug_exit && !debugexit_new(vm, cfg->debug_exit_port, err))
+        return false;
     if (!device_create_configured(vm, err))
         return false;
 
-    b->fw = fw_cfg_new(vm, 0x510);
     fw_cfg_init_pc(b, cfg);
     cmos_init(b, cfg);
     cmos_init_disks(b);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hw/misc/debugcon.h"
+#include "hw/isa/isa-bus.h"
 
 typedef struct DebugconState {
     Device dev;
@@ -27,6 +28,10 @@ static const PortOps debugcon_ops = {
 static bool debugcon_realize(Device *dev, GError **err)
 {
     DebugconState *s = (DebugconState *)dev;
+    /* A second device on the port would take it from the first (-device with the
+     * board's 0xE9 or 0x402, or a UART's port). */
+    if (!isa_bus_check_ports(dev->vm, s->iobase, 1, err))
+        return false;
     io_add(vm_io(dev->vm), "debugcon", (uint16_t)s->iobase, 1, &debugcon_ops, s);
     return true;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hw/misc/debugexit.h"
+#include "hw/isa/isa-bus.h"
 
 typedef struct DebugExitState {
     Device dev;
@@ -26,6 +27,9 @@ static const PortOps debugexit_ops = {
 static bool debugexit_realize(Device *dev, GError **err)
 {
     DebugExitState *s = (DebugExitState *)dev;
+    /* Refused on ports another device owns, which it would otherwise take over. */
+    if (!isa_bus_check_ports(dev->vm, s->iobase, 4, err))
+        return false;
     io_add(vm_io(dev->vm), "isa-debug-exit", (uint16_t)s->iobase, 4, &debugexit_ops, s);
     return true;
 }
@@ -54,11 +58,10 @@ __attribute__((constructor)) static void debugexit_register(void)
     device_class_register(&debugexit_class);
 }
 
-void debugexit_new(Vm *vm, uint16_t port)
+bool debugexit_new(Vm *vm, uint16_t port, GError **err)
 {
     DebugExitState *s = (DebugExitState *)device_new(vm, debugexit_class.name, NULL, NULL);
     g_assert(s);
     s->iobase = port;
-    if (!device_realize(DEVICE(s), NULL))
-        g_assert_not_reached();
+    return device_realize(DEVICE(s), err);
 }

@@ -5,4 +5,5 @@
 
 #include "engine/machine.h"
 
-void debugexit_new(Vm *vm, uint16_t port);
+/* At port..port+3; false (err says which device owns one) when a port is taken. */
+bool debugexit_new(Vm *vm, uint16_t port, GError **err);

@@ -531,6 +531,12 @@ static void fdc_pio_done(FdcState *s)
         return;
     }
     if (s->phase == PH_EXEC_WRITE) {
+        /* The disk was swapped for a write-protected one while the bytes came in: the
+         * write gate stays shut, as at the start of a command (82077AA, ST1 bit 1 NW). */
+        if (d->img && d->readonly) {
+            fdc_rw_result(s, st0 | ST0_IC_ABNORMAL, ST1_NW, 0, c, h, r, n);
+            return;
+        }
         for (unsigned pos = 0; pos < s->data_len; pos += SECTOR_SIZE) {
             uint64_t off;
             uint8_t st1, st2;
@@ -1139,8 +1145,8 @@ static bool fdc_check(const void *state, GError **err)
             bad = "transfer drive";
         else if (s->data_pos >= s->data_len)
             bad = "transfer bytes";
-        else if (s->phase == PH_EXEC_WRITE && d->img && d->readonly)
-            bad = "write to a read-only medium";
+        /* A write phase may meet a write-protected disk: the host can change the
+         * medium while the guest is still sending bytes. */
         break;
     }
     }

@@ -37,7 +37,7 @@ static void build_vm(void)
     mc146818_new(vm, 0x70, NULL);
     serial_new(vm, 0x3f8, NULL, NULL);
     debugcon_new(vm, 0xe9, NULL);
-    debugexit_new(vm, 0x501);
+    debugexit_new(vm, 0x501, NULL);
     vm_unlock(vm);
 }
 

@@ -361,6 +361,43 @@ static void test_media_change(Fixture *f, gconstpointer data)
     block_close(img, NULL);
 }
 
+/* A non-DMA write whose disk the host swaps for a write-protected one while the guest
+ * sends the bytes (the device fuzzer's seed 208 with --async): the state saved then
+ * loads, and the command ends with NW, leaving the new disk untouched. */
+static void test_write_protect_mid_write(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    reset_controller(f);
+    cmd(f, (const uint8_t[]){ 0x03, 0xdf, 0x03 }, 3); /* non-DMA */
+    seek(f, 1);
+    cmd(f, (const uint8_t[]){ 0x45, 0x00, 1, 0, 1, 2, 1, 0x1b, 0xff }, 9);
+    for (int i = 0; i < 100; i++)
+        outb(f->vm, FIFO, 0x5a);
+    g_autofree char *wp = make_image(f, "wp.img", 1474560);
+    g_autoptr(GError) err = NULL;
+    vm_lock(f->vm);
+    g_assert_true(fdc_change_medium(f->fdc, 0, open_image(wp, true), true, &err));
+    g_autoptr(GByteArray) state = g_byte_array_new();
+    device_save_state((Device *)f->fdc, state);
+    g_assert_true(device_load_state((Device *)f->fdc, state->data, state->len, &err));
+    g_assert_no_error(err);
+    vm_unlock(f->vm);
+    for (int i = 100; i < 512; i++) {
+        g_assert_cmphex(inb(f->vm, MSR), ==, 0xb0);
+        outb(f->vm, FIFO, 0x5a);
+    }
+    uint8_t r[7];
+    g_assert_cmpuint(results(f, r, 7), ==, 7);
+    g_assert_cmphex(r[0], ==, 0x40);
+    g_assert_cmphex(r[1], ==, 0x02); /* NW */
+    g_autofree char *contents = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(wp, &contents, &len, NULL));
+    for (gsize i = 0; i < len; i++)
+        if ((uint8_t)contents[i] != (uint8_t)(i / 512 + i))
+            g_assert_not_reached();
+}
+
 static void test_absent_drive(Fixture *f, gconstpointer data)
 {
     (void)data;
@@ -431,6 +468,7 @@ int main(int argc, char **argv)
     ADD("read-pio", 0, test_read_pio);
     ADD("write-protect", 1, test_write_protect);
     ADD("media-change", 0, test_media_change);
+    ADD("write-protect-mid-write", 0, test_write_protect_mid_write);
     ADD("absent-drive", 0, test_absent_drive);
     ADD("flood", 0, test_flood);
     g_test_add_func("/fdc/geometries", test_geometries);

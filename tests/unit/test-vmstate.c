@@ -399,7 +399,7 @@ static Vm *board_vm(int64_t t, TestLine *lines)
     mc146818_new(vm, 0x70, &l[2]);
     serial_new(vm, 0x3f8, &l[3], NULL);
     debugcon_new(vm, 0xe9, NULL);
-    debugexit_new(vm, 0xf4);
+    debugexit_new(vm, 0xf4, NULL);
     vm_unlock(vm);
     return vm;
 }
