@@ -95,31 +95,33 @@ bool block_probe_format(const char *filename, const char **format, GError **err)
                     "'%s' is a qcow (version 1) image, which Vireo cannot read", filename);
         return false;
     }
+    /* Formats Vireo reads (read-only), by their magic. VDI's text line varies by
+     * vendor; its binary signature at 64 does not. */
     static const struct {
         const char *magic;
+        size_t len;
         size_t offset;
         const char *name;
-    } others[] = {
-        { "KDMV", 0, "vmdk" },
-        { "# Disk DescriptorFile", 0, "vmdk" },
-        { "conectix", 0, "vpc (VHD)" },
-        { "vhdxfile", 0, "vhdx" },
-        { "QED\0", 0, "qed" },
-        { "<<< Oracle VM VirtualBox Disk Image >>>", 0, "vdi" },
-        { "<<< Sun VirtualBox Disk Image >>>", 0, "vdi" },
+    } readable[] = {
+        { "KDMV", 4, 0, "vmdk" },
+        { "# Disk DescriptorFile", 21, 0, "vmdk" },
+        { "conectix", 8, 0, "vpc" },
+        { "vhdxfile", 8, 0, "vhdx" },
+        { "\x7f\x10\xda\xbe", 4, 64, "vdi" },
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(others); i++) {
-        size_t len = strlen(others[i].magic);
-        if (!strcmp(others[i].name, "qed"))
-            len = 4;
-        if ((size_t)n >= others[i].offset + len &&
-            !memcmp(buf + others[i].offset, others[i].magic, len)) {
-            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
-                        "'%s' is a %s image, which Vireo cannot read; convert it with "
-                        "qemu-img convert -O qcow2, or open it with format raw to see its bytes",
-                        filename, others[i].name);
-            return false;
+    for (size_t i = 0; i < G_N_ELEMENTS(readable); i++) {
+        if ((size_t)n >= readable[i].offset + readable[i].len &&
+            !memcmp(buf + readable[i].offset, readable[i].magic, readable[i].len)) {
+            *format = readable[i].name;
+            return true;
         }
+    }
+    if (n >= 4 && !memcmp(buf, "QED\0", 4)) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
+                    "'%s' is a qed image, which Vireo cannot read; convert it with "
+                    "qemu-img convert -O qcow2, or open it with format raw to see its bytes",
+                    filename);
+        return false;
     }
     return true;
 }
@@ -130,6 +132,14 @@ static const BlockDriver *find_driver(const char *name)
         return &block_driver_raw;
     if (!g_strcmp0(name, "qcow2"))
         return &block_driver_qcow2;
+    if (!g_strcmp0(name, "vmdk"))
+        return &block_driver_vmdk;
+    if (!g_strcmp0(name, "vdi"))
+        return &block_driver_vdi;
+    if (!g_strcmp0(name, "vpc") || !g_strcmp0(name, "vhd"))
+        return &block_driver_vpc;
+    if (!g_strcmp0(name, "vhdx"))
+        return &block_driver_vhdx;
     return NULL;
 }
 
@@ -247,7 +257,7 @@ static BlockImage *open_image(const char *filename, const BlockOpenOptions *opts
     const BlockDriver *drv = find_driver(format);
     if (!drv) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
-                    "Unknown image format '%s' (Vireo reads raw and qcow2)", format);
+                    "Unknown image format '%s' (Vireo reads raw, qcow2, vmdk, vdi, vpc and vhdx)", format);
         return NULL;
     }
     if (opts->force_share && !opts->read_only) {
