@@ -314,6 +314,27 @@ static int cmd_create(int argc, char **argv)
     }
     if (c.backing_format && !c.backing_file)
         usage_error("-F needs -b");
+    /* As qemu-img: the size is known (given, or the backing file's) before "Formatting". */
+    if (!c.size_given && (!c.backing_file || c.unsafe_backing)) {
+        fprintf(stderr, "vireo-img: %s: Image creation needs a size parameter\n", filename);
+        return 1;
+    }
+    if (!c.size_given) {
+        char *path = block_resolve_backing_path(filename, c.backing_file);
+        BlockOpenOptions bo = { .read_only = true, .format = c.backing_format };
+        GError *err = NULL;
+        BlockImage *b = block_open(path, &bo, &err);
+        g_free(path);
+        if (!b) {
+            fprintf(stderr, "vireo-img: %s: Could not open backing image: %s\n", filename,
+                    err->message);
+            g_error_free(err);
+            return 1;
+        }
+        c.size = block_size(b);
+        c.size_given = true;
+        block_close(b, NULL);
+    }
     if (!quiet) {
         GString *line = g_string_new(NULL);
         g_string_append_printf(line, "Formatting '%s', fmt=%s", filename, c.format);
