@@ -4,6 +4,7 @@
 #include "engine/library.h"
 #include "engine/log.h"
 #include "engine/machine.h"
+#include "engine/monitor.h"
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
 #include "engine/vm.h"
@@ -50,6 +51,10 @@ typedef struct Options {
     char *cdrom;
     char **drives;
     gboolean snapshot;
+    gboolean enable_kvm;
+    char *rtc;
+    char *keymap;
+    char *monitor;
 } Options;
 
 static Options opt;
@@ -90,6 +95,10 @@ static GOptionEntry entries[] = {
     { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "loadvm", 0, 0, G_OPTION_ARG_STRING, &opt.loadvm, "Start from the internal snapshot NAME (savevm)", "NAME" },
+    { "enable-kvm", 0, 0, G_OPTION_ARG_NONE, &opt.enable_kvm, "Same as -accel kvm", NULL },
+    { "rtc", 0, 0, G_OPTION_ARG_STRING, &opt.rtc, "Real-time clock start: base=localtime (default) or base=utc", "base=utc|localtime" },
+    { "k", 0, 0, G_OPTION_ARG_STRING, &opt.keymap, "Keyboard layout name (QEMU's: de, en-us, fr, ...); accepted, not needed: keys are sent by position", "LANG" },
+    { "monitor", 0, 0, G_OPTION_ARG_STRING, &opt.monitor, "Human monitor: stdio (a (qemu) prompt on this terminal) or none", "DEV" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -329,8 +338,13 @@ static DriveConfig *parse_drive(const char *spec)
             else
                 usage_error("-drive %s: media=%s (use disk or cdrom)", spec, v);
         } else if (!strcmp(key, "format")) {
-            if (strcmp(v, "raw") && strcmp(v, "qcow2"))
-                usage_error("-drive %s: format=%s is not supported (use raw or qcow2)", spec, v);
+            static const char *const formats[] = { "raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx" };
+            bool known = false;
+            for (size_t k = 0; k < G_N_ELEMENTS(formats); k++)
+                known |= !strcmp(v, formats[k]);
+            if (!known)
+                usage_error("-drive %s: format=%s is not supported (use raw or qcow2; vmdk, vdi, "
+                            "vpc and vhdx read-only or with snapshot=on)", spec, v);
             g_free(d->format);
             d->format = g_strdup(v);
         } else if (!strcmp(key, "readonly")) {
@@ -526,6 +540,44 @@ static void parse_boot(VmConfig *cfg)
     }
 }
 
+/* -rtc base=utc|localtime[,clock=host][,driftfix=none|slew]: the keys QEMU users pass.
+ * The clock always follows the host (clock=host); slew is QEMU's lost-tick catch-up,
+ * which the RTC does not need (its updates are computed from virtual time). */
+static void parse_rtc(VmConfig *cfg)
+{
+    if (!opt.rtc)
+        return;
+    g_auto(GStrv) parts = g_strsplit(opt.rtc, ",", -1);
+    for (char **p = parts; *p; p++) {
+        if (!strcmp(*p, "base=utc"))
+            cfg->rtc_utc = true;
+        else if (!strcmp(*p, "base=localtime"))
+            cfg->rtc_utc = false;
+        else if (strcmp(*p, "clock=host") && strcmp(*p, "driftfix=none") &&
+                 strcmp(*p, "driftfix=slew"))
+            usage_error("-rtc %s: '%s' is not supported (base=utc or base=localtime; "
+                        "clock=host; driftfix=none or slew)", opt.rtc, *p);
+    }
+}
+
+/* -k: QEMU's keymap names. QEMU needs them only where raw key positions are unknown
+ * (VNC, curses); Vireo's windows send each key by its position on the keyboard, so the
+ * guest's own layout setting decides the character, whatever -k says. */
+static void check_keymap(void)
+{
+    static const char *const names[] = {
+        "ar", "bepo", "cz", "da", "de", "de-ch", "en-gb", "en-us", "es", "et", "fi", "fo",
+        "fr", "fr-be", "fr-ca", "fr-ch", "hr", "hu", "is", "it", "ja", "lt", "lv", "mk",
+        "nl", "no", "pl", "pt", "pt-br", "ru", "sl", "sv", "th", "tr",
+    };
+    if (!opt.keymap)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+        if (!strcmp(opt.keymap, names[i]))
+            return;
+    usage_error("-k %s: unknown keyboard layout (QEMU's names: de, en-us, fr, ...)", opt.keymap);
+}
+
 static void add_floppy(VmConfig *cfg, const char *file, int index)
 {
     DriveConfig *d = drive_config_new();
@@ -536,8 +588,36 @@ static void add_floppy(VmConfig *cfg, const char *file, int index)
     g_ptr_array_add(cfg->drives, d);
 }
 
+static bool spec_is_stdio(const char *spec)
+{
+    return spec && (!strcmp(spec, "stdio") || !strcmp(spec, "mon:stdio"));
+}
+
+/* -monitor stdio needs the terminal to itself (QEMU refuses two users of stdio too). */
+static void check_monitor(const VmConfig *cfg)
+{
+    if (!opt.monitor || !strcmp(opt.monitor, "none"))
+        return;
+    if (strcmp(opt.monitor, "stdio"))
+        usage_error("-monitor %s: use stdio or none (the control socket is -qmp)", opt.monitor);
+    for (unsigned i = 0; i < VM_MAX_SERIAL; i++)
+        if (spec_is_stdio(cfg->serial[i]))
+            usage_error("-monitor stdio: the terminal is already serial port %u's "
+                        "(-nographic or -serial stdio); give the serial port -serial file:PATH "
+                        "or null", i + 1);
+    if (spec_is_stdio(cfg->debugcon))
+        usage_error("-monitor stdio: the terminal is already the debug console's");
+}
+
 static VmConfig *config_from_options(void)
 {
+    if (opt.enable_kvm) {
+        if (opt.accel && strcmp(opt.accel, "kvm") && !g_str_has_prefix(opt.accel, "kvm,"))
+            usage_error("-enable-kvm and -accel %s ask for different CPU back ends", opt.accel);
+        if (!opt.accel)
+            opt.accel = g_strdup("kvm");
+    }
+    check_keymap();
     VmConfig *cfg = config_from_library();
     if (cfg) {
         override_string(&cfg->name, opt.name);
@@ -610,6 +690,8 @@ static VmConfig *config_from_options(void)
         add_floppy(cfg, opt.fdb, 1);
     parse_drives(cfg);
     parse_boot(cfg);
+    parse_rtc(cfg);
+    check_monitor(cfg);
     return cfg;
 }
 
@@ -729,6 +811,9 @@ int main(int argc, char **argv)
         }
         qmp_server_set_quit_handler(qmp, on_quit_request, &rs);
     }
+    MonitorStdio *monitor = NULL;
+    if (opt.monitor && !strcmp(opt.monitor, "stdio"))
+        monitor = monitor_stdio_new(vm, on_quit_request, &rs);
 #ifdef HAVE_SDL2
     SdlDisplay *sdl = NULL;
     if (!strcmp(cfg->display, "sdl")) {
@@ -770,6 +855,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_SDL2
     sdl_display_free(sdl);
 #endif
+    monitor_stdio_free(monitor);
     qmp_server_free(qmp);
     vm_free(vm);
     chardev_restore_terminal();

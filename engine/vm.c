@@ -145,6 +145,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     c->nographic = cfg->nographic;
     c->no_reboot = cfg->no_reboot;
     c->no_shutdown = cfg->no_shutdown;
+    c->rtc_utc = cfg->rtc_utc;
     for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
         const DriveConfig *d = cfg->drives->pdata[i];
         DriveConfig *n = drive_config_new();
