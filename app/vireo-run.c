@@ -5,6 +5,7 @@
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/monitor.h"
+#include "engine/qemu-cmdline.h"
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
 #include "engine/vm.h"
@@ -55,6 +56,7 @@ typedef struct Options {
     char *rtc;
     char *keymap;
     char *monitor;
+    gboolean print_qemu;
 } Options;
 
 static Options opt;
@@ -99,6 +101,7 @@ static GOptionEntry entries[] = {
     { "rtc", 0, 0, G_OPTION_ARG_STRING, &opt.rtc, "Real-time clock start: base=localtime (default) or base=utc", "base=utc|localtime" },
     { "k", 0, 0, G_OPTION_ARG_STRING, &opt.keymap, "Keyboard layout name (QEMU's: de, en-us, fr, ...); accepted, not needed: keys are sent by position", "LANG" },
     { "monitor", 0, 0, G_OPTION_ARG_STRING, &opt.monitor, "Human monitor: stdio (a (qemu) prompt on this terminal) or none", "DEV" },
+    { "print-qemu-command", 0, 0, G_OPTION_ARG_NONE, &opt.print_qemu, "Print the qemu-system-i386 command line that runs this VM as Vireo would, and exit", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -785,6 +788,11 @@ int main(int argc, char **argv)
         usage_error("%s", err->message);
 
     g_autoptr(VmConfig) cfg = config_from_options();
+    if (opt.print_qemu) {
+        g_autofree char *line = qemu_command_line(cfg);
+        printf("%s\n", line);
+        return 0;
+    }
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);

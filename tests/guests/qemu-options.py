@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """What QEMU users type, in vireo-run: vga= with -kernel, -rtc base=, -enable-kvm, -k,
--monitor stdio, and QMP query-block / query-status / human-monitor-command.
+-monitor stdio, QMP query-block / query-status / human-monitor-command, and
+--print-qemu-command (QEMU runs the printed line, where it is installed).
 
 The boot-info guest (a Linux-boot-protocol image whose setup code is the test) prints
 the vid_mode word of its boot header and the BIOS's time of day, so each boot checks
@@ -201,6 +202,35 @@ def check_qmp(vireo, vimg, guest, tmp):
         vm.close()
 
 
+def check_print_qemu(vireo, guest, tmp):
+    """--print-qemu-command: QEMU runs the printed line and its guest sees the same."""
+    serial = os.path.join(tmp, "qemu-serial.txt")
+    rc, out, err = run(vireo, ["--print-qemu-command", "-kernel", guest, "-append", "x vga=0x317",
+                               "-serial", "file:" + serial, "-rtc", "base=utc", "-m", "64"])
+    line = out.strip()
+    if rc != 0 or not line.startswith("qemu-system-i386 ") or "\n" in line:
+        raise TestFailure("--print-qemu-command: status %d, %r %r" % (rc, out, err))
+    for want in ("-append 'x vga=0x317'", "-rtc base=utc", "-m 64M",
+                 "-device isa-debug-exit,iobase=0xf4", "-display none"):
+        if want not in line:
+            raise TestFailure("--print-qemu-command lacks %r: %s" % (want, line))
+    print("ok: --print-qemu-command: " + line)
+    if not shutil.which("qemu-system-i386"):
+        print("skip (part): qemu-system-i386 is not installed, the line was not run")
+        return
+    # QEMU with its TCG (KVM where the host has it, as the line asks) boots the guest.
+    r = subprocess.run(["sh", "-c", line], capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, TZ="Etc/GMT-5"))
+    text = open(serial, encoding="latin-1").read() if os.path.exists(serial) else ""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    m = re.search(r"RTC ([0-9]{2}):", text)
+    if r.returncode != PASS_STATUS or "VIDMODE 0317" not in text or not m or \
+            int(m.group(1)) not in (now.hour, (now - datetime.timedelta(minutes=2)).hour):
+        raise TestFailure("QEMU running the printed line: status %d, serial %r, %s"
+                          % (r.returncode, text, r.stderr.decode(errors="replace")))
+    print("ok: QEMU runs it: %s" % " ".join(text.split()))
+
+
 def main():
     vireo, vimg, guest = sys.argv[1:4]
     with vmtest.temp_dir() as tmp:
@@ -210,6 +240,7 @@ def main():
             check_accel_and_keymap(vireo, guest, tmp)
             check_monitor(vireo, vimg, guest, tmp)
             check_qmp(vireo, vimg, guest, tmp)
+            check_print_qemu(vireo, guest, tmp)
         except TestFailure as e:
             print("FAIL:", e)
             return 1
