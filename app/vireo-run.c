@@ -2,6 +2,7 @@
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
 #include "engine/library.h"
+#include "engine/library-transfer.h"
 #include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/monitor.h"
@@ -57,6 +58,8 @@ typedef struct Options {
     char *keymap;
     char *monitor;
     gboolean print_qemu;
+    char *import;
+    char *export_libvirt;
 } Options;
 
 static Options opt;
@@ -102,6 +105,8 @@ static GOptionEntry entries[] = {
     { "k", 0, 0, G_OPTION_ARG_STRING, &opt.keymap, "Keyboard layout name (QEMU's: de, en-us, fr, ...); accepted, not needed: keys are sent by position", "LANG" },
     { "monitor", 0, 0, G_OPTION_ARG_STRING, &opt.monitor, "Human monitor: stdio (a (qemu) prompt on this terminal) or none", "DEV" },
     { "print-qemu-command", 0, 0, G_OPTION_ARG_NONE, &opt.print_qemu, "Print the qemu-system-i386 command line that runs this VM as Vireo would, and exit", NULL },
+    { "import", 0, 0, G_OPTION_ARG_FILENAME, &opt.import, "Make a library VM from a libvirt domain XML, an .ovf or an .ova (-name NAME renames it), and exit", "FILE" },
+    { "export-libvirt", 0, 0, G_OPTION_ARG_FILENAME, &opt.export_libvirt, "Write the library VM (--vm NAME) as a libvirt domain XML with qcow2 disks into DIR, and exit", "DIR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -742,6 +747,38 @@ static void on_quit_key(void *data)
     g_main_loop_quit(rs->loop);
 }
 
+/* --import and --export-libvirt: library work, no VM runs. */
+static int transfer(void)
+{
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    if (opt.import && opt.export_libvirt)
+        usage_error("--import and --export-libvirt: one at a time");
+    if (opt.import) {
+        g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *name = vm_library_import(root, opt.import, opt.name, notes, &err);
+        if (!name) {
+            fprintf(stderr, "vireo-run: --import: %s\n", err->message);
+            g_error_free(err);
+            return 1;
+        }
+        for (guint i = 0; i < notes->len; i++)
+            printf("note: %s\n", (const char *)notes->pdata[i]);
+        printf("Imported '%s' into the library (run it with vireo-run --vm '%s')\n", name, name);
+        return 0;
+    }
+    if (!opt.vm)
+        usage_error("--export-libvirt needs --vm NAME (the library VM to export)");
+    g_autofree char *xml = vm_library_export_libvirt(root, opt.vm, opt.export_libvirt, &err);
+    if (!xml) {
+        fprintf(stderr, "vireo-run: --export-libvirt: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    printf("%s\n", xml);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -787,6 +824,8 @@ int main(int argc, char **argv)
     if (opt.log_file && !vlog_set_file(opt.log_file, &err))
         usage_error("%s", err->message);
 
+    if (opt.import || opt.export_libvirt)
+        return transfer();
     g_autoptr(VmConfig) cfg = config_from_options();
     if (opt.print_qemu) {
         g_autofree char *line = qemu_command_line(cfg);
