@@ -173,9 +173,10 @@ static bool parse_descriptor(BlockImage *img, VmdkState *s, const char *text, bo
         if (g_str_has_prefix(*l, "parentCID=")) {
             const char *v = *l + 10;
             if (g_ascii_strcasecmp(v, "ffffffff")) {
+                g_autofree char *shown = g_utf8_make_valid(v, (gssize)MIN(strlen(v), 8));
                 g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
-                            "%s: a child disk (a VMware snapshot, parentCID=%.8s) is not "
-                            "supported; consolidate the snapshots first", img->filename, v);
+                            "%s: a child disk (a VMware snapshot, parentCID=%s) is not "
+                            "supported; consolidate the snapshots first", img->filename, shown);
                 ok = false;
             }
             continue;
@@ -187,6 +188,8 @@ static bool parse_descriptor(BlockImage *img, VmdkState *s, const char *text, bo
             g_strstrip(s->create_type);
             continue;
         }
+        /* Error messages quote the line: valid UTF-8, at most 60 bytes of it. */
+        g_autofree char *shown = g_utf8_make_valid(*l, (gssize)MIN(strlen(*l), 60));
         GMatchInfo *mi = NULL;
         if (embedded || !g_regex_match(extent_re, *l, 0, &mi)) {
             g_match_info_free(mi);
@@ -201,7 +204,7 @@ static bool parse_descriptor(BlockImage *img, VmdkState *s, const char *text, bo
             (offset && *offset &&
              !g_ascii_string_to_unsigned(offset, 10, 0, UINT64_MAX / 512 / 4, &off, NULL)) ||
             pos + n * 512 < pos || pos + n * 512 > (1ull << 62)) {
-            block_set_corrupt(err, img, "bad extent line '%.60s'", *l);
+            block_set_corrupt(err, img, "bad extent line '%s'", shown);
             ok = false;
         } else if (s->extents->len >= MAX_EXTENTS) {
             block_set_corrupt(err, img, "more than %d extents", MAX_EXTENTS);
@@ -212,7 +215,7 @@ static bool parse_descriptor(BlockImage *img, VmdkState *s, const char *text, bo
             e.kind = strcmp(type, "SPARSE") ? EXTENT_FLAT : EXTENT_SPARSE;
             e.file_offset = off * 512;
             if (!file || !*file) {
-                block_set_corrupt(err, img, "extent line without a file name '%.60s'", *l);
+                block_set_corrupt(err, img, "extent line without a file name '%s'", shown);
                 ok = false;
             }
         } else {
@@ -225,9 +228,10 @@ static bool parse_descriptor(BlockImage *img, VmdkState *s, const char *text, bo
             char *path = block_resolve_backing_path(img->filename, file);
             struct stat st;
             if (stat(path, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+                g_autofree char *p = g_utf8_make_valid(path, -1);
                 g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_NOT_FOUND,
                             "%s: extent file '%s' is missing or not a regular file",
-                            img->filename, path);
+                            img->filename, p);
                 ok = false;
             } else {
                 e.file = host_file_open(path, true, false, img->lock, err);

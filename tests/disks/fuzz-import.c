@@ -38,6 +38,7 @@ typedef struct Edit {
 } Edit;
 
 static unsigned opened, refused, checked_corrupt;
+static bool trace;   /* FUZZ_IMPORT_TRACE=1: one line per input (to compare two builds) */
 
 static void die(const char *what)
 {
@@ -84,20 +85,24 @@ static void inspect(const char *path, const char *format, uint8_t *buf)
     GError *err = NULL;
     BlockImage *img = block_open(path, &o, &err);
     if (!img) {
-        if (strchr(err->message, '\n'))
-            die("an open error spans lines");
+        if (strchr(err->message, '\n') || !g_utf8_validate(err->message, -1, NULL))
+            die("an open error spans lines or is not UTF-8");
+        if (trace)
+            printf("# refused: %s\n", err->message);
         g_error_free(err);
         refused++;
         return;
     }
     opened++;
     uint64_t size = block_size(img);
+    if (trace)
+        printf("# opened: %s %" PRIu64 "\n", block_format_name(img), size);
     uint64_t at[] = { 0, size / 2, size > CHUNK ? size - CHUNK : 0 };
     for (size_t i = 0; i < G_N_ELEMENTS(at); i++) {
         uint64_t n = MIN((uint64_t)CHUNK, size - MIN(size, at[i]));
         if (n && !block_pread(img, at[i], buf, n, &err)) {
-            if (strchr(err->message, '\n'))
-                die("a read error spans lines");
+            if (strchr(err->message, '\n') || !g_utf8_validate(err->message, -1, NULL))
+                die("a read error spans lines or is not UTF-8");
             g_clear_error(&err);
         }
     }
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
     struct rlimit lim = { 1ull << 30, 1ull << 30 };
     setrlimit(RLIMIT_AS, &lim);
 #endif
+    trace = getenv("FUZZ_IMPORT_TRACE") != NULL;
     unsigned iterations = (unsigned)strtoul(argv[1], NULL, 0);
     guint32 seed = (guint32)strtoul(argv[2], NULL, 0);
     GRand *r = g_rand_new_with_seed(seed);
