@@ -55,6 +55,11 @@ extern const BlockDriver block_driver_vdi;
 extern const BlockDriver block_driver_vpc;
 extern const BlockDriver block_driver_vhdx;
 
+/* The format the first BLOCK_PROBE_BYTES of a file name ("raw" when none matches; also
+ * "qcow" and "qed", which Vireo refuses). */
+#define BLOCK_PROBE_BYTES 512
+const char *block_probe_bytes(const uint8_t *buf, size_t len);
+
 /* Opens img's host file with the flags its cache mode asks for, locked as img->lock says. */
 HostFile *block_open_host_file(BlockImage *img, GError **err);
 

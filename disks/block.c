@@ -62,6 +62,32 @@ HostFile *block_open_host_file(BlockImage *img, GError **err)
     return f;
 }
 
+const char *block_probe_bytes(const uint8_t *buf, size_t n)
+{
+    /* Formats Vireo reads, by their magic. VDI's text line varies by vendor; its binary
+     * signature at 64 does not. qcow (version 1) and qed are recognised to be refused. */
+    static const struct {
+        const char *magic;
+        size_t len;
+        size_t offset;
+        const char *name;
+    } magics[] = {
+        { "KDMV", 4, 0, "vmdk" },
+        { "# Disk DescriptorFile", 21, 0, "vmdk" },
+        { "conectix", 8, 0, "vpc" },
+        { "vhdxfile", 8, 0, "vhdx" },
+        { "\x7f\x10\xda\xbe", 4, 64, "vdi" },
+        { "QED\0", 4, 0, "qed" },
+    };
+    if (n >= 8 && !memcmp(buf, "QFI\xfb", 4))
+        return ld_be32(buf + 4) >= 2 ? "qcow2" : "qcow";
+    for (size_t i = 0; i < G_N_ELEMENTS(magics); i++)
+        if (n >= magics[i].offset + magics[i].len &&
+            !memcmp(buf + magics[i].offset, magics[i].magic, magics[i].len))
+            return magics[i].name;
+    return "raw";
+}
+
 bool block_probe_format(const char *filename, const char **format, GError **err)
 {
     int fd = open(filename, O_RDONLY | O_CLOEXEC);
@@ -71,7 +97,7 @@ bool block_probe_format(const char *filename, const char **format, GError **err)
                     "Could not open '%s': %s", filename, g_strerror(e));
         return false;
     }
-    uint8_t buf[512];
+    uint8_t buf[BLOCK_PROBE_BYTES];
     ssize_t n;
     do {
         n = pread(fd, buf, sizeof(buf), 0);
@@ -83,40 +109,13 @@ bool block_probe_format(const char *filename, const char **format, GError **err)
                     g_strerror(e));
         return false;
     }
-    *format = "raw";
-    if (n >= 8 && !memcmp(buf, "QFI\xfb", 4)) {
-        uint32_t version = ((uint32_t)buf[4] << 24) | ((uint32_t)buf[5] << 16) |
-                           ((uint32_t)buf[6] << 8) | buf[7];
-        if (version >= 2) {
-            *format = "qcow2";
-            return true;
-        }
+    *format = block_probe_bytes(buf, (size_t)n);
+    if (!strcmp(*format, "qcow")) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
                     "'%s' is a qcow (version 1) image, which Vireo cannot read", filename);
         return false;
     }
-    /* Formats Vireo reads (read-only), by their magic. VDI's text line varies by
-     * vendor; its binary signature at 64 does not. */
-    static const struct {
-        const char *magic;
-        size_t len;
-        size_t offset;
-        const char *name;
-    } readable[] = {
-        { "KDMV", 4, 0, "vmdk" },
-        { "# Disk DescriptorFile", 21, 0, "vmdk" },
-        { "conectix", 8, 0, "vpc" },
-        { "vhdxfile", 8, 0, "vhdx" },
-        { "\x7f\x10\xda\xbe", 4, 64, "vdi" },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(readable); i++) {
-        if ((size_t)n >= readable[i].offset + readable[i].len &&
-            !memcmp(buf + readable[i].offset, readable[i].magic, readable[i].len)) {
-            *format = readable[i].name;
-            return true;
-        }
-    }
-    if (n >= 4 && !memcmp(buf, "QED\0", 4)) {
+    if (!strcmp(*format, "qed")) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED,
                     "'%s' is a qed image, which Vireo cannot read; convert it with "
                     "qemu-img convert -O qcow2, or open it with format raw to see its bytes",
