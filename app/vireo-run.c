@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vireo-run: runs one VM from the command line with QEMU's option spellings. */
 #include "cpu/cpu.h"
+#include "cpu/cpu-model.h"
 #include "engine/library.h"
 #include "engine/library-transfer.h"
 #include "engine/log.h"
@@ -40,6 +41,7 @@ typedef struct Options {
     gboolean no_reboot, no_shutdown;
     char *debugcon;
     char **devices;
+    char **globals;
     char **chardevs;
     char *log_areas, *log_file;
     char *name;
@@ -67,7 +69,7 @@ static Options opt;
 static GOptionEntry entries[] = {
     { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size, 1M to 32G (default 128M; suffixes K, M, G)", "SIZE" },
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
-    { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (accepted for compatibility)", "MODEL" },
+    { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
     { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
@@ -83,6 +85,7 @@ static GOptionEntry entries[] = {
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
+    { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
@@ -239,8 +242,9 @@ static bool parse_number(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* -device NAME[,PROP=VALUE...]: the class and its properties come from the device
- * registry, which checks names and values; what the board builds from them still
- * travels in the configuration's fields for these two devices. */
+ * registry, which checks names and values; the board creates the devices from the
+ * checked specs, except these two debug devices, which it builds from the
+ * configuration's fields. */
 static void parse_devices(VmConfig *cfg)
 {
     for (char **d = opt.devices; d && *d; d++) {
@@ -272,9 +276,35 @@ static void parse_devices(VmConfig *cfg)
             g_free(cfg->debugcon);
             cfg->debugcon = resolve_chardev("-device isa-debugcon", ref);
         } else {
-            usage_error("-device %s: this runner cannot add a '%s' yet", *d, name);
+            if (!device_spec_check(*d, &err))
+                usage_error("-device %s: %s", *d, err->message);
+            g_ptr_array_add(cfg->devices, g_strdup(*d));
         }
     }
+    for (char **g = opt.globals; g && *g; g++) {
+        GError *err = NULL;
+        if (!device_global_check(*g, &err))
+            usage_error("-global %s: %s", *g, err->message);
+        g_ptr_array_add(cfg->globals, g_strdup(*g));
+    }
+}
+
+/* -cpu MODEL: QEMU's names (cpu/cpu-model.h); feature flags after a comma are not
+ * offered yet. */
+static void parse_cpu(VmConfig *cfg)
+{
+    if (!strcmp(opt.cpu, "help")) {
+        cpu_model_print_list(stdout);
+        exit(0);
+    }
+    if (strchr(opt.cpu, ','))
+        usage_error("-cpu %s: feature flags (+feature, feature=on) are not supported; give a model name "
+                    "(try -cpu help)", opt.cpu);
+    GError *err = NULL;
+    if (!cpu_model_find(opt.cpu, &err))
+        usage_error("-cpu %s: %s", opt.cpu, err->message);
+    g_free(cfg->cpu_model);
+    cfg->cpu_model = g_strdup(opt.cpu);
 }
 
 static bool parse_on_off(const char *v, bool *out)
@@ -692,6 +722,8 @@ static VmConfig *config_from_options(void)
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     parse_devices(cfg);
+    if (opt.cpu)
+        parse_cpu(cfg);
     if (opt.fda)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)

@@ -7,11 +7,81 @@
 
 G_DEFINE_QUARK(vireo-error-quark, vireo_error)
 
+static void backend_config_free(gpointer p);
+
 VmConfig *vm_config_new(void)
 {
     VmConfig *c = g_new0(VmConfig, 1);
     c->drives = g_ptr_array_new_with_free_func((GDestroyNotify)drive_config_free);
     c->debug_exit_port = 0xf4;
+    c->devices = g_ptr_array_new_with_free_func(g_free);
+    c->globals = g_ptr_array_new_with_free_func(g_free);
+    c->backends = g_ptr_array_new_with_free_func(backend_config_free);
+    return c;
+}
+
+static void backend_config_free(gpointer p)
+{
+    BackendConfig *b = p;
+    g_free(b->kind);
+    g_free(b->opts);
+    g_free(b);
+}
+
+void vm_config_add_backend(VmConfig *cfg, const char *kind, const char *opts)
+{
+    BackendConfig *b = g_new(BackendConfig, 1);
+    b->kind = g_strdup(kind);
+    b->opts = g_strdup(opts);
+    g_ptr_array_add(cfg->backends, b);
+}
+
+static void copy_strings(GPtrArray *to, const GPtrArray *from)
+{
+    for (guint i = 0; from && i < from->len; i++)
+        g_ptr_array_add(to, g_strdup(from->pdata[i]));
+}
+
+VmConfig *vm_config_copy(const VmConfig *cfg)
+{
+    VmConfig *c = g_new(VmConfig, 1);
+    *c = *cfg;
+    c->name = g_strdup(cfg->name);
+    c->machine = g_strdup(cfg->machine);
+    c->accel = g_strdup(cfg->accel);
+    c->cpu_model = g_strdup(cfg->cpu_model);
+    c->bios = g_strdup(cfg->bios);
+    c->kernel = g_strdup(cfg->kernel);
+    c->initrd = g_strdup(cfg->initrd);
+    c->append = g_strdup(cfg->append);
+    for (int i = 0; i < VM_MAX_SERIAL; i++)
+        c->serial[i] = g_strdup(cfg->serial[i]);
+    c->debugcon = g_strdup(cfg->debugcon);
+    c->display = g_strdup(cfg->display);
+    c->drives = g_ptr_array_new_with_free_func((GDestroyNotify)drive_config_free);
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *d = cfg->drives->pdata[i];
+        DriveConfig *n = drive_config_new();
+        *n = *d;
+        n->file = g_strdup(d->file);
+        n->format = g_strdup(d->format);
+        n->cache = g_strdup(d->cache);
+        g_ptr_array_add(c->drives, n);
+    }
+    c->boot_order = g_strdup(cfg->boot_order);
+    c->boot_once = g_strdup(cfg->boot_once);
+    c->qmp = g_strdup(cfg->qmp);
+    c->vga = g_strdup(cfg->vga);
+    c->vm_dir = g_strdup(cfg->vm_dir);
+    c->devices = g_ptr_array_new_with_free_func(g_free);
+    copy_strings(c->devices, cfg->devices);
+    c->globals = g_ptr_array_new_with_free_func(g_free);
+    copy_strings(c->globals, cfg->globals);
+    c->backends = g_ptr_array_new_with_free_func(backend_config_free);
+    for (guint i = 0; cfg->backends && i < cfg->backends->len; i++) {
+        const BackendConfig *b = cfg->backends->pdata[i];
+        vm_config_add_backend(c, b->kind, b->opts);
+    }
     return c;
 }
 
@@ -22,6 +92,7 @@ void vm_config_free(VmConfig *c)
     g_free(c->name);
     g_free(c->machine);
     g_free(c->accel);
+    g_free(c->cpu_model);
     g_free(c->bios);
     g_free(c->kernel);
     g_free(c->initrd);
@@ -36,6 +107,9 @@ void vm_config_free(VmConfig *c)
     g_free(c->qmp);
     g_free(c->vga);
     g_free(c->vm_dir);
+    g_ptr_array_free(c->devices, TRUE);
+    g_ptr_array_free(c->globals, TRUE);
+    g_ptr_array_free(c->backends, TRUE);
     g_free(c);
 }
 

@@ -34,12 +34,20 @@ typedef struct DriveConfig {
     bool force_share;   /* force-share=on (read-only): open even while another writes */
 } DriveConfig;
 
+/* A host back end of the VM (engine/backend.h): its kind ("netdev", "audiodev") and
+ * QEMU's option text ("user,id=net0"). */
+typedef struct BackendConfig {
+    char *kind;
+    char *opts;
+} BackendConfig;
+
 typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
     uint64_t ram_size;       /* bytes */
     unsigned smp;
     char *accel;             /* "kvm", "tcg", "interp" or a colon list tried in order */
+    char *cpu_model;         /* -cpu (cpu/cpu-model.h), NULL: max */
     char *bios;              /* NULL: SeaBIOS from the seabios package */
     char *kernel, *initrd, *append;
     char *serial[VM_MAX_SERIAL]; /* character device specs, NULL = no port */
@@ -59,11 +67,17 @@ typedef struct VmConfig {
     char *qmp;               /* control socket spec */
     char *vga;               /* "std", "none" */
     char *vm_dir;            /* a library VM's folder (savevm without a qcow2 disk), or NULL */
+    GPtrArray *devices;      /* char *: -device specs the board creates, "DRIVER[,PROP=VALUE...]" */
+    GPtrArray *globals;      /* char *: -global defaults, "DRIVER.PROP=VALUE" */
+    GPtrArray *backends;     /* BackendConfig *: -netdev, -audiodev, ... in order */
 } VmConfig;
 
 VmConfig *vm_config_new(void);
+/* A deep copy: a new field is copied here, in one place. */
+VmConfig *vm_config_copy(const VmConfig *cfg);
 void vm_config_free(VmConfig *cfg);
 DriveConfig *drive_config_new(void);
+void vm_config_add_backend(VmConfig *cfg, const char *kind, const char *opts);
 void drive_config_free(DriveConfig *d);
 
 /* Parses a size with an optional K/M/G/T suffix; bare numbers are MiB when

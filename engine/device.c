@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Device classes, instances and the VM's device list (see device.h). */
 #include "engine/device.h"
+#include "engine/backend.h"
 #include "engine/stream.h"
 #include "engine/vm-internal.h"
 
@@ -70,6 +71,7 @@ static const char *prop_type_name(DevicePropType t)
     case DEVICE_PROP_BOOL: return "bool";
     case DEVICE_PROP_STRING: return "str";
     case DEVICE_PROP_CHARDEV: return "str";
+    case DEVICE_PROP_BACKEND: return "str";
     }
     return "?";
 }
@@ -147,6 +149,7 @@ static bool check_value(const DeviceClass *dc, const DeviceProp *p, const char *
         break;
     case DEVICE_PROP_STRING:
     case DEVICE_PROP_CHARDEV:
+    case DEVICE_PROP_BACKEND:
         ok = *value != 0;
         break;
     }
@@ -156,16 +159,14 @@ static bool check_value(const DeviceClass *dc, const DeviceProp *p, const char *
     return ok;
 }
 
-GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GError **err)
+static void device_free(Device *dev);
+
+/* QEMU's key=value list: ",," is a comma inside a value. */
+static GPtrArray *split_opts(const char *opts)
 {
-    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    for (const DeviceProp *p = dc->props; p && p->name; p++)
-        if (p->default_value)
-            g_hash_table_insert(h, g_strdup(p->name), g_strdup(p->default_value));
-    if (!opts || !*opts)
-        return h;
-    /* QEMU's key=value list: ",," is a comma inside a value. */
     GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+    if (!opts || !*opts)
+        return parts;
     GString *cur = g_string_new(NULL);
     for (const char *c = opts; *c; c++) {
         if (*c == ',' && c[1] == ',') {
@@ -179,34 +180,201 @@ GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GEr
         }
     }
     g_ptr_array_add(parts, g_string_free(cur, FALSE));
+    return parts;
+}
+
+/* One "key[=value]" of a -device list: the property and its value as text. */
+static const DeviceProp *parse_one_opt(const DeviceClass *dc, const char *kv, char **key_out,
+                                       const char **value_out, GError **err)
+{
+    const char *eq = strchr(kv, '=');
+    char *key = eq ? g_strndup(kv, (gsize)(eq - kv)) : g_strdup(kv);
+    const DeviceProp *p = find_prop(dc, key);
+    if (!p) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%s: no property '%s' (try -device %s,help)", dc->name, key, dc->name);
+        g_free(key);
+        return NULL;
+    }
+    /* QEMU lets a bare boolean key mean key=on. */
+    const char *value = eq ? eq + 1 : (p->type == DEVICE_PROP_BOOL ? "on" : NULL);
+    if (!value) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: property '%s' needs a value (%s=...)",
+                    dc->name, key, key);
+        g_free(key);
+        return NULL;
+    }
+    if (!check_value(dc, p, value, err)) {
+        g_free(key);
+        return NULL;
+    }
+    *key_out = key;
+    *value_out = value;
+    return p;
+}
+
+GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GError **err)
+{
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (const DeviceProp *p = dc->props; p && p->name; p++)
+        if (p->default_value)
+            g_hash_table_insert(h, g_strdup(p->name), g_strdup(p->default_value));
+    g_autoptr(GPtrArray) parts = split_opts(opts);
     for (guint i = 0; i < parts->len; i++) {
         const char *kv = parts->pdata[i];
-        const char *eq = strchr(kv, '=');
-        g_autofree char *key = eq ? g_strndup(kv, (gsize)(eq - kv)) : g_strdup(kv);
-        const DeviceProp *p = find_prop(dc, key);
-        if (!p) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "%s: no property '%s' (try -device %s,help)", dc->name, key, dc->name);
-            goto fail;
+        if (g_str_has_prefix(kv, "id=")) {
+            g_hash_table_insert(h, g_strdup("id"), g_strdup(kv + 3));
+            continue;
         }
-        /* QEMU lets a bare boolean key mean key=on. */
-        const char *value = eq ? eq + 1 : (p->type == DEVICE_PROP_BOOL ? "on" : NULL);
-        if (!value) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: property '%s' needs a value (%s=...)",
-                        dc->name, key, key);
-            goto fail;
+        char *key;
+        const char *value;
+        if (!parse_one_opt(dc, kv, &key, &value, err)) {
+            g_hash_table_destroy(h);
+            return NULL;
         }
-        if (!check_value(dc, p, value, err))
-            goto fail;
-        g_hash_table_insert(h, g_strdup(key), g_strdup(value));
+        g_hash_table_insert(h, key, g_strdup(value));
     }
-    g_ptr_array_free(parts, TRUE);
     return h;
+}
 
-fail:
-    g_ptr_array_free(parts, TRUE);
-    g_hash_table_destroy(h);
-    return NULL;
+/* The driver of a spec and where its options start. */
+static const DeviceClass *spec_class(const char *spec, const char **opts, GError **err)
+{
+    size_t nlen = strcspn(spec, ",");
+    g_autofree char *name = g_strndup(spec, nlen);
+    const DeviceClass *dc = device_class_find(name);
+    if (!dc || !dc->user_creatable) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown device '%s' (try -device help)", name);
+        return NULL;
+    }
+    *opts = spec[nlen] ? spec + nlen + 1 : "";
+    return dc;
+}
+
+/* An id names the device's state section and QMP's references: keep it to QEMU's
+ * characters (a letter first, then letters, digits, '-', '.', '_'). */
+static bool check_id(const char *id, GError **err)
+{
+    bool ok = g_ascii_isalpha(id[0]);
+    for (const char *c = id; ok && *c; c++)
+        ok = g_ascii_isalnum(*c) || *c == '-' || *c == '.' || *c == '_';
+    if (!ok)
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "id '%s': start with a letter, then letters, digits, '-', '.' or '_'", id);
+    return ok;
+}
+
+bool device_spec_check(const char *spec, GError **err)
+{
+    const char *opts;
+    const DeviceClass *dc = spec_class(spec, &opts, err);
+    if (!dc)
+        return false;
+    g_autoptr(GHashTable) h = device_class_parse_opts(dc, opts, err);
+    if (!h)
+        return false;
+    const char *id = g_hash_table_lookup(h, "id");
+    return !id || check_id(id, err);
+}
+
+Device *device_create_from_spec(Vm *vm, const char *spec, GError **err)
+{
+    const char *opts;
+    const DeviceClass *dc = spec_class(spec, &opts, err);
+    if (!dc)
+        return NULL;
+    g_autoptr(GPtrArray) parts = split_opts(opts);
+    const char *id = NULL;
+    for (guint i = 0; i < parts->len; i++) {
+        const char *kv = parts->pdata[i];
+        if (g_str_has_prefix(kv, "id=")) {
+            id = kv + 3;
+            if (!check_id(id, err))
+                return NULL;
+        }
+    }
+    Device *dev = device_new(vm, dc->name, id, err);
+    if (!dev)
+        return NULL;
+    for (guint i = 0; i < parts->len; i++) {
+        const char *kv = parts->pdata[i];
+        if (g_str_has_prefix(kv, "id="))
+            continue;
+        g_autofree char *key = NULL;
+        const char *value;
+        if (!parse_one_opt(dc, kv, &key, &value, err) || !device_set_prop(dev, key, value, err)) {
+            device_free(dev);
+            return NULL;
+        }
+    }
+    return device_realize(dev, err) ? dev : NULL;
+}
+
+bool device_create_configured(Vm *vm, GError **err)
+{
+    for (guint i = 0; i < vm->cfg->devices->len; i++) {
+        const char *spec = vm->cfg->devices->pdata[i];
+        if (!device_create_from_spec(vm, spec, err)) {
+            g_prefix_error(err, "-device %s: ", spec);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "DRIVER.PROP=VALUE": the class, the property and the value. */
+static const DeviceProp *global_parse(const char *global, const DeviceClass **dc_out, const char **value,
+                                      GError **err)
+{
+    const char *dot = strchr(global, '.');
+    const char *eq = dot ? strchr(dot, '=') : NULL;
+    if (!dot || !eq) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "'%s': expected DRIVER.PROPERTY=VALUE", global);
+        return NULL;
+    }
+    g_autofree char *driver = g_strndup(global, (gsize)(dot - global));
+    g_autofree char *name = g_strndup(dot + 1, (gsize)(eq - dot - 1));
+    const DeviceClass *dc = device_class_find(driver);
+    if (!dc) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown device '%s' (try -device help)", driver);
+        return NULL;
+    }
+    const DeviceProp *p = find_prop(dc, name);
+    if (!p) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: no property '%s' (try -device %s,help)",
+                    dc->name, name, dc->name);
+        return NULL;
+    }
+    if (!check_value(dc, p, eq + 1, err))
+        return NULL;
+    *dc_out = dc;
+    *value = eq + 1;
+    return p;
+}
+
+bool device_global_check(const char *global, GError **err)
+{
+    const DeviceClass *dc;
+    const char *value;
+    return global_parse(global, &dc, &value, err) != NULL;
+}
+
+/* -global values replace a class's defaults for every instance, the board's own too. */
+static bool device_apply_globals(Device *dev, GError **err)
+{
+    GPtrArray *globals = dev->vm->cfg ? dev->vm->cfg->globals : NULL;
+    for (guint i = 0; globals && i < globals->len; i++) {
+        const DeviceClass *dc;
+        const char *value;
+        const DeviceProp *p = global_parse(globals->pdata[i], &dc, &value, err);
+        if (!p) {
+            g_prefix_error(err, "-global ");
+            return false;
+        }
+        if (dc == dev->klass && !device_set_prop(dev, p->name, value, err))
+            return false;
+    }
+    return true;
 }
 
 uint32_t device_opts_get_u32(const DeviceClass *dc, GHashTable *opts, const char *name)
@@ -269,6 +437,16 @@ bool device_set_prop(Device *dev, const char *name, const char *value, GError **
         *(Chardev **)field = c;
         break;
     }
+    case DEVICE_PROP_BACKEND: {
+        void *b = backend_find(dev->vm, p->backend, value);
+        if (!b) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s: no %s '%s' (add -%s ...,id=%s)",
+                        dc->name, p->backend, value, p->backend, value);
+            return false;
+        }
+        *(void **)field = b;
+        break;
+    }
     }
     return true;
 }
@@ -289,7 +467,8 @@ char *device_prop_value(Device *dev, const DeviceProp *p)
         return g_strdup(v ? v : "");
     }
     case DEVICE_PROP_CHARDEV:
-        return g_strdup(*(Chardev *const *)field ? "(set)" : "");
+    case DEVICE_PROP_BACKEND:
+        return g_strdup(*(void *const *)field ? "(set)" : "");
     }
     return g_strdup("?");
 }
@@ -366,11 +545,15 @@ Device *device_new(Vm *vm, const char *class_name, const char *id, GError **err)
         dev->id = g_strdup_printf("%s.%u", dc->name, n);
     }
     for (const DeviceProp *p = dc->props; p && p->name; p++) {
-        if (p->default_value && p->type != DEVICE_PROP_CHARDEV &&
+        if (p->default_value && p->type != DEVICE_PROP_CHARDEV && p->type != DEVICE_PROP_BACKEND &&
             !device_set_prop(dev, p->name, p->default_value, err)) {
             device_free(dev);
             return NULL;
         }
+    }
+    if (!device_apply_globals(dev, err)) {
+        device_free(dev);
+        return NULL;
     }
     return dev;
 }

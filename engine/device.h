@@ -55,6 +55,7 @@ typedef enum {
     DEVICE_PROP_BOOL,    /* bool: on/off, true/false, yes/no */
     DEVICE_PROP_STRING,  /* char *, owned by the device */
     DEVICE_PROP_CHARDEV, /* Chardev *: the id of a character device of the VM */
+    DEVICE_PROP_BACKEND, /* void *: the id of an opened back end of kind `backend` */
 } DevicePropType;
 
 typedef struct DeviceProp {
@@ -64,6 +65,7 @@ typedef struct DeviceProp {
     const char *description;
     const char *default_value; /* as text, or NULL: zero / no chardev */
     uint32_t min, max;        /* DEVICE_PROP_U32 (both 0: any value) */
+    const char *backend;      /* DEVICE_PROP_BACKEND: its kind (engine/backend.h) */
 } DeviceProp;
 
 struct DeviceClass {
@@ -112,12 +114,23 @@ void device_class_print_props(const DeviceClass *dc, FILE *out);
  * without creating anything: unknown keys and bad values are one-line errors. Returns
  * key -> value for every property, defaults filled in. */
 GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GError **err);
+/* A -device spec "DRIVER[,PROP=VALUE...][,id=ID]" checked without a VM: the class
+ * exists and is user-creatable, its properties and values are valid. */
+bool device_spec_check(const char *spec, GError **err);
+/* -global "DRIVER.PROP=VALUE" checked the same way. The VM's configuration carries the
+ * globals; device_new applies those of its class over the defaults. */
+bool device_global_check(const char *global, GError **err);
 /* The value of a property after parsing (or its default). */
 uint32_t device_opts_get_u32(const DeviceClass *dc, GHashTable *opts, const char *name);
 
 /* Lock held. id NULL names the device "<class>.<n>" (n counts that class in the VM). */
 Device *device_new(Vm *vm, const char *class_name, const char *id, GError **err);
 bool device_set_prop(Device *dev, const char *name, const char *value, GError **err);
+/* Creates and realizes the device a spec describes (lock held). */
+Device *device_create_from_spec(Vm *vm, const char *spec, GError **err);
+/* Every device of the VM's configuration (VmConfig.devices), in order: the board calls
+ * this once the buses those devices find through vm_find_bus exist. Lock held. */
+bool device_create_configured(Vm *vm, GError **err);
 /* On failure the device is freed. */
 bool device_realize(Device *dev, GError **err);
 Device *device_find(Vm *vm, const char *id);

@@ -61,6 +61,12 @@ void vm_kernel_irq_line(Vm *vm, unsigned gsi, int level);
 void vm_set_board(Vm *vm, void *board);
 void *vm_board(Vm *vm);
 
+/* Attachment points a board offers the devices created by name (-device): a device's
+ * realize finds its bus here. Each bus's header names its key and type: "pci.0" a
+ * PciBus (hw/pci/pci.h), "isa.0" an IsaBus (hw/isa/isa-bus.h). Lock held. */
+void vm_add_bus(Vm *vm, const char *name, void *bus);
+void *vm_find_bus(Vm *vm, const char *name);
+
 /* Character device opened for serial port N or the debug console, or NULL. */
 Chardev *vm_serial_chardev(Vm *vm, unsigned n);
 Chardev *vm_debugcon_chardev(Vm *vm);

@@ -87,6 +87,8 @@ char *qemu_command_line(const VmConfig *cfg)
         g_autofree char *base = g_strndup(*a, comma ? (gsize)(comma - *a) : strlen(*a));
         add(args, "-accel"), add(args, "%s%s", accel_name(base), comma ? comma : "");
     }
+    if (cfg->cpu_model)
+        add(args, "-cpu"), add(args, "%s", cfg->cpu_model);
     add(args, "-m"), add(args, "%" PRIu64 "M", cfg->ram_size >> 20);
     add(args, "-smp"), add(args, "%u", cfg->smp ? cfg->smp : 1);
     if (cfg->bios)
@@ -124,6 +126,16 @@ char *qemu_command_line(const VmConfig *cfg)
         add(args, "-debugcon"), add(args, "%s", cfg->debugcon);
     if (cfg->debug_exit)
         add(args, "-device"), add(args, "isa-debug-exit,iobase=0x%x", cfg->debug_exit_port);
+    /* Back ends (-netdev, -audiodev, ...), devices and globals are kept in QEMU's own
+     * spellings. */
+    for (guint i = 0; cfg->backends && i < cfg->backends->len; i++) {
+        const BackendConfig *b = cfg->backends->pdata[i];
+        add(args, "-%s", b->kind), add(args, "%s", b->opts);
+    }
+    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++)
+        add(args, "-device"), add(args, "%s", (const char *)cfg->devices->pdata[i]);
+    for (guint i = 0; cfg->globals && i < cfg->globals->len; i++)
+        add(args, "-global"), add(args, "%s", (const char *)cfg->globals->pdata[i]);
     for (guint i = 0; cfg->drives && i < cfg->drives->len; i++)
         add_drive(args, cfg, cfg->drives->pdata[i]);
     if (cfg->snapshot)

@@ -110,3 +110,8 @@ void vm_test_system_reset(Vm *vm)
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
 }
+
+void vm_test_add_global(Vm *vm, const char *global)
+{
+    g_ptr_array_add(vm->cfg->globals, g_strdup(global));
+}

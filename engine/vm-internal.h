@@ -72,6 +72,8 @@ struct Vm {
     guint next_listener_id;
 
     void *board;
+    GHashTable *buses; /* name -> attachment point (vm_add_bus) */
+    GPtrArray *backends; /* backend.c: the opened host back ends */
 
     Chardev *serial[VM_MAX_SERIAL];
     Chardev *debugcon;

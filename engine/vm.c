@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM object: creation from a configuration, lifecycle, reset and state reporting. */
+#include "engine/backend.h"
 #include "engine/vm-internal.h"
 
 #include <string.h>
@@ -126,42 +127,15 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     vm->state = VM_STATE_CREATED;
 
     /* Keep a private copy of the configuration. */
-    VmConfig *c = vm_config_new();
-    c->name = g_strdup(cfg->name ? cfg->name : "vireo");
-    c->machine = g_strdup(cfg->machine ? cfg->machine : "pc");
-    c->ram_size = cfg->ram_size ? cfg->ram_size : UINT64_C(128) << 20;
-    c->smp = cfg->smp ? cfg->smp : 1;
-    c->accel = g_strdup(cfg->accel);
-    c->bios = g_strdup(cfg->bios);
-    c->kernel = g_strdup(cfg->kernel);
-    c->initrd = g_strdup(cfg->initrd);
-    c->append = g_strdup(cfg->append);
-    for (int i = 0; i < VM_MAX_SERIAL; i++)
-        c->serial[i] = g_strdup(cfg->serial[i]);
-    c->debugcon = g_strdup(cfg->debugcon);
-    c->debug_exit = cfg->debug_exit;
-    c->debug_exit_port = cfg->debug_exit_port;
-    c->display = g_strdup(cfg->display);
-    c->nographic = cfg->nographic;
-    c->no_reboot = cfg->no_reboot;
-    c->no_shutdown = cfg->no_shutdown;
-    c->rtc_utc = cfg->rtc_utc;
-    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
-        const DriveConfig *d = cfg->drives->pdata[i];
-        DriveConfig *n = drive_config_new();
-        *n = *d;
-        n->file = g_strdup(d->file);
-        n->format = g_strdup(d->format);
-        n->cache = g_strdup(d->cache);
-        g_ptr_array_add(c->drives, n);
-    }
-    c->boot_order = g_strdup(cfg->boot_order);
-    c->boot_once = g_strdup(cfg->boot_once);
-    c->boot_menu = cfg->boot_menu;
-    c->snapshot = cfg->snapshot;
-    c->qmp = g_strdup(cfg->qmp);
-    c->vga = g_strdup(cfg->vga);
-    c->vm_dir = g_strdup(cfg->vm_dir);
+    VmConfig *c = vm_config_copy(cfg);
+    if (!c->name)
+        c->name = g_strdup("vireo");
+    if (!c->machine)
+        c->machine = g_strdup("pc");
+    if (!c->ram_size)
+        c->ram_size = UINT64_C(128) << 20;
+    if (!c->smp)
+        c->smp = 1;
     vm->cfg = c;
 
     if (c->smp > VM_CPUS_MAX) {
@@ -188,7 +162,7 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
         goto fail;
     if (vm->accel->vm_init && !vm->accel->vm_init(vm, accel_opts, err))
         goto fail;
-    if (!open_chardevs(vm, err))
+    if (!open_chardevs(vm, err) || !backend_open_configured(vm, err))
         goto fail;
 
     g_mutex_lock(&vm->lock);
@@ -219,6 +193,7 @@ void vm_free(Vm *vm)
      * (the speaker reads the PIT) until its own cleanup ran. */
     device_list_free(vm->devices);
     vm->devices = NULL;
+    backend_close_all(vm);
     if (vm->accel && vm->vcpu.cpu && vm->accel->vcpu_destroy)
         vm->accel->vcpu_destroy(&vm->vcpu);
     if (vm->accel && vm->accel_state && vm->accel->vm_destroy)
@@ -241,6 +216,8 @@ void vm_free(Vm *vm)
     g_ptr_array_free(vm->state_events, TRUE);
     g_array_free(vm->state_listeners, TRUE);
     vm_config_free(vm->cfg);
+    if (vm->buses)
+        g_hash_table_destroy(vm->buses);
     g_free(vm->error);
     g_mutex_clear(&vm->lock);
     g_cond_clear(&vm->run_cond);
@@ -438,6 +415,19 @@ void vm_unlock(Vm *vm) { g_mutex_unlock(&vm->lock); }
 GuestMemory *vm_mem(Vm *vm) { return vm->mem; }
 IoSpace *vm_io(Vm *vm) { return vm->io; }
 void vm_set_board(Vm *vm, void *board) { vm->board = board; }
+
+void vm_add_bus(Vm *vm, const char *name, void *bus)
+{
+    if (!vm->buses)
+        vm->buses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_assert(!g_hash_table_contains(vm->buses, name));
+    g_hash_table_insert(vm->buses, g_strdup(name), bus);
+}
+
+void *vm_find_bus(Vm *vm, const char *name)
+{
+    return vm->buses ? g_hash_table_lookup(vm->buses, name) : NULL;
+}
 void *vm_board(Vm *vm) { return vm->board; }
 
 Chardev *vm_serial_chardev(Vm *vm, unsigned n)

@@ -3,6 +3,9 @@
  * the key and the value, and says what would be accepted. */
 #include "engine/vmconf.h"
 #include "engine/regfile.h"
+#include "cpu/cpu-model.h"
+#include "engine/backend.h"
+#include "engine/device.h"
 
 #include <string.h>
 
@@ -20,7 +23,7 @@ static const VmconfDriveSlot drive_slots[] = {
 
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
-    "os-id", "os-name", "memory", "cpus", "machine", "accel", "firmware", "display",
+    "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
     "boot", "boot-menu", "kernel", "initrd", "append", "serial", "rtc", NULL,
 };
 
@@ -229,6 +232,14 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
         cfg->boot_order = g_strdup(boot);
     }
 
+    g_autofree char *model = get_value(p, g, "cpu-model");
+    if (model && *model) {
+        GError *model_err = NULL;
+        if (!cpu_model_find(model, &model_err))
+            return bad_reason(p, g, "cpu-model", model, model_err);
+        cfg->cpu_model = g_strdup(model);
+    }
+
     g_autofree char *menu = get_value(p, g, "boot-menu");
     if (menu) {
         GError *local = NULL;
@@ -301,6 +312,91 @@ static bool parse_drives_group(Parser *p, VmConfig *cfg)
     return true;
 }
 
+/* A key of [devices] or [backends] becomes the id: QEMU's id characters. */
+static bool check_id_key(Parser *p, const char *group, const char *key)
+{
+    bool ok = g_ascii_isalpha(key[0]);
+    for (const char *c = key; ok && *c; c++)
+        ok = g_ascii_isalnum(*c) || *c == '-' || *c == '.' || *c == '_';
+    if (!ok) {
+        g_autofree char *shown = config_shorten(key, CONFIG_QUOTE_MAX);
+        g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%s: [%s] %s: an id starts with a letter, then letters, digits, '-', '.' or '_'",
+                    p->file, group, shown);
+    }
+    return ok;
+}
+
+/* [backends] ID=KIND:OPTIONS, e.g. net0=netdev:user,hostfwd=tcp::2222-:22, in the order
+ * written (devices name them, so they come first). */
+static bool parse_backends_group(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_BACKENDS;
+    if (!g_key_file_has_group(p->kf, g))
+        return true;
+    if (!check_utf8(p, g))
+        return false;
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *v = get_value(p, g, *k);
+        if (!check_id_key(p, g, *k))
+            return false;
+        const char *colon = strchr(v, ':');
+        if (!colon || colon == v)
+            return bad_value(p, g, *k, v, "expected KIND:OPTIONS, e.g. netdev:user or audiodev:pa");
+        g_autofree char *kind = g_strndup(v, (gsize)(colon - v));
+        g_autofree char *opts = *(colon + 1) ? g_strdup_printf("%s,id=%s", colon + 1, *k)
+                                             : g_strdup_printf("id=%s", *k);
+        GError *why = NULL;
+        if (!backend_spec_check(kind, opts, &why))
+            return bad_reason(p, g, *k, v, why);
+        vm_config_add_backend(cfg, kind, opts);
+    }
+    return true;
+}
+
+/* [devices] ID=DRIVER[,PROP=VALUE...], as -device DRIVER,...,id=ID. */
+static bool parse_devices_group(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_DEVICES;
+    if (!g_key_file_has_group(p->kf, g))
+        return true;
+    if (!check_utf8(p, g))
+        return false;
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *v = get_value(p, g, *k);
+        if (!check_id_key(p, g, *k))
+            return false;
+        g_autofree char *spec = g_strdup_printf("%s,id=%s", v, *k);
+        GError *why = NULL;
+        if (!device_spec_check(spec, &why))
+            return bad_reason(p, g, *k, v, why);
+        g_ptr_array_add(cfg->devices, g_steal_pointer(&spec));
+    }
+    return true;
+}
+
+/* [global] DRIVER.PROP=VALUE, as -global. */
+static bool parse_global_group(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_GLOBAL;
+    if (!g_key_file_has_group(p->kf, g))
+        return true;
+    if (!check_utf8(p, g))
+        return false;
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *v = get_value(p, g, *k);
+        g_autofree char *global = g_strdup_printf("%s=%s", *k, v);
+        GError *why = NULL;
+        if (!device_global_check(global, &why))
+            return bad_reason(p, g, *k, v, why);
+        g_ptr_array_add(cfg->globals, g_steal_pointer(&global));
+    }
+    return true;
+}
+
 VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err)
 {
     g_autofree char *file = dir ? g_build_filename(dir, VMCONF_FILE, NULL) : g_strdup(VMCONF_FILE);
@@ -308,7 +404,8 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     g_autoptr(VmConfig) cfg = vm_config_new();
     cfg->name = g_strdup(name);
     cfg->vm_dir = g_strdup(dir);
-    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg))
+    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) || !parse_backends_group(&p, cfg) ||
+        !parse_devices_group(&p, cfg) || !parse_global_group(&p, cfg))
         return NULL;
     return g_steal_pointer(&cfg);
 }

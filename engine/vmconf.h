@@ -8,6 +8,7 @@
  *   os-name=FreeDOS 1.3
  *   memory=32M                 bare numbers are MiB
  *   cpus=1
+ *   cpu-model=pentium2         -cpu's names (default max)
  *   machine=pc
  *   accel=kvm:tcg
  *   firmware=seabios           or the path of a BIOS image
@@ -25,6 +26,16 @@
  *   cdrom=/isos/debian.iso     secondary master); fda fdb: floppy drives. An empty
  *   fda=                       cdrom or fda value is a drive with no medium.
  *
+ *
+ *   [backends]                 host back ends by id, as -netdev/-audiodev: ID=KIND:OPTIONS
+ *   net0=netdev:user,hostfwd=tcp::2222-:22
+ *
+ *   [devices]                  devices by id, as -device DRIVER,...,id=ID
+ *   nic0=e1000,netdev=net0
+ *
+ *   [global]                   property defaults, as -global
+ *   isa-serial.strict-out2=on
+ *
  * Other groups belong to front ends ([ui] for the GTK app) and are kept as they are. */
 #pragma once
 
@@ -36,6 +47,9 @@
 #define VMCONF_FILE "vm.conf"
 #define VMCONF_GROUP_VM "vm"
 #define VMCONF_GROUP_DRIVES "drives"
+#define VMCONF_GROUP_BACKENDS "backends"
+#define VMCONF_GROUP_DEVICES "devices"
+#define VMCONF_GROUP_GLOBAL "global"
 
 /* The drive keys of [drives], in the order front ends show them. */
 typedef struct VmconfDriveSlot {

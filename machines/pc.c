@@ -14,6 +14,7 @@
 #include "hw/char/serial.h"
 #include "hw/display/vga.h"
 #include "hw/dma/i8237.h"
+#include "hw/isa/isa-bus.h"
 #include "hw/firmware/fw_cfg.h"
 #include "hw/firmware/kernel-loader.h"
 #include "hw/input/i8042.h"
@@ -391,6 +392,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     vm_set_input_handler(vm, &pc_input_ops, b);
     port92_new(vm, &a20_port92);
     b->dma = i8237_new(vm);
+    isa_bus_new(vm, b->isa_irq, b->dma);
     if (!floppy_init(b, cfg, err))
         return false;
     port80_new(vm);
@@ -403,6 +405,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         debugexit_new(vm, cfg->debug_exit_port);
 
     b->pci = pci_bus_new(vm);
+    vm_add_bus(vm, "pci.0", b->pci);
     i440fx_new(vm, b->pci);
     piix3_new(vm, b->pci, b->isa_irq);
     b->ide = piix_ide_new(vm, b->pci, PCI_DEVFN(1, 1), b->isa_irq, cfg, err);
@@ -415,6 +418,10 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         if (!vga_pci_new(vm, b->pci, PCI_DEVFN(2, 0), rom, err))
             return false;
     }
+
+    /* -device: after the board's own, so they take the slots and ports left free. */
+    if (!device_create_configured(vm, err))
+        return false;
 
     b->fw = fw_cfg_new(vm, 0x510);
     fw_cfg_init_pc(b, cfg);

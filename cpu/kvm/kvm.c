@@ -3,6 +3,7 @@
  * port and MMIO exits go to the engine, interrupts come from the in-kernel irqchip or,
  * with kernel-irqchip=off, from the board's own PIC through KVM_INTERRUPT. */
 #include "cpu/cpu.h"
+#include "cpu/cpu-model.h"
 #include "cpu/kvm/kvm.h"
 #include "engine/log.h"
 #include "engine/config.h"
@@ -334,6 +335,42 @@ static void kvm_vm_destroy(Vm *vm)
 
 /* ---- vCPU ---- */
 
+/* Replaces the host's leaves with the model's basic and extended ones; a feature the
+ * host lacks stays off (KVM cannot offer it). Under KVM the host runs the instructions,
+ * so an older model changes what CPUID says, not which instructions exist. */
+static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bool apic)
+{
+    uint32_t host_edx = 0, host_ecx = 0, host_ext_edx = 0;
+    for (unsigned i = 0; i < cpuid->nent; i++) {
+        const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+        if (e->function == 1) {
+            host_edx = e->edx;
+            host_ecx = e->ecx;
+        } else if (e->function == 0x80000001u) {
+            host_ext_edx = e->edx;
+        }
+    }
+    static const uint32_t leaves[] = { 0, 1, 2, 0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
+                                       0x80000004u };
+    unsigned n = 0;
+    for (size_t k = 0; k < G_N_ELEMENTS(leaves); k++) {
+        uint32_t leaf = leaves[k];
+        if ((leaf == 2 && m->family < 6) || (leaf > 0x80000000u && leaf > m->max_ext_leaf))
+            continue;
+        uint32_t r[4];
+        cpu_model_cpuid(m, leaf, apic, false, r);
+        if (leaf == 1) {
+            r[2] &= host_ecx;
+            r[3] &= host_edx;
+        } else if (leaf == 0x80000001u) {
+            r[3] &= host_ext_edx;
+        }
+        cpuid->entries[n++] = (struct kvm_cpuid_entry2){ .function = leaf, .eax = r[0], .ebx = r[1],
+                                                         .ecx = r[2], .edx = r[3] };
+    }
+    cpuid->nent = n;
+}
+
 static bool kvm_vcpu_init(Vcpu *v, GError **err)
 {
     KvmVm *kv = vm_accel_state(v->vm);
@@ -352,11 +389,15 @@ static bool kvm_vcpu_init(Vcpu *v, GError **err)
         g_free(kc);
         return false;
     }
-    /* The guest sees what the host KVM supports. */
+    /* The guest sees what the host KVM supports (-cpu max or host), or a model's leaves
+     * with only the features the host also has. */
     int n = 256;
     struct kvm_cpuid2 *cpuid = g_malloc0(sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
     cpuid->nent = n;
     if (ioctl(kv->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
+        const char *name = vm_config(v->vm)->cpu_model;
+        if (name && strcmp(name, "max") && strcmp(name, "host"))
+            kvm_cpuid_from_model(cpuid, cpu_model_get(name), kv->irqchip);
         for (unsigned i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
             if (e->function == 1 && !kv->irqchip)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cpu/x86/x86.h"
+#include "cpu/cpu-model.h"
 #include "engine/log.h"
 
 #include <glib.h>
@@ -187,6 +188,8 @@ struct X86Cpu {
     uint32_t bios_sign_id;
     uint64_t pat;
     uint64_t misc_enable;      /* IA32_MISC_ENABLE */
+    const CpuModel *model;     /* -cpu: CPUID, and which instructions exist */
+    uint64_t features;         /* cpu_model_features(model) */
     X86Fpu fpu;
 
     /* Events. */
@@ -659,7 +662,18 @@ void x86_io_check(X86Cpu *c, uint16_t port, unsigned size);
  * unless IA32_MISC_ENABLE hides the XD feature; no long mode (LME, LMA). */
 X86_INLINE uint64_t x86_efer_valid(const X86Cpu *c)
 {
-    return X86_EFER_SCE | ((c->misc_enable & X86_MISC_ENABLE_XD_DISABLE) ? 0 : X86_EFER_NXE);
+    bool nx = (c->model->ext_edx & CPUID_EXT_NX) && !(c->misc_enable & X86_MISC_ENABLE_XD_DISABLE);
+    return X86_EFER_SCE | (nx ? X86_EFER_NXE : 0);
+}
+
+/* ---- CPU models (features.c) ---- */
+/* The CPUID features an instruction needs (cpu-model.h's one-word form; 0: every
+ * model has it). The block builder turns an instruction whose features the model
+ * lacks into #UD. */
+uint64_t x86_insn_features(const X86Insn *i);
+X86_INLINE bool x86_has(const X86Cpu *c, uint64_t features)
+{
+    return (c->features & features) == features;
 }
 
 /* ---- control registers (system.c) ---- */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The instruction decoder: prefixes, one- and two-byte opcodes, ModRM/SIB,
+/* The instruction decoder: prefixes, one-, two- and three-byte opcodes, ModRM/SIB,
  * displacements and immediates (SDM vol. 2, chapter 2 and appendix A). The result is
  * an X86Insn with its handler bound; the interpreter and the translator share it. */
 #include "cpu/x86/cpu-internal.h"
@@ -177,6 +177,13 @@ opcode:;
         NEED(1);
         op = 0x0f00 | b[p++];
         attr = two_byte[op & 0xff];
+        /* The three-byte maps 0F 38 and 0F 3A (opcodes 38xx and 3Axx here): every form
+         * has a ModRM byte, the 0F 3A ones an imm8 too. */
+        if (op == 0x0f38 || op == 0x0f3a) {
+            NEED(1);
+            attr = op == 0x0f3a ? A_M | A_I8 : A_M;
+            op = (uint16_t)((op & 0xff) << 8 | b[p++]);
+        }
     } else {
         attr = one_byte[op];
     }

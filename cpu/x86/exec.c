@@ -115,17 +115,28 @@ static inline unsigned block_hash(uint64_t phys, bool code32)
     return (unsigned)(h >> 7) & ((1u << HASH_BITS) - 1);
 }
 
+/* An instruction of a feature the CPU model lacks is #UD, as the decoder makes an
+ * invalid opcode. Decoded blocks stay valid: a CPU's model never changes. */
+static void gate_features(const X86Cpu *c, X86Insn *i)
+{
+    if (i->handler != x86_handle_ud && !x86_has(c, x86_insn_features(i))) {
+        i->handler = x86_handle_ud;
+        i->flags |= X86_INSN_END_BLOCK;
+    }
+}
+
 /* Decodes a run of instructions from one page. avail: bytes that may be fetched
  * (page end or CS limit). Returns the number decoded (0: the first instruction
  * needs bytes beyond avail). */
-static unsigned decode_run(const uint8_t *p, unsigned avail, bool code32, X86Insn *out, unsigned max,
-                           unsigned *bytes)
+static unsigned decode_run(const X86Cpu *c, const uint8_t *p, unsigned avail, bool code32, X86Insn *out,
+                           unsigned max, unsigned *bytes)
 {
     unsigned n = 0, off = 0;
     while (n < max) {
         X86DecodeResult r = x86_decode(p + off, avail - off, code32, &out[n]);
         if (r == X86_DECODE_MORE)
             break;
+        gate_features(c, &out[n]);
         off += out[n].len;
         n++;
         if ((out[n - 1].flags & X86_INSN_END_BLOCK) || r == X86_DECODE_TOO_LONG || off >= avail)
@@ -164,7 +175,7 @@ static X86Block *block_get(X86Cpu *c)
 
     if (phys >= (UINT64_C(1) << 32) || (c->run_flags & X86_RUN_NO_CACHE)) {
         unsigned bytes;
-        unsigned n = decode_run(host + page_off, avail, code32, cc->scratch_insn, BLOCK_MAX_INSNS, &bytes);
+        unsigned n = decode_run(c, host + page_off, avail, code32, cc->scratch_insn, BLOCK_MAX_INSNS, &bytes);
         if (n == 0)
             return NULL;
         cc->scratch.count = (uint16_t)n;
@@ -185,7 +196,7 @@ static X86Block *block_get(X86Cpu *c)
         x86_code_flush_all(c);
     X86Insn *insns = cc->pool + cc->pool_used;
     unsigned bytes;
-    unsigned n = decode_run(host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
+    unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
     if (n == 0)
         return NULL;
     if (!cc->code_mask[pfn]) {
@@ -280,8 +291,10 @@ static void decode_uncached(X86Cpu *c, X86Insn *out)
         fetch_bytes(c, lin, buf + have, chunk);
         have += chunk;
         X86DecodeResult r = x86_decode(buf, have, c->code32, out);
-        if (r != X86_DECODE_MORE)
+        if (r != X86_DECODE_MORE) {
+            gate_features(c, out);
             return;
+        }
         if (have >= 15) { /* cannot happen: 15 bytes always decode */
             x86_gp0(c);
         }

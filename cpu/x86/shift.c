@@ -256,6 +256,16 @@ static void bit_scan(X86Cpu *c, const X86Insn *i)
     x86_set_arith(c, 0, X86_FL_ZF);
 }
 
+/* POPCNT (F3 0F B8): ZF when the source is zero, the other arithmetic flags clear. */
+static void bit_count(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = x86_osize(i);
+    uint32_t v = x86_get_rm(c, i, size);
+    x86_set_reg(c, i->reg, size, (uint32_t)__builtin_popcount(v));
+    x86_set_arith(c, v ? 0 : X86_FL_ZF,
+                  X86_FL_OF | X86_FL_SF | X86_FL_ZF | X86_FL_AF | X86_FL_PF | X86_FL_CF);
+}
+
 X86Handler x86_bind_shift(X86Insn *i)
 {
     switch (i->opcode) {
@@ -277,6 +287,8 @@ X86Handler x86_bind_shift(X86Insn *i)
         return i->reg >= 4 ? bit_test : NULL;
     case 0x0fbc: case 0x0fbd:
         return bit_scan;
+    case 0x0fb8: /* without F3: JMPE of IA-64 processors, #UD here */
+        return (i->pfx & X86_PFX_REP) ? bit_count : NULL;
     }
     return NULL;
 }

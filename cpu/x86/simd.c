@@ -938,8 +938,113 @@ static void movnti(X86Cpu *c, const X86Insn *i)
     x86_write(c, i->seg, x86_ea(c, i), 4, c->regs[i->reg]);
 }
 
+/* ---- SSSE3 (0F 38 00-1E, 0F 3A 0F): the MMX form, or with 66 the XMM form ---- */
+
+/* Horizontal add/subtract of adjacent pairs: the destination's pairs fill the low half
+ * of the result, the source's the high half (SDM vol. 2, PHADDW). */
+static void ssse3_horizontal(XmmReg *d, const XmmReg *s, unsigned n, uint16_t op)
+{
+    XmmReg r = { 0 };
+    bool sub = op >= 0x3805, sat = (op & 3) == 3;
+    if ((op & 3) == 2) { /* PHADDD, PHSUBD */
+        unsigned half = n / 8;
+        for (unsigned k = 0; k < half; k++) {
+            r.d[k] = sub ? d->d[2 * k] - d->d[2 * k + 1] : d->d[2 * k] + d->d[2 * k + 1];
+            r.d[half + k] = sub ? s->d[2 * k] - s->d[2 * k + 1] : s->d[2 * k] + s->d[2 * k + 1];
+        }
+    } else {
+        unsigned half = n / 4;
+        for (unsigned k = 0; k < half; k++) {
+            for (unsigned side = 0; side < 2; side++) {
+                const XmmReg *v = side ? s : d;
+                int a = (int16_t)v->w[2 * k], b = (int16_t)v->w[2 * k + 1];
+                int x = sub ? a - b : a + b;
+                r.w[side * half + k] = (uint16_t)(sat ? sat_s16(x) : x);
+            }
+        }
+    }
+    *d = r;
+}
+
+static void ssse3(X86Cpu *c, const X86Insn *i)
+{
+    unsigned n = begin_int(c, i);
+    XmmReg d, s, r = { 0 };
+    if (n == 8)
+        rm_mm(c, i, &s);
+    else
+        rm_vec(c, i, &s, n, true);
+    reg_vec(c, i->reg, &d, n);
+    switch (i->opcode) {
+    case 0x3800: /* PSHUFB: a set bit 7 zeroes the byte, else the low bits index */
+        for (unsigned k = 0; k < n; k++)
+            r.b[k] = (s.b[k] & 0x80) ? 0 : d.b[s.b[k] & (n - 1)];
+        break;
+    case 0x3801: case 0x3802: case 0x3803: case 0x3805: case 0x3806: case 0x3807:
+        ssse3_horizontal(&d, &s, n, i->opcode);
+        r = d;
+        break;
+    case 0x3804: /* PMADDUBSW: unsigned bytes of the destination times signed of the source */
+        for (unsigned k = 0; k < n / 2; k++)
+            r.w[k] = (uint16_t)sat_s16(d.b[2 * k] * (int8_t)s.b[2 * k] + d.b[2 * k + 1] * (int8_t)s.b[2 * k + 1]);
+        break;
+    case 0x3808:
+        for (unsigned k = 0; k < n; k++)
+            r.b[k] = (int8_t)s.b[k] < 0 ? (uint8_t)-d.b[k] : s.b[k] ? d.b[k] : 0;
+        break;
+    case 0x3809:
+        for (unsigned k = 0; k < n / 2; k++)
+            r.w[k] = (int16_t)s.w[k] < 0 ? (uint16_t)-d.w[k] : s.w[k] ? d.w[k] : 0;
+        break;
+    case 0x380a:
+        for (unsigned k = 0; k < n / 4; k++)
+            r.d[k] = (int32_t)s.d[k] < 0 ? (uint32_t)-d.d[k] : s.d[k] ? d.d[k] : 0;
+        break;
+    case 0x380b: /* PMULHRSW: the product's bits 30:15, rounded */
+        for (unsigned k = 0; k < n / 2; k++)
+            r.w[k] = (uint16_t)((((int32_t)(int16_t)d.w[k] * (int16_t)s.w[k] >> 14) + 1) >> 1);
+        break;
+    case 0x381c:
+        for (unsigned k = 0; k < n; k++)
+            r.b[k] = (int8_t)s.b[k] < 0 ? (uint8_t)-s.b[k] : s.b[k];
+        break;
+    case 0x381d:
+        for (unsigned k = 0; k < n / 2; k++)
+            r.w[k] = (int16_t)s.w[k] < 0 ? (uint16_t)-s.w[k] : s.w[k];
+        break;
+    case 0x381e:
+        for (unsigned k = 0; k < n / 4; k++)
+            r.d[k] = (int32_t)s.d[k] < 0 ? (uint32_t)-s.d[k] : s.d[k];
+        break;
+    case 0x3a0f: { /* PALIGNR: destination:source shifted right by imm8 bytes */
+        uint8_t cat[32] = { 0 };
+        memcpy(cat, s.b, n);
+        memcpy(cat + n, d.b, n);
+        unsigned sh = i->imm & 0xff;
+        for (unsigned k = 0; k < n; k++)
+            r.b[k] = sh + k < 2 * n ? cat[sh + k] : 0;
+        break;
+    }
+    }
+    set_reg_vec(c, i->reg, &r, n);
+}
+
+static X86Handler bind_ssse3(const X86Insn *i)
+{
+    unsigned p = simd_prefix(i);
+    if (p != P_NONE && p != P_66)
+        return NULL;
+    switch (i->opcode) {
+    case 0x3800 ... 0x380b: case 0x381c ... 0x381e: case 0x3a0f:
+        return ssse3;
+    }
+    return NULL;
+}
+
 X86Handler x86_bind_simd(X86Insn *i)
 {
+    if ((i->opcode & 0xfd00) == 0x3800)
+        return bind_ssse3(i);
     uint16_t op = i->opcode;
     if (op < 0x0f10 || op > 0x0fff)
         return NULL;

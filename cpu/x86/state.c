@@ -4,6 +4,7 @@
  * fields the fast paths read (CPL, TLB selection, segment access bits). */
 #include "cpu/x86/cpu-internal.h"
 #include "engine/timer.h"
+#include "engine/vm.h"
 
 #include <pthread.h>
 
@@ -136,6 +137,8 @@ X86Cpu *x86_cpu_new(Vcpu *v)
         c->tlb_sup[k] = c->tlb_user[k] = c->tlb_none[k];
     }
     c->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, write-combining */
+    c->model = cpu_model_get(v->vm ? vm_config(v->vm)->cpu_model : NULL);
+    c->features = cpu_model_features(c->model);
     c->listener.map_changed = map_changed;
     c->listener.code_written = code_written;
     c->listener.opaque = c;

@@ -6,18 +6,26 @@
 #include "cpu/x86/cpu-internal.h"
 #include "engine/timer.h"
 
-/* CPUID.1:EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP, MTRR, PGE, CMOV, CLFSH, MMX, FXSR, SSE,
- * SSE2; no VME, DE or MCE (not implemented). APIC (bit 9) only when the board gave the
- * CPU a local APIC. */
-#define CPUID1_EDX ((1u << 0) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | \
-                    (1u << 12) | (1u << 13) | (1u << 15) | (1u << 19) | (1u << 23) | \
-                    (1u << 24) | (1u << 25) | (1u << 26))
-#define CPUID1_EDX_APIC (1u << 9)
-#define CPUID_EXT_NX (1u << 20)
 #define MSR_APIC_BASE 0x1b
 #define MSR_MISC_ENABLE 0x1a0
-#define CR4_SUPPORTED (X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | \
-                       X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
+
+/* The CR4 bits of the model's features; the others are reserved (#GP on a write). */
+static uint32_t cr4_valid(const X86Cpu *c)
+{
+    static const struct {
+        uint32_t bit;
+        uint64_t feature;
+    } bits[] = {
+        { X86_CR4_TSD, CPUID_TSC }, { X86_CR4_PSE, CPUID_PSE }, { X86_CR4_PAE, CPUID_PAE },
+        { X86_CR4_PGE, CPUID_PGE }, { X86_CR4_PCE, CPUID_CMOV /* the P6's RDPMC */ },
+        { X86_CR4_OSFXSR, CPUID_FXSR }, { X86_CR4_OSXMMEXCPT, CPUID_SSE },
+    };
+    uint32_t v = 0;
+    for (size_t k = 0; k < G_N_ELEMENTS(bits); k++)
+        if (x86_has(c, bits[k].feature))
+            v |= bits[k].bit;
+    return v;
+}
 
 static void need_cpl0(X86Cpu *c)
 {
@@ -73,7 +81,7 @@ void x86_write_cr3(X86Cpu *c, uint32_t v)
 
 void x86_write_cr4(X86Cpu *c, uint32_t v)
 {
-    if (v & ~CR4_SUPPORTED)
+    if (v & ~cr4_valid(c))
         x86_gp0(c);
     if (c->paging && (v & X86_CR4_PAE) && !(c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3))
         x86_gp0(c);
@@ -274,63 +282,16 @@ static void cache_op(X86Cpu *c, const X86Insn *i)
 
 /* ---- CPUID ---- */
 
-static void put_str(uint32_t *r, const char *s)
-{
-    memcpy(r, s, 4);
-}
-
 static void cpuid(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
-    uint32_t leaf = c->regs[R_EAX];
-    uint32_t a = 0, b = 0, cc = 0, d = 0;
-    if ((leaf > 2 && leaf < 0x80000000u) || leaf > 0x80000004u)
-        leaf = 2; /* above the maximum: the highest basic leaf (SDM vol. 2, CPUID) */
-    switch (leaf) {
-    case 0:
-        a = 2;
-        put_str(&b, "Genu");
-        put_str(&d, "ineI");
-        put_str(&cc, "ntel");
-        break;
-    case 1:
-        a = 0x652;
-        b = 8u << 8; /* CLFLUSH line size: 8 quadwords */
-        cc = 1u << 0; /* SSE3 (no MONITOR/MWAIT) */
-        d = CPUID1_EDX;
-        /* EBX[31:24], the initial APIC ID, is 0: the only CPU. */
-        if (vcpu_has_apic(c->v))
-            d |= CPUID1_EDX_APIC;
-        break;
-    case 2:
-        /* Cache and TLB descriptors of a Pentium II (512 KiB L2). */
-        a = 0x03020101u;
-        d = 0x0c040843u;
-        break;
-    case 0x80000000u:
-        a = 0x80000004u;
-        break;
-    case 0x80000001u:
-        /* Bit 11, "SYSCALL/SYSRET available in 64-bit mode", stays 0: no long mode
-         * (SDM vol. 2, CPUID). NX goes away with IA32_MISC_ENABLE's XD bit disable. */
-        if (!(c->misc_enable & X86_MISC_ENABLE_XD_DISABLE))
-            d = CPUID_EXT_NX;
-        break;
-    default: {
-        static const char brand[48] = "Vireo P6-class CPU (interpreter)";
-        uint32_t w[4];
-        memcpy(w, brand + (leaf - 0x80000002u) * 16, 16);
-        a = w[0];
-        b = w[1];
-        cc = w[2];
-        d = w[3];
-        break;
-    }
-    }
-    c->regs[R_EAX] = a;
-    c->regs[R_EBX] = b;
-    c->regs[R_ECX] = cc;
-    c->regs[R_EDX] = d;
+    uint32_t r[4];
+    cpu_model_cpuid(c->model, c->regs[R_EAX], vcpu_has_apic(c->v),
+                    c->misc_enable & X86_MISC_ENABLE_XD_DISABLE, r);
+    c->regs[R_EAX] = r[0];
+    c->regs[R_EBX] = r[1];
+    c->regs[R_ECX] = r[2];
+    c->regs[R_EDX] = r[3];
 }
 
 /* ---- MSRs ---- */
@@ -466,11 +427,36 @@ bool x86_msr_set(X86Cpu *c, uint32_t msr, uint64_t v)
     return msr_write(c, msr, v);
 }
 
+/* Whether the CPU model has an MSR at all: the SYSENTER, MTRR and EFER registers come
+ * with their features, and the P6's model-specific ones with the P6 (a Pentium has a
+ * different set, of which the TSC is the one kept). The state save and load of every
+ * model uses the same list, so this gates the guest's RDMSR/WRMSR only. */
+static bool msr_in_model(const X86Cpu *c, uint32_t msr)
+{
+    switch (msr) {
+    case 0x10:
+        return true;
+    case 0x174 ... 0x176:
+        return x86_has(c, CPUID_SEP);
+    case 0xfe: case 0x200 ... 0x2ff:
+        return x86_has(c, CPUID_MTRR);
+    case 0xc0000080u:
+        return c->model->ext_edx & CPUID_EXT_NX;
+    default:
+        return c->model->family >= 6;
+    }
+}
+
 static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
 {
     if (c->vm86 || (c->pe && c->cpl != 0))
         x86_gp0(c);
     uint32_t msr = c->regs[R_ECX];
+    if (!msr_in_model(c, msr)) {
+        VLOG(LOG_UNIMP, "%s 0x%x: not in CPU model %s (#GP)", i->opcode == 0x0f32 ? "rdmsr" : "wrmsr", msr,
+             c->model->name);
+        x86_gp0(c);
+    }
     if (i->opcode == 0x0f32) {
         uint64_t v;
         if (!msr_read(c, msr, &v)) {

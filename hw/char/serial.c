@@ -2,8 +2,11 @@
 /* A 16550A UART after the National Semiconductor PC16550D datasheet. Transmission is
  * immediate (no baud-rate delay); reception, the FIFOs, the character timeout, the
  * interrupt priorities and the line and modem status behave as the datasheet says.
- * On the PC the interrupt output reaches the PIC only while MCR OUT2 is set. */
+ * On an IBM PC's serial card the interrupt output reaches the PIC only while MCR OUT2
+ * is set; QEMU ignores OUT2, and guests written on QEMU rely on that, so the gate is the
+ * property "strict-out2" (off by default, as QEMU). */
 #include "hw/char/serial.h"
+#include "hw/isa/isa-bus.h"
 
 #include <string.h>
 
@@ -57,9 +60,12 @@
 struct SerialState {
     Device dev;
     uint32_t iobase;  /* property */
+    uint32_t isa_irq; /* property: the ISA line, for a port created by name */
     Chardev *chr;     /* property */
+    bool strict_out2; /* property */
     Vm *vm;
-    IrqLine irq;      /* wired by the board */
+    IrqLine irq;      /* wired by the board, or ISA IRQ isa_irq */
+    bool wired;       /* serial_new set irq */
     VTimer *timeout_timer;
 
     uint8_t ier, lcr, mcr, scr, fcr;
@@ -122,8 +128,9 @@ static uint8_t serial_iir_id(const SerialState *s)
 static void serial_update_irq(SerialState *s)
 {
     /* The PC's COM ports gate the UART's INTRPT with OUT2; in loopback the OUT2 pin is
-     * forced inactive. */
-    bool level = serial_iir_id(s) != IIR_NONE && (s->mcr & MCR_OUT2) && !(s->mcr & MCR_LOOP);
+     * forced inactive (PC16550D, MCR bit 4). */
+    bool gate = !s->strict_out2 || ((s->mcr & MCR_OUT2) && !(s->mcr & MCR_LOOP));
+    bool level = serial_iir_id(s) != IIR_NONE && gate;
     if (level != s->irq_level) {
         s->irq_level = level;
         irq_set(&s->irq, level);
@@ -423,6 +430,12 @@ static bool serial_realize(Device *dev, GError **err)
 {
     SerialState *s = (SerialState *)dev;
     s->vm = dev->vm;
+    if (!s->wired) {
+        IsaBus *bus = isa_bus_find(s->vm, err);
+        if (!bus || !isa_bus_check_ports(s->vm, s->iobase, 8, err))
+            return false;
+        s->irq = *isa_bus_irq(bus, s->isa_irq);
+    }
     s->timeout_timer = vtimer_new(s->vm, serial_timeout_cb, s);
     io_add(vm_io(s->vm), dev->id, (uint16_t)s->iobase, 8, &serial_ops, s);
     if (s->chr)
@@ -507,7 +520,10 @@ static const VmStateDesc serial_vmsd = {
 
 static const DeviceProp serial_props[] = {
     { "iobase", DEVICE_PROP_U32, offsetof(SerialState, iobase), "I/O port base", "0x3f8", 0, 0xfff8 },
+    { "irq", DEVICE_PROP_U32, offsetof(SerialState, isa_irq), "ISA IRQ line", "4", 0, 15 },
     { "chardev", DEVICE_PROP_CHARDEV, offsetof(SerialState, chr), "ID of a chardev to use as a backend" },
+    { "strict-out2", DEVICE_PROP_BOOL, offsetof(SerialState, strict_out2),
+      "on: the IRQ reaches the PIC only while MCR OUT2 is set, as on an IBM PC (off: as QEMU)", "off" },
     { NULL },
 };
 
@@ -515,6 +531,7 @@ static const DeviceClass serial_class = {
     .name = "isa-serial",
     .description = "16550A UART with FIFOs",
     .instance_size = sizeof(SerialState),
+    .user_creatable = true,
     .props = serial_props,
     .vmsd = &serial_vmsd,
     .realize = serial_realize,
@@ -534,6 +551,7 @@ SerialState *serial_new(Vm *vm, uint16_t base, const IrqLine *irq, Chardev *chr)
     g_assert(s);
     s->iobase = base;
     s->chr = chr;
+    s->wired = true;
     if (irq)
         s->irq = *irq;
     if (!device_realize(DEVICE(s), NULL))

@@ -3,6 +3,8 @@
  * Each write to a BAR or the command register remaps the device's regions. */
 #include "hw/pci/pci.h"
 
+#include <stdlib.h>
+
 #include <string.h>
 
 #define PCI_MAX_PIRQ 8
@@ -39,6 +41,49 @@ PciBus *pci_bus_new(Vm *vm)
     bus->vm = vm;
     vm_add_cleanup(vm, bus_cleanup, bus);
     return bus;
+}
+
+PciBus *pci_root_bus(Vm *vm, GError **err)
+{
+    PciBus *bus = vm_find_bus(vm, "pci.0");
+    if (!bus)
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "this machine has no PCI bus");
+    return bus;
+}
+
+bool pci_bus_pick_devfn(PciBus *bus, const char *addr, int *devfn, GError **err)
+{
+    if (!addr || !*addr) {
+        for (int slot = 3; slot < 32; slot++) {
+            if (!bus->devices[PCI_DEVFN(slot, 0)]) {
+                *devfn = PCI_DEVFN(slot, 0);
+                return true;
+            }
+        }
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "no free slot on pci.0");
+        return false;
+    }
+    char *end;
+    unsigned long slot = strtoul(addr, &end, 16), fn = 0;
+    bool ok = end != addr && slot < 32;
+    if (ok && *end == '.') {
+        const char *f = end + 1;
+        fn = strtoul(f, &end, 16);
+        ok = end != f && fn < 8;
+    }
+    if (!ok || *end) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "addr '%s': expected SLOT[.FUNCTION] in hex, slot below 0x20, function below 8", addr);
+        return false;
+    }
+    int d = PCI_DEVFN((int)slot, (int)fn);
+    if (bus->devices[d]) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "addr %02lx.%lx is taken by %s", slot, fn,
+                    bus->devices[d]->name);
+        return false;
+    }
+    *devfn = d;
+    return true;
 }
 
 PciDevice *pci_bus_find(PciBus *bus, int devfn)

@@ -88,7 +88,11 @@ struct PciDevice {
 typedef int (*PciMapIrqFn)(void *opaque, int devfn, int pin); /* pin 0-3 = INTA-INTD */
 typedef void (*PciSetPirqFn)(void *opaque, int pirq, int level);
 
+/* The board creates bus 0 and registers it as "pci.0" (vm_add_bus). It lives until the
+ * VM's cleanups run, before devices unrealize: an unrealize must not call the bus. */
 PciBus *pci_bus_new(Vm *vm);
+/* The VM's bus 0; NULL with err set on a board without PCI. */
+PciBus *pci_root_bus(Vm *vm, GError **err);
 /* Registers 0xCF8 (address) and 0xCFC-0xCFF (data). */
 void pci_bus_register_host_ports(PciBus *bus);
 void pci_bus_set_irq_router(PciBus *bus, PciMapIrqFn map, PciSetPirqFn set, void *opaque, int npirq);
@@ -101,6 +105,13 @@ PciDevice *pci_device_new(PciBus *bus, int devfn, const char *name, uint16_t ven
  * free it, and no reset handler is registered (the owner's reset calls pci_device_reset). */
 void pci_device_init(PciDevice *d, PciBus *bus, int devfn, const char *name, uint16_t vendor,
                      uint16_t device, uint32_t class_code, uint8_t revision);
+/* For a device created by name: its "addr" property, QEMU's "SLOT[.FN]" in hex (NULL or
+ * "": the first free slot from 3 up, after the board's own), gives a devfn not in use. */
+bool pci_bus_pick_devfn(PciBus *bus, const char *addr, int *devfn, GError **err);
+/* The "addr" property every PCI device class offers, for its DeviceProp table. */
+#define PCI_DEVICE_PROP_ADDR(State, field)                                                     \
+    { "addr", DEVICE_PROP_STRING, offsetof(State, field),                                     \
+      "slot[.function] on pci.0, in hex (default: the first free slot)", NULL, 0, 0 }
 /* Power-on state of the generic header: decoding off, BARs cleared, INTx line 0. */
 void pci_device_reset(PciDevice *d);
 /* Multi-function device: sets bit 7 of the header type. */

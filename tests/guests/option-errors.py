@@ -79,6 +79,16 @@ def main():
             (["-smp", "2", "-S"], 2, r"^vireo-run: -smp 2: the processor count must be 1"),
             (["-boot", "acdn", "-S"], 2, r"^vireo-run: -boot acdn: a boot order is 1 to 3 of a \(floppy\)"),
             (["-boot", "order=cc", "-S"], 2, r"-boot order=cc: 'c' appears twice in the boot order"),
+            # Devices created by name: checked before the VM exists, or by the board.
+            (["-device", "isa-serial,bogus=1", "-S"], 2,
+             r"^vireo-run: -device isa-serial,bogus=1: isa-serial: no property 'bogus'"),
+            (["-device", "isa-serial,irq=16", "-S"], 2, r"property 'irq' must be a number from 0x0 to 0xf"),
+            (["-device", "isa-serial,id=9x", "-S"], 2, r"id '9x': start with a letter"),
+            (["-serial", "null", "-device", "isa-serial", "-S"], 2,
+             r"^vireo-run: -device isa-serial: isa-serial.1: port 0x3f8 is taken by serial@0x3f8$"),
+            (["-global", "isa-serial.strict-out2=maybe", "-S"], 2,
+             r"^vireo-run: -global isa-serial.strict-out2=maybe: .*cannot be 'maybe'"),
+            (["-global", "isa-serial", "-S"], 2, r"expected DRIVER.PROPERTY=VALUE"),
         ]
         for args, status, rx in cases:
             code, err, secs = run(vireo, args)

@@ -143,6 +143,8 @@ static const struct {
     { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
+    { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
+    { "[vm]\ncpu-model=qemu64\n", { "[vm] cpu-model=qemu64", "needs long mode", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
     { "[vm]\ndisplay=cirrus\n", { "display=cirrus", "std or none", NULL } },
     { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },
@@ -161,7 +163,32 @@ static const struct {
     { "[vm]\nmemory=64M\xff\n", { "[vm] memory=64M\uFFFD", "not valid UTF-8", NULL } },
     { "[vm]\nos-name=Fr\xe9" "eDOS\n", { "[vm] os-name=Fr", "not valid UTF-8", NULL } },
     { "[vm]\nk\xe9y=1\n", { "[vm] k\uFFFDy", "key name is not valid UTF-8", NULL } },
+    /* Devices, back ends and globals: the registries' words, with the file and key. */
+    { "[vm]\n[devices]\ncom2=isa-serial,speed=9600\n",
+      { "[devices] com2=isa-serial,speed=9600", "no property 'speed'", NULL } },
+    { "[vm]\n[devices]\nx=no-such-card\n", { "[devices] x=no-such-card", "unknown device", NULL } },
+    { "[vm]\n[devices]\n2nd=isa-serial\n", { "[devices] 2nd", "an id starts with a letter", NULL } },
+    { "[vm]\n[backends]\nn0=user\n", { "[backends] n0=user", "expected KIND:OPTIONS", NULL } },
+    { "[vm]\n[backends]\nn0=teleport:x\n", { "[backends] n0=teleport:x", "no teleport back ends", NULL } },
+    { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
+      { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
+
+/* [devices] and [global] become -device and -global specs, ids from the keys. */
+static void test_devices(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\n[devices]\ncom2=isa-serial,iobase=0x2f8,irq=3\n"
+                                          "[global]\nisa-serial.strict-out2=on\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->devices->len, ==, 1);
+    g_assert_cmpstr(c->devices->pdata[0], ==, "isa-serial,iobase=0x2f8,irq=3,id=com2");
+    g_assert_cmpuint(c->globals->len, ==, 1);
+    g_autoptr(VmConfig) m = parse_text(f, "[vm]\ncpu-model=pentium\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(m->cpu_model, ==, "pentium");
+    g_assert_cmpstr(c->globals->pdata[0], ==, "isa-serial.strict-out2=on");
+}
 
 static void test_bad_values(Fixture *f, gconstpointer data)
 {
@@ -365,6 +392,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
+    g_test_add("/vmconf/devices", Fixture, NULL, fixture_setup, test_devices, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);

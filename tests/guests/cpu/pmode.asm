@@ -303,7 +303,7 @@ back32:
     UD_TEST db 0x8e, 0xc8              ; MOV CS, AX
     UD_TEST db 0x0f, 0x20, 0xc8        ; MOV EAX, CR1
     UD_TEST db 0x0f, 0x0b
-    UD_TEST db 0x0f, 0x38, 0x00, 0xc0  ; three-byte map: not on a P6
+    UD_TEST db 0x0f, 0x38, 0x0c, 0xc0  ; a 0F 38 slot with only a VEX form
     UD_TEST db 0x0f, 0xc7, 0xc8        ; CMPXCHG8B with a register
     UD_TEST db 0x0f, 0xaa              ; RSM outside SMM
     PRINTLN32 "pmode: segmentation checks passed"

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The CPU models (see cpu-model.h). */
+#include "cpu/cpu-model.h"
+#include "engine/config.h"
+
+#include <string.h>
+
+#define P5_FEATURES (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_MMX)
+/* No PAT: the MSR is kept, but page attributes are not modelled, so CPUID does not
+ * offer them (QEMU's P6 models do). */
+#define P6_FEATURES (P5_FEATURES | CPUID_PAE | CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_CMOV | CPUID_FXSR)
+
+static const CpuModel models[] = {
+    { "486", "Intel 486 (FPU; no TSC, MSRs, CMPXCHG8B or MMX)", "GenuineIntel",
+      4, 8, 0, CPUID_FPU | CPUID_PSE, 0, 0, 0, NULL },
+    { "pentium", "Intel Pentium with MMX (TSC, CMPXCHG8B, no CMOV)", "GenuineIntel",
+      5, 4, 3, P5_FEATURES, 0, 0, 0, NULL },
+    { "pentium2", "Intel Pentium II (P6: CMOV, PAE, SYSENTER, FXSAVE, MMX)", "GenuineIntel",
+      6, 5, 2, P6_FEATURES, 0, 0, 0, NULL },
+    { "pentium3", "Intel Pentium III (Pentium II with SSE)", "GenuineIntel",
+      6, 7, 3, P6_FEATURES | CPUID_SSE, 0, 0, 0, NULL },
+    { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
+      6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
+      "QEMU Virtual CPU version 2.5+" },
+    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, POPCNT, CLFLUSH, NX",
+      "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_POPCNT,
+      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)" },
+};
+
+/* Known to QEMU users, refused with the reason rather than as unknown names. */
+static const struct {
+    const char *name, *why;
+} later_models[] = {
+    { "core2duo", "needs long mode (x86-64), which this CPU does not run yet" },
+    { "qemu64", "needs long mode (x86-64), which this CPU does not run yet" },
+    { "kvm64", "needs long mode (x86-64), which this CPU does not run yet" },
+};
+
+const CpuModel *cpu_model_find(const char *name, GError **err)
+{
+    if (!strcmp(name, "host"))
+        name = "max";
+    for (size_t i = 0; i < G_N_ELEMENTS(models); i++)
+        if (!strcmp(models[i].name, name))
+            return &models[i];
+    for (size_t i = 0; i < G_N_ELEMENTS(later_models); i++) {
+        if (!strcmp(later_models[i].name, name)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "CPU model '%s' %s", name,
+                        later_models[i].why);
+            return NULL;
+        }
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown CPU model '%s' (try -cpu help)", name);
+    return NULL;
+}
+
+const CpuModel *cpu_model_get(const char *name)
+{
+    const CpuModel *m = name ? cpu_model_find(name, NULL) : NULL;
+    return m ? m : &models[G_N_ELEMENTS(models) - 1];
+}
+
+void cpu_model_print_list(FILE *out)
+{
+    fprintf(out, "Available CPUs (-cpu NAME):\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(models); i++)
+        fprintf(out, "  %-10s %s\n", models[i].name, models[i].description);
+    fprintf(out, "  %-10s %s\n", "host", "the same as max");
+    for (size_t i = 0; i < G_N_ELEMENTS(later_models); i++)
+        fprintf(out, "  %-10s (not yet: %s)\n", later_models[i].name, later_models[i].why);
+}
+
+uint64_t cpu_model_features(const CpuModel *m)
+{
+    return m->edx | CPU_FEATURE_ECX(m->ecx);
+}
+
+static uint32_t str4(const char *s)
+{
+    uint32_t v;
+    memcpy(&v, s, 4);
+    return v;
+}
+
+void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabled, uint32_t out[4])
+{
+    uint32_t a = 0, b = 0, c = 0, d = 0;
+    /* Above the maximum the processor answers the highest basic leaf (SDM vol. 2, CPUID). */
+    uint32_t max_basic = m->family >= 6 ? 2 : 1; /* leaf 2 came with the P6 */
+    bool ext = leaf >= 0x80000000u;
+    if ((!ext && leaf > max_basic) || (ext && (!m->max_ext_leaf || leaf > m->max_ext_leaf)))
+        leaf = max_basic;
+    switch (leaf) {
+    case 0:
+        a = max_basic;
+        b = str4(m->vendor);
+        d = str4(m->vendor + 4);
+        c = str4(m->vendor + 8);
+        break;
+    case 1:
+        a = (uint32_t)m->family << 8 | (uint32_t)m->model << 4 | m->stepping;
+        /* CLFLUSH line size in quadwords; EBX[31:24], the initial APIC ID, is 0. */
+        if (m->edx & CPUID_CLFSH)
+            b = 8u << 8;
+        c = m->ecx;
+        d = m->edx | (apic ? CPUID_APIC : 0);
+        break;
+    case 2:
+        /* Cache and TLB descriptors of a Pentium II (512 KiB L2). */
+        a = 0x03020101u;
+        d = 0x0c040843u;
+        break;
+    case 0x80000000u:
+        a = m->max_ext_leaf;
+        break;
+    case 0x80000001u:
+        d = nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
+        break;
+    default: {
+        char brand[48] = { 0 };
+        if (m->brand)
+            strncpy(brand, m->brand, sizeof(brand) - 1);
+        uint32_t w[4];
+        memcpy(w, brand + (leaf - 0x80000002u) * 16, 16);
+        a = w[0];
+        b = w[1];
+        c = w[2];
+        d = w[3];
+        break;
+    }
+    }
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    out[3] = d;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* CPU models for -cpu: what CPUID says (vendor, family/model/stepping, feature bits) and,
+ * for the interpreter and the translator, which instructions exist (an absent feature's
+ * instructions raise #UD, SDM vol. 2, "CPUID"). QEMU's names; the feature sets are
+ * QEMU's for the model minus what Vireo does not implement (VME, DE, MCE, MCA, PSE-36,
+ * PAT).
+ * Under KVM the host executes the instructions: only CPUID follows the model. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* CPUID.1:EDX */
+enum {
+    CPUID_FPU = 1u << 0,
+    CPUID_PSE = 1u << 3,
+    CPUID_TSC = 1u << 4,
+    CPUID_MSR = 1u << 5,
+    CPUID_PAE = 1u << 6,
+    CPUID_CX8 = 1u << 8,
+    CPUID_APIC = 1u << 9,
+    CPUID_SEP = 1u << 11,
+    CPUID_MTRR = 1u << 12,
+    CPUID_PGE = 1u << 13,
+    CPUID_CMOV = 1u << 15,
+    CPUID_PAT = 1u << 16,
+    CPUID_CLFSH = 1u << 19,
+    CPUID_MMX = 1u << 23,
+    CPUID_FXSR = 1u << 24,
+    CPUID_SSE = 1u << 25,
+    CPUID_SSE2 = 1u << 26,
+};
+/* CPUID.1:ECX */
+enum {
+    CPUID_ECX_SSE3 = 1u << 0,
+    CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_POPCNT = 1u << 23,
+};
+/* CPUID.80000001h:EDX */
+enum {
+    CPUID_EXT_NX = 1u << 20,
+};
+
+/* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */
+#define CPU_FEATURE_ECX(bit) ((uint64_t)(bit) << 32)
+
+typedef struct CpuModel {
+    const char *name;
+    const char *description;
+    const char *vendor;          /* 12 characters */
+    uint8_t family, model, stepping;
+    uint32_t edx, ecx;           /* CPUID.1; APIC is added when the board gives one */
+    uint32_t ext_edx;            /* CPUID.80000001h */
+    uint32_t max_ext_leaf;       /* 0: no extended leaves */
+    const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
+} CpuModel;
+
+/* The model a name means ("host" is "max", as with QEMU's TCG); NULL with err set
+ * for an unknown one, naming -cpu help. */
+const CpuModel *cpu_model_find(const char *name, GError **err);
+/* NULL name: the default (max). */
+const CpuModel *cpu_model_get(const char *name);
+/* What -cpu help prints. */
+void cpu_model_print_list(FILE *out);
+
+/* The model's features as one word (see CPU_FEATURE_ECX). */
+uint64_t cpu_model_features(const CpuModel *m);
+/* CPUID leaf/subleaf as this model answers it; apic: the CPU has a local APIC;
+ * nx_disabled: IA32_MISC_ENABLE's XD disable bit hides NX. */
+void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabled, uint32_t out[4]);
