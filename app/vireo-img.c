@@ -177,10 +177,24 @@ static bool output_json(const char *arg)
     usage_error("--output must be human or json, not '%s'", arg);
 }
 
+/* A format vireo-img reads: raw and qcow2, and read-only the formats of other products. */
 static void check_format_name(const char *fmt)
 {
-    if (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
-        usage_error("unknown format '%s' (vireo-img handles raw and qcow2)", fmt);
+    static const char *const known[] = { "raw", "qcow2", "vmdk", "vdi", "vpc", "vhd", "vhdx" };
+    for (size_t i = 0; fmt && i < G_N_ELEMENTS(known); i++)
+        if (!strcmp(fmt, known[i]))
+            return;
+    if (fmt)
+        usage_error("unknown format '%s' (vireo-img reads raw, qcow2, vmdk, vdi, vpc and vhdx)",
+                    fmt);
+}
+
+/* A format vireo-img writes. */
+static void check_output_format(const char *fmt)
+{
+    check_format_name(fmt);
+    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+        usage_error("vireo-img reads %s images but writes only raw and qcow2", fmt);
 }
 
 /* Applies one -o list ("cluster_size=64k,preallocation=metadata") to create options. */
@@ -278,7 +292,7 @@ static int cmd_create(int argc, char **argv)
     int ch;
     while ((ch = getopt_long(argc, argv, ":f:b:F:o:uqh", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'f': check_format_name(optarg); c.format = optarg; break;
+        case 'f': check_output_format(optarg); c.format = optarg; break;
         case 'b': c.backing_file = optarg; break;
         case 'F': check_format_name(optarg); c.backing_format = optarg; break;
         case 'o': apply_create_options(&c, optarg, true); break;
@@ -300,6 +314,27 @@ static int cmd_create(int argc, char **argv)
     }
     if (c.backing_format && !c.backing_file)
         usage_error("-F needs -b");
+    /* As qemu-img: the size is known (given, or the backing file's) before "Formatting". */
+    if (!c.size_given && (!c.backing_file || c.unsafe_backing)) {
+        fprintf(stderr, "vireo-img: %s: Image creation needs a size parameter\n", filename);
+        return 1;
+    }
+    if (!c.size_given) {
+        char *path = block_resolve_backing_path(filename, c.backing_file);
+        BlockOpenOptions bo = { .read_only = true, .format = c.backing_format };
+        GError *err = NULL;
+        BlockImage *b = block_open(path, &bo, &err);
+        g_free(path);
+        if (!b) {
+            fprintf(stderr, "vireo-img: %s: Could not open backing image: %s\n", filename,
+                    err->message);
+            g_error_free(err);
+            return 1;
+        }
+        c.size = block_size(b);
+        c.size_given = true;
+        block_close(b, NULL);
+    }
     if (!quiet) {
         GString *line = g_string_new(NULL);
         g_string_append_printf(line, "Formatting '%s', fmt=%s", filename, c.format);
@@ -558,7 +593,7 @@ static void print_check_human(const char *filename, const Qcow2CheckResult *r)
         printf("Image end offset: %" PRIu64 "\n", r->image_end_offset);
 }
 
-static void print_check_json(const char *filename, const Qcow2CheckResult *r)
+static void print_check_json(const char *filename, const char *format, const Qcow2CheckResult *r)
 {
     GString *out = g_string_new(NULL);
     JsonObj j;
@@ -583,7 +618,7 @@ static void print_check_json(const char *filename, const Qcow2CheckResult *r)
     if (r->compressed_clusters)
         json_int(&j, "compressed-clusters", r->compressed_clusters);
     json_str(&j, "filename", filename);
-    json_str(&j, "format", "qcow2");
+    json_str(&j, "format", format);
     json_end(&j);
     printf("%s\n", out->str);
     g_string_free(out, TRUE);
@@ -632,14 +667,23 @@ static int cmd_check(int argc, char **argv)
     BlockImage *img = block_open(filename, &o, &err);
     if (!img)
         return fail(err);
-    if (strcmp(block_format_name(img), "qcow2")) {
-        fprintf(stderr, "vireo-img: This image format does not support checks\n");
-        block_close(img, NULL);
-        return 63;
-    }
-    Qcow2CheckResult r;
+    Qcow2CheckResult r = { 0 };
     bool silent = quiet || json;
-    if (!qcow2_check(img, mode, &r, report_to_stderr, &silent, &err)) {
+    const char *img_format = block_format_name(img); /* a driver's static name */
+    if (strcmp(img_format, "qcow2")) {
+        /* Formats with tables but no refcounts: entries inside the file, none shared. */
+        BlockCheckResult t;
+        if (!block_check_tables(img, &t, report_to_stderr, &silent, &err)) {
+            bool unsupported = g_error_matches(err, BLOCK_ERROR, BLOCK_ERROR_UNSUPPORTED);
+            fprintf(stderr, "vireo-img: %s%s\n", unsupported ? "" : "Check failed: ", err->message);
+            g_error_free(err);
+            block_close(img, NULL);
+            return unsupported ? 63 : 1;
+        }
+        r.corruptions = t.corruptions;
+        r.total_clusters = t.total_clusters;
+        r.allocated_clusters = t.allocated_clusters;
+    } else if (!qcow2_check(img, mode, &r, report_to_stderr, &silent, &err)) {
         block_close(img, NULL);
         fprintf(stderr, "vireo-img: Check failed: %s\n", err->message);
         g_error_free(err);
@@ -665,7 +709,7 @@ static int cmd_check(int argc, char **argv)
     if (!block_close(img, &err))
         return fail(err);
     if (json)
-        print_check_json(filename, &r);
+        print_check_json(filename, img_format, &r);
     else if (!quiet)
         print_check_human(filename, &r);
     if (r.check_errors)
@@ -689,7 +733,7 @@ static int cmd_convert(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, ":f:O:B:F:o:S:t:T:cpqnU", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); c.src_format = optarg; break;
-        case 'O': check_format_name(optarg); c.target.format = optarg; break;
+        case 'O': check_output_format(optarg); c.target.format = optarg; break;
         case 'B': c.target.backing_file = optarg; break;
         case 'F': check_format_name(optarg); c.target.backing_format = optarg; break;
         case 'o': apply_create_options(&c.target, optarg, false); break;
@@ -1078,7 +1122,7 @@ static int cmd_measure(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, ":f:O:o:U", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f': check_format_name(optarg); format = optarg; break;
-        case 'O': check_format_name(optarg); t.format = optarg; break;
+        case 'O': check_output_format(optarg); t.format = optarg; break;
         case 'o': apply_create_options(&t, optarg, false); break;
         case 'U': force_share = true; break;
         case OPT_OUTPUT: json = output_json(optarg); break;

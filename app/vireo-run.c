@@ -4,8 +4,11 @@
 #include "cpu/cpu-model.h"
 #include "engine/gdbstub.h"
 #include "engine/library.h"
+#include "engine/library-transfer.h"
 #include "engine/log.h"
 #include "engine/machine.h"
+#include "engine/monitor.h"
+#include "engine/qemu-cmdline.h"
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
 #include "engine/vm.h"
@@ -55,6 +58,13 @@ typedef struct Options {
     char *cdrom;
     char **drives;
     gboolean snapshot;
+    gboolean enable_kvm;
+    char *rtc;
+    char *keymap;
+    char *monitor;
+    gboolean print_qemu;
+    char *import;
+    char *export_libvirt;
 } Options;
 
 static Options opt;
@@ -85,11 +95,11 @@ static GOptionEntry entries[] = {
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
     { "hdd", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[3], "IDE disk image, secondary slave (index 3)", "FILE" },
     { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt.cdrom, "CD-ROM image (ISO) in the secondary master drive (index 2)", "FILE" },
-    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2,readonly=on|off,index=N,snapshot=on|off,cache=MODE,file.locking=on|off|auto,force-share=on|off", "OPTS" },
+    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2|vmdk|vdi|vpc|vhdx,readonly=on|off,index=N,snapshot=on|off,cache=MODE,file.locking=on|off|auto,force-share=on|off", "OPTS" },
     { "snapshot", 0, 0, G_OPTION_ARG_NONE, &opt.snapshot, "Write to temporary overlays thrown away at exit: images stay unchanged", NULL },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
-    { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M raw or qcow2)", "FILE" },
+    { "fda", 0, 0, G_OPTION_ARG_FILENAME, &opt.fda, "Floppy image for drive A: (160K to 2.88M; raw, qcow2, or vmdk/vdi/vpc/vhdx read-only)", "FILE" },
     { "fdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.fdb, "Floppy image for drive B:", "FILE" },
     { "boot", 0, 0, G_OPTION_ARG_STRING, &opt.boot, "Boot order: a floppy, c hard disk, d CD-ROM, n network (order=ca, once=a, menu=on, or legacy -boot c)", "[order=]DRIVES[,once=DRIVES][,menu=on|off]" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &opt.name, "Name of the VM", "NAME" },
@@ -98,6 +108,13 @@ static GOptionEntry entries[] = {
     { "s", 0, 0, G_OPTION_ARG_NONE, &opt.gdb_default, "Shorthand for -gdb tcp::1234", NULL },
     { "gdb", 0, 0, G_OPTION_ARG_STRING, &opt.gdb, "gdb stub: tcp::PORT (this machine only) or tcp:HOST:PORT", "DEV" },
     { "loadvm", 0, 0, G_OPTION_ARG_STRING, &opt.loadvm, "Start from the internal snapshot NAME (savevm)", "NAME" },
+    { "enable-kvm", 0, 0, G_OPTION_ARG_NONE, &opt.enable_kvm, "Same as -accel kvm", NULL },
+    { "rtc", 0, 0, G_OPTION_ARG_STRING, &opt.rtc, "Real-time clock start: base=localtime (default) or base=utc", "base=utc|localtime" },
+    { "k", 0, 0, G_OPTION_ARG_STRING, &opt.keymap, "Keyboard layout name (QEMU's: de, en-us, fr, ...); accepted, not needed: keys are sent by position", "LANG" },
+    { "monitor", 0, 0, G_OPTION_ARG_STRING, &opt.monitor, "Human monitor: stdio (a (qemu) prompt on this terminal) or none", "DEV" },
+    { "print-qemu-command", 0, 0, G_OPTION_ARG_NONE, &opt.print_qemu, "Print the qemu-system-i386 command line that runs this VM as Vireo would, and exit", NULL },
+    { "import", 0, 0, G_OPTION_ARG_FILENAME, &opt.import, "Make a library VM from a libvirt domain XML, an .ovf or an .ova (-name NAME renames it), and exit", "FILE" },
+    { "export-libvirt", 0, 0, G_OPTION_ARG_FILENAME, &opt.export_libvirt, "Write the library VM (--vm NAME) as a libvirt domain XML with qcow2 disks into DIR, and exit", "DIR" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -364,8 +381,13 @@ static DriveConfig *parse_drive(const char *spec)
             else
                 usage_error("-drive %s: media=%s (use disk or cdrom)", spec, v);
         } else if (!strcmp(key, "format")) {
-            if (strcmp(v, "raw") && strcmp(v, "qcow2"))
-                usage_error("-drive %s: format=%s is not supported (use raw or qcow2)", spec, v);
+            static const char *const formats[] = { "raw", "qcow2", "vmdk", "vdi", "vpc", "vhdx" };
+            bool known = false;
+            for (size_t k = 0; k < G_N_ELEMENTS(formats); k++)
+                known |= !strcmp(v, formats[k]);
+            if (!known)
+                usage_error("-drive %s: format=%s is not supported (use raw or qcow2; vmdk, vdi, "
+                            "vpc and vhdx read-only or with snapshot=on)", spec, v);
             g_free(d->format);
             d->format = g_strdup(v);
         } else if (!strcmp(key, "readonly")) {
@@ -561,6 +583,44 @@ static void parse_boot(VmConfig *cfg)
     }
 }
 
+/* -rtc base=utc|localtime[,clock=host][,driftfix=none|slew]: the keys QEMU users pass.
+ * The clock always follows the host (clock=host); slew is QEMU's lost-tick catch-up,
+ * which the RTC does not need (its updates are computed from virtual time). */
+static void parse_rtc(VmConfig *cfg)
+{
+    if (!opt.rtc)
+        return;
+    g_auto(GStrv) parts = g_strsplit(opt.rtc, ",", -1);
+    for (char **p = parts; *p; p++) {
+        if (!strcmp(*p, "base=utc"))
+            cfg->rtc_utc = true;
+        else if (!strcmp(*p, "base=localtime"))
+            cfg->rtc_utc = false;
+        else if (strcmp(*p, "clock=host") && strcmp(*p, "driftfix=none") &&
+                 strcmp(*p, "driftfix=slew"))
+            usage_error("-rtc %s: '%s' is not supported (base=utc or base=localtime; "
+                        "clock=host; driftfix=none or slew)", opt.rtc, *p);
+    }
+}
+
+/* -k: QEMU's keymap names. QEMU needs them only where raw key positions are unknown
+ * (VNC, curses); Vireo's windows send each key by its position on the keyboard, so the
+ * guest's own layout setting decides the character, whatever -k says. */
+static void check_keymap(void)
+{
+    static const char *const names[] = {
+        "ar", "bepo", "cz", "da", "de", "de-ch", "en-gb", "en-us", "es", "et", "fi", "fo",
+        "fr", "fr-be", "fr-ca", "fr-ch", "hr", "hu", "is", "it", "ja", "lt", "lv", "mk",
+        "nl", "no", "pl", "pt", "pt-br", "ru", "sl", "sv", "th", "tr",
+    };
+    if (!opt.keymap)
+        return;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+        if (!strcmp(opt.keymap, names[i]))
+            return;
+    usage_error("-k %s: unknown keyboard layout (QEMU's names: de, en-us, fr, ...)", opt.keymap);
+}
+
 static void add_floppy(VmConfig *cfg, const char *file, int index)
 {
     DriveConfig *d = drive_config_new();
@@ -571,8 +631,36 @@ static void add_floppy(VmConfig *cfg, const char *file, int index)
     g_ptr_array_add(cfg->drives, d);
 }
 
+static bool spec_is_stdio(const char *spec)
+{
+    return spec && (!strcmp(spec, "stdio") || !strcmp(spec, "mon:stdio"));
+}
+
+/* -monitor stdio needs the terminal to itself (QEMU refuses two users of stdio too). */
+static void check_monitor(const VmConfig *cfg)
+{
+    if (!opt.monitor || !strcmp(opt.monitor, "none"))
+        return;
+    if (strcmp(opt.monitor, "stdio"))
+        usage_error("-monitor %s: use stdio or none (the control socket is -qmp)", opt.monitor);
+    for (unsigned i = 0; i < VM_MAX_SERIAL; i++)
+        if (spec_is_stdio(cfg->serial[i]))
+            usage_error("-monitor stdio: the terminal is already serial port %u's "
+                        "(-nographic or -serial stdio); give the serial port -serial file:PATH "
+                        "or null", i + 1);
+    if (spec_is_stdio(cfg->debugcon))
+        usage_error("-monitor stdio: the terminal is already the debug console's");
+}
+
 static VmConfig *config_from_options(void)
 {
+    if (opt.enable_kvm) {
+        if (opt.accel && strcmp(opt.accel, "kvm") && !g_str_has_prefix(opt.accel, "kvm,"))
+            usage_error("-enable-kvm and -accel %s ask for different CPU back ends", opt.accel);
+        if (!opt.accel)
+            opt.accel = g_strdup("kvm");
+    }
+    check_keymap();
     VmConfig *cfg = config_from_library();
     if (cfg) {
         override_string(&cfg->name, opt.name);
@@ -647,6 +735,8 @@ static VmConfig *config_from_options(void)
         add_floppy(cfg, opt.fdb, 1);
     parse_drives(cfg);
     parse_boot(cfg);
+    parse_rtc(cfg);
+    check_monitor(cfg);
     return cfg;
 }
 
@@ -710,6 +800,38 @@ static void on_quit_key(void *data)
     g_main_loop_quit(rs->loop);
 }
 
+/* --import and --export-libvirt: library work, no VM runs. */
+static int transfer(void)
+{
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    if (opt.import && opt.export_libvirt)
+        usage_error("--import and --export-libvirt: one at a time");
+    if (opt.import) {
+        g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *name = vm_library_import(root, opt.import, opt.name, notes, &err);
+        if (!name) {
+            fprintf(stderr, "vireo-run: --import: %s\n", err->message);
+            g_error_free(err);
+            return 1;
+        }
+        for (guint i = 0; i < notes->len; i++)
+            printf("note: %s\n", (const char *)notes->pdata[i]);
+        printf("Imported '%s' into the library (run it with vireo-run --vm '%s')\n", name, name);
+        return 0;
+    }
+    if (!opt.vm)
+        usage_error("--export-libvirt needs --vm NAME (the library VM to export)");
+    g_autofree char *xml = vm_library_export_libvirt(root, opt.vm, opt.export_libvirt, &err);
+    if (!xml) {
+        fprintf(stderr, "vireo-run: --export-libvirt: %s\n", err->message);
+        g_error_free(err);
+        return 1;
+    }
+    printf("%s\n", xml);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -755,10 +877,17 @@ int main(int argc, char **argv)
     if (opt.log_file && !vlog_set_file(opt.log_file, &err))
         usage_error("%s", err->message);
 
+    if (opt.import || opt.export_libvirt)
+        return transfer();
     g_autoptr(VmConfig) cfg = config_from_options();
     const char *gdb_spec = opt.gdb ? opt.gdb : opt.gdb_default ? "tcp::1234" : NULL;
     if (gdb_spec && !opt.accel)
         keep_debuggable_accels(cfg);
+    if (opt.print_qemu) {
+        g_autofree char *line = qemu_command_line(cfg);
+        printf("%s\n", line);
+        return 0;
+    }
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
@@ -800,6 +929,9 @@ int main(int argc, char **argv)
         }
         gdb_server_set_quit_handler(gdb, on_quit_request, &rs);
     }
+    MonitorStdio *monitor = NULL;
+    if (opt.monitor && !strcmp(opt.monitor, "stdio"))
+        monitor = monitor_stdio_new(vm, on_quit_request, &rs);
 #ifdef HAVE_SDL2
     SdlDisplay *sdl = NULL;
     if (!strcmp(cfg->display, "sdl")) {
@@ -847,6 +979,7 @@ int main(int argc, char **argv)
     sdl_display_free(sdl);
 #endif
     gdb_server_free(gdb);
+    monitor_stdio_free(monitor);
     qmp_server_free(qmp);
     vm_free(vm);
     chardev_restore_terminal();

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The block layer: one interface for every disk image format (raw, qcow2).
+/* The block layer: one interface for every disk image format (raw, qcow2; vmdk, vdi, vpc and
+ * vhdx read-only, for importing disks of other products).
  *
  * Synchronous calls serve tools (vireo-img) and run on the caller's thread.
  * Asynchronous requests (block_aio_*) are served by a small shared thread pool; their
@@ -45,7 +46,7 @@ bool block_cache_mode_parse(const char *name, BlockCacheMode *mode);
 
 typedef struct BlockOpenOptions {
     bool read_only;
-    const char *format;         /* "raw", "qcow2"; NULL probes the file */
+    const char *format;         /* "raw", "qcow2", "vmdk", ...; NULL probes the file */
     /* Overrides the backing file named in the image; "" opens it without one. */
     const char *backing_file;
     const char *backing_format; /* format of backing_file; NULL probes */
@@ -143,12 +144,30 @@ typedef struct BlockImageInfo {
 
 bool block_get_info(BlockImage *img, BlockImageInfo *info, GError **err);
 
+/* What block_check_tables finds in an image of a format with tables but no refcounts
+ * (vmdk, vdi, vpc, vhdx). */
+typedef struct BlockCheckResult {
+    uint64_t corruptions;           /* table entries outside the file or overlapping others */
+    uint64_t total_clusters;        /* the format's blocks (grains) of the virtual disk */
+    uint64_t allocated_clusters;
+} BlockCheckResult;
+
+/* Receives one line per problem found. */
+typedef void (*BlockCheckReportFn)(void *opaque, const char *line);
+
+/* Checks the tables of img's format; fails with BLOCK_ERROR_UNSUPPORTED for a format
+ * that has none to check (raw) or its own check (qcow2: qcow2_check). */
+bool block_check_tables(BlockImage *img, BlockCheckResult *res, BlockCheckReportFn report,
+                        void *opaque, GError **err);
+
 /* Resolves a backing file name the way QEMU does: relative names are relative to the
  * directory of the image that names them. */
 char *block_resolve_backing_path(const char *image_filename, const char *backing_name);
 
-/* Guesses the format of a file from its first bytes: "qcow2" or "raw". Files that carry
- * the magic of a format Vireo cannot read give BLOCK_ERROR_UNSUPPORTED. */
+/* Guesses the format of a file from its first bytes: "qcow2", "vmdk", "vdi", "vpc" (a
+ * dynamic VHD; a fixed one has its footer at the end only and probes as raw, as in QEMU),
+ * "vhdx" or "raw". Files that carry the magic of a format Vireo cannot read give
+ * BLOCK_ERROR_UNSUPPORTED. vmdk, vdi, vpc and vhdx open read-only only. */
 bool block_probe_format(const char *filename, const char **format, GError **err);
 
 /* Asynchronous requests ---------------------------------------------------------------*/

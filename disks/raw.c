@@ -23,23 +23,33 @@ static bool raw_pread(BlockImage *img, uint64_t offset, void *buf, size_t len, G
     return host_file_pread_zero_fill(img->file, offset, buf, len, err);
 }
 
-/* A probed raw image whose first sector starts to look like another format would be
- * opened as that format next time, backing file and all: QEMU refuses such writes too. */
-static bool raw_write_changes_probe(const void *buf, size_t len)
+/* A probed raw image whose first sector comes to look like another format would be
+ * opened as that format next time: a vmdk descriptor naming a host file as its extent
+ * would hand that file to the guest (QEMU's CVE-2008-2004). Such writes are refused, as
+ * QEMU refuses them. The sector as it would be after the write is probed, so a write
+ * of part of it cannot complete a magic either. */
+static bool raw_write_changes_probe(BlockImage *img, uint64_t offset, const void *buf,
+                                    size_t len, bool *changes, GError **err)
 {
-    static const char *const magics[] = { "QFI\xfb", "KDMV", "conectix", "vhdxfile" };
-    for (size_t i = 0; i < G_N_ELEMENTS(magics); i++) {
-        size_t mlen = strlen(magics[i]);
-        if (len >= mlen && memcmp(buf, magics[i], mlen) == 0)
-            return true;
-    }
-    return false;
+    *changes = false;
+    if (!img->probed_raw || offset >= BLOCK_PROBE_BYTES)
+        return true;
+    uint8_t sector[BLOCK_PROBE_BYTES];
+    if (!host_file_pread_zero_fill(img->file, 0, sector, sizeof(sector), err))
+        return false;
+    size_t n = MIN(len, sizeof(sector) - (size_t)offset);
+    memcpy(sector + offset, buf, n);
+    *changes = strcmp(block_probe_bytes(sector, sizeof(sector)), "raw") != 0;
+    return true;
 }
 
 static bool raw_pwrite(BlockImage *img, uint64_t offset, const void *buf, size_t len,
                        GError **err)
 {
-    if (img->probed_raw && offset == 0 && raw_write_changes_probe(buf, len)) {
+    bool changes;
+    if (!raw_write_changes_probe(img, offset, buf, len, &changes, err))
+        return false;
+    if (changes) {
         g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID,
                     "%s: refusing to write an image header into a raw image whose format was "
                     "probed; open it with an explicit format raw", img->filename);

@@ -58,6 +58,7 @@ typedef struct VmConfig {
     bool nographic;
     bool no_reboot;          /* guest reset exits instead */
     bool no_shutdown;        /* guest power off pauses instead of exiting */
+    bool rtc_utc;            /* the RTC starts at UTC (-rtc base=utc), else local time */
     GPtrArray *drives;       /* DriveConfig* */
     char *boot_order;        /* e.g. "cad" */
     char *boot_once;         /* order for the first boot only (-boot once=), or NULL */

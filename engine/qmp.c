@@ -6,6 +6,7 @@
  * keeps at most QMP_MAX_REQUEST bytes of one request, so no input makes memory grow
  * without bound; a client that stops reading is dropped once its backlog is too big. */
 #include "engine/qmp.h"
+#include "engine/monitor.h"
 #include "engine/snapshots.h"
 #include "engine/device.h"
 #include "engine/machine.h"
@@ -581,55 +582,55 @@ static JsonNode *cmd_query_devices(QmpClient *c, JsonObject *args, GError **err)
     return n;
 }
 
-/* human-monitor-command {command-line}: the HMP snapshot commands. As in QEMU, an HMP
- * command's failure is text in the reply ("Error: ..."), not a QMP error. */
+/* human-monitor-command {command-line}: the monitor's commands (monitor.c). As in QEMU,
+ * an HMP command's failure is text in the reply ("Error: ..."), not a QMP error. */
 static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *line;
     if (!arg_string(args, "command-line", true, &line, err))
         return NULL;
-    g_auto(GStrv) words = g_strsplit_set(line, " \t", -1);
-    GPtrArray *w = g_ptr_array_new();
-    for (char **p = words; *p; p++)
-        if (**p)
-            g_ptr_array_add(w, *p);
-    const char *cmd = w->len ? w->pdata[0] : "";
-    const char *arg = w->len > 1 ? w->pdata[1] : NULL;
-    GError *local = NULL;
-    char *out = NULL;
-    Vm *vm = c->srv->vm;
-    if (!strcmp(cmd, "savevm")) {
-        g_autofree char *name = NULL;
-        if (!arg) {
-            g_autoptr(GDateTime) now = g_date_time_new_now_local();
-            name = g_date_time_format(now, "vm-%Y%m%d%H%M%S");
-        }
-        if (vm_snapshot_save(vm, arg ? arg : name, &local))
-            out = g_strdup("");
-    } else if (!strcmp(cmd, "loadvm") && arg) {
-        if (vm_snapshot_load(vm, arg, &local))
-            out = g_strdup("");
-    } else if (!strcmp(cmd, "delvm") && arg) {
-        if (vm_snapshot_delete(vm, arg, &local))
-            out = g_strdup("");
-    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "snapshots")) {
-        out = vm_snapshot_list_text(vm, &local);
-    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "qtree")) {
-        vm_lock(vm);
-        out = device_list_describe(vm);
-        vm_unlock(vm);
-    } else {
-        out = g_strdup_printf("Error: '%s': Vireo's monitor knows savevm [NAME], loadvm NAME, delvm NAME, "
-                              "info snapshots and info qtree\r\n", line);
-    }
-    if (!out) {
-        out = g_strdup_printf("Error: %s\r\n", local->message);
-        g_error_free(local);
-    }
-    g_ptr_array_unref(w);
+    bool quit = false;
+    char *out = monitor_run(c->srv->vm, line, &quit);
+    if (quit && !c->srv->quit_idle)
+        c->srv->quit_idle = g_idle_add(quit_later, c->srv);
     JsonNode *n = json_node_new(JSON_NODE_VALUE);
     json_node_set_string(n, out);
     g_free(out);
+    return n;
+}
+
+/* query-block: QEMU's BlockInfo for each drive with a medium. */
+static JsonNode *cmd_query_block(QmpClient *c, JsonObject *args, GError **err)
+{
+    g_autoptr(GPtrArray) drives = monitor_list_drives(c->srv->vm);
+    JsonArray *a = json_array_new();
+    for (guint i = 0; i < drives->len; i++) {
+        MonitorDrive *d = drives->pdata[i];
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "device", d->device);
+        json_object_set_boolean_member(o, "locked", FALSE);
+        json_object_set_boolean_member(o, "removable", d->removable);
+        if (d->removable)
+            json_object_set_boolean_member(o, "tray_open", FALSE);
+        json_object_set_string_member(o, "io-status", "ok");
+        JsonObject *ins = json_object_new();
+        json_object_set_string_member(ins, "file", d->file);
+        json_object_set_boolean_member(ins, "ro", d->read_only);
+        json_object_set_string_member(ins, "drv", d->format);
+        json_object_set_boolean_member(ins, "encrypted", FALSE);
+        if (d->backing_file)
+            json_object_set_string_member(ins, "backing_file", d->backing_file);
+        json_object_set_int_member(ins, "backing_file_depth", d->backing_file ? 1 : 0);
+        JsonObject *image = json_object_new();
+        json_object_set_string_member(image, "filename", d->file);
+        json_object_set_string_member(image, "format", d->format);
+        json_object_set_int_member(image, "virtual-size", (gint64)d->size);
+        json_object_set_object_member(ins, "image", image);
+        json_object_set_object_member(o, "inserted", ins);
+        json_array_add_object_element(a, o);
+    }
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(n, a);
     return n;
 }
 
@@ -899,6 +900,7 @@ static const struct {
     { "qmp_capabilities", cmd_capabilities },
     { "query-version", cmd_query_version },
     { "query-status", cmd_query_status },
+    { "query-block", cmd_query_block },
     { "query-name", cmd_query_name },
     { "query-commands", cmd_query_commands },
     { "stop", cmd_stop },

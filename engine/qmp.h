@@ -2,9 +2,9 @@
 /* The control socket: a QMP-compatible JSON protocol (QEMU's docs/interop/qmp-spec)
  * on a Unix socket, for tests and tools. It runs on the main context; commands take
  * the engine lock where they touch devices. Supported: qmp_capabilities,
- * query-version, query-status, query-name, query-commands, stop, cont, system_reset,
- * system_powerdown, quit, screendump, send-key, input-send-event, and the Vireo
- * extension x-screen-text. */
+ * query-version, query-status, query-block, query-name, query-commands, stop, cont,
+ * system_reset, system_powerdown, quit, screendump, send-key, input-send-event,
+ * human-monitor-command (monitor.h), and the Vireo extension x-screen-text. */
 #pragma once
 
 #include <glib.h>

@@ -24,7 +24,7 @@ static const VmconfDriveSlot drive_slots[] = {
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "kernel", "initrd", "append", "serial", NULL,
+    "boot", "boot-menu", "kernel", "initrd", "append", "serial", "rtc", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -269,6 +269,11 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
             return bad_value(p, g, "serial", serial, "COM1 goes to null, none or file:PATH");
         }
     }
+    /* Where the RTC starts, as vireo-run's -rtc base= (local time unless utc). */
+    g_autofree char *rtc = get_value(p, g, "rtc");
+    if (rtc && strcmp(rtc, "utc") && strcmp(rtc, "localtime"))
+        return bad_value(p, g, "rtc", rtc, "the RTC starts at utc or localtime");
+    cfg->rtc_utc = rtc && !strcmp(rtc, "utc");
     g_autofree char *append = g_key_file_get_string(p->kf, g, "append", NULL);
     if (append && *append) {
         if (!cfg->kernel)

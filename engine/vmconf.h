@@ -19,6 +19,7 @@
  *   initrd=initrd.img
  *   append=console=tty0
  *   serial=file:com1.log       COM1: null, none or file:PATH (the default: null)
+ *   rtc=utc                    the RTC starts at utc or localtime (the default)
  *
  *   [drives]
  *   hda=disk.qcow2             hda hdb hdd: hard disks; cdrom: the CD drive (IDE

@@ -382,7 +382,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
         pcspk_new(vm, b->pit);
     }
-    b->rtc = mc146818_new(vm, 0x70, &b->isa_irq[8]);
+    b->rtc = mc146818_new(vm, 0x70, &b->isa_irq[8], vm_config(vm)->rtc_utc);
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
             serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));

@@ -12,7 +12,8 @@ build_pkgs="build-essential pkg-config meson ninja-build nasm
   libgtk-4-dev libadwaita-1-dev libepoxy-dev libosinfo-1.0-dev osinfo-db gettext appstream
   libgl1-mesa-dri fonts-cantarell adwaita-icon-theme"
 test_pkgs="qemu-utils qemu-system-x86 gdb memtest86+ gcc-multilib clang libclang-rt-14-dev xvfb xauth
-  x11-apps xdotool xorriso desktop-file-utils isolinux syslinux syslinux-common mtools"
+  x11-apps xdotool xorriso desktop-file-utils isolinux syslinux syslinux-common mtools
+  libvirt-clients"
 
 pkgs=$build_pkgs
 [ "$mode" = test ] && pkgs="$pkgs $test_pkgs"

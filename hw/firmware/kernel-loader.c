@@ -5,6 +5,8 @@
 #include "hw/firmware/kernel-loader.h"
 #include "engine/regfile.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -140,6 +142,44 @@ static GBytes *kfile_read_all(KernelFile *kf, GError **err)
     return g_bytes_new_take(data, (size_t)kf->size);
 }
 
+/* vga= on the kernel command line goes into the boot header's vid_mode (Linux's
+ * Documentation/arch/x86/boot.rst, "vid_mode"; admin-guide/svga.rst): "normal" 0xFFFF,
+ * "ext" 0xFFFE, "ask" 0xFFFD, or a mode number (decimal, 0x hex or 0 octal, as the
+ * kernel's own parser). The kernel's setup code then sets the mode through the BIOS. */
+static bool parse_vga(const char *cmdline, uint16_t *mode, GError **err)
+{
+    *mode = 0xffff;
+    const char *v = NULL;
+    for (const char *p = cmdline; (p = strstr(p, "vga=")); p += 4)
+        if (p == cmdline || p[-1] == ' ')
+            v = p + 4;   /* the last one counts, as in the kernel */
+    if (!v)
+        return true;
+    size_t len = strcspn(v, " ");
+    g_autofree char *word = g_strndup(v, len);
+    if (!strcmp(word, "normal"))
+        return true;
+    if (!strcmp(word, "ext")) {
+        *mode = 0xfffe;
+        return true;
+    }
+    if (!strcmp(word, "ask")) {
+        *mode = 0xfffd;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(word, &end, 0);
+    if (!*word || *end || errno || n > 0xffff || word[0] == '-') {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "-append: vga=%s is not a video mode (normal, ext, ask or a number up to 0xffff)",
+                    word);
+        return false;
+    }
+    *mode = (uint16_t)n;
+    return true;
+}
+
 /* ---- Linux ---- */
 
 static bool load_linux(FwCfgState *fw, KernelFile *kf, const char *initrd,
@@ -179,12 +219,15 @@ static bool load_linux(FwCfgState *fw, KernelFile *kf, const char *initrd,
         return false;
     }
 
+    uint16_t vid_mode;
+    if (!parse_vga(cl, &vid_mode, err))
+        return false;
     uint8_t *setup = g_memdup2(k, setup_len);
     setup[0x210] = 0xff;                  /* type_of_loader: no assigned ID */
     setup[0x211] |= 0x80;                 /* CAN_USE_HEAP */
     wr16(setup + 0x224, LINUX_CMDLINE_ADDR - LINUX_SETUP_ADDR - 0x200); /* heap_end_ptr */
     wr32(setup + 0x228, LINUX_CMDLINE_ADDR);
-    wr16(setup + 0x1fa, 0xffff);          /* vid_mode: normal */
+    wr16(setup + 0x1fa, vid_mode);        /* vid_mode: vga= on the command line */
 
     GBytes *rd = NULL;
     uint32_t rd_addr = 0;

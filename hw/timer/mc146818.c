@@ -51,6 +51,7 @@ typedef struct RtcTime {
 struct RtcState {
     Device dev;
     uint32_t iobase;  /* property */
+    bool utc;         /* property: the clock starts at UTC, not local time */
     Vm *vm;
     IrqLine irq;      /* wired by the board */
     VTimer *timer;
@@ -461,11 +462,15 @@ static bool rtc_realize(Device *dev, GError **err)
     Vm *vm = s->vm = dev->vm;
     s->timer = vtimer_new(vm, rtc_timer_cb, s);
 
-    /* Host local time at VM creation; updates land on the host's second boundaries. */
+    /* Host local time (or UTC, -rtc base=utc) at VM creation; updates land on the
+     * host's second boundaries. */
     int64_t base_ns = vm_rtc_base_ns(vm);
     time_t secs = (time_t)(base_ns / NS_PER_SEC);
     struct tm lt;
-    localtime_r(&secs, &lt);
+    if (s->utc)
+        gmtime_r(&secs, &lt);
+    else
+        localtime_r(&secs, &lt);
     s->tm.sec = MIN(lt.tm_sec, 59);
     s->tm.min = lt.tm_min;
     s->tm.hour = lt.tm_hour;
@@ -555,6 +560,7 @@ static const VmStateDesc rtc_vmsd = {
 
 static const DeviceProp rtc_props[] = {
     { "iobase", DEVICE_PROP_U32, offsetof(RtcState, iobase), "I/O port base", "0x70", 0, 0xfffe },
+    { "utc", DEVICE_PROP_BOOL, offsetof(RtcState, utc), "Start at UTC instead of the host's local time (-rtc base=utc)", "off" },
     { NULL },
 };
 
@@ -574,11 +580,12 @@ __attribute__((constructor)) static void rtc_register(void)
     device_class_register(&rtc_class);
 }
 
-RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq)
+RtcState *mc146818_new(Vm *vm, uint16_t base, const IrqLine *irq, bool utc)
 {
     RtcState *s = (RtcState *)device_new(vm, rtc_class.name, "rtc", NULL);
     g_assert(s);
     s->iobase = base;
+    s->utc = utc;
     if (irq)
         s->irq = *irq;
     if (!device_realize(DEVICE(s), NULL))

@@ -83,6 +83,12 @@ if command -v qemu-img >/dev/null 2>&1; then
     seed "$tmp/q.qcow2"
     qemu-img create -q -f qcow2 -o cluster_size=4k "$tmp/b.qcow2" 256k
     qemu-img bitmap --add "$tmp/b.qcow2" dirty0 2>/dev/null && seed "$tmp/b.qcow2"
+    # The import drivers' formats that fit in -max_len (VDI, VHD and VHDX files are
+    # megabytes even when nearly empty; fuzz-import.c mutates those in place).
+    for sub in monolithicSparse streamOptimized; do
+        qemu-img convert -q -O vmdk -o subformat=$sub "$tmp/data.raw" "$tmp/$sub.vmdk" &&
+            seed "$tmp/$sub.vmdk"
+    done
 fi
 echo "fuzzing for $secs s with $n seed images"
 cd "$out"

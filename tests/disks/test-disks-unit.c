@@ -1061,6 +1061,51 @@ static void test_repair_after_raised_counts(void)
     g_free(path);
 }
 
+/* A guest cannot turn a probed raw disk into another format: a vmdk descriptor in
+ * sector 0 would otherwise name a host file as the guest's disk next time (QEMU's
+ * CVE-2008-2004). Whole-sector, partial and split writes are refused; with an explicit
+ * format raw they land. */
+static void test_probed_raw_guard(void)
+{
+    g_autofree char *path = tmp_path("guard.raw");
+    g_assert_true(g_file_set_contents(path, "", 0, NULL));
+    g_assert_cmpint(truncate(path, 1 << 20), ==, 0);
+    BlockOpenOptions probe = { 0 };
+    BlockImage *img = block_open(path, &probe, NULL);
+    g_assert_nonnull(img);
+    g_assert_cmpstr(block_format_name(img), ==, "raw");
+    static const char desc[] = "# Disk DescriptorFile\nRW 8 FLAT \"/etc/passwd\" 0\n";
+    uint8_t sector[512] = { 0 };
+    memcpy(sector, desc, sizeof(desc) - 1);
+    GError *err = NULL;
+    g_assert_false(block_pwrite(img, 0, sector, sizeof(sector), &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_INVALID);
+    g_clear_error(&err);
+    /* The first 7 bytes now, the rest of the magic in a second write. */
+    g_assert_true(block_pwrite(img, 0, "# Disk ", 7, NULL));
+    g_assert_false(block_pwrite(img, 7, sector + 7, sizeof(sector) - 7, &err));
+    g_clear_error(&err);
+    /* VDI's signature sits at offset 64. */
+    static const uint8_t vdi_sig[4] = { 0x7f, 0x10, 0xda, 0xbe };
+    g_assert_false(block_pwrite(img, 64, vdi_sig, 4, &err));
+    g_clear_error(&err);
+    /* Ordinary data in sector 0 (a boot sector) goes through. */
+    memset(sector, 0x90, sizeof(sector));
+    g_assert_true(block_pwrite(img, 0, sector, sizeof(sector), NULL));
+    block_close(img, NULL);
+    const char *fmt;
+    g_assert_true(block_probe_format(path, &fmt, NULL));
+    g_assert_cmpstr(fmt, ==, "raw");
+    BlockOpenOptions explicit_raw = { .format = "raw" };
+    img = block_open(path, &explicit_raw, NULL);
+    g_assert_nonnull(img);
+    memcpy(sector, desc, sizeof(desc) - 1);
+    g_assert_true(block_pwrite(img, 0, sector, sizeof(sector), NULL));
+    block_close(img, NULL);
+    g_assert_true(block_probe_format(path, &fmt, NULL));
+    g_assert_cmpstr(fmt, ==, "vmdk");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1079,6 +1124,7 @@ int main(int argc, char **argv)
     g_test_add_func("/disks/backing-paths", test_backing_paths);
     g_test_add_func("/disks/backing-chain", test_backing_chain);
     g_test_add_func("/disks/hostile-headers", test_hostile_headers);
+    g_test_add_func("/disks/probed-raw-guard", test_probed_raw_guard);
     g_test_add_func("/disks/aio", test_aio);
     g_test_add_func("/disks/direct-stream", test_direct_stream);
     g_test_add_func("/disks/dirty-reclaim", test_dirty_reclaim);

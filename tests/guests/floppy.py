@@ -362,6 +362,8 @@ def main():
     ap.add_argument("--guest", help="-bios guest image")
     ap.add_argument("--step-timeout", type=float, default=60)
     ap.add_argument("--spt", type=int, default=18, help="fdc-dma: sectors per track of the image")
+    ap.add_argument("--as-format", help="boot the image converted by qemu-img to this format "
+                    "(vmdk, vdi, vpc, vhdx: an imported disk, opened read-only under -snapshot)")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments")
     opts = ap.parse_args()
     why = vmtest.kvm_skip_reason(opts.accel)
@@ -396,6 +398,14 @@ def main():
         elif opts.scenario == "empty-drive":
             opts.image_copy = private_copy(opts.image, tmp)
             args += ["-fda", ""]
+        elif opts.image and opts.as_format:
+            if not shutil.which("qemu-img"):
+                print("SKIP: qemu-img not found (install the Debian package qemu-utils)")
+                return vmtest.SKIP
+            converted = os.path.join(tmp, "floppy." + opts.as_format)
+            subprocess.run(["qemu-img", "convert", "-O", opts.as_format, opts.image, converted],
+                           check=True)
+            args += ["-snapshot", "-fda", converted]
         elif opts.image:
             args += ["-fda", private_copy(opts.image, tmp)]
         return vmtest.run_scenario(SCENARIOS[opts.scenario], opts, args, tmp)

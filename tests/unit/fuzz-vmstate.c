@@ -34,7 +34,7 @@ static void build_vm(void)
     vm_lock(vm);
     i8259_new(vm, NULL, vm_cpu_pins(vm));
     i8254_new(vm, 0x40, NULL);
-    mc146818_new(vm, 0x70, NULL);
+    mc146818_new(vm, 0x70, NULL, false);
     serial_new(vm, 0x3f8, NULL, NULL);
     debugcon_new(vm, 0xe9, NULL);
     debugexit_new(vm, 0x501, NULL);

@@ -17,7 +17,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     f->vm = vm_new_for_test(0);
     IrqLine l = test_line(&f->irq);
     vm_lock(f->vm);
-    f->rtc = mc146818_new(f->vm, 0x70, &l);
+    f->rtc = mc146818_new(f->vm, 0x70, &l, false);
     vm_unlock(f->vm);
 }
 

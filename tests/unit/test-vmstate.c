@@ -41,7 +41,7 @@ static void rig_init(Rig *r, DevKind kind, int64_t t)
     case DEV_UART: r->dev = serial_new(r->vm, 0x3f8, &l, NULL); break;
     case DEV_PIT: r->dev = i8254_new(r->vm, 0x40, &l); break;
     case DEV_PIC: r->dev = i8259_new(r->vm, &l, vm_cpu_pins(r->vm)); break;
-    case DEV_RTC: r->dev = mc146818_new(r->vm, 0x70, &l); break;
+    case DEV_RTC: r->dev = mc146818_new(r->vm, 0x70, &l, false); break;
     }
     vm_unlock(r->vm);
     g_assert_true(device_find(r->vm, dev_ids[kind]) == r->dev);
@@ -396,7 +396,7 @@ static Vm *board_vm(int64_t t, TestLine *lines)
     PicState *pic = i8259_new(vm, &l[0], vm_cpu_pins(vm));
     (void)pic;
     i8254_new(vm, 0x40, &l[1]);
-    mc146818_new(vm, 0x70, &l[2]);
+    mc146818_new(vm, 0x70, &l[2], false);
     serial_new(vm, 0x3f8, &l[3], NULL);
     debugcon_new(vm, 0xe9, NULL);
     debugexit_new(vm, 0xf4, NULL);
