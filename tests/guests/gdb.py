@@ -27,6 +27,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +36,7 @@ import time
 
 SKIP = 77
 failures = []
+started = []  # every vireo-run, killed on the way out whatever happens
 
 
 def check(cond, what):
@@ -63,6 +65,7 @@ def start_vm(vireo, accel, kernel, gdb_spec, serial):
     cmd = [vireo, "-d", "cpu", "-D", serial + ".log", "-accel", accel, "-display", "none", "-m", "64", "-serial", "file:" + serial,
            "-device", "isa-debug-exit", "-kernel", kernel, "-S", "-gdb", gdb_spec]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started.append(proc)
     port = int(gdb_spec.rsplit(":", 1)[1])
     for _ in range(200):  # until the stub listens (or the process died)
         if proc.poll() is not None:
@@ -320,16 +323,19 @@ def main():
         return SKIP
     args.kernel = os.path.abspath(args.kernel)
     syms = symbols(args.kernel)
+    # meson's timeout sends SIGTERM: leave no paused VM behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     with tempfile.TemporaryDirectory() as workdir:
-        for accel in args.accel:
-            vm, port, serial = phase_gdb(args, accel, args.kernel, syms, workdir)
-            try:
+        try:
+            for accel in args.accel:
+                vm, port, serial = phase_gdb(args, accel, args.kernel, syms, workdir)
                 phase_raw(accel, vm, port, serial, syms)
-            finally:
-                if vm.poll() is None:
-                    vm.kill()
-                    vm.wait()
-        phase_kill_and_kvm(args, args.kernel, workdir)
+            phase_kill_and_kvm(args, args.kernel, workdir)
+        finally:
+            for proc in started:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     if failures:
         print("%d check(s) failed" % len(failures))
         return 1
