@@ -98,6 +98,18 @@ const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id)
     return preset_for_family(NULL, os_id);
 }
 
+const char *vireo_os_display_name(const char *os_id, const char *stored_name)
+{
+    const VireoOsPreset *p = vireo_os_preset_find(os_id);
+    if (p)
+        return _(p->name);
+    if (stored_name && *stored_name)
+        return stored_name;
+    if (os_id && *os_id)
+        return os_id;
+    return _("Unknown system");
+}
+
 void vireo_os_guess_free(VireoOsGuess *g)
 {
     if (!g)

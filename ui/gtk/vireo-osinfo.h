@@ -30,6 +30,11 @@ const VireoOsPreset *vireo_os_preset_find(const char *id);
 /* The preset for an os-id (an osinfo short ID such as "winxp" or a preset ID). */
 const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id);
 
+/* The name to show for a VM's os-id in the current language: a preset's translated
+ * name; for an osinfo short ID, osinfo's product name as vm.conf keeps it (os-name, the
+ * same in every language); else the ID itself. */
+const char *vireo_os_display_name(const char *os_id, const char *stored_name);
+
 /* What the wizard fills in for a medium. */
 typedef struct VireoOsGuess {
     char *os_id;             /* osinfo short ID ("freedos1.2") or a preset ID */

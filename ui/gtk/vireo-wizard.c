@@ -413,7 +413,10 @@ static GKeyFile *build_conf(VireoWizard *w)
     /* Keep osinfo's precise answer when the user left its family selected. */
     bool use_guess = kind != VIREO_MEDIA_NONE && w->guess && w->guess->preset == p;
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-id", use_guess ? w->guess->os_id : p->id);
-    g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-name", use_guess ? w->guess->os_name : _(p->name));
+    /* The ID is what counts; the name is shown in the language of the day. osinfo's
+     * product names are the same in every language, so only they are kept. */
+    if (use_guess && w->guess->identified)
+        g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-name", w->guess->os_name);
     g_autofree char *mem = g_strdup_printf("%dM", gtk_spin_button_get_value_as_int(w->memory_spin));
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "memory", mem);
     g_key_file_set_integer(kf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(w->cpus_spin));
@@ -451,8 +454,9 @@ static void fill_summary(VireoWizard *w)
     g_autoptr(GKeyFile) kf = build_conf(w);
     const char *name = gtk_editable_get_text(GTK_EDITABLE(w->name_row));
     add_summary_row(w, _("Name"), name);
+    g_autofree char *os_id = g_key_file_get_string(kf, VMCONF_GROUP_VM, "os-id", NULL);
     g_autofree char *os = g_key_file_get_string(kf, VMCONF_GROUP_VM, "os-name", NULL);
-    add_summary_row(w, _("System"), os);
+    add_summary_row(w, _("System"), vireo_os_display_name(os_id, os));
     g_autofree char *mem = g_strdup_printf(_("%d MiB"), gtk_spin_button_get_value_as_int(w->memory_spin));
     add_summary_row(w, _("Memory"), mem);
     g_autofree char *cpus = g_strdup_printf("%d", gtk_spin_button_get_value_as_int(w->cpus_spin));
