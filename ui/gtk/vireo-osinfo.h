@@ -52,6 +52,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VireoOsGuess, vireo_os_guess_free)
  * unreadable or empty file, or one that is none of these, is an error saying so. */
 VireoMediaKind vireo_media_probe(const char *path, GError **err);
 
+/* Whether a PC BIOS can start from the medium: an El Torito boot record on a CD
+ * (El Torito 1.0, section 2.0: the Boot Record Volume Descriptor in sector 17), the
+ * 55 AA signature ending the first sector of a floppy or disk. */
+bool vireo_media_is_bootable(const char *path, VireoMediaKind kind);
+
 /* Identifies the system on a medium. ISOs go through libosinfo; what it does not know
  * (or a floppy or disk image) gets the closest preset, NULL only with err set for a
  * file that cannot be read. Blocking: run it off the UI thread. */
