@@ -72,3 +72,14 @@ bool grabbed(void *display);
 void write_vm(const char *name, const char *conf);
 void remove_tree(const char *path);
 void remove_work_dir(void);
+
+/* A case of first-hour.c: setup runs before the app starts (vm.conf files, the
+ * environment), run inside its main loop; arg is the command line's second word. */
+typedef struct UiCase {
+    const char *name;
+    bool needs_arg;
+    void (*setup)(const char *arg);
+    void (*run)(const char *arg);
+} UiCase;
+
+const UiCase *first_hour_case(const char *name);

@@ -662,12 +662,16 @@ static void case_demo(void)
 /* ---- driver ---- */
 
 static const char *test_case;
+static const UiCase *ui_case;
+static const char *case_arg;
 
 static gboolean run_case(gpointer data)
 {
     CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WINDOW, 5000), "no library window");
     run_for(200);
-    if (!strcmp(test_case, "wizard-and-boot"))
+    if (ui_case)
+        ui_case->run(case_arg);
+    else if (!strcmp(test_case, "wizard-and-boot"))
         case_wizard_and_boot();
     else if (!strcmp(test_case, "wizard-floppy"))
         case_wizard_floppy();
@@ -689,11 +693,16 @@ int main(int argc, char **argv)
     bool floppy = argc == 3 && !strcmp(argv[1], "wizard-floppy");
     bool boot = argc == 3 && !strcmp(argv[1], "wizard-and-boot");
     bool demo = argc == 3 && !strcmp(argv[1], "demo");
-    if (!floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
+    ui_case = argc >= 2 ? first_hour_case(argv[1]) : NULL;
+    if (ui_case && argc != (ui_case->needs_arg ? 3 : 2))
+        ui_case = NULL;
+    if (!ui_case && !floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
         fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE|"
-                        "demo LIBRARY\n");
+                        "demo LIBRARY|first-hour-wizard|first-hour-settings|first-hour-vm KEY-GUEST|"
+                        "first-hour-no-boot\n");
         return 2;
     }
+    case_arg = argc == 3 ? argv[2] : NULL;
     test_case = argv[1];
     if (floppy)
         floppy_path = argv[2];
@@ -729,6 +738,11 @@ int main(int argc, char **argv)
         strcpy(huge + n + (50u << 20), "\n");
         write_vm("Huge", huge);
         write_vm("Latin-1 disk", "[vm]\n[drives]\nhda=\xff\xfe.img\n");
+    }
+    if (ui_case) {
+        g_mkdir_with_parents(library_root, 0755);
+        if (ui_case->setup)
+            ui_case->setup(case_arg);
     }
     vireo_application_init_i18n();
     app = vireo_application_new(library_root);
