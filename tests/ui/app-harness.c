@@ -266,3 +266,12 @@ void remove_work_dir(void)
     }
     remove_tree(work_dir);
 }
+
+void force_off(VireoVmWindow *win)
+{
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    CHECK(wait_for(message_dialog_shown, NULL, 5000), "Force Off did not ask");
+    AdwMessageDialog *d = ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+    adw_message_dialog_response(d, "force-off");
+    gtk_window_destroy(GTK_WINDOW(d));
+}

@@ -71,6 +71,8 @@ bool grabbed(void *display);
 /* A VM folder with conf as its vm.conf; NULL: the folder alone. */
 void write_vm(const char *name, const char *conf);
 void remove_tree(const char *path);
+/* Force Off from the VM window's menu, confirmed in the dialog it asks. */
+void force_off(VireoVmWindow *win);
 void remove_work_dir(void);
 
 /* A case of first-hour.c: setup runs before the app starts (vm.conf files, the

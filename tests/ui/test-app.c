@@ -361,7 +361,7 @@ static void start_and_check_screen(void)
     CHECK(vireo_machine_is_active(m), "Cancel stopped the VM");
     note("quit asks while a VM runs");
 
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    force_off(win);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     run_for(100);
     g_autofree char *thumb = g_build_filename(library_root, "Test PC", "thumbnail.png", NULL);
@@ -509,7 +509,7 @@ static void case_wizard_floppy(void)
         dump_screen(win);
     CHECK(screen_shows(&empty), "DIR after the eject did not find the drive empty");
     note("ejected from the settings while running: DOS finds drive A: not ready");
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    force_off(win);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     gtk_window_destroy(GTK_WINDOW(win));
     exit_code = 0;
