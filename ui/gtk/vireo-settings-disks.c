@@ -360,6 +360,14 @@ static void on_grow_disk(GtkButton *b, gpointer data)
     gtk_window_present(GTK_WINDOW(d));
 }
 
+static gboolean refresh_later(gpointer window)
+{
+    Settings *s = g_object_get_data(G_OBJECT(window), "vireo-settings");
+    if (s && gtk_widget_get_visible(window))
+        settings_update_file_rows(s);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_position_changed(GtkDropDown *dd, GParamSpec *ps, gpointer data)
 {
     Settings *s = data;
@@ -380,8 +388,9 @@ static void on_position_changed(GtkDropDown *dd, GParamSpec *ps, gpointer data)
     g_key_file_remove_key(conf, VMCONF_GROUP_DRIVES, from, NULL);
     g_key_file_set_string(conf, VMCONF_GROUP_DRIVES, to, value ? value : "");
     if (settings_commit(s, conf, row, NULL))
-        /* Rebuilding the rows from here would free the drop-down in its own signal. */
-        g_idle_add_full(G_PRIORITY_DEFAULT, (GSourceFunc)(void (*)(void))settings_update_file_rows, s, NULL);
+        /* Rebuilding the rows from here would free the drop-down in its own signal; the
+         * window may be gone by the time the main loop gets there. */
+        g_idle_add_full(G_PRIORITY_DEFAULT, refresh_later, g_object_ref(s->window), g_object_unref);
 }
 
 /* ---- CD and floppy drives ---- */
