@@ -50,7 +50,8 @@ if [ ! -f "$demo/vm.conf" ]; then
     {
         echo "$header"
         echo "[vm]"
-        echo "os-id=linux"
+        # An osinfo-style ID, so the app shows this name rather than the Linux preset's.
+        echo "os-id=debian12"
         echo "os-name=Debian GNU/Linux (busybox shell)"
         echo "memory=256M"
         echo "cpus=1"
