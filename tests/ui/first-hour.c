@@ -305,6 +305,8 @@ static void check_cpus_and_bad_values(void)
     CHECK(!g_strcmp0(fixed, "128M"), "memory=%s", fixed);
     CHECK(vireo_machine_get_state(vireo_library_find(library(), "Bad memory")) == VIREO_MACHINE_OFF,
           "still broken after the fix");
+    CHECK(!gtk_widget_get_visible(problem) && !gtk_widget_has_css_class(row, "error"),
+          "the settings still say vm.conf has a bad value");
     gtk_window_destroy(s);
     note("bug 5: memory=lots named on the memory row and in the settings; 128 MiB chosen there fixes it");
 }

@@ -60,6 +60,9 @@ bool settings_commit(Settings *s, GKeyFile *conf, GtkWidget *row, const char *no
     g_autoptr(GError) err = NULL;
     bool ok = vireo_machine_save_conf(s->machine, conf, &err);
     settings_row_show_error(row, ok ? NULL : err->message, normal_subtitle);
+    /* vm.conf was checked whole before it was written: no bad value is left. */
+    if (ok && s->problem)
+        gtk_widget_set_visible(GTK_WIDGET(s->problem), FALSE);
     return ok;
 }
 
