@@ -5,7 +5,7 @@
  *
  *   [vm]
  *   os-id=freedos1.3          what the wizard detected (osinfo short ID or preset ID)
- *   os-name=FreeDOS 1.3
+ *   os-name=FreeDOS 1.3        osinfo's product name (the app shows a preset ID's own)
  *   memory=32M                 bare numbers are MiB
  *   cpus=1
  *   cpu-model=pentium2         -cpu's names (default max)

@@ -168,6 +168,42 @@ static void cmos_set_boot_order(RtcState *rtc, const char *order)
     mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
 }
 
+/* SeaBIOS's "bootorder" file (its docs/Runtime_config): one device path a line, in the
+ * order to try them, as SeaBIOS spells the devices it finds (boot.c build_ata_path and
+ * bootprio_find_fdc_device). The drives the order names come first, then the VM's
+ * other drives, then HALT: without it SeaBIOS falls back on a floppy and a hard disk
+ * it adds whether or not the board has them, and a VM without a floppy drive would
+ * say "Booting from Floppy..." before "No bootable device". */
+static void set_bootorder_file(PcBoard *b, const char *order)
+{
+    GString *text = g_string_new(NULL);
+    bool listed[3] = { false };   /* floppy, disk, CD classes done */
+    const char *all = "acd";
+    g_autofree char *seq = g_strconcat(order && *order ? order : "cad", all, NULL);
+    for (const char *c = seq; *c; c++) {
+        const char *cls = strchr(all, *c);
+        if (!cls || listed[cls - all])
+            continue;
+        listed[cls - all] = true;
+        if (*c == 'a') {
+            for (unsigned u = 0; u < FDC_MAX_DRIVES; u++)
+                if (fdc_cmos_type(b->fdc, u))
+                    g_string_append_printf(text, "/pci@i0cf8/isa@1/fdc@03f0/floppy@%u\n", u);
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            IdeChannel *ch = piix_ide_channel(b->ide, i / 2);
+            uint16_t cy, h, sec;
+            bool cd = ide_unit_is_cdrom(ch, i % 2);
+            bool disk = ide_disk_geometry(ch, i % 2, &cy, &h, &sec);
+            if ((*c == 'd' && cd) || (*c == 'c' && disk))
+                g_string_append_printf(text, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
+        }
+    }
+    g_string_append(text, "HALT\n");
+    fw_cfg_add_file(b->fw, "bootorder", g_string_free_to_bytes(text));
+}
+
 static void restore_boot_order(void *opaque)
 {
     PcBoard *b = opaque;
@@ -175,6 +211,8 @@ static void restore_boot_order(void *opaque)
     if (b->boot_resets++ != 1)
         return;
     cmos_set_boot_order(b->rtc, vm_config(b->vm)->boot_order);
+    if (!vm_config(b->vm)->kernel)
+        set_bootorder_file(b, vm_config(b->vm)->boot_order);
 }
 
 /* CMOS configuration bytes read by the BIOS (IBM AT layout, and the extensions SeaBIOS
@@ -209,6 +247,8 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     } else {
         cmos_set_boot_order(b->rtc, cfg->boot_order);
     }
+    if (!cfg->kernel)
+        set_bootorder_file(b, cfg->boot_once ? cfg->boot_once : cfg->boot_order);
 }
 
 /* The floppy controller with the drives the configuration names (A: and B:). */

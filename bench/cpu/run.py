@@ -88,7 +88,10 @@ def first_boot_attempt(cmd, log, repeat):
         while p.poll() is None and time.monotonic() - t0 < 120:
             try:
                 with open(log, "rb") as f:
-                    if b"Booting from" in f.read():
+                    # With no drive Vireo's bootorder ends in HALT: SeaBIOS says
+                    # "No bootable device" where QEMU's tries its floppy first.
+                    text = f.read()
+                    if b"Booting from" in text or b"No bootable device" in text:
                         t = time.monotonic() - t0
                         break
             except FileNotFoundError:

@@ -1105,6 +1105,11 @@ bool ide_disk_geometry(IdeChannel *ch, int unit, uint16_t *cyls, uint16_t *heads
     return true;
 }
 
+bool ide_unit_is_cdrom(IdeChannel *ch, int unit)
+{
+    return unit >= 0 && unit <= 1 && ch->dev[unit].kind == IDE_CDROM;
+}
+
 bool ide_cdrom_change(IdeChannel *ch, int unit, BlockImage *img, GError **err)
 {
     if (unit < 0 || unit > 1 || ch->dev[unit].kind != IDE_CDROM) {

@@ -23,6 +23,9 @@ bool ide_channel_attach(IdeChannel *ch, int unit, BlockImage *img, bool cdrom, G
 /* A disk's default geometry (IDENTIFY words 1, 3, 6); false if the unit is no disk. */
 bool ide_disk_geometry(IdeChannel *ch, int unit, uint16_t *cyls, uint16_t *heads, uint16_t *secs);
 
+/* Whether the unit is an ATAPI CD-ROM drive (with or without a medium). */
+bool ide_unit_is_cdrom(IdeChannel *ch, int unit);
+
 /* Replaces a CD-ROM's medium (img NULL: empty tray); the guest sees a unit attention. */
 bool ide_cdrom_change(IdeChannel *ch, int unit, BlockImage *img, GError **err);
 

@@ -28,9 +28,12 @@ ADDRESS_ONLY = [r"^Copying MPTABLE from ",
                 # low memory is allocated after KVM's paravirtual clock structure
                 r"^VGA stack allocated at "]
 
+# The end of SeaBIOS's boot: its first boot attempt, or with no drive at all (the board's
+# bootorder file lists none, then HALT) its "No bootable device".
+BOOT_END = r"(Booting from |No bootable device)"
 MARKERS = [r"SeaBIOS \(version ", r"Running on QEMU \(i440fx\)", r"Found QEMU fw_cfg",
            r"Found [0-9]+ PCI devices", r"init bdf=00:00.0 id=8086:1237",
-           r"init bdf=00:01.0 id=8086:7000", r"Booting from "]
+           r"init bdf=00:01.0 id=8086:7000", BOOT_END]
 
 
 def kvm_usable():
@@ -58,7 +61,7 @@ def boot_log(vireo, accel, timeout):
                     text = f.read().decode("latin-1")
             except FileNotFoundError:
                 pass
-            if re.search(r"Booting from [^\n]*\n", text):
+            if re.search(BOOT_END + r"[^\n]*\n", text):
                 break
             time.sleep(0.02)
         elapsed = time.monotonic() - start
@@ -73,13 +76,13 @@ def boot_log(vireo, accel, timeout):
         with open(log, "rb") as f:
             text = f.read().decode("latin-1")
         out = p.stdout.read().decode("latin-1")
-    if not re.search(r"Booting from [^\n]*\n", text):
+    if not re.search(BOOT_END + r"[^\n]*\n", text):
         why = "timed out" if alive else "vireo-run exited with %d" % p.returncode
         return None, "%s under -accel %s before a boot attempt\n%s\n--- log ---\n%s" % (
             why, accel, out, text[-3000:])
     # Up to and including the first boot attempt.
     lines = text.splitlines()
-    end = next(i for i, l in enumerate(lines) if "Booting from " in l)
+    end = next(i for i, l in enumerate(lines) if re.search(BOOT_END, l))
     return lines[:end + 1], elapsed
 
 

@@ -17,154 +17,19 @@
  *                              into the window
  *
  * Each case runs inside the app's main loop, iterating it while it waits. */
-#include "ui/gtk/vireo-application.h"
-#include "ui/gtk/vireo-vm-window.h"
-#include "ui/gtk/vireo-window.h"
-#include "ui/gtk/vireo-wizard.h"
+#include "app-harness.h"
 #include "engine/vmconf.h"
 #include "engine/display.h"
 #include "ui/gtk/vireo-display.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define SKIP 77
-
-static int exit_code = 1;
-static char *library_root;
-static char *work_dir;
 static const char *key_guest;   /* kbd-bios.asm, for the boot case */
 
-#define CHECK(cond, ...)                                                  \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                 \
-            fprintf(stderr, "\n");                                        \
-            exit(1);                                                      \
-        }                                                                 \
-    } while (0)
-
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("# ");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-}
-
-/* Runs the main loop until cond(data) holds or the time is up. */
-static bool wait_for(bool (*cond)(void *), void *data, int timeout_ms)
-{
-    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    while (!cond(data)) {
-        if (g_get_monotonic_time() > end)
-            return false;
-        g_main_context_iteration(NULL, FALSE);
-        g_usleep(2000);
-    }
-    return true;
-}
-
-static bool never(void *data)
-{
-    return false;
-}
-
-static void run_for(int ms)
-{
-    wait_for(never, NULL, ms);
-}
-
-static GtkWindow *find_window(GType type)
-{
-    GListModel *tops = gtk_window_get_toplevels();
-    for (guint i = 0; i < g_list_model_get_n_items(tops); i++) {
-        g_autoptr(GtkWindow) w = g_list_model_get_item(tops, i);
-        if (G_TYPE_CHECK_INSTANCE_TYPE(w, type) && gtk_widget_get_visible(GTK_WIDGET(w)))
-            return w;
-    }
-    return NULL;
-}
-
-static bool window_exists(void *type)
-{
-    return find_window((GType)(gsize)type) != NULL;
-}
-
-static bool message_dialog_shown(void *data)
-{
-    return find_window(ADW_TYPE_MESSAGE_DIALOG) != NULL;
-}
-
-static GtkWidget *find_named(GtkWidget *root, const char *name)
-{
-    if (!g_strcmp0(gtk_widget_get_name(root), name))
-        return root;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
-        GtkWidget *hit = find_named(c, name);
-        if (hit)
-            return hit;
-    }
-    return NULL;
-}
-
-static bool label_with_text(GtkWidget *root, const char *needle)
-{
-    if (GTK_IS_LABEL(root) && strstr(gtk_label_get_text(GTK_LABEL(root)), needle))
-        return true;
-    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
-        if (label_with_text(c, needle))
-            return true;
-    return false;
-}
-
-static GObject *wizard_child(VireoWizard *w, const char *id)
-{
-    GObject *o = gtk_widget_get_template_child(GTK_WIDGET(w), VIREO_TYPE_WIZARD, id);
-    CHECK(o != NULL, "wizard has no child '%s'", id);
-    return o;
-}
-
-static bool next_enabled(VireoWizard *w)
-{
-    return gtk_widget_get_sensitive(GTK_WIDGET(wizard_child(w, "next_button")));
-}
-
-static char *conf_value(const char *vm, const char *group, const char *key)
-{
-    g_autofree char *dir = g_build_filename(library_root, vm, NULL);
-    g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
-    return kf ? g_key_file_get_string(kf, group, key, NULL) : NULL;
-}
-
-/* With VIREO_UI_SCREENSHOT_DIR set, pictures of the screen for the README: the
- * window at the top left of the (window-manager-less) X screen, cropped to its size. */
-static void screenshot(GtkWindow *win, const char *name)
-{
-    const char *dir = g_getenv("VIREO_UI_SCREENSHOT_DIR");
-    if (!dir)
-        return;
-    run_for(300);
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autofree char *crop = g_strdup_printf("%dx%d+0+0", gtk_widget_get_width(GTK_WIDGET(win)),
-                                            gtk_widget_get_height(GTK_WIDGET(win)));
-    const char *argv[] = { "import", "-window", "root", "-crop", crop, path, NULL };
-    int status = -1;
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL);
-    note("screenshot %s: %s", path, status == 0 ? "written" : "failed");
-}
-
 /* ---- case: wizard and boot ---- */
-
-static VireoApplication *app;
 
 static void create_vm_with_wizard(void)
 {
@@ -281,46 +146,6 @@ static void set_boot_menu_in_settings(void)
     note("settings: boot menu on and off, memory 96M written to vm.conf");
 }
 
-typedef struct ScreenWait {
-    VireoVmWindow *win;
-    const char *text;
-} ScreenWait;
-
-static bool screen_shows(void *data)
-{
-    ScreenWait *sw = data;
-    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(sw->win));
-    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
-    if (!con)
-        return false;
-    DisplayText t;
-    if (!display_console_get_text(con, &t))
-        return false;
-    bool found = false;
-    for (int r = 0; r < t.rows && !found; r++) {
-        g_autofree char *row = display_text_row_utf8(&t, r);
-        found = strstr(row, sw->text) != NULL;
-    }
-    display_text_clear(&t);
-    return found;
-}
-
-static void dump_screen(VireoVmWindow *win)
-{
-    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(win));
-    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
-    DisplayText t;
-    if (!con || !display_console_get_text(con, &t))
-        return;
-    for (int r = 0; r < t.rows; r++) {
-        g_autofree char *row = display_text_row_utf8(&t, r);
-        g_strchomp(row);
-        if (*row)
-            note("screen %2d: %s", r, row);
-    }
-    display_text_clear(&t);
-}
-
 static char *serial_log;
 
 static char *serial_text(void)
@@ -344,40 +169,6 @@ static bool serial_has_n_readies(void *n)
     for (const char *p = text; (p = strstr(p, "READY")); p++)
         count++;
     return count >= GPOINTER_TO_INT(n);
-}
-
-static GtkEventController *key_controller(GtkWidget *w)
-{
-    g_autoptr(GListModel) ctrls = gtk_widget_observe_controllers(w);
-    for (guint i = 0; i < g_list_model_get_n_items(ctrls); i++) {
-        g_autoptr(GtkEventController) c = g_list_model_get_item(ctrls, i);
-        if (GTK_IS_EVENT_CONTROLLER_KEY(c))
-            return c;
-    }
-    return NULL;
-}
-
-static GtkGesture *click_gesture(GtkWidget *w)
-{
-    g_autoptr(GListModel) ctrls = gtk_widget_observe_controllers(w);
-    for (guint i = 0; i < g_list_model_get_n_items(ctrls); i++) {
-        g_autoptr(GtkEventController) c = g_list_model_get_item(ctrls, i);
-        if (GTK_IS_GESTURE_CLICK(c))
-            return GTK_GESTURE(c);
-    }
-    return NULL;
-}
-
-/* A key as the X server reports it: keyval and X11 keycode. */
-static void type_key(GtkWidget *display, guint keyval, guint keycode, bool down)
-{
-    GtkEventController *c = key_controller(display);
-    CHECK(c, "the display has no key controller");
-    gboolean handled = FALSE;
-    if (down)
-        g_signal_emit_by_name(c, "key-pressed", keyval, keycode, (GdkModifierType)0, &handled);
-    else
-        g_signal_emit_by_name(c, "key-released", keyval, keycode, (GdkModifierType)0);
 }
 
 /* The display widget's picture as GTK composites it: its render node through the
@@ -476,16 +267,6 @@ static void compare_window_with_screendump(VireoVmWindow *win, GtkWidget *displa
     g_action_group_activate_action(G_ACTION_GROUP(win), "pause", NULL);
 }
 
-static bool machine_is_off(void *data)
-{
-    return !vireo_machine_is_active(data);
-}
-
-static bool grabbed(void *data)
-{
-    return vireo_display_get_grabbed(data);
-}
-
 static void start_and_check_screen(void)
 {
     GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
@@ -580,7 +361,7 @@ static void start_and_check_screen(void)
     CHECK(vireo_machine_is_active(m), "Cancel stopped the VM");
     note("quit asks while a VM runs");
 
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    force_off(win);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     run_for(100);
     g_autofree char *thumb = g_build_filename(library_root, "Test PC", "thumbnail.png", NULL);
@@ -728,7 +509,7 @@ static void case_wizard_floppy(void)
         dump_screen(win);
     CHECK(screen_shows(&empty), "DIR after the eject did not find the drive empty");
     note("ejected from the settings while running: DOS finds drive A: not ready");
-    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    force_off(win);
     CHECK(wait_for(machine_is_off, m, 5000), "force off did not stop the VM");
     gtk_window_destroy(GTK_WINDOW(win));
     exit_code = 0;
@@ -737,13 +518,6 @@ static void case_wizard_floppy(void)
 /* ---- case: library errors ---- */
 
 /* A VM folder with conf as its vm.conf; NULL: the folder alone. */
-static void write_vm(const char *name, const char *conf)
-{
-    g_autofree char *dir = g_build_filename(library_root, name, NULL);
-    g_mkdir_with_parents(dir, 0755);
-    g_autofree char *p = g_build_filename(dir, "vm.conf", NULL);
-    CHECK(!conf || g_file_set_contents(p, conf, -1, NULL), "cannot write %s", p);
-}
 
 static void case_library_errors(void)
 {
@@ -829,29 +603,6 @@ static void case_library_errors(void)
 
 /* ---- case: the demo VM of make run ---- */
 
-typedef struct RowWait {
-    VireoVmWindow *win;
-    const char *line;
-} RowWait;
-
-/* A screen row that is exactly line (command output, not the command line echoed). */
-static bool screen_has_row(void *data)
-{
-    RowWait *rw = data;
-    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(rw->win));
-    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
-    DisplayText t;
-    if (!con || !display_console_get_text(con, &t))
-        return false;
-    bool found = false;
-    for (int r = 0; r < t.rows && !found; r++) {
-        g_autofree char *row = display_text_row_utf8(&t, r);
-        found = !strcmp(g_strstrip(row), rw->line);
-    }
-    display_text_clear(&t);
-    return found;
-}
-
 static void case_demo(void)
 {
     GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
@@ -910,44 +661,17 @@ static void case_demo(void)
 
 /* ---- driver ---- */
 
-static void remove_tree(const char *path)
-{
-    GStatBuf st;
-    if (g_lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        GDir *d = g_dir_open(path, 0, NULL);
-        const char *n;
-        while (d && (n = g_dir_read_name(d))) {
-            g_autofree char *p = g_build_filename(path, n, NULL);
-            remove_tree(p);
-        }
-        if (d)
-            g_dir_close(d);
-        g_rmdir(path);
-    } else {
-        g_unlink(path);
-    }
-}
-
-/* The work folder goes however the case ends (CHECK exits); VIREO_UI_KEEP_WORK_DIR=1
- * keeps it to look at a failure. */
-static void remove_work_dir(void)
-{
-    if (!work_dir)
-        return;
-    if (g_getenv("VIREO_UI_KEEP_WORK_DIR")) {
-        printf("# kept %s\n", work_dir);
-        return;
-    }
-    remove_tree(work_dir);
-}
-
 static const char *test_case;
+static const UiCase *ui_case;
+static const char *case_arg;
 
 static gboolean run_case(gpointer data)
 {
     CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WINDOW, 5000), "no library window");
     run_for(200);
-    if (!strcmp(test_case, "wizard-and-boot"))
+    if (ui_case)
+        ui_case->run(case_arg);
+    else if (!strcmp(test_case, "wizard-and-boot"))
         case_wizard_and_boot();
     else if (!strcmp(test_case, "wizard-floppy"))
         case_wizard_floppy();
@@ -969,11 +693,16 @@ int main(int argc, char **argv)
     bool floppy = argc == 3 && !strcmp(argv[1], "wizard-floppy");
     bool boot = argc == 3 && !strcmp(argv[1], "wizard-and-boot");
     bool demo = argc == 3 && !strcmp(argv[1], "demo");
-    if (!floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
+    ui_case = argc >= 2 ? first_hour_case(argv[1]) : NULL;
+    if (ui_case && argc != (ui_case->needs_arg ? 3 : 2))
+        ui_case = NULL;
+    if (!ui_case && !floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
         fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE|"
-                        "demo LIBRARY\n");
+                        "demo LIBRARY|first-hour-wizard|first-hour-settings|first-hour-vm KEY-GUEST|"
+                        "first-hour-no-boot\n");
         return 2;
     }
+    case_arg = argc == 3 ? argv[2] : NULL;
     test_case = argv[1];
     if (floppy)
         floppy_path = argv[2];
@@ -1009,6 +738,11 @@ int main(int argc, char **argv)
         strcpy(huge + n + (50u << 20), "\n");
         write_vm("Huge", huge);
         write_vm("Latin-1 disk", "[vm]\n[drives]\nhda=\xff\xfe.img\n");
+    }
+    if (ui_case) {
+        g_mkdir_with_parents(library_root, 0755);
+        if (ui_case->setup)
+            ui_case->setup(case_arg);
     }
     vireo_application_init_i18n();
     app = vireo_application_new(library_root);

@@ -112,6 +112,9 @@ static void vireo_application_startup(GApplication *gapp)
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.new-vm", new_accels);
     const char *fullscreen_accels[] = { "F11", NULL };
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "win.fullscreen", fullscreen_accels);
+    /* GtkWindow's own close action; help-overlay.ui lists every shortcut (Ctrl+?). */
+    const char *close_accels[] = { "<Control>w", NULL };
+    gtk_application_set_accels_for_action(GTK_APPLICATION(app), "window.close", close_accels);
 
     /* Uninstalled runs find the icons in the source tree. */
     GdkDisplay *display = gdk_display_get_default();

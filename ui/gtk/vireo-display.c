@@ -36,6 +36,9 @@ struct _VireoDisplay {
 
     bool integer_scaling;
     bool grabbed;
+    /* Ctrl+Alt let go of the keyboard: keys stay with the host until the user gives
+     * them back with a click on the screen. */
+    bool keys_released;
     bool ctrl_down, alt_down, chord_other_key;
     uint16_t held[MAX_HELD_KEYS];
     size_t n_held;
@@ -325,6 +328,7 @@ void vireo_display_attach(VireoDisplay *d, Vm *vm)
     g_clear_object(&d->fallback);
     pixman_region32_clear(&d->pending);
     d->vm = vm;
+    d->keys_released = false;
     DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
     if (con)
         d->client = display_client_new(con);
@@ -488,6 +492,7 @@ static void set_grab(VireoDisplay *d, bool on, GdkEvent *event)
     d->grabbed = on;
     GdkToplevel *top = toplevel_of(d);
     if (on) {
+        d->keys_released = false;
         gtk_widget_grab_focus(GTK_WIDGET(d));
         /* Alt+Tab, the Super key and the like go to the guest while grabbed. */
         if (top)
@@ -515,6 +520,11 @@ gboolean vireo_display_get_grabbed(VireoDisplay *d)
     return d->grabbed;
 }
 
+gboolean vireo_display_get_keys_released(VireoDisplay *d)
+{
+    return d->keys_released;
+}
+
 void vireo_display_ungrab(VireoDisplay *d)
 {
     set_grab(d, false, NULL);
@@ -535,7 +545,7 @@ static gboolean on_key_pressed(GtkEventControllerKey *c, guint keyval, guint key
                                GdkModifierType state, gpointer data)
 {
     VireoDisplay *d = data;
-    if (!d->vm)
+    if (!d->vm || d->keys_released)
         return FALSE;
     if (is_ctrl(keyval))
         d->ctrl_down = true;
@@ -556,7 +566,7 @@ static void on_key_released(GtkEventControllerKey *c, guint keyval, guint keycod
                             GdkModifierType state, gpointer data)
 {
     VireoDisplay *d = data;
-    if (!d->vm)
+    if (!d->vm || d->keys_released)
         return;
     send_key(d, keymap_x11_to_pc(keycode), false);
     bool chord = d->ctrl_down && d->alt_down && !d->chord_other_key;
@@ -564,9 +574,13 @@ static void on_key_released(GtkEventControllerKey *c, guint keyval, guint keycod
         d->ctrl_down = false;
     else if (is_alt(keyval))
         d->alt_down = false;
-    /* Ctrl+Alt pressed and let go on their own: release the grab. */
-    if (chord && (is_ctrl(keyval) || is_alt(keyval)) && d->grabbed)
+    /* Ctrl+Alt pressed and let go on their own: release the grab, and the keyboard
+     * with it (a Ctrl+Alt+Del typed next is the host's, not the guest's). */
+    if (chord && (is_ctrl(keyval) || is_alt(keyval)) && d->grabbed) {
         set_grab(d, false, NULL);
+        d->keys_released = true;
+        g_object_notify_by_pspec(G_OBJECT(d), props[PROP_GRABBED]);
+    }
 }
 
 static void on_focus_leave(GtkEventControllerFocus *c, gpointer data)

@@ -20,6 +20,9 @@ void vireo_display_attach(VireoDisplay *d, Vm *vm);
 void vireo_display_set_integer_scaling(VireoDisplay *d, gboolean on);
 gboolean vireo_display_get_grabbed(VireoDisplay *d);
 void vireo_display_ungrab(VireoDisplay *d);
+/* Ctrl+Alt released the keyboard: typed keys are the host's until a click on the
+ * screen grabs again (notified as "grabbed"). */
+gboolean vireo_display_get_keys_released(VireoDisplay *d);
 
 /* Presses the keys in order and releases them in reverse (PC scancodes), through the
  * VM's input queue with QMP send-key's default hold time between the steps. */

@@ -2,6 +2,7 @@
 /* A library VM and, while it runs, its engine instance. */
 #include "ui/gtk/vireo-machine.h"
 #include "engine/vmconf.h"
+#include "ui/gtk/vireo-osinfo.h"
 
 #include <glib/gi18n.h>
 
@@ -124,15 +125,16 @@ const char *vireo_machine_get_dir(VireoMachine *m)
 
 const char *vireo_machine_get_os_name(VireoMachine *m)
 {
+    g_autofree char *id = NULL, *stored = NULL;
     if (m->entry->conf) {
-        /* The key file owns nothing we could return, so keep the string on the object. */
-        g_autofree char *os = g_key_file_get_string(m->entry->conf, VMCONF_GROUP_VM, "os-name", NULL);
-        if (os && *os) {
-            g_object_set_data_full(G_OBJECT(m), "vireo-os-name", g_steal_pointer(&os), g_free);
-            return g_object_get_data(G_OBJECT(m), "vireo-os-name");
-        }
+        id = g_key_file_get_string(m->entry->conf, VMCONF_GROUP_VM, "os-id", NULL);
+        stored = g_key_file_get_string(m->entry->conf, VMCONF_GROUP_VM, "os-name", NULL);
     }
-    return _("Unknown system");
+    /* os-name of a preset may be a translation an older Vireo stored: the ID decides.
+     * The key file owns nothing we could return, so keep the string on the object. */
+    char *name = g_strdup(vireo_os_display_name(id, stored));
+    g_object_set_data_full(G_OBJECT(m), "vireo-os-name", name, g_free);
+    return name;
 }
 
 VireoMachineState vireo_machine_get_state(VireoMachine *m)

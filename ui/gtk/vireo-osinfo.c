@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Install media probing and OS identification for the new-VM wizard. */
 #include "ui/gtk/vireo-osinfo.h"
+#include "disks/block.h"
 #include "engine/config.h"
 
 #include <errno.h>
@@ -98,6 +99,18 @@ const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id)
     return preset_for_family(NULL, os_id);
 }
 
+const char *vireo_os_display_name(const char *os_id, const char *stored_name)
+{
+    const VireoOsPreset *p = vireo_os_preset_find(os_id);
+    if (p)
+        return _(p->name);
+    if (stored_name && *stored_name)
+        return stored_name;
+    if (os_id && *os_id)
+        return os_id;
+    return _("Unknown system");
+}
+
 void vireo_os_guess_free(VireoOsGuess *g)
 {
     if (!g)
@@ -148,6 +161,36 @@ VireoMediaKind vireo_media_probe(const char *path, GError **err)
     }
     close(fd);
     return kind;
+}
+
+bool vireo_media_is_bootable(const char *path, VireoMediaKind kind)
+{
+    uint8_t buf[512];
+    bool ok = false;
+    if (kind == VIREO_MEDIA_DISK) {
+        /* qcow2 or raw: the block layer reads the first sector either way. */
+        BlockOpenOptions o = { .read_only = true, .force_share = true };
+        BlockImage *img = block_open(path, &o, NULL);
+        if (!img)
+            return false;
+        ok = block_pread(img, 0, buf, sizeof(buf), NULL) && buf[510] == 0x55 && buf[511] == 0xaa;
+        block_close(img, NULL);
+        return ok;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (kind == VIREO_MEDIA_CDROM) {
+        /* Type 0, "CD001", version 1, then the boot system identifier. */
+        static const char id[] = "EL TORITO SPECIFICATION";
+        ok = pread(fd, buf, 7 + sizeof(id) - 1, 17 * 2048) == (ssize_t)(7 + sizeof(id) - 1) &&
+             buf[0] == 0 && !memcmp(buf + 1, "CD001", 5) && buf[6] == 1 &&
+             !memcmp(buf + 7, id, sizeof(id) - 1);
+    } else if (kind == VIREO_MEDIA_FLOPPY) {
+        ok = pread(fd, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf) && buf[510] == 0x55 && buf[511] == 0xaa;
+    }
+    close(fd);
+    return ok;
 }
 
 /* osinfo-db is loaded once, on first use, from whichever thread gets there first. */

@@ -30,6 +30,11 @@ const VireoOsPreset *vireo_os_preset_find(const char *id);
 /* The preset for an os-id (an osinfo short ID such as "winxp" or a preset ID). */
 const VireoOsPreset *vireo_os_preset_for_os_id(const char *os_id);
 
+/* The name to show for a VM's os-id in the current language: a preset's translated
+ * name; for an osinfo short ID, osinfo's product name as vm.conf keeps it (os-name, the
+ * same in every language); else the ID itself. */
+const char *vireo_os_display_name(const char *os_id, const char *stored_name);
+
 /* What the wizard fills in for a medium. */
 typedef struct VireoOsGuess {
     char *os_id;             /* osinfo short ID ("freedos1.2") or a preset ID */
@@ -46,6 +51,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VireoOsGuess, vireo_os_guess_free)
 /* Looks at the file's content: an ISO, a floppy image or a disk image. A missing,
  * unreadable or empty file, or one that is none of these, is an error saying so. */
 VireoMediaKind vireo_media_probe(const char *path, GError **err);
+
+/* Whether a PC BIOS can start from the medium: an El Torito boot record on a CD
+ * (El Torito 1.0, section 2.0: the Boot Record Volume Descriptor in sector 17), the
+ * 55 AA signature ending the first sector of a floppy or disk. */
+bool vireo_media_is_bootable(const char *path, VireoMediaKind kind);
 
 /* Identifies the system on a medium. ISOs go through libosinfo; what it does not know
  * (or a floppy or disk image) gets the closest preset, NULL only with err set for a

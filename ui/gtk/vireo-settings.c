@@ -1,23 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM settings window. Widgets carry names (gtk_widget_set_name) that the UI tests
  * use to find them. */
-#include "ui/gtk/vireo-settings.h"
+#include "ui/gtk/vireo-settings-internal.h"
 #include "engine/vmconf.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
-
-typedef struct Settings {
-    VireoMachine *machine;
-    GtkWindow *window;
-    AdwPreferencesGroup *hardware, *boot;
-    GtkWidget *memory_row, *cpus_row, *display_row, *firmware_row, *boot_row, *menu_row;
-    GtkSpinButton *memory, *cpus;
-    GtkSwitch *boot_menu;
-    AdwComboRow *display, *boot_order;
-    GtkWidget *cd_row, *floppy_row;
-    bool loading;           /* filling widgets from vm.conf: no writes */
-} Settings;
 
 /* Boot orders people pick from; another value from vm.conf is shown as it is. */
 static const struct {
@@ -35,12 +23,14 @@ static const struct {
 
 static void settings_free(Settings *s)
 {
+    if (s->disk_rows)
+        g_ptr_array_unref(s->disk_rows);
     g_object_unref(s->machine);
     g_free(s);
 }
 
 /* A copy of the VM's key file to change and check before it replaces vm.conf. */
-static GKeyFile *conf_copy(Settings *s)
+GKeyFile *settings_conf_copy(Settings *s)
 {
     GKeyFile *copy = g_key_file_new();
     GKeyFile *cur = vireo_machine_get_conf(s->machine);
@@ -52,9 +42,12 @@ static GKeyFile *conf_copy(Settings *s)
     return copy;
 }
 
-static void row_show_error(GtkWidget *row, const char *message, const char *normal_subtitle)
+void settings_row_show_error(GtkWidget *row, const char *message, const char *normal_subtitle)
 {
-    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), message ? message : (normal_subtitle ? normal_subtitle : ""));
+    if (ADW_IS_ACTION_ROW(row))
+        adw_action_row_set_subtitle(ADW_ACTION_ROW(row), message ? message : (normal_subtitle ? normal_subtitle : ""));
+    else
+        gtk_widget_set_tooltip_text(row, message);
     if (message)
         gtk_widget_add_css_class(row, "error");
     else
@@ -62,11 +55,14 @@ static void row_show_error(GtkWidget *row, const char *message, const char *norm
 }
 
 /* Writes the changed copy; a bad value is explained on the row that made it. */
-static bool commit(Settings *s, GKeyFile *conf, GtkWidget *row, const char *normal_subtitle)
+bool settings_commit(Settings *s, GKeyFile *conf, GtkWidget *row, const char *normal_subtitle)
 {
     g_autoptr(GError) err = NULL;
     bool ok = vireo_machine_save_conf(s->machine, conf, &err);
-    row_show_error(row, ok ? NULL : err->message, normal_subtitle);
+    settings_row_show_error(row, ok ? NULL : err->message, normal_subtitle);
+    /* vm.conf was checked whole before it was written: no bad value is left. */
+    if (ok && s->problem)
+        gtk_widget_set_visible(GTK_WIDGET(s->problem), FALSE);
     return ok;
 }
 
@@ -74,29 +70,29 @@ static void on_memory_changed(GtkSpinButton *spin, Settings *s)
 {
     if (s->loading)
         return;
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_autofree char *v = g_strdup_printf("%dM", gtk_spin_button_get_value_as_int(spin));
     g_key_file_set_string(conf, VMCONF_GROUP_VM, "memory", v);
-    commit(s, conf, s->memory_row, NULL);
+    settings_commit(s, conf, s->memory_row, NULL);
 }
 
 static void on_cpus_changed(GtkSpinButton *spin, Settings *s)
 {
     if (s->loading)
         return;
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(spin));
-    commit(s, conf, s->cpus_row, NULL);
+    settings_commit(s, conf, s->cpus_row, NULL);
 }
 
 static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
 {
     if (s->loading)
         return;
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_string(conf, VMCONF_GROUP_VM, "display",
                           adw_combo_row_get_selected(row) == 1 ? "none" : "std");
-    commit(s, conf, s->display_row, NULL);
+    settings_commit(s, conf, s->display_row, NULL);
 }
 
 static void on_boot_order_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
@@ -106,18 +102,18 @@ static void on_boot_order_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
     guint i = adw_combo_row_get_selected(row);
     if (i >= G_N_ELEMENTS(boot_orders))
         return;   /* the vm.conf value that is not in the list: unchanged */
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot", boot_orders[i].order);
-    commit(s, conf, s->boot_row, NULL);
+    settings_commit(s, conf, s->boot_row, NULL);
 }
 
 static void on_boot_menu_changed(GtkSwitch *sw, GParamSpec *ps, Settings *s)
 {
     if (s->loading)
         return;
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_boolean(conf, VMCONF_GROUP_VM, "boot-menu", gtk_switch_get_active(sw));
-    commit(s, conf, s->menu_row, NULL);
+    settings_commit(s, conf, s->menu_row, NULL);
 }
 
 /* ---- files: firmware and removable media ---- */
@@ -131,7 +127,7 @@ static char *conf_path_value(Settings *s, const char *group, const char *key)
     return v;
 }
 
-static void update_file_rows(Settings *s)
+void settings_update_file_rows(Settings *s)
 {
     g_autofree char *fw = conf_path_value(s, VMCONF_GROUP_VM, "firmware");
     adw_action_row_set_subtitle(ADW_ACTION_ROW(s->firmware_row),
@@ -140,6 +136,16 @@ static void update_file_rows(Settings *s)
     adw_action_row_set_subtitle(ADW_ACTION_ROW(s->cd_row), cd && *cd ? cd : _("Empty"));
     g_autofree char *fd = conf_path_value(s, VMCONF_GROUP_DRIVES, "fda");
     adw_action_row_set_subtitle(ADW_ACTION_ROW(s->floppy_row), fd && *fd ? fd : _("Empty"));
+    /* A medium needs its drive: without one the row says so (add it under Disks). */
+    GtkWidget *rows[] = { s->cd_row, s->floppy_row };
+    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+        GKeyFile *kf = vireo_machine_get_conf(s->machine);
+        bool present = kf && g_key_file_has_key(kf, VMCONF_GROUP_DRIVES, i ? "fda" : "cdrom", NULL);
+        gtk_widget_set_sensitive(rows[i], present);
+        if (!present)
+            adw_action_row_set_subtitle(ADW_ACTION_ROW(rows[i]), _("No drive"));
+    }
+    settings_disks_refresh(s);
 }
 
 typedef struct FileChoice {
@@ -172,14 +178,14 @@ static void set_file_key(Settings *s, const char *group, const char *key, const 
     if (device && vm) {
         g_autoptr(GError) err = NULL;
         if (!vm_change_media(vm, device, *value ? value : NULL, NULL, false, &err)) {
-            row_show_error(row, err->message, NULL);
+            settings_row_show_error(row, err->message, NULL);
             return;
         }
     }
-    g_autoptr(GKeyFile) conf = conf_copy(s);
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_string(conf, group, key, value);
-    if (commit(s, conf, row, NULL))
-        update_file_rows(s);
+    if (settings_commit(s, conf, row, NULL))
+        settings_update_file_rows(s);
 }
 
 static void on_file_chosen(GtkNativeDialog *d, int response, gpointer data)
@@ -195,7 +201,7 @@ static void on_file_chosen(GtkNativeDialog *d, int response, gpointer data)
     g_free(fc);
 }
 
-static void choose_file(Settings *s, const char *group, const char *key, GtkWidget *row,
+void settings_choose_file(Settings *s, const char *group, const char *key, GtkWidget *row,
                         const char *title)
 {
     GtkFileChooserNative *d = gtk_file_chooser_native_new(title, s->window, GTK_FILE_CHOOSER_ACTION_OPEN,
@@ -208,7 +214,7 @@ static void choose_file(Settings *s, const char *group, const char *key, GtkWidg
 
 static void on_choose_cd(GtkButton *b, Settings *s)
 {
-    choose_file(s, VMCONF_GROUP_DRIVES, "cdrom", s->cd_row, _("Choose a CD Image"));
+    settings_choose_file(s, VMCONF_GROUP_DRIVES, "cdrom", s->cd_row, _("Choose a CD Image"));
 }
 
 static void on_eject_cd(GtkButton *b, Settings *s)
@@ -218,7 +224,7 @@ static void on_eject_cd(GtkButton *b, Settings *s)
 
 static void on_choose_floppy(GtkButton *b, Settings *s)
 {
-    choose_file(s, VMCONF_GROUP_DRIVES, "fda", s->floppy_row, _("Choose a Floppy Image"));
+    settings_choose_file(s, VMCONF_GROUP_DRIVES, "fda", s->floppy_row, _("Choose a Floppy Image"));
 }
 
 static void on_eject_floppy(GtkButton *b, Settings *s)
@@ -228,7 +234,7 @@ static void on_eject_floppy(GtkButton *b, Settings *s)
 
 static void on_choose_firmware(GtkButton *b, Settings *s)
 {
-    choose_file(s, VMCONF_GROUP_VM, "firmware", s->firmware_row, _("Choose a BIOS Image"));
+    settings_choose_file(s, VMCONF_GROUP_VM, "firmware", s->firmware_row, _("Choose a BIOS Image"));
 }
 
 static void on_default_firmware(GtkButton *b, Settings *s)
@@ -238,7 +244,7 @@ static void on_default_firmware(GtkButton *b, Settings *s)
 
 /* ---- building ---- */
 
-static GtkWidget *add_button(GtkWidget *row, const char *icon, const char *tooltip, const char *name,
+GtkWidget *settings_add_button(GtkWidget *row, const char *icon, const char *tooltip, const char *name,
                              GCallback cb, Settings *s)
 {
     GtkWidget *b = gtk_button_new_from_icon_name(icon);
@@ -263,12 +269,59 @@ static GtkWidget *spin_row(const char *title, const char *name, double lo, doubl
     return row;
 }
 
+/* One key of [vm] for a field; a bad value is shown on the field's row, naming it. */
+static void load_number_key(Settings *s, GKeyFile *kf, const char *key, GtkWidget *row,
+                            bool (*parse)(const char *, void *, GError **), void *out)
+{
+    g_autofree char *v = g_key_file_get_string(kf, VMCONF_GROUP_VM, key, NULL);
+    g_autoptr(GError) err = NULL;
+    if (!v || parse(g_strstrip(v), out, &err)) {
+        settings_row_show_error(row, NULL, NULL);
+        return;
+    }
+    g_autofree char *shown = config_shorten(v, CONFIG_QUOTE_MAX);
+    g_autofree char *msg = g_strdup_printf(_("vm.conf has %s=%s: %s. Choose a value here to replace it."),
+                                           key, shown, err->message);
+    settings_row_show_error(row, msg, NULL);
+}
+
+static bool parse_ram(const char *v, void *out, GError **err)
+{
+    return vm_config_parse_ram(v, out, err);
+}
+
+static bool parse_cpus(const char *v, void *out, GError **err)
+{
+    return vm_config_parse_cpus(v, out, err);
+}
+
+static void load_key_by_key(Settings *s, GKeyFile *kf)
+{
+    uint64_t ram = 256u << 20;
+    unsigned cpus = 1;
+    load_number_key(s, kf, "memory", s->memory_row, parse_ram, &ram);
+    load_number_key(s, kf, "cpus", s->cpus_row, parse_cpus, &cpus);
+    gtk_spin_button_set_value(s->memory, (double)(ram >> 20));
+    gtk_spin_button_set_value(s->cpus, cpus);
+}
+
 static void load_values(Settings *s)
 {
     s->loading = true;
     GKeyFile *kf = vireo_machine_get_conf(s->machine);
     g_autoptr(VmConfig) cfg = kf ? vmconf_parse(kf, vireo_machine_get_name(s->machine),
                                                 vireo_machine_get_dir(s->machine), NULL) : NULL;
+    if (!cfg && kf) {
+        /* vm.conf has a bad value: each field shows its own key as far as it is good,
+         * and the rows of the bad ones say what is wrong with them. */
+        g_autoptr(GError) err = NULL;
+        vmconf_parse(kf, vireo_machine_get_name(s->machine), vireo_machine_get_dir(s->machine), &err);
+        adw_preferences_group_set_description(s->problem, err ? err->message : NULL);
+        gtk_widget_set_visible(GTK_WIDGET(s->problem), TRUE);
+        load_key_by_key(s, kf);
+    } else {
+        gtk_widget_set_visible(GTK_WIDGET(s->problem), FALSE);
+    }
     if (cfg) {
         gtk_spin_button_set_value(s->memory, (double)(cfg->ram_size >> 20));
         gtk_spin_button_set_value(s->cpus, cfg->smp);
@@ -285,18 +338,22 @@ static void load_values(Settings *s)
             gtk_string_list_append(orders, order);
         adw_combo_row_set_selected(s->boot_order, sel);
     }
-    update_file_rows(s);
+    settings_update_file_rows(s);
     s->loading = false;
 }
 
 static void update_sensitivity(VireoMachine *m, GParamSpec *ps, Settings *s)
 {
     bool active = vireo_machine_is_active(m);
-    gtk_widget_set_sensitive(GTK_WIDGET(s->hardware), !active);
-    gtk_widget_set_sensitive(GTK_WIDGET(s->boot), !active);
+    AdwPreferencesGroup *groups[] = { s->hardware, s->boot, s->disks, s->kernel };
     const char *why = active ? _("These cannot change while the virtual machine runs. Shut it down first.") : NULL;
-    adw_preferences_group_set_description(s->hardware, why);
-    adw_preferences_group_set_description(s->boot, why);
+    for (size_t i = 0; i < G_N_ELEMENTS(groups); i++) {
+        gtk_widget_set_sensitive(GTK_WIDGET(groups[i]), !active);
+        adw_preferences_group_set_description(groups[i], why);
+    }
+    /* The drives follow vm.conf again once the VM is off (it may have changed them). */
+    if (!active)
+        settings_update_file_rows(s);
 }
 
 static void on_state_notify(VireoMachine *m, GParamSpec *ps, GtkWindow *win)
@@ -328,6 +385,13 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
         return GTK_WINDOW(win);
     }
 
+    /* What is wrong with vm.conf, when something is. */
+    s->problem = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+    gtk_widget_set_name(GTK_WIDGET(s->problem), "problem-group");
+    adw_preferences_group_set_title(s->problem, _("vm.conf Has a Bad Value"));
+    gtk_widget_add_css_class(GTK_WIDGET(s->problem), "error");
+    adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->problem);
+
     s->hardware = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(s->hardware, _("Hardware"));
     /* The engine's limits (config.h), as vm.conf and vireo-run take them. */
@@ -345,9 +409,9 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     g_signal_connect(s->display, "notify::selected", G_CALLBACK(on_display_changed), s);
     s->firmware_row = adw_action_row_new();
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->firmware_row), _("Firmware"));
-    add_button(s->firmware_row, "document-open-symbolic", _("Choose a BIOS image"), "firmware-choose",
+    settings_add_button(s->firmware_row, "document-open-symbolic", _("Choose a BIOS image"), "firmware-choose",
                G_CALLBACK(on_choose_firmware), s);
-    add_button(s->firmware_row, "edit-undo-symbolic", _("Use SeaBIOS"), "firmware-default",
+    settings_add_button(s->firmware_row, "edit-undo-symbolic", _("Use SeaBIOS"), "firmware-default",
                G_CALLBACK(on_default_firmware), s);
     GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->display_row, s->firmware_row };
     for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
@@ -385,18 +449,19 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
         _("A medium chosen here goes into the drive at once when the virtual machine is running, and stays there for its next start."));
     s->cd_row = adw_action_row_new();
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->cd_row), _("CD drive"));
-    add_button(s->cd_row, "document-open-symbolic", _("Insert a CD image"), "cd-choose",
+    settings_add_button(s->cd_row, "document-open-symbolic", _("Insert a CD image"), "cd-choose",
                G_CALLBACK(on_choose_cd), s);
-    add_button(s->cd_row, "media-eject-symbolic", _("Eject"), "cd-eject", G_CALLBACK(on_eject_cd), s);
+    settings_add_button(s->cd_row, "media-eject-symbolic", _("Eject"), "cd-eject", G_CALLBACK(on_eject_cd), s);
     s->floppy_row = adw_action_row_new();
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->floppy_row), _("Floppy drive"));
-    add_button(s->floppy_row, "document-open-symbolic", _("Insert a floppy image"), "floppy-choose",
+    settings_add_button(s->floppy_row, "document-open-symbolic", _("Insert a floppy image"), "floppy-choose",
                G_CALLBACK(on_choose_floppy), s);
-    add_button(s->floppy_row, "media-eject-symbolic", _("Eject"), "floppy-eject",
+    settings_add_button(s->floppy_row, "media-eject-symbolic", _("Eject"), "floppy-eject",
                G_CALLBACK(on_eject_floppy), s);
     adw_preferences_group_add(media, s->cd_row);
     adw_preferences_group_add(media, s->floppy_row);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), media);
+    settings_disks_build(s, ADW_PREFERENCES_PAGE(page));
 
     load_values(s);
     update_sensitivity(m, NULL, s);

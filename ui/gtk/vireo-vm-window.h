@@ -15,5 +15,9 @@ VireoMachine *vireo_vm_window_get_machine(VireoVmWindow *w);
 GtkWidget *vireo_vm_window_get_display(VireoVmWindow *w);
 /* The header bar's subtitle: the state, or how to release the grab. */
 const char *vireo_vm_window_get_status(VireoVmWindow *w);
+/* Whether the window says the VM found nothing to boot. */
+gboolean vireo_vm_window_shows_boot_problem(VireoVmWindow *w);
+/* The folder the screenshot dialog opens in. */
+char *vireo_pictures_folder(void);
 
 G_END_DECLS

@@ -43,6 +43,9 @@ struct _VireoWizard {
     bool probe_ok;
     bool defaults_applied;  /* the system page got the guess's values */
     bool filling;           /* setting widgets from code: no "user changed" reactions */
+    /* Fields the user changed on the system page: another medium does not undo them. */
+    bool name_edited, memory_edited, cpus_edited, disk_size_edited;
+    bool next_when_probed;  /* Enter in the path field while the probe was pending */
 };
 
 G_DEFINE_FINAL_TYPE(VireoWizard, vireo_wizard, ADW_TYPE_WINDOW)
@@ -71,6 +74,7 @@ static void set_field_error(GtkLabel *label, GtkWidget *field, const char *messa
 static void set_media_status(VireoWizard *w, const char *text, bool error)
 {
     gtk_label_set_text(w->media_status, text ? text : "");
+    gtk_widget_remove_css_class(GTK_WIDGET(w->media_status), "warning");
     if (error)
         gtk_widget_add_css_class(GTK_WIDGET(w->media_status), "error");
     else
@@ -148,6 +152,7 @@ static void update_buttons(VireoWizard *w)
 
 typedef struct ProbeResult {
     VireoMediaKind kind;
+    bool bootable;
     VireoOsGuess *guess;
 } ProbeResult;
 
@@ -173,6 +178,7 @@ static void probe_thread(GTask *task, gpointer src, gpointer data, GCancellable 
     }
     ProbeResult *r = g_new0(ProbeResult, 1);
     r->kind = kind;
+    r->bootable = vireo_media_is_bootable(path, kind);
     r->guess = g;
     g_task_return_pointer(task, r, (GDestroyNotify)probe_result_free);
 }
@@ -203,6 +209,7 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
     g_clear_pointer(&w->guess, vireo_os_guess_free);
     w->defaults_applied = false;
     if (!r) {
+        w->next_when_probed = false;
         w->probe_ok = false;
         w->probed_kind = VIREO_MEDIA_NONE;
         set_media_status(w, err->message, true);
@@ -226,9 +233,21 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
     else
         status = g_strdup_printf(_("This is %s. Its system is not recognised: choose it on the next page."),
                                  media_kind_name(r->kind));
-    set_media_status(w, status, false);
+    if (!r->bootable) {
+        /* Accepted (it may be meant as a second medium), but not silently. */
+        g_autofree char *warn = g_strdup_printf("%s %s", status,
+            _("It is not bootable: a virtual machine cannot start from it. Choose an install medium, or create the VM and insert this one later."));
+        set_media_status(w, warn, false);
+        gtk_widget_add_css_class(GTK_WIDGET(w->media_status), "warning");
+    } else {
+        set_media_status(w, status, false);
+    }
     probe_result_free(r);
     update_buttons(w);
+    if (w->next_when_probed) {
+        w->next_when_probed = false;
+        gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    }
 }
 
 static gboolean start_probe(gpointer data)
@@ -266,6 +285,20 @@ static void on_media_entry_changed(GtkEditable *e, VireoWizard *w)
     w->probe_ok = false;
     w->probe_timeout = g_timeout_add(250, start_probe, w);
     update_buttons(w);
+}
+
+/* Enter in the path field goes on as Next does, once the file has been looked at. */
+static void on_media_entry_activate(GtkEntry *e, VireoWizard *w)
+{
+    if (w->probe_timeout) {
+        g_source_remove(w->probe_timeout);
+        start_probe(w);
+    }
+    if (w->probe_cancel) {
+        w->next_when_probed = true;
+        return;
+    }
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
 }
 
 static void on_media_kind_toggled(GtkCheckButton *b, VireoWizard *w)
@@ -340,11 +373,18 @@ static guint preset_index(const VireoOsPreset *p)
     return p ? (guint)(p - all) : (guint)(n - 1);
 }
 
+/* A preset's or osinfo's sizes, except where the user typed their own. */
 static void apply_sizes(VireoWizard *w, uint64_t ram, uint64_t disk, unsigned cpus)
 {
-    gtk_spin_button_set_value(w->memory_spin, (double)(ram / MIB));
-    gtk_spin_button_set_value(w->cpus_spin, cpus);
-    gtk_spin_button_set_value(w->disk_size_spin, (double)disk / (double)GIB);
+    bool was_filling = w->filling;
+    w->filling = true;
+    if (!w->memory_edited)
+        gtk_spin_button_set_value(w->memory_spin, (double)(ram / MIB));
+    if (!w->cpus_edited)
+        gtk_spin_button_set_value(w->cpus_spin, cpus);
+    if (!w->disk_size_edited)
+        gtk_spin_button_set_value(w->disk_size_spin, (double)disk / (double)GIB);
+    w->filling = was_filling;
 }
 
 static void apply_guess(VireoWizard *w)
@@ -360,8 +400,10 @@ static void apply_guess(VireoWizard *w)
     g_autofree char *found = g && g->identified ? g_strdup_printf(_("Recognised: %s"), g->os_name) : NULL;
     adw_action_row_set_subtitle(ADW_ACTION_ROW(w->os_row), found ? found : "");
     /* osinfo's name for a recognised system ("FreeDOS 1.2"), else the preset's. */
-    g_autofree char *name = unique_name(w, g && g->identified ? g->os_name : _(p->vm_name));
-    gtk_editable_set_text(GTK_EDITABLE(w->name_row), name);
+    if (!w->name_edited) {
+        g_autofree char *name = unique_name(w, g && g->identified ? g->os_name : _(p->vm_name));
+        gtk_editable_set_text(GTK_EDITABLE(w->name_row), name);
+    }
     if (g)
         apply_sizes(w, g->ram, g->disk, g->cpus);
     else
@@ -385,13 +427,25 @@ static void on_os_selected(AdwComboRow *row, GParamSpec *ps, VireoWizard *w)
     size_t n;
     const VireoOsPreset *all = vireo_os_presets(&n);
     guint i = adw_combo_row_get_selected(row);
-    if (i < n)
+    if (i < n) {
+        w->memory_edited = w->cpus_edited = w->disk_size_edited = false;
         apply_sizes(w, all[i].ram, all[i].disk, all[i].cpus);
+    }
     update_buttons(w);
 }
 
 static void on_field_changed(GtkWidget *widget, VireoWizard *w)
 {
+    if (!w->filling) {
+        if (widget == GTK_WIDGET(w->name_row))
+            w->name_edited = true;
+        else if (widget == GTK_WIDGET(w->memory_spin))
+            w->memory_edited = true;
+        else if (widget == GTK_WIDGET(w->cpus_spin))
+            w->cpus_edited = true;
+        else if (widget == GTK_WIDGET(w->disk_size_spin))
+            w->disk_size_edited = true;
+    }
     update_buttons(w);
 }
 
@@ -413,7 +467,10 @@ static GKeyFile *build_conf(VireoWizard *w)
     /* Keep osinfo's precise answer when the user left its family selected. */
     bool use_guess = kind != VIREO_MEDIA_NONE && w->guess && w->guess->preset == p;
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-id", use_guess ? w->guess->os_id : p->id);
-    g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-name", use_guess ? w->guess->os_name : _(p->name));
+    /* The ID is what counts; the name is shown in the language of the day. osinfo's
+     * product names are the same in every language, so only they are kept. */
+    if (use_guess && w->guess->identified)
+        g_key_file_set_string(kf, VMCONF_GROUP_VM, "os-name", w->guess->os_name);
     g_autofree char *mem = g_strdup_printf("%dM", gtk_spin_button_get_value_as_int(w->memory_spin));
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "memory", mem);
     g_key_file_set_integer(kf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(w->cpus_spin));
@@ -451,8 +508,9 @@ static void fill_summary(VireoWizard *w)
     g_autoptr(GKeyFile) kf = build_conf(w);
     const char *name = gtk_editable_get_text(GTK_EDITABLE(w->name_row));
     add_summary_row(w, _("Name"), name);
+    g_autofree char *os_id = g_key_file_get_string(kf, VMCONF_GROUP_VM, "os-id", NULL);
     g_autofree char *os = g_key_file_get_string(kf, VMCONF_GROUP_VM, "os-name", NULL);
-    add_summary_row(w, _("System"), os);
+    add_summary_row(w, _("System"), vireo_os_display_name(os_id, os));
     g_autofree char *mem = g_strdup_printf(_("%d MiB"), gtk_spin_button_get_value_as_int(w->memory_spin));
     add_summary_row(w, _("Memory"), mem);
     g_autofree char *cpus = g_strdup_printf("%d", gtk_spin_button_get_value_as_int(w->cpus_spin));
@@ -506,15 +564,22 @@ static void action_next(GSimpleAction *a, GVariant *p, gpointer data)
     if (!g_strcmp0(page, "media")) {
         apply_guess(w);
         gtk_stack_set_visible_child_name(w->pages, "system");
+        gtk_window_set_focus(GTK_WINDOW(w), GTK_WIDGET(w->name_row));
     } else if (!g_strcmp0(page, "system")) {
         if (!system_page_valid(w))
             return;
         fill_summary(w);
         gtk_stack_set_visible_child_name(w->pages, "summary");
+        gtk_window_set_focus(GTK_WINDOW(w), GTK_WIDGET(w->next_button));
     } else {
         g_autoptr(GError) err = NULL;
         if (!create_vm(w, &err)) {
-            adw_toast_overlay_add_toast(w->toast_overlay, adw_toast_new(err->message));
+            /* The whole reason, where it can be read (a toast cuts it off). */
+            GtkWidget *d = adw_message_dialog_new(GTK_WINDOW(w), _("Cannot Create the Virtual Machine"), NULL);
+            adw_message_dialog_format_body(ADW_MESSAGE_DIALOG(d), "%s\n\n%s", err->message,
+                _("Nothing was created. Change the name, or free the folder, and try again."));
+            adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(d), "close", _("_Close"));
+            gtk_window_present(GTK_WINDOW(d));
             return;
         }
         GtkWindow *parent = gtk_window_get_transient_for(GTK_WINDOW(w));
@@ -608,12 +673,14 @@ static void vireo_wizard_init(VireoWizard *w)
     g_object_unref(names);
 
     g_signal_connect(w->media_entry, "changed", G_CALLBACK(on_media_entry_changed), w);
+    g_signal_connect(w->media_entry, "activate", G_CALLBACK(on_media_entry_activate), w);
     GtkCheckButton *kinds[] = { w->media_cdrom, w->media_floppy, w->media_disk, w->media_none };
     for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++)
         g_signal_connect(kinds[i], "toggled", G_CALLBACK(on_media_kind_toggled), w);
     g_signal_connect(w->os_row, "notify::selected", G_CALLBACK(on_os_selected), w);
     g_signal_connect(w->name_row, "changed", G_CALLBACK(on_field_changed), w);
     g_signal_connect(w->memory_spin, "value-changed", G_CALLBACK(on_field_changed), w);
+    g_signal_connect(w->cpus_spin, "value-changed", G_CALLBACK(on_field_changed), w);
     g_signal_connect(w->disk_size_spin, "value-changed", G_CALLBACK(on_field_changed), w);
     GtkCheckButton *disks[] = { w->disk_new, w->disk_existing, w->disk_none };
     for (size_t i = 0; i < G_N_ELEMENTS(disks); i++)
@@ -626,6 +693,8 @@ VireoWizard *vireo_wizard_new(GtkWindow *parent, VireoLibrary *library)
     VireoWizard *w = g_object_new(VIREO_TYPE_WIZARD, "transient-for", parent, NULL);
     w->library = g_object_ref(library);
     update_buttons(w);
+    /* The first thing to do is to name the medium, not to cancel. */
+    gtk_window_set_focus(GTK_WINDOW(w), GTK_WIDGET(w->media_entry));
     return w;
 }
 

@@ -7,10 +7,15 @@
 # expected.txt holds the workload's output computed on the host by the amd64 build of the
 # same busybox version (busybox-static:amd64): nothing of the guest's architecture is ever
 # executed on the host, which may not run 32-bit programs at all.
-# Usage: mkkit.sh OUTDIR    (idempotent; exits 77 when the archive cannot be reached)
+# Usage: mkkit.sh OUTDIR [--demo]   (idempotent; exits 77 when the archive cannot be reached)
+#   --demo: only what the demo VM needs (kernel, busybox:i386, initrd-demo.img). The demo
+#   parts are built first in either mode, so a failing test-only step (the host busybox,
+#   expected.txt) never takes the demo's kernel with it.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+demo_only=0
+[ "${2:-}" = --demo ] && demo_only=1
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$out"
@@ -57,6 +62,15 @@ fetch_busybox() {
     rm -rf debs bb
 }
 fetch_busybox i386 busybox          # the guest's
+common="dir:bin dir:dev dir:proc dir:sys dir:tmp dir:root dir:etc file:bin/busybox=$out/busybox:755"
+python3 "$here/mkinitramfs.py" initrd-demo.img $common \
+    "file:init=$here/init-demo.sh:755" "file:etc/motd=$here/motd:644"
+if [ "$demo_only" = 1 ]; then
+    echo "kit: $out ($kpkg, busybox-static $(cat busybox.version)), demo parts"
+    exit 0
+fi
+
+# The tests' parts from here on.
 fetch_busybox amd64 busybox-host    # the reference run on the host
 if [ "$(cat busybox.version)" != "$(cat busybox-host.version)" ]; then
     echo "mkkit: busybox-static:i386 $(cat busybox.version) and :amd64 $(cat busybox-host.version) differ;" \
@@ -64,12 +78,8 @@ if [ "$(cat busybox.version)" != "$(cat busybox-host.version)" ]; then
     rm -f busybox busybox.version busybox-host busybox-host.version
     exit 1
 fi
-
-common="dir:bin dir:dev dir:proc dir:sys dir:tmp dir:root dir:etc file:bin/busybox=$out/busybox:755"
 python3 "$here/mkinitramfs.py" initrd-test.img $common \
     "file:init=$here/init-test.sh:755" "file:workload.sh=$here/workload.sh:644"
-python3 "$here/mkinitramfs.py" initrd-demo.img $common \
-    "file:init=$here/init-demo.sh:755" "file:etc/motd=$here/motd:644"
 
 # The expected workload output, from the amd64 build of the same busybox on the host.
 if [ ! -f expected.txt ] || [ "$here/workload.sh" -nt expected.txt ] || [ busybox-host -nt expected.txt ]; then

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The UI tests' shared helpers (app-harness.h). */
+#include "app-harness.h"
+#include "engine/vmconf.h"
+#include "engine/display.h"
+#include "ui/gtk/vireo-display.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int exit_code = 1;
+char *library_root;
+char *work_dir;
+
+
+void note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# ");
+    vprintf(fmt, ap);
+    printf("\n");
+    fflush(stdout);
+    va_end(ap);
+}
+
+/* Runs the main loop until cond(data) holds or the time is up. */
+bool wait_for(bool (*cond)(void *), void *data, int timeout_ms)
+{
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!cond(data)) {
+        if (g_get_monotonic_time() > end)
+            return false;
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(2000);
+    }
+    return true;
+}
+
+bool never(void *data)
+{
+    return false;
+}
+
+void run_for(int ms)
+{
+    wait_for(never, NULL, ms);
+}
+
+GtkWindow *find_window(GType type)
+{
+    GListModel *tops = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(tops); i++) {
+        g_autoptr(GtkWindow) w = g_list_model_get_item(tops, i);
+        if (G_TYPE_CHECK_INSTANCE_TYPE(w, type) && gtk_widget_get_visible(GTK_WIDGET(w)))
+            return w;
+    }
+    return NULL;
+}
+
+bool window_exists(void *type)
+{
+    return find_window((GType)(gsize)type) != NULL;
+}
+
+bool message_dialog_shown(void *data)
+{
+    return find_window(ADW_TYPE_MESSAGE_DIALOG) != NULL;
+}
+
+GtkWidget *find_named(GtkWidget *root, const char *name)
+{
+    if (!g_strcmp0(gtk_widget_get_name(root), name))
+        return root;
+    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c)) {
+        GtkWidget *hit = find_named(c, name);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+bool label_with_text(GtkWidget *root, const char *needle)
+{
+    if (GTK_IS_LABEL(root) && strstr(gtk_label_get_text(GTK_LABEL(root)), needle))
+        return true;
+    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
+        if (label_with_text(c, needle))
+            return true;
+    return false;
+}
+
+GObject *wizard_child(VireoWizard *w, const char *id)
+{
+    GObject *o = gtk_widget_get_template_child(GTK_WIDGET(w), VIREO_TYPE_WIZARD, id);
+    CHECK(o != NULL, "wizard has no child '%s'", id);
+    return o;
+}
+
+bool next_enabled(VireoWizard *w)
+{
+    return gtk_widget_get_sensitive(GTK_WIDGET(wizard_child(w, "next_button")));
+}
+
+char *conf_value(const char *vm, const char *group, const char *key)
+{
+    g_autofree char *dir = g_build_filename(library_root, vm, NULL);
+    g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
+    return kf ? g_key_file_get_string(kf, group, key, NULL) : NULL;
+}
+
+/* With VIREO_UI_SCREENSHOT_DIR set, pictures of the screen for the README: the
+ * window at the top left of the (window-manager-less) X screen, cropped to its size. */
+void screenshot(GtkWindow *win, const char *name)
+{
+    const char *dir = g_getenv("VIREO_UI_SCREENSHOT_DIR");
+    if (!dir)
+        return;
+    run_for(300);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *crop = g_strdup_printf("%dx%d+0+0", gtk_widget_get_width(GTK_WIDGET(win)),
+                                            gtk_widget_get_height(GTK_WIDGET(win)));
+    const char *argv[] = { "import", "-window", "root", "-crop", crop, path, NULL };
+    int status = -1;
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL);
+    note("screenshot %s: %s", path, status == 0 ? "written" : "failed");
+}
+
+VireoApplication *app;
+
+
+bool screen_shows(void *data)
+{
+    ScreenWait *sw = data;
+    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(sw->win));
+    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
+    if (!con)
+        return false;
+    DisplayText t;
+    if (!display_console_get_text(con, &t))
+        return false;
+    bool found = false;
+    for (int r = 0; r < t.rows && !found; r++) {
+        g_autofree char *row = display_text_row_utf8(&t, r);
+        found = strstr(row, sw->text) != NULL;
+    }
+    display_text_clear(&t);
+    return found;
+}
+
+void dump_screen(VireoVmWindow *win)
+{
+    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(win));
+    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
+    DisplayText t;
+    if (!con || !display_console_get_text(con, &t))
+        return;
+    for (int r = 0; r < t.rows; r++) {
+        g_autofree char *row = display_text_row_utf8(&t, r);
+        g_strchomp(row);
+        if (*row)
+            note("screen %2d: %s", r, row);
+    }
+    display_text_clear(&t);
+}
+
+GtkEventController *key_controller(GtkWidget *w)
+{
+    g_autoptr(GListModel) ctrls = gtk_widget_observe_controllers(w);
+    for (guint i = 0; i < g_list_model_get_n_items(ctrls); i++) {
+        g_autoptr(GtkEventController) c = g_list_model_get_item(ctrls, i);
+        if (GTK_IS_EVENT_CONTROLLER_KEY(c))
+            return c;
+    }
+    return NULL;
+}
+
+GtkGesture *click_gesture(GtkWidget *w)
+{
+    g_autoptr(GListModel) ctrls = gtk_widget_observe_controllers(w);
+    for (guint i = 0; i < g_list_model_get_n_items(ctrls); i++) {
+        g_autoptr(GtkEventController) c = g_list_model_get_item(ctrls, i);
+        if (GTK_IS_GESTURE_CLICK(c))
+            return GTK_GESTURE(c);
+    }
+    return NULL;
+}
+
+/* A key as the X server reports it: keyval and X11 keycode. */
+void type_key(GtkWidget *display, guint keyval, guint keycode, bool down)
+{
+    GtkEventController *c = key_controller(display);
+    CHECK(c, "the display has no key controller");
+    gboolean handled = FALSE;
+    if (down)
+        g_signal_emit_by_name(c, "key-pressed", keyval, keycode, (GdkModifierType)0, &handled);
+    else
+        g_signal_emit_by_name(c, "key-released", keyval, keycode, (GdkModifierType)0);
+}
+
+bool machine_is_off(void *data)
+{
+    return !vireo_machine_is_active(data);
+}
+
+bool grabbed(void *data)
+{
+    return vireo_display_get_grabbed(data);
+}
+
+void write_vm(const char *name, const char *conf)
+{
+    g_autofree char *dir = g_build_filename(library_root, name, NULL);
+    g_mkdir_with_parents(dir, 0755);
+    g_autofree char *p = g_build_filename(dir, "vm.conf", NULL);
+    CHECK(!conf || g_file_set_contents(p, conf, -1, NULL), "cannot write %s", p);
+}
+
+
+/* A screen row that is exactly line (command output, not the command line echoed). */
+bool screen_has_row(void *data)
+{
+    RowWait *rw = data;
+    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(rw->win));
+    DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
+    DisplayText t;
+    if (!con || !display_console_get_text(con, &t))
+        return false;
+    bool found = false;
+    for (int r = 0; r < t.rows && !found; r++) {
+        g_autofree char *row = display_text_row_utf8(&t, r);
+        found = !strcmp(g_strstrip(row), rw->line);
+    }
+    display_text_clear(&t);
+    return found;
+}
+
+void remove_tree(const char *path)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        GDir *d = g_dir_open(path, 0, NULL);
+        const char *n;
+        while (d && (n = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, n, NULL);
+            remove_tree(p);
+        }
+        if (d)
+            g_dir_close(d);
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}
+
+/* The work folder goes however the case ends (CHECK exits); VIREO_UI_KEEP_WORK_DIR=1
+ * keeps it to look at a failure. */
+void remove_work_dir(void)
+{
+    if (!work_dir)
+        return;
+    if (g_getenv("VIREO_UI_KEEP_WORK_DIR")) {
+        printf("# kept %s\n", work_dir);
+        return;
+    }
+    remove_tree(work_dir);
+}
+
+void force_off(VireoVmWindow *win)
+{
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);
+    CHECK(wait_for(message_dialog_shown, NULL, 5000), "Force Off did not ask");
+    AdwMessageDialog *d = ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+    adw_message_dialog_response(d, "force-off");
+    gtk_window_destroy(GTK_WINDOW(d));
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the app's UI test cases share: checks that end the run, waiting by iterating the
+ * main loop, finding windows and named widgets, reading vm.conf and the guest's screen,
+ * typing into the display. */
+#pragma once
+
+#include "ui/gtk/vireo-application.h"
+#include "ui/gtk/vireo-vm-window.h"
+#include "ui/gtk/vireo-window.h"
+#include "ui/gtk/vireo-wizard.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SKIP 77
+
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fprintf(stderr, "\n");                                        \
+            exit(1);                                                      \
+        }                                                                 \
+    } while (0)
+
+/* Set by main: the app, the library it reads, the case's scratch folder; exit_code is
+ * what the case ends with (0 once it got through). */
+extern int exit_code;
+extern char *library_root;
+extern char *work_dir;
+extern VireoApplication *app;
+
+typedef struct ScreenWait {
+    VireoVmWindow *win;
+    const char *text;
+} ScreenWait;
+
+typedef struct RowWait {
+    VireoVmWindow *win;
+    const char *line;
+} RowWait;
+
+void note(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Runs the main loop until cond(data) holds (true) or the time is up (false). */
+bool wait_for(bool (*cond)(void *), void *data, int timeout_ms);
+bool never(void *data);
+void run_for(int ms);
+GtkWindow *find_window(GType type);
+bool window_exists(void *type);
+bool message_dialog_shown(void *data);
+/* The widget below root named name (gtk_widget_set_name), or NULL. */
+GtkWidget *find_named(GtkWidget *root, const char *name);
+bool label_with_text(GtkWidget *root, const char *needle);
+GObject *wizard_child(VireoWizard *w, const char *id);
+bool next_enabled(VireoWizard *w);
+char *conf_value(const char *vm, const char *group, const char *key);
+void screenshot(GtkWindow *win, const char *name);
+/* A ScreenWait: the text is somewhere on the guest's text screen. */
+bool screen_shows(void *data);
+void dump_screen(VireoVmWindow *win);
+/* A RowWait: a screen row is exactly the line. */
+bool screen_has_row(void *data);
+GtkEventController *key_controller(GtkWidget *w);
+GtkGesture *click_gesture(GtkWidget *w);
+/* A key as the X server reports it: keyval and X11 keycode. */
+void type_key(GtkWidget *display, guint keyval, guint keycode, bool down);
+bool machine_is_off(void *machine);
+bool grabbed(void *display);
+/* A VM folder with conf as its vm.conf; NULL: the folder alone. */
+void write_vm(const char *name, const char *conf);
+void remove_tree(const char *path);
+/* Force Off from the VM window's menu, confirmed in the dialog it asks. */
+void force_off(VireoVmWindow *win);
+void remove_work_dir(void);
+
+/* A case of first-hour.c: setup runs before the app starts (vm.conf files, the
+ * environment), run inside its main loop; arg is the command line's second word. */
+typedef struct UiCase {
+    const char *name;
+    bool needs_arg;
+    void (*setup)(const char *arg);
+    void (*run)(const char *arg);
+} UiCase;
+
+const UiCase *first_hour_case(const char *name);

@@ -1,0 +1,870 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What a new user tripped over in the app's first hour (issue 20), each case in an X
+ * server of its own:
+ *
+ *   first-hour-wizard          the wizard: processors offered only as the engine runs
+ *                              them (1), the OS stored as its ID and named in the UI's
+ *                              language (3), a failed Create explained in full (4), a
+ *                              new medium keeps the name and sizes typed (6), keyboard:
+ *                              focus, Enter, one Tab stop per choice (10), a data ISO
+ *                              said to be unbootable (11)
+ *   first-hour-settings        settings: the processor count (1), a bad vm.conf value
+ *                              named on its row (5); disks added (new qcow2, existing
+ *                              image), grown, moved and removed (keeping or deleting the
+ *                              file) as qemu-img sees them; CD and floppy drives added and
+ *                              removed; the kernel command line
+ *   first-hour-vm KEY-GUEST    the VM window on the key guest: geometry and integer
+ *                              scaling per VM (12), the screenshot folder (13), paused
+ *                              while grabbed (7), keys after Ctrl+Alt (8), Reset and Force
+ *                              Off ask (9), settings say what waits for power off, Ctrl+W
+ *                              and the shortcuts window (10)
+ *   first-hour-no-boot         a data CD and no disk: no floppy is tried and the window
+ *                              says in its own words that nothing could boot (11)
+ */
+#include "app-harness.h"
+#include "engine/config.h"
+#include "engine/display.h"
+#include "engine/vmconf.h"
+#include "ui/gtk/vireo-display.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#ifdef HAVE_GTK_X11
+#include <gdk/x11/gdkx.h>
+#endif
+
+/* ---- helpers ---- */
+
+static AdwMessageDialog *wait_dialog(void)
+{
+    CHECK(wait_for(message_dialog_shown, NULL, 5000), "no dialog appeared");
+    return ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+}
+
+static void answer(AdwMessageDialog *d, const char *response)
+{
+    adw_message_dialog_response(d, response);
+    gtk_window_destroy(GTK_WINDOW(d));
+    run_for(50);
+}
+
+static GtkWindow *open_settings(const char *vm)
+{
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", vm);
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    return find_window(ADW_TYPE_PREFERENCES_WINDOW);
+}
+
+static GtkWidget *named(GtkWindow *w, const char *name)
+{
+    GtkWidget *x = find_named(GTK_WIDGET(w), name);
+    CHECK(x, "no widget named %s", name);
+    return x;
+}
+
+static void click(GtkWidget *button)
+{
+    g_signal_emit_by_name(button, "clicked");
+    run_for(50);
+}
+
+static char *run_capture(const char *const *argv)
+{
+    g_autofree char *out = NULL, *errout = NULL;
+    int status = -1;
+    g_autoptr(GError) err = NULL;
+    CHECK(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errout, &status, &err),
+          "%s: %s", argv[0], err ? err->message : "?");
+    CHECK(g_spawn_check_wait_status(status, NULL), "%s %s failed: %s", argv[0], argv[1], errout);
+    return g_steal_pointer(&out);
+}
+
+/* qemu-img's view of an image: its virtual size and format. */
+static void qemu_img_info(const char *path, guint64 *size, char **format)
+{
+    const char *argv[] = { "qemu-img", "info", "--output=json", "-U", path, NULL };
+    g_autofree char *out = run_capture(argv);
+    const char *vs = strstr(out, "\"virtual-size\":");
+    const char *fmt = strstr(out, "\"format\":");
+    CHECK(vs && fmt, "qemu-img info says %s", out);
+    *size = g_ascii_strtoull(vs + strlen("\"virtual-size\":"), NULL, 10);
+    const char *q = strchr(fmt + strlen("\"format\":"), '"');
+    *format = g_strndup(q + 1, strcspn(q + 1, "\""));
+}
+
+static bool have_program(const char *name)
+{
+    g_autofree char *p = g_find_program_in_path(name);
+    return p != NULL;
+}
+
+static VireoLibrary *library(void)
+{
+    return vireo_application_get_library(app);
+}
+
+/* Widgets below root that take a Tab stop. */
+static int tab_stops(GtkWidget *root)
+{
+    int n = gtk_widget_get_focusable(root) && gtk_widget_get_visible(root) && gtk_widget_get_sensitive(root);
+    for (GtkWidget *c = gtk_widget_get_first_child(root); c; c = gtk_widget_get_next_sibling(c))
+        n += tab_stops(c);
+    return n;
+}
+
+static void wait_probe(VireoWizard *w)
+{
+    run_for(300);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (vireo_wizard_is_busy(w) && g_get_monotonic_time() < end)
+        run_for(20);
+}
+
+/* A CD image with one file and no boot record, made with xorriso. */
+static char *make_data_iso(void)
+{
+    g_autofree char *dir = g_build_filename(work_dir, "iso-root", NULL);
+    g_mkdir_with_parents(dir, 0755);
+    g_autofree char *file = g_build_filename(dir, "README.TXT", NULL);
+    CHECK(g_file_set_contents(file, "holiday photos\n", -1, NULL), "cannot write %s", file);
+    char *iso = g_build_filename(work_dir, "photos.iso", NULL);
+    const char *argv[] = { "xorriso", "-as", "mkisofs", "-quiet", "-o", iso, dir, NULL };
+    g_free(run_capture(argv));
+    return iso;
+}
+
+/* ---- case: the wizard ---- */
+
+static void wizard_setup(const char *arg)
+{
+    /* Written by an older Vireo in German: the name must come from the ID. */
+    write_vm("Old DOS", "[vm]\nos-id=dos\nos-name=MS-DOS oder FreeDOS\nmemory=32M\n");
+}
+
+static VireoWizard *open_wizard(void)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "new-vm", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WIZARD, 5000), "no wizard");
+    return VIREO_WIZARD(find_window(VIREO_TYPE_WIZARD));
+}
+
+static void case_wizard(const char *arg)
+{
+    if (!have_program("xorriso")) {
+        note("SKIP: xorriso is not installed (Debian package xorriso)");
+        exit_code = SKIP;
+        return;
+    }
+    g_autofree char *iso = make_data_iso();
+    VireoWindow *main = VIREO_WINDOW(find_window(VIREO_TYPE_WINDOW));
+    GtkWidget *list = GTK_WIDGET(gtk_widget_get_template_child(GTK_WIDGET(main), VIREO_TYPE_WINDOW, "list_box"));
+
+    /* Bug 3: the library names a preset by its ID, in the UI's language. */
+    CHECK(label_with_text(list, "MS-DOS or FreeDOS"), "the row does not name the system from os-id=dos");
+    CHECK(!label_with_text(list, "MS-DOS oder FreeDOS"), "the row shows the German name stored in vm.conf");
+    note("bug 3: os-id=dos with a German os-name shows as 'MS-DOS or FreeDOS'");
+
+    VireoWizard *w = open_wizard();
+    run_for(200);
+    /* Bug 10: focus starts where the work starts, not on Cancel. */
+    GtkWidget *focus = gtk_window_get_focus(GTK_WINDOW(w));
+    GtkWidget *entry = GTK_WIDGET(wizard_child(w, "media_entry"));
+    CHECK(focus && (focus == entry || gtk_widget_is_ancestor(focus, entry)), "initial focus on %s '%s'",
+          focus ? G_OBJECT_TYPE_NAME(focus) : "nothing",
+          focus && GTK_IS_BUTTON(focus) ? gtk_button_get_label(GTK_BUTTON(focus)) : "");
+    /* Bug 10: each choice row is one Tab stop. */
+    const char *radios[] = { "media_cdrom", "media_floppy", "media_disk", "media_none" };
+    for (size_t i = 0; i < G_N_ELEMENTS(radios); i++) {
+        GtkWidget *row = gtk_widget_get_ancestor(GTK_WIDGET(wizard_child(w, radios[i])), ADW_TYPE_ACTION_ROW);
+        CHECK(tab_stops(row) == 1, "the %s row takes %d Tab stops", radios[i], tab_stops(row));
+    }
+    note("bug 10: focus starts in the path field; one Tab stop per choice row");
+
+    /* Bug 11: a CD without a boot record is said to be one. */
+    gtk_editable_set_text(GTK_EDITABLE(entry), iso);
+    /* Bug 10: Enter in the path field goes on once the file is looked at. */
+    g_signal_emit_by_name(entry, "activate");
+    wait_probe(w);
+    run_for(100);
+    const char *status = gtk_label_get_text(GTK_LABEL(wizard_child(w, "media_status")));
+    note("medium: %s", status);
+    CHECK(strstr(status, "not bootable"), "a data CD is accepted silently: '%s'", status);
+    CHECK(!g_strcmp0(vireo_wizard_get_page(w), "system"), "Enter in the path field stayed on %s",
+          vireo_wizard_get_page(w));
+    note("bug 11: the data CD is said not to be bootable; bug 10: Enter went on to the system page");
+
+    /* Bug 1: processors as the engine runs them. */
+    GtkSpinButton *cpus = GTK_SPIN_BUTTON(wizard_child(w, "cpus_spin"));
+    double lo, hi;
+    gtk_spin_button_get_range(cpus, &lo, &hi);
+    CHECK(lo == 1 && hi == VM_CPUS_MAX, "the wizard offers %g-%g processors, the engine runs 1-%d", lo, hi,
+          VM_CPUS_MAX);
+    note("bug 1: the wizard offers 1-%d processors", VM_CPUS_MAX);
+
+    /* Bug 6: what the user typed survives another medium on the first page. */
+    gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "name_row")), "My Photos PC");
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "memory_spin")), 48);
+    gtk_spin_button_set_value(cpus, 1);
+    run_for(50);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.back", NULL);
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "media_floppy")), TRUE);
+    run_for(50);
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "media_none")), TRUE);
+    run_for(50);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    const char *name = gtk_editable_get_text(GTK_EDITABLE(wizard_child(w, "name_row")));
+    int mem = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(wizard_child(w, "memory_spin")));
+    CHECK(!strcmp(name, "My Photos PC"), "another medium reset the name to '%s'", name);
+    CHECK(mem == 48, "another medium reset the memory to %d MiB", mem);
+    note("bug 6: name and memory kept across a change of medium");
+
+    /* Bug 4: a Create that fails says why, whole, in a dialog. The library folder is a
+     * file here, so the VM's folder cannot be made. */
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(w, "disk_none")), TRUE);
+    adw_combo_row_set_selected(ADW_COMBO_ROW(wizard_child(w, "os_row")), 0);   /* DOS */
+    run_for(50);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    CHECK(!g_strcmp0(vireo_wizard_get_page(w), "summary"), "not on the summary");
+    g_autofree char *moved = g_strconcat(library_root, ".away", NULL);
+    CHECK(g_rename(library_root, moved) == 0, "cannot move the library aside");
+    CHECK(g_file_set_contents(library_root, "not a folder", -1, NULL), "cannot write %s", library_root);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    AdwMessageDialog *d = wait_dialog();
+    const char *body = adw_message_dialog_get_body(d);
+    note("dialog: %s / %s", adw_message_dialog_get_heading(d), body);
+    CHECK(strstr(body, "cannot create the library folder") && strstr(body, library_root),
+          "the dialog does not give the whole reason: '%s'", body);
+    answer(d, "close");
+    CHECK(find_window(VIREO_TYPE_WIZARD), "the wizard closed after a failed Create");
+    g_unlink(library_root);
+    CHECK(g_rename(moved, library_root) == 0, "cannot move the library back");
+    note("bug 4: the failed Create's whole reason is in a dialog; the wizard stays");
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    run_for(100);
+    CHECK(!find_window(VIREO_TYPE_WIZARD), "Create failed again");
+
+    /* Bug 3: vm.conf keeps the ID, not a name in the language of the day. */
+    g_autofree char *os_id = conf_value("My Photos PC", "vm", "os-id");
+    g_autofree char *os_name = conf_value("My Photos PC", "vm", "os-name");
+    CHECK(!g_strcmp0(os_id, "dos"), "os-id=%s", os_id);
+    CHECK(!os_name, "vm.conf stores the translatable name '%s'", os_name);
+    VireoMachine *m = vireo_library_find(library(), "My Photos PC");
+    CHECK(m && !strcmp(vireo_machine_get_os_name(m), "MS-DOS or FreeDOS"), "shown as '%s'",
+          m ? vireo_machine_get_os_name(m) : "?");
+    note("bug 3: vm.conf has os-id=dos and no os-name; the row names it");
+    exit_code = 0;
+}
+
+/* ---- case: the settings ---- */
+
+static void settings_setup(const char *arg)
+{
+    write_vm("Disks", "[vm]\nmemory=64M\ncpus=1\n[drives]\ncdrom=\n");
+    write_vm("Bad memory", "[vm]\nmemory=lots\ncpus=1\n");
+    write_vm("Two CPUs", "[vm]\nmemory=64M\ncpus=2\n");
+}
+
+static char *vm_file(const char *vm, const char *name)
+{
+    return g_build_filename(library_root, vm, name, NULL);
+}
+
+static void check_cpus_and_bad_values(void)
+{
+    VireoMachine *two = vireo_library_find(library(), "Two CPUs");
+    CHECK(two && vireo_machine_get_state(two) == VIREO_MACHINE_BROKEN, "cpus=2 accepted although the engine runs %d",
+          VM_CPUS_MAX);
+    const char *why = vireo_machine_get_error(two);
+    note("cpus=2: %s", why);
+    CHECK(strstr(why, "cpus=2") && strstr(why, "processor"), "the error does not say what is wrong: %s", why);
+
+    GtkWindow *s = open_settings("Disks");
+    double lo, hi;
+    gtk_spin_button_get_range(GTK_SPIN_BUTTON(named(s, "cpus-spin")), &lo, &hi);
+    CHECK(lo == 1 && hi == VM_CPUS_MAX, "settings offer %g-%g processors", lo, hi);
+    gtk_window_destroy(s);
+    note("bug 1: vm.conf cpus=2 is refused by name; settings offer 1-%d", VM_CPUS_MAX);
+
+    /* Bug 5: memory=lots is named on the memory row, not shown as 1 MiB. */
+    s = open_settings("Bad memory");
+    GtkWidget *problem = named(s, "problem-group");
+    CHECK(gtk_widget_get_visible(problem), "settings do not say vm.conf has a bad value");
+    CHECK(label_with_text(problem, "memory=lots"), "the settings do not name the bad key");
+    GtkWidget *mem = named(s, "memory-spin");
+    GtkWidget *row = gtk_widget_get_ancestor(mem, ADW_TYPE_ACTION_ROW);
+    const char *sub = adw_action_row_get_subtitle(ADW_ACTION_ROW(row));
+    note("memory row: %s", sub);
+    CHECK(sub && strstr(sub, "memory=lots") && gtk_widget_has_css_class(row, "error"),
+          "the memory row does not show its bad value: '%s'", sub);
+    CHECK(gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(mem)) != 1, "memory shown as 1 MiB");
+    /* A value chosen there replaces it. */
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(mem), 128);
+    run_for(50);
+    g_autofree char *fixed = conf_value("Bad memory", "vm", "memory");
+    CHECK(!g_strcmp0(fixed, "128M"), "memory=%s", fixed);
+    CHECK(vireo_machine_get_state(vireo_library_find(library(), "Bad memory")) == VIREO_MACHINE_OFF,
+          "still broken after the fix");
+    CHECK(!gtk_widget_get_visible(problem) && !gtk_widget_has_css_class(row, "error"),
+          "the settings still say vm.conf has a bad value");
+    gtk_window_destroy(s);
+    note("bug 5: memory=lots named on the memory row and in the settings; 128 MiB chosen there fixes it");
+}
+
+static void check_disks(void)
+{
+    if (!have_program("qemu-img")) {
+        note("SKIP: qemu-img is not installed (Debian package qemu-utils)");
+        exit_code = SKIP;
+        return;
+    }
+    GtkWindow *s = open_settings("Disks");
+    /* Add a new 1 GiB qcow2. */
+    click(named(s, "disk-add"));
+    AdwMessageDialog *d = wait_dialog();
+    GtkWidget *size = find_named(GTK_WIDGET(d), "add-disk-size");
+    CHECK(size, "no size field in the add dialog");
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(size), 1);
+    answer(d, "add");
+    g_autofree char *hda = conf_value("Disks", "drives", "hda");
+    CHECK(!g_strcmp0(hda, "disk.qcow2"), "hda=%s", hda);
+    g_autofree char *disk = vm_file("Disks", "disk.qcow2");
+    guint64 vsize;
+    g_autofree char *fmt = NULL;
+    qemu_img_info(disk, &vsize, &fmt);
+    CHECK(vsize == G_GUINT64_CONSTANT(1) << 30 && !strcmp(fmt, "qcow2"), "qemu-img sees %" G_GUINT64_FORMAT " %s",
+          vsize, fmt);
+    CHECK(find_named(GTK_WIDGET(s), "disk-row-hda"), "the new disk is not listed");
+    /* GLib puts a no-break space between number and unit. */
+    CHECK(label_with_text(GTK_WIDGET(s), "1.0\u00a0GiB qcow2") || label_with_text(GTK_WIDGET(s), "1.0 GiB qcow2"),
+          "the disk row does not say its size");
+    note("disk added: qemu-img info: %" G_GUINT64_FORMAT " bytes, %s", vsize, fmt);
+
+    /* Grow it to 3 GiB; it never shrinks. */
+    click(named(s, "disk-grow-hda"));
+    d = wait_dialog();
+    GtkSpinButton *grow = GTK_SPIN_BUTTON(find_named(GTK_WIDGET(d), "grow-disk-size"));
+    double lo, hi;
+    gtk_spin_button_get_range(grow, &lo, &hi);
+    CHECK(lo >= 1.0, "the grow dialog offers %g GiB, less than the disk has", lo);
+    gtk_spin_button_set_value(grow, 3);
+    answer(d, "grow");
+    g_free(fmt);
+    qemu_img_info(disk, &vsize, &fmt);
+    CHECK(vsize == G_GUINT64_CONSTANT(3) << 30, "after growing qemu-img sees %" G_GUINT64_FORMAT, vsize);
+    const char *check[] = { "qemu-img", "check", "-U", disk, NULL };
+    g_free(run_capture(check));
+    note("disk grown: qemu-img info: %" G_GUINT64_FORMAT " bytes, qemu-img check clean", vsize);
+
+    /* Move it to the primary slave: the only bus for disks is IDE. */
+    GtkDropDown *pos = GTK_DROP_DOWN(named(s, "disk-position-hda"));
+    CHECK(g_list_model_get_n_items(gtk_drop_down_get_model(pos)) == 3, "positions offered: %u",
+          g_list_model_get_n_items(gtk_drop_down_get_model(pos)));
+    gtk_drop_down_set_selected(pos, 1);
+    run_for(100);
+    g_autofree char *hdb = conf_value("Disks", "drives", "hdb");
+    g_autofree char *hda_after = conf_value("Disks", "drives", "hda");
+    CHECK(!g_strcmp0(hdb, "disk.qcow2") && !hda_after, "after the move hda=%s hdb=%s", hda_after, hdb);
+    note("disk moved to the IDE primary slave");
+
+    /* An existing raw image joins as the primary master. */
+    g_autofree char *raw = g_build_filename(work_dir, "old.img", NULL);
+    const char *mk[] = { "qemu-img", "create", "-q", "-f", "raw", raw, "64M", NULL };
+    g_free(run_capture(mk));
+    click(named(s, "disk-add"));
+    d = wait_dialog();
+    gtk_check_button_set_active(GTK_CHECK_BUTTON(find_named(GTK_WIDGET(d), "add-disk-existing")), TRUE);
+    gtk_editable_set_text(GTK_EDITABLE(find_named(GTK_WIDGET(d), "add-disk-path")), raw);
+    answer(d, "add");
+    g_autofree char *hda2 = conf_value("Disks", "drives", "hda");
+    CHECK(!g_strcmp0(hda2, raw), "hda=%s", hda2);
+
+    /* Remove the existing image keeping its file, the new disk deleting it. */
+    click(named(s, "disk-remove-hda"));
+    d = wait_dialog();
+    CHECK(strstr(adw_message_dialog_get_body(d), raw), "the remove dialog does not name the file");
+    answer(d, "keep");
+    g_autofree char *hda3 = conf_value("Disks", "drives", "hda");
+    CHECK(!hda3 && g_file_test(raw, G_FILE_TEST_EXISTS), "keep: hda=%s, file %s", hda3,
+          g_file_test(raw, G_FILE_TEST_EXISTS) ? "kept" : "gone");
+    click(named(s, "disk-remove-hdb"));
+    answer(wait_dialog(), "delete");
+    g_autofree char *hdb2 = conf_value("Disks", "drives", "hdb");
+    CHECK(!hdb2 && !g_file_test(disk, G_FILE_TEST_EXISTS), "delete: hdb=%s, file %s", hdb2,
+          g_file_test(disk, G_FILE_TEST_EXISTS) ? "still there" : "gone");
+    CHECK(!find_named(GTK_WIDGET(s), "disk-row-hda") && !find_named(GTK_WIDGET(s), "disk-row-hdb"),
+          "removed disks are still listed");
+    const char *info[] = { "qemu-img", "info", "-U", disk, NULL };
+    int status = -1;
+    g_spawn_sync(NULL, (char **)info, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                 G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, NULL);
+    CHECK(!g_spawn_check_wait_status(status, NULL), "qemu-img still opens the deleted disk");
+    note("removed: the image kept on 'keep', gone on 'delete' (qemu-img cannot open it)");
+
+    /* CD and floppy drives come and go. */
+    click(named(s, "drive-remove-cdrom"));
+    CHECK(!find_named(GTK_WIDGET(s), "drive-remove-cdrom"), "the CD drive is still listed");
+    g_autofree char *dir = g_build_filename(library_root, "Disks", NULL);
+    g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
+    CHECK(!g_key_file_has_key(kf, "drives", "cdrom", NULL), "vm.conf still has a CD drive");
+    click(named(s, "drive-add-fda"));
+    click(named(s, "drive-add-cdrom"));
+    g_autoptr(GKeyFile) kf2 = vmconf_load(dir, NULL);
+    CHECK(g_key_file_has_key(kf2, "drives", "fda", NULL) && g_key_file_has_key(kf2, "drives", "cdrom", NULL),
+          "the added drives are not in vm.conf");
+    CHECK(find_named(GTK_WIDGET(s), "drive-remove-fda"), "the floppy drive is not listed");
+    note("CD drive removed and added, floppy drive A: added");
+
+    /* Direct kernel boot: the command line of a VM with a kernel. */
+    g_key_file_set_string(kf2, "vm", "kernel", raw);
+    CHECK(vmconf_save(kf2, dir, NULL), "cannot write vm.conf");
+    gtk_window_destroy(s);
+    vireo_machine_reload(vireo_library_find(library(), "Disks"));
+    s = open_settings("Disks");
+    GtkWidget *append = named(s, "append-row");
+    CHECK(gtk_widget_get_sensitive(append), "the command line cannot be edited with a kernel set");
+    gtk_editable_set_text(GTK_EDITABLE(append), "console=ttyS0 quiet");
+    g_signal_emit_by_name(append, "apply");
+    run_for(50);
+    g_autofree char *cmdline = conf_value("Disks", "vm", "append");
+    CHECK(!g_strcmp0(cmdline, "console=ttyS0 quiet"), "append=%s", cmdline);
+    click(named(s, "kernel-clear"));
+    g_autofree char *kernel = conf_value("Disks", "vm", "kernel");
+    g_autofree char *append_gone = conf_value("Disks", "vm", "append");
+    CHECK(!kernel && !append_gone, "kernel=%s append=%s after clearing the kernel", kernel, append_gone);
+    CHECK(!gtk_widget_get_sensitive(named(s, "append-row")), "a command line without a kernel is editable");
+    gtk_window_destroy(s);
+    note("kernel command line written; clearing the kernel takes its command line too");
+    exit_code = 0;
+}
+
+static void case_settings(const char *arg)
+{
+    check_cpus_and_bad_values();
+    check_disks();
+}
+
+/* ---- case: the VM window ---- */
+
+static char *serial_log;
+
+static bool serial_has(void *needle)
+{
+    g_autofree char *text = NULL;
+    return g_file_get_contents(serial_log, &text, NULL, NULL) && strstr(text, needle);
+}
+
+static int serial_count(const char *needle)
+{
+    g_autofree char *text = NULL;
+    int n = 0;
+    if (g_file_get_contents(serial_log, &text, NULL, NULL))
+        for (const char *p = text; (p = strstr(p, needle)); p++)
+            n++;
+    return n;
+}
+
+typedef struct Count {
+    const char *needle;
+    int n;
+} Count;
+
+static bool serial_count_reached(void *data)
+{
+    Count *c = data;
+    return serial_count(c->needle) >= c->n;
+}
+
+static const char *key_guest;
+
+/* Alt+Tab from the Send Keys menu, and the key guest's line for it. */
+static void send_marker(VireoVmWindow *w)
+{
+    int keys = serial_count("KEY ");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.send-keys", "s", "alt-tab");
+    Count c = { "KEY ", keys + 1 };
+    CHECK(wait_for(serial_count_reached, &c, 20000), "Send Keys Alt+Tab did not arrive");
+}
+
+static void vm_setup(const char *arg)
+{
+    key_guest = arg;
+    serial_log = g_build_filename(work_dir, "com1.log", NULL);
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=32M\naccel=%s\nkernel=%s\nserial=file:%s\n",
+                                            accel ? accel : "kvm:tcg", key_guest, serial_log);
+    write_vm("Key", conf);
+    write_vm("Other", "[vm]\nmemory=32M\n");
+    /* A home without xdg-user-dirs settings, with a Pictures folder (bug 13). */
+    g_autofree char *home = g_build_filename(work_dir, "home", NULL);
+    g_autofree char *pictures = g_build_filename(home, "Pictures", NULL);
+    g_mkdir_with_parents(pictures, 0755);
+    g_autofree char *config = g_build_filename(home, ".config", NULL);
+    g_setenv("HOME", home, TRUE);
+    g_setenv("XDG_CONFIG_HOME", config, TRUE);
+}
+
+static VireoVmWindow *open_vm_window(const char *vm)
+{
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.open-vm", "s", vm);
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window for %s", vm);
+    run_for(300);
+    return VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+}
+
+static bool integer_scaling(VireoVmWindow *w)
+{
+    g_autoptr(GVariant) st = g_action_group_get_action_state(G_ACTION_GROUP(w), "integer-scaling");
+    return st && g_variant_get_boolean(st);
+}
+
+#ifdef HAVE_GTK_X11
+static Window x11_window(GtkWindow *w, Display **dpy)
+{
+    GdkSurface *s = gtk_native_get_surface(GTK_NATIVE(w));
+    CHECK(s && GDK_IS_X11_SURFACE(s), "not an X11 window");
+    *dpy = GDK_DISPLAY_XDISPLAY(gdk_surface_get_display(s));
+    return gdk_x11_surface_get_xid(s);
+}
+
+static void x11_position(GtkWindow *w, int *x, int *y)
+{
+    Display *dpy;
+    Window xid = x11_window(w, &dpy), child;
+    XTranslateCoordinates(dpy, xid, DefaultRootWindow(dpy), 0, 0, x, y, &child);
+}
+#endif
+
+/* Bug 12: each VM's window opens with its own size, place and scaling. */
+static void check_geometry(void)
+{
+    VireoVmWindow *w = open_vm_window("Key");
+#ifdef HAVE_GTK_X11
+    Display *dpy;
+    Window xid = x11_window(GTK_WINDOW(w), &dpy);
+    /* As a window manager would move and resize it for the user. */
+    XMoveResizeWindow(dpy, xid, 130, 90, 700, 540);
+    XSync(dpy, False);
+#else
+    gtk_window_set_default_size(GTK_WINDOW(w), 700, 540);
+#endif
+    run_for(500);
+    g_action_group_change_action_state(G_ACTION_GROUP(w), "integer-scaling", g_variant_new_boolean(TRUE));
+    gtk_window_close(GTK_WINDOW(w));
+    run_for(200);
+    g_autofree char *width = conf_value("Key", "ui", "width");
+    g_autofree char *height = conf_value("Key", "ui", "height");
+    g_autofree char *scaling = conf_value("Key", "ui", "integer-scaling");
+    note("vm.conf [ui] width=%s height=%s integer-scaling=%s", width, height, scaling);
+    CHECK(!g_strcmp0(width, "700") && !g_strcmp0(height, "540"), "size %sx%s kept", width, height);
+    CHECK(!g_strcmp0(scaling, "true"), "integer-scaling=%s", scaling);
+
+    /* Another VM keeps its own (the default). */
+    w = open_vm_window("Other");
+    int ow, oh;
+    gtk_window_get_default_size(GTK_WINDOW(w), &ow, &oh);
+    CHECK(!integer_scaling(w), "integer scaling of one VM reached another");
+    CHECK(ow != 700 || oh != 540, "one VM's size reached another");
+    gtk_window_close(GTK_WINDOW(w));
+    run_for(200);
+
+    w = open_vm_window("Key");
+#ifdef HAVE_GTK_X11
+    /* The X window's size, as it was set above (GTK's widget size leaves out the frame). */
+    XWindowAttributes wa;
+    xid = x11_window(GTK_WINDOW(w), &dpy);
+    XGetWindowAttributes(dpy, xid, &wa);
+    int kw = wa.width, kh = wa.height;
+#else
+    int kw, kh;
+    gtk_window_get_default_size(GTK_WINDOW(w), &kw, &kh);
+#endif
+    CHECK(kw == 700 && kh == 540, "reopened at %dx%d", kw, kh);
+    CHECK(integer_scaling(w), "integer scaling forgotten");
+#ifdef HAVE_GTK_X11
+    int x, y;
+    x11_position(GTK_WINDOW(w), &x, &y);
+    g_autofree char *sx = conf_value("Key", "ui", "x");
+    note("reopened at %d,%d (vm.conf x=%s)", x, y, sx);
+    CHECK(x == 130 && y == 90, "reopened at %d,%d, not where it was left (130,90)", x, y);
+#endif
+    gtk_window_close(GTK_WINDOW(w));
+    run_for(200);
+    note("bug 12: size, position and integer scaling kept per VM");
+}
+
+static GtkWidget *display_of(VireoVmWindow *w)
+{
+    return vireo_vm_window_get_display(w);
+}
+
+static void tap(GtkWidget *display, guint keyval, guint keycode)
+{
+    type_key(display, keyval, keycode, true);
+    run_for(20);
+    type_key(display, keyval, keycode, false);
+    run_for(20);
+}
+
+static void ctrl_alt(GtkWidget *display)
+{
+    type_key(display, GDK_KEY_Control_L, 37, true);
+    type_key(display, GDK_KEY_Alt_L, 64, true);
+    type_key(display, GDK_KEY_Alt_L, 64, false);
+    type_key(display, GDK_KEY_Control_L, 37, false);
+    run_for(50);
+}
+
+static void grab_by_click(GtkWidget *display)
+{
+    GtkGesture *click_g = click_gesture(display);
+    CHECK(click_g, "no click gesture");
+    g_signal_emit_by_name(click_g, "pressed", 1, 10.0, 10.0);
+    g_signal_emit_by_name(click_g, "released", 1, 10.0, 10.0);
+    CHECK(wait_for(grabbed, display, 1000), "a click did not grab");
+}
+
+/* Ctrl+? lists every shortcut the app sets. */
+static void check_shortcuts_window(VireoVmWindow *w)
+{
+    CHECK(g_action_group_has_action(G_ACTION_GROUP(w), "show-help-overlay"), "no shortcuts window");
+    g_auto(GStrv) help = gtk_application_get_accels_for_action(GTK_APPLICATION(app), "win.show-help-overlay");
+    CHECK(help && help[0], "the shortcuts window has no shortcut");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.show-help-overlay", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)GTK_TYPE_SHORTCUTS_WINDOW, 5000), "the shortcuts window did not open");
+    GtkWindow *sw = find_window(GTK_TYPE_SHORTCUTS_WINDOW);
+    g_auto(GStrv) actions = gtk_application_list_action_descriptions(GTK_APPLICATION(app));
+    int listed = 0;
+    for (char **a = actions; *a; a++) {
+        g_auto(GStrv) accels = gtk_application_get_accels_for_action(GTK_APPLICATION(app), *a);
+        if (!accels || !accels[0])
+            continue;
+        /* A GtkShortcutsShortcut for the action, by name. */
+        bool found = false;
+        GPtrArray *stack = g_ptr_array_new();
+        g_ptr_array_add(stack, sw);
+        while (stack->len && !found) {
+            GtkWidget *x = g_ptr_array_steal_index(stack, stack->len - 1);
+            if (GTK_IS_SHORTCUTS_SHORTCUT(x)) {
+                g_autofree char *name = NULL;
+                g_object_get(x, "action-name", &name, NULL);
+                found = !g_strcmp0(name, *a);
+            }
+            for (GtkWidget *c = gtk_widget_get_first_child(x); c; c = gtk_widget_get_next_sibling(c))
+                g_ptr_array_add(stack, c);
+        }
+        g_ptr_array_free(stack, TRUE);
+        CHECK(found, "the shortcuts window does not list %s (%s)", *a, accels[0]);
+        listed++;
+    }
+    note("bug 10: the shortcuts window lists all %d shortcuts", listed);
+    gtk_window_destroy(sw);
+}
+
+static bool chooser_has_folder(void *fc)
+{
+    g_autoptr(GFile) f = gtk_file_chooser_get_current_folder(fc);
+    return f != NULL;
+}
+
+static bool window_gone(void *data)
+{
+    return find_window(VIREO_TYPE_VM_WINDOW) == NULL;
+}
+
+static void case_vm(const char *arg)
+{
+    check_geometry();
+
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Key");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *w = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    VireoMachine *m = vireo_vm_window_get_machine(w);
+    CHECK(vireo_machine_is_active(m), "the VM did not start: %s", vireo_machine_get_error(m));
+    CHECK(wait_for(serial_has, "READY", 60000), "the key guest never started");
+    GtkWidget *display = display_of(w);
+    gtk_widget_grab_focus(display);
+    note("the key guest runs on %s", vm_accel_name(vireo_machine_get_vm(m)));
+
+    /* Bug 13: the screenshot dialog opens in Pictures. */
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.screenshot", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)GTK_TYPE_FILE_CHOOSER_DIALOG, 5000), "no screenshot dialog");
+    GtkWindow *fc = find_window(GTK_TYPE_FILE_CHOOSER_DIALOG);
+    CHECK(wait_for(chooser_has_folder, fc, 5000), "the screenshot dialog shows no folder");
+    g_autoptr(GFile) folder = gtk_file_chooser_get_current_folder(GTK_FILE_CHOOSER(fc));
+    g_autofree char *path = folder ? g_file_get_path(folder) : NULL;
+    g_autofree char *pictures = g_build_filename(work_dir, "home", "Pictures", NULL);
+    note("screenshot dialog opens in %s", path);
+    CHECK(!g_strcmp0(path, pictures), "the screenshot dialog opens in %s, not %s", path, pictures);
+    gtk_dialog_response(GTK_DIALOG(fc), GTK_RESPONSE_CANCEL);
+    run_for(200);
+    note("bug 13: the screenshot dialog opens in ~/Pictures");
+
+    /* Bug 7: paused shows while grabbed. */
+    grab_by_click(display);
+    g_action_group_activate_action(G_ACTION_GROUP(w), "pause", NULL);
+    run_for(200);
+    CHECK(vireo_machine_get_state(m) == VIREO_MACHINE_PAUSED, "not paused");
+    const char *status = vireo_vm_window_get_status(w);
+    GtkWidget *pause = GTK_WIDGET(gtk_widget_get_template_child(GTK_WIDGET(w), VIREO_TYPE_VM_WINDOW, "pause_button"));
+    note("paused while grabbed: '%s', button %s", status, gtk_button_get_icon_name(GTK_BUTTON(pause)));
+    CHECK(strstr(status, "Paused"), "the header says '%s' while paused and grabbed", status);
+    CHECK(!g_strcmp0(gtk_button_get_icon_name(GTK_BUTTON(pause)), "media-playback-start-symbolic"),
+          "the pause button keeps its pause icon while paused");
+    g_action_group_activate_action(G_ACTION_GROUP(w), "pause", NULL);
+    run_for(200);
+    CHECK(!strstr(vireo_vm_window_get_status(w), "Paused"), "still says paused");
+    note("bug 7: paused shown while grabbed (subtitle, Resume icon)");
+
+    /* Bug 8: after Ctrl+Alt, typed keys are not the guest's; a click gives them back. */
+    ctrl_alt(display);
+    CHECK(!vireo_display_get_grabbed(VIREO_DISPLAY(display)), "Ctrl+Alt did not release");
+    tap(display, GDK_KEY_b, 56);
+    /* Keys go to the guest in order: once a later one from Send Keys arrived, the typed
+     * one would have. (Not Escape: it ends the key guest.) */
+    send_marker(w);
+    CHECK(!serial_has("KEY 3062"), "a key typed after Ctrl+Alt reached the guest");
+    grab_by_click(display);
+    tap(display, GDK_KEY_c, 54);
+    if (!wait_for(serial_has, "KEY 2e63", 20000)) {
+        g_autofree char *text = NULL;
+        g_file_get_contents(serial_log, &text, NULL, NULL);
+        CHECK(false, "after a click keys do not reach the guest; COM1: %s", text);
+    }
+    ctrl_alt(display);
+    note("bug 8: 'b' typed after Ctrl+Alt stayed with the host; 'c' after a click reached the guest");
+
+    /* Bug 9: Reset asks; Cancel leaves the guest as it is. */
+    int readies = serial_count("READY");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.reset", NULL);
+    AdwMessageDialog *d = wait_dialog();
+    note("reset asks: %s", adw_message_dialog_get_heading(d));
+    answer(d, "cancel");
+    send_marker(w);
+    CHECK(serial_count("READY") == readies, "Cancel reset the guest");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.reset", NULL);
+    answer(wait_dialog(), "reset");
+    Count again = { "READY", readies + 1 };
+    CHECK(wait_for(serial_count_reached, &again, 60000), "Reset confirmed did not restart the guest");
+    note("bug 9: Reset asks; Cancel keeps the guest running, Reset restarts it");
+
+    /* Changes to disks wait for power off, and the settings say so. */
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.settings", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    GtkWindow *s = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    GtkWidget *disks = find_named(GTK_WIDGET(s), "disks-group");
+    CHECK(disks && !gtk_widget_get_sensitive(disks), "disks can change while the VM runs");
+    CHECK(label_with_text(disks, "Shut it down first"), "the disks group does not say why it is off");
+    gtk_window_destroy(s);
+    note("settings: disks wait for power off and say so");
+
+    /* The key guest booted: no word of a boot problem. */
+    CHECK(!vireo_vm_window_shows_boot_problem(w), "a VM that booted is said to have nothing to boot");
+
+    check_shortcuts_window(w);
+
+    /* Bug 9: Force Off asks too. */
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.force-off", NULL);
+    d = wait_dialog();
+    answer(d, "cancel");
+    CHECK(vireo_machine_is_active(m), "Cancel forced the VM off");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.force-off", NULL);
+    answer(wait_dialog(), "force-off");
+    CHECK(wait_for(machine_is_off, m, 5000), "Force Off confirmed did not stop the VM");
+    note("bug 9: Force Off asks; Cancel keeps it running");
+
+    /* Bug 10: Ctrl+W closes the VM's window. */
+    g_auto(GStrv) close = gtk_application_get_accels_for_action(GTK_APPLICATION(app), "window.close");
+    CHECK(close && close[0] && !strcmp(close[0], "<Control>w"), "Ctrl+W is not the close shortcut");
+    gtk_window_present(GTK_WINDOW(w));
+    run_for(200);
+#ifdef HAVE_GTK_X11
+    if (have_program("xdotool")) {
+        /* A real key press through the X server (XTEST), as a user types it. */
+        Display *dpy;
+        Window xid = x11_window(GTK_WINDOW(w), &dpy);
+        XSetInputFocus(dpy, xid, RevertToParent, CurrentTime);
+        XSync(dpy, False);
+        run_for(200);
+        const char *argv[] = { "xdotool", "key", "ctrl+w", NULL };
+        g_free(run_capture(argv));
+        CHECK(wait_for(window_gone, NULL, 5000), "Ctrl+W did not close the VM window");
+        note("bug 10: Ctrl+W typed through the X server closed the VM window");
+    } else
+#endif
+    {
+        gtk_widget_activate_action(GTK_WIDGET(w), "window.close", NULL);
+        CHECK(wait_for(window_gone, NULL, 5000), "window.close did not close the VM window");
+    }
+    exit_code = 0;
+}
+
+/* ---- case: nothing to boot ---- */
+
+static bool shows_boot_problem(void *w)
+{
+    return vireo_vm_window_shows_boot_problem(w);
+}
+
+static void case_no_boot(const char *arg)
+{
+    if (!have_program("xorriso")) {
+        note("SKIP: xorriso is not installed (Debian package xorriso)");
+        exit_code = SKIP;
+        return;
+    }
+    g_autofree char *iso = make_data_iso();
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=32M\naccel=%s\nboot=dca\n[drives]\ncdrom=%s\n",
+                                            accel ? accel : "kvm:tcg", iso);
+    write_vm("Photos", conf);
+    VireoMachine *m = vireo_library_add(library(), "Photos", NULL);
+    CHECK(m && vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the VM is not ready: %s",
+          m ? vireo_machine_get_error(m) : "not added");
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Photos");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *w = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    CHECK(vireo_machine_is_active(m), "the VM did not start: %s", vireo_machine_get_error(m));
+    note("the VM runs on %s", vm_accel_name(vireo_machine_get_vm(m)));
+    ScreenWait none = { w, "No bootable device" };
+    if (!wait_for(screen_shows, &none, 60000))
+        dump_screen(w);
+    CHECK(screen_shows(&none), "SeaBIOS did not reach No bootable device");
+    dump_screen(w);
+    ScreenWait floppy = { w, "Booting from Floppy" };
+    CHECK(!screen_shows(&floppy), "the firmware tried a floppy drive the VM does not have");
+    ScreenWait disk = { w, "Booting from Hard Disk" };
+    CHECK(!screen_shows(&disk), "the firmware tried a hard disk the VM does not have");
+    CHECK(wait_for(shows_boot_problem, w, 5000),
+          "the window does not say that nothing could boot");
+    GtkWidget *label = find_named(GTK_WIDGET(w), "boot-problem-label");
+    CHECK(label && gtk_widget_is_visible(label), "the explanation is not visible");
+    note("window says: %s", gtk_label_get_text(GTK_LABEL(label)));
+    CHECK(strstr(gtk_label_get_text(GTK_LABEL(label)), "no bootable disk, CD or floppy"),
+          "the explanation is '%s'", gtk_label_get_text(GTK_LABEL(label)));
+    note("bug 11: only the CD was tried; the window says nothing could boot and what to do");
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.force-off", NULL);
+    answer(wait_dialog(), "force-off");
+    CHECK(wait_for(machine_is_off, m, 5000), "Force Off did not stop the VM");
+    CHECK(!vireo_vm_window_shows_boot_problem(w), "the explanation stays after power off");
+    gtk_window_destroy(GTK_WINDOW(w));
+    exit_code = 0;
+}
+
+static const UiCase cases[] = {
+    { "first-hour-wizard", false, wizard_setup, case_wizard },
+    { "first-hour-settings", false, settings_setup, case_settings },
+    { "first-hour-vm", true, vm_setup, case_vm },
+    { "first-hour-no-boot", false, NULL, case_no_boot },
+};
+
+const UiCase *first_hour_case(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++)
+        if (!strcmp(cases[i].name, name))
+            return &cases[i];
+    return NULL;
+}

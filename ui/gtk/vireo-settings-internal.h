@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the parts of the settings window share (vireo-settings.c: hardware, boot, media;
+ * vireo-settings-disks.c: disks, drives and direct kernel boot). */
+#pragma once
+
+#include "ui/gtk/vireo-settings.h"
+
+#include <stdbool.h>
+
+typedef struct Settings {
+    VireoMachine *machine;
+    GtkWindow *window;
+    AdwPreferencesGroup *problem, *hardware, *boot, *disks, *kernel;
+    GtkWidget *memory_row, *cpus_row, *display_row, *firmware_row, *boot_row, *menu_row;
+    GtkSpinButton *memory, *cpus;
+    GtkSwitch *boot_menu;
+    AdwComboRow *display, *boot_order;
+    GtkWidget *cd_row, *floppy_row;
+    GPtrArray *disk_rows;   /* the disks group's rows, rebuilt on every change */
+    GtkWidget *kernel_row, *initrd_row, *append_row;
+    bool loading;           /* filling widgets from vm.conf: no writes */
+} Settings;
+
+/* A copy of the VM's key file to change and check before it replaces vm.conf. */
+GKeyFile *settings_conf_copy(Settings *s);
+void settings_row_show_error(GtkWidget *row, const char *message, const char *normal_subtitle);
+/* Writes the changed copy; a bad value is explained on the row that made it. */
+bool settings_commit(Settings *s, GKeyFile *conf, GtkWidget *row, const char *normal_subtitle);
+GtkWidget *settings_add_button(GtkWidget *row, const char *icon, const char *tooltip, const char *name,
+                               GCallback cb, Settings *s);
+/* A file chooser whose answer becomes group/key (a drive's medium goes in at once). */
+void settings_choose_file(Settings *s, const char *group, const char *key, GtkWidget *row,
+                          const char *title);
+/* The removable media rows follow vm.conf. */
+void settings_update_file_rows(Settings *s);
+
+/* vireo-settings-disks.c: the groups, added to page; refresh after vm.conf changed. */
+void settings_disks_build(Settings *s, AdwPreferencesPage *page);
+void settings_disks_refresh(Settings *s);
