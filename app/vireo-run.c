@@ -6,6 +6,7 @@
 #include "engine/machine.h"
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
+#include "engine/snaptree.h"
 #include "engine/vm.h"
 #include "vireo-config.h"
 #ifdef HAVE_SDL2
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -51,6 +53,9 @@ typedef struct Options {
     char *cdrom;
     char **drives;
     gboolean snapshot;
+    gboolean tree_list;
+    char *tree_take, *tree_revert, *tree_delete, *tree_set;
+    char *tree_name, *tree_description;
 } Options;
 
 static Options opt;
@@ -92,6 +97,13 @@ static GOptionEntry entries[] = {
     { "vm", 0, 0, G_OPTION_ARG_STRING, &opt.vm, "Run a VM of the library ($XDG_DATA_HOME/vireo/vms/NAME); other options override its vm.conf", "NAME" },
     { "S", 0, 0, G_OPTION_ARG_NONE, &opt.start_paused, "Do not start the CPU (resume through the control socket)", NULL },
     { "loadvm", 0, 0, G_OPTION_ARG_STRING, &opt.loadvm, "Start from the internal snapshot NAME (savevm)", "NAME" },
+    { "snapshot-list", 0, 0, G_OPTION_ARG_NONE, &opt.tree_list, "With --vm: list the VM's snapshot tree and exit", NULL },
+    { "snapshot-take", 0, 0, G_OPTION_ARG_STRING, &opt.tree_take, "With --vm: take a snapshot of the VM's disks (the VM is not running) and exit", "NAME" },
+    { "snapshot-revert", 0, 0, G_OPTION_ARG_STRING, &opt.tree_revert, "With --vm: go back to a snapshot (id, id prefix or name) and exit", "ID" },
+    { "snapshot-delete", 0, 0, G_OPTION_ARG_STRING, &opt.tree_delete, "With --vm: delete a snapshot (its layer is merged into its child) and exit", "ID" },
+    { "snapshot-set", 0, 0, G_OPTION_ARG_STRING, &opt.tree_set, "With --vm: rename a snapshot (--snapshot-name) or describe it (--snapshot-description)", "ID" },
+    { "snapshot-name", 0, 0, G_OPTION_ARG_STRING, &opt.tree_name, "New name for --snapshot-set", "NAME" },
+    { "snapshot-description", 0, 0, G_OPTION_ARG_STRING, &opt.tree_description, "Description for --snapshot-take or --snapshot-set", "TEXT" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -624,6 +636,67 @@ static VmConfig *config_from_options(void)
     return cfg;
 }
 
+static void print_progress(void *opaque, double pct)
+{
+    (void)opaque;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\r    (%.2f/100%%)", pct);
+}
+
+/* --snapshot-*: one operation on the library VM's snapshot tree, then exit (0 done,
+ * 1 refused or failed, 2 bad usage). */
+static int snapshot_tree_command(void)
+{
+    int ops = !!opt.tree_list + !!opt.tree_take + !!opt.tree_revert + !!opt.tree_delete + !!opt.tree_set;
+    if (ops > 1)
+        usage_error("give one of --snapshot-list, -take, -revert, -delete, -set");
+    if (!opt.vm)
+        usage_error("--snapshot-* options need --vm NAME");
+    if ((opt.tree_name && !opt.tree_set) || (opt.tree_description && !opt.tree_set && !opt.tree_take))
+        usage_error("--snapshot-name goes with --snapshot-set, --snapshot-description with -take or -set");
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, opt.vm, &err);
+    if (!e)
+        usage_error("--vm %s: %s", opt.vm, err->message);
+    bool ok = true;
+    if (opt.tree_list) {
+        g_autoptr(GPtrArray) list = snaptree_list(e->dir, &err);
+        ok = list != NULL;
+        for (guint i = 0; ok && i < list->len; i++) {
+            SnapTreeNode *n = list->pdata[i];
+            g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(n->created);
+            g_autofree char *date = dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
+            printf("%s %s  %s  %-9s %*s%s%s\n", n->current ? "*" : " ", n->id, date,
+                   n->has_state ? "running" : "disk-only", (int)n->depth * 2, "", n->name,
+                   n->current ? "  <- you are here" : "");
+        }
+    } else if (opt.tree_take) {
+        g_autofree char *id = snaptree_take(e->dir, opt.tree_take, opt.tree_description, &err);
+        ok = id != NULL;
+        if (ok)
+            printf("%s\n", id);
+    } else {
+        const char *key = opt.tree_revert ? opt.tree_revert : opt.tree_delete ? opt.tree_delete : opt.tree_set;
+        g_autofree char *id = snaptree_resolve(e->dir, key, &err);
+        ok = id != NULL;
+        if (ok && opt.tree_revert)
+            ok = snaptree_revert(e->dir, id, &err);
+        else if (ok && opt.tree_delete) {
+            ok = snaptree_delete(e->dir, id, print_progress, NULL, &err);
+            if (isatty(STDERR_FILENO))
+                fprintf(stderr, "\n");
+        } else if (ok)
+            ok = snaptree_set_info(e->dir, id, opt.tree_name, opt.tree_description, &err);
+    }
+    if (!ok) {
+        fprintf(stderr, "vireo-run: --vm %s: %s\n", opt.vm, err->message);
+        g_error_free(err);
+        return 1;
+    }
+    return 0;
+}
+
 typedef struct RunState {
     GMainLoop *loop;
     Vm *vm;
@@ -713,6 +786,10 @@ int main(int argc, char **argv)
     if (opt.log_file && !vlog_set_file(opt.log_file, &err))
         usage_error("%s", err->message);
 
+    if (opt.tree_list || opt.tree_take || opt.tree_revert || opt.tree_delete || opt.tree_set ||
+        opt.tree_name || opt.tree_description)
+        return snapshot_tree_command();
+
     g_autoptr(VmConfig) cfg = config_from_options();
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
@@ -761,6 +838,7 @@ int main(int argc, char **argv)
 
     /* -loadvm: powered on paused, the snapshot loaded, then run (or left paused with -S). */
     bool started = true;
+    g_autofree char *pending = NULL;
     if (opt.loadvm) {
         if (!vm_start_paused(vm, &err) || !vm_snapshot_load(vm, opt.loadvm, &err)) {
             g_prefix_error(&err, "-loadvm %s: ", opt.loadvm);
@@ -768,6 +846,17 @@ int main(int argc, char **argv)
         } else if (!opt.start_paused) {
             vm_resume(vm);
         }
+    } else if (cfg->vm_dir && (pending = snaptree_pending_state(cfg->vm_dir, &err)) != NULL) {
+        /* The snapshot tree went back to a running snapshot: the VM resumes it. */
+        bool loaded;
+        if (!vm_start_paused(vm, &err) || !vm_snaptree_resume_pending(vm, &loaded, &err)) {
+            g_prefix_error(&err, "resuming the snapshot's VM state: ");
+            started = false;
+        } else if (!opt.start_paused) {
+            vm_resume(vm);
+        }
+    } else if (err) {
+        started = false;
     } else if (!opt.start_paused) {
         /* -S leaves the VM created but stopped until a control client continues it. */
         started = vm_start(vm, &err);

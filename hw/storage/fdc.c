@@ -1289,6 +1289,21 @@ static DeviceMediaResult fdc_change_media(Device *dev, const char *drive, const 
     return DEVICE_MEDIA_CHANGED;
 }
 
+/* Snapshot trees: the disk in floppy<unit> continues on another image of its size,
+ * without the disk-change line a medium change raises. */
+static bool fdc_swap_image(Device *dev, const char *drive, BlockImage *img, BlockImage **old)
+{
+    FdcState *s = (FdcState *)dev;
+    unsigned unit;
+    char tail;
+    if (sscanf(drive, "floppy%u%c", &unit, &tail) != 1 || unit >= FDC_MAX_DRIVES || !s->drive[unit].present)
+        return false;
+    FdDrive *d = &s->drive[unit];
+    *old = d->img;
+    d->img = img;
+    return true;
+}
+
 static const DeviceClass fdc_class = {
     .name = "isa-fdc",
     .description = "82078 floppy disk controller with two drives",
@@ -1300,6 +1315,7 @@ static const DeviceClass fdc_class = {
     .unrealize = fdc_unrealize,
     .for_each_image = fdc_for_each_image,
     .change_media = fdc_change_media,
+    .swap_image = fdc_swap_image,
 };
 
 __attribute__((constructor)) static void fdc_register(void)
