@@ -16,6 +16,10 @@ typedef struct SnapTreeOp {
     const uint8_t *state;
     size_t state_len;
     char *thumb_tmp;
+    /* In (revert): called with the new top layers (slot -> absolute path) once they
+     * exist, before the commit; false undoes the operation. */
+    bool (*before_commit)(struct SnapTreeOp *op, GHashTable *tops, GError **err);
+    void *opaque;
     /* Out: the current top layers afterwards, slot ("hda") -> absolute path. */
     GHashTable *tops;
 } SnapTreeOp;

@@ -239,6 +239,29 @@ static bool read_state(const char *file, uint8_t **buf, gsize *len, GError **err
     return true;
 }
 
+typedef struct RevertCtx {
+    Vm *vm;
+    GPtrArray *att;
+    const uint8_t *state;
+    size_t len;
+} RevertCtx;
+
+/* Before the revert commits: the drives take the new overlays and the machine the
+ * snapshot's state, which checks its media against them. A refused state undoes it. */
+static bool revert_apply(SnapTreeOp *op, GHashTable *tops, GError **err)
+{
+    RevertCtx *c = op->opaque;
+    if (!attach(c->vm, c->att, tops, err)) {
+        detach(c->vm, c->att);
+        return false;
+    }
+    if (c->state && !vm_state_load(c->vm, c->state, c->len, err)) {
+        detach(c->vm, c->att);
+        return false;
+    }
+    return true;
+}
+
 bool vm_snaptree_revert(Vm *vm, const char *id, GError **err)
 {
     const char *dir = dir_of(vm, err);
@@ -255,24 +278,22 @@ bool vm_snaptree_revert(Vm *vm, const char *id, GError **err)
     g_autofree uint8_t *buf = NULL;
     gsize len = 0;
     g_autoptr(GPtrArray) att = map_drives(vm, dir, err);
-    /* The state is checked whole and loaded before any file changes: one the VM
-     * refuses (other memory, other devices) leaves everything as it was. */
-    if (!att || (state_file && (!read_state(state_file, &buf, &len, err) ||
-                                !vm_state_load(vm, buf, len, err)))) {
+    if (!att || (state_file && !read_state(state_file, &buf, &len, err))) {
         if (was_running)
             vm_resume(vm);
         return false;
     }
-    SnapTreeOp op = { .vm_running = true };
+    RevertCtx ctx = { vm, att, buf, len };
+    SnapTreeOp op = { .vm_running = true, .before_commit = revert_apply, .opaque = &ctx };
     detach(vm, att);
     bool ok = snaptree_revert_op(dir, id, &op, err);
-    g_autoptr(GHashTable) back = ok ? NULL : tops_now(dir);
-    bool attached = attach(vm, att, ok ? op.tops : back, ok ? err : NULL);
     snaptree_op_clear(&op);
-    if (!ok || !attached) {
-        if (state_file || !attached) {
-            /* The machine is the snapshot's but the disks are not (or are missing). */
-            g_prefix_error(err, "the VM stays paused: ");
+    if (!ok) {
+        /* Nothing changed: the old top layers go back into the drives (the state was
+         * loaded only if the commit then failed; vm_state_load is all or nothing). */
+        g_autoptr(GHashTable) back = tops_now(dir);
+        if (!attach(vm, att, back, NULL)) {
+            g_prefix_error(err, "the disks could not be reopened, the VM stays paused: ");
             return false;
         }
         if (was_running)

@@ -1169,7 +1169,8 @@ bool snaptree_revert_op(const char *vm_dir, const char *id, SnapTreeOp *op, GErr
         g_unlink(nc);
         return false;
     }
-    if (!tree_commit(t, err)) {
+    g_autoptr(GHashTable) new_tops = abs_tops(t);
+    if ((op->before_commit && !op->before_commit(op, new_tops, err)) || !tree_commit(t, err)) {
         unlink_all(created);
         g_autofree char *nc = g_build_filename(t->dir, NEXT_CONF, NULL);
         g_unlink(nc);

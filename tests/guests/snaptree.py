@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The snapshot tree of a library VM (engine/snaptree.h) as scripts and users see it:
+
+  model    30 random take/revert/delete steps on a VM that is not running, with data
+           written into the current top layer (qemu-io) between them, against a model
+           of what every snapshot and the current state hold: after each step the
+           current disk reads as the model says and qemu-img check accepts every image;
+           at the end every snapshot reverts to its content.
+  kill     vireo-run --snapshot-take/-revert/-delete killed with SIGKILL at random points
+           (--kills per kind): the tree loads, the VM is in the old or the new state,
+           every snapshot reverts to its content and qemu-img check accepts every image.
+  freedos  FreeDOS running from a raw floppy in a library VM, driven through the
+           control socket: snapshot A, a file written in DOS, snapshot B, the file
+           deleted, revert to A (the file is gone, the screen equals A's screendump),
+           branch C from A, revert to B (the file is back); A and B deleted in both
+           orders on copies of the VM; qemu-img check accepts every image, mtools reads
+           the files from the top image; vireo-run --vm resumes a snapshot reverted to
+           offline and boots the current disks."""
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+from floppy import screen_text, wait_screen, type_line  # noqa: E402
+
+CHUNK = 128 * 1024
+CHUNKS = 64
+
+
+class Lib:
+    """A library root in tmp with one VM folder."""
+
+    def __init__(self, opts, tmp, name="T"):
+        self.opts = opts
+        self.root = os.path.join(tmp, "data")
+        self.name = name
+        self.dir = os.path.join(self.root, "vireo", "vms", name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.env = dict(os.environ, XDG_DATA_HOME=self.root)
+
+    def run(self, *args, check=True):
+        r = subprocess.run([self.opts.vireo, "--vm", self.name] + list(args), env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+        if check and r.returncode:
+            raise TestFailure("vireo-run %s: exit %d: %s" % (" ".join(args), r.returncode, r.stderr.strip()))
+        return r
+
+    def take(self, name):
+        return self.run("--snapshot-take", name).stdout.strip()
+
+    def listing(self):
+        """[(id, name, current)] from --snapshot-list."""
+        out = []
+        for line in self.run("--snapshot-list").stdout.splitlines():
+            m = re.match(r"([ *]) ([0-9a-f-]{36})  \S+ \S+  (running|disk-only) +(.*?)(  <- you are here)?$", line)
+            if not m:
+                raise TestFailure("--snapshot-list printed %r" % line)
+            out.append((m.group(2), m.group(4).strip(), m.group(1) == "*"))
+        return out
+
+    def top(self, slot="hda|fda"):
+        with open(os.path.join(self.dir, "vm.conf")) as f:
+            m = re.search(r"^(?:%s)=(.*)$" % slot, f.read(), re.M)
+        return os.path.join(self.dir, m.group(1))
+
+    def images(self):
+        out = []
+        for d in (self.dir, os.path.join(self.dir, "snapshots")):
+            if os.path.isdir(d):
+                out += [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith((".qcow2", ".img"))]
+        return out
+
+
+def qemu_img(*args):
+    return subprocess.run(["qemu-img"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def check_images(lib, what):
+    """qemu-img check accepts every qcow2 image; the top's chain is a normal chain."""
+    n = 0
+    for img in lib.images():
+        with open(img, "rb") as f:
+            if f.read(4) != b"QFI\xfb":
+                continue
+        r = qemu_img("check", img)
+        if r.returncode != 0:
+            raise TestFailure("%s: qemu-img check %s (exit %d):\n%s" % (what, img, r.returncode, r.stdout))
+        n += 1
+    r = qemu_img("info", "--backing-chain", "--output=json", lib.top())
+    if r.returncode:
+        raise TestFailure("%s: qemu-img info --backing-chain: %s" % (what, r.stdout))
+    return n
+
+
+def read_disk(lib, tmp):
+    raw = os.path.join(tmp, "read.raw")
+    r = qemu_img("convert", "-O", "raw", lib.top(), raw)
+    if r.returncode:
+        raise TestFailure("qemu-img convert: " + r.stdout)
+    with open(raw, "rb") as f:
+        data = f.read()
+    os.unlink(raw)
+    return tuple(data[i * CHUNK] for i in range(CHUNKS)), data
+
+
+def check_content(lib, tmp, want, what):
+    got, data = read_disk(lib, tmp)
+    for i in range(CHUNKS):
+        if data[i * CHUNK:(i + 1) * CHUNK] != bytes([want[i]]) * CHUNK:
+            raise TestFailure("%s: chunk %d reads %r..., the model says %#x" % (what, i, data[i * CHUNK:i * CHUNK + 4], want[i]))
+
+
+def write_chunks(lib, cur, rng, count):
+    cur = list(cur)
+    cmds = []
+    for _ in range(count):
+        i = rng.randrange(CHUNKS)
+        v = rng.randrange(1, 256)
+        cur[i] = v
+        cmds += ["-c", "write -P %d %d %d" % (v, i * CHUNK, CHUNK)]
+    r = subprocess.run(["qemu-io"] + cmds + [lib.top()], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode or "error" in r.stdout.lower():
+        raise TestFailure("qemu-io: " + r.stdout)
+    return tuple(cur)
+
+
+def new_vm(opts, tmp):
+    lib = Lib(opts, tmp)
+    base = os.path.join(lib.dir, "disk.img")
+    with open(base, "wb") as f:
+        for i in range(CHUNKS):
+            f.write(bytes([0x40 + i]) * CHUNK)
+    with open(os.path.join(lib.dir, "vm.conf"), "w") as f:
+        f.write("[vm]\nmemory=16M\n\n[drives]\nhda=disk.img\n")
+    return lib, tuple(0x40 + i for i in range(CHUNKS))
+
+
+class Model:
+    def __init__(self, cur):
+        self.nodes = {}      # id -> content
+        self.cur = cur
+        self.here = None
+
+    def pick(self, rng):
+        return rng.choice(sorted(self.nodes))
+
+
+def step(lib, model, rng, kind, tmp, what):
+    if kind == "take":
+        sid = lib.take("s%d" % len(model.nodes))
+        model.nodes[sid] = model.cur
+        model.here = sid
+    elif kind == "revert":
+        sid = model.pick(rng)
+        lib.run("--snapshot-revert", sid)
+        model.cur = model.nodes[sid]
+        model.here = sid
+    else:
+        sid = model.pick(rng)
+        lib.run("--snapshot-delete", sid)
+        del model.nodes[sid]
+    listed = lib.listing()
+    if sorted(i for i, _, _ in listed) != sorted(model.nodes):
+        raise TestFailure("%s: the tree lists %s, the model has %s" % (what, [i for i, _, _ in listed], sorted(model.nodes)))
+    check_content(lib, tmp, model.cur, what)
+    check_images(lib, what)
+
+
+def revert_all(lib, model, tmp, what):
+    for sid in sorted(model.nodes):
+        lib.run("--snapshot-revert", sid)
+        model.cur = model.nodes[sid]
+        model.here = sid
+        check_content(lib, tmp, model.cur, "%s: revert to %s" % (what, sid))
+    check_images(lib, what)
+
+
+def scenario_model(opts, tmp):
+    rng = random.Random(opts.seed)
+    lib, cur = new_vm(opts, tmp)
+    model = Model(cur)
+    counts = {"take": 0, "revert": 0, "delete": 0}
+    for n in range(opts.steps):
+        model.cur = write_chunks(lib, model.cur, rng, rng.randrange(1, 6))
+        if len(model.nodes) == 0:
+            kind = "take"
+        else:
+            kind = rng.choices(["take", "revert", "delete"], [4, 3, 3])[0]
+        step(lib, model, rng, kind, tmp, "step %d (%s)" % (n + 1, kind))
+        counts[kind] += 1
+    revert_all(lib, model, tmp, "at the end")
+    print("ok: %d random steps (%d takes, %d reverts, %d deletes) matched the model; every one of the %d "
+          "snapshots reverts to its content; qemu-img check accepts every image"
+          % (opts.steps, counts["take"], counts["revert"], counts["delete"], len(model.nodes)))
+
+
+def scenario_kill(opts, tmp):
+    rng = random.Random(opts.seed)
+    lib, cur = new_vm(opts, tmp)
+    model = Model(cur)
+    durations = {}
+    kinds = ["take", "revert", "delete"]
+    # One unkilled run of each kind gives the window the kills aim at.
+    for kind in ["take", "take", "take", "revert", "delete"]:
+        model.cur = write_chunks(lib, model.cur, rng, 8)
+        t0 = time.monotonic()
+        step(lib, model, rng, kind, tmp, "warm-up " + kind)
+        durations[kind] = time.monotonic() - t0
+    stats = {k: [0, 0] for k in kinds}   # kills, of which the operation had happened
+    deadline = time.monotonic() + opts.kill_seconds if opts.kill_seconds else None
+    i = 0
+    while True:
+        kind = kinds[i % 3]
+        if stats[kind][0] >= opts.kills or (deadline and time.monotonic() > deadline and i % 3 == 0):
+            break
+        i += 1
+        if kind != "take" and not model.nodes:
+            kind = "take"
+        if kind == "take" or len(model.nodes) < 3:
+            model.cur = write_chunks(lib, model.cur, rng, 8)
+        if kind == "delete" and len(model.nodes) < 3:
+            kind = "take"
+        sid = model.pick(rng) if kind != "take" else None
+        if kind == "revert" and sid == model.here and len(model.nodes) > 1:
+            sid = rng.choice([s for s in model.nodes if s != model.here])
+        args = {"take": ["--snapshot-take", "k%d" % i], "revert": ["--snapshot-revert", sid],
+                "delete": ["--snapshot-delete", sid]}[kind]
+        before = set(model.nodes)
+        p = subprocess.Popen([opts.vireo, "--vm", lib.name] + args, env=lib.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0, durations[kind] * 1.1))
+        p.send_signal(signal.SIGKILL)
+        out, _ = p.communicate()
+        stats[kind][0] += 1
+        what = "kill %d during %s" % (i, kind)
+        listed = lib.listing()          # recovery runs here
+        ids = {x for x, _, _ in listed}
+        here = [x for x, _, c in listed if c]
+        if kind == "take":
+            new = ids - before
+            if ids - new != before or len(new) > 1:
+                raise TestFailure("%s: the tree lists %s, before it had %s" % (what, sorted(ids), sorted(before)))
+            if new:
+                model.nodes[new.pop()] = model.cur
+                stats[kind][1] += 1
+        elif kind == "revert":
+            if ids != before:
+                raise TestFailure("%s: the tree lists %s, before it had %s" % (what, sorted(ids), sorted(before)))
+            if here == [sid] and model.here != sid:
+                model.cur = model.nodes[sid]
+                stats[kind][1] += 1
+            elif here != ([model.here] if model.here in ids else here):
+                raise TestFailure("%s: 'you are here' is %s, neither the old %s nor %s" % (what, here, model.here, sid))
+            model.here = here[0] if here else None
+        else:
+            if ids == before - {sid}:
+                del model.nodes[sid]
+                stats[kind][1] += 1
+            elif ids != before:
+                raise TestFailure("%s: the tree lists %s, before it had %s" % (what, sorted(ids), sorted(before)))
+        check_content(lib, tmp, model.cur, what + ": the current state")
+        check_images(lib, what)
+        # Every snapshot reverts to its content (then the VM stays at the last one).
+        revert_all(lib, model, tmp, what)
+        while len(model.nodes) > 5:
+            victim = model.pick(rng)
+            lib.run("--snapshot-delete", victim)
+            del model.nodes[victim]
+        if model.here not in model.nodes:
+            listed = lib.listing()
+            here = [x for x, _, c in listed if c]
+            model.here = here[0] if here else None
+    for k in kinds:
+        print("ok: %d SIGKILLs during %s (%d after the operation had happened): the tree loads, the VM is in "
+              "the old or the new state, every snapshot reverts, qemu-img check accepts every image"
+              % (stats[k][0], k, stats[k][1]))
+    if sum(s[0] for s in stats.values()) == 0:
+        raise TestFailure("no kill happened")
+
+
+# ---- FreeDOS, running ----
+
+def same_picture(a, b, what):
+    if (a.width, a.height) != (b.width, b.height) or a.rgb != b.rgb:
+        raise TestFailure("%s: the screen differs from the snapshot's" % what)
+
+
+def answer(text, command):
+    """The lines DOS printed after the last command line, once the prompt is back."""
+    lines = [l.rstrip() for l in text.split("\n")]
+    idx = [i for i, l in enumerate(lines) if l.endswith(">" + command)]
+    if not idx:
+        return None
+    after = [l for l in lines[idx[-1] + 1:] if l]
+    if not after or after[-1] != "A:\\>":
+        return None
+    return after[:-1]
+
+
+def type_text(vm, text):
+    """type_line, with '>' (shift and the dot key on a US keyboard)."""
+    parts = text.split(">")
+    for i, part in enumerate(parts):
+        if i:
+            vm.send_key("shift", "dot", hold_time=20)
+            time.sleep(0.03)
+        type_line(vm, part)
+
+
+def qmp(vm, cmd, args):
+    """A command whose arguments include "name" (vmtest's command() takes that itself)."""
+    vm.sock.sendall(json.dumps({"execute": cmd, "arguments": args}).encode() + b"\n")
+    msg = vm.reply()
+    if "error" in msg:
+        raise TestFailure("%s: %s" % (cmd, msg["error"]["desc"]))
+    return msg["return"]
+
+
+def tree(vm):
+    return vm.command("x-snapshot-tree-list")
+
+
+def mtools_files(lib, top, tmp):
+    raw = os.path.join(tmp, "fd.raw")
+    r = qemu_img("convert", "-O", "raw", top, raw)
+    if r.returncode:
+        raise TestFailure("qemu-img convert: " + r.stdout)
+    r = subprocess.run(["mdir", "-b", "-i", raw, "::"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    names = {os.path.basename(x).upper() for x in r.stdout.split()}
+    hello = None
+    if "HELLO.TXT" in names:
+        hello = subprocess.run(["mtype", "-i", raw, "::HELLO.TXT"], stdout=subprocess.PIPE, text=True).stdout
+    os.unlink(raw)
+    return names, hello
+
+
+def start(opts, lib, tmp, extra=()):
+    return vmtest.Vm(opts.vireo, opts.accel, ["--vm", lib.name, "-m", "16"] + list(extra), tmp, env=lib.env)
+
+
+def quit_vm(vm):
+    if vm.proc.poll() is None:
+        vm.command("quit")
+        vm.wait_exit()
+    vm.close()
+
+
+def scenario_freedos(opts, tmp):
+    if not shutil.which("mdir"):
+        raise TestFailure("mtools is not installed (scripts/setup-deps.sh test installs it)")
+    lib = Lib(opts, tmp, "FreeDOS")
+    base = os.path.join(lib.dir, "freedos.img")
+    shutil.copyfile(opts.image, base)
+    os.chmod(base, 0o644)
+    # Before the first snapshot the floppy is a raw file: mtools writes into it directly.
+    mark = os.path.join(tmp, "MARK.TXT")
+    with open(mark, "w") as f:
+        f.write("base\r\n")
+    subprocess.run(["mcopy", "-i", base, mark, "::MARK.TXT"], check=True)
+    with open(os.path.join(lib.dir, "vm.conf"), "w") as f:
+        f.write("[vm]\nmemory=16M\nboot=a\n\n[drives]\nfda=freedos.img\n")
+    vm = start(opts, lib, tmp)
+    try:
+        wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
+        time.sleep(0.5)
+        vm.command("stop")
+        a = qmp(vm, "x-snapshot-tree-take", {"name": "A", "description": "at the prompt"})["id"]
+        shot_a = vm.screendump("a")
+        vm.command("cont")
+        nodes = tree(vm)
+        if len(nodes) != 1 or nodes[0]["name"] != "A" or not nodes[0]["vm-state"] or not nodes[0]["current"]:
+            raise TestFailure("after taking A the tree is %s" % nodes)
+        thumb = vmtest.decode_png(open(nodes[0]["thumbnail"], "rb").read())
+        if max(thumb.width, thumb.height) != 240 or len(set(thumb.rgb)) < 2:
+            raise TestFailure("A's thumbnail is %dx%d with one colour" % (thumb.width, thumb.height))
+        print("ok: snapshot A of the running VM, with its state and a %dx%d thumbnail" % (thumb.width, thumb.height))
+        type_text(vm, "echo hello>hello.txt\n")
+        wait_screen(vm, lambda t: answer(t, "echo hello>hello.txt") == [], 30, "the prompt after ECHO")
+        type_line(vm, "type hello.txt\n")
+        wait_screen(vm, lambda t: answer(t, "type hello.txt") == ["hello"], 30, "hello from TYPE")
+        b = qmp(vm, "x-snapshot-tree-take", {"name": "B"})["id"]
+        type_line(vm, "del hello.txt\n")
+        wait_screen(vm, lambda t: answer(t, "del hello.txt") is not None, 30, "the prompt after DEL")
+        type_line(vm, "dir /b\n")
+        wait_screen(vm, lambda t: "MARK.TXT" in (answer(t, "dir /b") or []), 30, "DIR after DEL")
+        vm.command("stop")
+        vm.command("x-snapshot-tree-revert", id="A")
+        same_picture(shot_a, vm.screendump("a2"), "after reverting to A")
+        vm.command("cont")
+        print("ok: reverted to A: the screen equals A's screendump pixel for pixel")
+        type_line(vm, "dir /b\n")
+        wait_screen(vm, lambda t: "MARK.TXT" in (answer(t, "dir /b") or []), 30, "DIR at A")
+        if "HELLO.TXT" in answer(screen_text(vm), "dir /b"):
+            raise TestFailure("HELLO.TXT is there after reverting to A:\n" + screen_text(vm))
+        print("ok: at A, DOS lists MARK.TXT (written by mtools before the first snapshot) and no HELLO.TXT")
+        c = qmp(vm, "x-snapshot-tree-take", {"name": "C", "description": "a branch from A"})["id"]
+        vm.command("x-snapshot-tree-revert", id=b)
+        type_line(vm, "type hello.txt\n")
+        wait_screen(vm, lambda t: answer(t, "type hello.txt") == ["hello"], 30, "HELLO.TXT at B")
+        print("ok: branch C taken from A; back at B the file is there again")
+        nodes = {n["name"]: n for n in tree(vm)}
+        if nodes["B"]["parent"] != a or nodes["C"]["parent"] != a or not nodes["B"]["current"]:
+            raise TestFailure("the tree is %s" % nodes)
+        qmp(vm, "x-snapshot-tree-set", {"id": "C", "description": "renamed", "name": "C2"})
+        if "C2" not in {n["name"] for n in tree(vm)}:
+            raise TestFailure("x-snapshot-tree-set did not rename C")
+        qmp(vm, "x-snapshot-tree-set", {"id": c, "name": "C"})
+    finally:
+        quit_vm(vm)
+    n = check_images(lib, "after the running VM")
+    names, hello = mtools_files(lib, lib.top("fda"), tmp)
+    if "HELLO.TXT" not in names or "hello" not in (hello or ""):
+        raise TestFailure("mtools does not read HELLO.TXT from the top image at B: %s %r" % (sorted(names), hello))
+    print("ok: qemu-img check accepts all %d qcow2 images; mtools reads HELLO.TXT from the top image" % n)
+
+    # Delete A and B in both orders, on copies of the VM.
+    for order in (("A", "B"), ("B", "A")):
+        name = "FD-" + "".join(order)
+        copy = Lib(opts, tmp, name)
+        shutil.rmtree(copy.dir)
+        shutil.copytree(lib.dir, copy.dir)
+        for s in order:
+            copy.run("--snapshot-delete", s)
+        left = [x[1] for x in copy.listing()]
+        if left != ["C"]:
+            raise TestFailure("%s: after deleting %s the tree lists %s" % (name, order, left))
+        check_images(copy, name)
+        names, hello = mtools_files(copy, copy.top("fda"), tmp)
+        if "hello" not in (hello or "") or "MARK.TXT" not in names:
+            raise TestFailure("%s: the current disk lost its files: %s" % (name, sorted(names)))
+        # QEMU can run the top image: it opens the chain and reads the boot sector.
+        r = qemu_img("compare", copy.top("fda"), lib.top("fda"))
+        if r.returncode:
+            raise TestFailure("%s: the current disk changed: %s" % (name, r.stdout))
+        # The branch still reverts (offline: it resumes at the next start).
+        copy.run("--snapshot-revert", "C")
+        names, hello = mtools_files(copy, copy.top("fda"), tmp)
+        if "HELLO.TXT" in names or "MARK.TXT" not in names:
+            raise TestFailure("%s: C's disk lists %s" % (name, sorted(names)))
+        check_images(copy, name + " at C")
+        print("ok: deleting %s then %s keeps the current disk and C; every image passes qemu-img check" % order)
+
+    # Offline revert to a running snapshot: the next start resumes it.
+    lib.run("--snapshot-revert", "A")
+    vm = start(opts, lib, tmp, ["-S"])
+    try:
+        if vm.command("query-status")["status"] != "paused":
+            raise TestFailure("the VM does not wait paused with -S")
+        same_picture(shot_a, vm.screendump("resumed"), "vireo-run --vm after an offline revert to A")
+        vm.command("cont")
+        type_line(vm, "ver\n")
+        wait_screen(vm, "FreeCom version", 30, "VER's answer")
+    finally:
+        quit_vm(vm)
+    print("ok: after an offline revert to A, vireo-run --vm resumes A's machine (screen equal, DOS answers)")
+    # That start consumed the state: the next one boots the disks.
+    vm = start(opts, lib, tmp)
+    try:
+        wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt after a fresh boot")
+        type_line(vm, "dir /b\n")
+        wait_screen(vm, lambda t: "MARK.TXT" in (answer(t, "dir /b") or []), 30, "DIR after the fresh boot")
+    finally:
+        quit_vm(vm)
+    print("ok: the next start boots the current disks")
+
+
+SCENARIOS = {"model": scenario_model, "kill": scenario_kill, "freedos": scenario_freedos}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--image", help="FreeDOS floppy image")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--kills", type=int, default=50, help="SIGKILLs per kind of step")
+    ap.add_argument("--kill-seconds", type=float, default=0, help="stop killing after this long (0: no limit)")
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--step-timeout", type=float, default=60)
+    opts = ap.parse_args()
+    if opts.image and not os.path.exists(opts.image):
+        print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % opts.image)
+        return vmtest.SKIP
+    for tool in ("qemu-img", "qemu-io"):
+        if shutil.which(tool) is None:
+            print("SKIP: %s is not installed (scripts/setup-deps.sh test installs qemu-utils)" % tool)
+            return vmtest.SKIP
+    with vmtest.temp_dir() as tmp:
+        try:
+            SCENARIOS[opts.scenario](opts, tmp)
+        except TestFailure as e:
+            print("FAIL:", e)
+            return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
