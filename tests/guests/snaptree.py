@@ -199,6 +199,21 @@ def scenario_model(opts, tmp):
         step(lib, model, rng, kind, tmp, "step %d (%s)" % (n + 1, kind))
         counts[kind] += 1
     revert_all(lib, model, tmp, "at the end")
+    # Bad input: one line, exit status 1 (2 for a wrong option), nothing changed.
+    before = lib.listing()
+    for args, want in ((["--snapshot-revert", "no-such-snapshot"], "no snapshot 'no-such-snapshot'"),
+                       (["--snapshot-delete", "0000"], "no snapshot '0000'"),
+                       (["--snapshot-take", ""], "is not a snapshot name"),
+                       (["--snapshot-set", model.pick(rng), "--snapshot-name", "x" * 300], "is not a snapshot name")):
+        r = lib.run(*args, check=False)
+        if r.returncode != 1 or want not in r.stderr or r.stderr.count("\n") != 1:
+            raise TestFailure("%s: exit %d, %r" % (args, r.returncode, r.stderr))
+    r = lib.run("--snapshot-take", "x", "--snapshot-name", "y", check=False)
+    if r.returncode != 2 or r.stderr.count("\n") != 1:
+        raise TestFailure("--snapshot-name without --snapshot-set: exit %d, %r" % (r.returncode, r.stderr))
+    if lib.listing() != before:
+        raise TestFailure("a refused command changed the tree")
+    print("ok: unknown snapshots, bad names and wrong option sets get one line each and change nothing")
     print("ok: %d random steps (%d takes, %d reverts, %d deletes) matched the model; every one of the %d "
           "snapshots reverts to its content; qemu-img check accepts every image"
           % (opts.steps, counts["take"], counts["revert"], counts["delete"], len(model.nodes)))
@@ -384,6 +399,10 @@ def scenario_freedos(opts, tmp):
         if max(thumb.width, thumb.height) != 240 or len(set(thumb.rgb)) < 2:
             raise TestFailure("A's thumbnail is %dx%d with one colour" % (thumb.width, thumb.height))
         print("ok: snapshot A of the running VM, with its state and a %dx%d thumbnail" % (thumb.width, thumb.height))
+        r = lib.run("--snapshot-take", "offline", check=False)
+        if r.returncode != 1 or "the VM is running" not in r.stderr:
+            raise TestFailure("--snapshot-take while the VM runs: exit %d, %r" % (r.returncode, r.stderr))
+        print("ok: vireo-run --snapshot-take on the running VM says: " + r.stderr.strip())
         type_text(vm, "echo hello>hello.txt\n")
         wait_screen(vm, lambda t: answer(t, "echo hello>hello.txt") == [], 30, "the prompt after ECHO")
         type_line(vm, "type hello.txt\n")
@@ -474,7 +493,51 @@ def scenario_freedos(opts, tmp):
     print("ok: the next start boots the current disks")
 
 
-SCENARIOS = {"model": scenario_model, "kill": scenario_kill, "freedos": scenario_freedos}
+def scenario_space(opts, tmp):
+    """A VM on a nearly full file system: a clear error and nothing changed."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        raise Skip("needs root and unshare(1) to mount a small tmpfs in a private mount namespace")
+    small = os.path.join(tmp, "small")
+    os.makedirs(small)
+    script = r"""
+set -e
+mount -t tmpfs -o size=4M tmpfs "$1"
+mkdir -p "$1/vireo/vms/T"
+cd "$1/vireo/vms/T"
+qemu-img create -q -f raw disk.img 1M
+printf '[vm]
+memory=16M
+
+[drives]
+hda=disk.img
+' > vm.conf
+export XDG_DATA_HOME="$1"
+"$2" --vm T --snapshot-take A >/dev/null
+head -c 1M /dev/zero > filler1 || true
+head -c 2M /dev/zero > filler2 || true
+set +e
+"$2" --vm T --snapshot-take B
+echo "exit=$?"
+"$2" --vm T --snapshot-list
+ls snapshots | grep -c layer- || true
+"""
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", small, os.path.abspath(opts.vireo)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if "mount" in r.stderr and "exit=" not in r.stdout:
+        raise Skip("cannot mount a tmpfs here: " + r.stderr.strip())
+    if "exit=1" not in r.stdout or "not enough free space" not in r.stderr:
+        raise TestFailure("take on a full file system: %r %r" % (r.stdout, r.stderr))
+    lines = r.stdout.splitlines()
+    if len([l for l in lines if "disk-only" in l]) != 1 or lines[-1] != "1":
+        raise TestFailure("the refused take changed the tree: %r" % r.stdout)
+    print("ok: a take on a full file system says: " + r.stderr.strip())
+
+
+class Skip(Exception):
+    pass
+
+
+SCENARIOS = {"model": scenario_model, "space": scenario_space, "kill": scenario_kill, "freedos": scenario_freedos}
 
 
 def main():
@@ -499,6 +562,9 @@ def main():
     with vmtest.temp_dir() as tmp:
         try:
             SCENARIOS[opts.scenario](opts, tmp)
+        except Skip as e:
+            print("SKIP:", e)
+            return vmtest.SKIP
         except TestFailure as e:
             print("FAIL:", e)
             return 1
