@@ -3,8 +3,9 @@
  * on a Unix socket, for tests and tools. It runs on the main context; commands take
  * the engine lock where they touch devices. Supported: qmp_capabilities,
  * query-version, query-status, query-name, query-commands, stop, cont, system_reset,
- * system_powerdown, quit, screendump, send-key, input-send-event, and the Vireo
- * extension x-screen-text. */
+ * system_powerdown, quit, screendump, send-key, input-send-event, the snapshot
+ * commands, and the Vireo extensions x-screen-text, x-query-devices and
+ * x-snapshot-tree-list/-take/-revert/-delete/-set (engine/snaptree.h). */
 #pragma once
 
 #include <glib.h>
