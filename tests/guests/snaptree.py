@@ -533,11 +533,62 @@ ls snapshots | grep -c layer- || true
     print("ok: a take on a full file system says: " + r.stderr.strip())
 
 
+def scenario_linux(opts, tmp):
+    """Debian's kernel running the kit's workload in a library VM: a snapshot taken
+    mid-workload, the workload finished, then reverted: it runs again from the snapshot
+    to the same hashes on the serial port."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    kit = opts.linux_kit
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mkkit.sh"), kit])
+    if r.returncode == vmtest.SKIP:
+        raise Skip("the Linux kit could not be built")
+    if r.returncode:
+        raise TestFailure("mkkit.sh failed")
+    with open(os.path.join(kit, "expected.txt")) as f:
+        expected = [ln.strip() for ln in f if ln.startswith("RESULT")]
+    lib = Lib(opts, tmp, "Linux")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", os.path.join(lib.dir, "disk.qcow2"), "64M"], check=True)
+    with open(os.path.join(lib.dir, "vm.conf"), "w") as f:
+        f.write("[vm]\nmemory=256\nkernel=%s\ninitrd=%s\nappend=console=ttyS0 quiet\n\n[drives]\nhda=disk.qcow2\n"
+                % (os.path.abspath(os.path.join(kit, "vmlinuz")), os.path.abspath(os.path.join(kit, "initrd-test.img"))))
+    vm = vmtest.Vm(opts.vireo, opts.accel, ["--vm", lib.name, "-no-shutdown"], tmp, env=lib.env)
+    try:
+        vm.wait_serial(r"VIREO-PHASE fill", timeout=opts.step_timeout * 10)
+        t0 = time.monotonic()
+        sid = qmp(vm, "x-snapshot-tree-take", {"name": "mid-workload"})["id"]
+        print("ok: snapshot taken mid-workload (%.2f s paused)" % (time.monotonic() - t0))
+        vm.wait_serial(r"VIREO-WORKLOAD-DONE", timeout=opts.step_timeout * 20)
+        first = [ln.strip() for ln in vm.serial().splitlines() if ln.startswith("RESULT")]
+        if first != expected:
+            raise TestFailure("the workload printed:\n%s\nexpected:\n%s" % ("\n".join(first), "\n".join(expected)))
+        mark = len(vm.serial())
+        t0 = time.monotonic()
+        vm.command("x-snapshot-tree-revert", id=sid)
+        print("ok: reverted (%.2f s paused)" % (time.monotonic() - t0))
+        if vm.command("query-status")["status"] != "running":
+            vm.command("cont")  # the guest had powered off (-no-shutdown pauses); the snapshot runs
+        deadline = time.monotonic() + opts.step_timeout * 20
+        while "VIREO-WORKLOAD-DONE" not in vm.serial()[mark:]:
+            if time.monotonic() > deadline or vm.proc.poll() is not None:
+                raise TestFailure("the reverted workload did not finish:\n" + vm.serial()[mark:][-2000:])
+            time.sleep(0.2)
+        again = [ln.strip() for ln in vm.serial()[mark:].splitlines() if ln.startswith("RESULT")]
+        if again != expected:
+            raise TestFailure("after the revert the workload printed:\n%s\nexpected:\n%s" % ("\n".join(again), "\n".join(expected)))
+        print("ok: after the revert the workload continued from the snapshot to the same %d hashes" % len(expected))
+    finally:
+        if vm.proc.poll() is None:
+            vm.proc.kill()
+            vm.proc.wait()
+        vm.close()
+    check_images(lib, "after the Linux run")
+
+
 class Skip(Exception):
     pass
 
 
-SCENARIOS = {"model": scenario_model, "space": scenario_space, "kill": scenario_kill, "freedos": scenario_freedos}
+SCENARIOS = {"model": scenario_model, "space": scenario_space, "linux": scenario_linux, "kill": scenario_kill, "freedos": scenario_freedos}
 
 
 def main():
@@ -546,6 +597,7 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--image", help="FreeDOS floppy image")
+    ap.add_argument("--linux-kit")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--kills", type=int, default=50, help="SIGKILLs per kind of step")
     ap.add_argument("--kill-seconds", type=float, default=0, help="stop killing after this long (0: no limit)")
