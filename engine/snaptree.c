@@ -584,12 +584,16 @@ static bool recover_locked(Tree *t, GError **err)
             }
         g_unlink(journal);
     }
+    g_autoptr(GKeyFile) conf = vmconf_load(t->dir, NULL);
+    g_autoptr(GHashTable) refs = referenced(t, conf);
+    /* A state file may be shared (a snapshot taken before a reverted-to state was
+     * resumed holds the same one): only what nothing references goes. */
     for (guint i = 0; i < t->garbage->len; i++) {
+        if (g_hash_table_contains(refs, t->garbage->pdata[i]))
+            continue;
         g_autofree char *a = abs_path(t, t->garbage->pdata[i]);
         g_unlink(a);
     }
-    g_autoptr(GKeyFile) conf = vmconf_load(t->dir, NULL);
-    g_autoptr(GHashTable) refs = referenced(t, conf);
     g_autofree char *sdir = g_build_filename(t->dir, SNAPTREE_DIR, NULL);
     GDir *d = g_dir_open(sdir, 0, NULL);
     const char *e;
