@@ -671,6 +671,11 @@ static int snapshot_tree_command(void)
                    n->has_state ? "running" : "disk-only", (int)n->depth * 2, "", n->name,
                    n->current ? "  <- you are here" : "");
         }
+        uint64_t changed = 0;
+        if (ok && list->len && snaptree_current_changes(e->dir, &changed, NULL)) {
+            g_autofree char *size = g_format_size_full(changed, G_FORMAT_SIZE_IEC_UNITS);
+            fprintf(stderr, "%s written to the disks since the last take or revert (a revert throws it away)\n", size);
+        }
     } else if (opt.tree_take) {
         g_autofree char *id = snaptree_take(e->dir, opt.tree_take, opt.tree_description, &err);
         ok = id != NULL;

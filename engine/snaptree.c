@@ -1369,6 +1369,36 @@ char *snaptree_state_file(const char *vm_dir, const char *id, GError **err)
     return n && n->state ? abs_path(t, n->state) : NULL;
 }
 
+bool snaptree_current_changes(const char *vm_dir, uint64_t *bytes, GError **err)
+{
+    *bytes = 0;
+    g_autoptr(GHashTable) tops = snaptree_current_tops(vm_dir, err);
+    if (!tops)
+        return false;
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init(&it, tops);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        BlockOpenOptions o = { .read_only = true, .no_backing = true, .force_share = true };
+        BlockImage *img = block_open(v, &o, err);
+        if (!img)
+            return false;
+        uint64_t size = block_size(img);
+        bool ok = true;
+        for (uint64_t off = 0; ok && off < size;) {
+            BlockStatus st;
+            ok = block_get_status(img, off, size - off, &st, err);
+            if (ok && st.allocated)
+                *bytes += st.length;
+            off += ok ? st.length : 0;
+        }
+        block_close(img, NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 char *snaptree_pending_state(const char *vm_dir, GError **err)
 {
     g_autoptr(Tree) t = tree_read(vm_dir, err);

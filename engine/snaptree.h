@@ -109,6 +109,11 @@ bool snaptree_delete(const char *vm_dir, const char *id, SnapTreeProgressFn prog
 bool snaptree_set_info(const char *vm_dir, const char *id, const char *name,
                        const char *description, GError **err);
 
+/* What a revert would throw away: the bytes written to the disks since the last take
+ * or revert (the data in the current top layers), for the view's question. Reads the
+ * images even while the VM runs. */
+bool snaptree_current_changes(const char *vm_dir, uint64_t *bytes, GError **err);
+
 /* The VM state a reverted-to snapshot left for the next start, or NULL (no error). */
 char *snaptree_pending_state(const char *vm_dir, GError **err);
 /* The next start consumed it: forgets it before the guest runs. */
