@@ -348,6 +348,27 @@ static bool parse_tree(Tree *t, const char *data, size_t len, const char *file, 
             goto fail;
         }
     }
+    /* No cycles, and ids are unique: every walk up the tree ends at a root. */
+    for (guint i = 0; i < t->nodes->len; i++) {
+        Node *n = t->nodes->pdata[i];
+        guint steps = 0;
+        for (Node *up = n; up && up->parent; steps++) {
+            if (steps > t->nodes->len) {
+                bad = "the snapshots' parents form a cycle";
+                goto fail;
+            }
+            for (guint j = 0; j < t->nodes->len; j++)
+                if (!strcmp(((Node *)t->nodes->pdata[j])->id, up->parent)) {
+                    up = t->nodes->pdata[j];
+                    break;
+                }
+        }
+        for (guint j = i + 1; j < t->nodes->len; j++)
+            if (!strcmp(((Node *)t->nodes->pdata[j])->id, n->id)) {
+                bad = "two snapshots have the same id";
+                goto fail;
+            }
+    }
     return true;
 fail:
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: %s", file, bad);

@@ -214,6 +214,21 @@ def scenario_model(opts, tmp):
         raise TestFailure("--snapshot-name without --snapshot-set: exit %d, %r" % (r.returncode, r.stderr))
     if lib.listing() != before:
         raise TestFailure("a refused command changed the tree")
+    # A damaged snapshots.json: one line naming it, and the file is left for the user.
+    tree_file = os.path.join(lib.dir, "snapshots.json")
+    good = open(tree_file).read()
+    doc = json.loads(good)
+    looped = dict(doc, nodes=[dict(n, parent=n["id"]) for n in doc["nodes"]])
+    for bad in ("{", "[]", json.dumps(dict(doc, format=99))) + ((json.dumps(looped),) if doc["nodes"] else ()):
+        with open(tree_file, "w") as f:
+            f.write(bad)
+        r = lib.run("--snapshot-list", check=False)
+        if r.returncode != 1 or "snapshots.json" not in r.stderr or r.stderr.count("\n") != 1:
+            raise TestFailure("a damaged snapshots.json (%r): exit %d, %r" % (bad[:20], r.returncode, r.stderr))
+        if open(tree_file).read() != bad:
+            raise TestFailure("the damaged snapshots.json was changed")
+    with open(tree_file, "w") as f:
+        f.write(good)
     print("ok: unknown snapshots, bad names and wrong option sets get one line each and change nothing")
     print("ok: %d random steps (%d takes, %d reverts, %d deletes) matched the model; every one of the %d "
           "snapshots reverts to its content; qemu-img check accepts every image"
