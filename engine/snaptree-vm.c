@@ -180,7 +180,8 @@ static char *write_thumbnail(Vm *vm, const char *dir)
         pixman_image_set_transform(s->image, NULL);
         pixman_image_set_filter(s->image, PIXMAN_FILTER_NEAREST, NULL, 0);
         DisplaySurface small = { .image = dst, .width = w, .height = h, .aspect_w = w, .aspect_h = h };
-        g_autofree char *leaf = g_strdup_printf("thumb-new-%s.png", g_uuid_string_random());
+        g_autofree char *uuid = g_uuid_string_random();
+        g_autofree char *leaf = g_strdup_printf("thumb-new-%s.png", uuid);
         char *path = g_build_filename(dir, SNAPTREE_DIR, leaf, NULL);
         g_autofree char *sdir = g_path_get_dirname(path);
         if (g_mkdir_with_parents(sdir, 0755) == 0 && display_surface_write_png(&small, path, NULL))
