@@ -851,8 +851,9 @@ int main(int argc, char **argv)
         } else if (!opt.start_paused) {
             vm_resume(vm);
         }
-    } else if (cfg->vm_dir && (pending = snaptree_pending_state(cfg->vm_dir, &err)) != NULL) {
-        /* The snapshot tree went back to a running snapshot: the VM resumes it. */
+    } else if (opt.start_paused && cfg->vm_dir && (pending = snaptree_pending_state(cfg->vm_dir, &err)) != NULL) {
+        /* The snapshot tree went back to a running snapshot: the VM resumes it (paused
+         * here for -S; vm_start does the same for a VM that runs at once). */
         bool loaded;
         if (!vm_start_paused(vm, &err) || !vm_snaptree_resume_pending(vm, &loaded, &err)) {
             g_prefix_error(&err, "resuming the snapshot's VM state: ");

@@ -504,7 +504,18 @@ def scenario_freedos(opts, tmp):
         wait_screen(vm, "FreeCom version", 30, "VER's answer")
     finally:
         quit_vm(vm)
-    print("ok: after an offline revert to A, vireo-run --vm resumes A's machine (screen equal, DOS answers)")
+    print("ok: after an offline revert to A, vireo-run --vm -S resumes A's machine (screen equal, DOS answers)")
+    lib.run("--snapshot-revert", "A")
+    vm = start(opts, lib, tmp)
+    try:
+        first = screen_text(vm)
+        if "A:\\>" not in first:
+            raise TestFailure("without -S the VM did not resume A at once; the screen shows:\n" + first)
+        type_line(vm, "ver\n")
+        wait_screen(vm, "FreeCom version", 30, "VER's answer")
+    finally:
+        quit_vm(vm)
+    print("ok: without -S it resumes A's machine at once too")
     # That start consumed the state: the next one boots the disks.
     vm = start(opts, lib, tmp)
     try:
