@@ -11,6 +11,7 @@
 #include "engine/qemu-cmdline.h"
 #include "engine/qmp.h"
 #include "engine/snapshots.h"
+#include "engine/snaptree.h"
 #include "engine/vm.h"
 #include "vireo-config.h"
 #ifdef HAVE_SDL2
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define EXIT_USAGE 2
 
@@ -65,6 +67,9 @@ typedef struct Options {
     gboolean print_qemu;
     char *import;
     char *export_libvirt;
+    gboolean tree_list;
+    char *tree_take, *tree_revert, *tree_delete, *tree_set;
+    char *tree_name, *tree_description;
 } Options;
 
 static Options opt;
@@ -115,6 +120,13 @@ static GOptionEntry entries[] = {
     { "print-qemu-command", 0, 0, G_OPTION_ARG_NONE, &opt.print_qemu, "Print the qemu-system-i386 command line that runs this VM as Vireo would, and exit", NULL },
     { "import", 0, 0, G_OPTION_ARG_FILENAME, &opt.import, "Make a library VM from a libvirt domain XML, an .ovf or an .ova (-name NAME renames it), and exit", "FILE" },
     { "export-libvirt", 0, 0, G_OPTION_ARG_FILENAME, &opt.export_libvirt, "Write the library VM (--vm NAME) as a libvirt domain XML with qcow2 disks into DIR, and exit", "DIR" },
+    { "snapshot-list", 0, 0, G_OPTION_ARG_NONE, &opt.tree_list, "With --vm: list the VM's snapshot tree and exit", NULL },
+    { "snapshot-take", 0, 0, G_OPTION_ARG_STRING, &opt.tree_take, "With --vm: take a snapshot of the VM's disks (the VM is not running) and exit", "NAME" },
+    { "snapshot-revert", 0, 0, G_OPTION_ARG_STRING, &opt.tree_revert, "With --vm: go back to a snapshot (id, id prefix or name) and exit", "ID" },
+    { "snapshot-delete", 0, 0, G_OPTION_ARG_STRING, &opt.tree_delete, "With --vm: delete a snapshot (its layer is merged into its child) and exit", "ID" },
+    { "snapshot-set", 0, 0, G_OPTION_ARG_STRING, &opt.tree_set, "With --vm: rename a snapshot (--snapshot-name) or describe it (--snapshot-description)", "ID" },
+    { "snapshot-name", 0, 0, G_OPTION_ARG_STRING, &opt.tree_name, "New name for --snapshot-set", "NAME" },
+    { "snapshot-description", 0, 0, G_OPTION_ARG_STRING, &opt.tree_description, "Description for --snapshot-take or --snapshot-set", "TEXT" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opt.version, "Print the version and exit", NULL },
     { NULL },
 };
@@ -756,6 +768,72 @@ static void keep_debuggable_accels(VmConfig *cfg)
     cfg->accel = g_strdup(kept->len ? kept->str : "tcg");
 }
 
+static void print_progress(void *opaque, double pct)
+{
+    (void)opaque;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\r    (%.2f/100%%)", pct);
+}
+
+/* --snapshot-*: one operation on the library VM's snapshot tree, then exit (0 done,
+ * 1 refused or failed, 2 bad usage). */
+static int snapshot_tree_command(void)
+{
+    int ops = !!opt.tree_list + !!opt.tree_take + !!opt.tree_revert + !!opt.tree_delete + !!opt.tree_set;
+    if (ops > 1)
+        usage_error("give one of --snapshot-list, -take, -revert, -delete, -set");
+    if (!opt.vm)
+        usage_error("--snapshot-* options need --vm NAME");
+    if ((opt.tree_name && !opt.tree_set) || (opt.tree_description && !opt.tree_set && !opt.tree_take))
+        usage_error("--snapshot-name goes with --snapshot-set, --snapshot-description with -take or -set");
+    g_autofree char *root = vm_library_default_root();
+    GError *err = NULL;
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, opt.vm, &err);
+    if (!e)
+        usage_error("--vm %s: %s", opt.vm, err->message);
+    bool ok = true;
+    if (opt.tree_list) {
+        g_autoptr(GPtrArray) list = snaptree_list(e->dir, &err);
+        ok = list != NULL;
+        for (guint i = 0; ok && i < list->len; i++) {
+            SnapTreeNode *n = list->pdata[i];
+            g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local(n->created);
+            g_autofree char *date = dt ? g_date_time_format(dt, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
+            printf("%s %s  %s  %-9s %*s%s%s\n", n->current ? "*" : " ", n->id, date,
+                   n->has_state ? "running" : "disk-only", (int)n->depth * 2, "", n->name,
+                   n->current ? "  <- you are here" : "");
+        }
+        uint64_t changed = 0;
+        if (ok && list->len && snaptree_current_changes(e->dir, &changed, NULL)) {
+            g_autofree char *size = g_format_size_full(changed, G_FORMAT_SIZE_IEC_UNITS);
+            fprintf(stderr, "%s written to the disks since the last take or revert (a revert throws it away)\n", size);
+        }
+    } else if (opt.tree_take) {
+        g_autofree char *id = snaptree_take(e->dir, opt.tree_take, opt.tree_description, &err);
+        ok = id != NULL;
+        if (ok)
+            printf("%s\n", id);
+    } else {
+        const char *key = opt.tree_revert ? opt.tree_revert : opt.tree_delete ? opt.tree_delete : opt.tree_set;
+        g_autofree char *id = snaptree_resolve(e->dir, key, &err);
+        ok = id != NULL;
+        if (ok && opt.tree_revert)
+            ok = snaptree_revert(e->dir, id, &err);
+        else if (ok && opt.tree_delete) {
+            ok = snaptree_delete(e->dir, id, print_progress, NULL, &err);
+            if (isatty(STDERR_FILENO))
+                fprintf(stderr, "\n");
+        } else if (ok)
+            ok = snaptree_set_info(e->dir, id, opt.tree_name, opt.tree_description, &err);
+    }
+    if (!ok) {
+        fprintf(stderr, "vireo-run: --vm %s: %s\n", opt.vm, err->message);
+        g_error_free(err);
+        return 1;
+    }
+    return 0;
+}
+
 typedef struct RunState {
     GMainLoop *loop;
     Vm *vm;
@@ -879,6 +957,10 @@ int main(int argc, char **argv)
 
     if (opt.import || opt.export_libvirt)
         return transfer();
+    if (opt.tree_list || opt.tree_take || opt.tree_revert || opt.tree_delete || opt.tree_set ||
+        opt.tree_name || opt.tree_description)
+        return snapshot_tree_command();
+
     g_autoptr(VmConfig) cfg = config_from_options();
     const char *gdb_spec = opt.gdb ? opt.gdb : opt.gdb_default ? "tcp::1234" : NULL;
     if (gdb_spec && !opt.accel)
@@ -954,6 +1036,7 @@ int main(int argc, char **argv)
 
     /* -loadvm: powered on paused, the snapshot loaded, then run (or left paused with -S). */
     bool started = true;
+    g_autofree char *pending = NULL;
     if (opt.loadvm) {
         if (!vm_start_paused(vm, &err) || !vm_snapshot_load(vm, opt.loadvm, &err)) {
             g_prefix_error(&err, "-loadvm %s: ", opt.loadvm);
@@ -961,6 +1044,18 @@ int main(int argc, char **argv)
         } else if (!opt.start_paused) {
             vm_resume(vm);
         }
+    } else if (opt.start_paused && cfg->vm_dir && (pending = snaptree_pending_state(cfg->vm_dir, &err)) != NULL) {
+        /* The snapshot tree went back to a running snapshot: the VM resumes it (paused
+         * here for -S; vm_start does the same for a VM that runs at once). */
+        bool loaded;
+        if (!vm_start_paused(vm, &err) || !vm_snaptree_resume_pending(vm, &loaded, &err)) {
+            g_prefix_error(&err, "resuming the snapshot's VM state: ");
+            started = false;
+        } else if (!opt.start_paused) {
+            vm_resume(vm);
+        }
+    } else if (err) {
+        started = false;
     } else if (!opt.start_paused) {
         /* -S leaves the VM created but stopped until a control client continues it. */
         started = vm_start(vm, &err);

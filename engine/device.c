@@ -159,6 +159,16 @@ static bool check_value(const DeviceClass *dc, const DeviceProp *p, const char *
     return ok;
 }
 
+bool device_list_swap_image(Vm *vm, const char *drive, BlockImage *img, BlockImage **old)
+{
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        if (d->klass->swap_image && d->klass->swap_image(d, drive, img, old))
+            return true;
+    }
+    return false;
+}
+
 static void device_free(Device *dev);
 
 /* QEMU's key=value list: ",," is a comma inside a value. */

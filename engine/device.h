@@ -98,6 +98,11 @@ struct DeviceClass {
      * (a write-protected floppy, a read-only CD). */
     DeviceMediaResult (*change_media)(Device *dev, const char *drive, const char *filename,
                                       const char *format, bool read_only, GError **err);
+    /* Snapshot trees (engine/snaptree.h): puts img (same size) in place of the image of
+     * the drive QMP names `drive` without a media change the guest could see, and hands
+     * the old one back in *old for the caller to close. img NULL leaves the drive without
+     * an image while the VM is paused and drained. False: not this device's drive. */
+    bool (*swap_image)(Device *dev, const char *drive, BlockImage *img, BlockImage **old);
 };
 
 #define DEVICE(p) (&(p)->dev)
@@ -162,6 +167,8 @@ bool device_list_load(Vm *vm, const uint8_t *buf, size_t len, GError **err);
 
 /* Every device's for_each_image (lock held). */
 void device_list_for_each_image(Vm *vm, DeviceImageFn fn, void *opaque);
+/* The swap_image of the device that has the drive (lock held); false when none has. */
+bool device_list_swap_image(Vm *vm, const char *drive, BlockImage *img, BlockImage **old);
 
 /* For engine/vm.c. */
 DeviceList *device_list_new(void);

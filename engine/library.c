@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The VM library: folders of VMs under one root. */
 #include "engine/library.h"
+#include "engine/snaptree.h"
 #include "engine/vmconf.h"
 
 #include <errno.h>
@@ -59,6 +60,11 @@ static VmLibraryEntry *entry_load(const char *root, const char *name)
     VmLibraryEntry *e = g_new0(VmLibraryEntry, 1);
     e->name = g_strdup(name);
     e->dir = g_build_filename(root, name, NULL);
+    /* A snapshot operation a crash cut short is finished or undone before anyone reads
+     * vm.conf, which names the disks to run (snaptree.h). */
+    g_autofree char *tree = g_build_filename(e->dir, SNAPTREE_FILE, NULL);
+    if (g_file_test(tree, G_FILE_TEST_EXISTS))
+        snaptree_recover(e->dir, NULL);
     e->conf = vmconf_load(e->dir, &e->error);
     if (e->conf)
         e->config = vmconf_parse(e->conf, name, e->dir, &e->error);

@@ -4,7 +4,9 @@
  * the engine lock where they touch devices. Supported: qmp_capabilities,
  * query-version, query-status, query-block, query-name, query-commands, stop, cont,
  * system_reset, system_powerdown, quit, screendump, send-key, input-send-event,
- * human-monitor-command (monitor.h), and the Vireo extension x-screen-text. */
+ * human-monitor-command (monitor.h), the snapshot commands, and the Vireo extensions
+ * x-screen-text, x-query-devices and x-snapshot-tree-list/-take/-revert/-delete/-set
+ * (engine/snaptree.h). */
 #pragma once
 
 #include <glib.h>

@@ -2,6 +2,7 @@
 /* The VM object: creation from a configuration, lifecycle, reset and state reporting. */
 #include "engine/backend.h"
 #include "engine/vm-internal.h"
+#include "engine/snaptree.h"
 
 #include <string.h>
 
@@ -284,6 +285,18 @@ static bool vm_power_on(Vm *vm, VmState state, GError **err)
 bool vm_start(Vm *vm, GError **err)
 {
     if (vm->started) {
+        vm_resume(vm);
+        return true;
+    }
+    /* A library VM whose snapshot tree went back to a running snapshot while it was off
+     * resumes that machine: booting instead would change the disks under a state that
+     * a later start would then resume (snaptree.h). */
+    const char *dir = vm_config(vm)->vm_dir;
+    g_autofree char *pending = dir ? snaptree_pending_state(dir, NULL) : NULL;
+    if (pending) {
+        bool loaded;
+        if (!vm_power_on(vm, VM_STATE_PAUSED, err) || !vm_snaptree_resume_pending(vm, &loaded, err))
+            return false;
         vm_resume(vm);
         return true;
     }

@@ -1053,23 +1053,29 @@ static bool fdc_realize(Device *dev, GError **err)
     return true;
 }
 
-static void fdc_medium_id(const FdDrive *d, FdMediumId *id)
+static void fdc_medium_id_of(const FdDrive *d, BlockImage *img, bool canonical, FdMediumId *id)
 {
     memset(id, 0, sizeof(*id));
     id->present = d->present;
     id->cmos_type = d->cmos_type;
-    if (!d->img)
+    if (!img)
         return;
     id->has_medium = true;
     id->readonly = d->readonly;
     id->size = d->img_size;
-    const char *name = block_filename(d->img);
+    g_autofree char *canon = canonical ? g_canonicalize_filename(block_filename(img), NULL) : NULL;
+    const char *name = canonical ? canon : block_filename(img);
     g_autoptr(GChecksum) c = g_checksum_new(G_CHECKSUM_SHA256);
     g_checksum_update(c, (const guchar *)name, (gssize)strlen(name));
     gsize len = sizeof(id->digest);
     g_checksum_get_digest(c, id->digest, &len);
     size_t n = strlen(name), keep = MIN(n, sizeof(id->name) - 1);
     memcpy(id->name, name + n - keep, keep);
+}
+
+static void fdc_medium_id(const FdDrive *d, FdMediumId *id)
+{
+    fdc_medium_id_of(d, d->img, false, id);
 }
 
 static void fdc_pre_save(void *state)
@@ -1084,8 +1090,14 @@ static void fdc_pre_save(void *state)
 static bool fdc_check_drive(unsigned unit, const FdDrive *d, GError **err)
 {
     const FdMediumId *w = &d->saved;
-    FdMediumId have;
+    FdMediumId have, below;
     fdc_medium_id(d, &have);
+    /* A disk that continues on a qcow2 overlay over the saved image is the same disk:
+     * the snapshot tree (engine/snaptree.h) reverts a running VM that way. */
+    BlockImage *backing = d->img ? block_backing(d->img) : NULL;
+    fdc_medium_id_of(d, backing, true, &below);
+    if (backing && !memcmp(w->digest, below.digest, sizeof(w->digest)))
+        memcpy(have.digest, below.digest, sizeof(have.digest));
     char letter = (char)('A' + unit);
     int wn = (int)strnlen((const char *)w->name, sizeof(w->name));
     if (w->present != have.present || (w->present && w->cmos_type != have.cmos_type)) {
@@ -1295,6 +1307,21 @@ static DeviceMediaResult fdc_change_media(Device *dev, const char *drive, const 
     return DEVICE_MEDIA_CHANGED;
 }
 
+/* Snapshot trees: the disk in floppy<unit> continues on another image of its size,
+ * without the disk-change line a medium change raises. */
+static bool fdc_swap_image(Device *dev, const char *drive, BlockImage *img, BlockImage **old)
+{
+    FdcState *s = (FdcState *)dev;
+    unsigned unit;
+    char tail;
+    if (sscanf(drive, "floppy%u%c", &unit, &tail) != 1 || unit >= FDC_MAX_DRIVES || !s->drive[unit].present)
+        return false;
+    FdDrive *d = &s->drive[unit];
+    *old = d->img;
+    d->img = img;
+    return true;
+}
+
 static const DeviceClass fdc_class = {
     .name = "isa-fdc",
     .description = "82078 floppy disk controller with two drives",
@@ -1306,6 +1333,7 @@ static const DeviceClass fdc_class = {
     .unrealize = fdc_unrealize,
     .for_each_image = fdc_for_each_image,
     .change_media = fdc_change_media,
+    .swap_image = fdc_swap_image,
 };
 
 __attribute__((constructor)) static void fdc_register(void)

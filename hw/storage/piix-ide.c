@@ -522,6 +522,22 @@ static DeviceMediaResult piix_ide_change_media(Device *dev, const char *drive, c
     return DEVICE_MEDIA_CHANGED;
 }
 
+/* Snapshot trees: the hard disk ide<channel>-hd<unit> continues on another image. */
+static bool piix_ide_swap_image(Device *dev, const char *drive, BlockImage *img, BlockImage **old)
+{
+    PiixIdeState *s = (PiixIdeState *)dev;
+    unsigned ch, unit;
+    char tail;
+    if (sscanf(drive, "ide%u-hd%u%c", &ch, &unit, &tail) != 2 || ch > 1 || unit > 1)
+        return false;
+    IdeDevice *d = &s->ch[ch].dev[unit];
+    if (d->kind != IDE_DISK)
+        return false;
+    *old = d->img;
+    d->img = img;
+    return true;
+}
+
 static const DeviceClass piix_ide_class = {
     .name = "piix3-ide",
     .description = "PIIX3 IDE controller (82371SB function 1) with bus-master DMA",
@@ -533,6 +549,7 @@ static const DeviceClass piix_ide_class = {
     .drain = piix_ide_drain,
     .for_each_image = piix_ide_for_each_image,
     .change_media = piix_ide_change_media,
+    .swap_image = piix_ide_swap_image,
 };
 
 __attribute__((constructor)) static void piix_ide_register(void)
