@@ -125,3 +125,14 @@ void *backend_find(Vm *vm, const char *kind, const char *id)
     }
     return NULL;
 }
+
+GPtrArray *backend_list(Vm *vm, const char *kind)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (guint i = 0; vm->backends && i < vm->backends->len; i++) {
+        OpenBackend *o = vm->backends->pdata[i];
+        if (!strcmp(o->klass->kind, kind))
+            g_ptr_array_add(out, o->backend);
+    }
+    return out;
+}

@@ -43,3 +43,5 @@ bool backend_open_configured(Vm *vm, GError **err);
 void backend_close_all(Vm *vm);
 /* The opened back end of a kind with an id, or NULL. */
 void *backend_find(Vm *vm, const char *kind, const char *id);
+/* Every opened back end of a kind, in the order opened (the array is the caller's). */
+GPtrArray *backend_list(Vm *vm, const char *kind);

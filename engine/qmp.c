@@ -13,6 +13,7 @@
 #include "engine/input.h"
 #include "engine/vm.h"
 #include "engine/log.h"
+#include "engine/net/net.h"
 #include "vireo-config.h"
 
 #include <errno.h>
@@ -614,13 +615,30 @@ static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
             out = g_strdup("");
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "snapshots")) {
         out = vm_snapshot_list_text(vm, &local);
+    } else if (!strcmp(cmd, "hostfwd_add") || !strcmp(cmd, "hostfwd_remove")) {
+        /* QEMU's "hostfwd_add [netdev_id] rule" and "hostfwd_remove [netdev_id] rule". */
+        bool add = !strcmp(cmd, "hostfwd_add");
+        const char *id = w->len > 2 ? w->pdata[1] : NULL, *rule = w->len > 2 ? w->pdata[2] : arg;
+        if (!rule || w->len > 3)
+            out = g_strdup_printf("Error: usage: %s [netdev_id] %s\r\n", cmd,
+                                  add ? "tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport"
+                                      : "tcp|udp:[hostaddr]:hostport");
+        else if (add ? net_hostfwd_add(vm, id, rule, &local) : net_hostfwd_remove(vm, id, rule, &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "set_link") && w->len == 3 &&
+               (!strcmp(w->pdata[2], "on") || !strcmp(w->pdata[2], "off"))) {
+        if (net_set_link(vm, arg, !strcmp(w->pdata[2], "on"), &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "network")) {
+        out = net_info_text(vm);
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "qtree")) {
         vm_lock(vm);
         out = device_list_describe(vm);
         vm_unlock(vm);
     } else {
         out = g_strdup_printf("Error: '%s': Vireo's monitor knows savevm [NAME], loadvm NAME, delvm NAME, "
-                              "info snapshots and info qtree\r\n", line);
+                              "info snapshots, info qtree, info network, hostfwd_add, hostfwd_remove "
+                              "and set_link NAME on|off\r\n", line);
     }
     if (!out) {
         out = g_strdup_printf("Error: %s\r\n", local->message);
@@ -631,6 +649,26 @@ static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
     json_node_set_string(n, out);
     g_free(out);
     return n;
+}
+
+/* set_link {name, up}: a netdev's or its card's link (QEMU: DeviceNotFound for an
+ * unknown name; the reply is empty). */
+static JsonNode *cmd_set_link(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *name;
+    bool up;
+    if (!arg_string(args, "name", true, &name, err))
+        return NULL;
+    if (!node_bool(args ? json_object_get_member(args, "up") : NULL, &up)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'up' is missing or not a boolean");
+        return NULL;
+    }
+    GError *local = NULL;
+    if (!net_set_link(c->srv->vm, name, up, &local)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
 }
 
 static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
@@ -913,6 +951,7 @@ static const struct {
     { "eject", cmd_eject },
     { "blockdev-change-medium", cmd_change_medium },
     { "human-monitor-command", cmd_human_monitor },
+    { "set_link", cmd_set_link },
     { "snapshot-save", cmd_snapshot_save },
     { "snapshot-load", cmd_snapshot_load },
     { "snapshot-delete", cmd_snapshot_delete },
