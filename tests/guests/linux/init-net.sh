@@ -4,7 +4,7 @@
 # kernel command line:
 #   vireo.nic=e1000|ne2k_pci|ne   the driver to load (ne: vireo.ne=IO,IRQ)
 #   vireo.http=PORT               fetch http://10.0.2.2:PORT/blob, print its SHA-256
-#   vireo.echo=PORT               serve one TCP echo connection on PORT (busybox nc)
+#   vireo.echo=PORT               serve two TCP echo connections on PORT (busybox nc)
 #   vireo.carrier=on              then follow eth0's carrier: down, then up again
 # Each step prints a VIREO-NET-* line on the serial console; the host checks them.
 /bin/busybox --install -s /bin
@@ -46,8 +46,10 @@ udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 20 -T 1 || echo "VIREO-NET-FAILED dhcp"
 
 port=$(arg http)
 if [ -n "$port" ]; then
+    t0=$(cut -d' ' -f1 /proc/uptime)
     if wget -q -O /tmp/blob "http://10.0.2.2:$port/blob"; then
-        echo "VIREO-NET-FETCH $(sha256sum /tmp/blob | cut -d' ' -f1) $(wc -c < /tmp/blob)"
+        t1=$(cut -d' ' -f1 /proc/uptime)
+        echo "VIREO-NET-FETCH $(sha256sum /tmp/blob | cut -d' ' -f1) $(wc -c < /tmp/blob) in $t0..$t1 s"
     else
         echo "VIREO-NET-FAILED wget"
     fi
@@ -56,8 +58,16 @@ fi
 
 port=$(arg echo)
 if [ -n "$port" ]; then
-    echo "VIREO-NET-ECHO-READY $port"
-    nc -l -p "$port" -e /bin/cat && echo "VIREO-NET-ECHO-DONE" || echo "VIREO-NET-FAILED nc"
+    # Twice: through the -netdev's forward, then through one added at run time. READY
+    # once nc listens, so the host's connection does not meet a closed port.
+    for n in "" 2; do
+        nc -l -p "$port" -e /bin/cat &
+        i=0
+        while ! netstat -ltn | grep -q ":$port " && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        echo "VIREO-NET-ECHO$n-READY $port"
+        wait $! || echo "VIREO-NET-FAILED nc"
+    done
+    echo "VIREO-NET-ECHO-DONE"
 fi
 
 if [ "$(arg carrier)" = on ]; then
