@@ -105,6 +105,15 @@ bool backend_open_configured(Vm *vm, GError **err)
     return true;
 }
 
+void backend_stop_all(Vm *vm)
+{
+    for (guint i = 0; vm->backends && i < vm->backends->len; i++) {
+        OpenBackend *o = vm->backends->pdata[i];
+        if (o->klass->stop)
+            o->klass->stop(o->backend);
+    }
+}
+
 void backend_close_all(Vm *vm)
 {
     if (!vm->backends)

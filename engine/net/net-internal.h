@@ -41,6 +41,7 @@ struct NetClient {
     char *nic_id;
     bool link_down;
     bool delivering; /* inside deliver: no nested delivery from a NIC's send */
+    bool stopped;    /* the VM is going away: nothing more reaches the NIC */
     uint64_t tx_frames, rx_frames, dropped_link, dropped_size, bad_frames;
 
     /* Frames for the guest (queue_lock). */

@@ -132,12 +132,22 @@ static void *netdev_open(Vm *vm, const char *id, const char *text, GError **err)
     return nc;
 }
 
+/* Taking the engine lock waits for a delivery in progress on the back end's thread. */
+static void netdev_stop(void *p)
+{
+    NetClient *nc = p;
+    vm_lock(nc->vm);
+    nc->stopped = true;
+    vm_unlock(nc->vm);
+}
+
 static const BackendClass netdev_class = {
     .kind = "netdev",
     .description = "network back end (user: libslirp NAT)",
     .check = netdev_check,
     .open = netdev_open,
     .close = netdev_close,
+    .stop = netdev_stop,
 };
 
 static void __attribute__((constructor)) net_register(void)
@@ -184,7 +194,7 @@ static void deliver_locked(NetClient *nc)
     if (nc->delivering)
         return;
     nc->delivering = true;
-    while (nc->nic_ops && nc->vm->state != VM_STATE_PAUSED) {
+    while (nc->nic_ops && !nc->stopped && nc->vm->state != VM_STATE_PAUSED) {
         g_mutex_lock(&nc->queue_lock);
         NetFrame *f = g_queue_peek_head(&nc->queue);
         g_mutex_unlock(&nc->queue_lock);
