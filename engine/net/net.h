@@ -68,7 +68,7 @@ void net_client_count_bad(NetClient *nc);
  * counting up with every NIC created in this process. A multicast address is refused. */
 bool net_nic_mac(const char *prop, uint8_t mac[6], GError **err);
 
-/* QEMU's monitor commands, for QMP (engine/qmp.c). netdev_id NULL: the only user
+/* QEMU's monitor commands, for QMP (engine/qmp.c). netdev_id NULL: the first
  * netdev. rule as QEMU's: "tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport" to add,
  * "tcp|udp:[hostaddr]:hostport" to remove. */
 bool net_hostfwd_add(Vm *vm, const char *netdev_id, const char *rule, GError **err);

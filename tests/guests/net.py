@@ -189,7 +189,7 @@ def run(opts, tmp):
                 raise TestFailure("after set_link off the guest's carrier is %r" % m.group(1))
             # The card's id names the same link.
             set_link(vm, "nic0", True)
-            m = vm.wait_serial(r"VIREO-NET-CARRIER \S*\s+VIREO-NET-CARRIER (\S*)", t)
+            m = vm.wait_serial(r"VIREO-NET-CARRIER \S*[\s\S]*?VIREO-NET-CARRIER (\S*)", t)
             if m.group(1) != "1":
                 raise TestFailure("after set_link on the guest's carrier is %r" % m.group(1))
             print("set_link: carrier 0, then 1", flush=True)
