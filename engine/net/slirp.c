@@ -569,6 +569,11 @@ static bool slirp_hostfwd(NetClient *nc, bool add, const char *rule, GError **er
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "hostfwd %s: no such forward", rule);
             ok = false;
         }
+        /* libslirp removes the first socket bound to that address, which may be a
+         * connection made through the forward rather than its listener: remove them
+         * all, so the port is closed as asked (its connections go with it). */
+        for (int i = 0; ok && i < 4096 && slirp_remove_hostfwd(s->slirp, f.udp, f.haddr, f.hport) == 0; i++)
+            ;
         if (ok) {
             /* Forget the rules that used this host address and port. */
             for (guint i = s->forwards->len; i-- > 0;) {

@@ -8,8 +8,8 @@
  * (§5) and the internal M88E1011-compatible PHY through MDIC (§13.4.6).
  *
  * Interrupt moderation (ITR, RDTR, RADV, TIDV, TADV) is not modelled: causes interrupt
- * at once, which the SDM allows for zero delays. Receive checksums are not verified:
- * descriptors say "ignore checksum indication" (IXSM) and the guest checks them. */
+ * at once, which the SDM allows for zero delays. Receive checksums are verified for
+ * IPv4 TCP and UDP (rx_checksum); other frames say "ignore checksum indication". */
 #include "engine/device.h"
 #include "engine/machine.h"
 #include "engine/net/net.h"
@@ -444,6 +444,47 @@ static void stat_inc(E1000State *s, unsigned i)
         s->stats[i]++;
 }
 
+/* Receive checksum offload (§3.2.9, RXCSUM): an IPv4 header checksum (IPOFL) and a
+ * TCP or UDP checksum over the pseudo-header (TUOFL) are verified for unfragmented
+ * IPv4 frames; the result is IPCS/TCPCS in the status, IPE/TCPE in the errors. Other
+ * frames get "ignore checksum indication" and the guest checks them. */
+#define RXCSUM_IPOFL (1u << 8)
+#define RXCSUM_TUOFL (1u << 9)
+#define RXD_STA_TCPCS 0x20
+#define RXD_STA_IPCS 0x40
+#define RXD_ERR_TCPE 0x20
+#define RXD_ERR_IPE 0x40
+
+static void rx_checksum(const E1000State *s, const uint8_t *f, size_t len, uint8_t *status, uint8_t *errors)
+{
+    if (!(s->rxcsum & (RXCSUM_IPOFL | RXCSUM_TUOFL)) || len < ETH_HLEN + 20 || eth_get16(f + 12) != 0x0800)
+        return;
+    const uint8_t *ip = f + ETH_HLEN;
+    size_t ihl = (size_t)(ip[0] & 0xf) * 4, tot = eth_get16(ip + 2);
+    if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || ETH_HLEN + tot > len)
+        return;
+    *status &= (uint8_t)~RXD_STA_IXSM;
+    if (s->rxcsum & RXCSUM_IPOFL) {
+        *status |= RXD_STA_IPCS;
+        if (eth_csum_fold(eth_csum_add(0, ip, ihl)) != 0xffff)
+            *errors |= RXD_ERR_IPE;
+    }
+    unsigned proto = ip[9];
+    bool fragment = (eth_get16(ip + 6) & 0x3fff) != 0;
+    if (!(s->rxcsum & RXCSUM_TUOFL) || fragment || (proto != 6 && proto != 17))
+        return;
+    const uint8_t *l4 = ip + ihl;
+    size_t l4len = tot - ihl;
+    if (l4len < (proto == 6 ? 20u : 8u) || (proto == 17 && !eth_get16(l4 + 6)))
+        return; /* a UDP checksum of 0: none was sent */
+    uint32_t sum = eth_csum_add(0, ip + 12, 8); /* source and destination addresses */
+    sum += proto + (uint32_t)l4len;
+    sum = eth_csum_add(sum, l4, l4len);
+    *status |= RXD_STA_TCPCS;
+    if (eth_csum_fold(sum) != 0xffff)
+        *errors |= RXD_ERR_TCPE;
+}
+
 static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
 {
     E1000State *s = opaque;
@@ -464,7 +505,7 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
     uint8_t buf[NET_MAX_FRAME + ETH_ZLEN + ETH_FCS_LEN];
     size_t n = len;
     uint16_t special = 0;
-    uint8_t status = RXD_STA_IXSM;
+    uint8_t status = RXD_STA_IXSM, csum_errors = 0;
     memcpy(buf, frame, len);
     /* VLAN tag stripping (CTRL.VME, §3.2.6): the tag goes into the descriptor. */
     if ((s->ctrl & CTRL_VME) && n >= ETH_HLEN + 4 && eth_get16(buf + 12) == (s->vet & 0xffff)) {
@@ -473,6 +514,8 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
         n -= 4;
         status |= RXD_STA_VP;
     }
+    uint8_t last_status = status;
+    rx_checksum(s, buf, n, &last_status, &csum_errors);
     if (n < ETH_ZLEN) {
         memset(buf + n, 0, ETH_ZLEN - n);
         n = ETH_ZLEN;
@@ -491,7 +534,7 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
         hwaddr d = base + (hwaddr)s->rdh * 16;
         uint8_t desc[16];
         size_t chunk = MIN(n - done, (size_t)bsize);
-        uint8_t errors = 0;
+        uint8_t errors = n - done <= bsize ? csum_errors : 0;
         if (!mem_is_ram(m, d, 16) || !mem_read(m, d, desc, 16)) {
             VLOG(LOG_GUEST, "e1000: receive descriptor at 0x%" G_GINT64_MODIFIER "x outside RAM", d);
             net_client_count_bad(s->nc);
@@ -511,7 +554,7 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
         }
         done += chunk;
         uint8_t wb[8] = { (uint8_t)chunk, (uint8_t)(chunk >> 8), 0, 0,
-                          (uint8_t)(status | RXD_STA_DD | (done == n ? RXD_STA_EOP : 0)), errors,
+                          (uint8_t)((done == n ? last_status | RXD_STA_EOP : status) | RXD_STA_DD), errors,
                           (uint8_t)special, (uint8_t)(special >> 8) };
         mem_write(m, d + 8, wb, sizeof(wb));
         s->rdh = (s->rdh + 1) % nd;

@@ -231,6 +231,51 @@ static void test_e1000_good_path(void)
     g_assert_cmpint(r.irq, ==, 0);
     g_assert_cmpuint(info_count(&r, "bad by card"), ==, 0);
 
+    /* A DHCP discover: slirp's offer is UDP with a checksum, which the card verifies
+     * (receive checksum offload: IPCS and TCPCS set, no errors, no IXSM). */
+    uint8_t dhcp[286] = { 0 };
+    memset(dhcp, 0xff, 6);
+    memcpy(dhcp + 6, MAC, 6);
+    dhcp[12] = 0x08;
+    uint8_t *ip = dhcp + 14, *udp = ip + 20, *bootp = udp + 8;
+    ip[0] = 0x45;
+    ip[2] = 272 >> 8;
+    ip[3] = 272 & 0xff;
+    ip[8] = 64;
+    ip[9] = 17;
+    memset(ip + 16, 0xff, 4);
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = (uint8_t)(~sum >> 8);
+    ip[11] = (uint8_t)~sum;
+    udp[1] = 68;
+    udp[3] = 67;
+    udp[5] = 252;
+    bootp[0] = 1;
+    bootp[1] = 1;
+    bootp[2] = 6;
+    bootp[4] = 0x12;
+    memcpy(bootp + 28, MAC, 6);
+    static const uint8_t opts[] = { 0x63, 0x82, 0x53, 0x63, 53, 1, 1, 255 };
+    memcpy(bootp + 236, opts, sizeof(opts));
+    ram_write(&r, TX_BUFS + 0x1000, dhcp, sizeof(dhcp));
+    tx_desc(&r, 1, TX_BUFS + 0x1000, sizeof(dhcp), 0x0b);
+    wr(&r, TDT, 2);
+    ram_read(&r, RX_RING + 16, d, 16);
+    g_assert_cmpuint(d[12] & 3, ==, 3);
+    g_assert_cmphex(d[12] & 0x64, ==, 0x60); /* IPCS, TCPCS, not IXSM */
+    g_assert_cmphex(d[13], ==, 0);
+    uint8_t offer[600];
+    len = (uint16_t)(d[8] | d[9] << 8);
+    g_assert_cmpuint(len, <=, sizeof(offer));
+    ram_read(&r, RX_BUFS + 2048, offer, len);
+    g_assert_cmpuint(offer[14 + 9], ==, 17);
+    g_assert_cmpuint(offer[14 + 20 + 3], ==, 68);
+    rd(&r, ICR);
+
     /* set_link off: STATUS.LU clears and LSC interrupts. */
     GError *err = NULL;
     g_assert_true(net_set_link(r.vm, "e1000.0", false, &err)); /* the card's id names its link */
