@@ -173,11 +173,20 @@ def run(opts, tmp):
         out = hmp(vm, "hostfwd_remove n0 tcp:127.0.0.1:%d" % run_port)
         if out:
             raise TestFailure("hostfwd_remove: %s" % out.strip())
-        try:
-            socket.create_connection(("127.0.0.1", run_port), timeout=10).close()
+        if "127.0.0.1:%d" % run_port in hmp(vm, "info network"):
+            raise TestFailure("info network still lists the removed forward")
+        for attempt in range(5):
+            try:
+                socket.create_connection(("127.0.0.1", run_port), timeout=10).close()
+            except ConnectionRefusedError:
+                print("hostfwd_remove: the port is closed", flush=True)
+                break
+            listeners = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout
+            print("attempt %d: port %d accepted a connection:\n%s" % (
+                attempt, run_port, "\n".join(l for l in listeners.splitlines() if ":%d " % run_port in l)))
+            time.sleep(0.5)
+        else:
             raise TestFailure("port %d still accepts connections after hostfwd_remove" % run_port)
-        except ConnectionRefusedError:
-            print("hostfwd_remove: the port is closed", flush=True)
         if not hmp(vm, "hostfwd_remove n0 tcp:127.0.0.1:%d" % run_port).startswith("Error"):
             raise TestFailure("removing a forward twice was not an error")
         vm.wait_serial(r"VIREO-NET-ECHO-DONE", t)
