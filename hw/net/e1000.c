@@ -139,8 +139,13 @@ enum {
 
 /* A packet being assembled: the largest frame, plus the VLAN tag the card inserts. */
 #define TX_BUF_SIZE (NET_MAX_FRAME + 4)
-/* Descriptors at most per ring: RDLEN/TDLEN are 20 bits of 16-byte descriptors. */
-#define RING_MAX (1u << 16)
+/* Frames one pass over the transmit ring sends before it yields to the guest and
+ * goes on from a timer: a ring of 64K descriptors, each segmented down to its MSS,
+ * must not hold the vCPU for seconds. */
+#define TX_BUDGET 4096
+#define TX_RESUME_NS 50000
+/* Smallest TCP segmentation MSS taken (Linux's TCP_MIN_MSS is 88). */
+#define TSO_MIN_MSS 64
 
 typedef struct E1000State {
     Device dev;
@@ -180,6 +185,8 @@ typedef struct E1000State {
     uint16_t tx_vlan;
     uint32_t tx_segs, tx_sent;    /* TSO: segments sent, payload bytes sent */
     uint8_t tx_hdr[256];          /* TSO: the header as the guest wrote it */
+    uint32_t tx_frames;           /* sent in this pass over the ring (TX_BUDGET) */
+    VTimer *tx_timer;             /* resumes a pass that used its budget */
 } E1000State;
 
 static void e1000_update_irq(E1000State *s)
@@ -657,6 +664,7 @@ static void tx_emit(E1000State *s, bool last)
     if (s->tx_popts & TXD_POPTS_TXSM)
         eth_csum_insert(b, len, s->tucss, cse_end(s->tucse, len), s->tucso);
     tx_send(s, b, len);
+    s->tx_frames++;
     if (s->tx_tse) {
         s->tx_sent += (uint32_t)(len - s->hdrlen);
         s->tx_segs++;
@@ -671,7 +679,7 @@ static void tx_emit(E1000State *s, bool last)
 static bool tso_valid(const E1000State *s)
 {
     unsigned l4_min = (s->tucmd & TUCMD_TCP) ? 20 : 8, ip_min = (s->tucmd & TUCMD_IP) ? 20 : 40;
-    return s->mss && s->hdrlen >= s->tucss + l4_min && s->tucss >= s->ipcss + ip_min &&
+    return s->mss >= TSO_MIN_MSS && s->hdrlen >= s->tucss + l4_min && s->tucss >= s->ipcss + ip_min &&
            s->tucso + 2u <= s->hdrlen && s->ipcso + 2u <= s->hdrlen &&
            (size_t)s->hdrlen + s->mss <= NET_MAX_FRAME;
 }
@@ -681,7 +689,7 @@ static void tx_append(E1000State *s, hwaddr addr, uint32_t len)
 {
     GuestMemory *m = vm_mem(s->vm);
     while (len && !s->tx_bad) {
-        size_t limit = s->tx_tse ? (size_t)s->hdrlen + s->mss : NET_MAX_FRAME;
+        size_t limit = MIN(s->tx_tse ? (size_t)s->hdrlen + s->mss : NET_MAX_FRAME, (size_t)NET_MAX_FRAME);
         if (s->tx_tse && s->tx_len >= limit) {
             /* A full segment and more data: it is not the last one. */
             tx_emit(s, false);
@@ -796,7 +804,13 @@ static void e1000_tx_run(E1000State *s)
     }
     uint32_t cause = 0;
     hwaddr base = tx_base(s);
+    s->tx_frames = 0;
+    vtimer_del(s->tx_timer);
     while (s->tdh != s->tdt) {
+        if (s->tx_frames >= TX_BUDGET) {
+            vtimer_mod(s->tx_timer, vm_clock_ns(s->vm) + TX_RESUME_NS);
+            break;
+        }
         hwaddr a = base + (hwaddr)s->tdh * 16;
         uint8_t d[16];
         if (!mem_is_ram(m, a, 16) || !mem_read(m, a, d, 16)) {
@@ -820,6 +834,11 @@ static void e1000_tx_run(E1000State *s)
         cause |= ICR_TXQE;
     if (cause)
         e1000_raise(s, cause);
+}
+
+static void e1000_tx_resume(void *opaque)
+{
+    e1000_tx_run(opaque);
 }
 
 /* ---- registers ---- */
@@ -1069,6 +1088,7 @@ static void e1000_soft_reset(E1000State *s)
     s->ipcse = s->tucse = s->mss = 0;
     s->paylen = 0;
     tx_reset_packet(s);
+    vtimer_del(s->tx_timer);
     phy_reset(s);
     e1000_update_irq(s);
 }
@@ -1099,6 +1119,7 @@ static bool e1000_realize(Device *dev, GError **err)
     if (s->nc && !net_client_attach(s->nc, dev->id, &e1000_nic_ops, s, err))
         return false;
     s->tx_buf = g_malloc0(TX_BUF_SIZE);
+    s->tx_timer = vtimer_new(dev->vm, e1000_tx_resume, s);
     PciDevice *d = &s->pci;
     pci_device_init(d, bus, devfn, "e1000", 0x8086, 0x100e, 0x020000, 0x03);
     d->opaque = s;
@@ -1115,6 +1136,7 @@ static void e1000_unrealize(Device *dev)
     E1000State *s = (E1000State *)dev;
     if (s->nc)
         net_client_detach(s->nc);
+    vtimer_free(s->tx_timer);
     g_free(s->tx_buf);
 }
 
@@ -1126,7 +1148,8 @@ static bool e1000_check(const void *state, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "e1000: packet or EEPROM state out of range");
         return false;
     }
-    if (s->tx_tse && s->tx_len < s->hdrlen && s->tx_segs) {
+    if (s->tx_tse && ((s->tx_len < s->hdrlen && s->tx_segs) || s->mss < TSO_MIN_MSS ||
+                      (size_t)s->hdrlen + s->mss > NET_MAX_FRAME || s->tx_len > (size_t)s->hdrlen + s->mss)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "e1000: segmentation state inconsistent");
         return false;
     }
@@ -1182,6 +1205,7 @@ static const VmStateField e1000_fields[] = {
     VMSTATE_U16(E1000State, tx_vlan), VMSTATE_U32(E1000State, tx_segs), VMSTATE_U32(E1000State, tx_sent),
     VMSTATE_BUFFER(E1000State, tx_hdr),
     VMSTATE_BUFFER_PTR(E1000State, tx_buf, TX_BUF_SIZE),
+    VMSTATE_TIMER(E1000State, tx_timer),
     VMSTATE_END,
 };
 

@@ -347,6 +347,59 @@ static void test_e1000_hostile(void)
     rig_free(&r);
 }
 
+/* Segmentation down to a small MSS over a full ring: a pass sends a bounded number of
+ * frames and the rest follows from a timer, so one TDT write cannot hold the vCPU. */
+static void test_e1000_tso_budget(void)
+{
+    Rig r;
+    rig_init(&r, "e1000,netdev=n0,addr=4,mac=52:54:00:12:34:99");
+    e1000_setup(&r, 63);
+    enum { HDR = 54, PAY = 60000, MSS = 64 };
+    uint8_t *pkt = g_malloc0(HDR + PAY);
+    memset(pkt, 0x52, 6);
+    memcpy(pkt + 6, MAC, 6);
+    pkt[12] = 0x08;
+    pkt[14] = 0x45;
+    pkt[22] = 64;
+    pkt[23] = 6;
+    const uint8_t src[4] = { 10, 0, 2, 15 }, dst[4] = { 10, 0, 2, 2 };
+    memcpy(pkt + 26, src, 4);
+    memcpy(pkt + 30, dst, 4);
+    pkt[34] = 0x30; /* ports 12345 -> 9 (discard): nothing listens */
+    pkt[35] = 0x39;
+    pkt[37] = 9;
+    pkt[46] = 0x50;
+    pkt[47] = 0x18;
+    ram_write(&r, TX_BUFS, pkt, HDR + PAY);
+    g_free(pkt);
+    /* Eight packets: a context descriptor and one data descriptor each. */
+    for (unsigned p = 0; p < 8; p++) {
+        uint8_t c[16] = { 14, 24, 33, 0, 34, 50, 0, 0 };
+        uint32_t lower = PAY | 0x27u << 24; /* TCP, IPv4, TSE, DEXT; type 0 */
+        memcpy(c + 8, &lower, 4);
+        c[13] = HDR;
+        c[14] = MSS;
+        ram_write(&r, TX_RING + (2 * p) * 16, c, 16);
+        uint8_t d[16] = { 0 };
+        uint32_t a = TX_BUFS;
+        memcpy(d, &a, 4);
+        lower = (HDR + PAY) | 1u << 20 | 0x2du << 24; /* data: EOP, TSE, RS, DEXT */
+        memcpy(d + 8, &lower, 4);
+        d[13] = 3; /* IXSM, TXSM */
+        ram_write(&r, TX_RING + (2 * p + 1) * 16, d, 16);
+    }
+    wr(&r, TDT, 16);
+    unsigned first = rd(&r, TDH);
+    g_assert_cmpuint(first, <, 16);  /* 8 x 938 segments is beyond one pass */
+    g_assert_cmpuint(first, >, 0);
+    for (int i = 0; i < 10 && rd(&r, TDH) != 16; i++)
+        vm_test_clock_step(r.vm, 100000);
+    g_assert_cmpuint(rd(&r, TDH), ==, 16);
+    g_assert_cmpuint(info_count(&r, "bad by card"), ==, 0);
+    g_assert_cmpuint(info_count(&r, " frames, rx"), >=, 8 * 938); /* frames sent to slirp */
+    rig_free(&r);
+}
+
 /* A packet split over two descriptors, saved between them: the restored card finishes
  * it. */
 static void test_e1000_savevm_mid_packet(void)
@@ -546,6 +599,7 @@ int main(int argc, char **argv)
     g_test_add_func("/net/e1000/good-path", test_e1000_good_path);
     g_test_add_func("/net/e1000/hostile", test_e1000_hostile);
     g_test_add_func("/net/e1000/savevm-mid-packet", test_e1000_savevm_mid_packet);
+    g_test_add_func("/net/e1000/tso-budget", test_e1000_tso_budget);
     g_test_add_func("/net/ne2k_pci", test_ne2k_pci);
     return g_test_run();
 }
