@@ -317,8 +317,8 @@ static uint8_t reg_read(Dp8390 *s, unsigned r)
     switch (page) {
     case 0:
         switch (r) {
-        case 0x01: return (uint8_t)s->tpsr; /* CLDA0: the local DMA is not visible */
-        case 0x02: return 0;
+        case 0x01: return 0;       /* CLDA0/1: the local DMA rests at CURR between packets */
+        case 0x02: return s->curr;
         case 0x03: return s->bnry;
         case 0x04: return s->tsr;
         case 0x05: return 0; /* NCR: no collisions on the emulated wire */
