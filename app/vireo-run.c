@@ -3,6 +3,7 @@
 #include "cpu/cpu.h"
 #include "cpu/cpu-model.h"
 #include "engine/gdbstub.h"
+#include "engine/backend.h"
 #include "engine/library.h"
 #include "engine/library-transfer.h"
 #include "engine/log.h"
@@ -46,6 +47,8 @@ typedef struct Options {
     char **devices;
     char **globals;
     char **chardevs;
+    char **netdevs;
+    char **nics;
     char *log_areas, *log_file;
     char *name;
     char *vm;
@@ -95,6 +98,8 @@ static GOptionEntry entries[] = {
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
+    { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE]", "user,id=ID[,...]" },
+    { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
@@ -256,6 +261,59 @@ static bool parse_number(const char *s, unsigned long max, unsigned long *out)
         return false;
     *out = v;
     return true;
+}
+
+/* -netdev TYPE,id=ID,...: checked by the netdev kind (engine/net/), opened by the VM.
+ * -nic TYPE[,model=M][,mac=A][,...]: QEMU's shorthand for a netdev with a card of its
+ * own (model e1000 by default), added after the -device cards. */
+static void parse_netdevs(VmConfig *cfg, GPtrArray *nic_devices)
+{
+    for (char **n = opt.netdevs; n && *n; n++) {
+        GError *err = NULL;
+        if (!backend_spec_check("netdev", *n, &err))
+            usage_error("-netdev %s: %s", *n, err->message);
+        vm_config_add_backend(cfg, "netdev", *n);
+    }
+    unsigned count = 0;
+    for (char **n = opt.nics; n && *n; n++) {
+        if (!strcmp(*n, "none"))
+            continue;
+        g_auto(GStrv) parts = g_strsplit(*n, ",", -1);
+        g_autoptr(GString) netdev = g_string_new(NULL);
+        g_autofree char *model = g_strdup("e1000"), *mac = NULL;
+        for (char **p = parts; *p; p++) {
+            if (g_str_has_prefix(*p, "model=")) {
+                g_free(model);
+                model = g_strdup(*p + 6);
+            } else if (g_str_has_prefix(*p, "mac=")) {
+                g_free(mac);
+                mac = g_strdup(*p + 4);
+            } else if (g_str_has_prefix(*p, "id=")) {
+                usage_error("-nic %s: takes no id= (use -netdev and -device to name them)", *n);
+            } else {
+                g_string_append_printf(netdev, "%s%s", netdev->len ? "," : "", *p);
+            }
+        }
+        if (!strcmp(model, "help")) {
+            printf("Network cards for model=: e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), "
+                   "ne2k_isa (NE2000 at 0x300, IRQ 9)\n");
+            exit(0);
+        }
+        g_string_append_printf(netdev, ",id=__nic%u", count);
+        GError *err = NULL;
+        if (!backend_spec_check("netdev", netdev->str, &err))
+            usage_error("-nic %s: %s", *n, err->message);
+        vm_config_add_backend(cfg, "netdev", netdev->str);
+        g_autofree char *dev = g_strdup_printf("%s,netdev=__nic%u%s%s", model, count, mac ? ",mac=" : "",
+                                               mac ? mac : "");
+        const DeviceClass *dc = device_class_find(model);
+        if (!dc || !dc->user_creatable)
+            usage_error("-nic %s: unknown network card '%s' (try model=help)", *n, model);
+        if (!device_spec_check(dev, &err))
+            usage_error("-nic %s: %s", *n, err->message);
+        g_ptr_array_add(nic_devices, g_steal_pointer(&dev));
+        count++;
+    }
 }
 
 /* -device NAME[,PROP=VALUE...]: the class and its properties come from the device
@@ -738,9 +796,14 @@ static VmConfig *config_from_options(void)
         override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
+    g_autoptr(GPtrArray) nic_devices = g_ptr_array_new();
+    parse_netdevs(cfg, nic_devices);
     parse_devices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);
+    /* The -nic cards come after the -device ones, as in QEMU. */
+    for (guint i = 0; i < nic_devices->len; i++)
+        g_ptr_array_add(cfg->devices, nic_devices->pdata[i]);
     if (opt.fda)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)

@@ -105,6 +105,15 @@ bool backend_open_configured(Vm *vm, GError **err)
     return true;
 }
 
+void backend_stop_all(Vm *vm)
+{
+    for (guint i = 0; vm->backends && i < vm->backends->len; i++) {
+        OpenBackend *o = vm->backends->pdata[i];
+        if (o->klass->stop)
+            o->klass->stop(o->backend);
+    }
+}
+
 void backend_close_all(Vm *vm)
 {
     if (!vm->backends)
@@ -124,4 +133,15 @@ void *backend_find(Vm *vm, const char *kind, const char *id)
             return o->backend;
     }
     return NULL;
+}
+
+GPtrArray *backend_list(Vm *vm, const char *kind)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (guint i = 0; vm->backends && i < vm->backends->len; i++) {
+        OpenBackend *o = vm->backends->pdata[i];
+        if (!strcmp(o->klass->kind, kind))
+            g_ptr_array_add(out, o->backend);
+    }
+    return out;
 }

@@ -25,6 +25,9 @@ typedef struct BackendClass {
     /* Opens the back end the option text describes; id is its "id=" value. */
     void *(*open)(Vm *vm, const char *id, const char *opts, GError **err);
     void (*close)(void *backend);
+    /* Optional: from now on the back end's own threads call into no device (vm_free
+     * runs it before the board's cleanups and the devices go; no lock held). */
+    void (*stop)(void *backend);
 } BackendClass;
 
 void backend_class_register(const BackendClass *bc);
@@ -41,5 +44,9 @@ bool backend_open(Vm *vm, const char *kind, const char *opts, GError **err);
 /* For engine/vm.c: opens every back end of the configuration. */
 bool backend_open_configured(Vm *vm, GError **err);
 void backend_close_all(Vm *vm);
+/* Runs every opened back end's stop hook (vm_free, before devices are torn down). */
+void backend_stop_all(Vm *vm);
 /* The opened back end of a kind with an id, or NULL. */
 void *backend_find(Vm *vm, const char *kind, const char *id);
+/* Every opened back end of a kind, in the order opened (the array is the caller's). */
+GPtrArray *backend_list(Vm *vm, const char *kind);

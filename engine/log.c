@@ -30,6 +30,7 @@ static const struct {
     { "display", LOG_DISPLAY, "display adapters" },
     { "input", LOG_INPUT, "keyboard and mouse" },
     { "exec", LOG_EXEC, "every executed instruction or block (very slow)" },
+    { "net", LOG_NET, "network back ends and cards: frames, link, drops" },
 };
 
 void vlog_print_areas(FILE *out)

@@ -21,6 +21,7 @@ typedef enum {
     LOG_DISPLAY  = 1u << 11,
     LOG_INPUT    = 1u << 12,
     LOG_EXEC     = 1u << 13, /* every executed block or instruction (very slow) */
+    LOG_NET      = 1u << 14, /* network back ends and cards: frames, drops */
 } LogArea;
 
 extern unsigned vlog_mask;

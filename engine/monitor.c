@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The human monitor's commands (monitor.h), in QEMU's words where QEMU has them. */
 #include "engine/monitor.h"
+#include "engine/net/net.h"
 #include "disks/block.h"
 #include "engine/device.h"
 #include "engine/machine.h"
@@ -81,13 +82,17 @@ static const char help_text[] =
     "cont|c -- resume emulation\r\n"
     "delvm tag -- delete a VM snapshot from its tag\r\n"
     "help|? -- show this help\r\n"
+    "hostfwd_add [netdev_id] tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport -- redirect a host port\r\n"
+    "hostfwd_remove [netdev_id] tcp|udp:[hostaddr]:hostport -- remove a port redirection\r\n"
     "info block -- show the block devices\r\n"
+    "info network -- show the network state\r\n"
     "info qtree -- show the device tree\r\n"
     "info snapshots -- show the currently available VM snapshots\r\n"
     "info status -- show the current VM status (running|paused)\r\n"
     "loadvm tag -- restore a VM snapshot from its tag\r\n"
     "quit|q -- quit the emulator\r\n"
     "savevm [tag] -- save a VM snapshot; without a tag one is made up\r\n"
+    "set_link name on|off -- change the link status of a network adapter\r\n"
     "stop -- stop emulation\r\n"
     "system_powerdown -- send system power down event\r\n"
     "system_reset -- reset the system\r\n";
@@ -106,6 +111,21 @@ char *monitor_run(Vm *vm, const char *line, bool *quit)
     char *out = NULL;
     if (!*cmd) {
         out = g_strdup("");
+    } else if (!strcmp(cmd, "hostfwd_add") || !strcmp(cmd, "hostfwd_remove")) {
+        /* QEMU's "hostfwd_add [netdev_id] rule" and "hostfwd_remove [netdev_id] rule". */
+        bool add = !strcmp(cmd, "hostfwd_add");
+        const char *id = w->len > 2 ? w->pdata[1] : NULL, *rule = w->len > 2 ? w->pdata[2] : arg;
+        if (!rule || w->len > 3)
+            out = g_strdup_printf("Error: usage: %s [netdev_id] %s\r\n", cmd,
+                                  add ? "tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport"
+                                      : "tcp|udp:[hostaddr]:hostport");
+        else if (add ? net_hostfwd_add(vm, id, rule, &local) : net_hostfwd_remove(vm, id, rule, &local))
+            out = g_strdup("");
+    } else if (!strcmp(cmd, "set_link")) {
+        if (w->len != 3 || (strcmp(w->pdata[2], "on") && strcmp(w->pdata[2], "off")))
+            out = g_strdup("Error: usage: set_link NAME on|off\r\n");
+        else if (net_set_link(vm, arg, !strcmp(w->pdata[2], "on"), &local))
+            out = g_strdup("");
     } else if (w->len > 2) {
         out = g_strdup_printf("Error: %s: too many arguments\r\n", cmd);
     } else if (!strcmp(cmd, "savevm")) {
@@ -132,6 +152,8 @@ char *monitor_run(Vm *vm, const char *line, bool *quit)
         out = info_status(vm);
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "block")) {
         out = info_block(vm);
+    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "network")) {
+        out = net_info_text(vm);
     } else if (!strcmp(cmd, "stop")) {
         vm_pause(vm);
         out = g_strdup("");

@@ -15,6 +15,7 @@
 #include "engine/input.h"
 #include "engine/vm.h"
 #include "engine/log.h"
+#include "engine/net/net.h"
 #include "vireo-config.h"
 
 #include <errno.h>
@@ -635,6 +636,26 @@ static JsonNode *cmd_query_block(QmpClient *c, JsonObject *args, GError **err)
     return n;
 }
 
+/* set_link {name, up}: a netdev's or its card's link (QEMU: DeviceNotFound for an
+ * unknown name; the reply is empty). */
+static JsonNode *cmd_set_link(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *name;
+    bool up;
+    if (!arg_string(args, "name", true, &name, err))
+        return NULL;
+    if (!node_bool(args ? json_object_get_member(args, "up") : NULL, &up)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'up' is missing or not a boolean");
+        return NULL;
+    }
+    GError *local = NULL;
+    if (!net_set_link(c->srv->vm, name, up, &local)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
 static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
 {
     QmpServer *s = c->srv;
@@ -1043,6 +1064,7 @@ static const struct {
     { "eject", cmd_eject },
     { "blockdev-change-medium", cmd_change_medium },
     { "human-monitor-command", cmd_human_monitor },
+    { "set_link", cmd_set_link },
     { "snapshot-save", cmd_snapshot_save },
     { "snapshot-load", cmd_snapshot_load },
     { "snapshot-delete", cmd_snapshot_delete },

@@ -186,6 +186,8 @@ void vm_free(Vm *vm)
         return;
     vcpu_thread_join(vm);
     vm_timers_stop(vm);
+    /* Back-end threads (network) stop calling into devices before the buses go. */
+    backend_stop_all(vm);
     for (guint i = vm->cleanups->len; i-- > 0;) {
         CleanupEntry *e = &g_array_index(vm->cleanups, CleanupEntry, i);
         e->fn(e->opaque);

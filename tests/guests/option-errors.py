@@ -89,6 +89,21 @@ def main():
             (["-global", "isa-serial.strict-out2=maybe", "-S"], 2,
              r"^vireo-run: -global isa-serial.strict-out2=maybe: .*cannot be 'maybe'"),
             (["-global", "isa-serial", "-S"], 2, r"expected DRIVER.PROPERTY=VALUE"),
+            # Network: the back end's options, the card's, and what the board finds.
+            (["-netdev", "user,id=n0,hostfwd=tcp::70000-:22", "-S"], 2,
+             r"^vireo-run: -netdev user,id=n0,hostfwd=tcp::70000-:22: hostfwd .*bad port '70000'"),
+            (["-netdev", "user,id=n0,net=10.0.2.0/24,dns=10.0.9.3", "-S"], 2,
+             r"dns=10.0.9.3 is not a host address of the network"),
+            (["-netdev", "tap,id=n0", "-S"], 2, r"unknown netdev type 'tap'"),
+            (["-netdev", "user", "-S"], 2, r"^vireo-run: -netdev user: needs an id=ID"),
+            (["-nic", "user,model=rtl9999", "-S"], 2, r"unknown network card 'rtl9999'"),
+            (["-device", "e1000,mac=01:00:00:00:00:01", "-S"], 2, r"a multicast address cannot be a card's"),
+            # A back end that is missing is found when the VM is built (status 1, as for a
+            # missing file).
+            (["-device", "e1000,netdev=nosuch", "-S"], 1, r"no netdev 'nosuch' \(add -netdev"),
+            (["-netdev", "user,id=n0", "-device", "e1000,netdev=n0", "-device", "ne2k_pci,netdev=n0", "-S"], 2,
+             r"netdev 'n0' is already used by 'e1000.0'"),
+            (["-device", "ne2k_isa,iobase=0x3f0", "-S"], 2, r"port 0x3f.* is taken"),
         ]
         for args, status, rx in cases:
             code, err, secs = run(vireo, args)

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Network cards on -netdev user (libslirp), checked by Debian's i386 Linux and its own
+drivers (the kit's initrd-net.img, tests/guests/linux/init-net.sh), one boot per card:
+  - the card's MAC (mac=) is the one the driver reports;
+  - udhcpc gets 10.0.2.15 from slirp's DHCP server;
+  - wget fetches a file from an HTTP server this test runs on the host's loopback
+    (through 10.0.2.2) and its SHA-256 matches;
+  - a host client reaches the guest's TCP echo service (busybox nc -e cat) through the
+    -netdev's hostfwd and gets 1 MiB back unchanged; then through a forward added at
+    run time (HMP hostfwd_add), which hostfwd_remove takes away again;
+  - cards with a link indication: QMP set_link off makes the guest's carrier 0, on
+    makes it 1 again;
+  - no oops, no transmit timeout, no frame the card refused as bad.
+Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa --linux-kit DIR"""
+import argparse
+import hashlib
+import http.server
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUEST_ECHO_PORT = 7777
+# card: (guest driver argument, extra -device properties, link indication)
+CARDS = {
+    "e1000": ("vireo.nic=e1000", "", True),
+    "ne2k_pci": ("vireo.nic=ne2k_pci", "", False),
+    # IRQ 9 is the ACPI SCI on this board: the ISA card goes to IRQ 5.
+    "ne2k_isa": ("vireo.nic=ne vireo.ne=0x300,5", ",iobase=0x300,irq=5", False),
+}
+
+
+class Skip(Exception):
+    pass
+
+
+def hmp(vm, line):
+    return vm.command("human-monitor-command", **{"command-line": line})
+
+
+def set_link(vm, name, up):
+    """QMP set_link (its "name" argument cannot go through Vm.command's keywords)."""
+    vm.raw(json.dumps({"execute": "set_link", "arguments": {"name": name, "up": up}}).encode() + b"\n")
+    msg = vm.reply()
+    if "error" in msg:
+        raise TestFailure("set_link %s: %s" % (name, msg["error"]["desc"]))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_blob(blob):
+    """An HTTP server on 127.0.0.1 serving /blob; returns (server, port)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/blob":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(blob)))
+            self.end_headers()
+            self.wfile.write(blob)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, srv.server_address[1]
+
+
+def echo_through(port, data, timeout=300):
+    """Sends data to 127.0.0.1:port while reading what comes back, until EOF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        err = []
+
+        def sender():
+            try:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+            except OSError as e:
+                err.append(e)
+
+        t = threading.Thread(target=sender, daemon=True)
+        t.start()
+        got = bytearray()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        t.join(timeout)
+        if err:
+            raise TestFailure("sending to the guest's echo service failed: %s" % err[0])
+        return bytes(got)
+
+
+def check_echo(port, size, what):
+    data = random.Random(size).randbytes(size)
+    back = echo_through(port, data)
+    if back != data:
+        raise TestFailure("%s: %d bytes sent, %d came back%s" % (
+            what, len(data), len(back), " (contents differ)" if len(back) == len(data) else ""))
+    print("%s: %d bytes echoed unchanged" % (what, size), flush=True)
+
+
+def run(opts, tmp):
+    kit = opts.linux_kit
+    r = subprocess.run(["sh", os.path.join(HERE, "linux", "mkkit.sh"), kit])
+    if r.returncode == vmtest.SKIP:
+        raise Skip("the Linux kit could not be built")
+    if r.returncode:
+        raise TestFailure("mkkit.sh failed")
+    r = subprocess.run(["sh", os.path.join(HERE, "linux", "mknet.sh"), kit])
+    if r.returncode == vmtest.SKIP:
+        raise Skip("the network initramfs could not be built")
+    if r.returncode:
+        raise TestFailure("mknet.sh failed")
+
+    blob = random.Random(17).randbytes(opts.fetch_mib << 20)
+    want_hash = hashlib.sha256(blob).hexdigest()
+    srv, http_port = serve_blob(blob)
+    fwd_port, run_port = free_port(), free_port()
+    driver, props, has_link = CARDS[opts.card]
+    mac = "52:54:00:ab:cd:%02x" % (len(opts.card) & 0xff)
+    append = "console=ttyS0 %s vireo.http=%d vireo.echo=%d vireo.carrier=%s" % (
+        driver, http_port, GUEST_ECHO_PORT, "on" if has_link else "off")
+    args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"), "-initrd", os.path.join(kit, "initrd-net.img"),
+            "-append", append,
+            "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:%d" % (fwd_port, GUEST_ECHO_PORT),
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)]
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    try:
+        t = opts.timeout
+        m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
+        if m.group(1) != mac:
+            raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
+        m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
+        if m.group(1) != "IP 10.0.2.15":
+            raise TestFailure("DHCP: %s" % m.group(0))
+        print("DHCP: 10.0.2.15", flush=True)
+        m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
+        if not m.group(2) or m.group(2) != want_hash or int(m.group(3)) != len(blob):
+            raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), want_hash, len(blob)))
+        secs = float(m.group(5)) - float(m.group(4))
+        print("HTTP fetch: %d MiB, hash matches (%.1f s of guest time)" % (opts.fetch_mib, secs), flush=True)
+
+        vm.wait_serial(r"VIREO-NET-ECHO-READY", t)
+        check_echo(fwd_port, 1 << 20, "hostfwd from -netdev")
+        vm.wait_serial(r"VIREO-NET-ECHO2-READY", t)
+        out = hmp(vm, "hostfwd_add n0 tcp:127.0.0.1:%d-:%d" % (run_port, GUEST_ECHO_PORT))
+        if out:
+            raise TestFailure("hostfwd_add: %s" % out.strip())
+        if "127.0.0.1:%d" % run_port not in hmp(vm, "info network"):
+            raise TestFailure("info network does not list the new forward")
+        check_echo(run_port, 64 << 10, "hostfwd_add at run time")
+        out = hmp(vm, "hostfwd_remove n0 tcp:127.0.0.1:%d" % run_port)
+        if out:
+            raise TestFailure("hostfwd_remove: %s" % out.strip())
+        if "127.0.0.1:%d" % run_port in hmp(vm, "info network"):
+            raise TestFailure("info network still lists the removed forward")
+        for attempt in range(5):
+            try:
+                socket.create_connection(("127.0.0.1", run_port), timeout=10).close()
+            except ConnectionRefusedError:
+                print("hostfwd_remove: the port is closed", flush=True)
+                break
+            listeners = subprocess.run(["ss", "-tanp"], capture_output=True, text=True).stdout
+            print("attempt %d: port %d accepted a connection:\n%s" % (
+                attempt, run_port, "\n".join(l for l in listeners.splitlines() if ":%d " % run_port in l)))
+            time.sleep(0.5)
+        else:
+            raise TestFailure("port %d still accepts connections after hostfwd_remove" % run_port)
+        if not hmp(vm, "hostfwd_remove n0 tcp:127.0.0.1:%d" % run_port).startswith("Error"):
+            raise TestFailure("removing a forward twice was not an error")
+        vm.wait_serial(r"VIREO-NET-ECHO-DONE", t)
+
+        if has_link:
+            set_link(vm, "n0", False)
+            m = vm.wait_serial(r"VIREO-NET-CARRIER (\S*)", t)
+            if m.group(1) != "0":
+                raise TestFailure("after set_link off the guest's carrier is %r" % m.group(1))
+            # The card's id names the same link.
+            set_link(vm, "nic0", True)
+            m = vm.wait_serial(r"VIREO-NET-CARRIER \S*[\s\S]*?VIREO-NET-CARRIER (\S*)", t)
+            if m.group(1) != "1":
+                raise TestFailure("after set_link on the guest's carrier is %r" % m.group(1))
+            print("set_link: carrier 0, then 1", flush=True)
+        vm.wait_serial(r"VIREO-NET-DONE", t)
+        info = hmp(vm, "info network")
+        print(info.strip(), flush=True)
+        m = re.search(r"(\d+) bad by card", info)
+        if not m or m.group(1) != "0":
+            raise TestFailure("the card refused frames of a well-behaved guest: %s" % info.strip())
+        status = vm.wait_exit(t)
+        serial = vm.serial()
+        bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", serial)
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--card", required=True, choices=sorted(CARDS))
+    ap.add_argument("--linux-kit", required=True)
+    ap.add_argument("--fetch-mib", type=int, default=16)
+    ap.add_argument("--timeout", type=float, default=600)
+    opts = ap.parse_args()
+    with vmtest.temp_dir() as tmp:
+        try:
+            run(opts, tmp)
+        except Skip as e:
+            print("SKIP:", e)
+            return vmtest.SKIP
+        except TestFailure as e:
+            print("FAIL:", e)
+            return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
