@@ -29,6 +29,7 @@ struct AudioVoice {
     int16_t *ring;
     size_t cap, head, count;
     bool primed;
+    bool fresh;     /* primed since the last mix: its data starts inside the period */
     /* Resampler: position of the next output frame past `prev`, 32.32 fixed point, and
      * input frames per output frame. */
     uint64_t frac, step;
@@ -51,7 +52,7 @@ static const AudioDriver *const drivers[] = {
 static void voice_reset_stream(AudioVoice *v)
 {
     v->head = v->count = 0;
-    v->primed = false;
+    v->primed = v->fresh = false;
     v->frac = 0;
     v->prev[0] = v->prev[1] = 0;
 }
@@ -150,6 +151,7 @@ void audio_voice_write(AudioVoice *v, const void *data, size_t frames)
         for (size_t i = 0; i < v->rate / VOICE_LAG_DIV; i++)
             ring_push(v, 0, 0);
         v->primed = true;
+        v->fresh = true;
     }
     /* Only the newest `cap` frames can stay. */
     size_t bps = (v->fmt == AUDIO_FMT_U8 || v->fmt == AUDIO_FMT_S8) ? 1 : 2;
@@ -177,22 +179,34 @@ static void voice_mix(AudioDev *dev, AudioVoice *v, size_t n, int16_t *in)
     size_t need = MAX((size_t)(t_last >> 32) + 1, (size_t)(t_end >> 32));
     in[0] = v->prev[0];
     in[1] = v->prev[1];
+    /* A stream that started inside this period has less than the period's frames:
+     * they belong at its end, after silence, and its lag stays queued. */
+    size_t lead = 0;
+    if (v->fresh) {
+        size_t lag = v->rate / VOICE_LAG_DIV;
+        size_t avail = v->count > lag ? v->count - lag : 0;
+        lead = avail < need ? need - avail : 0;
+        v->fresh = false;
+    }
+    for (size_t i = 1; i <= lead; i++)
+        in[2 * i] = in[2 * i + 1] = 0;
     /* Peek at what interpolation needs; consume only the frames the position passes
      * (when upsampling, the last one needed is also the next call's first). */
-    size_t got = MIN(need, v->count);
+    size_t got = MIN(need - lead, v->count);
     for (size_t i = 1; i <= got; i++) {
         size_t at = (v->head + i - 1) % v->cap;
-        in[2 * i] = v->ring[2 * at];
-        in[2 * i + 1] = v->ring[2 * at + 1];
+        in[2 * (lead + i)] = v->ring[2 * at];
+        in[2 * (lead + i) + 1] = v->ring[2 * at + 1];
     }
-    if (got < need) {
+    if (lead + got < need) {
         /* Underrun: the device fell behind or stopped. Silence (not the last level,
          * which would leave a DC offset in the mix), and the lag again when it writes. */
-        for (size_t i = got + 1; i <= need; i++)
+        for (size_t i = lead + got + 1; i <= need; i++)
             in[2 * i] = in[2 * i + 1] = 0;
         v->primed = false;
     }
-    size_t consume = MIN((size_t)(t_end >> 32), got);
+    size_t passed = (size_t)(t_end >> 32);
+    size_t consume = passed > lead ? MIN(passed - lead, got) : 0;
     v->head = (v->head + consume) % v->cap;
     v->count -= consume;
     int32_t *mix = dev->mix;

@@ -29,7 +29,7 @@
  * card's FIFO still plays the last block while the interrupt handler starts the next,
  * so single-cycle playback has no gap. Generous, as the virtual clock's timers may
  * fire late on a busy host. */
-#define SB_FIFO_NS (10 * 1000 * 1000)
+#define SB_FIFO_NS (20 * 1000 * 1000)
 
 /* Mixer registers (CT1745). */
 #define MIX_RESET 0x00

@@ -49,6 +49,8 @@ def split(data, ch):
 
 def _ac_rms(s):
     n = len(s)
+    if not n:
+        return 0.0
     m = sum(s) / n
     return math.sqrt(max(sum(v * v for v in s) / n - m * m, 0.0))
 
@@ -78,7 +80,11 @@ def find_tones(rate, chans):
 
 def frequency(rate, s):
     """Frequency from the rising zero crossings (with hysteresis at 10% of the peak),
-    each placed by linear interpolation."""
+    each placed by linear interpolation: crossings per second over the runs between
+    dropouts (a period more than 25% off the median splits the runs), so that a gap,
+    which the gap check reports, does not bend it."""
+    if len(s) < 4:
+        return 0.0
     m = sum(s) / len(s)
     x = [v - m for v in s]
     peak = max(abs(v) for v in x) or 1
@@ -91,9 +97,25 @@ def frequency(rate, s):
         elif armed and x[i - 1] < 0 <= x[i]:
             crossings.append(i - 1 + (-x[i - 1]) / (x[i] - x[i - 1]))
             armed = False
-    if len(crossings) < 3:
+    periods = [b - a for a, b in zip(crossings, crossings[1:])]
+    if len(periods) < 3:
         return 0.0
-    return (len(crossings) - 1) * rate / (crossings[-1] - crossings[0])
+    med = sorted(periods)[len(periods) // 2]
+    cycles = span = 0.0
+    for p in periods:
+        if abs(p - med) <= 0.25 * med:
+            cycles += 1
+            span += p
+    return rate * cycles / span if span else 0.0
+
+
+def window_level(rate, s, win_s=0.01):
+    """Median AC RMS of 10 ms windows: the level, unaffected by a dropout."""
+    if not s:
+        return 0.0
+    w = int(rate * win_s)
+    levels = sorted(_ac_rms(s[i:i + w]) for i in range(0, len(s) - w + 1, w))
+    return levels[len(levels) // 2] if levels else 0.0
 
 
 def power_share(rate, s, hz):
@@ -132,11 +154,13 @@ def longest_gap_s(rate, chans):
 
 def analyse(rate, chans, start, end, edge_s=0.02):
     """The tone's length, the longest gap of its steady part, and per channel
-    (hz, power share at hz, AC RMS)."""
+    (hz, power share at hz, AC RMS of the whole, median level of 10 ms windows)."""
     e = int(edge_s * rate)
+    if end - start <= 4 * e:
+        e = 0
     steady = [c[start + e:end - e] for c in chans]
     out = {"seconds": (end - start) / rate, "gap_s": longest_gap_s(rate, steady), "channels": []}
     for s in steady:
         hz = frequency(rate, s)
-        out["channels"].append((hz, power_share(rate, s, hz), _ac_rms(s)))
+        out["channels"].append((hz, power_share(rate, s, hz), _ac_rms(s), window_level(rate, s)))
     return out
