@@ -3,6 +3,7 @@
  * the mixed frames, interleaved signed 16-bit at AudioDev.rate and .channels. */
 #pragma once
 
+#include "vireo-config.h"
 #include "engine/audio/audio.h"
 #include "engine/machine.h"
 
@@ -42,4 +43,7 @@ struct AudioDev {
 extern const AudioDriver audio_wav_driver;
 #ifdef HAVE_PULSE
 extern const AudioDriver audio_pa_driver;
+#endif
+#ifdef HAVE_SDL2
+extern const AudioDriver audio_sdl_driver;
 #endif

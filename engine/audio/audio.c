@@ -44,6 +44,9 @@ static const AudioDriver *const drivers[] = {
 #ifdef HAVE_PULSE
     &audio_pa_driver,
 #endif
+#ifdef HAVE_SDL2
+    &audio_sdl_driver,
+#endif
     NULL,
 };
 
@@ -449,7 +452,7 @@ static void *audiodev_open(Vm *vm, const char *id, const char *opts, GError **er
 
 static const BackendClass audiodev_class = {
     .kind = "audiodev",
-    .description = "sound output: pa (PulseAudio), wav (a file), none",
+    .description = "sound output: pa (PulseAudio), sdl (SDL2), wav (a file), none",
     .check = audiodev_check,
     .open = audiodev_open,
     .close = audiodev_close,
