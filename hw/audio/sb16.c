@@ -679,20 +679,20 @@ static bool sb_realize(Device *dev, GError **err)
     Sb16 *s = (Sb16 *)dev;
     s->vm = dev->vm;
     if (!s->audiodev) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "sb16 needs audiodev=ID (add -audiodev none,id=ID for silence)");
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "needs audiodev=ID (add -audiodev none,id=ID for silence)");
         return false;
     }
     if (s->iobase & 0xf) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "sb16: iobase=0x%x is not a multiple of 0x10", s->iobase);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "iobase=0x%x is not a multiple of 0x10", s->iobase);
         return false;
     }
     if (!irq_select_bits(s->irq)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "sb16: irq=%u: the card offers 2, 5, 7 and 10", s->irq);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "irq=%u: the card offers 2, 5, 7 and 10", s->irq);
         return false;
     }
     if (s->dma == 2 || s->hdma < 5) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "sb16: dma=%u dma16=%u: the card offers 8-bit DMA 0, 1, 3 and 16-bit DMA 5, 6, 7",
+                    "dma=%u dma16=%u: the card offers 8-bit DMA 0, 1, 3 and 16-bit DMA 5, 6, 7",
                     s->dma, s->hdma);
         return false;
     }
