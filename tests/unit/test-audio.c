@@ -265,11 +265,94 @@ static void test_sb16_savevm(void)
     vm_free(b.vm);
 }
 
+/* 0xD0/0xD4 hold and resume a transfer (the 8237 address stands still, no interrupt
+ * comes), 0x80 is silence that ends with the 8-bit interrupt, 0xF3 raises the 16-bit one
+ * (mixer 0x82 bit 1, acknowledged at base+0xF), the speaker status follows 0xD1/0xD3. */
+static void test_sb16_pause(void)
+{
+    SbRig a;
+    sb_rig_init(&a, 0);
+    Vm *vm = a.vm;
+    outb(vm, 0x08, 0);
+    outb(vm, 0xd0, 0);
+    outb(vm, 0xd6, 0xc0);
+    outb(vm, 0xd4, 0);
+    outb(vm, 0x0a, 0x05);
+    outb(vm, 0x0c, 0);
+    outb(vm, 0x0b, 0x49);
+    outb(vm, 0x02, 0);
+    outb(vm, 0x02, 0);
+    outb(vm, 0x83, 1);
+    outb(vm, 0x03, 999 & 0xff);
+    outb(vm, 0x03, 999 >> 8);
+    outb(vm, 0x0a, 0x01);
+    outb(vm, 0x226, 1);
+    outb(vm, 0x226, 0);
+    g_assert_cmpuint(inb(vm, 0x22a), ==, 0xaa);
+    dsp(vm, 0xd8);
+    g_assert_cmpuint(inb(vm, 0x22a), ==, 0x00);
+    dsp(vm, 0xd1);
+    dsp(vm, 0xd8);
+    g_assert_cmpuint(inb(vm, 0x22a), ==, 0xff);
+    /* 10000 Hz through the time constant (156), 1000 bytes single-cycle: 100 ms. */
+    dsp(vm, 0x40);
+    dsp(vm, 156);
+    dsp(vm, 0x14);
+    dsp(vm, 999 & 0xff);
+    dsp(vm, 999 >> 8);
+    for (int i = 0; i < 30; i++)
+        sb_step(&a);
+    g_assert_cmpuint(dma1_addr(vm), ==, 300);
+    dsp(vm, 0xd0);
+    for (int i = 0; i < 200; i++)
+        sb_step(&a);
+    g_assert_cmpuint(dma1_addr(vm), ==, 300);
+    g_assert_cmpint(a.lines[5].rises, ==, 0);
+    dsp(vm, 0xd4);
+    for (int i = 0; i < 69; i++)
+        sb_step(&a);
+    g_assert_cmpint(a.lines[5].rises, ==, 0);
+    for (int i = 0; i < 2; i++)
+        sb_step(&a);
+    g_assert_cmpint(a.lines[5].rises, ==, 1);
+    g_assert_cmpuint(dma1_addr(vm), ==, 1000);
+    /* 0x80: 500 samples of silence at 10000 Hz, then IRQ 5; no DMA. Given within a
+     * millisecond of the block's end, it continues that timeline (the FIFO rule). */
+    dsp(vm, 0x80);
+    dsp(vm, 499 & 0xff);
+    dsp(vm, 499 >> 8);
+    for (int i = 0; i < 48; i++)
+        sb_step(&a);
+    g_assert_cmpint(a.lines[5].rises, ==, 1);
+    for (int i = 0; i < 3; i++)
+        sb_step(&a);
+    g_assert_cmpint(a.lines[5].rises, ==, 2);
+    /* The 16-bit interrupt: status bit 1 until base+0xF is read. */
+    dsp(vm, 0xf3);
+    g_assert_cmpint(a.lines[5].level, ==, 1);
+    outb(vm, 0x224, 0x82);
+    g_assert_cmpuint(inb(vm, 0x225) & 3, ==, 2);
+    inb(vm, 0x22e);
+    g_assert_cmpint(a.lines[5].level, ==, 1);
+    inb(vm, 0x22f);
+    g_assert_cmpint(a.lines[5].level, ==, 0);
+    /* Moving the interrupt to IRQ 7 with the mixer. */
+    outb(vm, 0x224, 0x80);
+    outb(vm, 0x225, 0x04);
+    dsp(vm, 0xf2);
+    g_assert_cmpint(a.lines[7].level, ==, 1);
+    g_assert_cmpint(a.lines[5].level, ==, 0);
+    inb(vm, 0x22e);
+    g_assert_cmpint(a.lines[7].level, ==, 0);
+    vm_free(vm);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/audio/wav-mix", test_wav_mix);
     g_test_add_func("/audio/options", test_options);
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
+    g_test_add_func("/audio/sb16-pause", test_sb16_pause);
     return g_test_run();
 }
