@@ -78,7 +78,7 @@ static GOptionEntry entries[] = {
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
-    { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
+    { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },

@@ -14,7 +14,8 @@
 #define REFRESH_PERIOD_NS 15085
 
 #define SPK_RATE 44100
-/* The level the speaker cone sees when driven: about -6 dBFS peak to peak. */
+/* The swing of the speaker drive: 20000 peak to peak, +-10000 (-10 dBFS) after the
+ * DC blocker. */
 #define SPK_LEVEL 20000.0f
 /* One-pole DC blocker, corner about 7 Hz at 44.1 kHz: a 100 Hz square wave sags 3%. */
 #define SPK_HPF_R 0.999f

@@ -11,8 +11,10 @@
  * not serve the request (masked, or at terminal count in single mode) the DSP waits
  * with DREQ held and its DAC runs dry, as the card's FIFO would.
  *
- * Not here yet: recording (A/D commands are ignored and logged), direct-mode DAC (0x10),
- * ADPCM, MIDI, the OPL3 FM synthesizer (ports 0x388 and base+0-3, base+8-9 stay
+ * Direct mode (0x10) holds each sample until the next one, rendered on the virtual clock
+ * up to every write; without a write for 100 ms the DAC output ends.
+ *
+ * Not here yet: recording (A/D commands are ignored and logged), ADPCM, MIDI, the OPL3 FM synthesizer (ports 0x388 and base+0-3, base+8-9 stay
  * unassigned, so AdLib detection finds no FM chip). */
 #include "engine/audio/audio.h"
 #include "engine/machine.h"
@@ -30,6 +32,9 @@
  * so single-cycle playback has no gap. Generous, as the virtual clock's timers may
  * fire late on a busy host. */
 #define SB_FIFO_NS (20 * 1000 * 1000)
+/* Direct-mode samples are rendered at this rate, and end after this long without one. */
+#define SB_DIRECT_RATE 22050
+#define SB_DIRECT_IDLE_NS (100 * 1000 * 1000)
 
 /* Mixer registers (CT1745). */
 #define MIX_RESET 0x00
@@ -82,6 +87,12 @@ typedef struct Sb16 {
     int64_t base_ns;        /* virtual time the current pacing started */
     int64_t base_frames;    /* frames moved since base_ns */
     int64_t end_ns;         /* when the last transfer's final frame was due */
+
+    /* Direct mode (0x10). */
+    bool direct_on;
+    uint8_t direct_level;
+    int64_t direct_last_ns; /* the last 0x10 */
+    int64_t direct_done;    /* host side: samples rendered (SB_DIRECT_RATE since 0) */
 
     uint8_t irq_status;     /* mixer 0x82 bits 0-1 */
     uint8_t mixer_index;
@@ -264,9 +275,49 @@ static void sb_run(Sb16 *s)
     sb_arm_block_timer(s);
 }
 
+/* Direct mode: the held level from the last render up to now. */
+static void sb_direct_render(Sb16 *s)
+{
+    if (!s->direct_on)
+        return;
+    int64_t now = vm_clock_ns(s->vm);
+    int64_t end = ns_to_ticks(now, SB_DIRECT_RATE);
+    if (end < s->direct_done || end - s->direct_done > SB_DIRECT_RATE / 2)
+        s->direct_done = end; /* a state load or a long stall */
+    uint8_t buf[512];
+    memset(buf, s->direct_level, sizeof(buf));
+    while (s->direct_done < end) {
+        size_t n = (size_t)MIN(end - s->direct_done, (int64_t)sizeof(buf));
+        audio_voice_write(s->voice, buf, n);
+        s->direct_done += (int64_t)n;
+    }
+    if (now - s->direct_last_ns > SB_DIRECT_IDLE_NS)
+        s->direct_on = false;
+}
+
+static void sb_direct_write(Sb16 *s, uint8_t v)
+{
+    if (s->dma_on) {
+        VLOG(LOG_GUEST, "sb16: direct-mode sample during a DMA transfer ignored");
+        return;
+    }
+    int64_t now = vm_clock_ns(s->vm);
+    if (!s->direct_on) {
+        audio_voice_set_format(s->voice, AUDIO_FMT_U8, 1, SB_DIRECT_RATE);
+        s->direct_done = ns_to_ticks(now, SB_DIRECT_RATE);
+        s->direct_on = true;
+    } else {
+        sb_direct_render(s);
+    }
+    s->direct_level = v;
+    s->direct_last_ns = now;
+}
+
 static void sb_sync(void *opaque)
 {
-    sb_run(opaque);
+    Sb16 *s = opaque;
+    sb_direct_render(s);
+    sb_run(s);
 }
 
 static void sb_block_timer_cb(void *opaque)
@@ -276,6 +327,8 @@ static void sb_block_timer_cb(void *opaque)
 
 static void sb_start(Sb16 *s, bool is16, bool stereo, bool is_signed, bool autoinit, uint32_t bytes)
 {
+    sb_direct_render(s);
+    s->direct_on = false;
     sb_run(s);
     int64_t now = vm_clock_ns(s->vm);
     bool follows = !s->dma_on && s->end_ns && now >= s->end_ns && now - s->end_ns <= SB_FIFO_NS;
@@ -423,6 +476,7 @@ static void dsp_reset(Sb16 *s)
     s->out_head = s->out_count = 0;
     s->speaker = false;
     s->end_ns = 0;
+    s->direct_on = false;
     s->rate = 11025;
     s->rate_is_tc = false;
     s->block_size = 0x7ff;
@@ -467,6 +521,9 @@ static void dsp_pause(Sb16 *s, bool is16, bool pause)
 static void dsp_command(Sb16 *s, uint8_t cmd, const uint8_t *p)
 {
     switch (cmd) {
+    case 0x10: /* direct mode: one 8-bit unsigned sample, held */
+        sb_direct_write(s, p[0]);
+        break;
     case 0x14: /* 8-bit single-cycle output, rate from the time constant */
     case 0x91:
         sb_start(s, false, (s->mixer[MIX_OUTPUT_PRO] & 0x02) != 0, false, false,
@@ -729,6 +786,10 @@ static bool sb_check(const void *state, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "transfer state out of range");
         return false;
     }
+    if (s->dma_on && s->direct_on) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "a DMA transfer in direct mode");
+        return false;
+    }
     return true;
 }
 
@@ -739,6 +800,10 @@ static void sb_post_load(void *state)
         AudioFormat fmt = s->is16 ? (s->is_signed ? AUDIO_FMT_S16 : AUDIO_FMT_U16)
                                   : (s->is_signed ? AUDIO_FMT_S8 : AUDIO_FMT_U8);
         audio_voice_set_format(s->voice, fmt, s->stereo ? 2 : 1, s->frame_rate);
+    }
+    if (s->direct_on) {
+        audio_voice_set_format(s->voice, AUDIO_FMT_U8, 1, SB_DIRECT_RATE);
+        s->direct_done = ns_to_ticks(vm_clock_ns(s->vm), SB_DIRECT_RATE);
     }
     sb_update_volume(s);
     sb_update_irq(s);
@@ -773,6 +838,9 @@ static const VmStateField sb_fields[] = {
     VMSTATE_I64(Sb16, base_ns),
     VMSTATE_I64(Sb16, base_frames),
     VMSTATE_I64(Sb16, end_ns),
+    VMSTATE_BOOL(Sb16, direct_on),
+    VMSTATE_U8(Sb16, direct_level),
+    VMSTATE_I64(Sb16, direct_last_ns),
     VMSTATE_U8_RANGE(Sb16, irq_status, 0, 3),
     VMSTATE_U8(Sb16, mixer_index),
     VMSTATE_U8_ARRAY(Sb16, mixer, 256),

@@ -347,6 +347,71 @@ static void test_sb16_pause(void)
     vm_free(vm);
 }
 
+/* Direct mode (0x10): each sample holds until the next, on the virtual clock: samples
+ * alternating 0xC0 and 0x40 every 10 ms give runs of 441 frames at 44.1 kHz. */
+static void test_sb16_direct(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vireo-audio-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "direct.wav", NULL);
+    g_autofree char *opts = g_strdup_printf("wav,id=w,path=%s", path);
+    SbRig a;
+    sb_rig_init(&a, 0);
+    GError *err = NULL;
+    g_assert_true(backend_open(a.vm, "audiodev", opts, &err));
+    vm_lock(a.vm);
+    Device *sb = device_create_from_spec(a.vm, "sb16,audiodev=w,id=sbw,iobase=0x240", &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(sb);
+    vm_unlock(a.vm);
+    outb(a.vm, 0x246, 1);
+    outb(a.vm, 0x246, 0);
+    g_assert_cmpuint(inb(a.vm, 0x24a), ==, 0xaa);
+    /* Master and voice at 0 dB. */
+    for (uint8_t r = 0x30; r <= 0x33; r++) {
+        outb(a.vm, 0x244, r);
+        outb(a.vm, 0x245, 0xf8);
+    }
+    for (int i = 0; i < 30; i++) {
+        outb(a.vm, 0x24c, 0x10);
+        outb(a.vm, 0x24c, i & 1 ? 0x40 : 0xc0);
+        for (int ms = 0; ms < 10; ms++)
+            vm_test_clock_step(a.vm, 1000000);
+    }
+    for (int ms = 0; ms < 200; ms++)
+        vm_test_clock_step(a.vm, 1000000);
+    vm_free(a.vm);
+
+    g_autofree uint8_t *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(path, (char **)&data, &len, NULL));
+    g_assert_cmpuint(len, >, 44);
+    size_t frames = (len - 44) / 4;
+    /* Runs of the held levels (left channel; the right is the same). */
+    int16_t last = 0;
+    size_t run = 0, runs = 0;
+    for (size_t f = 0; f < frames; f++) {
+        int16_t l = (int16_t)le16(data + 44 + 4 * f), r = (int16_t)le16(data + 46 + 4 * f);
+        g_assert_cmpint(l, ==, r);
+        if (l == last) {
+            run++;
+            continue;
+        }
+        /* The 28 runs between the first and the last sample are 10 ms each (the
+         * 22050 Hz samples interpolated at a change give one frame in between). */
+        if ((last == 16384 || last == -16384) && runs >= 1 && runs <= 28 && (run < 439 || run > 442))
+            g_error("run %zu of level %d: %zu frames, expected 441", runs, last, run);
+        if (last == 16384 || last == -16384)
+            runs++;
+        last = l;
+        run = 1;
+    }
+    g_assert_cmpuint(runs, >=, 29);
+    /* 100 ms after the last sample the DAC output has ended: silence at the end. */
+    g_assert_cmpint((int16_t)le16(data + 44 + 4 * (frames - 1)), ==, 0);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -354,5 +419,6 @@ int main(int argc, char **argv)
     g_test_add_func("/audio/options", test_options);
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
     g_test_add_func("/audio/sb16-pause", test_sb16_pause);
+    g_test_add_func("/audio/sb16-direct", test_sb16_direct);
     return g_test_run();
 }
