@@ -217,8 +217,9 @@ static void voice_mix(AudioDev *dev, AudioVoice *v, size_t n, int16_t *in)
         uint64_t t = v->frac + (uint64_t)k * v->step;
         size_t i = (size_t)(t >> 32);
         int32_t f = (int32_t)((t & 0xffffffffu) >> 16);
-        int32_t l = in[2 * i] + (((in[2 * i + 2] - in[2 * i]) * f) >> 16);
-        int32_t r = in[2 * i + 1] + (((in[2 * i + 3] - in[2 * i + 1]) * f) >> 16);
+        /* A full-scale step times the fraction needs more than 32 bits. */
+        int32_t l = in[2 * i] + (int32_t)(((int64_t)(in[2 * i + 2] - in[2 * i]) * f) >> 16);
+        int32_t r = in[2 * i + 1] + (int32_t)(((int64_t)(in[2 * i + 3] - in[2 * i + 1]) * f) >> 16);
         mix[2 * k] += (int32_t)(((int64_t)l * v->vol_l) >> 16);
         mix[2 * k + 1] += (int32_t)(((int64_t)r * v->vol_r) >> 16);
     }

@@ -782,7 +782,7 @@ static bool sb_check(const void *state, GError **err)
         return false;
     }
     if (s->dma_on && (s->frame_rate < SB_RATE_MIN / 2 || s->frame_rate > SB_RATE_MAX ||
-                      s->block_left > s->block_bytes || !s->block_bytes || s->base_frames < 0)) {
+                      s->block_left > s->block_bytes || !s->block_bytes)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "transfer state out of range");
         return false;
     }
@@ -835,12 +835,14 @@ static const VmStateField sb_fields[] = {
     VMSTATE_U32(Sb16, frame_rate),
     VMSTATE_U32_RANGE(Sb16, block_bytes, 0, 0x20000),
     VMSTATE_U32_RANGE(Sb16, block_left, 0, 0x20000),
-    VMSTATE_I64(Sb16, base_ns),
-    VMSTATE_I64(Sb16, base_frames),
-    VMSTATE_I64(Sb16, end_ns),
+    /* Virtual times and counts: never negative, far from overflowing the arithmetic
+     * on them. */
+    VMSTATE_I64_RANGE(Sb16, base_ns, 0, INT64_C(1) << 62),
+    VMSTATE_I64_RANGE(Sb16, base_frames, 0, INT64_C(1) << 40),
+    VMSTATE_I64_RANGE(Sb16, end_ns, 0, INT64_C(1) << 62),
     VMSTATE_BOOL(Sb16, direct_on),
     VMSTATE_U8(Sb16, direct_level),
-    VMSTATE_I64(Sb16, direct_last_ns),
+    VMSTATE_I64_RANGE(Sb16, direct_last_ns, 0, INT64_C(1) << 62),
     VMSTATE_U8_RANGE(Sb16, irq_status, 0, 3),
     VMSTATE_U8(Sb16, mixer_index),
     VMSTATE_U8_ARRAY(Sb16, mixer, 256),

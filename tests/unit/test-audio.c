@@ -103,6 +103,66 @@ static void test_wav_mix(void)
     g_rmdir(dir);
 }
 
+/* A device that alternates full-scale samples: interpolation between them must not
+ * overflow (24 kHz to 48 kHz: every other output frame is the midpoint). */
+typedef struct AltSource {
+    Vm *vm;
+    AudioVoice *voice;
+    int64_t made;
+} AltSource;
+
+static void alt_sync(void *opaque)
+{
+    AltSource *c = opaque;
+    int64_t due = ns_to_ticks(vm_clock_ns(c->vm), 24000) - c->made;
+    for (; due > 0; due--, c->made++) {
+        uint8_t s[2] = { c->made & 1 ? 0x00 : 0xff, c->made & 1 ? 0x80 : 0x7f };
+        audio_voice_write(c->voice, s, 1);
+    }
+}
+
+static void test_full_scale(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vireo-audio-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "alt.wav", NULL);
+    g_autofree char *opts = g_strdup_printf("wav,id=a,path=%s,out.frequency=48000,out.channels=1", path);
+    Vm *vm = vm_new_for_test(0);
+    GError *err = NULL;
+    g_assert_true(backend_open(vm, "audiodev", opts, &err));
+    AltSource a = { vm, NULL, 0 };
+    vm_lock(vm);
+    a.voice = audio_voice_new(backend_find(vm, "audiodev", "a"), "alt", alt_sync, &a);
+    audio_voice_set_format(a.voice, AUDIO_FMT_S16, 1, 24000);
+    audio_voice_set_active(a.voice, true);
+    vm_unlock(vm);
+    for (int i = 0; i < 100; i++)
+        vm_test_clock_step(vm, 1000000);
+    vm_lock(vm);
+    audio_voice_free(a.voice);
+    vm_unlock(vm);
+    vm_free(vm);
+    g_autofree uint8_t *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(path, (char **)&data, &len, NULL));
+    size_t frames = (len - 44) / 2;
+    g_assert_cmpuint(frames, >, 4000);
+    /* Past the start: full-scale frames and midpoints (-1 or 0) in between. */
+    unsigned full = 0, mid = 0;
+    for (size_t f = 480; f < frames; f++) {
+        int16_t v = (int16_t)le16(data + 44 + 2 * f);
+        if (v == 32767 || v == -32768)
+            full++;
+        else if (v == 0 || v == -1)
+            mid++;
+        else
+            g_error("frame %zu: %d, neither full scale nor a midpoint", f, v);
+    }
+    g_assert_cmpuint(full, >, 1000);
+    g_assert_cmpuint(mid, >, 1000);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 static void test_options(void)
 {
     static const char *const bad[] = {
@@ -416,6 +476,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/audio/wav-mix", test_wav_mix);
+    g_test_add_func("/audio/full-scale", test_full_scale);
     g_test_add_func("/audio/options", test_options);
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
     g_test_add_func("/audio/sb16-pause", test_sb16_pause);
