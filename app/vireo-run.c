@@ -49,6 +49,7 @@ typedef struct Options {
     char **chardevs;
     char **netdevs;
     char **nics;
+    char **audiodevs;
     char *log_areas, *log_file;
     char *name;
     char *vm;
@@ -82,7 +83,7 @@ static GOptionEntry entries[] = {
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
-    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
+    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "TYPE[,pcspk-audiodev=ID]" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
     { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt.kernel, "Linux bzImage or Multiboot kernel to boot directly", "FILE" },
     { "initrd", 0, 0, G_OPTION_ARG_STRING, &opt.initrd, "Initial ramdisk (Multiboot: modules, comma separated)", "FILE" },
@@ -100,6 +101,7 @@ static GOptionEntry entries[] = {
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE]", "user,id=ID[,...]" },
     { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
+    { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
@@ -722,6 +724,48 @@ static void check_monitor(const VmConfig *cfg)
         usage_error("-monitor stdio: the terminal is already the debug console's");
 }
 
+/* -audiodev TYPE,id=ID,...: checked here, opened by the VM before its board. */
+static void parse_audiodevs(VmConfig *cfg)
+{
+    for (char **a = opt.audiodevs; a && *a; a++) {
+        GError *err = NULL;
+        if (!backend_spec_check("audiodev", *a, &err))
+            usage_error("-audiodev %s: %s", *a, err->message);
+        g_autofree char *id = backend_opts_id(*a, NULL);
+        for (char **b = opt.audiodevs; b < a; b++) {
+            g_autofree char *other = backend_opts_id(*b, NULL);
+            if (!strcmp(id, other))
+                usage_error("-audiodev %s: id '%s' is used twice", *a, id);
+        }
+        vm_config_add_backend(cfg, "audiodev", *a);
+    }
+}
+
+/* -machine [type=]pc[,pcspk-audiodev=ID]: the board's name and QEMU's PC speaker
+ * option, which names the audiodev of the board's own speaker (isa-pcspk.audiodev). */
+static char *parse_machine(const char *spec, GPtrArray *extra_globals)
+{
+    g_autoptr(GPtrArray) parts = split_opts(spec);
+    char *type = NULL;
+    for (guint i = 0; i < parts->len; i++) {
+        const char *kv = parts->pdata[i];
+        const char *eq = strchr(kv, '=');
+        if (!eq && i == 0) {
+            type = g_strdup(kv);
+        } else if (g_str_has_prefix(kv, "type=")) {
+            g_free(type);
+            type = g_strdup(kv + 5);
+        } else if (g_str_has_prefix(kv, "pcspk-audiodev=") && kv[15]) {
+            g_ptr_array_add(extra_globals, g_strdup_printf("isa-pcspk.audiodev=%s", kv + 15));
+        } else {
+            usage_error("-machine %s: unknown option '%s' (type=, pcspk-audiodev=ID)", spec, kv);
+        }
+    }
+    if (!type || !*type)
+        usage_error("-machine %s: which board? (pc)", spec);
+    return type;
+}
+
 static VmConfig *config_from_options(void)
 {
     if (opt.enable_kvm) {
@@ -731,6 +775,12 @@ static VmConfig *config_from_options(void)
             opt.accel = g_strdup("kvm");
     }
     check_keymap();
+    g_autoptr(GPtrArray) machine_globals = g_ptr_array_new_with_free_func(g_free);
+    if (opt.machine) {
+        char *type = parse_machine(opt.machine, machine_globals);
+        g_free(opt.machine);
+        opt.machine = type;
+    }
     VmConfig *cfg = config_from_library();
     if (cfg) {
         override_string(&cfg->name, opt.name);
@@ -798,6 +848,18 @@ static VmConfig *config_from_options(void)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
     g_autoptr(GPtrArray) nic_devices = g_ptr_array_new();
     parse_netdevs(cfg, nic_devices);
+    parse_audiodevs(cfg);
+    for (guint i = 0; i < machine_globals->len; i++) {
+        const char *want = strchr(machine_globals->pdata[i], '=') + 1;
+        bool found = false;
+        for (char **a = opt.audiodevs; a && *a && !found; a++) {
+            g_autofree char *id = backend_opts_id(*a, NULL);
+            found = !strcmp(id, want);
+        }
+        if (!found)
+            usage_error("-machine pcspk-audiodev=%s: no -audiodev with id=%s", want, want);
+        g_ptr_array_add(cfg->globals, g_strdup(machine_globals->pdata[i]));
+    }
     parse_devices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);

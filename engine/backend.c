@@ -26,6 +26,25 @@ const BackendClass *backend_class_find(const char *kind)
     return classes ? g_hash_table_lookup(classes, kind) : NULL;
 }
 
+GPtrArray *backend_opts_split(const char *opts)
+{
+    GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+    GString *cur = g_string_new(NULL);
+    for (const char *c = opts ? opts : ""; *c; c++) {
+        if (*c == ',' && c[1] == ',') {
+            g_string_append_c(cur, ',');
+            c++;
+        } else if (*c == ',') {
+            g_ptr_array_add(parts, g_string_free(cur, FALSE));
+            cur = g_string_new(NULL);
+        } else {
+            g_string_append_c(cur, *c);
+        }
+    }
+    g_ptr_array_add(parts, g_string_free(cur, FALSE));
+    return parts;
+}
+
 char *backend_opts_id(const char *opts, GError **err)
 {
     /* "id=" at the start or after a comma that is not an escaped ",,". */

@@ -33,6 +33,9 @@ typedef struct BackendClass {
 void backend_class_register(const BackendClass *bc);
 const BackendClass *backend_class_find(const char *kind);
 
+/* QEMU's "key=value,..." list split at the commas, ",," being a comma inside a value
+ * (new strings; the first part of -netdev/-audiodev is the type, "user" or "pa"). */
+GPtrArray *backend_opts_split(const char *opts);
 /* The "id=" of an option text (a new string), or NULL with err set. */
 char *backend_opts_id(const char *opts, GError **err);
 /* Checks one back end's option text: its kind exists, it has an id, check passes. */

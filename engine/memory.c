@@ -423,9 +423,10 @@ static uint64_t mmio_read_split(MemRegion *r, hwaddr off, unsigned size)
         return r->ops->read(r->opaque, off, size);
     if (size > max || (off & (size - 1))) {
         /* Split into the widest accesses the device takes. */
+        /* Too wide: the widest units the device takes. Misaligned: byte by byte, each
+         * through the narrow path below when the device takes no bytes (a unit of min
+         * bytes here would be the same misaligned access again). */
         unsigned step = size > max ? max : 1;
-        if (step < min)
-            step = min;
         uint64_t v = 0;
         for (unsigned i = 0; i < size; i += step)
             v |= mmio_read_split(r, off + i, step) << (8 * i);
@@ -449,9 +450,10 @@ static void mmio_write_split(MemRegion *r, hwaddr off, uint64_t v, unsigned size
         return;
     }
     if (size > max || (off & (size - 1))) {
+        /* Too wide: the widest units the device takes. Misaligned: byte by byte, each
+         * through the narrow path below when the device takes no bytes (a unit of min
+         * bytes here would be the same misaligned access again). */
         unsigned step = size > max ? max : 1;
-        if (step < min)
-            step = min;
         for (unsigned i = 0; i < size; i += step)
             mmio_write_split(r, off + i, v >> (8 * i), step);
         return;

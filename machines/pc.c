@@ -420,7 +420,8 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
-        pcspk_new(vm, b->pit);
+        if (!pcspk_new(vm, b->pit, err))
+            return false;
     }
     b->rtc = mc146818_new(vm, 0x70, &b->isa_irq[8], vm_config(vm)->rtc_utc);
     for (int i = 0; i < VM_MAX_SERIAL; i++)

@@ -8,7 +8,8 @@
 
 typedef struct PcSpeaker PcSpeaker;
 
-PcSpeaker *pcspk_new(Vm *vm, PitState *pit);
+/* NULL with err set when its audiodev property names no back end. */
+PcSpeaker *pcspk_new(Vm *vm, PitState *pit, GError **err);
 /* The tone the speaker plays now in Hz, 0 when silent: counter 2 in square wave mode
  * with its gate and the speaker data bit both set (lock held). */
 unsigned pcspk_get_tone(PcSpeaker *spk);

@@ -49,6 +49,10 @@ typedef struct PitCounter {
     bool has_irq;
     bool irq_out;
     int64_t irq_tick;  /* the edge up to which IRQ transitions were emitted */
+
+    /* Wiring: called before a guest access (the speaker's renderer). */
+    void (*access_hook)(void *opaque);
+    void *access_opaque;
 } PitCounter;
 
 struct PitState {
@@ -551,12 +555,19 @@ static void counter_set_gate(PitCounter *c, bool level, int64_t t)
     }
 }
 
+static void counter_access(PitCounter *c)
+{
+    if (c->access_hook)
+        c->access_hook(c->access_opaque);
+}
+
 static uint32_t pit_read(void *opaque, uint32_t offset, unsigned size)
 {
     PitState *pit = opaque;
     if (offset == 3)
         return 0xff; /* the control word register cannot be read */
     PitCounter *c = &pit->c[offset];
+    counter_access(c);
     int64_t t = pit_now_tick(pit);
     counter_advance(c, t);
     uint8_t v = counter_read(c, t);
@@ -571,6 +582,7 @@ static void pit_write(void *opaque, uint32_t offset, uint32_t value, unsigned si
     int64_t t = pit_now_tick(pit);
     if (offset < 3) {
         PitCounter *c = &pit->c[offset];
+        counter_access(c);
         counter_advance(c, t);
         counter_write(c, v, t);
         counter_changed(c, t);
@@ -583,6 +595,7 @@ static void pit_write(void *opaque, uint32_t offset, uint32_t value, unsigned si
             if (!(v & (2u << i)))
                 continue;
             PitCounter *c = &pit->c[i];
+            counter_access(c);
             counter_advance(c, t);
             if (!(v & 0x20))
                 counter_latch(c, t);
@@ -595,6 +608,7 @@ static void pit_write(void *opaque, uint32_t offset, uint32_t value, unsigned si
         return;
     }
     PitCounter *c = &pit->c[sc];
+    counter_access(c);
     counter_advance(c, t);
     if ((v & 0x30) == 0)
         counter_latch(c, t);
@@ -624,6 +638,23 @@ int i8254_get_out(PitState *pit, int counter)
     bool out = counter_out(c, t);
     counter_changed(c, t);
     return out;
+}
+
+void i8254_set_access_hook(PitState *pit, int counter, void (*fn)(void *opaque), void *opaque)
+{
+    g_return_if_fail(counter >= 0 && counter < 3);
+    pit->c[counter].access_hook = fn;
+    pit->c[counter].access_opaque = opaque;
+}
+
+int i8254_get_out_at(PitState *pit, int counter, int64_t ns)
+{
+    g_return_val_if_fail(counter >= 0 && counter < 3 && !pit->c[counter].has_irq, 0);
+    PitCounter *c = &pit->c[counter];
+    int64_t t = ns_to_ticks(ns, PIT_FREQ);
+    /* Without an IRQ line, advancing only applies due loads and terminal counts. */
+    counter_advance(c, t);
+    return counter_out(c, t);
 }
 
 uint16_t i8254_get_count(PitState *pit, int counter)

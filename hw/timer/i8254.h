@@ -21,3 +21,11 @@ uint16_t i8254_get_count(PitState *pit, int counter);
  * counter: what the PC speaker needs for its tone. */
 int i8254_get_mode(PitState *pit, int counter);
 uint32_t i8254_get_initial_count(PitState *pit, int counter);
+/* For the PC speaker, which renders counter 2's OUT on the virtual clock: fn runs
+ * before every guest port access that reads or changes the counter, so the speaker can
+ * render up to that moment with the programming still in force. */
+void i8254_set_access_hook(PitState *pit, int counter, void (*fn)(void *opaque), void *opaque);
+/* OUT of a counter without an IRQ line at virtual time ns, which must not lie before
+ * the counter's last access (times are asked in increasing order). */
+int i8254_get_out_at(PitState *pit, int counter, int64_t ns);
+

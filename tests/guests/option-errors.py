@@ -104,6 +104,20 @@ def main():
             (["-netdev", "user,id=n0", "-device", "e1000,netdev=n0", "-device", "ne2k_pci,netdev=n0", "-S"], 2,
              r"netdev 'n0' is already used by 'e1000.0'"),
             (["-device", "ne2k_isa,iobase=0x3f0", "-S"], 2, r"port 0x3f.* is taken"),
+            # Sound: back ends, the speaker's and the SB16's references to them.
+            (["-audiodev", "oss,id=a", "-S"], 2, r"^vireo-run: -audiodev oss,id=a: 'oss' is not an audio back end"),
+            (["-audiodev", "none", "-S"], 2, r"^vireo-run: -audiodev none: needs an id=ID$"),
+            (["-audiodev", "wav,id=a", "-S"], 2, r"^vireo-run: -audiodev wav,id=a: wav needs path=FILE$"),
+            (["-audiodev", "none,id=a,out.frequency=1M", "-S"], 2, r"out.frequency=1M: not a number from 8000 to 192000"),
+            (["-audiodev", "none,id=a", "-audiodev", "none,id=a", "-S"], 2, r"id 'a' is used twice"),
+            (["-audiodev", "wav,id=a,path=" + p("no/dir/x.wav"), "-S"], 2, r"-audiodev wav,id=a,path=.*: cannot create"),
+            (["-machine", "pc,pcspk-audiodev=a", "-S"], 2, r"^vireo-run: -machine pcspk-audiodev=a: no -audiodev with id=a$"),
+            (["-machine", "pc,spk=a", "-S"], 2, r"^vireo-run: -machine pc,spk=a: unknown option 'spk=a'"),
+            (["-device", "sb16", "-S"], 2, r"sb16.0: needs audiodev=ID"),
+            # A back end the configuration lacks is found missing when the VM is made.
+            (["-audiodev", "none,id=a", "-device", "sb16,audiodev=b", "-S"], 1, r"sb16: no audiodev 'b'"),
+            (["-audiodev", "none,id=a", "-device", "sb16,audiodev=a,irq=3", "-S"], 2, r"irq=3: the card offers 2, 5, 7 and 10"),
+            (["-audiodev", "none,id=a", "-device", "sb16,audiodev=a,iobase=0x3f8", "-S"], 2, r"property 'iobase' must be"),
         ]
         for args, status, rx in cases:
             code, err, secs = run(vireo, args)

@@ -301,14 +301,15 @@ static DriveConfig *add_drive(VmConfig *cfg, const char *file, const char *forma
 }
 
 /* Back ends a device created by name may need, by kind: ones that reach nothing
- * outside the process, tried in order. */
+ * outside the process, tried in order. Each device gets its own (a netdev serves one
+ * card). */
 static const struct { const char *kind; const char *opts; } safe_backends[] = {
-    { "netdev", "user,id=fuzz-netdev,restrict=on" },
-    { "audiodev", "none,id=fuzz-audiodev" },
+    { "netdev", "user,restrict=on" },
+    { "audiodev", "none" },
 };
 
-/* One device of a class, created as -device would: plain, then with the back ends its
- * properties name, then (an ISA device whose default port is taken) at a free port. */
+/* One device of a class, created as -device would (lock held): plain, then with the
+ * back ends its properties name, then (an ISA device whose default port is taken) at a free port. */
 static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GError **err)
 {
     g_autoptr(GString) spec = g_string_new(dc->name);
@@ -320,9 +321,16 @@ static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GEr
         for (size_t i = 0; i < G_N_ELEMENTS(safe_backends); i++) {
             if (strcmp(safe_backends[i].kind, p->backend))
                 continue;
-            g_autofree char *bid = backend_opts_id(safe_backends[i].opts, NULL);
-            if (backend_find(f->vm, p->backend, bid) ||
-                backend_open(f->vm, p->backend, safe_backends[i].opts, NULL)) {
+            g_autofree char *bid = g_strdup_printf("fuzz-%s-%s", p->backend, dc->name);
+            g_autofree char *opts = g_strdup_printf("%s,id=%s", safe_backends[i].opts, bid);
+            /* Back ends open without the engine lock (engine/backend.h). */
+            bool have = backend_find(f->vm, p->backend, bid);
+            if (!have) {
+                vm_unlock(f->vm);
+                have = backend_open(f->vm, p->backend, opts, NULL);
+                vm_lock(f->vm);
+            }
+            if (have) {
                 g_string_append_printf(spec, ",%s=%s", p->name, bid);
                 break;
             }

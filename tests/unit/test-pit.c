@@ -19,7 +19,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     IrqLine l = test_line(&f->irq0);
     vm_lock(f->vm);
     f->pit = i8254_new(f->vm, 0x40, &l);
-    f->spk = pcspk_new(f->vm, f->pit);
+    f->spk = pcspk_new(f->vm, f->pit, NULL);
     vm_unlock(f->vm);
 }
 

@@ -85,7 +85,7 @@ static void rig_init_img(Rig *r, DevKind kind, int64_t t, const char *image)
         g_assert_no_error(err);
         break;
     }
-    case DEV_SPK: pcspk_new(r->vm, i8254_new(r->vm, 0x40, &l1)); break;
+    case DEV_SPK: pcspk_new(r->vm, i8254_new(r->vm, 0x40, &l1), NULL); break;
     case DEV_P92: port92_new(r->vm, &a20); break;
     case DEV_P80: port80_new(r->vm); break;
     case DEV_FPU: fpu_err_new(r->vm, &l0, vm_cpu_pins(r->vm)); break;

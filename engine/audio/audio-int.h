@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Between the mixer (audio.c) and the host drivers (wav.c, pa.c): a driver receives
+ * the mixed frames, interleaved signed 16-bit at AudioDev.rate and .channels. */
+#pragma once
+
+#include "vireo-config.h"
+#include "engine/audio/audio.h"
+#include "engine/machine.h"
+
+typedef struct AudioDriver {
+    const char *name;
+    const char *description;
+    const char *const *keys;  /* the driver's own option keys (NULL-terminated) */
+    /* Opens the host side from the options (key -> value); sets dev->drv. Runs without
+     * the engine lock on the thread that creates the VM. */
+    bool (*init)(AudioDev *dev, GHashTable *opts, GError **err);
+    /* Takes n mixed frames (engine lock held, from the mixer's timer); must not block. */
+    void (*play)(AudioDev *dev, const int16_t *frames, size_t n);
+    /* The VM started running (true) or stopped (false): main context. May be NULL. */
+    void (*set_running)(AudioDev *dev, bool running);
+    void (*fini)(AudioDev *dev);
+} AudioDriver;
+
+struct AudioDev {
+    Vm *vm;
+    char *id;
+    const AudioDriver *driver;
+    void *drv;              /* the driver's state */
+    unsigned rate;          /* host frames per second (out.frequency) */
+    unsigned channels;      /* 1 or 2 (out.channels) */
+    int64_t period_ns;      /* mixer period (timer-period, in us on the command line) */
+    /* Mixer state. */
+    VTimer *timer;
+    int64_t start_ns;       /* virtual time of host frame 0 */
+    int64_t frames_out;     /* host frames mixed so far */
+    GList *voices;
+    int32_t *mix;
+    int16_t *out;
+    size_t mix_cap;         /* frames */
+    guint state_listener;
+};
+
+extern const AudioDriver audio_wav_driver;
+#ifdef HAVE_PULSE
+extern const AudioDriver audio_pa_driver;
+#endif
+#ifdef HAVE_SDL2
+extern const AudioDriver audio_sdl_driver;
+#endif

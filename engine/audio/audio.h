@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Sound for devices: an audiodev back end (-audiodev TYPE,id=ID,...) mixes the output
+ * voices its devices open and plays the mix on the host (PulseAudio, a WAV file, or
+ * nowhere).
+ *
+ * Timing: a voice carries samples in the device's format and rate; the device produces
+ * them on the virtual clock. Every timer period (timer-period=, 10 ms by default) the
+ * back end's mixer asks each voice's device to catch up to the present (its sync
+ * callback), takes as many frames as the elapsed virtual time holds, resamples them to
+ * the host rate (linear interpolation), applies the voice's volume and mixes. A paused
+ * VM's clock stands still, so nothing is produced and the host stream is corked.
+ *
+ * Lock rules: every function here runs with the engine lock held (device callbacks and
+ * the mixer's timer hold it). Host threads (libpulse's main loop) never call into a
+ * device: the mixer hands them finished frames under the back end's own lock. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct AudioDev AudioDev;
+typedef struct AudioVoice AudioVoice;
+
+/* Sample formats of a voice, little-endian. */
+typedef enum {
+    AUDIO_FMT_U8,
+    AUDIO_FMT_S8,
+    AUDIO_FMT_U16,
+    AUDIO_FMT_S16,
+} AudioFormat;
+
+#define AUDIO_RATE_MIN 1000
+#define AUDIO_RATE_MAX 192000
+
+/* Called by the mixer (lock held) before it takes a voice's frames: the device writes
+ * what it produced up to the present (vm_clock_ns). */
+typedef void (*AudioSyncFn)(void *opaque);
+
+/* An output voice, silent until audio_voice_set_format and inactive until
+ * audio_voice_set_active. name is for messages. */
+AudioVoice *audio_voice_new(AudioDev *dev, const char *name, AudioSyncFn sync, void *opaque);
+void audio_voice_free(AudioVoice *v);
+/* channels 1 or 2; rate is clamped to AUDIO_RATE_MIN..MAX. A change drops queued
+ * frames of the old format. */
+void audio_voice_set_format(AudioVoice *v, AudioFormat fmt, unsigned channels, unsigned rate);
+/* An inactive voice is skipped by the mixer (and its queue emptied). */
+void audio_voice_set_active(AudioVoice *v, bool active);
+/* Queues frames produced at the voice's rate. A voice holds at most half a second: a
+ * device far ahead of the mixer loses its oldest frames. */
+void audio_voice_write(AudioVoice *v, const void *data, size_t frames);
+/* Gain per channel, 0 (mute) to 65536 (unity). */
+void audio_voice_set_volume(AudioVoice *v, uint32_t left, uint32_t right);
+/* The rate the voice runs at (after clamping). */
+unsigned audio_voice_rate(const AudioVoice *v);
+/* Frames queued and not yet mixed (for tests and devices that pace themselves). */
+size_t audio_voice_queued(const AudioVoice *v);

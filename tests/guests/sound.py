@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Sound tests: tests/guests/sound.asm plays the PC speaker and the SB16 (8-bit
+single-cycle, 8-bit auto-init, 16-bit stereo auto-init); the recording must hold each
+tone at its frequency (within 1%) and level (within 10%), with no gap over 10 ms in its
+steady part.
+
+  --mode wav   records with -audiodev wav (no sound server); also checks the WAV header
+               and runs tests/guests/sound-hostile.asm (DMA outside RAM, absurd rates
+               and lengths, every DSP command and mixer register): the guest's own
+               checks pass, the VM exits normally, its memory stays small.
+  --mode pa    starts a private PulseAudio daemon with a null sink and records its
+               monitor with parec while the guest plays through -audiodev pa, then
+               through -audiodev sdl (SDL's PulseAudio driver); skips when pulseaudio or
+               parec is missing, the daemon cannot start, or the host is so overloaded
+               (load average above three per core) that a real-time path measures it.
+Exit codes: 0 pass, 1 fail, 77 skip."""
+import argparse
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import soundcheck  # noqa: E402
+
+SKIP = 77
+PIT_HZ = 1193182
+
+# (name, seconds, [(hz, rms) per channel; one entry: every channel]). The SB16's tones
+# last as long as their DMA blocks; the speaker's as the guest counts PIT interrupts,
+# which a starved host may deliver late (None: at least 0.6 s).
+TONES = [
+    ("PC speaker, PIT count 1356", None, [(PIT_HZ / 1356, 10000)]),
+    ("SB16 8-bit single-cycle, 20000 Hz", 0.8, [(1000, 16384)]),
+    ("SB16 8-bit auto-init, 11025 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)]),
+    ("SB16 16-bit stereo auto-init, 44100 Hz", 0.85, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
+]
+SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
+                "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
+                "sb16: 16-bit stereo auto-init stopped by 0xD9"]
+HOSTILE_LINES = ["hostile: 8-bit DMA outside RAM ran", "hostile: 16-bit DMA outside RAM ran",
+                 "hostile: all commands and mixer registers written",
+                 "hostile: DSP recovered; DREQ waits for the channel"]
+
+
+class Failure(Exception):
+    pass
+
+
+def run_guest(args, bios, audiodev, env=None, timeout=120, speaker="snd", extra=()):
+    cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "16", "-bios", bios,
+           "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}",
+           "-device", "sb16,audiodev=snd", "-device", "isa-debug-exit"] + list(extra)
+    print("running:", " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
+    out = p.stdout.decode("latin-1")
+    err = p.stderr.decode("latin-1")
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    if p.returncode != 33:
+        raise Failure(f"vireo-run exited with {p.returncode}, not 33 (the guest's pass)")
+    return out, err
+
+
+def check_lines(out, lines):
+    for line in lines:
+        if line not in out:
+            raise Failure(f"the guest did not print '{line}'")
+
+
+def check_tones(rate, chans, strict_gaps=True):
+    tones = soundcheck.find_tones(rate, chans)
+    print(f"recording: {len(chans[0]) / rate:.2f} s at {rate} Hz, {len(chans)} channels, "
+          f"{len(tones)} tones", flush=True)
+    if len(tones) != len(TONES):
+        raise Failure(f"found {len(tones)} tones, expected {len(TONES)}: "
+                      + ", ".join(f"{a / rate:.3f}-{b / rate:.3f} s" for a, b in tones))
+    problems = []
+    for (name, seconds, expect), (a, b) in zip(TONES, tones):
+        r = soundcheck.analyse(rate, chans, a, b)
+        print(f"  {name}: {a / rate:.3f}-{b / rate:.3f} s ({r['seconds']:.3f} s), "
+              f"longest gap {r['gap_s'] * 1000:.2f} ms")
+        if seconds is None and r["seconds"] < 0.6 - 0.03:
+            problems.append(f"{name}: lasts {r['seconds']:.3f} s, expected at least 0.6")
+        if seconds is not None and not seconds - 0.03 <= r["seconds"] <= seconds + 0.1:
+            problems.append(f"{name}: lasts {r['seconds']:.3f} s, expected {seconds}")
+        if r["gap_s"] > 0.010:
+            msg = f"{name}: a gap of {r['gap_s'] * 1000:.1f} ms"
+            if strict_gaps:
+                problems.append(msg)
+            else:
+                print(f"  (not counted: {msg}; the host is overloaded)")
+        for c, (hz, share, rms, level) in enumerate(r["channels"]):
+            want_hz, want_rms = expect[c] if len(expect) > 1 else expect[0]
+            print(f"    channel {c}: {hz:.2f} Hz (expected {want_hz:.2f}), {share * 100:.1f}% of the "
+                  f"power there, level {level:.0f} RMS (expected {want_rms:.0f})")
+            if abs(hz - want_hz) > 0.01 * want_hz:
+                problems.append(f"{name} channel {c}: {hz:.2f} Hz, expected {want_hz:.2f} within 1%")
+            if strict_gaps and share < 0.7:
+                problems.append(f"{name} channel {c}: only {share * 100:.1f}% of the power at {hz:.1f} Hz")
+            if abs(level - want_rms) > 0.1 * want_rms:
+                problems.append(f"{name} channel {c}: level {level:.0f}, expected {want_rms:.0f} within 10%")
+    if problems:
+        raise Failure("; ".join(problems))
+
+
+def mode_wav(args, tmp):
+    wav = os.path.join(tmp, "out.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}")
+    check_lines(out, SERIAL_LINES)
+    rate, chans = soundcheck.read_wav(wav)  # checks the header's sizes against the file
+    if rate != 44100 or len(chans) != 2:
+        raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
+    check_tones(rate, chans)
+
+    # The hostile guest, at 48 kHz mono output. When the build has PulseAudio, the
+    # speaker goes to a pa back end whose server does not exist: one warning line, and
+    # the VM runs on.
+    wav2 = os.path.join(tmp, "hostile.wav")
+    has_pa = subprocess.run([args.vireo, "-audiodev", "pa,id=x", "-device", "sb16,help"],
+                            capture_output=True).returncode == 0
+    extra = ["-audiodev", f"pa,id=nopa,server=unix:{tmp}/no-such-server"] if has_pa else []
+    out, err = run_guest(args, args.hostile, f"wav,id=snd,path={wav2},out.frequency=48000,out.channels=1",
+                         speaker="nopa" if has_pa else "snd", extra=extra)
+    check_lines(out, HOSTILE_LINES)
+    if has_pa:
+        warnings = [ln for ln in err.splitlines() if ln.strip()]
+        if len(warnings) != 1 or "audiodev nopa: no PulseAudio server" not in warnings[0]:
+            raise Failure(f"expected one warning about the missing PulseAudio server, got {warnings}")
+        print("no PulseAudio server: one warning line, the VM ran")
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"largest vireo-run resident set: {rss_mib:.0f} MiB")
+    if rss_mib > 200:
+        raise Failure(f"vireo-run grew to {rss_mib:.0f} MiB")
+    rate, chans = soundcheck.read_wav(wav2)
+    if rate != 48000 or len(chans) != 1:
+        raise Failure(f"hostile WAV is {rate} Hz with {len(chans)} channels, expected 48000 Hz mono")
+
+
+def mode_pa(args, tmp):
+    load = os.getloadavg()[0]
+    if load > 3 * (os.cpu_count() or 1):
+        print(f"SKIP: load average {load:.1f} on {os.cpu_count()} cores: a real-time sound "
+              "path would measure the host's overload, not Vireo")
+        return SKIP
+    for prog in ("pulseaudio", "parec"):
+        if not shutil.which(prog):
+            print(f"SKIP: {prog} is not installed (Debian packages pulseaudio, pulseaudio-utils)")
+            return SKIP
+    # A private daemon: its own runtime directory, so it meets no other session's.
+    env = dict(os.environ)
+    run = os.path.join(tmp, "run")
+    os.makedirs(run, mode=0o700)
+    env.update(HOME=tmp, XDG_RUNTIME_DIR=run, PULSE_RUNTIME_PATH=run,
+               PULSE_STATE_PATH=os.path.join(tmp, "state"), PULSE_CONFIG_PATH=os.path.join(tmp, "config"))
+    env.pop("PULSE_SERVER", None)
+    d = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
+                        "--load=module-native-protocol-unix",
+                        "--load=module-null-sink sink_name=vsink"],
+                       env=env, capture_output=True, timeout=30)
+    pidfile = os.path.join(run, "pid")
+    if d.returncode != 0 or not os.path.exists(pidfile):
+        print("SKIP: pulseaudio did not start:", d.stderr.decode("latin-1").strip().splitlines()[-1:])
+        return SKIP
+    with open(pidfile) as f:
+        daemon = int(f.read().strip())
+    try:
+        for backend in ("pa", "sdl"):
+            rc = record_backend(args, tmp, env, backend)
+            if rc:
+                return rc
+    finally:
+        os.kill(daemon, signal.SIGTERM)
+    return 0
+
+
+def record_backend(args, tmp, env, backend):
+    """Plays the guest through -audiodev pa, or sdl with SDL's PulseAudio driver, into
+    the daemon's null sink while parec records its monitor."""
+    if backend == "sdl":
+        chk = subprocess.run([args.vireo, "-audiodev", "sdl,id=x", "-device", "sb16,help"], capture_output=True)
+        if chk.returncode != 0:
+            print("sdl: this build has no SDL2 audio back end; not tested")
+            return 0
+        env = dict(env, SDL_AUDIODRIVER="pulseaudio")
+    raw = os.path.join(tmp, f"rec-{backend}.raw")
+    rec = None
+    try:
+        with open(raw, "wb") as f:
+            rec = subprocess.Popen(["parec", "-d", "vsink.monitor", "--format=s16le", "--rate=44100",
+                                    "--channels=2", "--latency-msec=20"], stdout=f, env=env)
+            # Recording runs once parec has written a fifth of a second.
+            deadline = time.monotonic() + 30
+            while os.path.getsize(raw) < 44100 * 4 // 5:
+                if time.monotonic() > deadline or rec.poll() is not None:
+                    raise Failure("parec records nothing from vsink.monitor")
+                time.sleep(0.05)
+            out, err = run_guest(args, args.guest, f"{backend},id=snd", env=env)
+            time.sleep(0.5)
+        check_lines(out, SERIAL_LINES)
+        if "running without sound" in err:
+            raise Failure(f"{backend}: vireo-run found no sound server")
+    finally:
+        if rec:
+            rec.terminate()
+            rec.wait(timeout=10)
+    chans = soundcheck.read_raw(raw, 2)
+    # A real-time path: a host with far more runnable threads than cores can starve the
+    # daemon or the mixer for tens of milliseconds. Gaps count unless it is so loaded.
+    load = os.getloadavg()[0]
+    strict = load <= 2 * (os.cpu_count() or 1)
+    print(f"{backend}: load average {load:.1f}: gaps {'counted' if strict else 'reported only'}")
+    check_tones(44100, chans, strict_gaps=strict)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--mode", choices=["wav", "pa"], default="wav")
+    ap.add_argument("--guest", required=True)
+    ap.add_argument("--hostile")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vireo-sound-") as tmp:
+        try:
+            if args.mode == "wav":
+                mode_wav(args, tmp)
+                rc = 0
+            else:
+                rc = mode_pa(args, tmp)
+        except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:
+            print("FAIL:", e)
+            return 1
+    if rc == 0:
+        print("PASS")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
