@@ -37,6 +37,8 @@ typedef struct Options {
     gboolean no_reboot, no_shutdown;
     char *debugcon;
     char **devices;
+    gboolean usb;
+    char **usbdevices;
     char **globals;
     char **chardevs;
     char *log_areas, *log_file;
@@ -60,7 +62,9 @@ static GOptionEntry entries[] = {
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (accepted for compatibility)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
-    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc); \"help\" lists them", "TYPE" },
+    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options; \"help\" lists them", "[type=]TYPE[,usb=on|off]" },
+    { "usb", 0, 0, G_OPTION_ARG_NONE, &opt.usb, "The board's USB controller (on by default; -machine usb=off removes it)", NULL },
+    { "usbdevice", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.usbdevices, "Add a USB device: tablet, mouse or keyboard (QEMU's legacy spelling of -device usb-...)", "NAME" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
     { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt.kernel, "Linux bzImage or Multiboot kernel to boot directly", "FILE" },
     { "initrd", 0, 0, G_OPTION_ARG_STRING, &opt.initrd, "Initial ramdisk (Multiboot: modules, comma separated)", "FILE" },
@@ -547,12 +551,64 @@ static void add_floppy(VmConfig *cfg, const char *file, int index)
     g_ptr_array_add(cfg->drives, d);
 }
 
+/* -machine [type=]TYPE[,usb=on|off]: the board's name and the options QEMU's pc takes
+ * that Vireo's board has. Sets *type (NULL: not given) and the USB switch. */
+static void parse_machine(const char *spec, char **type, int *usb)
+{
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    *type = NULL;
+    for (char **p = parts; *p; p++) {
+        const char *eq = strchr(*p, '=');
+        if (!eq && p == parts) {
+            *type = g_strdup(*p);
+        } else if (g_str_has_prefix(*p, "type=")) {
+            g_free(*type);
+            *type = g_strdup(*p + 5);
+        } else if (g_str_has_prefix(*p, "usb=")) {
+            const char *v = *p + 4;
+            if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+                *usb = 1;
+            else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+                *usb = 0;
+            else
+                usage_error("-machine %s: usb=%s: expected on or off", spec, v);
+        } else {
+            usage_error("-machine %s: unknown option '%s' (the pc board takes usb=on|off)", spec, *p);
+        }
+    }
+    if (*type && !**type)
+        usage_error("-machine %s: empty machine type", spec);
+}
+
+/* -usbdevice NAME: QEMU's older spelling of -device usb-NAME for the HID devices. */
+static void parse_usbdevices(VmConfig *cfg)
+{
+    static const struct { const char *name, *driver; } map[] = {
+        { "tablet", "usb-tablet" }, { "mouse", "usb-mouse" }, { "keyboard", "usb-kbd" },
+    };
+    for (char **u = opt.usbdevices; u && *u; u++) {
+        const char *driver = NULL;
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+            if (!strcmp(*u, map[i].name))
+                driver = map[i].driver;
+        if (!driver)
+            usage_error("-usbdevice %s: expected tablet, mouse or keyboard (others: -device)", *u);
+        g_ptr_array_add(cfg->devices, g_strdup(driver));
+    }
+}
+
 static VmConfig *config_from_options(void)
 {
+    g_autofree char *machine_type = NULL;
+    int usb = -1;
+    if (opt.machine)
+        parse_machine(opt.machine, &machine_type, &usb);
+    if (opt.usb)
+        usb = 1;
     VmConfig *cfg = config_from_library();
     if (cfg) {
         override_string(&cfg->name, opt.name);
-        override_string(&cfg->machine, opt.machine);
+        override_string(&cfg->machine, machine_type);
         override_string(&cfg->accel, opt.accel);
         override_string(&cfg->bios, opt.bios);
         override_string(&cfg->kernel, opt.kernel);
@@ -561,7 +617,7 @@ static VmConfig *config_from_options(void)
     } else {
         cfg = vm_config_new();
         cfg->name = g_strdup(opt.name ? opt.name : "vireo");
-        cfg->machine = g_strdup(opt.machine ? opt.machine : "pc");
+        cfg->machine = g_strdup(machine_type ? machine_type : "pc");
         cfg->ram_size = UINT64_C(128) << 20;
         cfg->accel = g_strdup(opt.accel ? opt.accel : "kvm:tcg");
         cfg->bios = g_strdup(opt.bios);
@@ -614,7 +670,10 @@ static VmConfig *config_from_options(void)
         override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
+    if (usb >= 0)
+        cfg->no_usb = !usb;
     parse_devices(cfg);
+    parse_usbdevices(cfg);
     if (opt.fda)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)

@@ -44,6 +44,7 @@ typedef struct BackendConfig {
 typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
+    bool no_usb;             /* -machine usb=off: no USB host controller on the board */
     uint64_t ram_size;       /* bytes */
     unsigned smp;
     char *accel;             /* "kvm", "tcg", "interp" or a colon list tried in order */
