@@ -363,6 +363,8 @@ static void hid_data(UsbDevice *d, UsbPacket *p)
     }
     s->last_sent_ns = now;
     size_t n = MIN(report_size(s), p->max_len);
+    VLOG(LOG_INPUT, "%s: report %02x %02x %02x %02x %02x %02x %02x %02x", d->dev.id, r[0], r[1], r[2], r[3],
+         r[4], r[5], r[6], r[7]);
     memcpy(p->data, r, n);
     p->len = n;
     p->result = USB_RET_SUCCESS;

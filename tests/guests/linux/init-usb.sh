@@ -46,6 +46,8 @@ for e in /sys/class/input/event*; do
     cat /dev/input/$n > /tmp/$n.bin &
     pids="$pids $!"
 done
+# Until a reader has the device open, Linux does not poll it: let them all start.
+sleep 1
 echo "VIREO-USB-READY"
 
 # The host sends its events, then a key press and release on the USB keyboard: six

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""USB as a user sees it, through the control socket:
+
+  linux    Debian's kernel with uhci-hcd, usbhid, hid-generic and evdev (mkusb.sh) on the
+           board's UHCI (usb-tablet, usb-kbd) and a second UHCI added with -device
+           (usb-mouse on usb-bus.1), one boot under -accel tcg: the three devices
+           enumerate with their products; QMP input-send-event abs moves, buttons and the
+           wheel arrive at the tablet's event device with the coordinates sent; rel
+           motion arrives at the USB mouse (the newest relative pointer); a key typed
+           with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
+           VM state is saved while the guest waits, the guest finishes, the state is
+           loaded and new tablet positions and keys arrive again.
+  seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
+           drives the UHCI and the keyboard, so a command typed on the USB keyboard
+           runs at the DOS prompt.
+
+  usb.py --vireo PATH --vireo-img PATH --accel tcg --scenario NAME [--linux-kit DIR]
+Exit codes: 0 pass, 1 fail, 77 skip."""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+from floppy import private_copy, screen_text, type_line, wait_screen  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "guests"))
+
+EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC = 0, 1, 2, 3, 4
+ABS_X, ABS_Y = 0, 1
+REL_X, REL_Y, REL_WHEEL, REL_WHEEL_HI_RES = 0, 1, 8, 11
+BTN_LEFT, KEY_A, KEY_B = 0x110, 30, 48
+
+
+def hmp(vm, line):
+    out = vm.command("human-monitor-command", **{"command-line": line})
+    if out.startswith("Error"):
+        raise TestFailure("%s: %s" % (line, out.strip()))
+    return out
+
+
+def abs_event(**axes):
+    return [{"type": "abs", "data": {"axis": a, "value": v}} for a, v in axes.items()]
+
+
+def btn_event(button, down):
+    return [{"type": "btn", "data": {"button": button, "down": down}}]
+
+
+def decode_events(text):
+    """The last round of VIREO-EV records: device -> [(type, code, value)] without the
+    sync and scan code records."""  # noqa: D401
+    text = text.replace("\r", "")
+    end = text.rfind("VIREO-USB-DONE")
+    start = max(text.rfind("VIREO-USB-READY", 0, end), text.rfind("VIREO-USB-DONE", 0, end))
+    text = text[:end]
+    devices = {}
+    for m in re.finditer(r"^VIREO-EV-BEGIN (\S+)", text[start:], re.M):
+        devices[m.group(1)] = []
+    for m in re.finditer(r"^VIREO-EV (\S+) ([\d ]+)$", text[start:], re.M):
+        w = [int(x) for x in m.group(2).split()]
+        if len(w) != 8:
+            continue
+        value = w[6] | w[7] << 16
+        if value >= 1 << 31:
+            value -= 1 << 32
+        # Newer kernels add a high-resolution copy of each wheel notch: not ours to check.
+        if w[4] not in (EV_SYN, EV_MSC) and (w[4], w[5]) != (EV_REL, REL_WHEEL_HI_RES):
+            devices.setdefault(m.group(1), []).append((w[4], w[5], value))
+    return devices
+
+
+def input_names(text):
+    return {m.group(2).strip(): m.group(1) for m in re.finditer(r"^VIREO-INPUT (\S+) (.*)$", text, re.M)}
+
+
+def check_round(vm, text, want, failures, what):
+    names = input_names(text)
+    ev = decode_events(text)
+    for dev, expected in want.items():
+        node = names.get(dev)
+        if node is None:
+            failures.append("%s: no input device named %r (have %s)" % (what, dev, sorted(names)))
+            continue
+        got = ev.get(node)
+        if got != expected:
+            failures.append("%s: %s (%s) got %s, expected %s" % (what, dev, node, got, expected))
+        else:
+            print("ok: %s: %s received %s" % (what, dev, expected))
+
+
+def scenario_linux(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usb=3",
+            "-drive", "file=%s,if=ide,format=qcow2" % disk,
+            "-device", "usb-tablet", "-device", "usb-kbd",
+            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        text = vm.serial()
+        for product, port in (("QEMU USB Tablet", "1-1"), ("QEMU USB Keyboard", "1-2"),
+                              ("QEMU USB Mouse", "2-2")):
+            if not re.search(r"^VIREO-USB-PRODUCT %s 0627:0001 %s" % (port, product), text, re.M):
+                failures.append("%s did not enumerate on port %s" % (product, port))
+            else:
+                print("ok: %s enumerated at %s" % (product, port))
+        # Saved while the guest waits for the keyboard's signal; loaded after round 1.
+        hmp(vm, "savevm usbwait")
+        print("ok: savevm with the USB devices attached")
+
+        vm.command("input-send-event", events=abs_event(x=16384, y=8192))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=abs_event(x=32767, y=0) + btn_event("left", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=btn_event("left", False) + btn_event("wheel-down", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=[{"type": "rel", "data": {"axis": "x", "value": 10}},
+                                               {"type": "rel", "data": {"axis": "y", "value": -5}}])
+        time.sleep(0.3)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 120)
+        text = vm.serial()
+        check_round(vm, text, {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 16384), (EV_ABS, ABS_Y, 8192),
+                                     (EV_KEY, BTN_LEFT, 1), (EV_ABS, ABS_X, 32767), (EV_ABS, ABS_Y, 0),
+                                     (EV_KEY, BTN_LEFT, 0), (EV_REL, REL_WHEEL, -1)],
+            "QEMU QEMU USB Mouse": [(EV_REL, REL_X, 10), (EV_REL, REL_Y, -5)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
+            "AT Translated Set 2 keyboard": [],
+        }, failures, "round 1")
+
+        # Back to the saved moment: the controllers, ports and devices carry on.
+        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+        hmp(vm, "loadvm usbwait")
+        vm.command("cont")
+        print("ok: loadvm")
+        before = len(vm.serial())
+        vm.command("input-send-event", events=abs_event(x=100, y=200))
+        time.sleep(0.3)
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 120
+        while "VIREO-USB-DONE" not in vm.serial()[before:]:
+            if time.monotonic() > deadline:
+                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
+            time.sleep(0.2)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
+        }, failures, "after loadvm")
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def scenario_seabios(o, tmp):
+    image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
+    if not os.path.exists(image):
+        print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % image)
+        return vmtest.SKIP
+    args = ["-m", "16", "-fda", private_copy(image, tmp), "-device", "usb-kbd", "-device", "usb-tablet"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        wait_screen(vm, "A:\\>", o.timeout, "A:\\> prompt")
+        # Keys go to the newest keyboard, the USB one, which only SeaBIOS's driver reads.
+        type_line(vm, "ver\n")
+        text, _ = wait_screen(vm, lambda t: t.count("A:\\>") >= 2 and "FreeCom version" in t,
+                              60, "output of VER typed on the USB keyboard")
+        print("ok: VER typed on usb-kbd ran:", [l.strip() for l in text.splitlines() if "version" in l.lower()])
+        log = open(vm.debugcon_path, "rb").read().decode("latin-1")
+        for needle in ("UHCI init", "USB keyboard initialized"):
+            if needle not in log:
+                failures.append("SeaBIOS's log (port 0x402) lacks %r" % needle)
+            else:
+                print("ok: SeaBIOS log has %r" % needle)
+    except TestFailure as e:
+        failures.append(str(e))
+        print(screen_text(vm) if vm.proc.poll() is None else "")
+    finally:
+        vm.close()
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+SCENARIOS = {"linux": scenario_linux, "seabios": scenario_seabios}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--vireo-img", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--linux-kit", default=None)
+    ap.add_argument("--timeout", type=float, default=400)
+    o = ap.parse_args()
+    why = vmtest.kvm_skip_reason(o.accel)
+    if why:
+        print("SKIP:", why)
+        return vmtest.SKIP
+    with vmtest.temp_dir() as tmp:
+        return SCENARIOS[o.scenario](o, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
