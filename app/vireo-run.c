@@ -334,8 +334,10 @@ static DriveConfig *parse_drive(const char *spec)
                 d->iface = DRIVE_IF_IDE;
             else if (!strcmp(v, "floppy"))
                 d->iface = DRIVE_IF_FLOPPY;
+            else if (!strcmp(v, "none"))
+                d->iface = DRIVE_IF_NONE;
             else
-                usage_error("-drive %s: if=%s is not supported (use ide or floppy)", spec, v);
+                usage_error("-drive %s: if=%s is not supported (use ide, floppy or none)", spec, v);
         } else if (!strcmp(key, "media")) {
             if (!strcmp(v, "disk"))
                 d->media = DRIVE_MEDIA_DISK;
@@ -381,11 +383,18 @@ static DriveConfig *parse_drive(const char *spec)
                 usage_error("-drive %s: force-share=%s (use on or off)", spec, v);
             d->force_share = b;
         } else if (!strcmp(key, "id")) {
-            /* Names the drive for -device in QEMU; nothing refers to it here. */
+            /* Names the drive for a device's drive= property (if=none drives). */
+            if (!*v)
+                usage_error("-drive %s: empty id", spec);
+            g_free(d->id);
+            d->id = g_strdup(v);
         } else {
             usage_error("-drive %s: unknown parameter '%s'", spec, key);
         }
     }
+    if (d->iface == DRIVE_IF_NONE && (!d->id || d->index >= 0 || d->media == DRIVE_MEDIA_CDROM))
+        usage_error("-drive %s: an if=none drive needs id= (for -device usb-storage,drive=ID), "
+                    "and takes no index or media=cdrom", spec);
     if (d->iface == DRIVE_IF_FLOPPY && d->media == DRIVE_MEDIA_CDROM)
         usage_error("-drive %s: a floppy drive cannot hold a CD", spec);
     if (d->iface == DRIVE_IF_FLOPPY && d->index > 1)
@@ -435,7 +444,12 @@ static void parse_drives(VmConfig *cfg)
     bool used[4] = { false }, floppy_used[2] = { false };
     for (guint i = 0; i < mine->len; i++) {
         DriveConfig *d = g_ptr_array_index(mine, i);
-        if (d->index < 0)
+        for (guint j = 0; d->id && j < i; j++) {
+            const DriveConfig *o = g_ptr_array_index(mine, j);
+            if (o->id && !strcmp(o->id, d->id))
+                usage_error("two drives have id=%s", d->id);
+        }
+        if (d->index < 0 || d->iface == DRIVE_IF_NONE)
             continue;
         bool *slot = d->iface == DRIVE_IF_FLOPPY ? &floppy_used[d->index] : &used[d->index];
         if (*slot)
@@ -444,7 +458,8 @@ static void parse_drives(VmConfig *cfg)
     }
     for (guint i = cfg->drives->len; i-- > 0;) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
-        if (d->index >= 0 && (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
+        if (d->index >= 0 && d->iface != DRIVE_IF_NONE &&
+            (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
             g_ptr_array_remove_index(cfg->drives, i);
     }
     while (mine->len)
@@ -452,6 +467,8 @@ static void parse_drives(VmConfig *cfg)
     unsigned ide = 0, fd = 0;
     for (guint i = 0; i < cfg->drives->len; i++) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
+        if (d->iface == DRIVE_IF_NONE)
+            continue;
         if (d->iface == DRIVE_IF_FLOPPY ? ++fd > 2 : ++ide > 4)
             usage_error("too many %s drives (at most %d)", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE",
                         d->iface == DRIVE_IF_FLOPPY ? 2 : 4);

@@ -10,7 +10,9 @@
 #include "hw/pci/pci.h"
 #include "unit.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RAM (UINT64_C(4) << 20)
 #define IO 0xc000
@@ -46,10 +48,12 @@ static void set_pirq(void *opaque, int pirq, int level)
     r->irq = level;
 }
 
-static void rig_init(Rig *r, const char *const *devices)
+static void rig_init_drive(Rig *r, const char *const *devices, const char *drive)
 {
     memset(r, 0, sizeof(*r));
     r->vm = vm_new_for_test(RAM);
+    if (drive)
+        vm_test_add_drive(r->vm, "d0", drive, "raw");
     GError *err = NULL;
     vm_lock(r->vm);
     r->bus = pci_bus_new(r->vm);
@@ -64,6 +68,11 @@ static void rig_init(Rig *r, const char *const *devices)
     pci_config_write(r->bus, DEVFN, 0x20, IO, 4);
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER, 2);
     vm_unlock(r->vm);
+}
+
+static void rig_init(Rig *r, const char *const *devices)
+{
+    rig_init_drive(r, devices, NULL);
 }
 
 static void rig_free(Rig *r)
@@ -436,6 +445,168 @@ static void test_bus_errors(void)
     rig_free(&r);
 }
 
+/* ---- usb-storage ---- */
+
+#define DATA 0x10000u
+
+/* A bulk transfer in 64-byte packets through the QH, depth first; checks every TD
+ * retired without error (or returns false at the first stalled one). */
+static bool bulk(Rig *r, unsigned pid, unsigned ep, uint32_t buf, size_t len)
+{
+    unsigned n = (unsigned)((len + 63) / 64);
+    g_assert_cmpuint(n, <=, 120);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned plen = (unsigned)MIN((size_t)64, len - 64 * i);
+        bool last = i + 1 == n;
+        td(r, i, last ? 1 : (TDS + 32 * (i + 1)) | 4, ACTIVE | (last ? IOC : 0) | 3u << 27,
+           token(pid, 1, ep, i & 1, plen), buf + 64 * i);
+    }
+    put32(r, QH, 1);
+    put32(r, QH + 4, TDS);
+    vm_test_clock_step(r->vm, (int64_t)(len / 1000 + 3) * MS);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t c = td_ctrl(r, i);
+        if (c & STALLED)
+            return false;
+        g_assert_cmphex(c & 0xff0000, ==, 0);
+    }
+    return true;
+}
+
+/* One SCSI command through BOT: CBW, data stage, CSW. Returns the CSW status; the
+ * data is at DATA. */
+static unsigned scsi(Rig *r, const uint8_t *cdb, unsigned cdb_len, bool in, uint32_t len, uint32_t *residue)
+{
+    static uint32_t tag = 0x1000;
+    uint8_t cbw[31] = { 'U', 'S', 'B', 'C' };
+    tag++;
+    memcpy(cbw + 4, &tag, 4);
+    memcpy(cbw + 8, &len, 4);
+    cbw[12] = in ? 0x80 : 0;
+    cbw[14] = (uint8_t)cdb_len;
+    memcpy(cbw + 15, cdb, cdb_len);
+    vm_lock(r->vm);
+    mem_write(vm_mem(r->vm), BUF, cbw, 31);
+    vm_unlock(r->vm);
+    g_assert_true(bulk(r, TOK_OUT, 2, BUF, 31));
+    if (len)
+        g_assert_true(bulk(r, in ? TOK_IN : TOK_OUT, in ? 1 : 2, DATA, len));
+    g_assert_true(bulk(r, TOK_IN, 1, BUF + 0x40, 13));
+    uint8_t csw[13];
+    vm_lock(r->vm);
+    mem_read(vm_mem(r->vm), BUF + 0x40, csw, 13);
+    vm_unlock(r->vm);
+    g_assert_cmpmem(csw, 4, "USBS", 4);
+    uint32_t t;
+    memcpy(&t, csw + 4, 4);
+    g_assert_cmphex(t, ==, tag);
+    if (residue)
+        memcpy(residue, csw + 8, 4);
+    return csw[12];
+}
+
+static void test_storage(void)
+{
+    g_autofree char *path = NULL;
+    GError *err = NULL;
+    int fd = g_file_open_tmp("vireo-usb-XXXXXX.img", &path, &err);
+    g_assert_no_error(err);
+    uint8_t block[512];
+    for (int i = 0; i < 512; i++)
+        block[i] = (uint8_t)(i * 7 + 5);
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    g_assert_cmpint(pwrite(fd, block, 512, 5 * 512), ==, 512);
+    static const char *const devs[] = { "usb-storage,drive=d0", NULL };
+    Rig r;
+    rig_init_drive(&r, devs, path);
+    uint8_t desc[18];
+    enumerate(&r, desc);
+    g_assert_cmphex(desc[7], ==, 64);
+    uint8_t buf[2048];
+    uint32_t residue;
+
+    static const uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
+    g_assert_cmpuint(scsi(&r, inquiry, 6, true, 36, &residue), ==, 0);
+    g_assert_cmpuint(residue, ==, 0);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 36);
+    vm_unlock(r.vm);
+    g_assert_cmphex(buf[0], ==, 0);
+    g_assert_cmpmem(buf + 8, 5, "VIREO", 5);
+
+    static const uint8_t capacity[10] = { 0x25 };
+    g_assert_cmpuint(scsi(&r, capacity, 10, true, 8, NULL), ==, 0);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 8);
+    vm_unlock(r.vm);
+    static const uint8_t cap_want[8] = { 0, 0, 0x07, 0xff, 0, 0, 2, 0 };
+    g_assert_cmpmem(buf, 8, cap_want, 8);
+
+    /* READ(10) of block 5 gives the image's bytes. */
+    static const uint8_t read5[10] = { 0x28, 0, 0, 0, 0, 5, 0, 0, 1, 0 };
+    g_assert_cmpuint(scsi(&r, read5, 10, true, 512, &residue), ==, 0);
+    g_assert_cmpuint(residue, ==, 0);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 512);
+    vm_unlock(r.vm);
+    g_assert_cmpmem(buf, 512, block, 512);
+
+    /* WRITE(10) of three blocks at 7 lands in the image file. */
+    for (int i = 0; i < 1536; i++)
+        buf[i] = (uint8_t)(i ^ 0x5a);
+    vm_lock(r.vm);
+    mem_write(vm_mem(r.vm), DATA, buf, 1536);
+    vm_unlock(r.vm);
+    static const uint8_t write7[10] = { 0x2a, 0, 0, 0, 0, 7, 0, 0, 3, 0 };
+    g_assert_cmpuint(scsi(&r, write7, 10, false, 1536, &residue), ==, 0);
+    g_assert_cmpuint(residue, ==, 0);
+    uint8_t file[1536];
+    g_assert_cmpint(pread(fd, file, 1536, 7 * 512), ==, 1536);
+    g_assert_cmpmem(file, 1536, buf, 1536);
+
+    /* Past the end: failed, the data stage padded, the sense says why. */
+    static const uint8_t read_end[10] = { 0x28, 0, 0, 0, 0x07, 0xff, 0, 0, 2, 0 };
+    g_assert_cmpuint(scsi(&r, read_end, 10, true, 1024, &residue), ==, 1);
+    g_assert_cmpuint(residue, ==, 1024);
+    static const uint8_t sense[6] = { 0x03, 0, 0, 0, 18, 0 };
+    g_assert_cmpuint(scsi(&r, sense, 6, true, 18, NULL), ==, 0);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 18);
+    vm_unlock(r.vm);
+    g_assert_cmphex(buf[2], ==, 5);
+    g_assert_cmphex(buf[12], ==, 0x21);
+    /* An unknown command fails; the host asking for less than a READ returns: phase error. */
+    static const uint8_t bogus[6] = { 0xc7 };
+    g_assert_cmpuint(scsi(&r, bogus, 6, false, 0, NULL), ==, 1);
+    g_assert_cmpuint(scsi(&r, read5, 10, true, 256, NULL), ==, 2);
+
+    /* A CBW that is not one: both bulk endpoints stall until the host clears them
+     * and resets the device (BOT 5.3.4 reset recovery); then commands run again. */
+    vm_lock(r.vm);
+    mem_write(vm_mem(r.vm), BUF, "USBX", 4);
+    vm_unlock(r.vm);
+    g_assert_false(bulk(&r, TOK_OUT, 2, BUF, 31));
+    g_assert_false(bulk(&r, TOK_IN, 1, BUF, 13));
+    static const uint8_t bot_reset[8] = { 0x21, 0xff, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t clear_in[8] = { 0x02, 1, 0, 0, 0x81, 0, 0, 0 };
+    static const uint8_t clear_out[8] = { 0x02, 1, 0, 0, 0x02, 0, 0, 0 };
+    uint8_t none[1];
+    control(&r, 1, bot_reset, none, 0);
+    control(&r, 1, clear_in, none, 0);
+    control(&r, 1, clear_out, none, 0);
+    g_assert_cmpuint(scsi(&r, inquiry, 6, true, 36, NULL), ==, 0);
+
+    /* A drive= that names nothing is a one-line error. */
+    vm_lock(r.vm);
+    g_assert_null(device_create_from_spec(r.vm, "usb-storage,drive=nope", &err));
+    g_assert_nonnull(strstr(err->message, "nope"));
+    g_clear_error(&err);
+    vm_unlock(r.vm);
+    rig_free(&r);
+    close(fd);
+    g_unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -443,5 +614,6 @@ int main(int argc, char **argv)
     g_test_add_func("/usb/hostile", test_hostile);
     g_test_add_func("/usb/state", test_state);
     g_test_add_func("/usb/bus-errors", test_bus_errors);
+    g_test_add_func("/usb/storage", test_storage);
     return g_test_run();
 }
