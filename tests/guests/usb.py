@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """USB as a user sees it, through the control socket:
 
-  linux    Debian's kernel with uhci-hcd, usbhid, hid-generic and evdev (mkusb.sh) on the
-           board's UHCI (usb-tablet, usb-kbd) and a second UHCI added with -device
-           (usb-mouse on usb-bus.1), one boot under -accel tcg: the three devices
-           enumerate with their products; QMP input-send-event abs moves, buttons and the
+  linux    Debian's kernel with uhci-hcd, usbhid, hid-generic, evdev, usb-storage and
+           sd_mod (mkusb.sh) on the board's UHCI (usb-tablet, usb-kbd) and a second UHCI
+           added with -device (usb-storage and usb-mouse on usb-bus.1), one boot under
+           -accel tcg: the four devices enumerate with their products; the USB disk's
+           size and first 64 KiB read right, a file written to it is read back and is
+           in the image afterwards; QMP input-send-event abs moves, buttons and the
            wheel arrive at the tablet's event device with the coordinates sent; rel
            motion arrives at the USB mouse (the newest relative pointer); a key typed
            with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
@@ -18,6 +20,7 @@
   usb.py --vireo PATH --vireo-img PATH --accel tcg --scenario NAME [--linux-kit DIR]
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
+import hashlib
 import os
 import re
 import subprocess
@@ -106,23 +109,44 @@ def scenario_linux(o, tmp):
             return 1
     disk = os.path.join(tmp, "state.qcow2")
     subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    # The USB disk: 8 MiB with a pattern in its first 64 KiB, as qcow2 (savevm needs it).
+    raw = os.path.join(tmp, "usb.raw")
+    pattern = bytes((i * 131 + (i >> 9)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(8 << 20)
+    usbdisk = os.path.join(tmp, "usb.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
+    with open(os.path.join(kit, "usb-modules", "usbcore.ko"), "rb") as f:
+        payload = f.read()
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
-            "-append", "console=ttyS0 vireo.usb=3",
+            "-append", "console=ttyS0 vireo.usb=4 vireo.usbdisk=1",
             "-drive", "file=%s,if=ide,format=qcow2" % disk,
             "-device", "usb-tablet", "-device", "usb-kbd",
-            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2"]
+            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
+            "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
         text = vm.serial()
         for product, port in (("QEMU USB Tablet", "1-1"), ("QEMU USB Keyboard", "1-2"),
-                              ("QEMU USB Mouse", "2-2")):
+                              ("QEMU USB Mouse", "2-2"), ("QEMU USB HARDDRIVE", "2-1")):
             if not re.search(r"^VIREO-USB-PRODUCT %s 0627:0001 %s" % (port, product), text, re.M):
                 failures.append("%s did not enumerate on port %s" % (product, port))
             else:
                 print("ok: %s enumerated at %s" % (product, port))
+        want_read = hashlib.md5(pattern).hexdigest()
+        want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
+            m = re.search(r"^VIREO-USB-DISK-%s (.*?)\s*(-)?\s*$" % what, text.replace("\r", ""), re.M)
+            got = m.group(1).strip() if m else None
+            if got != want:
+                failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
+            else:
+                print("ok: USB disk %s %s" % (what.lower(), want))
         # Saved while the guest waits for the keyboard's signal; loaded after round 1.
         hmp(vm, "savevm usbwait")
         print("ok: savevm with the USB devices attached")
@@ -171,6 +195,17 @@ def scenario_linux(o, tmp):
         print(vm.serial()[-3000:])
     finally:
         vm.close()
+    # What the guest wrote through usb-storage is in the image (the snapshot kept it).
+    out = os.path.join(tmp, "usb-after.raw")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "qcow2", "-O", "raw", usbdisk, out], check=True)
+    with open(out, "rb") as f:
+        head = f.read(65536)
+        f.seek(1 << 20)
+        written = f.read(len(payload))
+    if head != pattern or written != payload:
+        failures.append("the USB disk image lacks the guest's write at 1 MiB (or lost its pattern)")
+    else:
+        print("ok: the image holds the %d bytes the guest wrote at 1 MiB" % len(payload))
     if failures:
         print("--- serial (VIREO lines) ---")
         print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))

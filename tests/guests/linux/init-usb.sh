@@ -29,6 +29,21 @@ for p in /sys/bus/usb/devices/*/product; do
     d=${p%/product}
     echo "VIREO-USB-PRODUCT ${d##*/} $(cat $d/idVendor):$(cat $d/idProduct) $(cat $p)"
 done
+# A USB disk (vireo.usbdisk=1): the hash of its first 64 KiB, then /payload written at
+# 1 MiB and its hash read back (the host checks the image file).
+if grep -q 'vireo.usbdisk=1' /proc/cmdline; then
+    i=0
+    while [ ! -b /dev/sda ] && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "VIREO-USB-DISK-SIZE $(cat /sys/block/sda/size)"
+    echo "VIREO-USB-DISK-READ $(dd if=/dev/sda bs=4096 count=16 2>/dev/null | md5sum)"
+    n=$(wc -c < /payload)
+    dd if=/payload of=/dev/sda bs=512 seek=2048 conv=fsync 2>/dev/null
+    echo 3 > /proc/sys/vm/drop_caches
+    echo "VIREO-USB-DISK-WROTE $n $(dd if=/dev/sda bs=512 skip=2048 2>/dev/null | head -c $n | md5sum)"
+fi
 # Event devices appear after their USB device; give them the same time.
 i=0
 while [ "$(grep -l 'QEMU USB' /sys/class/input/event*/device/name 2>/dev/null | wc -l)" -lt "${want:-1}" ] &&
