@@ -13,6 +13,9 @@
            with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
+  boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
+           IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
+           storage driver and Linux starts.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
            runs at the DOS prompt.
@@ -249,7 +252,44 @@ def scenario_seabios(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "seabios": scenario_seabios}
+def scenario_boot_storage(o, tmp):
+    kit = o.linux_kit
+    for script, extra in (("mkkit.sh", []), ("mkmedia.sh", [o.vireo_img])):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit] + extra)
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    args = ["-m", "256", "-snapshot",
+            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2"),
+            "-device", "usb-storage,drive=stick"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"VIREO-LINUX-BOOT-OK", o.timeout)
+        text = vm.serial()
+        log = open(vm.debugcon_path, "rb").read().decode("latin-1")
+        for needle, where, what in (("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
+                                    ("Booting from Hard Disk", log, "SeaBIOS booted it"),
+                                    ("SYSLINUX", text, "SYSLINUX ran from it"),
+                                    ("VIREO-LINUX-BOOT-OK", text, "the kernel and initrd it loaded run")):
+            if needle not in where:
+                failures.append("%s: %r missing" % (what, needle))
+            else:
+                print("ok: %s (%r)" % (what, needle))
+    except TestFailure as e:
+        failures.append(str(e))
+    finally:
+        vm.close()
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+SCENARIOS = {"linux": scenario_linux, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
