@@ -16,6 +16,7 @@
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
+  options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
            runs at the DOS prompt.
@@ -289,7 +290,59 @@ def scenario_boot_storage(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+def scenario_options(o, tmp):
+    """USB options: each mistake is one line naming the problem and a non-zero status;
+    -machine usb=off leaves the controller out, -usbdevice adds a tablet."""
+    img = os.path.join(tmp, "one.img")
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    cases = [
+        (["-drive", "if=none,file=" + img], "needs id="),
+        (["-drive", "if=none,id=a,file=%s" % img, "-drive", "if=none,id=a,file=%s" % img], "two drives have id=a"),
+        (["-device", "usb-storage"], "needs drive=ID"),
+        (["-device", "usb-storage,drive=nope"], "no -drive if=none,id=nope"),
+        (["-drive", "if=none,id=a,file=%s" % img, "-device", "usb-storage,drive=a",
+          "-device", "usb-storage,drive=a"], "drive a is in use"),
+        (["-machine", "usb=off", "-device", "usb-tablet"], "no USB bus 'usb-bus.0'"),
+        (["-device", "usb-kbd,port=3"], "has ports 1 to 2"),
+        (["-device", "usb-kbd,port=1.2"], "behind hubs are not supported"),
+        (["-device", "usb-kbd", "-device", "usb-mouse", "-device", "usb-tablet"], "all 2 ports"),
+        (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
+        (["-machine", "usb=maybe"], "expected on or off"),
+        (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
+    ]
+    failures = []
+    for args, want in cases:
+        r = subprocess.run([o.vireo, "-S", "-display", "none", "-accel", o.accel] + args,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        out = r.stdout.decode("latin-1").strip()
+        if r.returncode == 0 or want not in out or len(out.splitlines()) != 1:
+            failures.append("%s: status %d, output %r (expected one line with %r)"
+                            % (" ".join(args), r.returncode, out, want))
+        else:
+            print("ok: %s -> %s" % (" ".join(args), out))
+    for args, has_uhci, has_tablet in ((["-machine", "pc,usb=off"], False, False),
+                                       (["-machine", "type=pc", "-usb", "-usbdevice", "tablet"], True, True)):
+        vm = vmtest.Vm(o.vireo, o.accel, ["-S"] + args, tmp)
+        try:
+            qtree = hmp(vm, "info qtree")
+        finally:
+            vm.close()
+        if ("piix3-usb-uhci" in qtree) != has_uhci or ("usb-tablet" in qtree) != has_tablet:
+            failures.append("%s: info qtree has UHCI %s, tablet %s; expected %s, %s"
+                            % (" ".join(args), "piix3-usb-uhci" in qtree, "usb-tablet" in qtree,
+                               has_uhci, has_tablet))
+        else:
+            print("ok: %s: UHCI %s, tablet %s" % (" ".join(args), has_uhci, has_tablet))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+SCENARIOS = {"linux": scenario_linux, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
