@@ -198,6 +198,7 @@ static void queue_push(UsbHidState *s, const uint8_t *report)
     unsigned slot = (s->qhead + s->qcount) % HID_QUEUE;
     memcpy(&s->queue[slot * REPORT_MAX], report, REPORT_MAX);
     s->qcount++;
+    usb_device_wakeup(&s->usb);
 }
 
 /* The report of the device's state now, with the given motion (GET_REPORT uses none). */

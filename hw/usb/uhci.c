@@ -401,7 +401,20 @@ static void port_attach(void *opaque, int port, UsbSpeed speed)
     }
 }
 
-static const UsbPortOps uhci_port_ops = { .attach = port_attach };
+/* Remote wakeup from a device on a suspended port: resume signalling is seen on the
+ * port and, in global suspend, reported in USBSTS (UHCI 2.1.2, 2.1.7). */
+static void port_wakeup(void *opaque, int port)
+{
+    UhciState *s = opaque;
+    if (!(s->portsc[port] & PORT_SUSP) && !(s->cmd & CMD_EGSM))
+        return;
+    s->portsc[port] |= PORT_RD;
+    if (s->cmd & CMD_EGSM)
+        s->sts |= STS_RD;
+    update_irq(s);
+}
+
+static const UsbPortOps uhci_port_ops = { .attach = port_attach, .wakeup = port_wakeup };
 
 static void port_write(UhciState *s, int i, uint16_t v)
 {
@@ -492,8 +505,6 @@ static uint32_t uhci_io_read(void *opaque, uint32_t off, unsigned size)
         v = 0xff7f;
         break;
     }
-    if (size == 4 && (off & ~1u) == REG_FRBASEADD)
-        return s->flbase;
     if (size == 1)
         return (off & 1) ? (v >> 8) & 0xff : v & 0xff;
     return v & 0xffff;
@@ -502,10 +513,6 @@ static uint32_t uhci_io_read(void *opaque, uint32_t off, unsigned size)
 static void uhci_io_write(void *opaque, uint32_t off, uint32_t value, unsigned size)
 {
     UhciState *s = opaque;
-    if (size == 4 && off == REG_FRBASEADD) {
-        s->flbase = value & ~0xfffu;
-        return;
-    }
     /* Byte writes merge into the 16-bit register (SOFMOD is the one byte register). */
     if (size == 1 && off != REG_SOFMOD) {
         uint16_t cur = (uint16_t)uhci_io_read(s, off & ~1u, 2);
@@ -550,8 +557,9 @@ static void uhci_io_write(void *opaque, uint32_t off, uint32_t value, unsigned s
     }
 }
 
+/* Registers are 16 bits wide; a 32-bit access (FRBASEADD) arrives as two halves. */
 static const PortOps uhci_io_ops = {
-    .read = uhci_io_read, .write = uhci_io_write, .min_size = 1, .max_size = 4,
+    .read = uhci_io_read, .write = uhci_io_write, .min_size = 1, .max_size = 2,
 };
 
 /* ---- the device object ---- */

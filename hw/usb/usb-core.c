@@ -176,6 +176,12 @@ void usb_device_detach(UsbDevice *d)
     d->bus = NULL;
 }
 
+void usb_device_wakeup(UsbDevice *d)
+{
+    if (d->remote_wakeup && d->bus && d->bus->ops && d->bus->ops->wakeup)
+        d->bus->ops->wakeup(d->bus->opaque, d->port);
+}
+
 void usb_device_reset_core(UsbDevice *d)
 {
     d->addr = 0;
@@ -327,7 +333,6 @@ static void control_setup(UsbDevice *d, UsbPacket *p)
     p->result = USB_RET_SUCCESS;
     p->len = 0;
     if (s.type & 0x80) {
-        uint16_t want = s.length;
         s.length = MIN(s.length, (uint16_t)USB_CTRL_BUF);
         memset(d->ctrl_buf, 0, sizeof(d->ctrl_buf));
         int n = control_request(d, &s, d->ctrl_buf);
@@ -335,7 +340,6 @@ static void control_setup(UsbDevice *d, UsbPacket *p)
             d->ctrl_state = CTRL_STALLED;
             return;
         }
-        (void)want;
         d->ctrl_len = (uint16_t)n;
         d->ctrl_state = CTRL_DATA_IN;
     } else if (s.length) {

@@ -133,6 +133,9 @@ bool usb_device_attach(UsbDevice *d, GError **err);
 /* From the class's unrealize: leaves the port. Quiet (the controller is not told): it
  * runs at VM teardown, after the PCI bus that carries the controller's IRQ is gone. */
 void usb_device_detach(UsbDevice *d);
+/* A device with something to say while its host may have suspended it: resume
+ * signalling, when the host enabled remote wakeup (SET_FEATURE DEVICE_REMOTE_WAKEUP). */
+void usb_device_wakeup(UsbDevice *d);
 /* Default state (USB 2.0, 9.1.1.3): address 0, not configured, no halts, pipe idle.
  * From the class's reset, which a bus reset on the port also runs. */
 void usb_device_reset_core(UsbDevice *d);
@@ -142,6 +145,8 @@ void usb_device_reset_core(UsbDevice *d);
 typedef struct UsbPortOps {
     /* A device was connected to root port `port` (from 0). */
     void (*attach)(void *opaque, int port, UsbSpeed speed);
+    /* The device there signals resume (remote wakeup, USB 2.0 7.1.7.7). */
+    void (*wakeup)(void *opaque, int port);
 } UsbPortOps;
 
 #define USB_MAX_PORTS 15

@@ -258,6 +258,23 @@ static void test_enumerate_and_report(void)
     vm_test_clock_step(r.vm, 5 * MS);
     g_assert_cmphex(td_ctrl(&r, 0) & (ACTIVE | STALLED | TIMEOUT), ==, STALLED | TIMEOUT);
     g_assert_cmphex(rd(&r, 0x02) & STS_ERR, ==, STS_ERR);
+    wr(&r, 0x02, 0x1f, 2);
+
+    /* Remote wakeup: enabled by the host, the port suspended, the controller in global
+     * suspend; a move makes the tablet signal resume: the port's Resume Detect, USBSTS
+     * Resume Detect and the interrupt. */
+    static const uint8_t set_wakeup[8] = { 0, 3, 1, 0, 0, 0, 0, 0 };
+    uint8_t none[1];
+    put32(&r, QH + 4, 1);
+    control(&r, 1, set_wakeup, none, 0);
+    wr(&r, 0x00, 0, 2);
+    wr(&r, 0x10, 0x1004, 2);   /* enabled and suspended */
+    wr(&r, 0x00, 0x8, 2);      /* EGSM */
+    g_assert_cmpint(r.irq, ==, 0);
+    vm_input_pointer_abs(r.vm, 1, 2, 0, 0);
+    g_assert_cmphex(rd(&r, 0x10) & 0x40, ==, 0x40);
+    g_assert_cmphex(rd(&r, 0x02) & 4, ==, 4);
+    g_assert_cmpint(r.irq, ==, 1);
     rig_free(&r);
 }
 
