@@ -45,6 +45,8 @@ typedef struct Options {
     gboolean no_reboot, no_shutdown;
     char *debugcon;
     char **devices;
+    gboolean usb;
+    char **usbdevices;
     char **globals;
     char **chardevs;
     char **netdevs;
@@ -83,7 +85,9 @@ static GOptionEntry entries[] = {
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs (1 for now)", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
-    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "TYPE[,pcspk-audiodev=ID]" },
+    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: usb=on|off, pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "[type=]TYPE[,usb=on|off][,pcspk-audiodev=ID]" },
+    { "usb", 0, 0, G_OPTION_ARG_NONE, &opt.usb, "The board's USB controller (on by default; -machine usb=off removes it)", NULL },
+    { "usbdevice", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.usbdevices, "Add a USB device: tablet, mouse or keyboard (QEMU's legacy spelling of -device usb-...)", "NAME" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
     { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &opt.kernel, "Linux bzImage or Multiboot kernel to boot directly", "FILE" },
     { "initrd", 0, 0, G_OPTION_ARG_STRING, &opt.initrd, "Initial ramdisk (Multiboot: modules, comma separated)", "FILE" },
@@ -443,8 +447,10 @@ static DriveConfig *parse_drive(const char *spec)
                 d->iface = DRIVE_IF_IDE;
             else if (!strcmp(v, "floppy"))
                 d->iface = DRIVE_IF_FLOPPY;
+            else if (!strcmp(v, "none"))
+                d->iface = DRIVE_IF_NONE;
             else
-                usage_error("-drive %s: if=%s is not supported (use ide or floppy)", spec, v);
+                usage_error("-drive %s: if=%s is not supported (use ide, floppy or none)", spec, v);
         } else if (!strcmp(key, "media")) {
             if (!strcmp(v, "disk"))
                 d->media = DRIVE_MEDIA_DISK;
@@ -495,11 +501,18 @@ static DriveConfig *parse_drive(const char *spec)
                 usage_error("-drive %s: force-share=%s (use on or off)", spec, v);
             d->force_share = b;
         } else if (!strcmp(key, "id")) {
-            /* Names the drive for -device in QEMU; nothing refers to it here. */
+            /* Names the drive for a device's drive= property (if=none drives). */
+            if (!*v)
+                usage_error("-drive %s: empty id", spec);
+            g_free(d->id);
+            d->id = g_strdup(v);
         } else {
             usage_error("-drive %s: unknown parameter '%s'", spec, key);
         }
     }
+    if (d->iface == DRIVE_IF_NONE && (!d->id || d->index >= 0 || d->media == DRIVE_MEDIA_CDROM))
+        usage_error("-drive %s: an if=none drive needs id= (for -device usb-storage,drive=ID), "
+                    "and takes no index or media=cdrom", spec);
     if (d->iface == DRIVE_IF_FLOPPY && d->media == DRIVE_MEDIA_CDROM)
         usage_error("-drive %s: a floppy drive cannot hold a CD", spec);
     if (d->iface == DRIVE_IF_FLOPPY && d->index > 1)
@@ -549,7 +562,12 @@ static void parse_drives(VmConfig *cfg)
     bool used[4] = { false }, floppy_used[2] = { false };
     for (guint i = 0; i < mine->len; i++) {
         DriveConfig *d = g_ptr_array_index(mine, i);
-        if (d->index < 0)
+        for (guint j = 0; d->id && j < i; j++) {
+            const DriveConfig *o = g_ptr_array_index(mine, j);
+            if (o->id && !strcmp(o->id, d->id))
+                usage_error("two drives have id=%s", d->id);
+        }
+        if (d->index < 0 || d->iface == DRIVE_IF_NONE)
             continue;
         bool *slot = d->iface == DRIVE_IF_FLOPPY ? &floppy_used[d->index] : &used[d->index];
         if (*slot)
@@ -558,7 +576,8 @@ static void parse_drives(VmConfig *cfg)
     }
     for (guint i = cfg->drives->len; i-- > 0;) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
-        if (d->index >= 0 && (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
+        if (d->index >= 0 && d->iface != DRIVE_IF_NONE &&
+            (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
             g_ptr_array_remove_index(cfg->drives, i);
     }
     while (mine->len)
@@ -566,6 +585,8 @@ static void parse_drives(VmConfig *cfg)
     unsigned ide = 0, fd = 0;
     for (guint i = 0; i < cfg->drives->len; i++) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
+        if (d->iface == DRIVE_IF_NONE)
+            continue;
         if (d->iface == DRIVE_IF_FLOPPY ? ++fd > 2 : ++ide > 4)
             usage_error("too many %s drives (at most %d)", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE",
                         d->iface == DRIVE_IF_FLOPPY ? 2 : 4);
@@ -741,9 +762,10 @@ static void parse_audiodevs(VmConfig *cfg)
     }
 }
 
-/* -machine [type=]pc[,pcspk-audiodev=ID]: the board's name and QEMU's PC speaker
- * option, which names the audiodev of the board's own speaker (isa-pcspk.audiodev). */
-static char *parse_machine(const char *spec, GPtrArray *extra_globals)
+/* -machine [type=]TYPE[,usb=on|off][,pcspk-audiodev=ID]: the board's name (NULL: not
+ * given) and the options QEMU's pc takes that Vireo's board has: the USB switch (*usb)
+ * and the audiodev of the board's own speaker (a global isa-pcspk.audiodev). */
+static char *parse_machine(const char *spec, GPtrArray *extra_globals, int *usb)
 {
     g_autoptr(GPtrArray) parts = split_opts(spec);
     char *type = NULL;
@@ -757,13 +779,38 @@ static char *parse_machine(const char *spec, GPtrArray *extra_globals)
             type = g_strdup(kv + 5);
         } else if (g_str_has_prefix(kv, "pcspk-audiodev=") && kv[15]) {
             g_ptr_array_add(extra_globals, g_strdup_printf("isa-pcspk.audiodev=%s", kv + 15));
+        } else if (g_str_has_prefix(kv, "usb=")) {
+            const char *v = kv + 4;
+            if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+                *usb = 1;
+            else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+                *usb = 0;
+            else
+                usage_error("-machine %s: usb=%s: expected on or off", spec, v);
         } else {
-            usage_error("-machine %s: unknown option '%s' (type=, pcspk-audiodev=ID)", spec, kv);
+            usage_error("-machine %s: unknown option '%s' (type=, usb=on|off, pcspk-audiodev=ID)", spec, kv);
         }
     }
-    if (!type || !*type)
+    if (type && !*type)
         usage_error("-machine %s: which board? (pc)", spec);
     return type;
+}
+
+/* -usbdevice NAME: QEMU's older spelling of -device usb-NAME for the HID devices. */
+static void parse_usbdevices(VmConfig *cfg)
+{
+    static const struct { const char *name, *driver; } map[] = {
+        { "tablet", "usb-tablet" }, { "mouse", "usb-mouse" }, { "keyboard", "usb-kbd" },
+    };
+    for (char **u = opt.usbdevices; u && *u; u++) {
+        const char *driver = NULL;
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+            if (!strcmp(*u, map[i].name))
+                driver = map[i].driver;
+        if (!driver)
+            usage_error("-usbdevice %s: expected tablet, mouse or keyboard (others: -device)", *u);
+        g_ptr_array_add(cfg->devices, g_strdup(driver));
+    }
 }
 
 static VmConfig *config_from_options(void)
@@ -776,11 +823,14 @@ static VmConfig *config_from_options(void)
     }
     check_keymap();
     g_autoptr(GPtrArray) machine_globals = g_ptr_array_new_with_free_func(g_free);
+    int usb = -1;
     if (opt.machine) {
-        char *type = parse_machine(opt.machine, machine_globals);
+        char *type = parse_machine(opt.machine, machine_globals, &usb);
         g_free(opt.machine);
         opt.machine = type;
     }
+    if (opt.usb)
+        usb = 1;
     VmConfig *cfg = config_from_library();
     if (cfg) {
         override_string(&cfg->name, opt.name);
@@ -860,7 +910,10 @@ static VmConfig *config_from_options(void)
             usage_error("-machine pcspk-audiodev=%s: no -audiodev with id=%s", want, want);
         g_ptr_array_add(cfg->globals, g_strdup(machine_globals->pdata[i]));
     }
+    if (usb >= 0)
+        cfg->no_usb = !usb;
     parse_devices(cfg);
+    parse_usbdevices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);
     /* The -nic cards come after the -device ones, as in QEMU. */

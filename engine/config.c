@@ -66,6 +66,7 @@ VmConfig *vm_config_copy(const VmConfig *cfg)
         n->file = g_strdup(d->file);
         n->format = g_strdup(d->format);
         n->cache = g_strdup(d->cache);
+        n->id = g_strdup(d->id);
         g_ptr_array_add(c->drives, n);
     }
     c->boot_order = g_strdup(cfg->boot_order);
@@ -127,6 +128,7 @@ void drive_config_free(DriveConfig *d)
     g_free(d->file);
     g_free(d->format);
     g_free(d->cache);
+    g_free(d->id);
     g_free(d);
 }
 

@@ -30,6 +30,7 @@ typedef struct DriveConfig {
     bool readonly;
     bool snapshot;
     char *cache;        /* host cache mode as qemu-img names it; NULL: writeback */
+    char *id;           /* -drive id=: how a device (usb-storage drive=) names an if=none drive */
     bool no_locking;    /* file.locking=off: no image locks (QEMU's and Vireo's) */
     bool force_share;   /* force-share=on (read-only): open even while another writes */
 } DriveConfig;
@@ -44,6 +45,7 @@ typedef struct BackendConfig {
 typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
+    bool no_usb;             /* -machine usb=off: no USB host controller on the board */
     uint64_t ram_size;       /* bytes */
     unsigned smp;
     char *accel;             /* "kvm", "tcg", "interp" or a colon list tried in order */

@@ -5,29 +5,90 @@
 
 #include <string.h>
 
+struct VmInputHandler {
+    const VmInputOps *ops;
+    void *opaque;
+};
+
 void vm_set_input_handler(Vm *vm, const VmInputOps *ops, void *opaque)
 {
-    vm->input_ops = ops;
-    vm->input_opaque = opaque;
+    if (!vm->input_board) {
+        vm->input_board = g_new0(VmInputHandler, 1);
+        vm->input_handlers = g_list_prepend(vm->input_handlers, vm->input_board);
+    }
+    vm->input_board->ops = ops;
+    vm->input_board->opaque = opaque;
+}
+
+VmInputHandler *vm_input_handler_add(Vm *vm, const VmInputOps *ops, void *opaque)
+{
+    VmInputHandler *h = g_new0(VmInputHandler, 1);
+    h->ops = ops;
+    h->opaque = opaque;
+    vm->input_handlers = g_list_append(vm->input_handlers, h);
+    return h;
+}
+
+void vm_input_handler_remove(Vm *vm, VmInputHandler *h)
+{
+    if (!h)
+        return;
+    vm->input_handlers = g_list_remove(vm->input_handlers, h);
+    if (h == vm->input_board)
+        vm->input_board = NULL;
+    g_free(h);
+}
+
+/* The newest handler whose ops have the member at `offset` (lock held). */
+static VmInputHandler *input_find(Vm *vm, size_t offset)
+{
+    for (GList *l = g_list_last(vm->input_handlers); l; l = l->prev) {
+        VmInputHandler *h = l->data;
+        if (h->ops && *(void **)((char *)h->ops + offset))
+            return h;
+    }
+    return NULL;
 }
 
 bool vm_input_available(Vm *vm)
 {
-    return vm->input_ops != NULL;
+    return vm->input_handlers != NULL;
+}
+
+bool vm_input_absolute(Vm *vm)
+{
+    vm_lock(vm);
+    bool abs = input_find(vm, offsetof(VmInputOps, abs)) != NULL;
+    vm_unlock(vm);
+    return abs;
 }
 
 /* Lock held. */
 static void input_apply(Vm *vm, const VmInputEvent *e)
 {
     if (e->pointer) {
+        VmInputHandler *abs = input_find(vm, offsetof(VmInputOps, abs));
+        bool motion = e->absolute ? (e->dx != VM_INPUT_ABS_KEEP || e->dy != VM_INPUT_ABS_KEEP)
+                                  : (e->dx || e->dy);
+        /* Buttons and the wheel alone go to the pointer the front end drives. */
+        if (e->absolute || (!motion && abs)) {
+            int x = e->absolute ? e->dx : VM_INPUT_ABS_KEEP, y = e->absolute ? e->dy : VM_INPUT_ABS_KEEP;
+            VLOG(LOG_INPUT, "absolute pointer %d %d wheel %+d buttons 0x%x%s", x, y, e->dz,
+                 e->buttons, abs ? "" : " dropped: no absolute pointer device");
+            if (abs)
+                abs->ops->abs(abs->opaque, x, y, e->dz, e->buttons);
+            return;
+        }
+        VmInputHandler *rel = input_find(vm, offsetof(VmInputOps, pointer));
         VLOG(LOG_INPUT, "pointer %+d %+d wheel %+d buttons 0x%x", e->dx, e->dy, e->dz, e->buttons);
-        if (vm->input_ops && vm->input_ops->pointer)
-            vm->input_ops->pointer(vm->input_opaque, e->dx, e->dy, e->dz, e->buttons);
+        if (rel)
+            rel->ops->pointer(rel->opaque, e->dx, e->dy, e->dz, e->buttons);
         return;
     }
     VLOG(LOG_INPUT, "key 0x%04x %s", e->code, e->down ? "down" : "up");
-    if (vm->input_ops && vm->input_ops->key)
-        vm->input_ops->key(vm->input_opaque, e->code, e->down);
+    VmInputHandler *kbd = input_find(vm, offsetof(VmInputOps, key));
+    if (kbd)
+        kbd->ops->key(kbd->opaque, e->code, e->down);
 }
 
 static bool input_queue_busy(Vm *vm)
@@ -94,6 +155,9 @@ void vm_input_key(Vm *vm, uint16_t code, bool down)
 
 void vm_input_free(Vm *vm)
 {
+    g_list_free_full(vm->input_handlers, g_free);
+    vm->input_handlers = NULL;
+    vm->input_board = NULL;
     vtimer_free(vm->input_timer);
     vm->input_timer = NULL;
     if (vm->input_queue)
@@ -103,10 +167,19 @@ void vm_input_free(Vm *vm)
 
 void vm_input_pointer(Vm *vm, int dx, int dy, int dz, unsigned buttons)
 {
+    VmInputEvent e = { .pointer = true, .dx = dx, .dy = dy, .dz = dz, .buttons = buttons };
     vm_lock(vm);
-    VLOG(LOG_INPUT, "pointer %+d %+d wheel %+d buttons 0x%x", dx, dy, dz, buttons);
-    if (vm->input_ops && vm->input_ops->pointer)
-        vm->input_ops->pointer(vm->input_opaque, dx, dy, dz, buttons);
+    input_apply(vm, &e);
+    vm_unlock(vm);
+}
+
+void vm_input_pointer_abs(Vm *vm, int x, int y, int dz, unsigned buttons)
+{
+    VmInputEvent e = { .pointer = true, .absolute = true, .dz = dz, .buttons = buttons,
+                       .dx = x < 0 ? VM_INPUT_ABS_KEEP : MIN(x, VM_INPUT_ABS_MAX),
+                       .dy = y < 0 ? VM_INPUT_ABS_KEEP : MIN(y, VM_INPUT_ABS_MAX) };
+    vm_lock(vm);
+    input_apply(vm, &e);
     vm_unlock(vm);
 }
 

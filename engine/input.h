@@ -33,8 +33,17 @@ void vm_input_key(Vm *vm, uint16_t code, bool down);
 /* Relative motion (x right, y down), wheel notches (z > 0: towards the user), and the
  * state of all buttons after the event. */
 void vm_input_pointer(Vm *vm, int dx, int dy, int dz, unsigned buttons);
+/* Absolute position: x and y from 0 (left, top) to VM_INPUT_ABS_MAX (right, bottom) of
+ * the screen, or VM_INPUT_ABS_KEEP for an axis that did not move; wheel and buttons as
+ * vm_input_pointer. Goes to the absolute pointer (a USB tablet); dropped without one. */
+#define VM_INPUT_ABS_MAX 0x7fff
+#define VM_INPUT_ABS_KEEP (-1)
+void vm_input_pointer_abs(Vm *vm, int x, int y, int dz, unsigned buttons);
 /* Whether the board has somewhere to send input. */
 bool vm_input_available(Vm *vm);
+/* Whether an absolute pointer device is present: a front end then sends absolute
+ * positions and needs no pointer grab. Any thread (lock taken inside). */
+bool vm_input_absolute(Vm *vm);
 
 /* ---- the input queue (engine lock taken inside) ----
  * Typed keys (QMP send-key and input-send-event, the app's Send Keys menu) go through
@@ -49,9 +58,10 @@ bool vm_input_available(Vm *vm);
 
 typedef struct VmInputEvent {
     bool pointer;           /* a pointer packet, else a key */
+    bool absolute;          /* pointer: dx, dy are a position as vm_input_pointer_abs */
     bool down;              /* key */
     uint16_t code;          /* key */
-    int dx, dy, dz;         /* pointer, as vm_input_pointer */
+    int dx, dy, dz;         /* pointer, as vm_input_pointer (or _abs) */
     unsigned buttons;       /* pointer */
     int64_t pause_ns;       /* virtual time before the next queued event */
 } VmInputEvent;
@@ -62,13 +72,25 @@ bool vm_input_queue(Vm *vm, const VmInputEvent *ev, size_t n);
  * followed by hold_ns (QMP send-key). False when the queue has no room for it. */
 bool vm_input_send_chord(Vm *vm, const uint16_t *codes, size_t n, int64_t hold_ns);
 
-/* ---- boards (lock held when called) ---- */
+/* ---- boards and devices (lock held when called) ----
+ * Each kind of event goes to one handler: the most recently added one that takes it
+ * (QEMU's rule), so a USB keyboard added with -device gets the keys the board's PS/2
+ * keyboard got before. Relative motion goes to the newest handler with `pointer`,
+ * absolute motion to the newest with `abs`; an event with only buttons or the wheel
+ * goes to the absolute pointer when there is one (it is the pointer the front end
+ * drives), else the relative one. NULL members: the handler does not take that kind. */
 
 typedef struct VmInputOps {
     void (*key)(void *opaque, uint16_t code, bool down);
     void (*pointer)(void *opaque, int dx, int dy, int dz, unsigned buttons);
+    void (*abs)(void *opaque, int x, int y, int dz, unsigned buttons);
 } VmInputOps;
+typedef struct VmInputHandler VmInputHandler;
+/* The board's own handler (PS/2), the oldest one; replaces an earlier board handler. */
 void vm_set_input_handler(Vm *vm, const VmInputOps *ops, void *opaque);
+/* A device's handler, newer than all before it; removed by the device's unrealize. */
+VmInputHandler *vm_input_handler_add(Vm *vm, const VmInputOps *ops, void *opaque);
+void vm_input_handler_remove(Vm *vm, VmInputHandler *h);
 
 /* ---- key names ---- */
 

@@ -728,6 +728,8 @@ typedef struct PointerState {
     int dx, dy, dz;
     unsigned buttons;
     bool changed;
+    bool abs_seen;  /* an abs event: also set by the checking pass */
+    int x, y;       /* abs position, VM_INPUT_ABS_KEEP for an axis not given */
 } PointerState;
 
 static bool button_bit(const char *name, unsigned *bit, int *wheel)
@@ -826,10 +828,29 @@ static bool input_event(JsonNode *ev, bool apply, GArray *keys, PointerState *pt
         return true;
     }
     if (!strcmp(type, "abs")) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "absolute pointer events need a tablet, and this machine has only a PS/2 "
-                    "mouse; send 'rel' events");
-        return false;
+        const char *axis;
+        gint64 v;
+        if (!arg_string(d, "axis", true, &axis, err))
+            return false;
+        if (!node_int(json_object_get_member(d, "value"), &v) || v < 0 || v > VM_INPUT_ABS_MAX) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "an abs event needs a 'value' from 0 to %d",
+                        VM_INPUT_ABS_MAX);
+            return false;
+        }
+        if (strcmp(axis, "x") && strcmp(axis, "y")) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "abs axis '%s' is not 'x' or 'y'", axis);
+            return false;
+        }
+        if (ptr)
+            ptr->abs_seen = true;
+        if (apply) {
+            if (!strcmp(axis, "x"))
+                ptr->x = (int)v;
+            else
+                ptr->y = (int)v;
+            ptr->changed = true;
+        }
+        return true;
     }
     g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "event type '%s' is not key, btn, rel or abs", type);
     return false;
@@ -850,15 +871,31 @@ static JsonNode *cmd_input_send_event(QmpClient *c, JsonObject *args, GError **e
         return NULL;
     }
     /* All or nothing: check every event before any reaches the guest. */
+    PointerState seen = { 0 };
     for (guint i = 0; i < n; i++)
-        if (!input_event(json_array_get_element(a, i), false, NULL, NULL, err))
+        if (!input_event(json_array_get_element(a, i), false, NULL, &seen, err))
             return NULL;
-    PointerState ptr = { .buttons = s->buttons };
+    if (seen.abs_seen && !vm_input_absolute(s->vm)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
+                    "absolute pointer events need an absolute pointer device (-device usb-tablet); "
+                    "send 'rel' events to the mouse");
+        return NULL;
+    }
+    PointerState ptr = { .buttons = s->buttons, .x = VM_INPUT_ABS_KEEP, .y = VM_INPUT_ABS_KEEP };
     g_autoptr(GArray) queued = g_array_new(FALSE, FALSE, sizeof(VmInputEvent));
     for (guint i = 0; i < n; i++)
         input_event(json_array_get_element(a, i), true, queued, &ptr, NULL);
+    /* A batch with both kinds of motion makes two packets: the relative one to the
+     * mouse, the absolute one (with the buttons and wheel) to the tablet. */
+    if (ptr.changed && (ptr.dx || ptr.dy) && ptr.abs_seen) {
+        VmInputEvent e = { .pointer = true, .dx = ptr.dx, .dy = ptr.dy, .buttons = ptr.buttons };
+        g_array_append_val(queued, e);
+    }
     if (ptr.changed) {
         VmInputEvent e = { .pointer = true, .dx = ptr.dx, .dy = ptr.dy, .dz = ptr.dz, .buttons = ptr.buttons };
+        if (ptr.abs_seen)
+            e = (VmInputEvent){ .pointer = true, .absolute = true, .dx = ptr.x, .dy = ptr.y, .dz = ptr.dz,
+                                .buttons = ptr.buttons };
         g_array_append_val(queued, e);
     }
     /* Keys in the given order, then the pointer packet, without pauses of their own but

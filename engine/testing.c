@@ -181,3 +181,13 @@ void vm_test_add_global(Vm *vm, const char *global)
 {
     g_ptr_array_add(vm->cfg->globals, g_strdup(global));
 }
+
+void vm_test_add_drive(Vm *vm, const char *id, const char *file, const char *format)
+{
+    DriveConfig *d = drive_config_new();
+    d->iface = DRIVE_IF_NONE;
+    d->id = g_strdup(id);
+    d->file = g_strdup(file);
+    d->format = g_strdup(format);
+    g_ptr_array_add(vm->cfg->drives, d);
+}

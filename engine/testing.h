@@ -16,6 +16,8 @@ Vm *vm_new_for_test(uint64_t ram_size);
 Vm *vm_new_board_for_test(const VmConfig *cfg, GError **err);
 /* A -global default (DRIVER.PROP=VALUE) for devices created after the call. */
 void vm_test_add_global(Vm *vm, const char *global);
+/* A -drive if=none,id=ID,file=FILE[,format=FORMAT] for devices created after the call. */
+void vm_test_add_drive(Vm *vm, const char *id, const char *file, const char *format);
 /* Advances virtual time by ns, firing due timers in order (takes the lock). */
 void vm_test_clock_step(Vm *vm, int64_t ns);
 /* The INTR pin as the board last drove it, and whether an NMI is pending. */

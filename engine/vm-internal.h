@@ -83,8 +83,8 @@ struct Vm {
 
     /* display.c: the display device's console; input.c: where input events go. */
     struct DisplayConsole *display;
-    const struct VmInputOps *input_ops;
-    void *input_opaque;
+    struct VmInputHandler *input_board; /* the board's handler, or NULL */
+    GList *input_handlers; /* VmInputHandler*, oldest first (the board's at the head) */
     GQueue *input_queue;   /* VmInputEvent*, created on first use */
     VTimer *input_timer;   /* the pause after the last event applied */
 };

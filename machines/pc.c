@@ -450,6 +450,12 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     if (!b->ide)
         return false;
     piix4_pm_new(vm, b->pci, PCI_DEVFN(1, 3), &b->isa_irq[PIIX4_PM_SCI_IRQ]);
+    /* The PIIX3's USB controller at 01.2 (usb-bus.0), unless -machine usb=off. */
+    if (!cfg->no_usb) {
+        Device *uhci = device_new(vm, "piix3-usb-uhci", "usb", err);
+        if (!uhci || !device_set_prop(uhci, "addr", "1.2", err) || !device_realize(uhci, err))
+            return false;
+    }
     /* The display adapter in slot 2, where QEMU's pc board puts it. */
     if (!cfg->vga || strcmp(cfg->vga, "none")) {
         g_autofree char *rom = g_build_filename(SEABIOS_DIR, "vgabios-stdvga.bin", NULL);

@@ -308,6 +308,12 @@ static const struct { const char *kind; const char *opts; } safe_backends[] = {
     { "audiodev", "none" },
 };
 
+/* Options a class cannot do without that are not back ends: a disk for the devices
+ * that take a -drive if=none. */
+static const struct { const char *cls; const char *opts; } by_name_opts[] = {
+    { "usb-storage", "drive=fuzz-drive" },
+};
+
 /* One device of a class, created as -device would (lock held): plain, then with the
  * back ends its properties name, then (an ISA device whose default port is taken) at a free port. */
 static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GError **err)
@@ -315,6 +321,9 @@ static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GEr
     g_autoptr(GString) spec = g_string_new(dc->name);
     g_autofree char *id = g_strdup_printf("fuzz-%s", dc->name);
     g_string_append_printf(spec, ",id=%s", id);
+    for (size_t i = 0; i < G_N_ELEMENTS(by_name_opts); i++)
+        if (!strcmp(by_name_opts[i].cls, dc->name))
+            g_string_append_printf(spec, ",%s", by_name_opts[i].opts);
     for (const DeviceProp *p = dc->props; p && p->name; p++) {
         if (p->type != DEVICE_PROP_BACKEND)
             continue;
@@ -341,10 +350,19 @@ static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GEr
         g_string_append_printf(created, " %s", spec->str);
         return true;
     }
-    bool has_iobase = false, has_irq = false;
+    bool has_iobase = false, has_irq = false, has_bus = false;
     for (const DeviceProp *p = dc->props; p && p->name; p++) {
         has_iobase |= !strcmp(p->name, "iobase");
         has_irq |= !strcmp(p->name, "irq");
+        has_bus |= !strcmp(p->name, "bus");
+    }
+    /* A USB device whose default bus is full: the other controllers' buses. */
+    for (unsigned n = 1; has_bus && n < 4; n++) {
+        g_autofree char *moved = g_strdup_printf("%s,bus=usb-bus.%u", spec->str, n);
+        if (device_create_from_spec(f->vm, moved, NULL)) {
+            g_string_append_printf(created, " %s", moved);
+            return true;
+        }
     }
     /* An ISA line no board device drives (5 and 7; 9 is the SCI): ISA interrupts are
      * not shared, two devices on one line would each undo the other's level. */
@@ -388,10 +406,12 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
         fuzz_fail("temporary folder: %s", err->message);
     g_autofree char *hd = g_build_filename(f->dir, "hd.raw", NULL);
     g_autofree char *qc = g_build_filename(f->dir, "hd.qcow2", NULL);
+    g_autofree char *usbdisk = g_build_filename(f->dir, "usb.raw", NULL);
     f->cd_path = g_build_filename(f->dir, "cd.iso", NULL);
     f->fd_path = g_build_filename(f->dir, "fd.img", NULL);
     Qcow2CreateOptions qo = { .size = UINT64_C(16) << 20, .cluster_size = 4096 };
-    if (!make_file(hd, UINT64_C(8) << 20, &err) || !make_file(f->cd_path, UINT64_C(4) << 20, &err) ||
+    if (!make_file(hd, UINT64_C(8) << 20, &err) || !make_file(usbdisk, UINT64_C(4) << 20, &err) ||
+        !make_file(f->cd_path, UINT64_C(4) << 20, &err) ||
         !make_file(f->fd_path, 1474560, &err) || !qcow2_create(qc, &qo, &err))
         fuzz_fail("disk images: %s", err->message);
 
@@ -407,6 +427,8 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     cfg->debug_exit_port = 0x501;
     add_drive(cfg, hd, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, qc, "qcow2", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 1);
+    /* A drive for devices created by name that take one (drive=, see by_name_opts). */
+    add_drive(cfg, usbdisk, "raw", DRIVE_IF_NONE, DRIVE_MEDIA_DISK, -1)->id = g_strdup("fuzz-drive");
     add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
     add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);

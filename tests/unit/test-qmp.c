@@ -33,6 +33,9 @@ typedef struct Fixture {
     int dx, dy, dz;
     unsigned buttons;
     int pointer_events;
+    int abs_x, abs_y, abs_dz, abs_events;
+    unsigned abs_buttons;
+    GArray *kbd2;    /* uint32_t: keys of the second keyboard, as keys */
 } Fixture;
 
 static void on_key(void *opaque, uint16_t code, bool down)
@@ -54,7 +57,30 @@ static void on_pointer(void *opaque, int dx, int dy, int dz, unsigned buttons)
     f->pointer_events++;
 }
 
-static const VmInputOps input_ops = { on_key, on_pointer };
+static const VmInputOps input_ops = { on_key, on_pointer, NULL };
+
+static void on_abs(void *opaque, int x, int y, int dz, unsigned buttons)
+{
+    Fixture *f = opaque;
+    if (x != VM_INPUT_ABS_KEEP)
+        f->abs_x = x;
+    if (y != VM_INPUT_ABS_KEEP)
+        f->abs_y = y;
+    f->abs_dz += dz;
+    f->abs_buttons = buttons;
+    f->abs_events++;
+}
+
+static void on_key2(void *opaque, uint16_t code, bool down)
+{
+    Fixture *f = opaque;
+    uint32_t v = code | (uint32_t)down << 16;
+    g_array_append_val(f->kbd2, v);
+}
+
+/* A tablet and a keyboard added after the board's devices, as -device usb-... does. */
+static const VmInputOps tablet_ops = { .abs = on_abs };
+static const VmInputOps kbd2_ops = { .key = on_key2 };
 
 static JsonObject *read_message(Fixture *f);
 
@@ -293,6 +319,63 @@ static void test_input(Fixture *f, gconstpointer data)
     json_object_unref(o);
     g_assert_cmpint(f->pointer_events, ==, 1);
     g_assert_cmphex(f->buttons, ==, VM_BUTTON_RIGHT);
+
+    /* With a tablet, abs events reach it with the position; an axis not given keeps
+     * its value; buttons alone go to the tablet too; rel motion still goes to the
+     * mouse. The newest keyboard takes the keys, and its removal hands them back. */
+    vm_lock(f->vm);
+    VmInputHandler *tablet = vm_input_handler_add(f->vm, &tablet_ops, f);
+    f->kbd2 = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    VmInputHandler *kbd2 = vm_input_handler_add(f->vm, &kbd2_ops, f);
+    vm_unlock(f->vm);
+    g_assert_true(vm_input_absolute(f->vm));
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 100}},"
+                   "{\"type\": \"abs\", \"data\": {\"axis\": \"y\", \"value\": 32767}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpint(f->abs_events, ==, 1);
+    g_assert_cmpint(f->abs_x, ==, 100);
+    g_assert_cmpint(f->abs_y, ==, 32767);
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 7}},"
+                   "{\"type\": \"btn\", \"data\": {\"down\": true, \"button\": \"left\"}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpint(f->abs_events, ==, 2);
+    g_assert_cmpint(f->abs_x, ==, 7);
+    g_assert_cmpint(f->abs_y, ==, 32767);
+    g_assert_cmphex(f->abs_buttons, ==, VM_BUTTON_RIGHT | VM_BUTTON_LEFT);
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"btn\", \"data\": {\"down\": false, \"button\": \"left\"}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpint(f->abs_events, ==, 3);
+    g_assert_cmpint(f->pointer_events, ==, 1);
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"rel\", \"data\": {\"axis\": \"x\", \"value\": 3}},"
+                   "{\"type\": \"key\", \"data\": {\"down\": true, \"key\": {\"type\": \"qcode\", \"data\": \"a\"}}}]}}");
+    assert_return(o);
+    json_object_unref(o);
+    g_assert_cmpint(f->pointer_events, ==, 2);
+    g_assert_cmpint(f->dx, ==, 18);
+    g_assert_cmpuint(f->kbd2->len, ==, 1);
+    g_assert_cmphex(g_array_index(f->kbd2, uint32_t, 0), ==, 0x1001e);
+    g_assert_cmpuint(f->keys->len, ==, 1);
+    /* Out of range values are refused. */
+    o = command(f, "{\"execute\": \"input-send-event\", \"arguments\": {\"events\": ["
+                   "{\"type\": \"abs\", \"data\": {\"axis\": \"x\", \"value\": 32768}}]}}");
+    assert_error(o, "GenericError");
+    json_object_unref(o);
+    vm_lock(f->vm);
+    vm_input_handler_remove(f->vm, kbd2);
+    vm_input_handler_remove(f->vm, tablet);
+    vm_unlock(f->vm);
+    g_assert_false(vm_input_absolute(f->vm));
+    vm_input_key(f->vm, 0x1e, false);
+    g_assert_cmpuint(f->keys->len, ==, 2);
+    g_assert_cmpuint(f->kbd2->len, ==, 1);
+    g_array_free(f->kbd2, TRUE);
 }
 
 static JsonObject *send_key(Fixture *f, const char *qcode, int hold_ms)

@@ -141,6 +141,29 @@ static void handle_key(SdlDisplay *d, const SDL_KeyboardEvent *ev)
         key_event(d, code, down);
 }
 
+static SDL_Rect target_rect(SdlDisplay *d);
+
+/* With an absolute pointer in the guest (a USB tablet) the window needs no grab: the
+ * pointer's place over the picture goes to the guest as a position from 0 to
+ * VM_INPUT_ABS_MAX on each axis. Window coordinates are points, the picture's rectangle
+ * is in output pixels (they differ on HiDPI screens). */
+static bool absolute_pointer(SdlDisplay *d, int wx, int wy)
+{
+    if (d->grabbed || !vm_input_absolute(d->vm))
+        return false;
+    int ww, wh, ow, oh;
+    SDL_GetWindowSize(d->window, &ww, &wh);
+    SDL_GetRendererOutputSize(d->renderer, &ow, &oh);
+    SDL_Rect r = target_rect(d);
+    if (ww <= 0 || wh <= 0 || r.w < 2 || r.h < 2)
+        return true;
+    int64_t px = (int64_t)wx * ow / ww - r.x, py = (int64_t)wy * oh / wh - r.y;
+    int x = (int)CLAMP(px * VM_INPUT_ABS_MAX / (r.w - 1), 0, VM_INPUT_ABS_MAX);
+    int y = (int)CLAMP(py * VM_INPUT_ABS_MAX / (r.h - 1), 0, VM_INPUT_ABS_MAX);
+    vm_input_pointer_abs(d->vm, x, y, 0, d->buttons);
+    return true;
+}
+
 static void handle_event(SdlDisplay *d, const SDL_Event *ev)
 {
     switch (ev->type) {
@@ -153,6 +176,11 @@ static void handle_event(SdlDisplay *d, const SDL_Event *ev)
         handle_key(d, &ev->key);
         break;
     case SDL_MOUSEBUTTONDOWN:
+        if (!d->grabbed && vm_input_absolute(d->vm)) {
+            d->buttons |= sdl_button_bit(ev->button.button);
+            absolute_pointer(d, ev->button.x, ev->button.y);
+            break;
+        }
         if (!d->grabbed) {
             /* The first click takes the mouse; the guest does not see it. */
             set_grab(d, true);
@@ -162,19 +190,29 @@ static void handle_event(SdlDisplay *d, const SDL_Event *ev)
         vm_input_pointer(d->vm, 0, 0, 0, d->buttons);
         break;
     case SDL_MOUSEBUTTONUP:
+        if (!d->grabbed && vm_input_absolute(d->vm)) {
+            d->buttons &= ~sdl_button_bit(ev->button.button);
+            absolute_pointer(d, ev->button.x, ev->button.y);
+            break;
+        }
         if (!d->grabbed)
             break;
         d->buttons &= ~sdl_button_bit(ev->button.button);
         vm_input_pointer(d->vm, 0, 0, 0, d->buttons);
         break;
     case SDL_MOUSEMOTION:
+        if (absolute_pointer(d, ev->motion.x, ev->motion.y))
+            break;
         if (d->grabbed && (ev->motion.xrel || ev->motion.yrel))
             vm_input_pointer(d->vm, ev->motion.xrel, ev->motion.yrel, 0, d->buttons);
         break;
     case SDL_MOUSEWHEEL:
-        if (d->grabbed && ev->wheel.y) {
+        if (ev->wheel.y && (d->grabbed || vm_input_absolute(d->vm))) {
             int dz = ev->wheel.direction == SDL_MOUSEWHEEL_FLIPPED ? ev->wheel.y : -ev->wheel.y;
-            vm_input_pointer(d->vm, 0, 0, dz, d->buttons);
+            if (d->grabbed)
+                vm_input_pointer(d->vm, 0, 0, dz, d->buttons);
+            else
+                vm_input_pointer_abs(d->vm, VM_INPUT_ABS_KEEP, VM_INPUT_ABS_KEEP, dz, d->buttons);
         }
         break;
     case SDL_WINDOWEVENT:

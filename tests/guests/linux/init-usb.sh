@@ -1,0 +1,84 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# /init of the USB initramfs (mkusb.sh): loads the USB and HID modules, waits for
+# vireo.usb=N devices to enumerate, prints their products and the input devices, then
+# records every input event device until the USB keyboard has sent a key press and
+# release (the host's signal that it is done), and prints the records with od for the
+# host to decode (struct input_event on i386: 8 bytes of time, u16 type, u16 code,
+# s32 value). Powers off at the end.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o size=16m tmpfs /tmp
+echo "VIREO-LINUX-BOOT-OK"
+
+for m in $(cat /lib/modules/order); do
+    insmod /lib/modules/$m.ko || echo "VIREO-MODULE-FAILED $m"
+done
+
+want=$(sed -n 's/.*vireo\.usb=\([0-9]*\).*/\1/p' /proc/cmdline)
+i=0
+while [ "$(cat /sys/bus/usb/devices/*/product 2>/dev/null | grep -c '^QEMU USB')" -lt "${want:-1}" ] &&
+      [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+for p in /sys/bus/usb/devices/*/product; do
+    d=${p%/product}
+    echo "VIREO-USB-PRODUCT ${d##*/} $(cat $d/idVendor):$(cat $d/idProduct) $(cat $p)"
+done
+# A USB disk (vireo.usbdisk=1): the hash of its first 64 KiB, then /payload written at
+# 1 MiB and its hash read back (the host checks the image file).
+if grep -q 'vireo.usbdisk=1' /proc/cmdline; then
+    i=0
+    while [ ! -b /dev/sda ] && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "VIREO-USB-DISK-SIZE $(cat /sys/block/sda/size)"
+    echo "VIREO-USB-DISK-READ $(dd if=/dev/sda bs=4096 count=16 2>/dev/null | md5sum)"
+    n=$(wc -c < /payload)
+    dd if=/payload of=/dev/sda bs=512 seek=2048 conv=fsync 2>/dev/null
+    echo 3 > /proc/sys/vm/drop_caches
+    echo "VIREO-USB-DISK-WROTE $n $(dd if=/dev/sda bs=512 skip=2048 2>/dev/null | head -c $n | md5sum)"
+fi
+# Event devices appear after their USB device; give them the same time.
+i=0
+while [ "$(grep -l 'QEMU USB' /sys/class/input/event*/device/name 2>/dev/null | wc -l)" -lt "${want:-1}" ] &&
+      [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kbd=""
+pids=""
+for e in /sys/class/input/event*; do
+    n=${e##*/}
+    name=$(cat $e/device/name)
+    echo "VIREO-INPUT $n $name"
+    case "$name" in *"USB Keyboard"*) kbd=$n ;; esac
+    cat /dev/input/$n > /tmp/$n.bin &
+    pids="$pids $!"
+done
+# Until a reader has the device open, Linux does not poll it: let them all start.
+sleep 1
+echo "VIREO-USB-READY"
+
+# The host sends its events, then a key press and release on the USB keyboard: six
+# records (scan code, key, sync, twice) of 16 bytes.
+i=0
+while [ -n "$kbd" ] && [ "$(wc -c < /tmp/$kbd.bin)" -lt 96 ] && [ $i -lt 1200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 1
+kill $pids
+for f in /tmp/event*.bin; do
+    n=${f#/tmp/}
+    n=${n%.bin}
+    echo "VIREO-EV-BEGIN $n"
+    od -An -v -tu2 $f | while read -r line; do echo "VIREO-EV $n $line"; done
+done
+echo "VIREO-USB-DONE"
+poweroff -f

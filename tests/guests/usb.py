@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""USB as a user sees it, through the control socket:
+
+  linux    Debian's kernel with uhci-hcd, usbhid, hid-generic, evdev, usb-storage and
+           sd_mod (mkusb.sh) on the board's UHCI (usb-tablet, usb-kbd) and a second UHCI
+           added with -device (usb-storage and usb-mouse on usb-bus.1), one boot under
+           -accel tcg: the four devices enumerate with their products; the USB disk's
+           size and first 64 KiB read right, a file written to it is read back and is
+           in the image afterwards; QMP input-send-event abs moves, buttons and the
+           wheel arrive at the tablet's event device with the coordinates sent; rel
+           motion arrives at the USB mouse (the newest relative pointer); a key typed
+           with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
+           VM state is saved while the guest waits, the guest finishes, the state is
+           loaded and new tablet positions and keys arrive again.
+  boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
+           IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
+           storage driver and Linux starts.
+  options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
+  seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
+           drives the UHCI and the keyboard, so a command typed on the USB keyboard
+           runs at the DOS prompt.
+
+  usb.py --vireo PATH --vireo-img PATH --accel tcg --scenario NAME [--linux-kit DIR]
+Exit codes: 0 pass, 1 fail, 77 skip."""
+import argparse
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+from floppy import private_copy, screen_text, type_line, wait_screen  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "guests"))
+
+EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC = 0, 1, 2, 3, 4
+ABS_X, ABS_Y = 0, 1
+REL_X, REL_Y, REL_WHEEL, REL_WHEEL_HI_RES = 0, 1, 8, 11
+BTN_LEFT, KEY_A, KEY_B = 0x110, 30, 48
+
+
+def hmp(vm, line):
+    out = vm.command("human-monitor-command", **{"command-line": line})
+    if out.startswith("Error"):
+        raise TestFailure("%s: %s" % (line, out.strip()))
+    return out
+
+
+def abs_event(**axes):
+    return [{"type": "abs", "data": {"axis": a, "value": v}} for a, v in axes.items()]
+
+
+def btn_event(button, down):
+    return [{"type": "btn", "data": {"button": button, "down": down}}]
+
+
+def decode_events(text):
+    """The last round of VIREO-EV records: device -> [(type, code, value)] without the
+    sync and scan code records."""  # noqa: D401
+    text = text.replace("\r", "")
+    end = text.rfind("VIREO-USB-DONE")
+    start = max(text.rfind("VIREO-USB-READY", 0, end), text.rfind("VIREO-USB-DONE", 0, end))
+    text = text[:end]
+    devices = {}
+    for m in re.finditer(r"^VIREO-EV-BEGIN (\S+)", text[start:], re.M):
+        devices[m.group(1)] = []
+    for m in re.finditer(r"^VIREO-EV (\S+) ([\d ]+)$", text[start:], re.M):
+        w = [int(x) for x in m.group(2).split()]
+        if len(w) != 8:
+            continue
+        value = w[6] | w[7] << 16
+        if value >= 1 << 31:
+            value -= 1 << 32
+        # Newer kernels add a high-resolution copy of each wheel notch: not ours to check.
+        if w[4] not in (EV_SYN, EV_MSC) and (w[4], w[5]) != (EV_REL, REL_WHEEL_HI_RES):
+            devices.setdefault(m.group(1), []).append((w[4], w[5], value))
+    return devices
+
+
+def input_names(text):
+    return {m.group(2).strip(): m.group(1) for m in re.finditer(r"^VIREO-INPUT (\S+) (.*)$", text, re.M)}
+
+
+def check_round(vm, text, want, failures, what):
+    names = input_names(text)
+    ev = decode_events(text)
+    for dev, expected in want.items():
+        node = names.get(dev)
+        if node is None:
+            failures.append("%s: no input device named %r (have %s)" % (what, dev, sorted(names)))
+            continue
+        got = ev.get(node)
+        if got != expected:
+            failures.append("%s: %s (%s) got %s, expected %s" % (what, dev, node, got, expected))
+        else:
+            print("ok: %s: %s received %s" % (what, dev, expected))
+
+
+def scenario_linux(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    # The USB disk: 8 MiB with a pattern in its first 64 KiB, as qcow2 (savevm needs it).
+    raw = os.path.join(tmp, "usb.raw")
+    pattern = bytes((i * 131 + (i >> 9)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(8 << 20)
+    usbdisk = os.path.join(tmp, "usb.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
+    with open(os.path.join(kit, "usb-modules", "usbcore.ko"), "rb") as f:
+        payload = f.read()
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usb=4 vireo.usbdisk=1",
+            "-drive", "file=%s,if=ide,format=qcow2" % disk,
+            "-device", "usb-tablet", "-device", "usb-kbd",
+            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
+            "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        text = vm.serial()
+        for product, port in (("QEMU USB Tablet", "1-1"), ("QEMU USB Keyboard", "1-2"),
+                              ("QEMU USB Mouse", "2-2"), ("QEMU USB HARDDRIVE", "2-1")):
+            if not re.search(r"^VIREO-USB-PRODUCT %s 0627:0001 %s" % (port, product), text, re.M):
+                failures.append("%s did not enumerate on port %s" % (product, port))
+            else:
+                print("ok: %s enumerated at %s" % (product, port))
+        want_read = hashlib.md5(pattern).hexdigest()
+        want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
+            m = re.search(r"^VIREO-USB-DISK-%s (.*?)\s*(-)?\s*$" % what, text.replace("\r", ""), re.M)
+            got = m.group(1).strip() if m else None
+            if got != want:
+                failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
+            else:
+                print("ok: USB disk %s %s" % (what.lower(), want))
+        # Saved while the guest waits for the keyboard's signal; loaded after round 1.
+        hmp(vm, "savevm usbwait")
+        print("ok: savevm with the USB devices attached")
+
+        vm.command("input-send-event", events=abs_event(x=16384, y=8192))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=abs_event(x=32767, y=0) + btn_event("left", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=btn_event("left", False) + btn_event("wheel-down", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=[{"type": "rel", "data": {"axis": "x", "value": 10}},
+                                               {"type": "rel", "data": {"axis": "y", "value": -5}}])
+        time.sleep(0.3)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 120)
+        text = vm.serial()
+        check_round(vm, text, {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 16384), (EV_ABS, ABS_Y, 8192),
+                                     (EV_KEY, BTN_LEFT, 1), (EV_ABS, ABS_X, 32767), (EV_ABS, ABS_Y, 0),
+                                     (EV_KEY, BTN_LEFT, 0), (EV_REL, REL_WHEEL, -1)],
+            "QEMU QEMU USB Mouse": [(EV_REL, REL_X, 10), (EV_REL, REL_Y, -5)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
+            "AT Translated Set 2 keyboard": [],
+        }, failures, "round 1")
+
+        # Back to the saved moment: the controllers, ports and devices carry on.
+        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+        hmp(vm, "loadvm usbwait")
+        vm.command("cont")
+        print("ok: loadvm")
+        before = len(vm.serial())
+        vm.command("input-send-event", events=abs_event(x=100, y=200))
+        time.sleep(0.3)
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 120
+        while "VIREO-USB-DONE" not in vm.serial()[before:]:
+            if time.monotonic() > deadline:
+                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
+            time.sleep(0.2)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
+        }, failures, "after loadvm")
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    # What the guest wrote through usb-storage is in the image (the snapshot kept it).
+    out = os.path.join(tmp, "usb-after.raw")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "qcow2", "-O", "raw", usbdisk, out], check=True)
+    with open(out, "rb") as f:
+        head = f.read(65536)
+        f.seek(1 << 20)
+        written = f.read(len(payload))
+    if head != pattern or written != payload:
+        failures.append("the USB disk image lacks the guest's write at 1 MiB (or lost its pattern)")
+    else:
+        print("ok: the image holds the %d bytes the guest wrote at 1 MiB" % len(payload))
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def scenario_seabios(o, tmp):
+    image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
+    if not os.path.exists(image):
+        print("SKIP: %s is absent (the shared guest images live in ../shared/guests)" % image)
+        return vmtest.SKIP
+    args = ["-m", "16", "-fda", private_copy(image, tmp), "-device", "usb-kbd", "-device", "usb-tablet"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        wait_screen(vm, "A:\\>", o.timeout, "A:\\> prompt")
+        # Keys go to the newest keyboard, the USB one, which only SeaBIOS's driver reads.
+        type_line(vm, "ver\n")
+        text, _ = wait_screen(vm, lambda t: t.count("A:\\>") >= 2 and "FreeCom version" in t,
+                              60, "output of VER typed on the USB keyboard")
+        print("ok: VER typed on usb-kbd ran:", [l.strip() for l in text.splitlines() if "version" in l.lower()])
+        log = open(vm.debugcon_path, "rb").read().decode("latin-1")
+        for needle in ("UHCI init", "USB keyboard initialized"):
+            if needle not in log:
+                failures.append("SeaBIOS's log (port 0x402) lacks %r" % needle)
+            else:
+                print("ok: SeaBIOS log has %r" % needle)
+    except TestFailure as e:
+        failures.append(str(e))
+        print(screen_text(vm) if vm.proc.poll() is None else "")
+    finally:
+        vm.close()
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def scenario_boot_storage(o, tmp):
+    kit = o.linux_kit
+    for script, extra in (("mkkit.sh", []), ("mkmedia.sh", [o.vireo_img])):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit] + extra)
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    args = ["-m", "256", "-snapshot",
+            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2"),
+            "-device", "usb-storage,drive=stick"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"VIREO-LINUX-BOOT-OK", o.timeout)
+        text = vm.serial()
+        log = open(vm.debugcon_path, "rb").read().decode("latin-1")
+        for needle, where, what in (("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
+                                    ("Booting from Hard Disk", log, "SeaBIOS booted it"),
+                                    ("SYSLINUX", text, "SYSLINUX ran from it"),
+                                    ("VIREO-LINUX-BOOT-OK", text, "the kernel and initrd it loaded run")):
+            if needle not in where:
+                failures.append("%s: %r missing" % (what, needle))
+            else:
+                print("ok: %s (%r)" % (what, needle))
+    except TestFailure as e:
+        failures.append(str(e))
+    finally:
+        vm.close()
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def scenario_options(o, tmp):
+    """USB options: each mistake is one line naming the problem and a non-zero status;
+    -machine usb=off leaves the controller out, -usbdevice adds a tablet."""
+    img = os.path.join(tmp, "one.img")
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    cases = [
+        (["-drive", "if=none,file=" + img], "needs id="),
+        (["-drive", "if=none,id=a,file=%s" % img, "-drive", "if=none,id=a,file=%s" % img], "two drives have id=a"),
+        (["-device", "usb-storage"], "needs drive=ID"),
+        (["-device", "usb-storage,drive=nope"], "no -drive if=none,id=nope"),
+        (["-drive", "if=none,id=a,file=%s" % img, "-device", "usb-storage,drive=a",
+          "-device", "usb-storage,drive=a"], "drive a is in use"),
+        (["-machine", "usb=off", "-device", "usb-tablet"], "no USB bus 'usb-bus.0'"),
+        (["-device", "usb-kbd,port=3"], "has ports 1 to 2"),
+        (["-device", "usb-kbd,port=1.2"], "behind hubs are not supported"),
+        (["-device", "usb-kbd", "-device", "usb-mouse", "-device", "usb-tablet"], "all 2 ports"),
+        (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
+        (["-machine", "usb=maybe"], "expected on or off"),
+        (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
+    ]
+    failures = []
+    for args, want in cases:
+        r = subprocess.run([o.vireo, "-S", "-display", "none", "-accel", o.accel] + args,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=30)
+        out = r.stdout.decode("latin-1").strip()
+        if r.returncode == 0 or want not in out or len(out.splitlines()) != 1:
+            failures.append("%s: status %d, output %r (expected one line with %r)"
+                            % (" ".join(args), r.returncode, out, want))
+        else:
+            print("ok: %s -> %s" % (" ".join(args), out))
+    for args, has_uhci, has_tablet in ((["-machine", "pc,usb=off"], False, False),
+                                       (["-machine", "type=pc", "-usb", "-usbdevice", "tablet"], True, True)):
+        vm = vmtest.Vm(o.vireo, o.accel, ["-S"] + args, tmp)
+        try:
+            qtree = hmp(vm, "info qtree")
+        finally:
+            vm.close()
+        if ("piix3-usb-uhci" in qtree) != has_uhci or ("usb-tablet" in qtree) != has_tablet:
+            failures.append("%s: info qtree has UHCI %s, tablet %s; expected %s, %s"
+                            % (" ".join(args), "piix3-usb-uhci" in qtree, "usb-tablet" in qtree,
+                               has_uhci, has_tablet))
+        else:
+            print("ok: %s: UHCI %s, tablet %s" % (" ".join(args), has_uhci, has_tablet))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+SCENARIOS = {"linux": scenario_linux, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--vireo-img", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
+    ap.add_argument("--linux-kit", default=None)
+    ap.add_argument("--timeout", type=float, default=400)
+    o = ap.parse_args()
+    why = vmtest.kvm_skip_reason(o.accel)
+    if why:
+        print("SKIP:", why)
+        return vmtest.SKIP
+    with vmtest.temp_dir() as tmp:
+        return SCENARIOS[o.scenario](o, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
