@@ -526,6 +526,8 @@ static unsigned child_count(const Tree *t, const Node *n, Node **only)
 }
 
 /* Every path the tree uses, for the sweep. */
+static char *backing_of(const char *abs);
+
 static GHashTable *referenced(const Tree *t, GKeyFile *conf)
 {
     GHashTable *r = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -553,6 +555,25 @@ static GHashTable *referenced(const Tree *t, GKeyFile *conf)
         if (v2 && *v2) {
             g_autofree char *a = abs_path(t, v2);
             g_hash_table_add(r, rel_path(t, a));
+        }
+    }
+    /* Whatever an image still reads through its backing chain is in use, whatever the
+     * tree says: a file is never freed under an image that needs it (the kill test once
+     * found a layer whose base had gone). */
+    guint ntodo;
+    g_autofree gpointer *todo = g_hash_table_get_keys_as_array(r, &ntodo);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < ntodo; i++)
+        g_ptr_array_add(keys, g_strdup(todo[i]));
+    for (guint i = 0; i < keys->len; i++) {
+        g_autofree char *a = abs_path(t, keys->pdata[i]);
+        for (unsigned depth = 0; depth < 64; depth++) {
+            char *b = backing_of(a);
+            if (!b)
+                break;
+            g_hash_table_add(r, rel_path(t, b));
+            g_free(a);
+            a = b;
         }
     }
     return r;
