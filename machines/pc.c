@@ -200,7 +200,13 @@ static void set_bootorder_file(PcBoard *b, const char *order)
                 g_string_append_printf(text, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
         }
     }
-    g_string_append(text, "HALT\n");
+    /* The list names only the board's own drives: with a bootable device created by
+     * name (usb-storage) SeaBIOS must go on to the devices it found itself. */
+    bool other_boot = false;
+    for (GList *l = device_list_head(b->vm); l; l = l->next)
+        other_boot |= !strcmp(((Device *)l->data)->klass->name, "usb-storage");
+    if (!other_boot)
+        g_string_append(text, "HALT\n");
     fw_cfg_add_file(b->fw, "bootorder", g_string_free_to_bytes(text));
 }
 
