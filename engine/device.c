@@ -261,13 +261,17 @@ static const DeviceClass *spec_class(const char *spec, const char **opts, GError
     return dc;
 }
 
-/* An id names the device's state section and QMP's references: keep it to QEMU's
- * characters (a letter first, then letters, digits, '-', '.', '_'). */
-static bool check_id(const char *id, GError **err)
+bool device_id_valid(const char *id)
 {
     bool ok = g_ascii_isalpha(id[0]);
     for (const char *c = id; ok && *c; c++)
         ok = g_ascii_isalnum(*c) || *c == '-' || *c == '.' || *c == '_';
+    return ok;
+}
+
+static bool check_id(const char *id, GError **err)
+{
+    bool ok = device_id_valid(id);
     if (!ok)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                     "id '%s': start with a letter, then letters, digits, '-', '.' or '_'", id);

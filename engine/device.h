@@ -122,6 +122,9 @@ GHashTable *device_class_parse_opts(const DeviceClass *dc, const char *opts, GEr
 /* A -device spec "DRIVER[,PROP=VALUE...][,id=ID]" checked without a VM: the class
  * exists and is user-creatable, its properties and values are valid. */
 bool device_spec_check(const char *spec, GError **err);
+/* An id names the device's state section and QMP's references: QEMU's characters (a
+ * letter first, then letters, digits, '-', '.', '_'). vm.conf's id keys use the same. */
+bool device_id_valid(const char *id);
 /* -global "DRIVER.PROP=VALUE" checked the same way. The VM's configuration carries the
  * globals; device_new applies those of its class over the defaults. */
 bool device_global_check(const char *global, GError **err);

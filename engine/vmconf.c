@@ -312,88 +312,70 @@ static bool parse_drives_group(Parser *p, VmConfig *cfg)
     return true;
 }
 
-/* A key of [devices] or [backends] becomes the id: QEMU's id characters. */
-static bool check_id_key(Parser *p, const char *group, const char *key)
+/* One key of [backends], [devices] or [global] with its value: checked and added to
+ * the configuration. */
+typedef bool (*EntryFn)(Parser *p, VmConfig *cfg, const char *group, const char *key, const char *value);
+
+/* Walks a group's keys in the order written; ids_are_keys: each key is an id (QEMU's
+ * characters, device_id_valid). */
+static bool parse_entry_group(Parser *p, VmConfig *cfg, const char *g, bool ids_are_keys, EntryFn fn)
 {
-    bool ok = g_ascii_isalpha(key[0]);
-    for (const char *c = key; ok && *c; c++)
-        ok = g_ascii_isalnum(*c) || *c == '-' || *c == '.' || *c == '_';
-    if (!ok) {
-        g_autofree char *shown = config_shorten(key, CONFIG_QUOTE_MAX);
-        g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "%s: [%s] %s: an id starts with a letter, then letters, digits, '-', '.' or '_'",
-                    p->file, group, shown);
+    if (!g_key_file_has_group(p->kf, g))
+        return true;
+    if (!check_utf8(p, g))
+        return false;
+    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
+    for (char **k = keys; k && *k; k++) {
+        if (ids_are_keys && !device_id_valid(*k)) {
+            g_autofree char *shown = config_shorten(*k, CONFIG_QUOTE_MAX);
+            g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "%s: [%s] %s: an id starts with a letter, then letters, digits, '-', '.' or '_'",
+                        p->file, g, shown);
+            return false;
+        }
+        g_autofree char *v = get_value(p, g, *k);
+        if (!fn(p, cfg, g, *k, v))
+            return false;
     }
-    return ok;
+    return true;
 }
 
 /* [backends] ID=KIND:OPTIONS, e.g. net0=netdev:user,hostfwd=tcp::2222-:22, in the order
  * written (devices name them, so they come first). */
-static bool parse_backends_group(Parser *p, VmConfig *cfg)
+static bool backend_entry(Parser *p, VmConfig *cfg, const char *g, const char *k, const char *v)
 {
-    const char *g = VMCONF_GROUP_BACKENDS;
-    if (!g_key_file_has_group(p->kf, g))
-        return true;
-    if (!check_utf8(p, g))
-        return false;
-    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
-    for (char **k = keys; k && *k; k++) {
-        g_autofree char *v = get_value(p, g, *k);
-        if (!check_id_key(p, g, *k))
-            return false;
-        const char *colon = strchr(v, ':');
-        if (!colon || colon == v)
-            return bad_value(p, g, *k, v, "expected KIND:OPTIONS, e.g. netdev:user or audiodev:pa");
-        g_autofree char *kind = g_strndup(v, (gsize)(colon - v));
-        g_autofree char *opts = *(colon + 1) ? g_strdup_printf("%s,id=%s", colon + 1, *k)
-                                             : g_strdup_printf("id=%s", *k);
-        GError *why = NULL;
-        if (!backend_spec_check(kind, opts, &why))
-            return bad_reason(p, g, *k, v, why);
-        vm_config_add_backend(cfg, kind, opts);
-    }
+    const char *colon = strchr(v, ':');
+    if (!colon || colon == v)
+        return bad_value(p, g, k, v, "expected KIND:OPTIONS, e.g. netdev:user or audiodev:pa");
+    g_autofree char *kind = g_strndup(v, (gsize)(colon - v));
+    g_autofree char *opts = *(colon + 1) ? g_strdup_printf("%s,id=%s", colon + 1, k)
+                                         : g_strdup_printf("id=%s", k);
+    GError *why = NULL;
+    if (!backend_spec_check(kind, opts, &why))
+        return bad_reason(p, g, k, v, why);
+    vm_config_add_backend(cfg, kind, opts);
     return true;
 }
 
 /* [devices] ID=DRIVER[,PROP=VALUE...], as -device DRIVER,...,id=ID. */
-static bool parse_devices_group(Parser *p, VmConfig *cfg)
+static bool device_entry(Parser *p, VmConfig *cfg, const char *g, const char *k, const char *v)
 {
-    const char *g = VMCONF_GROUP_DEVICES;
-    if (!g_key_file_has_group(p->kf, g))
-        return true;
-    if (!check_utf8(p, g))
-        return false;
-    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
-    for (char **k = keys; k && *k; k++) {
-        g_autofree char *v = get_value(p, g, *k);
-        if (!check_id_key(p, g, *k))
-            return false;
-        g_autofree char *spec = g_strdup_printf("%s,id=%s", v, *k);
-        GError *why = NULL;
-        if (!device_spec_check(spec, &why))
-            return bad_reason(p, g, *k, v, why);
-        g_ptr_array_add(cfg->devices, g_steal_pointer(&spec));
-    }
+    g_autofree char *spec = g_strdup_printf("%s,id=%s", v, k);
+    GError *why = NULL;
+    if (!device_spec_check(spec, &why))
+        return bad_reason(p, g, k, v, why);
+    g_ptr_array_add(cfg->devices, g_steal_pointer(&spec));
     return true;
 }
 
 /* [global] DRIVER.PROP=VALUE, as -global. */
-static bool parse_global_group(Parser *p, VmConfig *cfg)
+static bool global_entry(Parser *p, VmConfig *cfg, const char *g, const char *k, const char *v)
 {
-    const char *g = VMCONF_GROUP_GLOBAL;
-    if (!g_key_file_has_group(p->kf, g))
-        return true;
-    if (!check_utf8(p, g))
-        return false;
-    g_auto(GStrv) keys = g_key_file_get_keys(p->kf, g, NULL, NULL);
-    for (char **k = keys; k && *k; k++) {
-        g_autofree char *v = get_value(p, g, *k);
-        g_autofree char *global = g_strdup_printf("%s=%s", *k, v);
-        GError *why = NULL;
-        if (!device_global_check(global, &why))
-            return bad_reason(p, g, *k, v, why);
-        g_ptr_array_add(cfg->globals, g_steal_pointer(&global));
-    }
+    g_autofree char *global = g_strdup_printf("%s=%s", k, v);
+    GError *why = NULL;
+    if (!device_global_check(global, &why))
+        return bad_reason(p, g, k, v, why);
+    g_ptr_array_add(cfg->globals, g_steal_pointer(&global));
     return true;
 }
 
@@ -404,8 +386,10 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     g_autoptr(VmConfig) cfg = vm_config_new();
     cfg->name = g_strdup(name);
     cfg->vm_dir = g_strdup(dir);
-    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) || !parse_backends_group(&p, cfg) ||
-        !parse_devices_group(&p, cfg) || !parse_global_group(&p, cfg))
+    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) ||
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_BACKENDS, true, backend_entry) ||
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_DEVICES, true, device_entry) ||
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_GLOBAL, false, global_entry))
         return NULL;
     return g_steal_pointer(&cfg);
 }
