@@ -208,6 +208,8 @@ def run(opts, tmp):
         m = re.search(r"(\d+) bad by card", info)
         if not m or m.group(1) != "0":
             raise TestFailure("the card refused frames of a well-behaved guest: %s" % info.strip())
+        # The guest waits for this connection before it powers off.
+        socket.create_connection(("127.0.0.1", fwd_port), timeout=30).close()
         status = vm.wait_exit(t)
         serial = vm.serial()
         bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", serial)

@@ -11,9 +11,9 @@ steady part.
                checks pass, the VM exits normally, its memory stays small.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
-               through -audiodev sdl (SDL's PulseAudio driver); skips when pulseaudio or
-               parec is missing, the daemon cannot start, or the host is so overloaded
-               (load average above three per core) that a real-time path measures it.
+               through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
+               counted, on this real-time path. Skips when pulseaudio or parec is
+               missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
 import os
@@ -94,7 +94,7 @@ def check_tones(rate, chans, strict_gaps=True):
             if strict_gaps:
                 problems.append(msg)
             else:
-                print(f"  (not counted: {msg}; the host is overloaded)")
+                print(f"  (not counted: {msg}; a real-time path)")
         for c, (hz, share, rms, level) in enumerate(r["channels"]):
             want_hz, want_rms = expect[c] if len(expect) > 1 else expect[0]
             print(f"    channel {c}: {hz:.2f} Hz (expected {want_hz:.2f}), {share * 100:.1f}% of the "
@@ -143,11 +143,6 @@ def mode_wav(args, tmp):
 
 
 def mode_pa(args, tmp):
-    load = os.getloadavg()[0]
-    if load > 3 * (os.cpu_count() or 1):
-        print(f"SKIP: load average {load:.1f} on {os.cpu_count()} cores: a real-time sound "
-              "path would measure the host's overload, not Vireo")
-        return SKIP
     for prog in ("pulseaudio", "parec"):
         if not shutil.which(prog):
             print(f"SKIP: {prog} is not installed (Debian packages pulseaudio, pulseaudio-utils)")
@@ -210,12 +205,11 @@ def record_backend(args, tmp, env, backend):
             rec.terminate()
             rec.wait(timeout=10)
     chans = soundcheck.read_raw(raw, 2)
-    # A real-time path: a host with far more runnable threads than cores can starve the
-    # daemon or the mixer for tens of milliseconds. Gaps count unless it is so loaded.
-    load = os.getloadavg()[0]
-    strict = load <= 2 * (os.cpu_count() or 1)
-    print(f"{backend}: load average {load:.1f}: gaps {'counted' if strict else 'reported only'}")
-    check_tones(44100, chans, strict_gaps=strict)
+    # A real-time path on a shared host: the daemon or the mixer can be starved for tens of
+    # milliseconds by other work, so gaps here are reported, not counted (no timed tests).
+    # The WAV mode checks gap-free output deterministically; here pitch, level and length.
+    print(f"{backend}: load average {os.getloadavg()[0]:.1f}; gaps reported only")
+    check_tones(44100, chans, strict_gaps=False)
     return 0
 
 

@@ -80,5 +80,16 @@ if [ "$(arg carrier)" = on ]; then
         echo "VIREO-NET-CARRIER $(cat /sys/class/net/eth0/carrier 2>/dev/null)"
     done
 fi
-echo "VIREO-NET-DONE"
+# The host reads the card's counters before the guest powers off: it says it is done by
+# connecting once more to the echo port (the -netdev's forward).
+port=$(arg echo)
+if [ -n "$port" ]; then
+    nc -l -p "$port" -e /bin/true &
+    i=0
+    while ! netstat -ltn | grep -q ":$port " && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "VIREO-NET-DONE"
+    wait $!
+else
+    echo "VIREO-NET-DONE"
+fi
 poweroff -f
