@@ -207,7 +207,7 @@ def record_backend(args, tmp, env, backend):
     chans = soundcheck.read_raw(raw, 2)
     # A real-time path on a shared host: the daemon or the mixer can be starved for tens of
     # milliseconds by other work, so gaps here are reported, not counted (no timed tests).
-    # The WAV mode checks gap-free output deterministically; here pitch, level and length.
+    # The WAV mode (run alone) checks the gaps; here pitch, level and length.
     print(f"{backend}: load average {os.getloadavg()[0]:.1f}; gaps reported only")
     check_tones(44100, chans, strict_gaps=False)
     return 0
