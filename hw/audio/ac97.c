@@ -19,6 +19,7 @@
  * valid buffer). The inputs have nothing plugged in: they record silence at their rate,
  * with the same descriptors and interrupts, so capture drivers run. */
 #include "engine/audio/audio.h"
+#include "engine/log.h"
 #include "engine/machine.h"
 #include "engine/memory.h"
 #include "engine/timer.h"
@@ -30,6 +31,7 @@
 #define NABM_SIZE 64
 #define AC97_RATE 48000
 #define BD_ENTRIES 32
+#define CH_SIZE 0x0c    /* a channel's registers; the block of each is 16 bytes apart */
 
 /* Channel registers (PRM 2.2), offsets within a channel's 16 bytes. */
 enum { CH_BDBAR = 0x0, CH_CIV = 0x4, CH_LVI = 0x5, CH_SR = 0x6, CH_PICB = 0x8, CH_PIV = 0xa, CH_CR = 0xb };
@@ -206,6 +208,8 @@ static int64_t channel_frames_ns(const Ac97Channel *c, unsigned rate, int64_t fr
 static void channel_halt(Ac97 *s, int i, uint16_t why)
 {
     Ac97Channel *c = &s->ch[i];
+    VLOG(LOG_AUDIO, "AC97 %s: halted%s%s", channel_name[i], why & SR_CELV ? " at the last valid buffer" : "",
+         why & SR_FIFOE ? " (FIFO error)" : "");
     c->running = false;
     c->sr |= SR_DCH | why;
     vtimer_del(c->timer);
@@ -226,6 +230,8 @@ static bool channel_fetch(Ac97 *s, int i)
     c->cur = (bd[0] | bd[1] << 8 | bd[2] << 16 | (uint32_t)bd[3] << 24) & ~1u;
     c->picb = (uint16_t)(bd[4] | bd[5] << 8);
     c->bd_flags = (uint16_t)(bd[6] | bd[7] << 8);
+    VLOG(LOG_AUDIO, "AC97 %s: buffer %u of %u: %u samples at 0x%x%s", channel_name[i], c->civ, c->lvi, c->picb,
+         c->cur, c->bd_flags & BD_IOC ? ", interrupt" : "");
     c->piv = (c->civ + 1) & (BD_ENTRIES - 1);
     return true;
 }
@@ -252,6 +258,7 @@ static void channel_start(Ac97 *s, int i)
     c->running = true;
     c->base_ns = vm_clock_ns(s->vm);
     c->base_frames = 0;
+    VLOG(LOG_AUDIO, "AC97 %s: running at %u Hz, list at 0x%x", channel_name[i], channel_rate(s, i), c->bdbar);
     if (i == PO)
         audio_voice_set_format(s->voice, AUDIO_FMT_S16, 2, channel_rate(s, PO));
 }
@@ -448,7 +455,7 @@ static uint32_t nabm_read(void *opaque, uint32_t off, unsigned size)
     for (unsigned k = 0; k < size; k++) {
         unsigned o = off + k;
         uint8_t b = 0;
-        if (o < N_CHANNELS * 16)
+        if (o < GLOB_CNT && o % 16 < CH_SIZE)
             b = channel_read_byte(s, (int)(o / 16), o % 16);
         else if (o >= GLOB_CNT && o < GLOB_CNT + 4)
             b = (uint8_t)(s->glob_cnt >> (8 * (o - GLOB_CNT)));
@@ -480,7 +487,7 @@ static void nabm_write(void *opaque, uint32_t off, uint32_t value, unsigned size
     }
     for (unsigned k = 0; k < size; k++) {
         unsigned o = off + k;
-        if (o < N_CHANNELS * 16)
+        if (o < GLOB_CNT && o % 16 < CH_SIZE)
             channel_write_byte(s, (int)(o / 16), o % 16, (uint8_t)(value >> (8 * k)));
         else if (o == CAS)
             s->cas = 0;

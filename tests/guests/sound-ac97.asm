@@ -116,6 +116,10 @@ guest_main:
     in eax, dx
     test eax, 0x100
     CHECK nz, "codec not ready after cold reset"
+    mov dx, NABM + 0x2c
+    in eax, dx
+    cmp eax, 2
+    CHECK e, "global control does not read back"
     mov dx, NABM + 0x34
     in al, dx
     cmp al, 0

@@ -12,6 +12,8 @@ steady part.
   --mode ac97  the AC'97 guest (tests/guests/sound-ac97.asm) recorded with -audiodev
                wav: two tones through PCM out's descriptor lists, and its own checks
                of the codec, the interrupts and PCM in.
+  --mode ac97-linux  Debian's kernel from the Linux kit (--linux-kit) probes the card
+               with snd-intel8x0 and plays a 500 Hz tone through ALSA's OSS /dev/dsp.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
@@ -19,7 +21,9 @@ steady part.
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
+import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -163,6 +167,53 @@ def mode_ac97(args, tmp):
     check_tones(rate, chans, expected=AC97_TONES)
 
 
+def mode_ac97_linux(args, tmp):
+    """Debian's kernel drives the card with snd-intel8x0 and plays a tone through OSS's
+    /dev/dsp (8000 Hz unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    kit = args.linux_kit
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mkkit.sh"), kit])
+    if r.returncode == SKIP:
+        print("SKIP: the Linux kit could not be built")
+        return SKIP
+    if r.returncode:
+        raise Failure("mkkit.sh failed")
+    tone = os.path.abspath(os.path.join(kit, "tone-500hz-u8-8000.raw"))
+    data = bytes(round(128 + 100 * math.sin(2 * math.pi * 500 * i / 8000)) for i in range(8000))
+    if not os.path.exists(tone) or open(tone, "rb").read() != data:
+        with open(tone, "wb") as f:
+            f.write(data)
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute)])
+    if r.returncode == SKIP:
+        print("SKIP: the sound initramfs could not be built")
+        return SKIP
+    if r.returncode:
+        raise Failure("mksound.sh failed")
+    wav = os.path.join(tmp, "linux.wav")
+    cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "256", "-kernel", os.path.join(kit, "vmlinuz"),
+           "-initrd", os.path.join(kit, "initrd-sound.img"), "-append", "console=ttyS0 quiet",
+           "-audiodev", f"wav,id=snd,path={wav}", "-device", "AC97,audiodev=snd"]
+    print("running:", " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    out = p.stdout.decode("latin-1")
+    for line in out.splitlines():
+        if line.startswith("VIREO-"):
+            print(line)
+    if p.returncode != 0:
+        raise Failure(f"vireo-run exited with {p.returncode}: {p.stderr.decode('latin-1')[-500:]}")
+    bad = re.search(r"VIREO-MODULE-FAILED.*|VIREO-SND-FAILED.*|Oops|BUG:|Call Trace", out)
+    if bad:
+        raise Failure(f"the guest reported: {bad.group(0)}")
+    if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
+        raise Failure("ALSA did not find the Intel 82801AA-ICH card")
+    if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
+        raise Failure("ALSA did not find the STAC9700 codec")
+    if "VIREO-SND-PLAYED 8000" not in out:
+        raise Failure("the tone was not played through /dev/dsp")
+    rate, chans = soundcheck.read_wav(wav)
+    check_tones(rate, chans, expected=[("Linux, OSS /dev/dsp, 8000 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)])])
+
+
 def mode_pa(args, tmp):
     for prog in ("pulseaudio", "parec"):
         if not shutil.which(prog):
@@ -238,7 +289,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
-    ap.add_argument("--mode", choices=["wav", "pa", "ac97"], default="wav")
+    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux"], default="wav")
+    ap.add_argument("--linux-kit")
+    ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--hostile")
     args = ap.parse_args()
@@ -250,6 +303,8 @@ def main():
             elif args.mode == "ac97":
                 mode_ac97(args, tmp)
                 rc = 0
+            elif args.mode == "ac97-linux":
+                rc = mode_ac97_linux(args, tmp)
             else:
                 rc = mode_pa(args, tmp)
         except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:
