@@ -55,6 +55,8 @@ typedef struct Tr {
     unsigned exit_count[MAX_EXITS];
     unsigned nexits;
     int known_cc;                  /* cc_op as inline code left it, or -1 */
+    bool dead;                     /* the current instruction's flags are never read */
+    bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
 } Tr;
@@ -223,6 +225,12 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
 static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
+    if (t->dead) {
+        /* Nothing reads these flags: the lazy state stays as it was. */
+        if (aluop != ALU_CMP)
+            emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
+        return;
+    }
     emit_store(e, 4, CPU(cc_src1), H_RAX);
     emit_store(e, 4, CPU(cc_src2), H_RCX);
     unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
@@ -240,6 +248,8 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 static void emit_test_flags(Tr *t, unsigned size)
 {
     JitEmit *e = &t->e;
+    if (t->dead)
+        return;
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src1), 0);
@@ -344,6 +354,10 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
     int kc = t->known_cc;
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
     bool cf_kept = kc >= CC_INC8 && kc <= CC_DEC32;
+    if (t->dead) {
+        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, r), 1);
+        return true;
+    }
     if (cf_zero) {
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
     } else if (!cf_kept) {
@@ -376,6 +390,111 @@ static bool tr_lea(Tr *t, const X86Insn *i)
     return true;
 }
 
+static void sync_flags(X86Cpu *c)
+{
+    x86_flags_sync(c);
+}
+
+/* SETcc into the low byte of r (AL-DL) and zero-extended. */
+static void emit_setcc(JitEmit *e, unsigned cc, int r)
+{
+    emit_op_rr(e, 1, 0x0f90 | cc, 0, r);
+    emit_movzx(e, 1, r, r);
+}
+
+/* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
+ * shift gives the result and CF; OF as the interpreter defines it for every count. */
+static bool tr_shift(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg, count = i->imm & 0x1f;
+    JitMem dst = greg(4, i->rm);
+    if (!count)
+        return true; /* no operation, flags untouched */
+    if (t->dead) {
+        emit_op_rm(e, 4, 0xc1, (int)op, dst);
+        emit_u8(e, (uint8_t)count);
+        return true;
+    }
+    if (op == 0 || op == 1) {
+        /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF. */
+        if (t->known_cc != CC_EAGER) {
+            emit_mov_rr(e, 8, H_RDI, H_RBX);
+            emit_call(e, (const void *)sync_flags);
+        }
+        emit_load(e, 4, H_RAX, dst);
+        emit_shift_ri(e, 4, op, H_RAX, count);
+        emit_store(e, 4, dst, H_RAX);
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        if (op == 0) {
+            /* CF = bit 0, OF = bit 31 ^ CF */
+            emit_shift_ri(e, 4, 5, H_RDX, 31);
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        } else {
+            /* CF = bit 31, OF = bit 31 ^ bit 30 */
+            emit_shift_ri(e, 4, 5, H_RCX, 31);
+            emit_shift_ri(e, 4, 5, H_RDX, 30);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+        }
+        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
+        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
+        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+        t->known_cc = CC_EAGER;
+        return true;
+    }
+    /* SHL/SAL, SHR, SAR: CC_SHIFT32 with src1 = CF, src2 = OF. */
+    emit_load(e, 4, H_RAX, dst);
+    if (op == 5 && count == 1) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+    }
+    emit_shift_ri(e, 4, op == 6 ? 4 : op, H_RAX, count);
+    emit_setcc(e, HC_B, H_RCX);
+    emit_store(e, 4, dst, H_RAX);
+    if (op == 4 || op == 6) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    } else if (!(op == 5 && count == 1)) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+    return true;
+}
+
+/* IMUL r32, r/m32(register)[, imm] (alu.c's imul_3): the low half, and CF = OF =
+ * whether the signed product overflowed, kept as CC_SHIFT32 with both sources. */
+static bool tr_imul(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, 4, H_RAX, greg(4, i->rm));
+    if (i->opcode == 0x0faf) {
+        emit_op_rm(e, 4, 0x0faf, H_RAX, greg(4, i->reg));
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RAX, H_RAX);
+        emit_u32(e, i->imm);
+    }
+    emit_store(e, 4, greg(4, i->reg), H_RAX);
+    if (t->dead)
+        return true;
+    emit_setcc(e, HC_O, H_RCX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+    return true;
+}
+
 /* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
  * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
 static bool tr_branch(Tr *t, unsigned k, int cc)
@@ -398,6 +517,14 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
             unsigned size = 1u << (kc - CC_LOGIC8);
             emit_load(e, 4, H_RAX, CPU(cc_res));
             emit_test_rr(e, size, H_RAX, H_RAX);
+        } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
+            /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
+             * conditions do not read. */
+            bool dec = kc >= CC_DEC8;
+            unsigned size = 1u << (kc - (dec ? CC_DEC8 : CC_INC8));
+            emit_load(e, 4, H_RAX, CPU(cc_src1));
+            emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
+            emit_u8(e, 1);
         } else {
             emit_mov_rr(e, 8, H_RDI, H_RBX);
             emit_mov_ri32(e, H_RSI, (uint32_t)cc);
@@ -427,7 +554,8 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
  * translator bug shows which form it is in by bisection. */
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
-    IN_ALL = 127,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512,
+    IN_ALL = 1023,
 };
 static unsigned inline_mask = IN_ALL;
 
@@ -445,7 +573,81 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
+    if (op == 0xc1)
+        return f | IN_SHIFT;
+    if (op == 0x69 || op == 0x6b || op == 0x0faf)
+        return f | IN_IMUL;
     return IN_BRANCH;
+}
+
+/* Whether i is certain to compile inline without an out-of-line path (so it cannot
+ * fault or call anything); *writes: the arithmetic flags it sets. */
+static bool inline_pure(const X86Insn *i, uint32_t *writes)
+{
+    unsigned op = i->opcode;
+    const uint32_t all = X86_FL_ARITH;
+    *writes = 0;
+    if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
+        return false;
+    if (op == 0x8d)
+        return false; /* LEA has a memory operand form only */
+    unsigned form = form_of(i);
+    if ((form & inline_mask) != form)
+        return false;
+    if (op < 0x40 && (op & 7) < 6) {
+        *writes = all;
+        return inline_alu_ok(op >> 3);
+    }
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83:
+        *writes = all;
+        return inline_alu_ok(i->reg);
+    case 0x84: case 0x85: case 0xa8: case 0xa9:
+        *writes = all;
+        return true;
+    case 0xf6: case 0xf7:
+        *writes = all;
+        return i->reg <= 1;
+    case 0x88 ... 0x8b: case 0xb0 ... 0xbf:
+        return true;
+    case 0xc6: case 0xc7:
+        return i->reg == 0;
+    case 0x40 ... 0x4f:
+        *writes = all & ~X86_FL_CF;
+        return true;
+    case 0xfe: case 0xff:
+        *writes = all & ~X86_FL_CF;
+        return i->reg <= 1;
+    case 0xc1:
+        if (x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+            return false;
+        if (!(i->imm & 0x1f))
+            return true;
+        *writes = i->reg <= 1 ? X86_FL_CF | X86_FL_OF : all;
+        return true;
+    case 0x69: case 0x6b: case 0x0faf:
+        *writes = all;
+        return x86_osize(i) == 4;
+    }
+    return false;
+}
+
+/* Backwards over the block: an instruction's flags are dead when later inline code
+ * overwrites them all before anything can read them. Everything that is not pure
+ * inline code (a handler, a slow path that may fault, the block's end) reads all:
+ * a fault must see the flags of its instruction exactly. */
+static void flag_liveness(Tr *t)
+{
+    uint32_t live = X86_FL_ARITH;
+    for (unsigned k = t->n; k-- > 0;) {
+        uint32_t w;
+        bool pure = (inline_mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], &w);
+        t->deadv[k] = pure && w && !(w & live);
+        if (!pure)
+            live = X86_FL_ARITH;
+        else
+            live &= ~w;
+    }
 }
 
 /* Compiles instruction k inline if it is one of the simple forms; false: call. */
@@ -531,6 +733,14 @@ static bool tr_inline(Tr *t, unsigned k)
         if (mem || i->reg > 1)
             return false;
         return tr_incdec(t, i->rm, op_size(i, op == 0xfe), i->reg == 1);
+    case 0xc1:
+        if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+            return false;
+        return tr_shift(t, i);
+    case 0x69: case 0x6b: case 0x0faf:
+        if (mem || x86_osize(i) != 4)
+            return false;
+        return tr_imul(t, i);
     }
     return false;
 }
@@ -554,10 +764,13 @@ static bool translate(Tr *t, bool allow_inline)
     emit_patch(e, over, emit_pos(e));
 
     bool ended = false;
+    if (allow_inline)
+        flag_liveness(t);
     for (unsigned k = 0; k < t->n && !ended; k++) {
         const X86Insn *i = &t->insns[k];
         bool last = k + 1 == t->n;
         bool is_branch = i->flags & X86_INSN_END_BLOCK;
+        t->dead = allow_inline && t->deadv[k];
         if (allow_inline && tr_inline(t, k)) {
             t->n_inline++;
             if (last && !is_branch) {

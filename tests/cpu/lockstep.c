@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
- * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, stack, SETcc/CMOVcc on
+ * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, IMUL, stack, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
@@ -124,7 +124,7 @@ static unsigned gen_insn(Gen *g)
     bool byte = pick(3) == 0;
     bool a16 = pick(6) == 0;
     bool mem = pick(2) == 0;
-    unsigned kind = pick(14);
+    unsigned kind = pick(15);
     if (op16)
         b8(g, 0x66);
     if (a16 == g->code32)
@@ -246,6 +246,21 @@ static unsigned gen_insn(Gen *g)
                 b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
         }
         break;
+    case 13: { /* IMUL r, r/m, imm8 / imm / IMUL r, r/m */
+        unsigned form = pick(3);
+        if (form == 2)
+            b8(g, 0x0f);
+        b8(g, form == 0 ? 0x6b : form == 1 ? 0x69 : 0xaf);
+        if (mem)
+            modrm_mem(g, dst_reg(4), a16);
+        else
+            b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+        if (form == 0)
+            b8(g, rnd());
+        else if (form == 1)
+            (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        break;
+    }
     default: /* NOT / NEG / ADC / SBB against CF from a previous op */
         b8(g, 0xf6 | (sz - 1));
         if (mem)
