@@ -16,6 +16,8 @@
 #include "cpu/jit/emit.h"
 #include "cpu/x86/cpu-internal.h"
 #include "engine/config.h"
+#include "engine/log.h"
+#include "engine/vcpu.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -43,8 +45,25 @@ typedef struct Stub {
     size_t resume;
 } Stub;
 
+/* A chainable exit's description, stored in the code cache right after its guard
+ * (never executed): offsets from the exit's start of the fields run_block patches. */
+typedef struct JitSite {
+    uint16_t info;            /* this record */
+    uint16_t guard;           /* the guard's first instruction */
+    uint16_t lin, epoch, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
+    uint16_t count;           /* instructions of the block done at this exit */
+} JitSite;
+
+/* The exit a block last left through unlinked, for run_block to link. */
+typedef struct JitLink {
+    uint8_t *site;            /* its JitSite (read-write view), NULL: none */
+    uint32_t eip;             /* the EIP it left with */
+} JitLink;
+
 typedef struct Tr {
     JitEmit e;
+    X86Cpu *c;
+    struct Jit *j;
     const X86Insn *insns;
     unsigned n;
     uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
@@ -62,9 +81,12 @@ typedef struct Tr {
 } Tr;
 
 typedef struct Jit {
+    JitLink link;                  /* written by generated code */
     JitCache *cache;
     FILE *perf;
     JitStats stats;
+    size_t body;                   /* offset of a block's body after its prologue */
+    bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
 
@@ -153,6 +175,137 @@ static void stub_jcc(Tr *t, Stub *s, unsigned cc)
         s->fields[s->nfields++] = f;
     else
         t->failed = true;
+}
+
+static size_t emit_movabs(JitEmit *e, int r, uint64_t v)
+{
+    emit_u8(e, (uint8_t)(0x48 | ((r & 8) ? 1 : 0)));
+    emit_u8(e, (uint8_t)(0xb8 + (r & 7)));
+    size_t at = emit_pos(e);
+    emit_u64(e, v);
+    return at;
+}
+
+/* CMP r/m32, imm32 with the immediate's offset returned (always the long form, so
+ * run_block can patch any value in). */
+static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
+{
+    emit_op_rr(e, 4, 0x81, 7, r);
+    size_t at = emit_pos(e);
+    emit_u32(e, 0);
+    return at;
+}
+
+/* Leaves the block after count instructions with EAX = the next EIP (already in
+ * c->eip), through a chainable exit: a JMP that run_block points at the guard once
+ * it knows the block that follows. The guard checks everything the dispatcher would
+ * between the two blocks (same linear address, chain epoch and page version as when
+ * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
+ * or exec trace; the budget holds the next block whole), does the dispatcher's
+ * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
+static void exit_chained(Tr *t, unsigned count)
+{
+    JitEmit *e = &t->e;
+    if (t->j->no_chain) {
+        exit_with(t, count);
+        return;
+    }
+    JitSite site = { 0 };
+    size_t start = emit_pos(e);
+    size_t entry = emit_jmp_fwd(e);
+    emit_patch(e, entry, emit_pos(e));
+    /* Unlinked: tell run_block where we left, then return. */
+    size_t unlinked = emit_pos(e);
+    size_t info_field = emit_movabs(e, H_RCX, 0);
+    emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    exit_with(t, count);
+
+    site.guard = (uint16_t)(emit_pos(e) - start);
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+    site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0x81, 7, CPU(chain_epoch));
+    site.epoch = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
+    site.version = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    /* The dispatcher's tests before a block (exec.c, x86_cpu_run). */
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
+    emit_u32(e, X86_FL_TF | X86_FL_RF);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
+    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
+    emit_u32(e, LOG_EXEC);
+    emit_jcc_to(e, HC_NE, unlinked);
+    /* icount + this block + the next one within the budget */
+    emit_load(e, 8, H_RCX, CPU(icount));
+    emit_op_rr(e, 8, 0x81, 0, H_RCX);
+    site.total = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
+    emit_jcc_to(e, HC_A, unlinked);
+    /* What exec_block does around a block: count this one, start the next. */
+    emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
+    emit_store(e, 4, CPU(block_eip), H_RAX);
+    site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_store(e, 8, CPU(block_start), H_RCX);
+    emit_mov_rr(e, 4, H_R12, H_RAX);
+    site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
+    site.count = (uint16_t)count;
+    site.info = (uint16_t)(emit_pos(e) - start);
+    const uint8_t *b = (const uint8_t *)&site;
+    for (size_t k = 0; k < sizeof(site); k++)
+        emit_u8(e, b[k]);
+    if (!e->overflow) {
+        uint64_t info = (uint64_t)(uintptr_t)(e->start + start + site.info);
+        memcpy(e->start + info_field, &info, 8);
+    }
+}
+
+/* Points the exit whose JitSite is at info (read-write view) at the block about to
+ * run: its code fn, instructions insns[0..n), slot in the interpreter's block. */
+static void chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+{
+    JitSite site;
+    memcpy(&site, info, sizeof(site));
+    uint8_t *start = info - site.info;
+    uint32_t version;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version);
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint32_t total = site.count + n;
+    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns;
+    memcpy(start + site.lin, &lin, 4);
+    memcpy(start + site.epoch, &c->chain_epoch, 4);
+    memcpy(start + site.vptr, &vp, 8);
+    memcpy(start + site.version, &version, 4);
+    memcpy(start + site.total, &total, 4);
+    memcpy(start + site.insns, &ip, 8);
+    /* rel32 fields count from the end of the field, the same in both views. */
+    intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
+    intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
+    int32_t rel = (int32_t)(body_rx - (field_rx + 4));
+    memcpy(start + site.jmp, &rel, 4);
+    int32_t to_guard = (int32_t)site.guard - 5;
+    memcpy(start + 1, &to_guard, 4);
+    j->stats.links++;
 }
 
 /* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
@@ -535,7 +688,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        exit_with(t, k + 1);
+        exit_chained(t, k + 1);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -545,6 +698,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
+    exit_chained(t, k + 1);
     s->resume = emit_pos(e);
     exit_with(t, k + 1);
     return true;
@@ -762,6 +916,7 @@ static bool translate(Tr *t, bool allow_inline)
     emit_pop(e, H_RBX);
     emit_ret(e);
     emit_patch(e, over, emit_pos(e));
+    t->j->body = emit_pos(e); /* the same for every block */
 
     bool ended = false;
     if (allow_inline)
@@ -776,7 +931,7 @@ static bool translate(Tr *t, bool allow_inline)
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                exit_with(t, t->n);
+                exit_chained(t, t->n);
             }
             ended = last;
             continue;
@@ -824,6 +979,8 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n)
     /* Inline first; a block with too many slow paths is retried with calls only. */
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(t, 0, sizeof(*t));
+        t->c = c;
+        t->j = j;
         t->insns = insns;
         t->n = n;
         t->known_cc = -1;
@@ -852,6 +1009,8 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
 {
     Jit *j = c->jit;
     JitFn fn = (JitFn)*slot;
+    JitLink from = j->link;
+    j->link.site = NULL;
     if (!fn) {
         if (n > MAX_INSNS)
             return run_interp(c, insns, n);
@@ -859,6 +1018,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
         if (!fn) {
             jit_cache_flush(j->cache);
             j->stats.flushes++;
+            from.site = NULL;
             x86_code_flush_all(c);
             fn = compile(j, c, insns, n);
             if (!fn)
@@ -866,6 +1026,10 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
         }
         *slot = (void *)fn;
     }
+    /* The previous block left through an exit to this one: link it (exec_block calls
+     * this only for whole blocks with every test of the dispatcher passed). */
+    if (from.site && from.eip == c->eip)
+        chain_link(j, c, from.site, insns, n, slot, fn);
     return fn(c);
 }
 
@@ -905,6 +1069,7 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
         size = jit_parse_size(env);
     if (!size)
         size = DEFAULT_CACHE_SIZE;
+    const char *chain = getenv("VIREO_JIT_CHAIN");
     const char *mask = getenv("VIREO_JIT_INLINE");
     if (mask)
         inline_mask = (unsigned)strtoul(mask, NULL, 0) & IN_ALL;
@@ -918,6 +1083,7 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     }
     Jit *j = g_new0(Jit, 1);
     j->cache = cache;
+    j->no_chain = chain && !strcmp(chain, "0");
     if (opts && opts->perf_map) {
         char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());

@@ -272,9 +272,14 @@ static unsigned gen_insn(Gen *g)
     return 1;
 }
 
+#define LOOP_COUNTER 0x2800u /* offset in DATA: beyond every random access and the stack */
+#define LOOP_ROUNDS 4
+
 /* Blocks of random instructions, each ending in Jcc/JMP to a later block or the
- * next; the last ends with HLT. */
-static void gen_program(Gen *g, bool code32)
+ * next; the last ends with HLT. loop_off (the DS offset of a counter, or 0): the last
+ * block first decrements it and jumps back to the first block while it is not zero,
+ * so blocks run again through the translator's chained exits. */
+static void gen_program(Gen *g, bool code32, uint32_t loop_off)
 {
     memset(g, 0, sizeof(*g));
     g->code32 = code32;
@@ -287,6 +292,19 @@ static void gen_program(Gen *g, bool code32)
             insns += gen_insn(g);
         g->block_insns[b] = insns + 1;
         if (b + 1 == g->nblocks) {
+            if (loop_off) {
+                /* DEC dword [loop_off]; JNZ first block */
+                if (!code32)
+                    b8(g, 0x66);
+                b8(g, 0xff);
+                b8(g, code32 ? 0x0d : 0x0e);
+                code32 ? b32(g, loop_off) : b16(g, loop_off);
+                b8(g, 0x0f);
+                b8(g, 0x85);
+                uint32_t next = eip0 + g->len + (code32 ? 4 : 2);
+                uint32_t rel = g->block_at[0] - next;
+                code32 ? b32(g, rel) : b16(g, rel);
+            }
             b8(g, 0xf4); /* HLT */
             break;
         }
@@ -436,7 +454,7 @@ int main(int argc, char **argv)
     unsigned blocks = 0, faults = 0, failures = 0;
     for (unsigned p = 0; p < programs && failures < 5; p++) {
         bool code32 = pick(4) != 0;
-        gen_program(&g, code32);
+        gen_program(&g, code32, 0);
         for (unsigned k = 0; k < DATA_SIZE; k++)
             data[k] = (uint8_t)rnd();
         X86State st;
@@ -470,12 +488,45 @@ int main(int argc, char **argv)
                 break;
         }
     }
+    /* Whole programs that loop: the budget lets the translator chain blocks, compared
+     * when both stop (HLT or an exception). */
+    unsigned loops = 0;
+    for (unsigned p = 0; p < programs / 4 && failures < 5; p++) {
+        bool code32 = pick(4) != 0;
+        X86State st;
+        make_state(&st, code32);
+        gen_program(&g, code32, DATA + LOOP_COUNTER - st.seg[X86_DS].base);
+        for (unsigned k = 0; k < DATA_SIZE; k++)
+            data[k] = (uint8_t)rnd();
+        uint32_t rounds = LOOP_ROUNDS;
+        memcpy(data + LOOP_COUNTER, &rounds, 4);
+        side_load(&a, &g, data, &st);
+        side_load(&b, &g, data, &st);
+        /* In runs of random length, so that budgets also end inside chains. */
+        for (unsigned run = 0; run < 2000; run++) {
+            unsigned budget = pick(4) ? 1 + pick(40) : 500;
+            int ra = x86_cpu_run(a.c, budget);
+            int rb = x86_cpu_run(b.c, budget);
+            if (!same(&a, &b, ra, rb, p, run, verbose)) {
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            if (ra != X86_RUN_BUDGET)
+                break;
+        }
+        loops++;
+    }
     JitStats s;
     jit_get_stats(b.c, &s);
-    printf("%u programs, %u blocks compared, %u ended in an exception; jit: %" G_GUINT64_FORMAT
+    printf("%u programs, %u blocks compared, %u ended in an exception, %u looping programs; jit: %" G_GUINT64_FORMAT
            " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
-           G_GUINT64_FORMAT " called\n",
-           programs, blocks, faults, s.blocks, s.flushes, s.insns_inline, s.insns_called);
+           G_GUINT64_FORMAT " called, %" G_GUINT64_FORMAT " exits chained\n",
+           programs, blocks, faults, loops, s.blocks, s.flushes, s.insns_inline, s.insns_called, s.links);
+    if (!s.links) {
+        printf("FAIL: no exit was chained\n");
+        return 1;
+    }
     if (failures) {
         printf("FAIL: %u programs differ\n", failures);
         return 1;
