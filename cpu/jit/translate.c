@@ -39,7 +39,7 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 
 /* An out-of-line path of instruction k: its handler, then back to resume. */
 typedef struct Stub {
-    size_t fields[4];
+    size_t fields[8];
     unsigned nfields;
     unsigned k;
     size_t resume;
@@ -171,7 +171,7 @@ static Stub *stub_new(Tr *t, unsigned k)
 static void stub_jcc(Tr *t, Stub *s, unsigned cc)
 {
     size_t f = emit_jcc_fwd(&t->e, cc);
-    if (s->nfields < 4)
+    if (s->nfields < 8)
         s->fields[s->nfields++] = f;
     else
         t->failed = true;
@@ -335,13 +335,21 @@ static void emit_ea(Tr *t, const X86Insn *i)
  * paths): the segment allows the access and is flat, and the TLB entry of the current
  * privilege maps the whole access. Leaves EAX = linear address, RSI = host addend, so
  * the operand is [RSI + RAX]; anything else goes to stub s. Clobbers ECX, EDX. */
+static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
+
 static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write)
 {
-    JitEmit *e = &t->e;
     emit_ea(t, i);
+    return emit_probe_at(t, s, i->seg, size, need, write);
+}
+
+/* The same with EAX = the offset in segment segno. */
+static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write)
+{
+    JitEmit *e = &t->e;
     /* The segment allows the access (all bits of need) and every offset (flat: any
      * base, no limit check). */
-    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * i->seg;
+    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
     emit_load(e, 1, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
     emit_alu_ri(e, 4, ALU_AND, H_RCX, need);
     emit_alu_ri(e, 4, ALU_CMP, H_RCX, need);
@@ -506,7 +514,7 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
     JitEmit *e = &t->e;
     int kc = t->known_cc;
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
-    bool cf_kept = kc >= CC_INC8 && kc <= CC_DEC32;
+    bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
     if (t->dead) {
         emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, r), 1);
         return true;
@@ -557,10 +565,10 @@ static void emit_setcc(JitEmit *e, unsigned cc, int r)
 
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
-static bool tr_shift(Tr *t, const X86Insn *i)
+static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
 {
     JitEmit *e = &t->e;
-    unsigned op = i->reg, count = i->imm & 0x1f;
+    unsigned op = i->reg;
     JitMem dst = greg(4, i->rm);
     if (!count)
         return true; /* no operation, flags untouched */
@@ -648,6 +656,107 @@ static bool tr_imul(Tr *t, const X86Insn *i)
     return true;
 }
 
+#define SEG_FIELD(segno, field) jm(H_RBX, (int32_t)(offsetof(X86Cpu, seg) + sizeof(X86Seg) * (segno) + offsetof(X86Seg, field)))
+
+/* The stack fast path of move.c's push_r32_flat / pop_r32_flat and control.c's
+ * call_rel32_flat / ret32_flat: a 32-bit stack (SS.B) in a flat segment; with cs,
+ * also a flat CS (no limit check of the new EIP). Leaves EAX = the address's offset
+ * (ESP - 4 for a push, ESP for a pop) and returns the operand. */
+static JitMem emit_stack_probe(Tr *t, Stub *s, bool push, bool cs)
+{
+    JitEmit *e = &t->e;
+    emit_alu_mi(e, 1, ALU_CMP, CPU(ss32), 0);
+    stub_jcc(t, s, HC_E);
+    if (cs) {
+        emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
+        stub_jcc(t, s, HC_E);
+    }
+    emit_load(e, 4, H_RAX, greg(4, R_ESP));
+    if (push)
+        emit_alu_ri(e, 4, ALU_SUB, H_RAX, 4);
+    return emit_probe_at(t, s, S_SS, 4, push ? SEG_OK_WRITE : SEG_OK_READ, push);
+}
+
+/* PUSH r32 / POP r32. */
+static bool tr_pushpop(Tr *t, unsigned k, bool push)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_stack_probe(t, s, push, false);
+    if (push) {
+        emit_load(e, 4, H_RCX, greg(4, i->reg)); /* PUSH ESP stores the old value */
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    } else {
+        emit_load(e, 4, H_RCX, m);
+        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
+        emit_store(e, 4, greg(4, i->reg), H_RCX); /* POP ESP keeps the popped value */
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* CALL rel32 / RET ending the block (32-bit operand size): the new EIP leaves
+ * through a chained exit, whose guard also checks the linear address, so a RET
+ * chains to where it returned last time and otherwise goes back to the dispatcher. */
+static bool tr_callret(Tr *t, unsigned k, bool call)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_stack_probe(t, s, call, true);
+    if (call) {
+        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+        eip_to_eax(t, t->off[k + 1] + i->imm);
+    } else {
+        emit_load(e, 4, H_RCX, m);
+        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
+        emit_mov_rr(e, 4, H_RAX, H_RCX);
+    }
+    emit_store(e, 4, CPU(eip), H_RAX);
+    exit_chained(t, k + 1);
+    /* After the handler (stub): EIP is what it set. */
+    s->resume = emit_pos(e);
+    exit_with(t, k + 1);
+    return true;
+}
+
+/* LOOP rel8 ending the block (control.c's loop_jcxz): ECX or CX minus one, taken
+ * while not zero. The count is written only once the target passed the CS limit
+ * check, so the slow path starts from the instruction's own state. */
+static bool tr_loop(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned csize = (i->pfx & X86_PFX_AD32) ? 4 : 2;
+    emit_load(e, csize, H_RDX, greg(csize, R_ECX));
+    emit_alu_ri(e, 4, ALU_SUB, H_RDX, 1);
+    if (csize == 2)
+        emit_movzx(e, 2, H_RDX, H_RDX);
+    emit_test_rr(e, 4, H_RDX, H_RDX);
+    size_t taken = emit_jcc_fwd(e, HC_NE);
+    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    eip_to_eax(t, t->off[k + 1]);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    exit_chained(t, k + 1);
+    emit_patch(e, taken, emit_pos(e));
+    eip_to_eax(t, t->off[k + 1] + i->imm);
+    if (!(i->pfx & X86_PFX_OP32))
+        emit_movzx(e, 2, H_RAX, H_RAX);
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, SEG_FIELD(S_CS, limit));
+    Stub *s = stub_new(t, k);
+    stub_jcc(t, s, HC_A);
+    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    exit_chained(t, k + 1);
+    s->resume = emit_pos(e);
+    exit_with(t, k + 1);
+    return true;
+}
+
 /* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
  * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
 static bool tr_branch(Tr *t, unsigned k, int cc)
@@ -708,8 +817,8 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
  * translator bug shows which form it is in by bisection. */
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
-    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512,
-    IN_ALL = 1023,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024,
+    IN_ALL = 2047,
 };
 static unsigned inline_mask = IN_ALL;
 
@@ -727,8 +836,10 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
-    if (op == 0xc1)
+    if (op == 0xc1 || op == 0xd1)
         return f | IN_SHIFT;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
+        return IN_STACK;
     if (op == 0x69 || op == 0x6b || op == 0x0faf)
         return f | IN_IMUL;
     return IN_BRANCH;
@@ -772,10 +883,10 @@ static bool inline_pure(const X86Insn *i, uint32_t *writes)
     case 0xfe: case 0xff:
         *writes = all & ~X86_FL_CF;
         return i->reg <= 1;
-    case 0xc1:
+    case 0xc1: case 0xd1:
         if (x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;
-        if (!(i->imm & 0x1f))
+        if (op == 0xc1 && !(i->imm & 0x1f))
             return true;
         *writes = i->reg <= 1 ? X86_FL_CF | X86_FL_OF : all;
         return true;
@@ -820,6 +931,10 @@ static bool tr_inline(Tr *t, unsigned k)
     bool is_branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xe9 || op == 0xeb;
     if (is_branch)
         return last && tr_branch(t, k, op == 0xe9 || op == 0xeb ? -1 : (int)(op & 0xf));
+    if ((op == 0xe8 || op == 0xc3) && last && x86_osize(i) == 4)
+        return tr_callret(t, k, op == 0xe8);
+    if (op == 0xe2 && last)
+        return tr_loop(t, k);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
     if (op < 0x40 && (op & 7) < 6) {
@@ -887,10 +1002,14 @@ static bool tr_inline(Tr *t, unsigned k)
         if (mem || i->reg > 1)
             return false;
         return tr_incdec(t, i->rm, op_size(i, op == 0xfe), i->reg == 1);
-    case 0xc1:
+    case 0xc1: case 0xd1:
         if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;
-        return tr_shift(t, i);
+        return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
+    case 0x50 ... 0x57: case 0x58 ... 0x5f:
+        if (x86_osize(i) != 4)
+            return false;
+        return tr_pushpop(t, k, op < 0x58);
     case 0x69: case 0x6b: case 0x0faf:
         if (mem || x86_osize(i) != 4)
             return false;
@@ -973,10 +1092,12 @@ static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
     return k;
 }
 
-static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n)
+static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool fresh)
 {
     Tr *t = &j->tr;
-    /* Inline first; a block with too many slow paths is retried with calls only. */
+    /* Inline first; a block with too many slow paths, or too big for even an empty
+     * cache, is retried with calls only; one that does not fit the space left waits
+     * for the flush. */
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(t, 0, sizeof(*t));
         t->c = c;
@@ -987,8 +1108,11 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n)
         for (unsigned k = 0; k < n; k++)
             t->off[k + 1] = t->off[k] + insns[k].len;
         jit_cache_begin(j->cache, &t->e);
-        if (!translate(t, attempt == 0))
+        if (!translate(t, attempt == 0)) {
+            if (t->e.overflow && !fresh)
+                return NULL;
             continue;
+        }
         void *code = jit_cache_commit(j->cache, &t->e);
         if (!code)
             continue;
@@ -1014,13 +1138,13 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
     if (!fn) {
         if (n > MAX_INSNS)
             return run_interp(c, insns, n);
-        fn = compile(j, c, insns, n);
+        fn = compile(j, c, insns, n, false);
         if (!fn) {
             jit_cache_flush(j->cache);
             j->stats.flushes++;
             from.site = NULL;
             x86_code_flush_all(c);
-            fn = compile(j, c, insns, n);
+            fn = compile(j, c, insns, n, true);
             if (!fn)
                 return run_interp(c, insns, n);
         }

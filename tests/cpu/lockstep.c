@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
- * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, IMUL, stack, SETcc/CMOVcc on
+ * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, IMUL, stack, CALL/RET, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
@@ -35,6 +35,8 @@ typedef struct Gen {
     uint32_t block_at[MAX_BLOCKS + 1];   /* EIP of each block */
     unsigned block_insns[MAX_BLOCKS + 1];
     unsigned nblocks;
+    bool leaf;                           /* block_at[nblocks] is a leaf that CALLs reach */
+    bool in_leaf;                        /* generating it: keep the stack balanced */
     size_t jcc_field[MAX_BLOCKS];        /* rel field of each block's branch */
     unsigned jcc_size[MAX_BLOCKS];
     unsigned jcc_to[MAX_BLOCKS];
@@ -215,17 +217,22 @@ static unsigned gen_insn(Gen *g)
         b8(g, 0x8d);
         modrm_mem(g, dst_reg(4), a16);
         break;
-    case 10: /* shifts and rotates by an immediate */
-        b8(g, byte ? 0xc0 : 0xc1);
+    case 10: { /* shifts and rotates by an immediate or by one */
+        bool one = pick(3) == 0;
+        b8(g, (one ? 0xd0 : 0xc0) | (byte ? 0 : 1));
         if (mem)
             modrm_mem(g, pick(8) == 6 ? 4 : pick(8), a16);
         else
             b8(g, 0xc0 | ((pick(8) == 6 ? 4 : pick(8)) << 3) | dst_reg(byte ? 1 : 4));
-        b8(g, pick(40));
+        if (!one)
+            b8(g, pick(40));
         break;
+    }
     case 11: /* PUSH / POP of a scratch register */
-        b8(g, (pick(2) ? 0x50 : 0x58) + dst_reg(4));
+        b8(g, (pick(2) || g->in_leaf ? 0x50 : 0x58) + dst_reg(4));
         if ((g->code[g->len - 1] & 0xf8) == 0x50) {
+            if (op16 && g->in_leaf)
+                b8(g, 0x66); /* the leaf's return address stays where RET finds it */
             b8(g, 0x58 + dst_reg(4)); /* keep the stack balanced */
             return 2;
         }
@@ -284,6 +291,7 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
     memset(g, 0, sizeof(*g));
     g->code32 = code32;
     g->nblocks = 1 + pick(MAX_BLOCKS);
+    g->leaf = pick(2);
     uint32_t eip0 = code32 ? CODE : 0;
     for (unsigned b = 0; b < g->nblocks; b++) {
         g->block_at[b] = eip0 + g->len;
@@ -308,18 +316,45 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
             b8(g, 0xf4); /* HLT */
             break;
         }
-        g->jcc_to[b] = b + 1 + pick(g->nblocks - b - 1);
-        if (pick(4) == 0) {
-            b8(g, 0xe9);
+        unsigned end = pick(8);
+        if (end == 0 && g->leaf) {
+            /* CALL the leaf, which returns to the next block */
+            b8(g, 0xe8);
+            g->jcc_to[b] = g->nblocks;
+        } else if (end == 1) {
+            /* LOOP to the next instruction (the next block, taken or not), with ECX
+             * or CX by the address size */
+            if (pick(2))
+                b8(g, 0x67);
+            b8(g, 0xe2);
+            b8(g, 0);
+            continue;
         } else {
-            b8(g, 0x0f);
-            b8(g, 0x80 | pick(16));
+            g->jcc_to[b] = b + 1 + pick(g->nblocks - b - 1);
+            if (pick(4) == 0) {
+                b8(g, 0xe9);
+            } else {
+                b8(g, 0x0f);
+                b8(g, 0x80 | pick(16));
+            }
         }
         g->jcc_field[b] = g->len;
         g->jcc_size[b] = code32 ? 4 : 2;
         code32 ? b32(g, 0) : b16(g, 0);
     }
+    if (g->leaf) {
+        /* A few instructions and RET */
+        unsigned b = g->nblocks, n = 1 + pick(5), insns = 0;
+        g->block_at[b] = eip0 + g->len;
+        g->in_leaf = true;
+        for (unsigned k = 0; k < n; k++)
+            insns += gen_insn(g);
+        b8(g, 0xc3);
+        g->block_insns[b] = insns + 1;
+    }
     for (unsigned b = 0; b + 1 < g->nblocks; b++) {
+        if (!g->jcc_size[b])
+            continue;
         uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
         uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
         memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
@@ -461,13 +496,13 @@ int main(int argc, char **argv)
         make_state(&st, code32);
         side_load(&a, &g, data, &st);
         side_load(&b, &g, data, &st);
-        for (unsigned step = 0; step <= MAX_BLOCKS; step++) {
+        for (unsigned step = 0; step <= 2 * MAX_BLOCKS + 2; step++) {
             X86State now;
             x86_cpu_get_state(a.c, &now);
             unsigned blk = 0;
-            while (blk < g.nblocks && g.block_at[blk] != now.eip)
+            while (blk < g.nblocks + g.leaf && g.block_at[blk] != now.eip)
                 blk++;
-            if (blk == g.nblocks) {
+            if (blk == g.nblocks + g.leaf) {
                 printf("FAIL: program %u left its blocks (EIP %08x)\n", p, now.eip);
                 dump_code(&g);
                 failures++;
