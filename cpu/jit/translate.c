@@ -87,6 +87,7 @@ typedef struct Jit {
     JitStats stats;
     size_t body;                   /* offset of a block's body after its prologue */
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
+    unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
 
@@ -522,12 +523,21 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
     if (cf_zero) {
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
     } else if (!cf_kept) {
+        /* CF is in eflags already when the last producer was INC/DEC or eager. */
+        emit_load(e, 4, H_RAX, CPU(cc_op));
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_EAGER);
+        size_t eager = emit_jcc_fwd(e, HC_E);
+        emit_alu_ri(e, 4, ALU_SUB, H_RAX, CC_INC8);
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
+        size_t kept = emit_jcc_fwd(e, HC_BE);
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_call(e, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
         emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
         emit_store(e, 4, CPU(eflags), H_RAX);
+        emit_patch(e, eager, emit_pos(e));
+        emit_patch(e, kept, emit_pos(e));
     }
     emit_load(e, size, H_RAX, greg(size, r));
     emit_store(e, 4, CPU(cc_src1), H_RAX);
@@ -556,6 +566,66 @@ static void sync_flags(X86Cpu *c)
     x86_flags_sync(c);
 }
 
+/* The host flags of lazy state cc (ADD/SUB/LOGIC of any size), recomputed from the
+ * operands: the same ISA gives the guest's flags (LOGIC: AF is undefined on the host,
+ * the caller clears it). Clobbers ECX. */
+static void emit_host_flags(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
+        unsigned size = 1u << (cc - CC_LOGIC8);
+        emit_load(e, 4, H_RCX, CPU(cc_res));
+        emit_test_rr(e, size, H_RCX, H_RCX);
+    } else {
+        bool sub = cc >= CC_SUB8 && cc <= CC_SUB32;
+        unsigned size = 1u << (cc - (sub ? CC_SUB8 : CC_ADD8));
+        emit_load(e, 4, H_RCX, CPU(cc_src1));
+        emit_alu_rm(e, size, sub ? ALU_CMP : ALU_ADD, H_RCX, CPU(cc_src2));
+    }
+}
+
+/* eflags |= the host's arithmetic flags (AF dropped for LOGIC), cc_op = EAGER. */
+static void emit_take_host_flags(Tr *t, bool logic)
+{
+    JitEmit *e = &t->e;
+    emit_u8(e, 0x9c); /* PUSHFQ */
+    emit_pop(e, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, logic ? X86_FL_ARITH & ~X86_FL_AF : X86_FL_ARITH);
+    emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)X86_FL_ARITH);
+    emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+    emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+}
+
+/* x86_flags_sync inline: the lazy flags into eflags, on the host's own flags for the
+ * common producers (known at translation time, or told apart at run time for the
+ * 32-bit ones), through flags.c otherwise. */
+static void emit_materialize(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_take_host_flags(t, kc >= CC_LOGIC8);
+        return;
+    }
+    static const unsigned common[] = { CC_SUB32, CC_ADD32, CC_LOGIC32 };
+    size_t done[4];
+    emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), CC_EAGER);
+    done[0] = emit_jcc_fwd(e, HC_E);
+    for (unsigned k = 0; k < 3; k++) {
+        emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), common[k]);
+        size_t next = emit_jcc_fwd(e, HC_NE);
+        emit_host_flags(t, common[k]);
+        emit_take_host_flags(t, common[k] == CC_LOGIC32);
+        done[k + 1] = emit_jmp_fwd(e);
+        emit_patch(e, next, emit_pos(e));
+    }
+    emit_mov_rr(e, 8, H_RDI, H_RBX);
+    emit_call(e, (const void *)sync_flags);
+    for (unsigned k = 0; k < 4; k++)
+        emit_patch(e, done[k], emit_pos(e));
+}
+
 /* SETcc into the low byte of r (AL-DL) and zero-extended. */
 static void emit_setcc(JitEmit *e, unsigned cc, int r)
 {
@@ -579,10 +649,8 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
     }
     if (op == 0 || op == 1) {
         /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF. */
-        if (t->known_cc != CC_EAGER) {
-            emit_mov_rr(e, 8, H_RDI, H_RBX);
-            emit_call(e, (const void *)sync_flags);
-        }
+        if (t->known_cc != CC_EAGER)
+            emit_materialize(t);
         emit_load(e, 4, H_RAX, dst);
         emit_shift_ri(e, 4, op, H_RAX, count);
         emit_store(e, 4, dst, H_RAX);
@@ -820,7 +888,6 @@ enum {
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024,
     IN_ALL = 2047,
 };
-static unsigned inline_mask = IN_ALL;
 
 static unsigned form_of(const X86Insn *i)
 {
@@ -847,7 +914,7 @@ static unsigned form_of(const X86Insn *i)
 
 /* Whether i is certain to compile inline without an out-of-line path (so it cannot
  * fault or call anything); *writes: the arithmetic flags it sets. */
-static bool inline_pure(const X86Insn *i, uint32_t *writes)
+static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes)
 {
     unsigned op = i->opcode;
     const uint32_t all = X86_FL_ARITH;
@@ -906,7 +973,8 @@ static void flag_liveness(Tr *t)
     uint32_t live = X86_FL_ARITH;
     for (unsigned k = t->n; k-- > 0;) {
         uint32_t w;
-        bool pure = (inline_mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], &w);
+        unsigned mask = t->j->inline_mask;
+        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, &w);
         t->deadv[k] = pure && w && !(w & live);
         if (!pure)
             live = X86_FL_ARITH;
@@ -926,7 +994,7 @@ static bool tr_inline(Tr *t, unsigned k)
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
         return false;
     unsigned form = form_of(i);
-    if ((form & inline_mask) != form)
+    if ((form & t->j->inline_mask) != form)
         return false;
     bool is_branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xe9 || op == 0xeb;
     if (is_branch)
@@ -1195,8 +1263,6 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
         size = DEFAULT_CACHE_SIZE;
     const char *chain = getenv("VIREO_JIT_CHAIN");
     const char *mask = getenv("VIREO_JIT_INLINE");
-    if (mask)
-        inline_mask = (unsigned)strtoul(mask, NULL, 0) & IN_ALL;
     if (size < MIN_CACHE_SIZE)
         size = MIN_CACHE_SIZE;
     const char *why = NULL;
@@ -1208,6 +1274,7 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     Jit *j = g_new0(Jit, 1);
     j->cache = cache;
     j->no_chain = chain && !strcmp(chain, "0");
+    j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
     if (opts && opts->perf_map) {
         char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
