@@ -2,12 +2,14 @@
 /* The translator: one decoded block (cpu/x86/exec.c forms them) becomes one host
  * function unsigned f(X86Cpu *c) returning the instructions it completed. Every
  * instruction either compiles inline (MOV, LEA, ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC,
- * Jcc/JMP rel, loads and stores through an inline TLB probe) or calls its interpreter
- * handler with prev_eip/eip set, exactly as the dispatcher's loop would. Inline code
- * that meets anything unusual (a TLB miss, a page crossing, a segment that is not
- * flat, a branch beyond the CS limit) jumps to a stub that runs the instruction's
- * handler instead: the fast path has no side effects before that branch, so the
- * handler starts from the instruction's own state and faults precisely.
+ * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, LOOP, Jcc/JMP rel,
+ * loads and stores through an inline TLB probe) or calls its interpreter handler with
+ * prev_eip/eip set, exactly as the dispatcher's loop would. Inline code that meets
+ * anything unusual (a TLB miss, a page crossing, a segment that is not flat, a branch
+ * beyond the CS limit) jumps to a stub that runs the instruction's handler instead:
+ * the fast path has no side effects before that branch, so the handler starts from
+ * the instruction's own state and faults precisely. Exits with a known next EIP are
+ * chained to the next block's code through a guard (design in README.md).
  *
  * Register use in generated code: RBX = the X86Cpu, R12D = EIP at block entry (a
  * block's code is position independent in EIP: the same physical code runs at other
@@ -825,6 +827,129 @@ static bool tr_loop(Tr *t, unsigned k)
     return true;
 }
 
+/* Host flags for guest condition cc (SDM vol. 1, B.1), returning the host
+ * condition to test: when the flags' producer is known, the same host instruction
+ * on its saved operands; otherwise x86_cond. Clobbers RAX (and, calling, the
+ * caller-saved registers). */
+static unsigned emit_cond(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (kc >= CC_SUB8 && kc <= CC_SUB32) {
+        /* The host's CMP of the same operands gives the guest's flags. */
+        unsigned size = 1u << (kc - CC_SUB8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
+        unsigned size = 1u << (kc - CC_ADD8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        unsigned size = 1u << (kc - CC_LOGIC8);
+        emit_load(e, 4, H_RAX, CPU(cc_res));
+        emit_test_rr(e, size, H_RAX, H_RAX);
+    } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
+        /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
+         * conditions do not read. */
+        bool dec = kc >= CC_DEC8;
+        unsigned size = 1u << (kc - (dec ? CC_DEC8 : CC_INC8));
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
+        emit_u8(e, 1);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_mov_ri32(e, H_RSI, cc);
+        emit_call(e, (const void *)x86_cond);
+        emit_test_rr(e, 1, H_RAX, H_RAX);
+        return HC_NE;
+    }
+    return cc;
+}
+
+/* SETcc r8, CMOVcc r, r (move.c's setcc, cmov; register operands only). */
+static bool tr_setcc_cmov(Tr *t, const X86Insn *i, bool set)
+{
+    JitEmit *e = &t->e;
+    unsigned hc = emit_cond(t, i->opcode & 0xf);
+    if (set) {
+        emit_setcc(e, hc, H_RAX);
+        emit_store(e, 1, greg(1, i->rm), H_RAX);
+        return true;
+    }
+    unsigned size = x86_osize(i);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_load(e, size, H_RCX, greg(size, i->rm));
+    emit_store(e, size, greg(size, i->reg), H_RCX);
+    emit_patch(e, skip, emit_pos(e));
+    return true;
+}
+
+/* MOVZX/MOVSX r, r/m8 or r/m16 (move.c's movzx_sx), memory through the probe. */
+static bool tr_movx(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned from = (i->opcode & 1) ? 2 : 1, size = x86_osize(i);
+    unsigned op = i->opcode >= 0x0fbe ? (from == 1 ? 0x0fbe : 0x0fbf) : (from == 1 ? 0x0fb6 : 0x0fb7);
+    Stub *s = NULL;
+    JitMem m;
+    if (i->pfx & X86_PFX_MEM) {
+        s = stub_new(t, k);
+        m = emit_probe(t, s, i, from, SEG_OK_READ, false);
+    } else {
+        m = greg(from, i->rm);
+    }
+    emit_op_rm(e, 4, op, H_RCX, m);
+    emit_store(e, size, greg(size, i->reg), H_RCX);
+    if (s)
+        s->resume = emit_pos(e);
+    return true;
+}
+
+/* NOT / NEG of a register (alu.c's not_neg: NEG is SUB from 0). */
+static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    if (i->reg == 2) {
+        emit_op_rm(e, size, size == 1 ? 0xf6 : 0xf7, 2, greg(size, i->rm));
+        return true;
+    }
+    emit_mov_ri32(e, H_RAX, 0);
+    emit_load(e, size, H_RCX, greg(size, i->rm));
+    emit_alu_flags(t, ALU_SUB, size);
+    emit_store(e, size, greg(size, i->rm), H_RAX);
+    return true;
+}
+
+/* CBW/CWDE, CWD/CDQ (alu.c's cbw, cwd). */
+static bool tr_cbw_cwd(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    bool o32 = i->pfx & X86_PFX_OP32;
+    if (i->opcode == 0x98) {
+        emit_op_rm(e, 4, o32 ? 0x0fbf : 0x0fbe, H_RAX, greg(o32 ? 2 : 1, R_EAX));
+        emit_store(e, o32 ? 4 : 2, greg(4, R_EAX), H_RAX);
+    } else {
+        emit_op_rm(e, 4, o32 ? 0x8b : 0x0fbf, H_RAX, greg(o32 ? 4 : 2, R_EAX));
+        emit_op_rr(e, 4, 0xc1, 7, H_RAX); /* SAR EAX, 31 */
+        emit_u8(e, 31);
+        emit_store(e, o32 ? 4 : 2, greg(4, R_EDX), H_RAX);
+    }
+    return true;
+}
+
+/* XCHG between registers (move.c's xchg_eg, xchg_acc); the memory form locks and
+ * stays a handler. */
+static bool tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, size, H_RAX, greg(size, a));
+    emit_load(e, size, H_RCX, greg(size, b));
+    emit_store(e, size, greg(size, a), H_RCX);
+    emit_store(e, size, greg(size, b), H_RAX);
+    return true;
+}
+
 /* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
  * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
 static bool tr_branch(Tr *t, unsigned k, int cc)
@@ -833,35 +958,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     const X86Insn *i = &t->insns[k];
     size_t taken = 0;
     if (cc >= 0) {
-        int kc = t->known_cc;
-        if (kc >= CC_SUB8 && kc <= CC_SUB32) {
-            /* The host's CMP of the same operands gives the guest's flags. */
-            unsigned size = 1u << (kc - CC_SUB8);
-            emit_load(e, 4, H_RAX, CPU(cc_src1));
-            emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
-        } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
-            unsigned size = 1u << (kc - CC_ADD8);
-            emit_load(e, 4, H_RAX, CPU(cc_src1));
-            emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
-        } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
-            unsigned size = 1u << (kc - CC_LOGIC8);
-            emit_load(e, 4, H_RAX, CPU(cc_res));
-            emit_test_rr(e, size, H_RAX, H_RAX);
-        } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
-            /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
-             * conditions do not read. */
-            bool dec = kc >= CC_DEC8;
-            unsigned size = 1u << (kc - (dec ? CC_DEC8 : CC_INC8));
-            emit_load(e, 4, H_RAX, CPU(cc_src1));
-            emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
-            emit_u8(e, 1);
-        } else {
-            emit_mov_rr(e, 8, H_RDI, H_RBX);
-            emit_mov_ri32(e, H_RSI, (uint32_t)cc);
-            emit_call(e, (const void *)x86_cond);
-            emit_test_rr(e, 1, H_RAX, H_RAX);
-            cc = HC_NE;
-        }
+        cc = (int)emit_cond(t, (unsigned)cc);
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
@@ -885,8 +982,8 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
  * translator bug shows which form it is in by bisection. */
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
-    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024,
-    IN_ALL = 2047,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
+    IN_ALL = 4095,
 };
 
 static unsigned form_of(const X86Insn *i)
@@ -907,6 +1004,9 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_SHIFT;
     if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
         return IN_STACK;
+    if ((op >= 0x0f90 && op <= 0x0f9f) || (op >= 0x0f40 && op <= 0x0f4f) || (op >= 0x0fb6 && op <= 0x0fbf) ||
+        op == 0x98 || op == 0x99 || op == 0x86 || op == 0x87 || (op >= 0x91 && op <= 0x97))
+        return f | IN_MISC;
     if (op == 0x69 || op == 0x6b || op == 0x0faf)
         return f | IN_IMUL;
     return IN_BRANCH;
@@ -938,8 +1038,11 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes
         *writes = all;
         return true;
     case 0xf6: case 0xf7:
-        *writes = all;
-        return i->reg <= 1;
+        *writes = i->reg == 2 ? 0 : all;
+        return i->reg <= 3;
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+    case 0x98: case 0x99: case 0x86: case 0x87: case 0x91 ... 0x97:
+        return true;
     case 0x88 ... 0x8b: case 0xb0 ... 0xbf:
         return true;
     case 0xc6: case 0xc7:
@@ -1042,9 +1145,23 @@ static bool tr_inline(Tr *t, unsigned k)
         return true;
     }
     case 0xf6: case 0xf7:
+        if (i->reg == 2 || i->reg == 3)
+            return !mem && tr_notneg(t, i, op_size(i, op == 0xf6));
         if (i->reg > 1)
             return false;
         return tr_binop(t, k, -2, 2, op_size(i, op == 0xf6));
+    case 0x0f90 ... 0x0f9f:
+        return !mem && tr_setcc_cmov(t, i, true);
+    case 0x0f40 ... 0x0f4f:
+        return !mem && tr_setcc_cmov(t, i, false);
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+        return tr_movx(t, k);
+    case 0x98: case 0x99:
+        return tr_cbw_cwd(t, i);
+    case 0x86: case 0x87:
+        return !mem && tr_xchg(t, i->reg, i->rm, op_size(i, op == 0x86));
+    case 0x91 ... 0x97:
+        return tr_xchg(t, R_EAX, i->reg, op_size(i, false));
     case 0x88: case 0x89:
         return tr_binop(t, k, -1, 0, op_size(i, op == 0x88));
     case 0x8a: case 0x8b:

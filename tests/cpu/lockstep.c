@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
- * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, IMUL, stack, CALL/RET, LOOP, SETcc/CMOVcc on
+ * of basic blocks (ALU, MOV, MOVZX/MOVSX, XCHG, CBW/CWD, LEA, INC/DEC, TEST, shifts, IMUL, stack,
+ * CALL/RET, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
@@ -126,7 +127,7 @@ static unsigned gen_insn(Gen *g)
     bool byte = pick(3) == 0;
     bool a16 = pick(6) == 0;
     bool mem = pick(2) == 0;
-    unsigned kind = pick(15);
+    unsigned kind = pick(16);
     if (op16)
         b8(g, 0x66);
     if (a16 == g->code32)
@@ -268,6 +269,31 @@ static unsigned gen_insn(Gen *g)
             (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
         break;
     }
+    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ */
+        switch (pick(4)) {
+        case 0:
+            b8(g, 0x0f);
+            b8(g, 0xb6 | (pick(2) << 3) | pick(2));
+            if (mem)
+                modrm_mem(g, dst_reg(4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+            break;
+        case 1:
+            b8(g, 0x86 | (sz - 1));
+            if (mem)
+                modrm_mem(g, dst_reg(byte ? 1 : 4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(byte ? 1 : 4) << 3) | dst_reg(byte ? 1 : 4));
+            break;
+        case 2:
+            b8(g, 0x91 + pick(2)); /* with ECX or EDX */
+            break;
+        default:
+            b8(g, 0x98 + pick(2));
+            break;
+        }
+        break;
     default: /* NOT / NEG / ADC / SBB against CF from a previous op */
         b8(g, 0xf6 | (sz - 1));
         if (mem)
