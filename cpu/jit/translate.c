@@ -384,13 +384,23 @@ static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsig
     return jmx(H_RSI, H_RAX, 0);
 }
 
+/* Host CF = bit 0 of R13D (BT R13D, 0). */
+static void emit_bt_r13(JitEmit *e)
+{
+    emit_op_rr(e, 4, 0x0fba, 4, H_R13);
+    emit_u8(e, 0);
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
+    bool carry = aluop == ALU_ADC || aluop == ALU_SBB;
     if (t->dead) {
         /* Nothing reads these flags: the lazy state stays as it was. */
+        if (carry)
+            emit_bt_r13(e);
         if (aluop != ALU_CMP)
             emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
         return;
@@ -398,11 +408,14 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     emit_store(e, 4, CPU(cc_src1), H_RAX);
     emit_store(e, 4, CPU(cc_src2), H_RCX);
     unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
+    if (carry)
+        emit_bt_r13(e); /* CF in: emit_cf_to_r13 ran before the operands */
     emit_alu_rr(e, 4, host, H_RAX, H_RCX);
-    if (size < 4 && (host == ALU_ADD || host == ALU_SUB))
+    if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : CC_LOGIC8;
+    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
+                  : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
     unsigned cc = CC_OP(base, size);
     emit_store_imm(e, 4, CPU(cc_op), cc);
     t->known_cc = (int)cc;
@@ -423,10 +436,37 @@ static void emit_test_flags(Tr *t, unsigned size)
     t->known_cc = (int)cc;
 }
 
+/* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
 static bool inline_alu_ok(unsigned aluop)
 {
-    /* ADC/SBB read CF: left to the handlers in this phase. */
     return aluop != ALU_ADC && aluop != ALU_SBB;
+}
+
+static void emit_host_flags(Tr *t, unsigned cc);
+static void emit_setcc(JitEmit *e, unsigned cc, int r);
+
+/* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or
+ * x86_flag_cf; R13 is callee-saved, so the operand fetch that follows keeps it. */
+static void emit_cf_to_r13(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        emit_mov_ri32(e, H_R13, 0);
+        return;
+    }
+    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
+        emit_load(e, 4, H_RAX, CPU(eflags));
+        emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_call(e, (const void *)x86_flag_cf);
+        emit_movzx(e, 1, H_RAX, H_RAX);
+    }
+    emit_mov_rr(e, 4, H_R13, H_RAX);
 }
 
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
@@ -437,6 +477,8 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     const X86Insn *i = &t->insns[k];
     bool mem = i->pfx & X86_PFX_MEM;
     bool mov = op == -1, test = op == -2, cmp = op == ALU_CMP;
+    if (op == ALU_ADC || op == ALU_SBB)
+        emit_cf_to_r13(t);
     if (!mem) {
         unsigned dst = kind == 1 ? i->reg : i->rm;
         if (mov) {
@@ -512,16 +554,18 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
 }
 
 /* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
-static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
+static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
     bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
-    if (t->dead) {
-        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, r), 1);
+    if (t->dead && r >= 0) {
+        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, (unsigned)r), 1);
         return true;
     }
+    /* (For a memory operand this comes before the probe: it only moves CF into
+     * eflags where the lazy state already says what it is, as the handler does.) */
     if (cf_zero) {
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
     } else if (!cf_kept) {
@@ -541,7 +585,17 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
         emit_patch(e, eager, emit_pos(e));
         emit_patch(e, kept, emit_pos(e));
     }
-    emit_load(e, size, H_RAX, greg(size, r));
+    Stub *s = NULL;
+    JitMem m;
+    if (r >= 0) {
+        m = greg(size, (unsigned)r);
+    } else {
+        /* Read-modify-write through the write translation (x86_rmw_begin). */
+        s = stub_new(t, k);
+        emit_lea(e, 8, H_RSI, emit_probe(t, s, &t->insns[k], size, SEG_OK_READ | SEG_OK_WRITE, true));
+        m = jm(H_RSI, 0);
+    }
+    emit_load(e, size, H_RAX, m);
     emit_store(e, 4, CPU(cc_src1), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src2), 1);
     emit_alu_ri(e, 4, dec ? ALU_SUB : ALU_ADD, H_RAX, 1);
@@ -550,8 +604,10 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
     emit_store(e, 4, CPU(cc_res), H_RAX);
     unsigned cc = dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size);
     emit_store_imm(e, 4, CPU(cc_op), cc);
-    emit_store(e, size, greg(size, r), H_RAX);
+    emit_store(e, size, m, H_RAX);
     t->known_cc = (int)cc;
+    if (s)
+        s->resume = emit_pos(e);
     return true;
 }
 
@@ -1110,8 +1166,6 @@ static bool tr_inline(Tr *t, unsigned k)
         return false;
     if (op < 0x40 && (op & 7) < 6) {
         unsigned aluop = op >> 3;
-        if (!inline_alu_ok(aluop))
-            return false;
         switch (op & 7) {
         case 0: return tr_binop(t, k, (int)aluop, 0, 1);
         case 1: return tr_binop(t, k, (int)aluop, 0, op_size(i, false));
@@ -1121,6 +1175,8 @@ static bool tr_inline(Tr *t, unsigned k)
             /* AL/eAX, imm: as the E,imm form with rm = EAX. */
             unsigned size = (op & 7) == 4 ? 1 : op_size(i, false);
             JitEmit *e = &t->e;
+            if (aluop == ALU_ADC || aluop == ALU_SBB)
+                emit_cf_to_r13(t);
             emit_load(e, size, H_RAX, greg(size, R_EAX));
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
             emit_alu_flags(t, aluop, size);
@@ -1132,8 +1188,6 @@ static bool tr_inline(Tr *t, unsigned k)
     }
     switch (op) {
     case 0x80: case 0x81: case 0x82: case 0x83:
-        if (!inline_alu_ok(i->reg))
-            return false;
         return tr_binop(t, k, i->reg, 2, op_size(i, op == 0x80 || op == 0x82));
     case 0x84: case 0x85:
         return tr_binop(t, k, -2, 0, op_size(i, op == 0x84));
@@ -1182,11 +1236,11 @@ static bool tr_inline(Tr *t, unsigned k)
         return mem && tr_lea(t, i);
     case 0x40 ... 0x47:
     case 0x48 ... 0x4f:
-        return tr_incdec(t, i->reg, op_size(i, false), op >= 0x48);
+        return tr_incdec(t, k, (int)i->reg, op_size(i, false), op >= 0x48);
     case 0xfe: case 0xff:
-        if (mem || i->reg > 1)
+        if (i->reg > 1)
             return false;
-        return tr_incdec(t, i->rm, op_size(i, op == 0xfe), i->reg == 1);
+        return tr_incdec(t, k, mem ? -1 : (int)i->rm, op_size(i, op == 0xfe), i->reg == 1);
     case 0xc1: case 0xd1:
         if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;
