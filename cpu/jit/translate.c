@@ -77,6 +77,7 @@ typedef struct Tr {
     unsigned nexits;
     int known_cc;                  /* cc_op as inline code left it, or -1 */
     bool dead;                     /* the current instruction's flags are never read */
+    bool called;                   /* a handler call was emitted in the block's main path */
     bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
@@ -206,9 +207,16 @@ static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
  * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
  * or exec trace; the budget holds the next block whole), does the dispatcher's
  * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
-static void exit_chained(Tr *t, unsigned count)
+static void exit_chained(Tr *t, unsigned count, bool own_stub)
 {
     JitEmit *e = &t->e;
+    /* Quiet: no handler can have run in this block before the exit (none called, and
+     * no slow path except the exiting instruction's own, which leaves elsewhere), so
+     * nothing of this vCPU's debug, halt or shadow state changed since the last test. */
+    bool quiet = !t->called;
+    for (unsigned k = 0; k < t->nstubs; k++)
+        if (!own_stub || t->stubs[k].k + 1 != count)
+            quiet = false;
     if (t->j->no_chain) {
         exit_with(t, count);
         return;
@@ -243,17 +251,19 @@ static void exit_chained(Tr *t, unsigned count)
     emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
     emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
     emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
     emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
-    emit_u32(e, X86_FL_TF | X86_FL_RF);
-    emit_jcc_to(e, HC_NE, unlinked);
+    if (!quiet) {
+        emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+        emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+        emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+        emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
+        emit_u32(e, X86_FL_TF | X86_FL_RF);
+        emit_jcc_to(e, HC_NE, unlinked);
+    }
     emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
     emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
     emit_u32(e, LOG_EXEC);
@@ -843,7 +853,7 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1);
+    exit_chained(t, k + 1, true);
     /* After the handler (stub): EIP is what it set. */
     s->resume = emit_pos(e);
     exit_with(t, k + 1);
@@ -867,7 +877,7 @@ static bool tr_loop(Tr *t, unsigned k)
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     eip_to_eax(t, t->off[k + 1]);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1);
+    exit_chained(t, k + 1, true);
     emit_patch(e, taken, emit_pos(e));
     eip_to_eax(t, t->off[k + 1] + i->imm);
     if (!(i->pfx & X86_PFX_OP32))
@@ -877,7 +887,7 @@ static bool tr_loop(Tr *t, unsigned k)
     stub_jcc(t, s, HC_A);
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1);
+    exit_chained(t, k + 1, true);
     s->resume = emit_pos(e);
     exit_with(t, k + 1);
     return true;
@@ -1018,7 +1028,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        exit_chained(t, k + 1);
+        exit_chained(t, k + 1, true);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -1028,7 +1038,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1);
+    exit_chained(t, k + 1, true);
     s->resume = emit_pos(e);
     exit_with(t, k + 1);
     return true;
@@ -1289,12 +1299,13 @@ static bool translate(Tr *t, bool allow_inline)
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                exit_chained(t, t->n);
+                exit_chained(t, t->n, false);
             }
             ended = last;
             continue;
         }
         call_handler(t, k);
+        t->called = true;
         t->known_cc = -1;
         if (last)
             exit_with(t, t->n);
