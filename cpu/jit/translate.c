@@ -500,6 +500,19 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
             }
             return true;
         }
+        if (t->dead && !test && !cmp) {
+            /* Flags unread: one host instruction on the guest register in memory. */
+            bool carry = op == ALU_ADC || op == ALU_SBB;
+            if (kind != 2)
+                emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+            if (carry)
+                emit_bt_r13(e);
+            if (kind == 2)
+                emit_alu_mi(e, size, (unsigned)op, greg(size, dst), i->imm & mask_of(size));
+            else
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(size, dst));
+            return true;
+        }
         emit_load(e, size, H_RAX, greg(size, dst));
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
