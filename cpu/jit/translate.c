@@ -781,6 +781,46 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
     return true;
 }
 
+/* SHL/SAL, SHR, SAR of a 32-bit register by CL (shift.c's group2): a count of zero
+ * (CL & 31) changes nothing, not even the flags, so what the lazy state holds
+ * afterwards is known only at run time. */
+static bool tr_shift_cl(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg == 6 ? 4 : i->reg;
+    JitMem dst = greg(4, i->rm);
+    emit_load(e, 4, H_RCX, greg(4, R_ECX));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 31);
+    size_t skip = emit_jcc_fwd(e, HC_E);
+    emit_load(e, 4, H_RAX, dst);
+    if (op == 5) {
+        /* OF: the original MSB for a count of 1, else 0 */
+        emit_mov_ri32(e, H_RDX, 0);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 1);
+        size_t not_one = emit_jcc_fwd(e, HC_NE);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_patch(e, not_one, emit_pos(e));
+    }
+    emit_op_rr(e, 4, 0xd3, (int)op, H_RAX); /* shift EAX by CL */
+    emit_setcc(e, HC_B, H_R8);
+    emit_store(e, 4, dst, H_RAX);
+    if (op == 4) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_R8);
+    } else if (op == 7) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_R8);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    emit_patch(e, skip, emit_pos(e));
+    t->known_cc = -1;
+    return true;
+}
+
 /* IMUL r32, r/m32(register)[, imm] (alu.c's imul_3): the low half, and CF = OF =
  * whether the signed product overflowed, kept as CC_SHIFT32 with both sources. */
 static bool tr_imul(Tr *t, const X86Insn *i)
@@ -1079,7 +1119,7 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
-    if (op == 0xc1 || op == 0xd1)
+    if (op == 0xc1 || op == 0xd1 || op == 0xd3)
         return f | IN_SHIFT;
     if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
         return IN_STACK;
@@ -1268,6 +1308,10 @@ static bool tr_inline(Tr *t, unsigned k)
         if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;
         return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
+    case 0xd3:
+        if (mem || x86_osize(i) != 4 || i->reg < 4)
+            return false;
+        return tr_shift_cl(t, i);
     case 0x50 ... 0x57: case 0x58 ... 0x5f:
         if (x86_osize(i) != 4)
             return false;

@@ -218,9 +218,12 @@ static unsigned gen_insn(Gen *g)
         b8(g, 0x8d);
         modrm_mem(g, dst_reg(4), a16);
         break;
-    case 10: { /* shifts and rotates by an immediate or by one */
-        bool one = pick(3) == 0;
-        b8(g, (one ? 0xd0 : 0xc0) | (byte ? 0 : 1));
+    case 10: { /* shifts and rotates by an immediate, by one or by CL */
+        unsigned how = pick(4);
+        bool one = how == 0;
+        b8(g, (how == 0 ? 0xd0 : how == 1 ? 0xd2 : 0xc0) | (byte ? 0 : 1));
+        if (how == 1)
+            one = true; /* no immediate */
         if (mem)
             modrm_mem(g, pick(8) == 6 ? 4 : pick(8), a16);
         else
