@@ -212,7 +212,7 @@ static void exit_chained(Tr *t, unsigned count, bool own_stub)
     JitEmit *e = &t->e;
     /* Quiet: no handler can have run in this block before the exit (none called, and
      * no slow path except the exiting instruction's own, which leaves elsewhere), so
-     * nothing of this vCPU's debug, halt or shadow state changed since the last test. */
+     * HLT, the interrupt shadow, TF and RF are as the dispatcher last saw them: clear. */
     bool quiet = !t->called;
     for (unsigned k = 0; k < t->nstubs; k++)
         if (!own_stub || t->stubs[k].k + 1 != count)
@@ -253,12 +253,13 @@ static void exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_jcc_to(e, HC_NE, unlinked);
     emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
     emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
     if (!quiet) {
+        /* (the dispatcher runs no block while these are set) */
         emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
         emit_jcc_to(e, HC_NE, unlinked);
         emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
-        emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
         emit_jcc_to(e, HC_NE, unlinked);
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
