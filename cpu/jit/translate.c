@@ -364,12 +364,12 @@ static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsig
     /* The segment allows the access (all bits of need) and every offset (flat: any
      * base, no limit check). */
     size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
-    emit_load(e, 1, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, need);
-    emit_alu_ri(e, 4, ALU_CMP, H_RCX, need);
+    /* ok and flat (0 or 1) are adjacent bytes: one 16-bit load tests both. */
+    _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
+    emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
+    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
     stub_jcc(t, s, HC_NE);
-    emit_alu_mi(e, 1, ALU_CMP, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, flat))), 0);
-    stub_jcc(t, s, HC_E);
     emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
@@ -378,8 +378,13 @@ static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsig
     emit_shift_ri(e, 4, 5, H_RCX, 20);
     emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
     emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
-    emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
-    emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    if (sizeof(X86Tlb) == 48) {
+        emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
+        emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
+        emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    }
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
