@@ -14,12 +14,8 @@
  * Register use in generated code: RBX = the X86Cpu, R12D = EIP at block entry (a
  * block's code is position independent in EIP: the same physical code runs at other
  * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
-#include "cpu/jit/jit.h"
-#include "cpu/jit/emit.h"
-#include "cpu/x86/cpu-internal.h"
+#include "cpu/jit/translate.h"
 #include "engine/config.h"
-#include "engine/log.h"
-#include "engine/vcpu.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -27,75 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DEFAULT_CACHE_SIZE ((size_t)32 << 20)
-#define MIN_CACHE_SIZE ((size_t)16 << 10)
-#define MAX_STUBS 64
-#define MAX_EXITS 64
-#define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
-
-typedef unsigned (*JitFn)(X86Cpu *c);
-
-
-enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
-
-/* An out-of-line path of instruction k: its handler, then back to resume. */
-typedef struct Stub {
-    size_t fields[8];
-    unsigned nfields;
-    unsigned k;
-    size_t resume;
-} Stub;
-
-/* A chainable exit's description, stored in the code cache right after its guard
- * (never executed): offsets from the exit's start of the fields run_block patches. */
-typedef struct JitSite {
-    uint16_t info;            /* this record */
-    uint16_t guard;           /* the guard's first instruction */
-    uint16_t lin, epoch, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
-    uint16_t count;           /* instructions of the block done at this exit */
-} JitSite;
-
-/* The exit a block last left through unlinked, for run_block to link. */
-typedef struct JitLink {
-    uint8_t *site;            /* its JitSite (read-write view), NULL: none */
-    uint32_t eip;             /* the EIP it left with */
-} JitLink;
-
-typedef struct Tr {
-    JitEmit e;
-    X86Cpu *c;
-    struct Jit *j;
-    const X86Insn *insns;
-    unsigned n;
-    uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
-    size_t epilogue;               /* returns EAX */
-    Stub stubs[MAX_STUBS];
-    unsigned nstubs;
-    size_t exit_fields[MAX_EXITS]; /* jumps to "return exit_count[k]" */
-    unsigned exit_count[MAX_EXITS];
-    unsigned nexits;
-    int known_cc;                  /* cc_op as inline code left it, or -1 */
-    bool dead;                     /* the current instruction's flags are never read */
-    bool called;                   /* a handler call was emitted in the block's main path */
-    bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
-    bool failed;                   /* too many stubs: fall back to calls only */
-    unsigned n_inline;
-} Tr;
-
-typedef struct Jit {
-    JitLink link;                  /* written by generated code */
-    JitCache *cache;
-    FILE *perf;
-    JitStats stats;
-    size_t body;                   /* offset of a block's body after its prologue */
-    bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
-    unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
-    Tr tr;                         /* the translation in progress (one per vCPU) */
-} Jit;
-
-#define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
-#define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1). */
 static JitMem greg(unsigned size, unsigned r)
@@ -130,7 +57,7 @@ static void set_eips(Tr *t, unsigned k)
     emit_store(&t->e, 4, CPU(eip), H_RAX);
 }
 
-static void exit_with(Tr *t, unsigned count)
+void jit_exit_with(Tr *t, unsigned count)
 {
     emit_mov_ri32(&t->e, H_RAX, count);
     emit_jmp_to(&t->e, t->epilogue);
@@ -179,147 +106,6 @@ static void stub_jcc(Tr *t, Stub *s, unsigned cc)
         s->fields[s->nfields++] = f;
     else
         t->failed = true;
-}
-
-static size_t emit_movabs(JitEmit *e, int r, uint64_t v)
-{
-    emit_u8(e, (uint8_t)(0x48 | ((r & 8) ? 1 : 0)));
-    emit_u8(e, (uint8_t)(0xb8 + (r & 7)));
-    size_t at = emit_pos(e);
-    emit_u64(e, v);
-    return at;
-}
-
-/* CMP r/m32, imm32 with the immediate's offset returned (always the long form, so
- * run_block can patch any value in). */
-static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
-{
-    emit_op_rr(e, 4, 0x81, 7, r);
-    size_t at = emit_pos(e);
-    emit_u32(e, 0);
-    return at;
-}
-
-/* Leaves the block after count instructions with EAX = the next EIP (already in
- * c->eip), through a chainable exit: a JMP that run_block points at the guard once
- * it knows the block that follows. The guard checks everything the dispatcher would
- * between the two blocks (same linear address, chain epoch and page version as when
- * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
- * or exec trace; the budget holds the next block whole), does the dispatcher's
- * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
-static void exit_chained(Tr *t, unsigned count, bool own_stub)
-{
-    JitEmit *e = &t->e;
-    /* Quiet: no handler can have run in this block before the exit (none called, and
-     * no slow path except the exiting instruction's own, which leaves elsewhere), so
-     * HLT, the interrupt shadow, TF and RF are as the dispatcher last saw them: clear. */
-    bool quiet = !t->called;
-    for (unsigned k = 0; k < t->nstubs; k++)
-        if (!own_stub || t->stubs[k].k + 1 != count)
-            quiet = false;
-    if (t->j->no_chain) {
-        exit_with(t, count);
-        return;
-    }
-    JitSite site = { 0 };
-    size_t start = emit_pos(e);
-    size_t entry = emit_jmp_fwd(e);
-    emit_patch(e, entry, emit_pos(e));
-    /* Unlinked: tell run_block where we left, then return. */
-    size_t unlinked = emit_pos(e);
-    size_t info_field = emit_movabs(e, H_RCX, 0);
-    emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
-    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
-    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
-    exit_with(t, count);
-
-    site.guard = (uint16_t)(emit_pos(e) - start);
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
-    site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_op_rm(e, 4, 0x81, 7, CPU(chain_epoch));
-    site.epoch = (uint16_t)(emit_pos(e) - start);
-    emit_u32(e, 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
-    site.version = (uint16_t)(emit_pos(e) - start);
-    emit_u32(e, 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    /* The dispatcher's tests before a block (exec.c, x86_cpu_run). */
-    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
-    if (!quiet) {
-        /* (the dispatcher runs no block while these are set) */
-        emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
-        emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
-        emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
-        emit_u32(e, X86_FL_TF | X86_FL_RF);
-        emit_jcc_to(e, HC_NE, unlinked);
-    }
-    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
-    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
-    emit_u32(e, LOG_EXEC);
-    emit_jcc_to(e, HC_NE, unlinked);
-    /* icount + this block + the next one within the budget */
-    emit_load(e, 8, H_RCX, CPU(icount));
-    emit_op_rr(e, 8, 0x81, 0, H_RCX);
-    site.total = (uint16_t)(emit_pos(e) - start);
-    emit_u32(e, 0);
-    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
-    emit_jcc_to(e, HC_A, unlinked);
-    /* What exec_block does around a block: count this one, start the next. */
-    emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
-    emit_store(e, 4, CPU(block_eip), H_RAX);
-    site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_store(e, 8, CPU(block_start), H_RCX);
-    emit_mov_rr(e, 4, H_R12, H_RAX);
-    site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
-    site.count = (uint16_t)count;
-    site.info = (uint16_t)(emit_pos(e) - start);
-    const uint8_t *b = (const uint8_t *)&site;
-    for (size_t k = 0; k < sizeof(site); k++)
-        emit_u8(e, b[k]);
-    if (!e->overflow) {
-        uint64_t info = (uint64_t)(uintptr_t)(e->start + start + site.info);
-        memcpy(e->start + info_field, &info, 8);
-    }
-}
-
-/* Points the exit whose JitSite is at info (read-write view) at the block about to
- * run: its code fn, instructions insns[0..n), slot in the interpreter's block. */
-static void chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
-{
-    JitSite site;
-    memcpy(&site, info, sizeof(site));
-    uint8_t *start = info - site.info;
-    uint32_t version;
-    const uint32_t *vptr = x86_code_slot_version(c, slot, &version);
-    uint32_t lin = c->seg[S_CS].base + c->eip;
-    uint32_t total = site.count + n;
-    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns;
-    memcpy(start + site.lin, &lin, 4);
-    memcpy(start + site.epoch, &c->chain_epoch, 4);
-    memcpy(start + site.vptr, &vp, 8);
-    memcpy(start + site.version, &version, 4);
-    memcpy(start + site.total, &total, 4);
-    memcpy(start + site.insns, &ip, 8);
-    /* rel32 fields count from the end of the field, the same in both views. */
-    intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
-    intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
-    int32_t rel = (int32_t)(body_rx - (field_rx + 4));
-    memcpy(start + site.jmp, &rel, 4);
-    int32_t to_guard = (int32_t)site.guard - 5;
-    memcpy(start + 1, &to_guard, 4);
-    j->stats.links++;
 }
 
 /* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
@@ -912,10 +698,10 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true);
     /* After the handler (stub): EIP is what it set. */
     s->resume = emit_pos(e);
-    exit_with(t, k + 1);
+    jit_exit_with(t, k + 1);
     return true;
 }
 
@@ -936,7 +722,7 @@ static bool tr_loop(Tr *t, unsigned k)
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     eip_to_eax(t, t->off[k + 1]);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true);
     emit_patch(e, taken, emit_pos(e));
     eip_to_eax(t, t->off[k + 1] + i->imm);
     if (!(i->pfx & X86_PFX_OP32))
@@ -946,9 +732,9 @@ static bool tr_loop(Tr *t, unsigned k)
     stub_jcc(t, s, HC_A);
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true);
     s->resume = emit_pos(e);
-    exit_with(t, k + 1);
+    jit_exit_with(t, k + 1);
     return true;
 }
 
@@ -1087,7 +873,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        exit_chained(t, k + 1, true);
+        jit_exit_chained(t, k + 1, true);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -1097,9 +883,9 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
-    exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true);
     s->resume = emit_pos(e);
-    exit_with(t, k + 1);
+    jit_exit_with(t, k + 1);
     return true;
 }
 
@@ -1362,7 +1148,7 @@ static bool translate(Tr *t, bool allow_inline)
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                exit_chained(t, t->n, false);
+                jit_exit_chained(t, t->n, false);
             }
             ended = last;
             continue;
@@ -1371,7 +1157,7 @@ static bool translate(Tr *t, bool allow_inline)
         t->called = true;
         t->known_cc = -1;
         if (last)
-            exit_with(t, t->n);
+            jit_exit_with(t, t->n);
         else
             check_exit(t, k + 1);
     }
@@ -1387,7 +1173,7 @@ static bool translate(Tr *t, bool allow_inline)
     /* Early exits after handlers: EIP is already set. */
     for (unsigned x = 0; x < t->nexits; x++) {
         emit_patch(e, t->exit_fields[x], emit_pos(e));
-        exit_with(t, t->exit_count[x]);
+        jit_exit_with(t, t->exit_count[x]);
     }
     return !e->overflow && !t->failed;
 }
@@ -1466,7 +1252,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
     /* The previous block left through an exit to this one: link it (exec_block calls
      * this only for whole blocks with every test of the dispatcher passed). */
     if (from.site && from.eip == c->eip)
-        chain_link(j, c, from.site, insns, n, slot, fn);
+        jit_chain_link(j, c, from.site, insns, n, slot, fn);
     return fn(c);
 }
 
