@@ -97,8 +97,9 @@ static void jit_vcpu_destroy(Vcpu *v)
     JitStats s;
     jit_get_stats(v->cpu, &s);
     VLOG(LOG_CPU, "jit: %" G_GUINT64_FORMAT " instructions executed, %" G_GUINT64_FORMAT " blocks translated, "
-         "%" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %" G_GUINT64_FORMAT " called",
-         x86_cpu_insn_count(v->cpu), s.blocks, s.flushes, s.insns_inline, s.insns_called);
+         "%" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %" G_GUINT64_FORMAT " called, "
+         "%" G_GUINT64_FORMAT " exits chained",
+         x86_cpu_insn_count(v->cpu), s.blocks, s.flushes, s.insns_inline, s.insns_called, s.links);
     jit_detach(v->cpu);
     x86_cpu_free(v->cpu);
     v->cpu = NULL;

@@ -82,6 +82,11 @@ void jit_cache_flush(JitCache *jc)
     jc->flushes++;
 }
 
+uintptr_t jit_cache_rx(const JitCache *jc, const uint8_t *rw)
+{
+    return (uintptr_t)(jc->rx + (rw - jc->rw));
+}
+
 unsigned jit_cache_flushes(const JitCache *jc)
 {
     return jc->flushes;

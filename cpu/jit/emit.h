@@ -102,5 +102,7 @@ void jit_cache_begin(JitCache *jc, JitEmit *e);
 void *jit_cache_commit(JitCache *jc, JitEmit *e);
 /* Forgets all code (the caller drops every pointer into it). */
 void jit_cache_flush(JitCache *jc);
+/* The executable address of a byte of the read-write view. */
+uintptr_t jit_cache_rx(const JitCache *jc, const uint8_t *rw);
 unsigned jit_cache_flushes(const JitCache *jc);
 size_t jit_cache_size(const JitCache *jc);

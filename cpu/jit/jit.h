@@ -22,6 +22,7 @@ typedef struct JitStats {
     uint64_t flushes;       /* times the code cache was emptied */
     uint64_t insns_inline;  /* instructions compiled to host code ... */
     uint64_t insns_called;  /* ... and those calling the interpreter's handler */
+    uint64_t links;         /* exits chained straight to the next block's code */
 } JitStats;
 
 /* -accel tcg: the translator (the interpreter alone on hosts it cannot generate code

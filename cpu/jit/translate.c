@@ -2,19 +2,19 @@
 /* The translator: one decoded block (cpu/x86/exec.c forms them) becomes one host
  * function unsigned f(X86Cpu *c) returning the instructions it completed. Every
  * instruction either compiles inline (MOV, LEA, ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC,
- * Jcc/JMP rel, loads and stores through an inline TLB probe) or calls its interpreter
- * handler with prev_eip/eip set, exactly as the dispatcher's loop would. Inline code
- * that meets anything unusual (a TLB miss, a page crossing, a segment that is not
- * flat, a branch beyond the CS limit) jumps to a stub that runs the instruction's
- * handler instead: the fast path has no side effects before that branch, so the
- * handler starts from the instruction's own state and faults precisely.
+ * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, LOOP, Jcc/JMP rel,
+ * loads and stores through an inline TLB probe) or calls its interpreter handler with
+ * prev_eip/eip set, exactly as the dispatcher's loop would. Inline code that meets
+ * anything unusual (a TLB miss, a page crossing, a segment that is not flat, a branch
+ * beyond the CS limit) jumps to a stub that runs the instruction's handler instead:
+ * the fast path has no side effects before that branch, so the handler starts from
+ * the instruction's own state and faults precisely. Exits with a known next EIP are
+ * chained to the next block's code through a guard (design in README.md).
  *
  * Register use in generated code: RBX = the X86Cpu, R12D = EIP at block entry (a
  * block's code is position independent in EIP: the same physical code runs at other
  * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
-#include "cpu/jit/jit.h"
-#include "cpu/jit/emit.h"
-#include "cpu/x86/cpu-internal.h"
+#include "cpu/jit/translate.h"
 #include "engine/config.h"
 
 #include <inttypes.h>
@@ -23,51 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DEFAULT_CACHE_SIZE ((size_t)32 << 20)
-#define MIN_CACHE_SIZE ((size_t)16 << 10)
-#define MAX_STUBS 64
-#define MAX_EXITS 64
-#define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
-
-typedef unsigned (*JitFn)(X86Cpu *c);
-
-
-enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
-
-/* An out-of-line path of instruction k: its handler, then back to resume. */
-typedef struct Stub {
-    size_t fields[4];
-    unsigned nfields;
-    unsigned k;
-    size_t resume;
-} Stub;
-
-typedef struct Tr {
-    JitEmit e;
-    const X86Insn *insns;
-    unsigned n;
-    uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
-    size_t epilogue;               /* returns EAX */
-    Stub stubs[MAX_STUBS];
-    unsigned nstubs;
-    size_t exit_fields[MAX_EXITS]; /* jumps to "return exit_count[k]" */
-    unsigned exit_count[MAX_EXITS];
-    unsigned nexits;
-    int known_cc;                  /* cc_op as inline code left it, or -1 */
-    bool failed;                   /* too many stubs: fall back to calls only */
-    unsigned n_inline;
-} Tr;
-
-typedef struct Jit {
-    JitCache *cache;
-    FILE *perf;
-    JitStats stats;
-    Tr tr;                         /* the translation in progress (one per vCPU) */
-} Jit;
-
-#define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
-#define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1). */
 static JitMem greg(unsigned size, unsigned r)
@@ -102,7 +57,7 @@ static void set_eips(Tr *t, unsigned k)
     emit_store(&t->e, 4, CPU(eip), H_RAX);
 }
 
-static void exit_with(Tr *t, unsigned count)
+void jit_exit_with(Tr *t, unsigned count)
 {
     emit_mov_ri32(&t->e, H_RAX, count);
     emit_jmp_to(&t->e, t->epilogue);
@@ -147,7 +102,7 @@ static Stub *stub_new(Tr *t, unsigned k)
 static void stub_jcc(Tr *t, Stub *s, unsigned cc)
 {
     size_t f = emit_jcc_fwd(&t->e, cc);
-    if (s->nfields < 4)
+    if (s->nfields < 8)
         s->fields[s->nfields++] = f;
     else
         t->failed = true;
@@ -180,19 +135,27 @@ static void emit_ea(Tr *t, const X86Insn *i)
  * paths): the segment allows the access and is flat, and the TLB entry of the current
  * privilege maps the whole access. Leaves EAX = linear address, RSI = host addend, so
  * the operand is [RSI + RAX]; anything else goes to stub s. Clobbers ECX, EDX. */
+static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
+
 static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write)
 {
-    JitEmit *e = &t->e;
     emit_ea(t, i);
+    return emit_probe_at(t, s, i->seg, size, need, write);
+}
+
+/* The same with EAX = the offset in segment segno. */
+static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write)
+{
+    JitEmit *e = &t->e;
     /* The segment allows the access (all bits of need) and every offset (flat: any
      * base, no limit check). */
-    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * i->seg;
-    emit_load(e, 1, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, need);
-    emit_alu_ri(e, 4, ALU_CMP, H_RCX, need);
+    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
+    /* ok and flat (0 or 1) are adjacent bytes: one 16-bit load tests both. */
+    _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
+    emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
+    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
     stub_jcc(t, s, HC_NE);
-    emit_alu_mi(e, 1, ALU_CMP, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, flat))), 0);
-    stub_jcc(t, s, HC_E);
     emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
@@ -201,8 +164,13 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
     emit_shift_ri(e, 4, 5, H_RCX, 20);
     emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
     emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
-    emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
-    emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    if (sizeof(X86Tlb) == 48) {
+        emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
+        emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
+        emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    }
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
@@ -218,19 +186,38 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
     return jmx(H_RSI, H_RAX, 0);
 }
 
+/* Host CF = bit 0 of R13D (BT R13D, 0). */
+static void emit_bt_r13(JitEmit *e)
+{
+    emit_op_rr(e, 4, 0x0fba, 4, H_R13);
+    emit_u8(e, 0);
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
+    bool carry = aluop == ALU_ADC || aluop == ALU_SBB;
+    if (t->dead) {
+        /* Nothing reads these flags: the lazy state stays as it was. */
+        if (carry)
+            emit_bt_r13(e);
+        if (aluop != ALU_CMP)
+            emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
+        return;
+    }
     emit_store(e, 4, CPU(cc_src1), H_RAX);
     emit_store(e, 4, CPU(cc_src2), H_RCX);
     unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
+    if (carry)
+        emit_bt_r13(e); /* CF in: emit_cf_to_r13 ran before the operands */
     emit_alu_rr(e, 4, host, H_RAX, H_RCX);
-    if (size < 4 && (host == ALU_ADD || host == ALU_SUB))
+    if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : CC_LOGIC8;
+    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
+                  : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
     unsigned cc = CC_OP(base, size);
     emit_store_imm(e, 4, CPU(cc_op), cc);
     t->known_cc = (int)cc;
@@ -240,6 +227,8 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 static void emit_test_flags(Tr *t, unsigned size)
 {
     JitEmit *e = &t->e;
+    if (t->dead)
+        return;
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src1), 0);
@@ -249,10 +238,37 @@ static void emit_test_flags(Tr *t, unsigned size)
     t->known_cc = (int)cc;
 }
 
+/* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
 static bool inline_alu_ok(unsigned aluop)
 {
-    /* ADC/SBB read CF: left to the handlers in this phase. */
     return aluop != ALU_ADC && aluop != ALU_SBB;
+}
+
+static void emit_host_flags(Tr *t, unsigned cc);
+static void emit_setcc(JitEmit *e, unsigned cc, int r);
+
+/* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or
+ * x86_flag_cf; R13 is callee-saved, so the operand fetch that follows keeps it. */
+static void emit_cf_to_r13(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        emit_mov_ri32(e, H_R13, 0);
+        return;
+    }
+    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
+        emit_load(e, 4, H_RAX, CPU(eflags));
+        emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_call(e, (const void *)x86_flag_cf);
+        emit_movzx(e, 1, H_RAX, H_RAX);
+    }
+    emit_mov_rr(e, 4, H_R13, H_RAX);
 }
 
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
@@ -263,6 +279,8 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     const X86Insn *i = &t->insns[k];
     bool mem = i->pfx & X86_PFX_MEM;
     bool mov = op == -1, test = op == -2, cmp = op == ALU_CMP;
+    if (op == ALU_ADC || op == ALU_SBB)
+        emit_cf_to_r13(t);
     if (!mem) {
         unsigned dst = kind == 1 ? i->reg : i->rm;
         if (mov) {
@@ -272,6 +290,19 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
                 emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
                 emit_store(e, size, greg(size, dst), H_RCX);
             }
+            return true;
+        }
+        if (t->dead && !test && !cmp) {
+            /* Flags unread: one host instruction on the guest register in memory. */
+            bool carry = op == ALU_ADC || op == ALU_SBB;
+            if (kind != 2)
+                emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+            if (carry)
+                emit_bt_r13(e);
+            if (kind == 2)
+                emit_alu_mi(e, size, (unsigned)op, greg(size, dst), i->imm & mask_of(size));
+            else
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(size, dst));
             return true;
         }
         emit_load(e, size, H_RAX, greg(size, dst));
@@ -338,23 +369,48 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
 }
 
 /* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
-static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
+static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
-    bool cf_kept = kc >= CC_INC8 && kc <= CC_DEC32;
+    bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
+    if (t->dead && r >= 0) {
+        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, (unsigned)r), 1);
+        return true;
+    }
+    /* (For a memory operand this comes before the probe: it only moves CF into
+     * eflags where the lazy state already says what it is, as the handler does.) */
     if (cf_zero) {
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
     } else if (!cf_kept) {
+        /* CF is in eflags already when the last producer was INC/DEC or eager. */
+        emit_load(e, 4, H_RAX, CPU(cc_op));
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_EAGER);
+        size_t eager = emit_jcc_fwd(e, HC_E);
+        emit_alu_ri(e, 4, ALU_SUB, H_RAX, CC_INC8);
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
+        size_t kept = emit_jcc_fwd(e, HC_BE);
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_call(e, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
         emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
         emit_store(e, 4, CPU(eflags), H_RAX);
+        emit_patch(e, eager, emit_pos(e));
+        emit_patch(e, kept, emit_pos(e));
     }
-    emit_load(e, size, H_RAX, greg(size, r));
+    Stub *s = NULL;
+    JitMem m;
+    if (r >= 0) {
+        m = greg(size, (unsigned)r);
+    } else {
+        /* Read-modify-write through the write translation (x86_rmw_begin). */
+        s = stub_new(t, k);
+        emit_lea(e, 8, H_RSI, emit_probe(t, s, &t->insns[k], size, SEG_OK_READ | SEG_OK_WRITE, true));
+        m = jm(H_RSI, 0);
+    }
+    emit_load(e, size, H_RAX, m);
     emit_store(e, 4, CPU(cc_src1), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src2), 1);
     emit_alu_ri(e, 4, dec ? ALU_SUB : ALU_ADD, H_RAX, 1);
@@ -363,8 +419,10 @@ static bool tr_incdec(Tr *t, unsigned r, unsigned size, bool dec)
     emit_store(e, 4, CPU(cc_res), H_RAX);
     unsigned cc = dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size);
     emit_store_imm(e, 4, CPU(cc_op), cc);
-    emit_store(e, size, greg(size, r), H_RAX);
+    emit_store(e, size, m, H_RAX);
     t->known_cc = (int)cc;
+    if (s)
+        s->resume = emit_pos(e);
     return true;
 }
 
@@ -376,6 +434,433 @@ static bool tr_lea(Tr *t, const X86Insn *i)
     return true;
 }
 
+static void sync_flags(X86Cpu *c)
+{
+    x86_flags_sync(c);
+}
+
+/* The host flags of lazy state cc (ADD/SUB/LOGIC of any size), recomputed from the
+ * operands: the same ISA gives the guest's flags (LOGIC: AF is undefined on the host,
+ * the caller clears it). Clobbers ECX. */
+static void emit_host_flags(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
+        unsigned size = 1u << (cc - CC_LOGIC8);
+        emit_load(e, 4, H_RCX, CPU(cc_res));
+        emit_test_rr(e, size, H_RCX, H_RCX);
+    } else {
+        bool sub = cc >= CC_SUB8 && cc <= CC_SUB32;
+        unsigned size = 1u << (cc - (sub ? CC_SUB8 : CC_ADD8));
+        emit_load(e, 4, H_RCX, CPU(cc_src1));
+        emit_alu_rm(e, size, sub ? ALU_CMP : ALU_ADD, H_RCX, CPU(cc_src2));
+    }
+}
+
+/* eflags |= the host's arithmetic flags (AF dropped for LOGIC), cc_op = EAGER. */
+static void emit_take_host_flags(Tr *t, bool logic)
+{
+    JitEmit *e = &t->e;
+    emit_u8(e, 0x9c); /* PUSHFQ */
+    emit_pop(e, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, logic ? X86_FL_ARITH & ~X86_FL_AF : X86_FL_ARITH);
+    emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)X86_FL_ARITH);
+    emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+    emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+}
+
+/* x86_flags_sync inline: the lazy flags into eflags, on the host's own flags for the
+ * common producers (known at translation time, or told apart at run time for the
+ * 32-bit ones), through flags.c otherwise. */
+static void emit_materialize(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_take_host_flags(t, kc >= CC_LOGIC8);
+        return;
+    }
+    static const unsigned common[] = { CC_SUB32, CC_ADD32, CC_LOGIC32 };
+    size_t done[4];
+    emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), CC_EAGER);
+    done[0] = emit_jcc_fwd(e, HC_E);
+    for (unsigned k = 0; k < 3; k++) {
+        emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), common[k]);
+        size_t next = emit_jcc_fwd(e, HC_NE);
+        emit_host_flags(t, common[k]);
+        emit_take_host_flags(t, common[k] == CC_LOGIC32);
+        done[k + 1] = emit_jmp_fwd(e);
+        emit_patch(e, next, emit_pos(e));
+    }
+    emit_mov_rr(e, 8, H_RDI, H_RBX);
+    emit_call(e, (const void *)sync_flags);
+    for (unsigned k = 0; k < 4; k++)
+        emit_patch(e, done[k], emit_pos(e));
+}
+
+/* SETcc into the low byte of r (AL-DL) and zero-extended. */
+static void emit_setcc(JitEmit *e, unsigned cc, int r)
+{
+    emit_op_rr(e, 1, 0x0f90 | cc, 0, r);
+    emit_movzx(e, 1, r, r);
+}
+
+/* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
+ * shift gives the result and CF; OF as the interpreter defines it for every count. */
+static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg;
+    JitMem dst = greg(4, i->rm);
+    if (!count)
+        return true; /* no operation, flags untouched */
+    if (t->dead) {
+        emit_op_rm(e, 4, 0xc1, (int)op, dst);
+        emit_u8(e, (uint8_t)count);
+        return true;
+    }
+    if (op == 0 || op == 1) {
+        /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF. */
+        if (t->known_cc != CC_EAGER)
+            emit_materialize(t);
+        emit_load(e, 4, H_RAX, dst);
+        emit_shift_ri(e, 4, op, H_RAX, count);
+        emit_store(e, 4, dst, H_RAX);
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        if (op == 0) {
+            /* CF = bit 0, OF = bit 31 ^ CF */
+            emit_shift_ri(e, 4, 5, H_RDX, 31);
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        } else {
+            /* CF = bit 31, OF = bit 31 ^ bit 30 */
+            emit_shift_ri(e, 4, 5, H_RCX, 31);
+            emit_shift_ri(e, 4, 5, H_RDX, 30);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+        }
+        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
+        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
+        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+        t->known_cc = CC_EAGER;
+        return true;
+    }
+    /* SHL/SAL, SHR, SAR: CC_SHIFT32 with src1 = CF, src2 = OF. */
+    emit_load(e, 4, H_RAX, dst);
+    if (op == 5 && count == 1) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+    }
+    emit_shift_ri(e, 4, op == 6 ? 4 : op, H_RAX, count);
+    emit_setcc(e, HC_B, H_RCX);
+    emit_store(e, 4, dst, H_RAX);
+    if (op == 4 || op == 6) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    } else if (!(op == 5 && count == 1)) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+    return true;
+}
+
+/* SHL/SAL, SHR, SAR of a 32-bit register by CL (shift.c's group2): a count of zero
+ * (CL & 31) changes nothing, not even the flags, so what the lazy state holds
+ * afterwards is known only at run time. */
+static bool tr_shift_cl(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg == 6 ? 4 : i->reg;
+    JitMem dst = greg(4, i->rm);
+    emit_load(e, 4, H_RCX, greg(4, R_ECX));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 31);
+    size_t skip = emit_jcc_fwd(e, HC_E);
+    emit_load(e, 4, H_RAX, dst);
+    if (op == 5) {
+        /* OF: the original MSB for a count of 1, else 0 */
+        emit_mov_ri32(e, H_RDX, 0);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 1);
+        size_t not_one = emit_jcc_fwd(e, HC_NE);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_patch(e, not_one, emit_pos(e));
+    }
+    emit_op_rr(e, 4, 0xd3, (int)op, H_RAX); /* shift EAX by CL */
+    emit_setcc(e, HC_B, H_R8);
+    emit_store(e, 4, dst, H_RAX);
+    if (op == 4) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_R8);
+    } else if (op == 7) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_R8);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    emit_patch(e, skip, emit_pos(e));
+    t->known_cc = -1;
+    return true;
+}
+
+/* IMUL r32, r/m32(register)[, imm] (alu.c's imul_3): the low half, and CF = OF =
+ * whether the signed product overflowed, kept as CC_SHIFT32 with both sources. */
+static bool tr_imul(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, 4, H_RAX, greg(4, i->rm));
+    if (i->opcode == 0x0faf) {
+        emit_op_rm(e, 4, 0x0faf, H_RAX, greg(4, i->reg));
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RAX, H_RAX);
+        emit_u32(e, i->imm);
+    }
+    emit_store(e, 4, greg(4, i->reg), H_RAX);
+    if (t->dead)
+        return true;
+    emit_setcc(e, HC_O, H_RCX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+    return true;
+}
+
+#define SEG_FIELD(segno, field) jm(H_RBX, (int32_t)(offsetof(X86Cpu, seg) + sizeof(X86Seg) * (segno) + offsetof(X86Seg, field)))
+
+/* The stack fast path of move.c's push_r32_flat / pop_r32_flat and control.c's
+ * call_rel32_flat / ret32_flat: a 32-bit stack (SS.B) in a flat segment; with cs,
+ * also a flat CS (no limit check of the new EIP). Leaves EAX = the address's offset
+ * (ESP - 4 for a push, ESP for a pop) and returns the operand. */
+static JitMem emit_stack_probe(Tr *t, Stub *s, bool push, bool cs)
+{
+    JitEmit *e = &t->e;
+    emit_alu_mi(e, 1, ALU_CMP, CPU(ss32), 0);
+    stub_jcc(t, s, HC_E);
+    if (cs) {
+        emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
+        stub_jcc(t, s, HC_E);
+    }
+    emit_load(e, 4, H_RAX, greg(4, R_ESP));
+    if (push)
+        emit_alu_ri(e, 4, ALU_SUB, H_RAX, 4);
+    return emit_probe_at(t, s, S_SS, 4, push ? SEG_OK_WRITE : SEG_OK_READ, push);
+}
+
+/* PUSH r32 / POP r32. */
+static bool tr_pushpop(Tr *t, unsigned k, bool push)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_stack_probe(t, s, push, false);
+    if (push) {
+        emit_load(e, 4, H_RCX, greg(4, i->reg)); /* PUSH ESP stores the old value */
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    } else {
+        emit_load(e, 4, H_RCX, m);
+        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
+        emit_store(e, 4, greg(4, i->reg), H_RCX); /* POP ESP keeps the popped value */
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* CALL rel32 / RET ending the block (32-bit operand size): the new EIP leaves
+ * through a chained exit, whose guard also checks the linear address, so a RET
+ * chains to where it returned last time and otherwise goes back to the dispatcher. */
+static bool tr_callret(Tr *t, unsigned k, bool call)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_stack_probe(t, s, call, true);
+    if (call) {
+        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+        eip_to_eax(t, t->off[k + 1] + i->imm);
+    } else {
+        emit_load(e, 4, H_RCX, m);
+        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
+        emit_mov_rr(e, 4, H_RAX, H_RCX);
+    }
+    emit_store(e, 4, CPU(eip), H_RAX);
+    jit_exit_chained(t, k + 1, true);
+    /* After the handler (stub): EIP is what it set. */
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    return true;
+}
+
+/* LOOP rel8 ending the block (control.c's loop_jcxz): ECX or CX minus one, taken
+ * while not zero. The count is written only once the target passed the CS limit
+ * check, so the slow path starts from the instruction's own state. */
+static bool tr_loop(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned csize = (i->pfx & X86_PFX_AD32) ? 4 : 2;
+    emit_load(e, csize, H_RDX, greg(csize, R_ECX));
+    emit_alu_ri(e, 4, ALU_SUB, H_RDX, 1);
+    if (csize == 2)
+        emit_movzx(e, 2, H_RDX, H_RDX);
+    emit_test_rr(e, 4, H_RDX, H_RDX);
+    size_t taken = emit_jcc_fwd(e, HC_NE);
+    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    eip_to_eax(t, t->off[k + 1]);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    jit_exit_chained(t, k + 1, true);
+    emit_patch(e, taken, emit_pos(e));
+    eip_to_eax(t, t->off[k + 1] + i->imm);
+    if (!(i->pfx & X86_PFX_OP32))
+        emit_movzx(e, 2, H_RAX, H_RAX);
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, SEG_FIELD(S_CS, limit));
+    Stub *s = stub_new(t, k);
+    stub_jcc(t, s, HC_A);
+    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    jit_exit_chained(t, k + 1, true);
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    return true;
+}
+
+/* Host flags for guest condition cc (SDM vol. 1, B.1), returning the host
+ * condition to test: when the flags' producer is known, the same host instruction
+ * on its saved operands; otherwise x86_cond. Clobbers RAX (and, calling, the
+ * caller-saved registers). */
+static unsigned emit_cond(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (kc >= CC_SUB8 && kc <= CC_SUB32) {
+        /* The host's CMP of the same operands gives the guest's flags. */
+        unsigned size = 1u << (kc - CC_SUB8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
+        unsigned size = 1u << (kc - CC_ADD8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        unsigned size = 1u << (kc - CC_LOGIC8);
+        emit_load(e, 4, H_RAX, CPU(cc_res));
+        emit_test_rr(e, size, H_RAX, H_RAX);
+    } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
+        /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
+         * conditions do not read. */
+        bool dec = kc >= CC_DEC8;
+        unsigned size = 1u << (kc - (dec ? CC_DEC8 : CC_INC8));
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
+        emit_u8(e, 1);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_mov_ri32(e, H_RSI, cc);
+        emit_call(e, (const void *)x86_cond);
+        emit_test_rr(e, 1, H_RAX, H_RAX);
+        return HC_NE;
+    }
+    return cc;
+}
+
+/* SETcc r8, CMOVcc r, r (move.c's setcc, cmov; register operands only). */
+static bool tr_setcc_cmov(Tr *t, const X86Insn *i, bool set)
+{
+    JitEmit *e = &t->e;
+    unsigned hc = emit_cond(t, i->opcode & 0xf);
+    if (set) {
+        emit_setcc(e, hc, H_RAX);
+        emit_store(e, 1, greg(1, i->rm), H_RAX);
+        return true;
+    }
+    unsigned size = x86_osize(i);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_load(e, size, H_RCX, greg(size, i->rm));
+    emit_store(e, size, greg(size, i->reg), H_RCX);
+    emit_patch(e, skip, emit_pos(e));
+    return true;
+}
+
+/* MOVZX/MOVSX r, r/m8 or r/m16 (move.c's movzx_sx), memory through the probe. */
+static bool tr_movx(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned from = (i->opcode & 1) ? 2 : 1, size = x86_osize(i);
+    unsigned op = i->opcode >= 0x0fbe ? (from == 1 ? 0x0fbe : 0x0fbf) : (from == 1 ? 0x0fb6 : 0x0fb7);
+    Stub *s = NULL;
+    JitMem m;
+    if (i->pfx & X86_PFX_MEM) {
+        s = stub_new(t, k);
+        m = emit_probe(t, s, i, from, SEG_OK_READ, false);
+    } else {
+        m = greg(from, i->rm);
+    }
+    emit_op_rm(e, 4, op, H_RCX, m);
+    emit_store(e, size, greg(size, i->reg), H_RCX);
+    if (s)
+        s->resume = emit_pos(e);
+    return true;
+}
+
+/* NOT / NEG of a register (alu.c's not_neg: NEG is SUB from 0). */
+static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    if (i->reg == 2) {
+        emit_op_rm(e, size, size == 1 ? 0xf6 : 0xf7, 2, greg(size, i->rm));
+        return true;
+    }
+    emit_mov_ri32(e, H_RAX, 0);
+    emit_load(e, size, H_RCX, greg(size, i->rm));
+    emit_alu_flags(t, ALU_SUB, size);
+    emit_store(e, size, greg(size, i->rm), H_RAX);
+    return true;
+}
+
+/* CBW/CWDE, CWD/CDQ (alu.c's cbw, cwd). */
+static bool tr_cbw_cwd(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    bool o32 = i->pfx & X86_PFX_OP32;
+    if (i->opcode == 0x98) {
+        emit_op_rm(e, 4, o32 ? 0x0fbf : 0x0fbe, H_RAX, greg(o32 ? 2 : 1, R_EAX));
+        emit_store(e, o32 ? 4 : 2, greg(4, R_EAX), H_RAX);
+    } else {
+        emit_op_rm(e, 4, o32 ? 0x8b : 0x0fbf, H_RAX, greg(o32 ? 4 : 2, R_EAX));
+        emit_op_rr(e, 4, 0xc1, 7, H_RAX); /* SAR EAX, 31 */
+        emit_u8(e, 31);
+        emit_store(e, o32 ? 4 : 2, greg(4, R_EDX), H_RAX);
+    }
+    return true;
+}
+
+/* XCHG between registers (move.c's xchg_eg, xchg_acc); the memory form locks and
+ * stays a handler. */
+static bool tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, size, H_RAX, greg(size, a));
+    emit_load(e, size, H_RCX, greg(size, b));
+    emit_store(e, size, greg(size, a), H_RCX);
+    emit_store(e, size, greg(size, b), H_RAX);
+    return true;
+}
+
 /* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
  * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
 static bool tr_branch(Tr *t, unsigned k, int cc)
@@ -384,31 +869,11 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     const X86Insn *i = &t->insns[k];
     size_t taken = 0;
     if (cc >= 0) {
-        int kc = t->known_cc;
-        if (kc >= CC_SUB8 && kc <= CC_SUB32) {
-            /* The host's CMP of the same operands gives the guest's flags. */
-            unsigned size = 1u << (kc - CC_SUB8);
-            emit_load(e, 4, H_RAX, CPU(cc_src1));
-            emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
-        } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
-            unsigned size = 1u << (kc - CC_ADD8);
-            emit_load(e, 4, H_RAX, CPU(cc_src1));
-            emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
-        } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
-            unsigned size = 1u << (kc - CC_LOGIC8);
-            emit_load(e, 4, H_RAX, CPU(cc_res));
-            emit_test_rr(e, size, H_RAX, H_RAX);
-        } else {
-            emit_mov_rr(e, 8, H_RDI, H_RBX);
-            emit_mov_ri32(e, H_RSI, (uint32_t)cc);
-            emit_call(e, (const void *)x86_cond);
-            emit_test_rr(e, 1, H_RAX, H_RAX);
-            cc = HC_NE;
-        }
+        cc = (int)emit_cond(t, (unsigned)cc);
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        exit_with(t, k + 1);
+        jit_exit_chained(t, k + 1, true);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -418,8 +883,9 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
+    jit_exit_chained(t, k + 1, true);
     s->resume = emit_pos(e);
-    exit_with(t, k + 1);
+    jit_exit_with(t, k + 1);
     return true;
 }
 
@@ -427,9 +893,9 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
  * translator bug shows which form it is in by bisection. */
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
-    IN_ALL = 127,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
+    IN_ALL = 4095,
 };
-static unsigned inline_mask = IN_ALL;
 
 static unsigned form_of(const X86Insn *i)
 {
@@ -445,7 +911,90 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
+    if (op == 0xc1 || op == 0xd1 || op == 0xd3)
+        return f | IN_SHIFT;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
+        return IN_STACK;
+    if ((op >= 0x0f90 && op <= 0x0f9f) || (op >= 0x0f40 && op <= 0x0f4f) || (op >= 0x0fb6 && op <= 0x0fbf) ||
+        op == 0x98 || op == 0x99 || op == 0x86 || op == 0x87 || (op >= 0x91 && op <= 0x97))
+        return f | IN_MISC;
+    if (op == 0x69 || op == 0x6b || op == 0x0faf)
+        return f | IN_IMUL;
     return IN_BRANCH;
+}
+
+/* Whether i is certain to compile inline without an out-of-line path (so it cannot
+ * fault or call anything); *writes: the arithmetic flags it sets. */
+static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes)
+{
+    unsigned op = i->opcode;
+    const uint32_t all = X86_FL_ARITH;
+    *writes = 0;
+    if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
+        return false;
+    if (op == 0x8d)
+        return false; /* LEA has a memory operand form only */
+    unsigned form = form_of(i);
+    if ((form & inline_mask) != form)
+        return false;
+    if (op < 0x40 && (op & 7) < 6) {
+        *writes = all;
+        return inline_alu_ok(op >> 3);
+    }
+    switch (op) {
+    case 0x80: case 0x81: case 0x82: case 0x83:
+        *writes = all;
+        return inline_alu_ok(i->reg);
+    case 0x84: case 0x85: case 0xa8: case 0xa9:
+        *writes = all;
+        return true;
+    case 0xf6: case 0xf7:
+        *writes = i->reg == 2 ? 0 : all;
+        return i->reg <= 3;
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+    case 0x98: case 0x99: case 0x86: case 0x87: case 0x91 ... 0x97:
+        return true;
+    case 0x88 ... 0x8b: case 0xb0 ... 0xbf:
+        return true;
+    case 0xc6: case 0xc7:
+        return i->reg == 0;
+    case 0x40 ... 0x4f:
+        *writes = all & ~X86_FL_CF;
+        return true;
+    case 0xfe: case 0xff:
+        *writes = all & ~X86_FL_CF;
+        return i->reg <= 1;
+    case 0xc1: case 0xd1:
+        if (x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+            return false;
+        if (op == 0xc1 && !(i->imm & 0x1f))
+            return true;
+        *writes = i->reg <= 1 ? X86_FL_CF | X86_FL_OF : all;
+        return true;
+    case 0x69: case 0x6b: case 0x0faf:
+        *writes = all;
+        return x86_osize(i) == 4;
+    }
+    return false;
+}
+
+/* Backwards over the block: an instruction's flags are dead when later inline code
+ * overwrites them all before anything can read them. Everything that is not pure
+ * inline code (a handler, a slow path that may fault, the block's end) reads all:
+ * a fault must see the flags of its instruction exactly. */
+static void flag_liveness(Tr *t)
+{
+    uint32_t live = X86_FL_ARITH;
+    for (unsigned k = t->n; k-- > 0;) {
+        uint32_t w;
+        unsigned mask = t->j->inline_mask;
+        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, &w);
+        t->deadv[k] = pure && w && !(w & live);
+        if (!pure)
+            live = X86_FL_ARITH;
+        else
+            live &= ~w;
+    }
 }
 
 /* Compiles instruction k inline if it is one of the simple forms; false: call. */
@@ -459,17 +1008,19 @@ static bool tr_inline(Tr *t, unsigned k)
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
         return false;
     unsigned form = form_of(i);
-    if ((form & inline_mask) != form)
+    if ((form & t->j->inline_mask) != form)
         return false;
     bool is_branch = (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xe9 || op == 0xeb;
     if (is_branch)
         return last && tr_branch(t, k, op == 0xe9 || op == 0xeb ? -1 : (int)(op & 0xf));
+    if ((op == 0xe8 || op == 0xc3) && last && x86_osize(i) == 4)
+        return tr_callret(t, k, op == 0xe8);
+    if (op == 0xe2 && last)
+        return tr_loop(t, k);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
     if (op < 0x40 && (op & 7) < 6) {
         unsigned aluop = op >> 3;
-        if (!inline_alu_ok(aluop))
-            return false;
         switch (op & 7) {
         case 0: return tr_binop(t, k, (int)aluop, 0, 1);
         case 1: return tr_binop(t, k, (int)aluop, 0, op_size(i, false));
@@ -479,6 +1030,8 @@ static bool tr_inline(Tr *t, unsigned k)
             /* AL/eAX, imm: as the E,imm form with rm = EAX. */
             unsigned size = (op & 7) == 4 ? 1 : op_size(i, false);
             JitEmit *e = &t->e;
+            if (aluop == ALU_ADC || aluop == ALU_SBB)
+                emit_cf_to_r13(t);
             emit_load(e, size, H_RAX, greg(size, R_EAX));
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
             emit_alu_flags(t, aluop, size);
@@ -490,8 +1043,6 @@ static bool tr_inline(Tr *t, unsigned k)
     }
     switch (op) {
     case 0x80: case 0x81: case 0x82: case 0x83:
-        if (!inline_alu_ok(i->reg))
-            return false;
         return tr_binop(t, k, i->reg, 2, op_size(i, op == 0x80 || op == 0x82));
     case 0x84: case 0x85:
         return tr_binop(t, k, -2, 0, op_size(i, op == 0x84));
@@ -503,9 +1054,23 @@ static bool tr_inline(Tr *t, unsigned k)
         return true;
     }
     case 0xf6: case 0xf7:
+        if (i->reg == 2 || i->reg == 3)
+            return !mem && tr_notneg(t, i, op_size(i, op == 0xf6));
         if (i->reg > 1)
             return false;
         return tr_binop(t, k, -2, 2, op_size(i, op == 0xf6));
+    case 0x0f90 ... 0x0f9f:
+        return !mem && tr_setcc_cmov(t, i, true);
+    case 0x0f40 ... 0x0f4f:
+        return !mem && tr_setcc_cmov(t, i, false);
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+        return tr_movx(t, k);
+    case 0x98: case 0x99:
+        return tr_cbw_cwd(t, i);
+    case 0x86: case 0x87:
+        return !mem && tr_xchg(t, i->reg, i->rm, op_size(i, op == 0x86));
+    case 0x91 ... 0x97:
+        return tr_xchg(t, R_EAX, i->reg, op_size(i, false));
     case 0x88: case 0x89:
         return tr_binop(t, k, -1, 0, op_size(i, op == 0x88));
     case 0x8a: case 0x8b:
@@ -526,11 +1091,27 @@ static bool tr_inline(Tr *t, unsigned k)
         return mem && tr_lea(t, i);
     case 0x40 ... 0x47:
     case 0x48 ... 0x4f:
-        return tr_incdec(t, i->reg, op_size(i, false), op >= 0x48);
+        return tr_incdec(t, k, (int)i->reg, op_size(i, false), op >= 0x48);
     case 0xfe: case 0xff:
-        if (mem || i->reg > 1)
+        if (i->reg > 1)
             return false;
-        return tr_incdec(t, i->rm, op_size(i, op == 0xfe), i->reg == 1);
+        return tr_incdec(t, k, mem ? -1 : (int)i->rm, op_size(i, op == 0xfe), i->reg == 1);
+    case 0xc1: case 0xd1:
+        if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+            return false;
+        return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
+    case 0xd3:
+        if (mem || x86_osize(i) != 4 || i->reg < 4)
+            return false;
+        return tr_shift_cl(t, i);
+    case 0x50 ... 0x57: case 0x58 ... 0x5f:
+        if (x86_osize(i) != 4)
+            return false;
+        return tr_pushpop(t, k, op < 0x58);
+    case 0x69: case 0x6b: case 0x0faf:
+        if (mem || x86_osize(i) != 4)
+            return false;
+        return tr_imul(t, i);
     }
     return false;
 }
@@ -552,26 +1133,31 @@ static bool translate(Tr *t, bool allow_inline)
     emit_pop(e, H_RBX);
     emit_ret(e);
     emit_patch(e, over, emit_pos(e));
+    t->j->body = emit_pos(e); /* the same for every block */
 
     bool ended = false;
+    if (allow_inline)
+        flag_liveness(t);
     for (unsigned k = 0; k < t->n && !ended; k++) {
         const X86Insn *i = &t->insns[k];
         bool last = k + 1 == t->n;
         bool is_branch = i->flags & X86_INSN_END_BLOCK;
+        t->dead = allow_inline && t->deadv[k];
         if (allow_inline && tr_inline(t, k)) {
             t->n_inline++;
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                exit_with(t, t->n);
+                jit_exit_chained(t, t->n, false);
             }
             ended = last;
             continue;
         }
         call_handler(t, k);
+        t->called = true;
         t->known_cc = -1;
         if (last)
-            exit_with(t, t->n);
+            jit_exit_with(t, t->n);
         else
             check_exit(t, k + 1);
     }
@@ -587,7 +1173,7 @@ static bool translate(Tr *t, bool allow_inline)
     /* Early exits after handlers: EIP is already set. */
     for (unsigned x = 0; x < t->nexits; x++) {
         emit_patch(e, t->exit_fields[x], emit_pos(e));
-        exit_with(t, t->exit_count[x]);
+        jit_exit_with(t, t->exit_count[x]);
     }
     return !e->overflow && !t->failed;
 }
@@ -605,20 +1191,27 @@ static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
     return k;
 }
 
-static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n)
+static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool fresh)
 {
     Tr *t = &j->tr;
-    /* Inline first; a block with too many slow paths is retried with calls only. */
+    /* Inline first; a block with too many slow paths, or too big for even an empty
+     * cache, is retried with calls only; one that does not fit the space left waits
+     * for the flush. */
     for (int attempt = 0; attempt < 2; attempt++) {
         memset(t, 0, sizeof(*t));
+        t->c = c;
+        t->j = j;
         t->insns = insns;
         t->n = n;
         t->known_cc = -1;
         for (unsigned k = 0; k < n; k++)
             t->off[k + 1] = t->off[k] + insns[k].len;
         jit_cache_begin(j->cache, &t->e);
-        if (!translate(t, attempt == 0))
+        if (!translate(t, attempt == 0)) {
+            if (t->e.overflow && !fresh)
+                return NULL;
             continue;
+        }
         void *code = jit_cache_commit(j->cache, &t->e);
         if (!code)
             continue;
@@ -639,20 +1232,27 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
 {
     Jit *j = c->jit;
     JitFn fn = (JitFn)*slot;
+    JitLink from = j->link;
+    j->link.site = NULL;
     if (!fn) {
         if (n > MAX_INSNS)
             return run_interp(c, insns, n);
-        fn = compile(j, c, insns, n);
+        fn = compile(j, c, insns, n, false);
         if (!fn) {
             jit_cache_flush(j->cache);
             j->stats.flushes++;
+            from.site = NULL;
             x86_code_flush_all(c);
-            fn = compile(j, c, insns, n);
+            fn = compile(j, c, insns, n, true);
             if (!fn)
                 return run_interp(c, insns, n);
         }
         *slot = (void *)fn;
     }
+    /* The previous block left through an exit to this one: link it (exec_block calls
+     * this only for whole blocks with every test of the dispatcher passed). */
+    if (from.site && from.eip == c->eip)
+        jit_chain_link(j, c, from.site, insns, n, slot, fn);
     return fn(c);
 }
 
@@ -692,9 +1292,8 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
         size = jit_parse_size(env);
     if (!size)
         size = DEFAULT_CACHE_SIZE;
+    const char *chain = getenv("VIREO_JIT_CHAIN");
     const char *mask = getenv("VIREO_JIT_INLINE");
-    if (mask)
-        inline_mask = (unsigned)strtoul(mask, NULL, 0) & IN_ALL;
     if (size < MIN_CACHE_SIZE)
         size = MIN_CACHE_SIZE;
     const char *why = NULL;
@@ -705,6 +1304,8 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     }
     Jit *j = g_new0(Jit, 1);
     j->cache = cache;
+    j->no_chain = chain && !strcmp(chain, "0");
+    j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
     if (opts && opts->perf_map) {
         char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());

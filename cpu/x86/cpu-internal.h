@@ -733,6 +733,9 @@ void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa);
 bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size);
 bool x86_code_page_cached(X86Cpu *c, uint64_t pa);
 void x86_code_flush_all(X86Cpu *c);
+/* For the translator's chained jumps: the version word of the page of the block that
+ * owns slot (run_block's slot), and in *version the version the block was decoded at. */
+const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version);
 X86CodeCache *x86_code_new(void);
 void x86_code_free(X86CodeCache *cc);
 

@@ -72,6 +72,13 @@ void x86_code_flush_all(X86Cpu *c)
     cc->pool_used = 0;
 }
 
+const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version)
+{
+    const X86Block *b = (const X86Block *)(const void *)((char *)slot - offsetof(X86Block, jit));
+    *version = b->version;
+    return &c->code->page_version[b->phys >> 12];
+}
+
 bool x86_code_page_cached(X86Cpu *c, uint64_t pa)
 {
     return pa < (UINT64_C(1) << 32) && c->code->code_mask[pa >> 12];

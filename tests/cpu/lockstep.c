@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
- * of basic blocks (ALU, MOV, LEA, INC/DEC, TEST, shifts, stack, SETcc/CMOVcc on
+ * of basic blocks (ALU, MOV, MOVZX/MOVSX, XCHG, CBW/CWD, LEA, INC/DEC, TEST, shifts, IMUL, stack,
+ * CALL/RET, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
@@ -35,6 +36,8 @@ typedef struct Gen {
     uint32_t block_at[MAX_BLOCKS + 1];   /* EIP of each block */
     unsigned block_insns[MAX_BLOCKS + 1];
     unsigned nblocks;
+    bool leaf;                           /* block_at[nblocks] is a leaf that CALLs reach */
+    bool in_leaf;                        /* generating it: keep the stack balanced */
     size_t jcc_field[MAX_BLOCKS];        /* rel field of each block's branch */
     unsigned jcc_size[MAX_BLOCKS];
     unsigned jcc_to[MAX_BLOCKS];
@@ -124,7 +127,7 @@ static unsigned gen_insn(Gen *g)
     bool byte = pick(3) == 0;
     bool a16 = pick(6) == 0;
     bool mem = pick(2) == 0;
-    unsigned kind = pick(14);
+    unsigned kind = pick(16);
     if (op16)
         b8(g, 0x66);
     if (a16 == g->code32)
@@ -215,17 +218,25 @@ static unsigned gen_insn(Gen *g)
         b8(g, 0x8d);
         modrm_mem(g, dst_reg(4), a16);
         break;
-    case 10: /* shifts and rotates by an immediate */
-        b8(g, byte ? 0xc0 : 0xc1);
+    case 10: { /* shifts and rotates by an immediate, by one or by CL */
+        unsigned how = pick(4);
+        bool one = how == 0;
+        b8(g, (how == 0 ? 0xd0 : how == 1 ? 0xd2 : 0xc0) | (byte ? 0 : 1));
+        if (how == 1)
+            one = true; /* no immediate */
         if (mem)
             modrm_mem(g, pick(8) == 6 ? 4 : pick(8), a16);
         else
             b8(g, 0xc0 | ((pick(8) == 6 ? 4 : pick(8)) << 3) | dst_reg(byte ? 1 : 4));
-        b8(g, pick(40));
+        if (!one)
+            b8(g, pick(40));
         break;
+    }
     case 11: /* PUSH / POP of a scratch register */
-        b8(g, (pick(2) ? 0x50 : 0x58) + dst_reg(4));
+        b8(g, (pick(2) || g->in_leaf ? 0x50 : 0x58) + dst_reg(4));
         if ((g->code[g->len - 1] & 0xf8) == 0x50) {
+            if (op16 && g->in_leaf)
+                b8(g, 0x66); /* the leaf's return address stays where RET finds it */
             b8(g, 0x58 + dst_reg(4)); /* keep the stack balanced */
             return 2;
         }
@@ -246,6 +257,46 @@ static unsigned gen_insn(Gen *g)
                 b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
         }
         break;
+    case 13: { /* IMUL r, r/m, imm8 / imm / IMUL r, r/m */
+        unsigned form = pick(3);
+        if (form == 2)
+            b8(g, 0x0f);
+        b8(g, form == 0 ? 0x6b : form == 1 ? 0x69 : 0xaf);
+        if (mem)
+            modrm_mem(g, dst_reg(4), a16);
+        else
+            b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+        if (form == 0)
+            b8(g, rnd());
+        else if (form == 1)
+            (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+        break;
+    }
+    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ */
+        switch (pick(4)) {
+        case 0:
+            b8(g, 0x0f);
+            b8(g, 0xb6 | (pick(2) << 3) | pick(2));
+            if (mem)
+                modrm_mem(g, dst_reg(4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+            break;
+        case 1:
+            b8(g, 0x86 | (sz - 1));
+            if (mem)
+                modrm_mem(g, dst_reg(byte ? 1 : 4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(byte ? 1 : 4) << 3) | dst_reg(byte ? 1 : 4));
+            break;
+        case 2:
+            b8(g, 0x91 + pick(2)); /* with ECX or EDX */
+            break;
+        default:
+            b8(g, 0x98 + pick(2));
+            break;
+        }
+        break;
     default: /* NOT / NEG / ADC / SBB against CF from a previous op */
         b8(g, 0xf6 | (sz - 1));
         if (mem)
@@ -257,13 +308,19 @@ static unsigned gen_insn(Gen *g)
     return 1;
 }
 
+#define LOOP_COUNTER 0x2800u /* offset in DATA: beyond every random access and the stack */
+#define LOOP_ROUNDS 4
+
 /* Blocks of random instructions, each ending in Jcc/JMP to a later block or the
- * next; the last ends with HLT. */
-static void gen_program(Gen *g, bool code32)
+ * next; the last ends with HLT. loop_off (the DS offset of a counter, or 0): the last
+ * block first decrements it and jumps back to the first block while it is not zero,
+ * so blocks run again through the translator's chained exits. */
+static void gen_program(Gen *g, bool code32, uint32_t loop_off)
 {
     memset(g, 0, sizeof(*g));
     g->code32 = code32;
     g->nblocks = 1 + pick(MAX_BLOCKS);
+    g->leaf = pick(2);
     uint32_t eip0 = code32 ? CODE : 0;
     for (unsigned b = 0; b < g->nblocks; b++) {
         g->block_at[b] = eip0 + g->len;
@@ -272,21 +329,61 @@ static void gen_program(Gen *g, bool code32)
             insns += gen_insn(g);
         g->block_insns[b] = insns + 1;
         if (b + 1 == g->nblocks) {
+            if (loop_off) {
+                /* DEC dword [loop_off]; JNZ first block */
+                if (!code32)
+                    b8(g, 0x66);
+                b8(g, 0xff);
+                b8(g, code32 ? 0x0d : 0x0e);
+                code32 ? b32(g, loop_off) : b16(g, loop_off);
+                b8(g, 0x0f);
+                b8(g, 0x85);
+                uint32_t next = eip0 + g->len + (code32 ? 4 : 2);
+                uint32_t rel = g->block_at[0] - next;
+                code32 ? b32(g, rel) : b16(g, rel);
+            }
             b8(g, 0xf4); /* HLT */
             break;
         }
-        g->jcc_to[b] = b + 1 + pick(g->nblocks - b - 1);
-        if (pick(4) == 0) {
-            b8(g, 0xe9);
+        unsigned end = pick(8);
+        if (end == 0 && g->leaf) {
+            /* CALL the leaf, which returns to the next block */
+            b8(g, 0xe8);
+            g->jcc_to[b] = g->nblocks;
+        } else if (end == 1) {
+            /* LOOP to the next instruction (the next block, taken or not), with ECX
+             * or CX by the address size */
+            if (pick(2))
+                b8(g, 0x67);
+            b8(g, 0xe2);
+            b8(g, 0);
+            continue;
         } else {
-            b8(g, 0x0f);
-            b8(g, 0x80 | pick(16));
+            g->jcc_to[b] = b + 1 + pick(g->nblocks - b - 1);
+            if (pick(4) == 0) {
+                b8(g, 0xe9);
+            } else {
+                b8(g, 0x0f);
+                b8(g, 0x80 | pick(16));
+            }
         }
         g->jcc_field[b] = g->len;
         g->jcc_size[b] = code32 ? 4 : 2;
         code32 ? b32(g, 0) : b16(g, 0);
     }
+    if (g->leaf) {
+        /* A few instructions and RET */
+        unsigned b = g->nblocks, n = 1 + pick(5), insns = 0;
+        g->block_at[b] = eip0 + g->len;
+        g->in_leaf = true;
+        for (unsigned k = 0; k < n; k++)
+            insns += gen_insn(g);
+        b8(g, 0xc3);
+        g->block_insns[b] = insns + 1;
+    }
     for (unsigned b = 0; b + 1 < g->nblocks; b++) {
+        if (!g->jcc_size[b])
+            continue;
         uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
         uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
         memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
@@ -421,20 +518,20 @@ int main(int argc, char **argv)
     unsigned blocks = 0, faults = 0, failures = 0;
     for (unsigned p = 0; p < programs && failures < 5; p++) {
         bool code32 = pick(4) != 0;
-        gen_program(&g, code32);
+        gen_program(&g, code32, 0);
         for (unsigned k = 0; k < DATA_SIZE; k++)
             data[k] = (uint8_t)rnd();
         X86State st;
         make_state(&st, code32);
         side_load(&a, &g, data, &st);
         side_load(&b, &g, data, &st);
-        for (unsigned step = 0; step <= MAX_BLOCKS; step++) {
+        for (unsigned step = 0; step <= 2 * MAX_BLOCKS + 2; step++) {
             X86State now;
             x86_cpu_get_state(a.c, &now);
             unsigned blk = 0;
-            while (blk < g.nblocks && g.block_at[blk] != now.eip)
+            while (blk < g.nblocks + g.leaf && g.block_at[blk] != now.eip)
                 blk++;
-            if (blk == g.nblocks) {
+            if (blk == g.nblocks + g.leaf) {
                 printf("FAIL: program %u left its blocks (EIP %08x)\n", p, now.eip);
                 dump_code(&g);
                 failures++;
@@ -455,12 +552,46 @@ int main(int argc, char **argv)
                 break;
         }
     }
+    /* Whole programs that loop: the budget lets the translator chain blocks, compared
+     * when both stop (HLT or an exception). */
+    unsigned loops = 0;
+    for (unsigned p = 0; p < programs / 4 && failures < 5; p++) {
+        bool code32 = pick(4) != 0;
+        X86State st;
+        make_state(&st, code32);
+        gen_program(&g, code32, DATA + LOOP_COUNTER - st.seg[X86_DS].base);
+        for (unsigned k = 0; k < DATA_SIZE; k++)
+            data[k] = (uint8_t)rnd();
+        uint32_t rounds = LOOP_ROUNDS;
+        memcpy(data + LOOP_COUNTER, &rounds, 4);
+        side_load(&a, &g, data, &st);
+        side_load(&b, &g, data, &st);
+        /* In runs of random length, so that budgets also end inside chains. */
+        for (unsigned run = 0; run < 2000; run++) {
+            unsigned budget = pick(4) ? 1 + pick(40) : 500;
+            int ra = x86_cpu_run(a.c, budget);
+            int rb = x86_cpu_run(b.c, budget);
+            if (!same(&a, &b, ra, rb, p, run, verbose)) {
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            if (ra != X86_RUN_BUDGET)
+                break;
+        }
+        loops++;
+    }
     JitStats s;
     jit_get_stats(b.c, &s);
-    printf("%u programs, %u blocks compared, %u ended in an exception; jit: %" G_GUINT64_FORMAT
+    printf("%u programs, %u blocks compared, %u ended in an exception, %u looping programs; jit: %" G_GUINT64_FORMAT
            " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
-           G_GUINT64_FORMAT " called\n",
-           programs, blocks, faults, s.blocks, s.flushes, s.insns_inline, s.insns_called);
+           G_GUINT64_FORMAT " called, %" G_GUINT64_FORMAT " exits chained\n",
+           programs, blocks, faults, loops, s.blocks, s.flushes, s.insns_inline, s.insns_called, s.links);
+    /* (unless chaining or inline branches were turned off for bisecting) */
+    if (!s.links && !getenv("VIREO_JIT_CHAIN") && !getenv("VIREO_JIT_INLINE")) {
+        printf("FAIL: no exit was chained\n");
+        return 1;
+    }
     if (failures) {
         printf("FAIL: %u programs differ\n", failures);
         return 1;

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Block chaining (design in README.md, "Block chaining"): chainable exits with their
+ * guard, emitted into each block, and run_block's linking of an exit to the block
+ * that followed it. */
+#include "cpu/jit/translate.h"
+#include "engine/log.h"
+#include "engine/vcpu.h"
+
+#include <string.h>
+
+static size_t emit_movabs(JitEmit *e, int r, uint64_t v)
+{
+    emit_u8(e, (uint8_t)(0x48 | ((r & 8) ? 1 : 0)));
+    emit_u8(e, (uint8_t)(0xb8 + (r & 7)));
+    size_t at = emit_pos(e);
+    emit_u64(e, v);
+    return at;
+}
+
+/* CMP r/m32, imm32 with the immediate's offset returned (always the long form, so
+ * run_block can patch any value in). */
+static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
+{
+    emit_op_rr(e, 4, 0x81, 7, r);
+    size_t at = emit_pos(e);
+    emit_u32(e, 0);
+    return at;
+}
+
+/* Leaves the block after count instructions with EAX = the next EIP (already in
+ * c->eip), through a chainable exit: a JMP that run_block points at the guard once
+ * it knows the block that follows. The guard checks everything the dispatcher would
+ * between the two blocks (same linear address, chain epoch and page version as when
+ * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
+ * or exec trace; the budget holds the next block whole), does the dispatcher's
+ * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
+{
+    JitEmit *e = &t->e;
+    /* Quiet: no handler can have run in this block before the exit (none called, and
+     * no slow path except the exiting instruction's own, which leaves elsewhere), so
+     * HLT, the interrupt shadow, TF and RF are as the dispatcher last saw them: clear. */
+    bool quiet = !t->called;
+    for (unsigned k = 0; k < t->nstubs; k++)
+        if (!own_stub || t->stubs[k].k + 1 != count)
+            quiet = false;
+    if (t->j->no_chain) {
+        jit_exit_with(t, count);
+        return;
+    }
+    JitSite site = { 0 };
+    size_t start = emit_pos(e);
+    size_t entry = emit_jmp_fwd(e);
+    emit_patch(e, entry, emit_pos(e));
+    /* Unlinked: tell run_block where we left, then return. */
+    size_t unlinked = emit_pos(e);
+    size_t info_field = emit_movabs(e, H_RCX, 0);
+    emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    jit_exit_with(t, count);
+
+    site.guard = (uint16_t)(emit_pos(e) - start);
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+    site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0x81, 7, CPU(chain_epoch));
+    site.epoch = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
+    site.version = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    /* The dispatcher's tests before a block (exec.c, x86_cpu_run). */
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    if (!quiet) {
+        /* (the dispatcher runs no block while these are set) */
+        emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+        emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+        emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
+        emit_u32(e, X86_FL_TF | X86_FL_RF);
+        emit_jcc_to(e, HC_NE, unlinked);
+    }
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
+    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
+    emit_u32(e, LOG_EXEC);
+    emit_jcc_to(e, HC_NE, unlinked);
+    /* icount + this block + the next one within the budget */
+    emit_load(e, 8, H_RCX, CPU(icount));
+    emit_op_rr(e, 8, 0x81, 0, H_RCX);
+    site.total = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
+    emit_jcc_to(e, HC_A, unlinked);
+    /* What exec_block does around a block: count this one, start the next. */
+    emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
+    emit_store(e, 4, CPU(block_eip), H_RAX);
+    site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_store(e, 8, CPU(block_start), H_RCX);
+    emit_mov_rr(e, 4, H_R12, H_RAX);
+    site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
+    site.count = (uint16_t)count;
+    site.info = (uint16_t)(emit_pos(e) - start);
+    const uint8_t *b = (const uint8_t *)&site;
+    for (size_t k = 0; k < sizeof(site); k++)
+        emit_u8(e, b[k]);
+    if (!e->overflow) {
+        uint64_t info = (uint64_t)(uintptr_t)(e->start + start + site.info);
+        memcpy(e->start + info_field, &info, 8);
+    }
+}
+
+/* Points the exit whose JitSite is at info (read-write view) at the block about to
+ * run: its code fn, instructions insns[0..n), slot in the interpreter's block. */
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+{
+    JitSite site;
+    memcpy(&site, info, sizeof(site));
+    uint8_t *start = info - site.info;
+    uint32_t version;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version);
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint32_t total = site.count + n;
+    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns;
+    memcpy(start + site.lin, &lin, 4);
+    memcpy(start + site.epoch, &c->chain_epoch, 4);
+    memcpy(start + site.vptr, &vp, 8);
+    memcpy(start + site.version, &version, 4);
+    memcpy(start + site.total, &total, 4);
+    memcpy(start + site.insns, &ip, 8);
+    /* rel32 fields count from the end of the field, the same in both views. */
+    intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
+    intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
+    int32_t rel = (int32_t)(body_rx - (field_rx + 4));
+    memcpy(start + site.jmp, &rel, 4);
+    int32_t to_guard = (int32_t)site.guard - 5;
+    memcpy(start + 1, &to_guard, 4);
+    j->stats.links++;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private to cpu/jit: the translator's state (one Jit per vCPU, the translation in
+ * progress) shared by translate.c and chain.c. */
+#pragma once
+
+#include "cpu/jit/emit.h"
+#include "cpu/jit/jit.h"
+#include "cpu/x86/cpu-internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define DEFAULT_CACHE_SIZE ((size_t)32 << 20)
+#define MIN_CACHE_SIZE ((size_t)16 << 10)
+#define MAX_STUBS 64
+#define MAX_EXITS 64
+#define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
+
+typedef unsigned (*JitFn)(X86Cpu *c);
+
+
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+
+/* An out-of-line path of instruction k: its handler, then back to resume. */
+typedef struct Stub {
+    size_t fields[8];
+    unsigned nfields;
+    unsigned k;
+    size_t resume;
+} Stub;
+
+/* A chainable exit's description, stored in the code cache right after its guard
+ * (never executed): offsets from the exit's start of the fields run_block patches. */
+typedef struct JitSite {
+    uint16_t info;            /* this record */
+    uint16_t guard;           /* the guard's first instruction */
+    uint16_t lin, epoch, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
+    uint16_t count;           /* instructions of the block done at this exit */
+} JitSite;
+
+/* The exit a block last left through unlinked, for run_block to link. */
+typedef struct JitLink {
+    uint8_t *site;            /* its JitSite (read-write view), NULL: none */
+    uint32_t eip;             /* the EIP it left with */
+} JitLink;
+
+typedef struct Tr {
+    JitEmit e;
+    X86Cpu *c;
+    struct Jit *j;
+    const X86Insn *insns;
+    unsigned n;
+    uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
+    size_t epilogue;               /* returns EAX */
+    Stub stubs[MAX_STUBS];
+    unsigned nstubs;
+    size_t exit_fields[MAX_EXITS]; /* jumps to "return exit_count[k]" */
+    unsigned exit_count[MAX_EXITS];
+    unsigned nexits;
+    int known_cc;                  /* cc_op as inline code left it, or -1 */
+    bool dead;                     /* the current instruction's flags are never read */
+    bool called;                   /* a handler call was emitted in the block's main path */
+    bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
+    bool failed;                   /* too many stubs: fall back to calls only */
+    unsigned n_inline;
+} Tr;
+
+typedef struct Jit {
+    JitLink link;                  /* written by generated code */
+    JitCache *cache;
+    FILE *perf;
+    JitStats stats;
+    size_t body;                   /* offset of a block's body after its prologue */
+    bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
+    unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
+    Tr tr;                         /* the translation in progress (one per vCPU) */
+} Jit;
+
+#define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
+#define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
+
+/* Leaves the block with count instructions done (EIP already stored). */
+void jit_exit_with(Tr *t, unsigned count);
+/* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
+ * exiting instruction's own slow path, if any, leaves elsewhere. */
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub);
+/* Points the exit described at info at the block about to run (chain.c). */
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
