@@ -121,7 +121,12 @@ bool vm_state_save(Vm *vm, GByteArray *out, GError **err)
              "conversion is not finished)", legacy);
         goto out;
     }
-    if (!vm_cpu_quiesce(vm, err) || !vm->accel->vcpu_get_state(&vm->vcpu, cpu, err))
+    /* The stream holds one CPU section so far: a VM with more would lose their state. */
+    if (vm->ncpus > 1) {
+        fail(err, "savevm is not supported yet with %u vCPUs (only with -smp 1)", vm->ncpus);
+        goto out;
+    }
+    if (!vm_cpu_quiesce(vm, err) || !vm->accel->vcpu_get_state(&vm->vcpus[0], cpu, err))
         goto out;
     guint start = out->len;
     g_byte_array_append(out, (const uint8_t *)MAGIC, 8);
@@ -218,6 +223,10 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
              "conversion is not finished)", legacy);
         goto out;
     }
+    if (vm->ncpus > 1) {
+        fail(err, "loadvm is not supported yet with %u vCPUs (only with -smp 1)", vm->ncpus);
+        goto out;
+    }
     /* Everything that can be checked without changing the VM. */
     if (!vmstate_load(&cpu_desc, "cpu", "cpu0", cpu, sizeof(*cpu), p.cpu, p.cpu_len, err) ||
         !ram_state_check(vm->mem, p.ram, p.ram_len, err))
@@ -226,16 +235,16 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
     /* Then in an order that can be undone: the clock (device timers are re-armed at
      * saved absolute times), the CPU, the devices; RAM last, as it was checked. */
     int64_t old_clock = vm_clock_ns(vm);
-    if (!vm->accel->vcpu_get_state(&vm->vcpu, old_cpu, err))
+    if (!vm->accel->vcpu_get_state(&vm->vcpus[0], old_cpu, err))
         goto out;
     device_list_save(vm, old_devices);
     vm_clock_set_stopped(vm, p.clock);
-    if (!vm->accel->vcpu_set_state(&vm->vcpu, cpu, err)) {
+    if (!vm->accel->vcpu_set_state(&vm->vcpus[0], cpu, err)) {
         vm_clock_set_stopped(vm, old_clock);
         goto out;
     }
     if (!device_list_load(vm, p.devices, p.devices_len, err)) {
-        vm->accel->vcpu_set_state(&vm->vcpu, old_cpu, NULL);
+        vm->accel->vcpu_set_state(&vm->vcpus[0], old_cpu, NULL);
         vm_clock_set_stopped(vm, old_clock);
         goto out;
     }
@@ -243,7 +252,7 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
         /* Checked above: only running out of memory could bring us here. */
         vm_clock_set_stopped(vm, old_clock);
         device_list_load(vm, old_devices->data, old_devices->len, NULL);
-        vm->accel->vcpu_set_state(&vm->vcpu, old_cpu, NULL);
+        vm->accel->vcpu_set_state(&vm->vcpus[0], old_cpu, NULL);
         goto out;
     }
     ok = true;

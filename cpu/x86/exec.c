@@ -500,6 +500,13 @@ static int handle_events(X86Cpu *c)
          * the CPU halts: then only an interrupt can end the step. */
         if (c->dbg_step && !c->halted)
             req &= ~(unsigned)(VCPU_REQ_NMI | VCPU_REQ_INTR);
+        if (__builtin_expect(req & (VCPU_REQ_INIT | VCPU_REQ_SIPI), 0))
+            x86_cpu_startup_events(c);
+        /* An AP in wait-for-SIPI takes no interrupt, NMI or flush until it starts. */
+        if (c->halted == X86_HALT_SIPI) {
+            vcpu_sipi_wait(v);
+            continue;
+        }
         if (req & VCPU_REQ_TLB) {
             vcpu_clear_request(v, VCPU_REQ_TLB);
             c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);

@@ -538,3 +538,86 @@ bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
     *phys = ((pte & ~0xfffu) | (lin & 0xfff)) & c->a20_mask;
     return true;
 }
+
+/* ---- locked operations (SDM vol. 3, 8.1.2) ---- */
+
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size)
+{
+    unsigned acc = c->acc_user | ACC_WRITE;
+    alignment_check(c, lin, size, acc);
+    if (0x1000 - (lin & 0xfff) < size)
+        return NULL;
+    X86Tlb *e = tlb_lookup(c, lin, acc);
+    uint64_t pa = e->phys | (lin & 0xfff);
+    uint8_t *h = mem_write_page(c->mem, pa);
+    if (!h)
+        return NULL;
+    /* As phys_store does for a plain store: decoded code and the dirty log. */
+    if (x86_code_store(c, pa, size))
+        c->exit_block = 1;
+    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
+        MemRegion *r = mem_dirty_region_at(c->mem, pa);
+        if (r)
+            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
+    }
+    if (c->data_bp)
+        x86_check_data_bp(c, lin, size, true);
+    return h + (pa & 0xfff);
+}
+
+void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v)
+{
+    uint8_t *h = r->host ? r->host : x86_atomic_ptr(c, r->lin, size);
+    if (!h)
+        return;
+    r->host = h;
+    r->atomic = 1;
+    switch (size) {
+    case 1: r->old = __atomic_load_n(h, __ATOMIC_SEQ_CST); break;
+    case 2: r->old = __atomic_load_n((uint16_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    default: r->old = __atomic_load_n((uint32_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    }
+    *v = r->old;
+    r->saved_cc[0] = c->cc_op;
+    r->saved_cc[1] = c->cc_res;
+    r->saved_cc[2] = c->cc_src1;
+    r->saved_cc[3] = c->cc_src2;
+    r->saved_cc[4] = c->eflags;
+}
+
+/* A compare-and-swap over the computed result: a plain store another vCPU made since
+ * the read (a spinlock's release) makes it fail instead of being overwritten. */
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
+{
+    bool ok;
+    switch (size) {
+    case 1: {
+        uint8_t want = (uint8_t)r->old;
+        ok = __atomic_compare_exchange_n(r->host, &want, (uint8_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    case 2: {
+        uint16_t want = (uint16_t)r->old;
+        ok = __atomic_compare_exchange_n((uint16_t *)(void *)r->host, &want, (uint16_t)v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    default: {
+        uint32_t want = r->old;
+        ok = __atomic_compare_exchange_n((uint32_t *)(void *)r->host, &want, v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    }
+    if (!ok) {
+        c->cc_op = r->saved_cc[0];
+        c->cc_res = r->saved_cc[1];
+        c->cc_src1 = r->saved_cc[2];
+        c->cc_src2 = r->saved_cc[3];
+        c->eflags = r->saved_cc[4];
+    }
+    return ok;
+}
