@@ -194,6 +194,16 @@ void vcpu_set_request_one(Vcpu *v, unsigned bits)
         vm->accel->vcpu_kick(v);
 }
 
+void vcpu_flush_others(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    if (!vm)
+        return;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (&vm->vcpus[i] != v)
+            atomic_fetch_or(&vm->vcpus[i].requests, VCPU_REQ_TLB);
+}
+
 void vcpu_set_request(Vm *vm, unsigned bits)
 {
     for (unsigned i = 0; i < vm->ncpus; i++)

@@ -105,6 +105,10 @@ void vcpu_request_shutdown(Vcpu *v);
 void vcpu_halt_wait(Vcpu *v, bool wake_on_intr);
 void vcpu_sipi_wait(Vcpu *v);
 
+/* The other vCPUs drop their cached translations before their next instruction (v
+ * started caching code from a page they may hold write pointers to). Any thread. */
+void vcpu_flush_others(Vcpu *v);
+
 static inline unsigned vcpu_requests(Vcpu *v)
 {
     return atomic_load_explicit(&v->requests, memory_order_relaxed);

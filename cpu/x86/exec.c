@@ -83,6 +83,8 @@ void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa)
         return;
     X86CodeCache *cc = c->code;
     __atomic_add_fetch(&cc->page_version[pa >> 12], 1, __ATOMIC_RELEASE);
+    /* The next block decoded from the page marks it again for every vCPU. */
+    __atomic_store_n(&cc->code_mask[pa >> 12], 0, __ATOMIC_RELAXED);
 }
 
 /* Bits of the 64-byte chunks that [off, off + len) touches within a page. */
@@ -200,7 +202,10 @@ static X86Block *block_get(X86Cpu *c)
     if (n == 0)
         return NULL;
     if (!cc->code_mask[pfn]) {
-        mem_set_code_page(c->mem, phys, true);
+        /* Other vCPUs may hold write pointers to the page: they drop them before their
+         * next block, so their stores to it reach x86_code_written_by_other. */
+        if (!mem_set_code_page(c->mem, phys, true) && c->smp)
+            vcpu_flush_others(c->v);
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
     }
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);

@@ -43,6 +43,26 @@ uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa)
     return vcpu_mmio_read(c->v, pa, 8);
 }
 
+/* Whether a page may hold code decoded by this or (the shared mark) another vCPU:
+ * stores to it take the slow path. */
+static bool page_holds_code(X86Cpu *c, uint64_t phys)
+{
+    return x86_code_page_cached(c, phys) || (mem_page_flags(c->mem, phys) & MEM_PAGE_CODE);
+}
+
+/* A store of size bytes at pa dropping decoded code: this vCPU's own (true if it had
+ * some there), and with other vCPUs theirs too, before the store completes, so that
+ * code one CPU writes and another runs is seen (SDM vol. 3, 8.1.3). */
+static bool code_store_all(X86Cpu *c, uint64_t pa, unsigned size)
+{
+    bool own = x86_code_store(c, pa, size);
+    if (c->smp && (mem_page_flags(c->mem, pa) & MEM_PAGE_CODE)) {
+        mem_report_code_write(c->mem, pa, size);
+        mem_set_code_page(c->mem, pa, false);
+    }
+    return own;
+}
+
 /* A store to physical memory by the CPU: keeps decoded code and dirty logs right.
  * Returns true when it overwrote decoded code. */
 static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
@@ -62,7 +82,7 @@ static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
             any |= phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
         return any;
     }
-    bool code = x86_code_store(c, pa, size);
+    bool code = code_store_all(c, pa, size);
     if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
         MemRegion *r = mem_dirty_region_at(c->mem, pa);
         if (r)
@@ -284,7 +304,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
     e->add_w = (uintptr_t)hw - page;
-    if (hw && (perm & TLB_PERM_W) && !x86_code_page_cached(c, phys)) {
+    if (hw && (perm & TLB_PERM_W) && !page_holds_code(c, phys)) {
         if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
             /* Handing out a direct write pointer: the page counts as written now. */
             MemRegion *r = mem_dirty_region_at(c->mem, phys);
@@ -362,7 +382,7 @@ static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || x86_code_page_cached(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || page_holds_code(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)
@@ -553,7 +573,7 @@ uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size)
     if (!h)
         return NULL;
     /* As phys_store does for a plain store: decoded code and the dirty log. */
-    if (x86_code_store(c, pa, size))
+    if (code_store_all(c, pa, size))
         c->exit_block = 1;
     if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
         MemRegion *r = mem_dirty_region_at(c->mem, pa);

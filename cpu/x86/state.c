@@ -115,12 +115,14 @@ void x86_cpu_reset(X86Cpu *c)
 }
 
 /* An INIT (SDM vol. 3, 9.1 and table 9-1): the power-up state, except that the x87
- * and SSE state, the MTRRs, PAT and IA32_MISC_ENABLE keep their values. An application
+ * and SSE state, the MTRRs, PAT, IA32_MISC_ENABLE and the TSC keep their values. An application
  * processor then waits for a STARTUP IPI (8.4.4.1); the BSP starts at F000:FFF0. */
 static void cpu_init_signal(X86Cpu *c)
 {
     X86Fpu fpu = c->fpu;
     uint64_t def_type = c->mtrr_def_type, pat = c->pat, misc = c->misc_enable;
+    /* The TSC is not reset by INIT either: it stays in step with the other CPUs'. */
+    int64_t tsc_offset = c->tsc_offset;
     uint64_t fixed[11], var[16];
     memcpy(fixed, c->mtrr_fixed, sizeof(fixed));
     memcpy(var, c->mtrr_var, sizeof(var));
@@ -129,6 +131,7 @@ static void cpu_init_signal(X86Cpu *c)
     c->mtrr_def_type = def_type;
     c->pat = pat;
     c->misc_enable = misc;
+    c->tsc_offset = tsc_offset;
     memcpy(c->mtrr_fixed, fixed, sizeof(fixed));
     memcpy(c->mtrr_var, var, sizeof(var));
     c->last_block = NULL;

@@ -8,6 +8,9 @@
 ;  2. message passing (BSP writes data then flag, CPU 1 reads flag then data) and store
 ;     buffering with a locked fence, 100,000 rounds each: only what TSO allows is seen
 ;     (SDM vol. 3, 8.2.3).
+;     Then cross-modifying code: the BSP rewrites a routine CPU 1 calls, 1,000 times,
+;     with the SDM's protocol (a flag, then CPUID on the executing CPU, 8.1.3): CPU 1
+;     always runs the new version.
 ;  3. IPIs (APs asleep in HLT): self, all including self, all excluding self, a
 ;     physical destination, logical flat and cluster destinations, lowest priority to
 ;     exactly one CPU, an NMI; each CPU counts what reaches it.
@@ -42,6 +45,12 @@ ACK        equ 0x40480
 XADD_SUM   equ 0x404c0          ; sum of the values XADD returned (mod 2^32)
 MP_READY   equ 0x406c0
 SB_READY   equ 0x40700
+SMC_FLAG   equ 0x40740
+SMC_ACK    equ 0x40780
+SMC_BAD    equ 0x407c0
+SMC_CODE   equ 0x30000          ; a routine the BSP rewrites and CPU 1 runs
+SMC_ROUNDS equ 1000
+SEL_FLAT   equ SEL_FREE         ; a flat 32-bit code segment, to call SMC_CODE
 HITS       equ 0x40500          ; per CPU: fixed IPIs received
 NMIS       equ 0x40580          ; per CPU: NMIs received
 SNAP       equ 0x40600          ; HITS at the last check
@@ -104,6 +113,12 @@ pm_main:
     mov [NCPUS], eax
     cmp eax, 2
     CHECK32 ae, "run with -smp 2 or more"
+    ; the flat code segment and the first version of the routine: mov eax, 0; retf
+    mov dword [GDT_ADDR + SEL_FLAT], 0x0000ffff
+    mov dword [GDT_ADDR + SEL_FLAT + 4], 0x00cf9a00
+    mov byte [SMC_CODE], 0xb8
+    mov dword [SMC_CODE + 1], 0
+    mov byte [SMC_CODE + 5], 0xcb
     SETGATE VEC_IPI, ipi_handler, SEL_CODE0, 0x8e
     SETGATE 2, nmi_handler, SEL_CODE0, 0x8e
     call apic_setup
@@ -170,6 +185,15 @@ pm_main:
     inc ecx
     cmp ecx, ITER
     jb .sb
+    ; cross-modifying code: round k stores k as the routine's immediate
+    mov esi, 1
+.smc:
+    mov [SMC_CODE + 1], esi
+    mov [SMC_FLAG], esi
+    WAIT_EQ SMC_ACK, esi, "CPU 1 did not answer a cross-modifying-code round"
+    inc esi
+    cmp esi, SMC_ROUNDS
+    jbe .smc
     mov ebx, [NCPUS]
     dec ebx
     WAIT_EQ DONE2, ebx, "litmus phase did not finish"
@@ -188,6 +212,8 @@ pm_main:
     CHECK_EQ SNAP, 0, "store buffering with fences: both loads saw old values, times"
     mov dword [SNAP], 0
     PRINTLN32 "smp: message passing and fenced store buffering show only TSO outcomes"
+    CHECK_EQ SMC_BAD, 0, "cross-modifying code: CPU 1 ran an old version, times"
+    PRINTLN32 "smp: code rewritten by the BSP is what CPU 1 runs"
 
     ; -- 3: IPIs
     mov dword [GO], 3
@@ -540,6 +566,25 @@ ap_entry32:
     inc ecx
     cmp ecx, ITER
     jb .sb
+    ; cross-modifying code: wait for round k, serialize, call: the routine returns k
+    mov esi, 1
+.smc:
+    cmp [SMC_FLAG], esi
+    je .smc_go
+    pause
+    jmp .smc
+.smc_go:
+    xor eax, eax
+    cpuid
+    call SEL_FLAT:SMC_CODE
+    cmp eax, esi
+    je .smc_ok
+    inc dword [SMC_BAD]
+.smc_ok:
+    mov [SMC_ACK], esi
+    inc esi
+    cmp esi, SMC_ROUNDS
+    jbe .smc
 .done2:
     lock inc dword [DONE2]
 .wait3:
