@@ -76,6 +76,8 @@ void *vm_board(Vm *vm);
  * PciBus (hw/pci/pci.h), "isa.0" an IsaBus (hw/isa/isa-bus.h). Lock held. */
 void vm_add_bus(Vm *vm, const char *name, void *bus);
 void *vm_find_bus(Vm *vm, const char *name);
+/* The bus's owner frees it: the name is free again. */
+void vm_remove_bus(Vm *vm, const char *name);
 
 /* Character device opened for serial port N or the debug console, or NULL. */
 Chardev *vm_serial_chardev(Vm *vm, unsigned n);

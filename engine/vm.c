@@ -457,6 +457,12 @@ void vm_add_bus(Vm *vm, const char *name, void *bus)
     g_hash_table_insert(vm->buses, g_strdup(name), bus);
 }
 
+void vm_remove_bus(Vm *vm, const char *name)
+{
+    if (vm->buses)
+        g_hash_table_remove(vm->buses, name);
+}
+
 void *vm_find_bus(Vm *vm, const char *name)
 {
     return vm->buses ? g_hash_table_lookup(vm->buses, name) : NULL;

@@ -884,11 +884,13 @@ static void apic_unrealize(Device *dev)
     vtimer_free(s->timer);
     ApicBus *b = s->bus;
     b->apic[s->cpu_index] = NULL;
-    /* The bus stays registered by name with the VM, which is going away with it. */
+    /* The last APIC takes the bus with it; its page stops answering. */
     if (--b->live == 0) {
-        mem_region_set_enabled(b->mmio, false);
-        b->count = 0;
+        mem_region_remove(b->mmio);
+        vm_remove_bus(s->vm, APIC_BUS_NAME);
+        g_free(b);
     }
+    s->bus = NULL;
 }
 
 static bool apic_bad(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
