@@ -194,6 +194,36 @@ void vcpu_set_request_one(Vcpu *v, unsigned bits)
         vm->accel->vcpu_kick(v);
 }
 
+void vcpu_exclusive_begin(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    g_mutex_lock(&vm->lock);
+    /* Another vCPU's turn first: wait as a parked vCPU would, so its wait ends. */
+    while (vm->exclusive) {
+        vm->vcpu_in_run--;
+        g_cond_broadcast(&vm->park_cond);
+        g_cond_wait(&vm->run_cond, &vm->lock);
+        vm->vcpu_in_run++;
+    }
+    vm->exclusive = v;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (&vm->vcpus[i] != v)
+            vcpu_set_request_one(&vm->vcpus[i], VCPU_REQ_EXIT);
+    while (vm->vcpu_in_run > 1)
+        g_cond_wait(&vm->park_cond, &vm->lock);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vcpu_exclusive_end(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    g_mutex_lock(&vm->lock);
+    g_assert(vm->exclusive == v);
+    vm->exclusive = NULL;
+    g_cond_broadcast(&vm->run_cond);
+    g_mutex_unlock(&vm->lock);
+}
+
 void vcpu_flush_others(Vcpu *v)
 {
     Vm *vm = v->vm;
@@ -304,7 +334,7 @@ static gpointer vcpu_thread(gpointer data)
             }
             continue;
         }
-        if (vm->state != VM_STATE_RUNNING) {
+        if (vm->state != VM_STATE_RUNNING || (vm->exclusive && vm->exclusive != v)) {
             g_cond_wait(&vm->run_cond, &vm->lock);
             continue;
         }

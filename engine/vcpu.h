@@ -105,6 +105,13 @@ void vcpu_request_shutdown(Vcpu *v);
 void vcpu_halt_wait(Vcpu *v, bool wake_on_intr);
 void vcpu_sipi_wait(Vcpu *v);
 
+/* From inside vcpu_run, at most for one instruction: every other vCPU stops at an
+ * instruction boundary (or stays halted) until vcpu_exclusive_end, so an access that
+ * cannot be one host atomic (it crosses a page, or reaches MMIO) is still atomic. Two
+ * vCPUs asking at once take turns. Not with the engine lock held. */
+void vcpu_exclusive_begin(Vcpu *v);
+void vcpu_exclusive_end(Vcpu *v);
+
 /* The other vCPUs drop their cached translations before their next instruction (v
  * started caching code from a page they may hold write pointers to). Any thread. */
 void vcpu_flush_others(Vcpu *v);

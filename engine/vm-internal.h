@@ -42,6 +42,7 @@ struct Vm {
     GCond halt_cond;  /* HLT waits here for a request */
     unsigned vcpu_in_run; /* how many vCPU threads are inside the back end's vcpu_run */
     GCond park_cond;  /* signalled when one leaves vcpu_run */
+    Vcpu *exclusive;  /* vcpu_exclusive_begin: the only vCPU allowed to run */
     /* The vCPU stopped for the debugger (CPU_RUN_DEBUG) and the VM paused for it;
      * cleared when it runs again (debug.c resumes it the debugger's way first). */
     bool debug_stopped;

@@ -521,6 +521,10 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
         }
         return;
     }
+    /* Split or MMIO: atomic by stopping the other vCPUs around the access. */
+    bool exclusive = (i->pfx & X86_PFX_LOCK) && c->smp;
+    if (exclusive)
+        vcpu_exclusive_begin(c->v);
     uint64_t d = x86_ld64_slow(c, lin, c->acc_user);
     if (d == cmp) {
         x86_st64_slow(c, lin, c->regs[R_EBX] | ((uint64_t)c->regs[R_ECX] << 32), c->acc_user | ACC_WRITE);
@@ -531,6 +535,8 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
         c->regs[R_EDX] = (uint32_t)(d >> 32);
         c->eflags &= ~X86_FL_ZF;
     }
+    if (exclusive)
+        vcpu_exclusive_end(c->v);
 }
 
 X86Handler x86_bind_alu(X86Insn *i)

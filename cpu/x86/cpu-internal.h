@@ -474,7 +474,7 @@ typedef struct X86Rmw {
     uint8_t *host;
     uint32_t lin;
     uint32_t old;      /* locked: the value the swap expects */
-    uint8_t atomic;
+    uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
     uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
 } X86Rmw;
 
@@ -490,7 +490,7 @@ X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint32_t off, unsigne
 
 /* mmu.c: turns a begun read-modify-write into an atomic one (a host pointer into RAM
  * even for a page holding decoded code, which is dropped); v is read again atomically.
- * MMIO and page-crossing operands stay plain accesses. */
+ * For MMIO and page-crossing operands the other vCPUs stop until the store instead. */
 void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v);
 bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v);
 

@@ -588,8 +588,14 @@ uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size)
 void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v)
 {
     uint8_t *h = r->host ? r->host : x86_atomic_ptr(c, r->lin, size);
-    if (!h)
+    if (!h) {
+        /* A split or MMIO operand: read again with every other vCPU stopped (the
+         * translation is done, so nothing between here and x86_rmw_end faults). */
+        vcpu_exclusive_begin(c->v);
+        r->atomic = 2;
+        *v = x86_ld_slow(c, r->lin, size, c->acc_user);
         return;
+    }
     r->host = h;
     r->atomic = 1;
     switch (size) {
@@ -609,6 +615,11 @@ void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v)
  * the read (a spinlock's release) makes it fail instead of being overwritten. */
 bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
 {
+    if (r->atomic == 2) {
+        x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
+        vcpu_exclusive_end(c->v);
+        return true;
+    }
     bool ok;
     switch (size) {
     case 1: {

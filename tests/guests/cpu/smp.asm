@@ -4,7 +4,8 @@
 ; protected mode. Then, in phases the BSP opens with GO:
 ;  1. every CPU adds 100,000 to shared counters with LOCK ADD, LOCK XADD, a LOCK
 ;     CMPXCHG loop and a LOCK CMPXCHG8B loop, and 100,000 times takes an XCHG spinlock
-;     released by a plain byte store around a plain increment: all totals are exact.
+;     released by a plain byte store around a plain increment; 20,000 LOCK XADDs to a
+;     dword that crosses a page: all totals are exact.
 ;  2. message passing (BSP writes data then flag, CPU 1 reads flag then data) and store
 ;     buffering with a locked fence, 100,000 rounds each: only what TSO allows is seen
 ;     (SDM vol. 3, 8.2.3).
@@ -48,6 +49,9 @@ SB_READY   equ 0x40700
 SMC_FLAG   equ 0x40740
 SMC_ACK    equ 0x40780
 SMC_BAD    equ 0x407c0
+CNT_SPLIT  equ 0x41ffe          ; a dword across a page boundary
+SPLIT_ITER equ 20000
+SPLIT_GO   equ 0x40800          ; barrier: the CPUs start the split adds together
 SMC_CODE   equ 0x30000          ; a routine the BSP rewrites and CPU 1 runs
 SMC_ROUNDS equ 1000
 SEL_FLAT   equ SEL_FREE         ; a flat 32-bit code segment, to call SMC_CODE
@@ -100,9 +104,10 @@ guest_main:
 pm_main:
     ; clear the shared area
     mov edi, 0x40000
-    mov ecx, 0x800 / 4
+    mov ecx, 0x900 / 4
     xor eax, eax
     rep stosd
+    mov dword [CNT_SPLIT], 0
     mov dword [CNT_8B], CNT8_START_LO
     mov dword [CNT_8B + 4], CNT8_START_HI
     mov al, 0x5f
@@ -150,6 +155,8 @@ pm_main:
     CHECK_EQ CNT_XADD, ebx, "LOCK XADD total"
     CHECK_EQ CNT_CMPX, ebx, "LOCK CMPXCHG total"
     CHECK_EQ CNT_PLAIN, ebx, "XCHG spinlock total"
+    imul eax, [NCPUS], SPLIT_ITER
+    CHECK_EQ CNT_SPLIT, eax, "page-crossing LOCK XADD total"
     ; XADD handed out each value 0 .. total-1 once: their sum is total*(total-1)/2
     mov eax, ebx
     lea ecx, [ebx - 1]
@@ -162,7 +169,7 @@ pm_main:
     adc edx, 0
     CHECK_EQ CNT_8B, eax, "LOCK CMPXCHG8B total, low half"
     CHECK_EQ CNT_8B + 4, edx, "LOCK CMPXCHG8B total, high half"
-    PRINTLN32 "smp: LOCK ADD, XADD, CMPXCHG, CMPXCHG8B and XCHG-lock totals exact"
+    PRINTLN32 "smp: LOCK ADD, XADD, CMPXCHG, CMPXCHG8B, XCHG-lock and split LOCK XADD totals exact"
 
     ; -- 2: litmus tests with CPU 1
     mov dword [GO], 2
@@ -324,6 +331,18 @@ count_phase:
     pop ecx
     dec ecx
     jnz .add
+    lock inc dword [SPLIT_GO]
+    mov eax, [NCPUS]
+.barrier:
+    pause
+    cmp [SPLIT_GO], eax
+    jne .barrier
+    mov ecx, SPLIT_ITER
+.split:
+    mov eax, 1
+    lock xadd [CNT_SPLIT], eax
+    dec ecx
+    jnz .split
     lock inc dword [DONE1]
     ret
 
