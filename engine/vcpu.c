@@ -198,18 +198,20 @@ void vcpu_exclusive_begin(Vcpu *v)
 {
     Vm *vm = v->vm;
     g_mutex_lock(&vm->lock);
-    /* Another vCPU's turn first: wait as a parked vCPU would, so its wait ends. */
+    /* Another vCPU's turn first. A waiter stays counted in vcpu_in_run (it is in the
+     * middle of an instruction: a pause must not see it stopped) but the owner does
+     * not wait for it. */
     while (vm->exclusive) {
-        vm->vcpu_in_run--;
+        vm->exclusive_waiters++;
         g_cond_broadcast(&vm->park_cond);
         g_cond_wait(&vm->run_cond, &vm->lock);
-        vm->vcpu_in_run++;
+        vm->exclusive_waiters--;
     }
     vm->exclusive = v;
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (&vm->vcpus[i] != v)
             vcpu_set_request_one(&vm->vcpus[i], VCPU_REQ_EXIT);
-    while (vm->vcpu_in_run > 1)
+    while (vm->vcpu_in_run - vm->exclusive_waiters > 1)
         g_cond_wait(&vm->park_cond, &vm->lock);
     g_mutex_unlock(&vm->lock);
 }

@@ -43,6 +43,7 @@ struct Vm {
     unsigned vcpu_in_run; /* how many vCPU threads are inside the back end's vcpu_run */
     GCond park_cond;  /* signalled when one leaves vcpu_run */
     Vcpu *exclusive;  /* vcpu_exclusive_begin: the only vCPU allowed to run */
+    unsigned exclusive_waiters; /* vCPUs inside vcpu_exclusive_begin waiting their turn */
     /* The vCPU stopped for the debugger (CPU_RUN_DEBUG) and the VM paused for it;
      * cleared when it runs again (debug.c resumes it the debugger's way first). */
     bool debug_stopped;
