@@ -78,8 +78,8 @@ static const CpuBackend *pick_accel(const char *spec, unsigned cpus, char **opti
                 continue;
             }
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                        "-smp %u: the %s accelerator runs one vCPU for now (use -accel tcg or interp)",
-                        cpus, name);
+                        "%u processors: the %s accelerator runs one for now (use tcg or interp)", cpus,
+                        name);
             g_string_free(why, TRUE);
             return NULL;
         }
