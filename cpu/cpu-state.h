@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /* Version of this layout in saved VM state; bump when a field changes meaning. */
-#define CPU_X86_STATE_VERSION 1
+#define CPU_X86_STATE_VERSION 2
 
 typedef struct CpuSegment {
     uint16_t sel;
@@ -80,4 +80,7 @@ typedef struct CpuX86State {
     bool exception_has_error;
     uint32_t exception_error;
     int16_t interrupt;    /* an external interrupt vector being delivered, or -1 */
+    /* An application processor waiting for a STARTUP IPI (after reset or INIT); since
+     * version 2. */
+    bool sipi_wait;
 } CpuX86State;

@@ -66,6 +66,8 @@ typedef struct CpuBackend {
     bool kernel_irqchip_possible;
     /* The CPU takes its local APIC from the board (the APIC on its CpuPins, vcpu_apic_base). */
     bool board_apic;
+    /* Runs several vCPUs (one thread each); without it the VM has one. */
+    bool smp;
     /* Debugger support, or NULL when the back end has none. */
     const CpuDebugOps *debug;
 } CpuBackend;

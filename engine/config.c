@@ -177,21 +177,99 @@ bool vm_config_parse_ram(const char *s, uint64_t *bytes, GError **err)
     return true;
 }
 
-bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err)
+/* A count of 1..max in an -smp field; false with err naming the field. */
+static bool smp_number(const char *field, const char *text, long max, long *out, GError **err)
 {
     char *end;
     errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < 1 || v > VM_CPUS_MAX) {
-        if (VM_CPUS_MAX == 1)
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "the processor count must be 1 (Vireo runs one processor for now)");
-        else
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "the processor count must be a number from 1 to %d", VM_CPUS_MAX);
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > max) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s must be a number from 1 to %ld (got '%s')",
+                    field, max, text);
         return false;
     }
-    *n = (unsigned)v;
+    *out = v;
+    return true;
+}
+
+/* QEMU's form: [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M]. The topology
+ * is checked against the count (S*C*T = N when all three are given; missing ones are
+ * derived) but not shown to the guest: every CPU is its own package. maxcpus above the
+ * count would need CPU hot-plug, which the board does not have. */
+bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err)
+{
+    if (!s || !*s) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "the processor count must be a number from 1 to %d", VM_CPUS_MAX);
+        return false;
+    }
+    g_auto(GStrv) parts = g_strsplit(s, ",", -1);
+    long cpus = 0, sockets = 0, cores = 0, threads = 0, maxcpus = 0;
+    for (char **p = parts; *p; p++) {
+        const char *eq = strchr(*p, '=');
+        long *slot;
+        const char *field;
+        if (!eq && p == parts) {
+            if (!smp_number("the processor count", *p, VM_CPUS_MAX, &cpus, err))
+                return false;
+            continue;
+        }
+        if (!eq) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "'%s' is not KEY=VALUE (cpus, sockets, cores, threads, maxcpus)", *p);
+            return false;
+        }
+        g_autofree char *key = g_strndup(*p, (gsize)(eq - *p));
+        if (!strcmp(key, "cpus"))
+            slot = &cpus, field = "cpus";
+        else if (!strcmp(key, "sockets"))
+            slot = &sockets, field = "sockets";
+        else if (!strcmp(key, "cores"))
+            slot = &cores, field = "cores";
+        else if (!strcmp(key, "threads"))
+            slot = &threads, field = "threads";
+        else if (!strcmp(key, "maxcpus"))
+            slot = &maxcpus, field = "maxcpus";
+        else {
+            g_autofree char *q = config_shorten(key, CONFIG_QUOTE_MAX);
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "unknown key '%s' (cpus, sockets, cores, threads, maxcpus)", q);
+            return false;
+        }
+        if (*slot) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s is given twice", field);
+            return false;
+        }
+        if (!smp_number(field, eq + 1, slot == &maxcpus ? 4096 : VM_CPUS_MAX,
+                        slot, err))
+            return false;
+    }
+    long topo = (sockets ? sockets : 1) * (cores ? cores : 1) * (threads ? threads : 1);
+    if (!cpus)
+        cpus = maxcpus ? maxcpus : topo;
+    if (cpus > VM_CPUS_MAX) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "the processor count must be a number from 1 to %d (the topology gives %ld)", VM_CPUS_MAX,
+                    cpus);
+        return false;
+    }
+    if (maxcpus && maxcpus != cpus) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "maxcpus=%ld differs from the %ld processors: CPU hot-plug is not supported", maxcpus, cpus);
+        return false;
+    }
+    if (sockets && cores && threads && topo != cpus) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "sockets*cores*threads = %ld, not the %ld processors", topo, cpus);
+        return false;
+    }
+    if ((sockets || cores || threads) && cpus % topo) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%ld processors cannot be split into sockets=%ld cores=%ld threads=%ld", cpus,
+                    sockets ? sockets : 1, cores ? cores : 1, threads ? threads : 1);
+        return false;
+    }
+    *n = (unsigned)cpus;
     return true;
 }
 

@@ -101,13 +101,13 @@ bool parse_size(const char *s, bool default_mib, uint64_t *out);
 
 /* Limits of a VM, the one place vireo-run's options, vm.conf, the engine and the app's
  * fields take them from (README states the same). RAM: the memory map holds at most half
- * the 36-bit physical address space (memory.h). CPUs: the engine runs one for now. Boot
+ * the 36-bit physical address space (memory.h). CPUs: one host thread each, up to 16. Boot
  * order: the CMOS bytes SeaBIOS reads hold three devices. */
 #define VM_RAM_MIN_MIB 1
 #define VM_RAM_MAX_GIB 32
 #define VM_RAM_MIN ((uint64_t)VM_RAM_MIN_MIB << 20)
 #define VM_RAM_MAX ((uint64_t)VM_RAM_MAX_GIB << 30)
-#define VM_CPUS_MAX 1
+#define VM_CPUS_MAX 16
 #define VM_BOOT_ORDER_MAX 3
 
 /* Each takes a value as -m/memory=, -smp/cpus= and -boot/boot= do; on failure err says

@@ -6,7 +6,7 @@
 
 static const CpuDebugOps *debug_ops(Vm *vm, GError **err)
 {
-    if (!vm->accel || !vm->accel->debug || !vm->vcpu.cpu) {
+    if (!vm->accel || !vm->accel->debug || !vm->vcpus[0].cpu) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                     "the CPU back end '%s' has no debugger support (use -accel tcg or -accel interp)",
                     vm_accel_name(vm));
@@ -24,7 +24,7 @@ static Vcpu *stopped_vcpu(Vm *vm, unsigned cpu, GError **err)
     }
     if (!debug_ops(vm, err) || !vm_cpu_quiesce(vm, err))
         return NULL;
-    return &vm->vcpu;
+    return &vm->vcpus[cpu];
 }
 
 bool vm_debug_supported(Vm *vm, GError **err)
@@ -34,8 +34,7 @@ bool vm_debug_supported(Vm *vm, GError **err)
 
 unsigned vm_debug_cpu_count(Vm *vm)
 {
-    (void)vm;
-    return 1;
+    return vm->ncpus;
 }
 
 bool vm_debug_get_regs(Vm *vm, unsigned cpu, CpuX86State *s, GError **err)
@@ -171,7 +170,7 @@ bool vm_debug_stop_reason(Vm *vm, unsigned *cpu, CpuDebugStop *stop)
     if (ok) {
         while (vm->vcpu_in_run)
             g_cond_wait(&vm->park_cond, &vm->lock);
-        vm->accel->debug->stop_info(&vm->vcpu, stop);
+        vm->accel->debug->stop_info(&vm->vcpus[0], stop);
         *cpu = 0;
     }
     g_mutex_unlock(&vm->lock);

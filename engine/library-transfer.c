@@ -174,13 +174,16 @@ static bool fill_vm(const LibvirtDomain *d, const char *dir, GPtrArray *sources,
     uint64_t mib = MAX(d->memory >> 20, 1);
     g_autofree char *mem = g_strdup_printf("%" G_GUINT64_FORMAT "M", mib);
     g_key_file_set_string(kf, g, "memory", mem);
-    if (d->vcpus > 1)
-        g_ptr_array_add(notes, g_strdup_printf("%s asks for %u CPUs; Vireo runs one", d->name,
-                                               d->vcpus));
+    unsigned cpus = d->vcpus ? d->vcpus : 1;
+    if (cpus > VM_CPUS_MAX) {
+        g_ptr_array_add(notes, g_strdup_printf("%s asks for %u CPUs; Vireo runs at most %d", d->name,
+                                               cpus, VM_CPUS_MAX));
+        cpus = VM_CPUS_MAX;
+    }
     if (d->arch && !strcmp(d->arch, "x86_64"))
         g_ptr_array_add(notes, g_strdup_printf("%s is an x86_64 system; Vireo's CPU runs 32-bit "
                                                "code (a 64-bit kernel will not start)", d->name));
-    g_key_file_set_integer(kf, g, "cpus", 1);
+    g_key_file_set_integer(kf, g, "cpus", (gint)cpus);
     if (d->boot[0])
         g_key_file_set_string(kf, g, "boot", d->boot);
     if (d->boot_menu)

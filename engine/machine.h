@@ -38,6 +38,16 @@ void vm_request_exit(Vm *vm, int status);
 /* The CPU's INTR and NMI inputs, driven by the board's interrupt controller. */
 void vm_set_cpu_intr(Vm *vm, int level);
 void vm_cpu_nmi(Vm *vm);
+/* The same for processor cpu (0: the bootstrap processor), and the INIT and STARTUP
+ * messages a local APIC delivers to its processor (SDM vol. 3, 8.4.4 and 10.6.1). */
+void vm_set_cpu_intr_n(Vm *vm, unsigned cpu, int level);
+void vm_cpu_nmi_n(Vm *vm, unsigned cpu);
+void vm_cpu_init_n(Vm *vm, unsigned cpu);
+void vm_cpu_sipi_n(Vm *vm, unsigned cpu, uint8_t vector);
+/* The processor index of the calling vCPU thread, or -1 on another thread. */
+int vm_current_cpu(void);
+/* Processor cpu's pins (vm_cpu_pins is processor 0's). */
+CpuPins *vm_cpu_pins_n(Vm *vm, unsigned cpu);
 /* The CPU's pins (CpuPins in engine/vcpu.h: INTA, FERR#, the local APIC, A20M#), for
  * the board to hand to the devices it wires to them. */
 CpuPins *vm_cpu_pins(Vm *vm);
@@ -66,6 +76,8 @@ void *vm_board(Vm *vm);
  * PciBus (hw/pci/pci.h), "isa.0" an IsaBus (hw/isa/isa-bus.h). Lock held. */
 void vm_add_bus(Vm *vm, const char *name, void *bus);
 void *vm_find_bus(Vm *vm, const char *name);
+/* The bus's owner frees it: the name is free again. */
+void vm_remove_bus(Vm *vm, const char *name);
 
 /* Character device opened for serial port N or the debug console, or NULL. */
 Chardev *vm_serial_chardev(Vm *vm, unsigned n);

@@ -381,16 +381,19 @@ MemRegion *mem_dirty_region_at(GuestMemory *m, hwaddr pa)
     return r && r->dirty_log ? r : NULL;
 }
 
-void mem_set_code_page(GuestMemory *m, hwaddr pa, bool code)
+bool mem_set_code_page(GuestMemory *m, hwaddr pa, bool code)
 {
     if (pa >= (UINT64_C(1) << 32))
-        return;
+        return false;
     uint64_t pfn = pa >> MEM_PAGE_BITS;
-    /* Atomic: map rebuilds on another thread update the dirty-log bit of the same byte. */
+    /* Atomic: map rebuilds on another thread update the dirty-log bit of the same byte,
+     * and other vCPUs mark and unmark pages. */
+    uint8_t old;
     if (code)
-        __atomic_fetch_or(&m->page_flags[pfn], MEM_PAGE_CODE, __ATOMIC_RELAXED);
+        old = __atomic_fetch_or(&m->page_flags[pfn], MEM_PAGE_CODE, __ATOMIC_SEQ_CST);
     else
-        __atomic_fetch_and(&m->page_flags[pfn], (uint8_t)~MEM_PAGE_CODE, __ATOMIC_RELAXED);
+        old = __atomic_fetch_and(&m->page_flags[pfn], (uint8_t)~MEM_PAGE_CODE, __ATOMIC_SEQ_CST);
+    return old & MEM_PAGE_CODE;
 }
 
 void mem_set_ram_window(GuestMemory *m, hwaddr base, uint64_t size, bool read_ram, bool write_ram)
@@ -495,6 +498,11 @@ static void report_code_write(MemoryImpl *mi, hwaddr addr, size_t len)
         if (l->code_written)
             l->code_written(l->opaque, addr, len);
     }
+}
+
+void mem_report_code_write(GuestMemory *m, hwaddr addr, size_t len)
+{
+    report_code_write(impl(m), addr, len);
 }
 
 void mem_ram_replaced(GuestMemory *m)

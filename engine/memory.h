@@ -140,8 +140,12 @@ static inline unsigned mem_page_flags(const GuestMemory *m, hwaddr pa)
 {
     return pa < (UINT64_C(1) << 32) ? m->page_flags[pa >> MEM_PAGE_BITS] : 0;
 }
-/* The CPU marks pages it caches code from; mem_write then reports overwrites. */
-void mem_set_code_page(GuestMemory *m, hwaddr pa, bool code);
+/* The CPU marks pages it caches code from; mem_write then reports overwrites. Returns
+ * whether the page was marked before. */
+bool mem_set_code_page(GuestMemory *m, hwaddr pa, bool code);
+/* A CPU overwrote a page another CPU may hold code from: every listener's code_written
+ * hears of it (any thread; listeners are fixed while vCPUs run). */
+void mem_report_code_write(GuestMemory *m, hwaddr addr, size_t len);
 /* Finds the dirty-logged region containing pa (for the CPU's write path), or NULL. */
 MemRegion *mem_dirty_region_at(GuestMemory *m, hwaddr pa);
 

@@ -81,6 +81,7 @@ static const VmStateField cpu_fields[] = {
     VMSTATE_BOOL(CpuX86State, exception_has_error),
     VMSTATE_U32(CpuX86State, exception_error),
     CPU_I16(interrupt),
+    { .name = "sipi_wait", .type = VMS_BOOL, .offset = VMS_OFF_(CpuX86State, sipi_wait, bool), .version_added = 2 },
     VMSTATE_END,
 };
 static const VmStateDesc cpu_desc = {
@@ -114,25 +115,39 @@ bool vm_state_save(Vm *vm, GByteArray *out, GError **err)
 {
     g_mutex_lock(&vm->lock);
     bool ok = false;
-    CpuX86State *cpu = g_new0(CpuX86State, 1);
+    CpuX86State *cpu = g_new0(CpuX86State, vm->ncpus);
     unsigned legacy = vm_legacy_device_count(vm);
     if (legacy) {
         fail(err, "%u devices of this VM cannot save their state yet (issue 13's device "
              "conversion is not finished)", legacy);
         goto out;
     }
-    if (!vm_cpu_quiesce(vm, err) || !vm->accel->vcpu_get_state(&vm->vcpu, cpu, err))
+    if (!vm_cpu_quiesce(vm, err))
         goto out;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (!vm->accel->vcpu_get_state(&vm->vcpus[i], &cpu[i], err))
+            goto out;
     guint start = out->len;
     g_byte_array_append(out, (const uint8_t *)MAGIC, 8);
     stream_put_le(out, VM_STATE_FORMAT_VERSION, 4);
-    stream_put_le(out, 1, 4);
+    stream_put_le(out, vm->ncpus, 4);
     stream_put_le(out, (uint64_t)vm_clock_ns(vm), 8);
     stream_put_le(out, (uint32_t)crc32(0, out->data + start, 24), 4);
 
+    /* One CPU: its section is the CPU part. Several: each section behind its length. */
     guint at = out->len;
     stream_put_le(out, 0, 4);
-    vmstate_save(out, "cpu", "cpu0", &cpu_desc, cpu);
+    if (vm->ncpus == 1) {
+        vmstate_save(out, "cpu", "cpu0", &cpu_desc, cpu);
+    } else {
+        for (unsigned i = 0; i < vm->ncpus; i++) {
+            g_autofree char *id = g_strdup_printf("cpu%u", i);
+            guint sec = out->len;
+            stream_put_le(out, 0, 4);
+            vmstate_save(out, "cpu", id, &cpu_desc, &cpu[i]);
+            stream_set_le(out, sec, out->len - sec - 4, 4);
+        }
+    }
     stream_set_le(out, at, out->len - at - 4, 4);
 
     at = out->len;
@@ -160,6 +175,7 @@ out:
 /* ---- load ---- */
 
 typedef struct Parts {
+    unsigned ncpus;
     int64_t clock;
     const uint8_t *cpu, *devices, *ram;
     size_t cpu_len, devices_len, ram_len;
@@ -175,8 +191,9 @@ static bool parse_parts(const uint8_t *buf, size_t len, Parts *p, GError **err)
     uint32_t version = stream_get_le32(buf + 8);
     if (version != VM_STATE_FORMAT_VERSION)
         return fail(err, "format version %u, this Vireo reads version %u", version, VM_STATE_FORMAT_VERSION);
-    if (stream_get_le32(buf + 12) != 1)
-        return fail(err, "saved with %u vCPUs; this VM has 1", stream_get_le32(buf + 12));
+    p->ncpus = stream_get_le32(buf + 12);
+    if (p->ncpus < 1 || p->ncpus > VM_CPUS_MAX)
+        return fail(err, "saved with %u vCPUs (1 to %d exist)", p->ncpus, VM_CPUS_MAX);
     p->clock = (int64_t)stream_get_le64(buf + 16);
     if (p->clock < 0)
         return fail(err, "a negative virtual clock");
@@ -206,7 +223,8 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
     Parts p = { 0 };
     if (!parse_parts(buf, len, &p, err))
         return false;
-    CpuX86State *cpu = g_new0(CpuX86State, 1), *old_cpu = g_new0(CpuX86State, 1);
+    unsigned n = vm->ncpus;
+    CpuX86State *cpu = g_new0(CpuX86State, n), *old_cpu = g_new0(CpuX86State, n);
     GByteArray *old_devices = g_byte_array_new();
     bool ok = false;
     g_mutex_lock(&vm->lock);
@@ -218,24 +236,54 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
              "conversion is not finished)", legacy);
         goto out;
     }
+    if (p.ncpus != n) {
+        fail(err, "saved with %u vCPUs; this VM has %u", p.ncpus, n);
+        goto out;
+    }
     /* Everything that can be checked without changing the VM. */
-    if (!vmstate_load(&cpu_desc, "cpu", "cpu0", cpu, sizeof(*cpu), p.cpu, p.cpu_len, err) ||
-        !ram_state_check(vm->mem, p.ram, p.ram_len, err))
+    if (n == 1) {
+        if (!vmstate_load(&cpu_desc, "cpu", "cpu0", cpu, sizeof(*cpu), p.cpu, p.cpu_len, err))
+            goto out;
+    } else {
+        size_t pos = 0;
+        for (unsigned i = 0; i < n; i++) {
+            g_autofree char *id = g_strdup_printf("cpu%u", i);
+            if (p.cpu_len - pos < 4 || stream_get_le32(p.cpu + pos) > p.cpu_len - pos - 4) {
+                fail(err, "truncated in the section of vCPU %u", i);
+                goto out;
+            }
+            size_t sec = stream_get_le32(p.cpu + pos);
+            if (!vmstate_load(&cpu_desc, "cpu", id, &cpu[i], sizeof(*cpu), p.cpu + pos + 4, sec, err))
+                goto out;
+            pos += 4 + sec;
+        }
+        if (pos != p.cpu_len) {
+            fail(err, "bytes after the last vCPU's section");
+            goto out;
+        }
+    }
+    if (!ram_state_check(vm->mem, p.ram, p.ram_len, err))
         goto out;
 
     /* Then in an order that can be undone: the clock (device timers are re-armed at
      * saved absolute times), the CPU, the devices; RAM last, as it was checked. */
     int64_t old_clock = vm_clock_ns(vm);
-    if (!vm->accel->vcpu_get_state(&vm->vcpu, old_cpu, err))
-        goto out;
+    for (unsigned i = 0; i < n; i++)
+        if (!vm->accel->vcpu_get_state(&vm->vcpus[i], &old_cpu[i], err))
+            goto out;
     device_list_save(vm, old_devices);
     vm_clock_set_stopped(vm, p.clock);
-    if (!vm->accel->vcpu_set_state(&vm->vcpu, cpu, err)) {
-        vm_clock_set_stopped(vm, old_clock);
-        goto out;
+    for (unsigned i = 0; i < n; i++) {
+        if (!vm->accel->vcpu_set_state(&vm->vcpus[i], &cpu[i], err)) {
+            while (i-- > 0)
+                vm->accel->vcpu_set_state(&vm->vcpus[i], &old_cpu[i], NULL);
+            vm_clock_set_stopped(vm, old_clock);
+            goto out;
+        }
     }
     if (!device_list_load(vm, p.devices, p.devices_len, err)) {
-        vm->accel->vcpu_set_state(&vm->vcpu, old_cpu, NULL);
+        for (unsigned i = 0; i < n; i++)
+            vm->accel->vcpu_set_state(&vm->vcpus[i], &old_cpu[i], NULL);
         vm_clock_set_stopped(vm, old_clock);
         goto out;
     }
@@ -243,9 +291,13 @@ bool vm_state_load(Vm *vm, const uint8_t *buf, size_t len, GError **err)
         /* Checked above: only running out of memory could bring us here. */
         vm_clock_set_stopped(vm, old_clock);
         device_list_load(vm, old_devices->data, old_devices->len, NULL);
-        vm->accel->vcpu_set_state(&vm->vcpu, old_cpu, NULL);
+        for (unsigned i = 0; i < n; i++)
+            vm->accel->vcpu_set_state(&vm->vcpus[i], &old_cpu[i], NULL);
         goto out;
     }
+    /* INIT and STARTUP messages on their way belong to the state that was replaced. */
+    for (unsigned i = 0; i < n; i++)
+        atomic_fetch_and(&vm->vcpus[i].requests, ~(unsigned)(VCPU_REQ_INIT | VCPU_REQ_SIPI));
     ok = true;
 out:
     g_mutex_unlock(&vm->lock);

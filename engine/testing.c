@@ -69,9 +69,8 @@ static Vm *test_vm_alloc(uint64_t ram_size, const CpuBackend *accel)
     vm->mem = mem_new(vm->cfg->ram_size, NULL);
     g_assert(vm->mem);
     vm->io = io_new();
-    vm->vcpu.vm = vm;
-    vm->vcpu.mem = vm->mem;
-    atomic_store(&vm->vcpu.a20, true);
+    vm->ncpus = 1;
+    vcpu_setup_all(vm);
     vm->accel = accel;
     vm->state = VM_STATE_CREATED;
     return vm;
@@ -117,7 +116,7 @@ Vm *vm_new_board_for_test(const VmConfig *cfg, GError **err)
     g_mutex_lock(&vm->lock);
     bool ok = mc->init(vm, c, err);
     g_mutex_unlock(&vm->lock);
-    if (!ok || !vm->accel->vcpu_init(&vm->vcpu, err))
+    if (!ok || !vm->accel->vcpu_init(&vm->vcpus[0], err))
         goto fail;
     return vm;
 fail:
@@ -146,13 +145,13 @@ void vm_test_clock_step(Vm *vm, int64_t ns)
 
 bool vm_test_cpu_intr(Vm *vm)
 {
-    return atomic_load(&vm->vcpu.requests) & VCPU_REQ_INTR;
+    return atomic_load(&vm->vcpus[0].requests) & VCPU_REQ_INTR;
 }
 
 int vm_test_intr_ack(Vm *vm)
 {
     g_mutex_lock(&vm->lock);
-    const CpuPins *p = &vm->vcpu.pins;
+    const CpuPins *p = &vm->vcpus[0].pins;
     int v = p->intr_ack ? p->intr_ack(p->intr_ack_opaque) : -1;
     g_mutex_unlock(&vm->lock);
     return v;

@@ -90,20 +90,29 @@ void vcpu_set_ferr(Vcpu *v, bool asserted)
 
 void vm_set_ignne(Vm *vm, bool asserted)
 {
-    atomic_store(&vm->vcpu.ignne, asserted);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        atomic_store(&vm->vcpus[i].ignne, asserted);
 }
 
 CpuPins *vm_cpu_pins(Vm *vm)
 {
-    return &vm->vcpu.pins;
+    return &vm->vcpus[0].pins;
 }
 
-/* Lock held. A change drops the CPU's cached translations, which carry bit 20. */
+CpuPins *vm_cpu_pins_n(Vm *vm, unsigned cpu)
+{
+    g_assert(cpu < vm->ncpus);
+    return &vm->vcpus[cpu].pins;
+}
+
+/* Lock held. A change drops the CPUs' cached translations, which carry bit 20. The
+ * gate is the chipset's, so every processor sees the same one. */
 void vcpu_set_a20(Vm *vm, bool enabled)
 {
-    if (atomic_load(&vm->vcpu.a20) == enabled)
+    if (atomic_load(&vm->vcpus[0].a20) == enabled)
         return;
-    atomic_store(&vm->vcpu.a20, enabled);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        atomic_store(&vm->vcpus[i].a20, enabled);
     vcpu_set_request(vm, VCPU_REQ_TLB);
 }
 
@@ -111,7 +120,7 @@ void vcpu_set_a20(Vm *vm, bool enabled)
 static void a20_input(void *opaque, int n, int level)
 {
     Vm *vm = opaque;
-    CpuPins *p = &vm->vcpu.pins;
+    CpuPins *p = &vm->vcpus[0].pins;
     if (level)
         p->a20_inputs |= 1u << n;
     else
@@ -129,7 +138,7 @@ IrqLine vm_cpu_a20_line(Vm *vm, unsigned n)
 
 bool vm_a20(Vm *vm)
 {
-    return atomic_load(&vm->vcpu.a20);
+    return atomic_load(&vm->vcpus[0].a20);
 }
 
 void vcpu_triple_fault(Vcpu *v)
@@ -157,24 +166,148 @@ void vcpu_request_shutdown(Vcpu *v)
 void vcpu_halt_wait(Vcpu *v, bool wake_on_intr)
 {
     Vm *vm = v->vm;
-    unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_NMI | (wake_on_intr ? VCPU_REQ_INTR : 0);
+    unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_NMI | VCPU_REQ_INIT | VCPU_REQ_SIPI |
+                    (wake_on_intr ? VCPU_REQ_INTR : 0);
     g_mutex_lock(&vm->lock);
     while (!(atomic_load(&v->requests) & mask))
         g_cond_wait(&vm->halt_cond, &vm->lock);
     g_mutex_unlock(&vm->lock);
 }
 
+void vcpu_sipi_wait(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_INIT | VCPU_REQ_SIPI;
+    g_mutex_lock(&vm->lock);
+    while (!(atomic_load(&v->requests) & mask))
+        g_cond_wait(&vm->halt_cond, &vm->lock);
+    g_mutex_unlock(&vm->lock);
+}
+
+/* Lock held (the halt condition's mutex), so a sleeping vCPU cannot miss the wake-up. */
+void vcpu_set_request_one(Vcpu *v, unsigned bits)
+{
+    Vm *vm = v->vm;
+    atomic_fetch_or(&v->requests, bits);
+    g_cond_broadcast(&vm->halt_cond);
+    if (vm->accel && vm->accel->vcpu_kick && v->cpu)
+        vm->accel->vcpu_kick(v);
+}
+
+void vcpu_exclusive_begin(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    g_mutex_lock(&vm->lock);
+    /* Another vCPU's turn first. A waiter stays counted in vcpu_in_run (it is in the
+     * middle of an instruction: a pause must not see it stopped) but the owner does
+     * not wait for it. */
+    while (vm->exclusive) {
+        vm->exclusive_waiters++;
+        g_cond_broadcast(&vm->park_cond);
+        g_cond_wait(&vm->run_cond, &vm->lock);
+        vm->exclusive_waiters--;
+    }
+    vm->exclusive = v;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (&vm->vcpus[i] != v)
+            vcpu_set_request_one(&vm->vcpus[i], VCPU_REQ_EXIT);
+    while (vm->vcpu_in_run - vm->exclusive_waiters > 1)
+        g_cond_wait(&vm->park_cond, &vm->lock);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vcpu_exclusive_end(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    g_mutex_lock(&vm->lock);
+    g_assert(vm->exclusive == v);
+    vm->exclusive = NULL;
+    g_cond_broadcast(&vm->run_cond);
+    g_mutex_unlock(&vm->lock);
+}
+
+void vcpu_flush_others(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    if (!vm)
+        return;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (&vm->vcpus[i] != v)
+            atomic_fetch_or(&vm->vcpus[i].requests, VCPU_REQ_TLB);
+}
+
 void vcpu_set_request(Vm *vm, unsigned bits)
 {
-    atomic_fetch_or(&vm->vcpu.requests, bits);
-    g_cond_broadcast(&vm->halt_cond);
-    if (vm->accel && vm->accel->vcpu_kick && vm->vcpu.cpu)
-        vm->accel->vcpu_kick(&vm->vcpu);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vcpu_set_request_one(&vm->vcpus[i], bits);
 }
 
 void vm_set_accel_state(Vm *vm, void *state) { vm->accel_state = state; }
 void *vm_accel_state(Vm *vm) { return vm->accel_state; }
-Vcpu *vm_vcpu(Vm *vm) { return &vm->vcpu; }
+Vcpu *vm_vcpu(Vm *vm) { return &vm->vcpus[0]; }
+unsigned vm_cpu_count(Vm *vm) { return vm->ncpus; }
+
+Vcpu *vm_vcpu_n(Vm *vm, unsigned i)
+{
+    g_assert(i < vm->ncpus);
+    return &vm->vcpus[i];
+}
+
+static _Thread_local Vcpu *current_vcpu;
+
+Vcpu *vcpu_current(void)
+{
+    return current_vcpu;
+}
+
+int vm_current_cpu(void)
+{
+    return current_vcpu ? current_vcpu->index : -1;
+}
+
+void vcpu_setup_all(Vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        Vcpu *v = &vm->vcpus[i];
+        v->vm = vm;
+        v->mem = vm->mem;
+        v->index = (int)i;
+        atomic_store(&v->a20, true);
+    }
+}
+
+void vm_set_cpu_intr_n(Vm *vm, unsigned cpu, int level)
+{
+    g_return_if_fail(cpu < vm->ncpus);
+    Vcpu *v = &vm->vcpus[cpu];
+    if (level)
+        vcpu_set_request_one(v, VCPU_REQ_INTR);
+    else
+        atomic_fetch_and(&v->requests, ~(unsigned)VCPU_REQ_INTR);
+}
+
+void vm_cpu_nmi_n(Vm *vm, unsigned cpu)
+{
+    g_return_if_fail(cpu < vm->ncpus);
+    vcpu_set_request_one(&vm->vcpus[cpu], VCPU_REQ_NMI);
+}
+
+void vm_cpu_init_n(Vm *vm, unsigned cpu)
+{
+    g_return_if_fail(cpu < vm->ncpus);
+    Vcpu *v = &vm->vcpus[cpu];
+    /* An INIT cancels a STARTUP that has not been taken yet. */
+    atomic_fetch_and(&v->requests, ~(unsigned)VCPU_REQ_SIPI);
+    vcpu_set_request_one(v, VCPU_REQ_INIT);
+}
+
+void vm_cpu_sipi_n(Vm *vm, unsigned cpu, uint8_t vector)
+{
+    g_return_if_fail(cpu < vm->ncpus);
+    Vcpu *v = &vm->vcpus[cpu];
+    atomic_store(&v->sipi_vector, vector);
+    vcpu_set_request_one(v, VCPU_REQ_SIPI);
+}
 
 void vm_set_kernel_irqchip(Vm *vm, void (*line)(Vm *vm, unsigned gsi, int level))
 {
@@ -183,32 +316,42 @@ void vm_set_kernel_irqchip(Vm *vm, void (*line)(Vm *vm, unsigned gsi, int level)
 
 static gpointer vcpu_thread(gpointer data)
 {
-    Vm *vm = data;
-    Vcpu *v = &vm->vcpu;
+    Vcpu *v = data;
+    Vm *vm = v->vm;
+    current_vcpu = v;
     g_mutex_lock(&vm->lock);
     for (;;) {
         if (vm->quit)
             break;
-        if (vm->reset_pending) {
-            vm_do_system_reset(vm);
+        if (vm->reset_pending || vm->resetting) {
+            /* The bootstrap processor's thread resets the board once every other vCPU
+             * has stopped at an instruction boundary; the others wait for it. */
+            if (v->index == 0 && !vm->resetting) {
+                while (vm->vcpu_in_run)
+                    g_cond_wait(&vm->park_cond, &vm->lock);
+                vm_do_system_reset(vm);
+                g_cond_broadcast(&vm->run_cond);
+            } else {
+                g_cond_wait(&vm->run_cond, &vm->lock);
+            }
             continue;
         }
-        if (vm->state != VM_STATE_RUNNING) {
+        if (vm->state != VM_STATE_RUNNING || (vm->exclusive && vm->exclusive != v)) {
             g_cond_wait(&vm->run_cond, &vm->lock);
             continue;
         }
         vcpu_clear_request(v, VCPU_REQ_EXIT);
         /* Resumed from a debugger stop by someone else (QMP cont): the CPU must not
          * report the same stop again. */
-        if (vm->debug_stopped) {
+        if (vm->debug_stopped && v->index == 0) {
             vm->debug_stopped = false;
             vm->accel->debug->resume(v, false);
         }
-        vm->vcpu_in_run = true;
+        vm->vcpu_in_run++;
         g_mutex_unlock(&vm->lock);
         CpuRunResult r = vm->accel->vcpu_run(v);
         g_mutex_lock(&vm->lock);
-        vm->vcpu_in_run = false;
+        vm->vcpu_in_run--;
         g_cond_broadcast(&vm->park_cond);
         /* A debugger stop pauses the VM, unless the stepped instruction already
          * stopped it another way (isa-debug-exit, power off). */
@@ -230,24 +373,28 @@ static gpointer vcpu_thread(gpointer data)
 
 bool vcpu_thread_start(Vm *vm, GError **err)
 {
-    GError *local = NULL;
-    vm->vcpu_thread = g_thread_try_new("vireo-vcpu0", vcpu_thread, vm, &local);
-    if (!vm->vcpu_thread) {
-        g_propagate_prefixed_error(err, local, "cannot start the vCPU thread: ");
-        return false;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        GError *local = NULL;
+        g_autofree char *name = g_strdup_printf("vireo-vcpu%u", i);
+        vm->vcpu_threads[i] = g_thread_try_new(name, vcpu_thread, &vm->vcpus[i], &local);
+        if (!vm->vcpu_threads[i]) {
+            g_propagate_prefixed_error(err, local, "cannot start vCPU thread %u: ", i);
+            return false;
+        }
     }
     return true;
 }
 
 void vcpu_thread_join(Vm *vm)
 {
-    if (!vm->vcpu_thread)
-        return;
     g_mutex_lock(&vm->lock);
     vm->quit = true;
     vcpu_set_request(vm, VCPU_REQ_EXIT);
     g_cond_broadcast(&vm->run_cond);
     g_mutex_unlock(&vm->lock);
-    g_thread_join(vm->vcpu_thread);
-    vm->vcpu_thread = NULL;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vm->vcpu_threads[i])
+            g_thread_join(vm->vcpu_threads[i]);
+        vm->vcpu_threads[i] = NULL;
+    }
 }

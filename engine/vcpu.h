@@ -15,6 +15,8 @@ enum {
     VCPU_REQ_INTR = 1u << 1, /* level of the INTR pin */
     VCPU_REQ_NMI  = 1u << 2, /* an NMI edge is pending */
     VCPU_REQ_TLB  = 1u << 3, /* the memory map changed: drop cached translations */
+    VCPU_REQ_INIT = 1u << 4, /* an INIT IPI: to the INIT state, APs then wait for SIPI */
+    VCPU_REQ_SIPI = 1u << 5, /* a STARTUP IPI (Vcpu.sipi_vector): leaves wait-for-SIPI */
 };
 
 /* The interrupt acknowledge cycle: the vector to deliver (-1: none). */
@@ -62,8 +64,14 @@ typedef struct Vcpu {
     /* The IGNNE# pin: x87 errors with CR0.NE clear do not stall the CPU (PC-style
      * error reporting: asserted by a write to port F0h while FERR# is asserted). */
     _Atomic bool ignne;
+    /* The vector of the last STARTUP IPI (VCPU_REQ_SIPI): the AP starts at vector:0000. */
+    _Atomic unsigned sipi_vector;
     CpuPins pins;
 } Vcpu;
+
+/* The vCPU the calling thread runs, or NULL on any other thread (the local APIC's
+ * registers answer each CPU at the same address). */
+Vcpu *vcpu_current(void);
 
 /* Port and MMIO accesses from the CPU: take the engine lock and dispatch. */
 uint32_t vcpu_pio_read(Vcpu *v, uint16_t port, unsigned size);
@@ -91,9 +99,22 @@ void vcpu_triple_fault(Vcpu *v);
 /* A reset or power-off the back end learned of (KVM system events). */
 void vcpu_request_reset(Vcpu *v);
 void vcpu_request_shutdown(Vcpu *v);
-/* HLT: sleep until an interrupt request, NMI or exit request arrives. wake_on_intr
- * says whether the INTR pin counts (EFLAGS.IF). Returns at once if one is pending. */
+/* HLT: sleep until an interrupt request, NMI, INIT, SIPI or exit request arrives.
+ * wake_on_intr says whether the INTR pin counts (EFLAGS.IF); in wait-for-SIPI neither
+ * INTR nor NMI does (sipi_wait). Returns at once if one is pending. */
 void vcpu_halt_wait(Vcpu *v, bool wake_on_intr);
+void vcpu_sipi_wait(Vcpu *v);
+
+/* From inside vcpu_run, at most for one instruction: every other vCPU stops at an
+ * instruction boundary (or stays halted) until vcpu_exclusive_end, so an access that
+ * cannot be one host atomic (it crosses a page, or reaches MMIO) is still atomic. Two
+ * vCPUs asking at once take turns. Not with the engine lock held. */
+void vcpu_exclusive_begin(Vcpu *v);
+void vcpu_exclusive_end(Vcpu *v);
+
+/* The other vCPUs drop their cached translations before their next instruction (v
+ * started caching code from a page they may hold write pointers to). Any thread. */
+void vcpu_flush_others(Vcpu *v);
 
 static inline unsigned vcpu_requests(Vcpu *v)
 {
@@ -109,3 +130,6 @@ void vm_set_accel_state(Vm *vm, void *state);
 void *vm_accel_state(Vm *vm);
 void vm_set_kernel_irqchip(Vm *vm, void (*line)(Vm *vm, unsigned gsi, int level));
 Vcpu *vm_vcpu(Vm *vm);
+/* The processors: index 0 is the bootstrap processor. */
+unsigned vm_cpu_count(Vm *vm);
+Vcpu *vm_vcpu_n(Vm *vm, unsigned i);

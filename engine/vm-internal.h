@@ -34,12 +34,16 @@ struct Vm {
     void *accel_state;
     void (*kernel_irq_line)(Vm *vm, unsigned gsi, int level);
 
-    Vcpu vcpu;
-    GThread *vcpu_thread;
-    GCond run_cond;   /* the vCPU thread waits here while not running */
+    /* One Vcpu and host thread per processor; vcpus[0] is the bootstrap processor. */
+    Vcpu vcpus[VM_CPUS_MAX];
+    unsigned ncpus;
+    GThread *vcpu_threads[VM_CPUS_MAX];
+    GCond run_cond;   /* vCPU threads wait here while not running */
     GCond halt_cond;  /* HLT waits here for a request */
-    bool vcpu_in_run; /* the vCPU thread is inside the back end's vcpu_run */
-    GCond park_cond;  /* signalled when it leaves vcpu_run */
+    unsigned vcpu_in_run; /* how many vCPU threads are inside the back end's vcpu_run */
+    GCond park_cond;  /* signalled when one leaves vcpu_run */
+    Vcpu *exclusive;  /* vcpu_exclusive_begin: the only vCPU allowed to run */
+    unsigned exclusive_waiters; /* vCPUs inside vcpu_exclusive_begin waiting their turn */
     /* The vCPU stopped for the debugger (CPU_RUN_DEBUG) and the VM paused for it;
      * cleared when it runs again (debug.c resumes it the debugger's way first). */
     bool debug_stopped;
@@ -48,6 +52,7 @@ struct Vm {
     bool started;
     bool quit;
     bool reset_pending;
+    bool resetting;   /* vm_do_system_reset runs with the lock dropped: others stay parked */
     VmResetReason reset_reason;
     int exit_status;
     char *error;
@@ -105,7 +110,10 @@ void vm_timer_fire(VTimer *t);
 void vm_input_free(Vm *vm);
 
 /* vcpu.c */
-void vcpu_set_request(Vm *vm, unsigned bits); /* lock held */
+void vcpu_set_request(Vm *vm, unsigned bits); /* every vCPU; lock held */
+void vcpu_set_request_one(Vcpu *v, unsigned bits);
+/* Sets up vcpus[0..ncpus-1] (index, memory, A20 open) before the back end's vcpu_init. */
+void vcpu_setup_all(Vm *vm);
 /* Opens or closes the CPU's A20 gate directly (system reset; lock held). */
 void vcpu_set_a20(Vm *vm, bool enabled);
 bool vcpu_thread_start(Vm *vm, GError **err);

@@ -47,7 +47,7 @@ const char *vm_state_name(VmState s)
 }
 
 /* Picks the first usable back end of a colon-separated list ("kvm:tcg"). */
-static const CpuBackend *pick_accel(const char *spec, char **options, GError **err)
+static const CpuBackend *pick_accel(const char *spec, unsigned cpus, char **options, GError **err)
 {
     g_auto(GStrv) names = g_strsplit(spec && *spec ? spec : "tcg", ":", -1);
     GString *why = g_string_new(NULL);
@@ -70,6 +70,18 @@ static const CpuBackend *pick_accel(const char *spec, char **options, GError **e
         if (n[1] && b->limited && b->limited()) {
             VLOG(LOG_CPU, "%s: runs only small guests on this host; trying %s", name, n[1]);
             continue;
+        }
+        /* A back end without several vCPUs gives way in a list, and alone says so. */
+        if (cpus > 1 && !b->smp) {
+            if (n[1]) {
+                VLOG(LOG_CPU, "%s: runs one vCPU only; trying %s", name, n[1]);
+                continue;
+            }
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                        "%u processors: the %s accelerator runs one for now (use tcg or interp)", cpus,
+                        name);
+            g_string_free(why, TRUE);
+            return NULL;
         }
         *options = comma ? g_strdup(comma + 1) : NULL;
         g_string_free(why, TRUE);
@@ -154,11 +166,10 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     if (!vm->mem)
         goto fail;
     vm->io = io_new();
-    vm->vcpu.vm = vm;
-    vm->vcpu.mem = vm->mem;
-    atomic_store(&vm->vcpu.a20, true);
+    vm->ncpus = c->smp;
+    vcpu_setup_all(vm);
 
-    vm->accel = pick_accel(c->accel, &accel_opts, err);
+    vm->accel = pick_accel(c->accel, c->smp, &accel_opts, err);
     if (!vm->accel)
         goto fail;
     if (vm->accel->vm_init && !vm->accel->vm_init(vm, accel_opts, err))
@@ -171,8 +182,13 @@ Vm *vm_new(const VmConfig *cfg, GError **err)
     g_mutex_unlock(&vm->lock);
     if (!ok)
         goto fail;
-    if (!vm->accel->vcpu_init(&vm->vcpu, err))
-        goto fail;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (!vm->accel->vcpu_init(&vm->vcpus[i], err)) {
+            if (vm->ncpus > 1)
+                g_prefix_error(err, "vCPU %u: ", i);
+            goto fail;
+        }
+    }
     return vm;
 
 fail:
@@ -197,8 +213,9 @@ void vm_free(Vm *vm)
     device_list_free(vm->devices);
     vm->devices = NULL;
     backend_close_all(vm);
-    if (vm->accel && vm->vcpu.cpu && vm->accel->vcpu_destroy)
-        vm->accel->vcpu_destroy(&vm->vcpu);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (vm->accel && vm->vcpus[i].cpu && vm->accel->vcpu_destroy)
+            vm->accel->vcpu_destroy(&vm->vcpus[i]);
     if (vm->accel && vm->accel_state && vm->accel->vm_destroy)
         vm->accel->vm_destroy(vm);
     for (int i = 0; i < VM_MAX_SERIAL; i++) {
@@ -274,7 +291,8 @@ static bool vm_power_on(Vm *vm, VmState state, GError **err)
     g_mutex_lock(&vm->lock);
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
-    vm->accel->vcpu_reset(&vm->vcpu);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        vm->accel->vcpu_reset(&vm->vcpus[i]);
     vm_timers_start(vm);
     if (!vcpu_thread_start(vm, err))
         return false;
@@ -374,7 +392,7 @@ int vm_exit_status(Vm *vm) { return vm->exit_status; }
 const char *vm_error(Vm *vm) { return vm->error; }
 bool vm_cpu_quiesce(Vm *vm, GError **err)
 {
-    if (!vm->accel || !vm->vcpu.cpu || !vm->accel->vcpu_get_state) {
+    if (!vm->accel || !vm->vcpus[0].cpu || !vm->accel->vcpu_get_state) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                     "the CPU back end '%s' cannot save or load its state", vm_accel_name(vm));
         return false;
@@ -391,7 +409,7 @@ bool vm_cpu_quiesce(Vm *vm, GError **err)
 bool vm_cpu_get_state(Vm *vm, CpuX86State *s, GError **err)
 {
     g_mutex_lock(&vm->lock);
-    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_get_state(&vm->vcpu, s, err);
+    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_get_state(&vm->vcpus[0], s, err);
     g_mutex_unlock(&vm->lock);
     return ok;
 }
@@ -399,7 +417,7 @@ bool vm_cpu_get_state(Vm *vm, CpuX86State *s, GError **err)
 bool vm_cpu_set_state(Vm *vm, const CpuX86State *s, GError **err)
 {
     g_mutex_lock(&vm->lock);
-    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_set_state(&vm->vcpu, s, err);
+    bool ok = vm_cpu_quiesce(vm, err) && vm->accel->vcpu_set_state(&vm->vcpus[0], s, err);
     g_mutex_unlock(&vm->lock);
     return ok;
 }
@@ -437,6 +455,12 @@ void vm_add_bus(Vm *vm, const char *name, void *bus)
         vm->buses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_assert(!g_hash_table_contains(vm->buses, name));
     g_hash_table_insert(vm->buses, g_strdup(name), bus);
+}
+
+void vm_remove_bus(Vm *vm, const char *name)
+{
+    if (vm->buses)
+        g_hash_table_remove(vm->buses, name);
 }
 
 void *vm_find_bus(Vm *vm, const char *name)
@@ -515,29 +539,33 @@ void vm_request_exit(Vm *vm, int status)
     vm_set_state_locked(vm, VM_STATE_SHUTDOWN);
 }
 
-/* Lock held, on the vCPU thread. */
+/* Lock held, on the bootstrap processor's thread with every other vCPU parked
+ * (resetting keeps them parked while the lock is dropped). */
 void vm_do_system_reset(Vm *vm)
 {
     vm->reset_pending = false;
+    vm->resetting = true;
     /* The A20 gate is open after reset, as on QEMU's PC (firmware closes it if it wants). */
     vcpu_set_a20(vm, true);
     vm_run_reset(vm);
     g_mutex_unlock(&vm->lock);
-    vm->accel->vcpu_reset(&vm->vcpu);
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        /* INIT or STARTUP messages sent before the reset are void. */
+        atomic_fetch_and(&vm->vcpus[i].requests, ~(unsigned)(VCPU_REQ_INIT | VCPU_REQ_SIPI));
+        vm->accel->vcpu_reset(&vm->vcpus[i]);
+    }
     g_mutex_lock(&vm->lock);
+    vm->resetting = false;
 }
 
 void vm_set_cpu_intr(Vm *vm, int level)
 {
-    if (level)
-        vcpu_set_request(vm, VCPU_REQ_INTR);
-    else
-        atomic_fetch_and(&vm->vcpu.requests, ~(unsigned)VCPU_REQ_INTR);
+    vm_set_cpu_intr_n(vm, 0, level);
 }
 
 void vm_cpu_nmi(Vm *vm)
 {
-    vcpu_set_request(vm, VCPU_REQ_NMI);
+    vm_cpu_nmi_n(vm, 0);
 }
 
 bool vm_wants_board_apic(Vm *vm)

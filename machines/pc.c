@@ -3,7 +3,7 @@
  * host bridge (00.0), the ISA bridge (01.0), the IDE function (01.1) and the ACPI PM
  * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, the
  * floppy controller and its DMA, fw_cfg and the debug ports. With a software CPU the
- * board also has a local APIC and an 82093AA I/O APIC; under KVM the kernel's irqchip
+ * board also has a local APIC per processor and an 82093AA I/O APIC; under KVM the kernel's irqchip
  * provides them, or, with kernel-irqchip=off, there are none. */
 #include "engine/machine.h"
 #include "engine/input.h"
@@ -422,7 +422,11 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         bool board_apic = vm_wants_board_apic(vm);
         b->pic = i8259_new(vm, &b->cpu_intr, board_apic ? NULL : cpu);
         if (board_apic) {
+            /* One local APIC per processor, APIC ID = processor index (the MADT and
+             * SeaBIOS's MP table say the same); the 8259 reaches the BSP's LINT0. */
             b->apic = apic_new(vm, 0, cpu, pic_ack, b);
+            for (unsigned i = 1; i < vm_cpu_count(vm); i++)
+                apic_new_for_cpu(vm, i, (uint8_t)i, vm_cpu_pins_n(vm, i), pic_ack, b);
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);

@@ -128,7 +128,8 @@ static char *jit_vcpu_describe(Vcpu *v)
         .vm_init = jit_vm_init, .vcpu_init = jit_vcpu_init, .vcpu_reset = jit_vcpu_reset,           \
         .vcpu_run = jit_vcpu_run, .vcpu_kick = jit_vcpu_kick, .vcpu_destroy = jit_vcpu_destroy,     \
         .vcpu_describe = jit_vcpu_describe, .vcpu_get_state = jit_vcpu_get_state,                   \
-        .vcpu_set_state = jit_vcpu_set_state, .board_apic = true, .debug = &x86_debug_ops,          \
+        .vcpu_set_state = jit_vcpu_set_state, .board_apic = true, .smp = true,                      \
+        .debug = &x86_debug_ops,                                                                   \
     }
 
 const CpuBackend cpu_tcg_backend =

@@ -55,8 +55,9 @@ X86_INLINE void alu_e_g(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size,
         alu(c, op, size, x86_read(c, i->seg, x86_ea(c, i), size), src);
     } else {
         X86Rmw w;
-        uint32_t d = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
-        x86_rmw_end(c, &w, size, alu(c, op, size, d, src));
+        uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+        while (!x86_rmw_end(c, &w, size, alu(c, op, size, d, src)))
+            d = w.old;
     }
 }
 
@@ -81,8 +82,9 @@ X86_INLINE void alu_e_i(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size,
         alu(c, op, size, x86_read(c, i->seg, x86_ea(c, i), size), src);
     } else {
         X86Rmw w;
-        uint32_t d = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
-        x86_rmw_end(c, &w, size, alu(c, op, size, d, src));
+        uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+        while (!x86_rmw_end(c, &w, size, alu(c, op, size, d, src)))
+            d = w.old;
     }
 }
 
@@ -167,8 +169,9 @@ X86_INLINE void inc_dec_e(X86Cpu *c, const X86Insn *i, unsigned size, bool dec)
         return;
     }
     X86Rmw w;
-    uint32_t d = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
-    x86_rmw_end(c, &w, size, inc_dec(c, size, d, dec));
+    uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+    while (!x86_rmw_end(c, &w, size, inc_dec(c, size, d, dec)))
+        d = w.old;
 }
 static void inc_e8(X86Cpu *c, const X86Insn *i) { inc_dec_e(c, i, 1, false); }
 static void dec_e8(X86Cpu *c, const X86Insn *i) { inc_dec_e(c, i, 1, true); }
@@ -208,9 +211,12 @@ static void not_neg(X86Cpu *c, const X86Insn *i)
         return;
     }
     X86Rmw w;
-    uint32_t a = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
+    uint32_t a = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
     uint32_t r = neg ? (0 - a) & m : (~a & m);
-    x86_rmw_end(c, &w, size, r);
+    while (!x86_rmw_end(c, &w, size, r)) {
+        a = w.old;
+        r = neg ? (0 - a) & m : (~a & m);
+    }
     if (neg)
         x86_set_lazy(c, CC_OP(CC_SUB8, size), r, 0, a);
 }
@@ -457,9 +463,12 @@ static void xadd(X86Cpu *c, const X86Insn *i)
         return;
     }
     X86Rmw w;
-    uint32_t d = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
+    uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
     uint32_t sum = (d + src) & x86_mask(size);
-    x86_rmw_end(c, &w, size, sum);
+    while (!x86_rmw_end(c, &w, size, sum)) {
+        d = w.old;
+        sum = (d + src) & x86_mask(size);
+    }
     x86_set_lazy(c, CC_OP(CC_ADD8, size), sum, d, src);
     x86_set_reg(c, i->reg, size, d);
 }
@@ -480,8 +489,9 @@ static void cmpxchg(X86Cpu *c, const X86Insn *i)
     }
     /* The destination is always written: the old value when the comparison fails. */
     X86Rmw w;
-    uint32_t d = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
-    x86_rmw_end(c, &w, size, acc == d ? src : d);
+    uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+    while (!x86_rmw_end(c, &w, size, acc == d ? src : d))
+        d = w.old;
     alu(c, OP_CMP, size, acc, d);
     if (acc != d)
         x86_set_reg(c, R_EAX, size, d);
@@ -495,9 +505,27 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
     uint32_t lin = x86_lin(c, i->seg, off, 8, SEG_OK_READ | SEG_OK_WRITE);
     /* Translate for writing first: the P6 writes the destination in both cases. */
     x86_wptr_slow(c, lin, 8, c->acc_user | ACC_WRITE);
-    uint64_t d = x86_ld64_slow(c, lin, c->acc_user);
     uint64_t cmp = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
     x86_flags_sync(c);
+    /* With other vCPUs a locked CMPXCHG8B is one host compare-and-swap of 8 bytes. */
+    uint8_t *h = (i->pfx & X86_PFX_LOCK) && c->smp ? x86_atomic_ptr(c, lin, 8) : NULL;
+    if (h) {
+        uint64_t d = cmp;
+        uint64_t nv = c->regs[R_EBX] | ((uint64_t)c->regs[R_ECX] << 32);
+        if (__atomic_compare_exchange_n((uint64_t *)(void *)h, &d, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            c->eflags |= X86_FL_ZF;
+        } else {
+            c->regs[R_EAX] = (uint32_t)d;
+            c->regs[R_EDX] = (uint32_t)(d >> 32);
+            c->eflags &= ~X86_FL_ZF;
+        }
+        return;
+    }
+    /* Split or MMIO: atomic by stopping the other vCPUs around the access. */
+    bool exclusive = (i->pfx & X86_PFX_LOCK) && c->smp;
+    if (exclusive)
+        vcpu_exclusive_begin(c->v);
+    uint64_t d = x86_ld64_slow(c, lin, c->acc_user);
     if (d == cmp) {
         x86_st64_slow(c, lin, c->regs[R_EBX] | ((uint64_t)c->regs[R_ECX] << 32), c->acc_user | ACC_WRITE);
         c->eflags |= X86_FL_ZF;
@@ -507,6 +535,8 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
         c->regs[R_EDX] = (uint32_t)(d >> 32);
         c->eflags &= ~X86_FL_ZF;
     }
+    if (exclusive)
+        vcpu_exclusive_end(c->v);
 }
 
 X86Handler x86_bind_alu(X86Insn *i)

@@ -105,5 +105,6 @@ const CpuBackend cpu_interp_backend = {
     .vcpu_get_state = interp_vcpu_get_state,
     .vcpu_set_state = interp_vcpu_set_state,
     .board_apic = true,
+    .smp = true,
     .debug = &x86_debug_ops,
 };

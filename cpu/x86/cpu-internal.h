@@ -181,7 +181,7 @@ struct X86Cpu {
     uint8_t ss32;              /* SS.B */
     uint8_t pe, vm86;          /* CR0.PE, EFLAGS.VM */
     uint8_t paging;            /* CR0.PG */
-    uint8_t pad0;
+    uint8_t smp;               /* the VM has other vCPUs: locked operations are atomic */
     X86Seg seg[6];
 
     Vcpu *v;
@@ -207,7 +207,7 @@ struct X86Cpu {
     X86Fpu fpu;
 
     /* Events. */
-    uint8_t halted;
+    uint8_t halted;            /* 1: HLT; X86_HALT_SIPI: an AP in wait-for-SIPI */
     uint8_t intr_shadow;       /* the instruction after STI / MOV SS / POP SS */
     uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
     uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */
@@ -465,27 +465,60 @@ X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, 
     x86_st_lin(c, x86_lin(c, seg, off, size, SEG_OK_WRITE), size, v);
 }
 
-/* Read-modify-write: begin translates for writing (faults happen here), end stores. */
+/* Read-modify-write: begin translates for writing (faults happen here), end stores.
+ * A locked one (x86_rmw_begin_locked) is atomic against the other vCPUs: end stores
+ * with a compare-and-swap against the value begin read and returns false when another
+ * CPU changed it meanwhile; the lazy flags are then back as they were, old holds the
+ * value now in memory, and the handler computes again from it. */
 typedef struct X86Rmw {
     uint8_t *host;
     uint32_t lin;
+    uint32_t old;      /* locked: the value the swap expects */
+    uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
+    uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
 } X86Rmw;
 
 X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, X86Rmw *r)
 {
+    r->atomic = 0;
     r->lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
     r->host = x86_wptr(c, r->lin, size);
     if (__builtin_expect(r->host != NULL, 1))
         return x86_ldn(r->host, size);
     return x86_ld_slow(c, r->lin, size, c->acc_user);
 }
-X86_INLINE void x86_rmw_end(X86Cpu *c, const X86Rmw *r, unsigned size, uint32_t v)
+
+/* mmu.c: turns a begun read-modify-write into an atomic one (a host pointer into RAM
+ * even for a page holding decoded code, which is dropped); v is read again atomically.
+ * For MMIO and page-crossing operands the other vCPUs stop until the store instead. */
+void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v);
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v);
+
+/* locked: the instruction has a LOCK prefix or always locks (XCHG with memory). Only
+ * a VM with several vCPUs pays for the swap. */
+X86_INLINE uint32_t x86_rmw_begin_locked(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, X86Rmw *r,
+                                         bool locked)
 {
+    uint32_t v = x86_rmw_begin(c, seg, off, size, r);
+    if (__builtin_expect(locked && c->smp, 0))
+        x86_rmw_make_atomic(c, r, size, &v);
+    return v;
+}
+
+X86_INLINE bool x86_rmw_end(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
+{
+    if (__builtin_expect(r->atomic, 0))
+        return x86_rmw_end_atomic(c, r, size, v);
     if (__builtin_expect(r->host != NULL, 1))
         x86_stn(r->host, size, v);
     else
         x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
+    return true;
 }
+
+/* mmu.c: a host pointer for an atomic access of size bytes at lin (translated for
+ * writing, faults as a store would), or NULL for MMIO and page-crossing operands. */
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size);
 
 /* Translates every page of an access (faults as the access would) without touching
  * memory. */
@@ -722,6 +755,12 @@ void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind,
 /* Watchpoints against a data access (from x86_check_data_bp). */
 void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write);
 uint64_t x86_rdtsc(X86Cpu *c);
+
+/* ---- INIT and STARTUP (state.c) ---- */
+
+#define X86_HALT_SIPI 2
+/* Takes pending INIT and STARTUP requests (VCPU_REQ_INIT, VCPU_REQ_SIPI). */
+void x86_cpu_startup_events(X86Cpu *c);
 
 /* ---- code cache (exec.c) ---- */
 

@@ -90,6 +90,8 @@ void x86_code_invalidate_phys(X86Cpu *c, uint64_t pa)
         return;
     X86CodeCache *cc = c->code;
     __atomic_add_fetch(&cc->page_version[pa >> 12], 1, __ATOMIC_RELEASE);
+    /* The next block decoded from the page marks it again for every vCPU. */
+    __atomic_store_n(&cc->code_mask[pa >> 12], 0, __ATOMIC_RELAXED);
 }
 
 /* Bits of the 64-byte chunks that [off, off + len) touches within a page. */
@@ -207,7 +209,10 @@ static X86Block *block_get(X86Cpu *c)
     if (n == 0)
         return NULL;
     if (!cc->code_mask[pfn]) {
-        mem_set_code_page(c->mem, phys, true);
+        /* Other vCPUs may hold write pointers to the page: they drop them before their
+         * next block, so their stores to it reach x86_code_written_by_other. */
+        if (!mem_set_code_page(c->mem, phys, true) && c->smp)
+            vcpu_flush_others(c->v);
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
     }
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
@@ -507,6 +512,13 @@ static int handle_events(X86Cpu *c)
          * the CPU halts: then only an interrupt can end the step. */
         if (c->dbg_step && !c->halted)
             req &= ~(unsigned)(VCPU_REQ_NMI | VCPU_REQ_INTR);
+        if (__builtin_expect(req & (VCPU_REQ_INIT | VCPU_REQ_SIPI), 0))
+            x86_cpu_startup_events(c);
+        /* An AP in wait-for-SIPI takes no interrupt, NMI or flush until it starts. */
+        if (c->halted == X86_HALT_SIPI) {
+            vcpu_sipi_wait(v);
+            continue;
+        }
         if (req & VCPU_REQ_TLB) {
             vcpu_clear_request(v, VCPU_REQ_TLB);
             c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);

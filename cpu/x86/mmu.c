@@ -43,6 +43,26 @@ uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa)
     return vcpu_mmio_read(c->v, pa, 8);
 }
 
+/* Whether a page may hold code decoded by this or (the shared mark) another vCPU:
+ * stores to it take the slow path. */
+static bool page_holds_code(X86Cpu *c, uint64_t phys)
+{
+    return x86_code_page_cached(c, phys) || (mem_page_flags(c->mem, phys) & MEM_PAGE_CODE);
+}
+
+/* A store of size bytes at pa dropping decoded code: this vCPU's own (true if it had
+ * some there), and with other vCPUs theirs too, before the store completes, so that
+ * code one CPU writes and another runs is seen (SDM vol. 3, 8.1.3). */
+static bool code_store_all(X86Cpu *c, uint64_t pa, unsigned size)
+{
+    bool own = x86_code_store(c, pa, size);
+    if (c->smp && (mem_page_flags(c->mem, pa) & MEM_PAGE_CODE)) {
+        mem_report_code_write(c->mem, pa, size);
+        mem_set_code_page(c->mem, pa, false);
+    }
+    return own;
+}
+
 /* A store to physical memory by the CPU: keeps decoded code and dirty logs right.
  * Returns true when it overwrote decoded code. */
 static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
@@ -62,7 +82,7 @@ static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
             any |= phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
         return any;
     }
-    bool code = x86_code_store(c, pa, size);
+    bool code = code_store_all(c, pa, size);
     if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
         MemRegion *r = mem_dirty_region_at(c->mem, pa);
         if (r)
@@ -284,7 +304,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
     e->add_w = (uintptr_t)hw - page;
-    if (hw && (perm & TLB_PERM_W) && !x86_code_page_cached(c, phys)) {
+    if (hw && (perm & TLB_PERM_W) && !page_holds_code(c, phys)) {
         if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
             /* Handing out a direct write pointer: the page counts as written now. */
             MemRegion *r = mem_dirty_region_at(c->mem, phys);
@@ -362,7 +382,7 @@ static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || x86_code_page_cached(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || page_holds_code(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)
@@ -537,4 +557,98 @@ bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
         return false;
     *phys = ((pte & ~0xfffu) | (lin & 0xfff)) & c->a20_mask;
     return true;
+}
+
+/* ---- locked operations (SDM vol. 3, 8.1.2) ---- */
+
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size)
+{
+    unsigned acc = c->acc_user | ACC_WRITE;
+    alignment_check(c, lin, size, acc);
+    if (0x1000 - (lin & 0xfff) < size)
+        return NULL;
+    X86Tlb *e = tlb_lookup(c, lin, acc);
+    uint64_t pa = e->phys | (lin & 0xfff);
+    uint8_t *h = mem_write_page(c->mem, pa);
+    if (!h)
+        return NULL;
+    /* As phys_store does for a plain store: decoded code and the dirty log. */
+    if (code_store_all(c, pa, size))
+        c->exit_block = 1;
+    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
+        MemRegion *r = mem_dirty_region_at(c->mem, pa);
+        if (r)
+            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
+    }
+    if (c->data_bp)
+        x86_check_data_bp(c, lin, size, true);
+    return h + (pa & 0xfff);
+}
+
+void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v)
+{
+    uint8_t *h = r->host ? r->host : x86_atomic_ptr(c, r->lin, size);
+    if (!h) {
+        /* A split or MMIO operand: read again with every other vCPU stopped (the
+         * translation is done, so nothing between here and x86_rmw_end faults). */
+        vcpu_exclusive_begin(c->v);
+        r->atomic = 2;
+        *v = x86_ld_slow(c, r->lin, size, c->acc_user);
+        return;
+    }
+    r->host = h;
+    r->atomic = 1;
+    switch (size) {
+    case 1: r->old = __atomic_load_n(h, __ATOMIC_SEQ_CST); break;
+    case 2: r->old = __atomic_load_n((uint16_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    default: r->old = __atomic_load_n((uint32_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    }
+    *v = r->old;
+    r->saved_cc[0] = c->cc_op;
+    r->saved_cc[1] = c->cc_res;
+    r->saved_cc[2] = c->cc_src1;
+    r->saved_cc[3] = c->cc_src2;
+    r->saved_cc[4] = c->eflags;
+}
+
+/* A compare-and-swap over the computed result: a plain store another vCPU made since
+ * the read (a spinlock's release) makes it fail instead of being overwritten. */
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
+{
+    if (r->atomic == 2) {
+        x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
+        vcpu_exclusive_end(c->v);
+        return true;
+    }
+    bool ok;
+    switch (size) {
+    case 1: {
+        uint8_t want = (uint8_t)r->old;
+        ok = __atomic_compare_exchange_n(r->host, &want, (uint8_t)v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    case 2: {
+        uint16_t want = (uint16_t)r->old;
+        ok = __atomic_compare_exchange_n((uint16_t *)(void *)r->host, &want, (uint16_t)v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    default: {
+        uint32_t want = r->old;
+        ok = __atomic_compare_exchange_n((uint32_t *)(void *)r->host, &want, v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
+    }
+    if (!ok) {
+        c->cc_op = r->saved_cc[0];
+        c->cc_res = r->saved_cc[1];
+        c->cc_src1 = r->saved_cc[2];
+        c->cc_src2 = r->saved_cc[3];
+        c->eflags = r->saved_cc[4];
+    }
+    return ok;
 }

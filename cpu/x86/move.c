@@ -70,9 +70,11 @@ static void xchg_eg(X86Cpu *c, const X86Insn *i)
         x86_set_reg(c, i->rm, size, r);
         return;
     }
+    /* XCHG with memory always locks (SDM vol. 2, XCHG). */
     X86Rmw w;
-    uint32_t m = x86_rmw_begin(c, i->seg, x86_ea(c, i), size, &w);
-    x86_rmw_end(c, &w, size, r);
+    uint32_t m = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, true);
+    while (!x86_rmw_end(c, &w, size, r))
+        m = w.old;
     x86_set_reg(c, i->reg, size, m);
 }
 

@@ -231,9 +231,10 @@ static void bit_test(X86Cpu *c, const X86Insn *i)
             cf = v & bit;
         } else {
             X86Rmw w;
-            v = x86_rmw_begin(c, i->seg, ea, size, &w);
+            v = x86_rmw_begin_locked(c, i->seg, ea, size, &w, i->pfx & X86_PFX_LOCK);
+            while (!x86_rmw_end(c, &w, size, bt_apply(kind, v, bit)))
+                v = w.old;
             cf = v & bit;
-            x86_rmw_end(c, &w, size, bt_apply(kind, v, bit));
         }
     }
     /* Only CF is defined; the other flags are left as they were. */

@@ -88,7 +88,8 @@ void x86_cpu_save(X86Cpu *c, CpuX86State *s)
             s->msrs[s->nmsrs++] = (CpuMsr){ .index = list[k], .value = v };
     }
 
-    s->halted = c->halted;
+    s->halted = c->halted != 0;
+    s->sipi_wait = c->halted == X86_HALT_SIPI;
     s->shadow = (uint8_t)((c->intr_shadow ? CPU_SHADOW_STI : 0) |
                           (c->debug_shadow ? CPU_SHADOW_MOV_SS : 0));
     s->nmi_blocked = c->nmi_blocked;
@@ -224,7 +225,7 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     x86_fxrstor_image(c, img); /* cannot fail: MXCSR was checked above */
     c->fpu.ferr = s->ferr;     /* the board's IRQ 13 latch keeps its own state */
     c->tsc_offset = (int64_t)(s->tsc - (uint64_t)vm_clock_ns(c->v->vm));
-    c->halted = s->halted;
+    c->halted = s->sipi_wait ? X86_HALT_SIPI : s->halted;
     c->intr_shadow = (s->shadow & (CPU_SHADOW_STI | CPU_SHADOW_MOV_SS)) != 0;
     c->debug_shadow = (s->shadow & CPU_SHADOW_MOV_SS) != 0;
     c->nmi_blocked = s->nmi_blocked;

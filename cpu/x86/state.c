@@ -105,10 +105,60 @@ void x86_cpu_reset(X86Cpu *c)
     c->nmi_blocked = 0;
     c->pending_dr6 = 0;
     c->in_delivery = 0;
+    /* Application processors come out of reset waiting for a STARTUP IPI. */
+    if (c->v->index > 0)
+        c->halted = X86_HALT_SIPI;
     c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
     x86_update_debug(c);
     x86_update_mode(c);
     x86_tlb_flush(c, true);
+}
+
+/* An INIT (SDM vol. 3, 9.1 and table 9-1): the power-up state, except that the x87
+ * and SSE state, the MTRRs, PAT, IA32_MISC_ENABLE and the TSC keep their values. An application
+ * processor then waits for a STARTUP IPI (8.4.4.1); the BSP starts at F000:FFF0. */
+static void cpu_init_signal(X86Cpu *c)
+{
+    X86Fpu fpu = c->fpu;
+    uint64_t def_type = c->mtrr_def_type, pat = c->pat, misc = c->misc_enable;
+    /* The TSC is not reset by INIT either: it stays in step with the other CPUs'. */
+    int64_t tsc_offset = c->tsc_offset;
+    uint64_t fixed[11], var[16];
+    memcpy(fixed, c->mtrr_fixed, sizeof(fixed));
+    memcpy(var, c->mtrr_var, sizeof(var));
+    x86_cpu_reset(c);
+    c->fpu = fpu;
+    c->mtrr_def_type = def_type;
+    c->pat = pat;
+    c->misc_enable = misc;
+    c->tsc_offset = tsc_offset;
+    memcpy(c->mtrr_fixed, fixed, sizeof(fixed));
+    memcpy(c->mtrr_var, var, sizeof(var));
+    c->last_block = NULL;
+}
+
+void x86_cpu_startup_events(X86Cpu *c)
+{
+    Vcpu *v = c->v;
+    unsigned req = vcpu_requests(v);
+    if (req & VCPU_REQ_INIT) {
+        vcpu_clear_request(v, VCPU_REQ_INIT);
+        X86_LOG_INT("INIT");
+        cpu_init_signal(c);
+    }
+    if (req & VCPU_REQ_SIPI) {
+        vcpu_clear_request(v, VCPU_REQ_SIPI);
+        /* Only a processor in wait-for-SIPI takes it; it starts in real mode at
+         * vector:0000, i.e. physical vector * 4096. */
+        if (c->halted == X86_HALT_SIPI) {
+            unsigned vec = atomic_load(&v->sipi_vector) & 0xff;
+            X86_LOG_INT("STARTUP at %02x00:0000", vec);
+            x86_seg_load_real(c, S_CS, (uint16_t)(vec << 8));
+            c->eip = c->prev_eip = 0;
+            c->halted = 0;
+            c->last_block = NULL;
+        }
+    }
 }
 
 static void map_changed(void *opaque)
@@ -139,6 +189,7 @@ X86Cpu *x86_cpu_new(Vcpu *v)
     c->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, write-combining */
     c->model = cpu_model_get(v->vm ? vm_config(v->vm)->cpu_model : NULL);
     c->features = cpu_model_features(c->model);
+    c->smp = v->vm && vm_cpu_count(v->vm) > 1;
     c->listener.map_changed = map_changed;
     c->listener.code_written = code_written;
     c->listener.opaque = c;
@@ -242,6 +293,9 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
     c->debug_shadow = 0;
     c->pending_dr6 = 0;
     c->in_delivery = 0;
+    /* Application processors come out of reset waiting for a STARTUP IPI. */
+    if (c->v->index > 0)
+        c->halted = X86_HALT_SIPI;
     c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
     x86_update_mode(c);
     if (c->paging && (c->cr4 & X86_CR4_PAE))

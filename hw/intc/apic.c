@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The local APIC of a P6-class processor with the xAPIC register layout, as described
  * in the Intel SDM vol. 3 chapter 10 ("Advanced Programmable Interrupt Controller").
- * One CPU: IPIs reach this APIC or nobody. */
+ * One per CPU, joined by an APIC bus: IPIs (ICR) and I/O APIC messages reach the APICs
+ * whose physical or logical destination matches. Every CPU sees its own APIC at the
+ * same address, so one MMIO page answers for the APIC of the calling vCPU thread. */
 #include "hw/intc/apic.h"
 
 #include <stdarg.h>
@@ -63,15 +65,28 @@ enum { LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR, LVT_CO
  * flood the engine's timer thread (the count the guest reads stays exact). */
 #define APIC_MIN_PERIOD_NS INT64_C(50000)
 
+/* The APICs of one VM (wiring, not saved): the shared register page, the EOI
+ * broadcast the I/O APIC listens to, the round-robin start for lowest priority. */
+typedef struct ApicBus {
+    ApicState *apic[VM_CPUS_MAX];
+    unsigned count;      /* slots in use (by CPU index) */
+    unsigned live;       /* APICs realized and not yet unrealized */
+    MemRegion *mmio;
+    void (*eoi_fn)(void *opaque, uint8_t vector);
+    void *eoi_opaque;
+    unsigned next_lowest;
+} ApicBus;
+
+#define APIC_BUS_NAME "apic-bus"
+
 struct ApicState {
     Device dev;
     Vm *vm;
-    MemRegion *mmio;
-    CpuPins *cpu;       /* wiring: the CPU this APIC belongs to */
+    ApicBus *bus;
+    unsigned cpu_index; /* wiring: which processor this APIC belongs to */
+    CpuPins *cpu;       /* and that processor's pins */
     IntrAckFn ext_ack;
     void *ext_opaque;
-    void (*eoi_fn)(void *opaque, uint8_t vector);
-    void *eoi_opaque;
 
     uint64_t base;
     uint8_t id, initial_id;
@@ -173,7 +188,7 @@ static void apic_update(ApicState *s)
         s->intr_out = out;
         VLOG(LOG_IRQ, "apic: INTR %d", out);
     }
-    vm_set_cpu_intr(s->vm, out);
+    vm_set_cpu_intr_n(s->vm, s->cpu_index, out);
 }
 
 static void apic_error(ApicState *s, uint32_t bit);
@@ -229,7 +244,7 @@ static void lvt_fire(ApicState *s, int lvt)
         break;
     }
     case APIC_DM_NMI:
-        vm_cpu_nmi(s->vm);
+        vm_cpu_nmi_n(s->vm, s->cpu_index);
         break;
     case APIC_DM_EXTINT:
         apic_update(s);
@@ -250,7 +265,7 @@ void apic_set_lint(ApicState *s, int n, int level)
     if (!global_enabled(s)) {
         /* No APIC: LINT0 is INTR, LINT1 is NMI. */
         if (n == 1 && level && !was)
-            vm_cpu_nmi(s->vm);
+            vm_cpu_nmi_n(s->vm, s->cpu_index);
         apic_update(s);
         return;
     }
@@ -378,6 +393,8 @@ bool apic_match_dest(ApicState *s, bool logical, uint8_t dest)
     return (ldr >> 4) == (dest >> 4) && (ldr & dest & 0x0f);
 }
 
+static void apic_regs_reset(ApicState *s);
+
 bool apic_deliver(ApicState *s, ApicDeliveryMode mode, uint8_t vector, bool level)
 {
     if (!global_enabled(s))
@@ -387,16 +404,85 @@ bool apic_deliver(ApicState *s, ApicDeliveryMode mode, uint8_t vector, bool leve
     case APIC_DM_LOWEST:
         return apic_accept(s, vector, level);
     case APIC_DM_NMI:
-        vm_cpu_nmi(s->vm);
+        vm_cpu_nmi_n(s->vm, s->cpu_index);
         return true;
     case APIC_DM_EXTINT:
         s->extint_msg = true;
         apic_update(s);
         return true;
+    case APIC_DM_INIT:
+        /* The APIC returns to its power-up state except its ID (§10.4.7.3); the
+         * processor goes to its INIT state (an AP then waits for a STARTUP). */
+        VLOG(LOG_IRQ, "apic %u: INIT", s->cpu_index);
+        apic_regs_reset(s);
+        apic_update(s);
+        vm_cpu_init_n(s->vm, s->cpu_index);
+        return true;
+    case APIC_DM_STARTUP:
+        /* Ignored by a processor not in wait-for-SIPI (§8.4.4.1): the CPU decides. */
+        VLOG(LOG_IRQ, "apic %u: STARTUP vector 0x%02x", s->cpu_index, vector);
+        vm_cpu_sipi_n(s->vm, s->cpu_index, vector);
+        return true;
     default:
-        VLOG(LOG_UNIMP, "apic: delivery mode %u to the only CPU not emulated", mode);
+        VLOG(LOG_UNIMP, "apic: delivery mode %u not emulated", mode);
         return false;
     }
+}
+
+/* Lowest priority (§10.6.2.4): the matching APIC with the lowest arbitration priority;
+ * among equals the bus takes turns, as focus-less P6 arbitration rotates. */
+static ApicState *lowest_of(ApicBus *b, const bool *match)
+{
+    ApicState *best = NULL;
+    unsigned best_apr = 0x100;
+    for (unsigned k = 0; k < b->count; k++) {
+        unsigned i = (b->next_lowest + k) % b->count;
+        ApicState *t = b->apic[i];
+        if (!match[i] || !sw_enabled(t))
+            continue;
+        unsigned apr = apic_apr(t) & 0xf0;
+        if (apr < best_apr) {
+            best = t;
+            best_apr = apr;
+        }
+    }
+    if (best)
+        b->next_lowest = (best->cpu_index + 1) % b->count;
+    return best;
+}
+
+/* A message on the bus from self (NULL: the I/O APIC). shorthand as in ICR bits 19:18.
+ * Returns true when some APIC accepted it. */
+static bool bus_send(ApicBus *b, ApicState *self, unsigned shorthand, bool logical, uint8_t dest,
+                     ApicDeliveryMode mode, uint8_t vector, bool level)
+{
+    bool match[VM_CPUS_MAX] = { false };
+    for (unsigned i = 0; i < b->count; i++) {
+        ApicState *t = b->apic[i];
+        if (!t)
+            continue;
+        switch (shorthand) {
+        case 1: match[i] = t == self; break;               /* self */
+        case 2: match[i] = true; break;                    /* all including self */
+        case 3: match[i] = t != self; break;               /* all excluding self */
+        default: match[i] = apic_match_dest(t, logical, dest); break;
+        }
+    }
+    if (mode == APIC_DM_LOWEST) {
+        ApicState *t = lowest_of(b, match);
+        return t && apic_deliver(t, mode, vector, level);
+    }
+    bool any = false;
+    for (unsigned i = 0; i < b->count; i++)
+        if (match[i])
+            any |= apic_deliver(b->apic[i], mode, vector, level);
+    return any;
+}
+
+bool apic_bus_deliver(ApicState *any, bool logical, uint8_t dest, ApicDeliveryMode mode, uint8_t vector,
+                      bool level)
+{
+    return bus_send(any->bus, NULL, 0, logical, dest, mode, vector, level);
 }
 
 static void icr_send(ApicState *s)
@@ -408,7 +494,7 @@ static void icr_send(ApicState *s)
     bool level_trig = lo & (1u << 15);
     unsigned shorthand = (lo >> 18) & 3;
     uint8_t dest = (uint8_t)(s->icr_hi >> 24);
-    VLOG(LOG_IRQ, "apic: ICR 0x%08x dest 0x%02x", lo, dest);
+    VLOG(LOG_IRQ, "apic %u: ICR 0x%08x dest 0x%02x", s->cpu_index, lo, dest);
     if ((mode == APIC_DM_FIXED || mode == APIC_DM_LOWEST) && vector < 16) {
         apic_error(s, ESR_SEND_ILLEGAL_VECTOR);
         return;
@@ -416,26 +502,11 @@ static void icr_send(ApicState *s)
     /* INIT level de-assert only resynchronizes arbitration IDs (§10.6.1). */
     if (mode == APIC_DM_INIT && !(lo & (1u << 14)) && level_trig)
         return;
-    bool to_self;
-    switch (shorthand) {
-    case 1: /* self */
-    case 2: /* all including self */
-        to_self = true;
-        break;
-    case 3: /* all excluding self: there is no other CPU */
-        to_self = false;
-        break;
-    default:
-        to_self = apic_match_dest(s, logical, dest);
-        break;
-    }
-    if (!to_self)
-        return;
-    if (mode == APIC_DM_INIT || mode == APIC_DM_STARTUP || mode == APIC_DM_SMI) {
-        VLOG(LOG_UNIMP, "apic: INIT/SIPI/SMI IPI to the sending CPU ignored");
+    if (mode == APIC_DM_SMI || mode == 3 || mode == APIC_DM_EXTINT) {
+        VLOG(LOG_UNIMP, "apic: IPI delivery mode %u not emulated", mode);
         return;
     }
-    apic_deliver(s, mode, vector, false);
+    bus_send(s->bus, s, shorthand, logical, dest, (ApicDeliveryMode)mode, vector, false);
 }
 
 /* ---- EOI and acknowledge ---- */
@@ -447,6 +518,7 @@ static void apic_eoi(ApicState *s)
         return;
     bit_clear(s->isr, (unsigned)v);
     if (bit_test(s->tmr, (unsigned)v)) {
+        ApicBus *b = s->bus;
         bit_clear(s->tmr, (unsigned)v);
         /* A level-triggered LINT source may interrupt again once EOIed. */
         for (int n = 0; n < 2; n++) {
@@ -457,8 +529,8 @@ static void apic_eoi(ApicState *s)
                     lvt_fire(s, lvt);
             }
         }
-        if (s->eoi_fn)
-            s->eoi_fn(s->eoi_opaque, (uint8_t)v);
+        if (b->eoi_fn)
+            b->eoi_fn(b->eoi_opaque, (uint8_t)v);
     }
     apic_update(s);
 }
@@ -662,9 +734,17 @@ static void apic_reg_write(ApicState *s, unsigned reg, uint32_t v)
 /* Registers are 32 bits wide on 16-byte boundaries; narrower reads pick bytes out of
  * them, and the other 12 bytes of each slot read as zero. The SDM leaves other writes
  * undefined; they are dropped. */
+/* The APIC of the processor making the access; the BSP's for any other thread (the
+ * debugger reading guest memory). */
+static ApicState *bus_current(ApicBus *b)
+{
+    int i = vm_current_cpu();
+    return b->apic[i >= 0 && (unsigned)i < b->count && b->apic[i] ? (unsigned)i : 0];
+}
+
 static uint64_t apic_mmio_read(void *opaque, hwaddr offset, unsigned size)
 {
-    ApicState *s = opaque;
+    ApicState *s = bus_current(opaque);
     unsigned within = offset & 0xf;
     if (within >= 4)
         return 0;
@@ -674,7 +754,7 @@ static uint64_t apic_mmio_read(void *opaque, hwaddr offset, unsigned size)
 
 static void apic_mmio_write(void *opaque, hwaddr offset, uint64_t value, unsigned size)
 {
-    ApicState *s = opaque;
+    ApicState *s = bus_current(opaque);
     if (size != 4 || (offset & 0xf)) {
         VLOG(LOG_GUEST, "apic: %u-byte write at 0x%03x ignored", size, (unsigned)offset);
         return;
@@ -691,6 +771,18 @@ static const MemOps apic_mmio_ops = {
 
 /* ---- IA32_APIC_BASE ---- */
 
+/* The shared page sits where the last IA32_APIC_BASE write put it (operating systems
+ * move every APIC alike) and answers while any APIC is enabled. */
+static void bus_place_mmio(ApicBus *b, uint64_t base)
+{
+    bool on = false;
+    for (unsigned i = 0; i < b->count; i++)
+        if (b->apic[i])
+            on |= global_enabled(b->apic[i]);
+    mem_region_set_base(b->mmio, base & UINT64_C(0xffffff000));
+    mem_region_set_enabled(b->mmio, on);
+}
+
 uint64_t apic_get_base(ApicState *s)
 {
     return s->base;
@@ -704,9 +796,7 @@ bool apic_set_base(ApicState *s, uint64_t value)
     value = (value & ~(uint64_t)BASE_BSP) | (s->base & BASE_BSP);
     bool was = global_enabled(s);
     s->base = value;
-    hwaddr where = value & UINT64_C(0xffffff000);
-    mem_region_set_base(s->mmio, where);
-    mem_region_set_enabled(s->mmio, global_enabled(s));
+    bus_place_mmio(s->bus, value);
     /* Switched off, the APIC forgets its state and LINT0/LINT1 become the CPU's INTR
      * and NMI pins; switched on again it starts from its power-up state (§10.4.3). */
     if (was != global_enabled(s)) {
@@ -735,17 +825,16 @@ static const CpuApicOps apic_cpu_ops = {
 static void apic_reset(Device *dev)
 {
     ApicState *s = (ApicState *)dev;
-    s->base = APIC_DEFAULT_BASE | BASE_ENABLE | BASE_BSP;
-    mem_region_set_base(s->mmio, APIC_DEFAULT_BASE);
-    mem_region_set_enabled(s->mmio, true);
+    s->base = APIC_DEFAULT_BASE | BASE_ENABLE | (s->cpu_index == 0 ? BASE_BSP : 0);
+    bus_place_mmio(s->bus, APIC_DEFAULT_BASE);
     apic_regs_reset(s);
     apic_update(s);
 }
 
 void apic_set_eoi_listener(ApicState *s, void (*fn)(void *opaque, uint8_t vector), void *opaque)
 {
-    s->eoi_fn = fn;
-    s->eoi_opaque = opaque;
+    s->bus->eoi_fn = fn;
+    s->bus->eoi_opaque = opaque;
 }
 
 static bool apic_realize(Device *dev, GError **err)
@@ -754,9 +843,25 @@ static bool apic_realize(Device *dev, GError **err)
     Vm *vm = dev->vm;
     g_assert(s->ext_ack && s->cpu);
     s->vm = vm;
+    ApicBus *b = vm_find_bus(vm, APIC_BUS_NAME);
+    if (!b) {
+        /* The first APIC brings the bus; the last one to go frees it. */
+        b = g_new0(ApicBus, 1);
+        vm_add_bus(vm, APIC_BUS_NAME, b);
+        /* Above RAM and the PCI window: the APIC page answers wherever it is moved. */
+        b->mmio = mem_add_mmio(vm_mem(vm), "lapic", APIC_DEFAULT_BASE, MEM_PAGE_SIZE, &apic_mmio_ops, b, 10);
+    }
+    if (s->cpu_index >= VM_CPUS_MAX || b->apic[s->cpu_index]) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "processor %u already has a local APIC",
+                    s->cpu_index);
+        return false;
+    }
+    b->apic[s->cpu_index] = s;
+    if (b->count <= s->cpu_index)
+        b->count = s->cpu_index + 1;
+    b->live++;
+    s->bus = b;
     s->timer = vtimer_new(vm, timer_expired, s);
-    /* Above RAM and the PCI window: the APIC page answers wherever it is moved. */
-    s->mmio = mem_add_mmio(vm_mem(vm), "lapic", APIC_DEFAULT_BASE, MEM_PAGE_SIZE, &apic_mmio_ops, s, 10);
     /* The APIC answers the CPU's acknowledge first and asks the 8259 for ExtINT. */
     s->cpu->intr_ack = ack_trampoline;
     s->cpu->intr_ack_opaque = s;
@@ -777,6 +882,15 @@ static void apic_unrealize(Device *dev)
         s->cpu->apic_opaque = NULL;
     }
     vtimer_free(s->timer);
+    ApicBus *b = s->bus;
+    b->apic[s->cpu_index] = NULL;
+    /* The last APIC takes the bus with it; its page stops answering. */
+    if (--b->live == 0) {
+        mem_region_remove(b->mmio);
+        vm_remove_bus(s->vm, APIC_BUS_NAME);
+        g_free(b);
+    }
+    s->bus = NULL;
 }
 
 static bool apic_bad(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -830,8 +944,7 @@ static bool apic_check(const void *state, GError **err)
 static void apic_post_load(void *state)
 {
     ApicState *s = state;
-    mem_region_set_base(s->mmio, s->base & UINT64_C(0xffffff000));
-    mem_region_set_enabled(s->mmio, global_enabled(s));
+    bus_place_mmio(s->bus, s->base);
     apic_update(s);
 }
 
@@ -885,8 +998,16 @@ __attribute__((constructor)) static void apic_register(void)
 
 ApicState *apic_new(Vm *vm, uint8_t id, CpuPins *cpu, IntrAckFn ext_ack, void *ext_opaque)
 {
-    ApicState *s = (ApicState *)device_new(vm, apic_class.name, "apic", NULL);
+    return apic_new_for_cpu(vm, 0, id, cpu, ext_ack, ext_opaque);
+}
+
+ApicState *apic_new_for_cpu(Vm *vm, unsigned cpu_index, uint8_t id, CpuPins *cpu, IntrAckFn ext_ack,
+                            void *ext_opaque)
+{
+    g_autofree char *name = cpu_index ? g_strdup_printf("apic%u", cpu_index) : g_strdup("apic");
+    ApicState *s = (ApicState *)device_new(vm, apic_class.name, name, NULL);
     g_assert(s);
+    s->cpu_index = cpu_index;
     s->initial_id = id;
     s->cpu = cpu;
     s->ext_ack = ext_ack;

@@ -51,22 +51,22 @@ static void ioapic_send(IoapicState *s, int pin)
     unsigned mode = RTE_MODE(e);
     bool level = e & RTE_LEVEL;
     bool logical = e & RTE_LOGICAL;
-    /* With one CPU, lowest priority means this CPU if it is addressed at all. */
-    if (!apic_match_dest(s->lapic, logical, RTE_DEST(e))) {
-        VLOG(LOG_IRQ, "ioapic: pin %d: destination 0x%02x matches no APIC", pin, RTE_DEST(e));
-        return;
-    }
-    VLOG(LOG_IRQ, "ioapic: pin %d -> mode %u vector 0x%02x%s", pin, mode, (unsigned)(e & RTE_VECTOR),
-         level ? " (level)" : "");
+    uint8_t dest = RTE_DEST(e);
+    VLOG(LOG_IRQ, "ioapic: pin %d -> mode %u vector 0x%02x dest 0x%02x%s", pin, mode, (unsigned)(e & RTE_VECTOR),
+         dest, level ? " (level)" : "");
+    /* The message goes to every local APIC the destination selects (one of them for
+     * lowest priority, the APIC bus decides). */
     switch (mode) {
     case APIC_DM_FIXED:
     case APIC_DM_LOWEST:
-        if (apic_deliver(s->lapic, (ApicDeliveryMode)mode, e & RTE_VECTOR, level) && level)
+        if (apic_bus_deliver(s->lapic, logical, dest, (ApicDeliveryMode)mode, e & RTE_VECTOR, level) && level)
             s->rte[pin] |= RTE_REMOTE_IRR;
         break;
     case APIC_DM_NMI:
     case APIC_DM_EXTINT:
-        apic_deliver(s->lapic, (ApicDeliveryMode)mode, 0, false);
+    case APIC_DM_INIT:
+        if (!apic_bus_deliver(s->lapic, logical, dest, (ApicDeliveryMode)mode, 0, false))
+            VLOG(LOG_IRQ, "ioapic: pin %d: destination 0x%02x matches no APIC", pin, dest);
         break;
     default:
         VLOG(LOG_UNIMP, "ioapic: pin %d delivery mode %u not emulated", pin, mode);

@@ -76,7 +76,8 @@ def main():
             # The limits are vm.conf's (config.h): the same words for the same values.
             (["-m", "64G", "-S"], 2, r"^vireo-run: -m 64G: not a memory size between 1M and 32G"),
             (["-m", "0", "-S"], 2, r"^vireo-run: -m 0: not a memory size between 1M and 32G"),
-            (["-smp", "2", "-S"], 2, r"^vireo-run: -smp 2: the processor count must be 1"),
+            (["-smp", "17", "-S"], 2, r"^vireo-run: -smp 17: the processor count must be a number from 1 to 16"),
+            (["-smp", "4,sockets=2,cores=3", "-S"], 2, r"^vireo-run: -smp 4,sockets=2,cores=3: 4 processors cannot be split"),
             (["-boot", "acdn", "-S"], 2, r"^vireo-run: -boot acdn: a boot order is 1 to 3 of a \(floppy\)"),
             (["-boot", "order=cc", "-S"], 2, r"-boot order=cc: 'c' appears twice in the boot order"),
             # Devices created by name: checked before the VM exists, or by the board.

@@ -64,7 +64,7 @@ def main():
                  ("huge", "more than the 1.0 MiB"),
                  ("long", "memory=" + "x" * 40 + "\u2026: not a memory size"),
                  ("latin1", "[drives] hda=\ufffd\ufffd.img: the value is not valid UTF-8"),
-                 ("cpus", "[vm] cpus=64: the processor count must be 1"),
+                 ("cpus", "[vm] cpus=64: the processor count must be a number from 1 to 16"),
                  ("bigmem", "[vm] memory=64G: not a memory size between 1M and 32G"),
                  ("boot4", "[vm] boot=acdn: a boot order is 1 to 3 of")]
         for name, needle in cases:

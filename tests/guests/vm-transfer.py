@@ -7,8 +7,7 @@ A library VM with a qcow2 hard disk and a floppy is exported: the domain XML pas
 virt-xml-validate (Debian's libvirt-clients), the exported qcow2 disks pass qemu-img
 check and hold the VM's data. The XML imports back as a new VM with the same settings
 and disks. An OVA assembled here (an OVF descriptor and stream-optimized VMDKs, as
-VMware and VirtualBox write them) imports with its memory, a note about its two CPUs,
-and its disks; with the FreeDOS floppy of ../shared it then boots to A:\\>. Bad input
+VMware and VirtualBox write them) imports with its memory, its two CPUs and its disks; with the FreeDOS floppy of ../shared it then boots to A:\\>. Bad input
 (not a domain, a missing member, a cut-off tar, a taken name) is one line and leaves
 nothing in the library.
 
@@ -233,10 +232,10 @@ def main():
             with open(virsh_xml, "w") as f:
                 f.write(VIRSH % {"disk": os.path.join(vm_dir, "disk.qcow2"), "iso": iso})
             _, out, _ = run([vireo, "--import", virsh_xml], env)
-            if "4 CPUs" not in out or "x86_64" not in out:
+            if "x86_64" not in out:
                 raise TestFailure("--import of the virsh XML printed %r" % out)
             conf = read_conf(lib, "debian12")
-            for want in ("memory=1024M", "boot=dc", "rtc=utc", "hda=hda.qcow2", "cdrom=" + iso):
+            for want in ("memory=1024M", "cpus=4", "boot=dc", "rtc=utc", "hda=hda.qcow2", "cdrom=" + iso):
                 if want not in conf:
                     raise TestFailure("the virsh XML's vm.conf lacks %s:\n%s" % (want, conf))
             same_disk(os.path.join(lib, "debian12", "hda.qcow2"), pattern, "the virsh XML's disk")
@@ -260,10 +259,10 @@ def main():
                 t.add(disk_vmdk, "disk1.vmdk")
                 t.add(fd_vmdk, "fd.vmdk")
             _, out, _ = run([vireo, "--import", ova], env)
-            if "asks for 2 CPUs" not in out or "Imported 'Test Appliance'" not in out:
+            if "CPUs" in out or "Imported 'Test Appliance'" not in out:
                 raise TestFailure("--import of the OVA printed %r" % out)
             conf = read_conf(lib, "Test Appliance")
-            for want in ("memory=48M", "cpus=1", "hda=hda.qcow2", "fda=fda.qcow2"):
+            for want in ("memory=48M", "cpus=2", "hda=hda.qcow2", "fda=fda.qcow2"):
                 if want not in conf:
                     raise TestFailure("the OVA's vm.conf lacks %s:\n%s" % (want, conf))
             qcheck(os.path.join(lib, "Test Appliance", "hda.qcow2"))
@@ -273,7 +272,7 @@ def main():
                          if n not in ("vm.conf", "hda.qcow2", "fda.qcow2")]
             if leftovers:
                 raise TestFailure("the import left %s in the VM's folder" % leftovers)
-            print("ok: the OVA imports: 48M, one CPU (noted), its disks as qcow2")
+            print("ok: the OVA imports: 48M, two CPUs, its disks as qcow2")
             # The OVF beside its files imports too.
             ovf = os.path.join(ova_dir, "appliance.ovf")
             with open(ovf, "w") as f:

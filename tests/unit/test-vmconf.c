@@ -138,8 +138,8 @@ static const struct {
     /* The engine's limits: what used to pass here and then fail to start. */
     { "[vm]\nmemory=64G\n", { "[vm] memory=64G", "between 1M and 32G", NULL } },
     { "[vm]\nmemory=1T\n", { "[vm] memory=1T", "between 1M and 32G", NULL } },
-    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "must be 1", NULL } },
-    { "[vm]\ncpus=64\n", { "[vm] cpus=64", "must be 1 (Vireo runs one processor for now)", NULL } },
+    { "[vm]\ncpus=0\n", { "[vm] cpus=0", "must be a number from 1 to 16", NULL } },
+    { "[vm]\ncpus=64\n", { "[vm] cpus=64", "the processor count must be a number from 1 to 16", NULL } },
     { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
@@ -304,6 +304,55 @@ static void test_limits_shared(Fixture *f, gconstpointer data)
     g_assert_false(vm_config_check_boot_order("cdan", NULL));
 }
 
+/* -smp and vm.conf's cpus take QEMU's topology syntax; each bad value is refused with
+ * a line that names the field. */
+static void test_smp_syntax(void)
+{
+    static const struct {
+        const char *text;
+        unsigned n;
+    } good[] = {
+        { "1", 1 }, { "4", 4 }, { "16", 16 }, { "cpus=2", 2 }, { "2,sockets=2", 2 },
+        { "4,sockets=1,cores=2,threads=2", 4 }, { "sockets=2,cores=2", 4 }, { "cores=8", 8 },
+        { "4,maxcpus=4", 4 }, { "maxcpus=3", 3 },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(good); k++) {
+        unsigned n = 0;
+        g_autoptr(GError) err = NULL;
+        g_assert_true(vm_config_parse_cpus(good[k].text, &n, &err));
+        g_assert_no_error(err);
+        g_assert_cmpuint(n, ==, good[k].n);
+    }
+    static const struct {
+        const char *text;
+        const char *says;
+    } bad[] = {
+        { "0", "processor count must be a number from 1 to 16" },
+        { "17", "from 1 to 16" },
+        { "", "from 1 to 16" },
+        { "two", "got 'two'" },
+        { "2,cores=x", "cores must be a number" },
+        { "2,sockets=0", "sockets must be a number from 1" },
+        { "4,sockets=2,cores=2,threads=2", "sockets*cores*threads = 8, not the 4 processors" },
+        { "3,cores=2", "cannot be split" },
+        { "2,maxcpus=4", "CPU hot-plug is not supported" },
+        { "2,dies=2", "unknown key 'dies'" },
+        { "2,cpus=2", "cpus is given twice" },
+        { "2,4", "is not KEY=VALUE" },
+        { "sockets=4,cores=8", "the topology gives 32" },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(bad); k++) {
+        unsigned n = 99;
+        g_autoptr(GError) err = NULL;
+        g_assert_false(vm_config_parse_cpus(bad[k].text, &n, &err));
+        g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+        if (!strstr(err->message, bad[k].says))
+            g_error("-smp %s: '%s' lacks '%s'", bad[k].text, err->message, bad[k].says);
+        g_assert_null(strchr(err->message, '\n'));
+        g_assert_cmpuint(n, ==, 99);
+    }
+}
+
 static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -421,6 +470,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/shorthands", Fixture, NULL, fixture_setup, test_shorthands, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add_func("/vmconf/smp-syntax", test_smp_syntax);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
     g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,
                fixture_teardown);

@@ -12,6 +12,8 @@ mount -t tmpfs -o size=200m tmpfs /tmp
 stamp() { read up idle < /proc/uptime; echo "VIREO-PHASE $1 $up"; }
 
 echo "VIREO-LINUX-BOOT-OK"
+# The processors Linux brought up (-smp): both counts must say the same.
+echo "VIREO-NPROC $(nproc) $(grep -c '^processor' /proc/cpuinfo)"
 stamp boot
 . /workload.sh
 stamp done

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""SMP benchmark: a CPU-bound parallel guest (work.asm) on 1 and 2 vCPUs under Vireo's
+interp and tcg, and under qemu-system-i386 -accel tcg,thread=multi when installed, in
+the same run; then the cost of a contended LOCK ADD with 2 vCPUs.
+
+The guest splits a fixed number of loop iterations among the CPUs, so the speed-up is
+time(-smp 1) / time(-smp 2). Wall-clock times, best of --repeat runs; start-up (SeaBIOS
+is not involved: the guest is the firmware) is part of each figure. Not a test.
+
+Usage: bench/smp/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
+                        [--repeat 3] [--iters 100000000]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def build(tmp, name, defines):
+    out = os.path.join(tmp, name + ".bin")
+    subprocess.run(["nasm", "-f", "bin", "-I", os.path.join(ROOT, "tests/guests/lib") + "/",
+                    "-I", os.path.join(ROOT, "tests/guests/cpu") + "/"] + ["-D" + d for d in defines] +
+                   ["-o", out, os.path.join(HERE, "work.asm")], check=True)
+    return out
+
+
+def timed(cmd, repeat):
+    best = None
+    for _ in range(repeat):
+        t = time.monotonic()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=600)
+        dt = time.monotonic() - t
+        if p.returncode != 33 or b"smp-bench: done" not in p.stdout:
+            raise SystemExit("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, p.stdout.decode(errors="replace")))
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", default=os.path.join(ROOT, "build/app/vireo-run"))
+    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=100000000)
+    o = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = build(tmp, "work", ["ITERS=%d" % o.iters])
+        lock_n = 2000000
+        lock0 = build(tmp, "lock0", ["LOCKADD", "ITERS=1"])
+        lockn = build(tmp, "lockn", ["LOCKADD", "ITERS=%d" % lock_n])
+        runs = []
+        for accel in ["interp", "tcg"]:
+            cmd = [o.vireo, "-accel", accel, "-display", "none", "-serial", "stdio", "-device", "isa-debug-exit"]
+            runs.append(("vireo " + accel, cmd + ["-bios", work, "-smp", "1"], cmd + ["-bios", work, "-smp", "2"]))
+        qemu = shutil.which(o.qemu)
+        if qemu:
+            cmd = [qemu, "-accel", "tcg,thread=multi", "-nodefaults", "-display", "none", "-serial", "stdio",
+                   "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
+            runs.append(("qemu tcg,thread=multi", cmd + ["-bios", work, "-smp", "1"],
+                         cmd + ["-bios", work, "-smp", "2"]))
+        print("| %d iterations | -smp 1 | -smp 2 | speed-up |" % o.iters)
+        print("|---|---|---|---|")
+        t2 = {}
+        for name, c1, c2 in runs:
+            a, b = timed(c1, o.repeat), timed(c2, o.repeat)
+            t2[name] = b
+            print("| %s | %.2f s | %.2f s | %.2f |" % (name, a, b, a / b))
+        if qemu:
+            for name in ["vireo interp", "vireo tcg"]:
+                print("%s -smp 2 / qemu -smp 2 time ratio: %.2f" % (name, t2[name] / t2["qemu tcg,thread=multi"]))
+        print()
+        print("| contended LOCK ADD, 2 vCPUs, %d each | ns per LOCK ADD |" % lock_n)
+        print("|---|---|")
+        for name, c1, _ in runs:
+            base = [x for x in c1 if x not in ("-bios", work, "-smp", "1")]
+            t0 = timed(base + ["-smp", "2", "-bios", lock0], o.repeat)
+            tn = timed(base + ["-smp", "2", "-bios", lockn], o.repeat)
+            print("| %s | %.0f |" % (name, (tn - t0) * 1e9 / (2 * lock_n)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+; SPDX-License-Identifier: GPL-2.0-or-later
+; The SMP benchmark's guest: the BSP starts every AP (INIT-SIPI-SIPI, the processor
+; count from CMOS byte 0x5F as QEMU and Vireo set it), then the CPUs share a fixed
+; amount of work and the BSP exits through isa-debug-exit (status 33) when all are done.
+;   default     ITERS iterations of a register-only loop (7 instructions), split evenly:
+;               a CPU-bound parallel job, so -smp 2 against -smp 1 is the speed-up
+;   -DLOCKADD   every CPU does ITERS LOCK ADDs to one shared dword (contended)
+; bench/smp/run.py builds and times it.
+%include "cpu.inc"
+
+%ifndef ITERS
+%define ITERS 100000000
+%endif
+
+LAPIC      equ 0xfee00000
+TRAMPOLINE equ 0x10000
+NCPUS      equ 0x40000
+ALIVE      equ 0x40040
+DONE       equ 0x40080
+SHARED     equ 0x400c0
+RESULT     equ 0x40100          ; per CPU
+AP_STACKS  equ 0x90000
+
+GUEST_START
+guest_main:
+    PM_ENTER
+
+[bits 32]
+pm_main:
+    mov edi, 0x40000
+    mov ecx, 0x200 / 4
+    xor eax, eax
+    rep stosd
+    mov al, 0x5f
+    out 0x70, al
+    in al, 0x71
+    movzx eax, al
+    inc eax
+    mov [NCPUS], eax
+    mov dword [LAPIC + 0xf0], 0x1ff
+    cmp eax, 1
+    je .go
+    mov byte [TRAMPOLINE], 0xea
+    mov word [TRAMPOLINE + 1], ap_entry16
+    mov word [TRAMPOLINE + 3], 0xf000
+    mov dword [LAPIC + 0x310], 0
+    mov dword [LAPIC + 0x300], 0x000c4500
+    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMPOLINE >> 12)
+    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMPOLINE >> 12)
+.go:
+    call work
+    mov ebx, [NCPUS]
+.wait:
+    pause
+    cmp [DONE], ebx
+    jne .wait
+    PRINTLN32 "smp-bench: done"
+    EXIT EXIT_PASS
+
+work:
+%ifdef LOCKADD
+    mov ecx, ITERS
+.l:
+    lock add dword [SHARED], 1
+    dec ecx
+    jnz .l
+%else
+    xor edx, edx
+    mov eax, ITERS
+    div dword [NCPUS]
+    mov esi, eax
+    mov eax, 12345
+    xor ebx, ebx
+.l:
+    imul eax, eax, 1103515245
+    add eax, 12345
+    xor ebx, eax
+    rol ebx, 5
+    add edx, ebx
+    dec esi
+    jnz .l
+    mov ecx, [LAPIC + 0x20]
+    shr ecx, 24
+    mov [RESULT + ecx * 4], edx
+%endif
+    lock inc dword [DONE]
+    ret
+
+[bits 16]
+ap_entry16:
+    cli
+    o32 lgdt [cs:gdtr_rom]
+    mov eax, cr0
+    or al, 1
+    mov cr0, eax
+    jmp dword SEL_CODE0:ap_entry32
+
+[bits 32]
+ap_entry32:
+    mov ax, SEL_DATA0
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov esp, [LAPIC + 0x20]
+    shr esp, 24
+    inc esp
+    shl esp, 10
+    add esp, AP_STACKS
+    call work
+.halt:
+    cli
+    hlt
+    jmp .halt
+
+[bits 16]
+CPU_LIBRARY
+GUEST_END
