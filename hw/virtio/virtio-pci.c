@@ -92,6 +92,19 @@ bool virtio_pci_pop(VirtioPci *vp, unsigned q, VirtqElem *e)
     }
 }
 
+bool virtio_pci_has_avail(VirtioPci *vp, unsigned q)
+{
+    return virtio_pci_queue_ready(vp, q) && virtq_has_avail(&vp->vq[q], vm_mem(vp->vm), vp->guest_features);
+}
+
+void virtio_pci_config_changed(VirtioPci *vp)
+{
+    if (!(vp->status & VIRTIO_STATUS_DRIVER_OK))
+        return;
+    vp->isr |= ISR_CONFIG;
+    update_irq(vp);
+}
+
 void virtio_pci_push(VirtioPci *vp, unsigned q, const VirtqElem *e, uint32_t len)
 {
     if (q >= vp->nqueues || vp->broken)

@@ -3,7 +3,7 @@
  * split virtqueues walked with every guest address checked (virtqueue.c) and the
  * virtio-pci transport's legacy interface, an I/O BAR laid out as in the 0.9.5 draft
  * and VIRTIO §4.1.4.8, with INTx interrupts (virtio-pci.c). Devices (virtio-rng.c,
- * virtio-blk.c) embed a VirtioPci in their state struct after the Device header.
+ * virtio-blk.c, virtio-net.c) embed a VirtioPci in their state struct after the Device header.
  *
  * Lock rules: everything runs with the engine lock held (port accesses, timers, and
  * block completions, which take it). A guest that breaks the ring rules (a descriptor
@@ -81,6 +81,9 @@ bool virtq_valid(const VirtQueue *vq, GuestMemory *m);
  * are the negotiated ones (indirect descriptors, event index). */
 VirtqPopResult virtq_pop(VirtQueue *vq, GuestMemory *m, uint64_t features, VirtqElem *e,
                          const char **why);
+/* Whether a chain is available, without taking it; with the event index, an empty ring
+ * asks the driver to kick at its next buffer. */
+bool virtq_has_avail(VirtQueue *vq, GuestMemory *m, uint64_t features);
 /* Gives the last popped chain back (the device cannot serve it yet). */
 void virtq_unpop(VirtQueue *vq);
 /* Puts (head, written bytes) on the used ring and publishes the new index. */
@@ -151,6 +154,10 @@ void virtio_pci_push(VirtioPci *vp, unsigned q, const VirtqElem *e, uint32_t len
  * device stops as virtio_pci_pop would. */
 void virtio_pci_set_broken(VirtioPci *vp, const char *why);
 GuestMemory *virtio_pci_mem(VirtioPci *vp);
+/* Whether queue q has a chain for the device (see virtq_has_avail); false when not ready. */
+bool virtio_pci_has_avail(VirtioPci *vp, unsigned q);
+/* The device-specific configuration changed (a link went down): interrupt the driver. */
+void virtio_pci_config_changed(VirtioPci *vp);
 
 /* The transport's state, embedded with VMSTATE_STRUCT; the owner's check and post_load
  * call these (nested descriptions run no hooks). */

@@ -204,6 +204,19 @@ VirtqPopResult virtq_pop(VirtQueue *vq, GuestMemory *m, uint64_t features, Virtq
     return VIRTQ_GOT;
 }
 
+bool virtq_has_avail(VirtQueue *vq, GuestMemory *m, uint64_t features)
+{
+    if (!vq->num || !vq->desc || !rings_in_ram(vq, m))
+        return false;
+    if (mem_lduw(m, vq->avail + 2) != vq->last_avail_idx)
+        return true;
+    if (!(features & (UINT64_C(1) << VIRTIO_RING_F_EVENT_IDX)))
+        return false;
+    set_avail_event(vq, m);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return mem_lduw(m, vq->avail + 2) != vq->last_avail_idx;
+}
+
 void virtq_unpop(VirtQueue *vq)
 {
     vq->last_avail_idx--;
