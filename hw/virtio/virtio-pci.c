@@ -120,6 +120,10 @@ void virtio_pci_push(VirtioPci *vp, unsigned q, const VirtqElem *e, uint32_t len
 static void queue_set_pfn(VirtioPci *vp, VirtQueue *vq, uint32_t pfn)
 {
     uint16_t num = vq->num;
+    /* Requests in flight on the old rings must not complete onto the new ones: moving
+     * a live queue drops them, as a reset would. */
+    if (vq->desc && vp->info->reset)
+        vp->info->reset(vp);
     virtq_reset(vq, num);
     if (!pfn)
         return;
@@ -131,7 +135,6 @@ static void queue_set_pfn(VirtioPci *vp, VirtQueue *vq, uint32_t pfn)
     vq->avail = avail;
     vq->used = used;
     /* Rings outside RAM are refused when the queue is first used (virtq_pop). */
-    (void)vp;
 }
 
 static void hdr_bytes(VirtioPci *vp, uint8_t *h)

@@ -75,7 +75,7 @@ void virtq_elem_init(VirtqElem *e);
 void virtq_elem_clear(VirtqElem *e);
 /* Resets a queue to "not set up" of size num. */
 void virtq_reset(VirtQueue *vq, uint16_t num);
-/* Whether the queue's rings lie in RAM and its indices make sense (used on load). */
+/* Whether the queue's size and indices make sense (used on load). */
 bool virtq_valid(const VirtQueue *vq, GuestMemory *m);
 /* Takes the next available chain into e (which virtq_elem_init prepared). features
  * are the negotiated ones (indirect descriptors, event index). */
