@@ -55,7 +55,8 @@ enum {
 
 typedef struct VirtioBlkState {
     Device dev;
-    char *addr;   /* properties */
+    char *addr; /* properties */
+    bool disable_modern;
     char *drive;
     char *serial;
     VirtioPci vp;
@@ -352,7 +353,7 @@ static bool blk_realize(Device *dev, GError **err)
         features |= UINT64_C(1) << VIRTIO_BLK_F_RO;
     else
         features |= UINT64_C(1) << VIRTIO_BLK_F_DISCARD | UINT64_C(1) << VIRTIO_BLK_F_WRITE_ZEROES;
-    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, &blk_info, features, s, err)) {
+    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, s->disable_modern, &blk_info, features, s, err)) {
         block_close(s->img, NULL);
         s->img = NULL;
         return false;
@@ -451,6 +452,7 @@ static const VmStateDesc blk_vmsd = {
 
 static const DeviceProp blk_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioBlkState, addr),
+    VIRTIO_PCI_PROP_DISABLE_MODERN(VirtioBlkState, disable_modern),
     { "drive", DEVICE_PROP_STRING, offsetof(VirtioBlkState, drive), "id of a -drive if=none", NULL, 0, 0,
       NULL },
     { "serial", DEVICE_PROP_STRING, offsetof(VirtioBlkState, serial),

@@ -5,15 +5,18 @@
  * Queue 0 receives, queue 1 transmits; no control queue, one queue pair. Offered
  * features: the MAC address and the link status in the configuration (§5.1.4). Without
  * checksum or segmentation offloads and without mergeable receive buffers, every frame
- * is preceded by the 10-byte legacy struct virtio_net_hdr (§5.1.6), which this device
- * writes as zeros on receive and skips on transmit. */
+ * is preceded by a struct virtio_net_hdr (§5.1.6) that says nothing: this device
+ * writes it as zeros (num_buffers 1) on receive and skips it on transmit. */
 #include "hw/virtio/virtio.h"
 #include "engine/net/net.h"
 
 #include <string.h>
 
 #define NET_QUEUE_SIZE 256
+/* struct virtio_net_hdr: 10 bytes for a legacy driver, 12 (with num_buffers) for a
+ * modern one (§5.1.6). */
 #define NET_HDR_LEN 10
+#define NET_HDR_LEN_MODERN 12
 #define NET_CONFIG_LEN 8
 #define RXQ 0
 #define TXQ 1
@@ -26,15 +29,22 @@ enum {
 
 typedef struct VirtioNetState {
     Device dev;
-    char *addr;      /* properties */
+    char *addr; /* properties */
+    bool disable_modern;
     char *mac_prop;
     NetClient *nc;
     VirtioPci vp;
     uint8_t mac[6];  /* guest-visible (the driver may write it) */
+    bool link_saved; /* the link at the save, set by pre_save */
     /* Wiring. */
     uint8_t mac_default[6];
-    uint8_t *tx_buf; /* NET_HDR_LEN + NET_MAX_FRAME */
+    uint8_t *tx_buf; /* a header and NET_MAX_FRAME */
 } VirtioNetState;
+
+static size_t hdr_len(const VirtioNetState *s)
+{
+    return virtio_pci_is_modern(&s->vp) ? NET_HDR_LEN_MODERN : NET_HDR_LEN;
+}
 
 static bool link_up(const VirtioNetState *s)
 {
@@ -55,15 +65,17 @@ static void net_receive(void *opaque, const uint8_t *frame, size_t len)
     VirtqElem e;
     virtq_elem_init(&e);
     if (virtio_pci_pop(&s->vp, RXQ, &e)) {
-        if (e.in_len < NET_HDR_LEN + (uint64_t)len) {
+        size_t hl = hdr_len(s);
+        if (e.in_len < hl + (uint64_t)len) {
             /* The driver's buffer cannot hold the frame: it keeps the buffer. */
             virtq_unpop(&s->vp.vq[RXQ]);
             net_client_count_bad(s->nc);
         } else {
-            static const uint8_t hdr[NET_HDR_LEN];
-            virtq_elem_write(m, &e, 0, hdr, sizeof(hdr));
-            virtq_elem_write(m, &e, NET_HDR_LEN, frame, len);
-            virtio_pci_push(&s->vp, RXQ, &e, (uint32_t)(NET_HDR_LEN + len));
+            uint8_t hdr[NET_HDR_LEN_MODERN] = { 0 };
+            hdr[10] = 1; /* num_buffers (modern header only) */
+            virtq_elem_write(m, &e, 0, hdr, hl);
+            virtq_elem_write(m, &e, hl, frame, len);
+            virtio_pci_push(&s->vp, RXQ, &e, (uint32_t)(hl + len));
         }
     }
     virtq_elem_clear(&e);
@@ -81,15 +93,16 @@ static void net_tx(VirtioNetState *s)
     GuestMemory *m = virtio_pci_mem(&s->vp);
     VirtqElem e;
     virtq_elem_init(&e);
+    size_t hl = hdr_len(s);
     while (virtio_pci_pop(&s->vp, TXQ, &e)) {
-        if (e.out_len < NET_HDR_LEN || e.out_len > NET_HDR_LEN + NET_MAX_FRAME) {
+        if (e.out_len < hl || e.out_len > hl + NET_MAX_FRAME) {
             VLOG(LOG_NET, "%s: transmit chain of %" G_GUINT64_FORMAT " bytes dropped", s->dev.id, e.out_len);
             if (s->nc)
                 net_client_count_bad(s->nc);
         } else {
             size_t n = virtq_elem_read(m, &e, 0, s->tx_buf, (size_t)e.out_len);
-            if (s->nc && n > NET_HDR_LEN)
-                net_client_send(s->nc, s->tx_buf + NET_HDR_LEN, n - NET_HDR_LEN);
+            if (s->nc && n > hl)
+                net_client_send(s->nc, s->tx_buf + hl, n - hl);
         }
         virtio_pci_push(&s->vp, TXQ, &e, 0);
     }
@@ -145,7 +158,7 @@ static bool net_realize(Device *dev, GError **err)
         return false;
     memcpy(s->mac, s->mac_default, 6);
     uint64_t features = UINT64_C(1) << VIRTIO_NET_F_MAC | UINT64_C(1) << VIRTIO_NET_F_STATUS;
-    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, &net_info, features, s, err))
+    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, s->disable_modern, &net_info, features, s, err))
         return false;
     if (s->nc && !net_client_attach(s->nc, dev->id, &net_nic_ops, s, err)) {
         virtio_pci_unrealize(&s->vp);
@@ -153,7 +166,7 @@ static bool net_realize(Device *dev, GError **err)
     }
     virtio_pci_add_queue(&s->vp, NET_QUEUE_SIZE);
     virtio_pci_add_queue(&s->vp, NET_QUEUE_SIZE);
-    s->tx_buf = g_malloc(NET_HDR_LEN + NET_MAX_FRAME);
+    s->tx_buf = g_malloc(NET_HDR_LEN_MODERN + NET_MAX_FRAME);
     return true;
 }
 
@@ -179,12 +192,21 @@ static bool net_check(const void *state, GError **err)
     return virtio_pci_state_check(&((const VirtioNetState *)state)->vp, err);
 }
 
+static void net_pre_save(void *state)
+{
+    VirtioNetState *s = state;
+    s->link_saved = link_up(s);
+}
+
 static void net_post_load(void *state)
 {
     VirtioNetState *s = state;
     virtio_pci_post_load(&s->vp);
     /* The back end's link may differ from the saved one; frames may wait for room. */
-    virtio_pci_config_changed(&s->vp);
+    if (s->link_saved != link_up(s)) {
+        s->link_saved = link_up(s);
+        virtio_pci_config_changed(&s->vp);
+    }
     if (s->nc)
         net_client_rx_ready(s->nc);
 }
@@ -192,6 +214,7 @@ static void net_post_load(void *state)
 static const VmStateField net_fields[] = {
     VMSTATE_STRUCT(VirtioNetState, vp, VirtioPci, &virtio_pci_vmsd),
     VMSTATE_U8_ARRAY(VirtioNetState, mac, 6),
+    VMSTATE_BOOL(VirtioNetState, link_saved),
     VMSTATE_END,
 };
 
@@ -199,12 +222,14 @@ static const VmStateDesc net_vmsd = {
     .name = "virtio-net-pci",
     .version = 1,
     .fields = net_fields,
+    .pre_save = net_pre_save,
     .check = net_check,
     .post_load = net_post_load,
 };
 
 static const DeviceProp net_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioNetState, addr),
+    VIRTIO_PCI_PROP_DISABLE_MODERN(VirtioNetState, disable_modern),
     { "mac", DEVICE_PROP_STRING, offsetof(VirtioNetState, mac_prop),
       "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
     { "netdev", DEVICE_PROP_BACKEND, offsetof(VirtioNetState, nc), "ID of a -netdev to connect to", NULL, 0, 0,

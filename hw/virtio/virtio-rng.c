@@ -13,7 +13,8 @@
 
 typedef struct VirtioRngState {
     Device dev;
-    char *addr; /* property */
+    char *addr; /* properties */
+    bool disable_modern;
     VirtioPci vp;
 } VirtioRngState;
 
@@ -62,7 +63,7 @@ static const VirtioDeviceInfo rng_info = {
 static bool rng_realize(Device *dev, GError **err)
 {
     VirtioRngState *s = (VirtioRngState *)dev;
-    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, &rng_info, 0, s, err))
+    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, s->disable_modern, &rng_info, 0, s, err))
         return false;
     virtio_pci_add_queue(&s->vp, RNG_QUEUE_SIZE);
     return true;
@@ -103,6 +104,7 @@ static const VmStateDesc rng_vmsd = {
 
 static const DeviceProp rng_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioRngState, addr),
+    VIRTIO_PCI_PROP_DISABLE_MODERN(VirtioRngState, disable_modern),
     { NULL },
 };
 

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Virtio (OASIS "Virtual I/O Device (VIRTIO) Version 1.1", cited as "VIRTIO §n" below):
  * split virtqueues walked with every guest address checked (virtqueue.c) and the
- * virtio-pci transport's legacy interface, an I/O BAR laid out as in the 0.9.5 draft
- * and VIRTIO §4.1.4.8, with INTx interrupts (virtio-pci.c). Devices (virtio-rng.c,
- * virtio-blk.c, virtio-net.c) embed a VirtioPci in their state struct after the Device header.
+ * virtio-pci transport of a transitional device (virtio-pci.c): the legacy interface,
+ * an I/O BAR laid out as in the 0.9.5 draft and VIRTIO §4.1.4.8, and the modern one,
+ * vendor capabilities pointing into a memory BAR (§4.1.4), with INTx interrupts.
+ * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c) embed a VirtioPci in their state
+ * struct after the Device header.
  *
- * Lock rules: everything runs with the engine lock held (port accesses, timers, and
- * block completions, which take it). A guest that breaks the ring rules (a descriptor
- * outside RAM, a loop, a chain longer than the queue) puts the device in the
- * NEEDS_RESET state: the queue is not processed again until the driver resets it. */
+ * Lock rules: everything runs with the engine lock held (port and MMIO accesses,
+ * timers, and block completions, which take it). A guest that breaks the ring rules (a
+ * descriptor outside RAM, a loop, a chain longer than the queue) puts the device in
+ * the NEEDS_RESET state: no queue is processed again until the driver resets it. */
 #pragma once
 
 #include "engine/machine.h"
@@ -22,6 +24,7 @@
 #define VIRTIO_F_ANY_LAYOUT 27
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VIRTIO_RING_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
 
 /* Device status bits (VIRTIO §2.1). */
 enum {
@@ -48,6 +51,7 @@ typedef struct VirtQueue {
     uint16_t used_idx;       /* the used ring's idx as the device last wrote it */
     uint16_t signalled_used; /* used_idx at the last interrupt (event index) */
     bool signalled_valid;
+    bool enabled;            /* the driver set the queue up (legacy: pfn != 0) */
     uint32_t pfn;            /* legacy: the ring's page frame number, 0 = not set up */
     uint64_t desc, avail, used;
 } VirtQueue;
@@ -120,9 +124,11 @@ typedef struct VirtioDeviceInfo {
 struct VirtioPci {
     PciDevice pci;
     /* Guest-visible state. */
-    uint32_t guest_features;
+    uint64_t guest_features;
+    uint32_t device_feature_sel, driver_feature_sel; /* modern common configuration */
     uint8_t status;
     uint8_t isr;
+    uint8_t config_generation;
     uint16_t queue_sel;
     bool broken;
     VirtQueue vq[VIRTIO_MAX_QUEUES];
@@ -130,15 +136,24 @@ struct VirtioPci {
     Vm *vm;
     const VirtioDeviceInfo *info;
     void *opaque;           /* the device model's state */
+    bool modern;            /* the modern interface is offered (not disable-modern) */
     uint64_t host_features;
     unsigned nqueues;
     uint16_t queue_size[VIRTIO_MAX_QUEUES];
     uint8_t *config;        /* config_len bytes */
 };
 
-/* Realizes the PCI function at the device's addr property: I/O BAR 0, INTA. */
-bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, const VirtioDeviceInfo *info,
-                        uint64_t host_features, void *opaque, GError **err);
+/* Realizes the PCI function at the device's addr property: the legacy I/O BAR 0, the
+ * modern memory BAR 1 and its capabilities unless disable_modern, INTA. */
+bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_modern,
+                        const VirtioDeviceInfo *info, uint64_t host_features, void *opaque,
+                        GError **err);
+/* Whether the driver negotiated the modern interface (VIRTIO_F_VERSION_1). */
+bool virtio_pci_is_modern(const VirtioPci *vp);
+/* The "disable-modern" property every virtio-pci class offers. */
+#define VIRTIO_PCI_PROP_DISABLE_MODERN(State, field)                                           \
+    { "disable-modern", DEVICE_PROP_BOOL, offsetof(State, field),                             \
+      "offer only the legacy (virtio 0.9.5) interface", "off", 0, 0, NULL }
 void virtio_pci_unrealize(VirtioPci *vp);
 /* Adds queue number nqueues with this size (a power of two, at most VIRTQ_MAX_SIZE). */
 void virtio_pci_add_queue(VirtioPci *vp, uint16_t size);

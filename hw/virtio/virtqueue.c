@@ -163,7 +163,7 @@ VirtqPopResult virtq_pop(VirtQueue *vq, GuestMemory *m, uint64_t features, Virtq
                          const char **why)
 {
     elem_empty(e);
-    if (!vq->num || !vq->desc)
+    if (!vq->num || !vq->enabled)
         return VIRTQ_EMPTY;
     if (!rings_in_ram(vq, m)) {
         *why = "rings outside RAM";
@@ -206,7 +206,7 @@ VirtqPopResult virtq_pop(VirtQueue *vq, GuestMemory *m, uint64_t features, Virtq
 
 bool virtq_has_avail(VirtQueue *vq, GuestMemory *m, uint64_t features)
 {
-    if (!vq->num || !vq->desc || !rings_in_ram(vq, m))
+    if (!vq->num || !vq->enabled || !rings_in_ram(vq, m))
         return false;
     if (mem_lduw(m, vq->avail + 2) != vq->last_avail_idx)
         return true;
@@ -224,7 +224,7 @@ void virtq_unpop(VirtQueue *vq)
 
 void virtq_push(VirtQueue *vq, GuestMemory *m, uint16_t head, uint32_t len)
 {
-    if (!vq->num || !vq->desc)
+    if (!vq->num || !vq->enabled)
         return;
     hwaddr ent = vq->used + 4 + 8 * (uint64_t)(vq->used_idx % vq->num);
     mem_stl(m, ent, head);
@@ -237,7 +237,7 @@ void virtq_push(VirtQueue *vq, GuestMemory *m, uint16_t head, uint32_t len)
 
 bool virtq_should_notify(VirtQueue *vq, GuestMemory *m, uint64_t features)
 {
-    if (!vq->num || !vq->desc)
+    if (!vq->num || !vq->enabled)
         return false;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if ((features & (UINT64_C(1) << VIRTIO_F_NOTIFY_ON_EMPTY)) &&

@@ -7,6 +7,8 @@ init-virtio.sh), all in one boot:
     what the device says; the host's pattern in its first 8 MiB reads back with the right
     SHA-256; 8 MiB the guest writes (with fsync) reads back from the device unchanged
     and is in the image afterwards at the right place; a discarded MiB reads as zeros;
+  - blk and net on the modern virtio-pci interface, rng with disable-modern=on on the
+    legacy one;
   - virtio-rng-pci: /dev/hwrng is the virtio one and gives 1000 bytes when asked for
     1000, two reads differ;
   - savevm while the guest runs rounds of write, flush, read-back and entropy reads,
@@ -106,13 +108,19 @@ def run(opts, tmp):
             "-append", "console=ttyS0 vireo.loops=%d vireo.http=%d" % (LOOPS, http_port),
             "-drive", "if=none,id=vd0,format=qcow2,file=" + disk,
             "-device", "virtio-blk-pci,drive=vd0,serial=" + SERIAL,
-            "-device", "virtio-rng-pci,id=rng0",
+            "-device", "virtio-rng-pci,id=rng0,disable-modern=on",
             "-netdev", "user,id=n0",
             "-device", "virtio-net-pci,netdev=n0,mac=" + MAC]
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     t = opts.timeout
     try:
         m = vm.wait_serial(r"VIREO-VIRTIO-DISK (\S*) ?(\S*)", t)
+        # blk and net on the modern interface, rng (disable-modern=on) on the legacy one.
+        devs = dict(re.findall(r"VIREO-VIRTIO-DEV 0x0*(\d+) (\d)", vm.serial()))
+        if devs != {"2": "1", "1": "1", "4": "0"}:
+            raise TestFailure("virtio devices (type: modern) seen by Linux: %s" % devs)
+        print("Linux drives virtio-blk and virtio-net through the modern interface, "
+              "virtio-rng (disable-modern=on) through the legacy one", flush=True)
         if m.group(1) != str(DISK_MIB * MIB // 512) or m.group(2) != SERIAL:
             raise TestFailure("the guest sees the disk as %r sectors, serial %r; expected %d, %s"
                               % (m.group(1), m.group(2), DISK_MIB * MIB // 512, SERIAL))

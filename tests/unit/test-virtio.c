@@ -39,6 +39,7 @@ static void queue_setup(GuestMemory *m, VirtQueue *vq, uint16_t num)
     vq->desc = DESC;
     vq->avail = DESC + 16 * (uint64_t)num;
     vq->used = (vq->avail + 6 + 2 * (uint64_t)num + 4095) & ~UINT64_C(4095);
+    vq->enabled = true;
     for (uint64_t a = DESC; a < vq->used + 6 + 8 * (uint64_t)num; a += 2)
         mem_stw(m, a, 0);
 }

@@ -22,6 +22,11 @@ for m in $(cat /lib/modules/order); do
 done
 i=0
 while { [ ! -e /dev/vda ] || [ ! -e /dev/hwrng ]; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+# Each virtio device's type and whether the driver took the modern interface (feature
+# bit 32, VERSION_1, is the 33rd character of the features file).
+for d in /sys/bus/virtio/devices/*; do
+    echo "VIREO-VIRTIO-DEV $(cat "$d/device") $(cut -c33 "$d/features")"
+done
 echo "VIREO-VIRTIO-DISK $(cat /sys/block/vda/size 2>/dev/null) $(cat /sys/block/vda/serial 2>/dev/null)"
 
 # The entropy device: two reads of the size asked for.
