@@ -4,7 +4,8 @@
  * tables inside indirect tables, bad indices; the event index rule; and the devices
  * through the legacy I/O BAR: virtio-rng fills a buffer, a broken ring puts the device in
  * NEEDS_RESET until the driver resets it, virtio-blk writes, reads, says its ID and
- * keeps its queue across a state save and load. */
+ * keeps its queue across a state save and load; the modern interface's capabilities
+ * and a request through its memory BAR. */
 #include "hw/pci/pci.h"
 #include "hw/virtio/virtio.h"
 #include "unit.h"
@@ -537,6 +538,109 @@ static void test_blk(void)
     rig_free(&r);
 }
 
+/* The modern interface: the capability chain, then a request through the common
+ * configuration and the notification area of memory BAR 1. */
+#define MBAR 0xfe000000u
+
+static uint32_t mm_in(Rig *r, uint32_t off, unsigned size)
+{
+    vm_lock(r->vm);
+    uint32_t v = (uint32_t)mem_dispatch_read(vm_mem(r->vm), MBAR + off, size);
+    vm_unlock(r->vm);
+    return v;
+}
+
+static void mm_out(Rig *r, uint32_t off, uint32_t v, unsigned size)
+{
+    vm_lock(r->vm);
+    mem_dispatch_write(vm_mem(r->vm), MBAR + off, v, size);
+    vm_unlock(r->vm);
+}
+
+static void test_modern(void)
+{
+    Rig r;
+    rig_init(&r, "virtio-rng-pci,addr=4");
+    vm_lock(r.vm);
+    pci_config_write(r.bus, DEVFN, PCI_BAR0 + 4, MBAR, 4);
+    pci_config_write(r.bus, DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    /* Vendor capabilities: common (1), ISR (3), notify (2, with its multiplier); an rng
+     * has no device configuration (4). */
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_STATUS, 2) & 0x10, ==, 0x10);
+    unsigned pos = pci_config_read(r.bus, DEVFN, PCI_CAPABILITY_LIST, 1), types[8], n = 0;
+    uint32_t notify_off = 0, mult = 0;
+    while (pos && n < 8) {
+        g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos, 1), ==, 0x09);
+        types[n] = pci_config_read(r.bus, DEVFN, pos + 3, 1);
+        g_assert_cmpuint(pci_config_read(r.bus, DEVFN, pos + 4, 1), ==, 1);
+        if (types[n] == 2) {
+            notify_off = pci_config_read(r.bus, DEVFN, pos + 8, 4);
+            mult = pci_config_read(r.bus, DEVFN, pos + 16, 4);
+        }
+        n++;
+        pos = pci_config_read(r.bus, DEVFN, pos + 1, 1);
+    }
+    vm_unlock(r.vm);
+    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmpuint(types[0], ==, 1);
+    g_assert_cmpuint(types[1], ==, 3);
+    g_assert_cmpuint(types[2], ==, 2);
+    /* §3.1.1 through the common configuration. */
+    mm_out(&r, 0x14, 0, 1);
+    mm_out(&r, 0x14, 3, 1);
+    mm_out(&r, 0x00, 1, 4);
+    g_assert_cmphex(mm_in(&r, 0x04, 4) & 1, ==, 1); /* VERSION_1 is bit 32 */
+    mm_out(&r, 0x08, 1, 4);
+    mm_out(&r, 0x0c, 1, 4);
+    mm_out(&r, 0x14, 0xb, 1);
+    g_assert_cmphex(mm_in(&r, 0x14, 1), ==, 0xb);
+    g_assert_cmpuint(mm_in(&r, 0x12, 2), ==, 1); /* one queue */
+    mm_out(&r, 0x16, 0, 2);
+    g_assert_cmpuint(mm_in(&r, 0x18, 2), ==, 64);
+    mm_out(&r, 0x18, 16, 2); /* a smaller ring */
+    uint32_t desc = QBASE, avail = QBASE + 0x1000, used = QBASE + 0x2000;
+    vm_lock(r.vm);
+    for (uint64_t a = QBASE; a < QBASE + 0x3000; a += 8)
+        mem_stq(rig_mem(&r), a, 0);
+    put_desc(rig_mem(&r), desc, 0, BUF, 128, F_WRITE, 0);
+    mem_stw(rig_mem(&r), avail + 4, 0);
+    mem_stw(rig_mem(&r), avail + 2, 1);
+    vm_unlock(r.vm);
+    mm_out(&r, 0x20, desc, 4);
+    mm_out(&r, 0x24, 0, 4);
+    mm_out(&r, 0x28, avail, 4);
+    mm_out(&r, 0x2c, 0, 4);
+    mm_out(&r, 0x30, used, 4);
+    mm_out(&r, 0x34, 0, 4);
+    mm_out(&r, 0x1c, 1, 2);
+    g_assert_cmpuint(mm_in(&r, 0x1c, 2), ==, 1);
+    mm_out(&r, 0x14, 0xf, 1);
+    /* Taken at DRIVER_OK already (the buffer was available); a notification finds
+     * nothing more. */
+    mm_out(&r, notify_off + mult * mm_in(&r, 0x1e, 2), 0, 2);
+    vm_lock(r.vm);
+    g_assert_cmpuint(mem_lduw(rig_mem(&r), used + 2), ==, 1);
+    g_assert_cmpuint(mem_ldl(rig_mem(&r), used + 8), ==, 128);
+    vm_unlock(r.vm);
+    g_assert_cmpuint(mm_in(&r, 0x1000, 1), ==, 1); /* ISR, read clears */
+    g_assert_cmpuint(mm_in(&r, 0x1000, 1), ==, 0);
+    /* Used ring past RAM: NEEDS_RESET; reset through the status. */
+    mm_out(&r, 0x1c, 0, 2);
+    mm_out(&r, 0x30, RAM, 4);
+    g_assert_cmpuint(mm_in(&r, 0x1c, 2), ==, 0);
+    mm_out(&r, 0x1c, 1, 2);
+    vm_lock(r.vm);
+    mem_stw(rig_mem(&r), avail + 4 + 2, 0);
+    mem_stw(rig_mem(&r), avail + 2, 2);
+    vm_unlock(r.vm);
+    mm_out(&r, notify_off, 0, 2);
+    g_assert_cmphex(mm_in(&r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET, ==, VIRTIO_STATUS_NEEDS_RESET);
+    mm_out(&r, 0x14, 0, 1);
+    g_assert_cmphex(mm_in(&r, 0x14, 1), ==, 0);
+    g_assert_cmpuint(mm_in(&r, 0x18, 2), ==, 64);
+    rig_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -548,5 +652,6 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio/queue/indirect", test_indirect);
     g_test_add_func("/virtio/rng", test_rng);
     g_test_add_func("/virtio/blk", test_blk);
+    g_test_add_func("/virtio/modern", test_modern);
     return g_test_run();
 }
