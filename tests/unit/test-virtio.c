@@ -515,6 +515,34 @@ static void test_blk(void)
     vm_unlock(r.vm);
     g_assert_cmpmem(got, 5, "SN-1\0", 5);
 
+    /* Two reads in flight at once; the drain a save runs completes both before it
+     * returns (the pool's completions take the lock it drops). */
+    vm_lock(r.vm);
+    GuestMemory *m = rig_mem(&r);
+    for (unsigned i = 0; i < 2; i++) {
+        hwaddr h = BUF + 0x100 + 0x20 * i;
+        mem_stl(m, h, 0);
+        mem_stl(m, h + 4, 0);
+        mem_stq(m, h + 8, 10);
+        mem_stb(m, h + 16, 0xee);
+        put_desc(m, QBASE, 3 * i + 3, h, 16, F_NEXT, (uint16_t)(3 * i + 4));
+        put_desc(m, QBASE, 3 * i + 4, BUF + 0x6000 + 0x1000 * i, 4096, F_NEXT | F_WRITE, (uint16_t)(3 * i + 5));
+        put_desc(m, QBASE, 3 * i + 5, h + 16, 1, F_WRITE, 0);
+        uint16_t idx = mem_lduw(m, r.avail + 2);
+        mem_stw(m, r.avail + 4 + 2 * (uint64_t)(idx % r.num), (uint16_t)(3 * i + 3));
+        mem_stw(m, r.avail + 2, idx + 1);
+    }
+    uint16_t before = mem_lduw(m, r.used + 2);
+    io_write(vm_io(r.vm), IOBASE + 0x10, 0, 2);
+    device_list_drain(r.vm);
+    g_assert_cmpuint(mem_lduw(m, r.used + 2), ==, (uint16_t)(before + 2));
+    for (unsigned i = 0; i < 2; i++) {
+        g_assert_cmpuint(mem_ldub(m, BUF + 0x100 + 0x20 * i + 16), ==, 0);
+        mem_read(m, BUF + 0x6000 + 0x1000 * i, got, sizeof(got));
+        g_assert_cmpmem(got, sizeof(got), pattern, sizeof(pattern));
+    }
+    vm_unlock(r.vm);
+
     /* The queue survives a save and a load into a reset device. */
     vm_lock(r.vm);
     Device *dev = device_list_head(r.vm)->data;
