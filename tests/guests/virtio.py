@@ -14,8 +14,9 @@ init-virtio.sh), all in one boot:
   - savevm while the guest runs rounds of write, flush, read-back and entropy reads,
     then loadvm after more rounds: the guest goes on from the saved point and every
     round verifies;
-  - virtio-net-pci on -netdev user: the MAC is mac=, DHCP gives 10.0.2.15, and a file
-    fetched from the host over HTTP has the right SHA-256;
+  - virtio-net-pci on -netdev user: the MAC is mac=, DHCP gives 10.0.2.15, a file
+    fetched from the host over HTTP has the right SHA-256, and QMP set_link off and on
+    make the guest's carrier 0 and 1;
   - the image passes qemu-img check (or vireo-img check), no oops in the guest log.
 Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR"""
 import argparse
@@ -31,7 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
-from net import serve_blob  # noqa: E402
+from net import serve_blob, set_link  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1 << 20
@@ -177,6 +178,15 @@ def run(opts, tmp):
         if m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
             raise TestFailure("virtio-net HTTP fetch: %s" % m.group(0))
         print("virtio-net: MAC, DHCP and a 4 MiB HTTP fetch with the right hash", flush=True)
+        set_link(vm, "n0", False)
+        m = vm.wait_serial(r"VIREO-VIRTIO-CARRIER (\S*)", t)
+        if m.group(1) != "0":
+            raise TestFailure("after set_link off the guest's carrier is %r" % m.group(1))
+        set_link(vm, "n0", True)
+        m = vm.wait_serial(r"VIREO-VIRTIO-CARRIER \S*[\s\S]*?VIREO-VIRTIO-CARRIER (\S*)", t)
+        if m.group(1) != "1":
+            raise TestFailure("after set_link on the guest's carrier is %r" % m.group(1))
+        print("virtio-net: set_link off and on reach the guest's carrier", flush=True)
 
         vm.wait_serial(r"VIREO-VIRTIO-DONE", t)
         status = vm.wait_exit(t)

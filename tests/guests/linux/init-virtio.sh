@@ -97,6 +97,16 @@ EOS
     else
         echo "VIREO-VIRTIO-FAILED wget"
     fi
+    # The host takes the link down and up again (QMP set_link): the card's status
+    # changes with a configuration interrupt, and the carrier follows.
+    for want in 0 1; do
+        i=0
+        while [ "$(cat /sys/class/net/eth0/carrier 2>/dev/null)" != "$want" ] && [ $i -lt 600 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        echo "VIREO-VIRTIO-CARRIER $(cat /sys/class/net/eth0/carrier 2>/dev/null)"
+    done
 fi
 sync
 echo "VIREO-VIRTIO-DONE"
