@@ -15,8 +15,8 @@
  * (§4.1.4.3), the ISR at 0x1000, the device configuration at 0x2000 and the queue
  * notification addresses at 0x3000 (queue q at 0x3000 + 4 q). The driver gives the
  * three ring addresses of each queue separately and enables it. The VIRTIO_PCI_CAP_
- * PCI_CFG window (§4.1.4.7) is not offered: it serves firmware that cannot reach a BAR,
- * and this BAR is always below 4 GiB.
+ * PCI_CFG capability (§4.1.4.7) is a window from the configuration space into either
+ * BAR, for firmware that cannot reach the BAR itself.
  *
  * Interrupts are INTx: ISR bit 0 for used buffers, bit 1 for a configuration change. */
 #include "hw/virtio/virtio.h"
@@ -55,7 +55,7 @@ enum {
     CC_Q_AVAILHI = 0x2c, CC_Q_USEDLO = 0x30, CC_Q_USEDHI = 0x34,
 };
 /* Capability types (§4.1.4). */
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4, CAP_PCI_CFG = 5 };
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
 #define ISR_QUEUE 1
@@ -431,6 +431,52 @@ static const MemOps modern_ops = {
     .max_size = 4,
 };
 
+/* The PCI_CFG window (§4.1.4.7.2): the driver sets cap.bar, cap.offset and cap.length
+ * (1, 2 or 4, the offset aligned to it), then reading pci_cfg_data reads the BAR there
+ * and writing it writes the BAR. Anything else leaves the data as it is. */
+static bool cfg_window(VirtioPci *vp, uint8_t *bar, uint32_t *off, uint32_t *len)
+{
+    const uint8_t *c = vp->pci.config + vp->cfg_cap;
+    *bar = c[4];
+    *off = pci_get_long(c, 8);
+    *len = pci_get_long(c, 12);
+    uint32_t bar_size = *bar == 0 ? (uint32_t)vp->pci.bar[0].size : *bar == MODERN_BAR ? MODERN_BAR_SIZE : 0;
+    return (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) && *off < bar_size && *len <= bar_size - *off;
+}
+
+G_STATIC_ASSERT(offsetof(VirtioPci, pci) == 0);
+
+static uint32_t cfg_cap_read(PciDevice *d, uint32_t addr, uint32_t value, unsigned size)
+{
+    VirtioPci *vp = (VirtioPci *)d; /* pci is its first member */
+    unsigned data = vp->cfg_cap + 16;
+    uint8_t bar;
+    uint32_t off, len;
+    if (addr + size <= data || addr >= data + 4 || !cfg_window(vp, &bar, &off, &len))
+        return value;
+    uint32_t v = bar == 0 ? legacy_read(vp, off, len) : (uint32_t)modern_read(vp, off, len);
+    pci_set_long(d->config, data, v);
+    uint32_t out = 0;
+    memcpy(&out, d->config + addr, size);
+    return GUINT32_FROM_LE(out);
+}
+
+static void cfg_cap_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned size)
+{
+    VirtioPci *vp = (VirtioPci *)d;
+    unsigned data = vp->cfg_cap + 16;
+    uint8_t bar;
+    uint32_t off, len;
+    (void)value;
+    if (addr != data || size < 1 || !cfg_window(vp, &bar, &off, &len))
+        return;
+    uint32_t v = pci_get_long(d->config, data) & (len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1);
+    if (bar == 0)
+        legacy_write(vp, off, v, len);
+    else
+        modern_write(vp, off, v, len);
+}
+
 /* One struct virtio_pci_cap (§4.1.4) at pos, linked to next (0: the last). */
 static void add_cap(PciDevice *d, unsigned pos, unsigned next, uint8_t type, uint32_t offset,
                     uint32_t length, unsigned extra)
@@ -457,8 +503,17 @@ static void add_modern(VirtioPci *vp)
     add_cap(d, isr, vp->info->config_len ? device : notify_cap, CAP_ISR, MODERN_ISR, 1, 0);
     if (vp->info->config_len)
         add_cap(d, device, notify_cap, CAP_DEVICE, MODERN_DEVICE, (uint32_t)vp->info->config_len, 0);
-    add_cap(d, notify_cap, 0, CAP_NOTIFY, MODERN_NOTIFY, NOTIFY_MULTIPLIER * VIRTIO_MAX_QUEUES, 4);
+    unsigned cfg = notify_cap + 20;
+    add_cap(d, notify_cap, cfg, CAP_NOTIFY, MODERN_NOTIFY, NOTIFY_MULTIPLIER * VIRTIO_MAX_QUEUES, 4);
     pci_set_long(d->config, notify_cap + 16, NOTIFY_MULTIPLIER);
+    /* The PCI_CFG window: bar, offset, length and data are the driver's to write. */
+    add_cap(d, cfg, 0, CAP_PCI_CFG, 0, 0, 4);
+    d->config[cfg + 4] = 0;
+    d->wmask[cfg + 4] = 0xff;
+    memset(d->wmask + cfg + 8, 0xff, 12);
+    vp->cfg_cap = cfg;
+    d->config_read = cfg_cap_read;
+    d->config_write = cfg_cap_write;
     d->config[PCI_CAPABILITY_LIST] = (uint8_t)common;
     pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) | 0x10); /* capability list */
 }

@@ -137,6 +137,7 @@ struct VirtioPci {
     const VirtioDeviceInfo *info;
     void *opaque;           /* the device model's state */
     bool modern;            /* the modern interface is offered (not disable-modern) */
+    unsigned cfg_cap;       /* offset of the PCI_CFG capability (modern only) */
     uint64_t host_features;
     unsigned nqueues;
     uint16_t queue_size[VIRTIO_MAX_QUEUES];

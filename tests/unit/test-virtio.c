@@ -595,12 +595,15 @@ static void test_modern(void)
     /* Vendor capabilities: common (1), ISR (3), notify (2, with its multiplier); an rng
      * has no device configuration (4). */
     g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_STATUS, 2) & 0x10, ==, 0x10);
-    unsigned pos = pci_config_read(r.bus, DEVFN, PCI_CAPABILITY_LIST, 1), types[8], n = 0;
+    unsigned pos = pci_config_read(r.bus, DEVFN, PCI_CAPABILITY_LIST, 1), types[8], n = 0, cfg = 0;
     uint32_t notify_off = 0, mult = 0;
     while (pos && n < 8) {
         g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos, 1), ==, 0x09);
         types[n] = pci_config_read(r.bus, DEVFN, pos + 3, 1);
-        g_assert_cmpuint(pci_config_read(r.bus, DEVFN, pos + 4, 1), ==, 1);
+        if (types[n] != 5) /* the window's BAR is the driver's choice */
+            g_assert_cmpuint(pci_config_read(r.bus, DEVFN, pos + 4, 1), ==, 1);
+        if (types[n] == 5)
+            cfg = pos;
         if (types[n] == 2) {
             notify_off = pci_config_read(r.bus, DEVFN, pos + 8, 4);
             mult = pci_config_read(r.bus, DEVFN, pos + 16, 4);
@@ -609,10 +612,30 @@ static void test_modern(void)
         pos = pci_config_read(r.bus, DEVFN, pos + 1, 1);
     }
     vm_unlock(r.vm);
-    g_assert_cmpuint(n, ==, 3);
+    g_assert_cmpuint(n, ==, 4);
     g_assert_cmpuint(types[0], ==, 1);
     g_assert_cmpuint(types[1], ==, 3);
     g_assert_cmpuint(types[2], ==, 2);
+    g_assert_cmpuint(types[3], ==, 5);
+    /* The PCI_CFG window: num_queues (common configuration +0x12, 2 bytes) of BAR 1,
+     * then the legacy queue size (I/O BAR 0 +0x0c); a misaligned window reads nothing. */
+    vm_lock(r.vm);
+    pci_config_write(r.bus, DEVFN, cfg + 4, 1, 1);
+    pci_config_write(r.bus, DEVFN, cfg + 8, 0x12, 4);
+    pci_config_write(r.bus, DEVFN, cfg + 12, 2, 4);
+    g_assert_cmpuint(pci_config_read(r.bus, DEVFN, cfg + 16, 4) & 0xffff, ==, 1);
+    pci_config_write(r.bus, DEVFN, cfg + 4, 0, 1);
+    pci_config_write(r.bus, DEVFN, cfg + 8, 0x0c, 4);
+    g_assert_cmpuint(pci_config_read(r.bus, DEVFN, cfg + 16, 2), ==, 64);
+    pci_config_write(r.bus, DEVFN, cfg + 8, 0x0d, 4);
+    g_assert_cmpuint(pci_config_read(r.bus, DEVFN, cfg + 16, 2), ==, 64);
+    /* A write through it: device status DRIVER (BAR 1 +0x14, 1 byte). */
+    pci_config_write(r.bus, DEVFN, cfg + 4, 1, 1);
+    pci_config_write(r.bus, DEVFN, cfg + 8, 0x14, 4);
+    pci_config_write(r.bus, DEVFN, cfg + 12, 1, 4);
+    pci_config_write(r.bus, DEVFN, cfg + 16, VIRTIO_STATUS_ACKNOWLEDGE, 4);
+    vm_unlock(r.vm);
+    g_assert_cmpuint(mm_in(&r, 0x14, 1), ==, VIRTIO_STATUS_ACKNOWLEDGE);
     /* §3.1.1 through the common configuration. */
     mm_out(&r, 0x14, 0, 1);
     mm_out(&r, 0x14, 3, 1);
