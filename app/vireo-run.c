@@ -104,7 +104,7 @@ static GOptionEntry entries[] = {
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
     { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
     { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE]", "user,id=ID[,...]" },
-    { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa|virtio-net-pci][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
+    { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
     { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
     { "hda", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[0], "IDE disk image, primary master (index 0)", "FILE" },
     { "hdb", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[1], "IDE disk image, primary slave (index 1)", "FILE" },
@@ -302,13 +302,8 @@ static void parse_netdevs(VmConfig *cfg, GPtrArray *nic_devices)
         }
         if (!strcmp(model, "help")) {
             printf("Network cards for model=: e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), "
-                   "ne2k_isa (NE2000 at 0x300, IRQ 9), virtio-net-pci (or virtio)\n");
+                   "ne2k_isa (NE2000 at 0x300, IRQ 9)\n");
             exit(0);
-        }
-        /* QEMU's short name. */
-        if (!strcmp(model, "virtio")) {
-            g_free(model);
-            model = g_strdup("virtio-net-pci");
         }
         g_string_append_printf(netdev, ",id=__nic%u", count);
         GError *err = NULL;
