@@ -269,10 +269,8 @@ static bool parse_number(const char *s, unsigned long max, unsigned long *out)
     return true;
 }
 
-/* -netdev TYPE,id=ID,...: checked by the netdev kind (engine/net/), opened by the VM.
- * -nic TYPE[,model=M][,mac=A][,...]: QEMU's shorthand for a netdev with a card of its
- * own (model e1000 by default), added after the -device cards. */
-static void parse_netdevs(VmConfig *cfg, GPtrArray *nic_devices)
+/* -netdev TYPE,id=ID,...: checked by the netdev kind (engine/net/), opened by the VM. */
+static void parse_netdevs(VmConfig *cfg)
 {
     for (char **n = opt.netdevs; n && *n; n++) {
         GError *err = NULL;
@@ -280,45 +278,20 @@ static void parse_netdevs(VmConfig *cfg, GPtrArray *nic_devices)
             usage_error("-netdev %s: %s", *n, err->message);
         vm_config_add_backend(cfg, "netdev", *n);
     }
-    unsigned count = 0;
+}
+
+/* -nic TYPE[,model=M][,mac=A][,...]: QEMU's shorthand for a netdev with a card of its
+ * own (engine/config-devices.c), added after the -device cards, as QEMU does. */
+static void parse_nics(VmConfig *cfg)
+{
     for (char **n = opt.nics; n && *n; n++) {
-        if (!strcmp(*n, "none"))
-            continue;
-        g_auto(GStrv) parts = g_strsplit(*n, ",", -1);
-        g_autoptr(GString) netdev = g_string_new(NULL);
-        g_autofree char *model = g_strdup("e1000"), *mac = NULL;
-        for (char **p = parts; *p; p++) {
-            if (g_str_has_prefix(*p, "model=")) {
-                g_free(model);
-                model = g_strdup(*p + 6);
-            } else if (g_str_has_prefix(*p, "mac=")) {
-                g_free(mac);
-                mac = g_strdup(*p + 4);
-            } else if (g_str_has_prefix(*p, "id=")) {
-                usage_error("-nic %s: takes no id= (use -netdev and -device to name them)", *n);
-            } else {
-                g_string_append_printf(netdev, "%s%s", netdev->len ? "," : "", *p);
-            }
-        }
-        if (!strcmp(model, "help")) {
-            printf("Network cards for model=: e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), "
-                   "ne2k_isa (NE2000 at 0x300, IRQ 9)\n");
+        if (strstr(*n, "model=help")) {
+            printf("Network cards for model=: %s\n", vm_config_nic_models_text);
             exit(0);
         }
-        g_string_append_printf(netdev, ",id=__nic%u", count);
         GError *err = NULL;
-        if (!backend_spec_check("netdev", netdev->str, &err))
+        if (!vm_config_add_nic(cfg, *n, &err))
             usage_error("-nic %s: %s", *n, err->message);
-        vm_config_add_backend(cfg, "netdev", netdev->str);
-        g_autofree char *dev = g_strdup_printf("%s,netdev=__nic%u%s%s", model, count, mac ? ",mac=" : "",
-                                               mac ? mac : "");
-        const DeviceClass *dc = device_class_find(model);
-        if (!dc || !dc->user_creatable)
-            usage_error("-nic %s: unknown network card '%s' (try model=help)", *n, model);
-        if (!device_spec_check(dev, &err))
-            usage_error("-nic %s: %s", *n, err->message);
-        g_ptr_array_add(nic_devices, g_steal_pointer(&dev));
-        count++;
     }
 }
 
@@ -896,8 +869,7 @@ static VmConfig *config_from_options(void)
         override_string(&cfg->serial[0], opt.nographic ? "mon:stdio" : "null");
     if (opt.debugcon)
         cfg->debugcon = resolve_chardev("-debugcon", opt.debugcon);
-    g_autoptr(GPtrArray) nic_devices = g_ptr_array_new();
-    parse_netdevs(cfg, nic_devices);
+    parse_netdevs(cfg);
     parse_audiodevs(cfg);
     for (guint i = 0; i < machine_globals->len; i++) {
         const char *want = strchr(machine_globals->pdata[i], '=') + 1;
@@ -916,9 +888,7 @@ static VmConfig *config_from_options(void)
     parse_usbdevices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);
-    /* The -nic cards come after the -device ones, as in QEMU. */
-    for (guint i = 0; i < nic_devices->len; i++)
-        g_ptr_array_add(cfg->devices, nic_devices->pdata[i]);
+    parse_nics(cfg);
     if (opt.fda)
         add_floppy(cfg, opt.fda, 0);
     if (opt.fdb)

@@ -130,5 +130,19 @@ void block_check_space_free(BlockCheckSpace *s);
 bool block_check_space_use(BlockCheckSpace *s, uint64_t offset, uint64_t len);
 /* How many of the ranges used overlap another. */
 uint64_t block_check_space_overlaps(BlockCheckSpace *s);
+/* True when [offset, offset + len) lies inside a file of file_size bytes (no overflow). */
+static inline bool block_range_in_file(uint64_t offset, uint64_t len, uint64_t file_size)
+{
+    return len <= file_size && offset <= file_size - len;
+}
+/* Reads a table of `count` entries of 4 or 8 bytes at `offset` of `file` (file_size bytes)
+ * into a new buffer in host byte order, after checking it lies inside the file; NULL
+ * with a one-line error naming `what` ("the BAT") otherwise. Free with g_free. */
+void *block_table_read(BlockImage *img, HostFile *file, uint64_t file_size, const char *what,
+                       uint64_t offset, uint64_t count, unsigned entry_size, bool big_endian,
+                       GError **err);
+/* A check's report line, printf-style. */
+void block_check_reportf(BlockCheckReportFn report, void *opaque, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
 /* Sets a GError with "%s: corrupt image: " + the message, prefixed by the file name. */
 void block_set_corrupt(GError **err, BlockImage *img, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

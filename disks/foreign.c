@@ -38,6 +38,49 @@ void block_set_corrupt(GError **err, BlockImage *img, const char *fmt, ...)
     g_free(msg);
 }
 
+void *block_table_read(BlockImage *img, HostFile *file, uint64_t file_size, const char *what,
+                       uint64_t offset, uint64_t count, unsigned entry_size, bool big_endian,
+                       GError **err)
+{
+    g_assert(entry_size == 4 || entry_size == 8);
+    if (count > file_size / entry_size || !block_range_in_file(offset, count * entry_size, file_size)) {
+        block_set_corrupt(err, img, "%s (%" PRIu64 " entries at offset %" PRIu64 ") does not lie "
+                          "inside the %" PRIu64 "-byte file", what, count, offset, file_size);
+        return NULL;
+    }
+    size_t bytes = (size_t)(count * entry_size);
+    void *table = g_try_malloc(bytes ? bytes : 1);
+    if (!table) {
+        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "%s: out of memory for %s",
+                    img->filename, what);
+        return NULL;
+    }
+    if (bytes && !host_file_pread(file, offset, table, bytes, err)) {
+        g_free(table);
+        return NULL;
+    }
+    if (entry_size == 4) {
+        uint32_t *t = table;
+        for (uint64_t i = 0; i < count; i++)
+            t[i] = big_endian ? GUINT32_FROM_BE(t[i]) : GUINT32_FROM_LE(t[i]);
+    } else {
+        uint64_t *t = table;
+        for (uint64_t i = 0; i < count; i++)
+            t[i] = big_endian ? GUINT64_FROM_BE(t[i]) : GUINT64_FROM_LE(t[i]);
+    }
+    return table;
+}
+
+void block_check_reportf(BlockCheckReportFn report, void *opaque, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    report(opaque, line);
+    g_free(line);
+}
+
 bool block_map_pread(BlockImage *img, BlockMapFn map, uint64_t offset, void *buf, size_t len,
                      GError **err)
 {
@@ -167,7 +210,7 @@ BlockCheckSpace *block_check_space_new(uint64_t file_size)
 
 bool block_check_space_use(BlockCheckSpace *s, uint64_t offset, uint64_t len)
 {
-    if (offset > s->file_size || len > s->file_size - offset)
+    if (!block_range_in_file(offset, len, s->file_size))
         return false;
     Range r = { offset, offset + len };
     g_array_append_val(s->ranges, r);

@@ -103,28 +103,19 @@ static bool vdi_open(BlockImage *img, const BlockOpenOptions *opts, GError **err
                           "covered by %u blocks of %u bytes", disk_size, s->blocks, s->block_size);
         return false;
     }
-    uint64_t map_bytes = (uint64_t)s->blocks * 4;
-    if (s->map_offset < VDI_HEADER_END || map_bytes > s->file_size ||
-        s->map_offset > s->file_size - map_bytes) {
-        block_set_corrupt(err, img, "the block map (%u entries at offset %" PRIu64
-                          ") does not lie inside the %" PRIu64 "-byte file",
-                          s->blocks, s->map_offset, s->file_size);
+    if (s->map_offset < VDI_HEADER_END) {
+        block_set_corrupt(err, img, "the block map at offset %" PRIu64 " overlaps the header",
+                          s->map_offset);
         return false;
     }
     if (s->data_offset < VDI_HEADER_END || s->data_offset > s->file_size) {
         block_set_corrupt(err, img, "data offset %" PRIu64 " lies outside the file", s->data_offset);
         return false;
     }
-    s->map = g_try_malloc(map_bytes ? map_bytes : 1);
-    if (!s->map) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "%s: out of memory for the block map",
-                    img->filename);
+    s->map = block_table_read(img, img->file, s->file_size, "the block map", s->map_offset,
+                              s->blocks, 4, false, err);
+    if (!s->map)
         return false;
-    }
-    if (map_bytes && !host_file_pread(img->file, s->map_offset, s->map, map_bytes, err))
-        return false;
-    for (uint32_t i = 0; i < s->blocks; i++)
-        s->map[i] = GUINT32_FROM_LE(s->map[i]);
     img->size = disk_size;
     return true;
 }
@@ -147,7 +138,7 @@ static bool block_host_offset(const VdiState *s, uint32_t entry, uint64_t *off)
     if (entry >= s->blocks)
         return false;
     uint64_t o = s->data_offset + (uint64_t)entry * s->block_size;
-    if (o > s->file_size || s->block_size > s->file_size - o)
+    if (!block_range_in_file(o, s->block_size, s->file_size))
         return false;
     *off = o;
     return true;
@@ -207,27 +198,21 @@ static bool vdi_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportFn
         uint64_t host;
         if (!block_host_offset(s, entry, &host) ||
             !block_check_space_use(space, host, s->block_size)) {
-            char *line = g_strdup_printf("ERROR: block %u is stored as block %u, which does not "
-                                         "lie inside the file", i, entry);
-            report(opaque, line);
-            g_free(line);
+            block_check_reportf(report, opaque, "ERROR: block %u is stored as block %u, which "
+                                "does not lie inside the file", i, entry);
             res->corruptions++;
         }
     }
     uint64_t overlaps = block_check_space_overlaps(space);
     block_check_space_free(space);
     if (overlaps) {
-        char *line = g_strdup_printf("ERROR: %" PRIu64 " blocks are stored where another block is",
-                                     overlaps);
-        report(opaque, line);
-        g_free(line);
+        block_check_reportf(report, opaque, "ERROR: %" PRIu64 " blocks are stored where another "
+                            "block is", overlaps);
         res->corruptions += overlaps;
     }
     if (res->allocated_clusters != s->blocks_allocated) {
-        char *line = g_strdup_printf("ERROR: the header counts %u allocated blocks, the map %" PRIu64,
-                                     s->blocks_allocated, res->allocated_clusters);
-        report(opaque, line);
-        g_free(line);
+        block_check_reportf(report, opaque, "ERROR: the header counts %u allocated blocks, the "
+                            "map %" PRIu64, s->blocks_allocated, res->allocated_clusters);
         res->corruptions++;
     }
     return true;

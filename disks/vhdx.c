@@ -81,11 +81,6 @@ static bool checksum_ok(uint8_t *buf, size_t len)
     return got == want;
 }
 
-static bool range_in_file(const VhdxState *s, uint64_t off, uint64_t len)
-{
-    return off <= s->file_size && len <= s->file_size - off;
-}
-
 static bool read_header(BlockImage *img, VhdxState *s, uint8_t *cur, GError **err)
 {
     uint8_t *h[2] = { g_malloc(HEADER_SIZE), g_malloc(HEADER_SIZE) };
@@ -119,7 +114,7 @@ static bool log_has_entries(BlockImage *img, VhdxState *s, const uint8_t *guid, 
 {
     *found = false;
     if (s->log_length % (4 * KiB) || s->log_offset % MiB || s->log_length > 256 * MiB ||
-        s->log_offset < MiB || !range_in_file(s, s->log_offset, s->log_length)) {
+        s->log_offset < MiB || !block_range_in_file(s->log_offset, s->log_length, s->file_size)) {
         block_set_corrupt(err, img, "the log (%" PRIu64 " bytes at %" PRIu64 ") does not lie "
                           "inside the file", s->log_length, s->log_offset);
         return false;
@@ -270,7 +265,7 @@ static bool vhdx_open(BlockImage *img, const BlockOpenOptions *opts, GError **er
         uint64_t off = ld_le64(e + 16);
         uint32_t len = ld_le32(e + 24), req = ld_le32(e + 28);
         bool bat = guid_is(e, GUID_BAT), meta = guid_is(e, GUID_METADATA);
-        if ((bat || meta) && (off < MiB || off % MiB || !range_in_file(s, off, len))) {
+        if ((bat || meta) && (off < MiB || off % MiB || !block_range_in_file(off, len, s->file_size))) {
             block_set_corrupt(err, img, "the %s region (%u bytes at %" PRIu64 ") does not lie "
                               "inside the file", bat ? "BAT" : "metadata", len, off);
             ok = false;
@@ -316,16 +311,10 @@ static bool vhdx_open(BlockImage *img, const BlockOpenOptions *opts, GError **er
                           " entries", s->bat_length, s->bat_entries);
         return false;
     }
-    s->bat = g_try_malloc(s->bat_entries * 8);
-    if (!s->bat) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "%s: out of memory for the BAT",
-                    img->filename);
+    s->bat = block_table_read(img, img->file, s->file_size, "the BAT", s->bat_offset,
+                              s->bat_entries, 8, false, err);
+    if (!s->bat)
         return false;
-    }
-    if (!host_file_pread(img->file, s->bat_offset, s->bat, s->bat_entries * 8, err))
-        return false;
-    for (uint64_t i = 0; i < s->bat_entries; i++)
-        s->bat[i] = GUINT64_FROM_LE(s->bat[i]);
     img->size = size;
     return true;
 }
@@ -351,7 +340,7 @@ static uint64_t payload_entry(const VhdxState *s, uint64_t block)
 static bool block_location(const VhdxState *s, uint64_t entry, uint64_t *off)
 {
     uint64_t o = (entry >> 20) * MiB;
-    if (o < MiB || !range_in_file(s, o, s->block_size))
+    if (o < MiB || !block_range_in_file(o, s->block_size, s->file_size))
         return false;
     *off = o;
     return true;
@@ -428,26 +417,21 @@ static bool vhdx_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportF
             state == PAYLOAD_UNMAPPED || state == PAYLOAD_ZERO)
             continue;
         res->allocated_clusters++;
-        char *line = NULL;
-        if (state != PAYLOAD_FULLY_PRESENT)
-            line = g_strdup_printf("ERROR: block %" PRIu64 " has state %u", b, state);
-        else if (!block_location(s, entry, &host) ||
-                 !block_check_space_use(space, host, s->block_size))
-            line = g_strdup_printf("ERROR: block %" PRIu64 " at %" PRIu64 " MiB does not lie "
-                                   "inside the file", b, entry >> 20);
-        if (line) {
-            report(opaque, line);
-            g_free(line);
+        if (state != PAYLOAD_FULLY_PRESENT) {
+            block_check_reportf(report, opaque, "ERROR: block %" PRIu64 " has state %u", b, state);
+            res->corruptions++;
+        } else if (!block_location(s, entry, &host) ||
+                   !block_check_space_use(space, host, s->block_size)) {
+            block_check_reportf(report, opaque, "ERROR: block %" PRIu64 " at %" PRIu64 " MiB does "
+                                "not lie inside the file", b, entry >> 20);
             res->corruptions++;
         }
     }
     uint64_t overlaps = block_check_space_overlaps(space);
     block_check_space_free(space);
     if (overlaps) {
-        char *line = g_strdup_printf("ERROR: %" PRIu64 " blocks or regions overlap another",
-                                     overlaps);
-        report(opaque, line);
-        g_free(line);
+        block_check_reportf(report, opaque, "ERROR: %" PRIu64 " blocks or regions overlap another",
+                            overlaps);
         res->corruptions += overlaps;
     }
     return true;

@@ -14,7 +14,6 @@
  * end, in a footer copy of the header 1024 bytes before the end of the file. */
 #include "disks/block-internal.h"
 
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -130,24 +129,17 @@ static bool sparse_open(BlockImage *img, VmdkExtent *e, const char *name, GError
     }
     uint64_t grains = (capacity + grain_sectors - 1) / grain_sectors;
     uint64_t gd_entries = (grains + e->gtes - 1) / e->gtes;
-    uint64_t gd_bytes = gd_entries * 4;
-    if (gd_offset > e->file_size / 512 || gd_bytes > e->file_size ||
-        gd_offset * 512 > e->file_size - gd_bytes) {
-        block_set_corrupt(err, img, "'%s': the grain directory (%" PRIu64 " entries at sector "
-                          "%" PRIu64 ") does not lie inside the %" PRIu64 "-byte file", name,
-                          gd_entries, gd_offset, e->file_size);
+    if (gd_offset > e->file_size / 512 || gd_entries > UINT32_MAX) {
+        block_set_corrupt(err, img, "'%s': the grain directory at sector %" PRIu64 " does not lie "
+                          "inside the %" PRIu64 "-byte file", name, gd_offset, e->file_size);
         return false;
     }
+    g_autofree char *what = g_strdup_printf("'%s': the grain directory", name);
+    e->gd = block_table_read(img, e->file, e->file_size, what, gd_offset * 512, gd_entries, 4,
+                             false, err);
+    if (!e->gd)
+        return false;
     e->gd_entries = (uint32_t)gd_entries;
-    e->gd = g_try_malloc(gd_bytes ? gd_bytes : 1);
-    if (!e->gd) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "%s: out of memory", name);
-        return false;
-    }
-    if (gd_bytes && !host_file_pread(e->file, gd_offset * 512, e->gd, gd_bytes, err))
-        return false;
-    for (uint32_t i = 0; i < e->gd_entries; i++)
-        e->gd[i] = GUINT32_FROM_LE(e->gd[i]);
     return true;
 }
 
@@ -520,18 +512,6 @@ static void vmdk_get_info(BlockImage *img, BlockImageInfo *info)
     }
 }
 
-static void report_line(BlockCheckReportFn report, void *opaque, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
-static void report_line(BlockCheckReportFn report, void *opaque, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *line = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    report(opaque, line);
-    g_free(line);
-}
-
 static bool vmdk_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportFn report,
                        void *opaque, GError **err)
 {
@@ -550,7 +530,7 @@ static bool vmdk_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportF
                 continue;
             if (!block_check_space_use(space, sec * 512, (uint64_t)e->gtes * 4) ||
                 !host_file_pread(e->file, sec * 512, gt, (size_t)e->gtes * 4, NULL)) {
-                report_line(report, opaque, "ERROR: grain table %u at sector %" PRIu64 " does not "
+                block_check_reportf(report, opaque, "ERROR: grain table %u at sector %" PRIu64 " does not "
                             "lie inside the file", d, sec);
                 res->corruptions++;
                 continue;
@@ -571,7 +551,7 @@ static bool vmdk_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportF
                         len = 12 + (uint64_t)ld_le32(marker + 8);
                 }
                 if (!len || !block_check_space_use(space, (uint64_t)gte * 512, len)) {
-                    report_line(report, opaque, "ERROR: grain %" PRIu64 " at sector %u does not "
+                    block_check_reportf(report, opaque, "ERROR: grain %" PRIu64 " at sector %u does not "
                                 "lie inside the file", g, gte);
                     res->corruptions++;
                 }
@@ -581,7 +561,7 @@ static bool vmdk_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportF
         uint64_t overlaps = block_check_space_overlaps(space);
         block_check_space_free(space);
         if (overlaps) {
-            report_line(report, opaque, "ERROR: %" PRIu64 " grains or grain tables are stored "
+            block_check_reportf(report, opaque, "ERROR: %" PRIu64 " grains or grain tables are stored "
                         "where another is", overlaps);
             res->corruptions += overlaps;
         }

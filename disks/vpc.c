@@ -122,27 +122,15 @@ static bool vpc_open(BlockImage *img, const BlockOpenOptions *opts, GError **err
         return false;
     }
     s->bitmap_size = ((s->block_size / 512 + 7) / 8 + 511) & ~511u;
-    uint64_t bat_bytes = (uint64_t)s->entries * 4;
-    if (bat_bytes > s->file_size || bat_off > s->file_size - bat_bytes) {
-        block_set_corrupt(err, img, "the BAT (%u entries at offset %" PRIu64 ") does not lie "
-                          "inside the %" PRIu64 "-byte file", s->entries, bat_off, s->file_size);
-        return false;
-    }
     if ((uint64_t)s->entries * s->block_size < size) {
         block_set_corrupt(err, img, "the BAT's %u blocks of %u bytes do not cover the disk's "
                           "%" PRIu64 " bytes", s->entries, s->block_size, size);
         return false;
     }
-    s->bat = g_try_malloc(bat_bytes ? bat_bytes : 1);
-    if (!s->bat) {
-        g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_FAILED, "%s: out of memory for the BAT",
-                    img->filename);
+    s->bat = block_table_read(img, img->file, s->file_size, "the BAT", bat_off, s->entries, 4,
+                              true, err);
+    if (!s->bat)
         return false;
-    }
-    if (bat_bytes && !host_file_pread(img->file, bat_off, s->bat, bat_bytes, err))
-        return false;
-    for (uint32_t i = 0; i < s->entries; i++)
-        s->bat[i] = GUINT32_FROM_BE(s->bat[i]);
     img->size = size;
     return true;
 }
@@ -163,7 +151,7 @@ static void vpc_close(BlockImage *img)
 static bool block_in_file(const VpcState *s, uint32_t entry, uint64_t *bitmap_off)
 {
     uint64_t o = (uint64_t)entry * 512, len = (uint64_t)s->bitmap_size + s->block_size;
-    if (o > s->file_size || len > s->file_size - o)
+    if (!block_range_in_file(o, len, s->file_size))
         return false;
     *bitmap_off = o;
     return true;
@@ -274,20 +262,16 @@ static bool vpc_check(BlockImage *img, BlockCheckResult *res, BlockCheckReportFn
         uint64_t off;
         if (!block_in_file(s, s->bat[i], &off) ||
             !block_check_space_use(space, off, (uint64_t)s->bitmap_size + s->block_size)) {
-            char *line = g_strdup_printf("ERROR: block %u at sector %u does not lie inside the "
-                                         "file", i, s->bat[i]);
-            report(opaque, line);
-            g_free(line);
+            block_check_reportf(report, opaque, "ERROR: block %u at sector %u does not lie inside "
+                                "the file", i, s->bat[i]);
             res->corruptions++;
         }
     }
     uint64_t overlaps = block_check_space_overlaps(space);
     block_check_space_free(space);
     if (overlaps) {
-        char *line = g_strdup_printf("ERROR: %" PRIu64 " blocks are stored where another block is",
-                                     overlaps);
-        report(opaque, line);
-        g_free(line);
+        block_check_reportf(report, opaque, "ERROR: %" PRIu64 " blocks are stored where another "
+                            "block is", overlaps);
         res->corruptions += overlaps;
     }
     return true;

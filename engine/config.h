@@ -80,6 +80,19 @@ VmConfig *vm_config_copy(const VmConfig *cfg);
 void vm_config_free(VmConfig *cfg);
 DriveConfig *drive_config_new(void);
 void vm_config_add_backend(VmConfig *cfg, const char *kind, const char *opts);
+
+/* The network cards -nic, vm.conf's network= and the app offer, NULL-terminated, and a
+ * line naming them for messages (engine/config-devices.c). */
+extern const char *const vm_config_nic_models[];
+extern const char *const vm_config_nic_models_text;
+/* QEMU's -nic TYPE[,model=M][,mac=A][,netdev options]: a back end with a card of its own
+ * (e1000 by default), ids __nicN; "none" adds nothing. Nothing is added on error. */
+bool vm_config_add_nic(VmConfig *cfg, const char *spec, GError **err);
+/* vm.conf's sound= values besides none, NULL-terminated. */
+extern const char *const vm_config_sound_models[];
+/* A sound card (ac97, sb16; none adds nothing) on the host's sound (PulseAudio, else SDL,
+ * else silence), with the board's PC speaker on the same stream. */
+bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err);
 void drive_config_free(DriveConfig *d);
 
 /* Parses a size with an optional K/M/G/T suffix; bare numbers are MiB when

@@ -9,6 +9,7 @@
 #include "engine/debug.h"
 #include "engine/config.h"
 #include "engine/log.h"
+#include "engine/sockwriter.h"
 
 #include <gio/gio.h>
 #include <stdio.h>
@@ -26,8 +27,7 @@ typedef struct GdbClient {
     GSocketConnection *conn;
     GSocket *sock;
     GSource *in_source;
-    GSource *out_source;
-    GString *out;
+    SockWriter *out;
     GString *pkt;
     InState in;
     bool too_long;
@@ -382,58 +382,28 @@ static bool hex_number(const char *p, uint64_t *v, const char **end)
 /* ---- output ---- */
 
 static void client_close(GdbClient *c);
-static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data);
-
 static void client_flush(GdbClient *c)
 {
-    while (c->out->len) {
-        GError *err = NULL;
-        gssize n = g_socket_send(c->sock, c->out->str, c->out->len, NULL, &err);
-        if (n < 0) {
-            if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-                g_error_free(err);
-                if (!c->out_source) {
-                    c->out_source = g_socket_create_source(c->sock, G_IO_OUT, NULL);
-                    g_source_set_callback(c->out_source, (GSourceFunc)(void (*)(void))on_writable, c, NULL);
-                    g_source_attach(c->out_source, NULL);
-                }
-                return;
-            }
-            VLOG(LOG_GUEST, "gdb: dropping the debugger: %s", err->message);
-            g_error_free(err);
-            c->out->len = 0;
-            c->closing = true;
-            break;
-        }
-        g_string_erase(c->out, 0, n);
+    g_autoptr(GError) err = NULL;
+    if (!sock_writer_flush(c->out, &err)) {
+        VLOG(LOG_GUEST, "gdb: dropping the debugger: %s", err->message);
+        c->closing = true;
     }
-    if (c->out_source) {
-        g_source_destroy(c->out_source);
-        g_source_unref(c->out_source);
-        c->out_source = NULL;
-    }
-    if (c->closing)
+    if (c->closing && !sock_writer_pending(c->out))
         client_close(c);
 }
 
-static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data)
+static void client_on_ready(void *opaque)
 {
-    GdbClient *c = data;
-    g_source_unref(c->out_source);
-    c->out_source = NULL;
-    client_flush(c);
-    return G_SOURCE_REMOVE;
+    client_flush(opaque);
 }
 
 static void send_raw(GdbClient *c, const char *data, size_t len)
 {
-    if (c->out->len + len > GDB_MAX_BACKLOG) {
+    if (!sock_writer_append(c->out, data, len)) {
         VLOG(LOG_GUEST, "gdb: dropping a debugger that does not read its replies");
-        c->out->len = 0;
         c->closing = true;
-        return;
     }
-    g_string_append_len(c->out, data, (gssize)len);
 }
 
 static void send_packet(GdbClient *c, const char *payload)
@@ -1001,13 +971,9 @@ static void client_close(GdbClient *c)
         g_source_destroy(c->in_source);
         g_source_unref(c->in_source);
     }
-    if (c->out_source) {
-        g_source_destroy(c->out_source);
-        g_source_unref(c->out_source);
-    }
+    sock_writer_free(c->out);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
-    g_string_free(c->out, TRUE);
     g_string_free(c->pkt, TRUE);
     g_free(c);
     release_vm(s);
@@ -1026,7 +992,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     c->conn = g_object_ref(conn);
     c->sock = g_socket_connection_get_socket(conn);
     g_socket_set_blocking(c->sock, FALSE);
-    c->out = g_string_new(NULL);
+    c->out = sock_writer_new(c->sock, GDB_MAX_BACKLOG, client_on_ready, c);
     c->pkt = g_string_sized_new(256);
     s->client = c;
     s->running = false;
@@ -1139,27 +1105,16 @@ void gdb_server_free(GdbServer *s)
     if (s->client) {
         /* The last reply (the exit status) still goes out if the debugger reads. */
         GdbClient *c = s->client;
-        g_socket_set_blocking(c->sock, TRUE);
-        g_socket_set_timeout(c->sock, 2);
-        while (c->out->len) {
-            gssize n = g_socket_send(c->sock, c->out->str, c->out->len, NULL, NULL);
-            if (n <= 0)
-                break;
-            g_string_erase(c->out, 0, n);
-        }
+        sock_writer_drain(c->out, 2);
         /* No resuming on the way out. */
         s->client = NULL;
         if (c->in_source) {
             g_source_destroy(c->in_source);
             g_source_unref(c->in_source);
         }
-        if (c->out_source) {
-            g_source_destroy(c->out_source);
-            g_source_unref(c->out_source);
-        }
+        sock_writer_free(c->out);
         g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
         g_object_unref(c->conn);
-        g_string_free(c->out, TRUE);
         g_string_free(c->pkt, TRUE);
         g_free(c);
     }

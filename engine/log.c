@@ -31,6 +31,7 @@ static const struct {
     { "input", LOG_INPUT, "keyboard and mouse" },
     { "exec", LOG_EXEC, "every executed instruction or block (very slow)" },
     { "net", LOG_NET, "network back ends and cards: frames, link, drops" },
+    { "audio", LOG_AUDIO, "sound cards: streams started and stopped, rates, buffers" },
 };
 
 void vlog_print_areas(FILE *out)

@@ -22,6 +22,7 @@ typedef enum {
     LOG_INPUT    = 1u << 12,
     LOG_EXEC     = 1u << 13, /* every executed block or instruction (very slow) */
     LOG_NET      = 1u << 14, /* network back ends and cards: frames, drops */
+    LOG_AUDIO    = 1u << 15, /* sound cards: streams started and stopped, rates, buffers */
 } LogArea;
 
 extern unsigned vlog_mask;

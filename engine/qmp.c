@@ -16,6 +16,7 @@
 #include "engine/vm.h"
 #include "engine/log.h"
 #include "engine/net/net.h"
+#include "engine/sockwriter.h"
 #include "vireo-config.h"
 
 #include <errno.h>
@@ -63,8 +64,7 @@ struct QmpClient {
     GSocketConnection *conn;
     GSocket *sock;
     GSource *in_source;
-    GSource *out_source;
-    GString *out;
+    SockWriter *out;
     /* Request scanner */
     GString *req;
     int depth;
@@ -87,47 +87,20 @@ static void client_close(QmpClient *c);
 
 /* ---- output ---- */
 
-static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data);
-
 static void client_flush(QmpClient *c)
 {
-    while (c->out->len) {
-        GError *err = NULL;
-        gssize n = g_socket_send(c->sock, c->out->str, c->out->len, NULL, &err);
-        if (n < 0) {
-            if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-                g_error_free(err);
-                if (!c->out_source) {
-                    c->out_source = g_socket_create_source(c->sock, G_IO_OUT, NULL);
-                    g_source_set_callback(c->out_source, (GSourceFunc)(void (*)(void))on_writable, c, NULL);
-                    g_source_attach(c->out_source, NULL);
-                }
-                return;
-            }
-            VLOG(LOG_GUEST, "qmp: dropping a client: %s", err->message);
-            g_error_free(err);
-            c->out->len = 0;
-            c->closing = true;
-            break;
-        }
-        g_string_erase(c->out, 0, n);
+    g_autoptr(GError) err = NULL;
+    if (!sock_writer_flush(c->out, &err)) {
+        VLOG(LOG_GUEST, "qmp: dropping a client: %s", err->message);
+        c->closing = true;
     }
-    if (c->out_source) {
-        g_source_destroy(c->out_source);
-        g_source_unref(c->out_source);
-        c->out_source = NULL;
-    }
-    if (c->closing)
+    if (c->closing && !sock_writer_pending(c->out))
         client_close(c);
 }
 
-static gboolean on_writable(GSocket *sock, GIOCondition cond, gpointer data)
+static void client_on_ready(void *opaque)
 {
-    QmpClient *c = data;
-    g_source_unref(c->out_source);
-    c->out_source = NULL;
-    client_flush(c);
-    return G_SOURCE_REMOVE;
+    client_flush(opaque);
 }
 
 static void client_send_node(QmpClient *c, JsonNode *node)
@@ -136,15 +109,11 @@ static void client_send_node(QmpClient *c, JsonNode *node)
     json_generator_set_root(gen, node);
     gsize len;
     g_autofree char *text = json_generator_to_data(gen, &len);
-    if (c->out->len + len + 2 > QMP_MAX_BACKLOG) {
+    if (!sock_writer_append(c->out, text, len) || !sock_writer_append(c->out, "\r\n", 2)) {
         /* The client does not read what it asked for. */
         VLOG(LOG_GUEST, "qmp: dropping a client that does not read its replies");
-        c->out->len = 0;
         c->closing = true;
-        return;
     }
-    g_string_append_len(c->out, text, len);
-    g_string_append(c->out, "\r\n");
 }
 
 static void send_return(QmpClient *c, JsonNode *result, JsonNode *id)
@@ -1304,13 +1273,9 @@ static void client_close(QmpClient *c)
         g_source_destroy(c->in_source);
         g_source_unref(c->in_source);
     }
-    if (c->out_source) {
-        g_source_destroy(c->out_source);
-        g_source_unref(c->out_source);
-    }
+    sock_writer_free(c->out);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
-    g_string_free(c->out, TRUE);
     g_string_free(c->req, TRUE);
     g_free(c);
 }
@@ -1323,7 +1288,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     c->conn = g_object_ref(conn);
     c->sock = g_socket_connection_get_socket(conn);
     g_socket_set_blocking(c->sock, FALSE);
-    c->out = g_string_new(NULL);
+    c->out = sock_writer_new(c->sock, QMP_MAX_BACKLOG, client_on_ready, c);
     c->req = g_string_sized_new(256);
     s->clients = g_list_prepend(s->clients, c);
     c->in_source = g_socket_create_source(c->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
@@ -1336,7 +1301,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
         "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": %u, \"minor\": %u, \"major\": %u}, "
         "\"package\": \"vireo %s\"}, \"capabilities\": []}}\r\n",
         micro, minor, major, VIREO_VERSION);
-    g_string_append(c->out, greeting);
+    sock_writer_append(c->out, greeting, strlen(greeting));
     client_flush(c);
     return TRUE;
 }

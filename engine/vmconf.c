@@ -24,7 +24,7 @@ static const VmconfDriveSlot drive_slots[] = {
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "kernel", "initrd", "append", "serial", "rtc", NULL,
+    "boot", "boot-menu", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -379,6 +379,31 @@ static bool global_entry(Parser *p, VmConfig *cfg, const char *g, const char *k,
     return true;
 }
 
+/* [vm] network=MODEL (the host's network through user-mode NAT, as -nic user,model=MODEL)
+ * and sound=MODEL (the host's sound): after [devices], as -nic comes after -device. */
+static bool parse_shorthands(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_VM;
+    g_autofree char *network = get_value(p, g, "network");
+    if (network && *network && strcmp(network, "none")) {
+        g_autofree char *spec = g_strdup_printf("user,model=%s", network);
+        GError *why = NULL;
+        if (strchr(network, ',') || !vm_config_add_nic(cfg, spec, &why)) {
+            if (!why)
+                why = g_error_new(VIREO_ERROR, VIREO_ERROR_INVALID, "a card model alone (%s), or none",
+                                  vm_config_nic_models_text);
+            return bad_reason(p, g, "network", network, why);
+        }
+    }
+    g_autofree char *sound = get_value(p, g, "sound");
+    if (sound && *sound) {
+        GError *why = NULL;
+        if (!vm_config_add_sound(cfg, sound, &why))
+            return bad_reason(p, g, "sound", sound, why);
+    }
+    return true;
+}
+
 VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err)
 {
     g_autofree char *file = dir ? g_build_filename(dir, VMCONF_FILE, NULL) : g_strdup(VMCONF_FILE);
@@ -388,7 +413,7 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     cfg->vm_dir = g_strdup(dir);
     if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_BACKENDS, true, backend_entry) ||
-        !parse_entry_group(&p, cfg, VMCONF_GROUP_DEVICES, true, device_entry) ||
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_DEVICES, true, device_entry) || !parse_shorthands(&p, cfg) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_GLOBAL, false, global_entry))
         return NULL;
     return g_steal_pointer(&cfg);

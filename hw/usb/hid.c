@@ -172,15 +172,24 @@ static const char *const tablet_strings[] = { "QEMU", "QEMU USB Tablet", "28754"
 static const char *const mouse_strings[] = { "QEMU", "QEMU USB Mouse", "89126", "HID Mouse" };
 static const char *const kbd_strings[] = { "QEMU", "QEMU USB Keyboard", "68284", "HID Keyboard" };
 
-static const UsbDescriptors hid_desc[] = {
-    [HID_TABLET] = { hid_device_desc, tablet_config, sizeof(tablet_config), tablet_strings, 4 },
-    [HID_MOUSE] = { hid_device_desc, mouse_config, sizeof(mouse_config), mouse_strings, 4 },
-    [HID_KEYBOARD] = { hid_device_desc, kbd_config, sizeof(kbd_config), kbd_strings, 4 },
-};
+static const VmInputOps tablet_input, mouse_input, kbd_input;
 
-static const uint8_t *const report_desc[] = { tablet_report, mouse_report, kbd_report };
-static const size_t report_desc_len[] = { sizeof(tablet_report), sizeof(mouse_report), sizeof(kbd_report) };
-static const size_t report_len[] = { 6, 4, 8 };
+/* What differs between the three devices; everything else is shared. */
+typedef struct HidModel {
+    UsbDescriptors desc;
+    const uint8_t *report_desc;
+    size_t report_desc_len;
+    size_t report_len;          /* report protocol, without a report id */
+    const VmInputOps *input;
+} HidModel;
+
+#define HID_MODEL(config, strings, report, len, in)                                             { { hid_device_desc, (config), sizeof(config), (strings), G_N_ELEMENTS(strings) },            (report), sizeof(report), (len), (in) }
+
+static const HidModel hid_models[] = {
+    [HID_TABLET] = HID_MODEL(tablet_config, tablet_strings, tablet_report, 6, &tablet_input),
+    [HID_MOUSE] = HID_MODEL(mouse_config, mouse_strings, mouse_report, 4, &mouse_input),
+    [HID_KEYBOARD] = HID_MODEL(kbd_config, kbd_strings, kbd_report, 8, &kbd_input),
+};
 
 /* ---- reports ---- */
 
@@ -333,7 +342,7 @@ static const VmInputOps kbd_input = { .key = kbd_event };
 static size_t report_size(const UsbHidState *s)
 {
     /* The boot mouse report is its first three bytes (HID B.2). */
-    return s->kind == HID_MOUSE && s->protocol == 0 ? 3 : report_len[s->kind];
+    return s->kind == HID_MOUSE && s->protocol == 0 ? 3 : hid_models[s->kind].report_len;
 }
 
 static void hid_data(UsbDevice *d, UsbPacket *p)
@@ -389,8 +398,9 @@ static int hid_control(UsbDevice *d, const UsbSetup *st, uint8_t *data)
     switch (st->type << 8 | st->request) {
     case 0x8100 | 6: /* GET_DESCRIPTOR, interface recipient: HID or report descriptor */
         if (st->value >> 8 == 0x22) {
-            size_t n = MIN(report_desc_len[s->kind], (size_t)st->length);
-            memcpy(data, report_desc[s->kind], n);
+            const HidModel *m = &hid_models[s->kind];
+            size_t n = MIN(m->report_desc_len, (size_t)st->length);
+            memcpy(data, m->report_desc, n);
             return (int)n;
         }
         if (st->value >> 8 == 0x21) {
@@ -460,14 +470,13 @@ static void hid_reset(Device *dev)
 static bool hid_realize_kind(Device *dev, HidKind kind, GError **err)
 {
     UsbHidState *s = (UsbHidState *)dev;
-    static const VmInputOps *const input[] = { &tablet_input, &mouse_input, &kbd_input };
     s->kind = kind;
     s->usb.ops = &hid_ops;
-    s->usb.desc = &hid_desc[kind];
+    s->usb.desc = &hid_models[kind].desc;
     s->usb.speed = USB_SPEED_FULL;
     if (!usb_device_attach(&s->usb, err))
         return false;
-    s->input = vm_input_handler_add(dev->vm, input[kind], s);
+    s->input = vm_input_handler_add(dev->vm, hid_models[kind].input, s);
     return true;
 }
 
@@ -526,40 +535,16 @@ static const DeviceProp hid_props[] = {
     { NULL },
 };
 
+#define HID_CLASS(cname, text, realize_fn)                                                  \
+    { .name = (cname), .description = (text), .instance_size = sizeof(UsbHidState),          \
+      .user_creatable = true, .props = hid_props, .vmsd = &hid_vmsd, .realize = (realize_fn),  \
+      .reset = hid_reset, .unrealize = hid_unrealize }
+
 static const DeviceClass hid_classes[] = {
-    {
-        .name = "usb-tablet",
-        .description = "USB tablet: an absolute pointer, so the host pointer needs no grab",
-        .instance_size = sizeof(UsbHidState),
-        .user_creatable = true,
-        .props = hid_props,
-        .vmsd = &hid_vmsd,
-        .realize = tablet_realize,
-        .reset = hid_reset,
-        .unrealize = hid_unrealize,
-    },
-    {
-        .name = "usb-mouse",
-        .description = "USB mouse (HID boot protocol, wheel)",
-        .instance_size = sizeof(UsbHidState),
-        .user_creatable = true,
-        .props = hid_props,
-        .vmsd = &hid_vmsd,
-        .realize = mouse_realize,
-        .reset = hid_reset,
-        .unrealize = hid_unrealize,
-    },
-    {
-        .name = "usb-kbd",
-        .description = "USB keyboard (HID boot protocol)",
-        .instance_size = sizeof(UsbHidState),
-        .user_creatable = true,
-        .props = hid_props,
-        .vmsd = &hid_vmsd,
-        .realize = kbd_realize,
-        .reset = hid_reset,
-        .unrealize = hid_unrealize,
-    },
+    HID_CLASS("usb-tablet", "USB tablet: an absolute pointer, so the host pointer needs no grab",
+              tablet_realize),
+    HID_CLASS("usb-mouse", "USB mouse (HID boot protocol, wheel)", mouse_realize),
+    HID_CLASS("usb-kbd", "USB keyboard (HID boot protocol)", kbd_realize),
 };
 
 __attribute__((constructor)) static void hid_register(void)

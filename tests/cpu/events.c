@@ -155,8 +155,8 @@ static void test_exit_requests(Env *e)
     X86RunResult r = x86_cpu_run(e->c, UINT64_MAX);
     gint64 dt = g_get_monotonic_time() - t0;
     g_thread_join(t);
-    EXPECT(r == X86_RUN_EXIT && dt < 2000000, "a tight loop ignored the exit request (%d, %" G_GINT64_FORMAT " us)",
-           r, dt);
+    /* Without the exit this never returns (the test's timeout); how soon is not timed. */
+    EXPECT(r == X86_RUN_EXIT, "a tight loop ignored the exit request (%d after %" G_GINT64_FORMAT " us)", r, dt);
 
     /* a32 rep stosb with ECX = 0xFFFFFFFF: 4 GiB of stores, mostly to unassigned
      * addresses: the exit must come between iterations */
@@ -175,7 +175,8 @@ static void test_exit_requests(Env *e)
     dt = g_get_monotonic_time() - t0;
     g_thread_join(t);
     x86_cpu_get_state(e->c, &s);
-    EXPECT(r == X86_RUN_EXIT && dt < 2000000, "REP ignored the exit request (%d, %" G_GINT64_FORMAT " us)", r, dt);
+    /* Stopped inside the 4 GiB REP (ECX checked below), however loaded the host is. */
+    EXPECT(r == X86_RUN_EXIT, "REP ignored the exit request (%d after %" G_GINT64_FORMAT " us)", r, dt);
     EXPECT(s.eip == 0x100c, "EIP %x: the REP must restart from its start", s.eip);
     EXPECT(s.regs[X86_ECX] != 0xffffffffu && s.regs[X86_ECX] != 0, "ECX %x", s.regs[X86_ECX]);
     EXPECT(s.regs[X86_EDI] == 0x200000 + (0xffffffffu - s.regs[X86_ECX]), "EDI %x and ECX %x disagree",

@@ -9,6 +9,11 @@ steady part.
                and runs tests/guests/sound-hostile.asm (DMA outside RAM, absurd rates
                and lengths, every DSP command and mixer register): the guest's own
                checks pass, the VM exits normally, its memory stays small.
+  --mode ac97  the AC'97 guest (tests/guests/sound-ac97.asm) recorded with -audiodev
+               wav: two tones through PCM out's descriptor lists, and its own checks
+               of the codec, the interrupts and PCM in.
+  --mode ac97-linux  Debian's kernel from the Linux kit (--linux-kit) probes the card
+               with snd-intel8x0 and plays a 500 Hz tone through ALSA's OSS /dev/dsp.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
@@ -16,7 +21,9 @@ steady part.
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
+import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -40,6 +47,14 @@ TONES = [
     ("SB16 8-bit auto-init, 11025 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)]),
     ("SB16 16-bit stereo auto-init, 44100 Hz", 0.85, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
 ]
+# The AC'97 guest (tests/guests/sound-ac97.asm): two tones through PCM out.
+AC97_TONES = [
+    ("AC97 PCM out, 48000 Hz", 0.4, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
+    ("AC97 PCM out, VRA 22050 Hz", 0.6, [(500, 12000 / 2 ** 0.5)]),
+]
+AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 completion interrupts, halted at LVI",
+              "ac97: 6 buffers at 22050 Hz (VRA), the list extended while playing",
+              "ac97: PCM in recorded 100 ms of silence"]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9"]
@@ -52,10 +67,10 @@ class Failure(Exception):
     pass
 
 
-def run_guest(args, bios, audiodev, env=None, timeout=120, speaker="snd", extra=()):
+def run_guest(args, bios, audiodev, env=None, timeout=120, speaker="snd", extra=(), card="sb16"):
     cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "16", "-bios", bios,
            "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}",
-           "-device", "sb16,audiodev=snd", "-device", "isa-debug-exit"] + list(extra)
+           "-device", f"{card},audiodev=snd", "-device", "isa-debug-exit"] + list(extra)
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
     out = p.stdout.decode("latin-1")
@@ -73,15 +88,15 @@ def check_lines(out, lines):
             raise Failure(f"the guest did not print '{line}'")
 
 
-def check_tones(rate, chans, strict_gaps=True):
+def check_tones(rate, chans, strict_gaps=True, expected=TONES):
     tones = soundcheck.find_tones(rate, chans)
     print(f"recording: {len(chans[0]) / rate:.2f} s at {rate} Hz, {len(chans)} channels, "
           f"{len(tones)} tones", flush=True)
-    if len(tones) != len(TONES):
-        raise Failure(f"found {len(tones)} tones, expected {len(TONES)}: "
+    if len(tones) != len(expected):
+        raise Failure(f"found {len(tones)} tones, expected {len(expected)}: "
                       + ", ".join(f"{a / rate:.3f}-{b / rate:.3f} s" for a, b in tones))
     problems = []
-    for (name, seconds, expect), (a, b) in zip(TONES, tones):
+    for (name, seconds, expect), (a, b) in zip(expected, tones):
         r = soundcheck.analyse(rate, chans, a, b)
         print(f"  {name}: {a / rate:.3f}-{b / rate:.3f} s ({r['seconds']:.3f} s), "
               f"longest gap {r['gap_s'] * 1000:.2f} ms")
@@ -140,6 +155,63 @@ def mode_wav(args, tmp):
     rate, chans = soundcheck.read_wav(wav2)
     if rate != 48000 or len(chans) != 1:
         raise Failure(f"hostile WAV is {rate} Hz with {len(chans)} channels, expected 48000 Hz mono")
+
+
+def mode_ac97(args, tmp):
+    wav = os.path.join(tmp, "ac97.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}", card="AC97")
+    check_lines(out, AC97_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    if rate != 44100 or len(chans) != 2:
+        raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
+    check_tones(rate, chans, expected=AC97_TONES)
+
+
+def mode_ac97_linux(args, tmp):
+    """Debian's kernel drives the card with snd-intel8x0 and plays a tone through OSS's
+    /dev/dsp (8000 Hz unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    kit = args.linux_kit
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mkkit.sh"), kit])
+    if r.returncode == SKIP:
+        print("SKIP: the Linux kit could not be built")
+        return SKIP
+    if r.returncode:
+        raise Failure("mkkit.sh failed")
+    tone = os.path.abspath(os.path.join(kit, "tone-500hz-u8-8000.raw"))
+    data = bytes(round(128 + 100 * math.sin(2 * math.pi * 500 * i / 8000)) for i in range(8000))
+    if not os.path.exists(tone) or open(tone, "rb").read() != data:
+        with open(tone, "wb") as f:
+            f.write(data)
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute)])
+    if r.returncode == SKIP:
+        print("SKIP: the sound initramfs could not be built")
+        return SKIP
+    if r.returncode:
+        raise Failure("mksound.sh failed")
+    wav = os.path.join(tmp, "linux.wav")
+    cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "256", "-kernel", os.path.join(kit, "vmlinuz"),
+           "-initrd", os.path.join(kit, "initrd-sound.img"), "-append", "console=ttyS0 quiet",
+           "-audiodev", f"wav,id=snd,path={wav}", "-device", "AC97,audiodev=snd"]
+    print("running:", " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    out = p.stdout.decode("latin-1")
+    for line in out.splitlines():
+        if line.startswith("VIREO-"):
+            print(line)
+    if p.returncode != 0:
+        raise Failure(f"vireo-run exited with {p.returncode}: {p.stderr.decode('latin-1')[-500:]}")
+    bad = re.search(r"VIREO-MODULE-FAILED.*|VIREO-SND-FAILED.*|Oops|BUG:|Call Trace", out)
+    if bad:
+        raise Failure(f"the guest reported: {bad.group(0)}")
+    if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
+        raise Failure("ALSA did not find the Intel 82801AA-ICH card")
+    if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
+        raise Failure("ALSA did not find the STAC9700 codec")
+    if "VIREO-SND-PLAYED 8000" not in out:
+        raise Failure("the tone was not played through /dev/dsp")
+    rate, chans = soundcheck.read_wav(wav)
+    check_tones(rate, chans, expected=[("Linux, OSS /dev/dsp, 8000 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)])])
 
 
 def mode_pa(args, tmp):
@@ -207,7 +279,7 @@ def record_backend(args, tmp, env, backend):
     chans = soundcheck.read_raw(raw, 2)
     # A real-time path on a shared host: the daemon or the mixer can be starved for tens of
     # milliseconds by other work, so gaps here are reported, not counted (no timed tests).
-    # The WAV mode checks gap-free output deterministically; here pitch, level and length.
+    # The WAV mode (run alone) checks the gaps; here pitch, level and length.
     print(f"{backend}: load average {os.getloadavg()[0]:.1f}; gaps reported only")
     check_tones(44100, chans, strict_gaps=False)
     return 0
@@ -217,7 +289,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
-    ap.add_argument("--mode", choices=["wav", "pa"], default="wav")
+    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux"], default="wav")
+    ap.add_argument("--linux-kit")
+    ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--hostile")
     args = ap.parse_args()
@@ -226,6 +300,11 @@ def main():
             if args.mode == "wav":
                 mode_wav(args, tmp)
                 rc = 0
+            elif args.mode == "ac97":
+                mode_ac97(args, tmp)
+                rc = 0
+            elif args.mode == "ac97-linux":
+                rc = mode_ac97_linux(args, tmp)
             else:
                 rc = mode_pa(args, tmp)
         except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:

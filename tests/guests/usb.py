@@ -121,7 +121,7 @@ def scenario_linux(o, tmp):
         f.truncate(8 << 20)
     usbdisk = os.path.join(tmp, "usb.qcow2")
     subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
-    with open(os.path.join(kit, "usb-modules", "usbcore.ko"), "rb") as f:
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
         payload = f.read()
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),

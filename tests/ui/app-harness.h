@@ -85,3 +85,5 @@ typedef struct UiCase {
 } UiCase;
 
 const UiCase *first_hour_case(const char *name);
+/* The cases of snapshots.c. */
+const UiCase *snapshots_case(const char *name);

@@ -249,6 +249,9 @@ static void case_wizard(const char *arg)
     g_autofree char *os_name = conf_value("My Photos PC", "vm", "os-name");
     CHECK(!g_strcmp0(os_id, "dos"), "os-id=%s", os_id);
     CHECK(!os_name, "vm.conf stores the translatable name '%s'", os_name);
+    g_autofree char *sound = conf_value("My Photos PC", "vm", "sound");
+    g_autofree char *network = conf_value("My Photos PC", "vm", "network");
+    CHECK(!g_strcmp0(sound, "sb16") && !g_strcmp0(network, "none"), "a DOS VM got sound=%s network=%s", sound, network);
     VireoMachine *m = vireo_library_find(library(), "My Photos PC");
     CHECK(m && !strcmp(vireo_machine_get_os_name(m), "MS-DOS or FreeDOS"), "shown as '%s'",
           m ? vireo_machine_get_os_name(m) : "?");
@@ -438,9 +441,43 @@ static void check_disks(void)
     exit_code = 0;
 }
 
+/* Sound and network: the rows write [vm] sound= and network=, which start real cards. */
+static void check_sound_and_network(void)
+{
+    GtkWindow *s = open_settings("Disks");
+    AdwComboRow *sound = ADW_COMBO_ROW(named(s, "sound-row"));
+    AdwComboRow *network = ADW_COMBO_ROW(named(s, "network-row"));
+    CHECK(adw_combo_row_get_selected(sound) == 0 && adw_combo_row_get_selected(network) == 0,
+          "a vm.conf without sound= or network= does not show None");
+    adw_combo_row_set_selected(sound, 1);
+    adw_combo_row_set_selected(network, 2);
+    run_for(50);
+    g_autofree char *snd = conf_value("Disks", "vm", "sound");
+    g_autofree char *net = conf_value("Disks", "vm", "network");
+    CHECK(!g_strcmp0(snd, "ac97") && !g_strcmp0(net, "ne2k_pci"), "sound=%s network=%s", snd, net);
+    gtk_window_destroy(s);
+    VireoMachine *m = vireo_library_find(library(), "Disks");
+    g_autoptr(VmConfig) cfg = vmconf_parse(vireo_machine_get_conf(m), "Disks", vireo_machine_get_dir(m), NULL);
+    CHECK(cfg && cfg->devices->len == 2 && !strcmp(cfg->devices->pdata[0], "ne2k_pci,netdev=__nic0") &&
+              !strcmp(cfg->devices->pdata[1], "AC97,audiodev=__snd0"),
+          "vm.conf's sound and network do not make the cards");
+    s = open_settings("Disks");
+    CHECK(adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "sound-row"))) == 1 &&
+              adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "network-row"))) == 2,
+          "the settings do not show vm.conf's sound and network again");
+    adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "sound-row")), 0);
+    adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "network-row")), 0);
+    run_for(50);
+    gtk_window_destroy(s);
+    g_autofree char *snd2 = conf_value("Disks", "vm", "sound");
+    CHECK(!g_strcmp0(snd2, "none"), "sound=%s after choosing None", snd2);
+    note("settings: sound AC'97 and network RTL8029 written as vm.conf keys that make the cards");
+}
+
 static void case_settings(const char *arg)
 {
     check_cpus_and_bad_values();
+    check_sound_and_network();
     check_disks();
 }
 

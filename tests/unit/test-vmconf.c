@@ -170,6 +170,9 @@ static const struct {
     { "[vm]\n[devices]\n2nd=isa-serial\n", { "[devices] 2nd", "an id starts with a letter", NULL } },
     { "[vm]\n[backends]\nn0=user\n", { "[backends] n0=user", "expected KIND:OPTIONS", NULL } },
     { "[vm]\n[backends]\nn0=teleport:x\n", { "[backends] n0=teleport:x", "no teleport back ends", NULL } },
+    { "[vm]\nnetwork=rtl9999\n", { "[vm] network=rtl9999", "unknown network card 'rtl9999'", "e1000" } },
+    { "[vm]\nnetwork=e1000,mac=x\n", { "[vm] network=e1000,mac=x", "a card model alone", NULL } },
+    { "[vm]\nsound=gus\n", { "[vm] sound=gus", "unknown sound card 'gus' (ac97, sb16 or none)", NULL } },
     { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
       { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
@@ -188,6 +191,28 @@ static void test_devices(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpstr(m->cpu_model, ==, "pentium");
     g_assert_cmpstr(c->globals->pdata[0], ==, "isa-serial.strict-out2=on");
+}
+
+/* network= and sound= expand into a back end and a card, after [devices]. */
+static void test_shorthands(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\nnetwork=ne2k_pci\nsound=AC97\n[devices]\ncom2=isa-serial\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->devices->len, ==, 3);
+    g_assert_cmpstr(c->devices->pdata[0], ==, "isa-serial,id=com2");
+    g_assert_cmpstr(c->devices->pdata[1], ==, "ne2k_pci,netdev=__nic0");
+    g_assert_cmpstr(c->devices->pdata[2], ==, "AC97,audiodev=__snd0");
+    g_assert_cmpuint(c->backends->len, ==, 2);
+    const BackendConfig *net = c->backends->pdata[0], *snd = c->backends->pdata[1];
+    g_assert_cmpstr(net->kind, ==, "netdev");
+    g_assert_cmpstr(net->opts, ==, "user,id=__nic0");
+    g_assert_cmpstr(snd->kind, ==, "audiodev");
+    g_assert_true(g_str_has_suffix(snd->opts, ",id=__snd0"));
+    g_assert_cmpstr(c->globals->pdata[0], ==, "isa-pcspk.audiodev=__snd0");
+    g_autoptr(VmConfig) none = parse_text(f, "[vm]\nnetwork=none\nsound=none\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(none->devices->len + none->backends->len + none->globals->len, ==, 0);
 }
 
 static void test_bad_values(Fixture *f, gconstpointer data)
@@ -393,6 +418,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/devices", Fixture, NULL, fixture_setup, test_devices, fixture_teardown);
+    g_test_add("/vmconf/shorthands", Fixture, NULL, fixture_setup, test_shorthands, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);

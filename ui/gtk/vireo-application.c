@@ -112,6 +112,10 @@ static void vireo_application_startup(GApplication *gapp)
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "app.new-vm", new_accels);
     const char *fullscreen_accels[] = { "F11", NULL };
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "win.fullscreen", fullscreen_accels);
+    const char *snapshots_accels[] = { "<Control><Shift>s", NULL };
+    gtk_application_set_accels_for_action(GTK_APPLICATION(app), "win.snapshots", snapshots_accels);
+    const char *take_accels[] = { "<Control><Shift>t", NULL };
+    gtk_application_set_accels_for_action(GTK_APPLICATION(app), "win.take-snapshot", take_accels);
     /* GtkWindow's own close action; help-overlay.ui lists every shortcut (Ctrl+?). */
     const char *close_accels[] = { "<Control>w", NULL };
     gtk_application_set_accels_for_action(GTK_APPLICATION(app), "window.close", close_accels);

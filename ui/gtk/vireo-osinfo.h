@@ -22,6 +22,8 @@ typedef struct VireoOsPreset {
     uint64_t ram;            /* bytes */
     uint64_t disk;           /* bytes, for a new disk */
     unsigned cpus;
+    const char *sound;       /* vm.conf's sound=: a card the system has drivers for */
+    const char *network;     /* vm.conf's network= */
 } VireoOsPreset;
 
 const VireoOsPreset *vireo_os_presets(size_t *count);

@@ -15,6 +15,7 @@ typedef struct Settings {
     GtkSpinButton *memory, *cpus;
     GtkSwitch *boot_menu;
     AdwComboRow *display, *boot_order;
+    AdwComboRow *sound, *network;   /* [vm] sound= and network= */
     GtkWidget *cd_row, *floppy_row;
     GPtrArray *disk_rows;   /* the disks group's rows, rebuilt on every change */
     GtkWidget *kernel_row, *initrd_row, *append_row;

@@ -21,6 +21,25 @@ static const struct {
     { "a", N_("Floppy only") },
 };
 
+/* [vm] sound= and network= as the rows offer them (engine/config-devices.c). */
+typedef struct Choice {
+    const char *value;
+    const char *label;
+} Choice;
+
+static const Choice sound_choices[] = {
+    { "none", N_("None") },
+    { "ac97", N_("Intel AC’97") },
+    { "sb16", N_("Sound Blaster 16") },
+};
+
+static const Choice network_choices[] = {
+    { "none", N_("None") },
+    { "e1000", N_("Intel PRO/1000 (e1000)") },
+    { "ne2k_pci", N_("Realtek RTL8029 (NE2000 PCI)") },
+    { "ne2k_isa", N_("NE2000 ISA (port 0x300, IRQ 9)") },
+};
+
 static void settings_free(Settings *s)
 {
     if (s->disk_rows)
@@ -93,6 +112,61 @@ static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
     g_key_file_set_string(conf, VMCONF_GROUP_VM, "display",
                           adw_combo_row_get_selected(row) == 1 ? "none" : "std");
     settings_commit(s, conf, s->display_row, NULL);
+}
+
+/* A choice row's key: the list's value, or the vm.conf value shown after the list. */
+static void on_choice_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
+{
+    if (s->loading)
+        return;
+    const Choice *choices = g_object_get_data(G_OBJECT(row), "choices");
+    guint n = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(row), "n-choices"));
+    guint i = adw_combo_row_get_selected(row);
+    if (i >= n)
+        return;
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, g_object_get_data(G_OBJECT(row), "key"), choices[i].value);
+    settings_commit(s, conf, GTK_WIDGET(row), NULL);
+}
+
+static AdwComboRow *choice_row(Settings *s, const char *title, const char *subtitle, const char *name,
+                               const char *key, const Choice *choices, size_t n)
+{
+    AdwComboRow *row = ADW_COMBO_ROW(adw_combo_row_new());
+    gtk_widget_set_name(GTK_WIDGET(row), name);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    if (subtitle)
+        adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+    GtkStringList *list = gtk_string_list_new(NULL);
+    for (size_t i = 0; i < n; i++)
+        gtk_string_list_append(list, _(choices[i].label));
+    adw_combo_row_set_model(row, G_LIST_MODEL(list));
+    g_object_unref(list);
+    g_object_set_data(G_OBJECT(row), "choices", (gpointer)choices);
+    g_object_set_data(G_OBJECT(row), "n-choices", GUINT_TO_POINTER((guint)n));
+    g_object_set_data(G_OBJECT(row), "key", (gpointer)key);
+    g_signal_connect(row, "notify::selected", G_CALLBACK(on_choice_changed), s);
+    return row;
+}
+
+/* Selects vm.conf's value (absent: the first choice, none); one not in the list is shown
+ * after it, as it is. */
+static void choice_load(AdwComboRow *row, GKeyFile *kf)
+{
+    const Choice *choices = g_object_get_data(G_OBJECT(row), "choices");
+    guint n = GPOINTER_TO_UINT(g_object_get_data(G_OBJECT(row), "n-choices"));
+    g_autofree char *v = kf ? g_key_file_get_string(kf, VMCONF_GROUP_VM, g_object_get_data(G_OBJECT(row), "key"), NULL)
+                            : NULL;
+    if (v)
+        g_strstrip(v);
+    guint sel = n;
+    for (guint i = 0; i < n; i++)
+        if (!g_ascii_strcasecmp(choices[i].value, v && *v ? v : "none"))
+            sel = i;
+    GtkStringList *list = GTK_STRING_LIST(adw_combo_row_get_model(row));
+    if (sel == n && g_list_model_get_n_items(G_LIST_MODEL(list)) == n)
+        gtk_string_list_append(list, v);
+    adw_combo_row_set_selected(row, sel);
 }
 
 static void on_boot_order_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
@@ -338,6 +412,8 @@ static void load_values(Settings *s)
             gtk_string_list_append(orders, order);
         adw_combo_row_set_selected(s->boot_order, sel);
     }
+    choice_load(s->sound, kf);
+    choice_load(s->network, kf);
     settings_update_file_rows(s);
     s->loading = false;
 }
@@ -413,7 +489,12 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
                G_CALLBACK(on_choose_firmware), s);
     settings_add_button(s->firmware_row, "edit-undo-symbolic", _("Use SeaBIOS"), "firmware-default",
                G_CALLBACK(on_default_firmware), s);
-    GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->display_row, s->firmware_row };
+    s->sound = choice_row(s, _("Sound card"), _("Plays through the computer’s sound"), "sound-row", "sound",
+                          sound_choices, G_N_ELEMENTS(sound_choices));
+    s->network = choice_row(s, _("Network card"), _("Shares the computer’s connection (NAT)"), "network-row",
+                            "network", network_choices, G_N_ELEMENTS(network_choices));
+    GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->display_row, GTK_WIDGET(s->sound),
+                             GTK_WIDGET(s->network), s->firmware_row };
     for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
         adw_preferences_group_add(s->hardware, hw_rows[i]);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->hardware);

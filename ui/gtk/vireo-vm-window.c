@@ -3,6 +3,7 @@
  * machine's state notifications and never waits on the guest. */
 #include "ui/gtk/vireo-vm-window.h"
 #include "ui/gtk/vireo-settings.h"
+#include "ui/gtk/vireo-snapshots.h"
 #include "ui/gtk/vireo-window.h"
 #include "vireo-config.h"
 #include "ui/gtk/vireo-display.h"
@@ -382,6 +383,18 @@ static void action_settings(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_window_present(vireo_settings_dialog_new(GTK_WINDOW(w), w->machine));
 }
 
+static void action_snapshots(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    VireoVmWindow *w = data;
+    vireo_snapshots_window_show(GTK_WINDOW(w), w->machine);
+}
+
+static void action_take_snapshot(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    VireoVmWindow *w = data;
+    vireo_snapshots_take_now(GTK_WINDOW(w), w->machine);
+}
+
 static const GActionEntry vm_actions[] = {
     { "start", action_start, NULL, NULL, NULL, { 0 } },
     { "pause", action_pause, NULL, "false", NULL, { 0 } },
@@ -394,6 +407,8 @@ static const GActionEntry vm_actions[] = {
     { "fullscreen", action_fullscreen, NULL, NULL, NULL, { 0 } },
     { "integer-scaling", NULL, NULL, "false", action_integer_scaling, { 0 } },
     { "settings", action_settings, NULL, NULL, NULL, { 0 } },
+    { "snapshots", action_snapshots, NULL, NULL, NULL, { 0 } },
+    { "take-snapshot", action_take_snapshot, NULL, NULL, NULL, { 0 } },
 };
 
 /* ---- window ---- */

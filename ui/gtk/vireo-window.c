@@ -3,6 +3,7 @@
  * buttons and tests all drive them the same way: win.start-vm('FreeDOS'). */
 #include "ui/gtk/vireo-window.h"
 #include "ui/gtk/vireo-settings.h"
+#include "ui/gtk/vireo-snapshots.h"
 #include "engine/config.h"
 
 #include <glib/gi18n.h>
@@ -99,6 +100,14 @@ static void action_settings_vm(GSimpleAction *a, GVariant *param, gpointer data)
     VireoMachine *m = machine_from_param(win, param);
     if (m)
         gtk_window_present(vireo_settings_dialog_new(GTK_WINDOW(win), m));
+}
+
+static void action_snapshots_vm(GSimpleAction *a, GVariant *param, gpointer data)
+{
+    VireoWindow *win = data;
+    VireoMachine *m = machine_from_param(win, param);
+    if (m)
+        vireo_snapshots_window_show(GTK_WINDOW(win), m);
 }
 
 /* ---- rename ---- */
@@ -254,6 +263,7 @@ static const GActionEntry win_actions[] = {
     { "start-vm", action_start_vm, "s", NULL, NULL, { 0 } },
     { "open-vm", action_open_vm, "s", NULL, NULL, { 0 } },
     { "settings-vm", action_settings_vm, "s", NULL, NULL, { 0 } },
+    { "snapshots-vm", action_snapshots_vm, "s", NULL, NULL, { 0 } },
     { "rename-vm", action_rename_vm, "s", NULL, NULL, { 0 } },
     { "delete-vm", action_delete_vm, "s", NULL, NULL, { 0 } },
     { "reload", action_reload, NULL, NULL, NULL, { 0 } },
@@ -292,6 +302,10 @@ static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
     GMenu *menu = g_menu_new();
     GMenuItem *it = g_menu_item_new(_("_Settings"), NULL);
     g_menu_item_set_action_and_target_value(it, "win.settings-vm", target);
+    g_menu_append_item(menu, it);
+    g_object_unref(it);
+    it = g_menu_item_new(_("S_napshots"), NULL);
+    g_menu_item_set_action_and_target_value(it, "win.snapshots-vm", target);
     g_menu_append_item(menu, it);
     g_object_unref(it);
     it = g_menu_item_new(_("_Rename…"), NULL);

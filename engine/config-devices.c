@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shorthands that expand into a host back end and a device of the VM configuration:
+ * QEMU's -nic, and vm.conf's network= and sound= (engine/config.h). */
+#include "engine/config.h"
+#include "engine/backend.h"
+#include "engine/device.h"
+
+#include <string.h>
+
+const char *const vm_config_nic_models[] = { "e1000", "ne2k_pci", "ne2k_isa", NULL };
+const char *const vm_config_nic_models_text =
+    "e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, IRQ 9)";
+
+/* vm.conf's names and the devices they create. */
+static const struct {
+    const char *name, *device;
+} sound_models[] = { { "ac97", "AC97" }, { "sb16", "sb16" } };
+const char *const vm_config_sound_models[] = { "ac97", "sb16", NULL };
+
+/* Counts the shorthand back ends already added, for their ids. */
+static unsigned count_prefixed(const VmConfig *cfg, const char *kind, const char *id_prefix)
+{
+    unsigned n = 0;
+    g_autofree char *needle = g_strdup_printf("id=%s", id_prefix);
+    for (guint i = 0; i < cfg->backends->len; i++) {
+        const BackendConfig *b = cfg->backends->pdata[i];
+        if (!strcmp(b->kind, kind) && strstr(b->opts, needle))
+            n++;
+    }
+    return n;
+}
+
+bool vm_config_add_nic(VmConfig *cfg, const char *spec, GError **err)
+{
+    if (!strcmp(spec, "none"))
+        return true;
+    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
+    g_autoptr(GString) netdev = g_string_new(NULL);
+    g_autofree char *model = g_strdup("e1000"), *mac = NULL;
+    for (char **p = parts; *p; p++) {
+        if (g_str_has_prefix(*p, "model=")) {
+            g_free(model);
+            model = g_strdup(*p + 6);
+        } else if (g_str_has_prefix(*p, "mac=")) {
+            g_free(mac);
+            mac = g_strdup(*p + 4);
+        } else if (g_str_has_prefix(*p, "id=")) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "takes no id= (use -netdev and -device to name them)");
+            return false;
+        } else {
+            g_string_append_printf(netdev, "%s%s", netdev->len ? "," : "", *p);
+        }
+    }
+    const DeviceClass *dc = device_class_find(model);
+    if (!dc || !dc->user_creatable || !g_strv_contains(vm_config_nic_models, model)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown network card '%s' (%s)", model,
+                    vm_config_nic_models_text);
+        return false;
+    }
+    unsigned n = count_prefixed(cfg, "netdev", "__nic");
+    g_string_append_printf(netdev, ",id=__nic%u", n);
+    if (!backend_spec_check("netdev", netdev->str, err))
+        return false;
+    g_autofree char *dev = g_strdup_printf("%s,netdev=__nic%u%s%s", model, n, mac ? ",mac=" : "", mac ? mac : "");
+    if (!device_spec_check(dev, err))
+        return false;
+    vm_config_add_backend(cfg, "netdev", netdev->str);
+    g_ptr_array_add(cfg->devices, g_steal_pointer(&dev));
+    return true;
+}
+
+/* The host's sound: PulseAudio when the build has it (a missing server is one warning
+ * and silence), else SDL's audio, else none. */
+static const char *sound_backend(void)
+{
+    static const char *const order[] = { "pa", "sdl" };
+    for (size_t i = 0; i < G_N_ELEMENTS(order); i++) {
+        g_autofree char *spec = g_strdup_printf("%s,id=__probe", order[i]);
+        if (backend_spec_check("audiodev", spec, NULL))
+            return order[i];
+    }
+    return "none";
+}
+
+bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err)
+{
+    if (!strcmp(model, "none"))
+        return true;
+    const char *device = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(sound_models); i++)
+        if (!g_ascii_strcasecmp(model, sound_models[i].name))
+            device = sound_models[i].device;
+    if (!device) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown sound card '%s' (ac97, sb16 or none)", model);
+        return false;
+    }
+    unsigned n = count_prefixed(cfg, "audiodev", "__snd");
+    g_autofree char *backend = g_strdup_printf("%s,id=__snd%u", sound_backend(), n);
+    if (!backend_spec_check("audiodev", backend, err))
+        return false;
+    g_autofree char *dev = g_strdup_printf("%s,audiodev=__snd%u", device, n);
+    if (!device_spec_check(dev, err))
+        return false;
+    vm_config_add_backend(cfg, "audiodev", backend);
+    g_ptr_array_add(cfg->devices, g_steal_pointer(&dev));
+    /* The board's speaker plays through the same stream (DOS games beep). */
+    if (n == 0)
+        g_ptr_array_add(cfg->globals, g_strdup("isa-pcspk.audiodev=__snd0"));
+    return true;
+}

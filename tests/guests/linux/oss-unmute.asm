@@ -1,0 +1,72 @@
+; SPDX-License-Identifier: GPL-2.0-or-later
+; oss-unmute: sets the OSS mixer's master and PCM volume to 100% through /dev/mixer, for
+; init-sound.sh (ALSA loads a card muted and busybox has no mixer). An i386 Linux ELF
+; executable assembled as a flat file; it runs only inside the guest.
+;   MIXER_WRITE(n) = _IOWR('M', n, int): SOUND_MIXER_VOLUME is 0, SOUND_MIXER_PCM 4.
+bits 32
+org 0x08048000
+
+ehdr:
+    db 0x7f, "ELF", 1, 1, 1, 0      ; 32-bit, little-endian, ELF version 1, System V
+    times 8 db 0
+    dw 2                            ; executable
+    dw 3                            ; Intel 80386
+    dd 1
+    dd start
+    dd phdr - $$
+    dd 0                            ; no section headers
+    dd 0
+    dw ehdr_size
+    dw phdr_size
+    dw 1
+    dw 0, 0, 0
+ehdr_size equ $ - ehdr
+
+phdr:
+    dd 1                            ; PT_LOAD: the whole file, read and execute
+    dd 0
+    dd $$
+    dd $$
+    dd file_size
+    dd file_size
+    dd 5
+    dd 0x1000
+phdr_size equ $ - phdr
+
+start:
+    mov eax, 5                      ; open("/dev/mixer", O_RDWR)
+    mov ebx, path
+    mov ecx, 2
+    xor edx, edx
+    int 0x80
+    test eax, eax
+    js fail
+    mov esi, eax
+    push dword 0x6464               ; left 100, right 100
+    mov ecx, 0xc0044d00             ; MIXER_WRITE(SOUND_MIXER_VOLUME)
+    call mixer_write
+    mov dword [esp], 0x6464
+    mov ecx, 0xc0044d04             ; MIXER_WRITE(SOUND_MIXER_PCM)
+    call mixer_write
+    mov eax, 1                      ; exit(0)
+    xor ebx, ebx
+    int 0x80
+
+; ecx = request, the value at [esp + 4]
+mixer_write:
+    mov eax, 54                     ; ioctl(fd, request, &value)
+    mov ebx, esi
+    lea edx, [esp + 4]
+    int 0x80
+    test eax, eax
+    js fail
+    ret
+
+fail:
+    mov eax, 1                      ; exit(1)
+    mov ebx, 1
+    int 0x80
+
+path:
+    db "/dev/mixer", 0
+file_size equ $ - $$
