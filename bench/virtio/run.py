@@ -12,7 +12,6 @@ Usage: bench/virtio/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i38
                            [--kit build/linux-kit] [--accel tcg] [--mib 32] [--repeat 1]
 """
 import argparse
-import glob
 import os
 import re
 import shutil
@@ -26,30 +25,15 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 LINUX = os.path.join(ROOT, "tests", "guests", "linux")
 
 
-def make_initramfs(kit, tmp):
-    """The kit's busybox, the disk drivers of the kit's kernel package and init-bench.sh."""
-    with open(os.path.join(kit, "kernel-package")) as f:
-        kpkg = f.read().strip()
-    debs = os.path.join(tmp, "debs")
-    os.makedirs(debs)
-    subprocess.run(["apt-get", "download", "-q", kpkg + ":i386"], cwd=debs, check=True,
-                   stdout=subprocess.DEVNULL)
-    deb = glob.glob(os.path.join(debs, "*.deb"))[0]
-    subprocess.run(["dpkg-deb", "-x", deb, os.path.join(debs, "x")], check=True)
-    mods = os.path.join(tmp, "mods")
-    subprocess.run([sys.executable, os.path.join(LINUX, "pickmodules.py"),
-                    os.path.join(debs, "x", "lib", "modules"), mods,
-                    "virtio_pci", "virtio_blk", "ata_piix", "sd_mod", "crct10dif_generic"], check=True)
-    with open(os.path.join(mods, "order")) as f:
-        order = f.read().split()
-    spec = ["dir:bin", "dir:dev", "dir:proc", "dir:sys", "dir:lib", "dir:lib/modules",
-            "file:bin/busybox=%s:755" % os.path.join(kit, "busybox"),
-            "file:lib/modules/order=%s:644" % os.path.join(mods, "order"),
-            "file:init=%s:755" % os.path.join(HERE, "init-bench.sh")]
-    spec += ["file:lib/modules/%s.ko=%s:644" % (m, os.path.join(mods, m + ".ko")) for m in order]
-    out = os.path.join(tmp, "initrd-bench.img")
-    subprocess.run([sys.executable, os.path.join(LINUX, "mkinitramfs.py"), out] + spec, check=True)
-    return out
+def make_initramfs(kit):
+    """The kit's busybox, the disk drivers of the kit's kernel package and init-bench.sh
+    (tests/guests/linux/mkmodinitrd.sh builds it into the kit as initrd-vbench.img)."""
+    r = subprocess.run(["sh", os.path.join(LINUX, "mkmodinitrd.sh"), kit, "vbench",
+                        os.path.join(HERE, "init-bench.sh"),
+                        "virtio_pci virtio_blk ata_piix sd_mod crct10dif_generic"])
+    if r.returncode:
+        sys.exit("mkmodinitrd.sh failed")
+    return os.path.join(kit, "initrd-vbench.img")
 
 
 def run_guest(cmd, mib):
@@ -79,7 +63,7 @@ def main():
     if subprocess.run(["sh", os.path.join(LINUX, "mkkit.sh"), o.kit]).returncode:
         sys.exit("mkkit.sh failed")
     with tempfile.TemporaryDirectory() as tmp:
-        initrd = make_initramfs(o.kit, tmp)
+        initrd = make_initramfs(o.kit)
         vdisk, idisk = os.path.join(tmp, "virtio.raw"), os.path.join(tmp, "ide.raw")
         for p in (vdisk, idisk):
             with open(p, "wb") as f:
