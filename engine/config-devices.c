@@ -7,9 +7,10 @@
 
 #include <string.h>
 
-const char *const vm_config_nic_models[] = { "e1000", "ne2k_pci", "ne2k_isa", NULL };
+const char *const vm_config_nic_models[] = { "e1000", "ne2k_pci", "ne2k_isa", "virtio-net-pci", NULL };
 const char *const vm_config_nic_models_text =
-    "e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, IRQ 9)";
+    "e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, IRQ 9), "
+    "virtio-net-pci (virtio)";
 
 /* vm.conf's names and the devices they create. */
 static const struct {
@@ -50,6 +51,11 @@ bool vm_config_add_nic(VmConfig *cfg, const char *spec, GError **err)
         } else {
             g_string_append_printf(netdev, "%s%s", netdev->len ? "," : "", *p);
         }
+    }
+    /* QEMU's short name. */
+    if (!strcmp(model, "virtio")) {
+        g_free(model);
+        model = g_strdup("virtio-net-pci");
     }
     const DeviceClass *dc = device_class_find(model);
     if (!dc || !dc->user_creatable || !g_strv_contains(vm_config_nic_models, model)) {

@@ -199,6 +199,15 @@ static void set_bootorder_file(PcBoard *b, const char *order)
             if ((*c == 'd' && cd) || (*c == 'c' && disk))
                 g_string_append_printf(text, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
         }
+        /* virtio-blk disks after the IDE ones, by slot, as SeaBIOS matches a PCI disk
+         * (boot.c bootprio_find_pci_device: any name at that slot of bus 0). */
+        for (int devfn = 0; *c == 'c' && devfn < 256; devfn++) {
+            PciDevice *d = pci_bus_find(b->pci, devfn);
+            if (d && d->name && !strcmp(d->name, "virtio-blk-pci"))
+                g_string_append_printf(text, PCI_FUNC(devfn) ? "/pci@i0cf8/scsi@%x,%x/disk@0,0\n"
+                                                             : "/pci@i0cf8/scsi@%x/disk@0,0\n",
+                                       PCI_SLOT(devfn), PCI_FUNC(devfn));
+        }
     }
     /* The list names only the board's own drives: with a bootable device created by
      * name (usb-storage) SeaBIOS must go on to the devices it found itself. */

@@ -7,7 +7,8 @@ Scenarios:
   ide           ide.asm (a -bios guest) on a pattern disk, a 160 GiB qcow2 and an ISO; the
                 sectors it wrote must hold its pattern and nothing else may change
   ide-snapshot  the same with -snapshot: every image must be unchanged afterwards
-  boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2)
+  boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2), or
+                with --bus virtio[-legacy] from a virtio-blk-pci disk
   boot-cd       SeaBIOS boots boot-media.asm (-DCD) from an El Torito no-emulation ISO
   linux-cd      Linux from an ISOLINUX CD (mkmedia.sh) runs the workload under -accel tcg
   linux-disk    Linux from a SYSLINUX qcow2 disk (ata_piix, vfat) writes a file; a second boot on an overlay
@@ -199,9 +200,14 @@ def scenario_boot_disk(o, tmp):
     if o.format == "qcow2":
         disk = os.path.join(tmp, "boot.qcow2")
         run([o.vireo_img, "convert", "-O", "qcow2", raw, disk])
+    # --bus virtio: the disk is the only one, on virtio-blk-pci, which SeaBIOS drives
+    # through the modern interface (virtio-legacy: the legacy one).
+    media = ["-hda", disk] if o.bus == "ide" else [
+        "-drive", "if=none,id=vd0,format=%s,file=%s" % (o.format, disk),
+        "-device", "virtio-blk-pci,drive=vd0" + (",disable-modern=on" if o.bus == "virtio-legacy" else "")]
     return run_guest(o, ["disk boot: drive 0x80", "sector size 512",
                          "sectors %d" % PATTERN_DISK_SECTORS, "read sector 100",
-                         "boot test passed"], ["-hda", disk])
+                         "boot test passed"], media)
 
 
 def scenario_boot_cd(o, tmp):
@@ -399,6 +405,7 @@ def main():
     ap.add_argument("--linux-kit", default=None, help="where mkkit.sh builds the kit")
     ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
+    ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy"])
     ap.add_argument("--timeout", type=float, default=120)
     o = ap.parse_args()
     # The 160 GiB image is sparse: it takes a few hundred KiB of $TMPDIR.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the device fuzzer does to the board, as a hostile guest would: port I/O and
  * MMIO aimed at what devices decode, PCI configuration, descriptors in RAM, the
- * protocols of the IDE, ATAPI, floppy, 8237, VGA and PS/2 devices with hostile
+ * protocols of the IDE, ATAPI, floppy, 8237, VGA, PS/2 and virtio devices with hostile
  * parameters, time, input, media, resets and state round trips. Each action notes what
  * it does first, so a failure shows it. */
 #include "fuzz-devices.h"
@@ -853,6 +853,126 @@ static void act_state(Fuzz *f)
     f->maps_stale = true;
 }
 
+/* ---- virtio (legacy virtio-pci: hw/virtio/virtio.h) ---- */
+
+/* A virtio function (its devfn), or -1. */
+static int virtio_pick(Fuzz *f)
+{
+    int found[8], n = 0;
+    for (guint i = 0; i < f->devfns->len && n < 8; i++) {
+        int devfn = g_array_index(f->devfns, int, i);
+        if (cfg_read(f, devfn, PCI_VENDOR_ID, 2) == 0x1af4)
+            found[n++] = devfn;
+    }
+    return n ? found[rnd(f, (uint32_t)n)] : -1;
+}
+
+/* A hostile virtio ring of num entries: chains mostly well linked, some looping or
+ * nesting indirect tables, buffers in RAM or past it, indices that run ahead. */
+static void virtio_fill_ring(Fuzz *f, uint64_t desc, uint64_t avail, uint32_t num)
+{
+    GuestMemory *m = vm_mem(f->vm);
+    unsigned n = 1 + rnd(f, 8);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t d = rnd(f, num);
+        uint8_t e[16];
+        uint64_t addr = chance(f, 80) ? rnd(f, (uint32_t)RAM_SIZE - 0x10000) : rnd_addr(f);
+        uint32_t len = chance(f, 70) ? 512 * (1 + rnd(f, 16)) : rnd_value(f, 4);
+        if (chance(f, 20))
+            len = 16 * (1 + rnd(f, 8)); /* an indirect table's length */
+        uint16_t flags = (uint16_t)(chance(f, 90) ? rnd(f, 8) : rnd32(f));
+        uint16_t next = (uint16_t)(chance(f, 80) ? rnd(f, num) : rnd32(f));
+        memcpy(e, &addr, 8);
+        memcpy(e + 8, &len, 4);
+        memcpy(e + 12, &flags, 2);
+        memcpy(e + 14, &next, 2);
+        mem_write(m, desc + 16 * d, e, 16);
+        if (chance(f, 30)) /* a request header a block device understands */
+            mem_stl(m, addr, rnd(f, 16));
+    }
+    uint16_t idx = mem_lduw(m, avail + 2);
+    unsigned k = chance(f, 90) ? 1 + rnd(f, 4) : rnd(f, 0x10000);
+    for (unsigned i = 0; i < MIN(k, 4u); i++)
+        mem_stw(m, avail + 4 + 2 * ((idx + i) % num), (uint16_t)(chance(f, 95) ? rnd(f, num) : rnd32(f)));
+    mem_stw(m, avail + 2, (uint16_t)(idx + k));
+    if (chance(f, 10))
+        mem_stw(m, avail, (uint16_t)rnd(f, 2)); /* NO_INTERRUPT */
+}
+
+/* What a driver does (VIRTIO §3.1.1) through the legacy I/O BAR or the modern memory
+ * BAR (common configuration at +0, notifications at +0x3000), with hostile rings. */
+static void act_virtio(Fuzz *f)
+{
+    int devfn = virtio_pick(f);
+    if (devfn < 0)
+        return;
+    uint32_t bar0 = cfg_read(f, devfn, PCI_BAR0, 4), bar1 = cfg_read(f, devfn, PCI_BAR0 + 4, 4) & ~0xfu;
+    unsigned q = chance(f, 90) ? rnd(f, 2) : rnd(f, 6);
+    GuestMemory *m = vm_mem(f->vm);
+    if (bar1 && chance(f, 50)) {
+        fuzz_note("virtio modern at 0x%x: queue %u", bar1, q);
+        if (chance(f, 30)) {
+            mem_dispatch_write(m, bar1 + 0x14, 0, 1);
+            mem_dispatch_write(m, bar1 + 0x14, 3, 1);
+            for (uint32_t sel = 0; sel < 2; sel++) {
+                mem_dispatch_write(m, bar1 + 0x00, sel, 4);
+                mem_dispatch_write(m, bar1 + 0x08, sel, 4);
+                mem_dispatch_write(m, bar1 + 0x0c, (uint32_t)mem_dispatch_read(m, bar1 + 0x04, 4) & rnd32(f), 4);
+            }
+            mem_dispatch_write(m, bar1 + 0x14, 0xb, 1);
+        }
+        mem_dispatch_write(m, bar1 + 0x16, q, 2);
+        if (chance(f, 20))
+            mem_dispatch_write(m, bar1 + 0x18, 1u << rnd(f, 11), 2);
+        uint32_t num = (uint32_t)mem_dispatch_read(m, bar1 + 0x18, 2);
+        uint64_t desc = mem_dispatch_read(m, bar1 + 0x20, 4);
+        if (!mem_dispatch_read(m, bar1 + 0x1c, 2) || chance(f, 20)) {
+            desc = chance(f, 90) ? (rnd(f, (uint32_t)RAM_SIZE - 0x10000) & ~0xfu) : rnd_addr(f);
+            mem_dispatch_write(m, bar1 + 0x20, (uint32_t)desc, 4);
+            mem_dispatch_write(m, bar1 + 0x24, 0, 4);
+            mem_dispatch_write(m, bar1 + 0x28, (uint32_t)(desc + 16 * num), 4);
+            mem_dispatch_write(m, bar1 + 0x2c, 0, 4);
+            mem_dispatch_write(m, bar1 + 0x30, (uint32_t)(chance(f, 90) ? desc + 0x4000 : rnd_addr(f)), 4);
+            mem_dispatch_write(m, bar1 + 0x34, chance(f, 95) ? 0 : rnd32(f), 4);
+            mem_dispatch_write(m, bar1 + 0x1c, 1, 2);
+        }
+        if (num && num <= 1024 && desc + 0x9000 < RAM_SIZE)
+            virtio_fill_ring(f, desc, desc + 16 * num, num);
+        if (chance(f, 80))
+            mem_dispatch_write(m, bar1 + 0x14, 0xf, 1);
+        mem_dispatch_write(m, bar1 + 0x3000 + 4 * (chance(f, 90) ? q : rnd(f, 8)), q, 2);
+        if (chance(f, 50))
+            mem_dispatch_read(m, bar1 + 0x1000, 1);
+        return;
+    }
+    if (!(bar0 & 1))
+        return;
+    uint16_t io = (uint16_t)(bar0 & 0xfffc);
+    fuzz_note("virtio legacy at 0x%x: queue %u", io, q);
+    if (chance(f, 30)) {
+        outp(f, io + 0x12, 0, 1);
+        outp(f, io + 0x12, 3, 1);
+        outp(f, io + 0x04, inp(f, io, 4) & rnd32(f), 4);
+    }
+    outp(f, io + 0x0e, q, 2);
+    uint32_t num = inp(f, io + 0x0c, 2);
+    uint32_t pfn = inp(f, io + 0x08, 4);
+    if (!pfn || chance(f, 20)) {
+        pfn = chance(f, 90) ? 1 + rnd(f, (uint32_t)(RAM_SIZE >> 12) - 8) : rnd_value(f, 4);
+        outp(f, io + 0x08, pfn, 4);
+    }
+    uint64_t desc = (uint64_t)pfn << 12;
+    if (num && num <= 1024 && desc + 0x9000 < RAM_SIZE)
+        virtio_fill_ring(f, desc, desc + 16 * num, num);
+    if (chance(f, 80))
+        outp(f, io + 0x12, 7, 1);
+    outp(f, io + 0x10, chance(f, 90) ? q : rnd_value(f, 2), 2);
+    if (chance(f, 50))
+        inp(f, io + 0x13, 1);
+    if (chance(f, 20))
+        inp(f, io + 0x14 + rnd(f, 64), rnd_size(f) > 4 ? 4 : rnd_size(f));
+}
+
 const FuzzAction fuzz_actions[] = {
     { act_port, FUZZ_LOCKED, 300 },
     { act_port_burst, FUZZ_LOCKED, 80 },
@@ -866,6 +986,7 @@ const FuzzAction fuzz_actions[] = {
     { act_ide, FUZZ_LOCKED, 80 },
     { act_isa_dma, FUZZ_LOCKED, 40 },
     { act_fdc, FUZZ_LOCKED, 50 },
+    { act_virtio, FUZZ_LOCKED, 40 },
     { act_clock, FUZZ_UNLOCKED, 90 },
     { act_intr_ack, FUZZ_UNLOCKED, 40 },
     { act_display, FUZZ_UNLOCKED, 25 },

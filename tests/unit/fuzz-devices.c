@@ -312,6 +312,7 @@ static const struct { const char *kind; const char *opts; } safe_backends[] = {
  * that take a -drive if=none. */
 static const struct { const char *cls; const char *opts; } by_name_opts[] = {
     { "usb-storage", "drive=fuzz-drive" },
+    { "virtio-blk-pci", "drive=fuzz-drive2" },
 };
 
 /* One device of a class, created as -device would (lock held): plain, then with the
@@ -407,12 +408,14 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     g_autofree char *hd = g_build_filename(f->dir, "hd.raw", NULL);
     g_autofree char *qc = g_build_filename(f->dir, "hd.qcow2", NULL);
     g_autofree char *usbdisk = g_build_filename(f->dir, "usb.raw", NULL);
+    g_autofree char *vdisk = g_build_filename(f->dir, "virtio.qcow2", NULL);
     f->cd_path = g_build_filename(f->dir, "cd.iso", NULL);
     f->fd_path = g_build_filename(f->dir, "fd.img", NULL);
     Qcow2CreateOptions qo = { .size = UINT64_C(16) << 20, .cluster_size = 4096 };
     if (!make_file(hd, UINT64_C(8) << 20, &err) || !make_file(usbdisk, UINT64_C(4) << 20, &err) ||
         !make_file(f->cd_path, UINT64_C(4) << 20, &err) ||
-        !make_file(f->fd_path, 1474560, &err) || !qcow2_create(qc, &qo, &err))
+        !make_file(f->fd_path, 1474560, &err) || !qcow2_create(qc, &qo, &err) ||
+        !qcow2_create(vdisk, &qo, &err))
         fuzz_fail("disk images: %s", err->message);
 
     /* The board with every device it has: two UARTs (the others come by name), both
@@ -429,6 +432,7 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     add_drive(cfg, qc, "qcow2", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 1);
     /* A drive for devices created by name that take one (drive=, see by_name_opts). */
     add_drive(cfg, usbdisk, "raw", DRIVE_IF_NONE, DRIVE_MEDIA_DISK, -1)->id = g_strdup("fuzz-drive");
+    add_drive(cfg, vdisk, "qcow2", DRIVE_IF_NONE, DRIVE_MEDIA_DISK, -1)->id = g_strdup("fuzz-drive2");
     add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
     add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Virtio devices checked by Debian's i386 Linux and its own drivers (virtio_pci,
+virtio_blk, virtio_rng, virtio_net; the kit's initrd-virtio.img, tests/guests/linux/
+init-virtio.sh), all in one boot:
+  - virtio-blk-pci on a qcow2 -drive if=none: the disk's size and serial (GET_ID) are
+    what the device says; the host's pattern in its first 8 MiB reads back with the right
+    SHA-256; 8 MiB the guest writes (with fsync) reads back from the device unchanged
+    and is in the image afterwards at the right place; a discarded MiB reads as zeros;
+  - blk and net on the modern virtio-pci interface, rng with disable-modern=on on the
+    legacy one;
+  - virtio-rng-pci: /dev/hwrng is the virtio one and gives 1000 bytes when asked for
+    1000, two reads differ;
+  - savevm while the guest runs rounds of write, flush, read-back and entropy reads,
+    then loadvm after more rounds: the guest goes on from the saved point and every
+    round verifies;
+  - virtio-net-pci on -netdev user: the MAC is mac=, DHCP gives 10.0.2.15, a file
+    fetched from the host over HTTP has the right SHA-256, and QMP set_link off and on
+    make the guest's carrier 0 and 1;
+  - the image passes qemu-img check (or vireo-img check), no oops in the guest log.
+Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR"""
+import argparse
+import hashlib
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+from vmtest import TestFailure  # noqa: E402
+from net import serve_blob, set_link  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIB = 1 << 20
+DISK_MIB = 128
+LOOPS = 6
+SERIAL = "VIREO-VD0"
+MAC = "52:54:00:76:69:6f"
+
+
+class Skip(Exception):
+    pass
+
+
+def hmp(vm, line):
+    out = vm.command("human-monitor-command", **{"command-line": line})
+    if out.startswith("Error"):
+        raise TestFailure("%s: %s" % (line, out.strip()))
+    return out
+
+
+def wait_after(vm, pattern, start, timeout):
+    """wait_serial for a match in the log from offset start on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, vm.serial()[start:], re.M)
+        if m:
+            return m
+        if vm.proc.poll() is not None:
+            raise TestFailure("vireo-run exited (%d) while waiting for /%s/" % (vm.proc.returncode, pattern))
+        if time.monotonic() > deadline:
+            raise TestFailure("timed out waiting for /%s/ on COM1" % pattern)
+        time.sleep(0.05)
+
+
+def check_image(opts, path):
+    qemu_img = shutil.which("qemu-img")
+    tool = [qemu_img] if qemu_img else [opts.vireo_img]
+    r = subprocess.run(tool + ["check", path], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise TestFailure("%s check: %s" % (os.path.basename(tool[0]), r.stdout + r.stderr))
+    print("%s check: no errors" % os.path.basename(tool[0]), flush=True)
+
+
+def image_bytes(opts, path, tmp, offset, length):
+    raw = os.path.join(tmp, "disk.raw")
+    subprocess.run([opts.vireo_img, "convert", "-O", "raw", path, raw], check=True)
+    with open(raw, "rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+def run(opts, tmp):
+    kit = opts.linux_kit
+    for script, what in (("mkkit.sh", "the Linux kit"), ("mkvirtio.sh", "the virtio initramfs")):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            raise Skip("%s could not be built" % what)
+        if r.returncode:
+            raise TestFailure("%s failed" % script)
+
+    pattern = random.Random(19).randbytes(8 * MIB)
+    raw = os.path.join(tmp, "pattern.raw")
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(DISK_MIB * MIB)
+    disk = os.path.join(tmp, "vd0.qcow2")
+    subprocess.run([opts.vireo_img, "convert", "-O", "qcow2", raw, disk], check=True)
+    os.unlink(raw)
+
+    blob = random.Random(23).randbytes(4 * MIB)
+    srv, http_port = serve_blob(blob)
+    args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-virtio.img"),
+            "-append", "console=ttyS0 vireo.loops=%d vireo.http=%d" % (LOOPS, http_port),
+            "-drive", "if=none,id=vd0,format=qcow2,file=" + disk,
+            "-device", "virtio-blk-pci,drive=vd0,serial=" + SERIAL,
+            "-device", "virtio-rng-pci,id=rng0,disable-modern=on",
+            "-netdev", "user,id=n0",
+            "-device", "virtio-net-pci,netdev=n0,mac=" + MAC]
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    t = opts.timeout
+    try:
+        m = vm.wait_serial(r"VIREO-VIRTIO-DISK (\S*) ?(\S*)", t)
+        # blk and net on the modern interface, rng (disable-modern=on) on the legacy one.
+        devs = dict(re.findall(r"VIREO-VIRTIO-DEV 0x0*(\d+) (\d)", vm.serial()))
+        if devs != {"2": "1", "1": "1", "4": "0"}:
+            raise TestFailure("virtio devices (type: modern) seen by Linux: %s" % devs)
+        print("Linux drives virtio-blk and virtio-net through the modern interface, "
+              "virtio-rng (disable-modern=on) through the legacy one", flush=True)
+        if m.group(1) != str(DISK_MIB * MIB // 512) or m.group(2) != SERIAL:
+            raise TestFailure("the guest sees the disk as %r sectors, serial %r; expected %d, %s"
+                              % (m.group(1), m.group(2), DISK_MIB * MIB // 512, SERIAL))
+        print("virtio-blk: %s sectors, serial %s" % (m.group(1), m.group(2)), flush=True)
+
+        m = vm.wait_serial(r"VIREO-VIRTIO-RNG (\S*)", t)
+        if not m.group(1).startswith("virtio_rng"):
+            raise TestFailure("the guest's current hwrng is %r, not virtio_rng" % m.group(1))
+        m = vm.wait_serial(r"VIREO-VIRTIO-HWRNG (\d+) (\d+) (\S+) (\S+)", t)
+        if m.group(1) != "1000" or m.group(2) != "1000" or m.group(3) == m.group(4):
+            raise TestFailure("/dev/hwrng: %s" % m.group(0))
+        print("virtio-rng: two reads of 1000 bytes, different", flush=True)
+
+        m = vm.wait_serial(r"VIREO-VIRTIO-READ (\S+)", t)
+        if m.group(1) != hashlib.sha256(pattern).hexdigest():
+            raise TestFailure("the host's pattern read back with SHA-256 %s" % m.group(1))
+        print("virtio-blk: the host's 8 MiB pattern reads back with the right hash", flush=True)
+        m = vm.wait_serial(r"VIREO-VIRTIO-WRITE (\S+) (\S+)", t)
+        written = m.group(1)
+        if m.group(1) != m.group(2):
+            raise TestFailure("8 MiB written with hash %s read back as %s" % (m.group(1), m.group(2)))
+        print("virtio-blk: 8 MiB written and read back unchanged", flush=True)
+        m = vm.wait_serial(r"VIREO-VIRTIO-DISCARD (\S+)", t)
+        if m.group(1) != hashlib.sha256(bytes(MIB)).hexdigest():
+            raise TestFailure("a discarded MiB does not read as zeros (%s)" % m.group(1))
+        print("virtio-blk: a discarded MiB reads as zeros", flush=True)
+
+        # savevm during the rounds (requests in flight are drained), more rounds, then
+        # loadvm: the guest resumes from the saved point.
+        vm.wait_serial(r"VIREO-VIRTIO-LOOP 0 ", t)
+        hmp(vm, "savevm mid-io")
+        mark = len(vm.serial())
+        print("savevm mid-io during the rounds", flush=True)
+        wait_after(vm, r"VIREO-VIRTIO-LOOP 3 ", mark, t)
+        hmp(vm, "loadvm mid-io")
+        mark = len(vm.serial())
+        print("loadvm mid-io", flush=True)
+        wait_after(vm, r"VIREO-VIRTIO-LOOP-DONE (\d+)/(\d+)", mark, t)
+        tail = vm.serial()[mark:]
+        done = re.search(r"VIREO-VIRTIO-LOOP-DONE (\d+)/(\d+)", tail)
+        if not done or done.group(1) != done.group(2) or int(done.group(2)) != LOOPS:
+            raise TestFailure("rounds after loadvm: %s" % (done.group(0) if done else "none"))
+        if "VIREO-VIRTIO-LOOP-START" in tail:
+            raise TestFailure("the guest started over after loadvm instead of resuming")
+        print("after loadvm: all %d rounds verified" % LOOPS, flush=True)
+
+        m = vm.wait_serial(r"VIREO-VIRTIO-MAC (\S*)", t)
+        if m.group(1) != MAC:
+            raise TestFailure("virtio-net: the guest's MAC is %r, mac= said %s" % (m.group(1), MAC))
+        m = vm.wait_serial(r"VIREO-VIRTIO-(IP \S+|FAILED dhcp)", t)
+        if m.group(1) != "IP 10.0.2.15":
+            raise TestFailure("virtio-net DHCP: %s" % m.group(0))
+        m = vm.wait_serial(r"VIREO-VIRTIO-(FETCH (\S+) (\d+)|FAILED wget)", t)
+        if m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
+            raise TestFailure("virtio-net HTTP fetch: %s" % m.group(0))
+        print("virtio-net: MAC, DHCP and a 4 MiB HTTP fetch with the right hash", flush=True)
+        set_link(vm, "n0", False)
+        m = vm.wait_serial(r"VIREO-VIRTIO-CARRIER (\S*)", t)
+        if m.group(1) != "0":
+            raise TestFailure("after set_link off the guest's carrier is %r" % m.group(1))
+        set_link(vm, "n0", True)
+        m = vm.wait_serial(r"VIREO-VIRTIO-CARRIER \S*[\s\S]*?VIREO-VIRTIO-CARRIER (\S*)", t)
+        if m.group(1) != "1":
+            raise TestFailure("after set_link on the guest's carrier is %r" % m.group(1))
+        print("virtio-net: set_link off and on reach the guest's carrier", flush=True)
+
+        vm.wait_serial(r"VIREO-VIRTIO-DONE", t)
+        status = vm.wait_exit(t)
+        serial = vm.serial()
+        bad = re.search(r"Oops|BUG:|Kernel panic|Call Trace|VIREO-VIRTIO-FAILED.*|VIREO-VIRTIO-LOOP \d+ bad.*", serial)
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+    check_image(opts, disk)
+    got = image_bytes(opts, disk, tmp, 16 * MIB, 8 * MIB)
+    if hashlib.sha256(got).hexdigest() != written:
+        raise TestFailure("the image does not hold at 16 MiB what the guest wrote there")
+    print("the image holds the guest's 8 MiB at 16 MiB", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--vireo-img", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--linux-kit", required=True)
+    ap.add_argument("--timeout", type=float, default=600)
+    opts = ap.parse_args()
+    why = vmtest.kvm_skip_reason(opts.accel)
+    if why:
+        print("SKIP:", why)
+        return vmtest.SKIP
+    with vmtest.temp_dir() as tmp:
+        try:
+            run(opts, tmp)
+        except Skip as e:
+            print("SKIP:", e)
+            return vmtest.SKIP
+        except TestFailure as e:
+            print("FAIL:", e)
+            return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
