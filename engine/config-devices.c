@@ -7,10 +7,10 @@
 
 #include <string.h>
 
-const char *const vm_config_nic_models[] = { "e1000", "ne2k_pci", "ne2k_isa", "virtio-net-pci", NULL };
+const char *const vm_config_nic_models[] = { "e1000", "rtl8139", "ne2k_pci", "ne2k_isa", "virtio-net-pci", NULL };
 const char *const vm_config_nic_models_text =
-    "e1000 (Intel 82540EM), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, IRQ 9), "
-    "virtio-net-pci (virtio)";
+    "e1000 (Intel 82540EM), rtl8139 (Realtek RTL8139C), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, "
+    "IRQ 9), virtio-net-pci (virtio)";
 
 /* vm.conf's names and the devices they create. */
 static const struct {

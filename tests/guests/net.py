@@ -36,6 +36,7 @@ GUEST_ECHO_PORT = 7777
 CARDS = {
     "e1000": ("vireo.nic=e1000", "", True),
     "ne2k_pci": ("vireo.nic=ne2k_pci", "", False),
+    "rtl8139": ("vireo.nic=rtl8139", "", True),
     # IRQ 9 is the ACPI SCI on this board: the ISA card goes to IRQ 5.
     "ne2k_isa": ("vireo.nic=ne vireo.ne=0x300,5", ",iobase=0x300,irq=5", False),
 }

@@ -455,7 +455,7 @@ static void check_sound_and_network(void)
     CHECK(adw_combo_row_get_selected(sound) == 0 && adw_combo_row_get_selected(network) == 0,
           "a vm.conf without sound= or network= does not show None");
     adw_combo_row_set_selected(sound, 1);
-    adw_combo_row_set_selected(network, 2);
+    adw_combo_row_set_selected(network, 3);
     run_for(50);
     g_autofree char *snd = conf_value("Disks", "vm", "sound");
     g_autofree char *net = conf_value("Disks", "vm", "network");
@@ -468,7 +468,7 @@ static void check_sound_and_network(void)
           "vm.conf's sound and network do not make the cards");
     s = open_settings("Disks");
     CHECK(adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "sound-row"))) == 1 &&
-              adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "network-row"))) == 2,
+              adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "network-row"))) == 3,
           "the settings do not show vm.conf's sound and network again");
     adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "sound-row")), 0);
     adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "network-row")), 0);

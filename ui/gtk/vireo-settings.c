@@ -36,6 +36,7 @@ static const Choice sound_choices[] = {
 static const Choice network_choices[] = {
     { "none", N_("None") },
     { "e1000", N_("Intel PRO/1000 (e1000)") },
+    { "rtl8139", N_("Realtek RTL8139") },
     { "ne2k_pci", N_("Realtek RTL8029 (NE2000 PCI)") },
     { "ne2k_isa", N_("NE2000 ISA (port 0x300, IRQ 9)") },
 };

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the network initramfs (mknet.sh), driven by tests/guests/net.py through the
 # kernel command line:
-#   vireo.nic=e1000|ne2k_pci|ne   the driver to load (ne: vireo.ne=IO,IRQ)
+#   vireo.nic=e1000|ne2k_pci|rtl8139|ne   the driver to load (ne: vireo.ne=IO,IRQ)
 #   vireo.http=PORT               fetch http://10.0.2.2:PORT/blob, print its SHA-256
 #   vireo.echo=PORT               serve two TCP echo connections on PORT (busybox nc)
 #   vireo.carrier=on              then follow eth0's carrier: down, then up again
@@ -20,6 +20,7 @@ nic=$(arg nic)
 case "$nic" in
     e1000) insmod /lib/modules/e1000.ko ;;
     ne2k_pci) insmod /lib/modules/8390.ko && insmod /lib/modules/ne2k_pci.ko ;;
+    rtl8139) insmod /lib/modules/mii.ko && insmod /lib/modules/8139too.ko ;;
     ne)
         ne=$(arg ne)
         insmod /lib/modules/8390p.ko && insmod /lib/modules/ne.ko io="${ne%,*}" irq="${ne#*,}" ;;
