@@ -39,6 +39,7 @@ static const Choice network_choices[] = {
     { "rtl8139", N_("Realtek RTL8139") },
     { "ne2k_pci", N_("Realtek RTL8029 (NE2000 PCI)") },
     { "ne2k_isa", N_("NE2000 ISA (port 0x300, IRQ 9)") },
+    { "virtio-net-pci", N_("virtio (paravirtual: Linux, BSD)") },
 };
 
 static void settings_free(Settings *s)
