@@ -105,6 +105,7 @@ typedef struct Rtl8139State {
     uint8_t cr, cr9346, config[6];   /* CONFIG0, 1, 3, 4, 5 and a spare */
     uint8_t msr;
     bool link_down;
+    bool link_changed;               /* CSCR's latch, cleared when read */
     int64_t tctr_base;               /* virtual time TCTR counted from */
     VTimer *timer;                   /* TimerInt: TCTR reaching it */
     Eeprom93c46 eeprom;
@@ -166,6 +167,7 @@ static void rtl_link_changed(void *opaque, bool up)
 {
     Rtl8139State *s = opaque;
     s->link_down = !up;
+    s->link_changed = true;
     rtl_set_link_bits(s);
     rtl_raise(s, INT_LINKCHG);
 }
@@ -195,6 +197,11 @@ static uint32_t rx_need(size_t len)
     return (uint32_t)((4 + MAX(len, ETH_ZLEN) + ETH_FCS_LEN + 3) & ~(size_t)3);
 }
 
+static bool rx_has_room(const Rtl8139State *s, size_t len)
+{
+    return rx_used(s) + rx_need(len) + 16 <= rx_buf_len(s);
+}
+
 /* Which of the receive filters takes the frame (RCR: all, own address, multicast hash,
  * broadcast), and the header bits that say why. */
 static bool rtl_accepts(const Rtl8139State *s, const uint8_t *frame, uint16_t *why)
@@ -222,8 +229,10 @@ static bool rtl_can_receive(void *opaque, size_t len)
     Rtl8139State *s = opaque;
     if (!(s->cr & CR_RE) || !pci_bus_master_enabled(&s->pci))
         return false;
-    /* A full ring holds the frame back (and later ones) until the driver reads. */
-    return rx_used(s) + rx_need(len) + 16 <= rx_buf_len(s);
+    /* A full ring: the chip drops the frame and raises Rx buffer overflow, which is what
+     * wakes a driver that has stopped polling with data left (Linux's 8139too). Without
+     * that interrupt enabled the frame waits in the back end's queue instead. */
+    return rx_has_room(s, len) || (s->imr & INT_RXOVW);
 }
 
 /* Writes n bytes at ring offset off; without WRAP a packet runs on past the end into
@@ -259,6 +268,13 @@ static void rtl_receive(void *opaque, const uint8_t *frame, size_t len)
     uint16_t why;
     if (len < ETH_HLEN || !rtl_accepts(s, frame, &why))
         return;
+    if (!rx_has_room(s, len)) {
+        VLOG(LOG_NET, "rtl8139: receive ring full (%u of %u bytes unread): frame dropped", rx_used(s),
+             rx_buf_len(s));
+        s->mpc++;
+        rtl_raise(s, INT_RXOVW);
+        return;
+    }
     /* Short frames are padded as on the wire; the header's length counts the FCS. */
     uint8_t pkt[NET_MAX_FRAME + ETH_FCS_LEN];
     size_t n = MIN(len, (size_t)NET_MAX_FRAME);
@@ -409,7 +425,14 @@ static uint8_t rtl_read8(Rtl8139State *s, uint32_t a)
     case ANAR: case ANAR + 1: return (uint8_t)(s->anar >> (8 * (a & 1)));
     case ANLPAR: case ANLPAR + 1: return (uint8_t)((s->link_down ? 0 : 0x45e1) >> (8 * (a & 1)));
     case ANER: return 0x01;   /* the link partner negotiates */
-    case CSCR: case CSCR + 1: return (uint8_t)(0x0740 >> (8 * (a & 1)));
+    case CSCR: case CSCR + 1: {
+        /* Link OK (bit 10) and the link-change latch (bit 11), which drivers read after
+         * the LinkChg interrupt; reading the high byte clears the latch. */
+        uint16_t v = (uint16_t)(0x0340 | (s->link_down ? 0 : 0x0400) | (s->link_changed ? 0x0800 : 0));
+        if (a == CSCR + 1)
+            s->link_changed = false;
+        return (uint8_t)(v >> (8 * (a & 1)));
+    }
     case CONFIG5: return s->config[CFG5];
     default: return 0;   /* registers of the PHY's test modes and power management */
     }
@@ -661,6 +684,7 @@ static void rtl_post_load(void *state)
     bool up = !s->nc || net_client_link_up(s->nc);
     if (up == s->link_down) {
         s->link_down = !up;
+        s->link_changed = true;
         s->isr |= INT_LINKCHG;
     }
     rtl_set_link_bits(s);
@@ -692,6 +716,7 @@ static const VmStateField rtl_fields[] = {
     VMSTATE_BUFFER(Rtl8139State, config),
     VMSTATE_U8(Rtl8139State, msr),
     VMSTATE_BOOL(Rtl8139State, link_down),
+    VMSTATE_BOOL(Rtl8139State, link_changed),
     VMSTATE_I64(Rtl8139State, tctr_base),
     VMSTATE_TIMER(Rtl8139State, timer),
     VMSTATE_STRUCT(Rtl8139State, eeprom, Eeprom93c46, &eeprom93c46_vmsd),

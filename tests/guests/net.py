@@ -112,9 +112,18 @@ def echo_through(port, data, timeout=300):
         return bytes(got)
 
 
+def debug_log_args():
+    """NET_DEBUG_LOG=FILE: the cards' and back end's log (-d net) goes there, for a stall."""
+    path = os.environ.get("NET_DEBUG_LOG")
+    return ["-d", "net", "-D", path] if path else []
+
+
 def check_echo(port, size, what):
     data = random.Random(size).randbytes(size)
-    back = echo_through(port, data)
+    try:
+        back = echo_through(port, data)
+    except socket.timeout:
+        raise TestFailure("%s: the echo stalled (no data for 300 s)" % what)
     if back != data:
         raise TestFailure("%s: %d bytes sent, %d came back%s" % (
             what, len(data), len(back), " (contents differ)" if len(back) == len(data) else ""))
@@ -145,7 +154,7 @@ def run(opts, tmp):
     args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"), "-initrd", os.path.join(kit, "initrd-net.img"),
             "-append", append,
             "-netdev", "user,id=n0,hostfwd=tcp:127.0.0.1:%d-:%d" % (fwd_port, GUEST_ECHO_PORT),
-            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)]
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)] + debug_log_args()
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     try:
         t = opts.timeout
