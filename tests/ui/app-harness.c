@@ -267,6 +267,31 @@ void remove_work_dir(void)
     remove_tree(work_dir);
 }
 
+AdwMessageDialog *wait_dialog(void)
+{
+    CHECK(wait_for(message_dialog_shown, NULL, 5000), "no dialog appeared");
+    return ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+}
+
+void answer(AdwMessageDialog *d, const char *response)
+{
+    adw_message_dialog_response(d, response);
+    gtk_window_destroy(GTK_WINDOW(d));
+    run_for(50);
+}
+
+void click(GtkWidget *button)
+{
+    g_signal_emit_by_name(button, "clicked");
+    run_for(50);
+}
+
+bool have_program(const char *name)
+{
+    g_autofree char *p = g_find_program_in_path(name);
+    return p != NULL;
+}
+
 void force_off(VireoVmWindow *win)
 {
     gtk_widget_activate_action(GTK_WIDGET(win), "win.force-off", NULL);

@@ -71,6 +71,13 @@ bool grabbed(void *display);
 /* A VM folder with conf as its vm.conf; NULL: the folder alone. */
 void write_vm(const char *name, const char *conf);
 void remove_tree(const char *path);
+/* The message dialog that appears within 5 s (the run fails otherwise). */
+AdwMessageDialog *wait_dialog(void);
+/* Answers a message dialog and closes it. */
+void answer(AdwMessageDialog *d, const char *response);
+/* A button's clicked signal, then a moment of the main loop. */
+void click(GtkWidget *button);
+bool have_program(const char *name);
 /* Force Off from the VM window's menu, confirmed in the dialog it asks. */
 void force_off(VireoVmWindow *win);
 void remove_work_dir(void);

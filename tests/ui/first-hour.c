@@ -35,19 +35,6 @@
 
 /* ---- helpers ---- */
 
-static AdwMessageDialog *wait_dialog(void)
-{
-    CHECK(wait_for(message_dialog_shown, NULL, 5000), "no dialog appeared");
-    return ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
-}
-
-static void answer(AdwMessageDialog *d, const char *response)
-{
-    adw_message_dialog_response(d, response);
-    gtk_window_destroy(GTK_WINDOW(d));
-    run_for(50);
-}
-
 static GtkWindow *open_settings(const char *vm)
 {
     GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
@@ -61,12 +48,6 @@ static GtkWidget *named(GtkWindow *w, const char *name)
     GtkWidget *x = find_named(GTK_WIDGET(w), name);
     CHECK(x, "no widget named %s", name);
     return x;
-}
-
-static void click(GtkWidget *button)
-{
-    g_signal_emit_by_name(button, "clicked");
-    run_for(50);
 }
 
 static char *run_capture(const char *const *argv)
@@ -91,12 +72,6 @@ static void qemu_img_info(const char *path, guint64 *size, char **format)
     *size = g_ascii_strtoull(vs + strlen("\"virtual-size\":"), NULL, 10);
     const char *q = strchr(fmt + strlen("\"format\":"), '"');
     *format = g_strndup(q + 1, strcspn(q + 1, "\""));
-}
-
-static bool have_program(const char *name)
-{
-    g_autofree char *p = g_find_program_in_path(name);
-    return p != NULL;
 }
 
 static VireoLibrary *library(void)

@@ -20,12 +20,6 @@
 
 static const char *key_guest;
 
-static bool have_program(const char *name)
-{
-    g_autofree char *p = g_find_program_in_path(name);
-    return p != NULL;
-}
-
 static void run_ok(const char *const *argv)
 {
     g_autofree char *out = NULL, *errout = NULL;
@@ -136,25 +130,6 @@ static unsigned listed(VireoSnapshotsWindow *w)
     return nodes ? nodes->len : 0;
 }
 
-static void click(GtkWidget *b)
-{
-    g_signal_emit_by_name(b, "clicked");
-    run_for(50);
-}
-
-static AdwMessageDialog *dialog(void)
-{
-    CHECK(wait_for(message_dialog_shown, NULL, 5000), "no dialog appeared");
-    return ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
-}
-
-static void answer(AdwMessageDialog *d, const char *response)
-{
-    adw_message_dialog_response(d, response);
-    gtk_window_destroy(GTK_WINDOW(d));
-    run_for(50);
-}
-
 static void take(VireoSnapshotsWindow *w, const char *expect_name)
 {
     unsigned before = listed(w);
@@ -174,7 +149,7 @@ static void expect_here(VireoSnapshotsWindow *w, const char *name)
 static void revert(VireoSnapshotsWindow *w, const char *name, bool snapshot_first, const char *body_has)
 {
     click(named(w, "revert-%s", name));
-    AdwMessageDialog *d = dialog();
+    AdwMessageDialog *d = wait_dialog();
     const char *body = adw_message_dialog_get_body(d);
     CHECK(strstr(body, body_has), "the revert question says \"%s\", not \"%s\"", body, body_has);
     GtkWidget *first = find_named(GTK_WIDGET(d), "snapshot-first");
@@ -189,7 +164,7 @@ static void delete(VireoSnapshotsWindow *w, const char *name)
 {
     unsigned before = listed(w);
     click(named(w, "delete-%s", name));
-    answer(dialog(), "delete");
+    answer(wait_dialog(), "delete");
     wait_idle(w, "Delete");
     CHECK(!node(w, name) && listed(w) == before - 1, "%s is still listed after Delete", name);
 }
@@ -256,7 +231,7 @@ static void case_stopped(void)
 
     /* Rename and describe. */
     click(named(w, "edit-%s", "Snapshot 4"));
-    AdwMessageDialog *d = dialog();
+    AdwMessageDialog *d = wait_dialog();
     GtkWidget *name = find_named(GTK_WIDGET(d), "edit-name");
     GtkWidget *desc = find_named(GTK_WIDGET(d), "edit-description");
     CHECK(name && desc, "the details dialog has no name or description entry");
