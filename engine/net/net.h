@@ -63,6 +63,14 @@ bool net_client_link_up(const NetClient *nc);
  * is counted with the netdev, which `info network` shows. Lock held. */
 void net_client_count_bad(NetClient *nc);
 
+/* The properties every NIC has, QEMU's spellings: mac= (a char * member, see
+ * net_nic_mac) and netdev= (a NetClient * member). For a DeviceProp table. */
+#define NET_NIC_PROPS(State, mac_member, nc_member)                                                \
+    { "mac", DEVICE_PROP_STRING, offsetof(State, mac_member),                                       \
+      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },                \
+    { "netdev", DEVICE_PROP_BACKEND, offsetof(State, nc_member), "ID of a -netdev to connect to", NULL, 0, 0, \
+      "netdev" }
+
 /* The MAC address a NIC uses: its mac= property (six hex bytes with ':' or '-'),
  * or, when that is NULL or empty, QEMU's default 52:54:00:12:34:56, the last byte
  * counting up with every NIC created in this process. A multicast address is refused. */

@@ -1219,10 +1219,7 @@ static const VmStateDesc e1000_vmsd = {
 
 static const DeviceProp e1000_props[] = {
     PCI_DEVICE_PROP_ADDR(E1000State, addr),
-    { "mac", DEVICE_PROP_STRING, offsetof(E1000State, mac_prop),
-      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
-    { "netdev", DEVICE_PROP_BACKEND, offsetof(E1000State, nc), "ID of a -netdev to connect to", NULL, 0, 0,
-      "netdev" },
+    NET_NIC_PROPS(E1000State, mac_prop, nc),
     { NULL },
 };
 

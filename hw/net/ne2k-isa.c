@@ -94,10 +94,7 @@ static const VmStateDesc ne2k_isa_vmsd = {
 static const DeviceProp ne2k_isa_props[] = {
     { "iobase", DEVICE_PROP_U32, offsetof(Ne2kIsaState, iobase), "I/O port base", "0x300", 0, 0xffe0 },
     { "irq", DEVICE_PROP_U32, offsetof(Ne2kIsaState, irq), "ISA IRQ line", "9", 0, 15 },
-    { "mac", DEVICE_PROP_STRING, offsetof(Ne2kIsaState, mac_prop),
-      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
-    { "netdev", DEVICE_PROP_BACKEND, offsetof(Ne2kIsaState, nc), "ID of a -netdev to connect to", NULL, 0, 0,
-      "netdev" },
+    NET_NIC_PROPS(Ne2kIsaState, mac_prop, nc),
     { NULL },
 };
 

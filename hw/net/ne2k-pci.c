@@ -101,10 +101,7 @@ static const VmStateDesc ne2k_pci_vmsd = {
 
 static const DeviceProp ne2k_pci_props[] = {
     PCI_DEVICE_PROP_ADDR(Ne2kPciState, addr),
-    { "mac", DEVICE_PROP_STRING, offsetof(Ne2kPciState, mac_prop),
-      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
-    { "netdev", DEVICE_PROP_BACKEND, offsetof(Ne2kPciState, nc), "ID of a -netdev to connect to", NULL, 0, 0,
-      "netdev" },
+    NET_NIC_PROPS(Ne2kPciState, mac_prop, nc),
     { NULL },
 };
 

@@ -733,10 +733,7 @@ static const VmStateDesc rtl_vmsd = {
 
 static const DeviceProp rtl_props[] = {
     PCI_DEVICE_PROP_ADDR(Rtl8139State, addr),
-    { "mac", DEVICE_PROP_STRING, offsetof(Rtl8139State, mac_prop),
-      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
-    { "netdev", DEVICE_PROP_BACKEND, offsetof(Rtl8139State, nc), "ID of a -netdev to connect to", NULL, 0, 0,
-      "netdev" },
+    NET_NIC_PROPS(Rtl8139State, mac_prop, nc),
     { NULL },
 };
 

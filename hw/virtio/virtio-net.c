@@ -230,10 +230,7 @@ static const VmStateDesc net_vmsd = {
 static const DeviceProp net_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioNetState, addr),
     VIRTIO_PCI_PROP_DISABLE_MODERN(VirtioNetState, disable_modern),
-    { "mac", DEVICE_PROP_STRING, offsetof(VirtioNetState, mac_prop),
-      "MAC address (default 52:54:00:12:34:56, counting up per card)", NULL, 0, 0 },
-    { "netdev", DEVICE_PROP_BACKEND, offsetof(VirtioNetState, nc), "ID of a -netdev to connect to", NULL, 0, 0,
-      "netdev" },
+    NET_NIC_PROPS(VirtioNetState, mac_prop, nc),
     { NULL },
 };
 
