@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hw/storage/drive.h"
+#include "engine/vm.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -43,4 +44,45 @@ BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_
     }
     *readonly = ro;
     return img;
+}
+
+/* The drive= property of a device, if its class has one. */
+static const char *device_drive_prop(const Device *d)
+{
+    for (const DeviceProp *p = d->klass->props; p && p->name; p++)
+        if (p->type == DEVICE_PROP_STRING && !strcmp(p->name, "drive"))
+            return *(char *const *)((const char *)d + p->offset);
+    return NULL;
+}
+
+BlockImage *drive_open_by_id(Device *dev, const char *what, const char *drive_id, bool *readonly,
+                             const DriveConfig **dc_out, GError **err)
+{
+    const VmConfig *cfg = vm_config(dev->vm);
+    const DriveConfig *dc = NULL;
+    if (!drive_id || !*drive_id) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s needs drive=ID of a -drive if=none,id=ID,file=...",
+                    what);
+        return NULL;
+    }
+    for (guint i = 0; cfg && cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *c = cfg->drives->pdata[i];
+        if (c->iface == DRIVE_IF_NONE && c->id && !strcmp(c->id, drive_id))
+            dc = c;
+    }
+    if (!dc || !dc->file) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "no -drive if=none,id=%s", drive_id);
+        return NULL;
+    }
+    for (GList *l = device_list_head(dev->vm); l; l = l->next) {
+        Device *o = l->data;
+        const char *other = o != dev ? device_drive_prop(o) : NULL;
+        if (other && !strcmp(other, drive_id)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "drive %s is in use by %s", drive_id, o->id);
+            return NULL;
+        }
+    }
+    if (dc_out)
+        *dc_out = dc;
+    return drive_open(cfg, dc, false, readonly, err);
 }

@@ -5,6 +5,7 @@
 
 #include "disks/block.h"
 #include "engine/config.h"
+#include "engine/device.h"
 
 #include <stdbool.h>
 
@@ -14,3 +15,10 @@
  * kind and the file once. */
 BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_unwritable,
                        bool *readonly, GError **err);
+
+/* For a device created with drive=ID (usb-storage, virtio-blk-pci): finds the -drive
+ * if=none,id=ID, refuses it when another device of any class names it in its own drive=
+ * property, and opens it. *dc_out (may be NULL) gets the drive's configuration. Errors
+ * name the device kind (what) and the drive. */
+BlockImage *drive_open_by_id(Device *dev, const char *what, const char *drive_id, bool *readonly,
+                             const DriveConfig **dc_out, GError **err);

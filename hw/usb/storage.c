@@ -458,30 +458,8 @@ static void storage_reset(Device *dev)
 static bool storage_realize(Device *dev, GError **err)
 {
     UsbStorageState *s = (UsbStorageState *)dev;
-    const VmConfig *cfg = vm_config(dev->vm);
     const DriveConfig *dc = NULL;
-    if (!s->drive || !*s->drive) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "usb-storage needs drive=ID of a -drive if=none,id=ID,file=...");
-        return false;
-    }
-    for (guint i = 0; cfg && cfg->drives && i < cfg->drives->len; i++) {
-        const DriveConfig *c = cfg->drives->pdata[i];
-        if (c->iface == DRIVE_IF_NONE && c->id && !strcmp(c->id, s->drive))
-            dc = c;
-    }
-    if (!dc || !dc->file) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "no -drive if=none,id=%s", s->drive);
-        return false;
-    }
-    for (GList *l = device_list_head(dev->vm); l; l = l->next) {
-        Device *o = l->data;
-        if (o != dev && o->klass == dev->klass && !strcmp(((UsbStorageState *)o)->drive, s->drive)) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "drive %s is in use by %s", s->drive, o->id);
-            return false;
-        }
-    }
-    s->img = drive_open(cfg, dc, false, &s->read_only, err);
+    s->img = drive_open_by_id(dev, "usb-storage", s->drive, &s->read_only, &dc, err);
     if (!s->img)
         return false;
     s->sectors = block_size(s->img) / BLOCK;

@@ -60,6 +60,8 @@ def main():
         sparse(p("huge-bzimage"), bz_head, 2 * GIB)
         sparse(p("huge.bios"), b"", 2 * GIB)
         os.mkfifo(p("fifo"))
+        with open(p("disk.img"), "wb") as f:
+            f.truncate(1 << 20)
 
         cases = [
             (["-kernel", bzimage, "-initrd", p("huge.initrd")], 2,
@@ -85,6 +87,10 @@ def main():
              r"^vireo-run: -device isa-serial,bogus=1: isa-serial: no property 'bogus'"),
             (["-device", "isa-serial,irq=16", "-S"], 2, r"property 'irq' must be a number from 0x0 to 0xf"),
             (["-device", "isa-serial,id=9x", "-S"], 2, r"id '9x': start with a letter"),
+            # One if=none drive, two devices of different kinds claiming it.
+            (["-drive", "if=none,id=d0,format=raw,file=" + p("disk.img"), "-device", "virtio-blk-pci,drive=d0",
+              "-device", "usb-storage,drive=d0", "-S"], 2,
+             r"-device usb-storage,drive=d0: usb-storage\.0: drive d0 is in use by virtio-blk-pci\.0"),
             (["-serial", "null", "-device", "isa-serial", "-S"], 2,
              r"^vireo-run: -device isa-serial: isa-serial.1: port 0x3f8 is taken by serial@0x3f8$"),
             (["-global", "isa-serial.strict-out2=maybe", "-S"], 2,
