@@ -37,9 +37,10 @@ static bool start_daemon(void)
     g_setenv("PULSE_CONFIG_PATH", state, TRUE);
     g_setenv("HOME", work_dir, TRUE);
     g_unsetenv("PULSE_SERVER");
-    /* PulseAudio 16's memfd transport: while parec records the sink's monitor, the app's
-     * second context (the VM started again) is cut off ("Cannot send block reference
-     * with non-registered memfd ID", its bug 824). Shared memory without memfd works. */
+    /* With memfd transfers, PulseAudio 16 cannot hand parec the blocks of a client that
+     * connected after an earlier one closed (the VM started again): it logs "Cannot send
+     * block reference with non-registered memfd ID" (its bug 824) and parec records
+     * nothing more. Plain shared memory works for every client. */
     g_autofree char *cc = g_build_filename(work_dir, "client.conf", NULL);
     g_file_set_contents(cc, "enable-memfd = no\n", -1, NULL);
     g_setenv("PULSE_CLIENTCONFIG", cc, TRUE);
