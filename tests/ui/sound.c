@@ -37,13 +37,6 @@ static bool start_daemon(void)
     g_setenv("PULSE_CONFIG_PATH", state, TRUE);
     g_setenv("HOME", work_dir, TRUE);
     g_unsetenv("PULSE_SERVER");
-    /* With memfd transfers, PulseAudio 16 cannot hand parec the blocks of a client that
-     * connected after an earlier one closed (the VM started again): it logs "Cannot send
-     * block reference with non-registered memfd ID" (its bug 824) and parec records
-     * nothing more. Plain shared memory works for every client. */
-    g_autofree char *cc = g_build_filename(work_dir, "client.conf", NULL);
-    g_file_set_contents(cc, "enable-memfd = no\n", -1, NULL);
-    g_setenv("PULSE_CLIENTCONFIG", cc, TRUE);
     /* A build without libpulse plays through SDL, which then talks to the same daemon. */
     g_setenv("SDL_AUDIODRIVER", "pulseaudio", TRUE);
     const char *argv[] = { "pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
@@ -89,9 +82,12 @@ static int cmp_int(const void *a, const void *b)
  * decide it. */
 static int record_level(const char *what)
 {
-    g_autofree char *raw = g_build_filename(work_dir, "rec.raw", NULL);
+    /* A file per recording: the last one's data must not pass for this one's start. */
+    static int n;
+    g_autofree char *base = g_strdup_printf("rec%d.raw", n++);
+    g_autofree char *raw = g_build_filename(work_dir, base, NULL);
     g_autofree char *cmd = g_strdup_printf("exec parec -d vsink.monitor --format=s16le --rate=%d --channels=%d "
-                                           "--latency-msec=20 > '%s'", REC_RATE, REC_CHANNELS, raw);
+                                           "--latency-msec=20 > '%s' 2> '%s.err'", REC_RATE, REC_CHANNELS, raw, raw);
     const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
     GPid pid;
     CHECK(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL),
@@ -114,7 +110,11 @@ static int record_level(const char *what)
     const int16_t *s = (const int16_t *)data;
     size_t frames = len / (REC_CHANNELS * 2);
     size_t block = REC_RATE / 20, nblocks = MIN(frames / block, 16);
-    CHECK(nblocks >= 8, "parec recorded only %zu frames", frames);
+    if (nblocks < 8) {
+        g_autofree char *errpath = g_strdup_printf("%s.err", raw), *errtext = NULL;
+        g_file_get_contents(errpath, &errtext, NULL, NULL);
+        CHECK(false, "parec recorded only %zu frames (status %d): %s", frames, status, errtext ? errtext : "");
+    }
     int peaks[16];
     for (size_t b = 0; b < nblocks; b++) {
         size_t first = frames - (nblocks - b) * block;
