@@ -493,64 +493,64 @@ static void save(Vm *vm, const char *id, GByteArray *out)
 /* A chord in OPL3 mode saved mid-note (tremolo, vibrato, feedback, a 4-operator pair,
  * a drum) and loaded into a fresh VM at the same virtual time: both chips then evolve
  * identically (equal states after 200 ms), and a corrupted stream is refused. */
-static void test_savevm(void)
+static void savevm_case(const char *spec, const char *id, uint16_t port)
 {
     Rig a, b;
-    rig_init(&a, 0, "adlib,audiodev=a,id=fm");
+    rig_init(&a, 0, spec);
     Vm *vm = a.vm;
-    reg(vm, 0x388, 0x105, 1);
-    reg(vm, 0x388, 0x104, 0x02);
-    reg(vm, 0x388, 0x01, 0x20);
+    reg(vm, port, 0x105, 1);
+    reg(vm, port, 0x104, 0x02);
+    reg(vm, port, 0x01, 0x20);
     for (unsigned op = 0; op < 0x16; op++) {
         if ((op & 7) > 5)
             continue;
-        reg(vm, 0x388, 0x20 + op, (uint8_t)(0xc0 | (op % 4 + 1)));
-        reg(vm, 0x388, 0x40 + op, (uint8_t)(op * 2));
-        reg(vm, 0x388, 0x60 + op, 0xa4);
-        reg(vm, 0x388, 0x80 + op, 0x35);
-        reg(vm, 0x388, 0xe0 + op, (uint8_t)(op & 7));
-        reg(vm, 0x388, 0x120 + op, 0x01);
-        reg(vm, 0x388, 0x160 + op, 0xf1);
-        reg(vm, 0x388, 0x180 + op, 0x07);
+        reg(vm, port, 0x20 + op, (uint8_t)(0xc0 | (op % 4 + 1)));
+        reg(vm, port, 0x40 + op, (uint8_t)(op * 2));
+        reg(vm, port, 0x60 + op, 0xa4);
+        reg(vm, port, 0x80 + op, 0x35);
+        reg(vm, port, 0xe0 + op, (uint8_t)(op & 7));
+        reg(vm, port, 0x120 + op, 0x01);
+        reg(vm, port, 0x160 + op, 0xf1);
+        reg(vm, port, 0x180 + op, 0x07);
     }
-    reg(vm, 0x388, 0xbd, 0xe0);
+    reg(vm, port, 0xbd, 0xe0);
     for (unsigned ch = 0; ch < 9; ch++) {
-        reg(vm, 0x388, 0xc0 + ch, (uint8_t)(0x30 | ch << 1));
-        reg(vm, 0x388, 0xa0 + ch, (uint8_t)(0x40 + ch * 16));
-        reg(vm, 0x388, 0xb0 + ch, (uint8_t)(0x20 | (ch % 8) << 2 | 1));
-        reg(vm, 0x388, 0x1c0 + ch, 0x30);
-        reg(vm, 0x388, 0x1a0 + ch, 0x80);
-        reg(vm, 0x388, 0x1b0 + ch, 0x31);
+        reg(vm, port, 0xc0 + ch, (uint8_t)(0x30 | ch << 1));
+        reg(vm, port, 0xa0 + ch, (uint8_t)(0x40 + ch * 16));
+        reg(vm, port, 0xb0 + ch, (uint8_t)(0x20 | (ch % 8) << 2 | 1));
+        reg(vm, port, 0x1c0 + ch, 0x30);
+        reg(vm, port, 0x1a0 + ch, 0x80);
+        reg(vm, port, 0x1b0 + ch, 0x31);
     }
-    reg(vm, 0x388, 0xbd, 0xf9);
-    reg(vm, 0x388, 2, 0x10);
-    reg(vm, 0x388, 4, 0x01);
+    reg(vm, port, 0xbd, 0xf9);
+    reg(vm, port, 2, 0x10);
+    reg(vm, port, 4, 0x01);
     rig_to(&a, 123456789);
-    reg(vm, 0x388, 0x06, 0); /* an unused register: the chip catches up */
+    reg(vm, port, 0x06, 0); /* an unused register: the chip catches up */
 
     g_autoptr(GByteArray) st = g_byte_array_new();
     g_autoptr(GByteArray) sa = g_byte_array_new();
     g_autoptr(GByteArray) sb = g_byte_array_new();
-    save(vm, "fm", st);
-    rig_init(&b, a.now, "adlib,audiodev=a,id=fm");
+    save(vm, id, st);
+    rig_init(&b, a.now, spec);
     GError *err = NULL;
     vm_lock(b.vm);
-    g_assert_true(device_load_state(device_find(b.vm, "fm"), st->data, st->len, &err));
+    g_assert_true(device_load_state(device_find(b.vm, id), st->data, st->len, &err));
     g_assert_no_error(err);
     vm_unlock(b.vm);
     for (int i = 1; i <= 200; i++) {
         rig_to(&a, a.now + 1000000);
         rig_to(&b, b.now + 1000000);
         if (i == 100) {
-            reg(a.vm, 0x388, 0xb4, 0x00);
-            reg(b.vm, 0x388, 0xb4, 0x00);
+            reg(a.vm, port, 0xb4, 0x00);
+            reg(b.vm, port, 0xb4, 0x00);
         }
-        g_assert_cmpuint(inb(a.vm, 0x388), ==, inb(b.vm, 0x388));
+        g_assert_cmpuint(inb(a.vm, port), ==, inb(b.vm, port));
     }
-    reg(a.vm, 0x388, 0x06, 0);
-    reg(b.vm, 0x388, 0x06, 0);
-    save(a.vm, "fm", sa);
-    save(b.vm, "fm", sb);
+    reg(a.vm, port, 0x06, 0);
+    reg(b.vm, port, 0x06, 0);
+    save(a.vm, id, sa);
+    save(b.vm, id, sb);
     g_assert_cmpuint(sa->len, ==, sb->len);
     g_assert_cmpmem(sa->data, sa->len, sb->data, sb->len);
     g_assert_true(memcmp(sa->data, st->data, MIN(sa->len, st->len)) != 0); /* it did move */
@@ -561,7 +561,7 @@ static void test_savevm(void)
         g_byte_array_append(bad, st->data, st->len);
         bad->data[i] ^= 0x5a;
         vm_lock(b.vm);
-        bool ok = device_load_state(device_find(b.vm, "fm"), bad->data, bad->len, &err);
+        bool ok = device_load_state(device_find(b.vm, id), bad->data, bad->len, &err);
         vm_unlock(b.vm);
         if (!ok) {
             g_assert_nonnull(err);
@@ -571,6 +571,13 @@ static void test_savevm(void)
     }
     vm_free(a.vm);
     vm_free(b.vm);
+}
+
+/* The AdLib's chip, and the SB16's (a section with the DSP and mixer around it). */
+static void test_savevm(void)
+{
+    savevm_case("adlib,audiodev=a,id=fm", "fm", 0x388);
+    savevm_case("sb16,audiodev=a,id=sb", "sb", 0x220);
 }
 
 static void test_props(void)
