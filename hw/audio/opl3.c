@@ -17,7 +17,14 @@
  * every 16 (322 us), from the preset in 0x02 / 0x03 up to 256, then reload; an
  * overflow sets its flag unless masked. Register 0x04 bit 7 clears the flags; masking
  * a timer clears its flag. They are evaluated from the sample clock when the status
- * is read, so nothing runs while no one looks. */
+ * is read, so nothing runs while no one looks.
+ *
+ * The timers run on bus time: drivers wait for them by reading the status port a
+ * number of times (the AdLib guide counts on ISA cycles of about a microsecond: 80 us
+ * for detection), which an emulated CPU does far faster. Each access to the chip
+ * therefore takes at least ISA_ACCESS_NS of the chip's time, which otherwise follows
+ * the virtual clock and leads it by at most BUS_LEAD_MAX_NS. Only the status register
+ * sees this time; the sound follows the virtual clock. */
 #include "hw/audio/opl3.h"
 
 #include "engine/log.h"
@@ -36,6 +43,9 @@
 #define CTL_MASK2 0x20
 #define CTL_ST2 0x02
 #define CTL_ST1 0x01
+
+#define ISA_ACCESS_NS 1000
+#define BUS_LEAD_MAX_NS 1000000
 
 /* The voice stops after this much silence. */
 #define QUIET_STOP (OPL3_RATE / 5)
@@ -123,10 +133,17 @@ static bool timer_overflowed(const Opl3 *c, int t, int64_t now)
     return k_now >= 1 && k_now > MAX(k_seen, 0);
 }
 
-/* Counts the overflows up to now into the flags. */
+/* One access to the chip's ports: the bus time it ends at. */
+static void bus_access(Opl3 *c)
+{
+    int64_t now = vm_clock_ns(c->vm);
+    c->bus_ns = MIN(MAX(now, c->bus_ns + ISA_ACCESS_NS), now + BUS_LEAD_MAX_NS);
+}
+
+/* Counts the overflows up to the bus time into the flags. */
 static void timers_update(Opl3 *c)
 {
-    int64_t now = opl3_now(c);
+    int64_t now = ns_to_ticks(c->bus_ns, OPL3_RATE);
     if (now <= c->t_seen)
         return;
     if ((c->timer_ctl & CTL_ST1) && !(c->timer_ctl & CTL_MASK1) && timer_overflowed(c, 0, now))
@@ -206,6 +223,7 @@ static void opl3_write_reg(Opl3 *c, unsigned reg, uint8_t v)
 static uint32_t opl3_port_read(void *opaque, uint32_t offset, unsigned size)
 {
     Opl3 *c = opaque;
+    bus_access(c);
     /* The status answers at both address ports; the data ports read as an open bus. */
     return (offset & 1) ? 0xff : opl3_status(c);
 }
@@ -214,6 +232,7 @@ static void opl3_port_write(void *opaque, uint32_t offset, uint32_t value, unsig
 {
     Opl3 *c = opaque;
     uint8_t v = (uint8_t)value;
+    bus_access(c);
     switch (offset & 3) {
     case 0:
         c->index = v;
@@ -254,6 +273,7 @@ void opl3_reset(Opl3 *c)
     c->timer1 = c->timer2 = 0;
     c->timer_ctl = 0;
     c->status = 0;
+    c->bus_ns = vm_clock_ns(c->vm);
     c->t_seen = opl3_now(c);
     c->t1_base = c->t2_base = c->t_seen;
     c->done = c->t_seen;
@@ -272,6 +292,10 @@ bool opl3_check(const Opl3 *c, GError **err)
 {
     if (!opl3_synth_valid(&c->synth)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "OPL3 operator state inconsistent with its keys");
+        return false;
+    }
+    if (c->t_seen > ns_to_ticks(c->bus_ns, OPL3_RATE)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "OPL3 timers counted beyond the bus time");
         return false;
     }
     if (c->t1_base > c->t_seen + 256 * 4 || c->t2_base > c->t_seen + 256 * 16) {
@@ -303,6 +327,7 @@ static const VmStateField opl3_fields[] = {
     VMSTATE_I64_RANGE(Opl3, t1_base, -(INT64_C(1) << 20), INT64_C(1) << 56),
     VMSTATE_I64_RANGE(Opl3, t2_base, -(INT64_C(1) << 20), INT64_C(1) << 56),
     VMSTATE_I64_RANGE(Opl3, t_seen, 0, INT64_C(1) << 56),
+    VMSTATE_I64_RANGE(Opl3, bus_ns, 0, INT64_C(1) << 62),
     VMSTATE_END,
 };
 

@@ -35,6 +35,7 @@ typedef struct Opl3 {
     /* Chip sample (49716 Hz since virtual time 0) each running counter last loaded,
      * and up to which the overflows were counted. */
     int64_t t1_base, t2_base, t_seen;
+    int64_t bus_ns;     /* the chip's time: the virtual clock, or ahead by its accesses */
     /* Wiring. */
     Vm *vm;
     AudioVoice *voice;

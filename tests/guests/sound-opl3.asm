@@ -3,7 +3,8 @@
 ; -device adlib (0x388) and -device sb16 (FM at 0x220-0x223 and 0x228-0x229):
 ;   - AdLib detection as drivers do it, on each chip: timers masked and flags reset,
 ;     status 0x00; timer 1 preset 0xFF, started; after a tick the status is 0xC0;
-;     then the OPL3 check (status bits 1-2 clear) and the SB16's 0x228 pair;
+;     at 0x388 the wait is 2 ms of the PIT, at 0x220 and 0x228 it is 100 reads of the
+;     status port (the drivers' way: about 100 us of ISA bus cycles);
 ;   - five notes, each 600 ms then 300 ms of silence, a sine on channel 0 made of an
 ;     additive pair whose first operator never attacks (AR 0) and whose second has
 ;     attack 15, sustain held at 0 dB, release 15:
@@ -30,9 +31,11 @@ guest_main:
     call mixer_write
 
     ; ---- Detection ----
+    mov word [es:SPIN], 0
     mov dx, 0x388
     call fm_detect
     PRINTLN "fm: AdLib at 0x388 detected (status 00 then C0), an OPL3"
+    mov word [es:SPIN], 100
     mov dx, SB
     call fm_detect
     PRINTLN "fm: SB16 FM at 0x220 detected (status 00 then C0), an OPL3"
@@ -81,6 +84,7 @@ guest_main:
     EXIT EXIT_PASS
 
 PAN equ 0x0530                  ; word: C0 value of the note (pan bits, additive)
+SPIN equ 0x0532                 ; word: fm_detect waits this many status reads (0: 2 ms)
 
 ; ah = register, al = value, dx = the address port. The delays a real driver makes
 ; (3.3 us after the address, 23 us after the data) as ISA reads of port 0x80.
@@ -117,8 +121,16 @@ fm_detect:
     call fm_write
     mov ax, 0x0421              ; timer 1 started, timer 2 masked
     call fm_write
+    mov cx, [es:SPIN]
+    jcxz .pit
+.spin:
+    in al, dx
+    loop .spin
+    jmp .waited
+.pit:
     mov cx, 2
     call wait_ms
+.waited:
     in al, dx
     mov bh, al
     mov ax, 0x0460

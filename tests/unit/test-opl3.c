@@ -425,6 +425,30 @@ static void test_timers(void)
     reg(vm, 0x388, 4, 0x80);
     rig_to(&r, sample_ns(t0 + 100000));
     g_assert_cmpuint(inb(vm, 0x388), ==, 0x00);
+
+    /* Bus time: with the virtual clock standing still (an emulated CPU's tight loop),
+     * each access takes a microsecond of the chip's time, so the detection's loop of
+     * status reads sees timer 1 overflow after 80 us: about 72 reads after the 8
+     * writes that started it. */
+    rig_to(&r, sample_ns(t0 + 200000));
+    reg(vm, 0x388, 4, 0x60);
+    reg(vm, 0x388, 4, 0x80);
+    reg(vm, 0x388, 2, 0xff);
+    reg(vm, 0x388, 4, 0x21);
+    int reads = 0;
+    while (!(inb(vm, 0x388) & 0x80))
+        g_assert_cmpint(++reads, <, 1000);
+    g_assert_cmpint(reads, >=, 70);
+    g_assert_cmpint(reads, <=, 74);
+    /* The lead is at most 1 ms: timer 1 from 0 (20.6 ms) needs the clock. */
+    reg(vm, 0x388, 4, 0x60);
+    reg(vm, 0x388, 4, 0x80);
+    reg(vm, 0x388, 2, 0x00);
+    reg(vm, 0x388, 4, 0x21);
+    for (int i = 0; i < 5000; i++)
+        g_assert_cmpuint(inb(vm, 0x388), ==, 0x00);
+    rig_to(&r, r.now + 21000000);
+    g_assert_cmpuint(inb(vm, 0x388), ==, 0xc0);
     vm_free(vm);
 }
 
