@@ -22,7 +22,8 @@ steady part.
                exponent tables give it, and no gaps.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
-               through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
+               through -audiodev sdl (SDL's PulseAudio driver), then the OPL3 guest
+               (--opl3-guest) through pa; gaps are reported, not
                counted, on this real-time path. Skips when pulseaudio or parec is
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
@@ -292,21 +293,28 @@ def mode_pa(args, tmp):
             rc = record_backend(args, tmp, env, backend)
             if rc:
                 return rc
+        if args.opl3_guest:
+            # The FM chips through PulseAudio as well.
+            rc = record_backend(args, tmp, env, "pa", guest=args.opl3_guest, lines=OPL3_LINES,
+                                tones=OPL3_TONES, extra=["-device", "adlib,audiodev=snd"])
+            if rc:
+                return rc
     finally:
         os.kill(daemon, signal.SIGTERM)
     return 0
 
 
-def record_backend(args, tmp, env, backend):
-    """Plays the guest through -audiodev pa, or sdl with SDL's PulseAudio driver, into
-    the daemon's null sink while parec records its monitor."""
+def record_backend(args, tmp, env, backend, guest=None, lines=SERIAL_LINES, tones=TONES, extra=()):
+    """Plays the guest (by default the SB16 and speaker one) through -audiodev pa, or
+    sdl with SDL's PulseAudio driver, into the daemon's null sink while parec records
+    its monitor."""
     if backend == "sdl":
         chk = subprocess.run([args.vireo, "-audiodev", "sdl,id=x", "-device", "sb16,help"], capture_output=True)
         if chk.returncode != 0:
             print("sdl: this build has no SDL2 audio back end; not tested")
             return 0
         env = dict(env, SDL_AUDIODRIVER="pulseaudio")
-    raw = os.path.join(tmp, f"rec-{backend}.raw")
+    raw = os.path.join(tmp, f"rec-{backend}-{len(tones)}.raw")
     rec = None
     try:
         with open(raw, "wb") as f:
@@ -318,9 +326,9 @@ def record_backend(args, tmp, env, backend):
                 if time.monotonic() > deadline or rec.poll() is not None:
                     raise Failure("parec records nothing from vsink.monitor")
                 time.sleep(0.05)
-            out, err = run_guest(args, args.guest, f"{backend},id=snd", env=env)
+            out, err = run_guest(args, guest or args.guest, f"{backend},id=snd", env=env, extra=extra)
             time.sleep(0.5)
-        check_lines(out, SERIAL_LINES)
+        check_lines(out, lines)
         if "running without sound" in err:
             raise Failure(f"{backend}: vireo-run found no sound server")
     finally:
@@ -332,7 +340,7 @@ def record_backend(args, tmp, env, backend):
     # milliseconds by other work, so gaps here are reported, not counted (no timed tests).
     # The WAV mode (run alone) checks the gaps; here pitch, level and length.
     print(f"{backend}: load average {os.getloadavg()[0]:.1f}; gaps reported only")
-    check_tones(44100, chans, strict_gaps=False)
+    check_tones(44100, chans, strict_gaps=False, expected=tones)
     return 0
 
 
@@ -345,6 +353,7 @@ def main():
     ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--hostile")
+    ap.add_argument("--opl3-guest", help="tests/guests/sound-opl3.asm assembled (pa: also played through pa)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vireo-sound-") as tmp:
         try:
