@@ -114,6 +114,25 @@ static bool chan_4op(const Opl3Synth *s, unsigned ch)
     return (ch % 9) < 3 && (s->regs[0x104] >> bit & 1);
 }
 
+/* The channel whose F-number and block an operator plays: its own, or for the second
+ * half of a 4-operator pair the first channel's. */
+static unsigned op_pitch_channel(const Opl3Synth *s, unsigned op)
+{
+    unsigned bank = op / 18, n = op % 18, c = (n / 6) * 3 + n % 3;
+    if (c >= 3 && c < 6 && chan_4op(s, bank * 9 + c - 3))
+        c -= 3;
+    return bank * 9 + c;
+}
+
+/* The envelope rate (0-63) of a 4-bit rate register value: 4 * R plus the key scale
+ * rate, which is the block and one F-number bit (NTS picks bit 8 or 9), all four bits
+ * with KSR, the top two without. */
+static unsigned eff_rate(const Opl3Synth *s, unsigned op, unsigned rate, unsigned fnum, unsigned block)
+{
+    unsigned ksv = block << 1 | (fnum >> ((s->regs[0x08] & 0x40) ? 8 : 9) & 1);
+    return MIN(rate * 4 + ((op_reg(s, op, 0x20) & 0x10) ? ksv : ksv >> 2), 63u);
+}
+
 /* ---- Keys ---- */
 
 static void op_key(Opl3Synth *s, unsigned op, uint8_t bit, bool on)
@@ -123,10 +142,12 @@ static void op_key(Opl3Synth *s, unsigned op, uint8_t bit, bool on)
     o->key = on ? (uint8_t)(o->key | bit) : (uint8_t)(o->key & ~bit);
     if (!old && o->key) {
         /* Key on: the phase restarts, the attack starts from where the level is; at
-         * attack rate 15 (rate 60+) it is instant. */
+         * rates 60-63 it is instant. */
         o->phase = 0;
         o->eg_state = OPL3_EG_ATTACK;
-        if ((op_reg(s, op, 0x60) >> 4) == 15)
+        unsigned ch = op_pitch_channel(s, op);
+        unsigned ar = op_reg(s, op, 0x60) >> 4;
+        if (ar && eff_rate(s, op, ar, chan_fnum(s, ch), chan_block(s, ch)) >= 60)
             o->env = 0;
     } else if (old && !o->key) {
         o->eg_state = OPL3_EG_RELEASE;
@@ -215,10 +236,7 @@ static void op_envelope(Opl3Synth *s, unsigned op, unsigned fnum, unsigned block
     }
     if (!rate)
         return;
-    /* Key scale rate: the block and one F-number bit (NTS picks bit 8 or 9), all four
-     * bits with KSR, the top two without. */
-    unsigned ksv = block << 1 | (fnum >> ((s->regs[0x08] & 0x40) ? 8 : 9) & 1);
-    unsigned eff = MIN(rate * 4 + ((r20 & 0x10) ? ksv : ksv >> 2), 63u);
+    unsigned eff = eff_rate(s, op, rate, fnum, block);
     unsigned hi = eff >> 2, lo = eff & 3;
     unsigned steps;
     if (hi < 13) {

@@ -202,6 +202,24 @@ static void test_release(void)
             g_error("RR %u KSR %d (rate %u): %u samples to silence, data sheet %.0f", cases[i].rr, cases[i].ksr,
                     rate, got, want);
     }
+    /* Attack rates 60-63 are instant at key on: AR 15, or AR 14 with KSR at block 7
+     * (56 + 15); without KSR AR 14 is rate 59 and attacks from the off level. */
+    static const struct {
+        uint8_t r20;
+        uint8_t ar;
+        uint16_t env;
+    } attacks[] = { { 0x21, 0xf0, 0 }, { 0x31, 0xe0, 0 }, { 0x21, 0xe0, 0x1ff } };
+    for (size_t i = 0; i < G_N_ELEMENTS(attacks); i++) {
+        Opl3Synth a;
+        opl3_synth_reset(&a);
+        setup_tone(&a, 0, 0, 0, 0);
+        opl3_synth_write(&a, 0x23, attacks[i].r20);
+        opl3_synth_write(&a, 0x63, attacks[i].ar);
+        key(&a, 0, 0, 0x3ff, 7, true);
+        g_assert_cmpuint(a.op[3].env, ==, attacks[i].env);
+        g_assert_cmpuint(a.op[3].eg_state, ==, OPL3_EG_ATTACK);
+    }
+
     /* RR 0: the note never ends. */
     Opl3Synth s;
     opl3_synth_reset(&s);
