@@ -14,7 +14,8 @@
  *                         libvirt domain XML imports; a missing disk and a bad XML are
  *                         one message each and create nothing. A VM exports to a folder:
  *                         virt-xml-validate takes the XML, qemu-img check the disks; the
- *                         QEMU command line lands on the clipboard.
+ *                         QEMU command line lands on the clipboard. Cancel on a
+ *                         conversion's progress dialog leaves nothing behind.
  */
 #include "app-harness.h"
 #include "ui/gtk/vireo-transfer.h"
@@ -113,6 +114,7 @@ static void wizard_import(const char *image, const char *label, const char *vm)
     const char *why = adw_action_row_get_subtitle(ADW_ACTION_ROW(asis));
     CHECK(gtk_widget_get_visible(asis) && !gtk_widget_get_sensitive(asis) && strstr(why, "cannot write"),
           "'use as it is' is not shown as impossible: %s", why);
+    screenshot(GTK_WINDOW(w), "import-wizard-disk.png");
     gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "name_row")), vm);
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "memory_spin")), 32);
     run_for(50);
@@ -174,6 +176,7 @@ static void settings_add_converted(const char *image)
     const char *body = adw_message_dialog_get_body(d);
     CHECK(strstr(body, "VirtualBox (VDI)") && strstr(body, "cannot write"), "the dialog says: %s", body);
     CHECK(!adw_message_dialog_get_response_enabled(d, "as-is"), "'use as it is' can be chosen");
+    screenshot(GTK_WINDOW(d), "settings-convert.png");
     answer(d, "convert");
     CHECK(wait_for(no_job, NULL, 60000), "the conversion did not end");
     run_for(100);
@@ -367,6 +370,7 @@ static void import_ova(const char *disk)
     note("review: %s", body);
     CHECK(strstr(body, "Memory: 48.0") && strstr(body, "Processors: 2") &&
           strstr(body, "hda: office-disk1.vmdk, converted to qcow2"), "the review says: %s", body);
+    screenshot(GTK_WINDOW(d), "import-review.png");
     GtkEditable *name = GTK_EDITABLE(find_named(GTK_WIDGET(d), "import-name"));
     CHECK(name && !strcmp(gtk_editable_get_text(name), "Office Appliance"), "name proposed: %s",
           name ? gtk_editable_get_text(name) : "none");
@@ -468,6 +472,46 @@ static void export_vm(void)
     note("clipboard: %s", line);
 }
 
+/* Cancel on the conversion's progress dialog: the wizard stays, and neither the VM nor
+ * its folder exists. The image is big enough (32 chunks of data) that the cancel,
+ * given as the dialog appears, comes before the copy has ended. */
+static void wizard_cancel(void)
+{
+    g_autofree char *raw = g_build_filename(work_dir, "big.img", NULL);
+    g_autofree char *vdi = g_build_filename(work_dir, "big.vdi", NULL);
+    g_autofree char *data = g_malloc(64u << 20);
+    memset(data, 0x5a, 64u << 20);
+    data[510] = 0x55;
+    data[511] = (char)0xaa;
+    CHECK(g_file_set_contents(raw, data, 64u << 20, NULL), "cannot write %s", raw);
+    const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "vdi", raw, vdi, NULL };
+    g_free(run_capture(conv));
+    g_action_group_activate_action(G_ACTION_GROUP(app), "new-vm", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WIZARD, 5000), "no wizard");
+    VireoWizard *w = VIREO_WIZARD(find_window(VIREO_TYPE_WIZARD));
+    gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "media_entry")), vdi);
+    wait_probe(w);
+    CHECK(next_enabled(w), "Next with a VDI image");
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "name_row")), "Cancelled");
+    run_for(50);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    gtk_widget_activate_action(GTK_WIDGET(w), "wizard.next", NULL);
+    CHECK(vireo_job_running(), "no conversion runs");
+    AdwMessageDialog *d = ADW_MESSAGE_DIALOG(find_window(ADW_TYPE_MESSAGE_DIALOG));
+    CHECK(d && !g_strcmp0(gtk_widget_get_name(GTK_WIDGET(d)), "transfer-job"), "no progress dialog");
+    CHECK(find_named(GTK_WIDGET(d), "transfer-progress"), "no progress bar");
+    answer(d, "cancel");
+    CHECK(wait_for(no_job, NULL, 60000), "the cancelled conversion did not end");
+    run_for(100);
+    g_autofree char *dir = g_build_filename(library_root, "Cancelled", NULL);
+    CHECK(!vireo_library_find(library(), "Cancelled") && !g_file_test(dir, G_FILE_TEST_EXISTS),
+          "a cancelled conversion left the VM or its folder");
+    CHECK(window_exists((void *)(gsize)VIREO_TYPE_WIZARD), "the wizard closed on cancel");
+    gtk_window_destroy(GTK_WINDOW(w));
+    note("the conversion cancelled from its progress dialog: no VM, no folder, the wizard stays");
+}
+
 static void case_import_export(const char *arg)
 {
     if (!tools_present())
@@ -481,6 +525,7 @@ static void case_import_export(const char *arg)
     data[511] = (char)0xaa;
     CHECK(g_file_set_contents(disk, data, 8u << 20, NULL), "cannot write %s", disk);
     import_errors(disk);
+    wizard_cancel();
     import_ova(disk);
     import_domain(disk);
     export_vm();
