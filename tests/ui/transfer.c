@@ -512,6 +512,34 @@ static void wizard_cancel(void)
     note("the conversion cancelled from its progress dialog: no VM, no folder, the wizard stays");
 }
 
+/* A file chooser is up: cancel it. */
+static void close_chooser(const char *what)
+{
+    CHECK(wait_for(window_exists, (void *)(gsize)GTK_TYPE_FILE_CHOOSER_DIALOG, 5000), "%s opened no file chooser", what);
+    GtkWindow *fc = find_window(GTK_TYPE_FILE_CHOOSER_DIALOG);
+    gtk_dialog_response(GTK_DIALOG(fc), GTK_RESPONSE_CANCEL);
+    run_for(100);
+    CHECK(!window_exists((void *)(gsize)GTK_TYPE_FILE_CHOOSER_DIALOG), "the %s chooser stayed", what);
+}
+
+/* Import from the wizard's first page replaces the wizard; Export asks for a folder. */
+static void menus(void)
+{
+    g_action_group_activate_action(G_ACTION_GROUP(app), "new-vm", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WIZARD, 5000), "no wizard");
+    VireoWizard *w = VIREO_WIZARD(find_window(VIREO_TYPE_WIZARD));
+    GtkWidget *row = find_named(GTK_WIDGET(w), "import-row");
+    CHECK(row && gtk_widget_is_sensitive(row), "no usable Import row on the wizard's first page");
+    gtk_widget_activate(row);
+    run_for(100);
+    CHECK(!window_exists((void *)(gsize)VIREO_TYPE_WIZARD), "the wizard stayed under the import");
+    close_chooser("Import…");
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.export-vm", "s", "Server DOS");
+    close_chooser("Export…");
+    note("Import… from the wizard's first page and Export… from the VM's menu open their choosers");
+}
+
 static void case_import_export(const char *arg)
 {
     if (!tools_present())
@@ -529,6 +557,7 @@ static void case_import_export(const char *arg)
     import_ova(disk);
     import_domain(disk);
     export_vm();
+    menus();
     exit_code = 0;
 }
 

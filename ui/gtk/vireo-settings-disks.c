@@ -154,8 +154,9 @@ static void add_converted_done(gpointer data, const GError *err)
         if (vireo_machine_is_active(ac->machine))
             g_set_error(&local, VIREO_ERROR, VIREO_ERROR_INVALID,
                         _("The virtual machine was started while the disk was converted."));
-        else if (vireo_machine_save_conf(ac->machine, conf, &local) && parent && s) {
-            settings_update_file_rows(s);
+        else if (vireo_machine_save_conf(ac->machine, conf, &local)) {
+            if (parent && s)
+                settings_update_file_rows(s);
             return;
         }
         g_unlink(ac->dest);

@@ -699,10 +699,19 @@ static void action_back(GSimpleAction *a, GVariant *p, gpointer data)
     update_buttons(w);
 }
 
+/* The application's Import…: the wizard is no application window, so it forwards. */
+static void action_import(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    GApplication *app = g_application_get_default();
+    if (app)
+        g_action_group_activate_action(G_ACTION_GROUP(app), "import-vm", NULL);
+}
+
 static const GActionEntry wizard_actions[] = {
     { "next", action_next, NULL, NULL, NULL, { 0 } },
     { "back", action_back, NULL, NULL, NULL, { 0 } },
     { "choose-media", action_choose_media, NULL, NULL, NULL, { 0 } },
+    { "import", action_import, NULL, NULL, NULL, { 0 } },
 };
 
 static void vireo_wizard_dispose(GObject *obj)
