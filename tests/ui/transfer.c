@@ -522,6 +522,11 @@ static void close_chooser(const char *what)
     CHECK(!window_exists((void *)(gsize)GTK_TYPE_FILE_CHOOSER_DIALOG), "the %s chooser stayed", what);
 }
 
+static bool sensitive(void *widget)
+{
+    return gtk_widget_is_sensitive(widget);
+}
+
 /* Import from the wizard's first page replaces the wizard; Export asks for a folder. */
 static void menus(void)
 {
@@ -529,7 +534,8 @@ static void menus(void)
     CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_WIZARD, 5000), "no wizard");
     VireoWizard *w = VIREO_WIZARD(find_window(VIREO_TYPE_WIZARD));
     GtkWidget *row = find_named(GTK_WIDGET(w), "import-row");
-    CHECK(row && gtk_widget_is_sensitive(row), "no usable Import row on the wizard's first page");
+    CHECK(row, "no Import row on the wizard's first page");
+    CHECK(wait_for(sensitive, row, 5000), "the Import row on the wizard's first page cannot be used");
     gtk_widget_activate(row);
     run_for(100);
     CHECK(!window_exists((void *)(gsize)VIREO_TYPE_WIZARD), "the wizard stayed under the import");
