@@ -400,7 +400,16 @@ static void import_domain(const char *disk)
     AdwMessageDialog *d = import_and_review(path);
     const char *body = adw_message_dialog_get_body(d);
     CHECK(strstr(body, "Memory: 64.0") && strstr(body, "Processors: 1"), "the review says: %s", body);
+    /* A taken name brings the review back saying so; nothing is created meanwhile. */
     GtkEditable *name = GTK_EDITABLE(find_named(GTK_WIDGET(d), "import-name"));
+    gtk_editable_set_text(name, "Office Appliance");
+    answer(d, "import");
+    d = wait_dialog();
+    body = adw_message_dialog_get_body(d);
+    CHECK(strstr(body, "There is already a virtual machine called “Office Appliance”") && !vireo_job_running(),
+          "a taken name: %s", body);
+    name = GTK_EDITABLE(find_named(GTK_WIDGET(d), "import-name"));
+    CHECK(!strcmp(gtk_editable_get_text(name), "Office Appliance"), "the review forgot the name typed");
     gtk_editable_set_text(name, "Server DOS");
     answer(d, "import");
     CHECK(wait_for(vm_exists, (void *)"Server DOS", 60000), "the domain was not imported");

@@ -250,6 +250,8 @@ static void import_done(gpointer data, const GError *err)
     g_clear_error(&add_err);
 }
 
+static void show_review(Import *im, const char *problem);
+
 static void review_response(AdwMessageDialog *d, const char *response, gpointer data)
 {
     Import *im = data;
@@ -260,10 +262,13 @@ static void review_response(AdwMessageDialog *d, const char *response, gpointer 
     const char *name = gtk_editable_get_text(GTK_EDITABLE(im->name_entry));
     g_autofree char *problem = vireo_library_name_problem(im->lib, name, NULL);
     if (problem) {
-        show_message(im->parent, _("Cannot Import"), problem);
-        import_free(im);
+        /* The review comes back with the name the user typed, and why it cannot be. */
+        g_free(im->name);
+        im->name = g_strdup(name);
+        show_review(im, problem);
         return;
     }
+    g_free(im->name);
     im->name = g_strdup(name);
     g_autofree char *body = g_strdup_printf(_("The disks of %s are copied into the library as qcow2 images."),
                                             im->path);
@@ -283,7 +288,9 @@ static char *free_name(VireoLibrary *lib, const char *base)
     return name;
 }
 
-static void show_review(Import *im)
+/* What will be created, with its name to change; problem says why the name typed last
+ * cannot be. */
+static void show_review(Import *im, const char *problem)
 {
     const VmImport *imp = im->imp;
     g_autoptr(GString) body = g_string_new(NULL);
@@ -303,6 +310,8 @@ static void show_review(Import *im)
     }
     for (guint i = 0; i < imp->notes->len; i++)
         g_string_append_printf(body, "\n\n%s", (const char *)imp->notes->pdata[i]);
+    if (problem)
+        g_string_append_printf(body, "\n\n%s", problem);
     GtkWidget *d = adw_message_dialog_new(im->parent, _("Import This Virtual Machine?"), body->str);
     gtk_widget_set_name(d, "import-review");
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
@@ -310,9 +319,11 @@ static void show_review(Import *im)
     im->name_entry = GTK_ENTRY(gtk_entry_new());
     gtk_widget_set_hexpand(GTK_WIDGET(im->name_entry), TRUE);
     gtk_widget_set_name(GTK_WIDGET(im->name_entry), "import-name");
-    g_autofree char *name = free_name(im->lib, imp->name);
+    g_autofree char *name = im->name ? g_strdup(im->name) : free_name(im->lib, imp->name);
     gtk_editable_set_text(GTK_EDITABLE(im->name_entry), name);
     gtk_entry_set_activates_default(im->name_entry, TRUE);
+    if (problem)
+        gtk_widget_add_css_class(GTK_WIDGET(im->name_entry), "error");
     gtk_label_set_mnemonic_widget(GTK_LABEL(label), GTK_WIDGET(im->name_entry));
     gtk_box_append(GTK_BOX(box), label);
     gtk_box_append(GTK_BOX(box), GTK_WIDGET(im->name_entry));
@@ -349,7 +360,7 @@ static void open_done(GObject *src, GAsyncResult *res, gpointer data)
         import_free(im);
         return;
     }
-    show_review(im);
+    show_review(im, NULL);
 }
 
 void vireo_import_file(GtkWindow *parent, VireoLibrary *lib, const char *path)
