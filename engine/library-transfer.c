@@ -396,7 +396,7 @@ static VmImport *open_import(const char *path, GError **err)
         g_ptr_array_add(imp->disks, v);
         /* A missing image is found now, before the user reviews the import. */
         const char *file = s && s->member ? NULL : s && s->path ? s->path : k->file;
-        if (file && v->convert && !g_file_test(file, G_FILE_TEST_IS_REGULAR)) {
+        if (file && v->convert && !g_file_test(file, G_FILE_TEST_EXISTS)) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "the %s image %s is missing",
                         k->device, file);
             return NULL;
