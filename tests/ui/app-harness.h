@@ -96,3 +96,5 @@ const UiCase *first_hour_case(const char *name);
 const UiCase *snapshots_case(const char *name);
 /* The cases of transfer.c. */
 const UiCase *transfer_case(const char *name);
+/* The case of sound.c. */
+const UiCase *sound_case(const char *name);

@@ -2,6 +2,7 @@
 /* The library window. Per-VM actions take the VM's name as their target, so menus,
  * buttons and tests all drive them the same way: win.start-vm('FreeDOS'). */
 #include "ui/gtk/vireo-window.h"
+#include "ui/gtk/vireo-volume.h"
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-snapshots.h"
 #include "ui/gtk/vireo-transfer.h"
@@ -303,12 +304,31 @@ static const GActionEntry win_actions[] = {
 typedef struct RowWidgets {
     GtkPicture *thumbnail;
     GtkLabel *name, *os, *state;
+    GtkWidget *playing;
     GtkWidget *start, *open, *menu;
 } RowWidgets;
+
+/* A loudspeaker while the guest is heard (or would be: muted shows as muted). */
+static void row_update_playing(VireoMachine *m, RowWidgets *w)
+{
+    unsigned percent;
+    bool muted;
+    vireo_machine_get_volume(m, &percent, &muted);
+    bool playing = vireo_machine_get_playing(m);
+    gtk_image_set_from_icon_name(GTK_IMAGE(w->playing), vireo_volume_icon_name(playing ? percent : 0, muted));
+    gtk_widget_set_tooltip_text(w->playing, muted || !percent ? _("Playing sound (muted)") : _("Playing sound"));
+    gtk_widget_set_visible(w->playing, playing);
+}
 
 static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
 {
     RowWidgets *w = g_object_get_data(G_OBJECT(row), "vireo-row");
+    /* The sound properties change the icon only (the menu stays as the user opened it). */
+    const char *prop = ps ? g_param_spec_get_name(ps) : "";
+    if (!strcmp(prop, "playing") || !strcmp(prop, "volume") || !strcmp(prop, "muted")) {
+        row_update_playing(m, w);
+        return;
+    }
     const char *name = vireo_machine_get_name(m);
     gtk_label_set_text(w->name, name);
     gtk_label_set_text(w->os, vireo_machine_get_os_name(m));
@@ -328,6 +348,7 @@ static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
     gtk_actionable_set_action_target_value(GTK_ACTIONABLE(w->open), target);
     gtk_actionable_set_action_target_value(GTK_ACTIONABLE(row), target);
     gtk_widget_set_visible(w->start, !vireo_machine_is_active(m));
+    row_update_playing(m, w);
     GMenu *menu = g_menu_new();
     GMenuItem *it = g_menu_item_new(_("_Settings"), NULL);
     g_menu_item_set_action_and_target_value(it, "win.settings-vm", target);
@@ -393,6 +414,12 @@ static GtkWidget *create_row(gpointer item, gpointer data)
         gtk_box_append(GTK_BOX(text), GTK_WIDGET(labels[i]));
     }
     gtk_box_append(GTK_BOX(box), text);
+
+    w->playing = gtk_image_new();
+    gtk_widget_set_name(w->playing, "playing-icon");
+    gtk_widget_set_valign(w->playing, GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class(w->playing, "dim-label");
+    gtk_box_append(GTK_BOX(box), w->playing);
 
     w->start = gtk_button_new_from_icon_name("media-playback-start-symbolic");
     gtk_widget_set_tooltip_text(w->start, _("Start"));
