@@ -101,5 +101,7 @@ typedef struct UiCase {
 const UiCase *first_hour_case(const char *name);
 /* The cases of snapshots.c. */
 const UiCase *snapshots_case(const char *name);
+/* The cases of transfer.c. */
+const UiCase *transfer_case(const char *name);
 /* The case of sound.c. */
 const UiCase *sound_case(const char *name);

@@ -5,6 +5,7 @@
 #include "ui/gtk/vireo-volume.h"
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-snapshots.h"
+#include "ui/gtk/vireo-transfer.h"
 #include "engine/config.h"
 
 #include <glib/gi18n.h>
@@ -254,6 +255,32 @@ static void action_delete_vm(GSimpleAction *a, GVariant *param, gpointer data)
     gtk_window_present(GTK_WINDOW(d));
 }
 
+/* ---- export ---- */
+
+static void action_export_vm(GSimpleAction *a, GVariant *param, gpointer data)
+{
+    VireoWindow *win = data;
+    VireoMachine *m = machine_from_param(win, param);
+    if (m)
+        vireo_export_choose(GTK_WINDOW(win), win->library, m);
+}
+
+static void action_copy_qemu_vm(GSimpleAction *a, GVariant *param, gpointer data)
+{
+    VireoWindow *win = data;
+    VireoMachine *m = machine_from_param(win, param);
+    if (!m)
+        return;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *line = vireo_qemu_command(win->library, m, &err);
+    if (!line) {
+        vireo_window_show_error(win, _("Cannot Make the QEMU Command Line"), err->message);
+        return;
+    }
+    gdk_clipboard_set_text(gtk_widget_get_clipboard(GTK_WIDGET(win)), line);
+    vireo_window_show_toast(win, _("The qemu-system-i386 command line is on the clipboard"));
+}
+
 static void action_reload(GSimpleAction *a, GVariant *param, gpointer data)
 {
     VireoWindow *win = data;
@@ -267,6 +294,8 @@ static const GActionEntry win_actions[] = {
     { "snapshots-vm", action_snapshots_vm, "s", NULL, NULL, { 0 } },
     { "rename-vm", action_rename_vm, "s", NULL, NULL, { 0 } },
     { "delete-vm", action_delete_vm, "s", NULL, NULL, { 0 } },
+    { "export-vm", action_export_vm, "s", NULL, NULL, { 0 } },
+    { "copy-qemu-vm", action_copy_qemu_vm, "s", NULL, NULL, { 0 } },
     { "reload", action_reload, NULL, NULL, NULL, { 0 } },
 };
 
@@ -331,6 +360,14 @@ static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
     g_object_unref(it);
     it = g_menu_item_new(_("_Rename…"), NULL);
     g_menu_item_set_action_and_target_value(it, "win.rename-vm", target);
+    g_menu_append_item(menu, it);
+    g_object_unref(it);
+    it = g_menu_item_new(_("_Export…"), NULL);
+    g_menu_item_set_action_and_target_value(it, "win.export-vm", target);
+    g_menu_append_item(menu, it);
+    g_object_unref(it);
+    it = g_menu_item_new(_("Copy _QEMU Command Line"), NULL);
+    g_menu_item_set_action_and_target_value(it, "win.copy-qemu-vm", target);
     g_menu_append_item(menu, it);
     g_object_unref(it);
     it = g_menu_item_new(_("_Delete…"), NULL);
