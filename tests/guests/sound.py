@@ -61,7 +61,12 @@ AC97_TONES = [
 ]
 AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 completion interrupts, halted at LVI",
               "ac97: 6 buffers at 22050 Hz (VRA), the list extended while playing",
-              "ac97: PCM in recorded 100 ms of silence"]
+              "ac97: PCM in recorded 500 ms of silence"]
+# The same guest with a 700 Hz tone as the audiodev's input (in.path=): PCM in records
+# it at 48000 Hz and the guest plays the recording back.
+AC97_IN_HZ, AC97_IN_AMP = 700, 8000
+AC97_REC_LINES = AC97_LINES[:3] + ["ac97: PCM in recorded sound; playing it back"]
+AC97_REC_TONES = AC97_TONES + [("AC97 PCM in, played back", 0.5, [(AC97_IN_HZ, AC97_IN_AMP / 2 ** 0.5)])]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9"]
@@ -194,6 +199,21 @@ def mode_wav(args, tmp):
         raise Failure(f"hostile WAV is {rate} Hz with {len(chans)} channels, expected 48000 Hz mono")
 
 
+def write_tone_wav(path, rate, hz, amp, seconds):
+    """A stereo 16-bit WAV holding a sine on both channels."""
+    import math
+    import struct
+    import wave
+    n = int(rate * seconds)
+    frames = b"".join(struct.pack("<hh", v, v) for v in
+                      (int(round(amp * math.sin(2 * math.pi * hz * k / rate))) for k in range(n)))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
 def mode_ac97(args, tmp):
     wav = os.path.join(tmp, "ac97.wav")
     out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}", card="AC97")
@@ -202,6 +222,28 @@ def mode_ac97(args, tmp):
     if rate != 44100 or len(chans) != 2:
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
     check_tones(rate, chans, expected=AC97_TONES)
+
+    # Recording: a tone file as the input, heard again in the output.
+    tone = os.path.join(tmp, "in.wav")
+    write_tone_wav(tone, 44100, AC97_IN_HZ, AC97_IN_AMP, 1.0)
+    wav = os.path.join(tmp, "ac97-rec.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav},in.path={tone}", card="AC97")
+    check_lines(out, AC97_REC_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    check_tones(rate, chans, expected=AC97_REC_TONES)
+
+    # An input that is not a WAV: one line naming it, and the output file left alone.
+    bad = os.path.join(tmp, "not-a.wav")
+    with open(bad, "wb") as f:
+        f.write(b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00" + b"\x01" * 7)
+    p = subprocess.run([args.vireo, "-audiodev", f"wav,id=snd,path={wav},in.path={bad}", "-device", "AC97,audiodev=snd",
+                        "-nographic"], capture_output=True, timeout=60)
+    lines = [ln for ln in p.stderr.decode("latin-1").splitlines() if ln.strip()]
+    if p.returncode == 0 or len(lines) != 1 or "in.path=" not in lines[0] or "damaged fmt chunk" not in lines[0]:
+        raise Failure(f"a damaged input WAV gave status {p.returncode} and {lines}")
+    if soundcheck.read_wav(wav)[0] != 44100:
+        raise Failure("a refused input WAV damaged the output file")
+    print("damaged in.path: one line:", lines[0])
 
 
 def mode_opl3(args, tmp):
