@@ -14,6 +14,10 @@ steady part.
                of the codec, the interrupts and PCM in.
   --mode ac97-linux  Debian's kernel from the Linux kit (--linux-kit) probes the card
                with snd-intel8x0 and plays a 500 Hz tone through ALSA's OSS /dev/dsp.
+  --mode hda   the HD Audio guest (tests/guests/sound-hda.asm) with -device intel-hda and
+               hda-duplex, recorded with -audiodev wav: its own checks of the controller,
+               the CORB/RIRB, the codec's widgets and the input stream, and two tones
+               (48 kHz at 0 dB, 44.1 kHz with the DAC amplifier at -6 dB).
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
@@ -55,6 +59,18 @@ AC97_TONES = [
 AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 completion interrupts, halted at LVI",
               "ac97: 6 buffers at 22050 Hz (VRA), the list extended while playing",
               "ac97: PCM in recorded 100 ms of silence"]
+# The HD Audio guest (tests/guests/sound-hda.asm): a tone at 48 kHz with the DAC at 0 dB,
+# one at 44.1 kHz at -6 dB.
+HDA_TONES = [
+    ("HDA stream 1, 48000 Hz", 0.4, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
+    ("HDA stream 2, 44100 Hz, -6 dB", 0.6, [(750, 12000 / 2 ** 0.5 * 10 ** (-6 / 20))]),
+]
+HDA_LINES = ["hda: controller reset, codec at address 0",
+             "hda: CORB/RIRB: codec 1af4:0022, 4 responses, 1 interrupt",
+             "hda: widgets: DAC, line-out pin, ADC, line-in pin",
+             "hda: 4 buffers at 48000 Hz, 4 completion interrupts, LPIB and position buffer agree",
+             "hda: 6 buffers at 44100 Hz, amplifier at -6 dB",
+             "hda: input recorded 100 ms of silence"]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9"]
@@ -68,9 +84,12 @@ class Failure(Exception):
 
 
 def run_guest(args, bios, audiodev, env=None, timeout=120, speaker="snd", extra=(), card="sb16"):
+    # card: the device that plays through the audiodev, after its controller for HD Audio.
+    cards = ["-device", "intel-hda", "-device", "hda-duplex,audiodev=snd"] if card == "hda" else \
+        ["-device", f"{card},audiodev=snd"]
     cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "16", "-bios", bios,
-           "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}",
-           "-device", f"{card},audiodev=snd", "-device", "isa-debug-exit"] + list(extra)
+           "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}"] + cards + \
+        ["-device", "isa-debug-exit"] + list(extra)
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
     out = p.stdout.decode("latin-1")
@@ -165,6 +184,16 @@ def mode_ac97(args, tmp):
     if rate != 44100 or len(chans) != 2:
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
     check_tones(rate, chans, expected=AC97_TONES)
+
+
+def mode_hda(args, tmp):
+    wav = os.path.join(tmp, "hda.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}", card="hda")
+    check_lines(out, HDA_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    if rate != 44100 or len(chans) != 2:
+        raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
+    check_tones(rate, chans, expected=HDA_TONES)
 
 
 def mode_ac97_linux(args, tmp):
@@ -289,7 +318,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
-    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux"], default="wav")
+    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux", "hda", "hda-linux"], default="wav")
     ap.add_argument("--linux-kit")
     ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
@@ -302,6 +331,9 @@ def main():
                 rc = 0
             elif args.mode == "ac97":
                 mode_ac97(args, tmp)
+                rc = 0
+            elif args.mode == "hda":
+                mode_hda(args, tmp)
                 rc = 0
             elif args.mode == "ac97-linux":
                 rc = mode_ac97_linux(args, tmp)
