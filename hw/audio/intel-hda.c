@@ -68,8 +68,8 @@ enum {
 #define DPLBASE_ENABLE 0x1
 
 /* Stream descriptor registers (HDA 3.3.35-3.3.45), offsets within its 0x20 bytes. */
-enum { SD_CTL = 0x00, SD_STS = 0x03, SD_LPIB = 0x04, SD_CBL = 0x08, SD_LVI = 0x0c, SD_FIFOW = 0x10,
-       SD_FIFOS = 0x12, SD_FMT = 0x14, SD_BDPL = 0x18, SD_BDPU = 0x1c };
+enum { SD_CTL = 0x00, SD_STS = 0x03, SD_LPIB = 0x04, SD_CBL = 0x08, SD_LVI = 0x0c, SD_FIFOW = 0x0e,
+       SD_FIFOS = 0x10, SD_FMT = 0x12, SD_BDPL = 0x18, SD_BDPU = 0x1c };
 #define CTL_SRST 0x1
 #define CTL_RUN 0x2
 #define CTL_IOCE 0x4
@@ -125,6 +125,9 @@ struct IntelHda {
         void *opaque;
     } codec[N_CODECS];      /* wiring: the codecs attached, by address */
 };
+
+/* A register write of some bytes of a dword: v holds them at their places, m their mask. */
+#define MERGE(old, v, m) (((old) & ~(m)) | ((v) & (m)))
 
 static bool stream_is_output(int i)
 {
@@ -534,9 +537,8 @@ static uint32_t stream_read_dword(IntelHda *s, int i, unsigned r)
     case SD_CTL: return st->ctl | (uint32_t)st->sts << 24;
     case SD_LPIB: return st->lpib;
     case SD_CBL: return st->cbl;
-    case SD_LVI: return st->lvi;
-    case SD_FIFOW: return st->fifow | (uint32_t)(stream_is_output(i) ? FIFOS_OUT : FIFOS_IN) << 16;
-    case SD_FMT: return st->fmt;
+    case SD_LVI: return st->lvi | (uint32_t)st->fifow << 16;
+    case SD_FIFOS: return (stream_is_output(i) ? FIFOS_OUT : FIFOS_IN) | (uint32_t)st->fmt << 16;
     case SD_BDPL: return st->bdpl;
     case SD_BDPU: return st->bdpu;
     }
@@ -558,13 +560,17 @@ static void stream_write_dword(IntelHda *s, int i, unsigned r, uint32_t v, uint3
             stream_write_ctl(s, i, (st->ctl & ~m) | (v & m & 0xffffff));
         break;
     case SD_CBL: st->cbl = (st->cbl & ~m) | (v & m); break;
-    case SD_LVI: st->lvi = (uint16_t)(((st->lvi & ~m) | (v & m)) & 0xff); break;
-    case SD_FIFOW: st->fifow = (uint16_t)(((st->fifow & ~m) | (v & m)) & 0x7); break;   /* FIFOS is read-only */
-    case SD_FMT:
-        if (m & 0xffff) {
+    case SD_LVI:
+        /* LVI in the low half, FIFOW in the high half. */
+        st->lvi = (uint16_t)(MERGE(st->lvi, v, m) & 0xff);
+        st->fifow = (uint16_t)((MERGE((uint32_t)st->fifow << 16, v, m) >> 16) & 0x7);
+        break;
+    case SD_FIFOS:
+        /* FIFOS (low half) is read-only; FMT is the high half. */
+        if (m & 0xffff0000) {
             if (st->running)
                 stream_run(s, i);
-            st->fmt = (uint16_t)((st->fmt & ~m) | (v & m));
+            st->fmt = (uint16_t)(MERGE((uint32_t)st->fmt << 16, v, m) >> 16);
             if (st->running) {
                 /* A new format while running: the pace starts again from now. */
                 st->base_ns = vm_clock_ns(s->vm);
@@ -688,8 +694,6 @@ static uint32_t hda_read_dword(IntelHda *s, unsigned a)
     }
     return 0;
 }
-
-#define MERGE(old, v, m) (((old) & ~(m)) | ((v) & (m)))
 
 static void hda_write_dword(IntelHda *s, unsigned a, uint32_t v, uint32_t m)
 {

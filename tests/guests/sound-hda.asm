@@ -256,7 +256,9 @@ guest_main:
     mov dword [fs:ebx + SD4 + 0x1c], 0
     mov dword [fs:ebx + SD4 + 0x08], 4 * 19200
     mov word [fs:ebx + SD4 + 0x0c], 3
-    mov word [fs:ebx + SD4 + 0x14], 0x0011
+    mov word [fs:ebx + SD4 + 0x12], 0x0011
+    cmp dword [fs:ebx + SD4 + 0x10], 0x001100bf
+    CHECK e, "SD4: FIFOS and FMT do not read 0xBF and the format written"
     mov dword [fs:ebx + 0x70], POSBUF | 1
     mov dword [fs:ebx + 0x20], 0xc0000000 | (1 << 4)
     mov word [es:IOC4], 0
@@ -324,7 +326,7 @@ guest_main:
     mov dword [fs:ebx + SD5 + 0x18], BDL2
     mov dword [fs:ebx + SD5 + 0x08], 6 * 17640
     mov word [fs:ebx + SD5 + 0x0c], 5
-    mov word [fs:ebx + SD5 + 0x14], 0x4011
+    mov word [fs:ebx + SD5 + 0x12], 0x4011
     mov dword [fs:ebx + 0x20], 0xc0000000 | (1 << 5)
     mov word [es:IOC5], 0
     mov dword [fs:ebx + SD5], 0x00200006 ; stream tag 2, RUN, IOCE
@@ -362,7 +364,7 @@ guest_main:
     mov dword [fs:ebx + SD0 + 0x18], BDLIN
     mov dword [fs:ebx + SD0 + 0x08], 19200
     mov word [fs:ebx + SD0 + 0x0c], 1
-    mov word [fs:ebx + SD0 + 0x14], 0x0011
+    mov word [fs:ebx + SD0 + 0x12], 0x0011
     mov dword [fs:ebx + 0x20], 0xc0000000 | 1
     mov word [es:IOC0], 0
     mov dword [fs:ebx + SD0], 0x00300006

@@ -18,6 +18,9 @@ steady part.
                hda-duplex, recorded with -audiodev wav: its own checks of the controller,
                the CORB/RIRB, the codec's widgets and the input stream, and two tones
                (48 kHz at 0 dB, 44.1 kHz with the DAC amplifier at -6 dB).
+  --mode hda-linux  as ac97-linux, with snd-hda-intel and the generic codec driver on
+               intel-hda + hda-duplex: ALSA lists the codec and its four widgets, the
+               tone plays, and half a second read from /dev/dsp is silence.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
@@ -196,9 +199,10 @@ def mode_hda(args, tmp):
     check_tones(rate, chans, expected=HDA_TONES)
 
 
-def mode_ac97_linux(args, tmp):
-    """Debian's kernel drives the card with snd-intel8x0 and plays a tone through OSS's
-    /dev/dsp (8000 Hz unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
+def mode_linux(args, tmp, card):
+    """Debian's kernel drives the card (snd-intel8x0 for AC'97, snd-hda-intel with the
+    generic codec driver for HD Audio) and plays a tone through OSS's /dev/dsp (8000 Hz
+    unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
     here = os.path.dirname(os.path.abspath(__file__))
     kit = args.linux_kit
     r = subprocess.run(["sh", os.path.join(here, "linux", "mkkit.sh"), kit])
@@ -212,16 +216,20 @@ def mode_ac97_linux(args, tmp):
     if not os.path.exists(tone) or open(tone, "rb").read() != data:
         with open(tone, "wb") as f:
             f.write(data)
-    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute)])
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute),
+                        card])
     if r.returncode == SKIP:
         print("SKIP: the sound initramfs could not be built")
         return SKIP
     if r.returncode:
         raise Failure("mksound.sh failed")
     wav = os.path.join(tmp, "linux.wav")
+    devices = ["-device", "AC97,audiodev=snd"] if card == "ac97" else \
+        ["-device", "intel-hda", "-device", "hda-duplex,audiodev=snd"]
+    initrd = "initrd-sound.img" if card == "ac97" else "initrd-sound-hda.img"
     cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "256", "-kernel", os.path.join(kit, "vmlinuz"),
-           "-initrd", os.path.join(kit, "initrd-sound.img"), "-append", "console=ttyS0 quiet",
-           "-audiodev", f"wav,id=snd,path={wav}", "-device", "AC97,audiodev=snd"]
+           "-initrd", os.path.join(kit, initrd), "-append", "console=ttyS0 quiet",
+           "-audiodev", f"wav,id=snd,path={wav}"] + devices
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
     out = p.stdout.decode("latin-1")
@@ -233,14 +241,31 @@ def mode_ac97_linux(args, tmp):
     bad = re.search(r"VIREO-MODULE-FAILED.*|VIREO-SND-FAILED.*|Oops|BUG:|Call Trace", out)
     if bad:
         raise Failure(f"the guest reported: {bad.group(0)}")
-    if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
-        raise Failure("ALSA did not find the Intel 82801AA-ICH card")
-    if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
-        raise Failure("ALSA did not find the STAC9700 codec")
+    if card == "ac97":
+        if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
+            raise Failure("ALSA did not find the Intel 82801AA-ICH card")
+        if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
+            raise Failure("ALSA did not find the STAC9700 codec")
+    else:
+        if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: HDA-Intel - HDA Intel", out):
+            raise Failure("ALSA did not find the HDA Intel card")
+        if "VIREO-SND-HDA Vendor Id: 0x1af40022" not in out:
+            raise Failure("ALSA did not find the codec 1af4:0022 at address 0")
+        if "VIREO-SND-HDA Address: 0" not in out:
+            raise Failure("the codec is not at address 0")
+        for node in ("Node 0x02 [Audio Output]", "Node 0x03 [Pin Complex]", "Node 0x04 [Audio Input]",
+                     "Node 0x05 [Pin Complex]"):
+            if not re.search(r"VIREO-SND-HDA " + re.escape(node), out):
+                raise Failure(f"ALSA's codec listing lacks {node}")
+        rec = re.search(r"VIREO-SND-RECORDED (\d+) bytes: *(.*)", out)
+        if not rec or rec.group(1) != "4000" or rec.group(2).split() != ["80"]:
+            raise Failure("the guest did not record 4000 bytes of silence (0x80) from /dev/dsp: "
+                          + (rec.group(0) if rec else "no VIREO-SND-RECORDED line"))
     if "VIREO-SND-PLAYED 8000" not in out:
         raise Failure("the tone was not played through /dev/dsp")
     rate, chans = soundcheck.read_wav(wav)
     check_tones(rate, chans, expected=[("Linux, OSS /dev/dsp, 8000 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)])])
+    return 0
 
 
 def mode_pa(args, tmp):
@@ -336,7 +361,9 @@ def main():
                 mode_hda(args, tmp)
                 rc = 0
             elif args.mode == "ac97-linux":
-                rc = mode_ac97_linux(args, tmp)
+                rc = mode_linux(args, tmp, "ac97")
+            elif args.mode == "hda-linux":
+                rc = mode_linux(args, tmp, "hda")
             else:
                 rc = mode_pa(args, tmp)
         except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:
