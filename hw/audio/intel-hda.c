@@ -5,10 +5,10 @@
  *
  * After the "High Definition Audio Specification" revision 1.0a (HDA below): the
  * controller registers of section 3.3 in a 16 KiB memory BAR, the command ring (CORB,
- * 3.3.18-3.3.25, 4.4.1) and response ring (RIRB, 3.3.26-3.3.33, 4.4.2) in guest memory,
- * the immediate command registers (3.4), four input and four output stream descriptors
- * (3.3.35-3.3.45) walking buffer descriptor lists (3.6.2) and the DMA position buffer
- * (3.3.32-3.3.33, 3.6.1).
+ * 4.4.1) and response ring (RIRB, 4.4.2) in guest memory, the immediate command
+ * registers (3.4), four input and four output stream descriptors walking buffer
+ * descriptor lists (3.6) and the DMA position buffer (DPLBASE); register names below are
+ * the spec's (and Intel's ICH6 datasheet's, chapter 18.2).
  *
  * Streams are paced by the virtual clock as ac97.c's channels are: a stream running at
  * rate r since base_ns has moved floor((now - base_ns) * r) frames. Output samples are
@@ -32,7 +32,7 @@
 #define N_OUT 4
 #define N_STREAMS (N_IN + N_OUT)
 #define N_CODECS 15
-#define WALL_HZ 24000000    /* the link's 24 MHz wall clock (HDA 3.3.16) */
+#define WALL_HZ 24000000    /* the link's 24 MHz wall clock (HDA 3.3: WALCLK) */
 
 /* Global registers (HDA 3.3). */
 enum {
@@ -67,7 +67,7 @@ enum {
 #define ICIS_IRV 0x2
 #define DPLBASE_ENABLE 0x1
 
-/* Stream descriptor registers (HDA 3.3.35-3.3.45), offsets within its 0x20 bytes. */
+/* Stream descriptor registers (HDA 3.3: SDnCTL to SDnBDPU), offsets within its 0x20 bytes. */
 enum { SD_CTL = 0x00, SD_STS = 0x03, SD_LPIB = 0x04, SD_CBL = 0x08, SD_LVI = 0x0c, SD_FIFOW = 0x0e,
        SD_FIFOS = 0x10, SD_FMT = 0x12, SD_BDPL = 0x18, SD_BDPU = 0x1c };
 #define CTL_SRST 0x1
@@ -75,6 +75,7 @@ enum { SD_CTL = 0x00, SD_STS = 0x03, SD_LPIB = 0x04, SD_CBL = 0x08, SD_LVI = 0x0
 #define CTL_IOCE 0x4
 #define CTL_FEIE 0x8
 #define CTL_DEIE 0x10
+#define CTL_TP 0x40000      /* traffic priority: set at reset (Intel HD Audio PRM 307017, 1.2.35) */
 #define CTL_MASK 0xf7001f   /* stream number, DIR (bidirectional only), TP, stripe, the enables */
 #define STS_BCIS 0x4
 #define STS_FIFOE 0x8
@@ -150,7 +151,7 @@ bool hda_format_decode(uint16_t fmt, HdaFormat *f)
     return mult <= 4 && f->bits != 0;
 }
 
-/* ---- interrupts (HDA 3.3.14, 3.3.15) ---- */
+/* ---- interrupts (HDA 3.3: INTCTL, INTSTS) ---- */
 
 static uint32_t stream_int_bits(const IntelHda *s)
 {
@@ -233,7 +234,7 @@ static void rirb_push(IntelHda *s, uint32_t resp, uint32_t ext)
     }
 }
 
-/* Sends what the CORB holds between its read and write pointers (HDA 4.4.1.3). */
+/* Sends what the CORB holds between its read and write pointers (HDA 4.4.1). */
 static void corb_run(IntelHda *s)
 {
     if (!(s->corbctl & CORBCTL_RUN) || !(s->gctl & GCTL_CRST))
@@ -246,7 +247,7 @@ static void corb_run(IntelHda *s)
         uint64_t a = addr64(s->corblbase, s->corbubase) + (uint64_t)rp * 4;
         uint8_t e[4];
         if (!pci_bus_master_enabled(&s->pci) || !mem_is_ram(m, a, 4) || !mem_read(m, a, e, 4)) {
-            /* CORB memory error (HDA 3.3.23): the ring stops. */
+            /* CORB memory error (HDA 3.3: CORBSTS): the ring stops. */
             VLOG(LOG_AUDIO, "intel-hda: CORB entry at 0x%" PRIx64 " outside RAM", a);
             s->corbsts |= CORBSTS_CMEI;
             s->corbctl &= (uint8_t)~CORBCTL_RUN;
@@ -257,7 +258,7 @@ static void corb_run(IntelHda *s)
         if (hda_send(s, cmd, &resp))
             rirb_push(s, resp, cmd >> 28);
     }
-    /* No more responses in this frame: RINTFL before the count is reached (3.3.31). */
+    /* No more responses in this frame: RINTFL before the count is reached (RINTCNT). */
     if (s->rirb_count) {
         s->rirbsts |= RIRBSTS_RINTFL;
         s->rirb_count = 0;
@@ -287,11 +288,11 @@ static void stream_stop(IntelHda *s, int i, uint8_t why)
     st->running = false;
     st->sts = (uint8_t)((st->sts | why) & ~STS_FIFORDY);
     if (why & STS_DESE)
-        st->ctl &= ~(uint32_t)CTL_RUN;   /* a descriptor error clears RUN (3.3.36) */
+        st->ctl &= ~(uint32_t)CTL_RUN;   /* a descriptor error clears RUN (SDnSTS.DESE) */
     vtimer_del(st->timer);
 }
 
-/* Loads descriptor st->bde (HDA 3.6.3: address, length in bytes, IOC). */
+/* Loads descriptor st->bde (HDA 3.6: address, length in bytes, IOC). */
 static bool stream_fetch(IntelHda *s, int i)
 {
     HdaStream *st = &s->st[i];
@@ -410,8 +411,9 @@ static void stream_run(IntelHda *s, int i)
         return;
     }
     int64_t now = vm_clock_ns(s->vm);
-    if (!pci_bus_master_enabled(&s->pci)) {
-        /* No bus master: nothing moves; the pace starts afresh when it may. */
+    if (!pci_bus_master_enabled(&s->pci) || (s->ssync & (1u << i))) {
+        /* No bus master, or held by its stream synchronization bit (SSYNC: the
+         * FIFO fills, nothing is transferred): the pace starts afresh when it may. */
         st->base_ns = now;
         st->base_frames = 0;
         stream_arm_timer(s, i, &f);
@@ -473,7 +475,7 @@ static void stream_reset(IntelHda *s, int i)
 {
     HdaStream *st = &s->st[i];
     vtimer_del(st->timer);
-    st->ctl = 0;
+    st->ctl = CTL_TP;
     st->sts = 0;
     st->lpib = st->cbl = 0;
     st->lvi = 0;
@@ -508,10 +510,10 @@ static void stream_write_ctl(IntelHda *s, int i, uint32_t v)
     if (st->running)
         stream_run(s, i);
     if (v & CTL_SRST) {
-        /* Stream reset (3.3.35): the descriptor's registers return to their defaults
+        /* Stream reset (SDnCTL.SRST): the descriptor's registers return to their defaults
          * and SRST reads back 1 until software clears it. */
         stream_reset(s, i);
-        st->ctl = CTL_SRST;
+        st->ctl |= CTL_SRST;
         dma_position_update(s);
         return;
     }
@@ -595,7 +597,7 @@ static void codecs_reset(IntelHda *s)
             s->codec[c].ops->reset(s->codec[c].opaque);
 }
 
-/* Controller reset (GCTL.CRST = 0, HDA 3.3.7): everything but the PCI space, the wake
+/* Controller reset (GCTL.CRST = 0, HDA 3.3): everything but the PCI space, the wake
  * registers and STATESTS returns to its default; the link and its codecs are reset. */
 static void controller_reset(IntelHda *s)
 {
@@ -724,6 +726,10 @@ static void hda_write_dword(IntelHda *s, unsigned a, uint32_t v, uint32_t m)
         s->intctl = MERGE(s->intctl, v, m) & (INT_GIE | INT_CIE | ((1u << N_STREAMS) - 1));
         break;
     case R_OLD_SSYNC: case R_SSYNC:
+        /* The ICH6 has SSYNC at 34h (its datasheet, 18.2.13), the spec at 38h: both
+         * answer. Held streams start their pace when released, all in the same instant. */
+        for (int i = 0; i < N_STREAMS; i++)
+            stream_run(s, i);
         s->ssync = MERGE(s->ssync, v, m) & ((1u << N_STREAMS) - 1);
         break;
     case R_CORBLBASE:

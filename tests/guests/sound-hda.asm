@@ -379,7 +379,7 @@ guest_main:
     PRINTLN "hda: input recorded 100 ms of silence"
     EXIT EXIT_PASS
 
-; eax = stream descriptor offset: SRST set, seen, cleared, seen (HDA 3.3.35).
+; eax = stream descriptor offset: SRST set, seen, cleared, seen (HDA 3.3: SDnCTL).
 stream_reset:
     push ebx
     add ebx, eax

@@ -393,6 +393,18 @@ static void test_hostile_streams(void)
     out_stream_run(&r);
     vm_test_clock_step(r.vm, 12 * MS);
     g_assert_cmpuint(rd(&r, SD(OUT0) + 4, 4), ==, 2304);
+    /* Held by SSYNC: the FIFO is ready, nothing moves until the bit is cleared. */
+    wr(&r, SD(OUT0), 0, 4);
+    wr(&r, 0x70, 0, 4);
+    out_stream_setup(&r, 2, 1920, 0x0011);
+    wr(&r, 0x38, 1u << OUT0, 4);
+    out_stream_run(&r);
+    vm_test_clock_step(r.vm, 7 * MS);
+    g_assert_cmphex(rd(&r, SD(OUT0) + 3, 1), ==, STS_FIFORDY);
+    g_assert_cmpuint(rd(&r, SD(OUT0) + 4, 4), ==, 0);
+    wr(&r, 0x38, 0, 4);
+    vm_test_clock_step(r.vm, 12 * MS);
+    g_assert_cmpuint(rd(&r, SD(OUT0) + 4, 4), ==, 2304);
     /* Bus mastering off: the stream holds still. */
     vm_lock(r.vm);
     pci_config_write(r.bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
