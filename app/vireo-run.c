@@ -1048,7 +1048,8 @@ static int transfer(void)
     }
     if (!opt.vm)
         usage_error("--export-libvirt needs --vm NAME (the library VM to export)");
-    g_autofree char *xml = vm_library_export_libvirt(root, opt.vm, opt.export_libvirt, &err);
+    g_autofree char *xml = vm_library_export_libvirt(root, opt.vm, opt.export_libvirt, NULL, NULL,
+                                                     NULL, &err);
     if (!xml) {
         fprintf(stderr, "vireo-run: --export-libvirt: %s\n", err->message);
         g_error_free(err);

@@ -28,6 +28,7 @@ typedef enum {
     BLOCK_ERROR_UNSUPPORTED, /* a valid image uses a feature Vireo does not implement */
     BLOCK_ERROR_READ_ONLY,   /* a write to an image opened read-only */
     BLOCK_ERROR_LOCKED,      /* another process (Vireo or QEMU) holds the image */
+    BLOCK_ERROR_CANCELLED,   /* the caller asked a long operation to stop */
 } BlockError;
 
 typedef struct BlockImage BlockImage;

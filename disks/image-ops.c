@@ -345,6 +345,11 @@ static bool convert_copy(Convert *c, GError **err)
             ok = false;
             break;
         }
+        if (c->o->cancel && g_atomic_int_get(c->o->cancel)) {
+            g_set_error(err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED, "cancelled");
+            ok = false;
+            break;
+        }
         ok = write_chunk(c, k, err);
         if (ok && c->o->progress)
             c->o->progress(c->o->progress_opaque, 100.0 * (double)(k->off + k->n) / (double)c->size);

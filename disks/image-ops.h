@@ -40,6 +40,9 @@ typedef struct ImageConvertOptions {
     BlockCacheMode dst_cache;
     ImageProgressFn progress;
     void *progress_opaque;
+    /* Set (g_atomic_int_set) from any thread: the copy stops with BLOCK_ERROR_CANCELLED
+     * and the new image is left as far as it got, for the caller to delete. */
+    const gint *cancel;
 } ImageConvertOptions;
 
 bool image_convert(const char *src, const char *dst, const ImageConvertOptions *o,

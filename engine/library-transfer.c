@@ -3,7 +3,7 @@
  * LibvirtDomain: libvirt's XML maps onto it directly, an OVF appliance is translated
  * into one, and export fills one from the VM's configuration. */
 #include "engine/library-transfer.h"
-#include "disks/image-ops.h"
+#include "disks/block.h"
 #include "engine/library.h"
 #include "engine/libvirt-xml.h"
 #include "engine/ovf.h"
@@ -159,31 +159,93 @@ static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **er
     return true;
 }
 
-static bool copy_disk(const char *src, const char *format, const char *dest, GError **err)
+struct VmImportPrivate {
+    LibvirtDomain *domain;
+    GPtrArray *sources;      /* Source*, one per disk; empty for a libvirt domain */
+    GPtrArray *members;      /* TarMember* of an .ova, which sources point into */
+    const char **slots;      /* vm.conf key per disk */
+};
+
+void vm_import_free(VmImport *imp)
+{
+    if (!imp)
+        return;
+    if (imp->priv) {
+        libvirt_domain_free(imp->priv->domain);
+        g_ptr_array_unref(imp->priv->sources);
+        if (imp->priv->members)
+            g_ptr_array_unref(imp->priv->members);
+        g_free(imp->priv->slots);
+        g_free(imp->priv);
+    }
+    g_free(imp->path);
+    g_free(imp->name);
+    if (imp->disks)
+        g_ptr_array_unref(imp->disks);
+    if (imp->notes)
+        g_ptr_array_unref(imp->notes);
+    g_free(imp);
+}
+
+static void import_disk_free(gpointer p)
+{
+    VmImportDisk *k = p;
+    g_free(k->source);
+    g_free(k);
+}
+
+bool vm_disk_convert(const char *src, const char *format, const char *dest,
+                     ImageProgressFn progress, void *opaque, const gint *cancel, GError **err)
 {
     ImageConvertOptions c = { .src_format = format, .sparse_size = 4096 };
     c.target.format = "qcow2";
-    return image_convert(src, dest, &c, err);
+    c.progress = progress;
+    c.progress_opaque = opaque;
+    c.cancel = cancel;
+    if (image_convert(src, dest, &c, err))
+        return true;
+    g_unlink(dest);
+    return false;
+}
+
+const char *vm_disk_foreign_format(const char *path, GError **err)
+{
+    const char *format = NULL;
+    if (!block_probe_format(path, &format, err))
+        return NULL;
+    static const char *const foreign[] = { "vmdk", "vdi", "vpc", "vhdx" };
+    for (size_t i = 0; i < G_N_ELEMENTS(foreign); i++)
+        if (!strcmp(format, foreign[i]))
+            return foreign[i];
+    return NULL;
+}
+
+/* One disk's share of the whole copy's progress. */
+typedef struct Progress {
+    ImageProgressFn fn;
+    void *opaque;
+    unsigned done, total;
+} Progress;
+
+static void disk_progress(void *opaque, double percent)
+{
+    Progress *p = opaque;
+    if (p->fn)
+        p->fn(p->opaque, (p->done * 100.0 + percent) / (p->total ? p->total : 1));
 }
 
 /* The VM's configuration from d, its disks copied into dir. */
-static bool fill_vm(const LibvirtDomain *d, const char *dir, GPtrArray *sources,
-                    const char **slots, GKeyFile *kf, GPtrArray *notes, GError **err)
+static bool fill_vm(const VmImport *imp, const char *dir, GKeyFile *kf, Progress *pr,
+                    const gint *cancel, GError **err)
 {
+    const LibvirtDomain *d = imp->priv->domain;
+    GPtrArray *sources = imp->priv->sources->len ? imp->priv->sources : NULL;
+    const char **slots = imp->priv->slots;
     const char *g = VMCONF_GROUP_VM;
-    uint64_t mib = MAX(d->memory >> 20, 1);
+    uint64_t mib = MAX(imp->memory >> 20, 1);
     g_autofree char *mem = g_strdup_printf("%" G_GUINT64_FORMAT "M", mib);
     g_key_file_set_string(kf, g, "memory", mem);
-    unsigned cpus = d->vcpus ? d->vcpus : 1;
-    if (cpus > VM_CPUS_MAX) {
-        g_ptr_array_add(notes, g_strdup_printf("%s asks for %u CPUs; Vireo runs at most %d", d->name,
-                                               cpus, VM_CPUS_MAX));
-        cpus = VM_CPUS_MAX;
-    }
-    if (d->arch && !strcmp(d->arch, "x86_64"))
-        g_ptr_array_add(notes, g_strdup_printf("%s is an x86_64 system; Vireo's CPU runs 32-bit "
-                                               "code (a 64-bit kernel will not start)", d->name));
-    g_key_file_set_integer(kf, g, "cpus", (gint)cpus);
+    g_key_file_set_integer(kf, g, "cpus", (gint)imp->cpus);
     if (d->boot[0])
         g_key_file_set_string(kf, g, "boot", d->boot);
     if (d->boot_menu)
@@ -223,13 +285,18 @@ static bool fill_vm(const LibvirtDomain *d, const char *dir, GPtrArray *sources,
         g_autofree char *base = g_strdup_printf("%s.qcow2", slots[i]);
         g_autofree char *dest = g_build_filename(dir, base, NULL);
         GError *local = NULL;
-        bool ok = copy_disk(file, k->format, dest, &local);
+        bool ok = vm_disk_convert(file, k->format, dest, disk_progress, pr, cancel, &local);
+        pr->done++;
         if (extracted)
             g_unlink(extracted);
         if (!ok) {
-            g_set_error(err, local->domain, local->code, "%s: %s", k->file ? k->file : file,
-                        local->message);
-            g_error_free(local);
+            if (g_error_matches(local, BLOCK_ERROR, BLOCK_ERROR_CANCELLED))
+                g_propagate_error(err, local);
+            else {
+                g_set_error(err, local->domain, local->code, "%s: %s", k->file ? k->file : file,
+                            local->message);
+                g_error_free(local);
+            }
             return false;
         }
         g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, slots[i], base);
@@ -237,8 +304,9 @@ static bool fill_vm(const LibvirtDomain *d, const char *dir, GPtrArray *sources,
     return true;
 }
 
-static char *import_file(const char *root, const char *path, const char *name, GPtrArray *notes,
-                         GError **err)
+/* The source as a domain, with the files of an OVF appliance in sources. */
+static LibvirtDomain *read_source(const char *path, GPtrArray *sources, GPtrArray **tar,
+                                  GError **err)
 {
     char head[1024] = { 0 };
     FILE *f = fopen(path, "rb");
@@ -248,12 +316,9 @@ static char *import_file(const char *root, const char *path, const char *name, G
     }
     size_t n = fread(head, 1, sizeof(head) - 1, f);
     fclose(f);
-    g_autoptr(LibvirtDomain) d = NULL;
-    g_autoptr(GPtrArray) members = NULL;
-    g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func(source_free);
     g_autofree char *dir = g_path_get_dirname(path);
     if (n > 262 && !memcmp(head + 257, "ustar", 5)) {
-        members = tar_list(path, err);
+        GPtrArray *members = *tar = tar_list(path, err);
         if (!members)
             return NULL;
         /* DSP0243 5.3: the descriptor is the first file of the archive. */
@@ -276,61 +341,143 @@ static char *import_file(const char *root, const char *path, const char *name, G
         g_autoptr(Ovf) o = ovf_parse(xml, first->size, err);
         if (!o)
             return NULL;
-        d = domain_from_ovf(o, dir, members, sources, err);
+        LibvirtDomain *d = domain_from_ovf(o, dir, members, sources, err);
         for (guint i = 0; d && i < sources->len; i++)
             ((Source *)sources->pdata[i])->path = g_strdup(path);
-    } else {
-        g_autofree char *xml = NULL;
-        gsize len;
-        if (!read_small(path, &xml, &len, err))
-            return NULL;
-        if (strstr(head, "Envelope")) {
-            g_autoptr(Ovf) o = ovf_parse(xml, len, err);
-            d = o ? domain_from_ovf(o, dir, NULL, sources, err) : NULL;
-        } else {
-            d = libvirt_domain_parse(xml, len, err);
-            g_ptr_array_set_size(sources, 0);
-        }
-        if (!d)
-            return NULL;
+        return d;
     }
+    g_autofree char *xml = NULL;
+    gsize len;
+    if (!read_small(path, &xml, &len, err))
+        return NULL;
+    if (strstr(head, "Envelope")) {
+        g_autoptr(Ovf) o = ovf_parse(xml, len, err);
+        return o ? domain_from_ovf(o, dir, NULL, sources, err) : NULL;
+    }
+    g_ptr_array_set_size(sources, 0);
+    return libvirt_domain_parse(xml, len, err);
+}
+
+static VmImport *open_import(const char *path, GError **err)
+{
+    g_autoptr(VmImport) imp = g_new0(VmImport, 1);
+    imp->path = g_strdup(path);
+    imp->priv = g_new0(struct VmImportPrivate, 1);
+    imp->priv->sources = g_ptr_array_new_with_free_func(source_free);
+    imp->disks = g_ptr_array_new_with_free_func(import_disk_free);
+    imp->notes = g_ptr_array_new_with_free_func(g_free);
+    LibvirtDomain *d = imp->priv->domain = read_source(path, imp->priv->sources,
+                                                           &imp->priv->members, err);
     if (!d)
         return NULL;
-    const char *vm_name = name ? name : d->name;
-    if (!vm_library_check_name(vm_name, err))
+    imp->name = g_strdup(d->name);
+    imp->memory = d->memory;
+    imp->cpus = d->vcpus ? d->vcpus : 1;
+    if (imp->cpus > VM_CPUS_MAX) {
+        g_ptr_array_add(imp->notes, g_strdup_printf("%s asks for %u CPUs; Vireo runs at most %d",
+                                                    d->name, imp->cpus, VM_CPUS_MAX));
+        imp->cpus = VM_CPUS_MAX;
+    }
+    if (d->arch && !strcmp(d->arch, "x86_64"))
+        g_ptr_array_add(imp->notes, g_strdup_printf("%s is an x86_64 system; Vireo's CPU runs "
+                                                    "32-bit code (a 64-bit kernel will not start)",
+                                                    d->name));
+    imp->priv->slots = g_new0(const char *, d->disks->len + 1);
+    if (!assign_slots(d, imp->priv->slots, err))
         return NULL;
-    const char **slots = g_new0(const char *, d->disks->len + 1);
+    GPtrArray *sources = imp->priv->sources->len ? imp->priv->sources : NULL;
+    for (guint i = 0; i < d->disks->len; i++) {
+        const LibvirtDisk *k = d->disks->pdata[i];
+        Source *s = sources ? sources->pdata[i] : NULL;
+        VmImportDisk *v = g_new0(VmImportDisk, 1);
+        v->slot = imp->priv->slots[i];
+        v->source = g_strdup(s && s->member ? s->member->name : s && s->path ? s->path : k->file);
+        v->convert = v->source && strcmp(v->slot, "cdrom");
+        g_ptr_array_add(imp->disks, v);
+        /* A missing image is found now, before the user reviews the import. */
+        const char *file = s && s->member ? NULL : s && s->path ? s->path : k->file;
+        if (file && v->convert && !g_file_test(file, G_FILE_TEST_EXISTS)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "the %s image %s is missing",
+                        k->device, file);
+            return NULL;
+        }
+    }
+    const char *boot_files[] = { d->kernel, d->initrd };
+    for (size_t i = 0; i < G_N_ELEMENTS(boot_files); i++)
+        if (boot_files[i] && !g_file_test(boot_files[i], G_FILE_TEST_IS_REGULAR)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "the %s %s is missing",
+                        i ? "initrd" : "kernel", boot_files[i]);
+            return NULL;
+        }
+    return g_steal_pointer(&imp);
+}
+
+/* Every failure names the file once. */
+static void name_source(const char *path, GError **err)
+{
+    if (err && *err && !g_error_matches(*err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED) &&
+        !g_str_has_prefix((*err)->message, path))
+        g_prefix_error(err, "%s: ", path);
+}
+
+VmImport *vm_import_open(const char *path, GError **err)
+{
+    GError *local = NULL;
+    VmImport *imp = open_import(path, &local);
+    if (!imp) {
+        name_source(path, &local);
+        g_propagate_error(err, local);
+    }
+    return imp;
+}
+
+char *vm_import_create(const VmImport *imp, const char *root, const char *name,
+                       ImageProgressFn progress, void *opaque, const gint *cancel,
+                       GError **err)
+{
+    const char *vm_name = name ? name : imp->name;
+    GError *local = NULL;
+    if (!vm_library_check_name(vm_name, &local)) {
+        name_source(imp->path, &local);
+        g_propagate_error(err, local);
+        return NULL;
+    }
     g_autoptr(GKeyFile) kf = vmconf_new();
-    char *vm_dir = NULL;
-    bool ok = assign_slots(d, slots, err) && (vm_dir = vm_library_create(root, vm_name, kf, err));
+    g_autofree char *vm_dir = vm_library_create(root, vm_name, kf, &local);
+    bool ok = vm_dir != NULL;
     if (ok) {
-        ok = fill_vm(d, vm_dir, sources->len ? sources : NULL, slots, kf, notes, err) &&
-             vmconf_save(kf, vm_dir, err);
+        Progress pr = { .fn = progress, .opaque = opaque };
+        for (guint i = 0; i < imp->disks->len; i++)
+            pr.total += ((VmImportDisk *)imp->disks->pdata[i])->convert;
+        ok = fill_vm(imp, vm_dir, kf, &pr, cancel, &local) && vmconf_save(kf, vm_dir, &local);
         if (ok) {
             /* What vireo-run and the app will read must pass as they check it. */
-            VmConfig *cfg = vmconf_parse(kf, vm_name, vm_dir, err);
+            VmConfig *cfg = vmconf_parse(kf, vm_name, vm_dir, &local);
             ok = cfg != NULL;
             vm_config_free(cfg);
         }
         if (!ok)
             vm_library_delete(root, vm_name, NULL);
     }
-    g_free(slots);
-    g_free(vm_dir);
-    return ok ? g_strdup(vm_name) : NULL;
+    if (!ok) {
+        name_source(imp->path, &local);
+        g_propagate_error(err, local);
+        return NULL;
+    }
+    if (progress)
+        progress(opaque, 100.0);
+    return g_strdup(vm_name);
 }
 
 char *vm_library_import(const char *root, const char *path, const char *name, GPtrArray *notes,
                         GError **err)
 {
-    GError *local = NULL;
-    char *vm = import_file(root, path, name, notes, &local);
-    if (!vm) {
-        /* Every failure names the file once. */
-        if (!g_str_has_prefix(local->message, path))
-            g_prefix_error(&local, "%s: ", path);
-        g_propagate_error(err, local);
-    }
+    g_autoptr(VmImport) imp = vm_import_open(path, err);
+    if (!imp)
+        return NULL;
+    char *vm = vm_import_create(imp, root, name, NULL, NULL, NULL, err);
+    for (guint i = 0; vm && notes && i < imp->notes->len; i++)
+        g_ptr_array_add(notes, g_strdup(imp->notes->pdata[i]));
     return vm;
 }
 
@@ -352,8 +499,8 @@ static bool not_there(const char *path, GError **err)
     return false;
 }
 
-char *vm_library_export_libvirt(const char *root, const char *name, const char *dir,
-                                GError **err)
+static char *export_libvirt(const char *root, const char *name, const char *dir,
+                            GPtrArray *written, Progress *pr, const gint *cancel, GError **err)
 {
     g_autoptr(VmLibraryEntry) e = vm_library_open(root, name, err);
     if (!e)
@@ -388,7 +535,10 @@ char *vm_library_export_libvirt(const char *root, const char *name, const char *
             continue;
         g_autofree char *base = g_path_get_basename(files[i]);
         g_autofree char *dest = g_build_filename(abs_dir, base, NULL);
-        if (!not_there(dest, err) || !copy_file(files[i], dest, err))
+        if (!not_there(dest, err))
+            return NULL;
+        g_ptr_array_add(written, g_strdup(dest));
+        if (!copy_file(files[i], dest, err))
             return NULL;
         *targets[i] = g_steal_pointer(&dest);
     }
@@ -409,7 +559,12 @@ char *vm_library_export_libvirt(const char *root, const char *name, const char *
         }
         g_autofree char *base = g_strdup_printf("%s-%s.qcow2", name, target);
         g_autofree char *dest = g_build_filename(abs_dir, base, NULL);
-        if (!not_there(dest, err) || !copy_disk(dc->file, dc->format, dest, err))
+        if (!not_there(dest, err))
+            return NULL;
+        g_ptr_array_add(written, g_strdup(dest));
+        bool ok = vm_disk_convert(dc->file, dc->format, dest, disk_progress, pr, cancel, err);
+        pr->done++;
+        if (!ok)
             return NULL;
         g_ptr_array_add(d->disks, libvirt_disk_new(floppy ? "floppy" : "disk", dest, "qcow2",
                                                    target, floppy ? "fdc" : "ide", dc->readonly));
@@ -417,9 +572,32 @@ char *vm_library_export_libvirt(const char *root, const char *name, const char *
     g_autofree char *xml = libvirt_domain_to_xml(d);
     g_autofree char *xml_name = g_strdup_printf("%s.xml", name);
     char *xml_path = g_build_filename(abs_dir, xml_name, NULL);
-    if (!not_there(xml_path, err) || !g_file_set_contents(xml_path, xml, -1, err)) {
+    if (!not_there(xml_path, err) || (g_ptr_array_add(written, g_strdup(xml_path)),
+                                      !g_file_set_contents(xml_path, xml, -1, err))) {
         g_free(xml_path);
         return NULL;
     }
     return xml_path;
+}
+
+char *vm_library_export_libvirt(const char *root, const char *name, const char *dir,
+                                ImageProgressFn progress, void *opaque, const gint *cancel,
+                                GError **err)
+{
+    g_autoptr(GPtrArray) written = g_ptr_array_new_with_free_func(g_free);
+    Progress pr = { .fn = progress, .opaque = opaque };
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, name, NULL);
+    for (guint i = 0; e && e->config && e->config->drives && i < e->config->drives->len; i++) {
+        const DriveConfig *dc = e->config->drives->pdata[i];
+        pr.total += dc->media != DRIVE_MEDIA_CDROM && dc->file;
+    }
+    char *xml = export_libvirt(root, name, dir, written, &pr, cancel, err);
+    if (!xml) {
+        for (guint i = 0; i < written->len; i++)
+            g_unlink(written->pdata[i]);
+        return NULL;
+    }
+    if (progress)
+        progress(opaque, 100.0);
+    return xml;
 }

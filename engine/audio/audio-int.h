@@ -38,6 +38,12 @@ struct AudioDev {
     int16_t *out;
     size_t mix_cap;         /* frames */
     guint state_listener;
+    /* The user's output level (audio_set_output_volume): 0-65536 applied to the mix;
+     * set under the engine lock. */
+    uint32_t master_gain;
+    /* g_get_monotonic_time() of the last mix with an audible frame (atomic: the app
+     * reads it without the lock). */
+    gint64 last_audible_us;
 };
 
 extern const AudioDriver audio_wav_driver;

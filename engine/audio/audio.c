@@ -15,6 +15,11 @@
 #define VOICE_LAG_DIV 250
 /* A voice holds at most half a second. */
 #define VOICE_CAP_DIV 2
+/* What counts as sound for audio_is_playing: above -60 dBFS, so a device's idle
+ * noise floor or a rounding step does not light the app's icon. */
+#define AUDIBLE_LEVEL 32
+/* How long after its last audible frame a VM still counts as playing. */
+#define PLAYING_HOLD_US (500 * 1000)
 
 struct AudioVoice {
     AudioDev *dev;
@@ -266,9 +271,15 @@ static void mixer_tick(void *opaque)
             voice_mix(dev, v, (size_t)n, in);
         }
         g_free(in);
+        bool audible = false;
         for (int64_t k = 0; k < n; k++) {
             int32_t l = CLAMP(dev->mix[2 * k], -32768, 32767);
             int32_t r = CLAMP(dev->mix[2 * k + 1], -32768, 32767);
+            audible |= l > AUDIBLE_LEVEL || l < -AUDIBLE_LEVEL || r > AUDIBLE_LEVEL || r < -AUDIBLE_LEVEL;
+            if (dev->master_gain != 65536) {
+                l = (int32_t)(((int64_t)l * dev->master_gain) >> 16);
+                r = (int32_t)(((int64_t)r * dev->master_gain) >> 16);
+            }
             if (dev->channels == 1) {
                 dev->out[k] = (int16_t)((l + r) / 2);
             } else {
@@ -278,6 +289,8 @@ static void mixer_tick(void *opaque)
         }
         dev->driver->play(dev, dev->out, (size_t)n);
         dev->frames_out += n;
+        if (audible)
+            __atomic_store_n(&dev->last_audible_us, g_get_monotonic_time(), __ATOMIC_RELAXED);
     }
     vtimer_mod(dev->timer, now + dev->period_ns);
 }
@@ -435,6 +448,7 @@ static void *audiodev_open(Vm *vm, const char *id, const char *opts, GError **er
     dev->rate = o.rate;
     dev->channels = o.channels;
     dev->period_ns = (int64_t)o.period_us * 1000;
+    dev->master_gain = 65536;
     bool ok = dev->driver->init(dev, o.kv, err);
     audio_opts_clear(&o);
     if (!ok) {
@@ -449,6 +463,42 @@ static void *audiodev_open(Vm *vm, const char *id, const char *opts, GError **er
     vm_unlock(vm);
     dev->state_listener = vm_add_state_listener(vm, on_vm_state, dev);
     return dev;
+}
+
+/* PulseAudio's volume sliders map percent to amplitude on a cubic curve, which
+ * sounds even; the VM's control behaves like the desktop's. */
+static uint32_t gain_from_percent(unsigned percent)
+{
+    double f = MIN(percent, 100u) / 100.0;
+    return (uint32_t)(f * f * f * 65536.0 + 0.5);
+}
+
+void audio_set_output_volume(Vm *vm, unsigned percent, bool muted)
+{
+    uint32_t gain = muted ? 0 : gain_from_percent(percent);
+    g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
+    vm_lock(vm);
+    for (guint i = 0; i < devs->len; i++)
+        ((AudioDev *)devs->pdata[i])->master_gain = gain;
+    vm_unlock(vm);
+}
+
+bool audio_is_playing(Vm *vm)
+{
+    g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
+    gint64 now = g_get_monotonic_time();
+    for (guint i = 0; i < devs->len; i++) {
+        gint64 t = __atomic_load_n(&((AudioDev *)devs->pdata[i])->last_audible_us, __ATOMIC_RELAXED);
+        if (t && now - t < PLAYING_HOLD_US)
+            return true;
+    }
+    return false;
+}
+
+bool audio_has_output(Vm *vm)
+{
+    g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
+    return devs->len > 0;
 }
 
 static const BackendClass audiodev_class = {

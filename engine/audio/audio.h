@@ -21,6 +21,7 @@
 
 typedef struct AudioDev AudioDev;
 typedef struct AudioVoice AudioVoice;
+typedef struct Vm Vm;
 
 /* Sample formats of a voice, little-endian. */
 typedef enum {
@@ -55,3 +56,16 @@ void audio_voice_set_volume(AudioVoice *v, uint32_t left, uint32_t right);
 unsigned audio_voice_rate(const AudioVoice *v);
 /* Frames queued and not yet mixed (for tests and devices that pace themselves). */
 size_t audio_voice_queued(const AudioVoice *v);
+
+/* ---- For the app (main thread, engine lock not held) ---- */
+
+/* The VM's output level as the user sets it: percent 0-100 on the desktop's cubic
+ * curve (50% is -18 dB, as PulseAudio's sliders), applied to every audiodev's mix after
+ * the devices' own volumes; muted plays silence while the devices keep their timing.
+ * Takes the engine lock. */
+void audio_set_output_volume(Vm *vm, unsigned percent, bool muted);
+/* Whether one of the VM's devices made audible sound (above -60 dBFS, before the output
+ * level) within the last half second of host time. Lock-free. */
+bool audio_is_playing(Vm *vm);
+/* Whether the VM has an audiodev at all (a sound card or a connected PC speaker). */
+bool audio_has_output(Vm *vm);

@@ -14,10 +14,16 @@
  * Direct mode (0x10) holds each sample until the next one, rendered on the virtual clock
  * up to every write; without a write for 100 ms the DAC output ends.
  *
- * Not here yet: recording (A/D commands are ignored and logged), ADPCM, MIDI, the OPL3 FM synthesizer (ports 0x388 and base+0-3, base+8-9 stay
- * unassigned, so AdLib detection finds no FM chip). */
+ * The FM synthesizer is a YMF262 (OPL3, hw/audio/opl3.c): one chip answering at
+ * base+0-3 (both register banks), base+8-9 (bank 0, the AdLib-compatible pair) and,
+ * as the card decodes it, at 0x388-0x38B unless an adlib device is configured there.
+ * Its output is a second voice, scaled by the mixer's FM (0x34/0x35) and master levels.
+ *
+ * Not here yet: recording (A/D commands are ignored and logged), ADPCM, MIDI. */
 #include "engine/audio/audio.h"
+#include "engine/config.h"
 #include "engine/machine.h"
+#include "hw/audio/opl3.h"
 #include "hw/isa/isa-bus.h"
 
 #include <inttypes.h>
@@ -47,6 +53,7 @@
 #define MIX_LINE_PRO 0x2e
 #define MIX_MASTER_L 0x30
 #define MIX_VOICE_L 0x32
+#define MIX_FM_L 0x34
 #define MIX_IRQ_SELECT 0x80
 #define MIX_DMA_SELECT 0x81
 #define MIX_IRQ_STATUS 0x82
@@ -101,6 +108,9 @@ typedef struct Sb16 {
     /* The DREQ line held now (follows the state above; the 8237 saves its own). */
     bool dreq_set;
     unsigned dreq_ch;
+
+    /* The FM synthesizer. */
+    Opl3 fm;
 } Sb16;
 
 static const IrqLine *sb_irq_line(Sb16 *s);
@@ -371,6 +381,9 @@ static void sb_update_volume(Sb16 *s)
     double l = mix_gain(s->mixer[MIX_MASTER_L]) * mix_gain(s->mixer[MIX_VOICE_L]);
     double r = mix_gain(s->mixer[MIX_MASTER_L + 1]) * mix_gain(s->mixer[MIX_VOICE_L + 1]);
     audio_voice_set_volume(s->voice, (uint32_t)(l * 65536.0 + 0.5), (uint32_t)(r * 65536.0 + 0.5));
+    double fl = mix_gain(s->mixer[MIX_MASTER_L]) * mix_gain(s->mixer[MIX_FM_L]);
+    double fr = mix_gain(s->mixer[MIX_MASTER_L + 1]) * mix_gain(s->mixer[MIX_FM_L + 1]);
+    opl3_set_volume(&s->fm, (uint32_t)(fl * 65536.0 + 0.5), (uint32_t)(fr * 65536.0 + 0.5));
 }
 
 static void mixer_reset(Sb16 *s)
@@ -454,7 +467,7 @@ static void mixer_write(Sb16 *s, uint8_t index, uint8_t v)
     if (index >= 0x30 && index <= 0x3b)
         v &= index == 0x3b ? 0xc0 : 0xf8;
     s->mixer[index] = v;
-    if (index >= 0x30 && index <= 0x33)
+    if (index >= 0x30 && index <= 0x35)
         sb_update_volume(s);
 }
 
@@ -727,8 +740,22 @@ static void sb_reset(Device *dev)
     s->mixer_index = 0;
     s->mixer[MIX_IRQ_SELECT] = (uint8_t)irq_select_bits(s->irq);
     s->mixer[MIX_DMA_SELECT] = (uint8_t)((1u << s->dma) | (s->hdma >= 5 ? 1u << s->hdma : 0));
+    opl3_reset(&s->fm);
     mixer_reset(s);
     dsp_reset(s);
+}
+
+/* Whether the configuration has an AdLib card, which then owns 0x388. */
+static bool sb_adlib_configured(Vm *vm)
+{
+    const GPtrArray *devs = vm_config(vm)->devices;
+    for (guint i = 0; devs && i < devs->len; i++) {
+        const char *spec = g_ptr_array_index(devs, i);
+        size_t n = strcspn(spec, ",");
+        if (n == 5 && !strncmp(spec, "adlib", 5))
+            return true;
+    }
+    return false;
 }
 
 static bool sb_realize(Device *dev, GError **err)
@@ -755,14 +782,23 @@ static bool sb_realize(Device *dev, GError **err)
     }
     s->isa = isa_bus_find(s->vm, err);
     if (!s->isa || !isa_bus_check_ports(s->vm, s->iobase + 4, 3, err) ||
-        !isa_bus_check_ports(s->vm, s->iobase + 0xa, 6, err))
+        !isa_bus_check_ports(s->vm, s->iobase + 0xa, 6, err) || !isa_bus_check_ports(s->vm, s->iobase, 4, err) ||
+        !isa_bus_check_ports(s->vm, s->iobase + 8, 2, err))
         return false;
+    /* The card also decodes the AdLib's ports, unless an AdLib card is there. */
+    bool at388 = !sb_adlib_configured(s->vm) && isa_bus_check_ports(s->vm, 0x388, 4, NULL);
     s->isadma = isa_bus_dma(s->isa);
     s->block_timer = vtimer_new(s->vm, sb_block_timer_cb, s);
     s->voice = audio_voice_new(s->audiodev, dev->id, sb_sync, s);
     audio_voice_set_active(s->voice, true);
     io_add(vm_io(s->vm), dev->id, (uint16_t)(s->iobase + 4), 3, &sb_ops, s);
     io_add(vm_io(s->vm), dev->id, (uint16_t)(s->iobase + 0xa), 6, &sb_ops_hi, s);
+    g_autofree char *fm_name = g_strdup_printf("%s.fm", dev->id);
+    opl3_init(&s->fm, s->vm, s->audiodev, fm_name);
+    io_add(vm_io(s->vm), fm_name, (uint16_t)s->iobase, 4, &opl3_port_ops, &s->fm);
+    io_add(vm_io(s->vm), fm_name, (uint16_t)(s->iobase + 8), 2, &opl3_port_ops, &s->fm);
+    if (at388)
+        io_add(vm_io(s->vm), fm_name, 0x388, 4, &opl3_port_ops, &s->fm);
     return true;
 }
 
@@ -771,6 +807,7 @@ static void sb_unrealize(Device *dev)
     Sb16 *s = (Sb16 *)dev;
     vtimer_free(s->block_timer);
     audio_voice_free(s->voice);
+    opl3_destroy(&s->fm);
 }
 
 static bool sb_check(const void *state, GError **err)
@@ -790,7 +827,7 @@ static bool sb_check(const void *state, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "a DMA transfer in direct mode");
         return false;
     }
-    return true;
+    return opl3_check(&s->fm, err);
 }
 
 static void sb_post_load(void *state)
@@ -808,6 +845,7 @@ static void sb_post_load(void *state)
     sb_update_volume(s);
     sb_update_irq(s);
     sb_update_dreq(s);
+    opl3_post_load(&s->fm);
 }
 
 static const VmStateField sb_fields[] = {
@@ -847,12 +885,15 @@ static const VmStateField sb_fields[] = {
     VMSTATE_U8(Sb16, mixer_index),
     VMSTATE_U8_ARRAY(Sb16, mixer, 256),
     VMSTATE_TIMER(Sb16, block_timer),
+    /* Version 2: the FM chip. */
+    { .name = "fm", .type = VMS_STRUCT, .offset = offsetof(Sb16, fm), .elem_size = sizeof(Opl3),
+      .sub = &opl3_vmsd, .version_added = 2 },
     VMSTATE_END,
 };
 
 static const VmStateDesc sb_vmsd = {
     .name = "sb16",
-    .version = 1,
+    .version = 2,
     .fields = sb_fields,
     .check = sb_check,
     .post_load = sb_post_load,
@@ -872,7 +913,7 @@ static const DeviceProp sb_props[] = {
 
 static const DeviceClass sb_class = {
     .name = "sb16",
-    .description = "Creative Sound Blaster 16 (DSP 4.05, CT1745 mixer; no FM synthesizer yet)",
+    .description = "Creative Sound Blaster 16 (DSP 4.05, CT1745 mixer, YMF262 OPL3 FM synthesizer)",
     .instance_size = sizeof(Sb16),
     .user_creatable = true,
     .props = sb_props,

@@ -125,6 +125,12 @@ def main():
             (["-audiodev", "none,id=a", "-device", "sb16,audiodev=b", "-S"], 1, r"sb16: no audiodev 'b'"),
             (["-audiodev", "none,id=a", "-device", "sb16,audiodev=a,irq=3", "-S"], 2, r"irq=3: the card offers 2, 5, 7 and 10"),
             (["-audiodev", "none,id=a", "-device", "sb16,audiodev=a,iobase=0x3f8", "-S"], 2, r"property 'iobase' must be"),
+            (["-device", "adlib", "-S"], 2, r"adlib.0: needs audiodev=ID"),
+            (["-audiodev", "none,id=a", "-device", "adlib,audiodev=a,iobase=0x38a", "-S"], 2,
+             r"iobase=0x38a is not a multiple of 4"),
+            # QEMU's adlib sits at 0x220; Vireo's SB16 has its own FM chip there.
+            (["-audiodev", "none,id=a", "-device", "adlib,audiodev=a,iobase=0x220", "-device", "sb16,audiodev=a",
+              "-S"], 2, r"sb16.0: port 0x220 is taken by adlib.0"),
         ]
         for args, status, rx in cases:
             code, err, secs = run(vireo, args)

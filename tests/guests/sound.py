@@ -21,9 +21,16 @@ steady part.
   --mode hda-linux  as ac97-linux, with snd-hda-intel and the generic codec driver on
                intel-hda + hda-duplex: ALSA lists the codec and its four widgets, the
                tone plays, and half a second read from /dev/dsp is silence.
+  --mode opl3  the FM guest (tests/guests/sound-opl3.asm) with -device adlib and -device
+               sb16, recorded with -audiodev wav: AdLib detection through the timers on
+               both chips, then notes of known F-number, block and total level through
+               0x388, through the SB16's 0x220 and on the OPL3's second bank panned
+               left; each tone's frequency, its level as the chip's attenuation and
+               exponent tables give it, and no gaps.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
-               through -audiodev sdl (SDL's PulseAudio driver); gaps are reported, not
+               through -audiodev sdl (SDL's PulseAudio driver), then the OPL3 guest
+               (--opl3-guest) through pa; gaps are reported, not
                counted, on this real-time path. Skips when pulseaudio or parec is
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
@@ -77,6 +84,31 @@ HDA_LINES = ["hda: controller reset, codec at address 0",
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9"]
+# The OPL3 guest: a sine's peak is the exponent table's entry for the attenuation
+# (0.1875 dB steps; TL counts 4 of them) doubled, shifted by whole octaves (the YMF262's
+# 13-bit output); the recording's RMS is the peak over sqrt 2. A channel expected
+# silent has no frequency.
+def opl_peak(att):
+    level = att * 8
+    mant = int(math.floor(1024 * 2 ** ((255 - (level & 255)) / 256) + 0.5))
+    return (mant << 1) >> (level >> 8)
+
+
+def opl_hz(fnum, block):
+    return fnum * 49716 / 2 ** (20 - block)
+
+
+OPL3_TONES = [
+    ("AdLib 0x388, fnum 580 block 4, TL 0", None, [(opl_hz(580, 4), opl_peak(0) / 2 ** 0.5)]),
+    ("AdLib 0x388, fnum 580 block 5, TL 8", None, [(opl_hz(580, 5), opl_peak(32) / 2 ** 0.5)]),
+    ("SB16 0x220, fnum 580 block 4, TL 0", None, [(opl_hz(580, 4), opl_peak(0) / 2 ** 0.5)]),
+    ("SB16 0x220, fnum 580 block 5, TL 8", None, [(opl_hz(580, 5), opl_peak(32) / 2 ** 0.5)]),
+    ("SB16 OPL3 bank 1, fnum 435 block 5, TL 4, left", None,
+     [(opl_hz(435, 5), opl_peak(16) / 2 ** 0.5), (None, 0)]),
+]
+OPL3_LINES = ["fm: status 00 then c0", "fm: AdLib at 0x388 detected (status 00 then C0), an OPL3",
+              "fm: SB16 FM at 0x220 detected (status 00 then C0), an OPL3", "fm: SB16 FM at 0x228 detected",
+              "fm: two notes at 0x388", "fm: two notes at 0x220", "fm: OPL3 note on bank 1, left"]
 HOSTILE_LINES = ["hostile: 8-bit DMA outside RAM ran", "hostile: 16-bit DMA outside RAM ran",
                  "hostile: all commands and mixer registers written",
                  "hostile: DSP recovered; DREQ waits for the channel"]
@@ -134,6 +166,11 @@ def check_tones(rate, chans, strict_gaps=True, expected=TONES):
                 print(f"  (not counted: {msg}; a real-time path)")
         for c, (hz, share, rms, level) in enumerate(r["channels"]):
             want_hz, want_rms = expect[c] if len(expect) > 1 else expect[0]
+            if want_hz is None:
+                print(f"    channel {c}: level {level:.0f} RMS (expected silence)")
+                if level > 30:
+                    problems.append(f"{name} channel {c}: level {level:.0f}, expected silence")
+                continue
             print(f"    channel {c}: {hz:.2f} Hz (expected {want_hz:.2f}), {share * 100:.1f}% of the "
                   f"power there, level {level:.0f} RMS (expected {want_rms:.0f})")
             if abs(hz - want_hz) > 0.01 * want_hz:
@@ -197,6 +234,21 @@ def mode_hda(args, tmp):
     if rate != 44100 or len(chans) != 2:
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
     check_tones(rate, chans, expected=HDA_TONES)
+
+
+def mode_opl3(args, tmp):
+    wav = os.path.join(tmp, "opl3.wav")
+    out, err = run_guest(args, args.guest, f"wav,id=snd,path={wav}",
+                         extra=["-device", "adlib,audiodev=snd", "-d", "audio"])
+    check_lines(out, OPL3_LINES)
+    # -d audio: each chip's voice starts when its first note does.
+    for chip in ("adlib.0", "sb16.0.fm"):
+        if f"{chip}: FM voice started" not in err:
+            raise Failure(f"-d audio did not log the start of {chip}'s FM voice")
+    rate, chans = soundcheck.read_wav(wav)
+    if rate != 44100 or len(chans) != 2:
+        raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
+    check_tones(rate, chans, expected=OPL3_TONES)
 
 
 def mode_linux(args, tmp, card):
@@ -295,21 +347,28 @@ def mode_pa(args, tmp):
             rc = record_backend(args, tmp, env, backend)
             if rc:
                 return rc
+        if args.opl3_guest:
+            # The FM chips through PulseAudio as well.
+            rc = record_backend(args, tmp, env, "pa", guest=args.opl3_guest, lines=OPL3_LINES,
+                                tones=OPL3_TONES, extra=["-device", "adlib,audiodev=snd"])
+            if rc:
+                return rc
     finally:
         os.kill(daemon, signal.SIGTERM)
     return 0
 
 
-def record_backend(args, tmp, env, backend):
-    """Plays the guest through -audiodev pa, or sdl with SDL's PulseAudio driver, into
-    the daemon's null sink while parec records its monitor."""
+def record_backend(args, tmp, env, backend, guest=None, lines=SERIAL_LINES, tones=TONES, extra=()):
+    """Plays the guest (by default the SB16 and speaker one) through -audiodev pa, or
+    sdl with SDL's PulseAudio driver, into the daemon's null sink while parec records
+    its monitor."""
     if backend == "sdl":
         chk = subprocess.run([args.vireo, "-audiodev", "sdl,id=x", "-device", "sb16,help"], capture_output=True)
         if chk.returncode != 0:
             print("sdl: this build has no SDL2 audio back end; not tested")
             return 0
         env = dict(env, SDL_AUDIODRIVER="pulseaudio")
-    raw = os.path.join(tmp, f"rec-{backend}.raw")
+    raw = os.path.join(tmp, f"rec-{backend}-{len(tones)}.raw")
     rec = None
     try:
         with open(raw, "wb") as f:
@@ -321,9 +380,9 @@ def record_backend(args, tmp, env, backend):
                 if time.monotonic() > deadline or rec.poll() is not None:
                     raise Failure("parec records nothing from vsink.monitor")
                 time.sleep(0.05)
-            out, err = run_guest(args, args.guest, f"{backend},id=snd", env=env)
+            out, err = run_guest(args, guest or args.guest, f"{backend},id=snd", env=env, extra=extra)
             time.sleep(0.5)
-        check_lines(out, SERIAL_LINES)
+        check_lines(out, lines)
         if "running without sound" in err:
             raise Failure(f"{backend}: vireo-run found no sound server")
     finally:
@@ -335,7 +394,7 @@ def record_backend(args, tmp, env, backend):
     # milliseconds by other work, so gaps here are reported, not counted (no timed tests).
     # The WAV mode (run alone) checks the gaps; here pitch, level and length.
     print(f"{backend}: load average {os.getloadavg()[0]:.1f}; gaps reported only")
-    check_tones(44100, chans, strict_gaps=False)
+    check_tones(44100, chans, strict_gaps=False, expected=tones)
     return 0
 
 
@@ -343,11 +402,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
-    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux", "hda", "hda-linux"], default="wav")
+    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux", "hda", "hda-linux", "opl3"], default="wav")
     ap.add_argument("--linux-kit")
     ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
     ap.add_argument("--hostile")
+    ap.add_argument("--opl3-guest", help="tests/guests/sound-opl3.asm assembled (pa: also played through pa)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="vireo-sound-") as tmp:
         try:
@@ -359,6 +419,9 @@ def main():
                 rc = 0
             elif args.mode == "hda":
                 mode_hda(args, tmp)
+                rc = 0
+            elif args.mode == "opl3":
+                mode_opl3(args, tmp)
                 rc = 0
             elif args.mode == "ac97-linux":
                 rc = mode_linux(args, tmp, "ac97")

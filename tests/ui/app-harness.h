@@ -81,6 +81,13 @@ bool have_program(const char *name);
 /* Force Off from the VM window's menu, confirmed in the dialog it asks. */
 void force_off(VireoVmWindow *win);
 void remove_work_dir(void);
+/* The display shows a graphics-sized picture (a VireoDisplay). */
+bool display_has_picture(void *display);
+/* The engine's screen as a PNG file. */
+void engine_screendump(VireoVmWindow *win, const char *path);
+/* Pauses the VM, shows it at integer scale and checks that the window's picture equals
+ * png pixel for pixel (NULL: the engine's screendump of that moment); resumes it. */
+void compare_window_with_png(VireoVmWindow *win, const char *png);
 
 /* A case of first-hour.c: setup runs before the app starts (vm.conf files, the
  * environment), run inside its main loop; arg is the command line's second word. */
@@ -94,3 +101,7 @@ typedef struct UiCase {
 const UiCase *first_hour_case(const char *name);
 /* The cases of snapshots.c. */
 const UiCase *snapshots_case(const char *name);
+/* The cases of transfer.c. */
+const UiCase *transfer_case(const char *name);
+/* The case of sound.c. */
+const UiCase *sound_case(const char *name);

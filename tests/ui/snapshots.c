@@ -16,7 +16,9 @@
 #include "ui/gtk/vireo-snapshots.h"
 
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *key_guest;
 
@@ -64,6 +66,24 @@ static void disk_expect(const char *vm, unsigned byte, const char *when)
     note("%s: the disk holds 0x%02x", when, byte);
 }
 
+/* Whether some open file description holds a lock on the image's QEMU lock bytes
+ * (100-299: the permission and shared-permission bytes both Vireo and QEMU take). */
+static bool image_locked(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 200 };
+    bool locked = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    close(fd);
+    return locked;
+}
+
+static bool image_unlocked(void *path)
+{
+    return !image_locked(path);
+}
+
 /* Every qcow2 of the VM's folder passes qemu-img check. */
 static void check_images(const char *vm)
 {
@@ -78,6 +98,9 @@ static void check_images(const char *vm)
             if (!g_str_has_suffix(name, ".qcow2"))
                 continue;
             g_autofree char *p = g_build_filename(dirs[d], name, NULL);
+            /* A VM that was just stopped lets go of its images once it is freed, from
+             * an idle callback; nothing else may still hold one. */
+            CHECK(wait_for(image_unlocked, p, 10000), "%s is still locked by the app", p);
             const char *argv[] = { "qemu-img", "check", "-q", p, NULL };
             run_ok(argv);
             n++;
@@ -228,6 +251,15 @@ static void case_stopped(void)
     CHECK(s4 && s1 && !g_strcmp0(s4->parent_id, s1->id) && s4->depth == s1->depth + 1,
           "Snapshot 4 is not a child of Snapshot 1");
     screenshot(GTK_WINDOW(w), "snapshots-tree.png");
+    /* The lines join 1 to its two children: 2 (and its own child) first, then 4, the last. */
+    static const struct { const char *name, *connector; } lines[] = {
+        { "Snapshot 1", "" }, { "Snapshot 2", "├" }, { "Snapshot 4", "└" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        const char *c = g_object_get_data(G_OBJECT(named(w, "tree-%s", lines[i].name)), "vireo-tree-connector");
+        CHECK(c && !strcmp(c, lines[i].connector), "%s is drawn with the connector \"%s\", expected \"%s\"",
+              lines[i].name, c ? c : "(none)", lines[i].connector);
+    }
 
     /* Rename and describe. */
     click(named(w, "edit-%s", "Snapshot 4"));
@@ -277,11 +309,19 @@ static void case_running(void)
     gtk_widget_activate_action(GTK_WIDGET(win), "win.start", NULL);
     CHECK(wait_for(machine_running, m, 10000), "the VM did not start: state %d, %s", vireo_machine_get_state(m),
           vireo_machine_get_error(m) ? vireo_machine_get_error(m) : "no error");
-    run_for(1500);
-    /* The shortcut's action: a snapshot of the running machine. */
+    /* The echo guest: a prompt, then every key typed shows on the screen. */
+    ScreenWait prompt = { win, "type here:" };
+    CHECK(wait_for(screen_shows, &prompt, 60000), "the echo guest's prompt never showed");
+    GtkWidget *display = vireo_vm_window_get_display(win);
+    CHECK(wait_for(display_has_picture, display, 5000), "the window has no picture");
+    run_for(500);
+    /* The shortcut's action: a snapshot of the running machine, and the engine's picture
+     * of that moment (the guest waits for a key, its cursor hidden: nothing changes). */
     gtk_widget_activate_action(GTK_WIDGET(win), "win.take-snapshot", NULL);
     VireoSnapshotsWindow *w = snapshots_window();
     wait_idle(w, "Take Snapshot (running)");
+    g_autofree char *at_take = g_build_filename(work_dir, "at-take.png", NULL);
+    engine_screendump(win, at_take);
     const SnapTreeNode *n = node(w, "Snapshot 1");
     CHECK(n && n->has_state && n->state_size > 0, "the running VM's snapshot has no machine state");
     CHECK(n->thumbnail && g_file_test(n->thumbnail, G_FILE_TEST_IS_REGULAR), "the snapshot has no thumbnail");
@@ -289,8 +329,25 @@ static void case_running(void)
     CHECK(GTK_IS_PICTURE(thumb) && gtk_picture_get_paintable(GTK_PICTURE(thumb)), "the thumbnail is not shown");
     CHECK(label_with_text(GTK_WIDGET(w), "running machine"), "the row does not say it kept the running machine");
     screenshot(GTK_WINDOW(w), "snapshots-running.png");
+    /* Typed after the snapshot: on the screen now, gone after the revert. */
+    gtk_widget_grab_focus(display);
+    static const struct { guint keyval, keycode; } keys[] = { { GDK_KEY_x, 53 }, { GDK_KEY_y, 29 }, { GDK_KEY_z, 52 } };
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+        type_key(display, keys[i].keyval, keys[i].keycode, true);
+        run_for(30);
+        type_key(display, keys[i].keyval, keys[i].keycode, false);
+        run_for(30);
+    }
+    ScreenWait typed = { win, "type here: xyz" };
+    if (!wait_for(screen_shows, &typed, 20000))
+        dump_screen(win);
+    CHECK(screen_shows(&typed), "the keys typed after the snapshot are not on the screen");
     revert(w, "Snapshot 1", false, "continues from the moment");
     CHECK(machine_running(m), "the VM is not running after reverting to a running snapshot");
+    CHECK(!screen_shows(&typed), "after reverting, the screen still shows what was typed after the snapshot");
+    /* What the user sees is the snapshot's moment, pixel for pixel. */
+    compare_window_with_png(win, at_take);
+    note("after the revert the window equals the screendump taken with the snapshot");
     note("a running VM: snapshot with state and thumbnail, reverted, still running");
     gtk_window_destroy(GTK_WINDOW(w));
     force_off(win);

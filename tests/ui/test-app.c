@@ -171,43 +171,6 @@ static bool serial_has_n_readies(void *n)
     return count >= GPOINTER_TO_INT(n);
 }
 
-/* The display widget's picture as GTK composites it: its render node through the
- * window's renderer, downloaded to memory (B, G, R, A bytes). */
-static guchar *capture_widget(GtkWidget *w, int *width, int *height)
-{
-    *width = gtk_widget_get_width(w);
-    *height = gtk_widget_get_height(w);
-    g_autoptr(GdkPaintable) p = gtk_widget_paintable_new(w);
-    GtkSnapshot *snap = gtk_snapshot_new();
-    gdk_paintable_snapshot(p, GDK_SNAPSHOT(snap), *width, *height);
-    g_autoptr(GskRenderNode) node = gtk_snapshot_free_to_node(snap);
-    CHECK(node, "the display drew nothing");
-    GskRenderer *r = gtk_native_get_renderer(gtk_widget_get_native(w));
-    graphene_rect_t bounds = GRAPHENE_RECT_INIT(0, 0, (float)*width, (float)*height);
-    g_autoptr(GdkTexture) t = gsk_renderer_render_texture(r, node, &bounds);
-    guchar *buf = g_malloc((size_t)*width * (size_t)*height * 4);
-    gdk_texture_download(t, buf, (gsize)*width * 4);
-    return buf;
-}
-
-static guchar *load_png(const char *path, int *width, int *height)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GdkTexture) t = gdk_texture_new_from_filename(path, &err);
-    CHECK(t, "%s: %s", path, err ? err->message : "?");
-    *width = gdk_texture_get_width(t);
-    *height = gdk_texture_get_height(t);
-    guchar *buf = g_malloc((size_t)*width * (size_t)*height * 4);
-    gdk_texture_download(t, buf, (gsize)*width * 4);
-    return buf;
-}
-
-static bool display_has_picture(void *data)
-{
-    int w, h;
-    return vireo_display_get_surface_size(data, &w, &h) && w > 300;
-}
-
 static void compare_window_with_screendump(VireoVmWindow *win, GtkWidget *display)
 {
     /* Scale to fit: the picture keeps the mode's shape (4:3 for VGA text) and fills the
@@ -222,49 +185,7 @@ static void compare_window_with_screendump(VireoVmWindow *win, GtkWidget *displa
     CHECK(fabs(fit.size.width - dw) <= 1 || fabs(fit.size.height - dh) <= 1, "the picture does not fill the widget");
     CHECK(fit.origin.x >= 0 && fit.origin.y >= 0 && fit.origin.x + fit.size.width <= dw + 1 &&
           fit.origin.y + fit.size.height <= dh + 1, "the picture overflows the widget");
-    /* Integer scaling: one guest pixel is k x k window pixels, so the comparison is exact. */
-    g_action_group_change_action_state(G_ACTION_GROUP(win), "integer-scaling", g_variant_new_boolean(TRUE));
-    /* Paused: the cursor stops blinking and the screen holds still. */
-    g_action_group_activate_action(G_ACTION_GROUP(win), "pause", NULL);
-    run_for(300);
-    int cw, ch;
-    g_autofree guchar *cap = capture_widget(display, &cw, &ch);
-    g_autofree char *dump = g_build_filename(work_dir, "screendump.png", NULL);
-    g_autoptr(GError) err = NULL;
-    Vm *vm = vireo_machine_get_vm(vireo_vm_window_get_machine(win));
-    DisplayClient *client = display_client_new(vm_display_console(vm));
-    pixman_region32_t dirty;
-    pixman_region32_init(&dirty);
-    bool fresh;
-    DisplaySurface *surf = display_client_refresh(client, &dirty, &fresh);
-    CHECK(display_surface_write_png(surf, dump, &err), "screendump: %s", err ? err->message : "?");
-    pixman_region32_fini(&dirty);
-    display_client_free(client);
-    int sw, sh;
-    g_autofree guchar *ref = load_png(dump, &sw, &sh);
-    graphene_rect_t r;
-    CHECK(vireo_display_get_picture_rect(VIREO_DISPLAY(display), &r), "no picture rect");
-    int k = (int)(r.size.width / sw);
-    note("window display %dx%d, guest %dx%d, picture at %.0f,%.0f scale %d", cw, ch, sw, sh,
-         r.origin.x, r.origin.y, k);
-    CHECK(k >= 1 && (int)r.size.width == sw * k && (int)r.size.height == sh * k, "not an integer scale");
-    long diff = 0, lit = 0;
-    for (int y = 0; y < sh * k; y++) {
-        for (int x = 0; x < sw * k; x++) {
-            int wx = (int)r.origin.x + x, wy = (int)r.origin.y + y;
-            CHECK(wx < cw && wy < ch, "picture outside the widget");
-            const guchar *a = cap + ((size_t)wy * (size_t)cw + (size_t)wx) * 4;
-            const guchar *b = ref + ((size_t)(y / k) * (size_t)sw + (size_t)(x / k)) * 4;
-            if (abs(a[0] - b[0]) > 2 || abs(a[1] - b[1]) > 2 || abs(a[2] - b[2]) > 2)
-                diff++;
-            if (b[0] | b[1] | b[2])
-                lit++;
-        }
-    }
-    note("%ld of %d pixels differ, %ld lit", diff, sw * k * sh * k, lit);
-    CHECK(lit > 1000, "the screendump is blank");
-    CHECK(diff == 0, "the window shows something else than the engine's screendump");
-    g_action_group_activate_action(G_ACTION_GROUP(win), "pause", NULL);
+    compare_window_with_png(win, NULL);
 }
 
 static void start_and_check_screen(void)
@@ -696,12 +617,17 @@ int main(int argc, char **argv)
     ui_case = argc >= 2 ? first_hour_case(argv[1]) : NULL;
     if (argc >= 2 && !ui_case)
         ui_case = snapshots_case(argv[1]);
+    if (argc >= 2 && !ui_case)
+        ui_case = transfer_case(argv[1]);
+    if (argc >= 2 && !ui_case)
+        ui_case = sound_case(argv[1]);
     if (ui_case && argc != (ui_case->needs_arg ? 3 : 2))
         ui_case = NULL;
     if (!ui_case && !floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
         fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE|"
                         "demo LIBRARY|first-hour-wizard|first-hour-settings|first-hour-vm KEY-GUEST|"
-                        "first-hour-no-boot|snapshots KEY-GUEST\n");
+                        "first-hour-no-boot|snapshots KEY-GUEST|sound SPEAKER-GUEST|import-disks FREEDOS|"
+                        "import-export\n");
         return 2;
     }
     case_arg = argc == 3 ? argv[2] : NULL;

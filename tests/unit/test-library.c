@@ -2,6 +2,7 @@
 /* The VM library: listing (bad VMs listed with their error, the others intact),
  * creating, renaming and deleting folders. */
 #include "engine/library.h"
+#include "engine/library-transfer.h"
 #include "engine/vmconf.h"
 
 #include <fcntl.h>
@@ -224,6 +225,120 @@ static void test_default_root_follows_xdg(void)
     g_assert_cmpstr(root, ==, expect);
 }
 
+/* A 4 MiB raw disk beside the library with a pattern in every 64 KiB. */
+static char *make_raw_disk(const char *root)
+{
+    g_autofree char *parent = g_path_get_dirname(root);
+    char *path = g_build_filename(parent, "src.img", NULL);
+    g_autofree char *data = g_malloc0(4u << 20);
+    for (size_t i = 0; i < (4u << 20); i += 65536)
+        memset(data + i, (int)(i >> 16) + 1, 512);
+    g_assert_true(g_file_set_contents(path, data, 4u << 20, NULL));
+    return path;
+}
+
+static char *write_domain(const char *root, const char *disk)
+{
+    g_autofree char *parent = g_path_get_dirname(root);
+    char *path = g_build_filename(parent, "dom.xml", NULL);
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='kvm'><name>dom</name><memory unit='MiB'>96</memory><vcpu>64</vcpu>"
+        "<os><type arch='i686'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        "<source file='%s'/><target dev='hda' bus='ide'/></disk></devices></domain>", disk);
+    g_assert_true(g_file_set_contents(path, xml, -1, NULL));
+    return path;
+}
+
+static void count_progress(void *opaque, double percent)
+{
+    double *last = opaque;
+    g_assert_cmpfloat(percent, >=, *last);
+    *last = percent;
+}
+
+/* Reading an import writes nothing; creating it copies the disk with progress up to 100. */
+static void test_import_review_then_create(void)
+{
+    char *root = make_root();
+    g_autofree char *disk = make_raw_disk(root);
+    g_autofree char *xml = write_domain(root, disk);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmImport) imp = vm_import_open(xml, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(imp->name, ==, "dom");
+    g_assert_cmpuint(imp->memory, ==, 96u << 20);
+    g_assert_cmpuint(imp->cpus, ==, VM_CPUS_MAX);
+    g_assert_cmpuint(imp->notes->len, ==, 1);
+    g_assert_nonnull(strstr(imp->notes->pdata[0], "64 CPUs"));
+    g_assert_cmpuint(imp->disks->len, ==, 1);
+    const VmImportDisk *k = imp->disks->pdata[0];
+    g_assert_cmpstr(k->slot, ==, "hda");
+    g_assert_cmpstr(k->source, ==, disk);
+    g_assert_true(k->convert);
+    g_assert_false(g_file_test(root, G_FILE_TEST_EXISTS));
+
+    double last = 0;
+    g_autofree char *name = vm_import_create(imp, root, "Imported", count_progress, &last, NULL, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(name, ==, "Imported");
+    g_assert_cmpfloat(last, ==, 100.0);
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, "Imported", &err);
+    g_assert_no_error(err);
+    g_assert_null(e->error);
+    g_autofree char *hda = g_key_file_get_string(e->conf, VMCONF_GROUP_DRIVES, "hda", NULL);
+    g_assert_cmpstr(hda, ==, "hda.qcow2");
+    drop_root(root);
+}
+
+/* A cancelled copy leaves nothing in the library; so does a cancelled export. */
+static void test_import_export_cancel(void)
+{
+    char *root = make_root();
+    g_autofree char *disk = make_raw_disk(root);
+    g_autofree char *xml = write_domain(root, disk);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmImport) imp = vm_import_open(xml, &err);
+    g_assert_no_error(err);
+    gint cancel = 1;
+    g_assert_null(vm_import_create(imp, root, NULL, NULL, NULL, &cancel, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED);
+    g_clear_error(&err);
+    g_autoptr(GPtrArray) l = vm_library_list(root);
+    g_assert_cmpuint(l->len, ==, 0);
+
+    g_autofree char *name = vm_import_create(imp, root, NULL, NULL, NULL, NULL, &err);
+    g_assert_no_error(err);
+    g_autofree char *parent = g_path_get_dirname(root);
+    g_autofree char *out = g_build_filename(parent, "export", NULL);
+    g_assert_null(vm_library_export_libvirt(root, name, out, NULL, NULL, &cancel, &err));
+    g_assert_error(err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED);
+    g_clear_error(&err);
+    g_autoptr(GDir) d = g_dir_open(out, 0, NULL);
+    g_assert_nonnull(d);
+    g_assert_null(g_dir_read_name(d));
+    drop_root(root);
+}
+
+/* An image the source names but that is gone is found when it is read, in one line. */
+static void test_import_missing_disk(void)
+{
+    char *root = make_root();
+    g_autofree char *parent = g_path_get_dirname(root);
+    g_autofree char *gone = g_build_filename(parent, "gone.img", NULL);
+    g_autofree char *xml = write_domain(root, gone);
+    g_autoptr(GError) err = NULL;
+    g_assert_null(vm_import_open(xml, &err));
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_assert_true(g_str_has_prefix(err->message, xml));
+    g_assert_nonnull(strstr(err->message, "gone.img is missing"));
+    g_assert_null(strchr(err->message, '\n'));
+    /* Raw and qcow2 need no conversion. */
+    g_autofree char *raw = make_raw_disk(root);
+    g_assert_null(vm_disk_foreign_format(raw, NULL));
+    drop_root(root);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -233,5 +348,8 @@ int main(int argc, char **argv)
     g_test_add_func("/library/names", test_names);
     g_test_add_func("/library/create-rename-delete", test_create_rename_delete);
     g_test_add_func("/library/default-root", test_default_root_follows_xdg);
+    g_test_add_func("/library/import-review-then-create", test_import_review_then_create);
+    g_test_add_func("/library/import-export-cancel", test_import_export_cancel);
+    g_test_add_func("/library/import-missing-disk", test_import_missing_disk);
     return g_test_run();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Application object: actions, the library, windows. */
 #include "ui/gtk/vireo-application.h"
+#include "ui/gtk/vireo-transfer.h"
 #include "ui/gtk/vireo-vm-window.h"
 #include "ui/gtk/vireo-window.h"
 #include "ui/gtk/vireo-wizard.h"
@@ -64,6 +65,20 @@ static void action_new_vm(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_window_present(GTK_WINDOW(w));
 }
 
+static void action_import_vm(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    VireoApplication *app = data;
+    GtkWindow *main = vireo_application_get_main_window(app);
+    /* From the wizard's first page: the import replaces the new VM. */
+    GList *tops = gtk_window_list_toplevels();
+    for (GList *it = tops; it; it = it->next)
+        if (VIREO_IS_WIZARD(it->data))
+            gtk_window_destroy(it->data);
+    g_list_free(tops);
+    gtk_window_present(main);
+    vireo_import_choose(main, app->library);
+}
+
 static void action_about(GSimpleAction *a, GVariant *p, gpointer data)
 {
     VireoApplication *app = data;
@@ -97,6 +112,7 @@ static void action_quit(GSimpleAction *a, GVariant *p, gpointer data)
 
 static const GActionEntry app_actions[] = {
     { "new-vm", action_new_vm, NULL, NULL, NULL, { 0 } },
+    { "import-vm", action_import_vm, NULL, NULL, NULL, { 0 } },
     { "about", action_about, NULL, NULL, NULL, { 0 } },
     { "quit", action_quit, NULL, NULL, NULL, { 0 } },
 };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A library VM and, while it runs, its engine instance. */
 #include "ui/gtk/vireo-machine.h"
+#include "engine/audio/audio.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-osinfo.h"
 
@@ -15,18 +16,35 @@ struct _VireoMachine {
     VireoMachineState state;
     char *run_error;        /* why the last run failed */
     GdkTexture *thumbnail;
+    /* Sound: the user's level ([ui] volume=, muted=), whether the guest is heard now,
+     * the poll that finds out while it runs, and the pending write of vm.conf. */
+    unsigned volume;
+    bool muted;
+    bool playing;
+    guint playing_poll;
+    guint volume_save;
 };
+
+/* vm.conf's group of what the app remembers per VM (window, sound). */
+#define UI_GROUP "ui"
 
 G_DEFINE_FINAL_TYPE(VireoMachine, vireo_machine, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_NAME, PROP_OS_NAME, PROP_STATE, PROP_ERROR, PROP_THUMBNAIL, N_PROPS };
+enum { PROP_0, PROP_NAME, PROP_OS_NAME, PROP_STATE, PROP_ERROR, PROP_THUMBNAIL, PROP_VOLUME, PROP_MUTED,
+       PROP_PLAYING, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 static void machine_stop_vm(VireoMachine *m, bool now);
+static void save_volume(VireoMachine *m);
+static void load_volume(VireoMachine *m);
 
 static void vireo_machine_dispose(GObject *obj)
 {
     VireoMachine *m = VIREO_MACHINE(obj);
+    if (m->volume_save) {
+        g_clear_handle_id(&m->volume_save, g_source_remove);
+        save_volume(m);
+    }
     machine_stop_vm(m, true);
     g_clear_object(&m->thumbnail);
     G_OBJECT_CLASS(vireo_machine_parent_class)->dispose(obj);
@@ -50,6 +68,9 @@ static void vireo_machine_get_property(GObject *obj, guint id, GValue *v, GParam
     case PROP_STATE: g_value_set_int(v, (int)vireo_machine_get_state(m)); break;
     case PROP_ERROR: g_value_set_string(v, vireo_machine_get_error(m)); break;
     case PROP_THUMBNAIL: g_value_set_object(v, m->thumbnail); break;
+    case PROP_VOLUME: g_value_set_uint(v, m->volume); break;
+    case PROP_MUTED: g_value_set_boolean(v, m->muted); break;
+    case PROP_PLAYING: g_value_set_boolean(v, m->playing); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
     }
 }
@@ -66,6 +87,9 @@ static void vireo_machine_class_init(VireoMachineClass *klass)
     props[PROP_STATE] = g_param_spec_int("state", NULL, NULL, 0, VIREO_MACHINE_FAILED, 0, f);
     props[PROP_ERROR] = g_param_spec_string("error", NULL, NULL, NULL, f);
     props[PROP_THUMBNAIL] = g_param_spec_object("thumbnail", NULL, NULL, GDK_TYPE_TEXTURE, f);
+    props[PROP_VOLUME] = g_param_spec_uint("volume", NULL, NULL, 0, 100, 100, f);
+    props[PROP_MUTED] = g_param_spec_boolean("muted", NULL, NULL, FALSE, f);
+    props[PROP_PLAYING] = g_param_spec_boolean("playing", NULL, NULL, FALSE, f);
     g_object_class_install_properties(oc, N_PROPS, props);
 }
 
@@ -108,6 +132,8 @@ VireoMachine *vireo_machine_new(const char *root, VmLibraryEntry *entry)
     m->root = g_strdup(root);
     m->entry = entry;
     m->state = VIREO_MACHINE_OFF;
+    m->volume = 100;
+    load_volume(m);
     update_state(m);
     load_thumbnail(m);
     return m;
@@ -181,10 +207,29 @@ bool vireo_machine_is_active(VireoMachine *m)
     return m->vm != NULL;
 }
 
+/* The level vm.conf remembers; a missing or bad value is full volume, not muted. */
+static void load_volume(VireoMachine *m)
+{
+    g_autoptr(GError) err = NULL;
+    GKeyFile *kf = m->entry->conf;
+    int v = kf ? g_key_file_get_integer(kf, UI_GROUP, "volume", &err) : 100;
+    unsigned volume = err || v < 0 || v > 100 ? 100 : (unsigned)v;
+    bool muted = kf && g_key_file_get_boolean(kf, UI_GROUP, "muted", NULL);
+    if (volume != m->volume || muted != m->muted) {
+        m->volume = volume;
+        m->muted = muted;
+        g_object_notify_by_pspec(G_OBJECT(m), props[PROP_VOLUME]);
+        g_object_notify_by_pspec(G_OBJECT(m), props[PROP_MUTED]);
+    }
+}
+
 static void replace_entry(VireoMachine *m, VmLibraryEntry *e)
 {
     vm_library_entry_free(m->entry);
     m->entry = e;
+    /* A change not yet written wins over the file. */
+    if (!m->volume_save)
+        load_volume(m);
     g_object_notify_by_pspec(G_OBJECT(m), props[PROP_NAME]);
     g_object_notify_by_pspec(G_OBJECT(m), props[PROP_OS_NAME]);
     update_state(m);
@@ -223,6 +268,23 @@ void vireo_machine_set_name(VireoMachine *m, const char *name)
     vireo_machine_reload(m);
 }
 
+static void set_playing(VireoMachine *m, bool playing)
+{
+    if (playing == m->playing)
+        return;
+    m->playing = playing;
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_PLAYING]);
+}
+
+/* The mixer notes when it last mixed an audible frame; four looks a second are enough
+ * for an icon. */
+static gboolean poll_playing(gpointer data)
+{
+    VireoMachine *m = data;
+    set_playing(m, m->vm && audio_is_playing(m->vm));
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean free_vm_later(gpointer data)
 {
     vm_free(data);
@@ -236,6 +298,8 @@ static void machine_stop_vm(VireoMachine *m, bool now)
     if (!m->vm)
         return;
     vm_remove_state_listener(m->vm, m->listener);
+    g_clear_handle_id(&m->playing_poll, g_source_remove);
+    set_playing(m, false);
     Vm *vm = g_steal_pointer(&m->vm);
     if (now)
         vm_free(vm);
@@ -280,6 +344,9 @@ bool vireo_machine_start(VireoMachine *m, GError **err)
     g_clear_pointer(&m->run_error, g_free);
     m->vm = vm;
     m->listener = vm_add_state_listener(vm, on_vm_state, m);
+    audio_set_output_volume(vm, m->volume, m->muted);
+    if (audio_has_output(vm))
+        m->playing_poll = g_timeout_add(250, poll_playing, m);
     if (!vm_start(vm, err)) {
         vm_remove_state_listener(vm, m->listener);
         m->vm = NULL;
@@ -330,4 +397,67 @@ void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture, bool save
     if (save && !gdk_texture_save_to_png(texture, path))
         g_warning("cannot write %s", path);
     g_object_notify_by_pspec(G_OBJECT(m), props[PROP_THUMBNAIL]);
+}
+
+bool vireo_machine_has_sound(VireoMachine *m)
+{
+    if (m->vm)
+        return audio_has_output(m->vm);
+    g_autofree char *sound = m->entry->conf ? g_key_file_get_string(m->entry->conf, VMCONF_GROUP_VM, "sound", NULL) : NULL;
+    return sound && *sound && g_ascii_strcasecmp(sound, "none");
+}
+
+bool vireo_machine_get_playing(VireoMachine *m)
+{
+    return m->playing;
+}
+
+void vireo_machine_get_volume(VireoMachine *m, unsigned *percent, bool *muted)
+{
+    *percent = m->volume;
+    *muted = m->muted;
+}
+
+static void save_volume(VireoMachine *m)
+{
+    GKeyFile *cur = m->entry->conf;
+    if (!cur)
+        return;
+    g_autoptr(GKeyFile) conf = g_key_file_new();
+    gsize len;
+    g_autofree char *data = g_key_file_to_data(cur, &len, NULL);
+    if (!g_key_file_load_from_data(conf, data, len, G_KEY_FILE_KEEP_COMMENTS, NULL))
+        return;
+    g_key_file_set_integer(conf, UI_GROUP, "volume", (int)m->volume);
+    g_key_file_set_boolean(conf, UI_GROUP, "muted", m->muted);
+    /* A vm.conf with a bad value stays as the user left it; the level still applies. */
+    vireo_machine_save_conf(m, conf, NULL);
+}
+
+static gboolean save_volume_later(gpointer data)
+{
+    VireoMachine *m = data;
+    m->volume_save = 0;
+    save_volume(m);
+    return G_SOURCE_REMOVE;
+}
+
+void vireo_machine_set_volume(VireoMachine *m, unsigned percent, bool muted)
+{
+    percent = MIN(percent, 100u);
+    if (percent == m->volume && muted == m->muted)
+        return;
+    bool vol_changed = percent != m->volume, mute_changed = muted != m->muted;
+    m->volume = percent;
+    m->muted = muted;
+    if (m->vm)
+        audio_set_output_volume(m->vm, percent, muted);
+    /* A slider drag is many steps: write vm.conf once it rests. */
+    if (m->volume_save)
+        g_source_remove(m->volume_save);
+    m->volume_save = g_timeout_add(400, save_volume_later, m);
+    if (vol_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), props[PROP_VOLUME]);
+    if (mute_changed)
+        g_object_notify_by_pspec(G_OBJECT(m), props[PROP_MUTED]);
 }

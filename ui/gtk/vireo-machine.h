@@ -63,4 +63,12 @@ void vireo_machine_force_off(VireoMachine *m);
  * VM's folder) for the next time the library is read. */
 void vireo_machine_set_thumbnail(VireoMachine *m, GdkTexture *texture, bool save);
 
+/* Sound. The level is the user's per VM (vm.conf [ui] volume= 0-100, muted=): it applies
+ * to the running VM at once and is written to vm.conf a moment later. "playing" (a
+ * property) is true while the guest makes audible sound. */
+bool vireo_machine_has_sound(VireoMachine *m);
+bool vireo_machine_get_playing(VireoMachine *m);
+void vireo_machine_get_volume(VireoMachine *m, unsigned *percent, bool *muted);
+void vireo_machine_set_volume(VireoMachine *m, unsigned percent, bool muted);
+
 G_END_DECLS

@@ -7,7 +7,9 @@
 #include "ui/gtk/vireo-settings-internal.h"
 #include "disks/block.h"
 #include "disks/image-ops.h"
+#include "engine/library-transfer.h"
 #include "engine/vmconf.h"
+#include "ui/gtk/vireo-transfer.h"
 
 #include <errno.h>
 #include <glib/gi18n.h>
@@ -111,6 +113,105 @@ static void show_error(Settings *s, const char *heading, const char *message)
     gtk_window_present(GTK_WINDOW(d));
 }
 
+/* A foreign disk being converted for a position: what is needed when the copy ends,
+ * the settings window having perhaps closed meanwhile. */
+typedef struct AddConverted {
+    GtkWindow *window;
+    VireoMachine *machine;
+    char *key, *src, *format, *dest;
+} AddConverted;
+
+static void add_converted_free(gpointer p)
+{
+    AddConverted *ac = p;
+    g_object_unref(ac->window);
+    g_object_unref(ac->machine);
+    g_free(ac->key);
+    g_free(ac->src);
+    g_free(ac->format);
+    g_free(ac->dest);
+    g_free(ac);
+}
+
+static void add_converted_done(gpointer data, const GError *err)
+{
+    AddConverted *ac = data;
+    if (g_error_matches(err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED))
+        return;
+    Settings *s = g_object_get_data(G_OBJECT(ac->window), "vireo-settings");
+    GtkWindow *parent = gtk_widget_get_visible(GTK_WIDGET(ac->window)) ? ac->window : NULL;
+    GError *local = NULL;
+    if (!err) {
+        GKeyFile *cur = vireo_machine_get_conf(ac->machine);
+        g_autoptr(GKeyFile) conf = g_key_file_new();
+        if (cur) {
+            gsize len;
+            g_autofree char *text = g_key_file_to_data(cur, &len, NULL);
+            g_key_file_load_from_data(conf, text, len, G_KEY_FILE_KEEP_COMMENTS, NULL);
+        }
+        g_autofree char *base = g_path_get_basename(ac->dest);
+        g_key_file_set_string(conf, VMCONF_GROUP_DRIVES, ac->key, base);
+        if (vireo_machine_is_active(ac->machine))
+            g_set_error(&local, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        _("The virtual machine was started while the disk was converted."));
+        else if (vireo_machine_save_conf(ac->machine, conf, &local)) {
+            if (parent && s)
+                settings_update_file_rows(s);
+            return;
+        }
+        g_unlink(ac->dest);
+        err = local;
+    }
+    if (err) {
+        GtkWidget *d = adw_message_dialog_new(parent, _("Cannot Add the Disk"), err->message);
+        adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(d), "close", _("_Close"));
+        gtk_window_present(GTK_WINDOW(d));
+    }
+    g_clear_error(&local);
+}
+
+static void convert_response(AdwMessageDialog *d, const char *response, gpointer data)
+{
+    AddConverted *ac = data;
+    if (g_strcmp0(response, "convert")) {
+        add_converted_free(ac);
+        return;
+    }
+    vireo_disk_convert_run(ac->window, ac->src, ac->format, ac->dest, add_converted_done, ac,
+                           add_converted_free);
+}
+
+/* The image is of a format Vireo reads but cannot write: it is converted or not used. */
+static void ask_convert(Settings *s, const char *key, const char *path, const char *format)
+{
+    g_autofree char *name = new_disk_name(s);
+    if (!name) {
+        show_error(s, _("Cannot Add the Disk"), _("The virtual machine's folder has no free name for a new disk."));
+        return;
+    }
+    AddConverted *ac = g_new0(AddConverted, 1);
+    ac->window = g_object_ref(s->window);
+    ac->machine = g_object_ref(s->machine);
+    ac->key = g_strdup(key);
+    ac->src = g_strdup(path);
+    ac->format = g_strdup(format);
+    ac->dest = g_build_filename(vireo_machine_get_dir(s->machine), name, NULL);
+    g_autofree char *why = vireo_disk_as_is_reason(format);
+    g_autofree char *body = g_strdup_printf(_("%s is a hard disk image from %s. Converted, it becomes %s, a qcow2 image in the virtual machine's folder; the original stays as it is.\n\nUse as it is: %s"),
+                                            path, vireo_disk_format_label(format), name, why);
+    GtkWidget *d = adw_message_dialog_new(s->window, _("Convert the Disk?"), body);
+    gtk_widget_set_name(d, "convert-disk");
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(d), "cancel", _("_Cancel"),
+                                     "as-is", _("Use _As It Is"),
+                                     "convert", _("_Convert to qcow2"), NULL);
+    adw_message_dialog_set_response_enabled(ADW_MESSAGE_DIALOG(d), "as-is", FALSE);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(d), "convert", ADW_RESPONSE_SUGGESTED);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(d), "convert");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(d), "cancel");
+    g_signal_connect(d, "response", G_CALLBACK(convert_response), ac);
+    gtk_window_present(GTK_WINDOW(d));
+}
+
 static void add_disk_response(AdwMessageDialog *d, const char *response, gpointer data)
 {
     AddDisk *ad = data;
@@ -142,6 +243,11 @@ static void add_disk_response(AdwMessageDialog *d, const char *response, gpointe
             return;
         }
         value = g_canonicalize_filename(path, NULL);
+        const char *format = vm_disk_foreign_format(value, NULL);
+        if (format) {
+            ask_convert(s, key, value, format);
+            return;
+        }
     }
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_string(conf, VMCONF_GROUP_DRIVES, key, value);
@@ -212,7 +318,7 @@ static void on_add_disk(GtkButton *b, Settings *s)
     gtk_label_set_mnemonic_widget(GTK_LABEL(size_label), GTK_WIDGET(ad->size));
     gtk_box_append(GTK_BOX(size_box), size_label);
     gtk_box_append(GTK_BOX(size_box), GTK_WIDGET(ad->size));
-    ad->existing = GTK_CHECK_BUTTON(gtk_check_button_new_with_mnemonic(_("An _existing image (qcow2 or raw)")));
+    ad->existing = GTK_CHECK_BUTTON(gtk_check_button_new_with_mnemonic(_("An _existing image (qcow2 or raw; VMDK, VDI, VHD and VHDX are converted)")));
     gtk_check_button_set_group(ad->existing, ad->new_disk);
     gtk_widget_set_name(GTK_WIDGET(ad->existing), "add-disk-existing");
     GtkWidget *path_box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);

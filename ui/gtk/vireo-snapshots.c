@@ -369,11 +369,113 @@ static GtkWidget *row_button(VireoSnapshotsWindow *w, const SnapTreeNode *n, con
     return b;
 }
 
-static GtkWidget *row_new(VireoSnapshotsWindow *w, const SnapTreeNode *n)
+/* ---- tree lines ---- */
+
+/* A row's indentation: the start margin of a node's thumbnail is TREE_MARGIN plus
+ * TREE_STEP per level (at most TREE_MAX_DEPTH); the line of level c runs down at
+ * TREE_MARGIN + c * TREE_STEP + TREE_STEP / 2, under the left half of the parent's
+ * thumbnail, and turns right into the child's. */
+#define TREE_MARGIN 12
+#define TREE_STEP 48
+#define TREE_MAX_DEPTH 12u
+#define THUMB_HEIGHT 72
+/* Without a picture the row shows a 32-pixel icon in the middle of the 96x72 box. */
+#define ICON_INSET 28
+#define ICON_HALF 16
+
+/* What the lines of one row are, worked out from the list (parents before children,
+ * depth first): pass[c] says the line of level c continues past this row (an ancestor's
+ * later sibling follows), last says this node is its parent's last child. */
+typedef struct TreeLines {
+    unsigned depth;
+    bool last;
+    bool children;
+    bool picture;           /* a thumbnail, not the placeholder icon */
+    bool pass[TREE_MAX_DEPTH];
+} TreeLines;
+
+static unsigned node_depth(const SnapTreeNode *n)
+{
+    return MIN(n->depth, TREE_MAX_DEPTH);
+}
+
+/* Whether the node at i has a sibling later in the list. */
+static bool has_later_sibling(GPtrArray *nodes, guint i)
+{
+    unsigned d = node_depth(nodes->pdata[i]);
+    for (guint j = i + 1; j < nodes->len; j++) {
+        unsigned dj = node_depth(nodes->pdata[j]);
+        if (dj < d)
+            return false;
+        if (dj == d)
+            return true;
+    }
+    return false;
+}
+
+static TreeLines tree_lines(GPtrArray *nodes, guint i)
+{
+    const SnapTreeNode *n = nodes->pdata[i];
+    TreeLines t = { .depth = node_depth(n), .picture = n->thumbnail != NULL };
+    t.last = !has_later_sibling(nodes, i);
+    t.children = i + 1 < nodes->len && node_depth(nodes->pdata[i + 1]) > t.depth;
+    /* The ancestor at each depth k: the nearest earlier node that deep. */
+    unsigned want = t.depth;
+    for (guint j = i; j-- > 0 && want > 1;) {
+        unsigned dj = node_depth(nodes->pdata[j]);
+        if (dj < want) {
+            want = dj;
+            /* Its line (level dj - 1) goes on if it has a later sibling. */
+            if (dj >= 1)
+                t.pass[dj - 1] = has_later_sibling(nodes, j);
+        }
+    }
+    return t;
+}
+
+static void draw_tree_lines(GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer data)
+{
+    const TreeLines *t = data;
+    GdkRGBA color;
+    gtk_style_context_get_color(gtk_widget_get_style_context(GTK_WIDGET(area)), &color);
+    cairo_set_source_rgba(cr, color.red, color.green, color.blue, color.alpha * 0.35);
+    cairo_set_line_width(cr, 2);
+    double mid = height / 2.0;
+#define LEVEL_X(c) (TREE_MARGIN + (c) * TREE_STEP + TREE_STEP / 2.0)
+    for (unsigned c = 0; c + 1 < t->depth; c++) {
+        if (t->pass[c]) {
+            cairo_move_to(cr, LEVEL_X(c), 0);
+            cairo_line_to(cr, LEVEL_X(c), height);
+        }
+    }
+    if (t->depth > 0) {
+        double x = LEVEL_X(t->depth - 1);
+        cairo_move_to(cr, x, 0);
+        cairo_line_to(cr, x, t->last ? mid : height);
+        cairo_move_to(cr, x, mid);
+        cairo_line_to(cr, TREE_MARGIN + t->depth * TREE_STEP + (t->picture ? 0 : ICON_INSET), mid);
+    }
+    if (t->children) {
+        /* Down from under this node's picture (or icon) to its children. */
+        cairo_move_to(cr, LEVEL_X(t->depth), mid + (t->picture ? THUMB_HEIGHT / 2.0 : ICON_HALF + 4));
+        cairo_line_to(cr, LEVEL_X(t->depth), height);
+    }
+#undef LEVEL_X
+    cairo_stroke(cr);
+}
+
+/* The connector of a row as text ("├", "└" or "" for a root), for tests and screen
+ * readers' descriptions. */
+static const char *tree_connector(const TreeLines *t)
+{
+    return t->depth == 0 ? "" : t->last ? "└" : "├";
+}
+
+static GtkWidget *row_new(VireoSnapshotsWindow *w, const SnapTreeNode *n, const TreeLines *lines)
 {
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 12);
-    /* The tree: children indented under their parent. */
-    gtk_widget_set_margin_start(box, 12 + 24 * (int)MIN(n->depth, 12u));
+    /* The tree: children indented under their parent, joined by lines. */
+    gtk_widget_set_margin_start(box, TREE_MARGIN + TREE_STEP * (int)node_depth(n));
     gtk_widget_set_margin_end(box, 6);
     gtk_widget_set_margin_top(box, 6);
     gtk_widget_set_margin_bottom(box, 6);
@@ -434,8 +536,19 @@ static GtkWidget *row_new(VireoSnapshotsWindow *w, const SnapTreeNode *n)
                                             G_CALLBACK(on_edit_clicked)));
     gtk_box_append(GTK_BOX(box), row_button(w, n, "user-trash-symbolic", _("Delete this snapshot"), "delete",
                                             G_CALLBACK(on_delete_clicked)));
+    GtkWidget *area = gtk_drawing_area_new();
+    g_autofree char *area_name = g_strdup_printf("tree-%s", n->name);
+    gtk_widget_set_name(area, area_name);
+    gtk_widget_set_can_target(area, FALSE);
+    TreeLines *t = g_memdup2(lines, sizeof(*lines));
+    g_object_set_data_full(G_OBJECT(area), "vireo-tree-lines", t, g_free);
+    g_object_set_data(G_OBJECT(area), "vireo-tree-connector", (gpointer)tree_connector(t));
+    gtk_drawing_area_set_draw_func(GTK_DRAWING_AREA(area), draw_tree_lines, t, NULL);
+    GtkWidget *overlay = gtk_overlay_new();
+    gtk_overlay_set_child(GTK_OVERLAY(overlay), box);
+    gtk_overlay_add_overlay(GTK_OVERLAY(overlay), area);
     GtkWidget *row = gtk_list_box_row_new();
-    gtk_list_box_row_set_child(GTK_LIST_BOX_ROW(row), box);
+    gtk_list_box_row_set_child(GTK_LIST_BOX_ROW(row), overlay);
     gtk_list_box_row_set_activatable(GTK_LIST_BOX_ROW(row), FALSE);
     return row;
 }
@@ -454,8 +567,10 @@ static void refresh(VireoSnapshotsWindow *w)
     GtkWidget *child;
     while ((child = gtk_widget_get_first_child(GTK_WIDGET(w->list))))
         gtk_list_box_remove(w->list, child);
-    for (guint i = 0; i < nodes->len; i++)
-        gtk_list_box_append(w->list, row_new(w, nodes->pdata[i]));
+    for (guint i = 0; i < nodes->len; i++) {
+        TreeLines t = tree_lines(nodes, i);
+        gtk_list_box_append(w->list, row_new(w, nodes->pdata[i], &t));
+    }
     gtk_stack_set_visible_child_name(w->stack, nodes->len ? "list" : "empty");
 }
 

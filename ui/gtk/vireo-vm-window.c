@@ -2,6 +2,7 @@
 /* A VM's window. The engine runs on its own threads; everything here reacts to the
  * machine's state notifications and never waits on the guest. */
 #include "ui/gtk/vireo-vm-window.h"
+#include "ui/gtk/vireo-volume.h"
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-snapshots.h"
 #include "ui/gtk/vireo-window.h"
@@ -24,6 +25,7 @@
 struct _VireoVmWindow {
     AdwApplicationWindow parent;
     GtkRevealer *header_revealer;
+    AdwHeaderBar *header_bar;
     AdwWindowTitle *window_title;
     GtkButton *start_button;
     GtkToggleButton *pause_button;
@@ -206,6 +208,10 @@ static void on_grab_changed(VireoVmWindow *w)
 
 static void on_machine_notify(VireoMachine *m, GParamSpec *ps, VireoVmWindow *w)
 {
+    /* The sound properties are the volume button's. */
+    const char *name = ps ? g_param_spec_get_name(ps) : "";
+    if (!strcmp(name, "volume") || !strcmp(name, "muted") || !strcmp(name, "playing"))
+        return;
     update_state(w);
 }
 
@@ -581,6 +587,7 @@ static void vireo_vm_window_class_init(VireoVmWindowClass *klass)
     GtkWidgetClass *wc = GTK_WIDGET_CLASS(klass);
     gtk_widget_class_set_template_from_resource(wc, "/org/vireo/Vireo/ui/vireo-vm-window.ui");
     gtk_widget_class_bind_template_child(wc, VireoVmWindow, header_revealer);
+    gtk_widget_class_bind_template_child(wc, VireoVmWindow, header_bar);
     gtk_widget_class_bind_template_child(wc, VireoVmWindow, window_title);
     gtk_widget_class_bind_template_child(wc, VireoVmWindow, start_button);
     gtk_widget_class_bind_template_child(wc, VireoVmWindow, pause_button);
@@ -610,6 +617,7 @@ VireoVmWindow *vireo_vm_window_new(VireoApplication *app, VireoMachine *m)
     w->machine = g_object_ref(m);
     w->was_active = vireo_machine_is_active(m);
     g_signal_connect_object(m, "notify", G_CALLBACK(on_machine_notify), w, 0);
+    adw_header_bar_pack_end(w->header_bar, vireo_volume_button_new(m));
     restore_geometry(w);
     update_state(w);
     return w;

@@ -2,8 +2,10 @@
 /* The library window. Per-VM actions take the VM's name as their target, so menus,
  * buttons and tests all drive them the same way: win.start-vm('FreeDOS'). */
 #include "ui/gtk/vireo-window.h"
+#include "ui/gtk/vireo-volume.h"
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-snapshots.h"
+#include "ui/gtk/vireo-transfer.h"
 #include "engine/config.h"
 
 #include <glib/gi18n.h>
@@ -253,6 +255,32 @@ static void action_delete_vm(GSimpleAction *a, GVariant *param, gpointer data)
     gtk_window_present(GTK_WINDOW(d));
 }
 
+/* ---- export ---- */
+
+static void action_export_vm(GSimpleAction *a, GVariant *param, gpointer data)
+{
+    VireoWindow *win = data;
+    VireoMachine *m = machine_from_param(win, param);
+    if (m)
+        vireo_export_choose(GTK_WINDOW(win), win->library, m);
+}
+
+static void action_copy_qemu_vm(GSimpleAction *a, GVariant *param, gpointer data)
+{
+    VireoWindow *win = data;
+    VireoMachine *m = machine_from_param(win, param);
+    if (!m)
+        return;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *line = vireo_qemu_command(win->library, m, &err);
+    if (!line) {
+        vireo_window_show_error(win, _("Cannot Make the QEMU Command Line"), err->message);
+        return;
+    }
+    gdk_clipboard_set_text(gtk_widget_get_clipboard(GTK_WIDGET(win)), line);
+    vireo_window_show_toast(win, _("The qemu-system-i386 command line is on the clipboard"));
+}
+
 static void action_reload(GSimpleAction *a, GVariant *param, gpointer data)
 {
     VireoWindow *win = data;
@@ -266,6 +294,8 @@ static const GActionEntry win_actions[] = {
     { "snapshots-vm", action_snapshots_vm, "s", NULL, NULL, { 0 } },
     { "rename-vm", action_rename_vm, "s", NULL, NULL, { 0 } },
     { "delete-vm", action_delete_vm, "s", NULL, NULL, { 0 } },
+    { "export-vm", action_export_vm, "s", NULL, NULL, { 0 } },
+    { "copy-qemu-vm", action_copy_qemu_vm, "s", NULL, NULL, { 0 } },
     { "reload", action_reload, NULL, NULL, NULL, { 0 } },
 };
 
@@ -274,12 +304,31 @@ static const GActionEntry win_actions[] = {
 typedef struct RowWidgets {
     GtkPicture *thumbnail;
     GtkLabel *name, *os, *state;
+    GtkWidget *playing;
     GtkWidget *start, *open, *menu;
 } RowWidgets;
+
+/* A loudspeaker while the guest is heard (or would be: muted shows as muted). */
+static void row_update_playing(VireoMachine *m, RowWidgets *w)
+{
+    unsigned percent;
+    bool muted;
+    vireo_machine_get_volume(m, &percent, &muted);
+    bool playing = vireo_machine_get_playing(m);
+    gtk_image_set_from_icon_name(GTK_IMAGE(w->playing), vireo_volume_icon_name(playing ? percent : 0, muted));
+    gtk_widget_set_tooltip_text(w->playing, muted || !percent ? _("Playing sound (muted)") : _("Playing sound"));
+    gtk_widget_set_visible(w->playing, playing);
+}
 
 static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
 {
     RowWidgets *w = g_object_get_data(G_OBJECT(row), "vireo-row");
+    /* The sound properties change the icon only (the menu stays as the user opened it). */
+    const char *prop = ps ? g_param_spec_get_name(ps) : "";
+    if (!strcmp(prop, "playing") || !strcmp(prop, "volume") || !strcmp(prop, "muted")) {
+        row_update_playing(m, w);
+        return;
+    }
     const char *name = vireo_machine_get_name(m);
     gtk_label_set_text(w->name, name);
     gtk_label_set_text(w->os, vireo_machine_get_os_name(m));
@@ -299,6 +348,7 @@ static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
     gtk_actionable_set_action_target_value(GTK_ACTIONABLE(w->open), target);
     gtk_actionable_set_action_target_value(GTK_ACTIONABLE(row), target);
     gtk_widget_set_visible(w->start, !vireo_machine_is_active(m));
+    row_update_playing(m, w);
     GMenu *menu = g_menu_new();
     GMenuItem *it = g_menu_item_new(_("_Settings"), NULL);
     g_menu_item_set_action_and_target_value(it, "win.settings-vm", target);
@@ -310,6 +360,14 @@ static void row_update(VireoMachine *m, GParamSpec *ps, GtkWidget *row)
     g_object_unref(it);
     it = g_menu_item_new(_("_Rename…"), NULL);
     g_menu_item_set_action_and_target_value(it, "win.rename-vm", target);
+    g_menu_append_item(menu, it);
+    g_object_unref(it);
+    it = g_menu_item_new(_("_Export…"), NULL);
+    g_menu_item_set_action_and_target_value(it, "win.export-vm", target);
+    g_menu_append_item(menu, it);
+    g_object_unref(it);
+    it = g_menu_item_new(_("Copy _QEMU Command Line"), NULL);
+    g_menu_item_set_action_and_target_value(it, "win.copy-qemu-vm", target);
     g_menu_append_item(menu, it);
     g_object_unref(it);
     it = g_menu_item_new(_("_Delete…"), NULL);
@@ -356,6 +414,12 @@ static GtkWidget *create_row(gpointer item, gpointer data)
         gtk_box_append(GTK_BOX(text), GTK_WIDGET(labels[i]));
     }
     gtk_box_append(GTK_BOX(box), text);
+
+    w->playing = gtk_image_new();
+    gtk_widget_set_name(w->playing, "playing-icon");
+    gtk_widget_set_valign(w->playing, GTK_ALIGN_CENTER);
+    gtk_widget_add_css_class(w->playing, "dim-label");
+    gtk_box_append(GTK_BOX(box), w->playing);
 
     w->start = gtk_button_new_from_icon_name("media-playback-start-symbolic");
     gtk_widget_set_tooltip_text(w->start, _("Start"));

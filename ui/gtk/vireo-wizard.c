@@ -3,7 +3,10 @@
 #include "ui/gtk/vireo-wizard.h"
 #include "ui/gtk/vireo-application.h"
 #include "ui/gtk/vireo-osinfo.h"
+#include "ui/gtk/vireo-transfer.h"
 #include "ui/gtk/vireo-window.h"
+#include "engine/library-transfer.h"
+#include "engine/library.h"
 #include "engine/vmconf.h"
 #include "vireo-config.h"
 #include "disks/image-ops.h"
@@ -29,7 +32,8 @@ struct _VireoWizard {
     GtkLabel *name_error, *memory_error, *disk_error;
     GtkSpinButton *memory_spin, *cpus_spin, *disk_size_spin;
     GtkCheckButton *disk_new, *disk_existing, *disk_none;
-    AdwActionRow *disk_existing_row;
+    AdwActionRow *disk_existing_row, *disk_asis_row;
+    GtkCheckButton *disk_asis;
     GtkListBox *summary_list;
 
     VireoLibrary *library;
@@ -39,6 +43,7 @@ struct _VireoWizard {
     /* What the last probe of the entry's path found. */
     char *probed_path;
     VireoMediaKind probed_kind;
+    const char *probed_format;  /* a disk format Vireo cannot write ("vmdk"), or NULL */
     VireoOsGuess *guess;
     bool probe_ok;
     bool defaults_applied;  /* the system page got the guess's values */
@@ -46,6 +51,7 @@ struct _VireoWizard {
     /* Fields the user changed on the system page: another medium does not undo them. */
     bool name_edited, memory_edited, cpus_edited, disk_size_edited;
     bool next_when_probed;  /* Enter in the path field while the probe was pending */
+    bool converting;        /* the VM exists and its disk is being converted */
 };
 
 G_DEFINE_FINAL_TYPE(VireoWizard, vireo_wizard, ADW_TYPE_WINDOW)
@@ -152,6 +158,7 @@ static void update_buttons(VireoWizard *w)
 
 typedef struct ProbeResult {
     VireoMediaKind kind;
+    const char *format;     /* vm_disk_foreign_format's answer */
     bool bootable;
     VireoOsGuess *guess;
 } ProbeResult;
@@ -166,7 +173,9 @@ static void probe_thread(GTask *task, gpointer src, gpointer data, GCancellable 
 {
     const char *path = data;
     GError *err = NULL;
-    VireoMediaKind kind = vireo_media_probe(path, &err);
+    /* The block layer's probe first: a VMDK or VDI can look like a raw disk by size. */
+    const char *format = vm_disk_foreign_format(path, NULL);
+    VireoMediaKind kind = format ? VIREO_MEDIA_DISK : vireo_media_probe(path, &err);
     if (err) {
         g_task_return_error(task, err);
         return;
@@ -178,6 +187,7 @@ static void probe_thread(GTask *task, gpointer src, gpointer data, GCancellable 
     }
     ProbeResult *r = g_new0(ProbeResult, 1);
     r->kind = kind;
+    r->format = format;
     r->bootable = vireo_media_is_bootable(path, kind);
     r->guess = g;
     g_task_return_pointer(task, r, (GDestroyNotify)probe_result_free);
@@ -212,6 +222,7 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
         w->next_when_probed = false;
         w->probe_ok = false;
         w->probed_kind = VIREO_MEDIA_NONE;
+        w->probed_format = NULL;
         set_media_status(w, err->message, true);
         g_error_free(err);
         update_buttons(w);
@@ -219,6 +230,7 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
     }
     w->probe_ok = true;
     w->probed_kind = r->kind;
+    w->probed_format = r->format;
     w->guess = g_steal_pointer(&r->guess);
     /* The file says what it is; the radio buttons follow it. */
     w->filling = true;
@@ -226,7 +238,10 @@ static void probe_done(GObject *src, GAsyncResult *res, gpointer data)
     gtk_check_button_set_active(kinds[r->kind], TRUE);
     w->filling = false;
     g_autofree char *status = NULL;
-    if (w->guess->identified)
+    if (r->format)
+        status = g_strdup_printf(_("This is a hard disk image from %s. Vireo converts it to a qcow2 image in the virtual machine's folder; the original stays as it is."),
+                                 vireo_disk_format_label(r->format));
+    else if (w->guess->identified)
         status = g_strdup_printf(_("This is %s of %s."), media_kind_name(r->kind), w->guess->os_name);
     else if (r->kind == VIREO_MEDIA_FLOPPY)
         status = g_strdup(_("This is a floppy image: Vireo proposes DOS; change the system on the next page if it is another."));
@@ -336,7 +351,8 @@ static void action_choose_media(GSimpleAction *a, GVariant *p, gpointer data)
                                                           _("_Cancel"));
     GtkFileFilter *f = gtk_file_filter_new();
     gtk_file_filter_set_name(f, _("Disk images"));
-    const char *patterns[] = { "*.iso", "*.img", "*.ima", "*.flp", "*.qcow2", "*.raw", NULL };
+    const char *patterns[] = { "*.iso", "*.img", "*.ima", "*.flp", "*.qcow2", "*.raw", "*.vmdk",
+                               "*.vdi", "*.vhd", "*.vhdx", NULL };
     for (const char **pat = patterns; *pat; pat++)
         gtk_file_filter_add_pattern(f, *pat);
     gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(d), f);
@@ -410,7 +426,19 @@ static void apply_guess(VireoWizard *w)
         apply_sizes(w, p->ram, p->disk, p->cpus);
     bool have_disk_image = kind == VIREO_MEDIA_DISK && w->probed_kind == VIREO_MEDIA_DISK;
     gtk_widget_set_visible(GTK_WIDGET(w->disk_existing_row), have_disk_image);
-    if (have_disk_image) {
+    gtk_widget_set_visible(GTK_WIDGET(w->disk_asis_row), have_disk_image && w->probed_format);
+    if (have_disk_image && w->probed_format) {
+        /* Vireo cannot write the format: the copy is the only way, and the row says so. */
+        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(w->disk_existing_row),
+                                      _("Convert to qcow2 (recommended)"));
+        g_autofree char *sub = g_strdup_printf(_("%s, copied to %s in the virtual machine's folder"),
+                                               w->probed_path, NEW_DISK_FILE);
+        adw_action_row_set_subtitle(w->disk_existing_row, sub);
+        g_autofree char *why = vireo_disk_as_is_reason(w->probed_format);
+        adw_action_row_set_subtitle(w->disk_asis_row, why);
+        gtk_check_button_set_active(w->disk_existing, TRUE);
+    } else if (have_disk_image) {
+        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(w->disk_existing_row), _("The hard disk image"));
         adw_action_row_set_subtitle(w->disk_existing_row, w->probed_path);
         gtk_check_button_set_active(w->disk_existing, TRUE);
     } else {
@@ -486,7 +514,8 @@ static GKeyFile *build_conf(VireoWizard *w)
     if (gtk_check_button_get_active(w->disk_new))
         g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda", NEW_DISK_FILE);
     else if (gtk_check_button_get_active(w->disk_existing) && kind == VIREO_MEDIA_DISK)
-        g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda", w->probed_path);
+        g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda",
+                              w->probed_format ? NEW_DISK_FILE : w->probed_path);
     /* Every VM has a CD drive, so a medium can go in later. */
     g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "cdrom", kind == VIREO_MEDIA_CDROM ? w->probed_path : "");
     if (kind == VIREO_MEDIA_FLOPPY || !g_strcmp0(p->id, "dos") || !g_strcmp0(p->id, "win9x"))
@@ -526,6 +555,8 @@ static void fill_summary(VireoWizard *w)
     if (gtk_check_button_get_active(w->disk_new))
         disk = g_strdup_printf(_("New %.1f GiB disk (%s, grows as it fills)"),
                                gtk_spin_button_get_value(w->disk_size_spin), NEW_DISK_FILE);
+    else if (gtk_check_button_get_active(w->disk_existing) && w->probed_format)
+        disk = g_strdup_printf(_("%s converted to qcow2 (%s)"), w->probed_path, NEW_DISK_FILE);
     else if (gtk_check_button_get_active(w->disk_existing))
         disk = g_strdup(w->probed_path);
     else
@@ -535,7 +566,64 @@ static void fill_summary(VireoWizard *w)
     add_summary_row(w, _("Folder"), folder);
 }
 
-static bool create_vm(VireoWizard *w, GError **err)
+static void show_create_error(VireoWizard *w, const char *message)
+{
+    /* The whole reason, where it can be read (a toast cuts it off). */
+    GtkWidget *d = adw_message_dialog_new(GTK_WINDOW(w), _("Cannot Create the Virtual Machine"), NULL);
+    adw_message_dialog_format_body(ADW_MESSAGE_DIALOG(d), "%s\n\n%s", message,
+        _("Nothing was created. Change the name, or free the folder, and try again."));
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(d), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(d));
+}
+
+static void created(VireoWizard *w, const char *name)
+{
+    GtkWindow *parent = gtk_window_get_transient_for(GTK_WINDOW(w));
+    if (parent && VIREO_IS_WINDOW(parent)) {
+        g_autofree char *msg = g_strdup_printf(_("“%s” created"), name);
+        vireo_window_show_toast(VIREO_WINDOW(parent), msg);
+    }
+    gtk_window_destroy(GTK_WINDOW(w));
+}
+
+typedef struct Conversion {
+    VireoWizard *w;
+    char *name;
+} Conversion;
+
+static void conversion_free(gpointer p)
+{
+    Conversion *c = p;
+    g_object_unref(c->w);
+    g_free(c->name);
+    g_free(c);
+}
+
+static void conversion_done(gpointer data, const GError *err)
+{
+    Conversion *c = data;
+    VireoWizard *w = c->w;
+    w->converting = false;
+    const char *root = vireo_library_get_root(w->library);
+    GError *add_err = NULL;
+    if (!err && vireo_library_add(w->library, c->name, &add_err)) {
+        created(w, c->name);
+        return;
+    }
+    /* The folder made for the disk goes again: cancelled or failed, nothing stays. */
+    vm_library_delete(root, c->name, NULL);
+    if (g_error_matches(err, BLOCK_ERROR, BLOCK_ERROR_CANCELLED))
+        adw_toast_overlay_add_toast(w->toast_overlay,
+                                    adw_toast_new(_("Conversion cancelled; nothing was created")));
+    else
+        show_create_error(w, err ? err->message : add_err->message);
+    g_clear_error(&add_err);
+    update_buttons(w);
+}
+
+/* Creates the VM; false with err on failure. A disk to convert is copied afterwards on
+ * a worker thread (*pending then set): the wizard stays until it is done. */
+static bool create_vm(VireoWizard *w, bool *pending, GError **err)
 {
     g_autoptr(GKeyFile) kf = build_conf(w);
     const char *name = gtk_editable_get_text(GTK_EDITABLE(w->name_row));
@@ -553,6 +641,16 @@ static bool create_vm(VireoWizard *w, GError **err)
             vm_library_delete(root, name, NULL);
             return false;
         }
+    } else if (gtk_check_button_get_active(w->disk_existing) && w->probed_format) {
+        g_autofree char *disk = g_build_filename(dir, NEW_DISK_FILE, NULL);
+        Conversion *c = g_new0(Conversion, 1);
+        c->w = g_object_ref(w);
+        c->name = g_strdup(name);
+        w->converting = true;
+        *pending = true;
+        vireo_disk_convert_run(GTK_WINDOW(w), w->probed_path, w->probed_format, disk,
+                               conversion_done, c, conversion_free);
+        return true;
     }
     return vireo_library_add(w->library, name, err) != NULL;
 }
@@ -575,22 +673,15 @@ static void action_next(GSimpleAction *a, GVariant *p, gpointer data)
         gtk_window_set_focus(GTK_WINDOW(w), GTK_WIDGET(w->next_button));
     } else {
         g_autoptr(GError) err = NULL;
-        if (!create_vm(w, &err)) {
-            /* The whole reason, where it can be read (a toast cuts it off). */
-            GtkWidget *d = adw_message_dialog_new(GTK_WINDOW(w), _("Cannot Create the Virtual Machine"), NULL);
-            adw_message_dialog_format_body(ADW_MESSAGE_DIALOG(d), "%s\n\n%s", err->message,
-                _("Nothing was created. Change the name, or free the folder, and try again."));
-            adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(d), "close", _("_Close"));
-            gtk_window_present(GTK_WINDOW(d));
+        bool pending = false;
+        if (w->converting)
+            return;
+        if (!create_vm(w, &pending, &err)) {
+            show_create_error(w, err->message);
             return;
         }
-        GtkWindow *parent = gtk_window_get_transient_for(GTK_WINDOW(w));
-        if (parent && VIREO_IS_WINDOW(parent)) {
-            g_autofree char *msg = g_strdup_printf(_("“%s” created"),
-                                                   gtk_editable_get_text(GTK_EDITABLE(w->name_row)));
-            vireo_window_show_toast(VIREO_WINDOW(parent), msg);
-        }
-        gtk_window_destroy(GTK_WINDOW(w));
+        if (!pending)
+            created(w, gtk_editable_get_text(GTK_EDITABLE(w->name_row)));
         return;
     }
     update_buttons(w);
@@ -608,10 +699,19 @@ static void action_back(GSimpleAction *a, GVariant *p, gpointer data)
     update_buttons(w);
 }
 
+/* The application's Import…: the wizard is no application window, so it forwards. */
+static void action_import(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    GApplication *app = g_application_get_default();
+    if (app)
+        g_action_group_activate_action(G_ACTION_GROUP(app), "import-vm", NULL);
+}
+
 static const GActionEntry wizard_actions[] = {
     { "next", action_next, NULL, NULL, NULL, { 0 } },
     { "back", action_back, NULL, NULL, NULL, { 0 } },
     { "choose-media", action_choose_media, NULL, NULL, NULL, { 0 } },
+    { "import", action_import, NULL, NULL, NULL, { 0 } },
 };
 
 static void vireo_wizard_dispose(GObject *obj)
@@ -649,6 +749,7 @@ static void vireo_wizard_class_init(VireoWizardClass *klass)
     BIND(os_row); BIND(name_row); BIND(name_error); BIND(memory_error); BIND(disk_error);
     BIND(memory_spin); BIND(cpus_spin); BIND(disk_size_spin);
     BIND(disk_new); BIND(disk_existing); BIND(disk_none); BIND(disk_existing_row);
+    BIND(disk_asis_row); BIND(disk_asis);
     BIND(summary_list);
 #undef BIND
     gtk_widget_class_add_binding_action(wc, GDK_KEY_Escape, 0, "window.close", NULL);
@@ -707,5 +808,5 @@ const char *vireo_wizard_get_page(VireoWizard *w)
 
 gboolean vireo_wizard_is_busy(VireoWizard *w)
 {
-    return w->probe_timeout != 0 || w->probe_cancel != NULL;
+    return w->probe_timeout != 0 || w->probe_cancel != NULL || w->converting;
 }
