@@ -88,6 +88,8 @@ void vga_layout_build(VgaState *s)
     VgaLayout *l = &s->layout;
     memset(l->lines, 0, sizeof(VgaLine) * VGA_MAX_LINES);
     l->text_rows = 0;
+    if (s->hooks && s->hooks->layout && s->hooks->layout(s))
+        return;
     if (vga_vbe_enabled(s)) {
         layout_vbe(s);
         return;
@@ -337,9 +339,11 @@ void vga_gfx_render(VgaState *s, DisplaySurface *surf, bool full)
             redraw = full || line_dirty(s, &l->lines[y], (unsigned)l->chars, shift);
         if (redraw) {
             uint32_t *dst = bits + (size_t)y * stride;
-            if (l->kind == VGA_MODE_VBE)
+            if (l->kind == VGA_MODE_VBE) {
                 render_vbe_line(s, y, dst);
-            else if (l->kind == VGA_MODE_256)
+                if (s->hooks && s->hooks->overlay_line)
+                    s->hooks->overlay_line(s, y, dst, l->width);
+            } else if (l->kind == VGA_MODE_256)
                 render_256_line(s, &l->lines[y], dst);
             else
                 render_planar_line(s, &l->lines[y], dst);

@@ -54,6 +54,25 @@ typedef enum {
     VGA_MODE_VBE,
 } VgaModeKind;
 
+/* What a VGA-compatible chip with extensions (the Cirrus 5446) adds to the core: its
+ * own decoding of the register ports, layouts for its extended modes, and what it draws
+ * over a rendered line. Every hook is optional; all run with the engine lock held. */
+typedef struct VgaHooks {
+    /* Ports 0x3B0-0x3DF before the VGA's own decoding: true when the hook served the
+     * access (*value set for a read), false to let the VGA handle it. */
+    bool (*port_read)(VgaState *s, uint16_t port, uint8_t *value);
+    bool (*port_write)(VgaState *s, uint16_t port, uint8_t value);
+    /* Builds the layout of an extended mode (kind VGA_MODE_VBE, the linear renderer);
+     * false when the registers select no extended mode and the VGA's layout applies. */
+    bool (*layout)(VgaState *s);
+    /* Before a refresh renders: may ask for a full redraw (a cursor that moved). */
+    void (*pre_render)(VgaState *s);
+    /* Draws over line y of a linear mode just rendered (the hardware cursor). */
+    void (*overlay_line)(VgaState *s, int y, uint32_t *line, int width);
+    /* describe_mode's text for an extended layout, or NULL for the VGA's. */
+    char *(*describe)(VgaState *s);
+} VgaHooks;
+
 /* One displayed line: the CRTC's address counter at its start and its row scan. */
 typedef struct VgaLine {
     uint16_t addr;
@@ -80,6 +99,7 @@ typedef struct VgaLayout {
 struct VgaState {
     Device dev;
     Vm *vm;
+    const VgaHooks *hooks;   /* NULL: a plain VGA */
     PciBus *bus;             /* wiring vga_pci_new sets before realize */
     int devfn;
     uint8_t *vram;
@@ -170,3 +190,9 @@ bool vga_range_dirty(const VgaState *s, size_t offset, size_t len);
 /* ---- vga-pci.c ---- */
 /* Rebuilds the layout if registers changed since (lock held). */
 void vga_ensure_layout(VgaState *s);
+/* The display console's operations, shared by every adapter built on this core
+ * (opaque: the VgaState). The refresh harvests the dirty log of s->lfb. */
+extern const DisplayDeviceOps vga_display_ops;
+/* The validation vga_check does of the core's registers (indices, masks, DAC state),
+ * without the VBE and PCI parts; for adapters with a state description of their own. */
+bool vga_core_state_check(const VgaState *s, unsigned sr_index_max, unsigned gr_index_max, GError **err);

@@ -12,3 +12,7 @@ typedef struct VgaState VgaState;
 
 /* rom_path: the VGA BIOS image for the ROM BAR, or NULL for none (unit tests). */
 VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err);
+
+/* The Cirrus CL-GD5446 (cirrus-vga) with id "vga" at addr ("SLOT[.FN]", NULL: the first
+ * free slot) on the VM's PCI bus, its VGA BIOS SeaBIOS's vgabios-cirrus.bin. */
+bool cirrus_vga_new(Vm *vm, const char *addr, GError **err);
