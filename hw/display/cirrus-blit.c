@@ -192,7 +192,7 @@ static void line_pattern(const CirrusBlit *b, uint8_t *d, const uint8_t *pat, ui
         return;
     }
     const uint8_t *prow = pat + row * pattern_pitch(b->pw);
-    uint32_t px = dskip / b->pw;
+    uint32_t px = (dskip / b->pw) & 7;
     for (uint32_t x = dskip; x < b->width; x += b->pw, px = (px + 1) & 7) {
         const uint8_t *p = prow + px * b->pw;
         uint32_t col = 0;

@@ -737,7 +737,7 @@ static bool cirrus_realize(Device *dev, GError **err)
     gsize rom_len = 0;
     g_autofree char *rom_path =
         c->romfile ? g_strdup(c->romfile) : g_build_filename(SEABIOS_DIR, "vgabios-cirrus.bin", NULL);
-    if (*rom_path) {
+    if (strcmp(rom_path, "none")) {
         GError *local = NULL;
         if (!g_file_get_contents(rom_path, &rom, &rom_len, &local)) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
@@ -901,7 +901,7 @@ static const VmStateDesc cirrus_vmsd = {
 static const DeviceProp cirrus_props[] = {
     PCI_DEVICE_PROP_ADDR(CirrusState, addr),
     { "romfile", DEVICE_PROP_STRING, offsetof(CirrusState, romfile),
-      "VGA BIOS image for the ROM BAR (default: SeaBIOS's vgabios-cirrus.bin; empty: none)", NULL, 0, 0 },
+      "VGA BIOS image for the ROM BAR (default: SeaBIOS's vgabios-cirrus.bin; none: no ROM)", NULL, 0, 0 },
     { "blitter", DEVICE_PROP_BOOL, offsetof(CirrusState, blitter), "the BitBLT engine runs blits", "on", 0, 0 },
     { NULL },
 };
