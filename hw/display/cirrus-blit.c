@@ -179,7 +179,7 @@ static void line_pattern(const CirrusBlit *b, uint8_t *d, const uint8_t *pat, ui
         uint8_t bits = pat[row];
         bool transparent = b->mode & BLT_TRANSPARENT;
         bool invert = b->modeext & BLTX_EXPAND_INVERT;
-        unsigned pos = 7 - sskip;
+        unsigned pos = 7 - (sskip & 7);
         for (uint32_t x = dskip; x < b->width; x += b->pw, pos = (pos - 1) & 7) {
             unsigned v = (bits >> pos) & 1;
             if (transparent) {
