@@ -537,9 +537,12 @@ static bool cirrus_layout(VgaState *s)
     uint32_t pitch = ((uint32_t)s->cr[0x13] | (uint32_t)(s->cr[0x1b] & 0x10) << 4) * 8;
     l->vbe_line_bytes = pitch;
     l->vbe_start = MIN(cirrus_start_address(s), (uint32_t)s->vram_size);
+    /* The attribute controller left in palette access blanks the screen; SR01 bit 5
+     * (screen off) does not here: the Cirrus VGA BIOS's extended mode tables set it,
+     * written for QEMU, which ignores it. */
     if (width < 16 || height < 16)
         l->kind = VGA_MODE_BLANK, l->width = 640, l->height = 480;
-    else if ((s->sr[0x01] & 0x20) || !(s->ar_index & 0x20))
+    else if (!(s->ar_index & 0x20))
         l->kind = VGA_MODE_BLANK;
     return true;
 }
