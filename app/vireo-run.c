@@ -846,8 +846,6 @@ static VmConfig *config_from_options(void)
     /* The library VM's display adapter stays unless -vga is given. */
     if (opt.vga || !cfg->vga)
         override_string(&cfg->vga, opt.vga ? opt.vga : "std");
-    if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none"))
-        usage_error("-display sdl needs a display adapter (drop -vga none)");
     override_string(&cfg->qmp, opt.qmp);
 
     parse_chardevs();
@@ -885,6 +883,13 @@ static VmConfig *config_from_options(void)
     if (usb >= 0)
         cfg->no_usb = !usb;
     parse_devices(cfg);
+    if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none")) {
+        bool adapter = false;
+        for (guint i = 0; i < cfg->devices->len; i++)
+            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga");
+        if (!adapter)
+            usage_error("-display sdl needs a display adapter (drop -vga none)");
+    }
     parse_usbdevices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);
