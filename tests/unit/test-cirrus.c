@@ -369,12 +369,29 @@ static void test_cursor(Fixture *f, gconstpointer data)
     refresh(f);
     g_assert_cmphex(pixel(f, 20, 10), ==, 0x404040);
     g_assert_cmphex(pixel(f, 20, 32), ==, 0x0000ff);
+    /* 64x64 (SR12 bit 2): pattern 4 (SR13 bits 5:2) of 1 KiB, 16 bytes a line (plane 0
+     * then plane 1); pixel 40 of line 50 in colour 15, pixel 63 inverted. */
+    vm_lock(f->vm);
+    uint8_t big[1024] = { 0 };
+    big[50 * 16 + 5] = 0x80, big[50 * 16 + 8 + 5] = 0x80;
+    big[50 * 16 + 7] = 0x01;
+    vram_write(f, VRAM - 0x4000 + 4 * 1024, big, sizeof(big));
+    sr(f, 0x13, 0x10);
+    sr(f, 0x12, 0x05);
+    sr(f, 0x10, 0x02);               /* x = 16 */
+    sr(f, 0x11, 0x01);               /* y = 8 */
+    vm_unlock(f->vm);
+    refresh(f);
+    g_assert_cmphex(pixel(f, 16 + 40, 8 + 50), ==, 0x0000ff);
+    g_assert_cmphex(pixel(f, 16 + 63, 8 + 50), ==, 0xffffff);
+    g_assert_cmphex(pixel(f, 16 + 41, 8 + 50), ==, 0);
+    g_assert_cmphex(pixel(f, 20, 32), ==, 0); /* the 32x32 one is gone */
     /* Hidden: the screen alone. */
     vm_lock(f->vm);
     sr(f, 0x12, 0x00);
     vm_unlock(f->vm);
     refresh(f);
-    g_assert_cmphex(pixel(f, 20, 32), ==, 0);
+    g_assert_cmphex(pixel(f, 16 + 40, 8 + 50), ==, 0);
 }
 
 /* ---- the blitter and its reference model ---- */
