@@ -537,6 +537,10 @@ static bool cirrus_layout(VgaState *s)
     uint32_t pitch = ((uint32_t)s->cr[0x13] | (uint32_t)(s->cr[0x1b] & 0x10) << 4) * 8;
     l->vbe_line_bytes = pitch;
     l->vbe_start = MIN(cirrus_start_address(s), (uint32_t)s->vram_size);
+    /* The line compare splits the screen as in the VGA modes: the lines after it show
+     * video memory from offset 0. */
+    unsigned split = vga_line_compare(s) / repeat;
+    l->vbe_split = split + 1 < height ? split : UINT32_MAX;
     /* The attribute controller left in palette access blanks the screen; SR01 bit 5
      * (screen off) does not here: the Cirrus VGA BIOS's extended mode tables set it,
      * written for QEMU, which ignores it. */
@@ -573,7 +577,7 @@ static void mark_screen_lines(CirrusState *c, int y, int n)
         return;
     unsigned bytes = (l->vbe_bpp + 7) / 8;
     for (int i = MAX(y, 0); i < MIN(y + n, l->height); i++) {
-        uint64_t off = (uint64_t)l->vbe_start + (uint64_t)i * l->vbe_line_bytes;
+        uint64_t off = vga_linear_line_offset(l, i);
         if (off < c->vga.vram_size)
             vga_mark_dirty(&c->vga, (size_t)off, (size_t)l->width * bytes);
     }

@@ -94,6 +94,8 @@ typedef struct VgaLayout {
     unsigned vbe_bpp;
     uint32_t vbe_start;      /* byte offset of the first visible pixel */
     uint32_t vbe_line_bytes;
+    uint32_t vbe_split;      /* lines after this one start again at offset 0 (the line
+                              * compare of a Cirrus mode); UINT32_MAX: no split */
 } VgaLayout;
 
 struct VgaState {
@@ -184,6 +186,8 @@ int vga_text_blink_phase(const VgaState *s);
 void vga_layout_build(VgaState *s);
 void vga_gfx_render(VgaState *s, DisplaySurface *surf, bool full);
 void vga_palette_update(VgaState *s);
+/* Where line y of a linear (VBE or extended) mode starts in video memory. */
+uint64_t vga_linear_line_offset(const VgaLayout *l, int y);
 /* Whether any VRAM page in [offset, offset + len) was written since the last render. */
 bool vga_range_dirty(const VgaState *s, size_t offset, size_t len);
 

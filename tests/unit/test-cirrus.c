@@ -327,6 +327,16 @@ static void test_modes(Fixture *f, gconstpointer data)
     vm_unlock(f->vm);
     refresh(f);
     g_assert_cmphex(pixel(f, 0, 0), ==, (uint32_t)f->model[6] << 16 | (uint32_t)f->model[5] << 8 | f->model[4]);
+    /* The line compare (CR18, CR07 bit 4, CR09 bit 6) at 9: line 10 shows offset 0. */
+    vm_lock(f->vm);
+    cr(f, 0x09, 0x00);
+    cr(f, 0x18, 9);
+    vm_unlock(f->vm);
+    refresh(f);
+    const uint8_t *l9 = f->model + 4 + 9 * 512;
+    g_assert_cmphex(pixel(f, 0, 9), ==, (uint32_t)l9[2] << 16 | (uint32_t)l9[1] << 8 | l9[0]);
+    g_assert_cmphex(pixel(f, 1, 10), ==, (uint32_t)f->model[6] << 16 | (uint32_t)f->model[5] << 8 | f->model[4]);
+    g_assert_cmphex(pixel(f, 0, 11), ==, (uint32_t)f->model[514] << 16 | (uint32_t)f->model[513] << 8 | f->model[512]);
 }
 
 static void test_cursor(Fixture *f, gconstpointer data)
