@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The CL-GD5446 BitBLT engine (Technical Reference Manual, chapter 9), as QEMU models
+/* The CL-GD5446 BitBLT engine (Technical Reference Manual, BitBLT engine), as QEMU models
  * it: screen-to-screen copies forward and backward with the sixteen raster operations
  * of GR32 and an optional transparent colour (8 and 16 bpp), 8x8 pattern fills, colour
  * expansion of monochrome source (opaque, or transparent where a bit is clear), 8x8
@@ -16,7 +16,8 @@
 
 #include <string.h>
 
-/* GR32 codes of the sixteen operations (TRM table 9-5); others leave the destination. */
+/* GR32 codes of the sixteen operations (the TRM's BLT ROP table, Windows' ROP2 set);
+ * others leave the destination. */
 static inline uint8_t rop_apply(uint8_t rop, uint8_t d, uint8_t s)
 {
     switch (rop) {

@@ -2,8 +2,8 @@
 /* The Cirrus Logic CL-GD5446 shared by its two files: cirrus-vga.c (extended registers,
  * banking, the linear framebuffer, the MMIO BAR, modes, the hardware cursor, the PCI
  * device) and cirrus-blit.c (the BitBLT engine). Register names and bits follow the
- * CL-GD5446 Technical Reference Manual (chapters 8-10: SRxx, GRxx, CRxx; chapter 9 for
- * the BitBLT registers GR20-GR3F and their memory-mapped copies). */
+ * CL-GD5446 Technical Reference Manual's extension registers (SRxx, GRxx, CRxx) and its
+ * BitBLT registers (GR20-GR3F and their memory-mapped copies). */
 #pragma once
 
 #include "hw/display/vga-internal.h"

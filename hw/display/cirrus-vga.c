@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Cirrus Logic CL-GD5446 PCI VGA (1013:00B8, QEMU's "cirrus-vga"), built on the VGA
  * core of vga-core.c: the extended sequencer, graphics and CRT controller registers
- * (CL-GD5446 Technical Reference Manual, chapters 8-10), the SR06 unlock key (read back
+ * (CL-GD5446 Technical Reference Manual, extension registers), the SR06 unlock key (read back
  * 12h unlocked, 0Fh locked; like QEMU, the extensions answer either way), the Hidden DAC
  * register behind four reads of 0x3C6, 4 MiB of video memory banked into 0xA0000 by
  * GR09/GR0A/GR0B, the linear framebuffer and BitBLT aperture in BAR 0, the VGA and BitBLT
@@ -310,7 +310,7 @@ static uint8_t gr_read(CirrusState *c, unsigned i)
     return i < 0x3a ? c->gr[i] : 0xff;
 }
 
-/* The BitBLT registers in memory-mapped order (TRM table 9-1) and the GR they are. */
+/* The BitBLT registers in memory-mapped order and the GR each one is. */
 static int blt_reg_gr(unsigned off)
 {
     static const uint8_t map[0x20] = {
@@ -369,7 +369,7 @@ static bool cirrus_port_read(VgaState *s, uint16_t port, uint8_t *v)
         *v = sr_read(c, s->sr_index);
         return true;
     case 0x3c6:
-        /* The fifth read in a row returns the Hidden DAC register (TRM 8.3). */
+        /* The fifth read in a row returns the Hidden DAC register. */
         if (c->hidden_dac_reads == 4) {
             c->hidden_dac_reads = 0;
             *v = c->hidden_dac;
@@ -559,7 +559,7 @@ static char *cirrus_describe(VgaState *s)
     return g_strdup_printf("Cirrus %dx%dx%u", s->layout.width, s->layout.height, s->layout.vbe_bpp);
 }
 
-/* ---- hardware cursor (TRM 8.x, SR10-SR13) ---- */
+/* ---- hardware cursor (SR10-SR13: position, attributes, pattern address) ---- */
 
 static int cursor_size(const CirrusState *c)
 {

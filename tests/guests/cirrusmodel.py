@@ -3,7 +3,7 @@
 (cirrus.asm): it replays the blits the guest printed ("BLIT" parameter blocks, "DATA"
 sources) and renders the expected picture of a mode, the hardware cursor on top.
 
-Blit semantics (CL-GD5446 TRM chapter 9, as QEMU models them): the sixteen ROPs of
+Blit semantics (the CL-GD5446 TRM's BitBLT engine, as QEMU models them): the sixteen ROPs of
 GR32 (other codes leave the destination), copies forward or backward (addresses then
 name the last byte), a transparent colour compared after the ROP (8 and 16 bpp), colour
 expansion (opaque: foreground/background; transparent: set bits in the foreground, or

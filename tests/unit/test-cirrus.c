@@ -408,7 +408,7 @@ static void test_cursor(Fixture *f, gconstpointer data)
 
 static uint8_t ref_rop(uint8_t rop, uint8_t d, uint8_t s)
 {
-    /* TRM table 9-5, spelled as the Windows ROP2 each code is. */
+    /* The BLT ROP codes, spelled as the Windows ROP2 each one is. */
     switch (rop) {
     case 0x00: return 0x00;                 /* BLACKNESS */
     case 0x05: return d & s;                /* SRCAND */
