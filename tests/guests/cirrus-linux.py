@@ -8,13 +8,16 @@ init-cirrus.sh), in one boot:
     an extended mode of that size and depth (the screendump's size, the mode QMP names);
   - the framebuffer console's text is on the screen: the dump is not blank, it has
     the console's background and at least one text colour, and text covers many lines;
-  - no warning or oops in the kernel log.
-Usage: cirrus-linux.py --vireo VIREO_RUN --linux-kit DIR [--accel tcg]"""
+  - no warning or oops in the kernel log;
+  - savevm (paused, onto a qcow2 disk), a system reset back to the BIOS's text screen,
+    loadvm: the mode and the picture come back pixel for pixel.
+Usage: cirrus-linux.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR [--accel tcg]"""
 import argparse
 import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
@@ -27,6 +30,13 @@ class Skip(Exception):
     pass
 
 
+def hmp(vm, line):
+    out = vm.command("human-monitor-command", **{"command-line": line})
+    if out.startswith("Error"):
+        raise TestFailure("%s: %s" % (line, out.strip()))
+    return out
+
+
 def run(opts, tmp):
     kit = opts.linux_kit
     for script, what in (("mkkit.sh", "the Linux kit"), ("mkcirrus.sh", "the Cirrus initramfs")):
@@ -35,8 +45,11 @@ def run(opts, tmp):
             raise Skip("%s could not be built" % what)
         if r.returncode:
             raise TestFailure("%s failed" % script)
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([opts.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
     args = ["-m", "256", "-vga", "cirrus", "-kernel", os.path.join(kit, "vmlinuz"),
-            "-initrd", os.path.join(kit, "initrd-cirrus.img"), "-append", "console=ttyS0"]
+            "-initrd", os.path.join(kit, "initrd-cirrus.img"), "-append", "console=ttyS0",
+            "-drive", "file=%s,format=qcow2,if=ide" % disk]
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     t = opts.timeout
     try:
@@ -77,6 +90,29 @@ def run(opts, tmp):
             raise TestFailure("the console shows %d colours, %d text pixels on %d lines" % (len(counts), ink, ink_rows))
         print("the framebuffer console's text is on screen: %d text pixels on %d lines, %d colours"
               % (ink, ink_rows, len(counts)), flush=True)
+
+        # Paused, so fbcon's cursor does not blink between the pictures compared.
+        vm.command("stop")
+        saved = vm.screendump("saved")
+        hmp(vm, "savevm cirrus")
+        vm.command("system_reset")
+        vm.command("cont")
+        deadline = time.monotonic() + t
+        while vm.screen_size() == (w, h):
+            if time.monotonic() > deadline:
+                raise TestFailure("the reset left the screen at %dx%d" % (w, h))
+            time.sleep(0.2)
+        vm.command("stop")
+        hmp(vm, "loadvm cirrus")
+        loaded = vm.screendump("loaded")
+        if (loaded.width, loaded.height) != (w, h) or loaded.rgb != saved.rgb:
+            raise TestFailure("after loadvm the screen is %dx%d and differs from the saved one in %d pixels" % (
+                loaded.width, loaded.height,
+                sum(1 for i in range(0, min(len(saved.rgb), len(loaded.rgb)), 3)
+                    if saved.rgb[i:i + 3] != loaded.rgb[i:i + 3])))
+        vm.command("cont")
+        print("savevm, a reset to the BIOS screen, loadvm: the %dx%d picture is back pixel for pixel"
+              % (w, h), flush=True)
     finally:
         vm.close()
 
@@ -84,6 +120,7 @@ def run(opts, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
+    ap.add_argument("--vireo-img", required=True)
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--linux-kit", required=True)
     ap.add_argument("--timeout", type=float, default=600)
