@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* State of the VGA shared by the files of hw/display: vga-core.c (registers, planar
  * memory, retrace), vga-text.c and vga-gfx.c (rendering), vga-pci.c (Bochs VBE, the PCI
- * std-vga device and the display console glue). */
+ * std-vga device and the display console glue); the Cirrus (cirrus-*.c) builds on it
+ * through VgaHooks. */
 #pragma once
 
 #include "hw/display/vga.h"

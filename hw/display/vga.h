@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The PC's display adapter: QEMU's "std-vga", a PCI device (1234:1111) that is a full
+/* The PC's display adapters. QEMU's "std-vga", a PCI device (1234:1111) that is a full
  * VGA (ports 0x3B0-0x3DF, memory 0xA0000-0xBFFFF) plus the Bochs VBE extension (ports
  * 0x1CE/0x1CF) with a 16 MiB linear framebuffer (BAR 0) and an MMIO register window
  * (BAR 2). Its option ROM is SeaBIOS's vgabios-stdvga.bin. */
