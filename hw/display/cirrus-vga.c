@@ -932,10 +932,6 @@ __attribute__((constructor)) static void cirrus_register(void)
 
 bool cirrus_vga_new(Vm *vm, const char *addr, GError **err)
 {
-    Device *dev = device_new(vm, cirrus_class.name, "vga", err);
-    if (!dev)
-        return false;
-    if (addr && !device_set_prop(dev, "addr", addr, err))
-        return false;
-    return device_realize(dev, err);
+    g_autofree char *spec = g_strdup_printf("%s,id=vga%s%s", cirrus_class.name, addr ? ",addr=" : "", addr ? addr : "");
+    return device_create_from_spec(vm, spec, err) != NULL;
 }
