@@ -510,6 +510,7 @@ static GKeyFile *build_conf(VireoWizard *w)
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "boot", boot);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "sound", p->sound);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "network", p->network);
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "display", p->display);
 
     if (gtk_check_button_get_active(w->disk_new))
         g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda", NEW_DISK_FILE);
