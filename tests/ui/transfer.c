@@ -127,6 +127,8 @@ static void wizard_import(const char *image, const char *label, const char *vm)
     g_autofree char *hda = conf_value(vm, "drives", "hda");
     CHECK(!g_strcmp0(hda, "disk.qcow2"), "hda=%s", hda);
     g_autofree char *disk = vm_file(vm, "disk.qcow2");
+    g_autofree char *part = vm_file(vm, "disk.qcow2.part");
+    CHECK(!g_file_test(part, G_FILE_TEST_EXISTS), "the conversion's temporary file stayed: %s", part);
     qemu_img_check(disk);
     same_disk(image, disk);
     note("%s: converted into %s; qemu-img check clean, qemu-img compare identical", label, disk);

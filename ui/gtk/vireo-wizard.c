@@ -11,7 +11,9 @@
 #include "vireo-config.h"
 #include "disks/image-ops.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <unistd.h>
 
 #define MIB (UINT64_C(1) << 20)
@@ -590,6 +592,7 @@ static void created(VireoWizard *w, const char *name)
 typedef struct Conversion {
     VireoWizard *w;
     char *name;
+    char *part, *final;     /* the disk while converting, and its name once complete */
 } Conversion;
 
 static void conversion_free(gpointer p)
@@ -597,6 +600,8 @@ static void conversion_free(gpointer p)
     Conversion *c = p;
     g_object_unref(c->w);
     g_free(c->name);
+    g_free(c->part);
+    g_free(c->final);
     g_free(c);
 }
 
@@ -607,7 +612,12 @@ static void conversion_done(gpointer data, const GError *err)
     w->converting = false;
     const char *root = vireo_library_get_root(w->library);
     GError *add_err = NULL;
-    if (!err && vireo_library_add(w->library, c->name, &add_err)) {
+    if (!err && g_rename(c->part, c->final) != 0) {
+        int e = errno;
+        g_set_error(&add_err, G_FILE_ERROR, g_file_error_from_errno(e), _("Cannot rename %s: %s"), c->part,
+                    g_strerror(e));
+    }
+    if (!err && !add_err && vireo_library_add(w->library, c->name, &add_err)) {
         created(w, c->name);
         return;
     }
@@ -643,8 +653,12 @@ static bool create_vm(VireoWizard *w, bool *pending, GError **err)
             return false;
         }
     } else if (gtk_check_button_get_active(w->disk_existing) && w->probed_format) {
-        g_autofree char *disk = g_build_filename(dir, NEW_DISK_FILE, NULL);
+        /* Converted under a temporary name and renamed when complete: a crash on the way
+         * leaves a VM whose disk is missing (it says so), never one with half a disk. */
+        g_autofree char *disk = g_build_filename(dir, NEW_DISK_FILE ".part", NULL);
         Conversion *c = g_new0(Conversion, 1);
+        c->part = g_strdup(disk);
+        c->final = g_build_filename(dir, NEW_DISK_FILE, NULL);
         c->w = g_object_ref(w);
         c->name = g_strdup(name);
         w->converting = true;
