@@ -65,9 +65,25 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
     emit_jcc_to(e, HC_NE, unlinked);
-    emit_op_rm(e, 4, 0x81, 7, CPU(chain_epoch));
+    /* The target's page as block_get would find it: CS as linked (link_epoch), the
+     * same TLB (CPL 3 or not) holding the page executable at the same physical
+     * address. A CR3 load or INVLPG that leaves the page's mapping alone keeps the
+     * link (the entry is refilled the same way). */
+    emit_op_rm(e, 4, 0x81, 7, CPU(link_epoch));
     site.epoch = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0x81, 7, CPU(acc_user));
+    site.acc = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.tlbe = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, (int32_t)offsetof(X86Tlb, tag_x)));
+    site.lin_page = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.phys = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Tlb, phys)));
     emit_jcc_to(e, HC_NE, unlinked);
     site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
     emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
@@ -122,29 +138,67 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
 }
 
 /* Points the exit whose JitSite is at info (read-write view) at the block about to
- * run: its code fn, instructions insns[0..n), slot in the interpreter's block. */
+ * run: its code fn, instructions insns[0..n), slot in the interpreter's block. An exit
+ * linked that way already is left alone (writing into code the host runs costs it a
+ * pipeline flush); one whose target keeps changing (a RET from a function called from
+ * several places) stops being linked and goes through the dispatcher. */
+#define MAX_RETARGETS 16
+
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
 {
     JitSite site;
     memcpy(&site, info, sizeof(site));
     uint8_t *start = info - site.info;
+    if (site.retargets >= MAX_RETARGETS) {
+        j->stats.links_refused++;
+        return;
+    }
     uint32_t version;
-    const uint32_t *vptr = x86_code_slot_version(c, slot, &version);
+    uint64_t phys;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
     uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint32_t page = lin & ~0xfffu;
+    uint32_t acc = c->acc_user;
+    phys &= ~UINT64_C(0xfff);
+    const X86Tlb *te = &(c->cpl == 3 ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     uint32_t total = site.count + n;
-    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns;
-    memcpy(start + site.lin, &lin, 4);
-    memcpy(start + site.epoch, &c->chain_epoch, 4);
-    memcpy(start + site.vptr, &vp, 8);
-    memcpy(start + site.version, &version, 4);
-    memcpy(start + site.total, &total, 4);
-    memcpy(start + site.insns, &ip, 8);
+    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
     /* rel32 fields count from the end of the field, the same in both views. */
     intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
     intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
     int32_t rel = (int32_t)(body_rx - (field_rx + 4));
-    memcpy(start + site.jmp, &rel, 4);
     int32_t to_guard = (int32_t)site.guard - 5;
+    int32_t cur_entry, cur_rel;
+    uint32_t cur_lin;
+    memcpy(&cur_entry, start + 1, 4);
+    memcpy(&cur_rel, start + site.jmp, 4);
+    memcpy(&cur_lin, start + site.lin, 4);
+    if (cur_entry == to_guard) {
+        if (cur_lin == lin && cur_rel == rel && !memcmp(start + site.epoch, &c->link_epoch, 4) &&
+            !memcmp(start + site.acc, &acc, 4) && !memcmp(start + site.tlbe, &tp, 8) &&
+            !memcmp(start + site.lin_page, &page, 4) && !memcmp(start + site.phys, &phys, 8) &&
+            !memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4) &&
+            !memcmp(start + site.total, &total, 4) && !memcmp(start + site.insns, &ip, 8)) {
+            j->stats.links_kept++;
+            return;
+        }
+        if (cur_lin != lin) {
+            site.retargets++;
+            memcpy(info + offsetof(JitSite, retargets), &site.retargets, sizeof(site.retargets));
+            j->stats.retargets++;
+        }
+    }
+    memcpy(start + site.lin, &lin, 4);
+    memcpy(start + site.epoch, &c->link_epoch, 4);
+    memcpy(start + site.acc, &acc, 4);
+    memcpy(start + site.tlbe, &tp, 8);
+    memcpy(start + site.lin_page, &page, 4);
+    memcpy(start + site.phys, &phys, 8);
+    memcpy(start + site.vptr, &vp, 8);
+    memcpy(start + site.version, &version, 4);
+    memcpy(start + site.total, &total, 4);
+    memcpy(start + site.insns, &ip, 8);
+    memcpy(start + site.jmp, &rel, 4);
     memcpy(start + 1, &to_guard, 4);
     j->stats.links++;
 }

@@ -16,6 +16,7 @@
  * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
 #include "cpu/jit/translate.h"
 #include "engine/config.h"
+#include "engine/log.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -79,6 +80,11 @@ static void check_exit(Tr *t, unsigned count)
 static void call_handler(Tr *t, unsigned k)
 {
     const X86Insn *i = &t->insns[k];
+    if (t->j->calls) {
+        unsigned op = i->opcode < 0x100 ? i->opcode : 0x100 + (i->opcode & 0xff);
+        emit_mov_ri64(&t->e, H_RAX, (uint64_t)(uintptr_t)&t->j->calls[op * 8 + (i->reg & 7)]);
+        emit_alu_mi(&t->e, 8, ALU_ADD, jm(H_RAX, 0), 1);
+    }
     set_eips(t, k);
     emit_mov_rr(&t->e, 8, H_RDI, H_RBX);
     emit_mov_ri64(&t->e, H_RSI, (uint64_t)(uintptr_t)i);
@@ -1194,6 +1200,8 @@ static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
 static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool fresh)
 {
     Tr *t = &j->tr;
+    int64_t t0 = j->calls ? g_get_monotonic_time() : 0;
+    JitFn fn = NULL;
     /* Inline first; a block with too many slow paths, or too big for even an empty
      * cache, is retried with calls only; one that does not fit the space left waits
      * for the flush. */
@@ -1209,7 +1217,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         jit_cache_begin(j->cache, &t->e);
         if (!translate(t, attempt == 0)) {
             if (t->e.overflow && !fresh)
-                return NULL;
+                break;
             continue;
         }
         void *code = jit_cache_commit(j->cache, &t->e);
@@ -1218,12 +1226,16 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         j->stats.blocks++;
         j->stats.insns_inline += t->n_inline;
         j->stats.insns_called += n - t->n_inline;
+        j->stats.code_bytes += emit_pos(&t->e);
         if (j->perf)
             fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
                     c->seg[S_CS].sel, c->eip);
-        return (JitFn)code;
+        fn = (JitFn)code;
+        break;
     }
-    return NULL;
+    if (j->calls)
+        j->stats.translate_ns += (uint64_t)(g_get_monotonic_time() - t0) * 1000;
+    return fn;
 }
 
 /* X86Cpu.run_block: the block's code, translated on first use. When the cache is
@@ -1234,6 +1246,8 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
     JitFn fn = (JitFn)*slot;
     JitLink from = j->link;
     j->link.site = NULL;
+    if (from.site)
+        j->stats.unlinked++;
     if (!fn) {
         if (n > MAX_INSNS)
             return run_interp(c, insns, n);
@@ -1306,6 +1320,8 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     j->cache = cache;
     j->no_chain = chain && !strcmp(chain, "0");
     j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
+    if (vlog_mask & LOG_JIT_STATS)
+        j->calls = g_new0(uint64_t, JIT_CALL_SLOTS);
     if (opts && opts->perf_map) {
         char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
@@ -1330,6 +1346,7 @@ void jit_detach(X86Cpu *c)
     x86_code_flush_all(c);
     if (j->perf)
         fclose(j->perf);
+    g_free(j->calls);
     jit_cache_free(j->cache);
     g_free(j);
 }
@@ -1341,4 +1358,27 @@ void jit_get_stats(X86Cpu *c, JitStats *s)
         *s = j->stats;
     else
         memset(s, 0, sizeof(*s));
+}
+
+unsigned jit_top_calls(X86Cpu *c, unsigned max, uint32_t *which, uint64_t *count)
+{
+    Jit *j = c->jit;
+    unsigned n = 0;
+    if (!j || !j->calls || !max)
+        return 0;
+    /* Insertion into a short sorted list: max is small. */
+    for (uint32_t k = 0; k < JIT_CALL_SLOTS; k++) {
+        uint64_t v = j->calls[k];
+        if (!v || (n == max && v <= count[n - 1]))
+            continue;
+        unsigned at = n < max ? n++ : max - 1;
+        while (at > 0 && count[at - 1] < v) {
+            count[at] = count[at - 1];
+            which[at] = which[at - 1];
+            at--;
+        }
+        count[at] = v;
+        which[at] = k;
+    }
+    return n;
 }

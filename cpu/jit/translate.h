@@ -16,6 +16,7 @@
 #define MAX_STUBS 64
 #define MAX_EXITS 64
 #define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
+#define JIT_CALL_SLOTS (0x200 * 8)
 
 typedef unsigned (*JitFn)(X86Cpu *c);
 
@@ -35,8 +36,9 @@ typedef struct Stub {
 typedef struct JitSite {
     uint16_t info;            /* this record */
     uint16_t guard;           /* the guard's first instruction */
-    uint16_t lin, epoch, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
+    uint16_t lin, epoch, acc, tlbe, lin_page, phys, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
     uint16_t count;           /* instructions of the block done at this exit */
+    uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
 } JitSite;
 
 /* The exit a block last left through unlinked, for run_block to link. */
@@ -74,6 +76,7 @@ typedef struct Jit {
     size_t body;                   /* offset of a block's body after its prologue */
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
     unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
+    uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
 

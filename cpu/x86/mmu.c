@@ -110,6 +110,7 @@ static void tlb_entry_clear(X86Tlb *e)
 void x86_tlb_flush(X86Cpu *c, bool include_global)
 {
     c->chain_epoch++;
+    c->stats.tlb_flushes++;
     for (unsigned k = 0; k < TLB_SIZE; k++) {
         if (include_global || !c->tlb_sup[k].global)
             tlb_entry_clear(&c->tlb_sup[k]);
@@ -123,6 +124,7 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
 void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
 {
     c->chain_epoch++;
+    c->stats.tlb_page_flushes++;
     uint32_t page = lin & ~0xfffu;
     X86Tlb *tables[2] = { c->tlb_sup, c->tlb_user };
     for (unsigned t = 0; t < 2; t++) {
