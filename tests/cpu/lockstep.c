@@ -6,7 +6,9 @@
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
  * time; registers, EFLAGS, EIP, the data memory and the exception must agree after
- * every block. A tiny code cache makes the translator flush many times.
+ * every block. A tiny code cache makes the translator flush many times. Then looping
+ * programs in runs of random budgets (chains), and programs that chain into a page
+ * they remap (CR3 reloads and INVLPG between rounds).
  *
  * usage: lockstep [-n PROGRAMS] [-s SEED] [-v] */
 #include "cpu/jit/jit.h"
@@ -483,6 +485,82 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
     return false;
 }
 
+/* A page whose mapping the guest changes while blocks chain into it: linear
+ * REMAP_LIN through a page table at PTAB, pointing at PAGE_A or PAGE_B (different
+ * code). Translated chains check the target's TLB entry instead of dropping every
+ * link at each CR3 load or INVLPG: this makes sure a changed mapping is seen (after
+ * CR3 reloads, INVLPG, and a CR3 reload that leaves the mapping as it was). */
+#define PTAB 0x31000u
+#define PAGE_A 0x22000u
+#define PAGE_B 0x23000u
+#define REMAP_LIN 0xc00000u
+
+static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b)
+{
+    memset(g, 0, sizeof(*g));
+    g->code32 = true;
+    /* The callee in each page: add/xor, or sub/rol, then RET. */
+    uint8_t a[] = { 0x05, 0x11, 0x11, 0x11, 0x01, 0x81, 0xf2, 0x44, 0x33, 0x22, 0x11, 0xc3 };
+    uint8_t b[] = { 0x2d, 0x77, 0x66, 0x55, 0x02, 0xc1, 0xc0, 0x05, 0xc3 };
+    memcpy(page_a, a, sizeof(a));
+    memcpy(page_b, b, sizeof(b));
+    /* (physical page, flush: 0 none, 1 MOV CR3, 2 INVLPG) after each round */
+    static const uint32_t phases[][2] = {
+        { PAGE_B, 1 }, { PAGE_B, 1 }, { PAGE_A, 2 }, { PAGE_A, 1 }, { PAGE_B, 2 }, { PAGE_A, 1 },
+    };
+    /* Every round calls one block that calls the page, so its exit, linked once,
+     * is taken again after each remapping. */
+    const uint32_t shared = CODE + 0x800;
+    for (unsigned ph = 0; ph <= G_N_ELEMENTS(phases); ph++) {
+        b8(g, 0xb9); /* MOV ECX, 3 + ph */
+        b32(g, 3 + ph);
+        uint32_t loop = CODE + g->len;
+        b8(g, 0xe8); /* CALL shared */
+        b32(g, shared - (CODE + g->len + 4));
+        b8(g, 0x49); /* DEC ECX; JNZ loop */
+        b8(g, 0x0f);
+        b8(g, 0x85);
+        b32(g, loop - (CODE + g->len + 4));
+        if (ph == G_N_ELEMENTS(phases))
+            break;
+        b8(g, 0xc7); /* MOV dword [PTAB], page | P RW US */
+        b8(g, 0x05);
+        b32(g, PTAB);
+        b32(g, phases[ph][0] | 7);
+        if (phases[ph][1] == 1) {
+            b8(g, 0x0f); /* MOV EBX, CR3; MOV CR3, EBX */
+            b8(g, 0x20);
+            b8(g, 0xdb);
+            b8(g, 0x0f);
+            b8(g, 0x22);
+            b8(g, 0xdb);
+        } else {
+            b8(g, 0x0f); /* INVLPG [REMAP_LIN] */
+            b8(g, 0x01);
+            b8(g, 0x3d);
+            b32(g, REMAP_LIN);
+        }
+    }
+    b8(g, 0xf4);
+    g->len = shared - CODE; /* shared: CALL REMAP_LIN; RET */
+    b8(g, 0xe8);
+    b32(g, REMAP_LIN - (CODE + g->len + 4));
+    b8(g, 0xc3);
+}
+
+static void side_load_remap(Side *s, const Gen *g, const uint8_t *page_a, const uint8_t *page_b, const X86State *st)
+{
+    GuestMemory *m = s->v->mem;
+    uint32_t pt[1024] = { PAGE_A | 7 };
+    mem_write(m, PTAB, pt, sizeof(pt));
+    mem_write(m, PAGE_A, page_a, 4096);
+    mem_write(m, PAGE_B, page_b, 4096);
+    uint8_t zero[DATA_SIZE] = { 0 };
+    side_load(s, g, zero, st);
+    uint32_t pde = PTAB | 7;
+    mem_write(m, PDIR + (REMAP_LIN >> 22) * 4, &pde, 4);
+}
+
 static void dump_code(const Gen *g)
 {
     printf("  code%s:", g->code32 ? "32" : "16");
@@ -581,8 +659,41 @@ int main(int argc, char **argv)
         }
         loops++;
     }
+    /* Chains into a page the guest remaps. */
+    unsigned remaps = 0;
+    for (unsigned p = 0; p < 20 && failures < 5; p++) {
+        static uint8_t page_a[4096], page_b[4096];
+        gen_remap(&g, page_a, page_b);
+        X86State st;
+        make_state(&st, true);
+        for (unsigned k = 0; k < X86_NSEG; k++)
+            if (k != X86_CS)
+                st.seg[k].base = 0;
+        side_load_remap(&a, &g, page_a, page_b, &st);
+        side_load_remap(&b, &g, page_a, page_b, &st);
+        for (unsigned run = 0; run < 2000; run++) {
+            unsigned budget = pick(4) ? 1 + pick(40) : 500;
+            int ra = x86_cpu_run(a.c, budget);
+            int rb = x86_cpu_run(b.c, budget);
+            if (!same(&a, &b, ra, rb, p, run, verbose)) {
+                printf("  (remapped page)\n");
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            if (ra != X86_RUN_BUDGET) {
+                if (ra != X86_RUN_HALT) {
+                    printf("FAIL: remap program %u stopped with %d\n", p, ra);
+                    failures++;
+                }
+                break;
+            }
+        }
+        remaps++;
+    }
     JitStats s;
     jit_get_stats(b.c, &s);
+    printf("%u remapping programs\n", remaps);
     printf("%u programs, %u blocks compared, %u ended in an exception, %u looping programs; jit: %" G_GUINT64_FORMAT
            " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
            G_GUINT64_FORMAT " called, %" G_GUINT64_FORMAT " exits chained\n",
