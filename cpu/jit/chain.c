@@ -59,6 +59,11 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
     jit_exit_with(t, count);
+    /* For when the target keeps changing: the lookup table instead. */
+    site.lookup = (uint16_t)(emit_pos(e) - start);
+    emit_mov_ri32(e, H_R13, count);
+    emit_u8(e, 0xe9);
+    emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
 
     site.guard = (uint16_t)(emit_pos(e) - start);
     emit_mov_rr(e, 4, H_RCX, H_RAX);
@@ -141,7 +146,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
  * run: its code fn, instructions insns[0..n), slot in the interpreter's block. An exit
  * linked that way already is left alone (writing into code the host runs costs it a
  * pipeline flush); one whose target keeps changing (a RET from a function called from
- * several places) stops being linked and goes through the dispatcher. */
+ * several places) stops being linked and looks its targets up in a table instead. */
 #define MAX_RETARGETS 16
 
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
@@ -150,6 +155,9 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     memcpy(&site, info, sizeof(site));
     uint8_t *start = info - site.info;
     if (site.retargets >= MAX_RETARGETS) {
+        /* From now on the exit looks its target up in the table (jit_ib_fill). */
+        int32_t to_lookup = (int32_t)site.lookup - 5;
+        memcpy(start + 1, &to_lookup, 4);
         j->stats.links_refused++;
         return;
     }
@@ -201,4 +209,132 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     memcpy(start + site.jmp, &rel, 4);
     memcpy(start + 1, &to_guard, 4);
     j->stats.links++;
+}
+
+static inline unsigned ib_index(uint32_t lin)
+{
+    return (lin ^ (lin >> 12)) & (JIT_IB_SIZE - 1);
+}
+
+void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+{
+    uint32_t version;
+    uint64_t phys;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    JitIbEntry *ie = &j->ib[ib_index(lin)];
+    ie->lin = lin;
+    ie->epoch = c->link_epoch;
+    ie->acc = c->acc_user;
+    ie->n = n;
+    ie->tlbe = (uint64_t)(uintptr_t) & (c->cpl == 3 ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
+    ie->phys = phys & ~UINT64_C(0xfff);
+    ie->vptr = (uint64_t)(uintptr_t)vptr;
+    ie->version = version;
+    ie->insns = (uint64_t)(uintptr_t)insns;
+    ie->body = (uint64_t)(uintptr_t)fn + j->body;
+    j->stats.ib_fills++;
+}
+
+/* The lookup routine, entered by an exit's lookup path with EAX = the next EIP (in
+ * c->eip too), R13D = the instructions done in the block, and the block's frame on
+ * the stack. It makes the linked guard's checks against the table's entry for the
+ * target and jumps into that block's body, or returns to the dispatcher, which
+ * fills the entry (run_block, jit_ib_fill). */
+static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
+{
+    size_t misses[16];
+    unsigned nm = 0;
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+    emit_mov_rr(e, 4, H_RDX, H_RCX);
+    emit_shift_ri(e, 4, 5, H_RDX, 12);
+    emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SIZE - 1);
+    emit_shift_ri(e, 4, 4, H_RDX, 6);
+    emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)j->ib);
+    emit_alu_rr(e, 8, ALU_ADD, H_RSI, H_RDX);
+#define IE(f) jm(H_RSI, (int32_t)offsetof(JitIbEntry, f))
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 4, H_RDX, IE(epoch));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(link_epoch));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 4, H_RDX, IE(acc));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(acc_user));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDI, IE(tlbe));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, ~0xfffu);
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Tlb, tag_x)));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDX, IE(phys));
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RDI, (int32_t)offsetof(X86Tlb, phys)));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDI, IE(vptr));
+    emit_load(e, 4, H_RDX, jm(H_RDI, 0));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, IE(version));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    /* The dispatcher's tests before a block, all of them (see jit_exit_chained). */
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
+    emit_u32(e, X86_FL_TF | X86_FL_RF);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
+    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
+    emit_u32(e, LOG_EXEC);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    /* icount + this block + the next one within the budget */
+    emit_mov_rr(e, 4, H_R13, H_R13); /* zero-extends */
+    emit_load(e, 8, H_RCX, CPU(icount));
+    emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_R13);
+    emit_load(e, 4, H_RDX, IE(n));
+    emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_RDX);
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
+    misses[nm++] = emit_jcc_fwd(e, HC_A);
+    emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
+    emit_store(e, 8, CPU(icount), H_R13);
+    emit_store(e, 4, CPU(block_eip), H_RAX);
+    emit_load(e, 8, H_RCX, IE(insns));
+    emit_store(e, 8, CPU(block_start), H_RCX);
+    emit_mov_rr(e, 4, H_R12, H_RAX);
+    emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
+#undef IE
+    for (unsigned k = 0; k < nm; k++)
+        emit_patch(e, misses[k], emit_pos(e));
+    /* Missed: run_block enters the block that follows into the table. */
+    emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    emit_mov_rr(e, 4, H_RAX, H_R13);
+    /* the blocks' epilogue (translate.c) */
+    emit_pop(e, H_R13);
+    emit_pop(e, H_R12);
+    emit_pop(e, H_RBX);
+    emit_ret(e);
+}
+
+bool jit_ib_reset(Jit *j, X86Cpu *c)
+{
+    _Static_assert(sizeof(JitIbEntry) == 64, "the routine indexes entries by << 6");
+    for (unsigned k = 0; k < JIT_IB_SIZE; k++) {
+        memset(&j->ib[k], 0, sizeof(j->ib[k]));
+        j->ib[k].acc = UINT32_MAX; /* never acc_user: the entry is empty */
+    }
+    JitEmit e;
+    jit_cache_begin(j->cache, &e);
+    ib_emit_routine(j, &e, c);
+    void *code = jit_cache_commit(j->cache, &e);
+    j->ib_routine = (uintptr_t)code;
+    return code != NULL;
 }

@@ -25,7 +25,8 @@ typedef struct JitStats {
     uint64_t links;         /* exits chained straight to the next block's code */
     uint64_t links_kept;    /* exits found linked that way already (no code written) */
     uint64_t retargets;     /* exits linked anew to another target */
-    uint64_t links_refused; /* exits not linked: their target changed too often */
+    uint64_t links_refused; /* exits not linked: their target changed too often ... */
+    uint64_t ib_fills;      /* ... entries made in the lookup table such exits use */
     uint64_t unlinked;      /* blocks left through a chainable exit to the dispatcher */
     uint64_t code_bytes;    /* host code generated */
     uint64_t translate_ns;  /* time spent translating (-d jit-stats only) */

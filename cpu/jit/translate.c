@@ -1257,6 +1257,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
             j->stats.flushes++;
             from.site = NULL;
             x86_code_flush_all(c);
+            jit_ib_reset(j, c);
             fn = compile(j, c, insns, n, true);
             if (!fn)
                 return run_interp(c, insns, n);
@@ -1265,8 +1266,12 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
     }
     /* The previous block left through an exit to this one: link it (exec_block calls
      * this only for whole blocks with every test of the dispatcher passed). */
-    if (from.site && from.eip == c->eip)
+    if (from.site == JIT_IB_MISS) {
+        if (from.eip == c->eip)
+            jit_ib_fill(j, c, insns, n, slot, fn);
+    } else if (from.site && from.eip == c->eip) {
         jit_chain_link(j, c, from.site, insns, n, slot, fn);
+    }
     return fn(c);
 }
 
@@ -1318,6 +1323,12 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     }
     Jit *j = g_new0(Jit, 1);
     j->cache = cache;
+    if (!jit_ib_reset(j, c)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "jit: the code cache is too small");
+        jit_cache_free(cache);
+        g_free(j);
+        return false;
+    }
     j->no_chain = chain && !strcmp(chain, "0");
     j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
     if (vlog_mask & LOG_JIT_STATS)

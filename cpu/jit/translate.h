@@ -39,7 +39,20 @@ typedef struct JitSite {
     uint16_t lin, epoch, acc, tlbe, lin_page, phys, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
     uint16_t count;           /* instructions of the block done at this exit */
     uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
+    uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
 } JitSite;
+
+/* An entry of the lookup table of exits whose target changes (JitSite.retargets):
+ * the same facts a linked exit's guard holds, for the block at linear address lin. */
+#define JIT_IB_SIZE 1024
+typedef struct JitIbEntry {
+    uint32_t lin, epoch, acc, n;     /* n: the block's instructions */
+    uint64_t tlbe, phys, vptr;       /* X86Tlb *, physical page, const uint32_t * */
+    uint32_t version, pad;
+    uint64_t insns, body;            /* const X86Insn *, the block's body (RX) */
+} JitIbEntry;
+/* JitLink.site of a lookup that missed: run_block fills the entry. */
+#define JIT_IB_MISS ((uint8_t *)(uintptr_t)1)
 
 /* The exit a block last left through unlinked, for run_block to link. */
 typedef struct JitLink {
@@ -77,6 +90,8 @@ typedef struct Jit {
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
     unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
     uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
+    uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
+    JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
 
@@ -90,3 +105,7 @@ void jit_exit_with(Tr *t, unsigned count);
 void jit_exit_chained(Tr *t, unsigned count, bool own_stub);
 /* Points the exit described at info at the block about to run (chain.c). */
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+/* Empties the lookup table and emits its routine at the start of an empty cache. */
+bool jit_ib_reset(Jit *j, X86Cpu *c);
+/* Enters the block about to run into the lookup table (after a lookup missed). */
+void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn);

@@ -8,7 +8,8 @@
  * time; registers, EFLAGS, EIP, the data memory and the exception must agree after
  * every block. A tiny code cache makes the translator flush many times. Then looping
  * programs in runs of random budgets (chains), and programs that chain into a page
- * they remap (CR3 reloads and INVLPG between rounds).
+ * they remap (CR3 reloads and INVLPG between rounds), through direct links and
+ * through the lookup table of a RET with many targets.
  *
  * usage: lockstep [-n PROGRAMS] [-s SEED] [-v] */
 #include "cpu/jit/jit.h"
@@ -398,7 +399,7 @@ typedef struct Side {
     X86Cpu *c;
 } Side;
 
-static void side_init(Side *s, bool jit)
+static void side_init(Side *s, bool jit, size_t cache_size)
 {
     s->vm = vm_new_for_test(UINT64_C(16) << 20);
     s->v = vm_vcpu(s->vm);
@@ -406,7 +407,7 @@ static void side_init(Side *s, bool jit)
     s->c = x86_cpu_new(s->v);
     x86_cpu_set_run_flags(s->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
     if (jit) {
-        JitOptions o = { .cache_size = 16 << 10 };
+        JitOptions o = { .cache_size = cache_size };
         GError *err = NULL;
         if (!jit_attach(s->c, &o, &err)) {
             printf("SKIP: %s\n", err->message);
@@ -495,15 +496,38 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
 #define PAGE_B 0x23000u
 #define REMAP_LIN 0xc00000u
 
-static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b)
+#define CALLEE (CODE + 0x900)
+#define CALL_SITES 24
+
+static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b, bool many_calls)
 {
     memset(g, 0, sizeof(*g));
     g->code32 = true;
-    /* The callee in each page: add/xor, or sub/rol, then RET. */
-    uint8_t a[] = { 0x05, 0x11, 0x11, 0x11, 0x01, 0x81, 0xf2, 0x44, 0x33, 0x22, 0x11, 0xc3 };
-    uint8_t b[] = { 0x2d, 0x77, 0x66, 0x55, 0x02, 0xc1, 0xc0, 0x05, 0xc3 };
-    memcpy(page_a, a, sizeof(a));
-    memcpy(page_b, b, sizeof(b));
+    if (!many_calls) {
+        /* The callee in each page: add/xor, or sub/rol, then RET. */
+        uint8_t a[] = { 0x05, 0x11, 0x11, 0x11, 0x01, 0x81, 0xf2, 0x44, 0x33, 0x22, 0x11, 0xc3 };
+        uint8_t b[] = { 0x2d, 0x77, 0x66, 0x55, 0x02, 0xc1, 0xc0, 0x05, 0xc3 };
+        memcpy(page_a, a, sizeof(a));
+        memcpy(page_b, b, sizeof(b));
+    } else {
+        /* Each page calls CALLEE from CALL_SITES places, so that its RET's targets
+         * change (the exit uses the lookup table); the two pages put different
+         * instructions (ADD, SUB) at the same return addresses. */
+        unsigned at = 0;
+        for (unsigned k = 0; k < CALL_SITES; k++) {
+            uint32_t rel = CALLEE - (REMAP_LIN + at + 5);
+            page_a[at] = page_b[at] = 0xe8;
+            memcpy(page_a + at + 1, &rel, 4);
+            memcpy(page_b + at + 1, &rel, 4);
+            uint32_t imm = 0x01010101u * (k + 1);
+            page_a[at + 5] = 0x05;
+            page_b[at + 5] = 0x2d;
+            memcpy(page_a + at + 6, &imm, 4);
+            memcpy(page_b + at + 6, &imm, 4);
+            at += 10;
+        }
+        page_a[at] = page_b[at] = 0xc3;
+    }
     /* (physical page, flush: 0 none, 1 MOV CR3, 2 INVLPG) after each round */
     static const uint32_t phases[][2] = {
         { PAGE_B, 1 }, { PAGE_B, 1 }, { PAGE_A, 2 }, { PAGE_A, 1 }, { PAGE_B, 2 }, { PAGE_A, 1 },
@@ -545,6 +569,11 @@ static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b)
     g->len = shared - CODE; /* shared: CALL REMAP_LIN; RET */
     b8(g, 0xe8);
     b32(g, REMAP_LIN - (CODE + g->len + 4));
+    b8(g, 0xc3);
+    g->len = CALLEE - CODE; /* the callee of the many calls: ROL EAX, 3; RET */
+    b8(g, 0xc1);
+    b8(g, 0xc0);
+    b8(g, 0x03);
     b8(g, 0xc3);
 }
 
@@ -589,8 +618,8 @@ int main(int argc, char **argv)
     }
     rng = seed * 0x9e3779b97f4a7c15ull + 1;
     Side a, b;
-    side_init(&a, false);
-    side_init(&b, true);
+    side_init(&a, false, 0);
+    side_init(&b, true, 16 << 10);
     static Gen g;
     static uint8_t data[DATA_SIZE];
     unsigned blocks = 0, faults = 0, failures = 0;
@@ -659,23 +688,28 @@ int main(int argc, char **argv)
         }
         loops++;
     }
-    /* Chains into a page the guest remaps. */
+    /* Chains into a page the guest remaps, with a cache that holds them all (exits
+     * change to lookups only after several targets). */
+    Side big;
+    side_init(&big, true, 1 << 20);
     unsigned remaps = 0;
     for (unsigned p = 0; p < 20 && failures < 5; p++) {
         static uint8_t page_a[4096], page_b[4096];
-        gen_remap(&g, page_a, page_b);
+        memset(page_a, 0, sizeof(page_a));
+        memset(page_b, 0, sizeof(page_b));
+        gen_remap(&g, page_a, page_b, p % 2);
         X86State st;
         make_state(&st, true);
         for (unsigned k = 0; k < X86_NSEG; k++)
             if (k != X86_CS)
                 st.seg[k].base = 0;
         side_load_remap(&a, &g, page_a, page_b, &st);
-        side_load_remap(&b, &g, page_a, page_b, &st);
+        side_load_remap(&big, &g, page_a, page_b, &st);
         for (unsigned run = 0; run < 2000; run++) {
             unsigned budget = pick(4) ? 1 + pick(40) : 500;
             int ra = x86_cpu_run(a.c, budget);
-            int rb = x86_cpu_run(b.c, budget);
-            if (!same(&a, &b, ra, rb, p, run, verbose)) {
+            int rb = x86_cpu_run(big.c, budget);
+            if (!same(&a, &big, ra, rb, p, run, verbose)) {
                 printf("  (remapped page)\n");
                 dump_code(&g);
                 failures++;
@@ -692,8 +726,15 @@ int main(int argc, char **argv)
         remaps++;
     }
     JitStats s;
+    jit_get_stats(big.c, &s);
+    printf("%u remapping programs: %" G_GUINT64_FORMAT " exits chained, %" G_GUINT64_FORMAT " lookup table entries\n",
+           remaps, s.links, s.ib_fills);
+    /* Half of them make one RET return to many places: the lookup table was used. */
+    if (!s.ib_fills && !getenv("VIREO_JIT_CHAIN") && !getenv("VIREO_JIT_INLINE")) {
+        printf("FAIL: no exit used the lookup table\n");
+        return 1;
+    }
     jit_get_stats(b.c, &s);
-    printf("%u remapping programs\n", remaps);
     printf("%u programs, %u blocks compared, %u ended in an exception, %u looping programs; jit: %" G_GUINT64_FORMAT
            " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
            G_GUINT64_FORMAT " called, %" G_GUINT64_FORMAT " exits chained\n",
