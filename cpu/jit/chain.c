@@ -70,10 +70,10 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
     emit_jcc_to(e, HC_NE, unlinked);
-    /* The target's page as block_get would find it: CS as linked (link_epoch), the
-     * same TLB (CPL 3 or not) holding the page executable at the same physical
-     * address. A CR3 load or INVLPG that leaves the page's mapping alone keeps the
-     * link (the entry is refilled the same way). */
+    /* The target's page as block_get found it: CS as linked (link_epoch), and the
+     * instruction TLB of the CPL (3 or not) still holding the page at the same
+     * physical address. A CR3 load keeps the links into global pages; any other link
+     * fails once after a flush and the dispatcher refills the entry (jit_itlb_fill). */
     emit_op_rm(e, 4, 0x81, 7, CPU(link_epoch));
     site.epoch = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
@@ -83,12 +83,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_u32(e, 0);
     emit_jcc_to(e, HC_NE, unlinked);
     site.tlbe = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, (int32_t)offsetof(X86Tlb, tag_x)));
+    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, (int32_t)offsetof(X86Itlb, page)));
     site.lin_page = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
     emit_jcc_to(e, HC_NE, unlinked);
     site.phys = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
-    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Tlb, phys)));
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
     emit_jcc_to(e, HC_NE, unlinked);
     site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
     emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
@@ -149,6 +149,22 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
  * several places) stops being linked and looks its targets up in a table instead. */
 #define MAX_RETARGETS 16
 
+/* The dispatcher is about to run the block at CS:EIP of physical page phys, with the
+ * page's mapping checked (block_get) or unchanged since (its successor cache): the
+ * instruction TLB entry the guards check. Global when the TLB entry says so. */
+static X86Itlb *itlb_fill(X86Cpu *c, uint32_t lin, uint64_t phys)
+{
+    unsigned idx = x86_tlb_index(lin);
+    bool user = c->cpl == 3;
+    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[idx];
+    const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[idx];
+    uint32_t page = lin & ~0xfffu;
+    ie->page = page;
+    ie->phys = phys;
+    ie->global = te->tag_x == page && te->phys == phys ? te->global & 1 : 0;
+    return ie;
+}
+
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
 {
     JitSite site;
@@ -168,7 +184,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     uint32_t page = lin & ~0xfffu;
     uint32_t acc = c->acc_user;
     phys &= ~UINT64_C(0xfff);
-    const X86Tlb *te = &(c->cpl == 3 ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
+    const X86Itlb *te = itlb_fill(c, lin, phys);
     uint32_t total = site.count + n;
     uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
     /* rel32 fields count from the end of the field, the same in both views. */
@@ -227,8 +243,8 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
     ie->epoch = c->link_epoch;
     ie->acc = c->acc_user;
     ie->n = n;
-    ie->tlbe = (uint64_t)(uintptr_t) & (c->cpl == 3 ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     ie->phys = phys & ~UINT64_C(0xfff);
+    ie->tlbe = (uint64_t)(uintptr_t)itlb_fill(c, lin, ie->phys);
     ie->vptr = (uint64_t)(uintptr_t)vptr;
     ie->version = version;
     ie->insns = (uint64_t)(uintptr_t)insns;
@@ -265,10 +281,10 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RDI, IE(tlbe));
     emit_alu_ri(e, 4, ALU_AND, H_RCX, ~0xfffu);
-    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Tlb, tag_x)));
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Itlb, page)));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RDX, IE(phys));
-    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RDI, (int32_t)offsetof(X86Tlb, phys)));
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RDI, (int32_t)offsetof(X86Itlb, phys)));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RDI, IE(vptr));
     emit_load(e, 4, H_RDX, jm(H_RDI, 0));

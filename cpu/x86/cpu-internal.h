@@ -82,6 +82,12 @@ typedef struct X86Tlb {
     uint8_t global;
 } X86Tlb;
 
+typedef struct X86Itlb {
+    uint32_t page;     /* linear page, or TLB_INVALID */
+    uint32_t global;   /* kept by flushes of non-global entries */
+    uint64_t phys;     /* physical page */
+} X86Itlb;
+
 /* ---- lazy flags ---- */
 
 /* The operation that produced the arithmetic flags, times three sizes. CC_EAGER: the
@@ -268,6 +274,10 @@ struct X86Cpu {
     X86Tlb tlb_sup[TLB_SIZE];
     X86Tlb tlb_user[TLB_SIZE];
     X86Tlb tlb_none[TLB_SIZE];
+    /* Code pages translated chains jump to (cpu/jit/chain.c), by CPL 3 or not: an
+     * instruction TLB that data accesses do not evict, emptied with the TLB. */
+    X86Itlb itlb_sup[TLB_SIZE];
+    X86Itlb itlb_user[TLB_SIZE];
 
     /* A translator (cpu/jit) that runs whole cached blocks instead of the handler loop,
      * or NULL. Same contract as the loop: returns the instructions completed; faults
