@@ -684,6 +684,71 @@ static bool tr_pushpop(Tr *t, unsigned k, bool push)
     return true;
 }
 
+/* PUSH imm8/imm32 and PUSH r/m32 (move.c's push_imm, and group 5's PUSH), 32-bit
+ * operand size: the source (a register, or memory through its own probe) is read
+ * into R13D first, so either probe's slow path starts from the instruction's own
+ * state. */
+static bool tr_push_value(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    if (i->opcode != 0xff) {
+        emit_mov_ri32(e, H_R13, i->imm);
+    } else if (i->pfx & X86_PFX_MEM) {
+        JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
+        emit_load(e, 4, H_R13, m);
+    } else {
+        emit_load(e, 4, H_R13, greg(4, i->rm)); /* PUSH ESP stores the old value */
+    }
+    JitMem m = emit_stack_probe(t, s, true, false);
+    emit_store(e, 4, m, H_R13);
+    emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* MOV AL/eAX, moffs and MOV moffs, AL/eAX (A0-A3): the address is the displacement. */
+static bool tr_mov_moffs(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = op_size(i, !(i->opcode & 1));
+    bool store = i->opcode & 2;
+    Stub *s = stub_new(t, k);
+    emit_mov_ri32(e, H_RAX, i->disp);
+    JitMem m = emit_probe_at(t, s, i->seg, size, store ? SEG_OK_WRITE : SEG_OK_READ, store);
+    if (store) {
+        emit_load(e, size, H_RCX, greg(size, R_EAX));
+        emit_store(e, size, m, H_RCX);
+    } else {
+        emit_load(e, size, H_RCX, m);
+        emit_store(e, size, greg(size, R_EAX), H_RCX);
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+static unsigned emit_cond(Tr *t, unsigned cc);
+
+/* CMOVcc r, m: the source is read whatever the condition (a fault is taken either
+ * way, SDM vol. 2 CMOVcc), into R13, which the condition's call keeps. */
+static bool tr_cmov_mem(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = x86_osize(i);
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_probe(t, s, i, size, SEG_OK_READ, false);
+    emit_load(e, size, H_R13, m);
+    unsigned hc = emit_cond(t, i->opcode & 0xf);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_store(e, size, greg(size, i->reg), H_R13);
+    emit_patch(e, skip, emit_pos(e));
+    s->resume = emit_pos(e);
+    return true;
+}
+
 /* CALL rel32 / RET ending the block (32-bit operand size): the new EIP leaves
  * through a chained exit, whose guard also checks the linear address, so a RET
  * chains to where it returned last time and otherwise goes back to the dispatcher. */
@@ -913,14 +978,16 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_TEST;
     if ((op >= 0x88 && op <= 0x8b) || op == 0xc6 || op == 0xc7 || (op >= 0xb0 && op <= 0xbf))
         return f | IN_MOV;
-    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || op == 0xff)
+    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || (op == 0xff && i->reg != 6))
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
     if (op == 0xc1 || op == 0xd1 || op == 0xd3)
         return f | IN_SHIFT;
-    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
-        return IN_STACK;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3 || op == 0x6a || op == 0x68 || op == 0xff)
+        return op == 0xff && i->reg != 6 ? f | IN_INCDEC : f | IN_STACK;
+    if (op == 0x90 || (op >= 0x0fc8 && op <= 0x0fcf) || (op >= 0xa0 && op <= 0xa3) || op == 0x0fae)
+        return f | IN_MISC;
     if ((op >= 0x0f90 && op <= 0x0f9f) || (op >= 0x0f40 && op <= 0x0f4f) || (op >= 0x0fb6 && op <= 0x0fbf) ||
         op == 0x98 || op == 0x99 || op == 0x86 || op == 0x87 || (op >= 0x91 && op <= 0x97))
         return f | IN_MISC;
@@ -979,6 +1046,10 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes
         return true;
     case 0x69: case 0x6b: case 0x0faf:
         *writes = all;
+        return x86_osize(i) == 4;
+    case 0x90:
+        return true;
+    case 0x0fc8 ... 0x0fcf:
         return x86_osize(i) == 4;
     }
     return false;
@@ -1068,7 +1139,7 @@ static bool tr_inline(Tr *t, unsigned k)
     case 0x0f90 ... 0x0f9f:
         return !mem && tr_setcc_cmov(t, i, true);
     case 0x0f40 ... 0x0f4f:
-        return !mem && tr_setcc_cmov(t, i, false);
+        return mem ? tr_cmov_mem(t, k) : tr_setcc_cmov(t, i, false);
     case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
         return tr_movx(t, k);
     case 0x98: case 0x99:
@@ -1099,9 +1170,38 @@ static bool tr_inline(Tr *t, unsigned k)
     case 0x48 ... 0x4f:
         return tr_incdec(t, k, (int)i->reg, op_size(i, false), op >= 0x48);
     case 0xfe: case 0xff:
+        if (op == 0xff && i->reg == 6)
+            return x86_osize(i) == 4 && tr_push_value(t, k);
         if (i->reg > 1)
             return false;
         return tr_incdec(t, k, mem ? -1 : (int)i->rm, op_size(i, op == 0xfe), i->reg == 1);
+    case 0x6a: case 0x68:
+        return x86_osize(i) == 4 && tr_push_value(t, k);
+    case 0xa0 ... 0xa3:
+        return tr_mov_moffs(t, k);
+    case 0x90:
+        return true; /* NOP (and PAUSE) */
+    case 0x0fae:
+        /* LFENCE and SFENCE order nothing the host's TSO does not; MFENCE also
+         * orders stores before loads, which other vCPU threads can see. */
+        if (mem || i->reg < 5)
+            return false;
+        if (i->reg == 6) {
+            emit_u8(&t->e, 0x0f);
+            emit_u8(&t->e, 0xae);
+            emit_u8(&t->e, 0xf0);
+        }
+        return true;
+    case 0x0fc8 ... 0x0fcf: {
+        if (x86_osize(i) != 4)
+            return false;
+        JitEmit *e = &t->e;
+        emit_load(e, 4, H_RAX, greg(4, i->reg));
+        emit_u8(e, 0x0f); /* BSWAP EAX */
+        emit_u8(e, 0xc8);
+        emit_store(e, 4, greg(4, i->reg), H_RAX);
+        return true;
+    }
     case 0xc1: case 0xd1:
         if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;

@@ -275,8 +275,8 @@ static unsigned gen_insn(Gen *g)
             (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
         break;
     }
-    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ */
-        switch (pick(4)) {
+    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP, BSWAP, fences, PUSH imm / r/m, MOV moffs */
+        switch (pick(9)) {
         case 0:
             b8(g, 0x0f);
             b8(g, 0xb6 | (pick(2) << 3) | pick(2));
@@ -295,9 +295,53 @@ static unsigned gen_insn(Gen *g)
         case 2:
             b8(g, 0x91 + pick(2)); /* with ECX or EDX */
             break;
-        default:
+        case 3:
             b8(g, 0x98 + pick(2));
             break;
+        case 4:
+            b8(g, 0x90);
+            break;
+        case 5: /* BSWAP r32, or LFENCE/MFENCE/SFENCE */
+            b8(g, 0x0f);
+            if (pick(4)) {
+                b8(g, 0xc8 + dst_reg(4));
+            } else {
+                b8(g, 0xae);
+                b8(g, 0xe8 + 8 * pick(3));
+            }
+            break;
+        case 6: /* PUSH imm8 / imm / r/m, then POP of the same size */
+            switch (pick(3)) {
+            case 0:
+                b8(g, 0x6a);
+                b8(g, rnd());
+                break;
+            case 1:
+                b8(g, 0x68);
+                (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+                break;
+            default:
+                b8(g, 0xff);
+                if (mem)
+                    modrm_mem(g, 6, a16);
+                else
+                    b8(g, 0xf0 | src_reg());
+                break;
+            }
+            if (op16)
+                b8(g, 0x66);
+            b8(g, 0x58 + dst_reg(4));
+            return 2;
+        default: { /* MOV AL/eAX, moffs / moffs, AL/eAX: in the data, across a page end, unmapped */
+            b8(g, 0xa0 | (pick(2) << 1) | (sz - 1));
+            unsigned where = pick(16);
+            uint32_t at = where == 0 ? DATA + 0xffe : DATA + 0x400 + pick(0x800);
+            if (a16)
+                b16(g, at);
+            else
+                b32(g, where == 1 ? UNMAPPED + pick(0x1000) : at);
+            break;
+        }
         }
         break;
     default: /* NOT / NEG / ADC / SBB against CF from a previous op */
