@@ -749,6 +749,43 @@ static bool tr_cmov_mem(Tr *t, unsigned k)
     return true;
 }
 
+/* JMP r/m32 and CALL r/m32 ending the block (control.c's group 5 forms, 32-bit
+ * operand size, flat CS): the target, read first into R13D, leaves through the
+ * lookup table of changing targets (chain.c, jit_ib_fill) instead of the
+ * dispatcher. */
+static bool tr_indirect(Tr *t, unsigned k, bool call)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    if (t->j->no_chain || !t->j->ib_routine)
+        return false;
+    Stub *s = stub_new(t, k);
+    if (i->pfx & X86_PFX_MEM) {
+        JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
+        emit_load(e, 4, H_R13, m);
+    } else {
+        emit_load(e, 4, H_R13, greg(4, i->rm));
+    }
+    if (call) {
+        JitMem m = emit_stack_probe(t, s, true, true);
+        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    } else {
+        emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
+        stub_jcc(t, s, HC_E);
+    }
+    emit_mov_rr(e, 4, H_RAX, H_R13);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    emit_mov_ri32(e, H_R13, k + 1);
+    emit_u8(e, 0xe9);
+    emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
+    /* After the handler (stub): EIP is what it set. */
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    return true;
+}
+
 /* CALL rel32 / RET ending the block (32-bit operand size): the new EIP leaves
  * through a chained exit, whose guard also checks the linear address, so a RET
  * chains to where it returned last time and otherwise goes back to the dispatcher. */
@@ -984,6 +1021,8 @@ static unsigned form_of(const X86Insn *i)
         return IN_LEA;
     if (op == 0xc1 || op == 0xd1 || op == 0xd3)
         return f | IN_SHIFT;
+    if (op == 0xff && (i->reg == 2 || i->reg == 4))
+        return f | IN_BRANCH;
     if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3 || op == 0x6a || op == 0x68 || op == 0xff)
         return op == 0xff && i->reg != 6 ? f | IN_INCDEC : f | IN_STACK;
     if (op == 0x90 || (op >= 0x0fc8 && op <= 0x0fcf) || (op >= 0xa0 && op <= 0xa3) || op == 0x0fae)
@@ -1094,6 +1133,8 @@ static bool tr_inline(Tr *t, unsigned k)
         return tr_callret(t, k, op == 0xe8);
     if (op == 0xe2 && last)
         return tr_loop(t, k);
+    if (op == 0xff && (i->reg == 2 || i->reg == 4) && last && x86_osize(i) == 4)
+        return tr_indirect(t, k, i->reg == 2);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
     if (op < 0x40 && (op & 7) < 6) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
  * of basic blocks (ALU, MOV, MOVZX/MOVSX, XCHG, CBW/CWD, LEA, INC/DEC, TEST, shifts, IMUL, stack,
- * CALL/RET, LOOP, SETcc/CMOVcc on
+ * CALL/RET, indirect JMP/CALL, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
@@ -44,6 +44,7 @@ typedef struct Gen {
     size_t jcc_field[MAX_BLOCKS];        /* rel field of each block's branch */
     unsigned jcc_size[MAX_BLOCKS];
     unsigned jcc_to[MAX_BLOCKS];
+    bool jcc_abs[MAX_BLOCKS];            /* the field is MOV EDX's absolute target */
 } Gen;
 
 static uint64_t rng;
@@ -393,6 +394,20 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
             break;
         }
         unsigned end = pick(8);
+        if (end == 2 && code32) {
+            /* MOV EDX, target; JMP EDX or CALL EDX (the leaf) */
+            bool call = g->leaf && pick(2);
+            g->jcc_to[b] = call ? g->nblocks : b + 1 + pick(g->nblocks - b - 1);
+            g->jcc_abs[b] = true;
+            g->block_insns[b]++;
+            b8(g, 0xba);
+            g->jcc_field[b] = g->len;
+            g->jcc_size[b] = 4;
+            b32(g, 0);
+            b8(g, 0xff);
+            b8(g, call ? 0xd2 : 0xe2);
+            continue;
+        }
         if (end == 0 && g->leaf) {
             /* CALL the leaf, which returns to the next block */
             b8(g, 0xe8);
@@ -431,6 +446,10 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
     for (unsigned b = 0; b + 1 < g->nblocks; b++) {
         if (!g->jcc_size[b])
             continue;
+        if (g->jcc_abs[b]) {
+            memcpy(g->code + g->jcc_field[b], &g->block_at[g->jcc_to[b]], 4);
+            continue;
+        }
         uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
         uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
         memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
