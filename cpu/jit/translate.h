@@ -95,9 +95,20 @@ typedef struct Jit {
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
 
+/* Forms compiled inline, a debugging aid ($VIREO_JIT_INLINE, a mask of these): a
+ * translator bug shows which form it is in by bisection. */
+enum {
+    IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
+    IN_ALL = 4095,
+};
+
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
 #define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
 
+/* Emits the whole block (translate.c); false if it did not fit (or had too many
+ * slow paths). */
+bool jit_translate(Tr *t, bool allow_inline);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
 /* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
