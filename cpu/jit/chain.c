@@ -34,7 +34,7 @@ static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
  * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
  * or exec trace; the budget holds the next block whole), does the dispatcher's
  * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
 {
     JitEmit *e = &t->e;
     /* Quiet: no handler can have run in this block before the exit (none called, and
@@ -48,6 +48,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
         jit_exit_with(t, count);
         return;
     }
+    /* A quiet exit to the linear page the block was entered at (EAX = entry EIP +
+     * delta, and a linear address's page offset is its physical one, so the block's
+     * entry offset is known): that page's mapping, CPL and CS are as the guard or the
+     * dispatcher that let the block run checked them, so the guard skips those. */
+    int64_t entry_off = (t->c->seg[S_CS].base + t->c->eip) & 0xfff;
+    bool same_page = quiet && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
     JitSite site = { 0 };
     size_t start = emit_pos(e);
     size_t entry = emit_jmp_fwd(e);
@@ -70,6 +76,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
     emit_jcc_to(e, HC_NE, unlinked);
+    if (!same_page) {
     /* The target's page as block_get found it: CS as linked (link_epoch), and the
      * instruction TLB of the CPL (3 or not) still holding the page at the same
      * physical address. A CR3 load keeps the links into global pages; any other link
@@ -90,6 +97,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     site.phys = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
     emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
     emit_jcc_to(e, HC_NE, unlinked);
+    }
     site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
     emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
     site.version = (uint16_t)(emit_pos(e) - start);
@@ -197,10 +205,15 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     memcpy(&cur_entry, start + 1, 4);
     memcpy(&cur_rel, start + site.jmp, 4);
     memcpy(&cur_lin, start + site.lin, 4);
+    /* (site.epoch is 0 for an exit within its block's page: no epoch, CPL or TLB
+     * fields) */
+    bool page_fields = site.epoch != 0;
     if (cur_entry == to_guard) {
-        if (cur_lin == lin && cur_rel == rel && !memcmp(start + site.epoch, &c->link_epoch, 4) &&
-            !memcmp(start + site.acc, &acc, 4) && !memcmp(start + site.tlbe, &tp, 8) &&
-            !memcmp(start + site.lin_page, &page, 4) && !memcmp(start + site.phys, &phys, 8) &&
+        if (cur_lin == lin && cur_rel == rel &&
+            (!page_fields ||
+             (!memcmp(start + site.epoch, &c->link_epoch, 4) && !memcmp(start + site.acc, &acc, 4) &&
+              !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, 4) &&
+              !memcmp(start + site.phys, &phys, 8))) &&
             !memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4) &&
             !memcmp(start + site.total, &total, 4) && !memcmp(start + site.insns, &ip, 8)) {
             j->stats.links_kept++;
@@ -213,11 +226,13 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
         }
     }
     memcpy(start + site.lin, &lin, 4);
-    memcpy(start + site.epoch, &c->link_epoch, 4);
-    memcpy(start + site.acc, &acc, 4);
-    memcpy(start + site.tlbe, &tp, 8);
-    memcpy(start + site.lin_page, &page, 4);
-    memcpy(start + site.phys, &phys, 8);
+    if (page_fields) {
+        memcpy(start + site.epoch, &c->link_epoch, 4);
+        memcpy(start + site.acc, &acc, 4);
+        memcpy(start + site.tlbe, &tp, 8);
+        memcpy(start + site.lin_page, &page, 4);
+        memcpy(start + site.phys, &phys, 8);
+    }
     memcpy(start + site.vptr, &vp, 8);
     memcpy(start + site.version, &version, 4);
     memcpy(start + site.total, &total, 4);

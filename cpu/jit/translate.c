@@ -806,7 +806,7 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, call ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     /* After the handler (stub): EIP is what it set. */
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
@@ -830,7 +830,7 @@ static bool tr_loop(Tr *t, unsigned k)
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     eip_to_eax(t, t->off[k + 1]);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, t->off[k + 1]);
     emit_patch(e, taken, emit_pos(e));
     eip_to_eax(t, t->off[k + 1] + i->imm);
     if (!(i->pfx & X86_PFX_OP32))
@@ -840,7 +840,7 @@ static bool tr_loop(Tr *t, unsigned k)
     stub_jcc(t, s, HC_A);
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
@@ -981,7 +981,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        jit_exit_chained(t, k + 1, true);
+        jit_exit_chained(t, k + 1, true, t->off[k + 1]);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -991,7 +991,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
@@ -1286,7 +1286,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                jit_exit_chained(t, t->n, false);
+                jit_exit_chained(t, t->n, false, t->off[t->n]);
             }
             ended = last;
             continue;

@@ -112,8 +112,11 @@ bool jit_translate(Tr *t, bool allow_inline);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
 /* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
- * exiting instruction's own slow path, if any, leaves elsewhere. */
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub);
+ * exiting instruction's own slow path, if any, leaves elsewhere. delta: EAX minus the
+ * block's entry EIP when the code computed EAX that way (32 bits, no wrap at 64 KiB),
+ * else JIT_DELTA_UNKNOWN. */
+#define JIT_DELTA_UNKNOWN INT64_MIN
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta);
 /* Points the exit described at info at the block about to run (chain.c). */
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
 /* Empties the lookup table and emits its routine at the start of an empty cache. */
