@@ -514,15 +514,14 @@ static void emit_setcc(JitEmit *e, unsigned cc, int r)
 
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
-static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
+static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst)
 {
     JitEmit *e = &t->e;
     unsigned op = i->reg;
-    JitMem dst = greg(4, i->rm);
     if (!count)
         return true; /* no operation, flags untouched */
     if (t->dead) {
-        emit_op_rm(e, 4, 0xc1, (int)op, dst);
+        emit_op_rm(e, 4, 0xc1, op == 6 ? 4 : (int)op, dst); /* (/6 is SHL's undocumented alias) */
         emit_u8(e, (uint8_t)count);
         return true;
     }
@@ -576,6 +575,27 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
     emit_store(e, 4, CPU(cc_src2), H_RDX);
     emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
     t->known_cc = CC_SHIFT32;
+    return true;
+}
+
+static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
+{
+    return tr_shift_to(t, i, count, greg(4, i->rm));
+}
+
+/* SHL/SHR/SAR of a 32-bit memory operand by an immediate or one: the same on the
+ * host address a read-write probe gave (in RSI, which the shift leaves alone). A
+ * count of 0 keeps its handler (the access and its faults without a change). */
+static bool tr_shift_mem(Tr *t, unsigned k, unsigned count)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    if (x86_osize(i) != 4 || i->reg < 4 || !count)
+        return false;
+    Stub *s = stub_new(t, k);
+    emit_lea(e, 8, H_RSI, emit_probe(t, s, i, 4, SEG_OK_READ | SEG_OK_WRITE, true));
+    tr_shift_to(t, i, count, jm(H_RSI, 0));
+    s->resume = emit_pos(e);
     return true;
 }
 
@@ -1236,7 +1256,9 @@ static bool tr_inline(Tr *t, unsigned k)
         return true;
     }
     case 0xc1: case 0xd1:
-        if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+        if (mem)
+            return tr_shift_mem(t, k, op == 0xd1 ? 1 : i->imm & 0x1f);
+        if (x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
             return false;
         return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
     case 0xd3:
