@@ -514,14 +514,17 @@ static void emit_setcc(JitEmit *e, unsigned cc, int r)
 
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
-static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst)
+/* size 4, or 2 for SHL/SHR/SAR by fewer than 16 (beyond, the host's CF is undefined
+ * where shift.c follows the 286). */
+static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, unsigned size)
 {
     JitEmit *e = &t->e;
     unsigned op = i->reg;
+    unsigned msb = size * 8 - 1;
     if (!count)
         return true; /* no operation, flags untouched */
     if (t->dead) {
-        emit_op_rm(e, 4, 0xc1, op == 6 ? 4 : (int)op, dst); /* (/6 is SHL's undocumented alias) */
+        emit_op_rm(e, size, 0xc1, op == 6 ? 4 : (int)op, dst); /* (/6 is SHL's undocumented alias) */
         emit_u8(e, (uint8_t)count);
         return true;
     }
@@ -554,18 +557,18 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst)
         t->known_cc = CC_EAGER;
         return true;
     }
-    /* SHL/SAL, SHR, SAR: CC_SHIFT32 with src1 = CF, src2 = OF. */
-    emit_load(e, 4, H_RAX, dst);
+    /* SHL/SAL, SHR, SAR: CC_SHIFT16/32 with src1 = CF, src2 = OF. */
+    emit_load(e, size, H_RAX, dst); /* (zero-extended) */
     if (op == 5 && count == 1) {
         emit_mov_rr(e, 4, H_RDX, H_RAX);
-        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
     }
-    emit_shift_ri(e, 4, op == 6 ? 4 : op, H_RAX, count);
+    emit_shift_ri(e, size, op == 6 ? 4 : op, H_RAX, count);
     emit_setcc(e, HC_B, H_RCX);
-    emit_store(e, 4, dst, H_RAX);
+    emit_store(e, size, dst, H_RAX);
     if (op == 4 || op == 6) {
         emit_mov_rr(e, 4, H_RDX, H_RAX);
-        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
         emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
     } else if (!(op == 5 && count == 1)) {
         emit_mov_ri32(e, H_RDX, 0);
@@ -573,28 +576,42 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst)
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store(e, 4, CPU(cc_src1), H_RCX);
     emit_store(e, 4, CPU(cc_src2), H_RDX);
-    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
-    t->known_cc = CC_SHIFT32;
+    emit_store_imm(e, 4, CPU(cc_op), size == 2 ? CC_SHIFT16 : CC_SHIFT32);
+    t->known_cc = size == 2 ? CC_SHIFT16 : CC_SHIFT32;
     return true;
+}
+
+/* The operand size a shift by count compiles inline at, or 0: 32-bit, or 16-bit
+ * SHL/SHR/SAR by fewer than 16. */
+static unsigned shift_size(const X86Insn *i, unsigned count)
+{
+    unsigned size = x86_osize(i);
+    if (i->reg == 2 || i->reg == 3)
+        return 0;
+    if (size == 4)
+        return 4;
+    return size == 2 && i->reg >= 4 && count < 16 ? 2 : 0;
 }
 
 static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
 {
-    return tr_shift_to(t, i, count, greg(4, i->rm));
+    unsigned size = shift_size(i, count);
+    return size && tr_shift_to(t, i, count, greg(size, i->rm), size);
 }
 
-/* SHL/SHR/SAR of a 32-bit memory operand by an immediate or one: the same on the
- * host address a read-write probe gave (in RSI, which the shift leaves alone). A
+/* SHL/SHR/SAR of a memory operand by an immediate or one (shift_size): the same on
+ * the host address a read-write probe gave (in RSI, which the shift leaves alone). A
  * count of 0 keeps its handler (the access and its faults without a change). */
 static bool tr_shift_mem(Tr *t, unsigned k, unsigned count)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
-    if (x86_osize(i) != 4 || i->reg < 4 || !count)
+    unsigned size = shift_size(i, count);
+    if (!size || i->reg < 4 || !count)
         return false;
     Stub *s = stub_new(t, k);
-    emit_lea(e, 8, H_RSI, emit_probe(t, s, i, 4, SEG_OK_READ | SEG_OK_WRITE, true));
-    tr_shift_to(t, i, count, jm(H_RSI, 0));
+    emit_lea(e, 8, H_RSI, emit_probe(t, s, i, size, SEG_OK_READ | SEG_OK_WRITE, true));
+    tr_shift_to(t, i, count, jm(H_RSI, 0), size);
     s->resume = emit_pos(e);
     return true;
 }
@@ -1258,8 +1275,6 @@ static bool tr_inline(Tr *t, unsigned k)
     case 0xc1: case 0xd1:
         if (mem)
             return tr_shift_mem(t, k, op == 0xd1 ? 1 : i->imm & 0x1f);
-        if (x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
-            return false;
         return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
     case 0xd3:
         if (mem || x86_osize(i) != 4 || i->reg < 4)
