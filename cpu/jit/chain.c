@@ -64,6 +64,8 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    emit_load(e, 4, H_RCX, CPU(chain_epoch));
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, epoch)), H_RCX);
     jit_exit_with(t, count);
     /* For when the target keeps changing: the lookup table instead. */
     site.lookup = (uint16_t)(emit_pos(e) - start);

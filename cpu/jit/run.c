@@ -99,7 +99,11 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
     if (from.site == JIT_IB_MISS) {
         if (from.eip == c->eip)
             jit_ib_fill(j, c, insns, n, slot, fn);
-    } else if (from.site && from.eip == c->eip) {
+    } else if (from.site && from.eip == c->eip && from.epoch == c->chain_epoch) {
+        /* (Not after a TLB flush, INVLPG, CS load or CPL change since the exit, such
+         * as an interrupt and its IRET between the two blocks: the exit's block may
+         * run under another mapping than this one, and an exit within its own page
+         * trusts the mapping it was entered with, see jit_exit_chained.) */
         jit_chain_link(j, c, from.site, insns, n, slot, fn);
     }
     return fn(c);

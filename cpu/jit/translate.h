@@ -58,6 +58,7 @@ typedef struct JitIbEntry {
 typedef struct JitLink {
     uint8_t *site;            /* its JitSite (read-write view), NULL: none */
     uint32_t eip;             /* the EIP it left with */
+    uint32_t epoch;           /* chain_epoch then: linked only if nothing moved it since */
 } JitLink;
 
 typedef struct Tr {

@@ -653,6 +653,59 @@ static void side_load_remap(Side *s, const Gen *g, const uint8_t *page_a, const 
     mem_write(m, PDIR + (REMAP_LIN >> 22) * 4, &pde, 4);
 }
 
+/* A link made after the page's mapping changed: block S at REMAP_LIN exits (JMP
+ * within its page) to T, unlinked when a budget ends the run; the page is remapped
+ * (PAGE_B: another T at the same address) and the run resumes at T; then the page is
+ * mapped back and S runs again, whose exit must reach PAGE_A's T, not PAGE_B's. Both
+ * sides get the same steps; returns false when they differ. */
+static bool delayed_link(Side *a, Side *b, bool verbose)
+{
+    static uint8_t pa[4096], pb[4096];
+    const uint8_t s_code[] = { 0x05, 0x11, 0x11, 0x11, 0x11, 0xeb, 0x09 }; /* ADD EAX; JMP +9 */
+    const uint8_t t_a[] = { 0x81, 0xc1, 0x01, 0x01, 0x01, 0x01, 0xf4 };   /* ADD ECX; HLT */
+    const uint8_t t_b[] = { 0x81, 0xc1, 0x02, 0x02, 0x02, 0x02, 0xf4 };
+    memset(pa, 0, sizeof(pa));
+    memset(pb, 0, sizeof(pb));
+    memcpy(pa, s_code, sizeof(s_code));
+    memcpy(pb, s_code, sizeof(s_code));
+    memcpy(pa + 0x10, t_a, sizeof(t_a));
+    memcpy(pb + 0x10, t_b, sizeof(t_b));
+    static Gen g;
+    memset(&g, 0, sizeof(g));
+    X86State st;
+    make_state(&st, true);
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        if (k != X86_CS)
+            st.seg[k].base = 0;
+    st.eip = REMAP_LIN;
+    Side *sides[2] = { a, b };
+    int r[2] = { 0, 0 };
+    for (unsigned step = 0; step < 3; step++) {
+        for (unsigned k = 0; k < 2; k++) {
+            Side *s = sides[k];
+            GuestMemory *m = s->v->mem;
+            if (step == 0) {
+                side_load_remap(s, &g, pa, pb, &st);
+                r[k] = x86_cpu_run(s->c, 2); /* S whole, its exit left unlinked */
+                continue;
+            }
+            uint32_t pte = (step == 1 ? PAGE_B : PAGE_A) | 7;
+            mem_write(m, PTAB, &pte, 4);
+            X86State now;
+            x86_cpu_get_state(s->c, &now); /* (setting it again flushes the TLB) */
+            if (step == 2)
+                now.eip = REMAP_LIN;
+            x86_cpu_set_state(s->c, &now);
+            r[k] = x86_cpu_run(s->c, 100);
+        }
+        if (!same(a, b, r[0], r[1], 0, step, verbose)) {
+            printf("  (delayed link, step %u)\n", step);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void dump_code(const Gen *g)
 {
     printf("  code%s:", g->code32 ? "32" : "16");
@@ -788,6 +841,8 @@ int main(int argc, char **argv)
         }
         remaps++;
     }
+    if (!delayed_link(&a, &big, verbose))
+        failures++;
     JitStats s;
     jit_get_stats(big.c, &s);
     printf("%u remapping programs: %" G_GUINT64_FORMAT " exits chained, %" G_GUINT64_FORMAT " lookup table entries\n",
