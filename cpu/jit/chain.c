@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Block chaining (design in README.md, "Block chaining"): chainable exits with their
- * guard, emitted into each block, and run_block's linking of an exit to the block
- * that followed it. */
+ * guard, emitted into each block, run_block's linking of an exit to the block that
+ * followed it, and the lookup table (with its routine) for exits whose target keeps
+ * changing and for indirect jumps. */
 #include "cpu/jit/translate.h"
 #include "engine/log.h"
 #include "engine/vcpu.h"

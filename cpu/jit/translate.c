@@ -2,8 +2,8 @@
 /* The translator: one decoded block (cpu/x86/exec.c forms them) becomes one host
  * function unsigned f(X86Cpu *c) returning the instructions it completed. Every
  * instruction either compiles inline (MOV, LEA, ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC,
- * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, LOOP, Jcc/JMP rel,
- * loads and stores through an inline TLB probe) or calls its interpreter handler with
+ * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, JMP/CALL r/m, LOOP,
+ * Jcc/JMP rel, loads and stores through an inline TLB probe) or calls its interpreter handler with
  * prev_eip/eip set, exactly as the dispatcher's loop would. Inline code that meets
  * anything unusual (a TLB miss, a page crossing, a segment that is not flat, a branch
  * beyond the CS limit) jumps to a stub that runs the instruction's handler instead:
