@@ -32,6 +32,7 @@ static const struct {
     { "exec", LOG_EXEC, "every executed instruction or block (very slow)" },
     { "net", LOG_NET, "network back ends and cards: frames, link, drops" },
     { "audio", LOG_AUDIO, "sound cards: streams started and stopped, rates, buffers" },
+    { "jit-stats", LOG_JIT_STATS, "the CPU dispatcher's and translator's counters, printed when the VM ends" },
 };
 
 void vlog_print_areas(FILE *out)

@@ -23,6 +23,7 @@ typedef enum {
     LOG_EXEC     = 1u << 13, /* every executed block or instruction (very slow) */
     LOG_NET      = 1u << 14, /* network back ends and cards: frames, drops */
     LOG_AUDIO    = 1u << 15, /* sound cards: streams started and stopped, rates, buffers */
+    LOG_JIT_STATS = 1u << 16, /* the CPU's dispatcher and translator counters, at exit */
 } LogArea;
 
 extern unsigned vlog_mask;

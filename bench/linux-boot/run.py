@@ -15,6 +15,7 @@ With --media cdrom the same kernel and initramfs boot from the kit's ISOLINUX CD
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,13 @@ import time
 PHASES = ["boot", "fill", "gzip", "hash", "arith", "done"]
 
 
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_once(cmd, serial, timeout):
+    cpu0 = child_cpu()
     start = time.monotonic()
     seen = {}
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -49,7 +56,9 @@ def run_once(cmd, serial, timeout):
     for m in re.finditer(r"VIREO-PHASE (\w+) ", text):
         seen.setdefault(m.group(1), total)
     ok = "VIREO-WORKLOAD-DONE" in text and "RESULT arith" in text
-    return seen, total, ok
+    # CPU time of all the emulator's threads (user + system), the figure that holds on
+    # a shared machine where the wall clock moves with the load.
+    return seen, total, ok, child_cpu() - cpu0
 
 
 def main():
@@ -60,6 +69,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--media", choices=["kernel", "cdrom"], default="kernel")
+    ap.add_argument("--vireo-arg", action="append", default=[],
+                    help="extra argument for vireo-run (repeatable), e.g. -d jit-stats")
     o = ap.parse_args()
     k = os.path.abspath(o.kit)
     if o.media == "cdrom":
@@ -76,15 +87,17 @@ def main():
             for name in ("vireo", "qemu"):
                 serial = os.path.join(tmp, "%s-%d.txt" % (name, rep))
                 if name == "vireo":
-                    cmd = [o.vireo, "-accel", "tcg", "-display", "none", "-serial", "file:" + serial] + common
+                    cmd = [o.vireo, "-accel", "tcg", "-display", "none", "-serial", "file:" + serial] + common + \
+                        o.vireo_arg
                 else:
                     cmd = [o.qemu, "-accel", "tcg", "-display", "none", "-no-reboot",
                            "-serial", "file:" + serial] + common
-                seen, total, ok = run_once(cmd, serial, o.timeout)
-                print("%s run %d: %s total %.1f s%s" % (
+                seen, total, ok, cpu = run_once(cmd, serial, o.timeout)
+                print("%s run %d: %s total %.1f s, CPU %.1f s%s" % (
                     name, rep + 1, " ".join("%s %.1f" % (p, seen[p]) for p in PHASES if p in seen),
-                    total, "" if ok else " (INCOMPLETE)"), flush=True)
+                    total, cpu, "" if ok else " (INCOMPLETE)"), flush=True)
                 if ok:
+                    seen["cpu"] = cpu
                     results[name].append(seen)
     print()
     print("medians, host seconds (boot: to the init's marker; others: the phase alone)")
@@ -104,6 +117,11 @@ def main():
            for n, runs in results.items() if any("done" in r for r in runs)}
     if len(tot) == 2:
         print("| total to done | %.1f | %.1f | %.2f |" % (tot["vireo"], tot["qemu"], tot["vireo"] / tot["qemu"]))
+    cpu = {n: statistics.median([r["cpu"] for r in runs]) for n, runs in results.items() if runs}
+    if len(cpu) == 2:
+        print("| CPU time, whole run | %.1f | %.1f | %.2f |" % (cpu["vireo"], cpu["qemu"], cpu["vireo"] / cpu["qemu"]))
+    elif cpu:
+        print("CPU time, whole run: " + ", ".join("%s %.1f s" % kv for kv in cpu.items()))
     return 0 if results["vireo"] and results["qemu"] else 1
 
 

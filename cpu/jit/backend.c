@@ -92,9 +92,52 @@ static void jit_vcpu_kick(Vcpu *v)
     (void)v;
 }
 
+/* -d jit-stats: what the dispatcher and the translator did, to find where a guest's
+ * time goes (cpu/jit/README.md, "Counters"). */
+static void print_stats(Vcpu *v)
+{
+    X86Cpu *c = v->cpu;
+    JitStats s;
+    X86ExecStats x;
+    jit_get_stats(c, &s);
+    x86_cpu_get_exec_stats(c, &x);
+    vlog_write(LOG_JIT_STATS,
+               "vcpu %u: %" G_GUINT64_FORMAT " instructions; translated %" G_GUINT64_FORMAT " blocks (%" G_GUINT64_FORMAT
+               " bytes of host code, %.3f s), %" G_GUINT64_FORMAT " cache flushes; %" G_GUINT64_FORMAT " inline, %" G_GUINT64_FORMAT
+               " called instructions translated",
+               v->index, x86_cpu_insn_count(c), s.blocks, s.code_bytes, s.translate_ns / 1e9, s.flushes, s.insns_inline,
+               s.insns_called);
+    vlog_write(LOG_JIT_STATS,
+               "vcpu %u: blocks run by the dispatcher %" G_GUINT64_FORMAT " (interpreted %" G_GUINT64_FORMAT "), single steps %"
+               G_GUINT64_FORMAT ", decoded %" G_GUINT64_FORMAT ", decoded-block flushes %" G_GUINT64_FORMAT
+               ", stores into code %" G_GUINT64_FORMAT,
+               v->index, x.blocks_run, x.blocks_cut, x.steps, x.blocks_decoded, x.code_flushes, x.smc_stores);
+    vlog_write(LOG_JIT_STATS,
+               "vcpu %u: exits linked %" G_GUINT64_FORMAT " (to another target %" G_GUINT64_FORMAT "), found linked %" G_GUINT64_FORMAT
+               ", looked up instead (target changes too often) %" G_GUINT64_FORMAT " (table entries made %" G_GUINT64_FORMAT
+               "), chainable exits to the dispatcher %"
+               G_GUINT64_FORMAT "; TLB flushes %" G_GUINT64_FORMAT ", INVLPG %" G_GUINT64_FORMAT ", CS loads %" G_GUINT64_FORMAT
+               " (changed %" G_GUINT64_FORMAT "), CPL changes %" G_GUINT64_FORMAT ", interrupts %" G_GUINT64_FORMAT,
+               v->index, s.links, s.retargets, s.links_kept, s.links_refused, s.ib_fills, s.unlinked, x.tlb_flushes, x.tlb_page_flushes, x.cs_loads, x.cs_changes,
+               x.cpl_changes, x.interrupts);
+    uint32_t which[24];
+    uint64_t count[24];
+    unsigned n = jit_top_calls(c, G_N_ELEMENTS(which), which, count);
+    GString *line = g_string_new(NULL);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned op = which[k] >> 3;
+        g_string_append_printf(line, " %s%02x/%u:%" G_GUINT64_FORMAT, op >= 0x100 ? "0f" : "", op & 0xff, which[k] & 7,
+                               count[k]);
+    }
+    vlog_write(LOG_JIT_STATS, "vcpu %u: handler calls by opcode/reg:%s", v->index, line->str);
+    g_string_free(line, TRUE);
+}
+
 static void jit_vcpu_destroy(Vcpu *v)
 {
     JitStats s;
+    if (vlog_mask & LOG_JIT_STATS)
+        print_stats(v);
     jit_get_stats(v->cpu, &s);
     VLOG(LOG_CPU, "jit: %" G_GUINT64_FORMAT " instructions executed, %" G_GUINT64_FORMAT " blocks translated, "
          "%" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %" G_GUINT64_FORMAT " called, "

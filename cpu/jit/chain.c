@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Block chaining (design in README.md, "Block chaining"): chainable exits with their
- * guard, emitted into each block, and run_block's linking of an exit to the block
- * that followed it. */
+ * guard, emitted into each block, run_block's linking of an exit to the block that
+ * followed it, and the lookup table (with its routine) for exits whose target keeps
+ * changing and for indirect jumps. */
 #include "cpu/jit/translate.h"
 #include "engine/log.h"
 #include "engine/vcpu.h"
@@ -34,7 +35,7 @@ static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
  * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
  * or exec trace; the budget holds the next block whole), does the dispatcher's
  * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
 {
     JitEmit *e = &t->e;
     /* Quiet: no handler can have run in this block before the exit (none called, and
@@ -48,6 +49,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
         jit_exit_with(t, count);
         return;
     }
+    /* A quiet exit to the linear page the block was entered at (EAX = entry EIP +
+     * delta, and a linear address's page offset is its physical one, so the block's
+     * entry offset is known): that page's mapping, CPL and CS are as the guard or the
+     * dispatcher that let the block run checked them, so the guard skips those. */
+    int64_t entry_off = (t->c->seg[S_CS].base + t->c->eip) & 0xfff;
+    bool same_page = quiet && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
     JitSite site = { 0 };
     size_t start = emit_pos(e);
     size_t entry = emit_jmp_fwd(e);
@@ -58,17 +65,42 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    emit_load(e, 4, H_RCX, CPU(chain_epoch));
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, epoch)), H_RCX);
     jit_exit_with(t, count);
+    /* For when the target keeps changing: the lookup table instead. */
+    site.lookup = (uint16_t)(emit_pos(e) - start);
+    emit_mov_ri32(e, H_R13, count);
+    emit_u8(e, 0xe9);
+    emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
 
     site.guard = (uint16_t)(emit_pos(e) - start);
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
     emit_jcc_to(e, HC_NE, unlinked);
-    emit_op_rm(e, 4, 0x81, 7, CPU(chain_epoch));
+    if (!same_page) {
+    /* The target's page as block_get found it: CS as linked (link_epoch), and the
+     * instruction TLB of the CPL (3 or not) still holding the page at the same
+     * physical address. A CR3 load keeps the links into global pages; any other link
+     * fails once after a flush and the dispatcher refills the entry (jit_itlb_fill). */
+    emit_op_rm(e, 4, 0x81, 7, CPU(link_epoch));
     site.epoch = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
     emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0x81, 7, CPU(acc_user));
+    site.acc = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.tlbe = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, (int32_t)offsetof(X86Itlb, page)));
+    site.lin_page = (uint16_t)(emit_pos(e) - start);
+    emit_u32(e, 0);
+    emit_jcc_to(e, HC_NE, unlinked);
+    site.phys = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
+    emit_jcc_to(e, HC_NE, unlinked);
+    }
     site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
     emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
     site.version = (uint16_t)(emit_pos(e) - start);
@@ -122,29 +154,221 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub)
 }
 
 /* Points the exit whose JitSite is at info (read-write view) at the block about to
- * run: its code fn, instructions insns[0..n), slot in the interpreter's block. */
+ * run: its code fn, instructions insns[0..n), slot in the interpreter's block. An exit
+ * linked that way already is left alone (writing into code the host runs costs it a
+ * pipeline flush); one whose target keeps changing (a RET from a function called from
+ * several places) stops being linked and looks its targets up in a table instead. */
+#define MAX_RETARGETS 16
+
+/* The dispatcher is about to run the block at CS:EIP of physical page phys, with the
+ * page's mapping checked (block_get) or unchanged since (its successor cache): the
+ * instruction TLB entry the guards check. Global when the TLB entry says so. */
+static X86Itlb *itlb_fill(X86Cpu *c, uint32_t lin, uint64_t phys)
+{
+    unsigned idx = x86_tlb_index(lin);
+    bool user = c->cpl == 3;
+    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[idx];
+    const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[idx];
+    uint32_t page = lin & ~0xfffu;
+    ie->page = page;
+    ie->phys = phys;
+    ie->global = te->tag_x == page && te->phys == phys ? te->global & 1 : 0;
+    return ie;
+}
+
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
 {
     JitSite site;
     memcpy(&site, info, sizeof(site));
     uint8_t *start = info - site.info;
+    if (site.retargets >= MAX_RETARGETS) {
+        /* From now on the exit looks its target up in the table (jit_ib_fill). */
+        int32_t to_lookup = (int32_t)site.lookup - 5;
+        memcpy(start + 1, &to_lookup, 4);
+        j->stats.links_refused++;
+        return;
+    }
     uint32_t version;
-    const uint32_t *vptr = x86_code_slot_version(c, slot, &version);
+    uint64_t phys;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
     uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint32_t page = lin & ~0xfffu;
+    uint32_t acc = c->acc_user;
+    phys &= ~UINT64_C(0xfff);
+    const X86Itlb *te = itlb_fill(c, lin, phys);
     uint32_t total = site.count + n;
-    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns;
-    memcpy(start + site.lin, &lin, 4);
-    memcpy(start + site.epoch, &c->chain_epoch, 4);
-    memcpy(start + site.vptr, &vp, 8);
-    memcpy(start + site.version, &version, 4);
-    memcpy(start + site.total, &total, 4);
-    memcpy(start + site.insns, &ip, 8);
+    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
     /* rel32 fields count from the end of the field, the same in both views. */
     intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
     intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
     int32_t rel = (int32_t)(body_rx - (field_rx + 4));
-    memcpy(start + site.jmp, &rel, 4);
     int32_t to_guard = (int32_t)site.guard - 5;
+    int32_t cur_entry, cur_rel;
+    uint32_t cur_lin;
+    memcpy(&cur_entry, start + 1, 4);
+    memcpy(&cur_rel, start + site.jmp, 4);
+    memcpy(&cur_lin, start + site.lin, 4);
+    /* (site.epoch is 0 for an exit within its block's page: no epoch, CPL or TLB
+     * fields) */
+    bool page_fields = site.epoch != 0;
+    if (cur_entry == to_guard) {
+        if (cur_lin == lin && cur_rel == rel &&
+            (!page_fields ||
+             (!memcmp(start + site.epoch, &c->link_epoch, 4) && !memcmp(start + site.acc, &acc, 4) &&
+              !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, 4) &&
+              !memcmp(start + site.phys, &phys, 8))) &&
+            !memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4) &&
+            !memcmp(start + site.total, &total, 4) && !memcmp(start + site.insns, &ip, 8)) {
+            j->stats.links_kept++;
+            return;
+        }
+        if (cur_lin != lin) {
+            site.retargets++;
+            memcpy(info + offsetof(JitSite, retargets), &site.retargets, sizeof(site.retargets));
+            j->stats.retargets++;
+        }
+    }
+    memcpy(start + site.lin, &lin, 4);
+    if (page_fields) {
+        memcpy(start + site.epoch, &c->link_epoch, 4);
+        memcpy(start + site.acc, &acc, 4);
+        memcpy(start + site.tlbe, &tp, 8);
+        memcpy(start + site.lin_page, &page, 4);
+        memcpy(start + site.phys, &phys, 8);
+    }
+    memcpy(start + site.vptr, &vp, 8);
+    memcpy(start + site.version, &version, 4);
+    memcpy(start + site.total, &total, 4);
+    memcpy(start + site.insns, &ip, 8);
+    memcpy(start + site.jmp, &rel, 4);
     memcpy(start + 1, &to_guard, 4);
     j->stats.links++;
+}
+
+static inline unsigned ib_index(uint32_t lin)
+{
+    return (lin ^ (lin >> 12)) & (JIT_IB_SIZE - 1);
+}
+
+void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+{
+    uint32_t version;
+    uint64_t phys;
+    const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
+    uint32_t lin = c->seg[S_CS].base + c->eip;
+    JitIbEntry *ie = &j->ib[ib_index(lin)];
+    ie->lin = lin;
+    ie->epoch = c->link_epoch;
+    ie->acc = c->acc_user;
+    ie->n = n;
+    ie->phys = phys & ~UINT64_C(0xfff);
+    ie->tlbe = (uint64_t)(uintptr_t)itlb_fill(c, lin, ie->phys);
+    ie->vptr = (uint64_t)(uintptr_t)vptr;
+    ie->version = version;
+    ie->insns = (uint64_t)(uintptr_t)insns;
+    ie->body = (uint64_t)(uintptr_t)fn + j->body;
+    j->stats.ib_fills++;
+}
+
+/* The lookup routine, entered by an exit's lookup path with EAX = the next EIP (in
+ * c->eip too), R13D = the instructions done in the block, and the block's frame on
+ * the stack. It makes the linked guard's checks against the table's entry for the
+ * target and jumps into that block's body, or returns to the dispatcher, which
+ * fills the entry (run_block, jit_ib_fill). */
+static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
+{
+    size_t misses[16];
+    unsigned nm = 0;
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+    emit_mov_rr(e, 4, H_RDX, H_RCX);
+    emit_shift_ri(e, 4, 5, H_RDX, 12);
+    emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SIZE - 1);
+    emit_shift_ri(e, 4, 4, H_RDX, 6);
+    emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)j->ib);
+    emit_alu_rr(e, 8, ALU_ADD, H_RSI, H_RDX);
+#define IE(f) jm(H_RSI, (int32_t)offsetof(JitIbEntry, f))
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 4, H_RDX, IE(epoch));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(link_epoch));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 4, H_RDX, IE(acc));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(acc_user));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDI, IE(tlbe));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, ~0xfffu);
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Itlb, page)));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDX, IE(phys));
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RDI, (int32_t)offsetof(X86Itlb, phys)));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RDI, IE(vptr));
+    emit_load(e, 4, H_RDX, jm(H_RDI, 0));
+    emit_alu_rm(e, 4, ALU_CMP, H_RDX, IE(version));
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    /* The dispatcher's tests before a block, all of them (see jit_exit_chained). */
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
+    emit_u32(e, X86_FL_TF | X86_FL_RF);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
+    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
+    emit_u32(e, LOG_EXEC);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    /* icount + this block + the next one within the budget */
+    emit_mov_rr(e, 4, H_R13, H_R13); /* zero-extends */
+    emit_load(e, 8, H_RCX, CPU(icount));
+    emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_R13);
+    emit_load(e, 4, H_RDX, IE(n));
+    emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_RDX);
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
+    misses[nm++] = emit_jcc_fwd(e, HC_A);
+    emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
+    emit_store(e, 8, CPU(icount), H_R13);
+    emit_store(e, 4, CPU(block_eip), H_RAX);
+    emit_load(e, 8, H_RCX, IE(insns));
+    emit_store(e, 8, CPU(block_start), H_RCX);
+    emit_mov_rr(e, 4, H_R12, H_RAX);
+    emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
+#undef IE
+    for (unsigned k = 0; k < nm; k++)
+        emit_patch(e, misses[k], emit_pos(e));
+    /* Missed: run_block enters the block that follows into the table. */
+    emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    emit_mov_rr(e, 4, H_RAX, H_R13);
+    /* the blocks' epilogue (translate.c) */
+    emit_pop(e, H_R13);
+    emit_pop(e, H_R12);
+    emit_pop(e, H_RBX);
+    emit_ret(e);
+}
+
+bool jit_ib_reset(Jit *j, X86Cpu *c)
+{
+    _Static_assert(sizeof(JitIbEntry) == 64, "the routine indexes entries by << 6");
+    for (unsigned k = 0; k < JIT_IB_SIZE; k++) {
+        memset(&j->ib[k], 0, sizeof(j->ib[k]));
+        j->ib[k].acc = UINT32_MAX; /* never acc_user: the entry is empty */
+    }
+    JitEmit e;
+    jit_cache_begin(j->cache, &e);
+    ib_emit_routine(j, &e, c);
+    void *code = jit_cache_commit(j->cache, &e);
+    j->ib_routine = (uintptr_t)code;
+    return code != NULL;
 }

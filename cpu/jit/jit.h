@@ -23,6 +23,13 @@ typedef struct JitStats {
     uint64_t insns_inline;  /* instructions compiled to host code ... */
     uint64_t insns_called;  /* ... and those calling the interpreter's handler */
     uint64_t links;         /* exits chained straight to the next block's code */
+    uint64_t links_kept;    /* exits found linked that way already (no code written) */
+    uint64_t retargets;     /* exits linked anew to another target */
+    uint64_t links_refused; /* exits not linked: their target changed too often ... */
+    uint64_t ib_fills;      /* ... entries made in the lookup table such exits use */
+    uint64_t unlinked;      /* blocks left through a chainable exit to the dispatcher */
+    uint64_t code_bytes;    /* host code generated */
+    uint64_t translate_ns;  /* time spent translating (-d jit-stats only) */
 } JitStats;
 
 /* -accel tcg: the translator (the interpreter alone on hosts it cannot generate code
@@ -37,5 +44,9 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err);
 /* Back to the interpreter alone; frees the code cache. */
 void jit_detach(X86Cpu *c);
 void jit_get_stats(X86Cpu *c, JitStats *s);
+/* With -d jit-stats: the handler calls translated code made, per opcode (0-FF, then
+ * 0F00-0FFF as 100-1FF) and ModRM.reg, most frequent first; NULL otherwise. Returns
+ * up to max entries as (index << 3 | reg, count). */
+unsigned jit_top_calls(X86Cpu *c, unsigned max, uint32_t *which, uint64_t *count);
 /* Parses a size such as 65536, 64K or 32M; 0 when invalid. */
 size_t jit_parse_size(const char *s);

@@ -2,8 +2,8 @@
 /* The translator: one decoded block (cpu/x86/exec.c forms them) becomes one host
  * function unsigned f(X86Cpu *c) returning the instructions it completed. Every
  * instruction either compiles inline (MOV, LEA, ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC,
- * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, LOOP, Jcc/JMP rel,
- * loads and stores through an inline TLB probe) or calls its interpreter handler with
+ * shifts and rotates by an immediate, IMUL, PUSH/POP, CALL/RET, JMP/CALL r/m, LOOP,
+ * Jcc/JMP rel, loads and stores through an inline TLB probe) or calls its interpreter handler with
  * prev_eip/eip set, exactly as the dispatcher's loop would. Inline code that meets
  * anything unusual (a TLB miss, a page crossing, a segment that is not flat, a branch
  * beyond the CS limit) jumps to a stub that runs the instruction's handler instead:
@@ -16,6 +16,7 @@
  * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
 #include "cpu/jit/translate.h"
 #include "engine/config.h"
+#include "engine/log.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -79,6 +80,11 @@ static void check_exit(Tr *t, unsigned count)
 static void call_handler(Tr *t, unsigned k)
 {
     const X86Insn *i = &t->insns[k];
+    if (t->j->calls) {
+        unsigned op = i->opcode < 0x100 ? i->opcode : 0x100 + (i->opcode & 0xff);
+        emit_mov_ri64(&t->e, H_RAX, (uint64_t)(uintptr_t)&t->j->calls[op * 8 + (i->reg & 7)]);
+        emit_alu_mi(&t->e, 8, ALU_ADD, jm(H_RAX, 0), 1);
+    }
     set_eips(t, k);
     emit_mov_rr(&t->e, 8, H_RDI, H_RBX);
     emit_mov_ri64(&t->e, H_RSI, (uint64_t)(uintptr_t)i);
@@ -508,15 +514,17 @@ static void emit_setcc(JitEmit *e, unsigned cc, int r)
 
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
-static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
+/* size 4, or 2 for SHL/SHR/SAR by fewer than 16 (beyond, the host's CF is undefined
+ * where shift.c follows the 286). */
+static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, unsigned size)
 {
     JitEmit *e = &t->e;
     unsigned op = i->reg;
-    JitMem dst = greg(4, i->rm);
+    unsigned msb = size * 8 - 1;
     if (!count)
         return true; /* no operation, flags untouched */
     if (t->dead) {
-        emit_op_rm(e, 4, 0xc1, (int)op, dst);
+        emit_op_rm(e, size, 0xc1, op == 6 ? 4 : (int)op, dst); /* (/6 is SHL's undocumented alias) */
         emit_u8(e, (uint8_t)count);
         return true;
     }
@@ -549,18 +557,18 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
         t->known_cc = CC_EAGER;
         return true;
     }
-    /* SHL/SAL, SHR, SAR: CC_SHIFT32 with src1 = CF, src2 = OF. */
-    emit_load(e, 4, H_RAX, dst);
+    /* SHL/SAL, SHR, SAR: CC_SHIFT16/32 with src1 = CF, src2 = OF. */
+    emit_load(e, size, H_RAX, dst); /* (zero-extended) */
     if (op == 5 && count == 1) {
         emit_mov_rr(e, 4, H_RDX, H_RAX);
-        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
     }
-    emit_shift_ri(e, 4, op == 6 ? 4 : op, H_RAX, count);
+    emit_shift_ri(e, size, op == 6 ? 4 : op, H_RAX, count);
     emit_setcc(e, HC_B, H_RCX);
-    emit_store(e, 4, dst, H_RAX);
+    emit_store(e, size, dst, H_RAX);
     if (op == 4 || op == 6) {
         emit_mov_rr(e, 4, H_RDX, H_RAX);
-        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
         emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
     } else if (!(op == 5 && count == 1)) {
         emit_mov_ri32(e, H_RDX, 0);
@@ -568,8 +576,43 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store(e, 4, CPU(cc_src1), H_RCX);
     emit_store(e, 4, CPU(cc_src2), H_RDX);
-    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
-    t->known_cc = CC_SHIFT32;
+    emit_store_imm(e, 4, CPU(cc_op), size == 2 ? CC_SHIFT16 : CC_SHIFT32);
+    t->known_cc = size == 2 ? CC_SHIFT16 : CC_SHIFT32;
+    return true;
+}
+
+/* The operand size a shift by count compiles inline at, or 0: 32-bit, or 16-bit
+ * SHL/SHR/SAR by fewer than 16. */
+static unsigned shift_size(const X86Insn *i, unsigned count)
+{
+    unsigned size = x86_osize(i);
+    if (i->reg == 2 || i->reg == 3)
+        return 0;
+    if (size == 4)
+        return 4;
+    return size == 2 && i->reg >= 4 && count < 16 ? 2 : 0;
+}
+
+static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
+{
+    unsigned size = shift_size(i, count);
+    return size && tr_shift_to(t, i, count, greg(size, i->rm), size);
+}
+
+/* SHL/SHR/SAR of a memory operand by an immediate or one (shift_size): the same on
+ * the host address a read-write probe gave (in RSI, which the shift leaves alone). A
+ * count of 0 keeps its handler (the access and its faults without a change). */
+static bool tr_shift_mem(Tr *t, unsigned k, unsigned count)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = shift_size(i, count);
+    if (!size || i->reg < 4 || !count)
+        return false;
+    Stub *s = stub_new(t, k);
+    emit_lea(e, 8, H_RSI, emit_probe(t, s, i, size, SEG_OK_READ | SEG_OK_WRITE, true));
+    tr_shift_to(t, i, count, jm(H_RSI, 0), size);
+    s->resume = emit_pos(e);
     return true;
 }
 
@@ -678,6 +721,108 @@ static bool tr_pushpop(Tr *t, unsigned k, bool push)
     return true;
 }
 
+/* PUSH imm8/imm32 and PUSH r/m32 (move.c's push_imm, and group 5's PUSH), 32-bit
+ * operand size: the source (a register, or memory through its own probe) is read
+ * into R13D first, so either probe's slow path starts from the instruction's own
+ * state. */
+static bool tr_push_value(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = stub_new(t, k);
+    if (i->opcode != 0xff) {
+        emit_mov_ri32(e, H_R13, i->imm);
+    } else if (i->pfx & X86_PFX_MEM) {
+        JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
+        emit_load(e, 4, H_R13, m);
+    } else {
+        emit_load(e, 4, H_R13, greg(4, i->rm)); /* PUSH ESP stores the old value */
+    }
+    JitMem m = emit_stack_probe(t, s, true, false);
+    emit_store(e, 4, m, H_R13);
+    emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* MOV AL/eAX, moffs and MOV moffs, AL/eAX (A0-A3): the address is the displacement. */
+static bool tr_mov_moffs(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = op_size(i, !(i->opcode & 1));
+    bool store = i->opcode & 2;
+    Stub *s = stub_new(t, k);
+    emit_mov_ri32(e, H_RAX, i->disp);
+    JitMem m = emit_probe_at(t, s, i->seg, size, store ? SEG_OK_WRITE : SEG_OK_READ, store);
+    if (store) {
+        emit_load(e, size, H_RCX, greg(size, R_EAX));
+        emit_store(e, size, m, H_RCX);
+    } else {
+        emit_load(e, size, H_RCX, m);
+        emit_store(e, size, greg(size, R_EAX), H_RCX);
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+static unsigned emit_cond(Tr *t, unsigned cc);
+
+/* CMOVcc r, m: the source is read whatever the condition (a fault is taken either
+ * way, SDM vol. 2 CMOVcc), into R13, which the condition's call keeps. */
+static bool tr_cmov_mem(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = x86_osize(i);
+    Stub *s = stub_new(t, k);
+    JitMem m = emit_probe(t, s, i, size, SEG_OK_READ, false);
+    emit_load(e, size, H_R13, m);
+    unsigned hc = emit_cond(t, i->opcode & 0xf);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_store(e, size, greg(size, i->reg), H_R13);
+    emit_patch(e, skip, emit_pos(e));
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* JMP r/m32 and CALL r/m32 ending the block (control.c's group 5 forms, 32-bit
+ * operand size, flat CS): the target, read first into R13D, leaves through the
+ * lookup table of changing targets (chain.c, jit_ib_fill) instead of the
+ * dispatcher. */
+static bool tr_indirect(Tr *t, unsigned k, bool call)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    if (t->j->no_chain || !t->j->ib_routine)
+        return false;
+    Stub *s = stub_new(t, k);
+    if (i->pfx & X86_PFX_MEM) {
+        JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
+        emit_load(e, 4, H_R13, m);
+    } else {
+        emit_load(e, 4, H_R13, greg(4, i->rm));
+    }
+    if (call) {
+        JitMem m = emit_stack_probe(t, s, true, true);
+        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        emit_store(e, 4, m, H_RCX);
+        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    } else {
+        emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
+        stub_jcc(t, s, HC_E);
+    }
+    emit_mov_rr(e, 4, H_RAX, H_R13);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    emit_mov_ri32(e, H_R13, k + 1);
+    emit_u8(e, 0xe9);
+    emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
+    /* After the handler (stub): EIP is what it set. */
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    return true;
+}
+
 /* CALL rel32 / RET ending the block (32-bit operand size): the new EIP leaves
  * through a chained exit, whose guard also checks the linear address, so a RET
  * chains to where it returned last time and otherwise goes back to the dispatcher. */
@@ -698,7 +843,7 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, call ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     /* After the handler (stub): EIP is what it set. */
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
@@ -722,7 +867,7 @@ static bool tr_loop(Tr *t, unsigned k)
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     eip_to_eax(t, t->off[k + 1]);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, t->off[k + 1]);
     emit_patch(e, taken, emit_pos(e));
     eip_to_eax(t, t->off[k + 1] + i->imm);
     if (!(i->pfx & X86_PFX_OP32))
@@ -732,7 +877,7 @@ static bool tr_loop(Tr *t, unsigned k)
     stub_jcc(t, s, HC_A);
     emit_store(e, csize, greg(csize, R_ECX), H_RDX);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
@@ -873,7 +1018,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         taken = emit_jcc_fwd(e, (unsigned)cc);
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
-        jit_exit_chained(t, k + 1, true);
+        jit_exit_chained(t, k + 1, true, t->off[k + 1]);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -883,19 +1028,11 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
 }
-
-/* Forms compiled inline, a debugging aid ($VIREO_JIT_INLINE, a mask of these): a
- * translator bug shows which form it is in by bisection. */
-enum {
-    IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
-    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
-    IN_ALL = 4095,
-};
 
 static unsigned form_of(const X86Insn *i)
 {
@@ -907,14 +1044,18 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_TEST;
     if ((op >= 0x88 && op <= 0x8b) || op == 0xc6 || op == 0xc7 || (op >= 0xb0 && op <= 0xbf))
         return f | IN_MOV;
-    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || op == 0xff)
+    if ((op >= 0x40 && op <= 0x4f) || op == 0xfe || (op == 0xff && i->reg != 6))
         return f | IN_INCDEC;
     if (op == 0x8d)
         return IN_LEA;
     if (op == 0xc1 || op == 0xd1 || op == 0xd3)
         return f | IN_SHIFT;
-    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3)
-        return IN_STACK;
+    if (op == 0xff && (i->reg == 2 || i->reg == 4))
+        return f | IN_BRANCH;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0xe8 || op == 0xc3 || op == 0x6a || op == 0x68 || op == 0xff)
+        return op == 0xff && i->reg != 6 ? f | IN_INCDEC : f | IN_STACK;
+    if (op == 0x90 || (op >= 0x0fc8 && op <= 0x0fcf) || (op >= 0xa0 && op <= 0xa3) || op == 0x0fae)
+        return f | IN_MISC;
     if ((op >= 0x0f90 && op <= 0x0f9f) || (op >= 0x0f40 && op <= 0x0f4f) || (op >= 0x0fb6 && op <= 0x0fbf) ||
         op == 0x98 || op == 0x99 || op == 0x86 || op == 0x87 || (op >= 0x91 && op <= 0x97))
         return f | IN_MISC;
@@ -974,6 +1115,10 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes
     case 0x69: case 0x6b: case 0x0faf:
         *writes = all;
         return x86_osize(i) == 4;
+    case 0x90:
+        return true;
+    case 0x0fc8 ... 0x0fcf:
+        return x86_osize(i) == 4;
     }
     return false;
 }
@@ -1017,6 +1162,8 @@ static bool tr_inline(Tr *t, unsigned k)
         return tr_callret(t, k, op == 0xe8);
     if (op == 0xe2 && last)
         return tr_loop(t, k);
+    if (op == 0xff && (i->reg == 2 || i->reg == 4) && last && x86_osize(i) == 4)
+        return tr_indirect(t, k, i->reg == 2);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
     if (op < 0x40 && (op & 7) < 6) {
@@ -1062,7 +1209,7 @@ static bool tr_inline(Tr *t, unsigned k)
     case 0x0f90 ... 0x0f9f:
         return !mem && tr_setcc_cmov(t, i, true);
     case 0x0f40 ... 0x0f4f:
-        return !mem && tr_setcc_cmov(t, i, false);
+        return mem ? tr_cmov_mem(t, k) : tr_setcc_cmov(t, i, false);
     case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
         return tr_movx(t, k);
     case 0x98: case 0x99:
@@ -1093,12 +1240,41 @@ static bool tr_inline(Tr *t, unsigned k)
     case 0x48 ... 0x4f:
         return tr_incdec(t, k, (int)i->reg, op_size(i, false), op >= 0x48);
     case 0xfe: case 0xff:
+        if (op == 0xff && i->reg == 6)
+            return x86_osize(i) == 4 && tr_push_value(t, k);
         if (i->reg > 1)
             return false;
         return tr_incdec(t, k, mem ? -1 : (int)i->rm, op_size(i, op == 0xfe), i->reg == 1);
-    case 0xc1: case 0xd1:
-        if (mem || x86_osize(i) != 4 || i->reg == 2 || i->reg == 3)
+    case 0x6a: case 0x68:
+        return x86_osize(i) == 4 && tr_push_value(t, k);
+    case 0xa0 ... 0xa3:
+        return tr_mov_moffs(t, k);
+    case 0x90:
+        return true; /* NOP (and PAUSE) */
+    case 0x0fae:
+        /* LFENCE and SFENCE order nothing the host's TSO does not; MFENCE also
+         * orders stores before loads, which other vCPU threads can see. */
+        if (mem || i->reg < 5)
             return false;
+        if (i->reg == 6) {
+            emit_u8(&t->e, 0x0f);
+            emit_u8(&t->e, 0xae);
+            emit_u8(&t->e, 0xf0);
+        }
+        return true;
+    case 0x0fc8 ... 0x0fcf: {
+        if (x86_osize(i) != 4)
+            return false;
+        JitEmit *e = &t->e;
+        emit_load(e, 4, H_RAX, greg(4, i->reg));
+        emit_u8(e, 0x0f); /* BSWAP EAX */
+        emit_u8(e, 0xc8);
+        emit_store(e, 4, greg(4, i->reg), H_RAX);
+        return true;
+    }
+    case 0xc1: case 0xd1:
+        if (mem)
+            return tr_shift_mem(t, k, op == 0xd1 ? 1 : i->imm & 0x1f);
         return tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
     case 0xd3:
         if (mem || x86_osize(i) != 4 || i->reg < 4)
@@ -1116,8 +1292,7 @@ static bool tr_inline(Tr *t, unsigned k)
     return false;
 }
 
-/* Emits the whole block; false if it did not fit (or had too many slow paths). */
-static bool translate(Tr *t, bool allow_inline)
+bool jit_translate(Tr *t, bool allow_inline)
 {
     JitEmit *e = &t->e;
     /* Three pushes keep RSP 16-byte aligned for the calls (SysV ABI). */
@@ -1148,7 +1323,7 @@ static bool translate(Tr *t, bool allow_inline)
             if (last && !is_branch) {
                 eip_to_eax(t, t->off[t->n]);
                 emit_store(e, 4, CPU(eip), H_RAX);
-                jit_exit_chained(t, t->n, false);
+                jit_exit_chained(t, t->n, false, t->off[t->n]);
             }
             ended = last;
             continue;
@@ -1176,169 +1351,4 @@ static bool translate(Tr *t, bool allow_inline)
         jit_exit_with(t, t->exit_count[x]);
     }
     return !e->overflow && !t->failed;
-}
-
-/* The dispatcher's loop, for a block the cache cannot hold. */
-static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
-{
-    unsigned k = 0;
-    do {
-        c->prev_eip = c->eip;
-        c->eip += insns[k].len;
-        insns[k].handler(c, &insns[k]);
-        k++;
-    } while (k < n && !c->exit_block);
-    return k;
-}
-
-static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool fresh)
-{
-    Tr *t = &j->tr;
-    /* Inline first; a block with too many slow paths, or too big for even an empty
-     * cache, is retried with calls only; one that does not fit the space left waits
-     * for the flush. */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        memset(t, 0, sizeof(*t));
-        t->c = c;
-        t->j = j;
-        t->insns = insns;
-        t->n = n;
-        t->known_cc = -1;
-        for (unsigned k = 0; k < n; k++)
-            t->off[k + 1] = t->off[k] + insns[k].len;
-        jit_cache_begin(j->cache, &t->e);
-        if (!translate(t, attempt == 0)) {
-            if (t->e.overflow && !fresh)
-                return NULL;
-            continue;
-        }
-        void *code = jit_cache_commit(j->cache, &t->e);
-        if (!code)
-            continue;
-        j->stats.blocks++;
-        j->stats.insns_inline += t->n_inline;
-        j->stats.insns_called += n - t->n_inline;
-        if (j->perf)
-            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
-                    c->seg[S_CS].sel, c->eip);
-        return (JitFn)code;
-    }
-    return NULL;
-}
-
-/* X86Cpu.run_block: the block's code, translated on first use. When the cache is
- * full, all code goes, and with it the interpreter's blocks that point into it. */
-static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **slot)
-{
-    Jit *j = c->jit;
-    JitFn fn = (JitFn)*slot;
-    JitLink from = j->link;
-    j->link.site = NULL;
-    if (!fn) {
-        if (n > MAX_INSNS)
-            return run_interp(c, insns, n);
-        fn = compile(j, c, insns, n, false);
-        if (!fn) {
-            jit_cache_flush(j->cache);
-            j->stats.flushes++;
-            from.site = NULL;
-            x86_code_flush_all(c);
-            fn = compile(j, c, insns, n, true);
-            if (!fn)
-                return run_interp(c, insns, n);
-        }
-        *slot = (void *)fn;
-    }
-    /* The previous block left through an exit to this one: link it (exec_block calls
-     * this only for whole blocks with every test of the dispatcher passed). */
-    if (from.site && from.eip == c->eip)
-        jit_chain_link(j, c, from.site, insns, n, slot, fn);
-    return fn(c);
-}
-
-bool jit_supported(GError **err)
-{
-#if defined(__x86_64__)
-    (void)err;
-    return true;
-#else
-    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "the translator generates x86-64 code; this host is not x86-64");
-    return false;
-#endif
-}
-
-size_t jit_parse_size(const char *s)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (end == s)
-        return 0;
-    if (*end == 'k' || *end == 'K')
-        v <<= 10, end++;
-    else if (*end == 'm' || *end == 'M')
-        v <<= 20, end++;
-    if (*end || v > ((size_t)1 << 30))
-        return 0;
-    return (size_t)v;
-}
-
-bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
-{
-    if (!jit_supported(err))
-        return false;
-    size_t size = opts && opts->cache_size ? opts->cache_size : 0;
-    const char *env = getenv("VIREO_JIT_CACHE");
-    if (!size && env)
-        size = jit_parse_size(env);
-    if (!size)
-        size = DEFAULT_CACHE_SIZE;
-    const char *chain = getenv("VIREO_JIT_CHAIN");
-    const char *mask = getenv("VIREO_JIT_INLINE");
-    if (size < MIN_CACHE_SIZE)
-        size = MIN_CACHE_SIZE;
-    const char *why = NULL;
-    JitCache *cache = jit_cache_new(size, &why);
-    if (!cache) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "jit: %s", why);
-        return false;
-    }
-    Jit *j = g_new0(Jit, 1);
-    j->cache = cache;
-    j->no_chain = chain && !strcmp(chain, "0");
-    j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
-    if (opts && opts->perf_map) {
-        char path[64];
-        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
-        j->perf = fopen(path, "a");
-        if (j->perf)
-            setvbuf(j->perf, NULL, _IOLBF, 0);
-    }
-    /* Blocks decoded so far have no code slot contents to trust. */
-    x86_code_flush_all(c);
-    c->jit = j;
-    c->run_block = run_block;
-    return true;
-}
-
-void jit_detach(X86Cpu *c)
-{
-    Jit *j = c->jit;
-    if (!j)
-        return;
-    c->run_block = NULL;
-    c->jit = NULL;
-    x86_code_flush_all(c);
-    if (j->perf)
-        fclose(j->perf);
-    jit_cache_free(j->cache);
-    g_free(j);
-}
-
-void jit_get_stats(X86Cpu *c, JitStats *s)
-{
-    Jit *j = c->jit;
-    if (j)
-        *s = j->stats;
-    else
-        memset(s, 0, sizeof(*s));
 }

@@ -16,6 +16,7 @@
 #define MAX_STUBS 64
 #define MAX_EXITS 64
 #define MAX_INSNS 64 /* exec.c forms blocks of up to 48 */
+#define JIT_CALL_SLOTS (0x200 * 8)
 
 typedef unsigned (*JitFn)(X86Cpu *c);
 
@@ -35,14 +36,29 @@ typedef struct Stub {
 typedef struct JitSite {
     uint16_t info;            /* this record */
     uint16_t guard;           /* the guard's first instruction */
-    uint16_t lin, epoch, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
+    uint16_t lin, epoch, acc, tlbe, lin_page, phys, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
     uint16_t count;           /* instructions of the block done at this exit */
+    uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
+    uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
 } JitSite;
+
+/* An entry of the lookup table of exits whose target changes (JitSite.retargets):
+ * the same facts a linked exit's guard holds, for the block at linear address lin. */
+#define JIT_IB_SIZE 4096
+typedef struct JitIbEntry {
+    uint32_t lin, epoch, acc, n;     /* n: the block's instructions */
+    uint64_t tlbe, phys, vptr;       /* X86Tlb *, physical page, const uint32_t * */
+    uint32_t version, pad;
+    uint64_t insns, body;            /* const X86Insn *, the block's body (RX) */
+} JitIbEntry;
+/* JitLink.site of a lookup that missed: run_block fills the entry. */
+#define JIT_IB_MISS ((uint8_t *)(uintptr_t)1)
 
 /* The exit a block last left through unlinked, for run_block to link. */
 typedef struct JitLink {
     uint8_t *site;            /* its JitSite (read-write view), NULL: none */
     uint32_t eip;             /* the EIP it left with */
+    uint32_t epoch;           /* chain_epoch then: linked only if nothing moved it since */
 } JitLink;
 
 typedef struct Tr {
@@ -74,16 +90,37 @@ typedef struct Jit {
     size_t body;                   /* offset of a block's body after its prologue */
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
     unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
+    uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
+    uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
+    JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
+
+/* Forms compiled inline, a debugging aid ($VIREO_JIT_INLINE, a mask of these): a
+ * translator bug shows which form it is in by bisection. */
+enum {
+    IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
+    IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
+    IN_ALL = 4095,
+};
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
 #define CPU_AT(field, extra) jm(H_RBX, (int32_t)(offsetof(X86Cpu, field) + (extra)))
 
+/* Emits the whole block (translate.c); false if it did not fit (or had too many
+ * slow paths). */
+bool jit_translate(Tr *t, bool allow_inline);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
 /* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
- * exiting instruction's own slow path, if any, leaves elsewhere. */
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub);
+ * exiting instruction's own slow path, if any, leaves elsewhere. delta: EAX minus the
+ * block's entry EIP when the code computed EAX that way (32 bits, no wrap at 64 KiB),
+ * else JIT_DELTA_UNKNOWN. */
+#define JIT_DELTA_UNKNOWN INT64_MIN
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta);
 /* Points the exit described at info at the block about to run (chain.c). */
 void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+/* Empties the lookup table and emits its routine at the start of an empty cache. */
+bool jit_ib_reset(Jit *j, X86Cpu *c);
+/* Enters the block about to run into the lookup table (after a lookup missed). */
+void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn);

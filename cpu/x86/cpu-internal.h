@@ -82,6 +82,12 @@ typedef struct X86Tlb {
     uint8_t global;
 } X86Tlb;
 
+typedef struct X86Itlb {
+    uint32_t page;     /* linear page, or TLB_INVALID */
+    uint32_t global;   /* kept by flushes of non-global entries */
+    uint64_t phys;     /* physical page */
+} X86Itlb;
+
 /* ---- lazy flags ---- */
 
 /* The operation that produced the arithmetic flags, times three sizes. CC_EAGER: the
@@ -256,11 +262,22 @@ struct X86Cpu {
      * by TLB flushes, CPL and CS changes, code cache flushes) has not moved. */
     uint32_t chain_epoch;
     X86Block *last_block;
+    /* Translated chains (cpu/jit/chain.c) check the target's TLB entry and CPL class
+     * themselves, so they depend only on link_epoch: code cache flushes and CS changes
+     * that matter to block_get (the CS below, as of the last bump). */
+    uint32_t link_epoch;
+    uint32_t link_cs_base, link_cs_limit;
+    bool link_cs_flat, link_cs32;
+    X86ExecStats stats;
 
     /* TLBs: supervisor, user, and an always-empty one that forces the slow path. */
     X86Tlb tlb_sup[TLB_SIZE];
     X86Tlb tlb_user[TLB_SIZE];
     X86Tlb tlb_none[TLB_SIZE];
+    /* Code pages translated chains jump to (cpu/jit/chain.c), by CPL 3 or not: an
+     * instruction TLB that data accesses do not evict, emptied with the TLB. */
+    X86Itlb itlb_sup[TLB_SIZE];
+    X86Itlb itlb_user[TLB_SIZE];
 
     /* A translator (cpu/jit) that runs whole cached blocks instead of the handler loop,
      * or NULL. Same contract as the loop: returns the instructions completed; faults
@@ -773,8 +790,9 @@ bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size);
 bool x86_code_page_cached(X86Cpu *c, uint64_t pa);
 void x86_code_flush_all(X86Cpu *c);
 /* For the translator's chained jumps: the version word of the page of the block that
- * owns slot (run_block's slot), and in *version the version the block was decoded at. */
-const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version);
+ * owns slot (run_block's slot), and in *version the version the block was decoded at and
+ * in *phys its physical address. */
+const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version, uint64_t *phys);
 X86CodeCache *x86_code_new(void);
 void x86_code_free(X86CodeCache *cc);
 

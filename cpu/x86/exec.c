@@ -22,6 +22,7 @@ struct X86Block {
     uint16_t bytes;
     uint8_t code32;
     X86Insn *insns;
+    X86Block *hnext;        /* the next block in its hash bucket */
     /* The last two blocks that followed this one, by linear start address. */
     X86Block *next[2];
     uint32_t next_lin[2];
@@ -66,16 +67,19 @@ void x86_code_flush_all(X86Cpu *c)
 {
     X86CodeCache *cc = c->code;
     c->chain_epoch++;
+    c->link_epoch++;
+    c->stats.code_flushes++;
     c->last_block = NULL;
     memset(cc->hash, 0, sizeof(cc->hash));
     cc->nblocks = 0;
     cc->pool_used = 0;
 }
 
-const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version)
+const uint32_t *x86_code_slot_version(X86Cpu *c, void **slot, uint32_t *version, uint64_t *phys)
 {
     const X86Block *b = (const X86Block *)(const void *)((char *)slot - offsetof(X86Block, jit));
     *version = b->version;
+    *phys = b->phys;
     return &c->code->page_version[b->phys >> 12];
 }
 
@@ -113,6 +117,7 @@ bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size)
     /* Decoded code was overwritten: drop every block of the page, and let later
      * stores to it take the fast path again. */
     x86_code_invalidate_phys(c, pa);
+    c->stats.smc_stores++;
     cc->code_mask[pa >> 12] = 0;
     mem_set_code_page(c->mem, pa, false);
     return true;
@@ -196,10 +201,27 @@ static X86Block *block_get(X86Cpu *c)
     uint32_t pfn = (uint32_t)(phys >> 12);
     uint32_t version = __atomic_load_n(&cc->page_version[pfn], __ATOMIC_ACQUIRE);
     unsigned h = block_hash(phys, code32);
-    X86Block *b = cc->hash[h];
-    if (b && b->phys == phys && b->code32 == code32 && b->version == version && b->host == host &&
-        b->bytes <= avail)
-        return b;
+    /* Buckets are lists: a block whose bucket another one took is not decoded (and
+     * translated) again, which a direct-mapped table did for every collision. A block
+     * that is found moves to its bucket's head. */
+    X86Block *b, **link = &cc->hash[h];
+    for (b = *link; b; link = &b->hnext, b = *link) {
+        if (b->phys == phys && b->version != version) {
+            /* Decoded before a store into its page: never valid again. */
+            *link = b->hnext;
+            if (!(b = *link))
+                break;
+        }
+        if (b->phys == phys && b->code32 == code32 && b->version == version && b->host == host &&
+            b->bytes <= avail) {
+            if (link != &cc->hash[h]) {
+                *link = b->hnext;
+                b->hnext = cc->hash[h];
+                cc->hash[h] = b;
+            }
+            return b;
+        }
+    }
 
     if (cc->nblocks >= MAX_BLOCKS || cc->pool_used + BLOCK_MAX_INSNS > POOL_INSNS)
         x86_code_flush_all(c);
@@ -216,6 +238,7 @@ static X86Block *block_get(X86Cpu *c)
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
     }
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
+    c->stats.blocks_decoded++;
     b = &cc->blocks[cc->nblocks++];
     cc->pool_used += n;
     b->phys = phys;
@@ -228,6 +251,7 @@ static X86Block *block_get(X86Cpu *c)
     b->next[0] = b->next[1] = NULL;
     b->jit = NULL;
     b->next_epoch[0] = b->next_epoch[1] = c->chain_epoch - 1;
+    b->hnext = cc->hash[h];
     cc->hash[h] = b;
     return b;
 }
@@ -336,7 +360,9 @@ static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
 /* A whole cached block through the translator when one is attached. */
 static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
 {
+    c->stats.blocks_run++;
     if (!c->run_block || n != b->count || b == &c->code->scratch) {
+        c->stats.blocks_cut++;
         exec_insns(c, b->insns, n);
         return;
     }
@@ -372,6 +398,7 @@ static uint32_t code_bp_hits(X86Cpu *c, uint32_t lin)
  * the single-step trap. */
 static void step_one(X86Cpu *c)
 {
+    c->stats.steps++;
     c->last_block = NULL;
     bool rf = c->eflags & X86_FL_RF;
     c->eflags &= ~X86_FL_RF;
@@ -523,6 +550,10 @@ static int handle_events(X86Cpu *c)
             vcpu_clear_request(v, VCPU_REQ_TLB);
             c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
             x86_tlb_flush(c, true);
+            /* The memory map or A20 changed: a physical page may have other host
+             * memory now, which translated chains (checking the physical page) would
+             * not see. */
+            c->link_epoch++;
         }
         if (c->pending_dr6 && !c->debug_shadow) {
             c->prev_eip = c->eip;
@@ -533,6 +564,7 @@ static int handle_events(X86Cpu *c)
                 c->nmi_blocked = 1;
                 c->in_delivery = CLASS_BENIGN;
                 c->prev_eip = c->eip;
+                c->stats.interrupts++;
                 x86_deliver(c, X86_EXC_NMI, X86_EV_EXT, false, 0);
                 c->in_delivery = CLASS_NONE;
                 continue;
@@ -543,6 +575,7 @@ static int handle_events(X86Cpu *c)
             if (vec >= 0) {
                 c->in_delivery = CLASS_BENIGN;
                 c->prev_eip = c->eip;
+                c->stats.interrupts++;
                 x86_deliver(c, vec & 0xff, X86_EV_EXT, false, 0);
                 c->in_delivery = CLASS_NONE;
             }
@@ -649,6 +682,7 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             if (!b) {
                 X86Insn tmp;
                 c->last_block = NULL;
+                c->stats.steps++;
                 decode_uncached(c, &tmp);
                 exec_insns(c, &tmp, 1);
                 continue;

@@ -110,7 +110,12 @@ static void tlb_entry_clear(X86Tlb *e)
 void x86_tlb_flush(X86Cpu *c, bool include_global)
 {
     c->chain_epoch++;
+    c->stats.tlb_flushes++;
     for (unsigned k = 0; k < TLB_SIZE; k++) {
+        if (include_global || !c->itlb_sup[k].global)
+            c->itlb_sup[k].page = TLB_INVALID;
+        if (include_global || !c->itlb_user[k].global)
+            c->itlb_user[k].page = TLB_INVALID;
         if (include_global || !c->tlb_sup[k].global)
             tlb_entry_clear(&c->tlb_sup[k]);
         if (include_global || !c->tlb_user[k].global)
@@ -123,7 +128,13 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
 void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
 {
     c->chain_epoch++;
+    c->stats.tlb_page_flushes++;
     uint32_t page = lin & ~0xfffu;
+    /* (INVLPG is rare enough to empty the whole instruction TLB, large pages and all) */
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
+        c->itlb_sup[k].page = TLB_INVALID;
+        c->itlb_user[k].page = TLB_INVALID;
+    }
     X86Tlb *tables[2] = { c->tlb_sup, c->tlb_user };
     for (unsigned t = 0; t < 2; t++) {
         X86Tlb *e = &tables[t][x86_tlb_index(lin)];

@@ -35,6 +35,19 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
     if (which == S_CS) {
         c->code32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
         c->chain_epoch++; /* cached successors assumed the old CS */
+        c->stats.cs_loads++;
+        /* Translated chains depend on what block_get checks of CS: its base, limit
+         * (when not flat) and operand size; reloading the same kinds of segment
+         * (every interrupt and IRET of a flat kernel) keeps them. */
+        if (s->base != c->link_cs_base || s->limit != c->link_cs_limit || s->flat != c->link_cs_flat ||
+            c->code32 != c->link_cs32) {
+            c->link_cs_base = s->base;
+            c->link_cs_limit = s->limit;
+            c->link_cs_flat = s->flat;
+            c->link_cs32 = c->code32;
+            c->link_epoch++;
+            c->stats.cs_changes++;
+        }
     }
     else if (which == S_SS)
         c->ss32 = !c->vm86 && (a & X86_ATTR_DB) != 0;

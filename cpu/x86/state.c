@@ -13,6 +13,8 @@
 
 void x86_set_cpl(X86Cpu *c, unsigned cpl)
 {
+    if (c->cpl != cpl)
+        c->stats.cpl_changes++;
     c->chain_epoch++;
     c->cpl = (uint8_t)cpl;
     c->acc_user = cpl == 3 ? ACC_USER : 0;
@@ -112,6 +114,7 @@ void x86_cpu_reset(X86Cpu *c)
     x86_update_debug(c);
     x86_update_mode(c);
     x86_tlb_flush(c, true);
+    c->link_epoch++; /* a new state: no chain made before holds */
 }
 
 /* An INIT (SDM vol. 3, 9.1 and table 9-1): the power-up state, except that the x87
@@ -217,6 +220,11 @@ uint64_t x86_cpu_insn_count(X86Cpu *c)
     return c->icount;
 }
 
+void x86_cpu_get_exec_stats(X86Cpu *c, X86ExecStats *s)
+{
+    *s = c->stats;
+}
+
 int x86_cpu_last_exception(X86Cpu *c, bool *has_error, uint32_t *error)
 {
     if (has_error)
@@ -302,6 +310,7 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
         x86_load_pdptes(c, c->cr3);
     x86_update_debug(c);
     x86_tlb_flush(c, true);
+    c->link_epoch++; /* a new state: no chain made before holds */
 }
 
 char *x86_cpu_describe(X86Cpu *c)

@@ -160,6 +160,24 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns);
 int x86_cpu_last_exception(X86Cpu *c, bool *has_error, uint32_t *error);
 /* Instructions retired since creation. */
 uint64_t x86_cpu_insn_count(X86Cpu *c);
+
+/* The dispatcher's counters (-d jit-stats): what invalidates decoded blocks and
+ * chains, and how blocks run. */
+typedef struct X86ExecStats {
+    uint64_t tlb_flushes;      /* whole-TLB flushes (CR3/CR4/CR0 writes, task switches) */
+    uint64_t tlb_page_flushes; /* INVLPG */
+    uint64_t cs_changes;       /* CS loads that changed base, limit or operand size */
+    uint64_t cs_loads;         /* all CS loads */
+    uint64_t cpl_changes;      /* CPL really changed */
+    uint64_t code_flushes;     /* all decoded blocks dropped (cache full, attach, ...) */
+    uint64_t smc_stores;       /* stores into decoded code (the page's blocks dropped) */
+    uint64_t blocks_decoded;   /* blocks decoded into the cache */
+    uint64_t blocks_run;       /* blocks the dispatcher ran (not counting chained ones) */
+    uint64_t blocks_cut;       /* ... of them interpreted: cut by the budget or a breakpoint, or uncached */
+    uint64_t steps;            /* single instructions (TF, breakpoints, fetch across pages) */
+    uint64_t interrupts;       /* external interrupts and NMIs delivered */
+} X86ExecStats;
+void x86_cpu_get_exec_stats(X86Cpu *c, X86ExecStats *s);
 /* Registers and mode, one line, for errors and -d. */
 char *x86_cpu_describe(X86Cpu *c);
 

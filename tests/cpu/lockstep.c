@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
  * of basic blocks (ALU, MOV, MOVZX/MOVSX, XCHG, CBW/CWD, LEA, INC/DEC, TEST, shifts, IMUL, stack,
- * CALL/RET, LOOP, SETcc/CMOVcc on
+ * CALL/RET, indirect JMP/CALL, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
  * two CPUs from the same state, one interpreting and one translating, one block at a
  * time; registers, EFLAGS, EIP, the data memory and the exception must agree after
- * every block. A tiny code cache makes the translator flush many times.
+ * every block. A tiny code cache makes the translator flush many times. Then looping
+ * programs in runs of random budgets (chains), and programs that chain into a page
+ * they remap (CR3 reloads and INVLPG between rounds), through direct links and
+ * through the lookup table of a RET with many targets.
  *
  * usage: lockstep [-n PROGRAMS] [-s SEED] [-v] */
 #include "cpu/jit/jit.h"
@@ -41,6 +44,7 @@ typedef struct Gen {
     size_t jcc_field[MAX_BLOCKS];        /* rel field of each block's branch */
     unsigned jcc_size[MAX_BLOCKS];
     unsigned jcc_to[MAX_BLOCKS];
+    bool jcc_abs[MAX_BLOCKS];            /* the field is MOV EDX's absolute target */
 } Gen;
 
 static uint64_t rng;
@@ -272,8 +276,8 @@ static unsigned gen_insn(Gen *g)
             (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
         break;
     }
-    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ */
-        switch (pick(4)) {
+    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP, BSWAP, fences, PUSH imm / r/m, MOV moffs */
+        switch (pick(9)) {
         case 0:
             b8(g, 0x0f);
             b8(g, 0xb6 | (pick(2) << 3) | pick(2));
@@ -292,9 +296,53 @@ static unsigned gen_insn(Gen *g)
         case 2:
             b8(g, 0x91 + pick(2)); /* with ECX or EDX */
             break;
-        default:
+        case 3:
             b8(g, 0x98 + pick(2));
             break;
+        case 4:
+            b8(g, 0x90);
+            break;
+        case 5: /* BSWAP r32, or LFENCE/MFENCE/SFENCE */
+            b8(g, 0x0f);
+            if (pick(4)) {
+                b8(g, 0xc8 + dst_reg(4));
+            } else {
+                b8(g, 0xae);
+                b8(g, 0xe8 + 8 * pick(3));
+            }
+            break;
+        case 6: /* PUSH imm8 / imm / r/m, then POP of the same size */
+            switch (pick(3)) {
+            case 0:
+                b8(g, 0x6a);
+                b8(g, rnd());
+                break;
+            case 1:
+                b8(g, 0x68);
+                (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
+                break;
+            default:
+                b8(g, 0xff);
+                if (mem)
+                    modrm_mem(g, 6, a16);
+                else
+                    b8(g, 0xf0 | src_reg());
+                break;
+            }
+            if (op16)
+                b8(g, 0x66);
+            b8(g, 0x58 + dst_reg(4));
+            return 2;
+        default: { /* MOV AL/eAX, moffs / moffs, AL/eAX: in the data, across a page end, unmapped */
+            b8(g, 0xa0 | (pick(2) << 1) | (sz - 1));
+            unsigned where = pick(16);
+            uint32_t at = where == 0 ? DATA + 0xffe : DATA + 0x400 + pick(0x800);
+            if (a16)
+                b16(g, at);
+            else
+                b32(g, where == 1 ? UNMAPPED + pick(0x1000) : at);
+            break;
+        }
         }
         break;
     default: /* NOT / NEG / ADC / SBB against CF from a previous op */
@@ -346,6 +394,20 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
             break;
         }
         unsigned end = pick(8);
+        if (end == 2 && code32) {
+            /* MOV EDX, target; JMP EDX or CALL EDX (the leaf) */
+            bool call = g->leaf && pick(2);
+            g->jcc_to[b] = call ? g->nblocks : b + 1 + pick(g->nblocks - b - 1);
+            g->jcc_abs[b] = true;
+            g->block_insns[b]++;
+            b8(g, 0xba);
+            g->jcc_field[b] = g->len;
+            g->jcc_size[b] = 4;
+            b32(g, 0);
+            b8(g, 0xff);
+            b8(g, call ? 0xd2 : 0xe2);
+            continue;
+        }
         if (end == 0 && g->leaf) {
             /* CALL the leaf, which returns to the next block */
             b8(g, 0xe8);
@@ -384,6 +446,10 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
     for (unsigned b = 0; b + 1 < g->nblocks; b++) {
         if (!g->jcc_size[b])
             continue;
+        if (g->jcc_abs[b]) {
+            memcpy(g->code + g->jcc_field[b], &g->block_at[g->jcc_to[b]], 4);
+            continue;
+        }
         uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
         uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
         memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
@@ -396,7 +462,7 @@ typedef struct Side {
     X86Cpu *c;
 } Side;
 
-static void side_init(Side *s, bool jit)
+static void side_init(Side *s, bool jit, size_t cache_size)
 {
     s->vm = vm_new_for_test(UINT64_C(16) << 20);
     s->v = vm_vcpu(s->vm);
@@ -404,7 +470,7 @@ static void side_init(Side *s, bool jit)
     s->c = x86_cpu_new(s->v);
     x86_cpu_set_run_flags(s->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
     if (jit) {
-        JitOptions o = { .cache_size = 16 << 10 };
+        JitOptions o = { .cache_size = cache_size };
         GError *err = NULL;
         if (!jit_attach(s->c, &o, &err)) {
             printf("SKIP: %s\n", err->message);
@@ -483,6 +549,163 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
     return false;
 }
 
+/* A page whose mapping the guest changes while blocks chain into it: linear
+ * REMAP_LIN through a page table at PTAB, pointing at PAGE_A or PAGE_B (different
+ * code). Translated chains check the target's TLB entry instead of dropping every
+ * link at each CR3 load or INVLPG: this makes sure a changed mapping is seen (after
+ * CR3 reloads, INVLPG, and a CR3 reload that leaves the mapping as it was). */
+#define PTAB 0x31000u
+#define PAGE_A 0x22000u
+#define PAGE_B 0x23000u
+#define REMAP_LIN 0xc00000u
+
+#define CALLEE (CODE + 0x900)
+#define CALL_SITES 24
+
+static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b, bool many_calls)
+{
+    memset(g, 0, sizeof(*g));
+    g->code32 = true;
+    if (!many_calls) {
+        /* The callee in each page: add/xor, or sub/rol, then RET. */
+        uint8_t a[] = { 0x05, 0x11, 0x11, 0x11, 0x01, 0x81, 0xf2, 0x44, 0x33, 0x22, 0x11, 0xc3 };
+        uint8_t b[] = { 0x2d, 0x77, 0x66, 0x55, 0x02, 0xc1, 0xc0, 0x05, 0xc3 };
+        memcpy(page_a, a, sizeof(a));
+        memcpy(page_b, b, sizeof(b));
+    } else {
+        /* Each page calls CALLEE from CALL_SITES places, so that its RET's targets
+         * change (the exit uses the lookup table); the two pages put different
+         * instructions (ADD, SUB) at the same return addresses. */
+        unsigned at = 0;
+        for (unsigned k = 0; k < CALL_SITES; k++) {
+            uint32_t rel = CALLEE - (REMAP_LIN + at + 5);
+            page_a[at] = page_b[at] = 0xe8;
+            memcpy(page_a + at + 1, &rel, 4);
+            memcpy(page_b + at + 1, &rel, 4);
+            uint32_t imm = 0x01010101u * (k + 1);
+            page_a[at + 5] = 0x05;
+            page_b[at + 5] = 0x2d;
+            memcpy(page_a + at + 6, &imm, 4);
+            memcpy(page_b + at + 6, &imm, 4);
+            at += 10;
+        }
+        page_a[at] = page_b[at] = 0xc3;
+    }
+    /* (physical page, flush: 0 none, 1 MOV CR3, 2 INVLPG) after each round */
+    static const uint32_t phases[][2] = {
+        { PAGE_B, 1 }, { PAGE_B, 1 }, { PAGE_A, 2 }, { PAGE_A, 1 }, { PAGE_B, 2 }, { PAGE_A, 1 },
+    };
+    /* Every round calls one block that calls the page, so its exit, linked once,
+     * is taken again after each remapping. */
+    const uint32_t shared = CODE + 0x800;
+    for (unsigned ph = 0; ph <= G_N_ELEMENTS(phases); ph++) {
+        b8(g, 0xb9); /* MOV ECX, 3 + ph */
+        b32(g, 3 + ph);
+        uint32_t loop = CODE + g->len;
+        b8(g, 0xe8); /* CALL shared */
+        b32(g, shared - (CODE + g->len + 4));
+        b8(g, 0x49); /* DEC ECX; JNZ loop */
+        b8(g, 0x0f);
+        b8(g, 0x85);
+        b32(g, loop - (CODE + g->len + 4));
+        if (ph == G_N_ELEMENTS(phases))
+            break;
+        b8(g, 0xc7); /* MOV dword [PTAB], page | P RW US */
+        b8(g, 0x05);
+        b32(g, PTAB);
+        b32(g, phases[ph][0] | 7);
+        if (phases[ph][1] == 1) {
+            b8(g, 0x0f); /* MOV EBX, CR3; MOV CR3, EBX */
+            b8(g, 0x20);
+            b8(g, 0xdb);
+            b8(g, 0x0f);
+            b8(g, 0x22);
+            b8(g, 0xdb);
+        } else {
+            b8(g, 0x0f); /* INVLPG [REMAP_LIN] */
+            b8(g, 0x01);
+            b8(g, 0x3d);
+            b32(g, REMAP_LIN);
+        }
+    }
+    b8(g, 0xf4);
+    g->len = shared - CODE; /* shared: CALL REMAP_LIN; RET */
+    b8(g, 0xe8);
+    b32(g, REMAP_LIN - (CODE + g->len + 4));
+    b8(g, 0xc3);
+    g->len = CALLEE - CODE; /* the callee of the many calls: ROL EAX, 3; RET */
+    b8(g, 0xc1);
+    b8(g, 0xc0);
+    b8(g, 0x03);
+    b8(g, 0xc3);
+}
+
+static void side_load_remap(Side *s, const Gen *g, const uint8_t *page_a, const uint8_t *page_b, const X86State *st)
+{
+    GuestMemory *m = s->v->mem;
+    uint32_t pt[1024] = { PAGE_A | 7 };
+    mem_write(m, PTAB, pt, sizeof(pt));
+    mem_write(m, PAGE_A, page_a, 4096);
+    mem_write(m, PAGE_B, page_b, 4096);
+    uint8_t zero[DATA_SIZE] = { 0 };
+    side_load(s, g, zero, st);
+    uint32_t pde = PTAB | 7;
+    mem_write(m, PDIR + (REMAP_LIN >> 22) * 4, &pde, 4);
+}
+
+/* A link made after the page's mapping changed: block S at REMAP_LIN exits (JMP
+ * within its page) to T, unlinked when a budget ends the run; the page is remapped
+ * (PAGE_B: another T at the same address) and the run resumes at T; then the page is
+ * mapped back and S runs again, whose exit must reach PAGE_A's T, not PAGE_B's. Both
+ * sides get the same steps; returns false when they differ. */
+static bool delayed_link(Side *a, Side *b, bool verbose)
+{
+    static uint8_t pa[4096], pb[4096];
+    const uint8_t s_code[] = { 0x05, 0x11, 0x11, 0x11, 0x11, 0xeb, 0x09 }; /* ADD EAX; JMP +9 */
+    const uint8_t t_a[] = { 0x81, 0xc1, 0x01, 0x01, 0x01, 0x01, 0xf4 };   /* ADD ECX; HLT */
+    const uint8_t t_b[] = { 0x81, 0xc1, 0x02, 0x02, 0x02, 0x02, 0xf4 };
+    memset(pa, 0, sizeof(pa));
+    memset(pb, 0, sizeof(pb));
+    memcpy(pa, s_code, sizeof(s_code));
+    memcpy(pb, s_code, sizeof(s_code));
+    memcpy(pa + 0x10, t_a, sizeof(t_a));
+    memcpy(pb + 0x10, t_b, sizeof(t_b));
+    static Gen g;
+    memset(&g, 0, sizeof(g));
+    X86State st;
+    make_state(&st, true);
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        if (k != X86_CS)
+            st.seg[k].base = 0;
+    st.eip = REMAP_LIN;
+    Side *sides[2] = { a, b };
+    int r[2] = { 0, 0 };
+    for (unsigned step = 0; step < 3; step++) {
+        for (unsigned k = 0; k < 2; k++) {
+            Side *s = sides[k];
+            GuestMemory *m = s->v->mem;
+            if (step == 0) {
+                side_load_remap(s, &g, pa, pb, &st);
+                r[k] = x86_cpu_run(s->c, 2); /* S whole, its exit left unlinked */
+                continue;
+            }
+            uint32_t pte = (step == 1 ? PAGE_B : PAGE_A) | 7;
+            mem_write(m, PTAB, &pte, 4);
+            X86State now;
+            x86_cpu_get_state(s->c, &now); /* (setting it again flushes the TLB) */
+            if (step == 2)
+                now.eip = REMAP_LIN;
+            x86_cpu_set_state(s->c, &now);
+            r[k] = x86_cpu_run(s->c, 100);
+        }
+        if (!same(a, b, r[0], r[1], 0, step, verbose)) {
+            printf("  (delayed link, step %u)\n", step);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void dump_code(const Gen *g)
 {
     printf("  code%s:", g->code32 ? "32" : "16");
@@ -511,8 +734,8 @@ int main(int argc, char **argv)
     }
     rng = seed * 0x9e3779b97f4a7c15ull + 1;
     Side a, b;
-    side_init(&a, false);
-    side_init(&b, true);
+    side_init(&a, false, 0);
+    side_init(&b, true, 16 << 10);
     static Gen g;
     static uint8_t data[DATA_SIZE];
     unsigned blocks = 0, faults = 0, failures = 0;
@@ -581,7 +804,54 @@ int main(int argc, char **argv)
         }
         loops++;
     }
+    /* Chains into a page the guest remaps, with a cache that holds them all (exits
+     * change to lookups only after several targets). */
+    Side big;
+    side_init(&big, true, 1 << 20);
+    unsigned remaps = 0;
+    for (unsigned p = 0; p < 20 && failures < 5; p++) {
+        static uint8_t page_a[4096], page_b[4096];
+        memset(page_a, 0, sizeof(page_a));
+        memset(page_b, 0, sizeof(page_b));
+        gen_remap(&g, page_a, page_b, p % 2);
+        X86State st;
+        make_state(&st, true);
+        for (unsigned k = 0; k < X86_NSEG; k++)
+            if (k != X86_CS)
+                st.seg[k].base = 0;
+        side_load_remap(&a, &g, page_a, page_b, &st);
+        side_load_remap(&big, &g, page_a, page_b, &st);
+        for (unsigned run = 0; run < 2000; run++) {
+            unsigned budget = pick(4) ? 1 + pick(40) : 500;
+            int ra = x86_cpu_run(a.c, budget);
+            int rb = x86_cpu_run(big.c, budget);
+            if (!same(&a, &big, ra, rb, p, run, verbose)) {
+                printf("  (remapped page)\n");
+                dump_code(&g);
+                failures++;
+                break;
+            }
+            if (ra != X86_RUN_BUDGET) {
+                if (ra != X86_RUN_HALT) {
+                    printf("FAIL: remap program %u stopped with %d\n", p, ra);
+                    failures++;
+                }
+                break;
+            }
+        }
+        remaps++;
+    }
+    if (!delayed_link(&a, &big, verbose))
+        failures++;
     JitStats s;
+    jit_get_stats(big.c, &s);
+    printf("%u remapping programs: %" G_GUINT64_FORMAT " exits chained, %" G_GUINT64_FORMAT " lookup table entries\n",
+           remaps, s.links, s.ib_fills);
+    /* Half of them make one RET return to many places: the lookup table was used. */
+    if (!s.ib_fills && !getenv("VIREO_JIT_CHAIN") && !getenv("VIREO_JIT_INLINE")) {
+        printf("FAIL: no exit used the lookup table\n");
+        return 1;
+    }
     jit_get_stats(b.c, &s);
     printf("%u programs, %u blocks compared, %u ended in an exception, %u looping programs; jit: %" G_GUINT64_FORMAT
            " blocks translated, %" G_GUINT64_FORMAT " cache flushes, %" G_GUINT64_FORMAT " instructions inline, %"
