@@ -547,7 +547,10 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
         const DriveConfig *dc = cfg->drives->pdata[i];
         bool floppy = dc->iface == DRIVE_IF_FLOPPY;
         int index = dc->index < 0 ? 0 : dc->index;
-        const char *target = floppy ? (index ? "fdb" : "fda") : ide_targets[index & 3];
+        bool virtio = dc->iface == DRIVE_IF_VIRTIO;
+        /* libvirt names virtio disks vda, vdb, ... as Linux does. */
+        g_autofree char *vd_target = g_strdup_printf("vd%c", 'a' + (index % 26));
+        const char *target = floppy ? (index ? "fdb" : "fda") : virtio ? vd_target : ide_targets[index & 3];
         if (dc->media == DRIVE_MEDIA_CDROM) {
             g_autofree char *abs = dc->file ? g_canonicalize_filename(dc->file, NULL) : NULL;
             g_ptr_array_add(d->disks, libvirt_disk_new("cdrom", abs, "raw", target, "ide", true));
@@ -567,7 +570,8 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
         if (!ok)
             return NULL;
         g_ptr_array_add(d->disks, libvirt_disk_new(floppy ? "floppy" : "disk", dest, "qcow2",
-                                                   target, floppy ? "fdc" : "ide", dc->readonly));
+                                                   target, floppy ? "fdc" : virtio ? "virtio" : "ide",
+                                                   dc->readonly));
     }
     g_autofree char *xml = libvirt_domain_to_xml(d);
     g_autofree char *xml_name = g_strdup_printf("%s.xml", name);

@@ -19,6 +19,11 @@ static const VmconfDriveSlot drive_slots[] = {
     { "hdd", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 3, false },
     { "fda", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0, true },
     { "fdb", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1, true },
+    /* virtio-blk disks, named as a Linux guest names them. */
+    { "vda", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 0, false },
+    { "vdb", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 1, false },
+    { "vdc", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 2, false },
+    { "vdd", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 3, false },
 };
 
 /* Keys of [vm]; anything else there is a typo the user should hear about. */

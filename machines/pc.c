@@ -487,7 +487,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
      * and slots left free (a port taken is an error naming its owner). */
     if (cfg->debug_exit && !debugexit_new(vm, cfg->debug_exit_port, err))
         return false;
-    if (!device_create_configured(vm, err))
+    if (!drive_create_virtio_devices(vm, err) || !device_create_configured(vm, err))
         return false;
 
     fw_cfg_init_pc(b, cfg);
