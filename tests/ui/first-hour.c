@@ -21,14 +21,16 @@
  *   first-hour-no-boot         a data CD and no disk: no floppy is tried and the window
  *                              says in its own words that nothing could boot (11)
  *   first-hour-virtio GUEST    a disk moved from IDE to virtio and back in the settings
- *                              (vm.conf hda <-> vda), then SeaBIOS boots the boot-media
- *                              guest from it as a virtio-blk disk
+ *                              (vm.conf hda <-> vda); the wizard's Linux preset puts a new
+ *                              disk on vda, DOS on hda; SeaBIOS boots the boot-media guest
+ *                              from the moved disk as a virtio-blk disk
  */
 #include "app-harness.h"
 #include "engine/config.h"
 #include "engine/display.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-display.h"
+#include "ui/gtk/vireo-osinfo.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -938,6 +940,38 @@ static void case_virtio(const char *arg)
     CHECK(!g_strcmp0(vda2, "boot.img") && !hdd_gone, "after the second move hdd=%s vda=%s", hdd_gone, vda2);
     gtk_window_destroy(s);
     note("settings: hda -> vda -> hdd -> vda in vm.conf, the row follows");
+
+    /* The wizard puts a Linux VM's new disk on virtio (vda), a DOS VM's on IDE (hda). */
+    static const struct { const char *preset, *vm, *key, *other; } wiz[] = {
+        { "linux", "Penguin", "vda", "hda" }, { "dos", "Old games", "hda", "vda" },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(wiz); k++) {
+        VireoWizard *wz = open_wizard();
+        gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(wz, "media_none")), TRUE);
+        run_for(50);
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        gtk_editable_set_text(GTK_EDITABLE(wizard_child(wz, "name_row")), wiz[k].vm);
+        size_t n;
+        const VireoOsPreset *all = vireo_os_presets(&n);
+        for (guint i = 0; i < n; i++)
+            if (!strcmp(all[i].id, wiz[k].preset))
+                adw_combo_row_set_selected(ADW_COMBO_ROW(wizard_child(wz, "os_row")), i);
+        gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(wz, "disk_new")), TRUE);
+        gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(wz, "disk_size_spin")), 0.1);
+        run_for(50);
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        CHECK(!g_strcmp0(vireo_wizard_get_page(wz), "summary"), "%s: not on the summary", wiz[k].vm);
+        bool says_virtio = label_with_text(GTK_WIDGET(wz), "Hard disk (VirtIO)");
+        CHECK(says_virtio == !strcmp(wiz[k].key, "vda"), "%s: the summary %s VirtIO", wiz[k].vm,
+              says_virtio ? "says" : "does not say");
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        run_for(100);
+        CHECK(!find_window(VIREO_TYPE_WIZARD), "%s: Create failed", wiz[k].vm);
+        g_autofree char *on = conf_value(wiz[k].vm, "drives", wiz[k].key);
+        g_autofree char *off = conf_value(wiz[k].vm, "drives", wiz[k].other);
+        CHECK(!g_strcmp0(on, "disk.qcow2") && !off, "%s: %s=%s %s=%s", wiz[k].vm, wiz[k].key, on, wiz[k].other, off);
+        note("wizard: the %s preset's new disk is %s", wiz[k].preset, wiz[k].key);
+    }
 
     /* The VM boots from its virtio disk: the guest reads the disk through INT 13h, which
      * only SeaBIOS's virtio-blk driver can serve (no IDE disk is left). */

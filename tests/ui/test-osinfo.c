@@ -156,6 +156,13 @@ static void test_presets_for_os_ids(void)
     g_assert_cmpstr(vireo_os_preset_for_os_id("openbsd7.3")->id, ==, "openbsd");
     g_assert_cmpstr(vireo_os_preset_for_os_id("debian12")->id, ==, "linux");
     g_assert_cmpstr(vireo_os_preset_for_os_id(NULL)->id, ==, "other");
+    /* A new disk on virtio only where the installer has the driver. */
+    g_assert_true(vireo_os_preset_for_os_id("debian12")->virtio_disk);
+    g_assert_true(vireo_os_preset_for_os_id("openbsd7.3")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("freedos1.2")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("win10")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("winxp")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id(NULL)->virtio_disk);
 }
 
 int main(int argc, char **argv)
