@@ -103,11 +103,19 @@ static LibvirtDomain *domain_from_ovf(const Ovf *o, const char *dir, GPtrArray *
 }
 
 /* vm.conf's drive slot for each disk, in order: hard disks take hda, hdb and hdd (hdc is
- * the CD drive), IDE targets keeping their place where they can. */
+ * the CD drive), virtio ones vda-vdd (their system has the driver and may name its
+ * disks /dev/vda), IDE and virtio targets keeping their place where they can. */
+static const char *const hd_slots[] = { "hda", "hdb", "hdd" };
+static const char *const vd_slots[] = { "vda", "vdb", "vdc", "vdd" };
+
+static bool disk_is_virtio(const LibvirtDisk *k)
+{
+    return !strcmp(k->device, "disk") && !g_strcmp0(k->bus, "virtio");
+}
+
 static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **err)
 {
-    static const char *const hd_slots[] = { "hda", "hdb", "hdd" };
-    bool hd_used[3] = { false }, cd_used = false;
+    bool hd_used[3] = { false }, vd_used[4] = { false }, cd_used = false;
     unsigned fd_used = 0;
     for (guint i = 0; i < d->disks->len; i++) {
         const LibvirtDisk *k = d->disks->pdata[i];
@@ -116,6 +124,13 @@ static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **er
                 if (!strcmp(k->target, hd_slots[h]) && !hd_used[h]) {
                     hd_used[h] = true;
                     slots[i] = hd_slots[h];
+                }
+        }
+        if (disk_is_virtio(k) && k->target) {
+            for (int v = 0; v < 4; v++)
+                if (!strcmp(k->target, vd_slots[v]) && !vd_used[v]) {
+                    vd_used[v] = true;
+                    slots[i] = vd_slots[v];
                 }
         }
     }
@@ -138,6 +153,17 @@ static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **er
                 return false;
             }
             slots[i] = fd_used++ ? "fdb" : "fda";
+        } else if (disk_is_virtio(k)) {
+            for (int v = 0; v < 4 && !slots[i]; v++)
+                if (!vd_used[v]) {
+                    vd_used[v] = true;
+                    slots[i] = vd_slots[v];
+                }
+            if (!slots[i]) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                            "%s: more than four virtio disks (vm.conf has vda to vdd)", d->name);
+                return false;
+            }
         } else if (!strcmp(k->device, "disk")) {
             for (int h = 0; h < 3 && !slots[i]; h++)
                 if (!hd_used[h]) {
