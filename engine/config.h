@@ -37,6 +37,7 @@ typedef struct DriveConfig {
     char *id;           /* -drive id=: how a device (usb-storage drive=) names an if=none drive */
     bool no_locking;    /* file.locking=off: no image locks (QEMU's and Vireo's) */
     bool force_share;   /* force-share=on (read-only): open even while another writes */
+    bool boot_first;    /* the hard disk the firmware tries first (vm.conf [vm] boot-disk=) */
 } DriveConfig;
 
 /* A host back end of the VM (engine/backend.h): its kind ("netdev", "audiodev") and

@@ -79,7 +79,7 @@ char *drive_virtio_name(const VmConfig *cfg, const DriveConfig *dc)
     return g_strdup_printf("virtio%d", virtio_drive_number(cfg, dc));
 }
 
-bool drive_create_virtio_devices(Vm *vm, GError **err)
+bool drive_create_virtio_devices(Vm *vm, DriveCreatedFn created, void *opaque, GError **err)
 {
     const VmConfig *cfg = vm_config(vm);
     for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
@@ -96,8 +96,11 @@ bool drive_create_virtio_devices(Vm *vm, GError **err)
         g_auto(GStrv) pieces = g_strsplit(name, ",", -1);
         g_autofree char *escaped = g_strjoinv(",,", pieces);
         g_autofree char *spec = g_strdup_printf("virtio-blk-pci,drive=%s", escaped);
-        if (!device_create_from_spec(vm, spec, err))
+        Device *dev = device_create_from_spec(vm, spec, err);
+        if (!dev)
             return false;
+        if (created)
+            created(opaque, dc, dev);
     }
     return true;
 }

@@ -9,7 +9,8 @@ Scenarios:
   ide-snapshot  the same with -snapshot: every image must be unchanged afterwards
   boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2), or
                 with --bus virtio[-legacy] from a virtio-blk-pci disk, with --bus if-virtio
-                from -drive if=virtio
+                from -drive if=virtio, with --bus boot-disk from a library VM's vda beside
+                a blank hda (vm.conf boot-disk=vda)
   boot-cd       SeaBIOS boots boot-media.asm (-DCD) from an El Torito no-emulation ISO
   linux-cd      Linux from an ISOLINUX CD (mkmedia.sh) runs the workload under -accel tcg
   linux-disk    Linux from a SYSLINUX qcow2 disk (ata_piix, vfat) writes a file; a second boot on an overlay
@@ -207,6 +208,20 @@ def scenario_boot_disk(o, tmp):
     # after it that must not take the boot.
     if o.bus == "ide":
         media = ["-hda", disk]
+    elif o.bus == "boot-disk":
+        # A library VM with a blank IDE disk and the boot disk on virtio: vm.conf's
+        # boot-disk=vda makes SeaBIOS boot the virtio one (the IDE disk would be 80h).
+        root = os.path.join(tmp, "data")
+        vm_dir = os.path.join(root, "vireo", "vms", "Both")
+        os.makedirs(vm_dir)
+        shutil.copy(disk, os.path.join(vm_dir, "boot." + o.format))
+        with open(os.path.join(vm_dir, "blank.img"), "wb") as f:
+            f.truncate(2048 * SECTOR)
+        with open(os.path.join(vm_dir, "vm.conf"), "w") as f:
+            f.write("[vm]\nmemory=16M\nboot=c\nboot-disk=%s\n[drives]\nhda=blank.img\nvda=boot.%s\n"
+                    % (o.boot_disk, o.format))
+        os.environ["XDG_DATA_HOME"] = root
+        media = ["--vm", "Both"]
     elif o.bus == "if-virtio":
         blank = os.path.join(tmp, "blank.img")
         with open(blank, "wb") as f:
@@ -426,7 +441,8 @@ def main():
     ap.add_argument("--linux-kit", default=None, help="where mkkit.sh builds the kit")
     ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
-    ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy", "if-virtio"])
+    ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy", "if-virtio", "boot-disk"])
+    ap.add_argument("--boot-disk", default="vda", help="vm.conf's boot-disk= with --bus boot-disk")
     ap.add_argument("--timeout", type=float, default=120)
     o = ap.parse_args()
     # The 160 GiB image is sparse: it takes a few hundred KiB of $TMPDIR.

@@ -398,6 +398,29 @@ static void test_virtio_disks(Fixture *f, gconstpointer data)
     g_assert_cmpint(s->index, ==, 2);
     g_assert_false(s->removable);
 
+    for (guint i = 0; i < c->drives->len; i++)
+        g_assert_false(((const DriveConfig *)c->drives->pdata[i])->boot_first);
+
+    /* boot-disk= picks the hard disk the firmware boots; it must be one that is there. */
+    g_autoptr(VmConfig) choice = parse_text(f, "[vm]\nboot-disk=vdc\n[drives]\nhda=ide.img\nvdc=c.img\n", &err);
+    g_assert_no_error(err);
+    g_assert_true(find_drive(choice, DRIVE_IF_VIRTIO, 2)->boot_first);
+    g_assert_false(find_drive(choice, DRIVE_IF_IDE, 0)->boot_first);
+    static const char *const bad_choices[][2] = {
+        { "[vm]\nboot-disk=vdb\n[drives]\nvda=c.img\n", "boot-disk=vdb: [drives] has no vdb disk" },
+        { "[vm]\nboot-disk=cdrom\n[drives]\ncdrom=\n", "boot-disk=cdrom: name a hard disk key" },
+        { "[vm]\nboot-disk=fda\n[drives]\nfda=c.img\n", "boot-disk=fda: name a hard disk key" },
+        { "[vm]\nboot-disk=sda\n", "boot-disk=sda: name a hard disk key" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_choices); i++) {
+        g_autoptr(VmConfig) refused = parse_text(f, bad_choices[i][0], &err);
+        g_assert_null(refused);
+        g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+        g_test_message("%s", err->message);
+        g_assert_nonnull(strstr(err->message, bad_choices[i][1]));
+        g_clear_error(&err);
+    }
+
     g_autoptr(VmConfig) bad = parse_text(f, "[vm]\n[drives]\nvde=c.img\n", &err);
     g_assert_null(bad);
     g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
