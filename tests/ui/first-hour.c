@@ -22,8 +22,9 @@
  *                              says in its own words that nothing could boot (11)
  *   first-hour-virtio GUEST    a disk moved from IDE to virtio and back in the settings
  *                              (vm.conf hda <-> vda); the wizard's Linux preset puts a new
- *                              disk on vda, DOS on hda; SeaBIOS boots the boot-media guest
- *                              from the moved disk as a virtio-blk disk
+ *                              disk on vda, DOS on hda; beside a blank IDE disk the boot
+ *                              disk row chooses vda (boot-disk=, following moves) and
+ *                              SeaBIOS boots the boot-media guest from it on virtio-blk
  */
 #include "app-harness.h"
 #include "engine/config.h"
@@ -938,8 +939,35 @@ static void case_virtio(const char *arg)
     g_autofree char *vda2 = conf_value("Fast disk", "drives", "vda");
     g_autofree char *hdd_gone = conf_value("Fast disk", "drives", "hdd");
     CHECK(!g_strcmp0(vda2, "boot.img") && !hdd_gone, "after the second move hdd=%s vda=%s", hdd_gone, vda2);
-    gtk_window_destroy(s);
     note("settings: hda -> vda -> hdd -> vda in vm.conf, the row follows");
+
+    /* A blank IDE disk beside it: the boot disk row appears and chooses the virtio one. */
+    CHECK(!find_named(GTK_WIDGET(s), "boot-disk-row"), "a boot disk choice with one disk");
+    click(named(s, "disk-add"));
+    AdwMessageDialog *d = wait_dialog();
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(find_named(GTK_WIDGET(d), "add-disk-size")), 0.1);
+    answer(d, "add");
+    g_autofree char *blank = conf_value("Fast disk", "drives", "hda");
+    CHECK(!g_strcmp0(blank, "disk.qcow2"), "the new disk is hda=%s", blank);
+    AdwComboRow *boot = ADW_COMBO_ROW(named(s, "boot-disk-row"));
+    CHECK(g_list_model_get_n_items(adw_combo_row_get_model(boot)) == 2 && adw_combo_row_get_selected(boot) == 0,
+          "the boot disk row offers %u disks, the %u. chosen", g_list_model_get_n_items(adw_combo_row_get_model(boot)),
+          adw_combo_row_get_selected(boot) + 1);
+    adw_combo_row_set_selected(boot, 1);
+    run_for(100);
+    g_autofree char *chosen = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!g_strcmp0(chosen, "vda"), "boot-disk=%s", chosen);
+    /* The choice follows its disk when it moves. */
+    select_bus(s, "vda", 1);
+    g_autofree char *followed = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!g_strcmp0(followed, "hdb"), "after moving the boot disk to hdb, boot-disk=%s", followed);
+    select_bus(s, "hdb", 3);
+    g_autofree char *back = conf_value("Fast disk", "vm", "boot-disk");
+    g_autofree char *vda3 = conf_value("Fast disk", "drives", "vda");
+    CHECK(!g_strcmp0(back, "vda") && !g_strcmp0(vda3, "boot.img"), "after moving it back boot-disk=%s vda=%s", back,
+          vda3);
+    gtk_window_destroy(s);
+    note("boot disk: vda chosen beside a blank hda; the choice followed vda -> hdb -> vda");
 
     /* The wizard puts a Linux VM's new disk on virtio (vda), a DOS VM's on IDE (hda). */
     static const struct { const char *preset, *vm, *key, *other; } wiz[] = {
@@ -973,8 +1001,8 @@ static void case_virtio(const char *arg)
         note("wizard: the %s preset's new disk is %s", wiz[k].preset, wiz[k].key);
     }
 
-    /* The VM boots from its virtio disk: the guest reads the disk through INT 13h, which
-     * only SeaBIOS's virtio-blk driver can serve (no IDE disk is left). */
+    /* The VM boots from its virtio disk, the one chosen, not the blank IDE disk that would
+     * be 80h otherwise: the guest reads its disk through SeaBIOS's virtio-blk driver. */
     VireoMachine *m = vireo_library_find(library(), "Fast disk");
     CHECK(m && vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the VM is not ready: %s",
           m ? vireo_machine_get_error(m) : "missing");

@@ -87,6 +87,19 @@ static const char *free_disk_position(Settings *s)
     return free_disk_position_on(s, false);
 }
 
+/* [vm] boot-disk= follows a disk that moves and goes with one that is removed (to NULL),
+ * so vm.conf never names a disk it does not have. */
+static void boot_disk_follow(GKeyFile *conf, const char *from, const char *to)
+{
+    g_autofree char *boot = g_key_file_get_string(conf, VMCONF_GROUP_VM, "boot-disk", NULL);
+    if (!boot || strcmp(g_strstrip(boot), from))
+        return;
+    if (to)
+        g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot-disk", to);
+    else
+        g_key_file_remove_key(conf, VMCONF_GROUP_VM, "boot-disk", NULL);
+}
+
 static char *disk_path(Settings *s, const char *key)
 {
     g_autofree char *v = conf_string(s, VMCONF_GROUP_DRIVES, key);
@@ -406,6 +419,7 @@ static void remove_response(AdwMessageDialog *d, const char *response, gpointer 
         return;
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_remove_key(conf, VMCONF_GROUP_DRIVES, da->key, NULL);
+    boot_disk_follow(conf, da->key, NULL);
     g_autoptr(GError) err = NULL;
     if (!vireo_machine_save_conf(s->machine, conf, &err)) {
         show_error(s, _("Cannot Remove the Disk"), err->message);
@@ -527,10 +541,60 @@ static void on_position_changed(GtkDropDown *dd, GParamSpec *ps, gpointer data)
     g_autofree char *value = g_key_file_get_string(conf, VMCONF_GROUP_DRIVES, from, NULL);
     g_key_file_remove_key(conf, VMCONF_GROUP_DRIVES, from, NULL);
     g_key_file_set_string(conf, VMCONF_GROUP_DRIVES, to, value ? value : "");
+    boot_disk_follow(conf, from, to);
     if (settings_commit(s, conf, row, NULL))
         /* Rebuilding the rows from here would free the drop-down in its own signal; the
          * window may be gone by the time the main loop gets there. */
         g_idle_add_full(G_PRIORITY_DEFAULT, refresh_later, g_object_ref(s->window), g_object_unref);
+}
+
+static void add_row(Settings *s, GtkWidget *row);
+
+/* The boot disk row: which of the VM's hard disks the firmware boots ([vm] boot-disk=);
+ * without the key the first IDE disk, else the first virtio one. */
+static void on_boot_disk_changed(AdwComboRow *row, GParamSpec *ps, gpointer data)
+{
+    Settings *s = data;
+    if (s->loading)
+        return;
+    GPtrArray *keys = g_object_get_data(G_OBJECT(row), "vireo-keys");
+    guint i = adw_combo_row_get_selected(row);
+    if (!keys || i >= keys->len)
+        return;
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot-disk", keys->pdata[i]);
+    settings_commit(s, conf, GTK_WIDGET(row), NULL);
+}
+
+static void add_boot_disk_row(Settings *s)
+{
+    GPtrArray *keys = g_ptr_array_new();
+    GtkStringList *labels = gtk_string_list_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
+        if (disk_present(s, disk_positions[i].key)) {
+            g_ptr_array_add(keys, (gpointer)disk_positions[i].key);
+            gtk_string_list_append(labels, _(disk_positions[i].label));
+        }
+    if (keys->len < 2) {
+        g_ptr_array_unref(keys);
+        g_object_unref(labels);
+        return;
+    }
+    g_autofree char *boot = conf_string(s, VMCONF_GROUP_VM, "boot-disk");
+    guint sel = 0;
+    for (guint i = 0; boot && i < keys->len; i++)
+        if (!strcmp(keys->pdata[i], boot))
+            sel = i;
+    AdwComboRow *row = ADW_COMBO_ROW(adw_combo_row_new());
+    gtk_widget_set_name(GTK_WIDGET(row), "boot-disk-row");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("Boot disk"));
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), _("The hard disk the firmware starts"));
+    adw_combo_row_set_model(row, G_LIST_MODEL(labels));
+    g_object_unref(labels);
+    adw_combo_row_set_selected(row, sel);
+    g_object_set_data_full(G_OBJECT(row), "vireo-keys", keys, (GDestroyNotify)g_ptr_array_unref);
+    g_signal_connect(row, "notify::selected", G_CALLBACK(on_boot_disk_changed), s);
+    add_row(s, GTK_WIDGET(row));
 }
 
 /* ---- CD and floppy drives ---- */
@@ -627,6 +691,7 @@ void settings_disks_refresh(Settings *s)
         add_row(s, row);
     }
     g_object_unref(positions);
+    add_boot_disk_row(s);
 
     static const char *const removable[] = { "cdrom", "fda", "fdb" };
     for (size_t i = 0; i < G_N_ELEMENTS(removable); i++) {
