@@ -228,6 +228,13 @@ def scenario_boot_disk(o, tmp):
             f.truncate(2048 * SECTOR)
         media = ["-drive", "if=virtio,index=0,format=%s,file=%s" % (o.format, disk),
                  "-drive", "file=%s,format=raw,if=virtio" % blank]
+        # The QEMU command line keeps both on virtio, in the same order.
+        line = subprocess.run([o.vireo, "--print-qemu-command"] + media, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout
+        drives = re.findall(r"-drive '?file=([^,]*),if=virtio", line)
+        if drives != [disk, blank]:
+            print("FAIL: --print-qemu-command's virtio drives are %r: %s" % (drives, line))
+            return 1
     else:
         media = ["-drive", "if=none,id=vd0,format=%s,file=%s" % (o.format, disk),
                  "-device", "virtio-blk-pci,drive=vd0" + (",disable-modern=on" if o.bus == "virtio-legacy" else "")]
