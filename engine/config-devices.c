@@ -12,11 +12,12 @@ const char *const vm_config_nic_models_text =
     "e1000 (Intel 82540EM), rtl8139 (Realtek RTL8139C), ne2k_pci (Realtek RTL8029), ne2k_isa (NE2000 at 0x300, "
     "IRQ 9), virtio-net-pci (virtio)";
 
-/* vm.conf's names and the devices they create. */
+/* vm.conf's names and the devices they create: the card that plays through the back
+ * end, after its controller where the card is a codec on a link (HD Audio). */
 static const struct {
-    const char *name, *device;
-} sound_models[] = { { "ac97", "AC97" }, { "sb16", "sb16" } };
-const char *const vm_config_sound_models[] = { "ac97", "sb16", NULL };
+    const char *name, *device, *controller;
+} sound_models[] = { { "ac97", "AC97", NULL }, { "sb16", "sb16", NULL }, { "hda", "hda-duplex", "intel-hda" } };
+const char *const vm_config_sound_models[] = { "ac97", "hda", "sb16", NULL };
 
 /* Counts the shorthand back ends already added, for their ids. */
 static unsigned count_prefixed(const VmConfig *cfg, const char *kind, const char *id_prefix)
@@ -92,12 +93,16 @@ bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err)
 {
     if (!strcmp(model, "none"))
         return true;
-    const char *device = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(sound_models); i++)
-        if (!g_ascii_strcasecmp(model, sound_models[i].name))
+    const char *device = NULL, *controller = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(sound_models); i++) {
+        if (!g_ascii_strcasecmp(model, sound_models[i].name)) {
             device = sound_models[i].device;
+            controller = sound_models[i].controller;
+        }
+    }
     if (!device) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown sound card '%s' (ac97, sb16 or none)", model);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown sound card '%s' (ac97, hda, sb16 or none)",
+                    model);
         return false;
     }
     unsigned n = count_prefixed(cfg, "audiodev", "__snd");
@@ -108,6 +113,8 @@ bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err)
     if (!device_spec_check(dev, err))
         return false;
     vm_config_add_backend(cfg, "audiodev", backend);
+    if (controller)
+        g_ptr_array_add(cfg->devices, g_strdup(controller));
     g_ptr_array_add(cfg->devices, g_steal_pointer(&dev));
     /* The board's speaker plays through the same stream (DOS games beep). */
     if (n == 0)

@@ -95,8 +95,9 @@ extern const char *const vm_config_nic_models_text;
 bool vm_config_add_nic(VmConfig *cfg, const char *spec, GError **err);
 /* vm.conf's sound= values besides none, NULL-terminated. */
 extern const char *const vm_config_sound_models[];
-/* A sound card (ac97, sb16; none adds nothing) on the host's sound (PulseAudio, else SDL,
- * else silence), with the board's PC speaker on the same stream. */
+/* A sound card (ac97; hda: intel-hda with hda-duplex; sb16; none adds nothing) on the
+ * host's sound (PulseAudio, else SDL, else silence), with the board's PC speaker on the
+ * same stream. */
 bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err);
 void drive_config_free(DriveConfig *d);
 

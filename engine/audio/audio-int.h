@@ -18,6 +18,12 @@ typedef struct AudioDriver {
     void (*play)(AudioDev *dev, const int16_t *frames, size_t n);
     /* The VM started running (true) or stopped (false): main context. May be NULL. */
     void (*set_running)(AudioDev *dev, bool running);
+    /* Starts (true) or stops capturing for the input voices (engine lock held); the
+     * driver hands what it captures to audio_dev_captured. NULL: nothing to record. */
+    void (*set_capture)(AudioDev *dev, bool on);
+    /* A driver that captures on the virtual clock (a file): produce the frames due up to
+     * the present now (engine lock held, before a device reads). May be NULL. */
+    void (*capture_sync)(AudioDev *dev);
     void (*fini)(AudioDev *dev);
 } AudioDriver;
 
@@ -44,7 +50,16 @@ struct AudioDev {
     /* g_get_monotonic_time() of the last mix with an audible frame (atomic: the app
      * reads it without the lock). */
     gint64 last_audible_us;
+    /* Input voices (capture.c): the list and each voice's queue are guarded by in_lock,
+     * which a driver's capture thread takes in audio_dev_captured. */
+    GMutex in_lock;
+    GList *inputs;
+    unsigned inputs_active;
 };
+
+/* For drivers: n frames captured at dev->rate with dev->channels channels (signed 16-bit,
+ * interleaved), from any thread. */
+void audio_dev_captured(AudioDev *dev, const int16_t *frames, size_t n);
 
 extern const AudioDriver audio_wav_driver;
 #ifdef HAVE_PULSE

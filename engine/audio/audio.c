@@ -424,13 +424,14 @@ static void audiodev_close(void *p)
     vm_lock(dev->vm);
     vtimer_free(dev->timer);
     /* Devices are gone before back ends close; a voice left over is a device bug. */
-    g_warn_if_fail(dev->voices == NULL);
+    g_warn_if_fail(dev->voices == NULL && dev->inputs == NULL);
     vm_unlock(dev->vm);
     if (dev->drv)
         dev->driver->fini(dev);
     g_free(dev->mix);
     g_free(dev->out);
     g_free(dev->id);
+    g_mutex_clear(&dev->in_lock);
     g_free(dev);
 }
 
@@ -449,10 +450,12 @@ static void *audiodev_open(Vm *vm, const char *id, const char *opts, GError **er
     dev->channels = o.channels;
     dev->period_ns = (int64_t)o.period_us * 1000;
     dev->master_gain = 65536;
+    g_mutex_init(&dev->in_lock);
     bool ok = dev->driver->init(dev, o.kv, err);
     audio_opts_clear(&o);
     if (!ok) {
         g_free(dev->id);
+        g_mutex_clear(&dev->in_lock);
         g_free(dev);
         return NULL;
     }

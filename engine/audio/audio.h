@@ -21,6 +21,7 @@
 
 typedef struct AudioDev AudioDev;
 typedef struct AudioVoice AudioVoice;
+typedef struct AudioIn AudioIn;
 typedef struct Vm Vm;
 
 /* Sample formats of a voice, little-endian. */
@@ -56,6 +57,22 @@ void audio_voice_set_volume(AudioVoice *v, uint32_t left, uint32_t right);
 unsigned audio_voice_rate(const AudioVoice *v);
 /* Frames queued and not yet mixed (for tests and devices that pace themselves). */
 size_t audio_voice_queued(const AudioVoice *v);
+
+/* ---- Input (recording) ----
+ * An input voice gives a device what the host captures (the back end's in.* options:
+ * a PulseAudio source, a WAV file), resampled to the device's rate and format. It reads
+ * silence when the back end captures nothing (none, no in.path=, no server) or the host
+ * has fallen behind: the device keeps its timing either way. The host side is opened
+ * only while an input voice is active (no microphone is held for a VM that does not
+ * record). Engine lock held, as for output voices. */
+AudioIn *audio_in_new(AudioDev *dev, const char *name);
+void audio_in_free(AudioIn *in);
+void audio_in_set_format(AudioIn *in, AudioFormat fmt, unsigned channels, unsigned rate);
+/* Active: the device records (its DMA engine runs); inactive drops what was captured. */
+void audio_in_set_active(AudioIn *in, bool active);
+/* Fills frames frames of the voice's format into buf: captured sound, silence where
+ * there is none. */
+void audio_in_read(AudioIn *in, void *buf, size_t frames);
 
 /* ---- For the app (main thread, engine lock not held) ---- */
 

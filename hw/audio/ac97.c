@@ -16,8 +16,9 @@
  * r since base_ns has moved floor((now - base_ns) * r) frames. PCM out is pulled from
  * guest memory when the mixer asks (the voice's sync) and at the end of each buffer,
  * where a timer completes it at the exact virtual time (interrupt on completion, last
- * valid buffer). The inputs have nothing plugged in: they record silence at their rate,
- * with the same descriptors and interrupts, so capture drivers run. */
+ * valid buffer). PCM in and mic in record what the audiodev captures (its in.* options;
+ * silence without one) at their rate, with the same descriptors and interrupts; the
+ * codec's record select and record gain are not applied. */
 #include "engine/audio/audio.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -100,6 +101,7 @@ typedef struct Ac97 {
     PciDevice pci;
     Vm *vm;
     AudioVoice *voice;
+    AudioIn *in[N_CHANNELS];    /* PCM in and mic in: the host's capture */
     Ac97Channel ch[N_CHANNELS];
     uint32_t glob_cnt, glob_sta;
     uint8_t cas;
@@ -213,6 +215,8 @@ static void channel_halt(Ac97 *s, int i, uint16_t why)
     c->running = false;
     c->sr |= SR_DCH | why;
     vtimer_del(c->timer);
+    if (s->in[i])
+        audio_in_set_active(s->in[i], false);
 }
 
 /* Loads descriptor CIV (PRM 2.2.1: address, length in samples, IOC and BUP flags). */
@@ -259,8 +263,12 @@ static void channel_start(Ac97 *s, int i)
     c->base_ns = vm_clock_ns(s->vm);
     c->base_frames = 0;
     VLOG(LOG_AUDIO, "AC97 %s: running at %u Hz, list at 0x%x", channel_name[i], channel_rate(s, i), c->bdbar);
-    if (i == PO)
+    if (i == PO) {
         audio_voice_set_format(s->voice, AUDIO_FMT_S16, 2, channel_rate(s, PO));
+    } else {
+        audio_in_set_format(s->in[i], AUDIO_FMT_S16, channel_channels(i), channel_rate(s, i));
+        audio_in_set_active(s->in[i], true);
+    }
 }
 
 static void channel_arm_timer(Ac97 *s, int i)
@@ -318,9 +326,11 @@ static void channel_run(Ac97 *s, int i)
             if (!mem_is_ram(m, c->cur, bytes) || !mem_read(m, c->cur, buf, bytes))
                 memset(buf, 0, bytes);   /* outside RAM: the bus gives nothing to play */
             audio_voice_write(s->voice, buf, frames);
-        } else if (mem_is_ram(m, c->cur, bytes)) {
-            memset(buf, 0, bytes);
-            mem_write(m, c->cur, buf, bytes);
+        } else {
+            /* Read even when the buffer is outside RAM: the input keeps its pace. */
+            audio_in_read(s->in[i], buf, frames);
+            if (mem_is_ram(m, c->cur, bytes))
+                mem_write(m, c->cur, buf, bytes);
         }
         c->cur += (uint32_t)bytes;
         c->picb -= (uint16_t)(frames * nch);
@@ -343,6 +353,8 @@ static void channel_reset(Ac97 *s, int i)
     c->bd_flags = 0;
     c->running = false;
     c->base_ns = c->base_frames = 0;
+    if (s->in[i])
+        audio_in_set_active(s->in[i], false);
 }
 
 static void po_sync(void *opaque)
@@ -637,6 +649,12 @@ static bool ac97_realize(Device *dev, GError **err)
     s->voice = audio_voice_new(s->audiodev, dev->id, po_sync, s);
     audio_voice_set_format(s->voice, AUDIO_FMT_S16, 2, AC97_RATE);
     audio_voice_set_active(s->voice, true);
+    for (int i = 0; i < N_CHANNELS; i++) {
+        if (i == PO)
+            continue;
+        g_autofree char *name = g_strdup_printf("%s %s", dev->id, channel_name[i]);
+        s->in[i] = audio_in_new(s->audiodev, name);
+    }
     for (int i = 0; i < N_CHANNELS; i++)
         channel_reset(s, i);
     mixer_reset(s);
@@ -649,6 +667,8 @@ static void ac97_unrealize(Device *dev)
     for (int i = 0; i < N_CHANNELS; i++)
         vtimer_free(s->ch[i].timer);
     audio_voice_free(s->voice);
+    for (int i = 0; i < N_CHANNELS; i++)
+        audio_in_free(s->in[i]);
 }
 
 static bool ac97_check(const void *state, GError **err)
@@ -671,6 +691,12 @@ static void ac97_post_load(void *state)
     Ac97 *s = state;
     pci_device_post_load(&s->pci);
     audio_voice_set_format(s->voice, AUDIO_FMT_S16, 2, channel_rate(s, PO));
+    for (int i = 0; i < N_CHANNELS; i++) {
+        if (!s->in[i])
+            continue;
+        audio_in_set_format(s->in[i], AUDIO_FMT_S16, channel_channels(i), channel_rate(s, i));
+        audio_in_set_active(s->in[i], s->ch[i].running);
+    }
     ac97_update_volume(s);
     ac97_update_irq(s);
 }

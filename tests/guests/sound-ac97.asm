@@ -9,8 +9,10 @@
 ;   2. 22050 Hz through the codec's variable rate (VRA): 500 Hz on both channels,
 ;      amplitude 12000; six 100 ms buffers, the list started with LVI = 1 and extended to
 ;      5 after the first completion interrupt, as drivers do while playing.
-; Then PCM in records 100 ms into a buffer filled with 0x55: the line input holds
-; silence, so the buffer becomes zeros up to its end and not a byte further.
+; Then PCM in records 500 ms (two 250 ms buffers filled with 0x55): written to their
+; ends and not a byte further; all zeros is reported as silence (no input), anything
+; else is played back through PCM out at 48000 Hz so the host can check what the
+; audiodev's input (in.path=) delivered.
 ; Before that the codec: cold reset (ready bit), the access semaphore, the STAC9700's
 ; vendor ID, 0 dB master and PCM volume read back.
 %include "guest.inc"
@@ -279,44 +281,101 @@ guest_main:
     mov cx, 300
     call wait_ms
 
-    ; ---- PCM in: silence into a buffer of 0x55 ----
-    push es
+    ; ---- PCM in: 500 ms into two 250 ms buffers (0x40000, 0x50000) of 0x55 ----
     mov ax, 0x4000
-    mov es, ax
-    xor di, di
-    mov al, 0x55
-    mov cx, 19204
-    rep stosb
-    pop es
+    call fill_55
+    mov ax, 0x5000
+    call fill_55
     mov dword [es:0x3300], 0x40000
-    mov word [es:0x3304], 9600
+    mov word [es:0x3304], 24000
     mov word [es:0x3306], 0x8000
+    mov dword [es:0x3308], 0x50000
+    mov word [es:0x330c], 24000
+    mov word [es:0x330e], 0x8000
     mov word [es:AC_PIIOC], 0
     mov word [es:AC_PILVB], 0
     mov dx, NABM + 0x00
     mov eax, 0x3300
     out dx, eax
     mov dx, NABM + 0x05
-    xor al, al
+    mov al, 1
     out dx, al
     mov dx, NABM + 0x0b
     mov al, 0x15
     out dx, al
-    WAIT_FOR AC_PILVB, 1, 2000, "PCM in never completed its buffer"
-    cmp word [es:AC_PIIOC], 1
-    CHECK e, "PCM in: not one completion interrupt"
-    push es
+    WAIT_FOR AC_PILVB, 1, 3000, "PCM in never completed its buffers"
+    cmp word [es:AC_PIIOC], 2
+    CHECK e, "PCM in: not two completion interrupts"
     mov ax, 0x4000
-    mov es, ax
-    cmp dword [es:0], 0
-    CHECK e, "PCM in: the buffer's start is not silence"
-    cmp dword [es:19196], 0
-    CHECK e, "PCM in: the buffer's end is not silence"
-    cmp dword [es:19200], 0x55555555
-    CHECK e, "PCM in: wrote past the buffer"
-    pop es
-    PRINTLN "ac97: PCM in recorded 100 ms of silence"
+    call check_recorded
+    mov bl, al
+    mov ax, 0x5000
+    call check_recorded
+    or al, bl
+    jnz .heard
+    PRINTLN "ac97: PCM in recorded 500 ms of silence"
     EXIT EXIT_PASS
+.heard:
+    ; Something came in: play it back so the host can check what it was.
+    PRINTLN "ac97: PCM in recorded sound; playing it back"
+    mov dword [es:0x3200], 0x40000
+    mov word [es:0x3204], 24000
+    mov word [es:0x3206], 0x8000
+    mov dword [es:0x3208], 0x50000
+    mov word [es:0x320c], 24000
+    mov word [es:0x320e], 0x8000
+    mov word [es:AC_IOC], 0
+    mov word [es:AC_LVB], 0
+    mov dx, NAM + 0x2c          ; PCM out back at 48000 Hz
+    mov ax, 48000
+    out dx, ax
+    mov dx, NABM + 0x1b
+    mov al, 0x02                ; reset the PCM out channel
+    out dx, al
+    mov dx, NABM + 0x10
+    mov eax, 0x3200
+    out dx, eax
+    mov dx, NABM + 0x15
+    mov al, 1
+    out dx, al
+    mov dx, NABM + 0x1b
+    mov al, 0x15
+    out dx, al
+    WAIT_FOR AC_LVB, 1, 3000, "the recording never finished playing"
+    mov cx, 300
+    call wait_ms
+    EXIT EXIT_PASS
+
+; ax = segment: its first 48004 bytes become 0x55.
+fill_55:
+    push es
+    mov es, ax
+    xor di, di
+    mov al, 0x55
+    mov cx, 48004
+    rep stosb
+    pop es
+    ret
+
+; ax = segment of a 48000-byte recording: checks nothing was written past it (0x55 at
+; 48000) and no 0x55 pattern is left at its start or end; al = 0 if it is all silence,
+; 1 if not.
+check_recorded:
+    push es
+    mov es, ax
+    cmp dword [es:48000], 0x55555555
+    CHECK e, "PCM in: wrote past the buffer"
+    cmp dword [es:0], 0x55555555
+    CHECK ne, "PCM in: the buffer's start was not written"
+    cmp dword [es:47996], 0x55555555
+    CHECK ne, "PCM in: the buffer's end was not written"
+    xor di, di
+    mov cx, 12000
+    xor eax, eax
+    repe scasd
+    setne al
+    pop es
+    ret
 
 ; bx = devfn on bus 0, al = register: eax = its dword.
 cfg_read32:

@@ -14,6 +14,13 @@ steady part.
                of the codec, the interrupts and PCM in.
   --mode ac97-linux  Debian's kernel from the Linux kit (--linux-kit) probes the card
                with snd-intel8x0 and plays a 500 Hz tone through ALSA's OSS /dev/dsp.
+  --mode hda   the HD Audio guest (tests/guests/sound-hda.asm) with -device intel-hda and
+               hda-duplex, recorded with -audiodev wav: its own checks of the controller,
+               the CORB/RIRB, the codec's widgets and the input stream, and two tones
+               (48 kHz at 0 dB, 44.1 kHz with the DAC amplifier at -6 dB).
+  --mode hda-linux  as ac97-linux, with snd-hda-intel and the generic codec driver on
+               intel-hda + hda-duplex: ALSA lists the codec and its four widgets, the
+               tone plays, and half a second read from /dev/dsp is silence.
   --mode opl3  the FM guest (tests/guests/sound-opl3.asm) with -device adlib and -device
                sb16, recorded with -audiodev wav: AdLib detection through the timers on
                both chips, then notes of known F-number, block and total level through
@@ -61,7 +68,24 @@ AC97_TONES = [
 ]
 AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 completion interrupts, halted at LVI",
               "ac97: 6 buffers at 22050 Hz (VRA), the list extended while playing",
-              "ac97: PCM in recorded 100 ms of silence"]
+              "ac97: PCM in recorded 500 ms of silence"]
+# The same guest with a 700 Hz tone as the audiodev's input (in.path=): PCM in records
+# it at 48000 Hz and the guest plays the recording back.
+AC97_IN_HZ, AC97_IN_AMP = 700, 8000
+AC97_REC_LINES = AC97_LINES[:3] + ["ac97: PCM in recorded sound; playing it back"]
+AC97_REC_TONES = AC97_TONES + [("AC97 PCM in, played back", 0.5, [(AC97_IN_HZ, AC97_IN_AMP / 2 ** 0.5)])]
+# The HD Audio guest (tests/guests/sound-hda.asm): a tone at 48 kHz with the DAC at 0 dB,
+# one at 44.1 kHz at -6 dB.
+HDA_TONES = [
+    ("HDA stream 1, 48000 Hz", 0.4, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
+    ("HDA stream 2, 44100 Hz, -6 dB", 0.6, [(750, 12000 / 2 ** 0.5 * 10 ** (-6 / 20))]),
+]
+HDA_LINES = ["hda: controller reset, codec at address 0",
+             "hda: CORB/RIRB: codec 1af4:0022, 4 responses, 1 interrupt",
+             "hda: widgets: DAC, line-out pin, ADC, line-in pin",
+             "hda: 4 buffers at 48000 Hz, 4 completion interrupts, LPIB and position buffer agree",
+             "hda: 6 buffers at 44100 Hz, amplifier at -6 dB",
+             "hda: input recorded 100 ms of silence"]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9"]
@@ -100,9 +124,12 @@ class Failure(Exception):
 
 
 def run_guest(args, bios, audiodev, env=None, timeout=120, speaker="snd", extra=(), card="sb16"):
+    # card: the device that plays through the audiodev, after its controller for HD Audio.
+    cards = ["-device", "intel-hda", "-device", "hda-duplex,audiodev=snd"] if card == "hda" else \
+        ["-device", f"{card},audiodev=snd"]
     cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "16", "-bios", bios,
-           "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}",
-           "-device", f"{card},audiodev=snd", "-device", "isa-debug-exit"] + list(extra)
+           "-audiodev", audiodev, "-machine", f"pc,pcspk-audiodev={speaker}"] + cards + \
+        ["-device", "isa-debug-exit"] + list(extra)
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
     out = p.stdout.decode("latin-1")
@@ -194,6 +221,21 @@ def mode_wav(args, tmp):
         raise Failure(f"hostile WAV is {rate} Hz with {len(chans)} channels, expected 48000 Hz mono")
 
 
+def write_tone_wav(path, rate, hz, amp, seconds):
+    """A stereo 16-bit WAV holding a sine on both channels."""
+    import math
+    import struct
+    import wave
+    n = int(rate * seconds)
+    frames = b"".join(struct.pack("<hh", v, v) for v in
+                      (int(round(amp * math.sin(2 * math.pi * hz * k / rate))) for k in range(n)))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+
+
 def mode_ac97(args, tmp):
     wav = os.path.join(tmp, "ac97.wav")
     out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}", card="AC97")
@@ -202,6 +244,38 @@ def mode_ac97(args, tmp):
     if rate != 44100 or len(chans) != 2:
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
     check_tones(rate, chans, expected=AC97_TONES)
+
+    # Recording: a tone file as the input, heard again in the output.
+    tone = os.path.join(tmp, "in.wav")
+    write_tone_wav(tone, 44100, AC97_IN_HZ, AC97_IN_AMP, 1.0)
+    wav = os.path.join(tmp, "ac97-rec.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav},in.path={tone}", card="AC97")
+    check_lines(out, AC97_REC_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    check_tones(rate, chans, expected=AC97_REC_TONES)
+
+    # An input that is not a WAV: one line naming it, and the output file left alone.
+    bad = os.path.join(tmp, "not-a.wav")
+    with open(bad, "wb") as f:
+        f.write(b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00" + b"\x01" * 7)
+    p = subprocess.run([args.vireo, "-audiodev", f"wav,id=snd,path={wav},in.path={bad}", "-device", "AC97,audiodev=snd",
+                        "-nographic"], capture_output=True, timeout=60)
+    lines = [ln for ln in p.stderr.decode("latin-1").splitlines() if ln.strip()]
+    if p.returncode == 0 or len(lines) != 1 or "in.path=" not in lines[0] or "damaged fmt chunk" not in lines[0]:
+        raise Failure(f"a damaged input WAV gave status {p.returncode} and {lines}")
+    if soundcheck.read_wav(wav)[0] != 44100:
+        raise Failure("a refused input WAV damaged the output file")
+    print("damaged in.path: one line:", lines[0])
+
+
+def mode_hda(args, tmp):
+    wav = os.path.join(tmp, "hda.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}", card="hda")
+    check_lines(out, HDA_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    if rate != 44100 or len(chans) != 2:
+        raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
+    check_tones(rate, chans, expected=HDA_TONES)
 
 
 def mode_opl3(args, tmp):
@@ -219,9 +293,10 @@ def mode_opl3(args, tmp):
     check_tones(rate, chans, expected=OPL3_TONES)
 
 
-def mode_ac97_linux(args, tmp):
-    """Debian's kernel drives the card with snd-intel8x0 and plays a tone through OSS's
-    /dev/dsp (8000 Hz unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
+def mode_linux(args, tmp, card):
+    """Debian's kernel drives the card (snd-intel8x0 for AC'97, snd-hda-intel with the
+    generic codec driver for HD Audio) and plays a tone through OSS's /dev/dsp (8000 Hz
+    unsigned 8-bit mono): a 500 Hz sine of amplitude 100 for 1 s."""
     here = os.path.dirname(os.path.abspath(__file__))
     kit = args.linux_kit
     r = subprocess.run(["sh", os.path.join(here, "linux", "mkkit.sh"), kit])
@@ -235,16 +310,20 @@ def mode_ac97_linux(args, tmp):
     if not os.path.exists(tone) or open(tone, "rb").read() != data:
         with open(tone, "wb") as f:
             f.write(data)
-    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute)])
+    r = subprocess.run(["sh", os.path.join(here, "linux", "mksound.sh"), kit, tone, os.path.abspath(args.oss_unmute),
+                        card])
     if r.returncode == SKIP:
         print("SKIP: the sound initramfs could not be built")
         return SKIP
     if r.returncode:
         raise Failure("mksound.sh failed")
     wav = os.path.join(tmp, "linux.wav")
+    devices = ["-device", "AC97,audiodev=snd"] if card == "ac97" else \
+        ["-device", "intel-hda", "-device", "hda-duplex,audiodev=snd"]
+    initrd = "initrd-sound.img" if card == "ac97" else "initrd-sound-hda.img"
     cmd = [args.vireo, "-accel", args.accel, "-nographic", "-m", "256", "-kernel", os.path.join(kit, "vmlinuz"),
-           "-initrd", os.path.join(kit, "initrd-sound.img"), "-append", "console=ttyS0 quiet",
-           "-audiodev", f"wav,id=snd,path={wav}", "-device", "AC97,audiodev=snd"]
+           "-initrd", os.path.join(kit, initrd), "-append", "console=ttyS0 quiet",
+           "-audiodev", f"wav,id=snd,path={wav}"] + devices
     print("running:", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
     out = p.stdout.decode("latin-1")
@@ -256,14 +335,31 @@ def mode_ac97_linux(args, tmp):
     bad = re.search(r"VIREO-MODULE-FAILED.*|VIREO-SND-FAILED.*|Oops|BUG:|Call Trace", out)
     if bad:
         raise Failure(f"the guest reported: {bad.group(0)}")
-    if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
-        raise Failure("ALSA did not find the Intel 82801AA-ICH card")
-    if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
-        raise Failure("ALSA did not find the STAC9700 codec")
+    if card == "ac97":
+        if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: ICH - Intel 82801AA-ICH", out):
+            raise Failure("ALSA did not find the Intel 82801AA-ICH card")
+        if "VIREO-SND-CODEC 0-0/0: SigmaTel STAC9700" not in out:
+            raise Failure("ALSA did not find the STAC9700 codec")
+    else:
+        if not re.search(r"VIREO-SND-CARD +0 \[\w+ *\]: HDA-Intel - HDA Intel", out):
+            raise Failure("ALSA did not find the HDA Intel card")
+        if "VIREO-SND-HDA Vendor Id: 0x1af40022" not in out:
+            raise Failure("ALSA did not find the codec 1af4:0022 at address 0")
+        if "VIREO-SND-HDA Address: 0" not in out:
+            raise Failure("the codec is not at address 0")
+        for node in ("Node 0x02 [Audio Output]", "Node 0x03 [Pin Complex]", "Node 0x04 [Audio Input]",
+                     "Node 0x05 [Pin Complex]"):
+            if not re.search(r"VIREO-SND-HDA " + re.escape(node), out):
+                raise Failure(f"ALSA's codec listing lacks {node}")
+        rec = re.search(r"VIREO-SND-RECORDED (\d+) bytes: *(.*)", out)
+        if not rec or rec.group(1) != "4000" or rec.group(2).split() != ["80"]:
+            raise Failure("the guest did not record 4000 bytes of silence (0x80) from /dev/dsp: "
+                          + (rec.group(0) if rec else "no VIREO-SND-RECORDED line"))
     if "VIREO-SND-PLAYED 8000" not in out:
         raise Failure("the tone was not played through /dev/dsp")
     rate, chans = soundcheck.read_wav(wav)
     check_tones(rate, chans, expected=[("Linux, OSS /dev/dsp, 8000 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)])])
+    return 0
 
 
 def mode_pa(args, tmp):
@@ -348,7 +444,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
-    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux", "opl3"], default="wav")
+    ap.add_argument("--mode", choices=["wav", "pa", "ac97", "ac97-linux", "hda", "hda-linux", "opl3"], default="wav")
     ap.add_argument("--linux-kit")
     ap.add_argument("--oss-unmute", help="tests/guests/linux/oss-unmute.asm assembled (ac97-linux)")
     ap.add_argument("--guest", required=True)
@@ -363,11 +459,16 @@ def main():
             elif args.mode == "ac97":
                 mode_ac97(args, tmp)
                 rc = 0
+            elif args.mode == "hda":
+                mode_hda(args, tmp)
+                rc = 0
             elif args.mode == "opl3":
                 mode_opl3(args, tmp)
                 rc = 0
             elif args.mode == "ac97-linux":
-                rc = mode_ac97_linux(args, tmp)
+                rc = mode_linux(args, tmp, "ac97")
+            elif args.mode == "hda-linux":
+                rc = mode_linux(args, tmp, "hda")
             else:
                 rc = mode_pa(args, tmp)
         except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:

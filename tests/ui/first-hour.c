@@ -451,13 +451,22 @@ static void check_sound_and_network(void)
     CHECK(adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "sound-row"))) == 1 &&
               adw_combo_row_get_selected(ADW_COMBO_ROW(named(s, "network-row"))) == 3,
           "the settings do not show vm.conf's sound and network again");
+    /* HD Audio: the controller and its codec. */
+    adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "sound-row")), 2);
+    run_for(50);
+    g_autofree char *snd_hda = conf_value("Disks", "vm", "sound");
+    CHECK(!g_strcmp0(snd_hda, "hda"), "sound=%s after choosing HD Audio", snd_hda);
+    g_autoptr(VmConfig) cfg_hda = vmconf_parse(vireo_machine_get_conf(m), "Disks", vireo_machine_get_dir(m), NULL);
+    CHECK(cfg_hda && cfg_hda->devices->len == 3 && !strcmp(cfg_hda->devices->pdata[1], "intel-hda") &&
+              !strcmp(cfg_hda->devices->pdata[2], "hda-duplex,audiodev=__snd0"),
+          "vm.conf's sound=hda does not make intel-hda and hda-duplex");
     adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "sound-row")), 0);
     adw_combo_row_set_selected(ADW_COMBO_ROW(named(s, "network-row")), 0);
     run_for(50);
     gtk_window_destroy(s);
     g_autofree char *snd2 = conf_value("Disks", "vm", "sound");
     CHECK(!g_strcmp0(snd2, "none"), "sound=%s after choosing None", snd2);
-    note("settings: sound AC'97 and network RTL8029 written as vm.conf keys that make the cards");
+    note("settings: sound AC'97, HD Audio and network RTL8029 written as vm.conf keys that make the cards");
 }
 
 static void case_settings(const char *arg)

@@ -156,6 +156,11 @@ static void test_presets_for_os_ids(void)
     g_assert_cmpstr(vireo_os_preset_for_os_id("openbsd7.3")->id, ==, "openbsd");
     g_assert_cmpstr(vireo_os_preset_for_os_id("debian12")->id, ==, "linux");
     g_assert_cmpstr(vireo_os_preset_for_os_id(NULL)->id, ==, "other");
+    /* The sound card each family's own drivers know: HD Audio from Vista and for Linux. */
+    g_assert_cmpstr(vireo_os_preset_for_os_id("win10")->sound, ==, "hda");
+    g_assert_cmpstr(vireo_os_preset_for_os_id("debian12")->sound, ==, "hda");
+    g_assert_cmpstr(vireo_os_preset_for_os_id("winxp")->sound, ==, "ac97");
+    g_assert_cmpstr(vireo_os_preset_for_os_id("freedos1.2")->sound, ==, "sb16");
     /* A new disk on virtio only where the installer has the driver. */
     g_assert_true(vireo_os_preset_for_os_id("debian12")->virtio_disk);
     g_assert_true(vireo_os_preset_for_os_id("openbsd7.3")->virtio_disk);

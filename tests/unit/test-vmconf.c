@@ -172,7 +172,7 @@ static const struct {
     { "[vm]\n[backends]\nn0=teleport:x\n", { "[backends] n0=teleport:x", "no teleport back ends", NULL } },
     { "[vm]\nnetwork=rtl9999\n", { "[vm] network=rtl9999", "unknown network card 'rtl9999'", "e1000" } },
     { "[vm]\nnetwork=e1000,mac=x\n", { "[vm] network=e1000,mac=x", "a card model alone", NULL } },
-    { "[vm]\nsound=gus\n", { "[vm] sound=gus", "unknown sound card 'gus' (ac97, sb16 or none)", NULL } },
+    { "[vm]\nsound=gus\n", { "[vm] sound=gus", "unknown sound card 'gus' (ac97, hda, sb16 or none)", NULL } },
     { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
       { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
@@ -210,6 +210,12 @@ static void test_shorthands(Fixture *f, gconstpointer data)
     g_assert_cmpstr(snd->kind, ==, "audiodev");
     g_assert_true(g_str_has_suffix(snd->opts, ",id=__snd0"));
     g_assert_cmpstr(c->globals->pdata[0], ==, "isa-pcspk.audiodev=__snd0");
+    /* HD Audio is a codec on its controller: both, the controller first. */
+    g_autoptr(VmConfig) hda = parse_text(f, "[vm]\nsound=hda\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(hda->devices->len, ==, 2);
+    g_assert_cmpstr(hda->devices->pdata[0], ==, "intel-hda");
+    g_assert_cmpstr(hda->devices->pdata[1], ==, "hda-duplex,audiodev=__snd0");
     g_autoptr(VmConfig) none = parse_text(f, "[vm]\nnetwork=none\nsound=none\n", &err);
     g_assert_no_error(err);
     g_assert_cmpuint(none->devices->len + none->backends->len + none->globals->len, ==, 0);

@@ -19,7 +19,8 @@
  * systems' own installers ask for, with room to spare. */
 /* Sound and network cards the systems' own installs have drivers for: DOS programs and
  * Windows 9x know the Sound Blaster 16 and (Windows 9x) the RTL8029; later systems the
- * ICH AC'97 and the e1000. DOS gets no network card: it has no driver without help. */
+ * ICH AC'97 and the e1000; Windows Vista and later (no AC'97 driver of its own from
+ * Windows 7 on) and Linux the ICH6 HD Audio. DOS gets no network card: it has no driver without help. */
 /* virtio disks for the systems whose installers carry virtio-blk drivers (Linux since
  * 2.6.25, FreeBSD 9, OpenBSD 4.8, NetBSD 6); DOS and Windows stay on IDE, as Windows
  * needs virtio-win added by hand. */
@@ -27,11 +28,11 @@ static const VireoOsPreset presets[] = {
     { "dos", N_("MS-DOS or FreeDOS"), N_("DOS"), 32 * MIB, 512 * MIB, 1, "sb16", "none" },
     { "win9x", N_("Windows 95, 98 or ME"), N_("Windows 98"), 128 * MIB, 2 * GIB, 1, "sb16", "ne2k_pci" },
     { "winxp", N_("Windows 2000 or XP"), N_("Windows XP"), 512 * MIB, 10 * GIB, 1, "ac97", "e1000" },
-    { "windows", N_("Windows Vista or later"), N_("Windows"), 2 * GIB, 40 * GIB, 2, "ac97", "e1000" },
+    { "windows", N_("Windows Vista or later"), N_("Windows"), 2 * GIB, 40 * GIB, 2, "hda", "e1000" },
     { "freebsd", N_("FreeBSD"), N_("FreeBSD"), 1 * GIB, 16 * GIB, 1, "ac97", "e1000", true },
     { "openbsd", N_("OpenBSD"), N_("OpenBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", true },
     { "netbsd", N_("NetBSD"), N_("NetBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", true },
-    { "linux", N_("Linux"), N_("Linux"), 1 * GIB, 16 * GIB, 1, "ac97", "e1000", true },
+    { "linux", N_("Linux"), N_("Linux"), 1 * GIB, 16 * GIB, 1, "hda", "e1000", true },
     { "other", N_("Other system"), N_("New Virtual Machine"), 256 * MIB, 8 * GIB, 1, "ac97", "e1000" },
 };
 

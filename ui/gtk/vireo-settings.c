@@ -30,6 +30,7 @@ typedef struct Choice {
 static const Choice sound_choices[] = {
     { "none", N_("None") },
     { "ac97", N_("Intel AC’97") },
+    { "hda", N_("Intel HD Audio") },
     { "sb16", N_("Sound Blaster 16") },
 };
 

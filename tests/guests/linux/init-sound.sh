@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0-or-later
-# /init of the sound initramfs (mkmodinitrd.sh, tests/guests/sound.py --mode ac97-linux):
-# loads the ALSA modules (snd-intel8x0 and the OSS emulation), prints what ALSA found,
+# /init of the sound initramfs (mksound.sh, tests/guests/sound.py --mode ac97-linux and
+# hda-linux): loads the ALSA modules (the card's driver and the OSS emulation), prints
+# what ALSA found (cards, the AC'97 codec or the HD Audio codec's description),
 # unmutes the mixer and plays /tone.raw through /dev/dsp (OSS's default: 8000 Hz, unsigned 8-bit mono),
 # which the host finds in its WAV recording. Powers off at the end.
 /bin/busybox --install -s /bin
@@ -15,17 +16,29 @@ for m in $(cat /lib/modules/order); do
     insmod /lib/modules/$m.ko || echo "VIREO-MODULE-FAILED $m"
 done
 i=0
-while [ ! -e /dev/dsp ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+# snd-hda-intel probes in a work queue: wait up to 20 s for the device node.
+while [ ! -e /dev/dsp ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 sed 's/^/VIREO-SND-CARD /' /proc/asound/cards
 for f in /proc/asound/card0/codec97#0/ac97#0-0; do
     [ -f "$f" ] && head -n 1 "$f" | sed 's/^/VIREO-SND-CODEC /'
 done
-dmesg | grep -i 'intel8x0\|ac97' | sed 's/^/VIREO-SND-DMESG /'
+for f in /proc/asound/card0/codec#0; do
+    [ -f "$f" ] && grep -E '^(Codec|Address|Vendor Id|Node 0x0[2-5]|  Pin-ctls|  Amp-Out vals|  Pincap)' "$f" |
+        sed 's/^/VIREO-SND-HDA /'
+done
+dmesg | grep -i 'intel8x0\|ac97\|hda\|hdaudio' | sed 's/^/VIREO-SND-DMESG /'
 # ALSA loads cards muted; OSS's mixer sets master and PCM to 100% and unmutes them.
 oss-unmute || echo "VIREO-SND-FAILED oss-unmute"
 if cat /tone.raw > /dev/dsp; then
     echo "VIREO-SND-PLAYED $(wc -c < /tone.raw)"
 else
     echo "VIREO-SND-FAILED playing /tone.raw"
+fi
+# Half a second from the card's input (OSS's default: 8000 Hz unsigned 8-bit mono): the
+# emulated line inputs have nothing plugged in, so every byte is 0x80.
+if dd if=/dev/dsp of=/tmp/rec bs=400 count=10 2>/dev/null; then
+    echo "VIREO-SND-RECORDED $(wc -c < /tmp/rec) bytes:$(od -An -tx1 -v /tmp/rec | tr -s ' ' '\n' | sort -u | tr '\n' ' ')"
+else
+    echo "VIREO-SND-FAILED recording from /dev/dsp"
 fi
 poweroff -f

@@ -1,6 +1,8 @@
 ; SPDX-License-Identifier: GPL-2.0-or-later
 ; oss-unmute: sets the OSS mixer's master and PCM volume to 100% through /dev/mixer, for
-; init-sound.sh (ALSA loads a card muted and busybox has no mixer). An i386 Linux ELF
+; init-sound.sh (ALSA loads a card muted and busybox has no mixer). Master must exist; a
+; card without a PCM control (HD Audio's generic codec driver has only Master for a
+; single line out) is fine. An i386 Linux ELF
 ; executable assembled as a flat file; it runs only inside the guest.
 ;   MIXER_WRITE(n) = _IOWR('M', n, int): SOUND_MIXER_VOLUME is 0, SOUND_MIXER_PCM 4.
 bits 32
@@ -46,8 +48,11 @@ start:
     mov ecx, 0xc0044d00             ; MIXER_WRITE(SOUND_MIXER_VOLUME)
     call mixer_write
     mov dword [esp], 0x6464
-    mov ecx, 0xc0044d04             ; MIXER_WRITE(SOUND_MIXER_PCM)
-    call mixer_write
+    mov eax, 54                     ; ioctl(fd, MIXER_WRITE(SOUND_MIXER_PCM), &value)
+    mov ebx, esi
+    mov ecx, 0xc0044d04
+    mov edx, esp
+    int 0x80
     mov eax, 1                      ; exit(0)
     xor ebx, ebx
     int 0x80
