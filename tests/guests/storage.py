@@ -218,8 +218,12 @@ def scenario_boot_disk(o, tmp):
         with open(os.path.join(vm_dir, "blank.img"), "wb") as f:
             f.truncate(2048 * SECTOR)
         with open(os.path.join(vm_dir, "vm.conf"), "w") as f:
-            f.write("[vm]\nmemory=16M\nboot=c\nboot-disk=%s\n[drives]\nhda=blank.img\nvda=boot.%s\n"
-                    % (o.boot_disk, o.format))
+            if o.boot_disk == "only":
+                # vda alone: boot=c reaches it without boot-disk=.
+                f.write("[vm]\nmemory=16M\nboot=c\n[drives]\nvda=boot.%s\n" % o.format)
+            else:
+                f.write("[vm]\nmemory=16M\nboot=c\nboot-disk=%s\n[drives]\nhda=blank.img\nvda=boot.%s\n"
+                        % (o.boot_disk, o.format))
         os.environ["XDG_DATA_HOME"] = root
         media = ["--vm", "Both"]
     elif o.bus == "if-virtio":
@@ -449,7 +453,7 @@ def main():
     ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
     ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy", "if-virtio", "boot-disk"])
-    ap.add_argument("--boot-disk", default="vda", help="vm.conf's boot-disk= with --bus boot-disk")
+    ap.add_argument("--boot-disk", default="vda", help="vm.conf's boot-disk= with --bus boot-disk ('only': vda and no IDE disk)")
     ap.add_argument("--timeout", type=float, default=120)
     o = ap.parse_args()
     # The 160 GiB image is sparse: it takes a few hundred KiB of $TMPDIR.
