@@ -1033,6 +1033,19 @@ static void case_virtio(const char *arg)
     force_off(w);
     CHECK(wait_for(machine_is_off, m, 5000), "Force Off did not stop the VM");
     gtk_window_destroy(GTK_WINDOW(w));
+
+    /* Removing the boot disk takes boot-disk= with it: vm.conf stays valid. */
+    s = open_settings("Fast disk");
+    click(named(s, "disk-remove-vda"));
+    answer(wait_dialog(), "keep");
+    g_autofree char *vda_removed = conf_value("Fast disk", "drives", "vda");
+    g_autofree char *boot_removed = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!vda_removed && !boot_removed, "after removing vda: vda=%s boot-disk=%s", vda_removed, boot_removed);
+    CHECK(vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the VM is broken after the removal: %s",
+          vireo_machine_get_error(m));
+    CHECK(!find_named(GTK_WIDGET(s), "boot-disk-row"), "a boot disk choice with one disk left");
+    gtk_window_destroy(s);
+    note("removing the boot disk removed boot-disk= too; the VM stays usable");
     exit_code = 0;
 }
 
