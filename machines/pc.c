@@ -172,12 +172,6 @@ static void cmos_set_boot_order(RtcState *rtc, const char *order)
     mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
 }
 
-/* SeaBIOS's "bootorder" file (its docs/Runtime_config): one device path a line, in the
- * order to try them, as SeaBIOS spells the devices it finds (boot.c build_ata_path and
- * bootprio_find_fdc_device). The drives the order names come first, then the VM's
- * other drives, then HALT: without it SeaBIOS falls back on a floppy and a hard disk
- * it adds whether or not the board has them, and a VM without a floppy drive would
- * say "Booting from Floppy..." before "No bootable device". */
 /* SeaBIOS's name of an IDE drive and of a virtio-blk function: boot.c build_ata_path,
  * and bootprio_find_pci_device (any name at that slot of bus 0). */
 static char *ide_boot_path(int i)
@@ -208,6 +202,12 @@ static void virtio_disk_created(void *opaque, const DriveConfig *dc, Device *dev
     }
 }
 
+/* SeaBIOS's "bootorder" file (its docs/Runtime_config): one device path a line, in the
+ * order to try them, as SeaBIOS spells the devices it finds (boot.c build_ata_path and
+ * bootprio_find_fdc_device). The drives the order names come first, then the VM's
+ * other drives, then HALT: without it SeaBIOS falls back on a floppy and a hard disk
+ * it adds whether or not the board has them, and a VM without a floppy drive would
+ * say "Booting from Floppy..." before "No bootable device". */
 static void set_bootorder_file(PcBoard *b, const char *order)
 {
     GString *text = g_string_new(NULL);
