@@ -95,7 +95,7 @@ static GOptionEntry entries[] = {
     { "nographic", 0, 0, G_OPTION_ARG_NONE, &opt.nographic, "No display: serial port and firmware console on the terminal", NULL },
     { "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.serial, "Serial port backend: stdio, file:PATH, null, none, chardev:ID (repeat for COM2-4)", "DEV" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: sdl (a window) or none (default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set)", "TYPE" },
-    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111) or none", "TYPE" },
+    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111), cirrus (Cirrus CL-GD5446, PCI 1013:00b8) or none", "TYPE" },
     { "qmp", 0, 0, G_OPTION_ARG_STRING, &opt.qmp, "Control socket (QMP): unix:PATH,server=on,wait=off", "SPEC" },
     { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt.no_reboot, "Exit instead of rebooting when the guest resets", NULL },
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
@@ -857,13 +857,11 @@ static VmConfig *config_from_options(void)
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
     override_string(&cfg->display, choose_display());
-    if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "none"))
-        usage_error("-vga %s: use std or none", opt.vga);
+    if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "cirrus") && strcmp(opt.vga, "none"))
+        usage_error("-vga %s: use std, cirrus or none", opt.vga);
     /* The library VM's display adapter stays unless -vga is given. */
     if (opt.vga || !cfg->vga)
         override_string(&cfg->vga, opt.vga ? opt.vga : "std");
-    if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none"))
-        usage_error("-display sdl needs a display adapter (drop -vga none)");
     override_string(&cfg->qmp, opt.qmp);
 
     parse_chardevs();
@@ -901,6 +899,13 @@ static VmConfig *config_from_options(void)
     if (usb >= 0)
         cfg->no_usb = !usb;
     parse_devices(cfg);
+    if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none")) {
+        bool adapter = false;
+        for (guint i = 0; i < cfg->devices->len; i++)
+            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga");
+        if (!adapter)
+            usage_error("-display sdl needs a display adapter (drop -vga none)");
+    }
     parse_usbdevices(cfg);
     if (opt.cpu)
         parse_cpu(cfg);

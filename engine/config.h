@@ -72,7 +72,7 @@ typedef struct VmConfig {
     bool boot_menu;
     bool snapshot;           /* every drive gets a temporary overlay */
     char *qmp;               /* control socket spec */
-    char *vga;               /* "std", "none" */
+    char *vga;               /* "std", "cirrus", "none" */
     char *vm_dir;            /* a library VM's folder (savevm without a qcow2 disk), or NULL */
     GPtrArray *devices;      /* char *: -device specs the board creates, "DRIVER[,PROP=VALUE...]" */
     GPtrArray *globals;      /* char *: -global defaults, "DRIVER.PROP=VALUE" */

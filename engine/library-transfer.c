@@ -279,6 +279,8 @@ static bool fill_vm(const VmImport *imp, const char *dir, GKeyFile *kf, Progress
     g_key_file_set_string(kf, g, "rtc", d->clock_utc ? "utc" : "localtime");
     if (d->video && !strcmp(d->video, "none"))
         g_key_file_set_string(kf, g, "display", "none");
+    else if (d->video && !strcmp(d->video, "cirrus"))
+        g_key_file_set_string(kf, g, "display", "cirrus");
     if (d->kernel)
         g_key_file_set_string(kf, g, "kernel", d->kernel);
     if (d->initrd)
@@ -552,7 +554,7 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
     g_strlcpy(d->boot, cfg->boot_order ? cfg->boot_order : "cad", sizeof(d->boot));
     d->boot_menu = cfg->boot_menu;
     d->clock_utc = cfg->rtc_utc;
-    d->video = g_strdup(!g_strcmp0(cfg->vga, "none") ? "none" : "vga");
+    d->video = g_strdup(!g_strcmp0(cfg->vga, "none") || !g_strcmp0(cfg->vga, "cirrus") ? cfg->vga : "vga");
     d->cmdline = g_strdup(cfg->append);
     const char *files[2] = { cfg->kernel, cfg->initrd };
     char **targets[2] = { &d->kernel, &d->initrd };

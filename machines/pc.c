@@ -447,6 +447,17 @@ static const VmInputOps pc_input_ops = {
     .pointer = pc_input_pointer,
 };
 
+/* Whether -device names a display adapter, which then takes the place of the board's. */
+static bool config_has_display_device(const VmConfig *cfg)
+{
+    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
+        const char *spec = g_ptr_array_index(cfg->devices, i);
+        if (g_str_has_prefix(spec, "cirrus-vga") && (spec[10] == '\0' || spec[10] == ','))
+            return true;
+    }
+    return false;
+}
+
 static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
 {
     PcBoard *b = g_new0(PcBoard, 1);
@@ -512,11 +523,17 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         if (!uhci || !device_set_prop(uhci, "addr", "1.2", err) || !device_realize(uhci, err))
             return false;
     }
-    /* The display adapter in slot 2, where QEMU's pc board puts it. */
+    /* The display adapter in slot 2, where QEMU's pc board puts it; as with QEMU, a
+     * -device cirrus-vga replaces it. */
     if (!cfg->vga || strcmp(cfg->vga, "none")) {
-        g_autofree char *rom = g_build_filename(SEABIOS_DIR, "vgabios-stdvga.bin", NULL);
-        if (!vga_pci_new(vm, b->pci, PCI_DEVFN(2, 0), rom, err))
-            return false;
+        if (!g_strcmp0(cfg->vga, "cirrus")) {
+            if (!cirrus_vga_new(vm, "2", err))
+                return false;
+        } else if (!config_has_display_device(cfg)) {
+            g_autofree char *rom = g_build_filename(SEABIOS_DIR, "vgabios-stdvga.bin", NULL);
+            if (!vga_pci_new(vm, b->pci, PCI_DEVFN(2, 0), rom, err))
+                return false;
+        }
     }
 
     b->fw = fw_cfg_new(vm, 0x510);

@@ -14,8 +14,9 @@
  *
  * The DAC takes the samples of the stream number it was given (verb 706h) from the
  * controller, in the stream's format, and plays them through the audiodev; its amplifier
- * and the pin's output enable set the voice's volume. The ADC records from
- * codec_capture: the line input has nothing plugged in, so it records silence. */
+ * and the pin's output enable set the voice's volume. The ADC records the audiodev's
+ * capture (its in.* options; silence without one) through codec_capture, from the moment
+ * the driver gives it a stream number until it takes it back. */
 #include "engine/audio/audio.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -69,6 +70,7 @@ typedef struct HdaCodec {
     IntelHda *hda;
     unsigned cad;
     AudioVoice *voice;
+    AudioIn *in;            /* the line input (hda-duplex) */
     /* Node state, set by verbs. */
     uint16_t dac_fmt, adc_fmt;
     uint8_t dac_stream, adc_stream;     /* stream number << 4 | lowest channel (7.3.3.11) */
@@ -193,12 +195,48 @@ static void codec_output(void *opaque, unsigned stream, const HdaFormat *f, cons
 
 /* ---- input ---- */
 
-/* The line-in jack: nothing is plugged in, so it gives silence in the stream's format.
- * A host capture source belongs here. */
+/* The ADC records while it has a stream number (7.3.3.11): that is when a driver has
+ * prepared capture, so the host side opens then and closes when it is taken back. */
+static void codec_update_input(HdaCodec *s)
+{
+    if (s->in)
+        audio_in_set_active(s->in, (s->adc_stream >> 4) != 0);
+}
+
+/* The line-in jack: what the audiodev captures, in the stream's format (the first two
+ * channels; any others, and the bits past 16 of wider samples, are zero). */
 static void codec_capture(HdaCodec *s, const HdaFormat *f, uint8_t *data, size_t bytes)
 {
-    (void)s;
-    memset(data, f->container == 1 ? 0x80 : 0, bytes);
+    uint8_t silence = f->container == 1 ? 0x80 : 0;
+    size_t frame = (size_t)f->container * f->channels;
+    size_t frames = frame ? bytes / frame : 0;
+    memset(data, silence, bytes);
+    if (!s->in || !frames)
+        return;
+    unsigned ch = MIN(f->channels, 2u);
+    bool u8 = f->container == 1;
+    audio_in_set_format(s->in, u8 ? AUDIO_FMT_U8 : AUDIO_FMT_S16, ch, f->rate);
+    audio_in_set_active(s->in, true);
+    uint8_t tmp[512 * 2 * 2];
+    for (size_t done = 0; done < frames;) {
+        size_t n = MIN(frames - done, (size_t)512);
+        audio_in_read(s->in, tmp, n);
+        for (size_t k = 0; k < n; k++) {
+            uint8_t *out = data + (done + k) * frame;
+            for (unsigned c = 0; c < ch; c++) {
+                if (u8) {
+                    out[c] = tmp[k * ch + c];
+                } else {
+                    const uint8_t *in = tmp + 2 * (k * ch + c);
+                    /* Little-endian; a 4-byte container holds the sample in its top bits. */
+                    uint8_t *o = out + (size_t)c * f->container + (f->container == 4 ? 2 : 0);
+                    o[0] = in[0];
+                    o[1] = in[1];
+                }
+            }
+        }
+        done += n;
+    }
 }
 
 static bool codec_input(void *opaque, unsigned stream, const HdaFormat *f, uint8_t *data, size_t bytes)
@@ -228,6 +266,7 @@ static void codec_reset_state(HdaCodec *s)
     s->subsystem = 0x1af41100;
     if (s->voice)
         codec_update_voice(s);
+    codec_update_input(s);
 }
 
 /* 3h/Bh: amplifier gain and mute (7.3.3.7). */
@@ -309,8 +348,11 @@ static uint32_t codec_command(void *opaque, uint32_t cmd)
     case 0xf06:
         return converter ? *strm : 0;
     case 0x706:
-        if (converter)
+        if (converter) {
             *strm = (uint8_t)p;
+            if (nid == NID_ADC)
+                codec_update_input(s);
+        }
         return 0;
     case 0xf07:
         return nid == NID_OUT_PIN ? s->out_pinctl : nid == NID_IN_PIN ? s->in_pinctl : 0;
@@ -400,6 +442,10 @@ static bool codec_realize(Device *dev, GError **err)
         return false;
     s->voice = audio_voice_new(s->audiodev, dev->id, codec_sync, s);
     audio_voice_set_active(s->voice, true);
+    if (s->duplex) {
+        g_autofree char *name = g_strdup_printf("%s line in", dev->id);
+        s->in = audio_in_new(s->audiodev, name);
+    }
     codec_reset_state(s);
     return true;
 }
@@ -409,11 +455,13 @@ static void codec_unrealize(Device *dev)
     HdaCodec *s = (HdaCodec *)dev;
     intel_hda_detach_codec(s->hda, s->cad);
     audio_voice_free(s->voice);
+    audio_in_free(s->in);
 }
 
 static void codec_post_load(void *state)
 {
     codec_update_voice(state);
+    codec_update_input(state);
 }
 
 static const VmStateField codec_fields[] = {

@@ -129,6 +129,9 @@ static bool crtc_port_active(const VgaState *s, uint16_t port)
 
 uint32_t vga_port_read(VgaState *s, uint16_t port)
 {
+    uint8_t hv;
+    if (s->hooks && s->hooks->port_read && s->hooks->port_read(s, port, &hv))
+        return hv;
     switch (port) {
     case 0x3c0:
         return s->ar_index;
@@ -248,6 +251,8 @@ static void cr_write(VgaState *s, uint8_t v)
 
 void vga_port_write(VgaState *s, uint16_t port, uint8_t v)
 {
+    if (s->hooks && s->hooks->port_write && s->hooks->port_write(s, port, v))
+        return;
     switch (port) {
     case 0x3c0:
         ar_write(s, v);

@@ -81,6 +81,14 @@ static void layout_vbe(VgaState *s)
     l->vbe_line_bytes = (uint32_t)MIN(line, s->vram_size);
     /* Out-of-range offsets read past the end of video memory, which shows black. */
     l->vbe_start = (uint32_t)MIN(start, s->vram_size);
+    l->vbe_split = UINT32_MAX;
+}
+
+uint64_t vga_linear_line_offset(const VgaLayout *l, int y)
+{
+    if ((uint32_t)y > l->vbe_split)
+        return (uint64_t)(y - l->vbe_split - 1) * l->vbe_line_bytes;
+    return (uint64_t)l->vbe_start + (uint64_t)y * l->vbe_line_bytes;
 }
 
 void vga_layout_build(VgaState *s)
@@ -88,6 +96,8 @@ void vga_layout_build(VgaState *s)
     VgaLayout *l = &s->layout;
     memset(l->lines, 0, sizeof(VgaLine) * VGA_MAX_LINES);
     l->text_rows = 0;
+    if (s->hooks && s->hooks->layout && s->hooks->layout(s))
+        return;
     if (vga_vbe_enabled(s)) {
         layout_vbe(s);
         return;
@@ -267,7 +277,7 @@ static void render_vbe_line(VgaState *s, int y, uint32_t *dst)
 {
     const VgaLayout *l = &s->layout;
     unsigned bytes = (l->vbe_bpp + 7) / 8;
-    uint64_t off = (uint64_t)l->vbe_start + (uint64_t)y * l->vbe_line_bytes;
+    uint64_t off = vga_linear_line_offset(l, y);
     size_t w = (size_t)l->width;
     /* Pixels past the end of video memory show black. */
     size_t avail = off >= s->vram_size ? 0 : MIN(w, (s->vram_size - off) / bytes);
@@ -308,7 +318,7 @@ static void render_vbe_line(VgaState *s, int y, uint32_t *dst)
 static bool vbe_line_dirty(const VgaState *s, int y)
 {
     const VgaLayout *l = &s->layout;
-    uint64_t off = (uint64_t)l->vbe_start + (uint64_t)y * l->vbe_line_bytes;
+    uint64_t off = vga_linear_line_offset(l, y);
     if (off >= s->vram_size)
         return false;
     return vga_range_dirty(s, (size_t)off, (size_t)l->width * ((l->vbe_bpp + 7) / 8));
@@ -337,9 +347,11 @@ void vga_gfx_render(VgaState *s, DisplaySurface *surf, bool full)
             redraw = full || line_dirty(s, &l->lines[y], (unsigned)l->chars, shift);
         if (redraw) {
             uint32_t *dst = bits + (size_t)y * stride;
-            if (l->kind == VGA_MODE_VBE)
+            if (l->kind == VGA_MODE_VBE) {
                 render_vbe_line(s, y, dst);
-            else if (l->kind == VGA_MODE_256)
+                if (s->hooks && s->hooks->overlay_line)
+                    s->hooks->overlay_line(s, y, dst, l->width);
+            } else if (l->kind == VGA_MODE_256)
                 render_256_line(s, &l->lines[y], dst);
             else
                 render_planar_line(s, &l->lines[y], dst);

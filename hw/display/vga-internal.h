@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* State of the VGA shared by the files of hw/display: vga-core.c (registers, planar
  * memory, retrace), vga-text.c and vga-gfx.c (rendering), vga-pci.c (Bochs VBE, the PCI
- * std-vga device and the display console glue). */
+ * std-vga device and the display console glue); the Cirrus (cirrus-*.c) builds on it
+ * through VgaHooks. */
 #pragma once
 
 #include "hw/display/vga.h"
@@ -54,6 +55,25 @@ typedef enum {
     VGA_MODE_VBE,
 } VgaModeKind;
 
+/* What a VGA-compatible chip with extensions (the Cirrus 5446) adds to the core: its
+ * own decoding of the register ports, layouts for its extended modes, and what it draws
+ * over a rendered line. Every hook is optional; all run with the engine lock held. */
+typedef struct VgaHooks {
+    /* Ports 0x3B0-0x3DF before the VGA's own decoding: true when the hook served the
+     * access (*value set for a read), false to let the VGA handle it. */
+    bool (*port_read)(VgaState *s, uint16_t port, uint8_t *value);
+    bool (*port_write)(VgaState *s, uint16_t port, uint8_t value);
+    /* Builds the layout of an extended mode (kind VGA_MODE_VBE, the linear renderer);
+     * false when the registers select no extended mode and the VGA's layout applies. */
+    bool (*layout)(VgaState *s);
+    /* Before a refresh renders: may ask for a full redraw (a cursor that moved). */
+    void (*pre_render)(VgaState *s);
+    /* Draws over line y of a linear mode just rendered (the hardware cursor). */
+    void (*overlay_line)(VgaState *s, int y, uint32_t *line, int width);
+    /* describe_mode's text for an extended layout, or NULL for the VGA's. */
+    char *(*describe)(VgaState *s);
+} VgaHooks;
+
 /* One displayed line: the CRTC's address counter at its start and its row scan. */
 typedef struct VgaLine {
     uint16_t addr;
@@ -75,11 +95,14 @@ typedef struct VgaLayout {
     unsigned vbe_bpp;
     uint32_t vbe_start;      /* byte offset of the first visible pixel */
     uint32_t vbe_line_bytes;
+    uint32_t vbe_split;      /* lines after this one start again at offset 0 (the line
+                              * compare of a Cirrus mode); UINT32_MAX: no split */
 } VgaLayout;
 
 struct VgaState {
     Device dev;
     Vm *vm;
+    const VgaHooks *hooks;   /* NULL: a plain VGA */
     PciBus *bus;             /* wiring vga_pci_new sets before realize */
     int devfn;
     uint8_t *vram;
@@ -164,9 +187,17 @@ int vga_text_blink_phase(const VgaState *s);
 void vga_layout_build(VgaState *s);
 void vga_gfx_render(VgaState *s, DisplaySurface *surf, bool full);
 void vga_palette_update(VgaState *s);
+/* Where line y of a linear (VBE or extended) mode starts in video memory. */
+uint64_t vga_linear_line_offset(const VgaLayout *l, int y);
 /* Whether any VRAM page in [offset, offset + len) was written since the last render. */
 bool vga_range_dirty(const VgaState *s, size_t offset, size_t len);
 
 /* ---- vga-pci.c ---- */
 /* Rebuilds the layout if registers changed since (lock held). */
 void vga_ensure_layout(VgaState *s);
+/* The display console's operations, shared by every adapter built on this core
+ * (opaque: the VgaState). The refresh harvests the dirty log of s->lfb. */
+extern const DisplayDeviceOps vga_display_ops;
+/* The validation vga_check does of the core's registers (indices, masks, DAC state),
+ * without the VBE and PCI parts; for adapters with a state description of their own. */
+bool vga_core_state_check(const VgaState *s, unsigned sr_index_max, unsigned gr_index_max, GError **err);

@@ -148,6 +148,8 @@ static void vga_update(void *opaque, DisplayConsole *con)
             s->font_written = true;
     }
 
+    if (s->hooks && s->hooks->pre_render)
+        s->hooks->pre_render(s);
     vga_ensure_layout(s);
     bool full = s->full_redraw;
     if (s->palette_stale) {
@@ -188,6 +190,11 @@ static char *vga_describe_mode(void *opaque)
     VgaState *s = opaque;
     vga_ensure_layout(s);
     const VgaLayout *l = &s->layout;
+    if (s->hooks && s->hooks->describe) {
+        char *d = s->hooks->describe(s);
+        if (d)
+            return d;
+    }
     switch (l->kind) {
     case VGA_MODE_TEXT:
         return g_strdup_printf("VGA text %ux%u (%dx%d)", l->chars, l->text_rows, l->width, l->height);
@@ -205,7 +212,7 @@ static char *vga_describe_mode(void *opaque)
     return g_strdup("blank");
 }
 
-static const DisplayDeviceOps vga_display_ops = {
+const DisplayDeviceOps vga_display_ops = {
     .update = vga_update,
     .get_text = vga_get_text,
     .describe_mode = vga_describe_mode,
@@ -268,16 +275,10 @@ static bool vga_fail(GError **err, const char *what, unsigned v)
     return false;
 }
 
-/* Bounds every index the port and memory paths use, and the VBE geometry the layout
- * and renderer divide by and index with; the register values themselves are whatever
- * a guest could have written (the masks of vga-core.c). */
-static bool vga_check(const void *state, GError **err)
+bool vga_core_state_check(const VgaState *s, unsigned sr_index_max, unsigned gr_index_max, GError **err)
 {
-    const VgaState *s = state;
     static const uint8_t sr_mask[8] = { 0x03, 0x3d, 0x0f, 0x3f, 0x0e, 0, 0, 0 };
-    if (!pci_device_config_check(s->pci, s->pci_config, err))
-        return false;
-    if (s->sr_index > 7 || s->gr_index > 0x0f || s->ar_index > 0x3f || s->cr_index > 0x3f)
+    if (s->sr_index > sr_index_max || s->gr_index > gr_index_max || s->ar_index > 0x3f || s->cr_index > 0x3f)
         return vga_fail(err, "register index out of range",
                         (unsigned)s->sr_index << 24 | (unsigned)s->gr_index << 16 | (unsigned)s->ar_index << 8 | s->cr_index);
     for (unsigned i = 0; i < 8; i++)
@@ -287,6 +288,19 @@ static bool vga_check(const void *state, GError **err)
         return vga_fail(err, "DAC sub-index past blue", s->dac_component);
     if (s->dac_state != 0 && s->dac_state != 3)
         return vga_fail(err, "DAC state is neither read nor write", s->dac_state);
+    return true;
+}
+
+/* Bounds every index the port and memory paths use, and the VBE geometry the layout
+ * and renderer divide by and index with; the register values themselves are whatever
+ * a guest could have written (the masks of vga-core.c). */
+static bool vga_check(const void *state, GError **err)
+{
+    const VgaState *s = state;
+    if (!pci_device_config_check(s->pci, s->pci_config, err))
+        return false;
+    if (!vga_core_state_check(s, 7, 0x0f, err))
+        return false;
     const uint16_t *r = s->vbe_regs;
     if (r[VBE_INDEX_ID] < VBE_ID0 || r[VBE_INDEX_ID] > VBE_ID5)
         return vga_fail(err, "VBE id", r[VBE_INDEX_ID]);

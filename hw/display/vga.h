@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The PC's display adapter: QEMU's "std-vga", a PCI device (1234:1111) that is a full
+/* The PC's display adapters. QEMU's "std-vga", a PCI device (1234:1111) that is a full
  * VGA (ports 0x3B0-0x3DF, memory 0xA0000-0xBFFFF) plus the Bochs VBE extension (ports
  * 0x1CE/0x1CF) with a 16 MiB linear framebuffer (BAR 0) and an MMIO register window
  * (BAR 2). Its option ROM is SeaBIOS's vgabios-stdvga.bin. */
@@ -12,3 +12,7 @@ typedef struct VgaState VgaState;
 
 /* rom_path: the VGA BIOS image for the ROM BAR, or NULL for none (unit tests). */
 VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err);
+
+/* The Cirrus CL-GD5446 (cirrus-vga) with id "vga" at addr ("SLOT[.FN]", NULL: the first
+ * free slot) on the VM's PCI bus, its VGA BIOS SeaBIOS's vgabios-cirrus.bin. */
+bool cirrus_vga_new(Vm *vm, const char *addr, GError **err);

@@ -7,6 +7,8 @@
 Scenarios:
   modes          vga-bios.bin / vga-direct.bin: text mode 3, mode 12h, mode 13h, mode X,
                  VBE 1024x768x32; every picture checked pixel by pixel in a screendump
+  cirrus         cirrus.bin under -vga cirrus: Cirrus modes at 8-32 bpp drawn by the
+                 BitBLT engine, replayed in cirrusmodel.py and compared pixel by pixel
   banner         SeaBIOS's banner in x-screen-text and the screendump; then a guest that
                  scrolls by the CRTC start address shows the scrolled text
   ... (see SCENARIOS at the end)
@@ -702,8 +704,85 @@ def scenario_sdl_mouse(vm, opts):
     vm.wait_exit()
 
 
+CIRRUS_STEPS = ["cirrus16", "cirrus24", "cirrus15", "cirrus8", "cirrus32"]
+# How many of each picture's blits the guest made hostile (the engine must refuse them).
+CIRRUS_REFUSED = {"cirrus16": 5}
+
+
+def scenario_cirrus(vm, opts):
+    """cirrus.bin under -vga cirrus: every picture's blits replayed in cirrusmodel and the
+    screendump compared pixel for pixel (mode size, depth, cursor included)."""
+    import cirrusmodel as cm
+    model = cm.Model()
+    pos = 0
+    mode = None
+    for name in CIRRUS_STEPS:
+        vm.wait_serial(r"^DRAWN %s\r?$" % name, timeout=opts.step_timeout)
+        text = vm.serial()
+        end = text.index("DRAWN " + name, pos)
+        lines = [ln.strip() for ln in text[pos:end].splitlines()]
+        pos = end + len("DRAWN " + name)
+        cursor = None
+        refused = blits = 0
+        i = 0
+        while i < len(lines):
+            ln = lines[i]
+            if ln.startswith("MODE "):
+                mode = tuple(int(v) for v in ln.split()[1:5])
+            elif ln.startswith("BLIT "):
+                b = cm.Blit(bytes.fromhex(ln[5:]))
+                data = None
+                if b.kind == 2:
+                    i += 1
+                    if not lines[i].startswith("DATA "):
+                        raise TestFailure("%s: a table blit without its DATA line" % name)
+                    data = bytes.fromhex(lines[i][5:])
+                elif b.kind == 1:
+                    data = cm.formula_bytes(b.length)
+                if b.mode & 0x04 and b.kind and len(data) < model.sys_length(b):
+                    raise TestFailure("%s: blit %d gets %d source bytes of %d" % (name, blits, len(data),
+                                                                                 model.sys_length(b)))
+                refused += model.blit(b, data) == "refused"
+                blits += 1
+            elif ln.startswith("CURSOR "):
+                cursor = tuple(int(v) for v in ln.split()[1:4])
+            i += 1
+        if refused != CIRRUS_REFUSED.get(name, 0):
+            raise TestFailure("%s: the model refuses %d blits, the guest made %d hostile"
+                              % (name, refused, CIRRUS_REFUSED.get(name, 0)))
+        w, h, bpp, pitch = mode
+        img = vm.screendump(name)
+        expect_size(img, w, h, name)
+        dac = [bytes((cm.dac6(v), cm.dac6(3 * v), cm.dac6(63 - (v & 63)))) for v in range(256)]
+        want = model.render(w, h, bpp, pitch, dac)
+        if cursor:
+            cx, cy, n = cursor
+            base = cm.VRAM - 0x4000 + n * 256
+            model.m[base:base + 256] = bytes((j * 13 + (j >> 5)) & 0xff for j in range(256))
+            model.draw_cursor(want, w, h, cx, cy, n, bytes((0xff, 0x80, 0x00)), bytes((0x00, 0xff, 0xff)))
+        if img.rgb != bytes(want):
+            try:
+                shown = "text mode"
+                vm.command("x-screen-text")
+            except TestFailure as e:
+                shown = str(e)  # names the mode the adapter shows
+            bad = [k // 3 for k in range(0, len(want), 3) if img.rgb[k:k + 3] != want[k:k + 3]]
+            raise TestFailure("%s (%dx%dx%d; the display: %s): %d pixels differ, first %s" % (
+                name, w, h, bpp, shown, len(bad), ", ".join("(%d,%d) is %s, expected %s" % (
+                    p % w, p // w, img.rgb[3 * p:3 * p + 3].hex(), bytes(want[3 * p:3 * p + 3]).hex())
+                    for p in bad[:5])))
+        print("ok: %s, %dx%d at %d bpp, %d blits (%d refused)%s" % (
+            name, w, h, bpp, blits, refused, ", cursor" if cursor else ""), flush=True)
+        vm.send_key("spc")
+    vm.wait_serial(r"cirrus: done", timeout=opts.step_timeout)
+    status = vm.wait_exit()
+    if status != 33:
+        raise TestFailure("exit status %d, expected 33 (pass)" % status)
+
+
 SCENARIOS = {
     "modes": scenario_modes,
+    "cirrus": scenario_cirrus,
     "keys-raw": scenario_keys_raw,
     "keys-bios": scenario_keys_bios,
     "keys-irq": scenario_keys_irq,

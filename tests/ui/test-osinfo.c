@@ -161,6 +161,15 @@ static void test_presets_for_os_ids(void)
     g_assert_cmpstr(vireo_os_preset_for_os_id("debian12")->sound, ==, "hda");
     g_assert_cmpstr(vireo_os_preset_for_os_id("winxp")->sound, ==, "ac97");
     g_assert_cmpstr(vireo_os_preset_for_os_id("freedos1.2")->sound, ==, "sb16");
+    /* The display adapter: the Cirrus for the Windows releases that have its driver and
+     * not the Bochs VBE one (95 to ME, NT 4, 2000, XP), the std VGA for the rest. */
+    static const char *const cirrus[] = { "win95", "win98", "winme", "winnt4.0", "win2k", "winxp" };
+    for (size_t i = 0; i < G_N_ELEMENTS(cirrus); i++)
+        g_assert_cmpstr(vireo_os_preset_for_os_id(cirrus[i])->display, ==, "cirrus");
+    static const char *const std[] = { "freedos1.2", "win10", "win7", "debian12", "openbsd7.3", "msdos6.22" };
+    for (size_t i = 0; i < G_N_ELEMENTS(std); i++)
+        g_assert_cmpstr(vireo_os_preset_for_os_id(std[i])->display, ==, "std");
+    g_assert_cmpstr(vireo_os_preset_for_os_id(NULL)->display, ==, "std");
     /* A new disk on virtio only where the installer has the driver. */
     g_assert_true(vireo_os_preset_for_os_id("debian12")->virtio_disk);
     g_assert_true(vireo_os_preset_for_os_id("openbsd7.3")->virtio_disk);

@@ -584,6 +584,9 @@ static void act_fdc(Fuzz *f)
     }
 }
 
+/* BAR 0 of the Cirrus: framebuffer and system-to-screen aperture. */
+#define CIRRUS_BAR0_BYTES (32u << 20)
+
 /* Standard VGA register sets (IBM VGA modes 03h, 12h and 13h: miscellaneous output,
  * sequencer 0-4, CRTC 0-24, graphics controller 0-8, attribute controller 0-20), so the
  * renderers run in every memory organisation before random writes bend the mode. */
@@ -676,6 +679,78 @@ static void act_vga_mode(Fuzz *f)
     for (size_t i = 0; i < G_N_ELEMENTS(after); i++) {
         outp(f, 0x1ce, after[i], 2);
         outp(f, 0x1cf, regs[after[i]], 2);
+    }
+}
+
+/* The Cirrus's BitBLT engine, when the board's display adapter is a cirrus-vga (odd
+ * seeds): maybe an extended mode (SR07), the blit registers with hostile values (any
+ * size, pitch and address the 13- and 22-bit registers hold, every mode bit), a start
+ * through GR31, auto-start or the registers at 0xB8000, source bytes for a
+ * system-to-screen blit through the window or BAR 0's aperture, and maybe a reset. */
+static void act_cirrus(Fuzz *f)
+{
+    const char *owner = io_owner(vm_io(f->vm), 0x3c4);
+    if (!owner || strcmp(owner, "cirrus-vga"))
+        return;
+    outp(f, 0x3c4, 0x1206, 2);
+    if (chance(f, 40)) {
+        static const uint8_t sr07[] = { 0x11, 0x17, 0x15, 0x19, 0x00 };
+        uint8_t v = chance(f, 80) ? sr07[rnd(f, G_N_ELEMENTS(sr07))] : (uint8_t)rnd(f, 256);
+        fuzz_note("cirrus: SR07 <- 0x%02x", v);
+        outp(f, 0x3c4, (uint32_t)(v << 8 | 0x07), 2);
+    }
+    static const uint8_t regs[] = { 0x00, 0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x21, 0x22, 0x23,
+                                    0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2c, 0x2d, 0x2e, 0x2f, 0x30,
+                                    0x32, 0x33, 0x34, 0x35, 0x38, 0x39 };
+    static const uint8_t rops[] = { 0x00, 0x05, 0x06, 0x09, 0x0b, 0x0d, 0x0e, 0x50, 0x59, 0x6d, 0x90, 0x95,
+                                    0xad, 0xd0, 0xd6, 0xda };
+    for (size_t i = 0; i < G_N_ELEMENTS(regs); i++) {
+        if (!chance(f, 70))
+            continue;
+        uint8_t v = (uint8_t)rnd_value(f, 1);
+        if (regs[i] == 0x32 && chance(f, 80))
+            v = rops[rnd(f, G_N_ELEMENTS(rops))];
+        fuzz_note("cirrus: GR%02x <- 0x%02x", regs[i], v);
+        outp(f, 0x3ce, (uint32_t)(v << 8 | regs[i]), 2);
+    }
+    switch (rnd(f, 3)) {
+    case 0:
+        fuzz_note("cirrus: start");
+        outp(f, 0x3ce, 0x0031, 2);
+        outp(f, 0x3ce, 0x0231, 2);
+        break;
+    case 1:
+        fuzz_note("cirrus: auto-start on GR2A");
+        outp(f, 0x3ce, 0x8031, 2);
+        outp(f, 0x3ce, (uint32_t)(rnd(f, 0x40) << 8 | 0x2a), 2);
+        outp(f, 0x3ce, 0x0031, 2);
+        break;
+    default:
+        fuzz_note("cirrus: start through 0xB8000");
+        outp(f, 0x3c4, 0x0417 | 0x2000, 2);
+        mem_dispatch_write(vm_mem(f->vm), 0xb8040, 0x00, 1);
+        mem_dispatch_write(vm_mem(f->vm), 0xb8040, 0x02, 1);
+        outp(f, 0x3c4, 0x2017, 2);
+        break;
+    }
+    unsigned n = chance(f, 60) ? rnd(f, 9000) : 0;
+    uint32_t gr31 = inp(f, 0x3cf, 1);
+    fuzz_note("cirrus: GR31 0x%02x, %u source bytes", gr31, n);
+    hwaddr aperture = 0;
+    fuzz_refresh_maps(f);
+    for (guint i = 0; i < f->mmio->len; i++) {
+        MmioTarget *t = &g_array_index(f->mmio, MmioTarget, i);
+        if (t->size == CIRRUS_BAR0_BYTES && !strcmp(t->name, "cirrus-vga"))
+            aperture = t->base + 0x1000000;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        hwaddr a = aperture && chance(f, 50) ? aperture + (i & 0xfff) : 0xa0000 + (i & 0xffff);
+        mem_dispatch_write(vm_mem(f->vm), a, rnd(f, 256), 1);
+    }
+    if (chance(f, 30)) {
+        fuzz_note("cirrus: blit reset");
+        outp(f, 0x3ce, 0x0431, 2);
+        outp(f, 0x3ce, 0x0031, 2);
     }
 }
 
@@ -979,6 +1054,7 @@ const FuzzAction fuzz_actions[] = {
     { act_mmio, FUZZ_LOCKED, 120 },
     { act_mmio_burst, FUZZ_LOCKED, 40 },
     { act_vga_mode, FUZZ_LOCKED, 12 },
+    { act_cirrus, FUZZ_LOCKED, 10 },
     { act_ps2, FUZZ_LOCKED, 25 },
     { act_pci_config, FUZZ_LOCKED, 60 },
     { fuzz_pci_firmware_setup, FUZZ_LOCKED, 6 },

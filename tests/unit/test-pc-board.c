@@ -109,10 +109,44 @@ static void test_fw_cfg_ports_taken_first(void)
     g_assert_nonnull(strstr(err->message, "port 0x510 is taken by fw_cfg"));
 }
 
+/* The display adapter: -vga cirrus puts the Cirrus in slot 2 instead of the std VGA;
+ * -device cirrus-vga replaces the std VGA too (as in QEMU); a second adapter on the
+ * VGA's ports is refused, naming the owner. */
+static void test_display_adapters(void)
+{
+    static const struct { const char *vga, *device; uint32_t id02, id03; } cases[] = {
+        { "std", NULL, 0x11111234u, 0xffffffffu },
+        { "cirrus", NULL, 0x00b81013u, 0xffffffffu },
+        { "std", "cirrus-vga,addr=3", 0xffffffffu, 0x00b81013u },
+        { "none", NULL, 0xffffffffu, 0xffffffffu },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(VmConfig) cfg = board_config();
+        g_autoptr(GError) err = NULL;
+        cfg->vga = g_strdup(cases[i].vga);
+        if (cases[i].device)
+            g_ptr_array_add(cfg->devices, g_strdup(cases[i].device));
+        Vm *vm = vm_new_board_for_test(cfg, &err);
+        g_assert_no_error(err);
+        vm_lock(vm);
+        io_write(vm_io(vm), 0xcf8, 0x80001000u, 4);
+        g_assert_cmphex(io_read(vm_io(vm), 0xcfc, 4), ==, cases[i].id02);
+        io_write(vm_io(vm), 0xcf8, 0x80001800u, 4);
+        g_assert_cmphex(io_read(vm_io(vm), 0xcfc, 4), ==, cases[i].id03);
+        if (strcmp(cases[i].vga, "none")) {
+            g_assert_null(device_create_from_spec(vm, "cirrus-vga,id=second", &err));
+            g_assert_nonnull(strstr(err->message, "port 0x3b0 is taken"));
+        }
+        vm_unlock(vm);
+        vm_free(vm);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/pc-board/builds", test_board_builds);
+    g_test_add_func("/pc-board/display-adapters", test_display_adapters);
     g_test_add_func("/pc-board/by-name-port-conflicts", test_by_name_port_conflicts);
     g_test_add_func("/pc-board/debug-exit-conflict", test_board_debug_exit_conflict);
     g_test_add_func("/pc-board/fw-cfg-ports-first", test_fw_cfg_ports_taken_first);

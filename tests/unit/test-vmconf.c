@@ -102,6 +102,14 @@ static void test_full(Fixture *f, gconstpointer data)
     g_assert_true(g_str_has_suffix(fda->file, "/dos.img"));
 }
 
+static void test_display_cirrus(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\ndisplay=cirrus\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(c->vga, ==, "cirrus");
+}
+
 static void test_serial(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -146,7 +154,7 @@ static const struct {
     { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
     { "[vm]\ncpu-model=qemu64\n", { "[vm] cpu-model=qemu64", "needs long mode", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
-    { "[vm]\ndisplay=cirrus\n", { "display=cirrus", "std or none", NULL } },
+    { "[vm]\ndisplay=vmware\n", { "display=vmware", "std, cirrus or none", NULL } },
     { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },
     { "[vm]\nboot=cc\n", { "boot=cc", "'c' appears twice", NULL } },
     { "[vm]\nboot-menu=maybe\n", { "boot-menu=maybe", "true or false", NULL } },
@@ -542,6 +550,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
+    g_test_add("/vmconf/display-cirrus", Fixture, NULL, fixture_setup, test_display_cirrus, fixture_teardown);
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/devices", Fixture, NULL, fixture_setup, test_devices, fixture_teardown);
     g_test_add("/vmconf/shorthands", Fixture, NULL, fixture_setup, test_shorthands, fixture_teardown);

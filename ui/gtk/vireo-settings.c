@@ -112,8 +112,9 @@ static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
     if (s->loading)
         return;
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
-    g_key_file_set_string(conf, VMCONF_GROUP_VM, "display",
-                          adw_combo_row_get_selected(row) == 1 ? "none" : "std");
+    static const char *const values[] = { "std", "none", "cirrus" };
+    guint sel = adw_combo_row_get_selected(row);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "display", values[sel < G_N_ELEMENTS(values) ? sel : 0]);
     settings_commit(s, conf, s->display_row, NULL);
 }
 
@@ -402,7 +403,7 @@ static void load_values(Settings *s)
     if (cfg) {
         gtk_spin_button_set_value(s->memory, (double)(cfg->ram_size >> 20));
         gtk_spin_button_set_value(s->cpus, cfg->smp);
-        adw_combo_row_set_selected(s->display, cfg->vga && !strcmp(cfg->vga, "none") ? 1 : 0);
+        adw_combo_row_set_selected(s->display, !g_strcmp0(cfg->vga, "none") ? 1 : !g_strcmp0(cfg->vga, "cirrus") ? 2 : 0);
         gtk_switch_set_active(s->boot_menu, cfg->boot_menu);
         const char *order = cfg->boot_order ? cfg->boot_order : "cda";
         GtkStringList *orders = GTK_STRING_LIST(adw_combo_row_get_model(s->boot_order));
@@ -483,7 +484,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     s->display_row = GTK_WIDGET(s->display);
     gtk_widget_set_name(s->display_row, "display-row");
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->display), _("Display adapter"));
-    const char *displays[] = { _("Standard VGA (Bochs VBE)"), _("None"), NULL };
+    const char *displays[] = { _("Standard VGA (Bochs VBE)"), _("None"), _("Cirrus CL-GD5446"), NULL };
     adw_combo_row_set_model(s->display, G_LIST_MODEL(gtk_string_list_new(displays)));
     g_signal_connect(s->display, "notify::selected", G_CALLBACK(on_display_changed), s);
     s->firmware_row = adw_action_row_new();

@@ -510,6 +510,7 @@ static GKeyFile *build_conf(VireoWizard *w)
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "boot", boot);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "sound", p->sound);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "network", p->network);
+    g_key_file_set_string(kf, VMCONF_GROUP_VM, "display", p->display);
 
     /* Only a new, empty disk goes on virtio: an existing system may name its disks as
      * IDE ones (/dev/sda in fstab) or lack the driver. */
