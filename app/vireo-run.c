@@ -111,7 +111,7 @@ static GOptionEntry entries[] = {
     { "hdc", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[2], "IDE disk image, secondary master (index 2)", "FILE" },
     { "hdd", 0, 0, G_OPTION_ARG_FILENAME, &opt.hd[3], "IDE disk image, secondary slave (index 3)", "FILE" },
     { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &opt.cdrom, "CD-ROM image (ISO) in the secondary master drive (index 2)", "FILE" },
-    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy,media=disk|cdrom,format=raw|qcow2|vmdk|vdi|vpc|vhdx,readonly=on|off,index=N,snapshot=on|off,cache=MODE,file.locking=on|off|auto,force-share=on|off", "OPTS" },
+    { "drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.drives, "A drive: file=FILE,if=ide|floppy|virtio|none,media=disk|cdrom,format=raw|qcow2|vmdk|vdi|vpc|vhdx,readonly=on|off,index=N,snapshot=on|off,cache=MODE,file.locking=on|off|auto,force-share=on|off", "OPTS" },
     { "snapshot", 0, 0, G_OPTION_ARG_NONE, &opt.snapshot, "Write to temporary overlays thrown away at exit: images stay unchanged", NULL },
     { "d", 0, 0, G_OPTION_ARG_STRING, &opt.log_areas, "Log these areas (comma separated; \"help\" lists them)", "AREAS" },
     { "D", 0, 0, G_OPTION_ARG_FILENAME, &opt.log_file, "Write the log to a file", "FILE" },
@@ -394,6 +394,11 @@ static GPtrArray *split_opts(const char *s)
     return parts;
 }
 
+static const char *drive_iface_name(DriveInterface iface)
+{
+    return iface == DRIVE_IF_FLOPPY ? "floppy" : iface == DRIVE_IF_VIRTIO ? "virtio" : "IDE";
+}
+
 static DriveConfig *parse_drive(const char *spec)
 {
     DriveConfig *d = drive_config_new();
@@ -422,8 +427,10 @@ static DriveConfig *parse_drive(const char *spec)
                 d->iface = DRIVE_IF_FLOPPY;
             else if (!strcmp(v, "none"))
                 d->iface = DRIVE_IF_NONE;
+            else if (!strcmp(v, "virtio"))
+                d->iface = DRIVE_IF_VIRTIO;
             else
-                usage_error("-drive %s: if=%s is not supported (use ide, floppy or none)", spec, v);
+                usage_error("-drive %s: if=%s is not supported (use ide, floppy, virtio or none)", spec, v);
         } else if (!strcmp(key, "media")) {
             if (!strcmp(v, "disk"))
                 d->media = DRIVE_MEDIA_DISK;
@@ -450,8 +457,9 @@ static DriveConfig *parse_drive(const char *spec)
                 usage_error("-drive %s: snapshot=%s (use on or off)", spec, v);
             d->snapshot = b;
         } else if (!strcmp(key, "index")) {
-            if (!parse_number(v, 3, &n))
-                usage_error("-drive %s: index=%s (0-3 for IDE, 0-1 for floppy)", spec, v);
+            if (!parse_number(v, VM_MAX_VIRTIO_DRIVES - 1, &n))
+                usage_error("-drive %s: index=%s (0-3 for IDE, 0-1 for floppy, 0-%d for virtio)", spec, v,
+                            VM_MAX_VIRTIO_DRIVES - 1);
             d->index = (int)n;
         } else if (!strcmp(key, "cache")) {
             static const char *const modes[] = { "writeback", "none", "writethrough", "directsync", "unsafe" };
@@ -490,6 +498,10 @@ static DriveConfig *parse_drive(const char *spec)
         usage_error("-drive %s: a floppy drive cannot hold a CD", spec);
     if (d->iface == DRIVE_IF_FLOPPY && d->index > 1)
         usage_error("-drive %s: floppy index is 0 or 1", spec);
+    if (d->iface == DRIVE_IF_IDE && d->index > 3)
+        usage_error("-drive %s: IDE index is 0 to 3", spec);
+    if (d->iface == DRIVE_IF_VIRTIO && d->media == DRIVE_MEDIA_CDROM)
+        usage_error("-drive %s: a virtio disk cannot be a CD-ROM (use if=ide for a CD)", spec);
     if (d->media == DRIVE_MEDIA_DISK && (!d->file || !*d->file))
         usage_error("-drive %s: a disk needs file=FILE", spec);
     if (d->file && !*d->file) {
@@ -532,7 +544,7 @@ static void parse_drives(VmConfig *cfg)
     }
     for (char **s = opt.drives; s && *s; s++)
         g_ptr_array_add(mine, parse_drive(*s));
-    bool used[4] = { false }, floppy_used[2] = { false };
+    bool used[4] = { false }, floppy_used[2] = { false }, virtio_used[VM_MAX_VIRTIO_DRIVES] = { false };
     for (guint i = 0; i < mine->len; i++) {
         DriveConfig *d = g_ptr_array_index(mine, i);
         for (guint j = 0; d->id && j < i; j++) {
@@ -542,27 +554,31 @@ static void parse_drives(VmConfig *cfg)
         }
         if (d->index < 0 || d->iface == DRIVE_IF_NONE)
             continue;
-        bool *slot = d->iface == DRIVE_IF_FLOPPY ? &floppy_used[d->index] : &used[d->index];
+        bool *slot = d->iface == DRIVE_IF_FLOPPY  ? &floppy_used[d->index]
+                     : d->iface == DRIVE_IF_VIRTIO ? &virtio_used[d->index]
+                                                   : &used[d->index];
         if (*slot)
-            usage_error("two drives want %s index %d", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE", d->index);
+            usage_error("two drives want %s index %d", drive_iface_name(d->iface), d->index);
         *slot = true;
     }
     for (guint i = cfg->drives->len; i-- > 0;) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
         if (d->index >= 0 && d->iface != DRIVE_IF_NONE &&
-            (d->iface == DRIVE_IF_FLOPPY ? floppy_used[d->index] : used[d->index]))
+            (d->iface == DRIVE_IF_FLOPPY  ? floppy_used[d->index]
+             : d->iface == DRIVE_IF_VIRTIO ? virtio_used[d->index]
+                                           : used[d->index]))
             g_ptr_array_remove_index(cfg->drives, i);
     }
     while (mine->len)
         g_ptr_array_add(cfg->drives, g_ptr_array_steal_index(mine, 0));
-    unsigned ide = 0, fd = 0;
+    unsigned ide = 0, fd = 0, vd = 0;
     for (guint i = 0; i < cfg->drives->len; i++) {
         DriveConfig *d = g_ptr_array_index(cfg->drives, i);
-        if (d->iface == DRIVE_IF_NONE)
-            continue;
-        if (d->iface == DRIVE_IF_FLOPPY ? ++fd > 2 : ++ide > 4)
-            usage_error("too many %s drives (at most %d)", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "IDE",
-                        d->iface == DRIVE_IF_FLOPPY ? 2 : 4);
+        unsigned *count = d->iface == DRIVE_IF_FLOPPY ? &fd : d->iface == DRIVE_IF_VIRTIO ? &vd
+                          : d->iface == DRIVE_IF_IDE  ? &ide : NULL;
+        unsigned max = d->iface == DRIVE_IF_FLOPPY ? 2 : d->iface == DRIVE_IF_VIRTIO ? VM_MAX_VIRTIO_DRIVES : 4;
+        if (count && ++*count > max)
+            usage_error("too many %s drives (at most %u)", drive_iface_name(d->iface), max);
     }
     if (opt.snapshot)
         cfg->snapshot = true;

@@ -18,7 +18,11 @@ typedef enum {
 
 #define VM_MAX_SERIAL 4
 
-typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY, DRIVE_IF_NONE } DriveInterface;
+/* DRIVE_IF_VIRTIO: the board gives the drive its own virtio-blk-pci (QEMU's if=virtio). */
+typedef enum { DRIVE_IF_IDE, DRIVE_IF_FLOPPY, DRIVE_IF_NONE, DRIVE_IF_VIRTIO } DriveInterface;
+
+/* if=virtio drives: index 0 to this less one (vm.conf names the first four vda-vdd). */
+#define VM_MAX_VIRTIO_DRIVES 16
 typedef enum { DRIVE_MEDIA_DISK, DRIVE_MEDIA_CDROM } DriveMedia;
 
 typedef struct DriveConfig {
@@ -26,13 +30,14 @@ typedef struct DriveConfig {
     char *format;       /* NULL: probe */
     DriveInterface iface;
     DriveMedia media;
-    int index;          /* -1: next free */
+    int index;          /* -1: next free; if=virtio: N of its name virtioN */
     bool readonly;
     bool snapshot;
     char *cache;        /* host cache mode as qemu-img names it; NULL: writeback */
     char *id;           /* -drive id=: how a device (usb-storage drive=) names an if=none drive */
     bool no_locking;    /* file.locking=off: no image locks (QEMU's and Vireo's) */
     bool force_share;   /* force-share=on (read-only): open even while another writes */
+    bool boot_first;    /* the hard disk the firmware tries first (vm.conf [vm] boot-disk=) */
 } DriveConfig;
 
 /* A host back end of the VM (engine/backend.h): its kind ("netdev", "audiodev") and

@@ -103,11 +103,19 @@ static LibvirtDomain *domain_from_ovf(const Ovf *o, const char *dir, GPtrArray *
 }
 
 /* vm.conf's drive slot for each disk, in order: hard disks take hda, hdb and hdd (hdc is
- * the CD drive), IDE targets keeping their place where they can. */
+ * the CD drive), virtio ones vda-vdd (their system has the driver and may name its
+ * disks /dev/vda), IDE and virtio targets keeping their place where they can. */
+static const char *const hd_slots[] = { "hda", "hdb", "hdd" };
+static const char *const vd_slots[] = { "vda", "vdb", "vdc", "vdd" };
+
+static bool disk_is_virtio(const LibvirtDisk *k)
+{
+    return !strcmp(k->device, "disk") && !g_strcmp0(k->bus, "virtio");
+}
+
 static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **err)
 {
-    static const char *const hd_slots[] = { "hda", "hdb", "hdd" };
-    bool hd_used[3] = { false }, cd_used = false;
+    bool hd_used[3] = { false }, vd_used[4] = { false }, cd_used = false;
     unsigned fd_used = 0;
     for (guint i = 0; i < d->disks->len; i++) {
         const LibvirtDisk *k = d->disks->pdata[i];
@@ -116,6 +124,13 @@ static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **er
                 if (!strcmp(k->target, hd_slots[h]) && !hd_used[h]) {
                     hd_used[h] = true;
                     slots[i] = hd_slots[h];
+                }
+        }
+        if (disk_is_virtio(k) && k->target) {
+            for (int v = 0; v < 4; v++)
+                if (!strcmp(k->target, vd_slots[v]) && !vd_used[v]) {
+                    vd_used[v] = true;
+                    slots[i] = vd_slots[v];
                 }
         }
     }
@@ -138,6 +153,17 @@ static bool assign_slots(const LibvirtDomain *d, const char **slots, GError **er
                 return false;
             }
             slots[i] = fd_used++ ? "fdb" : "fda";
+        } else if (disk_is_virtio(k)) {
+            for (int v = 0; v < 4 && !slots[i]; v++)
+                if (!vd_used[v]) {
+                    vd_used[v] = true;
+                    slots[i] = vd_slots[v];
+                }
+            if (!slots[i]) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                            "%s: more than four virtio disks (vm.conf has vda to vdd)", d->name);
+                return false;
+            }
         } else if (!strcmp(k->device, "disk")) {
             for (int h = 0; h < 3 && !slots[i]; h++)
                 if (!hd_used[h]) {
@@ -549,7 +575,10 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
         const DriveConfig *dc = cfg->drives->pdata[i];
         bool floppy = dc->iface == DRIVE_IF_FLOPPY;
         int index = dc->index < 0 ? 0 : dc->index;
-        const char *target = floppy ? (index ? "fdb" : "fda") : ide_targets[index & 3];
+        bool virtio = dc->iface == DRIVE_IF_VIRTIO;
+        /* libvirt names virtio disks vda, vdb, ... as Linux does. */
+        g_autofree char *vd_target = g_strdup_printf("vd%c", 'a' + (index % 26));
+        const char *target = floppy ? (index ? "fdb" : "fda") : virtio ? vd_target : ide_targets[index & 3];
         if (dc->media == DRIVE_MEDIA_CDROM) {
             g_autofree char *abs = dc->file ? g_canonicalize_filename(dc->file, NULL) : NULL;
             g_ptr_array_add(d->disks, libvirt_disk_new("cdrom", abs, "raw", target, "ide", true));
@@ -569,7 +598,8 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
         if (!ok)
             return NULL;
         g_ptr_array_add(d->disks, libvirt_disk_new(floppy ? "floppy" : "disk", dest, "qcow2",
-                                                   target, floppy ? "fdc" : "ide", dc->readonly));
+                                                   target, floppy ? "fdc" : virtio ? "virtio" : "ide",
+                                                   dc->readonly));
     }
     g_autofree char *xml = libvirt_domain_to_xml(d);
     g_autofree char *xml_name = g_strdup_printf("%s.xml", name);

@@ -50,7 +50,9 @@ static void add_drive(GPtrArray *args, const VmConfig *cfg, const DriveConfig *d
         g_string_append_printf(o, "file=%s,", f);
         g_free(f);
     }
-    g_string_append_printf(o, "if=%s", d->iface == DRIVE_IF_FLOPPY ? "floppy" : "ide");
+    g_string_append_printf(o, "if=%s", d->iface == DRIVE_IF_FLOPPY  ? "floppy"
+                                       : d->iface == DRIVE_IF_VIRTIO ? "virtio"
+                                                                     : "ide");
     if (d->index >= 0)
         g_string_append_printf(o, ",index=%d", d->index);
     g_string_append_printf(o, ",media=%s", d->media == DRIVE_MEDIA_CDROM ? "cdrom" : "disk");

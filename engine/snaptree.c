@@ -31,7 +31,7 @@
 #define OVERLAY_RESERVE (1u << 20)
 
 /* The writable disk slots of vm.conf a snapshot covers (CDs are read-only). */
-static const char *const disk_slots[] = { "hda", "hdb", "hdd", "fda", "fdb", NULL };
+static const char *const disk_slots[] = { "hda", "hdb", "hdd", "fda", "fdb", "vda", "vdb", "vdc", "vdd", NULL };
 
 typedef struct Node {
     char *id, *parent, *name, *desc;
@@ -1031,7 +1031,7 @@ static bool use_tops(Tree *t, GKeyFile *conf, GError **err)
     g_autoptr(GHashTable) tops = conf_tops(t, conf);
     if (g_hash_table_size(tops) == 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "the VM has no disk to snapshot (hda, hdb, hdd, fda or fdb in vm.conf)");
+                    "the VM has no disk to snapshot (hda, hdb, hdd, vda-vdd, fda or fdb in vm.conf)");
         return false;
     }
     g_hash_table_unref(t->cur_layers);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The snapshot tree of a library VM, on qcow2 overlays (DESIGN.md "Snapshots").
  *
- * A snapshot is a frozen set of layers, one per disk of the VM (hda, hdb, hdd, fda, fdb
- * in vm.conf). Taking one freezes the disks' current top layers (a raw base disk
+ * A snapshot is a frozen set of layers, one per disk of the VM (hda, hdb, hdd, vda-vdd,
+ * fda, fdb in vm.conf). Taking one freezes the disks' current top layers (a raw base disk
  * included) and the VM continues on new qcow2 overlays over them; reverting drops the
  * current top layers and continues on fresh overlays over the snapshot's; taking after
  * a revert makes a branch. Beside the layers a snapshot keeps the vm.conf as it was,

@@ -19,12 +19,17 @@ static const VmconfDriveSlot drive_slots[] = {
     { "hdd", DRIVE_IF_IDE, DRIVE_MEDIA_DISK, 3, false },
     { "fda", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0, true },
     { "fdb", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1, true },
+    /* virtio-blk disks, named as a Linux guest names them. */
+    { "vda", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 0, false },
+    { "vdb", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 1, false },
+    { "vdc", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 2, false },
+    { "vdd", DRIVE_IF_VIRTIO, DRIVE_MEDIA_DISK, 3, false },
 };
 
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", NULL,
+    "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -312,6 +317,27 @@ static bool parse_drives_group(Parser *p, VmConfig *cfg)
     return true;
 }
 
+/* [vm] boot-disk=KEY: which hard disk of [drives] the firmware boots when the boot
+ * order reaches the hard disks, the others following (IDE, then virtio otherwise). */
+static bool parse_boot_disk(Parser *p, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_VM;
+    g_autofree char *key = get_value(p, g, "boot-disk");
+    if (!key || !*key)
+        return true;
+    const VmconfDriveSlot *s = vmconf_drive_slot_find(key);
+    if (!s || s->media != DRIVE_MEDIA_DISK || s->iface == DRIVE_IF_FLOPPY)
+        return bad_value(p, g, "boot-disk", key, "name a hard disk key of [drives] (hda, hdb, hdd, vda-vdd)");
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        DriveConfig *d = cfg->drives->pdata[i];
+        if (d->iface == s->iface && d->index == s->index && d->media == DRIVE_MEDIA_DISK) {
+            d->boot_first = true;
+            return true;
+        }
+    }
+    return bad_value(p, g, "boot-disk", key, "[drives] has no %s disk", key);
+}
+
 /* One key of [backends], [devices] or [global] with its value: checked and added to
  * the configuration. */
 typedef bool (*EntryFn)(Parser *p, VmConfig *cfg, const char *group, const char *key, const char *value);
@@ -411,7 +437,7 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     g_autoptr(VmConfig) cfg = vm_config_new();
     cfg->name = g_strdup(name);
     cfg->vm_dir = g_strdup(dir);
-    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) ||
+    if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) || !parse_boot_disk(&p, cfg) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_BACKENDS, true, backend_entry) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_DEVICES, true, device_entry) || !parse_shorthands(&p, cfg) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_GLOBAL, false, global_entry))

@@ -56,7 +56,7 @@ typedef struct VmconfDriveSlot {
     const char *key;          /* "hda", "cdrom", ... */
     DriveInterface iface;
     DriveMedia media;
-    int index;                /* IDE unit 0-3 or floppy unit 0-1 */
+    int index;                /* IDE unit 0-3, floppy unit 0-1 or virtio disk 0-3 */
     bool removable;           /* may be empty; media can change while the VM runs */
 } VmconfDriveSlot;
 

@@ -61,6 +61,10 @@ typedef struct PcBoard {
     IsaDma *dma;
     FdcState *fdc;
     unsigned boot_resets;
+    /* The bootorder line of the disk vm.conf's boot-disk= names (NULL: none), and the
+     * virtio-blk functions the board made for if=virtio drives so far. */
+    char *boot_disk_path;
+    bool virtio_seen[256];
     uint8_t *bios;
     size_t bios_len;
 } PcBoard;
@@ -168,6 +172,36 @@ static void cmos_set_boot_order(RtcState *rtc, const char *order)
     mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
 }
 
+/* SeaBIOS's name of an IDE drive and of a virtio-blk function: boot.c build_ata_path,
+ * and bootprio_find_pci_device (any name at that slot of bus 0). */
+static char *ide_boot_path(int i)
+{
+    return g_strdup_printf("/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
+}
+
+static char *virtio_boot_path(int devfn)
+{
+    return PCI_FUNC(devfn) ? g_strdup_printf("/pci@i0cf8/scsi@%x,%x/disk@0,0\n", PCI_SLOT(devfn), PCI_FUNC(devfn))
+                           : g_strdup_printf("/pci@i0cf8/scsi@%x/disk@0,0\n", PCI_SLOT(devfn));
+}
+
+/* A virtio-blk-pci made for an if=virtio drive: the function not seen before is its;
+ * remembered as the boot disk's when vm.conf's boot-disk= names the drive. */
+static void virtio_disk_created(void *opaque, const DriveConfig *dc, Device *dev)
+{
+    PcBoard *b = opaque;
+    for (int devfn = 0; devfn < 256; devfn++) {
+        PciDevice *d = pci_bus_find(b->pci, devfn);
+        if (!d || !d->name || strcmp(d->name, "virtio-blk-pci") || b->virtio_seen[devfn])
+            continue;
+        b->virtio_seen[devfn] = true;
+        if (dc->boot_first) {
+            g_free(b->boot_disk_path);
+            b->boot_disk_path = virtio_boot_path(devfn);
+        }
+    }
+}
+
 /* SeaBIOS's "bootorder" file (its docs/Runtime_config): one device path a line, in the
  * order to try them, as SeaBIOS spells the devices it finds (boot.c build_ata_path and
  * bootprio_find_fdc_device). The drives the order names come first, then the VM's
@@ -191,22 +225,24 @@ static void set_bootorder_file(PcBoard *b, const char *order)
                     g_string_append_printf(text, "/pci@i0cf8/isa@1/fdc@03f0/floppy@%u\n", u);
             continue;
         }
+        /* The disk boot-disk= chose first; SeaBIOS makes the first disk it boots 80h. */
+        if (*c == 'c' && b->boot_disk_path)
+            g_string_append(text, b->boot_disk_path);
         for (int i = 0; i < 4; i++) {
             IdeChannel *ch = piix_ide_channel(b->ide, i / 2);
             uint16_t cy, h, sec;
             bool cd = ide_unit_is_cdrom(ch, i % 2);
             bool disk = ide_disk_geometry(ch, i % 2, &cy, &h, &sec);
-            if ((*c == 'd' && cd) || (*c == 'c' && disk))
-                g_string_append_printf(text, "/pci@i0cf8/ide@1,1/drive@%d/disk@%d\n", i / 2, i % 2);
+            g_autofree char *path = ide_boot_path(i);
+            if ((*c == 'd' && cd) || (*c == 'c' && disk && g_strcmp0(path, b->boot_disk_path)))
+                g_string_append(text, path);
         }
-        /* virtio-blk disks after the IDE ones, by slot, as SeaBIOS matches a PCI disk
-         * (boot.c bootprio_find_pci_device: any name at that slot of bus 0). */
+        /* virtio-blk disks after the IDE ones, by slot. */
         for (int devfn = 0; *c == 'c' && devfn < 256; devfn++) {
             PciDevice *d = pci_bus_find(b->pci, devfn);
-            if (d && d->name && !strcmp(d->name, "virtio-blk-pci"))
-                g_string_append_printf(text, PCI_FUNC(devfn) ? "/pci@i0cf8/scsi@%x,%x/disk@0,0\n"
-                                                             : "/pci@i0cf8/scsi@%x/disk@0,0\n",
-                                       PCI_SLOT(devfn), PCI_FUNC(devfn));
+            g_autofree char *path = d && d->name && !strcmp(d->name, "virtio-blk-pci") ? virtio_boot_path(devfn) : NULL;
+            if (path && g_strcmp0(path, b->boot_disk_path))
+                g_string_append(text, path);
         }
     }
     /* The list names only the board's own drives: with a bootable device created by
@@ -389,6 +425,7 @@ static void board_free(void *opaque)
 {
     PcBoard *b = opaque;
     mem_host_free(b->bios, b->bios_len);
+    g_free(b->boot_disk_path);
     g_free(b);
 }
 
@@ -504,8 +541,16 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
      * and slots left free (a port taken is an error naming its owner). */
     if (cfg->debug_exit && !debugexit_new(vm, cfg->debug_exit_port, err))
         return false;
-    if (!device_create_configured(vm, err))
+    if (!drive_create_virtio_devices(vm, virtio_disk_created, b, err) || !device_create_configured(vm, err))
         return false;
+    /* An IDE disk chosen by boot-disk= (vm.conf gives IDE disks their index). */
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *dc = cfg->drives->pdata[i];
+        if (dc->boot_first && dc->iface == DRIVE_IF_IDE && dc->index >= 0) {
+            g_free(b->boot_disk_path);
+            b->boot_disk_path = ide_boot_path(dc->index);
+        }
+    }
 
     fw_cfg_init_pc(b, cfg);
     cmos_init(b, cfg);

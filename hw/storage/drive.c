@@ -46,6 +46,65 @@ BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_
     return img;
 }
 
+/* N of an if=virtio drive's name virtioN: its index=, or else the lowest number no
+ * drive before it took and no drive has as its index (QEMU numbers them so). */
+static int virtio_drive_number(const VmConfig *cfg, const DriveConfig *dc)
+{
+    if (dc->index >= 0)
+        return dc->index;
+    bool taken[VM_MAX_VIRTIO_DRIVES] = { false };
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        const DriveConfig *c = cfg->drives->pdata[i];
+        if (c->iface == DRIVE_IF_VIRTIO && c->index >= 0 && c->index < VM_MAX_VIRTIO_DRIVES)
+            taken[c->index] = true;
+    }
+    int n = -1;
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        const DriveConfig *c = cfg->drives->pdata[i];
+        if (c->iface != DRIVE_IF_VIRTIO || c->index >= 0)
+            continue;
+        do
+            n++;
+        while (n < VM_MAX_VIRTIO_DRIVES && taken[n]);
+        if (c == dc)
+            return n;
+    }
+    return n;
+}
+
+char *drive_virtio_name(const VmConfig *cfg, const DriveConfig *dc)
+{
+    if (dc->id)
+        return g_strdup(dc->id);
+    return g_strdup_printf("virtio%d", virtio_drive_number(cfg, dc));
+}
+
+bool drive_create_virtio_devices(Vm *vm, DriveCreatedFn created, void *opaque, GError **err)
+{
+    const VmConfig *cfg = vm_config(vm);
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        const DriveConfig *dc = cfg->drives->pdata[i];
+        if (dc->iface != DRIVE_IF_VIRTIO)
+            continue;
+        if (virtio_drive_number(cfg, dc) >= VM_MAX_VIRTIO_DRIVES) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "disk %s: at most %d virtio disks",
+                        dc->file ? dc->file : "drive", VM_MAX_VIRTIO_DRIVES);
+            return false;
+        }
+        /* As a -device spec, where a comma in a value is written twice. */
+        g_autofree char *name = drive_virtio_name(cfg, dc);
+        g_auto(GStrv) pieces = g_strsplit(name, ",", -1);
+        g_autofree char *escaped = g_strjoinv(",,", pieces);
+        g_autofree char *spec = g_strdup_printf("virtio-blk-pci,drive=%s", escaped);
+        Device *dev = device_create_from_spec(vm, spec, err);
+        if (!dev)
+            return false;
+        if (created)
+            created(opaque, dc, dev);
+    }
+    return true;
+}
+
 /* The drive= property of a device, if its class has one. */
 static const char *device_drive_prop(const Device *d)
 {
@@ -69,6 +128,11 @@ BlockImage *drive_open_by_id(Device *dev, const char *what, const char *drive_id
         const DriveConfig *c = cfg->drives->pdata[i];
         if (c->iface == DRIVE_IF_NONE && c->id && !strcmp(c->id, drive_id))
             dc = c;
+        if (c->iface == DRIVE_IF_VIRTIO) {
+            g_autofree char *name = drive_virtio_name(cfg, c);
+            if (!strcmp(name, drive_id))
+                dc = c;
+        }
     }
     if (!dc || !dc->file) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "no -drive if=none,id=%s", drive_id);

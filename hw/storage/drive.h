@@ -22,3 +22,12 @@ BlockImage *drive_open(const VmConfig *cfg, const DriveConfig *dc, bool protect_
  * name the device kind (what) and the drive. */
 BlockImage *drive_open_by_id(Device *dev, const char *what, const char *drive_id, bool *readonly,
                              const DriveConfig **dc_out, GError **err);
+
+/* The name (drive= value) of an if=virtio drive: its id=, else virtioN as QEMU names it. */
+char *drive_virtio_name(const VmConfig *cfg, const DriveConfig *dc);
+
+/* A virtio-blk-pci on the root PCI bus for each if=virtio drive, in the configuration's
+ * order (lock held): the board calls this before the -device list, as QEMU does.
+ * created (may be NULL) hears of each device as it is realized. */
+typedef void (*DriveCreatedFn)(void *opaque, const DriveConfig *dc, Device *dev);
+bool drive_create_virtio_devices(Vm *vm, DriveCreatedFn created, void *opaque, GError **err);

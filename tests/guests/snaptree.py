@@ -68,7 +68,7 @@ class Lib:
             out.append((m.group(2), m.group(4).strip(), m.group(1) == "*"))
         return out
 
-    def top(self, slot="hda|fda"):
+    def top(self, slot="hda|fda|vda"):
         with open(os.path.join(self.dir, "vm.conf")) as f:
             m = re.search(r"^(?:%s)=(.*)$" % slot, f.read(), re.M)
         return os.path.join(self.dir, m.group(1))
@@ -141,7 +141,7 @@ def new_vm(opts, tmp):
         for i in range(CHUNKS):
             f.write(bytes([0x40 + i]) * CHUNK)
     with open(os.path.join(lib.dir, "vm.conf"), "w") as f:
-        f.write("[vm]\nmemory=16M\n\n[drives]\nhda=disk.img\n")
+        f.write("[vm]\nmemory=16M\n\n[drives]\n%s=disk.img\n" % opts.slot)
     return lib, tuple(0x40 + i for i in range(CHUNKS))
 
 
@@ -691,6 +691,7 @@ def main():
     ap.add_argument("--image", help="FreeDOS floppy image")
     ap.add_argument("--linux-kit")
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--slot", default="hda", choices=["hda", "vda"], help="vm.conf key of the disk (model, kill)")
     ap.add_argument("--kills", type=int, default=50, help="SIGKILLs per kind of step")
     ap.add_argument("--kill-seconds", type=float, default=0, help="stop killing after this long (0: no limit)")
     ap.add_argument("--seed", type=int, default=14)

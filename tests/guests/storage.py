@@ -8,7 +8,9 @@ Scenarios:
                 sectors it wrote must hold its pattern and nothing else may change
   ide-snapshot  the same with -snapshot: every image must be unchanged afterwards
   boot-disk     SeaBIOS boots boot-media.asm from an IDE disk (--format raw or qcow2), or
-                with --bus virtio[-legacy] from a virtio-blk-pci disk
+                with --bus virtio[-legacy] from a virtio-blk-pci disk, with --bus if-virtio
+                from -drive if=virtio, with --bus boot-disk from a library VM's vda beside
+                a blank hda (vm.conf boot-disk=vda)
   boot-cd       SeaBIOS boots boot-media.asm (-DCD) from an El Torito no-emulation ISO
   linux-cd      Linux from an ISOLINUX CD (mkmedia.sh) runs the workload under -accel tcg
   linux-disk    Linux from a SYSLINUX qcow2 disk (ata_piix, vfat) writes a file; a second boot on an overlay
@@ -202,9 +204,44 @@ def scenario_boot_disk(o, tmp):
         run([o.vireo_img, "convert", "-O", "qcow2", raw, disk])
     # --bus virtio: the disk is the only one, on virtio-blk-pci, which SeaBIOS drives
     # through the modern interface (virtio-legacy: the legacy one).
-    media = ["-hda", disk] if o.bus == "ide" else [
-        "-drive", "if=none,id=vd0,format=%s,file=%s" % (o.format, disk),
-        "-device", "virtio-blk-pci,drive=vd0" + (",disable-modern=on" if o.bus == "virtio-legacy" else "")]
+    # --bus if-virtio: -drive if=virtio as QEMU users write it, with a second virtio disk
+    # after it that must not take the boot.
+    if o.bus == "ide":
+        media = ["-hda", disk]
+    elif o.bus == "boot-disk":
+        # A library VM with a blank IDE disk and the boot disk on virtio: vm.conf's
+        # boot-disk=vda makes SeaBIOS boot the virtio one (the IDE disk would be 80h).
+        root = os.path.join(tmp, "data")
+        vm_dir = os.path.join(root, "vireo", "vms", "Both")
+        os.makedirs(vm_dir)
+        shutil.copy(disk, os.path.join(vm_dir, "boot." + o.format))
+        with open(os.path.join(vm_dir, "blank.img"), "wb") as f:
+            f.truncate(2048 * SECTOR)
+        with open(os.path.join(vm_dir, "vm.conf"), "w") as f:
+            if o.boot_disk == "only":
+                # vda alone: boot=c reaches it without boot-disk=.
+                f.write("[vm]\nmemory=16M\nboot=c\n[drives]\nvda=boot.%s\n" % o.format)
+            else:
+                f.write("[vm]\nmemory=16M\nboot=c\nboot-disk=%s\n[drives]\nhda=blank.img\nvda=boot.%s\n"
+                        % (o.boot_disk, o.format))
+        os.environ["XDG_DATA_HOME"] = root
+        media = ["--vm", "Both"]
+    elif o.bus == "if-virtio":
+        blank = os.path.join(tmp, "blank.img")
+        with open(blank, "wb") as f:
+            f.truncate(2048 * SECTOR)
+        media = ["-drive", "if=virtio,index=0,format=%s,file=%s" % (o.format, disk),
+                 "-drive", "file=%s,format=raw,if=virtio" % blank]
+        # The QEMU command line keeps both on virtio, in the same order.
+        line = subprocess.run([o.vireo, "--print-qemu-command"] + media, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout
+        drives = re.findall(r"-drive '?file=([^,]*),if=virtio", line)
+        if drives != [disk, blank]:
+            print("FAIL: --print-qemu-command's virtio drives are %r: %s" % (drives, line))
+            return 1
+    else:
+        media = ["-drive", "if=none,id=vd0,format=%s,file=%s" % (o.format, disk),
+                 "-device", "virtio-blk-pci,drive=vd0" + (",disable-modern=on" if o.bus == "virtio-legacy" else "")]
     return run_guest(o, ["disk boot: drive 0x80", "sector size 512",
                          "sectors %d" % PATTERN_DISK_SECTORS, "read sector 100",
                          "boot test passed"], media)
@@ -248,6 +285,16 @@ def scenario_options(o, tmp):
         (["-hda", disk, "-hdb", disk, "-hdc", disk, "-hdd", disk, "-drive", "file=%s" % disk],
          2, "too many IDE drives"),
         (["-drive", "file=%s,if=floppy,media=cdrom" % disk], 2, "floppy drive cannot hold a CD"),
+        # if=virtio: each drive a virtio-blk-pci of its own, named virtioN as in QEMU.
+        (["-drive", "file=%s,if=virtio,media=cdrom" % disk], 2, "virtio disk cannot be a CD-ROM"),
+        (["-drive", "if=virtio"], 2, "a disk needs file="),
+        (["-drive", "file=%s,if=virtio,index=16" % disk], 2, "index=16.*0-15 for virtio"),
+        (["-drive", "file=%s,if=ide,index=5" % disk], 2, "IDE index is 0 to 3"),
+        (["-drive", "file=%s,if=virtio,index=1" % disk, "-drive", "file=%s,if=virtio,index=1" % disk],
+         2, "two drives want virtio index 1"),
+        (["-drive", "if=virtio,file=%s" % missing], 1, "disk image.*missing.img.*No such file"),
+        (["-drive", "if=virtio,file=%s" % disk, "-device", "virtio-blk-pci,drive=virtio0"], 2,
+         "drive virtio0 is in use by virtio-blk-pci"),
     ]
     failures = []
     for args, status, rx in cases:
@@ -405,7 +452,8 @@ def main():
     ap.add_argument("--linux-kit", default=None, help="where mkkit.sh builds the kit")
     ap.add_argument("--guest", default=None)
     ap.add_argument("--format", default="raw", choices=["raw", "qcow2"])
-    ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy"])
+    ap.add_argument("--bus", default="ide", choices=["ide", "virtio", "virtio-legacy", "if-virtio", "boot-disk"])
+    ap.add_argument("--boot-disk", default="vda", help="vm.conf's boot-disk= with --bus boot-disk ('only': vda and no IDE disk)")
     ap.add_argument("--timeout", type=float, default=120)
     o = ap.parse_args()
     # The 160 GiB image is sparse: it takes a few hundred KiB of $TMPDIR.

@@ -14,6 +14,7 @@ nothing in the library.
 usage: vm-transfer.py VIREO-RUN VIREO-IMG"""
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -235,11 +236,13 @@ def main():
             if "x86_64" not in out:
                 raise TestFailure("--import of the virsh XML printed %r" % out)
             conf = read_conf(lib, "debian12")
-            for want in ("memory=1024M", "cpus=4", "boot=dc", "rtc=utc", "hda=hda.qcow2", "cdrom=" + iso):
+            for want in ("memory=1024M", "cpus=4", "boot=dc", "rtc=utc", "vda=vda.qcow2", "cdrom=" + iso):
                 if want not in conf:
                     raise TestFailure("the virsh XML's vm.conf lacks %s:\n%s" % (want, conf))
-            same_disk(os.path.join(lib, "debian12", "hda.qcow2"), pattern, "the virsh XML's disk")
-            print("ok: a virsh dumpxml domain imports (virtio disk as hda, SATA CD as cdrom, 1 GiB)")
+            if re.search(r"^hd[abd]=", conf, re.M):
+                raise TestFailure("the virsh XML's virtio disk became an IDE one:\n%s" % conf)
+            same_disk(os.path.join(lib, "debian12", "vda.qcow2"), pattern, "the virsh XML's disk")
+            print("ok: a virsh dumpxml domain imports (virtio disk as vda, SATA CD as cdrom, 1 GiB)")
 
             # An OVA made as VMware writes them: descriptor first, stream-optimized VMDKs.
             ova_dir = os.path.join(tmp, "ova")

@@ -20,12 +20,18 @@
  *                              and the shortcuts window (10)
  *   first-hour-no-boot         a data CD and no disk: no floppy is tried and the window
  *                              says in its own words that nothing could boot (11)
+ *   first-hour-virtio GUEST    a disk moved from IDE to virtio and back in the settings
+ *                              (vm.conf hda <-> vda); the wizard's Linux preset puts a new
+ *                              disk on vda, DOS on hda; beside a blank IDE disk the boot
+ *                              disk row chooses vda (boot-disk=, following moves) and
+ *                              SeaBIOS boots the boot-media guest from it on virtio-blk
  */
 #include "app-harness.h"
 #include "engine/config.h"
 #include "engine/display.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-display.h"
+#include "ui/gtk/vireo-osinfo.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -339,9 +345,9 @@ static void check_disks(void)
     g_free(run_capture(check));
     note("disk grown: qemu-img info: %" G_GUINT64_FORMAT " bytes, qemu-img check clean", vsize);
 
-    /* Move it to the primary slave: the only bus for disks is IDE. */
+    /* Move it to the primary slave: three IDE positions and VirtIO are offered. */
     GtkDropDown *pos = GTK_DROP_DOWN(named(s, "disk-position-hda"));
-    CHECK(g_list_model_get_n_items(gtk_drop_down_get_model(pos)) == 3, "positions offered: %u",
+    CHECK(g_list_model_get_n_items(gtk_drop_down_get_model(pos)) == 4, "positions offered: %u",
           g_list_model_get_n_items(gtk_drop_down_get_model(pos)));
     gtk_drop_down_set_selected(pos, 1);
     run_for(100);
@@ -880,11 +886,175 @@ static void case_no_boot(const char *arg)
     exit_code = 0;
 }
 
+/* ---- case: a disk moved to virtio ---- */
+
+#define VIRTIO_BOOT_SECTORS 8192
+
+static void virtio_setup(const char *arg)
+{
+    serial_log = g_build_filename(work_dir, "virtio-com1.log", NULL);
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=32M\naccel=%s\nboot=c\nserial=file:%s\n"
+                                            "[drives]\nhda=boot.img\n",
+                                            accel ? accel : "kvm:tcg", serial_log);
+    write_vm("Fast disk", conf);
+    /* The boot-media guest (tests/guests) as the disk's first sectors; sector 100 starts
+     * with the dword 100 and ends with 0x5a5a0064, which it reads back through INT 13h. */
+    g_autofree char *guest = NULL;
+    gsize len = 0;
+    CHECK(g_file_get_contents(arg, &guest, &len, NULL) && len <= 100 * 512, "cannot read %s", arg);
+    g_autofree uint8_t *disk = g_malloc0(VIRTIO_BOOT_SECTORS * 512);
+    memcpy(disk, guest, len);
+    uint32_t hundred = 100, marker = 0x5a5a0064;
+    memcpy(disk + 100 * 512, &hundred, 4);
+    memcpy(disk + 100 * 512 + 508, &marker, 4);
+    g_autofree char *path = vm_file("Fast disk", "boot.img");
+    CHECK(g_file_set_contents(path, (const char *)disk, VIRTIO_BOOT_SECTORS * 512, NULL), "cannot write %s", path);
+}
+
+static void select_bus(GtkWindow *s, const char *key, guint choice)
+{
+    g_autofree char *name = g_strdup_printf("disk-position-%s", key);
+    gtk_drop_down_set_selected(GTK_DROP_DOWN(named(s, name)), choice);
+    run_for(200);
+}
+
+static void case_virtio(const char *arg)
+{
+    GtkWindow *s = open_settings("Fast disk");
+    GtkDropDown *pos = GTK_DROP_DOWN(named(s, "disk-position-hda"));
+    GListModel *model = gtk_drop_down_get_model(pos);
+    CHECK(g_list_model_get_n_items(model) == 4, "bus choices offered: %u", g_list_model_get_n_items(model));
+    const char *virtio = gtk_string_list_get_string(GTK_STRING_LIST(model), 3);
+    note("the last bus choice: %s", virtio);
+    CHECK(strstr(virtio, "VirtIO") && strstr(virtio, "virtio-win"), "the last choice is '%s'", virtio);
+
+    /* IDE -> virtio: hda becomes vda, and the row says where the disk is now. */
+    select_bus(s, "hda", 3);
+    g_autofree char *vda = conf_value("Fast disk", "drives", "vda");
+    g_autofree char *hda = conf_value("Fast disk", "drives", "hda");
+    CHECK(!g_strcmp0(vda, "boot.img") && !hda, "after the move to virtio hda=%s vda=%s", hda, vda);
+    CHECK(find_named(GTK_WIDGET(s), "disk-row-vda") && !find_named(GTK_WIDGET(s), "disk-row-hda"),
+          "the settings do not list the disk as vda");
+    CHECK(gtk_drop_down_get_selected(GTK_DROP_DOWN(named(s, "disk-position-vda"))) == 3,
+          "the moved disk's bus choice is not VirtIO");
+    CHECK(label_with_text(GTK_WIDGET(s), "VirtIO disk 1"), "the row does not say VirtIO disk 1");
+    /* Back to IDE (the secondary slave) and to virtio again: the keys follow. */
+    select_bus(s, "vda", 2);
+    g_autofree char *hdd = conf_value("Fast disk", "drives", "hdd");
+    g_autofree char *vda_gone = conf_value("Fast disk", "drives", "vda");
+    CHECK(!g_strcmp0(hdd, "boot.img") && !vda_gone, "after the move back hdd=%s vda=%s", hdd, vda_gone);
+    select_bus(s, "hdd", 3);
+    g_autofree char *vda2 = conf_value("Fast disk", "drives", "vda");
+    g_autofree char *hdd_gone = conf_value("Fast disk", "drives", "hdd");
+    CHECK(!g_strcmp0(vda2, "boot.img") && !hdd_gone, "after the second move hdd=%s vda=%s", hdd_gone, vda2);
+    note("settings: hda -> vda -> hdd -> vda in vm.conf, the row follows");
+
+    /* A blank IDE disk beside it: the boot disk row appears and chooses the virtio one. */
+    CHECK(!find_named(GTK_WIDGET(s), "boot-disk-row"), "a boot disk choice with one disk");
+    click(named(s, "disk-add"));
+    AdwMessageDialog *d = wait_dialog();
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(find_named(GTK_WIDGET(d), "add-disk-size")), 0.1);
+    answer(d, "add");
+    g_autofree char *blank = conf_value("Fast disk", "drives", "hda");
+    CHECK(!g_strcmp0(blank, "disk.qcow2"), "the new disk is hda=%s", blank);
+    AdwComboRow *boot = ADW_COMBO_ROW(named(s, "boot-disk-row"));
+    CHECK(g_list_model_get_n_items(adw_combo_row_get_model(boot)) == 2 && adw_combo_row_get_selected(boot) == 0,
+          "the boot disk row offers %u disks, the %u. chosen", g_list_model_get_n_items(adw_combo_row_get_model(boot)),
+          adw_combo_row_get_selected(boot) + 1);
+    adw_combo_row_set_selected(boot, 1);
+    run_for(100);
+    g_autofree char *chosen = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!g_strcmp0(chosen, "vda"), "boot-disk=%s", chosen);
+    /* The choice follows its disk when it moves. */
+    select_bus(s, "vda", 1);
+    g_autofree char *followed = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!g_strcmp0(followed, "hdb"), "after moving the boot disk to hdb, boot-disk=%s", followed);
+    select_bus(s, "hdb", 3);
+    g_autofree char *back = conf_value("Fast disk", "vm", "boot-disk");
+    g_autofree char *vda3 = conf_value("Fast disk", "drives", "vda");
+    CHECK(!g_strcmp0(back, "vda") && !g_strcmp0(vda3, "boot.img"), "after moving it back boot-disk=%s vda=%s", back,
+          vda3);
+    gtk_window_destroy(s);
+    note("boot disk: vda chosen beside a blank hda; the choice followed vda -> hdb -> vda");
+
+    /* The wizard puts a Linux VM's new disk on virtio (vda), a DOS VM's on IDE (hda). */
+    static const struct { const char *preset, *vm, *key, *other; } wiz[] = {
+        { "linux", "Penguin", "vda", "hda" }, { "dos", "Old games", "hda", "vda" },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(wiz); k++) {
+        VireoWizard *wz = open_wizard();
+        gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(wz, "media_none")), TRUE);
+        run_for(50);
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        gtk_editable_set_text(GTK_EDITABLE(wizard_child(wz, "name_row")), wiz[k].vm);
+        size_t n;
+        const VireoOsPreset *all = vireo_os_presets(&n);
+        for (guint i = 0; i < n; i++)
+            if (!strcmp(all[i].id, wiz[k].preset))
+                adw_combo_row_set_selected(ADW_COMBO_ROW(wizard_child(wz, "os_row")), i);
+        gtk_check_button_set_active(GTK_CHECK_BUTTON(wizard_child(wz, "disk_new")), TRUE);
+        gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(wz, "disk_size_spin")), 0.1);
+        run_for(50);
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        CHECK(!g_strcmp0(vireo_wizard_get_page(wz), "summary"), "%s: not on the summary", wiz[k].vm);
+        bool says_virtio = label_with_text(GTK_WIDGET(wz), "Hard disk (VirtIO)");
+        CHECK(says_virtio == !strcmp(wiz[k].key, "vda"), "%s: the summary %s VirtIO", wiz[k].vm,
+              says_virtio ? "says" : "does not say");
+        gtk_widget_activate_action(GTK_WIDGET(wz), "wizard.next", NULL);
+        run_for(100);
+        CHECK(!find_window(VIREO_TYPE_WIZARD), "%s: Create failed", wiz[k].vm);
+        g_autofree char *on = conf_value(wiz[k].vm, "drives", wiz[k].key);
+        g_autofree char *off = conf_value(wiz[k].vm, "drives", wiz[k].other);
+        CHECK(!g_strcmp0(on, "disk.qcow2") && !off, "%s: %s=%s %s=%s", wiz[k].vm, wiz[k].key, on, wiz[k].other, off);
+        note("wizard: the %s preset's new disk is %s", wiz[k].preset, wiz[k].key);
+    }
+
+    /* The VM boots from its virtio disk, the one chosen, not the blank IDE disk that would
+     * be 80h otherwise: the guest reads its disk through SeaBIOS's virtio-blk driver. */
+    VireoMachine *m = vireo_library_find(library(), "Fast disk");
+    CHECK(m && vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the VM is not ready: %s",
+          m ? vireo_machine_get_error(m) : "missing");
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Fast disk");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *w = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    CHECK(vireo_machine_is_active(m), "the VM did not start: %s", vireo_machine_get_error(m));
+    if (!wait_for(serial_has, "boot test passed", 60000))
+        dump_screen(w);
+    g_autofree char *log = NULL;
+    g_file_get_contents(serial_log, &log, NULL, NULL);
+    note("guest says:\n%s", log ? log : "(nothing)");
+    g_autofree char *sectors = g_strdup_printf("sectors %d", VIRTIO_BOOT_SECTORS);
+    CHECK(log && strstr(log, "disk boot: drive 0x80") && strstr(log, sectors) && strstr(log, "read sector 100") &&
+          strstr(log, "boot test passed") && !strstr(log, "FAIL"),
+          "the guest did not boot from the virtio disk");
+    note("SeaBIOS booted the guest from vda: drive 0x80, %d sectors, sector 100 read", VIRTIO_BOOT_SECTORS);
+    force_off(w);
+    CHECK(wait_for(machine_is_off, m, 5000), "Force Off did not stop the VM");
+    gtk_window_destroy(GTK_WINDOW(w));
+
+    /* Removing the boot disk takes boot-disk= with it: vm.conf stays valid. */
+    s = open_settings("Fast disk");
+    click(named(s, "disk-remove-vda"));
+    answer(wait_dialog(), "keep");
+    g_autofree char *vda_removed = conf_value("Fast disk", "drives", "vda");
+    g_autofree char *boot_removed = conf_value("Fast disk", "vm", "boot-disk");
+    CHECK(!vda_removed && !boot_removed, "after removing vda: vda=%s boot-disk=%s", vda_removed, boot_removed);
+    CHECK(vireo_machine_get_state(m) == VIREO_MACHINE_OFF, "the VM is broken after the removal: %s",
+          vireo_machine_get_error(m));
+    CHECK(!find_named(GTK_WIDGET(s), "boot-disk-row"), "a boot disk choice with one disk left");
+    gtk_window_destroy(s);
+    note("removing the boot disk removed boot-disk= too; the VM stays usable");
+    exit_code = 0;
+}
+
 static const UiCase cases[] = {
     { "first-hour-wizard", false, wizard_setup, case_wizard },
     { "first-hour-settings", false, settings_setup, case_settings },
     { "first-hour-vm", true, vm_setup, case_vm },
     { "first-hour-no-boot", false, NULL, case_no_boot },
+    { "first-hour-virtio", true, virtio_setup, case_virtio },
 };
 
 const UiCase *first_hour_case(const char *name)

@@ -170,6 +170,13 @@ static void test_presets_for_os_ids(void)
     for (size_t i = 0; i < G_N_ELEMENTS(std); i++)
         g_assert_cmpstr(vireo_os_preset_for_os_id(std[i])->display, ==, "std");
     g_assert_cmpstr(vireo_os_preset_for_os_id(NULL)->display, ==, "std");
+    /* A new disk on virtio only where the installer has the driver. */
+    g_assert_true(vireo_os_preset_for_os_id("debian12")->virtio_disk);
+    g_assert_true(vireo_os_preset_for_os_id("openbsd7.3")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("freedos1.2")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("win10")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id("winxp")->virtio_disk);
+    g_assert_false(vireo_os_preset_for_os_id(NULL)->virtio_disk);
 }
 
 int main(int argc, char **argv)

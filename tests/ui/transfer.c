@@ -416,11 +416,14 @@ static void import_domain(const char *disk)
     answer(d, "import");
     CHECK(wait_for(vm_exists, (void *)"Server DOS", 60000), "the domain was not imported");
     g_autofree char *mem = conf_value("Server DOS", "vm", "memory");
+    /* The domain's virtio disk stays on virtio: its system may name it /dev/vda. */
+    g_autofree char *vda = conf_value("Server DOS", "drives", "vda");
     g_autofree char *hda = conf_value("Server DOS", "drives", "hda");
-    CHECK(!g_strcmp0(mem, "64M") && !g_strcmp0(hda, "hda.qcow2"), "memory=%s hda=%s", mem, hda);
-    g_autofree char *qcow = vm_file("Server DOS", "hda.qcow2");
+    CHECK(!g_strcmp0(mem, "64M") && !g_strcmp0(vda, "vda.qcow2") && !hda, "memory=%s vda=%s hda=%s", mem, vda,
+          hda);
+    g_autofree char *qcow = vm_file("Server DOS", "vda.qcow2");
     same_disk(disk, qcow);
-    note("libvirt domain imported as 'Server DOS': memory=%s, its raw disk as hda.qcow2", mem);
+    note("libvirt domain imported as 'Server DOS': memory=%s, its raw virtio disk as vda.qcow2", mem);
 }
 
 static bool clipboard_done(void *data)
@@ -455,12 +458,14 @@ static void export_vm(void)
     } else {
         note("(virt-xml-validate absent, Debian package libvirt-clients: the XML was not validated)");
     }
-    g_autofree char *disk = g_build_filename(out, "Server DOS-hda.qcow2", NULL);
+    g_autofree char *disk = g_build_filename(out, "Server DOS-vda.qcow2", NULL);
     qemu_img_check(disk);
-    g_autofree char *src = vm_file("Server DOS", "hda.qcow2");
+    g_autofree char *src = vm_file("Server DOS", "vda.qcow2");
     same_disk(src, disk);
     g_autofree char *text = NULL;
     CHECK(g_file_get_contents(xml, &text, NULL, NULL) && strstr(text, disk), "the XML does not name %s", disk);
+    CHECK(strstr(text, "dev='vda'") && strstr(text, "bus='virtio'"), "the XML does not keep the virtio bus:\n%s",
+          text);
     note("exported: %s and its disk (qemu-img check clean, identical to the VM's)", xml);
 
     /* Exporting again into the same folder: one message, nothing overwritten. */
@@ -478,7 +483,8 @@ static void export_vm(void)
     gdk_clipboard_read_text_async(gtk_widget_get_clipboard(GTK_WIDGET(main)), NULL, on_clipboard_text, &clip);
     CHECK(wait_for(clipboard_done, &clip, 5000), "the clipboard was not read");
     g_autofree char *line = clip;
-    CHECK(g_str_has_prefix(line, "qemu-system-i386 ") && strstr(line, "hda.qcow2") && strstr(line, "64"),
+    CHECK(g_str_has_prefix(line, "qemu-system-i386 ") && strstr(line, "vda.qcow2") && strstr(line, "if=virtio") &&
+          strstr(line, "64"),
           "the clipboard holds: %s", line);
     note("clipboard: %s", line);
 }

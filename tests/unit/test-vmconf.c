@@ -376,6 +376,77 @@ static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(err->message, "/nonexistent/dos.img does not exist"));
 }
 
+/* vda-vdd are virtio disks 0-3 in the order written; an empty one is no drive, vde is
+ * no key, a missing image is named. */
+static void test_virtio_disks(Fixture *f, gconstpointer data)
+{
+    touch(f, "a.qcow2");
+    touch(f, "c.img");
+    touch(f, "d.img");
+    touch(f, "ide.img");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\n[drives]\nvdd=d.img\nhda=ide.img\nvda=a.qcow2\nvdb=\nvdc=c.img\n",
+                                       &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(c->drives->len, ==, 4);
+    static const char *const want[] = { "/a.qcow2", NULL, "/c.img", "/d.img" };
+    int last = -1;
+    for (guint i = 0; i < c->drives->len; i++) {
+        const DriveConfig *d = c->drives->pdata[i];
+        if (d->iface != DRIVE_IF_VIRTIO)
+            continue;
+        /* In slot order, so vda takes the first free PCI slot. */
+        g_assert_cmpint(d->index, >, last);
+        last = d->index;
+        g_assert_cmpint(d->media, ==, DRIVE_MEDIA_DISK);
+        g_assert_false(d->readonly);
+        g_assert_nonnull(want[d->index]);
+        g_assert_true(g_str_has_suffix(d->file, want[d->index]));
+    }
+    g_assert_cmpint(last, ==, 3);
+    g_assert_null(find_drive(c, DRIVE_IF_VIRTIO, 1));
+    g_assert_nonnull(find_drive(c, DRIVE_IF_IDE, 0));
+    const VmconfDriveSlot *s = vmconf_drive_slot_find("vdc");
+    g_assert_nonnull(s);
+    g_assert_cmpint(s->iface, ==, DRIVE_IF_VIRTIO);
+    g_assert_cmpint(s->index, ==, 2);
+    g_assert_false(s->removable);
+
+    for (guint i = 0; i < c->drives->len; i++)
+        g_assert_false(((const DriveConfig *)c->drives->pdata[i])->boot_first);
+
+    /* boot-disk= picks the hard disk the firmware boots; it must be one that is there. */
+    g_autoptr(VmConfig) choice = parse_text(f, "[vm]\nboot-disk=vdc\n[drives]\nhda=ide.img\nvdc=c.img\n", &err);
+    g_assert_no_error(err);
+    g_assert_true(find_drive(choice, DRIVE_IF_VIRTIO, 2)->boot_first);
+    g_assert_false(find_drive(choice, DRIVE_IF_IDE, 0)->boot_first);
+    static const char *const bad_choices[][2] = {
+        { "[vm]\nboot-disk=vdb\n[drives]\nvda=c.img\n", "boot-disk=vdb: [drives] has no vdb disk" },
+        { "[vm]\nboot-disk=cdrom\n[drives]\ncdrom=\n", "boot-disk=cdrom: name a hard disk key" },
+        { "[vm]\nboot-disk=fda\n[drives]\nfda=c.img\n", "boot-disk=fda: name a hard disk key" },
+        { "[vm]\nboot-disk=sda\n", "boot-disk=sda: name a hard disk key" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_choices); i++) {
+        g_autoptr(VmConfig) refused = parse_text(f, bad_choices[i][0], &err);
+        g_assert_null(refused);
+        g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+        g_test_message("%s", err->message);
+        g_assert_nonnull(strstr(err->message, bad_choices[i][1]));
+        g_clear_error(&err);
+    }
+
+    g_autoptr(VmConfig) bad = parse_text(f, "[vm]\n[drives]\nvde=c.img\n", &err);
+    g_assert_null(bad);
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_INVALID);
+    g_assert_nonnull(strstr(err->message, "vde"));
+    g_clear_error(&err);
+    g_autoptr(VmConfig) missing = parse_text(f, "[vm]\n[drives]\nvdb=/nonexistent/b.img\n", &err);
+    g_assert_null(missing);
+    g_assert_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND);
+    g_assert_nonnull(strstr(err->message, "vdb"));
+    g_assert_nonnull(strstr(err->message, "/nonexistent/b.img does not exist"));
+}
+
 static void test_save_load_round_trip(Fixture *f, gconstpointer data)
 {
     g_autoptr(GKeyFile) kf = vmconf_new();
@@ -491,6 +562,7 @@ int main(int argc, char **argv)
                fixture_teardown);
     g_test_add("/vmconf/missing-disk", Fixture, NULL, fixture_setup, test_missing_disk_is_not_found,
                fixture_teardown);
+    g_test_add("/vmconf/virtio-disks", Fixture, NULL, fixture_setup, test_virtio_disks, fixture_teardown);
     g_test_add("/vmconf/round-trip", Fixture, NULL, fixture_setup, test_save_load_round_trip,
                fixture_teardown);
     g_test_add("/vmconf/load-errors", Fixture, NULL, fixture_setup, test_load_errors, fixture_teardown);

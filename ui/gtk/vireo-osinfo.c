@@ -23,15 +23,18 @@
  * Windows 7 on) and Linux the ICH6 HD Audio. DOS gets no network card: it has no driver
  * without help. Windows 95 to XP (and NT 4) ship a driver for the Cirrus CL-GD5446 and
  * none for the Bochs VBE adapter, with which they stay at 640x480 in 16 colours. */
+/* virtio disks for the systems whose installers carry virtio-blk drivers (Linux since
+ * 2.6.25, FreeBSD 9, OpenBSD 4.8, NetBSD 6); DOS and Windows stay on IDE, as Windows
+ * needs virtio-win added by hand. */
 static const VireoOsPreset presets[] = {
     { "dos", N_("MS-DOS or FreeDOS"), N_("DOS"), 32 * MIB, 512 * MIB, 1, "sb16", "none", "std" },
     { "win9x", N_("Windows 95, 98 or ME"), N_("Windows 98"), 128 * MIB, 2 * GIB, 1, "sb16", "ne2k_pci", "cirrus" },
     { "winxp", N_("Windows 2000 or XP"), N_("Windows XP"), 512 * MIB, 10 * GIB, 1, "ac97", "e1000", "cirrus" },
     { "windows", N_("Windows Vista or later"), N_("Windows"), 2 * GIB, 40 * GIB, 2, "hda", "e1000", "std" },
-    { "freebsd", N_("FreeBSD"), N_("FreeBSD"), 1 * GIB, 16 * GIB, 1, "ac97", "e1000", "std" },
-    { "openbsd", N_("OpenBSD"), N_("OpenBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", "std" },
-    { "netbsd", N_("NetBSD"), N_("NetBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", "std" },
-    { "linux", N_("Linux"), N_("Linux"), 1 * GIB, 16 * GIB, 1, "hda", "e1000", "std" },
+    { "freebsd", N_("FreeBSD"), N_("FreeBSD"), 1 * GIB, 16 * GIB, 1, "ac97", "e1000", "std", true },
+    { "openbsd", N_("OpenBSD"), N_("OpenBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", "std", true },
+    { "netbsd", N_("NetBSD"), N_("NetBSD"), 512 * MIB, 8 * GIB, 1, "ac97", "e1000", "std", true },
+    { "linux", N_("Linux"), N_("Linux"), 1 * GIB, 16 * GIB, 1, "hda", "e1000", "std", true },
     { "other", N_("Other system"), N_("New Virtual Machine"), 256 * MIB, 8 * GIB, 1, "ac97", "e1000", "std" },
 };
 

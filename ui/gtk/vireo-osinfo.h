@@ -25,6 +25,7 @@ typedef struct VireoOsPreset {
     const char *sound;       /* vm.conf's sound=: a card the system has drivers for */
     const char *network;     /* vm.conf's network= */
     const char *display;     /* vm.conf's display=: an adapter the system has drivers for */
+    bool virtio_disk;        /* a new disk goes on virtio (vda): the system has the driver */
 } VireoOsPreset;
 
 const VireoOsPreset *vireo_os_presets(size_t *count);

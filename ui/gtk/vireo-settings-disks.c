@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The settings' disks and drives (vm.conf [drives]) and direct kernel boot (kernel,
- * initrd, append of [vm]). The board has one bus for disks, PIIX3 IDE with four
- * positions (the CD drive takes the secondary master), and a floppy controller with
- * drives A: and B:; nothing else is offered. Disks are created and grown through the
+ * initrd, append of [vm]). Disks sit on PIIX3 IDE with four positions (the CD drive
+ * takes the secondary master) or on virtio (vda-vdd, one virtio-blk-pci each), and a
+ * floppy controller has drives A: and B:; nothing else is offered. Disks are created and grown through the
  * block layer; a disk never shrinks. All of it changes only while the VM is off. */
 #include "ui/gtk/vireo-settings-internal.h"
 #include "disks/block.h"
@@ -18,8 +18,9 @@
 
 #define GIB (UINT64_C(1) << 30)
 
-/* IDE positions a hard disk may take, as vm.conf names them (cdrom is the secondary
- * master, so hdc is not a disk key). */
+/* Positions a hard disk may take, as vm.conf names them (cdrom is the secondary
+ * master, so hdc is not a disk key): the IDE ones, then the virtio disks, which the
+ * bus choice shows as one entry. */
 static const struct {
     const char *key;
     const char *label;
@@ -27,7 +28,27 @@ static const struct {
     { "hda", N_("IDE primary master") },
     { "hdb", N_("IDE primary slave") },
     { "hdd", N_("IDE secondary slave") },
+    { "vda", N_("VirtIO disk 1") },
+    { "vdb", N_("VirtIO disk 2") },
+    { "vdc", N_("VirtIO disk 3") },
+    { "vdd", N_("VirtIO disk 4") },
 };
+#define IDE_POSITIONS 3
+/* The bus choice's last entry, after the IDE positions: any free virtio disk key. */
+#define VIRTIO_CHOICE IDE_POSITIONS
+
+static bool key_is_virtio(const char *key)
+{
+    return key[0] == 'v';
+}
+
+static const char *position_label(const char *key)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
+        if (!strcmp(disk_positions[i].key, key))
+            return _(disk_positions[i].label);
+    return key;
+}
 
 static char *conf_string(Settings *s, const char *group, const char *key)
 {
@@ -51,12 +72,32 @@ static bool disk_present(Settings *s, const char *key)
     return v && *v;
 }
 
-static const char *free_disk_position(Settings *s)
+/* The first free position: IDE ones first (every guest drives them), or with virtio
+ * only among the virtio disks. */
+static const char *free_disk_position_on(Settings *s, bool virtio)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
+    for (size_t i = virtio ? IDE_POSITIONS : 0; i < G_N_ELEMENTS(disk_positions); i++)
         if (!disk_present(s, disk_positions[i].key))
             return disk_positions[i].key;
     return NULL;
+}
+
+static const char *free_disk_position(Settings *s)
+{
+    return free_disk_position_on(s, false);
+}
+
+/* [vm] boot-disk= follows a disk that moves and goes with one that is removed (to NULL),
+ * so vm.conf never names a disk it does not have. */
+static void boot_disk_follow(GKeyFile *conf, const char *from, const char *to)
+{
+    g_autofree char *boot = g_key_file_get_string(conf, VMCONF_GROUP_VM, "boot-disk", NULL);
+    if (!boot || strcmp(g_strstrip(boot), from))
+        return;
+    if (to)
+        g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot-disk", to);
+    else
+        g_key_file_remove_key(conf, VMCONF_GROUP_VM, "boot-disk", NULL);
 }
 
 static char *disk_path(Settings *s, const char *key)
@@ -295,13 +336,7 @@ static void on_add_disk(GtkButton *b, Settings *s)
     if (!key)
         return;
     GtkWidget *d = adw_message_dialog_new(s->window, _("Add a Hard Disk"), NULL);
-    g_autofree char *body = g_strdup_printf(_("The disk goes on the %s position."),
-                                            _(disk_positions[0].label));
-    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
-        if (!strcmp(disk_positions[i].key, key)) {
-            g_free(body);
-            body = g_strdup_printf(_("The disk goes on the %s position."), _(disk_positions[i].label));
-        }
+    g_autofree char *body = g_strdup_printf(_("The disk goes on the %s position."), position_label(key));
     adw_message_dialog_set_body(ADW_MESSAGE_DIALOG(d), body);
     AddDisk *ad = g_new0(AddDisk, 1);
     ad->s = s;
@@ -384,6 +419,7 @@ static void remove_response(AdwMessageDialog *d, const char *response, gpointer 
         return;
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_remove_key(conf, VMCONF_GROUP_DRIVES, da->key, NULL);
+    boot_disk_follow(conf, da->key, NULL);
     g_autoptr(GError) err = NULL;
     if (!vireo_machine_save_conf(s->machine, conf, &err)) {
         show_error(s, _("Cannot Remove the Disk"), err->message);
@@ -481,10 +517,22 @@ static void on_position_changed(GtkDropDown *dd, GParamSpec *ps, gpointer data)
         return;
     const char *from = g_object_get_data(G_OBJECT(dd), "vireo-key");
     guint i = gtk_drop_down_get_selected(dd);
-    if (i >= G_N_ELEMENTS(disk_positions) || !strcmp(disk_positions[i].key, from))
-        return;
-    const char *to = disk_positions[i].key;
     GtkWidget *row = gtk_widget_get_ancestor(GTK_WIDGET(dd), ADW_TYPE_ACTION_ROW);
+    const char *to;
+    if (i == VIRTIO_CHOICE) {
+        /* A disk already on virtio stays where it is; another takes a free virtio key. */
+        if (key_is_virtio(from))
+            return;
+        to = free_disk_position_on(s, true);
+        if (!to) {
+            settings_row_show_error(row, _("All four VirtIO disks are in use: remove one first."), NULL);
+            return;
+        }
+    } else {
+        if (i >= IDE_POSITIONS || !strcmp(disk_positions[i].key, from))
+            return;
+        to = disk_positions[i].key;
+    }
     if (disk_present(s, to)) {
         settings_row_show_error(row, _("Another disk has that position: move or remove it first."), NULL);
         return;
@@ -493,10 +541,60 @@ static void on_position_changed(GtkDropDown *dd, GParamSpec *ps, gpointer data)
     g_autofree char *value = g_key_file_get_string(conf, VMCONF_GROUP_DRIVES, from, NULL);
     g_key_file_remove_key(conf, VMCONF_GROUP_DRIVES, from, NULL);
     g_key_file_set_string(conf, VMCONF_GROUP_DRIVES, to, value ? value : "");
+    boot_disk_follow(conf, from, to);
     if (settings_commit(s, conf, row, NULL))
         /* Rebuilding the rows from here would free the drop-down in its own signal; the
          * window may be gone by the time the main loop gets there. */
         g_idle_add_full(G_PRIORITY_DEFAULT, refresh_later, g_object_ref(s->window), g_object_unref);
+}
+
+static void add_row(Settings *s, GtkWidget *row);
+
+/* The boot disk row: which of the VM's hard disks the firmware boots ([vm] boot-disk=);
+ * without the key the first IDE disk, else the first virtio one. */
+static void on_boot_disk_changed(AdwComboRow *row, GParamSpec *ps, gpointer data)
+{
+    Settings *s = data;
+    if (s->loading)
+        return;
+    GPtrArray *keys = g_object_get_data(G_OBJECT(row), "vireo-keys");
+    guint i = adw_combo_row_get_selected(row);
+    if (!keys || i >= keys->len)
+        return;
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
+    g_key_file_set_string(conf, VMCONF_GROUP_VM, "boot-disk", keys->pdata[i]);
+    settings_commit(s, conf, GTK_WIDGET(row), NULL);
+}
+
+static void add_boot_disk_row(Settings *s)
+{
+    GPtrArray *keys = g_ptr_array_new();
+    GtkStringList *labels = gtk_string_list_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
+        if (disk_present(s, disk_positions[i].key)) {
+            g_ptr_array_add(keys, (gpointer)disk_positions[i].key);
+            gtk_string_list_append(labels, _(disk_positions[i].label));
+        }
+    if (keys->len < 2) {
+        g_ptr_array_unref(keys);
+        g_object_unref(labels);
+        return;
+    }
+    g_autofree char *boot = conf_string(s, VMCONF_GROUP_VM, "boot-disk");
+    guint sel = 0;
+    for (guint i = 0; boot && i < keys->len; i++)
+        if (!strcmp(keys->pdata[i], boot))
+            sel = i;
+    AdwComboRow *row = ADW_COMBO_ROW(adw_combo_row_new());
+    gtk_widget_set_name(GTK_WIDGET(row), "boot-disk-row");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("Boot disk"));
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), _("The hard disk the firmware starts"));
+    adw_combo_row_set_model(row, G_LIST_MODEL(labels));
+    g_object_unref(labels);
+    adw_combo_row_set_selected(row, sel);
+    g_object_set_data_full(G_OBJECT(row), "vireo-keys", keys, (GDestroyNotify)g_ptr_array_unref);
+    g_signal_connect(row, "notify::selected", G_CALLBACK(on_boot_disk_changed), s);
+    add_row(s, GTK_WIDGET(row));
 }
 
 /* ---- CD and floppy drives ---- */
@@ -559,8 +657,9 @@ void settings_disks_refresh(Settings *s)
     g_ptr_array_set_size(s->disk_rows, 0);
 
     GtkStringList *positions = gtk_string_list_new(NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++)
+    for (size_t i = 0; i < IDE_POSITIONS; i++)
         gtk_string_list_append(positions, _(disk_positions[i].label));
+    gtk_string_list_append(positions, _("VirtIO (fast; needs drivers: Linux, BSD, Windows with virtio-win)"));
     for (size_t i = 0; i < G_N_ELEMENTS(disk_positions); i++) {
         const char *key = disk_positions[i].key;
         if (!disk_present(s, key))
@@ -571,15 +670,16 @@ void settings_disks_refresh(Settings *s)
         GtkWidget *row = adw_action_row_new();
         g_autofree char *name = g_strdup_printf("disk-row-%s", key);
         gtk_widget_set_name(row, name);
-        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("Hard disk"));
+        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row),
+                                      key_is_virtio(key) ? position_label(key) : _("Hard disk"));
         g_autofree char *sub = g_strdup_printf("%s\n%s", path, desc);
         adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
         adw_action_row_set_subtitle_lines(ADW_ACTION_ROW(row), 2);
         GtkWidget *dd = gtk_drop_down_new(G_LIST_MODEL(g_object_ref(positions)), NULL);
-        gtk_drop_down_set_selected(GTK_DROP_DOWN(dd), (guint)i);
+        gtk_drop_down_set_selected(GTK_DROP_DOWN(dd), (guint)MIN(i, (size_t)VIRTIO_CHOICE));
         g_autofree char *dd_name = g_strdup_printf("disk-position-%s", key);
         gtk_widget_set_name(dd, dd_name);
-        gtk_widget_set_tooltip_text(dd, _("Position on the IDE bus"));
+        gtk_widget_set_tooltip_text(dd, _("Bus and position of the disk"));
         gtk_widget_set_valign(dd, GTK_ALIGN_CENTER);
         g_object_set_data_full(G_OBJECT(dd), "vireo-key", g_strdup(key), g_free);
         g_signal_connect(dd, "notify::selected", G_CALLBACK(on_position_changed), s);
@@ -591,6 +691,7 @@ void settings_disks_refresh(Settings *s)
         add_row(s, row);
     }
     g_object_unref(positions);
+    add_boot_disk_row(s);
 
     static const char *const removable[] = { "cdrom", "fda", "fdb" };
     for (size_t i = 0; i < G_N_ELEMENTS(removable); i++) {
@@ -606,7 +707,7 @@ void settings_disks_refresh(Settings *s)
         add_row(s, row);
     }
 
-    /* What can be added: a disk while an IDE position is free, each absent drive. */
+    /* What can be added: a disk while a position is free, each absent drive. */
     GtkWidget *add = adw_action_row_new();
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(add), _("Add"));
     GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);

@@ -514,8 +514,10 @@ static GKeyFile *build_conf(VireoWizard *w)
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "network", p->network);
     g_key_file_set_string(kf, VMCONF_GROUP_VM, "display", p->display);
 
+    /* Only a new, empty disk goes on virtio: an existing system may name its disks as
+     * IDE ones (/dev/sda in fstab) or lack the driver. */
     if (gtk_check_button_get_active(w->disk_new))
-        g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda", NEW_DISK_FILE);
+        g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, p->virtio_disk ? "vda" : "hda", NEW_DISK_FILE);
     else if (gtk_check_button_get_active(w->disk_existing) && kind == VIREO_MEDIA_DISK)
         g_key_file_set_string(kf, VMCONF_GROUP_DRIVES, "hda",
                               w->probed_format ? NEW_DISK_FILE : w->probed_path);
@@ -564,7 +566,8 @@ static void fill_summary(VireoWizard *w)
         disk = g_strdup(w->probed_path);
     else
         disk = g_strdup(_("None"));
-    add_summary_row(w, _("Hard disk"), disk);
+    bool virtio = gtk_check_button_get_active(w->disk_new) && selected_preset(w)->virtio_disk;
+    add_summary_row(w, virtio ? _("Hard disk (VirtIO)") : _("Hard disk"), disk);
     g_autofree char *folder = g_build_filename(vireo_library_get_root(w->library), name, NULL);
     add_summary_row(w, _("Folder"), folder);
 }
