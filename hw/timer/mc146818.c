@@ -93,12 +93,15 @@ static void civil_from_days(int64_t z, int *year, int *mon, int *mday)
     *year = (int)(yoe + era * 400 + (*mon <= 2));
 }
 
+/* mon as the guest left it: a month outside 1-12 (the daylight saving check runs before
+ * the fields are brought into range) counts as the nearest real one. */
 static int days_in_month(int year, int mon)
 {
     static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    mon = CLAMP(mon, 1, 12);
     if (mon == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
         return 29;
-    return dim[(mon - 1) % 12];
+    return dim[mon - 1];
 }
 
 /* Adds whole seconds. Fields the guest set out of range are brought into range first

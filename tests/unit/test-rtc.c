@@ -385,6 +385,25 @@ static void test_reset(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->irq.level, ==, 0);
 }
 
+/* A Sunday in month 0 or 0x99 with DSE set: the daylight saving check used to index the
+ * month table at -1 (found by fuzz-devices, seed 7200059). The clock keeps running and
+ * the month comes into range. */
+static void test_bad_month(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    static const uint8_t months[] = { 0x00, 0x99, 0xff };
+    for (size_t i = 0; i < G_N_ELEMENTS(months); i++) {
+        wr(f, 0x0b, 0x07); /* binary, 24 hour, DSE */
+        set_time(f, 1, 59, 59, 1, 30, months[i], 23, 20);
+        step_ms(f, 1600);
+        g_assert_cmpint(rd(f, 0x04), ==, 2);
+        g_assert_cmpint(rd(f, 0x02), ==, 0);
+        uint8_t mon = rd(f, 0x08);
+        g_assert_cmpint(mon, >=, 1);
+        g_assert_cmpint(mon, <=, 12);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -404,5 +423,6 @@ int main(int argc, char **argv)
     ADD("cmos-ram-and-nmi", test_cmos_ram_and_nmi);
     ADD("daylight-saving", test_daylight_saving);
     ADD("reset", test_reset);
+    ADD("bad-month", test_bad_month);
     return g_test_run();
 }
