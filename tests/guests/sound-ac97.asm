@@ -377,38 +377,7 @@ check_recorded:
     pop es
     ret
 
-; bx = devfn on bus 0, al = register: eax = its dword.
-cfg_read32:
-    push dx
-    call cfg_address
-    mov dx, 0xcfc
-    in eax, dx
-    pop dx
-    ret
-
-; bx = devfn, al = register, ecx = value.
-cfg_write32:
-    push dx
-    push eax
-    call cfg_address
-    mov dx, 0xcfc
-    mov eax, ecx
-    out dx, eax
-    pop eax
-    pop dx
-    ret
-
-cfg_address:
-    push ebx
-    movzx ebx, bx
-    shl ebx, 8
-    movzx eax, al
-    or eax, ebx
-    or eax, 0x80000000
-    mov dx, 0xcf8
-    out dx, eax
-    pop ebx
-    ret
+%include "pci.inc"
 
 ; IRQ 11: counts PCM out and PCM in completions and acknowledges them (level-triggered:
 ; the status must be clear before the EOI).

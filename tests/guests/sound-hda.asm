@@ -443,38 +443,7 @@ unreal_fs:
     pop eax
     ret
 
-; bx = devfn on bus 0, al = register: eax = its dword.
-cfg_read32:
-    push dx
-    call cfg_address
-    mov dx, 0xcfc
-    in eax, dx
-    pop dx
-    ret
-
-; bx = devfn, al = register, ecx = value.
-cfg_write32:
-    push dx
-    push eax
-    call cfg_address
-    mov dx, 0xcfc
-    mov eax, ecx
-    out dx, eax
-    pop eax
-    pop dx
-    ret
-
-cfg_address:
-    push ebx
-    movzx ebx, bx
-    shl ebx, 8
-    movzx eax, al
-    or eax, ebx
-    or eax, 0x80000000
-    mov dx, 0xcf8
-    out dx, eax
-    pop ebx
-    ret
+%include "pci.inc"
 
 ; IRQ 11: counts response interrupts and the completions of SD0, SD4 and SD5, and
 ; acknowledges them (level-triggered: the status must be clear before the EOI).
