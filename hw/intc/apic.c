@@ -99,6 +99,7 @@ struct ApicState {
     bool lint_level[2];
     bool extint_msg;   /* an ExtINT message from the I/O APIC waits for INTA */
     bool intr_out;     /* derived from the above; not saved */
+    bool intr_extint;  /* INTR was last raised for the 8259 (ExtINT), not a vector of ours */
 
     VTimer *timer;
     uint32_t timer_initial;
@@ -184,6 +185,8 @@ static void apic_update(ApicState *s)
         out = s->lint_level[0];
     else
         out = apic_deliverable(s) >= 0 || extint_pending(s);
+    if (out && !s->intr_out)
+        s->intr_extint = global_enabled(s) && apic_deliverable(s) < 0;
     if (out != s->intr_out) {
         s->intr_out = out;
         VLOG(LOG_IRQ, "apic: INTR %d", out);
@@ -549,6 +552,15 @@ int apic_intr_ack(ApicState *s)
     }
     if (extint_pending(s)) {
         s->extint_msg = false;
+        int vec = s->ext_ack(s->ext_opaque);
+        apic_update(s);
+        return vec;
+    }
+    /* INTR was raised for the 8259 (virtual wire): the INTA cycle goes to it even when
+     * its INTR fell meanwhile (an edge input must stay high until the first INTA, 8259A
+     * datasheet), and it answers with its spurious IRQ 7, not the APIC's vector. */
+    if (s->intr_extint) {
+        s->intr_extint = false;
         int vec = s->ext_ack(s->ext_opaque);
         apic_update(s);
         return vec;

@@ -225,6 +225,15 @@ static void test_extint(Fixture *f, gconstpointer data)
     g_assert_true(vm_test_cpu_intr(f->vm));
     set_lint0(f, 0);
     g_assert_false(vm_test_cpu_intr(f->vm));
+    /* The 8259's INTR fell between the CPU's INTR and its INTA (an edge input withdrawn):
+     * the INTA still goes to the 8259, which answers (on a PC, spurious IRQ 7), not the
+     * APIC's spurious vector. */
+    int acks = f->pic_acks;
+    set_lint0(f, 1);
+    g_assert_true(vm_test_cpu_intr(f->vm));
+    set_lint0(f, 0);
+    g_assert_cmpint(vm_test_intr_ack(f->vm), ==, 0x20 + acks);
+    g_assert_cmpint(f->pic_acks, ==, acks + 1);
 }
 
 static void test_lint(Fixture *f, gconstpointer data)
