@@ -16,6 +16,7 @@
 ; Before that the codec: cold reset (ready bit), the access semaphore, the STAC9700's
 ; vendor ID, 0 dB master and PCM volume read back.
 %include "guest.inc"
+%include "wait-for.inc"
 
 AC_IOC equ 0x0530               ; word: PCM out buffer completions (interrupts)
 AC_LVB equ 0x0532               ; word: PCM out last-valid-buffer interrupts
@@ -27,24 +28,6 @@ NABM equ 0xc100                 ; BAR 1: the bus master
 AC_IRQ equ 11
 PIIX3_DEVFN equ 0x08            ; 00:01.0
 
-; WAIT_FOR address, count, milliseconds, "message": until the word at address reaches
-; count, or fail after the time (the PIT's 1 kHz ticks).
-%macro WAIT_FOR 4
-    mov eax, [es:TICKS]
-    add eax, %3
-%%w:
-    cmp word [es:%1], %2
-    jae %%ok
-    cmp [es:TICKS], eax
-    jb %%h
-    PRINT "FAIL: "
-    PRINTLN %4
-    EXIT EXIT_FAIL
-%%h:
-    hlt
-    jmp %%w
-%%ok:
-%endmacro
 
 GUEST_START
 guest_main:

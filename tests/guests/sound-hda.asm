@@ -20,6 +20,7 @@
 ;     has nothing plugged in, so the buffer becomes zeros up to its end and not a byte
 ;     further.
 %include "guest.inc"
+%include "wait-for.inc"
 
 HDA equ 0xfeb00000              ; BAR 0
 HDA_IRQ equ 11
@@ -43,24 +44,6 @@ SD0 equ 0x80
 SD4 equ 0x100
 SD5 equ 0x120
 
-; WAIT_FOR address, count, milliseconds, "message": until the word at address reaches
-; count, or fail after the time (the PIT's 1 kHz ticks).
-%macro WAIT_FOR 4
-    mov eax, [es:TICKS]
-    add eax, %3
-%%w:
-    cmp word [es:%1], %2
-    jae %%ok
-    cmp [es:TICKS], eax
-    jb %%h
-    PRINT "FAIL: "
-    PRINTLN %4
-    EXIT EXIT_FAIL
-%%h:
-    hlt
-    jmp %%w
-%%ok:
-%endmacro
 
 ; VERB command, expected response, "message": an immediate command and its answer.
 %macro VERB 3
