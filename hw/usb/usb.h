@@ -23,9 +23,13 @@ enum {
     USB_TOKEN_OUT = 0xe1,
 };
 
+/* Bus speeds: UHCI ports carry low and full speed, EHCI ports high speed, xHCI's USB 2
+ * ports low/full/high and its USB 3 ports super speed. */
 typedef enum {
     USB_SPEED_LOW,
     USB_SPEED_FULL,
+    USB_SPEED_HIGH,
+    USB_SPEED_SUPER,
 } UsbSpeed;
 
 /* How a device answered a transaction. */
