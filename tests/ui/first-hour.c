@@ -183,6 +183,25 @@ static void case_wizard(const char *arg)
           VM_CPUS_MAX);
     note("bug 1: the wizard offers 1-%d processors", VM_CPUS_MAX);
 
+    /* Issue 23: more processors than the computer has are allowed, with a warning. */
+    unsigned host = (unsigned)g_get_num_processors();
+    AdwActionRow *cpus_row = ADW_ACTION_ROW(wizard_child(w, "cpus_row"));
+    if (host < VM_CPUS_MAX) {
+        gtk_spin_button_set_value(cpus, host + 1);
+        run_for(20);
+        const char *warn = adw_action_row_get_subtitle(cpus_row);
+        g_autofree char *count = g_strdup_printf("%u", host);
+        note("%u processors on a %u-core computer: '%s'", host + 1, host, warn ? warn : "");
+        CHECK(warn && strstr(warn, count) && strstr(warn, "slower"), "no warning for %u processors on %u cores: '%s'",
+              host + 1, host, warn ? warn : "");
+    } else {
+        note("the computer has %u cores, as many as the engine runs: no warning to check", host);
+    }
+    gtk_spin_button_set_value(cpus, 1);
+    run_for(20);
+    const char *none = adw_action_row_get_subtitle(cpus_row);
+    CHECK(!none || !*none, "one processor is warned about: '%s'", none);
+
     /* Bug 6: what the user typed survives another medium on the first page. */
     gtk_editable_set_text(GTK_EDITABLE(wizard_child(w, "name_row")), "My Photos PC");
     gtk_spin_button_set_value(GTK_SPIN_BUTTON(wizard_child(w, "memory_spin")), 48);
@@ -272,6 +291,23 @@ static void check_cpus_and_bad_values(void)
     double lo, hi;
     gtk_spin_button_get_range(GTK_SPIN_BUTTON(named(s, "cpus-spin")), &lo, &hi);
     CHECK(lo == 1 && hi == VM_CPUS_MAX, "settings offer %g-%g processors", lo, hi);
+    /* More than the computer's cores: written, and the row says why it will be slow. */
+    unsigned host = (unsigned)g_get_num_processors();
+    if (host < VM_CPUS_MAX) {
+        gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "cpus-spin")), host + 1);
+        run_for(50);
+        const char *warn = adw_action_row_get_subtitle(ADW_ACTION_ROW(named(s, "cpus-row")));
+        g_autofree char *written = conf_value("Disks", "vm", "cpus");
+        g_autofree char *want = g_strdup_printf("%u", host + 1);
+        CHECK(!g_strcmp0(written, want), "cpus=%s written for %s processors", written, want);
+        CHECK(warn && strstr(warn, "slower"), "settings do not warn about %s processors on %u cores: '%s'", want, host,
+              warn ? warn : "");
+        note("settings: cpus=%s on %u cores kept, row says '%s'", written, host, warn);
+        gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "cpus-spin")), 1);
+        run_for(50);
+        warn = adw_action_row_get_subtitle(ADW_ACTION_ROW(named(s, "cpus-row")));
+        CHECK(!warn || !*warn, "one processor is warned about in the settings: '%s'", warn);
+    }
     gtk_window_destroy(s);
     note("bug 1: vm.conf cpus=2 runs, cpus=64 is refused by name; settings offer 1-%d", VM_CPUS_MAX);
 

@@ -50,6 +50,27 @@ const VireoOsPreset *vireo_os_presets(size_t *count)
     return presets;
 }
 
+unsigned vireo_host_cpus(void)
+{
+    return (unsigned)MAX(g_get_num_processors(), 1);
+}
+
+unsigned vireo_os_fit_cpus(unsigned cpus)
+{
+    return MIN(cpus, vireo_host_cpus());
+}
+
+char *vireo_cpus_advice(unsigned cpus)
+{
+    unsigned host = vireo_host_cpus();
+    if (cpus <= host)
+        return NULL;
+    return g_strdup_printf(ngettext("This computer has %u processor: the virtual ones beyond it share it and run slower",
+                                    "This computer has %u processors: the virtual ones beyond them share them and run slower",
+                                    host),
+                           host);
+}
+
 const VireoOsPreset *vireo_os_preset_find(const char *id)
 {
     for (size_t i = 0; id && i < G_N_ELEMENTS(presets); i++)

@@ -3,6 +3,7 @@
  * use to find them. */
 #include "ui/gtk/vireo-settings-internal.h"
 #include "engine/vmconf.h"
+#include "ui/gtk/vireo-osinfo.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -104,7 +105,16 @@ static void on_cpus_changed(GtkSpinButton *spin, Settings *s)
         return;
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
     g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(spin));
-    settings_commit(s, conf, s->cpus_row, NULL);
+    g_autofree char *advice = vireo_cpus_advice((unsigned)gtk_spin_button_get_value_as_int(spin));
+    settings_commit(s, conf, s->cpus_row, advice);
+}
+
+/* The row says when the VM has more processors than the computer (vireo_cpus_advice). */
+static void show_cpus_advice(Settings *s)
+{
+    g_autofree char *advice = vireo_cpus_advice((unsigned)gtk_spin_button_get_value_as_int(s->cpus));
+    if (!gtk_widget_has_css_class(s->cpus_row, "error"))
+        adw_action_row_set_subtitle(ADW_ACTION_ROW(s->cpus_row), advice ? advice : "");
 }
 
 static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
@@ -419,6 +429,7 @@ static void load_values(Settings *s)
     choice_load(s->sound, kf);
     choice_load(s->network, kf);
     settings_update_file_rows(s);
+    show_cpus_advice(s);
     s->loading = false;
 }
 
@@ -478,6 +489,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     s->memory_row = spin_row(_("Memory (MiB)"), "memory-spin", VM_RAM_MIN_MIB, (double)(VM_RAM_MAX >> 20), 16,
                              &s->memory);
     s->cpus_row = spin_row(_("Processors"), "cpus-spin", 1, VM_CPUS_MAX, 1, &s->cpus);
+    gtk_widget_set_name(s->cpus_row, "cpus-row");
     g_signal_connect(s->memory, "value-changed", G_CALLBACK(on_memory_changed), s);
     g_signal_connect(s->cpus, "value-changed", G_CALLBACK(on_cpus_changed), s);
     s->display = ADW_COMBO_ROW(adw_combo_row_new());

@@ -33,6 +33,7 @@ struct _VireoWizard {
     AdwEntryRow *name_row;
     GtkLabel *name_error, *memory_error, *disk_error;
     GtkSpinButton *memory_spin, *cpus_spin, *disk_size_spin;
+    AdwActionRow *cpus_row;
     GtkCheckButton *disk_new, *disk_existing, *disk_none;
     AdwActionRow *disk_existing_row, *disk_asis_row;
     GtkCheckButton *disk_asis;
@@ -399,7 +400,7 @@ static void apply_sizes(VireoWizard *w, uint64_t ram, uint64_t disk, unsigned cp
     if (!w->memory_edited)
         gtk_spin_button_set_value(w->memory_spin, (double)(ram / MIB));
     if (!w->cpus_edited)
-        gtk_spin_button_set_value(w->cpus_spin, cpus);
+        gtk_spin_button_set_value(w->cpus_spin, vireo_os_fit_cpus(cpus));
     if (!w->disk_size_edited)
         gtk_spin_button_set_value(w->disk_size_spin, (double)disk / (double)GIB);
     w->filling = was_filling;
@@ -462,6 +463,18 @@ static void on_os_selected(AdwComboRow *row, GParamSpec *ps, VireoWizard *w)
         apply_sizes(w, all[i].ram, all[i].disk, all[i].cpus);
     }
     update_buttons(w);
+}
+
+/* More processors than the computer has is allowed (up to what the engine runs) but
+ * said on the row: the extra vCPU threads share cores. */
+static void on_cpus_changed(GtkSpinButton *spin, VireoWizard *w)
+{
+    g_autofree char *advice = vireo_cpus_advice((unsigned)gtk_spin_button_get_value_as_int(spin));
+    adw_action_row_set_subtitle(w->cpus_row, advice ? advice : "");
+    if (advice)
+        gtk_widget_add_css_class(GTK_WIDGET(w->cpus_row), "warning");
+    else
+        gtk_widget_remove_css_class(GTK_WIDGET(w->cpus_row), "warning");
 }
 
 static void on_field_changed(GtkWidget *widget, VireoWizard *w)
@@ -765,7 +778,7 @@ static void vireo_wizard_class_init(VireoWizardClass *klass)
     BIND(media_cdrom); BIND(media_floppy); BIND(media_disk); BIND(media_none);
     BIND(file_group); BIND(media_entry); BIND(media_status);
     BIND(os_row); BIND(name_row); BIND(name_error); BIND(memory_error); BIND(disk_error);
-    BIND(memory_spin); BIND(cpus_spin); BIND(disk_size_spin);
+    BIND(memory_spin); BIND(cpus_spin); BIND(disk_size_spin); BIND(cpus_row);
     BIND(disk_new); BIND(disk_existing); BIND(disk_none); BIND(disk_existing_row);
     BIND(disk_asis_row); BIND(disk_asis);
     BIND(summary_list);
@@ -802,6 +815,7 @@ static void vireo_wizard_init(VireoWizard *w)
     g_signal_connect(w->name_row, "changed", G_CALLBACK(on_field_changed), w);
     g_signal_connect(w->memory_spin, "value-changed", G_CALLBACK(on_field_changed), w);
     g_signal_connect(w->cpus_spin, "value-changed", G_CALLBACK(on_field_changed), w);
+    g_signal_connect(w->cpus_spin, "value-changed", G_CALLBACK(on_cpus_changed), w);
     g_signal_connect(w->disk_size_spin, "value-changed", G_CALLBACK(on_field_changed), w);
     GtkCheckButton *disks[] = { w->disk_new, w->disk_existing, w->disk_none };
     for (size_t i = 0; i < G_N_ELEMENTS(disks); i++)
