@@ -229,11 +229,7 @@ static bool vga_realize(Device *dev, GError **err)
 {
     VgaState *s = (VgaState *)dev;
     Vm *vm = dev->vm;
-    s->vm = vm;
-    s->vram_size = VGA_VRAM_SIZE;
-    s->vram = mem_host_alloc(s->vram_size);
-    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
-    vga_core_init(s);
+    vga_core_init(s, vm, VGA_VRAM_SIZE);
 
     PciDevice *d = pci_device_new(s->bus, s->devfn, "vga", 0x1234, 0x1111, 0x030000, 2);
     pci_device_set_subsystem(d, 0x1af4, 0x1100);
@@ -257,9 +253,7 @@ static bool vga_realize(Device *dev, GError **err)
 static void vga_unrealize(Device *dev)
 {
     VgaState *s = (VgaState *)dev;
-    mem_host_free(s->vram, s->vram_size);
-    g_free(s->layout.lines);
-    g_free(s->text_cache);
+    vga_core_destroy(s);
     g_free(s->rom);
 }
 
@@ -392,21 +386,9 @@ VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GErr
 {
     g_autofree char *rom = NULL;
     gsize rom_len = 0;
-    if (rom_path) {
-        GError *local = NULL;
-        if (!g_file_get_contents(rom_path, &rom, &rom_len, &local)) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
-                        "VGA BIOS: %s (install the Debian package 'seabios', or use -vga none)",
-                        local->message);
-            g_error_free(local);
-            return NULL;
-        }
-        if (rom_len < 512 || rom_len > (1u << 20) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "VGA BIOS %s: not an option ROM (no 55 AA signature, or bigger than 1 MiB)", rom_path);
-            return NULL;
-        }
-    }
+    if (rom_path && !pci_rom_load(rom_path, "VGA BIOS", "install the Debian package 'seabios', or use -vga none",
+                                  &rom, &rom_len, err))
+        return NULL;
     VgaState *s = (VgaState *)device_new(vm, vga_class.name, "vga", err);
     if (!s)
         return NULL;
