@@ -831,19 +831,6 @@ static void sb_reset(Device *dev)
     dsp_reset(s);
 }
 
-/* Whether the configuration has an AdLib card, which then owns 0x388. */
-static bool sb_adlib_configured(Vm *vm)
-{
-    const GPtrArray *devs = vm_config(vm)->devices;
-    for (guint i = 0; devs && i < devs->len; i++) {
-        const char *spec = g_ptr_array_index(devs, i);
-        size_t n = strcspn(spec, ",");
-        if (n == 5 && !strncmp(spec, "adlib", 5))
-            return true;
-    }
-    return false;
-}
-
 static bool sb_realize(Device *dev, GError **err)
 {
     Sb16 *s = (Sb16 *)dev;
@@ -871,8 +858,9 @@ static bool sb_realize(Device *dev, GError **err)
         !isa_bus_check_ports(s->vm, s->iobase + 0xa, 6, err) || !isa_bus_check_ports(s->vm, s->iobase, 4, err) ||
         !isa_bus_check_ports(s->vm, s->iobase + 8, 2, err))
         return false;
-    /* The card also decodes the AdLib's ports, unless an AdLib card is there. */
-    bool at388 = !sb_adlib_configured(s->vm) && isa_bus_check_ports(s->vm, 0x388, 4, NULL);
+    /* The card also decodes the AdLib's ports, unless an AdLib card is there; an adlib
+     * created later takes them over (a weak claim). */
+    bool at388 = isa_bus_check_ports(s->vm, 0x388, 4, NULL);
     s->isadma = isa_bus_dma(s->isa);
     s->block_timer = vtimer_new(s->vm, sb_block_timer_cb, s);
     s->voice = audio_voice_new(s->audiodev, dev->id, sb_sync, s);
@@ -886,7 +874,7 @@ static bool sb_realize(Device *dev, GError **err)
     io_add(vm_io(s->vm), fm_name, (uint16_t)s->iobase, 4, &opl3_port_ops, &s->fm);
     io_add(vm_io(s->vm), fm_name, (uint16_t)(s->iobase + 8), 2, &opl3_port_ops, &s->fm);
     if (at388)
-        io_add(vm_io(s->vm), fm_name, 0x388, 4, &opl3_port_ops, &s->fm);
+        io_region_set_weak(io_add(vm_io(s->vm), fm_name, 0x388, 4, &opl3_port_ops, &s->fm), true);
     return true;
 }
 
