@@ -9,10 +9,13 @@
   - 20 clients that connect and go away mid-handshake, and 3 killed mid-session, leave
     the VM running and the server answering;
   - unix=on,addr=PATH serves the same screen over a socket;
+  - a guest's PC-speaker tone (tests/guests/speaker-tone.asm, 1000.15 Hz) reaches a
+    client's playback channel at its pitch, with -audiodev none (no local sound);
   - bad -spice options are one error line each.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,6 +175,25 @@ def run(args, tmp):
     finally:
         vm.close()
 
+    port = free_port()
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "16", "-kernel", args.tone_guest, "-audiodev", "none,id=snd",
+                                            "-machine", "pc,pcspk-audiodev=snd",
+                                            "-spice", "port=%d,disable-ticketing=on" % port], tmp)
+    try:
+        c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
+                            "--audio", "1.0"], capture_output=True, timeout=60)
+        out = c.stdout.decode()
+        m = re.search(r"AUDIO rate=(\d+) channels=(\d+) frames=(\d+) hz=([\d.]+) rms=(\d+)", out)
+        if c.returncode or not m:
+            raise vmtest.TestFailure("no sound on the playback channel: %s %s" % (out, c.stderr.decode()[-500:]))
+        hz, rms = float(m.group(4)), int(m.group(5))
+        print("the client's playback channel: %s Hz, %s channels, %s frames, the tone at %.1f Hz, level %d RMS"
+              % (m.group(1), m.group(2), m.group(3), hz, rms))
+        if abs(hz - 1000.15) > 10 or rms < 2000:
+            raise vmtest.TestFailure("the tone arrived at %.1f Hz, level %d (expected 1000.15 Hz, audible)" % (hz, rms))
+    finally:
+        vm.close()
+
     sock = os.path.join(tmp, "spice.sock")
     vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
                                             "-spice", "unix=on,addr=%s,disable-ticketing=on" % sock], os.path.join(tmp))
@@ -187,6 +209,7 @@ def main():
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--guest", required=True, help="tests/guests/kbd-echo.asm built")
+    ap.add_argument("--tone-guest", required=True, help="tests/guests/speaker-tone.asm built")
     args = ap.parse_args()
     try:
         with vmtest.temp_dir() as tmp:

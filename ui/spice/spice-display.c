@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The SPICE server front end: see spice-display.h. */
-#include "ui/spice/spice-display.h"
+#include "ui/spice/spice-internal.h"
 #include "engine/config.h"
 #include "engine/display.h"
 #include "engine/input.h"
@@ -32,6 +32,7 @@ struct SpiceDisplay {
     SpiceMouseInstance mouse;
     SpiceTabletInstance tablet;
     bool have_tablet;
+    SpiceAudio *audio;
 
     /* Main thread: the console client and the primary surface the worker draws into. */
     DisplayClient *client;
@@ -685,6 +686,7 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
         spice_server_add_interface(d->server, &d->tablet.base);
         d->have_tablet = true;
     }
+    d->audio = spice_audio_new(vm, d->server);
     DisplayConsole *con = vm_display_console(vm);
     if (con) {
         d->client = display_client_new(con);
@@ -700,6 +702,7 @@ void spice_display_free(SpiceDisplay *d)
         return;
     if (d->refresh_source)
         g_source_remove(d->refresh_source);
+    spice_audio_free(d->audio);
     spice_server_vm_stop(d->server);
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
