@@ -133,6 +133,7 @@ void spice_audio_free(SpiceAudio *a)
     }
     if (a->started)
         spice_server_playback_stop(&a->sin);
+    spice_server_remove_interface(&a->sin.base);
     g_mutex_clear(&a->lock);
     g_free(a->ring);
     g_free(a);

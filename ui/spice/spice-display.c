@@ -703,6 +703,11 @@ void spice_display_free(SpiceDisplay *d)
     if (d->refresh_source)
         g_source_remove(d->refresh_source);
     spice_audio_free(d->audio);
+    /* The input instances' state is freed on removal only, not by the server's end. */
+    spice_server_remove_interface(&d->kbd.base);
+    spice_server_remove_interface(&d->mouse.base);
+    if (d->have_tablet)
+        spice_server_remove_interface(&d->tablet.base);
     spice_server_vm_stop(d->server);
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
