@@ -41,6 +41,8 @@ enum {
 /* CPUID.80000001h:EDX */
 enum {
     CPUID_EXT_NX = 1u << 20,
+    CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
+    CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
 };
 
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */

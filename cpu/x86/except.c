@@ -41,6 +41,17 @@ X86_NORETURN void x86_stall(X86Cpu *c)
     longjmp(c->jmp, 1);
 }
 
+X86_NORETURN void x86_unsupported(X86Cpu *c, const char *what)
+{
+    g_printerr("vireo: x86 CPU: %s is not implemented yet (at %04x:%08x); stopping the VM\n", what,
+               c->seg[S_CS].sel, c->prev_eip);
+    c->exc_vec = X86_EXC_UNSUPPORTED;
+    c->exc_err = 0;
+    c->exc_has_err = false;
+    c->exc_trap = false;
+    longjmp(c->jmp, 1);
+}
+
 X86_NORETURN void x86_ud(X86Cpu *c)
 {
     x86_fault(c, X86_EXC_UD);
@@ -312,6 +323,11 @@ void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t e
         if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
             stop_before_delivery(c, vec, kind, has_err, err);
         deliver_real(c, vec);
+    } else if (x86_ia32e(c)) {
+        /* The 64-bit IDT's 16-byte gates lead to 64-bit handlers (SDM vol. 3, 6.14). */
+        if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
+            stop_before_delivery(c, vec, kind, has_err, err);
+        x86_unsupported(c, "interrupt and exception delivery in IA-32e mode");
     } else
         deliver_protected(c, vec, kind, has_err, err);
     c->halted = 0;

@@ -34,6 +34,7 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
     /* The cached D/B bits count in real mode too (a 32-bit CS survives a switch back). */
     if (which == S_CS) {
         c->code32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
+        c->long64 = x86_ia32e(c) && (a & X86_ATTR_L);
         c->chain_epoch++; /* cached successors assumed the old CS */
         c->stats.cs_loads++;
         /* Translated chains depend on what block_get checks of CS: its base, limit

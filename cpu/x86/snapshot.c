@@ -133,8 +133,13 @@ static bool check_state(const CpuX86State *s, GError **err)
         return fail(err, "CR0 0x%" G_GINT64_MODIFIER "x has PG without PE", s->cr0);
     if (s->cr4 & ~(uint64_t)CR4_KNOWN)
         return fail(err, "CR4 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->cr4);
-    if (s->efer & ~(X86_EFER_NXE | X86_EFER_SCE))
+    if (s->efer & ~(X86_EFER_NXE | X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA))
         return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->efer);
+    /* LMA is LME with paging on, which needs PAE (SDM vol. 3, 9.8.5). */
+    bool lma = (s->efer & X86_EFER_LME) && (s->cr0 & X86_CR0_PG);
+    if (!!(s->efer & X86_EFER_LMA) != lma || (lma && !(s->cr4 & X86_CR4_PAE)))
+        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x does not agree with CR0 0x%" G_GINT64_MODIFIER
+                    "x and CR4 0x%" G_GINT64_MODIFIER "x", s->efer, s->cr0, s->cr4);
     for (unsigned r = 0; r < 8; r++)
         if (s->dr[r] >> 32)
             return fail(err, "DR%u is beyond 32 bits", r);
@@ -195,7 +200,8 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     if (s->efer & ~x86_efer_valid(c)) {
         for (unsigned j = s->nmsrs; j-- > 0;)
             x86_msr_set(c, s->msrs[j].index, old[j]);
-        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x with NX disabled in IA32_MISC_ENABLE", s->efer);
+        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x has bits CPU model %s lacks (long mode, or NX "
+                    "disabled in IA32_MISC_ENABLE)", s->efer, c->model->name);
     }
 
     X86State b;

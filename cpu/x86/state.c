@@ -306,7 +306,7 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
         c->halted = X86_HALT_SIPI;
     c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
     x86_update_mode(c);
-    if (c->paging && (c->cr4 & X86_CR4_PAE))
+    if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_ia32e(c))
         x86_load_pdptes(c, c->cr3);
     x86_update_debug(c);
     x86_tlb_flush(c, true);
@@ -322,5 +322,5 @@ char *x86_cpu_describe(X86Cpu *c)
         c->regs[R_EAX], c->regs[R_EBX], c->regs[R_ECX], c->regs[R_EDX], c->regs[R_ESI], c->regs[R_EDI],
         c->regs[R_EBP], c->regs[R_ESP], c->eip, f, c->seg[S_CS].sel, c->seg[S_CS].base, c->seg[S_SS].sel,
         c->seg[S_DS].sel, c->seg[S_ES].sel, c->cr0, c->cr3, c->cr4, c->cpl,
-        !c->pe ? "real" : c->vm86 ? "v86" : c->paging ? "protected+paging" : "protected");
+        !c->pe ? "real" : c->vm86 ? "v86" : x86_ia32e(c) ? "ia32e-compat" : c->paging ? "protected+paging" : "protected");
 }

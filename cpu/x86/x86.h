@@ -28,6 +28,7 @@ enum {
     X86_ATTR_DPL = 0x0060,
     X86_ATTR_P = 0x0080,
     X86_ATTR_AVL = 0x1000,
+    X86_ATTR_L = 0x2000,    /* 64-bit code segment (IA-32e mode only) */
     X86_ATTR_DB = 0x4000,
     X86_ATTR_G = 0x8000,
 };
@@ -104,6 +105,8 @@ enum {
     X86_CR4_OSXMMEXCPT = 1u << 10,
 };
 #define X86_EFER_SCE (UINT64_C(1) << 0)
+#define X86_EFER_LME (UINT64_C(1) << 8)
+#define X86_EFER_LMA (UINT64_C(1) << 10) /* read-only: LME and CR0.PG (SDM vol. 3, 9.8.5) */
 #define X86_EFER_NXE (UINT64_C(1) << 11)
 
 /* Exception vectors (SDM vol. 3, table 6-1). */

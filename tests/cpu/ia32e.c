@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* IA-32e mode, phase 1 (issue 18): entering and leaving it from protected mode, the
+ * 4-level page walk with 4 KiB, 2 MiB and 1 GiB pages, accessed/dirty bits, NX, #PF
+ * error codes and CR2, the #GP rules of CR0/CR4/EFER around it (SDM vol. 3, 4.5 and
+ * 9.8.5), the whole-state save and load of a CPU in IA-32e mode, and the clean stop
+ * where 64-bit code would have to run. The code (ia32e/frags.asm) runs in
+ * compatibility mode, under the interpreter and, where the host has it, the translator.
+ * The CPU model is a test model with long mode: no -cpu model offers it yet.
+ *
+ * Usage: ia32e FRAGS.BIN */
+#include "cpu/x86/cpu-internal.h"
+#include "cpu/jit/jit.h"
+#include "engine/machine.h"
+#include "engine/memory.h"
+#include "engine/testing.h"
+
+#include "expect.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RAM_SIZE (UINT64_C(32) << 20)
+#define CODE 0x10000u
+#define GDT 0x800u
+#define PML4 0x100000u
+#define PDPT 0x101000u
+#define PD 0x102000u
+#define PT 0x103000u
+
+enum {
+    F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
+    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_COUNT
+};
+
+/* A Core 2-like model with long mode, NX and 1 GiB pages. */
+static const CpuModel lm_model = {
+    "lm-test", "IA-32e test model", "GenuineIntel", 6, 15, 11,
+    CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
+        CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
+    CPUID_ECX_SSE3, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB, 0x80000001u, NULL,
+};
+
+typedef struct Env {
+    Vm *vm;
+    Vcpu *v;
+    X86Cpu *c;
+    uint32_t entry[F_COUNT];
+} Env;
+
+enum { P = 1, RW = 2, PS = 0x80, ACC = 0x20, DIRTY = 0x40 };
+#define XD (UINT64_C(1) << 63)
+
+static void put64(Env *e, uint64_t pa, uint64_t v)
+{
+    mem_write(e->v->mem, pa, &v, 8);
+}
+static uint64_t get64(Env *e, uint64_t pa)
+{
+    uint64_t v = 0;
+    mem_read(e->v->mem, pa, &v, 8);
+    return v;
+}
+static void put32(Env *e, uint64_t pa, uint32_t v)
+{
+    mem_write(e->v->mem, pa, &v, 4);
+}
+static uint32_t get32(Env *e, uint64_t pa)
+{
+    uint32_t v = 0;
+    mem_read(e->v->mem, pa, &v, 4);
+    return v;
+}
+
+/* The map: linear 0-2 MiB identity in 4 KiB pages except 0x1f0000 (read-only, onto
+ * 0x5000) and 0x1f1000 (not present); 0x200000 a 2 MiB page onto 0x600000;
+ * 0x400000 a 2 MiB page with XD; 0x600000 a 2 MiB entry with a reserved bit (13);
+ * 1 GiB-2 GiB one 1 GiB page onto 0. */
+static void build_tables(Env *e)
+{
+    put64(e, PML4, PDPT | P | RW);
+    put64(e, PDPT, PD | P | RW);
+    put64(e, PDPT + 8, 0 | P | RW | PS);
+    put64(e, PD, PT | P | RW);
+    put64(e, PD + 8, 0x600000 | P | RW | PS);
+    put64(e, PD + 16, 0x400000 | P | RW | PS | XD);
+    put64(e, PD + 24, 0x600000 | P | RW | PS | 0x2000);
+    for (uint64_t k = 0; k < 512; k++)
+        put64(e, PT + 8 * k, (k << 12) | P | RW);
+    put64(e, PT + 8 * 0x1f0, 0x5000 | P);
+    put64(e, PT + 8 * 0x1f1, 0);
+    /* Values the reads must find. */
+    put32(e, 0x600010, 0xa5a50010u);
+    put32(e, 0x7000, 0x5a5a7000u);
+    put32(e, 0x5000, 0x12345000u);
+    put32(e, 0x600020, 0);
+}
+
+static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *code, size_t n)
+{
+    e->vm = vm_new_for_test(RAM_SIZE);
+    e->v = vm_vcpu(e->vm);
+    atomic_store(&e->v->a20, true);
+    e->c = x86_cpu_new(e->v);
+    if (model) {
+        e->c->model = model;
+        e->c->features = cpu_model_features(model);
+    }
+    x86_cpu_set_run_flags(e->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
+    if (jit) {
+        JitOptions o = { .cache_size = 1 << 20 };
+        GError *err = NULL;
+        if (!jit_attach(e->c, &o, &err)) {
+            printf("SKIP: %s\n", err->message);
+            exit(77);
+        }
+    }
+    mem_write(e->v->mem, CODE, code, n);
+    memcpy(e->entry, code, sizeof(e->entry));
+    /* GDT: null, flat 32-bit code (8), flat data (0x10), 64-bit code (0x18: L set). */
+    put64(e, GDT, 0);
+    put64(e, GDT + 8, UINT64_C(0x00cf9a000000ffff));
+    put64(e, GDT + 16, UINT64_C(0x00cf92000000ffff));
+    put64(e, GDT + 24, UINT64_C(0x00af9a000000ffff));
+    build_tables(e);
+
+    X86State s;
+    x86_cpu_reset(e->c);
+    x86_cpu_get_state(e->c, &s);
+    for (unsigned k = 0; k < X86_NSEG; k++) {
+        s.seg[k].sel = k == X86_CS ? 8 : 0x10;
+        s.seg[k].attr = k == X86_CS ? 0xc09b : 0xc093;
+        s.seg[k].base = 0;
+        s.seg[k].limit = 0xffffffffu;
+    }
+    s.gdt_base = GDT;
+    s.gdt_limit = 31;
+    s.cr0 = X86_CR0_PE | X86_CR0_ET;
+    s.regs[X86_ESP] = 0x90000;
+    s.eflags = 2;
+    x86_cpu_set_state(e->c, &s);
+}
+
+static void env_free(Env *e)
+{
+    x86_cpu_free(e->c);
+    vm_free(e->vm);
+}
+
+static X86State state(Env *e)
+{
+    X86State s;
+    x86_cpu_get_state(e->c, &s);
+    return s;
+}
+
+/* Runs one fragment from its entry with the 32-bit code segment. */
+static X86RunResult run(Env *e, unsigned frag)
+{
+    X86State s = state(e);
+    s.eip = e->entry[frag];
+    s.seg[X86_CS].sel = 8;
+    s.seg[X86_CS].attr = 0xc09b;
+    x86_cpu_set_state(e->c, &s);
+    return x86_cpu_run(e->c, 1000);
+}
+
+/* A fragment must end in exception vec with error code err. */
+static void expect_fault(Env *e, const char *what, unsigned frag, int vec, uint32_t err)
+{
+    X86RunResult r = run(e, frag);
+    bool has_err = false;
+    uint32_t got_err = 0;
+    int got = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(e->c, &has_err, &got_err) : -1;
+    EXPECT(got == vec && has_err && got_err == err, "%s: run %d, exception %d error %x (want %d error %x)", what, r,
+           got, got_err, vec, err);
+}
+
+static void check_enter(Env *e, const char *name)
+{
+    X86RunResult r = run(e, F_ENTER);
+    X86State s = state(e);
+    EXPECT(r == X86_RUN_HALT, "%s: entering IA-32e mode ended with %d at %x", name, r, s.eip);
+    EXPECT((s.efer & (X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE)) ==
+               (X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE),
+           "%s: EFER %llx after CR0.PG", name, (unsigned long long)s.efer);
+    EXPECT((s.regs[X86_ESI] & 0xd00) == 0xd00, "%s: RDMSR EFER read %x", name, s.regs[X86_ESI]);
+    EXPECT(s.regs[X86_EAX] == 0xa5a50010u, "%s: 2 MiB page read %x", name, s.regs[X86_EAX]);
+    EXPECT(s.regs[X86_EBX] == 0x5a5a7000u, "%s: 1 GiB page read %x", name, s.regs[X86_EBX]);
+    EXPECT(s.regs[X86_EDX] == 0x12345000u, "%s: read-only 4 KiB page read %x", name, s.regs[X86_EDX]);
+    EXPECT(get32(e, 0x600020) == 0x11223344u, "%s: write through the 2 MiB page: %x", name, get32(e, 0x600020));
+    /* Accessed bits on every level walked, dirty on the written 2 MiB page only. */
+    EXPECT(get64(e, PML4) & ACC, "%s: PML4E not accessed", name);
+    EXPECT(get64(e, PDPT) & ACC, "%s: PDPTE 0 not accessed", name);
+    EXPECT((get64(e, PDPT + 8) & (ACC | DIRTY)) == ACC, "%s: 1 GiB PDPTE %llx", name,
+           (unsigned long long)get64(e, PDPT + 8));
+    EXPECT((get64(e, PD + 8) & (ACC | DIRTY)) == (ACC | DIRTY), "%s: written 2 MiB PDE %llx", name,
+           (unsigned long long)get64(e, PD + 8));
+    EXPECT((get64(e, PT + 8 * 0x1f0) & (ACC | DIRTY)) == ACC, "%s: read-only PTE %llx", name,
+           (unsigned long long)get64(e, PT + 8 * 0x1f0));
+    /* The debugger's walk agrees. */
+    uint64_t pa = 0;
+    EXPECT(x86_cpu_debug_translate(e->c, 0x40007123u, &pa) && pa == 0x7123, "%s: debug walk 1 GiB: %llx", name,
+           (unsigned long long)pa);
+    EXPECT(x86_cpu_debug_translate(e->c, 0x2abcdeu, &pa) && pa == 0x6abcde, "%s: debug walk 2 MiB: %llx", name,
+           (unsigned long long)pa);
+    EXPECT(!x86_cpu_debug_translate(e->c, 0x1f1000u, &pa), "%s: debug walk of a missing page", name);
+}
+
+static void check_faults(Env *e)
+{
+    expect_fault(e, "NX fetch", F_NX, X86_EXC_PF, 0x11);
+    EXPECT(state(e).cr2 == 0x400000 && state(e).eip == 0x400000, "NX fetch: CR2 %x EIP %x", state(e).cr2,
+           state(e).eip);
+    expect_fault(e, "read-only write", F_RO, X86_EXC_PF, 0x3);
+    EXPECT(state(e).cr2 == 0x1f0004, "read-only write: CR2 %x", state(e).cr2);
+    expect_fault(e, "not-present read", F_NP_READ, X86_EXC_PF, 0x0);
+    EXPECT(state(e).cr2 == 0x1f1008, "not-present read: CR2 %x", state(e).cr2);
+    expect_fault(e, "not-present write", F_NP_WRITE, X86_EXC_PF, 0x2);
+    EXPECT(state(e).cr2 == 0x1f1ffc, "not-present write: CR2 %x", state(e).cr2);
+    expect_fault(e, "reserved bit", F_RSVD, X86_EXC_PF, 0x9);
+    EXPECT(state(e).cr2 == 0x600000, "reserved bit: CR2 %x", state(e).cr2);
+    expect_fault(e, "CR4.PAE cleared in IA-32e mode", F_CLEAR_PAE, X86_EXC_GP, 0);
+    EXPECT(state(e).cr4 & X86_CR4_PAE, "CR4.PAE cleared in IA-32e mode");
+    expect_fault(e, "EFER.LME changed with paging on", F_LME_CHANGE, X86_EXC_GP, 0);
+    EXPECT(state(e).efer & X86_EFER_LMA, "EFER changed by a refused WRMSR");
+}
+
+/* The whole state of a CPU in IA-32e mode goes through save and load; states that
+ * contradict themselves or the model are refused. */
+static void check_save_load(Env *e, const uint8_t *code, size_t n)
+{
+    static CpuX86State st;
+    x86_cpu_save(e->c, &st);
+    EXPECT(st.efer & X86_EFER_LMA, "saved EFER %llx", (unsigned long long)st.efer);
+    Env f;
+    env_init(&f, &lm_model, false, code, n);
+    build_tables(&f);
+    GError *err = NULL;
+    EXPECT(x86_cpu_load(f.c, &st, &err), "load of an IA-32e state: %s", err ? err->message : "");
+    g_clear_error(&err);
+    X86RunResult r = run(&f, F_READ_AGAIN);
+    X86State s = state(&f);
+    EXPECT(r == X86_RUN_HALT && s.regs[X86_EAX] == 0xa5a50010u && s.regs[X86_EBX] == 0x5a5a7000u,
+           "after load: run %d, reads %x %x", r, s.regs[X86_EAX], s.regs[X86_EBX]);
+    env_free(&f);
+
+    static CpuX86State bad;
+    bad = st;
+    bad.efer &= ~X86_EFER_LMA;
+    EXPECT(!x86_cpu_load(e->c, &bad, &err), "EFER.LME with paging but no LMA accepted");
+    if (err)
+        printf("  (refused: %s)\n", err->message);
+    g_clear_error(&err);
+    /* The default model has no long mode. */
+    Env g;
+    env_init(&g, NULL, false, code, n);
+    EXPECT(!x86_cpu_load(g.c, &st, &err), "an IA-32e state accepted by a model without long mode");
+    if (err)
+        printf("  (refused: %s)\n", err->message);
+    g_clear_error(&err);
+    env_free(&g);
+}
+
+static void check_leave_and_64(Env *e)
+{
+    X86RunResult r = run(e, F_LEAVE);
+    X86State s = state(e);
+    EXPECT(r == X86_RUN_HALT && !(s.cr0 & X86_CR0_PG), "leaving: run %d, CR0 %x", r, s.cr0);
+    EXPECT((s.regs[X86_EAX] & 0x500) == 0x100 && !(s.efer & X86_EFER_LMA),
+           "leaving: EFER read %x, now %llx (LME stays, LMA clears)", s.regs[X86_EAX], (unsigned long long)s.efer);
+    expect_fault(e, "CR0.PG with LME but no PAE", F_PG_WITHOUT_PAE, X86_EXC_GP, 0);
+    EXPECT(!(state(e).efer & X86_EFER_LMA), "LMA set by a refused CR0 write");
+    /* Back in, then a far jump to a 64-bit code segment: the VM stops cleanly. */
+    r = run(e, F_ENTER);
+    EXPECT(r == X86_RUN_HALT, "re-entering: %d", r);
+    r = run(e, F_GO64);
+    EXPECT(r == X86_RUN_SHUTDOWN, "64-bit code: run %d, want a shutdown", r);
+}
+
+static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
+{
+    Env e;
+    env_init(&e, NULL, jit, code, n);
+    expect_fault(&e, "EFER.LME on a model without long mode", F_WRMSR_LME, X86_EXC_GP, 0);
+    env_free(&e);
+
+    env_init(&e, &lm_model, jit, code, n);
+    check_enter(&e, name);
+    check_faults(&e);
+    if (!jit)
+        check_save_load(&e, code, n);
+    check_leave_and_64(&e);
+    env_free(&e);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: ia32e FRAGS.BIN\n");
+        return 2;
+    }
+    gchar *code = NULL;
+    gsize n = 0;
+    GError *err = NULL;
+    if (!g_file_get_contents(argv[1], &code, &n, &err) || n < 4 * F_COUNT || n > 0x1000) {
+        fprintf(stderr, "ia32e: %s: %s\n", argv[1], err ? err->message : "not the fragments binary");
+        return 2;
+    }
+    check_all("interp", false, (const uint8_t *)code, n);
+    if (jit_supported(NULL))
+        check_all("tcg", true, (const uint8_t *)code, n);
+    else
+        printf("translator not supported on this host: interpreter only\n");
+    g_free(code);
+    printf("%s\n", failures ? "ia32e: FAILED" : "ia32e: all checks passed");
+    return failures ? 1 : 0;
+}
