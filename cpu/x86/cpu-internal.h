@@ -23,7 +23,7 @@
 #define R_EBP 5
 #define R_ESI 6
 #define R_EDI 7
-#define R_ZERO 8 /* always 0: an absent base or index register */
+#define R_ZERO 16 /* always 0: an absent base or index register (X86_REG_NONE) */
 
 #define S_ES 0
 #define S_CS 1
@@ -173,7 +173,10 @@ typedef struct X86DebugPoint {
 
 struct X86Cpu {
     /* Hot state first. */
-    uint32_t regs[9];          /* EAX..EDI, then R_ZERO */
+    /* RAX..R15, then R_ZERO. Outside 64-bit mode only the low halves of the first
+     * eight are reachable; 32-bit writes zero-extend (SDM vol. 1, 3.4.1.1), so the
+     * upper halves stay zero until 64-bit code runs. */
+    uint64_t regs[17];
     uint32_t eip;              /* of the next instruction while a handler runs */
     uint32_t prev_eip;         /* start of the instruction being executed */
     uint32_t cc_op, cc_res, cc_src1, cc_src2;

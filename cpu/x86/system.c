@@ -494,7 +494,7 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
         c->regs[R_EAX] = (uint32_t)v;
         c->regs[R_EDX] = (uint32_t)(v >> 32);
     } else {
-        uint64_t v = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
+        uint64_t v = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
         if (!msr_write(c, msr, v)) {
             VLOG(LOG_UNIMP, "wrmsr 0x%x = 0x%" G_GINT64_MODIFIER "x: refused (#GP)", msr, v);
             x86_gp0(c);
@@ -507,7 +507,7 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
 static void rdpmc(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
-    VLOG(LOG_UNIMP, "rdpmc %u: performance counters are not implemented", c->regs[R_ECX]);
+    VLOG(LOG_UNIMP, "rdpmc %u: performance counters are not implemented", (uint32_t)c->regs[R_ECX]);
     x86_gp0(c);
 }
 

@@ -218,7 +218,7 @@ enum {
 };
 
 /* Operand kinds for X86Insn.rm/base/index that are not registers. */
-#define X86_REG_NONE 8
+#define X86_REG_NONE 16 /* after R15: the CPU's always-zero slot */
 
 /* One decoded instruction. The interpreter calls handler with EIP already advanced
  * past the instruction (X86Cpu's prev_eip holds its start); the translator may call

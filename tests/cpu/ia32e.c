@@ -239,10 +239,21 @@ static void check_save_load(Env *e, const uint8_t *code, size_t n)
     GError *err = NULL;
     EXPECT(x86_cpu_load(f.c, &st, &err), "load of an IA-32e state: %s", err ? err->message : "");
     g_clear_error(&err);
-    X86RunResult r = run(&f, F_READ_AGAIN);
+    X86RunResult res = run(&f, F_READ_AGAIN);
     X86State s = state(&f);
-    EXPECT(r == X86_RUN_HALT && s.regs[X86_EAX] == 0xa5a50010u && s.regs[X86_EBX] == 0x5a5a7000u,
-           "after load: run %d, reads %x %x", r, s.regs[X86_EAX], s.regs[X86_EBX]);
+    EXPECT(res == X86_RUN_HALT && s.regs[X86_EAX] == 0xa5a50010u && s.regs[X86_EBX] == 0x5a5a7000u,
+           "after load: run %d, reads %x %x", res, s.regs[X86_EAX], s.regs[X86_EBX]);
+    /* All 64 bits of RAX..R15 are state on a model with long mode. */
+    static CpuX86State wide, back;
+    wide = st;
+    wide.regs[0] |= UINT64_C(0xfeed) << 40;
+    for (unsigned r = 8; r < 16; r++)
+        wide.regs[r] = UINT64_C(0x0123456789abcdef) * (r + 1);
+    EXPECT(x86_cpu_load(f.c, &wide, &err), "load of 64-bit registers: %s", err ? err->message : "");
+    g_clear_error(&err);
+    x86_cpu_save(f.c, &back);
+    EXPECT(!memcmp(back.regs, wide.regs, sizeof(wide.regs)), "RAX..R15 changed by load and save: R9 %llx",
+           (unsigned long long)back.regs[9]);
     env_free(&f);
 
     static CpuX86State bad;
@@ -256,6 +267,14 @@ static void check_save_load(Env *e, const uint8_t *code, size_t n)
     Env g;
     env_init(&g, NULL, false, code, n);
     EXPECT(!x86_cpu_load(g.c, &st, &err), "an IA-32e state accepted by a model without long mode");
+    if (err)
+        printf("  (refused: %s)\n", err->message);
+    g_clear_error(&err);
+    bad = st;
+    bad.efer = X86_EFER_NXE;
+    bad.cr0 &= ~(uint64_t)X86_CR0_PG;
+    bad.regs[12] = 1;
+    EXPECT(!x86_cpu_load(g.c, &bad, &err), "R12 accepted by a model without long mode");
     if (err)
         printf("  (refused: %s)\n", err->message);
     g_clear_error(&err);
