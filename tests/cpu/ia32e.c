@@ -27,10 +27,14 @@
 #define PDPT 0x101000u
 #define PD 0x102000u
 #define PT 0x103000u
+#define IDT 0x1000u
+#define TSS 0x3000u
+#define IST1_TOP 0x8f008u /* aligned down to 16 by the CPU */
+#define RSP0_TOP 0x9f000u
 
 enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
-    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_COUNT
+    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -48,7 +52,7 @@ typedef struct Env {
     uint32_t entry[F_COUNT];
 } Env;
 
-enum { P = 1, RW = 2, PS = 0x80, ACC = 0x20, DIRTY = 0x40 };
+enum { P = 1, RW = 2, US = 4, PS = 0x80, ACC = 0x20, DIRTY = 0x40 };
 #define XD (UINT64_C(1) << 63)
 
 static void put64(Env *e, uint64_t pa, uint64_t v)
@@ -72,21 +76,21 @@ static uint32_t get32(Env *e, uint64_t pa)
     return v;
 }
 
-/* The map: linear 0-2 MiB identity in 4 KiB pages except 0x1f0000 (read-only, onto
+/* The map: linear 0-2 MiB identity in 4 KiB user pages except 0x1f0000 (read-only, onto
  * 0x5000) and 0x1f1000 (not present); 0x200000 a 2 MiB page onto 0x600000;
  * 0x400000 a 2 MiB page with XD; 0x600000 a 2 MiB entry with a reserved bit (13);
  * 1 GiB-2 GiB one 1 GiB page onto 0. */
 static void build_tables(Env *e)
 {
-    put64(e, PML4, PDPT | P | RW);
-    put64(e, PDPT, PD | P | RW);
+    put64(e, PML4, PDPT | P | RW | US);
+    put64(e, PDPT, PD | P | RW | US);
     put64(e, PDPT + 8, 0 | P | RW | PS);
-    put64(e, PD, PT | P | RW);
+    put64(e, PD, PT | P | RW | US);
     put64(e, PD + 8, 0x600000 | P | RW | PS);
     put64(e, PD + 16, 0x400000 | P | RW | PS | XD);
     put64(e, PD + 24, 0x600000 | P | RW | PS | 0x2000);
     for (uint64_t k = 0; k < 512; k++)
-        put64(e, PT + 8 * k, (k << 12) | P | RW);
+        put64(e, PT + 8 * k, (k << 12) | P | RW | US);
     put64(e, PT + 8 * 0x1f0, 0x5000 | P);
     put64(e, PT + 8 * 0x1f1, 0);
     /* Values the reads must find. */
@@ -122,7 +126,24 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
     put64(e, GDT + 8, UINT64_C(0x00cf9a000000ffff));
     put64(e, GDT + 16, UINT64_C(0x00cf92000000ffff));
     put64(e, GDT + 24, UINT64_C(0x00af9a000000ffff));
+    /* 0x28: ring-3 flat data, 0x30: ring-3 32-bit code. */
+    put64(e, GDT + 40, UINT64_C(0x00cff2000000ffff));
+    put64(e, GDT + 48, UINT64_C(0x00cffa000000ffff));
     build_tables(e);
+    /* IDT of 16-byte gates (SDM vol. 3, figure 6-8): #GP an interrupt gate on the
+     * current stack, #PF an interrupt gate on IST1,
+     * INT 80h a DPL-3 trap gate, 81h a gate to a 32-bit code segment, 82h not present. */
+    uint8_t zero[0x1000] = { 0 };
+    mem_write(e->v->mem, IDT, zero, sizeof(zero));
+    put64(e, IDT + 16 * 13, UINT64_C(0x00018e0000181313));
+    put64(e, IDT + 16 * 14, UINT64_C(0x00018e0100182345));
+    put64(e, IDT + 16 * 0x80, UINT64_C(0x0001ef0000183456));
+    put64(e, IDT + 16 * 0x81, UINT64_C(0x00008e0000081000));
+    put64(e, IDT + 16 * 0x82, UINT64_C(0x00000e0000181000));
+    /* 64-bit TSS: RSP0 at 4, IST1 at 36. */
+    mem_write(e->v->mem, TSS, zero, 0x68);
+    put64(e, TSS + 4, RSP0_TOP);
+    put64(e, TSS + 36, IST1_TOP);
 
     X86State s;
     x86_cpu_reset(e->c);
@@ -134,7 +155,13 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
         s.seg[k].limit = 0xffffffffu;
     }
     s.gdt_base = GDT;
-    s.gdt_limit = 31;
+    s.gdt_limit = 55;
+    s.idt_base = IDT;
+    s.idt_limit = 0xfff;
+    s.tr.sel = 0x20;
+    s.tr.base = TSS;
+    s.tr.limit = 0x67;
+    s.tr.attr = 0x8b; /* busy 64-bit TSS */
     s.cr0 = X86_CR0_PE | X86_CR0_ET;
     s.regs[X86_ESP] = 0x90000;
     s.eflags = 2;
@@ -154,15 +181,24 @@ static X86State state(Env *e)
     return s;
 }
 
-/* Runs one fragment from its entry with the 32-bit code segment. */
-static X86RunResult run(Env *e, unsigned frag)
+/* Runs one fragment from its entry in flat 32-bit code at CPL 0, or at CPL 3. */
+static X86RunResult run_at(Env *e, unsigned frag, unsigned cpl)
 {
     X86State s = state(e);
     s.eip = e->entry[frag];
-    s.seg[X86_CS].sel = 8;
-    s.seg[X86_CS].attr = 0xc09b;
+    for (unsigned k = 0; k < X86_NSEG; k++) {
+        bool code = k == X86_CS;
+        s.seg[k].sel = (uint16_t)(cpl ? (code ? 0x33 : 0x2b) : (code ? 8 : 0x10));
+        s.seg[k].attr = (uint16_t)((code ? 0xc09b : 0xc093) | (cpl << 5));
+        s.seg[k].base = 0;
+        s.seg[k].limit = 0xffffffffu;
+    }
     x86_cpu_set_state(e->c, &s);
     return x86_cpu_run(e->c, 1000);
+}
+static X86RunResult run(Env *e, unsigned frag)
+{
+    return run_at(e, frag, 0);
 }
 
 /* A fragment must end in exception vec with error code err. */
@@ -224,6 +260,66 @@ static void check_faults(Env *e)
     EXPECT(state(e).cr4 & X86_CR4_PAE, "CR4.PAE cleared in IA-32e mode");
     expect_fault(e, "EFER.LME changed with paging on", F_LME_CHANGE, X86_EXC_GP, 0);
     EXPECT(state(e).efer & X86_EFER_LMA, "EFER changed by a refused WRMSR");
+}
+
+/* Delivery through the 64-bit IDT (SDM vol. 3, 6.14): the gate checks, then the frame
+ * of 8-byte words on the IST or RSP0 stack aligned to 16, and CS:RIP of the handler,
+ * where the VM stops, since the handler is 64-bit code. */
+static void check_delivery(Env *e)
+{
+    expect_fault(e, "INT to a gate that is not present", F_INT82, X86_EXC_NP, 0x82 * 8 + 2);
+
+    x86_cpu_set_run_flags(e->c, X86_RUN_STOP_ON_HLT);
+    X86State s = state(e);
+    s.eflags = 0x202;
+    x86_cpu_set_state(e->c, &s);
+    X86RunResult r = run(e, F_NX);
+    s = state(e);
+    uint64_t top = IST1_TOP & ~15u;
+    EXPECT(r == X86_RUN_SHUTDOWN, "#PF through IST1: run %d", r);
+    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x12345 && s.regs[X86_ESP] == top - 48 && s.cr2 == 0x400000,
+           "#PF through IST1: CS:EIP %x:%x ESP %x CR2 %x", s.seg[X86_CS].sel, s.eip, s.regs[X86_ESP], s.cr2);
+    EXPECT(!(s.eflags & X86_FL_IF), "#PF through an interrupt gate left IF set");
+    static const char *names[] = { "SS", "RSP", "RFLAGS", "CS", "RIP", "error code" };
+    uint64_t want[6] = { 0x10, 0x90000, 0x10202, 0x08, 0x400000, 0x11 };
+    for (unsigned k = 0; k < 6; k++)
+        EXPECT(get64(e, top - 8 * (k + 1)) == want[k], "#PF frame %s: %llx, want %llx", names[k],
+               (unsigned long long)get64(e, top - 8 * (k + 1)), (unsigned long long)want[k]);
+    atomic_store(&e->v->requests, 0); /* the stop asked the VM to shut down */
+
+    /* From CPL 3: RSP0, the old SS:RSP, a null SS; a trap gate keeps IF. */
+    s = state(e);
+    s.regs[X86_ESP] = 0x70008;
+    s.eflags = 0x202;
+    x86_cpu_set_state(e->c, &s);
+    r = run_at(e, F_INT80, 3);
+    s = state(e);
+    EXPECT(r == X86_RUN_SHUTDOWN, "INT 80h from CPL 3: run %d", r);
+    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x13456 && s.regs[X86_ESP] == RSP0_TOP - 40 &&
+               s.seg[X86_SS].sel == 0 && s.cpl == 0 && (s.eflags & X86_FL_IF),
+           "INT 80h from CPL 3: CS:EIP %x:%x ESP %x SS %x CPL %u EFLAGS %x", s.seg[X86_CS].sel, s.eip,
+           s.regs[X86_ESP], s.seg[X86_SS].sel, s.cpl, s.eflags);
+    uint64_t want3[5] = { 0x2b, 0x70008, 0x202, 0x33, e->entry[F_INT80] + 2 };
+    for (unsigned k = 0; k < 5; k++)
+        EXPECT(get64(e, RSP0_TOP - 8 * (k + 1)) == want3[k], "INT 80h frame %s: %llx, want %llx", names[k],
+               (unsigned long long)get64(e, RSP0_TOP - 8 * (k + 1)), (unsigned long long)want3[k]);
+    atomic_store(&e->v->requests, 0);
+
+    /* INT 81h's gate leads to a 32-bit code segment: #GP(selector) raised while
+     * delivering it, itself delivered on the current stack, aligned, at the INT. */
+    s = state(e);
+    s.regs[X86_ESP] = 0x90008;
+    x86_cpu_set_state(e->c, &s);
+    r = run(e, F_INT81);
+    s = state(e);
+    EXPECT(r == X86_RUN_SHUTDOWN && s.seg[X86_CS].sel == 0x18 && s.eip == 0x11313 && s.regs[X86_ESP] == 0x90000 - 48,
+           "#GP from INT 81h: run %d CS:EIP %x:%x ESP %x", r, s.seg[X86_CS].sel, s.eip, s.regs[X86_ESP]);
+    uint64_t want_gp[6] = { 0x10, 0x90008, 0x10202, 0x08, e->entry[F_INT81], 0x08 };
+    for (unsigned k = 0; k < 6; k++)
+        EXPECT(get64(e, 0x90000 - 8 * (k + 1)) == want_gp[k], "#GP frame %s: %llx, want %llx", names[k],
+               (unsigned long long)get64(e, 0x90000 - 8 * (k + 1)), (unsigned long long)want_gp[k]);
+    atomic_store(&e->v->requests, 0);
+    x86_cpu_set_run_flags(e->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
 }
 
 /* The whole state of a CPU in IA-32e mode goes through save and load; states that
@@ -307,6 +403,7 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     env_init(&e, &lm_model, jit, code, n);
     check_enter(&e, name);
     check_faults(&e);
+    check_delivery(&e);
     if (!jit)
         check_save_load(&e, code, n);
     check_leave_and_64(&e);
