@@ -42,7 +42,8 @@ static const CpuModel lm_model = {
     "lm-test", "IA-32e test model", "GenuineIntel", 6, 15, 11,
     CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
         CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
-    CPUID_ECX_SSE3, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB, 0x80000001u, NULL,
+    CPUID_ECX_SSE3, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
+    CPUID_EXT_ECX_LAHF_LM,
 };
 
 typedef struct Env {
@@ -393,6 +394,104 @@ static void check_leave_and_64(Env *e)
     EXPECT(r == X86_RUN_SHUTDOWN, "64-bit code: run %d, want a shutdown", r);
 }
 
+/* The 64-bit-mode decoder (SDM vol. 2, 2.2 and appendix A): REX (incl. voided by a
+ * later legacy prefix), register extension, RIP-relative and SIB forms with R12/R13,
+ * imm64 and moffs64, default and forced 64-bit operand sizes, the opcodes invalid
+ * there, ignored segment overrides. */
+typedef struct Dec64 {
+    const char *what;
+    uint8_t bytes[15];
+    uint8_t len;
+    uint16_t opcode;
+    uint8_t flags; /* X86_INSN_OP64 | AD64 | RIPREL | IMM64 expected */
+    uint8_t reg, rm, base, index;
+    uint64_t value; /* disp, or the imm64 / moffs64 */
+    bool ud;
+} Dec64;
+
+#define NONE X86_REG_NONE
+static const Dec64 dec64[] = {
+    { "add rax, rcx", { 0x48, 0x01, 0xc8 }, 3, 0x01, X86_INSN_OP64 | X86_INSN_AD64, 1, 0, NONE, NONE, 0, false },
+    { "add r8, r9", { 0x4d, 0x01, 0xc8 }, 3, 0x01, X86_INSN_OP64 | X86_INSN_AD64, 9, 8, NONE, NONE, 0, false },
+    { "mov rax, [rip+disp]", { 0x48, 0x8b, 0x05, 0x78, 0x56, 0x34, 0x12 }, 7, 0x8b,
+      X86_INSN_OP64 | X86_INSN_AD64 | X86_INSN_RIPREL, 0, NONE, NONE, NONE, 0x12345678, false },
+    { "mov eax, [eip+disp]", { 0x67, 0x8b, 0x05, 0x10, 0, 0, 0 }, 7, 0x8b, X86_INSN_RIPREL, 0, NONE, NONE, NONE,
+      0x10, false },
+    { "mov rax, imm64", { 0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, 10, 0xb8,
+      X86_INSN_OP64 | X86_INSN_AD64 | X86_INSN_IMM64, 0, NONE, NONE, NONE, UINT64_C(0x1122334455667788), false },
+    { "mov r15, imm64", { 0x49, 0xbf, 1, 0, 0, 0, 0, 0, 0, 0x80 }, 10, 0xbf,
+      X86_INSN_OP64 | X86_INSN_AD64 | X86_INSN_IMM64, 15, NONE, NONE, NONE, UINT64_C(0x8000000000000001), false },
+    { "mov eax, imm32", { 0xb8, 0x78, 0x56, 0x34, 0x12 }, 5, 0xb8, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, false },
+    { "mov rax, imm32 sign-extended", { 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff }, 7, 0xc7,
+      X86_INSN_OP64 | X86_INSN_AD64, 0, 0, NONE, NONE, 0, false },
+    { "push r15", { 0x41, 0x57 }, 2, 0x57, X86_INSN_OP64 | X86_INSN_AD64, 15, NONE, NONE, NONE, 0, false },
+    { "push ax", { 0x66, 0x50 }, 2, 0x50, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, false },
+    { "push qword [rax]", { 0xff, 0x30 }, 2, 0xff, X86_INSN_OP64 | X86_INSN_AD64, 6, NONE, 0, NONE, 0, false },
+    { "call rel32", { 0xe8, 0, 0, 0, 0 }, 5, 0xe8, X86_INSN_OP64 | X86_INSN_AD64, 0, NONE, NONE, NONE, 0, false },
+    { "66 call rel32 (Intel: still 64)", { 0x66, 0xe8, 0, 0, 0, 0 }, 6, 0xe8, X86_INSN_OP64 | X86_INSN_AD64, 0, NONE,
+      NONE, NONE, 0, false },
+    { "66 call rax", { 0x66, 0xff, 0xd0 }, 3, 0xff, X86_INSN_OP64 | X86_INSN_AD64, 2, 0, NONE, NONE, 0, false },
+    { "movsxd rax, ecx", { 0x48, 0x63, 0xc1 }, 3, 0x63, X86_INSN_OP64 | X86_INSN_AD64, 0, 1, NONE, NONE, 0, false },
+    { "mov dil, sil", { 0x40, 0x88, 0xf7 }, 3, 0x88, X86_INSN_AD64, 6, 7, NONE, NONE, 0, false },
+    { "mov eax, [r12*4+disp32]", { 0x42, 0x8b, 0x04, 0xa5, 0x10, 0, 0, 0 }, 8, 0x8b, X86_INSN_AD64, 0, NONE, NONE,
+      12, 0x10, false },
+    { "mov eax, [r12]", { 0x41, 0x8b, 0x04, 0x24 }, 4, 0x8b, X86_INSN_AD64, 0, NONE, 12, NONE, 0, false },
+    { "mov eax, [r13+8]", { 0x41, 0x8b, 0x45, 0x08 }, 4, 0x8b, X86_INSN_AD64, 0, NONE, 13, NONE, 8, false },
+    { "mov eax, moffs64", { 0xa1, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11 }, 9, 0xa1,
+      X86_INSN_AD64 | X86_INSN_IMM64, 0, NONE, NONE, NONE, UINT64_C(0x1122334455667788), false },
+    { "REX voided by 66 after it", { 0x48, 0x66, 0x01, 0xc8 }, 4, 0x01, X86_INSN_AD64, 1, 0, NONE, NONE, 0, false },
+    { "syscall", { 0x0f, 0x05 }, 2, 0x0f05, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, false },
+    { "swapgs", { 0x0f, 0x01, 0xf8 }, 3, 0x0f01, X86_INSN_AD64, 7, 0, NONE, NONE, 0, false },
+    { "push es (invalid)", { 0x06 }, 1, 0x06, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, true },
+    { "pusha (invalid)", { 0x60 }, 1, 0x60, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, true },
+    { "aaa (invalid)", { 0x37 }, 1, 0x37, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, true },
+    { "into (invalid)", { 0xce }, 1, 0xce, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, true },
+    { "jmp far ptr (invalid)", { 0xea, 0, 0, 0, 0, 8, 0 }, 1, 0xea, X86_INSN_AD64, 0, NONE, NONE, NONE, 0, true },
+    { "lock add to a register", { 0xf0, 0x48, 0x01, 0xc8 }, 4, 0x01, X86_INSN_OP64 | X86_INSN_AD64, 1, 0, NONE, NONE,
+      0, true },
+};
+
+static void check_decode64(void)
+{
+    for (size_t k = 0; k < G_N_ELEMENTS(dec64); k++) {
+        const Dec64 *d = &dec64[k];
+        X86Insn i;
+        X86DecodeResult r = x86_decode64(d->bytes, sizeof(d->bytes), &i);
+        uint8_t mask = X86_INSN_OP64 | X86_INSN_AD64 | X86_INSN_RIPREL | X86_INSN_IMM64;
+        bool mem = i.pfx & X86_PFX_MEM;
+        uint64_t value = (i.flags & X86_INSN_IMM64) ? x86_insn_imm64(&i) : mem ? i.disp : 0;
+        EXPECT(r == X86_DECODE_OK && i.len == d->len && i.opcode == d->opcode && (i.flags & mask) == d->flags,
+               "decode64 %s: result %d len %u opcode %x flags %x (want len %u opcode %x flags %x)", d->what, r, i.len,
+               i.opcode, i.flags & mask, d->len, d->opcode, d->flags);
+        if (d->ud) {
+            EXPECT(i.handler == x86_handle_ud, "decode64 %s: not #UD", d->what);
+            continue;
+        }
+        EXPECT(i.handler != x86_handle_ud, "decode64 %s: #UD", d->what);
+        bool opreg = !(i.flags & X86_INSN_MODRM) && d->opcode != 0xe8;
+        EXPECT(((i.flags & X86_INSN_MODRM) || opreg ? i.reg == d->reg : true) && i.rm == d->rm && i.base == d->base &&
+                   i.index == d->index && (d->value == 0 || value == d->value),
+               "decode64 %s: reg %u rm %u base %u index %u value %llx", d->what, i.reg, i.rm, i.base, i.index,
+               (unsigned long long)value);
+    }
+    /* REX only in 64-bit mode: the same bytes elsewhere are INC/DEC. */
+    X86Insn i;
+    static const uint8_t inc[] = { 0x48, 0x01, 0xc8 };
+    EXPECT(x86_decode(inc, sizeof(inc), true, &i) == X86_DECODE_OK && i.len == 1 && i.opcode == 0x48 && i.rex == 0,
+           "48h outside 64-bit mode: len %u opcode %x", i.len, i.opcode);
+    X86Insn j;
+    static const uint8_t dil[] = { 0x40, 0x88, 0xf7 };
+    EXPECT(x86_decode64(dil, sizeof(dil), &j) == X86_DECODE_OK && j.rex == 0x40, "mov dil, sil: REX %x", j.rex);
+    static const uint8_t fs[] = { 0x64, 0x8b, 0x00 }, es[] = { 0x26, 0x8b, 0x00 };
+    EXPECT(x86_decode64(fs, sizeof(fs), &j) == X86_DECODE_OK && j.seg == S_FS && (j.pfx & X86_PFX_SEG),
+           "FS override in 64-bit mode: seg %u", j.seg);
+    EXPECT(x86_decode64(es, sizeof(es), &j) == X86_DECODE_OK && j.seg == S_DS && !(j.pfx & X86_PFX_SEG),
+           "ES override in 64-bit mode not ignored: seg %u", j.seg);
+    static const uint8_t long_insn[16] = { 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+                                           0x48, 0xb8, 1, 2, 3, 4 };
+    EXPECT(x86_decode64(long_insn, sizeof(long_insn), &j) == X86_DECODE_TOO_LONG, "a 20-byte instruction decoded");
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -423,6 +522,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "ia32e: %s: %s\n", argv[1], err ? err->message : "not the fragments binary");
         return 2;
     }
+    check_decode64();
+    /* CPUID of a long-mode model: LM, SYSCALL, LAHF_LM; the address sizes. */
+    uint32_t r[4];
+    cpu_model_cpuid(&lm_model, 0x80000001u, false, false, r);
+    EXPECT((r[3] & (CPUID_EXT_LM | CPUID_EXT_SYSCALL)) == (CPUID_EXT_LM | CPUID_EXT_SYSCALL) &&
+               (r[2] & CPUID_EXT_ECX_LAHF_LM), "CPUID 80000001h: ECX %x EDX %x", r[2], r[3]);
+    cpu_model_cpuid(&lm_model, 0x80000008u, false, false, r);
+    EXPECT(r[0] == 0x3024, "CPUID 80000008h: EAX %x, want 3024h", r[0]);
     check_all("interp", false, (const uint8_t *)code, n);
     if (jit_supported(NULL))
         check_all("tcg", true, (const uint8_t *)code, n);
