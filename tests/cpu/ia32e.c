@@ -34,7 +34,7 @@
 
 enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
-    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_COUNT
+    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -130,6 +130,15 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
     /* 0x28: ring-3 flat data, 0x30: ring-3 32-bit code. */
     put64(e, GDT + 40, UINT64_C(0x00cff2000000ffff));
     put64(e, GDT + 48, UINT64_C(0x00cffa000000ffff));
+    /* 16-byte system descriptors: 0x38 a 64-bit TSS at 0x3000, 0x48 one whose upper
+     * half has a type, 0x58 an LDT at 0x4000, 0x68 a TSS cut by the GDT limit (6Fh). */
+    put64(e, GDT + 0x38, UINT64_C(0x0000890030000067));
+    put64(e, GDT + 0x40, 0);
+    put64(e, GDT + 0x48, UINT64_C(0x0000890030000067));
+    put64(e, GDT + 0x50, UINT64_C(0x0000010000000000));
+    put64(e, GDT + 0x58, UINT64_C(0x00008200400000ff));
+    put64(e, GDT + 0x60, 0);
+    put64(e, GDT + 0x68, UINT64_C(0x0000890030000067));
     build_tables(e);
     /* IDT of 16-byte gates (SDM vol. 3, figure 6-8): #GP an interrupt gate on the
      * current stack, #PF an interrupt gate on IST1,
@@ -156,7 +165,7 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
         s.seg[k].limit = 0xffffffffu;
     }
     s.gdt_base = GDT;
-    s.gdt_limit = 55;
+    s.gdt_limit = 0x6f;
     s.idt_base = IDT;
     s.idt_limit = 0xfff;
     s.tr.sel = 0x20;
@@ -321,6 +330,40 @@ static void check_delivery(Env *e)
                (unsigned long long)get64(e, 0x90000 - 8 * (k + 1)), (unsigned long long)want_gp[k]);
     atomic_store(&e->v->requests, 0);
     x86_cpu_set_run_flags(e->c, X86_RUN_STOP_ON_HLT | X86_RUN_STOP_ON_EXCEPTION);
+}
+
+/* LTR and LLDT read 16-byte descriptors in IA-32e mode. */
+static void check_sys_desc(Env *e)
+{
+    static const struct {
+        uint16_t sel;
+        unsigned frag;
+        const char *what;
+    } bad[] = {
+        { 0x48, F_LTR, "LTR of a TSS descriptor with a type in its upper half" },
+        { 0x68, F_LTR, "LTR of a TSS descriptor past the GDT limit" },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(bad); k++) {
+        X86State s = state(e);
+        s.regs[X86_EAX] = bad[k].sel;
+        x86_cpu_set_state(e->c, &s);
+        expect_fault(e, bad[k].what, bad[k].frag, X86_EXC_GP, bad[k].sel);
+    }
+    X86State s = state(e);
+    s.regs[X86_EAX] = 0x38;
+    x86_cpu_set_state(e->c, &s);
+    X86RunResult r = run(e, F_LTR);
+    s = state(e);
+    uint64_t d = get64(e, GDT + 0x38);
+    EXPECT(r == X86_RUN_HALT && s.tr.sel == 0x38 && s.tr.base == TSS && s.tr.limit == 0x67 && ((d >> 40) & 0xf) == 0xb,
+           "LTR 38h: run %d TR %x base %x limit %x, descriptor type %x", r, s.tr.sel, s.tr.base, s.tr.limit,
+           (unsigned)((d >> 40) & 0xf));
+    s.regs[X86_EAX] = 0x58;
+    x86_cpu_set_state(e->c, &s);
+    r = run(e, F_LLDT);
+    s = state(e);
+    EXPECT(r == X86_RUN_HALT && s.ldtr.sel == 0x58 && s.ldtr.base == 0x4000 && s.ldtr.limit == 0xff,
+           "LLDT 58h: run %d LDTR %x base %x limit %x", r, s.ldtr.sel, s.ldtr.base, s.ldtr.limit);
 }
 
 /* The whole state of a CPU in IA-32e mode goes through save and load; states that
@@ -503,6 +546,7 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     check_enter(&e, name);
     check_faults(&e);
     check_delivery(&e);
+    check_sys_desc(&e);
     if (!jit)
         check_save_load(&e, code, n);
     check_leave_and_64(&e);

@@ -11,7 +11,7 @@ EFER equ 0xc0000080
 table:
     dd enter, nx_fetch, ro_write, np_read, np_write, rsvd_read, clear_pae, lme_change
     dd go64, leave, pg_without_pae, read_again, wrmsr_lme
-    dd int80, int81, int82
+    dd int80, int81, int82, ltr_ax, lldt_ax
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -90,3 +90,9 @@ int81:
     int 0x81                        ; a gate to a 32-bit code segment
 int82:
     int 0x82                        ; a gate that is not present
+ltr_ax:
+    ltr ax                          ; 16-byte TSS descriptors in IA-32e mode
+    hlt
+lldt_ax:
+    lldt ax
+    hlt
