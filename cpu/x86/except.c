@@ -372,11 +372,12 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
         x86_fault_err(c, X86_EXC_GP, serr);
     /* A 64-bit code segment (L set, D clear) no less privileged than CPL. */
     uint16_t cattr = x86_desc_attr(cd);
-    if (!x86_desc_is_seg(cd) || !(x86_desc_type(cd) & 8) || x86_desc_dpl(cd) > c->cpl ||
-        !(cattr & X86_ATTR_L) || (cattr & X86_ATTR_DB))
+    if (!x86_desc_is_seg(cd) || !(x86_desc_type(cd) & 8) || x86_desc_dpl(cd) > c->cpl)
         x86_fault_err(c, X86_EXC_GP, serr);
     if (!x86_desc_present(cd))
         x86_fault_err(c, X86_EXC_NP, serr);
+    if (!(cattr & X86_ATTR_L) || (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, serr);
     if ((uint64_t)((int64_t)(rip << 16) >> 16) != rip)
         x86_fault_err(c, X86_EXC_GP, ext);
     if (rip >> 32)

@@ -62,9 +62,11 @@ void x86_write_cr0(X86Cpu *c, uint32_t v)
         x86_gp0(c);
     bool enable_pg = (v & X86_CR0_PG) && !(c->cr0 & X86_CR0_PG);
     if (enable_pg && (c->efer & X86_EFER_LME)) {
-        /* Activating IA-32e mode needs PAE and a CS that is not a 64-bit one (SDM
-         * vol. 3, 9.8.5, and MOV to CR0's #GP list); no PDPTEs are loaded. */
-        if (!(c->cr4 & X86_CR4_PAE) || (c->seg[S_CS].attr & X86_ATTR_L))
+        /* Activating IA-32e mode needs PAE, a CS that is not a 64-bit one and a TR
+         * that is not a 16-bit TSS (SDM vol. 3, 9.8.5, and MOV to CR0's #GP list);
+         * no PDPTEs are loaded. */
+        unsigned tr_type = c->tr.attr & 0xf;
+        if (!(c->cr4 & X86_CR4_PAE) || (c->seg[S_CS].attr & X86_ATTR_L) || tr_type == 1 || tr_type == 3)
             x86_gp0(c);
     } else if (enable_pg && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3)) {
         x86_gp0(c);

@@ -430,6 +430,15 @@ static void check_leave_and_64(Env *e)
            "leaving: EFER read %x, now %llx (LME stays, LMA clears)", s.regs[X86_EAX], (unsigned long long)s.efer);
     expect_fault(e, "CR0.PG with LME but no PAE", F_PG_WITHOUT_PAE, X86_EXC_GP, 0);
     EXPECT(!(state(e).efer & X86_EFER_LMA), "LMA set by a refused CR0 write");
+    /* Not with TR on a 16-bit TSS. */
+    s = state(e);
+    s.tr.attr = 0x83;
+    x86_cpu_set_state(e->c, &s);
+    expect_fault(e, "CR0.PG with LME and a 16-bit TSS", F_ENTER, X86_EXC_GP, 0);
+    EXPECT(!(state(e).efer & X86_EFER_LMA), "LMA set with a 16-bit TSS");
+    s = state(e);
+    s.tr.attr = 0x8b;
+    x86_cpu_set_state(e->c, &s);
     /* Back in, then a far jump to a 64-bit code segment: the VM stops cleanly. */
     r = run(e, F_ENTER);
     EXPECT(r == X86_RUN_HALT, "re-entering: %d", r);
