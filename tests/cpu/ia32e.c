@@ -50,6 +50,7 @@ typedef struct Env {
     Vm *vm;
     Vcpu *v;
     X86Cpu *c;
+    bool jit;
     uint32_t entry[F_COUNT];
 } Env;
 
@@ -120,6 +121,7 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
             exit(77);
         }
     }
+    e->jit = jit;
     mem_write(e->v->mem, CODE, code, n);
     memcpy(e->entry, code, sizeof(e->entry));
     /* GDT: null, flat 32-bit code (8), flat data (0x10), 64-bit code (0x18: L set). */
@@ -180,6 +182,8 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
 
 static void env_free(Env *e)
 {
+    if (e->jit)
+        jit_detach(e->c);
     x86_cpu_free(e->c);
     vm_free(e->vm);
 }
