@@ -32,9 +32,9 @@ static const CpuModel models[] = {
 static const struct {
     const char *name, *why;
 } later_models[] = {
-    { "core2duo", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "qemu64", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "kvm64", "needs long mode (x86-64), which this CPU does not run yet" },
+    { "core2duo", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "qemu64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "kvm64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
 };
 
 const CpuModel *cpu_model_find(const char *name, GError **err)
