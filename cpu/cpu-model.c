@@ -32,9 +32,9 @@ static const CpuModel models[] = {
 static const struct {
     const char *name, *why;
 } later_models[] = {
-    { "core2duo", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "qemu64", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "kvm64", "needs long mode (x86-64), which this CPU does not run yet" },
+    { "core2duo", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "qemu64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "kvm64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
 };
 
 const CpuModel *cpu_model_find(const char *name, GError **err)
@@ -115,7 +115,14 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabl
         a = m->max_ext_leaf;
         break;
     case 0x80000001u:
+        c = m->ext_ecx;
         d = nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
+        break;
+    case 0x80000005u: case 0x80000006u: case 0x80000007u:
+        break; /* reserved, or cache and power details this model does not give */
+    case 0x80000008u:
+        /* Address sizes: MAXPHYADDR 36 (the page walks' reserved bits), 48-bit linear. */
+        a = 36 | 48u << 8;
         break;
     default: {
         char brand[48] = { 0 };
