@@ -16,6 +16,12 @@
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
+  hotplug  one Linux boot with no USB device: QMP device_add of usb-kbd and usb-storage
+           (an existing -drive if=none) at run time, each enumerates in the guest, the
+           keyboard's key reaches its event device, the disk reads right; x-query-usb
+           and HMP info usb list them with the guest's ports; device_del of each, the
+           guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
+           enumerates again; bad device_add/device_del arguments are one error each.
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -220,6 +226,149 @@ def scenario_linux(o, tmp):
     return 1 if failures else 0
 
 
+def usb_lists(text):
+    """Every VIREO-USB-LIST line of the hot plug guest, as sets of port:vid:pid:product."""
+    return [set(m.group(1).split()) for m in re.finditer(r"^VIREO-USB-LIST(.*)$", text.replace("\r", ""), re.M)]
+
+
+def wait_list(vm, pred, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        lists = usb_lists(vm.serial())
+        if lists and pred(lists[-1]):
+            return lists[-1]
+        if time.monotonic() > deadline:
+            raise TestFailure("%s: the guest's last USB list is %s" % (what, lists[-1] if lists else None))
+        time.sleep(0.2)
+
+
+def scenario_hotplug(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    raw = os.path.join(tmp, "hot.raw")
+    pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(4 << 20)
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usbhotplug=1",
+            "-drive", "if=none,id=hotdisk,format=raw,file=" + raw]
+    failures = []
+
+    def check(ok, good, bad):
+        if ok:
+            print("ok:", good)
+        else:
+            failures.append(bad)
+
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        check(vm.command("x-query-usb") == [], "no USB device at boot", "x-query-usb lists devices at boot")
+        # Mistakes: one error line each, nothing plugged.
+        for bad, want in (({"driver": "usb-nope"}, "'usb-nope' is not one"),
+                          ({"driver": "isa-debug-exit"}, "cannot be hot-plugged"),
+                          ({"driver": "usb-storage", "id": "s9"}, "needs drive=ID"),
+                          ({"driver": "usb-storage", "id": "s9", "drive": "nodisk"}, "no -drive if=none,id=nodisk"),
+                          ({"driver": "usb-kbd", "id": "k9", "port": "7"}, "has ports 1 to 2"),
+                          ({"driver": "usb-kbd", "id": "k9", "bogus": "1"}, "bogus"),
+                          ({"driver": "usb-host", "id": "h9", "vendorid": "0x10000"}, "vendorid"),
+                          ({"driver": "usb-host", "id": "h9"}, "needs vendorid= and productid="),
+                          ({"driver": "usb-kbd", "id": "9bad"}, "9bad")):
+            try:
+                vm.command("device_add", **bad)
+                failures.append("device_add %s succeeded" % bad)
+            except TestFailure as e:
+                msg = str(e)
+                check(want in msg and "\n" not in msg, "device_add %s -> %s" % (bad, msg),
+                      "device_add %s: %r lacks %r or is not one line" % (bad, msg, want))
+        for bad, want in (({"id": "nothere"}, "Device 'nothere' not found"),
+                          ({"id": "usb"}, "cannot be unplugged")):
+            try:
+                vm.command("device_del", **bad)
+                failures.append("device_del %s succeeded" % bad)
+            except TestFailure as e:
+                check(want in str(e), "device_del %s -> %s" % (bad, e), "device_del %s: %s" % (bad, e))
+        check(vm.command("x-query-usb") == [], "the mistakes plugged nothing", "a failed device_add left a device")
+
+        vm.command("device_add", driver="usb-kbd", id="hkbd")
+        lst = wait_list(vm, lambda l: any("QEMU_USB_Keyboard" in e for e in l), "usb-kbd plugged")
+        print("ok: usb-kbd enumerated after device_add:", sorted(lst))
+        vm.wait_serial(r"^VIREO-INPUT \S+ QEMU QEMU USB Keyboard", 30)
+        time.sleep(1)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 60)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)], "the key reached the plugged keyboard",
+              "plugged keyboard's events: %s" % got)
+
+        vm.command("device_add", driver="usb-storage", id="hdisk", drive="hotdisk")
+        lst = wait_list(vm, lambda l: any("QEMU_USB_HARDDRIVE" in e for e in l), "usb-storage plugged")
+        print("ok: usb-storage enumerated after device_add:", sorted(lst))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 60)
+        check(m.group(1) == hashlib.md5(pattern).hexdigest(), "the plugged disk's first 64 KiB read right",
+              "plugged disk read %s" % m.group(1))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-SIZE (\d+)", 5)
+        check(m.group(1) == "8192", "the plugged disk has 8192 sectors", "plugged disk size %s" % m.group(1))
+
+        listing = vm.command("x-query-usb")
+        guest = {e.split(":")[3]: e.split(":")[0] for e in usb_lists(vm.serial())[-1]}
+        want = {"hkbd": ("QEMU USB Keyboard", "usb-kbd"), "hdisk": ("QEMU USB HARDDRIVE", "usb-storage")}
+        for dev in listing:
+            prod, typ = want.pop(dev["id"], (None, None))
+            gport = guest.get((prod or "").replace(" ", "_"))
+            check(prod == dev["product"] and typ == dev["type"] and dev["bus"] == "usb-bus.0" and
+                  dev["speed"] == "full" and dev["address"] > 0 and gport == "1-%d" % dev["port"],
+                  "x-query-usb: %s matches the guest (port %s)" % (dev, gport),
+                  "x-query-usb entry %s does not match the guest's %s" % (dev, guest))
+        check(not want, "x-query-usb lists both", "x-query-usb lacks %s" % want)
+        info = hmp(vm, "info usb")
+        check("Product QEMU USB Keyboard, ID: hkbd" in info and "Product QEMU USB HARDDRIVE, ID: hdisk" in info,
+              "info usb: %s" % info.strip().replace("\r\n", " | "), "info usb: %r" % info)
+
+        # The guest reads the disk in a loop: the device goes with its transfers in flight.
+        before = vm.serial().count("VIREO-USB-DISK-READER-END")
+        vm.command("device_del", id="hdisk")
+        wait_list(vm, lambda l: not any("HARDDRIVE" in e for e in l) and any("Keyboard" in e for e in l),
+                  "usb-storage unplugged")
+        print("ok: usb-storage is gone from the guest after device_del")
+        deadline = time.monotonic() + 30
+        while vm.serial().count("VIREO-USB-DISK-READER-END") == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        check(vm.serial().count("VIREO-USB-DISK-READER-END") > before,
+              "the guest's reader of the unplugged disk failed and ended", "the guest's disk reader did not end")
+        vm.command("device_del", id="hkbd")
+        wait_list(vm, lambda l: not l, "usb-kbd unplugged")
+        print("ok: usb-kbd is gone from the guest after device_del")
+        check(vm.command("x-query-usb") == [], "x-query-usb is empty again", "x-query-usb after device_del")
+        deleted = sorted(e["data"]["device"] for e in vm.events if e.get("event") == "DEVICE_DELETED")
+        check(deleted == ["hdisk", "hkbd"], "DEVICE_DELETED for hdisk and hkbd", "DEVICE_DELETED events: %s" % deleted)
+        # Plugged again, on the port the disk left: it enumerates again.
+        vm.command("device_add", driver="usb-kbd", id="hkbd2", port="2")
+        lst = wait_list(vm, lambda l: any(e.startswith("1-2:") and "Keyboard" in e for e in l), "usb-kbd replugged")
+        print("ok: a keyboard plugged again enumerates on port 2:", sorted(lst))
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
 def scenario_seabios(o, tmp):
     image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
     if not os.path.exists(image):
@@ -342,7 +491,7 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "hotplug": scenario_hotplug, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
