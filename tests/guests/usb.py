@@ -22,6 +22,13 @@
            and HMP info usb list them with the guest's ports; device_del of each, the
            guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
            enumerates again; bad device_add/device_del arguments are one error each.
+  passthrough  usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
+           with an ioctl handler playing usbfs; vireo-run runs under umockdev-wrapper
+           and vireo-usbmock): device_add usb-host with the mock's ids, the guest
+           enumerates it with its own descriptors and strings, a key the mock sends
+           reaches the guest's event device; device_del with its interrupt transfer in
+           flight returns the device to the host's driver; added again, then the mock
+           leaves the host: the guest sees it go and the listing empties.
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -33,6 +40,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -369,6 +377,124 @@ def scenario_hotplug(o, tmp):
     return 1 if failures else 0
 
 
+def scenario_passthrough(o, tmp):
+    mock = o.usbmock
+    wrapper = shutil.which("umockdev-wrapper")
+    if not mock or not os.path.exists(mock) or not wrapper:
+        print("SKIP: needs umockdev-wrapper and vireo-usbmock (Debian umockdev, libumockdev-dev)")
+        return vmtest.SKIP
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    ctl = os.path.join(tmp, "mock.ctl")
+    stats_path = os.path.join(tmp, "mock.stats")
+    os.mkfifo(ctl)
+    run = os.path.join(tmp, "vireo-under-mock")
+    with open(run, "w") as f:
+        f.write("#!/bin/sh\nexec %s %s %s %s -- %s \"$@\"\n" % (wrapper, mock, ctl, stats_path, os.path.abspath(o.vireo)))
+    os.chmod(run, 0o755)
+    ctl_fd = os.open(ctl, os.O_RDWR)
+
+    def send(line):
+        os.write(ctl_fd, (line + "\n").encode())
+
+    def stats():
+        try:
+            os.unlink(stats_path)
+        except FileNotFoundError:
+            pass
+        send("stats")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(stats_path):
+            if time.monotonic() > deadline:
+                raise TestFailure("the mock wrote no stats")
+            time.sleep(0.05)
+        with open(stats_path) as f:
+            return dict(kv.split("=") for kv in f.read().split())
+
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usbhotplug=1"]
+    failures = []
+
+    def check(ok, good, bad):
+        if ok:
+            print("ok:", good)
+        else:
+            failures.append(bad)
+
+    vm = vmtest.Vm(run, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        st = stats()
+        check(st["driver_bound"] == "1", "the host's driver holds the mock before", "mock stats before: %s" % st)
+        vm.command("device_add", driver="usb-host", id="pass", vendorid="0x16c0", productid="0x27db")
+        st = stats()
+        check(st["driver_bound"] == "0" and st["disconnects"] == "1" and st["claimed"] == "1",
+              "attach detached the host's driver and claimed the interface", "mock stats after attach: %s" % st)
+        lst = wait_list(vm, lambda l: any(":16c0:27db:Mock_USB_Keyboard" in e for e in l), "usb-host plugged")
+        print("ok: the passed-through device enumerated in the guest:", sorted(lst))
+        vm.wait_serial(r"^VIREO-INPUT \S+ Vireo Mock USB Keyboard", 60)
+        listing = vm.command("x-query-usb")
+        check(len(listing) == 1 and listing[0]["product"] == "Mock USB Keyboard" and listing[0]["type"] == "usb-host",
+              "x-query-usb: %s" % listing, "x-query-usb: %s" % listing)
+        time.sleep(1)
+        send("key 04")
+        vm.wait_serial(r"^VIREO-USB-DONE", 60)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)], "the mock's key reached the guest's input layer",
+              "events from the passed-through keyboard: %s" % got)
+        st = stats()
+        check(int(st["set_idle"]) >= 1 and int(st["report_desc"]) >= 1 and int(st["reports"]) == 2,
+              "usbhid's class requests reached the mock (%s)" % st, "mock stats: %s" % st)
+
+        # Its interrupt IN transfer is always in flight: device_del cancels it.
+        vm.command("device_del", id="pass")
+        wait_list(vm, lambda l: not l, "usb-host unplugged with device_del")
+        print("ok: device_del removed it from the guest")
+        st = stats()
+        check(st["driver_bound"] == "1" and st["connects"] == "1" and st["claimed"] == "0",
+              "device_del released it and reattached the host's driver", "mock stats after device_del: %s" % st)
+
+        vm.command("device_add", driver="usb-host", id="pass2", hostbus="1", hostaddr="2")
+        wait_list(vm, lambda l: any(":16c0:27db:" in e for e in l), "usb-host plugged again")
+        print("ok: plugged again by hostbus/hostaddr")
+        send("unplug")
+        wait_list(vm, lambda l: not l, "mock unplugged from the host")
+        print("ok: the device leaving the host left the guest")
+        check(vm.command("x-query-usb") == [], "x-query-usb is empty after the host unplug",
+              "x-query-usb after the host unplug")
+        try:
+            vm.command("device_add", driver="usb-host", id="pass3", vendorid="0x16c0", productid="0x27db")
+            failures.append("device_add of the unplugged device succeeded")
+        except TestFailure as e:
+            check("no host USB device 16c0:27db" in str(e), "adding it again: %s" % e, "adding it again: %s" % e)
+        vm.sock.sendall(b'{"execute": "quit"}\n')
+        out = vm.output()
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+        out = ""
+    finally:
+        vm.close()
+        os.close(ctl_fd)
+    check("the device left the host; unplugged from the guest" in out, "vireo-run said the device left",
+          "vireo-run's output lacks the host-unplug line: %r" % out[-500:])
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
 def scenario_seabios(o, tmp):
     image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
     if not os.path.exists(image):
@@ -491,7 +617,7 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "hotplug": scenario_hotplug, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
@@ -501,6 +627,7 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--linux-kit", default=None)
+    ap.add_argument("--usbmock", default=None)
     ap.add_argument("--timeout", type=float, default=400)
     o = ap.parse_args()
     why = vmtest.kvm_skip_reason(o.accel)

@@ -18,7 +18,7 @@
 
 #define USBMOCK_VENDOR 0x16c0
 #define USBMOCK_PRODUCT 0x27db
-#define USBMOCK_PRODUCT_NAME "Vireo Mock Keyboard"
+#define USBMOCK_PRODUCT_NAME "Mock USB Keyboard"
 
 typedef struct UsbMock UsbMock;
 
