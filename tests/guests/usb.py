@@ -28,7 +28,10 @@
            enumerates it with its own descriptors and strings, a key the mock sends
            reaches the guest's event device; device_del with its interrupt transfer in
            flight returns the device to the host's driver; added again, then the mock
-           leaves the host: the guest sees it go and the listing empties.
+           leaves the host: the guest sees it go and the listing empties. A mock
+           bulk-only disk (001/003): the guest reads it, writes a file at 1 MiB that
+           the mock's own copy of the disk holds, and it leaves the host while the
+           guest reads it.
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -391,6 +394,9 @@ def scenario_passthrough(o, tmp):
         if r.returncode:
             print("FAIL: %s failed" % script)
             return 1
+    pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
+        payload = f.read(65536)
     ctl = os.path.join(tmp, "mock.ctl")
     stats_path = os.path.join(tmp, "mock.stats")
     os.mkfifo(ctl)
@@ -453,6 +459,37 @@ def scenario_passthrough(o, tmp):
         check(int(st["set_idle"]) >= 1 and int(st["report_desc"]) >= 1 and int(st["reports"]) == 2,
               "usbhid's class requests reached the mock (%s)" % st, "mock stats: %s" % st)
 
+        # The mock disk (bulk-only transport): the guest reads it, writes /payload at 1 MiB
+        # and reads that back; the mock's own copy of the disk must hold it.
+        vm.command("device_add", driver="usb-host", id="pdisk", vendorid="0x16c0", productid="0x27dc")
+        lst = wait_list(vm, lambda l: any(":16c0:27dc:Mock_USB_Disk" in e for e in l), "mock disk plugged")
+        print("ok: the mock disk enumerated:", sorted(lst))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
+        check(m.group(1) == hashlib.md5(pattern[:65536]).hexdigest(), "the guest read the mock disk's first 64 KiB right",
+              "mock disk read %s" % m.group(1))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600)
+        want = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        check("%s %s" % (m.group(1), m.group(2)) == want, "the guest wrote and read back %s bytes" % m.group(1),
+              "guest's write to the mock disk: %s %s, expected %s" % (m.group(1), m.group(2), want))
+        dump = os.path.join(tmp, "mockdisk.raw")
+        send("dump " + dump)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(dump) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(dump, "rb") as f:
+            disk = f.read()
+        check(disk[(1 << 20):(1 << 20) + len(payload)] == payload and disk[:65536] == pattern[:65536],
+              "the mock's disk holds the payload at 1 MiB and its pattern before",
+              "the mock's disk lacks the guest's write")
+        st = stats()
+        print("ok: mock disk counters:", {k: v for k, v in st.items() if k.startswith("disk_")})
+        # Unplugged from the host while the guest reads it in a loop.
+        send("unplug disk")
+        wait_list(vm, lambda l: not any("27dc" in e for e in l), "mock disk unplugged from the host")
+        print("ok: the disk leaving the host mid-transfer left the guest")
+        vm.wait_serial(r"^VIREO-USB-DISK-READER-END", 60)
+        print("ok: the guest's reader of the unplugged disk ended")
+
         # Its interrupt IN transfer is always in flight: device_del cancels it.
         vm.command("device_del", id="pass")
         wait_list(vm, lambda l: not l, "usb-host unplugged with device_del")
@@ -464,7 +501,7 @@ def scenario_passthrough(o, tmp):
         vm.command("device_add", driver="usb-host", id="pass2", hostbus="1", hostaddr="2")
         wait_list(vm, lambda l: any(":16c0:27db:" in e for e in l), "usb-host plugged again")
         print("ok: plugged again by hostbus/hostaddr")
-        send("unplug")
+        send("unplug kbd")
         wait_list(vm, lambda l: not l, "mock unplugged from the host")
         print("ok: the device leaving the host left the guest")
         check(vm.command("x-query-usb") == [], "x-query-usb is empty after the host unplug",

@@ -142,14 +142,14 @@ static void test_passthrough(void)
 {
     if (!under_umockdev())
         return;
-    UsbMock *m = usbmock_new();
+    UsbMock *m = usbmock_new(USBMOCK_KEYBOARD);
     Rig r;
     rig_init(&r);
     GError *err = NULL;
     Device *dev = create(&r, "usb-host,id=kbd,vendorid=0x16c0,productid=0x27db", &err);
     g_assert_no_error(err);
     g_assert_nonnull(dev);
-    UsbMockStats st = usbmock_stats(m);
+    UsbMockStats st = usbmock_stats(m, USBMOCK_KEYBOARD);
     /* Attach: the host's driver was detached and the interface claimed. */
     g_assert_cmpint(st.disconnects, ==, 1);
     g_assert_cmpint(st.driver_bound, ==, 0);
@@ -181,7 +181,7 @@ static void test_passthrough(void)
     g_assert_cmphex(buf[0], ==, 0x05);
     g_assert_cmphex(buf[62], ==, 0xc0);
     g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x21, 0x0a, 0, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
-    st = usbmock_stats(m);
+    st = usbmock_stats(m, USBMOCK_KEYBOARD);
     g_assert_cmpint(st.get_report_desc, ==, 1);
     g_assert_cmpint(st.set_idle, ==, 1);
     /* An unknown class request stalls as the device stalled it. */
@@ -209,7 +209,7 @@ static void test_passthrough(void)
     }
     g_assert_cmpint(res, ==, USB_RET_SUCCESS);
     g_assert_cmphex(buf[2], ==, 0);
-    g_assert_cmpint(usbmock_stats(m).reports_sent, ==, 2);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_KEYBOARD).reports_sent, ==, 2);
     /* Nothing more: NAK, and an OUT to an IN-only device endpoint stalls in the core. */
     g_assert_cmpint(packet(&r, USB_TOKEN_IN, 7, 1, buf, 8, &got), ==, USB_RET_NAK);
     g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, buf, 8, &got), ==, USB_RET_STALL);
@@ -244,7 +244,7 @@ static void test_passthrough(void)
 
     /* An interrupt IN in flight, then the device leaves the host: it leaves the bus. */
     g_assert_cmpint(packet(&r, USB_TOKEN_IN, 7, 1, buf, 8, &got), ==, USB_RET_NAK);
-    usbmock_unplug(m);
+    usbmock_unplug(m, USBMOCK_KEYBOARD);
     g_assert_true(wait_for(kbd_gone, &r));
     g_assert_cmpint(r.ports.detached[0], ==, 1);
     g_assert_null(usb_bus_port_device(r.bus, 0));
@@ -258,7 +258,7 @@ static void test_release(void)
 {
     if (!under_umockdev())
         return;
-    UsbMock *m = usbmock_new();
+    UsbMock *m = usbmock_new(USBMOCK_KEYBOARD);
     Rig r;
     rig_init(&r);
     GError *err = NULL;
@@ -273,7 +273,7 @@ static void test_release(void)
     vm_unlock(r.vm);
     g_assert_no_error(err);
     g_assert_cmpint(r.ports.detached[0], ==, 1);
-    UsbMockStats st = usbmock_stats(m);
+    UsbMockStats st = usbmock_stats(m, USBMOCK_KEYBOARD);
     g_assert_cmpint(st.claimed, ==, 0);
     g_assert_cmpint(st.connects, ==, 1);
     g_assert_cmpint(st.driver_bound, ==, 1);
@@ -283,7 +283,7 @@ static void test_release(void)
     g_assert_nonnull(dev);
     rig_free(&r);
     /* vm_free released it too. */
-    g_assert_cmpint(usbmock_stats(m).driver_bound, ==, 1);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_KEYBOARD).driver_bound, ==, 1);
     usbmock_free(m);
 }
 
@@ -302,7 +302,7 @@ static void test_errors(void)
 {
     if (!under_umockdev())
         return;
-    UsbMock *m = usbmock_new();
+    UsbMock *m = usbmock_new(USBMOCK_KEYBOARD);
     Rig r;
     rig_init(&r);
     GError *err = NULL;
@@ -318,13 +318,13 @@ static void test_errors(void)
     /* A bus whose ports carry low speed only refuses the full-speed device. */
     expect_error(&r, "usb-host,vendorid=0x16c0,bus=usb-bus.1",
                  "a full-speed device cannot go on usb-bus.1, whose ports carry low speed only");
-    g_assert_cmpint(usbmock_stats(m).driver_bound, ==, 1);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_KEYBOARD).driver_bound, ==, 1);
     /* Another program holds the interface. */
     usbmock_set_busy(m, true);
     expect_error(&r, "usb-host,vendorid=0x16c0", "is busy: another program holds its interface 0");
     usbmock_set_busy(m, false);
     /* The failed attempts gave the host's driver back. */
-    g_assert_cmpint(usbmock_stats(m).driver_bound, ==, 1);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_KEYBOARD).driver_bound, ==, 1);
     rig_free(&r);
     usbmock_free(m);
 }
@@ -355,7 +355,7 @@ static void test_permission(void)
         g_error_free(err);
         return;
     }
-    UsbMock *m = usbmock_new();
+    UsbMock *m = usbmock_new(USBMOCK_KEYBOARD);
     /* The testbed is private to its creator: the child may use all of it but the node. */
     const char *root = g_getenv("UMOCKDEV_DIR");
     g_assert_nonnull(root);

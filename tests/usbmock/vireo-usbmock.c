@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Runs a program beside the mock keyboard of usbmock.h, for guest tests of usb-host:
+/* Runs a program beside the mock keyboard and disk of usbmock.h, for guest tests of
+ * usb-host:
  *
  *   umockdev-wrapper vireo-usbmock CONTROL STATS -- PROGRAM [ARG...]
  *
  * The program (vireo-run) inherits the preload library and the testbed's UMOCKDEV_DIR,
- * so its libusb sees the mock at 001/002. Lines written to the FIFO CONTROL drive the
- * mock: "key HH" (a press and release of HID usage 0xHH), "unplug", "stats" (writes the
- * mock's counters to the file STATS, replacing it). Exits with the program's status. */
+ * so its libusb sees the mocks at 001/002 (keyboard) and 001/003 (disk). Lines written
+ * to the FIFO CONTROL drive them: "key HH" (a press and release of HID usage 0xHH),
+ * "unplug kbd|disk", "stats" (writes both mocks' counters to the file STATS, replacing
+ * it), "dump PATH" (the disk's bytes to PATH). Exits with the program's status. */
 #include "tests/usbmock/usbmock.h"
 
 #include <errno.h>
@@ -30,17 +32,31 @@ static void command(Run *r, const char *cmd)
     unsigned usage;
     if (sscanf(cmd, "key %x", &usage) == 1) {
         usbmock_key(r->mock, (uint8_t)usage);
-    } else if (!strcmp(cmd, "unplug")) {
-        usbmock_unplug(r->mock);
+    } else if (!strcmp(cmd, "unplug kbd") || !strcmp(cmd, "unplug disk")) {
+        usbmock_unplug(r->mock, cmd[7] == 'k' ? USBMOCK_KEYBOARD : USBMOCK_STORAGE);
     } else if (!strcmp(cmd, "stats")) {
-        UsbMockStats s = usbmock_stats(r->mock);
-        g_autofree char *text = g_strdup_printf(
-            "driver_bound=%d disconnects=%d connects=%d claimed=%d control=%d reports=%d set_idle=%d report_desc=%d\n",
-            s.driver_bound, s.disconnects, s.connects, s.claimed, s.control_requests, s.reports_sent, s.set_idle,
-            s.get_report_desc);
+        GString *text = g_string_new(NULL);
+        for (int i = 0; i < 2; i++) {
+            UsbMockStats s = usbmock_stats(r->mock, i ? USBMOCK_STORAGE : USBMOCK_KEYBOARD);
+            const char *p = i ? "disk_" : "";
+            g_string_append_printf(text,
+                                   "%sdriver_bound=%d %sdisconnects=%d %sconnects=%d %sclaimed=%d %scontrol=%d "
+                                   "%sreports=%d %sset_idle=%d %sreport_desc=%d %scommands=%d %sread=%d %swritten=%d\n",
+                                   p, s.driver_bound, p, s.disconnects, p, s.connects, p, s.claimed, p,
+                                   s.control_requests, p, s.reports_sent, p, s.set_idle, p, s.get_report_desc, p,
+                                   s.commands, p, s.blocks_read, p, s.blocks_written);
+        }
         g_autofree char *tmp = g_strconcat(r->stats_path, ".tmp", NULL);
-        if (!g_file_set_contents(tmp, text, -1, NULL) || rename(tmp, r->stats_path))
+        if (!g_file_set_contents(tmp, text->str, -1, NULL) || rename(tmp, r->stats_path))
             g_printerr("vireo-usbmock: cannot write %s\n", r->stats_path);
+        g_string_free(text, true);
+    } else if (g_str_has_prefix(cmd, "dump ")) {
+        g_autoptr(GBytes) disk = usbmock_disk(r->mock);
+        gsize n;
+        const void *p = g_bytes_get_data(disk, &n);
+        g_autofree char *tmp = g_strconcat(cmd + 5, ".tmp", NULL);
+        if (!g_file_set_contents(tmp, p, (gssize)n, NULL) || rename(tmp, cmd + 5))
+            g_printerr("vireo-usbmock: cannot write %s\n", cmd + 5);
     } else if (*cmd) {
         g_printerr("vireo-usbmock: unknown command '%s'\n", cmd);
     }
@@ -98,7 +114,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vireo-usbmock: %s: %s\n", argv[1], g_strerror(errno));
         return 2;
     }
-    r.mock = usbmock_new();
+    r.mock = usbmock_new(USBMOCK_KEYBOARD | USBMOCK_STORAGE);
     r.loop = g_main_loop_new(NULL, FALSE);
     g_unix_fd_add(fd, G_IO_IN, control_ready, &r);
     GPid pid;

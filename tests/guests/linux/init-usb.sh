@@ -23,7 +23,8 @@ done
 # spaces in products as _), the disk's size and the hash of its first 64 KiB. A USB
 # keyboard that appears is read: once it sent a key press and release, its records are
 # printed as in the boot-time mode and VIREO-USB-DONE follows. A USB disk that appears is
-# then read in a loop until it goes. Runs until powered off.
+# then read in a loop until it goes (the usb-host test's "Mock Disk" first gets 64 KiB of
+# /payload written at 1 MiB and read back). Runs until powered off.
 if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
     echo "VIREO-USB-READY"
     last=""
@@ -45,6 +46,14 @@ if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
             if [ -n "$disk" ] && [ -z "$reader" ]; then
                 echo "VIREO-USB-DISK-SIZE $disk"
                 echo "VIREO-USB-DISK-READ $(dd if=/dev/sda bs=4096 count=16 2>/dev/null | md5sum)"
+                # The mock disk of usb-host's test gets /payload's first 64 KiB at 1 MiB,
+                # read back (each packet is a round trip through umockdev: kept short).
+                if grep -q 'Mock Disk' /sys/block/sda/device/model 2>/dev/null; then
+                    n=65536
+                    dd if=/payload of=/dev/sda bs=512 count=128 seek=2048 conv=fsync 2>/dev/null
+                    echo 3 > /proc/sys/vm/drop_caches
+                    echo "VIREO-USB-DISK-WROTE $n $(dd if=/dev/sda bs=512 skip=2048 2>/dev/null | head -c $n | md5sum)"
+                fi
                 # Then the disk is read again and again (the page cache dropped each time),
                 # so a device_del finds transfers in flight.
                 (while dd if=/dev/sda of=/dev/null bs=65536 2>/dev/null; do
