@@ -253,6 +253,57 @@ static void test_passthrough(void)
     usbmock_free(m);
 }
 
+static void count_change(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+static bool changed(void *opaque)
+{
+    return *(int *)opaque > 0;
+}
+
+static bool listed(void)
+{
+    g_autoptr(GError) err = NULL;
+    GPtrArray *list = usbhost_list_devices(&err);
+    g_assert_no_error(err);
+    bool found = false;
+    for (guint i = 0; i < list->len; i++)
+        found |= ((UsbHostInfo *)list->pdata[i])->product_id == USBMOCK_PRODUCT;
+    g_ptr_array_unref(list);
+    return found;
+}
+
+/* The host list for the app: the mock with its strings, and a hotplug callback on the
+ * main context when it leaves. */
+static void test_host_list(void)
+{
+    if (!under_umockdev())
+        return;
+    UsbMock *m = usbmock_new(USBMOCK_KEYBOARD);
+    GError *err = NULL;
+    GPtrArray *list = usbhost_list_devices(&err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(list->len, ==, 1);
+    UsbHostInfo *info = list->pdata[0];
+    g_assert_cmphex(info->vendor_id, ==, USBMOCK_VENDOR);
+    g_assert_cmpint(info->speed, ==, USBHOST_SPEED_FULL);
+    g_assert_cmpstr(info->manufacturer, ==, "Vireo");
+    g_assert_cmpstr(info->product, ==, USBMOCK_PRODUCT_NAME);
+    g_assert_null(info->in_use_by);
+    g_ptr_array_unref(list);
+    int changes = 0;
+    guint id = usbhost_watch(count_change, &changes, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(id, >, 0);
+    usbmock_unplug(m, USBMOCK_KEYBOARD);
+    g_assert_true(wait_for(changed, &changes));
+    g_assert_false(listed());
+    usbhost_unwatch(id);
+    usbmock_free(m);
+}
+
 /* device_del of a device with a transfer in flight, then the host driver is back. */
 static void test_release(void)
 {
@@ -396,6 +447,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/usb-host/passthrough", test_passthrough);
     g_test_add_func("/usb-host/release", test_release);
+    g_test_add_func("/usb-host/host-list", test_host_list);
     g_test_add_func("/usb-host/errors", test_errors);
     g_test_add_func("/usb-host/permission", test_permission);
     g_test_add_func("/usb-host/hotplug-bus", test_hotplug_bus);
