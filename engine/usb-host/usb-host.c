@@ -249,9 +249,11 @@ static int hotplug_cb(libusb_context *c, libusb_device *dev, libusb_hotplug_even
     if (watches && !list_idle)
         list_idle = g_idle_add(list_changed_idle, NULL);
     UsbHostHandle *h = ev == LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT && handles ? g_hash_table_lookup(handles, dev) : NULL;
-    g_mutex_unlock(&ctx_lock);
+    /* Still under ctx_lock: usbhost_close takes the handle out of the table under it
+     * before freeing it (lock order: ctx_lock, then a handle's lock). */
     if (h)
         handle_gone(h);
+    g_mutex_unlock(&ctx_lock);
     return 0;
 }
 
@@ -609,15 +611,20 @@ static gboolean gone_idle(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Any thread: the device left. The handler runs once, on the main context. */
-static void handle_gone(UsbHostHandle *h)
+/* h->lock held: the device left. The handler runs once, on the main context. */
+static void gone_locked(UsbHostHandle *h)
 {
-    g_mutex_lock(&h->lock);
     if (!h->gone) {
         h->gone = true;
         if (h->gone_fn && !h->closing)
             h->gone_idle = g_idle_add(gone_idle, h);
     }
+}
+
+static void handle_gone(UsbHostHandle *h)
+{
+    g_mutex_lock(&h->lock);
+    gone_locked(h);
     g_mutex_unlock(&h->lock);
 }
 
@@ -629,8 +636,11 @@ static void LIBUSB_CALL xfer_done(struct libusb_transfer *x)
     Endpoint *e = x->user_data;
     UsbHostHandle *h = e->h;
     UsbHostResult res = status_result(x->status);
-    bool gone = res == USBHOST_GONE;
     g_mutex_lock(&h->lock);
+    /* Everything about h happens before in_flight drops under the lock: once it is 0,
+     * usbhost_close may free h. */
+    if (res == USBHOST_GONE)
+        gone_locked(h);
     h->in_flight--;
     e->xfer = NULL;
     if (x->status == LIBUSB_TRANSFER_CANCELLED || h->closing) {
@@ -655,8 +665,6 @@ static void LIBUSB_CALL xfer_done(struct libusb_transfer *x)
     g_cond_broadcast(&h->cond);
     g_mutex_unlock(&h->lock);
     libusb_free_transfer(x);
-    if (gone)
-        handle_gone(h);
 }
 
 /* h->lock held: submits e->want bytes of e->buf. */
