@@ -19,7 +19,8 @@
   hotplug  one Linux boot with no USB device: QMP device_add of usb-kbd and usb-storage
            (an existing -drive if=none) at run time, each enumerates in the guest, the
            keyboard's key reaches its event device, the disk reads right; x-query-usb
-           and HMP info usb list them with the guest's ports; device_del of each, the
+           and HMP info usb list them with the guest's ports; savevm/loadvm with them
+           plugged, and a key arrives after; device_del of each, the
            guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
            enumerates again; bad device_add/device_del arguments are one error each.
   passthrough  usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
@@ -267,10 +268,16 @@ def scenario_hotplug(o, tmp):
     with open(raw, "wb") as f:
         f.write(pattern)
         f.truncate(4 << 20)
+    # qcow2 disks, so savevm can hold the state with the devices plugged.
+    hot = os.path.join(tmp, "hot.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, hot], check=True)
+    state = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", state, "16M"], check=True)
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
             "-append", "console=ttyS0 vireo.usbhotplug=1",
-            "-drive", "if=none,id=hotdisk,format=raw,file=" + raw]
+            "-drive", "file=%s,if=ide,format=qcow2" % state,
+            "-drive", "if=none,id=hotdisk,format=qcow2,file=" + hot]
     failures = []
 
     def check(ok, good, bad):
@@ -343,6 +350,23 @@ def scenario_hotplug(o, tmp):
         info = hmp(vm, "info usb")
         check("Product QEMU USB Keyboard, ID: hkbd" in info and "Product QEMU USB HARDDRIVE, ID: hdisk" in info,
               "info usb: %s" % info.strip().replace("\r\n", " | "), "info usb: %r" % info)
+
+        # The plugged devices' state goes into savevm and comes back with loadvm: the
+        # keyboard goes on delivering keys.
+        hmp(vm, "savevm plugged")
+        hmp(vm, "loadvm plugged")
+        vm.command("cont")
+        print("ok: savevm/loadvm with the plugged devices")
+        before = vm.serial().count("VIREO-USB-DONE")
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 60
+        while vm.serial().count("VIREO-USB-DONE") == before:
+            if time.monotonic() > deadline:
+                raise TestFailure("no key from the plugged keyboard after loadvm")
+            time.sleep(0.2)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)], "a key reached the plugged keyboard after loadvm",
+              "plugged keyboard's events after loadvm: %s" % got)
 
         # The guest reads the disk in a loop: the device goes with its transfers in flight.
         before = vm.serial().count("VIREO-USB-DISK-READER-END")

@@ -21,8 +21,8 @@ done
 # Hot plug (vireo.usbhotplug=1): no device at boot; whenever the set of USB devices,
 # the USB disk or the input devices changes, one VIREO-USB-LIST line (port:vid:pid:product,
 # spaces in products as _), the disk's size and the hash of its first 64 KiB. A USB
-# keyboard that appears is read: once it sent a key press and release, its records are
-# printed as in the boot-time mode and VIREO-USB-DONE follows. A USB disk that appears is
+# keyboard that appears is read: each time it sent a key press and release, its records
+# are printed as in the boot-time mode and VIREO-USB-DONE follows. A USB disk that appears is
 # then read in a loop until it goes (the usb-host test's "Mock Disk" first gets 64 KiB of
 # /payload written at 1 MiB and read back). Runs until powered off.
 if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
@@ -63,6 +63,10 @@ if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
                 reader=1
             fi
             [ -z "$disk" ] && reader=""
+            if [ -n "$kbd" ] && [ ! -e /sys/class/input/$kbd ]; then
+                kill $kpid 2>/dev/null
+                kbd=""
+            fi
             for e in /sys/class/input/event*; do
                 [ -e "$e" ] || continue
                 name=$(cat $e/device/name)
@@ -71,6 +75,7 @@ if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
                     if [ -z "$kbd" ]; then
                         kbd=${e##*/}
                         cat /dev/input/$kbd > /tmp/$kbd.bin &
+                        kpid=$!
                     fi ;;
                 esac
             done
@@ -80,8 +85,10 @@ if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
             echo "VIREO-EV-BEGIN $kbd"
             od -An -v -tu2 /tmp/$kbd.bin | while read -r line; do echo "VIREO-EV $kbd $line"; done
             echo "VIREO-USB-DONE"
-            rm -f /tmp/$kbd.bin
-            kbd=""
+            # Ready for the next keys on the same keyboard.
+            kill $kpid 2>/dev/null
+            cat /dev/input/$kbd > /tmp/$kbd.bin &
+            kpid=$!
         fi
         sleep 0.2
     done
