@@ -97,7 +97,10 @@ static bool ctx_ref(GError **err)
         if (r) {
             g_mutex_unlock(&ctx_lock);
             ctx = NULL;
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "usb-host: libusb cannot start: %s", libusb_strerror(r));
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "usb-host: libusb cannot start: %s%s", libusb_strerror(r),
+                        g_file_test("/dev/bus/usb", G_FILE_TEST_IS_DIR)
+                            ? ""
+                            : " (this host has no /dev/bus/usb: no USB, or a container without it)");
             return false;
         }
         owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

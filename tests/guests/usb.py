@@ -646,6 +646,10 @@ def scenario_options(o, tmp):
         (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
         (["-machine", "usb=maybe"], "expected on or off"),
         (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
+        (["-device", "usb-host"], "usb-host needs vendorid= and productid="),
+        (["-device", "usb-host,vendorid=0x10000"], "'vendorid' must be a number from 0x0 to 0xffff"),
+        # No such device, or (a host without /dev/bus/usb) no libusb: one line either way.
+        (["-device", "usb-host,vendorid=0x1234,productid=0x5678"], "usb-host: "),
     ]
     failures = []
     for args, want in cases:
