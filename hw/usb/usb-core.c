@@ -79,29 +79,6 @@ UsbDevice *usb_bus_port_device(UsbBus *bus, int port)
     return port >= 0 && port < bus->nports ? bus->port[port] : NULL;
 }
 
-const char *usb_bus_name(const UsbBus *bus)
-{
-    return bus->name;
-}
-
-int usb_bus_nports(const UsbBus *bus)
-{
-    return bus->nports;
-}
-
-GPtrArray *usb_bus_list(Vm *vm)
-{
-    GPtrArray *out = g_ptr_array_new();
-    /* Controllers take the first free name, so the buses are usb-bus.0 up to a gap. */
-    for (int n = 0;; n++) {
-        g_autofree char *name = g_strdup_printf("usb-bus.%d", n);
-        UsbBus *bus = vm_find_bus(vm, name);
-        if (!bus)
-            return out;
-        g_ptr_array_add(out, bus);
-    }
-}
-
 const char *usb_speed_name(UsbSpeed speed)
 {
     static const char *const names[] = { "low", "full", "high", "super" };

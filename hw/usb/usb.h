@@ -177,11 +177,7 @@ void usb_bus_free(UsbBus *bus);
 /* The first free bus name "usb-bus.N". */
 char *usb_bus_next_name(Vm *vm);
 UsbDevice *usb_bus_port_device(UsbBus *bus, int port);
-const char *usb_bus_name(const UsbBus *bus);
-int usb_bus_nports(const UsbBus *bus);
-/* The VM's USB buses in name order (usb-bus.0, usb-bus.1, ...; the array is the
- * caller's), for listings such as QMP x-query-usb. */
-GPtrArray *usb_bus_list(Vm *vm);
+/* "low", "full", "high", "super". */
 const char *usb_speed_name(UsbSpeed speed);
 /* Bus reset signalled on a port (the port's reset bit): the device returns to its
  * default state through its class's reset. */
