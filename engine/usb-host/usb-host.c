@@ -465,8 +465,10 @@ static void handle_free(UsbHostHandle *h)
         g_queue_clear_full(&h->ep[i].reports, (GDestroyNotify)g_bytes_unref);
         g_free(h->ep[i].buf);
     }
-    if (h->strings)
-        g_strfreev(h->strings);
+    /* Indexes the device does not use are holes: not a NULL-terminated vector. */
+    for (size_t i = 0; h->strings && i < h->n_strings; i++)
+        g_free(h->strings[i]);
+    g_free(h->strings);
     g_free(h->config);
     g_free(h->name);
     g_free(h->owner);
