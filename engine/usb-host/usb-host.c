@@ -45,7 +45,7 @@ struct UsbHostHandle {
     char **strings;
     size_t n_strings;
     uint32_t claimed, detached; /* interfaces (bit n: interface n) */
-    int n_interfaces;
+    uint32_t interfaces;    /* the configuration's interface numbers (bit n: n) */
     GMutex lock;            /* guards everything below and the endpoints' transfer state */
     GCond cond;
     int in_flight;
@@ -432,7 +432,9 @@ static void release_interfaces(UsbHostHandle *h)
 
 static bool claim_interfaces(UsbHostHandle *h, GError **err)
 {
-    for (int i = 0; i < h->n_interfaces && i < 32; i++) {
+    for (int i = 0; i < 32; i++) {
+        if (!((h->interfaces >> i) & 1))
+            continue;
         if (libusb_kernel_driver_active(h->dh, i) == 1) {
             int r = libusb_detach_kernel_driver(h->dh, i);
             if (r) {
@@ -552,7 +554,10 @@ UsbHostHandle *usbhost_open(const UsbHostMatch *m, const char *owner, GError **e
     put_device(h->device_desc, &dd);
     GByteArray *b = g_byte_array_new();
     put_config(b, cfg);
-    h->n_interfaces = cfg->bNumInterfaces;
+    /* Interface numbers need not run from 0 without gaps (USB 2.0, 9.6.5). */
+    for (int i = 0; i < cfg->bNumInterfaces; i++)
+        if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceNumber < 32)
+            h->interfaces |= 1u << cfg->interface[i].altsetting[0].bInterfaceNumber;
     libusb_free_config_descriptor(cfg);
     h->config_len = b->len;
     h->config = g_byte_array_free(b, false);
