@@ -133,6 +133,10 @@ static void ctx_unref(void)
         ctx = NULL;
         g_clear_pointer(&owners, g_hash_table_unref);
         g_clear_pointer(&handles, g_hash_table_unref);
+    } else if (!event_thread) {
+        /* Someone took the context while the thread was stopping: it runs again. */
+        g_atomic_int_set(&event_stop, 0);
+        event_thread = g_thread_new("libusb-events", event_main, NULL);
     }
     g_mutex_unlock(&ctx_lock);
 }
