@@ -95,8 +95,8 @@ static bool ctx_ref(GError **err)
     if (!ctx) {
         int r = libusb_init(&ctx);
         if (r) {
-            g_mutex_unlock(&ctx_lock);
             ctx = NULL;
+            g_mutex_unlock(&ctx_lock);
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "usb-host: libusb cannot start: %s%s", libusb_strerror(r),
                         g_file_test("/dev/bus/usb", G_FILE_TEST_IS_DIR)
                             ? ""
@@ -126,7 +126,10 @@ static void ctx_unref(void)
     g_mutex_unlock(&ctx_lock);
     /* libusb_close and hotplug deregistration wake the event thread; the 100 ms timeout
      * bounds the wait otherwise. */
-    g_thread_join(t);
+    if (t)
+        g_thread_join(t);
+    else
+        return; /* another caller is stopping it and will finish the job */
     g_mutex_lock(&ctx_lock);
     if (!ctx_users) {
         libusb_exit(ctx);
