@@ -36,11 +36,17 @@ enum {
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
     CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_SSE41 = 1u << 19,
+    CPUID_ECX_SSE42 = 1u << 20,
     CPUID_ECX_POPCNT = 1u << 23,
 };
 /* CPUID.80000001h:EDX */
 enum {
     CPUID_EXT_NX = 1u << 20,
+};
+/* CPUID.80000001h:ECX */
+enum {
+    CPUID_EXT_ECX_ABM = 1u << 5, /* LZCNT ("LZCNT" in Intel's tables, ABM in AMD's) */
 };
 
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */
@@ -53,6 +59,7 @@ typedef struct CpuModel {
     uint8_t family, model, stepping;
     uint32_t edx, ecx;           /* CPUID.1; APIC is added when the board gives one */
     uint32_t ext_edx;            /* CPUID.80000001h */
+    uint32_t ext_ecx;
     uint32_t max_ext_leaf;       /* 0: no extended leaves */
     const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
 } CpuModel;
