@@ -7,7 +7,7 @@
  * all agree. Every imm8 value of the PCMPxSTRx, ROUND*, DPPS/DPPD, BLEND*, INSERTPS
  * and MPSADBW forms runs; operands are random with the edge values overrepresented.
  * Then directed checks the host cannot make safely: the 16-byte alignment #GP of
- * PTEST and friends, and none for PCMPxSTRx. Skips (77) on a host without SSE4.2 or
+ * PTEST and friends, and none for PCMPxSTRx; unmasked MXCSR exceptions (#XM). Skips (77) on a host without SSE4.2 or
  * LZCNT.
  *
  * Usage: sse4-host [CASES-PER-FORM] */
@@ -134,7 +134,7 @@ static void side_state(Side *s, CpuX86State *st)
 }
 
 /* Runs insn then HLT from h's registers and mem; returns the exception vector or -1,
- * with h and mem updated. */
+ * with h and mem updated (to the faulting state after an exception). */
 static int side_run(Side *s, const uint8_t *insn, size_t len, HostState *h, uint8_t mem[16], uint32_t data)
 {
     CpuX86State st;
@@ -157,12 +157,14 @@ static int side_run(Side *s, const uint8_t *insn, size_t len, HostState *h, uint
     if (!x86_cpu_load(s->c, &st, &err))
         g_error("load: %s", err->message);
     X86RunResult r = x86_cpu_run(s->c, 10);
+    int exc = -1;
     if (r == X86_RUN_EXCEPTION) {
         bool he;
         uint32_t ec;
-        return x86_cpu_last_exception(s->c, &he, &ec);
+        exc = x86_cpu_last_exception(s->c, &he, &ec);
+    } else {
+        EXPECT(r == X86_RUN_HALT, "%s: the instruction did not run to HLT (%d)", s->name, r);
     }
-    EXPECT(r == X86_RUN_HALT, "%s: the instruction did not run to HLT (%d)", s->name, r);
     x86_cpu_save(s->c, &st);
     for (unsigned k = 0; k < 3; k++)
         memcpy(h->xmm[k], st.xmm[k], 16);
@@ -171,7 +173,7 @@ static int side_run(Side *s, const uint8_t *insn, size_t len, HostState *h, uint
     h->flags = st.rflags;
     h->mxcsr = st.mxcsr;
     mem_read(s->v->mem, data, mem, 16);
-    return -1;
+    return exc;
 }
 
 /* ---- instruction forms ---- */
@@ -508,6 +510,57 @@ static void check_alignment(Side sides[2])
     }
 }
 
+/* An unmasked SIMD exception: #XM with CR4.OSXMMEXCPT, the destination and the other
+ * flags unchanged, the flag set in MXCSR; ROUND's imm8 bit 3 suppresses precision. */
+static void check_unmasked(Side sides[2])
+{
+    static const uint8_t roundps[] = { 0x66, 0x0f, 0x3a, 0x08, 0xc1, 0x00 }; /* xmm0, xmm1, nearest */
+    static const uint8_t roundps_noprec[] = { 0x66, 0x0f, 0x3a, 0x08, 0xc1, 0x08 };
+    static const uint8_t dpps[] = { 0x66, 0x0f, 0x3a, 0x40, 0xc1, 0xff };
+    for (unsigned s = 0; s < 2; s++) {
+        HostState h;
+        uint8_t mem[16] = { 0 };
+        static const uint32_t src[4] = { 0x7fa00000u, 0x3fc00000u, 0, 0 }; /* SNaN, 1.5 */
+        /* SNaN with IM clear: invalid, #XM */
+        memset(&h, 0, sizeof(h));
+        memset(h.xmm[0], 0x11, 16);
+        memcpy(h.xmm[1], src, 16);
+        h.mxcsr = 0x1f80 & ~0x80u;
+        int exc = side_run(&sides[s], roundps, sizeof(roundps), &h, mem, DATA);
+        uint8_t old[16];
+        memset(old, 0x11, 16);
+        /* IE from lane 0, PE from lane 1's 1.5: both flags, whichever traps */
+        EXPECT(exc == X86_EXC_XM && !memcmp(h.xmm[0], old, 16) && (h.mxcsr & 0x3f) == 0x21,
+               "roundps SNaN, IM clear, %s: exception %d mxcsr %04x", sides[s].name, exc, h.mxcsr);
+        /* 1.5 with PM clear: precision #XM, unless imm8[3] suppresses it */
+        memset(&h, 0, sizeof(h));
+        memcpy(h.xmm[1], src + 1, 4);
+        h.mxcsr = 0x1f80 & ~0x1000u;
+        exc = side_run(&sides[s], roundps, sizeof(roundps), &h, mem, DATA);
+        EXPECT(exc == X86_EXC_XM && (h.mxcsr & 0x3f) == 0x20, "roundps 1.5, PM clear, %s: exception %d mxcsr %04x",
+               sides[s].name, exc, h.mxcsr);
+        memset(&h, 0, sizeof(h));
+        memcpy(h.xmm[1], src + 1, 4);
+        h.mxcsr = 0x1f80 & ~0x1000u;
+        exc = side_run(&sides[s], roundps_noprec, sizeof(roundps_noprec), &h, mem, DATA);
+        uint32_t two;
+        memcpy(&two, h.xmm[0], 4);
+        EXPECT(exc == -1 && two == 0x40000000u && (h.mxcsr & 0x3f) == 0,
+               "roundps 1.5 imm 08, PM clear, %s: exception %d result %08x mxcsr %04x", sides[s].name, exc, two,
+               h.mxcsr);
+        /* DPPS of 1.5 * 1.5 is exact: nothing raised with every exception unmasked */
+        memset(&h, 0, sizeof(h));
+        memcpy(h.xmm[0], src + 1, 4);
+        memcpy(h.xmm[1], src + 1, 4);
+        h.mxcsr = 0x0000;
+        exc = side_run(&sides[s], dpps, sizeof(dpps), &h, mem, DATA);
+        uint32_t r;
+        memcpy(&r, h.xmm[0], 4);
+        EXPECT(exc == -1 && r == 0x40100000u, "dpps 1.5*1.5 unmasked %s: exception %d result %08x", sides[s].name,
+               exc, r);
+    }
+}
+
 /* Encodings that must be #UD: without 66, MOVNTDQA's register form, the F3 forms. */
 static void check_ud(Side sides[2])
 {
@@ -576,6 +629,7 @@ int main(int argc, char **argv)
         }
     }
     check_alignment(sides);
+    check_unmasked(sides);
     check_ud(sides);
 
     JitStats js;
