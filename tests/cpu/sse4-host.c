@@ -106,8 +106,10 @@ static void side_init(Side *s, bool jit)
     }
 }
 
-static void side_free(Side *s)
+static void side_free(Side *s, bool jit)
 {
+    if (jit)
+        jit_detach(s->c);
     x86_cpu_free(s->c);
     vm_free(s->vm);
 }
@@ -429,8 +431,10 @@ static void run_case(Side sides[2], const Form *f, unsigned imm)
     for (unsigned k = 0; k < 3; k++)
         fill(in.xmm[k], f->data);
     fill(mem, f->data);
-    for (unsigned k = 0; k < 4; k++)
-        in.gpr[k] = g_rand_int(rnd) >> pick(33);
+    for (unsigned k = 0; k < 4; k++) {
+        unsigned sh = pick(33); /* 32: zero, without shifting by the width */
+        in.gpr[k] = sh < 32 ? g_rand_int(rnd) >> sh : 0;
+    }
     if (f->data == D_STRING) {
         in.gpr[0] = rand_len();
         in.gpr[2] = rand_len();
@@ -639,8 +643,8 @@ int main(int argc, char **argv)
     printf("%u cases on interp and tcg (%" G_GUINT64_FORMAT " blocks translated), %d failures\n", cases_run,
            js.blocks, failures);
     g_rand_free(rnd);
-    side_free(&sides[0]);
-    side_free(&sides[1]);
+    side_free(&sides[0], false);
+    side_free(&sides[1], true);
     munmap(host_code, 4096);
     return failures ? 1 : 0;
 }
