@@ -529,7 +529,8 @@ static bool isapc_check_config(const VmConfig *cfg, GError **err)
         g_autofree char *name = g_strndup(spec, strcspn(spec, ","));
         /* ISA devices carry their I/O ports as properties; everything else wants a bus
          * this board does not have. */
-        static const char *const isa_devices[] = { "ne2k_isa", "sb16", "adlib", "isa-serial", NULL };
+        static const char *const isa_devices[] = { "ne2k_isa", "sb16", "adlib", "isa-serial", "isa-debugcon",
+                                                   "isa-debug-exit", NULL };
         if (!g_strv_contains(isa_devices, name)) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
                         "machine isapc: -device %s needs PCI or USB, which this board has not (for a "
