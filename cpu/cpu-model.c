@@ -12,21 +12,21 @@
 
 static const CpuModel models[] = {
     { "486", "Intel 486 (FPU; no TSC, MSRs, CMPXCHG8B or MMX)", "GenuineIntel",
-      4, 8, 0, CPUID_FPU | CPUID_PSE, 0, 0, 0, 0, NULL },
+      4, 8, 0, CPUID_FPU | CPUID_PSE, 0, 0, 0, NULL },
     { "pentium", "Intel Pentium with MMX (TSC, CMPXCHG8B, no CMOV)", "GenuineIntel",
-      5, 4, 3, P5_FEATURES, 0, 0, 0, 0, NULL },
+      5, 4, 3, P5_FEATURES, 0, 0, 0, NULL },
     { "pentium2", "Intel Pentium II (P6: CMOV, PAE, SYSENTER, FXSAVE, MMX)", "GenuineIntel",
-      6, 5, 2, P6_FEATURES, 0, 0, 0, 0, NULL },
+      6, 5, 2, P6_FEATURES, 0, 0, 0, NULL },
     { "pentium3", "Intel Pentium III (Pentium II with SSE)", "GenuineIntel",
-      6, 7, 3, P6_FEATURES | CPUID_SSE, 0, 0, 0, 0, NULL },
+      6, 7, 3, P6_FEATURES | CPUID_SSE, 0, 0, 0, NULL },
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
-      6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0, 0x80000004u,
+      6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
       "QEMU Virtual CPU version 2.5+" },
     { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
       "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
       CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
-      CPUID_EXT_NX, CPUID_EXT_ECX_ABM, 0x80000004u, "Vireo P6-class CPU (interpreter)" },
+      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM },
 };
 
 /* Known to QEMU users, refused with the reason rather than as unknown names. */

@@ -59,9 +59,9 @@ typedef struct CpuModel {
     uint8_t family, model, stepping;
     uint32_t edx, ecx;           /* CPUID.1; APIC is added when the board gives one */
     uint32_t ext_edx;            /* CPUID.80000001h */
-    uint32_t ext_ecx;
     uint32_t max_ext_leaf;       /* 0: no extended leaves */
     const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
+    uint32_t ext_ecx;            /* CPUID.80000001h:ECX (LAHF/SAHF in 64-bit mode) */
 } CpuModel;
 
 /* The model a name means ("host" is "max", as with QEMU's TCG); NULL with err set
