@@ -1116,7 +1116,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (opt.machine && !strcmp(opt.machine, "help")) {
-        printf("Machines (-machine):\n  pc       Standard PC (i440FX + PIIX3, SeaBIOS)\n");
+        printf("Machines (-machine):\n  pc       Standard PC (i440FX + PIIX3, SeaBIOS)\n"
+               "  isapc    ISA-only PC (no PCI: ISA IDE, ISA VGA; SeaBIOS)\n");
         return 0;
     }
     if (opt.log_areas) {

@@ -22,10 +22,11 @@ static const CpuModel models[] = {
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
       6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
       "QEMU Virtual CPU version 2.5+" },
-    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, POPCNT, CLFLUSH, NX",
+    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
+      "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
-      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_POPCNT,
-      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)" },
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
+      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM },
 };
 
 /* Known to QEMU users, refused with the reason rather than as unknown names. */

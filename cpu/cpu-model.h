@@ -36,6 +36,8 @@ enum {
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
     CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_SSE41 = 1u << 19,
+    CPUID_ECX_SSE42 = 1u << 20,
     CPUID_ECX_POPCNT = 1u << 23,
 };
 /* CPUID.80000001h:ECX */
@@ -48,6 +50,10 @@ enum {
     CPUID_EXT_NX = 1u << 20,
     CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
     CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
+};
+/* CPUID.80000001h:ECX */
+enum {
+    CPUID_EXT_ECX_ABM = 1u << 5, /* LZCNT ("LZCNT" in Intel's tables, ABM in AMD's) */
 };
 
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */
