@@ -43,6 +43,7 @@ enum {
 /* CPUID.80000001h:ECX */
 enum {
     CPUID_EXT_ECX_LAHF_LM = 1u << 0,
+    CPUID_EXT_ECX_ABM = 1u << 5, /* LZCNT ("LZCNT" in Intel's tables, ABM in AMD's) */
 };
 /* CPUID.80000001h:EDX */
 enum {
@@ -51,11 +52,6 @@ enum {
     CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
     CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
 };
-/* CPUID.80000001h:ECX */
-enum {
-    CPUID_EXT_ECX_ABM = 1u << 5, /* LZCNT ("LZCNT" in Intel's tables, ABM in AMD's) */
-};
-
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */
 #define CPU_FEATURE_ECX(bit) ((uint64_t)(bit) << 32)
 
@@ -68,7 +64,7 @@ typedef struct CpuModel {
     uint32_t ext_edx;            /* CPUID.80000001h */
     uint32_t max_ext_leaf;       /* 0: no extended leaves */
     const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
-    uint32_t ext_ecx;            /* CPUID.80000001h:ECX (LAHF/SAHF in 64-bit mode) */
+    uint32_t ext_ecx;            /* CPUID.80000001h:ECX (LAHF/SAHF in 64-bit mode, LZCNT) */
 } CpuModel;
 
 /* The model a name means ("host" is "max", as with QEMU's TCG); NULL with err set
