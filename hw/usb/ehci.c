@@ -173,7 +173,7 @@ static uint32_t frindex_now(EhciState *s)
 {
     if (!running(s))
         return s->frindex;
-    int64_t n = (vm_clock_ns(s->dev.vm) - s->frindex_ns) / UFRAME_NS;
+    int64_t n = MAX((vm_clock_ns(s->dev.vm) - s->frindex_ns) / UFRAME_NS, INT64_C(0));
     return (uint32_t)(s->frindex + (uint64_t)n) & 0x3fff;
 }
 
@@ -181,7 +181,7 @@ static void sync_frindex(EhciState *s)
 {
     int64_t now = vm_clock_ns(s->dev.vm);
     if (running(s)) {
-        int64_t n = (now - s->frindex_ns) / UFRAME_NS;
+        int64_t n = MAX((now - s->frindex_ns) / UFRAME_NS, INT64_C(0));
         s->frindex = (uint32_t)(s->frindex + (uint64_t)n) & 0x3fff;
         s->frindex_ns += n * UFRAME_NS;
     } else {
@@ -598,7 +598,7 @@ static void ehci_tick(void *opaque)
     if (!schedules_on(s))
         return;
     int64_t now = vm_clock_ns(s->dev.vm);
-    int64_t due = (now - s->frindex_ns) / UFRAME_NS;
+    int64_t due = MAX((now - s->frindex_ns) / UFRAME_NS, INT64_C(0));
     static const unsigned sizes[] = { 1024, 512, 256, 1024 };
     uint32_t wrap = sizes[(s->cmd & CMD_FLS) >> 2] * 8 - 1;
     for (int64_t i = 0; i < due; i++) {
@@ -957,6 +957,13 @@ static void ehci_post_load(void *state)
 {
     EhciState *s = state;
     pci_device_post_load(&s->pci);
+    /* A stream from a clock ahead of this one: FRINDEX counts on from now. */
+    int64_t now = vm_clock_ns(s->dev.vm);
+    if (s->frindex_ns > now) {
+        s->frindex_ns = now;
+        if (schedules_on(s))
+            vtimer_mod(s->timer, now + TICK_UFRAMES * UFRAME_NS);
+    }
     update_irq(s);
 }
 

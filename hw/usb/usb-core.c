@@ -359,7 +359,8 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
                 return n;
             }
             const uint8_t *dv = other->device;
-            uint8_t q[10] = { 10, USB_DT_DEVICE_QUALIFIER, dv[2], dv[3], dv[4], dv[5], dv[6], dv[7], dv[17], 0 };
+            /* bcdUSB 2.00: a device with a high-speed mode is a USB 2.0 device. */
+            uint8_t q[10] = { 10, USB_DT_DEVICE_QUALIFIER, 0x00, 0x02, dv[4], dv[5], dv[6], dv[7], dv[17], 0 };
             return copy_out(data, s->length, q, sizeof(q));
         }
         default:

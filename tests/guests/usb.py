@@ -13,6 +13,9 @@
            with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
+  linux-ehci  the same boot and checks with ehci_hcd on a usb-ehci: tablet, keyboard
+           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s;
+           savevm/loadvm then carry the EHCI, the hub and the devices.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
@@ -102,7 +105,34 @@ def check_round(vm, text, want, failures, what):
             print("ok: %s: %s received %s" % (what, dev, expected))
 
 
+# The two Linux boots: the devices, vireo.usb= (how many "QEMU USB" products to wait
+# for), and each product's expected sysfs port (a regex), vendor:product and speed.
+UHCI_BOOT = (["-device", "usb-tablet", "-device", "usb-kbd",
+              "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
+              "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"], 4,
+             (("QEMU USB Tablet", "1-1", "0627:0001", "12"), ("QEMU USB Keyboard", "1-2", "0627:0001", "12"),
+              ("QEMU USB Mouse", "2-2", "0627:0001", "12"), ("QEMU USB HARDDRIVE", "2-1", "0627:0001", "12")))
+# EHCI (usb-bus.1, also named ehci.0 after its id) is Linux's bus 1: ehci_hcd loads
+# first. The mouse sits behind a usb-hub at root port 4.
+EHCI_BOOT = (["-device", "usb-ehci,id=ehci", "-device", "usb-tablet,bus=ehci.0,port=1",
+              "-device", "usb-kbd,bus=ehci.0,port=2",
+              "-device", "usb-storage,drive=usbdisk,bus=ehci.0,port=3",
+              "-device", "usb-hub,bus=ehci.0,port=4", "-device", "usb-mouse,bus=usb-bus.1,port=4.2"], 5,
+             (("QEMU USB Tablet", "1-1", "0627:0001", "480"), ("QEMU USB Keyboard", "1-2", "0627:0001", "480"),
+              ("QEMU USB HARDDRIVE", "1-3", "0627:0001", "480"), ("QEMU USB Hub", "1-4", "0409:55aa", "480"),
+              ("QEMU USB Mouse", r"1-4\.2", "0627:0001", "480")))
+
+
 def scenario_linux(o, tmp):
+    return linux_boot(o, tmp, UHCI_BOOT)
+
+
+def scenario_linux_ehci(o, tmp):
+    return linux_boot(o, tmp, EHCI_BOOT)
+
+
+def linux_boot(o, tmp, boot):
+    devices, count, products = boot
     kit = o.linux_kit
     for script in ("mkkit.sh", "mkusb.sh"):
         r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
@@ -125,23 +155,25 @@ def scenario_linux(o, tmp):
         payload = f.read()
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
-            "-append", "console=ttyS0 vireo.usb=4 vireo.usbdisk=1",
+            "-append", "console=ttyS0 vireo.usb=%d vireo.usbdisk=1" % count,
             "-drive", "file=%s,if=ide,format=qcow2" % disk,
-            "-device", "usb-tablet", "-device", "usb-kbd",
-            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
-            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
-            "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"]
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk] + devices
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
         text = vm.serial()
-        for product, port in (("QEMU USB Tablet", "1-1"), ("QEMU USB Keyboard", "1-2"),
-                              ("QEMU USB Mouse", "2-2"), ("QEMU USB HARDDRIVE", "2-1")):
-            if not re.search(r"^VIREO-USB-PRODUCT %s 0627:0001 %s" % (port, product), text, re.M):
+        for product, port, ids, speed in products:
+            m = re.search(r"^VIREO-USB-PRODUCT (%s) %s %s\s*$" % (port, ids, product), text, re.M)
+            if not m:
                 failures.append("%s did not enumerate on port %s" % (product, port))
+                continue
+            m2 = re.search(r"^VIREO-USB-SPEED %s (\d+)\s*$" % re.escape(m.group(1)), text, re.M)
+            if not m2 or m2.group(1) != speed:
+                failures.append("%s at %s: speed %s, expected %s Mb/s"
+                                % (product, m.group(1), m2.group(1) if m2 else None, speed))
             else:
-                print("ok: %s enumerated at %s" % (product, port))
+                print("ok: %s enumerated at %s, %s Mb/s" % (product, m.group(1), speed))
         want_read = hashlib.md5(pattern).hexdigest()
         want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
@@ -345,7 +377,7 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
