@@ -17,10 +17,11 @@
  * 64-bit addressing, asynchronous schedule park mode, the debug port.
  *
  * Time: FRINDEX counts microframes (125 us) of the virtual clock while Run/Stop is set.
- * A timer runs once a millisecond only while a schedule is enabled; it runs the periodic
- * schedule for each of the eight microframes that passed and then the asynchronous
- * schedule once, so a NAKed transfer stays active and is retried a millisecond later
- * instead of being spun on. Every descriptor and buffer access is checked against guest
+ * A timer runs only while a schedule is enabled: once a millisecond, or every
+ * microframe for 2 ms after the asynchronous schedule last moved data. It runs the
+ * periodic schedule for each microframe that passed and then the asynchronous schedule
+ * once, so a NAKed transfer stays active and is retried on a later pass instead of
+ * being spun on. Every descriptor and buffer access is checked against guest
  * RAM: a failure halts the controller with Host System Error (EHCI 2.3.2, HSE), and the
  * work of a pass is bounded in links followed and bytes moved. */
 #include "hw/usb/usb.h"
@@ -33,6 +34,8 @@
 #define CAPLENGTH 0x20
 #define UFRAME_NS (NS_PER_SEC / 8000)
 #define TICK_UFRAMES 8
+/* Passes every microframe after the asynchronous schedule last moved data. */
+#define BUSY_UFRAMES 16
 /* Microframes made up at once when the timer ran late; beyond that, time is skipped. */
 #define MAX_CATCH_UP 64
 /* Per pass: links followed in the periodic schedule of one microframe and in the
@@ -146,6 +149,8 @@ typedef struct EhciState {
     int64_t frindex_ns;
     uint32_t ctrldsseg, periodic_base, async_addr, configflag;
     uint32_t portsc[EHCI_PORTS];
+    /* Not saved: only how soon the next pass comes (BUSY_UFRAMES). */
+    unsigned busy;
 } EhciState;
 
 /* A qTD or QH overlay in host order: next, alternate next, token, five buffer pages. */
@@ -554,16 +559,17 @@ static void run_periodic(EhciState *s, uint32_t frindex)
 
 /* ---- the asynchronous schedule (EHCI 4.8) ---- */
 
-static void run_async(EhciState *s)
+/* Returns whether anything moved. */
+static bool run_async(EhciState *s)
 {
     Pass pass = { .budget = ASYNC_BYTES };
     uint32_t start = s->async_addr & ~0x1fu, addr = start;
-    bool progress = true, seen_h = false;
+    bool progress = true, seen_h = false, moved = false;
     s->sts |= STS_RECLAMATION;
     for (unsigned n = 0; n < MAX_ASYNC_LINKS && pass.budget > 0; n++) {
         uint32_t qh[12];
         if (!read_dwords(s, addr, qh, 12, "queue head outside RAM"))
-            return;
+            return false;
         /* The head of the reclamation list seen again with nothing done since: the
          * ring is idle (EHCI 4.8.3). A ring without an H bit ends the same way when
          * the walk comes back to where it started. */
@@ -577,9 +583,9 @@ static void run_async(EhciState *s)
             progress = false;
         QhResult r = process_qh(s, addr, qh, false, &pass);
         if (r == QH_FATAL)
-            return;
+            return false;
         if (r == QH_PROGRESS)
-            progress = true;
+            progress = moved = true;
         if ((qh[0] & LINK_T) || ((qh[0] >> 1) & 3) != TYPE_QH) {
             /* Only QHs belong in the ring (EHCI 4.8.1); anything else ends the pass. */
             VLOG(LOG_GUEST, "ehci: asynchronous link 0x%08x from QH 0x%08x is not a QH", qh[0], addr);
@@ -588,6 +594,7 @@ static void run_async(EhciState *s)
         addr = qh[0] & ~0x1fu;
     }
     s->sts &= ~STS_RECLAMATION;
+    return moved;
 }
 
 /* ---- time ---- */
@@ -617,8 +624,13 @@ static void ehci_tick(void *opaque)
         if (!(s->frindex & wrap))
             s->sts |= STS_FLR;
     }
-    if ((s->cmd & CMD_ASE) && pci_bus_master_enabled(&s->pci))
-        run_async(s);
+    /* While the asynchronous schedule moves data the passes come every microframe, so
+     * a driver's next request (a bulk-only status stage after its data) waits 125 us,
+     * not a millisecond; idle, once a millisecond. */
+    if ((s->cmd & CMD_ASE) && pci_bus_master_enabled(&s->pci) && run_async(s))
+        s->busy = BUSY_UFRAMES;
+    else if (s->busy)
+        s->busy--;
     if (!running(s))
         return;
     /* The doorbell: the pass that just ended holds no pointer into the old ring. */
@@ -627,7 +639,7 @@ static void ehci_tick(void *opaque)
         s->sts |= STS_IAA;
     }
     update_irq(s);
-    vtimer_mod(s->timer, s->frindex_ns + TICK_UFRAMES * UFRAME_NS);
+    vtimer_mod(s->timer, s->frindex_ns + (s->busy ? 1 : TICK_UFRAMES) * UFRAME_NS);
 }
 
 /* ---- ports (EHCI 2.3.9, 4.2) ---- */
