@@ -10,6 +10,7 @@
 #include "engine/device.h"
 #include "engine/input.h"
 #include "hw/pci/pci.h"
+#include "hw/usb/usb.h"
 #include "unit.h"
 
 #include <glib/gstdio.h>
@@ -482,6 +483,82 @@ static void test_hub(void)
     rig_free(&r);
 }
 
+/* A full-speed-only device (no high-speed descriptors), as a passed-through USB 1.1
+ * device would be: refused on a root port, working behind the hub. */
+typedef struct FsOnly {
+    UsbDevice usb;
+} FsOnly;
+
+static const uint8_t fs_device[18] = { 18, 1, 0x10, 0x01, 0xff, 0, 0, 8, 0x34, 0x12, 0x78, 0x56, 0, 1, 0, 0, 0, 1 };
+static const uint8_t fs_config[9] = { 9, 2, 9, 0, 0, 1, 0, 0x80, 50 };
+static const UsbDescriptors fs_desc = { fs_device, fs_config, sizeof(fs_config), NULL, 0 };
+
+static void fs_data(UsbDevice *d, UsbPacket *p)
+{
+    (void)d;
+    p->result = USB_RET_STALL;
+}
+
+static const UsbDeviceOps fs_ops = { .data = fs_data };
+
+static bool fs_realize(Device *dev, GError **err)
+{
+    FsOnly *s = (FsOnly *)dev;
+    s->usb.ops = &fs_ops;
+    s->usb.desc = &fs_desc;
+    s->usb.speed = USB_SPEED_FULL;
+    return usb_device_attach(&s->usb, err);
+}
+
+static void fs_unrealize(Device *dev)
+{
+    usb_device_detach(&((FsOnly *)dev)->usb);
+}
+
+static const DeviceProp fs_props[] = {
+    USB_DEVICE_PROPS(FsOnly),
+    { NULL },
+};
+
+static const DeviceClass fs_class = {
+    .name = "test-usb-fs-only", .description = "a full-speed-only USB device", .instance_size = sizeof(FsOnly),
+    .user_creatable = true, .props = fs_props, .realize = fs_realize, .unrealize = fs_unrealize,
+};
+
+static void test_full_speed_device(void)
+{
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", NULL };
+    Rig r;
+    rig_init(&r, devs, NULL);
+    GError *err = NULL;
+    vm_lock(r.vm);
+    g_assert_null(device_create_from_spec(r.vm, "test-usb-fs-only,bus=ehci.0,port=2", &err));
+    g_assert_nonnull(strstr(err->message, "full-speed device"));
+    g_assert_nonnull(strstr(err->message, "high-speed ports only"));
+    g_clear_error(&err);
+    g_assert_nonnull(device_create_from_spec(r.vm, "test-usb-fs-only,bus=ehci.0,port=1.5", &err));
+    g_assert_no_error(err);
+    vm_unlock(r.vm);
+    start(&r, 0);
+    uint8_t desc[18];
+    enumerate(&r, 1, desc);
+    hub_request(&r, 0x23, 3, 8, 5);
+    hub_request(&r, 0x23, 3, 4, 5);
+    g_assert_cmphex(port_status(&r, 5), ==, 0x00110103); /* enabled, full speed */
+    enumerate(&r, 2, desc);
+    g_assert_cmphex(desc[7], ==, 8);
+    g_assert_cmphex(desc[8] | desc[9] << 8, ==, 0x1234);
+    /* A full-speed-only device has no device qualifier: the request stalls (9.6.2). */
+    static const uint8_t get_qual[8] = { 0x80, 6, 0, 6, 0, 0, 10, 0 };
+    put_bytes(&r, BUF, get_qual, 8);
+    qtd(&r, 0, QTDS + 32, token(PID_SETUP, 8, false), BUF);
+    qtd(&r, 1, T, token(PID_IN, 10, false) | 1u << 31, BUF + 0x100);
+    qh(&r, QH_A, QH_A | 2, chars(2, 0, 8, true, true), 0x40000000u, QTDS);
+    step(&r, 2);
+    g_assert_cmphex(qtd_token(&r, 1) & (TOK_ACTIVE | TOK_HALTED), ==, TOK_HALTED);
+    rig_free(&r);
+}
+
 static void assert_hse(Rig *r)
 {
     uint32_t sts = op(r, USBSTS);
@@ -679,9 +756,11 @@ static void test_state(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    device_class_register(&fs_class);
     g_test_add_func("/ehci/high-speed-tablet", test_high_speed_tablet);
     g_test_add_func("/ehci/high-speed-storage", test_high_speed_storage);
     g_test_add_func("/ehci/hub", test_hub);
+    g_test_add_func("/ehci/full-speed-device", test_full_speed_device);
     g_test_add_func("/ehci/hostile", test_hostile);
     g_test_add_func("/ehci/state", test_state);
     return g_test_run();
