@@ -351,20 +351,21 @@ static QhResult run_overlay(EhciState *s, uint32_t *qh, bool periodic, Pass *pas
     size_t len = total;
     if (periodic)
         len = MIN(len, (size_t)mps * (mult ? mult : 1));
+    if (cpage * 0x1000u + off + len > 5 * 0x1000u) {
+        /* More bytes than the qTD's five pages hold from where it stands. */
+        ov->token = (token & ~TOK_ACTIVE) | TOK_HALTED | TOK_BUFERR;
+        s->sts |= STS_ERRINT;
+        *retired = true;
+        return QH_PROGRESS;
+    }
     uint8_t data[QTD_MAX_BYTES];
     static const uint8_t pids[] = { USB_TOKEN_OUT, USB_TOKEN_IN, USB_TOKEN_SETUP };
     UsbPacket p = { .pid = pids[pid], .addr = qh[1] & 0x7f, .ep = (qh[1] >> 8) & 0xf, .data = data,
                     .max_len = len, .len = pid == 1 ? 0 : len };
     uint32_t bad;
     if (pid != 1 && len && !dma_pages(s, ov->buf, 5, cpage, off, data, len, false, &bad)) {
-        if (bad) {
-            ehci_fault(s, "qTD buffer outside RAM", bad);
-            return QH_FATAL;
-        }
-        ov->token = (token & ~TOK_ACTIVE) | TOK_HALTED | TOK_BUFERR;
-        s->sts |= STS_ERRINT;
-        *retired = true;
-        return QH_PROGRESS;
+        ehci_fault(s, "qTD buffer outside RAM", bad);
+        return QH_FATAL;
     }
     usb_bus_deliver(s->usb, enabled_ports(s), &p);
     pass->budget -= (int)(len ? len : 1);
@@ -373,10 +374,8 @@ static QhResult run_overlay(EhciState *s, uint32_t *qh, bool periodic, Pass *pas
     case USB_RET_SUCCESS: {
         size_t actual = pid == 1 ? MIN(p.len, len) : len;
         if (pid == 1 && actual && !dma_pages(s, ov->buf, 5, cpage, off, data, actual, true, &bad)) {
-            if (bad) {
-                ehci_fault(s, "qTD buffer outside RAM", bad);
-                return QH_FATAL;
-            }
+            ehci_fault(s, "qTD buffer outside RAM", bad);
+            return QH_FATAL;
         }
         unsigned packets = actual ? (unsigned)((actual + mps - 1) / mps) : 1;
         if (packets & 1)
@@ -812,7 +811,7 @@ static void op_write(EhciState *s, uint32_t off, uint32_t v)
     case REG_FRINDEX:
         /* Writable only while halted (EHCI 2.3.4). */
         if (!running(s))
-            s->frindex = v & 0x3ff8;
+            s->frindex = v & 0x3fff;
         break;
     case REG_CTRLDSSEGMENT:
         /* 32-bit addressing only (HCCPARAMS bit 0 clear): the segment stays 0. */

@@ -4,7 +4,8 @@
 
   linux    Debian's kernel with uhci-hcd, usbhid, hid-generic, evdev, usb-storage and
            sd_mod (mkusb.sh) on the board's UHCI (usb-tablet, usb-kbd) and a second UHCI
-           added with -device (usb-storage and usb-mouse on usb-bus.1), one boot under
+           added with -device (usb-storage, and usb-mouse behind a full-speed usb-hub, on
+           usb-bus.1), one boot under
            -accel tcg: the four devices enumerate with their products; the USB disk's
            size and first 64 KiB read right, a file written to it is read back and is
            in the image afterwards; QMP input-send-event abs moves, buttons and the
@@ -107,11 +108,14 @@ def check_round(vm, text, want, failures, what):
 
 # The two Linux boots: the devices, vireo.usb= (how many "QEMU USB" products to wait
 # for), and each product's expected sysfs port (a regex), vendor:product and speed.
+# On UHCI the mouse sits behind a full-speed usb-hub.
 UHCI_BOOT = (["-device", "usb-tablet", "-device", "usb-kbd",
-              "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
-              "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"], 4,
+              "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-hub,bus=usb-bus.1,port=2",
+              "-device", "usb-mouse,bus=usb-bus.1,port=2.1",
+              "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"], 5,
              (("QEMU USB Tablet", "1-1", "0627:0001", "12"), ("QEMU USB Keyboard", "1-2", "0627:0001", "12"),
-              ("QEMU USB Mouse", "2-2", "0627:0001", "12"), ("QEMU USB HARDDRIVE", "2-1", "0627:0001", "12")))
+              ("QEMU USB Hub", "2-2", "0409:55aa", "12"), ("QEMU USB Mouse", r"2-2\.1", "0627:0001", "12"),
+              ("QEMU USB HARDDRIVE", "2-1", "0627:0001", "12")))
 # EHCI (usb-bus.1, also named ehci.0 after its id) is Linux's bus 1: ehci_hcd loads
 # first. The mouse sits behind a usb-hub at root port 4.
 EHCI_BOOT = (["-device", "usb-ehci,id=ehci", "-device", "usb-tablet,bus=ehci.0,port=1",

@@ -627,6 +627,11 @@ static void test_hostile(void)
     qh(&r, QH_A, QH_A | 2, chars(1, 1, 8, true, false), 0, QTDS);
     step(&r, 2);
     g_assert_cmphex(qtd_token(&r, 0) & (TOK_ACTIVE | TOK_HALTED), ==, TOK_HALTED);
+    /* 0x5000 bytes from offset 0xf00 of the first page: more than five pages hold. */
+    qtd(&r, 0, T, token(PID_IN, 0x5000, false), BUF + 0xf00);
+    qh(&r, QH_A, QH_A | 2, chars(1, 1, 8, true, false), 0, QTDS);
+    step(&r, 2);
+    g_assert_cmphex(qtd_token(&r, 0) & (TOK_ACTIVE | TOK_HALTED | 1u << 5), ==, TOK_HALTED | 1u << 5);
     g_assert_cmphex(op(&r, USBSTS) & (STS_HSE | STS_HALTED), ==, 0);
 
     /* Loops: two QHs without an H bit pointing at each other with NAKing qTDs, a QH
