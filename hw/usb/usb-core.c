@@ -148,10 +148,20 @@ static bool pick_speed(UsbDevice *d, unsigned speeds, const char *where, GError 
         d->speed = USB_SPEED_FULL;
     if ((speeds >> d->speed) & 1)
         return true;
-    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                "%s is a %s-speed device and %s has high-speed ports only (EHCI without companion "
-                "controllers): put it on the UHCI bus usb-bus.0 or behind a usb-hub",
-                d->dev.klass->name, speed_name(d->speed), where);
+    if (speeds == 1u << USB_SPEED_HIGH) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "%s is a %s-speed device and %s has high-speed ports only (EHCI without companion "
+                    "controllers): put it on the UHCI bus usb-bus.0 or behind a usb-hub",
+                    d->dev.klass->name, speed_name(d->speed), where);
+        return false;
+    }
+    GString *carried = g_string_new(NULL);
+    for (int i = USB_SPEED_LOW; i <= USB_SPEED_SUPER; i++)
+        if ((speeds >> i) & 1)
+            g_string_append_printf(carried, "%s%s", carried->len ? ", " : "", speed_name((UsbSpeed)i));
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "%s is a %s-speed device and %s carries %s speed only",
+                d->dev.klass->name, speed_name(d->speed), where, carried->str);
+    g_string_free(carried, TRUE);
     return false;
 }
 

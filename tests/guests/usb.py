@@ -20,6 +20,7 @@
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
+  boot-storage-ehci  the same with the disk on a usb-ehci (SeaBIOS's EHCI driver).
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -290,6 +291,14 @@ def scenario_seabios(o, tmp):
 
 
 def scenario_boot_storage(o, tmp):
+    return boot_storage(o, tmp, [], "UHCI init")
+
+
+def scenario_boot_storage_ehci(o, tmp):
+    return boot_storage(o, tmp, ["-device", "usb-ehci,id=ehci"], "EHCI init", ",bus=ehci.0")
+
+
+def boot_storage(o, tmp, controller, init_line, bus=""):
     kit = o.linux_kit
     for script, extra in (("mkkit.sh", []), ("mkmedia.sh", [o.vireo_img])):
         r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit] + extra)
@@ -298,16 +307,18 @@ def scenario_boot_storage(o, tmp):
         if r.returncode:
             print("FAIL: %s failed" % script)
             return 1
+    # The controller before the device on it.
     args = ["-m", "256", "-snapshot",
-            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2"),
-            "-device", "usb-storage,drive=stick"]
+            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2")] + \
+        controller + ["-device", "usb-storage,drive=stick" + bus]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"VIREO-LINUX-BOOT-OK", o.timeout)
         text = vm.serial()
         log = open(vm.debugcon_path, "rb").read().decode("latin-1")
-        for needle, where, what in (("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
+        for needle, where, what in ((init_line, log, "SeaBIOS drove the controller"),
+                                    ("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
                                     ("Booting from Hard Disk", log, "SeaBIOS booted it"),
                                     ("SYSLINUX", text, "SYSLINUX ran from it"),
                                     ("VIREO-LINUX-BOOT-OK", text, "the kernel and initrd it loaded run")):
@@ -381,7 +392,8 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage,
+             "boot-storage-ehci": scenario_boot_storage_ehci}
 
 
 def main():

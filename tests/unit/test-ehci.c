@@ -510,6 +510,16 @@ static bool fs_realize(Device *dev, GError **err)
     return usb_device_attach(&s->usb, err);
 }
 
+/* And a high-speed-only one (a passed-through USB 2.0 device reports just its speed). */
+static bool hs_realize(Device *dev, GError **err)
+{
+    FsOnly *s = (FsOnly *)dev;
+    s->usb.ops = &fs_ops;
+    s->usb.desc = &fs_desc;
+    s->usb.speed = USB_SPEED_HIGH;
+    return usb_device_attach(&s->usb, err);
+}
+
 static void fs_unrealize(Device *dev)
 {
     usb_device_detach(&((FsOnly *)dev)->usb);
@@ -525,6 +535,11 @@ static const DeviceClass fs_class = {
     .user_creatable = true, .props = fs_props, .realize = fs_realize, .unrealize = fs_unrealize,
 };
 
+static const DeviceClass hs_class = {
+    .name = "test-usb-hs-only", .description = "a high-speed-only USB device", .instance_size = sizeof(FsOnly),
+    .user_creatable = true, .props = fs_props, .realize = hs_realize, .unrealize = fs_unrealize,
+};
+
 static void test_full_speed_device(void)
 {
     static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", NULL };
@@ -537,6 +552,13 @@ static void test_full_speed_device(void)
     g_assert_nonnull(strstr(err->message, "high-speed ports only"));
     g_clear_error(&err);
     g_assert_nonnull(device_create_from_spec(r.vm, "test-usb-fs-only,bus=ehci.0,port=1.5", &err));
+    g_assert_no_error(err);
+    /* A high-speed-only device on UHCI is refused, on EHCI taken. */
+    g_assert_nonnull(device_create_from_spec(r.vm, "piix3-usb-uhci,addr=4.0", &err));
+    g_assert_null(device_create_from_spec(r.vm, "test-usb-hs-only,bus=usb-bus.1", &err));
+    g_assert_nonnull(strstr(err->message, "high-speed device and usb-bus.1 carries low, full speed only"));
+    g_clear_error(&err);
+    g_assert_nonnull(device_create_from_spec(r.vm, "test-usb-hs-only,bus=ehci.0,port=6", &err));
     g_assert_no_error(err);
     vm_unlock(r.vm);
     start(&r, 0);
@@ -762,6 +784,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     device_class_register(&fs_class);
+    device_class_register(&hs_class);
     g_test_add_func("/ehci/high-speed-tablet", test_high_speed_tablet);
     g_test_add_func("/ehci/high-speed-storage", test_high_speed_storage);
     g_test_add_func("/ehci/hub", test_hub);
