@@ -126,6 +126,18 @@ static void hub_child_attached(UsbDevice *d, int port)
     port_changed(s);
 }
 
+/* Resume signalling from a suspended port: the hub ends the suspend and reports it as a
+ * change, waking its own host in turn (11.9, 11.24.2.7.2.3). */
+static void hub_child_wakeup(UsbDevice *d, int port)
+{
+    UsbHubState *s = (UsbHubState *)d;
+    if (!(s->status[port] & PS_SUSPEND))
+        return;
+    s->status[port] &= (uint16_t)~PS_SUSPEND;
+    s->change[port] |= PC_SUSPEND;
+    port_changed(s);
+}
+
 static UsbDevice *hub_find(UsbDevice *d, uint8_t addr)
 {
     UsbHubState *s = (UsbHubState *)d;
@@ -273,6 +285,7 @@ static void hub_data(UsbDevice *d, UsbPacket *p)
 
 static const UsbDeviceOps hub_ops = {
     .control = hub_control, .data = hub_data, .find = hub_find, .child_attached = hub_child_attached,
+    .child_wakeup = hub_child_wakeup,
 };
 
 /* ---- the device object ---- */

@@ -281,8 +281,13 @@ UsbDevice *usb_device_find(UsbDevice *d, uint8_t addr)
 
 void usb_device_wakeup(UsbDevice *d)
 {
-    /* Behind a hub the wakeup would go through the hub's port (not modelled). */
-    if (d->remote_wakeup && !d->parent && d->bus && d->bus->ops && d->bus->ops->wakeup)
+    /* Behind a hub the resume signalling reaches the hub's port first (USB 2.0, 11.9). */
+    if (d->remote_wakeup && d->parent) {
+        if (d->parent->ops && d->parent->ops->child_wakeup)
+            d->parent->ops->child_wakeup(d->parent, d->port);
+        return;
+    }
+    if (d->remote_wakeup && d->bus && d->bus->ops && d->bus->ops->wakeup)
         d->bus->ops->wakeup(d->bus->opaque, d->port);
 }
 

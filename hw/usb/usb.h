@@ -95,6 +95,8 @@ typedef struct UsbDeviceOps {
     UsbDevice *(*find)(UsbDevice *d, uint8_t addr);
     /* Hubs only: a device was connected to downstream port `port` (from 0). */
     void (*child_attached)(UsbDevice *d, int port);
+    /* Hubs only: the device on downstream port `port` signals resume (remote wakeup). */
+    void (*child_wakeup)(UsbDevice *d, int port);
 } UsbDeviceOps;
 
 /* The largest data stage of a control transfer a device here answers. */

@@ -458,6 +458,23 @@ static void test_hub(void)
     static const uint8_t get_status[8] = { 0x80, 0, 0, 0, 0, 0, 2, 0 };
     uint8_t st[2];
     g_assert_cmpuint(control(&r, 2, get_status, st, 2), ==, 2);
+    /* Remote wakeup through the hub: the keyboard allowed to wake, its port suspended,
+     * a key press resumes the port and the hub reports the change. */
+    static const uint8_t set_wakeup[8] = { 0, 3, 1, 0, 0, 0, 0, 0 };
+    control(&r, 2, set_wakeup, NULL, 0);
+    hub_request(&r, 0x23, 3, 2, 3);         /* suspend port 3 */
+    g_assert_cmphex(port_status(&r, 3) & 0xffff, ==, 0x0507);
+    qtd(&r, 4, T, token(PID_IN, 8, true), BUF + 0x200);
+    qh(&r, QH_P, T, chars(1, 1, 8, false, false), 0x40000001u, QTDS + 4 * 32);
+    step(&r, 3);
+    g_assert_cmphex(qtd_token(&r, 4) & TOK_ACTIVE, ==, TOK_ACTIVE);
+    vm_input_key(r.vm, 0x1e, true);
+    step(&r, 3);
+    g_assert_cmphex(qtd_token(&r, 4) & 0xff, ==, 0);
+    get_bytes(&r, BUF + 0x200, &bits, 1);
+    g_assert_cmphex(bits, ==, 1u << 3);
+    g_assert_cmphex(port_status(&r, 3), ==, 0x00040503); /* resumed; C_SUSPEND */
+    hub_request(&r, 0x23, 1, 18, 3);
     /* Port 3 disabled: the keyboard is out of reach, a transaction error. */
     hub_request(&r, 0x23, 1, 1, 3);
     put_bytes(&r, BUF, get_status, 8);
