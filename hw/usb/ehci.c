@@ -131,7 +131,6 @@ enum {
 
 typedef struct EhciModel {
     const char *name;
-    const char *description;
     uint16_t device_id;
     uint8_t revision;
 } EhciModel;
@@ -142,7 +141,6 @@ typedef struct EhciState {
     PciDevice pci;
     UsbBus *usb;
     VTimer *timer;
-    const EhciModel *model;
     /* Registers. */
     uint32_t cmd, sts, intr;
     uint32_t frindex;          /* at frindex_ns, while running */
@@ -892,7 +890,6 @@ static bool ehci_realize_model(Device *dev, const EhciModel *m, GError **err)
     int devfn;
     if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err))
         return false;
-    s->model = m;
     PciDevice *d = &s->pci;
     pci_device_init(d, bus, devfn, m->name, 0x8086, m->device_id, 0x0c0320, m->revision);
     d->opaque = s;
@@ -917,12 +914,8 @@ static bool ehci_realize_model(Device *dev, const EhciModel *m, GError **err)
     return true;
 }
 
-static const EhciModel ich4_model = {
-    "usb-ehci", "USB 2.0 EHCI controller (ICH4, six high-speed ports)", 0x24cd, 0x10,
-};
-static const EhciModel ich9_model = {
-    "ich9-usb-ehci1", "USB 2.0 EHCI controller (ICH9, six high-speed ports)", 0x293a, 0x03,
-};
+static const EhciModel ich4_model = { "usb-ehci", 0x24cd, 0x10 };
+static const EhciModel ich9_model = { "ich9-usb-ehci1", 0x293a, 0x03 };
 
 static bool ich4_realize(Device *dev, GError **err) { return ehci_realize_model(dev, &ich4_model, err); }
 static bool ich9_realize(Device *dev, GError **err) { return ehci_realize_model(dev, &ich9_model, err); }
