@@ -13,7 +13,6 @@ for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko"; done
 i=0
 while [ ! -e /dev/sda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 [ -e /dev/sda ] || { echo "BENCH-MISSING sda"; poweroff -f; }
-echo "BENCH-SPEED $(cat /sys/block/sda/device/../../../../speed 2>/dev/null)"
 mib=$(sed -n 's/.*ubench\.mib=\([0-9]*\).*/\1/p' /proc/cmdline)
 n=$((mib * 16))
 now() { cut -d' ' -f1 /proc/uptime; }
