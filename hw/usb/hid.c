@@ -163,7 +163,21 @@ static const uint8_t kbd_report[] = {
     9, 0x21, 0x11, 0x01, 0, 1, 0x22, sizeof(report) & 0xff, sizeof(report) >> 8,                \
     7, USB_DT_ENDPOINT, 0x81, 3, 8, 0, 10
 
+/* High speed (USB 2.0, 9.6.1 and 9.6.6): bcdUSB 2.00, a 64-byte default pipe, and the
+ * interval in microframes as 2^(bInterval-1): 7 is every 8 ms. */
+#define HID_DEVICE_DESC_HS                                                                   \
+    18, USB_DT_DEVICE, 0x00, 0x02, 0, 0, 0, 64, 0x27, 0x06, 0x01, 0x00, 0x00, 0x00, 1, 2, 3, 1
+#define HID_CONFIG_DESC_HS(subclass, protocol, report)                                       \
+    9, USB_DT_CONFIG, 34, 0, 1, 1, 4, 0xa0, 50,                                                 \
+    9, USB_DT_INTERFACE, 0, 0, 1, 3, (subclass), (protocol), 0,                                 \
+    9, 0x21, 0x11, 0x01, 0, 1, 0x22, sizeof(report) & 0xff, sizeof(report) >> 8,                \
+    7, USB_DT_ENDPOINT, 0x81, 3, 8, 0, 7
+
 static const uint8_t hid_device_desc[] = { HID_DEVICE_DESC };
+static const uint8_t hid_device_desc_hs[] = { HID_DEVICE_DESC_HS };
+static const uint8_t tablet_config_hs[] = { HID_CONFIG_DESC_HS(0, 0, tablet_report) };
+static const uint8_t mouse_config_hs[] = { HID_CONFIG_DESC_HS(1, 2, mouse_report) };
+static const uint8_t kbd_config_hs[] = { HID_CONFIG_DESC_HS(1, 1, kbd_report) };
 static const uint8_t tablet_config[] = { HID_CONFIG_DESC(0, 0, tablet_report) };
 static const uint8_t mouse_config[] = { HID_CONFIG_DESC(1, 2, mouse_report) };
 static const uint8_t kbd_config[] = { HID_CONFIG_DESC(1, 1, kbd_report) };
@@ -177,18 +191,22 @@ static const VmInputOps tablet_input, mouse_input, kbd_input;
 /* What differs between the three devices; everything else is shared. */
 typedef struct HidModel {
     UsbDescriptors desc;
+    UsbDescriptors desc_hs;
     const uint8_t *report_desc;
     size_t report_desc_len;
     size_t report_len;          /* report protocol, without a report id */
     const VmInputOps *input;
 } HidModel;
 
-#define HID_MODEL(config, strings, report, len, in)                                             { { hid_device_desc, (config), sizeof(config), (strings), G_N_ELEMENTS(strings) },            (report), sizeof(report), (len), (in) }
+#define HID_MODEL(config, config_hs, strings, report, len, in)                                  \
+    { { hid_device_desc, (config), sizeof(config), (strings), G_N_ELEMENTS(strings) },          \
+      { hid_device_desc_hs, (config_hs), sizeof(config_hs), (strings), G_N_ELEMENTS(strings) }, \
+      (report), sizeof(report), (len), (in) }
 
 static const HidModel hid_models[] = {
-    [HID_TABLET] = HID_MODEL(tablet_config, tablet_strings, tablet_report, 6, &tablet_input),
-    [HID_MOUSE] = HID_MODEL(mouse_config, mouse_strings, mouse_report, 4, &mouse_input),
-    [HID_KEYBOARD] = HID_MODEL(kbd_config, kbd_strings, kbd_report, 8, &kbd_input),
+    [HID_TABLET] = HID_MODEL(tablet_config, tablet_config_hs, tablet_strings, tablet_report, 6, &tablet_input),
+    [HID_MOUSE] = HID_MODEL(mouse_config, mouse_config_hs, mouse_strings, mouse_report, 4, &mouse_input),
+    [HID_KEYBOARD] = HID_MODEL(kbd_config, kbd_config_hs, kbd_strings, kbd_report, 8, &kbd_input),
 };
 
 /* ---- reports ---- */
@@ -472,7 +490,8 @@ static bool hid_realize_kind(Device *dev, HidKind kind, GError **err)
     UsbHidState *s = (UsbHidState *)dev;
     s->kind = kind;
     s->usb.ops = &hid_ops;
-    s->usb.desc = &hid_models[kind].desc;
+    s->usb.desc = s->usb.desc_full = &hid_models[kind].desc;
+    s->usb.desc_high = &hid_models[kind].desc_hs;
     s->usb.speed = USB_SPEED_FULL;
     if (!usb_device_attach(&s->usb, err))
         return false;

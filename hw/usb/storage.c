@@ -434,11 +434,23 @@ static const uint8_t storage_config[] = {
     7, USB_DT_ENDPOINT, 0x02, 2, 64, 0, 0,
 };
 
+/* At high speed the bulk endpoints take 512-byte packets (USB 2.0, 5.8.3). */
+static const uint8_t storage_config_hs[] = {
+    9, USB_DT_CONFIG, 32, 0, 1, 1, 0, 0xc0, 0,
+    9, USB_DT_INTERFACE, 0, 0, 2, 0x08, 0x06, 0x50, 0,
+    7, USB_DT_ENDPOINT, 0x81, 2, 0x00, 0x02, 0,
+    7, USB_DT_ENDPOINT, 0x02, 2, 0x00, 0x02, 0,
+};
+
 /* The serial number is twelve hex digits, as BOT 4.1.1 asks of a mass storage device. */
 static const char *const storage_strings[] = { "QEMU", "QEMU USB HARDDRIVE", "314159265358" };
 
 static const UsbDescriptors storage_desc = {
     storage_device_desc, storage_config, sizeof(storage_config), storage_strings, 3,
+};
+
+static const UsbDescriptors storage_desc_hs = {
+    storage_device_desc, storage_config_hs, sizeof(storage_config_hs), storage_strings, 3,
 };
 
 /* ---- the device object ---- */
@@ -471,7 +483,8 @@ static bool storage_realize(Device *dev, GError **err)
         return false;
     }
     s->usb.ops = &storage_ops;
-    s->usb.desc = &storage_desc;
+    s->usb.desc = s->usb.desc_full = &storage_desc;
+    s->usb.desc_high = &storage_desc_hs;
     s->usb.speed = USB_SPEED_FULL;
     if (!usb_device_attach(&s->usb, err)) {
         block_close(s->img, NULL);

@@ -433,7 +433,6 @@ static const UsbPortOps uhci_port_ops = {
     .attach = port_attach,
     .wakeup = port_wakeup,
     .detach = port_detach,
-    .speed_mask = 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL,
 };
 
 static void port_write(UhciState *s, int i, uint16_t v)

@@ -9,6 +9,7 @@ struct UsbBus {
     Vm *vm;
     char *name;
     int nports;
+    unsigned speeds;      /* bit n: the root ports carry UsbSpeed n */
     UsbDevice *port[USB_MAX_PORTS];
     const UsbPortOps *ops;
     void *opaque;
@@ -47,6 +48,7 @@ UsbBus *usb_bus_new(Vm *vm, const char *name, int nports, const UsbPortOps *ops,
     bus->vm = vm;
     bus->name = g_strdup(name);
     bus->nports = nports;
+    bus->speeds = 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL;
     bus->ops = ops;
     bus->opaque = opaque;
     vm_add_bus(vm, name, bus);
@@ -62,6 +64,11 @@ void usb_bus_free(UsbBus *bus)
             bus->port[i]->bus = NULL;
     g_free(bus->name);
     g_free(bus);
+}
+
+void usb_bus_set_speeds(UsbBus *bus, unsigned mask)
+{
+    bus->speeds = mask;
 }
 
 char *usb_bus_next_name(Vm *vm)
@@ -125,10 +132,75 @@ static bool parse_config(UsbDevice *d, GError **err)
     return true;
 }
 
+/* Picks the speed the device runs at behind a port carrying `speeds`: high where it can,
+ * else its own; false when the port carries neither. */
+static bool pick_speed(UsbDevice *d, unsigned speeds, const char *where, GError **err)
+{
+    if (!d->desc_full)
+        d->desc_full = d->desc;
+    if (d->desc_high && (speeds >> USB_SPEED_HIGH) & 1) {
+        d->speed = USB_SPEED_HIGH;
+        d->desc = d->desc_high;
+        return true;
+    }
+    d->desc = d->desc_full;
+    if (d->speed == USB_SPEED_HIGH && d->desc_high)
+        d->speed = USB_SPEED_FULL;
+    if ((speeds >> d->speed) & 1)
+        return true;
+    if (speeds == 1u << USB_SPEED_HIGH) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "%s is a %s-speed device and %s has high-speed ports only (EHCI without companion "
+                    "controllers): put it on the UHCI bus usb-bus.0 or behind a usb-hub",
+                    d->dev.klass->name, usb_speed_name(d->speed), where);
+        return false;
+    }
+    GString *carried = g_string_new(NULL);
+    for (int i = USB_SPEED_LOW; i <= USB_SPEED_SUPER; i++)
+        if ((speeds >> i) & 1)
+            g_string_append_printf(carried, "%s%s", carried->len ? ", " : "", usb_speed_name((UsbSpeed)i));
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "%s is a %s-speed device and %s carries %s speed only",
+                d->dev.klass->name, usb_speed_name(d->speed), where, carried->str);
+    g_string_free(carried, TRUE);
+    return false;
+}
+
+/* The hub at the path's prefix ("1.3.2" names port 2 of the hub at port 3 of the hub at
+ * root port 1) and the last port number, from 1. */
+static bool resolve_path(UsbDevice *d, UsbBus *bus, const char *bus_name, UsbDevice **hub, int *port,
+                         GError **err)
+{
+    g_auto(GStrv) parts = g_strsplit(d->port_path, ".", 0);
+    UsbDevice *h = NULL;
+    for (int i = 0; parts[i]; i++) {
+        char *end;
+        guint64 n = g_ascii_strtoull(parts[i], &end, 10);
+        int max = h ? h->ndown : bus->nports;
+        if (!*parts[i] || *end || n < 1 || n > (guint64)max) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port '%s': %s has ports 1 to %d",
+                        d->port_path, h ? h->dev.id : bus_name, max);
+            return false;
+        }
+        if (!parts[i + 1]) {
+            *hub = h;
+            *port = (int)n - 1;
+            return true;
+        }
+        UsbDevice *next = h ? h->down[n - 1] : bus->port[n - 1];
+        if (!next || !next->down) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "port '%s': no usb-hub at port %s of %s (create the hub first)", d->port_path,
+                        parts[i], h ? h->dev.id : bus_name);
+            return false;
+        }
+        h = next;
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port '%s': not a port number", d->port_path);
+    return false;
+}
+
 bool usb_device_attach(UsbDevice *d, GError **err)
 {
-    if (!parse_config(d, err))
-        return false;
     const char *bus_name = d->bus_name && *d->bus_name ? d->bus_name : "usb-bus.0";
     UsbBus *bus = vm_find_bus(d->dev.vm, bus_name);
     if (!bus) {
@@ -136,35 +208,15 @@ bool usb_device_attach(UsbDevice *d, GError **err)
                     "no USB bus '%s' (the pc machine has usb-bus.0 unless -machine usb=off)", bus_name);
         return false;
     }
-    if (bus->ops && bus->ops->speed_mask && !((bus->ops->speed_mask >> d->speed) & 1)) {
-        GString *carried = g_string_new(NULL);
-        for (int sp = USB_SPEED_LOW; sp <= USB_SPEED_SUPER; sp++)
-            if ((bus->ops->speed_mask >> sp) & 1)
-                g_string_append_printf(carried, "%s%s", carried->len ? "/" : "", usb_speed_name((UsbSpeed)sp));
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                    "a %s-speed device cannot go on %s, whose ports carry %s speed only", usb_speed_name(d->speed),
-                    bus_name, carried->str);
-        g_string_free(carried, true);
-        return false;
-    }
+    UsbDevice *hub = NULL;
     int port = -1;
     if (d->port_path && *d->port_path) {
-        char *end;
-        guint64 n = g_ascii_strtoull(d->port_path, &end, 10);
-        if (*end == '.') {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                        "port '%s': ports behind hubs are not supported yet", d->port_path);
+        if (!resolve_path(d, bus, bus_name, &hub, &port, err))
             return false;
-        }
-        if (*end || n < 1 || n > (guint64)bus->nports) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port '%s': %s has ports 1 to %d",
-                        d->port_path, bus_name, bus->nports);
-            return false;
-        }
-        port = (int)n - 1;
-        if (bus->port[port]) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port %d of %s is taken by %s",
-                        port + 1, bus_name, bus->port[port]->dev.id);
+        UsbDevice *taken = hub ? hub->down[port] : bus->port[port];
+        if (taken) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port %s of %s is taken by %s", d->port_path,
+                        bus_name, taken->dev.id);
             return false;
         }
     } else {
@@ -173,14 +225,28 @@ bool usb_device_attach(UsbDevice *d, GError **err)
                 port = i;
         if (port < 0) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "all %d ports of %s are taken (USB hubs are not supported yet)", bus->nports,
-                        bus_name);
+                        "all %d ports of %s are taken (add a usb-hub and port=N.M)", bus->nports, bus_name);
             return false;
         }
     }
-    bus->port[port] = d;
+    /* Behind a high-speed hub a full or low-speed device talks through the hub's
+     * transaction translator (USB 2.0, 11.14), which the synchronous model makes
+     * invisible; behind a full-speed hub everything is full or low speed. */
+    unsigned speeds = bus->speeds;
+    if (hub)
+        speeds = hub->speed == USB_SPEED_HIGH ? 0x7u : 0x3u;
+    if (!pick_speed(d, speeds, hub ? hub->dev.id : bus_name, err) || !parse_config(d, err))
+        return false;
     d->bus = bus;
     d->port = port;
+    d->parent = hub;
+    if (hub) {
+        hub->down[port] = d;
+        if (hub->ops->child_attached)
+            hub->ops->child_attached(hub, port);
+        return true;
+    }
+    bus->port[port] = d;
     if (bus->ops && bus->ops->attach)
         bus->ops->attach(bus->opaque, port, d->speed);
     return true;
@@ -188,8 +254,21 @@ bool usb_device_attach(UsbDevice *d, GError **err)
 
 void usb_device_detach(UsbDevice *d)
 {
-    if (d->bus && d->bus->port[d->port] == d)
+    if (d->parent) {
+        if (d->parent->down && d->parent->down[d->port] == d)
+            d->parent->down[d->port] = NULL;
+    } else if (d->bus && d->bus->port[d->port] == d) {
         d->bus->port[d->port] = NULL;
+    }
+    /* A hub leaving first: its devices are no longer reachable. */
+    for (int i = 0; i < d->ndown; i++) {
+        if (d->down[i]) {
+            d->down[i]->parent = NULL;
+            d->down[i]->bus = NULL;
+            d->down[i] = NULL;
+        }
+    }
+    d->parent = NULL;
     d->bus = NULL;
 }
 
@@ -224,8 +303,21 @@ const char *usb_device_product_name(const UsbDevice *d)
     return d->dev.klass->description;
 }
 
+UsbDevice *usb_device_find(UsbDevice *d, uint8_t addr)
+{
+    if (d->addr == addr)
+        return d;
+    return d->ops && d->ops->find ? d->ops->find(d, addr) : NULL;
+}
+
 void usb_device_wakeup(UsbDevice *d)
 {
+    /* Behind a hub the resume signalling reaches the hub's port first (USB 2.0, 11.9). */
+    if (d->remote_wakeup && d->parent) {
+        if (d->parent->ops && d->parent->ops->child_wakeup)
+            d->parent->ops->child_wakeup(d->parent, d->port);
+        return;
+    }
     if (d->remote_wakeup && d->bus && d->bus->ops && d->bus->ops->wakeup)
         d->bus->ops->wakeup(d->bus->opaque, d->port);
 }
@@ -299,8 +391,25 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
             return copy_out(data, s->length, d->desc->config, d->desc->config_len);
         case USB_DT_STRING:
             return string_descriptor(d, s->value & 0xff, data, s->length);
+        case USB_DT_DEVICE_QUALIFIER:
+        case USB_DT_OTHER_SPEED_CONFIG: {
+            /* What the device would be at its other speed (9.6.2, 9.6.4); a device
+             * with one speed only stalls. */
+            if (!d->desc_high || !d->desc_full || (s->value & 0xff) != 0)
+                return -1;
+            const UsbDescriptors *other = d->desc == d->desc_high ? d->desc_full : d->desc_high;
+            if (s->value >> 8 == USB_DT_OTHER_SPEED_CONFIG) {
+                int n = copy_out(data, s->length, other->config, other->config_len);
+                if (n > 1)
+                    data[1] = USB_DT_OTHER_SPEED_CONFIG;
+                return n;
+            }
+            const uint8_t *dv = other->device;
+            /* bcdUSB 2.00: a device with a high-speed mode is a USB 2.0 device. */
+            uint8_t q[10] = { 10, USB_DT_DEVICE_QUALIFIER, 0x00, 0x02, dv[4], dv[5], dv[6], dv[7], dv[17], 0 };
+            return copy_out(data, s->length, q, sizeof(q));
+        }
         default:
-            /* Device qualifier and other-speed: a full-speed-only device stalls (9.6.2). */
             break;
         }
         break;
@@ -475,8 +584,8 @@ void usb_bus_deliver(UsbBus *bus, unsigned port_mask, UsbPacket *p)
 {
     UsbDevice *d = NULL;
     for (int i = 0; i < bus->nports && !d; i++)
-        if ((port_mask >> i) & 1 && bus->port[i] && bus->port[i]->addr == p->addr)
-            d = bus->port[i];
+        if ((port_mask >> i) & 1 && bus->port[i])
+            d = usb_device_find(bus->port[i], p->addr);
     if (!d) {
         p->len = 0;
         p->result = USB_RET_NODEV;

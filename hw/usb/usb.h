@@ -48,6 +48,8 @@ enum {
     USB_DT_STRING = 3,
     USB_DT_INTERFACE = 4,
     USB_DT_ENDPOINT = 5,
+    USB_DT_DEVICE_QUALIFIER = 6,
+    USB_DT_OTHER_SPEED_CONFIG = 7,
 };
 
 typedef struct UsbPacket {
@@ -92,6 +94,13 @@ typedef struct UsbDeviceOps {
      * (SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE ENDPOINT_HALT), for a device that
      * must repeat it elsewhere (usb-host on the real device). */
     void (*request_done)(UsbDevice *d, const UsbSetup *setup);
+    /* Hubs only: the device with address addr behind one of the hub's enabled downstream
+     * ports (usb_device_find on each), or NULL. */
+    UsbDevice *(*find)(UsbDevice *d, uint8_t addr);
+    /* Hubs only: a device was connected to downstream port `port` (from 0). */
+    void (*child_attached)(UsbDevice *d, int port);
+    /* Hubs only: the device on downstream port `port` signals resume (remote wakeup). */
+    void (*child_wakeup)(UsbDevice *d, int port);
 } UsbDeviceOps;
 
 /* The largest data stage of a control transfer a device here answers. */
@@ -107,8 +116,19 @@ struct UsbDevice {
     const UsbDeviceOps *ops;
     const UsbDescriptors *desc;
     UsbSpeed speed;
+    /* A device with a high-speed mode sets these two before usb_device_attach: its
+     * high-speed descriptors (bcdUSB 2.00, 512-byte bulk packets, microframe intervals)
+     * and desc keeps the full-speed ones. Attach picks by the port: high speed where
+     * the bus or the hub in front carries it, then desc and speed say which. */
+    const UsbDescriptors *desc_high;
+    const UsbDescriptors *desc_full;
     UsbBus *bus;
-    int port;         /* root port index from 0 */
+    int port;         /* root port index from 0; behind a hub, the hub's port */
+    /* Hubs: their downstream ports (set by the hub's realize). A device behind a hub has
+     * its parent here; bus is then the root's bus. */
+    UsbDevice **down;
+    int ndown;
+    UsbDevice *parent;
     uint16_t ep_in_mask, ep_out_mask; /* endpoints of the configuration (bit n: n) */
     /* Guest-visible state (usb_device_vmsd). */
     uint8_t addr;
@@ -128,7 +148,8 @@ struct UsbDevice {
     { "bus", DEVICE_PROP_STRING, offsetof(State, usb.bus_name),                                  \
       "USB bus (usb-bus.0)", "usb-bus.0", 0, 0, NULL },                                            \
     { "port", DEVICE_PROP_STRING, offsetof(State, usb.port_path),                                 \
-      "root port from 1 (default: the first free one)", NULL, 0, 0, NULL }
+      "root port from 1, or a path through hubs like 1.3 (default: the first free root port)",    \
+      NULL, 0, 0, NULL }
 
 /* The core's state as a nested description (VMSTATE_STRUCT of the UsbDevice member); the
  * owner's check calls usb_device_state_check on the loaded copy. */
@@ -151,6 +172,9 @@ const char *usb_device_product_name(const UsbDevice *d);
 /* A device with something to say while its host may have suspended it: resume
  * signalling, when the host enabled remote wakeup (SET_FEATURE DEVICE_REMOTE_WAKEUP). */
 void usb_device_wakeup(UsbDevice *d);
+/* d itself when its address is addr, else what its ops->find (a hub) finds behind it. */
+UsbDevice *usb_device_find(UsbDevice *d, uint8_t addr);
+
 /* Default state (USB 2.0, 9.1.1.3): address 0, not configured, no halts, pipe idle.
  * From the class's reset, which a bus reset on the port also runs. */
 void usb_device_reset_core(UsbDevice *d);
@@ -164,9 +188,6 @@ typedef struct UsbPortOps {
     void (*wakeup)(void *opaque, int port);
     /* Optional: the device on root port `port` was removed at run time (hot unplug). */
     void (*detach)(void *opaque, int port);
-    /* Optional: the speeds the ports carry (bit n: UsbSpeed n); a device at another
-     * speed is refused at attach. 0: not checked. */
-    unsigned speed_mask;
 } UsbPortOps;
 
 #define USB_MAX_PORTS 15
@@ -174,6 +195,10 @@ typedef struct UsbPortOps {
 /* Registers the bus under name (vm_add_bus); usb_bus_free at the controller's unrealize. */
 UsbBus *usb_bus_new(Vm *vm, const char *name, int nports, const UsbPortOps *ops, void *opaque);
 void usb_bus_free(UsbBus *bus);
+/* The speeds the root ports carry (bit n: UsbSpeed n); low and full speed unless set.
+ * A companion-free EHCI sets high speed alone: a device with no high-speed mode is then
+ * refused at attach. From the controller's realize, before devices attach. */
+void usb_bus_set_speeds(UsbBus *bus, unsigned mask);
 /* The first free bus name "usb-bus.N". */
 char *usb_bus_next_name(Vm *vm);
 UsbDevice *usb_bus_port_device(UsbBus *bus, int port);

@@ -4,7 +4,8 @@
 
   linux    Debian's kernel with uhci-hcd, usbhid, hid-generic, evdev, usb-storage and
            sd_mod (mkusb.sh) on the board's UHCI (usb-tablet, usb-kbd) and a second UHCI
-           added with -device (usb-storage and usb-mouse on usb-bus.1), one boot under
+           added with -device (usb-storage, and usb-mouse behind a full-speed usb-hub, on
+           usb-bus.1), one boot under
            -accel tcg: the four devices enumerate with their products; the USB disk's
            size and first 64 KiB read right, a file written to it is read back and is
            in the image afterwards; QMP input-send-event abs moves, buttons and the
@@ -13,6 +14,9 @@
            with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
+  linux-ehci  the same boot and checks with ehci_hcd on a usb-ehci: tablet, keyboard
+           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s;
+           savevm/loadvm then carry the EHCI, the hub and the devices.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
@@ -33,6 +37,7 @@
            bulk-only disk (001/003): the guest reads it, writes a file at 1 MiB that
            the mock's own copy of the disk holds, and it leaves the host while the
            guest reads it.
+  boot-storage-ehci  the same with the disk on a usb-ehci (SeaBIOS's EHCI driver).
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -120,7 +125,37 @@ def check_round(vm, text, want, failures, what):
             print("ok: %s: %s received %s" % (what, dev, expected))
 
 
+# The two Linux boots: the devices, vireo.usb= (how many "QEMU USB" products to wait
+# for), and each product's expected sysfs port (a regex), vendor:product and speed.
+# On UHCI the mouse sits behind a full-speed usb-hub.
+UHCI_BOOT = (["-device", "usb-tablet", "-device", "usb-kbd",
+              "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-hub,bus=usb-bus.1,port=2",
+              "-device", "usb-mouse,bus=usb-bus.1,port=2.1",
+              "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"], 5,
+             (("QEMU USB Tablet", "1-1", "0627:0001", "12"), ("QEMU USB Keyboard", "1-2", "0627:0001", "12"),
+              ("QEMU USB Hub", "2-2", "0409:55aa", "12"), ("QEMU USB Mouse", r"2-2\.1", "0627:0001", "12"),
+              ("QEMU USB HARDDRIVE", "2-1", "0627:0001", "12")))
+# EHCI (usb-bus.1, also named ehci.0 after its id) is Linux's bus 1: ehci_hcd loads
+# first. The mouse sits behind a usb-hub at root port 4.
+EHCI_BOOT = (["-device", "usb-ehci,id=ehci", "-device", "usb-tablet,bus=ehci.0,port=1",
+              "-device", "usb-kbd,bus=ehci.0,port=2",
+              "-device", "usb-storage,drive=usbdisk,bus=ehci.0,port=3",
+              "-device", "usb-hub,bus=ehci.0,port=4", "-device", "usb-mouse,bus=usb-bus.1,port=4.2"], 5,
+             (("QEMU USB Tablet", "1-1", "0627:0001", "480"), ("QEMU USB Keyboard", "1-2", "0627:0001", "480"),
+              ("QEMU USB HARDDRIVE", "1-3", "0627:0001", "480"), ("QEMU USB Hub", "1-4", "0409:55aa", "480"),
+              ("QEMU USB Mouse", r"1-4\.2", "0627:0001", "480")))
+
+
 def scenario_linux(o, tmp):
+    return linux_boot(o, tmp, UHCI_BOOT)
+
+
+def scenario_linux_ehci(o, tmp):
+    return linux_boot(o, tmp, EHCI_BOOT)
+
+
+def linux_boot(o, tmp, boot):
+    devices, count, products = boot
     kit = o.linux_kit
     for script in ("mkkit.sh", "mkusb.sh"):
         r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
@@ -143,23 +178,25 @@ def scenario_linux(o, tmp):
         payload = f.read()
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
-            "-append", "console=ttyS0 vireo.usb=4 vireo.usbdisk=1",
+            "-append", "console=ttyS0 vireo.usb=%d vireo.usbdisk=1" % count,
             "-drive", "file=%s,if=ide,format=qcow2" % disk,
-            "-device", "usb-tablet", "-device", "usb-kbd",
-            "-device", "piix3-usb-uhci,id=uhci2", "-device", "usb-mouse,bus=usb-bus.1,port=2",
-            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
-            "-device", "usb-storage,drive=usbdisk,bus=usb-bus.1,port=1"]
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk] + devices
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
         text = vm.serial()
-        for product, port in (("QEMU USB Tablet", "1-1"), ("QEMU USB Keyboard", "1-2"),
-                              ("QEMU USB Mouse", "2-2"), ("QEMU USB HARDDRIVE", "2-1")):
-            if not re.search(r"^VIREO-USB-PRODUCT %s 0627:0001 %s" % (port, product), text, re.M):
+        for product, port, ids, speed in products:
+            m = re.search(r"^VIREO-USB-PRODUCT (%s) %s %s\s*$" % (port, ids, product), text, re.M)
+            if not m:
                 failures.append("%s did not enumerate on port %s" % (product, port))
+                continue
+            m2 = re.search(r"^VIREO-USB-SPEED %s (\d+)\s*$" % re.escape(m.group(1)), text, re.M)
+            if not m2 or m2.group(1) != speed:
+                failures.append("%s at %s: speed %s, expected %s Mb/s"
+                                % (product, m.group(1), m2.group(1) if m2 else None, speed))
             else:
-                print("ok: %s enumerated at %s" % (product, port))
+                print("ok: %s enumerated at %s, %s Mb/s" % (product, m.group(1), speed))
         want_read = hashlib.md5(pattern).hexdigest()
         want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
@@ -590,6 +627,14 @@ def scenario_seabios(o, tmp):
 
 
 def scenario_boot_storage(o, tmp):
+    return boot_storage(o, tmp, [], "UHCI init")
+
+
+def scenario_boot_storage_ehci(o, tmp):
+    return boot_storage(o, tmp, ["-device", "usb-ehci,id=ehci"], "EHCI init", ",bus=ehci.0")
+
+
+def boot_storage(o, tmp, controller, init_line, bus=""):
     kit = o.linux_kit
     for script, extra in (("mkkit.sh", []), ("mkmedia.sh", [o.vireo_img])):
         r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit] + extra)
@@ -598,16 +643,18 @@ def scenario_boot_storage(o, tmp):
         if r.returncode:
             print("FAIL: %s failed" % script)
             return 1
+    # The controller before the device on it.
     args = ["-m", "256", "-snapshot",
-            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2"),
-            "-device", "usb-storage,drive=stick"]
+            "-drive", "if=none,id=stick,format=qcow2,file=" + os.path.join(kit, "linux-disk.qcow2")] + \
+        controller + ["-device", "usb-storage,drive=stick" + bus]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"VIREO-LINUX-BOOT-OK", o.timeout)
         text = vm.serial()
         log = open(vm.debugcon_path, "rb").read().decode("latin-1")
-        for needle, where, what in (("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
+        for needle, where, what in ((init_line, log, "SeaBIOS drove the controller"),
+                                    ("USB MSC vendor='VIREO'", log, "SeaBIOS found the USB disk"),
                                     ("Booting from Hard Disk", log, "SeaBIOS booted it"),
                                     ("SYSLINUX", text, "SYSLINUX ran from it"),
                                     ("VIREO-LINUX-BOOT-OK", text, "the kernel and initrd it loaded run")):
@@ -641,7 +688,10 @@ def scenario_options(o, tmp):
           "-device", "usb-storage,drive=a"], "drive a is in use"),
         (["-machine", "usb=off", "-device", "usb-tablet"], "no USB bus 'usb-bus.0'"),
         (["-device", "usb-kbd,port=3"], "has ports 1 to 2"),
-        (["-device", "usb-kbd,port=1.2"], "behind hubs are not supported"),
+        (["-device", "usb-kbd,port=1.2"], "no usb-hub at port 1 of usb-bus.0"),
+        (["-device", "usb-hub", "-device", "usb-kbd,port=1.9"], "has ports 1 to 8"),
+        (["-device", "usb-hub", "-device", "usb-kbd,port=1.x"], "has ports 1 to 8"),
+        (["-device", "usb-ehci,id=e", "-device", "usb-kbd,bus=e.0,port=7"], "e.0 has ports 1 to 6"),
         (["-device", "usb-kbd", "-device", "usb-mouse", "-device", "usb-tablet"], "all 2 ports"),
         (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
         (["-machine", "usb=maybe"], "expected on or off"),
@@ -682,7 +732,9 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "hotplug": scenario_hotplug,
+             "passthrough": scenario_passthrough, "options": scenario_options, "seabios": scenario_seabios,
+             "boot-storage": scenario_boot_storage, "boot-storage-ehci": scenario_boot_storage_ehci}
 
 
 def main():

@@ -104,6 +104,7 @@ done
 for p in /sys/bus/usb/devices/*/product; do
     d=${p%/product}
     echo "VIREO-USB-PRODUCT ${d##*/} $(cat $d/idVendor):$(cat $d/idProduct) $(cat $p)"
+    echo "VIREO-USB-SPEED ${d##*/} $(cat $d/speed)"
 done
 # A USB disk (vireo.usbdisk=1): the hash of its first 64 KiB, then /payload written at
 # 1 MiB and its hash read back (the host checks the image file).
