@@ -9,8 +9,9 @@
 ;   2. 22050 Hz through the codec's variable rate (VRA): 500 Hz on both channels,
 ;      amplitude 12000; six 100 ms buffers, the list started with LVI = 1 and extended to
 ;      5 after the first completion interrupt, as drivers do while playing.
-; Then PCM in records 500 ms (two 250 ms buffers filled with 0x55): written to their
-; ends and not a byte further; all zeros is reported as silence (no input), anything
+; Then PCM in records 500 ms (two 250 ms buffers filled with 0x55) from the microphone
+; (record select 0) with the record gain at +6 dB: written to their ends and not a byte
+; further; all zeros is reported as silence (no input), anything
 ; else is played back through PCM out at 48000 Hz so the host can check what the
 ; audiodev's input (in.path=) delivered.
 ; Before that the codec: cold reset (ready bit), the access semaphore, the STAC9700's
@@ -265,6 +266,20 @@ guest_main:
     call wait_ms
 
     ; ---- PCM in: 500 ms into two 250 ms buffers (0x40000, 0x50000) of 0x55 ----
+    ; The microphone on both sides, the record gain unmuted at +6 dB (4 steps of 1.5).
+    mov dx, NAM + 0x1c
+    in ax, dx
+    cmp ax, 0x8000
+    CHECK e, "the record gain is not muted at 0 dB after reset"
+    mov dx, NAM + 0x1a
+    xor ax, ax
+    out dx, ax
+    mov dx, NAM + 0x1c
+    mov ax, 0x0404
+    out dx, ax
+    in ax, dx
+    cmp ax, 0x0404
+    CHECK e, "the record gain does not read back"
     mov ax, 0x4000
     call fill_55
     mov ax, 0x5000
