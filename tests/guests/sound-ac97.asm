@@ -9,7 +9,8 @@
 ;   2. 22050 Hz through the codec's variable rate (VRA): 500 Hz on both channels,
 ;      amplitude 12000; six 100 ms buffers, the list started with LVI = 1 and extended to
 ;      5 after the first completion interrupt, as drivers do while playing.
-; Then PCM in records 500 ms (two 250 ms buffers filled with 0x55) from the microphone
+; Then mic in starts (a warm-up: up to 6 s until the input delivers anything) and PCM in
+; records 500 ms (two 250 ms buffers filled with 0x55) from the microphone
 ; (record select 0) with the record gain at +6 dB: written to their ends and not a byte
 ; further; all zeros is reported as silence (no input), anything
 ; else is played back through PCM out at 48000 Hz so the host can check what the
@@ -24,6 +25,7 @@ AC_LVB equ 0x0532               ; word: PCM out last-valid-buffer interrupts
 AC_PIIOC equ 0x0534
 AC_PILVB equ 0x0536
 DEVFN equ 0x0540                ; word: the controller's device/function
+MCBUF equ 0x60000              ; mic in's warm-up buffer
 NAM equ 0xc000                  ; BAR 0: the codec's mixer
 NABM equ 0xc100                 ; BAR 1: the bus master
 AC_IRQ equ 11
@@ -280,6 +282,55 @@ guest_main:
     in ax, dx
     cmp ax, 0x0404
     CHECK e, "the record gain does not read back"
+    ; Mic in first, as a warm-up: a host's capture may start delivering well after it
+    ; opens (SDL's PulseAudio capture: up to seconds on a loaded host). Mic in records
+    ; into a zeroed 64 KiB buffer (32 descriptors on it, no interrupts) and keeps the
+    ; capture open through the recording below; the guest waits up to 6 s for anything
+    ; but silence in it. Without an input the wait runs out and PCM in records silence.
+    push es
+    mov ax, MCBUF >> 4
+    mov es, ax
+    xor di, di
+    xor eax, eax
+    mov cx, 0x4000
+    rep stosd
+    pop es
+    mov di, 0x3400
+    mov cx, 32
+.mcbd:
+    mov dword [es:di], MCBUF
+    mov word [es:di + 4], 0x8000    ; mono 16-bit samples: 64 KiB
+    mov word [es:di + 6], 0
+    add di, 8
+    loop .mcbd
+    mov dx, NABM + 0x20
+    mov eax, 0x3400
+    out dx, eax
+    mov dx, NABM + 0x25
+    mov al, 31
+    out dx, al
+    mov dx, NABM + 0x2b
+    mov al, 0x01                ; run, no interrupts
+    out dx, al
+    mov ebp, [es:TICKS]
+    add ebp, 6000
+.mcwait:
+    mov cx, 50
+    call wait_ms
+    mov dx, NABM + 0x28         ; reading PICB brings mic in's buffer up to now
+    in ax, dx
+    push es
+    mov ax, MCBUF >> 4
+    mov es, ax
+    xor di, di
+    mov cx, 0x4000
+    xor eax, eax
+    repe scasd
+    pop es
+    jne .mcheard
+    cmp [es:TICKS], ebp
+    jb .mcwait
+.mcheard:
     mov ax, 0x4000
     call fill_55
     mov ax, 0x5000
@@ -302,6 +353,11 @@ guest_main:
     mov al, 0x15
     out dx, al
     WAIT_FOR AC_PILVB, 1, 3000, "PCM in never completed its buffers"
+    mov dx, NABM + 0x2b         ; mic in stops (its capture with it)
+    xor al, al
+    out dx, al
+    mov al, 0x02
+    out dx, al
     cmp word [es:AC_PIIOC], 2
     CHECK e, "PCM in: not two completion interrupts"
     mov ax, 0x4000

@@ -31,7 +31,10 @@ steady part.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver), then the OPL3 guest
-               (--opl3-guest) through pa; gaps are reported, not
+               (--opl3-guest) through pa, then the AC'97 guest (--ac97-guest)
+               recording a tone played into a second null sink: through pa's
+               in.source= its monitor, and through sdl's in.source=default with
+               that monitor as the daemon's default source; gaps are reported, not
                counted, on this real-time path. Skips when pulseaudio or parec is
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
@@ -443,6 +446,15 @@ def mode_pa(args, tmp):
                 rc = record_backend(args, tmp, env, "pa", guest=args.ac97_guest, lines=AC97_REC_LINES,
                                     audiodev_opts=",in.source=vin.monitor", card="AC97",
                                     check=check_recorded_playback)
+                if not rc:
+                    # SDL's capture (its PulseAudio driver) records the default source:
+                    # vin's monitor made the default, vsink kept as the default sink.
+                    for what, name in (("source", "vin.monitor"), ("sink", "vsink")):
+                        subprocess.run(["pactl", f"set-default-{what}", name], env=env, check=True,
+                                       capture_output=True, timeout=30)
+                    rc = record_backend(args, tmp, env, "sdl", guest=args.ac97_guest, lines=AC97_REC_LINES,
+                                        audiodev_opts=",in.source=default", card="AC97",
+                                        check=check_recorded_playback)
             finally:
                 feeder.terminate()
                 feeder.wait(timeout=10)
