@@ -76,7 +76,7 @@ guest_main:
     mov ecx, 0x0006             ; memory space, bus master
     call cfg_write32
     mov ebx, HDABASE
-    mov dword [fs:ebx + 0x08], 0        ; controller reset (HDA 3.3.7 GCTL.CRST)
+    mov dword [fs:ebx + 0x08], 0        ; controller reset (HDA 3.3: GCTL.CRST)
     mov dword [fs:ebx + 0x08], 1
 .crst:
     test dword [fs:ebx + 0x08], 1
@@ -199,7 +199,7 @@ find_dev:
     ret
 
 %ifdef HDA
-; eax = verb, sent through the immediate command interface (HDA 3.4.1); eax = response.
+; eax = verb, sent through the immediate command registers (HDA 3.4); eax = response.
 imm_cmd:
     push ebx
     mov ebx, HDABASE

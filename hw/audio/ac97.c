@@ -162,8 +162,7 @@ static uint32_t step_gain(int steps)
     return g > 65536.0 ? 65536 : (uint32_t)(g + 0.5);
 }
 
-/* Gain in 1.5 dB steps, as a gain out of 65536 (AC'97 5.7.2), uncapped: the record gain
- * amplifies. */
+/* Gain in 1.5 dB steps, as a gain out of 65536, uncapped: the record gain amplifies. */
 static uint32_t step_gain_up(int steps)
 {
     double g = 65536.0;
@@ -173,9 +172,9 @@ static uint32_t step_gain_up(int steps)
 }
 
 /* What reaches channel i's ADC from the microphone, left and right, out of 65536: the
- * record select routes the mic (source 0) or nothing to each side of PCM in (AC'97
- * 5.7.8); the 20 dB boost (5.7.4) comes before the select; the record gain (5.7.9) mutes
- * or raises both. */
+ * record select (register 1Ah) routes the mic (source 0) or nothing to each side of PCM
+ * in; the mic volume register's 20 dB boost (0Eh bit 6) comes before the select; the
+ * record gain (1Ch) mutes or raises both (AC'97 2.3, the mixer registers in 5.7). */
 static void ac97_record_gain(const Ac97 *s, int i, uint32_t gain[2])
 {
     uint32_t mic = s->mixer[MIX_MIC / 2] & 0x0040 ? 655360 : 65536;
