@@ -81,7 +81,9 @@ AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 comp
 # The guest records with the codec's record gain at +6 dB (4 steps of 1.5 dB).
 AC97_IN_HZ, AC97_IN_AMP = 700, 8000
 AC97_REC_GAIN = 10 ** (6 / 20)
-AC97_REC_LINES = AC97_LINES[:3] + ["ac97: PCM in recorded sound; playing it back"]
+AC97_REC_LINES = AC97_LINES[:3] + [
+    "ac97: record select (line in: silence) and mic boost (+20 dB: clipped) applied",
+    "ac97: PCM in recorded sound; playing it back"]
 AC97_REC_TONES = AC97_TONES + [("AC97 PCM in at +6 dB, played back", 0.5,
                                 [(AC97_IN_HZ, AC97_IN_AMP * AC97_REC_GAIN / 2 ** 0.5)])]
 # The HD Audio guest (tests/guests/sound-hda.asm): a tone at 48 kHz with the DAC at 0 dB,
