@@ -18,7 +18,8 @@
 ;          channels, amplitude 12000, the DAC amplifier at -6 dB; six 100 ms buffers;
 ;   - records 500 ms through input stream 1 (SD0), the ADC's input amplifier at -6 dB,
 ;     into a buffer of 0x55: written to its end and not a byte further; all zeros is
-;     reported as silence (no input), anything else is played back through SD4 at
+;     reported as silence (no input); with an input, 100 ms more with the amplifier
+;     muted must be silence, and the first recording is played back through SD4 at
 ;     48000 Hz so the host can check what the line input delivered and the gain.
 %include "guest.inc"
 %include "wait-for.inc"
@@ -41,6 +42,7 @@ BDLIN equ 0x11200
 TONE1 equ 0x20000
 TONE2 equ 0x30000
 INBUF equ 0x40000
+INBUF2 equ 0x60000
 SD0 equ 0x80
 SD4 equ 0x100
 SD5 equ 0x120
@@ -379,7 +381,45 @@ guest_main:
     PRINTLN "hda: input recorded 500 ms of silence"
     EXIT EXIT_PASS
 .heard:
-    ; Something came in: played back through SD4 at 48000 Hz for the host to check.
+    ; Something came in: the ADC's amplifier muted must hear none of it (100 ms into
+    ; INBUF2, filled with 0x55, through two 50 ms entries).
+    VERB 0x004370c4, 0, "mute the ADC's amplifier"
+    push es
+    mov ax, INBUF2 >> 4
+    mov es, ax
+    xor di, di
+    mov al, 0x55
+    mov cx, 19200
+    rep stosb
+    pop es
+    mov ebx, HDA
+    mov dword [fs:dword BDLIN + 128], INBUF2
+    mov dword [fs:dword BDLIN + 132], 0
+    mov dword [fs:dword BDLIN + 136], 9600
+    mov dword [fs:dword BDLIN + 140], 1
+    mov dword [fs:dword BDLIN + 144], INBUF2 + 9600
+    mov dword [fs:dword BDLIN + 148], 0
+    mov dword [fs:dword BDLIN + 152], 9600
+    mov dword [fs:dword BDLIN + 156], 1
+    mov eax, SD0
+    call stream_reset
+    mov dword [fs:ebx + SD0 + 0x18], BDLIN + 128   ; lists are 128-byte aligned
+    mov dword [fs:ebx + SD0 + 0x08], 19200
+    mov word [fs:ebx + SD0 + 0x0c], 1
+    mov word [fs:ebx + SD0 + 0x12], 0x0011
+    mov word [es:IOC0], 0
+    mov dword [fs:ebx + SD0], 0x00300006
+    WAIT_FOR IOC0, 2, 1500, "SD0: not two completions with the amplifier muted"
+    mov byte [fs:ebx + SD0], 0x04
+    mov esi, INBUF2
+.mscan:
+    cmp dword [fs:esi], 0
+    CHECK e, "input: the muted ADC amplifier let sound through"
+    add esi, 4
+    cmp esi, INBUF2 + 19200
+    jb .mscan
+    PRINTLN "hda: the muted ADC amplifier records silence"
+    ; The first recording played back through SD4 at 48000 Hz for the host to check.
     PRINTLN "hda: input recorded sound; playing it back"
     VERB 0x00220011, 0, "set DAC format"
     VERB 0x00270610, 0, "set DAC stream"

@@ -99,7 +99,8 @@ HDA_LINES = ["hda: controller reset, codec at address 0",
              "hda: 6 buffers at 44100 Hz, amplifier at -6 dB",
              "hda: input recorded 500 ms of silence"]
 # The same guest with the 700 Hz input (in.path=): the ADC's amplifier at -6 dB.
-HDA_REC_LINES = HDA_LINES[:5] + ["hda: input recorded sound; playing it back"]
+HDA_REC_LINES = HDA_LINES[:5] + ["hda: the muted ADC amplifier records silence",
+                                  "hda: input recorded sound; playing it back"]
 HDA_REC_TONES = HDA_TONES + [("HDA input at -6 dB, played back", 0.5,
                               [(AC97_IN_HZ, AC97_IN_AMP * 10 ** (-6 / 20) / 2 ** 0.5)])]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
