@@ -89,8 +89,39 @@ static const char *sound_backend(void)
     return "none";
 }
 
+const char *const vm_config_audio_backends[] = { "auto", "pa", "sdl", "none", NULL };
+
 bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err)
 {
+    return vm_config_add_sound_on(cfg, model, "auto", false, err);
+}
+
+/* The -audiodev text for vm.conf's audio-backend= and microphone= (checked by the
+ * caller): the microphone is PulseAudio's default source or SDL's default capture
+ * device; "none" has none. */
+static char *sound_backend_spec(const char *backend, bool microphone, unsigned n, GError **err)
+{
+    const char *kind = !strcmp(backend, "auto") ? sound_backend() : backend;
+    if (strcmp(kind, "none")) {
+        g_autofree char *probe = g_strdup_printf("%s,id=__probe", kind);
+        if (!backend_spec_check("audiodev", probe, NULL)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "this build of Vireo has no %s sound",
+                        !strcmp(kind, "pa") ? "PulseAudio (pa)" : "SDL (sdl)");
+            return NULL;
+        }
+    }
+    const char *mic = !microphone ? "" : !strcmp(kind, "pa") ? ",in.source=@DEFAULT_SOURCE@"
+                                       : !strcmp(kind, "sdl") ? ",in.source=default" : "";
+    return g_strdup_printf("%s,id=__snd%u%s", kind, n, mic);
+}
+
+bool vm_config_add_sound_on(VmConfig *cfg, const char *model, const char *backend, bool microphone, GError **err)
+{
+    if (!g_strv_contains(vm_config_audio_backends, backend)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown sound back end '%s' (auto, pa, sdl or none)",
+                    backend);
+        return false;
+    }
     if (!strcmp(model, "none"))
         return true;
     const char *device = NULL, *controller = NULL;
@@ -106,13 +137,13 @@ bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err)
         return false;
     }
     unsigned n = count_prefixed(cfg, "audiodev", "__snd");
-    g_autofree char *backend = g_strdup_printf("%s,id=__snd%u", sound_backend(), n);
-    if (!backend_spec_check("audiodev", backend, err))
+    g_autofree char *spec = sound_backend_spec(backend, microphone, n, err);
+    if (!spec || !backend_spec_check("audiodev", spec, err))
         return false;
     g_autofree char *dev = g_strdup_printf("%s,audiodev=__snd%u", device, n);
     if (!device_spec_check(dev, err))
         return false;
-    vm_config_add_backend(cfg, "audiodev", backend);
+    vm_config_add_backend(cfg, "audiodev", spec);
     if (controller)
         g_ptr_array_add(cfg->devices, g_strdup(controller));
     g_ptr_array_add(cfg->devices, g_steal_pointer(&dev));

@@ -99,6 +99,14 @@ extern const char *const vm_config_sound_models[];
  * host's sound (PulseAudio, else SDL, else silence), with the board's PC speaker on the
  * same stream. */
 bool vm_config_add_sound(VmConfig *cfg, const char *model, GError **err);
+/* vm.conf's audio-backend= values, NULL-terminated: auto (PulseAudio, else SDL, else
+ * silence), pa, sdl, none. */
+extern const char *const vm_config_audio_backends[];
+/* As vm_config_add_sound on the host back end named (one of vm_config_audio_backends;
+ * pa or sdl missing from the build is an error); microphone: the card's inputs record
+ * the host's default microphone (PulseAudio's @DEFAULT_SOURCE@, SDL's default capture
+ * device), opened only while the guest records. */
+bool vm_config_add_sound_on(VmConfig *cfg, const char *model, const char *backend, bool microphone, GError **err);
 void drive_config_free(DriveConfig *d);
 
 /* Parses a size with an optional K/M/G/T suffix; bare numbers are MiB when

@@ -29,7 +29,7 @@ static const VmconfDriveSlot drive_slots[] = {
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", NULL,
+    "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", "audio-backend", "microphone", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -406,7 +406,8 @@ static bool global_entry(Parser *p, VmConfig *cfg, const char *g, const char *k,
 }
 
 /* [vm] network=MODEL (the host's network through user-mode NAT, as -nic user,model=MODEL)
- * and sound=MODEL (the host's sound): after [devices], as -nic comes after -device. */
+ * and sound=MODEL (the host's sound through audio-backend=, recording the microphone
+ * with microphone=true): after [devices], as -nic comes after -device. */
 static bool parse_shorthands(Parser *p, VmConfig *cfg)
 {
     const char *g = VMCONF_GROUP_VM;
@@ -421,10 +422,22 @@ static bool parse_shorthands(Parser *p, VmConfig *cfg)
             return bad_reason(p, g, "network", network, why);
         }
     }
+    /* audio-backend= and microphone= are checked whether or not there is a card. */
+    g_autofree char *backend = get_value(p, g, "audio-backend");
+    if (backend && !g_strv_contains(vm_config_audio_backends, backend))
+        return bad_value(p, g, "audio-backend", backend, "use auto, pa, sdl or none");
+    g_autofree char *mic = get_value(p, g, "microphone");
+    bool microphone = false;
+    if (mic) {
+        g_autoptr(GError) local = NULL;
+        microphone = g_key_file_get_boolean(p->kf, g, "microphone", &local);
+        if (local)
+            return bad_value(p, g, "microphone", mic, "use true or false");
+    }
     g_autofree char *sound = get_value(p, g, "sound");
     if (sound && *sound) {
         GError *why = NULL;
-        if (!vm_config_add_sound(cfg, sound, &why))
+        if (!vm_config_add_sound_on(cfg, sound, backend ? backend : "auto", microphone, &why))
             return bad_reason(p, g, "sound", sound, why);
     }
     return true;

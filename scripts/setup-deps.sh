@@ -13,7 +13,7 @@ build_pkgs="build-essential pkg-config meson ninja-build nasm
   libgl1-mesa-dri fonts-cantarell adwaita-icon-theme"
 test_pkgs="qemu-utils qemu-system-x86 gdb memtest86+ gcc-multilib clang libclang-rt-14-dev xvfb xauth
   x11-apps xdotool xorriso desktop-file-utils isolinux syslinux syslinux-common mtools
-  libvirt-clients pulseaudio pulseaudio-utils spice-client-gtk
+  libvirt-clients pulseaudio pulseaudio-utils qemu-system-gui spice-client-gtk
   gir1.2-spiceclientglib-2.0 python3-gi umockdev libumockdev-dev"
 
 pkgs=$build_pkgs

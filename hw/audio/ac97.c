@@ -17,8 +17,11 @@
  * guest memory when the mixer asks (the voice's sync) and at the end of each buffer,
  * where a timer completes it at the exact virtual time (interrupt on completion, last
  * valid buffer). PCM in and mic in record what the audiodev captures (its in.* options;
- * silence without one) at their rate, with the same descriptors and interrupts; the
- * codec's record select and record gain are not applied. */
+ * silence without one) at their rate, with the same descriptors and interrupts. The
+ * host's capture is the codec's microphone input (mono: its channels averaged): PCM in
+ * hears it through the record select (0x1A, per channel; the other sources have nothing
+ * plugged in and record silence), the mic boost (0x0E bit 6, +20 dB) and the record gain
+ * (0x1C, mute and 0 to +22.5 dB); mic in through the boost alone. */
 #include "engine/audio/audio.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -157,6 +160,63 @@ static uint32_t step_gain(int steps)
     for (int k = 0; k > steps; k--)
         g /= 0.8413951416451951;
     return g > 65536.0 ? 65536 : (uint32_t)(g + 0.5);
+}
+
+/* Gain in 1.5 dB steps, as a gain out of 65536, uncapped: the record gain amplifies. */
+static uint32_t step_gain_up(int steps)
+{
+    double g = 65536.0;
+    for (int k = 0; k < steps; k++)
+        g /= 0.8413951416451951;
+    return (uint32_t)(g + 0.5);
+}
+
+/* What reaches channel i's ADC from the microphone, left and right, out of 65536: the
+ * record select (register 1Ah) routes the mic (source 0) or nothing to each side of PCM
+ * in; the mic volume register's 20 dB boost (0Eh bit 6) comes before the select; the
+ * record gain (1Ch) mutes or raises both (AC'97 2.3, the mixer registers in 5.7). */
+static void ac97_record_gain(const Ac97 *s, int i, uint32_t gain[2])
+{
+    uint32_t mic = s->mixer[MIX_MIC / 2] & 0x0040 ? 655360 : 65536;
+    if (i == MC) {
+        gain[0] = gain[1] = mic;
+        return;
+    }
+    uint16_t sel = s->mixer[MIX_REC_SELECT / 2], rg = s->mixer[MIX_REC_GAIN / 2];
+    for (int c = 0; c < 2; c++) {
+        unsigned src = (sel >> (c ? 0 : 8)) & 7;
+        unsigned steps = (rg >> (c ? 0 : 8)) & 0xf;
+        if ((rg & 0x8000) || src != 0)
+            gain[c] = 0;
+        else
+            gain[c] = (uint32_t)(((uint64_t)mic * step_gain_up((int)steps)) >> 16);
+    }
+}
+
+static int16_t gain_sample(int32_t v, uint32_t gain)
+{
+    int64_t g = ((int64_t)v * gain) >> 16;
+    return (int16_t)CLAMP(g, -32768, 32767);
+}
+
+/* Samples of channel i (16-bit, little-endian) as the codec's input path shapes them. */
+static void ac97_shape_input(const Ac97 *s, int i, uint8_t *buf, size_t frames)
+{
+    uint32_t gain[2];
+    ac97_record_gain(s, i, gain);
+    unsigned nch = channel_channels(i);
+    for (size_t k = 0; k < frames; k++) {
+        uint8_t *p = buf + k * 2 * nch;
+        int32_t l = (int16_t)(p[0] | p[1] << 8);
+        int32_t mono = l;
+        if (nch == 2)
+            mono = (l + (int16_t)(p[2] | p[3] << 8)) / 2;
+        for (unsigned c = 0; c < nch; c++) {
+            uint16_t v = (uint16_t)gain_sample(mono, gain[c]);
+            p[2 * c] = (uint8_t)v;
+            p[2 * c + 1] = (uint8_t)(v >> 8);
+        }
+    }
 }
 
 static void ac97_update_volume(Ac97 *s)
@@ -329,6 +389,7 @@ static void channel_run(Ac97 *s, int i)
         } else {
             /* Read even when the buffer is outside RAM: the input keeps its pace. */
             audio_in_read(s->in[i], buf, frames);
+            ac97_shape_input(s, i, buf, frames);
             if (mem_is_ram(m, c->cur, bytes))
                 mem_write(m, c->cur, buf, bytes);
         }

@@ -16,7 +16,8 @@
  * controller, in the stream's format, and plays them through the audiodev; its amplifier
  * and the pin's output enable set the voice's volume. The ADC records the audiodev's
  * capture (its in.* options; silence without one) through codec_capture, from the moment
- * the driver gives it a stream number until it takes it back. */
+ * the driver gives it a stream number until it takes it back; the line-in pin's input
+ * enable and the ADC's input amplifier (gain and mute per channel) shape what it hears. */
 #include "engine/audio/audio.h"
 #include "engine/log.h"
 #include "engine/machine.h"
@@ -215,6 +216,10 @@ static void codec_capture(HdaCodec *s, const HdaFormat *f, uint8_t *data, size_t
         return;
     unsigned ch = MIN(f->channels, 2u);
     bool u8 = f->container == 1;
+    /* The path from the jack: the pin passes it only with In Enable set (HDA 7.3.3.13),
+     * the function group must be powered, then the ADC's input amplifier (7.3.3.7). */
+    bool on = (s->in_pinctl & PINCTL_IN_EN) && (s->power[NID_AFG] & 0xf) == 0;
+    uint32_t gain[2] = { on ? amp_gain(s->adc_amp[0]) : 0, on ? amp_gain(s->adc_amp[1]) : 0 };
     audio_in_set_format(s->in, u8 ? AUDIO_FMT_U8 : AUDIO_FMT_S16, ch, f->rate);
     audio_in_set_active(s->in, true);
     uint8_t tmp[512 * 2 * 2];
@@ -225,13 +230,16 @@ static void codec_capture(HdaCodec *s, const HdaFormat *f, uint8_t *data, size_t
             uint8_t *out = data + (done + k) * frame;
             for (unsigned c = 0; c < ch; c++) {
                 if (u8) {
-                    out[c] = tmp[k * ch + c];
+                    int32_t v = (int32_t)tmp[k * ch + c] - 128;
+                    out[c] = (uint8_t)(128 + (((int64_t)v * gain[c]) >> 16));
                 } else {
                     const uint8_t *in = tmp + 2 * (k * ch + c);
+                    int32_t v = (int16_t)(in[0] | in[1] << 8);
+                    uint16_t g = (uint16_t)(int16_t)(((int64_t)v * gain[c]) >> 16);
                     /* Little-endian; a 4-byte container holds the sample in its top bits. */
                     uint8_t *o = out + (size_t)c * f->container + (f->container == 4 ? 2 : 0);
-                    o[0] = in[0];
-                    o[1] = in[1];
+                    o[0] = (uint8_t)g;
+                    o[1] = (uint8_t)(g >> 8);
                 }
             }
         }

@@ -9,8 +9,12 @@
 ;   2. 22050 Hz through the codec's variable rate (VRA): 500 Hz on both channels,
 ;      amplitude 12000; six 100 ms buffers, the list started with LVI = 1 and extended to
 ;      5 after the first completion interrupt, as drivers do while playing.
-; Then PCM in records 500 ms (two 250 ms buffers filled with 0x55): written to their
-; ends and not a byte further; all zeros is reported as silence (no input), anything
+; Then mic in starts (a warm-up: up to 6 s until the input delivers anything); with an
+; input, PCM in records 100 ms from line in (silence: nothing plugged in there) and 100 ms
+; from the microphone with its 20 dB boost (clipped); then PCM in
+; records 500 ms (two 250 ms buffers filled with 0x55) from the microphone
+; (record select 0) with the record gain at +6 dB: written to their ends and not a byte
+; further; all zeros is reported as silence (no input), anything
 ; else is played back through PCM out at 48000 Hz so the host can check what the
 ; audiodev's input (in.path=) delivered.
 ; Before that the codec: cold reset (ready bit), the access semaphore, the STAC9700's
@@ -23,6 +27,7 @@ AC_LVB equ 0x0532               ; word: PCM out last-valid-buffer interrupts
 AC_PIIOC equ 0x0534
 AC_PILVB equ 0x0536
 DEVFN equ 0x0540                ; word: the controller's device/function
+MCBUF equ 0x60000              ; mic in's warm-up buffer
 NAM equ 0xc000                  ; BAR 0: the codec's mixer
 NABM equ 0xc100                 ; BAR 1: the bus master
 AC_IRQ equ 11
@@ -265,6 +270,113 @@ guest_main:
     call wait_ms
 
     ; ---- PCM in: 500 ms into two 250 ms buffers (0x40000, 0x50000) of 0x55 ----
+    ; The microphone on both sides, the record gain unmuted at +6 dB (4 steps of 1.5).
+    mov dx, NAM + 0x1c
+    in ax, dx
+    cmp ax, 0x8000
+    CHECK e, "the record gain is not muted at 0 dB after reset"
+    mov dx, NAM + 0x1a
+    xor ax, ax
+    out dx, ax
+    mov dx, NAM + 0x1c
+    mov ax, 0x0404
+    out dx, ax
+    in ax, dx
+    cmp ax, 0x0404
+    CHECK e, "the record gain does not read back"
+    ; Mic in first, as a warm-up: a host's capture may start delivering well after it
+    ; opens (SDL's PulseAudio capture: up to seconds on a loaded host). Mic in records
+    ; into a zeroed 64 KiB buffer (32 descriptors on it, no interrupts) and keeps the
+    ; capture open through the recording below; the guest waits up to 6 s for anything
+    ; but silence in it. Without an input the wait runs out and PCM in records silence.
+    push es
+    mov ax, MCBUF >> 4
+    mov es, ax
+    xor di, di
+    xor eax, eax
+    mov cx, 0x4000
+    rep stosd
+    pop es
+    mov di, 0x3400
+    mov cx, 32
+.mcbd:
+    mov dword [es:di], MCBUF
+    mov word [es:di + 4], 0x8000    ; mono 16-bit samples: 64 KiB
+    mov word [es:di + 6], 0
+    add di, 8
+    loop .mcbd
+    mov dx, NABM + 0x20
+    mov eax, 0x3400
+    out dx, eax
+    mov dx, NABM + 0x25
+    mov al, 31
+    out dx, al
+    mov dx, NABM + 0x2b
+    mov al, 0x01                ; run, no interrupts
+    out dx, al
+    mov ebp, [es:TICKS]
+    add ebp, 6000
+.mcwait:
+    mov cx, 50
+    call wait_ms
+    mov dx, NABM + 0x28         ; reading PICB brings mic in's buffer up to now
+    in ax, dx
+    push es
+    mov ax, MCBUF >> 4
+    mov es, ax
+    xor di, di
+    mov cx, 0x4000
+    xor eax, eax
+    repe scasd
+    pop es
+    jne .mcheard
+    cmp [es:TICKS], ebp
+    jb .mcwait
+    jmp .selected
+.mcheard:
+    ; The input delivers: the record select and the mic boost must shape it. Line in
+    ; (source 4) has nothing plugged in: 100 ms of silence.
+    mov dx, NAM + 0x1a
+    mov ax, 0x0404
+    out dx, ax
+    call pi_record_100ms
+    push es
+    mov ax, 0x4000
+    mov es, ax
+    xor di, di
+    xor ax, ax
+    mov cx, 9600
+    repe scasw
+    pop es
+    CHECK e, "PCM in hears the microphone with the record select on line in"
+    ; The microphone again with its 20 dB boost at a record gain of 0 dB: the input's
+    ; peak of 8000 becomes 80000, clipped at 32767.
+    mov dx, NAM + 0x1a
+    xor ax, ax
+    out dx, ax
+    mov dx, NAM + 0x1c
+    out dx, ax
+    mov dx, NAM + 0x0e
+    mov ax, 0x8048              ; muted in the output mix, boost on
+    out dx, ax
+    call pi_record_100ms
+    push es
+    mov ax, 0x4000
+    mov es, ax
+    xor di, di
+    mov ax, 0x7fff
+    mov cx, 9600
+    repne scasw
+    pop es
+    CHECK e, "PCM in does not clip with the mic boost (+20 dB) on"
+    mov dx, NAM + 0x0e
+    mov ax, 0x8008
+    out dx, ax
+    mov dx, NAM + 0x1c
+    mov ax, 0x0404
+    out dx, ax
+    PRINTLN "ac97: record select (line in: silence) and mic boost (+20 dB: clipped) applied"
+.selected:
     mov ax, 0x4000
     call fill_55
     mov ax, 0x5000
@@ -287,6 +399,11 @@ guest_main:
     mov al, 0x15
     out dx, al
     WAIT_FOR AC_PILVB, 1, 3000, "PCM in never completed its buffers"
+    mov dx, NABM + 0x2b         ; mic in stops (its capture with it)
+    xor al, al
+    out dx, al
+    mov al, 0x02
+    out dx, al
     cmp word [es:AC_PIIOC], 2
     CHECK e, "PCM in: not two completion interrupts"
     mov ax, 0x4000
@@ -328,6 +445,34 @@ guest_main:
     mov cx, 300
     call wait_ms
     EXIT EXIT_PASS
+
+; PCM in records 100 ms (9600 samples) into 0x40000 through a one-entry list at 0x3310
+; and stops (its interrupts counted by ac_isr).
+pi_record_100ms:
+    mov dword [es:0x3310], 0x40000
+    mov word [es:0x3314], 9600
+    mov word [es:0x3316], 0x8000
+    mov word [es:AC_PIIOC], 0
+    mov word [es:AC_PILVB], 0
+    mov dx, NABM + 0x0b
+    mov al, 0x02                ; reset the PCM in channel
+    out dx, al
+    mov dx, NABM + 0x00
+    mov eax, 0x3310
+    out dx, eax
+    mov dx, NABM + 0x05
+    xor al, al
+    out dx, al
+    mov dx, NABM + 0x0b
+    mov al, 0x15
+    out dx, al
+    WAIT_FOR AC_PILVB, 1, 2000, "PCM in never completed a 100 ms buffer"
+    mov dx, NABM + 0x0b
+    xor al, al
+    out dx, al
+    mov al, 0x02
+    out dx, al
+    ret
 
 ; ax = segment: its first 48004 bytes become 0x55.
 fill_55:

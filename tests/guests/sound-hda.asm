@@ -16,9 +16,11 @@
 ;          DMA position buffer checked while playing and after the stop;
 ;       2. output stream 2 (SD5), stream tag 2, 44100 Hz stereo: 750 Hz on both
 ;          channels, amplitude 12000, the DAC amplifier at -6 dB; six 100 ms buffers;
-;   - records 100 ms through input stream 1 (SD0) into a buffer of 0x55: the line input
-;     has nothing plugged in, so the buffer becomes zeros up to its end and not a byte
-;     further.
+;   - records 500 ms through input stream 1 (SD0), the ADC's input amplifier at -6 dB,
+;     into a buffer of 0x55: written to its end and not a byte further; all zeros is
+;     reported as silence (no input); with an input, 100 ms more with the amplifier
+;     muted must be silence, and the first recording is played back through SD4 at
+;     48000 Hz so the host can check what the line input delivered and the gain.
 %include "guest.inc"
 %include "wait-for.inc"
 
@@ -40,6 +42,7 @@ BDLIN equ 0x11200
 TONE1 equ 0x20000
 TONE2 equ 0x30000
 INBUF equ 0x40000
+INBUF2 equ 0x60000
 SD0 equ 0x80
 SD4 equ 0x100
 SD5 equ 0x120
@@ -321,45 +324,129 @@ guest_main:
     mov cx, 300
     call wait_ms
 
-    ; ---- input: silence into a buffer of 0x55 ----
+    ; ---- input: 500 ms through the ADC's amplifier at -6 dB into a buffer of 0x55 ----
     push es
     mov ax, INBUF >> 4
     mov es, ax
     xor di, di
     mov al, 0x55
-    mov cx, 19204
+    mov cx, 48004
+    rep stosb
+    mov ax, (INBUF + 48000) >> 4
+    mov es, ax
+    xor di, di
+    mov al, 0x55
+    mov cx, 48004
     rep stosb
     pop es
+    VERB 0x004b0000, 0xca, "the ADC's amplifier is not muted at 0 dB after reset"
+    VERB 0x00437044, 0, "set ADC input amplifier"
+    VERB 0x004b2000, 0x44, "the ADC's left amplifier is not -6 dB unmuted"
     VERB 0x00420011, 0, "set ADC format"
     VERB 0x00470630, 0, "set ADC stream"
     VERB 0x00570720, 0, "line-in pin control"
     mov ebx, HDA
     mov dword [fs:dword BDLIN], INBUF
     mov dword [fs:dword BDLIN + 4], 0
-    mov dword [fs:dword BDLIN + 8], 9600
+    mov dword [fs:dword BDLIN + 8], 48000
     mov dword [fs:dword BDLIN + 12], 1
-    mov dword [fs:dword BDLIN + 16], INBUF + 9600
+    mov dword [fs:dword BDLIN + 16], INBUF + 48000
     mov dword [fs:dword BDLIN + 20], 0
-    mov dword [fs:dword BDLIN + 24], 9600
+    mov dword [fs:dword BDLIN + 24], 48000
     mov dword [fs:dword BDLIN + 28], 1
     mov eax, SD0
     call stream_reset
     mov dword [fs:ebx + SD0 + 0x18], BDLIN
-    mov dword [fs:ebx + SD0 + 0x08], 19200
+    mov dword [fs:ebx + SD0 + 0x08], 96000
     mov word [fs:ebx + SD0 + 0x0c], 1
     mov word [fs:ebx + SD0 + 0x12], 0x0011
     mov dword [fs:ebx + 0x20], 0xc0000000 | 1
     mov word [es:IOC0], 0
     mov dword [fs:ebx + SD0], 0x00300006
-    WAIT_FOR IOC0, 2, 1500, "SD0: not two completions"
+    WAIT_FOR IOC0, 2, 3000, "SD0: not two completions"
     mov byte [fs:ebx + SD0], 0x04
-    cmp dword [fs:dword INBUF], 0
-    CHECK e, "input: the buffer's start is not silence"
-    cmp dword [fs:dword INBUF + 19196], 0
-    CHECK e, "input: the buffer's end is not silence"
-    cmp dword [fs:dword INBUF + 19200], 0x55555555
+    cmp dword [fs:dword INBUF + 96000], 0x55555555
     CHECK e, "input: wrote past the buffer"
-    PRINTLN "hda: input recorded 100 ms of silence"
+    cmp dword [fs:dword INBUF], 0x55555555
+    CHECK ne, "input: the buffer's start was not written"
+    cmp dword [fs:dword INBUF + 95996], 0x55555555
+    CHECK ne, "input: the buffer's end was not written"
+    mov esi, INBUF
+.scan:
+    cmp dword [fs:esi], 0
+    jne .heard
+    add esi, 4
+    cmp esi, INBUF + 96000
+    jb .scan
+    PRINTLN "hda: input recorded 500 ms of silence"
+    EXIT EXIT_PASS
+.heard:
+    ; Something came in: the ADC's amplifier muted must hear none of it (100 ms into
+    ; INBUF2, filled with 0x55, through two 50 ms entries).
+    VERB 0x004370c4, 0, "mute the ADC's amplifier"
+    push es
+    mov ax, INBUF2 >> 4
+    mov es, ax
+    xor di, di
+    mov al, 0x55
+    mov cx, 19200
+    rep stosb
+    pop es
+    mov ebx, HDA
+    mov dword [fs:dword BDLIN + 128], INBUF2
+    mov dword [fs:dword BDLIN + 132], 0
+    mov dword [fs:dword BDLIN + 136], 9600
+    mov dword [fs:dword BDLIN + 140], 1
+    mov dword [fs:dword BDLIN + 144], INBUF2 + 9600
+    mov dword [fs:dword BDLIN + 148], 0
+    mov dword [fs:dword BDLIN + 152], 9600
+    mov dword [fs:dword BDLIN + 156], 1
+    mov eax, SD0
+    call stream_reset
+    mov dword [fs:ebx + SD0 + 0x18], BDLIN + 128   ; lists are 128-byte aligned
+    mov dword [fs:ebx + SD0 + 0x08], 19200
+    mov word [fs:ebx + SD0 + 0x0c], 1
+    mov word [fs:ebx + SD0 + 0x12], 0x0011
+    mov word [es:IOC0], 0
+    mov dword [fs:ebx + SD0], 0x00300006
+    WAIT_FOR IOC0, 2, 1500, "SD0: not two completions with the amplifier muted"
+    mov byte [fs:ebx + SD0], 0x04
+    mov esi, INBUF2
+.mscan:
+    cmp dword [fs:esi], 0
+    CHECK e, "input: the muted ADC amplifier let sound through"
+    add esi, 4
+    cmp esi, INBUF2 + 19200
+    jb .mscan
+    PRINTLN "hda: the muted ADC amplifier records silence"
+    ; The first recording played back through SD4 at 48000 Hz for the host to check.
+    PRINTLN "hda: input recorded sound; playing it back"
+    VERB 0x00220011, 0, "set DAC format"
+    VERB 0x00270610, 0, "set DAC stream"
+    VERB 0x0023b04a, 0, "set DAC amplifier"
+    mov ebx, HDA
+    mov dword [fs:dword BDL1], INBUF
+    mov dword [fs:dword BDL1 + 4], 0
+    mov dword [fs:dword BDL1 + 8], 48000
+    mov dword [fs:dword BDL1 + 12], 1
+    mov dword [fs:dword BDL1 + 16], INBUF + 48000
+    mov dword [fs:dword BDL1 + 20], 0
+    mov dword [fs:dword BDL1 + 24], 48000
+    mov dword [fs:dword BDL1 + 28], 1
+    mov eax, SD4
+    call stream_reset
+    mov dword [fs:ebx + SD4 + 0x18], BDL1
+    mov dword [fs:ebx + SD4 + 0x1c], 0
+    mov dword [fs:ebx + SD4 + 0x08], 96000
+    mov word [fs:ebx + SD4 + 0x0c], 1
+    mov word [fs:ebx + SD4 + 0x12], 0x0011
+    mov dword [fs:ebx + 0x20], 0xc0000000 | (1 << 4)
+    mov word [es:IOC4], 0
+    mov dword [fs:ebx + SD4], 0x00100006
+    WAIT_FOR IOC4, 2, 3000, "the recording never finished playing"
+    mov byte [fs:ebx + SD4], 0x04
+    mov cx, 300
+    call wait_ms
     EXIT EXIT_PASS
 
 ; eax = stream descriptor offset: SRST set, seen, cleared, seen (HDA 3.3: SDnCTL).

@@ -31,7 +31,10 @@ steady part.
   --mode pa    starts a private PulseAudio daemon with a null sink and records its
                monitor with parec while the guest plays through -audiodev pa, then
                through -audiodev sdl (SDL's PulseAudio driver), then the OPL3 guest
-               (--opl3-guest) through pa; gaps are reported, not
+               (--opl3-guest) through pa, then the AC'97 guest (--ac97-guest)
+               recording a tone played into a second null sink: through pa's
+               in.source= its monitor, and through sdl's in.source=default with
+               that monitor as the daemon's default source; gaps are reported, not
                counted, on this real-time path. Skips when pulseaudio or parec is
                missing or the daemon cannot start.
 Exit codes: 0 pass, 1 fail, 77 skip."""
@@ -75,9 +78,14 @@ AC97_LINES = ["ac97: codec STAC9700 ready", "ac97: 4 buffers at 48000 Hz, 4 comp
               "ac97: PCM in recorded 500 ms of silence"]
 # The same guest with a 700 Hz tone as the audiodev's input (in.path=): PCM in records
 # it at 48000 Hz and the guest plays the recording back.
+# The guest records with the codec's record gain at +6 dB (4 steps of 1.5 dB).
 AC97_IN_HZ, AC97_IN_AMP = 700, 8000
-AC97_REC_LINES = AC97_LINES[:3] + ["ac97: PCM in recorded sound; playing it back"]
-AC97_REC_TONES = AC97_TONES + [("AC97 PCM in, played back", 0.5, [(AC97_IN_HZ, AC97_IN_AMP / 2 ** 0.5)])]
+AC97_REC_GAIN = 10 ** (6 / 20)
+AC97_REC_LINES = AC97_LINES[:3] + [
+    "ac97: record select (line in: silence) and mic boost (+20 dB: clipped) applied",
+    "ac97: PCM in recorded sound; playing it back"]
+AC97_REC_TONES = AC97_TONES + [("AC97 PCM in at +6 dB, played back", 0.5,
+                                [(AC97_IN_HZ, AC97_IN_AMP * AC97_REC_GAIN / 2 ** 0.5)])]
 # The HD Audio guest (tests/guests/sound-hda.asm): a tone at 48 kHz with the DAC at 0 dB,
 # one at 44.1 kHz at -6 dB.
 HDA_TONES = [
@@ -89,7 +97,12 @@ HDA_LINES = ["hda: controller reset, codec at address 0",
              "hda: widgets: DAC, line-out pin, ADC, line-in pin",
              "hda: 4 buffers at 48000 Hz, 4 completion interrupts, LPIB and position buffer agree",
              "hda: 6 buffers at 44100 Hz, amplifier at -6 dB",
-             "hda: input recorded 100 ms of silence"]
+             "hda: input recorded 500 ms of silence"]
+# The same guest with the 700 Hz input (in.path=): the ADC's amplifier at -6 dB.
+HDA_REC_LINES = HDA_LINES[:5] + ["hda: the muted ADC amplifier records silence",
+                                  "hda: input recorded sound; playing it back"]
+HDA_REC_TONES = HDA_TONES + [("HDA input at -6 dB, played back", 0.5,
+                              [(AC97_IN_HZ, AC97_IN_AMP * 10 ** (-6 / 20) / 2 ** 0.5)])]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
                 "sb16: 16-bit stereo auto-init stopped by 0xD9",
@@ -285,6 +298,15 @@ def mode_hda(args, tmp):
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
     check_tones(rate, chans, expected=HDA_TONES)
 
+    # Recording: the input tone through the ADC's amplifier, heard again in the output.
+    tone = os.path.join(tmp, "in.wav")
+    write_tone_wav(tone, 44100, AC97_IN_HZ, AC97_IN_AMP, 1.0)
+    wav = os.path.join(tmp, "hda-rec.wav")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav},in.path={tone}", card="hda")
+    check_lines(out, HDA_REC_LINES)
+    rate, chans = soundcheck.read_wav(wav)
+    check_tones(rate, chans, expected=HDA_REC_TONES)
+
 
 def mode_opl3(args, tmp):
     wav = os.path.join(tmp, "opl3.wav")
@@ -427,6 +449,15 @@ def mode_pa(args, tmp):
                 rc = record_backend(args, tmp, env, "pa", guest=args.ac97_guest, lines=AC97_REC_LINES,
                                     audiodev_opts=",in.source=vin.monitor", card="AC97",
                                     check=check_recorded_playback)
+                if not rc:
+                    # SDL's capture (its PulseAudio driver) records the default source:
+                    # vin's monitor made the default, vsink kept as the default sink.
+                    for what, name in (("source", "vin.monitor"), ("sink", "vsink")):
+                        subprocess.run(["pactl", f"set-default-{what}", name], env=env, check=True,
+                                       capture_output=True, timeout=30)
+                    rc = record_backend(args, tmp, env, "sdl", guest=args.ac97_guest, lines=AC97_REC_LINES,
+                                        audiodev_opts=",in.source=default", card="AC97",
+                                        check=check_recorded_playback)
             finally:
                 feeder.terminate()
                 feeder.wait(timeout=10)
@@ -494,7 +525,7 @@ def check_recorded_playback(chans):
     print(f"  played-back recording: {r['seconds']:.3f} s, longest gap {r['gap_s'] * 1000:.2f} ms")
     if not 0.3 <= r["seconds"] <= 0.6:
         raise Failure(f"the played-back recording lasts {r['seconds']:.3f} s, expected most of 0.5 s")
-    want = AC97_IN_AMP / 2 ** 0.5
+    want = AC97_IN_AMP * AC97_REC_GAIN / 2 ** 0.5
     for c, (hz, share, rms, level) in enumerate(r["channels"]):
         print(f"    channel {c}: {hz:.2f} Hz, level {level:.0f} RMS (expected {AC97_IN_HZ}, {want:.0f})")
         if abs(hz - AC97_IN_HZ) > 0.01 * AC97_IN_HZ:

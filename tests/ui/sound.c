@@ -8,6 +8,7 @@
 #include "ui/gtk/vireo-machine.h"
 
 #include <glib/gstdio.h>
+#include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -229,8 +230,193 @@ static void case_sound(const char *arg)
     exit_code = 0;
 }
 
+/* ---- The microphone: the settings' rows, and a VM recording the default source ---- */
+
+static const char *mic_guest;
+static bool have_mic_tools;
+
+static void microphone_setup(const char *arg)
+{
+    mic_guest = arg;
+    if (!have_program("pulseaudio") || !have_program("parec") || !have_program("pactl") || !have_program("pacat")) {
+        printf("SKIP: pulseaudio, parec, pactl or pacat missing (Debian packages pulseaudio, pulseaudio-utils)\n");
+        return;
+    }
+    have_mic_tools = true;
+    have_sound_server = start_daemon();
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nfirmware=%s\nsound=ac97\n",
+                                            accel ? accel : "kvm:tcg", mic_guest);
+    write_vm("Mic", conf);
+}
+
+static int run_shell(const char *cmd)
+{
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    int status = -1;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL, NULL, NULL, &status, NULL))
+        return -1;
+    return status;
+}
+
+/* The AC'97 guest's input (sound-ac97.asm records 500 ms at +6 dB and plays it back). */
+#define MIC_HZ 700
+#define MIC_AMP 8000
+
+/* 50 ms blocks of the left channel holding MIC_HZ: zero crossings within 5% of
+ * 2 * MIC_HZ / 20 and a peak in [lo, hi]. Counted, not required in one run: on this
+ * real-time path a starved host leaves gaps of a few milliseconds. */
+static int count_tone_blocks(const int16_t *s, size_t frames, int lo, int hi, int *peak_seen)
+{
+    size_t block = REC_RATE / 20;
+    int count = 0;
+    *peak_seen = 0;
+    for (size_t b = 0; b + 1 <= frames / block; b++) {
+        int cross = 0, peak = 0;
+        for (size_t i = b * block; i < (b + 1) * block; i++) {
+            int v = s[i * REC_CHANNELS];
+            peak = MAX(peak, abs(v));
+            if (i > b * block && (v >= 0) != (s[(i - 1) * REC_CHANNELS] >= 0))
+                cross++;
+        }
+        bool tone = abs(cross - 2 * MIC_HZ / 20) <= 2 * MIC_HZ / 20 / 20 + 1;
+        if (tone)
+            *peak_seen = MAX(*peak_seen, peak);
+        if (tone && peak >= lo && peak <= hi)
+            count++;
+    }
+    return count;
+}
+
+/* Runs the Mic VM from the library while parec records the sink for 9 s (the guest's
+ * two tones, its recording and the playback take about 3 s of its time, its wait for
+ * an input that never comes 6 s); returns the 50 ms blocks of MIC_HZ at +6 dB. */
+static int run_mic_vm(GtkWindow *main, const char *what)
+{
+    static int n;
+    g_autofree char *base = g_strdup_printf("mic-rec%d.raw", n++);
+    g_autofree char *raw = g_build_filename(work_dir, base, NULL);
+    g_autofree char *cmd = g_strdup_printf("exec parec -d vsink.monitor --format=s16le --rate=%d --channels=%d "
+                                           "--latency-msec=20 > '%s'", REC_RATE, REC_CHANNELS, raw);
+    const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    GPid rec;
+    CHECK(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &rec, NULL),
+          "cannot start parec");
+    for (int i = 0; i < 200; i++) {
+        GStatBuf st;
+        if (g_stat(raw, &st) == 0 && st.st_size > REC_RATE * REC_CHANNELS * 2 / 5)
+            break;
+        run_for(50);
+    }
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.open-vm", "s", "Mic");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *win = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    VireoMachine *m = vireo_vm_window_get_machine(win);
+    start_vm(win, m);
+    run_for(9000);
+    kill(rec, SIGTERM);
+    int status;
+    waitpid(rec, &status, 0);
+    g_spawn_close_pid(rec);
+    force_off(win);
+    CHECK(wait_for(machine_is_off, m, 10000), "Force Off did not stop the VM");
+    run_for(500);
+    gtk_window_destroy(GTK_WINDOW(win));
+
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    CHECK(g_file_get_contents(raw, &data, &len, NULL), "parec wrote nothing");
+    /* Played back at the guest's record gain of +6 dB: twice the input's peak. */
+    int peak = 0;
+    int blocks = count_tone_blocks((const int16_t *)data, len / (REC_CHANNELS * 2), MIC_AMP * 17 / 10,
+                                   MIC_AMP * 23 / 10, &peak);
+    note("%s: %d blocks of 50 ms at %d Hz (peak %d; played back at +6 dB it is about %d)", what, blocks, MIC_HZ,
+         peak, 2 * MIC_AMP);
+    return blocks;
+}
+
+static void case_microphone(const char *arg)
+{
+    if (!have_mic_tools || !have_sound_server) {
+        exit_code = SKIP;
+        return;
+    }
+    /* The settings: PulseAudio and the microphone, kept in vm.conf. */
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", "Mic");
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    GtkWindow *set = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    AdwComboRow *backend = ADW_COMBO_ROW(named(GTK_WIDGET(set), "audio-backend-row"));
+    GtkSwitch *mic = GTK_SWITCH(named(GTK_WIDGET(set), "microphone-switch"));
+    CHECK(adw_combo_row_get_selected(backend) == 0 && !gtk_switch_get_active(mic),
+          "a vm.conf without audio-backend= and microphone= does not show Automatic and off");
+    adw_combo_row_set_selected(backend, 2);
+    run_for(50);
+    g_autofree char *sdl = conf_value("Mic", "vm", "audio-backend");
+    CHECK(!g_strcmp0(sdl, "sdl"), "audio-backend=%s after choosing SDL", sdl);
+    adw_combo_row_set_selected(backend, 1);
+    gtk_switch_set_active(mic, TRUE);
+    run_for(50);
+    g_autofree char *be = conf_value("Mic", "vm", "audio-backend");
+    g_autofree char *on = conf_value("Mic", "vm", "microphone");
+    CHECK(!g_strcmp0(be, "pa") && !g_strcmp0(on, "true"), "vm.conf has audio-backend=%s microphone=%s", be, on);
+    gtk_window_destroy(set);
+    run_for(50);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", "Mic");
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    set = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    CHECK(adw_combo_row_get_selected(ADW_COMBO_ROW(named(GTK_WIDGET(set), "audio-backend-row"))) == 1 &&
+              gtk_switch_get_active(GTK_SWITCH(named(GTK_WIDGET(set), "microphone-switch"))),
+          "the settings do not show vm.conf's PulseAudio and microphone again");
+    gtk_window_destroy(set);
+    note("settings: audio-backend=pa and microphone=true written and shown again");
+
+    /* The default source: a second null sink's monitor, playing MIC_HZ; vsink stays the
+     * default sink the VM plays into. */
+    g_autofree char *tone = g_build_filename(work_dir, "mic-tone.raw", NULL);
+    {
+        size_t frames = REC_RATE * 60;
+        g_autofree int16_t *t = g_new(int16_t, frames * 2);
+        for (size_t i = 0; i < frames; i++)
+            t[2 * i] = t[2 * i + 1] = (int16_t)lround(MIC_AMP * sin(2 * G_PI * MIC_HZ * (double)i / REC_RATE));
+        CHECK(g_file_set_contents(tone, (const char *)t, (gssize)(frames * 4), NULL), "cannot write the tone");
+    }
+    CHECK(run_shell("pactl load-module module-null-sink sink_name=vin >/dev/null && "
+                    "pactl set-default-source vin.monitor && pactl set-default-sink vsink") == 0,
+          "pactl could not make vin.monitor the default source");
+    g_autofree char *feed = g_strdup_printf("exec pacat -d vin --format=s16le --rate=%d --channels=2 '%s'",
+                                            REC_RATE, tone);
+    const char *feed_argv[] = { "/bin/sh", "-c", feed, NULL };
+    GPid feeder;
+    CHECK(g_spawn_async(NULL, (char **)feed_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &feeder, NULL),
+          "cannot start pacat");
+
+    int blocks = run_mic_vm(main, "microphone on");
+    /* The playback lasts 500 ms (9 whole blocks); a gap spoils the block it falls in. */
+    CHECK(blocks >= 4, "the VM did not play back the default source's %d Hz tone at +6 dB (%d blocks)", MIC_HZ,
+          blocks);
+
+    /* Off again: the card's input hears silence, nothing comes back. */
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", "Mic");
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    set = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    gtk_switch_set_active(GTK_SWITCH(named(GTK_WIDGET(set), "microphone-switch")), FALSE);
+    run_for(50);
+    gtk_window_destroy(set);
+    g_autofree char *off = conf_value("Mic", "vm", "microphone");
+    CHECK(!g_strcmp0(off, "false"), "microphone=%s after switching it off", off);
+    blocks = run_mic_vm(main, "microphone off");
+    CHECK(blocks == 0, "with the microphone off the VM still played back the default source (%d blocks)", blocks);
+    kill(feeder, SIGTERM);
+    int status;
+    waitpid(feeder, &status, 0);
+    g_spawn_close_pid(feeder);
+    exit_code = 0;
+}
+
 static const UiCase cases[] = {
     { "sound", true, sound_setup, case_sound },
+    { "sound-microphone", true, microphone_setup, case_microphone },
 };
 
 const UiCase *sound_case(const char *name)

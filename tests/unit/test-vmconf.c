@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* vm.conf parsing: good files give the configuration the user wrote, every bad value
  * gives one line that names the file, key and value. */
+#include "vireo-config.h"
 #include "engine/memory.h"
 #include "engine/vmconf.h"
 
@@ -181,6 +182,9 @@ static const struct {
     { "[vm]\nnetwork=rtl9999\n", { "[vm] network=rtl9999", "unknown network card 'rtl9999'", "e1000" } },
     { "[vm]\nnetwork=e1000,mac=x\n", { "[vm] network=e1000,mac=x", "a card model alone", NULL } },
     { "[vm]\nsound=gus\n", { "[vm] sound=gus", "unknown sound card 'gus' (ac97, hda, sb16 or none)", NULL } },
+    { "[vm]\nsound=ac97\naudio-backend=alsa\n", { "[vm] audio-backend=alsa", "use auto, pa, sdl or none", NULL } },
+    { "[vm]\naudio-backend=Pa\n", { "[vm] audio-backend=Pa", "use auto, pa, sdl or none", NULL } },
+    { "[vm]\nsound=ac97\nmicrophone=maybe\n", { "[vm] microphone=maybe", "use true or false", NULL } },
     { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
       { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
@@ -227,6 +231,24 @@ static void test_shorthands(Fixture *f, gconstpointer data)
     g_assert_cmpuint(hda->devices->len, ==, 2);
     g_assert_cmpstr(hda->devices->pdata[0], ==, "intel-hda");
     g_assert_cmpstr(hda->devices->pdata[1], ==, "hda-duplex,audiodev=__snd0");
+    /* The host back end and the microphone: the audiodev says which and records the
+     * default source; none records nothing. */
+    g_autoptr(VmConfig) quiet = parse_text(f, "[vm]\nsound=sb16\naudio-backend=none\nmicrophone=true\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(((BackendConfig *)quiet->backends->pdata[0])->opts, ==, "none,id=__snd0");
+#ifdef HAVE_PULSE
+    g_autoptr(VmConfig) pa = parse_text(f, "[vm]\nsound=ac97\naudio-backend=pa\nmicrophone=true\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(((BackendConfig *)pa->backends->pdata[0])->opts, ==, "pa,id=__snd0,in.source=@DEFAULT_SOURCE@");
+    g_autoptr(VmConfig) pa_quiet = parse_text(f, "[vm]\nsound=ac97\naudio-backend=pa\nmicrophone=false\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(((BackendConfig *)pa_quiet->backends->pdata[0])->opts, ==, "pa,id=__snd0");
+#endif
+#ifdef HAVE_SDL2
+    g_autoptr(VmConfig) sdl = parse_text(f, "[vm]\nsound=hda\naudio-backend=sdl\nmicrophone=true\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(((BackendConfig *)sdl->backends->pdata[0])->opts, ==, "sdl,id=__snd0,in.source=default");
+#endif
     g_autoptr(VmConfig) none = parse_text(f, "[vm]\nnetwork=none\nsound=none\n", &err);
     g_assert_no_error(err);
     g_assert_cmpuint(none->devices->len + none->backends->len + none->globals->len, ==, 0);

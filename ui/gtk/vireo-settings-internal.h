@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the settings window share (vireo-settings.c: hardware, boot, media;
- * vireo-settings-disks.c: disks, drives and direct kernel boot). */
+ * vireo-settings-disks.c: disks, drives and direct kernel boot; vireo-settings-sound.c:
+ * the host sound rows). */
 #pragma once
 
 #include "ui/gtk/vireo-settings.h"
@@ -16,6 +17,9 @@ typedef struct Settings {
     GtkSwitch *boot_menu;
     AdwComboRow *display, *boot_order;
     AdwComboRow *sound, *network;   /* [vm] sound= and network= */
+    AdwComboRow *audio_backend;     /* [vm] audio-backend= (vireo-settings-sound.c) */
+    GtkWidget *mic_row;             /* [vm] microphone= */
+    GtkSwitch *microphone;
     GtkWidget *cd_row, *floppy_row;
     GPtrArray *disk_rows;   /* the disks group's rows, rebuilt on every change */
     GtkWidget *kernel_row, *initrd_row, *append_row;
@@ -38,3 +42,8 @@ void settings_update_file_rows(Settings *s);
 /* vireo-settings-disks.c: the groups, added to page; refresh after vm.conf changed. */
 void settings_disks_build(Settings *s, AdwPreferencesPage *page);
 void settings_disks_refresh(Settings *s);
+
+/* vireo-settings-sound.c: the host sound back end and microphone rows, added to group;
+ * load fills them from vm.conf. */
+void settings_sound_build(Settings *s, AdwPreferencesGroup *group);
+void settings_sound_load(Settings *s, GKeyFile *kf);

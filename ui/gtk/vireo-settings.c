@@ -428,6 +428,7 @@ static void load_values(Settings *s)
     }
     choice_load(s->sound, kf);
     choice_load(s->network, kf);
+    settings_sound_load(s, kf);
     settings_update_file_rows(s);
     show_cpus_advice(s);
     s->loading = false;
@@ -513,6 +514,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
                              GTK_WIDGET(s->network), s->firmware_row };
     for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
         adw_preferences_group_add(s->hardware, hw_rows[i]);
+    settings_sound_build(s, s->hardware);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->hardware);
 
     s->boot = ADW_PREFERENCES_GROUP(adw_preferences_group_new());

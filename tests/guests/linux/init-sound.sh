@@ -33,7 +33,13 @@ for f in /proc/asound/card0/codec#0; do
 done
 dmesg | grep -i 'intel8x0\|ac97\|hda\|hdaudio' | sed 's/^/VIREO-SND-DMESG /'
 # ALSA loads cards muted; OSS's mixer sets master and PCM to 100% and unmutes them.
-oss-unmute || echo "VIREO-SND-FAILED oss-unmute"
+# HD Audio's capture is muted too: its ADC amplifier to 0 dB (100%), unmuted. (AC'97's
+# record gain loads unmuted at 0 dB; 100% there would be +22.5 dB.)
+if [ -e /proc/asound/card0/codec#0 ]; then
+    oss-unmute capture || echo "VIREO-SND-FAILED oss-unmute capture"
+else
+    oss-unmute || echo "VIREO-SND-FAILED oss-unmute"
+fi
 if cat /tone.raw > /dev/dsp; then
     echo "VIREO-SND-PLAYED $(wc -c < /tone.raw)"
 else
