@@ -902,7 +902,8 @@ static VmConfig *config_from_options(void)
     if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none")) {
         bool adapter = false;
         for (guint i = 0; i < cfg->devices->len; i++)
-            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga");
+            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga") ||
+                       g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "virtio-gpu-pci");
         if (!adapter)
             usage_error("-display sdl needs a display adapter (drop -vga none)");
     }
