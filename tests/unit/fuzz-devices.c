@@ -436,11 +436,15 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
     add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);
-    /* One display adapter at a time (they share the VGA's ports): odd seeds put a
-     * cirrus-vga in the std VGA's place, as -device cirrus-vga does. */
+    /* One display adapter at a time (they share the VGA's ports, and a VM has one
+     * screen): odd seeds put a cirrus-vga in the std VGA's place, as -device cirrus-vga
+     * does, seeds 2, 6, 10 ... a virtio-gpu-pci. */
     bool cirrus = seed & 1;
+    bool vgpu = seed % 4 == 2;
     if (cirrus)
         g_ptr_array_add(cfg->devices, g_strdup("cirrus-vga,id=fuzz-cirrus-vga"));
+    if (vgpu)
+        g_ptr_array_add(cfg->devices, g_strdup("virtio-gpu-pci,id=fuzz-virtio-gpu-pci"));
     f->vm = vm_new_board_for_test(cfg, &err);
     if (!f->vm)
         fuzz_fail("the pc board: %s", err->message);
@@ -451,11 +455,14 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     g_autoptr(GPtrArray) classes = device_class_list(true);
     if (cirrus)
         g_string_append(created, " cirrus-vga,id=fuzz-cirrus-vga (the board's display adapter)");
+    if (vgpu)
+        g_string_append(created, " virtio-gpu-pci,id=fuzz-virtio-gpu-pci (the board's display adapter)");
     /* A device that sits on another one (an HD Audio codec on its controller) may come
      * before it by name: what fails is tried again once every other class exists. */
     g_autoptr(GPtrArray) later = g_ptr_array_new();
     for (guint i = 0; i < classes->len; i++) {
-        if (!strcmp(((const DeviceClass *)classes->pdata[i])->name, "cirrus-vga"))
+        const char *name = ((const DeviceClass *)classes->pdata[i])->name;
+        if (!strcmp(name, "cirrus-vga") || !strcmp(name, "virtio-gpu-pci"))
             continue;
         if (!create_by_name(f, classes->pdata[i], created, NULL))
             g_ptr_array_add(later, classes->pdata[i]);
