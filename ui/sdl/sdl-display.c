@@ -355,6 +355,8 @@ SdlDisplay *sdl_display_new(Vm *vm, GError **err)
     d->vm = vm;
     d->aspect_w = 4;
     d->aspect_h = 3;
+    d->set_w = 720;
+    d->set_h = 540;
     d->window = SDL_CreateWindow("Vireo", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 720, 540,
                                  SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (d->window)
