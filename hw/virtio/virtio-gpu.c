@@ -742,7 +742,7 @@ static bool gpu_realize(Device *dev, GError **err)
     VirtioGpuState *s = (VirtioGpuState *)dev;
     if (vm_display_console(dev->vm)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "virtio-gpu-pci: the VM already has a display adapter (use -vga none)");
+                    "virtio-gpu-pci: the VM already has a display adapter (a VM has one screen)");
         return false;
     }
     if (s->xres < GPU_MIN_OUT || s->xres > GPU_MAX_OUT || s->yres < GPU_MIN_OUT || s->yres > GPU_MAX_OUT) {
