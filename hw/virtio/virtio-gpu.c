@@ -12,7 +12,8 @@
  * VIRTIO_GPU_F_EDID an EDID block whose preferred timing is that size.
  *
  * Host memory is bounded: at most GPU_MAX_RESOURCES resources of at most
- * GPU_MAX_RES_DIM pixels a side, together at most max-hostmem MiB; a request beyond
+ * GPU_MAX_RES_DIM pixels a side, together with their backing entry lists at most
+ * max-hostmem-mib MiB (at most 1 GiB, so the saved state stays under 2 GiB); a request beyond
  * answers VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY. Every backing page is checked against
  * guest RAM when attached and copied through the checked memory helpers.
  *
@@ -142,6 +143,12 @@ static uint64_t res_bytes(uint32_t w, uint32_t h)
     return (uint64_t)w * h * 4;
 }
 
+/* What a resource costs the host: its image and its backing entry list. */
+static uint64_t res_mem(const GpuResource *r)
+{
+    return res_bytes(r->width, r->height) + (uint64_t)r->nbacking * sizeof(GpuBacking);
+}
+
 static void res_free(gpointer p)
 {
     GpuResource *r = p;
@@ -174,7 +181,7 @@ static void res_destroy(VirtioGpuState *s, GpuResource *r)
 {
     if (s->scanout_res == r->id)
         scanout_off(s);
-    s->hostmem -= res_bytes(r->width, r->height);
+    s->hostmem -= res_mem(r);
     g_hash_table_remove(s->res, GUINT_TO_POINTER(r->id));
 }
 
@@ -364,6 +371,9 @@ static uint32_t do_attach_backing(VirtioGpuState *s, const VirtqElem *e, const u
         return RESP_ERR_INVALID_RESOURCE_ID;
     if (r->backing || !n || n > GPU_MAX_BACKING)
         return RESP_ERR_UNSPEC;
+    /* The entry list counts against the host memory limit too. */
+    if ((uint64_t)n * sizeof(GpuBacking) > max_hostmem(s) - s->hostmem)
+        return RESP_ERR_OUT_OF_MEMORY;
     size_t bytes = (size_t)n * 16;
     g_autofree uint8_t *ents = g_malloc(bytes);
     GuestMemory *m = virtio_pci_mem(&s->vp);
@@ -386,6 +396,7 @@ static uint32_t do_attach_backing(VirtioGpuState *s, const VirtqElem *e, const u
     r->backing = b;
     r->nbacking = n;
     r->backing_len = total;
+    s->hostmem += (uint64_t)n * sizeof(GpuBacking);
     return RESP_OK_NODATA;
 }
 
@@ -517,6 +528,7 @@ static void ctrl_one(VirtioGpuState *s, const VirtqElem *e)
             GpuResource *r = res_find(s, le32(c + 24));
             err = !r ? RESP_ERR_INVALID_RESOURCE_ID : !r->backing ? RESP_ERR_UNSPEC : RESP_OK_NODATA;
             if (err == RESP_OK_NODATA) {
+                s->hostmem -= (uint64_t)r->nbacking * sizeof(GpuBacking);
                 g_clear_pointer(&r->backing, g_free);
                 r->nbacking = 0;
                 r->backing_len = 0;
@@ -893,12 +905,13 @@ static bool saved_walk(const VirtioGpuState *t, VirtioGpuState *s, GError **err)
         }
         if (g_hash_table_contains(seen, GUINT_TO_POINTER(id)) || !gpu_format(format) || !w || !h ||
             w > GPU_MAX_RES_DIM || h > GPU_MAX_RES_DIM || n > GPU_MAX_BACKING ||
-            g_hash_table_size(seen) >= GPU_MAX_RESOURCES || res_bytes(w, h) > max_hostmem(t) - mem) {
+            g_hash_table_size(seen) >= GPU_MAX_RESOURCES ||
+            res_bytes(w, h) + (uint64_t)n * sizeof(GpuBacking) > max_hostmem(t) - mem) {
             why = "a resource beyond the device's limits";
             break;
         }
         g_hash_table_add(seen, GUINT_TO_POINTER(id));
-        mem += res_bytes(w, h);
+        mem += res_bytes(w, h) + (uint64_t)n * sizeof(GpuBacking);
         const uint8_t *ents, *pix;
         if (!take(&rd, (size_t)n * 12, &ents) || !take(&rd, (size_t)res_bytes(w, h), &pix)) {
             why = "truncated";
@@ -917,6 +930,7 @@ static bool saved_walk(const VirtioGpuState *t, VirtioGpuState *s, GError **err)
             if (n) {
                 r->backing = g_new(GpuBacking, n);
                 r->nbacking = n;
+                s->hostmem += (uint64_t)n * sizeof(GpuBacking);
                 for (uint32_t j = 0; j < n; j++) {
                     r->backing[j].addr = le64(ents + 12 * j);
                     r->backing[j].len = le32(ents + 12 * j + 8);
@@ -1030,7 +1044,7 @@ static const DeviceProp gpu_props[] = {
     { "yres", DEVICE_PROP_U32, offsetof(VirtioGpuState, yres), "display height offered at start", "800",
       GPU_MIN_OUT, GPU_MAX_OUT, NULL },
     { "max-hostmem-mib", DEVICE_PROP_U32, offsetof(VirtioGpuState, max_hostmem_mib),
-      "MiB of host memory the guest's resources may use", "256", 1, 4096, NULL },
+      "MiB of host memory the guest's resources may use", "256", 1, 1024, NULL },
     { "edid", DEVICE_PROP_BOOL, offsetof(VirtioGpuState, edid), "offer an EDID block (VIRTIO_GPU_F_EDID)", "on",
       0, 0, NULL },
     { NULL },

@@ -314,6 +314,15 @@ static void test_gpu_hostile(void)
     g_assert_cmphex(transfer(&r, 7, 0, 0, 16, 16, 0), ==, ERR_PARAMETER);
     g_assert_cmphex(attach(&r, 7, PIX, 512), ==, OK_NODATA); /* half of 16x16x4 */
     g_assert_cmphex(attach(&r, 7, PIX, 512), ==, ERR_UNSPEC);
+    /* Backing entry lists count against the limit: fill it to the byte (1 MiB less
+     * resource 7's 1 KiB and its 24-byte entry), then one more entry is too many. */
+    g_assert_cmphex(create_2d(&r, 8, 2, 1024, 255), ==, OK_NODATA);
+    g_assert_cmphex(create_2d(&r, 9, 2, 1, 762), ==, OK_NODATA);
+    g_assert_cmphex(create_2d(&r, 10, 2, 1, 1), ==, ERR_OOM);
+    g_assert_cmphex(attach(&r, 8, PIX, 4096), ==, ERR_OOM);
+    g_assert_cmphex(unref(&r, 9), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 8, PIX, 4096), ==, OK_NODATA);
+    g_assert_cmphex(unref(&r, 8), ==, OK_NODATA);
     /* Transfers: unknown resource, rectangles outside or wrapping, past the backing. */
     g_assert_cmphex(transfer(&r, 9, 0, 0, 1, 1, 0), ==, ERR_RESOURCE);
     g_assert_cmphex(transfer(&r, 7, 10, 0, 7, 1, 0), ==, ERR_PARAMETER);
