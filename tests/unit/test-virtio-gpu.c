@@ -455,6 +455,67 @@ static void test_gpu_picture_and_state(void)
     rig_free(&r);
 }
 
+static void cursor_cmd(Rig *r, uint32_t type, uint32_t id, uint32_t x, uint32_t y, uint32_t hx, uint32_t hy)
+{
+    uint32_t w[14] = { type, 0, 0, 0, 0, 0, 0, x, y, 0, id, hx, hy, 0 };
+    uint8_t b[56];
+    for (int i = 0; i < 14; i++)
+        pci_set_long(b, 4 * i, w[i]);
+    vm_lock(r->vm);
+    mem_write(mem(r), CMD + 0x8000, b, sizeof(b));
+    vm_unlock(r->vm);
+    g_assert_cmpuint(submit(r, 1, CMD + 0x8000, 56, 0, 0), ==, 0);
+}
+
+/* The cursor is composed over the scanout at its position less the hot spot, with
+ * its alpha; moving it puts back what was under it; id 0 hides it. */
+static void test_gpu_cursor(void)
+{
+    Rig r;
+    rig_init(&r, "virtio-gpu-pci,addr=4", 0, 2);
+    DisplayClient *client = display_client_new(vm_display_console(r.vm));
+    /* A 128x128 grey scanout (B8G8R8X8). */
+    vm_lock(r.vm);
+    for (uint32_t i = 0; i < 128 * 128; i++)
+        mem_stl(mem(&r), PIX + 4 * i, 0x00404040);
+    vm_unlock(r.vm);
+    g_assert_cmphex(create_2d(&r, 1, 2, 128, 128), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 1, PIX, 128 * 128 * 4), ==, OK_NODATA);
+    g_assert_cmphex(transfer(&r, 1, 0, 0, 128, 128, 0), ==, OK_NODATA);
+    g_assert_cmphex(set_scanout(&r, 0, 1, 0, 0, 128, 128), ==, OK_NODATA);
+    g_assert_cmphex(flush(&r, 1, 0, 0, 128, 128), ==, OK_NODATA);
+    /* A 64x64 B8G8R8A8 cursor: opaque red in its top-left 8x8, transparent elsewhere. */
+    hwaddr cur = PIX + 0x20000;
+    vm_lock(r.vm);
+    for (uint32_t y = 0; y < 64; y++)
+        for (uint32_t x = 0; x < 64; x++)
+            mem_stl(mem(&r), cur + 4 * (y * 64 + x), x < 8 && y < 8 ? 0xffff0000 : 0);
+    vm_unlock(r.vm);
+    g_assert_cmphex(create_2d(&r, 2, 1, 64, 64), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 2, cur, 64 * 64 * 4), ==, OK_NODATA);
+    g_assert_cmphex(transfer(&r, 2, 0, 0, 64, 64, 0), ==, OK_NODATA);
+    cursor_cmd(&r, 0x0300, 2, 20, 30, 2, 3);
+    DisplaySurface *s = refresh(client);
+    g_assert_cmphex(pixel(s, 18, 27), ==, 0xff0000);
+    g_assert_cmphex(pixel(s, 25, 34), ==, 0xff0000);
+    g_assert_cmphex(pixel(s, 26, 34), ==, 0x404040); /* transparent part */
+    g_assert_cmphex(pixel(s, 17, 27), ==, 0x404040);
+    cursor_cmd(&r, 0x0301, 0, 100, 100, 0, 0);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 18, 27), ==, 0x404040); /* put back */
+    g_assert_cmphex(pixel(s, 98, 97), ==, 0xff0000);
+    g_assert_cmphex(pixel(s, 127, 127), ==, 0x404040);
+    /* A flush under the cursor keeps it on top. */
+    g_assert_cmphex(flush(&r, 1, 90, 90, 20, 20), ==, OK_NODATA);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 98, 97), ==, 0xff0000);
+    cursor_cmd(&r, 0x0300, 0, 100, 100, 0, 0);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 98, 97), ==, 0x404040);
+    display_client_free(client);
+    rig_free(&r);
+}
+
 /* virtio-serial: a port, DEVICE_READY, the announcements; control messages naming
  * ports that do not exist or too short are ignored without stopping the device. */
 static void test_serial_control(void)
@@ -535,6 +596,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-gpu/hostile", test_gpu_hostile);
     g_test_add_func("/virtio-gpu/count-limit", test_gpu_count_limit);
     g_test_add_func("/virtio-gpu/picture-and-state", test_gpu_picture_and_state);
+    g_test_add_func("/virtio-gpu/cursor", test_gpu_cursor);
     g_test_add_func("/virtio-serial/control", test_serial_control);
     return g_test_run();
 }
