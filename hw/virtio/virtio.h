@@ -4,8 +4,8 @@
  * virtio-pci transport of a transitional device (virtio-pci.c): the legacy interface,
  * an I/O BAR laid out as in the 0.9.5 draft and VIRTIO §4.1.4.8, and the modern one,
  * vendor capabilities pointing into a memory BAR (§4.1.4), with INTx interrupts.
- * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c) embed a VirtioPci in their state
- * struct after the Device header.
+ * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c, virtio-gpu.c, virtio-serial.c)
+ * embed a VirtioPci in their state struct after the Device header.
  *
  * Lock rules: everything runs with the engine lock held (port and MMIO accesses,
  * timers, and block completions, which take it). A guest that breaks the ring rules (a
