@@ -4,6 +4,7 @@
 #include "cpu/cpu-model.h"
 #include "engine/gdbstub.h"
 #include "engine/backend.h"
+#include "engine/chardev.h"
 #include "engine/library.h"
 #include "engine/library-transfer.h"
 #include "engine/log.h"
@@ -107,7 +108,7 @@ static GOptionEntry entries[] = {
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
-    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID", "BACKEND,id=ID[,...]" },
+    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID | socket,id=ID,path=PATH,server=on,wait=off", "BACKEND,id=ID[,...]" },
     { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE]", "user,id=ID[,...]" },
     { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
     { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
@@ -219,30 +220,18 @@ static void print_accel_help(void)
 /* Named character devices from -chardev, resolved into the specs the engine opens. */
 static GHashTable *chardev_specs;
 
-static void parse_chardevs(void)
+static void parse_chardevs(VmConfig *cfg)
 {
     chardev_specs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     for (char **c = opt.chardevs; c && *c; c++) {
-        g_auto(GStrv) parts = g_strsplit(*c, ",", -1);
-        const char *backend = parts[0], *id = NULL, *path = NULL;
-        for (char **p = parts + 1; *p; p++) {
-            if (g_str_has_prefix(*p, "id="))
-                id = *p + 3;
-            else if (g_str_has_prefix(*p, "path="))
-                path = *p + 5;
-            else if (!g_str_has_prefix(*p, "signal=") && !g_str_has_prefix(*p, "mux="))
-                usage_error("-chardev %s: unknown parameter '%s'", *c, *p);
-        }
-        if (!id)
-            usage_error("-chardev %s: needs id=ID", *c);
-        char *spec;
-        if (!strcmp(backend, "stdio") || !strcmp(backend, "null"))
-            spec = g_strdup(backend);
-        else if (!strcmp(backend, "file") && path)
-            spec = g_strdup_printf("file:%s", path);
-        else
-            usage_error("-chardev %s: backend must be stdio, null or file with path=PATH", *c);
+        GError *err = NULL;
+        g_autofree char *id = backend_opts_id(*c, &err);
+        char *spec = id ? chardev_spec_from_opts(*c, &err) : NULL;
+        if (!spec)
+            usage_error("-chardev %s: %s", *c, err->message);
         g_hash_table_insert(chardev_specs, g_strdup(id), spec);
+        /* Devices (virtio-serial ports) find it as a back end by id. */
+        vm_config_add_backend(cfg, "chardev", *c);
     }
 }
 
@@ -252,6 +241,8 @@ static char *resolve_chardev(const char *what, const char *spec)
         const char *s = g_hash_table_lookup(chardev_specs, spec + 8);
         if (!s)
             usage_error("%s: no -chardev with id '%s'", what, spec + 8);
+        if (g_str_has_prefix(s, "unix:"))
+            usage_error("%s: socket chardev '%s' serves virtio-serial ports only", what, spec + 8);
         return g_strdup(s);
     }
     static const char *const ok[] = { "stdio", "mon:stdio", "null", "none" };
@@ -869,7 +860,7 @@ static VmConfig *config_from_options(void)
         override_string(&cfg->vga, opt.vga ? opt.vga : "std");
     override_string(&cfg->qmp, opt.qmp);
 
-    parse_chardevs();
+    parse_chardevs(cfg);
     unsigned nserial = opt.serial ? g_strv_length(opt.serial) : 0;
     if (nserial > VM_MAX_SERIAL)
         usage_error("-serial: at most %d serial ports", VM_MAX_SERIAL);
@@ -907,7 +898,8 @@ static VmConfig *config_from_options(void)
     if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none")) {
         bool adapter = false;
         for (guint i = 0; i < cfg->devices->len; i++)
-            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga");
+            adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga") ||
+                       g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "virtio-gpu-pci");
         if (!adapter)
             usage_error("-display sdl needs a display adapter (drop -vga none)");
     }

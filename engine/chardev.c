@@ -2,16 +2,20 @@
 /* Character devices. stdio reads the terminal on the main context in raw mode and
  * understands QEMU's Ctrl+A escapes (Ctrl+A X quits, Ctrl+A H helps). */
 #include "engine/chardev.h"
+#include "engine/backend.h"
 #include "engine/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
-typedef enum { CHR_NULL, CHR_STDIO, CHR_FILE } ChrKind;
+typedef enum { CHR_NULL, CHR_STDIO, CHR_FILE, CHR_SOCKET } ChrKind;
 
 #define CHR_PENDING_MAX 4096
 #define CTRL_A 0x01
@@ -31,6 +35,10 @@ struct Chardev {
     bool escape;
     void (*quit_fn)(void *);
     void *quit_opaque;
+    int listen_fd;   /* socket: the listening socket; in_fd = out_fd = the client */
+    guint accept_watch;
+    char *path;
+    void (*open_fn)(void *opaque, bool open);
     GMutex mutex; /* guards pending and idle against the device thread */
 };
 
@@ -64,10 +72,41 @@ static void set_raw_terminal(void)
     tcsetattr(0, TCSANOW, &t);
 }
 
+static gboolean socket_accept(int fd, GIOCondition cond, gpointer data);
+
+static bool socket_listen(Chardev *c, const char *path, GError **err)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "socket path '%s' is too long", path);
+        return false;
+    }
+    strcpy(sa.sun_path, path);
+    /* A socket left by an earlier run is replaced; anything else at the path is not. */
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "'%s' exists and is not a socket", path);
+            return false;
+        }
+        unlink(path);
+    }
+    c->kind = CHR_SOCKET;
+    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(c->listen_fd, 1) < 0) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "cannot listen on '%s': %s", path, g_strerror(errno));
+        return false;
+    }
+    c->path = g_strdup(path);
+    c->accept_watch = g_unix_fd_add(c->listen_fd, G_IO_IN, socket_accept, c);
+    return true;
+}
+
 Chardev *chardev_open(const char *spec, GError **err)
 {
     Chardev *c = g_new0(Chardev, 1);
-    c->in_fd = c->out_fd = -1;
+    c->in_fd = c->out_fd = c->listen_fd = -1;
     c->pending = g_byte_array_new();
     g_mutex_init(&c->mutex);
     if (!strcmp(spec, "null")) {
@@ -85,9 +124,14 @@ Chardev *chardev_open(const char *spec, GError **err)
             chardev_close(c);
             return NULL;
         }
+    } else if (g_str_has_prefix(spec, "unix:") && spec[5]) {
+        if (!socket_listen(c, spec + 5, err)) {
+            chardev_close(c);
+            return NULL;
+        }
     } else {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "unknown character device '%s' (use stdio, file:PATH, null or none)", spec);
+                    "unknown character device '%s' (use stdio, file:PATH, null, none or unix:PATH)", spec);
         chardev_close(c);
         return NULL;
     }
@@ -104,6 +148,17 @@ void chardev_close(Chardev *c)
         g_source_remove(c->idle);
     if (c->kind == CHR_FILE && c->out_fd >= 0)
         close(c->out_fd);
+    if (c->kind == CHR_SOCKET) {
+        if (c->accept_watch)
+            g_source_remove(c->accept_watch);
+        if (c->out_fd >= 0)
+            close(c->out_fd);
+        if (c->listen_fd >= 0)
+            close(c->listen_fd);
+        if (c->path)
+            unlink(c->path);
+        g_free(c->path);
+    }
     if (c->kind == CHR_STDIO)
         chardev_restore_terminal();
     g_byte_array_free(c->pending, TRUE);
@@ -125,6 +180,8 @@ void chardev_write(Chardev *c, const uint8_t *buf, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN && c->kind == CHR_SOCKET)
+                return; /* a client that does not read loses output; the guest goes on */
             if (errno == EAGAIN) {
                 g_usleep(1000);
                 continue;
@@ -137,6 +194,50 @@ void chardev_write(Chardev *c, const uint8_t *buf, size_t len)
 }
 
 static gboolean stdin_ready(int fd, GIOCondition cond, gpointer data);
+
+static void no_lock(void *d)
+{
+    (void)d;
+}
+
+static void notify_open(Chardev *c, bool open)
+{
+    if (!c->open_fn)
+        return;
+    c->lock_fn(c->lock_data);
+    c->open_fn(c->opaque, open);
+    c->unlock_fn(c->lock_data);
+}
+
+/* Main context: the client went away; the next one may connect. */
+static void socket_hangup(Chardev *c)
+{
+    g_mutex_lock(&c->mutex);
+    int fd = c->out_fd;
+    c->in_fd = c->out_fd = -1;
+    g_byte_array_set_size(c->pending, 0);
+    g_mutex_unlock(&c->mutex);
+    if (fd >= 0)
+        close(fd);
+    if (!c->accept_watch)
+        c->accept_watch = g_unix_fd_add(c->listen_fd, G_IO_IN, socket_accept, c);
+    notify_open(c, false);
+}
+
+static gboolean socket_accept(int fd, GIOCondition cond, gpointer data)
+{
+    Chardev *c = data;
+    (void)cond;
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0)
+        return G_SOURCE_CONTINUE;
+    c->in_fd = c->out_fd = cfd;
+    c->accept_watch = 0;
+    if (c->read)
+        c->watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP, stdin_ready, c);
+    notify_open(c, true);
+    return G_SOURCE_REMOVE; /* one client at a time */
+}
 
 /* Main context. Hands pending input to the device as far as it takes it. */
 static void deliver(Chardev *c)
@@ -182,6 +283,10 @@ static gboolean stdin_ready(int fd, GIOCondition cond, gpointer data)
             return G_SOURCE_CONTINUE;
         /* End of input (a pipe closed): the guest keeps running without it. */
         c->watch = 0;
+        if (c->kind == CHR_SOCKET) {
+            socket_hangup(c);
+            return G_SOURCE_REMOVE;
+        }
         c->in_fd = -1;
         return G_SOURCE_REMOVE;
     }
@@ -228,11 +333,6 @@ static gboolean stdin_ready(int fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static void no_lock(void *d)
-{
-    (void)d;
-}
-
 void chardev_set_receiver(Chardev *c, ChardevCanRead can_read, ChardevRead read, void *opaque,
                           void (*lock_fn)(void *), void (*unlock_fn)(void *), void *lock_data)
 {
@@ -248,6 +348,14 @@ void chardev_set_receiver(Chardev *c, ChardevCanRead can_read, ChardevRead read,
         set_raw_terminal();
         c->watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP, stdin_ready, c);
     }
+    if (c->kind == CHR_SOCKET && read && !c->watch && c->in_fd >= 0)
+        c->watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP, stdin_ready, c);
+    if (!read && c->watch && c->kind == CHR_SOCKET) {
+        g_source_remove(c->watch);
+        c->watch = 0;
+    }
+    if (!read)
+        c->open_fn = NULL;
 }
 
 static gboolean deliver_idle(gpointer data)
@@ -276,4 +384,85 @@ void chardev_set_quit_handler(Chardev *c, void (*fn)(void *), void *opaque)
         return;
     c->quit_fn = fn;
     c->quit_opaque = opaque;
+}
+
+bool chardev_connected(const Chardev *c)
+{
+    return c && (c->kind != CHR_SOCKET || c->out_fd >= 0);
+}
+
+void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open))
+{
+    if (c)
+        c->open_fn = fn;
+}
+
+char *chardev_spec_from_opts(const char *opts, GError **err)
+{
+    g_autoptr(GPtrArray) parts = backend_opts_split(opts);
+    const char *type = parts->len ? parts->pdata[0] : "";
+    const char *path = NULL;
+    bool server = false, nowait = false;
+    for (guint i = 1; i < parts->len; i++) {
+        const char *p = parts->pdata[i];
+        if (g_str_has_prefix(p, "path="))
+            path = p + 5;
+        else if (!strcmp(p, "server=on") || !strcmp(p, "server"))
+            server = true;
+        else if (!strcmp(p, "wait=off") || !strcmp(p, "nowait"))
+            nowait = true;
+        else if (!g_str_has_prefix(p, "id=") && !g_str_has_prefix(p, "signal=") && !g_str_has_prefix(p, "mux=")) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown parameter '%s'", p);
+            return NULL;
+        }
+    }
+    if (!strcmp(type, "stdio") || !strcmp(type, "null"))
+        return g_strdup(type);
+    if (!strcmp(type, "file") && path && *path)
+        return g_strdup_printf("file:%s", path);
+    if (!strcmp(type, "socket") && path && *path) {
+        /* Vireo listens and never waits for the client before starting the guest. */
+        if (!server || !nowait) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "a socket chardev needs server=on,wait=off (Vireo listens, the client connects)");
+            return NULL;
+        }
+        return g_strdup_printf("unix:%s", path);
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                "use stdio, null, file with path=PATH or socket with path=PATH,server=on,wait=off");
+    return NULL;
+}
+
+/* -chardev as a back end: devices other than the board's serial ports find it by id. */
+static bool chr_backend_check(const char *opts, GError **err)
+{
+    g_autofree char *spec = chardev_spec_from_opts(opts, err);
+    return spec != NULL;
+}
+
+static void *chr_backend_open(Vm *vm, const char *id, const char *opts, GError **err)
+{
+    (void)vm;
+    (void)id;
+    g_autofree char *spec = chardev_spec_from_opts(opts, err);
+    return spec ? chardev_open(spec, err) : NULL;
+}
+
+static void chr_backend_close(void *b)
+{
+    chardev_close(b);
+}
+
+static const BackendClass chr_backend = {
+    .kind = "chardev",
+    .description = "character device (-chardev) for virtio-serial ports",
+    .check = chr_backend_check,
+    .open = chr_backend_open,
+    .close = chr_backend_close,
+};
+
+static void __attribute__((constructor)) chr_backend_register(void)
+{
+    backend_class_register(&chr_backend);
 }

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Character devices behind serial ports and the debug console: stdio (with QEMU's
- * Ctrl+A escapes), a file, null, or a pipe for tests. */
+ * Ctrl+A escapes), a file, null, or a pipe for tests; and a listening unix socket
+ * (one client at a time) for virtio-serial ports.
+ *
+ * -chardev ...,id=ID is also a back end of kind "chardev" (engine/backend.h), which
+ * devices name with chardev=ID (DEVICE_PROP_CHARDEV). */
 #pragma once
 
 #include <glib.h>
@@ -10,7 +14,9 @@
 
 typedef struct Chardev Chardev;
 
-/* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none". */
+/* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none", "unix:PATH" (a listening
+ * socket at PATH, replaced if a socket is there; its client's bytes are the input and
+ * output goes to the client, or nowhere while none is connected). */
 Chardev *chardev_open(const char *spec, GError **err);
 void chardev_close(Chardev *c);
 
@@ -23,6 +29,16 @@ typedef size_t (*ChardevCanRead)(void *opaque);
 typedef void (*ChardevRead)(void *opaque, const uint8_t *buf, size_t len);
 void chardev_set_receiver(Chardev *c, ChardevCanRead can_read, ChardevRead read, void *opaque,
                           void (*lock_fn)(void *), void (*unlock_fn)(void *), void *lock_data);
+/* Whether the other end is there: a socket chardev's client is connected (always true
+ * for the other kinds). */
+bool chardev_connected(const Chardev *c);
+/* Called on the main context with the receiver's lock taken when a socket's client
+ * connects (true) or goes (false). */
+void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open));
+/* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "file,id=ID,path=P",
+ * "stdio,id=ID", "null,id=ID") as a chardev_open spec; NULL with err set. */
+char *chardev_spec_from_opts(const char *opts, GError **err);
+
 /* A device that could not take all input calls this when it has room again. */
 void chardev_accept_input(Chardev *c);
 

@@ -411,7 +411,8 @@ static Chardev *chardev_by_id(Vm *vm, const char *id)
     char tail;
     if (sscanf(id, "serial%u%c", &n, &tail) == 1 && n < VM_MAX_SERIAL)
         return vm->serial[n];
-    return NULL;
+    /* A -chardev ...,id=ID (engine/chardev.c's back-end kind). */
+    return backend_find(vm, "chardev", id);
 }
 
 bool device_set_prop(Device *dev, const char *name, const char *value, GError **err)

@@ -191,6 +191,16 @@ void display_text_clear(DisplayText *text)
     memset(text, 0, sizeof(*text));
 }
 
+bool display_console_request_size(DisplayConsole *con, int width, int height)
+{
+    if (!con->ops->request_size || width < 1 || height < 1 || width > DISPLAY_MAX_DIM || height > DISPLAY_MAX_DIM)
+        return false;
+    vm_lock(con->vm);
+    bool ok = con->ops->request_size(con->opaque, width, height);
+    vm_unlock(con->vm);
+    return ok;
+}
+
 char *display_console_describe_mode(DisplayConsole *con)
 {
     if (!con->ops->describe_mode)

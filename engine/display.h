@@ -47,6 +47,10 @@ typedef struct DisplayDeviceOps {
     bool (*get_text)(void *opaque, DisplayText *text);
     /* A one-line description of the current mode ("VGA text 80x25", "VBE 1024x768x32"). */
     char *(*describe_mode)(void *opaque);
+    /* The front end's window is now width x height: a device that can tell the guest
+     * (virtio-gpu's display-info) does so and returns true; NULL or false: the guest's
+     * mode stays (VGA, Cirrus), and the front end scales. */
+    bool (*request_size)(void *opaque, int width, int height);
 } DisplayDeviceOps;
 
 /* ---- device side (hw/), lock held ---- */
@@ -85,6 +89,11 @@ void display_text_clear(DisplayText *text);
 char *display_text_row_utf8(const DisplayText *text, int row);
 /* The Unicode character for a code page 437 byte. */
 gunichar display_cp437_to_unicode(uint8_t c);
+
+/* Dynamic resolution: the front end's window (SDL, the app, QMP's x-display-resize)
+ * is width x height; the device offers that size to the guest if it can (lock taken
+ * inside). False: the device cannot follow, nothing changed. */
+bool display_console_request_size(DisplayConsole *con, int width, int height);
 
 /* The mode as a line of text (lock taken inside); free with g_free. */
 char *display_console_describe_mode(DisplayConsole *con);

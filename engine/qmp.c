@@ -991,6 +991,32 @@ static JsonNode *cmd_input_send_event(QmpClient *c, JsonObject *args, GError **e
     return NULL;
 }
 
+/* x-display-resize {width, height}: what a front end does when its window is resized
+ * (dynamic resolution); "follows" says whether the display device told the guest. */
+static JsonNode *cmd_display_resize(QmpClient *c, JsonObject *args, GError **err)
+{
+    DisplayConsole *con = vm_display_console(c->srv->vm);
+    if (!con) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "this VM has no display device");
+        return NULL;
+    }
+    gint64 w, h;
+    if (!args || !node_int(json_object_get_member(args, "width"), &w) ||
+        !node_int(json_object_get_member(args, "height"), &h) || w < 1 || h < 1 || w > DISPLAY_MAX_DIM ||
+        h > DISPLAY_MAX_DIM) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'width' and 'height' must be integers from 1 to %d",
+                    DISPLAY_MAX_DIM);
+        return NULL;
+    }
+    bool follows = display_console_request_size(con, (int)w, (int)h);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "follows");
+    json_builder_add_boolean_value(b, follows);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
 static JsonNode *cmd_screen_text(QmpClient *c, JsonObject *args, GError **err)
 {
     DisplayConsole *con = vm_display_console(c->srv->vm);
@@ -1180,6 +1206,7 @@ static const struct {
     { "send-key", cmd_send_key },
     { "input-send-event", cmd_input_send_event },
     { "x-screen-text", cmd_screen_text },
+    { "x-display-resize", cmd_display_resize },
     { "eject", cmd_eject },
     { "blockdev-change-medium", cmd_change_medium },
     { "human-monitor-command", cmd_human_monitor },

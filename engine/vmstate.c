@@ -22,7 +22,7 @@ static size_t scalar_size(VmStateType t)
     case VMS_U16: return 2;
     case VMS_U32: case VMS_I32: return 4;
     case VMS_U64: case VMS_I64: case VMS_TIMER: return 8;
-    case VMS_STRUCT: case VMS_BUFFER_PTR: return 0;
+    case VMS_STRUCT: case VMS_BUFFER_PTR: case VMS_BYTES: return 0;
     }
     return 0;
 }
@@ -98,6 +98,16 @@ static void save_fields(GByteArray *out, const VmStateDesc *d, const uint8_t *ba
         const uint8_t *p = base + f->offset;
         if (f->type == VMS_BUFFER_PTR) {
             save_buffer_ptr(out, f, *(uint8_t *const *)p);
+            continue;
+        }
+        if (f->type == VMS_BYTES) {
+            GBytes *b = *(GBytes *const *)p;
+            gsize n = 0;
+            const uint8_t *data = b ? g_bytes_get_data(b, &n) : NULL;
+            g_assert(n <= f->count);
+            stream_put_le(out, b ? n : 0xffffffffu, 4);
+            if (n)
+                g_byte_array_append(out, data, (guint)n);
             continue;
         }
         if (f->count)
@@ -192,6 +202,7 @@ typedef struct Reader {
     uint32_t version;
     GArray *timers;   /* TimerLoad */
     GPtrArray *bufs;  /* scratch copies of heap buffers, freed with the staged load */
+    GPtrArray *gbytes; /* decoded GBytes, unreferenced with the staged load */
 } Reader;
 
 typedef struct TimerLoad {
@@ -284,6 +295,31 @@ static bool load_buffer_ptr(Reader *r, const VmStateField *f, uint8_t *p, GError
     return true;
 }
 
+/* Decodes a GBytes into the scratch struct; the stage keeps a reference so an abort
+ * frees it and a commit hands it to the live struct. */
+static bool load_bytes(Reader *r, const VmStateField *f, uint8_t *p, GError **err)
+{
+    uint64_t n;
+    if (!read_le(r, 4, &n, f->name, err))
+        return false;
+    if (n == 0xffffffffu) {
+        *(GBytes **)p = NULL;
+        return true;
+    }
+    if (n > f->count || n > r->left) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "device state of %s: field '%s' has %" G_GUINT64_FORMAT " bytes (at most %zu, %zu left)",
+                    r->what, f->name, n, f->count, r->left);
+        return false;
+    }
+    GBytes *b = g_bytes_new(r->p, (gsize)n);
+    g_ptr_array_add(r->gbytes, b);
+    r->p += n;
+    r->left -= n;
+    *(GBytes **)p = b;
+    return true;
+}
+
 static bool load_fields(Reader *r, const VmStateDesc *d, uint8_t *base, size_t base_off, GError **err)
 {
     for (const VmStateField *f = d->fields; f->name; f++) {
@@ -292,6 +328,11 @@ static bool load_fields(Reader *r, const VmStateDesc *d, uint8_t *base, size_t b
         uint8_t *p = base + f->offset;
         if (f->type == VMS_BUFFER_PTR) {
             if (!load_buffer_ptr(r, f, p, err))
+                return false;
+            continue;
+        }
+        if (f->type == VMS_BYTES) {
+            if (!load_bytes(r, f, p, err))
                 return false;
             continue;
         }
@@ -343,6 +384,7 @@ struct VmStateStaged {
     uint32_t version; /* of the stream: which fields it carried */
     GArray *timers;
     GPtrArray *bufs;  /* decoded heap buffers, pointed at by the scratch struct */
+    GPtrArray *gbytes; /* decoded GBytes (a reference each) */
 };
 
 /* Copies the described fields (not timers or anything undescribed) from src to dst. */
@@ -354,6 +396,12 @@ static void copy_fields(const VmStateDesc *d, uint8_t *dst, const uint8_t *src, 
         if (f->type == VMS_BUFFER_PTR) {
             /* Into the live buffer; the pointer is wiring and stays. */
             memcpy(*(uint8_t **)(dst + f->offset), *(uint8_t *const *)(src + f->offset), f->count);
+        } else if (f->type == VMS_BYTES) {
+            GBytes **live = (GBytes **)(dst + f->offset);
+            GBytes *loaded = *(GBytes *const *)(src + f->offset);
+            if (*live)
+                g_bytes_unref(*live);
+            *live = loaded ? g_bytes_ref(loaded) : NULL;
         } else if (f->type == VMS_STRUCT) {
             for (size_t i = 0; i < field_elems(f); i++)
                 copy_fields(f->sub, dst + f->offset + i * f->elem_size,
@@ -399,7 +447,8 @@ VmStateStaged *vmstate_load_prepare(const VmStateDesc *desc, const char *class_n
     st->scratch = g_memdup2(state, state_size);
     st->timers = g_array_new(FALSE, FALSE, sizeof(TimerLoad));
     st->bufs = g_ptr_array_new_with_free_func(g_free);
-    Reader r = { buf + hdr, info.total_len - 4 - hdr, what, info.version, st->timers, st->bufs };
+    st->gbytes = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    Reader r = { buf + hdr, info.total_len - 4 - hdr, what, info.version, st->timers, st->bufs, st->gbytes };
     if (!load_fields(&r, desc, st->scratch, 0, err))
         goto fail;
     if (r.left) {
@@ -456,6 +505,7 @@ void vmstate_load_abort(VmStateStaged *st)
         return;
     g_array_free(st->timers, TRUE);
     g_ptr_array_free(st->bufs, TRUE);
+    g_ptr_array_free(st->gbytes, TRUE);
     g_free(st->scratch);
     g_free(st);
 }

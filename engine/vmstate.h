@@ -19,7 +19,8 @@
  *   ...  fields in description order: u8/u16/u32/u64/i32/i64 as such, bool as one
  *        byte 0 or 1; arrays and byte buffers as a u32 element count then the
  *        elements; a nested description as its fields; a timer as the i64
- *        virtual-clock expiry time, -1 when not armed; a heap buffer as a u32 byte
+ *        virtual-clock expiry time, -1 when not armed; a GBytes as a u32 byte
+ *        count (0xffffffff: none) then the bytes; a heap buffer as a u32 byte
  *        count then, per 4 KiB page (the last may be shorter), a tag byte 0 (all
  *        zeros, nothing follows) or 1 (the page's bytes follow)
  *   u32  CRC-32 (zlib) of everything above, from the length field on
@@ -50,6 +51,9 @@ typedef enum {
     VMS_TIMER,  /* a VTimer * member: its expiry is saved, and re-armed on load */
     VMS_BUFFER_PTR, /* a uint8_t * member pointing at count bytes the device owns
                      * (sector buffers, video memory); zero pages are skipped */
+    VMS_BYTES,      /* a GBytes * member of at most count bytes (NULL: none) whose size
+                     * the device decides: state with no fixed shape (a GPU's resources),
+                     * serialized by pre_save and parsed by check and post_load */
 } VmStateType;
 
 typedef struct VmStateDesc VmStateDesc;
@@ -115,6 +119,10 @@ struct VmStateDesc {
  * (loading into a device whose pointer is NULL is refused). */
 #define VMSTATE_BUFFER_PTR(T, f, n) \
     { .name = #f, .type = VMS_BUFFER_PTR, .offset = VMS_OFF_(T, f, uint8_t *), .count = (n) }
+/* A GBytes * member of at most max bytes. On load the loaded GBytes (or NULL) replaces
+ * the member's, which is unreferenced; check sees the decoded one. */
+#define VMSTATE_BYTES(T, f, max) \
+    { .name = #f, .type = VMS_BYTES, .offset = VMS_OFF_(T, f, GBytes *), .count = (max) }
 #define VMSTATE_BUFFER(T, f) \
     { .name = #f, .type = VMS_BUFFER, .offset = VMS_AOFF_(T, f, uint8_t), .count = sizeof(((T *)0)->f) }
 #define VMSTATE_STRUCT_ARRAY(T, f, n, ET, desc) \

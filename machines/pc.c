@@ -487,6 +487,8 @@ static bool config_has_display_device(const VmConfig *cfg)
         const char *spec = g_ptr_array_index(cfg->devices, i);
         if (g_str_has_prefix(spec, "cirrus-vga") && (spec[10] == '\0' || spec[10] == ','))
             return true;
+        if (g_str_has_prefix(spec, "virtio-gpu-pci") && (spec[14] == '\0' || spec[14] == ','))
+            return true;
     }
     return false;
 }

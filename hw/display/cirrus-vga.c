@@ -740,6 +740,11 @@ static bool cirrus_realize(Device *dev, GError **err)
         g_prefix_error(err, "cirrus-vga: the VGA ports (use -vga none with -device cirrus-vga): ");
         return false;
     }
+    /* A VM has one screen: a virtio-gpu-pci before it holds it already. */
+    if (vm_display_console(vm)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "cirrus-vga: the VM already has a display adapter");
+        return false;
+    }
     g_autofree char *rom = NULL;
     gsize rom_len = 0;
     g_autofree char *rom_path =

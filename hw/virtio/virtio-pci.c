@@ -194,6 +194,11 @@ static void status_write(VirtioPci *vp, uint8_t v)
         device_reset(vp);
         return;
     }
+    /* A device that only speaks virtio 1.0 does not accept features without
+     * VERSION_1: FEATURES_OK does not stick (§3.1.1 step 6). */
+    if (vp->info->modern_only && (v & VIRTIO_STATUS_FEATURES_OK) && !(vp->status & VIRTIO_STATUS_FEATURES_OK) &&
+        !virtio_pci_is_modern(vp))
+        v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
     /* NEEDS_RESET is the device's to set; the driver cannot clear it but by reset. */
     vp->status = (uint8_t)((v & ~VIRTIO_STATUS_NEEDS_RESET) | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
     /* Buffers the driver made available before DRIVER_OK are served now. */
@@ -522,6 +527,10 @@ bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_mo
                         const VirtioDeviceInfo *info, uint64_t host_features, void *opaque,
                         GError **err)
 {
+    if (info->modern_only && disable_modern) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: the device has no legacy interface", info->name);
+        return false;
+    }
     PciBus *bus = pci_root_bus(vm, err);
     int devfn;
     if (!bus || !pci_bus_pick_devfn(bus, addr, &devfn, err))
@@ -537,14 +546,23 @@ bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_mo
         vp->host_features |= UINT64_C(1) << VIRTIO_F_VERSION_1;
     vp->config = g_malloc0(MAX(info->config_len, 1));
     PciDevice *d = &vp->pci;
-    pci_device_init(d, bus, devfn, info->name, VIRTIO_PCI_VENDOR, info->pci_device_id, info->pci_class, 0);
+    if (info->modern_only) {
+        /* §4.1.2.1: ID 0x1040 + type, revision 1, subsystem ID 0x40 or above. */
+        pci_device_init(d, bus, devfn, info->name, VIRTIO_PCI_VENDOR, (uint16_t)(0x1040 + info->virtio_type),
+                        info->pci_class, 1);
+        pci_device_set_subsystem(d, VIRTIO_PCI_VENDOR, 0x1100);
+    } else {
+        pci_device_init(d, bus, devfn, info->name, VIRTIO_PCI_VENDOR, info->pci_device_id, info->pci_class, 0);
+        pci_device_set_subsystem(d, VIRTIO_PCI_VENDOR, info->virtio_type);
+    }
     d->opaque = opaque;
-    pci_device_set_subsystem(d, VIRTIO_PCI_VENDOR, info->virtio_type);
     pci_device_set_interrupt_pin(d, 1);
-    uint32_t bar = 32;
-    while (bar < LEGACY_HDR + info->config_len)
-        bar <<= 1;
-    pci_register_bar_io(d, 0, bar, &legacy_ops, vp);
+    if (!info->modern_only) {
+        uint32_t bar = 32;
+        while (bar < LEGACY_HDR + info->config_len)
+            bar <<= 1;
+        pci_register_bar_io(d, 0, bar, &legacy_ops, vp);
+    }
     if (vp->modern)
         add_modern(vp);
     return true;

@@ -4,8 +4,8 @@
  * virtio-pci transport of a transitional device (virtio-pci.c): the legacy interface,
  * an I/O BAR laid out as in the 0.9.5 draft and VIRTIO §4.1.4.8, and the modern one,
  * vendor capabilities pointing into a memory BAR (§4.1.4), with INTx interrupts.
- * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c) embed a VirtioPci in their state
- * struct after the Device header.
+ * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c, virtio-gpu.c, virtio-serial.c)
+ * embed a VirtioPci in their state struct after the Device header.
  *
  * Lock rules: everything runs with the engine lock held (port and MMIO accesses,
  * timers, and block completions, which take it). A guest that breaks the ring rules (a
@@ -38,7 +38,7 @@ enum {
 
 /* Largest queue a device offers, and most queues per device. */
 #define VIRTQ_MAX_SIZE 1024
-#define VIRTIO_MAX_QUEUES 4
+#define VIRTIO_MAX_QUEUES 8
 /* Most descriptors of one indirect table (VIRTIO §2.6.5.3.1 bounds it by nothing but
  * the length field; Linux never uses more than the queue size). */
 #define VIRTQ_MAX_INDIRECT 1024
@@ -110,6 +110,10 @@ typedef struct VirtioDeviceInfo {
     uint16_t pci_device_id;    /* the transitional ID, 0x1000 + type - 1 (§4.1.2.1) */
     uint16_t virtio_type;      /* the subsystem ID: 1 net, 2 block, 4 rng */
     uint32_t pci_class;        /* base << 16 | sub << 8 | prog */
+    /* A non-transitional (virtio 1.0 only) device: PCI ID 0x1040 + type, revision 1,
+     * no legacy I/O BAR, and a driver that does not take VERSION_1 is refused at
+     * FEATURES_OK (§4.1.2.1, §3.1.1). disable-modern is then refused. */
+    bool modern_only;
     size_t config_len;         /* bytes of device-specific configuration */
     /* Driver kicked queue q (lock held; the device's queues are set up). */
     void (*queue_notify)(VirtioPci *vp, unsigned q);
@@ -144,8 +148,9 @@ struct VirtioPci {
     uint8_t *config;        /* config_len bytes */
 };
 
-/* Realizes the PCI function at the device's addr property: the legacy I/O BAR 0, the
- * modern memory BAR 1 and its capabilities unless disable_modern, INTA. */
+/* Realizes the PCI function at the device's addr property: the legacy I/O BAR 0 (not
+ * for a modern_only device), the modern memory BAR 1 and its capabilities unless
+ * disable_modern, INTA. */
 bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_modern,
                         const VirtioDeviceInfo *info, uint64_t host_features, void *opaque,
                         GError **err);

@@ -18,7 +18,21 @@ init-virtio.sh), all in one boot:
     fetched from the host over HTTP has the right SHA-256, and QMP set_link off and on
     make the guest's carrier 0 and 1;
   - the image passes qemu-img check (or vireo-img check), no oops in the guest log.
-Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR"""
+With --mode gpu, one boot checks virtio-gpu-pci and virtio-serial-pci instead:
+  - virtio-serial-pci with a virtserialport named com.redhat.spice.0 and a virtconsole,
+    each on a unix socket chardev: the guest finds the port by name under
+    /sys/class/virtio-ports, a line it writes to the port reaches the host's socket and
+    the host's answer arrives in the guest; a line the guest writes to hvc0 reaches the
+    console's socket;
+  - virtio-gpu-pci (in an SDL window under Xvfb when Xvfb and xdotool are installed):
+    the DRM driver's fbdev console comes up at the display info's
+    1280x800; the screendump has that size, a pattern the guest wrote to /dev/fb0 in
+    its bottom 64 rows pixel for pixel, and the console's text above; QMP
+    x-display-resize to 1024x768 and back to 1280x800: the connector's preferred mode
+    (/sys/class/drm/card0-Virtual-1/modes) follows and the screendump takes each size;
+  - savevm with the resources live, a system reset (the picture goes), loadvm: the
+    same picture comes back pixel for pixel.
+Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR [--mode gpu]"""
 import argparse
 import hashlib
 import os
@@ -210,6 +224,170 @@ def run(opts, tmp):
     print("the image holds the guest's 8 MiB at 16 MiB", flush=True)
 
 
+def connect_unix(path, timeout=20):
+    import socket
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return s
+        except OSError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise TestFailure("cannot connect to %s" % path)
+            time.sleep(0.05)
+
+
+def read_line(sock, timeout):
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\n" not in buf:
+        try:
+            chunk = sock.recv(4096)
+        except OSError as e:
+            raise TestFailure("reading the port's socket: %s (got %r)" % (e, buf))
+        if not chunk:
+            raise TestFailure("the port's socket closed (got %r)" % buf)
+        buf += chunk
+    return buf.split(b"\n")[0].decode(errors="replace").rstrip("\r")
+
+
+def wait_screen(vm, size, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = vm.screen_size()
+        if got == size:
+            return
+        if time.monotonic() > deadline:
+            raise TestFailure("the screendump is %dx%d, not %dx%d" % (got + size))
+        time.sleep(0.5)
+
+
+def check_picture(img, w, h):
+    """The guest's console on tty1 (8x16 cells, black background, grey text): lines
+    0-19 "Vireo virtio-gpu: line N of text ...", then line 20's colour blocks."""
+    def cell(col, row):
+        return [img.pixel(col * 8 + x, row * 16 + y) for y in range(16) for x in range(8)]
+    # Colour blocks: the channels arrive in the right order.
+    for i, want in enumerate((0xaa0000, 0x0000aa, 0x00aa00)):
+        for col in range(10 * i, 10 * i + 10):
+            got = set(cell(col, 20))
+            if got != {want}:
+                raise TestFailure("line 20 column %d shows %s, the guest painted %06x"
+                                  % (col, sorted("%06x" % c for c in got), want))
+    # Text: grey on black, the same glyphs where the text is the same ("Vireo virtio-gpu:
+    # line " on every line, the "0" of "line 0" and of "line 10"), different glyphs
+    # where it differs, and nothing right of the text.
+    prefix = [cell(c, 0) for c in range(23)]
+    if set(sum(prefix, [])) != {0x000000, 0xaaaaaa}:
+        raise TestFailure("the console's text is not grey on black: %s"
+                          % sorted("%06x" % c for c in set(sum(prefix, []))))
+    for row in range(1, 20):
+        if [cell(c, row) for c in range(23)] != prefix:
+            raise TestFailure("line %d of the console does not start with line 0's text" % row)
+    if cell(23, 0) != cell(24, 10) or cell(23, 0) == cell(23, 1) or cell(0, 0) == cell(1, 0):
+        raise TestFailure("the console's digits are not the glyphs the text asks for")
+    if set(cell(100, 5)) != {0}:
+        raise TestFailure("pixels right of the console's text are not black")
+    print("screendump %dx%d: the console's 20 lines of text and line 20's colour blocks" % (w, h),
+          flush=True)
+
+
+def run_gpu(opts, tmp):
+    kit = opts.linux_kit
+    for script, what in (("mkkit.sh", "the Linux kit"), ("mkvirtio.sh", "the virtio initramfs")):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            raise Skip("%s could not be built" % what)
+        if r.returncode:
+            raise TestFailure("%s failed" % script)
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([opts.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    agent = os.path.join(tmp, "vdagent.sock")
+    console = os.path.join(tmp, "hvc0.sock")
+    token = "%08x" % random.Random(19).getrandbits(32)
+    under_x = bool(os.environ.get("VIREO_UNDER_XVFB"))
+    args = ["-m", "256", "-vga", "none", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-virtio.img"),
+            "-append", "console=ttyS0 vireo.mode=gpu vireo.token=%s vireo.modes=1024x768,1280x800" % token,
+            "-drive", "if=none,id=st,format=qcow2,file=" + disk,
+            "-device", "virtio-blk-pci,drive=st",
+            "-device", "virtio-gpu-pci",
+            "-chardev", "socket,id=agent,path=%s,server=on,wait=off" % agent,
+            "-chardev", "socket,id=con,path=%s,server=on,wait=off" % console,
+            "-device", "virtio-serial-pci,id=vser0",
+            "-device", "virtconsole,chardev=con",
+            "-device", "virtserialport,bus=vser0.0,chardev=agent,name=com.redhat.spice.0"]
+    if under_x:
+        args += ["-display", "sdl", "-name", "gpu-test"]
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    t = opts.timeout
+    try:
+        asock = connect_unix(agent)
+        csock = connect_unix(console)
+        line = read_line(asock, t)
+        if line != "vireo-guest-to-host " + token:
+            raise TestFailure("the com.redhat.spice.0 socket got %r" % line)
+        asock.sendall(line[::-1].encode() + b"\n")
+        m = vm.wait_serial(r"VIREO-SERIAL-GOT (.*)", t)
+        if m.group(1).strip() != line[::-1]:
+            raise TestFailure("the guest read %r from the port, the host sent %r" % (m.group(1), line[::-1]))
+        ports = dict((b, a) for a, b in re.findall(r"VIREO-SERIAL-PORT (\S+) (\S*)", vm.serial()))
+        print("virtio-serial: %s (com.redhat.spice.0) carries a line to the host and the answer back"
+              % ports.get("com.redhat.spice.0"), flush=True)
+        line = read_line(csock, t)
+        if line != "vireo-on-hvc0 " + token:
+            raise TestFailure("the virtconsole's socket got %r" % line)
+        vm.wait_serial(r"VIREO-SERIAL-HVC0 \d+:\d+", t)
+        print("virtconsole: the guest's hvc0 writes reach the host's socket", flush=True)
+
+        m = vm.wait_serial(r"VIREO-GPU-READY (\d+) (\d+)", t)
+        fbline = re.search(r"VIREO-GPU-FB.*", vm.serial()).group(0)
+        if (m.group(1), m.group(2)) != ("1280", "800") or "virtio" not in fbline:
+            raise TestFailure("the guest's framebuffer: %s" % fbline)
+        wait_screen(vm, (1280, 800), 30)
+        check_picture(vm.screendump("start"), 1280, 800)
+        for w, h in ((1024, 768), (1280, 800)):
+            mark = len(vm.serial())
+            if under_x and w == 1024:
+                # The user drags the SDL window to 1024x768.
+                from display import sdl_window, x_tool
+                x_tool("xdotool", "windowsize", sdl_window("gpu-test"), str(w), str(h))
+                how = "the SDL window resized to"
+            else:
+                how = "x-display-resize"
+                out = vm.command("x-display-resize", width=w, height=h)
+                if not out.get("follows"):
+                    raise TestFailure("x-display-resize: the display does not follow (%r)" % out)
+            got = wait_after(vm, r"VIREO-GPU-MODE (\S+)", mark, t).group(1)
+            if got != "%dx%d" % (w, h):
+                raise TestFailure("after %s %dx%d the connector prefers %s" % (how, w, h, got))
+            wait_screen(vm, (w, h), 60)
+            print("%s %dx%d: the guest's preferred mode and the screendump follow" % (how, w, h),
+                  flush=True)
+        vm.wait_serial(r"VIREO-GPU-DONE", t)
+        before = vm.screendump("before")
+        check_picture(before, 1280, 800)
+        hmp(vm, "savevm gpu")
+        vm.command("system_reset")
+        time.sleep(1)
+        hmp(vm, "loadvm gpu")
+        wait_screen(vm, (1280, 800), 30)
+        after = vm.screendump("after")
+        if after.rgb != before.rgb:
+            raise TestFailure("after savevm, reset and loadvm the picture differs")
+        print("savevm, system_reset, loadvm: the picture comes back pixel for pixel", flush=True)
+        bad = re.search(r"Oops|BUG:|Kernel panic|Call Trace|VIREO-VIRTIO-FAILED.*", vm.serial())
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
@@ -217,14 +395,22 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--linux-kit", required=True)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--mode", choices=("blk", "gpu"), default="blk")
     opts = ap.parse_args()
     why = vmtest.kvm_skip_reason(opts.accel)
     if why:
         print("SKIP:", why)
         return vmtest.SKIP
+    if opts.mode == "gpu" and not os.environ.get("VIREO_UNDER_XVFB"):
+        # With a virtual X server the first resize is the SDL window's; without one both
+        # go through QMP (the same engine call).
+        if all(shutil.which(t) for t in ("Xvfb", "xdotool")):
+            from display import run_under_xvfb
+            return run_under_xvfb()
+        print("note: no Xvfb/xdotool, the SDL window's resize is not tested", flush=True)
     with vmtest.temp_dir() as tmp:
         try:
-            run(opts, tmp)
+            (run_gpu if opts.mode == "gpu" else run)(opts, tmp)
         except Skip as e:
             print("SKIP:", e)
             return vmtest.SKIP

@@ -323,6 +323,9 @@ static const struct { const char *cls; const char *opts; } by_name_opts[] = {
  * back ends its properties name, then (an ISA device whose default port is taken) at a free port. */
 static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GError **err)
 {
+    /* A display adapter of the board's (seeds 2, 6, ...) or none: a VM has one screen. */
+    if (!strcmp(dc->name, "virtio-gpu-pci"))
+        return true;
     g_autoptr(GString) spec = g_string_new(dc->name);
     g_autofree char *id = g_strdup_printf("fuzz-%s", dc->name);
     g_string_append_printf(spec, ",id=%s", id);
@@ -440,11 +443,15 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
     add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);
-    /* One display adapter at a time (they share the VGA's ports): odd seeds put a
-     * cirrus-vga in the std VGA's place, as -device cirrus-vga does. */
+    /* One display adapter at a time (they share the VGA's ports, and a VM has one
+     * screen): odd seeds put a cirrus-vga in the std VGA's place, as -device cirrus-vga
+     * does, seeds 2, 6, 10 ... a virtio-gpu-pci. */
     bool cirrus = seed & 1;
+    bool vgpu = seed % 4 == 2;
     if (cirrus)
         g_ptr_array_add(cfg->devices, g_strdup("cirrus-vga,id=fuzz-cirrus-vga"));
+    if (vgpu)
+        g_ptr_array_add(cfg->devices, g_strdup("virtio-gpu-pci,id=fuzz-virtio-gpu-pci"));
     f->vm = vm_new_board_for_test(cfg, &err);
     if (!f->vm)
         fuzz_fail("the pc board: %s", err->message);
@@ -455,6 +462,8 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     g_autoptr(GPtrArray) classes = device_class_list(true);
     if (cirrus)
         g_string_append(created, " cirrus-vga,id=fuzz-cirrus-vga (the board's display adapter)");
+    if (vgpu)
+        g_string_append(created, " virtio-gpu-pci,id=fuzz-virtio-gpu-pci (the board's display adapter)");
     /* A device that sits on another one (an HD Audio codec on its controller) may come
      * before it by name: what fails is tried again once every other class exists. */
     g_autoptr(GPtrArray) later = g_ptr_array_new();

@@ -383,6 +383,54 @@ static void test_out_of_range(void)
     rig_free(&a);
 }
 
+/* ---- a GBytes field (VMSTATE_BYTES) ---- */
+
+typedef struct BytesState {
+    uint32_t a;
+    GBytes *b;
+} BytesState;
+
+static const VmStateField bytes_fields[] = {
+    VMSTATE_U32(BytesState, a),
+    VMSTATE_BYTES(BytesState, b, 16),
+    VMSTATE_END,
+};
+
+static const VmStateDesc bytes_desc = { .name = "bytes", .version = 1, .fields = bytes_fields };
+
+static void test_bytes_field(void)
+{
+    BytesState s = { 7, g_bytes_new("hello", 5) };
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    vmstate_save(out, "bytes", "b0", &bytes_desc, &s);
+    BytesState t = { 0, g_bytes_new("old", 3) };
+    GError *err = NULL;
+    g_assert_true(vmstate_load(&bytes_desc, "bytes", "b0", &t, sizeof(t), out->data, out->len, &err));
+    g_assert_no_error(err);
+    g_assert_cmpuint(t.a, ==, 7);
+    g_assert_true(g_bytes_equal(t.b, s.b));
+    /* A length over the field's maximum, or past the section's end: refused, the live
+     * struct keeps its GBytes. */
+    size_t at = 4 + 2 + 5 + 2 + 2 + 4 + 4; /* length, class, id, version, a */
+    g_autofree uint8_t *buf = g_memdup2(out->data, out->len);
+    buf[at] = 17;
+    fix_crc(buf, out->len);
+    g_assert_false(vmstate_load(&bytes_desc, "bytes", "b0", &t, sizeof(t), buf, out->len, &err));
+    g_assert_nonnull(strstr(err->message, "at most 16"));
+    g_clear_error(&err);
+    buf[at] = 6;
+    fix_crc(buf, out->len);
+    g_assert_false(vmstate_load(&bytes_desc, "bytes", "b0", &t, sizeof(t), buf, out->len, &err));
+    g_clear_error(&err);
+    g_assert_true(g_bytes_equal(t.b, s.b));
+    /* None at all is kept as none. */
+    g_clear_pointer(&s.b, g_bytes_unref);
+    g_byte_array_set_size(out, 0);
+    vmstate_save(out, "bytes", "b0", &bytes_desc, &s);
+    g_assert_true(vmstate_load(&bytes_desc, "bytes", "b0", &t, sizeof(t), out->data, out->len, &err));
+    g_assert_null(t.b);
+}
+
 /* ---- whole device list ---- */
 
 static Vm *board_vm(int64_t t, TestLine *lines)
@@ -536,6 +584,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/pic", test_pic);
     g_test_add_func("/vmstate/rtc", test_rtc);
     g_test_add_func("/vmstate/out-of-range", test_out_of_range);
+    g_test_add_func("/vmstate/bytes-field", test_bytes_field);
     g_test_add_data_func("/vmstate/bad/uart", GINT_TO_POINTER(DEV_UART), test_bad_streams);
     g_test_add_data_func("/vmstate/bad/pit", GINT_TO_POINTER(DEV_PIT), test_bad_streams);
     g_test_add_data_func("/vmstate/bad/pic", GINT_TO_POINTER(DEV_PIC), test_bad_streams);

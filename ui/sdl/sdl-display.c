@@ -21,6 +21,8 @@ struct SdlDisplay {
     SDL_Texture *texture;
     int tex_w, tex_h;
     int aspect_w, aspect_h;
+    int set_w, set_h;          /* the window size we last asked SDL for */
+    DisplayConsole *con;
     guint timer;
     guint state_listener;
     bool grabbed;
@@ -225,6 +227,17 @@ static void handle_event(SdlDisplay *d, const SDL_Event *ev)
             }
             set_grab(d, false);
             break;
+        case SDL_WINDOWEVENT_RESIZED:
+            /* Dynamic resolution: a size the user gave the window (not the one we set
+             * to fit the guest's mode) is offered to a display that can follow it
+             * (virtio-gpu); VGA keeps its mode and the picture is scaled. */
+            if (d->con && !d->fullscreen && (ev->window.data1 != d->set_w || ev->window.data2 != d->set_h)) {
+                int pw, ph;
+                SDL_GetRendererOutputSize(d->renderer, &pw, &ph);
+                display_console_request_size(d->con, pw, ph);
+            }
+            d->need_present = true;
+            break;
         case SDL_WINDOWEVENT_EXPOSED:
         case SDL_WINDOWEVENT_SIZE_CHANGED:
             d->need_present = true;
@@ -269,6 +282,8 @@ static void upload(SdlDisplay *d, DisplaySurface *s, pixman_region32_t *dirty, b
         if (size_changed && !d->fullscreen) {
             int w, h;
             natural_size(s->width, s->height, s->aspect_w, s->aspect_h, &w, &h);
+            d->set_w = w;
+            d->set_h = h;
             SDL_SetWindowSize(d->window, w, h);
         }
     }
@@ -340,6 +355,8 @@ SdlDisplay *sdl_display_new(Vm *vm, GError **err)
     d->vm = vm;
     d->aspect_w = 4;
     d->aspect_h = 3;
+    d->set_w = 720;
+    d->set_h = 540;
     d->window = SDL_CreateWindow("Vireo", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 720, 540,
                                  SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI);
     if (d->window)
@@ -357,6 +374,7 @@ SdlDisplay *sdl_display_new(Vm *vm, GError **err)
     /* Scaling: linear filtering keeps text readable at odd sizes. */
     SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
     d->client = display_client_new(con);
+    d->con = con;
     d->state_listener = vm_add_state_listener(vm, on_state, d);
     update_title(d);
     d->timer = g_timeout_add(REFRESH_MS, on_refresh, d);

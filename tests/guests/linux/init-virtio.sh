@@ -5,6 +5,9 @@
 #   vireo.loops=N     write-and-verify rounds on the disk (the host saves and loads the
 #                     VM state while they run)
 #   vireo.http=PORT   with a virtio-net card: DHCP, then fetch http://10.0.2.2:PORT/blob
+#   vireo.mode=gpu    instead: virtio-serial (the com.redhat.spice.0 port both ways, hvc0)
+#                     and virtio-gpu (text and colour blocks on tty1, display-info
+#                     changes the host makes), see gpu_mode below
 # The disk is /dev/vda; the host filled its first 8 MiB with a pattern whose hash it
 # knows. Each step prints a VIREO-VIRTIO-* line on the serial console.
 /bin/busybox --install -s /bin
@@ -20,6 +23,72 @@ hash() { sha256sum | cut -d' ' -f1; }
 for m in $(cat /lib/modules/order); do
     insmod "/lib/modules/$m.ko" || echo "VIREO-VIRTIO-FAILED insmod $m"
 done
+
+# Waits up to $2 tenths of a second for the command $1 to succeed.
+wait_for() { i=0; while ! eval "$1" && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done; }
+
+gpu_mode() {
+    # virtio-serial: the named port and the console. The host is connected to both
+    # sockets before the guest gets here.
+    wait_for 'grep -qs com.redhat.spice.0 /sys/class/virtio-ports/*/name' 100
+    for p in /sys/class/virtio-ports/*; do
+        echo "VIREO-SERIAL-PORT $(basename "$p") $(cat "$p/name" 2>/dev/null)"
+    done
+    port=""
+    for p in /sys/class/virtio-ports/*; do
+        [ "$(cat "$p/name" 2>/dev/null)" = com.redhat.spice.0 ] && port=/dev/$(basename "$p")
+    done
+    if [ -n "$port" ]; then
+        # The host answers a line with the line reversed; read it with the port open.
+        exec 5<>"$port"
+        echo "vireo-guest-to-host $(arg token)" >&5
+        read -r reply <&5
+        exec 5>&-
+        echo "VIREO-SERIAL-GOT $reply"
+    else
+        echo "VIREO-VIRTIO-FAILED no com.redhat.spice.0 port"
+    fi
+    wait_for '[ -e /dev/hvc0 ]' 50
+    if [ -e /dev/hvc0 ]; then
+        echo "vireo-on-hvc0 $(arg token)" > /dev/hvc0
+        echo "VIREO-SERIAL-HVC0 $(cat /sys/class/tty/hvc0/dev 2>/dev/null)"
+    else
+        echo "VIREO-VIRTIO-FAILED no hvc0"
+    fi
+
+    # virtio-gpu: the DRM driver's fbdev emulation gives fb0 and the console on tty1.
+    conn=/sys/class/drm/card0-Virtual-1
+    wait_for "[ -e /sys/class/graphics/fb0/virtual_size ] && [ -e $conn/modes ]" 150
+    fb=/sys/class/graphics/fb0
+    echo "VIREO-GPU-FB $(cat $fb/name 2>/dev/null) $(cat $fb/virtual_size 2>/dev/null) $(cat $fb/bits_per_pixel 2>/dev/null) $(cat $fb/stride 2>/dev/null)"
+    echo "VIREO-GPU-MODES $(head -n1 $conn/modes 2>/dev/null)"
+    echo 0 > /sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    printf '\033[2J\033[H' > /dev/tty1
+    n=0
+    while [ $n -lt 20 ]; do
+        echo "Vireo virtio-gpu: line $n of text on the Linux framebuffer console" > /dev/tty1
+        n=$((n + 1))
+    done
+    # Colour blocks on line 20: ten cells each of red, blue and green background
+    # (the console's palette: aa0000, 0000aa, 00aa00).
+    printf '\033[41m          \033[44m          \033[42m          \033[0m\n' > /dev/tty1
+    w=$(cut -d, -f1 $fb/virtual_size); h=$(cut -d, -f2 $fb/virtual_size)
+    sleep 1
+    echo "VIREO-GPU-READY $w $h"
+    # The host changes the display info twice; the console's mode follows each time.
+    for want in $(arg modes | tr , ' '); do
+        wait_for "[ \"\$(head -n1 $conn/modes)\" = $want ] && [ \"\$(cat /sys/class/drm/card0-Virtual-1/enabled)\" = enabled ]" 600
+        sleep 2
+        echo "VIREO-GPU-MODE $(head -n1 $conn/modes)"
+    done
+    dmesg | grep -iE "virtio_gpu|virtio-gpu|\[drm\]" | sed 's/^/VIREO-GPU-DMESG /'
+    dmesg | grep -E "BUG:|Oops|WARNING: CPU" | sed 's/^/VIREO-VIRTIO-FAILED kernel: /'
+    echo "VIREO-GPU-DONE"
+    while true; do sleep 10; done
+}
+if [ "$(arg mode)" = gpu ]; then
+    gpu_mode
+fi
 i=0
 while { [ ! -e /dev/vda ] || [ ! -e /dev/hwrng ]; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 # Each virtio device's type and whether the driver took the modern interface (feature
