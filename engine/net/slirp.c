@@ -42,13 +42,13 @@ typedef struct SlirpBackend {
     struct in_addr net, mask, host, dns, dhcp;
     bool restricted;
     GPtrArray *forwards; /* the rules in force, as given */
-    char *tftp, *bootfile, *hostname;
+    char *tftp, *bootfile, *hostname, *tftp_server;
 } SlirpBackend;
 
 typedef struct SlirpParams {
     struct in_addr net, mask, host, dns, dhcp;
     bool restricted, ipv6;
-    const char *tftp, *bootfile, *hostname;
+    const char *tftp, *bootfile, *hostname, *tftp_server;
     GPtrArray *forwards; /* const char * into the options */
 } SlirpParams;
 
@@ -225,6 +225,8 @@ static bool params_parse(GPtrArray *opts, SlirpParams *p, GError **err)
             p->tftp = v;
         else if (!strcmp(k, "bootfile"))
             p->bootfile = v;
+        else if (!strcmp(k, "tftp-server-name"))
+            p->tftp_server = v;
         else if (!strcmp(k, "hostname"))
             p->hostname = v;
         else if (!strcmp(k, "hostfwd"))
@@ -232,7 +234,7 @@ static bool params_parse(GPtrArray *opts, SlirpParams *p, GError **err)
         else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "unknown option '%s' (user takes net, host, dns, dhcpstart, hostfwd, restrict, "
-                        "tftp, bootfile, hostname, ipv6)", k);
+                        "tftp, bootfile, tftp-server-name, hostname, ipv6)", k);
             ok = false;
         }
         if (!ok)
@@ -479,6 +481,7 @@ static void slirp_close(NetClient *nc)
     g_free(s->tftp);
     g_free(s->bootfile);
     g_free(s->hostname);
+    g_free(s->tftp_server);
     g_free(s);
     nc->be = NULL;
 }
@@ -504,6 +507,7 @@ static bool slirp_open(NetClient *nc, GPtrArray *opts, GError **err)
     s->tftp = g_strdup(p.tftp);
     s->bootfile = g_strdup(p.bootfile);
     s->hostname = g_strdup(p.hostname);
+    s->tftp_server = g_strdup(p.tftp_server);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->wake_fd < 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "eventfd: %s", g_strerror(errno));
@@ -525,6 +529,8 @@ static bool slirp_open(NetClient *nc, GPtrArray *opts, GError **err)
     cfg.vhostname = s->hostname;
     cfg.tftp_path = s->tftp;
     cfg.bootfile = s->bootfile;
+    /* DHCP option 66, for firmware that asks for the TFTP server by name. */
+    cfg.tftp_server_name = s->tftp_server;
     cfg.vdhcp_start = p.dhcp;
     cfg.vnameserver = p.dns;
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);

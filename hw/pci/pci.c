@@ -236,6 +236,11 @@ void pci_register_rom(PciDevice *d, const void *data, size_t size)
     mem_region_set_enabled(d->bar[PCI_ROM_SLOT].mem, false);
 }
 
+bool pci_has_rom(const PciDevice *d)
+{
+    return d->bar[PCI_ROM_SLOT].rom_data != NULL;
+}
+
 /* Where a BAR decodes now (PCI spec 6.2.5.1), or PCI_BAR_UNMAPPED. */
 static uint64_t bar_address(const PciDevice *d, int bar)
 {

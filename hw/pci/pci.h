@@ -80,6 +80,10 @@ struct PciDevice {
         MemRegion *mem;
         uint8_t *rom_data;    /* owned copy for the ROM BAR */
     } bar[PCI_NUM_BARS + 1];
+    /* A bootindex= the device was given (QEMU's): the board lists the device in the
+     * firmware's boot order by it, lowest first. */
+    bool boot_indexed;
+    uint32_t boot_index;
 };
 
 #define PCI_BAR_UNMAPPED (~UINT64_C(0))
@@ -127,6 +131,8 @@ void pci_register_bar_mmio(PciDevice *d, int bar, uint32_t size, const MemOps *o
 MemRegion *pci_register_bar_ram(PciDevice *d, int bar, uint32_t size, uint8_t *host, bool prefetch);
 /* Expansion ROM BAR with a copy of the image (size rounded up to a power of two). */
 void pci_register_rom(PciDevice *d, const void *data, size_t size);
+/* Whether an expansion ROM was registered. */
+bool pci_has_rom(const PciDevice *d);
 
 /* Drives the device's INTx line. */
 void pci_set_irq(PciDevice *d, int level);

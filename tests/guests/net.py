@@ -12,7 +12,11 @@ drivers (the kit's initrd-net.img, tests/guests/linux/init-net.sh), one boot per
   - cards with a link indication: QMP set_link off makes the guest's carrier 0, on
     makes it 1 again;
   - no oops, no transmit timeout, no frame the card refused as bad.
-Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa --linux-kit DIR"""
+With --pxe the same kernel and initramfs come over the network instead of -kernel:
+-boot n, the card's iPXE option ROM (Debian's ipxe-qemu), slirp's TFTP server with an
+iPXE script as bootfile; the guest's kernel command line (a token the script gave),
+its DHCP address and a fetched file's hash prove that it booted that way.
+Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa|... --linux-kit DIR [--pxe]"""
 import argparse
 import hashlib
 import http.server
@@ -20,6 +24,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +44,7 @@ CARDS = {
     "rtl8139": ("vireo.nic=rtl8139", "", True),
     # IRQ 9 is the ACPI SCI on this board: the ISA card goes to IRQ 5.
     "ne2k_isa": ("vireo.nic=ne vireo.ne=0x300,5", ",iobase=0x300,irq=5", False),
+    "virtio-net-pci": ("vireo.nic=virtio_net", "", True),
 }
 
 
@@ -130,8 +136,7 @@ def check_echo(port, size, what):
     print("%s: %d bytes echoed unchanged" % (what, size), flush=True)
 
 
-def run(opts, tmp):
-    kit = opts.linux_kit
+def build_kit(kit):
     r = subprocess.run(["sh", os.path.join(HERE, "linux", "mkkit.sh"), kit])
     if r.returncode == vmtest.SKIP:
         raise Skip("the Linux kit could not be built")
@@ -143,8 +148,71 @@ def run(opts, tmp):
     if r.returncode:
         raise TestFailure("mknet.sh failed")
 
+
+def check_boot_fetch(vm, mac, blob, t):
+    """The card's MAC, slirp's DHCP address and a fetched file's hash on the serial line."""
+    m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
+    if m.group(1) != mac:
+        raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
+    m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
+    if m.group(1) != "IP 10.0.2.15":
+        raise TestFailure("DHCP: %s" % m.group(0))
+    print("DHCP: 10.0.2.15", flush=True)
+    m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
+    if not m.group(2) or m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
+        raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), hashlib.sha256(blob).hexdigest(), len(blob)))
+    secs = float(m.group(5)) - float(m.group(4))
+    print("HTTP fetch: %d bytes, hash matches (%.1f s of guest time)" % (len(blob), secs), flush=True)
+
+
+def run_pxe(opts, tmp):
+    """-boot n: iPXE loads the kit's kernel and initramfs from slirp's TFTP server."""
+    kit = opts.linux_kit
+    build_kit(kit)
+    tftp = os.path.join(tmp, "tftp")
+    os.makedirs(tftp)
+    for f in ("vmlinuz", "initrd-net.img"):
+        shutil.copy(os.path.join(kit, f), tftp)
+    blob = random.Random(18).randbytes(1 << 20)
+    srv, http_port = serve_blob(blob)
+    driver, props, _ = CARDS[opts.card]
+    token = "%08x" % random.SystemRandom().getrandbits(32)
+    mac = "52:54:00:ab:cd:%02x" % (len(opts.card) & 0xff)
+    # The command line lives only in the script: the guest showing the token proves iPXE
+    # read the bootfile from TFTP and booted what it named.
+    with open(os.path.join(tftp, "boot.ipxe"), "w") as f:
+        f.write("#!ipxe\nkernel tftp://10.0.2.2/vmlinuz console=ttyS0 %s vireo.http=%d vireo.pxe=%s\n"
+                "initrd tftp://10.0.2.2/initrd-net.img\nboot\n" % (driver, http_port, token))
+    args = ["-m", "256", "-boot", "n",
+            "-netdev", "user,id=n0,tftp=%s,bootfile=boot.ipxe" % tftp,
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)] + debug_log_args()
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    try:
+        t = opts.timeout
+        m = vm.wait_serial(r"VIREO-NET-CMDLINE (.*)", t)
+        if "vireo.pxe=" + token not in m.group(1):
+            raise TestFailure("the kernel's command line is not the iPXE script's: %s" % m.group(1))
+        print("booted over TFTP by iPXE (token %s on the kernel command line)" % token, flush=True)
+        check_boot_fetch(vm, mac, blob, t)
+        vm.wait_serial(r"VIREO-NET-DONE", t)
+        status = vm.wait_exit(t)
+        bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", vm.serial())
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+
+def run(opts, tmp):
+    kit = opts.linux_kit
+    build_kit(kit)
     blob = random.Random(17).randbytes(opts.fetch_mib << 20)
-    want_hash = hashlib.sha256(blob).hexdigest()
     srv, http_port = serve_blob(blob)
     fwd_port, run_port = free_port(), free_port()
     driver, props, has_link = CARDS[opts.card]
@@ -158,19 +226,7 @@ def run(opts, tmp):
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     try:
         t = opts.timeout
-        m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
-        if m.group(1) != mac:
-            raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
-        m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
-        if m.group(1) != "IP 10.0.2.15":
-            raise TestFailure("DHCP: %s" % m.group(0))
-        print("DHCP: 10.0.2.15", flush=True)
-        m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
-        if not m.group(2) or m.group(2) != want_hash or int(m.group(3)) != len(blob):
-            raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), want_hash, len(blob)))
-        secs = float(m.group(5)) - float(m.group(4))
-        print("HTTP fetch: %d MiB, hash matches (%.1f s of guest time)" % (opts.fetch_mib, secs), flush=True)
-
+        check_boot_fetch(vm, mac, blob, t)
         vm.wait_serial(r"VIREO-NET-ECHO-READY", t)
         check_echo(fwd_port, 1 << 20, "hostfwd from -netdev")
         vm.wait_serial(r"VIREO-NET-ECHO2-READY", t)
@@ -243,10 +299,11 @@ def main():
     ap.add_argument("--linux-kit", required=True)
     ap.add_argument("--fetch-mib", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--pxe", action="store_true", help="boot the guest over the network (-boot n)")
     opts = ap.parse_args()
     with vmtest.temp_dir() as tmp:
         try:
-            run(opts, tmp)
+            (run_pxe if opts.pxe else run)(opts, tmp)
         except Skip as e:
             print("SKIP:", e)
             return vmtest.SKIP

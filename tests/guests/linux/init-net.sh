@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the network initramfs (mknet.sh), driven by tests/guests/net.py through the
 # kernel command line:
-#   vireo.nic=e1000|ne2k_pci|rtl8139|ne   the driver to load (ne: vireo.ne=IO,IRQ)
+#   vireo.nic=e1000|ne2k_pci|rtl8139|virtio_net|ne   the driver to load (ne: vireo.ne=IO,IRQ)
 #   vireo.http=PORT               fetch http://10.0.2.2:PORT/blob, print its SHA-256
 #   vireo.echo=PORT               serve two TCP echo connections on PORT (busybox nc)
 #   vireo.carrier=on              then follow eth0's carrier: down, then up again
@@ -16,11 +16,18 @@ mount -t tmpfs -o size=200m tmpfs /tmp
 echo "VIREO-LINUX-BOOT-OK"
 
 arg() { sed -n "s/.*vireo\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+# How the kernel was started (net.py --pxe looks for its iPXE script's token).
+echo "VIREO-NET-CMDLINE $(cat /proc/cmdline)"
 nic=$(arg nic)
 case "$nic" in
     e1000) insmod /lib/modules/e1000.ko ;;
     ne2k_pci) insmod /lib/modules/8390.ko && insmod /lib/modules/ne2k_pci.ko ;;
     rtl8139) insmod /lib/modules/mii.ko && insmod /lib/modules/8139too.ko ;;
+    virtio_net)
+        # The virtio chain in the order pickmodules.py found for it.
+        for m in $(cat /lib/modules/order); do
+            case "$m" in virtio* | failover | net_failover) insmod "/lib/modules/$m.ko" || break ;; esac
+        done ;;
     ne)
         ne=$(arg ne)
         insmod /lib/modules/8390p.ko && insmod /lib/modules/ne.ko io="${ne%,*}" irq="${ne#*,}" ;;
