@@ -16,7 +16,12 @@ With --pxe the same kernel and initramfs come over the network instead of -kerne
 -boot n, the card's iPXE option ROM (Debian's ipxe-qemu), slirp's TFTP server with an
 iPXE script as bootfile; the guest's kernel command line (a token the script gave),
 its DHCP address and a fetched file's hash prove that it booted that way.
-Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa|... --linux-kit DIR [--pxe]"""
+With --tap the card is on -netdev tap instead: in a network namespace of its own (so
+nothing leaves this test), a TAP interface with 10.0.3.1/24 on the host side, the guest
+at 10.0.3.15 fetches a file from an HTTP server on 10.0.3.1 (hash checked); vireo-run
+without the right to open the TAP says so in one line. Skipped where the host cannot
+make a namespace and a TAP (not root, no /dev/net/tun).
+Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa|... --linux-kit DIR [--pxe|--tap]"""
 import argparse
 import hashlib
 import http.server
@@ -70,8 +75,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def serve_blob(blob):
-    """An HTTP server on 127.0.0.1 serving /blob; returns (server, port)."""
+def serve_blob(blob, host="127.0.0.1"):
+    """An HTTP server on host (loopback unless given) serving /blob; returns (server, port)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -87,7 +92,7 @@ def serve_blob(blob):
         def log_message(self, *args):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = http.server.ThreadingHTTPServer((host, 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv, srv.server_address[1]
 
@@ -149,15 +154,16 @@ def build_kit(kit):
         raise TestFailure("mknet.sh failed")
 
 
-def check_boot_fetch(vm, mac, blob, t):
-    """The card's MAC, slirp's DHCP address and a fetched file's hash on the serial line."""
+def check_boot_fetch(vm, mac, blob, t, want_ip="IP 10.0.2.15"):
+    """The card's MAC, slirp's DHCP address (or the static one) and a fetched file's hash
+    on the serial line."""
     m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
     if m.group(1) != mac:
         raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
     m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
-    if m.group(1) != "IP 10.0.2.15":
-        raise TestFailure("DHCP: %s" % m.group(0))
-    print("DHCP: 10.0.2.15", flush=True)
+    if m.group(1) != want_ip:
+        raise TestFailure("address: %s, expected %s" % (m.group(0), want_ip))
+    print("address: %s" % want_ip, flush=True)
     m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
     if not m.group(2) or m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
         raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), hashlib.sha256(blob).hexdigest(), len(blob)))
@@ -201,6 +207,91 @@ def run_pxe(opts, tmp):
             raise TestFailure("the guest reported: %s" % bad.group(0))
         if status != 0:
             raise TestFailure("vireo-run exited with %d" % status)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+
+TAP_HOST, TAP_GUEST, TAP_IF = "10.0.3.1", "10.0.3.15", "vtap0"
+
+
+def tap_skip_reason():
+    if os.geteuid() != 0:
+        return "a TAP in a network namespace of its own needs root"
+    if not os.path.exists("/dev/net/tun"):
+        return "this host has no /dev/net/tun"
+    for tool in ("unshare", "ip", "setpriv"):
+        if not shutil.which(tool):
+            return "%s is not installed" % tool
+    r = subprocess.run(["unshare", "--net", "ip", "tuntap", "add", "dev", TAP_IF, "mode", "tap"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return "cannot create a TAP in a new network namespace: %s" % (r.stderr.strip() or r.returncode)
+    return None
+
+
+def sh(*cmd):
+    r = subprocess.run(list(cmd), capture_output=True, text=True)
+    if r.returncode:
+        raise TestFailure("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+
+
+def run_tap(opts, tmp):
+    """Runs inside the namespace net.py --tap made (unshare --net): only lo and the TAP."""
+    kit = opts.linux_kit
+    build_kit(kit)
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "tuntap", "add", "dev", TAP_IF, "mode", "tap")
+    sh("ip", "addr", "add", TAP_HOST + "/24", "dev", TAP_IF)
+    sh("ip", "link", "set", TAP_IF, "up")
+    netdev = "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP_IF
+    # Without the right to the TAP: one line saying so (as the unprivileged nobody).
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", opts.vireo,
+                        "-display", "none", "-serial", "none", "-netdev", netdev, "-device", "e1000,netdev=n0", "-S"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    if r.returncode == 0 or len(lines) != 1 or not re.search(r"tap.*no permission", lines[0]):
+        raise TestFailure("vireo-run as nobody: exit %d, %r" % (r.returncode, r.stderr))
+    print("as nobody: %s" % lines[0], flush=True)
+
+    # QEMU's script=/downscript=: run with the interface's name when it opens and closes.
+    log = os.path.join(tmp, "ifupdown.log")
+    for name in ("ifup", "ifdown"):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write("#!/bin/sh\necho \"%s $1\" >> %s\n" % (name, log))
+        os.chmod(os.path.join(tmp, name), 0o755)
+    netdev = "tap,id=n0,ifname=%s,script=%s,downscript=%s" % (TAP_IF, os.path.join(tmp, "ifup"),
+                                                              os.path.join(tmp, "ifdown"))
+    blob = random.Random(19).randbytes(opts.fetch_mib << 20)
+    srv, http_port = serve_blob(blob, TAP_HOST)
+    driver, props, _ = CARDS[opts.card]
+    mac = "52:54:00:ab:cd:%02x" % (len(opts.card) & 0xff)
+    append = "console=ttyS0 %s vireo.ip=%s vireo.http=%d vireo.httphost=%s" % (driver, TAP_GUEST, http_port, TAP_HOST)
+    args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"), "-initrd", os.path.join(kit, "initrd-net.img"),
+            "-append", append, "-netdev", netdev,
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)] + debug_log_args()
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    try:
+        t = opts.timeout
+        check_boot_fetch(vm, mac, blob, t, "IP " + TAP_GUEST)
+        info = hmp(vm, "info network")
+        if "type=tap, ifname=%s" % TAP_IF not in info:
+            raise TestFailure("info network does not show the TAP: %s" % info.strip())
+        print(info.strip(), flush=True)
+        vm.wait_serial(r"VIREO-NET-DONE", t)
+        status = vm.wait_exit(t)
+        bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", vm.serial())
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+        ran = open(log).read() if os.path.exists(log) else ""
+        if ran != "ifup %s\nifdown %s\n" % (TAP_IF, TAP_IF):
+            raise TestFailure("script= and downscript= ran as %r" % ran)
+        print("script= and downscript= ran with %s" % TAP_IF, flush=True)
     except TestFailure:
         print("--- serial (tail) ---\n" + vm.serial()[-3000:])
         raise
@@ -300,10 +391,19 @@ def main():
     ap.add_argument("--fetch-mib", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--pxe", action="store_true", help="boot the guest over the network (-boot n)")
+    ap.add_argument("--tap", action="store_true", help="the card on -netdev tap, in a network namespace")
+    ap.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.tap and not opts.in_netns:
+        why = tap_skip_reason()
+        if why:
+            print("SKIP:", why)
+            return vmtest.SKIP
+        sys.stdout.flush()
+        return subprocess.run(["unshare", "--net", sys.executable] + sys.argv + ["--in-netns"]).returncode
     with vmtest.temp_dir() as tmp:
         try:
-            (run_pxe if opts.pxe else run)(opts, tmp)
+            (run_tap if opts.tap else run_pxe if opts.pxe else run)(opts, tmp)
         except Skip as e:
             print("SKIP:", e)
             return vmtest.SKIP

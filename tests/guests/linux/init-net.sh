@@ -3,7 +3,9 @@
 # /init of the network initramfs (mknet.sh), driven by tests/guests/net.py through the
 # kernel command line:
 #   vireo.nic=e1000|ne2k_pci|rtl8139|virtio_net|ne   the driver to load (ne: vireo.ne=IO,IRQ)
+#   vireo.ip=ADDR                 a static address on a /24 instead of DHCP (TAP)
 #   vireo.http=PORT               fetch http://10.0.2.2:PORT/blob, print its SHA-256
+#   vireo.httphost=ADDR           ... from ADDR instead of 10.0.2.2
 #   vireo.echo=PORT               serve two TCP echo connections on PORT (busybox nc)
 #   vireo.carrier=on              then follow eth0's carrier: down, then up again
 # Each step prints a VIREO-NET-* line on the serial console; the host checks them.
@@ -50,12 +52,18 @@ case "$1" in
 esac
 EOS
 chmod 755 /tmp/dhcp.sh
-udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 20 -T 1 || echo "VIREO-NET-FAILED dhcp"
+ip=$(arg ip)
+if [ -n "$ip" ]; then
+    ifconfig eth0 "$ip" netmask 255.255.255.0 && echo "VIREO-NET-IP $ip static"
+else
+    udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 20 -T 1 || echo "VIREO-NET-FAILED dhcp"
+fi
 
 port=$(arg http)
 if [ -n "$port" ]; then
     t0=$(cut -d' ' -f1 /proc/uptime)
-    if wget -q -O /tmp/blob "http://10.0.2.2:$port/blob"; then
+    host=$(arg httphost)
+    if wget -q -O /tmp/blob "http://${host:-10.0.2.2}:$port/blob"; then
         t1=$(cut -d' ' -f1 /proc/uptime)
         echo "VIREO-NET-FETCH $(sha256sum /tmp/blob | cut -d' ' -f1) $(wc -c < /tmp/blob) in $t0..$t1 s"
     else
