@@ -25,6 +25,8 @@ typedef struct NetBackendOps {
     bool (*hostfwd)(NetClient *nc, bool add, const char *rule, GError **err);
     /* A line about the back end for `info network` (its addresses). */
     char *(*describe)(NetClient *nc);
+    /* The address the back end's DHCP server gave the guest, or NULL; may be NULL. */
+    char *(*guest_address)(NetClient *nc);
 } NetBackendOps;
 
 extern const NetBackendOps net_slirp_ops;

@@ -368,6 +368,17 @@ bool net_set_link(Vm *vm, const char *name, bool up, GError **err)
     return nc != NULL;
 }
 
+char *net_guest_address(Vm *vm)
+{
+    g_autoptr(GPtrArray) all = backend_list(vm, "netdev");
+    for (guint i = 0; i < all->len; i++) {
+        NetClient *nc = all->pdata[i];
+        if (nc->ops->guest_address)
+            return nc->ops->guest_address(nc);
+    }
+    return NULL;
+}
+
 char *net_info_text(Vm *vm)
 {
     GString *s = g_string_new(NULL);

@@ -83,5 +83,8 @@ bool net_hostfwd_add(Vm *vm, const char *netdev_id, const char *rule, GError **e
 bool net_hostfwd_remove(Vm *vm, const char *netdev_id, const char *rule, GError **err);
 /* name: a netdev id or the id of the NIC attached to one. */
 bool net_set_link(Vm *vm, const char *name, bool up, GError **err);
+/* The IPv4 address the first netdev's DHCP server (slirp's) last gave the guest, as
+ * text, or NULL: no lease seen yet, or a back end without one (tap). */
+char *net_guest_address(Vm *vm);
 /* QEMU's `info network`-like listing: each netdev, its NIC, link and counters. */
 char *net_info_text(Vm *vm);

@@ -43,6 +43,7 @@ typedef struct SlirpBackend {
     bool restricted;
     GPtrArray *forwards; /* the rules in force, as given */
     char *tftp, *bootfile, *hostname, *tftp_server;
+    struct in_addr leased; /* the last address slirp's DHCP server acknowledged; 0: none */
 } SlirpBackend;
 
 typedef struct SlirpParams {
@@ -284,9 +285,41 @@ static bool slirp_check(GPtrArray *opts, GError **err)
 
 /* ---- libslirp callbacks (all with s->lock held) ---- */
 
+/* libslirp keeps its DHCP leases to itself: the address it gives is read from its
+ * DHCPACK on the way to the guest. Ethernet II, IPv4 (RFC 791), UDP 67 -> 68, BOOTP
+ * reply (RFC 951: yiaddr at 16, the magic cookie at 236) with option 53 = 5 (RFC 2132). */
+static void snoop_dhcp_ack(SlirpBackend *s, const uint8_t *f, size_t len)
+{
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4 || f[14 + 9] != 17)
+        return;
+    size_t ip_len = (size_t)(f[14] & 15) * 4;
+    const uint8_t *udp = f + 14 + ip_len;
+    if (ip_len < 20 || 14 + ip_len + 8 + 240 > len || udp[0] != 0 || udp[1] != 67 || udp[2] != 0 || udp[3] != 68)
+        return;
+    const uint8_t *bootp = udp + 8, *end = f + len;
+    static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+    if (bootp[0] != 2 || memcmp(bootp + 236, cookie, 4))
+        return;
+    for (const uint8_t *o = bootp + 240; o < end && *o != 255;) {
+        if (*o == 0) {
+            o++;
+            continue;
+        }
+        if (o + 2 > end || o + 2 + o[1] > end)
+            return;
+        if (o[0] == 53 && o[1] == 1) {
+            if (o[2] == 5)
+                memcpy(&s->leased, bootp + 16, 4);
+            return;
+        }
+        o += 2 + o[1];
+    }
+}
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
     SlirpBackend *s = opaque;
+    snoop_dhcp_ack(s, buf, len);
     net_client_queue_rx(s->nc, buf, len);
     return (ssize_t)len;
 }
@@ -610,10 +643,27 @@ static char *slirp_describe(NetClient *nc)
         fw = g_strjoinv(" ", (char **)s->forwards->pdata);
         g_ptr_array_remove_index(s->forwards, s->forwards->len - 1);
     }
+    struct in_addr leased = s->leased;
     g_mutex_unlock(&s->lock);
-    return g_strdup_printf("net=%s/%d host=%s dns=%s dhcpstart=%s restrict=%s hostfwd=[%s]", net,
+    char guest[INET_ADDRSTRLEN] = "none";
+    if (leased.s_addr)
+        inet_ntop(AF_INET, &leased, guest, sizeof(guest));
+    return g_strdup_printf("net=%s/%d host=%s dns=%s dhcpstart=%s restrict=%s guest=%s hostfwd=[%s]", net,
                            __builtin_popcount(ntohl(s->mask.s_addr)),
-                           host, dns, dhcp, s->restricted ? "on" : "off", fw ? fw : "");
+                           host, dns, dhcp, s->restricted ? "on" : "off", guest, fw ? fw : "");
+}
+
+static char *slirp_guest_address(NetClient *nc)
+{
+    SlirpBackend *s = nc->be;
+    g_mutex_lock(&s->lock);
+    struct in_addr leased = s->leased;
+    g_mutex_unlock(&s->lock);
+    if (!leased.s_addr)
+        return NULL;
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &leased, a, sizeof(a));
+    return g_strdup(a);
 }
 
 const NetBackendOps net_slirp_ops = {
@@ -624,4 +674,5 @@ const NetBackendOps net_slirp_ops = {
     .close = slirp_close,
     .hostfwd = slirp_hostfwd,
     .describe = slirp_describe,
+    .guest_address = slirp_guest_address,
 };

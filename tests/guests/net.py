@@ -3,7 +3,8 @@
 """Network cards on -netdev user (libslirp), checked by Debian's i386 Linux and its own
 drivers (the kit's initrd-net.img, tests/guests/linux/init-net.sh), one boot per card:
   - the card's MAC (mac=) is the one the driver reports;
-  - udhcpc gets 10.0.2.15 from slirp's DHCP server;
+  - udhcpc gets 10.0.2.15 from slirp's DHCP server (with --pxe: `info network` shows it
+    as the guest's lease);
   - wget fetches a file from an HTTP server this test runs on the host's loopback
     (through 10.0.2.2) and its SHA-256 matches;
   - a host client reaches the guest's TCP echo service (busybox nc -e cat) through the
@@ -200,6 +201,10 @@ def run_pxe(opts, tmp):
             raise TestFailure("the kernel's command line is not the iPXE script's: %s" % m.group(1))
         print("booted over TFTP by iPXE (token %s on the kernel command line)" % token, flush=True)
         check_boot_fetch(vm, mac, blob, t)
+        # The address slirp's DHCP server gave, as the back end read it from its DHCPACK.
+        info = hmp(vm, "info network")
+        if "guest=10.0.2.15 " not in info:
+            raise TestFailure("info network does not show the guest's lease: %s" % info.strip())
         vm.wait_serial(r"VIREO-NET-DONE", t)
         status = vm.wait_exit(t)
         bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", vm.serial())

@@ -48,6 +48,7 @@ static void settings_free(Settings *s)
 {
     if (s->disk_rows)
         g_ptr_array_unref(s->disk_rows);
+    settings_network_free(s);
     g_object_unref(s->machine);
     g_free(s);
 }
@@ -428,6 +429,8 @@ static void load_values(Settings *s)
     }
     choice_load(s->sound, kf);
     choice_load(s->network, kf);
+    if (s->forwards)
+        settings_network_refresh(s);
     settings_update_file_rows(s);
     show_cpus_advice(s);
     s->loading = false;
@@ -559,6 +562,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     adw_preferences_group_add(media, s->floppy_row);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), media);
     settings_disks_build(s, ADW_PREFERENCES_PAGE(page));
+    settings_network_build(s, ADW_PREFERENCES_PAGE(page));
 
     load_values(s);
     update_sensitivity(m, NULL, s);
