@@ -1217,6 +1217,7 @@ static void case_forward(const char *arg)
     CHECK(back2 && g_bytes_get_size(back2) == 20, "the forward added while running did not echo: %s",
           err ? err->message : "other data");
     note("a forward added while the VM runs answers at once");
+    screenshot(s, "settings-forwards.png");
     /* Remove it (the second row) while running: the port closes. */
     click(named(s, "forward-remove-1"));
     g_autofree char *fw_left = conf_forwards();

@@ -517,6 +517,8 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
         adw_preferences_group_add(s->hardware, hw_rows[i]);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->hardware);
+    /* Port forwards next to the network card they go through. */
+    settings_network_build(s, ADW_PREFERENCES_PAGE(page));
 
     s->boot = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(s->boot, _("Boot"));
@@ -562,7 +564,6 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     adw_preferences_group_add(media, s->floppy_row);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), media);
     settings_disks_build(s, ADW_PREFERENCES_PAGE(page));
-    settings_network_build(s, ADW_PREFERENCES_PAGE(page));
 
     load_values(s);
     update_sensitivity(m, NULL, s);
