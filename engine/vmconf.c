@@ -174,6 +174,11 @@ static bool is_vm_key(const char *key)
     return g_strv_contains(vm_keys, key);
 }
 
+static bool is_network_key(const char *key)
+{
+    return !strcmp(key, VMCONF_KEY_FORWARD);
+}
+
 static bool is_drive_key(const char *key)
 {
     return vmconf_drive_slot_find(key) != NULL;
@@ -411,9 +416,29 @@ static bool global_entry(Parser *p, VmConfig *cfg, const char *g, const char *k,
 static bool parse_shorthands(Parser *p, VmConfig *cfg)
 {
     const char *g = VMCONF_GROUP_VM;
+    /* [network] forward=: each rule is checked as -netdev user checks it, whether or not
+     * the VM has a card now (the rules wait for network= to name one). */
+    if (!check_utf8(p, VMCONF_GROUP_NETWORK) || !check_known_keys(p, VMCONF_GROUP_NETWORK, is_network_key))
+        return false;
+    g_auto(GStrv) forwards = g_key_file_get_string_list(p->kf, VMCONF_GROUP_NETWORK, VMCONF_KEY_FORWARD, NULL, NULL);
+    g_autoptr(GString) hostfwd = g_string_new(NULL);
+    for (char **f = forwards; f && *f; f++) {
+        g_strstrip(*f);
+        if (!**f)
+            continue;
+        g_autofree char *check = g_strdup_printf("user,id=forward,hostfwd=%s", *f);
+        GError *why = NULL;
+        if (strchr(*f, ',') || !backend_spec_check("netdev", check, &why)) {
+            if (!why)
+                why = g_error_new(VIREO_ERROR, VIREO_ERROR_INVALID,
+                                  "expected tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport");
+            return bad_reason(p, VMCONF_GROUP_NETWORK, VMCONF_KEY_FORWARD, *f, why);
+        }
+        g_string_append_printf(hostfwd, ",hostfwd=%s", *f);
+    }
     g_autofree char *network = get_value(p, g, "network");
     if (network && *network && strcmp(network, "none")) {
-        g_autofree char *spec = g_strdup_printf("user,model=%s", network);
+        g_autofree char *spec = g_strdup_printf("user,model=%s%s", network, hostfwd->str);
         GError *why = NULL;
         if (strchr(network, ',') || !vm_config_add_nic(cfg, spec, &why)) {
             if (!why)

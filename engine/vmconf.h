@@ -50,6 +50,10 @@
 #define VMCONF_GROUP_BACKENDS "backends"
 #define VMCONF_GROUP_DEVICES "devices"
 #define VMCONF_GROUP_GLOBAL "global"
+/* [network] forward=RULE;RULE...: host ports forwarded to the guest through the NAT of
+ * [vm] network=, each QEMU's hostfwd rule tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport. */
+#define VMCONF_GROUP_NETWORK "network"
+#define VMCONF_KEY_FORWARD "forward"
 
 /* The drive keys of [drives], in the order front ends show them. */
 typedef struct VmconfDriveSlot {

@@ -214,6 +214,41 @@ static char *virtio_boot_path(int devfn)
                            : g_strdup_printf("/pci@i0cf8/scsi@%x/disk@0,0\n", PCI_SLOT(devfn));
 }
 
+/* SeaBIOS's name of a network card's boot ROM: bootprio_find_pci_rom matches any
+ * device name at that slot of bus 0, so "ethernet" (QEMU's) serves every card. */
+static char *nic_boot_path(int devfn)
+{
+    return PCI_FUNC(devfn) ? g_strdup_printf("/pci@i0cf8/ethernet@%x,%x\n", PCI_SLOT(devfn), PCI_FUNC(devfn))
+                           : g_strdup_printf("/pci@i0cf8/ethernet@%x\n", PCI_SLOT(devfn));
+}
+
+/* Network cards that carry a boot ROM (hw/net/nic-boot.h), by slot. */
+static bool is_boot_nic(const PciDevice *d)
+{
+    return d && d->config[0x0b] == 0x02 && pci_has_rom(d);
+}
+
+/* Cards with bootindex= come before the -boot order, lowest index first. */
+static void append_indexed_nics(PcBoard *b, GString *text)
+{
+    for (uint32_t last = 0, first = 1;;) {
+        int best = -1;
+        for (int devfn = 0; devfn < 256; devfn++) {
+            PciDevice *d = pci_bus_find(b->pci, devfn);
+            if (!is_boot_nic(d) || !d->boot_indexed || (!first && d->boot_index <= last))
+                continue;
+            if (best < 0 || d->boot_index < pci_bus_find(b->pci, best)->boot_index)
+                best = devfn;
+        }
+        if (best < 0)
+            return;
+        g_autofree char *path = nic_boot_path(best);
+        g_string_append(text, path);
+        last = pci_bus_find(b->pci, best)->boot_index;
+        first = 0;
+    }
+}
+
 /* A virtio-blk-pci made for an if=virtio drive: the function not seen before is its;
  * remembered as the boot disk's when vm.conf's boot-disk= names the drive. */
 static void virtio_disk_created(void *opaque, const DriveConfig *dc, Device *dev)
@@ -240,14 +275,25 @@ static void virtio_disk_created(void *opaque, const DriveConfig *dc, Device *dev
 static void set_bootorder_file(PcBoard *b, const char *order)
 {
     GString *text = g_string_new(NULL);
-    bool listed[3] = { false };   /* floppy, disk, CD classes done */
-    const char *all = "acd";
+    bool listed[4] = { false };   /* floppy, disk, CD, network classes done */
+    const char *all = "acdn";
+    append_indexed_nics(b, text);
     g_autofree char *seq = g_strconcat(order && *order ? order : "cad", all, NULL);
     for (const char *c = seq; *c; c++) {
         const char *cls = strchr(all, *c);
         if (!cls || listed[cls - all])
             continue;
         listed[cls - all] = true;
+        if (*c == 'n') {
+            /* Only when asked: SeaBIOS would otherwise try the cards before HALT. */
+            for (int devfn = 0; order && strchr(order, 'n') && devfn < 256; devfn++) {
+                PciDevice *d = pci_bus_find(b->pci, devfn);
+                g_autofree char *path = is_boot_nic(d) && !d->boot_indexed ? nic_boot_path(devfn) : NULL;
+                if (path)
+                    g_string_append(text, path);
+            }
+            continue;
+        }
         if (*c == 'a') {
             for (unsigned u = 0; u < FDC_MAX_DRIVES; u++)
                 if (fdc_cmos_type(b->fdc, u))
@@ -660,6 +706,19 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
         }
     }
 
+    /* -boot n needs a card whose ROM the firmware can boot (hw/net/nic-boot.h). */
+    const char *orders[] = { cfg->boot_order, cfg->boot_once };
+    for (size_t i = 0; !cfg->kernel && i < G_N_ELEMENTS(orders); i++) {
+        bool nic = false;
+        for (int devfn = 0; devfn < 256 && !nic; devfn++)
+            nic = is_boot_nic(pci_bus_find(b->pci, devfn));
+        if (orders[i] && strchr(orders[i], 'n') && !nic) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "-boot %s: network boot needs a PCI network card with a boot ROM "
+                        "(-device e1000,netdev=ID or -nic user,model=e1000)", orders[i]);
+            return false;
+        }
+    }
     return pc_finish(b, cfg, err);
 }
 

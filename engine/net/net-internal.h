@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What the netdev types (engine/net/slirp.c, later TAP) share with engine/net/net.c:
+/* What the netdev types (engine/net/slirp.c, engine/net/tap.c) share with engine/net/net.c:
  * the client struct, the option list and the queue towards the NIC. Lock rules as in
  * net.h. */
 #pragma once
@@ -12,7 +12,7 @@ typedef struct NetOpt {
 } NetOpt;
 
 typedef struct NetBackendOps {
-    const char *type; /* "user" */
+    const char *type; /* "user", "tap" */
     /* Checks the options (no VM, nothing opened). */
     bool (*check)(GPtrArray *opts, GError **err);
     /* Opens the back end into nc->be. */
@@ -25,9 +25,12 @@ typedef struct NetBackendOps {
     bool (*hostfwd)(NetClient *nc, bool add, const char *rule, GError **err);
     /* A line about the back end for `info network` (its addresses). */
     char *(*describe)(NetClient *nc);
+    /* The address the back end's DHCP server gave the guest, or NULL; may be NULL. */
+    char *(*guest_address)(NetClient *nc);
 } NetBackendOps;
 
 extern const NetBackendOps net_slirp_ops;
+extern const NetBackendOps net_tap_ops;
 
 struct NetClient {
     Vm *vm;

@@ -15,6 +15,7 @@ typedef struct NetFrame {
 
 static const NetBackendOps *const net_types[] = {
     &net_slirp_ops,
+    &net_tap_ops,
 };
 
 static const NetBackendOps *net_type_find(const char *type)
@@ -54,7 +55,7 @@ GPtrArray *net_opts_parse(const char *text, char **type, GError **err)
         const char *eq = strchr(cur->str, '=');
         if (first) {
             if (eq || !cur->len) {
-                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "needs a type first (user)");
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "needs a type first (user or tap)");
                 goto fail;
             }
             *type = g_strdup(cur->str);
@@ -88,7 +89,7 @@ static bool netdev_check(const char *text, GError **err)
     const NetBackendOps *ops = net_type_find(type);
     if (!ops) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
-                    "unknown netdev type '%s' (this build has: user)", type);
+                    "unknown netdev type '%s' (this build has: user, tap)", type);
         return false;
     }
     return ops->check(opts, err);
@@ -143,7 +144,7 @@ static void netdev_stop(void *p)
 
 static const BackendClass netdev_class = {
     .kind = "netdev",
-    .description = "network back end (user: libslirp NAT)",
+    .description = "network back end (user: libslirp NAT; tap: a host TAP interface)",
     .check = netdev_check,
     .open = netdev_open,
     .close = netdev_close,
@@ -365,6 +366,17 @@ bool net_set_link(Vm *vm, const char *name, bool up, GError **err)
     }
     vm_unlock(vm);
     return nc != NULL;
+}
+
+char *net_guest_address(Vm *vm)
+{
+    g_autoptr(GPtrArray) all = backend_list(vm, "netdev");
+    for (guint i = 0; i < all->len; i++) {
+        NetClient *nc = all->pdata[i];
+        if (nc->ops->guest_address)
+            return nc->ops->guest_address(nc);
+    }
+    return NULL;
 }
 
 char *net_info_text(Vm *vm)

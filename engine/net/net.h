@@ -13,10 +13,10 @@
  * Lock rules (engine lock = vm_lock):
  * - Everything a NIC calls here runs with the engine lock held (it runs in port, MMIO
  *   and timer callbacks). Its NetNicOps hooks are called with the engine lock held.
- * - Back ends run their own threads (libslirp's poll thread: engine/net/slirp.c). They
- *   never call a NIC while holding their own lock: they queue frames for the guest
- *   (a short queue mutex, innermost), and the queue is emptied into the NIC with the
- *   engine lock held, by the back end's thread after it dropped its own lock, or at
+ * - Back ends run their own threads (libslirp's poll thread: engine/net/slirp.c, the
+ *   TAP reader: engine/net/tap.c). They never call a NIC while holding their own lock:
+ *   they queue frames for the guest (a short queue mutex, innermost), and the queue is
+ *   emptied into the NIC with the engine lock held, by the back end's thread after it dropped its own lock, or at
  *   the end of net_client_send. Order: engine lock, then a back end's lock, then the
  *   queue mutex; never the other way round.
  * - Frames are not handed to a NIC while the VM is paused (as for a save): they
@@ -83,5 +83,8 @@ bool net_hostfwd_add(Vm *vm, const char *netdev_id, const char *rule, GError **e
 bool net_hostfwd_remove(Vm *vm, const char *netdev_id, const char *rule, GError **err);
 /* name: a netdev id or the id of the NIC attached to one. */
 bool net_set_link(Vm *vm, const char *name, bool up, GError **err);
+/* The IPv4 address the first netdev's DHCP server (slirp's) last gave the guest, as
+ * text, or NULL: no lease seen yet, or a back end without one (tap). */
+char *net_guest_address(Vm *vm);
 /* QEMU's `info network`-like listing: each netdev, its NIC, link and counters. */
 char *net_info_text(Vm *vm);

@@ -42,13 +42,14 @@ typedef struct SlirpBackend {
     struct in_addr net, mask, host, dns, dhcp;
     bool restricted;
     GPtrArray *forwards; /* the rules in force, as given */
-    char *tftp, *bootfile, *hostname;
+    char *tftp, *bootfile, *hostname, *tftp_server;
+    struct in_addr leased; /* the last address slirp's DHCP server acknowledged; 0: none */
 } SlirpBackend;
 
 typedef struct SlirpParams {
     struct in_addr net, mask, host, dns, dhcp;
     bool restricted, ipv6;
-    const char *tftp, *bootfile, *hostname;
+    const char *tftp, *bootfile, *hostname, *tftp_server;
     GPtrArray *forwards; /* const char * into the options */
 } SlirpParams;
 
@@ -225,6 +226,8 @@ static bool params_parse(GPtrArray *opts, SlirpParams *p, GError **err)
             p->tftp = v;
         else if (!strcmp(k, "bootfile"))
             p->bootfile = v;
+        else if (!strcmp(k, "tftp-server-name"))
+            p->tftp_server = v;
         else if (!strcmp(k, "hostname"))
             p->hostname = v;
         else if (!strcmp(k, "hostfwd"))
@@ -232,7 +235,7 @@ static bool params_parse(GPtrArray *opts, SlirpParams *p, GError **err)
         else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "unknown option '%s' (user takes net, host, dns, dhcpstart, hostfwd, restrict, "
-                        "tftp, bootfile, hostname, ipv6)", k);
+                        "tftp, bootfile, tftp-server-name, hostname, ipv6)", k);
             ok = false;
         }
         if (!ok)
@@ -282,9 +285,41 @@ static bool slirp_check(GPtrArray *opts, GError **err)
 
 /* ---- libslirp callbacks (all with s->lock held) ---- */
 
+/* libslirp keeps its DHCP leases to itself: the address it gives is read from its
+ * DHCPACK on the way to the guest. Ethernet II, IPv4 (RFC 791), UDP 67 -> 68, BOOTP
+ * reply (RFC 951: yiaddr at 16, the magic cookie at 236) with option 53 = 5 (RFC 2132). */
+static void snoop_dhcp_ack(SlirpBackend *s, const uint8_t *f, size_t len)
+{
+    if (len < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4 || f[14 + 9] != 17)
+        return;
+    size_t ip_len = (size_t)(f[14] & 15) * 4;
+    const uint8_t *udp = f + 14 + ip_len;
+    if (ip_len < 20 || 14 + ip_len + 8 + 240 > len || udp[0] != 0 || udp[1] != 67 || udp[2] != 0 || udp[3] != 68)
+        return;
+    const uint8_t *bootp = udp + 8, *end = f + len;
+    static const uint8_t cookie[4] = { 99, 130, 83, 99 };
+    if (bootp[0] != 2 || memcmp(bootp + 236, cookie, 4))
+        return;
+    for (const uint8_t *o = bootp + 240; o < end && *o != 255;) {
+        if (*o == 0) {
+            o++;
+            continue;
+        }
+        if (o + 2 > end || o + 2 + o[1] > end)
+            return;
+        if (o[0] == 53 && o[1] == 1) {
+            if (o[2] == 5)
+                memcpy(&s->leased, bootp + 16, 4);
+            return;
+        }
+        o += 2 + o[1];
+    }
+}
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
     SlirpBackend *s = opaque;
+    snoop_dhcp_ack(s, buf, len);
     net_client_queue_rx(s->nc, buf, len);
     return (ssize_t)len;
 }
@@ -479,6 +514,7 @@ static void slirp_close(NetClient *nc)
     g_free(s->tftp);
     g_free(s->bootfile);
     g_free(s->hostname);
+    g_free(s->tftp_server);
     g_free(s);
     nc->be = NULL;
 }
@@ -504,6 +540,7 @@ static bool slirp_open(NetClient *nc, GPtrArray *opts, GError **err)
     s->tftp = g_strdup(p.tftp);
     s->bootfile = g_strdup(p.bootfile);
     s->hostname = g_strdup(p.hostname);
+    s->tftp_server = g_strdup(p.tftp_server);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (s->wake_fd < 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "eventfd: %s", g_strerror(errno));
@@ -525,6 +562,8 @@ static bool slirp_open(NetClient *nc, GPtrArray *opts, GError **err)
     cfg.vhostname = s->hostname;
     cfg.tftp_path = s->tftp;
     cfg.bootfile = s->bootfile;
+    /* DHCP option 66, for firmware that asks for the TFTP server by name. */
+    cfg.tftp_server_name = s->tftp_server;
     cfg.vdhcp_start = p.dhcp;
     cfg.vnameserver = p.dns;
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
@@ -604,10 +643,27 @@ static char *slirp_describe(NetClient *nc)
         fw = g_strjoinv(" ", (char **)s->forwards->pdata);
         g_ptr_array_remove_index(s->forwards, s->forwards->len - 1);
     }
+    struct in_addr leased = s->leased;
     g_mutex_unlock(&s->lock);
-    return g_strdup_printf("net=%s/%d host=%s dns=%s dhcpstart=%s restrict=%s hostfwd=[%s]", net,
+    char guest[INET_ADDRSTRLEN] = "none";
+    if (leased.s_addr)
+        inet_ntop(AF_INET, &leased, guest, sizeof(guest));
+    return g_strdup_printf("net=%s/%d host=%s dns=%s dhcpstart=%s restrict=%s guest=%s hostfwd=[%s]", net,
                            __builtin_popcount(ntohl(s->mask.s_addr)),
-                           host, dns, dhcp, s->restricted ? "on" : "off", fw ? fw : "");
+                           host, dns, dhcp, s->restricted ? "on" : "off", guest, fw ? fw : "");
+}
+
+static char *slirp_guest_address(NetClient *nc)
+{
+    SlirpBackend *s = nc->be;
+    g_mutex_lock(&s->lock);
+    struct in_addr leased = s->leased;
+    g_mutex_unlock(&s->lock);
+    if (!leased.s_addr)
+        return NULL;
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &leased, a, sizeof(a));
+    return g_strdup(a);
 }
 
 const NetBackendOps net_slirp_ops = {
@@ -618,4 +674,5 @@ const NetBackendOps net_slirp_ops = {
     .close = slirp_close,
     .hostfwd = slirp_hostfwd,
     .describe = slirp_describe,
+    .guest_address = slirp_guest_address,
 };

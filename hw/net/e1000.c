@@ -14,6 +14,7 @@
 #include "engine/machine.h"
 #include "engine/net/net.h"
 #include "hw/net/eth.h"
+#include "hw/net/nic-boot.h"
 #include "hw/pci/pci.h"
 
 #include <string.h>
@@ -152,6 +153,7 @@ typedef struct E1000State {
     char *addr;       /* property */
     char *mac_prop;   /* property */
     NetClient *nc;    /* property */
+    NicBoot boot;     /* properties */
     PciDevice pci;
     Vm *vm;
     uint8_t *tx_buf;  /* TX_BUF_SIZE bytes */
@@ -1110,14 +1112,15 @@ static bool e1000_realize(Device *dev, GError **err)
 {
     E1000State *s = (E1000State *)dev;
     s->vm = dev->vm;
-    if (!net_nic_mac(s->mac_prop, s->mac, err))
+    if (!net_nic_mac(s->mac_prop, s->mac, err) || !nic_boot_prepare(&s->boot, dev->vm, "pxe-e1000.rom", err))
         return false;
     PciBus *bus = pci_root_bus(dev->vm, err);
     int devfn;
-    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err))
+    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err) ||
+        (s->nc && !net_client_attach(s->nc, dev->id, &e1000_nic_ops, s, err))) {
+        nic_boot_discard(&s->boot);
         return false;
-    if (s->nc && !net_client_attach(s->nc, dev->id, &e1000_nic_ops, s, err))
-        return false;
+    }
     s->tx_buf = g_malloc0(TX_BUF_SIZE);
     s->tx_timer = vtimer_new(dev->vm, e1000_tx_resume, s);
     PciDevice *d = &s->pci;
@@ -1127,6 +1130,7 @@ static bool e1000_realize(Device *dev, GError **err)
     pci_device_set_interrupt_pin(d, 1);
     pci_register_bar_mmio(d, 0, E1000_MMIO_SIZE, &e1000_mmio_ops, s);
     pci_register_bar_io(d, 1, E1000_IO_SIZE, &e1000_io_ops, s);
+    nic_boot_install(&s->boot, d);
     eeprom_init(s);
     return true;
 }
@@ -1220,6 +1224,7 @@ static const VmStateDesc e1000_vmsd = {
 static const DeviceProp e1000_props[] = {
     PCI_DEVICE_PROP_ADDR(E1000State, addr),
     NET_NIC_PROPS(E1000State, mac_prop, nc),
+    NIC_BOOT_PROPS(E1000State, boot),
     { NULL },
 };
 

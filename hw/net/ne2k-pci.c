@@ -2,6 +2,7 @@
 /* The Realtek RTL8029(AS), a PCI NE2000 (10ec:8029, QEMU's "ne2k_pci"): the DP8390
  * core (dp8390.c) behind I/O BAR 0, 32 ports, and INTA. */
 #include "hw/net/dp8390.h"
+#include "hw/net/nic-boot.h"
 #include "hw/pci/pci.h"
 
 typedef struct Ne2kPciState {
@@ -9,6 +10,7 @@ typedef struct Ne2kPciState {
     char *addr;     /* property */
     char *mac_prop; /* property */
     NetClient *nc;  /* property */
+    NicBoot boot;   /* properties */
     PciDevice pci;
     Dp8390 core;
 } Ne2kPciState;
@@ -43,20 +45,24 @@ static bool ne2k_pci_realize(Device *dev, GError **err)
     Ne2kPciState *s = (Ne2kPciState *)dev;
     PciBus *bus = pci_root_bus(dev->vm, err);
     int devfn;
-    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err) || !net_nic_mac(s->mac_prop, s->core.mac, err))
+    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err) || !net_nic_mac(s->mac_prop, s->core.mac, err) ||
+        !nic_boot_prepare(&s->boot, dev->vm, "pxe-ne2k_pci.rom", err))
         return false;
     s->core.nc = s->nc;
     s->core.set_irq = ne2k_pci_set_irq;
     s->core.irq_opaque = s;
     s->core.rtl8029 = true;
     s->core.name = "ne2k_pci";
-    if (!dp8390_init(&s->core, dev->id, err))
+    if (!dp8390_init(&s->core, dev->id, err)) {
+        nic_boot_discard(&s->boot);
         return false;
+    }
     pci_device_init(&s->pci, bus, devfn, "ne2k_pci", 0x10ec, 0x8029, 0x020000, 0x00);
     s->pci.opaque = s;
     pci_device_set_subsystem(&s->pci, 0x1af4, 0x1100);
     pci_device_set_interrupt_pin(&s->pci, 1);
     pci_register_bar_io(&s->pci, 0, DP8390_IO_SIZE, &ne2k_pci_ops, s);
+    nic_boot_install(&s->boot, &s->pci);
     return true;
 }
 
@@ -102,6 +108,7 @@ static const VmStateDesc ne2k_pci_vmsd = {
 static const DeviceProp ne2k_pci_props[] = {
     PCI_DEVICE_PROP_ADDR(Ne2kPciState, addr),
     NET_NIC_PROPS(Ne2kPciState, mac_prop, nc),
+    NIC_BOOT_PROPS(Ne2kPciState, boot),
     { NULL },
 };
 

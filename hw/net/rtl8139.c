@@ -18,6 +18,7 @@
 #include "engine/timer.h"
 #include "hw/net/eeprom93c46.h"
 #include "hw/net/eth.h"
+#include "hw/net/nic-boot.h"
 #include "hw/pci/pci.h"
 
 #include <string.h>
@@ -94,6 +95,7 @@ typedef struct Rtl8139State {
     char *addr;     /* property */
     char *mac_prop; /* property */
     NetClient *nc;  /* property */
+    NicBoot boot;   /* properties */
     PciDevice pci;
     Vm *vm;
     uint8_t mac[ETH_ALEN];   /* the EEPROM's; IDR0-5 start as it */
@@ -637,14 +639,15 @@ static bool rtl_realize(Device *dev, GError **err)
 {
     Rtl8139State *s = (Rtl8139State *)dev;
     s->vm = dev->vm;
-    if (!net_nic_mac(s->mac_prop, s->mac, err))
+    if (!net_nic_mac(s->mac_prop, s->mac, err) || !nic_boot_prepare(&s->boot, dev->vm, "pxe-rtl8139.rom", err))
         return false;
     PciBus *bus = pci_root_bus(dev->vm, err);
     int devfn;
-    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err))
+    if (!bus || !pci_bus_pick_devfn(bus, s->addr, &devfn, err) ||
+        (s->nc && !net_client_attach(s->nc, dev->id, &rtl_nic_ops, s, err))) {
+        nic_boot_discard(&s->boot);
         return false;
-    if (s->nc && !net_client_attach(s->nc, dev->id, &rtl_nic_ops, s, err))
-        return false;
+    }
     s->timer = vtimer_new(dev->vm, rtl_timer_cb, s);
     pci_device_init(&s->pci, bus, devfn, "rtl8139", 0x10ec, 0x8139, 0x020000, 0x10);
     s->pci.opaque = s;
@@ -652,6 +655,7 @@ static bool rtl_realize(Device *dev, GError **err)
     pci_device_set_interrupt_pin(&s->pci, 1);
     pci_register_bar_io(&s->pci, 0, RTL_REGS_SIZE, &rtl_io_ops, s);
     pci_register_bar_mmio(&s->pci, 1, RTL_REGS_SIZE, &rtl_mmio_ops, s);
+    nic_boot_install(&s->boot, &s->pci);
     rtl_eeprom_init(s);
     s->link_down = s->nc && !net_client_link_up(s->nc);
     rtl_hard_reset(s);
@@ -734,6 +738,7 @@ static const VmStateDesc rtl_vmsd = {
 static const DeviceProp rtl_props[] = {
     PCI_DEVICE_PROP_ADDR(Rtl8139State, addr),
     NET_NIC_PROPS(Rtl8139State, mac_prop, nc),
+    NIC_BOOT_PROPS(Rtl8139State, boot),
     { NULL },
 };
 

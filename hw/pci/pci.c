@@ -256,6 +256,11 @@ bool pci_rom_load(const char *path, const char *what, const char *hint, char **d
     return true;
 }
 
+bool pci_has_rom(const PciDevice *d)
+{
+    return d->bar[PCI_ROM_SLOT].rom_data != NULL;
+}
+
 /* Where a BAR decodes now (PCI spec 6.2.5.1), or PCI_BAR_UNMAPPED. */
 static uint64_t bar_address(const PciDevice *d, int bar)
 {

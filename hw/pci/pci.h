@@ -80,6 +80,10 @@ struct PciDevice {
         MemRegion *mem;
         uint8_t *rom_data;    /* owned copy for the ROM BAR */
     } bar[PCI_NUM_BARS + 1];
+    /* A bootindex= the device was given (QEMU's): the board lists the device in the
+     * firmware's boot order by it, lowest first. */
+    bool boot_indexed;
+    uint32_t boot_index;
 };
 
 #define PCI_BAR_UNMAPPED (~UINT64_C(0))
@@ -131,6 +135,8 @@ void pci_register_rom(PciDevice *d, const void *data, size_t size);
  * 55 AA signature; at most 1 MiB). Errors name `what` (e.g. "cirrus-vga: VGA BIOS") and
  * end with `hint`, what the user can do about a missing file. */
 bool pci_rom_load(const char *path, const char *what, const char *hint, char **data, gsize *len, GError **err);
+/* Whether an expansion ROM was registered. */
+bool pci_has_rom(const PciDevice *d);
 
 /* Drives the device's INTx line. */
 void pci_set_irq(PciDevice *d, int level);

@@ -9,6 +9,7 @@
  * writes it as zeros (num_buffers 1) on receive and skips it on transmit. */
 #include "hw/virtio/virtio.h"
 #include "engine/net/net.h"
+#include "hw/net/nic-boot.h"
 
 #include <string.h>
 
@@ -33,6 +34,7 @@ typedef struct VirtioNetState {
     bool disable_modern;
     char *mac_prop;
     NetClient *nc;
+    NicBoot boot;
     VirtioPci vp;
     uint8_t mac[6];  /* guest-visible (the driver may write it) */
     bool link_saved; /* the link at the save, set by pre_save */
@@ -154,16 +156,20 @@ static const NetNicOps net_nic_ops = {
 static bool net_realize(Device *dev, GError **err)
 {
     VirtioNetState *s = (VirtioNetState *)dev;
-    if (!net_nic_mac(s->mac_prop, s->mac_default, err))
+    if (!net_nic_mac(s->mac_prop, s->mac_default, err) || !nic_boot_prepare(&s->boot, dev->vm, "pxe-virtio.rom", err))
         return false;
     memcpy(s->mac, s->mac_default, 6);
     uint64_t features = UINT64_C(1) << VIRTIO_NET_F_MAC | UINT64_C(1) << VIRTIO_NET_F_STATUS;
-    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, s->disable_modern, &net_info, features, s, err))
+    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, s->disable_modern, &net_info, features, s, err)) {
+        nic_boot_discard(&s->boot);
         return false;
+    }
     if (s->nc && !net_client_attach(s->nc, dev->id, &net_nic_ops, s, err)) {
+        nic_boot_discard(&s->boot);
         virtio_pci_unrealize(&s->vp);
         return false;
     }
+    nic_boot_install(&s->boot, &s->vp.pci);
     virtio_pci_add_queue(&s->vp, NET_QUEUE_SIZE);
     virtio_pci_add_queue(&s->vp, NET_QUEUE_SIZE);
     s->tx_buf = g_malloc(NET_HDR_LEN_MODERN + NET_MAX_FRAME);
@@ -231,6 +237,7 @@ static const DeviceProp net_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioNetState, addr),
     VIRTIO_PCI_PROP_DISABLE_MODERN(VirtioNetState, disable_modern),
     NET_NIC_PROPS(VirtioNetState, mac_prop, nc),
+    NIC_BOOT_PROPS(VirtioNetState, boot),
     { NULL },
 };
 

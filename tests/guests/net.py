@@ -3,7 +3,8 @@
 """Network cards on -netdev user (libslirp), checked by Debian's i386 Linux and its own
 drivers (the kit's initrd-net.img, tests/guests/linux/init-net.sh), one boot per card:
   - the card's MAC (mac=) is the one the driver reports;
-  - udhcpc gets 10.0.2.15 from slirp's DHCP server;
+  - udhcpc gets 10.0.2.15 from slirp's DHCP server (with --pxe: `info network` shows it
+    as the guest's lease);
   - wget fetches a file from an HTTP server this test runs on the host's loopback
     (through 10.0.2.2) and its SHA-256 matches;
   - a host client reaches the guest's TCP echo service (busybox nc -e cat) through the
@@ -12,7 +13,16 @@ drivers (the kit's initrd-net.img, tests/guests/linux/init-net.sh), one boot per
   - cards with a link indication: QMP set_link off makes the guest's carrier 0, on
     makes it 1 again;
   - no oops, no transmit timeout, no frame the card refused as bad.
-Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa --linux-kit DIR"""
+With --pxe the same kernel and initramfs come over the network instead of -kernel:
+-boot n, the card's iPXE option ROM (Debian's ipxe-qemu), slirp's TFTP server with an
+iPXE script as bootfile; the guest's kernel command line (a token the script gave),
+its DHCP address and a fetched file's hash prove that it booted that way.
+With --tap the card is on -netdev tap instead: in a network namespace of its own (so
+nothing leaves this test), a TAP interface with 10.0.3.1/24 on the host side, the guest
+at 10.0.3.15 fetches a file from an HTTP server on 10.0.3.1 (hash checked); vireo-run
+without the right to open the TAP says so in one line. Skipped where the host cannot
+make a namespace and a TAP (not root, no /dev/net/tun).
+Usage: net.py --vireo VIREO_RUN --card e1000|ne2k_pci|ne2k_isa|... --linux-kit DIR [--pxe|--tap]"""
 import argparse
 import hashlib
 import http.server
@@ -20,6 +30,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,6 +50,7 @@ CARDS = {
     "rtl8139": ("vireo.nic=rtl8139", "", True),
     # IRQ 9 is the ACPI SCI on this board: the ISA card goes to IRQ 5.
     "ne2k_isa": ("vireo.nic=ne vireo.ne=0x300,5", ",iobase=0x300,irq=5", False),
+    "virtio-net-pci": ("vireo.nic=virtio_net", "", True),
 }
 
 
@@ -64,8 +76,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def serve_blob(blob):
-    """An HTTP server on 127.0.0.1 serving /blob; returns (server, port)."""
+def serve_blob(blob, host="127.0.0.1"):
+    """An HTTP server on host (loopback unless given) serving /blob; returns (server, port)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -81,7 +93,7 @@ def serve_blob(blob):
         def log_message(self, *args):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = http.server.ThreadingHTTPServer((host, 0), Handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv, srv.server_address[1]
 
@@ -130,8 +142,7 @@ def check_echo(port, size, what):
     print("%s: %d bytes echoed unchanged" % (what, size), flush=True)
 
 
-def run(opts, tmp):
-    kit = opts.linux_kit
+def build_kit(kit):
     r = subprocess.run(["sh", os.path.join(HERE, "linux", "mkkit.sh"), kit])
     if r.returncode == vmtest.SKIP:
         raise Skip("the Linux kit could not be built")
@@ -143,8 +154,161 @@ def run(opts, tmp):
     if r.returncode:
         raise TestFailure("mknet.sh failed")
 
+
+def check_boot_fetch(vm, mac, blob, t, want_ip="IP 10.0.2.15"):
+    """The card's MAC, slirp's DHCP address (or the static one) and a fetched file's hash
+    on the serial line."""
+    m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
+    if m.group(1) != mac:
+        raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
+    m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
+    if m.group(1) != want_ip:
+        raise TestFailure("address: %s, expected %s" % (m.group(0), want_ip))
+    print("address: %s" % want_ip, flush=True)
+    m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
+    if not m.group(2) or m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
+        raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), hashlib.sha256(blob).hexdigest(), len(blob)))
+    secs = float(m.group(5)) - float(m.group(4))
+    print("HTTP fetch: %d bytes, hash matches (%.1f s of guest time)" % (len(blob), secs), flush=True)
+
+
+def run_pxe(opts, tmp):
+    """-boot n: iPXE loads the kit's kernel and initramfs from slirp's TFTP server."""
+    kit = opts.linux_kit
+    build_kit(kit)
+    tftp = os.path.join(tmp, "tftp")
+    os.makedirs(tftp)
+    for f in ("vmlinuz", "initrd-net.img"):
+        shutil.copy(os.path.join(kit, f), tftp)
+    blob = random.Random(18).randbytes(1 << 20)
+    srv, http_port = serve_blob(blob)
+    driver, props, _ = CARDS[opts.card]
+    token = "%08x" % random.SystemRandom().getrandbits(32)
+    mac = "52:54:00:ab:cd:%02x" % (len(opts.card) & 0xff)
+    # The command line lives only in the script: the guest showing the token proves iPXE
+    # read the bootfile from TFTP and booted what it named.
+    with open(os.path.join(tftp, "boot.ipxe"), "w") as f:
+        f.write("#!ipxe\nkernel tftp://10.0.2.2/vmlinuz console=ttyS0 %s vireo.http=%d vireo.pxe=%s\n"
+                "initrd tftp://10.0.2.2/initrd-net.img\nboot\n" % (driver, http_port, token))
+    args = ["-m", "256", "-boot", "n",
+            "-netdev", "user,id=n0,tftp=%s,bootfile=boot.ipxe" % tftp,
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)] + debug_log_args()
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    try:
+        t = opts.timeout
+        m = vm.wait_serial(r"VIREO-NET-CMDLINE (.*)", t)
+        if "vireo.pxe=" + token not in m.group(1):
+            raise TestFailure("the kernel's command line is not the iPXE script's: %s" % m.group(1))
+        print("booted over TFTP by iPXE (token %s on the kernel command line)" % token, flush=True)
+        check_boot_fetch(vm, mac, blob, t)
+        # The address slirp's DHCP server gave, as the back end read it from its DHCPACK.
+        info = hmp(vm, "info network")
+        if "guest=10.0.2.15 " not in info:
+            raise TestFailure("info network does not show the guest's lease: %s" % info.strip())
+        vm.wait_serial(r"VIREO-NET-DONE", t)
+        status = vm.wait_exit(t)
+        bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", vm.serial())
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+
+TAP_HOST, TAP_GUEST, TAP_IF = "10.0.3.1", "10.0.3.15", "vtap0"
+
+
+def tap_skip_reason():
+    if os.geteuid() != 0:
+        return "a TAP in a network namespace of its own needs root"
+    if not os.path.exists("/dev/net/tun"):
+        return "this host has no /dev/net/tun"
+    for tool in ("unshare", "ip", "setpriv"):
+        if not shutil.which(tool):
+            return "%s is not installed" % tool
+    r = subprocess.run(["unshare", "--net", "ip", "tuntap", "add", "dev", TAP_IF, "mode", "tap"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return "cannot create a TAP in a new network namespace: %s" % (r.stderr.strip() or r.returncode)
+    return None
+
+
+def sh(*cmd):
+    r = subprocess.run(list(cmd), capture_output=True, text=True)
+    if r.returncode:
+        raise TestFailure("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+
+
+def run_tap(opts, tmp):
+    """Runs inside the namespace net.py --tap made (unshare --net): only lo and the TAP."""
+    kit = opts.linux_kit
+    build_kit(kit)
+    sh("ip", "link", "set", "lo", "up")
+    sh("ip", "tuntap", "add", "dev", TAP_IF, "mode", "tap")
+    sh("ip", "addr", "add", TAP_HOST + "/24", "dev", TAP_IF)
+    sh("ip", "link", "set", TAP_IF, "up")
+    netdev = "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP_IF
+    # Without the right to the TAP: one line saying so (as the unprivileged nobody).
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", opts.vireo,
+                        "-display", "none", "-serial", "none", "-netdev", netdev, "-device", "e1000,netdev=n0", "-S"],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    if r.returncode == 0 or len(lines) != 1 or not re.search(r"tap.*no permission", lines[0]):
+        raise TestFailure("vireo-run as nobody: exit %d, %r" % (r.returncode, r.stderr))
+    print("as nobody: %s" % lines[0], flush=True)
+
+    # QEMU's script=/downscript=: run with the interface's name when it opens and closes.
+    log = os.path.join(tmp, "ifupdown.log")
+    for name in ("ifup", "ifdown"):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write("#!/bin/sh\necho \"%s $1\" >> %s\n" % (name, log))
+        os.chmod(os.path.join(tmp, name), 0o755)
+    netdev = "tap,id=n0,ifname=%s,script=%s,downscript=%s" % (TAP_IF, os.path.join(tmp, "ifup"),
+                                                              os.path.join(tmp, "ifdown"))
+    blob = random.Random(19).randbytes(opts.fetch_mib << 20)
+    srv, http_port = serve_blob(blob, TAP_HOST)
+    driver, props, _ = CARDS[opts.card]
+    mac = "52:54:00:ab:cd:%02x" % (len(opts.card) & 0xff)
+    append = "console=ttyS0 %s vireo.ip=%s vireo.http=%d vireo.httphost=%s" % (driver, TAP_GUEST, http_port, TAP_HOST)
+    args = ["-m", "256", "-kernel", os.path.join(kit, "vmlinuz"), "-initrd", os.path.join(kit, "initrd-net.img"),
+            "-append", append, "-netdev", netdev,
+            "-device", "%s,netdev=n0,mac=%s,id=nic0%s" % (opts.card, mac, props)] + debug_log_args()
+    vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
+    try:
+        t = opts.timeout
+        check_boot_fetch(vm, mac, blob, t, "IP " + TAP_GUEST)
+        info = hmp(vm, "info network")
+        if "type=tap, ifname=%s" % TAP_IF not in info:
+            raise TestFailure("info network does not show the TAP: %s" % info.strip())
+        print(info.strip(), flush=True)
+        vm.wait_serial(r"VIREO-NET-DONE", t)
+        status = vm.wait_exit(t)
+        bad = re.search(r"Oops|BUG:|Kernel panic|NETDEV WATCHDOG|Call Trace|VIREO-NET-FAILED.*", vm.serial())
+        if bad:
+            raise TestFailure("the guest reported: %s" % bad.group(0))
+        if status != 0:
+            raise TestFailure("vireo-run exited with %d" % status)
+        ran = open(log).read() if os.path.exists(log) else ""
+        if ran != "ifup %s\nifdown %s\n" % (TAP_IF, TAP_IF):
+            raise TestFailure("script= and downscript= ran as %r" % ran)
+        print("script= and downscript= ran with %s" % TAP_IF, flush=True)
+    except TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+        srv.shutdown()
+
+
+def run(opts, tmp):
+    kit = opts.linux_kit
+    build_kit(kit)
     blob = random.Random(17).randbytes(opts.fetch_mib << 20)
-    want_hash = hashlib.sha256(blob).hexdigest()
     srv, http_port = serve_blob(blob)
     fwd_port, run_port = free_port(), free_port()
     driver, props, has_link = CARDS[opts.card]
@@ -158,19 +322,7 @@ def run(opts, tmp):
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     try:
         t = opts.timeout
-        m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
-        if m.group(1) != mac:
-            raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
-        m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
-        if m.group(1) != "IP 10.0.2.15":
-            raise TestFailure("DHCP: %s" % m.group(0))
-        print("DHCP: 10.0.2.15", flush=True)
-        m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
-        if not m.group(2) or m.group(2) != want_hash or int(m.group(3)) != len(blob):
-            raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), want_hash, len(blob)))
-        secs = float(m.group(5)) - float(m.group(4))
-        print("HTTP fetch: %d MiB, hash matches (%.1f s of guest time)" % (opts.fetch_mib, secs), flush=True)
-
+        check_boot_fetch(vm, mac, blob, t)
         vm.wait_serial(r"VIREO-NET-ECHO-READY", t)
         check_echo(fwd_port, 1 << 20, "hostfwd from -netdev")
         vm.wait_serial(r"VIREO-NET-ECHO2-READY", t)
@@ -243,10 +395,20 @@ def main():
     ap.add_argument("--linux-kit", required=True)
     ap.add_argument("--fetch-mib", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--pxe", action="store_true", help="boot the guest over the network (-boot n)")
+    ap.add_argument("--tap", action="store_true", help="the card on -netdev tap, in a network namespace")
+    ap.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.tap and not opts.in_netns:
+        why = tap_skip_reason()
+        if why:
+            print("SKIP:", why)
+            return vmtest.SKIP
+        sys.stdout.flush()
+        return subprocess.run(["unshare", "--net", sys.executable] + sys.argv + ["--in-netns"]).returncode
     with vmtest.temp_dir() as tmp:
         try:
-            run(opts, tmp)
+            (run_tap if opts.tap else run_pxe if opts.pxe else run)(opts, tmp)
         except Skip as e:
             print("SKIP:", e)
             return vmtest.SKIP

@@ -25,6 +25,10 @@
  *                              disk on vda, DOS on hda; beside a blank IDE disk the boot
  *                              disk row chooses vda (boot-disk=, following moves) and
  *                              SeaBIOS boots the boot-media guest from it on virtio-blk
+ *   first-hour-forward KIT     port forwarding in the settings (issue 17): a rule written
+ *                              to vm.conf answers from the Linux kit's echo service when
+ *                              the VM starts; one added while it runs answers at once and
+ *                              its removal closes the port; the guest's NAT address shown
  */
 #include "app-harness.h"
 #include "engine/config.h"
@@ -32,9 +36,11 @@
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-display.h"
 #include "ui/gtk/vireo-osinfo.h"
+#include "vireo-config.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #ifdef HAVE_GTK_X11
 #include <gdk/x11/gdkx.h>
 #endif
@@ -1085,12 +1091,155 @@ static void case_virtio(const char *arg)
     exit_code = 0;
 }
 
+/* ---- case: port forwarding ---- */
+
+static char *forward_kit;
+
+/* The Linux kit's network guest (tests/guests/linux/init-net.sh) on e1000: DHCP, then a
+ * TCP echo service on port 7777. Skips where the kit cannot be built. */
+static void forward_setup(const char *arg)
+{
+    forward_kit = g_strdup(arg);
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *script = g_build_filename(VIREO_SOURCE_ROOT, "tests", "guests", "linux",
+                                                   i ? "mknet.sh" : "mkkit.sh", NULL);
+        const char *argv[] = { "sh", script, forward_kit, NULL };
+        int status = -1;
+        CHECK(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL),
+              "cannot run %s", script);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP) {
+            note("SKIP: the Linux kit could not be built");
+            exit(SKIP);
+        }
+        CHECK(g_spawn_check_wait_status(status, NULL), "%s failed", script);
+    }
+    serial_log = g_build_filename(work_dir, "com1.log", NULL);
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf(
+        "[vm]\nmemory=256M\naccel=%s\nnetwork=e1000\nserial=file:%s\nkernel=%s/vmlinuz\ninitrd=%s/initrd-net.img\n"
+        "append=console=ttyS0 vireo.nic=e1000 vireo.echo=7777\n",
+        accel ? accel : "kvm:tcg", serial_log, forward_kit, forward_kit);
+    write_vm("Server", conf);
+}
+
+/* Sends data to 127.0.0.1:port and reads it back (the guest's echo); NULL on failure. */
+static GBytes *echo_through(int port, const char *data, GError **err)
+{
+    g_autoptr(GSocketClient) c = g_socket_client_new();
+    g_socket_client_set_timeout(c, 30);
+    g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(c, "127.0.0.1", (guint16)port, NULL, err);
+    if (!conn)
+        return NULL;
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+    if (!g_output_stream_write_all(out, data, strlen(data), NULL, NULL, err) ||
+        !g_socket_shutdown(g_socket_connection_get_socket(conn), FALSE, TRUE, err))
+        return NULL;
+    GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+    g_autoptr(GByteArray) got = g_byte_array_new();
+    char buf[4096];
+    gssize n;
+    while ((n = g_input_stream_read(in, buf, sizeof(buf), NULL, err)) > 0)
+        g_byte_array_append(got, (guint8 *)buf, (guint)n);
+    return n < 0 ? NULL : g_byte_array_free_to_bytes(g_steal_pointer(&got));
+}
+
+/* vm.conf's forward rules, joined by spaces ("" for none). */
+static char *conf_forwards(void)
+{
+    g_autofree char *dir = g_build_filename(library_root, "Server", NULL);
+    g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
+    g_auto(GStrv) rules = kf ? g_key_file_get_string_list(kf, VMCONF_GROUP_NETWORK, VMCONF_KEY_FORWARD, NULL, NULL)
+                             : NULL;
+    return rules ? g_strjoinv(" ", rules) : g_strdup("");
+}
+
+static bool nat_row_shows(void *row)
+{
+    const char *sub = adw_action_row_get_subtitle(row);
+    return sub && !strcmp(sub, "10.0.2.15");
+}
+
+static void case_forward(const char *arg)
+{
+    /* Off: a forward added in the settings is written to vm.conf. */
+    GtkWindow *s = open_settings("Server");
+    const char *sub = adw_action_row_get_subtitle(ADW_ACTION_ROW(named(s, "nat-address-row")));
+    CHECK(sub && strstr(sub, "runs"), "the guest address row of a VM that is off says '%s'", sub);
+    int port1 = 20000 + g_random_int_range(0, 20000), port2 = port1 + 1;
+    gtk_editable_set_text(GTK_EDITABLE(named(s, "forward-host-address")), "127.0.0.1");
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "forward-host-port")), port1);
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "forward-guest-port")), 7777);
+    click(named(s, "forward-add"));
+    g_autofree char *want1 = g_strdup_printf("tcp:127.0.0.1:%d-:7777", port1);
+    g_autofree char *fw = conf_forwards();
+    CHECK(!strcmp(fw, want1), "vm.conf has forward=%s, expected %s", fw, want1);
+    CHECK(find_named(GTK_WIDGET(s), "forward-row-0"), "no row for the new forward");
+    /* The same host port twice is refused on the row. */
+    click(named(s, "forward-add"));
+    CHECK(gtk_widget_has_css_class(named(s, "forward-add-row"), "error"), "the same port was added twice");
+    g_autofree char *fw_again = conf_forwards();
+    CHECK(!strcmp(fw_again, want1), "vm.conf has forward=%s after a duplicate", fw_again);
+    gtk_window_destroy(s);
+    note("settings: forward %s written to vm.conf", want1);
+
+    /* Running: the rule from vm.conf answers; one added now answers at once; removing
+     * it closes the port. */
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.start-vm", "s", "Server");
+    CHECK(wait_for(window_exists, (void *)(gsize)VIREO_TYPE_VM_WINDOW, 5000), "no VM window");
+    VireoVmWindow *w = VIREO_VM_WINDOW(find_window(VIREO_TYPE_VM_WINDOW));
+    VireoMachine *m = vireo_vm_window_get_machine(w);
+    CHECK(vireo_machine_is_active(m), "the VM did not start: %s", vireo_machine_get_error(m));
+    CHECK(wait_for(serial_has, "VIREO-NET-ECHO-READY", 300000), "the guest's echo service never started");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) back = echo_through(port1, "through vm.conf\n", &err);
+    CHECK(back && g_bytes_get_size(back) == 16 && !memcmp(g_bytes_get_data(back, NULL), "through vm.conf\n", 16),
+          "the forward from vm.conf did not echo: %s", err ? err->message : "other data");
+    note("the forward from vm.conf reaches the guest's echo service");
+
+    gtk_widget_activate_action(GTK_WIDGET(w), "win.settings", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    s = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    CHECK(wait_for(nat_row_shows, named(s, "nat-address-row"), 10000), "the guest address row says '%s'",
+          adw_action_row_get_subtitle(ADW_ACTION_ROW(named(s, "nat-address-row"))));
+    note("settings show the guest's NAT address 10.0.2.15");
+    CHECK(wait_for(serial_has, "VIREO-NET-ECHO2-READY", 60000), "the guest's second echo service never started");
+    gtk_editable_set_text(GTK_EDITABLE(named(s, "forward-host-address")), "127.0.0.1");
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "forward-host-port")), port2);
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, "forward-guest-port")), 7777);
+    click(named(s, "forward-add"));
+    CHECK(!gtk_widget_has_css_class(named(s, "forward-add-row"), "error"), "adding to the running VM: %s",
+          adw_action_row_get_subtitle(ADW_ACTION_ROW(named(s, "forward-add-row"))));
+    g_autofree char *both = conf_forwards();
+    g_autofree char *want2 = g_strdup_printf("%s tcp:127.0.0.1:%d-:7777", want1, port2);
+    CHECK(!strcmp(both, want2), "vm.conf lists '%s', expected '%s'", both, want2);
+    g_autoptr(GBytes) back2 = echo_through(port2, "added while running\n", &err);
+    CHECK(back2 && g_bytes_get_size(back2) == 20, "the forward added while running did not echo: %s",
+          err ? err->message : "other data");
+    note("a forward added while the VM runs answers at once");
+    screenshot(s, "settings-forwards.png");
+    /* Remove it (the second row) while running: the port closes. */
+    click(named(s, "forward-remove-1"));
+    g_autofree char *fw_left = conf_forwards();
+    CHECK(!strcmp(fw_left, want1), "vm.conf has forward=%s after the removal", fw_left);
+    g_autoptr(GError) refused = NULL;
+    g_autoptr(GSocketClient) c = g_socket_client_new();
+    g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(c, "127.0.0.1", (guint16)port2, NULL, &refused);
+    CHECK(!conn, "port %d still accepts connections after the forward was removed", port2);
+    note("removing it while the VM runs closes port %d", port2);
+    gtk_window_destroy(s);
+    vireo_machine_force_off(m);
+    CHECK(wait_for(machine_is_off, m, 20000), "the VM did not stop");
+    exit_code = 0;
+}
+
 static const UiCase cases[] = {
     { "first-hour-wizard", false, wizard_setup, case_wizard },
     { "first-hour-settings", false, settings_setup, case_settings },
     { "first-hour-vm", true, vm_setup, case_vm },
     { "first-hour-no-boot", false, NULL, case_no_boot },
     { "first-hour-virtio", true, virtio_setup, case_virtio },
+    { "first-hour-forward", true, forward_setup, case_forward },
 };
 
 const UiCase *first_hour_case(const char *name)

@@ -559,7 +559,9 @@ static void test_options(void)
     static const char *const bad[] = {
         "user,id=a,net=10.0.2.0/33", "user,id=a,host=10.0.3.2", "user,id=a,dns=x",
         "user,id=a,hostfwd=tcp::99999-:22", "user,id=a,hostfwd=icmp::80-:22", "user,id=a,hostfwd=tcp:80-:22",
-        "user,id=a,restrict=maybe", "user,id=a,nosuch=1", "tap,id=a", "id=a", "user,id=a,tftp=/nonexistent/x",
+        "user,id=a,restrict=maybe", "user,id=a,nosuch=1", "vde,id=a", "id=a",
+        "tap,id=a,vnet_hdr=on", "tap,id=a,ifname=a/b", "tap,id=a,ifname=sixteen-chars-xx", "tap,id=a,fd=3",
+        "tap,id=a,script=/nonexistent/ifup", "user,id=a,tftp=/nonexistent/x",
         "user,id=a,net=10.0.2.0/255.0.255.0",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -574,6 +576,8 @@ static void test_options(void)
         "user,id=a", "user,id=a,net=192.168.76.0/24,host=192.168.76.2,dns=192.168.76.3,dhcpstart=192.168.76.9",
         "user,id=a,hostfwd=tcp::5555-:22,hostfwd=udp:127.0.0.1:6666-10.0.2.15:66,restrict=on",
         "user,id=a,net=10.0.0.0/255.255.0.0,ipv6=off,hostname=guest",
+        "user,id=a,tftp=/,bootfile=boot.ipxe,tftp-server-name=boot",
+        "tap,id=a,ifname=tap0,script=no,downscript=no,vnet_hdr=off", "tap,id=a",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
         GError *err = NULL;

@@ -181,6 +181,10 @@ static const struct {
     { "[vm]\n[backends]\nn0=teleport:x\n", { "[backends] n0=teleport:x", "no teleport back ends", NULL } },
     { "[vm]\nnetwork=rtl9999\n", { "[vm] network=rtl9999", "unknown network card 'rtl9999'", "e1000" } },
     { "[vm]\nnetwork=e1000,mac=x\n", { "[vm] network=e1000,mac=x", "a card model alone", NULL } },
+    { "[vm]\nnetwork=e1000\n[network]\nforward=tcp::2222-:22;tcp::70000-:80\n",
+      { "[network] forward=tcp::70000-:80", "bad port '70000'", NULL } },
+    { "[vm]\n[network]\nforward=tcp::1-:2,hostfwd=udp::3-:4\n", { "[network] forward=", "expected tcp|udp", NULL } },
+    { "[vm]\n[network]\nforwards=tcp::2222-:22\n", { "[network] forwards", "unknown key", NULL } },
     { "[vm]\nsound=gus\n", { "[vm] sound=gus", "unknown sound card 'gus' (ac97, hda, sb16 or none)", NULL } },
     { "[vm]\nsound=ac97\naudio-backend=alsa\n", { "[vm] audio-backend=alsa", "use auto, pa, sdl or none", NULL } },
     { "[vm]\naudio-backend=Pa\n", { "[vm] audio-backend=Pa", "use auto, pa, sdl or none", NULL } },
@@ -249,9 +253,15 @@ static void test_shorthands(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpstr(((BackendConfig *)sdl->backends->pdata[0])->opts, ==, "sdl,id=__snd0,in.source=default");
 #endif
-    g_autoptr(VmConfig) none = parse_text(f, "[vm]\nnetwork=none\nsound=none\n", &err);
+    g_autoptr(VmConfig) none = parse_text(f, "[vm]\nnetwork=none\nsound=none\n[network]\nforward=tcp::2222-:22\n", &err);
     g_assert_no_error(err);
     g_assert_cmpuint(none->devices->len + none->backends->len + none->globals->len, ==, 0);
+    /* [network] forward= rules become the NAT's hostfwd= options. */
+    g_autoptr(VmConfig) fwd = parse_text(f, "[vm]\nnetwork=e1000\n[network]\n"
+                                            "forward=tcp::2222-:22;udp:127.0.0.1:5353-:53;\n", &err);
+    g_assert_no_error(err);
+    const BackendConfig *fn = fwd->backends->pdata[0];
+    g_assert_cmpstr(fn->opts, ==, "user,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-:53,id=__nic0");
 }
 
 static void test_bad_values(Fixture *f, gconstpointer data)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the settings window share (vireo-settings.c: hardware, boot, media;
  * vireo-settings-disks.c: disks, drives and direct kernel boot; vireo-settings-sound.c:
- * the host sound rows). */
+ * the host sound rows; vireo-settings-network.c: port forwards and the guest's address). */
 #pragma once
 
 #include "ui/gtk/vireo-settings.h"
@@ -23,6 +23,13 @@ typedef struct Settings {
     GtkWidget *cd_row, *floppy_row;
     GPtrArray *disk_rows;   /* the disks group's rows, rebuilt on every change */
     GtkWidget *kernel_row, *initrd_row, *append_row;
+    AdwPreferencesGroup *forwards;  /* vireo-settings-network.c */
+    GPtrArray *forward_rows;
+    GtkWidget *fwd_add_row, *nat_row;
+    GtkDropDown *fwd_proto;
+    GtkEntry *fwd_addr;
+    GtkSpinButton *fwd_host, *fwd_guest;
+    guint nat_timer;        /* refreshes the guest's address while the window is open */
     bool loading;           /* filling widgets from vm.conf: no writes */
 } Settings;
 
@@ -47,3 +54,8 @@ void settings_disks_refresh(Settings *s);
  * load fills them from vm.conf. */
 void settings_sound_build(Settings *s, AdwPreferencesGroup *group);
 void settings_sound_load(Settings *s, GKeyFile *kf);
+/* vireo-settings-network.c: the port forwarding group, added to page; refresh after
+ * vm.conf changed; free stops its timer. */
+void settings_network_build(Settings *s, AdwPreferencesPage *page);
+void settings_network_refresh(Settings *s);
+void settings_network_free(Settings *s);

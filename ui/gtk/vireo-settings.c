@@ -48,6 +48,7 @@ static void settings_free(Settings *s)
 {
     if (s->disk_rows)
         g_ptr_array_unref(s->disk_rows);
+    settings_network_free(s);
     g_object_unref(s->machine);
     g_free(s);
 }
@@ -429,6 +430,8 @@ static void load_values(Settings *s)
     choice_load(s->sound, kf);
     choice_load(s->network, kf);
     settings_sound_load(s, kf);
+    if (s->forwards)
+        settings_network_refresh(s);
     settings_update_file_rows(s);
     show_cpus_advice(s);
     s->loading = false;
@@ -516,6 +519,8 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
         adw_preferences_group_add(s->hardware, hw_rows[i]);
     settings_sound_build(s, s->hardware);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->hardware);
+    /* Port forwards next to the network card they go through. */
+    settings_network_build(s, ADW_PREFERENCES_PAGE(page));
 
     s->boot = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(s->boot, _("Boot"));

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # /init of the network initramfs (mknet.sh), driven by tests/guests/net.py through the
 # kernel command line:
-#   vireo.nic=e1000|ne2k_pci|rtl8139|ne   the driver to load (ne: vireo.ne=IO,IRQ)
+#   vireo.nic=e1000|ne2k_pci|rtl8139|virtio_net|ne   the driver to load (ne: vireo.ne=IO,IRQ)
+#   vireo.ip=ADDR                 a static address on a /24 instead of DHCP (TAP)
 #   vireo.http=PORT               fetch http://10.0.2.2:PORT/blob, print its SHA-256
+#   vireo.httphost=ADDR           ... from ADDR instead of 10.0.2.2
 #   vireo.echo=PORT               serve two TCP echo connections on PORT (busybox nc)
 #   vireo.carrier=on              then follow eth0's carrier: down, then up again
 # Each step prints a VIREO-NET-* line on the serial console; the host checks them.
@@ -16,11 +18,18 @@ mount -t tmpfs -o size=200m tmpfs /tmp
 echo "VIREO-LINUX-BOOT-OK"
 
 arg() { sed -n "s/.*vireo\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+# How the kernel was started (net.py --pxe looks for its iPXE script's token).
+echo "VIREO-NET-CMDLINE $(cat /proc/cmdline)"
 nic=$(arg nic)
 case "$nic" in
     e1000) insmod /lib/modules/e1000.ko ;;
     ne2k_pci) insmod /lib/modules/8390.ko && insmod /lib/modules/ne2k_pci.ko ;;
     rtl8139) insmod /lib/modules/mii.ko && insmod /lib/modules/8139too.ko ;;
+    virtio_net)
+        # The virtio chain in the order pickmodules.py found for it.
+        for m in $(cat /lib/modules/order); do
+            case "$m" in virtio* | failover | net_failover) insmod "/lib/modules/$m.ko" || break ;; esac
+        done ;;
     ne)
         ne=$(arg ne)
         insmod /lib/modules/8390p.ko && insmod /lib/modules/ne.ko io="${ne%,*}" irq="${ne#*,}" ;;
@@ -43,12 +52,18 @@ case "$1" in
 esac
 EOS
 chmod 755 /tmp/dhcp.sh
-udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 20 -T 1 || echo "VIREO-NET-FAILED dhcp"
+ip=$(arg ip)
+if [ -n "$ip" ]; then
+    ifconfig eth0 "$ip" netmask 255.255.255.0 && echo "VIREO-NET-IP $ip static"
+else
+    udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 20 -T 1 || echo "VIREO-NET-FAILED dhcp"
+fi
 
 port=$(arg http)
 if [ -n "$port" ]; then
     t0=$(cut -d' ' -f1 /proc/uptime)
-    if wget -q -O /tmp/blob "http://10.0.2.2:$port/blob"; then
+    host=$(arg httphost)
+    if wget -q -O /tmp/blob "http://${host:-10.0.2.2}:$port/blob"; then
         t1=$(cut -d' ' -f1 /proc/uptime)
         echo "VIREO-NET-FETCH $(sha256sum /tmp/blob | cut -d' ' -f1) $(wc -c < /tmp/blob) in $t0..$t1 s"
     else
