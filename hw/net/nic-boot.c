@@ -9,7 +9,6 @@
 #include <string.h>
 
 /* Largest expansion ROM a PCI device decodes here; iPXE's are 64-256 KiB. */
-#define NIC_ROM_MAX (1u << 20)
 
 static bool order_has_net(const VmConfig *cfg)
 {
@@ -38,22 +37,14 @@ bool nic_boot_prepare(NicBoot *b, Vm *vm, const char *default_rom, GError **err)
         path = g_build_filename(IPXE_DIR, default_rom, NULL);
     if (!path)
         return true;
-    g_autofree char *data = NULL;
+    char *data = NULL;
     gsize len = 0;
-    GError *local = NULL;
-    if (!g_file_get_contents(path, &data, &len, &local)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "romfile: %s%s", local->message,
-                    b->romfile ? "" : " (install the Debian package 'ipxe-qemu', or give romfile=)");
-        g_error_free(local);
+    if (!pci_rom_load(path, "romfile",
+                      b->romfile ? "give romfile= an option ROM image, or romfile=none"
+                                 : "install the Debian package 'ipxe-qemu', or give romfile=",
+                      &data, &len, err))
         return false;
-    }
-    /* PCI Firmware Specification 3.0, 5.1: an image starts with 55h AAh. */
-    if (len < 512 || len > NIC_ROM_MAX || (uint8_t)data[0] != 0x55 || (uint8_t)data[1] != 0xaa) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "romfile %s: not an option ROM (no 55 AA signature, or bigger than 1 MiB)", path);
-        return false;
-    }
-    b->rom = g_bytes_new_take(g_steal_pointer(&data), len);
+    b->rom = g_bytes_new_take(data, len);
     return true;
 }
 

@@ -112,7 +112,7 @@ def main():
             # Network boot: the card's ROM and -boot n without a card that has one.
             (["-device", "e1000,romfile=" + p("missing.rom"), "-S"], 1, r"e1000.0: romfile: .*missing.rom.*No such file"),
             (["-device", "virtio-net-pci,romfile=" + p("disk.img"), "-S"], 2,
-             r"romfile .*disk.img: not an option ROM \(no 55 AA signature"),
+             r"romfile .*disk.img is not an option ROM \(no 55 AA signature"),
             (["-device", "e1000,bootindex=first", "-S"], 2, r"bootindex=first: expected a number from 0 to 65535"),
             (["-boot", "n", "-S"], 2, r"^vireo-run: -boot n: network boot needs a PCI network card with a boot ROM"),
             (["-boot", "once=n", "-device", "ne2k_isa", "-S"], 2, r"network boot needs a PCI network card"),
