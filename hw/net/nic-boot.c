@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Largest expansion ROM a PCI device decodes here; iPXE's are 64-256 KiB. */
-
 static bool order_has_net(const VmConfig *cfg)
 {
     return (cfg->boot_order && strchr(cfg->boot_order, 'n')) || (cfg->boot_once && strchr(cfg->boot_once, 'n'));
