@@ -236,7 +236,9 @@ static void sb_stop(Sb16 *s)
 static void sb_block_end(Sb16 *s)
 {
     sb_raise(s, s->is16 ? IRQ_16BIT : IRQ_8BIT);
-    if (s->autoinit && !s->exit_autoinit) {
+    /* A block shorter than one frame cannot move a frame: auto-init would restart it
+     * for ever, so it ends as a single-cycle block does. */
+    if (s->autoinit && !s->exit_autoinit && s->block_bytes >= sb_frame_bytes(s)) {
         s->block_left = s->block_bytes;
     } else {
         s->end_ns = sb_frames_ns(s, s->base_frames);

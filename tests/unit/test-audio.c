@@ -407,6 +407,42 @@ static void test_sb16_pause(void)
     vm_free(vm);
 }
 
+/* A hostile auto-init block shorter than one frame (16-bit stereo, 4 bytes a frame, of
+ * one 16-bit sample): the block ends at once with its interrupt, as a single-cycle
+ * one, instead of restarting for ever inside one mixer step (a hang the device
+ * fuzzer found). */
+static void test_sb16_tiny_autoinit(void)
+{
+    SbRig a;
+    sb_rig_init(&a, 0);
+    Vm *vm = a.vm;
+    outb(vm, 0xd0, 0);
+    outb(vm, 0xd4, 0x05);
+    outb(vm, 0xd8, 0);
+    outb(vm, 0xd6, 0x59); /* auto-init, memory to device, channel 5 */
+    outb(vm, 0xc4, 0);
+    outb(vm, 0xc4, 0);
+    outb(vm, 0xc6, 0xff);
+    outb(vm, 0xc6, 0x00);
+    outb(vm, 0xd4, 0x01);
+    outb(vm, 0x226, 1);
+    outb(vm, 0x226, 0);
+    g_assert_cmpuint(inb(vm, 0x22a), ==, 0xaa);
+    dsp(vm, 0x41);
+    dsp(vm, 44100 >> 8);
+    dsp(vm, 44100 & 0xff);
+    dsp(vm, 0xb6);        /* 16-bit, D/A, auto-init */
+    dsp(vm, 0x30);        /* stereo, signed */
+    dsp(vm, 0);           /* one sample */
+    dsp(vm, 0);
+    for (int i = 0; i < 20; i++) {
+        vm_test_clock_step(vm, 1000000);
+        inb(vm, 0x22f);
+    }
+    g_assert_cmpint(a.lines[5].rises, >=, 1);
+    vm_free(vm);
+}
+
 /* Direct mode (0x10): each sample holds until the next, on the virtual clock: samples
  * alternating 0xC0 and 0x40 every 10 ms give runs of 441 frames at 44.1 kHz. */
 static void test_sb16_direct(void)
@@ -481,5 +517,6 @@ int main(int argc, char **argv)
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
     g_test_add_func("/audio/sb16-pause", test_sb16_pause);
     g_test_add_func("/audio/sb16-direct", test_sb16_direct);
+    g_test_add_func("/audio/sb16-tiny-autoinit", test_sb16_tiny_autoinit);
     return g_test_run();
 }
