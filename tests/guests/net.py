@@ -404,6 +404,15 @@ def main():
         if why:
             print("SKIP:", why)
             return vmtest.SKIP
+        # The kit is built out here: inside the namespace apt-get reaches no archive.
+        try:
+            build_kit(opts.linux_kit)
+        except Skip as e:
+            print("SKIP:", e)
+            return vmtest.SKIP
+        except TestFailure as e:
+            print("FAIL:", e)
+            return 1
         sys.stdout.flush()
         return subprocess.run(["unshare", "--net", sys.executable] + sys.argv + ["--in-netns"]).returncode
     with vmtest.temp_dir() as tmp:
