@@ -13,6 +13,12 @@
            with send-key arrives at the USB keyboard and not at the PS/2 one. Then the
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
+  linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
+           under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
+           hubs), usb-tablet, usb-kbd and usb-storage enumerate on its USB 2 ports; the
+           USB disk reads right and a file written to it is in the image, which
+           vireo-img check finds clean; QMP input-send-event abs positions and buttons
+           arrive at the tablet's event device and a key at the USB keyboard.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
@@ -220,6 +226,101 @@ def scenario_linux(o, tmp):
     return 1 if failures else 0
 
 
+def scenario_linux_xhci(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    raw = os.path.join(tmp, "usb.raw")
+    pattern = bytes((i * 97 + (i >> 10)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(8 << 20)
+    usbdisk = os.path.join(tmp, "usb.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
+        payload = f.read()
+    args = ["-m", "256", "-machine", "pc,usb=off", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usb=3 vireo.usbdisk=1",
+            "-device", "qemu-xhci,id=xhci", "-device", "usb-tablet", "-device", "usb-kbd",
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
+            "-device", "usb-storage,drive=usbdisk,port=3"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        text = vm.serial()
+        for product, port, ids in (("xHCI Host Controller", "usb1", "1d6b:0002"),
+                                   ("xHCI Host Controller", "usb2", "1d6b:0003"),
+                                   ("QEMU USB Tablet", "1-1", "0627:0001"),
+                                   ("QEMU USB Keyboard", "1-2", "0627:0001"),
+                                   ("QEMU USB HARDDRIVE", "1-3", "0627:0001")):
+            if not re.search(r"^VIREO-USB-PRODUCT %s %s %s" % (port, ids, product), text, re.M):
+                failures.append("%s did not enumerate as %s" % (product, port))
+            else:
+                print("ok: %s enumerated as %s" % (product, port))
+        want_read = hashlib.md5(pattern).hexdigest()
+        want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
+            m = re.search(r"^VIREO-USB-DISK-%s (.*?)\s*(-)?\s*$" % what, text.replace("\r", ""), re.M)
+            got = m.group(1).strip() if m else None
+            if got != want:
+                failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
+            else:
+                print("ok: USB disk %s %s" % (what.lower(), want))
+        vm.command("input-send-event", events=abs_event(x=16384, y=8192))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=abs_event(x=32767, y=0) + btn_event("left", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=btn_event("left", False))
+        time.sleep(0.3)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 120)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 16384), (EV_ABS, ABS_Y, 8192),
+                                     (EV_KEY, BTN_LEFT, 1), (EV_ABS, ABS_X, 32767), (EV_ABS, ABS_Y, 0),
+                                     (EV_KEY, BTN_LEFT, 0)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
+            "AT Translated Set 2 keyboard": [],
+        }, failures, "xHCI")
+        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    r = subprocess.run([o.vireo_img, "check", usbdisk], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode:
+        failures.append("vireo-img check of the USB disk: status %d: %s"
+                        % (r.returncode, r.stdout.decode("latin-1").strip()))
+    else:
+        print("ok: vireo-img check: the USB disk is clean")
+    out = os.path.join(tmp, "usb-after.raw")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "qcow2", "-O", "raw", usbdisk, out], check=True)
+    with open(out, "rb") as f:
+        head = f.read(65536)
+        f.seek(1 << 20)
+        written = f.read(len(payload))
+    if head != pattern or hashlib.md5(written).digest() != hashlib.md5(payload).digest():
+        failures.append("the USB disk image lacks the guest's write at 1 MiB (or lost its pattern)")
+    else:
+        print("ok: the image holds the %d bytes the guest wrote at 1 MiB (md5 %s)"
+              % (len(payload), hashlib.md5(written).hexdigest()))
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
 def scenario_seabios(o, tmp):
     image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
     if not os.path.exists(image):
@@ -342,7 +443,7 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "linux-xhci": scenario_linux_xhci, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
