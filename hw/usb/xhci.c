@@ -679,6 +679,14 @@ static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
     s->buf = g_malloc(XHCI_XFER_MAX);
     g_autofree char *name = usb_bus_next_name(dev->vm);
     s->usb = usb_bus_new(dev->vm, name, (int)s->p2, &xhci_port_ops, s);
+    /* QEMU names a controller's bus after the id given to it: with
+     * "-device qemu-xhci,id=xhci", "bus=xhci.0" finds this bus too. */
+    size_t n = strlen(m->name);
+    if (dev->id && !(strncmp(dev->id, m->name, n) == 0 && dev->id[n] == '.')) {
+        g_autofree char *alias = g_strdup_printf("%s.0", dev->id);
+        if (!vm_find_bus(dev->vm, alias))
+            vm_add_bus(dev->vm, alias, s->usb);
+    }
     return true;
 }
 

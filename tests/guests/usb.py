@@ -249,7 +249,7 @@ def scenario_linux_xhci(o, tmp):
             "-append", "console=ttyS0 vireo.usb=3 vireo.usbdisk=1",
             "-device", "qemu-xhci,id=xhci", "-device", "usb-tablet", "-device", "usb-kbd",
             "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
-            "-device", "usb-storage,drive=usbdisk,port=3"]
+            "-device", "usb-storage,drive=usbdisk,bus=xhci.0,port=3"]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
@@ -408,6 +408,9 @@ def scenario_options(o, tmp):
         (["-device", "usb-kbd,port=3"], "has ports 1 to 2"),
         (["-device", "usb-kbd,port=1.2"], "behind hubs are not supported"),
         (["-device", "usb-kbd", "-device", "usb-mouse", "-device", "usb-tablet"], "all 2 ports"),
+        (["-device", "qemu-xhci,p2=0"], "property 'p2' must be a number from 0x1 to 0xf"),
+        (["-machine", "usb=off", "-device", "qemu-xhci,id=x", "-device", "usb-kbd,bus=x.0,port=5"],
+         "x.0 has ports 1 to 4"),
         (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
         (["-machine", "usb=maybe"], "expected on or off"),
         (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
