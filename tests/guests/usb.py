@@ -18,7 +18,9 @@
            hubs), usb-tablet, usb-kbd and usb-storage enumerate on its USB 2 ports; the
            USB disk reads right and a file written to it is in the image, which
            vireo-img check finds clean; QMP input-send-event abs positions and buttons
-           arrive at the tablet's event device and a key at the USB keyboard.
+           arrive at the tablet's event device and a key at the USB keyboard; savevm
+           while the guest waits, loadvm after it finished, and a new position and key
+           arrive again.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
@@ -244,11 +246,14 @@ def scenario_linux_xhci(o, tmp):
     subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
     with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
         payload = f.read()
-    args = ["-m", "256", "-machine", "pc,usb=off", "-kernel", os.path.join(kit, "vmlinuz"),
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    args = ["-m", "256", "-no-shutdown", "-machine", "pc,usb=off", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
             "-append", "console=ttyS0 vireo.usb=3 vireo.usbdisk=1",
             "-device", "qemu-xhci,id=xhci", "-device", "usb-tablet", "-device", "usb-kbd",
             "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
+            "-drive", "file=%s,if=ide,format=qcow2" % disk,
             "-device", "usb-storage,drive=usbdisk,bus=xhci.0,port=3"]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
@@ -273,6 +278,10 @@ def scenario_linux_xhci(o, tmp):
                 failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
             else:
                 print("ok: USB disk %s %s" % (what.lower(), want))
+        # Saved while the guest waits for the keyboard's signal (its interrupt TRBs
+        # pending on the xHCI); loaded after round 1.
+        hmp(vm, "savevm xhciwait")
+        print("ok: savevm with the xHCI and its devices")
         vm.command("input-send-event", events=abs_event(x=16384, y=8192))
         time.sleep(0.3)
         vm.command("input-send-event", events=abs_event(x=32767, y=0) + btn_event("left", True))
@@ -289,6 +298,22 @@ def scenario_linux_xhci(o, tmp):
             "AT Translated Set 2 keyboard": [],
         }, failures, "xHCI")
         vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+        hmp(vm, "loadvm xhciwait")
+        vm.command("cont")
+        print("ok: loadvm")
+        before = len(vm.serial())
+        vm.command("input-send-event", events=abs_event(x=100, y=200))
+        time.sleep(0.3)
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 120
+        while "VIREO-USB-DONE" not in vm.serial()[before:]:
+            if time.monotonic() > deadline:
+                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
+            time.sleep(0.2)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
+        }, failures, "xHCI after loadvm")
     except TestFailure as e:
         failures.append(str(e))
         print(vm.serial()[-3000:])
