@@ -34,6 +34,8 @@ enum {
     TRB_CMD_SET_TR_DEQ = 16,
     TRB_CMD_RESET_DEVICE = 17,
     TRB_CMD_NOOP = 23,
+    TRB_EV_NEC_CMD_COMPLETE = 48,
+    TRB_CMD_NEC_GET_FW = 49,
     TRB_EV_TRANSFER = 32,
     TRB_EV_CMD_COMPLETE = 33,
     TRB_EV_PORT_STATUS = 34,
@@ -131,6 +133,7 @@ typedef struct XhciState {
     VTimer *retry_timer;   /* NAK retries and work left over from a busy doorbell */
     VTimer *imod_timer;    /* the interrupter's moderation interval */
     uint8_t *buf;          /* one TRB's data */
+    bool nec;              /* nec-usb-xhci: answers NEC's firmware version command */
     /* Operational registers (xHCI 5.4). */
     uint32_t usbcmd, usbsts, dnctrl, config;
     uint64_t crcr;         /* command ring dequeue pointer */

@@ -769,6 +769,16 @@ static void command_execute(XhciState *s, const XhciTrb *t)
         break;
     case TRB_CMD_NOOP:
         break;
+    case TRB_CMD_NEC_GET_FW:
+        if (s->nec) {
+            /* NEC's vendor command, which Linux sends to hosts with NEC's IDs: the
+             * firmware revision (3.025, as QEMU's model reports) in its own event. */
+            xhci_post_event(s, t->addr, (uint32_t)CC_SUCCESS << 24 | 0x3025,
+                            (uint32_t)TRB_EV_NEC_CMD_COMPLETE << 10);
+            return;
+        }
+        res.code = CC_TRB;
+        break;
     default:
         VLOG(LOG_GUEST, "xhci: command TRB type %u at 0x%" G_GINT64_MODIFIER "x not supported",
              trb_type(t), t->addr);

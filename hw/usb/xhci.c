@@ -670,6 +670,7 @@ static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
     PciDevice *d = &s->pci;
     pci_device_init(d, bus, devfn, m->name, m->vendor, m->device, 0x0c0330, 0x01);
     d->opaque = s;
+    s->nec = m->vendor == 0x1033;
     pci_device_set_interrupt_pin(d, 1);
     d->config[0x60] = 0x30; /* SBRN: USB 3.0 */
     d->config[0x61] = 0x20; /* FLADJ: 60000 clocks per frame */

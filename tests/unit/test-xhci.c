@@ -73,7 +73,7 @@ static void set_pirq(void *opaque, int pirq, int level)
     r->irq = level;
 }
 
-static void rig_init(Rig *r, const char *const *devices)
+static void rig_init_model(Rig *r, const char *model, const char *const *devices)
 {
     memset(r, 0, sizeof(*r));
     r->vm = vm_new_for_test(RAM);
@@ -82,7 +82,8 @@ static void rig_init(Rig *r, const char *const *devices)
     r->bus = pci_bus_new(r->vm);
     vm_add_bus(r->vm, "pci.0", r->bus);
     pci_bus_set_irq_router(r->bus, map_irq, set_pirq, r, 4);
-    g_assert_nonnull(device_create_from_spec(r->vm, "qemu-xhci,addr=4", &err));
+    g_autofree char *spec = g_strdup_printf("%s,addr=4", model);
+    g_assert_nonnull(device_create_from_spec(r->vm, spec, &err));
     g_assert_no_error(err);
     for (; devices && *devices; devices++) {
         g_assert_nonnull(device_create_from_spec(r->vm, *devices, &err));
@@ -92,6 +93,11 @@ static void rig_init(Rig *r, const char *const *devices)
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     vm_unlock(r->vm);
     r->ev_ccs = true;
+}
+
+static void rig_init(Rig *r, const char *const *devices)
+{
+    rig_init_model(r, "qemu-xhci", devices);
 }
 
 static uint32_t rd(Rig *r, uint32_t off)
@@ -404,6 +410,32 @@ static void test_registers(void)
     vm_free(r.vm);
 }
 
+/* nec-usb-xhci: NEC's IDs, and the firmware version command Linux sends such a host;
+ * qemu-xhci refuses that command. */
+static void test_nec(void)
+{
+    Rig r;
+    rig_init_model(&r, "nec-usb-xhci", NULL);
+    vm_lock(r.vm);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, 0, 4), ==, 0x01941033);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, 8, 4) >> 8, ==, 0x0c0330);
+    vm_unlock(r.vm);
+    start(&r);
+    ring_cmd(&r, 0, 0, trb_type_bits(49));
+    Ev ev = expect_event(&r, 48);
+    g_assert_cmphex(ev.param, ==, CMD_RING);
+    g_assert_cmphex(ev.status, ==, (uint32_t)CC_SUCCESS << 24 | 0x3025);
+    vm_free(r.vm);
+    rig_init(&r, NULL);
+    vm_lock(r.vm);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, 0, 4), ==, 0x000d1b36);
+    vm_unlock(r.vm);
+    start(&r);
+    ev = command(&r, 0, 0, trb_type_bits(49));
+    g_assert_cmpuint(code(&ev), ==, CC_TRB);
+    vm_free(r.vm);
+}
+
 static void test_enumerate_and_report(void)
 {
     static const char *const devs[] = { "usb-tablet", "usb-kbd,port=3", NULL };
@@ -675,6 +707,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xhci/registers", test_registers);
+    g_test_add_func("/xhci/nec", test_nec);
     g_test_add_func("/xhci/enumerate-and-report", test_enumerate_and_report);
     g_test_add_func("/xhci/state", test_state);
     g_test_add_func("/xhci/hostile-commands", test_hostile_commands);
