@@ -12,7 +12,9 @@
 #include "hw/pci/pci.h"
 #include "unit.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RAM (UINT64_C(4) << 20)
 #define BAR 0xe0000000u
@@ -39,7 +41,7 @@ enum {
     T_ENABLE_SLOT = 9, T_DISABLE_SLOT = 10, T_ADDRESS = 11, T_CONFIGURE = 12, T_EVALUATE = 13,
     T_RESET_EP = 14, T_STOP_EP = 15, T_SET_DEQ = 16, T_RESET_DEV = 17, T_NOOP_CMD = 23,
     E_TRANSFER = 32, E_CMD = 33, E_PORT = 34,
-    C = 1, TC = 2, ISP = 4, IOC = 32, IDT = 64, DIR_IN = 1u << 16,
+    C = 1, TC = 2, ISP = 4, CH = 16, IOC = 32, IDT = 64, DIR_IN = 1u << 16,
     CC_SUCCESS = 1, CC_TRB = 5, CC_STALL = 6, CC_SLOT_NOT_ENABLED = 11, CC_EP_NOT_ENABLED = 12,
     CC_SHORT = 13, CC_PARAMETER = 17, CC_CONTEXT_STATE = 19, CC_STOPPED = 26,
     STS_HCH = 1, STS_HSE = 4, STS_EINT = 8,
@@ -73,10 +75,12 @@ static void set_pirq(void *opaque, int pirq, int level)
     r->irq = level;
 }
 
-static void rig_init_model(Rig *r, const char *model, const char *const *devices)
+static void rig_init_full(Rig *r, const char *model, const char *const *devices, const char *drive)
 {
     memset(r, 0, sizeof(*r));
     r->vm = vm_new_for_test(RAM);
+    if (drive)
+        vm_test_add_drive(r->vm, "d0", drive, "raw");
     GError *err = NULL;
     vm_lock(r->vm);
     r->bus = pci_bus_new(r->vm);
@@ -93,6 +97,11 @@ static void rig_init_model(Rig *r, const char *model, const char *const *devices
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     vm_unlock(r->vm);
     r->ev_ccs = true;
+}
+
+static void rig_init_model(Rig *r, const char *model, const char *const *devices)
+{
+    rig_init_full(r, model, devices, NULL);
 }
 
 static void rig_init(Rig *r, const char *const *devices)
@@ -410,6 +419,143 @@ static void test_registers(void)
     vm_free(r.vm);
 }
 
+/* usb-storage through its bulk rings: INQUIRY's data stage as two chained Normal TRBs
+ * and an Event Data TRB (a short TD, one event with the TD's byte count), a READ(10)
+ * that arrives whole, and the CSWs. */
+#define BULK_IN_RING 0x1a000u
+#define BULK_OUT_RING 0x1b000u
+#define DATA 0x1c000u
+
+static Ev bulk(Rig *r, unsigned slot, unsigned dci, uint64_t *ring_idx, uint64_t param, uint32_t len,
+               uint32_t control)
+{
+    uint64_t base = dci == 3 ? BULK_IN_RING : BULK_OUT_RING;
+    put_trb(r, base + 16u * *ring_idx, param, len, trb_type_bits(T_NORMAL) | IOC | C | control);
+    (*ring_idx)++;
+    wr(r, DB + 4 * slot, dci);
+    return expect_event(r, E_TRANSFER);
+}
+
+static void cbw(Rig *r, uint32_t tag, uint32_t len, bool in, const uint8_t *cdb, unsigned cdb_len)
+{
+    uint8_t c[31] = { 'U', 'S', 'B', 'C' };
+    memcpy(c + 4, &tag, 4);
+    memcpy(c + 8, &len, 4);
+    c[12] = in ? 0x80 : 0;
+    c[14] = (uint8_t)cdb_len;
+    memcpy(c + 15, cdb, cdb_len);
+    vm_lock(r->vm);
+    mem_write(vm_mem(r->vm), BUF, c, sizeof(c));
+    vm_unlock(r->vm);
+}
+
+static void test_storage(void)
+{
+    g_autofree char *path = NULL;
+    GError *err = NULL;
+    int fd = g_file_open_tmp("vireo-xhci-XXXXXX.img", &path, &err);
+    g_assert_no_error(err);
+    uint8_t blocks[4096];
+    for (int i = 0; i < 4096; i++)
+        blocks[i] = (uint8_t)(i * 13 + (i >> 8));
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    g_assert_cmpint(pwrite(fd, blocks, sizeof(blocks), 16 * 512), ==, sizeof(blocks));
+    close(fd);
+    static const char *const devs[] = { "usb-storage,drive=d0", NULL };
+    Rig r;
+    rig_init_full(&r, "qemu-xhci", devs, path);
+    start(&r);
+    port_enable(&r, 1, 1);
+    unsigned slot = address_device(&r, 1, 1, 64, false);
+    static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
+    control(&r, slot, set_conf, NULL, 0);
+    for (unsigned i = 0; i < 0x440; i += 4)
+        put32(&r, INPUT + i, 0);
+    put32(&r, INPUT + 4, 1u | 1u << 3 | 1u << 4);                /* add slot, DCI 3 and 4 */
+    put32(&r, INPUT + 0x20, 4u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x24, 1u << 16);
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 4, 64u << 16 | 6u << 3 | 3u << 1); /* bulk IN */
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 8, BULK_IN_RING | 1);
+    put32(&r, INPUT + 0x20 + 0x20 * 4 + 4, 64u << 16 | 2u << 3 | 3u << 1); /* bulk OUT */
+    put32(&r, INPUT + 0x20 + 0x20 * 4 + 8, BULK_OUT_RING | 1);
+    Ev ev = command(&r, INPUT, 0, trb_type_bits(T_CONFIGURE) | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    uint64_t in_idx = 0, out_idx = 0;
+
+    static const uint8_t inquiry[6] = { 0x12, 0, 0, 0, 64, 0 };
+    cbw(&r, 0x1234, 64, true, inquiry, 6);
+    ev = bulk(&r, slot, 4, &out_idx, BUF, 31, 0);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    /* The data TD: 32 + 32 bytes asked; the device pads INQUIRY's 36 bytes to the
+     * host's length (BOT case 5), and the Event Data TRB reports the TD's 64. */
+    put_trb(&r, BULK_IN_RING, DATA, 32, trb_type_bits(T_NORMAL) | CH | C);
+    put_trb(&r, BULK_IN_RING + 16, DATA + 32, 32, trb_type_bits(T_NORMAL) | CH | C);
+    put_trb(&r, BULK_IN_RING + 32, 0xcafe0000u, 0, trb_type_bits(7) | IOC | C);
+    in_idx = 3;
+    wr(&r, DB + 4 * slot, 3);
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    g_assert_cmphex(ev.param, ==, 0xcafe0000u);
+    g_assert_cmphex(ev.control & 4, ==, 4);                   /* ED */
+    g_assert_cmpuint(ev.status & 0xffffff, ==, 64);           /* EDTLA */
+    no_event(&r);
+    uint8_t buf[4096];
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 36);
+    vm_unlock(r.vm);
+    g_assert_cmpmem(buf + 8, 5, "VIREO", 5);
+    ev = bulk(&r, slot, 3, &in_idx, BUF + 0x100, 13, ISP);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);              /* the 13-byte CSW */
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), BUF + 0x100, buf, 13);
+    vm_unlock(r.vm);
+    g_assert_cmpmem(buf, 4, "USBS", 4);
+    g_assert_cmphex(buf[12], ==, 0);
+
+    /* READ(10) of eight blocks at 16 in one 4 KiB TRB. */
+    static const uint8_t read16[10] = { 0x28, 0, 0, 0, 0, 16, 0, 0, 8, 0 };
+    cbw(&r, 0x1235, 4096, true, read16, 10);
+    ev = bulk(&r, slot, 4, &out_idx, BUF, 31, 0);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    ev = bulk(&r, slot, 3, &in_idx, DATA, 4096, ISP);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 4096);
+    vm_unlock(r.vm);
+    g_assert_cmpmem(buf, 4096, blocks, 4096);
+    ev = bulk(&r, slot, 3, &in_idx, BUF + 0x100, 13, ISP);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+
+    /* A control read whose data stage is a Data TRB chained to a Normal TRB and an
+     * Event Data TRB: 18 of 8 + 56 bytes come, the second TRB is short, and the one
+     * event is the Event Data's, with Short Packet and the 18 bytes moved. */
+    static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 64, 0 };
+    uint64_t req = 0;
+    memcpy(&req, get_dev, 8);
+    ep0_trb(&r, GUINT64_FROM_LE(req), 8, trb_type_bits(T_SETUP) | IDT | 3u << 16);
+    ep0_trb(&r, DATA, 8, trb_type_bits(T_DATA) | DIR_IN | CH);
+    ep0_trb(&r, DATA + 8, 56, trb_type_bits(T_NORMAL) | CH);
+    ep0_trb(&r, 0xbeef0000u, 0, trb_type_bits(7) | IOC);
+    uint64_t status_at = EP0_RING + 16u * r.ep0_idx;
+    ep0_trb(&r, 0, 0, trb_type_bits(T_STATUS) | IOC);
+    wr(&r, DB + 4 * slot, 1);
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_SHORT);
+    g_assert_cmphex(ev.param, ==, 0xbeef0000u);
+    g_assert_cmphex(ev.control & 4, ==, 4);
+    g_assert_cmpuint(ev.status & 0xffffff, ==, 18);
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    g_assert_cmphex(ev.param, ==, status_at);
+    vm_lock(r.vm);
+    mem_read(vm_mem(r.vm), DATA, buf, 18);
+    vm_unlock(r.vm);
+    g_assert_cmphex(buf[0], ==, 18);
+    g_assert_cmphex(buf[1], ==, 1);
+    vm_free(r.vm);
+    g_unlink(path);
+}
+
 /* nec-usb-xhci: NEC's IDs, and the firmware version command Linux sends such a host;
  * qemu-xhci refuses that command. */
 static void test_nec(void)
@@ -708,6 +854,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xhci/registers", test_registers);
     g_test_add_func("/xhci/nec", test_nec);
+    g_test_add_func("/xhci/storage", test_storage);
     g_test_add_func("/xhci/enumerate-and-report", test_enumerate_and_report);
     g_test_add_func("/xhci/state", test_state);
     g_test_add_func("/xhci/hostile-commands", test_hostile_commands);
