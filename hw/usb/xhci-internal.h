@@ -51,6 +51,7 @@ enum {
     TRB_CH = 1u << 4,
     TRB_IOC = 1u << 5,
     TRB_IDT = 1u << 6,
+    TRB_BEI = 1u << 9,   /* Normal, Data, Isoch, Event Data: block event interrupt */
     TRB_BSR = 1u << 9,   /* Address Device: block SET_ADDRESS */
     TRB_DC = 1u << 9,    /* Configure Endpoint: deconfigure */
     TRB_DIR_IN = 1u << 16,
@@ -162,8 +163,10 @@ bool xhci_dma_read(XhciState *s, uint64_t addr, void *buf, size_t len);
 bool xhci_dma_write(XhciState *s, uint64_t addr, const void *buf, size_t len);
 /* A system bus error (xHCI 4.10.2.6): HSE set, the controller halts. */
 void xhci_host_error(XhciState *s, const char *what, uint64_t addr);
-/* Posts an event TRB to interrupter 0 and interrupts as IMAN/IMOD allow. */
+/* Posts an event TRB to interrupter 0 and interrupts as IMAN/IMOD allow; with irq
+ * false (a TRB with BEI, xHCI 4.17.5) the event waits for the next interrupt. */
 void xhci_post_event(XhciState *s, uint64_t param, uint32_t status, uint32_t control);
+void xhci_post_event_irq(XhciState *s, uint64_t param, uint32_t status, uint32_t control, bool irq);
 bool xhci_running(const XhciState *s);
 bool xhci_port_enabled(const XhciState *s, int port);
 int64_t xhci_now(const XhciState *s);

@@ -130,6 +130,18 @@ static void transfer_event(XhciState *s, unsigned slot, unsigned dci, uint64_t p
                     (uint32_t)TRB_EV_TRANSFER << 10 | dci << 16 | slot << 24 | flags);
 }
 
+/* A completion event of t: success and short packets of a TRB with BEI set do not
+ * interrupt (xHCI 4.17.5); errors always do. */
+static void trb_event(XhciState *s, unsigned slot, unsigned dci, const XhciTrb *t, uint64_t param,
+                      uint32_t residual, unsigned code, uint32_t flags)
+{
+    unsigned type = trb_type(t);
+    bool bei = (t->control & TRB_BEI) &&
+               (type == TRB_NORMAL || type == TRB_DATA || type == TRB_ISOCH || type == TRB_EVENT_DATA);
+    xhci_post_event_irq(s, param, (residual & 0xffffff) | (uint32_t)code << 24,
+                        (uint32_t)TRB_EV_TRANSFER << 10 | dci << 16 | slot << 24 | flags, !bei);
+}
+
 /* ---- transfers ---- */
 
 typedef enum {
@@ -237,11 +249,11 @@ static XferResult xfer_packet(XhciState *s, unsigned slot, unsigned dci, XhciTrb
          * for one, else on the TD's later TRB with IOC. */
         ep->td_flags |= TD_SHORT;
         if (t->control & (TRB_ISP | TRB_IOC)) {
-            transfer_event(s, slot, dci, t->addr, len - actual, CC_SHORT_PACKET, 0);
+            trb_event(s, slot, dci, t, t->addr, len - actual, CC_SHORT_PACKET, 0);
             ep->td_flags |= TD_REPORTED;
         }
     } else if (t->control & TRB_IOC) {
-        transfer_event(s, slot, dci, t->addr, 0, CC_SUCCESS, 0);
+        trb_event(s, slot, dci, t, t->addr, 0, CC_SUCCESS, 0);
         ep->td_flags |= TD_REPORTED;
     }
     return XFER_NEXT;
@@ -275,8 +287,8 @@ static XferResult xfer_trb(XhciState *s, unsigned slot, unsigned dci, XhciTrb *t
     if (type == TRB_EVENT_DATA) {
         /* Reports the TD's byte count with the TRB's own parameter (xHCI 4.11.5.2). */
         if (t->control & TRB_IOC) {
-            transfer_event(s, slot, dci, t->param, ep->td_bytes,
-                           (ep->td_flags & TD_SHORT) ? CC_SHORT_PACKET : CC_SUCCESS, TRB_EV_ED);
+            trb_event(s, slot, dci, t, t->param, ep->td_bytes,
+                      (ep->td_flags & TD_SHORT) ? CC_SHORT_PACKET : CC_SUCCESS, TRB_EV_ED);
             ep->td_flags |= TD_REPORTED;
         }
     } else if (type == TRB_NOOP || (ep->td_flags & TD_SHORT)) {
@@ -284,7 +296,7 @@ static XferResult xfer_trb(XhciState *s, unsigned slot, unsigned dci, XhciTrb *t
         if ((t->control & TRB_IOC) && !(ep->td_flags & TD_REPORTED)) {
             unsigned code = (ep->td_flags & TD_SHORT) ? CC_SHORT_PACKET : CC_SUCCESS;
             uint32_t residual = type == TRB_NOOP ? 0 : t->status & 0x1ffff;
-            transfer_event(s, slot, dci, t->addr, residual, code, 0);
+            trb_event(s, slot, dci, t, t->addr, residual, code, 0);
             ep->td_flags |= TD_REPORTED;
         }
     } else {

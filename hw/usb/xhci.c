@@ -206,6 +206,11 @@ static void imod_tick(void *opaque)
 
 void xhci_post_event(XhciState *s, uint64_t param, uint32_t status, uint32_t control)
 {
+    xhci_post_event_irq(s, param, status, control, true);
+}
+
+void xhci_post_event_irq(XhciState *s, uint64_t param, uint32_t status, uint32_t control, bool irq)
+{
     if (!xhci_running(s))
         return;
     if (!s->er_seg_size || s->er_full) {
@@ -249,7 +254,8 @@ void xhci_post_event(XhciState *s, uint64_t param, uint32_t status, uint32_t con
     } else {
         s->er_idx++;
     }
-    interrupter_fire(s);
+    if (irq || s->er_full)
+        interrupter_fire(s);
 }
 
 /* ---- ports (xHCI 4.19) ---- */

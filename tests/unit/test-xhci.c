@@ -598,6 +598,16 @@ static void test_enumerate_and_report(void)
     g_assert_cmpint(r.irq, ==, 1);
     expect_report(&r, trb, 1000, 2000);
     g_assert_cmpint(r.irq, ==, 0);
+    /* With BEI the event is written but does not interrupt. */
+    uint64_t at = EP1_RING + 16u * r.ep1_idx;
+    put_trb(&r, at, REPORT, 8, trb_type_bits(T_NORMAL) | IOC | ISP | 1u << 9 | C);
+    r.ep1_idx++;
+    vm_input_pointer_abs(r.vm, 30, 40, 0, 0);
+    wr(&r, DB + 4 * slot, 3);
+    vm_test_clock_step(r.vm, 20 * MS);
+    g_assert_cmpint(r.irq, ==, 0);
+    g_assert_cmphex(rd(&r, RT + 0x20) & 1, ==, 0);           /* IMAN.IP */
+    expect_report(&r, at, 30, 40);
 
     /* Stop Endpoint with a TRB waiting: its event says Stopped, the context has the
      * dequeue pointer; Set TR Dequeue moves past it and a doorbell restarts. */
