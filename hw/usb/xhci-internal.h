@@ -40,6 +40,7 @@ enum {
     TRB_EV_CMD_COMPLETE = 33,
     TRB_EV_PORT_STATUS = 34,
     TRB_EV_HOST_CTRL = 37,
+    TRB_EV_MFINDEX_WRAP = 39,
 };
 
 /* TRB control-word bits (xHCI 6.4). */
@@ -133,6 +134,7 @@ typedef struct XhciState {
     UsbBus *usb;           /* the USB 2 ports */
     VTimer *retry_timer;   /* NAK retries and work left over from a busy doorbell */
     VTimer *imod_timer;    /* the interrupter's moderation interval */
+    VTimer *wrap_timer;    /* MFINDEX wrap events while USBCMD.EWE is set */
     uint8_t *buf;          /* one TRB's data */
     bool nec;              /* nec-usb-xhci: answers NEC's firmware version command */
     /* Operational registers (xHCI 5.4). */

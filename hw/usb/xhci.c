@@ -135,6 +135,7 @@ static void halt(XhciState *s)
     s->cmd_more = false;
     vtimer_del(s->retry_timer);
     vtimer_del(s->imod_timer);
+    vtimer_del(s->wrap_timer);
 }
 
 void xhci_host_error(XhciState *s, const char *what, uint64_t addr)
@@ -202,6 +203,28 @@ static void interrupter_fire(XhciState *s)
 static void imod_tick(void *opaque)
 {
     interrupter_fire(opaque);
+}
+
+/* MFINDEX counts 2^14 microframes, 2.048 s, between wraps. */
+#define WRAP_NS (INT64_C(16384) * MICROFRAME_NS)
+
+/* With EWE set, each time MFINDEX wraps to 0 an MFINDEX Wrap Event is posted
+ * (xHCI 4.14.2, 6.4.2.8); the timer runs only while the controller runs with EWE. */
+static void wrap_rearm(XhciState *s)
+{
+    if (!xhci_running(s) || !(s->usbcmd & CMD_EWE)) {
+        vtimer_del(s->wrap_timer);
+        return;
+    }
+    int64_t since = xhci_now(s) - s->mfindex_base;
+    vtimer_mod(s->wrap_timer, s->mfindex_base + (since / WRAP_NS + 1) * WRAP_NS);
+}
+
+static void wrap_tick(void *opaque)
+{
+    XhciState *s = opaque;
+    xhci_post_event(s, 0, (uint32_t)CC_SUCCESS << 24, (uint32_t)TRB_EV_MFINDEX_WRAP << 10);
+    wrap_rearm(s);
 }
 
 void xhci_post_event(XhciState *s, uint64_t param, uint32_t status, uint32_t control)
@@ -367,6 +390,7 @@ static void xhci_reset_regs(XhciState *s)
 {
     vtimer_del(s->retry_timer);
     vtimer_del(s->imod_timer);
+    vtimer_del(s->wrap_timer);
     s->usbcmd = 0;
     s->usbsts = STS_HCH;
     s->dnctrl = 0;
@@ -471,6 +495,7 @@ static void cmd_write(XhciState *s, uint32_t val)
     } else if (!(val & CMD_RS) && (old & CMD_RS)) {
         halt(s);
     }
+    wrap_rearm(s);
     /* Save and restore state (CSS/CRS) have nothing to do: the controller's state is
      * never lost, so SRE stays clear. */
     update_irq(s);
@@ -683,6 +708,7 @@ static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
     pci_register_bar_mmio(d, 0, MMIO_SIZE, &xhci_mmio_ops, s);
     s->retry_timer = vtimer_new(dev->vm, xhci_retry_tick, s);
     s->imod_timer = vtimer_new(dev->vm, imod_tick, s);
+    s->wrap_timer = vtimer_new(dev->vm, wrap_tick, s);
     s->buf = g_malloc(XHCI_XFER_MAX);
     g_autofree char *name = usb_bus_next_name(dev->vm);
     s->usb = usb_bus_new(dev->vm, name, (int)s->p2, &xhci_port_ops, s);
@@ -715,6 +741,7 @@ static void xhci_unrealize(Device *dev)
     XhciState *s = (XhciState *)dev;
     vtimer_free(s->retry_timer);
     vtimer_free(s->imod_timer);
+    vtimer_free(s->wrap_timer);
     usb_bus_free(s->usb);
     g_free(s->buf);
 }
@@ -780,6 +807,7 @@ static const VmStateField xhci_fields[] = {
     VMSTATE_STRUCT_ARRAY(XhciState, slots, XHCI_MAX_SLOTS, XhciSlot, &xhci_slot_vmsd),
     VMSTATE_TIMER(XhciState, retry_timer),
     VMSTATE_TIMER(XhciState, imod_timer),
+    VMSTATE_TIMER(XhciState, wrap_timer),
     VMSTATE_END,
 };
 

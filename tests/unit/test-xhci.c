@@ -411,8 +411,19 @@ static void test_registers(void)
     uint32_t m0 = rd(&r, RT);
     vm_test_clock_step(r.vm, 1 * MS);
     g_assert_cmpuint((rd(&r, RT) - m0) & 0x3fff, ==, 8);
+    /* With EWE, an MFINDEX Wrap Event each time it wraps (every 2.048 s); none without. */
+    vm_test_clock_step(r.vm, 2100 * MS);
+    no_event(&r);
+    wr(&r, OPER, 1 | 4 | 1u << 10);
+    vm_test_clock_step(r.vm, 2100 * MS);
+    expect_event(&r, 39);
+    no_event(&r);
+    vm_test_clock_step(r.vm, 2100 * MS);
+    expect_event(&r, 39);
     wr(&r, OPER, 0);
     g_assert_cmphex(rd(&r, OPER + 4) & STS_HCH, ==, STS_HCH);
+    vm_test_clock_step(r.vm, 2100 * MS);
+    no_event(&r);
     m0 = rd(&r, RT);
     vm_test_clock_step(r.vm, 1 * MS);
     g_assert_cmpuint(rd(&r, RT), ==, m0);
