@@ -15,6 +15,9 @@
 #include "engine/snaptree.h"
 #include "engine/vm.h"
 #include "vireo-config.h"
+#ifdef HAVE_SPICE
+#include "ui/spice/spice-display.h"
+#endif
 #ifdef HAVE_SDL2
 #include "ui/sdl/sdl-display.h"
 #endif
@@ -59,6 +62,7 @@ typedef struct Options {
     gboolean start_paused;
     gboolean gdb_default;
     char *gdb;
+    char *spice;
     char *loadvm;
     char *fda, *fdb;
     char *boot;
@@ -94,6 +98,7 @@ static GOptionEntry entries[] = {
     { "append", 0, 0, G_OPTION_ARG_STRING, &opt.append, "Kernel command line", "TEXT" },
     { "nographic", 0, 0, G_OPTION_ARG_NONE, &opt.nographic, "No display: serial port and firmware console on the terminal", NULL },
     { "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.serial, "Serial port backend: stdio, file:PATH, null, none, chardev:ID (repeat for COM2-4)", "DEV" },
+    { "spice", 0, 0, G_OPTION_ARG_STRING, &opt.spice, "SPICE server for remote viewers: port=N[,addr=127.0.0.1],password=P|disable-ticketing=on, or unix=on,addr=PATH,...", "OPTIONS" },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: sdl (a window) or none (default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set)", "TYPE" },
     { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111), cirrus (Cirrus CL-GD5446, PCI 1013:00b8) or none", "TYPE" },
     { "qmp", 0, 0, G_OPTION_ARG_STRING, &opt.qmp, "Control socket (QMP): unix:PATH,server=on,wait=off", "SPEC" },
@@ -1111,7 +1116,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (opt.machine && !strcmp(opt.machine, "help")) {
-        printf("Machines (-machine):\n  pc       Standard PC (i440FX + PIIX3, SeaBIOS)\n");
+        printf("Machines (-machine):\n  pc       Standard PC (i440FX + PIIX3, SeaBIOS)\n"
+               "  isapc    ISA-only PC (no PCI: ISA IDE, ISA VGA; SeaBIOS)\n");
         return 0;
     }
     if (opt.log_areas) {
@@ -1140,6 +1146,14 @@ int main(int argc, char **argv)
         printf("%s\n", line);
         return 0;
     }
+#ifdef HAVE_SPICE
+    SpiceOptions spice_opts = { 0 };
+    if (opt.spice && !spice_options_parse(opt.spice, &spice_opts, &err))
+        usage_error("-spice: %s", err->message);
+#else
+    if (opt.spice)
+        usage_error("-spice: this build has no SPICE server (libspice-server-dev)");
+#endif
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
@@ -1204,6 +1218,22 @@ int main(int argc, char **argv)
     }
 #endif
 
+#ifdef HAVE_SPICE
+    SpiceDisplay *spice = NULL;
+    if (opt.spice) {
+        spice = spice_display_new(vm, &spice_opts, &err);
+        spice_options_clear(&spice_opts);
+        if (!spice) {
+            fprintf(stderr, "vireo-run: -spice: %s\n", err->message);
+            gdb_server_free(gdb);
+            qmp_server_free(qmp);
+            vm_free(vm);
+            chardev_restore_terminal();
+            return 1;
+        }
+    }
+#endif
+
     /* -loadvm: powered on paused, the snapshot loaded, then run (or left paused with -S). */
     bool started = true;
     g_autofree char *pending = NULL;
@@ -1242,6 +1272,9 @@ int main(int argc, char **argv)
     }
 #ifdef HAVE_SDL2
     sdl_display_free(sdl);
+#endif
+#ifdef HAVE_SPICE
+    spice_display_free(spice);
 #endif
     gdb_server_free(gdb);
     monitor_stdio_free(monitor);

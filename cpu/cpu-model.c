@@ -22,19 +22,20 @@ static const CpuModel models[] = {
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
       6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
       "QEMU Virtual CPU version 2.5+" },
-    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, POPCNT, CLFLUSH, NX",
+    { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
+      "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
-      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_POPCNT,
-      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)" },
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
+      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM },
 };
 
 /* Known to QEMU users, refused with the reason rather than as unknown names. */
 static const struct {
     const char *name, *why;
 } later_models[] = {
-    { "core2duo", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "qemu64", "needs long mode (x86-64), which this CPU does not run yet" },
-    { "kvm64", "needs long mode (x86-64), which this CPU does not run yet" },
+    { "core2duo", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "qemu64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
+    { "kvm64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
 };
 
 const CpuModel *cpu_model_find(const char *name, GError **err)
@@ -115,7 +116,14 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabl
         a = m->max_ext_leaf;
         break;
     case 0x80000001u:
+        c = m->ext_ecx;
         d = nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
+        break;
+    case 0x80000005u: case 0x80000006u: case 0x80000007u:
+        break; /* reserved, or cache and power details this model does not give */
+    case 0x80000008u:
+        /* Address sizes: MAXPHYADDR 36 (the page walks' reserved bits), 48-bit linear. */
+        a = 36 | 48u << 8;
         break;
     default: {
         char brand[48] = { 0 };

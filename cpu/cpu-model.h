@@ -36,11 +36,24 @@ enum {
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
     CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_SSE41 = 1u << 19,
+    CPUID_ECX_SSE42 = 1u << 20,
     CPUID_ECX_POPCNT = 1u << 23,
+};
+/* CPUID.80000001h:ECX */
+enum {
+    CPUID_EXT_ECX_LAHF_LM = 1u << 0,
 };
 /* CPUID.80000001h:EDX */
 enum {
+    CPUID_EXT_SYSCALL = 1u << 11, /* SYSCALL/SYSRET (in 64-bit mode on Intel) */
     CPUID_EXT_NX = 1u << 20,
+    CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
+    CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
+};
+/* CPUID.80000001h:ECX */
+enum {
+    CPUID_EXT_ECX_ABM = 1u << 5, /* LZCNT ("LZCNT" in Intel's tables, ABM in AMD's) */
 };
 
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */
@@ -55,6 +68,7 @@ typedef struct CpuModel {
     uint32_t ext_edx;            /* CPUID.80000001h */
     uint32_t max_ext_leaf;       /* 0: no extended leaves */
     const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
+    uint32_t ext_ecx;            /* CPUID.80000001h:ECX (LAHF/SAHF in 64-bit mode) */
 } CpuModel;
 
 /* The model a name means ("host" is "max", as with QEMU's TCG); NULL with err set

@@ -587,6 +587,21 @@ bool device_realize(Device *dev, GError **err)
     return true;
 }
 
+bool device_unplug(Device *dev, GError **err)
+{
+    if (!dev->klass->unplug) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "device '%s' (%s) cannot be unplugged at run time",
+                    dev->id, dev->klass->name);
+        return false;
+    }
+    dev->klass->unplug(dev);
+    g_queue_unlink(&dev->vm->devices->devices, &dev->link);
+    if (dev->klass->unrealize)
+        dev->klass->unrealize(dev);
+    device_free(dev);
+    return true;
+}
+
 DeviceList *device_list_new(void)
 {
     DeviceList *l = g_new0(DeviceList, 1);

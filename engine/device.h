@@ -32,6 +32,16 @@ typedef struct Device Device;
 typedef struct DeviceClass DeviceClass;
 typedef struct DeviceList DeviceList;
 typedef struct BlockImage BlockImage;
+
+/* Where a device sits on a bus that listings show (QMP x-query-usb, HMP info usb). The
+ * strings belong to the device. */
+typedef struct DeviceBusPlace {
+    const char *bus;     /* "usb-bus.0" */
+    int port;            /* from 1 */
+    int addr;            /* the address the guest gave it (0: none yet) */
+    const char *speed;   /* "low", "full", "high", "super" */
+    const char *product; /* the device's product name */
+} DeviceBusPlace;
 typedef void (*DeviceImageFn)(void *opaque, const char *drive, BlockImage *img, bool writable);
 
 /* What a change_media hook did with a drive name (see DeviceClass.change_media). */
@@ -81,6 +91,11 @@ struct DeviceClass {
     void (*reset)(Device *dev);
     /* Undoes realize (the instance and its string properties are freed after). */
     void (*unrealize)(Device *dev);
+    /* Hot-pluggable classes only (QMP device_add/device_del take those): run-time
+     * removal tells the bus before unrealize (a USB port's disconnect). Lock held. */
+    void (*unplug)(Device *dev);
+    /* Optional: fills in where the device sits on its bus; false when it is on none. */
+    bool (*bus_place)(Device *dev, DeviceBusPlace *out);
     /* Storage devices, for snapshots: calls fn for each disk image attached now, with
      * the drive's name as QMP names it and whether the guest can write it. Lock held. */
     void (*for_each_image)(Device *dev, DeviceImageFn fn, void *opaque);
@@ -142,6 +157,9 @@ bool device_create_configured(Vm *vm, GError **err);
 /* On failure the device is freed. */
 bool device_realize(Device *dev, GError **err);
 Device *device_find(Vm *vm, const char *id);
+/* Run-time removal (QMP device_del) of a device whose class has an unplug hook: the
+ * hook, unrealize, free. Lock held. */
+bool device_unplug(Device *dev, GError **err);
 /* A property's current value as text (for listings). */
 char *device_prop_value(Device *dev, const DeviceProp *p);
 /* Every device with its properties, as QEMU's "info qtree" lays it out (lock held). */

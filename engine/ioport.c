@@ -13,6 +13,7 @@ struct PortRegion {
     const PortOps *ops;
     void *opaque;
     bool enabled;
+    bool weak;
 };
 
 struct IoSpace {
@@ -103,6 +104,17 @@ uint32_t io_region_base(const PortRegion *r)
 const char *io_owner(IoSpace *io, uint16_t port)
 {
     return io->owner[port] ? io->owner[port]->name : NULL;
+}
+
+void io_region_set_weak(PortRegion *r, bool weak)
+{
+    r->weak = weak;
+}
+
+const char *io_claimed_by(IoSpace *io, uint16_t port)
+{
+    const PortRegion *r = io->owner[port];
+    return r && !r->weak ? r->name : NULL;
 }
 
 static inline uint32_t size_mask(unsigned size)

@@ -35,5 +35,12 @@ uint32_t io_region_base(const PortRegion *r);
 uint32_t io_read(IoSpace *io, uint16_t port, unsigned size);
 void io_write(IoSpace *io, uint16_t port, uint32_t value, unsigned size);
 
+/* A weak region is a card's secondary decode of ports another card may own (the SB16
+ * answering at the AdLib's 0x388): it serves them until a later region takes them, and
+ * io_claimed_by does not report it, so that card can still be configured there. */
+void io_region_set_weak(PortRegion *r, bool weak);
+
 /* The name of the region serving a port, or NULL. */
 const char *io_owner(IoSpace *io, uint16_t port);
+/* The same, except that a weak region does not count as a claim. */
+const char *io_claimed_by(IoSpace *io, uint16_t port);

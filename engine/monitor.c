@@ -60,6 +60,30 @@ static char *info_status(Vm *vm)
     return g_strdup("VM status: unknown\r\n");
 }
 
+/* QEMU's layout: "  Device BUS.ADDR, Port N, Speed 12 Mb/s, Product NAME, ID: id". */
+static char *info_usb(Vm *vm)
+{
+    static const char *const speeds[][2] = {
+        { "low", "1.5" }, { "full", "12" }, { "high", "480" }, { "super", "5000" },
+    };
+    GString *s = g_string_new(NULL);
+    vm_lock(vm);
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        DeviceBusPlace p;
+        if (!d->klass->bus_place || !d->klass->bus_place(d, &p) || !g_str_has_prefix(p.bus, "usb-bus."))
+            continue;
+        const char *mbps = "?";
+        for (size_t i = 0; i < G_N_ELEMENTS(speeds); i++)
+            if (!strcmp(speeds[i][0], p.speed))
+                mbps = speeds[i][1];
+        g_string_append_printf(s, "  Device %s.%d, Port %d, Speed %s Mb/s, Product %s, ID: %s\r\n",
+                               p.bus + strlen("usb-bus."), p.addr, p.port, mbps, p.product, d->id);
+    }
+    vm_unlock(vm);
+    return g_string_free(s, false);
+}
+
 static char *info_block(Vm *vm)
 {
     g_autoptr(GPtrArray) drives = monitor_list_drives(vm);
@@ -88,6 +112,7 @@ static const char help_text[] =
     "info network -- show the network state\r\n"
     "info qtree -- show the device tree\r\n"
     "info snapshots -- show the currently available VM snapshots\r\n"
+    "info usb -- show guest USB devices\r\n"
     "info status -- show the current VM status (running|paused)\r\n"
     "loadvm tag -- restore a VM snapshot from its tag\r\n"
     "quit|q -- quit the emulator\r\n"
@@ -148,6 +173,8 @@ char *monitor_run(Vm *vm, const char *line, bool *quit)
         vm_lock(vm);
         out = device_list_describe(vm);
         vm_unlock(vm);
+    } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "usb")) {
+        out = info_usb(vm);
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "status")) {
         out = info_status(vm);
     } else if (!strcmp(cmd, "info") && arg && !strcmp(arg, "block")) {

@@ -553,6 +553,119 @@ static JsonNode *cmd_query_devices(QmpClient *c, JsonObject *args, GError **err)
     return n;
 }
 
+/* device_add {driver, id, PROP...}: QEMU's hot plug, for the classes that have an unplug
+ * hook (USB devices). The properties are those of -device, as strings, numbers or
+ * booleans. DEVICE_DELETED follows device_del as in QEMU. */
+static JsonNode *cmd_device_add(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *driver, *id;
+    if (!arg_string(args, "driver", true, &driver, err) || !arg_string(args, "id", false, &id, err))
+        return NULL;
+    const DeviceClass *dc = device_class_find(driver);
+    if (!dc || !dc->user_creatable) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'driver' expects a device type; '%s' is not one "
+                    "(-device help lists them)", driver);
+        return NULL;
+    }
+    if (!dc->unplug) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Device '%s' cannot be hot-plugged (USB devices can)", driver);
+        return NULL;
+    }
+    GString *spec = g_string_new(driver);
+    g_autoptr(GList) members = json_object_get_members(args);
+    for (GList *l = members; l; l = l->next) {
+        const char *key = l->data;
+        if (!strcmp(key, "driver"))
+            continue;
+        JsonNode *n = json_object_get_member(args, key);
+        g_autofree char *value = NULL;
+        GType t = JSON_NODE_HOLDS_VALUE(n) ? json_node_get_value_type(n) : G_TYPE_INVALID;
+        if (t == G_TYPE_STRING)
+            value = g_strdup(json_node_get_string(n));
+        else if (t == G_TYPE_INT64)
+            value = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+        else if (t == G_TYPE_BOOLEAN)
+            value = g_strdup(json_node_get_boolean(n) ? "on" : "off");
+        if (!value || strchr(key, ',') || strchr(key, '=')) {
+            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter '%s' expects a string, number or boolean", key);
+            g_string_free(spec, true);
+            return NULL;
+        }
+        /* -device's comma rule: a comma inside a value is doubled. */
+        g_auto(GStrv) pieces = g_strsplit(value, ",", -1);
+        g_autofree char *escaped = g_strjoinv(",,", pieces);
+        g_string_append_printf(spec, ",%s=%s", key, escaped);
+    }
+    g_autofree char *text = g_string_free(spec, false);
+    GError *local = NULL;
+    Vm *vm = c->srv->vm;
+    vm_lock(vm);
+    Device *dev = device_create_from_spec(vm, text, &local);
+    vm_unlock(vm);
+    if (!dev) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+    }
+    return NULL;
+}
+
+static JsonNode *cmd_device_del(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *id;
+    if (!arg_string(args, "id", true, &id, err))
+        return NULL;
+    Vm *vm = c->srv->vm;
+    GError *local = NULL;
+    vm_lock(vm);
+    Device *dev = device_find(vm, id);
+    bool ok = dev && device_unplug(dev, &local);
+    vm_unlock(vm);
+    if (!dev) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Device '%s' not found", id);
+        return NULL;
+    }
+    if (!ok) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
+        g_error_free(local);
+        return NULL;
+    }
+    JsonObject *o = json_object_new();
+    json_object_set_string_member(o, "device", id);
+    JsonNode *data = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(data, o);
+    broadcast_event(c->srv, "DEVICE_DELETED", data);
+    return NULL;
+}
+
+/* x-query-usb: the devices on the VM's USB buses (Vireo's own; QEMU has HMP info usb). */
+static JsonNode *cmd_query_usb(QmpClient *c, JsonObject *args, GError **err)
+{
+    (void)args;
+    (void)err;
+    JsonArray *a = json_array_new();
+    Vm *vm = c->srv->vm;
+    vm_lock(vm);
+    for (GList *l = device_list_head(vm); l; l = l->next) {
+        Device *d = l->data;
+        DeviceBusPlace place;
+        if (!d->klass->bus_place || !d->klass->bus_place(d, &place) || !g_str_has_prefix(place.bus, "usb-bus."))
+            continue;
+        JsonObject *o = json_object_new();
+        json_object_set_string_member(o, "bus", place.bus);
+        json_object_set_int_member(o, "port", place.port);
+        json_object_set_int_member(o, "address", place.addr);
+        json_object_set_string_member(o, "speed", place.speed);
+        json_object_set_string_member(o, "product", place.product);
+        json_object_set_string_member(o, "type", d->klass->name);
+        json_object_set_string_member(o, "id", d->id);
+        json_array_add_object_element(a, o);
+    }
+    vm_unlock(vm);
+    JsonNode *n = json_node_new(JSON_NODE_ARRAY);
+    json_node_take_array(n, a);
+    return n;
+}
+
 /* human-monitor-command {command-line}: the monitor's commands (monitor.c). As in QEMU,
  * an HMP command's failure is text in the reply ("Error: ..."), not a QMP error. */
 static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
@@ -1076,6 +1189,9 @@ static const struct {
     { "snapshot-delete", cmd_snapshot_delete },
     { "query-jobs", cmd_query_jobs },
     { "x-query-devices", cmd_query_devices },
+    { "x-query-usb", cmd_query_usb },
+    { "device_add", cmd_device_add },
+    { "device_del", cmd_device_del },
     { "job-dismiss", cmd_job_dismiss },
     { "x-snapshot-tree-list", cmd_tree_list },
     { "x-snapshot-tree-take", cmd_tree_take },

@@ -203,9 +203,9 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
         return bad_reason(p, g, "cpus", cpus, why);
 
     g_autofree char *machine = get_value(p, g, "machine");
-    if (machine && strcmp(machine, "pc"))
-        return bad_value(p, g, "machine", machine, "the only board is 'pc'");
-    cfg->machine = g_strdup("pc");
+    if (machine && strcmp(machine, "pc") && strcmp(machine, "isapc"))
+        return bad_value(p, g, "machine", machine, "the boards are 'pc' and 'isapc'");
+    cfg->machine = g_strdup(machine ? machine : "pc");
 
     g_autofree char *accel = get_value(p, g, "accel");
     if (accel) {

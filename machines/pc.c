@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU. Bus 0 holds the
+/* The "pc" board: an i440FX + PIIX3 PC as SeaBIOS knows it from QEMU; "isapc" is the
+ * same board without PCI (see isapc_init). Bus 0 holds the
  * host bridge (00.0), the ISA bridge (01.0), the IDE function (01.1) and the ACPI PM
  * function (01.3); the ISA side has the PICs, PIT, RTC, UARTs, keyboard controller, the
  * floppy controller and its DMA, fw_cfg and the debug ports. With a software CPU the
@@ -54,10 +55,11 @@ typedef struct PcBoard {
     IoapicState *ioapic;
     PitState *pit;
     RtcState *rtc;
-    PciBus *pci;
+    PciBus *pci;          /* NULL on isapc */
     FwCfgState *fw;
     I8042State *kbc;
     PiixIdeState *ide;
+    IsaIdeState *isa_ide; /* isapc's IDE instead of the PIIX3 function */
     IsaDma *dma;
     FdcState *fdc;
     unsigned boot_resets;
@@ -67,6 +69,7 @@ typedef struct PcBoard {
     bool virtio_seen[256];
     uint8_t *bios;
     size_t bios_len;
+    size_t isa_bios_len;  /* isapc: the BIOS copied into RAM below 1 MiB */
 } PcBoard;
 
 /* ISA interrupt lines go to our 8259s and I/O APIC, or to the host kernel's when it
@@ -106,10 +109,22 @@ static int pic_ack(void *opaque)
     return i8259_ack(b->pic);
 }
 
-static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
+/* isapc: without the i440FX's PAM registers the BIOS below 1 MiB is RAM (SeaBIOS keeps
+ * its variables there, as under QEMU's isapc), copied from the flash at every reset; as
+ * guest RAM it is in saved states. */
+static void isa_bios_reset(void *opaque)
 {
+    PcBoard *b = opaque;
+    mem_write(vm_mem(b->vm), 0x100000 - b->isa_bios_len, b->bios + b->bios_len - b->isa_bios_len,
+              b->isa_bios_len);
+}
+
+static bool load_bios(PcBoard *b, const VmConfig *cfg, bool isa_ram, GError **err)
+{
+    /* isapc: SeaBIOS's 128 KiB build, which lies wholly in the ISA BIOS area (the 256 KiB
+     * one needs the i440FX to copy its lower half into shadow RAM). */
     g_autofree char *path = cfg->bios ? g_strdup(cfg->bios)
-                                      : g_build_filename(SEABIOS_DIR, "bios-256k.bin", NULL);
+                                      : g_build_filename(SEABIOS_DIR, isa_ram ? "bios.bin" : "bios-256k.bin", NULL);
     GError *local = NULL;
     uint64_t size;
     /* The size is checked before reading: a FIFO or a huge file is refused at once. */
@@ -148,6 +163,15 @@ static bool load_bios(PcBoard *b, const VmConfig *cfg, GError **err)
      * the PAM registers can shadow them into RAM. */
     mem_add_ram(m, "bios", (UINT64_C(1) << 32) - len, len, b->bios, true, 0);
     size_t isa = MIN(len, (size_t)ISA_BIOS_MAX);
+    if (isa_ram) {
+        /* C0000h-FFFFFh is RAM on this board: option ROMs (the VGA BIOS) are copied
+         * to C0000h, the BIOS sits at its top. */
+        mem_set_ram_window(m, 0xc0000, 0x40000, true, true);
+        b->isa_bios_len = isa;
+        isa_bios_reset(b);
+        vm_add_board_reset_handler(b->vm, isa_bios_reset, b);
+        return true;
+    }
     mem_add_ram(m, "isa-bios", 0x100000 - isa, isa, b->bios + len - isa, true, 0);
     return true;
 }
@@ -170,6 +194,11 @@ static void cmos_set_boot_order(RtcState *rtc, const char *order)
         dev[i] = order[i] == 'a' ? 1 : order[i] == 'c' ? 2 : order[i] == 'd' ? 3 : order[i] == 'n' ? 4 : 0;
     mc146818_set_cmos(rtc, 0x3d, (uint8_t)(dev[0] | dev[1] << 4));
     mc146818_set_cmos(rtc, 0x38, (uint8_t)(dev[2] << 4));
+}
+
+static IdeChannel *board_ide_channel(PcBoard *b, int n)
+{
+    return b->isa_ide ? isa_ide_channel(b->isa_ide, n) : piix_ide_channel(b->ide, n);
 }
 
 /* SeaBIOS's name of an IDE drive and of a virtio-blk function: boot.c build_ata_path,
@@ -262,7 +291,7 @@ static void restore_boot_order(void *opaque)
     if (b->boot_resets++ != 1)
         return;
     cmos_set_boot_order(b->rtc, vm_config(b->vm)->boot_order);
-    if (!vm_config(b->vm)->kernel)
+    if (!vm_config(b->vm)->kernel && b->pci)
         set_bootorder_file(b, vm_config(b->vm)->boot_order);
 }
 
@@ -298,7 +327,8 @@ static void cmos_init(PcBoard *b, const VmConfig *cfg)
     } else {
         cmos_set_boot_order(b->rtc, cfg->boot_order);
     }
-    if (!cfg->kernel)
+    /* isapc: SeaBIOS's device paths name PCI functions, so the CMOS order alone. */
+    if (!cfg->kernel && b->pci)
         set_bootorder_file(b, cfg->boot_once ? cfg->boot_once : cfg->boot_order);
 }
 
@@ -353,7 +383,7 @@ static void cmos_init_disks(PcBoard *b)
     uint8_t types = 0, trans = 0;
     for (int i = 0; i < 4; i++) {
         uint16_t c, h, s;
-        if (!ide_disk_geometry(piix_ide_channel(b->ide, i / 2), i % 2, &c, &h, &s))
+        if (!ide_disk_geometry(board_ide_channel(b, i / 2), i % 2, &c, &h, &s))
             continue;
         if (c > 1024 || h > 16 || s > 63)
             trans |= (uint8_t)(1u << (2 * i));
@@ -406,6 +436,9 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
     }
     fw_cfg_add_file(fw, "etc/e820", g_byte_array_free_to_bytes(e820));
 
+    /* isapc: no ACPI (its PM device is a PIIX4 function); SeaBIOS then makes none. */
+    if (!b->pci)
+        return;
     uint8_t com_mask = 0;
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
@@ -458,8 +491,66 @@ static bool config_has_display_device(const VmConfig *cfg)
     return false;
 }
 
-static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
+/* isapc: the VGA BIOS of the ISA VGA, which SeaBIOS runs from fw_cfg's "vgaroms/"
+ * directory when no PCI VGA brings one. */
+static bool add_isa_vga_rom(PcBoard *b, GError **err)
 {
+    g_autofree char *path = g_build_filename(SEABIOS_DIR, "vgabios-isavga.bin", NULL);
+    g_autofree char *rom = NULL;
+    gsize len = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(path, &rom, &len, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
+                    "VGA BIOS: %s (install the Debian package 'seabios', or use -vga none)", local->message);
+        g_error_free(local);
+        return false;
+    }
+    if (len < 512 || len > (128u << 10) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "VGA BIOS %s: not an option ROM of up to 128 KiB", path);
+        return false;
+    }
+    fw_cfg_add_file(b->fw, "vgaroms/vgabios-isavga.bin", g_bytes_new_take(g_steal_pointer(&rom), len));
+    return true;
+}
+
+/* What isapc cannot have: each is refused with one line. */
+static bool isapc_check_config(const VmConfig *cfg, GError **err)
+{
+    const char *why = NULL;
+    if (cfg->smp > 1)
+        why = "one CPU only (the ISA PC has no APIC)";
+    else if (!g_strcmp0(cfg->vga, "cirrus"))
+        why = "-vga cirrus is a PCI card (use -vga std, the ISA VGA, or none)";
+    for (guint i = 0; !why && cfg->drives && i < cfg->drives->len; i++)
+        if (((const DriveConfig *)cfg->drives->pdata[i])->iface == DRIVE_IF_VIRTIO)
+            why = "if=virtio drives need PCI (use if=ide or if=floppy)";
+    for (guint i = 0; !why && cfg->devices && i < cfg->devices->len; i++) {
+        const char *spec = g_ptr_array_index(cfg->devices, i);
+        g_autofree char *name = g_strndup(spec, strcspn(spec, ","));
+        /* ISA devices carry their I/O ports as properties; everything else wants a bus
+         * this board does not have. */
+        static const char *const isa_devices[] = { "ne2k_isa", "sb16", "adlib", "isa-serial", "isa-debugcon",
+                                                   "isa-debug-exit", NULL };
+        if (!g_strv_contains(isa_devices, name)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                        "machine isapc: -device %s needs PCI or USB, which this board has not (for a "
+                        "network card use model=ne2k_isa)", name);
+            return false;
+        }
+    }
+    if (why) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "machine isapc: %s", why);
+        return false;
+    }
+    return true;
+}
+
+static bool pc_finish(PcBoard *b, const VmConfig *cfg, GError **err);
+
+static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
+{
+    if (isa && !isapc_check_config(cfg, err))
+        return false;
     PcBoard *b = g_new0(PcBoard, 1);
     b->vm = vm;
     vm_set_board(vm, b);
@@ -468,7 +559,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         irq_init(&b->isa_irq[i], isa_irq_handler, b, i);
     irq_init(&b->cpu_intr, cpu_intr_handler, b, 0);
 
-    if (!load_bios(b, cfg, err))
+    if (!load_bios(b, cfg, isa, err))
         return false;
 
     /* The CPU's pins, handed to the devices that answer or drive them. */
@@ -476,7 +567,7 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     if (!vm_kernel_irqchip(vm)) {
         /* With a local APIC, it answers the CPU's acknowledge and asks the 8259 for
          * ExtINT; without one, the 8259 answers. */
-        bool board_apic = vm_wants_board_apic(vm);
+        bool board_apic = vm_wants_board_apic(vm) && !isa;
         b->pic = i8259_new(vm, &b->cpu_intr, board_apic ? NULL : cpu);
         if (board_apic) {
             /* One local APIC per processor, APIC ID = processor index (the MADT and
@@ -508,6 +599,21 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     if (vm_debugcon_chardev(vm)) {
         debugcon_new(vm, 0x402, vm_debugcon_chardev(vm));
         debugcon_new(vm, 0xe9, vm_debugcon_chardev(vm));
+    }
+    if (isa) {
+        b->isa_ide = isa_ide_new(vm, b->isa_irq, cfg, err);
+        if (!b->isa_ide)
+            return false;
+        if ((!cfg->vga || strcmp(cfg->vga, "none")) && !vga_isa_new(vm, err))
+            return false;
+        b->fw = fw_cfg_new(vm, 0x510);
+        if ((!cfg->vga || strcmp(cfg->vga, "none")) && !add_isa_vga_rom(b, err))
+            return false;
+        if (cfg->debug_exit && !debugexit_new(vm, cfg->debug_exit_port, err))
+            return false;
+        if (!device_create_configured(vm, err))
+            return false;
+        return pc_finish(b, cfg, err);
     }
     b->pci = pci_bus_new(vm);
     vm_add_bus(vm, "pci.0", b->pci);
@@ -552,6 +658,13 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
         }
     }
 
+    return pc_finish(b, cfg, err);
+}
+
+/* Both boards: firmware configuration, CMOS, and a -kernel to load. */
+static bool pc_finish(PcBoard *b, const VmConfig *cfg, GError **err)
+{
+    Vm *vm = b->vm;
     fw_cfg_init_pc(b, cfg);
     cmos_init(b, cfg);
     cmos_init_disks(b);
@@ -570,13 +683,32 @@ static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
     return true;
 }
 
+static bool pc_init(Vm *vm, const VmConfig *cfg, GError **err)
+{
+    return pc_board_init(vm, cfg, false, err);
+}
+
+/* QEMU's isapc: the same PC without PCI (no i440FX, PIIX3, ACPI or USB), with the ISA
+ * IDE interface and the ISA VGA; one CPU, no APIC. */
+static bool isapc_init(Vm *vm, const VmConfig *cfg, GError **err)
+{
+    return pc_board_init(vm, cfg, true, err);
+}
+
 static const MachineClass pc_machine = {
     .name = "pc",
     .description = "Standard PC (i440FX + PIIX3, SeaBIOS)",
     .init = pc_init,
 };
 
+static const MachineClass isapc_machine = {
+    .name = "isapc",
+    .description = "ISA-only PC (no PCI: ISA IDE, ISA VGA; SeaBIOS)",
+    .init = isapc_init,
+};
+
 __attribute__((constructor)) static void pc_register(void)
 {
     machine_register(&pc_machine);
+    machine_register(&isapc_machine);
 }

@@ -25,12 +25,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1). */
+/* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1): the
+ * low bytes of its 64-bit slot. A 32-bit store leaves the upper half, which is zero
+ * outside 64-bit mode (the translator compiles no 64-bit code yet). */
 static JitMem greg(unsigned size, unsigned r)
 {
     if (size == 1)
-        return CPU_AT(regs, 4 * (r & 3) + (r >> 2));
-    return CPU_AT(regs, 4 * r);
+        return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 3) + (r >> 2));
+    return CPU_AT(regs, (int)sizeof(uint64_t) * r);
 }
 
 static unsigned op_size(const X86Insn *i, bool byte)

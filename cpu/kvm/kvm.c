@@ -340,7 +340,7 @@ static void kvm_vm_destroy(Vm *vm)
  * so an older model changes what CPUID says, not which instructions exist. */
 static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bool apic)
 {
-    uint32_t host_edx = 0, host_ecx = 0, host_ext_edx = 0;
+    uint32_t host_edx = 0, host_ecx = 0, host_ext_edx = 0, host_ext_ecx = 0;
     for (unsigned i = 0; i < cpuid->nent; i++) {
         const struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
         if (e->function == 1) {
@@ -348,10 +348,11 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bo
             host_ecx = e->ecx;
         } else if (e->function == 0x80000001u) {
             host_ext_edx = e->edx;
+            host_ext_ecx = e->ecx;
         }
     }
     static const uint32_t leaves[] = { 0, 1, 2, 0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
-                                       0x80000004u };
+                                       0x80000004u, 0x80000005u, 0x80000006u, 0x80000007u, 0x80000008u };
     unsigned n = 0;
     for (size_t k = 0; k < G_N_ELEMENTS(leaves); k++) {
         uint32_t leaf = leaves[k];
@@ -363,6 +364,7 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bo
             r[2] &= host_ecx;
             r[3] &= host_edx;
         } else if (leaf == 0x80000001u) {
+            r[2] &= host_ext_ecx;
             r[3] &= host_ext_edx;
         }
         cpuid->entries[n++] = (struct kvm_cpuid_entry2){ .function = leaf, .eax = r[0], .ebx = r[1],

@@ -246,7 +246,7 @@ static void mul_div(X86Cpu *c, const X86Insn *i)
             *x86_reg16(c, R_EDX) = (uint16_t)(r >> 16);
             mul_flags(c, r & 0xffff, 2, r >> 16);
         } else {
-            uint64_t r = (uint64_t)c->regs[R_EAX] * src;
+            uint64_t r = (uint64_t)(uint32_t)c->regs[R_EAX] * src;
             c->regs[R_EAX] = (uint32_t)r;
             c->regs[R_EDX] = (uint32_t)(r >> 32);
             mul_flags(c, (uint32_t)r, 4, r >> 32);
@@ -289,7 +289,7 @@ static void mul_div(X86Cpu *c, const X86Insn *i)
             *x86_reg16(c, R_EAX) = (uint16_t)q;
             *x86_reg16(c, R_EDX) = (uint16_t)(n % src);
         } else {
-            uint64_t n = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
+            uint64_t n = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
             uint64_t q = n / src;
             if (q > 0xffffffffu)
                 x86_fault(c, X86_EXC_DE);
@@ -320,7 +320,7 @@ static void mul_div(X86Cpu *c, const X86Insn *i)
             *x86_reg16(c, R_EAX) = (uint16_t)q;
             *x86_reg16(c, R_EDX) = (uint16_t)(n % d);
         } else {
-            int64_t n = (int64_t)(c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32));
+            int64_t n = (int64_t)((uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32));
             int64_t d = (int32_t)src;
             if (n == INT64_MIN && d == -1)
                 x86_fault(c, X86_EXC_DE);
@@ -505,13 +505,13 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
     uint32_t lin = x86_lin(c, i->seg, off, 8, SEG_OK_READ | SEG_OK_WRITE);
     /* Translate for writing first: the P6 writes the destination in both cases. */
     x86_wptr_slow(c, lin, 8, c->acc_user | ACC_WRITE);
-    uint64_t cmp = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
+    uint64_t cmp = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
     x86_flags_sync(c);
     /* With other vCPUs a locked CMPXCHG8B is one host compare-and-swap of 8 bytes. */
     uint8_t *h = (i->pfx & X86_PFX_LOCK) && c->smp ? x86_atomic_ptr(c, lin, 8) : NULL;
     if (h) {
         uint64_t d = cmp;
-        uint64_t nv = c->regs[R_EBX] | ((uint64_t)c->regs[R_ECX] << 32);
+        uint64_t nv = (uint32_t)c->regs[R_EBX] | ((uint64_t)(uint32_t)c->regs[R_ECX] << 32);
         if (__atomic_compare_exchange_n((uint64_t *)(void *)h, &d, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
             c->eflags |= X86_FL_ZF;
         } else {
@@ -527,7 +527,7 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
         vcpu_exclusive_begin(c->v);
     uint64_t d = x86_ld64_slow(c, lin, c->acc_user);
     if (d == cmp) {
-        x86_st64_slow(c, lin, c->regs[R_EBX] | ((uint64_t)c->regs[R_ECX] << 32), c->acc_user | ACC_WRITE);
+        x86_st64_slow(c, lin, (uint32_t)c->regs[R_EBX] | ((uint64_t)(uint32_t)c->regs[R_ECX] << 32), c->acc_user | ACC_WRITE);
         c->eflags |= X86_FL_ZF;
     } else {
         x86_st64_slow(c, lin, d, c->acc_user | ACC_WRITE);

@@ -23,7 +23,7 @@
 #define R_EBP 5
 #define R_ESI 6
 #define R_EDI 7
-#define R_ZERO 8 /* always 0: an absent base or index register */
+#define R_ZERO 16 /* always 0: an absent base or index register (X86_REG_NONE) */
 
 #define S_ES 0
 #define S_CS 1
@@ -173,7 +173,10 @@ typedef struct X86DebugPoint {
 
 struct X86Cpu {
     /* Hot state first. */
-    uint32_t regs[9];          /* EAX..EDI, then R_ZERO */
+    /* RAX..R15, then R_ZERO. Outside 64-bit mode only the low halves of the first
+     * eight are reachable; 32-bit writes zero-extend (SDM vol. 1, 3.4.1.1), so the
+     * upper halves stay zero until 64-bit code runs. */
+    uint64_t regs[17];
     uint32_t eip;              /* of the next instruction while a handler runs */
     uint32_t prev_eip;         /* start of the instruction being executed */
     uint32_t cc_op, cc_res, cc_src1, cc_src2;
@@ -188,6 +191,7 @@ struct X86Cpu {
     uint8_t pe, vm86;          /* CR0.PE, EFLAGS.VM */
     uint8_t paging;            /* CR0.PG */
     uint8_t smp;               /* the VM has other vCPUs: locked operations are atomic */
+    uint8_t long64;            /* IA-32e mode with CS.L: 64-bit mode (not run yet) */
     X86Seg seg[6];
 
     Vcpu *v;
@@ -734,13 +738,26 @@ void x86_io_check(X86Cpu *c, uint16_t port, unsigned size);
 #define X86_MISC_ENABLE_RESET (X86_MISC_ENABLE_FAST_STRINGS | X86_MISC_ENABLE_BTS_UNAVAIL | \
                                X86_MISC_ENABLE_PEBS_UNAVAIL)
 
-/* The EFER bits this model has (SDM vol. 4, table 2-2, IA32_EFER): SCE, and NXE
- * unless IA32_MISC_ENABLE hides the XD feature; no long mode (LME, LMA). */
+/* The EFER bits this model has (SDM vol. 4, table 2-2, IA32_EFER): SCE, NXE unless
+ * IA32_MISC_ENABLE hides the XD feature, and LME/LMA on models with long mode. */
 X86_INLINE uint64_t x86_efer_valid(const X86Cpu *c)
 {
     bool nx = (c->model->ext_edx & CPUID_EXT_NX) && !(c->misc_enable & X86_MISC_ENABLE_XD_DISABLE);
-    return X86_EFER_SCE | (nx ? X86_EFER_NXE : 0);
+    bool lm = c->model->ext_edx & CPUID_EXT_LM;
+    return X86_EFER_SCE | (nx ? X86_EFER_NXE : 0) | (lm ? X86_EFER_LME | X86_EFER_LMA : 0);
 }
+
+/* IA-32e mode is active (EFER.LMA): 4-level paging, the 64-bit IDT. */
+X86_INLINE bool x86_ia32e(const X86Cpu *c)
+{
+    return c->efer & X86_EFER_LMA;
+}
+
+/* Stops the vCPU for something this CPU cannot do yet (64-bit mode: see README.md):
+ * one error line, then the VM shuts down (X86_RUN_SHUTDOWN), rather than running the
+ * guest on with wrong semantics. */
+X86_NORETURN void x86_unsupported(X86Cpu *c, const char *what);
+#define X86_EXC_UNSUPPORTED (-2) /* c->exc_vec of x86_unsupported (-1: x86_stall) */
 
 /* ---- CPU models (features.c) ---- */
 /* The CPUID features an instruction needs (cpu-model.h's one-word form; 0: every

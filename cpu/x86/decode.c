@@ -141,18 +141,63 @@ static inline uint32_t get32(const uint8_t *b)
     return b[0] | (b[1] << 8) | (b[2] << 16) | ((uint32_t)b[3] << 24);
 }
 
-X86DecodeResult x86_decode(const uint8_t *b, unsigned avail, bool code32, X86Insn *out)
+/* 64-bit mode (SDM vol. 2, appendix A.2.5 and table A-1): opcodes that are invalid
+ * there (i64), and those whose operand size is 64 bits by default (d64: a 66h prefix
+ * makes them 16-bit) or always (f64: near branches; Intel ignores 66h for them). */
+static bool invalid64(uint16_t op)
+{
+    switch (op) {
+    case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
+    case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x62:
+    case 0x82: case 0x9a: case 0xc4: case 0xc5: case 0xce: case 0xd4: case 0xd5:
+    case 0xd6: case 0xea:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool forced64(uint16_t op, unsigned reg)
+{
+    return (op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f) || op == 0xc2 || op == 0xc3 ||
+           (op >= 0xe0 && op <= 0xe3) || op == 0xe8 || op == 0xe9 || op == 0xeb ||
+           (op == 0xff && (reg == 2 || reg == 4)) || (op >= 0x0f20 && op <= 0x0f23);
+}
+
+static bool default64(uint16_t op, unsigned reg)
+{
+    return (op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || (op == 0x8f && reg == 0) || op == 0x9c ||
+           op == 0x9d || op == 0xc8 || op == 0xc9 || (op == 0xff && reg == 6) || op == 0x0fa0 || op == 0x0fa1 ||
+           op == 0x0fa8 || op == 0x0fa9;
+}
+
+/* Valid 64-bit-mode instructions are decoded but not run yet (phase 1 of issue 18). */
+static void handle_64bit(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    x86_unsupported(c, "executing 64-bit instructions");
+}
+
+static X86DecodeResult decode(const uint8_t *b, unsigned avail, bool code32, bool long64, X86Insn *out)
 {
     X86Insn i;
     memset(&i, 0, sizeof(i));
     unsigned p = 0;
-    bool op32 = code32, ad32 = code32;
+    /* In 64-bit mode the default operand size is 32 and the address size 64. */
+    bool op32 = code32 || long64, ad32 = code32 && !long64, ad64 = long64;
     int seg = -1;
     uint8_t pfx = 0;
+    uint8_t rex = 0;
 
     for (;;) {
         NEED(1);
         uint8_t x = b[p];
+        /* REX counts only right before the opcode: a legacy prefix after it voids it. */
+        if (long64 && (x & 0xf0) == 0x40) {
+            rex = x;
+            p++;
+            continue;
+        }
         switch (x) {
         case 0x26: seg = S_ES; break;
         case 0x2e: seg = S_CS; break;
@@ -160,14 +205,15 @@ X86DecodeResult x86_decode(const uint8_t *b, unsigned avail, bool code32, X86Ins
         case 0x3e: seg = S_DS; break;
         case 0x64: seg = S_FS; break;
         case 0x65: seg = S_GS; break;
-        case 0x66: op32 = !code32; pfx |= X86_PFX_OPSIZE; break;
-        case 0x67: ad32 = !code32; break;
+        case 0x66: op32 = !(code32 || long64); pfx |= X86_PFX_OPSIZE; break;
+        case 0x67: ad32 = long64 || !code32; ad64 = false; break;
         case 0xf0: pfx |= X86_PFX_LOCK; break;
         /* The last of F2/F3 wins. */
         case 0xf2: pfx = (pfx & ~X86_PFX_REP) | X86_PFX_REPNE; break;
         case 0xf3: pfx = (pfx & ~X86_PFX_REPNE) | X86_PFX_REP; break;
         default: goto opcode;
         }
+        rex = 0;
         p++;
     }
 opcode:;
@@ -186,11 +232,20 @@ opcode:;
         }
     } else {
         attr = one_byte[op];
+        if (long64 && invalid64(op))
+            attr = 0;
     }
     if (op32)
         pfx |= X86_PFX_OP32;
     if (ad32)
         pfx |= X86_PFX_AD32;
+    if (ad64)
+        i.flags |= X86_INSN_AD64;
+    /* Segment overrides other than FS and GS are ignored in 64-bit mode. */
+    if (long64 && seg >= 0 && seg != S_FS && seg != S_GS)
+        seg = -1;
+    i.rex = rex;
+    unsigned rex_r = (rex & 4) << 1, rex_x = (rex & 2) << 2, rex_b = (rex & 1) << 3;
     i.opcode = op;
     i.base = i.index = X86_REG_NONE;
     i.rm = X86_REG_NONE;
@@ -201,34 +256,37 @@ opcode:;
         uint8_t modrm = b[p++];
         unsigned mod = modrm >> 6, rm = modrm & 7;
         i.modrm = modrm;
-        i.reg = (modrm >> 3) & 7;
+        i.reg = (uint8_t)(((modrm >> 3) & 7) | rex_r);
         i.flags |= X86_INSN_MODRM;
         /* MOV to/from control and debug registers ignore mod (SDM vol. 2, MOV CRn). */
         bool force_reg = op >= 0x0f20 && op <= 0x0f26;
         if (mod == 3 || force_reg) {
-            i.rm = rm;
+            i.rm = (uint8_t)(rm | rex_b);
         } else {
             pfx |= X86_PFX_MEM;
-            if (ad32) {
-                unsigned base = rm;
+            if (ad32 || ad64) {
+                unsigned base = rm | rex_b;
                 if (rm == 4) {
                     NEED(1);
                     uint8_t sib = b[p++];
                     i.scale = sib >> 6;
-                    unsigned index = (sib >> 3) & 7;
-                    i.index = index == 4 ? X86_REG_NONE : index;
-                    base = sib & 7;
-                    if (base == 5 && mod == 0) {
+                    unsigned index = ((sib >> 3) & 7) | rex_x;
+                    i.index = (uint8_t)(index == 4 ? X86_REG_NONE : index);
+                    base = (sib & 7) | rex_b;
+                    if ((sib & 7) == 5 && mod == 0) {
                         NEED(4);
                         i.disp = get32(b + p);
                         p += 4;
                         base = X86_REG_NONE;
                     }
                 } else if (rm == 5 && mod == 0) {
+                    /* disp32 alone, or in 64-bit mode RIP + disp32 (SDM vol. 2, 2.2.1.6). */
                     NEED(4);
                     i.disp = get32(b + p);
                     p += 4;
                     base = X86_REG_NONE;
+                    if (long64)
+                        i.flags |= X86_INSN_RIPREL;
                 }
                 i.base = base;
                 if (base == R_ESP || base == R_EBP)
@@ -267,7 +325,20 @@ opcode:;
         }
     } else if ((op >= 0x40 && op <= 0x5f) || (op >= 0x90 && op <= 0x97) || (op >= 0xb0 && op <= 0xbf) ||
                (op >= 0x0fc8 && op <= 0x0fcf)) {
-        i.reg = op & 7;
+        i.reg = (uint8_t)((op & 7) | rex_b);
+    }
+
+    /* 64-bit operand size: REX.W, or the opcode's default. */
+    bool imm64 = false;
+    if (long64) {
+        if ((rex & 8) || forced64(op, i.reg & 7)) {
+            op32 = true;
+            i.flags |= X86_INSN_OP64;
+        } else if (default64(op, i.reg & 7) && op32) {
+            i.flags |= X86_INSN_OP64;
+        }
+        pfx = (uint8_t)((pfx & ~X86_PFX_OP32) | (op32 ? X86_PFX_OP32 : 0));
+        imm64 = (rex & 8) && op >= 0xb8 && op <= 0xbf;
     }
 
     /* Immediates. */
@@ -281,11 +352,21 @@ opcode:;
     else if ((attr & A_GRP3) && i.reg < 2)
         isize = op == 0xf6 ? 1 : (op32 ? 4 : 2);
     if (attr & A_IA) {
-        unsigned n = ad32 ? 4 : 2;
+        unsigned n = ad64 ? 8 : ad32 ? 4 : 2;
         NEED(n);
-        i.disp = n == 4 ? get32(b + p) : get16(b + p);
+        i.disp = n == 2 ? get16(b + p) : get32(b + p);
+        if (n == 8) {
+            i.imm = get32(b + p + 4);
+            i.flags |= X86_INSN_IMM64;
+        }
         p += n;
         pfx |= X86_PFX_MEM;
+    } else if (imm64) {
+        NEED(8);
+        i.imm = get32(b + p);
+        i.disp = get32(b + p + 4);
+        i.flags |= X86_INSN_IMM64;
+        p += 8;
     } else if (attr & A_IP) {
         unsigned n = op32 ? 4 : 2;
         NEED(n + 2);
@@ -326,8 +407,12 @@ opcode:;
         i.handler = x86_handle_ud;
     } else {
         i.handler = bind(&i);
+        /* SYSCALL, SYSRET and SWAPGS exist in 64-bit mode only (SDM vol. 2). */
+        bool only64 = op == 0x0f05 || op == 0x0f07 || (op == 0x0f01 && i.modrm == 0xf8);
+        if (long64)
+            i.handler = !only64 && (invalid64(op) || i.handler == x86_handle_ud) ? x86_handle_ud : handle_64bit;
     }
-    if (i.handler == x86_handle_ud)
+    if (i.handler == x86_handle_ud || i.handler == handle_64bit)
         i.flags |= X86_INSN_END_BLOCK;
     *out = i;
     return X86_DECODE_OK;
@@ -340,4 +425,14 @@ too_long:
     out->flags = X86_INSN_END_BLOCK;
     out->base = out->index = out->rm = X86_REG_NONE;
     return X86_DECODE_TOO_LONG;
+}
+
+X86DecodeResult x86_decode(const uint8_t *b, unsigned avail, bool code32, X86Insn *out)
+{
+    return decode(b, avail, code32, false, out);
+}
+
+X86DecodeResult x86_decode64(const uint8_t *b, unsigned avail, X86Insn *out)
+{
+    return decode(b, avail, true, true, out);
 }

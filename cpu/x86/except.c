@@ -41,6 +41,17 @@ X86_NORETURN void x86_stall(X86Cpu *c)
     longjmp(c->jmp, 1);
 }
 
+X86_NORETURN void x86_unsupported(X86Cpu *c, const char *what)
+{
+    g_printerr("vireo: x86 CPU: %s is not implemented yet (at %04x:%08x); stopping the VM\n", what,
+               c->seg[S_CS].sel, c->prev_eip);
+    c->exc_vec = X86_EXC_UNSUPPORTED;
+    c->exc_err = 0;
+    c->exc_has_err = false;
+    c->exc_trap = false;
+    longjmp(c->jmp, 1);
+}
+
 X86_NORETURN void x86_ud(X86Cpu *c)
 {
     x86_fault(c, X86_EXC_UD);
@@ -302,6 +313,122 @@ static void deliver_protected(X86Cpu *c, int vec, X86EventKind kind, bool has_er
     x86_update_mode(c);
 }
 
+/* A stack pointer of IA-32e delivery: 64 bits, canonical (48-bit addresses) or #SS;
+ * this phase's linear addresses end at 4 GiB. */
+static uint64_t ia32e_stack(X86Cpu *c, uint64_t rsp, unsigned frame, uint32_t ext)
+{
+    uint64_t low = rsp - frame;
+    if ((uint64_t)((int64_t)(rsp << 16) >> 16) != rsp || (uint64_t)((int64_t)(low << 16) >> 16) != low)
+        x86_fault_err(c, X86_EXC_SS, ext);
+    if ((rsp - 1) >> 32 || low >> 32)
+        x86_unsupported(c, "an IA-32e interrupt stack above 4 GiB");
+    return low;
+}
+
+/* A 64-bit TSS stack pointer (SDM vol. 3, 8.7, figure 8-11): RSP0-2 at 4, IST1-7 at 36. */
+static uint64_t tss64_rsp(X86Cpu *c, unsigned off, uint32_t ext)
+{
+    if (!(c->tr.attr & X86_ATTR_P) || off + 7 > c->tr.limit)
+        x86_fault_err(c, X86_EXC_TS, (c->tr.sel & 0xfffc) | ext);
+    return x86_ld_sys(c, c->tr.base + off, 4) | (uint64_t)x86_ld_sys(c, c->tr.base + off + 4, 4) << 32;
+}
+
+/* Interrupts and exceptions in IA-32e mode (SDM vol. 3, 6.14): 16-byte gates, 64-bit
+ * handlers, the stack from the TSS (RSPn on a privilege change, ISTn when the gate
+ * names one), aligned to 16 bytes, and always SS:RSP, RFLAGS, CS:RIP (and the error
+ * code) pushed as 8-byte words. The handler is 64-bit code, which this phase cannot
+ * run: the dispatcher stops there, with the frame built and CS:RIP loaded. */
+static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t err)
+{
+    bool soft = kind == X86_EV_SOFT || kind == X86_EV_SOFT_EXC;
+    uint32_t ext = soft ? 0 : 1;
+    uint32_t idt_err = (uint32_t)vec * 8 + 2 + ext;
+    if ((uint32_t)vec * 16 + 15 > c->idt_limit)
+        x86_fault_err(c, X86_EXC_GP, idt_err);
+    uint32_t gate = c->idt_base + (uint32_t)vec * 16;
+    X86Desc g;
+    g.lo = x86_ld_sys(c, gate, 4);
+    g.hi = x86_ld_sys(c, gate + 4, 4);
+    uint32_t off_hi = x86_ld_sys(c, gate + 8, 4);
+    uint32_t d3 = x86_ld_sys(c, gate + 12, 4);
+    unsigned type = x86_desc_type(g);
+    /* Only 64-bit interrupt and trap gates; the upper half's type field must be 0. */
+    if (x86_desc_is_seg(g) || (type != 14 && type != 15) || ((d3 >> 8) & 0x1f))
+        x86_fault_err(c, X86_EXC_GP, idt_err);
+    if (soft && x86_desc_dpl(g) < c->cpl)
+        x86_fault_err(c, X86_EXC_GP, idt_err);
+    if (!x86_desc_present(g))
+        x86_fault_err(c, X86_EXC_NP, idt_err);
+    if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
+        stop_before_delivery(c, vec, kind, has_err, err);
+
+    uint16_t sel = (uint16_t)(g.lo >> 16);
+    uint64_t rip = (g.lo & 0xffff) | (g.hi & 0xffff0000u) | (uint64_t)off_hi << 32;
+    if ((sel & 0xfffc) == 0)
+        x86_fault_err(c, X86_EXC_GP, ext);
+    X86Desc cd;
+    uint32_t serr = (sel & 0xfffc) | ext;
+    if (!x86_desc_read(c, sel, &cd))
+        x86_fault_err(c, X86_EXC_GP, serr);
+    /* A 64-bit code segment (L set, D clear) no less privileged than CPL. */
+    uint16_t cattr = x86_desc_attr(cd);
+    if (!x86_desc_is_seg(cd) || !(x86_desc_type(cd) & 8) || x86_desc_dpl(cd) > c->cpl)
+        x86_fault_err(c, X86_EXC_GP, serr);
+    if (!x86_desc_present(cd))
+        x86_fault_err(c, X86_EXC_NP, serr);
+    if (!(cattr & X86_ATTR_L) || (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, serr);
+    if ((uint64_t)((int64_t)(rip << 16) >> 16) != rip)
+        x86_fault_err(c, X86_EXC_GP, ext);
+    if (rip >> 32)
+        x86_unsupported(c, "an IA-32e handler above 4 GiB");
+    bool conforming = x86_desc_type(cd) & 4;
+    unsigned dpl = conforming ? c->cpl : x86_desc_dpl(cd);
+    bool outer = dpl < c->cpl;
+
+    uint64_t rsp = c->regs[R_ESP];
+    unsigned ist = g.hi & 7;
+    if (ist)
+        rsp = tss64_rsp(c, 36 + 8 * (ist - 1), ext);
+    else if (outer)
+        rsp = tss64_rsp(c, 4 + 8 * dpl, ext);
+    rsp &= ~UINT64_C(15);
+    uint32_t flags = x86_get_eflags(c);
+    if (kind == X86_EV_EXC && !c->exc_trap && vec != X86_EXC_DB)
+        flags |= X86_FL_RF;
+    /* In push order, from the top of the new stack down. */
+    uint64_t words[6] = { c->seg[S_SS].sel, c->regs[R_ESP], flags, c->seg[S_CS].sel, c->eip, err };
+    unsigned n = has_err ? 6 : 5;
+    uint64_t low = ia32e_stack(c, rsp, 8 * n, ext);
+    unsigned acc = ACC_WRITE | (dpl == 3 ? ACC_USER : 0);
+    x86_probe(c, (uint32_t)low, 8 * n, acc);
+    for (unsigned k = 0; k < n; k++)
+        x86_st64_slow(c, (uint32_t)(rsp - 8 * (k + 1)), words[k], acc);
+
+    x86_desc_set_accessed(c, sel, &cd);
+    if (outer) {
+        /* The new SS is a null selector with RPL = the new CPL (SDM vol. 3, 6.14.4). */
+        X86Seg *ss = &c->seg[S_SS];
+        ss->sel = (uint16_t)dpl;
+        ss->attr = 0;
+        ss->base = 0;
+        ss->limit = 0;
+    }
+    X86Seg *cs = &c->seg[S_CS];
+    cs->sel = (uint16_t)((sel & ~3u) | dpl);
+    cs->base = 0;
+    cs->limit = 0xffffffffu;
+    cs->attr = cattr;
+    x86_set_cpl(c, dpl);
+    c->regs[R_ESP] = low;
+    c->eip = (uint32_t)rip;
+    uint32_t clear = X86_FL_TF | X86_FL_NT | X86_FL_VM | X86_FL_RF;
+    if (!(type & 1))
+        clear |= X86_FL_IF; /* interrupt gate */
+    c->eflags &= ~clear;
+    x86_update_mode(c);
+}
+
 void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t err)
 {
     X86_LOG_INT("%s %02x%s err %x at %04x:%08x (%s)",
@@ -312,6 +439,8 @@ void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t e
         if (c->run_flags & X86_RUN_STOP_ON_EXCEPTION)
             stop_before_delivery(c, vec, kind, has_err, err);
         deliver_real(c, vec);
+    } else if (x86_ia32e(c)) {
+        deliver_ia32e(c, vec, kind, has_err, err);
     } else
         deliver_protected(c, vec, kind, has_err, err);
     c->halted = 0;

@@ -167,6 +167,8 @@ static X86Block *block_get(X86Cpu *c)
     X86CodeCache *cc = c->code;
     X86Seg *cs = &c->seg[S_CS];
     uint32_t eip = c->eip;
+    if (__builtin_expect(c->long64, 0))
+        x86_unsupported(c, "64-bit mode (CS.L in IA-32e mode)");
     if (!cs->flat && eip > cs->limit)
         x86_gp0(c);
     uint32_t lin = cs->base + eip;
@@ -485,6 +487,12 @@ static int handle_exception(X86Cpu *c)
     /* A faulting instruction counts against the budget: a guest whose every
      * instruction faults still ends a bounded run. */
     c->icount++;
+    if (vec == X86_EXC_UNSUPPORTED) {
+        c->in_delivery = CLASS_NONE;
+        vcpu_request_shutdown(c->v);
+        c->halted = 1;
+        return X86_RUN_SHUTDOWN;
+    }
     if (vec < 0) {
         /* x86_stall: wait at the instruction, as HLT would, for an interrupt. */
         c->halted = 1;

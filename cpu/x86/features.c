@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Which CPUID feature each instruction belongs to (SDM vol. 2, each instruction's
  * "CPUID Feature Flag" column), so a CPU model without it raises #UD. Instructions of
- * the 486 (BSWAP, CMPXCHG, XADD, INVLPG, WBINVD) and CPUID exist in every model. */
+ * the 486 (BSWAP, CMPXCHG, XADD, INVLPG, WBINVD) and CPUID exist in every model.
+ * LZCNT is not gated here: without its CPUID bit F3 0F BD is BSR, not #UD (shift.c). */
 #include "cpu/x86/cpu-internal.h"
 
 /* The P6 family's own instructions without a feature flag of their own (the long
@@ -51,6 +52,18 @@ static uint64_t simd_features(const X86Insn *i)
     return CPUID_MMX;
 }
 
+/* The 0F 38 and 0F 3A maps: SSSE3, then SSE4.1, and SSE4.2's few. */
+static uint64_t three_byte_features(uint16_t op)
+{
+    switch (op) {
+    case 0x3800 ... 0x380b: case 0x381c ... 0x381e: case 0x3a0f:
+        return CPU_FEATURE_ECX(CPUID_ECX_SSSE3);
+    case 0x3837: case 0x38f0: case 0x38f1: case 0x3a60 ... 0x3a63:
+        return CPU_FEATURE_ECX(CPUID_ECX_SSE42);                    /* PCMPGTQ, CRC32, PCMPxSTRx */
+    }
+    return CPU_FEATURE_ECX(CPUID_ECX_SSE41);
+}
+
 uint64_t x86_insn_features(const X86Insn *i)
 {
     uint16_t op = i->opcode;
@@ -87,7 +100,7 @@ uint64_t x86_insn_features(const X86Insn *i)
     case 0x0fb8:
         return CPU_FEATURE_ECX(CPUID_ECX_POPCNT);
     case 0x3800 ... 0x38ff: case 0x3a00 ... 0x3aff:
-        return CPU_FEATURE_ECX(CPUID_ECX_SSSE3);
+        return three_byte_features(op);
     case 0x0fae:
         switch (i->reg) {
         case 0: case 1: return mem ? CPUID_FXSR : 0;

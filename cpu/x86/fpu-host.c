@@ -264,3 +264,54 @@ unsigned sse_host_conv(SseConvOp op, SseHost *h)
     h->mxcsr = out;
     return out & 0x3f;
 }
+
+/* ---- SSE4.1 with an immediate ---- */
+
+/* The immediate is part of the instruction, so each value is its own asm statement:
+ * IMM_CASES16/256 expand to a case per value. */
+#define SSE_IMM(text, n)                                                                \
+    __asm__ volatile("stmxcsr %[save]\n\t"                                              \
+                     "ldmxcsr %[mx]\n\t"                                                \
+                     "movdqu %[a], %%xmm0\n\t"                                          \
+                     "movdqu %[b], %%xmm1\n\t" text " %[imm], %%xmm1, %%xmm0\n\t"      \
+                     "movdqu %%xmm0, %[r]\n\t"                                          \
+                     "stmxcsr %[out]\n\t"                                               \
+                     "ldmxcsr %[save]"                                                  \
+                     : [r] "=m"(h->r), [out] "=m"(out), [save] "=m"(save)               \
+                     : [a] "m"(h->a), [b] "m"(h->b), [mx] "m"(mx), [imm] "i"(n)         \
+                     : "xmm0", "xmm1", "memory")
+#define IMM_CASE(text, n) case (n): SSE_IMM(text, (n)); break;
+#define IMM_CASES4(text, n) IMM_CASE(text, n) IMM_CASE(text, (n) + 1) IMM_CASE(text, (n) + 2) IMM_CASE(text, (n) + 3)
+#define IMM_CASES16(text, n) IMM_CASES4(text, n) IMM_CASES4(text, (n) + 4) IMM_CASES4(text, (n) + 8) IMM_CASES4(text, (n) + 12)
+#define IMM_CASES64(text, n) IMM_CASES16(text, n) IMM_CASES16(text, (n) + 16) IMM_CASES16(text, (n) + 32) IMM_CASES16(text, (n) + 48)
+#define IMM_CASES256(text) IMM_CASES64(text, 0) IMM_CASES64(text, 64) IMM_CASES64(text, 128) IMM_CASES64(text, 192)
+
+unsigned sse_host_imm(SseImmOp op, unsigned imm, SseHost *h)
+{
+    uint32_t mx = masked_mxcsr(h->mxcsr), out = 0, save;
+    switch (op) {
+    case HI_ROUNDPS:
+        switch (imm & 15) { IMM_CASES16("roundps", 0) }
+        break;
+    case HI_ROUNDPD:
+        switch (imm & 15) { IMM_CASES16("roundpd", 0) }
+        break;
+    case HI_ROUNDSS:
+        switch (imm & 15) { IMM_CASES16("roundss", 0) }
+        break;
+    case HI_ROUNDSD:
+        switch (imm & 15) { IMM_CASES16("roundsd", 0) }
+        break;
+    case HI_DPPS:
+        switch (imm & 255) { IMM_CASES256("dpps") }
+        break;
+    case HI_DPPD:
+        /* bits 5:4 and 1:0 only: the four values of each field */
+        switch (imm & 0x33) {
+        IMM_CASES4("dppd", 0x00) IMM_CASES4("dppd", 0x10) IMM_CASES4("dppd", 0x20) IMM_CASES4("dppd", 0x30)
+        }
+        break;
+    }
+    h->mxcsr = out;
+    return out & 0x3f;
+}

@@ -101,3 +101,10 @@ typedef struct SseHost {
  * exception masked; returns the exception flags it raised (MXCSR bits 0-5). */
 unsigned sse_host_run(SseHostOp op, SseHost *h);
 unsigned sse_host_conv(SseConvOp op, SseHost *h);
+
+/* SSE4.1 operations with an imm8 control, run as the host's own instruction with that
+ * immediate: r = op(a, b). ROUND* use imm8[3:0] and DPPD imm8[5:4] and [1:0] (the other
+ * bits are ignored by the processor, so they are dropped here); DPPS all eight. The
+ * host needs SSE4.1, as it needs SSE3 for HADDPS. */
+typedef enum { HI_ROUNDPS, HI_ROUNDPD, HI_ROUNDSS, HI_ROUNDSD, HI_DPPS, HI_DPPD } SseImmOp;
+unsigned sse_host_imm(SseImmOp op, unsigned imm, SseHost *h);

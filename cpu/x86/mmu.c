@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Paging and the software TLB: 2-level 32-bit paging with 4 MiB pages (PSE), PAE
- * with 2 MiB pages and NX, accessed/dirty bits, CR0.WP, global pages (SDM vol. 3,
+ * with 2 MiB pages and NX, IA-32e 4-level paging with 2 MiB and 1 GiB pages,
+ * accessed/dirty bits, CR0.WP, global pages (SDM vol. 3,
  * chapter 4), A20 masking, and the slow paths of guest memory access (page-crossing
  * accesses, MMIO, writes to pages holding decoded code, alignment checks). */
 #include "cpu/x86/cpu-internal.h"
@@ -124,7 +125,7 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
 }
 
 /* Entries are tagged with their 4 KiB page; a large page may have filled several.
- * global bit 1: global, bit 2: from a large page. */
+ * global bit 1: global, bit 2: from a large page, bit 4: that page is 1 GiB. */
 void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
 {
     c->chain_epoch++;
@@ -142,7 +143,8 @@ void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
             tlb_entry_clear(e);
         for (unsigned k = 0; k < TLB_SIZE; k++) {
             X86Tlb *l = &tables[t][k];
-            if ((l->global & 2) && l->page != TLB_INVALID && (l->page >> 21) == (page >> 21))
+            unsigned shift = (l->global & 4) ? 30 : 21;
+            if ((l->global & 2) && l->page != TLB_INVALID && (l->page >> shift) == (page >> shift))
                 tlb_entry_clear(l);
         }
     }
@@ -185,7 +187,60 @@ X86_NORETURN static void page_fault(X86Cpu *c, uint32_t lin, unsigned acc, unsig
 typedef struct Walk {
     uint64_t phys;    /* physical page */
     bool rw, us, nx, dirty, global, large;
+    bool huge;        /* a 1 GiB page */
 } Walk;
+
+/* Sets the accessed bit of a paging-structure entry (and dirty, for the entry that
+ * maps the page of a write) once the whole translation has succeeded. */
+static void entry_update(X86Cpu *c, uint64_t addr, uint64_t e, bool dirty)
+{
+    uint64_t want = PTE_A | (dirty ? PTE_D : 0);
+    if ((e & want) != want)
+        x86_phys_st32(c, addr, (uint32_t)e | (uint32_t)want);
+}
+
+/* IA-32e paging (SDM vol. 3, 4.5): PML4, PDPT (1 GiB pages where the model has
+ * them), page directory (2 MiB pages), page table. R/W and U/S of all levels must
+ * allow the access, XD of any level forbids fetches. Linear addresses are 48 bits; in
+ * compatibility mode their upper half is zero. Returns the leaf's level (1: 4 KiB,
+ * 2: 2 MiB, 3: 1 GiB); faults as page_walk does. */
+static unsigned walk_ia32e(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w, uint64_t addr[4], uint64_t ent[4])
+{
+    bool nxe = c->efer & X86_EFER_NXE;
+    uint64_t rsvd = PAE_RSVD_HIGH | (nxe ? 0 : PTE_XD);
+    uint64_t table = c->cr3 & PAE_ADDR_MASK;
+    w->rw = w->us = true;
+    for (unsigned level = 4; level >= 1; level--) {
+        unsigned shift = 12 + 9 * (level - 1);
+        uint64_t a = table + ((lin >> shift) & 0x1ff) * 8;
+        uint64_t e = x86_phys_ld64(c, a);
+        addr[level - 1] = a;
+        ent[level - 1] = e;
+        if (!(e & PTE_P))
+            page_fault(c, (uint32_t)lin, acc, 0);
+        /* PS is reserved in a PML4E, and in a PDPTE without 1 GiB pages; a large
+         * page's address bits below its size (above bit 12, PAT) must be zero. */
+        bool large = level > 1 && (e & PTE_PS);
+        bool ps_ok = level == 2 || (level == 3 && (c->model->ext_edx & CPUID_EXT_PDPE1GB));
+        uint64_t low = level == 3 ? UINT64_C(0x3fffe000) : UINT64_C(0x1fe000);
+        if ((e & rsvd) || (large && (!ps_ok || (e & low))))
+            page_fault(c, (uint32_t)lin, acc, PF_P | PF_RSVD);
+        w->rw = w->rw && (e & PTE_RW);
+        w->us = w->us && (e & PTE_US);
+        w->nx = w->nx || (nxe && (e & PTE_XD));
+        if (large || level == 1) {
+            uint64_t size_mask = (UINT64_C(1) << shift) - 1;
+            w->large = large;
+            w->huge = level == 3;
+            w->phys = ((e & PAE_ADDR_MASK & ~size_mask) | (lin & size_mask)) & ~UINT64_C(0xfff);
+            w->global = (e & PTE_G) && (c->cr4 & X86_CR4_PGE);
+            w->dirty = e & PTE_D;
+            return level;
+        }
+        table = e & PAE_ADDR_MASK;
+    }
+    g_assert_not_reached();
+}
 
 /* Reads and updates the paging structures for lin; raises #PF for a missing or
  * reserved entry or a permission violation of this access. */
@@ -197,6 +252,22 @@ static void page_walk(X86Cpu *c, uint32_t lin, unsigned acc, Walk *w)
     uint64_t pde_addr, pte_addr = 0;
     uint64_t pde, pte = 0;
     memset(w, 0, sizeof(*w));
+
+    if (x86_ia32e(c)) {
+        uint64_t addr[4], ent[4];
+        unsigned leaf = walk_ia32e(c, lin, acc, w, addr, ent);
+        if (user && !w->us)
+            page_fault(c, lin, acc, PF_P);
+        if (write && !w->rw && (user || (c->cr0 & X86_CR0_WP)))
+            page_fault(c, lin, acc, PF_P);
+        if (fetch && w->nx)
+            page_fault(c, lin, acc, PF_P);
+        for (unsigned level = 4; level >= leaf; level--)
+            entry_update(c, addr[level - 1], ent[level - 1], write && level == leaf);
+        if (write)
+            w->dirty = true;
+        return;
+    }
 
     if (c->cr4 & X86_CR4_PAE) {
         bool nxe = c->efer & X86_EFER_NXE;
@@ -306,7 +377,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
     e->page = page;
     e->phys = phys;
     e->perm = (uint8_t)perm;
-    e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0);
+    e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0) | (w.huge ? 4 : 0);
 
     uint8_t *hr = mem_read_page(c->mem, phys);
     e->tag_r = hr ? page : TLB_INVALID;
@@ -544,6 +615,23 @@ bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
         return true;
     }
     uint64_t pde, pte;
+    if (x86_ia32e(c)) {
+        uint64_t table = c->cr3 & PAE_ADDR_MASK;
+        for (unsigned level = 4; level >= 1; level--) {
+            unsigned shift = 12 + 9 * (level - 1);
+            uint64_t e;
+            if (!debug_pte(c, table + (((uint64_t)lin >> shift) & 0x1ff) * 8, 8, &e) || !(e & PTE_P))
+                return false;
+            bool ps_ok = level == 2 || (level == 3 && (c->model->ext_edx & CPUID_EXT_PDPE1GB));
+            if (level == 1 || (ps_ok && (e & PTE_PS))) {
+                uint64_t size_mask = (UINT64_C(1) << shift) - 1;
+                *phys = ((e & PAE_ADDR_MASK & ~size_mask) | (lin & size_mask)) & c->a20_mask;
+                return true;
+            }
+            table = e & PAE_ADDR_MASK;
+        }
+        return false;
+    }
     if (c->cr4 & X86_CR4_PAE) {
         uint64_t pdpte = c->pdpte[lin >> 30];
         if (!(pdpte & PTE_P) || !debug_pte(c, (pdpte & PAE_ADDR_MASK) + ((lin >> 21) & 0x1ff) * 8, 8, &pde) ||

@@ -70,6 +70,16 @@ static void far_to_task(X86Cpu *c, uint16_t sel, X86Desc d, X86TaskReason why)
     }
 }
 
+/* JMP/CALL far to a system descriptor in IA-32e mode: there are no task switches
+ * and no 16-bit gates (SDM vol. 3, 7.7 and 5.8.3.1: #GP(selector)); the 16-byte
+ * 64-bit call gate leads to 64-bit code, which this CPU does not run yet. */
+X86_NORETURN static void far_gate_ia32e(X86Cpu *c, uint16_t sel, X86Desc d)
+{
+    if (x86_desc_type(d) == 12)
+        x86_unsupported(c, "a far transfer through a 64-bit call gate");
+    x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
+}
+
 void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
 {
     if (osize == 2)
@@ -95,6 +105,8 @@ void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
         c->eip = off;
         return;
     }
+    if (x86_ia32e(c))
+        far_gate_ia32e(c, sel, d);
     switch (x86_desc_type(d)) {
     case 4: case 12: { /* call gate */
         unsigned dpl = x86_desc_dpl(d);
@@ -163,6 +175,8 @@ void x86_far_call(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
         c->eip = off;
         return;
     }
+    if (x86_ia32e(c))
+        far_gate_ia32e(c, sel, d);
     unsigned type = x86_desc_type(d);
     if (type == 5 || type == 1 || type == 9) {
         far_to_task(c, sel, d, X86_TS_CALL);
@@ -339,6 +353,10 @@ static uint32_t iret_flag_mask(X86Cpu *c, unsigned osize)
 
 void x86_iret(X86Cpu *c, unsigned osize)
 {
+    /* IA-32e mode's IRET always pops SS:RSP and may return to 64-bit code (SDM vol. 2,
+     * IRET, IA-32e-MODE): not done yet. */
+    if (x86_ia32e(c))
+        x86_unsupported(c, "IRET in IA-32e mode");
     c->nmi_blocked = 0;
     uint32_t mask = x86_sp_mask(c);
     uint32_t sp = c->regs[R_ESP] & mask;

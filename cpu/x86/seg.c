@@ -34,6 +34,7 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
     /* The cached D/B bits count in real mode too (a 32-bit CS survives a switch back). */
     if (which == S_CS) {
         c->code32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
+        c->long64 = x86_ia32e(c) && (a & X86_ATTR_L);
         c->chain_epoch++; /* cached successors assumed the old CS */
         c->stats.cs_loads++;
         /* Translated chains depend on what block_get checks of CS: its base, limit
@@ -363,6 +364,22 @@ static void sldt_str(X86Cpu *c, const X86Insn *i)
         x86_set_reg(c, i->rm, x86_osize(i), sel);
 }
 
+/* In IA-32e mode LDT and TSS descriptors are 16 bytes (SDM vol. 3, 3.5.2 and figure
+ * 8-4): the whole of it must lie within the GDT, and the upper half's type field be 0
+ * (#GP(selector)); its base bits 63:32 are beyond what this phase keeps. */
+static void sys_desc_upper(X86Cpu *c, uint16_t sel)
+{
+    uint32_t err = sel & 0xfffc;
+    if ((uint32_t)(sel & ~7u) + 15 > c->gdt_limit)
+        x86_fault_err(c, X86_EXC_GP, err);
+    uint32_t at = c->gdt_base + (sel & ~7u) + 8;
+    uint32_t base_hi = x86_ld_sys(c, at, 4);
+    if ((x86_ld_sys(c, at + 4, 4) >> 8) & 0x1f)
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (base_hi)
+        x86_unsupported(c, "an LDT or TSS above 4 GiB");
+}
+
 static void lldt(X86Cpu *c, const X86Insn *i)
 {
     need_protected(c);
@@ -382,6 +399,8 @@ static void lldt(X86Cpu *c, const X86Insn *i)
         x86_fault_err(c, X86_EXC_GP, err);
     if (x86_desc_is_seg(d) || x86_desc_type(d) != 2)
         x86_fault_err(c, X86_EXC_GP, err);
+    if (x86_ia32e(c))
+        sys_desc_upper(c, sel);
     if (!x86_desc_present(d))
         x86_fault_err(c, X86_EXC_NP, err);
     c->ldtr.sel = sel;
@@ -403,8 +422,11 @@ static void ltr(X86Cpu *c, const X86Insn *i)
     if ((sel & 4) || !x86_desc_read(c, sel, &d))
         x86_fault_err(c, X86_EXC_GP, err);
     unsigned t = x86_desc_type(d);
-    if (x86_desc_is_seg(d) || (t != 1 && t != 9))
+    /* IA-32e mode has only the 64-bit TSS (type 9); no 16-bit one. */
+    if (x86_desc_is_seg(d) || (t != 1 && t != 9) || (t == 1 && x86_ia32e(c)))
         x86_fault_err(c, X86_EXC_GP, err);
+    if (x86_ia32e(c))
+        sys_desc_upper(c, sel);
     if (!x86_desc_present(d))
         x86_fault_err(c, X86_EXC_NP, err);
     /* Mark the TSS busy (SDM vol. 3, 7.2.4). */

@@ -257,6 +257,23 @@ static void bit_scan(X86Cpu *c, const X86Insn *i)
     x86_set_arith(c, 0, X86_FL_ZF);
 }
 
+/* LZCNT (F3 0F BD): the count of leading zero bits, the operand size for zero; CF when
+ * the source is zero, ZF when the result is (SDM vol. 2, LZCNT). A processor without
+ * CPUID.80000001h:ECX.LZCNT[5] ignores the F3 and runs BSR, so the model decides here. */
+static void lzcnt(X86Cpu *c, const X86Insn *i)
+{
+    if (!(c->model->ext_ecx & CPUID_EXT_ECX_ABM)) {
+        bit_scan(c, i);
+        return;
+    }
+    unsigned size = x86_osize(i), bits = size * 8;
+    uint32_t v = x86_get_rm(c, i, size);
+    unsigned n = v ? (unsigned)__builtin_clz(v) - (32 - bits) : bits;
+    x86_set_reg(c, i->reg, size, n);
+    /* OF, SF, AF and PF are undefined: left as they were. */
+    x86_set_arith(c, (v ? 0 : X86_FL_CF) | (n ? 0 : X86_FL_ZF), X86_FL_ZF | X86_FL_CF);
+}
+
 /* POPCNT (F3 0F B8): ZF when the source is zero, the other arithmetic flags clear. */
 static void bit_count(X86Cpu *c, const X86Insn *i)
 {
@@ -286,7 +303,9 @@ X86Handler x86_bind_shift(X86Insn *i)
         return bit_test;
     case 0x0fba:
         return i->reg >= 4 ? bit_test : NULL;
-    case 0x0fbc: case 0x0fbd:
+    case 0x0fbd:
+        return (i->pfx & X86_PFX_REP) ? lzcnt : bit_scan;
+    case 0x0fbc:
         return bit_scan;
     case 0x0fb8: /* without F3: JMPE of IA-64 processors, #UD here */
         return (i->pfx & X86_PFX_REP) ? bit_count : NULL;

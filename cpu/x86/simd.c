@@ -5,6 +5,7 @@
  * SSE unit under the guest's MXCSR (fpu-host.c). MMX registers are the x87 registers'
  * significands (SDM vol. 1, 9.5). */
 #include "cpu/x86/fpu-host.h"
+#include "cpu/x86/simd.h"
 
 /* The mandatory prefix: F3 and F2 take precedence over 66. */
 enum { P_NONE, P_F3, P_66, P_F2 };
@@ -38,7 +39,7 @@ static void enter_mmx(X86Cpu *c)
     c->fpu.empty = 0;
 }
 
-static void check_sse(X86Cpu *c)
+void simd_check_sse(X86Cpu *c)
 {
     if ((c->cr0 & X86_CR0_EM) || !(c->cr4 & X86_CR4_OSFXSR))
         x86_ud(c);
@@ -69,20 +70,20 @@ static uint32_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need
     return ea;
 }
 
-static void simd_read(X86Cpu *c, const X86Insn *i, void *buf, unsigned n, bool aligned)
+void simd_read(X86Cpu *c, const X86Insn *i, void *buf, unsigned n, bool aligned)
 {
     uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_READ) : x86_ea(c, i);
     x86_read_block(c, i->seg, ea, buf, n);
 }
 
-static void simd_write(X86Cpu *c, const X86Insn *i, const void *buf, unsigned n, bool aligned)
+void simd_write(X86Cpu *c, const X86Insn *i, const void *buf, unsigned n, bool aligned)
 {
     uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_WRITE) : x86_ea(c, i);
     x86_write_block(c, i->seg, ea, buf, n);
 }
 
 /* The r/m operand: an XMM register, or n bytes of memory zero-extended. */
-static void rm_vec(X86Cpu *c, const X86Insn *i, XmmReg *v, unsigned n, bool aligned)
+void simd_rm_vec(X86Cpu *c, const X86Insn *i, XmmReg *v, unsigned n, bool aligned)
 {
     memset(v, 0, sizeof(*v));
     if (i->pfx & X86_PFX_MEM)
@@ -123,10 +124,6 @@ static void set_reg_vec(X86Cpu *c, unsigned r, const XmmReg *v, unsigned n)
 
 typedef void (*VecOp)(XmmReg *d, const XmmReg *s, unsigned n);
 
-static inline int sat_s8(int v) { return v < -128 ? -128 : v > 127 ? 127 : v; }
-static inline int sat_u8(int v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
-static inline int sat_s16(int v) { return v < -32768 ? -32768 : v > 32767 ? 32767 : v; }
-static inline int sat_u16(int v) { return v < 0 ? 0 : v > 65535 ? 65535 : v; }
 
 #define ELEMWISE(name, field, type, expr)                                     \
     static void name(XmmReg *d, const XmmReg *s, unsigned n)                  \
@@ -357,7 +354,7 @@ static VecOp int_op(uint16_t op)
 static unsigned begin_int(X86Cpu *c, const X86Insn *i)
 {
     if (i->pfx & X86_PFX_OPSIZE) {
-        check_sse(c);
+        simd_check_sse(c);
         return 16;
     }
     check_mmx(c);
@@ -372,7 +369,7 @@ static void pint(X86Cpu *c, const X86Insn *i)
     if (n == 8)
         rm_mm(c, i, &s);
     else
-        rm_vec(c, i, &s, n, true);
+        simd_rm_vec(c, i, &s, n, true);
     reg_vec(c, i->reg, &d, n);
     int_op(i->opcode)(&d, &s, n);
     set_reg_vec(c, i->reg, &d, n);
@@ -441,9 +438,9 @@ static void movd_to_vec(X86Cpu *c, const X86Insn *i) /* 0F 6E */
 static void movd_from_vec(X86Cpu *c, const X86Insn *i) /* 0F 7E */
 {
     if (simd_prefix(i) == P_F3) { /* MOVQ xmm, xmm/m64 */
-        check_sse(c);
+        simd_check_sse(c);
         XmmReg v;
-        rm_vec(c, i, &v, 8, false);
+        simd_rm_vec(c, i, &v, 8, false);
         if (!(i->pfx & X86_PFX_MEM))
             v.q[1] = 0;
         c->fpu.xmm[i->reg] = v;
@@ -466,9 +463,9 @@ static void movq_load(X86Cpu *c, const X86Insn *i) /* 0F 6F */
         mm_set(c, i->reg, v.q[0]);
         return;
     }
-    check_sse(c);
+    simd_check_sse(c);
     XmmReg v;
-    rm_vec(c, i, &v, 16, p == P_66);
+    simd_rm_vec(c, i, &v, 16, p == P_66);
     c->fpu.xmm[i->reg] = v;
 }
 
@@ -485,7 +482,7 @@ static void movq_store(X86Cpu *c, const X86Insn *i) /* 0F 7F, 0F E7 */
             mm_set(c, i->rm, v);
         return;
     }
-    check_sse(c);
+    simd_check_sse(c);
     XmmReg v = c->fpu.xmm[i->reg];
     if (i->pfx & X86_PFX_MEM)
         simd_write(c, i, &v, 16, p == P_66 || i->opcode == 0x0fe7);
@@ -496,7 +493,7 @@ static void movq_store(X86Cpu *c, const X86Insn *i) /* 0F 7F, 0F E7 */
 static void movq_d6(X86Cpu *c, const X86Insn *i)
 {
     unsigned p = simd_prefix(i);
-    check_sse(c);
+    simd_check_sse(c);
     if (p == P_66) { /* MOVQ xmm/m64, xmm */
         XmmReg v = c->fpu.xmm[i->reg];
         if (i->pfx & X86_PFX_MEM) {
@@ -532,8 +529,8 @@ static void pshuf(X86Cpu *c, const X86Insn *i)
         mm_set(c, i->reg, r.q[0]);
         return;
     }
-    check_sse(c);
-    rm_vec(c, i, &s, 16, true);
+    simd_check_sse(c);
+    simd_rm_vec(c, i, &s, 16, true);
     r = s;
     if (p == P_66) {
         for (unsigned k = 0; k < 4; k++)
@@ -593,7 +590,7 @@ static void maskmov(X86Cpu *c, const X86Insn *i)
 
 /* MXCSR flags, then #XM (CR4.OSXMMEXCPT) or #UD for an unmasked exception, which
  * leaves the destination unchanged (SDM vol. 1, 11.5.1). */
-static void sse_flags(X86Cpu *c, unsigned flags)
+void simd_sse_flags(X86Cpu *c, unsigned flags)
 {
     c->fpu.mxcsr |= flags & 0x3f;
     if (flags & ~(c->fpu.mxcsr >> 7) & 0x3f) {
@@ -655,13 +652,13 @@ static void sse_arith(X86Cpu *c, const X86Insn *i)
     } else if (op >= 0x51 && op <= 0x5f && op != 0x5a && op != 0x5b) {
         h = (SseHostOp)(h + p);
     }
-    check_sse(c);
+    simd_check_sse(c);
     SseHost s;
     s.a = c->fpu.xmm[i->reg];
-    rm_vec(c, i, &s.b, src, true);
+    simd_rm_vec(c, i, &s.b, src, true);
     s.mxcsr = c->fpu.mxcsr;
     unsigned f = sse_host_run(h, &s);
-    sse_flags(c, f);
+    simd_sse_flags(c, f);
     c->fpu.xmm[i->reg] = s.r;
 }
 
@@ -680,9 +677,9 @@ static bool sse_arith_valid(const X86Insn *i)
 /* ANDPS/ANDNPS/ORPS/XORPS and the PD forms: bitwise, no exceptions. */
 static void sse_logic(X86Cpu *c, const X86Insn *i)
 {
-    check_sse(c);
+    simd_check_sse(c);
     XmmReg s, d = c->fpu.xmm[i->reg];
-    rm_vec(c, i, &s, 16, true);
+    simd_rm_vec(c, i, &s, 16, true);
     for (unsigned k = 0; k < 2; k++) {
         switch (i->opcode & 0xff) {
         case 0x54: d.q[k] &= s.q[k]; break;
@@ -698,15 +695,15 @@ static void sse_logic(X86Cpu *c, const X86Insn *i)
 static void sse_comis(X86Cpu *c, const X86Insn *i)
 {
     bool pd = i->pfx & X86_PFX_OPSIZE;
-    check_sse(c);
+    simd_check_sse(c);
     SseHost s;
     s.a = c->fpu.xmm[i->reg];
-    rm_vec(c, i, &s.b, pd ? 8 : 4, false);
+    simd_rm_vec(c, i, &s.b, pd ? 8 : 4, false);
     s.mxcsr = c->fpu.mxcsr;
     s.i = 0;
     SseConvOp op = (i->opcode & 0xff) == 0x2e ? (pd ? HC_UCOMISD : HC_UCOMISS) : (pd ? HC_COMISD : HC_COMISS);
     unsigned f = sse_host_conv(op, &s);
-    sse_flags(c, f);
+    simd_sse_flags(c, f);
     x86_set_arith(c, (uint32_t)s.i, X86_FL_ARITH);
 }
 
@@ -714,7 +711,7 @@ static void sse_comis(X86Cpu *c, const X86Insn *i)
 static void sse_cvt(X86Cpu *c, const X86Insn *i)
 {
     unsigned p = simd_prefix(i), op = i->opcode & 0xff;
-    check_sse(c);
+    simd_check_sse(c);
     SseHost s;
     memset(&s, 0, sizeof(s));
     s.a = c->fpu.xmm[i->reg];
@@ -724,7 +721,7 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
         if (p == P_F3 || p == P_F2) {
             s.i = (int32_t)x86_get_rm(c, i, 4);
             f = sse_host_conv(p == P_F3 ? HC_CVTSI2SS : HC_CVTSI2SD, &s);
-            sse_flags(c, f);
+            simd_sse_flags(c, f);
             c->fpu.xmm[i->reg] = s.r;
             return;
         }
@@ -739,25 +736,25 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
         } else {
             f = sse_host_run(HS_CVTDQ2PD, &s);
         }
-        sse_flags(c, f);
+        simd_sse_flags(c, f);
         c->fpu.xmm[i->reg] = s.r;
         return;
     }
     bool trunc = op == 0x2c;
     if (p == P_F3 || p == P_F2) {
-        rm_vec(c, i, &s.b, p == P_F3 ? 4 : 8, false);
+        simd_rm_vec(c, i, &s.b, p == P_F3 ? 4 : 8, false);
         SseConvOp h = p == P_F3 ? (trunc ? HC_CVTTSS2SI : HC_CVTSS2SI) : (trunc ? HC_CVTTSD2SI : HC_CVTSD2SI);
         f = sse_host_conv(h, &s);
-        sse_flags(c, f);
+        simd_sse_flags(c, f);
         c->regs[i->reg] = (uint32_t)s.i;
         return;
     }
     /* CVT(T)PS2PI from xmm/m64, CVT(T)PD2PI from xmm/m128, to an MMX register. */
-    rm_vec(c, i, &s.b, p == P_66 ? 16 : 8, true);
+    simd_rm_vec(c, i, &s.b, p == P_66 ? 16 : 8, true);
     x87_check_pending(c);
     SseConvOp h = p == P_66 ? (trunc ? HC_CVTTPD2PI : HC_CVTPD2PI) : (trunc ? HC_CVTTPS2PI : HC_CVTPS2PI);
     f = sse_host_conv(h, &s);
-    sse_flags(c, f);
+    simd_sse_flags(c, f);
     enter_mmx(c);
     mm_set(c, i->reg, s.r.q[0]);
 }
@@ -767,19 +764,19 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
 static void sse_mov(X86Cpu *c, const X86Insn *i)
 {
     unsigned p = simd_prefix(i), op = i->opcode & 0xff;
-    check_sse(c);
+    simd_check_sse(c);
     XmmReg *d = &c->fpu.xmm[i->reg];
     bool mem = i->pfx & X86_PFX_MEM;
     XmmReg v;
     switch (op) {
     case 0x10: /* MOVUPS/MOVUPD/MOVSS/MOVSD load */
         if (p == P_NONE || p == P_66) {
-            rm_vec(c, i, &v, 16, false);
+            simd_rm_vec(c, i, &v, 16, false);
             *d = v;
         } else {
             unsigned n = p == P_F3 ? 4 : 8;
             if (mem) {
-                rm_vec(c, i, &v, n, false);
+                simd_rm_vec(c, i, &v, n, false);
                 *d = v;
             } else {
                 memcpy(d->b, c->fpu.xmm[i->rm].b, n);
@@ -830,7 +827,7 @@ static void sse_mov(X86Cpu *c, const X86Insn *i)
         simd_write(c, i, &d->q[1], 8, false);
         return;
     case 0x28: /* MOVAPS/MOVAPD */
-        rm_vec(c, i, &v, 16, true);
+        simd_rm_vec(c, i, &v, 16, true);
         *d = v;
         return;
     case 0x29:
@@ -844,12 +841,12 @@ static void sse_mov(X86Cpu *c, const X86Insn *i)
             x86_ud(c);
         return;
     case 0x14: case 0x15: { /* UNPCKLPS/UNPCKHPS, PD */
-        rm_vec(c, i, &v, 16, true);
+        simd_rm_vec(c, i, &v, 16, true);
         unpack(d, &v, 16, p == P_66 ? 8 : 4, op == 0x15);
         return;
     }
     case 0xc6: { /* SHUFPS / SHUFPD */
-        rm_vec(c, i, &v, 16, true);
+        simd_rm_vec(c, i, &v, 16, true);
         unsigned o = i->imm & 0xff;
         XmmReg r;
         if (p == P_66) {
@@ -893,37 +890,37 @@ static void sse3_arith(X86Cpu *c, const X86Insn *i)
     case 0x7c: h = pd ? HS_HADDPD : HS_HADDPS; break;
     default: h = pd ? HS_HSUBPD : HS_HSUBPS; break;
     }
-    check_sse(c);
+    simd_check_sse(c);
     SseHost s;
     s.a = c->fpu.xmm[i->reg];
-    rm_vec(c, i, &s.b, 16, true);
+    simd_rm_vec(c, i, &s.b, 16, true);
     s.mxcsr = c->fpu.mxcsr;
-    sse_flags(c, sse_host_run(h, &s));
+    simd_sse_flags(c, sse_host_run(h, &s));
     c->fpu.xmm[i->reg] = s.r;
 }
 
 /* MOVSLDUP, MOVSHDUP (F3 0F 12/16), MOVDDUP (F2 0F 12, m64), LDDQU (F2 0F F0). */
 static void sse3_mov(X86Cpu *c, const X86Insn *i)
 {
-    check_sse(c);
+    simd_check_sse(c);
     XmmReg v, r;
     switch (i->opcode & 0xff) {
     case 0xf0:
-        rm_vec(c, i, &v, 16, false);
+        simd_rm_vec(c, i, &v, 16, false);
         c->fpu.xmm[i->reg] = v;
         return;
     case 0x12:
         if (simd_prefix(i) == P_F2) {
-            rm_vec(c, i, &v, 8, false);
+            simd_rm_vec(c, i, &v, 8, false);
             r.q[0] = r.q[1] = v.q[0];
             break;
         }
-        rm_vec(c, i, &v, 16, true);
+        simd_rm_vec(c, i, &v, 16, true);
         r.d[0] = r.d[1] = v.d[0];
         r.d[2] = r.d[3] = v.d[2];
         break;
     default:
-        rm_vec(c, i, &v, 16, true);
+        simd_rm_vec(c, i, &v, 16, true);
         r.d[0] = r.d[1] = v.d[1];
         r.d[2] = r.d[3] = v.d[3];
         break;
@@ -973,7 +970,7 @@ static void ssse3(X86Cpu *c, const X86Insn *i)
     if (n == 8)
         rm_mm(c, i, &s);
     else
-        rm_vec(c, i, &s, n, true);
+        simd_rm_vec(c, i, &s, n, true);
     reg_vec(c, i->reg, &d, n);
     switch (i->opcode) {
     case 0x3800: /* PSHUFB: a set bit 7 zeroes the byte, else the low bits index */
@@ -1043,8 +1040,10 @@ static X86Handler bind_ssse3(const X86Insn *i)
 
 X86Handler x86_bind_simd(X86Insn *i)
 {
-    if ((i->opcode & 0xfd00) == 0x3800)
-        return bind_ssse3(i);
+    if ((i->opcode & 0xfd00) == 0x3800) {
+        X86Handler h = bind_ssse3(i);
+        return h ? h : x86_bind_sse4(i);
+    }
     uint16_t op = i->opcode;
     if (op < 0x0f10 || op > 0x0fff)
         return NULL;

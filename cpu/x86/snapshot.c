@@ -41,8 +41,8 @@ void x86_cpu_save(X86Cpu *c, CpuX86State *s)
     memset(s, 0, sizeof(*s));
     X86State b;
     x86_cpu_get_state(c, &b);
-    for (unsigned r = 0; r < 8; r++)
-        s->regs[r] = b.regs[r];
+    for (unsigned r = 0; r < 16; r++) /* all 64 bits of RAX..R15 */
+        s->regs[r] = c->regs[r];
     s->rip = b.eip;
     s->rflags = b.eflags;
     for (unsigned k = 0; k < X86_NSEG; k++)
@@ -109,10 +109,12 @@ static bool fail(GError **err, const char *fmt, ...)
     return false;
 }
 
-/* What a 32-bit CPU cannot hold, checked before anything changes. */
-static bool check_state(const CpuX86State *s, GError **err)
+/* What this CPU cannot hold, checked before anything changes. A model with long mode
+ * keeps RAX..R15 whole; one without has eight 32-bit registers. */
+static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
 {
-    for (unsigned r = 0; r < 16; r++)
+    bool lm = c->model->ext_edx & CPUID_EXT_LM;
+    for (unsigned r = 0; r < 16 && !lm; r++)
         if (s->regs[r] >> (r < 8 ? 32 : 0))
             return fail(err, "register %u holds 0x%" G_GINT64_MODIFIER "x, beyond a 32-bit CPU", r, s->regs[r]);
     if (s->rip >> 32)
@@ -133,8 +135,13 @@ static bool check_state(const CpuX86State *s, GError **err)
         return fail(err, "CR0 0x%" G_GINT64_MODIFIER "x has PG without PE", s->cr0);
     if (s->cr4 & ~(uint64_t)CR4_KNOWN)
         return fail(err, "CR4 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->cr4);
-    if (s->efer & ~(X86_EFER_NXE | X86_EFER_SCE))
+    if (s->efer & ~(X86_EFER_NXE | X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA))
         return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x has bits this CPU lacks", s->efer);
+    /* LMA is LME with paging on, which needs PAE (SDM vol. 3, 9.8.5). */
+    bool lma = (s->efer & X86_EFER_LME) && (s->cr0 & X86_CR0_PG);
+    if (!!(s->efer & X86_EFER_LMA) != lma || (lma && !(s->cr4 & X86_CR4_PAE)))
+        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x does not agree with CR0 0x%" G_GINT64_MODIFIER
+                    "x and CR4 0x%" G_GINT64_MODIFIER "x", s->efer, s->cr0, s->cr4);
     for (unsigned r = 0; r < 8; r++)
         if (s->dr[r] >> 32)
             return fail(err, "DR%u is beyond 32 bits", r);
@@ -157,7 +164,7 @@ static bool check_state(const CpuX86State *s, GError **err)
 
 bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
 {
-    if (!check_state(s, err))
+    if (!check_state(c, s, err))
         return false;
     uint8_t img[512];
     memset(img, 0, sizeof(img));
@@ -195,7 +202,8 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     if (s->efer & ~x86_efer_valid(c)) {
         for (unsigned j = s->nmsrs; j-- > 0;)
             x86_msr_set(c, s->msrs[j].index, old[j]);
-        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x with NX disabled in IA32_MISC_ENABLE", s->efer);
+        return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x has bits CPU model %s lacks (long mode, or NX "
+                    "disabled in IA32_MISC_ENABLE)", s->efer, c->model->name);
     }
 
     X86State b;
@@ -222,6 +230,8 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     /* Reloads the PAE PDPTEs from CR3, as MOV CR3 would: an approximation when the
      * guest changed its PDPT after loading CR3 (they are not saved on their own). */
     x86_cpu_set_state(c, &b);
+    for (unsigned r = 0; r < 16; r++)
+        c->regs[r] = s->regs[r];
     x86_fxrstor_image(c, img); /* cannot fail: MXCSR was checked above */
     c->fpu.ferr = s->ferr;     /* the board's IRQ 13 latch keeps its own state */
     c->tsc_offset = (int64_t)(s->tsc - (uint64_t)vm_clock_ns(c->v->vm));

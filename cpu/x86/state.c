@@ -253,7 +253,8 @@ static void seg_set(X86Seg *s, const X86SegState *o)
 void x86_cpu_get_state(X86Cpu *c, X86State *s)
 {
     memset(s, 0, sizeof(*s));
-    memcpy(s->regs, c->regs, sizeof(s->regs));
+    for (unsigned r = 0; r < 8; r++)
+        s->regs[r] = (uint32_t)c->regs[r];
     s->eip = c->eip;
     s->eflags = x86_get_eflags(c);
     for (unsigned k = 0; k < 6; k++)
@@ -275,7 +276,8 @@ void x86_cpu_get_state(X86Cpu *c, X86State *s)
 
 void x86_cpu_set_state(X86Cpu *c, const X86State *s)
 {
-    memcpy(c->regs, s->regs, sizeof(s->regs));
+    for (unsigned r = 0; r < 8; r++)
+        c->regs[r] = s->regs[r];
     c->regs[R_ZERO] = 0;
     c->eip = c->prev_eip = s->eip;
     c->eflags = (s->eflags | X86_FL_FIXED) & 0x003f7fd7u;
@@ -306,7 +308,7 @@ void x86_cpu_set_state(X86Cpu *c, const X86State *s)
         c->halted = X86_HALT_SIPI;
     c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
     x86_update_mode(c);
-    if (c->paging && (c->cr4 & X86_CR4_PAE))
+    if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_ia32e(c))
         x86_load_pdptes(c, c->cr3);
     x86_update_debug(c);
     x86_tlb_flush(c, true);
@@ -319,8 +321,8 @@ char *x86_cpu_describe(X86Cpu *c)
     return g_strdup_printf(
         "EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x "
         "EIP=%08x EFL=%08x CS=%04x(%08x) SS=%04x DS=%04x ES=%04x CR0=%08x CR3=%08x CR4=%08x CPL=%u %s",
-        c->regs[R_EAX], c->regs[R_EBX], c->regs[R_ECX], c->regs[R_EDX], c->regs[R_ESI], c->regs[R_EDI],
-        c->regs[R_EBP], c->regs[R_ESP], c->eip, f, c->seg[S_CS].sel, c->seg[S_CS].base, c->seg[S_SS].sel,
+        (uint32_t)c->regs[R_EAX], (uint32_t)c->regs[R_EBX], (uint32_t)c->regs[R_ECX], (uint32_t)c->regs[R_EDX],
+        (uint32_t)c->regs[R_ESI], (uint32_t)c->regs[R_EDI], (uint32_t)c->regs[R_EBP], (uint32_t)c->regs[R_ESP], c->eip, f, c->seg[S_CS].sel, c->seg[S_CS].base, c->seg[S_SS].sel,
         c->seg[S_DS].sel, c->seg[S_ES].sel, c->cr0, c->cr3, c->cr4, c->cpl,
-        !c->pe ? "real" : c->vm86 ? "v86" : c->paging ? "protected+paging" : "protected");
+        !c->pe ? "real" : c->vm86 ? "v86" : x86_ia32e(c) ? "ia32e-compat" : c->paging ? "protected+paging" : "protected");
 }

@@ -25,7 +25,7 @@ static inline uint32_t idx_get(X86Cpu *c, unsigned r, bool a32)
 static inline void idx_add(X86Cpu *c, unsigned r, bool a32, int32_t delta)
 {
     if (a32)
-        c->regs[r] += (uint32_t)delta;
+        c->regs[r] = (uint32_t)(c->regs[r] + (uint32_t)delta);
     else
         c->regs[r] = (c->regs[r] & 0xffff0000u) | ((c->regs[r] + (uint32_t)delta) & 0xffff);
 }

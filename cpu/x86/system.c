@@ -60,10 +60,25 @@ void x86_write_cr0(X86Cpu *c, uint32_t v)
     v |= X86_CR0_ET;
     if (((v & X86_CR0_PG) && !(v & X86_CR0_PE)) || ((v & X86_CR0_NW) && !(v & X86_CR0_CD)))
         x86_gp0(c);
-    if ((v & X86_CR0_PG) && !(c->cr0 & X86_CR0_PG) && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3))
+    bool enable_pg = (v & X86_CR0_PG) && !(c->cr0 & X86_CR0_PG);
+    if (enable_pg && (c->efer & X86_EFER_LME)) {
+        /* Activating IA-32e mode needs PAE, a CS that is not a 64-bit one and a TR
+         * that is not a 16-bit TSS (SDM vol. 3, 9.8.5, and MOV to CR0's #GP list);
+         * no PDPTEs are loaded. */
+        unsigned tr_type = c->tr.attr & 0xf;
+        if (!(c->cr4 & X86_CR4_PAE) || (c->seg[S_CS].attr & X86_ATTR_L) || tr_type == 1 || tr_type == 3)
+            x86_gp0(c);
+    } else if (enable_pg && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3)) {
         x86_gp0(c);
+    }
     uint32_t changed = c->cr0 ^ v;
     c->cr0 = v;
+    /* LMA follows LME while paging is on, and clears with paging (SDM vol. 3, 9.8.5.4:
+     * compatibility-mode code turns paging off to leave IA-32e mode). */
+    if (enable_pg && (c->efer & X86_EFER_LME))
+        c->efer |= X86_EFER_LMA;
+    else if (!(v & X86_CR0_PG))
+        c->efer &= ~X86_EFER_LMA;
     if (changed & (X86_CR0_PE | X86_CR0_PG | X86_CR0_WP))
         x86_tlb_flush(c, true);
     x86_update_mode(c);
@@ -72,7 +87,8 @@ void x86_write_cr0(X86Cpu *c, uint32_t v)
 
 void x86_write_cr3(X86Cpu *c, uint32_t v)
 {
-    if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, v))
+    /* IA-32e paging has no PDPTE registers: CR3 points at the PML4 (SDM vol. 3, 4.5). */
+    if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_ia32e(c) && !x86_load_pdptes(c, v))
         x86_gp0(c);
     c->cr3 = v;
     x86_tlb_flush(c, false);
@@ -82,6 +98,9 @@ void x86_write_cr3(X86Cpu *c, uint32_t v)
 void x86_write_cr4(X86Cpu *c, uint32_t v)
 {
     if (v & ~cr4_valid(c))
+        x86_gp0(c);
+    /* PAE may not be cleared in IA-32e mode (SDM vol. 2, MOV to CR4, #GP list). */
+    if (x86_ia32e(c) && !(v & X86_CR4_PAE))
         x86_gp0(c);
     if (c->paging && (v & X86_CR4_PAE) && !(c->cr4 & X86_CR4_PAE) && !x86_load_pdptes(c, c->cr3))
         x86_gp0(c);
@@ -396,10 +415,14 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
     }
     case 0xc0000080u:
         /* SCE is writable, but on Intel processors SYSCALL is for 64-bit mode only
-         * and stays #UD here (SDM vol. 3, 5.8.8); NXE counts in PAE page walks. */
+         * and stays #UD here (SDM vol. 3, 5.8.8); NXE counts in PAE page walks. LMA
+         * is read-only (a write keeps it), and LME may not change while paging is
+         * on (SDM vol. 3, 9.8.5). */
         if (v & ~x86_efer_valid(c))
             return false;
-        c->efer = v;
+        if (c->paging && ((v ^ c->efer) & X86_EFER_LME))
+            return false;
+        c->efer = (v & ~X86_EFER_LMA) | (c->efer & X86_EFER_LMA);
         x86_tlb_flush(c, true);
         c->exit_block = 1;
         return true;
@@ -473,7 +496,7 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
         c->regs[R_EAX] = (uint32_t)v;
         c->regs[R_EDX] = (uint32_t)(v >> 32);
     } else {
-        uint64_t v = c->regs[R_EAX] | ((uint64_t)c->regs[R_EDX] << 32);
+        uint64_t v = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
         if (!msr_write(c, msr, v)) {
             VLOG(LOG_UNIMP, "wrmsr 0x%x = 0x%" G_GINT64_MODIFIER "x: refused (#GP)", msr, v);
             x86_gp0(c);
@@ -486,7 +509,7 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
 static void rdpmc(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
-    VLOG(LOG_UNIMP, "rdpmc %u: performance counters are not implemented", c->regs[R_ECX]);
+    VLOG(LOG_UNIMP, "rdpmc %u: performance counters are not implemented", (uint32_t)c->regs[R_ECX]);
     x86_gp0(c);
 }
 
@@ -506,6 +529,8 @@ static void sysenter(X86Cpu *c, const X86Insn *i)
     (void)i;
     if (!c->pe || (c->sysenter_cs & 0xfffc) == 0)
         x86_gp0(c);
+    if (x86_ia32e(c)) /* enters 64-bit mode (SDM vol. 2, SYSENTER) */
+        x86_unsupported(c, "SYSENTER in IA-32e mode");
     c->eflags &= ~(X86_FL_VM | X86_FL_IF | X86_FL_RF);
     flat_seg(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0, true);
     flat_seg(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0, false);

@@ -151,7 +151,8 @@ void x86_task_switch(X86Cpu *c, uint16_t sel, X86Desc d, X86TaskReason why, bool
         c->cr3 = ns.cr3;
     }
     c->eip = ns.eip;
-    memcpy(c->regs, ns.regs, sizeof(ns.regs));
+    for (unsigned r = 0; r < 8; r++)
+        c->regs[r] = ns.regs[r];
     c->cc_op = CC_EAGER;
     c->eflags = (ns.eflags & 0x3f7fd5u) | X86_FL_FIXED;
     c->vm86 = (c->eflags & X86_FL_VM) != 0;

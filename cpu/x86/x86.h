@@ -28,6 +28,7 @@ enum {
     X86_ATTR_DPL = 0x0060,
     X86_ATTR_P = 0x0080,
     X86_ATTR_AVL = 0x1000,
+    X86_ATTR_L = 0x2000,    /* 64-bit code segment (IA-32e mode only) */
     X86_ATTR_DB = 0x4000,
     X86_ATTR_G = 0x8000,
 };
@@ -104,6 +105,8 @@ enum {
     X86_CR4_OSXMMEXCPT = 1u << 10,
 };
 #define X86_EFER_SCE (UINT64_C(1) << 0)
+#define X86_EFER_LME (UINT64_C(1) << 8)
+#define X86_EFER_LMA (UINT64_C(1) << 10) /* read-only: LME and CR0.PG (SDM vol. 3, 9.8.5) */
 #define X86_EFER_NXE (UINT64_C(1) << 11)
 
 /* Exception vectors (SDM vol. 3, table 6-1). */
@@ -215,7 +218,7 @@ enum {
 };
 
 /* Operand kinds for X86Insn.rm/base/index that are not registers. */
-#define X86_REG_NONE 8
+#define X86_REG_NONE 16 /* after R15: the CPU's always-zero slot */
 
 /* One decoded instruction. The interpreter calls handler with EIP already advanced
  * past the instruction (X86Cpu's prev_eip holds its start); the translator may call
@@ -236,6 +239,9 @@ struct X86Insn {
     uint8_t seg;        /* effective segment of the memory operand */
     uint8_t pfx;        /* X86_PFX_* */
     uint8_t flags;      /* X86_INSN_* */
+    uint8_t rex;        /* 64-bit mode: the REX prefix (40h-4Fh) in effect, or 0. With one,
+                           byte registers 4-7 are SPL-DIL, not AH-BH; reg, rm, base and
+                           index already include REX.R, .B and .X (0-15) */
 };
 
 /* Decode flags (X86Insn.flags). */
@@ -243,7 +249,24 @@ enum {
     X86_INSN_END_BLOCK = 1u << 0,   /* changes control flow or mode: ends a block */
     X86_INSN_MODRM = 1u << 1,
     X86_INSN_STRING = 1u << 2,      /* a string instruction (REP-able) */
+    /* 64-bit mode only (x86_decode64): */
+    X86_INSN_OP64 = 1u << 3,        /* 64-bit operand size (REX.W, or an opcode whose
+                                       default is 64 bits: PUSH/POP, near branches) */
+    X86_INSN_AD64 = 1u << 4,        /* 64-bit address size (no 67h prefix) */
+    X86_INSN_RIPREL = 1u << 5,      /* the memory operand is disp + the next
+                                       instruction's RIP (base and index none) */
+    X86_INSN_IMM64 = 1u << 6,       /* MOV r64, imm64 (B8+r) or a 64-bit moffs (A0-A3):
+                                       the value is x86_insn_imm64 */
 };
+
+/* The 64-bit immediate of B8+r with REX.W (imm, high half in disp), or the 64-bit
+ * moffs of A0-A3 (disp, high half in imm): neither form has the other field. */
+static inline uint64_t x86_insn_imm64(const X86Insn *i)
+{
+    if ((i->opcode & 0xfc) == 0xa0)
+        return i->disp | (uint64_t)i->imm << 32;
+    return i->imm | (uint64_t)i->disp << 32;
+}
 
 typedef enum {
     X86_DECODE_OK = 0,
@@ -255,3 +278,8 @@ typedef enum {
  * Undefined opcodes decode to a handler that raises #UD when executed (so the
  * exception happens in order, after earlier instructions). */
 X86DecodeResult x86_decode(const uint8_t *bytes, unsigned avail, bool code32, X86Insn *out);
+/* The same in 64-bit mode (SDM vol. 2, 2.2): REX, 64-bit operand and address sizes,
+ * RIP-relative operands, imm64/moffs64, the opcodes that are invalid there (#UD).
+ * Phase 1 of long mode decodes only: the handler of a valid instruction stops the VM
+ * as not implemented yet. */
+X86DecodeResult x86_decode64(const uint8_t *bytes, unsigned avail, X86Insn *out);

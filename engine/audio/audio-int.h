@@ -47,6 +47,11 @@ struct AudioDev {
     /* The user's output level (audio_set_output_volume): 0-65536 applied to the mix;
      * set under the engine lock. */
     uint32_t master_gain;
+    /* audio_set_tap's receiver of the stereo mix (engine lock), and its buffer. */
+    AudioTapFn tap;
+    void *tap_opaque;
+    int16_t *tap_buf;
+    size_t tap_cap;         /* frames */
     /* g_get_monotonic_time() of the last mix with an audible frame (atomic: the app
      * reads it without the lock). */
     gint64 last_audible_us;

@@ -287,6 +287,15 @@ static void mixer_tick(void *opaque)
                 dev->out[2 * k + 1] = (int16_t)r;
             }
         }
+        if (dev->tap) {
+            if ((size_t)n > dev->tap_cap) {
+                dev->tap_cap = (size_t)n;
+                dev->tap_buf = g_renew(int16_t, dev->tap_buf, 2 * dev->tap_cap);
+            }
+            for (int64_t k = 0; k < 2 * n; k++)
+                dev->tap_buf[k] = (int16_t)CLAMP(dev->mix[k], -32768, 32767);
+            dev->tap(dev->tap_opaque, dev->tap_buf, (size_t)n, dev->rate);
+        }
         dev->driver->play(dev, dev->out, (size_t)n);
         dev->frames_out += n;
         if (audible)
@@ -430,6 +439,7 @@ static void audiodev_close(void *p)
         dev->driver->fini(dev);
     g_free(dev->mix);
     g_free(dev->out);
+    g_free(dev->tap_buf);
     g_free(dev->id);
     g_mutex_clear(&dev->in_lock);
     g_free(dev);
@@ -502,6 +512,19 @@ bool audio_has_output(Vm *vm)
 {
     g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
     return devs->len > 0;
+}
+
+bool audio_set_tap(Vm *vm, AudioTapFn fn, void *opaque)
+{
+    g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
+    if (!devs->len)
+        return false;
+    AudioDev *dev = devs->pdata[0];
+    vm_lock(vm);
+    dev->tap = fn;
+    dev->tap_opaque = opaque;
+    vm_unlock(vm);
+    return true;
 }
 
 static const BackendClass audiodev_class = {

@@ -86,3 +86,11 @@ void audio_set_output_volume(Vm *vm, unsigned percent, bool muted);
 bool audio_is_playing(Vm *vm);
 /* Whether the VM has an audiodev at all (a sound card or a connected PC speaker). */
 bool audio_has_output(Vm *vm);
+
+/* A front end that carries the VM's sound elsewhere (the SPICE server): fn receives the
+ * first audiodev's mix as it is made, before the user's output level, as interleaved
+ * stereo signed 16-bit at rate frames per second. It runs with the engine lock held on
+ * whatever thread runs the mixer's timer: it must copy and return. NULL removes it.
+ * Returns false when the VM has no audiodev. Takes the engine lock. */
+typedef void (*AudioTapFn)(void *opaque, const int16_t *frames, size_t n, unsigned rate);
+bool audio_set_tap(Vm *vm, AudioTapFn fn, void *opaque);

@@ -19,7 +19,13 @@
  * as the card decodes it, at 0x388-0x38B unless an adlib device is configured there.
  * Its output is a second voice, scaled by the mixer's FM (0x34/0x35) and master levels.
  *
- * Not here yet: recording (A/D commands are ignored and logged), ADPCM, MIDI. */
+ * Recording (the A/D commands 0x24, 0x2C, 0x98/0x99 and 0xB8-0xCF) runs the same
+ * timeline the other way: the audiodev's capture is the card's line input, passed by
+ * the CT1745's input switches (0x3D/0x3E), line level (0x38/0x39) and input gain
+ * (0x3F/0x40) and written to guest memory through the 8237. The microphone and CD
+ * inputs have nothing plugged in.
+ *
+ * Not here yet: ADPCM, MIDI, the direct-mode ADC (0x20). */
 #include "engine/audio/audio.h"
 #include "engine/config.h"
 #include "engine/machine.h"
@@ -54,6 +60,12 @@
 #define MIX_MASTER_L 0x30
 #define MIX_VOICE_L 0x32
 #define MIX_FM_L 0x34
+#define MIX_LINE_L 0x38
+#define MIX_IN_SW_L 0x3d
+#define MIX_IN_SW_R 0x3e
+#define MIX_IN_GAIN_L 0x3f
+#define MIX_IN_SW_LINE_L 0x10 /* the left input mixer takes line left (CT1745, 0x3D) */
+#define MIX_IN_SW_LINE_R 0x08 /* the right one takes line right (0x3E) */
 #define MIX_IRQ_SELECT 0x80
 #define MIX_DMA_SELECT 0x81
 #define MIX_IRQ_STATUS 0x82
@@ -71,6 +83,7 @@ typedef struct Sb16 {
     IsaBus *isa;
     IsaDma *isadma;
     AudioVoice *voice;
+    AudioIn *in;            /* the line input: the audiodev's capture */
     VTimer *block_timer;
 
     /* DSP command parser. */
@@ -89,6 +102,8 @@ typedef struct Sb16 {
     /* The running transfer. */
     bool dma_on, paused, silence; /* silence: 0x80, a pause of N samples */
     bool is16, stereo, is_signed, autoinit, exit_autoinit;
+    bool input;             /* A/D: the transfer records */
+    bool stereo_input;      /* 0xA8: SB Pro stereo recording for 0x24/0x2C/0x98/0x99 */
     uint32_t frame_rate;
     uint32_t block_bytes, block_left;
     int64_t base_ns;        /* virtual time the current pacing started */
@@ -210,6 +225,8 @@ static void sb_arm_block_timer(Sb16 *s)
 
 static void sb_stop(Sb16 *s)
 {
+    if (s->input)
+        audio_in_set_active(s->in, false);
     s->dma_on = false;
     s->paused = false;
     sb_update_dreq(s);
@@ -227,7 +244,54 @@ static void sb_block_end(Sb16 *s)
     }
 }
 
-/* Moves the frames due by now from guest memory to the voice. */
+/* 5-bit volumes in bits 7-3: 2 dB steps down from 0 dB at 31 (CT1745). */
+static double mix_gain(uint8_t reg)
+{
+    unsigned v = reg >> 3;
+    return v ? pow(10.0, (double)((int)v - 31) * 2.0 / 20.0) : 0.0;
+}
+
+/* A gain of the CT1745's input path: 5-bit level (0x38/0x39) times the input gain
+ * (0x3F/0x40 bits 7-6: x1, x2, x4, x8), in 1/65536; 0 when the switch is off. */
+static uint32_t sb_line_gain(const Sb16 *s, int right)
+{
+    uint8_t sw = s->mixer[MIX_IN_SW_L + right];
+    if (!(sw & (right ? MIX_IN_SW_LINE_R : MIX_IN_SW_LINE_L)))
+        return 0;
+    double g = mix_gain(s->mixer[MIX_LINE_L + right]) * (double)(1u << (s->mixer[MIX_IN_GAIN_L + right] >> 6));
+    return (uint32_t)(g * 65536.0 + 0.5);
+}
+
+/* Fills `frames` frames of the transfer's format with what the line input captured. */
+static void sb_capture(Sb16 *s, uint8_t *buf, size_t frames)
+{
+    int16_t in[2 * 1024];
+    uint32_t gl = sb_line_gain(s, 0), gr = sb_line_gain(s, 1);
+    for (size_t done = 0; done < frames;) {
+        size_t n = MIN(frames - done, G_N_ELEMENTS(in) / 2);
+        audio_in_read(s->in, in, n);
+        for (size_t i = 0; i < n; i++) {
+            int32_t l = CLAMP((int32_t)(((int64_t)in[2 * i] * gl) >> 16), INT16_MIN, INT16_MAX);
+            int32_t r = CLAMP((int32_t)(((int64_t)in[2 * i + 1] * gr) >> 16), INT16_MIN, INT16_MAX);
+            int32_t v[2] = { l, r };
+            unsigned ch = s->stereo ? 2 : 1;
+            if (!s->stereo)
+                v[0] = (l + r) / 2; /* mono: the ADC takes both input mixers */
+            for (unsigned c = 0; c < ch; c++) {
+                if (s->is16) {
+                    uint16_t w = (uint16_t)(s->is_signed ? v[c] : v[c] + 0x8000);
+                    *buf++ = (uint8_t)w;
+                    *buf++ = (uint8_t)(w >> 8);
+                } else {
+                    *buf++ = (uint8_t)((v[c] >> 8) + (s->is_signed ? 0 : 0x80));
+                }
+            }
+        }
+        done += n;
+    }
+}
+
+/* Moves the frames due by now between guest memory and the voice or the input. */
 static void sb_run(Sb16 *s)
 {
     if (!s->dma_on || s->paused)
@@ -254,7 +318,17 @@ static void sb_run(Sb16 *s)
             continue;
         }
         size_t got = 0;
-        if (s->silence) {
+        if (s->input) {
+            /* A channel programmed the wrong way (memory to device) reads instead:
+             * the guest's mistake, harmless here. */
+            unsigned ch = sb_channel(s);
+            sb_capture(s, buf, chunk / bpf);
+            for (size_t n; got < chunk; got += n) {
+                n = i8237_transfer(s->isadma, ch, buf + got, chunk - got, NULL);
+                if (!n)
+                    break;
+            }
+        } else if (s->silence) {
             memset(buf, s->is_signed || s->is16 ? 0 : 0x80, chunk);
             got = chunk;
         } else {
@@ -268,7 +342,8 @@ static void sb_run(Sb16 *s)
             }
         }
         size_t frames = got / bpf;
-        audio_voice_write(s->voice, buf, frames);
+        if (!s->input)
+            audio_voice_write(s->voice, buf, frames);
         s->base_frames += (int64_t)frames;
         s->block_left -= (uint32_t)(frames * bpf);
         want -= frames * bpf;
@@ -335,7 +410,7 @@ static void sb_block_timer_cb(void *opaque)
     sb_run(opaque);
 }
 
-static void sb_start(Sb16 *s, bool is16, bool stereo, bool is_signed, bool autoinit, uint32_t bytes)
+static void sb_start(Sb16 *s, bool input, bool is16, bool stereo, bool is_signed, bool autoinit, uint32_t bytes)
 {
     sb_direct_render(s);
     s->direct_on = false;
@@ -348,6 +423,9 @@ static void sb_start(Sb16 *s, bool is16, bool stereo, bool is_signed, bool autoi
     s->autoinit = autoinit;
     s->exit_autoinit = false;
     s->silence = false;
+    if (s->input && !input)
+        audio_in_set_active(s->in, false);
+    s->input = input;
     uint32_t rate = s->rate;
     if (s->rate_is_tc && stereo)
         rate /= 2;
@@ -357,10 +435,16 @@ static void sb_start(Sb16 *s, bool is16, bool stereo, bool is_signed, bool autoi
     s->paused = false;
     s->base_ns = follows ? s->end_ns : now;
     s->base_frames = 0;
-    AudioFormat fmt = is16 ? (is_signed ? AUDIO_FMT_S16 : AUDIO_FMT_U16)
-                           : (is_signed ? AUDIO_FMT_S8 : AUDIO_FMT_U8);
-    audio_voice_set_format(s->voice, fmt, stereo ? 2 : 1, s->frame_rate);
-    VLOG(LOG_TIMER, "sb16: at %" PRId64 " ns %u-bit %s %s%s, %u Hz, block %u bytes", s->base_ns, is16 ? 16 : 8,
+    if (input) {
+        audio_in_set_format(s->in, AUDIO_FMT_S16, 2, s->frame_rate);
+        audio_in_set_active(s->in, true);
+    } else {
+        AudioFormat fmt = is16 ? (is_signed ? AUDIO_FMT_S16 : AUDIO_FMT_U16)
+                               : (is_signed ? AUDIO_FMT_S8 : AUDIO_FMT_U8);
+        audio_voice_set_format(s->voice, fmt, stereo ? 2 : 1, s->frame_rate);
+    }
+    VLOG(LOG_TIMER, "sb16: at %" PRId64 " ns %s %u-bit %s %s%s, %u Hz, block %u bytes", s->base_ns,
+         input ? "recording" : "playing", is16 ? 16 : 8,
          stereo ? "stereo" : "mono", is_signed ? "signed" : "unsigned",
          autoinit ? " auto-init" : "", s->frame_rate, s->block_bytes);
     sb_update_dreq(s);
@@ -368,13 +452,6 @@ static void sb_start(Sb16 *s, bool is16, bool stereo, bool is_signed, bool autoi
 }
 
 /* ---- Mixer ---- */
-
-/* 5-bit volumes in bits 7-3: 2 dB steps down from 0 dB at 31 (CT1745). */
-static double mix_gain(uint8_t reg)
-{
-    unsigned v = reg >> 3;
-    return v ? pow(10.0, (double)((int)v - 31) * 2.0 / 20.0) : 0.0;
-}
 
 static void sb_update_volume(Sb16 *s)
 {
@@ -505,7 +582,7 @@ static unsigned dsp_param_count(uint8_t cmd)
     switch (cmd) {
     case 0x10: case 0x40: case 0xe0: case 0xe4:
         return 1;
-    case 0x14: case 0x41: case 0x42: case 0x48: case 0x80:
+    case 0x14: case 0x24: case 0x41: case 0x42: case 0x48: case 0x80:
         return 2;
     default:
         return 0;
@@ -539,12 +616,25 @@ static void dsp_command(Sb16 *s, uint8_t cmd, const uint8_t *p)
         break;
     case 0x14: /* 8-bit single-cycle output, rate from the time constant */
     case 0x91:
-        sb_start(s, false, (s->mixer[MIX_OUTPUT_PRO] & 0x02) != 0, false, false,
+        sb_start(s, false, false, (s->mixer[MIX_OUTPUT_PRO] & 0x02) != 0, false, false,
                  cmd == 0x14 ? (uint32_t)(p[0] | p[1] << 8) + 1 : s->block_size + 1);
+        break;
+    case 0x24: /* 8-bit single-cycle input */
+    case 0x99:
+        sb_start(s, true, false, s->stereo_input, false, false,
+                 cmd == 0x24 ? (uint32_t)(p[0] | p[1] << 8) + 1 : s->block_size + 1);
+        break;
+    case 0x2c: /* 8-bit auto-init input */
+    case 0x98:
+        sb_start(s, true, false, s->stereo_input, false, true, s->block_size + 1);
+        break;
+    case 0xa0: /* SB Pro input mode: mono, or stereo (0xA8) */
+    case 0xa8:
+        s->stereo_input = cmd == 0xa8;
         break;
     case 0x1c: /* 8-bit auto-init output, block size from 0x48 */
     case 0x90:
-        sb_start(s, false, (s->mixer[MIX_OUTPUT_PRO] & 0x02) != 0, false, true, s->block_size + 1);
+        sb_start(s, false, false, (s->mixer[MIX_OUTPUT_PRO] & 0x02) != 0, false, true, s->block_size + 1);
         break;
     case 0x40: {
         s->rate = 1000000u / (256u - p[0]);
@@ -569,7 +659,7 @@ static void dsp_command(Sb16 *s, uint8_t cmd, const uint8_t *p)
         s->block_size = (uint32_t)(p[0] | p[1] << 8);
         break;
     case 0x80: /* silence for N+1 samples, then the 8-bit interrupt */
-        sb_start(s, false, false, false, false, (uint32_t)(p[0] | p[1] << 8) + 1);
+        sb_start(s, false, false, false, false, false, (uint32_t)(p[0] | p[1] << 8) + 1);
         s->silence = true;
         sb_update_dreq(s);
         break;
@@ -606,13 +696,9 @@ static void dsp_command(Sb16 *s, uint8_t cmd, const uint8_t *p)
         if ((cmd & 0xf0) == 0xb0 || (cmd & 0xf0) == 0xc0) {
             /* 0xBx 16-bit, 0xCx 8-bit: bit 3 A/D, bit 2 auto-init, bit 1 FIFO; the mode
              * byte: bit 5 stereo, bit 4 signed; then the length in samples minus 1. */
-            if (cmd & 0x08) {
-                VLOG(LOG_UNIMP, "sb16: recording (command 0x%02x) is not emulated", cmd);
-                break;
-            }
             bool is16 = (cmd & 0xf0) == 0xb0;
             uint32_t samples = (uint32_t)(p[1] | p[2] << 8) + 1;
-            sb_start(s, is16, (p[0] & 0x20) != 0, (p[0] & 0x10) != 0, (cmd & 0x04) != 0,
+            sb_start(s, (cmd & 0x08) != 0, is16, (p[0] & 0x20) != 0, (p[0] & 0x10) != 0, (cmd & 0x04) != 0,
                      samples * (is16 ? 2 : 1));
             break;
         }
@@ -745,19 +831,6 @@ static void sb_reset(Device *dev)
     dsp_reset(s);
 }
 
-/* Whether the configuration has an AdLib card, which then owns 0x388. */
-static bool sb_adlib_configured(Vm *vm)
-{
-    const GPtrArray *devs = vm_config(vm)->devices;
-    for (guint i = 0; devs && i < devs->len; i++) {
-        const char *spec = g_ptr_array_index(devs, i);
-        size_t n = strcspn(spec, ",");
-        if (n == 5 && !strncmp(spec, "adlib", 5))
-            return true;
-    }
-    return false;
-}
-
 static bool sb_realize(Device *dev, GError **err)
 {
     Sb16 *s = (Sb16 *)dev;
@@ -785,12 +858,15 @@ static bool sb_realize(Device *dev, GError **err)
         !isa_bus_check_ports(s->vm, s->iobase + 0xa, 6, err) || !isa_bus_check_ports(s->vm, s->iobase, 4, err) ||
         !isa_bus_check_ports(s->vm, s->iobase + 8, 2, err))
         return false;
-    /* The card also decodes the AdLib's ports, unless an AdLib card is there. */
-    bool at388 = !sb_adlib_configured(s->vm) && isa_bus_check_ports(s->vm, 0x388, 4, NULL);
+    /* The card also decodes the AdLib's ports, unless an AdLib card is there; an adlib
+     * created later takes them over (a weak claim). */
+    bool at388 = isa_bus_check_ports(s->vm, 0x388, 4, NULL);
     s->isadma = isa_bus_dma(s->isa);
     s->block_timer = vtimer_new(s->vm, sb_block_timer_cb, s);
     s->voice = audio_voice_new(s->audiodev, dev->id, sb_sync, s);
     audio_voice_set_active(s->voice, true);
+    g_autofree char *in_name = g_strdup_printf("%s.line-in", dev->id);
+    s->in = audio_in_new(s->audiodev, in_name);
     io_add(vm_io(s->vm), dev->id, (uint16_t)(s->iobase + 4), 3, &sb_ops, s);
     io_add(vm_io(s->vm), dev->id, (uint16_t)(s->iobase + 0xa), 6, &sb_ops_hi, s);
     g_autofree char *fm_name = g_strdup_printf("%s.fm", dev->id);
@@ -798,7 +874,7 @@ static bool sb_realize(Device *dev, GError **err)
     io_add(vm_io(s->vm), fm_name, (uint16_t)s->iobase, 4, &opl3_port_ops, &s->fm);
     io_add(vm_io(s->vm), fm_name, (uint16_t)(s->iobase + 8), 2, &opl3_port_ops, &s->fm);
     if (at388)
-        io_add(vm_io(s->vm), fm_name, 0x388, 4, &opl3_port_ops, &s->fm);
+        io_region_set_weak(io_add(vm_io(s->vm), fm_name, 0x388, 4, &opl3_port_ops, &s->fm), true);
     return true;
 }
 
@@ -807,6 +883,7 @@ static void sb_unrealize(Device *dev)
     Sb16 *s = (Sb16 *)dev;
     vtimer_free(s->block_timer);
     audio_voice_free(s->voice);
+    audio_in_free(s->in);
     opl3_destroy(&s->fm);
 }
 
@@ -833,7 +910,10 @@ static bool sb_check(const void *state, GError **err)
 static void sb_post_load(void *state)
 {
     Sb16 *s = state;
-    if (s->dma_on) {
+    if (s->dma_on && s->input) {
+        audio_in_set_format(s->in, AUDIO_FMT_S16, 2, s->frame_rate);
+        audio_in_set_active(s->in, true);
+    } else if (s->dma_on) {
         AudioFormat fmt = s->is16 ? (s->is_signed ? AUDIO_FMT_S16 : AUDIO_FMT_U16)
                                   : (s->is_signed ? AUDIO_FMT_S8 : AUDIO_FMT_U8);
         audio_voice_set_format(s->voice, fmt, s->stereo ? 2 : 1, s->frame_rate);
@@ -888,12 +968,15 @@ static const VmStateField sb_fields[] = {
     /* Version 2: the FM chip. */
     { .name = "fm", .type = VMS_STRUCT, .offset = offsetof(Sb16, fm), .elem_size = sizeof(Opl3),
       .sub = &opl3_vmsd, .version_added = 2 },
+    /* Version 3: recording. */
+    { .name = "input", .type = VMS_BOOL, .offset = offsetof(Sb16, input), .version_added = 3 },
+    { .name = "stereo_input", .type = VMS_BOOL, .offset = offsetof(Sb16, stereo_input), .version_added = 3 },
     VMSTATE_END,
 };
 
 static const VmStateDesc sb_vmsd = {
     .name = "sb16",
-    .version = 2,
+    .version = 3,
     .fields = sb_fields,
     .check = sb_check,
     .post_load = sb_post_load,

@@ -744,27 +744,12 @@ static bool cirrus_realize(Device *dev, GError **err)
     gsize rom_len = 0;
     g_autofree char *rom_path =
         c->romfile ? g_strdup(c->romfile) : g_build_filename(SEABIOS_DIR, "vgabios-cirrus.bin", NULL);
-    if (strcmp(rom_path, "none")) {
-        GError *local = NULL;
-        if (!g_file_get_contents(rom_path, &rom, &rom_len, &local)) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
-                        "cirrus-vga: VGA BIOS: %s (install the Debian package 'seabios', or give romfile=)",
-                        local->message);
-            g_error_free(local);
-            return false;
-        }
-        if (rom_len < 512 || rom_len > (1u << 20) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "cirrus-vga: VGA BIOS %s is not an option ROM (no 55 AA signature, or over 1 MiB)", rom_path);
-            return false;
-        }
-    }
-    s->vm = vm;
+    if (strcmp(rom_path, "none") &&
+        !pci_rom_load(rom_path, "cirrus-vga: VGA BIOS", "install the Debian package 'seabios', or give romfile=", &rom,
+                      &rom_len, err))
+        return false;
     s->hooks = &cirrus_hooks;
-    s->vram_size = CIRRUS_VRAM_SIZE;
-    s->vram = mem_host_alloc(s->vram_size);
-    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
-    vga_core_init(s);
+    vga_core_init(s, vm, CIRRUS_VRAM_SIZE);
 
     pci_device_init(&c->pci, bus, devfn, "cirrus-vga", 0x1013, 0x00b8, 0x030000, 0x00);
     pci_device_set_subsystem(&c->pci, 0x1af4, 0x1100);
@@ -790,9 +775,7 @@ static bool cirrus_realize(Device *dev, GError **err)
 static void cirrus_unrealize(Device *dev)
 {
     CirrusState *c = (CirrusState *)dev;
-    mem_host_free(c->vga.vram, c->vga.vram_size);
-    g_free(c->vga.layout.lines);
-    g_free(c->vga.text_cache);
+    vga_core_destroy(&c->vga);
 }
 
 static bool cirrus_fail(GError **err, const char *what, unsigned v)

@@ -611,7 +611,18 @@ void vga_core_reset(VgaState *s)
     s->full_redraw = true;
 }
 
-void vga_core_init(VgaState *s)
+void vga_core_init(VgaState *s, Vm *vm, size_t vram_size)
 {
+    s->vm = vm;
+    s->vram_size = vram_size;
+    s->vram = mem_host_alloc(vram_size);
+    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
     vga_core_reset(s);
+}
+
+void vga_core_destroy(VgaState *s)
+{
+    mem_host_free(s->vram, s->vram_size);
+    g_free(s->layout.lines);
+    g_free(s->text_cache);
 }

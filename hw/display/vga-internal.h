@@ -156,7 +156,10 @@ struct VgaState {
 };
 
 /* ---- vga-core.c ---- */
-void vga_core_init(VgaState *s);
+/* Video memory of vram_size bytes, the line table, then the power-on state; every
+ * VGA-compatible adapter's realize calls it, its unrealize vga_core_destroy. */
+void vga_core_init(VgaState *s, Vm *vm, size_t vram_size);
+void vga_core_destroy(VgaState *s);
 void vga_core_reset(VgaState *s);
 uint32_t vga_port_read(VgaState *s, uint16_t port);
 void vga_port_write(VgaState *s, uint16_t port, uint8_t value);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* QEMU's "std-vga" PCI device (1234:1111): the VGA's legacy ports and memory window,
+/* QEMU's "std-vga" PCI device (1234:1111), and its ISA form "isa-vga" (no PCI, no
+ * linear framebuffer): the VGA's legacy ports and memory window,
  * the Bochs VBE ports 0x1CE/0x1CF, BAR 0 the linear framebuffer (all of video memory,
  * dirty-logged), BAR 2 the MMIO window SeaBIOS's and Linux's bochs drivers use (VGA
  * ports at 0x400-0x41F, VBE registers at 0x500-0x515, QEMU's extended registers at
@@ -136,9 +137,10 @@ static void vga_update(void *opaque, DisplayConsole *con)
 {
     VgaState *s = opaque;
     /* Writes through the linear framebuffer bypass the VGA; the memory map logged them. */
-    uint64_t harvested[VGA_DIRTY_WORDS];
+    uint64_t harvested[VGA_DIRTY_WORDS] = { 0 };
     G_STATIC_ASSERT(sizeof(unsigned long) == sizeof(uint64_t));
-    mem_region_dirty_harvest(s->lfb, (unsigned long *)harvested);
+    if (s->lfb) /* the ISA VGA has none */
+        mem_region_dirty_harvest(s->lfb, (unsigned long *)harvested);
     for (unsigned i = 0; i < VGA_DIRTY_WORDS; i++) {
         if (!harvested[i])
             continue;
@@ -229,12 +231,10 @@ static bool vga_realize(Device *dev, GError **err)
 {
     VgaState *s = (VgaState *)dev;
     Vm *vm = dev->vm;
-    s->vm = vm;
-    s->vram_size = VGA_VRAM_SIZE;
-    s->vram = mem_host_alloc(s->vram_size);
-    s->layout.lines = g_new0(VgaLine, VGA_MAX_LINES);
-    vga_core_init(s);
+    vga_core_init(s, vm, VGA_VRAM_SIZE);
 
+    if (!s->bus) /* the ISA VGA: no PCI function, no linear framebuffer */
+        goto legacy;
     PciDevice *d = pci_device_new(s->bus, s->devfn, "vga", 0x1234, 0x1111, 0x030000, 2);
     pci_device_set_subsystem(d, 0x1af4, 0x1100);
     d->opaque = s;
@@ -247,6 +247,7 @@ static bool vga_realize(Device *dev, GError **err)
     g_clear_pointer(&s->rom, g_free);
     s->rom_size = 0;
 
+legacy:
     io_add(vm_io(vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
     io_add(vm_io(vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
     mem_add_mmio(vm_mem(vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
@@ -257,16 +258,15 @@ static bool vga_realize(Device *dev, GError **err)
 static void vga_unrealize(Device *dev)
 {
     VgaState *s = (VgaState *)dev;
-    mem_host_free(s->vram, s->vram_size);
-    g_free(s->layout.lines);
-    g_free(s->text_cache);
+    vga_core_destroy(s);
     g_free(s->rom);
 }
 
 static void vga_pre_save(void *state)
 {
     VgaState *s = state;
-    memcpy(s->pci_config, s->pci->config, sizeof(s->pci_config));
+    if (s->pci)
+        memcpy(s->pci_config, s->pci->config, sizeof(s->pci_config));
 }
 
 static bool vga_fail(GError **err, const char *what, unsigned v)
@@ -297,7 +297,7 @@ bool vga_core_state_check(const VgaState *s, unsigned sr_index_max, unsigned gr_
 static bool vga_check(const void *state, GError **err)
 {
     const VgaState *s = state;
-    if (!pci_device_config_check(s->pci, s->pci_config, err))
+    if (s->pci && !pci_device_config_check(s->pci, s->pci_config, err))
         return false;
     if (!vga_core_state_check(s, 7, 0x0f, err))
         return false;
@@ -326,7 +326,8 @@ static bool vga_check(const void *state, GError **err)
 static void vga_post_load(void *state)
 {
     VgaState *s = state;
-    pci_device_config_load(s->pci, s->pci_config);
+    if (s->pci)
+        pci_device_config_load(s->pci, s->pci_config);
     s->layout_stale = true;
     s->palette_stale = true;
     s->full_redraw = true;
@@ -383,30 +384,39 @@ static const DeviceClass vga_class = {
     .unrealize = vga_unrealize,
 };
 
+/* The same VGA on the ISA bus (QEMU's isa-vga): the legacy ports and window and the
+ * VBE ports; its BIOS is a ROM the firmware runs from fw_cfg (the board adds it). */
+static const DeviceClass isa_vga_class = {
+    .name = "isa-vga",
+    .description = "standard VGA on the ISA bus, with the Bochs VBE ports",
+    .instance_size = sizeof(VgaState),
+    .vmsd = &vga_vmsd,
+    .realize = vga_realize,
+    .reset = vga_reset,
+    .unrealize = vga_unrealize,
+};
+
 __attribute__((constructor)) static void vga_register(void)
 {
     device_class_register(&vga_class);
+    device_class_register(&isa_vga_class);
+}
+
+VgaState *vga_isa_new(Vm *vm, GError **err)
+{
+    VgaState *s = (VgaState *)device_new(vm, isa_vga_class.name, "vga", err);
+    if (!s || !device_realize(DEVICE(s), err))
+        return NULL;
+    return s;
 }
 
 VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err)
 {
     g_autofree char *rom = NULL;
     gsize rom_len = 0;
-    if (rom_path) {
-        GError *local = NULL;
-        if (!g_file_get_contents(rom_path, &rom, &rom_len, &local)) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND,
-                        "VGA BIOS: %s (install the Debian package 'seabios', or use -vga none)",
-                        local->message);
-            g_error_free(local);
-            return NULL;
-        }
-        if (rom_len < 512 || rom_len > (1u << 20) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "VGA BIOS %s: not an option ROM (no 55 AA signature, or bigger than 1 MiB)", rom_path);
-            return NULL;
-        }
-    }
+    if (rom_path && !pci_rom_load(rom_path, "VGA BIOS", "install the Debian package 'seabios', or use -vga none",
+                                  &rom, &rom_len, err))
+        return NULL;
     VgaState *s = (VgaState *)device_new(vm, vga_class.name, "vga", err);
     if (!s)
         return NULL;

@@ -12,6 +12,8 @@ typedef struct VgaState VgaState;
 
 /* rom_path: the VGA BIOS image for the ROM BAR, or NULL for none (unit tests). */
 VgaState *vga_pci_new(Vm *vm, PciBus *bus, int devfn, const char *rom_path, GError **err);
+/* The ISA VGA of a board without PCI: ports 3B0h-3DFh, 1CEh-1D0h, memory A0000h-BFFFFh. */
+VgaState *vga_isa_new(Vm *vm, GError **err);
 
 /* The Cirrus CL-GD5446 (cirrus-vga) with id "vga" at addr ("SLOT[.FN]", NULL: the first
  * free slot) on the VM's PCI bus, its VGA BIOS SeaBIOS's vgabios-cirrus.bin. */

@@ -38,7 +38,7 @@ IsaDma *isa_bus_dma(IsaBus *bus)
 bool isa_bus_check_ports(Vm *vm, uint32_t base, uint32_t count, GError **err)
 {
     for (uint32_t p = base; p < base + count && p < 0x10000; p++) {
-        const char *owner = io_owner(vm_io(vm), (uint16_t)p);
+        const char *owner = io_claimed_by(vm_io(vm), (uint16_t)p);
         if (owner) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port 0x%x is taken by %s", p, owner);
             return false;

@@ -236,6 +236,26 @@ void pci_register_rom(PciDevice *d, const void *data, size_t size)
     mem_region_set_enabled(d->bar[PCI_ROM_SLOT].mem, false);
 }
 
+bool pci_rom_load(const char *path, const char *what, const char *hint, char **data, gsize *len, GError **err)
+{
+    g_autofree char *rom = NULL;
+    gsize n = 0;
+    GError *local = NULL;
+    if (!g_file_get_contents(path, &rom, &n, &local)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "%s: %s (%s)", what, local->message, hint);
+        g_error_free(local);
+        return false;
+    }
+    if (n < 512 || n > (1u << 20) || (uint8_t)rom[0] != 0x55 || (uint8_t)rom[1] != 0xaa) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%s %s is not an option ROM (no 55 AA signature, or bigger than 1 MiB)", what, path);
+        return false;
+    }
+    *data = g_steal_pointer(&rom);
+    *len = n;
+    return true;
+}
+
 /* Where a BAR decodes now (PCI spec 6.2.5.1), or PCI_BAR_UNMAPPED. */
 static uint64_t bar_address(const PciDevice *d, int bar)
 {

@@ -127,6 +127,10 @@ void pci_register_bar_mmio(PciDevice *d, int bar, uint32_t size, const MemOps *o
 MemRegion *pci_register_bar_ram(PciDevice *d, int bar, uint32_t size, uint8_t *host, bool prefetch);
 /* Expansion ROM BAR with a copy of the image (size rounded up to a power of two). */
 void pci_register_rom(PciDevice *d, const void *data, size_t size);
+/* Reads an option ROM image from path and checks it is one (PCI Firmware spec 5.1: the
+ * 55 AA signature; at most 1 MiB). Errors name `what` (e.g. "cirrus-vga: VGA BIOS") and
+ * end with `hint`, what the user can do about a missing file. */
+bool pci_rom_load(const char *path, const char *what, const char *hint, char **data, gsize *len, GError **err);
 
 /* Drives the device's INTx line. */
 void pci_set_irq(PciDevice *d, int level);

@@ -5,6 +5,7 @@
 
 #include "hw/storage/ide.h"
 #include "disks/block.h"
+#include "engine/device.h"
 #include "engine/vmstate.h"
 
 /* Status register bits (ATA-6 §7.15.6). */
@@ -178,6 +179,14 @@ bool ide_channel_irq_level(const IdeChannel *ch);
 /* Waits for the drives' DMA requests in flight to complete (lock held; it is dropped
  * while waiting, since the completion takes it). */
 void ide_channel_drain(IdeChannel *ch);
+
+/* ide-drives.c: the IDE drives of cfg in positions 0-3 (channel = position / 2), fixed
+ * indexes first; and the DeviceClass hooks over both channels' drives. */
+bool ide_pair_attach_drives(IdeChannel ch[2], const VmConfig *cfg, GError **err);
+void ide_pair_for_each_image(IdeChannel ch[2], DeviceImageFn fn, void *opaque);
+DeviceMediaResult ide_pair_change_media(IdeChannel ch[2], const char *drive, const char *filename,
+                                        const char *format, GError **err);
+bool ide_pair_swap_image(IdeChannel ch[2], const char *drive, BlockImage *img, BlockImage **old);
 
 /* ide-atapi.c */
 void atapi_pio_end(IdeDevice *d);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* IDE: an ATA channel with up to two devices (hard disks or ATAPI CD-ROMs) behind the
- * legacy command/control register blocks, and the PIIX3 IDE PCI function (82371SB
- * function 1) with its two channels and bus-master DMA. */
+ * legacy command/control register blocks, the PIIX3 IDE PCI function (82371SB
+ * function 1) with its two channels and bus-master DMA, and the ISA interface. */
 #pragma once
 
 #include "engine/config.h"
@@ -11,6 +11,7 @@
 typedef struct BlockImage BlockImage;
 typedef struct IdeChannel IdeChannel;
 typedef struct PiixIdeState PiixIdeState;
+typedef struct IsaIdeState IsaIdeState;
 
 /* One channel: registers at cmd_base (8 ports) and ctl_base (device control/alternate
  * status, 1 port), interrupt on irq. The channel is freed with the VM. */
@@ -36,3 +37,9 @@ PiixIdeState *piix_ide_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *isa_ir
                            const VmConfig *cfg, GError **err);
 /* Channel 0 (primary) or 1 (secondary). */
 IdeChannel *piix_ide_channel(PiixIdeState *s, int n);
+
+/* The ISA IDE interface of a board without PCI: channel 0 at 0x1F0/0x3F6 on ISA IRQ 14,
+ * channel 1 at 0x170/0x376 on IRQ 15, PIO only. Opens the IDE drives of cfg as
+ * piix_ide_new does. */
+IsaIdeState *isa_ide_new(Vm *vm, const IrqLine *isa_irq, const VmConfig *cfg, GError **err);
+IdeChannel *isa_ide_channel(IsaIdeState *s, int n);

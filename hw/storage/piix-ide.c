@@ -301,58 +301,6 @@ static void piix_ide_reset(Device *dev)
     piix_ide_update_decode(s);
 }
 
-static bool attach_drives(PiixIdeState *s, const VmConfig *cfg, GError **err)
-{
-    const DriveConfig *slot[4] = { NULL };
-    if (!cfg->drives)
-        return true;
-    /* Fixed indexes first, then the rest in order into free slots. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (guint i = 0; i < cfg->drives->len; i++) {
-            const DriveConfig *dc = g_ptr_array_index(cfg->drives, i);
-            if (dc->iface != DRIVE_IF_IDE || (pass == 0) != (dc->index >= 0))
-                continue;
-            int idx = dc->index;
-            if (idx < 0)
-                for (idx = 0; idx < 4 && slot[idx]; idx++)
-                    ;
-            if (idx > 3) {
-                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                            "IDE drive %s: index %d is out of range 0-3 (or all four are taken)",
-                            dc->file ? dc->file : "(empty)", dc->index);
-                return false;
-            }
-            if (slot[idx]) {
-                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "IDE index %d is used twice", idx);
-                return false;
-            }
-            slot[idx] = dc;
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        const DriveConfig *dc = slot[i];
-        if (!dc)
-            continue;
-        bool cdrom = dc->media == DRIVE_MEDIA_CDROM;
-        BlockImage *img = NULL;
-        if (dc->file && *dc->file) {
-            bool ro;
-            img = drive_open(cfg, dc, false, &ro, err);
-            if (!img)
-                return false;
-        } else if (!cdrom) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "IDE disk %d needs file=", i);
-            return false;
-        }
-        if (!ide_channel_attach(&s->ch[i / 2], i % 2, img, cdrom, err)) {
-            if (img)
-                block_close(img, NULL);
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool piix_ide_realize(Device *dev, GError **err)
 {
     PiixIdeState *s = (PiixIdeState *)dev;
@@ -476,66 +424,23 @@ static const VmStateDesc piix_ide_vmsd = {
     .post_load = piix_ide_post_load,
 };
 
-/* Snapshots: every drive's image, named as QEMU names IDE drives (ide1-cd0). */
+/* Snapshots, CD changes and snapshot trees: the drives of both channels, by QEMU's
+ * names (ide-drives.c). */
 static void piix_ide_for_each_image(Device *dev, DeviceImageFn fn, void *opaque)
 {
-    PiixIdeState *s = (PiixIdeState *)dev;
-    for (int c = 0; c < 2; c++) {
-        for (int u = 0; u < 2; u++) {
-            IdeDevice *d = &s->ch[c].dev[u];
-            if (d->kind == IDE_NONE || !d->img)
-                continue;
-            char name[16];
-            g_snprintf(name, sizeof(name), "ide%d-%s%d", c, d->kind == IDE_CDROM ? "cd" : "hd", u);
-            fn(opaque, name, d->img, d->kind == IDE_DISK && !block_is_read_only(d->img));
-        }
-    }
+    ide_pair_for_each_image(((PiixIdeState *)dev)->ch, fn, opaque);
 }
 
-/* QMP eject / blockdev-change-medium for the CD-ROMs, named as QEMU names them:
- * ide<channel>-cd<unit> (-cdrom is ide1-cd0). */
 static DeviceMediaResult piix_ide_change_media(Device *dev, const char *drive, const char *filename,
                                                const char *format, bool read_only, GError **err)
 {
-    PiixIdeState *s = (PiixIdeState *)dev;
-    unsigned ch, unit;
-    char tail;
     (void)read_only; /* a CD is read-only anyway */
-    if (sscanf(drive, "ide%u-cd%u%c", &ch, &unit, &tail) != 2 || ch > 1 || unit > 1)
-        return DEVICE_MEDIA_NO_DRIVE;
-    BlockImage *img = NULL;
-    if (filename) {
-        DriveConfig dc = { .file = (char *)filename, .format = (char *)format,
-                           .iface = DRIVE_IF_IDE, .media = DRIVE_MEDIA_CDROM };
-        VmConfig none = { 0 };
-        bool ro;
-        img = drive_open(&none, &dc, false, &ro, err);
-        if (!img)
-            return DEVICE_MEDIA_FAILED;
-    }
-    if (!ide_cdrom_change(&s->ch[ch], (int)unit, img, err)) {
-        if (img)
-            block_close(img, NULL);
-        g_prefix_error(err, "Device '%s': ", drive);
-        return DEVICE_MEDIA_FAILED;
-    }
-    return DEVICE_MEDIA_CHANGED;
+    return ide_pair_change_media(((PiixIdeState *)dev)->ch, drive, filename, format, err);
 }
 
-/* Snapshot trees: the hard disk ide<channel>-hd<unit> continues on another image. */
 static bool piix_ide_swap_image(Device *dev, const char *drive, BlockImage *img, BlockImage **old)
 {
-    PiixIdeState *s = (PiixIdeState *)dev;
-    unsigned ch, unit;
-    char tail;
-    if (sscanf(drive, "ide%u-hd%u%c", &ch, &unit, &tail) != 2 || ch > 1 || unit > 1)
-        return false;
-    IdeDevice *d = &s->ch[ch].dev[unit];
-    if (d->kind != IDE_DISK)
-        return false;
-    *old = d->img;
-    d->img = img;
-    return true;
+    return ide_pair_swap_image(((PiixIdeState *)dev)->ch, drive, img, old);
 }
 
 static const DeviceClass piix_ide_class = {
@@ -567,7 +472,7 @@ PiixIdeState *piix_ide_new(Vm *vm, PciBus *bus, int devfn, const IrqLine *isa_ir
     s->isa_irq = isa_irq;
     if (!device_realize(DEVICE(s), NULL))
         g_assert_not_reached();
-    if (!attach_drives(s, cfg, err))
+    if (!ide_pair_attach_drives(s->ch, cfg, err))
         return NULL;
     return s;
 }

@@ -538,7 +538,8 @@ static const DeviceProp hid_props[] = {
 #define HID_CLASS(cname, text, realize_fn)                                                  \
     { .name = (cname), .description = (text), .instance_size = sizeof(UsbHidState),          \
       .user_creatable = true, .props = hid_props, .vmsd = &hid_vmsd, .realize = (realize_fn),  \
-      .reset = hid_reset, .unrealize = hid_unrealize }
+      .reset = hid_reset, .unrealize = hid_unrealize, .unplug = usb_device_unplug,  \
+      .bus_place = usb_device_bus_place }
 
 static const DeviceClass hid_classes[] = {
     HID_CLASS("usb-tablet", "USB tablet: an absolute pointer, so the host pointer needs no grab",

@@ -567,6 +567,8 @@ static const DeviceClass storage_class = {
     .realize = storage_realize,
     .reset = storage_reset,
     .unrealize = storage_unrealize,
+    .unplug = usb_device_unplug,
+    .bus_place = usb_device_bus_place,
     .for_each_image = storage_for_each_image,
 };
 

@@ -414,7 +414,27 @@ static void port_wakeup(void *opaque, int port)
     update_irq(s);
 }
 
-static const UsbPortOps uhci_port_ops = { .attach = port_attach, .wakeup = port_wakeup };
+/* Hot unplug: the port loses its connection, is disabled, and reports both changes
+ * (UHCI 2.1.7: CSC, and PEDC when the port was enabled); a disconnect in global suspend
+ * is a resume event like a connect. */
+static void port_detach(void *opaque, int port)
+{
+    UhciState *s = opaque;
+    uint16_t old = s->portsc[port];
+    s->portsc[port] = (old & ~(PORT_CCS | PORT_PE | PORT_LSDA | PORT_LS_DPLUS | PORT_LS_DMINUS | PORT_SUSP)) |
+                      PORT_CSC | ((old & PORT_PE) ? PORT_PEC : 0);
+    if (s->cmd & CMD_EGSM) {
+        s->sts |= STS_RD;
+        update_irq(s);
+    }
+}
+
+static const UsbPortOps uhci_port_ops = {
+    .attach = port_attach,
+    .wakeup = port_wakeup,
+    .detach = port_detach,
+    .speed_mask = 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL,
+};
 
 static void port_write(UhciState *s, int i, uint16_t v)
 {

@@ -79,6 +79,12 @@ UsbDevice *usb_bus_port_device(UsbBus *bus, int port)
     return port >= 0 && port < bus->nports ? bus->port[port] : NULL;
 }
 
+const char *usb_speed_name(UsbSpeed speed)
+{
+    static const char *const names[] = { "low", "full", "high", "super" };
+    return speed <= USB_SPEED_SUPER ? names[speed] : "?";
+}
+
 void usb_bus_port_reset(UsbBus *bus, int port)
 {
     UsbDevice *d = usb_bus_port_device(bus, port);
@@ -130,6 +136,17 @@ bool usb_device_attach(UsbDevice *d, GError **err)
                     "no USB bus '%s' (the pc machine has usb-bus.0 unless -machine usb=off)", bus_name);
         return false;
     }
+    if (bus->ops && bus->ops->speed_mask && !((bus->ops->speed_mask >> d->speed) & 1)) {
+        GString *carried = g_string_new(NULL);
+        for (int sp = USB_SPEED_LOW; sp <= USB_SPEED_SUPER; sp++)
+            if ((bus->ops->speed_mask >> sp) & 1)
+                g_string_append_printf(carried, "%s%s", carried->len ? "/" : "", usb_speed_name((UsbSpeed)sp));
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "a %s-speed device cannot go on %s, whose ports carry %s speed only", usb_speed_name(d->speed),
+                    bus_name, carried->str);
+        g_string_free(carried, true);
+        return false;
+    }
     int port = -1;
     if (d->port_path && *d->port_path) {
         char *end;
@@ -174,6 +191,37 @@ void usb_device_detach(UsbDevice *d)
     if (d->bus && d->bus->port[d->port] == d)
         d->bus->port[d->port] = NULL;
     d->bus = NULL;
+}
+
+void usb_device_unplug(Device *dev)
+{
+    UsbDevice *d = (UsbDevice *)dev;
+    UsbBus *bus = d->bus;
+    int port = d->port;
+    usb_device_detach(d);
+    if (bus && bus->ops && bus->ops->detach)
+        bus->ops->detach(bus->opaque, port);
+}
+
+bool usb_device_bus_place(Device *dev, DeviceBusPlace *out)
+{
+    UsbDevice *d = (UsbDevice *)dev;
+    if (!d->bus)
+        return false;
+    out->bus = d->bus->name;
+    out->port = d->port + 1;
+    out->addr = d->addr;
+    out->speed = usb_speed_name(d->speed);
+    out->product = usb_device_product_name(d);
+    return true;
+}
+
+const char *usb_device_product_name(const UsbDevice *d)
+{
+    uint8_t i = d->desc && d->desc->device ? d->desc->device[15] : 0;
+    if (i && i <= d->desc->n_strings && d->desc->strings[i - 1])
+        return d->desc->strings[i - 1];
+    return d->dev.klass->description;
 }
 
 void usb_device_wakeup(UsbDevice *d)
@@ -269,6 +317,8 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
             return -1;
         d->config = (uint8_t)s->value;
         d->halted_in = d->halted_out = 0;
+        if (d->ops->request_done)
+            d->ops->request_done(d, s);
         return 0;
     case 0x8000 | REQ_GET_STATUS: {
         /* Bit 0 self-powered (from bmAttributes bit 6), bit 1 remote wakeup (9.4.5). */
@@ -301,6 +351,8 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
             *halted |= 1u << ep;
         else
             *halted &= ~(1u << ep);
+        if (s->request == REQ_CLEAR_FEATURE && d->ops->request_done)
+            d->ops->request_done(d, s);
         return 0;
     }
     case 0x8100 | REQ_GET_INTERFACE:
@@ -309,7 +361,11 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
         return copy_out(data, s->length, (const uint8_t[]){ 0 }, 1);
     case 0x0100 | REQ_SET_INTERFACE:
         /* One alternate setting per interface. */
-        return d->config && s->value == 0 ? 0 : -1;
+        if (!d->config || s->value != 0)
+            return -1;
+        if (d->ops->request_done)
+            d->ops->request_done(d, s);
+        return 0;
     default:
         break;
     }

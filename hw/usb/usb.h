@@ -88,6 +88,10 @@ typedef struct UsbDeviceOps {
     int (*control)(UsbDevice *d, const UsbSetup *setup, uint8_t *data);
     /* A transaction on an endpoint other than 0 of the active configuration. */
     void (*data)(UsbDevice *d, UsbPacket *p);
+    /* Optional: a standard request the core accepted that changes the device's state
+     * (SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE ENDPOINT_HALT), for a device that
+     * must repeat it elsewhere (usb-host on the real device). */
+    void (*request_done)(UsbDevice *d, const UsbSetup *setup);
 } UsbDeviceOps;
 
 /* The largest data stage of a control transfer a device here answers. */
@@ -137,6 +141,13 @@ bool usb_device_attach(UsbDevice *d, GError **err);
 /* From the class's unrealize: leaves the port. Quiet (the controller is not told): it
  * runs at VM teardown, after the PCI bus that carries the controller's IRQ is gone. */
 void usb_device_detach(UsbDevice *d);
+/* Run-time removal (the DeviceClass unplug hook of USB devices, QMP device_del): leaves
+ * the port and tells the controller, whose port shows the disconnect to the guest. */
+void usb_device_unplug(Device *dev);
+/* The DeviceClass bus_place hook of USB devices. */
+bool usb_device_bus_place(Device *dev, DeviceBusPlace *out);
+/* The device's product string (its iProduct), or its class description. */
+const char *usb_device_product_name(const UsbDevice *d);
 /* A device with something to say while its host may have suspended it: resume
  * signalling, when the host enabled remote wakeup (SET_FEATURE DEVICE_REMOTE_WAKEUP). */
 void usb_device_wakeup(UsbDevice *d);
@@ -151,6 +162,11 @@ typedef struct UsbPortOps {
     void (*attach)(void *opaque, int port, UsbSpeed speed);
     /* The device there signals resume (remote wakeup, USB 2.0 7.1.7.7). */
     void (*wakeup)(void *opaque, int port);
+    /* Optional: the device on root port `port` was removed at run time (hot unplug). */
+    void (*detach)(void *opaque, int port);
+    /* Optional: the speeds the ports carry (bit n: UsbSpeed n); a device at another
+     * speed is refused at attach. 0: not checked. */
+    unsigned speed_mask;
 } UsbPortOps;
 
 #define USB_MAX_PORTS 15
@@ -161,6 +177,8 @@ void usb_bus_free(UsbBus *bus);
 /* The first free bus name "usb-bus.N". */
 char *usb_bus_next_name(Vm *vm);
 UsbDevice *usb_bus_port_device(UsbBus *bus, int port);
+/* "low", "full", "high", "super". */
+const char *usb_speed_name(UsbSpeed speed);
 /* Bus reset signalled on a port (the port's reset bit): the device returns to its
  * default state through its class's reset. */
 void usb_bus_port_reset(UsbBus *bus, int port);

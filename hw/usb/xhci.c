@@ -335,7 +335,24 @@ static void port_wakeup(void *opaque, int port)
     port_notify(s, port);
 }
 
-static const UsbPortOps xhci_port_ops = { .attach = port_attach, .wakeup = port_wakeup };
+/* Hot unplug (the device already left the bus): the port loses its connection and is
+ * disabled, CSC and, when it was enabled, PEC report it (xHCI 4.19.1.1, 4.19.2). */
+static void port_detach(void *opaque, int port)
+{
+    XhciState *s = opaque;
+    uint32_t old = s->portsc[port];
+    s->portsc[port] = port_idle_state(s, port) | (old & (PORT_WAKE | PORT_CHANGES)) | PORT_CSC |
+                      ((old & PORT_PED) ? PORT_PEC : 0);
+    port_notify(s, port);
+}
+
+/* The USB 2 ports carry low, full and high speed (xHCI 7.2.2.1.3.1). */
+static const UsbPortOps xhci_port_ops = {
+    .attach = port_attach,
+    .wakeup = port_wakeup,
+    .detach = port_detach,
+    .speed_mask = 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL | 1u << USB_SPEED_HIGH,
+};
 
 static void port_reset(XhciState *s, int i, bool warm)
 {

@@ -5,8 +5,12 @@
  * or a triple fault: never a crash, an assertion or a hang. Meant to run under the
  * sanitizers too (build-asan). Seeded; a failure names the seed and run.
  *
- * Usage: fuzz [--seed N] [--runs N] [--insns N] */
-#include "cpu/x86/x86.h"
+ * With --ia32e the CPU model has long mode and a third of the paged states start in
+ * IA-32e mode (4-level paging, the 64-bit IDT, compatibility mode; a 64-bit code
+ * segment ends the run as not implemented, which counts as a stop).
+ *
+ * Usage: fuzz [--seed N] [--runs N] [--insns N] [--ia32e] */
+#include "cpu/x86/cpu-internal.h"
 #include "engine/testing.h"
 #include "engine/memory.h"
 #include "engine/vcpu.h"
@@ -16,6 +20,15 @@
 #include <string.h>
 
 #define RAM_SIZE (UINT64_C(4) << 20)
+
+/* A model with long mode, NX and 1 GiB pages (no -cpu model offers long mode yet). */
+static const CpuModel lm_model = {
+    "lm-fuzz", "IA-32e fuzz model", "GenuineIntel", 6, 15, 11,
+    CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
+        CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
+    CPUID_ECX_SSE3, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
+    CPUID_EXT_ECX_LAHF_LM,
+};
 
 static void random_seg(GRand *r, X86SegState *s, bool code)
 {
@@ -31,6 +44,7 @@ int main(int argc, char **argv)
 {
     uint64_t seed = 1;
     unsigned runs = 3000, insns = 20000;
+    bool ia32e = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--seed") && a + 1 < argc)
             seed = g_ascii_strtoull(argv[++a], NULL, 0);
@@ -38,12 +52,18 @@ int main(int argc, char **argv)
             runs = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--insns") && a + 1 < argc)
             insns = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
+        else if (!strcmp(argv[a], "--ia32e"))
+            ia32e = true;
     }
     Vm *vm = vm_new_for_test(RAM_SIZE);
     Vcpu *v = vm_vcpu(vm);
     atomic_store(&v->a20, true);
     mem_set_ram_window(v->mem, 0xa0000, 0x60000, true, true);
     X86Cpu *c = x86_cpu_new(v);
+    if (ia32e) {
+        c->model = &lm_model;
+        c->features = cpu_model_features(&lm_model);
+    }
     x86_cpu_set_run_flags(c, X86_RUN_STOP_ON_HLT);
     uint8_t *ram = g_malloc(RAM_SIZE);
     unsigned counts[5] = { 0 };
@@ -107,6 +127,13 @@ int main(int argc, char **argv)
                 s.eflags |= X86_FL_VM;
             else
                 s.eflags &= ~X86_FL_VM;
+            if (ia32e && mode >= 2 && g_rand_int_range(r, 0, 3) != 0) {
+                s.cr4 |= X86_CR4_PAE;
+                s.efer |= X86_EFER_LME | X86_EFER_LMA;
+                s.eflags &= ~X86_FL_VM;
+                if (g_rand_int_range(r, 0, 8) != 0)
+                    s.seg[X86_CS].attr &= (uint16_t)~X86_ATTR_L;
+            }
             if (g_rand_boolean(r))
                 s.dr[7] = g_rand_int(r) & 0xff00ff;
             for (unsigned k = 0; k < 4; k++)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lockstep test of the translator (cpu/jit) against the interpreter: random programs
  * of basic blocks (ALU, MOV, MOVZX/MOVSX, XCHG, CBW/CWD, LEA, INC/DEC, TEST, shifts, IMUL, stack,
+ * LZCNT/POPCNT/CRC32,
  * CALL/RET, indirect JMP/CALL, LOOP, SETcc/CMOVcc on
  * registers and memory, through 32- and 16-bit addressing, in 32- and 16-bit code,
  * with reads of a read-only alias and accesses to an unmapped page that fault) run on
@@ -276,8 +277,9 @@ static unsigned gen_insn(Gen *g)
             (op16 != !g->code32) ? b16(g, rnd()) : b32(g, rnd());
         break;
     }
-    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP, BSWAP, fences, PUSH imm / r/m, MOV moffs */
-        switch (pick(9)) {
+    case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP, BSWAP, fences, PUSH imm / r/m,
+              * LZCNT/POPCNT/CRC32, MOV moffs */
+        switch (pick(10)) {
         case 0:
             b8(g, 0x0f);
             b8(g, 0xb6 | (pick(2) << 3) | pick(2));
@@ -333,6 +335,30 @@ static unsigned gen_insn(Gen *g)
                 b8(g, 0x66);
             b8(g, 0x58 + dst_reg(4));
             return 2;
+        case 7: /* LZCNT, POPCNT (CF/ZF for the next Jcc), CRC32 (flags kept): handler calls */
+            switch (pick(3)) {
+            case 0:
+                b8(g, 0xf3);
+                b8(g, 0x0f);
+                b8(g, 0xbd);
+                break;
+            case 1:
+                b8(g, 0xf3);
+                b8(g, 0x0f);
+                b8(g, 0xb8);
+                break;
+            default:
+                b8(g, 0xf2);
+                b8(g, 0x0f);
+                b8(g, 0x38);
+                b8(g, 0xf0 | (sz - 1));
+                break;
+            }
+            if (mem)
+                modrm_mem(g, dst_reg(4), a16);
+            else
+                b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+            break;
         default: { /* MOV AL/eAX, moffs / moffs, AL/eAX: in the data, across a page end, unmapped */
             b8(g, 0xa0 | (pick(2) << 1) | (sz - 1));
             unsigned where = pick(16);

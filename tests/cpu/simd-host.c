@@ -197,7 +197,8 @@ static void check_vec(Env *e, GRand *rnd, const char *name, uint8_t op3, uint8_t
 
 static void check_popcnt(Env *e, GRand *rnd, bool word)
 {
-    uint32_t v = g_rand_int(rnd) >> g_rand_int_range(rnd, 0, 33);
+    unsigned sh = (unsigned)g_rand_int_range(rnd, 0, 33); /* 32: zero, without shifting by the width */
+    uint32_t v = sh < 32 ? g_rand_int(rnd) >> sh : 0;
     if (g_rand_int_range(rnd, 0, 8) == 0)
         v = 0;
     uint32_t out;

@@ -100,6 +100,38 @@ def scenario_boot_menu(vm, opts):
     print("ok: boot menu lists %r and boots it" % entry[0])
 
 
+def scenario_isapc(vm, opts):
+    # -M isapc: SeaBIOS without PCI finds the ISA IDE disk (IRQ 14 channel) and CD-ROM
+    # (IRQ 15 channel) and lists them with the floppy; the ISA VGA with SeaVGABIOS from
+    # fw_cfg shows the menu; FreeDOS boots from A: to its prompt.
+    wait_screen(vm, "Press ESC for boot menu", opts.step_timeout, "boot menu prompt")
+    vm.send_key("esc")
+    text, _ = wait_screen(vm, lambda t: "Select boot device" in t and "Floppy [drive A]" in t and
+                          "ata0-0" in t and "ata1-0" in t, 30, "boot menu with floppy, IDE disk and CD")
+    print("ok: isapc boot menu:", " | ".join(l.strip() for l in text.splitlines()
+                                           if "[drive A]" in l or "ata" in l))
+    entry = [l.strip() for l in text.splitlines() if "Floppy [drive A]" in l]
+    vm.send_key(entry[0].split(".")[0])
+    _, secs = wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt on isapc")
+    print("ok: FreeDOS prompt on isapc after %.1f s" % secs)
+
+
+def isapc_refusals(opts):
+    """What needs PCI is refused with one line, before anything runs."""
+    for extra, want in ((["-device", "e1000"], "-device e1000 needs PCI"),
+                        (["-nic", "user"], "needs PCI"),
+                        (["-smp", "2"], "one CPU only"),
+                        (["-vga", "cirrus"], "-vga cirrus is a PCI card"),
+                        (["-drive", "file=/dev/null,format=raw,if=virtio"], "if=virtio drives need PCI")):
+        r = subprocess.run([opts.vireo, "-M", "isapc", "-display", "none", "-accel", opts.accel] + extra,
+                           capture_output=True, text=True, timeout=30)
+        lines = r.stderr.strip().splitlines()
+        if r.returncode == 0 or len(lines) != 1 or want not in lines[0]:
+            raise TestFailure("-M isapc %s: exit %d, stderr %r (want one line with %r)"
+                              % (" ".join(extra), r.returncode, r.stderr, want))
+        print("ok: -M isapc %s: %s" % (" ".join(extra), lines[0]))
+
+
 def qmp_error(vm, name, **args):
     """Runs a command that must fail; returns its error text."""
     vm.raw(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
@@ -343,6 +375,7 @@ SCENARIOS = {
     "freedos-prompt": scenario_freedos_prompt,
     "freedos-commands": scenario_freedos_commands,
     "boot-menu": scenario_boot_menu,
+    "isapc": scenario_isapc,
     "media-change": scenario_media_change,
     "empty-drive": scenario_empty_drive,
     "mikeos": scenario_mikeos,
@@ -395,6 +428,18 @@ def main():
                 paths.append(private_copy(os.path.join(base, name), tmp))
             opts.disk_b, opts.disk_tools = paths[1], paths[2]
             args += ["-fda", paths[0], "-fdb", paths[1]]
+        elif opts.scenario == "isapc":
+            try:
+                isapc_refusals(opts)
+            except TestFailure as e:
+                print("FAIL:", e)
+                return 1
+            disk = os.path.join(tmp, "disk.img")
+            with open(disk, "wb") as f:
+                f.truncate(8 << 20)
+            args += ["-M", "isapc", "-boot", "menu=on", "-fda", private_copy(opts.image, tmp),
+                     "-drive", "file=%s,format=raw,if=ide,index=0" % disk,
+                     "-drive", "if=ide,index=2,media=cdrom"]
         elif opts.scenario == "empty-drive":
             opts.image_copy = private_copy(opts.image, tmp)
             args += ["-fda", ""]

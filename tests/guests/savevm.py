@@ -97,6 +97,9 @@ def scenario_freedos(opts, tmp):
     base = private_copy(opts.image, tmp)
     ov = make_overlay(opts, tmp, base)
     args = ["-m", "16", "-drive", "file=%s,if=floppy,format=qcow2" % ov]
+    if opts.machine:
+        # isapc: the ISA IDE (an empty CD on it) and the ISA VGA in the saved state too
+        args += ["-M", opts.machine, "-drive", "if=ide,index=2,media=cdrom"]
     with running(opts, args, tmp) as vm:
         wait_screen(vm, "A:\\>", opts.step_timeout, "A:\\> prompt")
         time.sleep(0.5)
@@ -124,8 +127,10 @@ def scenario_freedos(opts, tmp):
         # Every device the VM has is a registered device whose state savevm carries.
         devs = vm.command("x-query-devices")
         types = {d["type"] for d in devs}
+        board = (("isa-ide", "isa-vga") if opts.machine == "isapc" else
+                 ("piix3-ide", "VGA", "i440FX-pcihost", "PIIX3", "PIIX4_PM"))
         for want in ("isa-serial", "isa-pit", "isa-i8259", "mc146818rtc", "i8042", "i8257", "isa-fdc",
-                     "piix3-ide", "VGA", "i440FX-pcihost", "PIIX3", "PIIX4_PM", "fw_cfg_io"):
+                     "fw_cfg_io") + board:
             if want not in types:
                 raise TestFailure("x-query-devices does not list %s: %s" % (want, sorted(types)))
         unsaved = [d["id"] for d in devs if not d["migratable"]]
@@ -331,6 +336,7 @@ def main():
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--image", help="FreeDOS floppy image")
     ap.add_argument("--linux-kit")
+    ap.add_argument("--machine", help="freedos: the board (-M), e.g. isapc")
     ap.add_argument("--step-timeout", type=float, default=60)
     ap.add_argument("--kills", type=int, default=100)
     opts = ap.parse_args()

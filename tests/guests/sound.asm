@@ -11,6 +11,11 @@
 ;   4. SB16 16-bit signed stereo auto-init DMA (0xB6 at 44100 Hz, 16-bit channel 5):
 ;      100 ms of 1000 Hz left and 500 Hz right sines of amplitude 16000, interrupts
 ;      every half buffer; sixteen of them, then 0xD9 ends it after the seventeenth.
+;   5. SB16 recording: the line input at 0 dB into both input mixers, 500 ms of 16-bit
+;      signed mono at 22050 Hz recorded by single-cycle DMA (0xB8) into memory filled
+;      with a marker first, then played back (0xB0). sound.py gives the audiodev a
+;      700 Hz tone as its input and finds it again in the output; without an input
+;      the playback is silence.
 ; Master and voice volume are set to 0 dB first. The guest checks the DSP's answers
 ; (reset, version, mixer read-back, interrupt status) and prints them.
 %include "guest.inc"
@@ -286,7 +291,109 @@ guest_main:
     cmp word [es:SBIRQS], 17
     CHECK e, "16-bit auto-init went on after 0xD9"
     PRINTLN "sb16: 16-bit stereo auto-init stopped by 0xD9"
+
+    ; ---- 5. recording ----
+    mov ah, 0x38                ; line level 0 dB, left and right
+    mov al, 0xf8
+    call mixer_write
+    mov ah, 0x39
+    call mixer_write
+    mov ah, 0x3d                ; left input mixer: line left
+    mov al, 0x10
+    call mixer_write
+    mov ah, 0x3e                ; right input mixer: line right
+    mov al, 0x08
+    call mixer_write
+    mov ah, 0x3d
+    call mixer_read
+    cmp al, 0x10
+    CHECK e, "mixer 0x3D (input switches) does not read back"
+    ; the buffer at 0x20000 holds a marker the recording must overwrite
+    push es
+    mov ax, 0x2000
+    mov es, ax
+    xor di, di
+    mov cx, REC_SAMPLES
+    mov ax, 0x7ffe
+    rep stosw
+    pop es
+    mov al, 0x45                ; single, device to memory, channel 5
+    call dma5_setup
+    mov al, 0x42                ; input rate
+    call dsp_write
+    mov al, 22050 >> 8
+    call dsp_write
+    mov al, 22050 & 0xff
+    call dsp_write
+    mov word [es:SBIRQS], 0
+    mov al, 0xb8                ; 16-bit, A/D, single-cycle
+    call dsp_write
+    mov al, 0x10                ; mono, signed
+    call dsp_write
+    mov al, (REC_SAMPLES - 1) & 0xff
+    call dsp_write
+    mov al, (REC_SAMPLES - 1) >> 8
+    call dsp_write
+.wait_rec:
+    hlt
+    cmp word [es:SBIRQS], 1
+    jb .wait_rec
+    ; the last sample written by the card: the marker is gone from the whole buffer
+    push es
+    mov ax, 0x2000
+    mov es, ax
+    cmp word [es:(REC_SAMPLES - 1) * 2], 0x7ffe
+    pop es
+    CHECK ne, "the recording did not reach the end of the buffer"
+    PRINTLN "sb16: recorded 500 ms through 16-bit DMA; playing it back"
+    mov al, 0x49                ; single, memory to device, channel 5
+    call dma5_setup
+    mov al, 0x41
+    call dsp_write
+    mov al, 22050 >> 8
+    call dsp_write
+    mov al, 22050 & 0xff
+    call dsp_write
+    mov word [es:SBIRQS], 0
+    mov al, 0xb0                ; 16-bit, D/A, single-cycle
+    call dsp_write
+    mov al, 0x10
+    call dsp_write
+    mov al, (REC_SAMPLES - 1) & 0xff
+    call dsp_write
+    mov al, (REC_SAMPLES - 1) >> 8
+    call dsp_write
+.wait_play:
+    hlt
+    cmp word [es:SBIRQS], 1
+    jb .wait_play
+    mov cx, 300
+    call wait_ms
+    PRINTLN "sb16: recording played back"
     EXIT EXIT_PASS
+
+REC_SAMPLES equ 11025
+
+; 8237 channel 5 in mode AL for REC_SAMPLES words at 0x20000.
+dma5_setup:
+    push ax
+    mov al, 0x05
+    out 0xd4, al
+    out 0xd8, al
+    pop ax
+    out 0xd6, al
+    xor al, al
+    out 0xc4, al
+    out 0xc4, al
+    mov al, 0x02
+    out 0x8b, al
+    mov ax, REC_SAMPLES - 1
+    out 0xc6, al
+    mov al, ah
+    out 0xc6, al
+    mov al, 0x01
+    out 0xd4, al
+    ret
 
 %include "sound.inc"
 

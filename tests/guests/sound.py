@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Sound tests: tests/guests/sound.asm plays the PC speaker and the SB16 (8-bit
-single-cycle, 8-bit auto-init, 16-bit stereo auto-init); the recording must hold each
+single-cycle, 8-bit auto-init, 16-bit stereo auto-init) and records its line input and
+plays it back (with --mode wav a 700 Hz tone as in.path=); the recording must hold each
 tone at its frequency (within 1%) and level (within 10%), with no gap over 10 ms in its
 steady part.
 
@@ -61,6 +62,9 @@ TONES = [
     ("SB16 8-bit auto-init, 11025 Hz", 1.0, [(500, 100 * 256 / 2 ** 0.5)]),
     ("SB16 16-bit stereo auto-init, 44100 Hz", 0.85, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
 ]
+# The SB16's recording of its line input (a 700 Hz tone of amplitude 8000 on both
+# channels, averaged into mono), played back at 22050 Hz.
+SB16_REC_TONE = ("SB16 16-bit recording of the line input, played back", 0.5, [(700, 8000 / 2 ** 0.5)])
 # The AC'97 guest (tests/guests/sound-ac97.asm): two tones through PCM out.
 AC97_TONES = [
     ("AC97 PCM out, 48000 Hz", 0.4, [(1000, 16000 / 2 ** 0.5), (500, 16000 / 2 ** 0.5)]),
@@ -88,7 +92,8 @@ HDA_LINES = ["hda: controller reset, codec at address 0",
              "hda: input recorded 100 ms of silence"]
 SERIAL_LINES = ["speaker: 880 Hz played", "SB16 DSP version 04.05", "mixer: IRQ 5, DMA 1 and 5",
                 "sb16: 8 single-cycle blocks", "sb16: 8-bit auto-init stopped by 0xDA",
-                "sb16: 16-bit stereo auto-init stopped by 0xD9"]
+                "sb16: 16-bit stereo auto-init stopped by 0xD9",
+                "sb16: recorded 500 ms through 16-bit DMA; playing it back", "sb16: recording played back"]
 # The OPL3 guest: a sine's peak is the exponent table's entry for the attenuation
 # (0.1875 dB steps; TL counts 4 of them) doubled, shifted by whole octaves (the YMF262's
 # 13-bit output); the recording's RMS is the peak over sqrt 2. A channel expected
@@ -189,13 +194,16 @@ def check_tones(rate, chans, strict_gaps=True, expected=TONES):
 
 
 def mode_wav(args, tmp):
+    # The line input: a 700 Hz tone the guest records through 16-bit DMA and plays back.
+    tone = os.path.join(tmp, "in.wav")
+    write_tone_wav(tone, 44100, AC97_IN_HZ, AC97_IN_AMP, 1.0)
     wav = os.path.join(tmp, "out.wav")
-    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav}")
+    out, _ = run_guest(args, args.guest, f"wav,id=snd,path={wav},in.path={tone}")
     check_lines(out, SERIAL_LINES)
     rate, chans = soundcheck.read_wav(wav)  # checks the header's sizes against the file
     if rate != 44100 or len(chans) != 2:
         raise Failure(f"WAV is {rate} Hz with {len(chans)} channels, expected 44100 Hz stereo")
-    check_tones(rate, chans)
+    check_tones(rate, chans, expected=TONES + [SB16_REC_TONE])
 
     # The hostile guest, at 48 kHz mono output. When the build has PulseAudio, the
     # speaker goes to a pa back end whose server does not exist: one warning line, and

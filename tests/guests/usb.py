@@ -24,6 +24,23 @@
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
+  hotplug  one Linux boot with no USB device: QMP device_add of usb-kbd and usb-storage
+           (an existing -drive if=none) at run time, each enumerates in the guest, the
+           keyboard's key reaches its event device, the disk reads right; x-query-usb
+           and HMP info usb list them with the guest's ports; savevm/loadvm with them
+           plugged, and a key arrives after; device_del of each, the
+           guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
+           enumerates again; bad device_add/device_del arguments are one error each.
+  passthrough  usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
+           with an ioctl handler playing usbfs; vireo-run runs under umockdev-wrapper
+           and vireo-usbmock): device_add usb-host with the mock's ids, the guest
+           enumerates it with its own descriptors and strings, a key the mock sends
+           reaches the guest's event device; device_del with its interrupt transfer in
+           flight returns the device to the host's driver; added again, then the mock
+           leaves the host: the guest sees it go and the listing empties. A mock
+           bulk-only disk (001/003): the guest reads it, writes a file at 1 MiB that
+           the mock's own copy of the disk holds, and it leaves the host while the
+           guest reads it.
   options  USB option mistakes are one-line errors; -machine usb=off, -usb, -usbdevice.
   seabios  FreeDOS booted by SeaBIOS with a usb-kbd and a usb-tablet attached: SeaBIOS
            drives the UHCI and the keyboard, so a command typed on the USB keyboard
@@ -35,6 +52,7 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -218,6 +236,324 @@ def scenario_linux(o, tmp):
         failures.append("the USB disk image lacks the guest's write at 1 MiB (or lost its pattern)")
     else:
         print("ok: the image holds the %d bytes the guest wrote at 1 MiB" % len(payload))
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def usb_lists(text):
+    """Every VIREO-USB-LIST line of the hot plug guest, as sets of port:vid:pid:product."""
+    return [set(m.group(1).split()) for m in re.finditer(r"^VIREO-USB-LIST(.*)$", text.replace("\r", ""), re.M)]
+
+
+def wait_list(vm, pred, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        lists = usb_lists(vm.serial())
+        if lists and pred(lists[-1]):
+            return lists[-1]
+        if time.monotonic() > deadline:
+            raise TestFailure("%s: the guest's last USB list is %s" % (what, lists[-1] if lists else None))
+        time.sleep(0.2)
+
+
+def scenario_hotplug(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    raw = os.path.join(tmp, "hot.raw")
+    pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(4 << 20)
+    # qcow2 disks, so savevm can hold the state with the devices plugged.
+    hot = os.path.join(tmp, "hot.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, hot], check=True)
+    state = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", state, "16M"], check=True)
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usbhotplug=1",
+            "-drive", "file=%s,if=ide,format=qcow2" % state,
+            "-drive", "if=none,id=hotdisk,format=qcow2,file=" + hot]
+    failures = []
+
+    def check(ok, good, bad):
+        if ok:
+            print("ok:", good)
+        else:
+            failures.append(bad)
+
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        check(vm.command("x-query-usb") == [], "no USB device at boot", "x-query-usb lists devices at boot")
+        # Mistakes: one error line each, nothing plugged.
+        for bad, want in (({"driver": "usb-nope"}, "'usb-nope' is not one"),
+                          ({"driver": "isa-debug-exit"}, "cannot be hot-plugged"),
+                          ({"driver": "usb-storage", "id": "s9"}, "needs drive=ID"),
+                          ({"driver": "usb-storage", "id": "s9", "drive": "nodisk"}, "no -drive if=none,id=nodisk"),
+                          ({"driver": "usb-kbd", "id": "k9", "port": "7"}, "has ports 1 to 2"),
+                          ({"driver": "usb-kbd", "id": "k9", "bogus": "1"}, "bogus"),
+                          ({"driver": "usb-host", "id": "h9", "vendorid": "0x10000"}, "vendorid"),
+                          ({"driver": "usb-host", "id": "h9"}, "needs vendorid= and productid="),
+                          ({"driver": "usb-kbd", "id": "9bad"}, "9bad")):
+            try:
+                vm.command("device_add", **bad)
+                failures.append("device_add %s succeeded" % bad)
+            except TestFailure as e:
+                msg = str(e)
+                check(want in msg and "\n" not in msg, "device_add %s -> %s" % (bad, msg),
+                      "device_add %s: %r lacks %r or is not one line" % (bad, msg, want))
+        for bad, want in (({"id": "nothere"}, "Device 'nothere' not found"),
+                          ({"id": "usb"}, "cannot be unplugged")):
+            try:
+                vm.command("device_del", **bad)
+                failures.append("device_del %s succeeded" % bad)
+            except TestFailure as e:
+                check(want in str(e), "device_del %s -> %s" % (bad, e), "device_del %s: %s" % (bad, e))
+        check(vm.command("x-query-usb") == [], "the mistakes plugged nothing", "a failed device_add left a device")
+
+        vm.command("device_add", driver="usb-kbd", id="hkbd")
+        lst = wait_list(vm, lambda l: any("QEMU_USB_Keyboard" in e for e in l), "usb-kbd plugged")
+        print("ok: usb-kbd enumerated after device_add:", sorted(lst))
+        vm.wait_serial(r"^VIREO-INPUT \S+ QEMU QEMU USB Keyboard", 30)
+        time.sleep(1)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 60)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)], "the key reached the plugged keyboard",
+              "plugged keyboard's events: %s" % got)
+
+        vm.command("device_add", driver="usb-storage", id="hdisk", drive="hotdisk")
+        lst = wait_list(vm, lambda l: any("QEMU_USB_HARDDRIVE" in e for e in l), "usb-storage plugged")
+        print("ok: usb-storage enumerated after device_add:", sorted(lst))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 60)
+        check(m.group(1) == hashlib.md5(pattern).hexdigest(), "the plugged disk's first 64 KiB read right",
+              "plugged disk read %s" % m.group(1))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-SIZE (\d+)", 5)
+        check(m.group(1) == "8192", "the plugged disk has 8192 sectors", "plugged disk size %s" % m.group(1))
+
+        listing = vm.command("x-query-usb")
+        guest = {e.split(":")[3]: e.split(":")[0] for e in usb_lists(vm.serial())[-1]}
+        want = {"hkbd": ("QEMU USB Keyboard", "usb-kbd"), "hdisk": ("QEMU USB HARDDRIVE", "usb-storage")}
+        for dev in listing:
+            prod, typ = want.pop(dev["id"], (None, None))
+            gport = guest.get((prod or "").replace(" ", "_"))
+            check(prod == dev["product"] and typ == dev["type"] and dev["bus"] == "usb-bus.0" and
+                  dev["speed"] == "full" and dev["address"] > 0 and gport == "1-%d" % dev["port"],
+                  "x-query-usb: %s matches the guest (port %s)" % (dev, gport),
+                  "x-query-usb entry %s does not match the guest's %s" % (dev, guest))
+        check(not want, "x-query-usb lists both", "x-query-usb lacks %s" % want)
+        info = hmp(vm, "info usb")
+        check("Product QEMU USB Keyboard, ID: hkbd" in info and "Product QEMU USB HARDDRIVE, ID: hdisk" in info,
+              "info usb: %s" % info.strip().replace("\r\n", " | "), "info usb: %r" % info)
+
+        # The plugged devices' state goes into savevm and comes back with loadvm: the
+        # keyboard goes on delivering keys.
+        hmp(vm, "savevm plugged")
+        hmp(vm, "loadvm plugged")
+        vm.command("cont")
+        print("ok: savevm/loadvm with the plugged devices")
+        before = vm.serial().count("VIREO-USB-DONE")
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 60
+        while vm.serial().count("VIREO-USB-DONE") == before:
+            if time.monotonic() > deadline:
+                raise TestFailure("no key from the plugged keyboard after loadvm")
+            time.sleep(0.2)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)], "a key reached the plugged keyboard after loadvm",
+              "plugged keyboard's events after loadvm: %s" % got)
+
+        # The guest reads the disk in a loop: the device goes with its transfers in flight.
+        before = vm.serial().count("VIREO-USB-DISK-READER-END")
+        vm.command("device_del", id="hdisk")
+        wait_list(vm, lambda l: not any("HARDDRIVE" in e for e in l) and any("Keyboard" in e for e in l),
+                  "usb-storage unplugged")
+        print("ok: usb-storage is gone from the guest after device_del")
+        deadline = time.monotonic() + 30
+        while vm.serial().count("VIREO-USB-DISK-READER-END") == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        check(vm.serial().count("VIREO-USB-DISK-READER-END") > before,
+              "the guest's reader of the unplugged disk failed and ended", "the guest's disk reader did not end")
+        vm.command("device_del", id="hkbd")
+        wait_list(vm, lambda l: not l, "usb-kbd unplugged")
+        print("ok: usb-kbd is gone from the guest after device_del")
+        check(vm.command("x-query-usb") == [], "x-query-usb is empty again", "x-query-usb after device_del")
+        deleted = sorted(e["data"]["device"] for e in vm.events if e.get("event") == "DEVICE_DELETED")
+        check(deleted == ["hdisk", "hkbd"], "DEVICE_DELETED for hdisk and hkbd", "DEVICE_DELETED events: %s" % deleted)
+        # Plugged again, on the port the disk left: it enumerates again.
+        vm.command("device_add", driver="usb-kbd", id="hkbd2", port="2")
+        lst = wait_list(vm, lambda l: any(e.startswith("1-2:") and "Keyboard" in e for e in l), "usb-kbd replugged")
+        print("ok: a keyboard plugged again enumerates on port 2:", sorted(lst))
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
+def scenario_passthrough(o, tmp):
+    mock = o.usbmock
+    wrapper = shutil.which("umockdev-wrapper")
+    if not mock or not os.path.exists(mock) or not wrapper:
+        print("SKIP: needs umockdev-wrapper and vireo-usbmock (Debian umockdev, libumockdev-dev)")
+        return vmtest.SKIP
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
+        payload = f.read(65536)
+    ctl = os.path.join(tmp, "mock.ctl")
+    stats_path = os.path.join(tmp, "mock.stats")
+    os.mkfifo(ctl)
+    run = os.path.join(tmp, "vireo-under-mock")
+    with open(run, "w") as f:
+        f.write("#!/bin/sh\nexec %s %s %s %s -- %s \"$@\"\n" % (wrapper, mock, ctl, stats_path, os.path.abspath(o.vireo)))
+    os.chmod(run, 0o755)
+    ctl_fd = os.open(ctl, os.O_RDWR)
+
+    def send(line):
+        os.write(ctl_fd, (line + "\n").encode())
+
+    def stats():
+        try:
+            os.unlink(stats_path)
+        except FileNotFoundError:
+            pass
+        send("stats")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(stats_path):
+            if time.monotonic() > deadline:
+                raise TestFailure("the mock wrote no stats")
+            time.sleep(0.05)
+        with open(stats_path) as f:
+            return dict(kv.split("=") for kv in f.read().split())
+
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usbhotplug=1"]
+    failures = []
+
+    def check(ok, good, bad):
+        if ok:
+            print("ok:", good)
+        else:
+            failures.append(bad)
+
+    vm = vmtest.Vm(run, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        st = stats()
+        check(st["driver_bound"] == "1", "the host's driver holds the mock before", "mock stats before: %s" % st)
+        vm.command("device_add", driver="usb-host", id="pass", vendorid="0x16c0", productid="0x27db")
+        st = stats()
+        check(st["driver_bound"] == "0" and st["disconnects"] == "1" and st["claimed"] == "1",
+              "attach detached the host's driver and claimed the interface", "mock stats after attach: %s" % st)
+        lst = wait_list(vm, lambda l: any(":16c0:27db:Mock_USB_Keyboard" in e for e in l), "usb-host plugged")
+        print("ok: the passed-through device enumerated in the guest:", sorted(lst))
+        vm.wait_serial(r"^VIREO-INPUT \S+ Vireo Mock USB Keyboard", 60)
+        listing = vm.command("x-query-usb")
+        check(len(listing) == 1 and listing[0]["product"] == "Mock USB Keyboard" and listing[0]["type"] == "usb-host",
+              "x-query-usb: %s" % listing, "x-query-usb: %s" % listing)
+        time.sleep(1)
+        send("key 04")
+        vm.wait_serial(r"^VIREO-USB-DONE", 60)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)], "the mock's key reached the guest's input layer",
+              "events from the passed-through keyboard: %s" % got)
+        st = stats()
+        check(int(st["set_idle"]) >= 1 and int(st["report_desc"]) >= 1 and int(st["reports"]) == 2,
+              "usbhid's class requests reached the mock (%s)" % st, "mock stats: %s" % st)
+
+        # The mock disk (bulk-only transport): the guest reads it, writes /payload at 1 MiB
+        # and reads that back; the mock's own copy of the disk must hold it.
+        vm.command("device_add", driver="usb-host", id="pdisk", vendorid="0x16c0", productid="0x27dc")
+        lst = wait_list(vm, lambda l: any(":16c0:27dc:Mock_USB_Disk" in e for e in l), "mock disk plugged")
+        print("ok: the mock disk enumerated:", sorted(lst))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
+        check(m.group(1) == hashlib.md5(pattern[:65536]).hexdigest(), "the guest read the mock disk's first 64 KiB right",
+              "mock disk read %s" % m.group(1))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600)
+        want = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        check("%s %s" % (m.group(1), m.group(2)) == want, "the guest wrote and read back %s bytes" % m.group(1),
+              "guest's write to the mock disk: %s %s, expected %s" % (m.group(1), m.group(2), want))
+        dump = os.path.join(tmp, "mockdisk.raw")
+        send("dump " + dump)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(dump) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(dump, "rb") as f:
+            disk = f.read()
+        check(disk[(1 << 20):(1 << 20) + len(payload)] == payload and disk[:65536] == pattern[:65536],
+              "the mock's disk holds the payload at 1 MiB and its pattern before",
+              "the mock's disk lacks the guest's write")
+        st = stats()
+        print("ok: mock disk counters:", {k: v for k, v in st.items() if k.startswith("disk_")})
+        # Unplugged from the host while the guest reads it in a loop.
+        send("unplug disk")
+        wait_list(vm, lambda l: not any("27dc" in e for e in l), "mock disk unplugged from the host")
+        print("ok: the disk leaving the host mid-transfer left the guest")
+        vm.wait_serial(r"^VIREO-USB-DISK-READER-END", 60)
+        print("ok: the guest's reader of the unplugged disk ended")
+
+        # Its interrupt IN transfer is always in flight: device_del cancels it.
+        vm.command("device_del", id="pass")
+        wait_list(vm, lambda l: not l, "usb-host unplugged with device_del")
+        print("ok: device_del removed it from the guest")
+        st = stats()
+        check(st["driver_bound"] == "1" and st["connects"] == "1" and st["claimed"] == "0",
+              "device_del released it and reattached the host's driver", "mock stats after device_del: %s" % st)
+
+        vm.command("device_add", driver="usb-host", id="pass2", hostbus="1", hostaddr="2")
+        wait_list(vm, lambda l: any(":16c0:27db:" in e for e in l), "usb-host plugged again")
+        print("ok: plugged again by hostbus/hostaddr")
+        send("unplug kbd")
+        wait_list(vm, lambda l: not l, "mock unplugged from the host")
+        print("ok: the device leaving the host left the guest")
+        check(vm.command("x-query-usb") == [], "x-query-usb is empty after the host unplug",
+              "x-query-usb after the host unplug")
+        try:
+            vm.command("device_add", driver="usb-host", id="pass3", vendorid="0x16c0", productid="0x27db")
+            failures.append("device_add of the unplugged device succeeded")
+        except TestFailure as e:
+            check("no host USB device 16c0:27db" in str(e), "adding it again: %s" % e, "adding it again: %s" % e)
+        vm.sock.sendall(b'{"execute": "quit"}\n')
+        out = vm.output()
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+        out = ""
+    finally:
+        vm.close()
+        os.close(ctl_fd)
+    check("the device left the host; unplugged from the guest" in out, "vireo-run said the device left",
+          "vireo-run's output lacks the host-unplug line: %r" % out[-500:])
     if failures:
         print("--- serial (VIREO lines) ---")
         print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
@@ -439,6 +775,10 @@ def scenario_options(o, tmp):
         (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
         (["-machine", "usb=maybe"], "expected on or off"),
         (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
+        (["-device", "usb-host"], "usb-host needs vendorid= and productid="),
+        (["-device", "usb-host,vendorid=0x10000"], "'vendorid' must be a number from 0x0 to 0xffff"),
+        # No such device, or (a host without /dev/bus/usb) no libusb: one line either way.
+        (["-device", "usb-host,vendorid=0x1234,productid=0x5678"], "usb-host: "),
     ]
     failures = []
     for args, want in cases:
@@ -471,7 +811,7 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "linux-xhci": scenario_linux_xhci, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
+SCENARIOS = {"linux": scenario_linux, "linux-xhci": scenario_linux_xhci, "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "options": scenario_options, "seabios": scenario_seabios, "boot-storage": scenario_boot_storage}
 
 
 def main():
@@ -481,6 +821,7 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--scenario", required=True, choices=sorted(SCENARIOS))
     ap.add_argument("--linux-kit", default=None)
+    ap.add_argument("--usbmock", default=None)
     ap.add_argument("--timeout", type=float, default=400)
     o = ap.parse_args()
     why = vmtest.kvm_skip_reason(o.accel)

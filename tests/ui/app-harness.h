@@ -105,3 +105,5 @@ const UiCase *snapshots_case(const char *name);
 const UiCase *transfer_case(const char *name);
 /* The case of sound.c. */
 const UiCase *sound_case(const char *name);
+/* The case of share.c. */
+const UiCase *share_case(const char *name);

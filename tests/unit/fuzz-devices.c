@@ -308,6 +308,10 @@ static const struct { const char *kind; const char *opts; } safe_backends[] = {
     { "audiodev", "none" },
 };
 
+/* Classes that pass a device of the host through (usb-host): the fuzzer reaches nothing
+ * outside the process, and their guest side is tested against a mock (test-usb-host). */
+static const char *const host_device_classes[] = { "usb-host" };
+
 /* Options a class cannot do without that are not back ends: a disk for the devices
  * that take a -drive if=none. */
 static const struct { const char *cls; const char *opts; } by_name_opts[] = {
@@ -455,7 +459,11 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
      * before it by name: what fails is tried again once every other class exists. */
     g_autoptr(GPtrArray) later = g_ptr_array_new();
     for (guint i = 0; i < classes->len; i++) {
-        if (!strcmp(((const DeviceClass *)classes->pdata[i])->name, "cirrus-vga"))
+        const char *name = ((const DeviceClass *)classes->pdata[i])->name;
+        bool host_device = false;
+        for (size_t j = 0; j < G_N_ELEMENTS(host_device_classes); j++)
+            host_device |= !strcmp(name, host_device_classes[j]);
+        if (!strcmp(name, "cirrus-vga") || host_device)
             continue;
         if (!create_by_name(f, classes->pdata[i], created, NULL))
             g_ptr_array_add(later, classes->pdata[i]);

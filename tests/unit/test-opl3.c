@@ -521,6 +521,21 @@ static void test_hostile(void)
     reg(q.vm, 0x388, 4, 0x21);
     rig_to(&q, sample_ns(10));
     g_assert_cmpuint(inb(q.vm, 0x220), ==, 0xc0);
+    /* An adlib created after the SB16 takes 0x388 over (the SB16's claim there is weak):
+     * the AdLib chip's timer runs, the SB16 chip's status stays as it was. */
+    vm_lock(q.vm);
+    g_assert_nonnull(device_create_from_spec(q.vm, "adlib,audiodev=a,id=fm", &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(io_owner(vm_io(q.vm), 0x388), ==, "fm");
+    vm_unlock(q.vm);
+    reg(q.vm, 0x220, 4, 0x60);
+    reg(q.vm, 0x220, 4, 0x80);
+    g_assert_cmpuint(inb(q.vm, 0x220), ==, 0x00);
+    reg(q.vm, 0x388, 2, 0xff);
+    reg(q.vm, 0x388, 4, 0x21);
+    rig_to(&q, q.now + 200000);
+    g_assert_cmpuint(inb(q.vm, 0x388), ==, 0xc0);
+    g_assert_cmpuint(inb(q.vm, 0x220), ==, 0x00);
     vm_free(q.vm);
 }
 

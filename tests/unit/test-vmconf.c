@@ -198,6 +198,9 @@ static void test_devices(Fixture *f, gconstpointer data)
     g_autoptr(VmConfig) m = parse_text(f, "[vm]\ncpu-model=pentium\n", &err);
     g_assert_no_error(err);
     g_assert_cmpstr(m->cpu_model, ==, "pentium");
+    g_autoptr(VmConfig) isa = parse_text(f, "[vm]\nmachine=isapc\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(isa->machine, ==, "isapc");
     g_assert_cmpstr(c->globals->pdata[0], ==, "isa-serial.strict-out2=on");
 }
 

@@ -567,6 +567,40 @@ static void test_storage(void)
     g_unlink(path);
 }
 
+/* Hot plug (QMP device_add/device_del): unplugging the tablet drops the port's
+ * connection and enable with CSC and PEC and an event; a keyboard added takes the port
+ * and reports its connect, and Linux's sequence addresses it. */
+static void test_hotplug(void)
+{
+    static const char *const devs[] = { "usb-tablet,id=tab", NULL };
+    Rig r;
+    rig_init(&r, devs);
+    start(&r);
+    port_enable(&r, 1, 1);
+    uint32_t off = OPER + 0x400;
+    GError *err = NULL;
+    vm_lock(r.vm);
+    g_assert_true(device_unplug(device_find(r.vm, "tab"), &err));
+    g_assert_no_error(err);
+    vm_unlock(r.vm);
+    port_event(&r, 1);
+    uint32_t sc = rd(&r, off);
+    g_assert_cmphex(sc & 3, ==, 0);                                 /* CCS, PED clear */
+    g_assert_cmphex(sc & (3u << 17), ==, 3u << 17);                  /* CSC, PEC */
+    g_assert_cmphex((sc >> 5) & 0xf, ==, 5);                         /* RxDetect */
+    wr(&r, off, (sc & 0x0e00c3e0u) | 3u << 17);
+    vm_lock(r.vm);
+    g_assert_nonnull(device_create_from_spec(r.vm, "usb-kbd,id=kbd", &err));
+    g_assert_no_error(err);
+    vm_unlock(r.vm);
+    port_enable(&r, 1, 1);
+    unsigned slot = address_device(&r, 1, 1, 8, false);
+    uint8_t desc[18];
+    static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
+    g_assert_cmpuint(control(&r, slot, get_dev, desc, 18), ==, 18);
+    vm_free(r.vm);
+}
+
 /* nec-usb-xhci: NEC's IDs, and the firmware version command Linux sends such a host;
  * qemu-xhci refuses that command. */
 static void test_nec(void)
@@ -875,6 +909,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xhci/registers", test_registers);
     g_test_add_func("/xhci/nec", test_nec);
+    g_test_add_func("/xhci/hotplug", test_hotplug);
     g_test_add_func("/xhci/storage", test_storage);
     g_test_add_func("/xhci/enumerate-and-report", test_enumerate_and_report);
     g_test_add_func("/xhci/state", test_state);

@@ -4,8 +4,12 @@
 #include "engine/audio/audio.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-osinfo.h"
+#include "ui/spice/spice-display.h"
+#include "vireo-config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
+#include <sys/random.h>
 
 struct _VireoMachine {
     GObject parent;
@@ -23,6 +27,10 @@ struct _VireoMachine {
     bool playing;
     guint playing_poll;
     guint volume_save;
+    /* Screen sharing (vireo_machine_share). */
+    SpiceDisplay *share;
+    char *share_addr, *share_password;
+    int share_port;
 };
 
 /* vm.conf's group of what the app remembers per VM (window, sound). */
@@ -31,7 +39,7 @@ struct _VireoMachine {
 G_DEFINE_FINAL_TYPE(VireoMachine, vireo_machine, G_TYPE_OBJECT)
 
 enum { PROP_0, PROP_NAME, PROP_OS_NAME, PROP_STATE, PROP_ERROR, PROP_THUMBNAIL, PROP_VOLUME, PROP_MUTED,
-       PROP_PLAYING, N_PROPS };
+       PROP_PLAYING, PROP_SHARING, N_PROPS };
 static GParamSpec *props[N_PROPS];
 
 static void machine_stop_vm(VireoMachine *m, bool now);
@@ -71,6 +79,7 @@ static void vireo_machine_get_property(GObject *obj, guint id, GValue *v, GParam
     case PROP_VOLUME: g_value_set_uint(v, m->volume); break;
     case PROP_MUTED: g_value_set_boolean(v, m->muted); break;
     case PROP_PLAYING: g_value_set_boolean(v, m->playing); break;
+    case PROP_SHARING: g_value_set_boolean(v, m->share != NULL); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps);
     }
 }
@@ -90,6 +99,7 @@ static void vireo_machine_class_init(VireoMachineClass *klass)
     props[PROP_VOLUME] = g_param_spec_uint("volume", NULL, NULL, 0, 100, 100, f);
     props[PROP_MUTED] = g_param_spec_boolean("muted", NULL, NULL, FALSE, f);
     props[PROP_PLAYING] = g_param_spec_boolean("playing", NULL, NULL, FALSE, f);
+    props[PROP_SHARING] = g_param_spec_boolean("sharing", NULL, NULL, FALSE, f);
     g_object_class_install_properties(oc, N_PROPS, props);
 }
 
@@ -297,6 +307,7 @@ static void machine_stop_vm(VireoMachine *m, bool now)
 {
     if (!m->vm)
         return;
+    vireo_machine_unshare(m);
     vm_remove_state_listener(m->vm, m->listener);
     g_clear_handle_id(&m->playing_poll, g_source_remove);
     set_playing(m, false);
@@ -460,4 +471,92 @@ void vireo_machine_set_volume(VireoMachine *m, unsigned percent, bool muted)
         g_object_notify_by_pspec(G_OBJECT(m), props[PROP_VOLUME]);
     if (mute_changed)
         g_object_notify_by_pspec(G_OBJECT(m), props[PROP_MUTED]);
+}
+
+/* ---- screen sharing ---- */
+
+#define SHARE_PORT_FIRST 5930
+#define SHARE_PORT_LAST 5999
+#define SHARE_PASSWORD_LEN 12
+
+bool vireo_machine_share_available(void)
+{
+#ifdef HAVE_SPICE
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* Letters and digits a person can read out without confusion (no 0/O, 1/l/I). */
+static char *share_new_password(void)
+{
+    static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    uint8_t raw[SHARE_PASSWORD_LEN];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        for (size_t i = 0; i < sizeof(raw); i++)
+            raw[i] = (uint8_t)g_random_int();
+    }
+    char *pw = g_malloc(SHARE_PASSWORD_LEN + 1);
+    for (size_t i = 0; i < SHARE_PASSWORD_LEN; i++)
+        pw[i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
+    pw[SHARE_PASSWORD_LEN] = 0;
+    return pw;
+}
+
+bool vireo_machine_share(VireoMachine *m, bool remote, GError **err)
+{
+#ifdef HAVE_SPICE
+    if (!m->vm) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, _("The virtual machine is not running."));
+        return false;
+    }
+    vireo_machine_unshare(m);
+    g_autofree char *password = share_new_password();
+    const char *addr = remote ? "0.0.0.0" : "127.0.0.1";
+    for (int port = SHARE_PORT_FIRST; port <= SHARE_PORT_LAST; port++) {
+        SpiceOptions o = { .port = port, .addr = (char *)addr, .password = password };
+        g_autoptr(GError) local = NULL;
+        SpiceDisplay *d = spice_display_new(m->vm, &o, &local);
+        if (d) {
+            m->share = d;
+            m->share_port = port;
+            m->share_addr = g_strdup(addr);
+            m->share_password = g_steal_pointer(&password);
+            g_object_notify_by_pspec(G_OBJECT(m), props[PROP_SHARING]);
+            return true;
+        }
+    }
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, _("No free port between %d and %d to share the screen on."),
+                SHARE_PORT_FIRST, SHARE_PORT_LAST);
+    return false;
+#else
+    g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, _("This build of Vireo has no SPICE server."));
+    return false;
+#endif
+}
+
+void vireo_machine_unshare(VireoMachine *m)
+{
+#ifdef HAVE_SPICE
+    if (!m->share)
+        return;
+    spice_display_free(g_steal_pointer(&m->share));
+    g_clear_pointer(&m->share_addr, g_free);
+    if (m->share_password)
+        memset(m->share_password, 0, strlen(m->share_password));
+    g_clear_pointer(&m->share_password, g_free);
+    m->share_port = 0;
+    g_object_notify_by_pspec(G_OBJECT(m), props[PROP_SHARING]);
+#endif
+}
+
+bool vireo_machine_get_share(VireoMachine *m, const char **addr, int *port, const char **password)
+{
+    if (!m->share)
+        return false;
+    *addr = m->share_addr;
+    *port = m->share_port;
+    *password = m->share_password;
+    return true;
 }

@@ -71,4 +71,14 @@ bool vireo_machine_get_playing(VireoMachine *m);
 void vireo_machine_get_volume(VireoMachine *m, unsigned *percent, bool *muted);
 void vireo_machine_set_volume(VireoMachine *m, unsigned percent, bool muted);
 
+/* Screen sharing over SPICE while the VM runs (off by default, never kept in vm.conf):
+ * a server on the first free port from 5930 with a new random password, on the
+ * loopback address unless remote is true (every address). Stops with the VM. The
+ * "sharing" property follows it. */
+bool vireo_machine_share_available(void);
+bool vireo_machine_share(VireoMachine *m, bool remote, GError **err);
+void vireo_machine_unshare(VireoMachine *m);
+/* Whether the screen is shared now, and how to reach it (strings owned by m). */
+bool vireo_machine_get_share(VireoMachine *m, const char **addr, int *port, const char **password);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "ui/gtk/vireo-vm-window.h"
 #include "ui/gtk/vireo-volume.h"
 #include "ui/gtk/vireo-settings.h"
+#include "ui/gtk/vireo-share.h"
 #include "ui/gtk/vireo-snapshots.h"
 #include "ui/gtk/vireo-window.h"
 #include "vireo-config.h"
@@ -169,7 +170,7 @@ static void update_state(VireoVmWindow *w)
     gtk_widget_set_visible(GTK_WIDGET(w->pause_button), active);
     set_action_enabled(w, "start", !active);
     const char *running_only[] = { "pause", "reset", "shutdown", "force-off", "send-keys", "screenshot",
-                                   "screenshot-to" };
+                                   "screenshot-to", "share" };
     for (size_t i = 0; i < G_N_ELEMENTS(running_only); i++)
         set_action_enabled(w, running_only[i], active);
     GAction *pause = g_action_map_lookup_action(G_ACTION_MAP(w), "pause");
@@ -389,6 +390,12 @@ static void action_settings(GSimpleAction *a, GVariant *p, gpointer data)
     gtk_window_present(vireo_settings_dialog_new(GTK_WINDOW(w), w->machine));
 }
 
+static void action_share(GSimpleAction *a, GVariant *p, gpointer data)
+{
+    VireoVmWindow *w = data;
+    vireo_share_dialog_show(GTK_WINDOW(w), w->machine);
+}
+
 static void action_snapshots(GSimpleAction *a, GVariant *p, gpointer data)
 {
     VireoVmWindow *w = data;
@@ -413,6 +420,7 @@ static const GActionEntry vm_actions[] = {
     { "fullscreen", action_fullscreen, NULL, NULL, NULL, { 0 } },
     { "integer-scaling", NULL, NULL, "false", action_integer_scaling, { 0 } },
     { "settings", action_settings, NULL, NULL, NULL, { 0 } },
+    { "share", action_share, NULL, NULL, NULL, { 0 } },
     { "snapshots", action_snapshots, NULL, NULL, NULL, { 0 } },
     { "take-snapshot", action_take_snapshot, NULL, NULL, NULL, { 0 } },
 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The differential program: a static 32-bit Linux executable that runs integer, x87,
  * MMX, SSE and SSE2 instructions over fixed operands and prints every result and the
- * flags the architecture defines (SSE3 included). Run natively on the host and inside a Linux guest
+ * flags the architecture defines (SSE3 included; SSE4.1, SSE4.2, CRC32 and LZCNT in a
+ * section of their own that runs where CPUID has them). Run natively on the host and inside a Linux guest
  * under Vireo, its outputs must be equal; lines starting with "model:" hold results
  * the SDM leaves to the implementation (RCPPS/RSQRTPS precision) and are compared
  * only when both sides run on the same host CPU model.
@@ -11,6 +12,7 @@
  * Build: gcc -m32 -static -O1 -msse3 -o diff32 diff32.c
  *        gcc -O1 -msse3 -mno-red-zone -o diff32-64 diff32.c
  * (no red zone: the PUSHF in the asm statements writes below RSP). */
+#include <nmmintrin.h>
 #include <pmmintrin.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -551,6 +553,184 @@ static void test_sse(void)
         }
 }
 
+/* ---- SSE4.1, SSE4.2, CRC32, LZCNT: this section alone is compiled for them (the
+ * target attribute, as -msse4.2 -mlzcnt would) and runs only where CPUID offers them,
+ * so the reference is whatever the host runs; a host without them prints one line. */
+#define SSE4_TARGET __attribute__((target("sse4.2,popcnt,lzcnt")))
+
+/* A string compare with its imm8 (a constant in the instruction): the index in ECX,
+ * or the mask in XMM0, and the flags. */
+#define STRCMP(imm)                                                                          \
+    do {                                                                                     \
+        unsigned long f;                                                                     \
+        unsigned idx;                                                                        \
+        __m128i m;                                                                           \
+        __asm__ volatile(SET_FLAGS(fi) "pcmpestri %[i], %[b], %[a]" GET_FLAGS(f)             \
+                         : [f] "=&r"(f), "=c"(idx)                                            \
+                         : [a] "x"(a), [b] "x"(b), "a"(la), "d"(lb), [i] "i"(imm), [fi] "r"(fin) \
+                         : "cc");                                                            \
+        printf("pcmpestri %02x %u %u %d %d: %u %03lx\n", imm, x, y, la, lb, idx, f & ARITH);  \
+        __asm__ volatile(SET_FLAGS(fi) "pcmpistrm %[i], %[b], %[a]" GET_FLAGS(f)             \
+                         : [f] "=&r"(f), "=Yz"(m)                                             \
+                         : [a] "x"(a), [b] "x"(b), [i] "i"(imm), [fi] "r"(fin)               \
+                         : "cc");                                                            \
+        snprintf(nm, sizeof(nm), "pcmpistrm %02x %u %u fl %03lx", imm, x, y, f & ARITH);      \
+        print_v(nm, m, 0);                                                                   \
+    } while (0)
+
+/* ROUNDPS/ROUNDSD with each rounding control (imm8 bit 2 off) and with MXCSR's. */
+#define ROUND(imm)                                                                           \
+    do {                                                                                     \
+        _mm_setcsr(csrs[c]);                                                                 \
+        PIN(a); PIN(ad);                                                                     \
+        __m128i r = _mm_castps_si128(_mm_round_ps(a, imm));                                  \
+        PIN(r);                                                                              \
+        unsigned s = _mm_getcsr();                                                           \
+        snprintf(nm, sizeof(nm), "roundps %02x %04x %u", imm, csrs[c], x);                   \
+        print_v(nm, r, s);                                                                   \
+        _mm_setcsr(csrs[c]);                                                                 \
+        r = _mm_castpd_si128(_mm_round_sd(ad, ad, imm));                                     \
+        PIN(r);                                                                              \
+        s = _mm_getcsr();                                                                    \
+        snprintf(nm, sizeof(nm), "roundsd %02x %04x %u", imm, csrs[c], x);                   \
+        print_v(nm, r, s);                                                                   \
+    } while (0)
+
+SSE4_TARGET static void test_sse4_fp(void)
+{
+    static const float fs[] = { 0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -2.5f, 2.5f, 1e-40f, -1e-40f, 8388607.5f,
+                                3.4e38f, __builtin_inff(), __builtin_nanf(""), 0.1f, -12345.678f };
+    const unsigned nfs = sizeof(fs) / sizeof(fs[0]);
+    static const unsigned csrs[] = { 0x1f80, 0x3f80, 0x5f80, 0x7f80, 0x9fc0 };
+    char nm[96];
+    for (unsigned c = 0; c < sizeof(csrs) / sizeof(csrs[0]); c++)
+        for (unsigned x = 0; x < nfs; x++) {
+            __m128 a = fv(fs[x], fs[(x + 1) % nfs], fs[(x + 4) % nfs], fs[(x + 9) % nfs]);
+            __m128 b = fv(fs[(x + 2) % nfs], fs[x], fs[(x + 7) % nfs], fs[(x + 3) % nfs]);
+            __m128d ad = dv(fs[x], fs[(x + 5) % nfs], 0.75), bd = dv(fs[(x + 6) % nfs], fs[x], 3.0);
+            ROUND(0x00);
+            ROUND(0x01);
+            ROUND(0x02);
+            ROUND(0x03);
+            ROUND(0x04);
+            ROUND(0x09);
+            ROUND(0x0c);
+            _mm_setcsr(csrs[c]);
+            PIN(a); PIN(b); PIN(ad); PIN(bd);
+            __m128i r = _mm_castps_si128(_mm_dp_ps(a, b, 0xff));
+            PIN(r);
+            snprintf(nm, sizeof(nm), "dpps ff %04x %u", csrs[c], x);
+            print_v(nm, r, _mm_getcsr());
+            _mm_setcsr(csrs[c]);
+            r = _mm_castps_si128(_mm_dp_ps(a, b, 0x5a));
+            PIN(r);
+            snprintf(nm, sizeof(nm), "dpps 5a %04x %u", csrs[c], x);
+            print_v(nm, r, _mm_getcsr());
+            _mm_setcsr(csrs[c]);
+            r = _mm_castpd_si128(_mm_dp_pd(ad, bd, 0x31));
+            PIN(r);
+            snprintf(nm, sizeof(nm), "dppd 31 %04x %u", csrs[c], x);
+            print_v(nm, r, _mm_getcsr());
+            _mm_setcsr(csrs[c]);
+            r = _mm_castps_si128(_mm_blendv_ps(a, b, _mm_castsi128_ps(_mm_set_epi32((int)0x80000000, 0, -1, 1))));
+            PIN(r);
+            snprintf(nm, sizeof(nm), "blendvps %04x %u", csrs[c], x);
+            print_v(nm, r, _mm_getcsr());
+            r = _mm_castps_si128(_mm_insert_ps(a, b, 0x9a));
+            snprintf(nm, sizeof(nm), "insertps %u", x);
+            print_v(nm, r, 0);
+            printf("extractps %u: %08x\n", x, (unsigned)_mm_extract_ps(b, 2));
+        }
+    _mm_setcsr(0x1f80);
+}
+
+SSE4_TARGET static void test_sse4_int(void)
+{
+    char nm[96];
+    for (unsigned x = 0; x < NM; x++)
+        for (unsigned y = 0; y < NM; y++) {
+            __m128i a = _mm_set_epi64x((long long)mvals[x], (long long)mvals[(x + 3) % NM]);
+            __m128i b = _mm_set_epi64x((long long)mvals[y], (long long)mvals[(y + 2) % NM]);
+            PI("pmulld", _mm_mullo_epi32(a, b));
+            PI("pmuldq", _mm_mul_epi32(a, b));
+            PI("pminsb", _mm_min_epi8(a, b));
+            PI("pminud", _mm_min_epu32(a, b));
+            PI("pmaxsd", _mm_max_epi32(a, b));
+            PI("pmaxuw", _mm_max_epu16(a, b));
+            PI("pcmpeqq", _mm_cmpeq_epi64(a, b));
+            PI("pcmpgtq", _mm_cmpgt_epi64(a, b));
+            PI("packusdw", _mm_packus_epi32(a, b));
+            PI("pblendw", _mm_blend_epi16(a, b, 0xa5));
+            PI("pblendvb", _mm_blendv_epi8(a, b, _mm_xor_si128(a, b)));
+            PI("mpsadbw", _mm_mpsadbw_epu8(a, b, 5));
+            PI("phminposuw", _mm_minpos_epu16(a));
+            PI("pmovsxbw", _mm_cvtepi8_epi16(a));
+            PI("pmovsxwq", _mm_cvtepi16_epi64(b));
+            PI("pmovzxbd", _mm_cvtepu8_epi32(a));
+            PI("pmovzxdq", _mm_cvtepu32_epi64(b));
+            PI("pinsrb", _mm_insert_epi8(a, (int)(y * 37), 13));
+            PI("pinsrd", _mm_insert_epi32(a, (int)mvals[y], 2));
+            printf("pextrb %u %u: %d pextrd %08x ptest %d %d %d\n", x, y, _mm_extract_epi8(a, 11),
+                   (unsigned)_mm_extract_epi32(b, 1), _mm_testz_si128(a, b), _mm_testc_si128(a, b),
+                   _mm_testnzc_si128(a, b));
+        }
+    /* String compares: explicit and implicit lengths, every aggregation and polarity. */
+    static const char *strs[] = { "hello, world", "lo", "abcdefghijklmnopq", "", "a-z", "\x80\x7f\x01\xff",
+                                  "ll", "world", "wo\0rld" };
+    const unsigned ns = sizeof(strs) / sizeof(strs[0]);
+    for (unsigned x = 0; x < ns; x++)
+        for (unsigned y = 0; y < ns; y++) {
+            char sa[16] = { 0 }, sb[16] = { 0 };
+            strncpy(sa, strs[x], 16);
+            strncpy(sb, strs[y], 16);
+            __m128i a, b;
+            memcpy(&a, sa, 16);
+            memcpy(&b, sb, 16);
+            int la = (int)strlen(strs[x]) - (int)(x % 3), lb = (int)strlen(strs[y]) + (int)(y % 4) - 1;
+            unsigned long fin = 0x202 | (x & 1 ? ARITH : 0);
+            STRCMP(0x00);
+            STRCMP(0x04);
+            STRCMP(0x08);
+            STRCMP(0x0c);
+            STRCMP(0x14);
+            STRCMP(0x3c);
+            STRCMP(0x4c);
+            STRCMP(0x72);
+            STRCMP(0x01);
+            STRCMP(0x0d);
+            STRCMP(0x45);
+            STRCMP(0x2b);
+        }
+    /* CRC32 over each width, LZCNT and its flags (OF SF AF PF undefined). */
+    for (unsigned x = 0; x < NV; x++)
+        for (unsigned y = 0; y < NV; y++) {
+            uint32_t crc = vals[x], v = vals[y];
+            printf("crc32 %08x %08x: %08x %08x %08x\n", crc, v, _mm_crc32_u8(crc, (uint8_t)v),
+                   _mm_crc32_u16(crc, (uint16_t)v), _mm_crc32_u32(crc, v));
+        }
+    for (unsigned x = 0; x < NV; x++) {
+        uint32_t v = vals[x], r;
+        unsigned long f, fin = 0x202;
+        __asm__ volatile(SET_FLAGS(fi) "lzcntl %[v], %[r]" GET_FLAGS(f)
+                         : [r] "=&r"(r), [f] "=&r"(f) : [v] "r"(v), [fi] "r"(fin) : "cc");
+        uint16_t r16;
+        unsigned long f16;
+        __asm__ volatile(SET_FLAGS(fi) "lzcntw %w[v], %w[r]" GET_FLAGS(f)
+                         : [r] "=&r"(r16), [f] "=&r"(f16) : [v] "r"(v), [fi] "r"(fin) : "cc");
+        printf("lzcnt %08x: %u %03lx %u %03lx\n", v, r, f & (CF | ZF), r16, f16 & (CF | ZF));
+    }
+}
+
+static void test_sse4(void)
+{
+    if (!__builtin_cpu_supports("sse4.2") || !__builtin_cpu_supports("lzcnt")) {
+        printf("sse4: this CPU has no SSE4.2 or LZCNT\n");
+        return;
+    }
+    test_sse4_fp();
+    test_sse4_int();
+}
+
 int main(void)
 {
     printf("diff32 begin\n");
@@ -561,6 +741,7 @@ int main(void)
     test_x87();
     test_mmx();
     test_sse();
+    test_sse4();
     printf("diff32 end\n");
     return 0;
 }

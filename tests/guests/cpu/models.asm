@@ -29,6 +29,15 @@ pm_main:
     call print_hex32_32
     call newline32
 
+    ; LZCNT's bit; a model without extended leaves answers its highest basic leaf,
+    ; whose ECX is 0 for all of them.
+    PRINT32 "models: cpuid 80000001: ecx="
+    mov eax, 0x80000001
+    cpuid
+    mov eax, ecx
+    call print_hex32_32
+    call newline32
+
     ; SSE needs CR4.OSFXSR; a model without FXSR refuses the bit (#GP).
     TRY .cr4_done
     mov eax, cr4
@@ -69,6 +78,30 @@ pm_main:
     PROBE "sse2", pxor xmm0, xmm0
     PROBE "sse3", haddps xmm0, xmm0
     PROBE "clflush", clflush [SCRATCH]
+    call newline32
+
+    ; The later sets, one instruction of each group of features.c.
+    PRINT32 "models: later:"
+    PROBE "ssse3", pshufb xmm0, xmm1
+    PROBE "popcnt", popcnt eax, ebx
+    PROBE "sse4.1", ptest xmm0, xmm1
+    PROBE "pminsd", pminsd xmm0, xmm1
+    PROBE "roundps", roundps xmm0, xmm1, 4
+    PROBE "sse4.2", pcmpgtq xmm0, xmm1
+    PROBE "crc32", crc32 eax, bl
+    PROBE "pcmpistri", pcmpistri xmm0, xmm1, 0
+    ; Without LZCNT the encoding is BSR (SDM vol. 2, LZCNT): of 1, BSR gives 0 and
+    ; LZCNT 31.
+    mov ebx, 1
+    xor eax, eax
+    lzcnt eax, ebx
+    cmp eax, 31
+    je .lzcnt
+    PRINT32 " -lzcnt"
+    jmp .lzcnt_done
+.lzcnt:
+    PRINT32 " lzcnt"
+.lzcnt_done:
     call newline32
     EXIT EXIT_PASS
 

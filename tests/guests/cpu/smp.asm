@@ -9,6 +9,10 @@
 ;  2. message passing (BSP writes data then flag, CPU 1 reads flag then data) and store
 ;     buffering with a locked fence, 100,000 rounds each: only what TSO allows is seen
 ;     (SDM vol. 3, 8.2.3).
+;     With 4 CPUs or more, IRIW (independent reads of independent writes): CPUs 2 and 3
+;     write rising values to X and Y until the readers are done, CPU 1 samples X then Y, the BSP Y then X. TSO
+;     is multi-copy atomic (8.2.3.7: stores are seen in the same order by all other
+;     processors), so no pair of samples may show the two writes in opposite orders.
 ;     Then cross-modifying code: the BSP rewrites a routine CPU 1 calls, 1,000 times,
 ;     with the SDM's protocol (a flag, then CPUID on the executing CPU, 8.1.3): CPU 1
 ;     always runs the new version.
@@ -61,6 +65,13 @@ SNAP       equ 0x40600          ; HITS at the last check
 SB_R0      equ 0x50000          ; per round: the BSP's load saw the old value
 SB_R1      equ 0x70000          ; per round: CPU 1's load saw the old value
 AP_STACKS  equ 0x90000          ; 1 KiB each
+IRIW_X     equ 0x40840          ; written rising by CPU 2
+IRIW_Y     equ 0x40880          ; written rising by CPU 3
+IRIW_GO    equ 0x408c0          ; barrier: the four CPUs start together
+IRIW_DONE  equ 0x40900          ; readers finished: the writers stop
+IRIW_N     equ 60000            ; samples each reader takes
+IRIW_R1    equ 0x200000         ; CPU 1's samples: X then Y, 8 bytes each
+IRIW_R2    equ 0x300000         ; the BSP's samples: Y then X
 
 CNT8_START_LO equ 0xfffe0000    ; the low half carries into the high one on the way
 CNT8_START_HI equ 1
@@ -201,9 +212,15 @@ pm_main:
     inc esi
     cmp esi, SMC_ROUNDS
     jbe .smc
+    call iriw_phase
     mov ebx, [NCPUS]
     dec ebx
     WAIT_EQ DONE2, ebx, "litmus phase did not finish"
+    cmp dword [NCPUS], 4
+    jb .no_iriw
+    call iriw_check
+    PRINTLN32 "smp: IRIW shows the two writes in one order to both readers"
+.no_iriw:
     CHECK_EQ MP_BAD, 0, "message passing: CPU 1 saw the flag before the data, times"
     xor edx, edx
     mov ecx, 1
@@ -344,6 +361,113 @@ count_phase:
     dec ecx
     jnz .split
     lock inc dword [DONE1]
+    ret
+
+; IRIW with 4 CPUs or more (APIC IDs 0-3 take part): 2 and 3 write, 1 and 0 read.
+iriw_phase:
+    cmp dword [NCPUS], 4
+    jb .out
+    mov eax, [LAPIC + 0x20]
+    shr eax, 24
+    cmp eax, 3
+    ja .out
+    push eax
+    lock inc dword [IRIW_GO]
+    WAIT_EQ IRIW_GO, 4, "the CPUs did not meet for IRIW"
+    pop eax
+    mov ecx, 1
+    cmp eax, 2
+    je .write_x
+    cmp eax, 3
+    je .write_y
+    mov edi, IRIW_R1
+    mov esi, IRIW_X                 ; CPU 1 reads X first
+    mov edx, IRIW_Y
+    cmp eax, 1
+    je .read
+    mov edi, IRIW_R2
+    xchg esi, edx                   ; the BSP reads Y first
+.read:
+    mov ecx, IRIW_N
+.sample:
+    mov eax, [esi]
+    mov ebx, [edx]
+    mov [edi], eax
+    mov [edi + 4], ebx
+    add edi, 8
+    ; spread the samples over a while so that the host runs readers and writers at once
+    mov eax, 200
+.delay:
+    dec eax
+    jnz .delay
+    dec ecx
+    jnz .sample
+    lock inc dword [IRIW_DONE]
+    ret
+.write_x:
+    mov esi, IRIW_X
+    jmp .write
+.write_y:
+    mov esi, IRIW_Y
+.write:
+    mov [esi], ecx
+    inc ecx
+    cmp dword [IRIW_DONE], 2
+    jb .write
+.out:
+    ret
+
+; The samples are in time order and the values only rise. CPU 1 saw (a = X, b = Y), the
+; BSP (c = Y, d = X). A pair with a > d and c > b would put CPU 1's X load after the BSP's
+; and the BSP's Y load after CPU 1's: a cycle, forbidden. For each BSP sample the CPU 1
+; samples with a > d are a suffix (a rises), the smallest b of it is its first: one scan.
+iriw_check:
+    mov esi, IRIW_R1                ; first CPU 1 sample with a > d
+    mov edi, IRIW_R2
+    mov ebx, IRIW_R1 + IRIW_N * 8
+    xor ebp, ebp                    ; forbidden pairs found
+.next:
+    mov edx, [edi + 4]              ; d
+.advance:
+    cmp esi, ebx
+    jae .done
+    cmp [esi], edx                  ; a > d ?
+    ja .found
+    add esi, 8
+    jmp .advance
+.found:
+    mov eax, [edi]                  ; c
+    cmp eax, [esi + 4]              ; c > b ?
+    jbe .ok
+    inc ebp
+.ok:
+    add edi, 8
+    cmp edi, IRIW_R2 + IRIW_N * 8
+    jb .next
+.done:
+    ; how often a value moved between two samples of CPU 1: writers ran meanwhile (on
+    ; a 2-core host at most two of the four vCPUs run at once, so this is small there)
+    xor eax, eax
+    mov esi, IRIW_R1 + 8
+.moved:
+    mov edx, [esi]
+    cmp edx, [esi - 8]
+    jne .count
+    mov edx, [esi + 4]
+    cmp edx, [esi - 4]
+    je .still
+.count:
+    inc eax
+.still:
+    add esi, 8
+    cmp esi, IRIW_R1 + IRIW_N * 8
+    jb .moved
+    PRINT32 "smp: IRIW samples of CPU 1 after which X or Y had moved: "
+    call print_hex32_32
+    call newline32
+    mov [SNAP], ebp
+    CHECK_EQ SNAP, 0, "IRIW: the readers saw the writes in opposite orders, times"
+    mov dword [SNAP], 0
     ret
 
 ; Software-enables this CPU's APIC and gives it a flat logical ID: bit (APIC ID).
@@ -605,6 +729,7 @@ ap_entry32:
     cmp esi, SMC_ROUNDS
     jbe .smc
 .done2:
+    call iriw_phase
     lock inc dword [DONE2]
 .wait3:
     cmp dword [GO], 3

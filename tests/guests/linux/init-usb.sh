@@ -18,6 +18,82 @@ for m in $(cat /lib/modules/order); do
     insmod /lib/modules/$m.ko || echo "VIREO-MODULE-FAILED $m"
 done
 
+# Hot plug (vireo.usbhotplug=1): no device at boot; whenever the set of USB devices,
+# the USB disk or the input devices changes, one VIREO-USB-LIST line (port:vid:pid:product,
+# spaces in products as _), the disk's size and the hash of its first 64 KiB. A USB
+# keyboard that appears is read: each time it sent a key press and release, its records
+# are printed as in the boot-time mode and VIREO-USB-DONE follows. A USB disk that appears is
+# then read in a loop until it goes (the usb-host test's "Mock Disk" first gets 64 KiB of
+# /payload written at 1 MiB and read back). Runs until powered off.
+if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
+    echo "VIREO-USB-READY"
+    last=""
+    kbd=""
+    reader=""
+    while true; do
+        now=""
+        for p in /sys/bus/usb/devices/*/product; do
+            d=${p%/product}
+            n=${d##*/}
+            case "$n" in usb*) continue ;; esac
+            now="$now $n:$(cat $d/idVendor):$(cat $d/idProduct):$(tr ' ' _ < $p)"
+        done
+        disk=""
+        [ -b /dev/sda ] && disk="$(cat /sys/block/sda/size 2>/dev/null)"
+        inputs=$(cat /sys/class/input/event*/device/name 2>/dev/null | tr ' \n' '_,')
+        if [ "$now|$disk|$inputs" != "$last" ]; then
+            echo "VIREO-USB-LIST$now"
+            if [ -n "$disk" ] && [ -z "$reader" ]; then
+                echo "VIREO-USB-DISK-SIZE $disk"
+                echo "VIREO-USB-DISK-READ $(dd if=/dev/sda bs=4096 count=16 2>/dev/null | md5sum)"
+                # The mock disk of usb-host's test gets /payload's first 64 KiB at 1 MiB,
+                # read back (each packet is a round trip through umockdev: kept short).
+                if grep -q 'Mock Disk' /sys/block/sda/device/model 2>/dev/null; then
+                    n=65536
+                    dd if=/payload of=/dev/sda bs=512 count=128 seek=2048 conv=fsync 2>/dev/null
+                    echo 3 > /proc/sys/vm/drop_caches
+                    echo "VIREO-USB-DISK-WROTE $n $(dd if=/dev/sda bs=512 skip=2048 2>/dev/null | head -c $n | md5sum)"
+                fi
+                # Then the disk is read again and again (the page cache dropped each time),
+                # so a device_del finds transfers in flight.
+                (while dd if=/dev/sda of=/dev/null bs=65536 2>/dev/null; do
+                     echo 1 > /proc/sys/vm/drop_caches
+                 done
+                 echo "VIREO-USB-DISK-READER-END") &
+                reader=1
+            fi
+            [ -z "$disk" ] && reader=""
+            if [ -n "$kbd" ] && [ ! -e /sys/class/input/$kbd ]; then
+                kill $kpid 2>/dev/null
+                kbd=""
+            fi
+            for e in /sys/class/input/event*; do
+                [ -e "$e" ] || continue
+                name=$(cat $e/device/name)
+                echo "VIREO-INPUT ${e##*/} $name"
+                case "$name" in *"USB Keyboard"*)
+                    if [ -z "$kbd" ]; then
+                        kbd=${e##*/}
+                        cat /dev/input/$kbd > /tmp/$kbd.bin &
+                        kpid=$!
+                    fi ;;
+                esac
+            done
+            last="$now|$disk|$inputs"
+        fi
+        if [ -n "$kbd" ] && [ "$(wc -c < /tmp/$kbd.bin)" -ge 96 ]; then
+            echo "VIREO-EV-BEGIN $kbd"
+            od -An -v -tu2 /tmp/$kbd.bin | while read -r line; do echo "VIREO-EV $kbd $line"; done
+            echo "VIREO-USB-DONE"
+            # Ready for the next keys on the same keyboard.
+            kill $kpid 2>/dev/null
+            cat /dev/input/$kbd > /tmp/$kbd.bin &
+            kpid=$!
+        fi
+        sleep 0.2
+    done
+fi
+
 want=$(sed -n 's/.*vireo\.usb=\([0-9]*\).*/\1/p' /proc/cmdline)
 i=0
 while [ "$(cat /sys/bus/usb/devices/*/product 2>/dev/null | grep -c '^QEMU USB')" -lt "${want:-1}" ] &&

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A SPICE client for tests/guests/spice.py, through spice-client-glib's GObject
+introspection (Debian gir1.2-spiceclientglib-2.0 and python3-gi): connects, and once the
+inputs channel is open types the given set 1 scancodes (press and release each).
+Prints "INPUTS-OPEN" and "SENT n", or "ERROR <event>" when the server refuses.
+
+With --audio S it instead records S seconds from the playback channel and prints
+"AUDIO rate=R channels=C frames=N hz=F rms=L" (F from the left channel's periods).
+
+Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]"""
+import argparse
+import ctypes
+import math
+import struct
+import sys
+
+import gi
+
+gi.require_version("SpiceClientGLib", "2.0")
+from gi.repository import GLib, GObject, SpiceClientGLib as Spice  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--uri", required=True)
+    ap.add_argument("--password")
+    ap.add_argument("--keys", default="")
+    ap.add_argument("--timeout", type=int, default=20)
+    ap.add_argument("--audio", type=float, default=0)
+    o = ap.parse_args()
+    keys = [int(k, 16) for k in o.keys.split(",") if k]
+    loop = GLib.MainLoop()
+    status = {"code": 1}
+    session = Spice.Session(uri=o.uri)
+    if o.password is not None:
+        session.set_property("password", o.password)
+
+    def finish(code):
+        status["code"] = code
+        session.disconnect()
+        loop.quit()
+        return False
+
+    def inputs_event(channel, event):
+        if event == Spice.ChannelEvent.OPENED:
+            print("INPUTS-OPEN", flush=True)
+            for k in keys:
+                channel.key_press_and_release(k)
+            print("SENT %d" % len(keys), flush=True)
+            # Let the messages leave before the session closes.
+            GLib.timeout_add(500, finish, 0)
+        elif event != Spice.ChannelEvent.CLOSED:
+            print("ERROR %s" % event.value_nick, flush=True)
+            finish(2)
+
+    def main_event(channel, event):
+        if event not in (Spice.ChannelEvent.OPENED, Spice.ChannelEvent.CLOSED):
+            print("ERROR %s" % event.value_nick, flush=True)
+            finish(2)
+
+    audio = {"rate": 0, "channels": 0, "data": bytearray()}
+
+    def playback_start(_channel, fmt, channels, rate):
+        audio["rate"], audio["channels"] = rate, channels
+
+    def playback_data(_channel, data, size):
+        audio["data"] += ctypes.string_at(data, size)
+        if audio["rate"] and len(audio["data"]) >= o.audio * audio["rate"] * 4:
+            report_audio()
+            finish(0)
+
+    def report_audio():
+        n = len(audio["data"]) // 4
+        left = struct.unpack("<%dh" % (2 * n), bytes(audio["data"][:4 * n]))[0::2]
+        # The pitch from the periods between rising zero crossings: the mean of those
+        # near the median, so a gap in a real-time stream does not move it.
+        part = left[n // 10:]
+        rises = [i for i in range(1, len(part)) if part[i - 1] < 0 <= part[i]]
+        periods = sorted(b - a for a, b in zip(rises, rises[1:]))
+        hz = 0
+        if periods:
+            med = periods[len(periods) // 2]
+            near = [p for p in periods if abs(p - med) <= 0.1 * med]
+            hz = audio["rate"] / (sum(near) / len(near))
+        rms = math.sqrt(sum(v * v for v in part) / len(part)) if part else 0
+        print("AUDIO rate=%d channels=%d frames=%d hz=%.1f rms=%.0f" % (audio["rate"], audio["channels"], n, hz, rms),
+              flush=True)
+
+    def channel_new(_session, channel):
+        if o.audio and isinstance(channel, Spice.PlaybackChannel):
+            GObject.Object.connect(channel, "playback-start", playback_start)
+            GObject.Object.connect(channel, "playback-data", playback_data)
+            channel.connect()
+            return
+        if o.audio:
+            return
+        if isinstance(channel, Spice.InputsChannel):
+            GObject.Object.connect(channel, "channel-event", inputs_event)
+            channel.connect()  # channels other than main are opened by the client
+        elif isinstance(channel, Spice.MainChannel):
+            GObject.Object.connect(channel, "channel-event", main_event)
+
+    # Session.connect and Channel.connect are SPICE's own: signals go through GObject's.
+    GObject.Object.connect(session, "channel-new", channel_new)
+    if not session.connect():
+        print("ERROR connect", flush=True)
+        return 2
+    GLib.timeout_add_seconds(o.timeout, lambda: (print("ERROR timeout", flush=True), finish(3))[1])
+    loop.run()
+    return status["code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

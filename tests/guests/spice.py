@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The SPICE server (-spice): a guest that echoes keys on a text screen without a cursor
+(tests/guests/kbd-echo.asm) runs with -spice port=N,password=P. Checks that:
+  - spicy-screenshot (Debian spice-client-gtk) gets the same pixels as QMP screendump;
+  - a wrong password is refused and the VM runs on;
+  - keys typed by a SPICE client (spice-client.py, spice-client-glib through GObject
+    introspection) reach the guest (its COM1 echo) and the screen the client sees;
+  - 20 clients that connect and go away mid-handshake, and 3 killed mid-session, leave
+    the VM running and the server answering;
+  - unix=on,addr=PATH serves the same screen over a socket;
+  - a guest's PC-speaker tone (tests/guests/speaker-tone.asm, 1000.15 Hz) reaches a
+    client's playback channel at its pitch, with -audiodev none (no local sound);
+  - bad -spice options are one error line each.
+Exit codes: 0 pass, 1 fail, 77 skip."""
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmtest  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PASSWORD = "s3cret-pw"
+# x, y, z as set 1 make codes; the guest prints KEY <scancode><ASCII> for each.
+KEYS = [(0x2d, "KEY 2d78"), (0x15, "KEY 1579"), (0x2c, "KEY 2c7a")]
+
+
+class Skip(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gi_python():
+    """A Python that has spice-client-glib's introspection data (the test's own, else
+    Debian's /usr/bin/python3)."""
+    probe = "import gi; gi.require_version('SpiceClientGLib', '2.0'); from gi.repository import SpiceClientGLib"
+    for py in (sys.executable, "/usr/bin/python3"):
+        if py and os.path.exists(py) and subprocess.run([py, "-c", probe], capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    parts = data.split(maxsplit=4)
+    if parts[0] != b"P6" or parts[3] != b"255":
+        raise vmtest.TestFailure("%s is not a binary PPM" % path)
+    w, h = int(parts[1]), int(parts[2])
+    return vmtest.Image(w, h, parts[4][:w * h * 3])
+
+
+def screenshot(uri_args, out, password=None):
+    cmd = ["spicy-screenshot"] + uri_args + ["-o", out]
+    if password is not None:
+        cmd += ["-w", password]
+    if os.path.exists(out):
+        os.unlink(out)
+    r = subprocess.run(cmd, capture_output=True, timeout=60)
+    return r.returncode == 0 and os.path.exists(out), r
+
+
+def compare(vm, uri_args, tmp, what, password=PASSWORD):
+    """The client's picture equals the screendump (a few tries: the server refreshes at
+    30 Hz, so a picture may be one frame old)."""
+    diff = None
+    for attempt in range(5):
+        ok, r = screenshot(uri_args, os.path.join(tmp, "spice.ppm"), password)
+        if not ok:
+            raise vmtest.TestFailure("%s: spicy-screenshot failed (%d): %s" % (what, r.returncode,
+                                                                               r.stderr.decode()[-500:]))
+        got = read_ppm(os.path.join(tmp, "spice.ppm"))
+        want = vmtest.decode_png(open_dump(vm, tmp))
+        if (got.width, got.height) == (want.width, want.height):
+            diff = sum(1 for i in range(0, len(got.rgb), 3) if got.rgb[i:i + 3] != want.rgb[i:i + 3])
+            if diff == 0:
+                print("%s: the SPICE client's %dx%d picture equals the screendump" % (what, got.width, got.height))
+                return got
+        time.sleep(0.2)
+    raise vmtest.TestFailure("%s: the SPICE picture (%dx%d) differs from the screendump (%dx%d) in %s pixels"
+                             % (what, got.width, got.height, want.width, want.height, diff))
+
+
+def open_dump(vm, tmp):
+    path = os.path.join(tmp, "dump.png")
+    vm.command("screendump", filename=path, format="png")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def running(vm):
+    st = vm.command("query-status")
+    return st.get("status") == "running"
+
+
+def check_options(vireo, kernel):
+    cases = [("port=0,disable-ticketing=on", "port=0"),
+             ("port=5999", "password"),
+             ("port=5999,password=a,disable-ticketing=on", "contradict"),
+             ("unix=on,disable-ticketing=on", "addr=PATH"),
+             ("port=5999,tls-port=1", "unknown key 'tls-port'")]
+    for spec, needle in cases:
+        r = subprocess.run([vireo, "-display", "none", "-kernel", kernel, "-spice", spec], capture_output=True,
+                           timeout=30)
+        lines = [ln for ln in r.stderr.decode().splitlines() if ln.strip()]
+        if r.returncode == 0 or len(lines) != 1 or needle not in lines[0] or "-spice" not in lines[0]:
+            raise vmtest.TestFailure("-spice %s: expected one error line about %s, got %r" % (spec, needle, lines))
+        print("-spice %s: %s" % (spec, lines[0]))
+
+
+def run(args, tmp):
+    if not shutil.which("spicy-screenshot"):
+        raise Skip("spicy-screenshot is missing (Debian package spice-client-gtk)")
+    help_text = subprocess.run([args.vireo, "--help-all"], capture_output=True).stdout.decode()
+    if "--spice" not in help_text and "-spice" not in help_text:
+        raise Skip("this vireo-run was built without the SPICE server")
+    py = gi_python()
+    if not py:
+        raise Skip("no Python with spice-client-glib introspection (gir1.2-spiceclientglib-2.0, python3-gi)")
+    check_options(args.vireo, args.guest)
+
+    port = free_port()
+    uri = ["-h", "127.0.0.1", "-p", str(port)]
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
+                                            "-spice", "port=%d,password=%s" % (port, PASSWORD)], tmp)
+    try:
+        vm.wait_serial("READY")
+        first = compare(vm, uri, tmp, "at the prompt")
+
+        ok, r = screenshot(uri, os.path.join(tmp, "bad.ppm"), "wrong-password")
+        if ok:
+            raise vmtest.TestFailure("a wrong password was let in")
+        if not running(vm):
+            raise vmtest.TestFailure("the VM stopped after a refused client")
+        print("a wrong password is refused (spicy-screenshot exit %d); the VM runs on" % r.returncode)
+
+        c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
+                            "--password", PASSWORD, "--keys", ",".join("%x" % k for k, _ in KEYS)],
+                           capture_output=True, timeout=60)
+        out = c.stdout.decode()
+        if c.returncode or "SENT %d" % len(KEYS) not in out:
+            raise vmtest.TestFailure("the SPICE client could not type: %s %s" % (out, c.stderr.decode()[-500:]))
+        for _, line in KEYS:
+            vm.wait_serial(line, timeout=30)
+        print("keys typed by a SPICE client reached the guest: " + ", ".join(line for _, line in KEYS))
+        typed = compare(vm, uri, tmp, "after typing")
+        if typed.rgb == first.rgb:
+            raise vmtest.TestFailure("the typed keys did not change the picture the client sees")
+
+        # Clients that leave early: a TCP connect with half a link header, then gone.
+        for i in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                if i % 2:
+                    s.sendall(b"REDQ\x02\x00\x00\x00")
+        for _ in range(3):
+            p = subprocess.Popen(["spicy-screenshot"] + uri + ["-w", PASSWORD, "-o", os.path.join(tmp, "k.ppm")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.3)
+            p.kill()
+            p.wait()
+        if not running(vm):
+            raise vmtest.TestFailure("the VM stopped after clients came and went")
+        compare(vm, uri, tmp, "after 23 clients came and went")
+    finally:
+        vm.close()
+
+    port = free_port()
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "16", "-kernel", args.tone_guest, "-audiodev", "none,id=snd",
+                                            "-machine", "pc,pcspk-audiodev=snd",
+                                            "-spice", "port=%d,disable-ticketing=on" % port], tmp)
+    try:
+        c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
+                            "--audio", "1.0"], capture_output=True, timeout=60)
+        out = c.stdout.decode()
+        m = re.search(r"AUDIO rate=(\d+) channels=(\d+) frames=(\d+) hz=([\d.]+) rms=(\d+)", out)
+        if c.returncode or not m:
+            raise vmtest.TestFailure("no sound on the playback channel: %s %s" % (out, c.stderr.decode()[-500:]))
+        hz, rms = float(m.group(4)), int(m.group(5))
+        print("the client's playback channel: %s Hz, %s channels, %s frames, the tone at %.1f Hz, level %d RMS"
+              % (m.group(1), m.group(2), m.group(3), hz, rms))
+        if abs(hz - 1000.15) > 10 or rms < 2000:
+            raise vmtest.TestFailure("the tone arrived at %.1f Hz, level %d (expected 1000.15 Hz, audible)" % (hz, rms))
+    finally:
+        vm.close()
+
+    sock = os.path.join(tmp, "spice.sock")
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
+                                            "-spice", "unix=on,addr=%s,disable-ticketing=on" % sock], os.path.join(tmp))
+    try:
+        vm.wait_serial("READY")
+        compare(vm, ["--uri=spice+unix://" + sock], tmp, "over a unix socket", password=None)
+    finally:
+        vm.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--guest", required=True, help="tests/guests/kbd-echo.asm built")
+    ap.add_argument("--tone-guest", required=True, help="tests/guests/speaker-tone.asm built")
+    args = ap.parse_args()
+    try:
+        with vmtest.temp_dir() as tmp:
+            run(args, tmp)
+    except Skip as e:
+        print("SKIP:", e)
+        return vmtest.SKIP
+    except vmtest.TestFailure as e:
+        print("FAIL:", e)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Scripted host USB devices for usb-host tests, without hardware: umockdev's testbed
+ * holds them in its fake sysfs and an ioctl handler per device plays the kernel's usbfs
+ * (claim, driver disconnect/connect, URB submit/reap/discard):
+ * - a full-speed HID boot keyboard at /dev/bus/usb/001/002 (16c0:27db): control
+ *   requests answered from its descriptors, interrupt IN URBs with the key reports
+ *   queued here;
+ * - with USBMOCK_STORAGE, a full-speed bulk-only mass-storage disk at 001/003
+ *   (16c0:27dc, USB MSC BOT 1.0 with SCSI INQUIRY, READ CAPACITY(10), READ(10),
+ *   WRITE(10) and the few others Linux sends) on 4 MiB in memory, byte i starting as
+ *   (i * 37 + (i >> 8)) & 0xff.
+ *
+ * The process that creates the mock must run under umockdev's preload library
+ * (umockdev-wrapper) for libusb in it to see the device; a child started with the
+ * process's environment (LD_PRELOAD, UMOCKDEV_DIR) sees it too, its ioctls answered
+ * here through umockdev's socket. The handler runs on umockdev's own thread: every
+ * function below may be called from any thread. */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define USBMOCK_VENDOR 0x16c0
+#define USBMOCK_PRODUCT 0x27db
+#define USBMOCK_PRODUCT_NAME "Mock USB Keyboard"
+#define USBMOCK_STORAGE_PRODUCT 0x27dc
+#define USBMOCK_DISK_SIZE (4u << 20)
+
+typedef enum { USBMOCK_KEYBOARD = 1, USBMOCK_STORAGE = 2 } UsbMockDevice;
+
+typedef struct UsbMock UsbMock;
+
+/* devices: USBMOCK_KEYBOARD, optionally | USBMOCK_STORAGE. */
+UsbMock *usbmock_new(unsigned devices);
+void usbmock_free(UsbMock *m);
+/* A key press and release (HID usage, 0x04 'a') queued as two boot-protocol reports. */
+void usbmock_key(UsbMock *m, uint8_t usage);
+/* The device leaves: removed from sysfs with a "remove" uevent; its URBs fail. */
+void usbmock_unplug(UsbMock *m, UsbMockDevice which);
+/* Another program holds the keyboard's interface: claiming it fails with EBUSY. */
+void usbmock_set_busy(UsbMock *m, bool busy);
+/* The storage mock's disk now (USBMOCK_DISK_SIZE bytes). */
+GBytes *usbmock_disk(UsbMock *m);
+
+typedef struct UsbMockStats {
+    int driver_bound;      /* 1: the host's usbhid driver holds interface 0 */
+    int disconnects, connects; /* driver detach/reattach requests */
+    int claimed;           /* interface 0 claimed through usbfs */
+    int control_requests;  /* control URBs answered */
+    int reports_sent;      /* interrupt IN URBs completed with a report */
+    int set_idle, get_report_desc;
+    int commands, blocks_read, blocks_written; /* storage: SCSI commands, 512-byte blocks */
+} UsbMockStats;
+UsbMockStats usbmock_stats(UsbMock *m, UsbMockDevice which);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Between the parts of the SPICE front end (spice-display.c, spice-audio.c). */
+#pragma once
+
+#include "ui/spice/spice-display.h"
+
+#include <spice.h>
+
+typedef struct SpiceAudio SpiceAudio;
+
+/* The playback channel for the VM's sound (the first audiodev's mix); main thread. */
+SpiceAudio *spice_audio_new(Vm *vm, SpiceServer *server);
+void spice_audio_free(SpiceAudio *a);
