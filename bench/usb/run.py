@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""usb-storage on EHCI, Vireo against qemu-system-i386, in one run: Debian's i386 Linux
-(the test kit's kernel, tests/guests/linux/mkkit.sh) with ehci_hcd, ehci_pci,
-usb_storage and sd_mod writes and then reads --mib MiB of a USB disk sequentially in
-64 KiB O_DIRECT requests (busybox dd), timed by the guest's uptime (init-bench.sh). Both
-emulators get the same kernel, initramfs and raw image and the same command line
-(-device usb-ehci,id=ehci -device usb-storage,bus=ehci.0), under the same accelerator.
-Not a test: prints figures only.
+"""usb-storage on EHCI or xHCI, Vireo against qemu-system-i386, in one run: Debian's
+i386 Linux (the test kit's kernel, tests/guests/linux/mkkit.sh) with the controller's
+driver (ehci_hcd/ehci_pci or xhci_hcd/xhci_pci), usb_storage and sd_mod writes and then
+reads --mib MiB of a USB disk sequentially in 64 KiB O_DIRECT requests (busybox dd, no
+page cache), timed by the guest's uptime (init-bench.sh). Both emulators get the same
+kernel, initramfs and raw image and the same devices (-device usb-ehci,id=hc or
+qemu-xhci,id=hc, and -device usb-storage,bus=hc.0), under the same accelerator. Not a
+test: prints figures only.
 
 Usage: bench/usb/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
-                        [--kit build/linux-kit] [--accel tcg] [--mib 64] [--repeat 1]
+                        [--controller ehci|xhci] [--kit build/linux-kit] [--accel tcg] [--mib 64] [--repeat 1]
 """
 import argparse
 import os
@@ -26,11 +27,11 @@ LINUX = os.path.join(ROOT, "tests", "guests", "linux")
 
 
 def make_initramfs(kit):
-    """The kit's busybox, the EHCI and USB storage drivers of the kit's kernel package and
-    init-bench.sh (mkmodinitrd.sh builds it into the kit as initrd-ubench.img)."""
+    """The kit's busybox, the EHCI, xHCI and USB storage drivers of the kit's kernel
+    package and init-bench.sh (mkmodinitrd.sh builds it into the kit as initrd-ubench.img)."""
     r = subprocess.run(["sh", os.path.join(LINUX, "mkmodinitrd.sh"), kit, "ubench",
                         os.path.join(HERE, "init-bench.sh"),
-                        "ehci_hcd ehci_pci usb_storage sd_mod crct10dif_generic"])
+                        "ehci_hcd ehci_pci xhci_hcd xhci_pci usb_storage sd_mod crct10dif_generic"])
     if r.returncode:
         sys.exit("mkmodinitrd.sh failed")
     return os.path.join(kit, "initrd-ubench.img")
@@ -56,6 +57,7 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--mib", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--controller", choices=("ehci", "xhci"), default="ehci")
     o = ap.parse_args()
     if not o.qemu:
         sys.exit("qemu-system-i386 not found (Debian package qemu-system-x86)")
@@ -69,15 +71,15 @@ def main():
         common = ["-accel", o.accel, "-m", "256", "-display", "none", "-serial", "stdio",
                   "-kernel", os.path.join(o.kit, "vmlinuz"), "-initrd", initrd,
                   "-append", "console=ttyS0 ubench.mib=%d" % o.mib,
-                  "-device", "usb-ehci,id=ehci",
+                  "-device", {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller] + ",id=hc",
                   "-drive", "if=none,id=ud,format=raw,file=" + disk,
-                  "-device", "usb-storage,drive=ud,bus=ehci.0"]
-        cmds = {"vireo": [o.vireo] + common, "qemu": [o.qemu, "-nodefaults"] + common}
+                  "-device", "usb-storage,drive=ud,bus=hc.0"]
+        cmds = {"vireo": [o.vireo, "-machine", "pc,usb=off"] + common, "qemu": [o.qemu, "-nodefaults"] + common}
         results = {"vireo": [], "qemu": []}
         for _ in range(o.repeat):
             for name, cmd in cmds.items():
                 results[name].append(run_guest(cmd, o.mib))
-        print("Linux 6.1 guest, usb-storage on usb-ehci, %d MiB sequential in 64 KiB O_DIRECT "
+        print("Linux 6.1 guest, usb-storage on " + {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller] + ", %d MiB sequential in 64 KiB O_DIRECT "
               "requests, -accel %s, MiB/s (median of %d)" % (o.mib, o.accel, o.repeat))
         print("| | vireo | qemu | ratio |")
         print("| --- | ---: | ---: | ---: |")

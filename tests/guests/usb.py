@@ -17,6 +17,14 @@
   linux-ehci  the same boot and checks with ehci_hcd on a usb-ehci: tablet, keyboard
            and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s;
            savevm/loadvm then carry the EHCI, the hub and the devices.
+  linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
+           under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
+           hubs), usb-tablet, usb-kbd and usb-storage enumerate on its USB 2 ports; the
+           USB disk reads right and a file written to it is in the image, which
+           vireo-img check finds clean; QMP input-send-event abs positions and buttons
+           arrive at the tablet's event device and a key at the USB keyboard; savevm
+           while the guest waits, loadvm after it finished, and a new position and key
+           arrive again.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
            IDE disk): SYSLINUX loads the kernel and initrd through SeaBIOS's USB mass
            storage driver and Linux starts.
@@ -593,6 +601,124 @@ def scenario_passthrough(o, tmp):
     return 1 if failures else 0
 
 
+def scenario_linux_xhci(o, tmp):
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    raw = os.path.join(tmp, "usb.raw")
+    pattern = bytes((i * 97 + (i >> 10)) & 0xff for i in range(65536))
+    with open(raw, "wb") as f:
+        f.write(pattern)
+        f.truncate(8 << 20)
+    usbdisk = os.path.join(tmp, "usb.qcow2")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "raw", "-O", "qcow2", raw, usbdisk], check=True)
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
+        payload = f.read()
+    disk = os.path.join(tmp, "state.qcow2")
+    subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
+    args = ["-m", "256", "-no-shutdown", "-machine", "pc,usb=off", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usb=3 vireo.usbdisk=1",
+            "-device", "qemu-xhci,id=xhci", "-device", "usb-tablet", "-device", "usb-kbd",
+            "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
+            "-drive", "file=%s,if=ide,format=qcow2" % disk,
+            "-device", "usb-storage,drive=usbdisk,bus=xhci.0,port=3"]
+    failures = []
+    vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        text = vm.serial()
+        for product, port, ids in (("xHCI Host Controller", "usb1", "1d6b:0002"),
+                                   ("xHCI Host Controller", "usb2", "1d6b:0003"),
+                                   ("QEMU USB Tablet", "1-1", "0627:0001"),
+                                   ("QEMU USB Keyboard", "1-2", "0627:0001"),
+                                   ("QEMU USB HARDDRIVE", "1-3", "0627:0001")):
+            if not re.search(r"^VIREO-USB-PRODUCT %s %s %s" % (port, ids, product), text, re.M):
+                failures.append("%s did not enumerate as %s" % (product, port))
+            else:
+                print("ok: %s enumerated as %s" % (product, port))
+        want_read = hashlib.md5(pattern).hexdigest()
+        want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
+            m = re.search(r"^VIREO-USB-DISK-%s (.*?)\s*(-)?\s*$" % what, text.replace("\r", ""), re.M)
+            got = m.group(1).strip() if m else None
+            if got != want:
+                failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
+            else:
+                print("ok: USB disk %s %s" % (what.lower(), want))
+        # Saved while the guest waits for the keyboard's signal (its interrupt TRBs
+        # pending on the xHCI); loaded after round 1.
+        hmp(vm, "savevm xhciwait")
+        print("ok: savevm with the xHCI and its devices")
+        vm.command("input-send-event", events=abs_event(x=16384, y=8192))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=abs_event(x=32767, y=0) + btn_event("left", True))
+        time.sleep(0.3)
+        vm.command("input-send-event", events=btn_event("left", False))
+        time.sleep(0.3)
+        vm.send_key("a", hold_time=50)
+        vm.wait_serial(r"^VIREO-USB-DONE", 120)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 16384), (EV_ABS, ABS_Y, 8192),
+                                     (EV_KEY, BTN_LEFT, 1), (EV_ABS, ABS_X, 32767), (EV_ABS, ABS_Y, 0),
+                                     (EV_KEY, BTN_LEFT, 0)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
+            "AT Translated Set 2 keyboard": [],
+        }, failures, "xHCI")
+        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+        hmp(vm, "loadvm xhciwait")
+        vm.command("cont")
+        print("ok: loadvm")
+        before = len(vm.serial())
+        vm.command("input-send-event", events=abs_event(x=100, y=200))
+        time.sleep(0.3)
+        vm.send_key("b", hold_time=50)
+        deadline = time.monotonic() + 120
+        while "VIREO-USB-DONE" not in vm.serial()[before:]:
+            if time.monotonic() > deadline:
+                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
+            time.sleep(0.2)
+        check_round(vm, vm.serial(), {
+            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
+            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
+        }, failures, "xHCI after loadvm")
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+    finally:
+        vm.close()
+    r = subprocess.run([o.vireo_img, "check", usbdisk], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode:
+        failures.append("vireo-img check of the USB disk: status %d: %s"
+                        % (r.returncode, r.stdout.decode("latin-1").strip()))
+    else:
+        print("ok: vireo-img check: the USB disk is clean")
+    out = os.path.join(tmp, "usb-after.raw")
+    subprocess.run([o.vireo_img, "convert", "-q", "-f", "qcow2", "-O", "raw", usbdisk, out], check=True)
+    with open(out, "rb") as f:
+        head = f.read(65536)
+        f.seek(1 << 20)
+        written = f.read(len(payload))
+    if head != pattern or hashlib.md5(written).digest() != hashlib.md5(payload).digest():
+        failures.append("the USB disk image lacks the guest's write at 1 MiB (or lost its pattern)")
+    else:
+        print("ok: the image holds the %d bytes the guest wrote at 1 MiB (md5 %s)"
+              % (len(payload), hashlib.md5(written).hexdigest()))
+    if failures:
+        print("--- serial (VIREO lines) ---")
+        print("\n".join(l for l in vm.serial().splitlines() if l.startswith("VIREO")))
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
 def scenario_seabios(o, tmp):
     image = os.path.join(SHARED, "freedos", "freedos.boot.disk.1.4MB.img")
     if not os.path.exists(image):
@@ -693,6 +819,9 @@ def scenario_options(o, tmp):
         (["-device", "usb-hub", "-device", "usb-kbd,port=1.x"], "has ports 1 to 8"),
         (["-device", "usb-ehci,id=e", "-device", "usb-kbd,bus=e.0,port=7"], "e.0 has ports 1 to 6"),
         (["-device", "usb-kbd", "-device", "usb-mouse", "-device", "usb-tablet"], "all 2 ports"),
+        (["-device", "qemu-xhci,p2=0"], "property 'p2' must be a number from 0x1 to 0xf"),
+        (["-machine", "usb=off", "-device", "qemu-xhci,id=x", "-device", "usb-kbd,bus=x.0,port=5"],
+         "x.0 has ports 1 to 4"),
         (["-machine", "pc,foo=1"], "unknown option 'foo=1'"),
         (["-machine", "usb=maybe"], "expected on or off"),
         (["-usbdevice", "joystick"], "expected tablet, mouse or keyboard"),
@@ -732,9 +861,10 @@ def scenario_options(o, tmp):
     return 1 if failures else 0
 
 
-SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "hotplug": scenario_hotplug,
-             "passthrough": scenario_passthrough, "options": scenario_options, "seabios": scenario_seabios,
-             "boot-storage": scenario_boot_storage, "boot-storage-ehci": scenario_boot_storage_ehci}
+SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "linux-xhci": scenario_linux_xhci,
+             "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "options": scenario_options,
+             "seabios": scenario_seabios, "boot-storage": scenario_boot_storage,
+             "boot-storage-ehci": scenario_boot_storage_ehci}
 
 
 def main():
