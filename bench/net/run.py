@@ -7,7 +7,7 @@ one run each, in this order, on the same machine:
          (host to guest), timed by the guest's /proc/uptime around wget;
   echo   1 MiB sent to the guest's busybox nc -e cat through hostfwd and back (both
          directions at once), timed on the host.
-Usage: run.py --vireo build/app/vireo-run --kit build/linux-kit [--card e1000]
+Usage: run.py --vireo build/app/vireo-run --kit build/linux-kit [--card e1000|virtio-net-pci|...]
               [--mib 16] [--accel tcg] [--qemu qemu-system-i386]"""
 import argparse
 import hashlib
@@ -70,7 +70,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--kit", required=True)
-    ap.add_argument("--card", default="e1000", choices=["e1000", "ne2k_pci"])
+    ap.add_argument("--card", default="e1000", choices=sorted(net.CARDS))
     ap.add_argument("--mib", type=int, default=16)
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--qemu", default="qemu-system-i386")

@@ -264,12 +264,12 @@ static int run_shell(const char *cmd)
 #define MIC_AMP 8000
 
 /* 50 ms blocks of the left channel holding MIC_HZ: zero crossings within 5% of
- * 2 * MIC_HZ / 20 and a peak in [lo, hi]. Counted, not required in one run: on this
- * real-time path a starved host leaves gaps of a few milliseconds. */
+ * 2 * MIC_HZ / 20 and a peak in [lo, hi], in runs of three or more (not required in one
+ * run: on this real-time path a starved host leaves gaps of a few milliseconds). */
 static int count_tone_blocks(const int16_t *s, size_t frames, int lo, int hi, int *peak_seen)
 {
     size_t block = REC_RATE / 20;
-    int count = 0;
+    int count = 0, run = 0;
     *peak_seen = 0;
     for (size_t b = 0; b + 1 <= frames / block; b++) {
         int cross = 0, peak = 0;
@@ -282,8 +282,14 @@ static int count_tone_blocks(const int16_t *s, size_t frames, int lo, int hi, in
         bool tone = abs(cross - 2 * MIC_HZ / 20) <= 2 * MIC_HZ / 20 / 20 + 1;
         if (tone)
             *peak_seen = MAX(*peak_seen, peak);
-        if (tone && peak >= lo && peak <= hi)
-            count++;
+        /* Only runs of three blocks or more count: a block across the guest's change
+         * from its 500 Hz to its 1000 Hz tone can cross zero as often as MIC_HZ does. */
+        if (tone && peak >= lo && peak <= hi) {
+            run++;
+            count += run == 3 ? 3 : run > 3 ? 1 : 0;
+        } else {
+            run = 0;
+        }
     }
     return count;
 }
