@@ -15,6 +15,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,9 @@ def run_one(name, cmd, serial, blob_hash, blob_len, fwd_port, timeout):
             sys.exit("%s: the echo came back wrong" % name)
         wait_serial(serial, proc, r"VIREO-NET-ECHO2-READY", timeout)
         net.echo_through(fwd_port, b"x")
+        # The guest powers off once the host connects a last time (init-net.sh).
+        wait_serial(serial, proc, r"VIREO-NET-DONE", timeout)
+        socket.create_connection(("127.0.0.1", fwd_port), timeout=30).close()
         proc.wait(timeout)
     finally:
         if proc.poll() is None:
