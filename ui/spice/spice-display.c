@@ -703,11 +703,8 @@ void spice_display_free(SpiceDisplay *d)
     if (d->refresh_source)
         g_source_remove(d->refresh_source);
     spice_audio_free(d->audio);
-    /* The input instances' state is freed on removal only, not by the server's end. */
-    spice_server_remove_interface(&d->kbd.base);
-    spice_server_remove_interface(&d->mouse.base);
-    if (d->have_tablet)
-        spice_server_remove_interface(&d->tablet.base);
+    /* The keyboard, mouse and tablet interfaces stay: spice-server 0.15 refuses to remove
+     * them (a warning) and keeps their small state after spice_server_destroy. */
     spice_server_vm_stop(d->server);
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
