@@ -8,8 +8,7 @@
  * error bits are set, work is bounded, and the test process never crashes or hangs. */
 #include "engine/backend.h"
 #include "engine/device.h"
-#include "hw/pci/pci.h"
-#include "unit.h"
+#include "pci-rig.h"
 
 #include <string.h>
 
@@ -32,19 +31,6 @@ typedef struct Rig {
     PciBus *bus;
     int irq;
 } Rig;
-
-static int map_irq(void *opaque, int devfn, int pin)
-{
-    (void)opaque;
-    return (PCI_SLOT(devfn) + pin) & 3;
-}
-
-static void set_pirq(void *opaque, int pirq, int level)
-{
-    Rig *r = opaque;
-    (void)pirq;
-    r->irq = level;
-}
 
 static uint32_t rd(Rig *r, unsigned reg, unsigned size)
 {
@@ -86,9 +72,7 @@ static void rig_init_at(Rig *r, int64_t t)
     GError *err = NULL;
     g_assert_true(backend_open(r->vm, "audiodev", "none,id=a", &err));
     vm_lock(r->vm);
-    r->bus = pci_bus_new(r->vm);
-    vm_add_bus(r->vm, "pci.0", r->bus);
-    pci_bus_set_irq_router(r->bus, map_irq, set_pirq, r, 4);
+    r->bus = pci_rig_bus_new(r->vm, &r->irq);
     g_assert_nonnull(device_create_from_spec(r->vm, "intel-hda,addr=4", &err));
     g_assert_no_error(err);
     g_assert_nonnull(device_create_from_spec(r->vm, "hda-duplex,audiodev=a,id=codec", &err));

@@ -7,8 +7,7 @@
  * saved with a report queued and restored into a second VM, which delivers it. */
 #include "engine/device.h"
 #include "engine/input.h"
-#include "hw/pci/pci.h"
-#include "unit.h"
+#include "pci-rig.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -35,19 +34,6 @@ typedef struct Rig {
     int irq;
 } Rig;
 
-static int map_irq(void *opaque, int devfn, int pin)
-{
-    (void)opaque;
-    return (PCI_SLOT(devfn) + pin) & 3;
-}
-
-static void set_pirq(void *opaque, int pirq, int level)
-{
-    Rig *r = opaque;
-    (void)pirq;
-    r->irq = level;
-}
-
 static void rig_init_drive(Rig *r, const char *const *devices, const char *drive)
 {
     memset(r, 0, sizeof(*r));
@@ -56,9 +42,7 @@ static void rig_init_drive(Rig *r, const char *const *devices, const char *drive
         vm_test_add_drive(r->vm, "d0", drive, "raw");
     GError *err = NULL;
     vm_lock(r->vm);
-    r->bus = pci_bus_new(r->vm);
-    vm_add_bus(r->vm, "pci.0", r->bus);
-    pci_bus_set_irq_router(r->bus, map_irq, set_pirq, r, 4);
+    r->bus = pci_rig_bus_new(r->vm, &r->irq);
     g_assert_nonnull(device_create_from_spec(r->vm, "piix3-usb-uhci,addr=1.2", &err));
     g_assert_no_error(err);
     for (; devices && *devices; devices++) {

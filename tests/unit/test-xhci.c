@@ -9,8 +9,7 @@
  * completion code or a host system error, and this process never crashes or hangs. */
 #include "engine/device.h"
 #include "engine/input.h"
-#include "hw/pci/pci.h"
-#include "unit.h"
+#include "pci-rig.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -62,19 +61,6 @@ typedef struct Ev {
     uint32_t status, control;
 } Ev;
 
-static int map_irq(void *opaque, int devfn, int pin)
-{
-    (void)opaque;
-    return (PCI_SLOT(devfn) + pin) & 3;
-}
-
-static void set_pirq(void *opaque, int pirq, int level)
-{
-    Rig *r = opaque;
-    (void)pirq;
-    r->irq = level;
-}
-
 static void rig_init_full(Rig *r, const char *model, const char *const *devices, const char *drive)
 {
     memset(r, 0, sizeof(*r));
@@ -83,9 +69,7 @@ static void rig_init_full(Rig *r, const char *model, const char *const *devices,
         vm_test_add_drive(r->vm, "d0", drive, "raw");
     GError *err = NULL;
     vm_lock(r->vm);
-    r->bus = pci_bus_new(r->vm);
-    vm_add_bus(r->vm, "pci.0", r->bus);
-    pci_bus_set_irq_router(r->bus, map_irq, set_pirq, r, 4);
+    r->bus = pci_rig_bus_new(r->vm, &r->irq);
     g_autofree char *spec = g_strdup_printf("%s,addr=4", model);
     g_assert_nonnull(device_create_from_spec(r->vm, spec, &err));
     g_assert_no_error(err);
