@@ -158,10 +158,10 @@ def build_kit(kit):
 def check_boot_fetch(vm, mac, blob, t, want_ip="IP 10.0.2.15"):
     """The card's MAC, slirp's DHCP address (or the static one) and a fetched file's hash
     on the serial line."""
-    m = vm.wait_serial(r"VIREO-NET-MAC (\S*)", t)
+    m = vm.wait_serial(r"VIREO-NET-MAC (\S*)\s", t)  # \s: the whole line, not a half-written one
     if m.group(1) != mac:
         raise TestFailure("the guest's eth0 has MAC %r, mac= said %s" % (m.group(1), mac))
-    m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED.*)", t)
+    m = vm.wait_serial(r"VIREO-NET-(IP \S+|FAILED[^\n]*)\s", t)
     if m.group(1) != want_ip:
         raise TestFailure("address: %s, expected %s" % (m.group(0), want_ip))
     print("address: %s" % want_ip, flush=True)
