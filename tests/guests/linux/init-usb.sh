@@ -104,6 +104,12 @@ done
 for p in /sys/bus/usb/devices/*/product; do
     d=${p%/product}
     echo "VIREO-USB-PRODUCT ${d##*/} $(cat $d/idVendor):$(cat $d/idProduct) $(cat $p)"
+    # A device being added has its product before every attribute is readable.
+    i=0
+    while [ ! -r $d/speed ] && [ $i -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     echo "VIREO-USB-SPEED ${d##*/} $(cat $d/speed)"
 done
 # A USB disk (vireo.usbdisk=1): the hash of its first 64 KiB, then /payload written at
