@@ -68,7 +68,7 @@ guest_main:
 
 %ifdef HDA
     mov ecx, 0x26688086
-    call find_dev
+    call find_device
     mov al, 0x10
     mov ecx, HDABASE
     call cfg_write32
@@ -92,13 +92,13 @@ guest_main:
 .codec:
     mov word [fs:ebx + 0x0e], 1
     mov eax, 0x00220011         ; DAC: 48 kHz, 16 bit, 2 channels
-    call imm_cmd
+    call hda_imm_cmd
     mov eax, 0x00270610         ; DAC: stream tag 1, channel 0
-    call imm_cmd
+    call hda_imm_cmd
     mov eax, 0x0023b04a         ; DAC amplifier: both channels, 0 dB, unmuted
-    call imm_cmd
+    call hda_imm_cmd
     mov eax, 0x00370740         ; line-out pin enabled
-    call imm_cmd
+    call hda_imm_cmd
     mov dword [fs:dword BDL], TONE  ; two entries on the same buffer, both IOC
     mov dword [fs:dword BDL + 4], 0
     mov dword [fs:dword BDL + 8], 19200
@@ -126,7 +126,7 @@ guest_main:
     mov dword [fs:ebx + SD4], 0x00100006 ; stream tag 1, RUN, IOCE: cyclic from here
 %else
     mov ecx, 0x24158086
-    call find_dev
+    call find_device
     mov al, 0x10
     mov ecx, NAM
     call cfg_write32
@@ -180,38 +180,16 @@ guest_main:
     PRINTLN "bench: done"
     EXIT EXIT_PASS
 
-; ecx = vendor and device ID: bx = its devfn on bus 0.
-find_dev:
-    xor bx, bx
-.f:
-    xor al, al
-    push ecx
-    call cfg_read32
-    pop ecx
-    cmp eax, ecx
-    je .ok
-    add bx, 8
-    cmp bx, 256
-    jb .f
+; ecx = vendor and device ID: bx = its devfn on bus 0, or the run ends.
+find_device:
+    call pci_find_device
+    jnc .ok
     PRINTLN "FAIL: the sound controller is not on bus 0"
     EXIT EXIT_FAIL
 .ok:
     ret
 
 %ifdef HDA
-; eax = verb, sent through the immediate command registers (HDA 3.4); eax = response.
-imm_cmd:
-    push ebx
-    mov ebx, HDABASE
-    mov [fs:ebx + 0x60], eax
-    mov word [fs:ebx + 0x68], 3
-.w:
-    test word [fs:ebx + 0x68], 1
-    jnz .w
-    mov eax, [fs:ebx + 0x64]
-    pop ebx
-    ret
-
 ; IRQ 11: a completed buffer of SD4 (the cyclic list goes on by itself).
 isr:
     push es
@@ -265,32 +243,11 @@ isr:
     iret
 %endif
 
-; A flat 4 GiB FS (unreal mode) for the controller's registers and DMA memory.
-unreal_fs:
-    mov dword [es:GDT], 0
-    mov dword [es:GDT + 4], 0
-    mov dword [es:GDT + 8], 0x0000ffff
-    mov dword [es:GDT + 12], 0x00cf9200
-    mov word [es:GDT + 16], 15
-    mov dword [es:GDT + 18], GDT
-    o32 lgdt [es:GDT + 16]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp short .pm
-.pm:
-    mov ax, 0x08
-    mov fs, ax
-    mov eax, cr0
-    and al, 0xfe
-    mov cr0, eax
-    jmp short .rm
-.rm:
-    xor ax, ax
-    mov fs, ax
-    ret
-
 %include "pci.inc"
+%include "unreal.inc"
+%ifdef HDA
+%include "hda.inc"
+%endif
 %include "sound.inc"
 
 GUEST_END

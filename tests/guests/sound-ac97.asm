@@ -39,18 +39,9 @@ guest_main:
     call sound_init
 
     ; ---- find the controller, give it resources ----
-    xor bx, bx
-.find:
-    xor al, al
-    call cfg_read32
-    cmp eax, 0x24158086
-    je .found
-    add bx, 8
-    cmp bx, 256
-    jb .find
-    PRINTLN "FAIL: no 8086:2415 on bus 0"
-    EXIT EXIT_FAIL
-.found:
+    mov ecx, 0x24158086
+    call pci_find_device
+    CHECK nc, "no 8086:2415 on bus 0"
     mov [es:DEVFN], bx
     mov al, 0x08
     call cfg_read32

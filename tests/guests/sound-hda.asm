@@ -25,6 +25,7 @@
 %include "wait-for.inc"
 
 HDA equ 0xfeb00000              ; BAR 0
+HDABASE equ HDA
 HDA_IRQ equ 11
 PIIX3_DEVFN equ 0x08            ; 00:01.0
 DEVFN equ 0x0540                ; word: the controller's device/function
@@ -62,18 +63,9 @@ guest_main:
     call unreal_fs
 
     ; ---- find the controller, give it resources ----
-    xor bx, bx
-.find:
-    xor al, al
-    call cfg_read32
-    cmp eax, 0x26688086
-    je .found
-    add bx, 8
-    cmp bx, 256
-    jb .find
-    PRINTLN "FAIL: no 8086:2668 on bus 0"
-    EXIT EXIT_FAIL
-.found:
+    mov ecx, 0x26688086
+    call pci_find_device
+    CHECK nc, "no 8086:2668 on bus 0"
     mov [es:DEVFN], bx
     mov al, 0x08
     call cfg_read32
@@ -464,56 +456,15 @@ stream_reset:
     pop ebx
     ret
 
-; eax = verb: eax = the codec's response through ICOI/IRII/ICIS (HDA 3.4).
+; eax = verb: eax = the codec's response (hda.inc), or the test fails.
 imm_cmd:
-    push ebx
-    push cx
-    mov ebx, HDA
-    mov [fs:ebx + 0x60], eax
-    mov word [fs:ebx + 0x68], 3         ; clear IRV, send
-    mov cx, 1000
-.w:
-    test word [fs:ebx + 0x68], 1
-    jz .done
-    loop .w
-.done:
-    test word [fs:ebx + 0x68], 2
-    CHECK nz, "immediate command: no response"
-    mov eax, [fs:ebx + 0x64]
-    pop cx
-    pop ebx
-    ret
-
-; FS gets a flat 4 GiB data segment (unreal mode) for the controller and DMA memory.
-unreal_fs:
-    push eax
-    mov dword [es:GDT], 0
-    mov dword [es:GDT + 4], 0
-    mov dword [es:GDT + 8], 0x0000ffff
-    mov dword [es:GDT + 12], 0x00cf9200
-    mov word [es:GDT + 16], 15
-    mov dword [es:GDT + 18], GDT
-    cli
-    o32 lgdt [es:GDT + 16]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp short .pm
-.pm:
-    mov ax, 0x08
-    mov fs, ax
-    mov eax, cr0
-    and al, 0xfe
-    mov cr0, eax
-    jmp short .rm
-.rm:
-    xor ax, ax
-    mov fs, ax
-    sti
-    pop eax
+    call hda_imm_cmd
+    CHECK nc, "immediate command: no response"
     ret
 
 %include "pci.inc"
+%include "unreal.inc"
+%include "hda.inc"
 
 ; IRQ 11: counts response interrupts and the completions of SD0, SD4 and SD5, and
 ; acknowledges them (level-triggered: the status must be clear before the EOI).

@@ -2,8 +2,8 @@
 """Analysis of a recording of a test guest's tones (tests/guests/sound.asm): finds the
 tones (stretches of sound separated by silence), and per tone its length, per channel
 the frequency (from interpolated zero crossings), the share of the signal's power at
-that frequency (a single DFT bin: about 1.0 for a sine, 0.81 for a square wave, low
-for noise or a wrong tone), the level, and the longest gap inside its steady part.
+that frequency (a single DFT bin over each gap-free stretch: about 1.0 for a sine,
+0.81 for a square wave, low for noise or a wrong tone), the level, and the longest gap inside its steady part.
 Plain Python (no numpy), as the test machines' python3 may lack it."""
 import array
 import cmath
@@ -152,6 +152,33 @@ def longest_gap_s(rate, chans):
     return best / rate
 
 
+def gap_free_runs(rate, chans, min_gap_s=0.001):
+    """(start, end) of the stretches between gaps of at least min_gap_s (shorter quiet
+    runs are a sine's own zero crossings)."""
+    runs, first, quiet = [], 0, 0
+    min_gap = int(rate * min_gap_s)
+    for i, vals in enumerate(zip(*chans)):
+        if all(abs(v) < GAP_LEVEL for v in vals):
+            quiet += 1
+            continue
+        if quiet >= min_gap:
+            runs.append((first, i - quiet))
+            first = i
+        quiet = 0
+    runs.append((first, len(chans[0]) - quiet))
+    return [r for r in runs if r[1] > r[0]]
+
+
+def run_power_share(rate, s, runs, hz):
+    """power_share over each gap-free run, weighted by length: a gap (which the gap check
+    judges) restarts the tone at another phase, which no single DFT over both sides fits."""
+    long_runs = [(a, b) for a, b in runs if b - a >= rate // 50] or runs
+    total = sum(b - a for a, b in long_runs)
+    if total == 0:
+        return 0.0
+    return sum(power_share(rate, s[a:b], hz) * (b - a) for a, b in long_runs) / total
+
+
 def analyse(rate, chans, start, end, edge_s=0.02):
     """The tone's length, the longest gap of its steady part, and per channel
     (hz, power share at hz, AC RMS of the whole, median level of 10 ms windows)."""
@@ -160,7 +187,9 @@ def analyse(rate, chans, start, end, edge_s=0.02):
         e = 0
     steady = [c[start + e:end - e] for c in chans]
     out = {"seconds": (end - start) / rate, "gap_s": longest_gap_s(rate, steady), "channels": []}
+    runs = gap_free_runs(rate, steady)
     for s in steady:
         hz = frequency(rate, s)
-        out["channels"].append((hz, power_share(rate, s, hz), _ac_rms(s), window_level(rate, s)))
+        out["channels"].append((hz, run_power_share(rate, s, runs, hz), _ac_rms(s),
+                                window_level(rate, s)))
     return out
