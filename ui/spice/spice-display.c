@@ -4,6 +4,7 @@
 #include "engine/config.h"
 #include "engine/display.h"
 #include "engine/input.h"
+#include "engine/log.h"
 
 #include <glib-unix.h>
 #include <spice.h>
@@ -34,9 +35,12 @@ struct SpiceDisplay {
     bool have_tablet;
     SpiceAudio *audio;
 
-    /* Main thread: the console client and the primary surface the worker draws into. */
+    /* Main thread: the console client and the primary surface the worker draws into.
+     * The refresh runs only while display channels are connected (display_streams:
+     * the SpiceChannelEventInfo pointers of their streams, used as keys only). */
     DisplayClient *client;
     guint refresh_source;
+    GHashTable *display_streams;
     bool have_primary;
     int width, height;
     uint8_t *primary_mem;
@@ -148,10 +152,55 @@ static void core_watch_remove(SpiceWatch *w)
     g_free(w);
 }
 
+/* ---- display clients: the refresh runs while one is connected ---- */
+
+/* The one server of the process (spice-server's channel_event has no opaque pointer). */
+static SpiceDisplay *the_display;
+static gboolean refresh(gpointer p);
+
+typedef struct ChannelEvent {
+    int event;
+    const void *stream;
+} ChannelEvent;
+
+/* Main thread. */
+static gboolean channel_event_main(gpointer p)
+{
+    ChannelEvent *ev = p;
+    SpiceDisplay *d = the_display;
+    if (d && d->client) {
+        guint before = g_hash_table_size(d->display_streams);
+        if (ev->event == SPICE_CHANNEL_EVENT_DISCONNECTED)
+            g_hash_table_remove(d->display_streams, ev->stream);
+        else
+            g_hash_table_add(d->display_streams, (gpointer)ev->stream);
+        guint now = g_hash_table_size(d->display_streams);
+        if (!before && now) {
+            d->refresh_source = g_timeout_add(SPICE_REFRESH_MS, refresh, d);
+            /* What changed while nobody watched goes out now, not a period later. */
+            refresh(d);
+            VLOG(LOG_DISPLAY, "spice: a display client connected, refreshing every %d ms", SPICE_REFRESH_MS);
+        } else if (before && !now) {
+            g_source_remove(d->refresh_source);
+            d->refresh_source = 0;
+            VLOG(LOG_DISPLAY, "spice: the last display client left, refresh stopped");
+        }
+    }
+    g_free(ev);
+    return G_SOURCE_REMOVE;
+}
+
+/* spice-server 0.15 reports channel events on the main thread (then g_main_context_invoke
+ * calls at once); QEMU allows for other threads, so do we. Only display channels count:
+ * a client that only types, or fails the password, draws nothing. */
 static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
-    (void)event;
-    (void)info;
+    if (!info || info->type != SPICE_CHANNEL_DISPLAY)
+        return;
+    ChannelEvent *ev = g_new(ChannelEvent, 1);
+    ev->event = event;
+    ev->stream = info;
+    g_main_context_invoke(NULL, channel_event_main, ev);
 }
 
 static SpiceCoreInterface core_iface = {
@@ -569,7 +618,7 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
         const char *eq = strchr(*p, '=');
         if (!eq) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "'%s' is not KEY=VALUE (port, addr, unix, password, disable-ticketing)", *p);
+                        "'%s' is not KEY=VALUE (port, addr, unix, password, password-secret, disable-ticketing)", *p);
             goto fail;
         }
         g_autofree char *key = g_strndup(*p, (gsize)(eq - *p));
@@ -594,9 +643,16 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
         } else if (!strcmp(key, "password")) {
             g_free(o->password);
             o->password = g_strdup(v);
+        } else if (!strcmp(key, "password-secret")) {
+            if (!*v) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "password-secret= needs the id of an -object secret");
+                goto fail;
+            }
+            g_free(o->password_secret);
+            o->password_secret = g_strdup(v);
         } else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "unknown key '%s' (port, addr, unix, password, disable-ticketing)", key);
+                        "unknown key '%s' (port, addr, unix, password, password-secret, disable-ticketing)", key);
             goto fail;
         }
     }
@@ -606,13 +662,19 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
                                    : "needs port=N (or unix=on,addr=PATH)");
         goto fail;
     }
-    if (!o->disable_ticketing && !o->password) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "give password=SECRET, or disable-ticketing=on to let any client in");
+    if (o->password && o->password_secret) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "give one of password= and password-secret=");
         goto fail;
     }
-    if (o->disable_ticketing && o->password) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "password= and disable-ticketing=on contradict each other");
+    bool have_password = o->password || o->password_secret;
+    if (!o->disable_ticketing && !have_password) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "give password-secret=ID (or password=SECRET), or disable-ticketing=on to let any client in");
+        goto fail;
+    }
+    if (o->disable_ticketing && have_password) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s and disable-ticketing=on contradict each other",
+                    o->password ? "password=" : "password-secret=");
         goto fail;
     }
     if (!o->addr)
@@ -629,6 +691,7 @@ void spice_options_clear(SpiceOptions *o)
     if (o->password)
         memset(o->password, 0, strlen(o->password));
     g_clear_pointer(&o->password, g_free);
+    g_clear_pointer(&o->password_secret, g_free);
 }
 
 /* ---- the server ---- */
@@ -688,10 +751,10 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     }
     d->audio = spice_audio_new(vm, d->server);
     DisplayConsole *con = vm_display_console(vm);
-    if (con) {
+    if (con)
         d->client = display_client_new(con);
-        d->refresh_source = g_timeout_add(SPICE_REFRESH_MS, refresh, d);
-    }
+    d->display_streams = g_hash_table_new(NULL, NULL);
+    the_display = d;
     spice_server_vm_start(d->server);
     return d;
 }
@@ -702,6 +765,7 @@ void spice_display_free(SpiceDisplay *d)
         return;
     if (d->refresh_source)
         g_source_remove(d->refresh_source);
+    d->refresh_source = 0;
     spice_audio_free(d->audio);
     /* The keyboard, mouse and tablet interfaces stay: spice-server 0.15 refuses to remove
      * them (a warning) and keeps their small state after spice_server_destroy. */
@@ -709,6 +773,9 @@ void spice_display_free(SpiceDisplay *d)
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
     queue_drop(d);
+    /* Events the worker posted before it stopped find no display. */
+    the_display = NULL;
+    g_hash_table_destroy(d->display_streams);
     if (d->client)
         display_client_free(d->client);
     g_free(d->primary_mem);

@@ -23,11 +23,14 @@ typedef struct SpiceOptions {
     bool unix_socket;      /* unix=on: addr is a path */
     bool disable_ticketing;
     char *password;        /* password=: clients must give it */
+    char *password_secret; /* password-secret=ID: the password is that -object secret's */
 } SpiceOptions;
 
 /* Parses QEMU's -spice spelling: port=N, addr=A, unix=on, disable-ticketing=on,
- * password=P. One of password= and disable-ticketing=on is required (a server nobody can
- * log in to is a mistake, one anyone can is said out loud). */
+ * password=P, password-secret=ID. One of password=, password-secret= and
+ * disable-ticketing=on is required (a server nobody can log in to is a mistake, one
+ * anyone can is said out loud). The caller puts the secret's text into password before
+ * spice_display_new. */
 bool spice_options_parse(const char *text, SpiceOptions *out, GError **err);
 void spice_options_clear(SpiceOptions *o);
 
