@@ -114,6 +114,9 @@ typedef struct VirtioGpuState {
     bool resize;        /* the surface must take the scanout's size */
     bool cursor_drawn;
     int drawn_x, drawn_y; /* where the cursor was composed */
+    /* Bumped by every UPDATE_CURSOR (and reset, load): the console gets the shape at the
+     * next update when it differs from cursor_published. */
+    unsigned cursor_gen, cursor_published;
 } VirtioGpuState;
 
 /* Formats (§5.7.6.8) by the order of their bytes in memory; on a little-endian host
@@ -573,6 +576,7 @@ static void cursor_one(VirtioGpuState *s, const VirtqElem *e)
         return;
     if (type == CMD_UPDATE_CURSOR) {
         uint32_t id = le32(c + 40);
+        s->cursor_gen++;
         GpuResource *r = res_find(s, id);
         if (!id) {
             s->cursor_on = false;
@@ -639,13 +643,31 @@ static void gpu_reset(VirtioPci *vp)
     s->events_read = 0;
     s->cursor_on = false;
     s->cursor_x = s->cursor_y = s->hot_x = s->hot_y = 0;
+    s->cursor_gen++;
 }
 
 /* ---- the display ---- */
 
+/* The cursor for front ends that draw one (display_console_set_cursor): the shape when
+ * the guest sent a new one, the position at every update. */
+static void cursor_publish(VirtioGpuState *s, DisplayConsole *con)
+{
+    bool show = s->cursor_on && s->cursor;
+    if (s->cursor_gen != s->cursor_published) {
+        s->cursor_published = s->cursor_gen;
+        if (show)
+            display_console_set_cursor(con, pixman_image_get_data(s->cursor), GPU_CURSOR_DIM, GPU_CURSOR_DIM,
+                                       (int)s->hot_x, (int)s->hot_y);
+        else
+            display_console_set_cursor(con, NULL, 0, 0, 0, 0);
+    }
+    display_console_move_cursor(con, show && s->scanout_res, (int)s->cursor_x, (int)s->cursor_y);
+}
+
 static void gpu_update(void *opaque, DisplayConsole *con)
 {
     VirtioGpuState *s = opaque;
+    cursor_publish(s, con);
     GpuResource *r = res_find(s, s->scanout_res);
     if (s->resize) {
         s->resize = false;
@@ -1006,6 +1028,7 @@ static void gpu_post_load(void *state)
         pixman_region32_union_rect(&s->pending, &s->pending, 0, 0, w, h);
     s->resize = true;
     s->cursor_drawn = false;
+    s->cursor_gen++;
     virtio_pci_post_load(&s->vp);
 }
 
