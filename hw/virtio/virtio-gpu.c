@@ -584,8 +584,19 @@ static void cursor_one(VirtioGpuState *s, const VirtqElem *e)
             if (!s->cursor)
                 s->cursor = pixman_image_create_bits(PIXMAN_a8r8g8b8, GPU_CURSOR_DIM, GPU_CURSOR_DIM, NULL,
                                                      GPU_CURSOR_DIM * 4);
-            pixman_image_composite32(PIXMAN_OP_SRC, r->image, NULL, s->cursor, 0, 0, 0, 0, 0, 0,
-                                     GPU_CURSOR_DIM, GPU_CURSOR_DIM);
+            if (r->format == 2) {
+                /* B8G8R8X8: Linux's cursor plane draws ARGB8888 into a dumb buffer whose
+                 * resource it creates as XRGB, so the fourth byte is the alpha (QEMU
+                 * takes a cursor resource's bytes as they are, too). */
+                const uint8_t *src = (const uint8_t *)pixman_image_get_data(r->image);
+                int stride = pixman_image_get_stride(r->image);
+                uint8_t *dst = (uint8_t *)pixman_image_get_data(s->cursor);
+                for (int y = 0; y < GPU_CURSOR_DIM; y++)
+                    memcpy(dst + (size_t)y * GPU_CURSOR_DIM * 4, src + (size_t)y * (size_t)stride, GPU_CURSOR_DIM * 4);
+            } else {
+                pixman_image_composite32(PIXMAN_OP_SRC, r->image, NULL, s->cursor, 0, 0, 0, 0, 0, 0,
+                                         GPU_CURSOR_DIM, GPU_CURSOR_DIM);
+            }
             s->cursor_on = true;
             s->hot_x = MIN(le32(c + 44), GPU_CURSOR_DIM - 1);
             s->hot_y = MIN(le32(c + 48), GPU_CURSOR_DIM - 1);

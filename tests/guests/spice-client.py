@@ -13,8 +13,12 @@ channel is open, and while the server asks for recording ("RECORD-START rate=R")
 a sine of HZ at amplitude --amp on both channels, in real time, until the session ends
 (--timeout); it prints "RECORD-SENT frames=N" when the server stops the recording.
 
+With --cursor it connects as a viewer (display and cursor channels), waits for the
+cursor's shape and prints "CURSOR w=W h=H hot=X,Y" and "CURSOR-PIXEL x,y=RRGGBBAA" for
+the points given as --cursor-at "x,y;x,y" (spice-client-glib's RGBA bytes).
+
 Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]
-                       [--record HZ [--amp A]]"""
+                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;...]"""
 import argparse
 import ctypes
 import math
@@ -37,6 +41,8 @@ def main():
     ap.add_argument("--audio", type=float, default=0)
     ap.add_argument("--record", type=float, default=0)
     ap.add_argument("--amp", type=int, default=8000)
+    ap.add_argument("--cursor", action="store_true")
+    ap.add_argument("--cursor-at", default="")
     o = ap.parse_args()
     keys = [int(k, 16) for k in o.keys.split(",") if k]
     loop = GLib.MainLoop()
@@ -132,7 +138,29 @@ def main():
             print("ERROR %s" % event.value_nick, flush=True)
             finish(2)
 
+    # "cursor-set" (deprecated for the "cursor" property, whose boxed fields this
+    # introspection data misplaces) gives the numbers as they are.
+    def cursor_set(_channel, w, h, hot_x, hot_y, rgba):
+        if not w or not h or not rgba:
+            return
+        print("CURSOR w=%d h=%d hot=%d,%d" % (w, h, hot_x, hot_y), flush=True)
+        data = ctypes.string_at(rgba, w * h * 4)
+        for pt in o.cursor_at.split(";"):
+            if pt:
+                x, y = (int(v) for v in pt.split(","))
+                px = data[4 * (y * w + x):4 * (y * w + x) + 4]
+                print("CURSOR-PIXEL %d,%d=%s" % (x, y, px.hex()), flush=True)
+        GLib.timeout_add(200, finish, 0)
+
     def channel_new(_session, channel):
+        if o.cursor:
+            # As a viewer: the display too (the server refreshes while one is connected).
+            if isinstance(channel, Spice.CursorChannel):
+                GObject.Object.connect(channel, "cursor-set", cursor_set)
+                channel.connect()
+            elif isinstance(channel, Spice.DisplayChannel):
+                channel.connect()
+            return
         if o.record:
             if isinstance(channel, Spice.RecordChannel):
                 GObject.Object.connect(channel, "record-start", record_start)

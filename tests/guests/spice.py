@@ -19,6 +19,10 @@ in -object secret,id=ID,file=PATH. Checks that:
     client's record channel (spice-client.py --record 700): the guest finds sound in
     it, and its played-back recording (-audiodev wav) is the client's 700 Hz tone at
     the level the codec's +6 dB record gain gives;
+  - with --linux-kit: Debian's kernel on virtio-gpu (the kit's virtio initramfs with
+    tests/guests/linux/drm-cursor.asm) sets a 64x64 hardware cursor through DRM; a
+    client's cursor channel gets its size, hot spot and pixels, and spicy-screenshot
+    equals the screendump with the cursor composed in it;
   - bad -spice and -object options are one error line each.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
@@ -162,6 +166,55 @@ AC97_LINES = ["ac97: codec STAC9700 ready",
 REC_HZ, REC_AMP = 700, 8000
 
 
+# drm-cursor.asm's cursor: rows 0-31 red, 32-63 blue, columns 48-63 transparent; its
+# hot spot (5, 9) at (200, 150).
+CURSOR_PIXELS = {(0, 0): "ff0000ff", (47, 31): "ff0000ff", (0, 32): "0000ffff", (47, 63): "0000ffff",
+                 (48, 0): "00000000", (63, 63): "00000000"}
+
+
+def check_cursor(args, py, tmp):
+    """virtio-gpu's hardware cursor reaches a client's cursor channel."""
+    for script, extra in (("mkkit.sh", []), ("mkvirtio.sh", [args.drm_cursor])):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), args.linux_kit] + extra)
+        if r.returncode == vmtest.SKIP:
+            print("SKIP (cursor part): the Linux kit could not be built")
+            return
+        if r.returncode:
+            raise vmtest.TestFailure("%s failed" % script)
+    port = free_port()
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "256", "-vga", "none",
+                                            "-kernel", os.path.join(args.linux_kit, "vmlinuz"),
+                                            "-initrd", os.path.join(args.linux_kit, "initrd-virtio-cursor.img"),
+                                            "-append", "console=ttyS0 vireo.mode=cursor",
+                                            "-device", "virtio-gpu-pci",
+                                            "-spice", "port=%d,disable-ticketing=on" % port], tmp)
+    try:
+        vm.wait_serial(r"VIREO-GPU-READY 1280 800", 600)
+        bad = re.search(r"VIREO-VIRTIO-FAILED.*|Oops|BUG:", vm.serial())
+        if bad or "VIREO-CURSOR-SET" not in vm.serial():
+            raise vmtest.TestFailure("the guest did not set its cursor: %s" % (bad.group(0) if bad else vm.serial()))
+        at = ";".join("%d,%d" % p for p in CURSOR_PIXELS)
+        c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
+                            "--cursor", "--cursor-at", at], capture_output=True, timeout=60)
+        out = c.stdout.decode()
+        if c.returncode or "CURSOR w=64 h=64 hot=5,9" not in out:
+            raise vmtest.TestFailure("the client's cursor channel: %s %s" % (out, c.stderr.decode()[-500:]))
+        for (x, y), want in CURSOR_PIXELS.items():
+            if "CURSOR-PIXEL %d,%d=%s" % (x, y, want) not in out:
+                raise vmtest.TestFailure("the cursor's pixel %d,%d is not %s: %s" % (x, y, want, out))
+        print("the guest's DRM cursor reached the client's cursor channel: 64x64, hot spot 5,9, its red, blue "
+              "and transparent parts")
+        shot = compare(vm, ["-h", "127.0.0.1", "-p", str(port)], tmp, "virtio-gpu with its cursor", password=None)
+        if shot.pixel(195, 141) != 0xff0000 or shot.pixel(195, 173) != 0x0000ff:
+            raise vmtest.TestFailure("the cursor is not composed at 195,141: %06x %06x" % (shot.pixel(195, 141),
+                                                                                       shot.pixel(195, 173)))
+    except vmtest.TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+
+
 def check_recording(args, py, tmp):
     """The AC'97 guest records the client's tone through the record channel. The VM starts
     paused (-S) and runs once the client's record channel is open: the guest waits a few
@@ -303,6 +356,8 @@ def run(args, tmp):
         vm.close()
 
     check_recording(args, py, tmp)
+    if args.linux_kit:
+        check_cursor(args, py, tmp)
 
     sock = os.path.join(tmp, "spice.sock")
     vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
@@ -321,6 +376,8 @@ def main():
     ap.add_argument("--guest", required=True, help="tests/guests/kbd-echo.asm built")
     ap.add_argument("--tone-guest", required=True, help="tests/guests/speaker-tone.asm built")
     ap.add_argument("--ac97-guest", required=True, help="tests/guests/sound-ac97.asm built")
+    ap.add_argument("--linux-kit", help="the Linux kit's folder: the virtio-gpu cursor part")
+    ap.add_argument("--drm-cursor", help="tests/guests/linux/drm-cursor.asm built")
     args = ap.parse_args()
     try:
         with vmtest.temp_dir() as tmp:

@@ -532,6 +532,17 @@ static void test_gpu_cursor(void)
     g_assert_true(display_client_cursor(client, &cs));
     g_assert_true(cs.shape_changed && !cs.visible);
     g_assert_null(cs.shape);
+    /* The same pixels in a B8G8R8X8 resource (what Linux's cursor plane uses): the
+     * fourth byte is still the cursor's alpha. */
+    g_assert_cmphex(create_2d(&r, 3, 2, 64, 64), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 3, cur, 64 * 64 * 4), ==, OK_NODATA);
+    g_assert_cmphex(transfer(&r, 3, 0, 0, 64, 64, 0), ==, OK_NODATA);
+    cursor_cmd(&r, 0x0300, 3, 20, 30, 2, 3);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 18, 27), ==, 0xff0000);
+    g_assert_cmphex(pixel(s, 26, 34), ==, 0x404040);
+    g_assert_true(display_client_cursor(client, &cs));
+    g_assert_cmphex(cs.shape->pixels[8 * 64 + 8], ==, 0);
     display_client_free(client);
     rig_free(&r);
 }

@@ -17,6 +17,18 @@
 #define SPICE_RECTS_MAX 32
 #define SPICE_REFRESH_MS 33
 
+/* At most this many cursor commands wait; beyond, they are replaced by the cursor's
+ * current state. */
+#define SPICE_CURSOR_QUEUE_MAX 32
+
+/* One cursor command (set with its shape after it, move or hide); one allocation, freed
+ * in release_resource as the screen updates are. */
+typedef struct SpiceCursorUpdate {
+    QXLCommandExt ext;
+    QXLCursorCmd cmd;
+    /* QXLCursor and its pixels follow for a set (the header ends in a flexible array). */
+} SpiceCursorUpdate;
+
 /* One screen update: the QXL command, its drawable and its bitmap, pixels after them. */
 typedef struct SpiceUpdate {
     QXLCommandExt ext;
@@ -51,6 +63,9 @@ struct SpiceDisplay {
     GMutex lock;
     GQueue queue;           /* SpiceUpdate *, oldest first */
     bool notify;            /* the worker waits for spice_qxl_wakeup */
+    GQueue cursor_queue;    /* SpiceCursorUpdate *, oldest first */
+    bool cursor_notify;     /* likewise for the cursor ring */
+    bool cursor_resend;     /* main thread: a new primary surface reset the server's cursor */
 
     /* Keyboard: the prefix bytes of the scancode being assembled. */
     bool key_ext;
@@ -160,6 +175,7 @@ static gboolean refresh(gpointer p);
 
 typedef struct ChannelEvent {
     int event;
+    int type;
     const void *stream;
 } ChannelEvent;
 
@@ -168,7 +184,13 @@ static gboolean channel_event_main(gpointer p)
 {
     ChannelEvent *ev = p;
     SpiceDisplay *d = the_display;
-    if (d && d->client) {
+    if (d && d->client && ev->type == SPICE_CHANNEL_MAIN) {
+        /* A client logged in: bring the server's copy of the screen up to date before
+         * its display channel links, which otherwise starts from what the server had
+         * when the last client left (a screenshot tool saves that first picture). */
+        if (!d->refresh_source)
+            refresh(d);
+    } else if (d && d->client) {
         guint before = g_hash_table_size(d->display_streams);
         if (ev->event == SPICE_CHANNEL_EVENT_DISCONNECTED)
             g_hash_table_remove(d->display_streams, ev->stream);
@@ -192,13 +214,18 @@ static gboolean channel_event_main(gpointer p)
 
 /* spice-server 0.15 reports channel events on the main thread (then g_main_context_invoke
  * calls at once); QEMU allows for other threads, so do we. Only display channels count:
- * a client that only types, or fails the password, draws nothing. */
+ * a client that only types, or fails the password, draws nothing. A main channel's
+ * start (a client past the password) brings the screen up to date once. */
 static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
-    if (!info || info->type != SPICE_CHANNEL_DISPLAY)
+    if (!info)
+        return;
+    if (info->type != SPICE_CHANNEL_DISPLAY && !(info->type == SPICE_CHANNEL_MAIN &&
+                                                 event == SPICE_CHANNEL_EVENT_INITIALIZED))
         return;
     ChannelEvent *ev = g_new(ChannelEvent, 1);
     ev->event = event;
+    ev->type = info->type;
     ev->stream = info;
     g_main_context_invoke(NULL, channel_event_main, ev);
 }
@@ -279,17 +306,27 @@ static void qxl_release_resource(QXLInstance *qin, QXLReleaseInfoExt rext)
     g_free((SpiceUpdate *)(uintptr_t)rext.info->id);
 }
 
+/* Worker thread: the guest's hardware cursor (display_client_cursor). */
 static int qxl_get_cursor_command(QXLInstance *qin, QXLCommandExt *ext)
 {
-    (void)qin;
-    (void)ext;
-    return 0;
+    SpiceDisplay *d = display_of_qxl(qin);
+    g_mutex_lock(&d->lock);
+    SpiceCursorUpdate *u = g_queue_pop_head(&d->cursor_queue);
+    g_mutex_unlock(&d->lock);
+    if (!u)
+        return 0;
+    *ext = u->ext;
+    return 1;
 }
 
 static int qxl_req_cursor_notification(QXLInstance *qin)
 {
-    (void)qin;
-    return 1;
+    SpiceDisplay *d = display_of_qxl(qin);
+    g_mutex_lock(&d->lock);
+    bool empty = g_queue_is_empty(&d->cursor_queue);
+    d->cursor_notify = empty;
+    g_mutex_unlock(&d->lock);
+    return empty;
 }
 
 static void qxl_notify_update(QXLInstance *qin, uint32_t update_id)
@@ -362,6 +399,78 @@ static void queue_drop(SpiceDisplay *d)
     g_mutex_unlock(&d->lock);
 }
 
+static void cursor_queue_drop(SpiceDisplay *d)
+{
+    g_mutex_lock(&d->lock);
+    g_queue_clear_full(&d->cursor_queue, g_free);
+    g_mutex_unlock(&d->lock);
+}
+
+/* A QXL cursor command of type for the cursor's state; a set carries the shape as a
+ * 32-bit alpha cursor (SPICE's ARGB is pixman's a8r8g8b8 on a little-endian host). */
+static SpiceCursorUpdate *cursor_update_new(uint8_t type, const DisplayCursorState *cs)
+{
+    const DisplayCursor *c = cs->shape;
+    size_t data = type == QXL_CURSOR_SET ? (size_t)c->width * (size_t)c->height * 4 : 0;
+    size_t size = sizeof(SpiceCursorUpdate) + (type == QXL_CURSOR_SET ? sizeof(QXLCursor) + data : 0);
+    SpiceCursorUpdate *u = g_malloc0(size);
+    u->cmd.release_info.id = (uintptr_t)u;
+    u->cmd.type = type;
+    QXLPoint16 pos = { .x = (int16_t)CLAMP(cs->x, 0, INT16_MAX), .y = (int16_t)CLAMP(cs->y, 0, INT16_MAX) };
+    if (type == QXL_CURSOR_SET) {
+        QXLCursor *qc = (QXLCursor *)(u + 1);
+        qc->header.unique = 0; /* no caching: every shape is sent as it is */
+        qc->header.type = SPICE_CURSOR_TYPE_ALPHA;
+        qc->header.width = (uint16_t)c->width;
+        qc->header.height = (uint16_t)c->height;
+        qc->header.hot_spot_x = (uint16_t)c->hot_x;
+        qc->header.hot_spot_y = (uint16_t)c->hot_y;
+        qc->data_size = (uint32_t)data;
+        qc->chunk.data_size = (uint32_t)data;
+        memcpy(qc->chunk.data, c->pixels, data);
+        u->cmd.u.set.position = pos;
+        u->cmd.u.set.visible = cs->visible;
+        u->cmd.u.set.shape = (uintptr_t)qc;
+    } else if (type == QXL_CURSOR_MOVE) {
+        u->cmd.u.position = pos;
+    }
+    u->ext.cmd.type = QXL_CMD_CURSOR;
+    u->ext.cmd.data = (uintptr_t)&u->cmd;
+    u->ext.group_id = 0;
+    return u;
+}
+
+/* Main thread, after a refresh: what changed of the guest's cursor goes to the cursor
+ * ring. A set with the visible flag both shows and places it; a move shows it again. */
+static void cursor_refresh(SpiceDisplay *d)
+{
+    DisplayCursorState cs;
+    bool changed = display_client_cursor(d->client, &cs);
+    bool resend = d->cursor_resend;
+    d->cursor_resend = false;
+    if (!changed && !(resend && cs.shape))
+        return;
+    g_mutex_lock(&d->lock);
+    bool full = g_queue_get_length(&d->cursor_queue) >= SPICE_CURSOR_QUEUE_MAX;
+    g_mutex_unlock(&d->lock);
+    if (full)
+        cursor_queue_drop(d);
+    SpiceCursorUpdate *u;
+    if (cs.shape && (cs.shape_changed || full || resend))
+        u = cursor_update_new(QXL_CURSOR_SET, &cs);
+    else if (cs.shape && cs.visible)
+        u = cursor_update_new(QXL_CURSOR_MOVE, &cs);
+    else
+        u = cursor_update_new(QXL_CURSOR_HIDE, &cs);
+    g_mutex_lock(&d->lock);
+    g_queue_push_tail(&d->cursor_queue, u);
+    bool wake = d->cursor_notify;
+    d->cursor_notify = false;
+    g_mutex_unlock(&d->lock);
+    if (wake)
+        spice_qxl_wakeup(&d->qxl);
+}
+
 /* A new primary surface of the console's size; the old one (and what waits to be drawn
  * on it) goes first. */
 static void primary_create(SpiceDisplay *d, int width, int height)
@@ -384,6 +493,7 @@ static void primary_create(SpiceDisplay *d, int width, int height)
     };
     spice_qxl_create_primary_surface(&d->qxl, 0, &s);
     d->have_primary = true;
+    d->cursor_resend = true;
 }
 
 static SpiceUpdate *update_new(SpiceDisplay *d, const DisplaySurface *surf, const pixman_box32_t *b)
@@ -442,6 +552,7 @@ static gboolean refresh(gpointer p)
         primary_create(d, surf->width, surf->height);
         pixman_region32_reset(&dirty, &(pixman_box32_t){ 0, 0, surf->width, surf->height });
     }
+    cursor_refresh(d);
     int n;
     pixman_box32_t *boxes = pixman_region32_rectangles(&dirty, &n);
     if (n > SPICE_RECTS_MAX) {
@@ -702,6 +813,7 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     d->vm = vm;
     g_mutex_init(&d->lock);
     g_queue_init(&d->queue);
+    g_queue_init(&d->cursor_queue);
     d->tablet_w = d->tablet_h = 2;
     d->server = spice_server_new();
     if (o->unix_socket) {
@@ -773,6 +885,7 @@ void spice_display_free(SpiceDisplay *d)
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
     queue_drop(d);
+    cursor_queue_drop(d);
     /* Events the worker posted before it stopped find no display. */
     the_display = NULL;
     g_hash_table_destroy(d->display_streams);

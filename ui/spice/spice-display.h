@@ -5,8 +5,10 @@
  * The display is pulled from the VM's console like the SDL window's (display.h) at
  * ~30 Hz on the GLib main loop; what changed goes to the server as copy drawables whose
  * pixels are our own copies (a QXL device without guest memory: one memory slot over
- * the host's address space). Threads: the server's display worker takes the drawables
- * from a queue guarded by SpiceDisplay.lock and releases them on its own thread; every
+ * the host's address space); the guest's hardware cursor (virtio-gpu's) goes to the
+ * cursor channel as cursor commands. The refresh runs only while a display client is
+ * connected. Threads: the server's display worker takes the drawables and cursor
+ * commands from queues guarded by SpiceDisplay.lock and releases them on its own thread; every
  * other callback (the core interface's timers and watches, input) runs on the main
  * thread, which is where vm_input_* are called from. */
 #pragma once

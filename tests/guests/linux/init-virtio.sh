@@ -10,6 +10,8 @@
 #                     changes the host makes), see gpu_mode below
 #   vireo.mode=follow virtio-gpu alone (the app's window resize test, tests/ui/resize.c):
 #                     the console's size, then every change of the preferred mode
+#   vireo.mode=cursor virtio-gpu with a hardware cursor set by /bin/drm-cursor (the
+#                     initramfs mkvirtio.sh builds with it, tests/guests/spice.py)
 # The disk is /dev/vda; the host filled its first 8 MiB with a pattern whose hash it
 # knows. Each step prints a VIREO-VIRTIO-* line on the serial console.
 /bin/busybox --install -s /bin
@@ -105,6 +107,25 @@ follow_mode() {
         sleep 0.2
     done
 }
+cursor_mode() {
+    fb=/sys/class/graphics/fb0
+    wait_for "[ -e $fb/virtual_size ] && [ -e /dev/dri/card0 ]" 150
+    echo 0 > /sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    printf '\033[2J\033[HVireo virtio-gpu with a hardware cursor\n' > /dev/tty1
+    drm-cursor &
+    pid=$!
+    wait_for "grep -q 'drm-cursor' /proc/$pid/cmdline 2>/dev/null && [ -n \"\$(ls -l /proc/$pid/fd 2>/dev/null | grep dri)\" ]" 50
+    sleep 1
+    if ! kill -0 $pid 2>/dev/null; then
+        wait $pid
+        echo "VIREO-VIRTIO-FAILED drm-cursor exit $?"
+    fi
+    echo "VIREO-GPU-READY $(cut -d, -f1 $fb/virtual_size) $(cut -d, -f2 $fb/virtual_size)"
+    while true; do sleep 10; done
+}
+if [ "$(arg mode)" = cursor ]; then
+    cursor_mode
+fi
 if [ "$(arg mode)" = gpu ]; then
     gpu_mode
 fi
