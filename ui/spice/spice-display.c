@@ -6,9 +6,12 @@
 #include "engine/input.h"
 #include "engine/log.h"
 
+#include <arpa/inet.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
 #include <spice.h>
 #include <string.h>
+#include <sys/un.h>
 
 /* At most this many drawables wait for the worker; beyond, the queue is replaced by
  * one update of the whole screen (a worker that fell behind loses nothing visible). */
@@ -46,6 +49,8 @@ struct SpiceDisplay {
     SpiceTabletInstance tablet;
     bool have_tablet;
     SpiceAudio *audio;
+    int port;               /* what it listens on: TCP port, or the socket's path */
+    char *unix_path;
 
     /* Main thread: the console client and the primary surface the worker draws into.
      * The refresh runs only while display channels are connected (display_streams:
@@ -169,21 +174,45 @@ static void core_watch_remove(SpiceWatch *w)
 
 /* ---- display clients: the refresh runs while one is connected ---- */
 
-/* The one server of the process (spice-server's channel_event has no opaque pointer). */
-static SpiceDisplay *the_display;
+/* The servers of the process (the app shares several VMs), main thread. spice-server's
+ * channel_event has no opaque pointer: an event belongs to the server that listens on
+ * the connection's local address (its port, or its socket's path). */
+static GList *displays;
 static gboolean refresh(gpointer p);
 
 typedef struct ChannelEvent {
     int event;
     int type;
     const void *stream;
+    struct sockaddr_storage laddr;
+    bool have_laddr;
 } ChannelEvent;
+
+static SpiceDisplay *display_of_event(const ChannelEvent *ev)
+{
+    if (!displays || (!displays->next && !ev->have_laddr))
+        return displays ? displays->data : NULL;
+    int port = -1;
+    const char *path = NULL;
+    if (ev->laddr.ss_family == AF_INET)
+        port = ntohs(((const struct sockaddr_in *)&ev->laddr)->sin_port);
+    else if (ev->laddr.ss_family == AF_INET6)
+        port = ntohs(((const struct sockaddr_in6 *)&ev->laddr)->sin6_port);
+    else if (ev->laddr.ss_family == AF_UNIX)
+        path = ((const struct sockaddr_un *)&ev->laddr)->sun_path;
+    for (GList *l = displays; l; l = l->next) {
+        SpiceDisplay *d = l->data;
+        if (d->unix_path ? path && !strcmp(path, d->unix_path) : port == d->port)
+            return d;
+    }
+    return NULL;
+}
 
 /* Main thread. */
 static gboolean channel_event_main(gpointer p)
 {
     ChannelEvent *ev = p;
-    SpiceDisplay *d = the_display;
+    SpiceDisplay *d = display_of_event(ev);
     if (d && d->client && ev->type == SPICE_CHANNEL_MAIN) {
         /* A client logged in: bring the server's copy of the screen up to date before
          * its display channel links, which otherwise starts from what the server had
@@ -223,9 +252,13 @@ static void core_channel_event(int event, SpiceChannelEventInfo *info)
     if (info->type != SPICE_CHANNEL_DISPLAY && !(info->type == SPICE_CHANNEL_MAIN &&
                                                  event == SPICE_CHANNEL_EVENT_INITIALIZED))
         return;
-    ChannelEvent *ev = g_new(ChannelEvent, 1);
+    ChannelEvent *ev = g_new0(ChannelEvent, 1);
     ev->event = event;
     ev->type = info->type;
+    if ((info->flags & SPICE_CHANNEL_EVENT_FLAG_ADDR_EXT) && info->llen_ext <= sizeof(ev->laddr)) {
+        memcpy(&ev->laddr, &info->laddr_ext, info->llen_ext);
+        ev->have_laddr = true;
+    }
     ev->stream = info;
     g_main_context_invoke(NULL, channel_event_main, ev);
 }
@@ -866,7 +899,9 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     if (con)
         d->client = display_client_new(con);
     d->display_streams = g_hash_table_new(NULL, NULL);
-    the_display = d;
+    d->port = o->unix_socket ? 0 : o->port;
+    d->unix_path = o->unix_socket ? g_strdup(o->addr) : NULL;
+    displays = g_list_prepend(displays, d);
     spice_server_vm_start(d->server);
     return d;
 }
@@ -886,9 +921,10 @@ void spice_display_free(SpiceDisplay *d)
     spice_server_destroy(d->server);
     queue_drop(d);
     cursor_queue_drop(d);
-    /* Events the worker posted before it stopped find no display. */
-    the_display = NULL;
+    /* Events posted before the server stopped find no display. */
+    displays = g_list_remove(displays, d);
     g_hash_table_destroy(d->display_streams);
+    g_free(d->unix_path);
     if (d->client)
         display_client_free(d->client);
     g_free(d->primary_mem);
