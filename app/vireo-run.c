@@ -1141,7 +1141,9 @@ int main(int argc, char **argv)
         printf("%s\n", line);
         return 0;
     }
-    SecretStore *secrets = secret_store_new();
+    /* Static: an option error below exits with the store still reachable. */
+    static SecretStore *secrets;
+    secrets = secret_store_new();
     for (char **o = opt.objects; o && *o; o++)
         if (!secret_store_add(secrets, *o, &err))
             usage_error("-object: %s", err->message);
@@ -1160,7 +1162,7 @@ int main(int argc, char **argv)
     if (opt.spice)
         usage_error("-spice: this build has no SPICE server (libspice-server-dev)");
 #endif
-    secret_store_free(secrets);
+    g_clear_pointer(&secrets, secret_store_free);
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);
