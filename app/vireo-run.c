@@ -12,6 +12,7 @@
 #include "engine/monitor.h"
 #include "engine/qemu-cmdline.h"
 #include "engine/qmp.h"
+#include "engine/secret.h"
 #include "engine/snapshots.h"
 #include "engine/snaptree.h"
 #include "engine/vm.h"
@@ -64,6 +65,7 @@ typedef struct Options {
     gboolean gdb_default;
     char *gdb;
     char *spice;
+    char **objects;
     char *loadvm;
     char *fda, *fdb;
     char *boot;
@@ -100,6 +102,7 @@ static GOptionEntry entries[] = {
     { "nographic", 0, 0, G_OPTION_ARG_NONE, &opt.nographic, "No display: serial port and firmware console on the terminal", NULL },
     { "serial", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.serial, "Serial port backend: stdio, file:PATH, null, none, chardev:ID (repeat for COM2-4)", "DEV" },
     { "spice", 0, 0, G_OPTION_ARG_STRING, &opt.spice, "SPICE server for remote viewers: port=N[,addr=127.0.0.1],password=P|disable-ticketing=on, or unix=on,addr=PATH,...", "OPTIONS" },
+    { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.objects, "A secret for options that name one (-spice password-secret=ID): secret,id=ID,data=TEXT or file=PATH[,format=raw|base64]", "secret,id=ID,..." },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: sdl (a window) or none (default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set)", "TYPE" },
     { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111), cirrus (Cirrus CL-GD5446, PCI 1013:00b8) or none", "TYPE" },
     { "qmp", 0, 0, G_OPTION_ARG_STRING, &opt.qmp, "Control socket (QMP): unix:PATH,server=on,wait=off", "SPEC" },
@@ -1138,14 +1141,28 @@ int main(int argc, char **argv)
         printf("%s\n", line);
         return 0;
     }
+    /* Static: an option error below exits with the store still reachable. */
+    static SecretStore *secrets;
+    secrets = secret_store_new();
+    for (char **o = opt.objects; o && *o; o++)
+        if (!secret_store_add(secrets, *o, &err))
+            usage_error("-object: %s", err->message);
 #ifdef HAVE_SPICE
     SpiceOptions spice_opts = { 0 };
     if (opt.spice && !spice_options_parse(opt.spice, &spice_opts, &err))
         usage_error("-spice: %s", err->message);
+    if (spice_opts.password_secret) {
+        const char *pw = secret_store_lookup(secrets, spice_opts.password_secret);
+        if (!pw)
+            usage_error("-spice: password-secret=%s: no -object secret,id=%s was given", spice_opts.password_secret,
+                        spice_opts.password_secret);
+        spice_opts.password = g_strdup(pw);
+    }
 #else
     if (opt.spice)
         usage_error("-spice: this build has no SPICE server (libspice-server-dev)");
 #endif
+    g_clear_pointer(&secrets, secret_store_free);
     Vm *vm = vm_new(cfg, &err);
     if (!vm) {
         fprintf(stderr, "vireo-run: %s\n", err->message);

@@ -21,12 +21,20 @@ struct DisplayConsole {
     DisplaySurface *surface;
     unsigned next_serial;
     GPtrArray *clients; /* DisplayClient* */
+    /* The hardware cursor: its shape (NULL: none) and position, each with a serial
+     * bumped when it changes. */
+    DisplayCursor *cursor;
+    bool cursor_visible;
+    int cursor_x, cursor_y;
+    unsigned cursor_shape_serial, cursor_pos_serial;
 };
 
 struct DisplayClient {
     DisplayConsole *con;
     DisplaySurface *surface; /* what the client saw last (a reference) */
     pixman_region32_t pending; /* changed since the client's last refresh */
+    DisplayCursor *cursor;   /* the shape the client saw last (a reference) */
+    unsigned cursor_shape_serial, cursor_pos_serial;
 };
 
 static DisplaySurface *surface_new(DisplayConsole *con, int w, int h, int aw, int ah)
@@ -53,6 +61,14 @@ static void surface_unref(DisplaySurface *s)
     }
 }
 
+static void cursor_unref(DisplayCursor *c)
+{
+    if (c && --c->refs == 0) {
+        g_free(c->pixels);
+        g_free(c);
+    }
+}
+
 static void console_free(void *opaque)
 {
     DisplayConsole *con = opaque;
@@ -63,6 +79,7 @@ static void console_free(void *opaque)
     }
     g_ptr_array_free(con->clients, TRUE);
     surface_unref(con->surface);
+    cursor_unref(con->cursor);
     con->vm->display = NULL;
     g_free(con);
 }
@@ -123,6 +140,62 @@ void display_console_dirty(DisplayConsole *con, int x, int y, int w, int h)
     }
 }
 
+void display_console_set_cursor(DisplayConsole *con, const uint32_t *pixels, int width, int height, int hot_x,
+                                int hot_y)
+{
+    cursor_unref(con->cursor);
+    con->cursor = NULL;
+    if (pixels && width > 0 && height > 0 && width <= 256 && height <= 256) {
+        DisplayCursor *c = g_new0(DisplayCursor, 1);
+        c->width = width;
+        c->height = height;
+        c->hot_x = CLAMP(hot_x, 0, width - 1);
+        c->hot_y = CLAMP(hot_y, 0, height - 1);
+        c->pixels = g_memdup2(pixels, (gsize)width * (gsize)height * 4);
+        c->refs = 1;
+        con->cursor = c;
+    }
+    con->cursor_shape_serial++;
+}
+
+void display_console_move_cursor(DisplayConsole *con, bool visible, int x, int y)
+{
+    if (visible == con->cursor_visible && x == con->cursor_x && y == con->cursor_y)
+        return;
+    con->cursor_visible = visible;
+    con->cursor_x = x;
+    con->cursor_y = y;
+    con->cursor_pos_serial++;
+}
+
+bool display_client_cursor(DisplayClient *c, DisplayCursorState *st)
+{
+    DisplayConsole *con = c->con;
+    memset(st, 0, sizeof(*st));
+    if (!con) {
+        st->shape = c->cursor;
+        return false;
+    }
+    bool changed = false;
+    if (c->cursor_shape_serial != con->cursor_shape_serial) {
+        cursor_unref(c->cursor);
+        c->cursor = con->cursor;
+        if (c->cursor)
+            c->cursor->refs++;
+        c->cursor_shape_serial = con->cursor_shape_serial;
+        st->shape_changed = changed = true;
+    }
+    if (c->cursor_pos_serial != con->cursor_pos_serial) {
+        c->cursor_pos_serial = con->cursor_pos_serial;
+        changed = true;
+    }
+    st->shape = c->cursor;
+    st->visible = con->cursor_visible && c->cursor;
+    st->x = con->cursor_x;
+    st->y = con->cursor_y;
+    return changed;
+}
+
 DisplayClient *display_client_new(DisplayConsole *con)
 {
     DisplayClient *c = g_new0(DisplayClient, 1);
@@ -139,6 +212,7 @@ void display_client_free(DisplayClient *c)
     if (c->con)
         g_ptr_array_remove(c->con->clients, c);
     surface_unref(c->surface);
+    cursor_unref(c->cursor);
     pixman_region32_fini(&c->pending);
     g_free(c);
 }

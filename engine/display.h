@@ -30,6 +30,23 @@ typedef struct DisplaySurface {
     int refs;
 } DisplaySurface;
 
+/* A hardware cursor's shape (virtio-gpu's): width x height pixels of PIXMAN_a8r8g8b8 with
+ * premultiplied alpha, the hot spot inside it. Immutable once published. */
+typedef struct DisplayCursor {
+    int width, height;
+    int hot_x, hot_y;
+    uint32_t *pixels;
+    int refs;
+} DisplayCursor;
+
+/* What display_client_cursor tells a front end. */
+typedef struct DisplayCursorState {
+    bool shape_changed;          /* shape is new since the client's last look */
+    const DisplayCursor *shape;  /* NULL: the guest has no cursor; valid until the next look */
+    bool visible;
+    int x, y;                    /* the hot spot's position on the surface */
+} DisplayCursorState;
+
 /* The text-mode screen as characters: code page 437 bytes with VGA attributes. */
 typedef struct DisplayText {
     int cols, rows;
@@ -65,6 +82,13 @@ DisplaySurface *display_console_resize(DisplayConsole *con, int width, int heigh
 DisplaySurface *display_console_surface(DisplayConsole *con);
 /* The device changed these pixels. */
 void display_console_dirty(DisplayConsole *con, int x, int y, int w, int h);
+/* The guest's hardware cursor, from the device's update (main thread, lock held): a new
+ * shape (copied; pixels NULL: no cursor), and where it is and whether it shows. The
+ * device still composes the cursor into the surface (screendumps and the windows show
+ * it); front ends with a cursor of their own (SPICE's cursor channel) also get it. */
+void display_console_set_cursor(DisplayConsole *con, const uint32_t *pixels, int width, int height, int hot_x,
+                                int hot_y);
+void display_console_move_cursor(DisplayConsole *con, bool visible, int x, int y);
 
 /* ---- front-end side (main thread, engine lock NOT held) ---- */
 
@@ -80,6 +104,10 @@ void display_client_free(DisplayClient *c);
  * the surface is not the one the client had (a mode change): everything is dirty. */
 DisplaySurface *display_client_refresh(DisplayClient *c, pixman_region32_t *dirty,
                                        bool *new_surface);
+
+/* The hardware cursor as of the client's last refresh: true when its shape, position or
+ * visibility changed since this client's previous call. */
+bool display_client_cursor(DisplayClient *c, DisplayCursorState *st);
 
 /* Characters of a text-mode screen (lock taken inside); false in graphics modes.
  * Free with display_text_clear. */

@@ -60,6 +60,10 @@ struct AudioDev {
     GMutex in_lock;
     GList *inputs;
     unsigned inputs_active;
+    /* audio_set_capture_source's front end, which replaces the driver's capture while
+     * set (engine lock). */
+    AudioCaptureFn cap_source;
+    void *cap_source_opaque;
 };
 
 /* For drivers: n frames captured at dev->rate with dev->channels channels (signed 16-bit,

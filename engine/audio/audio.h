@@ -94,3 +94,19 @@ bool audio_has_output(Vm *vm);
  * Returns false when the VM has no audiodev. Takes the engine lock. */
 typedef void (*AudioTapFn)(void *opaque, const int16_t *frames, size_t n, unsigned rate);
 bool audio_set_tap(Vm *vm, AudioTapFn fn, void *opaque);
+
+/* A front end that is the VM's microphone (the SPICE server's record channel) in place
+ * of the first audiodev's host capture (its in.* options). on(opaque, true) comes when the
+ * first input voice starts recording (at once if one already records), false when the
+ * last stops or the source is removed; it runs with the engine lock held on a vCPU or
+ * timer thread, so it must only note the change and return. The source hands what it
+ * gets to audio_capture_push. NULL gives the capture back to the back end. Returns the
+ * audiodev (for audio_capture_push and audio_capture_rate), NULL when the VM has none.
+ * Takes the engine lock. */
+typedef void (*AudioCaptureFn)(void *opaque, bool on);
+AudioDev *audio_set_capture_source(Vm *vm, AudioCaptureFn on, void *opaque);
+/* The rate audio_capture_push's frames must have (the audiodev's host rate). Lock-free. */
+unsigned audio_capture_rate(const AudioDev *dev);
+/* n interleaved stereo signed 16-bit frames for the recording voices, from any thread
+ * (the engine lock is not needed; the voices' queues have their own). */
+void audio_capture_push(AudioDev *dev, const int16_t *frames, size_t n);

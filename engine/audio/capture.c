@@ -3,6 +3,7 @@
  * rate and are resampled to the device's rate when it reads. */
 #include "vireo-config.h"
 #include "engine/audio/audio-int.h"
+#include "engine/backend.h"
 
 #include <string.h>
 
@@ -74,6 +75,16 @@ void audio_in_set_format(AudioIn *in, AudioFormat fmt, unsigned channels, unsign
     g_mutex_unlock(&in->dev->in_lock);
 }
 
+/* Starts or stops what feeds the input voices: the front end's source when one is set,
+ * else the driver's capture. */
+static void capture_switch(AudioDev *dev, bool on)
+{
+    if (dev->cap_source)
+        dev->cap_source(dev->cap_source_opaque, on);
+    else if (dev->driver->set_capture)
+        dev->driver->set_capture(dev, on);
+}
+
 void audio_in_set_active(AudioIn *in, bool active)
 {
     AudioDev *dev = in->dev;
@@ -83,14 +94,15 @@ void audio_in_set_active(AudioIn *in, bool active)
     in->active = active;
     in_reset_stream(in);
     g_mutex_unlock(&dev->in_lock);
-    /* The host side runs while any voice records. */
-    if (active && dev->inputs_active++ == 0 && dev->driver->set_capture)
-        dev->driver->set_capture(dev, true);
-    else if (!active && --dev->inputs_active == 0 && dev->driver->set_capture)
-        dev->driver->set_capture(dev, false);
+    /* The host side (or the front end that replaces it) runs while any voice records. */
+    if (active && dev->inputs_active++ == 0)
+        capture_switch(dev, true);
+    else if (!active && --dev->inputs_active == 0)
+        capture_switch(dev, false);
 }
 
-void audio_dev_captured(AudioDev *dev, const int16_t *frames, size_t n)
+/* Queues n frames of channels channels (1 or 2) for every recording voice. */
+static void captured(AudioDev *dev, const int16_t *frames, size_t n, unsigned channels)
 {
     g_mutex_lock(&dev->in_lock);
     for (GList *l = dev->inputs; l; l = l->next) {
@@ -98,8 +110,8 @@ void audio_dev_captured(AudioDev *dev, const int16_t *frames, size_t n)
         if (!in->active)
             continue;
         for (size_t k = 0; k < n; k++) {
-            int16_t left = frames[k * dev->channels];
-            int16_t right = dev->channels == 2 ? frames[k * 2 + 1] : left;
+            int16_t left = frames[k * channels];
+            int16_t right = channels == 2 ? frames[k * 2 + 1] : left;
             if (in->count == in->cap) {
                 in->head = (in->head + 1) % in->cap;   /* the oldest goes */
                 in->count--;
@@ -111,6 +123,39 @@ void audio_dev_captured(AudioDev *dev, const int16_t *frames, size_t n)
         }
     }
     g_mutex_unlock(&dev->in_lock);
+}
+
+void audio_dev_captured(AudioDev *dev, const int16_t *frames, size_t n)
+{
+    captured(dev, frames, n, dev->channels);
+}
+
+void audio_capture_push(AudioDev *dev, const int16_t *frames, size_t n)
+{
+    captured(dev, frames, n, 2);
+}
+
+unsigned audio_capture_rate(const AudioDev *dev)
+{
+    return dev->rate;
+}
+
+AudioDev *audio_set_capture_source(Vm *vm, AudioCaptureFn on, void *opaque)
+{
+    g_autoptr(GPtrArray) devs = backend_list(vm, "audiodev");
+    if (!devs->len)
+        return NULL;
+    AudioDev *dev = devs->pdata[0];
+    vm_lock(vm);
+    bool recording = dev->inputs_active > 0;
+    if (recording)
+        capture_switch(dev, false);
+    dev->cap_source = on;
+    dev->cap_source_opaque = opaque;
+    if (recording)
+        capture_switch(dev, true);
+    vm_unlock(vm);
+    return dev;
 }
 
 static void put_sample(AudioFormat fmt, uint8_t *p, int16_t v)
@@ -126,7 +171,7 @@ static void put_sample(AudioFormat fmt, uint8_t *p, int16_t v)
 void audio_in_read(AudioIn *in, void *buf, size_t frames)
 {
     AudioDev *dev = in->dev;
-    if (dev->driver->capture_sync)
+    if (dev->driver->capture_sync && !dev->cap_source)
         dev->driver->capture_sync(dev);
     size_t bps = in->fmt == AUDIO_FMT_U8 || in->fmt == AUDIO_FMT_S8 ? 1 : 2;
     uint8_t *out = buf;

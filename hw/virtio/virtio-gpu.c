@@ -114,6 +114,9 @@ typedef struct VirtioGpuState {
     bool resize;        /* the surface must take the scanout's size */
     bool cursor_drawn;
     int drawn_x, drawn_y; /* where the cursor was composed */
+    /* Bumped by every UPDATE_CURSOR (and reset, load): the console gets the shape at the
+     * next update when it differs from cursor_published. */
+    unsigned cursor_gen, cursor_published;
 } VirtioGpuState;
 
 /* Formats (§5.7.6.8) by the order of their bytes in memory; on a little-endian host
@@ -573,6 +576,7 @@ static void cursor_one(VirtioGpuState *s, const VirtqElem *e)
         return;
     if (type == CMD_UPDATE_CURSOR) {
         uint32_t id = le32(c + 40);
+        s->cursor_gen++;
         GpuResource *r = res_find(s, id);
         if (!id) {
             s->cursor_on = false;
@@ -580,8 +584,19 @@ static void cursor_one(VirtioGpuState *s, const VirtqElem *e)
             if (!s->cursor)
                 s->cursor = pixman_image_create_bits(PIXMAN_a8r8g8b8, GPU_CURSOR_DIM, GPU_CURSOR_DIM, NULL,
                                                      GPU_CURSOR_DIM * 4);
-            pixman_image_composite32(PIXMAN_OP_SRC, r->image, NULL, s->cursor, 0, 0, 0, 0, 0, 0,
-                                     GPU_CURSOR_DIM, GPU_CURSOR_DIM);
+            if (r->format == 2) {
+                /* B8G8R8X8: Linux's cursor plane draws ARGB8888 into a dumb buffer whose
+                 * resource it creates as XRGB, so the fourth byte is the alpha (QEMU
+                 * takes a cursor resource's bytes as they are, too). */
+                const uint8_t *src = (const uint8_t *)pixman_image_get_data(r->image);
+                int stride = pixman_image_get_stride(r->image);
+                uint8_t *dst = (uint8_t *)pixman_image_get_data(s->cursor);
+                for (int y = 0; y < GPU_CURSOR_DIM; y++)
+                    memcpy(dst + (size_t)y * GPU_CURSOR_DIM * 4, src + (size_t)y * (size_t)stride, GPU_CURSOR_DIM * 4);
+            } else {
+                pixman_image_composite32(PIXMAN_OP_SRC, r->image, NULL, s->cursor, 0, 0, 0, 0, 0, 0,
+                                         GPU_CURSOR_DIM, GPU_CURSOR_DIM);
+            }
             s->cursor_on = true;
             s->hot_x = MIN(le32(c + 44), GPU_CURSOR_DIM - 1);
             s->hot_y = MIN(le32(c + 48), GPU_CURSOR_DIM - 1);
@@ -639,13 +654,31 @@ static void gpu_reset(VirtioPci *vp)
     s->events_read = 0;
     s->cursor_on = false;
     s->cursor_x = s->cursor_y = s->hot_x = s->hot_y = 0;
+    s->cursor_gen++;
 }
 
 /* ---- the display ---- */
 
+/* The cursor for front ends that draw one (display_console_set_cursor): the shape when
+ * the guest sent a new one, the position at every update. */
+static void cursor_publish(VirtioGpuState *s, DisplayConsole *con)
+{
+    bool show = s->cursor_on && s->cursor;
+    if (s->cursor_gen != s->cursor_published) {
+        s->cursor_published = s->cursor_gen;
+        if (show)
+            display_console_set_cursor(con, pixman_image_get_data(s->cursor), GPU_CURSOR_DIM, GPU_CURSOR_DIM,
+                                       (int)s->hot_x, (int)s->hot_y);
+        else
+            display_console_set_cursor(con, NULL, 0, 0, 0, 0);
+    }
+    display_console_move_cursor(con, show && s->scanout_res, (int)s->cursor_x, (int)s->cursor_y);
+}
+
 static void gpu_update(void *opaque, DisplayConsole *con)
 {
     VirtioGpuState *s = opaque;
+    cursor_publish(s, con);
     GpuResource *r = res_find(s, s->scanout_res);
     if (s->resize) {
         s->resize = false;
@@ -1006,6 +1039,7 @@ static void gpu_post_load(void *state)
         pixman_region32_union_rect(&s->pending, &s->pending, 0, 0, w, h);
     s->resize = true;
     s->cursor_drawn = false;
+    s->cursor_gen++;
     virtio_pci_post_load(&s->vp);
 }
 

@@ -8,12 +8,23 @@ Prints "INPUTS-OPEN" and "SENT n", or "ERROR <event>" when the server refuses.
 With --audio S it instead records S seconds from the playback channel and prints
 "AUDIO rate=R channels=C frames=N hz=F rms=L" (F from the left channel's periods).
 
-Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]"""
+With --record HZ it is the VM's microphone: it prints "RECORD-OPEN" once the record
+channel is open, and while the server asks for recording ("RECORD-START rate=R") sends
+a sine of HZ at amplitude --amp on both channels, in real time, until the session ends
+(--timeout); it prints "RECORD-SENT frames=N" when the server stops the recording.
+
+With --cursor it connects as a viewer (display and cursor channels), waits for the
+cursor's shape and prints "CURSOR w=W h=H hot=X,Y" and "CURSOR-PIXEL x,y=RRGGBBAA" for
+the points given as --cursor-at "x,y;x,y" (spice-client-glib's RGBA bytes).
+
+Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]
+                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;...]"""
 import argparse
 import ctypes
 import math
 import struct
 import sys
+import time
 
 import gi
 
@@ -28,6 +39,10 @@ def main():
     ap.add_argument("--keys", default="")
     ap.add_argument("--timeout", type=int, default=20)
     ap.add_argument("--audio", type=float, default=0)
+    ap.add_argument("--record", type=float, default=0)
+    ap.add_argument("--amp", type=int, default=8000)
+    ap.add_argument("--cursor", action="store_true")
+    ap.add_argument("--cursor-at", default="")
     o = ap.parse_args()
     keys = [int(k, 16) for k in o.keys.split(",") if k]
     loop = GLib.MainLoop()
@@ -87,7 +102,72 @@ def main():
         print("AUDIO rate=%d channels=%d frames=%d hz=%.1f rms=%.0f" % (audio["rate"], audio["channels"], n, hz, rms),
               flush=True)
 
+    rec = {"rate": 0, "sent": 0, "t0": 0.0, "source": 0}
+
+    def record_send():
+        # Catch up with real time since the start, in 10 ms steps; the tone's phase runs on.
+        due = int((time.monotonic() - rec["t0"]) * rec["rate"]) - rec["sent"]
+        if due > 0:
+            frames = bytearray()
+            for i in range(rec["sent"], rec["sent"] + due):
+                v = int(o.amp * math.sin(2 * math.pi * o.record * i / rec["rate"]))
+                frames += struct.pack("<hh", v, v)
+            buf = ctypes.create_string_buffer(bytes(frames), len(frames))
+            rec["channel"].send_data(ctypes.addressof(buf), len(frames), int(time.monotonic() * 1000) & 0xffffffff)
+            rec["sent"] += due
+        return True
+
+    def record_start(channel, fmt, channels, rate):
+        print("RECORD-START rate=%d channels=%d" % (rate, channels), flush=True)
+        rec["channel"], rec["rate"], rec["t0"], rec["sent"] = channel, rate, time.monotonic(), 0
+        if not rec["source"]:
+            rec["source"] = GLib.timeout_add(10, record_send)
+
+    def record_stop(_channel):
+        if rec["source"]:
+            GLib.source_remove(rec["source"])
+            rec["source"] = 0
+        print("RECORD-SENT frames=%d" % rec["sent"], flush=True)
+
+    def record_event(channel, event):
+        if event == Spice.ChannelEvent.OPENED:
+            print("RECORD-OPEN", flush=True)
+        elif event == Spice.ChannelEvent.CLOSED:
+            finish(0)
+        else:
+            print("ERROR %s" % event.value_nick, flush=True)
+            finish(2)
+
+    # "cursor-set" (deprecated for the "cursor" property, whose boxed fields this
+    # introspection data misplaces) gives the numbers as they are.
+    def cursor_set(_channel, w, h, hot_x, hot_y, rgba):
+        if not w or not h or not rgba:
+            return
+        print("CURSOR w=%d h=%d hot=%d,%d" % (w, h, hot_x, hot_y), flush=True)
+        data = ctypes.string_at(rgba, w * h * 4)
+        for pt in o.cursor_at.split(";"):
+            if pt:
+                x, y = (int(v) for v in pt.split(","))
+                px = data[4 * (y * w + x):4 * (y * w + x) + 4]
+                print("CURSOR-PIXEL %d,%d=%s" % (x, y, px.hex()), flush=True)
+        GLib.timeout_add(200, finish, 0)
+
     def channel_new(_session, channel):
+        if o.cursor:
+            # As a viewer: the display too (the server refreshes while one is connected).
+            if isinstance(channel, Spice.CursorChannel):
+                GObject.Object.connect(channel, "cursor-set", cursor_set)
+                channel.connect()
+            elif isinstance(channel, Spice.DisplayChannel):
+                channel.connect()
+            return
+        if o.record:
+            if isinstance(channel, Spice.RecordChannel):
+                GObject.Object.connect(channel, "record-start", record_start)
+                GObject.Object.connect(channel, "record-stop", record_stop)
+                GObject.Object.connect(channel, "channel-event", record_event)
+                channel.connect()
+            return
         if o.audio and isinstance(channel, Spice.PlaybackChannel):
             GObject.Object.connect(channel, "playback-start", playback_start)
             GObject.Object.connect(channel, "playback-data", playback_data)

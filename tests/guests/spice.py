@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The SPICE server (-spice): a guest that echoes keys on a text screen without a cursor
-(tests/guests/kbd-echo.asm) runs with -spice port=N,password=P. Checks that:
-  - spicy-screenshot (Debian spice-client-gtk) gets the same pixels as QMP screendump;
+(tests/guests/kbd-echo.asm) runs with -spice port=N,password-secret=ID and the password
+in -object secret,id=ID,file=PATH. Checks that:
+  - with no client connected the server does not refresh the screen (-d display's log
+    says when the refresh starts and stops), and one client's connection starts it;
+  - spicy-screenshot (Debian spice-client-gtk) gets the same pixels as QMP screendump
+    with the secret's password;
   - a wrong password is refused and the VM runs on;
   - keys typed by a SPICE client (spice-client.py, spice-client-glib through GObject
     introspection) reach the guest (its COM1 echo) and the screen the client sees;
@@ -11,7 +15,15 @@
   - unix=on,addr=PATH serves the same screen over a socket;
   - a guest's PC-speaker tone (tests/guests/speaker-tone.asm, 1000.15 Hz) reaches a
     client's playback channel at its pitch, with -audiodev none (no local sound);
-  - bad -spice options are one error line each.
+  - the AC'97 guest (tests/guests/sound-ac97.asm) records its microphone from a SPICE
+    client's record channel (spice-client.py --record 700): the guest finds sound in
+    it, and its played-back recording (-audiodev wav) is the client's 700 Hz tone at
+    the level the codec's +6 dB record gain gives;
+  - with --linux-kit: Debian's kernel on virtio-gpu (the kit's virtio initramfs with
+    tests/guests/linux/drm-cursor.asm) sets a 64x64 hardware cursor through DRM; a
+    client's cursor channel gets its size, hot spot and pixels, and spicy-screenshot
+    equals the screendump with the cursor composed in it;
+  - bad -spice and -object options are one error line each.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
 import os
@@ -23,6 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import soundcheck  # noqa: E402
 import vmtest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,19 +117,156 @@ def running(vm):
     return st.get("status") == "running"
 
 
-def check_options(vireo, kernel):
-    cases = [("port=0,disable-ticketing=on", "port=0"),
-             ("port=5999", "password"),
-             ("port=5999,password=a,disable-ticketing=on", "contradict"),
-             ("unix=on,disable-ticketing=on", "addr=PATH"),
-             ("port=5999,tls-port=1", "unknown key 'tls-port'")]
-    for spec, needle in cases:
-        r = subprocess.run([vireo, "-display", "none", "-kernel", kernel, "-spice", spec], capture_output=True,
-                           timeout=30)
+def check_options(vireo, kernel, tmp):
+    missing = os.path.join(tmp, "no-such-secret")
+    cases = [("port=0,disable-ticketing=on", "port=0", "-spice", []),
+             ("port=5999", "password", "-spice", []),
+             ("port=5999,password=a,disable-ticketing=on", "contradict", "-spice", []),
+             ("port=5999,password-secret=pw,disable-ticketing=on", "contradict", "-spice", []),
+             ("port=5999,password=a,password-secret=pw", "one of", "-spice", []),
+             ("unix=on,disable-ticketing=on", "addr=PATH", "-spice", []),
+             ("port=5999,tls-port=1", "unknown key 'tls-port'", "-spice", []),
+             ("port=5999,password-secret=pw", "no -object secret,id=pw", "-spice", []),
+             ("port=5999,password-secret=pw", "no-such-secret", "-object",
+              ["-object", "secret,id=pw,file=" + missing]),
+             ("port=5999,password-secret=pw", "id=ID", "-object", ["-object", "secret,data=x"]),
+             ("port=5999,password-secret=pw", "base64", "-object", ["-object", "secret,id=pw,data=*,format=base64"]),
+             ("port=5999,password-secret=pw", "only secret", "-object", ["-object", "memory-backend-ram,id=m"])]
+    for spec, needle, option, extra in cases:
+        r = subprocess.run([vireo, "-display", "none", "-kernel", kernel] + extra + ["-spice", spec],
+                           capture_output=True, timeout=30)
         lines = [ln for ln in r.stderr.decode().splitlines() if ln.strip()]
-        if r.returncode == 0 or len(lines) != 1 or needle not in lines[0] or "-spice" not in lines[0]:
-            raise vmtest.TestFailure("-spice %s: expected one error line about %s, got %r" % (spec, needle, lines))
-        print("-spice %s: %s" % (spec, lines[0]))
+        what = " ".join(extra + ["-spice", spec])
+        if r.returncode == 0 or len(lines) != 1 or needle not in lines[0] or option not in lines[0]:
+            raise vmtest.TestFailure("%s: expected one error line about %s, got %r" % (what, needle, lines))
+        print("%s: %s" % (what, lines[0]))
+
+
+def log_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return [ln for ln in f.read().decode("latin-1").splitlines() if "spice:" in ln]
+    except FileNotFoundError:
+        return []
+
+
+def wait_log(path, count, timeout=20):
+    """The -d display log's SPICE refresh lines once there are count of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = log_lines(path)
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
+AC97_LINES = ["ac97: codec STAC9700 ready",
+              "ac97: record select (line in: silence) and mic boost (+20 dB: clipped) applied",
+              "ac97: PCM in recorded sound; playing it back"]
+REC_HZ, REC_AMP = 700, 8000
+
+
+# drm-cursor.asm's cursor: rows 0-31 red, 32-63 blue, columns 48-63 transparent; its
+# hot spot (5, 9) at (200, 150).
+CURSOR_PIXELS = {(0, 0): "ff0000ff", (47, 31): "ff0000ff", (0, 32): "0000ffff", (47, 63): "0000ffff",
+                 (48, 0): "00000000", (63, 63): "00000000"}
+
+
+def check_cursor(args, py, tmp):
+    """virtio-gpu's hardware cursor reaches a client's cursor channel."""
+    for script, extra in (("mkkit.sh", []), ("mkvirtio.sh", [args.drm_cursor])):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), args.linux_kit] + extra)
+        if r.returncode == vmtest.SKIP:
+            print("SKIP (cursor part): the Linux kit could not be built")
+            return
+        if r.returncode:
+            raise vmtest.TestFailure("%s failed" % script)
+    port = free_port()
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "256", "-vga", "none",
+                                            "-kernel", os.path.join(args.linux_kit, "vmlinuz"),
+                                            "-initrd", os.path.join(args.linux_kit, "initrd-virtio-cursor.img"),
+                                            "-append", "console=ttyS0 vireo.mode=cursor",
+                                            "-device", "virtio-gpu-pci",
+                                            "-spice", "port=%d,disable-ticketing=on" % port], tmp)
+    try:
+        vm.wait_serial(r"VIREO-GPU-READY 1280 800", 600)
+        bad = re.search(r"VIREO-VIRTIO-FAILED.*|Oops|BUG:", vm.serial())
+        if bad or "VIREO-CURSOR-SET" not in vm.serial():
+            raise vmtest.TestFailure("the guest did not set its cursor: %s" % (bad.group(0) if bad else vm.serial()))
+        at = ";".join("%d,%d" % p for p in CURSOR_PIXELS)
+        c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
+                            "--cursor", "--cursor-at", at], capture_output=True, timeout=60)
+        out = c.stdout.decode()
+        if c.returncode or "CURSOR w=64 h=64 hot=5,9" not in out:
+            raise vmtest.TestFailure("the client's cursor channel: %s %s" % (out, c.stderr.decode()[-500:]))
+        for (x, y), want in CURSOR_PIXELS.items():
+            if "CURSOR-PIXEL %d,%d=%s" % (x, y, want) not in out:
+                raise vmtest.TestFailure("the cursor's pixel %d,%d is not %s: %s" % (x, y, want, out))
+        print("the guest's DRM cursor reached the client's cursor channel: 64x64, hot spot 5,9, its red, blue "
+              "and transparent parts")
+        shot = compare(vm, ["-h", "127.0.0.1", "-p", str(port)], tmp, "virtio-gpu with its cursor", password=None)
+        if shot.pixel(195, 141) != 0xff0000 or shot.pixel(195, 173) != 0x0000ff:
+            raise vmtest.TestFailure("the cursor is not composed at 195,141: %06x %06x" % (shot.pixel(195, 141),
+                                                                                       shot.pixel(195, 173)))
+    except vmtest.TestFailure:
+        print("--- serial (tail) ---\n" + vm.serial()[-3000:])
+        raise
+    finally:
+        vm.close()
+
+
+def check_recording(args, py, tmp):
+    """The AC'97 guest records the client's tone through the record channel. The VM starts
+    paused (-S) and runs once the client's record channel is open: the guest waits a few
+    seconds for sound in its microphone, a client starting on a loaded host may not."""
+    port = free_port()
+    wav = os.path.join(tmp, "rec.wav")
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "16", "-bios", args.ac97_guest, "-S",
+                                            "-audiodev", "wav,id=snd,path=" + wav,
+                                            "-machine", "pc,pcspk-audiodev=snd", "-device", "AC97,audiodev=snd",
+                                            "-spice", "port=%d,disable-ticketing=on" % port], tmp)
+    client = None
+    try:
+        client = subprocess.Popen([py, os.path.join(HERE, "spice-client.py"), "--uri",
+                                   "spice://127.0.0.1?port=%d" % port, "--record", str(REC_HZ),
+                                   "--amp", str(REC_AMP), "--timeout", "240"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        first = client.stdout.readline().decode().strip()
+        if first != "RECORD-OPEN":
+            raise vmtest.TestFailure("the client's record channel did not open: %r" % first)
+        vm.command("cont")
+        rc = vm.wait_exit(240)
+        out = vm.serial()
+        if rc != 33:
+            raise vmtest.TestFailure("the AC'97 guest failed (exit %d):\n%s" % (rc, out))
+    finally:
+        vm.close()
+        if client:
+            try:
+                client_out = client.communicate(timeout=30)[0].decode()
+            except subprocess.TimeoutExpired:
+                client.kill()
+                client_out = client.communicate()[0].decode()
+    for line in AC97_LINES:
+        if line not in out:
+            raise vmtest.TestFailure("the AC'97 guest did not print %r:\n%s" % (line, out))
+    m = re.search(r"RECORD-START rate=(\d+)", client_out)
+    if not m:
+        raise vmtest.TestFailure("the server never asked the client to record: %s" % client_out)
+    print("the server asked the client to record at %s Hz; the guest found sound in its microphone" % m.group(1))
+    rate, chans = soundcheck.read_wav(wav)
+    tones = soundcheck.find_tones(rate, chans)
+    if not tones:
+        raise vmtest.TestFailure("the guest's output is silent")
+    r = soundcheck.analyse(rate, chans, *tones[-1])
+    # The guest records with the codec's record gain at +6 dB, then plays it back.
+    want = REC_AMP * 10 ** (6 / 20) / 2 ** 0.5
+    print("played-back recording: %.3f s, longest gap %.1f ms" % (r["seconds"], r["gap_s"] * 1000))
+    for c, (hz, _share, _rms, level) in enumerate(r["channels"]):
+        print("  channel %d: %.2f Hz, level %.0f RMS (expected %d Hz, %.0f)" % (c, hz, level, REC_HZ, want))
+        if abs(hz - REC_HZ) > 0.01 * REC_HZ or abs(level - want) > 0.15 * want:
+            raise vmtest.TestFailure("the recording's channel %d is %.2f Hz at level %.0f, expected %d Hz at %.0f"
+                                     % (c, hz, level, REC_HZ, want))
 
 
 def run(args, tmp):
@@ -128,15 +278,26 @@ def run(args, tmp):
     py = gi_python()
     if not py:
         raise Skip("no Python with spice-client-glib introspection (gir1.2-spiceclientglib-2.0, python3-gi)")
-    check_options(args.vireo, args.guest)
+    check_options(args.vireo, args.guest, tmp)
 
     port = free_port()
     uri = ["-h", "127.0.0.1", "-p", str(port)]
-    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
-                                            "-spice", "port=%d,password=%s" % (port, PASSWORD)], tmp)
+    secret = os.path.join(tmp, "password")
+    with open(secret, "w") as f:
+        f.write(PASSWORD)
+    log = os.path.join(tmp, "display.log")
+    vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest, "-d", "display", "-D", log,
+                                            "-object", "secret,id=spicepw,file=" + secret,
+                                            "-spice", "port=%d,password-secret=spicepw" % port], tmp)
     try:
         vm.wait_serial("READY")
+        if log_lines(log):
+            raise vmtest.TestFailure("the SPICE refresh ran with no client: %r" % log_lines(log))
         first = compare(vm, uri, tmp, "at the prompt")
+        lines = wait_log(log, 2)
+        if len(lines) < 2 or "client connected" not in lines[0] or "refresh stopped" not in lines[-1]:
+            raise vmtest.TestFailure("the refresh did not start with the client and stop after it: %r" % lines)
+        print("no refresh before a client; the client's connection started it and its leaving stopped it")
 
         ok, r = screenshot(uri, os.path.join(tmp, "bad.ppm"), "wrong-password")
         if ok:
@@ -194,6 +355,10 @@ def run(args, tmp):
     finally:
         vm.close()
 
+    check_recording(args, py, tmp)
+    if args.linux_kit:
+        check_cursor(args, py, tmp)
+
     sock = os.path.join(tmp, "spice.sock")
     vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest,
                                             "-spice", "unix=on,addr=%s,disable-ticketing=on" % sock], os.path.join(tmp))
@@ -210,6 +375,9 @@ def main():
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--guest", required=True, help="tests/guests/kbd-echo.asm built")
     ap.add_argument("--tone-guest", required=True, help="tests/guests/speaker-tone.asm built")
+    ap.add_argument("--ac97-guest", required=True, help="tests/guests/sound-ac97.asm built")
+    ap.add_argument("--linux-kit", help="the Linux kit's folder: the virtio-gpu cursor part")
+    ap.add_argument("--drm-cursor", help="tests/guests/linux/drm-cursor.asm built")
     args = ap.parse_args()
     try:
         with vmtest.temp_dir() as tmp:

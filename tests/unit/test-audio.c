@@ -189,6 +189,80 @@ static void test_options(void)
     vm_free(vm);
 }
 
+/* ---- a front end as the microphone (audio_set_capture_source) ---- */
+
+typedef struct CaptureSource {
+    int starts, stops;
+    bool on;
+} CaptureSource;
+
+static void capture_on(void *opaque, bool on)
+{
+    CaptureSource *c = opaque;
+    c->on = on;
+    if (on)
+        c->starts++;
+    else
+        c->stops++;
+}
+
+/* The source hears when a voice starts and stops recording (at once when one already
+ * records), its frames reach the voice resampled to the voice's format, and removing it
+ * stops it. */
+static void test_capture_source(void)
+{
+    Vm *vm = vm_new_for_test(0);
+    GError *err = NULL;
+    g_assert_null(audio_set_capture_source(vm, capture_on, NULL)); /* no audiodev */
+    g_assert_true(backend_open(vm, "audiodev", "none,id=a,out.frequency=48000", &err));
+    g_assert_no_error(err);
+    AudioDev *dev = backend_find(vm, "audiodev", "a");
+    vm_lock(vm);
+    AudioIn *in = audio_in_new(dev, "mic");
+    audio_in_set_format(in, AUDIO_FMT_S16, 2, 24000);
+    audio_in_set_active(in, true);
+    vm_unlock(vm);
+    CaptureSource c = { 0 };
+    g_assert_true(audio_set_capture_source(vm, capture_on, &c) == dev);
+    g_assert_true(c.on);
+    g_assert_cmpint(c.starts, ==, 1);
+    g_assert_cmpuint(audio_capture_rate(dev), ==, 48000);
+    /* 480 frames at 48 kHz: left +1000, right -3000. */
+    int16_t frames[2 * 480];
+    for (int i = 0; i < 480; i++) {
+        frames[2 * i] = 1000;
+        frames[2 * i + 1] = -3000;
+    }
+    audio_capture_push(dev, frames, 480);
+    vm_lock(vm);
+    int16_t got[2 * 200];
+    audio_in_read(in, got, 200);
+    /* The first frame interpolates from silence; the rest are the pushed levels. */
+    for (int i = 2; i < 200; i++) {
+        g_assert_cmpint(got[2 * i], ==, 1000);
+        g_assert_cmpint(got[2 * i + 1], ==, -3000);
+    }
+    /* Beyond what was pushed (240 frames at 24 kHz): silence. */
+    audio_in_read(in, got, 100);
+    g_assert_cmpint(got[2 * 99], ==, 0);
+    audio_in_set_active(in, false);
+    vm_unlock(vm);
+    g_assert_false(c.on);
+    g_assert_cmpint(c.stops, ==, 1);
+    vm_lock(vm);
+    audio_in_set_active(in, true);
+    vm_unlock(vm);
+    g_assert_cmpint(c.starts, ==, 2);
+    /* Removed while recording: stopped, and the back end captures again. */
+    g_assert_true(audio_set_capture_source(vm, NULL, NULL) == dev);
+    g_assert_false(c.on);
+    g_assert_cmpint(c.stops, ==, 2);
+    vm_lock(vm);
+    audio_in_free(in);
+    vm_unlock(vm);
+    vm_free(vm);
+}
+
 /* ---- SB16 ---- */
 
 typedef struct SbRig {
@@ -514,6 +588,7 @@ int main(int argc, char **argv)
     g_test_add_func("/audio/wav-mix", test_wav_mix);
     g_test_add_func("/audio/full-scale", test_full_scale);
     g_test_add_func("/audio/options", test_options);
+    g_test_add_func("/audio/capture-source", test_capture_source);
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
     g_test_add_func("/audio/sb16-pause", test_sb16_pause);
     g_test_add_func("/audio/sb16-direct", test_sb16_direct);

@@ -496,12 +496,29 @@ static void test_gpu_cursor(void)
     g_assert_cmphex(transfer(&r, 2, 0, 0, 64, 64, 0), ==, OK_NODATA);
     cursor_cmd(&r, 0x0300, 2, 20, 30, 2, 3);
     DisplaySurface *s = refresh(client);
+    /* Front ends with a cursor of their own get the shape, hot spot and position. */
+    DisplayCursorState cs;
+    g_assert_true(display_client_cursor(client, &cs));
+    g_assert_true(cs.shape_changed && cs.visible);
+    g_assert_nonnull(cs.shape);
+    g_assert_cmpint(cs.shape->width, ==, 64);
+    g_assert_cmpint(cs.shape->height, ==, 64);
+    g_assert_cmpint(cs.shape->hot_x, ==, 2);
+    g_assert_cmpint(cs.shape->hot_y, ==, 3);
+    g_assert_cmphex(cs.shape->pixels[7 * 64 + 7], ==, 0xffff0000);
+    g_assert_cmphex(cs.shape->pixels[8 * 64 + 8], ==, 0);
+    g_assert_cmpint(cs.x, ==, 20);
+    g_assert_cmpint(cs.y, ==, 30);
+    g_assert_false(display_client_cursor(client, &cs)); /* nothing new */
     g_assert_cmphex(pixel(s, 18, 27), ==, 0xff0000);
     g_assert_cmphex(pixel(s, 25, 34), ==, 0xff0000);
     g_assert_cmphex(pixel(s, 26, 34), ==, 0x404040); /* transparent part */
     g_assert_cmphex(pixel(s, 17, 27), ==, 0x404040);
     cursor_cmd(&r, 0x0301, 0, 100, 100, 0, 0);
     s = refresh(client);
+    g_assert_true(display_client_cursor(client, &cs));
+    g_assert_false(cs.shape_changed);
+    g_assert_true(cs.visible && cs.x == 100 && cs.y == 100);
     g_assert_cmphex(pixel(s, 18, 27), ==, 0x404040); /* put back */
     g_assert_cmphex(pixel(s, 98, 97), ==, 0xff0000);
     g_assert_cmphex(pixel(s, 127, 127), ==, 0x404040);
@@ -512,6 +529,20 @@ static void test_gpu_cursor(void)
     cursor_cmd(&r, 0x0300, 0, 100, 100, 0, 0);
     s = refresh(client);
     g_assert_cmphex(pixel(s, 98, 97), ==, 0x404040);
+    g_assert_true(display_client_cursor(client, &cs));
+    g_assert_true(cs.shape_changed && !cs.visible);
+    g_assert_null(cs.shape);
+    /* The same pixels in a B8G8R8X8 resource (what Linux's cursor plane uses): the
+     * fourth byte is still the cursor's alpha. */
+    g_assert_cmphex(create_2d(&r, 3, 2, 64, 64), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 3, cur, 64 * 64 * 4), ==, OK_NODATA);
+    g_assert_cmphex(transfer(&r, 3, 0, 0, 64, 64, 0), ==, OK_NODATA);
+    cursor_cmd(&r, 0x0300, 3, 20, 30, 2, 3);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 18, 27), ==, 0xff0000);
+    g_assert_cmphex(pixel(s, 26, 34), ==, 0x404040);
+    g_assert_true(display_client_cursor(client, &cs));
+    g_assert_cmphex(cs.shape->pixels[8 * 64 + 8], ==, 0);
     display_client_free(client);
     rig_free(&r);
 }

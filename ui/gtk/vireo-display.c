@@ -45,6 +45,12 @@ struct _VireoDisplay {
     double last_x, last_y;
     bool have_last;
     unsigned buttons;
+
+    /* Dynamic resolution (device pixels): the size last offered to the display, the
+     * size seen at the last frame and since when (frame clock, us). */
+    int sent_w, sent_h;
+    int seen_w, seen_h;
+    gint64 seen_since;
 };
 
 G_DEFINE_FINAL_TYPE(VireoDisplay, vireo_display, GTK_TYPE_GL_AREA)
@@ -286,6 +292,44 @@ static gboolean on_render(GtkGLArea *area, GdkGLContext *ctx, gpointer data)
     return TRUE;
 }
 
+/* ---- dynamic resolution ---- */
+
+/* A size must hold this long before it is offered: a drag of the window's edge sends the
+ * guest its final size, not every size on the way. */
+#define RESIZE_SETTLE_US (150 * 1000)
+
+/* Once per frame: when the user has resized the window, the widget's new size goes to
+ * the display (display_console_request_size). virtio-gpu tells the guest, which can take
+ * it as its mode; VGA and Cirrus keep theirs and the picture is scaled. As SDL's window,
+ * the size the widget first gets is not sent: the guest starts in its own mode. */
+static void follow_size(VireoDisplay *d, GdkFrameClock *clock)
+{
+    int scale = gtk_widget_get_scale_factor(GTK_WIDGET(d));
+    int w = gtk_widget_get_width(GTK_WIDGET(d)) * scale;
+    int h = gtk_widget_get_height(GTK_WIDGET(d)) * scale;
+    if (w < 1 || h < 1)
+        return;
+    gint64 now = gdk_frame_clock_get_frame_time(clock);
+    if (!d->sent_w) {
+        d->sent_w = d->seen_w = w;
+        d->sent_h = d->seen_h = h;
+        return;
+    }
+    if (w != d->seen_w || h != d->seen_h) {
+        d->seen_w = w;
+        d->seen_h = h;
+        d->seen_since = now;
+        return;
+    }
+    if ((w != d->sent_w || h != d->sent_h) && now - d->seen_since >= RESIZE_SETTLE_US) {
+        d->sent_w = w;
+        d->sent_h = h;
+        DisplayConsole *con = vm_display_console(d->vm);
+        if (con)
+            display_console_request_size(con, w, h);
+    }
+}
+
 /* ---- pulling frames ---- */
 
 static gboolean on_tick(GtkWidget *w, GdkFrameClock *clock, gpointer data)
@@ -293,6 +337,7 @@ static gboolean on_tick(GtkWidget *w, GdkFrameClock *clock, gpointer data)
     VireoDisplay *d = VIREO_DISPLAY(w);
     if (!d->client)
         return G_SOURCE_CONTINUE;
+    follow_size(d, clock);
     pixman_region32_t dirty;
     pixman_region32_init(&dirty);
     bool new_surface = false;
@@ -329,6 +374,7 @@ void vireo_display_attach(VireoDisplay *d, Vm *vm)
     pixman_region32_clear(&d->pending);
     d->vm = vm;
     d->keys_released = false;
+    d->sent_w = d->sent_h = 0;
     DisplayConsole *con = vm ? vm_display_console(vm) : NULL;
     if (con)
         d->client = display_client_new(con);

@@ -4,10 +4,14 @@
 #include "engine/config.h"
 #include "engine/display.h"
 #include "engine/input.h"
+#include "engine/log.h"
 
+#include <arpa/inet.h>
 #include <glib-unix.h>
+#include <netinet/in.h>
 #include <spice.h>
 #include <string.h>
+#include <sys/un.h>
 
 /* At most this many drawables wait for the worker; beyond, the queue is replaced by
  * one update of the whole screen (a worker that fell behind loses nothing visible). */
@@ -15,6 +19,18 @@
 /* A dirty region of more rectangles than this goes as its bounding box. */
 #define SPICE_RECTS_MAX 32
 #define SPICE_REFRESH_MS 33
+
+/* At most this many cursor commands wait; beyond, they are replaced by the cursor's
+ * current state. */
+#define SPICE_CURSOR_QUEUE_MAX 32
+
+/* One cursor command (set with its shape after it, move or hide); one allocation, freed
+ * in release_resource as the screen updates are. */
+typedef struct SpiceCursorUpdate {
+    QXLCommandExt ext;
+    QXLCursorCmd cmd;
+    /* QXLCursor and its pixels follow for a set (the header ends in a flexible array). */
+} SpiceCursorUpdate;
 
 /* One screen update: the QXL command, its drawable and its bitmap, pixels after them. */
 typedef struct SpiceUpdate {
@@ -33,10 +49,15 @@ struct SpiceDisplay {
     SpiceTabletInstance tablet;
     bool have_tablet;
     SpiceAudio *audio;
+    int port;               /* what it listens on: TCP port, or the socket's path */
+    char *unix_path;
 
-    /* Main thread: the console client and the primary surface the worker draws into. */
+    /* Main thread: the console client and the primary surface the worker draws into.
+     * The refresh runs only while display channels are connected (display_streams:
+     * the SpiceChannelEventInfo pointers of their streams, used as keys only). */
     DisplayClient *client;
     guint refresh_source;
+    GHashTable *display_streams;
     bool have_primary;
     int width, height;
     uint8_t *primary_mem;
@@ -47,6 +68,9 @@ struct SpiceDisplay {
     GMutex lock;
     GQueue queue;           /* SpiceUpdate *, oldest first */
     bool notify;            /* the worker waits for spice_qxl_wakeup */
+    GQueue cursor_queue;    /* SpiceCursorUpdate *, oldest first */
+    bool cursor_notify;     /* likewise for the cursor ring */
+    bool cursor_resend;     /* main thread: a new primary surface reset the server's cursor */
 
     /* Keyboard: the prefix bytes of the scancode being assembled. */
     bool key_ext;
@@ -148,10 +172,95 @@ static void core_watch_remove(SpiceWatch *w)
     g_free(w);
 }
 
+/* ---- display clients: the refresh runs while one is connected ---- */
+
+/* The servers of the process (the app shares several VMs), main thread. spice-server's
+ * channel_event has no opaque pointer: an event belongs to the server that listens on
+ * the connection's local address (its port, or its socket's path). */
+static GList *displays;
+static gboolean refresh(gpointer p);
+
+typedef struct ChannelEvent {
+    int event;
+    int type;
+    const void *stream;
+    struct sockaddr_storage laddr;
+    bool have_laddr;
+} ChannelEvent;
+
+static SpiceDisplay *display_of_event(const ChannelEvent *ev)
+{
+    if (!displays || (!displays->next && !ev->have_laddr))
+        return displays ? displays->data : NULL;
+    int port = -1;
+    const char *path = NULL;
+    if (ev->laddr.ss_family == AF_INET)
+        port = ntohs(((const struct sockaddr_in *)&ev->laddr)->sin_port);
+    else if (ev->laddr.ss_family == AF_INET6)
+        port = ntohs(((const struct sockaddr_in6 *)&ev->laddr)->sin6_port);
+    else if (ev->laddr.ss_family == AF_UNIX)
+        path = ((const struct sockaddr_un *)&ev->laddr)->sun_path;
+    for (GList *l = displays; l; l = l->next) {
+        SpiceDisplay *d = l->data;
+        if (d->unix_path ? path && !strcmp(path, d->unix_path) : port == d->port)
+            return d;
+    }
+    return NULL;
+}
+
+/* Main thread. */
+static gboolean channel_event_main(gpointer p)
+{
+    ChannelEvent *ev = p;
+    SpiceDisplay *d = display_of_event(ev);
+    if (d && d->client && ev->type == SPICE_CHANNEL_MAIN) {
+        /* A client logged in: bring the server's copy of the screen up to date before
+         * its display channel links, which otherwise starts from what the server had
+         * when the last client left (a screenshot tool saves that first picture). */
+        if (!d->refresh_source)
+            refresh(d);
+    } else if (d && d->client) {
+        guint before = g_hash_table_size(d->display_streams);
+        if (ev->event == SPICE_CHANNEL_EVENT_DISCONNECTED)
+            g_hash_table_remove(d->display_streams, ev->stream);
+        else
+            g_hash_table_add(d->display_streams, (gpointer)ev->stream);
+        guint now = g_hash_table_size(d->display_streams);
+        if (!before && now) {
+            d->refresh_source = g_timeout_add(SPICE_REFRESH_MS, refresh, d);
+            /* What changed while nobody watched goes out now, not a period later. */
+            refresh(d);
+            VLOG(LOG_DISPLAY, "spice: a display client connected, refreshing every %d ms", SPICE_REFRESH_MS);
+        } else if (before && !now) {
+            g_source_remove(d->refresh_source);
+            d->refresh_source = 0;
+            VLOG(LOG_DISPLAY, "spice: the last display client left, refresh stopped");
+        }
+    }
+    g_free(ev);
+    return G_SOURCE_REMOVE;
+}
+
+/* spice-server 0.15 reports channel events on the main thread (then g_main_context_invoke
+ * calls at once); QEMU allows for other threads, so do we. Only display channels count:
+ * a client that only types, or fails the password, draws nothing. A main channel's
+ * start (a client past the password) brings the screen up to date once. */
 static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
-    (void)event;
-    (void)info;
+    if (!info)
+        return;
+    if (info->type != SPICE_CHANNEL_DISPLAY && !(info->type == SPICE_CHANNEL_MAIN &&
+                                                 event == SPICE_CHANNEL_EVENT_INITIALIZED))
+        return;
+    ChannelEvent *ev = g_new0(ChannelEvent, 1);
+    ev->event = event;
+    ev->type = info->type;
+    if ((info->flags & SPICE_CHANNEL_EVENT_FLAG_ADDR_EXT) && info->llen_ext <= sizeof(ev->laddr)) {
+        memcpy(&ev->laddr, &info->laddr_ext, info->llen_ext);
+        ev->have_laddr = true;
+    }
+    ev->stream = info;
+    g_main_context_invoke(NULL, channel_event_main, ev);
 }
 
 static SpiceCoreInterface core_iface = {
@@ -230,17 +339,27 @@ static void qxl_release_resource(QXLInstance *qin, QXLReleaseInfoExt rext)
     g_free((SpiceUpdate *)(uintptr_t)rext.info->id);
 }
 
+/* Worker thread: the guest's hardware cursor (display_client_cursor). */
 static int qxl_get_cursor_command(QXLInstance *qin, QXLCommandExt *ext)
 {
-    (void)qin;
-    (void)ext;
-    return 0;
+    SpiceDisplay *d = display_of_qxl(qin);
+    g_mutex_lock(&d->lock);
+    SpiceCursorUpdate *u = g_queue_pop_head(&d->cursor_queue);
+    g_mutex_unlock(&d->lock);
+    if (!u)
+        return 0;
+    *ext = u->ext;
+    return 1;
 }
 
 static int qxl_req_cursor_notification(QXLInstance *qin)
 {
-    (void)qin;
-    return 1;
+    SpiceDisplay *d = display_of_qxl(qin);
+    g_mutex_lock(&d->lock);
+    bool empty = g_queue_is_empty(&d->cursor_queue);
+    d->cursor_notify = empty;
+    g_mutex_unlock(&d->lock);
+    return empty;
 }
 
 static void qxl_notify_update(QXLInstance *qin, uint32_t update_id)
@@ -313,6 +432,78 @@ static void queue_drop(SpiceDisplay *d)
     g_mutex_unlock(&d->lock);
 }
 
+static void cursor_queue_drop(SpiceDisplay *d)
+{
+    g_mutex_lock(&d->lock);
+    g_queue_clear_full(&d->cursor_queue, g_free);
+    g_mutex_unlock(&d->lock);
+}
+
+/* A QXL cursor command of type for the cursor's state; a set carries the shape as a
+ * 32-bit alpha cursor (SPICE's ARGB is pixman's a8r8g8b8 on a little-endian host). */
+static SpiceCursorUpdate *cursor_update_new(uint8_t type, const DisplayCursorState *cs)
+{
+    const DisplayCursor *c = cs->shape;
+    size_t data = type == QXL_CURSOR_SET ? (size_t)c->width * (size_t)c->height * 4 : 0;
+    size_t size = sizeof(SpiceCursorUpdate) + (type == QXL_CURSOR_SET ? sizeof(QXLCursor) + data : 0);
+    SpiceCursorUpdate *u = g_malloc0(size);
+    u->cmd.release_info.id = (uintptr_t)u;
+    u->cmd.type = type;
+    QXLPoint16 pos = { .x = (int16_t)CLAMP(cs->x, 0, INT16_MAX), .y = (int16_t)CLAMP(cs->y, 0, INT16_MAX) };
+    if (type == QXL_CURSOR_SET) {
+        QXLCursor *qc = (QXLCursor *)(u + 1);
+        qc->header.unique = 0; /* no caching: every shape is sent as it is */
+        qc->header.type = SPICE_CURSOR_TYPE_ALPHA;
+        qc->header.width = (uint16_t)c->width;
+        qc->header.height = (uint16_t)c->height;
+        qc->header.hot_spot_x = (uint16_t)c->hot_x;
+        qc->header.hot_spot_y = (uint16_t)c->hot_y;
+        qc->data_size = (uint32_t)data;
+        qc->chunk.data_size = (uint32_t)data;
+        memcpy(qc->chunk.data, c->pixels, data);
+        u->cmd.u.set.position = pos;
+        u->cmd.u.set.visible = cs->visible;
+        u->cmd.u.set.shape = (uintptr_t)qc;
+    } else if (type == QXL_CURSOR_MOVE) {
+        u->cmd.u.position = pos;
+    }
+    u->ext.cmd.type = QXL_CMD_CURSOR;
+    u->ext.cmd.data = (uintptr_t)&u->cmd;
+    u->ext.group_id = 0;
+    return u;
+}
+
+/* Main thread, after a refresh: what changed of the guest's cursor goes to the cursor
+ * ring. A set with the visible flag both shows and places it; a move shows it again. */
+static void cursor_refresh(SpiceDisplay *d)
+{
+    DisplayCursorState cs;
+    bool changed = display_client_cursor(d->client, &cs);
+    bool resend = d->cursor_resend;
+    d->cursor_resend = false;
+    if (!changed && !(resend && cs.shape))
+        return;
+    g_mutex_lock(&d->lock);
+    bool full = g_queue_get_length(&d->cursor_queue) >= SPICE_CURSOR_QUEUE_MAX;
+    g_mutex_unlock(&d->lock);
+    if (full)
+        cursor_queue_drop(d);
+    SpiceCursorUpdate *u;
+    if (cs.shape && (cs.shape_changed || full || resend))
+        u = cursor_update_new(QXL_CURSOR_SET, &cs);
+    else if (cs.shape && cs.visible)
+        u = cursor_update_new(QXL_CURSOR_MOVE, &cs);
+    else
+        u = cursor_update_new(QXL_CURSOR_HIDE, &cs);
+    g_mutex_lock(&d->lock);
+    g_queue_push_tail(&d->cursor_queue, u);
+    bool wake = d->cursor_notify;
+    d->cursor_notify = false;
+    g_mutex_unlock(&d->lock);
+    if (wake)
+        spice_qxl_wakeup(&d->qxl);
+}
+
 /* A new primary surface of the console's size; the old one (and what waits to be drawn
  * on it) goes first. */
 static void primary_create(SpiceDisplay *d, int width, int height)
@@ -335,6 +526,7 @@ static void primary_create(SpiceDisplay *d, int width, int height)
     };
     spice_qxl_create_primary_surface(&d->qxl, 0, &s);
     d->have_primary = true;
+    d->cursor_resend = true;
 }
 
 static SpiceUpdate *update_new(SpiceDisplay *d, const DisplaySurface *surf, const pixman_box32_t *b)
@@ -393,6 +585,7 @@ static gboolean refresh(gpointer p)
         primary_create(d, surf->width, surf->height);
         pixman_region32_reset(&dirty, &(pixman_box32_t){ 0, 0, surf->width, surf->height });
     }
+    cursor_refresh(d);
     int n;
     pixman_box32_t *boxes = pixman_region32_rectangles(&dirty, &n);
     if (n > SPICE_RECTS_MAX) {
@@ -569,7 +762,7 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
         const char *eq = strchr(*p, '=');
         if (!eq) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "'%s' is not KEY=VALUE (port, addr, unix, password, disable-ticketing)", *p);
+                        "'%s' is not KEY=VALUE (port, addr, unix, password, password-secret, disable-ticketing)", *p);
             goto fail;
         }
         g_autofree char *key = g_strndup(*p, (gsize)(eq - *p));
@@ -594,9 +787,16 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
         } else if (!strcmp(key, "password")) {
             g_free(o->password);
             o->password = g_strdup(v);
+        } else if (!strcmp(key, "password-secret")) {
+            if (!*v) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "password-secret= needs the id of an -object secret");
+                goto fail;
+            }
+            g_free(o->password_secret);
+            o->password_secret = g_strdup(v);
         } else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "unknown key '%s' (port, addr, unix, password, disable-ticketing)", key);
+                        "unknown key '%s' (port, addr, unix, password, password-secret, disable-ticketing)", key);
             goto fail;
         }
     }
@@ -606,13 +806,19 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
                                    : "needs port=N (or unix=on,addr=PATH)");
         goto fail;
     }
-    if (!o->disable_ticketing && !o->password) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "give password=SECRET, or disable-ticketing=on to let any client in");
+    if (o->password && o->password_secret) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "give one of password= and password-secret=");
         goto fail;
     }
-    if (o->disable_ticketing && o->password) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "password= and disable-ticketing=on contradict each other");
+    bool have_password = o->password || o->password_secret;
+    if (!o->disable_ticketing && !have_password) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "give password-secret=ID (or password=SECRET), or disable-ticketing=on to let any client in");
+        goto fail;
+    }
+    if (o->disable_ticketing && have_password) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s and disable-ticketing=on contradict each other",
+                    o->password ? "password=" : "password-secret=");
         goto fail;
     }
     if (!o->addr)
@@ -629,6 +835,7 @@ void spice_options_clear(SpiceOptions *o)
     if (o->password)
         memset(o->password, 0, strlen(o->password));
     g_clear_pointer(&o->password, g_free);
+    g_clear_pointer(&o->password_secret, g_free);
 }
 
 /* ---- the server ---- */
@@ -639,6 +846,7 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     d->vm = vm;
     g_mutex_init(&d->lock);
     g_queue_init(&d->queue);
+    g_queue_init(&d->cursor_queue);
     d->tablet_w = d->tablet_h = 2;
     d->server = spice_server_new();
     if (o->unix_socket) {
@@ -688,10 +896,12 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     }
     d->audio = spice_audio_new(vm, d->server);
     DisplayConsole *con = vm_display_console(vm);
-    if (con) {
+    if (con)
         d->client = display_client_new(con);
-        d->refresh_source = g_timeout_add(SPICE_REFRESH_MS, refresh, d);
-    }
+    d->display_streams = g_hash_table_new(NULL, NULL);
+    d->port = o->unix_socket ? 0 : o->port;
+    d->unix_path = o->unix_socket ? g_strdup(o->addr) : NULL;
+    displays = g_list_prepend(displays, d);
     spice_server_vm_start(d->server);
     return d;
 }
@@ -702,6 +912,7 @@ void spice_display_free(SpiceDisplay *d)
         return;
     if (d->refresh_source)
         g_source_remove(d->refresh_source);
+    d->refresh_source = 0;
     spice_audio_free(d->audio);
     /* The keyboard, mouse and tablet interfaces stay: spice-server 0.15 refuses to remove
      * them (a warning) and keeps their small state after spice_server_destroy. */
@@ -709,6 +920,11 @@ void spice_display_free(SpiceDisplay *d)
     /* Stops the worker thread; drawables it still held are released to us first. */
     spice_server_destroy(d->server);
     queue_drop(d);
+    cursor_queue_drop(d);
+    /* Events posted before the server stopped find no display. */
+    displays = g_list_remove(displays, d);
+    g_hash_table_destroy(d->display_streams);
+    g_free(d->unix_path);
     if (d->client)
         display_client_free(d->client);
     g_free(d->primary_mem);

@@ -5,8 +5,10 @@
  * The display is pulled from the VM's console like the SDL window's (display.h) at
  * ~30 Hz on the GLib main loop; what changed goes to the server as copy drawables whose
  * pixels are our own copies (a QXL device without guest memory: one memory slot over
- * the host's address space). Threads: the server's display worker takes the drawables
- * from a queue guarded by SpiceDisplay.lock and releases them on its own thread; every
+ * the host's address space); the guest's hardware cursor (virtio-gpu's) goes to the
+ * cursor channel as cursor commands. The refresh runs only while a display client is
+ * connected. Threads: the server's display worker takes the drawables and cursor
+ * commands from queues guarded by SpiceDisplay.lock and releases them on its own thread; every
  * other callback (the core interface's timers and watches, input) runs on the main
  * thread, which is where vm_input_* are called from. */
 #pragma once
@@ -23,11 +25,14 @@ typedef struct SpiceOptions {
     bool unix_socket;      /* unix=on: addr is a path */
     bool disable_ticketing;
     char *password;        /* password=: clients must give it */
+    char *password_secret; /* password-secret=ID: the password is that -object secret's */
 } SpiceOptions;
 
 /* Parses QEMU's -spice spelling: port=N, addr=A, unix=on, disable-ticketing=on,
- * password=P. One of password= and disable-ticketing=on is required (a server nobody can
- * log in to is a mistake, one anyone can is said out loud). */
+ * password=P, password-secret=ID. One of password=, password-secret= and
+ * disable-ticketing=on is required (a server nobody can log in to is a mistake, one
+ * anyone can is said out loud). The caller puts the secret's text into password before
+ * spice_display_new. */
 bool spice_options_parse(const char *text, SpiceOptions *out, GError **err);
 void spice_options_clear(SpiceOptions *o);
 

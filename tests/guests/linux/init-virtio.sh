@@ -8,6 +8,10 @@
 #   vireo.mode=gpu    instead: virtio-serial (the com.redhat.spice.0 port both ways, hvc0)
 #                     and virtio-gpu (text and colour blocks on tty1, display-info
 #                     changes the host makes), see gpu_mode below
+#   vireo.mode=follow virtio-gpu alone (the app's window resize test, tests/ui/resize.c):
+#                     the console's size, then every change of the preferred mode
+#   vireo.mode=cursor virtio-gpu with a hardware cursor set by /bin/drm-cursor (the
+#                     initramfs mkvirtio.sh builds with it, tests/guests/spice.py)
 # The disk is /dev/vda; the host filled its first 8 MiB with a pattern whose hash it
 # knows. Each step prints a VIREO-VIRTIO-* line on the serial console.
 /bin/busybox --install -s /bin
@@ -86,8 +90,47 @@ gpu_mode() {
     echo "VIREO-GPU-DONE"
     while true; do sleep 10; done
 }
+follow_mode() {
+    conn=/sys/class/drm/card0-Virtual-1
+    fb=/sys/class/graphics/fb0
+    wait_for "[ -e $fb/virtual_size ] && [ -e $conn/modes ]" 150
+    echo 0 > /sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    printf '\033[2J\033[HVireo virtio-gpu follows the window\n' > /dev/tty1
+    echo "VIREO-GPU-READY $(cut -d, -f1 $fb/virtual_size) $(cut -d, -f2 $fb/virtual_size)"
+    last=$(head -n1 $conn/modes)
+    while true; do
+        now=$(head -n1 $conn/modes)
+        if [ "$now" != "$last" ] && [ "$(cat $conn/enabled)" = enabled ]; then
+            echo "VIREO-GPU-MODE $now"
+            last=$now
+        fi
+        sleep 0.2
+    done
+}
+cursor_mode() {
+    fb=/sys/class/graphics/fb0
+    wait_for "[ -e $fb/virtual_size ] && [ -e /dev/dri/card0 ]" 150
+    echo 0 > /sys/class/graphics/fbcon/cursor_blink 2>/dev/null
+    printf '\033[2J\033[HVireo virtio-gpu with a hardware cursor\n' > /dev/tty1
+    drm-cursor &
+    pid=$!
+    wait_for "grep -q 'drm-cursor' /proc/$pid/cmdline 2>/dev/null && [ -n \"\$(ls -l /proc/$pid/fd 2>/dev/null | grep dri)\" ]" 50
+    sleep 1
+    if ! kill -0 $pid 2>/dev/null; then
+        wait $pid
+        echo "VIREO-VIRTIO-FAILED drm-cursor exit $?"
+    fi
+    echo "VIREO-GPU-READY $(cut -d, -f1 $fb/virtual_size) $(cut -d, -f2 $fb/virtual_size)"
+    while true; do sleep 10; done
+}
+if [ "$(arg mode)" = cursor ]; then
+    cursor_mode
+fi
 if [ "$(arg mode)" = gpu ]; then
     gpu_mode
+fi
+if [ "$(arg mode)" = follow ]; then
+    follow_mode
 fi
 i=0
 while { [ ! -e /dev/vda ] || [ ! -e /dev/hwrng ]; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

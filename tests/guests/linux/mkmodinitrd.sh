@@ -4,7 +4,8 @@
 # kit's busybox, the named modules of the kit's kernel package with what they depend on
 # (pickmodules.py, in load order in /lib/modules/order), INIT as /init, and any further
 # mkinitramfs.py entries given (MODDIR below names the picked modules' folder).
-#   initrd-NAME.img, modules-NAME/
+#   initrd-NAME.img, modules-NAME/ (modules-$MODSET/ when MODSET names another
+#   initramfs of the same modules: the kernel package is not fetched twice)
 # Usage: mkmodinitrd.sh KITDIR NAME INIT "MODULE..." [ENTRY...]
 #        (exits 77 when the kernel package cannot be downloaded)
 set -eu
@@ -17,23 +18,24 @@ shift 4
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$kit"
 # Tests of one family run in parallel (meson test) and share the kit: one builder at a time.
+modset=${MODSET:-$name}
 if command -v flock >/dev/null 2>&1; then
-    exec 9>"$kit/.$name-lock"
+    exec 9>"$kit/.$modset-lock"
     flock 9
 fi
 skip() { echo "SKIP: $*"; exit 77; }
 [ -f vmlinuz ] && [ -f busybox ] || { echo "mkmodinitrd: run mkkit.sh first"; exit 1; }
 
-mods_dir="modules-$name"
+mods_dir="modules-$modset"
 kpkg=$(cat kernel-package)
 if [ ! -f "$mods_dir/order" ] || [ "$(cat "$mods_dir/package" 2>/dev/null)" != "$kpkg $wanted" ]; then
-    rm -rf "debs-$name.tmp" "$mods_dir" && mkdir "debs-$name.tmp"
-    (cd "debs-$name.tmp" && apt-get download -q "$kpkg:i386" >/dev/null) || skip "cannot download $kpkg:i386"
-    dpkg-deb -x "debs-$name.tmp/${kpkg}"_*.deb "debs-$name.tmp/x"
+    rm -rf "debs-$modset.tmp" "$mods_dir" && mkdir "debs-$modset.tmp"
+    (cd "debs-$modset.tmp" && apt-get download -q "$kpkg:i386" >/dev/null) || skip "cannot download $kpkg:i386"
+    dpkg-deb -x "debs-$modset.tmp/${kpkg}"_*.deb "debs-$modset.tmp/x"
     # shellcheck disable=SC2086
-    python3 "$here/pickmodules.py" "debs-$name.tmp/x/lib/modules" "$mods_dir" $wanted
+    python3 "$here/pickmodules.py" "debs-$modset.tmp/x/lib/modules" "$mods_dir" $wanted
     echo "$kpkg $wanted" > "$mods_dir/package"
-    rm -rf "debs-$name.tmp"
+    rm -rf "debs-$modset.tmp"
 fi
 
 img="initrd-$name.img"
