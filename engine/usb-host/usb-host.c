@@ -208,6 +208,20 @@ GPtrArray *usbhost_list_devices(GError **err)
         info->product_id = dd.idProduct;
         info->dev_class = dd.bDeviceClass;
         info->speed = speed_of(list[i]);
+        /* From the descriptors the kernel cached (sysfs): no open needed. */
+        struct libusb_config_descriptor *cd;
+        if (libusb_get_config_descriptor(list[i], 0, &cd) == 0) {
+            for (int f = 0; f < cd->bNumInterfaces && info->n_interfaces < USBHOST_INFO_MAX_INTERFACES; f++) {
+                if (cd->interface[f].num_altsetting < 1)
+                    continue;
+                const struct libusb_interface_descriptor *id = &cd->interface[f].altsetting[0];
+                info->interfaces[info->n_interfaces].cls = id->bInterfaceClass;
+                info->interfaces[info->n_interfaces].subclass = id->bInterfaceSubClass;
+                info->interfaces[info->n_interfaces].protocol = id->bInterfaceProtocol;
+                info->n_interfaces++;
+            }
+            libusb_free_config_descriptor(cd);
+        }
         g_mutex_lock(&ctx_lock);
         g_autofree char *key = owner_key(info->bus, info->addr);
         info->in_use_by = g_strdup(g_hash_table_lookup(owners, key));

@@ -40,6 +40,8 @@ typedef struct UsbHostMatch {
     int bus, addr;
 } UsbHostMatch;
 
+#define USBHOST_INFO_MAX_INTERFACES 8
+
 /* A device of the host as the list shows it. */
 typedef struct UsbHostInfo {
     int bus, addr;
@@ -48,6 +50,13 @@ typedef struct UsbHostInfo {
     int speed;          /* USBHOST_SPEED_* */
     char *manufacturer, *product, *serial; /* NULL when the device cannot be opened */
     char *in_use_by;    /* owner given to usbhost_open in this process, or NULL */
+    /* The first configuration's interfaces (first alternate setting), at most
+     * USBHOST_INFO_MAX_INTERFACES: what the app matches a class filter against and how it
+     * tells a HID boot keyboard (class 3, subclass 1, protocol 1). */
+    int n_interfaces;
+    struct {
+        uint8_t cls, subclass, protocol;
+    } interfaces[USBHOST_INFO_MAX_INTERFACES];
 } UsbHostInfo;
 
 /* Host devices now, sorted by bus and address (UsbHostInfo *, freed with the array);
