@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Issue 15, the app's USB menu and filters, against tests/usbmock's devices in
+ * umockdev's testbed (the test runs under umockdev-wrapper, so the app's libusb sees the
+ * mocks and nothing of the host's):
+ * - the VM window's USB menu lists the mock keyboard with its strings and IDs;
+ * - its switch first asks (the mock is a HID boot keyboard and the only keyboard);
+ *   cancelled, nothing is connected; confirmed, the device is on the VM's USB bus (the
+ *   engine's "info usb", as QEMU's HMP shows it: the guest here is a tiny real-mode one
+ *   without a USB driver, so the device shows with address 0) and the host driver is
+ *   detached from the mock; switched off, it leaves the bus and the driver is back;
+ * - a device held by another running VM is marked with that VM's name and cannot be
+ *   switched;
+ * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started. */
+#include "app-harness.h"
+#include "tests/usbmock/usbmock.h"
+#include "ui/gtk/vireo-machine.h"
+#include "ui/gtk/vireo-usb.h"
+#include "engine/monitor.h"
+
+#include <adwaita.h>
+#include <string.h>
+
+static UsbMock *mock;
+
+static void usb_setup(const char *arg)
+{
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n"
+                                            "[usb]\nmockdisk=vendor=16c0,product=27dc,connect=true\n"
+                                            "off=class=03,connect=false\n",
+                                            accel ? accel : "kvm:tcg", arg);
+    write_vm("Passthrough", conf);
+    g_autofree char *other = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n", accel ? accel : "kvm:tcg",
+                                             arg);
+    write_vm("Other", other);
+}
+
+static GtkWidget *named(GtkWidget *root, const char *name)
+{
+    GtkWidget *w = find_named(root, name);
+    CHECK(w, "no widget named %s", name);
+    return w;
+}
+
+static bool machine_running(void *data)
+{
+    return vireo_machine_get_state(data) == VIREO_MACHINE_RUNNING;
+}
+
+/* The engine's HMP "info usb" of the VM. */
+static char *info_usb(VireoMachine *m)
+{
+    bool quit = false;
+    return monitor_run(vireo_machine_get_vm(m), "info usb", &quit);
+}
+
+typedef struct UsbWait {
+    VireoMachine *m;
+    const char *needle;
+} UsbWait;
+
+static bool usb_lists(void *data)
+{
+    UsbWait *w = data;
+    g_autofree char *out = info_usb(w->m);
+    return strstr(out, w->needle) != NULL;
+}
+
+static VireoVmWindow *open_and_start(const char *name)
+{
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.open-vm", "s", name);
+    VireoVmWindow *win = NULL;
+    for (int i = 0; i < 100 && !win; i++) {
+        GList *tops = gtk_window_list_toplevels();
+        for (GList *l = tops; l; l = l->next)
+            if (VIREO_IS_VM_WINDOW(l->data) &&
+                !strcmp(vireo_machine_get_name(vireo_vm_window_get_machine(l->data)), name))
+                win = l->data;
+        g_list_free(tops);
+        if (!win)
+            run_for(50);
+    }
+    CHECK(win, "no window for %s", name);
+    VireoMachine *m = vireo_vm_window_get_machine(win);
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.start", NULL);
+    CHECK(wait_for(machine_running, m, 10000), "%s did not start: %s", name,
+          vireo_machine_get_error(m) ? vireo_machine_get_error(m) : "no error");
+    return win;
+}
+
+typedef struct RowWaitUsb {
+    GtkWidget *root;
+    const char *name;
+} RowWaitUsb;
+
+static bool row_present(void *data)
+{
+    RowWaitUsb *r = data;
+    return find_named(r->root, r->name) != NULL;
+}
+
+static bool switch_active(GtkWidget *popover, const char *name)
+{
+    return gtk_switch_get_active(GTK_SWITCH(named(popover, name)));
+}
+
+static bool disk_driver_back(void *data)
+{
+    return usbmock_stats(mock, USBMOCK_STORAGE).driver_bound == 1;
+}
+
+static void case_usb(const char *arg)
+{
+    const char *pre = g_getenv("LD_PRELOAD");
+    if (!pre || !strstr(pre, "umockdev")) {
+        printf("SKIP: not under umockdev-wrapper\n");
+        exit_code = SKIP;
+        return;
+    }
+    VireoVmWindow *win = open_and_start("Passthrough");
+    VireoMachine *m = vireo_vm_window_get_machine(win);
+    ScreenWait ready = { win, "type here" };
+    CHECK(wait_for(screen_shows, &ready, 30000), "the guest's prompt never appeared");
+    /* No filter of vm.conf matches the keyboard ("off" would, but is switched off). */
+    g_autofree char *before = info_usb(m);
+    CHECK(!strstr(before, "usbhost-"), "a device was connected at start:\n%s", before);
+
+    GtkWidget *button = named(GTK_WIDGET(win), "usb-button");
+    gtk_menu_button_popup(GTK_MENU_BUTTON(button));
+    GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(button)));
+    RowWaitUsb kbd_row = { popover, "usb-row-001-002" };
+    CHECK(wait_for(row_present, &kbd_row, 5000), "the menu does not list the mock keyboard");
+    GtkWidget *row = named(popover, "usb-row-001-002");
+    const char *title = adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row));
+    const char *subtitle = adw_action_row_get_subtitle(ADW_ACTION_ROW(row));
+    note("menu row: %s — %s", title, subtitle);
+    CHECK(!strcmp(title, USBMOCK_PRODUCT_NAME), "the row's title is '%s'", title);
+    CHECK(strstr(subtitle, "Vireo") && strstr(subtitle, "Bus 001 Device 002") && strstr(subtitle, "16c0:27db"),
+          "the row's subtitle is '%s'", subtitle);
+    CHECK(!find_named(popover, "usb-row-001-003"), "the disk is listed before it was plugged in");
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "the keyboard's switch is on before anything happened");
+    screenshot(GTK_WINDOW(win), "usb-menu.png");
+
+    /* The only keyboard: the switch asks first; Cancel connects nothing. */
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
+    AdwMessageDialog *d = wait_dialog();
+    note("asked: %s", adw_message_dialog_get_heading(d));
+    CHECK(strstr(adw_message_dialog_get_heading(d), "Only Keyboard"), "the dialog is '%s'",
+          adw_message_dialog_get_heading(d));
+    answer(d, "cancel");
+    run_for(300);
+    g_autofree char *cancelled = info_usb(m);
+    CHECK(!strstr(cancelled, "usbhost-"), "Cancel connected the keyboard:\n%s", cancelled);
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on after Cancel");
+    CHECK(usbmock_stats(mock, USBMOCK_KEYBOARD).claimed == 0, "the keyboard was claimed after Cancel");
+
+    /* Confirmed: on the VM's USB bus, the host's driver detached from it. */
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
+    answer(wait_dialog(), "connect");
+    UsbWait on = { m, "Product " USBMOCK_PRODUCT_NAME ", ID: usbhost-001-002" };
+    CHECK(wait_for(usb_lists, &on, 5000), "the keyboard is not on the VM's bus");
+    g_autofree char *listed = info_usb(m);
+    note("info usb with the keyboard switched on:\n%s", listed);
+    CHECK(switch_active(popover, "usb-switch-001-002"), "the switch is off with the keyboard connected");
+    UsbMockStats st = usbmock_stats(mock, USBMOCK_KEYBOARD);
+    CHECK(st.claimed == 1 && st.driver_bound == 0, "the mock: claimed=%d driver_bound=%d", st.claimed,
+          st.driver_bound);
+    GtkWidget *problem = named(popover, "usb-problem");
+    CHECK(!gtk_widget_get_visible(problem), "a problem shows: %s", gtk_label_get_text(GTK_LABEL(problem)));
+
+    /* Off: gone from the bus, the host's driver back. */
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), FALSE);
+    run_for(300);
+    g_autofree char *off = info_usb(m);
+    CHECK(!strstr(off, "usbhost-001-002"), "the keyboard is still on the bus:\n%s", off);
+    st = usbmock_stats(mock, USBMOCK_KEYBOARD);
+    CHECK(st.driver_bound == 1, "the host driver was not reattached (connects=%d)", st.connects);
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch is on after switching off");
+    note("switched off: not on the bus, host driver reattached");
+
+    /* Another VM takes the keyboard: this VM's menu names it and its switch cannot move. */
+    gtk_popover_popdown(GTK_POPOVER(popover));
+    VireoVmWindow *other_win = open_and_start("Other");
+    VireoMachine *other = vireo_vm_window_get_machine(other_win);
+    g_autoptr(GError) err = NULL;
+    CHECK(vireo_usb_attach(other, 1, 2, &err), "the other VM cannot take the keyboard: %s",
+          err ? err->message : "?");
+    gtk_menu_button_popup(GTK_MENU_BUTTON(button));
+    run_for(500);
+    row = named(popover, "usb-row-001-002");
+    subtitle = adw_action_row_get_subtitle(ADW_ACTION_ROW(row));
+    note("held by the other VM: %s", subtitle);
+    CHECK(strstr(subtitle, "Used by “Other”"), "the row does not name the VM that holds it: '%s'", subtitle);
+    CHECK(!gtk_widget_get_sensitive(row), "the row of another VM's device can be switched");
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "another VM's device shows as this VM's");
+    CHECK(vireo_usb_detach(other, "usbhost-001-002", &err), "the other VM cannot give the keyboard back: %s",
+          err ? err->message : "?");
+    force_off(other_win);
+    CHECK(wait_for(machine_is_off, other, 10000), "the other VM did not stop");
+    gtk_window_close(GTK_WINDOW(other_win));
+    run_for(200);
+
+    /* vm.conf's filter: the disk plugged in now is connected by itself. */
+    gtk_menu_button_popup(GTK_MENU_BUTTON(button));
+    run_for(300);
+    usbmock_plug(mock, USBMOCK_STORAGE);
+    UsbWait disk = { m, "ID: usbhost-001-003" };
+    CHECK(wait_for(usb_lists, &disk, 10000), "the filter did not connect the disk plugged in after the start");
+    g_autofree char *with_disk = info_usb(m);
+    note("info usb after the disk was plugged in:\n%s", with_disk);
+    CHECK(!strstr(with_disk, "usbhost-001-002"), "the filter connected the keyboard too:\n%s", with_disk);
+    RowWaitUsb disk_row = { popover, "usb-row-001-003" };
+    CHECK(wait_for(row_present, &disk_row, 5000), "the menu does not list the disk plugged in");
+    CHECK(switch_active(popover, "usb-switch-001-003"), "the disk's switch is off while the VM has it");
+    CHECK(usbmock_stats(mock, USBMOCK_STORAGE).claimed == 1, "the disk was not claimed");
+    screenshot(GTK_WINDOW(win), "usb-menu-filter.png");
+    gtk_popover_popdown(GTK_POPOVER(popover));
+
+    force_off(win);
+    CHECK(wait_for(machine_is_off, m, 10000), "the VM did not stop");
+    /* Stopping the VM gives the disk back to the host. */
+    CHECK(wait_for(disk_driver_back, NULL, 5000), "the disk's host driver is not back after the stop");
+    usbmock_free(mock);
+    mock = NULL;
+    exit_code = 0;
+}
+
+static void usb_setup_mock(const char *arg)
+{
+    usb_setup(arg);
+    const char *pre = g_getenv("LD_PRELOAD");
+    if (pre && strstr(pre, "umockdev"))
+        mock = usbmock_new(USBMOCK_KEYBOARD);
+}
+
+static const UiCase usb_cases[] = {
+    { "usb", true, usb_setup_mock, case_usb },
+};
+
+const UiCase *usb_case(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(usb_cases); i++)
+        if (!strcmp(usb_cases[i].name, name))
+            return &usb_cases[i];
+    return NULL;
+}
