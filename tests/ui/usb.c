@@ -10,7 +10,9 @@
  *   detached from the mock; switched off, it leaves the bus and the driver is back;
  * - a device held by another running VM is marked with that VM's name and cannot be
  *   switched;
- * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started. */
+ * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started;
+ * - the settings' USB filters: a bad one of vm.conf shown and kept, a bad new one
+ *   refused, a good one written, its switch writing connect=. */
 #include "app-harness.h"
 #include "tests/usbmock/usbmock.h"
 #include "ui/gtk/vireo-machine.h"
@@ -33,6 +35,7 @@ static void usb_setup(const char *arg)
     g_autofree char *other = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n", accel ? accel : "kvm:tcg",
                                              arg);
     write_vm("Other", other);
+    write_vm("Filters", "[vm]\nmemory=16M\n[usb]\nold=vendor=zz9\n");
 }
 
 static GtkWidget *named(GtkWidget *root, const char *name)
@@ -110,6 +113,72 @@ static bool disk_driver_back(void *data)
     return usbmock_stats(mock, USBMOCK_STORAGE).driver_bound == 1;
 }
 
+static GtkWindow *open_settings(const char *vm)
+{
+    GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
+    gtk_widget_activate_action(GTK_WIDGET(main), "win.settings-vm", "s", vm);
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    return find_window(ADW_TYPE_PREFERENCES_WINDOW);
+}
+
+static void set_entry(GtkWindow *w, const char *name, const char *text)
+{
+    gtk_editable_set_text(GTK_EDITABLE(named(GTK_WIDGET(w), name)), text);
+}
+
+/* The settings' USB filters: a bad one in vm.conf is shown with its problem and kept
+ * until removed; a bad new one is refused on its row and not written; a good one is
+ * written as vm.conf's [usb] documents it, and its switch writes connect=. */
+static void check_filter_settings(void)
+{
+    GtkWindow *w = open_settings("Filters");
+    GtkWidget *root = GTK_WIDGET(w);
+    GtkWidget *problem = named(root, "problem-group");
+    CHECK(gtk_widget_get_visible(problem), "the bad filter is not reported");
+    const char *why = adw_preferences_group_get_description(ADW_PREFERENCES_GROUP(problem));
+    note("vm.conf with a bad filter: %s", why);
+    CHECK(strstr(why, "[usb] old=vendor=zz9: vendor='zz9'"), "the problem says '%s'", why);
+    GtkWidget *bad_row = named(root, "usb-filter-row-old");
+    CHECK(strstr(adw_action_row_get_subtitle(ADW_ACTION_ROW(bad_row)), "A bad filter"), "the bad row says '%s'",
+          adw_action_row_get_subtitle(ADW_ACTION_ROW(bad_row)));
+    run_for(300);
+    g_autofree char *kept = conf_value("Filters", "usb", "old");
+    CHECK(kept && !strcmp(kept, "vendor=zz9"), "the bad filter was not kept as written: %s", kept ? kept : "(gone)");
+    click(named(root, "usb-filter-remove-old"));
+    g_autofree char *removed = conf_value("Filters", "usb", "old");
+    CHECK(!removed, "the removed filter is still in vm.conf: %s", removed);
+
+    set_entry(w, "usb-filter-vendor", "xyz");
+    click(named(root, "usb-filter-add"));
+    const char *refusal = adw_action_row_get_subtitle(ADW_ACTION_ROW(named(root, "usb-filter-add-row")));
+    note("a bad new filter: %s", refusal);
+    CHECK(strstr(refusal, "vendor='xyz'"), "the add row says '%s'", refusal ? refusal : "");
+    g_autofree char *none = conf_value("Filters", "usb", "filter1");
+    CHECK(!none, "a bad filter was written: %s", none);
+
+    set_entry(w, "usb-filter-vendor", "0781");
+    set_entry(w, "usb-filter-product", "5567");
+    set_entry(w, "usb-filter-class", "08");
+    click(named(root, "usb-filter-add"));
+    g_autofree char *added = conf_value("Filters", "usb", "filter1");
+    CHECK(added && !strcmp(added, "vendor=0781,product=5567,class=08,connect=true"), "vm.conf has %s",
+          added ? added : "no filter1");
+    GtkWidget *row = named(root, "usb-filter-row-filter1");
+    CHECK(!strcmp(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)), "ID 0781:5567, class 08"),
+          "the row's title is '%s'", adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)));
+    GtkSwitch *sw = GTK_SWITCH(named(root, "usb-filter-switch-filter1"));
+    CHECK(gtk_switch_get_active(sw), "the new filter is off");
+    gtk_switch_set_active(sw, FALSE);
+    run_for(200);
+    g_autofree char *off = conf_value("Filters", "usb", "filter1");
+    CHECK(off && !strcmp(off, "vendor=0781,product=5567,class=08,connect=false"), "vm.conf has %s",
+          off ? off : "no filter1");
+    note("settings: filter1=%s", off);
+    screenshot(w, "usb-filters.png");
+    gtk_window_destroy(w);
+    run_for(200);
+}
+
 static void case_usb(const char *arg)
 {
     const char *pre = g_getenv("LD_PRELOAD");
@@ -118,6 +187,7 @@ static void case_usb(const char *arg)
         exit_code = SKIP;
         return;
     }
+    check_filter_settings();
     VireoVmWindow *win = open_and_start("Passthrough");
     VireoMachine *m = vireo_vm_window_get_machine(win);
     ScreenWait ready = { win, "type here" };
