@@ -10,7 +10,8 @@
  *   detached from the mock; switched off, it leaves the bus and the driver is back;
  * - a device held by another running VM is marked with that VM's name and cannot be
  *   switched;
- * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started;
+ * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started, and
+ *   the open menu follows devices that come and go;
  * - the settings' USB filters: a bad one of vm.conf shown and kept, a bad new one
  *   refused, a good one written, its switch writing connect=. */
 #include "app-harness.h"
@@ -101,6 +102,11 @@ static bool row_present(void *data)
 {
     RowWaitUsb *r = data;
     return find_named(r->root, r->name) != NULL;
+}
+
+static bool row_gone(void *data)
+{
+    return !row_present(data);
 }
 
 static bool switch_active(GtkWidget *popover, const char *name)
@@ -285,6 +291,10 @@ static void case_usb(const char *arg)
     CHECK(switch_active(popover, "usb-switch-001-003"), "the disk's switch is off while the VM has it");
     CHECK(usbmock_stats(mock, USBMOCK_STORAGE).claimed == 1, "the disk was not claimed");
     screenshot(GTK_WINDOW(win), "usb-menu-filter.png");
+    /* The keyboard pulled out: the open menu follows (libusb hotplug). */
+    usbmock_unplug(mock, USBMOCK_KEYBOARD);
+    CHECK(wait_for(row_gone, &kbd_row, 5000), "the menu still lists the keyboard after it was unplugged");
+    CHECK(find_named(popover, "usb-row-001-003"), "the disk left the menu with the keyboard");
     gtk_popover_popdown(GTK_POPOVER(popover));
 
     force_off(win);

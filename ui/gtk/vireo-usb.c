@@ -384,7 +384,11 @@ static GtkWidget *device_row(UsbMenu *u, const UsbHostInfo *i, bool running)
     g_autofree char *where = g_strdup_printf(_("Bus %03d Device %03d · ID %04x:%04x"), i->bus, i->addr, i->vendor_id,
                                              i->product_id);
     const char *mine = vireo_usb_held_by(u->m, i);
-    g_autofree char *holder = i->in_use_by && !mine ? holder_name(i) : NULL;
+    /* A VM that stopped keeps its devices until it is freed a moment later: that is
+     * still this VM, not another one. */
+    g_autofree char *holder = i->in_use_by ? holder_name(i) : NULL;
+    if (holder && !strcmp(holder, vireo_machine_get_name(u->m)))
+        g_clear_pointer(&holder, g_free);
     g_autofree char *used = holder ? g_strdup_printf(_("Used by “%s”"), holder) : NULL;
     GString *sub = g_string_new(used);
     if (vendor)
