@@ -4,7 +4,9 @@
  * mocks and nothing of the host's):
  * - the VM window's USB menu lists the mock keyboard with its strings and IDs;
  * - its switch first asks (the mock is a HID boot keyboard and the only keyboard);
- *   cancelled, nothing is connected; confirmed, the device is on the VM's USB bus (the
+ *   cancelled, nothing is connected; a device another program holds, or one whose
+ *   /dev/bus/usb node is not writable, gives the engine's one line in the menu (the
+ *   latter with the udev rule); confirmed, the device is on the VM's USB bus (the
  *   engine's "info usb", as QEMU's HMP shows it: the guest here is a tiny real-mode one
  *   without a USB driver, so the device shows with address 0) and the host driver is
  *   detached from the mock; switched off, it leaves the bus and the driver is back;
@@ -21,7 +23,11 @@
 #include "engine/monitor.h"
 
 #include <adwaita.h>
+#include <linux/capability.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static UsbMock *mock;
 
@@ -185,6 +191,54 @@ static void check_filter_settings(void)
     run_for(200);
 }
 
+static bool widget_visible(void *w)
+{
+    return gtk_widget_get_visible(w);
+}
+
+/* This thread's effective capabilities to pass file permissions: root's open() of a
+ * read-only node succeeds unless they are dropped. Only the thread that calls capset
+ * changes, and the menu opens the device on this (the main) thread. */
+static bool set_dac_override(bool on)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d))
+        return false;
+    uint32_t bits = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH;
+    if (on)
+        d[0].effective |= bits & d[0].permitted;
+    else
+        d[0].effective &= ~bits;
+    return syscall(SYS_capset, &h, d) == 0;
+}
+
+/* /dev/bus/usb/001/002 without write permission: the menu's message is the engine's
+ * line with the udev rule that fixes it. */
+static void check_permission_message(GtkWidget *popover, VireoMachine *m)
+{
+    g_autofree char *node = g_build_filename(g_getenv("UMOCKDEV_DIR"), "dev/bus/usb/001/002", NULL);
+    struct stat st;
+    CHECK(stat(node, &st) == 0, "no mock node %s", node);
+    CHECK(chmod(node, 0444) == 0, "cannot chmod %s", node);
+    CHECK(set_dac_override(false), "cannot drop the capability to override file permissions");
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
+    answer(wait_dialog(), "connect");
+    GtkWidget *problem = named(popover, "usb-problem");
+    run_for(300);
+    const char *text = gtk_label_get_text(GTK_LABEL(problem));
+    set_dac_override(true);
+    chmod(node, st.st_mode & 07777);
+    note("no permission: %s", text);
+    CHECK(gtk_widget_get_visible(problem) && strstr(text, "/dev/bus/usb/001/002 needs read and write permission") &&
+          strstr(text, "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"16c0\", ATTR{idProduct}==\"27db\"") &&
+          !strchr(text, '\n'), "the message is '%s'", text);
+    g_autofree char *none = info_usb(m);
+    CHECK(!strstr(none, "usbhost-"), "a device without permission is on the bus:\n%s", none);
+    run_for(200);
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on although nothing was connected");
+}
+
 static void case_usb(const char *arg)
 {
     const char *pre = g_getenv("LD_PRELOAD");
@@ -231,6 +285,22 @@ static void case_usb(const char *arg)
     CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on after Cancel");
     CHECK(usbmock_stats(mock, USBMOCK_KEYBOARD).claimed == 0, "the keyboard was claimed after Cancel");
 
+    /* Connecting fails: the menu shows the engine's one line. Another program holds
+     * the keyboard; then /dev/bus/usb/001/002 is not writable for this user. */
+    usbmock_set_busy(mock, true);
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
+    answer(wait_dialog(), "connect");
+    GtkWidget *problem = named(popover, "usb-problem");
+    CHECK(wait_for(widget_visible, problem, 3000), "a busy device gave no message");
+    note("busy: %s", gtk_label_get_text(GTK_LABEL(problem)));
+    CHECK(strstr(gtk_label_get_text(GTK_LABEL(problem)), "Cannot connect “" USBMOCK_PRODUCT_NAME "”: ") &&
+          strstr(gtk_label_get_text(GTK_LABEL(problem)), "is busy: another program holds its interface 0"),
+          "the message is '%s'", gtk_label_get_text(GTK_LABEL(problem)));
+    run_for(200);
+    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on although nothing was connected");
+    usbmock_set_busy(mock, false);
+    check_permission_message(popover, m);
+
     /* Confirmed: on the VM's USB bus, the host's driver detached from it. */
     gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
     answer(wait_dialog(), "connect");
@@ -242,7 +312,6 @@ static void case_usb(const char *arg)
     UsbMockStats st = usbmock_stats(mock, USBMOCK_KEYBOARD);
     CHECK(st.claimed == 1 && st.driver_bound == 0, "the mock: claimed=%d driver_bound=%d", st.claimed,
           st.driver_bound);
-    GtkWidget *problem = named(popover, "usb-problem");
     CHECK(!gtk_widget_get_visible(problem), "a problem shows: %s", gtk_label_get_text(GTK_LABEL(problem)));
 
     /* Off: gone from the bus, the host's driver back. */

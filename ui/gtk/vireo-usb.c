@@ -302,8 +302,15 @@ static void connect_device(UsbMenu *u, int bus, int addr)
     g_autofree char *name = i ? vireo_usb_device_name(i) : g_strdup_printf("%03d/%03d", bus, addr);
     g_autoptr(GError) err = NULL;
     if (!vireo_usb_attach(u->m, bus, addr, &err)) {
-        /* The engine's line says what is wrong (for /dev/bus/usb, the udev rule that fixes it). */
-        g_autofree char *msg = g_strdup_printf(_("Cannot connect “%s”: %s"), name, err->message);
+        /* The engine's line says what is wrong (for /dev/bus/usb, the udev rule that fixes
+         * it); the device id and back end name in front of it say nothing to the user. */
+        g_autofree char *id = g_strdup_printf("usbhost-%03d-%03d: ", bus, addr);
+        const char *why = err->message;
+        if (g_str_has_prefix(why, id))
+            why += strlen(id);
+        if (g_str_has_prefix(why, "usb-host: "))
+            why += strlen("usb-host: ");
+        g_autofree char *msg = g_strdup_printf(_("Cannot connect “%s”: %s"), name, why);
         show_problem(u, msg);
     } else {
         show_problem(u, NULL);
@@ -331,6 +338,12 @@ static void on_switch(GtkSwitch *sw, GParamSpec *ps, UsbMenu *u)
         return;
     int bus = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(sw), "vireo-bus"));
     int addr = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(sw), "vireo-addr"));
+    /* Who holds what now, not when the rows were made (the rows follow once this is done). */
+    GPtrArray *now = usbhost_list_devices(NULL);
+    if (now) {
+        g_clear_pointer(&u->devices, g_ptr_array_unref);
+        u->devices = now;
+    }
     const UsbHostInfo *i = find_device(u, bus, addr);
     if (!i) {
         menu_refresh_later(u);
