@@ -17,6 +17,7 @@
  * - the settings' USB filters: a bad one of vm.conf shown and kept, a bad new one
  *   refused, a good one written, its switch writing connect=. */
 #include "app-harness.h"
+#include "vireo-config.h"
 #include "tests/usbmock/usbmock.h"
 #include "ui/gtk/vireo-machine.h"
 #include "ui/gtk/vireo-usb.h"
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static UsbMock *mock;
@@ -375,6 +377,122 @@ static void case_usb(const char *arg)
     exit_code = 0;
 }
 
+/* ---- the same in a Linux guest ---- */
+
+static char *serial_log;
+
+/* The guest's last VIREO-USB-LIST line (tests/guests/linux/init-usb.sh, hot-plug mode:
+ * " port:vid:pid:product" for each USB device Linux enumerated), or "". */
+static char *guest_usb_list(void)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(serial_log, &text, NULL, NULL))
+        return g_strdup("");
+    const char *last = NULL;
+    for (const char *p = strstr(text, "VIREO-USB-LIST"); p; p = strstr(p + 1, "VIREO-USB-LIST"))
+        if (p == text || p[-1] == '\n')
+            last = p;
+    /* Only a whole line: the guest may be in the middle of writing it. */
+    const char *end = last ? strchr(last, '\n') : NULL;
+    return end ? g_strndup(last + strlen("VIREO-USB-LIST"), (gsize)(end - last - strlen("VIREO-USB-LIST")))
+               : g_strdup("");
+}
+
+typedef struct GuestWait {
+    const char *needle;
+    bool present;
+} GuestWait;
+
+static bool guest_lists(void *data)
+{
+    GuestWait *w = data;
+    g_autofree char *list = guest_usb_list();
+    return (strstr(list, w->needle) != NULL) == w->present;
+}
+
+static bool serial_has(void *needle)
+{
+    g_autofree char *text = NULL;
+    return g_file_get_contents(serial_log, &text, NULL, NULL) && strstr(text, needle);
+}
+
+/* The Linux kit's USB guest (mkusb.sh) in hot-plug mode. Skips where the kit cannot be
+ * built or outside umockdev-wrapper. */
+static void linux_setup(const char *kit)
+{
+    const char *pre = g_getenv("LD_PRELOAD");
+    if (!pre || !strstr(pre, "umockdev")) {
+        printf("SKIP: not under umockdev-wrapper\n");
+        exit(SKIP);
+    }
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *script = g_build_filename(VIREO_SOURCE_ROOT, "tests", "guests", "linux",
+                                                   i ? "mkusb.sh" : "mkkit.sh", NULL);
+        const char *argv[] = { "sh", script, kit, NULL };
+        int status = -1;
+        CHECK(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL),
+              "cannot run %s", script);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP) {
+            printf("SKIP: the Linux kit could not be built\n");
+            exit(SKIP);
+        }
+        CHECK(g_spawn_check_wait_status(status, NULL), "%s failed", script);
+    }
+    serial_log = g_build_filename(work_dir, "com1.log", NULL);
+    const char *accel = g_getenv("VIREO_TEST_ACCEL");
+    g_autofree char *conf = g_strdup_printf(
+        "[vm]\nmemory=256M\naccel=%s\nserial=file:%s\nkernel=%s/vmlinuz\ninitrd=%s/initrd-usb.img\n"
+        "append=console=ttyS0 vireo.usbhotplug=1\n[usb]\nmockdisk=vendor=16c0,product=27dc\n",
+        accel ? accel : "kvm:tcg", serial_log, kit, kit);
+    write_vm("Linux", conf);
+    mock = usbmock_new(USBMOCK_KEYBOARD);
+}
+
+/* What the menu's switch and the filter do, seen by Linux: the keyboard enumerates with
+ * its IDs and product string when switched on and goes when switched off; the disk
+ * plugged in later enumerates through the filter. */
+static void case_linux(const char *kit)
+{
+    VireoVmWindow *win = open_and_start("Linux");
+    VireoMachine *m = vireo_vm_window_get_machine(win);
+    CHECK(wait_for(serial_has, "VIREO-USB-READY", 600000), "the Linux guest never got ready");
+    GtkWidget *button = named(GTK_WIDGET(win), "usb-button");
+    gtk_menu_button_popup(GTK_MENU_BUTTON(button));
+    GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(button)));
+    RowWaitUsb kbd_row = { popover, "usb-row-001-002" };
+    CHECK(wait_for(row_present, &kbd_row, 5000), "the menu does not list the mock keyboard");
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), TRUE);
+    answer(wait_dialog(), "connect");
+    GuestWait kbd = { ":16c0:27db:Mock_USB_Keyboard", true };
+    if (!wait_for(guest_lists, &kbd, 120000)) {
+        g_autofree char *list = guest_usb_list();
+        CHECK(false, "Linux did not enumerate the keyboard; its last list:%s", list);
+    }
+    g_autofree char *on = guest_usb_list();
+    note("Linux lists, the keyboard switched on:%s", on);
+    gtk_switch_set_active(GTK_SWITCH(named(popover, "usb-switch-001-002")), FALSE);
+    /* Gone whole: a list made while sysfs removes the device may still name its vendor. */
+    GuestWait gone = { ":16c0:", false };
+    CHECK(wait_for(guest_lists, &gone, 120000), "the keyboard stayed in the guest after it was switched off");
+    g_autofree char *off = guest_usb_list();
+    note("Linux lists, switched off:%s", off);
+    usbmock_plug(mock, USBMOCK_STORAGE);
+    GuestWait disk = { ":16c0:27dc:Mock_USB_Disk", true };
+    if (!wait_for(guest_lists, &disk, 120000)) {
+        g_autofree char *list = guest_usb_list();
+        CHECK(false, "Linux did not enumerate the disk the filter connected; its last list:%s", list);
+    }
+    g_autofree char *with_disk = guest_usb_list();
+    note("Linux lists, the disk plugged in (vm.conf's filter):%s", with_disk);
+    gtk_popover_popdown(GTK_POPOVER(popover));
+    force_off(win);
+    CHECK(wait_for(machine_is_off, m, 20000), "the VM did not stop");
+    CHECK(wait_for(disk_driver_back, NULL, 10000), "the disk's host driver is not back after the stop");
+    usbmock_free(mock);
+    mock = NULL;
+    exit_code = 0;
+}
+
 static void usb_setup_mock(const char *arg)
 {
     usb_setup(arg);
@@ -385,6 +503,7 @@ static void usb_setup_mock(const char *arg)
 
 static const UiCase usb_cases[] = {
     { "usb", true, usb_setup_mock, case_usb },
+    { "usb-linux", true, linux_setup, case_linux },
 };
 
 const UiCase *usb_case(const char *name)
