@@ -12,8 +12,10 @@
  *   detached from the mock; switched off, it leaves the bus and the driver is back;
  * - a device held by another running VM is marked with that VM's name and cannot be
  *   switched;
- * - vm.conf's [usb] filter connects the mock disk plugged in after the VM started, and
- *   the open menu follows devices that come and go;
+ * - a filter added in the settings while the VM runs connects the mock disk plugged in
+ *   after that, and one of vm.conf connects the disk present at the VM's start; a
+ *   filter switched off connects nothing, and one that matches the host's only keyboard
+ *   says so instead of taking it; the open menu follows devices that come and go;
  * - the settings' USB filters: a bad one of vm.conf shown and kept, a bad new one
  *   refused, a good one written, its switch writing connect=. */
 #include "app-harness.h"
@@ -36,13 +38,14 @@ static UsbMock *mock;
 static void usb_setup(const char *arg)
 {
     const char *accel = g_getenv("VIREO_TEST_ACCEL");
-    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n"
-                                            "[usb]\nmockdisk=vendor=16c0,product=27dc,connect=true\n"
-                                            "off=class=03,connect=false\n",
+    g_autofree char *conf = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n",
                                             accel ? accel : "kvm:tcg", arg);
     write_vm("Passthrough", conf);
-    g_autofree char *other = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n", accel ? accel : "kvm:tcg",
-                                             arg);
+    /* Filters that match the keyboard: one switched off, one that must not take the
+     * host's only keyboard by itself. */
+    g_autofree char *other = g_strdup_printf("[vm]\nmemory=16M\naccel=%s\nkernel=%s\n[usb]\n"
+                                             "off=class=03,connect=false\nkbd=vendor=16c0,product=27db\n",
+                                             accel ? accel : "kvm:tcg", arg);
     write_vm("Other", other);
     write_vm("Filters", "[vm]\nmemory=16M\n[usb]\nold=vendor=zz9\n");
 }
@@ -78,6 +81,14 @@ static bool usb_lists(void *data)
     return strstr(out, w->needle) != NULL;
 }
 
+static char *usb_problem;   /* the last "usb-problem" of a machine the test listens to */
+
+static void on_usb_problem(VireoMachine *m, const char *text, gpointer data)
+{
+    g_free(usb_problem);
+    usb_problem = g_strdup(text);
+}
+
 static VireoVmWindow *open_and_start(const char *name)
 {
     GtkWindow *main = find_window(VIREO_TYPE_WINDOW);
@@ -95,6 +106,8 @@ static VireoVmWindow *open_and_start(const char *name)
     }
     CHECK(win, "no window for %s", name);
     VireoMachine *m = vireo_vm_window_get_machine(win);
+    if (!g_signal_handler_find(m, G_SIGNAL_MATCH_FUNC, 0, 0, NULL, (gpointer)on_usb_problem, NULL))
+        g_signal_connect(m, "usb-problem", G_CALLBACK(on_usb_problem), NULL);
     gtk_widget_activate_action(GTK_WIDGET(win), "win.start", NULL);
     CHECK(wait_for(machine_running, m, 10000), "%s did not start: %s", name,
           vireo_machine_get_error(m) ? vireo_machine_get_error(m) : "no error");
@@ -115,6 +128,15 @@ static bool row_present(void *data)
 static bool row_gone(void *data)
 {
     return !row_present(data);
+}
+
+/* A RowWaitUsb naming a switch: it is there and on (the rows follow a change once the
+ * main loop ran). */
+static bool switch_on(void *data)
+{
+    RowWaitUsb *r = data;
+    GtkWidget *sw = find_named(r->root, r->name);
+    return sw && gtk_switch_get_active(GTK_SWITCH(sw));
 }
 
 static bool switch_active(GtkWidget *popover, const char *name)
@@ -189,6 +211,22 @@ static void check_filter_settings(void)
           off ? off : "no filter1");
     note("settings: filter1=%s", off);
     screenshot(w, "usb-filters.png");
+    gtk_window_destroy(w);
+    run_for(200);
+}
+
+/* The settings of the VM's window: a filter for vendor:product added on the USB
+ * Filters group's row. */
+static void add_filter_in_settings(VireoVmWindow *win, const char *vendor, const char *product)
+{
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.settings", NULL);
+    CHECK(wait_for(window_exists, (void *)(gsize)ADW_TYPE_PREFERENCES_WINDOW, 5000), "no settings window");
+    GtkWindow *w = find_window(ADW_TYPE_PREFERENCES_WINDOW);
+    GtkWidget *group = named(GTK_WIDGET(w), "usb-filter-group");
+    CHECK(gtk_widget_get_sensitive(group), "the USB filters cannot change while the VM runs");
+    set_entry(w, "usb-filter-vendor", vendor);
+    set_entry(w, "usb-filter-product", product);
+    click(named(GTK_WIDGET(w), "usb-filter-add"));
     gtk_window_destroy(w);
     run_for(200);
 }
@@ -328,8 +366,15 @@ static void case_usb(const char *arg)
 
     /* Another VM takes the keyboard: this VM's menu names it and its switch cannot move. */
     gtk_popover_popdown(GTK_POPOVER(popover));
+    g_clear_pointer(&usb_problem, g_free);
     VireoVmWindow *other_win = open_and_start("Other");
     VireoMachine *other = vireo_vm_window_get_machine(other_win);
+    /* Its filters did not take the keyboard: one is off, the other says why not. */
+    g_autofree char *other_usb = info_usb(other);
+    CHECK(!strstr(other_usb, "usbhost-"), "a filter of the other VM took the keyboard:\n%s", other_usb);
+    note("the other VM's filter: %s", usb_problem ? usb_problem : "(nothing said)");
+    CHECK(usb_problem && strstr(usb_problem, "matches the USB filter “kbd” but looks like this computer’s only keyboard"),
+          "the other VM's start said '%s'", usb_problem ? usb_problem : "nothing");
     g_autoptr(GError) err = NULL;
     CHECK(vireo_usb_attach(other, 1, 2, &err), "the other VM cannot take the keyboard: %s",
           err ? err->message : "?");
@@ -348,7 +393,12 @@ static void case_usb(const char *arg)
     gtk_window_close(GTK_WINDOW(other_win));
     run_for(200);
 
-    /* vm.conf's filter: the disk plugged in now is connected by itself. */
+    /* A filter added in the settings of the running VM (which had none at its start):
+     * the disk plugged in now is connected by itself. */
+    add_filter_in_settings(win, "16c0", "27dc");
+    g_autofree char *added = conf_value("Passthrough", "usb", "filter1");
+    CHECK(added && !strcmp(added, "vendor=16c0,product=27dc,connect=true"), "vm.conf has %s",
+          added ? added : "no filter1");
     gtk_menu_button_popup(GTK_MENU_BUTTON(button));
     run_for(300);
     usbmock_plug(mock, USBMOCK_STORAGE);
@@ -359,7 +409,8 @@ static void case_usb(const char *arg)
     CHECK(!strstr(with_disk, "usbhost-001-002"), "the filter connected the keyboard too:\n%s", with_disk);
     RowWaitUsb disk_row = { popover, "usb-row-001-003" };
     CHECK(wait_for(row_present, &disk_row, 5000), "the menu does not list the disk plugged in");
-    CHECK(switch_active(popover, "usb-switch-001-003"), "the disk's switch is off while the VM has it");
+    RowWaitUsb disk_switch = { popover, "usb-switch-001-003" };
+    CHECK(wait_for(switch_on, &disk_switch, 3000), "the disk's switch is off while the VM has it");
     CHECK(usbmock_stats(mock, USBMOCK_STORAGE).claimed == 1, "the disk was not claimed");
     screenshot(GTK_WINDOW(win), "usb-menu-filter.png");
     /* The keyboard pulled out: the open menu follows (libusb hotplug). */
@@ -372,8 +423,19 @@ static void case_usb(const char *arg)
     CHECK(wait_for(machine_is_off, m, 10000), "the VM did not stop");
     /* Stopping the VM gives the disk back to the host. */
     CHECK(wait_for(disk_driver_back, NULL, 5000), "the disk's host driver is not back after the stop");
+
+    /* Started again with the disk plugged in: the filter connects it at the start. */
+    gtk_widget_activate_action(GTK_WIDGET(win), "win.start", NULL);
+    CHECK(wait_for(machine_running, m, 10000), "the VM did not start again");
+    g_autofree char *at_start = info_usb(m);
+    note("info usb right after the start:\n%s", at_start);
+    CHECK(strstr(at_start, "Product Mock USB Disk, ID: usbhost-001-003"), "the filter did not connect the disk at start");
+    force_off(win);
+    CHECK(wait_for(machine_is_off, m, 10000), "the VM did not stop");
+    CHECK(wait_for(disk_driver_back, NULL, 5000), "the disk's host driver is not back after the second stop");
     usbmock_free(mock);
     mock = NULL;
+    g_clear_pointer(&usb_problem, g_free);
     exit_code = 0;
 }
 

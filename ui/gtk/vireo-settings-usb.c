@@ -7,6 +7,7 @@
 #include "ui/gtk/vireo-settings-internal.h"
 #include "engine/device.h"
 #include "engine/vmconf.h"
+#include "ui/gtk/vireo-usb.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -37,7 +38,10 @@ static bool save_filter(Settings *s, const char *id, const char *value, GtkWidge
     g_auto(GStrv) left = g_key_file_get_keys(conf, VMCONF_GROUP_USB, NULL, NULL);
     if (left && !left[0])
         g_key_file_remove_group(conf, VMCONF_GROUP_USB, NULL);
-    return settings_commit(s, conf, row, NULL);
+    if (!settings_commit(s, conf, row, NULL))
+        return false;
+    vireo_usb_filters_changed(s->machine);
+    return true;
 }
 
 static void on_filter_switch(GtkSwitch *sw, GParamSpec *ps, Settings *s)

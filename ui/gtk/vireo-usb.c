@@ -223,10 +223,12 @@ static void auto_free(gpointer p)
     g_free(a);
 }
 
-void vireo_usb_machine_started(VireoMachine *m)
+/* Watches the host's devices for m's filters; connect_present: the devices plugged in
+ * now are connected too (at the VM's start), otherwise only those plugged in later. */
+static void auto_start(VireoMachine *m, bool connect_present)
 {
     g_autoptr(GPtrArray) filters = vmconf_usb_filters(vireo_machine_get_conf(m));
-    if (!filters->len)
+    if (!filters->len || g_object_get_data(G_OBJECT(m), AUTO_KEY))
         return;
     AutoConnect *a = g_new0(AutoConnect, 1);
     a->m = m;
@@ -239,10 +241,22 @@ void vireo_usb_machine_started(VireoMachine *m)
         vireo_machine_report_usb_problem(m, msg);
         return;
     }
-    auto_connect(m, list, NULL);
+    if (connect_present)
+        auto_connect(m, list, NULL);
     remember(a, list);
     /* Without hotplug (an old libusb) the filters still apply at each start. */
     a->watch = usbhost_watch(on_auto_changed, a, NULL);
+}
+
+void vireo_usb_machine_started(VireoMachine *m)
+{
+    auto_start(m, true);
+}
+
+void vireo_usb_filters_changed(VireoMachine *m)
+{
+    if (vireo_machine_is_active(m))
+        auto_start(m, false);
 }
 
 void vireo_usb_machine_stopping(VireoMachine *m)

@@ -17,6 +17,9 @@ GtkWidget *vireo_usb_button_new(VireoMachine *m);
 /* VireoMachine calls these when its VM has started and before it is freed. */
 void vireo_usb_machine_started(VireoMachine *m);
 void vireo_usb_machine_stopping(VireoMachine *m);
+/* The settings changed vm.conf's [usb]: a running VM that had no filter at its start
+ * watches for devices plugged in from now on (each look reads vm.conf anew). */
+void vireo_usb_filters_changed(VireoMachine *m);
 
 /* Connects host device bus/addr to m's running VM; the error is one line. */
 bool vireo_usb_attach(VireoMachine *m, int bus, int addr, GError **err);
