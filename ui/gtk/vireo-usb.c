@@ -332,18 +332,30 @@ static void connect_device(UsbMenu *u, int bus, int addr)
     menu_refresh_later(u);
 }
 
+/* The question outlives nothing: the menu may be gone (its window closed) by the answer. */
 typedef struct KeyboardAsk {
-    UsbMenu *u;
+    GWeakRef button;
     int bus, addr;
 } KeyboardAsk;
+
+static void keyboard_ask_free(gpointer data, GClosure *closure)
+{
+    KeyboardAsk *k = data;
+    g_weak_ref_clear(&k->button);
+    g_free(k);
+}
 
 static void on_keyboard_response(AdwMessageDialog *d, const char *response, gpointer data)
 {
     KeyboardAsk *k = data;
+    g_autoptr(GObject) button = g_weak_ref_get(&k->button);
+    UsbMenu *u = button ? g_object_get_data(button, "vireo-usb-menu") : NULL;
+    if (!u)
+        return;
     if (!g_strcmp0(response, "connect"))
-        connect_device(k->u, k->bus, k->addr);
+        connect_device(u, k->bus, k->addr);
     else
-        menu_refresh_later(k->u);
+        menu_refresh_later(u);
 }
 
 static void on_switch(GtkSwitch *sw, GParamSpec *ps, UsbMenu *u)
@@ -389,11 +401,10 @@ static void on_switch(GtkSwitch *sw, GParamSpec *ps, UsbMenu *u)
         adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(d), "cancel");
         adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(d), "cancel");
         KeyboardAsk *k = g_new0(KeyboardAsk, 1);
-        k->u = u;
+        g_weak_ref_init(&k->button, u->button);
         k->bus = bus;
         k->addr = addr;
-        g_signal_connect_data(d, "response", G_CALLBACK(on_keyboard_response), k, (GClosureNotify)(void (*)(void))g_free,
-                              0);
+        g_signal_connect_data(d, "response", G_CALLBACK(on_keyboard_response), k, keyboard_ask_free, 0);
         gtk_window_present(GTK_WINDOW(d));
         return;
     }
