@@ -184,6 +184,12 @@ static char *string_of(libusb_device_handle *dh, uint8_t index)
     return g_strdup((char *)buf);
 }
 
+/* String index (1-based) of an open device, as read at its open; NULL when it has none. */
+static const char *held_string(UsbHostHandle *h, uint8_t index)
+{
+    return index && index <= h->n_strings ? h->strings[index - 1] : NULL;
+}
+
 static gint info_cmp(gconstpointer a, gconstpointer b)
 {
     const UsbHostInfo *x = *(UsbHostInfo *const *)a, *y = *(UsbHostInfo *const *)b;
@@ -225,6 +231,13 @@ GPtrArray *usbhost_list_devices(GError **err)
         g_mutex_lock(&ctx_lock);
         g_autofree char *key = owner_key(info->bus, info->addr);
         info->in_use_by = g_strdup(g_hash_table_lookup(owners, key));
+        /* A device open here keeps the strings read at its open: no second open. */
+        UsbHostHandle *held = g_hash_table_lookup(handles, list[i]);
+        if (held) {
+            info->manufacturer = g_strdup(held_string(held, dd.iManufacturer));
+            info->product = g_strdup(held_string(held, dd.iProduct));
+            info->serial = g_strdup(held_string(held, dd.iSerialNumber));
+        }
         g_mutex_unlock(&ctx_lock);
         libusb_device_handle *dh;
         if (!info->in_use_by && libusb_open(list[i], &dh) == 0) {

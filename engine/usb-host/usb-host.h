@@ -48,7 +48,8 @@ typedef struct UsbHostInfo {
     uint16_t vendor_id, product_id;
     uint8_t dev_class;
     int speed;          /* USBHOST_SPEED_* */
-    char *manufacturer, *product, *serial; /* NULL when the device cannot be opened */
+    char *manufacturer, *product, *serial; /* NULL when the device cannot be opened (those of
+                                            * a device open in this process as read then) */
     char *in_use_by;    /* owner given to usbhost_open in this process, or NULL */
     /* The first configuration's interfaces (first alternate setting), at most
      * USBHOST_INFO_MAX_INTERFACES: what the app matches a class filter against and how it

@@ -384,6 +384,10 @@ static void case_usb(const char *arg)
     subtitle = adw_action_row_get_subtitle(ADW_ACTION_ROW(row));
     note("held by the other VM: %s", subtitle);
     CHECK(strstr(subtitle, "Used by “Other”"), "the row does not name the VM that holds it: '%s'", subtitle);
+    /* Held, it keeps the name it gives (read when it was opened). */
+    CHECK(!strcmp(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)), USBMOCK_PRODUCT_NAME) &&
+          strstr(subtitle, "Vireo"), "a held device's row: %s — %s", adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)),
+          subtitle);
     CHECK(!gtk_widget_get_sensitive(row), "the row of another VM's device can be switched");
     CHECK(!switch_active(popover, "usb-switch-001-002"), "another VM's device shows as this VM's");
     CHECK(vireo_usb_detach(other, "usbhost-001-002", &err), "the other VM cannot give the keyboard back: %s",
