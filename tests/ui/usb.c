@@ -139,6 +139,13 @@ static bool switch_on(void *data)
     return sw && gtk_switch_get_active(GTK_SWITCH(sw));
 }
 
+static bool star_insensitive(void *data)
+{
+    RowWaitUsb *r = data;
+    GtkWidget *b = find_named(r->root, r->name);
+    return b && !gtk_widget_get_sensitive(b);
+}
+
 static bool switch_active(GtkWidget *popover, const char *name)
 {
     return gtk_switch_get_active(GTK_SWITCH(named(popover, name)));
@@ -416,6 +423,15 @@ static void case_usb(const char *arg)
     RowWaitUsb disk_switch = { popover, "usb-switch-001-003" };
     CHECK(wait_for(switch_on, &disk_switch, 3000), "the disk's switch is off while the VM has it");
     CHECK(usbmock_stats(mock, USBMOCK_STORAGE).claimed == 1, "the disk was not claimed");
+    /* The star of a row: the disk has its filter already; the keyboard's click writes one. */
+    CHECK(!gtk_widget_get_sensitive(named(popover, "usb-remember-001-003")), "the disk's filter can be added twice");
+    click(named(popover, "usb-remember-001-002"));
+    g_autofree char *remembered = conf_value("Passthrough", "usb", "filter2");
+    CHECK(remembered && !strcmp(remembered, "vendor=16c0,product=27db,connect=true"), "the star wrote %s",
+          remembered ? remembered : "no filter2");
+    RowWaitUsb kbd_star = { popover, "usb-remember-001-002" };
+    CHECK(wait_for(star_insensitive, &kbd_star, 3000), "the keyboard's star can still be clicked");
+    note("the keyboard's star wrote filter2=%s", remembered);
     screenshot(GTK_WINDOW(win), "usb-menu-filter.png");
     /* The keyboard pulled out: the open menu follows (libusb hotplug). */
     usbmock_unplug(mock, USBMOCK_KEYBOARD);

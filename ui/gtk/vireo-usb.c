@@ -411,6 +411,57 @@ static void on_switch(GtkSwitch *sw, GParamSpec *ps, UsbMenu *u)
     connect_device(u, bus, addr);
 }
 
+/* Whether an enabled filter of m's vm.conf matches i. */
+static bool filter_matches(VireoMachine *m, const UsbHostInfo *i)
+{
+    g_autoptr(GPtrArray) filters = vmconf_usb_filters(vireo_machine_get_conf(m));
+    uint8_t classes[USBHOST_INFO_MAX_INTERFACES];
+    for (int c = 0; c < i->n_interfaces; c++)
+        classes[c] = i->interfaces[c].cls;
+    for (guint f = 0; f < filters->len; f++) {
+        const VmconfUsbFilter *flt = filters->pdata[f];
+        if (flt->connect && vmconf_usb_filter_matches(flt, i->vendor_id, i->product_id, i->serial, i->dev_class,
+                                                      classes, (size_t)i->n_interfaces))
+            return true;
+    }
+    return false;
+}
+
+/* "Connect automatically": a filter of this device's IDs (and serial number, when it has
+ * one a filter can hold) in vm.conf [usb], as the settings would write it. */
+static void on_remember(GtkButton *b, UsbMenu *u)
+{
+    int bus = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(b), "vireo-bus"));
+    int addr = GPOINTER_TO_INT(g_object_get_data(G_OBJECT(b), "vireo-addr"));
+    const UsbHostInfo *i = find_device(u, bus, addr);
+    GKeyFile *cur = vireo_machine_get_conf(u->m);
+    if (!i || !cur)
+        return;
+    VmconfUsbFilter f = { .vendor = i->vendor_id, .product = i->product_id, .dev_class = -1, .connect = true };
+    if (i->serial && *i->serial && !strchr(i->serial, ','))
+        f.serial = i->serial;
+    g_autofree char *value = vmconf_usb_filter_format(&f);
+    g_autoptr(GKeyFile) conf = g_key_file_new();
+    gsize len;
+    g_autofree char *data = g_key_file_to_data(cur, &len, NULL);
+    if (!g_key_file_load_from_data(conf, data, len, G_KEY_FILE_KEEP_COMMENTS, NULL))
+        return;
+    g_autofree char *id = NULL;
+    for (int n = 1; !id; n++) {
+        g_autofree char *cand = g_strdup_printf("filter%d", n);
+        if (!g_key_file_has_key(conf, VMCONF_GROUP_USB, cand, NULL))
+            id = g_steal_pointer(&cand);
+    }
+    g_key_file_set_string(conf, VMCONF_GROUP_USB, id, value);
+    g_autoptr(GError) err = NULL;
+    if (!vireo_machine_save_conf(u->m, conf, &err)) {
+        show_problem(u, err->message);
+        return;
+    }
+    vireo_usb_filters_changed(u->m);
+    menu_refresh_later(u);
+}
+
 static GtkWidget *device_row(UsbMenu *u, const UsbHostInfo *i, bool running)
 {
     GtkWidget *row = adw_action_row_new();
@@ -434,6 +485,20 @@ static GtkWidget *device_row(UsbMenu *u, const UsbHostInfo *i, bool running)
     g_string_append_printf(sub, "%s%s", sub->len ? " · " : "", where);
     g_autofree char *subtitle = g_string_free(sub, false);
     adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+    /* Remembered for later: connected at each start and when plugged in. */
+    bool remembered = filter_matches(u->m, i);
+    GtkWidget *remember = gtk_button_new_from_icon_name(remembered ? "starred-symbolic" : "non-starred-symbolic");
+    g_autofree char *bname = g_strdup_printf("usb-remember-%03d-%03d", i->bus, i->addr);
+    gtk_widget_set_name(remember, bname);
+    gtk_widget_add_css_class(remember, "flat");
+    gtk_widget_set_valign(remember, GTK_ALIGN_CENTER);
+    gtk_widget_set_tooltip_text(remember, remembered ? _("A USB filter of this virtual machine connects it automatically")
+                                                     : _("Connect automatically (adds a USB filter)"));
+    gtk_widget_set_sensitive(remember, !remembered);
+    g_object_set_data(G_OBJECT(remember), "vireo-bus", GINT_TO_POINTER(i->bus));
+    g_object_set_data(G_OBJECT(remember), "vireo-addr", GINT_TO_POINTER(i->addr));
+    g_signal_connect(remember, "clicked", G_CALLBACK(on_remember), u);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), remember);
     GtkWidget *sw = gtk_switch_new();
     g_autofree char *sname = g_strdup_printf("usb-switch-%03d-%03d", i->bus, i->addr);
     gtk_widget_set_name(sw, sname);
@@ -448,8 +513,9 @@ static GtkWidget *device_row(UsbMenu *u, const UsbHostInfo *i, bool running)
         gtk_widget_set_tooltip_text(row, used);
         gtk_widget_add_css_class(row, "dim-label");
     }
-    /* Another VM's device, or no VM to give it to. */
-    gtk_widget_set_sensitive(row, running && !holder);
+    /* Another VM's device; with no VM to give it to, only the filter can be made. */
+    gtk_widget_set_sensitive(sw, running);
+    gtk_widget_set_sensitive(row, !holder);
     return row;
 }
 
