@@ -146,10 +146,13 @@ static bool star_insensitive(void *data)
     return b && !gtk_widget_get_sensitive(b);
 }
 
-static bool switch_active(GtkWidget *popover, const char *name)
+static bool switch_off(void *data)
 {
-    return gtk_switch_get_active(GTK_SWITCH(named(popover, name)));
+    RowWaitUsb *r = data;
+    GtkWidget *sw = find_named(r->root, r->name);
+    return sw && !gtk_switch_get_active(GTK_SWITCH(sw));
 }
+
 
 static bool disk_driver_back(void *data)
 {
@@ -264,6 +267,7 @@ static bool set_dac_override(bool on)
  * line with the udev rule that fixes it. */
 static void check_permission_message(GtkWidget *popover, VireoMachine *m)
 {
+    RowWaitUsb kbd_switch = { popover, "usb-switch-001-002" };
     g_autofree char *node = g_build_filename(g_getenv("UMOCKDEV_DIR"), "dev/bus/usb/001/002", NULL);
     struct stat st;
     CHECK(stat(node, &st) == 0, "no mock node %s", node);
@@ -283,7 +287,8 @@ static void check_permission_message(GtkWidget *popover, VireoMachine *m)
     g_autofree char *none = info_usb(m);
     CHECK(!strstr(none, "usbhost-"), "a device without permission is on the bus:\n%s", none);
     run_for(200);
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on although nothing was connected");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "the switch stayed on although nothing was connected");
 }
 
 static void case_usb(const char *arg)
@@ -307,6 +312,7 @@ static void case_usb(const char *arg)
     gtk_menu_button_popup(GTK_MENU_BUTTON(button));
     GtkWidget *popover = GTK_WIDGET(gtk_menu_button_get_popover(GTK_MENU_BUTTON(button)));
     RowWaitUsb kbd_row = { popover, "usb-row-001-002" };
+    RowWaitUsb kbd_switch = { popover, "usb-switch-001-002" };
     CHECK(wait_for(row_present, &kbd_row, 5000), "the menu does not list the mock keyboard");
     GtkWidget *row = named(popover, "usb-row-001-002");
     const char *title = adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row));
@@ -316,7 +322,8 @@ static void case_usb(const char *arg)
     CHECK(strstr(subtitle, "Vireo") && strstr(subtitle, "Bus 001 Device 002") && strstr(subtitle, "16c0:27db"),
           "the row's subtitle is '%s'", subtitle);
     CHECK(!find_named(popover, "usb-row-001-003"), "the disk is listed before it was plugged in");
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "the keyboard's switch is on before anything happened");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "the keyboard's switch is on before anything happened");
     screenshot(GTK_WINDOW(win), "usb-menu.png");
 
     /* The only keyboard: the switch asks first; Cancel connects nothing. */
@@ -329,7 +336,8 @@ static void case_usb(const char *arg)
     run_for(300);
     g_autofree char *cancelled = info_usb(m);
     CHECK(!strstr(cancelled, "usbhost-"), "Cancel connected the keyboard:\n%s", cancelled);
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on after Cancel");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "the switch stayed on after Cancel");
     CHECK(usbmock_stats(mock, USBMOCK_KEYBOARD).claimed == 0, "the keyboard was claimed after Cancel");
 
     /* Connecting fails: the menu shows the engine's one line. Another program holds
@@ -344,7 +352,8 @@ static void case_usb(const char *arg)
           strstr(gtk_label_get_text(GTK_LABEL(problem)), "is busy: another program holds its interface 0"),
           "the message is '%s'", gtk_label_get_text(GTK_LABEL(problem)));
     run_for(200);
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch stayed on although nothing was connected");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "the switch stayed on although nothing was connected");
     usbmock_set_busy(mock, false);
     check_permission_message(popover, m);
 
@@ -355,7 +364,7 @@ static void case_usb(const char *arg)
     CHECK(wait_for(usb_lists, &on, 5000), "the keyboard is not on the VM's bus");
     g_autofree char *listed = info_usb(m);
     note("info usb with the keyboard switched on:\n%s", listed);
-    CHECK(switch_active(popover, "usb-switch-001-002"), "the switch is off with the keyboard connected");
+    CHECK(wait_for(switch_on, &kbd_switch, 3000), "the switch is off with the keyboard connected");
     UsbMockStats st = usbmock_stats(mock, USBMOCK_KEYBOARD);
     CHECK(st.claimed == 1 && st.driver_bound == 0, "the mock: claimed=%d driver_bound=%d", st.claimed,
           st.driver_bound);
@@ -368,7 +377,8 @@ static void case_usb(const char *arg)
     CHECK(!strstr(off, "usbhost-001-002"), "the keyboard is still on the bus:\n%s", off);
     st = usbmock_stats(mock, USBMOCK_KEYBOARD);
     CHECK(st.driver_bound == 1, "the host driver was not reattached (connects=%d)", st.connects);
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "the switch is on after switching off");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "the switch is on after switching off");
     note("switched off: not on the bus, host driver reattached");
 
     /* Another VM takes the keyboard: this VM's menu names it and its switch cannot move. */
@@ -396,7 +406,8 @@ static void case_usb(const char *arg)
           strstr(subtitle, "Vireo"), "a held device's row: %s — %s", adw_preferences_row_get_title(ADW_PREFERENCES_ROW(row)),
           subtitle);
     CHECK(!gtk_widget_get_sensitive(row), "the row of another VM's device can be switched");
-    CHECK(!switch_active(popover, "usb-switch-001-002"), "another VM's device shows as this VM's");
+    CHECK(wait_for(switch_off, &kbd_switch, 3000),
+          "another VM's device shows as this VM's");
     CHECK(vireo_usb_detach(other, "usbhost-001-002", &err), "the other VM cannot give the keyboard back: %s",
           err ? err->message : "?");
     force_off(other_win);

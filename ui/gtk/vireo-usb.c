@@ -290,8 +290,9 @@ static gboolean refresh_idle(gpointer data)
  * with it (rebuilding frees it). */
 static void menu_refresh_later(UsbMenu *u)
 {
+    /* At default priority: an idle one starves while the VM's display redraws. */
     if (!u->refresh_idle)
-        u->refresh_idle = g_idle_add(refresh_idle, u);
+        u->refresh_idle = g_idle_add_full(G_PRIORITY_DEFAULT, refresh_idle, u, NULL);
 }
 
 static void show_problem(UsbMenu *u, const char *text)
