@@ -595,6 +595,31 @@ bool vm_change_media(Vm *vm, const char *device, const char *filename, const cha
     return r == DEVICE_MEDIA_CHANGED;
 }
 
+bool vm_device_add(Vm *vm, const char *spec, GError **err)
+{
+    g_autofree char *driver = g_strndup(spec, strcspn(spec, ","));
+    const DeviceClass *dc = device_class_find(driver);
+    if (!dc || !dc->unplug) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "'%s' is not a device that can be hot-plugged", driver);
+        return false;
+    }
+    g_mutex_lock(&vm->lock);
+    Device *dev = device_create_from_spec(vm, spec, err);
+    g_mutex_unlock(&vm->lock);
+    return dev != NULL;
+}
+
+bool vm_device_del(Vm *vm, const char *id, GError **err)
+{
+    g_mutex_lock(&vm->lock);
+    Device *dev = device_find(vm, id);
+    bool ok = dev && device_unplug(dev, err);
+    g_mutex_unlock(&vm->lock);
+    if (!dev)
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", id);
+    return ok;
+}
+
 bool vm_kernel_irqchip(Vm *vm)
 {
     return vm->kernel_irq_line != NULL;

@@ -46,6 +46,11 @@ bool vm_change_media(Vm *vm, const char *device, const char *filename, const cha
                      bool read_only, GError **err);
 /* Pulls the plug. */
 void vm_poweroff(Vm *vm);
+/* Hot plug, as QMP's device_add and device_del: a device of a class that may come and go
+ * while the VM runs (USB devices) from a -device spec "DRIVER,PROP=VALUE,...,id=ID", and
+ * its removal by id. Take the lock; errors are one line. */
+bool vm_device_add(Vm *vm, const char *spec, GError **err);
+bool vm_device_del(Vm *vm, const char *id, GError **err);
 
 VmState vm_get_state(Vm *vm);
 const VmConfig *vm_config(Vm *vm);

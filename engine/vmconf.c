@@ -468,6 +468,136 @@ static bool parse_shorthands(Parser *p, VmConfig *cfg)
     return true;
 }
 
+/* ---- [usb] filters ---- */
+
+void vmconf_usb_filter_free(VmconfUsbFilter *f)
+{
+    if (!f)
+        return;
+    g_free(f->id);
+    g_free(f->serial);
+    g_free(f);
+}
+
+/* A hex number of at most max, with or without 0x (lsusb prints none). */
+static bool parse_hex(const char *text, unsigned max, int *out)
+{
+    const char *t = g_str_has_prefix(text, "0x") || g_str_has_prefix(text, "0X") ? text + 2 : text;
+    guint64 v;
+    if (!*t || strlen(t) > 4 || !g_ascii_string_to_unsigned(t, 16, 0, max, &v, NULL))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+VmconfUsbFilter *vmconf_usb_filter_parse(const char *id, const char *value, GError **err)
+{
+    g_autoptr(VmconfUsbFilter) f = g_new0(VmconfUsbFilter, 1);
+    f->id = g_strdup(id);
+    f->vendor = f->product = f->dev_class = -1;
+    f->connect = true;
+    g_auto(GStrv) fields = g_strsplit(value ? value : "", ",", -1);
+    for (char **field = fields; *field; field++) {
+        g_strstrip(*field);
+        if (!**field)
+            continue;
+        const char *eq = strchr(*field, '=');
+        g_autofree char *key = eq ? g_strstrip(g_strndup(*field, (gsize)(eq - *field))) : g_strdup(*field);
+        g_autofree char *v = g_strstrip(g_strdup(eq ? eq + 1 : ""));
+        bool ok = eq != NULL;
+        if (ok && !strcmp(key, "vendor"))
+            ok = parse_hex(v, 0xffff, &f->vendor);
+        else if (ok && !strcmp(key, "product"))
+            ok = parse_hex(v, 0xffff, &f->product);
+        else if (ok && !strcmp(key, "class"))
+            ok = parse_hex(v, 0xff, &f->dev_class);
+        else if (ok && !strcmp(key, "serial")) {
+            ok = *v != 0;
+            g_free(f->serial);
+            f->serial = g_strdup(v);
+        } else if (ok && !strcmp(key, "connect")) {
+            ok = !strcmp(v, "true") || !strcmp(v, "false") || !strcmp(v, "yes") || !strcmp(v, "no");
+            f->connect = !strcmp(v, "true") || !strcmp(v, "yes");
+        } else {
+            g_autofree char *shown = config_shorten(key, CONFIG_QUOTE_MAX);
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "'%s' is not a filter field (vendor=VVVV, product=PPPP, serial=TEXT, class=CC, "
+                        "connect=true|false, separated by commas)", shown);
+            return NULL;
+        }
+        if (!ok) {
+            g_autofree char *shown = config_shorten(v, CONFIG_QUOTE_MAX);
+            const char *want = !strcmp(key, "class") ? "a class in hex, 00 to ff"
+                               : !strcmp(key, "serial") ? "the serial number's text"
+                               : !strcmp(key, "connect") ? "true or false"
+                                                         : "an ID of four hex digits, as lsusb shows it";
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s='%s': expected %s", key, shown, want);
+            return NULL;
+        }
+    }
+    if (f->vendor < 0 && f->product < 0 && f->dev_class < 0 && !f->serial) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "a filter needs at least one of vendor=, product=, serial=, class= (it would take every device, "
+                    "the keyboard too)");
+        return NULL;
+    }
+    return g_steal_pointer(&f);
+}
+
+char *vmconf_usb_filter_format(const VmconfUsbFilter *f)
+{
+    GString *s = g_string_new(NULL);
+    if (f->vendor >= 0)
+        g_string_append_printf(s, ",vendor=%04x", f->vendor);
+    if (f->product >= 0)
+        g_string_append_printf(s, ",product=%04x", f->product);
+    if (f->serial)
+        g_string_append_printf(s, ",serial=%s", f->serial);
+    if (f->dev_class >= 0)
+        g_string_append_printf(s, ",class=%02x", f->dev_class);
+    g_string_append_printf(s, ",connect=%s", f->connect ? "true" : "false");
+    /* Every field starts with a comma; the first one goes. */
+    g_autofree char *all = g_string_free(s, false);
+    return g_strdup(all + 1);
+}
+
+GPtrArray *vmconf_usb_filters(GKeyFile *kf)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vmconf_usb_filter_free);
+    g_auto(GStrv) keys = kf ? g_key_file_get_keys(kf, VMCONF_GROUP_USB, NULL, NULL) : NULL;
+    for (char **k = keys; k && *k; k++) {
+        g_autofree char *v = g_key_file_get_string(kf, VMCONF_GROUP_USB, *k, NULL);
+        VmconfUsbFilter *f = v && device_id_valid(*k) ? vmconf_usb_filter_parse(*k, v, NULL) : NULL;
+        if (f)
+            g_ptr_array_add(out, f);
+    }
+    return out;
+}
+
+bool vmconf_usb_filter_matches(const VmconfUsbFilter *f, uint16_t vendor, uint16_t product, const char *serial,
+                               uint8_t dev_class, const uint8_t *if_classes, size_t n_if_classes)
+{
+    if ((f->vendor >= 0 && f->vendor != vendor) || (f->product >= 0 && f->product != product))
+        return false;
+    if (f->serial && (!serial || strcmp(f->serial, serial)))
+        return false;
+    if (f->dev_class < 0 || f->dev_class == dev_class)
+        return true;
+    for (size_t i = 0; i < n_if_classes; i++)
+        if (if_classes[i] == f->dev_class)
+            return true;
+    return false;
+}
+
+/* [usb] ID=FILTER: checked here so a bad one is the VM's one error line. */
+static bool usb_entry(Parser *p, VmConfig *cfg, const char *g, const char *k, const char *v)
+{
+    (void)cfg;
+    GError *why = NULL;
+    g_autoptr(VmconfUsbFilter) f = vmconf_usb_filter_parse(k, v, &why);
+    return f ? true : bad_reason(p, g, k, v, why);
+}
+
 VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError **err)
 {
     g_autofree char *file = dir ? g_build_filename(dir, VMCONF_FILE, NULL) : g_strdup(VMCONF_FILE);
@@ -478,7 +608,8 @@ VmConfig *vmconf_parse(GKeyFile *kf, const char *name, const char *dir, GError *
     if (!parse_vm_group(&p, cfg) || !parse_drives_group(&p, cfg) || !parse_boot_disk(&p, cfg) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_BACKENDS, true, backend_entry) ||
         !parse_entry_group(&p, cfg, VMCONF_GROUP_DEVICES, true, device_entry) || !parse_shorthands(&p, cfg) ||
-        !parse_entry_group(&p, cfg, VMCONF_GROUP_GLOBAL, false, global_entry))
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_GLOBAL, false, global_entry) ||
+        !parse_entry_group(&p, cfg, VMCONF_GROUP_USB, true, usb_entry))
         return NULL;
     return g_steal_pointer(&cfg);
 }

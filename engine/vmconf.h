@@ -36,6 +36,10 @@
  *   [global]                   property defaults, as -global
  *   isa-serial.strict-out2=on
  *
+ *   [usb]                      host USB devices the GTK app connects by itself, ID=FILTER
+ *   stick=vendor=0781,product=5567,connect=true
+ *   keyboards=class=03,connect=false
+ *
  * Other groups belong to front ends ([ui] for the GTK app) and are kept as they are. */
 #pragma once
 
@@ -43,6 +47,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define VMCONF_FILE "vm.conf"
 #define VMCONF_GROUP_VM "vm"
@@ -84,3 +90,35 @@ bool vmconf_save(GKeyFile *kf, const char *dir, GError **err);
 
 /* A path from vm.conf made absolute against dir; NULL for an empty value. */
 char *vmconf_resolve_path(const char *dir, const char *value);
+
+/* [usb] ID=FILTER: the GTK app's USB auto-connect filters. A host device that matches a
+ * filter is connected to the VM (usb-host) when the VM starts and when it is plugged in
+ * while the VM runs. FILTER is KEY=VALUE pairs separated by commas:
+ *   vendor=VVVV, product=PPPP  USB vendor and product ID in hex (lsusb's ID VVVV:PPPP)
+ *   serial=TEXT                the device's serial number string (no comma)
+ *   class=CC                   USB class in hex: the device's or one of its interfaces'
+ *   connect=true|false         false keeps the filter without using it (default true)
+ * A filter names at least one of vendor, product, serial, class: one that matched every
+ * device would take the host's keyboard and mouse. The ID is a device id (device_id_valid). */
+#define VMCONF_GROUP_USB "usb"
+
+typedef struct VmconfUsbFilter {
+    char *id;
+    int vendor, product, dev_class; /* -1: any */
+    char *serial;                   /* NULL: any */
+    bool connect;
+} VmconfUsbFilter;
+
+/* One filter; the error is the reason alone (vmconf_parse puts file, group and key in front). */
+VmconfUsbFilter *vmconf_usb_filter_parse(const char *id, const char *value, GError **err);
+/* The value vm.conf keeps for f (the fields set, in the order above). */
+char *vmconf_usb_filter_format(const VmconfUsbFilter *f);
+void vmconf_usb_filter_free(VmconfUsbFilter *f);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmconfUsbFilter, vmconf_usb_filter_free)
+/* The good filters of kf's [usb] in the order written (VmconfUsbFilter *, freed with the
+ * array); a bad one is left out here and reported by vmconf_parse. */
+GPtrArray *vmconf_usb_filters(GKeyFile *kf);
+/* Whether a device with these IDs, serial (NULL: unknown), device class and interface
+ * classes matches f. */
+bool vmconf_usb_filter_matches(const VmconfUsbFilter *f, uint16_t vendor, uint16_t product, const char *serial,
+                               uint8_t dev_class, const uint8_t *if_classes, size_t n_if_classes);

@@ -184,6 +184,12 @@ static char *string_of(libusb_device_handle *dh, uint8_t index)
     return g_strdup((char *)buf);
 }
 
+/* String index (1-based) of an open device, as read at its open; NULL when it has none. */
+static const char *held_string(UsbHostHandle *h, uint8_t index)
+{
+    return index && index <= h->n_strings ? h->strings[index - 1] : NULL;
+}
+
 static gint info_cmp(gconstpointer a, gconstpointer b)
 {
     const UsbHostInfo *x = *(UsbHostInfo *const *)a, *y = *(UsbHostInfo *const *)b;
@@ -208,9 +214,30 @@ GPtrArray *usbhost_list_devices(GError **err)
         info->product_id = dd.idProduct;
         info->dev_class = dd.bDeviceClass;
         info->speed = speed_of(list[i]);
+        /* From the descriptors the kernel cached (sysfs): no open needed. */
+        struct libusb_config_descriptor *cd;
+        if (libusb_get_config_descriptor(list[i], 0, &cd) == 0) {
+            for (int f = 0; f < cd->bNumInterfaces && info->n_interfaces < USBHOST_INFO_MAX_INTERFACES; f++) {
+                if (cd->interface[f].num_altsetting < 1)
+                    continue;
+                const struct libusb_interface_descriptor *id = &cd->interface[f].altsetting[0];
+                info->interfaces[info->n_interfaces].cls = id->bInterfaceClass;
+                info->interfaces[info->n_interfaces].subclass = id->bInterfaceSubClass;
+                info->interfaces[info->n_interfaces].protocol = id->bInterfaceProtocol;
+                info->n_interfaces++;
+            }
+            libusb_free_config_descriptor(cd);
+        }
         g_mutex_lock(&ctx_lock);
         g_autofree char *key = owner_key(info->bus, info->addr);
         info->in_use_by = g_strdup(g_hash_table_lookup(owners, key));
+        /* A device open here keeps the strings read at its open: no second open. */
+        UsbHostHandle *held = g_hash_table_lookup(handles, list[i]);
+        if (held) {
+            info->manufacturer = g_strdup(held_string(held, dd.iManufacturer));
+            info->product = g_strdup(held_string(held, dd.iProduct));
+            info->serial = g_strdup(held_string(held, dd.iSerialNumber));
+        }
         g_mutex_unlock(&ctx_lock);
         libusb_device_handle *dh;
         if (!info->in_use_by && libusb_open(list[i], &dh) == 0) {

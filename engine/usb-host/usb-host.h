@@ -40,14 +40,24 @@ typedef struct UsbHostMatch {
     int bus, addr;
 } UsbHostMatch;
 
+#define USBHOST_INFO_MAX_INTERFACES 8
+
 /* A device of the host as the list shows it. */
 typedef struct UsbHostInfo {
     int bus, addr;
     uint16_t vendor_id, product_id;
     uint8_t dev_class;
     int speed;          /* USBHOST_SPEED_* */
-    char *manufacturer, *product, *serial; /* NULL when the device cannot be opened */
+    char *manufacturer, *product, *serial; /* NULL when the device cannot be opened (those of
+                                            * a device open in this process as read then) */
     char *in_use_by;    /* owner given to usbhost_open in this process, or NULL */
+    /* The first configuration's interfaces (first alternate setting), at most
+     * USBHOST_INFO_MAX_INTERFACES: what the app matches a class filter against and how it
+     * tells a HID boot keyboard (class 3, subclass 1, protocol 1). */
+    int n_interfaces;
+    struct {
+        uint8_t cls, subclass, protocol;
+    } interfaces[USBHOST_INFO_MAX_INTERFACES];
 } UsbHostInfo;
 
 /* Host devices now, sorted by bus and address (UsbHostInfo *, freed with the array);

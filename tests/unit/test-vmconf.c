@@ -482,6 +482,86 @@ static void test_virtio_disks(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(err->message, "/nonexistent/b.img does not exist"));
 }
 
+/* [usb] filters: good ones are read as written and round-trip through the format the
+ * app writes; each bad one is one line naming file, group, key and value, and the file
+ * keeps everything (nothing is dropped or rewritten by reading it). */
+static void test_usb_filters(Fixture *f, gconstpointer data)
+{
+    const char *text = "[vm]\n[usb]\nstick=vendor=0781, product=0x5567,serial=4C53 0001,connect=true\n"
+                       "hid=class=03,connect=false\nkbd=vendor=16C0\n";
+    GError *err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, text, &err);
+    g_assert_no_error(err);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_assert_true(g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, NULL));
+    g_autoptr(GPtrArray) filters = vmconf_usb_filters(kf);
+    g_assert_cmpuint(filters->len, ==, 3);
+    const VmconfUsbFilter *stick = filters->pdata[0], *hid = filters->pdata[1], *kbd = filters->pdata[2];
+    g_assert_cmpstr(stick->id, ==, "stick");
+    g_assert_cmpint(stick->vendor, ==, 0x0781);
+    g_assert_cmpint(stick->product, ==, 0x5567);
+    g_assert_cmpstr(stick->serial, ==, "4C53 0001");
+    g_assert_cmpint(stick->dev_class, ==, -1);
+    g_assert_true(stick->connect);
+    g_assert_cmpint(hid->dev_class, ==, 3);
+    g_assert_false(hid->connect);
+    g_assert_cmpint(kbd->vendor, ==, 0x16c0);
+    g_assert_cmpint(kbd->product, ==, -1);
+    g_assert_true(kbd->connect);
+    g_autofree char *s = vmconf_usb_filter_format(stick);
+    g_assert_cmpstr(s, ==, "vendor=0781,product=5567,serial=4C53 0001,connect=true");
+    g_autoptr(VmconfUsbFilter) again = vmconf_usb_filter_parse("stick", s, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(again->vendor, ==, 0x0781);
+    g_assert_cmpstr(again->serial, ==, "4C53 0001");
+    g_autofree char *h = vmconf_usb_filter_format(hid);
+    g_assert_cmpstr(h, ==, "class=03,connect=false");
+
+    /* Matching: IDs, serial, and the class of the device or of one interface. */
+    const uint8_t hid_if[] = { 3 }, disk_if[] = { 8 };
+    g_assert_true(vmconf_usb_filter_matches(stick, 0x0781, 0x5567, "4C53 0001", 0, disk_if, 1));
+    g_assert_false(vmconf_usb_filter_matches(stick, 0x0781, 0x5567, "other", 0, disk_if, 1));
+    g_assert_false(vmconf_usb_filter_matches(stick, 0x0781, 0x5567, NULL, 0, disk_if, 1));
+    g_assert_false(vmconf_usb_filter_matches(stick, 0x0781, 0x5568, "4C53 0001", 0, disk_if, 1));
+    g_assert_true(vmconf_usb_filter_matches(hid, 0x046d, 0xc52b, NULL, 0, hid_if, 1));
+    g_assert_true(vmconf_usb_filter_matches(hid, 0x046d, 0xc52b, NULL, 3, NULL, 0));
+    g_assert_false(vmconf_usb_filter_matches(hid, 0x0781, 0x5567, NULL, 0, disk_if, 1));
+
+    static const struct {
+        const char *text, *error;
+    } bad[] = {
+        { "[vm]\n[usb]\nx=vendor=12345\n", "[usb] x=vendor=12345: vendor='12345': expected an ID of four hex digits" },
+        { "[vm]\n[usb]\nx=vendor=zz\n", "[usb] x=vendor=zz: vendor='zz': expected an ID of four hex digits" },
+        { "[vm]\n[usb]\nx=product=\n", "[usb] x=product=: product='': expected an ID" },
+        { "[vm]\n[usb]\nx=class=100\n", "[usb] x=class=100: class='100': expected a class in hex, 00 to ff" },
+        { "[vm]\n[usb]\nx=vendor=0781,connect=maybe\n", "connect='maybe': expected true or false" },
+        { "[vm]\n[usb]\nx=vendor=0781,colour=red\n", "'colour' is not a filter field" },
+        { "[vm]\n[usb]\nx=vendor=0781,serial=\n", "serial='': expected the serial number's text" },
+        { "[vm]\n[usb]\nx=connect=true\n", "[usb] x=connect=true: a filter needs at least one of" },
+        { "[vm]\n[usb]\nx=\n", "a filter needs at least one of" },
+        { "[vm]\n[usb]\n9lives=class=08\n", "[usb] 9lives: an id starts with a letter" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GKeyFile) bk = g_key_file_new();
+        /* A good filter beside the bad one: reading keeps both in the file. */
+        g_autofree char *full = g_strconcat(bad[i].text, "good=vendor=0781\n", NULL);
+        g_assert_true(g_key_file_load_from_data(bk, full, -1, G_KEY_FILE_NONE, NULL));
+        g_autoptr(VmConfig) bc = vmconf_parse(bk, "test", f->dir, &err);
+        g_assert_null(bc);
+        g_assert_nonnull(err);
+        g_test_message("%s", err->message);
+        g_assert_nonnull(strstr(err->message, bad[i].error));
+        g_assert_null(strchr(err->message, '\n'));
+        g_assert_true(g_str_has_prefix(err->message, f->dir));
+        g_clear_error(&err);
+        g_autoptr(GPtrArray) good = vmconf_usb_filters(bk);
+        g_assert_cmpuint(good->len, ==, 1);
+        g_assert_cmpstr(((VmconfUsbFilter *)good->pdata[0])->id, ==, "good");
+        g_autofree char *kept = g_key_file_to_data(bk, NULL, NULL);
+        g_assert_nonnull(strstr(kept, "good=vendor=0781"));
+    }
+}
+
 static void test_save_load_round_trip(Fixture *f, gconstpointer data)
 {
     g_autoptr(GKeyFile) kf = vmconf_new();
@@ -591,6 +671,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/shorthands", Fixture, NULL, fixture_setup, test_shorthands, fixture_teardown);
     g_test_add("/vmconf/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
+    g_test_add("/vmconf/usb-filters", Fixture, NULL, fixture_setup, test_usb_filters, fixture_teardown);
     g_test_add_func("/vmconf/smp-syntax", test_smp_syntax);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
     g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,

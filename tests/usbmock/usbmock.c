@@ -629,6 +629,15 @@ void usbmock_unplug(UsbMock *m, UsbMockDevice which)
     umockdev_testbed_remove_device(m->testbed, d->syspath);
 }
 
+void usbmock_plug(UsbMock *m, UsbMockDevice which)
+{
+    MockDev **slot = &m->dev[which == USBMOCK_STORAGE];
+    g_assert(!*slot || (*slot)->gone);
+    mockdev_free(m->testbed, *slot);
+    *slot = mockdev_add(m->testbed, which);
+    umockdev_testbed_uevent(m->testbed, (*slot)->syspath, "add");
+}
+
 void usbmock_set_busy(UsbMock *m, bool busy)
 {
     MockDev *d = dev_of(m, USBMOCK_KEYBOARD);

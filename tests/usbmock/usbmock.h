@@ -36,6 +36,9 @@ UsbMock *usbmock_new(unsigned devices);
 void usbmock_free(UsbMock *m);
 /* A key press and release (HID usage, 0x04 'a') queued as two boot-protocol reports. */
 void usbmock_key(UsbMock *m, uint8_t usage);
+/* The device arrives after the start (it was not in usbmock_new's devices, or was
+ * unplugged): added to sysfs with an "add" uevent, as the kernel announces a new device. */
+void usbmock_plug(UsbMock *m, UsbMockDevice which);
 /* The device leaves: removed from sysfs with a "remove" uevent; its URBs fail. */
 void usbmock_unplug(UsbMock *m, UsbMockDevice which);
 /* Another program holds the keyboard's interface: claiming it fails with EBUSY. */

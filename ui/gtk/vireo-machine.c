@@ -4,6 +4,7 @@
 #include "engine/audio/audio.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-osinfo.h"
+#include "ui/gtk/vireo-usb.h"
 #include "ui/spice/spice-display.h"
 #include "vireo-config.h"
 
@@ -41,6 +42,9 @@ G_DEFINE_FINAL_TYPE(VireoMachine, vireo_machine, G_TYPE_OBJECT)
 enum { PROP_0, PROP_NAME, PROP_OS_NAME, PROP_STATE, PROP_ERROR, PROP_THUMBNAIL, PROP_VOLUME, PROP_MUTED,
        PROP_PLAYING, PROP_SHARING, N_PROPS };
 static GParamSpec *props[N_PROPS];
+
+enum { SIG_USB_CHANGED, SIG_USB_PROBLEM, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 static void machine_stop_vm(VireoMachine *m, bool now);
 static void save_volume(VireoMachine *m);
@@ -101,6 +105,20 @@ static void vireo_machine_class_init(VireoMachineClass *klass)
     props[PROP_PLAYING] = g_param_spec_boolean("playing", NULL, NULL, FALSE, f);
     props[PROP_SHARING] = g_param_spec_boolean("sharing", NULL, NULL, FALSE, f);
     g_object_class_install_properties(oc, N_PROPS, props);
+    signals[SIG_USB_CHANGED] = g_signal_new("usb-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                            NULL, NULL, G_TYPE_NONE, 0);
+    signals[SIG_USB_PROBLEM] = g_signal_new("usb-problem", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                            NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+void vireo_machine_usb_changed(VireoMachine *m)
+{
+    g_signal_emit(m, signals[SIG_USB_CHANGED], 0);
+}
+
+void vireo_machine_report_usb_problem(VireoMachine *m, const char *text)
+{
+    g_signal_emit(m, signals[SIG_USB_PROBLEM], 0, text);
 }
 
 static void vireo_machine_init(VireoMachine *m)
@@ -308,6 +326,7 @@ static void machine_stop_vm(VireoMachine *m, bool now)
     if (!m->vm)
         return;
     vireo_machine_unshare(m);
+    vireo_usb_machine_stopping(m);
     vm_remove_state_listener(m->vm, m->listener);
     g_clear_handle_id(&m->playing_poll, g_source_remove);
     set_playing(m, false);
@@ -366,6 +385,8 @@ bool vireo_machine_start(VireoMachine *m, GError **err)
         return false;
     }
     update_state(m);
+    /* vm.conf's [usb] filters: the matching devices plugged in now, and later ones. */
+    vireo_usb_machine_started(m);
     return true;
 }
 

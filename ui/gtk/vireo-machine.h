@@ -81,4 +81,10 @@ void vireo_machine_unshare(VireoMachine *m);
 /* Whether the screen is shared now, and how to reach it (strings owned by m). */
 bool vireo_machine_get_share(VireoMachine *m, const char **addr, int *port, const char **password);
 
+/* Host USB devices (vireo-usb.c does the work). Signals: "usb-changed" after a device was
+ * connected to or disconnected from the VM by the app; "usb-problem" (a translated line)
+ * when connecting one failed where no dialog could say so (an auto-connect filter). */
+void vireo_machine_usb_changed(VireoMachine *m);
+void vireo_machine_report_usb_problem(VireoMachine *m, const char *text);
+
 G_END_DECLS

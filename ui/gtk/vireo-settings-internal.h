@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the parts of the settings window share (vireo-settings.c: hardware, boot, media;
  * vireo-settings-disks.c: disks, drives and direct kernel boot; vireo-settings-sound.c:
- * the host sound rows; vireo-settings-network.c: port forwards and the guest's address). */
+ * the host sound rows; vireo-settings-network.c: port forwards and the guest's address;
+ * vireo-settings-usb.c: the USB auto-connect filters). */
 #pragma once
 
 #include "ui/gtk/vireo-settings.h"
@@ -30,6 +31,10 @@ typedef struct Settings {
     GtkEntry *fwd_addr;
     GtkSpinButton *fwd_host, *fwd_guest;
     guint nat_timer;        /* refreshes the guest's address while the window is open */
+    AdwPreferencesGroup *usb_filters; /* vireo-settings-usb.c */
+    GPtrArray *usb_rows;
+    GtkWidget *usb_add_row;
+    GtkEntry *usb_vendor, *usb_product, *usb_serial, *usb_class;
     bool loading;           /* filling widgets from vm.conf: no writes */
 } Settings;
 
@@ -59,3 +64,8 @@ void settings_sound_load(Settings *s, GKeyFile *kf);
 void settings_network_build(Settings *s, AdwPreferencesPage *page);
 void settings_network_refresh(Settings *s);
 void settings_network_free(Settings *s);
+/* vireo-settings-usb.c: the USB filters group, added to page; refresh after vm.conf
+ * changed. */
+void settings_usb_build(Settings *s, AdwPreferencesPage *page);
+void settings_usb_refresh(Settings *s);
+void settings_usb_free(Settings *s);

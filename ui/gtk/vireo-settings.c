@@ -49,6 +49,7 @@ static void settings_free(Settings *s)
     if (s->disk_rows)
         g_ptr_array_unref(s->disk_rows);
     settings_network_free(s);
+    settings_usb_free(s);
     g_object_unref(s->machine);
     g_free(s);
 }
@@ -432,6 +433,8 @@ static void load_values(Settings *s)
     settings_sound_load(s, kf);
     if (s->forwards)
         settings_network_refresh(s);
+    if (s->usb_filters)
+        settings_usb_refresh(s);
     settings_update_file_rows(s);
     show_cpus_advice(s);
     s->loading = false;
@@ -566,6 +569,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     adw_preferences_group_add(media, s->floppy_row);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), media);
     settings_disks_build(s, ADW_PREFERENCES_PAGE(page));
+    settings_usb_build(s, ADW_PREFERENCES_PAGE(page));
 
     load_values(s);
     update_sensitivity(m, NULL, s);

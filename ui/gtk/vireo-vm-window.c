@@ -6,6 +6,7 @@
 #include "ui/gtk/vireo-settings.h"
 #include "ui/gtk/vireo-share.h"
 #include "ui/gtk/vireo-snapshots.h"
+#include "ui/gtk/vireo-usb.h"
 #include "ui/gtk/vireo-window.h"
 #include "vireo-config.h"
 #include "ui/gtk/vireo-display.h"
@@ -618,6 +619,12 @@ static void vireo_vm_window_init(VireoVmWindow *w)
     g_signal_connect(w, "notify::fullscreened", G_CALLBACK(on_fullscreen_changed), NULL);
 }
 
+/* A filter that could not connect its device says so where the user looks. */
+static void on_usb_problem(VireoMachine *m, const char *text, VireoVmWindow *w)
+{
+    show_toast(w, text);
+}
+
 VireoVmWindow *vireo_vm_window_new(VireoApplication *app, VireoMachine *m)
 {
     VireoVmWindow *w = g_object_new(VIREO_TYPE_VM_WINDOW, "application", app, NULL);
@@ -626,6 +633,8 @@ VireoVmWindow *vireo_vm_window_new(VireoApplication *app, VireoMachine *m)
     w->was_active = vireo_machine_is_active(m);
     g_signal_connect_object(m, "notify", G_CALLBACK(on_machine_notify), w, 0);
     adw_header_bar_pack_end(w->header_bar, vireo_volume_button_new(m));
+    adw_header_bar_pack_end(w->header_bar, vireo_usb_button_new(m));
+    g_signal_connect_object(m, "usb-problem", G_CALLBACK(on_usb_problem), w, 0);
     restore_geometry(w);
     update_state(w);
     return w;
