@@ -107,10 +107,7 @@ const UiCase *transfer_case(const char *name);
 const UiCase *sound_case(const char *name);
 /* The case of share.c. */
 const UiCase *share_case(const char *name);
-<<<<<<< HEAD
 /* The case of resize.c. */
 const UiCase *resize_case(const char *name);
-=======
 /* The case of usb.c (built with umockdev only: HAVE_USBMOCK). */
 const UiCase *usb_case(const char *name);
->>>>>>> usbapp15
