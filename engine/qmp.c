@@ -598,11 +598,7 @@ static JsonNode *cmd_device_add(QmpClient *c, JsonObject *args, GError **err)
     }
     g_autofree char *text = g_string_free(spec, false);
     GError *local = NULL;
-    Vm *vm = c->srv->vm;
-    vm_lock(vm);
-    Device *dev = device_create_from_spec(vm, text, &local);
-    vm_unlock(vm);
-    if (!dev) {
+    if (!vm_device_add(c->srv->vm, text, &local)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
         g_error_free(local);
     }
@@ -614,17 +610,8 @@ static JsonNode *cmd_device_del(QmpClient *c, JsonObject *args, GError **err)
     const char *id;
     if (!arg_string(args, "id", true, &id, err))
         return NULL;
-    Vm *vm = c->srv->vm;
     GError *local = NULL;
-    vm_lock(vm);
-    Device *dev = device_find(vm, id);
-    bool ok = dev && device_unplug(dev, &local);
-    vm_unlock(vm);
-    if (!dev) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Device '%s' not found", id);
-        return NULL;
-    }
-    if (!ok) {
+    if (!vm_device_del(c->srv->vm, id, &local)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "%s", local->message);
         g_error_free(local);
         return NULL;

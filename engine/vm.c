@@ -603,18 +603,18 @@ bool vm_device_add(Vm *vm, const char *spec, GError **err)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "'%s' is not a device that can be hot-plugged", driver);
         return false;
     }
-    g_mutex_lock(&vm->lock);
+    vm_lock(vm);
     Device *dev = device_create_from_spec(vm, spec, err);
-    g_mutex_unlock(&vm->lock);
+    vm_unlock(vm);
     return dev != NULL;
 }
 
 bool vm_device_del(Vm *vm, const char *id, GError **err)
 {
-    g_mutex_lock(&vm->lock);
+    vm_lock(vm);
     Device *dev = device_find(vm, id);
     bool ok = dev && device_unplug(dev, err);
-    g_mutex_unlock(&vm->lock);
+    vm_unlock(vm);
     if (!dev)
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "Device '%s' not found", id);
     return ok;
