@@ -276,10 +276,16 @@ void usb_device_unplug(Device *dev)
 {
     UsbDevice *d = (UsbDevice *)dev;
     UsbBus *bus = d->bus;
+    UsbDevice *hub = d->parent;
     int port = d->port;
     usb_device_detach(d);
-    if (bus && bus->ops && bus->ops->detach)
+    /* Behind a hub the port is the hub's: its status change endpoint reports it. */
+    if (hub) {
+        if (hub->ops && hub->ops->child_detached)
+            hub->ops->child_detached(hub, port);
+    } else if (bus && bus->ops && bus->ops->detach) {
         bus->ops->detach(bus->opaque, port);
+    }
 }
 
 bool usb_device_bus_place(Device *dev, DeviceBusPlace *out)

@@ -101,6 +101,8 @@ typedef struct UsbDeviceOps {
     void (*child_attached)(UsbDevice *d, int port);
     /* Hubs only: the device on downstream port `port` signals resume (remote wakeup). */
     void (*child_wakeup)(UsbDevice *d, int port);
+    /* Hubs only: the device on downstream port `port` was removed at run time. */
+    void (*child_detached)(UsbDevice *d, int port);
 } UsbDeviceOps;
 
 /* The largest data stage of a control transfer a device here answers. */
@@ -163,7 +165,8 @@ bool usb_device_attach(UsbDevice *d, GError **err);
  * runs at VM teardown, after the PCI bus that carries the controller's IRQ is gone. */
 void usb_device_detach(UsbDevice *d);
 /* Run-time removal (the DeviceClass unplug hook of USB devices, QMP device_del): leaves
- * the port and tells the controller, whose port shows the disconnect to the guest. */
+ * the port and tells the controller, or the hub in front, whose port shows the
+ * disconnect to the guest. */
 void usb_device_unplug(Device *dev);
 /* The DeviceClass bus_place hook of USB devices. */
 bool usb_device_bus_place(Device *dev, DeviceBusPlace *out);

@@ -407,7 +407,7 @@ static uint32_t port_status(Rig *r, unsigned port)
 
 static void test_hub(void)
 {
-    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", "usb-kbd,bus=ehci.0,port=1.3", NULL };
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", "usb-kbd,bus=ehci.0,port=1.3,id=kbd", NULL };
     Rig r;
     rig_init(&r, devs, NULL);
     start(&r, 0);
@@ -468,6 +468,26 @@ static void test_hub(void)
     step(&r, 2);
     g_assert_cmphex(qtd_token(&r, 0) & (TOK_ACTIVE | TOK_HALTED | TOK_XACT), ==, TOK_HALTED | TOK_XACT);
 
+    /* Hot unplug behind the hub: its port 3 loses the connection and reports the change
+     * on the status change endpoint; the root port holding the hub stays connected. */
+    hub_request(&r, 0x23, 3, 4, 3);         /* reset: enabled again */
+    hub_request(&r, 0x23, 1, 20, 3);
+    g_assert_cmphex(port_status(&r, 3), ==, 0x00000503);
+    GError *uerr = NULL;
+    vm_lock(r.vm);
+    g_assert_true(device_unplug(device_find(r.vm, "kbd"), &uerr));
+    g_assert_no_error(uerr);
+    vm_unlock(r.vm);
+    qtd(&r, 4, T, token(PID_IN, 8, true), BUF + 0x200);
+    qh(&r, QH_P, T, chars(1, 1, 8, false, false), 0x40000001u, QTDS + 4 * 32);
+    step(&r, 3);
+    g_assert_cmphex(qtd_token(&r, 4) & 0xff, ==, 0);
+    get_bytes(&r, BUF + 0x200, &bits, 1);
+    g_assert_cmphex(bits, ==, 1u << 3);
+    g_assert_cmphex(port_status(&r, 3), ==, 0x00010100); /* powered, no connection; C_CONNECTION */
+    g_assert_cmphex(op(&r, PORTSC) & 1, ==, 1);          /* the hub is still there */
+    hub_request(&r, 0x23, 1, 16, 3);
+
     /* Attach errors: a port that is no hub's, a hub port out of range, a taken one. */
     GError *err = NULL;
     vm_lock(r.vm);
@@ -477,6 +497,9 @@ static void test_hub(void)
     g_assert_null(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.9", &err));
     g_assert_nonnull(strstr(err->message, "ports 1 to 8"));
     g_clear_error(&err);
+    /* The port the keyboard left takes a device again, and then is taken. */
+    g_assert_nonnull(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.3", &err));
+    g_assert_no_error(err);
     g_assert_null(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.3", &err));
     g_assert_nonnull(strstr(err->message, "taken"));
     g_clear_error(&err);
