@@ -320,19 +320,22 @@ static size_t control(Rig *r, unsigned slot, const uint8_t setup[8], uint8_t *in
 static unsigned tablet_setup(Rig *r)
 {
     start(r);
-    port_enable(r, 1, 1);
-    unsigned slot = address_device(r, 1, 1, 8, false);
+    port_enable(r, 1, 3);
+    unsigned slot = address_device(r, 1, 3, 64, false);
     uint8_t desc[64];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 64, 0 };
     g_assert_cmpuint(control(r, slot, get_dev, desc, 64), ==, 18); /* short: 18 of 64 */
     g_assert_cmphex(desc[0], ==, 18);
     g_assert_cmphex(desc[1], ==, 1);
+    /* High speed on the USB 2 port: a USB 2.0 device with 64-byte EP0 packets. */
+    g_assert_cmphex(desc[2] | desc[3] << 8, ==, 0x0200);
+    g_assert_cmphex(desc[7], ==, 64);
     static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
     control(r, slot, set_conf, NULL, 0);
     for (unsigned i = 0; i < 0x440; i += 4)
         put32(r, INPUT + i, 0);
     put32(r, INPUT + 4, 1u | 1u << 3);                        /* add slot, DCI 3 */
-    put32(r, INPUT + 0x20, 3u << 27 | 1u << 20);
+    put32(r, INPUT + 0x20, 3u << 27 | 3u << 20);
     put32(r, INPUT + 0x24, 1u << 16);
     put32(r, INPUT + 0x20 + 0x20 * 3, 6u << 16);              /* interval 2^6 x 125 us */
     put32(r, INPUT + 0x20 + 0x20 * 3 + 4, 8u << 16 | 7u << 3 | 3u << 1); /* interrupt IN */
@@ -460,14 +463,14 @@ static void test_storage(void)
     Rig r;
     rig_init_full(&r, "qemu-xhci", devs, path);
     start(&r);
-    port_enable(&r, 1, 1);
-    unsigned slot = address_device(&r, 1, 1, 64, false);
+    port_enable(&r, 1, 3);
+    unsigned slot = address_device(&r, 1, 3, 64, false);
     static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
     control(&r, slot, set_conf, NULL, 0);
     for (unsigned i = 0; i < 0x440; i += 4)
         put32(&r, INPUT + i, 0);
     put32(&r, INPUT + 4, 1u | 1u << 3 | 1u << 4);                /* add slot, DCI 3 and 4 */
-    put32(&r, INPUT + 0x20, 4u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x20, 4u << 27 | 3u << 20);
     put32(&r, INPUT + 0x24, 1u << 16);
     put32(&r, INPUT + 0x20 + 0x20 * 3 + 4, 64u << 16 | 6u << 3 | 3u << 1); /* bulk IN */
     put32(&r, INPUT + 0x20 + 0x20 * 3 + 8, BULK_IN_RING | 1);
@@ -560,7 +563,7 @@ static void test_hotplug(void)
     Rig r;
     rig_init(&r, devs);
     start(&r);
-    port_enable(&r, 1, 1);
+    port_enable(&r, 1, 3);
     uint32_t off = OPER + 0x400;
     GError *err = NULL;
     vm_lock(r.vm);
@@ -577,8 +580,8 @@ static void test_hotplug(void)
     g_assert_nonnull(device_create_from_spec(r.vm, "usb-kbd,id=kbd", &err));
     g_assert_no_error(err);
     vm_unlock(r.vm);
-    port_enable(&r, 1, 1);
-    unsigned slot = address_device(&r, 1, 1, 8, false);
+    port_enable(&r, 1, 3);
+    unsigned slot = address_device(&r, 1, 3, 64, false);
     uint8_t desc[18];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
     g_assert_cmpuint(control(&r, slot, get_dev, desc, 18), ==, 18);
@@ -660,8 +663,8 @@ static void test_enumerate_and_report(void)
     expect_report(&r, trb, 5, 6);
 
     /* The keyboard on port 3, addressed with BSR first as Linux does, then for real. */
-    port_enable(&r, 3, 1);
-    unsigned kslot = address_device(&r, 3, 1, 8, true);
+    port_enable(&r, 3, 3);
+    unsigned kslot = address_device(&r, 3, 3, 64, true);
     g_assert_cmpuint(kslot, !=, slot);
     uint8_t desc[18];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
