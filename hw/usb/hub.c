@@ -385,6 +385,8 @@ static const DeviceClass hub_class = {
     .realize = hub_realize,
     .reset = hub_reset,
     .unrealize = hub_unrealize,
+    /* Listed with the other USB devices (x-query-usb, info usb). */
+    .bus_place = usb_device_bus_place,
 };
 
 __attribute__((constructor)) static void hub_register(void)

@@ -35,13 +35,16 @@
            plugged, and a key arrives after; device_del of each, the
            guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
            enumerates again; bad device_add/device_del arguments are one error each.
-  passthrough  usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
+  passthrough, passthrough-ehci, passthrough-xhci  one boot under each controller (the
+           board's UHCI; usb-ehci, where the full-speed mocks sit behind a usb-hub; qemu-xhci),
+           each with a usb-hub. usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
            with an ioctl handler playing usbfs; vireo-run runs under umockdev-wrapper
            and vireo-usbmock): device_add usb-host with the mock's ids, the guest
            enumerates it with its own descriptors and strings, a key the mock sends
            reaches the guest's event device; device_del with its interrupt transfer in
-           flight returns the device to the host's driver; added again, then the mock
-           leaves the host: the guest sees it go and the listing empties. A mock
+           flight returns the device to the host's driver; added again behind the hub,
+           a key comes through it, then the mock leaves the host: the guest sees it go
+           through the hub's port change and the listing keeps the hub alone. A mock
            bulk-only disk (001/003): the guest reads it, writes a file at 1 MiB that
            the mock's own copy of the disk holds, and it leaves the host while the
            guest reads it.
@@ -630,8 +633,9 @@ def passthrough(o, tmp, controller):
         lst = wait_list(vm, lambda l: not without_hub(l), "mock unplugged from the host")
         check(any(":0409:55aa:" in e for e in lst), "the device behind the hub leaving the host left the guest; "
               "the hub stays: %s" % sorted(lst), "the hub went too: %s" % sorted(lst))
-        check([d["type"] for d in vm.command("x-query-usb")] == ["usb-hub"],
-              "x-query-usb lists the hub alone after the host unplug", "x-query-usb after the host unplug")
+        listing = vm.command("x-query-usb")
+        check([d["type"] for d in listing] == ["usb-hub"], "x-query-usb lists the hub alone after the host unplug",
+              "x-query-usb after the host unplug: %s" % listing)
         try:
             vm.command("device_add", driver="usb-host", id="pass3", vendorid="0x16c0", productid="0x27db")
             failures.append("device_add of the unplugged device succeeded")
