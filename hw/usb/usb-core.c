@@ -470,13 +470,18 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
             d->ops->request_done(d, s);
         return 0;
     }
-    case 0x8100 | REQ_GET_INTERFACE:
+    case 0x8100 | REQ_GET_INTERFACE: {
         if (!d->config)
             return -1;
-        return copy_out(data, s->length, (const uint8_t[]){ 0 }, 1);
+        uint8_t alt = d->ops->get_interface ? d->ops->get_interface(d, (uint8_t)s->index) : 0;
+        return copy_out(data, s->length, &alt, 1);
+    }
     case 0x0100 | REQ_SET_INTERFACE:
-        /* One alternate setting per interface. */
-        if (!d->config || s->value != 0)
+        /* One alternate setting per interface unless the device has its own. */
+        if (!d->config || s->value > 0xff || s->index > 0xff)
+            return -1;
+        if (d->ops->set_interface ? d->ops->set_interface(d, (uint8_t)s->index, (uint8_t)s->value) < 0
+                                  : s->value != 0)
             return -1;
         if (d->ops->request_done)
             d->ops->request_done(d, s);

@@ -94,6 +94,11 @@ typedef struct UsbDeviceOps {
      * (SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE ENDPOINT_HALT), for a device that
      * must repeat it elsewhere (usb-host on the real device). */
     void (*request_done)(UsbDevice *d, const UsbSetup *setup);
+    /* Optional: a device with alternate settings (USB 2.0 9.4.10, 9.4.4): SET_INTERFACE
+     * selects `alt` of interface `iface` (0 on success, negative to stall); GET_INTERFACE
+     * asks which one is selected. Without them only setting 0 exists. */
+    int (*set_interface)(UsbDevice *d, uint8_t iface, uint8_t alt);
+    uint8_t (*get_interface)(UsbDevice *d, uint8_t iface);
     /* Hubs only: the device with address addr behind one of the hub's enabled downstream
      * ports (usb_device_find on each), or NULL. */
     UsbDevice *(*find)(UsbDevice *d, uint8_t addr);

@@ -794,6 +794,9 @@ static bool xhci_check(const void *state, GError **err)
 static void xhci_post_load(void *state)
 {
     XhciState *s = state;
+    for (int i = 0; i < XHCI_MAX_SLOTS; i++)
+        for (int e = 0; e < XHCI_EPS; e++)
+            s->slots[i].ep[e].iso_next = 0;
     pci_device_post_load(&s->pci);
     update_irq(s);
 }
