@@ -7,6 +7,7 @@
  * System Error or bounds its work, and the process never crashes or hangs. Finally the
  * controller is saved with an interrupt transfer NAKing in the periodic schedule and
  * restored into a second VM, which completes it. */
+#include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/input.h"
 #include "hw/usb/usb.h"
@@ -605,6 +606,65 @@ static void test_full_speed_device(void)
     rig_free(&r);
 }
 
+/* A full-speed isochronous device behind the hub: usb-audio's OUT packets through siTDs
+ * (EHCI 3.4). An siTD moves its packet in the first microframe of its S-mask and retires
+ * there with its interrupt; one to an endpoint the device lacks is a transaction error;
+ * one whose buffer lies outside RAM halts the controller. */
+static void test_sitd(void)
+{
+    enum { SITD = 0x2200u, PCM = DATA };
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", NULL };
+    Rig r;
+    rig_init(&r, devs, NULL);
+    GError *err = NULL;
+    g_assert_true(backend_open(r.vm, "audiodev", "none,id=a", &err));
+    g_assert_no_error(err);
+    vm_lock(r.vm);
+    g_assert_nonnull(device_create_from_spec(r.vm, "usb-audio,audiodev=a,bus=ehci.0,port=1.5", &err));
+    g_assert_no_error(err);
+    vm_unlock(r.vm);
+    start(&r, 0);
+    uint8_t desc[18];
+    enumerate(&r, 1, desc);
+    hub_request(&r, 0x23, 3, 8, 5);
+    hub_request(&r, 0x23, 3, 4, 5);
+    g_assert_cmphex(port_status(&r, 5) & 0x0603, ==, 0x0003); /* enabled, full speed */
+    enumerate(&r, 2, desc);
+    g_assert_cmphex(desc[8] | desc[9] << 8, ==, 0x46f4);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, 2, set_alt1, NULL, 0);
+
+    for (unsigned f = 0; f < 48; f++)
+        put32(&r, PCM + 4 * f, 1000u | (uint32_t)(uint16_t)-1000 << 16);
+    /* OUT to device 2 endpoint 1 through hub 1 port 5, start split in microframe 1. */
+    uint32_t ep = 2u | 1u << 8 | 1u << 16 | 5u << 24;
+    uint32_t sitd[7] = { T, ep, 0x02, 1u << 31 | 192u << 16 | 1u << 7, PCM, PCM + 0x1000, T };
+    for (int i = 0; i < 7; i++)
+        put32(&r, SITD + 4 * i, sitd[i]);
+    for (unsigned i = 0; i < 1024; i++)
+        put32(&r, FRAMES + 4 * i, SITD | 2u << 1);
+    opw(&r, PERIODIC, FRAMES);
+    opw(&r, USBSTS, 0x3f);
+    opw(&r, USBCMD, op(&r, USBCMD) | CMD_PSE);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);      /* retired, all 192 bytes moved */
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
+    /* IN from an endpoint the speaker lacks: a transaction error, nothing moved. */
+    put32(&r, SITD + 4, ep | 1u << 31);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 3);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    /* A buffer outside RAM: Host System Error, the controller halts. */
+    put32(&r, SITD + 4, ep);
+    put32(&r, SITD + 12, 192u << 16 | 1u << 7);
+    put32(&r, SITD + 16, 0x7ffff000u);
+    step(&r, 2);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_HSE | STS_HALTED), ==, STS_HSE | STS_HALTED);
+    rig_free(&r);
+}
+
 static void assert_hse(Rig *r)
 {
     uint32_t sts = op(r, USBSTS);
@@ -813,6 +873,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ehci/high-speed-storage", test_high_speed_storage);
     g_test_add_func("/ehci/hub", test_hub);
     g_test_add_func("/ehci/full-speed-device", test_full_speed_device);
+    g_test_add_func("/ehci/sitd", test_sitd);
     g_test_add_func("/ehci/hostile", test_hostile);
     g_test_add_func("/ehci/state", test_state);
     return g_test_run();
