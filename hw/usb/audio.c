@@ -7,9 +7,12 @@
  * OUT endpoint taking 48 kHz 16-bit stereo PCM, 48 frames each 1 ms frame. Setting 0 has
  * no endpoint (no bandwidth): the voice is active only while setting 1 is selected.
  *
- * Each isochronous packet the host controller delivers goes straight into the audiodev's
- * voice (engine/audio/audio.h); the controllers pace isochronous packets by their frames
- * on the virtual clock, so the voice receives 48 frames per millisecond of guest time. */
+ * The packets go into the audiodev's voice (engine/audio/audio.h). The controllers pace
+ * isochronous packets by their frames on the virtual clock, 48 frames a millisecond of
+ * guest time, but a packet comes late whenever the guest's driver or the controller's
+ * timer does: like a real speaker's FIFO, the device holds PREBUFFER_MS of the stream
+ * before the voice plays, and again after the voice ran dry, so that jitter does not
+ * become gaps. */
 #include "hw/usb/usb.h"
 #include "engine/audio/audio.h"
 
@@ -19,6 +22,8 @@
 #define RATE 48000
 #define CHANNELS 2
 #define FRAME_BYTES 4
+/* The cushion against late packets, in frames. */
+#define PREBUFFER_FRAMES (RATE / 1000 * 24)
 /* 48 frames a millisecond, one more for a host running slightly fast (adaptive sink). */
 #define MAX_PACKET ((RATE / 1000 + 1) * FRAME_BYTES)
 
@@ -46,6 +51,10 @@ typedef struct UsbAudioState {
     UsbDevice usb;
     AudioDev *audiodev;   /* property */
     AudioVoice *voice;
+    /* The stream held back until PREBUFFER_FRAMES are there (host-side timing, not
+     * saved: a restored VM starts its cushion again). */
+    GByteArray *pending;
+    bool flowing;
     /* Guest-visible state. */
     uint8_t alt;          /* AudioStreaming interface's alternate setting */
     bool mute;
@@ -115,6 +124,9 @@ static void audio_apply_alt(UsbAudioState *s)
 {
     if (s->voice)
         audio_voice_set_active(s->voice, s->usb.config && s->alt == 1);
+    if (s->pending)
+        g_byte_array_set_size(s->pending, 0);
+    s->flowing = false;
 }
 
 /* The mixer asks for what was produced up to now: the packets arrived already. */
@@ -243,9 +255,22 @@ static void audio_data(UsbDevice *d, UsbPacket *p)
     p->result = USB_RET_SUCCESS;
     if (s->alt != 1 || !s->voice)
         return;
-    size_t len = MIN(p->len, (size_t)MAX_PACKET);
-    if (len >= FRAME_BYTES)
-        audio_voice_write(s->voice, p->data, len / FRAME_BYTES);
+    size_t frames = MIN(p->len, (size_t)MAX_PACKET) / FRAME_BYTES;
+    if (!frames)
+        return;
+    /* The voice ran dry: the mixer played silence, and the cushion builds up again. */
+    if (s->flowing && !audio_voice_queued(s->voice))
+        s->flowing = false;
+    if (s->flowing) {
+        audio_voice_write(s->voice, p->data, frames);
+        return;
+    }
+    g_byte_array_append(s->pending, p->data, (guint)(frames * FRAME_BYTES));
+    if (s->pending->len >= PREBUFFER_FRAMES * FRAME_BYTES) {
+        audio_voice_write(s->voice, s->pending->data, s->pending->len / FRAME_BYTES);
+        g_byte_array_set_size(s->pending, 0);
+        s->flowing = true;
+    }
 }
 
 static const UsbDeviceOps audio_ops = {
@@ -281,6 +306,7 @@ static bool audio_realize(Device *dev, GError **err)
     s->usb.speed = USB_SPEED_FULL;
     if (!usb_device_attach(&s->usb, err))
         return false;
+    s->pending = g_byte_array_new();
     s->voice = audio_voice_new(s->audiodev, dev->id, audio_sync, s);
     audio_voice_set_format(s->voice, AUDIO_FMT_S16, CHANNELS, RATE);
     s->volume = VOL_MAX;
@@ -296,6 +322,10 @@ static void audio_unrealize(Device *dev)
     if (s->voice) {
         audio_voice_free(s->voice);
         s->voice = NULL;
+    }
+    if (s->pending) {
+        g_byte_array_unref(s->pending);
+        s->pending = NULL;
     }
 }
 
