@@ -19,10 +19,12 @@
            savevm/loadvm then carry the EHCI, the hub and the devices.
   linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
            under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
-           hubs), usb-tablet, usb-kbd and usb-storage enumerate on its USB 2 ports; the
+           hubs), usb-tablet, usb-kbd, usb-storage and a usb-hub with a usb-mouse behind
+           it enumerate on its USB 2 ports, each at 480 Mb/s in sysfs; the
            USB disk reads right and a file written to it is in the image, which
            vireo-img check finds clean; QMP input-send-event abs positions and buttons
-           arrive at the tablet's event device and a key at the USB keyboard; savevm
+           arrive at the tablet's event device, rel motion at the mouse behind the
+           hub and a key at the USB keyboard; savevm
            while the guest waits, loadvm after it finished, and a new position and key
            arrive again.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
