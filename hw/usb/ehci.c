@@ -13,7 +13,7 @@
  * full-speed-only device is refused at attach with an error that names the UHCI bus;
  * behind a usb-hub, full and low-speed devices work, the hub's transaction translator
  * being invisible to a synchronous device model (split transactions complete at once).
- * Not modelled: siTDs (full-speed isochronous through a hub: followed, never executed),
+ * siTDs (full-speed isochronous through a hub) move their packet in one go. Not modelled:
  * 64-bit addressing, asynchronous schedule park mode, the debug port.
  *
  * Time: FRINDEX counts microframes (125 us) of the virtual clock while Run/Stop is set.
@@ -120,6 +120,15 @@ enum {
     ITD_BABBLE = 1u << 29,
     ITD_XACT = 1u << 28,
     ITD_IOC = 1u << 15,
+    /* siTD transfer state (EHCI 3.4.3). */
+    SITD_IOC = 1u << 31,
+    SITD_ACTIVE = 1u << 7,
+    SITD_ERR = 1u << 6,
+    SITD_BUFERR = 1u << 5,
+    SITD_BABBLE = 1u << 4,
+    SITD_XACT = 1u << 3,
+    SITD_MISSED = 1u << 2,
+    SITD_SPLITX = 1u << 1,
 };
 
 /* PCI configuration registers (EHCI 2.1). */
@@ -516,6 +525,58 @@ static bool process_itd(EhciState *s, uint32_t addr, unsigned uframe, uint32_t *
     return write_dwords(s, addr + 4 + 4 * uframe, &tr, 1, "iTD outside RAM");
 }
 
+/* A split-transaction isochronous TD (siTD, EHCI 3.4): a full-speed isochronous packet
+ * through a hub's transaction translator. The translator is invisible here (the device
+ * answers at once), so the whole packet moves in the first microframe of its S-mask and
+ * the siTD retires there: its start and complete splits collapse into one (4.12.3). */
+static bool process_sitd(EhciState *s, uint32_t addr, unsigned uframe, uint32_t *link)
+{
+    uint32_t sitd[7];
+    if (!read_dwords(s, addr, sitd, 7, "siTD outside RAM"))
+        return false;
+    *link = sitd[0];
+    uint32_t st = sitd[3];
+    if (!(st & SITD_ACTIVE) || !((sitd[2] >> uframe) & 1))
+        return true;
+    bool in = sitd[1] >> 31;
+    unsigned len = (st >> 16) & 0x3ff;
+    uint32_t pages[2] = { sitd[4], sitd[5] };
+    uint8_t data[1024];
+    st &= ~(SITD_ACTIVE | SITD_ERR | SITD_BUFERR | SITD_BABBLE | SITD_XACT | SITD_MISSED | SITD_SPLITX);
+    uint32_t bad = 0;
+    if (len > 1023) {
+        st |= SITD_BUFERR;
+    } else if (!in && len && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, len, false, &bad)) {
+        if (bad) {
+            ehci_fault(s, "siTD buffer outside RAM", bad);
+            return false;
+        }
+        st |= SITD_BUFERR;
+    } else {
+        UsbPacket p = { .pid = in ? USB_TOKEN_IN : USB_TOKEN_OUT, .addr = sitd[1] & 0x7f,
+                        .ep = (sitd[1] >> 8) & 0xf, .data = data, .max_len = len, .len = in ? 0 : len };
+        usb_bus_deliver(s->usb, enabled_ports(s), &p);
+        size_t actual = in ? MIN(p.len, (size_t)len) : len;
+        if (p.result != USB_RET_SUCCESS) {
+            st |= SITD_XACT;
+            actual = 0;
+        } else if (in && actual && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, actual, true, &bad)) {
+            if (bad) {
+                ehci_fault(s, "siTD buffer outside RAM", bad);
+                return false;
+            }
+            st |= SITD_BUFERR;
+        }
+        /* Total Bytes to Transfer counts down to what was not moved (3.4.3). */
+        st = (st & ~(0x3ffu << 16)) | (uint32_t)(len - actual) << 16;
+    }
+    if (st & (SITD_BUFERR | SITD_XACT))
+        s->sts |= STS_ERRINT;
+    if (st & SITD_IOC)
+        s->sts |= STS_USBINT;
+    return write_dwords(s, addr + 12, &st, 1, "siTD outside RAM");
+}
+
 static void run_periodic(EhciState *s, uint32_t frindex)
 {
     static const unsigned sizes[] = { 1024, 512, 256, 1024 };
@@ -544,9 +605,12 @@ static void run_periodic(EhciState *s, uint32_t frindex)
             break;
         }
         case TYPE_SITD:
+            if (!process_sitd(s, addr, uframe, &link))
+                return;
+            break;
         case TYPE_FSTN:
         default:
-            /* siTDs are not executed; an FSTN's normal path link goes on (3.7). */
+            /* An FSTN's normal path link goes on (3.7). */
             if (!read_dwords(s, addr, &link, 1, "periodic descriptor outside RAM"))
                 return;
             break;

@@ -126,6 +126,20 @@ static void hub_child_attached(UsbDevice *d, int port)
     port_changed(s);
 }
 
+/* The device on a powered port was removed at run time: the port loses its connection
+ * and is disabled; C_PORT_CONNECTION tells the host through the status change endpoint
+ * (USB 2.0 11.24.2.7.1.1, 11.24.2.7.2.1). */
+static void hub_child_detached(UsbDevice *d, int port)
+{
+    UsbHubState *s = (UsbHubState *)d;
+    uint16_t *st = &s->status[port];
+    if (!(*st & PS_CONNECTION))
+        return;
+    *st = (uint16_t)(*st & ~(PS_CONNECTION | PS_ENABLE | PS_SUSPEND | PS_RESET | PS_LOW_SPEED | PS_HIGH_SPEED));
+    s->change[port] |= PC_CONNECTION;
+    port_changed(s);
+}
+
 /* Resume signalling from a suspended port: the hub ends the suspend and reports it as a
  * change, waking its own host in turn (11.9, 11.24.2.7.2.3). */
 static void hub_child_wakeup(UsbDevice *d, int port)
@@ -285,7 +299,7 @@ static void hub_data(UsbDevice *d, UsbPacket *p)
 
 static const UsbDeviceOps hub_ops = {
     .control = hub_control, .data = hub_data, .find = hub_find, .child_attached = hub_child_attached,
-    .child_wakeup = hub_child_wakeup,
+    .child_wakeup = hub_child_wakeup, .child_detached = hub_child_detached,
 };
 
 /* ---- the device object ---- */
@@ -371,6 +385,8 @@ static const DeviceClass hub_class = {
     .realize = hub_realize,
     .reset = hub_reset,
     .unrealize = hub_unrealize,
+    /* Listed with the other USB devices (x-query-usb, info usb). */
+    .bus_place = usb_device_bus_place,
 };
 
 __attribute__((constructor)) static void hub_register(void)

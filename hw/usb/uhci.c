@@ -262,6 +262,15 @@ static TdResult process_td(UhciState *s, uint32_t addr, uint32_t *link, FrameWor
         res = TD_KEEP;
         break;
     }
+    /* An isochronous TD gets one try in its frame, whatever happened: it retires with
+     * its status and never stays active for a later frame (UHCI 3.2.2, IOS; 2.1.2.3). */
+    if ((ctrl & TD_IOS) && (new_ctrl & TD_ACTIVE)) {
+        new_ctrl &= ~(TD_ACTIVE | TD_NAK);
+        if (ctrl & TD_IOC) {
+            s->causes |= CAUSE_IOC;
+            s->sts |= STS_USBINT;
+        }
+    }
     uint32_t le = GUINT32_TO_LE(new_ctrl);
     if (!mem_write(mem, addr + 4, &le, 4)) {
         uhci_fault(s, STS_HSE, "transfer descriptor outside RAM", addr);

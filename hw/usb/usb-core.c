@@ -276,10 +276,16 @@ void usb_device_unplug(Device *dev)
 {
     UsbDevice *d = (UsbDevice *)dev;
     UsbBus *bus = d->bus;
+    UsbDevice *hub = d->parent;
     int port = d->port;
     usb_device_detach(d);
-    if (bus && bus->ops && bus->ops->detach)
+    /* Behind a hub the port is the hub's: its status change endpoint reports it. */
+    if (hub) {
+        if (hub->ops && hub->ops->child_detached)
+            hub->ops->child_detached(hub, port);
+    } else if (bus && bus->ops && bus->ops->detach) {
         bus->ops->detach(bus->opaque, port);
+    }
 }
 
 bool usb_device_bus_place(Device *dev, DeviceBusPlace *out)
@@ -464,13 +470,18 @@ static int control_request(UsbDevice *d, const UsbSetup *s, uint8_t *data)
             d->ops->request_done(d, s);
         return 0;
     }
-    case 0x8100 | REQ_GET_INTERFACE:
+    case 0x8100 | REQ_GET_INTERFACE: {
         if (!d->config)
             return -1;
-        return copy_out(data, s->length, (const uint8_t[]){ 0 }, 1);
+        uint8_t alt = d->ops->get_interface ? d->ops->get_interface(d, (uint8_t)s->index) : 0;
+        return copy_out(data, s->length, &alt, 1);
+    }
     case 0x0100 | REQ_SET_INTERFACE:
-        /* One alternate setting per interface. */
-        if (!d->config || s->value != 0)
+        /* One alternate setting per interface unless the device has its own. */
+        if (!d->config || s->value > 0xff || s->index > 0xff)
+            return -1;
+        if (d->ops->set_interface ? d->ops->set_interface(d, (uint8_t)s->index, (uint8_t)s->value) < 0
+                                  : s->value != 0)
             return -1;
         if (d->ops->request_done)
             d->ops->request_done(d, s);

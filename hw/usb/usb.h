@@ -94,6 +94,11 @@ typedef struct UsbDeviceOps {
      * (SET_CONFIGURATION, SET_INTERFACE, CLEAR_FEATURE ENDPOINT_HALT), for a device that
      * must repeat it elsewhere (usb-host on the real device). */
     void (*request_done)(UsbDevice *d, const UsbSetup *setup);
+    /* Optional: a device with alternate settings (USB 2.0 9.4.10, 9.4.4): SET_INTERFACE
+     * selects `alt` of interface `iface` (0 on success, negative to stall); GET_INTERFACE
+     * asks which one is selected. Without them only setting 0 exists. */
+    int (*set_interface)(UsbDevice *d, uint8_t iface, uint8_t alt);
+    uint8_t (*get_interface)(UsbDevice *d, uint8_t iface);
     /* Hubs only: the device with address addr behind one of the hub's enabled downstream
      * ports (usb_device_find on each), or NULL. */
     UsbDevice *(*find)(UsbDevice *d, uint8_t addr);
@@ -101,6 +106,8 @@ typedef struct UsbDeviceOps {
     void (*child_attached)(UsbDevice *d, int port);
     /* Hubs only: the device on downstream port `port` signals resume (remote wakeup). */
     void (*child_wakeup)(UsbDevice *d, int port);
+    /* Hubs only: the device on downstream port `port` was removed at run time. */
+    void (*child_detached)(UsbDevice *d, int port);
 } UsbDeviceOps;
 
 /* The largest data stage of a control transfer a device here answers. */
@@ -163,7 +170,8 @@ bool usb_device_attach(UsbDevice *d, GError **err);
  * runs at VM teardown, after the PCI bus that carries the controller's IRQ is gone. */
 void usb_device_detach(UsbDevice *d);
 /* Run-time removal (the DeviceClass unplug hook of USB devices, QMP device_del): leaves
- * the port and tells the controller, whose port shows the disconnect to the guest. */
+ * the port and tells the controller, or the hub in front, whose port shows the
+ * disconnect to the guest. */
 void usb_device_unplug(Device *dev);
 /* The DeviceClass bus_place hook of USB devices. */
 bool usb_device_bus_place(Device *dev, DeviceBusPlace *out);

@@ -113,6 +113,9 @@ typedef struct XhciEp {
     uint32_t td_bytes;     /* moved so far in this TD (Event Data's EDTLA, 4.11.5.2) */
     uint64_t dequeue;
     int64_t retry_at;      /* virtual time of the next try of a NAKed TRB; 0: none */
+    /* Isochronous endpoints: the earliest virtual time of the next TD, one TD per
+     * service interval. Not saved: post_load clears it and the next TD starts at once. */
+    int64_t iso_next;
 } XhciEp;
 
 typedef struct XhciSlot {

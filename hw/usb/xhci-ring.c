@@ -178,6 +178,11 @@ static bool ep_is_in(const XhciEp *ep)
     return ep->type >= 5;
 }
 
+static bool ep_is_isoch(const XhciEp *ep)
+{
+    return ep->type == EPT_ISOCH_OUT || ep->type == EPT_ISOCH_IN;
+}
+
 /* One data-moving TRB (Normal, Data, Setup, Status) delivered to the device. */
 static XferResult xfer_packet(XhciState *s, unsigned slot, unsigned dci, XhciTrb *t)
 {
@@ -228,6 +233,19 @@ static XferResult xfer_packet(XhciState *s, unsigned slot, unsigned dci, XhciTrb
         usb_bus_deliver(s->usb, 1u << port, &p);
     else
         p.result = USB_RET_NODEV;
+    if (ep_is_isoch(ep) && p.result != USB_RET_SUCCESS) {
+        /* Isochronous pipes have no handshake or retry: nothing to send in this interval
+         * is an empty packet, and an error is reported on the TD while the endpoint runs
+         * on (xHCI 4.10.3.2, 4.11.2.5). */
+        if (p.result == USB_RET_NAK) {
+            p.len = 0;
+        } else {
+            transfer_event(s, slot, dci, t->addr, len, CC_USB_TRANSACTION, 0);
+            ep->td_flags |= TD_SHORT | TD_REPORTED;
+            return XFER_NEXT;
+        }
+        p.result = USB_RET_SUCCESS;
+    }
     switch (p.result) {
     case USB_RET_SUCCESS:
         break;
@@ -271,13 +289,16 @@ static XferResult xfer_trb(XhciState *s, unsigned slot, unsigned dci, XhciTrb *t
     case TRB_NOOP:
         valid = true;
         break;
+    case TRB_ISOCH:
+        /* The first TRB of an isochronous TD (xHCI 6.4.1.3), on isochronous endpoints. */
+        valid = ep_is_isoch(ep);
+        break;
     case TRB_SETUP:
     case TRB_DATA:
     case TRB_STATUS:
         valid = control;
         break;
     default:
-        /* Isochronous TRBs need isochronous endpoints, which no device here has. */
         valid = false;
         break;
     }
@@ -322,6 +343,24 @@ static int64_t ep_period_ns(const XhciEp *ep)
     return 8 * MICROFRAME_NS;
 }
 
+/* An isochronous endpoint moves one TD per service interval of virtual time (xHCI
+ * 4.14.2.1, 6.2.3.6), so a device such as usb-audio receives its stream at the rate the
+ * guest's clock says. True when the TD at the dequeue pointer may run now; else the
+ * retry timer comes back at its time. A late timer catches up a few intervals; an
+ * endpoint idle for longer starts afresh. */
+static bool isoch_due(XhciState *s, XhciEp *ep)
+{
+    int64_t now = xhci_now(s), period = (int64_t)MICROFRAME_NS << ep->interval;
+    if (ep->iso_next > now) {
+        ep->retry_at = ep->iso_next;
+        xhci_retry_rearm(s);
+        return false;
+    }
+    int64_t base = ep->iso_next && now - ep->iso_next < 8 * period ? ep->iso_next : now;
+    ep->iso_next = base + period;
+    return true;
+}
+
 /* Runs an endpoint's ring until it is empty, NAKs, halts or has used its pass. */
 static void ep_run(XhciState *s, unsigned slot, unsigned dci)
 {
@@ -350,6 +389,8 @@ static void ep_run(XhciState *s, unsigned slot, unsigned dci)
         }
         ep->dequeue = deq;
         ep->dcs = ccs;
+        if (trb_type(&t) == TRB_ISOCH && ep_is_isoch(ep) && !isoch_due(s, ep))
+            return;
         XferResult r = xfer_trb(s, slot, dci, &t);
         if (r == XFER_STOP)
             return;

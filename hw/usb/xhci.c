@@ -346,8 +346,7 @@ static void port_detach(void *opaque, int port)
     port_notify(s, port);
 }
 
-/* The USB 2 ports carry low, full and high speed (xHCI 7.2.2.1.3.1); the devices run
- * at full speed here for now (see usb_bus_set_speeds in realize). */
+/* The USB 2 ports carry low, full and high speed (xHCI 7.2.2.1.3.1). */
 static const UsbPortOps xhci_port_ops = {
     .attach = port_attach,
     .wakeup = port_wakeup,
@@ -729,9 +728,11 @@ static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
     s->buf = g_malloc(XHCI_XFER_MAX);
     g_autofree char *name = usb_bus_next_name(dev->vm);
     s->usb = usb_bus_new(dev->vm, name, (int)s->p2, &xhci_port_ops, s);
-    /* Low and full speed only so far: the high-speed modes the HID devices and
-     * usb-storage gained for EHCI are not yet tested through these rings. */
-    usb_bus_set_speeds(s->usb, 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL);
+    /* The USB 2 ports carry all three USB 2 speeds (xHCI 7.2.2.1.3.1): devices with a
+     * high-speed mode take it here as on EHCI, and the slot and endpoint contexts the
+     * driver fills from PORTSC's speed ID carry the high-speed packet sizes and
+     * microframe intervals. */
+    usb_bus_set_speeds(s->usb, 1u << USB_SPEED_LOW | 1u << USB_SPEED_FULL | 1u << USB_SPEED_HIGH);
     /* QEMU names a controller's bus after the id given to it: with
      * "-device qemu-xhci,id=xhci", "bus=xhci.0" finds this bus too. */
     size_t n = strlen(m->name);
@@ -793,6 +794,9 @@ static bool xhci_check(const void *state, GError **err)
 static void xhci_post_load(void *state)
 {
     XhciState *s = state;
+    for (int i = 0; i < XHCI_MAX_SLOTS; i++)
+        for (int e = 0; e < XHCI_EPS; e++)
+            s->slots[i].ep[e].iso_next = 0;
     pci_device_post_load(&s->pci);
     update_irq(s);
 }

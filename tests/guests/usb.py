@@ -19,10 +19,12 @@
            savevm/loadvm then carry the EHCI, the hub and the devices.
   linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
            under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
-           hubs), usb-tablet, usb-kbd and usb-storage enumerate on its USB 2 ports; the
+           hubs), usb-tablet, usb-kbd, usb-storage and a usb-hub with a usb-mouse behind
+           it enumerate on its USB 2 ports, each at 480 Mb/s in sysfs; the
            USB disk reads right and a file written to it is in the image, which
            vireo-img check finds clean; QMP input-send-event abs positions and buttons
-           arrive at the tablet's event device and a key at the USB keyboard; savevm
+           arrive at the tablet's event device, rel motion at the mouse behind the
+           hub and a key at the USB keyboard; savevm
            while the guest waits, loadvm after it finished, and a new position and key
            arrive again.
   boot-storage  SeaBIOS boots the kit's SYSLINUX disk (mkmedia.sh) from usb-storage (no
@@ -35,13 +37,16 @@
            plugged, and a key arrives after; device_del of each, the
            guest sees them go (the disk while the guest reads it) and DEVICE_DELETED follows; a keyboard plugged again
            enumerates again; bad device_add/device_del arguments are one error each.
-  passthrough  usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
+  passthrough, passthrough-ehci, passthrough-xhci  one boot under each controller (the
+           board's UHCI; usb-ehci, where the full-speed mocks sit behind a usb-hub; qemu-xhci),
+           each with a usb-hub. usb-host against a mock HID keyboard (tests/usbmock: umockdev's testbed
            with an ioctl handler playing usbfs; vireo-run runs under umockdev-wrapper
            and vireo-usbmock): device_add usb-host with the mock's ids, the guest
            enumerates it with its own descriptors and strings, a key the mock sends
            reaches the guest's event device; device_del with its interrupt transfer in
-           flight returns the device to the host's driver; added again, then the mock
-           leaves the host: the guest sees it go and the listing empties. A mock
+           flight returns the device to the host's driver; added again behind the hub,
+           a key comes through it, then the mock leaves the host: the guest sees it go
+           through the hub's port change and the listing keeps the hub alone. A mock
            bulk-only disk (001/003): the guest reads it, writes a file at 1 MiB that
            the mock's own copy of the disk holds, and it leaves the host while the
            guest reads it.
@@ -449,7 +454,43 @@ def scenario_hotplug(o, tmp):
     return 1 if failures else 0
 
 
+# Passthrough under each controller: its extra options and where the mock devices go
+# (device_add's bus/port), with the port Linux names for the keyboard, the disk and the
+# keyboard plugged again by hostbus/hostaddr. Each has a usb-hub; the second keyboard
+# sits behind it, so its leaving the host is a change of the hub's port. A companion-free
+# EHCI carries high speed only: the full-speed mocks sit behind its hub (its transaction
+# translator) all along.
+PASSTHROUGH = {
+    "uhci": ([("-device", "usb-hub,port=2")],
+             {"bus": "usb-bus.0", "port": "1"}, {"bus": "usb-bus.0", "port": "2.2"}, {"bus": "usb-bus.0", "port": "2.1"},
+             ("1-1", "1-2.2", "1-2.1")),
+    "ehci": ([("-machine", "pc,usb=off"), ("-device", "usb-ehci,id=ehci"), ("-device", "usb-hub,bus=ehci.0,port=1")],
+             {"bus": "ehci.0", "port": "1.1"}, {"bus": "ehci.0", "port": "1.2"}, {"bus": "ehci.0", "port": "1.3"},
+             ("1-1.1", "1-1.2", "1-1.3")),
+    "xhci": ([("-machine", "pc,usb=off"), ("-device", "qemu-xhci,id=xhci"), ("-device", "usb-hub,bus=xhci.0,port=4")],
+             {"bus": "xhci.0", "port": "1"}, {"bus": "xhci.0", "port": "2"}, {"bus": "xhci.0", "port": "4.1"},
+             ("1-1", "1-2", "1-4.1")),
+}
+
+
+def without_hub(lst):
+    return {e for e in lst if ":0409:55aa:" not in e}
+
+
 def scenario_passthrough(o, tmp):
+    return passthrough(o, tmp, "uhci")
+
+
+def scenario_passthrough_ehci(o, tmp):
+    return passthrough(o, tmp, "ehci")
+
+
+def scenario_passthrough_xhci(o, tmp):
+    return passthrough(o, tmp, "xhci")
+
+
+def passthrough(o, tmp, controller):
+    extra, kbd_at, disk_at, kbd2_at, guest_ports = PASSTHROUGH[controller]
     mock = o.usbmock
     wrapper = shutil.which("umockdev-wrapper")
     if not mock or not os.path.exists(mock) or not wrapper:
@@ -494,7 +535,7 @@ def scenario_passthrough(o, tmp):
 
     args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
-            "-append", "console=ttyS0 vireo.usbhotplug=1"]
+            "-append", "console=ttyS0 vireo.usbhotplug=1"] + [a for pair in extra for a in pair]
     failures = []
 
     def check(ok, good, bad):
@@ -506,17 +547,21 @@ def scenario_passthrough(o, tmp):
     vm = vmtest.Vm(run, o.accel, args, tmp)
     try:
         vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        hub = wait_list(vm, lambda l: any(":0409:55aa:QEMU_USB_Hub" in e for e in l), "the usb-hub at boot")
+        print("ok: %s: the usb-hub enumerated: %s" % (controller, sorted(hub)))
         st = stats()
         check(st["driver_bound"] == "1", "the host's driver holds the mock before", "mock stats before: %s" % st)
-        vm.command("device_add", driver="usb-host", id="pass", vendorid="0x16c0", productid="0x27db")
+        vm.command("device_add", driver="usb-host", id="pass", vendorid="0x16c0", productid="0x27db", **kbd_at)
         st = stats()
         check(st["driver_bound"] == "0" and st["disconnects"] == "1" and st["claimed"] == "1",
               "attach detached the host's driver and claimed the interface", "mock stats after attach: %s" % st)
-        lst = wait_list(vm, lambda l: any(":16c0:27db:Mock_USB_Keyboard" in e for e in l), "usb-host plugged")
+        want_kbd = "%s:16c0:27db:Mock_USB_Keyboard" % guest_ports[0]
+        lst = wait_list(vm, lambda l: want_kbd in l, "usb-host plugged at %s" % guest_ports[0])
         print("ok: the passed-through device enumerated in the guest:", sorted(lst))
         vm.wait_serial(r"^VIREO-INPUT \S+ Vireo Mock USB Keyboard", 60)
-        listing = vm.command("x-query-usb")
-        check(len(listing) == 1 and listing[0]["product"] == "Mock USB Keyboard" and listing[0]["type"] == "usb-host",
+        listing = [d for d in vm.command("x-query-usb") if d["type"] != "usb-hub"]
+        check(len(listing) == 1 and listing[0]["product"] == "Mock USB Keyboard" and listing[0]["type"] == "usb-host"
+              and listing[0]["speed"] == "full",
               "x-query-usb: %s" % listing, "x-query-usb: %s" % listing)
         time.sleep(1)
         send("key 04")
@@ -530,8 +575,9 @@ def scenario_passthrough(o, tmp):
 
         # The mock disk (bulk-only transport): the guest reads it, writes /payload at 1 MiB
         # and reads that back; the mock's own copy of the disk must hold it.
-        vm.command("device_add", driver="usb-host", id="pdisk", vendorid="0x16c0", productid="0x27dc")
-        lst = wait_list(vm, lambda l: any(":16c0:27dc:Mock_USB_Disk" in e for e in l), "mock disk plugged")
+        vm.command("device_add", driver="usb-host", id="pdisk", vendorid="0x16c0", productid="0x27dc", **disk_at)
+        want_disk = "%s:16c0:27dc:Mock_USB_Disk" % guest_ports[1]
+        lst = wait_list(vm, lambda l: want_disk in l, "mock disk plugged at %s" % guest_ports[1])
         print("ok: the mock disk enumerated:", sorted(lst))
         m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
         check(m.group(1) == hashlib.md5(pattern[:65536]).hexdigest(), "the guest read the mock disk's first 64 KiB right",
@@ -561,20 +607,37 @@ def scenario_passthrough(o, tmp):
 
         # Its interrupt IN transfer is always in flight: device_del cancels it.
         vm.command("device_del", id="pass")
-        wait_list(vm, lambda l: not l, "usb-host unplugged with device_del")
+        wait_list(vm, lambda l: not without_hub(l), "usb-host unplugged with device_del")
         print("ok: device_del removed it from the guest")
         st = stats()
         check(st["driver_bound"] == "1" and st["connects"] == "1" and st["claimed"] == "0",
               "device_del released it and reattached the host's driver", "mock stats after device_del: %s" % st)
 
-        vm.command("device_add", driver="usb-host", id="pass2", hostbus="1", hostaddr="2")
-        wait_list(vm, lambda l: any(":16c0:27db:" in e for e in l), "usb-host plugged again")
-        print("ok: plugged again by hostbus/hostaddr")
+        # Plugged again by the host's bus and address, behind the hub this time: a key
+        # goes through the hub's port, and leaving the host is the hub's port change.
+        vm.command("device_add", driver="usb-host", id="pass2", hostbus="1", hostaddr="2", **kbd2_at)
+        want_kbd = "%s:16c0:27db:Mock_USB_Keyboard" % guest_ports[2]
+        wait_list(vm, lambda l: want_kbd in l, "usb-host plugged again at %s" % guest_ports[2])
+        print("ok: plugged again by hostbus/hostaddr behind the hub, at", guest_ports[2])
+        before = vm.serial().count("VIREO-USB-DONE")
+        vm.wait_serial(r"^VIREO-INPUT \S+ Vireo Mock USB Keyboard", 60)
+        time.sleep(1)
+        send("key 05")
+        deadline = time.monotonic() + 60
+        while vm.serial().count("VIREO-USB-DONE") == before:
+            if time.monotonic() > deadline:
+                raise TestFailure("no key from the keyboard behind the hub")
+            time.sleep(0.2)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)], "a key through the hub reached the guest",
+              "events from the keyboard behind the hub: %s" % got)
         send("unplug kbd")
-        wait_list(vm, lambda l: not l, "mock unplugged from the host")
-        print("ok: the device leaving the host left the guest")
-        check(vm.command("x-query-usb") == [], "x-query-usb is empty after the host unplug",
-              "x-query-usb after the host unplug")
+        lst = wait_list(vm, lambda l: not without_hub(l), "mock unplugged from the host")
+        check(any(":0409:55aa:" in e for e in lst), "the device behind the hub leaving the host left the guest; "
+              "the hub stays: %s" % sorted(lst), "the hub went too: %s" % sorted(lst))
+        listing = vm.command("x-query-usb")
+        check([d["type"] for d in listing] == ["usb-hub"], "x-query-usb lists the hub alone after the host unplug",
+              "x-query-usb after the host unplug: %s" % listing)
         try:
             vm.command("device_add", driver="usb-host", id="pass3", vendorid="0x16c0", productid="0x27db")
             failures.append("device_add of the unplugged device succeeded")
@@ -623,25 +686,34 @@ def scenario_linux_xhci(o, tmp):
     subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
     args = ["-m", "256", "-no-shutdown", "-machine", "pc,usb=off", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-usb.img"),
-            "-append", "console=ttyS0 vireo.usb=3 vireo.usbdisk=1",
+            "-append", "console=ttyS0 vireo.usb=5 vireo.usbdisk=1",
             "-device", "qemu-xhci,id=xhci", "-device", "usb-tablet", "-device", "usb-kbd",
             "-drive", "if=none,id=usbdisk,format=qcow2,file=" + usbdisk,
             "-drive", "file=%s,if=ide,format=qcow2" % disk,
-            "-device", "usb-storage,drive=usbdisk,bus=xhci.0,port=3"]
+            "-device", "usb-storage,drive=usbdisk,bus=xhci.0,port=3",
+            "-device", "usb-hub,bus=xhci.0,port=4", "-device", "usb-mouse,bus=xhci.0,port=4.1"]
     failures = []
     vm = vmtest.Vm(o.vireo, o.accel, args, tmp)
     try:
         vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
         text = vm.serial()
-        for product, port, ids in (("xHCI Host Controller", "usb1", "1d6b:0002"),
-                                   ("xHCI Host Controller", "usb2", "1d6b:0003"),
-                                   ("QEMU USB Tablet", "1-1", "0627:0001"),
-                                   ("QEMU USB Keyboard", "1-2", "0627:0001"),
-                                   ("QEMU USB HARDDRIVE", "1-3", "0627:0001")):
+        # The USB 2 ports carry high speed: the devices with a high-speed mode take it,
+        # the hub too, and the mouse behind it.
+        for product, port, ids, speed in (("xHCI Host Controller", "usb1", "1d6b:0002", "480"),
+                                          ("xHCI Host Controller", "usb2", "1d6b:0003", "5000"),
+                                          ("QEMU USB Tablet", "1-1", "0627:0001", "480"),
+                                          ("QEMU USB Keyboard", "1-2", "0627:0001", "480"),
+                                          ("QEMU USB HARDDRIVE", "1-3", "0627:0001", "480"),
+                                          ("QEMU USB Hub", "1-4", "0409:55aa", "480"),
+                                          ("QEMU USB Mouse", r"1-4\.1", "0627:0001", "480")):
             if not re.search(r"^VIREO-USB-PRODUCT %s %s %s" % (port, ids, product), text, re.M):
                 failures.append("%s did not enumerate as %s" % (product, port))
+                continue
+            m = re.search(r"^VIREO-USB-SPEED %s (\d+)\s*$" % port, text, re.M)
+            if not m or m.group(1) != speed:
+                failures.append("%s at %s: speed %s, expected %s Mb/s" % (product, port, m and m.group(1), speed))
             else:
-                print("ok: %s enumerated as %s" % (product, port))
+                print("ok: %s enumerated as %s at %s Mb/s" % (product, port, speed))
         want_read = hashlib.md5(pattern).hexdigest()
         want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
@@ -661,12 +733,16 @@ def scenario_linux_xhci(o, tmp):
         time.sleep(0.3)
         vm.command("input-send-event", events=btn_event("left", False))
         time.sleep(0.3)
+        vm.command("input-send-event", events=[{"type": "rel", "data": {"axis": "x", "value": 10}},
+                                               {"type": "rel", "data": {"axis": "y", "value": -5}}])
+        time.sleep(0.3)
         vm.send_key("a", hold_time=50)
         vm.wait_serial(r"^VIREO-USB-DONE", 120)
         check_round(vm, vm.serial(), {
             "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 16384), (EV_ABS, ABS_Y, 8192),
                                      (EV_KEY, BTN_LEFT, 1), (EV_ABS, ABS_X, 32767), (EV_ABS, ABS_Y, 0),
                                      (EV_KEY, BTN_LEFT, 0)],
+            "QEMU QEMU USB Mouse": [(EV_REL, REL_X, 10), (EV_REL, REL_Y, -5)],
             "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
             "AT Translated Set 2 keyboard": [],
         }, failures, "xHCI")
@@ -862,7 +938,8 @@ def scenario_options(o, tmp):
 
 
 SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "linux-xhci": scenario_linux_xhci,
-             "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "options": scenario_options,
+             "hotplug": scenario_hotplug, "passthrough": scenario_passthrough,
+             "passthrough-ehci": scenario_passthrough_ehci, "passthrough-xhci": scenario_passthrough_xhci, "options": scenario_options,
              "seabios": scenario_seabios, "boot-storage": scenario_boot_storage,
              "boot-storage-ehci": scenario_boot_storage_ehci}
 

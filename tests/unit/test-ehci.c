@@ -7,6 +7,7 @@
  * System Error or bounds its work, and the process never crashes or hangs. Finally the
  * controller is saved with an interrupt transfer NAKing in the periodic schedule and
  * restored into a second VM, which completes it. */
+#include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/input.h"
 #include "hw/usb/usb.h"
@@ -407,7 +408,7 @@ static uint32_t port_status(Rig *r, unsigned port)
 
 static void test_hub(void)
 {
-    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", "usb-kbd,bus=ehci.0,port=1.3", NULL };
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", "usb-kbd,bus=ehci.0,port=1.3,id=kbd", NULL };
     Rig r;
     rig_init(&r, devs, NULL);
     start(&r, 0);
@@ -468,6 +469,26 @@ static void test_hub(void)
     step(&r, 2);
     g_assert_cmphex(qtd_token(&r, 0) & (TOK_ACTIVE | TOK_HALTED | TOK_XACT), ==, TOK_HALTED | TOK_XACT);
 
+    /* Hot unplug behind the hub: its port 3 loses the connection and reports the change
+     * on the status change endpoint; the root port holding the hub stays connected. */
+    hub_request(&r, 0x23, 3, 4, 3);         /* reset: enabled again */
+    hub_request(&r, 0x23, 1, 20, 3);
+    g_assert_cmphex(port_status(&r, 3), ==, 0x00000503);
+    GError *uerr = NULL;
+    vm_lock(r.vm);
+    g_assert_true(device_unplug(device_find(r.vm, "kbd"), &uerr));
+    g_assert_no_error(uerr);
+    vm_unlock(r.vm);
+    qtd(&r, 4, T, token(PID_IN, 8, true), BUF + 0x200);
+    qh(&r, QH_P, T, chars(1, 1, 8, false, false), 0x40000001u, QTDS + 4 * 32);
+    step(&r, 3);
+    g_assert_cmphex(qtd_token(&r, 4) & 0xff, ==, 0);
+    get_bytes(&r, BUF + 0x200, &bits, 1);
+    g_assert_cmphex(bits, ==, 1u << 3);
+    g_assert_cmphex(port_status(&r, 3), ==, 0x00010100); /* powered, no connection; C_CONNECTION */
+    g_assert_cmphex(op(&r, PORTSC) & 1, ==, 1);          /* the hub is still there */
+    hub_request(&r, 0x23, 1, 16, 3);
+
     /* Attach errors: a port that is no hub's, a hub port out of range, a taken one. */
     GError *err = NULL;
     vm_lock(r.vm);
@@ -477,6 +498,9 @@ static void test_hub(void)
     g_assert_null(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.9", &err));
     g_assert_nonnull(strstr(err->message, "ports 1 to 8"));
     g_clear_error(&err);
+    /* The port the keyboard left takes a device again, and then is taken. */
+    g_assert_nonnull(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.3", &err));
+    g_assert_no_error(err);
     g_assert_null(device_create_from_spec(r.vm, "usb-mouse,bus=ehci.0,port=1.3", &err));
     g_assert_nonnull(strstr(err->message, "taken"));
     g_clear_error(&err);
@@ -579,6 +603,65 @@ static void test_full_speed_device(void)
     qh(&r, QH_A, QH_A | 2, chars(2, 0, 8, true, true), 0x40000000u, QTDS);
     step(&r, 2);
     g_assert_cmphex(qtd_token(&r, 1) & (TOK_ACTIVE | TOK_HALTED), ==, TOK_HALTED);
+    rig_free(&r);
+}
+
+/* A full-speed isochronous device behind the hub: usb-audio's OUT packets through siTDs
+ * (EHCI 3.4). An siTD moves its packet in the first microframe of its S-mask and retires
+ * there with its interrupt; one to an endpoint the device lacks is a transaction error;
+ * one whose buffer lies outside RAM halts the controller. */
+static void test_sitd(void)
+{
+    enum { SITD = 0x2200u, PCM = DATA };
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1", NULL };
+    Rig r;
+    rig_init(&r, devs, NULL);
+    GError *err = NULL;
+    g_assert_true(backend_open(r.vm, "audiodev", "none,id=a", &err));
+    g_assert_no_error(err);
+    vm_lock(r.vm);
+    g_assert_nonnull(device_create_from_spec(r.vm, "usb-audio,audiodev=a,bus=ehci.0,port=1.5", &err));
+    g_assert_no_error(err);
+    vm_unlock(r.vm);
+    start(&r, 0);
+    uint8_t desc[18];
+    enumerate(&r, 1, desc);
+    hub_request(&r, 0x23, 3, 8, 5);
+    hub_request(&r, 0x23, 3, 4, 5);
+    g_assert_cmphex(port_status(&r, 5) & 0x0603, ==, 0x0003); /* enabled, full speed */
+    enumerate(&r, 2, desc);
+    g_assert_cmphex(desc[8] | desc[9] << 8, ==, 0x46f4);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, 2, set_alt1, NULL, 0);
+
+    for (unsigned f = 0; f < 48; f++)
+        put32(&r, PCM + 4 * f, 1000u | (uint32_t)(uint16_t)-1000 << 16);
+    /* OUT to device 2 endpoint 1 through hub 1 port 5, start split in microframe 1. */
+    uint32_t ep = 2u | 1u << 8 | 1u << 16 | 5u << 24;
+    uint32_t sitd[7] = { T, ep, 0x02, 1u << 31 | 192u << 16 | 1u << 7, PCM, PCM + 0x1000, T };
+    for (int i = 0; i < 7; i++)
+        put32(&r, SITD + 4 * i, sitd[i]);
+    for (unsigned i = 0; i < 1024; i++)
+        put32(&r, FRAMES + 4 * i, SITD | 2u << 1);
+    opw(&r, PERIODIC, FRAMES);
+    opw(&r, USBSTS, 0x3f);
+    opw(&r, USBCMD, op(&r, USBCMD) | CMD_PSE);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);      /* retired, all 192 bytes moved */
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
+    /* IN from an endpoint the speaker lacks: a transaction error, nothing moved. */
+    put32(&r, SITD + 4, ep | 1u << 31);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 3);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    /* A buffer outside RAM: Host System Error, the controller halts. */
+    put32(&r, SITD + 4, ep);
+    put32(&r, SITD + 12, 192u << 16 | 1u << 7);
+    put32(&r, SITD + 16, 0x7ffff000u);
+    step(&r, 2);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_HSE | STS_HALTED), ==, STS_HSE | STS_HALTED);
     rig_free(&r);
 }
 
@@ -790,6 +873,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ehci/high-speed-storage", test_high_speed_storage);
     g_test_add_func("/ehci/hub", test_hub);
     g_test_add_func("/ehci/full-speed-device", test_full_speed_device);
+    g_test_add_func("/ehci/sitd", test_sitd);
     g_test_add_func("/ehci/hostile", test_hostile);
     g_test_add_func("/ehci/state", test_state);
     return g_test_run();

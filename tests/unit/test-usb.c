@@ -608,6 +608,27 @@ static void test_storage(void)
     g_unlink(path);
 }
 
+/* An isochronous TD (IOS) gets one try in its frame: to the tablet's interrupt endpoint
+ * with nothing to report (a NAK) it retires at once with its interrupt, where an
+ * ordinary TD stays active for the next frame (UHCI 3.2.2). */
+static void test_isochronous_td(void)
+{
+    static const char *const devs[] = { "usb-tablet", NULL };
+    Rig r;
+    rig_init(&r, devs);
+    uint8_t desc[18];
+    enumerate(&r, desc);
+    wr(&r, 0x02, 0x1f, 2);
+    td(&r, 0, TDS + 32, ACTIVE | IOC | 1u << 25, token(TOK_IN, 1, 1, 0, 8), BUF + 0x200);
+    td(&r, 1, 1, ACTIVE, token(TOK_IN, 1, 1, 0, 8), BUF + 0x300);
+    start(&r, TDS);  /* the frame list points at the isochronous TD, then the other */
+    vm_test_clock_step(r.vm, 2 * MS);
+    g_assert_cmphex(td_ctrl(&r, 0) & (ACTIVE | NAK | STALLED), ==, 0);
+    g_assert_cmphex(td_ctrl(&r, 1) & (ACTIVE | NAK), ==, ACTIVE | NAK);
+    g_assert_cmphex(rd(&r, 0x02) & STS_USBINT, ==, STS_USBINT);
+    rig_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -616,5 +637,6 @@ int main(int argc, char **argv)
     g_test_add_func("/usb/state", test_state);
     g_test_add_func("/usb/bus-errors", test_bus_errors);
     g_test_add_func("/usb/storage", test_storage);
+    g_test_add_func("/usb/isochronous-td", test_isochronous_td);
     return g_test_run();
 }

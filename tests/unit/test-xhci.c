@@ -7,8 +7,10 @@
  * hostile guests: Link TRB loops, pointers outside RAM, bogus slot and endpoint ids,
  * TRB types that mean nothing there, and random rings: the controller answers with a
  * completion code or a host system error, and this process never crashes or hangs. */
+#include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/input.h"
+#include "engine/timer.h"
 #include "pci-rig.h"
 
 #include <glib/gstdio.h>
@@ -61,13 +63,18 @@ typedef struct Ev {
     uint32_t status, control;
 } Ev;
 
-static void rig_init_full(Rig *r, const char *model, const char *const *devices, const char *drive)
+static void rig_init_full(Rig *r, const char *model, const char *const *devices, const char *drive,
+                          const char *audiodev)
 {
     memset(r, 0, sizeof(*r));
     r->vm = vm_new_for_test(RAM);
     if (drive)
         vm_test_add_drive(r->vm, "d0", drive, "raw");
     GError *err = NULL;
+    if (audiodev) {
+        g_assert_true(backend_open(r->vm, "audiodev", audiodev, &err));
+        g_assert_no_error(err);
+    }
     vm_lock(r->vm);
     r->bus = pci_rig_bus_new(r->vm, &r->irq);
     g_autofree char *spec = g_strdup_printf("%s,addr=4", model);
@@ -85,7 +92,7 @@ static void rig_init_full(Rig *r, const char *model, const char *const *devices,
 
 static void rig_init_model(Rig *r, const char *model, const char *const *devices)
 {
-    rig_init_full(r, model, devices, NULL);
+    rig_init_full(r, model, devices, NULL, NULL);
 }
 
 static void rig_init(Rig *r, const char *const *devices)
@@ -320,19 +327,22 @@ static size_t control(Rig *r, unsigned slot, const uint8_t setup[8], uint8_t *in
 static unsigned tablet_setup(Rig *r)
 {
     start(r);
-    port_enable(r, 1, 1);
-    unsigned slot = address_device(r, 1, 1, 8, false);
+    port_enable(r, 1, 3);
+    unsigned slot = address_device(r, 1, 3, 64, false);
     uint8_t desc[64];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 64, 0 };
     g_assert_cmpuint(control(r, slot, get_dev, desc, 64), ==, 18); /* short: 18 of 64 */
     g_assert_cmphex(desc[0], ==, 18);
     g_assert_cmphex(desc[1], ==, 1);
+    /* High speed on the USB 2 port: a USB 2.0 device with 64-byte EP0 packets. */
+    g_assert_cmphex(desc[2] | desc[3] << 8, ==, 0x0200);
+    g_assert_cmphex(desc[7], ==, 64);
     static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
     control(r, slot, set_conf, NULL, 0);
     for (unsigned i = 0; i < 0x440; i += 4)
         put32(r, INPUT + i, 0);
     put32(r, INPUT + 4, 1u | 1u << 3);                        /* add slot, DCI 3 */
-    put32(r, INPUT + 0x20, 3u << 27 | 1u << 20);
+    put32(r, INPUT + 0x20, 3u << 27 | 3u << 20);
     put32(r, INPUT + 0x24, 1u << 16);
     put32(r, INPUT + 0x20 + 0x20 * 3, 6u << 16);              /* interval 2^6 x 125 us */
     put32(r, INPUT + 0x20 + 0x20 * 3 + 4, 8u << 16 | 7u << 3 | 3u << 1); /* interrupt IN */
@@ -458,16 +468,16 @@ static void test_storage(void)
     close(fd);
     static const char *const devs[] = { "usb-storage,drive=d0", NULL };
     Rig r;
-    rig_init_full(&r, "qemu-xhci", devs, path);
+    rig_init_full(&r, "qemu-xhci", devs, path, NULL);
     start(&r);
-    port_enable(&r, 1, 1);
-    unsigned slot = address_device(&r, 1, 1, 64, false);
+    port_enable(&r, 1, 3);
+    unsigned slot = address_device(&r, 1, 3, 64, false);
     static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
     control(&r, slot, set_conf, NULL, 0);
     for (unsigned i = 0; i < 0x440; i += 4)
         put32(&r, INPUT + i, 0);
     put32(&r, INPUT + 4, 1u | 1u << 3 | 1u << 4);                /* add slot, DCI 3 and 4 */
-    put32(&r, INPUT + 0x20, 4u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x20, 4u << 27 | 3u << 20);
     put32(&r, INPUT + 0x24, 1u << 16);
     put32(&r, INPUT + 0x20 + 0x20 * 3 + 4, 64u << 16 | 6u << 3 | 3u << 1); /* bulk IN */
     put32(&r, INPUT + 0x20 + 0x20 * 3 + 8, BULK_IN_RING | 1);
@@ -560,7 +570,7 @@ static void test_hotplug(void)
     Rig r;
     rig_init(&r, devs);
     start(&r);
-    port_enable(&r, 1, 1);
+    port_enable(&r, 1, 3);
     uint32_t off = OPER + 0x400;
     GError *err = NULL;
     vm_lock(r.vm);
@@ -577,8 +587,8 @@ static void test_hotplug(void)
     g_assert_nonnull(device_create_from_spec(r.vm, "usb-kbd,id=kbd", &err));
     g_assert_no_error(err);
     vm_unlock(r.vm);
-    port_enable(&r, 1, 1);
-    unsigned slot = address_device(&r, 1, 1, 8, false);
+    port_enable(&r, 1, 3);
+    unsigned slot = address_device(&r, 1, 3, 64, false);
     uint8_t desc[18];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
     g_assert_cmpuint(control(&r, slot, get_dev, desc, 18), ==, 18);
@@ -660,8 +670,8 @@ static void test_enumerate_and_report(void)
     expect_report(&r, trb, 5, 6);
 
     /* The keyboard on port 3, addressed with BSR first as Linux does, then for real. */
-    port_enable(&r, 3, 1);
-    unsigned kslot = address_device(&r, 3, 1, 8, true);
+    port_enable(&r, 3, 3);
+    unsigned kslot = address_device(&r, 3, 3, 64, true);
     g_assert_cmpuint(kslot, !=, slot);
     uint8_t desc[18];
     static const uint8_t get_dev[8] = { 0x80, 6, 0, 1, 0, 0, 18, 0 };
@@ -888,6 +898,141 @@ static void test_random(void)
     g_rand_free(rand);
 }
 
+/* usb-audio at full speed: its AudioStreaming setting 1 selected, an isochronous OUT
+ * endpoint (DCI 2, every 1 ms) fed with Isoch TRBs. The controller moves one TD per
+ * service interval of virtual time, each with its transfer event, and the PCM reaches
+ * the audiodev's WAV file, also after a save mid-stream restored into a second VM. An
+ * Isoch TRB on the control endpoint is a TRB Error. */
+static void test_isoch_audio(void)
+{
+    enum { T_ISOCH = 5, TDS = 60, SAVED_AT = 30, PCM = 0x17400 };
+    g_autofree char *dir = g_dir_make_tmp("vireo-xhci-XXXXXX", NULL);
+    g_autofree char *wav = g_build_filename(dir, "out.wav", NULL);
+    g_autofree char *wav_b = g_build_filename(dir, "restored.wav", NULL);
+    g_autofree char *opts = g_strdup_printf("wav,id=a,path=%s,out.frequency=48000,timer-period=1000", wav);
+    g_autofree char *opts_b = g_strdup_printf("wav,id=a,path=%s,out.frequency=48000,timer-period=1000", wav_b);
+    static const char *const devs[] = { "usb-audio,audiodev=a,id=spk", NULL };
+    Rig r;
+    rig_init_full(&r, "qemu-xhci", devs, NULL, opts);
+    start(&r);
+    port_enable(&r, 1, 1);                                    /* full speed */
+    unsigned slot = address_device(&r, 1, 1, 64, false);
+    uint8_t buf[128];
+    static const uint8_t get_conf[8] = { 0x80, 6, 0, 2, 0, 0, 128, 0 };
+    g_assert_cmpuint(control(&r, slot, get_conf, buf, 128), ==, 110);
+    g_assert_cmphex(buf[4], ==, 2);                           /* two interfaces */
+    static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
+    control(&r, slot, set_conf, NULL, 0);
+    /* Setting 2 does not exist (a stall); setting 1 does, and GET_INTERFACE says so. */
+    static const uint8_t set_alt2[8] = { 0x01, 11, 2, 0, 1, 0, 0, 0 };
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    static const uint8_t get_alt[8] = { 0x81, 10, 0, 0, 1, 0, 1, 0 };
+    uint64_t req = 0;
+    memcpy(&req, set_alt2, 8);
+    ep0_trb(&r, GUINT64_FROM_LE(req), 8, trb_type_bits(T_SETUP) | IDT);
+    ep0_trb(&r, 0, 0, trb_type_bits(T_STATUS) | IOC | DIR_IN);
+    wr(&r, DB + 4 * slot, 1);
+    Ev ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_STALL);
+    ev = command(&r, 0, 0, trb_type_bits(T_RESET_EP) | 1u << 16 | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    ev = command(&r, (EP0_RING + 16u * r.ep0_idx) | 1, 0, trb_type_bits(T_SET_DEQ) | 1u << 16 | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    control(&r, slot, set_alt1, NULL, 0);
+    g_assert_cmpuint(control(&r, slot, get_alt, buf, 1), ==, 1);
+    g_assert_cmphex(buf[0], ==, 1);
+    /* The feature unit's volume range: -64 dB to 0 dB in 1/256 dB. */
+    static const uint8_t get_min[8] = { 0xa1, 0x82, 0, 2, 0, 2, 2, 0 };
+    g_assert_cmpuint(control(&r, slot, get_min, buf, 2), ==, 2);
+    g_assert_cmphex(buf[0] | buf[1] << 8, ==, 0xc000);
+
+    for (unsigned i = 0; i < 0x440; i += 4)
+        put32(&r, INPUT + i, 0);
+    put32(&r, INPUT + 4, 1u | 1u << 2);                       /* add slot, DCI 2 */
+    put32(&r, INPUT + 0x20, 2u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x24, 1u << 16);
+    put32(&r, INPUT + 0x20 + 0x20 * 2, 3u << 16);             /* interval 2^3 x 125 us */
+    put32(&r, INPUT + 0x20 + 0x20 * 2 + 4, 196u << 16 | 1u << 3); /* isoch OUT */
+    put32(&r, INPUT + 0x20 + 0x20 * 2 + 8, EP1_RING | 1);
+    ev = command(&r, INPUT, 0, trb_type_bits(T_CONFIGURE) | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    /* 48 frames of +1000 left, -1000 right: one millisecond. */
+    for (unsigned f = 0; f < 48; f++)
+        put32(&r, PCM + 4 * f, 1000u | (uint32_t)(uint16_t)-1000 << 16);
+    for (unsigned i = 0; i < TDS; i++)
+        put_trb(&r, EP1_RING + 16u * i, PCM, 192, trb_type_bits(T_ISOCH) | IOC | 1u << 31 | C);
+    wr(&r, DB + 4 * slot, 2);
+    /* The first TD at once, then one a millisecond. */
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, EP1_RING);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    no_event(&r);
+    for (unsigned i = 1; i < SAVED_AT; i++) {
+        vm_test_clock_step(r.vm, 1 * MS);
+        ev = expect_event(&r, E_TRANSFER);
+        g_assert_cmphex(ev.param, ==, EP1_RING + 16u * i);
+        g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+        no_event(&r);
+    }
+    /* Saved mid-stream and restored into a second VM: the speaker's setting 1 and the
+     * controller's endpoint carry on there, one TD a millisecond. */
+    vm_lock(r.vm);
+    g_autoptr(GByteArray) devstate = g_byte_array_new();
+    device_list_save(r.vm, devstate);
+    g_autoptr(GByteArray) ram = g_byte_array_new();
+    g_byte_array_set_size(ram, 0x20000);
+    mem_read(vm_mem(r.vm), 0, ram->data, ram->len);
+    int64_t saved_ns = vm_clock_ns(r.vm);
+    vm_unlock(r.vm);
+    Rig b;
+    GError *err = NULL;
+    rig_init_full(&b, "qemu-xhci", devs, NULL, opts_b);
+    /* A load happens at the saved moment of the virtual clock. */
+    vm_test_clock_step(b.vm, saved_ns - vm_clock_ns(b.vm));
+    vm_lock(b.vm);
+    mem_write(vm_mem(b.vm), 0, ram->data, ram->len);
+    g_assert_true(device_list_load(b.vm, devstate->data, devstate->len, &err));
+    g_assert_no_error(err);
+    vm_unlock(b.vm);
+    b.ev_idx = r.ev_idx;
+    b.ev_ccs = r.ev_ccs;
+    b.cmd_idx = r.cmd_idx;
+    b.ep0_idx = r.ep0_idx;
+    vm_free(r.vm);
+    for (unsigned i = SAVED_AT; i < TDS; i++) {
+        vm_test_clock_step(b.vm, 1 * MS);
+        ev = expect_event(&b, E_TRANSFER);
+        g_assert_cmphex(ev.param, ==, EP1_RING + 16u * i);
+        g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+        no_event(&b);
+    }
+    /* The device holds 24 ms before its voice plays; then all of it is mixed. */
+    vm_test_clock_step(b.vm, 60 * MS);
+    no_event(&b);
+    /* Not on a control endpoint. */
+    ep0_trb(&b, PCM, 8, trb_type_bits(T_ISOCH) | IOC);
+    wr(&b, DB + 4 * slot, 1);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_TRB);
+    vm_free(b.vm);
+
+    g_autofree uint8_t *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(wav_b, (char **)&data, &len, NULL));
+    g_assert_cmpuint(len, >, 44);
+    unsigned same = 0;
+    for (gsize o = 44; o + 4 <= len; o += 4)
+        if ((int16_t)(data[o] | data[o + 1] << 8) == 1000 && (int16_t)(data[o + 2] | data[o + 3] << 8) == -1000)
+            same++;
+    /* The restored VM's 30 TDs of 48 frames went to its voice: the mix holds them (a
+     * first period aside). */
+    g_assert_cmpuint(same, >=, (TDS - SAVED_AT) * 48 - 96);
+    g_assert_cmpuint(same, <=, (TDS - SAVED_AT) * 48);
+    g_unlink(wav);
+    g_unlink(wav_b);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -899,5 +1044,6 @@ int main(int argc, char **argv)
     g_test_add_func("/xhci/state", test_state);
     g_test_add_func("/xhci/hostile-commands", test_hostile_commands);
     g_test_add_func("/xhci/random", test_random);
+    g_test_add_func("/xhci/isoch-audio", test_isoch_audio);
     return g_test_run();
 }

@@ -32,6 +32,19 @@ for f in /proc/asound/card0/codec#0; do
         sed 's/^/VIREO-SND-HDA /'
 done
 dmesg | grep -i 'intel8x0\|ac97\|hda\|hdaudio' | sed 's/^/VIREO-SND-DMESG /'
+# A USB Audio speaker (usb-audio) has no capture and starts at 0 dB, unmuted: the tone
+# alone, then its mixer as ALSA sees it.
+if grep -q 'USB-Audio' /proc/asound/cards; then
+    for f in /proc/asound/card0/stream0; do
+        [ -f "$f" ] && grep -E 'Altset|Format|Channels|Endpoint|Rates' "$f" | sed 's/^ */VIREO-SND-USB /'
+    done
+    if cat /tone.raw > /dev/dsp; then
+        echo "VIREO-SND-PLAYED $(wc -c < /tone.raw)"
+    else
+        echo "VIREO-SND-FAILED playing /tone.raw"
+    fi
+    poweroff -f
+fi
 # ALSA loads cards muted; OSS's mixer sets master and PCM to 100% and unmutes them.
 # HD Audio's capture is muted too: its ADC amplifier to 0 dB (100%), unmuted. (AC'97's
 # record gain loads unmuted at 0 dB; 100% there would be +22.5 dB.)
