@@ -11,7 +11,7 @@ and end; start-up (SeaBIOS is not involved: the guest is the firmware) is part o
 figure. Not a test.
 
 Usage: bench/smp/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
-                        [--repeat 3] [--iters 100000000]
+                        [--repeat 3] [--iters 100000000] [--only interp,tcg,qemu]
 """
 import argparse
 import os
@@ -61,6 +61,8 @@ def main():
     ap.add_argument("--qemu", default="qemu-system-i386")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--iters", type=int, default=100000000)
+    ap.add_argument("--only", default="interp,tcg,qemu",
+                    help="which of interp, tcg, qemu to run (the translators need more --iters)")
     o = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = build(tmp, "work", ["ITERS=%d" % o.iters])
@@ -68,10 +70,11 @@ def main():
         lock0 = build(tmp, "lock0", ["LOCKADD", "ITERS=1"])
         lockn = build(tmp, "lockn", ["LOCKADD", "ITERS=%d" % lock_n])
         runs = []
-        for accel in ["interp", "tcg"]:
+        only = o.only.split(",")
+        for accel in [a for a in ["interp", "tcg"] if a in only]:
             cmd = [o.vireo, "-accel", accel, "-display", "none", "-serial", "stdio", "-device", "isa-debug-exit"]
             runs.append(("vireo " + accel, cmd + ["-bios", work, "-smp", "1"], cmd + ["-bios", work, "-smp", "2"]))
-        qemu = shutil.which(o.qemu)
+        qemu = shutil.which(o.qemu) if "qemu" in only else None
         if qemu:
             cmd = [qemu, "-accel", "tcg,thread=multi", "-nodefaults", "-display", "none", "-serial", "stdio",
                    "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
@@ -86,7 +89,7 @@ def main():
             t2[name] = b
             print("| %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s |" % (name, a, b, a / b, ca, cb), flush=True)
         if qemu:
-            for name in ["vireo interp", "vireo tcg"]:
+            for name in [n for n in ["vireo interp", "vireo tcg"] if n in t2]:
                 print("%s -smp 2 / qemu -smp 2 time ratio: %.2f" % (name, t2[name] / t2["qemu tcg,thread=multi"]))
         print()
         print("| contended LOCK ADD, 2 vCPUs, %d each | ns per LOCK ADD (wall) |" % lock_n)
