@@ -848,7 +848,7 @@ static VmConfig *config_from_options(void)
         if (!vm_config_parse_ram(m, &cfg->ram_size, &why))
             usage_error("-m %s: %s", opt.memory, why->message);
     }
-    if (opt.smp && !vm_config_parse_cpus(opt.smp, &cfg->smp, &why))
+    if (opt.smp && !vm_config_parse_smp(opt.smp, &cfg->smp, &cfg->topo, &why))
         usage_error("-smp %s: %s", opt.smp, why->message);
     if (!cfg->smp)
         cfg->smp = 1;

@@ -21,12 +21,12 @@ static const CpuModel models[] = {
       6, 7, 3, P6_FEATURES | CPUID_SSE, 0, 0, 0, NULL },
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
       6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
-      "QEMU Virtual CPU version 2.5+" },
+      "QEMU Virtual CPU version 2.5+", 0, 4 },
     { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
       "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
       CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
-      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM },
+      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM, 0xb },
 };
 
 /* Known to QEMU users, refused with the reason rather than as unknown names. */
@@ -84,11 +84,63 @@ static uint32_t str4(const char *s)
     return v;
 }
 
-void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabled, uint32_t out[4])
+uint32_t cpu_model_level(const CpuModel *m)
 {
+    return m->level ? m->level : m->family >= 6 ? 2 : 1; /* leaf 2 came with the P6 */
+}
+
+/* Leaf 4's caches, the same as leaf 2's descriptors say (16 KiB L1 data and code, 4-way
+ * with 32-byte lines; 512 KiB unified L2, 4-way): type, level, ways, sets. */
+static const struct {
+    uint8_t type, level, ways;
+    uint16_t sets;
+} leaf4_caches[] = {
+    { 1, 1, 4, 128 },  /* data */
+    { 2, 1, 4, 128 },  /* instruction */
+    { 3, 2, 4, 4096 }, /* unified */
+};
+
+/* Deterministic cache parameters (SDM vol. 2A, CPUID leaf 04h): EAX[31:26] is the
+ * number of addressable core IDs in the package minus one, [25:14] the logical
+ * processors sharing the cache minus one (each cache here is a core's own). */
+static void leaf4(uint32_t subleaf, const CpuidWho *who, uint32_t r[4])
+{
+    if (subleaf >= G_N_ELEMENTS(leaf4_caches))
+        return; /* type 0: no more caches */
+    unsigned line = 32;
+    r[0] = leaf4_caches[subleaf].type | (uint32_t)leaf4_caches[subleaf].level << 5 | 1u << 8 /* self-init */ |
+           (((1u << who->thread_bits) - 1) << 14) | (((1u << who->core_bits) - 1) << 26);
+    r[1] = (line - 1) | (uint32_t)(leaf4_caches[subleaf].ways - 1) << 22;
+    r[2] = leaf4_caches[subleaf].sets - 1u;
+    r[3] = 0;
+}
+
+/* Extended topology (SDM vol. 2A, CPUID leaf 0Bh): level 0 the threads of a core, level 1
+ * the cores of a package; EAX the APIC ID shift to the next level, EBX the logical
+ * processors at this level, ECX the level number and type, EDX the x2APIC ID. */
+static void leaf_b(uint32_t subleaf, const CpuidWho *who, uint32_t r[4])
+{
+    r[2] = subleaf & 0xff;
+    r[3] = who->apic_id;
+    if (subleaf == 0) {
+        r[0] = who->thread_bits;
+        r[1] = who->threads;
+        r[2] |= 1u << 8; /* SMT */
+    } else if (subleaf == 1) {
+        r[0] = (uint32_t)who->thread_bits + who->core_bits;
+        r[1] = (uint32_t)who->threads * who->cores;
+        r[2] |= 2u << 8; /* core */
+    }
+}
+
+void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, uint32_t subleaf, const CpuidWho *who, uint32_t out[4])
+{
+    static const CpuidWho lone = { .threads = 1, .cores = 1 };
+    if (!who)
+        who = &lone;
     uint32_t a = 0, b = 0, c = 0, d = 0;
     /* Above the maximum the processor answers the highest basic leaf (SDM vol. 2, CPUID). */
-    uint32_t max_basic = m->family >= 6 ? 2 : 1; /* leaf 2 came with the P6 */
+    uint32_t max_basic = cpu_model_level(m);
     bool ext = leaf >= 0x80000000u;
     if ((!ext && leaf > max_basic) || (ext && (!m->max_ext_leaf || leaf > m->max_ext_leaf)))
         leaf = max_basic;
@@ -99,14 +151,20 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabl
         d = str4(m->vendor + 4);
         c = str4(m->vendor + 8);
         break;
-    case 1:
+    case 1: {
         a = (uint32_t)m->family << 8 | (uint32_t)m->model << 4 | m->stepping;
-        /* CLFLUSH line size in quadwords; EBX[31:24], the initial APIC ID, is 0. */
+        /* EBX: the initial APIC ID, the package's addressable logical processor IDs
+         * (valid with HTT), the CLFLUSH line size in quadwords. */
+        unsigned per_pkg = 1u << (who->thread_bits + who->core_bits);
+        b = (uint32_t)who->apic_id << 24;
+        if (per_pkg > 1)
+            b |= (uint32_t)MIN(per_pkg, 255u) << 16;
         if (m->edx & CPUID_CLFSH)
-            b = 8u << 8;
+            b |= 8u << 8;
         c = m->ecx;
-        d = m->edx | (apic ? CPUID_APIC : 0);
+        d = m->edx | (who->apic ? CPUID_APIC : 0) | (per_pkg > 1 ? CPUID_HTT : 0);
         break;
+    }
     case 2:
         /* Cache and TLB descriptors of a Pentium II (512 KiB L2). */
         a = 0x03020101u;
@@ -115,9 +173,23 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabl
     case 0x80000000u:
         a = m->max_ext_leaf;
         break;
+    case 4: {
+        uint32_t r[4] = { 0 };
+        leaf4(subleaf, who, r);
+        a = r[0], b = r[1], c = r[2], d = r[3];
+        break;
+    }
+    case 0xb: {
+        uint32_t r[4] = { 0 };
+        leaf_b(subleaf, who, r);
+        a = r[0], b = r[1], c = r[2], d = r[3];
+        break;
+    }
+    case 3: case 5: case 6: case 7: case 8: case 9: case 0xa:
+        break; /* serial number, MONITOR, power, structured features, PMU: none */
     case 0x80000001u:
         c = m->ext_ecx;
-        d = nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
+        d = who->nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
         break;
     case 0x80000005u: case 0x80000006u: case 0x80000007u:
         break; /* reserved, or cache and power details this model does not give */

@@ -65,7 +65,22 @@ typedef struct CpuModel {
     uint32_t max_ext_leaf;       /* 0: no extended leaves */
     const char *brand;           /* CPUID.80000002h-4h, with max_ext_leaf >= 80000004h */
     uint32_t ext_ecx;            /* CPUID.80000001h:ECX (LAHF/SAHF in 64-bit mode, LZCNT) */
+    uint32_t level;              /* highest basic leaf; 0: 2 for a P6, else 1 */
 } CpuModel;
+
+/* CPUID.1:EDX bit 28: EBX[23:16] counts the logical processors of the package. */
+#define CPUID_HTT (1u << 28)
+
+/* The processor that asks, for what CPUID says per processor: its initial APIC ID and
+ * where it sits in -smp's topology. */
+typedef struct CpuidWho {
+    bool apic;                   /* it has a local APIC */
+    bool nx_disabled;            /* IA32_MISC_ENABLE's XD disable bit hides NX */
+    uint8_t apic_id;             /* its initial APIC ID */
+    uint8_t thread_bits;         /* low APIC ID bits numbering the threads of a core */
+    uint8_t core_bits;           /* the next bits, numbering the cores of a package */
+    uint8_t threads, cores;      /* threads per core, cores per package */
+} CpuidWho;
 
 /* The model a name means ("host" is "max", as with QEMU's TCG); NULL with err set
  * for an unknown one, naming -cpu help. */
@@ -77,6 +92,8 @@ void cpu_model_print_list(FILE *out);
 
 /* The model's features as one word (see CPU_FEATURE_ECX). */
 uint64_t cpu_model_features(const CpuModel *m);
-/* CPUID leaf/subleaf as this model answers it; apic: the CPU has a local APIC;
- * nx_disabled: IA32_MISC_ENABLE's XD disable bit hides NX. */
-void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, bool apic, bool nx_disabled, uint32_t out[4]);
+/* The model's highest basic leaf. */
+uint32_t cpu_model_level(const CpuModel *m);
+/* CPUID leaf/subleaf (EAX, ECX) as this model answers it on processor who (NULL: a lone
+ * CPU without APIC). */
+void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, uint32_t subleaf, const CpuidWho *who, uint32_t out[4]);

@@ -192,11 +192,16 @@ static bool smp_number(const char *field, const char *text, long max, long *out,
     return true;
 }
 
-/* QEMU's form: [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M]. The topology
- * is checked against the count (S*C*T = N when all three are given; missing ones are
- * derived) but not shown to the guest: every CPU is its own package. maxcpus above the
- * count would need CPU hot-plug, which the board does not have. */
 bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err)
+{
+    return vm_config_parse_smp(s, n, NULL, err);
+}
+
+/* QEMU's form: [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M]. The topology
+ * is checked against the count (S*C*T = N when all three are given); missing ones are
+ * derived as QEMU 6.2 and later do for the pc machine: cores before sockets, threads
+ * last. maxcpus above the count would need CPU hot-plug, which the board does not have. */
+bool vm_config_parse_smp(const char *s, unsigned *n, CpuTopology *topo_out, GError **err)
 {
     if (!s || !*s) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
@@ -269,8 +274,59 @@ bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err)
                     sockets ? sockets : 1, cores ? cores : 1, threads ? threads : 1);
         return false;
     }
+    if (!cores) {
+        sockets = sockets ? sockets : 1;
+        threads = threads ? threads : 1;
+        cores = cpus / (sockets * threads);
+    } else if (!sockets) {
+        threads = threads ? threads : 1;
+        sockets = cpus / (cores * threads);
+    }
+    if (!threads)
+        threads = cpus / (sockets * cores);
+    if (sockets * cores * threads != cpus) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "%ld processors cannot be split into sockets=%ld cores=%ld threads=%ld", cpus, sockets,
+                    cores, threads);
+        return false;
+    }
     *n = (unsigned)cpus;
+    if (topo_out)
+        *topo_out = (CpuTopology){ (unsigned)sockets, (unsigned)cores, (unsigned)threads };
     return true;
+}
+
+CpuTopology vm_config_topology(const VmConfig *cfg)
+{
+    unsigned n = cfg->smp ? cfg->smp : 1;
+    CpuTopology t = cfg->topo;
+    if (!t.sockets || !t.cores || !t.threads || t.sockets * t.cores * t.threads != n)
+        t = (CpuTopology){ 1, n, 1 };
+    return t;
+}
+
+/* Bits to number count things: 0 for one, else ceil(log2(count)). */
+static unsigned id_bits(unsigned count)
+{
+    return count > 1 ? (unsigned)g_bit_storage(count - 1) : 0;
+}
+
+unsigned cpu_topology_thread_bits(const CpuTopology *t)
+{
+    return id_bits(t->threads);
+}
+
+unsigned cpu_topology_core_bits(const CpuTopology *t)
+{
+    return id_bits(t->cores);
+}
+
+unsigned cpu_topology_apic_id(const CpuTopology *t, unsigned index)
+{
+    unsigned threads = t->threads ? t->threads : 1, cores = t->cores ? t->cores : 1;
+    unsigned tb = cpu_topology_thread_bits(t), cb = cpu_topology_core_bits(t);
+    unsigned thread = index % threads, core = index / threads % cores, pkg = index / (threads * cores);
+    return pkg << (tb + cb) | core << tb | thread;
 }
 
 bool vm_config_check_boot_order(const char *order, GError **err)

@@ -47,12 +47,19 @@ typedef struct BackendConfig {
     char *opts;
 } BackendConfig;
 
+/* -smp's topology: threads per core, cores per socket, sockets. All zero: QEMU's default
+ * for the pc machine since 6.2, one socket of `smp` cores. */
+typedef struct CpuTopology {
+    unsigned sockets, cores, threads;
+} CpuTopology;
+
 typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
     bool no_usb;             /* -machine usb=off: no USB host controller on the board */
     uint64_t ram_size;       /* bytes */
     unsigned smp;
+    CpuTopology topo;        /* as -smp gave it (zeros: the default); see vm_config_topology */
     char *accel;             /* "kvm", "tcg", "interp" or a colon list tried in order */
     char *cpu_model;         /* -cpu (cpu/cpu-model.h), NULL: max */
     char *bios;              /* NULL: SeaBIOS from the seabios package */
@@ -128,6 +135,18 @@ bool parse_size(const char *s, bool default_mib, uint64_t *out);
  * what is accepted (VIREO_ERROR_INVALID, without the option or key: callers add it). */
 bool vm_config_parse_ram(const char *s, uint64_t *bytes, GError **err);
 bool vm_config_parse_cpus(const char *s, unsigned *n, GError **err);
+/* The same, also giving the topology with QEMU's defaults filled in (topo may be NULL). */
+bool vm_config_parse_smp(const char *s, unsigned *n, CpuTopology *topo, GError **err);
+/* The topology a VM of cfg has: cfg->topo, or one socket of cfg->smp cores. */
+CpuTopology vm_config_topology(const VmConfig *cfg);
+/* The initial APIC ID of processor index (0 = the BSP): the thread, core and package
+ * numbers each in a field as wide as its count needs (SDM vol. 3A 9.6.2, "Hierarchical
+ * Mapping of Shared Resources"; QEMU numbers them the same way), so counts that are not
+ * powers of two leave gaps. */
+unsigned cpu_topology_apic_id(const CpuTopology *t, unsigned index);
+/* Bits of the APIC ID that number the threads of a core and the cores of a package. */
+unsigned cpu_topology_thread_bits(const CpuTopology *t);
+unsigned cpu_topology_core_bits(const CpuTopology *t);
 bool vm_config_check_boot_order(const char *order, GError **err);
 
 /* Text from a file or the user as an error message quotes it: valid UTF-8 (bad bytes

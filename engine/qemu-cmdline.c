@@ -92,7 +92,11 @@ char *qemu_command_line(const VmConfig *cfg)
     if (cfg->cpu_model)
         add(args, "-cpu"), add(args, "%s", cfg->cpu_model);
     add(args, "-m"), add(args, "%" PRIu64 "M", cfg->ram_size >> 20);
-    add(args, "-smp"), add(args, "%u", cfg->smp ? cfg->smp : 1);
+    if (cfg->topo.sockets)
+        add(args, "-smp"), add(args, "%u,sockets=%u,cores=%u,threads=%u", cfg->smp ? cfg->smp : 1,
+                               cfg->topo.sockets, cfg->topo.cores, cfg->topo.threads);
+    else
+        add(args, "-smp"), add(args, "%u", cfg->smp ? cfg->smp : 1);
     if (cfg->bios)
         add(args, "-bios"), add(args, "%s", cfg->bios);
     if (cfg->kernel)

@@ -48,6 +48,19 @@ bool vcpu_has_apic(Vcpu *v)
     return v->pins.apic != NULL;
 }
 
+void vcpu_cpuid_who(Vcpu *v, CpuidWho *who)
+{
+    *who = (CpuidWho){ .apic = vcpu_has_apic(v), .threads = 1, .cores = 1 };
+    if (!v->vm)
+        return;
+    CpuTopology t = vm_config_topology(vm_config(v->vm));
+    who->apic_id = (uint8_t)vm_cpu_apic_id(v->vm, v->index);
+    who->thread_bits = (uint8_t)cpu_topology_thread_bits(&t);
+    who->core_bits = (uint8_t)cpu_topology_core_bits(&t);
+    who->threads = (uint8_t)t.threads;
+    who->cores = (uint8_t)t.cores;
+}
+
 bool vcpu_apic_base(Vcpu *v, uint64_t *value)
 {
     const CpuPins *p = &v->pins;

@@ -8,6 +8,7 @@
 #include "engine/memory.h"
 #include "engine/ioport.h"
 #include "engine/vm.h"
+#include "cpu/cpu-model.h"
 
 /* Bits of Vcpu.requests, set by any thread, read by the CPU between instructions. */
 enum {
@@ -85,6 +86,9 @@ int vcpu_intr_ack(Vcpu *v);
  * The accessors take the lock; they return false without an APIC or for a refused
  * value. */
 bool vcpu_has_apic(Vcpu *v);
+/* What CPUID tells this processor about itself: its local APIC, initial APIC ID and
+ * place in -smp's topology (nx_disabled false: the CPU back end knows that). */
+void vcpu_cpuid_who(Vcpu *v, CpuidWho *who);
 bool vcpu_apic_base(Vcpu *v, uint64_t *value);
 bool vcpu_set_apic_base(Vcpu *v, uint64_t value);
 /* Consumes a pending NMI; true if there was one. */

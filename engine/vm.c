@@ -388,6 +388,17 @@ VmState vm_get_state(Vm *vm)
 
 const VmConfig *vm_config(Vm *vm) { return vm->cfg; }
 const char *vm_name(Vm *vm) { return vm->cfg->name; }
+
+unsigned vm_cpu_apic_id(Vm *vm, unsigned index)
+{
+    CpuTopology t = vm_config_topology(vm->cfg);
+    return cpu_topology_apic_id(&t, index);
+}
+
+unsigned vm_cpu_apic_id_limit(Vm *vm)
+{
+    return vm_cpu_apic_id(vm, vm->ncpus - 1) + 1;
+}
 int vm_exit_status(Vm *vm) { return vm->exit_status; }
 const char *vm_error(Vm *vm) { return vm->error; }
 bool vm_cpu_quiesce(Vm *vm, GError **err)

@@ -54,6 +54,10 @@ bool vm_device_del(Vm *vm, const char *id, GError **err);
 
 VmState vm_get_state(Vm *vm);
 const VmConfig *vm_config(Vm *vm);
+/* The initial APIC ID of processor index under -smp's topology (cpu_topology_apic_id),
+ * and one above the highest, up to which firmware looks for processors. */
+unsigned vm_cpu_apic_id(Vm *vm, unsigned index);
+unsigned vm_cpu_apic_id_limit(Vm *vm);
 const char *vm_name(Vm *vm);
 /* Exit status a guest asked for through isa-debug-exit (value*2+1), or -1. */
 int vm_exit_status(Vm *vm);

@@ -204,7 +204,7 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
 
     g_autofree char *cpus = get_value(p, g, "cpus");
     cfg->smp = 1;
-    if (cpus && !vm_config_parse_cpus(cpus, &cfg->smp, &why))
+    if (cpus && !vm_config_parse_smp(cpus, &cfg->smp, &cfg->topo, &why))
         return bad_reason(p, g, "cpus", cpus, why);
 
     g_autofree char *machine = get_value(p, g, "machine");

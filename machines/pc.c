@@ -456,7 +456,9 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
     uint64_t low = mem_ram_below_4g(m), high = mem_ram_size(m) - low;
     fw_cfg_add_i64(fw, FW_CFG_RAM_SIZE, mem_ram_size(m));
     fw_cfg_add_i16(fw, FW_CFG_NB_CPUS, (uint16_t)cfg->smp);
-    fw_cfg_add_i16(fw, FW_CFG_MAX_CPUS, (uint16_t)cfg->smp);
+    /* SeaBIOS builds its MP table for APIC IDs below this: with gaps in the IDs (a
+     * topology count that is not a power of two) it is more than the CPU count, as QEMU's. */
+    fw_cfg_add_i16(fw, FW_CFG_MAX_CPUS, (uint16_t)vm_cpu_apic_id_limit(b->vm));
     fw_cfg_add_i16(fw, FW_CFG_NOGRAPHIC, cfg->nographic);
     fw_cfg_add_i16(fw, FW_CFG_BOOT_MENU, cfg->boot_menu);
     fw_cfg_add_bytes(fw, FW_CFG_UUID, g_bytes_new_take(g_malloc0(16), 16));
@@ -497,6 +499,8 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
         .ncpus = cfg->smp,
         .com_mask = com_mask,
     };
+    for (unsigned i = 0; i < acpi.ncpus && i < VM_CPUS_MAX; i++)
+        acpi.apic_ids[i] = (uint8_t)vm_cpu_apic_id(b->vm, i);
     acpi_build_pc_tables(fw, &acpi);
 }
 
@@ -618,11 +622,11 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
         bool board_apic = vm_wants_board_apic(vm) && !isa;
         b->pic = i8259_new(vm, &b->cpu_intr, board_apic ? NULL : cpu);
         if (board_apic) {
-            /* One local APIC per processor, APIC ID = processor index (the MADT and
-             * SeaBIOS's MP table say the same); the 8259 reaches the BSP's LINT0. */
+            /* One local APIC per processor, its ID from -smp's topology (CPUID, the
+             * MADT and SeaBIOS's MP table say the same); the 8259 reaches the BSP's LINT0. */
             b->apic = apic_new(vm, 0, cpu, pic_ack, b);
             for (unsigned i = 1; i < vm_cpu_count(vm); i++)
-                apic_new_for_cpu(vm, i, (uint8_t)i, vm_cpu_pins_n(vm, i), pic_ack, b);
+                apic_new_for_cpu(vm, i, (uint8_t)vm_cpu_apic_id(vm, i), vm_cpu_pins_n(vm, i), pic_ack, b);
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
         b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);

@@ -338,7 +338,7 @@ static void kvm_vm_destroy(Vm *vm)
 /* Replaces the host's leaves with the model's basic and extended ones; a feature the
  * host lacks stays off (KVM cannot offer it). Under KVM the host runs the instructions,
  * so an older model changes what CPUID says, not which instructions exist. */
-static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bool apic)
+static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, unsigned cap, const CpuModel *m, const CpuidWho *who)
 {
     uint32_t host_edx = 0, host_ecx = 0, host_ext_edx = 0, host_ext_ecx = 0;
     for (unsigned i = 0; i < cpuid->nent; i++) {
@@ -351,24 +351,31 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, const CpuModel *m, bo
             host_ext_ecx = e->ecx;
         }
     }
-    static const uint32_t leaves[] = { 0, 1, 2, 0x80000000u, 0x80000001u, 0x80000002u, 0x80000003u,
-                                       0x80000004u, 0x80000005u, 0x80000006u, 0x80000007u, 0x80000008u };
-    unsigned n = 0;
+    /* Leaves 4 and 0Bh depend on ECX: an entry for each subleaf the model answers
+     * (the last one ends the list), flagged so KVM matches the index. */
+    static const uint32_t leaves[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xa, 0xb, 0x80000000u, 0x80000001u,
+                                       0x80000002u, 0x80000003u, 0x80000004u, 0x80000005u, 0x80000006u,
+                                       0x80000007u, 0x80000008u };
+    unsigned n = 0, level = cpu_model_level(m);
     for (size_t k = 0; k < G_N_ELEMENTS(leaves); k++) {
         uint32_t leaf = leaves[k];
-        if ((leaf == 2 && m->family < 6) || (leaf > 0x80000000u && leaf > m->max_ext_leaf))
+        if ((leaf < 0x80000000u && leaf > level) || (leaf > 0x80000000u && leaf > m->max_ext_leaf))
             continue;
-        uint32_t r[4];
-        cpu_model_cpuid(m, leaf, apic, false, r);
-        if (leaf == 1) {
-            r[2] &= host_ecx;
-            r[3] &= host_edx;
-        } else if (leaf == 0x80000001u) {
-            r[2] &= host_ext_ecx;
-            r[3] &= host_ext_edx;
+        unsigned subleaves = leaf == 4 ? 4 : leaf == 0xb ? 3 : 1;
+        for (unsigned sub = 0; sub < subleaves && n < cap; sub++) {
+            uint32_t r[4];
+            cpu_model_cpuid(m, leaf, sub, who, r);
+            if (leaf == 1) {
+                r[2] &= host_ecx;
+                r[3] &= host_edx | CPUID_HTT;
+            } else if (leaf == 0x80000001u) {
+                r[2] &= host_ext_ecx;
+                r[3] &= host_ext_edx;
+            }
+            cpuid->entries[n++] = (struct kvm_cpuid_entry2){
+                .function = leaf, .index = sub, .flags = subleaves > 1 ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0,
+                .eax = r[0], .ebx = r[1], .ecx = r[2], .edx = r[3] };
         }
-        cpuid->entries[n++] = (struct kvm_cpuid_entry2){ .function = leaf, .eax = r[0], .ebx = r[1],
-                                                         .ecx = r[2], .edx = r[3] };
     }
     cpuid->nent = n;
 }
@@ -398,8 +405,12 @@ static bool kvm_vcpu_init(Vcpu *v, GError **err)
     cpuid->nent = n;
     if (ioctl(kv->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
         const char *name = vm_config(v->vm)->cpu_model;
-        if (name && strcmp(name, "max") && strcmp(name, "host"))
-            kvm_cpuid_from_model(cpuid, cpu_model_get(name), kv->irqchip);
+        if (name && strcmp(name, "max") && strcmp(name, "host")) {
+            CpuidWho who;
+            vcpu_cpuid_who(v, &who);
+            who.apic = kv->irqchip;
+            kvm_cpuid_from_model(cpuid, (unsigned)n, cpu_model_get(name), &who);
+        }
         for (unsigned i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
             if (e->function == 1 && !kv->irqchip)

@@ -309,11 +309,10 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
     uint32_t r[4];
-    uint32_t leaf = c->regs[R_EAX];
-    cpu_model_cpuid(c->model, leaf, vcpu_has_apic(c->v), c->misc_enable & X86_MISC_ENABLE_XD_DISABLE, r);
-    /* EBX[31:24] of leaf 1: the initial APIC ID, which is the processor index here. */
-    if (leaf == 1)
-        r[1] |= (uint32_t)c->v->index << 24;
+    CpuidWho who;
+    vcpu_cpuid_who(c->v, &who);
+    who.nx_disabled = c->misc_enable & X86_MISC_ENABLE_XD_DISABLE;
+    cpu_model_cpuid(c->model, c->regs[R_EAX], c->regs[R_ECX], &who, r);
     c->regs[R_EAX] = r[0];
     c->regs[R_EBX] = r[1];
     c->regs[R_ECX] = r[2];

@@ -181,8 +181,8 @@ static uint32_t build_madt(GByteArray *t, GByteArray *l, const AcpiPcConfig *cfg
     put32(hdr, 0xfee00000);   /* local APIC address */
     put32(hdr + 4, 1);        /* PCAT_COMPAT: the 8259s are present too */
     append(t, hdr, sizeof(hdr));
-    for (unsigned i = 0; i < cfg->ncpus; i++) {
-        uint8_t lapic[8] = { 0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0 };
+    for (unsigned i = 0; i < cfg->ncpus && i < VM_CPUS_MAX; i++) {
+        uint8_t lapic[8] = { 0, 8, (uint8_t)i, cfg->apic_ids[i], 1, 0, 0, 0 };
         append(t, lapic, sizeof(lapic));
     }
     /* I/O APIC ID 0: what its ID register resets to (82093AA, and KVM's), and what

@@ -3,6 +3,7 @@
  * (etc/table-loader, etc/acpi/tables, etc/acpi/rsdp) as QEMU does. */
 #pragma once
 
+#include "engine/config.h"
 #include "hw/firmware/fw_cfg.h"
 
 typedef struct AcpiPcConfig {
@@ -10,7 +11,8 @@ typedef struct AcpiPcConfig {
     uint16_t pm_base;       /* PIIX4 PM I/O block */
     unsigned sci_irq;
     bool have_apic;         /* emit a MADT (local APIC + I/O APIC) */
-    unsigned ncpus;
+    unsigned ncpus;         /* at most VM_CPUS_MAX */
+    uint8_t apic_ids[VM_CPUS_MAX]; /* each processor's local APIC ID */
     uint8_t com_mask;       /* bit n: COM n+1 present */
 } AcpiPcConfig;
 

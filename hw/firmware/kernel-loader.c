@@ -422,7 +422,9 @@ static bool load_multiboot(FwCfgState *fw, KernelFile *kf, size_t hdr_off, const
     g_auto(GStrv) mods = initrd && *initrd ? g_strsplit(initrd, ",", -1) : g_new0(char *, 1);
     unsigned nmods = g_strv_length(mods);
     GByteArray *strings = g_byte_array_new();
-    const char *cl = cmdline ? cmdline : "";
+    /* The command line starts with the kernel's file name, as GRUB and QEMU pass it:
+     * kernels take the first word as their name (kvm-unit-tests' argv[0]). */
+    g_autofree char *cl = g_strdup_printf("%s %s", kf->path, cmdline ? cmdline : "");
     /* Information block layout: info, module list, memory map, then strings. */
     uint32_t info_addr = (img.end + 0xfff) & ~0xfffu;
     uint32_t mods_off = MB_INFO_SIZE;

@@ -582,10 +582,10 @@ int main(int argc, char **argv)
     check_decode64();
     /* CPUID of a long-mode model: LM, SYSCALL, LAHF_LM; the address sizes. */
     uint32_t r[4];
-    cpu_model_cpuid(&lm_model, 0x80000001u, false, false, r);
+    cpu_model_cpuid(&lm_model, 0x80000001u, 0, NULL, r);
     EXPECT((r[3] & (CPUID_EXT_LM | CPUID_EXT_SYSCALL)) == (CPUID_EXT_LM | CPUID_EXT_SYSCALL) &&
                (r[2] & CPUID_EXT_ECX_LAHF_LM), "CPUID 80000001h: ECX %x EDX %x", r[2], r[3]);
-    cpu_model_cpuid(&lm_model, 0x80000008u, false, false, r);
+    cpu_model_cpuid(&lm_model, 0x80000008u, 0, NULL, r);
     EXPECT(r[0] == 0x3024, "CPUID 80000008h: EAX %x, want 3024h", r[0]);
     check_all("interp", false, (const uint8_t *)code, n);
     if (jit_supported(NULL))

@@ -102,8 +102,11 @@ static void check_tables(bool apic)
     Vm *vm = vm_new_for_test(0);
     vm_lock(vm);
     FwCfgState *fw = fw_cfg_new(vm, 0x510);
+    /* With the APIC: -smp 6,sockets=2,cores=3, whose APIC IDs leave a gap. */
+    static const uint8_t ids[] = { 0, 1, 2, 4, 5, 6 };
     AcpiPcConfig cfg = { .ram_below_4g = 96u << 20, .pm_base = 0x600, .sci_irq = 9,
-                         .have_apic = apic, .ncpus = 1, .com_mask = 1 };
+                         .have_apic = apic, .ncpus = apic ? G_N_ELEMENTS(ids) : 1, .com_mask = 1 };
+    memcpy(cfg.apic_ids, ids, sizeof(ids));
     acpi_build_pc_tables(fw, &cfg);
     vm_unlock(vm);
     Placed files[NFILES] = { 0 };
@@ -149,19 +152,26 @@ static void check_tables(bool apic)
         g_assert_cmpmem(madt, 4, "APIC", 4);
         g_assert_cmpuint(sum(madt, rd32(madt + 4)), ==, 0);
         g_assert_cmphex(rd32(madt + 36), ==, 0xfee00000);
-        /* Walk the entries: one local APIC, one I/O APIC at 0xFEC00000. */
+        /* Walk the entries: a local APIC per processor (UID = its index, its APIC ID,
+         * enabled), one I/O APIC at 0xFEC00000. */
         int lapics = 0, ioapics = 0;
         for (uint32_t off = 44; off < rd32(madt + 4); off += madt[off + 1]) {
             g_assert_cmpuint(madt[off + 1], >=, 2);
-            if (madt[off] == 0)
+            if (madt[off] == 0) {
+                g_assert_cmpuint(lapics, <, G_N_ELEMENTS(ids));
+                g_assert_cmpuint(madt[off + 1], ==, 8);
+                g_assert_cmpuint(madt[off + 2], ==, lapics);
+                g_assert_cmpuint(madt[off + 3], ==, ids[lapics]);
+                g_assert_cmphex(rd32(madt + off + 4), ==, 1);
                 lapics++;
+            }
             if (madt[off] == 1) {
                 ioapics++;
                 g_assert_cmphex(rd32(madt + off + 4), ==, 0xfec00000);
                 g_assert_cmpuint(madt[off + 2], ==, 0); /* the ID register's reset value */
             }
         }
-        g_assert_cmpint(lapics, ==, 1);
+        g_assert_cmpint(lapics, ==, G_N_ELEMENTS(ids));
         g_assert_cmpint(ioapics, ==, 1);
     }
 

@@ -357,20 +357,28 @@ static void test_limits_shared(Fixture *f, gconstpointer data)
  * a line that names the field. */
 static void test_smp_syntax(void)
 {
+    /* With the topology QEMU 6.2+ derives for the pc machine: cores before sockets,
+     * threads last. */
     static const struct {
         const char *text;
-        unsigned n;
+        unsigned n, sockets, cores, threads;
     } good[] = {
-        { "1", 1 }, { "4", 4 }, { "16", 16 }, { "cpus=2", 2 }, { "2,sockets=2", 2 },
-        { "4,sockets=1,cores=2,threads=2", 4 }, { "sockets=2,cores=2", 4 }, { "cores=8", 8 },
-        { "4,maxcpus=4", 4 }, { "maxcpus=3", 3 },
+        { "1", 1, 1, 1, 1 }, { "4", 4, 1, 4, 1 }, { "16", 16, 1, 16, 1 }, { "cpus=2", 2, 1, 2, 1 },
+        { "2,sockets=2", 2, 2, 1, 1 }, { "4,sockets=1,cores=2,threads=2", 4, 1, 2, 2 },
+        { "sockets=2,cores=2", 4, 2, 2, 1 }, { "cores=8", 8, 1, 8, 1 }, { "4,maxcpus=4", 4, 1, 4, 1 },
+        { "maxcpus=3", 3, 1, 3, 1 }, { "8,sockets=2,cores=2", 8, 2, 2, 2 }, { "6,threads=2", 6, 1, 3, 2 },
+        { "6,cores=3", 6, 2, 3, 1 },
     };
     for (size_t k = 0; k < G_N_ELEMENTS(good); k++) {
         unsigned n = 0;
+        CpuTopology t = { 0 };
         g_autoptr(GError) err = NULL;
-        g_assert_true(vm_config_parse_cpus(good[k].text, &n, &err));
+        g_assert_true(vm_config_parse_smp(good[k].text, &n, &t, &err));
         g_assert_no_error(err);
         g_assert_cmpuint(n, ==, good[k].n);
+        if (t.sockets != good[k].sockets || t.cores != good[k].cores || t.threads != good[k].threads)
+            g_error("-smp %s: sockets=%u cores=%u threads=%u", good[k].text, t.sockets, t.cores, t.threads);
+        g_assert_true(vm_config_parse_cpus(good[k].text, &n, NULL));
     }
     static const struct {
         const char *text;
@@ -400,6 +408,37 @@ static void test_smp_syntax(void)
         g_assert_null(strchr(err->message, '\n'));
         g_assert_cmpuint(n, ==, 99);
     }
+}
+
+/* APIC IDs: thread, core and package numbers each in a field as wide as its count
+ * needs, so 3 cores leave a gap (SDM vol. 3A 9.6.2; QEMU's numbering). */
+static void test_smp_apic_ids(void)
+{
+    static const struct {
+        CpuTopology t;
+        unsigned ids[8];
+    } cases[] = {
+        { { 1, 4, 1 }, { 0, 1, 2, 3 } },
+        { { 2, 3, 1 }, { 0, 1, 2, 4, 5, 6 } },
+        { { 1, 3, 2 }, { 0, 1, 2, 3, 4, 5 } },
+        { { 2, 1, 3 }, { 0, 1, 2, 4, 5, 6 } },
+        { { 2, 2, 2 }, { 0, 1, 2, 3, 4, 5, 6, 7 } },
+        { { 3, 1, 1 }, { 0, 1, 2 } },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
+        const CpuTopology *t = &cases[k].t;
+        for (unsigned i = 0; i < t->sockets * t->cores * t->threads; i++)
+            g_assert_cmpuint(cpu_topology_apic_id(t, i), ==, cases[k].ids[i]);
+    }
+    CpuTopology t = { 1, 3, 2 };
+    g_assert_cmpuint(cpu_topology_thread_bits(&t), ==, 1);
+    g_assert_cmpuint(cpu_topology_core_bits(&t), ==, 2);
+    /* A VmConfig without a topology: one socket of smp cores. */
+    VmConfig c = { .smp = 6 };
+    t = vm_config_topology(&c);
+    g_assert_cmpuint(t.sockets, ==, 1);
+    g_assert_cmpuint(t.cores, ==, 6);
+    g_assert_cmpuint(t.threads, ==, 1);
 }
 
 static void test_missing_disk_is_not_found(Fixture *f, gconstpointer data)
@@ -673,6 +712,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/usb-filters", Fixture, NULL, fixture_setup, test_usb_filters, fixture_teardown);
     g_test_add_func("/vmconf/smp-syntax", test_smp_syntax);
+    g_test_add_func("/vmconf/smp-apic-ids", test_smp_apic_ids);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
     g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,
                fixture_teardown);

@@ -14,6 +14,9 @@ stamp() { read up idle < /proc/uptime; echo "VIREO-PHASE $1 $up"; }
 echo "VIREO-LINUX-BOOT-OK"
 # The processors Linux brought up (-smp): both counts must say the same.
 echo "VIREO-NPROC $(nproc) $(grep -c '^processor' /proc/cpuinfo)"
+# Where Linux placed each: its APIC ID, package and core (from CPUID's topology leaves).
+awk -F'\t*: ' '$1 == "processor" { p = $2 } $1 == "physical id" { pk = $2 } $1 == "core id" { c = $2 }
+    $1 == "apicid" { print "VIREO-CPU " p " apicid " $2 " package " pk " core " c }' /proc/cpuinfo
 stamp boot
 . /workload.sh
 stamp done
