@@ -53,7 +53,7 @@
 #define VMCONF_GROUP_DEVICES "devices"
 #define VMCONF_GROUP_GLOBAL "global"
 /* The id of clipboard=true's qemu-vdagent chardev (its devices add -serial, -port). */
-#define VMCONF_CLIPBOARD_ID "__clipboard"
+#define VMCONF_CLIPBOARD_ID "vireo-clipboard"
 /* [network] forward=RULE;RULE...: host ports forwarded to the guest through the NAT of
  * [vm] network=, each QEMU's hostfwd rule tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport. */
 #define VMCONF_GROUP_NETWORK "network"

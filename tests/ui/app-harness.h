@@ -107,3 +107,5 @@ const UiCase *transfer_case(const char *name);
 const UiCase *sound_case(const char *name);
 /* The case of share.c. */
 const UiCase *share_case(const char *name);
+/* Issue 19: clipboard sharing (clipboard.c). */
+const UiCase *clipboard_case(const char *name);

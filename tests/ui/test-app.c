@@ -623,6 +623,8 @@ int main(int argc, char **argv)
         ui_case = sound_case(argv[1]);
     if (argc >= 2 && !ui_case)
         ui_case = share_case(argv[1]);
+    if (argc >= 2 && !ui_case)
+        ui_case = clipboard_case(argv[1]);
     if (ui_case && argc != (ui_case->needs_arg ? 3 : 2))
         ui_case = NULL;
     if (!ui_case && !floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {

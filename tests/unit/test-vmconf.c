@@ -269,11 +269,11 @@ static void test_shorthands(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     g_assert_cmpuint(clip->backends->len, ==, 1);
     g_assert_cmpstr(((BackendConfig *)clip->backends->pdata[0])->kind, ==, "chardev");
-    g_assert_cmpstr(((BackendConfig *)clip->backends->pdata[0])->opts, ==, "qemu-vdagent,id=__clipboard,clipboard=on");
+    g_assert_cmpstr(((BackendConfig *)clip->backends->pdata[0])->opts, ==, "qemu-vdagent,id=vireo-clipboard,clipboard=on");
     g_assert_cmpuint(clip->devices->len, ==, 2);
-    g_assert_cmpstr(clip->devices->pdata[0], ==, "virtio-serial-pci,id=__clipboard-serial");
+    g_assert_cmpstr(clip->devices->pdata[0], ==, "virtio-serial-pci,id=vireo-clipboard-serial");
     g_assert_cmpstr(clip->devices->pdata[1], ==,
-                    "virtserialport,bus=__clipboard-serial.0,chardev=__clipboard,name=com.redhat.spice.0,id=__clipboard-port");
+                    "virtserialport,bus=vireo-clipboard-serial.0,chardev=vireo-clipboard,name=com.redhat.spice.0,id=vireo-clipboard-port");
     g_autoptr(VmConfig) noclip = parse_text(f, "[vm]\nclipboard=false\n", &err);
     g_assert_no_error(err);
     g_assert_cmpuint(noclip->devices->len + noclip->backends->len, ==, 0);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A library VM and, while it runs, its engine instance. */
 #include "ui/gtk/vireo-machine.h"
+#include "ui/gtk/vireo-clipboard.h"
 #include "engine/audio/audio.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-osinfo.h"
@@ -29,6 +30,7 @@ struct _VireoMachine {
     guint volume_save;
     /* Screen sharing (vireo_machine_share). */
     SpiceDisplay *share;
+    VireoClipboard *clipboard; /* vm.conf clipboard=true, while the VM runs */
     char *share_addr, *share_password;
     int share_port;
 };
@@ -308,6 +310,7 @@ static void machine_stop_vm(VireoMachine *m, bool now)
     if (!m->vm)
         return;
     vireo_machine_unshare(m);
+    g_clear_pointer(&m->clipboard, vireo_clipboard_free);
     vm_remove_state_listener(m->vm, m->listener);
     g_clear_handle_id(&m->playing_poll, g_source_remove);
     set_playing(m, false);
@@ -365,6 +368,9 @@ bool vireo_machine_start(VireoMachine *m, GError **err)
         update_state(m);
         return false;
     }
+    GdkDisplay *display = gdk_display_get_default();
+    if (display)
+        m->clipboard = vireo_clipboard_new(vm, gdk_display_get_clipboard(display));
     update_state(m);
     return true;
 }
