@@ -10,7 +10,8 @@ on each port named com.redhat.spice.0) with two virtio-serial cards:
   - slot 6: a virtserialport on -chardev qemu-vdagent,clipboard=on (the engine's own
     agent peer, as the app uses it), driven through QMP x-vdagent-clipboard: the
     guest's text arrives at the host, the host's text arrives in the guest, and again
-    after savevm and loadvm;
+    after savevm and loadvm; an agent that breaks the protocol and reopens the port is
+    served again;
   - bad agent options are one error line each; QMP refuses a chardev that is no agent.
 Exit codes: 0 pass, 1 fail, 77 skip.
 Usage: vdagent.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR --agent VDAGENT_GUEST"""
@@ -170,6 +171,25 @@ def run(opts, tmp):
         if m.group(1) != "after-loadvm":
             raise TestFailure("after loadvm the guest got %r" % m.group(0))
         print("after savevm and loadvm the host's text still arrives in the guest", flush=True)
+
+        # A hostile agent: a chunk of 65535 bytes and junk. The peer stops listening (the
+        # VM runs on), and talks again once the agent reopens the port.
+        mark = len(vm.serial())
+        clipboard(vm, text="vireo-break-stream")
+        wait_after(vm, r"VDAGENT-s06 BROKE", mark, t)
+        wait_after(vm, r"VDAGENT-s06 REOPENED", mark, t)
+        wait_after(vm, r"VDAGENT-s06 CAPS port=1 request=1", mark, t)
+        wait_after(vm, r"VDAGENT-s06 GRABBED", mark, t)
+        got = wait_guest_text(vm, TOKEN + "-s06", t)
+        if not got.get("connected") or vm.command("query-status").get("status") != "running":
+            raise TestFailure("after the broken stream: %r" % got)
+        mark = len(vm.serial())
+        clipboard(vm, text="after-reopen")
+        m = wait_after(vm, r"VDAGENT-s06 CLIPBOARD type=1 len=\d+ text=(\S*)", mark, t)
+        if m.group(1) != "after-reopen":
+            raise TestFailure("after the agent reopened the port the guest got %r" % m.group(0))
+        print("a broken agent stream is ignored until the agent reopens the port; then the "
+              "clipboard works again", flush=True)
 
         bad = re.search(r"Oops|BUG:|Kernel panic|Call Trace|VDAGENT-\S+ FAILED.*|VIREO-VDAGENT-FAILED.*", vm.serial())
         if bad:

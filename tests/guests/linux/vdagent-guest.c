@@ -11,7 +11,10 @@
  *     "VDAGENT-TAG CLIPBOARD len=N text=T" (T's non-printable bytes as '.');
  *   - answers a request for UTF8_TEXT with TEXT;
  *   - prints the first monitor of a monitors config and replies with success;
- *   - prints any other message's type and size.
+ *   - prints any other message's type and size;
+ *   - on the clipboard text "vireo-break-stream" writes a chunk that breaks the
+ *     protocol (a size over 2048 and junk), then closes and reopens the port
+ *     ("REOPENED"), as an agent that crashed and restarted would.
  * The wire format is spice-protocol's vd_agent.h (chunks of at most 2048 bytes). */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +44,7 @@ enum {
 
 static int fd;
 static const char *tag, *text;
+static int restart;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -160,6 +164,12 @@ static void handle(uint32_t port, uint32_t type, const uint8_t *d, uint32_t len)
             shown[i] = d[4 + i] >= 0x20 && d[4 + i] < 0x7f ? (char)d[4 + i] : '.';
         shown[k] = 0;
         say("CLIPBOARD type=%u len=%u text=%s", get32(d), n, shown);
+        if (!strcmp(shown, "vireo-break-stream")) {
+            static const uint8_t junk[] = { 1, 0, 0, 0, 0xff, 0xff, 0, 0, 'j', 'u', 'n', 'k' };
+            write_all(junk, sizeof(junk));
+            say("BROKE");
+            restart = 1;
+        }
         break;
     }
     case MSG_CLIPBOARD_REQUEST:
@@ -198,17 +208,25 @@ int main(int argc, char **argv)
     }
     tag = argv[2];
     text = argv[3];
-    fd = open(argv[1], O_RDWR);
-    if (fd < 0) {
-        say("FAILED open %s: %s", argv[1], strerror(errno));
-        return 1;
-    }
-    say("OPEN %s", argv[1]);
     static uint8_t msg[20 + MESSAGE_MAX];
     uint8_t hdr[8];
     size_t hdr_len = 0, msg_len = 0;
     uint32_t chunk_left = 0, port = 0;
+    fd = -1;
     for (;;) {
+        if (restart || fd < 0) {
+            if (fd >= 0)
+                close(fd);
+            fd = open(argv[1], O_RDWR);
+            if (fd < 0) {
+                say("FAILED open %s: %s", argv[1], strerror(errno));
+                return 1;
+            }
+            say("%s %s", restart ? "REOPENED" : "OPEN", argv[1]);
+            restart = 0;
+            hdr_len = msg_len = 0;
+            chunk_left = 0;
+        }
         uint8_t buf[4096];
         ssize_t r = read(fd, buf, sizeof(buf));
         if (r < 0 && errno == EINTR)
@@ -240,6 +258,8 @@ int main(int argc, char **argv)
             if (msg_len >= 20 && msg_len == 20 + get32(msg + 16)) {
                 handle(port, get32(msg + 4), msg + 20, get32(msg + 16));
                 msg_len = 0;
+                if (restart)
+                    break;
             }
         }
     }
