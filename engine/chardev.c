@@ -470,16 +470,6 @@ size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len)
     return n;
 }
 
-size_t chardev_peer_pending(Chardev *c)
-{
-    if (!c)
-        return 0;
-    g_mutex_lock(&c->mutex);
-    size_t n = c->pending->len;
-    g_mutex_unlock(&c->mutex);
-    return n;
-}
-
 void chardev_set_fe_open(Chardev *c, bool open)
 {
     if (!c || c->kind != CHR_PEER)

@@ -53,7 +53,8 @@ char *chardev_spec_from_opts(const char *opts, GError **err);
  * for them) and must only queue work, never call back into the chardev. chardev_peer_input and
  * chardev_peer_set_connected may be called from any thread without the engine lock;
  * the input reaches the device on the main context. drained runs on the main context
- * without any lock after the device took queued input. */
+ * without any lock after the device took queued input; attach and detach are made on
+ * the main context too, so a peer is never detached while its drained runs. */
 typedef struct ChardevPeerOps {
     void (*write)(void *opaque, const uint8_t *buf, size_t len); /* guest output */
     void (*fe_open)(void *opaque, bool open); /* a guest program opened/closed the port */
@@ -71,8 +72,6 @@ struct Vdagent *chardev_vdagent(const Chardev *c);
 /* Queues bytes for the guest; returns how many fit (the rest is the peer's to retry
  * when drained runs). */
 size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len);
-/* Bytes queued for the guest and not yet taken. */
-size_t chardev_peer_pending(Chardev *c);
 /* The device (virtio-serial) says whether a guest program has the port open. Engine
  * lock held. */
 void chardev_set_fe_open(Chardev *c, bool open);
