@@ -161,10 +161,13 @@ void vdagent_message_build(GByteArray *out, uint32_t port, uint32_t type, const 
         put_le32(ch, port);
         put_le32(ch + 4, (uint32_t)n);
         g_byte_array_append(out, ch, sizeof(ch));
-        for (size_t i = 0; i < n; i++, off++) {
-            uint8_t b = off < sizeof(mh) ? mh[off] : data[off - sizeof(mh)];
-            g_byte_array_append(out, &b, 1);
-        }
+        /* The chunk's part of the message header, then of the data. */
+        size_t hn = off < sizeof(mh) ? MIN(sizeof(mh) - off, n) : 0;
+        if (hn)
+            g_byte_array_append(out, mh + off, (guint)hn);
+        if (n > hn)
+            g_byte_array_append(out, data + (off + hn - sizeof(mh)), (guint)(n - hn));
+        off += n;
     }
 }
 

@@ -60,8 +60,10 @@ static int vmc_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
         return 0;
     g_mutex_lock(&sc->lock);
     int n = (int)MIN((size_t)len, (size_t)sc->out->len);
-    memcpy(buf, sc->out->data, (size_t)n);
-    g_byte_array_remove_range(sc->out, 0, (guint)n);
+    if (n) {
+        memcpy(buf, sc->out->data, (size_t)n);
+        g_byte_array_remove_range(sc->out, 0, (guint)n);
+    }
     g_mutex_unlock(&sc->lock);
     return n;
 }
