@@ -183,6 +183,7 @@ struct Vdagent {
     GMutex lock;
     GByteArray *in;
     bool open_changed, fe_open;
+    bool closed;              /* the port was closed since the idle ran (maybe reopened) */
     guint idle;
 
     /* Main context only. */
@@ -342,11 +343,14 @@ static gboolean vdagent_idle(gpointer p)
     a->idle = 0;
     GByteArray *in = a->in;
     a->in = g_byte_array_new();
-    bool changed = a->open_changed, open = a->fe_open;
-    a->open_changed = false;
+    bool changed = a->open_changed, open = a->fe_open, closed = a->closed;
+    a->open_changed = a->closed = false;
     g_mutex_unlock(&a->lock);
 
-    if (changed && open != a->port_open) {
+    /* A close and reopen since the last run is a new agent too. */
+    if (changed && (open != a->port_open || closed)) {
+        if (closed && a->port_open)
+            set_connected(a, false);
         a->port_open = open;
         vdagent_parser_reset(a->parser);
         g_byte_array_set_size(a->out, 0);
@@ -389,8 +393,10 @@ static void chr_fe_open(void *opaque, bool open)
     Vdagent *a = opaque;
     g_mutex_lock(&a->lock);
     /* Bytes of an earlier opening are not the new agent's. */
-    if (open != a->fe_open)
+    if (!open && a->fe_open) {
         g_byte_array_set_size(a->in, 0);
+        a->closed = true;
+    }
     a->fe_open = open;
     a->open_changed = true;
     schedule(a);

@@ -6,7 +6,9 @@ on each port named com.redhat.spice.0) with two virtio-serial cards:
   - slot 5: a virtserialport on -chardev spicevmc,name=vdagent behind -spice. A SPICE
     client (spice-client.py --clipboard, spice-client-glib's main channel) gets the
     guest's clipboard text when the agent grabs it; the text the client grabs arrives in
-    the guest; the client's monitors config (1024x768) reaches the agent;
+    the guest; the client's monitors config (1024x768) reaches the agent; after the
+    agent breaks the server's stream and reopens the port, a new client's clipboard
+    works both ways;
   - slot 6: a virtserialport on -chardev qemu-vdagent,clipboard=on (the engine's own
     agent peer, as the app uses it), driven through QMP x-vdagent-clipboard: the
     guest's text arrives at the host, the host's text arrives in the guest, and again
@@ -161,6 +163,22 @@ def run(opts, tmp):
         if m.group(2) != "1024x768":
             raise TestFailure("the agent got the monitors config %r" % m.group(0))
         print("spicevmc: the client's monitors config (1024x768) reached the agent", flush=True)
+
+        # The agent breaks the SPICE server's stream and reopens the port (the server
+        # drops the agent and takes it back): a new client's clipboard works again.
+        mark = len(vm.serial())
+        for text in ("vireo-break-stream", "after-break"):
+            c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri",
+                                "spice://127.0.0.1?port=%d" % port, "--clipboard", text,
+                                "--monitor", "800x600", "--timeout", "60"], capture_output=True, timeout=120)
+            out = c.stdout.decode()
+            if c.returncode or "GUEST-CLIPBOARD type=1 %s-s05" % TOKEN not in out:
+                raise TestFailure("a SPICE client with %r: %s %s" % (text, out, c.stderr.decode()[-800:]))
+            wait_after(vm, r"VDAGENT-s05 CLIPBOARD type=1 len=\d+ text=%s\s" % text, mark, t)
+            if text != "after-break":
+                wait_after(vm, r"VDAGENT-s05 REOPENED", mark, t)
+        print("spicevmc: after the agent broke the stream and reopened the port, a new client's "
+              "clipboard works both ways", flush=True)
 
         # savevm and loadvm: the port stays open for the agent, the peer still talks.
         vm.command("human-monitor-command", **{"command-line": "savevm agent"})

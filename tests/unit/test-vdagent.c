@@ -362,11 +362,12 @@ static void test_peer(void)
     guint before = r.guest_got->len;
     guest_send_u32(&r, VDAGENT_ANNOUNCE_CAPABILITIES, 1, 0, 8);
     g_assert_cmpuint(r.guest_got->len, ==, before);
+    /* The agent closes and reopens the port before the main loop looks: still a new
+     * session (the peer asks for capabilities again). */
     chardev_set_fe_open(r.chr, false);
-    pump();
-    vdagent_parser_reset(r.guest_parser);
     chardev_set_fe_open(r.chr, true);
     pump();
+    g_assert_cmpuint(r.guest_got->len, ==, before + 1);
     g_assert_cmpuint(last(&r)->type, ==, VDAGENT_ANNOUNCE_CAPABILITIES);
     guest_send_u32(&r, VDAGENT_ANNOUNCE_CAPABILITIES, 0, 0, 8);
     g_assert_cmpint(r.connected, ==, 1);

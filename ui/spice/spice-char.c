@@ -34,6 +34,7 @@ struct SpiceChar {
     GMutex lock;    /* guards the fields below */
     GByteArray *out;
     bool want_open;
+    bool closed;    /* the port was closed since the idle last ran (maybe reopened) */
     guint idle;
 };
 
@@ -90,16 +91,18 @@ static gboolean vmc_idle(gpointer p)
     SpiceChar *sc = p;
     g_mutex_lock(&sc->lock);
     sc->idle = 0;
-    bool open = sc->want_open, data = sc->out->len > 0;
-    if (!open)
-        g_byte_array_set_size(sc->out, 0);
+    bool open = sc->want_open, closed = sc->closed, data = sc->out->len > 0;
+    sc->closed = false;
     g_mutex_unlock(&sc->lock);
+    /* A close and reopen since the last run still ends the server's session with the
+     * old agent: the new one starts afresh. */
+    if ((closed || !open) && sc->added) {
+        spice_server_remove_interface(&sc->sin.base);
+        sc->added = false;
+    }
     if (open && !sc->added) {
         spice_server_add_interface(sc->server, &sc->sin.base);
         sc->added = true;
-    } else if (!open && sc->added) {
-        spice_server_remove_interface(&sc->sin.base);
-        sc->added = false;
     }
     if (sc->added && data)
         spice_server_char_device_wakeup(&sc->sin);
@@ -130,6 +133,11 @@ static void chr_fe_open(void *opaque, bool open)
 {
     SpiceChar *sc = opaque;
     g_mutex_lock(&sc->lock);
+    if (!open && sc->want_open) {
+        /* What the old agent wrote and the server did not take is not the new one's. */
+        g_byte_array_set_size(sc->out, 0);
+        sc->closed = true;
+    }
     sc->want_open = open;
     schedule(sc);
     g_mutex_unlock(&sc->lock);
