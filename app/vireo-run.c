@@ -111,7 +111,7 @@ static GOptionEntry entries[] = {
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
-    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID | socket,id=ID,path=PATH,server=on,wait=off", "BACKEND,id=ID[,...]" },
+    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID | socket,id=ID,path=PATH,server=on,wait=off | spicevmc,id=ID,name=vdagent | qemu-vdagent,id=ID,clipboard=on", "BACKEND,id=ID[,...]" },
     { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE,tftp-server-name=NAME], or tap,id=ID[,ifname=NAME][,script=FILE|no][,downscript=FILE|no]", "user|tap,id=ID[,...]" },
     { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
     { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
@@ -232,6 +232,8 @@ static void parse_chardevs(VmConfig *cfg)
         char *spec = id ? chardev_spec_from_opts(*c, &err) : NULL;
         if (!spec)
             usage_error("-chardev %s: %s", *c, err->message);
+        if (g_str_has_prefix(spec, "spicevmc:") && !opt.spice)
+            usage_error("-chardev %s: spicevmc needs -spice (the SPICE server carries the channel)", *c);
         g_hash_table_insert(chardev_specs, g_strdup(id), spec);
         /* Devices (virtio-serial ports) find it as a back end by id. */
         vm_config_add_backend(cfg, "chardev", *c);
@@ -244,8 +246,9 @@ static char *resolve_chardev(const char *what, const char *spec)
         const char *s = g_hash_table_lookup(chardev_specs, spec + 8);
         if (!s)
             usage_error("%s: no -chardev with id '%s'", what, spec + 8);
-        if (g_str_has_prefix(s, "unix:"))
-            usage_error("%s: socket chardev '%s' serves virtio-serial ports only", what, spec + 8);
+        if (g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "spicevmc:") || g_str_has_prefix(s, "qemu-vdagent"))
+            usage_error("%s: %s chardev '%s' serves virtio-serial ports only", what,
+                        g_str_has_prefix(s, "unix:") ? "socket" : "agent", spec + 8);
         return g_strdup(s);
     }
     static const char *const ok[] = { "stdio", "mon:stdio", "null", "none" };

@@ -4,6 +4,7 @@
 #include "engine/chardev.h"
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/vdagent.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-typedef enum { CHR_NULL, CHR_STDIO, CHR_FILE, CHR_SOCKET } ChrKind;
+typedef enum { CHR_NULL, CHR_STDIO, CHR_FILE, CHR_SOCKET, CHR_PEER } ChrKind;
 
 #define CHR_PENDING_MAX 4096
+/* An in-process peer queues whole agent messages (a clipboard's text in 2 KiB chunks):
+ * more may wait for the guest's buffers than a socket's read size. */
+#define CHR_PEER_PENDING_MAX (64 * 1024)
 #define CTRL_A 0x01
 
 struct Chardev {
@@ -40,6 +44,13 @@ struct Chardev {
     char *path;
     void (*open_fn)(void *opaque, bool open);
     GMutex mutex; /* guards pending and idle against the device thread */
+    /* CHR_PEER: kind is the spec ("spicevmc:vdagent", "qemu-vdagent"); the peer is
+     * attached and detached on the main context, guarded by mutex for its readers. */
+    char *peer_kind;
+    const ChardevPeerOps *peer_ops;
+    void *peer_opaque;
+    void *vdagent; /* engine/vdagent.c's peer, for "qemu-vdagent" */
+    bool fe_open;  /* the device says a guest program has the port open */
 };
 
 static struct termios saved_tty;
@@ -124,6 +135,13 @@ Chardev *chardev_open(const char *spec, GError **err)
             chardev_close(c);
             return NULL;
         }
+    } else if (g_str_has_prefix(spec, "spicevmc:") && spec[9]) {
+        c->kind = CHR_PEER;
+        c->peer_kind = g_strdup(spec);
+    } else if (!strcmp(spec, "qemu-vdagent") || !strcmp(spec, "qemu-vdagent:clipboard=on")) {
+        c->kind = CHR_PEER;
+        c->peer_kind = g_strdup("qemu-vdagent");
+        c->vdagent = vdagent_new(c, strcmp(spec, "qemu-vdagent") != 0);
     } else if (g_str_has_prefix(spec, "unix:") && spec[5]) {
         if (!socket_listen(c, spec + 5, err)) {
             chardev_close(c);
@@ -161,6 +179,9 @@ void chardev_close(Chardev *c)
     }
     if (c->kind == CHR_STDIO)
         chardev_restore_terminal();
+    if (c->vdagent)
+        vdagent_free(c->vdagent);
+    g_free(c->peer_kind);
     g_byte_array_free(c->pending, TRUE);
     g_mutex_clear(&c->mutex);
     g_free(c);
@@ -173,6 +194,14 @@ bool chardev_is_stdio(const Chardev *c)
 
 void chardev_write(Chardev *c, const uint8_t *buf, size_t len)
 {
+    if (c && c->kind == CHR_PEER) {
+        /* Under the mutex: a peer detaching waits until no write is under way. */
+        g_mutex_lock(&c->mutex);
+        if (c->peer_ops && c->peer_ops->write)
+            c->peer_ops->write(c->peer_opaque, buf, len);
+        g_mutex_unlock(&c->mutex);
+        return;
+    }
     if (!c || c->out_fd < 0)
         return;
     while (len > 0) {
@@ -258,10 +287,14 @@ static void deliver(Chardev *c)
         g_mutex_lock(&c->mutex);
     }
     bool resume = c->pending->len < CHR_PENDING_MAX && !c->watch && c->in_fd >= 0;
+    const ChardevPeerOps *ops = c->kind == CHR_PEER ? c->peer_ops : NULL;
+    void *peer = c->peer_opaque;
     g_mutex_unlock(&c->mutex);
     c->unlock_fn(c->lock_data);
     if (resume)
         c->watch = g_unix_fd_add(c->in_fd, G_IO_IN | G_IO_HUP, stdin_ready, c);
+    if (ops && ops->drained)
+        ops->drained(peer);
 }
 
 static void print_escape_help(Chardev *c)
@@ -388,7 +421,64 @@ void chardev_set_quit_handler(Chardev *c, void (*fn)(void *), void *opaque)
 
 bool chardev_connected(const Chardev *c)
 {
+    if (c && c->kind == CHR_PEER)
+        return g_atomic_pointer_get((const ChardevPeerOps **)&((Chardev *)c)->peer_ops) != NULL;
     return c && (c->kind != CHR_SOCKET || c->out_fd >= 0);
+}
+
+Vdagent *chardev_vdagent(const Chardev *c)
+{
+    return c ? c->vdagent : NULL;
+}
+
+const char *chardev_peer_kind(const Chardev *c)
+{
+    return c && c->kind == CHR_PEER ? c->peer_kind : NULL;
+}
+
+void chardev_peer_attach(Chardev *c, const ChardevPeerOps *ops, void *opaque)
+{
+    if (!c || c->kind != CHR_PEER)
+        return;
+    g_mutex_lock(&c->mutex);
+    bool was = c->peer_ops != NULL;
+    g_atomic_pointer_set(&c->peer_ops, ops);
+    c->peer_opaque = ops ? opaque : NULL;
+    if (!ops)
+        g_byte_array_set_size(c->pending, 0);
+    /* A peer that comes after the guest opened the port learns it at once. */
+    if (ops && ops->fe_open && c->fe_open)
+        ops->fe_open(opaque, true);
+    g_mutex_unlock(&c->mutex);
+    /* The port's host side opens or closes for the guest (virtio-serial's PORT_OPEN). */
+    if (was != (ops != NULL) && c->lock_fn)
+        notify_open(c, ops != NULL);
+}
+
+size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len)
+{
+    if (!c || c->kind != CHR_PEER)
+        return 0;
+    g_mutex_lock(&c->mutex);
+    size_t n = c->pending->len >= CHR_PEER_PENDING_MAX ? 0 : MIN(len, CHR_PEER_PENDING_MAX - c->pending->len);
+    if (n) {
+        g_byte_array_append(c->pending, buf, (guint)n);
+        if (!c->idle)
+            c->idle = g_idle_add(deliver_idle, c);
+    }
+    g_mutex_unlock(&c->mutex);
+    return n;
+}
+
+void chardev_set_fe_open(Chardev *c, bool open)
+{
+    if (!c || c->kind != CHR_PEER)
+        return;
+    g_mutex_lock(&c->mutex);
+    c->fe_open = open;
+    if (c->peer_ops && c->peer_ops->fe_open)
+        c->peer_ops->fe_open(c->peer_opaque, open);
+    g_mutex_unlock(&c->mutex);
 }
 
 void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open))
@@ -401,11 +491,17 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
 {
     g_autoptr(GPtrArray) parts = backend_opts_split(opts);
     const char *type = parts->len ? parts->pdata[0] : "";
-    const char *path = NULL;
-    bool server = false, nowait = false;
+    const char *path = NULL, *name = NULL;
+    bool server = false, nowait = false, clipboard = false;
     for (guint i = 1; i < parts->len; i++) {
         const char *p = parts->pdata[i];
-        if (g_str_has_prefix(p, "path="))
+        if (!strcmp(type, "spicevmc") && g_str_has_prefix(p, "name="))
+            name = p + 5;
+        else if (!strcmp(type, "qemu-vdagent") && (!strcmp(p, "clipboard=on") || !strcmp(p, "clipboard=off")))
+            clipboard = !strcmp(p, "clipboard=on");
+        else if (!strcmp(type, "qemu-vdagent") && (!strcmp(p, "mouse=off")))
+            continue; /* the agent's mouse mode is not offered: the tablet does that */
+        else if (g_str_has_prefix(p, "path="))
             path = p + 5;
         else if (!strcmp(p, "server=on") || !strcmp(p, "server"))
             server = true;
@@ -418,6 +514,16 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
     }
     if (!strcmp(type, "stdio") || !strcmp(type, "null"))
         return g_strdup(type);
+    if (!strcmp(type, "spicevmc")) {
+        /* The SPICE server's channels Vireo carries: the agent's (clipboard, monitors). */
+        if (g_strcmp0(name, "vdagent")) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "spicevmc needs name=vdagent (the only channel offered)");
+            return NULL;
+        }
+        return g_strdup("spicevmc:vdagent");
+    }
+    if (!strcmp(type, "qemu-vdagent"))
+        return g_strdup(clipboard ? "qemu-vdagent:clipboard=on" : "qemu-vdagent");
     if (!strcmp(type, "file") && path && *path)
         return g_strdup_printf("file:%s", path);
     if (!strcmp(type, "socket") && path && *path) {
@@ -430,7 +536,8 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
         return g_strdup_printf("unix:%s", path);
     }
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                "use stdio, null, file with path=PATH or socket with path=PATH,server=on,wait=off");
+                "use stdio, null, file with path=PATH, socket with path=PATH,server=on,wait=off, "
+                "spicevmc with name=vdagent or qemu-vdagent");
     return NULL;
 }
 
@@ -456,7 +563,7 @@ static void chr_backend_close(void *b)
 
 static const BackendClass chr_backend = {
     .kind = "chardev",
-    .description = "character device (-chardev) for virtio-serial ports",
+    .description = "character device (-chardev) for virtio-serial ports and agents",
     .check = chr_backend_check,
     .open = chr_backend_open,
     .close = chr_backend_close,

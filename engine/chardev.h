@@ -14,7 +14,8 @@
 
 typedef struct Chardev Chardev;
 
-/* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none", "unix:PATH" (a listening
+/* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none", "spicevmc:NAME",
+ * "qemu-vdagent[:clipboard=on]", "unix:PATH" (a listening
  * socket at PATH, replaced if a socket is there; its client's bytes are the input and
  * output goes to the client, or nowhere while none is connected). */
 Chardev *chardev_open(const char *spec, GError **err);
@@ -36,8 +37,44 @@ bool chardev_connected(const Chardev *c);
  * connects (true) or goes (false). */
 void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open));
 /* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "file,id=ID,path=P",
- * "stdio,id=ID", "null,id=ID") as a chardev_open spec; NULL with err set. */
+ * "stdio,id=ID", "null,id=ID", "spicevmc,id=ID,name=vdagent",
+ * "qemu-vdagent,id=ID[,clipboard=on]") as a chardev_open spec; NULL with err set. */
 char *chardev_spec_from_opts(const char *opts, GError **err);
+
+/* ---- In-process peers ----
+ * A chardev whose other end is code in this process rather than a file or socket:
+ * "spicevmc:NAME" (-chardev spicevmc,name=vdagent: the SPICE server's agent channel,
+ * ui/spice/spice-char.c attaches itself when -spice starts) and "qemu-vdagent"
+ * (engine/vdagent.c, the host's own agent peer for the app's clipboard).
+ *
+ * Lock rules: write and fe_open are called by the device with the engine lock held
+ * (vCPU thread or main context), and fe_open also from chardev_peer_attach when the
+ * port is already open; both run under the chardev's own mutex (so that a detach waits
+ * for them) and must only queue work, never call back into the chardev. chardev_peer_input and
+ * chardev_peer_set_connected may be called from any thread without the engine lock;
+ * the input reaches the device on the main context. drained runs on the main context
+ * without any lock after the device took queued input; attach and detach are made on
+ * the main context too, so a peer is never detached while its drained runs. */
+typedef struct ChardevPeerOps {
+    void (*write)(void *opaque, const uint8_t *buf, size_t len); /* guest output */
+    void (*fe_open)(void *opaque, bool open); /* a guest program opened/closed the port */
+    void (*drained)(void *opaque);            /* room for more chardev_peer_input */
+} ChardevPeerOps;
+
+/* "spicevmc:vdagent" for a spicevmc chardev, "qemu-vdagent" for the agent peer, NULL
+ * for the other kinds. */
+const char *chardev_peer_kind(const Chardev *c);
+/* Connects the in-process end; ops NULL detaches. The chardev counts as connected (the
+ * guest's port sees its host side open) while a peer is attached. Main context. */
+void chardev_peer_attach(Chardev *c, const ChardevPeerOps *ops, void *opaque);
+/* The engine's agent peer of a "qemu-vdagent" chardev (engine/vdagent.h), else NULL. */
+struct Vdagent *chardev_vdagent(const Chardev *c);
+/* Queues bytes for the guest; returns how many fit (the rest is the peer's to retry
+ * when drained runs). */
+size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len);
+/* The device (virtio-serial) says whether a guest program has the port open. Engine
+ * lock held. */
+void chardev_set_fe_open(Chardev *c, bool open);
 
 /* A device that could not take all input calls this when it has room again. */
 void chardev_accept_input(Chardev *c);

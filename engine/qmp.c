@@ -17,6 +17,7 @@
 #include "engine/log.h"
 #include "engine/net/net.h"
 #include "engine/sockwriter.h"
+#include "engine/vdagent.h"
 #include "vireo-config.h"
 
 #include <errno.h>
@@ -1004,6 +1005,38 @@ static JsonNode *cmd_display_resize(QmpClient *c, JsonObject *args, GError **err
     return json_builder_get_root(b);
 }
 
+/* x-vdagent-clipboard {id, text?}: the clipboard of a -chardev qemu-vdagent without the
+ * app, as a host program would use it: "text" copies on the host (the guest's agent is
+ * offered it); the answer holds the text the guest last copied, whether an agent is
+ * there and whether the chardev shares the clipboard. */
+static JsonNode *cmd_vdagent_clipboard(QmpClient *c, JsonObject *args, GError **err)
+{
+    const char *id, *text;
+    if (!arg_string(args, "id", true, &id, err) || !arg_string(args, "text", false, &text, err))
+        return NULL;
+    Vdagent *a = vdagent_find(c->srv->vm, id, err);
+    if (!a)
+        return NULL;
+    if (!vdagent_clipboard_enabled(a)) {
+        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "chardev '%s' has clipboard=off", id);
+        return NULL;
+    }
+    if (text)
+        vdagent_host_set_text(a, text);
+    g_autofree char *guest = vdagent_guest_last_text(a);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "connected");
+    json_builder_add_boolean_value(b, vdagent_guest_connected(a));
+    json_builder_set_member_name(b, "guest-text");
+    if (guest)
+        json_builder_add_string_value(b, guest);
+    else
+        json_builder_add_null_value(b);
+    json_builder_end_object(b);
+    return json_builder_get_root(b);
+}
+
 static JsonNode *cmd_screen_text(QmpClient *c, JsonObject *args, GError **err)
 {
     DisplayConsole *con = vm_display_console(c->srv->vm);
@@ -1194,6 +1227,7 @@ static const struct {
     { "input-send-event", cmd_input_send_event },
     { "x-screen-text", cmd_screen_text },
     { "x-display-resize", cmd_display_resize },
+    { "x-vdagent-clipboard", cmd_vdagent_clipboard },
     { "eject", cmd_eject },
     { "blockdev-change-medium", cmd_change_medium },
     { "human-monitor-command", cmd_human_monitor },

@@ -29,7 +29,7 @@ static const VmconfDriveSlot drive_slots[] = {
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
     "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
-    "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", "audio-backend", "microphone", NULL,
+    "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", "audio-backend", "microphone", "clipboard", NULL,
 };
 
 const VmconfDriveSlot *vmconf_drive_slots(size_t *count)
@@ -458,6 +458,22 @@ static bool parse_shorthands(Parser *p, VmConfig *cfg)
         microphone = g_key_file_get_boolean(p->kf, g, "microphone", &local);
         if (local)
             return bad_value(p, g, "microphone", mic, "use true or false");
+    }
+    /* clipboard=true: the host's agent peer on a com.redhat.spice.0 port of its own
+     * virtio-serial card, for a guest's spice-vdagent (the app shares its clipboard). */
+    g_autofree char *clip = get_value(p, g, "clipboard");
+    if (clip) {
+        g_autoptr(GError) local = NULL;
+        bool on = g_key_file_get_boolean(p->kf, g, "clipboard", &local);
+        if (local)
+            return bad_value(p, g, "clipboard", clip, "use true or false");
+        if (on) {
+            vm_config_add_backend(cfg, "chardev", "qemu-vdagent,id=" VMCONF_CLIPBOARD_ID ",clipboard=on");
+            g_ptr_array_add(cfg->devices, g_strdup("virtio-serial-pci,id=" VMCONF_CLIPBOARD_ID "-serial"));
+            g_ptr_array_add(cfg->devices, g_strdup("virtserialport,bus=" VMCONF_CLIPBOARD_ID "-serial.0,chardev="
+                                                   VMCONF_CLIPBOARD_ID ",name=com.redhat.spice.0,id="
+                                                   VMCONF_CLIPBOARD_ID "-port"));
+        }
     }
     g_autofree char *sound = get_value(p, g, "sound");
     if (sound && *sound) {

@@ -20,6 +20,8 @@
  *   append=console=tty0
  *   serial=file:com1.log       COM1: null, none or file:PATH (the default: null)
  *   rtc=utc                    the RTC starts at utc or localtime (the default)
+ *   clipboard=false            true: share the clipboard with the guest's spice-vdagent
+ *                              (a qemu-vdagent chardev on a virtio-serial port)
  *
  *   [drives]
  *   hda=disk.qcow2             hda hdb hdd: hard disks; cdrom: the CD drive (IDE
@@ -56,6 +58,8 @@
 #define VMCONF_GROUP_BACKENDS "backends"
 #define VMCONF_GROUP_DEVICES "devices"
 #define VMCONF_GROUP_GLOBAL "global"
+/* The id of clipboard=true's qemu-vdagent chardev (its devices add -serial, -port). */
+#define VMCONF_CLIPBOARD_ID "vireo-clipboard"
 /* [network] forward=RULE;RULE...: host ports forwarded to the guest through the NAT of
  * [vm] network=, each QEMU's hostfwd rule tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport. */
 #define VMCONF_GROUP_NETWORK "network"

@@ -165,6 +165,8 @@ static void ctrl_handle(VirtioSerialState *s, const uint8_t *msg)
         break;
     case CTRL_PORT_OPEN:
         s->guest_open[id] = value != 0;
+        /* An agent peer (qemu-vdagent, spicevmc) starts and ends its session here. */
+        chardev_set_fe_open(p->chr, s->guest_open[id]);
         /* Input that waited for a reader may go now. */
         if (s->guest_open[id])
             chardev_accept_input(p->chr);
@@ -303,6 +305,9 @@ static void ser_reset(VirtioPci *vp)
 {
     VirtioSerialState *s = vp->opaque;
     ctrl_clear(s);
+    for (unsigned i = 0; i < VSER_MAX_PORTS; i++)
+        if (s->port[i] && s->guest_open[i])
+            chardev_set_fe_open(s->port[i]->chr, false);
     s->driver_ready = false;
     memset(s->port_ready, 0, sizeof(s->port_ready));
     memset(s->guest_open, 0, sizeof(s->guest_open));
@@ -409,6 +414,7 @@ static void ser_post_load(void *state)
     /* The chardev's client may have come or gone since the save. */
     for (unsigned i = 0; i < VSER_MAX_PORTS; i++)
         if (s->port[i]) {
+            chardev_set_fe_open(s->port[i]->chr, s->guest_open[i]);
             port_host_state(s, i);
             chardev_accept_input(s->port[i]->chr);
         }

@@ -17,8 +17,15 @@ With --cursor it connects as a viewer (display and cursor channels), waits for t
 cursor's shape and prints "CURSOR w=W h=H hot=X,Y" and "CURSOR-PIXEL x,y=RRGGBBAA" for
 the points given as --cursor-at "x,y;x,y" (spice-client-glib's RGBA bytes).
 
+With --clipboard TEXT it instead works the main channel's agent messages: when the
+guest's agent grabs its clipboard it asks for the text and prints "GUEST-CLIPBOARD T";
+then it grabs the client's clipboard with TEXT, answers the agent's request with it
+("CLIENT-CLIPBOARD-SENT n"), and sends a monitors config of --monitor WxH
+("MONITORS-SENT"). It ends when all three happened.
+
 Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]
-                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;...]"""
+                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;...]
+                       [--clipboard TEXT --monitor WxH]"""
 import argparse
 import ctypes
 import math
@@ -43,6 +50,8 @@ def main():
     ap.add_argument("--amp", type=int, default=8000)
     ap.add_argument("--cursor", action="store_true")
     ap.add_argument("--cursor-at", default="")
+    ap.add_argument("--clipboard")
+    ap.add_argument("--monitor", default="1024x768")
     o = ap.parse_args()
     keys = [int(k, 16) for k in o.keys.split(",") if k]
     loop = GLib.MainLoop()
@@ -152,6 +161,43 @@ def main():
                 print("CURSOR-PIXEL %d,%d=%s" % (x, y, px.hex()), flush=True)
         GLib.timeout_add(200, finish, 0)
 
+    UTF8_TEXT = 1  # VD_AGENT_CLIPBOARD_UTF8_TEXT
+    clip = {"got": False, "sent": False, "monitors": False, "grabbed": False}
+
+    def clip_check():
+        if clip["got"] and clip["sent"] and clip["monitors"]:
+            GLib.timeout_add(500, finish, 0)
+
+    def clip_grab(channel, selection, _types, _ntypes):
+        # The guest copied: ask for its text. Its agent announced its capabilities
+        # before, so the client's own grab and monitors config go now too.
+        channel.clipboard_selection_request(selection, UTF8_TEXT)
+        if not clip["grabbed"]:
+            clip["grabbed"] = True
+            channel.clipboard_selection_grab(0, [UTF8_TEXT])
+            w, h = (int(v) for v in o.monitor.split("x"))
+            channel.update_display_enabled(0, True, False)
+            channel.update_display(0, 0, 0, w, h, False)
+            if channel.send_monitor_config():
+                print("MONITORS-SENT", flush=True)
+                clip["monitors"] = True
+        clip_check()
+        return True
+
+    def clip_data(_channel, _selection, ctype, data, size):
+        text = ctypes.string_at(data, size).decode(errors="replace") if size else ""
+        print("GUEST-CLIPBOARD type=%d %s" % (ctype, text), flush=True)
+        clip["got"] = True
+        clip_check()
+
+    def clip_request(channel, selection, ctype):
+        data = o.clipboard.encode()
+        channel.clipboard_selection_notify(selection, ctype, data)
+        print("CLIENT-CLIPBOARD-SENT %d" % len(data), flush=True)
+        clip["sent"] = True
+        clip_check()
+        return True
+
     def channel_new(_session, channel):
         if o.cursor:
             # As a viewer: the display too (the server refreshes while one is connected).
@@ -160,6 +206,13 @@ def main():
                 channel.connect()
             elif isinstance(channel, Spice.DisplayChannel):
                 channel.connect()
+            return
+        if o.clipboard is not None:
+            if isinstance(channel, Spice.MainChannel):
+                GObject.Object.connect(channel, "channel-event", main_event)
+                GObject.Object.connect(channel, "main-clipboard-selection-grab", clip_grab)
+                GObject.Object.connect(channel, "main-clipboard-selection", clip_data)
+                GObject.Object.connect(channel, "main-clipboard-selection-request", clip_request)
             return
         if o.record:
             if isinstance(channel, Spice.RecordChannel):

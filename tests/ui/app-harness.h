@@ -111,3 +111,5 @@ const UiCase *share_case(const char *name);
 const UiCase *resize_case(const char *name);
 /* The case of usb.c (built with umockdev only: HAVE_USBMOCK). */
 const UiCase *usb_case(const char *name);
+/* Issue 19: clipboard sharing (clipboard.c). */
+const UiCase *clipboard_case(const char *name);

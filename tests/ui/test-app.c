@@ -625,6 +625,8 @@ int main(int argc, char **argv)
         ui_case = share_case(argv[1]);
     if (argc >= 2 && !ui_case)
         ui_case = resize_case(argv[1]);
+    if (argc >= 2 && !ui_case)
+        ui_case = clipboard_case(argv[1]);
 #ifdef HAVE_USBMOCK
     if (argc >= 2 && !ui_case)
         ui_case = usb_case(argv[1]);
@@ -634,7 +636,7 @@ int main(int argc, char **argv)
     if (!ui_case && !floppy && !boot && !demo && (argc != 2 || strcmp(argv[1], "library-errors"))) {
         fprintf(stderr, "usage: test-app library-errors|wizard-and-boot KEY-GUEST|wizard-floppy IMAGE|"
                         "demo LIBRARY|first-hour-wizard|first-hour-settings|first-hour-vm KEY-GUEST|"
-                        "first-hour-no-boot|snapshots KEY-GUEST|sound SPEAKER-GUEST|share ECHO-GUEST|resize KIT|usb ECHO-GUEST|import-disks FREEDOS|"
+                        "first-hour-no-boot|snapshots KEY-GUEST|sound SPEAKER-GUEST|share ECHO-GUEST|resize KIT|clipboard KIT|usb ECHO-GUEST|import-disks FREEDOS|"
                         "import-export\n");
         return 2;
     }

@@ -189,6 +189,7 @@ static const struct {
     { "[vm]\nsound=ac97\naudio-backend=alsa\n", { "[vm] audio-backend=alsa", "use auto, pa, sdl or none", NULL } },
     { "[vm]\naudio-backend=Pa\n", { "[vm] audio-backend=Pa", "use auto, pa, sdl or none", NULL } },
     { "[vm]\nsound=ac97\nmicrophone=maybe\n", { "[vm] microphone=maybe", "use true or false", NULL } },
+    { "[vm]\nclipboard=yes please\n", { "[vm] clipboard=yes please", "use true or false", NULL } },
     { "[vm]\n[global]\nisa-serial.strict-out2=perhaps\n",
       { "[global] isa-serial.strict-out2=perhaps", "cannot be 'perhaps'", NULL } },
 };
@@ -262,6 +263,20 @@ static void test_shorthands(Fixture *f, gconstpointer data)
     g_assert_no_error(err);
     const BackendConfig *fn = fwd->backends->pdata[0];
     g_assert_cmpstr(fn->opts, ==, "user,hostfwd=tcp::2222-:22,hostfwd=udp:127.0.0.1:5353-:53,id=__nic0");
+    /* clipboard=true: the agent peer on a com.redhat.spice.0 port of its own card;
+     * false adds nothing. */
+    g_autoptr(VmConfig) clip = parse_text(f, "[vm]\nclipboard=true\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(clip->backends->len, ==, 1);
+    g_assert_cmpstr(((BackendConfig *)clip->backends->pdata[0])->kind, ==, "chardev");
+    g_assert_cmpstr(((BackendConfig *)clip->backends->pdata[0])->opts, ==, "qemu-vdagent,id=vireo-clipboard,clipboard=on");
+    g_assert_cmpuint(clip->devices->len, ==, 2);
+    g_assert_cmpstr(clip->devices->pdata[0], ==, "virtio-serial-pci,id=vireo-clipboard-serial");
+    g_assert_cmpstr(clip->devices->pdata[1], ==,
+                    "virtserialport,bus=vireo-clipboard-serial.0,chardev=vireo-clipboard,name=com.redhat.spice.0,id=vireo-clipboard-port");
+    g_autoptr(VmConfig) noclip = parse_text(f, "[vm]\nclipboard=false\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(noclip->devices->len + noclip->backends->len, ==, 0);
 }
 
 static void test_bad_values(Fixture *f, gconstpointer data)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A library VM and, while it runs, its engine instance. */
 #include "ui/gtk/vireo-machine.h"
+#include "ui/gtk/vireo-clipboard.h"
 #include "engine/audio/audio.h"
 #include "engine/vmconf.h"
 #include "ui/gtk/vireo-osinfo.h"
@@ -30,6 +31,7 @@ struct _VireoMachine {
     guint volume_save;
     /* Screen sharing (vireo_machine_share). */
     SpiceDisplay *share;
+    VireoClipboard *clipboard; /* vm.conf clipboard=true, while the VM runs */
     char *share_addr, *share_password;
     int share_port;
 };
@@ -327,6 +329,7 @@ static void machine_stop_vm(VireoMachine *m, bool now)
         return;
     vireo_machine_unshare(m);
     vireo_usb_machine_stopping(m);
+    g_clear_pointer(&m->clipboard, vireo_clipboard_free);
     vm_remove_state_listener(m->vm, m->listener);
     g_clear_handle_id(&m->playing_poll, g_source_remove);
     set_playing(m, false);
@@ -384,6 +387,9 @@ bool vireo_machine_start(VireoMachine *m, GError **err)
         update_state(m);
         return false;
     }
+    GdkDisplay *display = gdk_display_get_default();
+    if (display)
+        m->clipboard = vireo_clipboard_new(vm, gdk_display_get_clipboard(display));
     update_state(m);
     /* vm.conf's [usb] filters: the matching devices plugged in now, and later ones. */
     vireo_usb_machine_started(m);

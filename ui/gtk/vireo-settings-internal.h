@@ -21,6 +21,9 @@ typedef struct Settings {
     AdwComboRow *audio_backend;     /* [vm] audio-backend= (vireo-settings-sound.c) */
     GtkWidget *mic_row;             /* [vm] microphone= */
     GtkSwitch *microphone;
+    AdwPreferencesGroup *sharing;
+    GtkWidget *clipboard_row;       /* [vm] clipboard= */
+    GtkSwitch *clipboard;
     GtkWidget *cd_row, *floppy_row;
     GPtrArray *disk_rows;   /* the disks group's rows, rebuilt on every change */
     GtkWidget *kernel_row, *initrd_row, *append_row;

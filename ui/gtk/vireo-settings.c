@@ -206,6 +206,17 @@ static void on_boot_menu_changed(GtkSwitch *sw, GParamSpec *ps, Settings *s)
     settings_commit(s, conf, s->menu_row, NULL);
 }
 
+static const char clipboard_subtitle[] = N_("Copied text goes both ways with a guest that runs spice-vdagent");
+
+static void on_clipboard_changed(GtkSwitch *sw, GParamSpec *ps, Settings *s)
+{
+    if (s->loading)
+        return;
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
+    g_key_file_set_boolean(conf, VMCONF_GROUP_VM, "clipboard", gtk_switch_get_active(sw));
+    settings_commit(s, conf, s->clipboard_row, _(clipboard_subtitle));
+}
+
 /* ---- files: firmware and removable media ---- */
 
 static char *conf_path_value(Settings *s, const char *group, const char *key)
@@ -428,6 +439,7 @@ static void load_values(Settings *s)
             gtk_string_list_append(orders, order);
         adw_combo_row_set_selected(s->boot_order, sel);
     }
+    gtk_switch_set_active(s->clipboard, kf && g_key_file_get_boolean(kf, VMCONF_GROUP_VM, "clipboard", NULL));
     choice_load(s->sound, kf);
     choice_load(s->network, kf);
     settings_sound_load(s, kf);
@@ -443,7 +455,7 @@ static void load_values(Settings *s)
 static void update_sensitivity(VireoMachine *m, GParamSpec *ps, Settings *s)
 {
     bool active = vireo_machine_is_active(m);
-    AdwPreferencesGroup *groups[] = { s->hardware, s->boot, s->disks, s->kernel };
+    AdwPreferencesGroup *groups[] = { s->hardware, s->boot, s->disks, s->kernel, s->sharing };
     const char *why = active ? _("These cannot change while the virtual machine runs. Shut it down first.") : NULL;
     for (size_t i = 0; i < G_N_ELEMENTS(groups); i++) {
         gtk_widget_set_sensitive(GTK_WIDGET(groups[i]), !active);
@@ -549,6 +561,20 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     adw_preferences_group_add(s->boot, s->boot_row);
     adw_preferences_group_add(s->boot, s->menu_row);
     adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), s->boot);
+
+    AdwPreferencesGroup *sharing = s->sharing = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
+    adw_preferences_group_set_title(sharing, _("Sharing"));
+    s->clipboard_row = adw_action_row_new();
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->clipboard_row), _("Share the clipboard"));
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(s->clipboard_row), _(clipboard_subtitle));
+    s->clipboard = GTK_SWITCH(gtk_switch_new());
+    gtk_widget_set_name(GTK_WIDGET(s->clipboard), "clipboard-switch");
+    gtk_widget_set_valign(GTK_WIDGET(s->clipboard), GTK_ALIGN_CENTER);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(s->clipboard_row), GTK_WIDGET(s->clipboard));
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(s->clipboard_row), GTK_WIDGET(s->clipboard));
+    g_signal_connect(s->clipboard, "notify::active", G_CALLBACK(on_clipboard_changed), s);
+    adw_preferences_group_add(sharing, s->clipboard_row);
+    adw_preferences_page_add(ADW_PREFERENCES_PAGE(page), sharing);
 
     AdwPreferencesGroup *media = ADW_PREFERENCES_GROUP(adw_preferences_group_new());
     adw_preferences_group_set_title(media, _("Removable Media"));

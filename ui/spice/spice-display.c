@@ -51,6 +51,7 @@ struct SpiceDisplay {
     SpiceAudio *audio;
     int port;               /* what it listens on: TCP port, or the socket's path */
     char *unix_path;
+    GPtrArray *chars;       /* SpiceChar *: the agent channel (spice-char.c) */
 
     /* Main thread: the console client and the primary surface the worker draws into.
      * The refresh runs only while display channels are connected (display_streams:
@@ -895,6 +896,7 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
         d->have_tablet = true;
     }
     d->audio = spice_audio_new(vm, d->server);
+    d->chars = spice_chars_attach(vm, d->server);
     DisplayConsole *con = vm_display_console(vm);
     if (con)
         d->client = display_client_new(con);
@@ -914,6 +916,7 @@ void spice_display_free(SpiceDisplay *d)
         g_source_remove(d->refresh_source);
     d->refresh_source = 0;
     spice_audio_free(d->audio);
+    spice_chars_detach(d->chars);
     /* The keyboard, mouse and tablet interfaces stay: spice-server 0.15 refuses to remove
      * them (a warning) and keeps their small state after spice_server_destroy. */
     spice_server_vm_stop(d->server);
