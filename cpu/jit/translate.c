@@ -250,6 +250,7 @@ static void stub_jcc(Tr *t, Stub *s, unsigned cc)
 static void emit_ea(Tr *t, const X86Insn *i)
 {
     JitEmit *e = &t->e;
+    t->hflags = false; /* (the address arithmetic may change them) */
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int32_t disp = (int32_t)i->disp;
     /* Registers the cache holds are addressed in place; the others loaded first. */
@@ -294,23 +295,35 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
 static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write)
 {
     JitEmit *e = &t->e;
+    t->hflags = false;
     /* The segment allows the access (all bits of need) and every offset (flat: any
      * base, no limit check). */
     size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
     /* ok and flat (0 or 1) are adjacent bytes: one 16-bit load tests both. */
     _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
-    emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
-    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
-    stub_jcc(t, s, HC_NE);
+    /* (Not when the block's entry checked the segment for reads and writes and no
+     * handler, which might load it, ran since: jit_translate.) */
+    if (!(t->seg_hoist & (1u << segno)) || t->called) {
+        emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
+        stub_jcc(t, s, HC_NE);
+    }
     emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_shift_ri(e, 4, 5, H_RCX, 20);
-    emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-    emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    if (TLB_SIZE == 256) {
+        /* DL = bits 12-19, DH = bits 20-27 of the address */
+        emit_u8(e, 0x30); /* XOR DL, DH */
+        emit_u8(e, 0xf2);
+        emit_movzx(e, 1, H_RDX, H_RDX);
+    } else {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RCX, 20);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    }
     if (sizeof(X86Tlb) == 48) {
         emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
         emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
@@ -362,6 +375,7 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     emit_alu_rr(e, 4, host, H_RAX, H_RCX);
     if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
+    t->hflags_out = size == 4; /* (only moves follow) */
     emit_store(e, 4, CPU(cc_res), H_RAX);
     unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
                   : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
@@ -377,6 +391,7 @@ static void emit_test_flags(Tr *t, unsigned size)
     if (t->dead)
         return;
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
+    t->hflags_out = size == 4;
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src1), 0);
     emit_store_imm(e, 4, CPU(cc_src2), 0);
@@ -404,7 +419,10 @@ static void emit_cf_to_r13(Tr *t)
         emit_mov_ri32(e, H_R13, 0);
         return;
     }
-    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+    if (t->hflags) {
+        t->hflags = false;
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
         emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
@@ -1033,6 +1051,12 @@ static unsigned emit_cond(Tr *t, unsigned cc)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
+    if (t->hflags) {
+        /* The producer was the previous instruction: its host instruction's flags
+         * are still there. */
+        t->hflags = false;
+        return cc;
+    }
     if (kc >= CC_SUB8 && kc <= CC_SUB32) {
         /* The host's CMP of the same operands gives the guest's flags. */
         unsigned size = 1u << (kc - CC_SUB8);
@@ -1440,14 +1464,14 @@ typedef struct TrMark {
     size_t pos;
     unsigned nstubs, nexits, n_inline;
     int known_cc;
-    bool called, failed, overflow;
+    bool called, failed, overflow, hflags, hflags_out;
     RegCache rc;
 } TrMark;
 
 static void mark_save(Tr *t, TrMark *m)
 {
     *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
-                   t->e.overflow, t->rc };
+                   t->e.overflow, t->hflags, t->hflags_out, t->rc };
 }
 
 static void mark_restore(Tr *t, const TrMark *m)
@@ -1460,6 +1484,8 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->known_cc = m->known_cc;
     t->called = m->called;
     t->failed = m->failed;
+    t->hflags = m->hflags;
+    t->hflags_out = m->hflags_out;
     t->rc = m->rc;
 }
 
@@ -1485,6 +1511,8 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     mark_save(t, &m);
     if (allow_inline && tr_inline(t, k)) {
         t->n_inline++;
+        if (t->nstubs != m.nstubs)
+            t->hflags_out = false; /* a slow path's handler call rejoins after it */
         if (last && !is_branch) {
             eip_to_eax(t, t->off[t->n]);
             emit_store(e, 4, CPU(eip), H_RAX);
@@ -1493,6 +1521,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
         return;
     }
     mark_restore(t, &m);
+    t->hflags_out = false;
     rc_flush(t);
     call_handler(t, k);
     t->called = true;
@@ -1523,6 +1552,37 @@ bool jit_translate(Tr *t, bool allow_inline)
     emit_patch(e, over, emit_pos(e));
     t->j->body = emit_pos(e); /* the same for every block */
 
+    /* Segments the block's memory operands use more than once, flat and allowing
+     * reads and writes now: checked once here instead of at each access (probes
+     * before the first handler call skip the test). A block entered when one no
+     * longer is runs through the interpreter's handlers. */
+    t->seg_hoist = 0;
+    size_t seg_fail[8];
+    unsigned nfail = 0;
+    if (allow_inline && (t->j->inline_mask & IN_SEGCHECK)) {
+        unsigned uses[8] = { 0 };
+        for (unsigned k = 0; k < t->n; k++) {
+            const X86Insn *i = &t->insns[k];
+            unsigned op = i->opcode;
+            if ((i->pfx & X86_PFX_MEM) && op != 0x8d && i->seg < 6)
+                uses[i->seg]++;
+            if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
+                (op == 0xff && (i->reg == 2 || i->reg == 6)))
+                uses[S_SS]++;
+        }
+        for (unsigned sg = 0; sg < 6; sg++) {
+            const X86Seg *d = &t->c->seg[sg];
+            if (uses[sg] < 2 || !d->flat || (d->ok & (SEG_OK_READ | SEG_OK_WRITE)) != (SEG_OK_READ | SEG_OK_WRITE))
+                continue;
+            size_t off = offsetof(X86Cpu, seg) + sizeof(X86Seg) * sg + offsetof(X86Seg, ok);
+            emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)off));
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | SEG_OK_READ | SEG_OK_WRITE);
+            emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | SEG_OK_READ | SEG_OK_WRITE);
+            seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
+            t->seg_hoist |= (uint8_t)(1u << sg);
+        }
+    }
+
     RegCache *rc = &t->rc;
     memset(rc, 0, sizeof(*rc));
     memset(rc->host, -1, sizeof(rc->host));
@@ -1532,6 +1592,10 @@ bool jit_translate(Tr *t, bool allow_inline)
     for (unsigned k = 0; k < t->n; k++) {
         t->dead = allow_inline && t->deadv[k];
         rc->nocache = 0;
+        /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
+         * previous instruction, for a condition computed first thing (emit_cond). */
+        t->hflags = t->hflags_out && (t->j->inline_mask & IN_HOSTFLAGS);
+        t->hflags_out = false;
         TrMark m;
         mark_save(t, &m);
         for (unsigned pass = 0;; pass++) {
@@ -1581,6 +1645,16 @@ bool jit_translate(Tr *t, bool allow_inline)
     for (unsigned x = 0; x < t->nexits; x++) {
         emit_patch(e, t->exit_fields[x], emit_pos(e));
         jit_exit_with(t, t->exit_count[x]);
+    }
+    /* A segment checked at the entry is not flat or not writable any more. */
+    if (nfail) {
+        for (unsigned f = 0; f < nfail; f++)
+            emit_patch(e, seg_fail[f], emit_pos(e));
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)t->insns);
+        emit_mov_ri32(e, H_RDX, t->n);
+        emit_call(e, (const void *)jit_run_interp);
+        emit_jmp_to(e, t->epilogue);
     }
     return !e->overflow && !t->failed;
 }

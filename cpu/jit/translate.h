@@ -99,6 +99,9 @@ typedef struct Tr {
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
     RegCache rc;
+    uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
+    bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
+    bool hflags_out;               /* they will be after the instruction being emitted */
 } Tr;
 
 typedef struct Jit {
@@ -120,8 +123,8 @@ typedef struct Jit {
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
-    IN_REGCACHE = 4096,
-    IN_ALL = 8191,
+    IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384,
+    IN_ALL = 32767,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -135,6 +138,9 @@ bool jit_translate(Tr *t, bool allow_inline);
 void jit_rc_writeback(Tr *t);
 /* The blocks' epilogue: the frame of the prologue popped, return. */
 void jit_emit_leave(JitEmit *e);
+/* Runs a block's instructions through their handlers as the dispatcher would,
+ * returning how many completed (run.c). */
+unsigned jit_run_interp(X86Cpu *c, const X86Insn *insns, unsigned n);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
 /* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
