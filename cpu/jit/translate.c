@@ -1458,6 +1458,42 @@ static bool tr_inline(Tr *t, unsigned k)
     return false;
 }
 
+/* The 32-bit registers an inline form of i will most likely use (its address's
+ * base and index, its register operands, ESP for the stack forms): loaded before
+ * the instruction is first emitted, so that most instructions are emitted once. A
+ * guess: what it misses is asked for (want), what it loads needlessly costs a load. */
+static uint8_t rc_predict(Tr *t, const X86Insn *i)
+{
+    unsigned op = i->opcode, form = form_of(i);
+    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK))
+        return 0;
+    bool mem = i->pfx & X86_PFX_MEM;
+    uint32_t m = 0;
+    if (mem && i->base < 8)
+        m |= 1u << i->base;
+    if (mem && i->index < 8)
+        m |= 1u << i->index;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
+        (op == 0xff && (i->reg == 2 || i->reg == 6)))
+        m |= 1u << R_ESP;
+    if (x86_osize(i) != 4)
+        return (uint8_t)m;
+    bool reg_rm = (op < 0x40 && (op & 7) < 4 && (op & 1)) || op == 0x85 || op == 0x87 || op == 0x89 || op == 0x8b ||
+                  op == 0x8d || op == 0x0faf || op == 0x69 || op == 0x6b || op == 0x0fb6 || op == 0x0fb7 ||
+                  op == 0x0fbe || op == 0x0fbf || (op >= 0x0f40 && op <= 0x0f4f);
+    bool digit = op == 0x81 || op == 0x83 || op == 0xc1 || op == 0xd1 || op == 0xd3 || op == 0xf7 || op == 0xc7 ||
+                 op == 0xff;
+    if (reg_rm && i->reg < 8)
+        m |= 1u << i->reg;
+    if ((reg_rm || digit) && !mem && i->rm < 8)
+        m |= 1u << i->rm;
+    if (((op >= 0x40 && op <= 0x5f) || (op >= 0xb8 && op <= 0xbf) || (op >= 0x0fc8 && op <= 0x0fcf)) && i->reg < 8)
+        m |= 1u << i->reg;
+    if (op == 0xd3)
+        m |= 1u << R_ECX;
+    return (uint8_t)m;
+}
+
 /* Where the emission of an instruction started: it is emitted again from here when
  * the register cache has to load or write back registers first. */
 typedef struct TrMark {
@@ -1526,10 +1562,18 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     call_handler(t, k);
     t->called = true;
     t->known_cc = -1;
-    if (last)
+    if (last && (!allow_inline || !(t->j->inline_mask & IN_CALLCHAIN))) {
         jit_exit_with(t, t->n);
-    else
+    } else if (last) {
+        /* On to wherever the handler left EIP (IRET, far transfers, RET imm16, the
+         * end of a page or of 48 instructions), through a chainable exit whose guard
+         * makes all of the dispatcher's tests, as after any handler. */
         check_exit(t, k + 1);
+        emit_load(e, 4, H_RAX, CPU(eip));
+        jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN);
+    } else {
+        check_exit(t, k + 1);
+    }
 }
 
 bool jit_translate(Tr *t, bool allow_inline)
@@ -1592,6 +1636,12 @@ bool jit_translate(Tr *t, bool allow_inline)
     for (unsigned k = 0; k < t->n; k++) {
         t->dead = allow_inline && t->deadv[k];
         rc->nocache = 0;
+        if (rc->on) {
+            uint8_t pre = rc_predict(t, &t->insns[k]);
+            for (unsigned r = 0; r < 8; r++)
+                if ((pre & (1u << r)) && rc->host[r] < 0)
+                    rc_alloc(t, r, pre);
+        }
         /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
          * previous instruction, for a condition computed first thing (emit_cond). */
         t->hflags = t->hflags_out && (t->j->inline_mask & IN_HOSTFLAGS);

@@ -123,8 +123,8 @@ typedef struct Jit {
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
-    IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384,
-    IN_ALL = 32767,
+    IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
+    IN_ALL = 65535,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
