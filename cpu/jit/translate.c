@@ -1700,6 +1700,8 @@ bool jit_translate(Tr *t, bool allow_inline)
     if (nfail) {
         for (unsigned f = 0; f < nfail; f++)
             emit_patch(e, seg_fail[f], emit_pos(e));
+        emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)&t->j->stats.entry_interp);
+        emit_alu_mi(e, 8, ALU_ADD, jm(H_RAX, 0), 1);
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)t->insns);
         emit_mov_ri32(e, H_RDX, t->n);
