@@ -353,6 +353,15 @@ static void emit_bt_r13(JitEmit *e)
     emit_u8(e, 0);
 }
 
+/* cc_op = cc, unless inline code of this block stored that already (known_cc is
+ * what cc_op holds: handlers of the instructions with slow paths store the same). */
+static void emit_cc_op(Tr *t, unsigned cc)
+{
+    if (t->known_cc != (int)cc)
+        emit_store_imm(&t->e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
@@ -380,8 +389,7 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
                   : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
     unsigned cc = CC_OP(base, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
-    t->known_cc = (int)cc;
+    emit_cc_op(t, cc);
 }
 
 /* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
@@ -395,9 +403,7 @@ static void emit_test_flags(Tr *t, unsigned size)
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src1), 0);
     emit_store_imm(e, 4, CPU(cc_src2), 0);
-    unsigned cc = CC_OP(CC_LOGIC8, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
-    t->known_cc = (int)cc;
+    emit_cc_op(t, CC_OP(CC_LOGIC8, size));
 }
 
 /* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
@@ -582,10 +588,8 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     if (size < 4)
         emit_movzx(e, size, H_RAX, H_RAX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned cc = dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
+    emit_cc_op(t, dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size));
     emit_store(e, size, m, H_RAX);
-    t->known_cc = (int)cc;
     if (s)
         s->resume = emit_pos(e);
     return true;
