@@ -25,143 +25,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1) in
- * memory: the low bytes of its 64-bit slot. A 32-bit store leaves the upper half,
- * which is zero outside 64-bit mode (the translator compiles no 64-bit code yet). */
+/* Guest registers as operands, through the register cache (regcache.c). */
 static JitMem greg_mem(unsigned size, unsigned r)
 {
-    if (size == 1)
-        return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 3) + (r >> 2));
-    return CPU_AT(regs, (int)sizeof(uint64_t) * r);
-}
-
-/* ---- The register cache ----
- * Guest registers live in these host registers between instructions of a block. The
- * callee-saved ones survive every call; R8-R11 are stored and reloaded around the
- * flag helpers inline code calls (emit_helper). Handler calls, slow paths and exits
- * see c->regs current: the cache is written back before each (a handler call also
- * empties it, a slow path reloads it after the handler), so a fault still sees the
- * state of its instruction's start (the inline fast path writes no guest register
- * before its last branch to the slow path, and the slow path writes back only values
- * the host registers held before the instruction changed anything). */
-static const int rc_pool[] = { H_RBP, H_R14, H_R15, H_R8, H_R9, H_R10, H_R11 };
-#define RC_POOL (sizeof rc_pool / sizeof rc_pool[0])
-
-static bool rc_caller_saved(int h)
-{
-    return h >= H_R8 && h <= H_R11;
-}
-
-/* Guest register r of the given size as an operand: the host register holding it,
- * or its slot in memory (asking for it to be loaded when the instruction is emitted
- * again, see jit_translate). Bytes stay in memory: AH-BH have no host counterpart
- * in R8-R15, so a byte access to a held register sends the instruction round again
- * with the register written back (small). write: the operand may be written. */
-static JitMem greg_at(Tr *t, unsigned size, unsigned r, bool write)
-{
-    RegCache *rc = &t->rc;
-    if (!rc->on || r >= 8)
-        return greg_mem(size, r);
-    if (size == 1) {
-        if (rc->host[r & 3] >= 0)
-            rc->small |= (uint8_t)(1u << (r & 3));
-        return greg_mem(size, r);
-    }
-    uint8_t bit = (uint8_t)(1u << r);
-    if (rc->host[r] >= 0) {
-        rc->used |= bit;
-        rc->stamp[r] = ++rc->clock;
-        if (write)
-            rc->dirty |= bit;
-        return jreg(rc->host[r]);
-    }
-    if (!(rc->nocache & bit))
-        rc->want |= bit;
-    return greg_mem(size, r);
+    return jit_greg_mem(size, r);
 }
 
 /* A guest register operand that may be written. */
 static JitMem greg(Tr *t, unsigned size, unsigned r)
 {
-    return greg_at(t, size, r, true);
+    return jit_greg_at(t, size, r, true);
 }
 
 /* One that is only read. */
 static JitMem gread(Tr *t, unsigned size, unsigned r)
 {
-    return greg_at(t, size, r, false);
-}
-
-void jit_rc_writeback(Tr *t)
-{
-    RegCache *rc = &t->rc;
-    for (unsigned r = 0; r < 8; r++)
-        if (rc->dirty & (1u << r))
-            emit_store(&t->e, 4, greg_mem(4, r), rc->host[r]);
-}
-
-/* Guest register r back to memory and out of the cache. */
-static void rc_evict(Tr *t, unsigned r)
-{
-    RegCache *rc = &t->rc;
-    if (rc->host[r] < 0)
-        return;
-    if (rc->dirty & (1u << r))
-        emit_store(&t->e, 4, greg_mem(4, r), rc->host[r]);
-    rc->dirty &= (uint8_t)~(1u << r);
-    rc->host[r] = -1;
-}
-
-/* Everything back to memory, the cache empty (before a handler call). */
-static void rc_flush(Tr *t)
-{
-    for (unsigned r = 0; r < 8; r++)
-        rc_evict(t, r);
-}
-
-/* Loads guest register r into a free host register, evicting the least recently
- * used register outside keep if none is free. */
-static void rc_alloc(Tr *t, unsigned r, uint8_t keep)
-{
-    RegCache *rc = &t->rc;
-    int h = -1;
-    for (unsigned p = 0; p < RC_POOL && h < 0; p++) {
-        bool taken = false;
-        for (unsigned g = 0; g < 8; g++)
-            taken |= rc->host[g] == rc_pool[p];
-        if (!taken)
-            h = rc_pool[p];
-    }
-    if (h < 0) {
-        int victim = -1;
-        for (unsigned g = 0; g < 8; g++)
-            if (rc->host[g] >= 0 && !(keep & (1u << g)) && (victim < 0 || rc->stamp[g] < rc->stamp[victim]))
-                victim = (int)g;
-        if (victim < 0) {
-            rc->nocache |= (uint8_t)(1u << r);
-            return;
-        }
-        h = rc->host[victim];
-        rc_evict(t, (unsigned)victim);
-    }
-    rc->host[r] = (int8_t)h;
-    rc->stamp[r] = ++rc->clock;
-    emit_load(&t->e, 4, h, greg_mem(4, r));
-}
-
-/* A call of a flags helper from inline code (it reads no guest register): the
- * caller-saved registers of the cache are stored before and reloaded after, the
- * cache's state unchanged (the call may sit on one arm of a branch). */
-static void emit_helper(Tr *t, const void *fn)
-{
-    RegCache *rc = &t->rc;
-    for (unsigned r = 0; r < 8; r++)
-        if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]) && (rc->dirty & (1u << r)))
-            emit_store(&t->e, 4, greg_mem(4, r), rc->host[r]);
-    emit_call(&t->e, fn);
-    for (unsigned r = 0; r < 8; r++)
-        if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]))
-            emit_load(&t->e, 4, rc->host[r], greg_mem(4, r));
+    return jit_greg_at(t, size, r, false);
 }
 
 static unsigned op_size(const X86Insn *i, bool byte)
@@ -436,7 +315,7 @@ static void emit_cf_to_r13(Tr *t)
         emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
     } else {
         emit_mov_rr(e, 8, H_RDI, H_RBX);
-        emit_helper(t, (const void *)x86_flag_cf);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
     }
     emit_mov_rr(e, 4, H_R13, H_RAX);
@@ -563,7 +442,7 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
         size_t kept = emit_jcc_fwd(e, HC_BE);
         emit_mov_rr(e, 8, H_RDI, H_RBX);
-        emit_helper(t, (const void *)x86_flag_cf);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
         emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
@@ -663,7 +542,7 @@ static void emit_materialize(Tr *t)
         emit_patch(e, next, emit_pos(e));
     }
     emit_mov_rr(e, 8, H_RDI, H_RBX);
-    emit_helper(t, (const void *)sync_flags);
+    jit_emit_helper(t, (const void *)sync_flags);
     for (unsigned k = 0; k < 4; k++)
         emit_patch(e, done[k], emit_pos(e));
 }
@@ -1085,7 +964,7 @@ static unsigned emit_cond(Tr *t, unsigned cc)
     } else {
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_mov_ri32(e, H_RSI, cc);
-        emit_helper(t, (const void *)x86_cond);
+        jit_emit_helper(t, (const void *)x86_cond);
         emit_test_rr(e, 1, H_RAX, H_RAX);
         return HC_NE;
     }
@@ -1562,7 +1441,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     }
     mark_restore(t, &m);
     t->hflags_out = false;
-    rc_flush(t);
+    jit_rc_flush(t);
     call_handler(t, k);
     t->called = true;
     t->known_cc = -1;
@@ -1644,7 +1523,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             uint8_t pre = rc_predict(t, &t->insns[k]);
             for (unsigned r = 0; r < 8; r++)
                 if ((pre & (1u << r)) && rc->host[r] < 0)
-                    rc_alloc(t, r, pre);
+                    jit_rc_alloc(t, r, pre);
         }
         /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
          * previous instruction, for a condition computed first thing (emit_cond). */
@@ -1661,16 +1540,16 @@ bool jit_translate(Tr *t, bool allow_inline)
             uint8_t want = rc->want, small = rc->small, keep = rc->used | rc->want;
             mark_restore(t, &m);
             if (pass >= 2) {
-                rc_flush(t);
+                jit_rc_flush(t);
                 rc->nocache = 0xff;
             } else {
                 for (unsigned r = 0; r < 8; r++)
                     if (small & (1u << r))
-                        rc_evict(t, r);
+                        jit_rc_evict(t, r);
                 rc->nocache |= small;
                 for (unsigned r = 0; r < 8; r++)
                     if ((want & ~rc->nocache) & (1u << r))
-                        rc_alloc(t, r, keep);
+                        jit_rc_alloc(t, r, keep);
             }
             mark_save(t, &m);
         }

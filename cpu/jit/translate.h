@@ -133,9 +133,24 @@ enum {
 /* Emits the whole block (translate.c); false if it did not fit (or had too many
  * slow paths). */
 bool jit_translate(Tr *t, bool allow_inline);
+/* The register cache (regcache.c). A guest register of the given size in memory
+ * (its slot in X86Cpu.regs). */
+JitMem jit_greg_mem(unsigned size, unsigned r);
+/* Guest register r as an operand: its host register if the cache holds it, else
+ * its slot (noting it in want or small). write: the operand may be written. */
+JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write);
 /* Stores the guest registers the register cache holds newer copies of (before a
  * chained exit; the cache's state is unchanged). */
 void jit_rc_writeback(Tr *t);
+/* Guest register r back to memory and out of the cache. */
+void jit_rc_evict(Tr *t, unsigned r);
+/* Everything back to memory, the cache empty (before a handler call). */
+void jit_rc_flush(Tr *t);
+/* Loads r into a free host register, evicting the least recently used register
+ * outside keep if none is free (or leaving r in memory: RegCache.nocache). */
+void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep);
+/* A call of a flags helper from inline code, R8-R11 stored and reloaded around it. */
+void jit_emit_helper(Tr *t, const void *fn);
 /* The blocks' epilogue: the frame of the prologue popped, return. */
 void jit_emit_leave(JitEmit *e);
 /* Runs a block's instructions through their handlers as the dispatcher would,
