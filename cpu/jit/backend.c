@@ -104,9 +104,9 @@ static void print_stats(Vcpu *v)
     vlog_write(LOG_JIT_STATS,
                "vcpu %u: %" G_GUINT64_FORMAT " instructions; translated %" G_GUINT64_FORMAT " blocks (%" G_GUINT64_FORMAT
                " bytes of host code, %.3f s), %" G_GUINT64_FORMAT " cache flushes; %" G_GUINT64_FORMAT " inline, %" G_GUINT64_FORMAT
-               " called instructions translated",
+               " called instructions translated; %" G_GUINT64_FORMAT " blocks interpreted (a segment their entry checks changed)",
                v->index, x86_cpu_insn_count(c), s.blocks, s.code_bytes, s.translate_ns / 1e9, s.flushes, s.insns_inline,
-               s.insns_called);
+               s.insns_called, s.entry_interp);
     vlog_write(LOG_JIT_STATS,
                "vcpu %u: blocks run by the dispatcher %" G_GUINT64_FORMAT " (interpreted %" G_GUINT64_FORMAT "), single steps %"
                G_GUINT64_FORMAT ", decoded %" G_GUINT64_FORMAT ", decoded-block flushes %" G_GUINT64_FORMAT

@@ -45,6 +45,8 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     for (unsigned k = 0; k < t->nstubs; k++)
         if (!own_stub || t->stubs[k].k + 1 != count)
             quiet = false;
+    /* The next block starts with its register cache empty. */
+    jit_rc_writeback(t);
     if (t->j->no_chain) {
         jit_exit_with(t, count);
         return;
@@ -351,11 +353,7 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
     emit_mov_rr(e, 4, H_RAX, H_R13);
-    /* the blocks' epilogue (translate.c) */
-    emit_pop(e, H_R13);
-    emit_pop(e, H_R12);
-    emit_pop(e, H_RBX);
-    emit_ret(e);
+    jit_emit_leave(e); /* the blocks' epilogue */
 }
 
 bool jit_ib_reset(Jit *j, X86Cpu *c)

@@ -60,6 +60,10 @@ void emit_op_rr(JitEmit *e, unsigned size, unsigned op, int reg, int rm)
 
 void emit_op_rm(JitEmit *e, unsigned size, unsigned op, int reg, JitMem m)
 {
+    if (m.direct) {
+        emit_op_rr(e, size, op, reg, m.base);
+        return;
+    }
     unsigned rex = ((reg & 8) ? 4u : 0u) | ((m.index != H_NONE && (m.index & 8)) ? 2u : 0u) |
                    ((m.base != H_NONE && (m.base & 8)) ? 1u : 0u);
     prefix_opcode(e, size, op, rex, needs_byte_rex(size, reg));

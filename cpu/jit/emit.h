@@ -37,12 +37,21 @@ void emit_u16(JitEmit *e, uint16_t v);
 void emit_u32(JitEmit *e, uint32_t v);
 void emit_u64(JitEmit *e, uint64_t v);
 
-/* A memory operand [base + index * 2^scale + disp]; base or index H_NONE. */
+/* A memory operand [base + index * 2^scale + disp]; base or index H_NONE. With
+ * direct set it is the register base itself (ModRM.mod = 11b): the translator's
+ * register cache hands out guest registers held in host registers this way, so one
+ * operand type serves both (never for LEA). */
 typedef struct JitMem {
     int base, index;
     unsigned scale;
     int32_t disp;
+    bool direct;
 } JitMem;
+
+static inline JitMem jreg(int r)
+{
+    return (JitMem){ r, H_NONE, 0, 0, true };
+}
 
 static inline JitMem jm(int base, int32_t disp)
 {

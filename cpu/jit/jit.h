@@ -30,6 +30,7 @@ typedef struct JitStats {
     uint64_t unlinked;      /* blocks left through a chainable exit to the dispatcher */
     uint64_t code_bytes;    /* host code generated */
     uint64_t translate_ns;  /* time spent translating (-d jit-stats only) */
+    uint64_t entry_interp;  /* blocks entered with a segment their entry checks changed: interpreted */
 } JitStats;
 
 /* -accel tcg: the translator (the interpreter alone on hosts it cannot generate code

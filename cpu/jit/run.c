@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* The dispatcher's loop, for a block the cache cannot hold. */
-static unsigned run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
+unsigned jit_run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
 {
     unsigned k = 0;
     do {
@@ -80,7 +80,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
         j->stats.unlinked++;
     if (!fn) {
         if (n > MAX_INSNS)
-            return run_interp(c, insns, n);
+            return jit_run_interp(c, insns, n);
         fn = compile(j, c, insns, n, false);
         if (!fn) {
             jit_cache_flush(j->cache);
@@ -90,7 +90,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
             jit_ib_reset(j, c);
             fn = compile(j, c, insns, n, true);
             if (!fn)
-                return run_interp(c, insns, n);
+                return jit_run_interp(c, insns, n);
         }
         *slot = (void *)fn;
     }

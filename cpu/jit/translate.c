@@ -25,14 +25,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1): the
- * low bytes of its 64-bit slot. A 32-bit store leaves the upper half, which is zero
- * outside 64-bit mode (the translator compiles no 64-bit code yet). */
-static JitMem greg(unsigned size, unsigned r)
+/* Guest registers as operands, through the register cache (regcache.c). */
+static JitMem greg_mem(unsigned size, unsigned r)
 {
-    if (size == 1)
-        return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 3) + (r >> 2));
-    return CPU_AT(regs, (int)sizeof(uint64_t) * r);
+    return jit_greg_mem(size, r);
+}
+
+/* A guest register operand that may be written. */
+static JitMem greg(Tr *t, unsigned size, unsigned r)
+{
+    return jit_greg_at(t, size, r, true);
+}
+
+/* One that is only read. */
+static JitMem gread(Tr *t, unsigned size, unsigned r)
+{
+    return jit_greg_at(t, size, r, false);
 }
 
 static unsigned op_size(const X86Insn *i, bool byte)
@@ -121,19 +129,30 @@ static void stub_jcc(Tr *t, Stub *s, unsigned cc)
 static void emit_ea(Tr *t, const X86Insn *i)
 {
     JitEmit *e = &t->e;
+    t->hflags = false; /* (the address arithmetic may change them) */
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int32_t disp = (int32_t)i->disp;
-    if (b)
-        emit_load(e, 4, H_RAX, greg(4, i->base));
-    if (x)
-        emit_load(e, 4, H_RCX, greg(4, i->index));
-    if (b && x)
-        emit_lea(e, 4, H_RAX, (JitMem){ H_RAX, H_RCX, i->scale, disp });
-    else if (b && disp)
-        emit_lea(e, 4, H_RAX, jm(H_RAX, disp));
-    else if (x)
-        emit_lea(e, 4, H_RAX, (JitMem){ H_NONE, H_RCX, i->scale, disp });
-    else if (!b)
+    /* Registers the cache holds are addressed in place; the others loaded first. */
+    int hb = H_NONE, hx = H_NONE;
+    if (b) {
+        JitMem m = gread(t, 4, i->base);
+        hb = m.direct ? m.base : H_RAX;
+        if (!m.direct)
+            emit_load(e, 4, H_RAX, m);
+    }
+    if (x) {
+        JitMem m = gread(t, 4, i->index);
+        hx = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, 4, H_RCX, m);
+    }
+    if (b && !x && !disp) {
+        if (hb != H_RAX)
+            emit_mov_rr(e, 4, H_RAX, hb);
+    } else if (b || x) {
+        emit_lea(e, 4, H_RAX, (JitMem){ hb, hx, x ? i->scale : 0, disp });
+    }
+    else
         emit_mov_ri32(e, H_RAX, (uint32_t)disp);
     if (!(i->pfx & X86_PFX_AD32))
         emit_movzx(e, 2, H_RAX, H_RAX);
@@ -155,23 +174,35 @@ static JitMem emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsign
 static JitMem emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write)
 {
     JitEmit *e = &t->e;
+    t->hflags = false;
     /* The segment allows the access (all bits of need) and every offset (flat: any
      * base, no limit check). */
     size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
     /* ok and flat (0 or 1) are adjacent bytes: one 16-bit load tests both. */
     _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
-    emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
-    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
-    stub_jcc(t, s, HC_NE);
+    /* (Not when the block's entry checked the segment for reads and writes and no
+     * handler, which might load it, ran since: jit_translate.) */
+    if (!(t->seg_hoist & (1u << segno)) || t->called) {
+        emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
+        stub_jcc(t, s, HC_NE);
+    }
     emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_shift_ri(e, 4, 5, H_RCX, 20);
-    emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-    emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    if (TLB_SIZE == 256) {
+        /* DL = bits 12-19, DH = bits 20-27 of the address */
+        emit_u8(e, 0x30); /* XOR DL, DH */
+        emit_u8(e, 0xf2);
+        emit_movzx(e, 1, H_RDX, H_RDX);
+    } else {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RCX, 20);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    }
     if (sizeof(X86Tlb) == 48) {
         emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
         emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
@@ -201,6 +232,15 @@ static void emit_bt_r13(JitEmit *e)
     emit_u8(e, 0);
 }
 
+/* cc_op = cc, unless inline code of this block stored that already (known_cc is
+ * what cc_op holds: handlers of the instructions with slow paths store the same). */
+static void emit_cc_op(Tr *t, unsigned cc)
+{
+    if (t->known_cc != (int)cc)
+        emit_store_imm(&t->e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
@@ -223,12 +263,12 @@ static void emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     emit_alu_rr(e, 4, host, H_RAX, H_RCX);
     if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
+    t->hflags_out = size == 4; /* (only moves follow) */
     emit_store(e, 4, CPU(cc_res), H_RAX);
     unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
                   : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
     unsigned cc = CC_OP(base, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
-    t->known_cc = (int)cc;
+    emit_cc_op(t, cc);
 }
 
 /* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
@@ -238,12 +278,11 @@ static void emit_test_flags(Tr *t, unsigned size)
     if (t->dead)
         return;
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
+    t->hflags_out = size == 4;
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_store_imm(e, 4, CPU(cc_src1), 0);
     emit_store_imm(e, 4, CPU(cc_src2), 0);
-    unsigned cc = CC_OP(CC_LOGIC8, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
-    t->known_cc = (int)cc;
+    emit_cc_op(t, CC_OP(CC_LOGIC8, size));
 }
 
 /* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
@@ -265,7 +304,10 @@ static void emit_cf_to_r13(Tr *t)
         emit_mov_ri32(e, H_R13, 0);
         return;
     }
-    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+    if (t->hflags) {
+        t->hflags = false;
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
         emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
@@ -273,7 +315,7 @@ static void emit_cf_to_r13(Tr *t)
         emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
     } else {
         emit_mov_rr(e, 8, H_RDI, H_RBX);
-        emit_call(e, (const void *)x86_flag_cf);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
     }
     emit_mov_rr(e, 4, H_R13, H_RAX);
@@ -293,10 +335,10 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         unsigned dst = kind == 1 ? i->reg : i->rm;
         if (mov) {
             if (kind == 2) {
-                emit_store_imm(e, size, greg(size, dst), i->imm & mask_of(size));
+                emit_store_imm(e, size, greg(t, size, dst), i->imm & mask_of(size));
             } else {
-                emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
-                emit_store(e, size, greg(size, dst), H_RCX);
+                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+                emit_store(e, size, greg(t, size, dst), H_RCX);
             }
             return true;
         }
@@ -304,27 +346,27 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
             /* Flags unread: one host instruction on the guest register in memory. */
             bool carry = op == ALU_ADC || op == ALU_SBB;
             if (kind != 2)
-                emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
             if (carry)
                 emit_bt_r13(e);
             if (kind == 2)
-                emit_alu_mi(e, size, (unsigned)op, greg(size, dst), i->imm & mask_of(size));
+                emit_alu_mi(e, size, (unsigned)op, greg(t, size, dst), i->imm & mask_of(size));
             else
-                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(size, dst));
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(t, size, dst));
             return true;
         }
-        emit_load(e, size, H_RAX, greg(size, dst));
+        emit_load(e, size, H_RAX, greg(t, size, dst));
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
         else
-            emit_load(e, size, H_RCX, greg(size, kind == 1 ? i->rm : i->reg));
+            emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
         if (test) {
             emit_test_flags(t, size);
             return true;
         }
         emit_alu_flags(t, (unsigned)op, size);
         if (!cmp)
-            emit_store(e, size, greg(size, dst), H_RAX);
+            emit_store(e, size, greg(t, size, dst), H_RAX);
         return true;
     }
     Stub *s = stub_new(t, k);
@@ -333,19 +375,19 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         JitMem m = emit_probe(t, s, i, size, SEG_OK_READ, false);
         emit_load(e, size, H_RCX, m);
         if (mov) {
-            emit_store(e, size, greg(size, i->reg), H_RCX);
+            emit_store(e, size, greg(t, size, i->reg), H_RCX);
         } else {
-            emit_load(e, size, H_RAX, greg(size, i->reg));
+            emit_load(e, size, H_RAX, greg(t, size, i->reg));
             emit_alu_flags(t, (unsigned)op, size);
             if (!cmp)
-                emit_store(e, size, greg(size, i->reg), H_RAX);
+                emit_store(e, size, greg(t, size, i->reg), H_RAX);
         }
     } else if (mov) {
         JitMem m = emit_probe(t, s, i, size, SEG_OK_WRITE, true);
         if (kind == 2) {
             emit_store_imm(e, size, m, i->imm & mask_of(size));
         } else {
-            emit_load(e, size, H_RCX, greg(size, i->reg));
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
             emit_store(e, size, m, H_RCX);
         }
     } else if (cmp || test) {
@@ -354,7 +396,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
         else
-            emit_load(e, size, H_RCX, greg(size, i->reg));
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
         emit_mov_rr(e, 4, H_RAX, H_RDX);
         if (test)
             emit_test_flags(t, size);
@@ -367,7 +409,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
         else
-            emit_load(e, size, H_RCX, greg(size, i->reg));
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
         emit_load(e, size, H_RAX, jm(H_RSI, 0));
         emit_alu_flags(t, (unsigned)op, size);
         emit_store(e, size, jm(H_RSI, 0), H_RAX);
@@ -384,7 +426,7 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
     bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
     if (t->dead && r >= 0) {
-        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(size, (unsigned)r), 1);
+        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(t, size, (unsigned)r), 1);
         return true;
     }
     /* (For a memory operand this comes before the probe: it only moves CF into
@@ -400,7 +442,7 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
         size_t kept = emit_jcc_fwd(e, HC_BE);
         emit_mov_rr(e, 8, H_RDI, H_RBX);
-        emit_call(e, (const void *)x86_flag_cf);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
         emit_movzx(e, 1, H_RAX, H_RAX);
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
         emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
@@ -411,7 +453,7 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     Stub *s = NULL;
     JitMem m;
     if (r >= 0) {
-        m = greg(size, (unsigned)r);
+        m = greg(t, size, (unsigned)r);
     } else {
         /* Read-modify-write through the write translation (x86_rmw_begin). */
         s = stub_new(t, k);
@@ -425,10 +467,8 @@ static bool tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     if (size < 4)
         emit_movzx(e, size, H_RAX, H_RAX);
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned cc = dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size);
-    emit_store_imm(e, 4, CPU(cc_op), cc);
+    emit_cc_op(t, dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size));
     emit_store(e, size, m, H_RAX);
-    t->known_cc = (int)cc;
     if (s)
         s->resume = emit_pos(e);
     return true;
@@ -438,7 +478,7 @@ static bool tr_lea(Tr *t, const X86Insn *i)
 {
     emit_ea(t, i);
     unsigned size = x86_osize(i);
-    emit_store(&t->e, size, greg(size, i->reg), H_RAX);
+    emit_store(&t->e, size, greg(t, size, i->reg), H_RAX);
     return true;
 }
 
@@ -502,7 +542,7 @@ static void emit_materialize(Tr *t)
         emit_patch(e, next, emit_pos(e));
     }
     emit_mov_rr(e, 8, H_RDI, H_RBX);
-    emit_call(e, (const void *)sync_flags);
+    jit_emit_helper(t, (const void *)sync_flags);
     for (unsigned k = 0; k < 4; k++)
         emit_patch(e, done[k], emit_pos(e));
 }
@@ -598,7 +638,7 @@ static unsigned shift_size(const X86Insn *i, unsigned count)
 static bool tr_shift(Tr *t, const X86Insn *i, unsigned count)
 {
     unsigned size = shift_size(i, count);
-    return size && tr_shift_to(t, i, count, greg(size, i->rm), size);
+    return size && tr_shift_to(t, i, count, greg(t, size, i->rm), size);
 }
 
 /* SHL/SHR/SAR of a memory operand by an immediate or one (shift_size): the same on
@@ -625,8 +665,8 @@ static bool tr_shift_cl(Tr *t, const X86Insn *i)
 {
     JitEmit *e = &t->e;
     unsigned op = i->reg == 6 ? 4 : i->reg;
-    JitMem dst = greg(4, i->rm);
-    emit_load(e, 4, H_RCX, greg(4, R_ECX));
+    JitMem dst = greg(t, 4, i->rm);
+    emit_load(e, 4, H_RCX, greg(t, 4, R_ECX));
     emit_alu_ri(e, 4, ALU_AND, H_RCX, 31);
     size_t skip = emit_jcc_fwd(e, HC_E);
     emit_load(e, 4, H_RAX, dst);
@@ -640,17 +680,17 @@ static bool tr_shift_cl(Tr *t, const X86Insn *i)
         emit_patch(e, not_one, emit_pos(e));
     }
     emit_op_rr(e, 4, 0xd3, (int)op, H_RAX); /* shift EAX by CL */
-    emit_setcc(e, HC_B, H_R8);
+    emit_setcc(e, HC_B, H_R13);
     emit_store(e, 4, dst, H_RAX);
     if (op == 4) {
         emit_mov_rr(e, 4, H_RDX, H_RAX);
         emit_shift_ri(e, 4, 5, H_RDX, 31);
-        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_R8);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_R13);
     } else if (op == 7) {
         emit_mov_ri32(e, H_RDX, 0);
     }
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_store(e, 4, CPU(cc_src1), H_R8);
+    emit_store(e, 4, CPU(cc_src1), H_R13);
     emit_store(e, 4, CPU(cc_src2), H_RDX);
     emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
     emit_patch(e, skip, emit_pos(e));
@@ -663,14 +703,14 @@ static bool tr_shift_cl(Tr *t, const X86Insn *i)
 static bool tr_imul(Tr *t, const X86Insn *i)
 {
     JitEmit *e = &t->e;
-    emit_load(e, 4, H_RAX, greg(4, i->rm));
+    emit_load(e, 4, H_RAX, greg(t, 4, i->rm));
     if (i->opcode == 0x0faf) {
-        emit_op_rm(e, 4, 0x0faf, H_RAX, greg(4, i->reg));
+        emit_op_rm(e, 4, 0x0faf, H_RAX, greg(t, 4, i->reg));
     } else {
         emit_op_rr(e, 4, 0x69, H_RAX, H_RAX);
         emit_u32(e, i->imm);
     }
-    emit_store(e, 4, greg(4, i->reg), H_RAX);
+    emit_store(e, 4, greg(t, 4, i->reg), H_RAX);
     if (t->dead)
         return true;
     emit_setcc(e, HC_O, H_RCX);
@@ -697,7 +737,7 @@ static JitMem emit_stack_probe(Tr *t, Stub *s, bool push, bool cs)
         emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
         stub_jcc(t, s, HC_E);
     }
-    emit_load(e, 4, H_RAX, greg(4, R_ESP));
+    emit_load(e, 4, H_RAX, greg(t, 4, R_ESP));
     if (push)
         emit_alu_ri(e, 4, ALU_SUB, H_RAX, 4);
     return emit_probe_at(t, s, S_SS, 4, push ? SEG_OK_WRITE : SEG_OK_READ, push);
@@ -711,13 +751,13 @@ static bool tr_pushpop(Tr *t, unsigned k, bool push)
     Stub *s = stub_new(t, k);
     JitMem m = emit_stack_probe(t, s, push, false);
     if (push) {
-        emit_load(e, 4, H_RCX, greg(4, i->reg)); /* PUSH ESP stores the old value */
+        emit_load(e, 4, H_RCX, greg(t, 4, i->reg)); /* PUSH ESP stores the old value */
         emit_store(e, 4, m, H_RCX);
-        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+        emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
     } else {
         emit_load(e, 4, H_RCX, m);
-        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
-        emit_store(e, 4, greg(4, i->reg), H_RCX); /* POP ESP keeps the popped value */
+        emit_alu_mi(e, 4, ALU_ADD, greg(t, 4, R_ESP), 4);
+        emit_store(e, 4, greg(t, 4, i->reg), H_RCX); /* POP ESP keeps the popped value */
     }
     s->resume = emit_pos(e);
     return true;
@@ -738,11 +778,11 @@ static bool tr_push_value(Tr *t, unsigned k)
         JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
         emit_load(e, 4, H_R13, m);
     } else {
-        emit_load(e, 4, H_R13, greg(4, i->rm)); /* PUSH ESP stores the old value */
+        emit_load(e, 4, H_R13, greg(t, 4, i->rm)); /* PUSH ESP stores the old value */
     }
     JitMem m = emit_stack_probe(t, s, true, false);
     emit_store(e, 4, m, H_R13);
-    emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+    emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
     s->resume = emit_pos(e);
     return true;
 }
@@ -758,11 +798,11 @@ static bool tr_mov_moffs(Tr *t, unsigned k)
     emit_mov_ri32(e, H_RAX, i->disp);
     JitMem m = emit_probe_at(t, s, i->seg, size, store ? SEG_OK_WRITE : SEG_OK_READ, store);
     if (store) {
-        emit_load(e, size, H_RCX, greg(size, R_EAX));
+        emit_load(e, size, H_RCX, greg(t, size, R_EAX));
         emit_store(e, size, m, H_RCX);
     } else {
         emit_load(e, size, H_RCX, m);
-        emit_store(e, size, greg(size, R_EAX), H_RCX);
+        emit_store(e, size, greg(t, size, R_EAX), H_RCX);
     }
     s->resume = emit_pos(e);
     return true;
@@ -782,7 +822,7 @@ static bool tr_cmov_mem(Tr *t, unsigned k)
     emit_load(e, size, H_R13, m);
     unsigned hc = emit_cond(t, i->opcode & 0xf);
     size_t skip = emit_jcc_fwd(e, hc ^ 1);
-    emit_store(e, size, greg(size, i->reg), H_R13);
+    emit_store(e, size, greg(t, size, i->reg), H_R13);
     emit_patch(e, skip, emit_pos(e));
     s->resume = emit_pos(e);
     return true;
@@ -803,19 +843,20 @@ static bool tr_indirect(Tr *t, unsigned k, bool call)
         JitMem m = emit_probe(t, s, i, 4, SEG_OK_READ, false);
         emit_load(e, 4, H_R13, m);
     } else {
-        emit_load(e, 4, H_R13, greg(4, i->rm));
+        emit_load(e, 4, H_R13, greg(t, 4, i->rm));
     }
     if (call) {
         JitMem m = emit_stack_probe(t, s, true, true);
         emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
         emit_store(e, 4, m, H_RCX);
-        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+        emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
     } else {
         emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
         stub_jcc(t, s, HC_E);
     }
     emit_mov_rr(e, 4, H_RAX, H_R13);
     emit_store(e, 4, CPU(eip), H_RAX);
+    jit_rc_writeback(t);
     emit_mov_ri32(e, H_R13, k + 1);
     emit_u8(e, 0xe9);
     emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
@@ -837,11 +878,11 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
     if (call) {
         emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
         emit_store(e, 4, m, H_RCX);
-        emit_alu_mi(e, 4, ALU_SUB, greg(4, R_ESP), 4);
+        emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
         eip_to_eax(t, t->off[k + 1] + i->imm);
     } else {
         emit_load(e, 4, H_RCX, m);
-        emit_alu_mi(e, 4, ALU_ADD, greg(4, R_ESP), 4);
+        emit_alu_mi(e, 4, ALU_ADD, greg(t, 4, R_ESP), 4);
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
     emit_store(e, 4, CPU(eip), H_RAX);
@@ -860,13 +901,13 @@ static bool tr_loop(Tr *t, unsigned k)
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     unsigned csize = (i->pfx & X86_PFX_AD32) ? 4 : 2;
-    emit_load(e, csize, H_RDX, greg(csize, R_ECX));
+    emit_load(e, csize, H_RDX, greg(t, csize, R_ECX));
     emit_alu_ri(e, 4, ALU_SUB, H_RDX, 1);
     if (csize == 2)
         emit_movzx(e, 2, H_RDX, H_RDX);
     emit_test_rr(e, 4, H_RDX, H_RDX);
     size_t taken = emit_jcc_fwd(e, HC_NE);
-    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    emit_store(e, csize, greg(t, csize, R_ECX), H_RDX);
     eip_to_eax(t, t->off[k + 1]);
     emit_store(e, 4, CPU(eip), H_RAX);
     jit_exit_chained(t, k + 1, true, t->off[k + 1]);
@@ -877,7 +918,7 @@ static bool tr_loop(Tr *t, unsigned k)
     emit_alu_rm(e, 4, ALU_CMP, H_RAX, SEG_FIELD(S_CS, limit));
     Stub *s = stub_new(t, k);
     stub_jcc(t, s, HC_A);
-    emit_store(e, csize, greg(csize, R_ECX), H_RDX);
+    emit_store(e, csize, greg(t, csize, R_ECX), H_RDX);
     emit_store(e, 4, CPU(eip), H_RAX);
     jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
@@ -893,6 +934,12 @@ static unsigned emit_cond(Tr *t, unsigned cc)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
+    if (t->hflags) {
+        /* The producer was the previous instruction: its host instruction's flags
+         * are still there. */
+        t->hflags = false;
+        return cc;
+    }
     if (kc >= CC_SUB8 && kc <= CC_SUB32) {
         /* The host's CMP of the same operands gives the guest's flags. */
         unsigned size = 1u << (kc - CC_SUB8);
@@ -917,7 +964,7 @@ static unsigned emit_cond(Tr *t, unsigned cc)
     } else {
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_mov_ri32(e, H_RSI, cc);
-        emit_call(e, (const void *)x86_cond);
+        jit_emit_helper(t, (const void *)x86_cond);
         emit_test_rr(e, 1, H_RAX, H_RAX);
         return HC_NE;
     }
@@ -931,13 +978,13 @@ static bool tr_setcc_cmov(Tr *t, const X86Insn *i, bool set)
     unsigned hc = emit_cond(t, i->opcode & 0xf);
     if (set) {
         emit_setcc(e, hc, H_RAX);
-        emit_store(e, 1, greg(1, i->rm), H_RAX);
+        emit_store(e, 1, greg(t, 1, i->rm), H_RAX);
         return true;
     }
     unsigned size = x86_osize(i);
     size_t skip = emit_jcc_fwd(e, hc ^ 1);
-    emit_load(e, size, H_RCX, greg(size, i->rm));
-    emit_store(e, size, greg(size, i->reg), H_RCX);
+    emit_load(e, size, H_RCX, greg(t, size, i->rm));
+    emit_store(e, size, greg(t, size, i->reg), H_RCX);
     emit_patch(e, skip, emit_pos(e));
     return true;
 }
@@ -955,10 +1002,10 @@ static bool tr_movx(Tr *t, unsigned k)
         s = stub_new(t, k);
         m = emit_probe(t, s, i, from, SEG_OK_READ, false);
     } else {
-        m = greg(from, i->rm);
+        m = greg(t, from, i->rm);
     }
     emit_op_rm(e, 4, op, H_RCX, m);
-    emit_store(e, size, greg(size, i->reg), H_RCX);
+    emit_store(e, size, greg(t, size, i->reg), H_RCX);
     if (s)
         s->resume = emit_pos(e);
     return true;
@@ -969,13 +1016,13 @@ static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
 {
     JitEmit *e = &t->e;
     if (i->reg == 2) {
-        emit_op_rm(e, size, size == 1 ? 0xf6 : 0xf7, 2, greg(size, i->rm));
+        emit_op_rm(e, size, size == 1 ? 0xf6 : 0xf7, 2, greg(t, size, i->rm));
         return true;
     }
     emit_mov_ri32(e, H_RAX, 0);
-    emit_load(e, size, H_RCX, greg(size, i->rm));
+    emit_load(e, size, H_RCX, greg(t, size, i->rm));
     emit_alu_flags(t, ALU_SUB, size);
-    emit_store(e, size, greg(size, i->rm), H_RAX);
+    emit_store(e, size, greg(t, size, i->rm), H_RAX);
     return true;
 }
 
@@ -985,13 +1032,13 @@ static bool tr_cbw_cwd(Tr *t, const X86Insn *i)
     JitEmit *e = &t->e;
     bool o32 = i->pfx & X86_PFX_OP32;
     if (i->opcode == 0x98) {
-        emit_op_rm(e, 4, o32 ? 0x0fbf : 0x0fbe, H_RAX, greg(o32 ? 2 : 1, R_EAX));
-        emit_store(e, o32 ? 4 : 2, greg(4, R_EAX), H_RAX);
+        emit_op_rm(e, 4, o32 ? 0x0fbf : 0x0fbe, H_RAX, greg(t, o32 ? 2 : 1, R_EAX));
+        emit_store(e, o32 ? 4 : 2, greg(t, 4, R_EAX), H_RAX);
     } else {
-        emit_op_rm(e, 4, o32 ? 0x8b : 0x0fbf, H_RAX, greg(o32 ? 4 : 2, R_EAX));
+        emit_op_rm(e, 4, o32 ? 0x8b : 0x0fbf, H_RAX, greg(t, o32 ? 4 : 2, R_EAX));
         emit_op_rr(e, 4, 0xc1, 7, H_RAX); /* SAR EAX, 31 */
         emit_u8(e, 31);
-        emit_store(e, o32 ? 4 : 2, greg(4, R_EDX), H_RAX);
+        emit_store(e, o32 ? 4 : 2, greg(t, 4, R_EDX), H_RAX);
     }
     return true;
 }
@@ -1001,10 +1048,10 @@ static bool tr_cbw_cwd(Tr *t, const X86Insn *i)
 static bool tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size)
 {
     JitEmit *e = &t->e;
-    emit_load(e, size, H_RAX, greg(size, a));
-    emit_load(e, size, H_RCX, greg(size, b));
-    emit_store(e, size, greg(size, a), H_RCX);
-    emit_store(e, size, greg(size, b), H_RAX);
+    emit_load(e, size, H_RAX, greg(t, size, a));
+    emit_load(e, size, H_RCX, greg(t, size, b));
+    emit_store(e, size, greg(t, size, a), H_RCX);
+    emit_store(e, size, greg(t, size, b), H_RAX);
     return true;
 }
 
@@ -1181,11 +1228,11 @@ static bool tr_inline(Tr *t, unsigned k)
             JitEmit *e = &t->e;
             if (aluop == ALU_ADC || aluop == ALU_SBB)
                 emit_cf_to_r13(t);
-            emit_load(e, size, H_RAX, greg(size, R_EAX));
+            emit_load(e, size, H_RAX, greg(t, size, R_EAX));
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
             emit_alu_flags(t, aluop, size);
             if (aluop != ALU_CMP)
-                emit_store(e, size, greg(size, R_EAX), H_RAX);
+                emit_store(e, size, greg(t, size, R_EAX), H_RAX);
             return true;
         }
         }
@@ -1197,7 +1244,7 @@ static bool tr_inline(Tr *t, unsigned k)
         return tr_binop(t, k, -2, 0, op_size(i, op == 0x84));
     case 0xa8: case 0xa9: {
         unsigned size = op_size(i, op == 0xa8);
-        emit_load(&t->e, size, H_RAX, greg(size, R_EAX));
+        emit_load(&t->e, size, H_RAX, greg(t, size, R_EAX));
         emit_mov_ri32(&t->e, H_RCX, i->imm & mask_of(size));
         emit_test_flags(t, size);
         return true;
@@ -1229,11 +1276,11 @@ static bool tr_inline(Tr *t, unsigned k)
             return false;
         return tr_binop(t, k, -1, 2, op_size(i, op == 0xc6));
     case 0xb0 ... 0xb7:
-        emit_store_imm(&t->e, 1, greg(1, i->reg), i->imm & 0xff);
+        emit_store_imm(&t->e, 1, greg(t, 1, i->reg), i->imm & 0xff);
         return true;
     case 0xb8 ... 0xbf: {
         unsigned size = op_size(i, false);
-        emit_store_imm(&t->e, size, greg(size, i->reg), i->imm & mask_of(size));
+        emit_store_imm(&t->e, size, greg(t, size, i->reg), i->imm & mask_of(size));
         return true;
     }
     case 0x8d:
@@ -1268,10 +1315,10 @@ static bool tr_inline(Tr *t, unsigned k)
         if (x86_osize(i) != 4)
             return false;
         JitEmit *e = &t->e;
-        emit_load(e, 4, H_RAX, greg(4, i->reg));
+        emit_load(e, 4, H_RAX, greg(t, 4, i->reg));
         emit_u8(e, 0x0f); /* BSWAP EAX */
         emit_u8(e, 0xc8);
-        emit_store(e, 4, greg(4, i->reg), H_RAX);
+        emit_store(e, 4, greg(t, 4, i->reg), H_RAX);
         return true;
     }
     case 0xc1: case 0xd1:
@@ -1294,63 +1341,255 @@ static bool tr_inline(Tr *t, unsigned k)
     return false;
 }
 
-bool jit_translate(Tr *t, bool allow_inline)
+/* The 32-bit registers an inline form of i will most likely use (its address's
+ * base and index, its register operands, ESP for the stack forms): loaded before
+ * the instruction is first emitted, so that most instructions are emitted once. A
+ * guess: what it misses is asked for (want), what it loads needlessly costs a load. */
+static uint8_t rc_predict(Tr *t, const X86Insn *i)
 {
-    JitEmit *e = &t->e;
-    /* Three pushes keep RSP 16-byte aligned for the calls (SysV ABI). */
-    emit_push(e, H_RBX);
-    emit_push(e, H_R12);
-    emit_push(e, H_R13);
-    emit_mov_rr(e, 8, H_RBX, H_RDI);
-    emit_load(e, 4, H_R12, CPU(eip));
-    size_t over = emit_jmp_fwd(e);
-    t->epilogue = emit_pos(e);
+    unsigned op = i->opcode, form = form_of(i);
+    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK))
+        return 0;
+    bool mem = i->pfx & X86_PFX_MEM;
+    uint32_t m = 0;
+    if (mem && i->base < 8)
+        m |= 1u << i->base;
+    if (mem && i->index < 8)
+        m |= 1u << i->index;
+    if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
+        (op == 0xff && (i->reg == 2 || i->reg == 6)))
+        m |= 1u << R_ESP;
+    if (x86_osize(i) != 4)
+        return (uint8_t)m;
+    bool reg_rm = (op < 0x40 && (op & 7) < 4 && (op & 1)) || op == 0x85 || op == 0x87 || op == 0x89 || op == 0x8b ||
+                  op == 0x8d || op == 0x0faf || op == 0x69 || op == 0x6b || op == 0x0fb6 || op == 0x0fb7 ||
+                  op == 0x0fbe || op == 0x0fbf || (op >= 0x0f40 && op <= 0x0f4f);
+    bool digit = op == 0x81 || op == 0x83 || op == 0xc1 || op == 0xd1 || op == 0xd3 || op == 0xf7 || op == 0xc7 ||
+                 op == 0xff;
+    if (reg_rm && i->reg < 8)
+        m |= 1u << i->reg;
+    if ((reg_rm || digit) && !mem && i->rm < 8)
+        m |= 1u << i->rm;
+    if (((op >= 0x40 && op <= 0x5f) || (op >= 0xb8 && op <= 0xbf) || (op >= 0x0fc8 && op <= 0x0fcf)) && i->reg < 8)
+        m |= 1u << i->reg;
+    if (op == 0xd3)
+        m |= 1u << R_ECX;
+    return (uint8_t)m;
+}
+
+/* Where the emission of an instruction started: it is emitted again from here when
+ * the register cache has to load or write back registers first. */
+typedef struct TrMark {
+    size_t pos;
+    unsigned nstubs, nexits, n_inline;
+    int known_cc;
+    bool called, failed, overflow, hflags, hflags_out;
+    RegCache rc;
+} TrMark;
+
+static void mark_save(Tr *t, TrMark *m)
+{
+    *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
+                   t->e.overflow, t->hflags, t->hflags_out, t->rc };
+}
+
+static void mark_restore(Tr *t, const TrMark *m)
+{
+    t->e.p = t->e.start + m->pos;
+    t->e.overflow = m->overflow;
+    t->nstubs = m->nstubs;
+    t->nexits = m->nexits;
+    t->n_inline = m->n_inline;
+    t->known_cc = m->known_cc;
+    t->called = m->called;
+    t->failed = m->failed;
+    t->hflags = m->hflags;
+    t->hflags_out = m->hflags_out;
+    t->rc = m->rc;
+}
+
+void jit_emit_leave(JitEmit *e)
+{
+    emit_alu_ri(e, 8, ALU_ADD, H_RSP, 8);
+    emit_pop(e, H_R15);
+    emit_pop(e, H_R14);
+    emit_pop(e, H_RBP);
     emit_pop(e, H_R13);
     emit_pop(e, H_R12);
     emit_pop(e, H_RBX);
     emit_ret(e);
+}
+
+/* Instruction k: inline, or its handler called. */
+static void tr_one(Tr *t, unsigned k, bool allow_inline)
+{
+    JitEmit *e = &t->e;
+    bool last = k + 1 == t->n;
+    bool is_branch = t->insns[k].flags & X86_INSN_END_BLOCK;
+    TrMark m;
+    mark_save(t, &m);
+    if (allow_inline && tr_inline(t, k)) {
+        t->n_inline++;
+        if (t->nstubs != m.nstubs)
+            t->hflags_out = false; /* a slow path's handler call rejoins after it */
+        if (last && !is_branch) {
+            eip_to_eax(t, t->off[t->n]);
+            emit_store(e, 4, CPU(eip), H_RAX);
+            jit_exit_chained(t, t->n, false, t->off[t->n]);
+        }
+        return;
+    }
+    mark_restore(t, &m);
+    t->hflags_out = false;
+    jit_rc_flush(t);
+    call_handler(t, k);
+    t->called = true;
+    t->known_cc = -1;
+    if (last && (!allow_inline || !(t->j->inline_mask & IN_CALLCHAIN))) {
+        jit_exit_with(t, t->n);
+    } else if (last) {
+        /* On to wherever the handler left EIP (IRET, far transfers, RET imm16, the
+         * end of a page or of 48 instructions), through a chainable exit whose guard
+         * makes all of the dispatcher's tests, as after any handler. */
+        check_exit(t, k + 1);
+        emit_load(e, 4, H_RAX, CPU(eip));
+        jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN);
+    } else {
+        check_exit(t, k + 1);
+    }
+}
+
+bool jit_translate(Tr *t, bool allow_inline)
+{
+    JitEmit *e = &t->e;
+    /* Six pushes and 8 bytes keep RSP 16-byte aligned for the calls (SysV ABI);
+     * RBP, R14 and R15 belong to the register cache. */
+    emit_push(e, H_RBX);
+    emit_push(e, H_R12);
+    emit_push(e, H_R13);
+    emit_push(e, H_RBP);
+    emit_push(e, H_R14);
+    emit_push(e, H_R15);
+    emit_alu_ri(e, 8, ALU_SUB, H_RSP, 8);
+    emit_mov_rr(e, 8, H_RBX, H_RDI);
+    emit_load(e, 4, H_R12, CPU(eip));
+    size_t over = emit_jmp_fwd(e);
+    t->epilogue = emit_pos(e);
+    jit_emit_leave(e);
     emit_patch(e, over, emit_pos(e));
     t->j->body = emit_pos(e); /* the same for every block */
 
-    bool ended = false;
+    /* Segments the block's memory operands use more than once, flat and allowing
+     * reads and writes now: checked once here instead of at each access (probes
+     * before the first handler call skip the test). A block entered when one no
+     * longer is runs through the interpreter's handlers. */
+    t->seg_hoist = 0;
+    size_t seg_fail[8];
+    unsigned nfail = 0;
+    if (allow_inline && (t->j->inline_mask & IN_SEGCHECK)) {
+        unsigned uses[8] = { 0 };
+        for (unsigned k = 0; k < t->n; k++) {
+            const X86Insn *i = &t->insns[k];
+            unsigned op = i->opcode;
+            if ((i->pfx & X86_PFX_MEM) && op != 0x8d && i->seg < 6)
+                uses[i->seg]++;
+            if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
+                (op == 0xff && (i->reg == 2 || i->reg == 6)))
+                uses[S_SS]++;
+        }
+        for (unsigned sg = 0; sg < 6; sg++) {
+            const X86Seg *d = &t->c->seg[sg];
+            if (uses[sg] < 2 || !d->flat || (d->ok & (SEG_OK_READ | SEG_OK_WRITE)) != (SEG_OK_READ | SEG_OK_WRITE))
+                continue;
+            size_t off = offsetof(X86Cpu, seg) + sizeof(X86Seg) * sg + offsetof(X86Seg, ok);
+            emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)off));
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | SEG_OK_READ | SEG_OK_WRITE);
+            emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | SEG_OK_READ | SEG_OK_WRITE);
+            seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
+            t->seg_hoist |= (uint8_t)(1u << sg);
+        }
+    }
+
+    RegCache *rc = &t->rc;
+    memset(rc, 0, sizeof(*rc));
+    memset(rc->host, -1, sizeof(rc->host));
+    rc->on = allow_inline && (t->j->inline_mask & IN_REGCACHE);
     if (allow_inline)
         flag_liveness(t);
-    for (unsigned k = 0; k < t->n && !ended; k++) {
-        const X86Insn *i = &t->insns[k];
-        bool last = k + 1 == t->n;
-        bool is_branch = i->flags & X86_INSN_END_BLOCK;
+    for (unsigned k = 0; k < t->n; k++) {
         t->dead = allow_inline && t->deadv[k];
-        if (allow_inline && tr_inline(t, k)) {
-            t->n_inline++;
-            if (last && !is_branch) {
-                eip_to_eax(t, t->off[t->n]);
-                emit_store(e, 4, CPU(eip), H_RAX);
-                jit_exit_chained(t, t->n, false, t->off[t->n]);
-            }
-            ended = last;
-            continue;
+        rc->nocache = 0;
+        if (rc->on) {
+            uint8_t pre = rc_predict(t, &t->insns[k]);
+            for (unsigned r = 0; r < 8; r++)
+                if ((pre & (1u << r)) && rc->host[r] < 0)
+                    jit_rc_alloc(t, r, pre);
         }
-        call_handler(t, k);
-        t->called = true;
-        t->known_cc = -1;
-        if (last)
-            jit_exit_with(t, t->n);
-        else
-            check_exit(t, k + 1);
+        /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
+         * previous instruction, for a condition computed first thing (emit_cond). */
+        t->hflags = t->hflags_out && (t->j->inline_mask & IN_HOSTFLAGS);
+        t->hflags_out = false;
+        TrMark m;
+        mark_save(t, &m);
+        for (unsigned pass = 0;; pass++) {
+            rc->want = rc->small = rc->used = 0;
+            tr_one(t, k, allow_inline);
+            if (!rc->want && !rc->small)
+                break;
+            /* Again, with what it asked for loaded (or bytes it used written back). */
+            uint8_t want = rc->want, small = rc->small, keep = rc->used | rc->want;
+            mark_restore(t, &m);
+            if (pass >= 2) {
+                jit_rc_flush(t);
+                rc->nocache = 0xff;
+            } else {
+                for (unsigned r = 0; r < 8; r++)
+                    if (small & (1u << r))
+                        jit_rc_evict(t, r);
+                rc->nocache |= small;
+                for (unsigned r = 0; r < 8; r++)
+                    if ((want & ~rc->nocache) & (1u << r))
+                        jit_rc_alloc(t, r, keep);
+            }
+            mark_save(t, &m);
+        }
+        for (unsigned s = m.nstubs; s < t->nstubs; s++) {
+            memcpy(t->stubs[s].rc_host, rc->host, sizeof(rc->host));
+            t->stubs[s].rc_dirty = rc->dirty;
+        }
     }
-    /* Slow paths: the handler, then on with the block (or out if it said so). */
+    /* Slow paths: the cache written back, the handler, then on with the block (or
+     * out if it said so) with the cache reloaded. */
     for (unsigned s = 0; s < t->nstubs; s++) {
         Stub *st = &t->stubs[s];
         for (unsigned f = 0; f < st->nfields; f++)
             emit_patch(e, st->fields[f], emit_pos(e));
+        for (unsigned r = 0; r < 8; r++)
+            if (st->rc_dirty & (1u << r))
+                emit_store(e, 4, greg_mem(4, r), st->rc_host[r]);
         call_handler(t, st->k);
         check_exit(t, st->k + 1);
+        for (unsigned r = 0; r < 8; r++)
+            if (st->rc_host[r] >= 0)
+                emit_load(e, 4, st->rc_host[r], greg_mem(4, r));
         emit_jmp_to(e, st->resume);
     }
     /* Early exits after handlers: EIP is already set. */
     for (unsigned x = 0; x < t->nexits; x++) {
         emit_patch(e, t->exit_fields[x], emit_pos(e));
         jit_exit_with(t, t->exit_count[x]);
+    }
+    /* A segment checked at the entry is not flat or not writable any more. */
+    if (nfail) {
+        for (unsigned f = 0; f < nfail; f++)
+            emit_patch(e, seg_fail[f], emit_pos(e));
+        emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)&t->j->stats.entry_interp);
+        emit_alu_mi(e, 8, ALU_ADD, jm(H_RAX, 0), 1);
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)t->insns);
+        emit_mov_ri32(e, H_RDX, t->n);
+        emit_call(e, (const void *)jit_run_interp);
+        emit_jmp_to(e, t->epilogue);
     }
     return !e->overflow && !t->failed;
 }

@@ -23,13 +23,31 @@ typedef unsigned (*JitFn)(X86Cpu *c);
 
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 
-/* An out-of-line path of instruction k: its handler, then back to resume. */
+/* An out-of-line path of instruction k: its handler, then back to resume. rc_host
+ * and rc_dirty: the register cache as instruction k left it (written back before the
+ * handler, reloaded after it). */
 typedef struct Stub {
     size_t fields[8];
     unsigned nfields;
     unsigned k;
     size_t resume;
+    int8_t rc_host[8];
+    uint8_t rc_dirty;
 } Stub;
+
+/* The register cache (translate.c): guest registers EAX..EDI held in host registers
+ * within a block, bit r of a mask standing for guest register r. Loads happen only at
+ * an instruction's start; an instruction is emitted, and emitted again with the
+ * registers it asked for (want) loaded, or with those it used in pieces (small: byte
+ * registers) written back and left in memory. */
+typedef struct RegCache {
+    int8_t host[8];                /* host register holding guest register r, or -1 */
+    uint8_t dirty;                 /* the host copy is newer than c->regs */
+    uint8_t want, small, used;     /* what the instruction being emitted touched */
+    uint8_t nocache;               /* left in memory for this instruction */
+    uint32_t stamp[8], clock;      /* last use, for eviction */
+    bool on;
+} RegCache;
 
 /* A chainable exit's description, stored in the code cache right after its guard
  * (never executed): offsets from the exit's start of the fields run_block patches. */
@@ -80,6 +98,10 @@ typedef struct Tr {
     bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
+    RegCache rc;
+    uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
+    bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
+    bool hflags_out;               /* they will be after the instruction being emitted */
 } Tr;
 
 typedef struct Jit {
@@ -101,7 +123,8 @@ typedef struct Jit {
 enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
-    IN_ALL = 4095,
+    IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
+    IN_ALL = 65535,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -110,6 +133,29 @@ enum {
 /* Emits the whole block (translate.c); false if it did not fit (or had too many
  * slow paths). */
 bool jit_translate(Tr *t, bool allow_inline);
+/* The register cache (regcache.c). A guest register of the given size in memory
+ * (its slot in X86Cpu.regs). */
+JitMem jit_greg_mem(unsigned size, unsigned r);
+/* Guest register r as an operand: its host register if the cache holds it, else
+ * its slot (noting it in want or small). write: the operand may be written. */
+JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write);
+/* Stores the guest registers the register cache holds newer copies of (before a
+ * chained exit; the cache's state is unchanged). */
+void jit_rc_writeback(Tr *t);
+/* Guest register r back to memory and out of the cache. */
+void jit_rc_evict(Tr *t, unsigned r);
+/* Everything back to memory, the cache empty (before a handler call). */
+void jit_rc_flush(Tr *t);
+/* Loads r into a free host register, evicting the least recently used register
+ * outside keep if none is free (or leaving r in memory: RegCache.nocache). */
+void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep);
+/* A call of a flags helper from inline code, R8-R11 stored and reloaded around it. */
+void jit_emit_helper(Tr *t, const void *fn);
+/* The blocks' epilogue: the frame of the prologue popped, return. */
+void jit_emit_leave(JitEmit *e);
+/* Runs a block's instructions through their handlers as the dispatcher would,
+ * returning how many completed (run.c). */
+unsigned jit_run_interp(X86Cpu *c, const X86Insn *insns, unsigned n);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
 /* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
