@@ -50,5 +50,7 @@ for d in $(echo "${disks:-vda,sda}" | tr , ' '); do
     phase $d randwrite randio /dev/$d w $n $n
     phase $d randread randio /dev/$d r $n $n
 done
+# How the disks interrupted: INTx through the I/O APIC or MSI-X messages.
+grep -E "virtio|ata_piix" /proc/interrupts | tr -s " " | sed "s/^/VBENCH-IRQ/"
 echo "VBENCH-DONE"
 poweroff -f
