@@ -82,7 +82,10 @@ def run_guest(cmd, mib, echo):
                 res["clocksource"] = line.split()[1]
             if line.startswith("VBENCH-DONE"):
                 break
-        p.wait(timeout=60)
+        # The rest: the guest powers off (and -d output, such as jit-stats, follows).
+        rest = p.communicate(timeout=60)[0].decode(errors="replace")
+        if echo:
+            print(rest, end="")
     finally:
         if p.poll() is None:
             p.kill()
