@@ -599,6 +599,25 @@ static bool isapc_check_config(const VmConfig *cfg, GError **err)
 
 static bool pc_finish(PcBoard *b, const VmConfig *cfg, GError **err);
 
+
+/* A message signalled interrupt from a PCI device (SDM vol. 3 §10.11.1, §10.11.2): the
+ * address names the destination (bits 19-12, bit 2 logical mode), the data the vector
+ * (7-0), the delivery mode (10-8) and the trigger mode (15). */
+static void pc_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    PcBoard *b = opaque;
+    uint8_t dest = (uint8_t)(addr >> 12);
+    bool logical = addr & 4;
+    ApicDeliveryMode mode = (ApicDeliveryMode)((data >> 8) & 7);
+    bool level = data & 0x8000;
+    if (mode == APIC_DM_SMI || mode == 3 || mode == APIC_DM_EXTINT) {
+        VLOG(LOG_UNIMP, "msi: delivery mode %u not emulated", (unsigned)mode);
+        return;
+    }
+    if (!apic_bus_deliver(b->apic, logical, dest, mode, (uint8_t)data, level))
+        VLOG(LOG_IRQ, "msi: 0x%08x to 0x%" G_GINT64_MODIFIER "x reached no APIC", data, addr);
+}
+
 static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
 {
     if (isa && !isapc_check_config(cfg, err))
@@ -669,6 +688,10 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
     }
     b->pci = pci_bus_new(vm);
     vm_add_bus(vm, "pci.0", b->pci);
+    /* Messages go to the board's local APICs; a kernel irqchip (KVM) would need them
+     * passed to the kernel, which is not done yet: no MSI there. */
+    if (b->apic)
+        pci_bus_set_msi(b->pci, pc_msi, b);
     i440fx_new(vm, b->pci);
     piix3_new(vm, b->pci, b->isa_irq);
     b->ide = piix_ide_new(vm, b->pci, PCI_DEVFN(1, 1), b->isa_irq, cfg, err);

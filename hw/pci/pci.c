@@ -18,6 +18,8 @@ struct PciBus {
     void *router;
     int npirq;
     int pirq_count[PCI_MAX_PIRQ]; /* devices asserting each PIRQ (wired-OR) */
+    PciMsiFn msi;
+    void *msi_opaque;
 };
 
 static void bus_cleanup(void *opaque)
@@ -98,6 +100,35 @@ void pci_bus_set_irq_router(PciBus *bus, PciMapIrqFn map, PciSetPirqFn set, void
     bus->set_pirq = set;
     bus->router = opaque;
     bus->npirq = npirq;
+}
+
+void pci_bus_set_msi(PciBus *bus, PciMsiFn fn, void *opaque)
+{
+    bus->msi = fn;
+    bus->msi_opaque = opaque;
+}
+
+bool pci_msi_supported(const PciDevice *d)
+{
+    return d->bus && d->bus->msi;
+}
+
+#define MSI_WINDOW 0xfee00000u
+
+void pci_msi_send(PciDevice *d, uint64_t addr, uint32_t data)
+{
+    if (!pci_bus_master_enabled(d) || !pci_msi_supported(d))
+        return;
+    if ((addr & ~UINT64_C(0xfffff)) == MSI_WINDOW) {
+        d->bus->msi(d->bus->msi_opaque, addr, data);
+        return;
+    }
+    /* A message is an ordinary memory write; one aimed outside the APICs' window
+     * writes RAM as the hardware would. */
+    uint8_t b[4];
+    pci_set_long(b, 0, data);
+    if (!mem_write(vm_mem(d->vm), addr, b, sizeof(b)))
+        VLOG(LOG_GUEST, "%s: MSI write of 0x%x to 0x%" G_GINT64_MODIFIER "x outside RAM", d->name, data, addr);
 }
 
 static void device_reset(void *opaque);

@@ -140,6 +140,18 @@ bool pci_has_rom(const PciDevice *d);
 
 /* Drives the device's INTx line. */
 void pci_set_irq(PciDevice *d, int level);
+
+/* Message signalled interrupts (PCI 3.0 §6.8): a device's interrupt is a memory write
+ * of data to addr. The board takes the writes that land in the local APICs' window
+ * (0xFEE00000-0xFEEFFFFF, SDM vol. 3 §10.11) as interrupt messages; without a sink
+ * (no board APIC) devices must not offer MSI or MSI-X. */
+typedef void (*PciMsiFn)(void *opaque, uint64_t addr, uint32_t data);
+void pci_bus_set_msi(PciBus *bus, PciMsiFn fn, void *opaque);
+/* Whether the bus delivers message signalled interrupts. */
+bool pci_msi_supported(const PciDevice *d);
+/* Sends one message if the device may master the bus: to the board's sink for the APIC
+ * window, as a DMA write to guest RAM elsewhere (a bad address is a guest error). */
+void pci_msi_send(PciDevice *d, uint64_t addr, uint32_t data);
 /* Whether the guest enabled bus mastering (DMA) for the device. */
 bool pci_bus_master_enabled(const PciDevice *d);
 

@@ -422,7 +422,7 @@ static const VmStateField blk_fields[] = {
 
 static const VmStateDesc blk_vmsd = {
     .name = "virtio-blk-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = blk_fields,
     .check = blk_check,
     .post_load = blk_post_load,

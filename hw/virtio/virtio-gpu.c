@@ -1064,7 +1064,7 @@ static const VmStateField gpu_fields[] = {
 
 static const VmStateDesc gpu_vmsd = {
     .name = "virtio-gpu-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = gpu_fields,
     .pre_save = gpu_pre_save,
     .check = gpu_check,

@@ -226,7 +226,7 @@ static const VmStateField net_fields[] = {
 
 static const VmStateDesc net_vmsd = {
     .name = "virtio-net-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = net_fields,
     .pre_save = net_pre_save,
     .check = net_check,

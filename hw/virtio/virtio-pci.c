@@ -6,7 +6,8 @@
  *   0x00 host features (32)   0x04 guest features (32)   0x08 queue PFN (32)
  *   0x0C queue size (16)      0x0E queue select (16)     0x10 queue notify (16)
  *   0x12 device status (8)    0x13 ISR status (8, read clears)
- *   0x14 device-specific configuration (no MSI-X: the PCI layer has no MSI)
+ *   with MSI-X enabled: 0x14 configuration vector (16)  0x16 queue vector (16)
+ *   then the device-specific configuration (0x14, or 0x18 with MSI-X enabled)
  * A legacy queue's rings are laid out from PFN << 12: the descriptor table, the
  * available ring, then the used ring at the next 4 KiB boundary (§2.6.2).
  *
@@ -18,7 +19,12 @@
  * PCI_CFG capability (§4.1.4.7) is a window from the configuration space into either
  * BAR, for firmware that cannot reach the BAR itself.
  *
- * Interrupts are INTx: ISR bit 0 for used buffers, bit 1 for a configuration change. */
+ * Interrupts are INTx: ISR bit 0 for used buffers, bit 1 for a configuration change;
+ * or, once the driver enables MSI-X, a message per vector it assigned to the
+ * configuration and to each queue (§4.1.5.1.2; the ISR's queue bit is then unused and
+ * INTx stays low). The MSI-X table (VIRTIO_MSIX_VECTORS entries) and the pending bits
+ * live in memory BAR 2; the capability is offered only where the board delivers
+ * messages (hw/pci/pci.h pci_msi_supported). */
 #include "hw/virtio/virtio.h"
 
 #include <string.h>
@@ -47,6 +53,14 @@ enum {
 #define MODERN_DEVICE 0x2000
 #define MODERN_NOTIFY 0x3000
 #define NOTIFY_MULTIPLIER 4
+/* MSI-X (PCI 3.0 §6.8.2): the capability, and the table and PBA in BAR 2. */
+#define MSIX_BAR 2
+#define MSIX_BAR_SIZE 0x1000
+#define MSIX_PBA 0x800
+#define MSIX_CAP_POS 0xa0
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_MASKALL 0x4000
+#define MSIX_ENTRY_MASKED 1
 enum {
     CC_DFSELECT = 0x00, CC_DF = 0x04, CC_GFSELECT = 0x08, CC_GF = 0x0c,
     CC_MSIX = 0x10, CC_NUMQ = 0x12, CC_STATUS = 0x14, CC_CFGGEN = 0x15,
@@ -56,7 +70,6 @@ enum {
 };
 /* Capability types (§4.1.4). */
 enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4, CAP_PCI_CFG = 5 };
-#define VIRTIO_MSI_NO_VECTOR 0xffff
 
 #define ISR_QUEUE 1
 #define ISR_CONFIG 2
@@ -71,9 +84,68 @@ bool virtio_pci_is_modern(const VirtioPci *vp)
     return vp->guest_features & (UINT64_C(1) << VIRTIO_F_VERSION_1);
 }
 
+static uint16_t msix_control(const VirtioPci *vp)
+{
+    return vp->msix_cap ? pci_get_word(vp->pci.config, vp->msix_cap + 2) : 0;
+}
+
+static bool msix_enabled(const VirtioPci *vp)
+{
+    return msix_control(vp) & MSIX_CTRL_ENABLE;
+}
+
+/* INTx follows the ISR only while MSI-X is off (PCI 3.0 §6.8.2.3). */
 static void update_irq(VirtioPci *vp)
 {
-    pci_set_irq(&vp->pci, vp->isr != 0);
+    pci_set_irq(&vp->pci, vp->isr != 0 && !msix_enabled(vp));
+}
+
+static bool msix_masked(const VirtioPci *vp, unsigned v)
+{
+    return (msix_control(vp) & MSIX_CTRL_MASKALL) || (vp->msix_table[v * 16 + 12] & MSIX_ENTRY_MASKED);
+}
+
+static void msix_send(VirtioPci *vp, unsigned v)
+{
+    const uint8_t *e = vp->msix_table + v * 16;
+    uint64_t addr = pci_get_long(e, 0) | (uint64_t)pci_get_long(e, 4) << 32;
+    pci_msi_send(&vp->pci, addr, pci_get_long(e, 8));
+}
+
+/* Signals vector v; a masked vector's message waits in its pending bit (§6.8.2.9). */
+static void msix_notify(VirtioPci *vp, uint16_t v)
+{
+    if (!msix_enabled(vp) || v >= VIRTIO_MSIX_VECTORS)
+        return;
+    if (msix_masked(vp, v)) {
+        vp->msix_pba[v / 8] |= (uint8_t)(1u << (v % 8));
+        return;
+    }
+    msix_send(vp, v);
+}
+
+/* Sends what became unmasked and was pending. */
+static void msix_flush_pending(VirtioPci *vp)
+{
+    if (!msix_enabled(vp))
+        return;
+    for (unsigned v = 0; v < VIRTIO_MSIX_VECTORS; v++) {
+        uint8_t bit = (uint8_t)(1u << (v % 8));
+        if ((vp->msix_pba[v / 8] & bit) && !msix_masked(vp, v)) {
+            vp->msix_pba[v / 8] &= (uint8_t)~bit;
+            msix_send(vp, v);
+        }
+    }
+}
+
+/* A configuration change: the ISR's bit is set either way (§4.1.4.5.1). */
+static void config_interrupt(VirtioPci *vp)
+{
+    vp->isr |= ISR_CONFIG;
+    if (msix_enabled(vp))
+        msix_notify(vp, vp->msix_config_vector);
+    else
+        update_irq(vp);
 }
 
 void virtio_pci_set_broken(VirtioPci *vp, const char *why)
@@ -82,8 +154,7 @@ void virtio_pci_set_broken(VirtioPci *vp, const char *why)
     vp->broken = true;
     vp->status |= VIRTIO_STATUS_NEEDS_RESET;
     vp->config_generation++;
-    vp->isr |= ISR_CONFIG;
-    update_irq(vp);
+    config_interrupt(vp);
 }
 
 static void device_reset(VirtioPci *vp)
@@ -94,8 +165,11 @@ static void device_reset(VirtioPci *vp)
     vp->isr = 0;
     vp->queue_sel = 0;
     vp->broken = false;
-    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+    vp->msix_config_vector = VIRTIO_MSI_NO_VECTOR;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
         virtq_reset(&vp->vq[i], i < vp->nqueues ? vp->queue_size[i] : 0);
+        vp->msix_queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
+    }
     if (vp->info->reset)
         vp->info->reset(vp);
     update_irq(vp);
@@ -104,6 +178,13 @@ static void device_reset(VirtioPci *vp)
 void virtio_pci_reset(VirtioPci *vp)
 {
     pci_device_reset(&vp->pci);
+    /* MSI-X off, every entry masked and cleared, nothing pending (§6.8.2.9). */
+    if (vp->msix_cap)
+        pci_set_word(vp->pci.config, vp->msix_cap + 2, VIRTIO_MSIX_VECTORS - 1);
+    memset(vp->msix_table, 0, sizeof(vp->msix_table));
+    for (unsigned v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+        vp->msix_table[v * 16 + 12] = MSIX_ENTRY_MASKED;
+    memset(vp->msix_pba, 0, sizeof(vp->msix_pba));
     device_reset(vp);
 }
 
@@ -139,8 +220,7 @@ void virtio_pci_config_changed(VirtioPci *vp)
     vp->config_generation++;
     if (!(vp->status & VIRTIO_STATUS_DRIVER_OK))
         return;
-    vp->isr |= ISR_CONFIG;
-    update_irq(vp);
+    config_interrupt(vp);
 }
 
 void virtio_pci_push(VirtioPci *vp, unsigned q, const VirtqElem *e, uint32_t len)
@@ -149,7 +229,11 @@ void virtio_pci_push(VirtioPci *vp, unsigned q, const VirtqElem *e, uint32_t len
         return;
     GuestMemory *m = vm_mem(vp->vm);
     virtq_push(&vp->vq[q], m, e->head, len);
-    if (virtq_should_notify(&vp->vq[q], m, vp->guest_features)) {
+    if (!virtq_should_notify(&vp->vq[q], m, vp->guest_features))
+        return;
+    if (msix_enabled(vp)) {
+        msix_notify(vp, vp->msix_queue_vector[q]);
+    } else {
         vp->isr |= ISR_QUEUE;
         update_irq(vp);
     }
@@ -238,6 +322,19 @@ static void config_write(VirtioPci *vp, uint32_t c, uint32_t v, unsigned size)
 
 /* ---- legacy I/O BAR ---- */
 
+/* The legacy header's length: MSI-X adds the two vector fields (§4.1.4.8). */
+static uint32_t legacy_hdr_len(const VirtioPci *vp)
+{
+    return LEGACY_HDR + (msix_enabled(vp) ? 4 : 0);
+}
+
+/* A vector the driver assigns; one the table lacks reads back as NO_VECTOR, which
+ * tells the driver the mapping failed (§4.1.5.1.2). */
+static uint16_t msix_vector_check(const VirtioPci *vp, uint32_t v)
+{
+    return vp->msix_cap && v < VIRTIO_MSIX_VECTORS ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
+}
+
 static void hdr_bytes(VirtioPci *vp, uint8_t *h)
 {
     VirtQueue *vq = vp->queue_sel < VIRTIO_MAX_QUEUES ? &vp->vq[vp->queue_sel] : NULL;
@@ -249,22 +346,26 @@ static void hdr_bytes(VirtioPci *vp, uint8_t *h)
     pci_set_word(h, REG_QUEUE_NOTIFY, 0);
     h[REG_STATUS] = vp->status;
     h[REG_ISR] = vp->isr;
+    pci_set_word(h, LEGACY_HDR, vp->msix_config_vector);
+    pci_set_word(h, LEGACY_HDR + 2, vp->queue_sel < vp->nqueues ? vp->msix_queue_vector[vp->queue_sel]
+                                                                : VIRTIO_MSI_NO_VECTOR);
 }
 
 static uint32_t legacy_read(void *opaque, uint32_t off, unsigned size)
 {
     VirtioPci *vp = opaque;
     uint8_t bytes[4] = { 0 };
-    uint8_t h[LEGACY_HDR];
+    uint8_t h[LEGACY_HDR + 4];
+    uint32_t hdr = legacy_hdr_len(vp);
     hdr_bytes(vp, h);
     for (unsigned i = 0; i < size && i < 4; i++) {
         uint32_t o = off + i;
         if (o == REG_ISR)
             bytes[i] = isr_read(vp);
-        else if (o < LEGACY_HDR)
+        else if (o < hdr)
             bytes[i] = h[o];
         else
-            bytes[i] = config_byte(vp, o - LEGACY_HDR, i == 0 || o == LEGACY_HDR);
+            bytes[i] = config_byte(vp, o - hdr, i == 0 || o == hdr);
     }
     return pci_get_long(bytes, 0);
 }
@@ -272,11 +373,20 @@ static uint32_t legacy_read(void *opaque, uint32_t off, unsigned size)
 static void legacy_write(void *opaque, uint32_t off, uint32_t v, unsigned size)
 {
     VirtioPci *vp = opaque;
-    if (off >= LEGACY_HDR) {
-        config_write(vp, off - LEGACY_HDR, v, size);
+    uint32_t hdr = legacy_hdr_len(vp);
+    if (off >= hdr) {
+        config_write(vp, off - hdr, v, size);
         return;
     }
     switch (off) {
+    case LEGACY_HDR: /* the vector fields, present with MSI-X enabled */
+        if (size == 2)
+            vp->msix_config_vector = msix_vector_check(vp, v);
+        break;
+    case LEGACY_HDR + 2:
+        if (size == 2 && vp->queue_sel < vp->nqueues)
+            vp->msix_queue_vector[vp->queue_sel] = msix_vector_check(vp, v);
+        break;
     case REG_GUEST_FEATURES:
         /* The legacy interface negotiates the low 32 bits only (no VERSION_1). */
         if (size == 4)
@@ -327,13 +437,13 @@ static uint32_t common_read(VirtioPci *vp, uint32_t off, unsigned size)
     case CC_DF: v = vp->device_feature_sel < 2 ? (uint32_t)(vp->host_features >> (32 * vp->device_feature_sel)) : 0; break;
     case CC_GFSELECT: v = vp->driver_feature_sel; break;
     case CC_GF: v = vp->driver_feature_sel < 2 ? (uint32_t)(vp->guest_features >> (32 * vp->driver_feature_sel)) : 0; break;
-    case CC_MSIX: v = VIRTIO_MSI_NO_VECTOR; break;
+    case CC_MSIX: v = vp->msix_config_vector; break;
     case CC_NUMQ: v = vp->nqueues; break;
     case CC_STATUS: v = vp->status; break;
     case CC_CFGGEN: v = vp->config_generation; break;
     case CC_Q_SELECT: v = vp->queue_sel; break;
     case CC_Q_SIZE: v = vq ? vq->num : 0; break;
-    case CC_Q_MSIX: v = VIRTIO_MSI_NO_VECTOR; break;
+    case CC_Q_MSIX: v = vq ? vp->msix_queue_vector[vp->queue_sel] : VIRTIO_MSI_NO_VECTOR; break;
     case CC_Q_ENABLE: v = vq ? vq->enabled : 0; break;
     case CC_Q_NOFF: v = vq ? vp->queue_sel : 0; break;
     case CC_Q_DESCLO: v = vq ? (uint32_t)vq->desc : 0; break;
@@ -369,6 +479,11 @@ static void common_write(VirtioPci *vp, uint32_t off, uint32_t v, unsigned size)
         }
         break;
     case CC_STATUS: status_write(vp, (uint8_t)v); break;
+    case CC_MSIX: vp->msix_config_vector = msix_vector_check(vp, v); break;
+    case CC_Q_MSIX:
+        if (vq)
+            vp->msix_queue_vector[vp->queue_sel] = msix_vector_check(vp, v);
+        break;
     case CC_Q_SELECT: vp->queue_sel = (uint16_t)v; break;
     case CC_Q_SIZE:
         /* A smaller power of two the driver prefers, while the queue is off (§4.1.4.3.2). */
@@ -397,7 +512,7 @@ static void common_write(VirtioPci *vp, uint32_t off, uint32_t v, unsigned size)
             set_lo(field, v);
         break;
     default:
-        break; /* read-only fields, MSI-X vectors (there is no MSI-X) */
+        break; /* read-only fields */
     }
 }
 
@@ -482,6 +597,77 @@ static void cfg_cap_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned 
         modern_write(vp, off, v, len);
 }
 
+/* ---- MSI-X table and pending bits (BAR 2) ---- */
+
+static uint64_t msix_read(void *opaque, hwaddr off, unsigned size)
+{
+    VirtioPci *vp = opaque;
+    const uint8_t *src = NULL;
+    size_t len = 0;
+    if (off < sizeof(vp->msix_table)) {
+        src = vp->msix_table + off;
+        len = sizeof(vp->msix_table) - off;
+    } else if (off >= MSIX_PBA && off < MSIX_PBA + sizeof(vp->msix_pba)) {
+        src = vp->msix_pba + (off - MSIX_PBA);
+        len = sizeof(vp->msix_pba) - (off - MSIX_PBA);
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; src && i < size && i < len; i++)
+        v |= (uint64_t)src[i] << (8 * i);
+    return v;
+}
+
+static void msix_write(void *opaque, hwaddr off, uint64_t v, unsigned size)
+{
+    VirtioPci *vp = opaque;
+    /* The table takes dword writes (§6.8.2: software writes whole dwords); the pending
+     * bits are read-only. */
+    if (size != 4 || off % 4 || off >= sizeof(vp->msix_table))
+        return;
+    pci_set_long(vp->msix_table, (unsigned)off, (uint32_t)v);
+    if (off % 16 == 12)
+        msix_flush_pending(vp);
+}
+
+static const MemOps msix_ops = {
+    .read = msix_read,
+    .write = msix_write,
+    .min_size = 1,
+    .max_size = 4,
+};
+
+/* Configuration space writes: the PCI_CFG window, and MSI-X switched on or off or
+ * unmasked in the message control word. */
+static void pci_cfg_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned size)
+{
+    VirtioPci *vp = (VirtioPci *)d; /* pci is its first member */
+    if (vp->cfg_cap)
+        cfg_cap_write(d, addr, value, size);
+    if (vp->msix_cap && addr < vp->msix_cap + 4 && addr + size > vp->msix_cap + 2) {
+        update_irq(vp);
+        msix_flush_pending(vp);
+    }
+}
+
+static void add_msix(VirtioPci *vp)
+{
+    PciDevice *d = &vp->pci;
+    unsigned pos = MSIX_CAP_POS;
+    pci_register_bar_mmio(d, MSIX_BAR, MSIX_BAR_SIZE, &msix_ops, vp);
+    d->config[pos] = 0x11; /* MSI-X */
+    d->config[pos + 1] = d->config[PCI_CAPABILITY_LIST]; /* in front of the list */
+    pci_set_word(d->config, pos + 2, VIRTIO_MSIX_VECTORS - 1);
+    pci_set_long(d->config, pos + 4, 0 | MSIX_BAR);             /* table at offset 0 */
+    pci_set_long(d->config, pos + 8, MSIX_PBA | MSIX_BAR);
+    d->wmask[pos + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
+    d->config[PCI_CAPABILITY_LIST] = (uint8_t)pos;
+    pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) | 0x10); /* capability list */
+    vp->msix_cap = pos;
+    d->config_write = pci_cfg_write;
+    for (unsigned v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+        vp->msix_table[v * 16 + 12] = MSIX_ENTRY_MASKED;
+}
+
 /* One struct virtio_pci_cap (§4.1.4) at pos, linked to next (0: the last). */
 static void add_cap(PciDevice *d, unsigned pos, unsigned next, uint8_t type, uint32_t offset,
                     uint32_t length, unsigned extra)
@@ -518,7 +704,7 @@ static void add_modern(VirtioPci *vp)
     memset(d->wmask + cfg + 8, 0xff, 12);
     vp->cfg_cap = cfg;
     d->config_read = cfg_cap_read;
-    d->config_write = cfg_cap_write;
+    d->config_write = pci_cfg_write;
     d->config[PCI_CAPABILITY_LIST] = (uint8_t)common;
     pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) | 0x10); /* capability list */
 }
@@ -558,13 +744,19 @@ bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_mo
     d->opaque = opaque;
     pci_device_set_interrupt_pin(d, 1);
     if (!info->modern_only) {
+        /* Room for the MSI-X vector fields in front of the device configuration. */
         uint32_t bar = 32;
-        while (bar < LEGACY_HDR + info->config_len)
+        while (bar < LEGACY_HDR + 4 + info->config_len)
             bar <<= 1;
         pci_register_bar_io(d, 0, bar, &legacy_ops, vp);
     }
     if (vp->modern)
         add_modern(vp);
+    if (pci_msi_supported(d))
+        add_msix(vp);
+    vp->msix_config_vector = VIRTIO_MSI_NO_VECTOR;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        vp->msix_queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
     return true;
 }
 
@@ -613,12 +805,20 @@ static const VmStateField virtio_pci_fields[] = {
     VMSTATE_U16(VirtioPci, queue_sel),
     VMSTATE_BOOL(VirtioPci, broken),
     VMSTATE_STRUCT_ARRAY(VirtioPci, vq, VIRTIO_MAX_QUEUES, VirtQueue, &vq_vmsd),
+    { .name = "msix_config_vector", .type = VMS_U16, .offset = offsetof(VirtioPci, msix_config_vector),
+      .version_added = 2 },
+    { .name = "msix_queue_vector", .type = VMS_U16, .offset = offsetof(VirtioPci, msix_queue_vector),
+      .count = VIRTIO_MAX_QUEUES, .version_added = 2 },
+    { .name = "msix_table", .type = VMS_BUFFER, .offset = offsetof(VirtioPci, msix_table),
+      .count = sizeof(((VirtioPci *)0)->msix_table), .version_added = 2 },
+    { .name = "msix_pba", .type = VMS_BUFFER, .offset = offsetof(VirtioPci, msix_pba),
+      .count = sizeof(((VirtioPci *)0)->msix_pba), .version_added = 2 },
     VMSTATE_END,
 };
 
 const VmStateDesc virtio_pci_vmsd = {
     .name = "virtio-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = virtio_pci_fields,
 };
 
@@ -627,6 +827,14 @@ bool virtio_pci_state_check(const VirtioPci *s, GError **err)
     if (s->guest_features & ~s->host_features) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: features 0x%" G_GINT64_MODIFIER "x were not offered",
                     s->info->name, s->guest_features);
+        return false;
+    }
+    bool vectors_ok = s->msix_config_vector < VIRTIO_MSIX_VECTORS || s->msix_config_vector == VIRTIO_MSI_NO_VECTOR;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        vectors_ok = vectors_ok && (s->msix_queue_vector[i] < VIRTIO_MSIX_VECTORS ||
+                                    s->msix_queue_vector[i] == VIRTIO_MSI_NO_VECTOR);
+    if (!vectors_ok || (!s->msix_cap && s->msix_config_vector != VIRTIO_MSI_NO_VECTOR)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: MSI-X vectors outside the table", s->info->name);
         return false;
     }
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {

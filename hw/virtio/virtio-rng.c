@@ -96,7 +96,7 @@ static const VmStateField rng_fields[] = {
 
 static const VmStateDesc rng_vmsd = {
     .name = "virtio-rng-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = rng_fields,
     .check = rng_check,
     .post_load = rng_post_load,

@@ -432,7 +432,7 @@ static const VmStateField ser_fields[] = {
 
 static const VmStateDesc ser_vmsd = {
     .name = "virtio-serial-pci",
-    .version = 1,
+    .version = VIRTIO_PCI_VMSD_VERSION,
     .fields = ser_fields,
     .pre_save = ser_pre_save,
     .check = ser_check,

@@ -3,7 +3,8 @@
  * split virtqueues walked with every guest address checked (virtqueue.c) and the
  * virtio-pci transport of a transitional device (virtio-pci.c): the legacy interface,
  * an I/O BAR laid out as in the 0.9.5 draft and VIRTIO §4.1.4.8, and the modern one,
- * vendor capabilities pointing into a memory BAR (§4.1.4), with INTx interrupts.
+ * vendor capabilities pointing into a memory BAR (§4.1.4), with INTx interrupts, or
+ * MSI-X (§4.1.5.1.2) where the board delivers message signalled interrupts.
  * Devices (virtio-rng.c, virtio-blk.c, virtio-net.c, virtio-gpu.c, virtio-serial.c)
  * embed a VirtioPci in their state struct after the Device header.
  *
@@ -39,6 +40,9 @@ enum {
 /* Largest queue a device offers, and most queues per device. */
 #define VIRTQ_MAX_SIZE 1024
 #define VIRTIO_MAX_QUEUES 8
+/* MSI-X table entries: one per queue and one for configuration changes. */
+#define VIRTIO_MSIX_VECTORS (VIRTIO_MAX_QUEUES + 1)
+#define VIRTIO_MSI_NO_VECTOR 0xffff
 /* Most descriptors of one indirect table (VIRTIO §2.6.5.3.1 bounds it by nothing but
  * the length field; Linux never uses more than the queue size). */
 #define VIRTQ_MAX_INDIRECT 1024
@@ -136,12 +140,19 @@ struct VirtioPci {
     uint16_t queue_sel;
     bool broken;
     VirtQueue vq[VIRTIO_MAX_QUEUES];
+    /* MSI-X: the vectors the driver gave the configuration and each queue (§4.1.4.3),
+     * and the table and pending bits of the PCI capability (PCI 3.0 §6.8.2). */
+    uint16_t msix_config_vector;
+    uint16_t msix_queue_vector[VIRTIO_MAX_QUEUES];
+    uint8_t msix_table[VIRTIO_MSIX_VECTORS * 16];
+    uint8_t msix_pba[8];
     /* Wiring. */
     Vm *vm;
     const VirtioDeviceInfo *info;
     void *opaque;           /* the device model's state */
     bool modern;            /* the modern interface is offered (not disable-modern) */
     unsigned cfg_cap;       /* offset of the PCI_CFG capability (modern only) */
+    unsigned msix_cap;      /* offset of the MSI-X capability; 0: none (no MSI sink) */
     uint64_t host_features;
     unsigned nqueues;
     uint16_t queue_size[VIRTIO_MAX_QUEUES];
@@ -150,7 +161,8 @@ struct VirtioPci {
 
 /* Realizes the PCI function at the device's addr property: the legacy I/O BAR 0 (not
  * for a modern_only device), the modern memory BAR 1 and its capabilities unless
- * disable_modern, INTA. */
+ * disable_modern, INTA, and MSI-X with its table in memory BAR 2 when the bus delivers
+ * messages. */
 bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_modern,
                         const VirtioDeviceInfo *info, uint64_t host_features, void *opaque,
                         GError **err);
@@ -181,7 +193,9 @@ bool virtio_pci_has_avail(VirtioPci *vp, unsigned q);
 void virtio_pci_config_changed(VirtioPci *vp);
 
 /* The transport's state, embedded with VMSTATE_STRUCT; the owner's check and post_load
- * call these (nested descriptions run no hooks). */
+ * call these (nested descriptions run no hooks). Its MSI-X fields came with version 2:
+ * an owner's description has at least VIRTIO_PCI_VMSD_VERSION. */
+#define VIRTIO_PCI_VMSD_VERSION 2
 extern const VmStateDesc virtio_pci_vmsd;
 bool virtio_pci_state_check(const VirtioPci *loaded, GError **err);
 void virtio_pci_post_load(VirtioPci *vp);

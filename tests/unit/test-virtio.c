@@ -296,7 +296,19 @@ typedef struct Rig {
     uint16_t num;
     uint64_t avail, used;
     char *dir;
+    bool msi;               /* the bus delivers messages */
+    unsigned msi_count;
+    uint64_t msi_addr;
+    uint32_t msi_data;
 } Rig;
+
+static void msi_sink(void *opaque, uint64_t addr, uint32_t data)
+{
+    Rig *r = opaque;
+    r->msi_count++;
+    r->msi_addr = addr;
+    r->msi_data = data;
+}
 
 static int map_irq(void *opaque, int devfn, int pin)
 {
@@ -351,10 +363,12 @@ static void rig_driver_init(Rig *r, uint32_t features)
     io_out(r, 0x12, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK, 1);
 }
 
-static void rig_init(Rig *r, const char *device)
+/* msi: the bus delivers message signalled interrupts (to msi_sink). */
+static void rig_init_with(Rig *r, const char *device, bool msi)
 {
     GError *err = NULL;
     memset(r, 0, sizeof(*r));
+    r->msi = msi;
     r->vm = vm_new_for_test(RAM);
     if (strstr(device, "drive=")) {
         r->dir = g_dir_make_tmp("vireo-virtio-XXXXXX", &err);
@@ -367,6 +381,8 @@ static void rig_init(Rig *r, const char *device)
     vm_lock(r->vm);
     r->bus = pci_bus_new(r->vm);
     pci_bus_set_irq_router(r->bus, map_irq, set_pirq, r, 4);
+    if (r->msi)
+        pci_bus_set_msi(r->bus, msi_sink, r);
     vm_add_bus(r->vm, "pci.0", r->bus);
     Device *d = device_create_from_spec(r->vm, device, &err);
     g_assert_no_error(err);
@@ -374,6 +390,11 @@ static void rig_init(Rig *r, const char *device)
     pci_config_write(r->bus, DEVFN, PCI_BAR0, IOBASE, 4);
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER, 2);
     vm_unlock(r->vm);
+}
+
+static void rig_init(Rig *r, const char *device)
+{
+    rig_init_with(r, device, false);
 }
 
 static void rig_free(Rig *r)
@@ -692,6 +713,100 @@ static void test_modern(void)
     rig_free(&r);
 }
 
+/* MSI-X on the legacy interface: the capability and its table in BAR 2, the vector
+ * fields that appear at 0x14 once it is enabled, a masked vector's pending bit, the
+ * message when it is unmasked, the function mask, and INTx again once it is off. */
+#define XBAR 0xfe100000u
+
+static uint32_t x_in(Rig *r, uint32_t off)
+{
+    vm_lock(r->vm);
+    uint32_t v = (uint32_t)mem_dispatch_read(vm_mem(r->vm), XBAR + off, 4);
+    vm_unlock(r->vm);
+    return v;
+}
+
+static void x_out(Rig *r, uint32_t off, uint32_t v)
+{
+    vm_lock(r->vm);
+    mem_dispatch_write(vm_mem(r->vm), XBAR + off, v, 4);
+    vm_unlock(r->vm);
+}
+
+static void cfg_out(Rig *r, uint32_t off, uint32_t v, unsigned size)
+{
+    vm_lock(r->vm);
+    pci_config_write(r->bus, DEVFN, off, v, size);
+    vm_unlock(r->vm);
+}
+
+static void rng_request(Rig *r)
+{
+    uint16_t before = rig_used_idx(r);
+    rig_desc(r, 0, BUF, 64, F_WRITE, 0);
+    rig_kick(r, 0);
+    g_assert_cmpuint(rig_used_idx(r), ==, (uint16_t)(before + 1));
+}
+
+static void test_msix(void)
+{
+    Rig r;
+    rig_init_with(&r, "virtio-rng-pci,addr=4,disable-modern=on", true);
+    vm_lock(r.vm);
+    unsigned pos = pci_config_read(r.bus, DEVFN, PCI_CAPABILITY_LIST, 1);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos, 1), ==, 0x11);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos + 2, 2), ==, VIRTIO_MSIX_VECTORS - 1);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos + 4, 4), ==, 2);     /* table: BAR 2 + 0 */
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos + 8, 4), ==, 0x802); /* PBA: BAR 2 + 0x800 */
+    pci_config_write(r.bus, DEVFN, PCI_BAR0 + 8, XBAR, 4);
+    pci_config_write(r.bus, DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    vm_unlock(r.vm);
+    /* Every entry starts masked. */
+    for (unsigned v = 0; v < VIRTIO_MSIX_VECTORS; v++)
+        g_assert_cmphex(x_in(&r, v * 16 + 12), ==, 1);
+    cfg_out(&r, pos + 2, 0x8000, 2);
+    rig_driver_init(&r, 0);
+    /* The vector fields (reset: NO_VECTOR); one past the table does not stick. */
+    g_assert_cmphex(io_in(&r, 0x14, 2), ==, 0xffff);
+    g_assert_cmphex(io_in(&r, 0x16, 2), ==, 0xffff);
+    io_out(&r, 0x14, 0, 2);
+    io_out(&r, 0x16, VIRTIO_MSIX_VECTORS, 2);
+    g_assert_cmphex(io_in(&r, 0x16, 2), ==, 0xffff);
+    io_out(&r, 0x16, 1, 2);
+    g_assert_cmphex(io_in(&r, 0x14, 2), ==, 0);
+    g_assert_cmphex(io_in(&r, 0x16, 2), ==, 1);
+    x_out(&r, 16, 0xfee01000);
+    x_out(&r, 16 + 4, 0);
+    x_out(&r, 16 + 8, 0x4041);
+    /* Masked: the message waits in the pending bit; no INTx, no ISR bit. */
+    rng_request(&r);
+    g_assert_cmpuint(r.msi_count, ==, 0);
+    g_assert_cmphex(x_in(&r, 0x800), ==, 2);
+    g_assert_cmpint(r.irq, ==, 0);
+    x_out(&r, 16 + 12, 0);
+    g_assert_cmpuint(r.msi_count, ==, 1);
+    g_assert_cmphex(r.msi_addr, ==, 0xfee01000);
+    g_assert_cmphex(r.msi_data, ==, 0x4041);
+    g_assert_cmphex(x_in(&r, 0x800), ==, 0);
+    rng_request(&r);
+    g_assert_cmpuint(r.msi_count, ==, 2);
+    g_assert_cmphex(io_in(&r, 0x13, 1), ==, 0);
+    /* The function mask holds every vector; clearing it sends what is pending. */
+    cfg_out(&r, pos + 2, 0xc000, 2);
+    rng_request(&r);
+    g_assert_cmpuint(r.msi_count, ==, 2);
+    cfg_out(&r, pos + 2, 0x8000, 2);
+    g_assert_cmpuint(r.msi_count, ==, 3);
+    /* MSI-X off: the vector fields are gone from the header and INTx is back. */
+    cfg_out(&r, pos + 2, 0, 2);
+    rng_request(&r);
+    g_assert_cmpuint(r.msi_count, ==, 3);
+    g_assert_cmpint(r.irq, ==, 1);
+    g_assert_cmphex(io_in(&r, 0x13, 1) & 1, ==, 1);
+    g_assert_cmpint(r.irq, ==, 0);
+    rig_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -704,5 +819,6 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio/rng", test_rng);
     g_test_add_func("/virtio/blk", test_blk);
     g_test_add_func("/virtio/modern", test_modern);
+    g_test_add_func("/virtio/msix", test_msix);
     return g_test_run();
 }

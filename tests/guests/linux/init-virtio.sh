@@ -220,6 +220,8 @@ EOS
         echo "VIREO-VIRTIO-CARRIER $(cat /sys/class/net/eth0/carrier 2>/dev/null)"
     done
 fi
+# Each queue's interrupt: MSI-X vectors (PCI-MSI) where the board delivers messages.
+grep virtio /proc/interrupts | tr -s ' ' | sed 's/^/VIREO-VIRTIO-IRQ/'
 sync
 echo "VIREO-VIRTIO-DONE"
 poweroff -f
