@@ -36,6 +36,7 @@ enum {
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
     CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_CX16 = 1u << 13, /* CMPXCHG16B */
     CPUID_ECX_SSE41 = 1u << 19,
     CPUID_ECX_SSE42 = 1u << 20,
     CPUID_ECX_POPCNT = 1u << 23,

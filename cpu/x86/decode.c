@@ -171,6 +171,15 @@ static bool default64(uint16_t op, unsigned reg)
            op == 0x0fa8 || op == 0x0fa9;
 }
 
+/* Opcodes whose ModRM.reg is an opcode extension, not a register. */
+static bool opcode_group(uint16_t op)
+{
+    return (op >= 0x80 && op <= 0x83) || op == 0x8f || op == 0xc0 || op == 0xc1 || op == 0xc6 || op == 0xc7 ||
+           (op >= 0xd0 && op <= 0xd3) || (op >= 0xd8 && op <= 0xdf) || op == 0xf6 || op == 0xf7 || op == 0xfe ||
+           op == 0xff || op == 0x0f00 || op == 0x0f01 || op == 0x0f0d || (op >= 0x0f18 && op <= 0x0f1f) ||
+           (op >= 0x0f71 && op <= 0x0f73) || op == 0x0fae || op == 0x0fba || op == 0x0fc7;
+}
+
 /* Which operands of an opcode are byte registers (for the REX numbering of SPL-DIL). */
 static bool byte_reg_operand(uint16_t op)
 {
@@ -263,6 +272,9 @@ opcode:;
         unsigned mod = modrm >> 6, rm = modrm & 7;
         i.modrm = modrm;
         i.reg = (uint8_t)(((modrm >> 3) & 7) | rex_r);
+        /* Where ModRM.reg extends the opcode, REX.R does nothing (SDM vol. 2, 2.2.1.2). */
+        if (rex_r && opcode_group(op))
+            i.reg &= 7;
         i.flags |= X86_INSN_MODRM;
         /* MOV to/from control and debug registers ignore mod (SDM vol. 2, MOV CRn). */
         bool force_reg = op >= 0x0f20 && op <= 0x0f26;

@@ -448,26 +448,28 @@ static void shift(X86Cpu *c, const X86Insn *i)
     rmw_end(c, i, size, &r, v);
 }
 
-/* SHLD/SHRD r/m64, r64, imm8/CL. */
+/* SHLD/SHRD r/m32 and r/m64 (a count of 0 still zero-extends a 32-bit register). */
 static void shld_shrd(X86Cpu *c, const X86Insn *i)
 {
-    unsigned cnt = ((i->opcode & 1) ? c->regs[R_ECX] : i->imm) & 63;
+    unsigned size = osize(i), bits = size * 8;
+    unsigned cnt = ((i->opcode & 1) ? c->regs[R_ECX] : i->imm) & (size == 8 ? 63 : 31);
     Rmw64 r;
-    uint64_t a = rmw_begin(c, i, 8, &r), b = c->regs[i->reg], v = a;
+    uint64_t m = mask(size);
+    uint64_t a = rmw_begin(c, i, size, &r) & m, b = c->regs[i->reg] & m, v = a;
     if (cnt) {
         bool left = i->opcode < 0x0fa8;
         bool cf;
         if (left) {
-            v = (a << cnt) | (b >> (64 - cnt));
-            cf = (a >> (64 - cnt)) & 1;
+            v = ((a << cnt) | (b >> (bits - cnt))) & m;
+            cf = (a >> (bits - cnt)) & 1;
         } else {
-            v = (a >> cnt) | (b << (64 - cnt));
+            v = ((a >> cnt) | (b << (bits - cnt))) & m;
             cf = (a >> (cnt - 1)) & 1;
         }
-        uint32_t f = (cf ? X86_FL_CF : 0) | (((a ^ v) >> 63) ? X86_FL_OF : 0) | szp(v, 8);
+        uint32_t f = (cf ? X86_FL_CF : 0) | ((((a ^ v) >> (bits - 1)) & 1) ? X86_FL_OF : 0) | szp(v, size);
         set_flags(c, f, X86_FL_ARITH);
     }
-    rmw_end(c, i, 8, &r, v);
+    rmw_end(c, i, size, &r, v);
 }
 
 /* ---- bit instructions ---- */
@@ -564,12 +566,14 @@ static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
 
 static void mov_rm_r(X86Cpu *c, const X86Insn *i)
 {
-    set_rm(c, i, 8, c->regs[i->reg]);
+    unsigned size = osize(i);
+    set_rm(c, i, size, rd(c, i->reg, size));
 }
 
 static void mov_r_rm(X86Cpu *c, const X86Insn *i)
 {
-    c->regs[i->reg] = get_rm(c, i, 8);
+    unsigned size = osize(i);
+    wr(c, i->reg, size, get_rm(c, i, size));
 }
 
 static void mov_rm_imm(X86Cpu *c, const X86Insn *i)
@@ -1040,6 +1044,23 @@ static bool legacy_ok(const X86Insn *i)
     return false;
 }
 
+static bool w_ignored(unsigned op)
+{
+    switch (op) {
+    case 0x00: case 0x02: case 0x04: case 0x08: case 0x0a: case 0x0c: case 0x10: case 0x12: case 0x14:
+    case 0x18: case 0x1a: case 0x1c: case 0x20: case 0x22: case 0x24: case 0x28: case 0x2a: case 0x2c:
+    case 0x30: case 0x32: case 0x34: case 0x38: case 0x3a: case 0x3c:
+    case 0x80: case 0x84: case 0x86: case 0x88: case 0x8a: case 0x8c: case 0x9e: case 0x9f: case 0xa8:
+    case 0xb0 ... 0xb7: case 0xc0: case 0xc6: case 0xcc: case 0xcd: case 0xd0: case 0xd2:
+    case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
+    case 0xf8 ... 0xfe: case 0x0f06: case 0x0f08: case 0x0f09: case 0x0f0b: case 0x0f0d: case 0x0f18 ... 0x0f1f:
+    case 0x0f30: case 0x0f31: case 0x0f32: case 0x0f90 ... 0x0f9f: case 0x0fa2: case 0x0fb0: case 0x0fc0:
+    case 0x0f01: case 0x0fae:
+        return true;
+    }
+    return false;
+}
+
 X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
 {
     unsigned op = i->opcode, reg = i->reg & 7;
@@ -1095,9 +1116,20 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
         h = mov_to_dr;
         break;
     }
+    /* 32-bit forms whose handlers elsewhere leave the upper half of a register
+     * destination alone: a register-to-register MOV, shifts by a count of 0. */
+    if (!h && !(i->flags & X86_INSN_OP64) && (i->pfx & X86_PFX_OP32)) {
+        switch (op) {
+        case 0x89: h = mov_rm_r; break;
+        case 0x8b: h = mov_r_rm; break;
+        case 0xc1: case 0xd1: case 0xd3: h = shift; break;
+        case 0x0fa4: case 0x0fa5: case 0x0fac: case 0x0fad: h = shld_shrd; break;
+        }
+    }
     if (!h && (i->flags & X86_INSN_OP64))
         h = bind_op64(i);
-    else if (!h && legacy_ok(i))
+    /* REX.W means nothing to byte operations and to those without a sized operand. */
+    if (!h && legacy_ok(i) && (!(i->flags & X86_INSN_OP64) || w_ignored(op)))
         h = legacy;
     if (!h)
         return x86_handle_64_unsupported;
