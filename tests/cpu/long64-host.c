@@ -36,6 +36,7 @@
 #define PAGE 4096u
 #define CODE_SIZE (4 * PAGE)
 #define STUB_LEN (6 + 16 * 10)
+#define SYS_ADDR (CODE_ADDR + CODE_SIZE - PAGE)
 #define RSP_START (STACK_ADDR + 0x800u)
 
 typedef struct Case {
@@ -110,7 +111,7 @@ static unsigned put_stub(uint8_t *p, const Case *k)
 
 static void load_code(uint8_t *dst, const Case *k)
 {
-    memset(dst, 0xcc, CODE_SIZE);
+    memset(dst, 0xcc, CODE_SIZE - PAGE);
     unsigned n = put_stub(dst, k);
     memcpy(dst + n, k->code, k->len);
 }
@@ -171,24 +172,24 @@ static void guest_init(Guest *g, bool jit)
         }
     }
     /* Only the pages the host has: PML4 1000h, PDPT 2000h, PD 3000h, page tables
-     * 4000h (0-2 MiB: the data page) and 6000h (2-4 MiB: code, stack), and the page
-     * at 5000h with the GDT (64-bit code 8, data 10h) and the IDT (present gates for
-     * the exceptions, which stop the run before they are delivered). */
+     * 4000h (0-2 MiB: the data page) and 6000h (2-4 MiB: code, stack). The last code
+     * page (the code never reaches it) holds the GDT (64-bit code 8, data 10h), the
+     * IDT (present gates for the exceptions, which stop the run before they are
+     * delivered) and, at its end, the stub's push of RFLAGS. */
     put64(g, 0x1000, 0x2000 | 7);
     put64(g, 0x2000, 0x3000 | 7);
     put64(g, 0x3000, 0x4000 | 7);
     put64(g, 0x3008, 0x6000 | 7);
-    put64(g, 0x4000 + 8 * 5, 0x5000 | 3);
     put64(g, 0x4000 + 8 * 0x100, DATA_ADDR | 7);
     for (uint64_t k = 0; k < CODE_SIZE / PAGE; k++)
         put64(g, 0x6000 + 8 * k, (CODE_ADDR + k * PAGE) | 7);
     put64(g, 0x6000 + 8 * 0x100, STACK_ADDR | 7);
-    put64(g, 0x5000, 0);
-    put64(g, 0x5008, UINT64_C(0x00af9a000000ffff));
-    put64(g, 0x5010, UINT64_C(0x00cf92000000ffff));
+    put64(g, SYS_ADDR, 0);
+    put64(g, SYS_ADDR + 8, UINT64_C(0x00af9a000000ffff));
+    put64(g, SYS_ADDR + 16, UINT64_C(0x00cf92000000ffff));
     for (uint64_t v = 0; v < 32; v++) {
-        put64(g, 0x5100 + 16 * v, UINT64_C(0x0000ee0000081000));
-        put64(g, 0x5108 + 16 * v, 0);
+        put64(g, SYS_ADDR + 0x100 + 16 * v, UINT64_C(0x0000ee0000081000));
+        put64(g, SYS_ADDR + 0x108 + 16 * v, 0);
     }
 }
 
@@ -206,7 +207,7 @@ static void guest_run(Guest *g, const Case *k, Outcome *o)
     X86Cpu *c = g->c;
     static uint8_t code[CODE_SIZE];
     load_code(code, k);
-    mem_write(g->v->mem, CODE_ADDR, code, CODE_SIZE);
+    mem_write(g->v->mem, CODE_ADDR, code, CODE_SIZE - PAGE);
     mem_write(g->v->mem, DATA_ADDR, k->data, PAGE);
     mem_write(g->v->mem, STACK_ADDR, k->stack, PAGE);
     X86State s;
@@ -218,9 +219,9 @@ static void guest_run(Guest *g, const Case *k, Outcome *o)
         s.seg[n].base = 0;
         s.seg[n].limit = 0xffffffffu;
     }
-    s.gdt_base = 0x5000;
+    s.gdt_base = SYS_ADDR;
     s.gdt_limit = 0x17;
-    s.idt_base = 0x5100;
+    s.idt_base = SYS_ADDR + 0x100;
     s.idt_limit = 32 * 16 - 1;
     s.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_PG | X86_CR0_NE;
     s.cr3 = 0x1000;
@@ -229,7 +230,7 @@ static void guest_run(Guest *g, const Case *k, Outcome *o)
     s.tr.sel = 0x20;
     s.tr.attr = 0x8b;
     s.tr.limit = 0x67;
-    s.regs[X86_ESP] = 0x6000; /* the stub pushes RFLAGS there (the host: on its own stack) */
+    s.regs[X86_ESP] = CODE_ADDR + CODE_SIZE; /* the host's stub pushes on its own stack */
     s.eip = CODE_ADDR;
     s.eflags = 2;
     x86_cpu_set_state(c, &s);
@@ -291,11 +292,26 @@ typedef struct Emit {
     unsigned n;
     int rip_fix;   /* where the RIP-relative disp32 is, or -1 */
     uint32_t target;
+    bool p66, w;   /* 66h and REX.W emitted: 16-bit immediates only with 66h alone */
 } Emit;
+
+static bool imm16(const Emit *e)
+{
+    return e->p66 && !e->w;
+}
 
 static void e8(Emit *e, unsigned v)
 {
     e->b[e->n++] = (uint8_t)v;
+}
+/* A prefix byte: 66h and REX are noted (a REX counts only right before the opcode). */
+static void ep(Emit *e, unsigned v)
+{
+    e8(e, v);
+    if (v == 0x66)
+        e->p66 = true;
+    if ((v & 0xf0) == 0x40)
+        e->w = v & 8;
 }
 static void e32(Emit *e, uint32_t v)
 {
@@ -307,14 +323,12 @@ static void e32(Emit *e, uint32_t v)
 static void prefixes(Emit *e, bool allow66, int w)
 {
     if (allow66 && rn(5) == 0)
-        e8(e, 0x66);
+        ep(e, 0x66);
     unsigned rex = rn(3) ? 0x40 | rn(16) : 0;
     if (w >= 0)
         rex = w ? (rex | 0x48) : (rex & ~8u);
-    if (rex && rex != 0x40 && w != 0)
-        e8(e, rex);
-    else if (rex && rn(2))
-        e8(e, rex);
+    if (rex)
+        ep(e, rex);
 }
 
 /* A register ModRM, or a RIP-relative one into the data page (mem: 1 allowed, 2 forced). */
@@ -358,14 +372,13 @@ static uint32_t gen_one(Emit *e)
     }
     case 3: { /* ALU acc, imm */
         unsigned op = rn(8) * 8 + 4 + rn(2);
-        bool o16 = rn(5) == 0;
-        if (o16)
-            e8(e, 0x66);
-        else if (rn(2))
-            e8(e, 0x48);
+        if (rn(5) == 0)
+            ep(e, 0x66);
+        if (rn(2))
+            ep(e, 0x48);
         e8(e, op);
         if (op & 1) {
-            if (o16) {
+            if (imm16(e)) {
                 e8(e, rn(256));
                 e8(e, rn(256));
             } else
@@ -378,14 +391,13 @@ static uint32_t gen_one(Emit *e)
     case 4: { /* group 1 */
         static const uint8_t ops[] = { 0x80, 0x81, 0x83 };
         unsigned op = ops[rn(3)];
-        bool o16 = rn(5) == 0;
-        if (o16)
-            e8(e, 0x66);
+        if (rn(5) == 0)
+            ep(e, 0x66);
         prefixes(e, false, -1);
         e8(e, op);
         modrm(e, ext, 1);
         if (op == 0x81) {
-            if (o16) {
+            if (imm16(e)) {
                 e8(e, rn(256));
                 e8(e, rn(256));
             } else
@@ -415,7 +427,7 @@ static uint32_t gen_one(Emit *e)
         if (ext < 2) {
             if (op == 0xf6)
                 e8(e, rn(256));
-            else if (e->b[0] == 0x66) {
+            else if (imm16(e)) {
                 e8(e, rn(256));
                 e8(e, rn(256));
             } else
@@ -445,10 +457,9 @@ static uint32_t gen_one(Emit *e)
             modrm(e, ext, 1);
             e8(e, rn(256));
         } else {
-            bool o16 = e->b[0] == 0x66;
             e8(e, 0x69);
             modrm(e, ext, 1);
-            if (o16) {
+            if (imm16(e)) {
                 e8(e, rn(256));
                 e8(e, rn(256));
             } else
@@ -547,11 +558,9 @@ static uint32_t gen_one(Emit *e)
         static const uint16_t ops[] = { 0x88, 0x89, 0x8a, 0x8b, 0xc6, 0xc7, 0xb0, 0xb8 };
         unsigned op = ops[rn(8)];
         prefixes(e, true, -1);
-        bool o16 = e->b[0] == 0x66;
-        bool w = e->n && (e->b[e->n - 1] & 0xf8) == 0x48;
         if (op == 0xb0 || op == 0xb8) {
             e8(e, op + rn(8));
-            unsigned isz = op == 0xb0 ? 1 : w ? 8 : o16 ? 2 : 4;
+            unsigned isz = op == 0xb0 ? 1 : e->w ? 8 : imm16(e) ? 2 : 4;
             uint64_t v = rval();
             for (unsigned k = 0; k < isz; k++)
                 e8(e, (unsigned)(v >> (8 * k)) & 0xff);
@@ -562,7 +571,7 @@ static uint32_t gen_one(Emit *e)
         if (op == 0xc6)
             e8(e, rn(256));
         else if (op == 0xc7) {
-            if (o16) {
+            if (imm16(e)) {
                 e8(e, rn(256));
                 e8(e, rn(256));
             } else
@@ -583,9 +592,9 @@ static uint32_t gen_one(Emit *e)
     }
     case 22: /* PUSH/POP r, PUSH imm */
         if (rn(4) == 0)
-            e8(e, 0x66);
+            ep(e, 0x66);
         if (rn(2))
-            e8(e, 0x41);
+            ep(e, 0x41);
         switch (rn(4)) {
         case 0: e8(e, 0x50 + rn(8)); break;
         case 1: e8(e, 0x58 + rn(8) - (rn(2) ? 0 : 0)); break;
@@ -626,9 +635,9 @@ static void gen_case(Case *k)
     }
     k->undef = 0;
     unsigned count = rn(3) ? 1 : 2 + rn(4);
-    Emit e = { k->code, 0, -1, 0 };
+    Emit e = { k->code, 0, -1, 0, false, false };
     for (unsigned n = 0; n < count; n++) {
-        Emit one = { k->code + e.n, 0, -1, 0 };
+        Emit one = { k->code + e.n, 0, -1, 0, false, false };
         uint32_t u = gen_one(&one);
         fix_rip(&one, CODE_ADDR + STUB_LEN + e.n);
         /* Only an instruction whose flags are all defined may precede another. */
