@@ -51,6 +51,7 @@ enum {
     CPUID_EXT_SYSCALL = 1u << 11, /* SYSCALL/SYSRET (in 64-bit mode on Intel) */
     CPUID_EXT_NX = 1u << 20,
     CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
+    CPUID_EXT_RDTSCP = 1u << 27,  /* RDTSCP and IA32_TSC_AUX */
     CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
 };
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */

@@ -211,6 +211,10 @@ struct X86Cpu {
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
     int64_t tsc_offset;
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    /* Long mode (system64.c): SYSCALL targets and mask, SWAPGS's other GS base, the
+     * RDTSCP signature (SDM vol. 4, table 2-2). */
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+    uint32_t tsc_aux;
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
     uint64_t pat;
@@ -844,6 +848,11 @@ X86Handler x86_bind_simd(X86Insn *i);
  * exec64.c's, or x86_handle_64_unsupported (the VM stops: not implemented yet). May
  * renumber operands; sets X86_INSN_END_BLOCK where the 64-bit form needs it. */
 X86Handler x86_bind64(X86Insn *i, X86Handler legacy);
+/* system64.c: SYSCALL, SYSRET, SWAPGS, IRETQ, RDTSCP in 64-bit mode; NULL if op is none. */
+X86Handler x86_bind_system64(X86Insn *i);
+/* The long-mode MSRs (STAR..TSC_AUX, FS/GS base): false when msr is none of them. */
+bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v);
+bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok);
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i);
 
 /* ---- x87, MMX, SSE (x87.c, simd.c) ---- */

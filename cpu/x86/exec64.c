@@ -1064,7 +1064,11 @@ static bool w_ignored(unsigned op)
 X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
 {
     unsigned op = i->opcode, reg = i->reg & 7;
-    X86Handler h = NULL;
+    X86Handler h = x86_bind_system64(i);
+    if (h) {
+        i->flags |= X86_INSN_END_BLOCK;
+        return h;
+    }
     /* Instructions whose every form is different in 64-bit mode. */
     switch (op) {
     case 0x50 ... 0x57: h = push_r; break;

@@ -35,7 +35,8 @@
 enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
-    F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET, F_COUNT
+    F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -512,6 +513,24 @@ static void check_64(Env *e, const char *name)
                ((c->regs[3] >> 8) & 0xff) == 0xaa && c->regs[0] == UINT64_C(0x1122334455667788),
            "%s: byte registers: run %d R12 %llx RDI %llx RBX %llx", name, r, (unsigned long long)c->regs[12],
            (unsigned long long)c->regs[7], (unsigned long long)c->regs[3]);
+    /* SYSCALL/SYSRET, SWAPGS, FS/GS bases, IRETQ (frags.asm sys64). */
+    r = run64(e, F_SYS64);
+    bool has = false;
+    uint32_t err = 0;
+    int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has, &err) : -1;
+    X86State s = state(e);
+    EXPECT(vec == X86_EXC_UD && s.eip == e->entry[F_SYS64_UD] && s.cpl == 3 && s.seg[X86_CS].sel == 0x33 &&
+               !(c->long64),
+           "%s: sys64 ended with run %d vector %d at %x:%x CPL %u", name, r, vec, s.seg[X86_CS].sel, s.eip, s.cpl);
+    const uint64_t want_sys[] = { 0x1111, 0x2222, 0x3333, 0x33, 0x2b, e->entry[F_SYS64_KERNEL], 0x202, 0x2, 0x18,
+                                  0x33, 1, 0x8f000, 0 };
+    for (unsigned k = 0; k < G_N_ELEMENTS(want_sys); k++) {
+        uint64_t got = get64(e, res + 8 * (40 + k));
+        if (k == 9 || k >= 11)
+            got &= 0xffffffffu; /* stored by 32-bit code */
+        EXPECT(got == want_sys[k], "%s: system check %u: %llx, want %llx", name, 40 + k, (unsigned long long)got,
+               (unsigned long long)want_sys[k]);
+    }
     /* A canonical RIP above 4 GiB: the VM stops (not implemented yet), no wrong run. */
     r = run64(e, F_GP64_RIP);
     EXPECT(r == X86_RUN_SHUTDOWN, "%s: jump above 4 GiB: run %d, want the stop", name, r);

@@ -13,6 +13,7 @@ table:
     dd go64, leave, pg_without_pae, read_again, wrmsr_lme
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
+    dd sys64, sys64.kernel, sys64.ud
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -294,3 +295,92 @@ byte64:
 ud64:
     db 0x06                         ; PUSH ES: invalid in 64-bit mode, #UD
     hlt
+
+; SYSCALL/SYSRET, SWAPGS, the FS/GS base MSRs, IRETQ to 64-bit code at the same level
+; and to compatibility mode at CPL 3; results at RES + 8 * 40 and on.
+STAR equ 0xc0000081
+sys64:
+    mov ecx, STAR
+    xor eax, eax
+    mov edx, 0x00200018             ; SYSRET base 20h (SS 28h, CS64 30h), SYSCALL CS 18h
+    wrmsr
+    mov ecx, 0xc0000082             ; LSTAR
+    lea rax, [.kernel]
+    xor edx, edx
+    wrmsr
+    mov ecx, 0xc0000084             ; SFMASK: IF, DF, TF
+    mov eax, 0x700
+    wrmsr
+    mov ecx, 0xc0000080
+    rdmsr
+    or eax, 1                       ; EFER.SCE
+    wrmsr
+    xor edx, edx
+    mov ecx, 0xc0000100             ; FS base
+    mov eax, BUF + 0x200
+    wrmsr
+    mov ecx, 0xc0000101             ; GS base
+    mov eax, BUF + 0x300
+    wrmsr
+    mov ecx, 0xc0000102             ; KERNEL_GS_BASE
+    mov eax, BUF + 0x400
+    wrmsr
+    mov qword [abs BUF + 0x200], 0x1111
+    mov qword [abs BUF + 0x300], 0x2222
+    mov qword [abs BUF + 0x400], 0x3333
+    mov rax, [fs:0]
+    mov R(40), rax
+    mov rax, [gs:0]
+    mov R(41), rax
+    swapgs
+    mov rax, [gs:0]
+    mov R(42), rax
+    swapgs
+    ; IRETQ at the same level, to 64-bit code
+    mov rax, rsp
+    push 0x10
+    push rax
+    push 0x2
+    push 0x18
+    lea rax, [.same]
+    push rax
+    iretq
+.same:
+    mov qword R(50), 1
+    ; SYSRET to 64-bit code at CPL 3, which comes back with SYSCALL
+    lea rcx, [.user]
+    mov r11d, 0x202
+    o64 sysret
+.user:
+    mov eax, cs
+    mov R(43), rax
+    mov eax, ss
+    mov R(44), rax
+    syscall
+.kernel:
+    mov R(45), rcx
+    mov R(46), r11
+    pushfq
+    pop rax
+    mov R(47), rax
+    mov eax, cs
+    mov R(48), rax
+    ; IRETQ to 32-bit compatibility-mode code at CPL 3
+    push 0x2b
+    push 0x8f000
+    push 0x202
+    push 0x33
+    lea rax, [.compat]
+    push rax
+    iretq
+bits 32
+.compat:
+    mov ecx, ds                     ; nulled by the return to CPL 3 (DPL 0 data)
+    mov ax, 0x2b
+    mov ds, ax
+    mov eax, cs
+    mov [abs RES + 8 * 49], eax
+    mov [abs RES + 8 * 51], esp
+    mov [abs RES + 8 * 52], ecx
+.ud:
+    ud2
