@@ -27,7 +27,9 @@ X86_COLD X86_NORETURN static void high_address(X86Cpu *c, uint64_t lin, unsigned
             x86_fault_err(c, X86_EXC_SS, 0);
         x86_gp0(c);
     }
-    x86_unsupported(c, "a 64-bit linear address above 4 GiB");
+    char what[80];
+    g_snprintf(what, sizeof(what), "a 64-bit linear address above 4 GiB (%016" G_GINT64_MODIFIER "x)", lin);
+    x86_unsupported(c, what);
 }
 
 /* The linear address of seg:off for size bytes (only FS and GS have a base). */
@@ -781,7 +783,9 @@ static inline void jump(X86Cpu *c, uint64_t target)
     if (__builtin_expect(target >> 32 != 0, 0)) {
         if (!canonical(target))
             x86_gp0(c);
-        x86_unsupported(c, "a 64-bit RIP above 4 GiB");
+        char what[64];
+        g_snprintf(what, sizeof(what), "a 64-bit RIP above 4 GiB (%016" G_GINT64_MODIFIER "x)", target);
+        x86_unsupported(c, what);
     }
     c->eip = (uint32_t)target;
 }
@@ -946,6 +950,45 @@ static void mov_from_crdr(X86Cpu *c, const X86Insn *i)
     legacy_mov_from_crdr(c, i);
 }
 
+/* MOV Sreg, r/m: as in protected mode, except that a null SS is allowed at CPL 0-2
+ * with RPL = CPL (SDM vol. 2, MOV, 64-bit mode). */
+static X86Handler legacy_mov_sreg;
+static void mov_sreg(X86Cpu *c, const X86Insn *i)
+{
+    if (i->reg == S_SS) {
+        uint16_t sel = (uint16_t)get_rm(c, i, 2);
+        if (!(sel & 0xfffc) && c->cpl != 3 && (sel & 3) == c->cpl) {
+            X86Seg *s = &c->seg[S_SS];
+            s->sel = sel;
+            s->attr = 0;
+            s->base = 0;
+            s->limit = 0;
+            c->seg_base_cached[S_SS] = 0;
+            x86_seg_update(c, s, S_SS);
+            c->intr_shadow = 1;
+            c->debug_shadow = 1;
+            c->exit_block = 1;
+            return;
+        }
+    }
+    legacy_mov_sreg(c, i);
+}
+
+/* PUSH FS/GS (8 or 2 bytes), POP FS/GS. */
+static void push_fsgs(X86Cpu *c, const X86Insn *i)
+{
+    push(c, ssize(i), c->seg[i->opcode == 0x0fa0 ? S_FS : S_GS].sel);
+}
+
+static void pop_fsgs(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = ssize(i);
+    uint64_t sp = c->regs[R_ESP];
+    uint16_t sel = (uint16_t)ld(c, lin64(c, S_SS, sp, size), size);
+    x86_seg_load(c, i->opcode == 0x0fa1 ? S_FS : S_GS, sel);
+    c->regs[R_ESP] = sp + size;
+}
+
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i)
 {
     char what[64];
@@ -1028,7 +1071,7 @@ static bool legacy_ok(const X86Insn *i)
     case 0xff:
         return reg <= 1;
     case 0x0f01:
-        return reg == 7 && (i->pfx & X86_PFX_MEM); /* INVLPG */
+        return (reg == 7 && (i->pfx & X86_PFX_MEM)) || reg == 4 || reg == 6; /* INVLPG, SMSW, LMSW */
     case 0x0fc7:
         return reg == 1;                           /* CMPXCHG8B */
     case 0x0fae:
@@ -1111,6 +1154,12 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
         legacy_mov_from_crdr = legacy;
         h = mov_from_crdr;
         break;
+    case 0x8e:
+        legacy_mov_sreg = legacy;
+        h = mov_sreg;
+        break;
+    case 0x0fa0: case 0x0fa8: h = push_fsgs; break;
+    case 0x0fa1: case 0x0fa9: h = pop_fsgs; break;
     case 0x0f22:
         legacy_mov_to_cr = legacy;
         h = mov_to_cr;

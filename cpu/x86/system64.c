@@ -248,17 +248,96 @@ static void iretq(X86Cpu *c, const X86Insn *i)
     c->exit_block = 1;
 }
 
+/* SGDT, SIDT, LGDT, LIDT in 64-bit mode: a 2-byte limit and an 8-byte base (SDM vol. 2,
+ * LGDT/LIDT, SGDT); a base must be canonical (#GP(0)). */
+static void desc_table64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned op = i->reg & 7;
+    uint32_t lin = c->seg[i->seg].base + x86_ea(c, i);
+    bool idt = op & 1;
+    if (op < 2) {
+        x86_probe(c, lin, 10, c->acc_user | ACC_WRITE);
+        x86_st_lin(c, lin, 2, idt ? c->idt_limit : c->gdt_limit);
+        x86_st64_lin(c, lin + 2, idt ? c->idt_base : c->gdt_base);
+        return;
+    }
+    if (c->cpl != 0)
+        x86_gp0(c);
+    uint16_t limit = (uint16_t)x86_ld_lin(c, lin, 2);
+    uint64_t base = x86_ld64_lin(c, lin + 2);
+    if (!canonical(base))
+        x86_gp0(c);
+    if (base >> 32)
+        x86_unsupported(c, "a descriptor table above 4 GiB");
+    if (idt) {
+        c->idt_base = (uint32_t)base;
+        c->idt_limit = limit;
+    } else {
+        c->gdt_base = (uint32_t)base;
+        c->gdt_limit = limit;
+    }
+}
+
+/* RETF in 64-bit mode to the same privilege level (SDM vol. 2, RET, far return in
+ * IA-32e mode): pops RIP/EIP and CS (8 or 4 bytes each), then imm16 bytes. A return to
+ * an outer level (which pops SS:RSP as well) is not implemented yet. */
+static void retf64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
+    if (size == 2)
+        x86_unsupported(c, "a 16-bit far RET in 64-bit mode");
+    uint64_t sp = c->regs[R_ESP];
+    if ((sp + 2 * size - 1) >> 32) {
+        if (!canonical(sp))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        x86_unsupported(c, "a far RET stack above 4 GiB");
+    }
+    uint32_t lin = (uint32_t)sp;
+    uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
+    uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    if (!(cs & 0xfffc))
+        x86_gp0(c);
+    X86Desc cd;
+    if (!x86_desc_read(c, cs, &cd))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    unsigned rpl = cs & 3, type = x86_desc_type(cd);
+    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (!x86_desc_present(cd))
+        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
+    if (rpl != c->cpl)
+        x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
+    uint16_t cattr = x86_desc_attr(cd);
+    bool to64 = cattr & X86_ATTR_L;
+    if (to64 && (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
+        x86_gp0(c);
+    if (rip >> 32)
+        x86_unsupported(c, "a far RET to an address above 4 GiB");
+    x86_desc_set_accessed(c, cs, &cd);
+    x86_seg_from_desc(c, S_CS, cs, cd);
+    c->regs[R_ESP] = sp + 2 * size + (i->opcode == 0xca ? (i->imm & 0xffff) : 0);
+    c->eip = (uint32_t)rip;
+    c->exit_block = 1;
+}
+
 X86Handler x86_bind_system64(X86Insn *i)
 {
     switch (i->opcode) {
     case 0x0f05: return syscall64;
     case 0x0f07: return sysret64;
     case 0xcf: return (i->flags & X86_INSN_OP64) ? iretq : NULL;
+    case 0xca: case 0xcb: return retf64;
     case 0x0f01:
         if (i->modrm == 0xf8)
             return swapgs;
         if (i->modrm == 0xf9)
             return rdtscp;
+        if ((i->pfx & X86_PFX_MEM) && (i->reg & 7) <= 3)
+            return desc_table64;
         return NULL;
     }
     return NULL;
