@@ -638,6 +638,53 @@ static void check_decode64(void)
     EXPECT(x86_decode64(long_insn, sizeof(long_insn), &j) == X86_DECODE_TOO_LONG, "a 20-byte instruction decoded");
 }
 
+/* Save in the middle of 64-bit code (t64, then sys64 with its MSRs and GS bases),
+ * load into a fresh CPU with the same memory: both finish the same way. */
+static void check_save_load64(const uint8_t *code, size_t n)
+{
+    static const struct {
+        unsigned frag, budget;
+    } stops[] = { { F_T64, 40 }, { F_T64, 97 }, { F_SYS64, 36 }, { F_SYS64, 50 } };
+    for (size_t k = 0; k < G_N_ELEMENTS(stops); k++) {
+        Env a, b;
+        env_init(&a, &lm_model, false, code, n);
+        env_init(&b, &lm_model, false, code, n);
+        EXPECT(run(&a, F_ENTER) == X86_RUN_HALT, "save/load 64: entering");
+        X86State s = state(&a);
+        s.eip = a.entry[stops[k].frag];
+        for (unsigned q = 0; q < X86_NSEG; q++) {
+            s.seg[q].sel = (uint16_t)(q == X86_CS ? 0x18 : 0x10);
+            s.seg[q].attr = (uint16_t)(q == X86_CS ? 0xa09b : 0xc093);
+            s.seg[q].base = 0;
+            s.seg[q].limit = 0xffffffffu;
+        }
+        s.regs[X86_ESP] = 0x90000;
+        x86_cpu_set_state(a.c, &s);
+        X86RunResult r = x86_cpu_run(a.c, stops[k].budget);
+        EXPECT(r == X86_RUN_BUDGET, "save/load 64 (%zu): first part ended with %d", k, r);
+        static CpuX86State st;
+        x86_cpu_save(a.c, &st);
+        static uint8_t ram[0x100000];
+        mem_read(a.v->mem, 0, ram, sizeof(ram));
+        mem_write(b.v->mem, 0, ram, sizeof(ram));
+        GError *err = NULL;
+        EXPECT(x86_cpu_load(b.c, &st, &err), "save/load 64 (%zu): %s", k, err ? err->message : "");
+        g_clear_error(&err);
+        X86RunResult ra = x86_cpu_run(a.c, 100000), rb = x86_cpu_run(b.c, 100000);
+        static uint8_t ra_res[0x1000], rb_res[0x1000];
+        mem_read(a.v->mem, 0x30000, ra_res, sizeof(ra_res));
+        mem_read(b.v->mem, 0x30000, rb_res, sizeof(rb_res));
+        X86RunResult want = stops[k].frag == F_T64 ? X86_RUN_HALT : X86_RUN_EXCEPTION; /* sys64 ends in UD2 */
+        EXPECT(ra == rb && ra == want &&
+                   !memcmp(a.c->regs, b.c->regs, sizeof(a.c->regs)) && a.c->eip == b.c->eip &&
+                   !memcmp(ra_res, rb_res, sizeof(ra_res)) && a.c->kernel_gs_base == b.c->kernel_gs_base &&
+                   a.c->lstar == b.c->lstar && a.c->star == b.c->star,
+               "save/load 64 (%zu): runs %d and %d, RIP %x and %x", k, ra, rb, a.c->eip, b.c->eip);
+        env_free(&a);
+        env_free(&b);
+    }
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -650,8 +697,10 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     check_faults(&e);
     check_delivery(&e);
     check_sys_desc(&e);
-    if (!jit)
+    if (!jit) {
         check_save_load(&e, code, n);
+        check_save_load64(code, n);
+    }
     check_leave_and_64(&e);
     check_64(&e, name);
     env_free(&e);
