@@ -989,6 +989,15 @@ static void pop_fsgs(X86Cpu *c, const X86Insn *i)
     c->regs[R_ESP] = sp + size;
 }
 
+/* LAHF/SAHF exist in 64-bit mode only with CPUID.80000001h:ECX.LAHF-SAHF[0]. */
+static X86Handler legacy_lahf_sahf[2];
+static void lahf_sahf(X86Cpu *c, const X86Insn *i)
+{
+    if (!(c->model->ext_ecx & CPUID_EXT_ECX_LAHF_LM))
+        x86_ud(c);
+    legacy_lahf_sahf[i->opcode & 1](c, i);
+}
+
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i)
 {
     char what[64];
@@ -1153,6 +1162,10 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
     case 0x0f20: case 0x0f21:
         legacy_mov_from_crdr = legacy;
         h = mov_from_crdr;
+        break;
+    case 0x9e: case 0x9f:
+        legacy_lahf_sahf[op & 1] = legacy;
+        h = lahf_sahf;
         break;
     case 0x8e:
         legacy_mov_sreg = legacy;

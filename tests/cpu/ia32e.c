@@ -36,7 +36,7 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -685,6 +685,23 @@ static void check_save_load64(const uint8_t *code, size_t n)
     }
 }
 
+/* LAHF in 64-bit mode needs CPUID.80000001h:ECX[0] (kvm64 lacks it). */
+static void check_lahf64(const char *name, bool jit, const uint8_t *code, size_t n)
+{
+    static CpuModel no_lahf;
+    no_lahf = lm_model;
+    no_lahf.ext_ecx = 0;
+    Env e;
+    env_init(&e, &no_lahf, jit, code, n);
+    EXPECT(run(&e, F_ENTER) == X86_RUN_HALT, "%s: entering", name);
+    expect_fault64(&e, "LAHF in 64-bit mode without LAHF_LM", F_LAHF64, X86_EXC_UD, false, 0);
+    env_free(&e);
+    env_init(&e, &lm_model, jit, code, n);
+    EXPECT(run(&e, F_ENTER) == X86_RUN_HALT, "%s: entering", name);
+    EXPECT(run64(&e, F_LAHF64) == X86_RUN_HALT, "%s: LAHF in 64-bit mode with LAHF_LM", name);
+    env_free(&e);
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -704,6 +721,7 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     check_leave_and_64(&e);
     check_64(&e, name);
     env_free(&e);
+    check_lahf64(name, jit, code, n);
 }
 
 int main(int argc, char **argv)

@@ -13,7 +13,7 @@ table:
     dd go64, leave, pg_without_pae, read_again, wrmsr_lme
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
-    dd sys64, sys64.kernel, sys64.ud
+    dd sys64, sys64.kernel, sys64.ud, lahf64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -291,6 +291,9 @@ byte64:
     mov r12b, al                    ; R12B
     mov dil, 0x99                   ; DIL
     mov bh, 0xaa                    ; BH
+    hlt
+lahf64:
+    lahf                            ; #UD without CPUID.80000001h:ECX[0]
     hlt
 ud64:
     db 0x06                         ; PUSH ES: invalid in 64-bit mode, #UD
