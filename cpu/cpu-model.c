@@ -22,20 +22,27 @@ static const CpuModel models[] = {
     { "qemu32", "QEMU Virtual CPU version 2.5+ (P6 with SSE2 and SSE3)", "GenuineIntel",
       6, 6, 3, (P6_FEATURES & ~CPUID_MTRR) | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3, 0, 0x80000004u,
       "QEMU Virtual CPU version 2.5+", 0, 4 },
+    /* The x86-64 models as QEMU 7.2 defines them, less what Vireo does not model
+     * (VME, MCA, PSE-36; core2duo's MONITOR, VMX, thermal and debug-store bits;
+     * qemu64's SVM), extended leaves up to 80000008h. */
+    { "qemu64", "QEMU Virtual CPU version 2.5+ (x86-64: LM, SYSCALL, NX, SSE3, CMPXCHG16B)", "AuthenticAMD",
+      15, 107, 1, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3 | CPUID_ECX_CX16,
+      CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX, 0x80000008u, "QEMU Virtual CPU version 2.5+",
+      CPUID_EXT_ECX_LAHF_LM, 0xb },
+    { "kvm64", "Common KVM processor (x86-64 Pentium 4 signature: LM, SYSCALL, NX, SSE3, CMPXCHG16B)",
+      "GenuineIntel", 15, 6, 1, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2, CPUID_ECX_SSE3 | CPUID_ECX_CX16,
+      CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX, 0x80000008u, "Common KVM processor", 0, 0xb },
+    { "core2duo", "Intel Core 2 Duo T7700 (x86-64, SSSE3, CMPXCHG16B, LAHF in 64-bit mode)", "GenuineIntel",
+      6, 15, 11, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_CX16, CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX,
+      0x80000008u, "Intel(R) Core(TM)2 Duo CPU     T7700  @ 2.40GHz", CPUID_EXT_ECX_LAHF_LM, 0xa },
+    /* max stays without long mode: 64-bit kernels live above 4 GiB of linear address
+     * space, which this CPU does not translate yet (cpu/x86/README.md). */
     { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
       "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
       CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
       CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM, 0xb },
-};
-
-/* Known to QEMU users, refused with the reason rather than as unknown names. */
-static const struct {
-    const char *name, *why;
-} later_models[] = {
-    { "core2duo", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
-    { "qemu64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
-    { "kvm64", "needs long mode (x86-64): this CPU does not run 64-bit code yet" },
 };
 
 const CpuModel *cpu_model_find(const char *name, GError **err)
@@ -45,13 +52,6 @@ const CpuModel *cpu_model_find(const char *name, GError **err)
     for (size_t i = 0; i < G_N_ELEMENTS(models); i++)
         if (!strcmp(models[i].name, name))
             return &models[i];
-    for (size_t i = 0; i < G_N_ELEMENTS(later_models); i++) {
-        if (!strcmp(later_models[i].name, name)) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED, "CPU model '%s' %s", name,
-                        later_models[i].why);
-            return NULL;
-        }
-    }
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "unknown CPU model '%s' (try -cpu help)", name);
     return NULL;
 }
@@ -68,8 +68,6 @@ void cpu_model_print_list(FILE *out)
     for (size_t i = 0; i < G_N_ELEMENTS(models); i++)
         fprintf(out, "  %-10s %s\n", models[i].name, models[i].description);
     fprintf(out, "  %-10s %s\n", "host", "the same as max");
-    for (size_t i = 0; i < G_N_ELEMENTS(later_models); i++)
-        fprintf(out, "  %-10s (not yet: %s)\n", later_models[i].name, later_models[i].why);
 }
 
 uint64_t cpu_model_features(const CpuModel *m)
@@ -152,7 +150,9 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, uint32_t subleaf, const C
         c = str4(m->vendor + 8);
         break;
     case 1: {
-        a = (uint32_t)m->family << 8 | (uint32_t)m->model << 4 | m->stepping;
+        /* Models above 15 go to the extended model field (SDM vol. 2, CPUID, figure 3-6). */
+        a = (uint32_t)(m->model >> 4) << 16 | (uint32_t)m->family << 8 | (uint32_t)(m->model & 15) << 4 |
+            m->stepping;
         /* EBX: the initial APIC ID, the package's addressable logical processor IDs
          * (valid with HTT), the CLFLUSH line size in quadwords. */
         unsigned per_pkg = 1u << (who->thread_bits + who->core_bits);
@@ -190,6 +190,9 @@ void cpu_model_cpuid(const CpuModel *m, uint32_t leaf, uint32_t subleaf, const C
     case 0x80000001u:
         c = m->ext_ecx;
         d = who->nx_disabled ? m->ext_edx & ~CPUID_EXT_NX : m->ext_edx;
+        /* AMD repeats most leaf-1 EDX bits here (AMD CPUID specification, Fn8000_0001_EDX). */
+        if (!strcmp(m->vendor, "AuthenticAMD"))
+            d |= m->edx & 0x0183f3ffu;
         break;
     case 0x80000005u: case 0x80000006u: case 0x80000007u:
         break; /* reserved, or cache and power details this model does not give */

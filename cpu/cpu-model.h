@@ -36,6 +36,7 @@ enum {
 enum {
     CPUID_ECX_SSE3 = 1u << 0,
     CPUID_ECX_SSSE3 = 1u << 9,
+    CPUID_ECX_CX16 = 1u << 13, /* CMPXCHG16B */
     CPUID_ECX_SSE41 = 1u << 19,
     CPUID_ECX_SSE42 = 1u << 20,
     CPUID_ECX_POPCNT = 1u << 23,
@@ -50,6 +51,7 @@ enum {
     CPUID_EXT_SYSCALL = 1u << 11, /* SYSCALL/SYSRET (in 64-bit mode on Intel) */
     CPUID_EXT_NX = 1u << 20,
     CPUID_EXT_PDPE1GB = 1u << 26, /* 1 GiB pages in IA-32e paging */
+    CPUID_EXT_RDTSCP = 1u << 27,  /* RDTSCP and IA32_TSC_AUX */
     CPUID_EXT_LM = 1u << 29,      /* long mode (IA-32e) */
 };
 /* A feature set as one word: CPUID.1 EDX in the low half, ECX in the high half. */

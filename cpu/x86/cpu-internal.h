@@ -191,8 +191,11 @@ struct X86Cpu {
     uint8_t pe, vm86;          /* CR0.PE, EFLAGS.VM */
     uint8_t paging;            /* CR0.PG */
     uint8_t smp;               /* the VM has other vCPUs: locked operations are atomic */
-    uint8_t long64;            /* IA-32e mode with CS.L: 64-bit mode (not run yet) */
+    uint8_t long64;            /* IA-32e mode with CS.L: 64-bit mode (exec64.c) */
     X86Seg seg[6];
+    /* In 64-bit mode ES, CS, SS and DS have base 0 (SDM vol. 3, 3.4.4): their cached
+     * bases wait here and come back in compatibility mode. */
+    uint32_t seg_base_cached[4];
 
     Vcpu *v;
     GuestMemory *mem;
@@ -208,6 +211,10 @@ struct X86Cpu {
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
     int64_t tsc_offset;
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    /* Long mode (system64.c): SYSCALL targets and mask, SWAPGS's other GS base, the
+     * RDTSCP signature (SDM vol. 4, table 2-2). */
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+    uint32_t tsc_aux;
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
     uint64_t pat;
@@ -378,8 +385,12 @@ void x86_write_eflags(X86Cpu *c, uint32_t value, uint32_t mask);
 
 /* ---- registers ---- */
 
+/* Byte registers: 0-7 AL..BH; 8-15 R8B-R15B and 20-23 SPL-DIL (64-bit mode with a
+ * REX prefix: the decoder numbers those byte operands so, X86Insn.rex). */
 X86_INLINE uint8_t *x86_reg8(X86Cpu *c, unsigned r)
 {
+    if (__builtin_expect(r >= 8, 0))
+        return (uint8_t *)&c->regs[r & 15];
     return (uint8_t *)&c->regs[r & 3] + (r >> 2);
 }
 X86_INLINE uint16_t *x86_reg16(X86Cpu *c, unsigned r)
@@ -387,9 +398,17 @@ X86_INLINE uint16_t *x86_reg16(X86Cpu *c, unsigned r)
     return (uint16_t *)&c->regs[r];
 }
 
+/* 64-bit mode (exec64.c): the 64-bit or RIP-relative effective address, checked to be
+ * canonical (#GP(0), #SS(0) for SS) and, with the FS/GS base, below 4 GiB (linear
+ * addresses are 32 bits wide inside this CPU: above that the VM stops as not
+ * implemented yet). Returns the offset x86_lin turns into that linear address. */
+uint32_t x86_ea_long(X86Cpu *c, const X86Insn *i);
+
 /* Effective address of the ModRM memory operand (offset within its segment). */
-X86_INLINE uint32_t x86_ea(const X86Cpu *c, const X86Insn *i)
+X86_INLINE uint32_t x86_ea(X86Cpu *c, const X86Insn *i)
 {
+    if (__builtin_expect(i->flags & (X86_INSN_AD64 | X86_INSN_RIPREL), 0))
+        return x86_ea_long(c, i);
     uint32_t ea = c->regs[i->base] + (c->regs[i->index] << i->scale) + i->disp;
     return (i->pfx & X86_PFX_AD32) ? ea : (ea & 0xffff);
 }
@@ -824,6 +843,17 @@ X86Handler x86_bind_system(X86Insn *i);
 X86Handler x86_bind_seg(X86Insn *i);
 X86Handler x86_bind_x87(X86Insn *i);
 X86Handler x86_bind_simd(X86Insn *i);
+/* 64-bit mode (exec64.c): the handler of a decoded instruction, given the one the
+ * other binders chose (legacy): that one where it is right in 64-bit mode too, one of
+ * exec64.c's, or x86_handle_64_unsupported (the VM stops: not implemented yet). May
+ * renumber operands; sets X86_INSN_END_BLOCK where the 64-bit form needs it. */
+X86Handler x86_bind64(X86Insn *i, X86Handler legacy);
+/* system64.c: SYSCALL, SYSRET, SWAPGS, IRETQ, RDTSCP in 64-bit mode; NULL if op is none. */
+X86Handler x86_bind_system64(X86Insn *i);
+/* The long-mode MSRs (STAR..TSC_AUX, FS/GS base): false when msr is none of them. */
+bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v);
+bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok);
+void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i);
 
 /* ---- x87, MMX, SSE (x87.c, simd.c) ---- */
 

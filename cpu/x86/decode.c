@@ -171,11 +171,26 @@ static bool default64(uint16_t op, unsigned reg)
            op == 0x0fa8 || op == 0x0fa9;
 }
 
-/* Valid 64-bit-mode instructions are decoded but not run yet (phase 1 of issue 18). */
-static void handle_64bit(X86Cpu *c, const X86Insn *i)
+/* Opcodes whose ModRM.reg is an opcode extension, not a register. */
+static bool opcode_group(uint16_t op)
 {
-    (void)i;
-    x86_unsupported(c, "executing 64-bit instructions");
+    return (op >= 0x80 && op <= 0x83) || op == 0x8f || op == 0xc0 || op == 0xc1 || op == 0xc6 || op == 0xc7 ||
+           (op >= 0xd0 && op <= 0xd3) || (op >= 0xd8 && op <= 0xdf) || op == 0xf6 || op == 0xf7 || op == 0xfe ||
+           op == 0xff || op == 0x0f00 || op == 0x0f01 || op == 0x0f0d || (op >= 0x0f18 && op <= 0x0f1f) ||
+           (op >= 0x0f71 && op <= 0x0f73) || op == 0x0fae || op == 0x0fba || op == 0x0fc7;
+}
+
+/* Which operands of an opcode are byte registers (for the REX numbering of SPL-DIL). */
+static bool byte_reg_operand(uint16_t op)
+{
+    return (op < 0x40 && (op & 7) <= 3 && !(op & 1)) || op == 0x84 || op == 0x86 || op == 0x88 || op == 0x8a ||
+           op == 0x0fb0 || op == 0x0fc0;
+}
+static bool byte_rm_operand(uint16_t op)
+{
+    return byte_reg_operand(op) || op == 0x80 || op == 0xc0 || op == 0xc6 || op == 0xd0 || op == 0xd2 ||
+           op == 0xf6 || op == 0xfe || (op >= 0x0f90 && op <= 0x0f9f) || op == 0x0fb6 || op == 0x0fbe ||
+           op == 0x38f0;
 }
 
 static X86DecodeResult decode(const uint8_t *b, unsigned avail, bool code32, bool long64, X86Insn *out)
@@ -257,6 +272,9 @@ opcode:;
         unsigned mod = modrm >> 6, rm = modrm & 7;
         i.modrm = modrm;
         i.reg = (uint8_t)(((modrm >> 3) & 7) | rex_r);
+        /* Where ModRM.reg extends the opcode, REX.R does nothing (SDM vol. 2, 2.2.1.2). */
+        if (rex_r && opcode_group(op))
+            i.reg &= 7;
         i.flags |= X86_INSN_MODRM;
         /* MOV to/from control and debug registers ignore mod (SDM vol. 2, MOV CRn). */
         bool force_reg = op >= 0x0f20 && op <= 0x0f26;
@@ -326,6 +344,13 @@ opcode:;
     } else if ((op >= 0x40 && op <= 0x5f) || (op >= 0x90 && op <= 0x97) || (op >= 0xb0 && op <= 0xbf) ||
                (op >= 0x0fc8 && op <= 0x0fcf)) {
         i.reg = (uint8_t)((op & 7) | rex_b);
+    }
+    /* With a REX prefix, byte registers 4-7 are SPL-DIL: numbered 20-23 (x86_reg8). */
+    if (rex) {
+        if (i.reg >= 4 && i.reg < 8 && (byte_reg_operand(op) || (op >= 0xb0 && op <= 0xb7)))
+            i.reg = (uint8_t)(i.reg + 16);
+        if (i.rm >= 4 && i.rm < 8 && byte_rm_operand(op))
+            i.rm = (uint8_t)(i.rm + 16);
     }
 
     /* 64-bit operand size: REX.W, or the opcode's default. */
@@ -410,9 +435,10 @@ opcode:;
         /* SYSCALL, SYSRET and SWAPGS exist in 64-bit mode only (SDM vol. 2). */
         bool only64 = op == 0x0f05 || op == 0x0f07 || (op == 0x0f01 && i.modrm == 0xf8);
         if (long64)
-            i.handler = !only64 && (invalid64(op) || i.handler == x86_handle_ud) ? x86_handle_ud : handle_64bit;
+            i.handler = !only64 && (invalid64(op) || i.handler == x86_handle_ud) ? x86_handle_ud
+                                                                                  : x86_bind64(&i, i.handler);
     }
-    if (i.handler == x86_handle_ud || i.handler == handle_64bit)
+    if (i.handler == x86_handle_ud || i.handler == x86_handle_64_unsupported)
         i.flags |= X86_INSN_END_BLOCK;
     *out = i;
     return X86_DECODE_OK;

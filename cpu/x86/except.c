@@ -413,6 +413,7 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
         ss->attr = 0;
         ss->base = 0;
         ss->limit = 0;
+        c->seg_base_cached[S_SS] = 0;
     }
     X86Seg *cs = &c->seg[S_CS];
     cs->sel = (uint16_t)((sel & ~3u) | dpl);

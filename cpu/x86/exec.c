@@ -123,7 +123,7 @@ bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size)
     return true;
 }
 
-static inline unsigned block_hash(uint64_t phys, bool code32)
+static inline unsigned block_hash(uint64_t phys, unsigned code32)
 {
     uint64_t h = (phys ^ (phys >> HASH_BITS) ^ ((uint64_t)code32 << 14)) * 0x9e3779b1u;
     return (unsigned)(h >> 7) & ((1u << HASH_BITS) - 1);
@@ -142,12 +142,14 @@ static void gate_features(const X86Cpu *c, X86Insn *i)
 /* Decodes a run of instructions from one page. avail: bytes that may be fetched
  * (page end or CS limit). Returns the number decoded (0: the first instruction
  * needs bytes beyond avail). */
-static unsigned decode_run(const X86Cpu *c, const uint8_t *p, unsigned avail, bool code32, X86Insn *out,
+/* code32: bit 0 CS.D, bit 1 64-bit mode. */
+static unsigned decode_run(const X86Cpu *c, const uint8_t *p, unsigned avail, unsigned code32, X86Insn *out,
                            unsigned max, unsigned *bytes)
 {
     unsigned n = 0, off = 0;
     while (n < max) {
-        X86DecodeResult r = x86_decode(p + off, avail - off, code32, &out[n]);
+        X86DecodeResult r = (code32 & 2) ? x86_decode64(p + off, avail - off, &out[n])
+                                         : x86_decode(p + off, avail - off, code32 & 1, &out[n]);
         if (r == X86_DECODE_MORE)
             break;
         gate_features(c, &out[n]);
@@ -167,8 +169,6 @@ static X86Block *block_get(X86Cpu *c)
     X86CodeCache *cc = c->code;
     X86Seg *cs = &c->seg[S_CS];
     uint32_t eip = c->eip;
-    if (__builtin_expect(c->long64, 0))
-        x86_unsupported(c, "64-bit mode (CS.L in IA-32e mode)");
     if (!cs->flat && eip > cs->limit)
         x86_gp0(c);
     uint32_t lin = cs->base + eip;
@@ -187,7 +187,8 @@ static X86Block *block_get(X86Cpu *c)
     unsigned avail = 0x1000 - page_off;
     if (!cs->flat && cs->limit - eip + 1 < avail)
         avail = cs->limit - eip + 1;
-    bool code32 = c->code32;
+    /* The decoding mode is part of a block's identity: CS.D, and 64-bit mode. */
+    unsigned code32 = c->code32 | (unsigned)c->long64 << 1;
 
     if (phys >= (UINT64_C(1) << 32) || (c->run_flags & X86_RUN_NO_CACHE)) {
         unsigned bytes;
@@ -328,7 +329,7 @@ static void decode_uncached(X86Cpu *c, X86Insn *out)
             chunk = cs->limit - off + 1;
         fetch_bytes(c, lin, buf + have, chunk);
         have += chunk;
-        X86DecodeResult r = x86_decode(buf, have, c->code32, out);
+        X86DecodeResult r = c->long64 ? x86_decode64(buf, have, out) : x86_decode(buf, have, c->code32, out);
         if (r != X86_DECODE_MORE) {
             gate_features(c, out);
             return;
@@ -363,7 +364,8 @@ static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
 static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
 {
     c->stats.blocks_run++;
-    if (!c->run_block || n != b->count || b == &c->code->scratch) {
+    /* 64-bit code is interpreted: the translator does not compile it (yet). */
+    if (!c->run_block || n != b->count || b == &c->code->scratch || (b->code32 & 2)) {
         c->stats.blocks_cut++;
         exec_insns(c, b->insns, n);
         return;

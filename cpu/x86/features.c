@@ -96,6 +96,8 @@ uint64_t x86_insn_features(const X86Insn *i)
     case 0x0f40 ... 0x0f4f:
         return CPUID_CMOV;
     case 0x0fc7:
+        if (i->reg == 1 && (i->rex & 8))
+            return CPU_FEATURE_ECX(CPUID_ECX_CX16);                  /* CMPXCHG16B */
         return i->reg == 1 ? CPUID_CX8 : 0;
     case 0x0fb8:
         return CPU_FEATURE_ECX(CPUID_ECX_POPCNT);

@@ -31,10 +31,36 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
         }
     }
     s->flat = s->lo == 0 && s->hi == 0xffffffffu;
+    bool was64 = c->long64;
+    if (which == S_CS)
+        c->long64 = x86_ia32e(c) && c->pe && !c->vm86 && (a & X86_ATTR_L);
+    if (c->long64 && which < X86_NSEG) {
+        /* 64-bit mode (SDM vol. 3, 3.2.4 and 5.2.1): no limit or type checks on data
+         * accesses; ES, CS, SS and DS have base 0, FS and GS keep theirs. */
+        s->ok = SEG_OK_READ | SEG_OK_WRITE;
+        s->lo = 0;
+        s->hi = 0xffffffffu;
+        s->flat = 1;
+        if (which < 4)
+            s->base = 0;
+    } else if (which < 4 && s == &c->seg[which]) {
+        c->seg_base_cached[which] = s->base;
+    }
     /* The cached D/B bits count in real mode too (a 32-bit CS survives a switch back). */
     if (which == S_CS) {
         c->code32 = !c->vm86 && (a & X86_ATTR_DB) != 0;
-        c->long64 = x86_ia32e(c) && (a & X86_ATTR_L);
+        if (was64 != c->long64) {
+            /* Into or out of 64-bit mode: the other segments change their rules; the
+             * bases 64-bit mode hid come back. */
+            for (unsigned k = 0; k < X86_NSEG; k++) {
+                if (k == S_CS)
+                    continue;
+                if (!c->long64 && k < 4)
+                    c->seg[k].base = c->seg_base_cached[k];
+                x86_seg_update(c, &c->seg[k], k);
+            }
+            c->link_epoch++;
+        }
         c->chain_epoch++; /* cached successors assumed the old CS */
         c->stats.cs_loads++;
         /* Translated chains depend on what block_get checks of CS: its base, limit
@@ -59,6 +85,8 @@ void x86_seg_load_real(X86Cpu *c, unsigned which, uint16_t sel)
     X86Seg *s = &c->seg[which];
     s->sel = sel;
     s->base = (uint32_t)sel << 4;
+    if (which < 4)
+        c->seg_base_cached[which] = s->base;
     if (c->vm86) {
         /* V86 segments: 64 KiB, DPL 3, read/write data (SDM vol. 3, 20.1.1). */
         s->limit = 0xffff;
@@ -74,6 +102,8 @@ void x86_seg_from_desc(X86Cpu *c, unsigned which, uint16_t sel, X86Desc d)
     s->base = x86_desc_base(d);
     s->limit = x86_desc_limit(d);
     s->attr = x86_desc_attr(d);
+    if (which < 4)
+        c->seg_base_cached[which] = s->base;
     x86_seg_update(c, s, which);
 }
 

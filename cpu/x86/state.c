@@ -93,6 +93,8 @@ void x86_cpu_reset(X86Cpu *c)
     c->dr[6] = 0xffff0ff0u;
     c->dr[7] = 0x400;
     c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
+    c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = 0;
+    c->tsc_aux = 0;
     c->mtrr_def_type = 0;
     memset(c->mtrr_fixed, 0, sizeof(c->mtrr_fixed));
     memset(c->mtrr_var, 0, sizeof(c->mtrr_var));

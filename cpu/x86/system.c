@@ -345,7 +345,7 @@ static bool msr_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case 0x277: *v = c->pat; return true;
     case 0x2ff: *v = c->mtrr_def_type; return true;
     case 0xc0000080u: *v = c->efer; return true;
-    default: return false;
+    default: return x86_msr64_read(c, msr, v);
     }
 }
 
@@ -425,8 +425,10 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
         x86_tlb_flush(c, true);
         c->exit_block = 1;
         return true;
-    default:
-        return false;
+    default: {
+        bool ok = false;
+        return x86_msr64_write(c, msr, v, &ok) && ok;
+    }
     }
 }
 
@@ -438,6 +440,8 @@ static const uint32_t msr_state_list[] = {
     0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
     0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
     0x277, 0x2ff,
+    /* Long mode; FS and GS bases travel with the segments. */
+    0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u, 0xc0000102u, 0xc0000103u,
 };
 
 unsigned x86_msr_state_list(const uint32_t **list)
@@ -471,6 +475,10 @@ static bool msr_in_model(const X86Cpu *c, uint32_t msr)
         return x86_has(c, CPUID_MTRR);
     case 0xc0000080u:
         return c->model->ext_edx & CPUID_EXT_NX;
+    case 0xc0000081u ... 0xc0000084u: case 0xc0000100u ... 0xc0000102u:
+        return c->model->ext_edx & CPUID_EXT_LM;
+    case 0xc0000103u:
+        return c->model->ext_edx & CPUID_EXT_RDTSCP;
     default:
         return c->model->family >= 6;
     }
@@ -496,6 +504,10 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
         c->regs[R_EDX] = (uint32_t)(v >> 32);
     } else {
         uint64_t v = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
+        /* Segment bases are 32 bits wide inside this CPU. */
+        if ((msr == 0xc0000100u || msr == 0xc0000101u) && (v >> 32) &&
+            (uint64_t)((int64_t)(v << 16) >> 16) == v)
+            x86_unsupported(c, "an FS or GS base above 4 GiB");
         if (!msr_write(c, msr, v)) {
             VLOG(LOG_UNIMP, "wrmsr 0x%x = 0x%" G_GINT64_MODIFIER "x: refused (#GP)", msr, v);
             x86_gp0(c);

@@ -34,7 +34,9 @@
 
 enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
-    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT, F_COUNT
+    F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
+    F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -42,7 +44,7 @@ static const CpuModel lm_model = {
     "lm-test", "IA-32e test model", "GenuineIntel", 6, 15, 11,
     CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
         CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
-    CPUID_ECX_SSE3, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
+    CPUID_ECX_SSE3 | CPUID_ECX_CX16, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
     CPUID_EXT_ECX_LAHF_LM,
 };
 
@@ -152,6 +154,11 @@ static void env_init(Env *e, const CpuModel *model, bool jit, const uint8_t *cod
     put64(e, IDT + 16 * 0x80, UINT64_C(0x0001ef0000183456));
     put64(e, IDT + 16 * 0x81, UINT64_C(0x00008e0000081000));
     put64(e, IDT + 16 * 0x82, UINT64_C(0x00000e0000181000));
+    /* The handlers are 64-bit code: HLT. */
+    static const uint8_t hlt = 0xf4;
+    mem_write(e->v->mem, 0x12345, &hlt, 1);
+    mem_write(e->v->mem, 0x13456, &hlt, 1);
+    mem_write(e->v->mem, 0x11313, &hlt, 1);
     /* 64-bit TSS: RSP0 at 4, IST1 at 36. */
     mem_write(e->v->mem, TSS, zero, 0x68);
     put64(e, TSS + 4, RSP0_TOP);
@@ -290,8 +297,8 @@ static void check_delivery(Env *e)
     X86RunResult r = run(e, F_NX);
     s = state(e);
     uint64_t top = IST1_TOP & ~15u;
-    EXPECT(r == X86_RUN_SHUTDOWN, "#PF through IST1: run %d", r);
-    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x12345 && s.regs[X86_ESP] == top - 48 && s.cr2 == 0x400000,
+    EXPECT(r == X86_RUN_HALT, "#PF through IST1: run %d", r);
+    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x12346 && s.regs[X86_ESP] == top - 48 && s.cr2 == 0x400000,
            "#PF through IST1: CS:EIP %x:%x ESP %x CR2 %x", s.seg[X86_CS].sel, s.eip, s.regs[X86_ESP], s.cr2);
     EXPECT(!(s.eflags & X86_FL_IF), "#PF through an interrupt gate left IF set");
     static const char *names[] = { "SS", "RSP", "RFLAGS", "CS", "RIP", "error code" };
@@ -308,8 +315,8 @@ static void check_delivery(Env *e)
     x86_cpu_set_state(e->c, &s);
     r = run_at(e, F_INT80, 3);
     s = state(e);
-    EXPECT(r == X86_RUN_SHUTDOWN, "INT 80h from CPL 3: run %d", r);
-    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x13456 && s.regs[X86_ESP] == RSP0_TOP - 40 &&
+    EXPECT(r == X86_RUN_HALT, "INT 80h from CPL 3: run %d", r);
+    EXPECT(s.seg[X86_CS].sel == 0x18 && s.eip == 0x13457 && s.regs[X86_ESP] == RSP0_TOP - 40 &&
                s.seg[X86_SS].sel == 0 && s.cpl == 0 && (s.eflags & X86_FL_IF),
            "INT 80h from CPL 3: CS:EIP %x:%x ESP %x SS %x CPL %u EFLAGS %x", s.seg[X86_CS].sel, s.eip,
            s.regs[X86_ESP], s.seg[X86_SS].sel, s.cpl, s.eflags);
@@ -326,7 +333,7 @@ static void check_delivery(Env *e)
     x86_cpu_set_state(e->c, &s);
     r = run(e, F_INT81);
     s = state(e);
-    EXPECT(r == X86_RUN_SHUTDOWN && s.seg[X86_CS].sel == 0x18 && s.eip == 0x11313 && s.regs[X86_ESP] == 0x90000 - 48,
+    EXPECT(r == X86_RUN_HALT && s.seg[X86_CS].sel == 0x18 && s.eip == 0x11314 && s.regs[X86_ESP] == 0x90000 - 48,
            "#GP from INT 81h: run %d CS:EIP %x:%x ESP %x", r, s.seg[X86_CS].sel, s.eip, s.regs[X86_ESP]);
     uint64_t want_gp[6] = { 0x10, 0x90008, 0x10202, 0x08, e->entry[F_INT81], 0x08 };
     for (unsigned k = 0; k < 6; k++)
@@ -443,11 +450,91 @@ static void check_leave_and_64(Env *e)
     s = state(e);
     s.tr.attr = 0x8b;
     x86_cpu_set_state(e->c, &s);
-    /* Back in, then a far jump to a 64-bit code segment: the VM stops cleanly. */
+    /* Back in, then a far jump to a 64-bit code segment runs t64 (check_64). */
     r = run(e, F_ENTER);
     EXPECT(r == X86_RUN_HALT, "re-entering: %d", r);
     r = run(e, F_GO64);
-    EXPECT(r == X86_RUN_SHUTDOWN, "64-bit code: run %d, want a shutdown", r);
+    EXPECT(r == X86_RUN_HALT, "64-bit code: run %d", r);
+}
+
+/* Runs a fragment in 64-bit mode (CS 18h: L set) at CPL 0; IA-32e mode is active. */
+static X86RunResult run64(Env *e, unsigned frag)
+{
+    X86State s = state(e);
+    s.eip = e->entry[frag];
+    for (unsigned k = 0; k < X86_NSEG; k++) {
+        bool code = k == X86_CS;
+        s.seg[k].sel = (uint16_t)(code ? 0x18 : 0x10);
+        s.seg[k].attr = (uint16_t)(code ? 0xa09b : 0xc093);
+        s.seg[k].base = 0;
+        s.seg[k].limit = 0xffffffffu;
+    }
+    s.regs[X86_ESP] = 0x90000;
+    x86_cpu_set_state(e->c, &s);
+    return x86_cpu_run(e->c, 100000);
+}
+
+static void expect_fault64(Env *e, const char *what, unsigned frag, int vec, bool has_err, uint32_t err)
+{
+    X86RunResult r = run64(e, frag);
+    bool got_has = false;
+    uint32_t got_err = 0;
+    int got = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(e->c, &got_has, &got_err) : -1;
+    EXPECT(got == vec && got_has == has_err && got_err == err,
+           "%s: run %d, exception %d error %x (want %d error %x)", what, r, got, got_err, vec, err);
+}
+
+/* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then
+ * the faults of 64-bit mode. Runs after check_leave_and_64 ran t64. */
+static void check_64(Env *e, const char *name)
+{
+    const uint64_t res = 0x30000;
+    const uint64_t want[] = {
+        UINT64_C(0x8877665544332211), 0x12345678, UINT64_C(0xffffffffffff1234), 0x4422,
+        UINT64_C(0x020406080a0c0e10), 0x55, UINT64_C(0xffffffff80000000), UINT64_C(0xfffffffffffffffe),
+        ~UINT64_C(0), UINT64_C(0xfffffffffffffffe), 1, UINT64_C(0x5555555555555555), 1,
+        (uint64_t)-3, ~UINT64_C(0), UINT64_C(0xfffffffffffffffe), UINT64_C(0x0123456789abcdef),
+        e->entry[F_T64], e->entry[F_T64_RET], 0, UINT64_C(0xfffffffffffffffe), 0x30818, 3, 5, 4, 1,
+        UINT64_C(0x0807060504030201), (uint64_t)-3000, UINT64_C(0x8000000000000000),
+        UINT64_C(0x0000000600000001), 1, 0x8877, 2, UINT64_C(0x100000000), 0x2345678a, 1, 0x704, 1,
+    };
+    for (unsigned k = 0; k < G_N_ELEMENTS(want); k++) {
+        uint64_t got = get64(e, res + 8 * k);
+        EXPECT(got == want[k], "%s: 64-bit check %u: %llx, want %llx", name, k, (unsigned long long)got,
+               (unsigned long long)want[k]);
+    }
+    expect_fault64(e, "non-canonical load", F_GP64, X86_EXC_GP, true, 0);
+    expect_fault64(e, "non-canonical RSP", F_SS64, X86_EXC_SS, true, 0);
+    expect_fault64(e, "CMPXCHG16B not 16-byte aligned", F_CX16_ALIGN, X86_EXC_GP, true, 0);
+    expect_fault64(e, "PUSH ES in 64-bit mode", F_UD64, X86_EXC_UD, false, 0);
+    X86RunResult r = run64(e, F_BYTE64);
+    X86Cpu *c = e->c;
+    EXPECT(r == X86_RUN_HALT && (c->regs[12] & 0xff) == 0x88 && (c->regs[7] & 0xff) == 0x99 &&
+               ((c->regs[3] >> 8) & 0xff) == 0xaa && c->regs[0] == UINT64_C(0x1122334455667788),
+           "%s: byte registers: run %d R12 %llx RDI %llx RBX %llx", name, r, (unsigned long long)c->regs[12],
+           (unsigned long long)c->regs[7], (unsigned long long)c->regs[3]);
+    /* SYSCALL/SYSRET, SWAPGS, FS/GS bases, IRETQ (frags.asm sys64). */
+    r = run64(e, F_SYS64);
+    bool has = false;
+    uint32_t err = 0;
+    int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has, &err) : -1;
+    X86State s = state(e);
+    EXPECT(vec == X86_EXC_UD && s.eip == e->entry[F_SYS64_UD] && s.cpl == 3 && s.seg[X86_CS].sel == 0x33 &&
+               !(c->long64),
+           "%s: sys64 ended with run %d vector %d at %x:%x CPL %u", name, r, vec, s.seg[X86_CS].sel, s.eip, s.cpl);
+    const uint64_t want_sys[] = { 0x1111, 0x2222, 0x3333, 0x33, 0x2b, e->entry[F_SYS64_KERNEL], 0x202, 0x2, 0x18,
+                                  0x33, 1, 0x8f000, 0 };
+    for (unsigned k = 0; k < G_N_ELEMENTS(want_sys); k++) {
+        uint64_t got = get64(e, res + 8 * (40 + k));
+        if (k == 9 || k >= 11)
+            got &= 0xffffffffu; /* stored by 32-bit code */
+        EXPECT(got == want_sys[k], "%s: system check %u: %llx, want %llx", name, 40 + k, (unsigned long long)got,
+               (unsigned long long)want_sys[k]);
+    }
+    /* A canonical RIP above 4 GiB: the VM stops (not implemented yet), no wrong run. */
+    r = run64(e, F_GP64_RIP);
+    EXPECT(r == X86_RUN_SHUTDOWN, "%s: jump above 4 GiB: run %d, want the stop", name, r);
+    atomic_store(&e->v->requests, 0);
 }
 
 /* The 64-bit-mode decoder (SDM vol. 2, 2.2 and appendix A): REX (incl. voided by a
@@ -488,7 +575,10 @@ static const Dec64 dec64[] = {
       NONE, NONE, 0, false },
     { "66 call rax", { 0x66, 0xff, 0xd0 }, 3, 0xff, X86_INSN_OP64 | X86_INSN_AD64, 2, 0, NONE, NONE, 0, false },
     { "movsxd rax, ecx", { 0x48, 0x63, 0xc1 }, 3, 0x63, X86_INSN_OP64 | X86_INSN_AD64, 0, 1, NONE, NONE, 0, false },
-    { "mov dil, sil", { 0x40, 0x88, 0xf7 }, 3, 0x88, X86_INSN_AD64, 6, 7, NONE, NONE, 0, false },
+    /* SPL-DIL are byte registers 20-23 (x86_reg8). */
+    { "mov dil, sil", { 0x40, 0x88, 0xf7 }, 3, 0x88, X86_INSN_AD64, 22, 23, NONE, NONE, 0, false },
+    { "mov r9b, r10b", { 0x45, 0x88, 0xd1 }, 3, 0x88, X86_INSN_AD64, 10, 9, NONE, NONE, 0, false },
+    { "mov bh, ch (no REX)", { 0x88, 0xef }, 2, 0x88, X86_INSN_AD64, 5, 7, NONE, NONE, 0, false },
     { "mov eax, [r12*4+disp32]", { 0x42, 0x8b, 0x04, 0xa5, 0x10, 0, 0, 0 }, 8, 0x8b, X86_INSN_AD64, 0, NONE, NONE,
       12, 0x10, false },
     { "mov eax, [r12]", { 0x41, 0x8b, 0x04, 0x24 }, 4, 0x8b, X86_INSN_AD64, 0, NONE, 12, NONE, 0, false },
@@ -548,6 +638,70 @@ static void check_decode64(void)
     EXPECT(x86_decode64(long_insn, sizeof(long_insn), &j) == X86_DECODE_TOO_LONG, "a 20-byte instruction decoded");
 }
 
+/* Save in the middle of 64-bit code (t64, then sys64 with its MSRs and GS bases),
+ * load into a fresh CPU with the same memory: both finish the same way. */
+static void check_save_load64(const uint8_t *code, size_t n)
+{
+    static const struct {
+        unsigned frag, budget;
+    } stops[] = { { F_T64, 40 }, { F_T64, 97 }, { F_SYS64, 36 }, { F_SYS64, 50 } };
+    for (size_t k = 0; k < G_N_ELEMENTS(stops); k++) {
+        Env a, b;
+        env_init(&a, &lm_model, false, code, n);
+        env_init(&b, &lm_model, false, code, n);
+        EXPECT(run(&a, F_ENTER) == X86_RUN_HALT, "save/load 64: entering");
+        X86State s = state(&a);
+        s.eip = a.entry[stops[k].frag];
+        for (unsigned q = 0; q < X86_NSEG; q++) {
+            s.seg[q].sel = (uint16_t)(q == X86_CS ? 0x18 : 0x10);
+            s.seg[q].attr = (uint16_t)(q == X86_CS ? 0xa09b : 0xc093);
+            s.seg[q].base = 0;
+            s.seg[q].limit = 0xffffffffu;
+        }
+        s.regs[X86_ESP] = 0x90000;
+        x86_cpu_set_state(a.c, &s);
+        X86RunResult r = x86_cpu_run(a.c, stops[k].budget);
+        EXPECT(r == X86_RUN_BUDGET, "save/load 64 (%zu): first part ended with %d", k, r);
+        static CpuX86State st;
+        x86_cpu_save(a.c, &st);
+        static uint8_t ram[0x100000];
+        mem_read(a.v->mem, 0, ram, sizeof(ram));
+        mem_write(b.v->mem, 0, ram, sizeof(ram));
+        GError *err = NULL;
+        EXPECT(x86_cpu_load(b.c, &st, &err), "save/load 64 (%zu): %s", k, err ? err->message : "");
+        g_clear_error(&err);
+        X86RunResult ra = x86_cpu_run(a.c, 100000), rb = x86_cpu_run(b.c, 100000);
+        static uint8_t ra_res[0x1000], rb_res[0x1000];
+        mem_read(a.v->mem, 0x30000, ra_res, sizeof(ra_res));
+        mem_read(b.v->mem, 0x30000, rb_res, sizeof(rb_res));
+        X86RunResult want = stops[k].frag == F_T64 ? X86_RUN_HALT : X86_RUN_EXCEPTION; /* sys64 ends in UD2 */
+        EXPECT(ra == rb && ra == want &&
+                   !memcmp(a.c->regs, b.c->regs, sizeof(a.c->regs)) && a.c->eip == b.c->eip &&
+                   !memcmp(ra_res, rb_res, sizeof(ra_res)) && a.c->kernel_gs_base == b.c->kernel_gs_base &&
+                   a.c->lstar == b.c->lstar && a.c->star == b.c->star,
+               "save/load 64 (%zu): runs %d and %d, RIP %x and %x", k, ra, rb, a.c->eip, b.c->eip);
+        env_free(&a);
+        env_free(&b);
+    }
+}
+
+/* LAHF in 64-bit mode needs CPUID.80000001h:ECX[0] (kvm64 lacks it). */
+static void check_lahf64(const char *name, bool jit, const uint8_t *code, size_t n)
+{
+    static CpuModel no_lahf;
+    no_lahf = lm_model;
+    no_lahf.ext_ecx = 0;
+    Env e;
+    env_init(&e, &no_lahf, jit, code, n);
+    EXPECT(run(&e, F_ENTER) == X86_RUN_HALT, "%s: entering", name);
+    expect_fault64(&e, "LAHF in 64-bit mode without LAHF_LM", F_LAHF64, X86_EXC_UD, false, 0);
+    env_free(&e);
+    env_init(&e, &lm_model, jit, code, n);
+    EXPECT(run(&e, F_ENTER) == X86_RUN_HALT, "%s: entering", name);
+    EXPECT(run64(&e, F_LAHF64) == X86_RUN_HALT, "%s: LAHF in 64-bit mode with LAHF_LM", name);
+    env_free(&e);
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -560,10 +714,14 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     check_faults(&e);
     check_delivery(&e);
     check_sys_desc(&e);
-    if (!jit)
+    if (!jit) {
         check_save_load(&e, code, n);
+        check_save_load64(code, n);
+    }
     check_leave_and_64(&e);
+    check_64(&e, name);
     env_free(&e);
+    check_lahf64(name, jit, code, n);
 }
 
 int main(int argc, char **argv)
@@ -575,7 +733,7 @@ int main(int argc, char **argv)
     gchar *code = NULL;
     gsize n = 0;
     GError *err = NULL;
-    if (!g_file_get_contents(argv[1], &code, &n, &err) || n < 4 * F_COUNT || n > 0x1000) {
+    if (!g_file_get_contents(argv[1], &code, &n, &err) || n < 4 * F_COUNT || n > 0x4000) {
         fprintf(stderr, "ia32e: %s: %s\n", argv[1], err ? err->message : "not the fragments binary");
         return 2;
     }

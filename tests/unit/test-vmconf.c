@@ -153,7 +153,6 @@ static const struct {
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
     { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
-    { "[vm]\ncpu-model=qemu64\n", { "[vm] cpu-model=qemu64", "needs long mode", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
     { "[vm]\ndisplay=vmware\n", { "display=vmware", "std, cirrus or none", NULL } },
     { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },

@@ -12,6 +12,8 @@ table:
     dd enter, nx_fetch, ro_write, np_read, np_write, rsvd_read, clear_pae, lme_change
     dd go64, leave, pg_without_pae, read_again, wrmsr_lme
     dd int80, int81, int82, ltr_ax, lldt_ax
+    dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
+    dd sys64, sys64.kernel, sys64.ud, lahf64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -57,7 +59,7 @@ lme_change:
     and eax, ~0x100
     wrmsr
 go64:
-    jmp 0x18:0x10000                ; a code segment with L set
+    jmp 0x18:t64                    ; a code segment with L set: 64-bit mode
 leave:
     mov eax, cr0
     and eax, 0x7fffffff
@@ -96,3 +98,292 @@ ltr_ax:
 lldt_ax:
     lldt ax
     hlt
+
+; ---- 64-bit mode (issue 18, phase 2) ----
+; t64 runs one check after another and stores each result (a qword) at
+; RES + 8 * n; tests/cpu/ia32e.c compares them with what the SDM says.
+RES equ 0x30000
+BUF equ 0x30800
+bits 64
+default rel
+%define R(n) [abs RES + 8 * (n)]
+t64:
+    mov rax, 0x8877665544332211     ; 0: MOV r64, imm64
+    mov R(0), rax
+    mov rax, -1
+    mov eax, 0x12345678             ; 1: a 32-bit write zero-extends
+    mov R(1), rax
+    mov rax, -1
+    mov ax, 0x1234                  ; 2: a 16-bit write does not
+    mov R(2), rax
+    mov rsi, 0x1111
+    mov sil, 0x22                   ; 3: REX: SIL, not DH
+    mov ecx, 0x5500
+    mov ch, 0x33                    ;    no REX: CH
+    add rsi, rcx
+    mov R(3), rsi
+    mov r9, 0x0102030405060708
+    add r9, r9                      ; 4: R9
+    mov R(4), r9
+    mov rax, -1
+    add rax, 1                      ; 5: CF ZF PF AF of a 64-bit add
+    pushfq
+    pop rax
+    and eax, 0x8d5
+    mov R(5), rax
+    mov ecx, 0x80000000
+    movsxd rax, ecx                 ; 6
+    mov R(6), rax
+    mov eax, 0xfffffffe
+    cdqe                            ; 7
+    mov R(7), rax
+    mov rax, -5
+    cqo                             ; 8
+    mov R(8), rdx
+    mov rax, -1
+    mov rcx, -1
+    mul rcx                         ; 9, 10: a 128-bit product
+    mov R(9), rdx
+    mov R(10), rax
+    mov edx, 1
+    xor eax, eax
+    mov ecx, 3
+    div rcx                         ; 11, 12: 2^64 / 3
+    mov R(11), rax
+    mov R(12), rdx
+    mov rax, -7
+    cqo
+    mov ecx, 2
+    idiv rcx                        ; 13, 14
+    mov R(13), rax
+    mov R(14), rdx
+    mov eax, 1
+    shl rax, 63
+    sar rax, 62                     ; 15: 6-bit counts
+    mov R(15), rax
+    mov rax, [qconst]               ; 16: RIP-relative load
+    mov R(16), rax
+    lea rax, [t64]                  ; 17: RIP-relative LEA
+    mov R(17), rax
+    mov rdx, rsp
+    call .sub                       ; 18: CALL pushes 8 bytes, RET pops them
+.ret:
+    sub rdx, rsp
+    mov R(19), rdx                  ; 19: RSP back where it was
+    push -2
+    pop rcx
+    mov R(20), rcx                  ; 20: PUSH imm8 sign-extended to 64
+    lea rsi, [src]
+    mov edi, BUF
+    mov ecx, 3
+    cld
+    rep movsq                       ; 21, 22: REP MOVSQ on RSI/RDI/RCX
+    mov R(21), rdi
+    mov rax, [abs BUF + 16]
+    mov R(22), rax
+    mov ecx, 5
+    xor eax, eax
+.loop:
+    inc eax
+    loop .loop                      ; 23: LOOP on RCX
+    jrcxz .zero
+    mov eax, 99
+.zero:
+    mov R(23), rax
+    mov qword [abs BUF + 0x100], 1
+    mov qword [abs BUF + 0x108], 2
+    mov eax, 1
+    mov edx, 2
+    mov ebx, 3
+    mov ecx, 4
+    cmpxchg16b [abs BUF + 0x100]        ; 24, 25: CMPXCHG16B
+    setz al
+    mov R(25), rax
+    mov rax, [abs BUF + 0x108]
+    mov R(24), rax
+    mov rax, 0x0102030405060708
+    bswap rax                       ; 26
+    mov R(26), rax
+    mov rcx, -3
+    imul rax, rcx, 1000             ; 27
+    mov R(27), rax
+    xor eax, eax
+    bts rax, 63                     ; 28
+    mov R(28), rax
+    mov rax, 0x100000000
+    mov rcx, 5
+    xadd [abs BUF], rcx             ; 29: XADD r/m64 (BUF holds 1 from the copy)
+    mov rax, [abs BUF]
+    shl rax, 32
+    or rax, rcx
+    mov R(29), rax
+    mov rax, -1
+    mov rdx, 0
+    add rax, 1
+    adc rdx, 0                      ; 30: carry into the upper qword
+    mov R(30), rdx
+    mov r8, 0x88
+    mov eax, 0x77
+    xchg rax, r8                    ; 31: 49 90 is XCHG, not NOP
+    shl rax, 8
+    or rax, r8
+    mov R(31), rax
+    mov rax, rsp
+    push word 0x1234                ; 32: 66 PUSH: 2 bytes
+    sub rax, rsp
+    add rsp, 2
+    mov R(32), rax
+    mov rax, 0xffffffff00000000
+    mov ecx, 0
+    mov edx, 1
+    test ecx, ecx
+    cmovz eax, edx                  ; 33: CMOVcc r32 zero-extends
+    mov rbx, -1
+    cmovnz ebx, edx                 ;     even when it does not move
+    add rax, rbx
+    mov R(33), rax
+    mov rax, 0x123456789
+    lea ecx, [rax + 1]              ; 34: LEA r32 truncates
+    mov R(34), rcx
+    mov rax, 1
+    mov cl, 64
+    shl rax, cl                     ; 35: count masked to 6 bits: 0, no change
+    mov R(35), rax
+    mov rax, 0xf0
+    bsr rcx, rax                    ; 36
+    bsf rdx, rax
+    shl rcx, 8
+    or rcx, rdx
+    mov R(36), rcx
+    stc
+    lahf                            ; 37: LAHF in 64-bit mode (CPUID LAHF_LM)
+    movzx eax, ah
+    and eax, 0xc5                   ;    (AF is undefined after OR)
+    mov R(37), rax
+    hlt
+
+.sub:
+    mov rbx, [rsp]
+    mov R(18), rbx
+    ret
+
+align 8
+qconst: dq 0x0123456789abcdef
+src: dq 1, 2, 3
+
+; A non-canonical address: #GP(0); through RSP: #SS(0).
+gp64:
+    mov rax, 0x0000800000000000
+    mov rbx, [rax]
+    hlt
+ss64:
+    mov rsp, 0x8000000000000000
+    push rax
+    hlt
+cx16_align:
+    cmpxchg16b [abs BUF + 8]            ; not 16-byte aligned: #GP(0)
+    hlt
+gp64_rip:
+    mov rax, 0x00007ffffffffff0     ; canonical but above 4 GiB
+    jmp rax
+byte64:
+    mov rax, 0x1122334455667788
+    mov r12b, al                    ; R12B
+    mov dil, 0x99                   ; DIL
+    mov bh, 0xaa                    ; BH
+    hlt
+lahf64:
+    lahf                            ; #UD without CPUID.80000001h:ECX[0]
+    hlt
+ud64:
+    db 0x06                         ; PUSH ES: invalid in 64-bit mode, #UD
+    hlt
+
+; SYSCALL/SYSRET, SWAPGS, the FS/GS base MSRs, IRETQ to 64-bit code at the same level
+; and to compatibility mode at CPL 3; results at RES + 8 * 40 and on.
+STAR equ 0xc0000081
+sys64:
+    mov ecx, STAR
+    xor eax, eax
+    mov edx, 0x00200018             ; SYSRET base 20h (SS 28h, CS64 30h), SYSCALL CS 18h
+    wrmsr
+    mov ecx, 0xc0000082             ; LSTAR
+    lea rax, [.kernel]
+    xor edx, edx
+    wrmsr
+    mov ecx, 0xc0000084             ; SFMASK: IF, DF, TF
+    mov eax, 0x700
+    wrmsr
+    mov ecx, 0xc0000080
+    rdmsr
+    or eax, 1                       ; EFER.SCE
+    wrmsr
+    xor edx, edx
+    mov ecx, 0xc0000100             ; FS base
+    mov eax, BUF + 0x200
+    wrmsr
+    mov ecx, 0xc0000101             ; GS base
+    mov eax, BUF + 0x300
+    wrmsr
+    mov ecx, 0xc0000102             ; KERNEL_GS_BASE
+    mov eax, BUF + 0x400
+    wrmsr
+    mov qword [abs BUF + 0x200], 0x1111
+    mov qword [abs BUF + 0x300], 0x2222
+    mov qword [abs BUF + 0x400], 0x3333
+    mov rax, [fs:0]
+    mov R(40), rax
+    mov rax, [gs:0]
+    mov R(41), rax
+    swapgs
+    mov rax, [gs:0]
+    mov R(42), rax
+    swapgs
+    ; IRETQ at the same level, to 64-bit code
+    mov rax, rsp
+    push 0x10
+    push rax
+    push 0x2
+    push 0x18
+    lea rax, [.same]
+    push rax
+    iretq
+.same:
+    mov qword R(50), 1
+    ; SYSRET to 64-bit code at CPL 3, which comes back with SYSCALL
+    lea rcx, [.user]
+    mov r11d, 0x202
+    o64 sysret
+.user:
+    mov eax, cs
+    mov R(43), rax
+    mov eax, ss
+    mov R(44), rax
+    syscall
+.kernel:
+    mov R(45), rcx
+    mov R(46), r11
+    pushfq
+    pop rax
+    mov R(47), rax
+    mov eax, cs
+    mov R(48), rax
+    ; IRETQ to 32-bit compatibility-mode code at CPL 3
+    push 0x2b
+    push 0x8f000
+    push 0x202
+    push 0x33
+    lea rax, [.compat]
+    push rax
+    iretq
+bits 32
+.compat:
+    mov ecx, ds                     ; nulled by the return to CPL 3 (DPL 0 data)
+    mov ax, 0x2b
+    mov ds, ax
+    mov eax, cs
+    mov [abs RES + 8 * 49], eax
+    mov [abs RES + 8 * 51], esp
+    mov [abs RES + 8 * 52], ecx
+.ud:
+    ud2

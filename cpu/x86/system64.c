@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Long-mode system instructions and MSRs (issue 18, phase 2): SYSCALL and SYSRET with
+ * STAR/LSTAR/SFMASK, SWAPGS with IA32_KERNEL_GS_BASE, the FS/GS base MSRs, IRETQ to
+ * 64-bit and to compatibility mode, RDTSCP with IA32_TSC_AUX (SDM vol. 2 for each
+ * instruction, vol. 3 5.8.8 and 6.14.3, vol. 4 table 2-2). Linear addresses are 32
+ * bits wide inside this CPU: a target, stack or base above 4 GiB (canonical) stops the
+ * VM as not implemented yet. */
+#include "cpu/x86/cpu-internal.h"
+
+enum {
+    MSR_STAR = 0xc0000081u,
+    MSR_LSTAR = 0xc0000082u,
+    MSR_CSTAR = 0xc0000083u,
+    MSR_FMASK = 0xc0000084u,
+    MSR_FS_BASE = 0xc0000100u,
+    MSR_GS_BASE = 0xc0000101u,
+    MSR_KERNEL_GS_BASE = 0xc0000102u,
+    MSR_TSC_AUX = 0xc0000103u,
+};
+
+static inline bool canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v)
+{
+    switch (msr) {
+    case MSR_STAR: *v = c->star; return true;
+    case MSR_LSTAR: *v = c->lstar; return true;
+    case MSR_CSTAR: *v = c->cstar; return true;
+    case MSR_FMASK: *v = c->sfmask; return true;
+    case MSR_FS_BASE: *v = c->seg[S_FS].base; return true;
+    case MSR_GS_BASE: *v = c->seg[S_GS].base; return true;
+    case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return true;
+    case MSR_TSC_AUX: *v = c->tsc_aux; return true;
+    default: return false;
+    }
+}
+
+/* The addresses must be canonical (#GP otherwise); SFMASK has 32 bits, TSC_AUX too. */
+bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok)
+{
+    *ok = false;
+    switch (msr) {
+    case MSR_STAR: c->star = v; break;
+    case MSR_LSTAR: case MSR_CSTAR: case MSR_KERNEL_GS_BASE:
+        if (!canonical(v))
+            return true;
+        *(msr == MSR_LSTAR ? &c->lstar : msr == MSR_CSTAR ? &c->cstar : &c->kernel_gs_base) = v;
+        break;
+    case MSR_FMASK:
+        if (v >> 32)
+            return true;
+        c->sfmask = v;
+        break;
+    case MSR_FS_BASE: case MSR_GS_BASE:
+        /* Above 4 GiB: refused here, the WRMSR instruction stops the VM before. */
+        if (v >> 32)
+            return true;
+        c->seg[msr == MSR_FS_BASE ? S_FS : S_GS].base = (uint32_t)v;
+        break;
+    case MSR_TSC_AUX:
+        if (v >> 32)
+            return true;
+        c->tsc_aux = (uint32_t)v;
+        break;
+    default:
+        return false;
+    }
+    *ok = true;
+    return true;
+}
+
+/* Loads a flat segment the way SYSCALL and SYSRET do (no descriptor is read). */
+static void load_flat(X86Cpu *c, unsigned which, uint16_t sel, uint16_t attr)
+{
+    X86Seg *s = &c->seg[which];
+    s->sel = sel;
+    s->base = 0;
+    s->limit = 0xffffffffu;
+    s->attr = attr;
+    c->seg_base_cached[which] = 0;
+    x86_seg_update(c, s, which);
+}
+
+/* SYSCALL (64-bit mode only on Intel): RCX = RIP, R11 = RFLAGS, CS and SS from
+ * STAR[47:32], RIP = LSTAR, RFLAGS &= ~SFMASK. */
+static void syscall64(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (!(c->efer & X86_EFER_SCE))
+        x86_ud(c);
+    uint32_t fl = x86_get_eflags(c);
+    c->regs[R_ECX] = c->eip;
+    c->regs[11] = fl & ~X86_FL_RF;
+    uint16_t sel = (uint16_t)(c->star >> 32);
+    if (c->lstar >> 32)
+        x86_unsupported(c, "a SYSCALL target above 4 GiB");
+    x86_set_cpl(c, 0);
+    load_flat(c, S_SS, (uint16_t)((sel + 8) & 0xfffc), 0xc093);
+    load_flat(c, S_CS, sel & 0xfffc, 0xa09b);
+    x86_set_cpl(c, 0);
+    x86_write_eflags(c, fl & ~(uint32_t)c->sfmask & ~(X86_FL_RF | X86_FL_VM), 0xffffffffu);
+    c->eip = (uint32_t)c->lstar;
+    c->exit_block = 1;
+}
+
+/* SYSRET: to 64-bit mode with REX.W (CS = STAR[63:48] + 16), else to compatibility
+ * mode (CS = STAR[63:48]); SS = STAR[63:48] + 8; RPL 3. RCX must be canonical for a
+ * return to 64-bit mode (#GP(0) at CPL 0, the Intel rule). */
+static void sysret64(X86Cpu *c, const X86Insn *i)
+{
+    if (!(c->efer & X86_EFER_SCE))
+        x86_ud(c);
+    if (c->cpl != 0)
+        x86_gp0(c);
+    bool to64 = i->rex & 8;
+    uint64_t rip = to64 ? c->regs[R_ECX] : (uint32_t)c->regs[R_ECX];
+    if (to64 && !canonical(rip))
+        x86_gp0(c);
+    if (rip >> 32)
+        x86_unsupported(c, "a SYSRET to an address above 4 GiB");
+    uint16_t sel = (uint16_t)(c->star >> 48);
+    load_flat(c, S_SS, (uint16_t)((sel + 8) | 3), 0xc0f3);
+    if (to64)
+        load_flat(c, S_CS, (uint16_t)((sel + 16) | 3), 0xa0fb);
+    else
+        load_flat(c, S_CS, (uint16_t)(sel | 3), 0xc0fb);
+    x86_set_cpl(c, 3);
+    x86_write_eflags(c, ((uint32_t)c->regs[11] & 0x3c7fd7u & ~X86_FL_VM) | X86_FL_FIXED, 0xffffffffu);
+    c->eip = (uint32_t)rip;
+    c->exit_block = 1;
+}
+
+/* SWAPGS: GS.base <-> IA32_KERNEL_GS_BASE, at CPL 0 in 64-bit mode. */
+static void swapgs(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (c->cpl != 0)
+        x86_gp0(c);
+    if (c->kernel_gs_base >> 32)
+        x86_unsupported(c, "a GS base above 4 GiB (SWAPGS)");
+    uint64_t old = c->seg[S_GS].base;
+    c->seg[S_GS].base = (uint32_t)c->kernel_gs_base;
+    c->kernel_gs_base = old;
+}
+
+static void rdtscp(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if ((c->cr4 & X86_CR4_TSD) && c->cpl != 0)
+        x86_gp0(c);
+    uint64_t t = x86_rdtsc(c);
+    c->regs[R_EAX] = (uint32_t)t;
+    c->regs[R_EDX] = (uint32_t)(t >> 32);
+    c->regs[R_ECX] = c->tsc_aux;
+}
+
+/* IRETQ in IA-32e mode (SDM vol. 2, IRET, "IA-32e-MODE" paths): pops RIP, CS, RFLAGS,
+ * RSP and SS always; returns to 64-bit or compatibility mode at the same or an outer
+ * privilege level. NT set is #GP(0) (no task return in IA-32e mode). */
+static void iretq(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (c->eflags & X86_FL_NT)
+        x86_gp0(c);
+    uint64_t sp = c->regs[R_ESP];
+    if ((sp + 39) >> 32) {
+        if (!canonical(sp))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        x86_unsupported(c, "an IRETQ stack above 4 GiB");
+    }
+    uint32_t lin = c->seg[S_SS].base + (uint32_t)sp;
+    uint64_t rip = x86_ld64_lin(c, lin);
+    uint16_t cs = (uint16_t)x86_ld64_lin(c, lin + 8);
+    uint32_t fl = (uint32_t)x86_ld64_lin(c, lin + 16);
+    uint64_t rsp = x86_ld64_lin(c, lin + 24);
+    uint16_t ss = (uint16_t)x86_ld64_lin(c, lin + 32);
+
+    /* The code segment (#GP(selector) / #NP(selector)). */
+    if (!(cs & 0xfffc))
+        x86_gp0(c);
+    X86Desc cd;
+    if (!x86_desc_read(c, cs, &cd))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    unsigned rpl = cs & 3, type = x86_desc_type(cd);
+    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (!x86_desc_present(cd))
+        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
+    uint16_t cattr = x86_desc_attr(cd);
+    bool to64 = cattr & X86_ATTR_L;
+    if (to64 && (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
+        x86_gp0(c);
+
+    /* The stack segment: null only back to 64-bit mode below CPL 3. */
+    X86Desc sd = { 0, 0 };
+    bool ss_null = !(ss & 0xfffc);
+    if (ss_null) {
+        if (!to64 || rpl == 3 || (ss & 3) != rpl)
+            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+    } else {
+        if (!x86_desc_read(c, ss, &sd))
+            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+        unsigned st = x86_desc_type(sd);
+        if ((ss & 3) != rpl || !x86_desc_is_seg(sd) || (st & 8) || !(st & 2) || x86_desc_dpl(sd) != rpl)
+            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+        if (!x86_desc_present(sd))
+            x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
+    }
+    if (rip >> 32)
+        x86_unsupported(c, "an IRETQ to an address above 4 GiB");
+
+    /* Commit. */
+    unsigned old_cpl = c->cpl;
+    uint32_t mask = X86_FL_ARITH | X86_FL_TF | X86_FL_DF | X86_FL_NT | X86_FL_RF | X86_FL_AC | X86_FL_ID |
+                    X86_FL_VIF | X86_FL_VIP;
+    if (old_cpl == 0)
+        mask |= X86_FL_IOPL;
+    if (old_cpl <= x86_iopl(c))
+        mask |= X86_FL_IF;
+    x86_desc_set_accessed(c, cs, &cd);
+    if (ss_null) {
+        X86Seg *s = &c->seg[S_SS];
+        s->sel = ss;
+        s->attr = 0;
+        s->base = 0;
+        s->limit = 0;
+        c->seg_base_cached[S_SS] = 0;
+        x86_seg_update(c, s, S_SS);
+    } else {
+        x86_desc_set_accessed(c, ss, &sd);
+        x86_seg_from_desc(c, S_SS, ss, sd);
+    }
+    x86_seg_from_desc(c, S_CS, cs, cd);
+    x86_set_cpl(c, rpl);
+    x86_write_eflags(c, fl & ~X86_FL_VM, mask);
+    c->regs[R_ESP] = to64 ? rsp : (uint32_t)rsp;
+    c->eip = (uint32_t)rip;
+    if (rpl > old_cpl)
+        x86_seg_validate_outer(c);
+    c->nmi_blocked = 0;
+    c->exit_block = 1;
+}
+
+/* SGDT, SIDT, LGDT, LIDT in 64-bit mode: a 2-byte limit and an 8-byte base (SDM vol. 2,
+ * LGDT/LIDT, SGDT); a base must be canonical (#GP(0)). */
+static void desc_table64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned op = i->reg & 7;
+    uint32_t lin = c->seg[i->seg].base + x86_ea(c, i);
+    bool idt = op & 1;
+    if (op < 2) {
+        x86_probe(c, lin, 10, c->acc_user | ACC_WRITE);
+        x86_st_lin(c, lin, 2, idt ? c->idt_limit : c->gdt_limit);
+        x86_st64_lin(c, lin + 2, idt ? c->idt_base : c->gdt_base);
+        return;
+    }
+    if (c->cpl != 0)
+        x86_gp0(c);
+    uint16_t limit = (uint16_t)x86_ld_lin(c, lin, 2);
+    uint64_t base = x86_ld64_lin(c, lin + 2);
+    if (!canonical(base))
+        x86_gp0(c);
+    if (base >> 32)
+        x86_unsupported(c, "a descriptor table above 4 GiB");
+    if (idt) {
+        c->idt_base = (uint32_t)base;
+        c->idt_limit = limit;
+    } else {
+        c->gdt_base = (uint32_t)base;
+        c->gdt_limit = limit;
+    }
+}
+
+/* RETF in 64-bit mode to the same privilege level (SDM vol. 2, RET, far return in
+ * IA-32e mode): pops RIP/EIP and CS (8 or 4 bytes each), then imm16 bytes. A return to
+ * an outer level (which pops SS:RSP as well) is not implemented yet. */
+static void retf64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
+    if (size == 2)
+        x86_unsupported(c, "a 16-bit far RET in 64-bit mode");
+    uint64_t sp = c->regs[R_ESP];
+    if ((sp + 2 * size - 1) >> 32) {
+        if (!canonical(sp))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        x86_unsupported(c, "a far RET stack above 4 GiB");
+    }
+    uint32_t lin = (uint32_t)sp;
+    uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
+    uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    if (!(cs & 0xfffc))
+        x86_gp0(c);
+    X86Desc cd;
+    if (!x86_desc_read(c, cs, &cd))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    unsigned rpl = cs & 3, type = x86_desc_type(cd);
+    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (!x86_desc_present(cd))
+        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
+    if (rpl != c->cpl)
+        x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
+    uint16_t cattr = x86_desc_attr(cd);
+    bool to64 = cattr & X86_ATTR_L;
+    if (to64 && (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
+        x86_gp0(c);
+    if (rip >> 32)
+        x86_unsupported(c, "a far RET to an address above 4 GiB");
+    x86_desc_set_accessed(c, cs, &cd);
+    x86_seg_from_desc(c, S_CS, cs, cd);
+    c->regs[R_ESP] = sp + 2 * size + (i->opcode == 0xca ? (i->imm & 0xffff) : 0);
+    c->eip = (uint32_t)rip;
+    c->exit_block = 1;
+}
+
+X86Handler x86_bind_system64(X86Insn *i)
+{
+    switch (i->opcode) {
+    case 0x0f05: return syscall64;
+    case 0x0f07: return sysret64;
+    case 0xcf: return (i->flags & X86_INSN_OP64) ? iretq : NULL;
+    case 0xca: case 0xcb: return retf64;
+    case 0x0f01:
+        if (i->modrm == 0xf8)
+            return swapgs;
+        if (i->modrm == 0xf9)
+            return rdtscp;
+        if ((i->pfx & X86_PFX_MEM) && (i->reg & 7) <= 3)
+            return desc_table64;
+        return NULL;
+    }
+    return NULL;
+}
