@@ -5,8 +5,6 @@
 
 #include "engine/config.h"
 
-#include <string.h>
-
 #define NO_LIBUSB "usb-host: this Vireo was built without libusb-1.0 (install libusb-1.0-0-dev and rebuild)"
 
 GPtrArray *usbhost_list_devices(GError **err)
@@ -58,4 +56,3 @@ void usbhost_set_gone_handler(UsbHostHandle *h, UsbHostGoneFn fn, void *opaque) 
 bool usbhost_gone(UsbHostHandle *h) { (void)h; return true; }
 UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt) { (void)h; (void)iface; (void)alt; return USBHOST_GONE; }
 int usbhost_get_interface(UsbHostHandle *h, uint8_t iface) { (void)h; (void)iface; return -1; }
-bool usbhost_iso_stats(UsbHostHandle *h, uint8_t ep_addr, UsbHostIsoStats *out) { (void)h; (void)ep_addr; memset(out, 0, sizeof(*out)); return false; }

@@ -46,7 +46,7 @@ typedef struct Endpoint {
     struct libusb_transfer *iso[ISO_OUT_DEPTH];
     int iso_busy;
     UsbHostResult iso_error;
-    uint64_t iso_packets, iso_bytes, iso_dropped;
+    uint64_t iso_dropped;   /* packets dropped: no free transfer in time, no memory */
 } Endpoint;
 
 struct UsbHostHandle {
@@ -788,12 +788,8 @@ static void LIBUSB_CALL iso_out_done(struct libusb_transfer *x)
         /* The transfer's status covers the submission; each packet has its own. */
         enum libusb_transfer_status st = x->status == LIBUSB_TRANSFER_COMPLETED ? x->iso_packet_desc[0].status
                                                                                 : x->status;
-        if (st == LIBUSB_TRANSFER_COMPLETED) {
-            e->iso_packets++;
-            e->iso_bytes += x->iso_packet_desc[0].actual_length;
-        } else {
+        if (st != LIBUSB_TRANSFER_COMPLETED)
             e->iso_error = status_result(st);
-        }
     }
     g_cond_broadcast(&h->cond);
     g_mutex_unlock(&h->lock);
@@ -820,7 +816,10 @@ static UsbHostResult iso_out_locked(Endpoint *e, const uint8_t *data, size_t len
         if (!e->iso[i])
             slot = i;
     if (slot < 0) {
-        e->iso_dropped++;
+        /* One line for the first: a device that stopped taking data is worth a note. */
+        if (!e->iso_dropped++)
+            g_printerr("vireo: usb-host: %s: endpoint 0x%02x takes no more isochronous data; dropping packets\n",
+                       h->name, e->addr);
         return res;
     }
     struct libusb_transfer *x = libusb_alloc_transfer(1);
@@ -964,12 +963,27 @@ UsbHostResult usbhost_control(UsbHostHandle *h, const uint8_t setup[8], uint8_t 
     }
 }
 
-/* Cancels every transfer and waits (bounded) for the event thread to see them end. */
-static void cancel_all(UsbHostHandle *h)
+/* h->lock held: a transfer is in flight on interface iface's endpoints (any, when
+ * negative). */
+static bool busy_on(UsbHostHandle *h, int iface)
+{
+    if (iface < 0)
+        return h->in_flight > 0;
+    for (int i = 0; i < 32; i++)
+        if (h->ep[i].iface == iface && (h->ep[i].xfer || h->ep[i].iso_busy))
+            return true;
+    return false;
+}
+
+/* Cancels the transfers of the endpoints of interface iface (every endpoint when
+ * negative) and waits (bounded) for the event thread to see them end. */
+static void cancel_endpoints(UsbHostHandle *h, int iface)
 {
     g_mutex_lock(&h->lock);
     for (int i = 0; i < 32; i++) {
         Endpoint *e = &h->ep[i];
+        if (iface >= 0 && e->iface != iface)
+            continue;
         e->polling = false;
         if (e->xfer)
             libusb_cancel_transfer(e->xfer);
@@ -978,10 +992,12 @@ static void cancel_all(UsbHostHandle *h)
                 libusb_cancel_transfer(e->iso[k]);
     }
     gint64 until = g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND;
-    while (h->in_flight > 0 && g_cond_wait_until(&h->cond, &h->lock, until))
+    while (busy_on(h, iface) && g_cond_wait_until(&h->cond, &h->lock, until))
         ;
     for (int i = 0; i < 32; i++) {
         Endpoint *e = &h->ep[i];
+        if (iface >= 0 && e->iface != iface)
+            continue;
         if (!e->xfer)
             e->state = EP_IDLE;
         g_queue_clear_full(&e->reports, (GDestroyNotify)g_bytes_unref);
@@ -997,8 +1013,9 @@ UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt
         return USBHOST_GONE;
     if (iface >= 32 || !((h->interfaces >> iface) & 1) || !altsetting_of(h, iface, alt))
         return USBHOST_STALL;
-    /* The pipes of the old setting end (USB 2.0, 9.4.10): nothing of them stays queued. */
-    cancel_all(h);
+    /* The pipes of the old setting end (USB 2.0, 9.4.10): nothing of them stays queued;
+     * the other interfaces' pipes go on. */
+    cancel_endpoints(h, iface);
     int r = libusb_set_interface_alt_setting(h->dh, iface, alt);
     if (r == LIBUSB_ERROR_NO_DEVICE) {
         handle_gone(h);
@@ -1022,17 +1039,9 @@ int usbhost_get_interface(UsbHostHandle *h, uint8_t iface)
     return alt;
 }
 
-bool usbhost_iso_stats(UsbHostHandle *h, uint8_t ep_addr, UsbHostIsoStats *out)
+static void cancel_all(UsbHostHandle *h)
 {
-    Endpoint *e = ep_of(h, ep_addr);
-    g_mutex_lock(&h->lock);
-    out->packets = e->iso_packets;
-    out->bytes = e->iso_bytes;
-    out->dropped = e->iso_dropped;
-    out->in_flight = e->iso_busy;
-    bool iso = e->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS;
-    g_mutex_unlock(&h->lock);
-    return iso;
+    cancel_endpoints(h, -1);
 }
 
 void usbhost_flush(UsbHostHandle *h)

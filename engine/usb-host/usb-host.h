@@ -120,14 +120,6 @@ UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, siz
 UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt);
 /* The alternate setting selected on interface iface (0 after open), -1 for no such one. */
 int usbhost_get_interface(UsbHostHandle *h, uint8_t iface);
-/* An isochronous OUT endpoint's counts since open: packets and bytes the device took,
- * packets dropped (no transfer free within 20 ms, or the submission failed), transfers
- * in flight. False when the endpoint is not isochronous in the current setting. */
-typedef struct UsbHostIsoStats {
-    uint64_t packets, bytes, dropped;
-    int in_flight;
-} UsbHostIsoStats;
-bool usbhost_iso_stats(UsbHostHandle *h, uint8_t ep_addr, UsbHostIsoStats *out);
 /* Cancels what is in flight on every endpoint and forgets queued reports (a guest's
  * SET_CONFIGURATION or bus reset). */
 void usbhost_flush(UsbHostHandle *h);
