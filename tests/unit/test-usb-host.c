@@ -10,7 +10,8 @@
  * speed, permission), and hot plug of usb-kbd on the bus. A mock USB Audio Class 1
  * speaker checks alternate settings (SET_INTERFACE/GET_INTERFACE reach the device and
  * its endpoint table follows, also across a save and load) and isochronous OUT: a
- * tone played in 1 ms packets arrives at the device byte for byte, in order. The test
+ * tone played in 1 ms packets arrives at the device byte for byte, in order; the
+ * speaker unplugged mid-stream leaves the bus. The test
  * plays the controller itself (usb_bus_deliver): no guest boots. */
 #include "engine/device.h"
 #include "engine/usb-host/usb-host.h"
@@ -298,6 +299,15 @@ static void play(Rig *r, int n, int *packet_no, int *frame, GByteArray *sent)
     }
 }
 
+static bool spk2_gone(void *opaque)
+{
+    Rig *r = opaque;
+    vm_lock(r->vm);
+    bool gone = device_find(r->vm, "spk2") == NULL;
+    vm_unlock(r->vm);
+    return gone;
+}
+
 static void test_iso_speaker(void)
 {
     if (!under_umockdev())
@@ -393,6 +403,24 @@ static void test_iso_speaker(void)
     g_assert_no_error(err);
     /* Released: the host's audio driver has the device back. */
     g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).driver_bound, ==, 1);
+
+    /* Taken again, streaming, and the speaker leaves the host: it leaves the bus, and
+     * the guest's next packet finds no device. */
+    dev = create(&r, "usb-host,id=spk2,vendorid=0x16c0,productid=0x27dd", &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(control(&r, 0, (const uint8_t[]){ 0, 5, 7, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0, 9, 1, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x01, 11, 1, 0, 1, 0, 0, 0 }, buf, 0), ==, 0);
+    play(&r, 20, &packet_no, &frame, sent);
+    want.want = 420;
+    g_assert_true(wait_for(played_all, &want));
+    usbmock_unplug(m, USBMOCK_SPEAKER);
+    g_assert_true(wait_for(spk2_gone, &r));
+    g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, pkt, 192, NULL), ==, USB_RET_NODEV);
+    {
+        g_autoptr(GBytes) got = usbmock_played(m);
+        g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), sent->data, sent->len);
+    }
     rig_free(&r);
     usbmock_free(m);
 }
