@@ -12,8 +12,8 @@
  * transfer submitted once polled and queue the reports. Isochronous OUT packets are
  * retired at once and sent in transfers of their own, up to 16 in flight per endpoint
  * (isochronous IN is not carried yet: it stalls). Alternate settings are the device's:
- * usbhost_set_interface selects one on the device and the endpoint table follows it. Control requests are a short
- * bounded synchronous call (usbhost_control), see there.
+ * usbhost_set_interface selects one on the device and the endpoint table follows it.
+ * Control requests are a short bounded synchronous call (usbhost_control), see there.
  *
  * Lock rules: the event thread never calls into a device and never takes the engine
  * lock. It records completions in the handle under the handle's own mutex; the device
@@ -114,8 +114,8 @@ UsbHostResult usbhost_control(UsbHostHandle *h, const uint8_t setup[8], uint8_t 
  * interfaces' current alternate settings. */
 UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, size_t len, size_t *actual);
 /* SET_INTERFACE on the device (libusb_set_interface_alt_setting, a short synchronous
- * call): what is in flight is cancelled first, then the endpoints of the new setting
- * replace those of the old one. STALL for an interface or setting the active
+ * call): what is in flight on that interface's endpoints is cancelled first (the other
+ * interfaces' go on), then the endpoints of the new setting replace those of the old. STALL for an interface or setting the active
  * configuration lacks. */
 UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt);
 /* The alternate setting selected on interface iface (0 after open), -1 for no such one. */

@@ -229,7 +229,11 @@ static void host_post_load(void *state)
     usbhost_flush(s->h);
     for (unsigned i = 0; i < G_N_ELEMENTS(s->alt); i++) {
         int now = usbhost_get_interface(s->h, (uint8_t)i);
-        if (now >= 0 && now != s->alt[i] && usbhost_set_interface(s->h, (uint8_t)i, s->alt[i]) != USBHOST_OK) {
+        if (now < 0) {
+            s->alt[i] = 0; /* no such interface: it has only "setting 0" to report */
+            continue;
+        }
+        if (now != s->alt[i] && usbhost_set_interface(s->h, (uint8_t)i, s->alt[i]) != USBHOST_OK) {
             g_printerr("vireo: usb-host %s: the device refused alternate setting %u of interface %u after the load\n",
                        usbhost_name(s->h), s->alt[i], i);
             s->alt[i] = (uint8_t)now;
