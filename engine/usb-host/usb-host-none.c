@@ -54,3 +54,5 @@ void usbhost_flush(UsbHostHandle *h) { (void)h; }
 void usbhost_clear_halt(UsbHostHandle *h, uint8_t ep_addr) { (void)h; (void)ep_addr; }
 void usbhost_set_gone_handler(UsbHostHandle *h, UsbHostGoneFn fn, void *opaque) { (void)h; (void)fn; (void)opaque; }
 bool usbhost_gone(UsbHostHandle *h) { (void)h; return true; }
+UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt) { (void)h; (void)iface; (void)alt; return USBHOST_GONE; }
+int usbhost_get_interface(UsbHostHandle *h, uint8_t iface) { (void)h; (void)iface; return -1; }

@@ -3,6 +3,7 @@
 #include "engine/usb-host/usb-host.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <libusb.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,13 @@
 /* Reports an interrupt IN endpoint keeps before the oldest is dropped (a guest that
  * stopped polling must not grow the queue without end). */
 #define REPORT_QUEUE_MAX 32
+/* Isochronous OUT transfers an endpoint keeps in flight, one guest packet each: enough
+ * for the packets of consecutive frames to be queued on the host's bus while earlier
+ * ones are still being sent (the guest hands over one per 1 ms frame, or microframe). */
+#define ISO_OUT_DEPTH 16
+/* How long a guest's isochronous OUT packet waits for one of those to end before it is
+ * dropped: a device that stopped taking data must not hold the engine lock. */
+#define ISO_OUT_WAIT_MS 20
 
 typedef enum { EP_IDLE, EP_BUSY, EP_DONE } EpState;
 
@@ -31,6 +39,14 @@ typedef struct Endpoint {
     bool polling;           /* interrupt IN: a transfer is kept submitted */
     GQueue reports;         /* interrupt IN: GBytes, oldest first */
     UsbHostResult poll_error; /* interrupt IN: what stopped the polling */
+    int iface;              /* interface number whose current alternate setting has it */
+    /* Isochronous OUT: transfers in flight (owned by the event thread), the error of a
+     * packet that failed after the guest's packet was retired (told on the next one),
+     * and counts. */
+    struct libusb_transfer *iso[ISO_OUT_DEPTH];
+    int iso_busy;
+    UsbHostResult iso_error;
+    uint64_t iso_dropped;   /* packets dropped: no free transfer in time, no memory */
 } Endpoint;
 
 struct UsbHostHandle {
@@ -46,6 +62,8 @@ struct UsbHostHandle {
     size_t n_strings;
     uint32_t claimed, detached; /* interfaces (bit n: interface n) */
     uint32_t interfaces;    /* the configuration's interface numbers (bit n: n) */
+    struct libusb_config_descriptor *cfg; /* the active configuration, parsed */
+    uint8_t alt[32];        /* current alternate setting by interface number */
     GMutex lock;            /* guards everything below and the endpoints' transfer state */
     GCond cond;
     int in_flight;
@@ -430,6 +448,48 @@ static Endpoint *ep_of(UsbHostHandle *h, uint8_t addr)
     return &h->ep[(addr & 15) + ((addr & 0x80) ? 16 : 0)];
 }
 
+/* The parsed alternate setting `alt` of interface number `iface`, or NULL. */
+static const struct libusb_interface_descriptor *altsetting_of(UsbHostHandle *h, int iface, int alt)
+{
+    for (int i = 0; i < h->cfg->bNumInterfaces; i++)
+        for (int a = 0; a < h->cfg->interface[i].num_altsetting; a++) {
+            const struct libusb_interface_descriptor *id = &h->cfg->interface[i].altsetting[a];
+            if (id->bInterfaceNumber == iface && id->bAlternateSetting == alt)
+                return id;
+        }
+    return NULL;
+}
+
+/* h->lock held (or h not yet shared): the endpoint table takes the endpoints of alternate
+ * setting `alt` of interface `iface` in place of those of its previous one (USB 2.0,
+ * 9.6.5: each setting lists its own endpoints). False when the setting does not exist. */
+static bool endpoints_load(UsbHostHandle *h, int iface, int alt)
+{
+    const struct libusb_interface_descriptor *id = altsetting_of(h, iface, alt);
+    if (!id)
+        return false;
+    for (int i = 0; i < 32; i++)
+        if (h->ep[i].iface == iface) {
+            h->ep[i].type = 0;
+            h->ep[i].mps = 0;
+            h->ep[i].iface = -1;
+        }
+    for (int k = 0; k < id->bNumEndpoints; k++) {
+        const struct libusb_endpoint_descriptor *ed = &id->endpoint[k];
+        Endpoint *e = ep_of(h, ed->bEndpointAddress);
+        e->addr = ed->bEndpointAddress;
+        e->type = ed->bmAttributes & 3;
+        /* Bits 12-11: extra transactions per microframe of a high-speed high-bandwidth
+         * endpoint (USB 2.0, 9.6.6, table 9-14). */
+        unsigned mult = 1 + ((ed->wMaxPacketSize >> 11) & 3);
+        e->mps = (uint16_t)((ed->wMaxPacketSize & 0x7ff) * MIN(mult, 3u));
+        e->iface = iface;
+    }
+    if (iface < 32)
+        h->alt[iface] = (uint8_t)alt;
+    return true;
+}
+
 /* The strings a guest may ask for: the indexes the device and configuration name. */
 static void read_strings(UsbHostHandle *h)
 {
@@ -506,6 +566,8 @@ static void handle_free(UsbHostHandle *h)
         g_free(h->strings[i]);
     g_free(h->strings);
     g_free(h->config);
+    if (h->cfg)
+        libusb_free_config_descriptor(h->cfg);
     g_free(h->name);
     g_free(h->owner);
     g_mutex_clear(&h->lock);
@@ -592,19 +654,17 @@ UsbHostHandle *usbhost_open(const UsbHostMatch *m, const char *owner, GError **e
     for (int i = 0; i < cfg->bNumInterfaces; i++)
         if (cfg->interface[i].num_altsetting > 0 && cfg->interface[i].altsetting[0].bInterfaceNumber < 32)
             h->interfaces |= 1u << cfg->interface[i].altsetting[0].bInterfaceNumber;
-    libusb_free_config_descriptor(cfg);
+    h->cfg = cfg;
     h->config_len = b->len;
     h->config = g_byte_array_free(b, false);
-    for (size_t pos = 0; pos + 7 <= h->config_len && h->config[pos] >= 2; pos += h->config[pos]) {
-        if (h->config[pos + 1] != LIBUSB_DT_ENDPOINT || h->config[pos] < 7)
-            continue;
-        Endpoint *e = ep_of(h, h->config[pos + 2]);
-        e->addr = h->config[pos + 2];
-        e->type = h->config[pos + 3] & 3;
-        e->mps = (uint16_t)((h->config[pos + 4] | h->config[pos + 5] << 8) & 0x7ff);
+    for (int i = 0; i < 32; i++) {
+        Endpoint *e = ep_of(h, (uint8_t)((i & 15) | (i >= 16 ? 0x80 : 0)));
+        e->h = h;
+        e->iface = -1;
     }
-    for (int i = 0; i < 32; i++)
-        ep_of(h, (uint8_t)((i & 15) | (i >= 16 ? 0x80 : 0)))->h = h;
+    for (int i = 0; i < cfg->bNumInterfaces; i++)
+        if (cfg->interface[i].num_altsetting > 0)
+            endpoints_load(h, cfg->interface[i].altsetting[0].bInterfaceNumber, 0);
     libusb_set_auto_detach_kernel_driver(h->dh, 0);
     if (!claim_interfaces(h, err))
         goto fail;
@@ -711,6 +771,81 @@ static void LIBUSB_CALL xfer_done(struct libusb_transfer *x)
     libusb_free_transfer(x);
 }
 
+/* On the event thread: an isochronous OUT transfer (one packet) ended. */
+static void LIBUSB_CALL iso_out_done(struct libusb_transfer *x)
+{
+    Endpoint *e = x->user_data;
+    UsbHostHandle *h = e->h;
+    g_mutex_lock(&h->lock);
+    if (x->status == LIBUSB_TRANSFER_NO_DEVICE)
+        gone_locked(h);
+    for (int i = 0; i < ISO_OUT_DEPTH; i++)
+        if (e->iso[i] == x)
+            e->iso[i] = NULL;
+    e->iso_busy--;
+    h->in_flight--;
+    if (x->status != LIBUSB_TRANSFER_CANCELLED && !h->closing) {
+        /* The transfer's status covers the submission; each packet has its own. */
+        enum libusb_transfer_status st = x->status == LIBUSB_TRANSFER_COMPLETED ? x->iso_packet_desc[0].status
+                                                                                : x->status;
+        if (st != LIBUSB_TRANSFER_COMPLETED)
+            e->iso_error = status_result(st);
+    }
+    g_cond_broadcast(&h->cond);
+    g_mutex_unlock(&h->lock);
+    libusb_free_transfer(x); /* and its buffer: LIBUSB_TRANSFER_FREE_BUFFER */
+}
+
+/* h->lock held: one isochronous OUT packet of the guest, sent in a transfer of its own.
+ * Isochronous transactions have no handshake (USB 2.0, 5.6.4): the guest's packet is
+ * retired at once, so a packet that fails on the host's wire is told on the next one. */
+static UsbHostResult iso_out_locked(Endpoint *e, const uint8_t *data, size_t len)
+{
+    UsbHostHandle *h = e->h;
+    if (len > e->mps)
+        return USBHOST_BABBLE;
+    UsbHostResult res = e->iso_error;
+    e->iso_error = USBHOST_OK;
+    gint64 until = g_get_monotonic_time() + ISO_OUT_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+    while (e->iso_busy >= ISO_OUT_DEPTH && !h->gone && g_cond_wait_until(&h->cond, &h->lock, until))
+        ;
+    if (h->gone)
+        return USBHOST_GONE;
+    int slot = -1;
+    for (int i = 0; i < ISO_OUT_DEPTH && slot < 0; i++)
+        if (!e->iso[i])
+            slot = i;
+    if (slot < 0) {
+        /* One line for the first: a device that stopped taking data is worth a note. */
+        if (!e->iso_dropped++)
+            g_printerr("vireo: usb-host: %s: endpoint 0x%02x takes no more isochronous data; dropping packets\n",
+                       h->name, e->addr);
+        return res;
+    }
+    struct libusb_transfer *x = libusb_alloc_transfer(1);
+    uint8_t *buf = malloc(MAX(len, (size_t)1));
+    if (!x || !buf) {
+        libusb_free_transfer(x);
+        free(buf);
+        e->iso_dropped++;
+        return res;
+    }
+    memcpy(buf, data, len);
+    libusb_fill_iso_transfer(x, h->dh, e->addr, buf, (int)len, 1, iso_out_done, e, 0);
+    libusb_set_iso_packet_lengths(x, (unsigned)len);
+    x->flags |= LIBUSB_TRANSFER_FREE_BUFFER;
+    int r = libusb_submit_transfer(x);
+    if (r) {
+        libusb_free_transfer(x);
+        e->iso_dropped++;
+        return r == LIBUSB_ERROR_NO_DEVICE ? USBHOST_GONE : USBHOST_ERROR;
+    }
+    e->iso[slot] = x;
+    e->iso_busy++;
+    h->in_flight++;
+    return res;
+}
+
 /* h->lock held: submits e->want bytes of e->buf. */
 static void submit_locked(Endpoint *e)
 {
@@ -745,8 +880,12 @@ UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, siz
     UsbHostResult res;
     if (h->gone) {
         res = USBHOST_GONE;
+    } else if (e->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS && !in) {
+        res = iso_out_locked(e, data, len);
+        *actual = res == USBHOST_OK ? len : 0;
     } else if (e->type != LIBUSB_TRANSFER_TYPE_BULK && e->type != LIBUSB_TRANSFER_TYPE_INTERRUPT) {
-        /* Isochronous endpoints are not carried yet; control ones are not data pipes. */
+        /* Isochronous IN is not carried yet; control endpoints are not data pipes, and
+         * an endpoint of no current alternate setting has no type. */
         res = USBHOST_STALL;
     } else if (in && e->type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
         GBytes *r = g_queue_pop_head(&e->reports);
@@ -824,27 +963,85 @@ UsbHostResult usbhost_control(UsbHostHandle *h, const uint8_t setup[8], uint8_t 
     }
 }
 
-/* Cancels every transfer and waits (bounded) for the event thread to see them end. */
-static void cancel_all(UsbHostHandle *h)
+/* h->lock held: a transfer is in flight on interface iface's endpoints (any, when
+ * negative). */
+static bool busy_on(UsbHostHandle *h, int iface)
+{
+    if (iface < 0)
+        return h->in_flight > 0;
+    for (int i = 0; i < 32; i++)
+        if (h->ep[i].iface == iface && (h->ep[i].xfer || h->ep[i].iso_busy))
+            return true;
+    return false;
+}
+
+/* Cancels the transfers of the endpoints of interface iface (every endpoint when
+ * negative) and waits (bounded) for the event thread to see them end. */
+static void cancel_endpoints(UsbHostHandle *h, int iface)
 {
     g_mutex_lock(&h->lock);
     for (int i = 0; i < 32; i++) {
         Endpoint *e = &h->ep[i];
+        if (iface >= 0 && e->iface != iface)
+            continue;
         e->polling = false;
         if (e->xfer)
             libusb_cancel_transfer(e->xfer);
+        for (int k = 0; k < ISO_OUT_DEPTH; k++)
+            if (e->iso[k])
+                libusb_cancel_transfer(e->iso[k]);
     }
     gint64 until = g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND;
-    while (h->in_flight > 0 && g_cond_wait_until(&h->cond, &h->lock, until))
+    while (busy_on(h, iface) && g_cond_wait_until(&h->cond, &h->lock, until))
         ;
     for (int i = 0; i < 32; i++) {
         Endpoint *e = &h->ep[i];
+        if (iface >= 0 && e->iface != iface)
+            continue;
         if (!e->xfer)
             e->state = EP_IDLE;
         g_queue_clear_full(&e->reports, (GDestroyNotify)g_bytes_unref);
         e->poll_error = USBHOST_OK;
+        e->iso_error = USBHOST_OK;
     }
     g_mutex_unlock(&h->lock);
+}
+
+UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt)
+{
+    if (usbhost_gone(h))
+        return USBHOST_GONE;
+    if (iface >= 32 || !((h->interfaces >> iface) & 1) || !altsetting_of(h, iface, alt))
+        return USBHOST_STALL;
+    /* The pipes of the old setting end (USB 2.0, 9.4.10): nothing of them stays queued;
+     * the other interfaces' pipes go on. */
+    cancel_endpoints(h, iface);
+    int r = libusb_set_interface_alt_setting(h->dh, iface, alt);
+    if (r == LIBUSB_ERROR_NO_DEVICE) {
+        handle_gone(h);
+        return USBHOST_GONE;
+    }
+    if (r)
+        return r == LIBUSB_ERROR_PIPE || r == LIBUSB_ERROR_NOT_FOUND ? USBHOST_STALL : USBHOST_ERROR;
+    g_mutex_lock(&h->lock);
+    endpoints_load(h, iface, alt);
+    g_mutex_unlock(&h->lock);
+    return USBHOST_OK;
+}
+
+int usbhost_get_interface(UsbHostHandle *h, uint8_t iface)
+{
+    if (iface >= 32 || !((h->interfaces >> iface) & 1))
+        return -1;
+    g_mutex_lock(&h->lock);
+    int alt = h->alt[iface];
+    g_mutex_unlock(&h->lock);
+    return alt;
+}
+
+static void cancel_all(UsbHostHandle *h)
+{
+    cancel_endpoints(h, -1);
 }
 
 void usbhost_flush(UsbHostHandle *h)

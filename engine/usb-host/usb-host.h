@@ -9,8 +9,11 @@
  * Transfers are asynchronous and the guest side stays synchronous: usbhost_data submits
  * a transfer on the first attempt and answers NAK until it completed, then hands the
  * data and status over on the controller's retry. Interrupt IN endpoints keep one
- * transfer submitted once polled and queue the reports. Control requests are a short
- * bounded synchronous call (usbhost_control), see there.
+ * transfer submitted once polled and queue the reports. Isochronous OUT packets are
+ * retired at once and sent in transfers of their own, up to 16 in flight per endpoint
+ * (isochronous IN is not carried yet: it stalls). Alternate settings are the device's:
+ * usbhost_set_interface selects one on the device and the endpoint table follows it.
+ * Control requests are a short bounded synchronous call (usbhost_control), see there.
  *
  * Lock rules: the event thread never calls into a device and never takes the engine
  * lock. It records completions in the handle under the handle's own mutex; the device
@@ -103,10 +106,20 @@ typedef enum {
  * fills data with up to wLength bytes and sets *actual. */
 #define USBHOST_CONTROL_TIMEOUT_MS 500
 UsbHostResult usbhost_control(UsbHostHandle *h, const uint8_t setup[8], uint8_t *data, size_t *actual);
-/* A bulk or interrupt transaction on endpoint ep_addr (bit 7: IN). OUT: data/len is the
- * packet; IN: data has room for len bytes and *actual is set. The first attempt submits
- * and answers NAK; a retry collects the result. Endpoint types come from the descriptors. */
+/* A bulk, interrupt or isochronous transaction on endpoint ep_addr (bit 7: IN). OUT:
+ * data/len is the packet; IN: data has room for len bytes and *actual is set. Bulk and
+ * interrupt: the first attempt submits and answers NAK; a retry collects the result.
+ * Isochronous OUT: queued and answered OK at once (an error of an earlier packet of the
+ * endpoint is answered instead, once). Endpoint types come from the descriptors of the
+ * interfaces' current alternate settings. */
 UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, size_t len, size_t *actual);
+/* SET_INTERFACE on the device (libusb_set_interface_alt_setting, a short synchronous
+ * call): what is in flight on that interface's endpoints is cancelled first (the other
+ * interfaces' go on), then the endpoints of the new setting replace those of the old. STALL for an interface or setting the active
+ * configuration lacks. */
+UsbHostResult usbhost_set_interface(UsbHostHandle *h, uint8_t iface, uint8_t alt);
+/* The alternate setting selected on interface iface (0 after open), -1 for no such one. */
+int usbhost_get_interface(UsbHostHandle *h, uint8_t iface);
 /* Cancels what is in flight on every endpoint and forgets queued reports (a guest's
  * SET_CONFIGURATION or bus reset). */
 void usbhost_flush(UsbHostHandle *h);

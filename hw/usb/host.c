@@ -3,8 +3,9 @@
  * vendorid=, productid=, hostbus=, hostaddr=). The guest sees the real device's
  * descriptors; the standard requests that only concern the guest's view (addresses) stay
  * in the core, the rest reach the device through engine/usb-host (libusb): class and
- * vendor control requests, bulk and interrupt transactions. Isochronous endpoints are
- * not carried yet (they stall). */
+ * vendor control requests, alternate settings (SET_INTERFACE/GET_INTERFACE), bulk,
+ * interrupt and isochronous OUT transactions. Isochronous IN endpoints are not carried
+ * yet (they stall). */
 #include "hw/usb/usb.h"
 
 #include <string.h>
@@ -25,7 +26,22 @@ typedef struct UsbHostState {
     UsbHostHandle *h;
     UsbDescriptors desc;
     GoneCtx *gone;
+    /* Guest-visible: the alternate setting the guest selected per interface number
+     * (what GET_INTERFACE answers, restored on the host device after a load). */
+    uint8_t alt[32];
 } UsbHostState;
+
+/* Back to setting 0 on every interface the guest had moved (a reset, a new
+ * configuration): the host device follows. */
+static void host_alts_reset(UsbHostState *s)
+{
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->alt); i++)
+        if (s->alt[i]) {
+            s->alt[i] = 0;
+            if (s->h)
+                usbhost_set_interface(s->h, (uint8_t)i, 0);
+        }
+}
 
 static UsbResult result_of(UsbHostResult r)
 {
@@ -73,17 +89,53 @@ static int host_control(UsbDevice *d, const UsbSetup *st, uint8_t *data)
 static void host_request_done(UsbDevice *d, const UsbSetup *st)
 {
     UsbHostState *s = (UsbHostState *)d;
-    if (st->request == 1 /* CLEAR_FEATURE */ && (st->type & 3) == 2)
+    if (st->request == 1 /* CLEAR_FEATURE */ && (st->type & 3) == 2) {
         usbhost_clear_halt(s->h, (uint8_t)st->index);
-    else
-        /* SET_CONFIGURATION/SET_INTERFACE restart the pipes: nothing in flight survives. */
+    } else if (st->request == 9 /* SET_CONFIGURATION */) {
+        /* The pipes restart and every interface is back at setting 0 (USB 2.0, 9.1.1.5):
+         * nothing in flight survives. SET_INTERFACE did its part in host_set_interface. */
         usbhost_flush(s->h);
+        host_alts_reset(s);
+    }
+}
+
+/* SET_INTERFACE (USB 2.0, 9.4.10) repeated on the real device, which stalls it or not. */
+static int host_set_interface(UsbDevice *d, uint8_t iface, uint8_t alt)
+{
+    UsbHostState *s = (UsbHostState *)d;
+    if (iface >= G_N_ELEMENTS(s->alt) || usbhost_set_interface(s->h, iface, alt) != USBHOST_OK)
+        return -1;
+    s->alt[iface] = alt;
+    /* The interface's endpoints start un-halted in the new setting (USB 2.0, 9.4.10);
+     * one the guest touched while its setting lacked it was answered with a stall. */
+    const UsbDescriptors *desc = d->desc;
+    int cur = -1;
+    for (size_t pos = 0; pos + 2 <= desc->config_len && desc->config[pos] >= 2; pos += desc->config[pos]) {
+        const uint8_t *p = desc->config + pos;
+        if (p[1] == USB_DT_INTERFACE && p[0] >= 9 && pos + 9 <= desc->config_len)
+            cur = p[2];
+        else if (p[1] == USB_DT_ENDPOINT && p[0] >= 7 && pos + 7 <= desc->config_len && cur == iface) {
+            if (p[2] & 0x80)
+                d->halted_in &= (uint16_t)~(1u << (p[2] & 15));
+            else
+                d->halted_out &= (uint16_t)~(1u << (p[2] & 15));
+        }
+    }
+    return 0;
+}
+
+static uint8_t host_get_interface(UsbDevice *d, uint8_t iface)
+{
+    UsbHostState *s = (UsbHostState *)d;
+    return iface < G_N_ELEMENTS(s->alt) ? s->alt[iface] : 0;
 }
 
 static const UsbDeviceOps host_ops = {
     .control = host_control,
     .data = host_data,
     .request_done = host_request_done,
+    .set_interface = host_set_interface,
+    .get_interface = host_get_interface,
 };
 
 /* On the main context, no lock held: the device left the host, so it leaves the guest. */
@@ -109,6 +161,7 @@ static void host_reset(Device *dev)
     usb_device_reset_core(&s->usb);
     if (s->h)
         usbhost_flush(s->h);
+    host_alts_reset(s);
 }
 
 static bool host_realize(Device *dev, GError **err)
@@ -165,22 +218,39 @@ static bool host_check(const void *state, GError **err)
 }
 
 /* After a load, a result collected for a transaction of the saved run must not be
- * handed to the restored one: the restored schedule starts its transfers again. */
+ * handed to the restored one: the restored schedule starts its transfers again. The
+ * host device takes the alternate settings the guest had selected; one it refuses
+ * leaves that interface at what the device has (its endpoints then stall). */
 static void host_post_load(void *state)
 {
     UsbHostState *s = state;
-    if (s->h)
-        usbhost_flush(s->h);
+    if (!s->h)
+        return;
+    usbhost_flush(s->h);
+    for (unsigned i = 0; i < G_N_ELEMENTS(s->alt); i++) {
+        int now = usbhost_get_interface(s->h, (uint8_t)i);
+        if (now < 0) {
+            s->alt[i] = 0; /* no such interface: it has only "setting 0" to report */
+            continue;
+        }
+        if (now != s->alt[i] && usbhost_set_interface(s->h, (uint8_t)i, s->alt[i]) != USBHOST_OK) {
+            g_printerr("vireo: usb-host %s: the device refused alternate setting %u of interface %u after the load\n",
+                       usbhost_name(s->h), s->alt[i], i);
+            s->alt[i] = (uint8_t)now;
+        }
+    }
 }
 
 static const VmStateField host_fields[] = {
     VMSTATE_STRUCT(UsbHostState, usb, UsbDevice, &usb_device_vmsd),
+    /* Version 2: alternate settings (version 1 had only setting 0). */
+    { .name = "alt", .type = VMS_U8, .offset = offsetof(UsbHostState, alt), .count = 32, .version_added = 2 },
     VMSTATE_END,
 };
 
 static const VmStateDesc host_vmsd = {
     .name = "usb-host",
-    .version = 1,
+    .version = 2,
     .fields = host_fields,
     .check = host_check,
     .post_load = host_post_load,

@@ -7,13 +7,20 @@
  * on attach and reattached on release, class requests forwarded, interrupt reports
  * NAKed until they arrive then delivered in order, the mock unplugged = the device
  * unplugged from the bus, one-line errors (bad vendorid, missing ids, no device, busy,
- * speed, permission), and hot plug of usb-kbd on the bus. */
+ * speed, permission), and hot plug of usb-kbd on the bus. A mock USB Audio Class 1
+ * speaker checks alternate settings (SET_INTERFACE/GET_INTERFACE reach the device and
+ * its endpoint table follows, also across a save and load) and isochronous OUT: a
+ * tone played in 1 ms packets arrives at the device byte for byte, in order; the
+ * speaker unplugged mid-stream leaves the bus. The test
+ * plays the controller itself (usb_bus_deliver): no guest boots. */
 #include "engine/device.h"
 #include "engine/usb-host/usb-host.h"
+#include "engine/vmstate.h"
 #include "hw/usb/usb.h"
 #include "tests/usbmock/usbmock.h"
 #include "unit.h"
 
+#include <math.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -251,6 +258,173 @@ static void test_passthrough(void)
     usbmock_free(m);
 }
 
+typedef struct Played {
+    UsbMock *m;
+    int want;
+} Played;
+
+static bool played_all(void *opaque)
+{
+    Played *p = opaque;
+    return usbmock_stats(p->m, USBMOCK_SPEAKER).iso_packets >= p->want;
+}
+
+/* Packet i of a 750 Hz tone, 48 kHz 16-bit stereo (right = -left): 750 Hz does not fit
+ * a 1 ms packet a whole number of times, so no two neighbouring packets are alike and
+ * any loss or reordering shows. Every 10th packet is one frame short, as an adaptive
+ * stream's are now and then. */
+static size_t tone_packet(int i, int *frame, uint8_t out[USBMOCK_SPEAKER_PACKET])
+{
+    int frames = i % 10 == 9 ? 47 : 48;
+    for (int f = 0; f < frames; f++, (*frame)++) {
+        int16_t l = (int16_t)lround(12000.0 * sin(2 * G_PI * 750.0 * *frame / 48000.0));
+        int16_t r = (int16_t)-l;
+        out[4 * f] = (uint8_t)l;
+        out[4 * f + 1] = (uint8_t)((uint16_t)l >> 8);
+        out[4 * f + 2] = (uint8_t)r;
+        out[4 * f + 3] = (uint8_t)((uint16_t)r >> 8);
+    }
+    return (size_t)frames * 4;
+}
+
+/* Plays n packets of the tone on endpoint 1 and appends them to sent. */
+static void play(Rig *r, int n, int *packet_no, int *frame, GByteArray *sent)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t pkt[USBMOCK_SPEAKER_PACKET];
+        size_t len = tone_packet((*packet_no)++, frame, pkt);
+        size_t got = 0;
+        g_assert_cmpint(packet(r, USB_TOKEN_OUT, 7, 1, pkt, len, &got), ==, USB_RET_SUCCESS);
+        g_byte_array_append(sent, pkt, (guint)len);
+    }
+}
+
+static bool spk2_gone(void *opaque)
+{
+    Rig *r = opaque;
+    vm_lock(r->vm);
+    bool gone = device_find(r->vm, "spk2") == NULL;
+    vm_unlock(r->vm);
+    return gone;
+}
+
+static void test_iso_speaker(void)
+{
+    if (!under_umockdev())
+        return;
+    UsbMock *m = usbmock_new(USBMOCK_SPEAKER);
+    Rig r;
+    rig_init(&r);
+    GError *err = NULL;
+    Device *dev = create(&r, "usb-host,id=spk,vendorid=0x16c0,productid=0x27dd", &err);
+    g_assert_no_error(err);
+    g_assert_nonnull(dev);
+    uint8_t buf[256];
+    /* The whole descriptor set, both settings of the streaming interface included. */
+    g_assert_cmpint(control(&r, 0, (const uint8_t[]){ 0x80, 6, 0, 2, 0, 0, 255, 0 }, buf, 255), ==, 100);
+    g_assert_cmpint(buf[4], ==, 2);
+    g_assert_cmpint(buf[9 + 9 + 9 + 12 + 9 + 9 + 3], ==, 1);         /* interface 1, setting 1 */
+    g_assert_cmphex(buf[9 + 9 + 9 + 12 + 9 + 9 + 9 + 7 + 11 + 2], ==, 0x01); /* endpoint 0x01 */
+    g_assert_cmphex(buf[9 + 9 + 9 + 12 + 9 + 9 + 9 + 7 + 11 + 3], ==, 0x09); /* isochronous, adaptive */
+    g_assert_cmpint(control(&r, 0, (const uint8_t[]){ 0, 5, 7, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0, 9, 1, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+
+    /* Setting 0 has no endpoint: an OUT stalls, and nothing reached the device. */
+    const uint8_t get_if1[8] = { 0x81, 10, 0, 0, 1, 0, 1, 0 };
+    g_assert_cmpint(control(&r, 7, get_if1, buf, 1), ==, 1);
+    g_assert_cmpint(buf[0], ==, 0);
+    uint8_t pkt[USBMOCK_SPEAKER_PACKET + 1] = { 0 };
+    g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, pkt, 192, NULL), ==, USB_RET_STALL);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).iso_urbs, ==, 0);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).iso_refused, ==, 0);
+
+    /* A setting the device lacks stalls; setting 1 reaches the device. */
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x01, 11, 2, 0, 1, 0, 0, 0 }, buf, 0), ==, -1);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).set_interfaces, ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x01, 11, 1, 0, 1, 0, 0, 0 }, buf, 0), ==, 0);
+    UsbMockStats st = usbmock_stats(m, USBMOCK_SPEAKER);
+    g_assert_cmpint(st.set_interfaces, ==, 1);
+    g_assert_cmpint(st.alt_setting, ==, 1);
+    g_assert_cmpint(control(&r, 7, get_if1, buf, 1), ==, 1);
+    g_assert_cmpint(buf[0], ==, 1);
+
+    /* 300 ms of the tone, one packet a frame: every byte arrives, in order. */
+    g_autoptr(GByteArray) sent = g_byte_array_new();
+    int packet_no = 0, frame = 0;
+    play(&r, 300, &packet_no, &frame, sent);
+    Played want = { m, 300 };
+    g_assert_true(wait_for(played_all, &want));
+    {
+        g_autoptr(GBytes) got = usbmock_played(m);
+        g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), sent->data, sent->len);
+    }
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).iso_urbs, ==, 300);
+    /* A packet over the endpoint's 192 bytes is the guest's error: never sent. */
+    g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, pkt, sizeof(pkt), NULL), ==, USB_RET_BABBLE);
+
+    /* Saved with setting 1; the guest then goes back to setting 0 (the device follows,
+     * the endpoint is gone); the load selects setting 1 on the device again and the
+     * stream goes on where it was. */
+    g_autoptr(GByteArray) saved = g_byte_array_new();
+    vm_lock(r.vm);
+    vmstate_save(saved, "usb-host", "spk", dev->klass->vmsd, dev);
+    vm_unlock(r.vm);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x01, 11, 0, 0, 1, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).alt_setting, ==, 0);
+    g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, pkt, 192, NULL), ==, USB_RET_STALL);
+    vm_lock(r.vm);
+    g_assert_true(vmstate_load(dev->klass->vmsd, "usb-host", "spk", dev, dev->klass->instance_size, saved->data,
+                               saved->len, &err));
+    vm_unlock(r.vm);
+    g_assert_no_error(err);
+    st = usbmock_stats(m, USBMOCK_SPEAKER);
+    g_assert_cmpint(st.alt_setting, ==, 1);
+    g_assert_cmpint(st.set_interfaces, ==, 3);
+    g_assert_cmpint(control(&r, 7, get_if1, buf, 1), ==, 1);
+    g_assert_cmpint(buf[0], ==, 1);
+    play(&r, 100, &packet_no, &frame, sent);
+    want.want = 400;
+    g_assert_true(wait_for(played_all, &want));
+    {
+        g_autoptr(GBytes) got = usbmock_played(m);
+        g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), sent->data, sent->len);
+    }
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).iso_refused, ==, 0);
+
+    /* A bus reset puts the interface back at setting 0 on the device too. */
+    vm_lock(r.vm);
+    usb_bus_port_reset(r.bus, 0);
+    vm_unlock(r.vm);
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).alt_setting, ==, 0);
+
+    vm_lock(r.vm);
+    device_unplug(dev, &err);
+    vm_unlock(r.vm);
+    g_assert_no_error(err);
+    /* Released: the host's audio driver has the device back. */
+    g_assert_cmpint(usbmock_stats(m, USBMOCK_SPEAKER).driver_bound, ==, 1);
+
+    /* Taken again, streaming, and the speaker leaves the host: it leaves the bus, and
+     * the guest's next packet finds no device. */
+    dev = create(&r, "usb-host,id=spk2,vendorid=0x16c0,productid=0x27dd", &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(control(&r, 0, (const uint8_t[]){ 0, 5, 7, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0, 9, 1, 0, 0, 0, 0, 0 }, buf, 0), ==, 0);
+    g_assert_cmpint(control(&r, 7, (const uint8_t[]){ 0x01, 11, 1, 0, 1, 0, 0, 0 }, buf, 0), ==, 0);
+    play(&r, 20, &packet_no, &frame, sent);
+    want.want = 420;
+    g_assert_true(wait_for(played_all, &want));
+    usbmock_unplug(m, USBMOCK_SPEAKER);
+    g_assert_true(wait_for(spk2_gone, &r));
+    g_assert_cmpint(packet(&r, USB_TOKEN_OUT, 7, 1, pkt, 192, NULL), ==, USB_RET_NODEV);
+    {
+        g_autoptr(GBytes) got = usbmock_played(m);
+        g_assert_cmpmem(g_bytes_get_data(got, NULL), g_bytes_get_size(got), sent->data, sent->len);
+    }
+    rig_free(&r);
+    usbmock_free(m);
+}
+
 static void count_change(void *opaque)
 {
     (*(int *)opaque)++;
@@ -445,6 +619,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/usb-host/passthrough", test_passthrough);
     g_test_add_func("/usb-host/release", test_release);
+    g_test_add_func("/usb-host/iso-speaker", test_iso_speaker);
     g_test_add_func("/usb-host/host-list", test_host_list);
     g_test_add_func("/usb-host/errors", test_errors);
     g_test_add_func("/usb-host/permission", test_permission);

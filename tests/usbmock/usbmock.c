@@ -43,6 +43,28 @@ static const uint8_t disk_descriptors[18 + 32] = {
 
 static const char *const disk_strings[] = { "Vireo", "Mock USB Disk" };
 
+/* USB Audio Class 1.0 (Audio Device Class 1.0, 4.3-4.6; Audio Data Formats 1.0, 2.2.5):
+ * AudioControl interface 0 with a header, a USB streaming input terminal (id 1) and a
+ * speaker output terminal (id 2); AudioStreaming interface 1, setting 0 without
+ * endpoints (no bandwidth), setting 1 with PCM 16-bit stereo at 48 kHz on an adaptive
+ * isochronous OUT endpoint of 192 bytes every frame. */
+static const uint8_t speaker_descriptors[18 + 100] = {
+    18, 1, 0x00, 0x02, 0, 0, 0, 64, 0xc0, 0x16, 0xdd, 0x27, 0x00, 0x01, 1, 2, 0, 1,
+    9, 2, 100, 0, 2, 1, 0, 0x80, 50,
+    9, 4, 0, 0, 0, 1, 1, 0, 0,
+    9, 0x24, 1, 0x00, 0x01, 30, 0, 1, 1,
+    12, 0x24, 2, 1, 0x01, 0x01, 0, 2, 0x03, 0x00, 0, 0,
+    9, 0x24, 3, 2, 0x01, 0x03, 0, 1, 0,
+    9, 4, 1, 0, 0, 1, 2, 0, 0,
+    9, 4, 1, 1, 1, 1, 2, 0, 0,
+    7, 0x24, 1, 1, 1, 0x01, 0x00,
+    11, 0x24, 2, 1, 2, 2, 16, 1, 0x80, 0xbb, 0x00,
+    9, 5, 0x01, 0x09, USBMOCK_SPEAKER_PACKET, 0, 1, 0, 0,
+    7, 0x25, 1, 0, 0, 0, 0,
+};
+
+static const char *const speaker_strings[] = { "Vireo", "Mock USB Speaker" };
+
 typedef struct Urb {
     UMockdevIoctlData *data;   /* the client's struct usbdevfs_urb */
     UMockdevIoctlData *buffer; /* its buffer */
@@ -73,12 +95,20 @@ typedef struct MockDev {
     GByteArray *io;          /* data to send, or data received */
     size_t io_pos;
     uint32_t write_lba, write_blocks;
+    /* speaker */
+    GByteArray *played;
 } MockDev;
 
 struct UsbMock {
     UMockdevTestbed *testbed;
-    MockDev *dev[2];
+    MockDev *dev[3];
 };
+
+/* dev[] slot of a device kind. */
+static int slot_of(UsbMockDevice which)
+{
+    return which == USBMOCK_KEYBOARD ? 0 : which == USBMOCK_STORAGE ? 1 : 2;
+}
 
 static void urb_free(Urb *u)
 {
@@ -310,6 +340,29 @@ static void disk_out(MockDev *d, Urb *u)
     urb_finish(d, u, -EPIPE, NULL, 0);
 }
 
+/* ---- the speaker ---- */
+
+/* lock held: an isochronous OUT URB of one packet (what usb-host submits), whose
+ * length is the buffer's. Its packet descriptor lies after the URB in the client's
+ * memory, which umockdev cannot reach here (it resolves the URB once, at the struct's
+ * fixed size): the packet is taken whole and the URB completes without error, so the
+ * client keeps the descriptor as it filled it (its actual length reads 0). */
+static void speaker_out(MockDev *d, Urb *u)
+{
+    struct usbdevfs_urb *urb = urb_of(u);
+    size_t len = (size_t)MAX(urb->buffer_length, 0);
+    d->stats.iso_urbs++;
+    if (len > USBMOCK_SPEAKER_PACKET) {
+        urb_finish(d, u, -EOVERFLOW, NULL, 0);
+        return;
+    }
+    g_byte_array_append(d->played, u->buffer->data, (guint)len);
+    d->stats.iso_packets++;
+    urb->actual_length = (int)len;
+    urb->status = 0;
+    g_queue_push_tail(&d->done, u);
+}
+
 /* ---- the default pipe ---- */
 
 static int string_desc(const char *const *strings, unsigned idx, uint8_t *tmp)
@@ -364,6 +417,15 @@ static int control(MockDev *d, uint8_t *buf, int len)
         } else if (type == 0x21 && (req == 0x09 || req == 0x0b)) { /* SET_REPORT (LEDs), SET_PROTOCOL */
             n = 0;
         }
+    } else if (d->kind == USBMOCK_SPEAKER) {
+        /* SET_CUR of the endpoint's sampling frequency (Audio 1.0, 5.2.3.2.3.1): 48 kHz
+         * is the one it has; GET_CUR answers it. */
+        if (type == 0x22 && req == 0x01 && value == 0x0100 && wlen == 3)
+            n = 0;
+        else if (type == 0xa2 && req == 0x81 && value == 0x0100) {
+            memcpy(tmp, (uint8_t[]){ 0x80, 0xbb, 0x00 }, 3);
+            n = 3;
+        }
     } else {
         if (type == 0xa1 && req == 0xfe) { /* Get Max LUN */
             tmp[0] = 0;
@@ -401,7 +463,11 @@ static gboolean handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
         UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_getdriver), NULL);
         struct usbdevfs_getdriver *gd = (struct usbdevfs_getdriver *)d->data;
         if (gd->interface == 0 && m->stats.driver_bound)
-            g_strlcpy(gd->driver, m->kind == USBMOCK_KEYBOARD ? "usbhid" : "usb-storage", sizeof(gd->driver));
+            g_strlcpy(gd->driver,
+                      m->kind == USBMOCK_KEYBOARD  ? "usbhid"
+                      : m->kind == USBMOCK_STORAGE ? "usb-storage"
+                                                   : "snd-usb-audio",
+                      sizeof(gd->driver));
         else
             ret = -1, err = ENODATA;
         umockdev_ioctl_data_unref(d);
@@ -433,8 +499,22 @@ static gboolean handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
         break;
     case USBDEVFS_CLEAR_HALT:
     case USBDEVFS_RESETEP:
-    case USBDEVFS_SETINTERFACE:
         break;
+    case USBDEVFS_SETINTERFACE: {
+        UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), NULL);
+        struct usbdevfs_setinterface *si = (struct usbdevfs_setinterface *)d->data;
+        /* Only the speaker's streaming interface has a setting besides 0. */
+        if (si->altsetting == 0 || (m->kind == USBMOCK_SPEAKER && si->interface == 1 && si->altsetting == 1)) {
+            if (m->kind == USBMOCK_SPEAKER && si->interface == 1) {
+                m->stats.alt_setting = (int)si->altsetting;
+                m->stats.set_interfaces++;
+            }
+        } else {
+            ret = -1, err = EINVAL;
+        }
+        umockdev_ioctl_data_unref(d);
+        break;
+    }
     case USBDEVFS_SUBMITURB: {
         if (m->gone) {
             ret = -1, err = ENODEV;
@@ -462,6 +542,15 @@ static gboolean handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *client, 
                 disk_in(m, u);
         } else if (m->kind == USBMOCK_STORAGE && urb->type == USBDEVFS_URB_TYPE_BULK && urb->endpoint == 0x02) {
             disk_out(m, u);
+        } else if (m->kind == USBMOCK_SPEAKER && urb->type == USBDEVFS_URB_TYPE_ISO && urb->endpoint == 0x01) {
+            if (m->stats.alt_setting != 1 || urb->number_of_packets != 1) {
+                /* Setting 0 has no endpoint: usbfs refuses the URB. */
+                m->stats.iso_refused++;
+                urb_free(u);
+                ret = -1, err = EINVAL;
+                break;
+            }
+            speaker_out(m, u);
         } else {
             urb_finish(m, u, -EPIPE, NULL, 0);
         }
@@ -512,15 +601,26 @@ static MockDev *mockdev_add(UMockdevTestbed *tb, UsbMockDevice kind)
 {
     MockDev *d = g_new0(MockDev, 1);
     bool kbd = kind == USBMOCK_KEYBOARD;
+    int devnum = kbd ? 2 : kind == USBMOCK_STORAGE ? 3 : 4;
     d->kind = kind;
-    d->desc = kbd ? kbd_descriptors : disk_descriptors;
-    d->desc_len = kbd ? sizeof(kbd_descriptors) : sizeof(disk_descriptors);
-    d->strings = kbd ? kbd_strings : disk_strings;
-    d->node = kbd ? "/dev/bus/usb/001/002" : "/dev/bus/usb/001/003";
-    d->syspath = kbd ? "/sys/devices/pci0000:00/0000:00:01.2/usb1/1-1" : "/sys/devices/pci0000:00/0000:00:01.2/usb1/1-2";
+    if (kind == USBMOCK_SPEAKER) {
+        d->desc = speaker_descriptors;
+        d->desc_len = sizeof(speaker_descriptors);
+        d->strings = speaker_strings;
+        d->node = "/dev/bus/usb/001/004";
+        d->syspath = "/sys/devices/pci0000:00/0000:00:01.2/usb1/1-3";
+        d->played = g_byte_array_new();
+    } else {
+        d->desc = kbd ? kbd_descriptors : disk_descriptors;
+        d->desc_len = kbd ? sizeof(kbd_descriptors) : sizeof(disk_descriptors);
+        d->strings = kbd ? kbd_strings : disk_strings;
+        d->node = kbd ? "/dev/bus/usb/001/002" : "/dev/bus/usb/001/003";
+        d->syspath =
+            kbd ? "/sys/devices/pci0000:00/0000:00:01.2/usb1/1-1" : "/sys/devices/pci0000:00/0000:00:01.2/usb1/1-2";
+    }
     g_mutex_init(&d->lock);
     d->stats.driver_bound = 1;
-    if (!kbd) {
+    if (kind == USBMOCK_STORAGE) {
         d->disk = g_malloc(USBMOCK_DISK_SIZE);
         for (size_t i = 0; i < USBMOCK_DISK_SIZE; i++)
             d->disk[i] = (uint8_t)((i * 37 + (i >> 8)) & 0xff);
@@ -549,8 +649,8 @@ static MockDev *mockdev_add(UMockdevTestbed *tb, UsbMockDevice kind)
         "A: manufacturer=%s\\n\n"
         "A: product=%s\\n\n"
         "H: descriptors=%s\n",
-        d->syspath + strlen("/sys"), kbd ? "002" : "003", kbd ? "002" : "003", d->node, kbd ? 2 : 3,
-        d->strings[0], d->strings[1], hex->str);
+        d->syspath + strlen("/sys"), d->node + strlen("/dev/bus/usb/001/"), d->node + strlen("/dev/bus/usb/001/"),
+        d->node, devnum, d->strings[0], d->strings[1], hex->str);
     g_string_free(hex, true);
     g_autoptr(GError) err = NULL;
     if (!umockdev_testbed_add_from_string(tb, text, &err))
@@ -569,6 +669,8 @@ static void mockdev_free(UMockdevTestbed *tb, MockDev *d)
     g_queue_clear_full(&d->reports, (GDestroyNotify)g_bytes_unref);
     if (d->io)
         g_byte_array_unref(d->io);
+    if (d->played)
+        g_byte_array_unref(d->played);
     g_free(d->disk);
     g_mutex_clear(&d->lock);
     g_free(d);
@@ -582,6 +684,8 @@ UsbMock *usbmock_new(unsigned devices)
         m->dev[0] = mockdev_add(m->testbed, USBMOCK_KEYBOARD);
     if (devices & USBMOCK_STORAGE)
         m->dev[1] = mockdev_add(m->testbed, USBMOCK_STORAGE);
+    if (devices & USBMOCK_SPEAKER)
+        m->dev[2] = mockdev_add(m->testbed, USBMOCK_SPEAKER);
     return m;
 }
 
@@ -589,7 +693,7 @@ void usbmock_free(UsbMock *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         mockdev_free(m->testbed, m->dev[i]);
     g_clear_object(&m->testbed);
     g_free(m);
@@ -597,7 +701,7 @@ void usbmock_free(UsbMock *m)
 
 static MockDev *dev_of(UsbMock *m, UsbMockDevice which)
 {
-    MockDev *d = m->dev[which == USBMOCK_STORAGE];
+    MockDev *d = m->dev[slot_of(which)];
     g_assert(d);
     return d;
 }
@@ -631,7 +735,7 @@ void usbmock_unplug(UsbMock *m, UsbMockDevice which)
 
 void usbmock_plug(UsbMock *m, UsbMockDevice which)
 {
-    MockDev **slot = &m->dev[which == USBMOCK_STORAGE];
+    MockDev **slot = &m->dev[slot_of(which)];
     g_assert(!*slot || (*slot)->gone);
     mockdev_free(m->testbed, *slot);
     *slot = mockdev_add(m->testbed, which);
@@ -651,6 +755,15 @@ GBytes *usbmock_disk(UsbMock *m)
     MockDev *d = dev_of(m, USBMOCK_STORAGE);
     g_mutex_lock(&d->lock);
     GBytes *b = g_bytes_new(d->disk, USBMOCK_DISK_SIZE);
+    g_mutex_unlock(&d->lock);
+    return b;
+}
+
+GBytes *usbmock_played(UsbMock *m)
+{
+    MockDev *d = dev_of(m, USBMOCK_SPEAKER);
+    g_mutex_lock(&d->lock);
+    GBytes *b = g_bytes_new(d->played->data, d->played->len);
     g_mutex_unlock(&d->lock);
     return b;
 }
