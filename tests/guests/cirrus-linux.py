@@ -21,20 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip, hmp  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Skip(Exception):
-    pass
-
-
-def hmp(vm, line):
-    out = vm.command("human-monitor-command", **{"command-line": line})
-    if out.startswith("Error"):
-        raise TestFailure("%s: %s" % (line, out.strip()))
-    return out
 
 
 def run(opts, tmp):

@@ -39,6 +39,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip, free_port, hmp_text as hmp  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,26 +55,12 @@ CARDS = {
 }
 
 
-class Skip(Exception):
-    pass
-
-
-def hmp(vm, line):
-    return vm.command("human-monitor-command", **{"command-line": line})
-
-
 def set_link(vm, name, up):
     """QMP set_link (its "name" argument cannot go through Vm.command's keywords)."""
     vm.raw(json.dumps({"execute": "set_link", "arguments": {"name": name, "up": up}}).encode() + b"\n")
     msg = vm.reply()
     if "error" in msg:
         raise TestFailure("set_link %s: %s" % (name, msg["error"]["desc"]))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_blob(blob, host="127.0.0.1"):

@@ -29,28 +29,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip, hmp_text as hmp, hmp as hmp_ok  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 from floppy import screen_text, wait_screen, type_line, private_copy  # noqa: E402
 
 
-def hmp(vm, line):
-    """Runs an HMP command; returns its text. An HMP error is text starting 'Error:'."""
-    return vm.command("human-monitor-command", **{"command-line": line})
-
-
-def hmp_ok(vm, line):
-    out = hmp(vm, line)
-    if out.startswith("Error"):
-        raise TestFailure("%s: %s" % (line, out.strip()))
-    return out
-
-
 def shot(vm, name):
     return vm.screendump(name)
-
-
-class Skip(Exception):
-    pass
 
 
 @contextlib.contextmanager

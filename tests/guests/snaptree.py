@@ -30,6 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 from floppy import screen_text, wait_screen, type_line  # noqa: E402
 
@@ -673,10 +674,6 @@ def scenario_kill_running(opts, tmp):
     check_images(lib, "at the end")
     print("ok: SIGKILL during %d takes, %d reverts and %d deletes of the running VM: the tree loads, every "
           "image passes qemu-img check, and A resumes and answers" % (stats["take"], stats["revert"], stats["delete"]))
-
-
-class Skip(Exception):
-    pass
 
 
 SCENARIOS = {"model": scenario_model, "space": scenario_space, "linux": scenario_linux,

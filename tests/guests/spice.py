@@ -37,21 +37,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import soundcheck  # noqa: E402
 import vmtest  # noqa: E402
+from vmtest import Skip, free_port  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORD = "s3cret-pw"
 # x, y, z as set 1 make codes; the guest prints KEY <scancode><ASCII> for each.
 KEYS = [(0x2d, "KEY 2d78"), (0x15, "KEY 1579"), (0x2c, "KEY 2c7a")]
-
-
-class Skip(Exception):
-    pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gi_python():

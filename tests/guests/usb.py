@@ -69,6 +69,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import hmp  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 from floppy import private_copy, screen_text, type_line, wait_screen  # noqa: E402
 
@@ -79,13 +80,6 @@ EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC = 0, 1, 2, 3, 4
 ABS_X, ABS_Y = 0, 1
 REL_X, REL_Y, REL_WHEEL, REL_WHEEL_HI_RES = 0, 1, 8, 11
 BTN_LEFT, KEY_A, KEY_B = 0x110, 30, 48
-
-
-def hmp(vm, line):
-    out = vm.command("human-monitor-command", **{"command-line": line})
-    if out.startswith("Error"):
-        raise TestFailure("%s: %s" % (line, out.strip()))
-    return out
 
 
 def abs_event(**axes):

@@ -26,15 +26,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip, wait_serial_after as wait_after  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 from spice import free_port, gi_python  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN = "vireo-clip-19"
-
-
-class Skip(Exception):
-    pass
 
 
 def check_options(vireo, kernel):
@@ -63,17 +60,6 @@ def wait_guest_text(vm, want, timeout):
         if time.monotonic() > deadline:
             raise TestFailure("the host's copy of the guest's clipboard is %r, not %r" % (got, want))
         time.sleep(0.1)
-
-
-def wait_after(vm, pattern, start, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, vm.serial()[start:], re.M)
-        if m:
-            return m
-        if vm.proc.poll() is not None or time.monotonic() > deadline:
-            raise TestFailure("no /%s/ on COM1 after offset %d" % (pattern, start))
-        time.sleep(0.05)
 
 
 def run(opts, tmp):

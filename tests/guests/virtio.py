@@ -45,6 +45,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmtest  # noqa: E402
+from vmtest import Skip, hmp, wait_serial_after as wait_after  # noqa: E402
 from vmtest import TestFailure  # noqa: E402
 from net import serve_blob, set_link  # noqa: E402
 
@@ -54,31 +55,6 @@ DISK_MIB = 128
 LOOPS = 6
 SERIAL = "VIREO-VD0"
 MAC = "52:54:00:76:69:6f"
-
-
-class Skip(Exception):
-    pass
-
-
-def hmp(vm, line):
-    out = vm.command("human-monitor-command", **{"command-line": line})
-    if out.startswith("Error"):
-        raise TestFailure("%s: %s" % (line, out.strip()))
-    return out
-
-
-def wait_after(vm, pattern, start, timeout):
-    """wait_serial for a match in the log from offset start on."""
-    deadline = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, vm.serial()[start:], re.M)
-        if m:
-            return m
-        if vm.proc.poll() is not None:
-            raise TestFailure("vireo-run exited (%d) while waiting for /%s/" % (vm.proc.returncode, pattern))
-        if time.monotonic() > deadline:
-            raise TestFailure("timed out waiting for /%s/ on COM1" % pattern)
-        time.sleep(0.05)
 
 
 def check_image(opts, path):

@@ -20,6 +20,44 @@ class TestFailure(Exception):
     pass
 
 
+class Skip(Exception):
+    """The test cannot run on this machine (a package, the network): exit SKIP with why."""
+
+
+def free_port():
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def hmp_text(vm, line):
+    """Runs an HMP command through QMP; returns its text (an error is text 'Error: ...')."""
+    return vm.command("human-monitor-command", **{"command-line": line})
+
+
+def hmp(vm, line):
+    """hmp_text, with an HMP error as the test's failure."""
+    out = hmp_text(vm, line)
+    if out.startswith("Error"):
+        raise TestFailure("%s: %s" % (line, out.strip()))
+    return out
+
+
+def wait_serial_after(vm, pattern, start, timeout):
+    """Vm.wait_serial for a match in COM1's log from offset start on: the match."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, vm.serial()[start:], re.M)
+        if m:
+            return m
+        if vm.proc.poll() is not None:
+            raise TestFailure("vireo-run exited (%d) while waiting for /%s/" % (vm.proc.returncode, pattern))
+        if time.monotonic() > deadline:
+            raise TestFailure("timed out waiting for /%s/ on COM1 after offset %d" % (pattern, start))
+        time.sleep(0.05)
+
+
 def kvm_skip_reason(accel):
     if not accel.startswith("kvm"):
         return None
