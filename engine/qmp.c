@@ -5,10 +5,9 @@
  * back, plus asynchronous events. Input is split into objects by a small scanner that
  * keeps at most QMP_MAX_REQUEST bytes of one request, so no input makes memory grow
  * without bound; a client that stops reading is dropped once its backlog is too big. */
-#include "engine/qmp.h"
+#include "engine/qmp-internal.h"
 #include "engine/monitor.h"
 #include "engine/snapshots.h"
-#include "engine/snaptree.h"
 #include "engine/device.h"
 #include "engine/machine.h"
 #include "engine/display.h"
@@ -30,59 +29,9 @@
 #include <unistd.h>
 
 #define QMP_MAX_REQUEST (1u << 20)
-#define QMP_MAX_DEPTH 64
 #define QMP_MAX_BACKLOG (8u << 20)
-#define QMP_MAX_KEYS 64
-#define QMP_MAX_EVENTS 4096
 
-typedef struct QmpClient QmpClient;
-
-struct QmpServer {
-    Vm *vm;
-    char *path;
-    GSocketService *service;
-    GList *clients;
-    guint state_listener;
-    VmState last_state;
-    DisplayClient *display;
-    unsigned buttons;          /* mouse buttons held through input-send-event */
-    void (*quit_fn)(void *data);
-    void *quit_data;
-    guint quit_idle;
-    GPtrArray *jobs;           /* QmpJob: snapshot jobs until job-dismiss */
-};
-
-/* snapshot-save/-load/-delete run to the end inside the command (the VM is paused for
- * them anyway) and are then kept, concluded, until job-dismiss, as QEMU keeps them. */
-typedef struct QmpJob {
-    char *id;
-    char *type;
-    char *error;               /* NULL: it succeeded */
-} QmpJob;
-
-struct QmpClient {
-    QmpServer *srv;
-    GSocketConnection *conn;
-    GSocket *sock;
-    GSource *in_source;
-    SockWriter *out;
-    /* Request scanner */
-    GString *req;
-    int depth;
-    bool in_string, escape;
-    bool too_big, too_deep;
-    bool junk;                 /* bytes outside any object since the last report */
-    bool skip_line;            /* after a mismatched bracket: ignore up to the newline */
-    char open[QMP_MAX_DEPTH];  /* the brackets open, innermost last */
-    bool negotiated;
-    bool closing;              /* drop once the backlog is written */
-};
-
-typedef JsonNode *(*QmpHandler)(QmpClient *c, JsonObject *args, GError **err);
-
-#define QMP_ERROR (qmp_error_quark())
 G_DEFINE_QUARK(vireo-qmp-error-quark, qmp_error)
-enum { QMP_ERROR_GENERIC, QMP_ERROR_COMMAND_NOT_FOUND };
 
 static void client_close(QmpClient *c);
 
@@ -192,7 +141,7 @@ static void broadcast_event(QmpServer *s, const char *name, JsonNode *data)
 
 /* ---- argument helpers ---- */
 
-static bool arg_string(JsonObject *args, const char *name, bool required, const char **out, GError **err)
+bool qmp_arg_string(JsonObject *args, const char *name, bool required, const char **out, GError **err)
 {
     JsonNode *n = args ? json_object_get_member(args, name) : NULL;
     if (!n) {
@@ -209,7 +158,7 @@ static bool arg_string(JsonObject *args, const char *name, bool required, const 
     return true;
 }
 
-static bool node_int(JsonNode *n, gint64 *out)
+bool qmp_node_int(JsonNode *n, gint64 *out)
 {
     if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
         return false;
@@ -217,7 +166,7 @@ static bool node_int(JsonNode *n, gint64 *out)
     return true;
 }
 
-static bool node_bool(JsonNode *n, bool *out)
+bool qmp_node_bool(JsonNode *n, bool *out)
 {
     if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
         return false;
@@ -226,7 +175,7 @@ static bool node_bool(JsonNode *n, bool *out)
 }
 
 /* A KeyValue: {"type": "qcode", "data": "a"} or {"type": "number", "data": 30}. */
-static bool parse_key_value(JsonNode *n, uint16_t *code, GError **err)
+bool qmp_parse_key_value(JsonNode *n, uint16_t *code, GError **err)
 {
     if (!n || !JSON_NODE_HOLDS_OBJECT(n)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a key must be an object with 'type' and 'data'");
@@ -234,7 +183,7 @@ static bool parse_key_value(JsonNode *n, uint16_t *code, GError **err)
     }
     JsonObject *o = json_node_get_object(n);
     const char *type;
-    if (!arg_string(o, "type", true, &type, err))
+    if (!qmp_arg_string(o, "type", true, &type, err))
         return false;
     JsonNode *data = json_object_get_member(o, "data");
     if (!strcmp(type, "qcode")) {
@@ -251,7 +200,7 @@ static bool parse_key_value(JsonNode *n, uint16_t *code, GError **err)
     }
     if (!strcmp(type, "number")) {
         gint64 v;
-        if (!node_int(data, &v) || v < 0 || !input_qnum_to_key((unsigned)v, code)) {
+        if (!qmp_node_int(data, &v) || v < 0 || !input_qnum_to_key((unsigned)v, code)) {
             g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a number key needs 'data' between 1 and 255");
             return false;
         }
@@ -374,7 +323,7 @@ static JsonNode *cmd_quit(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_eject(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *dev;
-    if (!arg_string(args, "device", true, &dev, err))
+    if (!qmp_arg_string(args, "device", true, &dev, err))
         return NULL;
     GError *local = NULL;
     if (!vm_change_media(c->srv->vm, dev, NULL, NULL, false, &local)) {
@@ -387,8 +336,8 @@ static JsonNode *cmd_eject(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_change_medium(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *dev, *file, *format, *mode;
-    if (!arg_string(args, "device", true, &dev, err) || !arg_string(args, "filename", true, &file, err) ||
-        !arg_string(args, "format", false, &format, err) || !arg_string(args, "read-only-mode", false, &mode, err))
+    if (!qmp_arg_string(args, "device", true, &dev, err) || !qmp_arg_string(args, "filename", true, &file, err) ||
+        !qmp_arg_string(args, "format", false, &format, err) || !qmp_arg_string(args, "read-only-mode", false, &mode, err))
         return NULL;
     if (mode && strcmp(mode, "retain") && strcmp(mode, "read-only") && strcmp(mode, "read-write")) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
@@ -441,7 +390,7 @@ static QmpJob *job_find(QmpServer *s, const char *id)
 static JsonNode *run_snapshot_job(QmpClient *c, JsonObject *args, const char *type, GError **err)
 {
     const char *id, *tag;
-    if (!arg_string(args, "job-id", true, &id, err) || !arg_string(args, "tag", true, &tag, err))
+    if (!qmp_arg_string(args, "job-id", true, &id, err) || !qmp_arg_string(args, "tag", true, &tag, err))
         return NULL;
     QmpServer *s = c->srv;
     if (job_find(s, id)) {
@@ -512,7 +461,7 @@ static JsonNode *cmd_query_jobs(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_job_dismiss(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *id;
-    if (!arg_string(args, "id", true, &id, err))
+    if (!qmp_arg_string(args, "id", true, &id, err))
         return NULL;
     QmpJob *j = job_find(c->srv, id);
     if (!j) {
@@ -560,7 +509,7 @@ static JsonNode *cmd_query_devices(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_device_add(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *driver, *id;
-    if (!arg_string(args, "driver", true, &driver, err) || !arg_string(args, "id", false, &id, err))
+    if (!qmp_arg_string(args, "driver", true, &driver, err) || !qmp_arg_string(args, "id", false, &id, err))
         return NULL;
     const DeviceClass *dc = device_class_find(driver);
     if (!dc || !dc->user_creatable) {
@@ -609,7 +558,7 @@ static JsonNode *cmd_device_add(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_device_del(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *id;
-    if (!arg_string(args, "id", true, &id, err))
+    if (!qmp_arg_string(args, "id", true, &id, err))
         return NULL;
     GError *local = NULL;
     if (!vm_device_del(c->srv->vm, id, &local)) {
@@ -659,7 +608,7 @@ static JsonNode *cmd_query_usb(QmpClient *c, JsonObject *args, GError **err)
 static JsonNode *cmd_human_monitor(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *line;
-    if (!arg_string(args, "command-line", true, &line, err))
+    if (!qmp_arg_string(args, "command-line", true, &line, err))
         return NULL;
     bool quit = false;
     char *out = monitor_run(c->srv->vm, line, &quit);
@@ -712,9 +661,9 @@ static JsonNode *cmd_set_link(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *name;
     bool up;
-    if (!arg_string(args, "name", true, &name, err))
+    if (!qmp_arg_string(args, "name", true, &name, err))
         return NULL;
-    if (!node_bool(args ? json_object_get_member(args, "up") : NULL, &up)) {
+    if (!qmp_node_bool(args ? json_object_get_member(args, "up") : NULL, &up)) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'up' is missing or not a boolean");
         return NULL;
     }
@@ -730,7 +679,7 @@ static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
 {
     QmpServer *s = c->srv;
     const char *file, *format;
-    if (!arg_string(args, "filename", true, &file, err) || !arg_string(args, "format", false, &format, err))
+    if (!qmp_arg_string(args, "filename", true, &file, err) || !qmp_arg_string(args, "format", false, &format, err))
         return NULL;
     if (!format)
         format = g_str_has_suffix(file, ".png") ? "png" : "ppm";
@@ -760,227 +709,6 @@ static JsonNode *cmd_screendump(QmpClient *c, JsonObject *args, GError **err)
     return NULL;
 }
 
-static JsonNode *cmd_send_key(QmpClient *c, JsonObject *args, GError **err)
-{
-    QmpServer *s = c->srv;
-    JsonNode *keys = args ? json_object_get_member(args, "keys") : NULL;
-    if (!keys || !JSON_NODE_HOLDS_ARRAY(keys)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'keys' is missing or not a list");
-        return NULL;
-    }
-    JsonArray *a = json_node_get_array(keys);
-    guint n = json_array_get_length(a);
-    if (n == 0 || n > QMP_MAX_KEYS) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "send-key takes 1 to %d keys", QMP_MAX_KEYS);
-        return NULL;
-    }
-    gint64 hold = 100;
-    JsonNode *h = json_object_get_member(args, "hold-time");
-    if (h && (!node_int(h, &hold) || hold < 0 || hold > 60000)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'hold-time' must be 0 to 60000 ms");
-        return NULL;
-    }
-    uint16_t codes[QMP_MAX_KEYS];
-    for (guint i = 0; i < n; i++)
-        if (!parse_key_value(json_array_get_element(a, i), &codes[i], err))
-            return NULL;
-    /* As QEMU's send-key: pressed in order and released in reverse order, every step
-     * followed by the hold time, in the input queue behind earlier commands (so "a"
-     * sent twice is typed twice). */
-    if (!vm_input_send_chord(s->vm, codes, n, hold * 1000000)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many keys are waiting in the input queue");
-        return NULL;
-    }
-    return NULL;
-}
-
-typedef struct PointerState {
-    int dx, dy, dz;
-    unsigned buttons;
-    bool changed;
-    bool abs_seen;  /* an abs event: also set by the checking pass */
-    int x, y;       /* abs position, VM_INPUT_ABS_KEEP for an axis not given */
-} PointerState;
-
-static bool button_bit(const char *name, unsigned *bit, int *wheel)
-{
-    static const struct { const char *name; unsigned bit; int wheel; } buttons[] = {
-        { "left", VM_BUTTON_LEFT, 0 }, { "right", VM_BUTTON_RIGHT, 0 },
-        { "middle", VM_BUTTON_MIDDLE, 0 }, { "side", VM_BUTTON_SIDE, 0 },
-        { "extra", VM_BUTTON_EXTRA, 0 }, { "wheel-up", 0, -1 }, { "wheel-down", 0, 1 },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(buttons); i++) {
-        if (!strcmp(buttons[i].name, name)) {
-            *bit = buttons[i].bit;
-            *wheel = buttons[i].wheel;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Checks one InputEvent; with apply, also carries it out (keys appended to keys,
- * pointer changes gathered into ptr). */
-static bool input_event(JsonNode *ev, bool apply, GArray *keys, PointerState *ptr, GError **err)
-{
-    if (!ev || !JSON_NODE_HOLDS_OBJECT(ev)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "an event must be an object with 'type' and 'data'");
-        return false;
-    }
-    JsonObject *o = json_node_get_object(ev);
-    const char *type;
-    if (!arg_string(o, "type", true, &type, err))
-        return false;
-    JsonNode *dn = json_object_get_member(o, "data");
-    if (!dn || !JSON_NODE_HOLDS_OBJECT(dn)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "event '%s' needs a 'data' object", type);
-        return false;
-    }
-    JsonObject *d = json_node_get_object(dn);
-    if (!strcmp(type, "key")) {
-        bool down;
-        uint16_t code;
-        if (!node_bool(json_object_get_member(d, "down"), &down)) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a key event needs a boolean 'down'");
-            return false;
-        }
-        if (!parse_key_value(json_object_get_member(d, "key"), &code, err))
-            return false;
-        if (apply) {
-            VmInputEvent e = { .code = code, .down = down };
-            g_array_append_val(keys, e);
-        }
-        return true;
-    }
-    if (!strcmp(type, "btn")) {
-        bool down;
-        const char *name;
-        unsigned bit;
-        int wheel;
-        if (!node_bool(json_object_get_member(d, "down"), &down) || !arg_string(d, "button", true, &name, err)) {
-            if (err && !*err)
-                g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a btn event needs 'down' and 'button'");
-            return false;
-        }
-        if (!button_bit(name, &bit, &wheel)) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "unknown button '%s'", name);
-            return false;
-        }
-        if (apply) {
-            if (wheel && down)
-                ptr->dz += wheel;
-            else if (bit)
-                ptr->buttons = down ? ptr->buttons | bit : ptr->buttons & ~bit;
-            ptr->changed = true;
-        }
-        return true;
-    }
-    if (!strcmp(type, "rel")) {
-        const char *axis;
-        gint64 v;
-        if (!arg_string(d, "axis", true, &axis, err))
-            return false;
-        if (!node_int(json_object_get_member(d, "value"), &v) || v < -32768 || v > 32767) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "a rel event needs a 'value' from -32768 to 32767");
-            return false;
-        }
-        if (strcmp(axis, "x") && strcmp(axis, "y")) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "rel axis '%s' is not 'x' or 'y'", axis);
-            return false;
-        }
-        if (apply) {
-            if (!strcmp(axis, "x"))
-                ptr->dx = CLAMP(ptr->dx + (int)v, -65536, 65536);
-            else
-                ptr->dy = CLAMP(ptr->dy + (int)v, -65536, 65536);
-            ptr->changed = true;
-        }
-        return true;
-    }
-    if (!strcmp(type, "abs")) {
-        const char *axis;
-        gint64 v;
-        if (!arg_string(d, "axis", true, &axis, err))
-            return false;
-        if (!node_int(json_object_get_member(d, "value"), &v) || v < 0 || v > VM_INPUT_ABS_MAX) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "an abs event needs a 'value' from 0 to %d",
-                        VM_INPUT_ABS_MAX);
-            return false;
-        }
-        if (strcmp(axis, "x") && strcmp(axis, "y")) {
-            g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "abs axis '%s' is not 'x' or 'y'", axis);
-            return false;
-        }
-        if (ptr)
-            ptr->abs_seen = true;
-        if (apply) {
-            if (!strcmp(axis, "x"))
-                ptr->x = (int)v;
-            else
-                ptr->y = (int)v;
-            ptr->changed = true;
-        }
-        return true;
-    }
-    g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "event type '%s' is not key, btn, rel or abs", type);
-    return false;
-}
-
-static JsonNode *cmd_input_send_event(QmpClient *c, JsonObject *args, GError **err)
-{
-    QmpServer *s = c->srv;
-    JsonNode *events = args ? json_object_get_member(args, "events") : NULL;
-    if (!events || !JSON_NODE_HOLDS_ARRAY(events)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "Parameter 'events' is missing or not a list");
-        return NULL;
-    }
-    JsonArray *a = json_node_get_array(events);
-    guint n = json_array_get_length(a);
-    if (n > QMP_MAX_EVENTS) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "at most %d events at once", QMP_MAX_EVENTS);
-        return NULL;
-    }
-    /* All or nothing: check every event before any reaches the guest. */
-    PointerState seen = { 0 };
-    for (guint i = 0; i < n; i++)
-        if (!input_event(json_array_get_element(a, i), false, NULL, &seen, err))
-            return NULL;
-    if (seen.abs_seen && !vm_input_absolute(s->vm)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC,
-                    "absolute pointer events need an absolute pointer device (-device usb-tablet); "
-                    "send 'rel' events to the mouse");
-        return NULL;
-    }
-    PointerState ptr = { .buttons = s->buttons, .x = VM_INPUT_ABS_KEEP, .y = VM_INPUT_ABS_KEEP };
-    g_autoptr(GArray) queued = g_array_new(FALSE, FALSE, sizeof(VmInputEvent));
-    for (guint i = 0; i < n; i++)
-        input_event(json_array_get_element(a, i), true, queued, &ptr, NULL);
-    /* A batch with both kinds of motion makes two packets: the relative one to the
-     * mouse, the absolute one (with the buttons and wheel) to the tablet. */
-    if (ptr.changed && (ptr.dx || ptr.dy) && ptr.abs_seen) {
-        VmInputEvent e = { .pointer = true, .dx = ptr.dx, .dy = ptr.dy, .buttons = ptr.buttons };
-        g_array_append_val(queued, e);
-    }
-    if (ptr.changed) {
-        VmInputEvent e = { .pointer = true, .dx = ptr.dx, .dy = ptr.dy, .dz = ptr.dz, .buttons = ptr.buttons };
-        if (ptr.abs_seen)
-            e = (VmInputEvent){ .pointer = true, .absolute = true, .dx = ptr.x, .dy = ptr.y, .dz = ptr.dz,
-                                .buttons = ptr.buttons };
-        g_array_append_val(queued, e);
-    }
-    /* Keys in the given order, then the pointer packet, without pauses of their own but
-     * behind what earlier commands queued (send-key's steps). */
-    if (!vm_input_queue(s->vm, (VmInputEvent *)(void *)queued->data, queued->len)) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "too many events are waiting in the input queue");
-        return NULL;
-    }
-    if (ptr.changed)
-        s->buttons = ptr.buttons;
-    return NULL;
-}
-
-/* x-display-resize {width, height}: what a front end does when its window is resized
- * (dynamic resolution); "follows" says whether the display device told the guest. */
 static JsonNode *cmd_display_resize(QmpClient *c, JsonObject *args, GError **err)
 {
     DisplayConsole *con = vm_display_console(c->srv->vm);
@@ -989,8 +717,8 @@ static JsonNode *cmd_display_resize(QmpClient *c, JsonObject *args, GError **err
         return NULL;
     }
     gint64 w, h;
-    if (!args || !node_int(json_object_get_member(args, "width"), &w) ||
-        !node_int(json_object_get_member(args, "height"), &h) || w < 1 || h < 1 || w > DISPLAY_MAX_DIM ||
+    if (!args || !qmp_node_int(json_object_get_member(args, "width"), &w) ||
+        !qmp_node_int(json_object_get_member(args, "height"), &h) || w < 1 || h < 1 || w > DISPLAY_MAX_DIM ||
         h > DISPLAY_MAX_DIM) {
         g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "'width' and 'height' must be integers from 1 to %d",
                     DISPLAY_MAX_DIM);
@@ -1012,7 +740,7 @@ static JsonNode *cmd_display_resize(QmpClient *c, JsonObject *args, GError **err
 static JsonNode *cmd_vdagent_clipboard(QmpClient *c, JsonObject *args, GError **err)
 {
     const char *id, *text;
-    if (!arg_string(args, "id", true, &id, err) || !arg_string(args, "text", false, &text, err))
+    if (!qmp_arg_string(args, "id", true, &id, err) || !qmp_arg_string(args, "text", false, &text, err))
         return NULL;
     Vdagent *a = vdagent_find(c->srv->vm, id, err);
     if (!a)
@@ -1080,133 +808,6 @@ static JsonNode *cmd_screen_text(QmpClient *c, JsonObject *args, GError **err)
     return json_builder_get_root(b);
 }
 
-/* ---- the snapshot tree of a library VM (engine/snaptree.h), Vireo's own ---- */
-
-static bool tree_error(GError **err, GError *local)
-{
-    g_set_error_literal(err, QMP_ERROR, QMP_ERROR_GENERIC, local->message);
-    g_error_free(local);
-    return false;
-}
-
-/* "id": an id, a unique id prefix or a unique name. */
-static char *tree_id(QmpClient *c, JsonObject *args, GError **err)
-{
-    const char *key;
-    const char *dir = vm_config(c->srv->vm)->vm_dir;
-    if (!arg_string(args, "id", true, &key, err))
-        return NULL;
-    if (!dir) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "the snapshot tree is for VMs of the library (vireo-run --vm NAME)");
-        return NULL;
-    }
-    GError *local = NULL;
-    char *id = snaptree_resolve(dir, key, &local);
-    if (!id)
-        tree_error(err, local);
-    return id;
-}
-
-static JsonNode *cmd_tree_list(QmpClient *c, JsonObject *args, GError **err)
-{
-    (void)args;
-    const char *dir = vm_config(c->srv->vm)->vm_dir;
-    if (!dir) {
-        g_set_error(err, QMP_ERROR, QMP_ERROR_GENERIC, "the snapshot tree is for VMs of the library (vireo-run --vm NAME)");
-        return NULL;
-    }
-    GError *local = NULL;
-    g_autoptr(GPtrArray) list = snaptree_list(dir, &local);
-    if (!list) {
-        tree_error(err, local);
-        return NULL;
-    }
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_array(b);
-    for (guint i = 0; i < list->len; i++) {
-        SnapTreeNode *n = list->pdata[i];
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "id");
-        json_builder_add_string_value(b, n->id);
-        json_builder_set_member_name(b, "parent");
-        if (n->parent_id)
-            json_builder_add_string_value(b, n->parent_id);
-        else
-            json_builder_add_null_value(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, n->name);
-        json_builder_set_member_name(b, "description");
-        json_builder_add_string_value(b, n->description);
-        json_builder_set_member_name(b, "date-sec");
-        json_builder_add_int_value(b, n->created);
-        json_builder_set_member_name(b, "vm-state");
-        json_builder_add_boolean_value(b, n->has_state);
-        json_builder_set_member_name(b, "vm-state-size");
-        json_builder_add_int_value(b, (gint64)n->state_size);
-        json_builder_set_member_name(b, "thumbnail");
-        if (n->thumbnail)
-            json_builder_add_string_value(b, n->thumbnail);
-        else
-            json_builder_add_null_value(b);
-        json_builder_set_member_name(b, "current");
-        json_builder_add_boolean_value(b, n->current);
-        json_builder_set_member_name(b, "depth");
-        json_builder_add_int_value(b, n->depth);
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    return json_builder_get_root(b);
-}
-
-static JsonNode *cmd_tree_take(QmpClient *c, JsonObject *args, GError **err)
-{
-    const char *name, *desc;
-    if (!arg_string(args, "name", true, &name, err) || !arg_string(args, "description", false, &desc, err))
-        return NULL;
-    GError *local = NULL;
-    g_autofree char *id = vm_snaptree_take(c->srv->vm, name, desc, &local);
-    if (!id) {
-        tree_error(err, local);
-        return NULL;
-    }
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "id");
-    json_builder_add_string_value(b, id);
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
-}
-
-static JsonNode *cmd_tree_revert(QmpClient *c, JsonObject *args, GError **err)
-{
-    g_autofree char *id = tree_id(c, args, err);
-    GError *local = NULL;
-    if (id && !vm_snaptree_revert(c->srv->vm, id, &local))
-        tree_error(err, local);
-    return NULL;
-}
-
-static JsonNode *cmd_tree_delete(QmpClient *c, JsonObject *args, GError **err)
-{
-    g_autofree char *id = tree_id(c, args, err);
-    GError *local = NULL;
-    if (id && !vm_snaptree_delete(c->srv->vm, id, NULL, NULL, &local))
-        tree_error(err, local);
-    return NULL;
-}
-
-static JsonNode *cmd_tree_set(QmpClient *c, JsonObject *args, GError **err)
-{
-    const char *name, *desc;
-    g_autofree char *id = tree_id(c, args, err);
-    if (!id || !arg_string(args, "name", false, &name, err) || !arg_string(args, "description", false, &desc, err))
-        return NULL;
-    GError *local = NULL;
-    if (!snaptree_set_info(vm_config(c->srv->vm)->vm_dir, id, name, desc, &local))
-        tree_error(err, local);
-    return NULL;
-}
-
 static const struct {
     const char *name;
     QmpHandler fn;
@@ -1223,8 +824,8 @@ static const struct {
     { "system_powerdown", cmd_system_powerdown },
     { "quit", cmd_quit },
     { "screendump", cmd_screendump },
-    { "send-key", cmd_send_key },
-    { "input-send-event", cmd_input_send_event },
+    { "send-key", qmp_cmd_send_key },
+    { "input-send-event", qmp_cmd_input_send_event },
     { "x-screen-text", cmd_screen_text },
     { "x-display-resize", cmd_display_resize },
     { "x-vdagent-clipboard", cmd_vdagent_clipboard },
@@ -1241,11 +842,11 @@ static const struct {
     { "device_add", cmd_device_add },
     { "device_del", cmd_device_del },
     { "job-dismiss", cmd_job_dismiss },
-    { "x-snapshot-tree-list", cmd_tree_list },
-    { "x-snapshot-tree-take", cmd_tree_take },
-    { "x-snapshot-tree-revert", cmd_tree_revert },
-    { "x-snapshot-tree-delete", cmd_tree_delete },
-    { "x-snapshot-tree-set", cmd_tree_set },
+    { "x-snapshot-tree-list", qmp_cmd_tree_list },
+    { "x-snapshot-tree-take", qmp_cmd_tree_take },
+    { "x-snapshot-tree-revert", qmp_cmd_tree_revert },
+    { "x-snapshot-tree-delete", qmp_cmd_tree_delete },
+    { "x-snapshot-tree-set", qmp_cmd_tree_set },
 };
 
 static JsonNode *cmd_query_commands(QmpClient *c, JsonObject *args, GError **err)
