@@ -9,6 +9,7 @@
 bits 32
 BASE equ 0x08048000
 org BASE
+%include "elf32.inc"
 
 O_RDWR equ 2
 O_DIRECT equ 0x4000                 ; 040000 on i386
@@ -18,32 +19,7 @@ SYS_PREAD64 equ 180
 SYS_PWRITE64 equ 181
 BLOCK equ 4096
 
-ehdr:
-    db 0x7f, "ELF", 1, 1, 1, 0      ; 32-bit, little-endian, ELF version 1, System V
-    times 8 db 0
-    dw 2                            ; executable
-    dw 3                            ; Intel 80386
-    dd 1
-    dd start
-    dd phdr - $$
-    dd 0                            ; no section headers
-    dd 0
-    dw ehdr_size
-    dw phdr_size
-    dw 1
-    dw 0, 0, 0
-ehdr_size equ $ - ehdr
-
-phdr:
-    dd 1                            ; PT_LOAD: the file, then the zeroed I/O buffer
-    dd 0
-    dd $$
-    dd $$
-    dd file_size
-    dd mem_size
-    dd 7                            ; read, write, execute
-    dd 0x1000
-phdr_size equ $ - phdr
+ELF32_EXEC mem_size, 7
 
 start:
     cmp dword [esp], 5              ; argc: the program and four arguments

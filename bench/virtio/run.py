@@ -117,7 +117,8 @@ def main():
         sys.exit("mkkit.sh failed")
     with tempfile.TemporaryDirectory() as tmp:
         randio = os.path.join(tmp, "randio")
-        subprocess.run(["nasm", "-f", "bin", "-o", randio, os.path.join(HERE, "randio.asm")], check=True)
+        subprocess.run(["nasm", "-f", "bin", "-I", os.path.join(HERE, "..", "..", "tests", "guests", "lib") + "/",
+                        "-o", randio, os.path.join(HERE, "randio.asm")], check=True)
         initrd = make_initramfs(o.kit, randio)
         size = (o.mib + 1) << 20
         vdisk, idisk = os.path.join(tmp, "virtio." + o.format), os.path.join(tmp, "ide." + o.format)

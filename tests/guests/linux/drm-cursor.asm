@@ -10,33 +10,9 @@
 ;   _IOWR('d', nr, size) = 0xC0000000 | size << 16 | 0x64 << 8 | nr (include/uapi/drm/drm.h)
 bits 32
 org 0x08048000
+%include "elf32.inc"
 
-ehdr:
-    db 0x7f, "ELF", 1, 1, 1, 0      ; 32-bit, little-endian, ELF version 1, System V
-    times 8 db 0
-    dw 2                            ; executable
-    dw 3                            ; Intel 80386
-    dd 1
-    dd start
-    dd phdr - $$
-    dd 0                            ; no section headers
-    dd 0
-    dw ehdr_size
-    dw phdr_size
-    dw 1
-    dw 0, 0, 0
-ehdr_size equ $ - ehdr
-
-phdr:
-    dd 1                            ; PT_LOAD: the whole file, read, write and execute
-    dd 0
-    dd $$
-    dd $$
-    dd file_size
-    dd file_size
-    dd 7
-    dd 0x1000
-phdr_size equ $ - phdr
+ELF32_EXEC file_size, 7
 
 IOCTL_GETRESOURCES equ 0xC04064A0   ; struct drm_mode_card_res, 64 bytes
 IOCTL_CREATE_DUMB  equ 0xC02064B2   ; struct drm_mode_create_dumb, 32 bytes

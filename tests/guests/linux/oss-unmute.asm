@@ -9,33 +9,9 @@
 ;   MIXER_WRITE(n) = _IOWR('M', n, int): SOUND_MIXER_VOLUME is 0, SOUND_MIXER_PCM 4.
 bits 32
 org 0x08048000
+%include "elf32.inc"
 
-ehdr:
-    db 0x7f, "ELF", 1, 1, 1, 0      ; 32-bit, little-endian, ELF version 1, System V
-    times 8 db 0
-    dw 2                            ; executable
-    dw 3                            ; Intel 80386
-    dd 1
-    dd start
-    dd phdr - $$
-    dd 0                            ; no section headers
-    dd 0
-    dw ehdr_size
-    dw phdr_size
-    dw 1
-    dw 0, 0, 0
-ehdr_size equ $ - ehdr
-
-phdr:
-    dd 1                            ; PT_LOAD: the whole file, read and execute
-    dd 0
-    dd $$
-    dd $$
-    dd file_size
-    dd file_size
-    dd 5
-    dd 0x1000
-phdr_size equ $ - phdr
+ELF32_EXEC file_size, 5
 
 start:
     mov eax, 5                      ; open("/dev/mixer", O_RDWR)
