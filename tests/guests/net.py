@@ -402,17 +402,7 @@ def main():
             return 1
         sys.stdout.flush()
         return subprocess.run(["unshare", "--net", sys.executable] + sys.argv + ["--in-netns"]).returncode
-    with vmtest.temp_dir() as tmp:
-        try:
-            (run_tap if opts.tap else run_pxe if opts.pxe else run)(opts, tmp)
-        except Skip as e:
-            print("SKIP:", e)
-            return vmtest.SKIP
-        except TestFailure as e:
-            print("FAIL:", e)
-            return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(run_tap if opts.tap else run_pxe if opts.pxe else run, opts)
 
 
 if __name__ == "__main__":

@@ -331,17 +331,7 @@ def main():
     if shutil.which("qemu-img") is None:
         print("SKIP: qemu-img is not installed (scripts/setup-deps.sh test installs it)")
         return vmtest.SKIP
-    with vmtest.temp_dir() as tmp:
-        try:
-            SCENARIOS[opts.scenario](opts, tmp)
-        except Skip as e:
-            print("SKIP:", e)
-            return vmtest.SKIP
-        except TestFailure as e:
-            print("FAIL:", e)
-            return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(SCENARIOS[opts.scenario], opts)
 
 
 if __name__ == "__main__":

@@ -701,17 +701,7 @@ def main():
         if shutil.which(tool) is None:
             print("SKIP: %s is not installed (scripts/setup-deps.sh test installs qemu-utils)" % tool)
             return vmtest.SKIP
-    with vmtest.temp_dir() as tmp:
-        try:
-            SCENARIOS[opts.scenario](opts, tmp)
-        except Skip as e:
-            print("SKIP:", e)
-            return vmtest.SKIP
-        except TestFailure as e:
-            print("FAIL:", e)
-            return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(SCENARIOS[opts.scenario], opts)
 
 
 if __name__ == "__main__":

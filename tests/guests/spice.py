@@ -369,18 +369,7 @@ def main():
     ap.add_argument("--ac97-guest", required=True, help="tests/guests/sound-ac97.asm built")
     ap.add_argument("--linux-kit", help="the Linux kit's folder: the virtio-gpu cursor part")
     ap.add_argument("--drm-cursor", help="tests/guests/linux/drm-cursor.asm built")
-    args = ap.parse_args()
-    try:
-        with vmtest.temp_dir() as tmp:
-            run(args, tmp)
-    except Skip as e:
-        print("SKIP:", e)
-        return vmtest.SKIP
-    except vmtest.TestFailure as e:
-        print("FAIL:", e)
-        return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(run, ap.parse_args())
 
 
 if __name__ == "__main__":

@@ -214,21 +214,7 @@ def main():
     ap.add_argument("--vireo-img", required=True)
     ap.add_argument("--timeout", type=float, default=300)
     opts = ap.parse_args()
-    why = vmtest.kvm_skip_reason(opts.accel)
-    if why:
-        print("SKIP:", why)
-        return vmtest.SKIP
-    with vmtest.temp_dir() as tmp:
-        try:
-            run(opts, tmp)
-        except Skip as e:
-            print("SKIP:", e)
-            return vmtest.SKIP
-        except TestFailure as e:
-            print("FAIL:", e)
-            return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(run, opts)
 
 
 if __name__ == "__main__":

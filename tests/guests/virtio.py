@@ -382,10 +382,6 @@ def main():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--mode", choices=("blk", "gpu"), default="blk")
     opts = ap.parse_args()
-    why = vmtest.kvm_skip_reason(opts.accel)
-    if why:
-        print("SKIP:", why)
-        return vmtest.SKIP
     if opts.mode == "gpu" and not os.environ.get("VIREO_UNDER_XVFB"):
         # With a virtual X server the first resize is the SDL window's; without one both
         # go through QMP (the same engine call).
@@ -393,17 +389,7 @@ def main():
             from display import run_under_xvfb
             return run_under_xvfb()
         print("note: no Xvfb/xdotool, the SDL window's resize is not tested", flush=True)
-    with vmtest.temp_dir() as tmp:
-        try:
-            (run_gpu if opts.mode == "gpu" else run)(opts, tmp)
-        except Skip as e:
-            print("SKIP:", e)
-            return vmtest.SKIP
-        except TestFailure as e:
-            print("FAIL:", e)
-            return 1
-    print("PASS")
-    return 0
+    return vmtest.run_test(run_gpu if opts.mode == "gpu" else run, opts)
 
 
 if __name__ == "__main__":

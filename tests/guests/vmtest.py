@@ -341,6 +341,27 @@ def temp_dir():
     return tempfile.TemporaryDirectory(prefix="vireo-display-")
 
 
+def run_test(fn, opts):
+    """A test script's main: fn(opts, tmp) in a fresh temporary directory, after the KVM
+    check when opts has an accel. Returns the exit status and prints the verdict: 0 and
+    PASS, 1 and "FAIL: why" (TestFailure), SKIP and "SKIP: why" (Skip)."""
+    why = kvm_skip_reason(opts.accel) if getattr(opts, "accel", None) else None
+    if why:
+        print("SKIP:", why)
+        return SKIP
+    with temp_dir() as tmp:
+        try:
+            fn(opts, tmp)
+        except Skip as e:
+            print("SKIP:", e)
+            return SKIP
+        except TestFailure as e:
+            print("FAIL:", e)
+            return 1
+    print("PASS")
+    return 0
+
+
 def run_scenario(scenario, opts, args, tmp):
     """Starts vireo-run with args in tmp, runs scenario(vm, opts) and closes the VM.
     Returns the exit status: 0 when it passed, 1 (with the serial tail) when not."""
