@@ -470,6 +470,13 @@ size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len)
     return n;
 }
 
+void chardev_peer_session(Chardev *c, bool open)
+{
+    if (!c || c->kind != CHR_PEER || !c->lock_fn)
+        return;
+    notify_open(c, open);
+}
+
 void chardev_set_fe_open(Chardev *c, bool open)
 {
     if (!c || c->kind != CHR_PEER)
@@ -515,12 +522,13 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
     if (!strcmp(type, "stdio") || !strcmp(type, "null"))
         return g_strdup(type);
     if (!strcmp(type, "spicevmc")) {
-        /* The SPICE server's channels Vireo carries: the agent's (clipboard, monitors). */
-        if (g_strcmp0(name, "vdagent")) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "spicevmc needs name=vdagent (the only channel offered)");
+        /* The SPICE server's channels Vireo carries: the agent's (clipboard, monitors) and
+         * USB redirection (a client's devices for -device usb-redir). */
+        if (g_strcmp0(name, "vdagent") && g_strcmp0(name, "usbredir")) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "spicevmc needs name=vdagent or name=usbredir");
             return NULL;
         }
-        return g_strdup("spicevmc:vdagent");
+        return g_strdup_printf("spicevmc:%s", name);
     }
     if (!strcmp(type, "qemu-vdagent"))
         return g_strdup(clipboard ? "qemu-vdagent:clipboard=on" : "qemu-vdagent");

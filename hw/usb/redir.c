@@ -631,6 +631,9 @@ static bool redir_realize(Device *dev, GError **err)
         g_queue_init(&s->reports[i]);
     chardev_set_receiver(s->chr, redir_can_read, redir_chr_read, s, redir_lock, redir_unlock, dev->vm);
     chardev_set_open_handler(s->chr, redir_chr_open);
+    /* A spicevmc chardev is offered to the SPICE server's clients while its device end
+     * is open. */
+    chardev_set_fe_open(s->chr, true);
     if (chardev_connected(s->chr))
         redir_parser_new(s);
     return true;
@@ -639,8 +642,10 @@ static bool redir_realize(Device *dev, GError **err)
 static void redir_unrealize(Device *dev)
 {
     RedirState *s = (RedirState *)dev;
-    if (s->chr)
+    if (s->chr) {
+        chardev_set_fe_open(s->chr, false);
         chardev_set_receiver(s->chr, NULL, NULL, NULL, NULL, NULL, NULL);
+    }
     if (s->attached)
         usb_device_detach(&s->usb);
     s->attached = false;
