@@ -19,6 +19,7 @@
  * only ever touched under the engine lock. */
 #include "hw/usb/usb.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <usbredirparser.h>
 
@@ -99,11 +100,13 @@ static void redir_xfers_clear(RedirState *s)
     s->ctrl_busy = false;
 }
 
-/* The peer's device leaves the guest (a disconnect, the client gone, bad data). */
+/* The peer's device leaves the guest (a disconnect, the client gone, bad data); why is
+ * the line printed, NULL when the caller printed one. */
 static void redir_device_gone(RedirState *s, const char *why)
 {
     if (s->attached) {
-        g_printerr("vireo: usb-redir %s: %s; unplugged from the guest\n", redir_name(s), why);
+        if (why)
+            g_printerr("vireo: usb-redir %s: %s; unplugged from the guest\n", redir_name(s), why);
         usb_device_unplug(&s->usb.dev);
         s->attached = false;
     }
@@ -122,7 +125,7 @@ static void redir_protocol_error(RedirState *s, const char *what)
     g_printerr("vireo: usb-redir %s: bad data from the peer (%s); its device is disconnected\n", redir_name(s),
                what);
     s->failed = true;
-    redir_device_gone(s, "the peer sent bad data");
+    redir_device_gone(s, NULL); /* the line above said it */
 }
 
 /* ---- parser callbacks (engine lock held) ---- */
@@ -216,6 +219,33 @@ static void redir_status_only(void *priv, uint64_t id, void *h)
     (void)priv;
     (void)id;
     (void)h; /* set_configuration/set_alt_setting answers: a refusal shows on the endpoints */
+}
+
+/* Data of kinds not carried yet (isochronous, buffered bulk): dropped. */
+static void redir_drop_iso(void *priv, uint64_t id, struct usb_redir_iso_packet_header *h, uint8_t *data, int len)
+{
+    RedirState *s = priv;
+    (void)id, (void)h, (void)len;
+    usbredirparser_free_packet_data(s->parser, data);
+}
+
+static void redir_drop_buffered(void *priv, uint64_t id, struct usb_redir_buffered_bulk_packet_header *h,
+                                uint8_t *data, int len)
+{
+    RedirState *s = priv;
+    (void)id, (void)h, (void)len;
+    usbredirparser_free_packet_data(s->parser, data);
+}
+
+static void redir_filter_filter(void *priv, struct usbredirfilter_rule *rules, int count)
+{
+    (void)priv, (void)count;
+    free(rules); /* ours to free (usbredirparser.h); Vireo offers every device it is given */
+}
+
+static void redir_filter_reject(void *priv)
+{
+    (void)priv;
 }
 
 static UsbResult redir_result(uint8_t status)
@@ -535,6 +565,15 @@ static void redir_parser_new(RedirState *s)
     p->control_packet_func = redir_control_packet;
     p->bulk_packet_func = redir_bulk_packet;
     p->interrupt_packet_func = redir_interrupt_packet;
+    /* Every kind the usb-host side may send gets a callback: the parser calls them
+     * without checking. */
+    p->iso_stream_status_func = (usbredirparser_iso_stream_status)redir_status_only;
+    p->bulk_streams_status_func = (usbredirparser_bulk_streams_status)redir_status_only;
+    p->bulk_receiving_status_func = (usbredirparser_bulk_receiving_status)redir_status_only;
+    p->iso_packet_func = redir_drop_iso;
+    p->buffered_bulk_packet_func = redir_drop_buffered;
+    p->filter_reject_func = redir_filter_reject;
+    p->filter_filter_func = redir_filter_filter;
     uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0 };
     usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
     usbredirparser_caps_set_cap(caps, usb_redir_cap_device_disconnect_ack);
