@@ -246,9 +246,10 @@ static char *resolve_chardev(const char *what, const char *spec)
         const char *s = g_hash_table_lookup(chardev_specs, spec + 8);
         if (!s)
             usage_error("%s: no -chardev with id '%s'", what, spec + 8);
-        if (g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "spicevmc:") || g_str_has_prefix(s, "qemu-vdagent"))
-            usage_error("%s: %s chardev '%s' serves virtio-serial ports only", what,
-                        g_str_has_prefix(s, "unix:") ? "socket" : "agent", spec + 8);
+        if (g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "tcp:") || g_str_has_prefix(s, "spicevmc:") ||
+            g_str_has_prefix(s, "qemu-vdagent"))
+            usage_error("%s: %s chardev '%s' serves devices only (virtio-serial ports, usb-redir)", what,
+                        g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "tcp:") ? "socket" : "agent", spec + 8);
         return g_strdup(s);
     }
     static const char *const ok[] = { "stdio", "mon:stdio", "null", "none" };

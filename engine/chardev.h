@@ -15,7 +15,8 @@
 typedef struct Chardev Chardev;
 
 /* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none", "spicevmc:NAME",
- * "qemu-vdagent[:clipboard=on]", "unix:PATH" (a listening
+ * "qemu-vdagent[:clipboard=on]", "tcp:HOST:PORT" (a listening TCP socket, otherwise as
+ * unix:), "unix:PATH" (a listening
  * socket at PATH, replaced if a socket is there; its client's bytes are the input and
  * output goes to the client, or nowhere while none is connected). */
 Chardev *chardev_open(const char *spec, GError **err);
@@ -36,7 +37,8 @@ bool chardev_connected(const Chardev *c);
 /* Called on the main context with the receiver's lock taken when a socket's client
  * connects (true) or goes (false). */
 void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open));
-/* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "file,id=ID,path=P",
+/* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "socket,id=ID,
+ * host=127.0.0.1,port=N,server=on,wait=off" (host defaults to 127.0.0.1), "file,id=ID,path=P",
  * "stdio,id=ID", "null,id=ID", "spicevmc,id=ID,name=vdagent",
  * "qemu-vdagent,id=ID[,clipboard=on]") as a chardev_open spec; NULL with err set. */
 char *chardev_spec_from_opts(const char *opts, GError **err);
