@@ -31,7 +31,7 @@
 #define REDIR_CONFIG_MAX 4096   /* the largest configuration descriptor taken */
 
 /* What the descriptor fetch after a device_connect waits for. */
-enum { FETCH_NONE, FETCH_DEVICE, FETCH_CONFIG_HEAD, FETCH_CONFIG };
+enum { FETCH_NONE, FETCH_DEVICE, FETCH_CONFIG_HEAD, FETCH_CONFIG, FETCH_STRING };
 
 /* One bulk/interrupt transfer per endpoint and direction (index: in ? 16 + ep : ep). */
 typedef struct RedirXfer {
@@ -65,6 +65,9 @@ typedef struct RedirState {
     uint8_t dev_desc[18];
     uint8_t *config;
     size_t config_len;
+    char **strings;        /* the device descriptor's strings (manufacturer, product, serial) */
+    size_t n_strings;
+    int string_pos;        /* FETCH_STRING: which of dev_desc[14..16] is asked for */
     UsbDescriptors desc;
     /* The guest's control request waiting for the peer. */
     bool ctrl_busy;
@@ -115,6 +118,11 @@ static void redir_device_gone(RedirState *s, const char *why)
     g_free(s->config);
     s->config = NULL;
     s->config_len = 0;
+    for (size_t i = 0; i < s->n_strings; i++)
+        g_free(s->strings[i]);
+    g_free(s->strings);
+    s->strings = NULL;
+    s->n_strings = 0;
     memset(s->alt, 0, sizeof(s->alt));
 }
 
@@ -264,8 +272,8 @@ static void redir_attach(RedirState *s)
     s->desc.device = s->dev_desc;
     s->desc.config = s->config;
     s->desc.config_len = s->config_len;
-    s->desc.strings = NULL;
-    s->desc.n_strings = 0;
+    s->desc.strings = (const char *const *)s->strings;
+    s->desc.n_strings = s->n_strings;
     s->usb.desc = &s->desc;
     s->usb.speed = (UsbSpeed)s->conn.speed;
     usb_device_reset_core(&s->usb);
@@ -278,9 +286,48 @@ static void redir_attach(RedirState *s)
     s->attached = true;
 }
 
+/* The next of the device descriptor's strings (iManufacturer, iProduct, iSerialNumber,
+ * USB 2.0 table 9-8) in US English, or the attach when all were asked for. */
+static void redir_fetch_next_string(RedirState *s)
+{
+    while (s->string_pos < 3) {
+        uint8_t idx = s->dev_desc[14 + s->string_pos];
+        if (idx) {
+            redir_fetch(s, FETCH_STRING, (uint16_t)(USB_DT_STRING << 8 | idx), 255);
+            return;
+        }
+        s->string_pos++;
+    }
+    s->fetch = FETCH_NONE;
+    redir_attach(s);
+}
+
 static void redir_fetch_answer(RedirState *s, struct usb_redir_control_packet_header *h, const uint8_t *data,
                                int len)
 {
+    if (s->fetch == FETCH_STRING) {
+        /* A string the device lacks stays unset (the core stalls a request for it). */
+        uint8_t idx = s->dev_desc[14 + s->string_pos];
+        if (h->status == usb_redir_success && len >= 2 && data[1] == USB_DT_STRING && data[0] <= len) {
+            size_t chars = (size_t)(data[0] - 2) / 2;
+            char *text = g_malloc(chars + 1);
+            for (size_t i = 0; i < chars; i++) {
+                unsigned c = data[2 + 2 * i] | data[3 + 2 * i] << 8;
+                text[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+            }
+            text[chars] = 0;
+            if (idx > s->n_strings) {
+                s->strings = g_renew(char *, s->strings, idx);
+                memset(s->strings + s->n_strings, 0, (idx - s->n_strings) * sizeof(char *));
+                s->n_strings = idx;
+            }
+            g_free(s->strings[idx - 1]);
+            s->strings[idx - 1] = text;
+        }
+        s->string_pos++;
+        redir_fetch_next_string(s);
+        return;
+    }
     if (h->status != usb_redir_success) {
         g_printerr("vireo: usb-redir %s: the peer's device did not give its descriptors\n", redir_name(s));
         s->fetch = FETCH_NONE;
@@ -311,8 +358,8 @@ static void redir_fetch_answer(RedirState *s, struct usb_redir_control_packet_he
         }
         s->config = g_memdup2(data, (gsize)len);
         s->config_len = (size_t)len;
-        s->fetch = FETCH_NONE;
-        redir_attach(s);
+        s->string_pos = 0;
+        redir_fetch_next_string(s);
     }
 }
 
@@ -688,10 +735,8 @@ static void redir_unrealize(Device *dev)
     if (s->attached)
         usb_device_detach(&s->usb);
     s->attached = false;
-    redir_xfers_clear(s);
+    redir_device_gone(s, NULL);
     redir_parser_free(s);
-    g_free(s->config);
-    s->config = NULL;
 }
 
 static bool redir_check(const void *state, GError **err)

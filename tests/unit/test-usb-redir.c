@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <usbredirparser.h>
 
-static const uint8_t dev_desc[18] = { 18, 1, 0x10, 0x01, 0, 0, 0, 64, 0x34, 0x12, 0x78, 0x56, 0, 1, 0, 0, 0, 1 };
+static const uint8_t dev_desc[18] = { 18, 1, 0x10, 0x01, 0, 0, 0, 64, 0x34, 0x12, 0x78, 0x56, 0, 1, 0, 2, 0, 1 };
 static const uint8_t cfg_desc[] = {
     9, 2, 39, 0, 1, 1, 0, 0x80, 50,            /* configuration: 39 bytes, 1 interface */
     9, 4, 0, 0, 3, 0xff, 0, 0, 0,               /* interface 0: 3 endpoints, vendor class */
@@ -110,6 +110,10 @@ static void peer_control(void *priv, uint64_t id, struct usb_redir_control_packe
     } else if (h->request == 6 && h->value == 0x200) {
         ans = cfg_desc;
         n = MIN((int)sizeof(cfg_desc), h->length);
+    } else if (h->request == 6 && h->value == 0x302) {
+        static const uint8_t product[] = { 12, 3, 'R', 0, 'e', 0, 'd', 0, 'i', 0, 'r', 0 };
+        ans = product;
+        n = MIN((int)sizeof(product), h->length);
     } else if (h->requesttype == 0xc0 && h->request == 0x42) {
         static const uint8_t vendor[5] = { 'r', 'e', 'd', 'i', 'r' };
         ans = vendor;
@@ -331,6 +335,9 @@ static void test_transfers(void)
     static const uint8_t get_cfg[8] = { 0x80, 6, 0, 2, 0, 0, 255, 0 };
     g_assert_cmpint(control(&r, get_cfg, buf, 255, NULL), ==, (int)sizeof(cfg_desc));
     g_assert_cmpmem(buf, sizeof(cfg_desc), cfg_desc, sizeof(cfg_desc));
+    static const uint8_t get_str[8] = { 0x80, 6, 2, 3, 0x09, 0x04, 255, 0 };
+    g_assert_cmpint(control(&r, get_str, buf, 255, NULL), ==, 12);
+    g_assert_cmpmem(buf + 2, 10, "R\0e\0d\0i\0r\0", 10);
 
     /* SET_CONFIGURATION reaches the peer. */
     static const uint8_t set_cfg[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
