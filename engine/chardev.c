@@ -594,7 +594,8 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
         return g_strdup_printf("tcp:%s:%ld", host && *host ? host : "127.0.0.1", n);
     }
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                "use stdio, null, file with path=PATH, socket with path=PATH or host=HOST,port=PORT and server=on,wait=off, "
+                "use stdio, null, file with path=PATH, "
+                "socket with path=PATH or host=HOST,port=PORT and server=on,wait=off, "
                 "spicevmc with name=vdagent|usbredir or qemu-vdagent");
     return NULL;
 }

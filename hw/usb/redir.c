@@ -198,6 +198,7 @@ static void redir_device_connect(void *priv, struct usb_redir_device_connect_hea
         redir_protocol_error(s, "unknown speed");
         return;
     }
+    redir_device_gone(s, NULL); /* what an earlier device left (one that could not attach) */
     s->conn = *h;
     redir_fetch(s, FETCH_DEVICE, USB_DT_DEVICE << 8, 18);
 }
@@ -460,7 +461,8 @@ static void redir_hand_in(UsbPacket *p, UsbResult result, const uint8_t *data, s
         p->result = USB_RET_BABBLE;
         len = p->max_len;
     }
-    memcpy(p->data, data, len);
+    if (len)
+        memcpy(p->data, data, len);
     p->len = len;
 }
 
@@ -709,7 +711,8 @@ static bool redir_realize(Device *dev, GError **err)
 {
     RedirState *s = (RedirState *)dev;
     if (!s->chr) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "usb-redir needs chardev=ID (a -chardev socket or spicevmc,name=usbredir)");
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "usb-redir needs chardev=ID (a -chardev socket or spicevmc,name=usbredir)");
         return false;
     }
     s->usb.ops = &redir_ops;
