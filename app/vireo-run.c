@@ -111,7 +111,7 @@ static GOptionEntry entries[] = {
     { "debugcon", 0, 0, G_OPTION_ARG_STRING, &opt.debugcon, "Debug console (ports 0x402 and 0xE9): stdio, file:PATH, null", "DEV" },
     { "device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.devices, "Add a device; \"help\" lists them, NAME,help their properties", "DRIVER[,opts]" },
     { "global", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.globals, "Default for a property of every device of a kind", "DRIVER.PROP=VALUE" },
-    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID | socket,id=ID,path=PATH,server=on,wait=off | spicevmc,id=ID,name=vdagent | qemu-vdagent,id=ID,clipboard=on", "BACKEND,id=ID[,...]" },
+    { "chardev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.chardevs, "Character device: stdio,id=ID | file,id=ID,path=PATH | null,id=ID | socket,id=ID,path=PATH,server=on,wait=off | spicevmc,id=ID,name=vdagent|usbredir | qemu-vdagent,id=ID,clipboard=on", "BACKEND,id=ID[,...]" },
     { "netdev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.netdevs, "Network back end: user,id=ID[,net=ADDR/BITS,host=,dns=,dhcpstart=,hostfwd=tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport,restrict=on|off,tftp=DIR,bootfile=FILE,tftp-server-name=NAME], or tap,id=ID[,ifname=NAME][,script=FILE|no][,downscript=FILE|no]", "user|tap,id=ID[,...]" },
     { "nic", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.nics, "A network card with its own back end: user[,model=e1000|ne2k_pci|ne2k_isa][,mac=MAC][,user options], or none", "TYPE[,model=MODEL][,...]" },
     { "audiodev", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.audiodevs, "Sound back end: pa (PulseAudio), sdl (SDL2), wav,path=FILE, none; out.frequency=HZ, out.channels=1|2, timer-period=US", "TYPE,id=ID[,...]" },
@@ -246,9 +246,10 @@ static char *resolve_chardev(const char *what, const char *spec)
         const char *s = g_hash_table_lookup(chardev_specs, spec + 8);
         if (!s)
             usage_error("%s: no -chardev with id '%s'", what, spec + 8);
-        if (g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "spicevmc:") || g_str_has_prefix(s, "qemu-vdagent"))
-            usage_error("%s: %s chardev '%s' serves virtio-serial ports only", what,
-                        g_str_has_prefix(s, "unix:") ? "socket" : "agent", spec + 8);
+        if (g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "tcp:") || g_str_has_prefix(s, "spicevmc:") ||
+            g_str_has_prefix(s, "qemu-vdagent"))
+            usage_error("%s: %s chardev '%s' serves devices only (virtio-serial ports, usb-redir)", what,
+                        g_str_has_prefix(s, "unix:") || g_str_has_prefix(s, "tcp:") ? "socket" : "agent", spec + 8);
         return g_strdup(s);
     }
     static const char *const ok[] = { "stdio", "mon:stdio", "null", "none" };

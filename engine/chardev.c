@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <glib-unix.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,6 +115,38 @@ static bool socket_listen(Chardev *c, const char *path, GError **err)
     return true;
 }
 
+/* A listening TCP socket on HOST:PORT (spec "tcp:HOST:PORT"): usbredirect and other
+ * clients that only speak TCP. HOST is an address or name of this machine. */
+static bool tcp_listen(Chardev *c, const char *hostport, GError **err)
+{
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport || !colon[1]) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "a TCP socket needs host=HOST,port=PORT");
+        return false;
+    }
+    g_autofree char *host = g_strndup(hostport, (gsize)(colon - hostport));
+    struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0 || !ai) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "cannot listen on %s: %s", hostport, gai_strerror(rc));
+        return false;
+    }
+    c->kind = CHR_SOCKET;
+    c->listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    bool ok = c->listen_fd >= 0 && setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+              bind(c->listen_fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(c->listen_fd, 1) == 0;
+    int e = errno;
+    freeaddrinfo(ai);
+    if (!ok) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "cannot listen on %s: %s", hostport, g_strerror(e));
+        return false;
+    }
+    c->accept_watch = g_unix_fd_add(c->listen_fd, G_IO_IN, socket_accept, c);
+    return true;
+}
+
 Chardev *chardev_open(const char *spec, GError **err)
 {
     Chardev *c = g_new0(Chardev, 1);
@@ -142,6 +175,11 @@ Chardev *chardev_open(const char *spec, GError **err)
         c->kind = CHR_PEER;
         c->peer_kind = g_strdup("qemu-vdagent");
         c->vdagent = vdagent_new(c, strcmp(spec, "qemu-vdagent") != 0);
+    } else if (g_str_has_prefix(spec, "tcp:") && spec[4]) {
+        if (!tcp_listen(c, spec + 4, err)) {
+            chardev_close(c);
+            return NULL;
+        }
     } else if (g_str_has_prefix(spec, "unix:") && spec[5]) {
         if (!socket_listen(c, spec + 5, err)) {
             chardev_close(c);
@@ -470,6 +508,13 @@ size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len)
     return n;
 }
 
+void chardev_peer_session(Chardev *c, bool open)
+{
+    if (!c || c->kind != CHR_PEER || !c->lock_fn)
+        return;
+    notify_open(c, open);
+}
+
 void chardev_set_fe_open(Chardev *c, bool open)
 {
     if (!c || c->kind != CHR_PEER)
@@ -491,7 +536,7 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
 {
     g_autoptr(GPtrArray) parts = backend_opts_split(opts);
     const char *type = parts->len ? parts->pdata[0] : "";
-    const char *path = NULL, *name = NULL;
+    const char *path = NULL, *name = NULL, *host = NULL, *port = NULL;
     bool server = false, nowait = false, clipboard = false;
     for (guint i = 1; i < parts->len; i++) {
         const char *p = parts->pdata[i];
@@ -503,6 +548,10 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
             continue; /* the agent's mouse mode is not offered: the tablet does that */
         else if (g_str_has_prefix(p, "path="))
             path = p + 5;
+        else if (!strcmp(type, "socket") && g_str_has_prefix(p, "host="))
+            host = p + 5;
+        else if (!strcmp(type, "socket") && g_str_has_prefix(p, "port="))
+            port = p + 5;
         else if (!strcmp(p, "server=on") || !strcmp(p, "server"))
             server = true;
         else if (!strcmp(p, "wait=off") || !strcmp(p, "nowait"))
@@ -515,29 +564,39 @@ char *chardev_spec_from_opts(const char *opts, GError **err)
     if (!strcmp(type, "stdio") || !strcmp(type, "null"))
         return g_strdup(type);
     if (!strcmp(type, "spicevmc")) {
-        /* The SPICE server's channels Vireo carries: the agent's (clipboard, monitors). */
-        if (g_strcmp0(name, "vdagent")) {
-            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "spicevmc needs name=vdagent (the only channel offered)");
+        /* The SPICE server's channels Vireo carries: the agent's (clipboard, monitors) and
+         * USB redirection (a client's devices for -device usb-redir). */
+        if (g_strcmp0(name, "vdagent") && g_strcmp0(name, "usbredir")) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "spicevmc needs name=vdagent or name=usbredir");
             return NULL;
         }
-        return g_strdup("spicevmc:vdagent");
+        return g_strdup_printf("spicevmc:%s", name);
     }
     if (!strcmp(type, "qemu-vdagent"))
         return g_strdup(clipboard ? "qemu-vdagent:clipboard=on" : "qemu-vdagent");
     if (!strcmp(type, "file") && path && *path)
         return g_strdup_printf("file:%s", path);
-    if (!strcmp(type, "socket") && path && *path) {
+    if (!strcmp(type, "socket") && ((path && *path) || (port && *port))) {
         /* Vireo listens and never waits for the client before starting the guest. */
         if (!server || !nowait) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                         "a socket chardev needs server=on,wait=off (Vireo listens, the client connects)");
             return NULL;
         }
-        return g_strdup_printf("unix:%s", path);
+        if (path && *path)
+            return g_strdup_printf("unix:%s", path);
+        char *end = NULL;
+        long n = strtol(port, &end, 10);
+        if (*end || n < 1 || n > 65535) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port '%s' is not a TCP port number", port);
+            return NULL;
+        }
+        return g_strdup_printf("tcp:%s:%ld", host && *host ? host : "127.0.0.1", n);
     }
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                "use stdio, null, file with path=PATH, socket with path=PATH,server=on,wait=off, "
-                "spicevmc with name=vdagent or qemu-vdagent");
+                "use stdio, null, file with path=PATH, "
+                "socket with path=PATH or host=HOST,port=PORT and server=on,wait=off, "
+                "spicevmc with name=vdagent|usbredir or qemu-vdagent");
     return NULL;
 }
 

@@ -15,7 +15,8 @@
 typedef struct Chardev Chardev;
 
 /* Spec: "stdio", "mon:stdio", "file:PATH", "null", "none", "spicevmc:NAME",
- * "qemu-vdagent[:clipboard=on]", "unix:PATH" (a listening
+ * "qemu-vdagent[:clipboard=on]", "tcp:HOST:PORT" (a listening TCP socket, otherwise as
+ * unix:), "unix:PATH" (a listening
  * socket at PATH, replaced if a socket is there; its client's bytes are the input and
  * output goes to the client, or nowhere while none is connected). */
 Chardev *chardev_open(const char *spec, GError **err);
@@ -36,14 +37,16 @@ bool chardev_connected(const Chardev *c);
 /* Called on the main context with the receiver's lock taken when a socket's client
  * connects (true) or goes (false). */
 void chardev_set_open_handler(Chardev *c, void (*fn)(void *opaque, bool open));
-/* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "file,id=ID,path=P",
+/* QEMU's -chardev text ("socket,id=ID,path=P,server=on,wait=off", "socket,id=ID,
+ * host=127.0.0.1,port=N,server=on,wait=off" (host defaults to 127.0.0.1), "file,id=ID,path=P",
  * "stdio,id=ID", "null,id=ID", "spicevmc,id=ID,name=vdagent",
  * "qemu-vdagent,id=ID[,clipboard=on]") as a chardev_open spec; NULL with err set. */
 char *chardev_spec_from_opts(const char *opts, GError **err);
 
 /* ---- In-process peers ----
  * A chardev whose other end is code in this process rather than a file or socket:
- * "spicevmc:NAME" (-chardev spicevmc,name=vdagent: the SPICE server's agent channel,
+ * "spicevmc:NAME" (-chardev spicevmc,name=vdagent|usbredir: the SPICE server's agent or
+ * USB redirection channel,
  * ui/spice/spice-char.c attaches itself when -spice starts) and "qemu-vdagent"
  * (engine/vdagent.c, the host's own agent peer for the app's clipboard).
  *
@@ -61,7 +64,7 @@ typedef struct ChardevPeerOps {
     void (*drained)(void *opaque);            /* room for more chardev_peer_input */
 } ChardevPeerOps;
 
-/* "spicevmc:vdagent" for a spicevmc chardev, "qemu-vdagent" for the agent peer, NULL
+/* "spicevmc:vdagent" or "spicevmc:usbredir" for a spicevmc chardev, "qemu-vdagent" for the agent peer, NULL
  * for the other kinds. */
 const char *chardev_peer_kind(const Chardev *c);
 /* Connects the in-process end; ops NULL detaches. The chardev counts as connected (the
@@ -69,6 +72,10 @@ const char *chardev_peer_kind(const Chardev *c);
 void chardev_peer_attach(Chardev *c, const ChardevPeerOps *ops, void *opaque);
 /* The engine's agent peer of a "qemu-vdagent" chardev (engine/vdagent.h), else NULL. */
 struct Vdagent *chardev_vdagent(const Chardev *c);
+/* The peer's far end started a new stream (true: a SPICE client's usbredir channel
+ * connected) or ended it (false): the device's open handler runs as for a socket's
+ * client. Main context, no lock held. */
+void chardev_peer_session(Chardev *c, bool open);
 /* Queues bytes for the guest; returns how many fit (the rest is the peer's to retry
  * when drained runs). */
 size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len);

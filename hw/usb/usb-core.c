@@ -22,6 +22,8 @@ enum {
     CTRL_DATA_OUT,   /* OUT data stage; an IN is the status stage */
     CTRL_STATUS_IN,  /* no data stage: the IN status stage is next */
     CTRL_STALLED,    /* the request was refused: every stage stalls until a SETUP */
+    CTRL_WAIT_IN,    /* an IN request's answer comes later: its data stage NAKs */
+    CTRL_WAIT_STATUS, /* an OUT/no-data request's answer comes later: the status stage NAKs */
 };
 
 /* Standard requests (USB 2.0, table 9-4) and features (table 9-6). */
@@ -512,6 +514,11 @@ static void control_setup(UsbDevice *d, UsbPacket *p)
         s.length = MIN(s.length, (uint16_t)USB_CTRL_BUF);
         memset(d->ctrl_buf, 0, sizeof(d->ctrl_buf));
         int n = control_request(d, &s, d->ctrl_buf);
+        if (n == USB_CONTROL_ASYNC) {
+            d->ctrl_len = s.length; /* the most the answer may carry */
+            d->ctrl_state = CTRL_WAIT_IN;
+            return;
+        }
         if (n < 0 || n > s.length) {
             d->ctrl_state = CTRL_STALLED;
             return;
@@ -527,7 +534,8 @@ static void control_setup(UsbDevice *d, UsbPacket *p)
         d->ctrl_state = CTRL_DATA_OUT;
     } else {
         d->ctrl_len = 0;
-        d->ctrl_state = control_request(d, &s, d->ctrl_buf) < 0 ? CTRL_STALLED : CTRL_STATUS_IN;
+        int r = control_request(d, &s, d->ctrl_buf);
+        d->ctrl_state = r == USB_CONTROL_ASYNC ? CTRL_WAIT_STATUS : r < 0 ? CTRL_STALLED : CTRL_STATUS_IN;
     }
 }
 
@@ -547,13 +555,23 @@ static void control_in(UsbDevice *d, UsbPacket *p)
         /* The status stage of an OUT request: now it has all its data. */
         UsbSetup s = { d->setup[0], d->setup[1], (uint16_t)(d->setup[2] | d->setup[3] << 8),
                        (uint16_t)(d->setup[4] | d->setup[5] << 8), d->ctrl_len };
-        if (d->ctrl_pos < d->ctrl_len || control_request(d, &s, d->ctrl_buf) < 0) {
+        int r = d->ctrl_pos < d->ctrl_len ? -1 : control_request(d, &s, d->ctrl_buf);
+        if (r == USB_CONTROL_ASYNC) {
+            d->ctrl_state = CTRL_WAIT_STATUS;
+            p->result = USB_RET_NAK;
+            return;
+        }
+        if (r < 0) {
             d->ctrl_state = CTRL_STALLED;
             p->result = USB_RET_STALL;
             return;
         }
         break;
     }
+    case CTRL_WAIT_IN:
+    case CTRL_WAIT_STATUS:
+        p->result = USB_RET_NAK; /* the device's answer has not come yet: the host retries */
+        return;
     case CTRL_STATUS_IN:
         break;
     default:
@@ -626,11 +644,31 @@ void usb_bus_deliver(UsbBus *bus, unsigned port_mask, UsbPacket *p)
     d->ops->data(d, p);
 }
 
+void usb_device_control_done(UsbDevice *d, int n)
+{
+    if (d->ctrl_state == CTRL_WAIT_IN) {
+        if (n < 0 || n > d->ctrl_len) {
+            d->ctrl_state = CTRL_STALLED;
+            return;
+        }
+        d->ctrl_len = (uint16_t)n;
+        d->ctrl_pos = 0;
+        d->ctrl_state = CTRL_DATA_IN;
+    } else if (d->ctrl_state == CTRL_WAIT_STATUS) {
+        d->ctrl_state = n < 0 ? CTRL_STALLED : CTRL_STATUS_IN;
+    }
+}
+
+bool usb_device_control_waiting(const UsbDevice *d)
+{
+    return d->ctrl_state == CTRL_WAIT_IN || d->ctrl_state == CTRL_WAIT_STATUS;
+}
+
 /* ---- state ---- */
 
 bool usb_device_state_check(const UsbDevice *d, GError **err)
 {
-    if (d->addr > 127 || d->pending_addr > 127 || d->ctrl_state > CTRL_STALLED ||
+    if (d->addr > 127 || d->pending_addr > 127 || d->ctrl_state > CTRL_WAIT_STATUS ||
         d->ctrl_len > USB_CTRL_BUF || d->ctrl_pos > d->ctrl_len) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
                     "USB device: address %u, pending address %u, pipe stage %u or data %u/%u out of range",

@@ -88,6 +88,9 @@ typedef struct UsbDeviceOps {
      * the count; OUT requests find their setup->length bytes in data and return 0. A
      * negative return stalls the request. */
     int (*control)(UsbDevice *d, const UsbSetup *setup, uint8_t *data);
+    /* control may also return USB_CONTROL_ASYNC: the answer comes later through
+     * usb_device_control_done, and until then the request's data (IN) or status stage
+     * NAKs, so the host retries (USB 2.0, 8.5.3). */
     /* A transaction on an endpoint other than 0 of the active configuration. */
     void (*data)(UsbDevice *d, UsbPacket *p);
     /* Optional: a standard request the core accepted that changes the device's state
@@ -109,6 +112,8 @@ typedef struct UsbDeviceOps {
     /* Hubs only: the device on downstream port `port` was removed at run time. */
     void (*child_detached)(UsbDevice *d, int port);
 } UsbDeviceOps;
+
+#define USB_CONTROL_ASYNC (-2)
 
 /* The largest data stage of a control transfer a device here answers. */
 #define USB_CTRL_BUF 1024
@@ -180,6 +185,12 @@ const char *usb_device_product_name(const UsbDevice *d);
 /* A device with something to say while its host may have suspended it: resume
  * signalling, when the host enabled remote wakeup (SET_FEATURE DEVICE_REMOTE_WAKEUP). */
 void usb_device_wakeup(UsbDevice *d);
+/* The answer to a control request its ops->control left with USB_CONTROL_ASYNC: n bytes
+ * now in d->ctrl_buf for an IN request (at most the request's length), 0 for an OUT
+ * one, negative to stall it. Nothing happens when no request waits (a new SETUP or a
+ * reset came first). Engine lock held. */
+void usb_device_control_done(UsbDevice *d, int n);
+bool usb_device_control_waiting(const UsbDevice *d);
 /* d itself when its address is addr, else what its ops->find (a hub) finds behind it. */
 UsbDevice *usb_device_find(UsbDevice *d, uint8_t addr);
 

@@ -658,6 +658,129 @@ def passthrough(o, tmp, controller):
     return 1 if failures else 0
 
 
+def scenario_usbredir(o, tmp):
+    """usb-redir on a TCP socket chardev, fed by Debian's usbredirect redirecting the mock
+    keyboard and disk of tests/usbmock (umockdev's testbed), each on its own usb-redir:
+    the guest enumerates them by name, the key reaches the guest's input layer, the disk's
+    pattern reads back and a write to it reads back, killing usbredirect unplugs the
+    keyboard."""
+    mock = o.usbmock
+    wrapper = shutil.which("umockdev-wrapper")
+    redirect = shutil.which("usbredirect")
+    if not mock or not os.path.exists(mock) or not wrapper or not redirect:
+        print("SKIP: needs umockdev-wrapper, vireo-usbmock and usbredirect (Debian umockdev, usbredirect)")
+        return vmtest.SKIP
+    kit = o.linux_kit
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    import socket
+    ports = []
+    for _ in range(2):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        ports.append(probe.getsockname()[1])
+        probe.close()
+    port, port2 = ports
+    pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
+    with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
+        payload = f.read(65536)
+    ctl = os.path.join(tmp, "mock.ctl")
+    ctl2 = os.path.join(tmp, "mock2.ctl")
+    os.mkfifo(ctl)
+    os.mkfifo(ctl2)
+    ctl_fd = os.open(ctl, os.O_RDWR)
+    ctl2_fd = os.open(ctl2, os.O_RDWR)
+    args = ["-m", "256", "-no-shutdown", "-kernel", os.path.join(kit, "vmlinuz"),
+            "-initrd", os.path.join(kit, "initrd-usb.img"),
+            "-append", "console=ttyS0 vireo.usbhotplug=1",
+            "-chardev", "socket,id=ur,host=127.0.0.1,port=%d,server=on,wait=off" % port,
+            "-device", "usb-redir,chardev=ur,id=redir,port=1",
+            "-chardev", "socket,id=ur2,host=127.0.0.1,port=%d,server=on,wait=off" % port2,
+            "-device", "usb-redir,chardev=ur2,id=redir2,port=2"]
+    failures = []
+
+    def check(ok, good, bad):
+        if ok:
+            print("ok:", good)
+        else:
+            failures.append(bad)
+
+    vm = vmtest.Vm(os.path.abspath(o.vireo), o.accel, args, tmp)
+    peer = None
+    peers = []
+    try:
+        vm.wait_serial(r"^VIREO-USB-READY", o.timeout)
+        peer = subprocess.Popen([wrapper, mock, ctl, os.path.join(tmp, "mock.stats"), "--", redirect,
+                                 "--device", "16c0:27db", "--to", "127.0.0.1:%d" % port],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        want = "1-1:16c0:27db:Mock_USB_Keyboard"
+        lst = wait_list(vm, lambda l: want in l, "the redirected keyboard at 1-1")
+        print("ok: the redirected keyboard enumerated in the guest:", sorted(lst))
+        listing = [d for d in vm.command("x-query-usb") if d["product"] != "Mock USB Disk"]
+        check(len(listing) == 1 and listing[0]["type"] == "usb-redir" and listing[0]["product"] == "Mock USB Keyboard",
+              "x-query-usb: %s" % listing, "x-query-usb: %s" % listing)
+        before = vm.serial().count("VIREO-USB-DONE")
+        vm.wait_serial(r"^VIREO-INPUT \S+ Vireo Mock USB Keyboard", 60)
+        time.sleep(1)
+        os.write(ctl_fd, b"key 04\n")
+        deadline = time.monotonic() + 60
+        while vm.serial().count("VIREO-USB-DONE") == before:
+            if time.monotonic() > deadline:
+                raise TestFailure("no key from the redirected keyboard")
+            time.sleep(0.2)
+        got = [e for evs in decode_events(vm.serial()).values() for e in evs]
+        check(got == [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)], "the mock's key reached the guest through usbredir",
+              "events from the redirected keyboard: %s" % got)
+
+        # The mock disk (bulk-only transport) through a second usb-redir, added at run
+        # time: the guest reads its pattern, writes /payload at 1 MiB and reads it back.
+        disk = subprocess.Popen([wrapper, mock, ctl2, os.path.join(tmp, "mock2.stats"), "--", redirect,
+                                 "--device", "16c0:27dc", "--to", "127.0.0.1:%d" % port2],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peers.append(disk)
+        lst = wait_list(vm, lambda l: "1-2:16c0:27dc:Mock_USB_Disk" in l, "the redirected disk at 1-2")
+        print("ok: the redirected disk enumerated:", sorted(lst))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
+        check(m.group(1) == hashlib.md5(pattern).hexdigest(), "the guest read the redirected disk's first 64 KiB right",
+              "redirected disk read %s" % m.group(1))
+        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600)
+        want = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
+        check("%s %s" % (m.group(1), m.group(2)) == want, "the guest wrote and read back %s bytes" % m.group(1),
+              "guest's write to the redirected disk: %s %s, expected %s" % (m.group(1), m.group(2), want))
+
+        peer.terminate()
+        peer.wait(timeout=30)
+        wait_list(vm, lambda l: not any("27db" in e for e in l), "usbredirect killed")
+        print("ok: killing usbredirect unplugged the keyboard from the guest")
+        vm.sock.sendall(b'{"execute": "quit"}\n')
+        out = vm.output()
+    except TestFailure as e:
+        failures.append(str(e))
+        print(vm.serial()[-3000:])
+        out = ""
+    finally:
+        for p in peers + ([peer] if peer else []):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        vm.close()
+        os.close(ctl_fd)
+        os.close(ctl2_fd)
+    check("usb-redir redir: the usbredir peer went away; unplugged from the guest" in out
+          or "usb-redir redir: the peer's device left; unplugged from the guest" in out,
+          "vireo-run said the peer left", "vireo-run's output lacks the unplug line: %r" % out[-500:])
+    for f in failures:
+        print("FAIL:", f)
+    if not failures:
+        print("PASS")
+    return 1 if failures else 0
+
+
 def scenario_linux_xhci(o, tmp):
     kit = o.linux_kit
     for script in ("mkkit.sh", "mkusb.sh"):
@@ -932,7 +1055,7 @@ def scenario_options(o, tmp):
 
 
 SCENARIOS = {"linux": scenario_linux, "linux-ehci": scenario_linux_ehci, "linux-xhci": scenario_linux_xhci,
-             "hotplug": scenario_hotplug, "passthrough": scenario_passthrough,
+             "hotplug": scenario_hotplug, "passthrough": scenario_passthrough, "usbredir": scenario_usbredir,
              "passthrough-ehci": scenario_passthrough_ehci, "passthrough-xhci": scenario_passthrough_xhci, "options": scenario_options,
              "seabios": scenario_seabios, "boot-storage": scenario_boot_storage,
              "boot-storage-ehci": scenario_boot_storage_ehci}

@@ -36,9 +36,10 @@ TOKEN = "vireo-clip-19"
 
 def check_options(vireo, kernel):
     cases = [(["-chardev", "spicevmc,id=a,name=vdagent"], "needs -spice"),
-             (["-chardev", "spicevmc,id=a,name=usbredir", "-spice", "port=5999,disable-ticketing=on"], "name=vdagent"),
+             (["-chardev", "spicevmc,id=a,name=smartcard", "-spice", "port=5999,disable-ticketing=on"],
+              "name=vdagent or name=usbredir"),
              (["-chardev", "qemu-vdagent,id=a,clipboard=maybe"], "unknown parameter"),
-             (["-chardev", "qemu-vdagent,id=a", "-serial", "chardev:a"], "virtio-serial ports only")]
+             (["-chardev", "qemu-vdagent,id=a", "-serial", "chardev:a"], "serves devices only")]
     for extra, needle in cases:
         r = subprocess.run([vireo, "-display", "none", "-kernel", kernel] + extra, capture_output=True, timeout=30)
         lines = [ln for ln in r.stderr.decode().splitlines() if ln.strip()]

@@ -317,6 +317,7 @@ static const char *const host_device_classes[] = { "usb-host" };
 static const struct { const char *cls; const char *opts; } by_name_opts[] = {
     { "usb-storage", "drive=fuzz-drive" },
     { "virtio-blk-pci", "drive=fuzz-drive2" },
+    { "usb-redir", "chardev=fuzz-chr" },
 };
 
 /* One device of a class, created as -device would (lock held): plain, then with the
@@ -440,6 +441,9 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     /* A drive for devices created by name that take one (drive=, see by_name_opts). */
     add_drive(cfg, usbdisk, "raw", DRIVE_IF_NONE, DRIVE_MEDIA_DISK, -1)->id = g_strdup("fuzz-drive");
     add_drive(cfg, vdisk, "qcow2", DRIVE_IF_NONE, DRIVE_MEDIA_DISK, -1)->id = g_strdup("fuzz-drive2");
+    /* A chardev for usb-redir: null, so no peer ever connects a device (its peer side
+     * is tested in test-usb-redir). */
+    vm_config_add_backend(cfg, "chardev", "null,id=fuzz-chr");
     add_drive(cfg, f->cd_path, "raw", DRIVE_IF_IDE, DRIVE_MEDIA_CDROM, 2);
     add_drive(cfg, f->fd_path, "raw", DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 0);
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);

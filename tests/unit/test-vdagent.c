@@ -451,6 +451,9 @@ static void test_options(void)
 {
     static const struct { const char *opts, *spec; } ok[] = {
         { "spicevmc,id=a,name=vdagent", "spicevmc:vdagent" },
+        { "spicevmc,id=a,name=usbredir", "spicevmc:usbredir" },
+        { "socket,id=a,port=4000,server=on,wait=off", "tcp:127.0.0.1:4000" },
+        { "socket,id=a,host=::1,port=4000,server=on,wait=off", "tcp:::1:4000" },
         { "qemu-vdagent,id=a", "qemu-vdagent" },
         { "qemu-vdagent,id=a,clipboard=on", "qemu-vdagent:clipboard=on" },
         { "qemu-vdagent,id=a,clipboard=off,mouse=off", "qemu-vdagent" },
@@ -462,7 +465,8 @@ static void test_options(void)
         g_assert_cmpstr(spec, ==, ok[i].spec);
     }
     static const char *const bad[] = {
-        "spicevmc,id=a", "spicevmc,id=a,name=usbredir", "qemu-vdagent,id=a,clipboard=yes",
+        "spicevmc,id=a", "spicevmc,id=a,name=smartcard", "qemu-vdagent,id=a,clipboard=yes",
+        "socket,id=a,port=70000,server=on,wait=off", "socket,id=a,port=4000", "socket,id=a,port=x,server=on,wait=off",
         "qemu-vdagent,id=a,mouse=on", "qemu-vdagent,id=a,name=vdagent",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* -chardev spicevmc,id=ID,name=vdagent: the SPICE server's agent channel on a
- * virtserialport named com.redhat.spice.0. The server's main channel carries the
+ * virtserialport named com.redhat.spice.0; name=usbredir: its USB redirection channel
+ * (subtype "usbredir", one per chardev) for a -device usb-redir. The server's main channel carries the
  * VDAgent messages (clipboard, monitors config) between its clients and the guest's
  * spice-vdagent; this file is the char device in between (SpiceCharDeviceInstance,
  * subtype "vdagent").
@@ -30,6 +31,7 @@ struct SpiceChar {
     SpiceServer *server;
     Chardev *chr;
     bool added;     /* main thread: the instance is on the server */
+    bool usbredir;  /* the USB redirection channel (else the agent's) */
 
     GMutex lock;    /* guards the fields below */
     GByteArray *out;
@@ -69,12 +71,22 @@ static int vmc_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
     return n;
 }
 
-/* The server disables the device when the agent sent it something it refuses. */
+/* The agent channel: the server disables the device when the agent sent it something it
+ * refuses. The usbredir channel: a client's channel came or went, and each one starts a
+ * usbredir stream of its own (hello first), so what the device wrote for an earlier one
+ * is dropped before the device hears of the new one. */
 static void vmc_state(SpiceCharDeviceInstance *sin, int connected)
 {
-    (void)sin;
-    if (!connected)
-        VLOG(LOG_GUEST, "spicevmc: the SPICE server stopped talking to the guest agent");
+    SpiceChar *sc = char_of(sin);
+    if (!sc->usbredir) {
+        if (!connected)
+            VLOG(LOG_GUEST, "spicevmc: the SPICE server stopped talking to the guest agent");
+        return;
+    }
+    g_mutex_lock(&sc->lock);
+    g_byte_array_set_size(sc->out, 0);
+    g_mutex_unlock(&sc->lock);
+    chardev_peer_session(sc->chr, connected != 0);
 }
 
 static const SpiceCharDeviceInterface vmc_iface = {
@@ -148,13 +160,14 @@ static const ChardevPeerOps vmc_chr_ops = {
     .fe_open = chr_fe_open,
 };
 
-static SpiceChar *spice_char_new(SpiceServer *server, Chardev *chr)
+static SpiceChar *spice_char_new(SpiceServer *server, Chardev *chr, bool usbredir)
 {
     SpiceChar *sc = g_new0(SpiceChar, 1);
     sc->server = server;
     sc->chr = chr;
     sc->sin.base.sif = &vmc_iface.base;
-    sc->sin.subtype = "vdagent";
+    sc->usbredir = usbredir;
+    sc->sin.subtype = usbredir ? "usbredir" : "vdagent";
     g_mutex_init(&sc->lock);
     sc->out = g_byte_array_new();
     chardev_peer_attach(chr, &vmc_chr_ops, sc);
@@ -165,9 +178,11 @@ GPtrArray *spice_chars_attach(Vm *vm, SpiceServer *server)
 {
     GPtrArray *chars = g_ptr_array_new();
     g_autoptr(GPtrArray) all = backend_list(vm, "chardev");
-    for (guint i = 0; i < all->len; i++)
-        if (!g_strcmp0(chardev_peer_kind(all->pdata[i]), "spicevmc:vdagent"))
-            g_ptr_array_add(chars, spice_char_new(server, all->pdata[i]));
+    for (guint i = 0; i < all->len; i++) {
+        const char *kind = chardev_peer_kind(all->pdata[i]);
+        if (!g_strcmp0(kind, "spicevmc:vdagent") || !g_strcmp0(kind, "spicevmc:usbredir"))
+            g_ptr_array_add(chars, spice_char_new(server, all->pdata[i], !strcmp(kind, "spicevmc:usbredir")));
+    }
     return chars;
 }
 
