@@ -153,6 +153,19 @@ EHCI_BOOT = (["-device", "usb-ehci,id=ehci", "-device", "usb-tablet,bus=ehci.0,p
               ("QEMU USB Mouse", r"1-4\.2", "0627:0001", "480")))
 
 
+def build_usb_kit(kit):
+    """The Linux kit and its USB initramfs (linux/mkkit.sh, mkusb.sh): None when they are
+    built, else the scenario's exit status (SKIP when the kit cannot be had, 1)."""
+    for script in ("mkkit.sh", "mkusb.sh"):
+        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
+        if r.returncode == vmtest.SKIP:
+            return vmtest.SKIP
+        if r.returncode:
+            print("FAIL: %s failed" % script)
+            return 1
+    return None
+
+
 def scenario_linux(o, tmp):
     return linux_boot(o, tmp, UHCI_BOOT)
 
@@ -164,13 +177,9 @@ def scenario_linux_ehci(o, tmp):
 def linux_boot(o, tmp, boot):
     devices, count, products = boot
     kit = o.linux_kit
-    for script in ("mkkit.sh", "mkusb.sh"):
-        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
-        if r.returncode == vmtest.SKIP:
-            return vmtest.SKIP
-        if r.returncode:
-            print("FAIL: %s failed" % script)
-            return 1
+    status = build_usb_kit(kit)
+    if status is not None:
+        return status
     disk = os.path.join(tmp, "state.qcow2")
     subprocess.run([o.vireo_img, "create", "-q", "-f", "qcow2", disk, "16M"], check=True)
     # The USB disk: 8 MiB with a pattern in its first 64 KiB, as qcow2 (savevm needs it).
@@ -300,13 +309,9 @@ def wait_list(vm, pred, what, timeout=60):
 
 def scenario_hotplug(o, tmp):
     kit = o.linux_kit
-    for script in ("mkkit.sh", "mkusb.sh"):
-        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
-        if r.returncode == vmtest.SKIP:
-            return vmtest.SKIP
-        if r.returncode:
-            print("FAIL: %s failed" % script)
-            return 1
+    status = build_usb_kit(kit)
+    if status is not None:
+        return status
     raw = os.path.join(tmp, "hot.raw")
     pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
     with open(raw, "wb") as f:
@@ -491,13 +496,9 @@ def passthrough(o, tmp, controller):
         print("SKIP: needs umockdev-wrapper and vireo-usbmock (Debian umockdev, libumockdev-dev)")
         return vmtest.SKIP
     kit = o.linux_kit
-    for script in ("mkkit.sh", "mkusb.sh"):
-        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
-        if r.returncode == vmtest.SKIP:
-            return vmtest.SKIP
-        if r.returncode:
-            print("FAIL: %s failed" % script)
-            return 1
+    status = build_usb_kit(kit)
+    if status is not None:
+        return status
     pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
     with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
         payload = f.read(65536)
@@ -671,21 +672,12 @@ def scenario_usbredir(o, tmp):
         print("SKIP: needs umockdev-wrapper, vireo-usbmock and usbredirect (Debian umockdev, usbredirect)")
         return vmtest.SKIP
     kit = o.linux_kit
-    for script in ("mkkit.sh", "mkusb.sh"):
-        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
-        if r.returncode == vmtest.SKIP:
-            return vmtest.SKIP
-        if r.returncode:
-            print("FAIL: %s failed" % script)
-            return 1
-    import socket
-    ports = []
-    for _ in range(2):
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        ports.append(probe.getsockname()[1])
-        probe.close()
-    port, port2 = ports
+    status = build_usb_kit(kit)
+    if status is not None:
+        return status
+    port = port2 = vmtest.free_port()
+    while port2 == port:
+        port2 = vmtest.free_port()
     pattern = bytes((i * 37 + (i >> 8)) & 0xff for i in range(65536))
     with open(os.path.join(kit, "modules-usb", "usbcore.ko"), "rb") as f:
         payload = f.read(65536)
@@ -783,13 +775,9 @@ def scenario_usbredir(o, tmp):
 
 def scenario_linux_xhci(o, tmp):
     kit = o.linux_kit
-    for script in ("mkkit.sh", "mkusb.sh"):
-        r = subprocess.run(["sh", os.path.join(HERE, "linux", script), kit])
-        if r.returncode == vmtest.SKIP:
-            return vmtest.SKIP
-        if r.returncode:
-            print("FAIL: %s failed" % script)
-            return 1
+    status = build_usb_kit(kit)
+    if status is not None:
+        return status
     raw = os.path.join(tmp, "usb.raw")
     pattern = bytes((i * 97 + (i >> 10)) & 0xff for i in range(65536))
     with open(raw, "wb") as f:

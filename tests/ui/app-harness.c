@@ -4,10 +4,12 @@
 #include "engine/vmconf.h"
 #include "engine/display.h"
 #include "ui/gtk/vireo-display.h"
+#include "vireo-config.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 int exit_code = 1;
 char *library_root;
@@ -207,6 +209,23 @@ bool machine_is_off(void *data)
 bool grabbed(void *data)
 {
     return vireo_display_get_grabbed(data);
+}
+
+void build_linux_kit(const char *dir, const char *script, const char *arg)
+{
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *path = g_build_filename(VIREO_SOURCE_ROOT, "tests", "guests", "linux",
+                                                 i ? script : "mkkit.sh", NULL);
+        const char *argv[] = { "sh", path, dir, i ? arg : NULL, NULL };
+        int status = -1;
+        CHECK(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL),
+              "cannot run %s", path);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP) {
+            note("SKIP: the Linux kit could not be built");
+            exit(SKIP);
+        }
+        CHECK(g_spawn_check_wait_status(status, NULL), "%s failed", path);
+    }
 }
 
 void write_vm(const char *name, const char *conf)

@@ -70,6 +70,10 @@ bool machine_is_off(void *machine);
 bool grabbed(void *display);
 /* A VM folder with conf as its vm.conf; NULL: the folder alone. */
 void write_vm(const char *name, const char *conf);
+/* The Linux kit in dir (tests/guests/linux/mkkit.sh), then its initramfs script (e.g.
+ * "mkusb.sh", given arg as its second argument when not NULL); the test skips when the
+ * kit cannot be built and fails when a script does. */
+void build_linux_kit(const char *dir, const char *script, const char *arg);
 void remove_tree(const char *path);
 /* The message dialog that appears within 5 s (the run fails otherwise). */
 AdwMessageDialog *wait_dialog(void);

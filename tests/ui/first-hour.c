@@ -1100,19 +1100,7 @@ static char *forward_kit;
 static void forward_setup(const char *arg)
 {
     forward_kit = g_strdup(arg);
-    for (int i = 0; i < 2; i++) {
-        g_autofree char *script = g_build_filename(VIREO_SOURCE_ROOT, "tests", "guests", "linux",
-                                                   i ? "mknet.sh" : "mkkit.sh", NULL);
-        const char *argv[] = { "sh", script, forward_kit, NULL };
-        int status = -1;
-        CHECK(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL),
-              "cannot run %s", script);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == SKIP) {
-            note("SKIP: the Linux kit could not be built");
-            exit(SKIP);
-        }
-        CHECK(g_spawn_check_wait_status(status, NULL), "%s failed", script);
-    }
+    build_linux_kit(forward_kit, "mknet.sh", NULL);
     serial_log = g_build_filename(work_dir, "com1.log", NULL);
     const char *accel = g_getenv("VIREO_TEST_ACCEL");
     g_autofree char *conf = g_strdup_printf(
