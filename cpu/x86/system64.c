@@ -160,6 +160,32 @@ static void rdtscp(X86Cpu *c, const X86Insn *i)
 /* IRETQ in IA-32e mode (SDM vol. 2, IRET, "IA-32e-MODE" paths): pops RIP, CS, RFLAGS,
  * RSP and SS always; returns to 64-bit or compatibility mode at the same or an outer
  * privilege level. NT set is #GP(0) (no task return in IA-32e mode). */
+/* The code segment an IRETQ or a far RET in IA-32e mode returns to, checked as the SDM's
+ * pseudocode of both does: #GP(selector) for a null, non-code, more privileged or
+ * wrongly conforming one, #NP(selector) when absent, and #GP(selector) for L with D.
+ * Returns whether it is a 64-bit code segment. */
+static bool return_code_segment(X86Cpu *c, uint16_t cs, X86Desc *out)
+{
+    if (!(cs & 0xfffc))
+        x86_gp0(c);
+    X86Desc cd;
+    if (!x86_desc_read(c, cs, &cd))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    unsigned rpl = cs & 3, type = x86_desc_type(cd);
+    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    if (!x86_desc_present(cd))
+        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
+    uint16_t cattr = x86_desc_attr(cd);
+    bool to64 = cattr & X86_ATTR_L;
+    if (to64 && (cattr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    *out = cd;
+    return to64;
+}
+
 static void iretq(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
@@ -178,23 +204,9 @@ static void iretq(X86Cpu *c, const X86Insn *i)
     uint64_t rsp = x86_ld64_lin(c, lin + 24);
     uint16_t ss = (uint16_t)x86_ld64_lin(c, lin + 32);
 
-    /* The code segment (#GP(selector) / #NP(selector)). */
-    if (!(cs & 0xfffc))
-        x86_gp0(c);
     X86Desc cd;
-    if (!x86_desc_read(c, cs, &cd))
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    unsigned rpl = cs & 3, type = x86_desc_type(cd);
-    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    if (!x86_desc_present(cd))
-        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
-    uint16_t cattr = x86_desc_attr(cd);
-    bool to64 = cattr & X86_ATTR_L;
-    if (to64 && (cattr & X86_ATTR_DB))
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
+    bool to64 = return_code_segment(c, cs, &cd);
+    unsigned rpl = cs & 3;
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
 
@@ -295,24 +307,10 @@ static void retf64(X86Cpu *c, const X86Insn *i)
     uint32_t lin = (uint32_t)sp;
     uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
     uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
-    if (!(cs & 0xfffc))
-        x86_gp0(c);
     X86Desc cd;
-    if (!x86_desc_read(c, cs, &cd))
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    unsigned rpl = cs & 3, type = x86_desc_type(cd);
-    if (!x86_desc_is_seg(cd) || !(type & 8) || rpl < c->cpl)
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    if ((type & 4) ? x86_desc_dpl(cd) > rpl : x86_desc_dpl(cd) != rpl)
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
-    if (!x86_desc_present(cd))
-        x86_fault_err(c, X86_EXC_NP, cs & 0xfffc);
-    if (rpl != c->cpl)
+    bool to64 = return_code_segment(c, cs, &cd);
+    if ((cs & 3) != c->cpl)
         x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
-    uint16_t cattr = x86_desc_attr(cd);
-    bool to64 = cattr & X86_ATTR_L;
-    if (to64 && (cattr & X86_ATTR_DB))
-        x86_fault_err(c, X86_EXC_GP, cs & 0xfffc);
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
     if (rip >> 32)
