@@ -7,19 +7,17 @@
 ;   -DLOCKADD   every CPU does ITERS LOCK ADDs to one shared dword (contended)
 ; bench/smp/run.py builds and times it.
 %include "cpu.inc"
+%include "ap.inc"
 
 %ifndef ITERS
 %define ITERS 100000000
 %endif
 
-LAPIC      equ 0xfee00000
-TRAMPOLINE equ 0x10000
 NCPUS      equ 0x40000
 ALIVE      equ 0x40040
 DONE       equ 0x40080
 SHARED     equ 0x400c0
 RESULT     equ 0x40100          ; per CPU
-AP_STACKS  equ 0x90000
 
 GUEST_START
 guest_main:
@@ -40,13 +38,7 @@ pm_main:
     mov dword [LAPIC + 0xf0], 0x1ff
     cmp eax, 1
     je .go
-    mov byte [TRAMPOLINE], 0xea
-    mov word [TRAMPOLINE + 1], ap_entry16
-    mov word [TRAMPOLINE + 3], 0xf000
-    mov dword [LAPIC + 0x310], 0
-    mov dword [LAPIC + 0x300], 0x000c4500
-    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMPOLINE >> 12)
-    mov dword [LAPIC + 0x300], 0x000c4600 | (TRAMPOLINE >> 12)
+    AP_START_ALL
 .go:
     call work
     mov ebx, [NCPUS]
@@ -86,26 +78,10 @@ work:
     lock inc dword [DONE]
     ret
 
-[bits 16]
-ap_entry16:
-    cli
-    o32 lgdt [cs:gdtr_rom]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword SEL_CODE0:ap_entry32
+AP_ENTRY ap_main
 
 [bits 32]
-ap_entry32:
-    mov ax, SEL_DATA0
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov esp, [LAPIC + 0x20]
-    shr esp, 24
-    inc esp
-    shl esp, 10
-    add esp, AP_STACKS
+ap_main:
     call work
 .halt:
     cli

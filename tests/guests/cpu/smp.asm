@@ -20,10 +20,8 @@
 ;     physical destination, logical flat and cluster destinations, lowest priority to
 ;     exactly one CPU, an NMI; each CPU counts what reaches it.
 %include "cpu.inc"
+%include "ap.inc"
 
-LAPIC      equ 0xfee00000
-TRAMPOLINE equ 0x10000          ; SIPI vector 0x10
-SIPI_VEC   equ TRAMPOLINE >> 12
 ITER       equ 100000
 VEC_IPI    equ 0x60
 
@@ -64,7 +62,6 @@ NMIS       equ 0x40580          ; per CPU: NMIs received
 SNAP       equ 0x40600          ; HITS at the last check
 SB_R0      equ 0x50000          ; per round: the BSP's load saw the old value
 SB_R1      equ 0x70000          ; per round: CPU 1's load saw the old value
-AP_STACKS  equ 0x90000          ; 1 KiB each
 IRIW_X     equ 0x40840          ; written rising by CPU 2
 IRIW_Y     equ 0x40880          ; written rising by CPU 3
 IRIW_GO    equ 0x408c0          ; barrier: the four CPUs start together
@@ -142,12 +139,7 @@ pm_main:
     CHECK32 e, "the BSP's APIC ID is not 0"
 
     ; -- the APs: INIT, then two STARTUPs, to a far jump into this ROM
-    mov byte [TRAMPOLINE], 0xea
-    mov word [TRAMPOLINE + 1], ap_entry16
-    mov word [TRAMPOLINE + 3], 0xf000
-    IPI 0, 0x000c4500
-    IPI 0, 0x000c4600 | SIPI_VEC
-    IPI 0, 0x000c4600 | SIPI_VEC
+    AP_START_ALL
     mov ebx, [NCPUS]
     dec ebx
     WAIT_EQ ALIVE, ebx, "not every AP started"
@@ -647,30 +639,10 @@ nmi_handler:
 
 ; ---- the APs ----
 
-[bits 16]
-ap_entry16:
-    cli
-    o32 lgdt [cs:gdtr_rom]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword SEL_CODE0:ap_entry32
+AP_ENTRY ap_main
 
 [bits 32]
-ap_entry32:
-    mov ax, SEL_DATA0
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, [LAPIC + 0x20]
-    shr esp, 24
-    inc esp
-    shl esp, 10
-    add esp, AP_STACKS
-    lidt [ROM(idtr_rom)]
-    cld
+ap_main:
     call apic_setup
     lock inc dword [ALIVE]
     WAIT_EQ GO, 1, "an AP never saw phase 1"

@@ -9,14 +9,11 @@
 ; the level types SMT (1) and core (2), level 2 invalid. The test compares the lines
 ; with the topology it asked for.
 %include "cpu.inc"
+%include "ap.inc"
 
-LAPIC      equ 0xfee00000
-TRAMPOLINE equ 0x10000          ; SIPI vector 0x10
-SIPI_VEC   equ TRAMPOLINE >> 12
 NCPUS      equ 0x40000
 ALIVE      equ 0x40040
 TURN       equ 0x40080          ; how many CPUs have printed; the next one prints
-AP_STACKS  equ 0x90000          ; 1 KiB each, by APIC ID
 
 %macro IPI 2
     mov dword [LAPIC + 0x310], %1
@@ -49,12 +46,7 @@ pm_main:
     call newline32
     cmp dword [NCPUS], 1
     je .alone
-    mov byte [TRAMPOLINE], 0xea
-    mov word [TRAMPOLINE + 1], ap_entry16
-    mov word [TRAMPOLINE + 3], 0xf000
-    IPI 0, 0x000c4500
-    IPI 0, 0x000c4600 | SIPI_VEC
-    IPI 0, 0x000c4600 | SIPI_VEC
+    AP_START_ALL
     mov ebx, [NCPUS]
     dec ebx
     mov ecx, 400000000
@@ -165,30 +157,10 @@ report:
 
 LOCKV equ 0x400c0
 
-[bits 16]
-ap_entry16:
-    cli
-    o32 lgdt [cs:gdtr_rom]
-    mov eax, cr0
-    or al, 1
-    mov cr0, eax
-    jmp dword SEL_CODE0:ap_entry32
+AP_ENTRY ap_main
 
 [bits 32]
-ap_entry32:
-    mov ax, SEL_DATA0
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, [LAPIC + 0x20]
-    shr esp, 24
-    inc esp
-    shl esp, 10
-    add esp, AP_STACKS
-    lidt [ROM(idtr_rom)]
-    cld
+ap_main:
     lock inc dword [ALIVE]
     call report
 .halt:
