@@ -9,6 +9,7 @@
 #include "engine/debug.h"
 #include "engine/config.h"
 #include "engine/log.h"
+#include "engine/sockreader.h"
 #include "engine/sockwriter.h"
 
 #include <gio/gio.h>
@@ -26,7 +27,7 @@ typedef struct GdbClient {
     GdbServer *srv;
     GSocketConnection *conn;
     GSocket *sock;
-    GSource *in_source;
+    SockReader *reader;
     SockWriter *out;
     GString *pkt;
     InState in;
@@ -938,27 +939,15 @@ static void scan_input(GdbClient *c, const char *buf, size_t len)
     client_flush(c);
 }
 
-static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
+static void client_on_input(void *opaque, const char *data, size_t len)
 {
-    GdbClient *c = data;
-    char buf[4096];
-    GError *err = NULL;
-    gssize n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err);
-    if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        g_error_free(err);
-        return G_SOURCE_CONTINUE;
-    }
-    if (n <= 0) {
-        VLOG(LOG_CPU, "gdb: debugger gone (%s)", err ? err->message : "end of input");
-        if (err)
-            g_error_free(err);
-        g_source_unref(c->in_source);
-        c->in_source = NULL;
-        client_close(c);
-        return G_SOURCE_REMOVE;
-    }
-    scan_input(c, buf, (size_t)n);
-    return G_SOURCE_CONTINUE;
+    scan_input(opaque, data, len);
+}
+
+static void client_on_gone(void *opaque, const char *why)
+{
+    VLOG(LOG_CPU, "gdb: debugger gone (%s)", why);
+    client_close(opaque);
 }
 
 static void client_close(GdbClient *c)
@@ -967,10 +956,7 @@ static void client_close(GdbClient *c)
     if (s->client != c)
         return;
     s->client = NULL;
-    if (c->in_source) {
-        g_source_destroy(c->in_source);
-        g_source_unref(c->in_source);
-    }
+    sock_reader_free(c->reader);
     sock_writer_free(c->out);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
@@ -1000,9 +986,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     s->phys_mode = false;
     s->g_cpu = 0;
     s->last_signal = 5;
-    c->in_source = g_socket_create_source(c->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-    g_source_set_callback(c->in_source, (GSourceFunc)(void (*)(void))on_readable, c, NULL);
-    g_source_attach(c->in_source, NULL);
+    c->reader = sock_reader_new(c->sock, client_on_input, client_on_gone, c);
     /* gdb attaches to a stopped target. */
     vm_pause(s->vm);
     VLOG(LOG_CPU, "gdb: debugger connected");
@@ -1108,10 +1092,7 @@ void gdb_server_free(GdbServer *s)
         sock_writer_drain(c->out, 2);
         /* No resuming on the way out. */
         s->client = NULL;
-        if (c->in_source) {
-            g_source_destroy(c->in_source);
-            g_source_unref(c->in_source);
-        }
+        sock_reader_free(c->reader);
         sock_writer_free(c->out);
         g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
         g_object_unref(c->conn);

@@ -8,6 +8,7 @@
 
 #include "engine/qmp.h"
 #include "engine/display.h"
+#include "engine/sockreader.h"
 #include "engine/sockwriter.h"
 #include "engine/vm.h"
 
@@ -47,7 +48,7 @@ struct QmpClient {
     QmpServer *srv;
     GSocketConnection *conn;
     GSocket *sock;
-    GSource *in_source;
+    SockReader *reader;
     SockWriter *out;
     /* Request scanner */
     GString *req;

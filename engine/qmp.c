@@ -15,6 +15,7 @@
 #include "engine/vm.h"
 #include "engine/log.h"
 #include "engine/net/net.h"
+#include "engine/sockreader.h"
 #include "engine/sockwriter.h"
 #include "engine/vdagent.h"
 #include "vireo-config.h"
@@ -1005,27 +1006,15 @@ static void scan_input(QmpClient *c, const char *buf, size_t len)
     client_flush(c);
 }
 
-static gboolean on_readable(GSocket *sock, GIOCondition cond, gpointer data)
+static void client_on_input(void *opaque, const char *data, size_t len)
 {
-    QmpClient *c = data;
-    char buf[65536];
-    GError *err = NULL;
-    gssize n = g_socket_receive(sock, buf, sizeof(buf), NULL, &err);
-    if (n < 0 && g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-        g_error_free(err);
-        return G_SOURCE_CONTINUE;
-    }
-    if (n <= 0) {
-        VLOG(LOG_GUEST, "qmp: client gone (%s)", err ? err->message : "end of input");
-        if (err)
-            g_error_free(err);
-        g_source_unref(c->in_source);
-        c->in_source = NULL;
-        client_close(c);
-        return G_SOURCE_REMOVE;
-    }
-    scan_input(c, buf, (size_t)n);
-    return G_SOURCE_CONTINUE;
+    scan_input(opaque, data, len);
+}
+
+static void client_on_gone(void *opaque, const char *why)
+{
+    VLOG(LOG_GUEST, "qmp: client gone (%s)", why);
+    client_close(opaque);
 }
 
 static void client_close(QmpClient *c)
@@ -1034,10 +1023,7 @@ static void client_close(QmpClient *c)
     if (!g_list_find(s->clients, c))
         return;
     s->clients = g_list_remove(s->clients, c);
-    if (c->in_source) {
-        g_source_destroy(c->in_source);
-        g_source_unref(c->in_source);
-    }
+    sock_reader_free(c->reader);
     sock_writer_free(c->out);
     g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
     g_object_unref(c->conn);
@@ -1056,9 +1042,7 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
     c->out = sock_writer_new(c->sock, QMP_MAX_BACKLOG, client_on_ready, c);
     c->req = g_string_sized_new(256);
     s->clients = g_list_prepend(s->clients, c);
-    c->in_source = g_socket_create_source(c->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-    g_source_set_callback(c->in_source, (GSourceFunc)(void (*)(void))on_readable, c, NULL);
-    g_source_attach(c->in_source, NULL);
+    c->reader = sock_reader_new(c->sock, client_on_input, client_on_gone, c);
 
     unsigned major = 0, minor = 0, micro = 0;
     sscanf(VIREO_VERSION, "%u.%u.%u", &major, &minor, &micro);
