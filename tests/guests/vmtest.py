@@ -337,6 +337,21 @@ def check_region(img, x0, y0, w, h, expect, what):
         raise TestFailure("%s: %s" % (what, ", ".join("(%d,%d) is %06x, expected %06x" % b for b in bad)))
 
 
+# What a Linux guest's kernel prints when it is in trouble.
+KERNEL_TROUBLE = r"Oops|BUG:|Kernel panic|Call Trace"
+
+
+def check_guest_clean(vm, markers=None, status=None):
+    """TestFailure when COM1 shows kernel trouble or a match of markers (the test's own
+    failure lines, a regex), or when status (vireo-run's exit status, if given) is not 0."""
+    pattern = KERNEL_TROUBLE + ("|" + markers if markers else "")
+    bad = re.search(pattern, vm.serial())
+    if bad:
+        raise TestFailure("the guest reported: %s" % bad.group(0))
+    if status is not None and status != 0:
+        raise TestFailure("vireo-run exited with %d" % status)
+
+
 def temp_dir():
     return tempfile.TemporaryDirectory(prefix="vireo-display-")
 
