@@ -678,7 +678,7 @@ void virtio_gpu_display_update(VirtioGpuState *s, DisplayConsole *con)
     /* The cursor is composed over the picture: where it was and where it goes are
      * redrawn from the resource, then the cursor on top. */
     int cx = (int)s->cursor_x - (int)s->hot_x, cy = (int)s->cursor_y - (int)s->hot_y;
-    bool show = s->cursor_on && s->cursor;
+    bool show = s->cursor_on && s->cursor && display_console_cursor_in_picture(con);
     if (s->cursor_drawn && (!show || cx != s->drawn_x || cy != s->drawn_y))
         pixman_region32_union_rect(&s->pending, &s->pending, s->drawn_x, s->drawn_y, GPU_CURSOR_DIM, GPU_CURSOR_DIM);
     if (show && (!s->cursor_drawn || cx != s->drawn_x || cy != s->drawn_y))
