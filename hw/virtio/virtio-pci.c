@@ -17,7 +17,9 @@
  * notification addresses at 0x3000 (queue q at 0x3000 + 4 q). The driver gives the
  * three ring addresses of each queue separately and enables it. The VIRTIO_PCI_CAP_
  * PCI_CFG capability (§4.1.4.7) is a window from the configuration space into either
- * BAR, for firmware that cannot reach the BAR itself.
+ * BAR, for firmware that cannot reach the BAR itself. A device with a front of its own
+ * (virtio-vga) moves the modern interface to another BAR after that front's registers
+ * and MSI-X to another BAR (VirtioPci.modern_bar, modern_base, msix_bar).
  *
  * Interrupts are INTx: ISR bit 0 for used buffers, bit 1 for a configuration change;
  * or, once the driver enables MSI-X, a message per vector it assigned to the
