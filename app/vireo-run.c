@@ -104,7 +104,7 @@ static GOptionEntry entries[] = {
     { "spice", 0, 0, G_OPTION_ARG_STRING, &opt.spice, "SPICE server for remote viewers: port=N[,addr=127.0.0.1],password=P|disable-ticketing=on, or unix=on,addr=PATH,...", "OPTIONS" },
     { "object", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.objects, "A secret for options that name one (-spice password-secret=ID): secret,id=ID,data=TEXT or file=PATH[,format=raw|base64]", "secret,id=ID,..." },
     { "display", 0, 0, G_OPTION_ARG_STRING, &opt.display, "Display: sdl (a window) or none (default: sdl when $DISPLAY or $WAYLAND_DISPLAY is set)", "TYPE" },
-    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111), cirrus (Cirrus CL-GD5446, PCI 1013:00b8) or none", "TYPE" },
+    { "vga", 0, 0, G_OPTION_ARG_STRING, &opt.vga, "Display adapter: std (Bochs VBE, PCI 1234:1111), cirrus (Cirrus CL-GD5446, PCI 1013:00b8), virtio (virtio-vga, PCI 1af4:1050) or none", "TYPE" },
     { "qmp", 0, 0, G_OPTION_ARG_STRING, &opt.qmp, "Control socket (QMP): unix:PATH,server=on,wait=off", "SPEC" },
     { "no-reboot", 0, 0, G_OPTION_ARG_NONE, &opt.no_reboot, "Exit instead of rebooting when the guest resets", NULL },
     { "no-shutdown", 0, 0, G_OPTION_ARG_NONE, &opt.no_shutdown, "Pause instead of exiting when the guest powers off", NULL },
@@ -860,8 +860,9 @@ static VmConfig *config_from_options(void)
     cfg->no_reboot = opt.no_reboot;
     cfg->no_shutdown = opt.no_shutdown;
     override_string(&cfg->display, choose_display());
-    if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "cirrus") && strcmp(opt.vga, "none"))
-        usage_error("-vga %s: use std, cirrus or none", opt.vga);
+    if (opt.vga && strcmp(opt.vga, "std") && strcmp(opt.vga, "cirrus") && strcmp(opt.vga, "virtio") &&
+        strcmp(opt.vga, "none"))
+        usage_error("-vga %s: use std, cirrus, virtio or none", opt.vga);
     /* The library VM's display adapter stays unless -vga is given. */
     if (opt.vga || !cfg->vga)
         override_string(&cfg->vga, opt.vga ? opt.vga : "std");
@@ -906,7 +907,8 @@ static VmConfig *config_from_options(void)
         bool adapter = false;
         for (guint i = 0; i < cfg->devices->len; i++)
             adapter |= g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "cirrus-vga") ||
-                       g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "virtio-gpu-pci");
+                       g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "virtio-gpu-pci") ||
+                       g_str_has_prefix(g_ptr_array_index(cfg->devices, i), "virtio-vga");
         if (!adapter)
             usage_error("-display sdl needs a display adapter (drop -vga none)");
     }

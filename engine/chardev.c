@@ -4,6 +4,7 @@
 #include "engine/chardev.h"
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/stream.h"
 #include "engine/vdagent.h"
 
 #include <errno.h>
@@ -506,6 +507,67 @@ size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len)
     }
     g_mutex_unlock(&c->mutex);
     return n;
+}
+
+/* The saved session: u32 length + the input queued for the device, then the peer's. */
+GBytes *chardev_peer_state_save(Chardev *c)
+{
+    if (!c || c->kind != CHR_PEER || !c->peer_ops || !c->peer_ops->save)
+        return NULL;
+    /* The peer first: it may still queue input while it finishes what it had. */
+    g_autoptr(GByteArray) peer = g_byte_array_new();
+    c->peer_ops->save(c->peer_opaque, peer);
+    GByteArray *out = g_byte_array_new();
+    g_mutex_lock(&c->mutex);
+    stream_put_le(out, c->pending->len, 4);
+    g_byte_array_append(out, c->pending->data, c->pending->len);
+    g_mutex_unlock(&c->mutex);
+    g_byte_array_append(out, peer->data, peer->len);
+    return g_byte_array_free_to_bytes(out);
+}
+
+static bool peer_state_split(GBytes *state, const uint8_t **pending, size_t *pending_len, const uint8_t **rest,
+                             size_t *rest_len, GError **err)
+{
+    gsize len = 0;
+    const uint8_t *p = state ? g_bytes_get_data(state, &len) : NULL;
+    uint32_t n = len >= 4 ? stream_get_le32(p) : 0;
+    if (len < 4 || n > CHR_PEER_PENDING_MAX || n > len - 4) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "chardev: the saved input for the guest is cut short");
+        return false;
+    }
+    *pending = p + 4;
+    *pending_len = n;
+    *rest = p + 4 + n;
+    *rest_len = len - 4 - n;
+    return true;
+}
+
+bool chardev_peer_state_check(Chardev *c, GBytes *state, GError **err)
+{
+    const uint8_t *pending, *rest;
+    size_t pending_len, rest_len;
+    if (!c || c->kind != CHR_PEER || !c->peer_ops || !c->peer_ops->check) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "chardev: saved agent state for a port whose chardev has no agent peer");
+        return false;
+    }
+    return peer_state_split(state, &pending, &pending_len, &rest, &rest_len, err) &&
+           c->peer_ops->check(c->peer_opaque, rest, rest_len, err);
+}
+
+void chardev_peer_state_load(Chardev *c, GBytes *state)
+{
+    const uint8_t *pending, *rest;
+    size_t pending_len, rest_len;
+    if (!chardev_peer_state_check(c, state, NULL))
+        return; /* checked before the load committed */
+    peer_state_split(state, &pending, &pending_len, &rest, &rest_len, NULL);
+    g_mutex_lock(&c->mutex);
+    g_byte_array_set_size(c->pending, 0);
+    g_byte_array_append(c->pending, pending, (guint)pending_len);
+    g_mutex_unlock(&c->mutex);
+    c->peer_ops->load(c->peer_opaque, rest, rest_len);
 }
 
 void chardev_peer_session(Chardev *c, bool open)

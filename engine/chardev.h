@@ -62,6 +62,12 @@ typedef struct ChardevPeerOps {
     void (*write)(void *opaque, const uint8_t *buf, size_t len); /* guest output */
     void (*fe_open)(void *opaque, bool open); /* a guest program opened/closed the port */
     void (*drained)(void *opaque);            /* room for more chardev_peer_input */
+    /* savevm of the peer's session (optional; main context, engine lock held, VM
+     * stopped): save appends it to out; check says whether a saved one can be loaded,
+     * without side effects; load replaces the session by a checked one. */
+    void (*save)(void *opaque, GByteArray *out);
+    bool (*check)(void *opaque, const uint8_t *data, size_t len, GError **err);
+    void (*load)(void *opaque, const uint8_t *data, size_t len);
 } ChardevPeerOps;
 
 /* "spicevmc:vdagent" or "spicevmc:usbredir" for a spicevmc chardev, "qemu-vdagent" for the agent peer, NULL
@@ -82,6 +88,15 @@ size_t chardev_peer_input(Chardev *c, const uint8_t *buf, size_t len);
 /* The device (virtio-serial) says whether a guest program has the port open. Engine
  * lock held. */
 void chardev_set_fe_open(Chardev *c, bool open);
+
+/* The session of an in-process peer with state (the qemu-vdagent's) for the savevm of
+ * the device that owns the port: the input queued for the device, then the peer's own
+ * state. NULL: the chardev has no such peer. Main context, engine lock held, VM
+ * stopped. load takes a state check accepted (then the caller calls
+ * chardev_set_fe_open with the port's loaded state, and chardev_accept_input). */
+GBytes *chardev_peer_state_save(Chardev *c);
+bool chardev_peer_state_check(Chardev *c, GBytes *state, GError **err);
+void chardev_peer_state_load(Chardev *c, GBytes *state);
 
 /* A device that could not take all input calls this when it has room again. */
 void chardev_accept_input(Chardev *c);

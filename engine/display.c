@@ -35,6 +35,7 @@ struct DisplayClient {
     pixman_region32_t pending; /* changed since the client's last refresh */
     DisplayCursor *cursor;   /* the shape the client saw last (a reference) */
     unsigned cursor_shape_serial, cursor_pos_serial;
+    bool draws_cursor;       /* shows the hardware cursor itself (guarded by the engine lock) */
 };
 
 static DisplaySurface *surface_new(DisplayConsole *con, int w, int h, int aw, int ah)
@@ -166,6 +167,23 @@ void display_console_move_cursor(DisplayConsole *con, bool visible, int x, int y
     con->cursor_x = x;
     con->cursor_y = y;
     con->cursor_pos_serial++;
+}
+
+bool display_console_cursor_in_picture(DisplayConsole *con)
+{
+    for (guint i = 0; i < con->clients->len; i++)
+        if (((DisplayClient *)con->clients->pdata[i])->draws_cursor)
+            return false;
+    return true;
+}
+
+void display_client_set_draws_cursor(DisplayClient *c, bool on)
+{
+    if (!c->con)
+        return;
+    vm_lock(c->con->vm);
+    c->draws_cursor = on;
+    vm_unlock(c->con->vm);
 }
 
 bool display_client_cursor(DisplayClient *c, DisplayCursorState *st)

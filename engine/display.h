@@ -84,11 +84,15 @@ DisplaySurface *display_console_surface(DisplayConsole *con);
 void display_console_dirty(DisplayConsole *con, int x, int y, int w, int h);
 /* The guest's hardware cursor, from the device's update (main thread, lock held): a new
  * shape (copied; pixels NULL: no cursor), and where it is and whether it shows. The
- * device still composes the cursor into the surface (screendumps and the windows show
- * it); front ends with a cursor of their own (SPICE's cursor channel) also get it. */
+ * device also composes the cursor into the surface (screendumps and the windows show
+ * it) unless display_console_cursor_in_picture says a client draws it itself (SPICE's
+ * cursor channel), which would otherwise show it twice. */
 void display_console_set_cursor(DisplayConsole *con, const uint32_t *pixels, int width, int height, int hot_x,
                                 int hot_y);
 void display_console_move_cursor(DisplayConsole *con, bool visible, int x, int y);
+/* Whether the device composes its hardware cursor into the picture: false while a
+ * client that shows the cursor itself watches (display_client_set_draws_cursor). */
+bool display_console_cursor_in_picture(DisplayConsole *con);
 
 /* ---- front-end side (main thread, engine lock NOT held) ---- */
 
@@ -104,6 +108,10 @@ void display_client_free(DisplayClient *c);
  * the surface is not the one the client had (a mode change): everything is dirty. */
 DisplaySurface *display_client_refresh(DisplayClient *c, pixman_region32_t *dirty,
                                        bool *new_surface);
+
+/* The client shows the guest's hardware cursor itself (a SPICE client's cursor channel):
+ * while one does, devices leave it out of the picture (lock taken inside). */
+void display_client_set_draws_cursor(DisplayClient *c, bool on);
 
 /* The hardware cursor as of the client's last refresh: true when its shape, position or
  * visibility changed since this client's previous call. */

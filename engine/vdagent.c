@@ -5,6 +5,7 @@
 #include "engine/chardev.h"
 #include "engine/config.h"
 #include "engine/log.h"
+#include "engine/stream.h"
 
 #include <string.h>
 
@@ -408,10 +409,208 @@ static void chr_drained(void *opaque)
     out_pump(opaque);
 }
 
+/* ---- savevm ----
+ * The session as the guest's agent knows it, so that after a loadvm both sides go on
+ * from the saved point (a grab the guest was told of, a request it waits for, bytes of
+ * a message half sent either way):
+ *   u32 version (1)
+ *   u8 port_open, guest_connected, host_grabbed, requested; u32 guest_caps
+ *   u32 n + n bytes: chunks for the guest not yet handed to the chardev
+ *   the parser: u8 hdr_len, 8 bytes hdr, u32 chunk_left, chunk_port, msg_port,
+ *     u8 broken, u32 n + n bytes of the message being assembled
+ *   u32 n + n bytes: the guest's last copied text (0xffffffff: none)
+ * The host's text (and the app's clipboard) is the host's now, not the saved one. */
+
+#define VDAGENT_STATE_VERSION 1
+#define NO_TEXT 0xffffffffu
+
+typedef struct StateReader {
+    const uint8_t *p;
+    size_t left;
+} StateReader;
+
+static bool rd_take(StateReader *r, size_t n, const uint8_t **out)
+{
+    if (n > r->left)
+        return false;
+    *out = r->p;
+    r->p += n;
+    r->left -= n;
+    return true;
+}
+
+static bool rd_u8(StateReader *r, uint8_t *v)
+{
+    const uint8_t *p;
+    if (!rd_take(r, 1, &p))
+        return false;
+    *v = *p;
+    return true;
+}
+
+static bool rd_u32(StateReader *r, uint32_t *v)
+{
+    const uint8_t *p;
+    if (!rd_take(r, 4, &p))
+        return false;
+    *v = get_le32(p);
+    return true;
+}
+
+/* u32 n + n bytes of at most max (NO_TEXT allowed when none_ok): *data NULL for none. */
+static bool rd_blob(StateReader *r, size_t max, bool none_ok, const uint8_t **data, uint32_t *n)
+{
+    *data = NULL;
+    if (!rd_u32(r, n))
+        return false;
+    if (*n == NO_TEXT)
+        return none_ok;
+    return *n <= max && rd_take(r, *n, data);
+}
+
+static void put_blob(GByteArray *out, const void *data, size_t n)
+{
+    stream_put_le(out, n, 4);
+    g_byte_array_append(out, data, (guint)n);
+}
+
+/* The parts of a saved session, read and checked (nothing changed). */
+typedef struct SavedSession {
+    uint8_t flags[4];
+    uint32_t caps;
+    const uint8_t *out;
+    uint32_t out_len;
+    uint8_t hdr_len, broken;
+    const uint8_t *hdr;
+    uint32_t chunk_left, chunk_port, msg_port;
+    const uint8_t *msg;
+    uint32_t msg_len;
+    const uint8_t *text;
+    uint32_t text_len;
+} SavedSession;
+
+static bool session_parse(const Vdagent *a, const uint8_t *data, size_t len, SavedSession *ss, GError **err)
+{
+    StateReader r = { data, len };
+    uint32_t version = 0;
+    const char *why = NULL;
+    if (!rd_u32(&r, &version) || version != VDAGENT_STATE_VERSION)
+        why = "an agent state of another version";
+    for (int i = 0; !why && i < 4; i++)
+        if (!rd_u8(&r, &ss->flags[i]) || ss->flags[i] > 1)
+            why = "bad flags";
+    if (!why && (!rd_u32(&r, &ss->caps) || !rd_blob(&r, VDAGENT_OUT_MAX, false, &ss->out, &ss->out_len)))
+        why = "cut short";
+    if (!why && (!rd_u8(&r, &ss->hdr_len) || !rd_take(&r, VDAGENT_CHUNK_HEADER, &ss->hdr) ||
+                 !rd_u32(&r, &ss->chunk_left) || !rd_u32(&r, &ss->chunk_port) || !rd_u32(&r, &ss->msg_port) ||
+                 !rd_u8(&r, &ss->broken) ||
+                 !rd_blob(&r, VDAGENT_MSG_HEADER + a->parser->max_message, false, &ss->msg, &ss->msg_len) ||
+                 !rd_blob(&r, VDAGENT_TEXT_MAX, true, &ss->text, &ss->text_len)))
+        why = "cut short";
+    /* The parser's invariants: a chunk header is read whole before its data, and a
+     * message whose header is complete is of protocol 1 and not yet whole. */
+    if (!why && (ss->hdr_len >= VDAGENT_CHUNK_HEADER || ss->chunk_left > VDAGENT_CHUNK_MAX ||
+                 (ss->hdr_len && ss->chunk_left) || ss->broken > 1 || (ss->broken && ss->msg_len)))
+        why = "a chunk state the parser cannot be in";
+    if (!why && ss->msg_len >= VDAGENT_MSG_HEADER) {
+        uint32_t size = get_le32(ss->msg + 16);
+        if (get_le32(ss->msg) != VDAGENT_PROTOCOL || size > a->parser->max_message ||
+            ss->msg_len >= VDAGENT_MSG_HEADER + (size_t)size)
+            why = "a half-read message the parser cannot hold";
+    }
+    if (!why && r.left)
+        why = "trailing bytes";
+    if (!why && ss->flags[1] && !ss->flags[0])
+        why = "an agent connected on a closed port";
+    if (why) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "qemu-vdagent: saved session: %s", why);
+        return false;
+    }
+    return true;
+}
+
+static void chr_save(void *opaque, GByteArray *out)
+{
+    Vdagent *a = opaque;
+    /* What the guest wrote before the stop is parsed first: it is part of the session. */
+    if (a->idle) {
+        g_source_remove(a->idle);
+        a->idle = 0;
+        vdagent_idle(a);
+    }
+    VdagentParser *p = a->parser;
+    stream_put_le(out, VDAGENT_STATE_VERSION, 4);
+    uint8_t flags[4] = { a->port_open, a->guest_connected, a->host_grabbed, a->requested };
+    g_byte_array_append(out, flags, 4);
+    stream_put_le(out, a->guest_caps, 4);
+    put_blob(out, a->out->data, a->out->len);
+    uint8_t hl = (uint8_t)p->hdr_len;
+    g_byte_array_append(out, &hl, 1);
+    g_byte_array_append(out, p->hdr, VDAGENT_CHUNK_HEADER);
+    stream_put_le(out, p->chunk_left, 4);
+    stream_put_le(out, p->chunk_port, 4);
+    stream_put_le(out, p->msg_port, 4);
+    uint8_t broken = p->broken;
+    g_byte_array_append(out, &broken, 1);
+    put_blob(out, p->msg->data, p->msg->len);
+    if (a->guest_text)
+        put_blob(out, a->guest_text, strlen(a->guest_text));
+    else
+        stream_put_le(out, NO_TEXT, 4);
+}
+
+static bool chr_check(void *opaque, const uint8_t *data, size_t len, GError **err)
+{
+    SavedSession ss;
+    return session_parse(opaque, data, len, &ss, err);
+}
+
+static void chr_load(void *opaque, const uint8_t *data, size_t len)
+{
+    Vdagent *a = opaque;
+    SavedSession ss;
+    if (!session_parse(a, data, len, &ss, NULL))
+        return; /* checked before the load committed */
+    /* Nothing of the live session survives: the guest's unparsed bytes and the port
+     * changes not yet seen are the abandoned timeline's. The port's device tells the
+     * loaded open state again after this (chardev_set_fe_open). */
+    g_mutex_lock(&a->lock);
+    g_byte_array_set_size(a->in, 0);
+    a->open_changed = a->closed = false;
+    a->fe_open = ss.flags[0];
+    g_mutex_unlock(&a->lock);
+    bool was_connected = a->guest_connected;
+    a->port_open = ss.flags[0];
+    a->guest_connected = ss.flags[1];
+    a->host_grabbed = ss.flags[2];
+    a->requested = ss.flags[3];
+    a->guest_caps = ss.caps;
+    g_byte_array_set_size(a->out, 0);
+    g_byte_array_append(a->out, ss.out, ss.out_len);
+    VdagentParser *p = a->parser;
+    vdagent_parser_reset(p);
+    p->hdr_len = ss.hdr_len;
+    memcpy(p->hdr, ss.hdr, VDAGENT_CHUNK_HEADER);
+    p->chunk_left = ss.chunk_left;
+    p->chunk_port = ss.chunk_port;
+    p->msg_port = ss.msg_port;
+    p->broken = ss.broken;
+    g_byte_array_append(p->msg, ss.msg, ss.msg_len);
+    g_free(a->guest_text);
+    a->guest_text = ss.text_len != NO_TEXT ? g_utf8_make_valid((const char *)ss.text, ss.text_len) : NULL;
+    /* The app hears of an agent that came or went with the load. */
+    if (was_connected != a->guest_connected && a->peer && a->peer->connected)
+        a->peer->connected(a->peer_opaque, a->guest_connected);
+    out_pump(a);
+}
+
 static const ChardevPeerOps vdagent_chr_ops = {
     .write = chr_write,
     .fe_open = chr_fe_open,
     .drained = chr_drained,
+    .save = chr_save,
+    .check = chr_check,
+    .load = chr_load,
 };
 
 Vdagent *vdagent_new(Chardev *chr, bool clipboard)

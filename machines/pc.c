@@ -539,6 +539,8 @@ static bool config_has_display_device(const VmConfig *cfg)
             return true;
         if (g_str_has_prefix(spec, "virtio-gpu-pci") && (spec[14] == '\0' || spec[14] == ','))
             return true;
+        if (g_str_has_prefix(spec, "virtio-vga") && (spec[10] == '\0' || spec[10] == ','))
+            return true;
     }
     return false;
 }
@@ -573,6 +575,8 @@ static bool isapc_check_config(const VmConfig *cfg, GError **err)
         why = "one CPU only (the ISA PC has no APIC)";
     else if (!g_strcmp0(cfg->vga, "cirrus"))
         why = "-vga cirrus is a PCI card (use -vga std, the ISA VGA, or none)";
+    else if (!g_strcmp0(cfg->vga, "virtio"))
+        why = "-vga virtio is a PCI card (use -vga std, the ISA VGA, or none)";
     for (guint i = 0; !why && cfg->drives && i < cfg->drives->len; i++)
         if (((const DriveConfig *)cfg->drives->pdata[i])->iface == DRIVE_IF_VIRTIO)
             why = "if=virtio drives need PCI (use if=ide or if=floppy)";
@@ -709,6 +713,9 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
     if (!cfg->vga || strcmp(cfg->vga, "none")) {
         if (!g_strcmp0(cfg->vga, "cirrus")) {
             if (!cirrus_vga_new(vm, "2", err))
+                return false;
+        } else if (!g_strcmp0(cfg->vga, "virtio")) {
+            if (!virtio_vga_new(vm, "2", err))
                 return false;
         } else if (!config_has_display_device(cfg)) {
             g_autofree char *rom = g_build_filename(SEABIOS_DIR, "vgabios-stdvga.bin", NULL);

@@ -204,3 +204,14 @@ extern const DisplayDeviceOps vga_display_ops;
 /* The validation vga_check does of the core's registers (indices, masks, DAC state),
  * without the VBE and PCI parts; for adapters with a state description of their own. */
 bool vga_core_state_check(const VgaState *s, unsigned sr_index_max, unsigned gr_index_max, GError **err);
+/* The std-vga's pieces for an adapter that has one inside (virtio-vga): the legacy
+ * ports 3B0h-3DFh and 1CEh-1D0h and the window A0000h-BFFFFh (after vga_core_init);
+ * the MMIO registers of the std-vga's BAR 2 (VGA ports at 0x400, VBE at 0x500, QEMU's
+ * extended registers at 0x600; opaque: the VgaState); the registers and 16 MiB of
+ * video memory as a nested description with its check (core and VBE, no PCI) and its
+ * post_load (layout, palette and every page redrawn). */
+void vga_legacy_init(VgaState *s);
+extern const MemOps vga_mmio_ops;
+extern const VmStateDesc vga_std_vmsd;
+bool vga_std_state_check(const VgaState *s, GError **err);
+void vga_std_post_load(VgaState *s);

@@ -115,7 +115,7 @@ static void mmio_write(void *opaque, hwaddr off, uint64_t value, unsigned size)
     /* The framebuffer is little-endian only; the endianness register keeps its value. */
 }
 
-static const MemOps mmio_ops = {
+const MemOps vga_mmio_ops = {
     .read = mmio_read,
     .write = mmio_write,
     .min_size = 1,
@@ -241,18 +241,23 @@ static bool vga_realize(Device *dev, GError **err)
     s->pci = d;
     s->lfb = pci_register_bar_ram(d, 0, VGA_VRAM_SIZE, s->vram, true);
     mem_region_set_dirty_log(s->lfb, true);
-    pci_register_bar_mmio(d, 2, VGA_MMIO_SIZE, &mmio_ops, s);
+    pci_register_bar_mmio(d, 2, VGA_MMIO_SIZE, &vga_mmio_ops, s);
     if (s->rom)
         pci_register_rom(d, s->rom, s->rom_size);
     g_clear_pointer(&s->rom, g_free);
     s->rom_size = 0;
 
 legacy:
-    io_add(vm_io(vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
-    io_add(vm_io(vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
-    mem_add_mmio(vm_mem(vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
+    vga_legacy_init(s);
     s->con = display_console_register(vm, &vga_display_ops, s);
     return true;
+}
+
+void vga_legacy_init(VgaState *s)
+{
+    io_add(vm_io(s->vm), "vga", 0x3b0, 0x30, &vga_port_ops, s);
+    io_add(vm_io(s->vm), "vbe", 0x1ce, 3, &vbe_port_ops, s);
+    mem_add_mmio(vm_mem(s->vm), "vga-window", 0xa0000, 0x20000, &window_ops, s, 1);
 }
 
 static void vga_unrealize(Device *dev)
@@ -299,6 +304,11 @@ static bool vga_check(const void *state, GError **err)
     const VgaState *s = state;
     if (s->pci && !pci_device_config_check(s->pci, s->pci_config, err))
         return false;
+    return vga_std_state_check(s, err);
+}
+
+bool vga_std_state_check(const VgaState *s, GError **err)
+{
     if (!vga_core_state_check(s, 7, 0x0f, err))
         return false;
     const uint16_t *r = s->vbe_regs;
@@ -328,6 +338,11 @@ static void vga_post_load(void *state)
     VgaState *s = state;
     if (s->pci)
         pci_device_config_load(s->pci, s->pci_config);
+    vga_std_post_load(s);
+}
+
+void vga_std_post_load(VgaState *s)
+{
     s->layout_stale = true;
     s->palette_stale = true;
     s->full_redraw = true;
@@ -335,8 +350,9 @@ static void vga_post_load(void *state)
     vga_mark_dirty(s, 0, s->vram_size);
 }
 
-static const VmStateField vga_fields[] = {
-    VMSTATE_U8_ARRAY(VgaState, pci_config, 256),
+/* The registers and video memory of the std-vga; the "vga" description puts the PCI
+ * function's configuration in front (the stream is the fields in order either way). */
+static const VmStateField vga_std_fields[] = {
     VMSTATE_U8(VgaState, misc),
     VMSTATE_U8(VgaState, feature),
     VMSTATE_U8(VgaState, vga_enable),
@@ -361,6 +377,18 @@ static const VmStateField vga_fields[] = {
     VMSTATE_U16(VgaState, vbe_index),
     VMSTATE_U16_ARRAY(VgaState, vbe_regs, VBE_NUM_REGS),
     VMSTATE_BUFFER_PTR(VgaState, vram, VGA_VRAM_SIZE),
+    VMSTATE_END,
+};
+
+const VmStateDesc vga_std_vmsd = {
+    .name = "vga-std",
+    .version = 1,
+    .fields = vga_std_fields,
+};
+
+static const VmStateField vga_fields[] = {
+    VMSTATE_U8_ARRAY(VgaState, pci_config, 256),
+    { .name = "std", .type = VMS_STRUCT, .offset = 0, .elem_size = sizeof(VgaState), .sub = &vga_std_vmsd },
     VMSTATE_END,
 };
 G_STATIC_ASSERT(sizeof(((VgaState *)0)->dac) == 256 * 3);

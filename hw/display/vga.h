@@ -18,3 +18,6 @@ VgaState *vga_isa_new(Vm *vm, GError **err);
 /* The Cirrus CL-GD5446 (cirrus-vga) with id "vga" at addr ("SLOT[.FN]", NULL: the first
  * free slot) on the VM's PCI bus, its VGA BIOS SeaBIOS's vgabios-cirrus.bin. */
 bool cirrus_vga_new(Vm *vm, const char *addr, GError **err);
+/* virtio-vga (QEMU's -vga virtio) with id "vga" at addr (as cirrus_vga_new): the
+ * virtio GPU behind a std-vga, its VGA BIOS SeaBIOS's vgabios-virtio.bin. */
+bool virtio_vga_new(Vm *vm, const char *addr, GError **err);

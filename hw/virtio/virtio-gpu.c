@@ -19,10 +19,8 @@
  *
  * Lock rules: everything runs with the engine lock held (queue kicks from the vCPU,
  * the display's update and request_size from the front end through engine/display). */
-#include "hw/virtio/virtio.h"
-#include "engine/display.h"
+#include "hw/virtio/virtio-gpu.h"
 
-#include <pixman.h>
 #include <string.h>
 
 #define GPU_QUEUE_SIZE 256
@@ -90,34 +88,6 @@ typedef struct GpuResource {
     uint32_t nbacking;
     uint64_t backing_len;
 } GpuResource;
-
-typedef struct VirtioGpuState {
-    Device dev;
-    char *addr; /* properties */
-    uint32_t xres, yres, max_hostmem_mib;
-    bool edid;
-    VirtioPci vp;
-    /* Guest-visible state. */
-    uint32_t events_read;
-    uint32_t out_w, out_h;  /* the display info's size */
-    uint32_t scanout_res;   /* 0: the scanout is off */
-    uint32_t sx, sy, sw, sh; /* the scanout's rectangle of its resource */
-    bool cursor_on;
-    uint32_t cursor_x, cursor_y, hot_x, hot_y;
-    GBytes *saved; /* resources and cursor image, only between pre_save/load and post_load */
-    /* Host state. */
-    GHashTable *res;    /* id -> GpuResource */
-    uint64_t hostmem;   /* bytes of resource images */
-    pixman_image_t *cursor; /* a8r8g8b8 copy of the cursor resource */
-    DisplayConsole *con;
-    pixman_region32_t pending; /* scanout pixels to copy at the next update */
-    bool resize;        /* the surface must take the scanout's size */
-    bool cursor_drawn;
-    int drawn_x, drawn_y; /* where the cursor was composed */
-    /* Bumped by every UPDATE_CURSOR (and reset, load): the console gets the shape at the
-     * next update when it differs from cursor_published. */
-    unsigned cursor_gen, cursor_published;
-} VirtioGpuState;
 
 /* Formats (§5.7.6.8) by the order of their bytes in memory; on a little-endian host
  * pixman names them by the bits of a 32-bit word, most significant first. */
@@ -447,6 +417,7 @@ static uint32_t do_set_scanout(VirtioGpuState *s, const uint8_t *c)
     if (rc.w != s->sw || rc.h != s->sh)
         s->resize = true;
     s->scanout_res = id;
+    s->scanout_taken = true;
     s->sx = rc.x, s->sy = rc.y, s->sw = rc.w, s->sh = rc.h;
     pixman_region32_union_rect(&s->pending, &s->pending, 0, 0, rc.w, rc.h);
     return RESP_OK_NODATA;
@@ -655,6 +626,7 @@ static void gpu_reset(VirtioPci *vp)
     s->cursor_on = false;
     s->cursor_x = s->cursor_y = s->hot_x = s->hot_y = 0;
     s->cursor_gen++;
+    s->scanout_taken = false;
 }
 
 /* ---- the display ---- */
@@ -675,9 +647,14 @@ static void cursor_publish(VirtioGpuState *s, DisplayConsole *con)
     display_console_move_cursor(con, show && s->scanout_res, (int)s->cursor_x, (int)s->cursor_y);
 }
 
-static void gpu_update(void *opaque, DisplayConsole *con)
+void virtio_gpu_redraw(VirtioGpuState *s)
 {
-    VirtioGpuState *s = opaque;
+    s->resize = true;
+    s->cursor_gen++;
+}
+
+void virtio_gpu_display_update(VirtioGpuState *s, DisplayConsole *con)
+{
     cursor_publish(s, con);
     GpuResource *r = res_find(s, s->scanout_res);
     if (s->resize) {
@@ -701,7 +678,7 @@ static void gpu_update(void *opaque, DisplayConsole *con)
     /* The cursor is composed over the picture: where it was and where it goes are
      * redrawn from the resource, then the cursor on top. */
     int cx = (int)s->cursor_x - (int)s->hot_x, cy = (int)s->cursor_y - (int)s->hot_y;
-    bool show = s->cursor_on && s->cursor;
+    bool show = s->cursor_on && s->cursor && display_console_cursor_in_picture(con);
     if (s->cursor_drawn && (!show || cx != s->drawn_x || cy != s->drawn_y))
         pixman_region32_union_rect(&s->pending, &s->pending, s->drawn_x, s->drawn_y, GPU_CURSOR_DIM, GPU_CURSOR_DIM);
     if (show && (!s->cursor_drawn || cx != s->drawn_x || cy != s->drawn_y))
@@ -739,9 +716,13 @@ static void gpu_update(void *opaque, DisplayConsole *con)
     pixman_region32_clear(&s->pending);
 }
 
-static char *gpu_describe_mode(void *opaque)
+static void gpu_update(void *opaque, DisplayConsole *con)
 {
-    VirtioGpuState *s = opaque;
+    virtio_gpu_display_update(opaque, con);
+}
+
+char *virtio_gpu_describe_mode(VirtioGpuState *s)
+{
     if (!s->scanout_res)
         return g_strdup("virtio-gpu: no scanout");
     GpuResource *r = res_find(s, s->scanout_res);
@@ -749,9 +730,13 @@ static char *gpu_describe_mode(void *opaque)
                            r ? r->format : 0);
 }
 
-static bool gpu_request_size(void *opaque, int width, int height)
+static char *gpu_describe_mode(void *opaque)
 {
-    VirtioGpuState *s = opaque;
+    return virtio_gpu_describe_mode(opaque);
+}
+
+bool virtio_gpu_request_size(VirtioGpuState *s, int width, int height)
+{
     uint32_t w = CLAMP((uint32_t)width, GPU_MIN_OUT, GPU_MAX_OUT);
     uint32_t h = CLAMP((uint32_t)height, GPU_MIN_OUT, GPU_MAX_OUT);
     if (w == s->out_w && h == s->out_h)
@@ -762,6 +747,11 @@ static bool gpu_request_size(void *opaque, int width, int height)
     s->events_read |= VIRTIO_GPU_EVENT_DISPLAY;
     virtio_pci_config_changed(&s->vp);
     return true;
+}
+
+static bool gpu_request_size(void *opaque, int width, int height)
+{
+    return virtio_gpu_request_size(opaque, width, height);
 }
 
 static const DisplayDeviceOps gpu_display_ops = {
@@ -782,21 +772,44 @@ static const VirtioDeviceInfo gpu_info = {
     .reset = gpu_reset,
 };
 
-static bool gpu_realize(Device *dev, GError **err)
+/* virtio-vga (QEMU's layout): a VGA-class function whose BAR 0 is the VGA's video
+ * memory, BAR 2 the VGA's MMIO registers followed by the modern interface, BAR 4
+ * the MSI-X table. */
+static const VirtioDeviceInfo vga_gpu_info = {
+    .name = "virtio-vga",
+    .virtio_type = 16,
+    .pci_class = 0x030000, /* VGA-compatible display controller */
+    .modern_only = true,
+    .config_len = GPU_CONFIG_LEN,
+    .queue_notify = gpu_notify,
+    .config_read = gpu_config_read,
+    .config_write = gpu_config_write,
+    .reset = gpu_reset,
+};
+
+bool virtio_gpu_init(VirtioGpuState *s, Vm *vm, bool vga, const MemOps *vga_mmio, void *vga_opaque,
+                     GError **err)
 {
-    VirtioGpuState *s = (VirtioGpuState *)dev;
-    if (vm_display_console(dev->vm)) {
+    const VirtioDeviceInfo *info = vga ? &vga_gpu_info : &gpu_info;
+    if (vm_display_console(vm)) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    "virtio-gpu-pci: the VM already has a display adapter (a VM has one screen)");
+                    "%s: the VM already has a display adapter (a VM has one screen)", info->name);
         return false;
     }
     if (s->xres < GPU_MIN_OUT || s->xres > GPU_MAX_OUT || s->yres < GPU_MIN_OUT || s->yres > GPU_MAX_OUT) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "virtio-gpu-pci: xres and yres must be %d to %d",
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: xres and yres must be %d to %d", info->name,
                     GPU_MIN_OUT, GPU_MAX_OUT);
         return false;
     }
+    if (vga) {
+        s->vp.modern_bar = 2;
+        s->vp.msix_bar = 4;
+        s->vp.modern_base = VIRTIO_PCI_MODERN_BASE;
+        s->vp.front_ops = vga_mmio;
+        s->vp.front_opaque = vga_opaque;
+    }
     uint64_t features = s->edid ? UINT64_C(1) << VIRTIO_GPU_F_EDID : 0;
-    if (!virtio_pci_realize(&s->vp, dev->vm, s->addr, false, &gpu_info, features, s, err))
+    if (!virtio_pci_realize(&s->vp, vm, s->addr, false, info, features, s, err))
         return false;
     virtio_pci_add_queue(&s->vp, GPU_QUEUE_SIZE); /* controlq */
     virtio_pci_add_queue(&s->vp, 16);             /* cursorq */
@@ -804,13 +817,20 @@ static bool gpu_realize(Device *dev, GError **err)
     pixman_region32_init(&s->pending);
     s->out_w = s->xres;
     s->out_h = s->yres;
-    s->con = display_console_register(dev->vm, &gpu_display_ops, s);
     return true;
 }
 
-static void gpu_unrealize(Device *dev)
+static bool gpu_realize(Device *dev, GError **err)
 {
     VirtioGpuState *s = (VirtioGpuState *)dev;
+    if (!virtio_gpu_init(s, dev->vm, false, NULL, NULL, err))
+        return false;
+    display_console_register(dev->vm, &gpu_display_ops, s);
+    return true;
+}
+
+void virtio_gpu_fini(VirtioGpuState *s)
+{
     if (s->res)
         g_hash_table_destroy(s->res);
     s->res = NULL;
@@ -822,6 +842,11 @@ static void gpu_unrealize(Device *dev)
     s->saved = NULL;
     pixman_region32_fini(&s->pending);
     virtio_pci_unrealize(&s->vp);
+}
+
+static void gpu_unrealize(Device *dev)
+{
+    virtio_gpu_fini((VirtioGpuState *)dev);
 }
 
 static void gpu_dev_reset(Device *dev)
@@ -851,9 +876,8 @@ static gint id_cmp(gconstpointer a, gconstpointer b)
     return x < y ? -1 : x > y;
 }
 
-static void gpu_pre_save(void *state)
+void virtio_gpu_pre_save(VirtioGpuState *s)
 {
-    VirtioGpuState *s = state;
     GByteArray *a = g_byte_array_new();
     GPtrArray *ids = g_ptr_array_new();
     GHashTableIter it;
@@ -993,9 +1017,8 @@ static bool saved_walk(const VirtioGpuState *t, VirtioGpuState *s, GError **err)
     return true;
 }
 
-static bool gpu_check(const void *state, GError **err)
+bool virtio_gpu_state_check(const VirtioGpuState *s, GError **err)
 {
-    const VirtioGpuState *s = state;
     if (!virtio_pci_state_check(&s->vp, err))
         return false;
     if (s->out_w < GPU_MIN_OUT || s->out_w > GPU_MAX_OUT || s->out_h < GPU_MIN_OUT || s->out_h > GPU_MAX_OUT) {
@@ -1024,9 +1047,8 @@ static bool gpu_check(const void *state, GError **err)
     return true;
 }
 
-static void gpu_post_load(void *state)
+void virtio_gpu_post_load(VirtioGpuState *s)
 {
-    VirtioGpuState *s = state;
     uint32_t scanout = s->scanout_res, x = s->sx, y = s->sy, w = s->sw, h = s->sh;
     g_hash_table_remove_all(s->res);
     s->hostmem = 0;
@@ -1062,6 +1084,27 @@ static const VmStateField gpu_fields[] = {
     VMSTATE_END,
 };
 
+const VmStateDesc virtio_gpu_state_vmsd = {
+    .name = "virtio-gpu",
+    .version = VIRTIO_PCI_VMSD_VERSION,
+    .fields = gpu_fields,
+};
+
+static void gpu_pre_save(void *state)
+{
+    virtio_gpu_pre_save(state);
+}
+
+static bool gpu_check(const void *state, GError **err)
+{
+    return virtio_gpu_state_check(state, err);
+}
+
+static void gpu_post_load(void *state)
+{
+    virtio_gpu_post_load(state);
+}
+
 static const VmStateDesc gpu_vmsd = {
     .name = "virtio-gpu-pci",
     .version = VIRTIO_PCI_VMSD_VERSION,
@@ -1071,7 +1114,7 @@ static const VmStateDesc gpu_vmsd = {
     .post_load = gpu_post_load,
 };
 
-static const DeviceProp gpu_props[] = {
+const DeviceProp virtio_gpu_props[] = {
     PCI_DEVICE_PROP_ADDR(VirtioGpuState, addr),
     { "xres", DEVICE_PROP_U32, offsetof(VirtioGpuState, xres), "display width offered at start", "1280",
       GPU_MIN_OUT, GPU_MAX_OUT, NULL },
@@ -1089,7 +1132,7 @@ static const DeviceClass gpu_class = {
     .description = "virtio 2D GPU (PCI 1af4:1050), display size following the window",
     .instance_size = sizeof(VirtioGpuState),
     .user_creatable = true,
-    .props = gpu_props,
+    .props = virtio_gpu_props,
     .vmsd = &gpu_vmsd,
     .realize = gpu_realize,
     .reset = gpu_dev_reset,

@@ -17,7 +17,9 @@
  * notification addresses at 0x3000 (queue q at 0x3000 + 4 q). The driver gives the
  * three ring addresses of each queue separately and enables it. The VIRTIO_PCI_CAP_
  * PCI_CFG capability (§4.1.4.7) is a window from the configuration space into either
- * BAR, for firmware that cannot reach the BAR itself.
+ * BAR, for firmware that cannot reach the BAR itself. A device with a front of its own
+ * (virtio-vga) moves the modern interface to another BAR after that front's registers
+ * and MSI-X to another BAR (VirtioPci.modern_bar, modern_base, msix_bar).
  *
  * Interrupts are INTx: ISR bit 0 for used buffers, bit 1 for a configuration change;
  * or, once the driver enables MSI-X, a message per vector it assigned to the
@@ -46,7 +48,7 @@ enum {
 
 /* The modern BAR's regions, and the common configuration's fields (§4.1.4.3). */
 #define MODERN_BAR 1
-#define MODERN_BAR_SIZE 0x4000
+#define MODERN_REGIONS_SIZE 0x4000
 #define MODERN_COMMON 0x0000
 #define MODERN_COMMON_LEN 0x38
 #define MODERN_ISR 0x1000
@@ -516,9 +518,17 @@ static void common_write(VirtioPci *vp, uint32_t off, uint32_t v, unsigned size)
     }
 }
 
+static uint32_t modern_bar_size(const VirtioPci *vp)
+{
+    return vp->modern_base + MODERN_REGIONS_SIZE;
+}
+
 static uint64_t modern_read(void *opaque, hwaddr off, unsigned size)
 {
     VirtioPci *vp = opaque;
+    if (off < vp->modern_base)
+        return vp->front_ops ? vp->front_ops->read(vp->front_opaque, off, size) : 0;
+    off -= vp->modern_base;
     if (off < MODERN_COMMON_LEN)
         return common_read(vp, (uint32_t)off, size);
     if (off == MODERN_ISR)
@@ -535,6 +545,12 @@ static uint64_t modern_read(void *opaque, hwaddr off, unsigned size)
 static void modern_write(void *opaque, hwaddr off, uint64_t v, unsigned size)
 {
     VirtioPci *vp = opaque;
+    if (off < vp->modern_base) {
+        if (vp->front_ops)
+            vp->front_ops->write(vp->front_opaque, off, v, size);
+        return;
+    }
+    off -= vp->modern_base;
     if (off < MODERN_COMMON_LEN)
         common_write(vp, (uint32_t)off, (uint32_t)v, size);
     else if (off >= MODERN_DEVICE && off < MODERN_DEVICE + vp->info->config_len)
@@ -560,7 +576,9 @@ static bool cfg_window(VirtioPci *vp, uint8_t *bar, uint32_t *off, uint32_t *len
     *bar = c[4];
     *off = pci_get_long(c, 8);
     *len = pci_get_long(c, 12);
-    uint32_t bar_size = *bar == 0 ? (uint32_t)vp->pci.bar[0].size : *bar == MODERN_BAR ? MODERN_BAR_SIZE : 0;
+    uint32_t bar_size = *bar == vp->modern_bar             ? modern_bar_size(vp)
+                        : *bar == 0 && !vp->info->modern_only ? (uint32_t)vp->pci.bar[0].size
+                                                              : 0;
     return (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) && *off < bar_size && *len <= bar_size - *off;
 }
 
@@ -574,7 +592,7 @@ static uint32_t cfg_cap_read(PciDevice *d, uint32_t addr, uint32_t value, unsign
     uint32_t off, len;
     if (addr + size <= data || addr >= data + 4 || !cfg_window(vp, &bar, &off, &len))
         return value;
-    uint32_t v = bar == 0 ? legacy_read(vp, off, len) : (uint32_t)modern_read(vp, off, len);
+    uint32_t v = bar == vp->modern_bar ? (uint32_t)modern_read(vp, off, len) : legacy_read(vp, off, len);
     pci_set_long(d->config, data, v);
     uint32_t out = 0;
     memcpy(&out, d->config + addr, size);
@@ -591,13 +609,13 @@ static void cfg_cap_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned 
     if (addr != data || size < 1 || !cfg_window(vp, &bar, &off, &len))
         return;
     uint32_t v = pci_get_long(d->config, data) & (len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1);
-    if (bar == 0)
-        legacy_write(vp, off, v, len);
-    else
+    if (bar == vp->modern_bar)
         modern_write(vp, off, v, len);
+    else
+        legacy_write(vp, off, v, len);
 }
 
-/* ---- MSI-X table and pending bits (BAR 2) ---- */
+/* ---- MSI-X table and pending bits (BAR 2, or the device's msix_bar) ---- */
 
 static uint64_t msix_read(void *opaque, hwaddr off, unsigned size)
 {
@@ -653,12 +671,12 @@ static void add_msix(VirtioPci *vp)
 {
     PciDevice *d = &vp->pci;
     unsigned pos = MSIX_CAP_POS;
-    pci_register_bar_mmio(d, MSIX_BAR, MSIX_BAR_SIZE, &msix_ops, vp);
+    pci_register_bar_mmio(d, vp->msix_bar, MSIX_BAR_SIZE, &msix_ops, vp);
     d->config[pos] = 0x11; /* MSI-X */
     d->config[pos + 1] = d->config[PCI_CAPABILITY_LIST]; /* in front of the list */
     pci_set_word(d->config, pos + 2, VIRTIO_MSIX_VECTORS - 1);
-    pci_set_long(d->config, pos + 4, 0 | MSIX_BAR);             /* table at offset 0 */
-    pci_set_long(d->config, pos + 8, MSIX_PBA | MSIX_BAR);
+    pci_set_long(d->config, pos + 4, 0 | vp->msix_bar); /* table at offset 0 */
+    pci_set_long(d->config, pos + 8, MSIX_PBA | vp->msix_bar);
     d->wmask[pos + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
     d->config[PCI_CAPABILITY_LIST] = (uint8_t)pos;
     pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) | 0x10); /* capability list */
@@ -669,36 +687,37 @@ static void add_msix(VirtioPci *vp)
 }
 
 /* One struct virtio_pci_cap (§4.1.4) at pos, linked to next (0: the last). */
-static void add_cap(PciDevice *d, unsigned pos, unsigned next, uint8_t type, uint32_t offset,
+static void add_cap(VirtioPci *vp, unsigned pos, unsigned next, uint8_t type, uint32_t offset,
                     uint32_t length, unsigned extra)
 {
+    PciDevice *d = &vp->pci;
     uint8_t *c = d->config + pos;
     c[0] = 0x09; /* vendor specific */
     c[1] = (uint8_t)next;
     c[2] = (uint8_t)(16 + extra);
     c[3] = type;
-    c[4] = MODERN_BAR;
-    pci_set_long(d->config, pos + 8, offset);
+    c[4] = vp->modern_bar;
+    pci_set_long(d->config, pos + 8, type == CAP_PCI_CFG ? offset : vp->modern_base + offset);
     pci_set_long(d->config, pos + 12, length);
 }
 
 static void add_modern(VirtioPci *vp)
 {
     PciDevice *d = &vp->pci;
-    pci_register_bar_mmio(d, MODERN_BAR, MODERN_BAR_SIZE, &modern_ops, vp);
+    pci_register_bar_mmio(d, vp->modern_bar, modern_bar_size(vp), &modern_ops, vp);
     /* common -> isr -> [device] -> notify; a device without configuration has no
      * device capability (§4.1.4.6). */
     unsigned common = 0x40, isr = common + 16, device = isr + 16;
     unsigned notify_cap = vp->info->config_len ? device + 16 : device;
-    add_cap(d, common, isr, CAP_COMMON, MODERN_COMMON, MODERN_COMMON_LEN, 0);
-    add_cap(d, isr, vp->info->config_len ? device : notify_cap, CAP_ISR, MODERN_ISR, 1, 0);
+    add_cap(vp, common, isr, CAP_COMMON, MODERN_COMMON, MODERN_COMMON_LEN, 0);
+    add_cap(vp, isr, vp->info->config_len ? device : notify_cap, CAP_ISR, MODERN_ISR, 1, 0);
     if (vp->info->config_len)
-        add_cap(d, device, notify_cap, CAP_DEVICE, MODERN_DEVICE, (uint32_t)vp->info->config_len, 0);
+        add_cap(vp, device, notify_cap, CAP_DEVICE, MODERN_DEVICE, (uint32_t)vp->info->config_len, 0);
     unsigned cfg = notify_cap + 20;
-    add_cap(d, notify_cap, cfg, CAP_NOTIFY, MODERN_NOTIFY, NOTIFY_MULTIPLIER * VIRTIO_MAX_QUEUES, 4);
+    add_cap(vp, notify_cap, cfg, CAP_NOTIFY, MODERN_NOTIFY, NOTIFY_MULTIPLIER * VIRTIO_MAX_QUEUES, 4);
     pci_set_long(d->config, notify_cap + 16, NOTIFY_MULTIPLIER);
     /* The PCI_CFG window: bar, offset, length and data are the driver's to write. */
-    add_cap(d, cfg, 0, CAP_PCI_CFG, 0, 0, 4);
+    add_cap(vp, cfg, 0, CAP_PCI_CFG, 0, 0, 4);
     d->config[cfg + 4] = 0;
     d->wmask[cfg + 4] = 0xff;
     memset(d->wmask + cfg + 8, 0xff, 12);
@@ -725,6 +744,13 @@ bool virtio_pci_realize(VirtioPci *vp, Vm *vm, const char *addr, bool disable_mo
     vp->info = info;
     vp->opaque = opaque;
     vp->modern = !disable_modern;
+    if (!vp->modern_bar)
+        vp->modern_bar = MODERN_BAR;
+    if (!vp->msix_bar)
+        vp->msix_bar = MSIX_BAR;
+    /* The BAR's size is a power of two: a front is as large as the regions after it. */
+    g_assert(vp->modern_base == 0 || vp->modern_base == VIRTIO_PCI_MODERN_BASE);
+    G_STATIC_ASSERT(VIRTIO_PCI_MODERN_BASE == MODERN_REGIONS_SIZE);
     vp->host_features = host_features | UINT64_C(1) << VIRTIO_F_NOTIFY_ON_EMPTY |
                         UINT64_C(1) << VIRTIO_F_ANY_LAYOUT | UINT64_C(1) << VIRTIO_RING_F_INDIRECT_DESC |
                         UINT64_C(1) << VIRTIO_RING_F_EVENT_IDX;

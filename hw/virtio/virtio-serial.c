@@ -68,6 +68,7 @@ struct VirtioSerialState {
     bool guest_open[VSER_MAX_PORTS];       /* a guest program has it open */
     bool host_open[VSER_MAX_PORTS];        /* what the device last told the guest */
     GBytes *ctrl_saved;                    /* pending control messages, for savevm */
+    GBytes *peers_saved;                   /* the ports' agent sessions, for savevm */
     /* Wiring. */
     VirtioSerialPort *port[VSER_MAX_PORTS];
     GQueue ctrl_out;                       /* GBytes: control messages for the driver */
@@ -350,6 +351,7 @@ static void ser_unrealize(Device *dev)
     if (s->ctrl_saved)
         g_bytes_unref(s->ctrl_saved);
     s->ctrl_saved = NULL;
+    g_clear_pointer(&s->peers_saved, g_bytes_unref);
     virtio_pci_unrealize(&s->vp);
 }
 
@@ -374,6 +376,54 @@ static void ser_pre_save(void *state)
     if (s->ctrl_saved)
         g_bytes_unref(s->ctrl_saved);
     s->ctrl_saved = g_byte_array_free_to_bytes(a);
+
+    /* The session of an in-process peer behind a port (qemu-vdagent): u32 port number,
+     * u32 length and the chardev's saved state, per port that has one. */
+    GByteArray *peers = g_byte_array_new();
+    for (unsigned i = 0; i < VSER_MAX_PORTS; i++) {
+        GBytes *b = s->port[i] ? chardev_peer_state_save(s->port[i]->chr) : NULL;
+        if (!b)
+            continue;
+        gsize len;
+        const uint8_t *d = g_bytes_get_data(b, &len);
+        uint8_t n[8];
+        pci_set_long(n, 0, i);
+        pci_set_long(n, 4, (uint32_t)len);
+        g_byte_array_append(peers, n, 8);
+        g_byte_array_append(peers, d, (guint)len);
+        g_bytes_unref(b);
+    }
+    if (s->peers_saved)
+        g_bytes_unref(s->peers_saved);
+    s->peers_saved = g_byte_array_free_to_bytes(peers);
+}
+
+#define PEERS_SAVED_MAX (64u << 20)
+
+/* Walks the saved sessions: checks each against its port's chardev (load false) or
+ * loads it (load true, after the check passed). */
+static bool peers_saved_walk(const VirtioSerialState *s, bool load, GError **err)
+{
+    gsize len = 0;
+    const uint8_t *p = s->peers_saved ? g_bytes_get_data(s->peers_saved, &len) : NULL;
+    bool seen[VSER_MAX_PORTS] = { false };
+    while (len) {
+        uint32_t nr = len >= 8 ? pci_get_long(p, 0) : UINT32_MAX, n = len >= 8 ? pci_get_long(p, 4) : 0;
+        if (len < 8 || n > len - 8 || nr >= VSER_MAX_PORTS || seen[nr] || !s->port[nr]) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "virtio-serial-pci: saved agent sessions for ports this VM does not have");
+            return false;
+        }
+        seen[nr] = true;
+        g_autoptr(GBytes) b = g_bytes_new_static(p + 8, n);
+        if (load)
+            chardev_peer_state_load(s->port[nr]->chr, b);
+        else if (!chardev_peer_state_check(s->port[nr]->chr, b, err))
+            return false;
+        p += 8 + n;
+        len -= 8 + n;
+    }
+    return true;
 }
 
 #define CTRL_MSG_MAX (8 + VSER_NAME_MAX)
@@ -401,7 +451,8 @@ static bool ctrl_saved_walk(GBytes *b, GQueue *out, GError **err)
 static bool ser_check(const void *state, GError **err)
 {
     const VirtioSerialState *s = state;
-    return virtio_pci_state_check(&s->vp, err) && ctrl_saved_walk(s->ctrl_saved, NULL, err);
+    return virtio_pci_state_check(&s->vp, err) && ctrl_saved_walk(s->ctrl_saved, NULL, err) &&
+           peers_saved_walk(s, false, err);
 }
 
 static void ser_post_load(void *state)
@@ -410,6 +461,8 @@ static void ser_post_load(void *state)
     ctrl_clear(s);
     ctrl_saved_walk(s->ctrl_saved, &s->ctrl_out, NULL);
     g_clear_pointer(&s->ctrl_saved, g_bytes_unref);
+    peers_saved_walk(s, true, NULL); /* checked before the load committed */
+    g_clear_pointer(&s->peers_saved, g_bytes_unref);
     virtio_pci_post_load(&s->vp);
     /* The chardev's client may have come or gone since the save. */
     for (unsigned i = 0; i < VSER_MAX_PORTS; i++)
@@ -427,12 +480,15 @@ static const VmStateField ser_fields[] = {
     { .name = "guest_open", .type = VMS_BOOL, .offset = offsetof(VirtioSerialState, guest_open), .count = VSER_MAX_PORTS },
     { .name = "host_open", .type = VMS_BOOL, .offset = offsetof(VirtioSerialState, host_open), .count = VSER_MAX_PORTS },
     VMSTATE_BYTES(VirtioSerialState, ctrl_saved, CTRL_SAVED_MAX),
+    /* Version 3: the agent sessions (older streams leave them as they are). */
+    { .name = "peers_saved", .type = VMS_BYTES, .offset = VMS_OFF_(VirtioSerialState, peers_saved, GBytes *),
+      .count = PEERS_SAVED_MAX, .version_added = 3 },
     VMSTATE_END,
 };
 
 static const VmStateDesc ser_vmsd = {
     .name = "virtio-serial-pci",
-    .version = VIRTIO_PCI_VMSD_VERSION,
+    .version = 3,
     .fields = ser_fields,
     .pre_save = ser_pre_save,
     .check = ser_check,

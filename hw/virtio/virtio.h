@@ -157,7 +157,19 @@ struct VirtioPci {
     unsigned nqueues;
     uint16_t queue_size[VIRTIO_MAX_QUEUES];
     uint8_t *config;        /* config_len bytes */
+    /* Set before virtio_pci_realize by a device with a front of its own (virtio-vga,
+     * whose BAR 0 is video memory and whose BAR 2 starts with the VGA's registers);
+     * zero for the usual layout: the modern interface in BAR 1 from offset 0, MSI-X
+     * in BAR 2. modern_base is 0 or VIRTIO_PCI_MODERN_BASE; the front's ops serve the
+     * modern BAR below it (opaque: front_opaque). */
+    uint8_t modern_bar, msix_bar;
+    uint32_t modern_base;
+    const MemOps *front_ops;
+    void *front_opaque;
 };
+/* Where the modern interface's regions start after a front (16 KiB, as many as the
+ * regions take, so the BAR stays a power of two). */
+#define VIRTIO_PCI_MODERN_BASE 0x4000
 
 /* Realizes the PCI function at the device's addr property: the legacy I/O BAR 0 (not
  * for a modern_only device), the modern memory BAR 1 and its capabilities unless

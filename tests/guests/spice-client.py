@@ -15,7 +15,16 @@ a sine of HZ at amplitude --amp on both channels, in real time, until the sessio
 
 With --cursor it connects as a viewer (display and cursor channels), waits for the
 cursor's shape and prints "CURSOR w=W h=H hot=X,Y" and "CURSOR-PIXEL x,y=RRGGBBAA" for
-the points given as --cursor-at "x,y;x,y" (spice-client-glib's RGBA bytes).
+the points given as --cursor-at "x,y;x,y" (spice-client-glib's RGBA bytes). With
+--display-expect "x,y=RRGGBB;..." it then waits until its display channel's picture has
+those colours there (while the client draws the cursor itself, the picture must not
+carry it too), printing "DISPLAY-PIXEL x,y=RRGGBB" for each, or the last values seen with
+"ERROR timeout".
+
+With --display-match FILE.ppm it is a viewer (display channel) that waits until its
+picture equals that binary PPM (the screendump), printing "DISPLAY-MATCH WxH", or
+"ERROR timeout differ=N" at --timeout; with --ca-file it trusts that CA for TLS
+(spice://HOST?tls-port=N); a refused connection prints "ERROR <event>".
 
 With --clipboard TEXT it instead works the main channel's agent messages: when the
 guest's agent grabs its clipboard it asks for the text and prints "GUEST-CLIPBOARD T";
@@ -24,8 +33,8 @@ then it grabs the client's clipboard with TEXT, answers the agent's request with
 ("MONITORS-SENT"). It ends when all three happened.
 
 Usage: spice-client.py --uri spice://HOST?port=N [--password P] [--keys 2d,15,2c] [--audio S]
-                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;...]
-                       [--clipboard TEXT --monitor WxH]"""
+                       [--record HZ [--amp A]] [--cursor --cursor-at X,Y;... [--display-expect X,Y=RGB;...]]
+                       [--clipboard TEXT --monitor WxH] [--display-match PPM [--ca-file CA]]"""
 import argparse
 import ctypes
 import math
@@ -50,6 +59,9 @@ def main():
     ap.add_argument("--amp", type=int, default=8000)
     ap.add_argument("--cursor", action="store_true")
     ap.add_argument("--cursor-at", default="")
+    ap.add_argument("--display-expect", default="")
+    ap.add_argument("--display-match")
+    ap.add_argument("--ca-file")
     ap.add_argument("--clipboard")
     ap.add_argument("--monitor", default="1024x768")
     o = ap.parse_args()
@@ -59,6 +71,8 @@ def main():
     session = Spice.Session(uri=o.uri)
     if o.password is not None:
         session.set_property("password", o.password)
+    if o.ca_file:
+        session.set_property("ca-file", o.ca_file)
 
     def finish(code):
         status["code"] = code
@@ -159,7 +173,72 @@ def main():
                 x, y = (int(v) for v in pt.split(","))
                 px = data[4 * (y * w + x):4 * (y * w + x) + 4]
                 print("CURSOR-PIXEL %d,%d=%s" % (x, y, px.hex()), flush=True)
-        GLib.timeout_add(200, finish, 0)
+        display["cursor"] = True
+        if not o.display_expect:
+            GLib.timeout_add(200, finish, 0)
+        else:
+            display_check()
+
+    # The display channel's primary surface (32-bit xRGB, little-endian: B, G, R, x).
+    display = {"data": 0, "stride": 0, "w": 0, "h": 0, "cursor": False}
+    expect = {}
+    for item in o.display_expect.split(";"):
+        if item:
+            at, rgb = item.split("=")
+            expect[tuple(int(v) for v in at.split(","))] = rgb.lower()
+
+    def display_pixel(x, y):
+        if not display["data"] or x >= display["w"] or y >= display["h"]:
+            return None
+        b = ctypes.string_at(display["data"] + y * display["stride"] + 4 * x, 3)
+        return "%02x%02x%02x" % (b[2], b[1], b[0])
+
+    def display_check():
+        if not display["cursor"]:
+            return
+        got = {pt: display_pixel(*pt) for pt in expect}
+        if got == expect:
+            for (x, y), rgb in got.items():
+                print("DISPLAY-PIXEL %d,%d=%s" % (x, y, rgb), flush=True)
+            GLib.timeout_add(200, finish, 0)
+            display["cursor"] = False
+        else:
+            display["last"] = got
+
+    def primary_create(_channel, _fmt, w, h, stride, _shmid, data):
+        display.update(data=data, stride=stride, w=w, h=h)
+
+    want = {}
+    if o.display_match:
+        with open(o.display_match, "rb") as f:
+            data = f.read()
+        # P6, width, height, 255, then RGB bytes (the header as display.c writes it).
+        magic, w, h, maxval, rgb = data.split(maxsplit=4)
+        want.update(w=int(w), h=int(h), rgb=rgb)
+
+    def match_check():
+        if not display["data"] or (display["w"], display["h"]) != (want["w"], want["h"]):
+            display["differ"] = -1
+            return
+        raw = ctypes.string_at(display["data"], display["stride"] * display["h"])
+        got = bytearray(want["w"] * want["h"] * 3)
+        for y in range(want["h"]):
+            row = raw[y * display["stride"]:y * display["stride"] + 4 * want["w"]]
+            got[3 * want["w"] * y:3 * want["w"] * (y + 1):3] = row[2::4]
+            got[3 * want["w"] * y + 1:3 * want["w"] * (y + 1):3] = row[1::4]
+            got[3 * want["w"] * y + 2:3 * want["w"] * (y + 1):3] = row[0::4]
+        if bytes(got) == want["rgb"]:
+            print("DISPLAY-MATCH %dx%d" % (want["w"], want["h"]), flush=True)
+            want["w"] = -1  # done
+            GLib.timeout_add(100, finish, 0)
+        else:
+            display["differ"] = sum(1 for i in range(0, len(got), 3) if got[i:i + 3] != want["rgb"][i:i + 3])
+
+    def invalidate(_channel, _x, _y, _w, _h):
+        if expect:
+            display_check()
+        if want and want["w"] >= 0:
+            match_check()
 
     UTF8_TEXT = 1  # VD_AGENT_CLIPBOARD_UTF8_TEXT
     clip = {"got": False, "sent": False, "monitors": False, "grabbed": False}
@@ -199,12 +278,22 @@ def main():
         return True
 
     def channel_new(_session, channel):
+        if o.display_match:
+            if isinstance(channel, Spice.DisplayChannel):
+                GObject.Object.connect(channel, "display-primary-create", primary_create)
+                GObject.Object.connect(channel, "display-invalidate", invalidate)
+                channel.connect()
+            elif isinstance(channel, Spice.MainChannel):
+                GObject.Object.connect(channel, "channel-event", main_event)
+            return
         if o.cursor:
             # As a viewer: the display too (the server refreshes while one is connected).
             if isinstance(channel, Spice.CursorChannel):
                 GObject.Object.connect(channel, "cursor-set", cursor_set)
                 channel.connect()
             elif isinstance(channel, Spice.DisplayChannel):
+                GObject.Object.connect(channel, "display-primary-create", primary_create)
+                GObject.Object.connect(channel, "display-invalidate", invalidate)
                 channel.connect()
             return
         if o.clipboard is not None:
@@ -239,7 +328,8 @@ def main():
     if not session.connect():
         print("ERROR connect", flush=True)
         return 2
-    GLib.timeout_add_seconds(o.timeout, lambda: (print("ERROR timeout", flush=True), finish(3))[1])
+    GLib.timeout_add_seconds(o.timeout, lambda: (print("ERROR timeout %s differ=%s" % (
+        display.get("last", ""), display.get("differ", "")), flush=True), finish(3))[1])
     loop.run()
     return status["code"]
 

@@ -21,8 +21,9 @@ in -object secret,id=ID,file=PATH. Checks that:
     the level the codec's +6 dB record gain gives;
   - with --linux-kit: Debian's kernel on virtio-gpu (the kit's virtio initramfs with
     tests/guests/linux/drm-cursor.asm) sets a 64x64 hardware cursor through DRM; a
-    client's cursor channel gets its size, hot spot and pixels, and spicy-screenshot
-    equals the screendump with the cursor composed in it;
+    client's cursor channel gets its size, hot spot and pixels while its display channel's
+    picture has no cursor in it (it would show two), and spicy-screenshot (no cursor
+    channel) equals the screendump with the cursor composed in it;
   - bad -spice and -object options are one error line each.
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
@@ -116,7 +117,10 @@ def check_options(vireo, kernel, tmp):
              ("port=5999,password-secret=pw,disable-ticketing=on", "contradict", "-spice", []),
              ("port=5999,password=a,password-secret=pw", "one of", "-spice", []),
              ("unix=on,disable-ticketing=on", "addr=PATH", "-spice", []),
-             ("port=5999,tls-port=1", "unknown key 'tls-port'", "-spice", []),
+             ("port=5999,tls-port=5998,disable-ticketing=on", "needs x509-dir", "-spice", []),
+             ("port=5999,x509-dir=%s,disable-ticketing=on" % tmp, "needs tls-port", "-spice", []),
+             ("tls-port=5999,x509-dir=%s,disable-ticketing=on" % missing, "cannot read ca-cert.pem", "-spice", []),
+             ("port=5999,tls-port=5999,x509-dir=%s,disable-ticketing=on" % tmp, "must differ", "-spice", []),
              ("port=5999,password-secret=pw", "no -object secret,id=pw", "-spice", []),
              ("port=5999,password-secret=pw", "no-such-secret", "-object",
               ["-object", "secret,id=pw,file=" + missing]),
@@ -185,16 +189,22 @@ def check_cursor(args, py, tmp):
         if bad or "VIREO-CURSOR-SET" not in vm.serial():
             raise vmtest.TestFailure("the guest did not set its cursor: %s" % (bad.group(0) if bad else vm.serial()))
         at = ";".join("%d,%d" % p for p in CURSOR_PIXELS)
+        # While the client draws the cursor from its cursor channel, its picture shows the
+        # console's black where the cursor is (one cursor, not two).
+        under = "195,141=000000;195,173=000000"
         c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?port=%d" % port,
-                            "--cursor", "--cursor-at", at], capture_output=True, timeout=60)
+                            "--cursor", "--cursor-at", at, "--display-expect", under, "--timeout", "40"],
+                           capture_output=True, timeout=60)
         out = c.stdout.decode()
         if c.returncode or "CURSOR w=64 h=64 hot=5,9" not in out:
             raise vmtest.TestFailure("the client's cursor channel: %s %s" % (out, c.stderr.decode()[-500:]))
         for (x, y), want in CURSOR_PIXELS.items():
             if "CURSOR-PIXEL %d,%d=%s" % (x, y, want) not in out:
                 raise vmtest.TestFailure("the cursor's pixel %d,%d is not %s: %s" % (x, y, want, out))
+        if "DISPLAY-PIXEL 195,141=000000" not in out:
+            raise vmtest.TestFailure("the client's picture still carries the cursor: %s" % out)
         print("the guest's DRM cursor reached the client's cursor channel: 64x64, hot spot 5,9, its red, blue "
-              "and transparent parts")
+              "and transparent parts; that client's picture has no cursor in it")
         shot = compare(vm, ["-h", "127.0.0.1", "-p", str(port)], tmp, "virtio-gpu with its cursor", password=None)
         if shot.pixel(195, 141) != 0xff0000 or shot.pixel(195, 173) != 0x0000ff:
             raise vmtest.TestFailure("the cursor is not composed at 195,141: %06x %06x" % (shot.pixel(195, 141),
@@ -204,6 +214,84 @@ def check_cursor(args, py, tmp):
         raise
     finally:
         vm.close()
+
+
+def make_ca(folder, name):
+    """A CA (ca-cert.pem, ca-key.pem) in folder, made with Debian's openssl."""
+    os.makedirs(folder, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", os.path.join(folder, "ca-key.pem"), "-out", os.path.join(folder, "ca-cert.pem"),
+                    "-subj", "/CN=%s" % name], check=True, capture_output=True)
+
+
+def make_x509_dir(folder):
+    """QEMU's x509-dir: ca-cert.pem, and server-cert.pem/server-key.pem signed by it for
+    127.0.0.1 (subject and subjectAltName, which clients check)."""
+    make_ca(folder, "Vireo test CA")
+    key, csr, cert = (os.path.join(folder, n) for n in ("server-key.pem", "server.csr", "server-cert.pem"))
+    ext = os.path.join(folder, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(folder, "ca-cert.pem"),
+                    "-CAkey", os.path.join(folder, "ca-key.pem"), "-CAcreateserial", "-days", "2",
+                    "-extfile", ext, "-out", cert], check=True, capture_output=True)
+
+
+def tls_client(py, tmp, vm, tls_port, ca):
+    """A spice-client-glib viewer over TLS trusting ca: its picture must become the
+    screendump's. Returns (matched, output)."""
+    ppm = os.path.join(tmp, "tls-want.ppm")
+    vm.command("screendump", filename=ppm)
+    c = subprocess.run([py, os.path.join(HERE, "spice-client.py"), "--uri", "spice://127.0.0.1?tls-port=%d" % tls_port,
+                        "--ca-file", ca, "--display-match", ppm, "--timeout", "30"], capture_output=True, timeout=60)
+    out = c.stdout.decode() + c.stderr.decode()[-600:]
+    return c.returncode == 0 and "DISPLAY-MATCH" in out, out
+
+
+def check_tls(args, py, tmp):
+    """-spice tls-port=N,x509-dir=DIR: a client that trusts the CA sees the screendump's
+    pixels over TLS, one with another CA is refused, the plain port works when given
+    and is closed when not."""
+    if not shutil.which("openssl"):
+        print("SKIP (TLS part): no openssl")
+        return
+    x509 = os.path.join(tmp, "x509")
+    make_x509_dir(x509)
+    make_ca(os.path.join(tmp, "other-ca"), "Another CA")
+    for plain in (True, False):
+        port, tls_port = free_port(), free_port()
+        while tls_port == port:
+            tls_port = free_port()
+        spec = "tls-port=%d,x509-dir=%s,disable-ticketing=on" % (tls_port, x509)
+        if plain:
+            spec = "port=%d,%s" % (port, spec)
+        vm = vmtest.Vm(args.vireo, args.accel, ["-m", "64", "-kernel", args.guest, "-spice", spec], tmp)
+        try:
+            vm.wait_serial("READY")
+            ok, out = tls_client(py, tmp, vm, tls_port, os.path.join(x509, "ca-cert.pem"))
+            if not ok:
+                raise vmtest.TestFailure("a TLS client trusting the CA: %s" % out)
+            ok, out = tls_client(py, tmp, vm, tls_port, os.path.join(tmp, "other-ca", "ca-cert.pem"))
+            if ok or "ERROR" not in out:
+                raise vmtest.TestFailure("a client trusting another CA was let in over TLS: %s" % out)
+            refused = re.search(r"ERROR \S+", out).group(0)
+            if plain:
+                compare(vm, ["-h", "127.0.0.1", "-p", str(port)], tmp, "the plain port beside TLS", password=None)
+            else:
+                # Without port= nothing listens in plain text: a plain client on the TLS
+                # port does not get in.
+                ok, _ = screenshot(["-h", "127.0.0.1", "-p", str(tls_port)], os.path.join(tmp, "plain.ppm"))
+                if ok:
+                    raise vmtest.TestFailure("a plain-text client got in with only tls-port=")
+            if not running(vm):
+                raise vmtest.TestFailure("the VM stopped after the refused clients")
+            print("TLS%s: a client trusting the CA sees the screendump's pixels; one trusting another CA is "
+                  "refused (%s)%s" % (" beside the plain port" if plain else " only", refused,
+                                      "" if plain else "; a plain client on the TLS port is refused too"))
+        finally:
+            vm.close()
 
 
 def check_recording(args, py, tmp):
@@ -346,6 +434,7 @@ def run(args, tmp):
     finally:
         vm.close()
 
+    check_tls(args, py, tmp)
     check_recording(args, py, tmp)
     if args.linux_kit:
         check_cursor(args, py, tmp)

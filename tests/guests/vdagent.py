@@ -12,7 +12,8 @@ on each port named com.redhat.spice.0) with two virtio-serial cards:
   - slot 6: a virtserialport on -chardev qemu-vdagent,clipboard=on (the engine's own
     agent peer, as the app uses it), driven through QMP x-vdagent-clipboard: the
     guest's text arrives at the host, the host's text arrives in the guest, and again
-    after savevm and loadvm; an agent that breaks the protocol and reopens the port is
+    after a savevm taken with half an agent message at the host and a loadvm after
+    the session went on (the agent's state is saved); an agent that breaks the protocol and reopens the port is
     served again;
   - bad agent options are one error line each; QMP refuses a chardev that is no agent.
 Exit codes: 0 pass, 1 fail, 77 skip.
@@ -88,7 +89,7 @@ def run(opts, tmp):
     args = ["-m", "128", "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-vdagent.img"),
             "-append", "console=ttyS0 vireo.text=%s vireo.ports=2" % TOKEN,
-            "-drive", "if=none,id=st,format=qcow2,file=" + disk,
+            "-drive", "if=ide,format=qcow2,file=" + disk,
             "-spice", "port=%d,addr=127.0.0.1,disable-ticketing=on" % port,
             "-chardev", "spicevmc,id=vdagent,name=vdagent",
             "-device", "virtio-serial-pci,id=vs0,addr=5",
@@ -167,15 +168,32 @@ def run(opts, tmp):
         print("spicevmc: after the agent broke the stream and reopened the port, a new client's "
               "clipboard works both ways", flush=True)
 
-        # savevm and loadvm: the port stays open for the agent, the peer still talks.
-        vm.command("human-monitor-command", **{"command-line": "savevm agent"})
-        vm.command("human-monitor-command", **{"command-line": "loadvm agent"})
+        # savevm in the middle of a message: the agent wrote half of one, the host's peer
+        # holds it. The session goes on (the other half arrives with the agent's next
+        # message), then loadvm: the agent, back at the half, writes the other half again
+        # and the peer, back at the half too, takes it as one message; the clipboard works.
         mark = len(vm.serial())
-        clipboard(vm, text="after-loadvm")
-        m = wait_after(vm, r"VDAGENT-s06 CLIPBOARD type=1 len=\d+ text=(\S*)", mark, t)
-        if m.group(1) != "after-loadvm":
-            raise TestFailure("after loadvm the guest got %r" % m.group(0))
-        print("after savevm and loadvm the host's text still arrives in the guest", flush=True)
+        clipboard(vm, text="vireo-split-caps")
+        wait_after(vm, r"VDAGENT-s06 HALF", mark, t)
+        out = vm.command("human-monitor-command", **{"command-line": "savevm agent"})
+        if out.strip():
+            raise TestFailure("savevm: %s" % out.strip())
+        for text in ("before-loadvm", "after-loadvm"):
+            if text == "after-loadvm":
+                out = vm.command("human-monitor-command", **{"command-line": "loadvm agent"})
+                if out.strip():
+                    raise TestFailure("loadvm: %s" % out.strip())
+            mark = len(vm.serial())
+            clipboard(vm, text=text)
+            wait_after(vm, r"VDAGENT-s06 REST", mark, t)
+            m = wait_after(vm, r"VDAGENT-s06 CLIPBOARD type=1 len=\d+ text=(\S*)", mark, t)
+            if m.group(1) != text:
+                raise TestFailure("%s the guest got %r" % (text, m.group(0)))
+            got = clipboard(vm)
+            if not got.get("connected"):
+                raise TestFailure("%s the peer lost the agent: %r" % (text, got))
+        print("savevm with half an agent message at the host, loadvm after the session went on: "
+              "the message completes and the host's text still arrives in the guest", flush=True)
 
         # A hostile agent: a chunk of 65535 bytes and junk. The peer stops listening (the
         # VM runs on), and talks again once the agent reopens the port.

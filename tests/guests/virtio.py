@@ -18,7 +18,11 @@ init-virtio.sh), all in one boot:
     fetched from the host over HTTP has the right SHA-256, and QMP set_link off and on
     make the guest's carrier 0 and 1;
   - the image passes qemu-img check (or vireo-img check), no oops in the guest log.
-With --mode gpu, one boot checks virtio-gpu-pci and virtio-serial-pci instead:
+With --mode gpu, one boot checks the virtio GPU (virtio-gpu-pci, or with --gpu virtio-vga
+QEMU's -vga virtio) and virtio-serial-pci instead:
+  - virtio-vga: before the guest loads virtio_gpu (it waits for the host's answer on
+    the port below), the screen is the VGA's: an 80x25 text mode (x-screen-text) and a
+    720x400 screendump in the text's colours;
   - virtio-serial-pci with a virtserialport named com.redhat.spice.0 and a virtconsole,
     each on a unix socket chardev: the guest finds the port by name under
     /sys/class/virtio-ports, a line it writes to the port reaches the host's socket and
@@ -30,9 +34,10 @@ With --mode gpu, one boot checks virtio-gpu-pci and virtio-serial-pci instead:
     its bottom 64 rows pixel for pixel, and the console's text above; QMP
     x-display-resize to 1024x768 and back to 1280x800: the connector's preferred mode
     (/sys/class/drm/card0-Virtual-1/modes) follows and the screendump takes each size;
-  - savevm with the resources live, a system reset (the picture goes), loadvm: the
-    same picture comes back pixel for pixel.
-Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR [--mode gpu]"""
+  - savevm with the resources live, a system reset (the picture goes; with virtio-vga
+    SeaBIOS's text screen is back), loadvm: the same picture comes back pixel for pixel.
+Usage: virtio.py --vireo VIREO_RUN --vireo-img VIREO_IMG --linux-kit DIR [--mode gpu
+       [--gpu virtio-gpu-pci|virtio-vga]]"""
 import argparse
 import hashlib
 import os
@@ -279,6 +284,40 @@ def check_picture(img, w, h):
           flush=True)
 
 
+def wait_text(vm, ok, timeout, what):
+    """Polls x-screen-text until ok(lines) holds (the screen is a text mode)."""
+    deadline = time.monotonic() + timeout
+    text = None
+    while time.monotonic() < deadline:
+        try:
+            text = vm.command("x-screen-text")
+        except TestFailure:  # not a text mode (yet)
+            text = None
+        if text and ok(text["lines"]):
+            return text
+        time.sleep(0.3)
+    raise TestFailure("%s: the screen reads %r" % (what, text and text["lines"][:4]))
+
+
+def check_vga_text(vm):
+    """virtio-vga before the driver: the VGA's text mode, in the screendump too."""
+    text = wait_text(vm, lambda lines: any(line.strip() for line in lines), 30, "the VGA's text screen")
+    if (text["cols"], text["rows"]) != (80, 25):
+        raise TestFailure("virtio-vga before the driver: text mode %dx%d" % (text["cols"], text["rows"]))
+    img = vm.screendump("vga")
+    if (img.width, img.height) != (720, 400):
+        raise TestFailure("virtio-vga before the driver: screendump %dx%d, not the text mode's 720x400"
+                          % (img.width, img.height))
+    # Grey text on black, whoever set the palette (SeaBIOS's DAC or Linux's vgacon).
+    colours = {img.pixel(x, y) for x in range(720) for y in range(400)}
+    if 0 not in colours or len(colours) < 2 or any(c >> 16 != (c >> 8) & 0xff or c >> 16 != c & 0xff
+                                                   for c in colours):
+        raise TestFailure("virtio-vga's text screen shows colours %s" % sorted("%06x" % c for c in colours))
+    first = next(line for line in text["lines"] if line.strip())
+    print("virtio-vga before the driver: VGA text 80x25 (720x400 screendump), first row %r"
+          % first.rstrip(), flush=True)
+
+
 def run_gpu(opts, tmp):
     kit = opts.linux_kit
     for script, what in (("mkkit.sh", "the Linux kit"), ("mkvirtio.sh", "the virtio initramfs")):
@@ -293,12 +332,14 @@ def run_gpu(opts, tmp):
     console = os.path.join(tmp, "hvc0.sock")
     token = "%08x" % random.Random(19).getrandbits(32)
     under_x = bool(os.environ.get("VIREO_UNDER_XVFB"))
-    args = ["-m", "256", "-vga", "none", "-kernel", os.path.join(kit, "vmlinuz"),
+    vga = opts.gpu == "virtio-vga"
+    append = "console=ttyS0 vireo.mode=gpu vireo.token=%s vireo.modes=1024x768,1280x800" % token
+    args = ["-m", "256"] + (["-vga", "virtio"] if vga else ["-vga", "none", "-device", "virtio-gpu-pci"]) + [
+            "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd-virtio.img"),
-            "-append", "console=ttyS0 vireo.mode=gpu vireo.token=%s vireo.modes=1024x768,1280x800" % token,
+            "-append", append + (" vireo.gpu-late=1" if vga else ""),
             "-drive", "if=none,id=st,format=qcow2,file=" + disk,
             "-device", "virtio-blk-pci,drive=st",
-            "-device", "virtio-gpu-pci",
             "-chardev", "socket,id=agent,path=%s,server=on,wait=off" % agent,
             "-chardev", "socket,id=con,path=%s,server=on,wait=off" % console,
             "-device", "virtio-serial-pci,id=vser0",
@@ -314,6 +355,8 @@ def run_gpu(opts, tmp):
         line = read_line(asock, t)
         if line != "vireo-guest-to-host " + token:
             raise TestFailure("the com.redhat.spice.0 socket got %r" % line)
+        if vga:
+            check_vga_text(vm)
         asock.sendall(line[::-1].encode() + b"\n")
         m = vm.wait_serial(r"VIREO-SERIAL-GOT (.*)", t)
         if m.group(1).strip() != line[::-1]:
@@ -356,7 +399,13 @@ def run_gpu(opts, tmp):
         check_picture(before, 1280, 800)
         hmp(vm, "savevm gpu")
         vm.command("system_reset")
-        time.sleep(1)
+        if vga:
+            # The VGA shows again, and SeaBIOS writes its banner on it.
+            wait_text(vm, lambda lines: lines[0].startswith("SeaBIOS (version "), 60,
+                      "SeaBIOS's banner after system_reset")
+            print("system_reset: the VGA's screen is back with SeaBIOS's banner", flush=True)
+        else:
+            time.sleep(1)
         hmp(vm, "loadvm gpu")
         wait_screen(vm, (1280, 800), 30)
         after = vm.screendump("after")
@@ -381,6 +430,7 @@ def main():
     ap.add_argument("--linux-kit", required=True)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--mode", choices=("blk", "gpu"), default="blk")
+    ap.add_argument("--gpu", choices=("virtio-gpu-pci", "virtio-vga"), default="virtio-gpu-pci")
     opts = ap.parse_args()
     if opts.mode == "gpu" and not os.environ.get("VIREO_UNDER_XVFB"):
         # With a virtual X server the first resize is the SDL window's; without one both

@@ -325,7 +325,7 @@ static const struct { const char *cls; const char *opts; } by_name_opts[] = {
 static bool create_by_name(Fuzz *f, const DeviceClass *dc, GString *created, GError **err)
 {
     /* A display adapter of the board's (seeds 2, 6, ...) or none: a VM has one screen. */
-    if (!strcmp(dc->name, "virtio-gpu-pci"))
+    if (!strcmp(dc->name, "virtio-gpu-pci") || !strcmp(dc->name, "virtio-vga"))
         return true;
     g_autoptr(GString) spec = g_string_new(dc->name);
     g_autofree char *id = g_strdup_printf("fuzz-%s", dc->name);
@@ -449,13 +449,13 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     add_drive(cfg, NULL, NULL, DRIVE_IF_FLOPPY, DRIVE_MEDIA_DISK, 1);
     /* One display adapter at a time (they share the VGA's ports, and a VM has one
      * screen): odd seeds put a cirrus-vga in the std VGA's place, as -device cirrus-vga
-     * does, seeds 2, 6, 10 ... a virtio-gpu-pci. */
+     * does, seeds 2, 10, 18 ... a virtio-gpu-pci, seeds 6, 14, 22 ... a virtio-vga. */
     bool cirrus = seed & 1;
-    bool vgpu = seed % 4 == 2;
+    const char *vgpu = seed % 8 == 2 ? "virtio-gpu-pci" : seed % 8 == 6 ? "virtio-vga" : NULL;
     if (cirrus)
         g_ptr_array_add(cfg->devices, g_strdup("cirrus-vga,id=fuzz-cirrus-vga"));
     if (vgpu)
-        g_ptr_array_add(cfg->devices, g_strdup("virtio-gpu-pci,id=fuzz-virtio-gpu-pci"));
+        g_ptr_array_add(cfg->devices, g_strdup_printf("%s,id=fuzz-%s", vgpu, vgpu));
     f->vm = vm_new_board_for_test(cfg, &err);
     if (!f->vm)
         fuzz_fail("the pc board: %s", err->message);
@@ -467,7 +467,7 @@ static Fuzz *fuzz_new(guint64 seed, bool quiet)
     if (cirrus)
         g_string_append(created, " cirrus-vga,id=fuzz-cirrus-vga (the board's display adapter)");
     if (vgpu)
-        g_string_append(created, " virtio-gpu-pci,id=fuzz-virtio-gpu-pci (the board's display adapter)");
+        g_string_append_printf(created, " %s,id=fuzz-%s (the board's display adapter)", vgpu, vgpu);
     /* A device that sits on another one (an HD Audio codec on its controller) may come
      * before it by name: what fails is tried again once every other class exists. */
     g_autoptr(GPtrArray) later = g_ptr_array_new();

@@ -3,6 +3,7 @@
  * anywhere and hostile chunks and sizes, and the qemu-vdagent peer talking to a fake
  * guest agent through its chardev, with a clipboard peer as the app implements it. */
 #include "engine/chardev.h"
+#include "engine/stream.h"
 #include "engine/vdagent.h"
 #include "unit.h"
 
@@ -446,6 +447,94 @@ static void test_store_and_off(void)
     g_byte_array_free(o.to_guest, TRUE);
 }
 
+/* savevm of the peer's session: saved with half a guest message held, the session goes
+ * on (the agent closes the port), then loaded: the agent is connected again and the
+ * other half completes the message. Saved states that are cut short or carry values
+ * the peer cannot be in are refused by the check. */
+static size_t count_type(Rig *r, uint32_t type)
+{
+    size_t n = 0;
+    for (guint i = 0; i < r->guest_got->len; i++)
+        n += ((Msg *)r->guest_got->pdata[i])->type == type;
+    return n;
+}
+
+static void test_savevm(void)
+{
+    Rig r = { 0 };
+    GError *err = NULL;
+    r.chr = chardev_open("qemu-vdagent:clipboard=on", &err);
+    g_assert_no_error(err);
+    r.a = chardev_vdagent(r.chr);
+    r.to_guest = g_byte_array_new();
+    r.guest_got = g_ptr_array_new_with_free_func(msg_free);
+    r.guest_parser = vdagent_parser_new(2 * VDAGENT_TEXT_MAX, collect, r.guest_got);
+    chardev_set_receiver(r.chr, rig_can_read, rig_read, &r, NULL, NULL, NULL);
+    chardev_set_fe_open(r.chr, true);
+    pump();
+    guest_send_u32(&r, VDAGENT_ANNOUNCE_CAPABILITIES, 0, 1u << VDAGENT_CAP_CLIPBOARD_BY_DEMAND, 8);
+    g_assert_true(vdagent_guest_connected(r.a));
+    /* Half of the guest's CLIPBOARD_GRAB of UTF8_TEXT. */
+    g_autoptr(GByteArray) grab = g_byte_array_new();
+    uint8_t t[4];
+    put32(t, VDAGENT_CLIPBOARD_UTF8_TEXT);
+    vdagent_message_build(grab, VDAGENT_PORT_CLIENT, VDAGENT_CLIPBOARD_GRAB, t, 4);
+    chardev_write(r.chr, grab->data, 14);
+    GBytes *state = chardev_peer_state_save(r.chr);
+    g_assert_nonnull(state);
+    g_assert_true(chardev_peer_state_check(r.chr, state, &err));
+    g_assert_no_error(err);
+    /* Cut short, a flag that is not 0 or 1, another version: refused. */
+    gsize len;
+    const uint8_t *d = g_bytes_get_data(state, &len);
+    g_autoptr(GBytes) cut = g_bytes_new(d, len - 1);
+    g_assert_false(chardev_peer_state_check(r.chr, cut, &err));
+    g_clear_error(&err);
+    g_autofree uint8_t *bad = g_memdup2(d, len);
+    uint32_t pending = stream_get_le32(bad);
+    bad[4 + pending + 4] = 2;
+    g_autoptr(GBytes) flag = g_bytes_new(bad, len);
+    g_assert_false(chardev_peer_state_check(r.chr, flag, &err));
+    g_assert_nonnull(strstr(err->message, "qemu-vdagent"));
+    g_clear_error(&err);
+    bad[4 + pending + 4] = 1;
+    bad[4 + pending] = 9;
+    g_autoptr(GBytes) version = g_bytes_new(bad, len);
+    g_assert_false(chardev_peer_state_check(r.chr, version, &err));
+    g_clear_error(&err);
+
+    /* The live session goes on: the grab completes (the peer asks for the text),
+     * then the agent closes the port. */
+    chardev_write(r.chr, grab->data + 14, grab->len - 14);
+    pump();
+    g_assert_cmpuint(count_type(&r, VDAGENT_CLIPBOARD_REQUEST), ==, 1);
+    chardev_set_fe_open(r.chr, false);
+    pump();
+    g_assert_false(vdagent_guest_connected(r.a));
+
+    /* loadvm: the saved session is back, the port open as it was saved. */
+    chardev_peer_state_load(r.chr, state);
+    chardev_set_fe_open(r.chr, true);
+    chardev_accept_input(r.chr);
+    pump();
+    g_assert_true(vdagent_guest_connected(r.a));
+    /* The agent, back at its half, writes the rest: one message, a second request. */
+    chardev_write(r.chr, grab->data + 14, grab->len - 14);
+    pump();
+    g_assert_cmpuint(count_type(&r, VDAGENT_CLIPBOARD_REQUEST), ==, 2);
+    g_assert_true(vdagent_guest_connected(r.a));
+    guest_send(&r, VDAGENT_CLIPBOARD, "\1\0\0\0restored", 12);
+    g_autofree char *text = vdagent_guest_last_text(r.a);
+    g_assert_cmpstr(text, ==, "restored");
+    g_bytes_unref(state);
+    chardev_set_receiver(r.chr, NULL, NULL, NULL, NULL, NULL, NULL);
+    chardev_close(r.chr);
+    pump();
+    vdagent_parser_free(r.guest_parser);
+    g_ptr_array_free(r.guest_got, TRUE);
+    g_byte_array_free(r.to_guest, TRUE);
+}
+
 /* QEMU's option spellings. */
 static void test_options(void)
 {
@@ -484,6 +573,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vdagent/parser/hostile", test_parser_hostile);
     g_test_add_func("/vdagent/peer/clipboard", test_peer);
     g_test_add_func("/vdagent/peer/store-and-off", test_store_and_off);
+    g_test_add_func("/vdagent/peer/savevm", test_savevm);
     g_test_add_func("/vdagent/options", test_options);
     return g_test_run();
 }

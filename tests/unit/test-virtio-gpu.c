@@ -32,6 +32,7 @@ enum {
 
 typedef struct Rig {
     Vm *vm;
+    uint32_t base; /* the modern interface's offset in its BAR (virtio-vga: 0x4000) */
     PciBus *bus;
     Device *dev;
     uint16_t used_seen[8];
@@ -56,7 +57,7 @@ static void set_pirq(void *opaque, int pirq, int level)
 static uint32_t mm_in(Rig *r, uint32_t off, unsigned size)
 {
     vm_lock(r->vm);
-    uint32_t v = (uint32_t)mem_dispatch_read(vm_mem(r->vm), MBAR + off, size);
+    uint32_t v = (uint32_t)mem_dispatch_read(vm_mem(r->vm), MBAR + r->base + off, size);
     vm_unlock(r->vm);
     return v;
 }
@@ -64,7 +65,7 @@ static uint32_t mm_in(Rig *r, uint32_t off, unsigned size)
 static void mm_out(Rig *r, uint32_t off, uint32_t v, unsigned size)
 {
     vm_lock(r->vm);
-    mem_dispatch_write(vm_mem(r->vm), MBAR + off, v, size);
+    mem_dispatch_write(vm_mem(r->vm), MBAR + r->base + off, v, size);
     vm_unlock(r->vm);
 }
 
@@ -79,10 +80,11 @@ static uint64_t used_of(unsigned q) { return desc_of(q) + 0x2000; }
 
 /* §3.1.1 through the common configuration, with the features given (VERSION_1 is
  * always taken) and nq queues of 16 entries. */
-static void rig_init(Rig *r, const char *spec, uint32_t features, unsigned nq)
+static void rig_init_at(Rig *r, const char *spec, uint32_t features, unsigned nq, unsigned bar, uint32_t base)
 {
     GError *err = NULL;
     memset(r, 0, sizeof(*r));
+    r->base = base;
     r->vm = vm_new_for_test(RAM);
     vm_lock(r->vm);
     r->bus = pci_bus_new(r->vm);
@@ -90,7 +92,7 @@ static void rig_init(Rig *r, const char *spec, uint32_t features, unsigned nq)
     vm_add_bus(r->vm, "pci.0", r->bus);
     r->dev = device_create_from_spec(r->vm, spec, &err);
     g_assert_no_error(err);
-    pci_config_write(r->bus, DEVFN, PCI_BAR0 + 4, MBAR, 4);
+    pci_config_write(r->bus, DEVFN, PCI_BAR0 + 4 * bar, MBAR, 4);
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     for (uint64_t a = QBASE; a < QBASE + 8 * 0x4000; a += 8)
         mem_stq(mem(r), a, 0);
@@ -112,6 +114,11 @@ static void rig_init(Rig *r, const char *spec, uint32_t features, unsigned nq)
         mm_out(r, 0x1c, 1, 2);
     }
     mm_out(r, 0x14, 0xf, 1);
+}
+
+static void rig_init(Rig *r, const char *spec, uint32_t features, unsigned nq)
+{
+    rig_init_at(r, spec, features, nq, 1, 0);
 }
 
 static void rig_free(Rig *r)
@@ -543,6 +550,92 @@ static void test_gpu_cursor(void)
     g_assert_cmphex(pixel(s, 26, 34), ==, 0x404040);
     g_assert_true(display_client_cursor(client, &cs));
     g_assert_cmphex(cs.shape->pixels[8 * 64 + 8], ==, 0);
+    /* A client that draws the cursor itself (SPICE's cursor channel): the picture
+     * leaves it out, so that client shows one cursor; it comes back when none does. */
+    DisplayClient *drawer = display_client_new(vm_display_console(r.vm));
+    display_client_set_draws_cursor(drawer, true);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 18, 27), ==, 0x404040);
+    g_assert_cmphex(pixel(s, 25, 34), ==, 0x404040);
+    g_assert_false(display_client_cursor(client, &cs)); /* still the guest's cursor */
+    cursor_cmd(&r, 0x0301, 0, 60, 60, 0, 0);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 58, 57), ==, 0x404040);
+    display_client_set_draws_cursor(drawer, false);
+    s = refresh(client);
+    g_assert_cmphex(pixel(s, 58, 57), ==, 0xff0000);
+    display_client_free(drawer);
+    display_client_free(client);
+    rig_free(&r);
+}
+
+/* virtio-vga: QEMU's identity and layout (class VGA, BAR 0 the VGA's video memory,
+ * BAR 2 the std-vga's MMIO registers, then the modern interface at 0x4000 that the
+ * capabilities point to); the screen is the VGA's (a VBE mode set through BAR 2) until
+ * the driver sets a scanout, the GPU's after, and the VGA's again after a device reset. */
+static void test_vga_front(void)
+{
+    Rig r;
+    rig_init_at(&r, "virtio-vga,addr=4,romfile=none", 0, 2, 2, 0x4000);
+    DisplayConsole *con = vm_display_console(r.vm);
+    DisplayClient *client = display_client_new(con);
+    vm_lock(r.vm);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_VENDOR_ID, 2), ==, 0x1af4);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_DEVICE_ID, 2), ==, 0x1050);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_CLASS_DEVICE, 2), ==, 0x0300);
+    /* BAR 0's size: all ones written, the address bits that stick. */
+    pci_config_write(r.bus, DEVFN, PCI_BAR0, 0xffffffff, 4);
+    g_assert_cmphex(pci_config_read(r.bus, DEVFN, PCI_BAR0, 4) & ~0xfu, ==, ~((16u << 20) - 1));
+    pci_config_write(r.bus, DEVFN, PCI_BAR0, 0xfd000000, 4);
+    /* Every virtio capability names BAR 2 at 0x4000 or above. */
+    unsigned caps = 0;
+    for (unsigned pos = pci_config_read(r.bus, DEVFN, PCI_CAPABILITY_LIST, 1); pos;
+         pos = pci_config_read(r.bus, DEVFN, pos + 1, 1)) {
+        if (pci_config_read(r.bus, DEVFN, pos, 1) != 0x09 || pci_config_read(r.bus, DEVFN, pos + 3, 1) == 5)
+            continue;
+        g_assert_cmpuint(pci_config_read(r.bus, DEVFN, pos + 4, 1), ==, 2);
+        g_assert_cmphex(pci_config_read(r.bus, DEVFN, pos + 8, 4), >=, 0x4000);
+        caps++;
+    }
+    g_assert_cmpuint(caps, ==, 4);
+    vm_unlock(r.vm);
+    /* The VBE registers at BAR 2 + 0x500 (index * 2): 64x32x32, enabled with the LFB. */
+    uint32_t vbe = 0x500 - 0x4000;
+    g_assert_cmphex(mm_in(&r, vbe, 2), >=, 0xb0c0);
+    mm_out(&r, vbe + 2 * 1, 64, 2);
+    mm_out(&r, vbe + 2 * 2, 32, 2);
+    mm_out(&r, vbe + 2 * 3, 32, 2);
+    mm_out(&r, vbe + 2 * 4, 0x41, 2);
+    vm_lock(r.vm);
+    for (uint32_t i = 0; i < 64 * 32; i++)
+        mem_stl(mem(&r), 0xfd000000u + 4 * i, 0x00123456);
+    vm_unlock(r.vm);
+    DisplaySurface *s = refresh(client);
+    g_assert_cmpint(s->width, ==, 64);
+    g_assert_cmphex(pixel(s, 10, 10), ==, 0x123456);
+    g_autofree char *mode = display_console_describe_mode(con);
+    g_assert_true(g_str_has_prefix(mode, "VBE 64x32"));
+    /* A command that is not a scanout leaves the VGA's picture. */
+    vm_lock(r.vm);
+    for (uint32_t i = 0; i < 48 * 16; i++)
+        mem_stl(mem(&r), PIX + 4 * i, 0x00ff8000);
+    vm_unlock(r.vm);
+    g_assert_cmphex(create_2d(&r, 1, 2, 48, 16), ==, OK_NODATA);
+    g_assert_cmphex(attach(&r, 1, PIX, 48 * 16 * 4), ==, OK_NODATA);
+    g_assert_cmphex(transfer(&r, 1, 0, 0, 48, 16, 0), ==, OK_NODATA);
+    s = refresh(client);
+    g_assert_cmpint(s->width, ==, 64);
+    g_assert_cmphex(set_scanout(&r, 0, 1, 0, 0, 48, 16), ==, OK_NODATA);
+    g_assert_cmphex(flush(&r, 1, 0, 0, 48, 16), ==, OK_NODATA);
+    s = refresh(client);
+    g_assert_cmpint(s->width, ==, 48);
+    g_assert_cmpint(s->height, ==, 16);
+    g_assert_cmphex(pixel(s, 47, 15), ==, 0xff8000);
+    /* The driver resets the device: the VGA's mode shows again. */
+    mm_out(&r, 0x14, 0, 1);
+    s = refresh(client);
+    g_assert_cmpint(s->width, ==, 64);
+    g_assert_cmphex(pixel(s, 63, 31), ==, 0x123456);
     display_client_free(client);
     rig_free(&r);
 }
@@ -628,6 +721,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-gpu/count-limit", test_gpu_count_limit);
     g_test_add_func("/virtio-gpu/picture-and-state", test_gpu_picture_and_state);
     g_test_add_func("/virtio-gpu/cursor", test_gpu_cursor);
+    g_test_add_func("/virtio-vga/front", test_vga_front);
     g_test_add_func("/virtio-serial/control", test_serial_control);
     return g_test_run();
 }

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <glib-unix.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <spice.h>
 #include <string.h>
@@ -49,7 +50,8 @@ struct SpiceDisplay {
     SpiceTabletInstance tablet;
     bool have_tablet;
     SpiceAudio *audio;
-    int port;               /* what it listens on: TCP port, or the socket's path */
+    int port;               /* what it listens on: TCP port (-1: none), or the socket's path */
+    int tls_port;           /* -1: no TLS */
     char *unix_path;
     GPtrArray *chars;       /* SpiceChar *: the agent channel (spice-char.c) */
 
@@ -59,6 +61,9 @@ struct SpiceDisplay {
     DisplayClient *client;
     guint refresh_source;
     GHashTable *display_streams;
+    /* Likewise the cursor channels: while one is connected its client draws the guest's
+     * cursor, so the device leaves it out of the picture (one cursor, not two). */
+    GHashTable *cursor_streams;
     bool have_primary;
     int width, height;
     uint8_t *primary_mem;
@@ -203,7 +208,7 @@ static SpiceDisplay *display_of_event(const ChannelEvent *ev)
         path = ((const struct sockaddr_un *)&ev->laddr)->sun_path;
     for (GList *l = displays; l; l = l->next) {
         SpiceDisplay *d = l->data;
-        if (d->unix_path ? path && !strcmp(path, d->unix_path) : port == d->port)
+        if (d->unix_path ? path && !strcmp(path, d->unix_path) : port == d->port || port == d->tls_port)
             return d;
     }
     return NULL;
@@ -220,6 +225,12 @@ static gboolean channel_event_main(gpointer p)
          * when the last client left (a screenshot tool saves that first picture). */
         if (!d->refresh_source)
             refresh(d);
+    } else if (d && d->client && ev->type == SPICE_CHANNEL_CURSOR) {
+        if (ev->event == SPICE_CHANNEL_EVENT_DISCONNECTED)
+            g_hash_table_remove(d->cursor_streams, ev->stream);
+        else
+            g_hash_table_add(d->cursor_streams, (gpointer)ev->stream);
+        display_client_set_draws_cursor(d->client, g_hash_table_size(d->cursor_streams) > 0);
     } else if (d && d->client) {
         guint before = g_hash_table_size(d->display_streams);
         if (ev->event == SPICE_CHANNEL_EVENT_DISCONNECTED)
@@ -245,13 +256,14 @@ static gboolean channel_event_main(gpointer p)
 /* spice-server 0.15 reports channel events on the main thread (then g_main_context_invoke
  * calls at once); QEMU allows for other threads, so do we. Only display channels count:
  * a client that only types, or fails the password, draws nothing. A main channel's
- * start (a client past the password) brings the screen up to date once. */
+ * start (a client past the password) brings the screen up to date once. Cursor
+ * channels decide whether the picture carries the cursor. */
 static void core_channel_event(int event, SpiceChannelEventInfo *info)
 {
     if (!info)
         return;
-    if (info->type != SPICE_CHANNEL_DISPLAY && !(info->type == SPICE_CHANNEL_MAIN &&
-                                                 event == SPICE_CHANNEL_EVENT_INITIALIZED))
+    if (info->type != SPICE_CHANNEL_DISPLAY && info->type != SPICE_CHANNEL_CURSOR &&
+        !(info->type == SPICE_CHANNEL_MAIN && event == SPICE_CHANNEL_EVENT_INITIALIZED))
         return;
     ChannelEvent *ev = g_new0(ChannelEvent, 1);
     ev->event = event;
@@ -756,6 +768,7 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
 {
     memset(o, 0, sizeof(*o));
     o->port = -1;
+    o->tls_port = 0;
     g_auto(GStrv) parts = g_strsplit(text ? text : "", ",", -1);
     for (char **p = parts; *p; p++) {
         if (!**p)
@@ -763,19 +776,22 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
         const char *eq = strchr(*p, '=');
         if (!eq) {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "'%s' is not KEY=VALUE (port, addr, unix, password, password-secret, disable-ticketing)", *p);
+                        "'%s' is not KEY=VALUE (port, tls-port, x509-dir, addr, unix, password, password-secret, disable-ticketing)", *p);
             goto fail;
         }
         g_autofree char *key = g_strndup(*p, (gsize)(eq - *p));
         const char *v = eq + 1;
-        if (!strcmp(key, "port")) {
+        if (!strcmp(key, "port") || !strcmp(key, "tls-port")) {
             char *end;
             long n = strtol(v, &end, 10);
             if (!*v || *end || n < 1 || n > 65535) {
-                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port=%s: a TCP port is 1 to 65535", v);
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s=%s: a TCP port is 1 to 65535", key, v);
                 goto fail;
             }
-            o->port = (int)n;
+            *(key[0] == 't' ? &o->tls_port : &o->port) = (int)n;
+        } else if (!strcmp(key, "x509-dir")) {
+            g_free(o->x509_dir);
+            o->x509_dir = g_strdup(v);
         } else if (!strcmp(key, "addr")) {
             g_free(o->addr);
             o->addr = g_strdup(v);
@@ -797,14 +813,24 @@ bool spice_options_parse(const char *text, SpiceOptions *o, GError **err)
             o->password_secret = g_strdup(v);
         } else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "unknown key '%s' (port, addr, unix, password, password-secret, disable-ticketing)", key);
+                        "unknown key '%s' (port, tls-port, x509-dir, addr, unix, password, password-secret, disable-ticketing)", key);
             goto fail;
         }
     }
-    if (o->unix_socket ? (!o->addr || !*o->addr || o->port >= 0) : o->port < 0) {
+    if (o->unix_socket ? (!o->addr || !*o->addr || o->port >= 0 || o->tls_port > 0)
+                       : o->port < 0 && o->tls_port < 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                    o->unix_socket ? "unix=on needs addr=PATH of the socket and no port="
-                                   : "needs port=N (or unix=on,addr=PATH)");
+                    o->unix_socket ? "unix=on needs addr=PATH of the socket and no port= or tls-port="
+                                   : "needs port=N or tls-port=N (or unix=on,addr=PATH)");
+        goto fail;
+    }
+    if ((o->tls_port > 0) != (o->x509_dir != NULL)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    o->x509_dir ? "x509-dir= needs tls-port=N" : "tls-port= needs x509-dir=DIR (ca-cert.pem, server-cert.pem, server-key.pem)");
+        goto fail;
+    }
+    if (o->tls_port > 0 && o->tls_port == o->port) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "port= and tls-port= must differ");
         goto fail;
     }
     if (o->password && o->password_secret) {
@@ -837,6 +863,24 @@ void spice_options_clear(SpiceOptions *o)
         memset(o->password, 0, strlen(o->password));
     g_clear_pointer(&o->password, g_free);
     g_clear_pointer(&o->password_secret, g_free);
+    g_clear_pointer(&o->x509_dir, g_free);
+}
+
+/* QEMU's names for the files of x509-dir (the key unencrypted). */
+static bool tls_files(const SpiceOptions *o, char *files[3], GError **err)
+{
+    static const char *const names[3] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
+    for (int i = 0; i < 3; i++) {
+        files[i] = g_build_filename(o->x509_dir, names[i], NULL);
+        if (!g_file_test(files[i], G_FILE_TEST_IS_REGULAR) || access(files[i], R_OK) != 0) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_NOT_FOUND, "x509-dir=%s: cannot read %s", o->x509_dir,
+                        names[i]);
+            for (int j = 0; j <= i; j++)
+                g_clear_pointer(&files[j], g_free);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- the server ---- */
@@ -849,14 +893,31 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     g_queue_init(&d->queue);
     g_queue_init(&d->cursor_queue);
     d->tablet_w = d->tablet_h = 2;
+    d->tls_port = -1;
+    char *tls[3] = { NULL, NULL, NULL };
+    if (o->tls_port > 0 && !tls_files(o, tls, err)) {
+        g_mutex_clear(&d->lock);
+        g_free(d);
+        return NULL;
+    }
     d->server = spice_server_new();
     if (o->unix_socket) {
         spice_server_set_addr(d->server, o->addr, SPICE_ADDR_FLAG_UNIX_ONLY);
         spice_server_set_port(d->server, 0);
     } else {
         spice_server_set_addr(d->server, o->addr, 0);
-        spice_server_set_port(d->server, o->port);
+        /* No port=: the plain port stays closed and every channel needs TLS. */
+        if (o->port >= 0)
+            spice_server_set_port(d->server, o->port);
     }
+    if (o->tls_port > 0) {
+        /* Clients check the server's certificate against their CA (spice-server's
+         * OpenSSL side); all channels may use TLS, plain ones only where a port is. */
+        spice_server_set_tls(d->server, o->tls_port, tls[0], tls[1], tls[2], NULL, NULL, NULL);
+        d->tls_port = o->tls_port;
+    }
+    for (int i = 0; i < 3; i++)
+        g_free(tls[i]);
     if (o->disable_ticketing)
         spice_server_set_noauth(d->server);
     else
@@ -869,6 +930,10 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     if (spice_server_init(d->server, &core_iface) < 0) {
         if (o->unix_socket)
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "cannot listen on the socket %s", o->addr);
+        else if (o->tls_port > 0)
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED,
+                        "cannot listen on %s port %d and TLS port %d (in use? or the x509-dir files are not a CA "
+                        "certificate, the server's certificate and its key)", o->addr, o->port, o->tls_port);
         else
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "cannot listen on %s port %d (in use?)", o->addr,
                         o->port);
@@ -901,6 +966,7 @@ SpiceDisplay *spice_display_new(Vm *vm, const SpiceOptions *o, GError **err)
     if (con)
         d->client = display_client_new(con);
     d->display_streams = g_hash_table_new(NULL, NULL);
+    d->cursor_streams = g_hash_table_new(NULL, NULL);
     d->port = o->unix_socket ? 0 : o->port;
     d->unix_path = o->unix_socket ? g_strdup(o->addr) : NULL;
     displays = g_list_prepend(displays, d);
@@ -927,6 +993,7 @@ void spice_display_free(SpiceDisplay *d)
     /* Events posted before the server stopped find no display. */
     displays = g_list_remove(displays, d);
     g_hash_table_destroy(d->display_streams);
+    g_hash_table_destroy(d->cursor_streams);
     g_free(d->unix_path);
     if (d->client)
         display_client_free(d->client);

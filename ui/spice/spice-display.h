@@ -20,7 +20,9 @@ typedef struct Vm Vm;
 typedef struct SpiceDisplay SpiceDisplay;
 
 typedef struct SpiceOptions {
-    int port;              /* TCP port, or 0 with unix */
+    int port;              /* TCP port, or 0 with unix; -1: no plain port (TLS only) */
+    int tls_port;          /* tls-port=N: TLS on this port (0: none) */
+    char *x509_dir;        /* x509-dir=DIR: ca-cert.pem, server-cert.pem, server-key.pem */
     char *addr;            /* listening address (127.0.0.1 by default), or the socket path */
     bool unix_socket;      /* unix=on: addr is a path */
     bool disable_ticketing;
@@ -28,8 +30,9 @@ typedef struct SpiceOptions {
     char *password_secret; /* password-secret=ID: the password is that -object secret's */
 } SpiceOptions;
 
-/* Parses QEMU's -spice spelling: port=N, addr=A, unix=on, disable-ticketing=on,
- * password=P, password-secret=ID. One of password=, password-secret= and
+/* Parses QEMU's -spice spelling: port=N, tls-port=N with x509-dir=DIR, addr=A, unix=on,
+ * disable-ticketing=on, password=P, password-secret=ID. One of port= and tls-port= is
+ * needed; with only tls-port= the server has no plain port. One of password=, password-secret= and
  * disable-ticketing=on is required (a server nobody can log in to is a mistake, one
  * anyone can is said out loud). The caller puts the secret's text into password before
  * spice_display_new. */

@@ -8,6 +8,8 @@
 #   vireo.mode=gpu    instead: virtio-serial (the com.redhat.spice.0 port both ways, hvc0)
 #                     and virtio-gpu (text and colour blocks on tty1, display-info
 #                     changes the host makes), see gpu_mode below
+#   vireo.gpu-late=1  (with gpu) virtio_gpu is loaded only after the port's exchange, so
+#                     the host sees the VGA's screen first (virtio-vga)
 #   vireo.mode=follow virtio-gpu alone (the app's window resize test, tests/ui/resize.c):
 #                     the console's size, then every change of the preferred mode
 #   vireo.mode=cursor virtio-gpu with a hardware cursor set by /bin/drm-cursor (the
@@ -25,6 +27,7 @@ echo "VIREO-LINUX-BOOT-OK"
 arg() { sed -n "s/.*vireo\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 hash() { sha256sum | cut -d' ' -f1; }
 for m in $(cat /lib/modules/order); do
+    [ "$m" = virtio_gpu ] && [ "$(arg gpu-late)" = 1 ] && continue
     insmod "/lib/modules/$m.ko" || echo "VIREO-VIRTIO-FAILED insmod $m"
 done
 
@@ -49,6 +52,7 @@ gpu_mode() {
         read -r reply <&5
         exec 5>&-
         echo "VIREO-SERIAL-GOT $reply"
+        [ "$(arg gpu-late)" = 1 ] && { insmod /lib/modules/virtio_gpu.ko || echo "VIREO-VIRTIO-FAILED insmod virtio_gpu"; }
     else
         echo "VIREO-VIRTIO-FAILED no com.redhat.spice.0 port"
     fi

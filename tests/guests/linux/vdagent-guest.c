@@ -14,7 +14,11 @@
  *   - prints any other message's type and size;
  *   - on the clipboard text "vireo-break-stream" writes a chunk that breaks the
  *     protocol (a size over 2048 and junk), then closes and reopens the port
- *     ("REOPENED"), as an agent that crashed and restarted would.
+ *     ("REOPENED"), as an agent that crashed and restarted would;
+ *   - on the clipboard text "vireo-split-caps" writes the first 18 bytes of a
+ *     capabilities message ("HALF") and the other 18 before it handles the next
+ *     message it receives ("REST"): the host holds half a message meanwhile (the
+ *     savevm test saves then).
  * The wire format is spice-protocol's vd_agent.h (chunks of at most 2048 bytes). */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +49,8 @@ enum {
 static int fd;
 static const char *tag, *text;
 static int restart;
+static uint8_t split_rest[18];
+static int split_pending;
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -170,6 +176,21 @@ static void handle(uint32_t port, uint32_t type, const uint8_t *d, uint32_t len)
             say("BROKE");
             restart = 1;
         }
+        if (!strcmp(shown, "vireo-split-caps")) {
+            /* ANNOUNCE_CAPABILITIES without a request: chunk header, message header, the
+             * request flag and our capabilities; 36 bytes in two writes. */
+            uint8_t m[36] = { 0 };
+            put32(m, PORT_CLIENT);
+            put32(m + 4, 28);
+            put32(m + 8, 1);
+            put32(m + 12, MSG_ANNOUNCE_CAPABILITIES);
+            put32(m + 24, 8);
+            put32(m + 32, 1u << CAP_MONITORS_CONFIG | 1u << CAP_REPLY | 1u << CAP_CLIPBOARD_BY_DEMAND);
+            write_all(m, 18);
+            memcpy(split_rest, m + 18, 18);
+            split_pending = 1;
+            say("HALF");
+        }
         break;
     }
     case MSG_CLIPBOARD_REQUEST:
@@ -256,6 +277,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (msg_len >= 20 && msg_len == 20 + get32(msg + 16)) {
+                if (split_pending) {
+                    write_all(split_rest, sizeof(split_rest));
+                    split_pending = 0;
+                    say("REST");
+                }
                 handle(port, get32(msg + 4), msg + 20, get32(msg + 16));
                 msg_len = 0;
                 if (restart)
