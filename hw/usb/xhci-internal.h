@@ -10,6 +10,8 @@
 #include "hw/pci/pci.h"
 
 #define XHCI_MAX_SLOTS 32
+/* Interrupters (HCSPARAMS1 MaxIntrs): one, with its event ring and MSI/MSI-X vector 0. */
+#define XHCI_INTERRUPTERS 1
 #define XHCI_MAX_PORTS (2 * USB_MAX_PORTS)
 #define XHCI_EPS 31            /* device context indexes (DCI) 1 to 31 */
 #define XHCI_XFER_MAX 0x10000  /* a TRB moves at most 64 KiB (xHCI 6.4.1.1) */
@@ -132,6 +134,7 @@ typedef struct XhciState {
     /* Properties. */
     char *addr;
     uint32_t p2, p3;       /* USB 2 and USB 3 root ports */
+    bool msi_on, msix_on;  /* offer MSI / MSI-X (when the bus delivers messages) */
     /* Wiring. */
     PciDevice pci;
     UsbBus *usb;           /* the USB 2 ports */
@@ -160,6 +163,12 @@ typedef struct XhciState {
     uint64_t er_seg_base;
     bool er_pcs, er_full;
     int64_t last_irq_ns;
+    /* Message signalled interrupts (PCI 3.0, 6.8): the capabilities' offsets in config
+     * space (0: not offered), the MSI-X table and pending bits (in BAR 0), one vector
+     * per interrupter. */
+    unsigned msi_cap, msix_cap;
+    uint8_t msix_table[16 * XHCI_INTERRUPTERS];
+    uint8_t msix_pba[8];
     XhciSlot slots[XHCI_MAX_SLOTS];
 } XhciState;
 
