@@ -9,6 +9,7 @@
  * restored into a second VM, which completes it. */
 #include "engine/backend.h"
 #include "engine/device.h"
+#include "engine/monitor.h"
 #include "engine/input.h"
 #include "hw/usb/usb.h"
 #include "pci-rig.h"
@@ -440,6 +441,18 @@ static void test_hub(void)
     uint8_t kd[18];
     enumerate(&r, 2, kd);
     g_assert_cmphex(kd[8] | kd[9] << 8, ==, 0x0627);
+    /* The listings (x-query-usb's port-path, info usb) name the way through the hub. */
+    vm_lock(r.vm);
+    Device *kbd = device_find(r.vm, "kbd");
+    DeviceBusPlace place;
+    g_assert_true(kbd->klass->bus_place(kbd, &place));
+    vm_unlock(r.vm);
+    g_assert_cmpstr(place.path, ==, "1.3");
+    g_assert_cmpint(place.addr, ==, 2);
+    bool quit = false;
+    g_autofree char *info = monitor_run(r.vm, "info usb", &quit);
+    g_assert_nonnull(strstr(info, "Port 1, Speed 480 Mb/s, Product QEMU USB Hub"));
+    g_assert_nonnull(strstr(info, "Port 1.3, Speed 480 Mb/s, Product QEMU USB Keyboard, ID: kbd"));
     static const uint8_t get_status[8] = { 0x80, 0, 0, 0, 0, 0, 2, 0 };
     uint8_t st[2];
     g_assert_cmpuint(control(&r, 2, get_status, st, 2), ==, 2);
@@ -607,9 +620,13 @@ static void test_full_speed_device(void)
 }
 
 /* A full-speed isochronous device behind the hub: usb-audio's OUT packets through siTDs
- * (EHCI 3.4). An siTD moves its packet in the first microframe of its S-mask and retires
- * there with its interrupt; one to an endpoint the device lacks is a transaction error;
- * one whose buffer lies outside RAM halts the controller. */
+ * (EHCI 3.4, 4.12.3). An OUT siTD makes a start split in each microframe of its S-mask,
+ * counting T-count down (TP Mid, then End), and its packet moves and the siTD retires
+ * with its interrupt at the last; an IN one makes its start split in the S-mask's
+ * microframe and its transaction in the first complete split of the C-mask after it
+ * (C-prog-mask says which), here a transaction error as the speaker has no IN endpoint;
+ * an IN siTD with no complete split after its start split retires with Missed
+ * Micro-Frame; one whose buffer lies outside RAM halts the controller. */
 static void test_sitd(void)
 {
     enum { SITD = 0x2200u, PCM = DATA };
@@ -649,13 +666,39 @@ static void test_sitd(void)
     step(&r, 2);
     g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);      /* retired, all 192 bytes moved */
     g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
-    /* IN from an endpoint the speaker lacks: a transaction error, nothing moved. */
+    /* Start splits in microframes 1 and 2 of each frame and T-count 5, TP Begin: two
+     * frames (16 microframes, whatever the phase) make four start splits and leave one
+     * (TP End); the next start split is the last, and the packet goes. */
+    put32(&r, SITD + 8, 0x06);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    put32(&r, SITD + 20, PCM + 0x1000 + (1u << 3 | 5u));
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 7);
+    g_assert_cmphex(get32(&r, SITD + 20), ==, PCM + 0x1000 + (3u << 3 | 1u));
+    g_assert_cmphex(op(&r, USBSTS) & STS_USBINT, ==, 0);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);
+    g_assert_cmphex(get32(&r, SITD + 20) & 7, ==, 0);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
+    /* IN from an endpoint the speaker lacks: start split in microframe 1, complete splits
+     * allowed in 2-4; the first of them carries the transaction, a transaction error,
+     * nothing moved. */
     put32(&r, SITD + 4, ep | 1u << 31);
+    put32(&r, SITD + 8, 0x1c02);
     put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
     opw(&r, USBSTS, 0x3f);
     step(&r, 2);
-    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 3);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 10 | 1u << 3);
     g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    /* Complete splits only before the start split's microframe: missed. */
+    put32(&r, SITD + 8, 0x0310);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 2);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    put32(&r, SITD + 8, 0x02);
     /* A buffer outside RAM: Host System Error, the controller halts. */
     put32(&r, SITD + 4, ep);
     put32(&r, SITD + 12, 192u << 16 | 1u << 7);
