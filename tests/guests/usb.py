@@ -15,7 +15,8 @@
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
   linux-ehci  the same boot and checks with ehci_hcd on a usb-ehci: tablet, keyboard
-           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s;
+           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s
+           (x-query-usb's port-path of each device matches its sysfs port in both boots);
            savevm/loadvm then carry the EHCI, the hub and the devices.
   linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
            under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
@@ -214,6 +215,14 @@ def linux_boot(o, tmp, boot):
                                 % (product, m.group(1), m2.group(1) if m2 else None, speed))
             else:
                 print("ok: %s enumerated at %s, %s Mb/s" % (product, m.group(1), speed))
+            # x-query-usb names the same way to the device, through the hub for the
+            # mouse: Linux's "2-2.1" is port-path "2.1".
+            listed = [e["port-path"] for e in vm.command("x-query-usb") if e["product"] == product]
+            guest_path = m.group(1).split("-", 1)[1]
+            if listed != [guest_path]:
+                failures.append("x-query-usb: %s at port-path %s, the guest has it at %s" % (product, listed, guest_path))
+            else:
+                print("ok: x-query-usb: %s at port-path %s" % (product, guest_path))
         want_read = hashlib.md5(pattern).hexdigest()
         want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
