@@ -58,6 +58,7 @@ enum {
     TRB_BSR = 1u << 9,   /* Address Device: block SET_ADDRESS */
     TRB_DC = 1u << 9,    /* Configure Endpoint: deconfigure */
     TRB_DIR_IN = 1u << 16,
+    TRB_SIA = 1u << 31,  /* Isoch: start isochronous ASAP (else at its Frame ID, 30:20) */
     TRB_EV_ED = 1u << 2, /* Transfer Event: param is an Event Data TRB's */
 };
 
@@ -75,6 +76,7 @@ enum {
     CC_SHORT_PACKET = 13,
     CC_PARAMETER = 17,
     CC_CONTEXT_STATE = 19,
+    CC_MISSED_SERVICE = 23,
     CC_EVENT_RING_FULL = 21,
     CC_CMD_RING_STOPPED = 24,
     CC_STOPPED = 26,

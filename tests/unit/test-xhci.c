@@ -949,7 +949,8 @@ static void test_random(void)
 /* usb-audio at full speed: its AudioStreaming setting 1 selected, an isochronous OUT
  * endpoint (DCI 2, every 1 ms) fed with Isoch TRBs. The controller moves one TD per
  * service interval of virtual time, each with its transfer event, and the PCM reaches
- * the audiodev's WAV file, also after a save mid-stream restored into a second VM. An
+ * the audiodev's WAV file, also after a save mid-stream restored into a second VM. A TD
+ * without SIA runs in the frame its Frame ID names (a past one: Missed Service). An
  * Isoch TRB on the control endpoint is a TRB Error. */
 static void test_isoch_audio(void)
 {
@@ -1056,6 +1057,32 @@ static void test_isoch_audio(void)
     }
     /* The device holds 24 ms before its voice plays; then all of it is mixed. */
     vm_test_clock_step(b.vm, 60 * MS);
+    no_event(&b);
+    /* Without SIA a TD waits for the frame its Frame ID names (MFINDEX / 8): five
+     * frames ahead, nothing for 3 ms, done by 6 ms. One for the current frame runs at
+     * once; one for a frame already past is a Missed Service Error. */
+    unsigned frame = (rd(&b, RT) >> 3) & 0x7ff;
+    uint64_t at = EP1_RING + 16u * TDS;
+    put_trb(&b, at, PCM, 192, trb_type_bits(T_ISOCH) | IOC | ((frame + 5) & 0x7ffu) << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    no_event(&b);
+    vm_test_clock_step(b.vm, 3 * MS);
+    no_event(&b);
+    vm_test_clock_step(b.vm, 3 * MS);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    frame = (rd(&b, RT) >> 3) & 0x7ff;
+    put_trb(&b, at + 16, PCM, 192, trb_type_bits(T_ISOCH) | IOC | frame << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at + 16);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    put_trb(&b, at + 32, PCM, 192, trb_type_bits(T_ISOCH) | IOC | ((frame - 10) & 0x7ffu) << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at + 32);
+    g_assert_cmpuint(code(&ev), ==, 23); /* Missed Service Error */
     no_event(&b);
     /* Not on a control endpoint. */
     ep0_trb(&b, PCM, 8, trb_type_bits(T_ISOCH) | IOC);
