@@ -139,6 +139,43 @@ uint8_t *libusb_double_iso_out_take(size_t *len)
     return g_byte_array_free(b, false);
 }
 
+/* The microphone: an AudioControl interface and an AudioStreaming one whose setting 1 has
+ * an asynchronous isochronous IN endpoint of 100 bytes (USB Audio 1.0, 4.6.1.1). */
+static const struct libusb_endpoint_descriptor mic_ep = {
+    .bLength = 9, .bDescriptorType = LIBUSB_DT_ENDPOINT, .bEndpointAddress = LIBUSB_DOUBLE_MIC_EP, .bmAttributes = 0x05,
+    .wMaxPacketSize = LIBUSB_DOUBLE_MIC_MPS, .bInterval = 1,
+};
+static const struct libusb_interface_descriptor mic_ac = {
+    .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 0, .bInterfaceClass = 1,
+    .bInterfaceSubClass = 1,
+};
+static const struct libusb_interface_descriptor mic_as[2] = {
+    { .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 1, .bAlternateSetting = 0,
+      .bInterfaceClass = 1, .bInterfaceSubClass = 2 },
+    { .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 1, .bAlternateSetting = 1,
+      .bNumEndpoints = 1, .bInterfaceClass = 1, .bInterfaceSubClass = 2, .endpoint = &mic_ep },
+};
+static const struct libusb_interface mic_ifaces[2] = {
+    { .altsetting = &mic_ac, .num_altsetting = 1 },
+    { .altsetting = mic_as, .num_altsetting = 2 },
+};
+static const struct libusb_config_descriptor mic_config = {
+    .bLength = 9, .bDescriptorType = LIBUSB_DT_CONFIG, .bNumInterfaces = 2, .bConfigurationValue = 1,
+    .bmAttributes = 0x80, .MaxPower = 50, .interface = mic_ifaces,
+};
+static const char *const mic_strings[] = { "Vireo test", "Double microphone" };
+const LibusbDoubleDevice libusb_double_mic = {
+    .desc = { .bLength = 18, .bDescriptorType = LIBUSB_DT_DEVICE, .bcdUSB = 0x0110, .bMaxPacketSize0 = 8,
+              .idVendor = 0x1209, .idProduct = 0x7a01, .bcdDevice = 0x0100, .iManufacturer = 1, .iProduct = 2,
+              .bNumConfigurations = 1 },
+    .config = &mic_config,
+    .speed = LIBUSB_SPEED_FULL,
+    .bus = 3,
+    .addr = 7,
+    .strings = mic_strings,
+    .n_strings = 2,
+};
+
 /* ---- libusb's functions, as usb-host.c uses them ---- */
 
 int LIBUSB_CALL libusb_init(libusb_context **ctx)

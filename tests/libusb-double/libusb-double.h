@@ -29,6 +29,13 @@ typedef struct LibusbDoubleDevice {
     size_t n_strings;
 } LibusbDoubleDevice;
 
+/* A full-speed USB Audio Class 1 microphone (1209:7a01, "Double microphone"): interface
+ * 0 AudioControl, interface 1 AudioStreaming whose setting 1 has an asynchronous
+ * isochronous IN endpoint 0x81 of 100 bytes every frame. */
+#define LIBUSB_DOUBLE_MIC_EP 0x81
+#define LIBUSB_DOUBLE_MIC_MPS 100
+extern const LibusbDoubleDevice libusb_double_mic;
+
 /* d (kept by pointer) is the one device the host has from now on. */
 void libusb_double_plug(const LibusbDoubleDevice *d);
 /* The device leaves: transfers in flight end with NO_DEVICE, calls fail with

@@ -24,50 +24,13 @@
 #define TDS 0x3000u    /* TD n at TDS + 32 n */
 #define BUF 0x8000u    /* buffers, 0x100 apart */
 #define MS INT64_C(1000000)
-#define MIC_EP 0x81
-#define MIC_MPS 100
+#define MIC_EP LIBUSB_DOUBLE_MIC_EP
+#define MIC_MPS LIBUSB_DOUBLE_MIC_MPS
 
 enum {
     TOK_SETUP = 0x2d, TOK_IN = 0x69, TOK_OUT = 0xe1,
     ACTIVE = 1u << 23, STALLED = 1u << 22, BABBLE = 1u << 20, NAK = 1u << 19, CRC_TIMEOUT = 1u << 18,
     IOC = 1u << 24, IOS = 1u << 25, STATUS = 0xff0000u,
-};
-
-/* The microphone: an AudioControl interface and an AudioStreaming one whose setting 1 has
- * an asynchronous isochronous IN endpoint of 100 bytes (USB Audio 1.0, 4.6.1.1). */
-static const struct libusb_endpoint_descriptor mic_ep = {
-    .bLength = 9, .bDescriptorType = LIBUSB_DT_ENDPOINT, .bEndpointAddress = MIC_EP, .bmAttributes = 0x05,
-    .wMaxPacketSize = MIC_MPS, .bInterval = 1,
-};
-static const struct libusb_interface_descriptor mic_ac = {
-    .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 0, .bInterfaceClass = 1,
-    .bInterfaceSubClass = 1,
-};
-static const struct libusb_interface_descriptor mic_as[2] = {
-    { .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 1, .bAlternateSetting = 0,
-      .bInterfaceClass = 1, .bInterfaceSubClass = 2 },
-    { .bLength = 9, .bDescriptorType = LIBUSB_DT_INTERFACE, .bInterfaceNumber = 1, .bAlternateSetting = 1,
-      .bNumEndpoints = 1, .bInterfaceClass = 1, .bInterfaceSubClass = 2, .endpoint = &mic_ep },
-};
-static const struct libusb_interface mic_ifaces[2] = {
-    { .altsetting = &mic_ac, .num_altsetting = 1 },
-    { .altsetting = mic_as, .num_altsetting = 2 },
-};
-static const struct libusb_config_descriptor mic_config = {
-    .bLength = 9, .bDescriptorType = LIBUSB_DT_CONFIG, .bNumInterfaces = 2, .bConfigurationValue = 1,
-    .bmAttributes = 0x80, .MaxPower = 50, .interface = mic_ifaces,
-};
-static const char *const mic_strings[] = { "Vireo test", "Double microphone" };
-static const LibusbDoubleDevice mic = {
-    .desc = { .bLength = 18, .bDescriptorType = LIBUSB_DT_DEVICE, .bcdUSB = 0x0110, .bMaxPacketSize0 = 8,
-              .idVendor = 0x1209, .idProduct = 0x7a01, .bcdDevice = 0x0100, .iManufacturer = 1, .iProduct = 2,
-              .bNumConfigurations = 1 },
-    .config = &mic_config,
-    .speed = LIBUSB_SPEED_FULL,
-    .bus = 3,
-    .addr = 7,
-    .strings = mic_strings,
-    .n_strings = 2,
 };
 
 typedef struct Rig {
@@ -198,7 +161,7 @@ static uint8_t pattern(unsigned packet, unsigned k)
 
 static void test_iso_in_uhci(void)
 {
-    libusb_double_plug(&mic);
+    libusb_double_plug(&libusb_double_mic);
     Rig rig, *r = &rig;
     memset(r, 0, sizeof(*r));
     r->vm = vm_new_for_test(RAM);

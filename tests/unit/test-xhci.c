@@ -12,6 +12,9 @@
 #include "engine/input.h"
 #include "engine/timer.h"
 #include "pci-rig.h"
+#ifdef VIREO_LIBUSB_DOUBLE
+#include "tests/libusb-double/libusb-double.h"
+#endif
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -1108,6 +1111,91 @@ static void test_isoch_audio(void)
     g_rmdir(dir);
 }
 
+#ifdef VIREO_LIBUSB_DOUBLE
+/* usb-host's isochronous IN on the xHCI: the host microphone of tests/libusb-double
+ * (which stands for libusb and the device) at full speed on a USB 2 port, its streaming
+ * setting selected and its endpoint 0x81 configured as Isoch IN (DCI 3, every 1 ms).
+ * One Isoch TRB of 100 bytes a frame: the first, before anything arrived, is an empty
+ * packet (Short Packet, residual 100); then each packet the device delivered lands in
+ * its TRB's buffer with its length (Success when full, Short Packet with the residual
+ * otherwise), and one the host's bus failed is a USB Transaction Error on its TD while
+ * the endpoint runs on. */
+static void test_host_iso_in(void)
+{
+    enum { T_ISOCH = 5, PKT = LIBUSB_DOUBLE_MIC_MPS, N = 64, CC_XACT = 4 };
+    libusb_double_plug(&libusb_double_mic);
+    static const char *const devs[] = { "usb-host,vendorid=0x1209,productid=0x7a01,id=mic", NULL };
+    Rig r;
+    rig_init(&r, devs);
+    start(&r);
+    port_enable(&r, 1, 1);                                    /* full speed */
+    unsigned slot = address_device(&r, 1, 1, 8, false);
+    static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
+    control(&r, slot, set_conf, NULL, 0);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, slot, set_alt1, NULL, 0);
+    g_assert_cmpint(libusb_double_alt(1), ==, 1);
+    for (unsigned i = 0; i < 0x440; i += 4)
+        put32(&r, INPUT + i, 0);
+    put32(&r, INPUT + 4, 1u | 1u << 3);                       /* add slot, DCI 3 */
+    put32(&r, INPUT + 0x20, 3u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x24, 1u << 16);
+    put32(&r, INPUT + 0x20 + 0x20 * 3, 3u << 16);             /* interval 2^3 x 125 us */
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 4, (uint32_t)PKT << 16 | 5u << 3); /* isoch IN */
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 8, EP1_RING | 1);
+    Ev ev = command(&r, INPUT, 0, trb_type_bits(T_CONFIGURE) | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+
+    /* The first TD: nothing delivered yet; the stream starts on the host. */
+    put_trb(&r, EP1_RING, BUF, PKT, trb_type_bits(T_ISOCH) | IOC | ISP | 1u << 31 | C);
+    wr(&r, DB + 4 * slot, 3);
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_SHORT);
+    g_assert_cmpuint(ev.status & 0xffffff, ==, PKT);
+    int packets = 0, plen = 0;
+    int xfers = libusb_double_in_flight(LIBUSB_DOUBLE_MIC_EP, &packets, &plen);
+    g_assert_cmpint(xfers, >=, 1);
+    g_assert_cmpint(plen, ==, PKT);
+    int total = xfers * packets;
+    g_assert_cmpint(total, <=, 32); /* buffers 0x80 apart below EP1_RING */
+    size_t lens[N];
+    for (int i = 0; i < total; i++) {
+        lens[i] = i == 2 ? PKT : (size_t)(i * 41 + 7) % (PKT + 1);
+        uint8_t data[PKT];
+        for (size_t k = 0; k < lens[i]; k++)
+            data[k] = (uint8_t)(i * 13 + k * 3);
+        libusb_double_iso_in_push(LIBUSB_DOUBLE_MIC_EP, i == 4 ? LIBUSB_TRANSFER_ERROR : LIBUSB_TRANSFER_COMPLETED,
+                                  data, lens[i]);
+    }
+    g_assert_true(libusb_double_iso_in_drained(LIBUSB_DOUBLE_MIC_EP, 5000));
+    for (int i = 0; i < total; i++) {
+        uint64_t at = EP1_RING + 16u * (1 + (unsigned)i);
+        uint32_t buf = BUF + 0x80u * (uint32_t)i;
+        put_trb(&r, at, buf, PKT, trb_type_bits(T_ISOCH) | IOC | ISP | 1u << 31 | C);
+        wr(&r, DB + 4 * slot, 3);
+        if (!next_event(&r, &ev)) {
+            vm_test_clock_step(r.vm, 2 * MS);
+            g_assert_true(next_event(&r, &ev));
+        }
+        g_assert_cmphex(ev.param, ==, at);
+        if (i == 4) {
+            g_assert_cmpuint(code(&ev), ==, CC_XACT);
+            continue;
+        }
+        g_assert_cmpuint(code(&ev), ==, lens[i] == PKT ? CC_SUCCESS : CC_SHORT);
+        g_assert_cmpuint(ev.status & 0xffffff, ==, PKT - lens[i]);
+        uint8_t got[PKT];
+        vm_lock(r.vm);
+        mem_read(vm_mem(r.vm), buf, got, lens[i]);
+        vm_unlock(r.vm);
+        for (size_t k = 0; k < lens[i]; k++)
+            g_assert_cmphex(got[k], ==, (uint8_t)(i * 13 + k * 3));
+    }
+    vm_free(r.vm);
+    g_assert_cmphex(libusb_double_claimed(), ==, 0);
+}
+#endif
+
 /* MSI and MSI-X (PCI 3.0, 6.8): both capabilities offered, MSI-X's table in BAR 0; the
  * interrupter's events arrive as messages with the address and data the driver
  * programmed and INTx stays low; a masked vector's message waits in the pending bit
@@ -1238,5 +1326,8 @@ int main(int argc, char **argv)
     g_test_add_func("/xhci/random", test_random);
     g_test_add_func("/xhci/isoch-audio", test_isoch_audio);
     g_test_add_func("/xhci/msi", test_msi);
+#ifdef VIREO_LIBUSB_DOUBLE
+    g_test_add_func("/xhci/host-iso-in", test_host_iso_in);
+#endif
     return g_test_run();
 }
