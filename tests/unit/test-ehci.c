@@ -13,6 +13,9 @@
 #include "engine/input.h"
 #include "hw/usb/usb.h"
 #include "pci-rig.h"
+#ifdef VIREO_LIBUSB_DOUBLE
+#include "tests/libusb-double/libusb-double.h"
+#endif
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -708,6 +711,79 @@ static void test_sitd(void)
     rig_free(&r);
 }
 
+#ifdef VIREO_LIBUSB_DOUBLE
+/* siTD IN with data: the host microphone of tests/libusb-double (standing for libusb and
+ * the device; usb-host passes it through) at full speed behind the hub. Each siTD makes
+ * its start split in microframe 0 and takes the packet in the first complete split of
+ * microframes 2-4: Total Bytes to Transfer keeps what did not come, C-prog-mask has
+ * microframe 2, the bytes are in the buffer; the first, before the device delivered
+ * anything, is empty; a packet the host's bus failed is a transaction error. */
+static void test_host_sitd_in(void)
+{
+    enum { SITD = 0x2200u, PKT = LIBUSB_DOUBLE_MIC_MPS };
+    libusb_double_plug(&libusb_double_mic);
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1",
+                                        "usb-host,vendorid=0x1209,productid=0x7a01,bus=ehci.0,port=1.5", NULL };
+    Rig r;
+    rig_init(&r, devs, NULL);
+    start(&r, 0);
+    uint8_t desc[18];
+    enumerate(&r, 1, desc);
+    hub_request(&r, 0x23, 3, 8, 5);
+    hub_request(&r, 0x23, 3, 4, 5);
+    g_assert_cmphex(port_status(&r, 5) & 0x0603, ==, 0x0003); /* enabled, full speed */
+    enumerate(&r, 2, desc);
+    g_assert_cmphex(desc[8] | desc[9] << 8, ==, 0x1209);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, 2, set_alt1, NULL, 0);
+    g_assert_cmpint(libusb_double_alt(1), ==, 1);
+
+    uint32_t ep = 2u | 1u << 8 | 1u << 16 | 5u << 24 | 1u << 31; /* IN, hub 1 port 5 */
+    uint32_t sitd[7] = { T, ep, 0x1c01, 1u << 31 | (uint32_t)PKT << 16 | 1u << 7, DATA, DATA + 0x1000, T };
+    for (int i = 0; i < 7; i++)
+        put32(&r, SITD + 4 * i, sitd[i]);
+    for (unsigned i = 0; i < 1024; i++)
+        put32(&r, FRAMES + 4 * i, SITD | 2u << 1);
+    opw(&r, PERIODIC, FRAMES);
+    opw(&r, USBCMD, op(&r, USBCMD) | CMD_PSE);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | (uint32_t)PKT << 16 | 1u << 10);
+    int packets = 0, plen = 0;
+    int total = libusb_double_in_flight(LIBUSB_DOUBLE_MIC_EP, &packets, &plen) * packets;
+    g_assert_cmpint(total, >=, 1);
+    g_assert_cmpint(total, <=, 32);
+    g_assert_cmpint(plen, ==, PKT);
+    size_t lens[32];
+    for (int i = 0; i < total; i++) {
+        lens[i] = i == 1 ? PKT : (size_t)(i * 23 + 5) % (PKT + 1);
+        uint8_t data[PKT];
+        for (size_t k = 0; k < lens[i]; k++)
+            data[k] = (uint8_t)(i * 7 + k * 5 + 3);
+        libusb_double_iso_in_push(LIBUSB_DOUBLE_MIC_EP, i == 6 ? LIBUSB_TRANSFER_ERROR : LIBUSB_TRANSFER_COMPLETED,
+                                  data, lens[i]);
+    }
+    g_assert_true(libusb_double_iso_in_drained(LIBUSB_DOUBLE_MIC_EP, 5000));
+    for (int i = 0; i < total; i++) {
+        uint32_t buf = DATA + 0x80u * (uint32_t)(i % 16);
+        put32(&r, SITD + 16, buf);
+        put32(&r, SITD + 12, 1u << 31 | (uint32_t)PKT << 16 | 1u << 7);
+        for (int n = 0; n < 4 && (get32(&r, SITD + 12) & (1u << 7)); n++)
+            step(&r, 1);
+        uint32_t st = get32(&r, SITD + 12);
+        if (i == 6) {
+            g_assert_cmphex(st, ==, 1u << 31 | (uint32_t)PKT << 16 | 1u << 10 | 1u << 3);
+            continue;
+        }
+        g_assert_cmphex(st, ==, 1u << 31 | (uint32_t)(PKT - lens[i]) << 16 | 1u << 10);
+        uint8_t got[PKT];
+        get_bytes(&r, buf, got, lens[i]);
+        for (size_t k = 0; k < lens[i]; k++)
+            g_assert_cmphex(got[k], ==, (uint8_t)(i * 7 + k * 5 + 3));
+    }
+    rig_free(&r);
+}
+#endif
+
 static void assert_hse(Rig *r)
 {
     uint32_t sts = op(r, USBSTS);
@@ -917,6 +993,9 @@ int main(int argc, char **argv)
     g_test_add_func("/ehci/hub", test_hub);
     g_test_add_func("/ehci/full-speed-device", test_full_speed_device);
     g_test_add_func("/ehci/sitd", test_sitd);
+#ifdef VIREO_LIBUSB_DOUBLE
+    g_test_add_func("/ehci/host-sitd-in", test_host_sitd_in);
+#endif
     g_test_add_func("/ehci/hostile", test_hostile);
     g_test_add_func("/ehci/state", test_state);
     return g_test_run();
