@@ -6,7 +6,9 @@
  * H bit, qTDs linking to themselves, random memory): the controller halts with Host
  * System Error or bounds its work, and the process never crashes or hangs. Finally the
  * controller is saved with an interrupt transfer NAKing in the periodic schedule and
- * restored into a second VM, which completes it. */
+ * restored into a second VM, which completes it. Built with tests/libusb-double (when
+ * libusb's header is there), it also passes that stand-in's microphone through behind
+ * a hub and reads it with split isochronous IN (siTDs). */
 #include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/monitor.h"

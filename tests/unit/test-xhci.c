@@ -6,7 +6,9 @@
  * NAKs until the pointer moves, saved and restored while its TRB is pending. Then
  * hostile guests: Link TRB loops, pointers outside RAM, bogus slot and endpoint ids,
  * TRB types that mean nothing there, and random rings: the controller answers with a
- * completion code or a host system error, and this process never crashes or hangs. */
+ * completion code or a host system error, and this process never crashes or hangs.
+ * Also: MSI and MSI-X, isochronous OUT (usb-audio) with Frame IDs, and isochronous IN
+ * from the libusb stand-in's microphone through usb-host (tests/libusb-double). */
 #include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/input.h"
