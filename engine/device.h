@@ -37,7 +37,8 @@ typedef struct BlockImage BlockImage;
  * strings belong to the device. */
 typedef struct DeviceBusPlace {
     const char *bus;     /* "usb-bus.0" */
-    int port;            /* from 1 */
+    int port;            /* from 1: the root port, or the port of the hub in front */
+    char path[48];       /* the ports from the root through hubs: "4.2" (QEMU's port=) */
     int addr;            /* the address the guest gave it (0: none yet) */
     const char *speed;   /* "low", "full", "high", "super" */
     const char *product; /* the device's product name */

@@ -77,8 +77,9 @@ static char *info_usb(Vm *vm)
         for (size_t i = 0; i < G_N_ELEMENTS(speeds); i++)
             if (!strcmp(speeds[i][0], p.speed))
                 mbps = speeds[i][1];
-        g_string_append_printf(s, "  Device %s.%d, Port %d, Speed %s Mb/s, Product %s, ID: %s\r\n",
-                               p.bus + strlen("usb-bus."), p.addr, p.port, mbps, p.product, d->id);
+        /* Behind hubs the port is a path, "4.2", as QEMU prints it. */
+        g_string_append_printf(s, "  Device %s.%d, Port %s, Speed %s Mb/s, Product %s, ID: %s\r\n",
+                               p.bus + strlen("usb-bus."), p.addr, p.path, mbps, p.product, d->id);
     }
     vm_unlock(vm);
     return g_string_free(s, false);

@@ -591,6 +591,7 @@ static JsonNode *cmd_query_usb(QmpClient *c, JsonObject *args, GError **err)
         JsonObject *o = json_object_new();
         json_object_set_string_member(o, "bus", place.bus);
         json_object_set_int_member(o, "port", place.port);
+        json_object_set_string_member(o, "port-path", place.path);
         json_object_set_int_member(o, "address", place.addr);
         json_object_set_string_member(o, "speed", place.speed);
         json_object_set_string_member(o, "product", place.product);

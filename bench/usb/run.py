@@ -10,7 +10,8 @@ qemu-xhci,id=hc, and -device usb-storage,bus=hc.0), under the same accelerator. 
 test: prints figures only.
 
 Usage: bench/usb/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
-                        [--controller ehci|xhci] [--kit build/linux-kit] [--accel tcg] [--mib 64] [--repeat 1]
+                        [--controller ehci|xhci] [--vireo-hc-opts PROPS] [--kit build/linux-kit] [--accel tcg]
+                        [--mib 64] [--repeat 1]
 """
 import argparse
 import os
@@ -37,16 +38,34 @@ def make_initramfs(kit):
     return os.path.join(kit, "initrd-ubench.img")
 
 
+def cpu_seconds(pid):
+    """User and system time of the whole process (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_guest(cmd, mib):
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=1800)
-    out = r.stdout.decode(errors="replace")
+    """MiB/s of the write and the read by the guest's clock, and the emulator's CPU
+    milliseconds per MiB in each (read from /proc at the guest's BENCH-PHASE lines): the
+    second holds up on a loaded host, where the first follows the load."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, cpu = [], {}
+    for raw in p.stdout:
+        line = raw.decode(errors="replace")
+        out.append(line)
+        m = re.match(r"BENCH-PHASE (\d)", line)
+        if m:
+            cpu[int(m.group(1))] = cpu_seconds(p.pid)
+    p.wait(timeout=1800)
+    out = "".join(out)
     m = re.search(r"BENCH sda ([\d.]+) ([\d.]+) ([\d.]+)", out)
-    if "BENCH-DONE" not in out or not m:
+    if "BENCH-DONE" not in out or not m or len(cpu) != 3:
         sys.exit("%s:\n%s" % (" ".join(cmd), out[-3000:]))
     t0, t1, t2 = (float(x) for x in m.groups())
     w, rd = t1 - t0, t2 - t1
-    return (mib / w if w > 0 else 0, mib / rd if rd > 0 else 0)
+    return (mib / w if w > 0 else 0, mib / rd if rd > 0 else 0,
+            1000 * (cpu[1] - cpu[0]) / mib, 1000 * (cpu[2] - cpu[1]) / mib)
 
 
 def main():
@@ -58,6 +77,8 @@ def main():
     ap.add_argument("--mib", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--controller", choices=("ehci", "xhci"), default="ehci")
+    ap.add_argument("--vireo-hc-opts", default="",
+                    help="more properties of Vireo's controller, e.g. msi=off,msix=off (QEMU 7.2's qemu-xhci has no such)")
     o = ap.parse_args()
     if not o.qemu:
         sys.exit("qemu-system-i386 not found (Debian package qemu-system-x86)")
@@ -74,12 +95,15 @@ def main():
                   "-device", {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller] + ",id=hc",
                   "-drive", "if=none,id=ud,format=raw,file=" + disk,
                   "-device", "usb-storage,drive=ud,bus=hc.0"]
-        cmds = {"vireo": [o.vireo, "-machine", "pc,usb=off"] + common, "qemu": [o.qemu, "-nodefaults"] + common}
+        hc = {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller] + ",id=hc"
+        vireo_common = [a + "," + o.vireo_hc_opts if a == hc and o.vireo_hc_opts else a for a in common]
+        cmds = {"vireo": [o.vireo, "-machine", "pc,usb=off"] + vireo_common, "qemu": [o.qemu, "-nodefaults"] + common}
         results = {"vireo": [], "qemu": []}
         for _ in range(o.repeat):
             for name, cmd in cmds.items():
                 results[name].append(run_guest(cmd, o.mib))
-        print("Linux 6.1 guest, usb-storage on " + {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller] + ", %d MiB sequential in 64 KiB O_DIRECT "
+        print("Linux 6.1 guest, usb-storage on " + {"ehci": "usb-ehci", "xhci": "qemu-xhci"}[o.controller]
+              + (" (Vireo's with %s)" % o.vireo_hc_opts if o.vireo_hc_opts else "") + ", %d MiB sequential in 64 KiB O_DIRECT "
               "requests, -accel %s, MiB/s (median of %d)" % (o.mib, o.accel, o.repeat))
         print("| | vireo | qemu | ratio |")
         print("| --- | ---: | ---: | ---: |")
@@ -87,6 +111,13 @@ def main():
             v = statistics.median(r[i] for r in results["vireo"])
             q = statistics.median(r[i] for r in results["qemu"])
             print("| %s | %.1f | %.1f | %.2f |" % (label, v, q, v / q if q else 0))
+        print("Host CPU time of the emulator process per MiB (ms, median; ratio: QEMU's / Vireo's, above 1 = Vireo cheaper)")
+        print("| | vireo | qemu | ratio |")
+        print("| --- | ---: | ---: | ---: |")
+        for i, label in ((2, "write"), (3, "read")):
+            v = statistics.median(r[i] for r in results["vireo"])
+            q = statistics.median(r[i] for r in results["qemu"])
+            print("| %s | %.1f | %.1f | %.2f |" % (label, v, q, q / v if v else 0))
         print("load average: %.1f %.1f %.1f" % os.getloadavg())
 
 

@@ -20,10 +20,24 @@
 /* How long a guest's isochronous OUT packet waits for one of those to end before it is
  * dropped: a device that stopped taking data must not hold the engine lock. */
 #define ISO_OUT_WAIT_MS 20
+/* Isochronous IN: transfers kept submitted while the guest reads the endpoint, each of
+ * ISO_IN_PACKETS packets (one per frame or microframe), so the host's bus has data
+ * moving ahead of the guest's schedule; the packets they bring wait in a queue of at
+ * most ISO_IN_QUEUE for the guest's transactions, one each, oldest first. */
+#define ISO_IN_XFERS 4
+#define ISO_IN_PACKETS 8
+#define ISO_IN_QUEUE 64
 
 typedef enum { EP_IDLE, EP_BUSY, EP_DONE } EpState;
 
 typedef struct UsbHostHandle UsbHostHandle;
+
+/* One isochronous IN packet as the device delivered it: its own status and length. */
+typedef struct IsoPacket {
+    UsbHostResult result;
+    size_t len;
+    uint8_t data[];
+} IsoPacket;
 
 typedef struct Endpoint {
     UsbHostHandle *h;
@@ -47,6 +61,10 @@ typedef struct Endpoint {
     int iso_busy;
     UsbHostResult iso_error;
     uint64_t iso_dropped;   /* packets dropped: no free transfer in time, no memory */
+    /* Isochronous IN: transfers kept submitted (in iso[], counted by iso_busy) and the
+     * packets they delivered (IsoPacket *, oldest first). */
+    bool iso_streaming;
+    GQueue iso_in;
 } Endpoint;
 
 struct UsbHostHandle {
@@ -559,6 +577,7 @@ static void handle_free(UsbHostHandle *h)
 {
     for (int i = 0; i < 32; i++) {
         g_queue_clear_full(&h->ep[i].reports, (GDestroyNotify)g_bytes_unref);
+        g_queue_clear_full(&h->ep[i].iso_in, g_free);
         g_free(h->ep[i].buf);
     }
     /* Indexes the device does not use are holes: not a NULL-terminated vector. */
@@ -846,6 +865,126 @@ static UsbHostResult iso_out_locked(Endpoint *e, const uint8_t *data, size_t len
     return res;
 }
 
+G_STATIC_ASSERT(ISO_IN_XFERS <= ISO_OUT_DEPTH);
+
+static void iso_in_submit_locked(Endpoint *e, int slot);
+
+/* On the event thread: an isochronous IN transfer ended. Each packet carries its own
+ * status and length (a device may send less than its maximum, or nothing, in a frame:
+ * USB 2.0, 5.6.3), and they go to the queue as they are; the transfer is submitted
+ * again while the guest still reads the endpoint. */
+static void LIBUSB_CALL iso_in_done(struct libusb_transfer *x)
+{
+    Endpoint *e = x->user_data;
+    UsbHostHandle *h = e->h;
+    g_mutex_lock(&h->lock);
+    if (x->status == LIBUSB_TRANSFER_NO_DEVICE)
+        gone_locked(h);
+    int slot = -1;
+    for (int i = 0; i < ISO_IN_XFERS; i++)
+        if (e->iso[i] == x)
+            slot = i;
+    if (slot >= 0)
+        e->iso[slot] = NULL;
+    e->iso_busy--;
+    h->in_flight--;
+    bool again = false;
+    if (x->status == LIBUSB_TRANSFER_CANCELLED || h->closing || !e->iso_streaming) {
+        /* Cancelled by a new setting, a flush or the close: nothing to hand over. */
+    } else if (x->status == LIBUSB_TRANSFER_COMPLETED) {
+        for (int i = 0; i < x->num_iso_packets; i++) {
+            const struct libusb_iso_packet_descriptor *d = &x->iso_packet_desc[i];
+            size_t n = MIN((size_t)d->actual_length, (size_t)d->length);
+            IsoPacket *p = g_malloc(sizeof(IsoPacket) + n);
+            p->result = status_result(d->status);
+            p->len = d->status == LIBUSB_TRANSFER_COMPLETED ? n : 0;
+            memcpy(p->data, libusb_get_iso_packet_buffer_simple(x, (unsigned)i), p->len);
+            /* A guest that reads slower than the device sends loses the oldest. */
+            if (g_queue_get_length(&e->iso_in) >= ISO_IN_QUEUE) {
+                g_free(g_queue_pop_head(&e->iso_in));
+                e->iso_dropped++;
+            }
+            g_queue_push_tail(&e->iso_in, p);
+        }
+        again = slot >= 0;
+    } else {
+        /* The whole transfer failed (the device left, the endpoint went away): the
+         * guest hears it on its next packet and the stream stops until it reads again. */
+        e->iso_error = status_result(x->status);
+        e->iso_streaming = false;
+    }
+    if (again)
+        iso_in_submit_locked(e, slot);
+    g_cond_broadcast(&h->cond);
+    g_mutex_unlock(&h->lock);
+    free(x->buffer);
+    libusb_free_transfer(x);
+}
+
+/* h->lock held: one transfer of ISO_IN_PACKETS packets of the endpoint's size into
+ * iso[slot]; the slot stays empty when it could not be submitted (e->iso_error says
+ * why). */
+static void iso_in_submit_locked(Endpoint *e, int slot)
+{
+    UsbHostHandle *h = e->h;
+    size_t mps = MAX(e->mps, (uint16_t)1);
+    struct libusb_transfer *x = libusb_alloc_transfer(ISO_IN_PACKETS);
+    uint8_t *buf = malloc(mps * ISO_IN_PACKETS);
+    if (!x || !buf) {
+        libusb_free_transfer(x);
+        free(buf);
+        e->iso_error = USBHOST_ERROR;
+        return;
+    }
+    libusb_fill_iso_transfer(x, h->dh, e->addr, buf, (int)(mps * ISO_IN_PACKETS), ISO_IN_PACKETS, iso_in_done, e,
+                             0);
+    libusb_set_iso_packet_lengths(x, (unsigned)mps);
+    int r = libusb_submit_transfer(x);
+    if (r) {
+        libusb_free_transfer(x);
+        free(buf);
+        e->iso_error = r == LIBUSB_ERROR_NO_DEVICE ? USBHOST_GONE : USBHOST_ERROR;
+        if (r == LIBUSB_ERROR_NO_DEVICE)
+            gone_locked(h);
+        return;
+    }
+    e->iso[slot] = x;
+    e->iso_busy++;
+    h->in_flight++;
+}
+
+/* h->lock held: one isochronous IN transaction of the guest. The first one starts the
+ * stream (ISO_IN_XFERS transfers submitted); each takes the oldest packet the device
+ * delivered with its length and status. With none waiting the answer is an empty
+ * packet, what a device with no sample ready sends (isochronous IN has no NAK: USB 2.0,
+ * 8.5.5). */
+static UsbHostResult iso_in_locked(Endpoint *e, uint8_t *data, size_t len, size_t *actual)
+{
+    *actual = 0;
+    if (!e->iso_streaming && e->iso_error == USBHOST_OK) {
+        e->iso_streaming = true;
+        for (int i = 0; i < ISO_IN_XFERS; i++)
+            if (!e->iso[i])
+                iso_in_submit_locked(e, i);
+        if (!e->iso_busy)
+            e->iso_streaming = false;
+    }
+    IsoPacket *p = g_queue_pop_head(&e->iso_in);
+    if (!p) {
+        UsbHostResult res = e->iso_error;
+        e->iso_error = USBHOST_OK;
+        return res;
+    }
+    UsbHostResult res = p->result;
+    size_t n = MIN(p->len, len);
+    memcpy(data, p->data, n);
+    *actual = n;
+    if (p->len > len && res == USBHOST_OK)
+        res = USBHOST_BABBLE;
+    g_free(p);
+    return res;
+}
+
 /* h->lock held: submits e->want bytes of e->buf. */
 static void submit_locked(Endpoint *e)
 {
@@ -883,9 +1022,11 @@ UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, siz
     } else if (e->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS && !in) {
         res = iso_out_locked(e, data, len);
         *actual = res == USBHOST_OK ? len : 0;
+    } else if (e->type == LIBUSB_TRANSFER_TYPE_ISOCHRONOUS) {
+        res = iso_in_locked(e, data, len, actual);
     } else if (e->type != LIBUSB_TRANSFER_TYPE_BULK && e->type != LIBUSB_TRANSFER_TYPE_INTERRUPT) {
-        /* Isochronous IN is not carried yet; control endpoints are not data pipes, and
-         * an endpoint of no current alternate setting has no type. */
+        /* Control endpoints are not data pipes, and an endpoint of no current alternate
+         * setting has no type. */
         res = USBHOST_STALL;
     } else if (in && e->type == LIBUSB_TRANSFER_TYPE_INTERRUPT) {
         GBytes *r = g_queue_pop_head(&e->reports);
@@ -985,6 +1126,7 @@ static void cancel_endpoints(UsbHostHandle *h, int iface)
         if (iface >= 0 && e->iface != iface)
             continue;
         e->polling = false;
+        e->iso_streaming = false;
         if (e->xfer)
             libusb_cancel_transfer(e->xfer);
         for (int k = 0; k < ISO_OUT_DEPTH; k++)
@@ -1001,6 +1143,7 @@ static void cancel_endpoints(UsbHostHandle *h, int iface)
         if (!e->xfer)
             e->state = EP_IDLE;
         g_queue_clear_full(&e->reports, (GDestroyNotify)g_bytes_unref);
+        g_queue_clear_full(&e->iso_in, g_free);
         e->poll_error = USBHOST_OK;
         e->iso_error = USBHOST_OK;
     }

@@ -10,8 +10,10 @@
  * a transfer on the first attempt and answers NAK until it completed, then hands the
  * data and status over on the controller's retry. Interrupt IN endpoints keep one
  * transfer submitted once polled and queue the reports. Isochronous OUT packets are
- * retired at once and sent in transfers of their own, up to 16 in flight per endpoint
- * (isochronous IN is not carried yet: it stalls). Alternate settings are the device's:
+ * retired at once and sent in transfers of their own, up to 16 in flight per endpoint.
+ * Isochronous IN endpoints, once read, keep 4 transfers of 8 packets submitted; each
+ * guest transaction takes the oldest packet delivered with its own length and status
+ * (an empty packet when none waits). Alternate settings are the device's:
  * usbhost_set_interface selects one on the device and the endpoint table follows it.
  * Control requests are a short bounded synchronous call (usbhost_control), see there.
  *
@@ -110,7 +112,9 @@ UsbHostResult usbhost_control(UsbHostHandle *h, const uint8_t setup[8], uint8_t 
  * data/len is the packet; IN: data has room for len bytes and *actual is set. Bulk and
  * interrupt: the first attempt submits and answers NAK; a retry collects the result.
  * Isochronous OUT: queued and answered OK at once (an error of an earlier packet of the
- * endpoint is answered instead, once). Endpoint types come from the descriptors of the
+ * endpoint is answered instead, once). Isochronous IN: the next packet the device
+ * delivered, with its status (OK with *actual 0 when none waits; BABBLE when it was
+ * longer than len). Endpoint types come from the descriptors of the
  * interfaces' current alternate settings. */
 UsbHostResult usbhost_data(UsbHostHandle *h, uint8_t ep_addr, uint8_t *data, size_t len, size_t *actual);
 /* SET_INTERFACE on the device (libusb_set_interface_alt_setting, a short synchronous

@@ -13,7 +13,8 @@
  * full-speed-only device is refused at attach with an error that names the UHCI bus;
  * behind a usb-hub, full and low-speed devices work, the hub's transaction translator
  * being invisible to a synchronous device model (split transactions complete at once).
- * siTDs (full-speed isochronous through a hub) move their packet in one go. Not modelled:
+ * siTDs (full-speed isochronous through a hub) follow their S-mask and C-mask: start
+ * splits, then the packet in a complete split. Not modelled:
  * 64-bit addressing, asynchronous schedule park mode, the debug port.
  *
  * Time: FRINDEX counts microframes (125 us) of the virtual clock while Run/Stop is set.
@@ -525,10 +526,60 @@ static bool process_itd(EhciState *s, uint32_t addr, unsigned uframe, uint32_t *
     return write_dwords(s, addr + 4 + 4 * uframe, &tr, 1, "iTD outside RAM");
 }
 
+/* The packet of an siTD moves between the device and guest RAM (the translator's
+ * full-speed transaction, which the device answers at once here); st is updated with the
+ * status and the bytes left. False after a host system error. */
+static bool sitd_transfer(EhciState *s, const uint32_t sitd[7], uint32_t *st)
+{
+    bool in = sitd[1] >> 31;
+    unsigned len = (*st >> 16) & 0x3ff;
+    uint32_t pages[2] = { sitd[4], sitd[5] };
+    uint8_t data[1024];
+    uint32_t bad = 0;
+    if (len > 1023) {
+        *st |= SITD_BUFERR;
+        return true;
+    }
+    if (!in && len && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, len, false, &bad)) {
+        if (bad) {
+            ehci_fault(s, "siTD buffer outside RAM", bad);
+            return false;
+        }
+        *st |= SITD_BUFERR;
+        return true;
+    }
+    UsbPacket p = { .pid = in ? USB_TOKEN_IN : USB_TOKEN_OUT, .addr = sitd[1] & 0x7f, .ep = (sitd[1] >> 8) & 0xf,
+                    .data = data, .max_len = len, .len = in ? 0 : len };
+    usb_bus_deliver(s->usb, enabled_ports(s), &p);
+    size_t actual = in ? MIN(p.len, (size_t)len) : len;
+    if (p.result == USB_RET_BABBLE) {
+        *st |= SITD_BABBLE;
+        actual = 0;
+    } else if (p.result != USB_RET_SUCCESS) {
+        *st |= SITD_XACT;
+        actual = 0;
+    } else if (in && actual && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, actual, true, &bad)) {
+        if (bad) {
+            ehci_fault(s, "siTD buffer outside RAM", bad);
+            return false;
+        }
+        *st |= SITD_BUFERR;
+    }
+    /* Total Bytes to Transfer counts down to what was not moved (3.4.3). */
+    *st = (*st & ~(0x3ffu << 16)) | (uint32_t)(len - actual) << 16;
+    return true;
+}
+
 /* A split-transaction isochronous TD (siTD, EHCI 3.4): a full-speed isochronous packet
- * through a hub's transaction translator. The translator is invisible here (the device
- * answers at once), so the whole packet moves in the first microframe of its S-mask and
- * the siTD retires there: its start and complete splits collapse into one (4.12.3). */
+ * through a hub's transaction translator, scheduled by its masks (4.12.3). OUT: a start
+ * split in each microframe of the S-mask, T-count counting them down (TP Begin, Mid,
+ * End); the translator has the whole packet after the last, so it moves to the device
+ * there and the siTD retires. IN: the start split in the S-mask's microframe sets the
+ * split state to "do complete split"; the packet comes back in the first complete split
+ * of the C-mask after it (its C-prog-mask bit set) and the siTD retires; with no
+ * complete split left in the frame it retires with Missed Micro-Frame. The translator
+ * being invisible here, the device answers the whole packet in that one complete split
+ * (a real one may need several, 188 bytes each). */
 static bool process_sitd(EhciState *s, uint32_t addr, unsigned uframe, uint32_t *link)
 {
     uint32_t sitd[7];
@@ -536,44 +587,57 @@ static bool process_sitd(EhciState *s, uint32_t addr, unsigned uframe, uint32_t 
         return false;
     *link = sitd[0];
     uint32_t st = sitd[3];
-    if (!(st & SITD_ACTIVE) || !((sitd[2] >> uframe) & 1))
+    if (!(st & SITD_ACTIVE))
         return true;
     bool in = sitd[1] >> 31;
-    unsigned len = (st >> 16) & 0x3ff;
-    uint32_t pages[2] = { sitd[4], sitd[5] };
-    uint8_t data[1024];
-    st &= ~(SITD_ACTIVE | SITD_ERR | SITD_BUFERR | SITD_BABBLE | SITD_XACT | SITD_MISSED | SITD_SPLITX);
-    uint32_t bad = 0;
-    if (len > 1023) {
-        st |= SITD_BUFERR;
-    } else if (!in && len && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, len, false, &bad)) {
-        if (bad) {
-            ehci_fault(s, "siTD buffer outside RAM", bad);
-            return false;
-        }
-        st |= SITD_BUFERR;
-    } else {
-        UsbPacket p = { .pid = in ? USB_TOKEN_IN : USB_TOKEN_OUT, .addr = sitd[1] & 0x7f,
-                        .ep = (sitd[1] >> 8) & 0xf, .data = data, .max_len = len, .len = in ? 0 : len };
-        usb_bus_deliver(s->usb, enabled_ports(s), &p);
-        size_t actual = in ? MIN(p.len, (size_t)len) : len;
-        if (p.result != USB_RET_SUCCESS) {
-            st |= SITD_XACT;
-            actual = 0;
-        } else if (in && actual && !dma_pages(s, pages, 2, 0, sitd[4] & 0xfff, data, actual, true, &bad)) {
-            if (bad) {
-                ehci_fault(s, "siTD buffer outside RAM", bad);
+    unsigned smask = sitd[2] & 0xff, cmask = (sitd[2] >> 8) & 0xff;
+    bool done = false;
+    if (in && (st & SITD_SPLITX)) {
+        if ((cmask >> uframe) & 1) {
+            st &= ~(SITD_ERR | SITD_BUFERR | SITD_BABBLE | SITD_XACT | SITD_MISSED | SITD_SPLITX);
+            st |= 1u << (8 + uframe); /* C-prog-mask */
+            if (!sitd_transfer(s, sitd, &st))
                 return false;
-            }
-            st |= SITD_BUFERR;
+            done = true;
+        } else if (!(cmask >> uframe)) {
+            st = (st & ~SITD_SPLITX) | SITD_MISSED;
+            done = true;
+        } else {
+            return true;
         }
-        /* Total Bytes to Transfer counts down to what was not moved (3.4.3). */
-        st = (st & ~(0x3ffu << 16)) | (uint32_t)(len - actual) << 16;
+    } else if (!((smask >> uframe) & 1)) {
+        return true;
+    } else if (in) {
+        /* The start split; complete splits follow in the C-mask's microframes. */
+        st = (st & ~(0xffu << 8)) | SITD_SPLITX;
+        if (!(cmask >> (uframe + 1))) {
+            st = (st & ~SITD_SPLITX) | SITD_MISSED;
+            done = true;
+        }
+    } else {
+        unsigned tcount = sitd[5] & 7;
+        if (tcount > 1) {
+            /* One more start split of the packet: T-count down, the position after it. */
+            tcount--;
+            uint32_t tp = tcount == 1 ? 3u : 2u; /* End, Mid */
+            uint32_t d5 = (sitd[5] & ~0x1fu) | tp << 3 | tcount;
+            return write_dwords(s, addr + 20, &d5, 1, "siTD outside RAM");
+        }
+        st &= ~(SITD_ERR | SITD_BUFERR | SITD_BABBLE | SITD_XACT | SITD_MISSED | SITD_SPLITX);
+        if (!sitd_transfer(s, sitd, &st))
+            return false;
+        uint32_t d5 = sitd[5] & ~7u;
+        if (!write_dwords(s, addr + 20, &d5, 1, "siTD outside RAM"))
+            return false;
+        done = true;
     }
-    if (st & (SITD_BUFERR | SITD_XACT))
-        s->sts |= STS_ERRINT;
-    if (st & SITD_IOC)
-        s->sts |= STS_USBINT;
+    if (done) {
+        st &= ~SITD_ACTIVE;
+        if (st & (SITD_BUFERR | SITD_XACT | SITD_BABBLE | SITD_MISSED))
+            s->sts |= STS_ERRINT;
+        if (st & SITD_IOC)
+            s->sts |= STS_USBINT;
+    }
     return write_dwords(s, addr + 12, &st, 1, "siTD outside RAM");
 }
 

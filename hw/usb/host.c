@@ -4,8 +4,8 @@
  * descriptors; the standard requests that only concern the guest's view (addresses) stay
  * in the core, the rest reach the device through engine/usb-host (libusb): class and
  * vendor control requests, alternate settings (SET_INTERFACE/GET_INTERFACE), bulk,
- * interrupt and isochronous OUT transactions. Isochronous IN endpoints are not carried
- * yet (they stall). */
+ * interrupt and isochronous transactions (IN packets with the length and status each
+ * had on the host's bus). */
 #include "hw/usb/usb.h"
 
 #include <string.h>

@@ -297,6 +297,16 @@ bool usb_device_bus_place(Device *dev, DeviceBusPlace *out)
         return false;
     out->bus = d->bus->name;
     out->port = d->port + 1;
+    /* The path as port= takes it: root port first, then each hub's port (at most
+     * USB's five hubs deep, USB 2.0 4.1.1). */
+    int ports[8], n = 0;
+    for (const UsbDevice *u = d; u && n < (int)G_N_ELEMENTS(ports); u = u->parent)
+        ports[n++] = u->port + 1;
+    out->path[0] = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        size_t len = strlen(out->path);
+        g_snprintf(out->path + len, sizeof(out->path) - len, i == n - 1 ? "%d" : ".%d", ports[i]);
+    }
     out->addr = d->addr;
     out->speed = usb_speed_name(d->speed);
     out->product = usb_device_product_name(d);

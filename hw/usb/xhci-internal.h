@@ -10,6 +10,8 @@
 #include "hw/pci/pci.h"
 
 #define XHCI_MAX_SLOTS 32
+/* Interrupters (HCSPARAMS1 MaxIntrs): one, with its event ring and MSI/MSI-X vector 0. */
+#define XHCI_INTERRUPTERS 1
 #define XHCI_MAX_PORTS (2 * USB_MAX_PORTS)
 #define XHCI_EPS 31            /* device context indexes (DCI) 1 to 31 */
 #define XHCI_XFER_MAX 0x10000  /* a TRB moves at most 64 KiB (xHCI 6.4.1.1) */
@@ -56,6 +58,7 @@ enum {
     TRB_BSR = 1u << 9,   /* Address Device: block SET_ADDRESS */
     TRB_DC = 1u << 9,    /* Configure Endpoint: deconfigure */
     TRB_DIR_IN = 1u << 16,
+    TRB_SIA = 1u << 31,  /* Isoch: start isochronous ASAP (else at its Frame ID, 30:20) */
     TRB_EV_ED = 1u << 2, /* Transfer Event: param is an Event Data TRB's */
 };
 
@@ -73,6 +76,7 @@ enum {
     CC_SHORT_PACKET = 13,
     CC_PARAMETER = 17,
     CC_CONTEXT_STATE = 19,
+    CC_MISSED_SERVICE = 23,
     CC_EVENT_RING_FULL = 21,
     CC_CMD_RING_STOPPED = 24,
     CC_STOPPED = 26,
@@ -132,6 +136,7 @@ typedef struct XhciState {
     /* Properties. */
     char *addr;
     uint32_t p2, p3;       /* USB 2 and USB 3 root ports */
+    bool msi_on, msix_on;  /* offer MSI / MSI-X (when the bus delivers messages) */
     /* Wiring. */
     PciDevice pci;
     UsbBus *usb;           /* the USB 2 ports */
@@ -160,6 +165,12 @@ typedef struct XhciState {
     uint64_t er_seg_base;
     bool er_pcs, er_full;
     int64_t last_irq_ns;
+    /* Message signalled interrupts (PCI 3.0, 6.8): the capabilities' offsets in config
+     * space (0: not offered), the MSI-X table and pending bits (in BAR 0), one vector
+     * per interrupter. */
+    unsigned msi_cap, msix_cap;
+    uint8_t msix_table[16 * XHCI_INTERRUPTERS];
+    uint8_t msix_pba[8];
     XhciSlot slots[XHCI_MAX_SLOTS];
 } XhciState;
 

@@ -361,6 +361,34 @@ static bool isoch_due(XhciState *s, XhciEp *ep)
     return true;
 }
 
+/* How far ahead of the current frame a Frame ID may name one (xHCI 4.11.2.5: at most
+ * 895 ms); the other Frame IDs of the 2048-frame wheel lie in the past. */
+#define FRAME_ID_AHEAD 895
+
+typedef enum { FRAME_NOW, FRAME_WAIT, FRAME_MISSED } FrameCheck;
+
+/* An Isoch TRB without SIA runs in the 1 ms frame its Frame ID names (MFINDEX bits 13:3,
+ * xHCI 4.11.2.5, 6.4.1.3): now when that frame is the current one, later when it is
+ * ahead (the retry timer comes back at its start), and a frame already past is a
+ * Missed Service Error for the TD. */
+static FrameCheck isoch_frame(XhciState *s, XhciEp *ep, const XhciTrb *t)
+{
+    int64_t now = xhci_now(s), frame_ns = 8 * MICROFRAME_NS;
+    int64_t frames = (now - s->mfindex_base) / frame_ns;
+    unsigned want = (t->control >> 20) & 0x7ff;
+    unsigned ahead = (want - (unsigned)frames) & 0x7ff;
+    if (ahead == 0) {
+        /* A later ASAP TD keeps the service interval after this one. */
+        ep->iso_next = now + ((int64_t)MICROFRAME_NS << ep->interval);
+        return FRAME_NOW;
+    }
+    if (ahead > FRAME_ID_AHEAD)
+        return FRAME_MISSED;
+    ep->retry_at = s->mfindex_base + (frames + ahead) * frame_ns;
+    xhci_retry_rearm(s);
+    return FRAME_WAIT;
+}
+
 /* Runs an endpoint's ring until it is empty, NAKs, halts or has used its pass. */
 static void ep_run(XhciState *s, unsigned slot, unsigned dci)
 {
@@ -389,8 +417,27 @@ static void ep_run(XhciState *s, unsigned slot, unsigned dci)
         }
         ep->dequeue = deq;
         ep->dcs = ccs;
-        if (trb_type(&t) == TRB_ISOCH && ep_is_isoch(ep) && !isoch_due(s, ep))
-            return;
+        if (trb_type(&t) == TRB_ISOCH && ep_is_isoch(ep)) {
+            if (t.control & TRB_SIA) {
+                if (!isoch_due(s, ep))
+                    return;
+            } else {
+                FrameCheck fc = isoch_frame(s, ep, &t);
+                if (fc == FRAME_WAIT)
+                    return;
+                if (fc == FRAME_MISSED) {
+                    /* The TD is skipped: its other TRBs pass without events. */
+                    transfer_event(s, slot, dci, t.addr, t.status & 0x1ffff, CC_MISSED_SERVICE, 0);
+                    ep->td_flags |= TD_SHORT | TD_REPORTED;
+                    if (!(t.control & TRB_CH)) {
+                        ep->td_flags &= TD_DIR_IN;
+                        ep->td_bytes = 0;
+                    }
+                    ep->dequeue = t.addr + 16;
+                    continue;
+                }
+            }
+        }
         XferResult r = xfer_trb(s, slot, dci, &t);
         if (r == XFER_STOP)
             return;

@@ -4,13 +4,14 @@
  * eXtensible Host Controller Interface for USB specification, revision 1.2 ("xHCI"):
  * capability (5.3), operational (5.4), runtime (5.5) and doorbell (5.6) registers, two
  * Supported Protocol capabilities (7.2) naming p2 USB 2 ports then p3 USB 3 ports, one
- * interrupter with its event ring, MFINDEX on the virtual clock, INTx on the PCI pin.
- * Rings, slots and transfers are in xhci-ring.c.
+ * interrupter with its event ring, MFINDEX on the virtual clock; its interrupt is INTx
+ * on the PCI pin, or a message (MSI, MSI-X with the table in BAR 0 as QEMU places it)
+ * once the driver enables one. Rings, slots and transfers are in xhci-ring.c.
  *
  * The USB 2 ports form this controller's USB bus (low, full and high-speed devices
  * attach there directly, no companion controller); the USB 3 ports exist for the
  * guest's driver but nothing can be attached to them yet, as no super-speed device
- * exists here. MSI and MSI-X are not offered (the PCI layer has no capability list). */
+ * exists here. */
 #include "hw/usb/xhci-internal.h"
 
 #include <string.h>
@@ -21,6 +22,15 @@
 #define OFF_RUNTIME 0x1000
 #define OFF_DOORBELL 0x2000
 #define OFF_XECP 0x20     /* the extended capabilities, inside the capability block */
+#define OFF_MSIX_TABLE 0x3000 /* past the doorbells, where QEMU puts them */
+#define OFF_MSIX_PBA 0x3800
+#define MSI_CAP_POS 0x70
+#define MSIX_CAP_POS 0x90
+#define MSI_CTRL_ENABLE 0x0001
+#define MSI_CTRL_64BIT 0x0080
+#define MSIX_CTRL_ENABLE 0x8000
+#define MSIX_CTRL_MASKALL 0x4000
+#define MSIX_ENTRY_MASKED 1
 #define MICROFRAME_NS 125000
 #define IMOD_UNIT_NS 250
 
@@ -116,13 +126,87 @@ bool xhci_port_enabled(const XhciState *s, int port)
            ((s->portsc[port] & PORT_PLS) >> PORT_PLS_SHIFT) == PLS_U0;
 }
 
+/* ---- MSI and MSI-X (PCI 3.0, 6.8.1 and 6.8.2) ---- */
+
+static uint16_t msi_control(const XhciState *s)
+{
+    return s->msi_cap ? pci_get_word(s->pci.config, s->msi_cap + 2) : 0;
+}
+
+static uint16_t msix_control(const XhciState *s)
+{
+    return s->msix_cap ? pci_get_word(s->pci.config, s->msix_cap + 2) : 0;
+}
+
+static bool msix_enabled(const XhciState *s)
+{
+    return msix_control(s) & MSIX_CTRL_ENABLE;
+}
+
+/* Either kind of message is on: INTx stays low (6.8.1.3, 6.8.2.3). */
+static bool messages_enabled(const XhciState *s)
+{
+    return msix_enabled(s) || (msi_control(s) & MSI_CTRL_ENABLE);
+}
+
+static bool msix_masked(const XhciState *s, unsigned v)
+{
+    return (msix_control(s) & MSIX_CTRL_MASKALL) || (s->msix_table[16 * v + 12] & MSIX_ENTRY_MASKED);
+}
+
+static void msix_send(XhciState *s, unsigned v)
+{
+    const uint8_t *e = s->msix_table + 16 * v;
+    pci_msi_send(&s->pci, pci_get_long(e, 0) | (uint64_t)pci_get_long(e, 4) << 32, pci_get_long(e, 8));
+}
+
+/* Interrupter v's message (xHCI 4.17: interrupter n signals vector n). A masked MSI-X
+ * vector keeps its pending bit until unmasked (6.8.2.9). */
+static void msi_notify(XhciState *s, unsigned v)
+{
+    if (v >= XHCI_INTERRUPTERS)
+        return;
+    if (msix_enabled(s)) {
+        if (msix_masked(s, v))
+            s->msix_pba[v / 8] |= (uint8_t)(1u << (v % 8));
+        else
+            msix_send(s, v);
+        return;
+    }
+    uint16_t ctrl = msi_control(s);
+    if (!(ctrl & MSI_CTRL_ENABLE))
+        return;
+    const uint8_t *c = s->pci.config + s->msi_cap;
+    uint64_t addr = pci_get_long(c, 4) | (uint64_t)pci_get_long(c, 8) << 32;
+    /* With several messages enabled the vector goes in the low data bits (6.8.1.6). */
+    unsigned mme = (ctrl >> 4) & 7;
+    uint32_t data = pci_get_word(c, 12);
+    if (mme)
+        data = (data & ~((1u << mme) - 1)) | (v & ((1u << mme) - 1));
+    pci_msi_send(&s->pci, addr, data);
+}
+
+static void msix_flush_pending(XhciState *s)
+{
+    if (!msix_enabled(s))
+        return;
+    for (unsigned v = 0; v < XHCI_INTERRUPTERS; v++) {
+        uint8_t bit = (uint8_t)(1u << (v % 8));
+        if ((s->msix_pba[v / 8] & bit) && !msix_masked(s, v)) {
+            s->msix_pba[v / 8] &= (uint8_t)~bit;
+            msix_send(s, v);
+        }
+    }
+}
+
 static void update_irq(XhciState *s)
 {
     /* INTx follows interrupter 0's pending bit when both enables are set (xHCI 4.17.1);
-     * a host system error interrupts when HSEE is set (5.4.1). */
+     * a host system error interrupts when HSEE is set (5.4.1). With MSI or MSI-X on,
+     * the interrupt is a message sent when it is raised, and the pin stays low. */
     bool level = ((s->usbcmd & CMD_INTE) && (s->iman & (IMAN_IP | IMAN_IE)) == (IMAN_IP | IMAN_IE)) ||
                  ((s->usbcmd & CMD_HSEE) && (s->usbsts & STS_HSE));
-    pci_set_irq(&s->pci, level);
+    pci_set_irq(&s->pci, level && !messages_enabled(s));
 }
 
 static void halt(XhciState *s)
@@ -141,9 +225,12 @@ static void halt(XhciState *s)
 void xhci_host_error(XhciState *s, const char *what, uint64_t addr)
 {
     VLOG(LOG_GUEST, "xhci: %s at 0x%" G_GINT64_MODIFIER "x: host system error, controller halted", what, addr);
+    bool was = s->usbsts & STS_HSE;
     s->usbsts |= STS_HSE;
     halt(s);
     update_irq(s);
+    if (!was && (s->usbcmd & CMD_HSEE))
+        msi_notify(s, 0);
 }
 
 /* ---- the event ring (xHCI 4.9.4) ---- */
@@ -198,6 +285,10 @@ static void interrupter_fire(XhciState *s)
     s->iman |= IMAN_IP;
     s->usbsts |= STS_EINT;
     update_irq(s);
+    /* A message is an edge: one per interrupt raised, when both enables allow it (the
+     * driver clears IP and EHB before the next one). */
+    if ((s->usbcmd & CMD_INTE) && (s->iman & IMAN_IE))
+        msi_notify(s, 0);
 }
 
 static void imod_tick(void *opaque)
@@ -446,7 +537,7 @@ static uint32_t cap_read(XhciState *s, unsigned off)
     unsigned nports = s->p2 + s->p3;
     switch (off) {
     case 0x00: return OFF_OPER | 0x0100u << 16;                /* CAPLENGTH, HCIVERSION 1.0 */
-    case 0x04: return XHCI_MAX_SLOTS | 1u << 8 | nports << 24;  /* HCSPARAMS1: one interrupter */
+    case 0x04: return XHCI_MAX_SLOTS | XHCI_INTERRUPTERS << 8 | nports << 24; /* HCSPARAMS1 */
     case 0x08: return 4u << 4;                                /* HCSPARAMS2: ERST Max 2^4, no scratchpad */
     case 0x0c: return 0;
     case 0x10: return 1u | (OFF_XECP / 4u) << 16;             /* HCCPARAMS1: AC64, 32-byte contexts */
@@ -649,6 +740,10 @@ static uint64_t xhci_mmio_read(void *opaque, hwaddr addr, unsigned size)
         v = oper_read(s, off - OFF_OPER);
     else if (off < OFF_DOORBELL)
         v = runtime_read(s, off - OFF_RUNTIME);
+    else if (s->msix_cap && off >= OFF_MSIX_TABLE && off < OFF_MSIX_TABLE + sizeof(s->msix_table))
+        v = pci_get_long(s->msix_table, off - OFF_MSIX_TABLE);
+    else if (s->msix_cap && off >= OFF_MSIX_PBA && off < OFF_MSIX_PBA + sizeof(s->msix_pba))
+        v = pci_get_long(s->msix_pba, off - OFF_MSIX_PBA);
     else
         v = 0; /* doorbells read as 0 */
     v >>= 8 * (addr & 3);
@@ -670,7 +765,14 @@ static void xhci_mmio_write(void *opaque, hwaddr addr, uint64_t value, unsigned 
         oper_write(s, off - OFF_OPER, val);
     else if (off < OFF_DOORBELL)
         runtime_write(s, off - OFF_RUNTIME, val);
-    else if (xhci_running(s)) {
+    else if (off >= OFF_MSIX_TABLE) {
+        /* The MSI-X table (the pending bits are read-only, 6.8.2.10); an unmask sends
+         * what waited. */
+        if (s->msix_cap && off < OFF_MSIX_TABLE + sizeof(s->msix_table)) {
+            pci_set_long(s->msix_table, off - OFF_MSIX_TABLE, val);
+            msix_flush_pending(s);
+        }
+    } else if (xhci_running(s)) {
         /* Doorbells (xHCI 5.6): 0 is the command ring's, n is slot n's with the
          * endpoint's DCI as target. A halted controller ignores them. */
         unsigned db = (off - OFF_DOORBELL) / 4;
@@ -694,12 +796,79 @@ typedef struct XhciModel {
     uint16_t vendor, device;
 } XhciModel;
 
+/* MSI and MSI-X off, every vector masked, nothing pending (PCI 3.0, 6.8.1.3, 6.8.2.9). */
+static void msi_reset(XhciState *s)
+{
+    if (s->msi_cap)
+        pci_set_word(s->pci.config, s->msi_cap + 2, MSI_CTRL_64BIT);
+    if (s->msix_cap)
+        pci_set_word(s->pci.config, s->msix_cap + 2, XHCI_INTERRUPTERS - 1);
+    memset(s->msix_table, 0, sizeof(s->msix_table));
+    for (unsigned v = 0; v < XHCI_INTERRUPTERS; v++)
+        s->msix_table[16 * v + 12] = MSIX_ENTRY_MASKED;
+    memset(s->msix_pba, 0, sizeof(s->msix_pba));
+}
+
 static void xhci_reset(Device *dev)
 {
     XhciState *s = (XhciState *)dev;
     pci_device_reset(&s->pci);
+    msi_reset(s);
     xhci_reset_regs(s);
     update_irq(s);
+}
+
+/* The driver switched MSI or MSI-X on or off, or lifted the function mask. */
+static void xhci_config_write(PciDevice *d, uint32_t addr, uint32_t value, unsigned size)
+{
+    (void)value;
+    XhciState *s = d->opaque;
+    bool msi = s->msi_cap && addr < s->msi_cap + 4 && addr + size > s->msi_cap + 2;
+    bool msix = s->msix_cap && addr < s->msix_cap + 4 && addr + size > s->msix_cap + 2;
+    if (msi || msix) {
+        update_irq(s);
+        msix_flush_pending(s);
+    }
+}
+
+/* The capability list: MSI (64-bit addresses, one message per interrupter) then MSI-X,
+ * offered only where the bus delivers messages (a board with local APICs). */
+static void msi_init(XhciState *s)
+{
+    PciDevice *d = &s->pci;
+    if (!pci_msi_supported(d))
+        return;
+    unsigned next = 0;
+    if (s->msix_on) {
+        unsigned pos = MSIX_CAP_POS;
+        uint8_t *c = d->config + pos;
+        c[0] = 0x11; /* MSI-X */
+        c[1] = (uint8_t)next;
+        pci_set_long(d->config, pos + 4, OFF_MSIX_TABLE); /* BIR 0 */
+        pci_set_long(d->config, pos + 8, OFF_MSIX_PBA);
+        d->wmask[pos + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL) >> 8;
+        s->msix_cap = pos;
+        next = pos;
+    }
+    if (s->msi_on) {
+        unsigned pos = MSI_CAP_POS;
+        uint8_t *c = d->config + pos;
+        c[0] = 0x05; /* MSI */
+        c[1] = (uint8_t)next;
+        /* Enable; Multiple Message Enable stays 0 with one message capable (6.8.1.3). */
+        d->wmask[pos + 2] = MSI_CTRL_ENABLE;
+        pci_set_long(d->wmask, pos + 4, 0xfffffffc);
+        pci_set_long(d->wmask, pos + 8, 0xffffffff);
+        pci_set_word(d->wmask, pos + 12, 0xffff);
+        s->msi_cap = pos;
+        next = pos;
+    }
+    if (!next)
+        return;
+    d->config[PCI_CAPABILITY_LIST] = (uint8_t)next;
+    pci_set_word(d->config, PCI_STATUS, pci_get_word(d->config, PCI_STATUS) | 0x10); /* capability list */
+    d->config_write = xhci_config_write;
+    msi_reset(s);
 }
 
 static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
@@ -722,6 +891,7 @@ static bool xhci_realize_model(Device *dev, const XhciModel *m, GError **err)
     d->config[0x60] = 0x30; /* SBRN: USB 3.0 */
     d->config[0x61] = 0x20; /* FLADJ: 60000 clocks per frame */
     pci_register_bar_mmio(d, 0, MMIO_SIZE, &xhci_mmio_ops, s);
+    msi_init(s);
     s->retry_timer = vtimer_new(dev->vm, xhci_retry_tick, s);
     s->imod_timer = vtimer_new(dev->vm, imod_tick, s);
     s->wrap_timer = vtimer_new(dev->vm, wrap_tick, s);
@@ -799,6 +969,7 @@ static void xhci_post_load(void *state)
             s->slots[i].ep[e].iso_next = 0;
     pci_device_post_load(&s->pci);
     update_irq(s);
+    msix_flush_pending(s);
 }
 
 static const VmStateField xhci_fields[] = {
@@ -828,6 +999,10 @@ static const VmStateField xhci_fields[] = {
     VMSTATE_BOOL(XhciState, er_pcs),
     VMSTATE_BOOL(XhciState, er_full),
     VMSTATE_I64(XhciState, last_irq_ns),
+    /* Version 2: the MSI-X table and pending bits (MSI's state is in config space). */
+    { .name = "msix_table", .type = VMS_U8, .offset = offsetof(XhciState, msix_table),
+      .count = 16 * XHCI_INTERRUPTERS, .version_added = 2 },
+    { .name = "msix_pba", .type = VMS_U8, .offset = offsetof(XhciState, msix_pba), .count = 8, .version_added = 2 },
     VMSTATE_STRUCT_ARRAY(XhciState, slots, XHCI_MAX_SLOTS, XhciSlot, &xhci_slot_vmsd),
     VMSTATE_TIMER(XhciState, retry_timer),
     VMSTATE_TIMER(XhciState, imod_timer),
@@ -837,7 +1012,7 @@ static const VmStateField xhci_fields[] = {
 
 static const VmStateDesc xhci_vmsd = {
     .name = "xhci",
-    .version = 1,
+    .version = 2,
     .fields = xhci_fields,
     .check = xhci_check,
     .post_load = xhci_post_load,
@@ -849,6 +1024,8 @@ static const DeviceProp xhci_props[] = {
       USB_MAX_PORTS, NULL },
     { "p3", DEVICE_PROP_U32, offsetof(XhciState, p3), "USB 3 root ports (super speed)", "4", 0, USB_MAX_PORTS,
       NULL },
+    { "msi", DEVICE_PROP_BOOL, offsetof(XhciState, msi_on), "offer MSI", "on", 0, 0, NULL },
+    { "msix", DEVICE_PROP_BOOL, offsetof(XhciState, msix_on), "offer MSI-X", "on", 0, 0, NULL },
     { NULL },
 };
 

@@ -15,12 +15,14 @@
            VM state is saved while the guest waits, the guest finishes, the state is
            loaded and new tablet positions and keys arrive again.
   linux-ehci  the same boot and checks with ehci_hcd on a usb-ehci: tablet, keyboard
-           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s;
+           and storage on its root ports and the mouse behind a usb-hub, all at 480 Mb/s
+           (x-query-usb's port-path of each device matches its sysfs port in both boots);
            savevm/loadvm then carry the EHCI, the hub and the devices.
   linux-xhci  the same kit on a qemu-xhci controller alone (-machine usb=off), one boot
            under -accel tcg: Linux's xhci-hcd/xhci-pci bind it (USB 2 and USB 3 root
            hubs), usb-tablet, usb-kbd, usb-storage and a usb-hub with a usb-mouse behind
-           it enumerate on its USB 2 ports, each at 480 Mb/s in sysfs; the
+           it enumerate on its USB 2 ports, each at 480 Mb/s in sysfs; xhci_hcd
+           interrupts through MSI-X (its IRQ's msi_irqs mode, /proc/interrupts); the
            USB disk reads right and a file written to it is in the image, which
            vireo-img check finds clean; QMP input-send-event abs positions and buttons
            arrive at the tablet's event device, rel motion at the mouse behind the
@@ -213,6 +215,14 @@ def linux_boot(o, tmp, boot):
                                 % (product, m.group(1), m2.group(1) if m2 else None, speed))
             else:
                 print("ok: %s enumerated at %s, %s Mb/s" % (product, m.group(1), speed))
+            # x-query-usb names the same way to the device, through the hub for the
+            # mouse: Linux's "2-2.1" is port-path "2.1".
+            listed = [e["port-path"] for e in vm.command("x-query-usb") if e["product"] == product]
+            guest_path = m.group(1).split("-", 1)[1]
+            if listed != [guest_path]:
+                failures.append("x-query-usb: %s at port-path %s, the guest has it at %s" % (product, listed, guest_path))
+            else:
+                print("ok: x-query-usb: %s at port-path %s" % (product, guest_path))
         want_read = hashlib.md5(pattern).hexdigest()
         want_wrote = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         for what, want in (("SIZE", "16384"), ("READ", want_read), ("WROTE", want_wrote)):
@@ -828,6 +838,19 @@ def scenario_linux_xhci(o, tmp):
                 failures.append("USB disk %s: the guest says %r, expected %r" % (what, got, want))
             else:
                 print("ok: USB disk %s %s" % (what.lower(), want))
+        # Linux's xhci_hcd takes MSI-X when offered: its IRQ is a message vector of mode
+        # msix, and it counted interrupts there (the disk's transfers at least).
+        modes = dict(re.findall(r"^VIREO-USB-MSI (\d+) (\w+)", text, re.M))
+        irqs = [(irq, sum(int(c) for c in counts.split()), chip)
+                for irq, counts, chip in re.findall(r"^VIREO-USB-IRQ (\d+):((?:\s+\d+)+)\s+(\S+).*xhci_hcd", text, re.M)]
+        if not irqs:
+            failures.append("no xhci_hcd line in /proc/interrupts")
+        for irq, n, chip in irqs:
+            if modes.get(irq) != "msix" or n == 0 or "MSI" not in chip:
+                failures.append("xhci_hcd IRQ %s: mode %s, %d interrupts on %s; expected MSI-X with interrupts"
+                                % (irq, modes.get(irq), n, chip))
+            else:
+                print("ok: xhci_hcd interrupts through MSI-X (IRQ %s, %s, %d interrupts)" % (irq, chip, n))
         # Saved while the guest waits for the keyboard's signal (its interrupt TRBs
         # pending on the xHCI); loaded after round 1.
         hmp(vm, "savevm xhciwait")

@@ -6,12 +6,18 @@
  * H bit, qTDs linking to themselves, random memory): the controller halts with Host
  * System Error or bounds its work, and the process never crashes or hangs. Finally the
  * controller is saved with an interrupt transfer NAKing in the periodic schedule and
- * restored into a second VM, which completes it. */
+ * restored into a second VM, which completes it. Built with tests/libusb-double (when
+ * libusb's header is there), it also passes that stand-in's microphone through behind
+ * a hub and reads it with split isochronous IN (siTDs). */
 #include "engine/backend.h"
 #include "engine/device.h"
+#include "engine/monitor.h"
 #include "engine/input.h"
 #include "hw/usb/usb.h"
 #include "pci-rig.h"
+#ifdef VIREO_LIBUSB_DOUBLE
+#include "tests/libusb-double/libusb-double.h"
+#endif
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -440,6 +446,18 @@ static void test_hub(void)
     uint8_t kd[18];
     enumerate(&r, 2, kd);
     g_assert_cmphex(kd[8] | kd[9] << 8, ==, 0x0627);
+    /* The listings (x-query-usb's port-path, info usb) name the way through the hub. */
+    vm_lock(r.vm);
+    Device *kbd = device_find(r.vm, "kbd");
+    DeviceBusPlace place;
+    g_assert_true(kbd->klass->bus_place(kbd, &place));
+    vm_unlock(r.vm);
+    g_assert_cmpstr(place.path, ==, "1.3");
+    g_assert_cmpint(place.addr, ==, 2);
+    bool quit = false;
+    g_autofree char *info = monitor_run(r.vm, "info usb", &quit);
+    g_assert_nonnull(strstr(info, "Port 1, Speed 480 Mb/s, Product QEMU USB Hub"));
+    g_assert_nonnull(strstr(info, "Port 1.3, Speed 480 Mb/s, Product QEMU USB Keyboard, ID: kbd"));
     static const uint8_t get_status[8] = { 0x80, 0, 0, 0, 0, 0, 2, 0 };
     uint8_t st[2];
     g_assert_cmpuint(control(&r, 2, get_status, st, 2), ==, 2);
@@ -607,9 +625,13 @@ static void test_full_speed_device(void)
 }
 
 /* A full-speed isochronous device behind the hub: usb-audio's OUT packets through siTDs
- * (EHCI 3.4). An siTD moves its packet in the first microframe of its S-mask and retires
- * there with its interrupt; one to an endpoint the device lacks is a transaction error;
- * one whose buffer lies outside RAM halts the controller. */
+ * (EHCI 3.4, 4.12.3). An OUT siTD makes a start split in each microframe of its S-mask,
+ * counting T-count down (TP Mid, then End), and its packet moves and the siTD retires
+ * with its interrupt at the last; an IN one makes its start split in the S-mask's
+ * microframe and its transaction in the first complete split of the C-mask after it
+ * (C-prog-mask says which), here a transaction error as the speaker has no IN endpoint;
+ * an IN siTD with no complete split after its start split retires with Missed
+ * Micro-Frame; one whose buffer lies outside RAM halts the controller. */
 static void test_sitd(void)
 {
     enum { SITD = 0x2200u, PCM = DATA };
@@ -649,13 +671,39 @@ static void test_sitd(void)
     step(&r, 2);
     g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);      /* retired, all 192 bytes moved */
     g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
-    /* IN from an endpoint the speaker lacks: a transaction error, nothing moved. */
+    /* Start splits in microframes 1 and 2 of each frame and T-count 5, TP Begin: two
+     * frames (16 microframes, whatever the phase) make four start splits and leave one
+     * (TP End); the next start split is the last, and the packet goes. */
+    put32(&r, SITD + 8, 0x06);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    put32(&r, SITD + 20, PCM + 0x1000 + (1u << 3 | 5u));
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 7);
+    g_assert_cmphex(get32(&r, SITD + 20), ==, PCM + 0x1000 + (3u << 3 | 1u));
+    g_assert_cmphex(op(&r, USBSTS) & STS_USBINT, ==, 0);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31);
+    g_assert_cmphex(get32(&r, SITD + 20) & 7, ==, 0);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT);
+    /* IN from an endpoint the speaker lacks: start split in microframe 1, complete splits
+     * allowed in 2-4; the first of them carries the transaction, a transaction error,
+     * nothing moved. */
     put32(&r, SITD + 4, ep | 1u << 31);
+    put32(&r, SITD + 8, 0x1c02);
     put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
     opw(&r, USBSTS, 0x3f);
     step(&r, 2);
-    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 3);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 10 | 1u << 3);
     g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    /* Complete splits only before the start split's microframe: missed. */
+    put32(&r, SITD + 8, 0x0310);
+    put32(&r, SITD + 12, 1u << 31 | 192u << 16 | 1u << 7);
+    opw(&r, USBSTS, 0x3f);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | 192u << 16 | 1u << 2);
+    g_assert_cmphex(op(&r, USBSTS) & (STS_USBINT | STS_ERRINT), ==, STS_USBINT | STS_ERRINT);
+    put32(&r, SITD + 8, 0x02);
     /* A buffer outside RAM: Host System Error, the controller halts. */
     put32(&r, SITD + 4, ep);
     put32(&r, SITD + 12, 192u << 16 | 1u << 7);
@@ -664,6 +712,79 @@ static void test_sitd(void)
     g_assert_cmphex(op(&r, USBSTS) & (STS_HSE | STS_HALTED), ==, STS_HSE | STS_HALTED);
     rig_free(&r);
 }
+
+#ifdef VIREO_LIBUSB_DOUBLE
+/* siTD IN with data: the host microphone of tests/libusb-double (standing for libusb and
+ * the device; usb-host passes it through) at full speed behind the hub. Each siTD makes
+ * its start split in microframe 0 and takes the packet in the first complete split of
+ * microframes 2-4: Total Bytes to Transfer keeps what did not come, C-prog-mask has
+ * microframe 2, the bytes are in the buffer; the first, before the device delivered
+ * anything, is empty; a packet the host's bus failed is a transaction error. */
+static void test_host_sitd_in(void)
+{
+    enum { SITD = 0x2200u, PKT = LIBUSB_DOUBLE_MIC_MPS };
+    libusb_double_plug(&libusb_double_mic);
+    static const char *const devs[] = { "usb-hub,bus=ehci.0,port=1",
+                                        "usb-host,vendorid=0x1209,productid=0x7a01,bus=ehci.0,port=1.5", NULL };
+    Rig r;
+    rig_init(&r, devs, NULL);
+    start(&r, 0);
+    uint8_t desc[18];
+    enumerate(&r, 1, desc);
+    hub_request(&r, 0x23, 3, 8, 5);
+    hub_request(&r, 0x23, 3, 4, 5);
+    g_assert_cmphex(port_status(&r, 5) & 0x0603, ==, 0x0003); /* enabled, full speed */
+    enumerate(&r, 2, desc);
+    g_assert_cmphex(desc[8] | desc[9] << 8, ==, 0x1209);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, 2, set_alt1, NULL, 0);
+    g_assert_cmpint(libusb_double_alt(1), ==, 1);
+
+    uint32_t ep = 2u | 1u << 8 | 1u << 16 | 5u << 24 | 1u << 31; /* IN, hub 1 port 5 */
+    uint32_t sitd[7] = { T, ep, 0x1c01, 1u << 31 | (uint32_t)PKT << 16 | 1u << 7, DATA, DATA + 0x1000, T };
+    for (int i = 0; i < 7; i++)
+        put32(&r, SITD + 4 * i, sitd[i]);
+    for (unsigned i = 0; i < 1024; i++)
+        put32(&r, FRAMES + 4 * i, SITD | 2u << 1);
+    opw(&r, PERIODIC, FRAMES);
+    opw(&r, USBCMD, op(&r, USBCMD) | CMD_PSE);
+    step(&r, 2);
+    g_assert_cmphex(get32(&r, SITD + 12), ==, 1u << 31 | (uint32_t)PKT << 16 | 1u << 10);
+    int packets = 0, plen = 0;
+    int total = libusb_double_in_flight(LIBUSB_DOUBLE_MIC_EP, &packets, &plen) * packets;
+    g_assert_cmpint(total, >=, 1);
+    g_assert_cmpint(total, <=, 32);
+    g_assert_cmpint(plen, ==, PKT);
+    size_t lens[32];
+    for (int i = 0; i < total; i++) {
+        lens[i] = i == 1 ? PKT : (size_t)(i * 23 + 5) % (PKT + 1);
+        uint8_t data[PKT];
+        for (size_t k = 0; k < lens[i]; k++)
+            data[k] = (uint8_t)(i * 7 + k * 5 + 3);
+        libusb_double_iso_in_push(LIBUSB_DOUBLE_MIC_EP, i == 6 ? LIBUSB_TRANSFER_ERROR : LIBUSB_TRANSFER_COMPLETED,
+                                  data, lens[i]);
+    }
+    g_assert_true(libusb_double_iso_in_drained(LIBUSB_DOUBLE_MIC_EP, 5000));
+    for (int i = 0; i < total; i++) {
+        uint32_t buf = DATA + 0x80u * (uint32_t)(i % 16);
+        put32(&r, SITD + 16, buf);
+        put32(&r, SITD + 12, 1u << 31 | (uint32_t)PKT << 16 | 1u << 7);
+        for (int n = 0; n < 4 && (get32(&r, SITD + 12) & (1u << 7)); n++)
+            step(&r, 1);
+        uint32_t st = get32(&r, SITD + 12);
+        if (i == 6) {
+            g_assert_cmphex(st, ==, 1u << 31 | (uint32_t)PKT << 16 | 1u << 10 | 1u << 3);
+            continue;
+        }
+        g_assert_cmphex(st, ==, 1u << 31 | (uint32_t)(PKT - lens[i]) << 16 | 1u << 10);
+        uint8_t got[PKT];
+        get_bytes(&r, buf, got, lens[i]);
+        for (size_t k = 0; k < lens[i]; k++)
+            g_assert_cmphex(got[k], ==, (uint8_t)(i * 7 + k * 5 + 3));
+    }
+    rig_free(&r);
+}
+#endif
 
 static void assert_hse(Rig *r)
 {
@@ -874,6 +995,9 @@ int main(int argc, char **argv)
     g_test_add_func("/ehci/hub", test_hub);
     g_test_add_func("/ehci/full-speed-device", test_full_speed_device);
     g_test_add_func("/ehci/sitd", test_sitd);
+#ifdef VIREO_LIBUSB_DOUBLE
+    g_test_add_func("/ehci/host-sitd-in", test_host_sitd_in);
+#endif
     g_test_add_func("/ehci/hostile", test_hostile);
     g_test_add_func("/ehci/state", test_state);
     return g_test_run();

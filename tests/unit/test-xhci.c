@@ -6,12 +6,17 @@
  * NAKs until the pointer moves, saved and restored while its TRB is pending. Then
  * hostile guests: Link TRB loops, pointers outside RAM, bogus slot and endpoint ids,
  * TRB types that mean nothing there, and random rings: the controller answers with a
- * completion code or a host system error, and this process never crashes or hangs. */
+ * completion code or a host system error, and this process never crashes or hangs.
+ * Also: MSI and MSI-X, isochronous OUT (usb-audio) with Frame IDs, and isochronous IN
+ * from the libusb stand-in's microphone through usb-host (tests/libusb-double). */
 #include "engine/backend.h"
 #include "engine/device.h"
 #include "engine/input.h"
 #include "engine/timer.h"
 #include "pci-rig.h"
+#ifdef VIREO_LIBUSB_DOUBLE
+#include "tests/libusb-double/libusb-double.h"
+#endif
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -56,6 +61,10 @@ typedef struct Rig {
     unsigned cmd_idx, ev_idx, ep0_idx, ep1_idx;
     bool ev_ccs;
     unsigned port_seen;
+    /* Messages the bus delivered (rig_init_msi). */
+    int msi_count;
+    uint64_t msi_addr;
+    uint32_t msi_data;
 } Rig;
 
 typedef struct Ev {
@@ -88,6 +97,50 @@ static void rig_init_full(Rig *r, const char *model, const char *const *devices,
     pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
     vm_unlock(r->vm);
     r->ev_ccs = true;
+}
+
+static void msi_sink(void *opaque, uint64_t addr, uint32_t data)
+{
+    Rig *r = opaque;
+    r->msi_count++;
+    r->msi_addr = addr;
+    r->msi_data = data;
+}
+
+/* A bus that delivers message signalled interrupts, as the pc board's does. */
+static void rig_init_msi(Rig *r, const char *spec, const char *const *devices)
+{
+    memset(r, 0, sizeof(*r));
+    r->vm = vm_new_for_test(RAM);
+    GError *err = NULL;
+    vm_lock(r->vm);
+    r->bus = pci_rig_bus_new(r->vm, &r->irq);
+    pci_bus_set_msi(r->bus, msi_sink, r);
+    g_assert_nonnull(device_create_from_spec(r->vm, spec, &err));
+    g_assert_no_error(err);
+    for (; devices && *devices; devices++) {
+        g_assert_nonnull(device_create_from_spec(r->vm, *devices, &err));
+        g_assert_no_error(err);
+    }
+    pci_config_write(r->bus, DEVFN, PCI_BAR0, BAR, 4);
+    pci_config_write(r->bus, DEVFN, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    vm_unlock(r->vm);
+    r->ev_ccs = true;
+}
+
+static uint32_t cfg_rd(Rig *r, uint32_t off, unsigned size)
+{
+    vm_lock(r->vm);
+    uint32_t v = pci_config_read(r->bus, DEVFN, off, size);
+    vm_unlock(r->vm);
+    return v;
+}
+
+static void cfg_wr(Rig *r, uint32_t off, uint32_t v, unsigned size)
+{
+    vm_lock(r->vm);
+    pci_config_write(r->bus, DEVFN, off, v, size);
+    vm_unlock(r->vm);
 }
 
 static void rig_init_model(Rig *r, const char *model, const char *const *devices)
@@ -901,7 +954,8 @@ static void test_random(void)
 /* usb-audio at full speed: its AudioStreaming setting 1 selected, an isochronous OUT
  * endpoint (DCI 2, every 1 ms) fed with Isoch TRBs. The controller moves one TD per
  * service interval of virtual time, each with its transfer event, and the PCM reaches
- * the audiodev's WAV file, also after a save mid-stream restored into a second VM. An
+ * the audiodev's WAV file, also after a save mid-stream restored into a second VM. A TD
+ * without SIA runs in the frame its Frame ID names (a past one: Missed Service). An
  * Isoch TRB on the control endpoint is a TRB Error. */
 static void test_isoch_audio(void)
 {
@@ -1009,6 +1063,32 @@ static void test_isoch_audio(void)
     /* The device holds 24 ms before its voice plays; then all of it is mixed. */
     vm_test_clock_step(b.vm, 60 * MS);
     no_event(&b);
+    /* Without SIA a TD waits for the frame its Frame ID names (MFINDEX / 8): five
+     * frames ahead, nothing for 3 ms, done by 6 ms. One for the current frame runs at
+     * once; one for a frame already past is a Missed Service Error. */
+    unsigned frame = (rd(&b, RT) >> 3) & 0x7ff;
+    uint64_t at = EP1_RING + 16u * TDS;
+    put_trb(&b, at, PCM, 192, trb_type_bits(T_ISOCH) | IOC | ((frame + 5) & 0x7ffu) << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    no_event(&b);
+    vm_test_clock_step(b.vm, 3 * MS);
+    no_event(&b);
+    vm_test_clock_step(b.vm, 3 * MS);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    frame = (rd(&b, RT) >> 3) & 0x7ff;
+    put_trb(&b, at + 16, PCM, 192, trb_type_bits(T_ISOCH) | IOC | frame << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at + 16);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    put_trb(&b, at + 32, PCM, 192, trb_type_bits(T_ISOCH) | IOC | ((frame - 10) & 0x7ffu) << 20 | C);
+    wr(&b, DB + 4 * slot, 2);
+    ev = expect_event(&b, E_TRANSFER);
+    g_assert_cmphex(ev.param, ==, at + 32);
+    g_assert_cmpuint(code(&ev), ==, 23); /* Missed Service Error */
+    no_event(&b);
     /* Not on a control endpoint. */
     ep0_trb(&b, PCM, 8, trb_type_bits(T_ISOCH) | IOC);
     wr(&b, DB + 4 * slot, 1);
@@ -1033,6 +1113,208 @@ static void test_isoch_audio(void)
     g_rmdir(dir);
 }
 
+#ifdef VIREO_LIBUSB_DOUBLE
+/* usb-host's isochronous IN on the xHCI: the host microphone of tests/libusb-double
+ * (which stands for libusb and the device) at full speed on a USB 2 port, its streaming
+ * setting selected and its endpoint 0x81 configured as Isoch IN (DCI 3, every 1 ms).
+ * One Isoch TRB of 100 bytes a frame: the first, before anything arrived, is an empty
+ * packet (Short Packet, residual 100); then each packet the device delivered lands in
+ * its TRB's buffer with its length (Success when full, Short Packet with the residual
+ * otherwise), and one the host's bus failed is a USB Transaction Error on its TD while
+ * the endpoint runs on. */
+static void test_host_iso_in(void)
+{
+    enum { T_ISOCH = 5, PKT = LIBUSB_DOUBLE_MIC_MPS, N = 64, CC_XACT = 4 };
+    libusb_double_plug(&libusb_double_mic);
+    static const char *const devs[] = { "usb-host,vendorid=0x1209,productid=0x7a01,id=mic", NULL };
+    Rig r;
+    rig_init(&r, devs);
+    start(&r);
+    port_enable(&r, 1, 1);                                    /* full speed */
+    unsigned slot = address_device(&r, 1, 1, 8, false);
+    static const uint8_t set_conf[8] = { 0, 9, 1, 0, 0, 0, 0, 0 };
+    control(&r, slot, set_conf, NULL, 0);
+    static const uint8_t set_alt1[8] = { 0x01, 11, 1, 0, 1, 0, 0, 0 };
+    control(&r, slot, set_alt1, NULL, 0);
+    g_assert_cmpint(libusb_double_alt(1), ==, 1);
+    for (unsigned i = 0; i < 0x440; i += 4)
+        put32(&r, INPUT + i, 0);
+    put32(&r, INPUT + 4, 1u | 1u << 3);                       /* add slot, DCI 3 */
+    put32(&r, INPUT + 0x20, 3u << 27 | 1u << 20);
+    put32(&r, INPUT + 0x24, 1u << 16);
+    put32(&r, INPUT + 0x20 + 0x20 * 3, 3u << 16);             /* interval 2^3 x 125 us */
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 4, (uint32_t)PKT << 16 | 5u << 3); /* isoch IN */
+    put32(&r, INPUT + 0x20 + 0x20 * 3 + 8, EP1_RING | 1);
+    Ev ev = command(&r, INPUT, 0, trb_type_bits(T_CONFIGURE) | slot << 24);
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+
+    /* The first TD: nothing delivered yet; the stream starts on the host. */
+    put_trb(&r, EP1_RING, BUF, PKT, trb_type_bits(T_ISOCH) | IOC | ISP | 1u << 31 | C);
+    wr(&r, DB + 4 * slot, 3);
+    ev = expect_event(&r, E_TRANSFER);
+    g_assert_cmpuint(code(&ev), ==, CC_SHORT);
+    g_assert_cmpuint(ev.status & 0xffffff, ==, PKT);
+    int packets = 0, plen = 0;
+    int xfers = libusb_double_in_flight(LIBUSB_DOUBLE_MIC_EP, &packets, &plen);
+    g_assert_cmpint(xfers, >=, 1);
+    g_assert_cmpint(plen, ==, PKT);
+    int total = xfers * packets;
+    g_assert_cmpint(total, <=, 32); /* buffers 0x80 apart below EP1_RING */
+    size_t lens[N];
+    for (int i = 0; i < total; i++) {
+        lens[i] = i == 2 ? PKT : (size_t)(i * 41 + 7) % (PKT + 1);
+        uint8_t data[PKT];
+        for (size_t k = 0; k < lens[i]; k++)
+            data[k] = (uint8_t)(i * 13 + k * 3);
+        libusb_double_iso_in_push(LIBUSB_DOUBLE_MIC_EP, i == 4 ? LIBUSB_TRANSFER_ERROR : LIBUSB_TRANSFER_COMPLETED,
+                                  data, lens[i]);
+    }
+    g_assert_true(libusb_double_iso_in_drained(LIBUSB_DOUBLE_MIC_EP, 5000));
+    for (int i = 0; i < total; i++) {
+        uint64_t at = EP1_RING + 16u * (1 + (unsigned)i);
+        uint32_t buf = BUF + 0x80u * (uint32_t)i;
+        put_trb(&r, at, buf, PKT, trb_type_bits(T_ISOCH) | IOC | ISP | 1u << 31 | C);
+        wr(&r, DB + 4 * slot, 3);
+        if (!next_event(&r, &ev)) {
+            vm_test_clock_step(r.vm, 2 * MS);
+            g_assert_true(next_event(&r, &ev));
+        }
+        g_assert_cmphex(ev.param, ==, at);
+        if (i == 4) {
+            g_assert_cmpuint(code(&ev), ==, CC_XACT);
+            continue;
+        }
+        g_assert_cmpuint(code(&ev), ==, lens[i] == PKT ? CC_SUCCESS : CC_SHORT);
+        g_assert_cmpuint(ev.status & 0xffffff, ==, PKT - lens[i]);
+        uint8_t got[PKT];
+        vm_lock(r.vm);
+        mem_read(vm_mem(r.vm), buf, got, lens[i]);
+        vm_unlock(r.vm);
+        for (size_t k = 0; k < lens[i]; k++)
+            g_assert_cmphex(got[k], ==, (uint8_t)(i * 13 + k * 3));
+    }
+    vm_free(r.vm);
+    g_assert_cmphex(libusb_double_claimed(), ==, 0);
+}
+#endif
+
+/* MSI and MSI-X (PCI 3.0, 6.8): both capabilities offered, MSI-X's table in BAR 0; the
+ * interrupter's events arrive as messages with the address and data the driver
+ * programmed and INTx stays low; a masked vector's message waits in the pending bit
+ * until unmasked, also across a save and load; MSI sends its own message; with both
+ * off the pin is used again. Without a message sink (the other tests' bus) neither is
+ * offered, and msix=off leaves MSI alone in the list. */
+static void test_msi(void)
+{
+    static const char *const devs[] = { "usb-tablet", NULL };
+    Rig r;
+    rig_init_msi(&r, "qemu-xhci,addr=4", devs);
+    g_assert_cmphex(cfg_rd(&r, PCI_STATUS, 2) & 0x10, ==, 0x10);
+    unsigned msi = cfg_rd(&r, 0x34, 1);
+    g_assert_cmphex(cfg_rd(&r, msi, 1), ==, 0x05);
+    g_assert_cmphex(cfg_rd(&r, msi + 2, 2) & 0x81, ==, 0x80); /* 64-bit, off */
+    unsigned msix = cfg_rd(&r, msi + 1, 1);
+    g_assert_cmphex(cfg_rd(&r, msix, 1), ==, 0x11);
+    g_assert_cmphex(cfg_rd(&r, msix + 1, 1), ==, 0);
+    /* One vector (one interrupter, HCSPARAMS1 MaxIntrs), the table and PBA in BAR 0. */
+    g_assert_cmphex(cfg_rd(&r, msix + 2, 2), ==, 0);
+    g_assert_cmphex((rd(&r, 4) >> 8) & 0x7ff, ==, 1);
+    uint32_t table = cfg_rd(&r, msix + 4, 4), pba = cfg_rd(&r, msix + 8, 4);
+    g_assert_cmphex(table & 7, ==, 0);
+    g_assert_cmphex(pba & 7, ==, 0);
+    g_assert_cmphex(rd(&r, table + 12), ==, 1); /* masked after reset */
+
+    /* MSI-X on with vector 0 programmed: the port change events of the start arrive as
+     * messages; the pin never rises. */
+    wr(&r, table, 0xfee00000);
+    wr(&r, table + 4, 0);
+    wr(&r, table + 8, 0x41);
+    wr(&r, table + 12, 0);
+    cfg_wr(&r, msix + 2, 0x8000, 2);
+    start(&r);
+    g_assert_cmpint(r.msi_count, ==, 1);
+    g_assert_cmphex(r.msi_addr, ==, 0xfee00000);
+    g_assert_cmphex(r.msi_data, ==, 0x41);
+    g_assert_cmpint(r.irq, ==, 0);
+    Ev ev = expect_event(&r, E_PORT); /* acknowledging it: the next events interrupt again */
+    (void)ev;
+    while (next_event(&r, &ev))
+        ;
+    int before = r.msi_count;
+    ev = command(&r, 0, 0, trb_type_bits(T_NOOP_CMD));
+    g_assert_cmpuint(code(&ev), ==, CC_SUCCESS);
+    g_assert_cmpint(r.msi_count, ==, before + 1);
+    g_assert_cmpint(r.irq, ==, 0);
+
+    /* The function masked: the No Op's interrupt waits in the pending bit. */
+    cfg_wr(&r, msix + 2, 0xc000, 2);
+    before = r.msi_count;
+    ring_cmd(&r, 0, 0, trb_type_bits(T_NOOP_CMD));
+    g_assert_cmpint(r.msi_count, ==, before);
+    g_assert_cmphex(rd(&r, pba) & 1, ==, 1);
+    /* Saved and restored so: the copy sends it when unmasked. */
+    vm_lock(r.vm);
+    g_autoptr(GByteArray) devstate = g_byte_array_new();
+    device_list_save(r.vm, devstate);
+    GByteArray *ram = g_byte_array_new();
+    g_byte_array_set_size(ram, 0x20000);
+    mem_read(vm_mem(r.vm), 0, ram->data, ram->len);
+    vm_unlock(r.vm);
+    Rig b;
+    rig_init_msi(&b, "qemu-xhci,addr=4", devs);
+    GError *err = NULL;
+    vm_lock(b.vm);
+    mem_write(vm_mem(b.vm), 0, ram->data, ram->len);
+    g_assert_true(device_list_load(b.vm, devstate->data, devstate->len, &err));
+    g_assert_no_error(err);
+    vm_unlock(b.vm);
+    g_byte_array_free(ram, TRUE);
+    g_assert_cmpint(b.msi_count, ==, 0);
+    g_assert_cmphex(rd(&b, pba) & 1, ==, 1);
+    cfg_wr(&b, msix + 2, 0x8000, 2);
+    g_assert_cmpint(b.msi_count, ==, 1);
+    g_assert_cmphex(b.msi_data, ==, 0x41);
+    g_assert_cmphex(rd(&b, pba) & 1, ==, 0);
+    g_assert_cmpint(b.irq, ==, 0);
+    vm_free(b.vm);
+    /* In the original, lifting the entry's own mask does it too. */
+    cfg_wr(&r, msix + 2, 0x8000, 2);
+    g_assert_cmpint(r.msi_count, ==, before + 1);
+    g_assert_true(next_event(&r, &ev));
+
+    /* MSI instead: its own address and data. */
+    cfg_wr(&r, msix + 2, 0, 2);
+    cfg_wr(&r, msi + 4, 0xfee01000, 4);
+    cfg_wr(&r, msi + 8, 0, 4);
+    cfg_wr(&r, msi + 12, 0x52, 2);
+    cfg_wr(&r, msi + 2, 1, 2);
+    before = r.msi_count;
+    ev = command(&r, 0, 0, trb_type_bits(T_NOOP_CMD));
+    g_assert_cmpint(r.msi_count, ==, before + 1);
+    g_assert_cmphex(r.msi_addr, ==, 0xfee01000);
+    g_assert_cmphex(r.msi_data, ==, 0x52);
+    g_assert_cmpint(r.irq, ==, 0);
+    /* Both off: the pin again. */
+    cfg_wr(&r, msi + 2, 0, 2);
+    before = r.msi_count;
+    ring_cmd(&r, 0, 0, trb_type_bits(T_NOOP_CMD));
+    g_assert_cmpint(r.irq, ==, 1);
+    g_assert_true(next_event(&r, &ev));
+    g_assert_cmpint(r.irq, ==, 0);
+    g_assert_cmpint(r.msi_count, ==, before);
+    vm_free(r.vm);
+
+    /* msix=off: MSI alone. A bus without message delivery: no capability at all. */
+    rig_init_msi(&r, "qemu-xhci,addr=4,msix=off", NULL);
+    msi = cfg_rd(&r, 0x34, 1);
+    g_assert_cmphex(cfg_rd(&r, msi, 1), ==, 0x05);
+    g_assert_cmphex(cfg_rd(&r, msi + 1, 1), ==, 0);
+    vm_free(r.vm);
+    rig_init(&r, NULL);
+    g_assert_cmphex(cfg_rd(&r, PCI_STATUS, 2) & 0x10, ==, 0);
+    vm_free(r.vm);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1045,5 +1327,9 @@ int main(int argc, char **argv)
     g_test_add_func("/xhci/hostile-commands", test_hostile_commands);
     g_test_add_func("/xhci/random", test_random);
     g_test_add_func("/xhci/isoch-audio", test_isoch_audio);
+    g_test_add_func("/xhci/msi", test_msi);
+#ifdef VIREO_LIBUSB_DOUBLE
+    g_test_add_func("/xhci/host-iso-in", test_host_iso_in);
+#endif
     return g_test_run();
 }

@@ -127,6 +127,12 @@ if grep -q 'vireo.usbdisk=1' /proc/cmdline; then
     echo 3 > /proc/sys/vm/drop_caches
     echo "VIREO-USB-DISK-WROTE $n $(dd if=/dev/sda bs=512 skip=2048 2>/dev/null | head -c $n | md5sum)"
 fi
+# How the host controllers interrupt: each PCI message vector's mode (msi or msix, by
+# its IRQ number) and the controllers' lines of /proc/interrupts.
+for m in /sys/bus/pci/devices/*/msi_irqs/*; do
+    [ -f "$m" ] && echo "VIREO-USB-MSI ${m##*/} $(cat $m)"
+done
+grep -E 'hci_hcd|hci-pci' /proc/interrupts | while read -r l; do echo "VIREO-USB-IRQ $l"; done
 # Event devices appear after their USB device; give them the same time.
 i=0
 while [ "$(grep -l 'QEMU USB' /sys/class/input/event*/device/name 2>/dev/null | wc -l)" -lt "${want:-1}" ] &&
