@@ -634,3 +634,29 @@ bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size)
     emit_store(e, size, greg(t, size, b), H_RAX);
     return true;
 }
+
+/* DIV r/m32 (alu.c's mul_div): EDX:EAX / the source, quotient to EAX, remainder to
+ * EDX, the flags untouched (as the handler leaves them). A zero divisor or a quotient
+ * beyond 32 bits (EDX >= divisor) takes the slow path, whose handler raises #DE;
+ * nothing is written before those tests, and the host's DIV then cannot fault. */
+bool jit_tr_div(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = jit_stub_new(t, k);
+    if (i->pfx & X86_PFX_MEM)
+        emit_load(e, 4, H_RCX, jit_emit_probe(t, s, i, 4, SEG_OK_READ, false));
+    else
+        emit_load(e, 4, H_RCX, gread(t, 4, i->rm));
+    emit_load(e, 4, H_RDX, gread(t, 4, R_EDX));
+    emit_test_rr(e, 4, H_RCX, H_RCX);
+    jit_stub_jcc(t, s, HC_E);
+    emit_alu_rr(e, 4, ALU_CMP, H_RDX, H_RCX);
+    jit_stub_jcc(t, s, HC_AE);
+    emit_load(e, 4, H_RAX, gread(t, 4, R_EAX));
+    emit_op_rr(e, 4, 0xf7, 6, H_RCX); /* DIV ECX */
+    emit_store(e, 4, greg(t, 4, R_EAX), H_RAX);
+    emit_store(e, 4, greg(t, 4, R_EDX), H_RDX);
+    s->resume = emit_pos(e);
+    return true;
+}

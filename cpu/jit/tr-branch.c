@@ -46,6 +46,25 @@ bool jit_tr_pushpop(Tr *t, unsigned k, bool push)
     return true;
 }
 
+/* LEAVE with a 32-bit operand size (move.c's leave) on a 32-bit flat stack: EBP is
+ * popped from SS:EBP, ESP = EBP + 4; registers are written only after the probe. */
+bool jit_tr_leave(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    Stub *s = jit_stub_new(t, k);
+    emit_alu_mi(e, 1, ALU_CMP, CPU(ss32), 0);
+    jit_stub_jcc(t, s, HC_E);
+    emit_load(e, 4, H_RAX, gread(t, 4, R_EBP));
+    JitMem m = jit_emit_probe_at(t, s, S_SS, 4, SEG_OK_READ, false);
+    emit_load(e, 4, H_RCX, m);
+    emit_load(e, 4, H_RDX, gread(t, 4, R_EBP));
+    emit_alu_ri(e, 4, ALU_ADD, H_RDX, 4);
+    emit_store(e, 4, greg(t, 4, R_ESP), H_RDX);
+    emit_store(e, 4, greg(t, 4, R_EBP), H_RCX);
+    s->resume = emit_pos(e);
+    return true;
+}
+
 /* PUSH imm8/imm32 and PUSH r/m32 (move.c's push_imm, and group 5's PUSH), 32-bit
  * operand size: the source (a register, or memory through its own probe) is read
  * into R13D first, so either probe's slow path starts from the instruction's own

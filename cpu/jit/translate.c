@@ -93,6 +93,8 @@ static unsigned form_of(const X86Insn *i)
 {
     unsigned op = i->opcode;
     unsigned f = (i->pfx & X86_PFX_MEM) && op != 0x8d ? IN_MEM : 0;
+    if (op == 0xc9 || op == 0xfc || op == 0xfd || (op == 0xf7 && i->reg == 6))
+        return f | IN_DIVLEAVE;
     if ((op < 0x40 && (op & 7) < 6) || (op >= 0x80 && op <= 0x83))
         return f | IN_ALU;
     if (op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9 || op == 0xf6 || op == 0xf7)
@@ -171,6 +173,7 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes
         *writes = all;
         return x86_osize(i) == 4;
     case 0x90:
+    case 0xfc: case 0xfd:
         return true;
     case 0x0fc8 ... 0x0fcf:
         return x86_osize(i) == 4;
@@ -256,6 +259,8 @@ static bool tr_inline(Tr *t, unsigned k)
         return true;
     }
     case 0xf6: case 0xf7:
+        if (op == 0xf7 && i->reg == 6)
+            return x86_osize(i) == 4 && jit_tr_div(t, k);
         if (i->reg == 2 || i->reg == 3)
             return !mem && jit_tr_notneg(t, i, op_size(i, op == 0xf6));
         if (i->reg > 1)
@@ -306,6 +311,14 @@ static bool tr_inline(Tr *t, unsigned k)
         return jit_tr_mov_moffs(t, k);
     case 0x90:
         return true; /* NOP (and PAUSE) */
+    case 0xc9:
+        return x86_osize(i) == 4 && jit_tr_leave(t, k);
+    case 0xfc: /* CLD, STD (move.c's flag_op) */
+        emit_alu_mi(&t->e, 4, ALU_AND, CPU(eflags), ~(uint32_t)X86_FL_DF);
+        return true;
+    case 0xfd:
+        emit_alu_mi(&t->e, 4, ALU_OR, CPU(eflags), X86_FL_DF);
+        return true;
     case 0x0fae:
         /* LFENCE and SFENCE order nothing the host's TSO does not; MFENCE also
          * orders stores before loads, which other vCPU threads can see. */
@@ -380,6 +393,10 @@ static uint8_t rc_predict(Tr *t, const X86Insn *i)
         m |= 1u << i->reg;
     if (op == 0xd3)
         m |= 1u << R_ECX;
+    if (op == 0xf7 && i->reg == 6)
+        m |= (1u << R_EAX) | (1u << R_EDX);
+    if (op == 0xc9)
+        m |= (1u << R_EBP) | (1u << R_ESP);
     return (uint8_t)m;
 }
 
@@ -499,7 +516,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             unsigned op = i->opcode;
             if ((i->pfx & X86_PFX_MEM) && op != 0x8d && i->seg < 6)
                 uses[i->seg]++;
-            if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
+            if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 || op == 0xc9 ||
                 (op == 0xff && (i->reg == 2 || i->reg == 6)))
                 uses[S_SS]++;
         }

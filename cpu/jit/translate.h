@@ -124,7 +124,8 @@ enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
     IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
-    IN_ALL = 65535,
+    IN_DIVLEAVE = 65536, /* DIV r/m32, LEAVE, CLD/STD (phase 5) */
+    IN_ALL = 131071,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -244,10 +245,12 @@ bool jit_tr_movx(Tr *t, unsigned k);
 bool jit_tr_notneg(Tr *t, const X86Insn *i, unsigned size);
 bool jit_tr_cbw_cwd(Tr *t, const X86Insn *i);
 bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size);
+bool jit_tr_div(Tr *t, unsigned k);
 
 /* tr-branch.c: the stack forms and the block-ending transfers. */
 bool jit_tr_pushpop(Tr *t, unsigned k, bool push);
 bool jit_tr_push_value(Tr *t, unsigned k);
+bool jit_tr_leave(Tr *t, unsigned k);
 bool jit_tr_indirect(Tr *t, unsigned k, bool call);
 bool jit_tr_callret(Tr *t, unsigned k, bool call);
 bool jit_tr_loop(Tr *t, unsigned k);
