@@ -77,6 +77,7 @@ typedef struct JitLink {
     uint8_t *site;            /* its JitSite (read-write view), NULL: none */
     uint32_t eip;             /* the EIP it left with */
     uint32_t epoch;           /* chain_epoch then: linked only if nothing moved it since */
+    uint32_t req;             /* Vcpu.requests then (-d jit-stats: why a linked exit failed) */
 } JitLink;
 
 typedef struct Tr {
@@ -166,7 +167,8 @@ void jit_exit_with(Tr *t, unsigned count);
 #define JIT_DELTA_UNKNOWN INT64_MIN
 void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta);
 /* Points the exit described at info at the block about to run (chain.c). */
-void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Insn *insns, unsigned n, void **slot,
+                    JitFn fn);
 /* Empties the lookup table and emits its routine at the start of an empty cache. */
 bool jit_ib_reset(Jit *j, X86Cpu *c);
 /* Enters the block about to run into the lookup table (after a lookup missed). */
