@@ -129,12 +129,10 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
         /* (the dispatcher runs no block while these are set) */
         emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
         emit_jcc_to(e, HC_NE, unlinked);
-        /* The interrupt shadow of an STI (not of MOV SS / POP SS, debug_shadow) with
-         * no request pending: the dispatcher would step one instruction and then
-         * deliver nothing either; the next block runs instead, the shadow cleared
-         * once every test passed (a request that comes meanwhile waits for the
-         * block's end, as one arriving during any block does). */
-        emit_alu_mi(e, 1, ALU_CMP, CPU(debug_shadow), 0);
+        /* (An interrupt shadow: the dispatcher steps the next instruction, so that
+         * an interrupt it makes deliverable, such as a TPR write after STI, is
+         * taken right after it.) */
+        emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
         emit_jcc_to(e, HC_NE, unlinked);
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
@@ -152,8 +150,6 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
     emit_jcc_to(e, HC_A, unlinked);
     /* What exec_block does around a block: count this one, start the next. */
-    if (!quiet)
-        emit_store_imm(e, 1, CPU(intr_shadow), 0);
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
     emit_store(e, 4, CPU(block_eip), H_RAX);
     site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
@@ -360,7 +356,7 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(debug_shadow), 0); /* (an STI's shadow: as a guard) */
+    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
     emit_u32(e, X86_FL_TF | X86_FL_RF);
@@ -375,7 +371,6 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_RDX);
     emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
     misses[nm++] = emit_jcc_fwd(e, HC_A);
-    emit_store_imm(e, 1, CPU(intr_shadow), 0);
     emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
     emit_store(e, 8, CPU(icount), H_R13);
     emit_store(e, 4, CPU(block_eip), H_RAX);
