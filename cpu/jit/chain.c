@@ -277,9 +277,9 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     j->stats.links++;
 }
 
-static inline unsigned ib_index(uint32_t lin)
+static inline unsigned ib_set(uint32_t lin)
 {
-    return (lin ^ (lin >> 12)) & (JIT_IB_SIZE - 1);
+    return (lin ^ (lin >> 12)) & (JIT_IB_SETS - 1);
 }
 
 void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
@@ -288,7 +288,14 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
     uint64_t phys;
     const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
     uint32_t lin = c->seg[S_CS].base + c->eip;
-    JitIbEntry *ie = &j->ib[ib_index(lin)];
+    /* Two ways: an entry for this address is refilled in place; otherwise the
+     * newer way moves to the second place and the new target takes the first. */
+    JitIbEntry *set = &j->ib[ib_set(lin) * 2];
+    JitIbEntry *ie = &set[0];
+    if (set[1].lin == lin && set[1].acc != UINT32_MAX)
+        ie = &set[1];
+    else if (set[0].lin != lin)
+        set[1] = set[0];
     ie->lin = lin;
     ie->epoch = c->link_epoch;
     ie->acc = c->acc_user;
@@ -309,20 +316,24 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
  * fills the entry (run_block, jit_ib_fill). */
 static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
 {
-    size_t misses[16];
+    size_t misses[24];
     unsigned nm = 0;
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     emit_mov_rr(e, 4, H_RDX, H_RCX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
     emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SIZE - 1);
-    emit_shift_ri(e, 4, 4, H_RDX, 6);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SETS - 1);
+    emit_shift_ri(e, 4, 4, H_RDX, 7); /* sets of two 64-byte entries */
     emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)j->ib);
     emit_alu_rr(e, 8, ALU_ADD, H_RSI, H_RDX);
 #define IE(f) jm(H_RSI, (int32_t)offsetof(JitIbEntry, f))
     emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    size_t way0 = emit_jcc_fwd(e, HC_E);
+    emit_alu_ri(e, 8, ALU_ADD, H_RSI, (uint32_t)sizeof(JitIbEntry));
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_patch(e, way0, emit_pos(e));
     emit_load(e, 4, H_RDX, IE(epoch));
     emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(link_epoch));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);

@@ -63,6 +63,7 @@ typedef struct JitSite {
 /* An entry of the lookup table of exits whose target changes (JitSite.retargets):
  * the same facts a linked exit's guard holds, for the block at linear address lin. */
 #define JIT_IB_SIZE 4096
+#define JIT_IB_SETS (JIT_IB_SIZE / 2) /* two ways a set: the newest target first */
 typedef struct JitIbEntry {
     uint32_t lin, epoch, acc, n;     /* n: the block's instructions */
     uint64_t tlbe, phys, vptr;       /* X86Tlb *, physical page, const uint32_t * */
