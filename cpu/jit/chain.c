@@ -69,6 +69,9 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
     emit_load(e, 4, H_RCX, CPU(chain_epoch));
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, epoch)), H_RCX);
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
+    emit_load(e, 4, H_RCX, jm(H_RCX, 0));
+    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, req)), H_RCX);
     jit_exit_with(t, count);
     /* For when the target keeps changing: the lookup table instead. */
     site.lookup = (uint16_t)(emit_pos(e) - start);
@@ -108,28 +111,37 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     site.version = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
     emit_jcc_to(e, HC_NE, unlinked);
-    /* The dispatcher's tests before a block (exec.c, x86_cpu_run). */
+    /* The dispatcher's tests before a block (exec.c, x86_cpu_run). A request
+     * pending: out of line (after the guard) INTR alone while IF is clear passes,
+     * as the dispatcher would deliver nothing either (a kernel's interrupts-off
+     * sections with a timer interrupt waiting: a million exits of a Linux boot). */
     emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
+    size_t req_pending = emit_jcc_fwd(e, HC_NE);
+    size_t req_done = emit_pos(e);
     emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
     emit_jcc_to(e, HC_NE, unlinked);
-    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
     if (!quiet) {
+        /* (data breakpoint hits come from handlers; the dispatcher enters no block
+         * with one pending) */
+        emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
+        emit_jcc_to(e, HC_NE, unlinked);
         /* (the dispatcher runs no block while these are set) */
         emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
         emit_jcc_to(e, HC_NE, unlinked);
+        /* (An interrupt shadow: the dispatcher steps the next instruction, so that
+         * an interrupt it makes deliverable, such as a TPR write after STI, is
+         * taken right after it.) */
         emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
         emit_jcc_to(e, HC_NE, unlinked);
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
         emit_jcc_to(e, HC_NE, unlinked);
     }
-    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
-    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
-    emit_u32(e, LOG_EXEC);
-    emit_jcc_to(e, HC_NE, unlinked);
+    /* -d exec traces every block from the dispatcher; vlog_mask is set once, before
+     * any code runs (vireo-run's -d), so the test is made here. */
+    if (vlog_mask & LOG_EXEC)
+        emit_jmp_to(e, unlinked);
     /* icount + this block + the next one within the budget */
     emit_load(e, 8, H_RCX, CPU(icount));
     emit_op_rr(e, 8, 0x81, 0, H_RCX);
@@ -144,6 +156,13 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_store(e, 8, CPU(block_start), H_RCX);
     emit_mov_rr(e, 4, H_R12, H_RAX);
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
+    emit_patch(e, req_pending, emit_pos(e));
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
+    emit_u32(e, X86_FL_IF);
+    emit_jcc_to(e, HC_NE, unlinked);
+    emit_jmp_to(e, req_done);
     site.count = (uint16_t)count;
     site.info = (uint16_t)(emit_pos(e) - start);
     const uint8_t *b = (const uint8_t *)&site;
@@ -167,10 +186,9 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
  * instruction TLB entry the guards check. Global when the TLB entry says so. */
 static X86Itlb *itlb_fill(X86Cpu *c, uint32_t lin, uint64_t phys)
 {
-    unsigned idx = x86_tlb_index(lin);
     bool user = c->cpl == 3;
-    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[idx];
-    const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[idx];
+    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
+    const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     uint32_t page = lin & ~0xfffu;
     ie->page = page;
     ie->phys = phys;
@@ -178,7 +196,8 @@ static X86Itlb *itlb_fill(X86Cpu *c, uint32_t lin, uint64_t phys)
     return ie;
 }
 
-void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Insn *insns, unsigned n, void **slot,
+                    JitFn fn)
 {
     JitSite site;
     memcpy(&site, info, sizeof(site));
@@ -197,6 +216,8 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     uint32_t page = lin & ~0xfffu;
     uint32_t acc = c->acc_user;
     phys &= ~UINT64_C(0xfff);
+    const X86Itlb *old = &(c->cpl == 3 ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
+    bool itlb_taken = old->page != page || old->phys != phys;
     const X86Itlb *te = itlb_fill(c, lin, phys);
     uint32_t total = site.count + n;
     uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
@@ -221,7 +242,16 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
               !memcmp(start + site.phys, &phys, 8))) &&
             !memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4) &&
             !memcmp(start + site.total, &total, 4) && !memcmp(start + site.insns, &ip, 8)) {
+            /* The guard failed on one of the dispatcher's own tests: which. */
             j->stats.links_kept++;
+            if (req & VCPU_REQ_EXIT)
+                j->stats.kept_exit++;
+            else if (req & VCPU_REQ_INTR)
+                j->stats.kept_intr++;
+            else if (req)
+                j->stats.kept_req++;
+            else if (itlb_taken)
+                j->stats.kept_itlb++;
             return;
         }
         if (cur_lin != lin) {
@@ -247,9 +277,9 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsi
     j->stats.links++;
 }
 
-static inline unsigned ib_index(uint32_t lin)
+static inline unsigned ib_set(uint32_t lin)
 {
-    return (lin ^ (lin >> 12)) & (JIT_IB_SIZE - 1);
+    return (lin ^ (lin >> 12)) & (JIT_IB_SETS - 1);
 }
 
 void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
@@ -258,7 +288,14 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
     uint64_t phys;
     const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
     uint32_t lin = c->seg[S_CS].base + c->eip;
-    JitIbEntry *ie = &j->ib[ib_index(lin)];
+    /* Two ways: an entry for this address is refilled in place; otherwise the
+     * newer way moves to the second place and the new target takes the first. */
+    JitIbEntry *set = &j->ib[ib_set(lin) * 2];
+    JitIbEntry *ie = &set[0];
+    if (set[1].lin == lin && set[1].acc != UINT32_MAX)
+        ie = &set[1];
+    else if (set[0].lin != lin)
+        set[1] = set[0];
     ie->lin = lin;
     ie->epoch = c->link_epoch;
     ie->acc = c->acc_user;
@@ -279,20 +316,24 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
  * fills the entry (run_block, jit_ib_fill). */
 static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
 {
-    size_t misses[16];
+    size_t misses[24];
     unsigned nm = 0;
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     emit_mov_rr(e, 4, H_RDX, H_RCX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
     emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SIZE - 1);
-    emit_shift_ri(e, 4, 4, H_RDX, 6);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, JIT_IB_SETS - 1);
+    emit_shift_ri(e, 4, 4, H_RDX, 7); /* sets of two 64-byte entries */
     emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)j->ib);
     emit_alu_rr(e, 8, ALU_ADD, H_RSI, H_RDX);
 #define IE(f) jm(H_RSI, (int32_t)offsetof(JitIbEntry, f))
     emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    size_t way0 = emit_jcc_fwd(e, HC_E);
+    emit_alu_ri(e, 8, ALU_ADD, H_RSI, (uint32_t)sizeof(JitIbEntry));
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_patch(e, way0, emit_pos(e));
     emit_load(e, 4, H_RDX, IE(epoch));
     emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(link_epoch));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
@@ -313,7 +354,13 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     /* The dispatcher's tests before a block, all of them (see jit_exit_chained). */
     emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&c->v->requests);
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    size_t no_req = emit_jcc_fwd(e, HC_E);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR); /* (INTR alone, IF clear: as a guard) */
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
+    emit_u32(e, X86_FL_IF);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    emit_patch(e, no_req, emit_pos(e));
     emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
@@ -325,10 +372,8 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
     emit_u32(e, X86_FL_TF | X86_FL_RF);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
-    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&vlog_mask);
-    emit_op_rm(e, 4, 0xf7, 0, jm(H_RCX, 0));
-    emit_u32(e, LOG_EXEC);
-    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    if (vlog_mask & LOG_EXEC)
+        misses[nm++] = emit_jmp_fwd(e); /* (as a guard: a test at translation) */
     /* icount + this block + the next one within the budget */
     emit_mov_rr(e, 4, H_R13, H_R13); /* zero-extends */
     emit_load(e, 8, H_RCX, CPU(icount));

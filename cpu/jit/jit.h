@@ -23,7 +23,9 @@ typedef struct JitStats {
     uint64_t insns_inline;  /* instructions compiled to host code ... */
     uint64_t insns_called;  /* ... and those calling the interpreter's handler */
     uint64_t links;         /* exits chained straight to the next block's code */
-    uint64_t links_kept;    /* exits found linked that way already (no code written) */
+    uint64_t links_kept;    /* exits found linked that way already (no code written): their guard failed */
+    uint64_t kept_exit, kept_intr, kept_req; /* ... with an exit request, INTR, another request pending */
+    uint64_t kept_itlb;     /* ... none, the instruction TLB entry held another page */
     uint64_t retargets;     /* exits linked anew to another target */
     uint64_t links_refused; /* exits not linked: their target changed too often ... */
     uint64_t ib_fills;      /* ... entries made in the lookup table such exits use */

@@ -104,7 +104,7 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
          * as an interrupt and its IRET between the two blocks: the exit's block may
          * run under another mapping than this one, and an exit within its own page
          * trusts the mapping it was entered with, see jit_exit_chained.) */
-        jit_chain_link(j, c, from.site, insns, n, slot, fn);
+        jit_chain_link(j, c, from.site, from.req, insns, n, slot, fn);
     }
     return fn(c);
 }

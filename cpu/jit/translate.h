@@ -63,6 +63,7 @@ typedef struct JitSite {
 /* An entry of the lookup table of exits whose target changes (JitSite.retargets):
  * the same facts a linked exit's guard holds, for the block at linear address lin. */
 #define JIT_IB_SIZE 4096
+#define JIT_IB_SETS (JIT_IB_SIZE / 2) /* two ways a set: the newest target first */
 typedef struct JitIbEntry {
     uint32_t lin, epoch, acc, n;     /* n: the block's instructions */
     uint64_t tlbe, phys, vptr;       /* X86Tlb *, physical page, const uint32_t * */
@@ -77,6 +78,7 @@ typedef struct JitLink {
     uint8_t *site;            /* its JitSite (read-write view), NULL: none */
     uint32_t eip;             /* the EIP it left with */
     uint32_t epoch;           /* chain_epoch then: linked only if nothing moved it since */
+    uint32_t req;             /* Vcpu.requests then (-d jit-stats: why a linked exit failed) */
 } JitLink;
 
 typedef struct Tr {
@@ -124,7 +126,8 @@ enum {
     IN_ALU = 1, IN_MEM = 2, IN_MOV = 4, IN_TEST = 8, IN_INCDEC = 16, IN_LEA = 32, IN_BRANCH = 64,
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
     IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
-    IN_ALL = 65535,
+    IN_DIVLEAVE = 65536, /* DIV r/m32, LEAVE, CLD/STD (phase 5) */
+    IN_ALL = 131071,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -165,8 +168,93 @@ void jit_exit_with(Tr *t, unsigned count);
 #define JIT_DELTA_UNKNOWN INT64_MIN
 void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta);
 /* Points the exit described at info at the block about to run (chain.c). */
-void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Insn *insns, unsigned n, void **slot,
+                    JitFn fn);
 /* Empties the lookup table and emits its routine at the start of an empty cache. */
 bool jit_ib_reset(Jit *j, X86Cpu *c);
 /* Enters the block about to run into the lookup table (after a lookup missed). */
 void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+
+/* ---- Shared by the translator's files (translate.c, tr-alu.c, tr-mem.c,
+ * tr-branch.c) ---- */
+
+#define SEG_FIELD(segno, field) jm(H_RBX, (int32_t)(offsetof(X86Cpu, seg) + sizeof(X86Seg) * (segno) + offsetof(X86Seg, field)))
+
+/* Guest registers as operands, through the register cache (regcache.c). */
+static inline JitMem greg_mem(unsigned size, unsigned r)
+{
+    return jit_greg_mem(size, r);
+}
+
+/* A guest register operand that may be written. */
+static inline JitMem greg(Tr *t, unsigned size, unsigned r)
+{
+    return jit_greg_at(t, size, r, true);
+}
+
+/* One that is only read. */
+static inline JitMem gread(Tr *t, unsigned size, unsigned r)
+{
+    return jit_greg_at(t, size, r, false);
+}
+
+static inline unsigned op_size(const X86Insn *i, bool byte)
+{
+    return byte ? 1 : x86_osize(i);
+}
+
+static inline uint32_t mask_of(unsigned size)
+{
+    return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+/* EAX = entry EIP + delta. */
+static inline void eip_to_eax(Tr *t, uint32_t delta)
+{
+    emit_lea(&t->e, 4, H_RAX, jm(H_R12, (int32_t)delta));
+}
+
+/* translate.c: a new slow path for instruction k, and a jump to it (the fast path
+ * has written nothing before it). */
+Stub *jit_stub_new(Tr *t, unsigned k);
+void jit_stub_jcc(Tr *t, Stub *s, unsigned cc);
+
+/* tr-mem.c: EAX = the effective address of i's memory operand (clobbers ECX); the
+ * inline TLB probe of it, or of the offset in EAX in segment segno, returning the host
+ * operand [RSI + RAX] (anything unusual jumps to stub s; clobbers ECX, EDX). */
+void jit_emit_ea(Tr *t, const X86Insn *i);
+JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write);
+JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
+bool jit_tr_mov_moffs(Tr *t, unsigned k);
+bool jit_tr_cmov_mem(Tr *t, unsigned k);
+
+/* tr-alu.c: the lazy flags of EAX op ECX / EAX & ECX; the guest's CF into R13D; the
+ * host condition code that tests guest condition cc; whether an ALU op is pure for
+ * the dead-flags pass (ADC/SBB read CF); the arithmetic forms (false: not inline). */
+void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size);
+void jit_emit_test_flags(Tr *t, unsigned size);
+void jit_emit_cf_to_r13(Tr *t);
+unsigned jit_emit_cond(Tr *t, unsigned cc);
+bool jit_alu_pure(unsigned aluop);
+bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size);
+bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec);
+bool jit_tr_lea(Tr *t, const X86Insn *i);
+bool jit_tr_shift(Tr *t, const X86Insn *i, unsigned count);
+bool jit_tr_shift_mem(Tr *t, unsigned k, unsigned count);
+bool jit_tr_shift_cl(Tr *t, const X86Insn *i);
+bool jit_tr_imul(Tr *t, const X86Insn *i);
+bool jit_tr_setcc_cmov(Tr *t, const X86Insn *i, bool set);
+bool jit_tr_movx(Tr *t, unsigned k);
+bool jit_tr_notneg(Tr *t, const X86Insn *i, unsigned size);
+bool jit_tr_cbw_cwd(Tr *t, const X86Insn *i);
+bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size);
+bool jit_tr_div(Tr *t, unsigned k);
+
+/* tr-branch.c: the stack forms and the block-ending transfers. */
+bool jit_tr_pushpop(Tr *t, unsigned k, bool push);
+bool jit_tr_push_value(Tr *t, unsigned k);
+bool jit_tr_leave(Tr *t, unsigned k);
+bool jit_tr_indirect(Tr *t, unsigned k, bool call);
+bool jit_tr_callret(Tr *t, unsigned k, bool call);
+bool jit_tr_loop(Tr *t, unsigned k);
+bool jit_tr_branch(Tr *t, unsigned k, int cc);

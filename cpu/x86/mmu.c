@@ -112,11 +112,13 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
 {
     c->chain_epoch++;
     c->stats.tlb_flushes++;
-    for (unsigned k = 0; k < TLB_SIZE; k++) {
+    for (unsigned k = 0; k < ITLB_SIZE; k++) {
         if (include_global || !c->itlb_sup[k].global)
             c->itlb_sup[k].page = TLB_INVALID;
         if (include_global || !c->itlb_user[k].global)
             c->itlb_user[k].page = TLB_INVALID;
+    }
+    for (unsigned k = 0; k < TLB_SIZE; k++) {
         if (include_global || !c->tlb_sup[k].global)
             tlb_entry_clear(&c->tlb_sup[k]);
         if (include_global || !c->tlb_user[k].global)
@@ -132,7 +134,7 @@ void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
     c->stats.tlb_page_flushes++;
     uint32_t page = lin & ~0xfffu;
     /* (INVLPG is rare enough to empty the whole instruction TLB, large pages and all) */
-    for (unsigned k = 0; k < TLB_SIZE; k++) {
+    for (unsigned k = 0; k < ITLB_SIZE; k++) {
         c->itlb_sup[k].page = TLB_INVALID;
         c->itlb_user[k].page = TLB_INVALID;
     }

@@ -278,8 +278,8 @@ static unsigned gen_insn(Gen *g)
         break;
     }
     case 14: /* MOVZX / MOVSX, XCHG, CBW/CWDE, CWD/CDQ, NOP, BSWAP, fences, PUSH imm / r/m,
-              * LZCNT/POPCNT/CRC32, MOV moffs */
-        switch (pick(10)) {
+              * LZCNT/POPCNT/CRC32, DIV, a frame LEAVE pops, CLD/STD, MOV moffs */
+        switch (pick(13)) {
         case 0:
             b8(g, 0x0f);
             b8(g, 0xb6 | (pick(2) << 3) | pick(2));
@@ -358,6 +358,48 @@ static unsigned gen_insn(Gen *g)
                 modrm_mem(g, dst_reg(4), a16);
             else
                 b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+            break;
+        case 8: /* DIV r/m: half of them after XOR EDX, EDX (a quotient that fits), the
+                 * others mostly #DE (a divisor of zero, or EDX not below it) */
+            if (pick(2)) {
+                if (op16)
+                    b8(g, 0x66); /* (the prefixes above went to the XOR) */
+                if (a16 == g->code32)
+                    b8(g, 0x67);
+                b8(g, 0x31);
+                b8(g, 0xd2);
+                if (op16)
+                    b8(g, 0x66);
+                if (a16 == g->code32)
+                    b8(g, 0x67);
+                b8(g, 0xf6 | (sz - 1));
+                if (mem)
+                    modrm_mem(g, 6, a16);
+                else
+                    b8(g, 0xf0 | src_reg());
+                return 2;
+            }
+            b8(g, 0xf6 | (sz - 1));
+            if (mem)
+                modrm_mem(g, 6, a16);
+            else
+                b8(g, 0xf0 | src_reg());
+            break;
+        case 9: /* PUSH EBP; MOV EBP, ESP; PUSH r; LEAVE (the frame's own size throughout) */
+            b8(g, 0x55);
+            if (op16)
+                b8(g, 0x66);
+            b8(g, 0x89);
+            b8(g, 0xe5);
+            if (op16)
+                b8(g, 0x66);
+            b8(g, 0x50 + dst_reg(4));
+            if (op16)
+                b8(g, 0x66);
+            b8(g, 0xc9);
+            return 4;
+        case 10: /* CLD / STD */
+            b8(g, 0xfc + pick(2));
             break;
         default: { /* MOV AL/eAX, moffs / moffs, AL/eAX: in the data, across a page end, unmapped */
             b8(g, 0xa0 | (pick(2) << 1) | (sz - 1));

@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The translator's arithmetic forms: the lazy flags written as cpu/x86's alu.c and
+ * shift.c write them, the host's own flags where the producer is known, conditions,
+ * ALU/TEST/MOV, INC/DEC, shifts, IMUL, SETcc/CMOVcc, MOVZX/MOVSX, NOT/NEG, CBW/CWD,
+ * XCHG (design in README.md, "Generated code"). */
+#include "cpu/jit/translate.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Host CF = bit 0 of R13D (BT R13D, 0). */
+static void emit_bt_r13(JitEmit *e)
+{
+    emit_op_rr(e, 4, 0x0fba, 4, H_R13);
+    emit_u8(e, 0);
+}
+
+/* cc_op = cc, unless inline code of this block stored that already (known_cc is
+ * what cc_op holds: handlers of the instructions with slow paths store the same). */
+static void emit_cc_op(Tr *t, unsigned cc)
+{
+    if (t->known_cc != (int)cc)
+        emit_store_imm(&t->e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+}
+
+/* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
+ * cc_src1/src2 the operands, cc_res the result (masked to size). */
+void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
+{
+    JitEmit *e = &t->e;
+    bool carry = aluop == ALU_ADC || aluop == ALU_SBB;
+    if (t->dead) {
+        /* Nothing reads these flags: the lazy state stays as it was. */
+        if (carry)
+            emit_bt_r13(e);
+        if (aluop != ALU_CMP)
+            emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
+        return;
+    }
+    emit_store(e, 4, CPU(cc_src1), H_RAX);
+    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
+    if (carry)
+        emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
+    emit_alu_rr(e, 4, host, H_RAX, H_RCX);
+    if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
+        emit_movzx(e, size, H_RAX, H_RAX);
+    t->hflags_out = size == 4; /* (only moves follow) */
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
+                  : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
+    unsigned cc = CC_OP(base, size);
+    emit_cc_op(t, cc);
+}
+
+/* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
+void jit_emit_test_flags(Tr *t, unsigned size)
+{
+    JitEmit *e = &t->e;
+    if (t->dead)
+        return;
+    emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
+    t->hflags_out = size == 4;
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store_imm(e, 4, CPU(cc_src1), 0);
+    emit_store_imm(e, 4, CPU(cc_src2), 0);
+    emit_cc_op(t, CC_OP(CC_LOGIC8, size));
+}
+
+/* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
+bool jit_alu_pure(unsigned aluop)
+{
+    return aluop != ALU_ADC && aluop != ALU_SBB;
+}
+
+static void emit_host_flags(Tr *t, unsigned cc);
+static void emit_setcc(JitEmit *e, unsigned cc, int r);
+
+/* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or
+ * x86_flag_cf; R13 is callee-saved, so the operand fetch that follows keeps it. */
+void jit_emit_cf_to_r13(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        emit_mov_ri32(e, H_R13, 0);
+        return;
+    }
+    if (t->hflags) {
+        t->hflags = false;
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_setcc(e, HC_B, H_RAX);
+    } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
+        emit_load(e, 4, H_RAX, CPU(eflags));
+        emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
+        emit_movzx(e, 1, H_RAX, H_RAX);
+    }
+    emit_mov_rr(e, 4, H_R13, H_RAX);
+}
+
+/* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
+ * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
+bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    bool mem = i->pfx & X86_PFX_MEM;
+    bool mov = op == -1, test = op == -2, cmp = op == ALU_CMP;
+    if (op == ALU_ADC || op == ALU_SBB)
+        jit_emit_cf_to_r13(t);
+    if (!mem) {
+        unsigned dst = kind == 1 ? i->reg : i->rm;
+        if (mov) {
+            if (kind == 2) {
+                emit_store_imm(e, size, greg(t, size, dst), i->imm & mask_of(size));
+            } else {
+                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+                emit_store(e, size, greg(t, size, dst), H_RCX);
+            }
+            return true;
+        }
+        if (t->dead && !test && !cmp) {
+            /* Flags unread: one host instruction on the guest register in memory. */
+            bool carry = op == ALU_ADC || op == ALU_SBB;
+            if (kind != 2)
+                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+            if (carry)
+                emit_bt_r13(e);
+            if (kind == 2)
+                emit_alu_mi(e, size, (unsigned)op, greg(t, size, dst), i->imm & mask_of(size));
+            else
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(t, size, dst));
+            return true;
+        }
+        emit_load(e, size, H_RAX, greg(t, size, dst));
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+        if (test) {
+            jit_emit_test_flags(t, size);
+            return true;
+        }
+        jit_emit_alu_flags(t, (unsigned)op, size);
+        if (!cmp)
+            emit_store(e, size, greg(t, size, dst), H_RAX);
+        return true;
+    }
+    Stub *s = jit_stub_new(t, k);
+    if (kind == 1) {
+        /* reg op= [mem], MOV reg, [mem] */
+        JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
+        emit_load(e, size, H_RCX, m);
+        if (mov) {
+            emit_store(e, size, greg(t, size, i->reg), H_RCX);
+        } else {
+            emit_load(e, size, H_RAX, greg(t, size, i->reg));
+            jit_emit_alu_flags(t, (unsigned)op, size);
+            if (!cmp)
+                emit_store(e, size, greg(t, size, i->reg), H_RAX);
+        }
+    } else if (mov) {
+        JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_WRITE, true);
+        if (kind == 2) {
+            emit_store_imm(e, size, m, i->imm & mask_of(size));
+        } else {
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
+            emit_store(e, size, m, H_RCX);
+        }
+    } else if (cmp || test) {
+        JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
+        emit_load(e, size, H_RDX, m);
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
+        emit_mov_rr(e, 4, H_RAX, H_RDX);
+        if (test)
+            jit_emit_test_flags(t, size);
+        else
+            jit_emit_alu_flags(t, (unsigned)op, size);
+    } else {
+        /* Read-modify-write through the write translation (x86_rmw_begin). */
+        JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ | SEG_OK_WRITE, true);
+        emit_lea(e, 8, H_RSI, m);
+        if (kind == 2)
+            emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
+        else
+            emit_load(e, size, H_RCX, greg(t, size, i->reg));
+        emit_load(e, size, H_RAX, jm(H_RSI, 0));
+        jit_emit_alu_flags(t, (unsigned)op, size);
+        emit_store(e, size, jm(H_RSI, 0), H_RAX);
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
+bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
+    bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
+    if (t->dead && r >= 0) {
+        emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(t, size, (unsigned)r), 1);
+        return true;
+    }
+    /* (For a memory operand this comes before the probe: it only moves CF into
+     * eflags where the lazy state already says what it is, as the handler does.) */
+    if (cf_zero) {
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+    } else if (!cf_kept) {
+        /* CF is in eflags already when the last producer was INC/DEC or eager. */
+        emit_load(e, 4, H_RAX, CPU(cc_op));
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_EAGER);
+        size_t eager = emit_jcc_fwd(e, HC_E);
+        emit_alu_ri(e, 4, ALU_SUB, H_RAX, CC_INC8);
+        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
+        size_t kept = emit_jcc_fwd(e, HC_BE);
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        jit_emit_helper(t, (const void *)x86_flag_cf);
+        emit_movzx(e, 1, H_RAX, H_RAX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+        emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
+        emit_store(e, 4, CPU(eflags), H_RAX);
+        emit_patch(e, eager, emit_pos(e));
+        emit_patch(e, kept, emit_pos(e));
+    }
+    Stub *s = NULL;
+    JitMem m;
+    if (r >= 0) {
+        m = greg(t, size, (unsigned)r);
+    } else {
+        /* Read-modify-write through the write translation (x86_rmw_begin). */
+        s = jit_stub_new(t, k);
+        emit_lea(e, 8, H_RSI, jit_emit_probe(t, s, &t->insns[k], size, SEG_OK_READ | SEG_OK_WRITE, true));
+        m = jm(H_RSI, 0);
+    }
+    emit_load(e, size, H_RAX, m);
+    emit_store(e, 4, CPU(cc_src1), H_RAX);
+    emit_store_imm(e, 4, CPU(cc_src2), 1);
+    emit_alu_ri(e, 4, dec ? ALU_SUB : ALU_ADD, H_RAX, 1);
+    if (size < 4)
+        emit_movzx(e, size, H_RAX, H_RAX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_cc_op(t, dec ? CC_OP(CC_DEC8, size) : CC_OP(CC_INC8, size));
+    emit_store(e, size, m, H_RAX);
+    if (s)
+        s->resume = emit_pos(e);
+    return true;
+}
+
+bool jit_tr_lea(Tr *t, const X86Insn *i)
+{
+    jit_emit_ea(t, i);
+    unsigned size = x86_osize(i);
+    emit_store(&t->e, size, greg(t, size, i->reg), H_RAX);
+    return true;
+}
+
+static void sync_flags(X86Cpu *c)
+{
+    x86_flags_sync(c);
+}
+
+/* The host flags of lazy state cc (ADD/SUB/LOGIC of any size), recomputed from the
+ * operands: the same ISA gives the guest's flags (LOGIC: AF is undefined on the host,
+ * the caller clears it). Clobbers ECX. */
+static void emit_host_flags(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
+        unsigned size = 1u << (cc - CC_LOGIC8);
+        emit_load(e, 4, H_RCX, CPU(cc_res));
+        emit_test_rr(e, size, H_RCX, H_RCX);
+    } else {
+        bool sub = cc >= CC_SUB8 && cc <= CC_SUB32;
+        unsigned size = 1u << (cc - (sub ? CC_SUB8 : CC_ADD8));
+        emit_load(e, 4, H_RCX, CPU(cc_src1));
+        emit_alu_rm(e, size, sub ? ALU_CMP : ALU_ADD, H_RCX, CPU(cc_src2));
+    }
+}
+
+/* eflags |= the host's arithmetic flags (AF dropped for LOGIC), cc_op = EAGER. */
+static void emit_take_host_flags(Tr *t, bool logic)
+{
+    JitEmit *e = &t->e;
+    emit_u8(e, 0x9c); /* PUSHFQ */
+    emit_pop(e, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, logic ? X86_FL_ARITH & ~X86_FL_AF : X86_FL_ARITH);
+    emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)X86_FL_ARITH);
+    emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+    emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+}
+
+/* x86_flags_sync inline: the lazy flags into eflags, on the host's own flags for the
+ * common producers (known at translation time, or told apart at run time for the
+ * 32-bit ones), through flags.c otherwise. */
+static void emit_materialize(Tr *t)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
+        emit_host_flags(t, (unsigned)kc);
+        emit_take_host_flags(t, kc >= CC_LOGIC8);
+        return;
+    }
+    static const unsigned common[] = { CC_SUB32, CC_ADD32, CC_LOGIC32 };
+    size_t done[4];
+    emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), CC_EAGER);
+    done[0] = emit_jcc_fwd(e, HC_E);
+    for (unsigned k = 0; k < 3; k++) {
+        emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), common[k]);
+        size_t next = emit_jcc_fwd(e, HC_NE);
+        emit_host_flags(t, common[k]);
+        emit_take_host_flags(t, common[k] == CC_LOGIC32);
+        done[k + 1] = emit_jmp_fwd(e);
+        emit_patch(e, next, emit_pos(e));
+    }
+    emit_mov_rr(e, 8, H_RDI, H_RBX);
+    jit_emit_helper(t, (const void *)sync_flags);
+    for (unsigned k = 0; k < 4; k++)
+        emit_patch(e, done[k], emit_pos(e));
+}
+
+/* SETcc into the low byte of r (AL-DL) and zero-extended. */
+static void emit_setcc(JitEmit *e, unsigned cc, int r)
+{
+    emit_op_rr(e, 1, 0x0f90 | cc, 0, r);
+    emit_movzx(e, 1, r, r);
+}
+
+/* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
+ * shift gives the result and CF; OF as the interpreter defines it for every count. */
+/* size 4, or 2 for SHL/SHR/SAR by fewer than 16 (beyond, the host's CF is undefined
+ * where shift.c follows the 286). */
+static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, unsigned size)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg;
+    unsigned msb = size * 8 - 1;
+    if (!count)
+        return true; /* no operation, flags untouched */
+    if (t->dead) {
+        emit_op_rm(e, size, 0xc1, op == 6 ? 4 : (int)op, dst); /* (/6 is SHL's undocumented alias) */
+        emit_u8(e, (uint8_t)count);
+        return true;
+    }
+    if (op == 0 || op == 1) {
+        /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF. */
+        if (t->known_cc != CC_EAGER)
+            emit_materialize(t);
+        emit_load(e, 4, H_RAX, dst);
+        emit_shift_ri(e, 4, op, H_RAX, count);
+        emit_store(e, 4, dst, H_RAX);
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        if (op == 0) {
+            /* CF = bit 0, OF = bit 31 ^ CF */
+            emit_shift_ri(e, 4, 5, H_RDX, 31);
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        } else {
+            /* CF = bit 31, OF = bit 31 ^ bit 30 */
+            emit_shift_ri(e, 4, 5, H_RCX, 31);
+            emit_shift_ri(e, 4, 5, H_RDX, 30);
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+        }
+        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
+        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
+        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+        t->known_cc = CC_EAGER;
+        return true;
+    }
+    /* SHL/SAL, SHR, SAR: CC_SHIFT16/32 with src1 = CF, src2 = OF. */
+    emit_load(e, size, H_RAX, dst); /* (zero-extended) */
+    if (op == 5 && count == 1) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
+    }
+    emit_shift_ri(e, size, op == 6 ? 4 : op, H_RAX, count);
+    emit_setcc(e, HC_B, H_RCX);
+    emit_store(e, size, dst, H_RAX);
+    if (op == 4 || op == 6) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, msb);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    } else if (!(op == 5 && count == 1)) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), size == 2 ? CC_SHIFT16 : CC_SHIFT32);
+    t->known_cc = size == 2 ? CC_SHIFT16 : CC_SHIFT32;
+    return true;
+}
+
+/* The operand size a shift by count compiles inline at, or 0: 32-bit, or 16-bit
+ * SHL/SHR/SAR by fewer than 16. */
+static unsigned shift_size(const X86Insn *i, unsigned count)
+{
+    unsigned size = x86_osize(i);
+    if (i->reg == 2 || i->reg == 3)
+        return 0;
+    if (size == 4)
+        return 4;
+    return size == 2 && i->reg >= 4 && count < 16 ? 2 : 0;
+}
+
+bool jit_tr_shift(Tr *t, const X86Insn *i, unsigned count)
+{
+    unsigned size = shift_size(i, count);
+    return size && tr_shift_to(t, i, count, greg(t, size, i->rm), size);
+}
+
+/* SHL/SHR/SAR of a memory operand by an immediate or one (shift_size): the same on
+ * the host address a read-write probe gave (in RSI, which the shift leaves alone). A
+ * count of 0 keeps its handler (the access and its faults without a change). */
+bool jit_tr_shift_mem(Tr *t, unsigned k, unsigned count)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = shift_size(i, count);
+    if (!size || i->reg < 4 || !count)
+        return false;
+    Stub *s = jit_stub_new(t, k);
+    emit_lea(e, 8, H_RSI, jit_emit_probe(t, s, i, size, SEG_OK_READ | SEG_OK_WRITE, true));
+    tr_shift_to(t, i, count, jm(H_RSI, 0), size);
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* SHL/SAL, SHR, SAR of a 32-bit register by CL (shift.c's group2): a count of zero
+ * (CL & 31) changes nothing, not even the flags, so what the lazy state holds
+ * afterwards is known only at run time. */
+bool jit_tr_shift_cl(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg == 6 ? 4 : i->reg;
+    JitMem dst = greg(t, 4, i->rm);
+    emit_load(e, 4, H_RCX, greg(t, 4, R_ECX));
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 31);
+    size_t skip = emit_jcc_fwd(e, HC_E);
+    emit_load(e, 4, H_RAX, dst);
+    if (op == 5) {
+        /* OF: the original MSB for a count of 1, else 0 */
+        emit_mov_ri32(e, H_RDX, 0);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 1);
+        size_t not_one = emit_jcc_fwd(e, HC_NE);
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_patch(e, not_one, emit_pos(e));
+    }
+    emit_op_rr(e, 4, 0xd3, (int)op, H_RAX); /* shift EAX by CL */
+    emit_setcc(e, HC_B, H_R13);
+    emit_store(e, 4, dst, H_RAX);
+    if (op == 4) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_R13);
+    } else if (op == 7) {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_R13);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    emit_patch(e, skip, emit_pos(e));
+    t->known_cc = -1;
+    return true;
+}
+
+/* IMUL r32, r/m32(register)[, imm] (alu.c's imul_3): the low half, and CF = OF =
+ * whether the signed product overflowed, kept as CC_SHIFT32 with both sources. */
+bool jit_tr_imul(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, 4, H_RAX, greg(t, 4, i->rm));
+    if (i->opcode == 0x0faf) {
+        emit_op_rm(e, 4, 0x0faf, H_RAX, greg(t, 4, i->reg));
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RAX, H_RAX);
+        emit_u32(e, i->imm);
+    }
+    emit_store(e, 4, greg(t, 4, i->reg), H_RAX);
+    if (t->dead)
+        return true;
+    emit_setcc(e, HC_O, H_RCX);
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+    return true;
+}
+
+
+/* Host flags for guest condition cc (SDM vol. 1, B.1), returning the host
+ * condition to test: when the flags' producer is known, the same host instruction
+ * on its saved operands; otherwise x86_cond. Clobbers RAX (and, calling, the
+ * caller-saved registers). */
+unsigned jit_emit_cond(Tr *t, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    int kc = t->known_cc;
+    if (t->hflags) {
+        /* The producer was the previous instruction: its host instruction's flags
+         * are still there. */
+        t->hflags = false;
+        return cc;
+    }
+    if (kc >= CC_SUB8 && kc <= CC_SUB32) {
+        /* The host's CMP of the same operands gives the guest's flags. */
+        unsigned size = 1u << (kc - CC_SUB8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_CMP, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_ADD8 && kc <= CC_ADD32) {
+        unsigned size = 1u << (kc - CC_ADD8);
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_alu_rm(e, size, ALU_ADD, H_RAX, CPU(cc_src2));
+    } else if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+        unsigned size = 1u << (kc - CC_LOGIC8);
+        emit_load(e, 4, H_RAX, CPU(cc_res));
+        emit_test_rr(e, size, H_RAX, H_RAX);
+    } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
+        /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
+         * conditions do not read. */
+        bool dec = kc >= CC_DEC8;
+        unsigned size = 1u << (kc - (dec ? CC_DEC8 : CC_INC8));
+        emit_load(e, 4, H_RAX, CPU(cc_src1));
+        emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
+        emit_u8(e, 1);
+    } else {
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        emit_mov_ri32(e, H_RSI, cc);
+        jit_emit_helper(t, (const void *)x86_cond);
+        emit_test_rr(e, 1, H_RAX, H_RAX);
+        return HC_NE;
+    }
+    return cc;
+}
+
+/* SETcc r8, CMOVcc r, r (move.c's setcc, cmov; register operands only). */
+bool jit_tr_setcc_cmov(Tr *t, const X86Insn *i, bool set)
+{
+    JitEmit *e = &t->e;
+    unsigned hc = jit_emit_cond(t, i->opcode & 0xf);
+    if (set) {
+        emit_setcc(e, hc, H_RAX);
+        emit_store(e, 1, greg(t, 1, i->rm), H_RAX);
+        return true;
+    }
+    unsigned size = x86_osize(i);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_load(e, size, H_RCX, greg(t, size, i->rm));
+    emit_store(e, size, greg(t, size, i->reg), H_RCX);
+    emit_patch(e, skip, emit_pos(e));
+    return true;
+}
+
+/* MOVZX/MOVSX r, r/m8 or r/m16 (move.c's movzx_sx), memory through the probe. */
+bool jit_tr_movx(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned from = (i->opcode & 1) ? 2 : 1, size = x86_osize(i);
+    unsigned op = i->opcode >= 0x0fbe ? (from == 1 ? 0x0fbe : 0x0fbf) : (from == 1 ? 0x0fb6 : 0x0fb7);
+    Stub *s = NULL;
+    JitMem m;
+    if (i->pfx & X86_PFX_MEM) {
+        s = jit_stub_new(t, k);
+        m = jit_emit_probe(t, s, i, from, SEG_OK_READ, false);
+    } else {
+        m = greg(t, from, i->rm);
+    }
+    emit_op_rm(e, 4, op, H_RCX, m);
+    emit_store(e, size, greg(t, size, i->reg), H_RCX);
+    if (s)
+        s->resume = emit_pos(e);
+    return true;
+}
+
+/* NOT / NEG of a register (alu.c's not_neg: NEG is SUB from 0). */
+bool jit_tr_notneg(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    if (i->reg == 2) {
+        emit_op_rm(e, size, size == 1 ? 0xf6 : 0xf7, 2, greg(t, size, i->rm));
+        return true;
+    }
+    emit_mov_ri32(e, H_RAX, 0);
+    emit_load(e, size, H_RCX, greg(t, size, i->rm));
+    jit_emit_alu_flags(t, ALU_SUB, size);
+    emit_store(e, size, greg(t, size, i->rm), H_RAX);
+    return true;
+}
+
+/* CBW/CWDE, CWD/CDQ (alu.c's cbw, cwd). */
+bool jit_tr_cbw_cwd(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    bool o32 = i->pfx & X86_PFX_OP32;
+    if (i->opcode == 0x98) {
+        emit_op_rm(e, 4, o32 ? 0x0fbf : 0x0fbe, H_RAX, greg(t, o32 ? 2 : 1, R_EAX));
+        emit_store(e, o32 ? 4 : 2, greg(t, 4, R_EAX), H_RAX);
+    } else {
+        emit_op_rm(e, 4, o32 ? 0x8b : 0x0fbf, H_RAX, greg(t, o32 ? 4 : 2, R_EAX));
+        emit_op_rr(e, 4, 0xc1, 7, H_RAX); /* SAR EAX, 31 */
+        emit_u8(e, 31);
+        emit_store(e, o32 ? 4 : 2, greg(t, 4, R_EDX), H_RAX);
+    }
+    return true;
+}
+
+/* XCHG between registers (move.c's xchg_eg, xchg_acc); the memory form locks and
+ * stays a handler. */
+bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, size, H_RAX, greg(t, size, a));
+    emit_load(e, size, H_RCX, greg(t, size, b));
+    emit_store(e, size, greg(t, size, a), H_RCX);
+    emit_store(e, size, greg(t, size, b), H_RAX);
+    return true;
+}
+
+/* DIV r/m32 (alu.c's mul_div): EDX:EAX / the source, quotient to EAX, remainder to
+ * EDX, the flags untouched (as the handler leaves them). A zero divisor or a quotient
+ * beyond 32 bits (EDX >= divisor) takes the slow path, whose handler raises #DE;
+ * nothing is written before those tests, and the host's DIV then cannot fault. */
+bool jit_tr_div(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    Stub *s = jit_stub_new(t, k);
+    if (i->pfx & X86_PFX_MEM)
+        emit_load(e, 4, H_RCX, jit_emit_probe(t, s, i, 4, SEG_OK_READ, false));
+    else
+        emit_load(e, 4, H_RCX, gread(t, 4, i->rm));
+    emit_load(e, 4, H_RDX, gread(t, 4, R_EDX));
+    emit_test_rr(e, 4, H_RCX, H_RCX);
+    jit_stub_jcc(t, s, HC_E);
+    emit_alu_rr(e, 4, ALU_CMP, H_RDX, H_RCX);
+    jit_stub_jcc(t, s, HC_AE);
+    emit_load(e, 4, H_RAX, gread(t, 4, R_EAX));
+    emit_op_rr(e, 4, 0xf7, 6, H_RCX); /* DIV ECX */
+    emit_store(e, 4, greg(t, 4, R_EAX), H_RAX);
+    emit_store(e, 4, greg(t, 4, R_EDX), H_RDX);
+    s->resume = emit_pos(e);
+    return true;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The translator's memory operands: effective addresses and the inline TLB probe
+ * (x86_read/x86_write's fast path, a slow path to the handler otherwise), MOV moffs,
+ * CMOVcc from memory. */
+#include "cpu/jit/translate.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
+ * wrapped for 16-bit addressing. Clobbers ECX. */
+void jit_emit_ea(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    t->hflags = false; /* (the address arithmetic may change them) */
+    bool b = i->base != R_ZERO, x = i->index != R_ZERO;
+    int32_t disp = (int32_t)i->disp;
+    /* Registers the cache holds are addressed in place; the others loaded first. */
+    int hb = H_NONE, hx = H_NONE;
+    if (b) {
+        JitMem m = gread(t, 4, i->base);
+        hb = m.direct ? m.base : H_RAX;
+        if (!m.direct)
+            emit_load(e, 4, H_RAX, m);
+    }
+    if (x) {
+        JitMem m = gread(t, 4, i->index);
+        hx = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, 4, H_RCX, m);
+    }
+    if (b && !x && !disp) {
+        if (hb != H_RAX)
+            emit_mov_rr(e, 4, H_RAX, hb);
+    } else if (b || x) {
+        emit_lea(e, 4, H_RAX, (JitMem){ hb, hx, x ? i->scale : 0, disp });
+    }
+    else
+        emit_mov_ri32(e, H_RAX, (uint32_t)disp);
+    if (!(i->pfx & X86_PFX_AD32))
+        emit_movzx(e, 2, H_RAX, H_RAX);
+}
+
+/* The inline probe (what x86_read / x86_write / x86_rmw_begin do on their fast
+ * paths): the segment allows the access and is flat, and the TLB entry of the current
+ * privilege maps the whole access. Leaves EAX = linear address, RSI = host addend, so
+ * the operand is [RSI + RAX]; anything else goes to stub s. Clobbers ECX, EDX. */
+JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write)
+{
+    jit_emit_ea(t, i);
+    return jit_emit_probe_at(t, s, i->seg, size, need, write);
+}
+
+/* The same with EAX = the offset in segment segno. */
+JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write)
+{
+    JitEmit *e = &t->e;
+    t->hflags = false;
+    /* The segment allows the access (all bits of need) and every offset (flat: any
+     * base, no limit check). */
+    size_t seg = offsetof(X86Cpu, seg) + sizeof(X86Seg) * segno;
+    /* ok and flat (0 or 1) are adjacent bytes: one 16-bit load tests both. */
+    _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
+    /* (Not when the block's entry checked the segment for reads and writes and no
+     * handler, which might load it, ran since: jit_translate.) */
+    if (!(t->seg_hoist & (1u << segno)) || t->called) {
+        emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
+        jit_stub_jcc(t, s, HC_NE);
+    }
+    emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
+    /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
+    emit_mov_rr(e, 4, H_RDX, H_RAX);
+    emit_shift_ri(e, 4, 5, H_RDX, 12);
+    if (TLB_SIZE == 256) {
+        /* DL = bits 12-19, DH = bits 20-27 of the address */
+        emit_u8(e, 0x30); /* XOR DL, DH */
+        emit_u8(e, 0xf2);
+        emit_movzx(e, 1, H_RDX, H_RDX);
+    } else {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RCX, 20);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
+    }
+    if (sizeof(X86Tlb) == 48) {
+        emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
+        emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
+    } else {
+        emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
+        emit_u32(e, (uint32_t)sizeof(X86Tlb));
+    }
+    emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
+    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
+    jit_stub_jcc(t, s, HC_NE);
+    if (size > 1) {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
+        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
+        jit_stub_jcc(t, s, HC_A);
+    }
+    emit_load(e, 8, H_RSI, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r)));
+    return jmx(H_RSI, H_RAX, 0);
+}
+
+
+/* MOV AL/eAX, moffs and MOV moffs, AL/eAX (A0-A3): the address is the displacement. */
+bool jit_tr_mov_moffs(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = op_size(i, !(i->opcode & 1));
+    bool store = i->opcode & 2;
+    Stub *s = jit_stub_new(t, k);
+    emit_mov_ri32(e, H_RAX, i->disp);
+    JitMem m = jit_emit_probe_at(t, s, i->seg, size, store ? SEG_OK_WRITE : SEG_OK_READ, store);
+    if (store) {
+        emit_load(e, size, H_RCX, greg(t, size, R_EAX));
+        emit_store(e, size, m, H_RCX);
+    } else {
+        emit_load(e, size, H_RCX, m);
+        emit_store(e, size, greg(t, size, R_EAX), H_RCX);
+    }
+    s->resume = emit_pos(e);
+    return true;
+}
+
+/* CMOVcc r, m: the source is read whatever the condition (a fault is taken either
+ * way, SDM vol. 2 CMOVcc), into R13, which the condition's call keeps. */
+bool jit_tr_cmov_mem(Tr *t, unsigned k)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    unsigned size = x86_osize(i);
+    Stub *s = jit_stub_new(t, k);
+    JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
+    emit_load(e, size, H_R13, m);
+    unsigned hc = jit_emit_cond(t, i->opcode & 0xf);
+    size_t skip = emit_jcc_fwd(e, hc ^ 1);
+    emit_store(e, size, greg(t, size, i->reg), H_R13);
+    emit_patch(e, skip, emit_pos(e));
+    s->resume = emit_pos(e);
+    return true;
+}
