@@ -156,8 +156,11 @@ static void timer_arm(HpetTimer *t)
 }
 
 /* After the comparator, the configuration or the counter changed: the next match. A
- * timer with neither its interrupt enabled nor level status to keep needs no event. */
-static void timer_program(HpetTimer *t, uint64_t c)
+ * timer with neither its interrupt enabled nor level status to keep needs no event.
+ * late: a comparator just written a little behind the counter fires now (LATE_TICKS);
+ * otherwise a comparator the counter has passed waits for the wrap, as in hardware, so
+ * changing the configuration of a timer that fired does not fire it again. */
+static void timer_program(HpetTimer *t, uint64_t c, bool late)
 {
     if (!hpet_running(t->s) || !(t->config & (TN_INT_ENB | TN_LEVEL))) {
         t->fire_at = NEVER;
@@ -166,7 +169,7 @@ static void timer_program(HpetTimer *t, uint64_t c)
     }
     uint64_t m = timer_mask(t);
     uint64_t ahead = (t->cmp - c) & m, behind = (c - t->cmp) & m;
-    t->fire_at = behind <= LATE_TICKS ? c : c + ahead;
+    t->fire_at = late && behind <= LATE_TICKS ? c : c + ahead;
     timer_arm(t);
 }
 
@@ -174,7 +177,7 @@ static void hpet_program_all(HpetState *s, int64_t now)
 {
     uint64_t c = hpet_counter(s, now);
     for (unsigned i = 0; i < HPET_NUM_TIMERS; i++)
-        timer_program(&s->t[i], c);
+        timer_program(&s->t[i], c, false);
 }
 
 /* A comparator match (§2.3.9): level mode sets the status bit, enabled or not; edge mode
@@ -183,6 +186,7 @@ static void timer_interrupt(HpetTimer *t)
 {
     HpetState *s = t->s;
     if (t->config & TN_LEVEL) {
+        VLOG(LOG_TIMER, "hpet: timer %u status set", t->n);
         s->isr |= UINT64_C(1) << t->n;
         hpet_update_lines(s, false);
         return;
@@ -195,17 +199,11 @@ static void timer_interrupt(HpetTimer *t)
     irq_set(&s->gsi[g], s->out_level[g]);
 }
 
-static void timer_cb(void *opaque)
+/* Runs a match the counter has reached (c) if the timer thread has not yet. */
+static void timer_sync(HpetTimer *t, uint64_t c)
 {
-    HpetTimer *t = opaque;
-    HpetState *s = t->s;
-    if (t->fire_at == NEVER || !hpet_running(s))
+    if (t->fire_at == NEVER || !hpet_running(t->s) || c < t->fire_at)
         return;
-    uint64_t c = hpet_counter(s, vm_clock_ns(s->vm));
-    if (c < t->fire_at) {
-        timer_arm(t);
-        return;
-    }
     timer_interrupt(t);
     uint64_t m = timer_mask(t);
     uint64_t per = t->period & m;
@@ -226,8 +224,32 @@ static void timer_cb(void *opaque)
     timer_arm(t);
 }
 
+static void timer_cb(void *opaque)
+{
+    HpetTimer *t = opaque;
+    HpetState *s = t->s;
+    if (t->fire_at == NEVER || !hpet_running(s))
+        return;
+    uint64_t c = hpet_counter(s, vm_clock_ns(s->vm));
+    if (c < t->fire_at)
+        timer_arm(t);
+    else
+        timer_sync(t, c);
+}
+
+/* Before a register that matches change is read or written: the comparators and status
+ * bits as the counter has them now, even when the timer thread runs late. */
+static void hpet_sync(HpetState *s, int64_t now)
+{
+    uint64_t c = hpet_counter(s, now);
+    for (unsigned i = 0; i < HPET_NUM_TIMERS; i++)
+        timer_sync(&s->t[i], c);
+}
+
 static uint64_t hpet_reg_read(HpetState *s, hwaddr reg)
 {
+    if (reg == R_ISR || reg >= R_TIMER)
+        hpet_sync(s, vm_clock_ns(s->vm));
     switch (reg) {
     case R_CAP:
         return PERIOD_FS << 32 | HPET_BLOCK_ID;
@@ -267,7 +289,7 @@ static void timer_write_config(HpetTimer *t, uint64_t v, int64_t now)
     }
     if (!(nc & TN_LEVEL))
         s->isr &= ~(UINT64_C(1) << t->n); /* edge mode keeps no status */
-    timer_program(t, hpet_counter(s, now));
+    timer_program(t, hpet_counter(s, now), false);
     hpet_update_lines(s, false);
 }
 
@@ -280,13 +302,14 @@ static void timer_write_cmp(HpetTimer *t, uint64_t val, uint64_t wmask, int64_t 
         t->cmp = ((t->cmp & ~wmask) | (val & wmask)) & m;
     t->period = ((t->period & ~wmask) | (val & wmask)) & m;
     t->config &= ~(uint64_t)TN_VAL_SET;
-    timer_program(t, hpet_counter(t->s, now));
+    timer_program(t, hpet_counter(t->s, now), true);
 }
 
 /* val holds the written bytes in place; wmask says which. */
 static void hpet_reg_write(HpetState *s, hwaddr reg, uint64_t val, uint64_t wmask)
 {
     int64_t now = vm_clock_ns(s->vm);
+    hpet_sync(s, now);
     switch (reg) {
     case R_CONF: {
         uint64_t c = hpet_counter(s, now);
