@@ -169,6 +169,13 @@ static void timer_program(HpetTimer *t, uint64_t c, bool late)
     }
     uint64_t m = timer_mask(t);
     uint64_t ahead = (t->cmp - c) & m, behind = (c - t->cmp) & m;
+    uint64_t per = t->period & m;
+    if (!late && (t->config & TN_PERIODIC) && per && behind && behind < m / 2) {
+        /* A periodic comparator keeps adding its period while no event was armed
+         * (interrupt disabled, edge mode): where it stands now. */
+        t->cmp = (t->cmp + (behind / per + 1) * per) & m;
+        ahead = (t->cmp - c) & m;
+    }
     t->fire_at = late && behind <= LATE_TICKS ? c : c + ahead;
     timer_arm(t);
 }

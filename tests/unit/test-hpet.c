@@ -80,6 +80,31 @@ static void test_periodic_late(void)
     vm_free(r.vm);
 }
 
+/* A periodic timer whose interrupt was off for a while keeps its phase: enabled again,
+ * it fires at the next multiple of the period, its comparator there. */
+static void test_periodic_disabled(void)
+{
+    Rig r;
+    rig_init(&r);
+    wr(&r, CONF, 1);
+    wr(&r, TCONF(2), ROUTE2 | INT_ENB | PERIODIC | VAL_SET | MODE32);
+    uint32_t c0 = rd(&r, COUNTER);
+    wr(&r, TCMP(2), c0 + 1000);
+    wr(&r, TCMP(2), 1000);
+    step_us(&r, 15);
+    g_assert_cmpint(r.gsi[2].rises, ==, 1);
+    wr(&r, TCONF(2), ROUTE2 | PERIODIC | MODE32);
+    step_us(&r, 50);                     /* 65 us */
+    g_assert_cmpint(r.gsi[2].rises, ==, 1);
+    wr(&r, TCONF(2), ROUTE2 | INT_ENB | PERIODIC | MODE32);
+    g_assert_cmpuint(rd(&r, TCMP(2)), ==, c0 + 7000);
+    step_us(&r, 4);
+    g_assert_cmpint(r.gsi[2].rises, ==, 1);
+    step_us(&r, 2);                      /* 71 us: the match at 70 */
+    g_assert_cmpint(r.gsi[2].rises, ==, 2);
+    vm_free(r.vm);
+}
+
 /* A 32-bit one-shot fires at the match, and again only when the counter's low half
  * comes round to it (2^32 ticks, 42.9 s); a configuration write does not fire it. */
 static void test_oneshot_wrap(void)
@@ -183,6 +208,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/hpet/periodic-late", test_periodic_late);
+    g_test_add_func("/hpet/periodic-disabled", test_periodic_disabled);
     g_test_add_func("/hpet/oneshot-wrap", test_oneshot_wrap);
     g_test_add_func("/hpet/legacy", test_legacy);
     g_test_add_func("/hpet/state", test_state);
