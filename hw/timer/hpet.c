@@ -417,7 +417,7 @@ static bool hpet_realize(Device *dev, GError **err)
     HpetState *s = (HpetState *)dev;
     s->vm = dev->vm;
     if (!(s->intcap & 0xffffff)) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "hpet: hpet-intcap 0x%x names no I/O APIC input 0-23",
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "hpet-intcap 0x%x names no I/O APIC input 0-23",
                     s->intcap);
         return false;
     }
