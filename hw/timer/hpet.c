@@ -43,6 +43,11 @@
  * and writing "counter + delta"; real hardware would wait for the counter to wrap (for
  * a 64-bit comparator, forever). Farther behind is a wrap, as in hardware. */
 #define LATE_TICKS UINT64_C(10000000)
+/* Periodic events come at most every 10 us (1000 ticks): a shorter period would keep a
+ * host thread busy with nothing but this timer (down to one callback per 10 ns). The
+ * comparator still advances by whole periods, the matches in between merge into one
+ * interrupt, as those of a late timer do. */
+#define MIN_PERIODIC_TICKS UINT64_C(1000)
 
 typedef struct HpetTimer {
     HpetState *s;     /* wiring */
@@ -220,7 +225,12 @@ static void timer_sync(HpetTimer *t, uint64_t c)
          * had not taken yet would merge in the APIC. */
         uint64_t behind = (c - t->cmp) & m;
         t->cmp = (t->cmp + (behind / per + 1) * per) & m;
-        t->fire_at = c + ((t->cmp - c) & m);
+        uint64_t ahead = (t->cmp - c) & m;
+        if (ahead < MIN_PERIODIC_TICKS) {
+            t->cmp = (t->cmp + (MIN_PERIODIC_TICKS - ahead + per - 1) / per * per) & m;
+            ahead = (t->cmp - c) & m;
+        }
+        t->fire_at = c + ahead;
     } else if (m == UINT32_MAX) {
         /* One-shot: the low half matches again once the counter has wrapped. */
         uint64_t ahead = (t->cmp - c) & m;

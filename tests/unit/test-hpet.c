@@ -57,8 +57,9 @@ static void step_us(Rig *r, int64_t us)
     vm_test_clock_step(r->vm, us * 1000);
 }
 
-/* A timer thread 10.5 periods late gives one edge, and the comparator moves on by 11
- * periods (HPET 1.0a §2.3.9.2.2: a period per match). */
+/* A timer thread 4.25 periods late gives one edge, and the comparator moves on by 5
+ * periods (HPET 1.0a §2.3.9.2.2: a period per match). A period of one tick gives an
+ * event at most every 10 us, its comparator still on whole periods. */
 static void test_periodic_late(void)
 {
     Rig r;
@@ -66,17 +67,28 @@ static void test_periodic_late(void)
     wr(&r, CONF, 1);
     wr(&r, TCONF(2), ROUTE2 | INT_ENB | PERIODIC | VAL_SET | MODE32);
     uint32_t c0 = rd(&r, COUNTER);
-    wr(&r, TCMP(2), c0 + 1000);
-    wr(&r, TCMP(2), 1000);               /* the period: 10 us */
+    wr(&r, TCMP(2), c0 + 2000);
+    wr(&r, TCMP(2), 2000);               /* the period: 20 us */
     step_us(&r, 5);
     g_assert_cmpint(r.gsi[2].rises, ==, 0);
-    vm_test_clock_jump(r.vm, 110 * 1000); /* 115 us: matches at 10, 20, ... 110 us */
+    vm_test_clock_jump(r.vm, 100 * 1000); /* 105 us: matches at 20, 40, ... 100 us */
     step_us(&r, 0);                      /* the timer runs late, once */
     g_assert_cmpint(r.gsi[2].rises, ==, 1);
     g_assert_cmpuint(rd(&r, TCMP(2)), ==, c0 + 12000);
-    step_us(&r, 10);
+    step_us(&r, 14);
+    g_assert_cmpint(r.gsi[2].rises, ==, 1);
+    step_us(&r, 2);                      /* 121 us: the match at 120 */
     g_assert_cmpint(r.gsi[2].rises, ==, 2);
     g_assert_cmpint(r.gsi[2].level, ==, 0); /* edges leave the line low */
+
+    wr(&r, TCONF(2), ROUTE2 | INT_ENB | PERIODIC | VAL_SET | MODE32);
+    uint32_t c1 = rd(&r, COUNTER);
+    wr(&r, TCMP(2), c1 + 1);
+    wr(&r, TCMP(2), 1);
+    step_us(&r, 1000);
+    int n = r.gsi[2].rises - 2;
+    g_assert_cmpint(n, >=, 90);
+    g_assert_cmpint(n, <=, 101);
     vm_free(r.vm);
 }
 
