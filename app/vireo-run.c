@@ -51,6 +51,7 @@ typedef struct Options {
     char *debugcon;
     char **devices;
     gboolean usb;
+    gboolean no_hpet;
     char **usbdevices;
     char **globals;
     char **chardevs;
@@ -92,7 +93,8 @@ static GOptionEntry entries[] = {
     { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs, 1-16 (interp and tcg; kvm runs 1): N[,sockets=S,cores=C,threads=T,maxcpus=N]", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
-    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: usb=on|off, pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "[type=]TYPE[,usb=on|off][,pcspk-audiodev=ID]" },
+    { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: usb=on|off, hpet=on|off, pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "[type=]TYPE[,usb=on|off][,hpet=on|off][,pcspk-audiodev=ID]" },
+    { "no-hpet", 0, 0, G_OPTION_ARG_NONE, &opt.no_hpet, "The pc board without its HPET (as -machine hpet=off)", NULL },
     { "usb", 0, 0, G_OPTION_ARG_NONE, &opt.usb, "The board's USB controller (on by default; -machine usb=off removes it)", NULL },
     { "usbdevice", 0, 0, G_OPTION_ARG_STRING_ARRAY, &opt.usbdevices, "Add a USB device: tablet, mouse or keyboard (QEMU's legacy spelling of -device usb-...)", "NAME" },
     { "bios", 0, 0, G_OPTION_ARG_FILENAME, &opt.bios, "Firmware image (default: SeaBIOS)", "FILE" },
@@ -754,10 +756,21 @@ static void parse_audiodevs(VmConfig *cfg)
     }
 }
 
-/* -machine [type=]TYPE[,usb=on|off][,pcspk-audiodev=ID]: the board's name (NULL: not
- * given) and the options QEMU's pc takes that Vireo's board has: the USB switch (*usb)
- * and the audiodev of the board's own speaker (a global isa-pcspk.audiodev). */
-static char *parse_machine(const char *spec, GPtrArray *extra_globals, int *usb)
+/* on/off and QEMU's other spellings of a switch: 1, 0, or -1 for none of them. */
+static int parse_switch(const char *v)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+        return 1;
+    if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+        return 0;
+    return -1;
+}
+
+/* -machine [type=]TYPE[,usb=on|off][,hpet=on|off][,pcspk-audiodev=ID]: the board's name
+ * (NULL: not given) and the options QEMU's pc takes that Vireo's board has: the USB and
+ * HPET switches (*usb, *hpet: 1 on, 0 off, untouched when not given) and the audiodev of
+ * the board's own speaker (a global isa-pcspk.audiodev). */
+static char *parse_machine(const char *spec, GPtrArray *extra_globals, int *usb, int *hpet)
 {
     g_autoptr(GPtrArray) parts = split_opts(spec);
     char *type = NULL;
@@ -771,16 +784,13 @@ static char *parse_machine(const char *spec, GPtrArray *extra_globals, int *usb)
             type = g_strdup(kv + 5);
         } else if (g_str_has_prefix(kv, "pcspk-audiodev=") && kv[15]) {
             g_ptr_array_add(extra_globals, g_strdup_printf("isa-pcspk.audiodev=%s", kv + 15));
-        } else if (g_str_has_prefix(kv, "usb=")) {
-            const char *v = kv + 4;
-            if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
-                *usb = 1;
-            else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
-                *usb = 0;
-            else
-                usage_error("-machine %s: usb=%s: expected on or off", spec, v);
+        } else if (g_str_has_prefix(kv, "usb=") || g_str_has_prefix(kv, "hpet=")) {
+            int v = parse_switch(eq + 1);
+            if (v < 0)
+                usage_error("-machine %s: %s: expected on or off", spec, kv);
+            *(kv[0] == 'u' ? usb : hpet) = v;
         } else {
-            usage_error("-machine %s: unknown option '%s' (type=, usb=on|off, pcspk-audiodev=ID)", spec, kv);
+            usage_error("-machine %s: unknown option '%s' (type=, usb=on|off, hpet=on|off, pcspk-audiodev=ID)", spec, kv);
         }
     }
     if (type && !*type)
@@ -815,9 +825,9 @@ static VmConfig *config_from_options(void)
     }
     check_keymap();
     g_autoptr(GPtrArray) machine_globals = g_ptr_array_new_with_free_func(g_free);
-    int usb = -1;
+    int usb = -1, hpet = -1;
     if (opt.machine) {
-        char *type = parse_machine(opt.machine, machine_globals, &usb);
+        char *type = parse_machine(opt.machine, machine_globals, &usb, &hpet);
         g_free(opt.machine);
         opt.machine = type;
     }
@@ -902,6 +912,10 @@ static VmConfig *config_from_options(void)
     }
     if (usb >= 0)
         cfg->no_usb = !usb;
+    if (opt.no_hpet)
+        hpet = 0;
+    if (hpet >= 0)
+        cfg->no_hpet = !hpet;
     parse_devices(cfg);
     if (!strcmp(cfg->display, "sdl") && !strcmp(cfg->vga, "none")) {
         bool adapter = false;

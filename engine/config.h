@@ -57,6 +57,7 @@ typedef struct VmConfig {
     char *name;
     char *machine;           /* "pc" */
     bool no_usb;             /* -machine usb=off: no USB host controller on the board */
+    bool no_hpet;            /* -no-hpet, -machine hpet=off: the pc board without its HPET */
     uint64_t ram_size;       /* bytes */
     unsigned smp;
     CpuTopology topo;        /* as -smp gave it (zeros: the default); see vm_config_topology */

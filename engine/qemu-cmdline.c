@@ -82,6 +82,8 @@ char *qemu_command_line(const VmConfig *cfg)
     if (cfg->name)
         add(args, "-name"), add(args, "%s", cfg->name);
     add(args, "-machine"), add(args, "%s", cfg->machine ? cfg->machine : "pc");
+    if (cfg->no_hpet)
+        add(args, "-no-hpet");
     g_auto(GStrv) accels = g_strsplit(cfg->accel ? cfg->accel : "kvm:tcg", ":", -1);
     for (char **a = accels; *a; a++) {
         /* kernel-irqchip=off and the other suboptions mean the same in QEMU. */

@@ -143,6 +143,13 @@ void vm_test_clock_step(Vm *vm, int64_t ns)
     g_mutex_unlock(&vm->lock);
 }
 
+void vm_test_clock_jump(Vm *vm, int64_t ns)
+{
+    g_mutex_lock(&vm->lock);
+    __atomic_store_n(&vm->manual_now, vm->manual_now + ns, __ATOMIC_RELEASE);
+    g_mutex_unlock(&vm->lock);
+}
+
 bool vm_test_cpu_intr(Vm *vm)
 {
     return atomic_load(&vm->vcpus[0].requests) & VCPU_REQ_INTR;

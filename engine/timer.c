@@ -139,6 +139,29 @@ void vm_timer_fire(VTimer *t)
     t->fn(t->opaque);
 }
 
+/* A vCPU that polls a device (a clock register, a status port) takes and drops the
+ * engine lock back to back; GMutex is not fair, so the timer thread, woken at a
+ * deadline, could wait for the lock for as long as the loop runs and the device's
+ * interrupts would come late or merge. Each device access therefore runs what is due
+ * itself, a few at a time (the timer thread takes the rest). */
+void vm_timers_run_due(Vm *vm)
+{
+    if (vm->manual_clock || !vm->timer_thread || atomic_load(&vm->clock_frozen) >= 0)
+        return;
+    int64_t now = -1;
+    for (int i = 0; i < 8; i++) {
+        GSequenceIter *first = g_sequence_get_begin_iter(vm->timers);
+        if (g_sequence_iter_is_end(first))
+            return;
+        VTimer *t = g_sequence_get(first);
+        if (now < 0 || t->expire > now)
+            now = vm_clock_ns(vm);
+        if (t->expire > now)
+            return;
+        vm_timer_fire(t);
+    }
+}
+
 static gpointer timer_thread(gpointer data)
 {
     Vm *vm = data;

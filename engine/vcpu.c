@@ -7,6 +7,7 @@ uint32_t vcpu_pio_read(Vcpu *v, uint16_t port, unsigned size)
 {
     g_mutex_lock(&v->vm->lock);
     uint32_t r = io_read(v->vm->io, port, size);
+    vm_timers_run_due(v->vm);
     g_mutex_unlock(&v->vm->lock);
     return r;
 }
@@ -15,6 +16,7 @@ void vcpu_pio_write(Vcpu *v, uint16_t port, uint32_t value, unsigned size)
 {
     g_mutex_lock(&v->vm->lock);
     io_write(v->vm->io, port, value, size);
+    vm_timers_run_due(v->vm);
     g_mutex_unlock(&v->vm->lock);
 }
 
@@ -22,6 +24,7 @@ uint64_t vcpu_mmio_read(Vcpu *v, hwaddr addr, unsigned size)
 {
     g_mutex_lock(&v->vm->lock);
     uint64_t r = mem_dispatch_read(v->vm->mem, addr, size);
+    vm_timers_run_due(v->vm);
     g_mutex_unlock(&v->vm->lock);
     return r;
 }
@@ -30,6 +33,7 @@ void vcpu_mmio_write(Vcpu *v, hwaddr addr, uint64_t value, unsigned size)
 {
     g_mutex_lock(&v->vm->lock);
     mem_dispatch_write(v->vm->mem, addr, value, size);
+    vm_timers_run_due(v->vm);
     g_mutex_unlock(&v->vm->lock);
 }
 

@@ -105,6 +105,8 @@ void vm_timers_free(Vm *vm);
 int64_t host_monotonic_ns(void);
 /* Unlinks an armed timer and runs its callback (lock held). */
 void vm_timer_fire(VTimer *t);
+/* Runs the timers already due, on the calling vCPU thread (lock held). */
+void vm_timers_run_due(Vm *vm);
 
 /* input.c: frees the input queue (timers stopped). */
 void vm_input_free(Vm *vm);

@@ -32,6 +32,7 @@
 #include "hw/storage/drive.h"
 #include "hw/storage/ide.h"
 #include "hw/storage/fdc.h"
+#include "hw/timer/hpet.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818.h"
 #include "vireo-config.h"
@@ -55,6 +56,11 @@ typedef struct PcBoard {
     IoapicState *ioapic;
     PitState *pit;
     RtcState *rtc;
+    HpetState *hpet;      /* NULL: -no-hpet, isapc, or a kernel irqchip */
+    /* Global system interrupts the HPET drives (see gsi_handler), and the two
+     * sources of I/O APIC pin 2 (ISA IRQ 0 and GSI 2), whose levels it ORs. */
+    IrqLine gsi[HPET_GSI_COUNT];
+    bool pin2_src[2];
     PciBus *pci;          /* NULL on isapc */
     FwCfgState *fw;
     I8042State *kbc;
@@ -77,6 +83,13 @@ typedef struct PcBoard {
  * timer's IRQ 0, which arrives on pin 2 (the MADT's interrupt source override says so);
  * PCI INTx reach it through the PIIX3 PIRQ routers as ISA IRQs, as the DSDT's link
  * devices describe. */
+/* I/O APIC pin 2 is wired to ISA IRQ 0 (src 0) and to GSI 2 (src 1), an HPET route. */
+static void ioapic_pin2(PcBoard *b, int src, int level)
+{
+    b->pin2_src[src] = level;
+    ioapic_set_irq(b->ioapic, 2, b->pin2_src[0] || b->pin2_src[1]);
+}
+
 static void isa_irq_handler(void *opaque, int n, int level)
 {
     PcBoard *b = opaque;
@@ -86,8 +99,29 @@ static void isa_irq_handler(void *opaque, int n, int level)
         return;
     }
     i8259_set_irq(b->pic, n, level);
-    if (b->ioapic && n != 2)
-        ioapic_set_irq(b->ioapic, n == 0 ? 2 : n, level);
+    if (b->ioapic && n == 0)
+        ioapic_pin2(b, 0, level);
+    else if (b->ioapic && n != 2)
+        ioapic_set_irq(b->ioapic, n, level);
+}
+
+/* Global system interrupts as the HPET's routes name them (ACPI: GSI n is I/O APIC
+ * input n, except GSI 0, ISA IRQ 0, which the MADT overrides to input 2). GSI 2 reaches
+ * input 2 only: the 8259's IRQ 2 is the cascade. */
+static void gsi_handler(void *opaque, int n, int level)
+{
+    PcBoard *b = opaque;
+    if (n < 16 && n != 2) {
+        isa_irq_handler(b, n, level);
+        return;
+    }
+    VLOG(LOG_IRQ, "GSI %d -> %d", n, level);
+    if (!b->ioapic)
+        return;
+    if (n == 2)
+        ioapic_pin2(b, 1, level);
+    else
+        ioapic_set_irq(b->ioapic, n, level);
 }
 
 /* The 8259's INTR output: the CPU's INTR pin, or with an APIC its LINT0 and I/O APIC
@@ -498,6 +532,7 @@ static void fw_cfg_init_pc(PcBoard *b, const VmConfig *cfg)
         .have_apic = have_apic,
         .ncpus = cfg->smp,
         .com_mask = com_mask,
+        .have_hpet = b->hpet != NULL,
     };
     for (unsigned i = 0; i < acpi.ncpus && i < VM_CPUS_MAX; i++)
         acpi.apic_ids[i] = (uint8_t)vm_cpu_apic_id(b->vm, i);
@@ -652,11 +687,22 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
                 apic_new_for_cpu(vm, i, (uint8_t)vm_cpu_apic_id(vm, i), vm_cpu_pins_n(vm, i), pic_ack, b);
             b->ioapic = ioapic_new(vm, IOAPIC_DEFAULT_BASE, b->apic);
         }
-        b->pit = i8254_new(vm, 0x40, &b->isa_irq[0]);
+        /* QEMU's pc has an HPET unless -no-hpet; it sits between the PIT's and the
+         * RTC's outputs and IRQ 0 and 8, which legacy replacement takes over. */
+        if (!isa && !cfg->no_hpet) {
+            for (int i = 0; i < HPET_GSI_COUNT; i++)
+                irq_init(&b->gsi[i], gsi_handler, b, i);
+            b->hpet = hpet_new(vm, HPET_BASE, b->gsi, err);
+            if (!b->hpet)
+                return false;
+        }
+        IrqLine pit_out = b->hpet ? hpet_input(b->hpet, HPET_IN_PIT) : b->isa_irq[0];
+        b->pit = i8254_new(vm, 0x40, &pit_out);
         if (!pcspk_new(vm, b->pit, err))
             return false;
     }
-    b->rtc = mc146818_new(vm, 0x70, &b->isa_irq[8], vm_config(vm)->rtc_utc);
+    IrqLine rtc_out = b->hpet ? hpet_input(b->hpet, HPET_IN_RTC) : b->isa_irq[8];
+    b->rtc = mc146818_new(vm, 0x70, &rtc_out, vm_config(vm)->rtc_utc);
     for (int i = 0; i < VM_MAX_SERIAL; i++)
         if (cfg->serial[i])
             serial_new(vm, serial_ports[i], &b->isa_irq[serial_irqs[i]], vm_serial_chardev(vm, i));

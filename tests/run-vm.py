@@ -68,6 +68,7 @@ def main():
                     help="every line of FILE must appear verbatim in the serial output "
                          "(@KIT@ names the Linux kit)")
     ap.add_argument("--debugcon-has", action="append", default=[])
+    ap.add_argument("--debugcon-lacks", action="append", default=[])
     ap.add_argument("--stop-on-debugcon", default=None,
                     help="end the VM as soon as the debug console matches this")
     ap.add_argument("--stop-on-serial", default=None,
@@ -169,6 +170,9 @@ def main():
     for rx in o.debugcon_has:
         if not re.search(rx, dbg, re.M):
             failures.append("debug console lacks /%s/" % rx)
+    for rx in o.debugcon_lacks:
+        if re.search(rx, dbg, re.M):
+            failures.append("debug console has /%s/" % rx)
     if o.check_rtc_date:
         m = re.search(r"RTC (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)", ser)
         if not m:

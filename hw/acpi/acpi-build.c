@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Builds RSDP, RSDT, FADT (revision 1), FACS, DSDT and, with an APIC, the MADT (ACPI 6.4
- * chapter 5). The firmware places them through fw_cfg's linker/loader: ALLOCATE reserves
+/* Builds RSDP, RSDT, FADT (revision 1), FACS, DSDT, with an APIC the MADT (ACPI 6.4
+ * chapter 5) and with an HPET its table (IA-PC HPET specification 1.0a, §3.2.4). The firmware places them through fw_cfg's linker/loader: ALLOCATE reserves
  * each file in guest memory, ADD_POINTER turns file offsets into addresses, and
  * ADD_CHECKSUM fixes checksums once addresses are known. */
 #include "hw/acpi/acpi-build.h"
 #include "hw/acpi/piix4_pm.h"
+#include "hw/timer/hpet.h"
 
 #include <string.h>
 
@@ -135,6 +136,7 @@ static uint32_t build_dsdt(GByteArray *t, GByteArray *l, const AcpiPcConfig *cfg
     uint8_t *aml = t->data + off;
     aml_patch_dword(aml, dsdt_pc_aml_len, "PHLS", (uint32_t)cfg->ram_below_4g);
     aml_patch_dword(aml, dsdt_pc_aml_len, "CMPR", cfg->com_mask);
+    aml_patch_dword(aml, dsdt_pc_aml_len, "HPTE", cfg->have_hpet);
     aml[9] = 0;
     loader_add_checksum(l, TABLES_FILE, off + 9, off, (uint32_t)dsdt_pc_aml_len);
     return off;
@@ -211,6 +213,22 @@ static uint32_t build_madt(GByteArray *t, GByteArray *l, const AcpiPcConfig *cfg
     return off;
 }
 
+/* The HPET description table (IA-PC HPET 1.0a, §3.2.4): the block ID, the registers'
+ * address as a Generic Address Structure, HPET number 0, no minimum periodic tick, no
+ * page protection. */
+static uint32_t build_hpet(GByteArray *t, GByteArray *l)
+{
+    uint32_t off = table_begin(t, "HPET", 1);
+    uint8_t h[20] = { 0 };
+    put32(h, HPET_BLOCK_ID);
+    h[4] = 0;                 /* GAS: system memory */
+    h[5] = 64;                /* register width */
+    put32(h + 8, HPET_BASE);  /* address, low half (the high half is 0) */
+    append(t, h, sizeof(h));
+    table_end(t, l, off);
+    return off;
+}
+
 void acpi_build_pc_tables(FwCfgState *fw, const AcpiPcConfig *cfg)
 {
     GByteArray *t = g_byte_array_new();
@@ -231,10 +249,16 @@ void acpi_build_pc_tables(FwCfgState *fw, const AcpiPcConfig *cfg)
         align_to(t, 4);
         madt = build_madt(t, l, cfg);
     }
+    uint32_t entries[3] = { fadt };
+    unsigned n = 1;
+    if (cfg->have_apic)
+        entries[n++] = madt;
+    if (cfg->have_hpet) {
+        align_to(t, 4);
+        entries[n++] = build_hpet(t, l);
+    }
     align_to(t, 4);
     uint32_t rsdt = table_begin(t, "RSDT", 1);
-    uint32_t entries[2] = { fadt, madt };
-    unsigned n = cfg->have_apic ? 2 : 1;
     for (unsigned i = 0; i < n; i++) {
         uint8_t e[4];
         put32(e, entries[i]);

@@ -14,6 +14,7 @@ typedef struct AcpiPcConfig {
     unsigned ncpus;         /* at most VM_CPUS_MAX */
     uint8_t apic_ids[VM_CPUS_MAX]; /* each processor's local APIC ID */
     uint8_t com_mask;       /* bit n: COM n+1 present */
+    bool have_hpet;         /* an HPET table and the DSDT's HPET device */
 } AcpiPcConfig;
 
 void acpi_build_pc_tables(FwCfgState *fw, const AcpiPcConfig *cfg);

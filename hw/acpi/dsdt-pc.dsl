@@ -4,6 +4,7 @@
  * Names in capitals ending in a DWord of magic value are patched by acpi-build.c:
  *   PHLS  start of the 32-bit PCI memory window (the end of low RAM)
  *   CMPR  which COM ports exist (bit n: COM n+1)
+ *   HPTE  1 when the board has its HPET at 0xFED00000
  */
 DefinitionBlock ("", "DSDT", 2, "VIREO", "VIREOPC", 0x00000001)
 {
@@ -24,6 +25,23 @@ DefinitionBlock ("", "DSDT", 2, "VIREO", "VIREOPC", 0x00000001)
         {
             Name (_HID, "ACPI0007")
             Name (_UID, Zero)
+        }
+
+        /* The HPET (IA-PC HPET 1.0a, §3.2.5: PNP0103 with its register block). */
+        Name (HPTE, 0x45545048)
+        Device (HPET)
+        {
+            Name (_HID, EisaId ("PNP0103"))
+            Name (_UID, Zero)
+            Method (_STA, 0, NotSerialized)
+            {
+                If (HPTE) { Return (0x0F) }
+                Return (Zero)
+            }
+            Name (_CRS, ResourceTemplate ()
+            {
+                Memory32Fixed (ReadOnly, 0xFED00000, 0x00000400, )
+            })
         }
 
         Device (PCI0)

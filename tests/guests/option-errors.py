@@ -135,6 +135,8 @@ def main():
             (["-audiodev", "wav,id=a,path=" + p("no/dir/x.wav"), "-S"], 2, r"-audiodev wav,id=a,path=.*: cannot create"),
             (["-machine", "pc,pcspk-audiodev=a", "-S"], 2, r"^vireo-run: -machine pcspk-audiodev=a: no -audiodev with id=a$"),
             (["-machine", "pc,spk=a", "-S"], 2, r"^vireo-run: -machine pc,spk=a: unknown option 'spk=a'"),
+            (["-machine", "pc,hpet=maybe", "-S"], 2, r"^vireo-run: -machine pc,hpet=maybe: hpet=maybe: expected on or off$"),
+            (["-global", "hpet.hpet-intcap=0", "-S"], 2, r"^vireo-run: hpet: hpet-intcap 0x0 names no I/O APIC input 0-23$"),
             (["-device", "sb16", "-S"], 2, r"sb16.0: needs audiodev=ID"),
             # A back end the configuration lacks is found missing when the VM is made.
             (["-audiodev", "none,id=a", "-device", "sb16,audiodev=b", "-S"], 1, r"sb16: no audiodev 'b'"),

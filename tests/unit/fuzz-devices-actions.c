@@ -1048,6 +1048,40 @@ static void act_virtio(Fuzz *f)
         inp(f, io + 0x14 + rnd(f, 64), rnd_size(f) > 4 ? 4 : rnd_size(f));
 }
 
+/* The HPET as a driver programs it: the counter enabled (legacy replacement or not), a
+ * timer given a mode, a route and a comparator a little ahead of the counter (or behind
+ * it, or a period of one tick), status bits cleared, the counter rewritten. Random MMIO
+ * seldom gets a timer this far. */
+static void act_hpet(Fuzz *f)
+{
+    const hwaddr base = 0xfed00000;
+    GuestMemory *m = vm_mem(f->vm);
+    fuzz_refresh_maps(f);
+    bool have = false;
+    for (guint i = 0; i < f->mmio->len && !have; i++)
+        have = g_array_index(f->mmio, MmioTarget, i).base == base;
+    if (!have)
+        return;
+    unsigned n = rnd(f, 3);
+    hwaddr tb = base + 0x100 + 0x20 * n;
+    uint32_t conf = (rnd32(f) & 0x3f4e) | (chance(f, 70) ? 4 : 0);
+    uint64_t now = mem_dispatch_read(m, base + 0xf0, 8);
+    uint32_t delta = chance(f, 10) ? -rnd(f, 100000) : chance(f, 50) ? rnd(f, 2000) : rnd32(f);
+    uint32_t period = chance(f, 20) ? 1 : rnd(f, 1000000);
+    fuzz_note("hpet: timer %u conf 0x%x cmp now%+d period %u", n, conf, (int32_t)delta, period);
+    mem_dispatch_write(m, base + 0x10, chance(f, 80) ? 1 | rnd(f, 2) << 1 : rnd(f, 4), 4);
+    mem_dispatch_write(m, tb, conf | (chance(f, 50) ? 0x40 : 0), 4);
+    mem_dispatch_write(m, tb + 8, (uint32_t)now + delta, chance(f, 70) ? 4 : 8);
+    if (chance(f, 60))
+        mem_dispatch_write(m, tb + 8, period, 4);
+    if (chance(f, 30))
+        mem_dispatch_write(m, base + 0x20, rnd(f, 8), 4);
+    if (chance(f, 10))
+        mem_dispatch_write(m, base + 0xf0, rnd32(f), chance(f, 50) ? 4 : 8);
+    if (chance(f, 20))
+        mem_dispatch_read(m, base + 0x20, 4);
+}
+
 const FuzzAction fuzz_actions[] = {
     { act_port, FUZZ_LOCKED, 300 },
     { act_port_burst, FUZZ_LOCKED, 80 },
@@ -1063,6 +1097,7 @@ const FuzzAction fuzz_actions[] = {
     { act_isa_dma, FUZZ_LOCKED, 40 },
     { act_fdc, FUZZ_LOCKED, 50 },
     { act_virtio, FUZZ_LOCKED, 40 },
+    { act_hpet, FUZZ_LOCKED, 15 },
     { act_clock, FUZZ_UNLOCKED, 90 },
     { act_intr_ack, FUZZ_UNLOCKED, 40 },
     { act_display, FUZZ_UNLOCKED, 25 },

@@ -97,7 +97,7 @@ static const uint8_t *at_addr(Placed *files, int n, uint32_t addr)
     g_assert_not_reached();
 }
 
-static void check_tables(bool apic)
+static void check_tables(bool apic, bool hpet)
 {
     Vm *vm = vm_new_for_test(0);
     vm_lock(vm);
@@ -105,7 +105,8 @@ static void check_tables(bool apic)
     /* With the APIC: -smp 6,sockets=2,cores=3, whose APIC IDs leave a gap. */
     static const uint8_t ids[] = { 0, 1, 2, 4, 5, 6 };
     AcpiPcConfig cfg = { .ram_below_4g = 96u << 20, .pm_base = 0x600, .sci_irq = 9,
-                         .have_apic = apic, .ncpus = apic ? G_N_ELEMENTS(ids) : 1, .com_mask = 1 };
+                         .have_apic = apic, .ncpus = apic ? G_N_ELEMENTS(ids) : 1, .com_mask = 1,
+                         .have_hpet = hpet };
     memcpy(cfg.apic_ids, ids, sizeof(ids));
     acpi_build_pc_tables(fw, &cfg);
     vm_unlock(vm);
@@ -121,7 +122,7 @@ static void check_tables(bool apic)
     uint32_t rsdt_len = rd32(rsdt + 4);
     g_assert_cmpuint(sum(rsdt, rsdt_len), ==, 0);
     unsigned entries = (rsdt_len - 36) / 4;
-    g_assert_cmpuint(entries, ==, apic ? 2 : 1);
+    g_assert_cmpuint(entries, ==, 1 + apic + hpet);
 
     const uint8_t *fadt = at_addr(files, n, rd32(rsdt + 36));
     g_assert_cmpmem(fadt, 4, "FACP", 4);
@@ -175,6 +176,24 @@ static void check_tables(bool apic)
         g_assert_cmpint(ioapics, ==, 1);
     }
 
+    /* The HPET table (IA-PC HPET 1.0a §3.2.4): the block ID of the capabilities
+     * register, the registers in system memory at 0xFED00000, HPET number 0; the DSDT's
+     * HPET device is present (_STA) only with it. */
+    if (hpet) {
+        const uint8_t *ht = at_addr(files, n, rd32(rsdt + 36 + 4 * (entries - 1)));
+        g_assert_cmpmem(ht, 4, "HPET", 4);
+        g_assert_cmpuint(rd32(ht + 4), ==, 56);
+        g_assert_cmpuint(sum(ht, 56), ==, 0);
+        g_assert_cmphex(rd32(ht + 36), ==, 0x8086a201);
+        g_assert_cmpuint(ht[40], ==, 0);            /* address space: memory */
+        g_assert_cmphex(rd32(ht + 44), ==, 0xfed00000);
+        g_assert_cmphex(rd32(ht + 48), ==, 0);
+        g_assert_cmpuint(ht[52], ==, 0);
+    }
+    const uint8_t *hpte = memmem(dsdt, dlen, "HPTE\x0c", 5);
+    g_assert_nonnull(hpte);
+    g_assert_cmphex(rd32(hpte + 5), ==, hpet);
+
     /* The patched DSDT must be valid AML: iasl disassembles it without errors. */
     g_autofree char *iasl = g_find_program_in_path("iasl");
     if (iasl) {
@@ -191,6 +210,12 @@ static void check_tables(bool apic)
         g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
         g_assert_nonnull(strstr(text, "Name (PHLS, 0x06000000)"));
         g_assert_nonnull(strstr(text, "Name (_S5, Package"));
+        g_assert_nonnull(strstr(text, "Name (_HID, EisaId (\"PNP0103\")"));
+        const char *hn = strstr(text, "Name (HPTE, ");
+        g_assert_nonnull(hn);
+        hn += strlen("Name (HPTE, ");
+        g_assert_cmpuint(g_str_has_prefix(hn, "One") ? 1 : g_str_has_prefix(hn, "Zero") ? 0
+                                                            : g_ascii_strtoull(hn, NULL, 0), ==, hpet);
         g_remove(aml);
         g_remove(dsl);
         g_rmdir(dir);
@@ -202,13 +227,15 @@ static void check_tables(bool apic)
     vm_free(vm);
 }
 
-static void test_pic_tables(void) { check_tables(false); }
-static void test_apic_tables(void) { check_tables(true); }
+static void test_pic_tables(void) { check_tables(false, false); }
+static void test_apic_tables(void) { check_tables(true, false); }
+static void test_hpet_tables(void) { check_tables(true, true); }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/acpi/tables-pic", test_pic_tables);
     g_test_add_func("/acpi/tables-apic", test_apic_tables);
+    g_test_add_func("/acpi/tables-apic-hpet", test_hpet_tables);
     return g_test_run();
 }

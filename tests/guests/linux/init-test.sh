@@ -17,6 +17,11 @@ echo "VIREO-NPROC $(nproc) $(grep -c '^processor' /proc/cpuinfo)"
 # Where Linux placed each: its APIC ID, package and core (from CPUID's topology leaves).
 awk -F'\t*: ' '$1 == "processor" { p = $2 } $1 == "physical id" { pk = $2 } $1 == "core id" { c = $2 }
     $1 == "apicid" { print "VIREO-CPU " p " apicid " $2 " package " pk " core " c }' /proc/cpuinfo
+# The clocksources the kernel registered and the one it uses (the pc board's HPET is one;
+# isapc has none).
+cs=/sys/devices/system/clocksource/clocksource0
+echo "VIREO-CLOCKSOURCE available: $(cat $cs/available_clocksource)"
+echo "VIREO-CLOCKSOURCE current: $(cat $cs/current_clocksource)"
 stamp boot
 . /workload.sh
 stamp done
