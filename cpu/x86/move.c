@@ -107,7 +107,7 @@ static void push_r32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP] - 4;
-    x86_st_lin(c, c->seg[S_SS].base + sp, 4, c->regs[i->reg]);
+    x86_st_lin(c, (uint32_t)(c->seg[S_SS].base + sp), 4, c->regs[i->reg]);
     c->regs[R_ESP] = sp;
 }
 static void pop_r32_flat(X86Cpu *c, const X86Insn *i)
@@ -117,7 +117,7 @@ static void pop_r32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP];
-    uint32_t v = x86_ld_lin(c, c->seg[S_SS].base + sp, 4);
+    uint32_t v = x86_ld_lin(c, (uint32_t)(c->seg[S_SS].base + sp), 4);
     c->regs[R_ESP] = sp + 4;
     c->regs[i->reg] = v;
 }
@@ -149,7 +149,7 @@ static void pop_ev(X86Cpu *c, const X86Insn *i)
         return;
     }
     x86_set_sp(c, sp + size);
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     c->regs[R_ESP] = old_esp;
     x86_write(c, i->seg, ea, size, v);
     x86_set_sp(c, sp + size);

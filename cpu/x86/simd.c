@@ -61,10 +61,10 @@ static inline void mm_set(X86Cpu *c, unsigned r, uint64_t v)
 
 /* A 128-bit memory operand: legacy SSE requires 16-byte alignment except for the
  * explicitly unaligned moves (SDM vol. 1, 4.1.1). */
-static uint32_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need)
+static uint64_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need)
 {
-    uint32_t ea = x86_ea(c, i);
-    uint32_t lin = x86_lin(c, i->seg, ea, 16, need);
+    uint64_t ea = x86_ea(c, i);
+    uint64_t lin = x86_lin(c, i->seg, ea, 16, need);
     if (aligned && (lin & 15))
         x86_gp0(c);
     return ea;
@@ -72,13 +72,13 @@ static uint32_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need
 
 void simd_read(X86Cpu *c, const X86Insn *i, void *buf, unsigned n, bool aligned)
 {
-    uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_READ) : x86_ea(c, i);
+    uint64_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_READ) : x86_ea(c, i);
     x86_read_block(c, i->seg, ea, buf, n);
 }
 
 void simd_write(X86Cpu *c, const X86Insn *i, const void *buf, unsigned n, bool aligned)
 {
-    uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_WRITE) : x86_ea(c, i);
+    uint64_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_WRITE) : x86_ea(c, i);
     x86_write_block(c, i->seg, ea, buf, n);
 }
 

@@ -322,7 +322,8 @@ char *x86_cpu_describe(X86Cpu *c)
     uint32_t f = x86_get_eflags(c);
     return g_strdup_printf(
         "EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x "
-        "EIP=%08x EFL=%08x CS=%04x(%08x) SS=%04x DS=%04x ES=%04x CR0=%08x CR3=%08x CR4=%08x CPL=%u %s",
+        "EIP=%08" G_GINT64_MODIFIER "x EFL=%08x CS=%04x(%08" G_GINT64_MODIFIER "x) SS=%04x DS=%04x ES=%04x CR0=%08x "
+        "CR3=%08" G_GINT64_MODIFIER "x CR4=%08x CPL=%u %s",
         (uint32_t)c->regs[R_EAX], (uint32_t)c->regs[R_EBX], (uint32_t)c->regs[R_ECX], (uint32_t)c->regs[R_EDX],
         (uint32_t)c->regs[R_ESI], (uint32_t)c->regs[R_EDI], (uint32_t)c->regs[R_EBP], (uint32_t)c->regs[R_ESP], c->eip, f, c->seg[S_CS].sel, c->seg[S_CS].base, c->seg[S_SS].sel,
         c->seg[S_DS].sel, c->seg[S_ES].sel, c->cr0, c->cr3, c->cr4, c->cpl,

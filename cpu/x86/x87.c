@@ -383,7 +383,7 @@ static void x87_store(X86Cpu *c, const X86Insn *i, X87HostOp op, unsigned n, boo
     static const uint8_t indef_i32[4] = { 0, 0, 0, 0x80 };
     static const uint8_t indef_i64[8] = { 0, 0, 0, 0, 0, 0, 0, 0x80 };
     static const uint8_t indef_bcd[10] = { 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff };
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     X87Host h = { .cw = c->fpu.fcw };
     unsigned ex, cc = 0;
     bool ok;
@@ -622,14 +622,14 @@ bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512])
  * bytes is reserved or left to software, and not written. */
 #define FXSAVE_USED 288
 
-static uint32_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
+static uint64_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
 {
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
     if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
         x86_fault(c, X86_EXC_NM);
-    uint32_t ea = x86_ea(c, i);
-    uint32_t lin = x86_lin(c, i->seg, ea, 512, need);
+    uint64_t ea = x86_ea(c, i);
+    uint64_t lin = x86_lin(c, i->seg, ea, 512, need);
     if (lin & 15)
         x86_gp0(c);
     return ea;
@@ -637,7 +637,7 @@ static uint32_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
 
 static void fxsave(X86Cpu *c, const X86Insn *i)
 {
-    uint32_t ea = fxsave_addr(c, i, SEG_OK_WRITE);
+    uint64_t ea = fxsave_addr(c, i, SEG_OK_WRITE);
     uint8_t img[512];
     x86_fxsave_image(c, img);
     x86_write_block(c, i->seg, ea, img, FXSAVE_USED);
@@ -645,7 +645,7 @@ static void fxsave(X86Cpu *c, const X86Insn *i)
 
 static void fxrstor(X86Cpu *c, const X86Insn *i)
 {
-    uint32_t ea = fxsave_addr(c, i, SEG_OK_READ);
+    uint64_t ea = fxsave_addr(c, i, SEG_OK_READ);
     uint8_t img[512];
     x86_read_block(c, i->seg, ea, img, FXSAVE_USED);
     X86Fpu saved = c->fpu;
