@@ -1087,6 +1087,10 @@ static bool legacy_ok(const X86Insn *i)
         return reg <= 1;
     case 0x0f01:
         return (reg == 7 && (i->pfx & X86_PFX_MEM)) || reg == 4 || reg == 6; /* INVLPG, SMSW, LMSW */
+    case 0x0f00:
+        /* SLDT, STR (a register destination zero-extends, REX.W or not), LLDT and LTR
+         * (16-byte descriptors, seg.c), VERR, VERW (SDM vol. 2, each in 64-bit mode). */
+        return reg <= 5;
     case 0x0fc7:
         return reg == 1;                           /* CMPXCHG8B */
     case 0x0fae:
@@ -1113,7 +1117,7 @@ static bool w_ignored(unsigned op)
     case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
     case 0xf8 ... 0xfe: case 0x0f06: case 0x0f08: case 0x0f09: case 0x0f0b: case 0x0f0d: case 0x0f18 ... 0x0f1f:
     case 0x0f30: case 0x0f31: case 0x0f32: case 0x0f90 ... 0x0f9f: case 0x0fa2: case 0x0fb0: case 0x0fc0:
-    case 0x0f01: case 0x0fae:
+    case 0x0f00: case 0x0f01: case 0x0fae:
         return true;
     }
     return false;

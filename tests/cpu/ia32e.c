@@ -41,7 +41,7 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -524,6 +524,11 @@ static void check_high64(Env *e, const char *name)
            (unsigned long long)get64(e, 0x50f00));
     expect_fault64(e, "not present above 4 GiB", F_HIGH64_PF, X86_EXC_PF, true, 0);
     EXPECT(c->cr2 == KBASE + 0x400000, "%s: CR2 %" G_GINT64_MODIFIER "x", name, c->cr2);
+    r = run64(e, F_DESC64);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 70) == 0x38 && get64(e, res + 8 * 71) == 0x58 &&
+               c->tr.sel == 0x38 && c->tr.base == 0x3000 && c->ldtr.sel == 0x58 && c->ldtr.base == 0x4000,
+           "%s: LTR/STR/LLDT/SLDT in 64-bit mode: run %d, STR %llx SLDT %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 70), (unsigned long long)get64(e, res + 8 * 71));
 }
 
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then

@@ -14,7 +14,7 @@ table:
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
-    dd high64, high64.hi, high64.compat, high64_pf
+    dd high64, high64.hi, high64.compat, high64_pf, desc64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -454,5 +454,21 @@ bits 64
 high64_pf:
     mov rax, KBASE + 0x400000       ; not present: #PF, CR2 all 64 bits
     mov rbx, [rax]
+    hlt
+
+; LTR, STR, LLDT and SLDT in 64-bit mode (16-byte descriptors; a register destination
+; of STR/SLDT zero-extends); results at RES + 8 * 70 and on.
+desc64:
+    and byte [abs 0x800 + 0x38 + 5], ~2 ; the TSS not busy (an earlier LTR)
+    mov ax, 0x38
+    ltr ax
+    mov rbx, -1
+    str rbx                         ; 70
+    mov [abs RES + 8 * 70], rbx
+    mov ax, 0x58
+    lldt ax
+    mov rcx, -1
+    sldt ecx                        ; 71
+    mov [abs RES + 8 * 71], rcx
     hlt
 
