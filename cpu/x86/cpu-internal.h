@@ -137,7 +137,7 @@ typedef struct X86Fpu {
     uint32_t fip, fdp;   /* its offset and its memory operand's offset */
     uint16_t fcs, fds;   /* and their selectors */
     bool ferr;           /* the FERR# output is asserted (CR0.NE clear) */
-    XmmReg xmm[8];
+    XmmReg xmm[16];      /* XMM8-15: 64-bit mode only */
     uint32_t mxcsr;
 } X86Fpu;
 
@@ -881,11 +881,27 @@ void x87_set_tag_word(X86Cpu *c, uint16_t tags);
 void x87_check_pending(X86Cpu *c);
 /* Recomputes ES and B from the flags and masks, and the FERR# output with them. */
 void x87_update_es(X86Cpu *c);
-/* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53). */
+/* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53): the save fills XMM0-15
+ * (bytes 160-415), the restore loads XMM0-7 (64-bit mode's callers XMM8-15). */
 void x86_fxsave_image(X86Cpu *c, uint8_t img[512]);
 /* false if the image's MXCSR has reserved bits set (#GP). */
 bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512]);
 void x86_handle_ud(X86Cpu *c, const X86Insn *i);
+
+/* The 64-bit r/m operand of a REX.W form (64-bit mode: flat segments). */
+X86_INLINE uint64_t x86_get_rm64(X86Cpu *c, const X86Insn *i)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        return c->regs[i->rm];
+    return x86_ld64_lin(c, x86_lin(c, i->seg, x86_ea(c, i), 8, SEG_OK_READ));
+}
+X86_INLINE void x86_set_rm64(X86Cpu *c, const X86Insn *i, uint64_t v)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        c->regs[i->rm] = v;
+    else
+        x86_st64_lin(c, x86_lin(c, i->seg, x86_ea(c, i), 8, SEG_OK_WRITE), v);
+}
 
 /* Operand size of an instruction with the w bit (bit 0 of the opcode) decided. */
 X86_INLINE unsigned x86_osize(const X86Insn *i)

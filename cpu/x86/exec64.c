@@ -1007,20 +1007,21 @@ static void lahf_sahf(X86Cpu *c, const X86Insn *i)
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i)
 {
     char what[64];
-    g_snprintf(what, sizeof(what), "opcode %04x%s in 64-bit mode", i->opcode,
+    g_snprintf(what, sizeof(what), "opcode %04x /%u%s in 64-bit mode", i->opcode, i->reg & 7u,
                (i->flags & X86_INSN_OP64) ? " with a 64-bit operand" : "");
     x86_unsupported(c, what);
 }
 
 /* ---- binding ---- */
 
-/* An SSE/MMX/x87 form whose register numbers stay below 8 and has no REX.W: runs as
- * in 32-bit code (XMM8-15 and the 64-bit GPR forms are not implemented yet). */
+/* SSE and MMX forms run their 32-bit handlers: XMM registers 8-15 are what the
+ * decoder's REX.R/REX.B numbers give (MMX registers take the low 3 bits), and REX.W
+ * means nothing to all but the forms with a general-register or memory integer operand,
+ * whose handlers read it (MOVQ, CVTSI2SS/SD, CVT(T)SS/SD2SI, MOVNTI, PINSRQ/PEXTRQ;
+ * SDM vol. 2, each). CRC32 r64, r/m64 is not implemented yet. */
 static bool simd_legacy_ok(const X86Insn *i)
 {
-    if (i->rex & 0xc)
-        return false;
-    return (i->pfx & X86_PFX_MEM) || !(i->rex & 1);
+    return !(i->rex & 8) || i->opcode != 0x38f1;
 }
 
 static X86Handler bind_op64(X86Insn *i)
@@ -1093,9 +1094,10 @@ static bool legacy_ok(const X86Insn *i)
         return reg <= 5;
     case 0x0fc7:
         return reg == 1;                           /* CMPXCHG8B */
-    case 0x0fae:
-        return reg == 2 || reg == 3 || ((i->pfx & X86_PFX_MEM) == 0 && reg >= 5);
-    case 0xd8 ... 0xdf:
+    case 0x0fae: /* FXSAVE/FXRSTOR (64-bit layout with REX.W, XMM8-15), LDMXCSR,
+                  * STMXCSR, CLFLUSH, the fences */
+        return reg <= 3 || reg == 7 || ((i->pfx & X86_PFX_MEM) == 0 && reg >= 5);
+    case 0x9b: case 0xd8 ... 0xdf:
         return true;
     case 0x6c ... 0x6f: case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
         return !(i->flags & X86_INSN_AD64); /* 67h: ESI/EDI/ECX */
@@ -1114,10 +1116,13 @@ static bool w_ignored(unsigned op)
     case 0x30: case 0x32: case 0x34: case 0x38: case 0x3a: case 0x3c:
     case 0x80: case 0x84: case 0x86: case 0x88: case 0x8a: case 0x8c: case 0x9e: case 0x9f: case 0xa8:
     case 0xb0 ... 0xb7: case 0xc0: case 0xc6: case 0xcc: case 0xcd: case 0xd0: case 0xd2:
-    case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
+    case 0x9b: case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
     case 0xf8 ... 0xfe: case 0x0f06: case 0x0f08: case 0x0f09: case 0x0f0b: case 0x0f0d: case 0x0f18 ... 0x0f1f:
     case 0x0f30: case 0x0f31: case 0x0f32: case 0x0f90 ... 0x0f9f: case 0x0fa2: case 0x0fb0: case 0x0fc0:
     case 0x0f00: case 0x0f01: case 0x0fae:
+    /* SSE and MMX: simd_legacy_ok decides */
+    case 0x0f10 ... 0x0f17: case 0x0f28 ... 0x0f2f: case 0x0f50 ... 0x0f7f:
+    case 0x0fc2 ... 0x0fc6: case 0x0fd0 ... 0x0fff: case 0x3800 ... 0x38ff: case 0x3a00 ... 0x3aff:
         return true;
     }
     return false;

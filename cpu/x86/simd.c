@@ -431,7 +431,10 @@ static void movd_to_vec(X86Cpu *c, const X86Insn *i) /* 0F 6E */
     unsigned n = begin_int(c, i);
     XmmReg v;
     memset(&v, 0, sizeof(v));
-    v.d[0] = x86_get_rm(c, i, 4);
+    if (i->rex & 8) /* MOVQ from r/m64 (64-bit mode) */
+        v.q[0] = x86_get_rm64(c, i);
+    else
+        v.d[0] = x86_get_rm(c, i, 4);
     set_reg_vec(c, i->reg, &v, n);
 }
 
@@ -449,7 +452,10 @@ static void movd_from_vec(X86Cpu *c, const X86Insn *i) /* 0F 7E */
     unsigned n = begin_int(c, i);
     XmmReg v;
     reg_vec(c, i->reg, &v, n);
-    x86_set_rm(c, i, 4, v.d[0]);
+    if (i->rex & 8) /* MOVQ to r/m64 (64-bit mode) */
+        x86_set_rm64(c, i, v.q[0]);
+    else
+        x86_set_rm(c, i, 4, v.d[0]);
 }
 
 static void movq_load(X86Cpu *c, const X86Insn *i) /* 0F 6F */
@@ -717,10 +723,11 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
     s.a = c->fpu.xmm[i->reg];
     s.mxcsr = c->fpu.mxcsr;
     unsigned f;
+    bool w = i->rex & 8; /* REX.W: a 64-bit integer (64-bit mode) */
     if (op == 0x2a) {
         if (p == P_F3 || p == P_F2) {
-            s.i = (int32_t)x86_get_rm(c, i, 4);
-            f = sse_host_conv(p == P_F3 ? HC_CVTSI2SS : HC_CVTSI2SD, &s);
+            s.i = w ? (int64_t)x86_get_rm64(c, i) : (int32_t)x86_get_rm(c, i, 4);
+            f = sse_host_conv(p == P_F3 ? (w ? HC_CVTSI2SS64 : HC_CVTSI2SS) : (w ? HC_CVTSI2SD64 : HC_CVTSI2SD), &s);
             simd_sse_flags(c, f);
             c->fpu.xmm[i->reg] = s.r;
             return;
@@ -744,9 +751,11 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
     if (p == P_F3 || p == P_F2) {
         simd_rm_vec(c, i, &s.b, p == P_F3 ? 4 : 8, false);
         SseConvOp h = p == P_F3 ? (trunc ? HC_CVTTSS2SI : HC_CVTSS2SI) : (trunc ? HC_CVTTSD2SI : HC_CVTSD2SI);
+        if (w)
+            h = (SseConvOp)(h - HC_CVTSS2SI + HC_CVTSS2SI64);
         f = sse_host_conv(h, &s);
         simd_sse_flags(c, f);
-        c->regs[i->reg] = (uint32_t)s.i;
+        c->regs[i->reg] = w ? (uint64_t)s.i : (uint32_t)s.i;
         return;
     }
     /* CVT(T)PS2PI from xmm/m64, CVT(T)PD2PI from xmm/m128, to an MMX register. */
@@ -932,7 +941,10 @@ static void movnti(X86Cpu *c, const X86Insn *i)
 {
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
-    x86_write(c, i->seg, x86_ea(c, i), 4, c->regs[i->reg]);
+    if (i->rex & 8)
+        x86_set_rm64(c, i, c->regs[i->reg]);
+    else
+        x86_write(c, i->seg, x86_ea(c, i), 4, (uint32_t)c->regs[i->reg]);
 }
 
 /* ---- SSSE3 (0F 38 00-1E, 0F 3A 0F): the MMX form, or with 66 the XMM form ---- */

@@ -90,7 +90,7 @@ void x86_cpu_save(X86Cpu *c, CpuX86State *s)
     s->mxcsr = get32(img + 24);
     for (unsigned r = 0; r < 8; r++)
         memcpy(s->st[r], img + 32 + 16 * r, 10);
-    for (unsigned r = 0; r < 8; r++)
+    for (unsigned r = 0; r < 16; r++)
         memcpy(s->xmm[r], img + 160 + 16 * r, 16);
     s->ferr = c->fpu.ferr;
 
@@ -168,7 +168,7 @@ static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
             return fail(err, "DR%u is beyond 32 bits", r);
     if ((s->fip | s->fdp) >> 32)
         return fail(err, "the x87 instruction or data pointer is beyond 32 bits");
-    for (unsigned r = 8; r < 16; r++)
+    for (unsigned r = 8; r < 16 && !lm; r++)
         for (unsigned b = 0; b < 16; b++)
             if (s->xmm[r][b])
                 return fail(err, "XMM%u is set, but this CPU has eight XMM registers", r);
@@ -267,6 +267,8 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     c->seg[S_FS].base = s->seg[X86_FS].base;
     c->seg[S_GS].base = s->seg[X86_GS].base;
     x86_fxrstor_image(c, img); /* cannot fail: MXCSR was checked above */
+    for (unsigned r = 8; r < 16; r++) /* XMM8-15 (zero on models without long mode) */
+        memcpy(&c->fpu.xmm[r], s->xmm[r], 16);
     c->fpu.ferr = s->ferr;     /* the board's IRQ 13 latch keeps its own state */
     c->tsc_offset = (int64_t)(s->tsc - (uint64_t)vm_clock_ns(c->v->vm));
     c->halted = s->sipi_wait ? X86_HALT_SIPI : s->halted;

@@ -41,7 +41,7 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -529,6 +529,11 @@ static void check_high64(Env *e, const char *name)
                c->tr.sel == 0x38 && c->tr.base == 0x3000 && c->ldtr.sel == 0x58 && c->ldtr.base == 0x4000,
            "%s: LTR/STR/LLDT/SLDT in 64-bit mode: run %d, STR %llx SLDT %llx", name, r,
            (unsigned long long)get64(e, res + 8 * 70), (unsigned long long)get64(e, res + 8 * 71));
+    r = run64(e, F_FX64);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 72) == UINT64_C(0x1122334455667788) &&
+               get64(e, res + 8 * 73) == 0x5566 && c->fpu.xmm[11].q[0] == 0x5566,
+           "%s: FXSAVE64/FXRSTOR64 with XMM8-15: run %d, %llx %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 72), (unsigned long long)get64(e, res + 8 * 73));
 }
 
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then

@@ -14,7 +14,7 @@ table:
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
-    dd high64, high64.hi, high64.compat, high64_pf, desc64
+    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -470,5 +470,22 @@ desc64:
     mov rcx, -1
     sldt ecx                        ; 71
     mov [abs RES + 8 * 71], rcx
+    hlt
+
+; FXSAVE64/FXRSTOR64 carry XMM8-15 (bytes 288-415); results at RES + 8 * 72 and on.
+FXAREA equ 0x31000
+fx64:
+    mov rax, cr4
+    or eax, 0x200                   ; CR4.OSFXSR
+    mov cr4, rax
+    mov rax, 0x1122334455667788
+    movq xmm9, rax
+    fxsave64 [abs FXAREA]
+    mov rax, [abs FXAREA + 288 + 16] ; 72: XMM9 in the image
+    mov [abs RES + 8 * 72], rax
+    mov qword [abs FXAREA + 288 + 48], 0x5566
+    fxrstor64 [abs FXAREA]
+    movq rbx, xmm11                 ; 73: XMM11 from the image
+    mov [abs RES + 8 * 73], rbx
     hlt
 
