@@ -214,6 +214,7 @@ struct X86Cpu {
     uint16_t gdt_limit, idt_limit;
     uint32_t cr0, cr4;
     uint64_t cr2, cr3;
+    uint8_t cr8;               /* 64-bit mode's TPR when the VM has no local APIC */
     uint64_t efer;
     uint32_t dr[8];
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
@@ -223,6 +224,7 @@ struct X86Cpu {
      * RDTSCP signature (SDM vol. 4, table 2-2). */
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
     uint32_t tsc_aux;
+    uint64_t syscfg;           /* AMD SYSCFG (qemu64) */
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
     uint64_t pat;

@@ -911,12 +911,35 @@ static void string64(X86Cpu *c, const X86Insn *i)
 /* MOV CRn, r64: CR0 and CR4 are 32 bits wide (bits 63:32 reserved, #GP); CR2 holds
  * a 64-bit linear address; CR3 the PML4's physical address, bits above MAXPHYADDR
  * (36) reserved (SDM vol. 2, MOV to/from control registers, 64-bit mode). */
+/* CR8 is TPR[7:4] of the local APIC (SDM vol. 3, 10.8.6.1): a write sets TPR[3:0] to
+ * 0. Without a local APIC the CPU keeps the value itself. */
+static unsigned read_cr8(X86Cpu *c)
+{
+    uint8_t tpr;
+    if (vcpu_apic_tpr(c->v, &tpr))
+        return tpr >> 4;
+    return c->cr8;
+}
+
+static void write_cr8(X86Cpu *c, unsigned v)
+{
+    if (!vcpu_set_apic_tpr(c->v, (uint8_t)(v << 4)))
+        c->cr8 = (uint8_t)v;
+    c->exit_block = 1; /* a lower priority may let an interrupt in */
+}
+
 static X86Handler legacy_mov_to_cr;
 static void mov_to_cr(X86Cpu *c, const X86Insn *i)
 {
     uint64_t v = c->regs[i->rm];
-    if (i->reg >= 8)
-        x86_unsupported(c, "CR8 and the control registers above it");
+    if (i->reg == 8) {
+        if (c->cpl != 0 || (v >> 4))
+            x86_gp0(c);
+        write_cr8(c, (unsigned)v);
+        return;
+    }
+    if (i->reg > 8)
+        x86_ud(c);
     if (i->reg == 2 || i->reg == 3) {
         if (c->cpl != 0)
             x86_gp0(c);
@@ -937,6 +960,8 @@ static void mov_to_cr(X86Cpu *c, const X86Insn *i)
 static X86Handler legacy_mov_to_dr;
 static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 {
+    if (i->reg >= 8) /* DR8-DR15 do not exist */
+        x86_ud(c);
     if (c->regs[i->rm] >> 32)
         x86_gp0(c);
     legacy_mov_to_dr(c, i);
@@ -945,8 +970,16 @@ static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 static X86Handler legacy_mov_from_crdr;
 static void mov_from_crdr(X86Cpu *c, const X86Insn *i)
 {
-    if (i->reg >= 8)
-        x86_unsupported(c, "CR8 and the control registers above it");
+    if (i->opcode == 0x0f20 && i->reg == 8) {
+        if (c->cpl != 0)
+            x86_gp0(c);
+        c->regs[i->rm] = read_cr8(c);
+        return;
+    }
+    if (i->opcode == 0x0f20 && i->reg > 8)
+        x86_ud(c);
+    if (i->opcode == 0x0f21 && i->reg >= 8) /* DR8-DR15 do not exist */
+        x86_ud(c);
     if (i->opcode == 0x0f20 && (i->reg == 2 || i->reg == 3)) {
         if (c->cpl != 0)
             x86_gp0(c);

@@ -78,6 +78,16 @@ static void xchg_eg(X86Cpu *c, const X86Insn *i)
     x86_set_reg(c, i->reg, size, m);
 }
 
+/* 0F 0D /r with memory: PREFETCH / PREFETCHW, a hint. Every AMD64 processor has them
+ * (AMD's 3DNow! prefetches, which Linux takes for granted with long mode) and Intel's
+ * 64-bit ones execute 0F 0D as a NOP; the P6-class models here have neither: #UD. */
+static void prefetch_hint(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (!(c->model->ext_edx & CPUID_EXT_LM))
+        x86_ud(c);
+}
+
 static void nop(X86Cpu *c, const X86Insn *i)
 {
     (void)c;
@@ -339,6 +349,7 @@ X86Handler x86_bind_move(X86Insn *i)
     case 0x90: return nop;
     case 0x91 ... 0x97: return xchg_acc;
     case 0x0f18 ... 0x0f1f: return nop; /* hint NOPs (NOP r/m) */
+    case 0x0f0d: return mem ? prefetch_hint : NULL;
     case 0x50 ... 0x57: return o32 ? push_r32_flat : push_r16;
     case 0x58 ... 0x5f: return o32 ? pop_r32_flat : pop_r16;
     case 0x68: case 0x6a: return push_imm;

@@ -78,6 +78,7 @@ void x86_cpu_reset(X86Cpu *c)
     c->cc_op = CC_EAGER;
     c->cr0 = 0x60000010u;
     c->cr2 = c->cr3 = c->cr4 = 0;
+    c->cr8 = 0;
     c->efer = 0;
     memset(c->pdpte, 0, sizeof(c->pdpte));
     c->pe = c->vm86 = c->paging = 0;
@@ -95,6 +96,7 @@ void x86_cpu_reset(X86Cpu *c)
     c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
     c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = 0;
     c->tsc_aux = 0;
+    c->syscfg = 0;
     c->mtrr_def_type = 0;
     memset(c->mtrr_fixed, 0, sizeof(c->mtrr_fixed));
     memset(c->mtrr_var, 0, sizeof(c->mtrr_var));

@@ -15,7 +15,17 @@ enum {
     MSR_GS_BASE = 0xc0000101u,
     MSR_KERNEL_GS_BASE = 0xc0000102u,
     MSR_TSC_AUX = 0xc0000103u,
+    MSR_SYSCFG = 0xc0010010u,
 };
+
+/* AMD's SYSCFG (AMD64 APM vol. 2, 7.9: the MTRR extensions' enables, bits 17-21, and
+ * bit 22 of the K8 BKDG, read/write; the rest reserved here): on the AuthenticAMD
+ * models with long mode (qemu64), whose MTRR code Linux reads it in. */
+#define SYSCFG_RW (UINT64_C(0x3f) << 17)
+static bool has_syscfg(const X86Cpu *c)
+{
+    return (c->model->ext_edx & CPUID_EXT_LM) && !strcmp(c->model->vendor, "AuthenticAMD");
+}
 
 static inline bool canonical(uint64_t a)
 {
@@ -33,6 +43,11 @@ bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case MSR_GS_BASE: *v = c->seg[S_GS].base; return true;
     case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return true;
     case MSR_TSC_AUX: *v = c->tsc_aux; return true;
+    case MSR_SYSCFG:
+        if (!has_syscfg(c))
+            return false;
+        *v = c->syscfg;
+        return true;
     default: return false;
     }
 }
@@ -62,6 +77,13 @@ bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok)
         if (v >> 32)
             return true;
         c->tsc_aux = (uint32_t)v;
+        break;
+    case MSR_SYSCFG:
+        if (!has_syscfg(c))
+            return false;
+        if (v & ~SYSCFG_RW)
+            return true;
+        c->syscfg = v;
         break;
     default:
         return false;

@@ -14,7 +14,7 @@ table:
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
-    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64
+    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -487,5 +487,16 @@ fx64:
     fxrstor64 [abs FXAREA]
     movq rbx, xmm11                 ; 73: XMM11 from the image
     mov [abs RES + 8 * 73], rbx
+    hlt
+
+; CR8 (the TPR; without a local APIC the CPU's own) and PREFETCHW; result at RES + 8 * 74.
+cr8_64:
+    mov eax, 9
+    mov cr8, rax
+    mov rbx, cr8                    ; 74
+    mov [abs RES + 8 * 74], rbx
+    prefetchw [abs BUF]             ; a hint on a model with long mode
+    mov eax, 0x10
+    mov cr8, rax                    ; bits 63:4 reserved: #GP(0)
     hlt
 
