@@ -230,11 +230,14 @@ static uint64_t alu(X86Cpu *c, unsigned op, uint64_t a, uint64_t b, unsigned siz
 static void alu_rm_r(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = (i->opcode >> 3) & 7, size = osize(i);
+    if (op == OP_CMP) { /* reads only: no write check (a read-only page is fine) */
+        alu(c, op, get_rm(c, i, size), rd(c, i->reg, size), size);
+        return;
+    }
     Rmw64 r;
     uint64_t a = rmw_begin(c, i, size, &r);
     uint64_t v = alu(c, op, a, rd(c, i->reg, size), size);
-    if (op != OP_CMP)
-        rmw_end(c, i, size, &r, v);
+    rmw_end(c, i, size, &r, v);
 }
 
 static void alu_r_rm(X86Cpu *c, const X86Insn *i)
@@ -256,11 +259,14 @@ static void alu_acc_imm(X86Cpu *c, const X86Insn *i)
 static void grp1(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = i->reg & 7, size = osize(i);
+    if (op == OP_CMP) {
+        alu(c, op, get_rm(c, i, size), sext(i->imm, 4), size);
+        return;
+    }
     Rmw64 r;
     uint64_t a = rmw_begin(c, i, size, &r);
     uint64_t v = alu(c, op, a, sext(i->imm, 4), size);
-    if (op != OP_CMP)
-        rmw_end(c, i, size, &r, v);
+    rmw_end(c, i, size, &r, v);
 }
 
 static void test_rm_r(X86Cpu *c, const X86Insn *i)

@@ -16,6 +16,7 @@ enum {
     MSR_KERNEL_GS_BASE = 0xc0000102u,
     MSR_TSC_AUX = 0xc0000103u,
     MSR_SYSCFG = 0xc0010010u,
+    MSR_INT_PENDING_MSG = 0xc0010055u,
 };
 
 /* AMD's SYSCFG (AMD64 APM vol. 2, 7.9: the MTRR extensions' enables, bits 17-21, and
@@ -47,6 +48,14 @@ bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v)
         if (!has_syscfg(c))
             return false;
         *v = c->syscfg;
+        return true;
+    case MSR_INT_PENDING_MSG:
+        /* K8's interrupt-pending message register (BKDG for revision F): its
+         * SMI-on-halt and C1E-on-halt enables, which Linux's E400 idle code reads; this
+         * CPU enters neither state, so they read 0 and only 0 may be written. */
+        if (!has_syscfg(c))
+            return false;
+        *v = 0;
         return true;
     default: return false;
     }
@@ -84,6 +93,12 @@ bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok)
         if (v & ~SYSCFG_RW)
             return true;
         c->syscfg = v;
+        break;
+    case MSR_INT_PENDING_MSG:
+        if (!has_syscfg(c))
+            return false;
+        if (v)
+            return true;
         break;
     default:
         return false;

@@ -41,7 +41,7 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -537,6 +537,9 @@ static void check_high64(Env *e, const char *name)
     expect_fault64(e, "CR8 with bits 63:4", F_CR8, X86_EXC_GP, true, 0);
     EXPECT(get64(e, res + 8 * 74) == 9 && c->cr8 == 9, "%s: CR8 read back %llx", name,
            (unsigned long long)get64(e, res + 8 * 74));
+    expect_fault64(e, "ADD to a read-only page after CMPs of it", F_CMP_RO64, X86_EXC_PF, true, 3);
+    EXPECT(get64(e, res + 8 * 75) == 1, "%s: CMP r/m64 of a read-only page: %llx", name,
+           (unsigned long long)get64(e, res + 8 * 75));
 }
 
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then

@@ -14,7 +14,7 @@ table:
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
-    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64
+    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -498,5 +498,17 @@ cr8_64:
     prefetchw [abs BUF]             ; a hint on a model with long mode
     mov eax, 0x10
     mov cr8, rax                    ; bits 63:4 reserved: #GP(0)
+    hlt
+
+; CMP r/m64 reads only: a read-only page (0x1f0000, CR0.WP) does not fault; the ADD
+; after it does (#PF, write); result at RES + 8 * 75.
+cmp_ro64:
+    mov rax, [abs 0x1f0000]
+    cmp [abs 0x1f0000], rax
+    sete bl
+    cmp qword [abs 0x1f0000], 5
+    movzx ebx, bl
+    mov [abs RES + 8 * 75], rbx
+    add [abs 0x1f0000], rax
     hlt
 
