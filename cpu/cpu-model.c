@@ -36,8 +36,8 @@ static const CpuModel models[] = {
       6, 15, 11, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
       CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_CX16, CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX,
       0x80000008u, "Intel(R) Core(TM)2 Duo CPU     T7700  @ 2.40GHz", CPUID_EXT_ECX_LAHF_LM, 0xa },
-    /* max stays without long mode: 64-bit kernels live above 4 GiB of linear address
-     * space, which this CPU does not translate yet (cpu/x86/README.md). */
+    /* max stays without long mode for now: 64-bit code runs only in the interpreter and
+     * its LOCKed operations are not atomic across vCPUs yet (cpu/x86/README.md). */
     { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
       "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,

@@ -87,6 +87,28 @@ bool vcpu_set_apic_base(Vcpu *v, uint64_t value)
     return ok;
 }
 
+bool vcpu_apic_tpr(Vcpu *v, uint8_t *value)
+{
+    const CpuPins *p = &v->pins;
+    if (!p->apic)
+        return false;
+    g_mutex_lock(&v->vm->lock);
+    *value = p->apic->get_tpr(p->apic_opaque);
+    g_mutex_unlock(&v->vm->lock);
+    return true;
+}
+
+bool vcpu_set_apic_tpr(Vcpu *v, uint8_t value)
+{
+    const CpuPins *p = &v->pins;
+    if (!p->apic)
+        return false;
+    g_mutex_lock(&v->vm->lock);
+    p->apic->set_tpr(p->apic_opaque, value);
+    g_mutex_unlock(&v->vm->lock);
+    return true;
+}
+
 bool vcpu_take_nmi(Vcpu *v)
 {
     unsigned old = atomic_fetch_and(&v->requests, ~(unsigned)VCPU_REQ_NMI);

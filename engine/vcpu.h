@@ -28,6 +28,10 @@ typedef int (*IntrAckFn)(void *opaque);
 typedef struct CpuApicOps {
     uint64_t (*get_base)(void *opaque);
     bool (*set_base)(void *opaque, uint64_t value);
+    /* The task-priority register, which 64-bit mode's CR8 reaches (SDM vol. 3,
+     * 10.8.6.1). */
+    uint8_t (*get_tpr)(void *opaque);
+    void (*set_tpr)(void *opaque, uint8_t value);
 } CpuApicOps;
 
 /* The CPU's pins to the board: who answers what the CPU asks and hears what it drives.
@@ -91,6 +95,8 @@ bool vcpu_has_apic(Vcpu *v);
 void vcpu_cpuid_who(Vcpu *v, CpuidWho *who);
 bool vcpu_apic_base(Vcpu *v, uint64_t *value);
 bool vcpu_set_apic_base(Vcpu *v, uint64_t value);
+bool vcpu_apic_tpr(Vcpu *v, uint8_t *value);
+bool vcpu_set_apic_tpr(Vcpu *v, uint8_t value);
 /* Consumes a pending NMI; true if there was one. */
 bool vcpu_take_nmi(Vcpu *v);
 

@@ -80,6 +80,8 @@ def main():
                     help="skip under a paravirtual KVM (PVM), which cannot run WHY")
     ap.add_argument("--linux-kit", default=None, metavar="DIR",
                     help="build the Linux boot kit in DIR first; @KIT@ in arguments names it")
+    ap.add_argument("--linux-kit-amd64", action="store_true",
+                    help="with --linux-kit: the amd64 kernel and initramfs too (@KIT@/amd64)")
     ap.add_argument("--needs-file", action="append", default=[], metavar="PATH",
                     help="skip when PATH does not exist (a guest from a Debian package)")
     ap.add_argument("args", nargs="*", help="more vireo-run arguments (after --)")
@@ -101,7 +103,8 @@ def main():
 
     if o.linux_kit:
         here = os.path.dirname(os.path.abspath(__file__))
-        r = subprocess.run(["sh", os.path.join(here, "guests", "linux", "mkkit.sh"), o.linux_kit])
+        r = subprocess.run(["sh", os.path.join(here, "guests", "linux", "mkkit.sh"), o.linux_kit] +
+                           (["--amd64"] if o.linux_kit_amd64 else []))
         if r.returncode == SKIP:
             return SKIP
         if r.returncode != 0:

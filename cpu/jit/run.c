@@ -59,7 +59,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         j->stats.code_bytes += emit_pos(&t->e);
         if (j->perf)
             fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
-                    c->seg[S_CS].sel, c->eip);
+                    c->seg[S_CS].sel, (uint32_t)c->eip); /* (32-bit code only) */
         fn = (JitFn)code;
         break;
     }

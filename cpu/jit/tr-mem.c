@@ -87,6 +87,8 @@ JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned
     if (sizeof(X86Tlb) == 48) {
         emit_lea(e, 4, H_RDX, (JitMem){ H_RDX, H_RDX, 1, 0 }); /* x3 */
         emit_shift_ri(e, 4, 4, H_RDX, 4);                      /* x16 */
+    } else if (sizeof(X86Tlb) == 64) {
+        emit_shift_ri(e, 4, 4, H_RDX, 6);                      /* x64 */
     } else {
         emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
         emit_u32(e, (uint32_t)sizeof(X86Tlb));
@@ -94,7 +96,10 @@ JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
     emit_mov_rr(e, 4, H_RCX, H_RAX);
     emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
-    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
+    /* The whole tag: RCX (a 32-bit address, zero-extended) must not match the entry of
+     * a 64-bit address whose low 32 bits agree. */
+    emit_alu_rm(e, (unsigned)sizeof(((X86Tlb *)0)->tag_r), ALU_CMP, H_RCX,
+                jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
     jit_stub_jcc(t, s, HC_NE);
     if (size > 1) {
         emit_mov_rr(e, 4, H_RCX, H_RAX);

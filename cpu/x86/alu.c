@@ -501,8 +501,8 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
 {
     if (!(i->pfx & X86_PFX_MEM) || i->reg != 1)
         x86_ud(c);
-    uint32_t off = x86_ea(c, i);
-    uint32_t lin = x86_lin(c, i->seg, off, 8, SEG_OK_READ | SEG_OK_WRITE);
+    uint64_t off = x86_ea(c, i);
+    uint64_t lin = x86_lin(c, i->seg, off, 8, SEG_OK_READ | SEG_OK_WRITE);
     /* Translate for writing first: the P6 writes the destination in both cases. */
     x86_wptr_slow(c, lin, 8, c->acc_user | ACC_WRITE);
     uint64_t cmp = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);

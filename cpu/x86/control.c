@@ -53,9 +53,9 @@ static void call_rel32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP] - 4;
-    x86_st_lin(c, ss->base + sp, 4, c->eip);
+    x86_st_lin(c, (uint32_t)(ss->base + sp), 4, (uint32_t)c->eip);
     c->regs[R_ESP] = sp;
-    c->eip += i->imm;
+    c->eip = (uint32_t)(c->eip + i->imm);
 }
 
 static void ret_near(X86Cpu *c, const X86Insn *i)
@@ -76,7 +76,7 @@ static void ret32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP];
-    c->eip = x86_ld_lin(c, ss->base + sp, 4);
+    c->eip = x86_ld_lin(c, (uint32_t)(ss->base + sp), 4);
     c->regs[R_ESP] = sp + 4;
 }
 
@@ -138,9 +138,9 @@ static void far_ind(X86Cpu *c, const X86Insn *i)
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
     unsigned size = x86_osize(i);
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     uint32_t off = x86_read(c, i->seg, ea, size);
-    uint32_t ea2 = ea + size;
+    uint64_t ea2 = ea + size;
     if (!(i->pfx & X86_PFX_AD32))
         ea2 &= 0xffff;
     uint16_t sel = (uint16_t)x86_read(c, i->seg, ea2, 2);
@@ -194,9 +194,9 @@ static void bound(X86Cpu *c, const X86Insn *i)
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
     unsigned size = x86_osize(i);
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     int32_t lo = (int32_t)x86_sext(x86_read(c, i->seg, ea, size), size);
-    uint32_t ea2 = ea + size;
+    uint64_t ea2 = ea + size;
     if (!(i->pfx & X86_PFX_AD32))
         ea2 &= 0xffff;
     int32_t hi = (int32_t)x86_sext(x86_read(c, i->seg, ea2, size), size);

@@ -37,7 +37,7 @@
 enum { SEG_OK_READ = 1, SEG_OK_WRITE = 2 };
 
 typedef struct X86Seg {
-    uint32_t base;
+    uint64_t base;     /* 64 bits for FS, GS, LDTR and TR in IA-32e mode */
     uint32_t limit;
     uint16_t sel;
     uint16_t attr;
@@ -55,9 +55,9 @@ typedef struct X86Seg {
 
 /* Direct-mapped, with the megabyte bits folded into the index: regions a multiple of
  * 1 MiB apart (buffers, stacks, code) would otherwise evict each other constantly. */
-static inline unsigned x86_tlb_index(uint32_t lin)
+static inline unsigned x86_tlb_index(uint64_t lin)
 {
-    return ((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1);
+    return ((uint32_t)(lin >> 12) ^ (uint32_t)(lin >> 20)) & (TLB_SIZE - 1);
 }
 
 /* The translator's instruction TLB (X86Cpu.itlb_*, cpu/jit/README.md): larger than
@@ -82,9 +82,11 @@ enum { TLB_PERM_R = 1, TLB_PERM_W = 2, TLB_PERM_X = 4 };
 
 typedef struct X86Tlb {
     /* Fast tags: the linear page when the access may use the host pointer directly,
-     * TLB_INVALID otherwise. */
-    uint32_t tag_r, tag_w, tag_x;
-    uint32_t page;     /* linear page of the cached translation, or TLB_INVALID */
+     * TLB_INVALID otherwise. 64 bits wide: a lookup of a 32-bit address (legacy and
+     * compatibility mode, zero-extended) never matches the page of a 64-bit address
+     * whose low 32 bits agree. */
+    uint64_t tag_r, tag_w, tag_x;
+    uint64_t page;     /* linear page of the cached translation, or TLB_INVALID */
     uintptr_t add_r;   /* host address = linear address + add_r */
     uintptr_t add_w;
     uint64_t phys;     /* physical page */
@@ -145,7 +147,7 @@ typedef struct X86Fpu {
     uint32_t fip, fdp;   /* its offset and its memory operand's offset */
     uint16_t fcs, fds;   /* and their selectors */
     bool ferr;           /* the FERR# output is asserted (CR0.NE clear) */
-    XmmReg xmm[8];
+    XmmReg xmm[16];      /* XMM8-15: 64-bit mode only */
     uint32_t mxcsr;
 } X86Fpu;
 
@@ -187,8 +189,10 @@ struct X86Cpu {
      * eight are reachable; 32-bit writes zero-extend (SDM vol. 1, 3.4.1.1), so the
      * upper halves stay zero until 64-bit code runs. */
     uint64_t regs[17];
-    uint32_t eip;              /* of the next instruction while a handler runs */
-    uint32_t prev_eip;         /* start of the instruction being executed */
+    /* RIP: outside 64-bit mode the upper half is zero (32-bit code and the translator
+     * write the low half only). */
+    uint64_t eip;              /* of the next instruction while a handler runs */
+    uint64_t prev_eip;         /* start of the instruction being executed */
     uint32_t cc_op, cc_res, cc_src1, cc_src2;
     uint32_t eflags;           /* arithmetic bits valid only when cc_op == CC_EAGER,
                                   except CF for CC_INC / CC_DEC */
@@ -202,10 +206,13 @@ struct X86Cpu {
     uint8_t paging;            /* CR0.PG */
     uint8_t smp;               /* the VM has other vCPUs: locked operations are atomic */
     uint8_t long64;            /* IA-32e mode with CS.L: 64-bit mode (exec64.c) */
+    /* Linear addresses wrap at 4 GiB outside 64-bit mode (SDM vol. 3, 3.4.4): all
+     * ones in 64-bit mode, 0xffffffff otherwise (x86_lin). */
+    uint64_t lin_mask;
     X86Seg seg[6];
     /* In 64-bit mode ES, CS, SS and DS have base 0 (SDM vol. 3, 3.4.4): their cached
      * bases wait here and come back in compatibility mode. */
-    uint32_t seg_base_cached[4];
+    uint64_t seg_base_cached[4];
 
     Vcpu *v;
     GuestMemory *mem;
@@ -213,9 +220,11 @@ struct X86Cpu {
 
     /* System state. */
     X86Seg ldtr, tr;
-    uint32_t gdt_base, idt_base;
+    uint64_t gdt_base, idt_base;
     uint16_t gdt_limit, idt_limit;
-    uint32_t cr0, cr2, cr3, cr4;
+    uint32_t cr0, cr4;
+    uint64_t cr2, cr3;
+    uint8_t cr8;               /* 64-bit mode's TPR when the VM has no local APIC */
     uint64_t efer;
     uint32_t dr[8];
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
@@ -225,6 +234,7 @@ struct X86Cpu {
      * RDTSCP signature (SDM vol. 4, table 2-2). */
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
     uint32_t tsc_aux;
+    uint64_t syscfg;           /* AMD SYSCFG (qemu64) */
     uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     uint32_t bios_sign_id;
     uint64_t pat;
@@ -259,7 +269,7 @@ struct X86Cpu {
     uint64_t icount;
     uint64_t icount_end;
     const X86Insn *block_start;  /* the block being executed (for counting on faults) */
-    uint32_t block_eip;
+    uint64_t block_eip;
     uint32_t deliveries;       /* events delivered (for the single-step rule) */
     int last_vec;
     bool last_has_err;
@@ -408,14 +418,14 @@ X86_INLINE uint16_t *x86_reg16(X86Cpu *c, unsigned r)
     return (uint16_t *)&c->regs[r];
 }
 
-/* 64-bit mode (exec64.c): the 64-bit or RIP-relative effective address, checked to be
- * canonical (#GP(0), #SS(0) for SS) and, with the FS/GS base, below 4 GiB (linear
- * addresses are 32 bits wide inside this CPU: above that the VM stops as not
- * implemented yet). Returns the offset x86_lin turns into that linear address. */
-uint32_t x86_ea_long(X86Cpu *c, const X86Insn *i);
+/* 64-bit mode (exec64.c): the 64-bit or RIP-relative effective address, its linear
+ * address (with the FS/GS base) checked to be canonical (#GP(0), #SS(0) for SS).
+ * Returns the offset x86_lin turns into that linear address. */
+uint64_t x86_ea_long(X86Cpu *c, const X86Insn *i);
 
-/* Effective address of the ModRM memory operand (offset within its segment). */
-X86_INLINE uint32_t x86_ea(X86Cpu *c, const X86Insn *i)
+/* Effective address of the ModRM memory operand (offset within its segment; below
+ * 4 GiB outside 64-bit mode). */
+X86_INLINE uint64_t x86_ea(X86Cpu *c, const X86Insn *i)
 {
     if (__builtin_expect(i->flags & (X86_INSN_AD64 | X86_INSN_RIPREL), 0))
         return x86_ea_long(c, i);
@@ -427,6 +437,7 @@ X86_INLINE uint32_t x86_ea(X86Cpu *c, const X86Insn *i)
 
 X86_COLD X86_NORETURN void x86_seg_fault(X86Cpu *c, unsigned seg);
 
+/* (off: the offset modulo 4 GiB; 64-bit mode's segments are flat.) */
 X86_INLINE bool x86_seg_ok(const X86Seg *s, uint32_t off, unsigned size, unsigned need)
 {
     if (__builtin_expect((s->ok & need) != need, 0))
@@ -437,24 +448,25 @@ X86_INLINE bool x86_seg_ok(const X86Seg *s, uint32_t off, unsigned size, unsigne
     return off >= s->lo && end <= s->hi && end >= off;
 }
 
-/* Linear address of seg:off after the type and limit checks (#GP / #SS). */
-X86_INLINE uint32_t x86_lin(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, unsigned need)
+/* Linear address of seg:off after the type and limit checks (#GP / #SS); it wraps at
+ * 4 GiB outside 64-bit mode. */
+X86_INLINE uint64_t x86_lin(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, unsigned need)
 {
     const X86Seg *s = &c->seg[seg];
-    if (__builtin_expect(!x86_seg_ok(s, off, size, need), 0))
+    if (__builtin_expect(!x86_seg_ok(s, (uint32_t)off, size, need), 0))
         x86_seg_fault(c, seg);
-    return s->base + off;
+    return (s->base + off) & c->lin_mask;
 }
 
 /* ---- memory (mmu.c) ---- */
 
-uint32_t x86_ld_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
-void x86_st_slow(X86Cpu *c, uint32_t lin, unsigned size, uint32_t val, unsigned acc);
+uint32_t x86_ld_slow(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc);
+void x86_st_slow(X86Cpu *c, uint64_t lin, unsigned size, uint32_t val, unsigned acc);
 /* Host pointer for a write of size bytes at lin, after all checks, or NULL when the
  * access must go through x86_ld_slow/x86_st_slow (which then cannot fault). */
-uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
-uint64_t x86_ld64_slow(X86Cpu *c, uint32_t lin, unsigned acc);
-void x86_st64_slow(X86Cpu *c, uint32_t lin, uint64_t val, unsigned acc);
+uint8_t *x86_wptr_slow(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc);
+uint64_t x86_ld64_slow(X86Cpu *c, uint64_t lin, unsigned acc);
+void x86_st64_slow(X86Cpu *c, uint64_t lin, uint64_t val, unsigned acc);
 
 X86_INLINE uint32_t x86_ldn(const uint8_t *p, unsigned size)
 {
@@ -481,36 +493,36 @@ X86_INLINE void x86_stn(uint8_t *p, unsigned size, uint32_t v)
 }
 
 /* Loads at a linear address with the current privilege's rights. */
-X86_INLINE uint32_t x86_ld_lin(X86Cpu *c, uint32_t lin, unsigned size)
+X86_INLINE uint32_t x86_ld_lin(X86Cpu *c, uint64_t lin, unsigned size)
 {
     const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    if (__builtin_expect(e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
+    if (__builtin_expect(e->tag_r == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - size, 1))
         return x86_ldn((const uint8_t *)(e->add_r + lin), size);
     return x86_ld_slow(c, lin, size, c->acc_user);
 }
-X86_INLINE void x86_st_lin(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
+X86_INLINE void x86_st_lin(X86Cpu *c, uint64_t lin, unsigned size, uint32_t v)
 {
     const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1)) {
+    if (__builtin_expect(e->tag_w == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - size, 1)) {
         x86_stn((uint8_t *)(e->add_w + lin), size, v);
         return;
     }
     x86_st_slow(c, lin, size, v, c->acc_user | ACC_WRITE);
 }
-X86_INLINE uint8_t *x86_wptr(X86Cpu *c, uint32_t lin, unsigned size)
+X86_INLINE uint8_t *x86_wptr(X86Cpu *c, uint64_t lin, unsigned size)
 {
     const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size, 1))
+    if (__builtin_expect(e->tag_w == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - size, 1))
         return (uint8_t *)(e->add_w + lin);
     return x86_wptr_slow(c, lin, size, c->acc_user | ACC_WRITE);
 }
 
 /* seg:off accesses with segment checks. */
-X86_INLINE uint32_t x86_read(X86Cpu *c, unsigned seg, uint32_t off, unsigned size)
+X86_INLINE uint32_t x86_read(X86Cpu *c, unsigned seg, uint64_t off, unsigned size)
 {
     return x86_ld_lin(c, x86_lin(c, seg, off, size, SEG_OK_READ), size);
 }
-X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, uint32_t v)
+X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v)
 {
     x86_st_lin(c, x86_lin(c, seg, off, size, SEG_OK_WRITE), size, v);
 }
@@ -522,13 +534,13 @@ X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, 
  * value now in memory, and the handler computes again from it. */
 typedef struct X86Rmw {
     uint8_t *host;
-    uint32_t lin;
+    uint64_t lin;
     uint32_t old;      /* locked: the value the swap expects */
     uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
     uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
 } X86Rmw;
 
-X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, X86Rmw *r)
+X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, X86Rmw *r)
 {
     r->atomic = 0;
     r->lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
@@ -546,7 +558,7 @@ bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v);
 
 /* locked: the instruction has a LOCK prefix or always locks (XCHG with memory). Only
  * a VM with several vCPUs pays for the swap. */
-X86_INLINE uint32_t x86_rmw_begin_locked(X86Cpu *c, unsigned seg, uint32_t off, unsigned size, X86Rmw *r,
+X86_INLINE uint32_t x86_rmw_begin_locked(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, X86Rmw *r,
                                          bool locked)
 {
     uint32_t v = x86_rmw_begin(c, seg, off, size, r);
@@ -568,27 +580,27 @@ X86_INLINE bool x86_rmw_end(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
 
 /* mmu.c: a host pointer for an atomic access of size bytes at lin (translated for
  * writing, faults as a store would), or NULL for MMIO and page-crossing operands. */
-uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size);
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size);
 
 /* Translates every page of an access (faults as the access would) without touching
  * memory. */
-void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc);
+void x86_probe(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc);
 
 /* 64-bit accesses at a linear address (page-crossing and MMIO through the slow path). */
-X86_INLINE uint64_t x86_ld64_lin(X86Cpu *c, uint32_t lin)
+X86_INLINE uint64_t x86_ld64_lin(X86Cpu *c, uint64_t lin)
 {
     const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    if (__builtin_expect(e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
+    if (__builtin_expect(e->tag_r == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
         uint64_t v;
         memcpy(&v, (const uint8_t *)(e->add_r + lin), 8);
         return v;
     }
     return x86_ld64_slow(c, lin, c->acc_user);
 }
-X86_INLINE void x86_st64_lin(X86Cpu *c, uint32_t lin, uint64_t v)
+X86_INLINE void x86_st64_lin(X86Cpu *c, uint64_t lin, uint64_t v)
 {
     const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    if (__builtin_expect(e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
+    if (__builtin_expect(e->tag_w == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - 8, 1)) {
         memcpy((uint8_t *)(e->add_w + lin), &v, 8);
         return;
     }
@@ -597,14 +609,14 @@ X86_INLINE void x86_st64_lin(X86Cpu *c, uint32_t lin, uint64_t v)
 
 /* Reads size bytes (up to 512) at seg:off after the segment checks; a fault leaves
  * nothing changed. */
-void x86_read_block(X86Cpu *c, unsigned seg, uint32_t off, void *buf, unsigned size);
+void x86_read_block(X86Cpu *c, unsigned seg, uint64_t off, void *buf, unsigned size);
 /* Writes size bytes (up to 512): every page is translated for writing before the
  * first byte is stored, so a fault leaves memory unchanged (FSAVE, FXSAVE, m80, m128). */
-void x86_write_block(X86Cpu *c, unsigned seg, uint32_t off, const void *buf, unsigned size);
+void x86_write_block(X86Cpu *c, unsigned seg, uint64_t off, const void *buf, unsigned size);
 
 /* Supervisor-mode ("implicit") accesses to system structures: GDT, LDT, IDT, TSS. */
-uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size);
-void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v);
+uint32_t x86_ld_sys(X86Cpu *c, uint64_t lin, unsigned size);
+void x86_st_sys(X86Cpu *c, uint64_t lin, unsigned size, uint32_t v);
 
 /* Physical memory (page walks, tests). */
 uint32_t x86_phys_ld32(X86Cpu *c, uint64_t pa);
@@ -612,9 +624,9 @@ uint64_t x86_phys_ld64(X86Cpu *c, uint64_t pa);
 void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v);
 
 /* Translates for an access (acc = ACC_*), raising #PF; fills the TLB. */
-X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc);
+X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc);
 void x86_tlb_flush(X86Cpu *c, bool include_global);
-void x86_tlb_flush_page(X86Cpu *c, uint32_t lin);
+void x86_tlb_flush_page(X86Cpu *c, uint64_t lin);
 /* Drops cached write pointers to a physical page (it now holds decoded code). */
 void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page);
 /* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
@@ -800,11 +812,11 @@ X86_INLINE bool x86_has(const X86Cpu *c, uint64_t features)
 
 /* ---- control registers (system.c) ---- */
 void x86_write_cr0(X86Cpu *c, uint32_t v);
-void x86_write_cr3(X86Cpu *c, uint32_t v);
+void x86_write_cr3(X86Cpu *c, uint64_t v);
 void x86_write_cr4(X86Cpu *c, uint32_t v);
 void x86_update_debug(X86Cpu *c);
 /* Data breakpoint check for a linear access (slow path only). */
-void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write);
+void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write);
 
 /* ---- the debugger (debug.c) ---- */
 /* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */
@@ -881,11 +893,27 @@ void x87_set_tag_word(X86Cpu *c, uint16_t tags);
 void x87_check_pending(X86Cpu *c);
 /* Recomputes ES and B from the flags and masks, and the FERR# output with them. */
 void x87_update_es(X86Cpu *c);
-/* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53). */
+/* FXSAVE / FXRSTOR images (SDM vol. 2, FXSAVE table 3-53): the save fills XMM0-15
+ * (bytes 160-415), the restore loads XMM0-7 (64-bit mode's callers XMM8-15). */
 void x86_fxsave_image(X86Cpu *c, uint8_t img[512]);
 /* false if the image's MXCSR has reserved bits set (#GP). */
 bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512]);
 void x86_handle_ud(X86Cpu *c, const X86Insn *i);
+
+/* The 64-bit r/m operand of a REX.W form (64-bit mode: flat segments). */
+X86_INLINE uint64_t x86_get_rm64(X86Cpu *c, const X86Insn *i)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        return c->regs[i->rm];
+    return x86_ld64_lin(c, x86_lin(c, i->seg, x86_ea(c, i), 8, SEG_OK_READ));
+}
+X86_INLINE void x86_set_rm64(X86Cpu *c, const X86Insn *i, uint64_t v)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        c->regs[i->rm] = v;
+    else
+        x86_st64_lin(c, x86_lin(c, i->seg, x86_ea(c, i), 8, SEG_OK_WRITE), v);
+}
 
 /* Operand size of an instruction with the w bit (bit 0 of the opcode) decided. */
 X86_INLINE unsigned x86_osize(const X86Insn *i)

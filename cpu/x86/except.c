@@ -43,7 +43,7 @@ X86_NORETURN void x86_stall(X86Cpu *c)
 
 X86_NORETURN void x86_unsupported(X86Cpu *c, const char *what)
 {
-    g_printerr("vireo: x86 CPU: %s is not implemented yet (at %04x:%08x); stopping the VM\n", what,
+    g_printerr("vireo: x86 CPU: %s is not implemented yet (at %04x:%08" G_GINT64_MODIFIER "x); stopping the VM\n", what,
                c->seg[S_CS].sel, c->prev_eip);
     c->exc_vec = X86_EXC_UNSUPPORTED;
     c->exc_err = 0;
@@ -313,15 +313,12 @@ static void deliver_protected(X86Cpu *c, int vec, X86EventKind kind, bool has_er
     x86_update_mode(c);
 }
 
-/* A stack pointer of IA-32e delivery: 64 bits, canonical (48-bit addresses) or #SS;
- * this phase's linear addresses end at 4 GiB. */
+/* A stack pointer of IA-32e delivery: 64 bits, canonical (48-bit addresses) or #SS. */
 static uint64_t ia32e_stack(X86Cpu *c, uint64_t rsp, unsigned frame, uint32_t ext)
 {
     uint64_t low = rsp - frame;
     if ((uint64_t)((int64_t)(rsp << 16) >> 16) != rsp || (uint64_t)((int64_t)(low << 16) >> 16) != low)
         x86_fault_err(c, X86_EXC_SS, ext);
-    if ((rsp - 1) >> 32 || low >> 32)
-        x86_unsupported(c, "an IA-32e interrupt stack above 4 GiB");
     return low;
 }
 
@@ -345,7 +342,7 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
     uint32_t idt_err = (uint32_t)vec * 8 + 2 + ext;
     if ((uint32_t)vec * 16 + 15 > c->idt_limit)
         x86_fault_err(c, X86_EXC_GP, idt_err);
-    uint32_t gate = c->idt_base + (uint32_t)vec * 16;
+    uint64_t gate = c->idt_base + (uint32_t)vec * 16;
     X86Desc g;
     g.lo = x86_ld_sys(c, gate, 4);
     g.hi = x86_ld_sys(c, gate + 4, 4);
@@ -380,8 +377,6 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
         x86_fault_err(c, X86_EXC_GP, serr);
     if ((uint64_t)((int64_t)(rip << 16) >> 16) != rip)
         x86_fault_err(c, X86_EXC_GP, ext);
-    if (rip >> 32)
-        x86_unsupported(c, "an IA-32e handler above 4 GiB");
     bool conforming = x86_desc_type(cd) & 4;
     unsigned dpl = conforming ? c->cpl : x86_desc_dpl(cd);
     bool outer = dpl < c->cpl;
@@ -401,9 +396,9 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
     unsigned n = has_err ? 6 : 5;
     uint64_t low = ia32e_stack(c, rsp, 8 * n, ext);
     unsigned acc = ACC_WRITE | (dpl == 3 ? ACC_USER : 0);
-    x86_probe(c, (uint32_t)low, 8 * n, acc);
+    x86_probe(c, low, 8 * n, acc);
     for (unsigned k = 0; k < n; k++)
-        x86_st64_slow(c, (uint32_t)(rsp - 8 * (k + 1)), words[k], acc);
+        x86_st64_slow(c, rsp - 8 * (k + 1), words[k], acc);
 
     x86_desc_set_accessed(c, sel, &cd);
     if (outer) {
@@ -422,7 +417,7 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
     cs->attr = cattr;
     x86_set_cpl(c, dpl);
     c->regs[R_ESP] = low;
-    c->eip = (uint32_t)rip;
+    c->eip = rip;
     uint32_t clear = X86_FL_TF | X86_FL_NT | X86_FL_VM | X86_FL_RF;
     if (!(type & 1))
         clear |= X86_FL_IF; /* interrupt gate */
@@ -432,7 +427,7 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
 
 void x86_deliver(X86Cpu *c, int vec, X86EventKind kind, bool has_err, uint32_t err)
 {
-    X86_LOG_INT("%s %02x%s err %x at %04x:%08x (%s)",
+    X86_LOG_INT("%s %02x%s err %x at %04x:%08" G_GINT64_MODIFIER "x (%s)",
                 kind == X86_EV_EXT ? "interrupt" : kind == X86_EV_EXC ? "exception" : "int",
                 vec, has_err ? " with" : "", err, c->seg[S_CS].sel, c->eip,
                 !c->pe ? "real" : c->vm86 ? "v86" : "protected");

@@ -25,7 +25,7 @@ struct X86Block {
     X86Block *hnext;        /* the next block in its hash bucket */
     /* The last two blocks that followed this one, by linear start address. */
     X86Block *next[2];
-    uint32_t next_lin[2];
+    uint64_t next_lin[2];
     uint32_t next_epoch[2];
     void *jit;              /* the translator's code for this block (run_block's slot) */
 };
@@ -168,25 +168,27 @@ static X86Block *block_get(X86Cpu *c)
 {
     X86CodeCache *cc = c->code;
     X86Seg *cs = &c->seg[S_CS];
-    uint32_t eip = c->eip;
+    uint64_t eip = c->eip;
+    if (__builtin_expect(eip >> 32 && !c->long64, 0))
+        c->eip = eip = (uint32_t)eip; /* EIP wraps at 4 GiB outside 64-bit mode */
     if (!cs->flat && eip > cs->limit)
         x86_gp0(c);
-    uint32_t lin = cs->base + eip;
+    uint64_t lin = (cs->base + eip) & c->lin_mask;
     X86Tlb *tlb = c->cpl == 3 ? c->tlb_user : c->tlb_sup;
     X86Tlb *e = &tlb[x86_tlb_index(lin)];
-    if (e->tag_x != (lin & ~0xfffu)) {
+    if (e->tag_x != (lin & ~UINT64_C(0xfff))) {
         e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
         if (!(e->perm & TLB_PERM_X)) /* cannot happen: the walk faulted */
             x86_fault_err(c, X86_EXC_PF, 0);
-        if (e->tag_x != (lin & ~0xfffu))
+        if (e->tag_x != (lin & ~UINT64_C(0xfff)))
             return NULL; /* no host memory behind the page */
     }
-    const uint8_t *host = (const uint8_t *)(e->add_r + (lin & ~0xfffu));
+    const uint8_t *host = (const uint8_t *)(e->add_r + (lin & ~UINT64_C(0xfff)));
     uint64_t phys = e->phys | (lin & 0xfff);
     unsigned page_off = lin & 0xfff;
     unsigned avail = 0x1000 - page_off;
-    if (!cs->flat && cs->limit - eip + 1 < avail)
-        avail = cs->limit - eip + 1;
+    if (!cs->flat && cs->limit - (uint32_t)eip + 1 < avail)
+        avail = cs->limit - (uint32_t)eip + 1;
     /* The decoding mode is part of a block's identity: CS.D, and 64-bit mode. */
     unsigned code32 = c->code32 | (unsigned)c->long64 << 1;
 
@@ -265,7 +267,7 @@ static inline X86Block *chained_block(X86Cpu *c)
     X86Block *p = c->last_block;
     if (!p)
         return NULL;
-    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint64_t lin = (c->seg[S_CS].base + c->eip) & c->lin_mask;
     for (unsigned k = 0; k < 2; k++) {
         if (p->next_lin[k] == lin && p->next_epoch[k] == c->chain_epoch) {
             X86Block *b = p->next[k];
@@ -290,14 +292,14 @@ static inline void chain_to(X86Cpu *c, X86Block *b)
     if (p) {
         unsigned k = p->next_epoch[0] == c->chain_epoch && p->next[0] ? 1 : 0;
         p->next[k] = b;
-        p->next_lin[k] = c->seg[S_CS].base + c->eip;
+        p->next_lin[k] = (c->seg[S_CS].base + c->eip) & c->lin_mask;
         p->next_epoch[k] = c->chain_epoch;
     }
     c->last_block = b;
 }
 
 /* Fetches bytes of one instruction that the block path could not take. */
-static void fetch_bytes(X86Cpu *c, uint32_t lin, uint8_t *buf, unsigned n)
+static void fetch_bytes(X86Cpu *c, uint64_t lin, uint8_t *buf, unsigned n)
 {
     X86Tlb *e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
     uint64_t pa = e->phys | (lin & 0xfff);
@@ -314,14 +316,14 @@ static void fetch_bytes(X86Cpu *c, uint32_t lin, uint8_t *buf, unsigned n)
 static void decode_uncached(X86Cpu *c, X86Insn *out)
 {
     X86Seg *cs = &c->seg[S_CS];
-    uint32_t eip = c->eip;
+    uint64_t eip = c->eip & c->lin_mask;
     uint8_t buf[16];
     unsigned have = 0;
     for (;;) {
-        uint32_t off = eip + have;
+        uint64_t off = (eip + have) & c->lin_mask;
         if (!cs->flat && (off > cs->limit || off < eip))
             x86_gp0(c);
-        uint32_t lin = cs->base + off;
+        uint64_t lin = (cs->base + off) & c->lin_mask;
         unsigned chunk = 0x1000 - (lin & 0xfff);
         if (chunk > 15 - have)
             chunk = 15 - have;
@@ -380,7 +382,7 @@ static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
 static void trace_insn(X86Cpu *c, const X86Insn *i)
 {
     char *d = x86_cpu_describe(c);
-    vlog_write(LOG_EXEC, "%04x:%08x op %04x len %u | %s", c->seg[S_CS].sel, c->eip, i->opcode, i->len, d);
+    vlog_write(LOG_EXEC, "%04x:%08" G_GINT64_MODIFIER "x op %04x len %u | %s", c->seg[S_CS].sel, c->eip, i->opcode, i->len, d);
     g_free(d);
 }
 
@@ -474,7 +476,7 @@ static int handle_exception(X86Cpu *c)
     /* Instructions of the interrupted block that completed before the fault (their
      * lengths add up to the distance from the block's start to the faulting one). */
     if (c->block_start) {
-        uint32_t at = c->block_eip;
+        uint64_t at = c->block_eip;
         const X86Insn *i = c->block_start;
         for (unsigned n = 0; n < BLOCK_MAX_INSNS && at != c->prev_eip; n++, i++) {
             at += i->len;

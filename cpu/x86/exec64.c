@@ -8,9 +8,8 @@
  * R8-R15 and SPL-DIL, x86_ea forms 64-bit addresses); what is neither runs into
  * x86_handle_64_unsupported and stops the VM with one line.
  *
- * Linear addresses are 32 bits wide inside this CPU (TLB, segment caches, RIP): a
- * canonical address above 4 GiB stops the VM as not implemented yet; a non-canonical
- * one raises #GP(0), or #SS(0) for a stack reference (SDM vol. 3, 3.3.7.1). */
+ * A linear address must be canonical (bits 63:47 equal): otherwise #GP(0), or #SS(0)
+ * for a stack reference (SDM vol. 3, 3.3.7.1). */
 #include "cpu/x86/cpu-internal.h"
 
 /* ---- addresses ---- */
@@ -20,25 +19,20 @@ static inline bool canonical(uint64_t a)
     return (uint64_t)((int64_t)(a << 16) >> 16) == a;
 }
 
-X86_COLD X86_NORETURN static void high_address(X86Cpu *c, uint64_t lin, unsigned seg)
+X86_COLD X86_NORETURN static void noncanonical(X86Cpu *c, unsigned seg)
 {
-    if (!canonical(lin)) {
-        if (seg == S_SS)
-            x86_fault_err(c, X86_EXC_SS, 0);
-        x86_gp0(c);
-    }
-    char what[80];
-    g_snprintf(what, sizeof(what), "a 64-bit linear address above 4 GiB (%016" G_GINT64_MODIFIER "x)", lin);
-    x86_unsupported(c, what);
+    if (seg == S_SS)
+        x86_fault_err(c, X86_EXC_SS, 0);
+    x86_gp0(c);
 }
 
 /* The linear address of seg:off for size bytes (only FS and GS have a base). */
-static inline uint32_t lin64(X86Cpu *c, unsigned seg, uint64_t off, unsigned size)
+static inline uint64_t lin64(X86Cpu *c, unsigned seg, uint64_t off, unsigned size)
 {
     uint64_t lin = off + (seg >= S_FS ? c->seg[seg].base : 0);
-    if (__builtin_expect((lin + size - 1) >> 32 != 0, 0))
-        high_address(c, (lin >> 32) ? lin : lin + size - 1, seg);
-    return (uint32_t)lin;
+    if (__builtin_expect(!canonical(lin) || !canonical(lin + size - 1), 0))
+        noncanonical(c, seg);
+    return lin;
 }
 
 /* The effective address without any check (LEA, and the base of the checked one). */
@@ -46,7 +40,7 @@ static inline uint64_t ea_raw(const X86Cpu *c, const X86Insn *i)
 {
     uint64_t ea;
     if (i->flags & X86_INSN_RIPREL)
-        ea = (uint64_t)c->eip + (uint64_t)(int64_t)(int32_t)i->disp;
+        ea = c->eip + (uint64_t)(int64_t)(int32_t)i->disp;
     else
         ea = c->regs[i->base] + (c->regs[i->index] << i->scale) + (uint64_t)(int64_t)(int32_t)i->disp;
     if (!(i->flags & X86_INSN_AD64)) /* 67h: 32-bit address, zero-extended */
@@ -54,13 +48,13 @@ static inline uint64_t ea_raw(const X86Cpu *c, const X86Insn *i)
     return ea;
 }
 
-uint32_t x86_ea_long(X86Cpu *c, const X86Insn *i)
+uint64_t x86_ea_long(X86Cpu *c, const X86Insn *i)
 {
     uint64_t ea = ea_raw(c, i);
     uint64_t lin = ea + (i->seg >= S_FS ? c->seg[i->seg].base : 0);
-    if (__builtin_expect(lin >> 32 != 0, 0))
-        high_address(c, lin, i->seg);
-    return (uint32_t)ea;
+    if (__builtin_expect(!canonical(lin), 0))
+        noncanonical(c, i->seg);
+    return ea;
 }
 
 /* ---- operands ---- */
@@ -86,12 +80,12 @@ static inline void wr(X86Cpu *c, unsigned r, unsigned size, uint64_t v)
     }
 }
 
-static inline uint64_t ld(X86Cpu *c, uint32_t lin, unsigned size)
+static inline uint64_t ld(X86Cpu *c, uint64_t lin, unsigned size)
 {
     return size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, size);
 }
 
-static inline void st(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v)
+static inline void st(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v)
 {
     if (size == 8)
         x86_st64_lin(c, lin, v);
@@ -99,7 +93,7 @@ static inline void st(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v)
         x86_st_lin(c, lin, size, (uint32_t)v);
 }
 
-static inline uint32_t mem_lin(X86Cpu *c, const X86Insn *i)
+static inline uint64_t mem_lin(X86Cpu *c, const X86Insn *i)
 {
     return c->seg[i->seg].base + x86_ea(c, i);
 }
@@ -143,7 +137,7 @@ static inline void set_rm(X86Cpu *c, const X86Insn *i, unsigned size, uint64_t v
  * (a fault leaves memory unchanged). LOCK is not atomic against other vCPUs here. */
 typedef struct Rmw64 {
     uint8_t *host;
-    uint32_t lin;
+    uint64_t lin;
 } Rmw64;
 
 static uint64_t rmw_begin(X86Cpu *c, const X86Insn *i, unsigned size, Rmw64 *r)
@@ -236,11 +230,14 @@ static uint64_t alu(X86Cpu *c, unsigned op, uint64_t a, uint64_t b, unsigned siz
 static void alu_rm_r(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = (i->opcode >> 3) & 7, size = osize(i);
+    if (op == OP_CMP) { /* reads only: no write check (a read-only page is fine) */
+        alu(c, op, get_rm(c, i, size), rd(c, i->reg, size), size);
+        return;
+    }
     Rmw64 r;
     uint64_t a = rmw_begin(c, i, size, &r);
     uint64_t v = alu(c, op, a, rd(c, i->reg, size), size);
-    if (op != OP_CMP)
-        rmw_end(c, i, size, &r, v);
+    rmw_end(c, i, size, &r, v);
 }
 
 static void alu_r_rm(X86Cpu *c, const X86Insn *i)
@@ -262,11 +259,14 @@ static void alu_acc_imm(X86Cpu *c, const X86Insn *i)
 static void grp1(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = i->reg & 7, size = osize(i);
+    if (op == OP_CMP) {
+        alu(c, op, get_rm(c, i, size), sext(i->imm, 4), size);
+        return;
+    }
     Rmw64 r;
     uint64_t a = rmw_begin(c, i, size, &r);
     uint64_t v = alu(c, op, a, sext(i->imm, 4), size);
-    if (op != OP_CMP)
-        rmw_end(c, i, size, &r, v);
+    rmw_end(c, i, size, &r, v);
 }
 
 static void test_rm_r(X86Cpu *c, const X86Insn *i)
@@ -481,7 +481,7 @@ static void bt(X86Cpu *c, const X86Insn *i)
     unsigned kind = i->opcode == 0x0fba ? (i->reg & 3) : ((i->opcode >> 3) & 3); /* BT BTS BTR BTC */
     int64_t off = i->opcode == 0x0fba ? (int64_t)(i->imm & 63) : (int64_t)c->regs[i->reg];
     uint64_t v, bit;
-    uint32_t lin = 0;
+    uint64_t lin = 0;
     if (i->pfx & X86_PFX_MEM) {
         /* A register bit offset reaches beyond the operand (signed, in quadwords). */
         int64_t q = i->opcode == 0x0fba ? 0 : off >> 6;
@@ -546,7 +546,7 @@ static void xadd(X86Cpu *c, const X86Insn *i)
 /* CMPXCHG16B m128 (REX.W 0F C7 /1): 16-byte aligned or #GP(0). */
 static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
 {
-    uint32_t lin = mem_lin(c, i);
+    uint64_t lin = mem_lin(c, i);
     if (lin & 15)
         x86_gp0(c);
     x86_probe(c, lin, 16, c->acc_user | ACC_WRITE);
@@ -658,7 +658,7 @@ static void mov_moffs(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = (i->opcode & 1) ? osize(i) : 1;
     uint64_t off = (i->flags & X86_INSN_IMM64) ? x86_insn_imm64(i) : i->disp;
-    uint32_t lin = lin64(c, i->seg, off, size);
+    uint64_t lin = lin64(c, i->seg, off, size);
     if (i->opcode & 2)
         st(c, lin, size, rd(c, R_EAX, size));
     else
@@ -720,7 +720,7 @@ static void pop_rm(X86Cpu *c, const X86Insn *i)
         c->regs[R_ESP] = sp + size;
         uint64_t ea = ea_raw(c, i);
         c->regs[R_ESP] = sp;
-        uint32_t lin = lin64(c, i->seg, ea, size);
+        uint64_t lin = lin64(c, i->seg, ea, size);
         x86_probe(c, lin, size, c->acc_user | ACC_WRITE);
         st(c, lin, size, v);
         c->regs[R_ESP] = sp + size;
@@ -768,7 +768,7 @@ static void enter(X86Cpu *c, const X86Insn *i)
     if (i->imm2 & 31)
         x86_unsupported(c, "ENTER with a nesting level in 64-bit mode");
     uint64_t sp = c->regs[R_ESP] - size;
-    uint32_t lin = lin64(c, S_SS, sp, size);
+    uint64_t lin = lin64(c, S_SS, sp, size);
     uint64_t frame = sp - i->imm;
     lin64(c, S_SS, frame, 1);
     st(c, lin, size, c->regs[R_EBP]);
@@ -780,14 +780,9 @@ static void enter(X86Cpu *c, const X86Insn *i)
 
 static inline void jump(X86Cpu *c, uint64_t target)
 {
-    if (__builtin_expect(target >> 32 != 0, 0)) {
-        if (!canonical(target))
-            x86_gp0(c);
-        char what[64];
-        g_snprintf(what, sizeof(what), "a 64-bit RIP above 4 GiB (%016" G_GINT64_MODIFIER "x)", target);
-        x86_unsupported(c, what);
-    }
-    c->eip = (uint32_t)target;
+    if (__builtin_expect(!canonical(target), 0))
+        x86_gp0(c);
+    c->eip = target;
 }
 
 static inline uint64_t rel(const X86Cpu *c, const X86Insn *i)
@@ -919,24 +914,60 @@ static void string64(X86Cpu *c, const X86Insn *i)
 
 /* ---- system ---- */
 
-/* MOV CRn/DRn, r64: the control registers are 32 bits wide here; bits 63:32 must be
- * zero (reserved in CR0/CR4/DR6/DR7 #GP; CR3 above 4 GiB not implemented yet). */
+/* MOV CRn, r64: CR0 and CR4 are 32 bits wide (bits 63:32 reserved, #GP); CR2 holds
+ * a 64-bit linear address; CR3 the PML4's physical address, bits above MAXPHYADDR
+ * (36) reserved (SDM vol. 2, MOV to/from control registers, 64-bit mode). */
+/* CR8 is TPR[7:4] of the local APIC (SDM vol. 3, 10.8.6.1): a write sets TPR[3:0] to
+ * 0. Without a local APIC the CPU keeps the value itself. */
+static unsigned read_cr8(X86Cpu *c)
+{
+    uint8_t tpr;
+    if (vcpu_apic_tpr(c->v, &tpr))
+        return tpr >> 4;
+    return c->cr8;
+}
+
+static void write_cr8(X86Cpu *c, unsigned v)
+{
+    if (!vcpu_set_apic_tpr(c->v, (uint8_t)(v << 4)))
+        c->cr8 = (uint8_t)v;
+    c->exit_block = 1; /* a lower priority may let an interrupt in */
+}
+
 static X86Handler legacy_mov_to_cr;
 static void mov_to_cr(X86Cpu *c, const X86Insn *i)
 {
-    if (c->regs[i->rm] >> 32) {
-        if ((i->reg & 7) == 3 && i->opcode == 0x0f22 && !(c->regs[i->rm] >> 36))
-            x86_unsupported(c, "a CR3 above 4 GiB");
-        x86_gp0(c);
+    uint64_t v = c->regs[i->rm];
+    if (i->reg == 8) {
+        if (c->cpl != 0 || (v >> 4))
+            x86_gp0(c);
+        write_cr8(c, (unsigned)v);
+        return;
     }
-    if (i->reg >= 8)
-        x86_unsupported(c, "CR8 and the control registers above it");
+    if (i->reg > 8)
+        x86_ud(c);
+    if (i->reg == 2 || i->reg == 3) {
+        if (c->cpl != 0)
+            x86_gp0(c);
+        if (i->reg == 2) {
+            c->cr2 = v;
+            return;
+        }
+        if (v >> 36)
+            x86_gp0(c);
+        x86_write_cr3(c, v);
+        return;
+    }
+    if (v >> 32)
+        x86_gp0(c);
     legacy_mov_to_cr(c, i);
 }
 
 static X86Handler legacy_mov_to_dr;
 static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 {
+    if (i->reg >= 8) /* DR8-DR15 do not exist */
+        x86_ud(c);
     if (c->regs[i->rm] >> 32)
         x86_gp0(c);
     legacy_mov_to_dr(c, i);
@@ -945,8 +976,22 @@ static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 static X86Handler legacy_mov_from_crdr;
 static void mov_from_crdr(X86Cpu *c, const X86Insn *i)
 {
-    if (i->reg >= 8)
-        x86_unsupported(c, "CR8 and the control registers above it");
+    if (i->opcode == 0x0f20 && i->reg == 8) {
+        if (c->cpl != 0)
+            x86_gp0(c);
+        c->regs[i->rm] = read_cr8(c);
+        return;
+    }
+    if (i->opcode == 0x0f20 && i->reg > 8)
+        x86_ud(c);
+    if (i->opcode == 0x0f21 && i->reg >= 8) /* DR8-DR15 do not exist */
+        x86_ud(c);
+    if (i->opcode == 0x0f20 && (i->reg == 2 || i->reg == 3)) {
+        if (c->cpl != 0)
+            x86_gp0(c);
+        c->regs[i->rm] = i->reg == 2 ? c->cr2 : c->cr3;
+        return;
+    }
     legacy_mov_from_crdr(c, i);
 }
 
@@ -1001,20 +1046,21 @@ static void lahf_sahf(X86Cpu *c, const X86Insn *i)
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i)
 {
     char what[64];
-    g_snprintf(what, sizeof(what), "opcode %04x%s in 64-bit mode", i->opcode,
+    g_snprintf(what, sizeof(what), "opcode %04x /%u%s in 64-bit mode", i->opcode, i->reg & 7u,
                (i->flags & X86_INSN_OP64) ? " with a 64-bit operand" : "");
     x86_unsupported(c, what);
 }
 
 /* ---- binding ---- */
 
-/* An SSE/MMX/x87 form whose register numbers stay below 8 and has no REX.W: runs as
- * in 32-bit code (XMM8-15 and the 64-bit GPR forms are not implemented yet). */
+/* SSE and MMX forms run their 32-bit handlers: XMM registers 8-15 are what the
+ * decoder's REX.R/REX.B numbers give (MMX registers take the low 3 bits), and REX.W
+ * means nothing to all but the forms with a general-register or memory integer operand,
+ * whose handlers read it (MOVQ, CVTSI2SS/SD, CVT(T)SS/SD2SI, MOVNTI, PINSRQ/PEXTRQ;
+ * SDM vol. 2, each). CRC32 r64, r/m64 is not implemented yet. */
 static bool simd_legacy_ok(const X86Insn *i)
 {
-    if (i->rex & 0xc)
-        return false;
-    return (i->pfx & X86_PFX_MEM) || !(i->rex & 1);
+    return !(i->rex & 8) || i->opcode != 0x38f1;
 }
 
 static X86Handler bind_op64(X86Insn *i)
@@ -1081,11 +1127,16 @@ static bool legacy_ok(const X86Insn *i)
         return reg <= 1;
     case 0x0f01:
         return (reg == 7 && (i->pfx & X86_PFX_MEM)) || reg == 4 || reg == 6; /* INVLPG, SMSW, LMSW */
+    case 0x0f00:
+        /* SLDT, STR (a register destination zero-extends, REX.W or not), LLDT and LTR
+         * (16-byte descriptors, seg.c), VERR, VERW (SDM vol. 2, each in 64-bit mode). */
+        return reg <= 5;
     case 0x0fc7:
         return reg == 1;                           /* CMPXCHG8B */
-    case 0x0fae:
-        return reg == 2 || reg == 3 || ((i->pfx & X86_PFX_MEM) == 0 && reg >= 5);
-    case 0xd8 ... 0xdf:
+    case 0x0fae: /* FXSAVE/FXRSTOR (64-bit layout with REX.W, XMM8-15), LDMXCSR,
+                  * STMXCSR, CLFLUSH, the fences */
+        return reg <= 3 || reg == 7 || ((i->pfx & X86_PFX_MEM) == 0 && reg >= 5);
+    case 0x9b: case 0xd8 ... 0xdf:
         return true;
     case 0x6c ... 0x6f: case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
         return !(i->flags & X86_INSN_AD64); /* 67h: ESI/EDI/ECX */
@@ -1104,10 +1155,13 @@ static bool w_ignored(unsigned op)
     case 0x30: case 0x32: case 0x34: case 0x38: case 0x3a: case 0x3c:
     case 0x80: case 0x84: case 0x86: case 0x88: case 0x8a: case 0x8c: case 0x9e: case 0x9f: case 0xa8:
     case 0xb0 ... 0xb7: case 0xc0: case 0xc6: case 0xcc: case 0xcd: case 0xd0: case 0xd2:
-    case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
+    case 0x9b: case 0xd8 ... 0xdf: case 0xe4 ... 0xe7: case 0xec ... 0xef: case 0xf1: case 0xf4: case 0xf5: case 0xf6:
     case 0xf8 ... 0xfe: case 0x0f06: case 0x0f08: case 0x0f09: case 0x0f0b: case 0x0f0d: case 0x0f18 ... 0x0f1f:
     case 0x0f30: case 0x0f31: case 0x0f32: case 0x0f90 ... 0x0f9f: case 0x0fa2: case 0x0fb0: case 0x0fc0:
-    case 0x0f01: case 0x0fae:
+    case 0x0f00: case 0x0f01: case 0x0fae:
+    /* SSE and MMX: simd_legacy_ok decides */
+    case 0x0f10 ... 0x0f17: case 0x0f28 ... 0x0f2f: case 0x0f50 ... 0x0f7f:
+    case 0x0fc2 ... 0x0fc6: case 0x0fd0 ... 0x0fff: case 0x3800 ... 0x38ff: case 0x3a00 ... 0x3aff:
         return true;
     }
     return false;

@@ -236,15 +236,22 @@ unsigned sse_host_run(SseHostOp op, SseHost *h)
 unsigned sse_host_conv(SseConvOp op, SseHost *h)
 {
     uint32_t mx = masked_mxcsr(h->mxcsr), out = 0, save;
-    int32_t iv = h->i;
+    bool wide = op >= HC_CVTSI2SS64 && op <= HC_CVTTSD2SI64;
+    int64_t iv = wide ? h->i : (int32_t)h->i;
     uint8_t zf = 0, pf = 0, cf = 0;
     switch (op) {
-    case HC_CVTSI2SS: CONV("cvtsi2ssl %[i], %%xmm0"); break;
-    case HC_CVTSI2SD: CONV("cvtsi2sdl %[i], %%xmm0"); break;
-    case HC_CVTSS2SI: CONV("cvtss2si %%xmm1, %[i]"); break;
-    case HC_CVTTSS2SI: CONV("cvttss2si %%xmm1, %[i]"); break;
-    case HC_CVTSD2SI: CONV("cvtsd2si %%xmm1, %[i]"); break;
-    case HC_CVTTSD2SI: CONV("cvttsd2si %%xmm1, %[i]"); break;
+    case HC_CVTSI2SS: CONV("cvtsi2ssl %k[i], %%xmm0"); break;
+    case HC_CVTSI2SD: CONV("cvtsi2sdl %k[i], %%xmm0"); break;
+    case HC_CVTSS2SI: CONV("cvtss2si %%xmm1, %k[i]"); break;
+    case HC_CVTTSS2SI: CONV("cvttss2si %%xmm1, %k[i]"); break;
+    case HC_CVTSD2SI: CONV("cvtsd2si %%xmm1, %k[i]"); break;
+    case HC_CVTTSD2SI: CONV("cvttsd2si %%xmm1, %k[i]"); break;
+    case HC_CVTSI2SS64: CONV("cvtsi2ssq %q[i], %%xmm0"); break;
+    case HC_CVTSI2SD64: CONV("cvtsi2sdq %q[i], %%xmm0"); break;
+    case HC_CVTSS2SI64: CONV("cvtss2si %%xmm1, %q[i]"); break;
+    case HC_CVTTSS2SI64: CONV("cvttss2si %%xmm1, %q[i]"); break;
+    case HC_CVTSD2SI64: CONV("cvtsd2si %%xmm1, %q[i]"); break;
+    case HC_CVTTSD2SI64: CONV("cvttsd2si %%xmm1, %q[i]"); break;
     /* The MMX forms are the XMM conversions on the low 64 bits; the unused source
      * elements are zeros, which raise no flags. */
     case HC_CVTPI2PS: CONV("movq %%xmm1, %%xmm1\n\tcvtdq2ps %%xmm1, %%xmm1\n\tmovsd %%xmm1, %%xmm0"); break;
@@ -260,7 +267,7 @@ unsigned sse_host_conv(SseConvOp op, SseHost *h)
     }
     if (op >= HC_COMISS && op <= HC_UCOMISD)
         iv = (zf ? X86_FL_ZF : 0) | (pf ? X86_FL_PF : 0) | (cf ? X86_FL_CF : 0);
-    h->i = iv;
+    h->i = wide ? iv : (int32_t)iv;
     h->mxcsr = out;
     return out & 0x3f;
 }

@@ -88,12 +88,15 @@ typedef enum {
     HC_CVTPI2PS,                      /* r = a with its low two floats from b.q[0] */
     HC_CVTPS2PI, HC_CVTTPS2PI, HC_CVTPD2PI, HC_CVTTPD2PI, /* r.q[0] = from b */
     HC_COMISS, HC_UCOMISS, HC_COMISD, HC_UCOMISD, /* i = ZF, PF, CF as EFLAGS bits */
+    /* The REX.W forms of 64-bit mode: a 64-bit integer i. */
+    HC_CVTSI2SS64, HC_CVTSI2SD64, HC_CVTSS2SI64, HC_CVTTSS2SI64, HC_CVTSD2SI64, HC_CVTTSD2SI64,
     HC_COUNT
 } SseConvOp;
 
 typedef struct SseHost {
     XmmReg a, b, r;
-    int32_t i;        /* the general register operand or result */
+    int64_t i;        /* the general register operand or result (32 bits but in the
+                         ...64 conversions) */
     uint32_t mxcsr;   /* in: the guest's MXCSR; out: the host's after the operation */
 } SseHost;
 

@@ -128,11 +128,11 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
 
 /* Entries are tagged with their 4 KiB page; a large page may have filled several.
  * global bit 1: global, bit 2: from a large page, bit 4: that page is 1 GiB. */
-void x86_tlb_flush_page(X86Cpu *c, uint32_t lin)
+void x86_tlb_flush_page(X86Cpu *c, uint64_t lin)
 {
     c->chain_epoch++;
     c->stats.tlb_page_flushes++;
-    uint32_t page = lin & ~0xfffu;
+    uint64_t page = lin & ~UINT64_C(0xfff);
     /* (INVLPG is rare enough to empty the whole instruction TLB, large pages and all) */
     for (unsigned k = 0; k < ITLB_SIZE; k++) {
         c->itlb_sup[k].page = TLB_INVALID;
@@ -175,13 +175,13 @@ bool x86_load_pdptes(X86Cpu *c, uint32_t cr3)
     return true;
 }
 
-X86_NORETURN static void page_fault(X86Cpu *c, uint32_t lin, unsigned acc, unsigned bits)
+X86_NORETURN static void page_fault(X86Cpu *c, uint64_t lin, unsigned acc, unsigned bits)
 {
     unsigned err = bits | (acc & (PF_W | PF_U));
     if ((acc & ACC_FETCH) && (c->cr4 & X86_CR4_PAE) && (c->efer & X86_EFER_NXE))
         err |= PF_I;
     c->cr2 = lin;
-    X86_LOG_INT("#PF at %08x err %x (eip %08x)", lin, err, c->prev_eip);
+    X86_LOG_INT("#PF at %08" G_GINT64_MODIFIER "x err %x (eip %08" G_GINT64_MODIFIER "x)", lin, err, c->prev_eip);
     x86_fault_err(c, X86_EXC_PF, err);
 }
 
@@ -219,14 +219,14 @@ static unsigned walk_ia32e(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w, uint6
         addr[level - 1] = a;
         ent[level - 1] = e;
         if (!(e & PTE_P))
-            page_fault(c, (uint32_t)lin, acc, 0);
+            page_fault(c, lin, acc, 0);
         /* PS is reserved in a PML4E, and in a PDPTE without 1 GiB pages; a large
          * page's address bits below its size (above bit 12, PAT) must be zero. */
         bool large = level > 1 && (e & PTE_PS);
         bool ps_ok = level == 2 || (level == 3 && (c->model->ext_edx & CPUID_EXT_PDPE1GB));
         uint64_t low = level == 3 ? UINT64_C(0x3fffe000) : UINT64_C(0x1fe000);
         if ((e & rsvd) || (large && (!ps_ok || (e & low))))
-            page_fault(c, (uint32_t)lin, acc, PF_P | PF_RSVD);
+            page_fault(c, lin, acc, PF_P | PF_RSVD);
         w->rw = w->rw && (e & PTE_RW);
         w->us = w->us && (e & PTE_US);
         w->nx = w->nx || (nxe && (e & PTE_XD));
@@ -246,7 +246,7 @@ static unsigned walk_ia32e(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w, uint6
 
 /* Reads and updates the paging structures for lin; raises #PF for a missing or
  * reserved entry or a permission violation of this access. */
-static void page_walk(X86Cpu *c, uint32_t lin, unsigned acc, Walk *w)
+static void page_walk(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w)
 {
     bool write = acc & ACC_WRITE;
     bool user = acc & ACC_USER;
@@ -356,11 +356,11 @@ static void page_walk(X86Cpu *c, uint32_t lin, unsigned acc, Walk *w)
         w->dirty = true;
 }
 
-X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
+X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
     X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
-    uint32_t page = lin & ~0xfffu;
+    uint64_t page = lin & ~UINT64_C(0xfff);
     Walk w;
     if (c->paging) {
         page_walk(c, lin, acc, &w);
@@ -401,26 +401,26 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc)
 }
 
 /* The TLB entry for an access, walking the page tables when it is not cached. */
-static X86Tlb *tlb_lookup(X86Cpu *c, uint32_t lin, unsigned acc)
+static X86Tlb *tlb_lookup(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
     X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     unsigned need = (acc & ACC_WRITE) ? TLB_PERM_W : (acc & ACC_FETCH) ? TLB_PERM_X : TLB_PERM_R;
-    if (e->page == (lin & ~0xfffu) && (e->perm & need))
+    if (e->page == (lin & ~UINT64_C(0xfff)) && (e->perm & need))
         return e;
     return x86_tlb_fill(c, lin, acc);
 }
 
 /* ---- slow paths of guest memory access ---- */
 
-static void alignment_check(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+static void alignment_check(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 {
     if (c->ac_check && (acc & ACC_USER) && (lin & (size - 1)) && c->cpl == 3)
         x86_fault_err(c, X86_EXC_AC, 0);
 }
 
 /* One access that stays inside a page. */
-static uint64_t load_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned size)
+static uint64_t load_in_page(X86Cpu *c, const X86Tlb *e, uint64_t lin, unsigned size)
 {
     uint64_t pa = e->phys | (lin & 0xfff);
     uint8_t *h = mem_read_page(c->mem, e->phys);
@@ -432,7 +432,7 @@ static uint64_t load_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned 
     return vcpu_mmio_read(c->v, pa, size);
 }
 
-static void store_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned size, uint64_t v)
+static void store_in_page(X86Cpu *c, const X86Tlb *e, uint64_t lin, unsigned size, uint64_t v)
 {
     uint64_t pa = e->phys | (lin & 0xfff);
     /* Overwritten code is possibly the next instruction of this block: stop after
@@ -441,7 +441,7 @@ static void store_in_page(X86Cpu *c, const X86Tlb *e, uint32_t lin, unsigned siz
         c->exit_block = 1;
 }
 
-static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 {
     alignment_check(c, lin, size, acc);
     unsigned in_first = 0x1000 - (lin & 0xfff);
@@ -450,7 +450,7 @@ static uint64_t load_any(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
         v = load_in_page(c, tlb_lookup(c, lin, acc), lin, size);
     } else {
         /* Both pages are translated before any byte is read. */
-        uint32_t lin2 = lin + in_first;
+        uint64_t lin2 = lin + in_first;
         X86Tlb t1 = *tlb_lookup(c, lin, acc);
         X86Tlb *e2 = tlb_lookup(c, lin2, acc);
         uint64_t lo = load_in_page(c, &t1, lin, in_first);
@@ -480,7 +480,7 @@ static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
     e->tag_w = e->page;
 }
 
-static void store_any(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v, unsigned acc)
+static void store_any(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, unsigned acc)
 {
     alignment_check(c, lin, size, acc);
     unsigned in_first = 0x1000 - (lin & 0xfff);
@@ -489,7 +489,7 @@ static void store_any(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v, unsign
         store_in_page(c, e, lin, size, v);
         tlb_enable_write(c, e);
     } else {
-        uint32_t lin2 = lin + in_first;
+        uint64_t lin2 = lin + in_first;
         X86Tlb t1 = *tlb_lookup(c, lin, acc | ACC_WRITE);
         X86Tlb *e2 = tlb_lookup(c, lin2, acc | ACC_WRITE);
         store_in_page(c, &t1, lin, in_first, v);
@@ -499,27 +499,27 @@ static void store_any(X86Cpu *c, uint32_t lin, unsigned size, uint64_t v, unsign
         x86_check_data_bp(c, lin, size, true);
 }
 
-uint32_t x86_ld_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+uint32_t x86_ld_slow(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 {
     return (uint32_t)load_any(c, lin, size, acc);
 }
 
-void x86_st_slow(X86Cpu *c, uint32_t lin, unsigned size, uint32_t val, unsigned acc)
+void x86_st_slow(X86Cpu *c, uint64_t lin, unsigned size, uint32_t val, unsigned acc)
 {
     store_any(c, lin, size, val, acc);
 }
 
-uint64_t x86_ld64_slow(X86Cpu *c, uint32_t lin, unsigned acc)
+uint64_t x86_ld64_slow(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     return load_any(c, lin, 8, acc);
 }
 
-void x86_st64_slow(X86Cpu *c, uint32_t lin, uint64_t val, unsigned acc)
+void x86_st64_slow(X86Cpu *c, uint64_t lin, uint64_t val, unsigned acc)
 {
     store_any(c, lin, 8, val, acc);
 }
 
-uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+uint8_t *x86_wptr_slow(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 {
     alignment_check(c, lin, size, acc);
     unsigned in_first = 0x1000 - (lin & 0xfff);
@@ -530,42 +530,48 @@ uint8_t *x86_wptr_slow(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
     }
     if (c->data_bp)
         return NULL;
-    if (e->tag_w == (lin & ~0xfffu) && !(c->ac_check && (acc & ACC_USER)))
+    if (e->tag_w == (lin & ~UINT64_C(0xfff)) && !(c->ac_check && (acc & ACC_USER)))
         return (uint8_t *)(e->add_w + lin);
     return NULL;
 }
 
-uint32_t x86_ld_sys(X86Cpu *c, uint32_t lin, unsigned size)
+/* (System-structure addresses are 64-bit in IA-32e mode, compatibility mode too;
+ * they wrap at 4 GiB outside it.) */
+uint32_t x86_ld_sys(X86Cpu *c, uint64_t lin, unsigned size)
 {
+    if (!x86_ia32e(c))
+        lin = (uint32_t)lin;
     const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
-    if (e->tag_r == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp)
+    if (e->tag_r == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp)
         return x86_ldn((const uint8_t *)(e->add_r + lin), size);
     return (uint32_t)load_any(c, lin, size, ACC_READ);
 }
 
-void x86_st_sys(X86Cpu *c, uint32_t lin, unsigned size, uint32_t v)
+void x86_st_sys(X86Cpu *c, uint64_t lin, unsigned size, uint32_t v)
 {
+    if (!x86_ia32e(c))
+        lin = (uint32_t)lin;
     const X86Tlb *e = &c->tlb_sup[x86_tlb_index(lin)];
-    if (e->tag_w == (lin & ~0xfffu) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp) {
+    if (e->tag_w == (lin & ~UINT64_C(0xfff)) && (lin & 0xfff) <= 0x1000 - size && !c->data_bp) {
         x86_stn((uint8_t *)(e->add_w + lin), size, v);
         return;
     }
     store_any(c, lin, size, v, ACC_WRITE);
 }
 
-void x86_probe(X86Cpu *c, uint32_t lin, unsigned size, unsigned acc)
+void x86_probe(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 {
-    uint32_t last = lin + size - 1;
+    uint64_t last = lin + size - 1;
     tlb_lookup(c, lin, acc);
-    if ((last & ~0xfffu) != (lin & ~0xfffu))
+    if ((last & ~UINT64_C(0xfff)) != (lin & ~UINT64_C(0xfff)))
         tlb_lookup(c, last, acc);
 }
 
 /* Blocks of up to 512 bytes (x87 environments and saves, FXSAVE, m80, m128): both
  * pages are translated before the first byte moves, so a #PF leaves nothing done. */
-void x86_read_block(X86Cpu *c, unsigned seg, uint32_t off, void *buf, unsigned size)
+void x86_read_block(X86Cpu *c, unsigned seg, uint64_t off, void *buf, unsigned size)
 {
-    uint32_t lin = x86_lin(c, seg, off, size, SEG_OK_READ);
+    uint64_t lin = x86_lin(c, seg, off, size, SEG_OK_READ);
     x86_probe(c, lin, size, c->acc_user);
     uint8_t *p = buf;
     unsigned n = 0;
@@ -577,9 +583,9 @@ void x86_read_block(X86Cpu *c, unsigned seg, uint32_t off, void *buf, unsigned s
         p[n] = (uint8_t)x86_ld_lin(c, lin + n, 1);
 }
 
-void x86_write_block(X86Cpu *c, unsigned seg, uint32_t off, const void *buf, unsigned size)
+void x86_write_block(X86Cpu *c, unsigned seg, uint64_t off, const void *buf, unsigned size)
 {
-    uint32_t lin = x86_lin(c, seg, off, size, SEG_OK_WRITE);
+    uint64_t lin = x86_lin(c, seg, off, size, SEG_OK_WRITE);
     x86_probe(c, lin, size, c->acc_user | ACC_WRITE);
     const uint8_t *p = buf;
     unsigned n = 0;
@@ -662,7 +668,7 @@ bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
 
 /* ---- locked operations (SDM vol. 3, 8.1.2) ---- */
 
-uint8_t *x86_atomic_ptr(X86Cpu *c, uint32_t lin, unsigned size)
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size)
 {
     unsigned acc = c->acc_user | ACC_WRITE;
     alignment_check(c, lin, size, acc);

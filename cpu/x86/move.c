@@ -78,6 +78,16 @@ static void xchg_eg(X86Cpu *c, const X86Insn *i)
     x86_set_reg(c, i->reg, size, m);
 }
 
+/* 0F 0D /r with memory: PREFETCH / PREFETCHW, a hint. Every AMD64 processor has them
+ * (AMD's 3DNow! prefetches, which Linux takes for granted with long mode) and Intel's
+ * 64-bit ones execute 0F 0D as a NOP; the P6-class models here have neither: #UD. */
+static void prefetch_hint(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    if (!(c->model->ext_edx & CPUID_EXT_LM))
+        x86_ud(c);
+}
+
 static void nop(X86Cpu *c, const X86Insn *i)
 {
     (void)c;
@@ -107,7 +117,7 @@ static void push_r32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP] - 4;
-    x86_st_lin(c, c->seg[S_SS].base + sp, 4, c->regs[i->reg]);
+    x86_st_lin(c, (uint32_t)(c->seg[S_SS].base + sp), 4, c->regs[i->reg]);
     c->regs[R_ESP] = sp;
 }
 static void pop_r32_flat(X86Cpu *c, const X86Insn *i)
@@ -117,7 +127,7 @@ static void pop_r32_flat(X86Cpu *c, const X86Insn *i)
         return;
     }
     uint32_t sp = c->regs[R_ESP];
-    uint32_t v = x86_ld_lin(c, c->seg[S_SS].base + sp, 4);
+    uint32_t v = x86_ld_lin(c, (uint32_t)(c->seg[S_SS].base + sp), 4);
     c->regs[R_ESP] = sp + 4;
     c->regs[i->reg] = v;
 }
@@ -149,7 +159,7 @@ static void pop_ev(X86Cpu *c, const X86Insn *i)
         return;
     }
     x86_set_sp(c, sp + size);
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     c->regs[R_ESP] = old_esp;
     x86_write(c, i->seg, ea, size, v);
     x86_set_sp(c, sp + size);
@@ -339,6 +349,7 @@ X86Handler x86_bind_move(X86Insn *i)
     case 0x90: return nop;
     case 0x91 ... 0x97: return xchg_acc;
     case 0x0f18 ... 0x0f1f: return nop; /* hint NOPs (NOP r/m) */
+    case 0x0f0d: return mem ? prefetch_hint : NULL;
     case 0x50 ... 0x57: return o32 ? push_r32_flat : push_r16;
     case 0x58 ... 0x5f: return o32 ? pop_r32_flat : pop_r16;
     case 0x68: case 0x6a: return push_imm;

@@ -32,8 +32,10 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
     }
     s->flat = s->lo == 0 && s->hi == 0xffffffffu;
     bool was64 = c->long64;
-    if (which == S_CS)
+    if (which == S_CS) {
         c->long64 = x86_ia32e(c) && c->pe && !c->vm86 && (a & X86_ATTR_L);
+        c->lin_mask = c->long64 ? ~UINT64_C(0) : UINT64_C(0xffffffff);
+    }
     if (c->long64 && which < X86_NSEG) {
         /* 64-bit mode (SDM vol. 3, 3.2.4 and 5.2.1): no limit or type checks on data
          * accesses; ES, CS, SS and DS have base 0, FS and GS keep theirs. */
@@ -58,6 +60,13 @@ void x86_seg_update(X86Cpu *c, X86Seg *s, unsigned which)
                 if (!c->long64 && k < 4)
                     c->seg[k].base = c->seg_base_cached[k];
                 x86_seg_update(c, &c->seg[k], k);
+            }
+            /* Out of it: the upper halves of RIP go (translated code stores the low
+             * halves only). */
+            if (!c->long64) {
+                c->eip = (uint32_t)c->eip;
+                c->prev_eip = (uint32_t)c->prev_eip;
+                c->block_eip = (uint32_t)c->block_eip;
             }
             c->link_epoch++;
         }
@@ -120,7 +129,8 @@ static void seg_load_null(X86Cpu *c, unsigned which, uint16_t sel)
 bool x86_desc_read(X86Cpu *c, uint16_t sel, X86Desc *d)
 {
     uint32_t index = sel & ~7u;
-    uint32_t base, limit;
+    uint64_t base;
+    uint32_t limit;
     if (sel & 4) {
         if (!(c->ldtr.attr & X86_ATTR_P))
             return false;
@@ -142,7 +152,7 @@ void x86_desc_set_accessed(X86Cpu *c, uint16_t sel, X86Desc *d)
     if (d->hi & (1u << 8))
         return;
     d->hi |= 1u << 8;
-    uint32_t base = (sel & 4) ? c->ldtr.base : c->gdt_base;
+    uint64_t base = (sel & 4) ? c->ldtr.base : c->gdt_base;
     x86_st_sys(c, base + (sel & ~7u) + 5, 1, (d->hi >> 8) & 0xff);
 }
 
@@ -288,9 +298,9 @@ static void load_far_ptr(X86Cpu *c, const X86Insn *i)
     default: which = S_GS; break;
     }
     unsigned size = x86_osize(i);
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     uint32_t off = x86_read(c, i->seg, ea, size);
-    uint32_t ea2 = ea + size;
+    uint64_t ea2 = ea + size;
     if (!(i->pfx & X86_PFX_AD32))
         ea2 &= 0xffff;
     uint16_t sel = (uint16_t)x86_read(c, i->seg, ea2, 2);
@@ -371,7 +381,7 @@ static void arpl(X86Cpu *c, const X86Insn *i)
     need_protected(c);
     uint16_t src = *x86_reg16(c, i->reg);
     bool mem = i->pfx & X86_PFX_MEM;
-    uint32_t ea = mem ? x86_ea(c, i) : 0;
+    uint64_t ea = mem ? x86_ea(c, i) : 0;
     uint16_t d = mem ? (uint16_t)x86_read(c, i->seg, ea, 2) : *x86_reg16(c, i->rm);
     bool adjust = (d & 3) < (src & 3);
     if (adjust) {
@@ -394,20 +404,24 @@ static void sldt_str(X86Cpu *c, const X86Insn *i)
         x86_set_reg(c, i->rm, x86_osize(i), sel);
 }
 
-/* In IA-32e mode LDT and TSS descriptors are 16 bytes (SDM vol. 3, 3.5.2 and figure
- * 8-4): the whole of it must lie within the GDT, and the upper half's type field be 0
- * (#GP(selector)); its base bits 63:32 are beyond what this phase keeps. */
-static void sys_desc_upper(X86Cpu *c, uint16_t sel)
+/* The base of an LDT or TSS descriptor. In IA-32e mode they are 16 bytes (SDM vol. 3,
+ * 3.5.2 and figure 8-4): the whole of it must lie within the GDT, the upper half's
+ * type field be 0 and the 64-bit base canonical (#GP(selector); LLDT, LTR). */
+static uint64_t sys_desc_base(X86Cpu *c, uint16_t sel, X86Desc d)
 {
+    uint64_t base = x86_desc_base(d);
+    if (!x86_ia32e(c))
+        return base;
     uint32_t err = sel & 0xfffc;
     if ((uint32_t)(sel & ~7u) + 15 > c->gdt_limit)
         x86_fault_err(c, X86_EXC_GP, err);
-    uint32_t at = c->gdt_base + (sel & ~7u) + 8;
-    uint32_t base_hi = x86_ld_sys(c, at, 4);
+    uint64_t at = c->gdt_base + (sel & ~7u) + 8;
+    base |= (uint64_t)x86_ld_sys(c, at, 4) << 32;
     if ((x86_ld_sys(c, at + 4, 4) >> 8) & 0x1f)
         x86_fault_err(c, X86_EXC_GP, err);
-    if (base_hi)
-        x86_unsupported(c, "an LDT or TSS above 4 GiB");
+    if ((uint64_t)((int64_t)(base << 16) >> 16) != base)
+        x86_fault_err(c, X86_EXC_GP, err);
+    return base;
 }
 
 static void lldt(X86Cpu *c, const X86Insn *i)
@@ -429,12 +443,11 @@ static void lldt(X86Cpu *c, const X86Insn *i)
         x86_fault_err(c, X86_EXC_GP, err);
     if (x86_desc_is_seg(d) || x86_desc_type(d) != 2)
         x86_fault_err(c, X86_EXC_GP, err);
-    if (x86_ia32e(c))
-        sys_desc_upper(c, sel);
+    uint64_t base = sys_desc_base(c, sel, d);
     if (!x86_desc_present(d))
         x86_fault_err(c, X86_EXC_NP, err);
     c->ldtr.sel = sel;
-    c->ldtr.base = x86_desc_base(d);
+    c->ldtr.base = base;
     c->ldtr.limit = x86_desc_limit(d);
     c->ldtr.attr = x86_desc_attr(d);
 }
@@ -455,15 +468,14 @@ static void ltr(X86Cpu *c, const X86Insn *i)
     /* IA-32e mode has only the 64-bit TSS (type 9); no 16-bit one. */
     if (x86_desc_is_seg(d) || (t != 1 && t != 9) || (t == 1 && x86_ia32e(c)))
         x86_fault_err(c, X86_EXC_GP, err);
-    if (x86_ia32e(c))
-        sys_desc_upper(c, sel);
+    uint64_t base = sys_desc_base(c, sel, d);
     if (!x86_desc_present(d))
         x86_fault_err(c, X86_EXC_NP, err);
     /* Mark the TSS busy (SDM vol. 3, 7.2.4). */
     d.hi |= 2u << 8;
     x86_st_sys(c, c->gdt_base + (sel & ~7u) + 5, 1, (d.hi >> 8) & 0xff);
     c->tr.sel = sel;
-    c->tr.base = x86_desc_base(d);
+    c->tr.base = base;
     c->tr.limit = x86_desc_limit(d);
     c->tr.attr = x86_desc_attr(d);
 }

@@ -217,11 +217,11 @@ static void bit_test(X86Cpu *c, const X86Insn *i)
         if (kind != BT_TEST)
             x86_set_reg(c, i->rm, size, bt_apply(kind, v, bit));
     } else {
-        uint32_t ea = x86_ea(c, i);
+        uint64_t ea = x86_ea(c, i);
         if (!imm) {
             /* The register offset is signed and may reach outside the operand. */
             int32_t so = (int32_t)x86_sext(offset, size);
-            ea += (uint32_t)((so >> (size == 4 ? 5 : 4)) * (int32_t)size);
+            ea += (uint64_t)(int64_t)((so >> (size == 4 ? 5 : 4)) * (int32_t)size);
             if (!(i->pfx & X86_PFX_AD32))
                 ea &= 0xffff;
         }

@@ -221,6 +221,10 @@ static void sse41_extract(X86Cpu *c, const X86Insn *i)
     const XmmReg *s = &c->fpu.xmm[i->reg];
     unsigned imm = i->imm & 0xff, size;
     uint32_t v;
+    if (i->opcode == 0x3a16 && (i->rex & 8)) { /* PEXTRQ (64-bit mode) */
+        x86_set_rm64(c, i, s->q[imm & 1]);
+        return;
+    }
     switch (i->opcode) {
     case 0x3a14: v = s->b[imm & 15]; size = 1; break;
     case 0x3a15: v = s->w[imm & 7]; size = 2; break;
@@ -243,7 +247,10 @@ static void sse41_insert(X86Cpu *c, const X86Insn *i)
         r.b[imm & 15] = has_mem(i) ? (uint8_t)x86_read(c, i->seg, x86_ea(c, i), 1) : (uint8_t)c->regs[i->rm];
         break;
     case 0x3a22:
-        r.d[imm & 3] = x86_get_rm(c, i, 4);
+        if (i->rex & 8) /* PINSRQ (64-bit mode) */
+            r.q[imm & 1] = x86_get_rm64(c, i);
+        else
+            r.d[imm & 3] = x86_get_rm(c, i, 4);
         break;
     default: { /* INSERTPS: source element imm8[7:6] (a register) or m32, to imm8[5:4];
                 * then imm8[3:0] zeroes elements */

@@ -61,10 +61,10 @@ static inline void mm_set(X86Cpu *c, unsigned r, uint64_t v)
 
 /* A 128-bit memory operand: legacy SSE requires 16-byte alignment except for the
  * explicitly unaligned moves (SDM vol. 1, 4.1.1). */
-static uint32_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need)
+static uint64_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need)
 {
-    uint32_t ea = x86_ea(c, i);
-    uint32_t lin = x86_lin(c, i->seg, ea, 16, need);
+    uint64_t ea = x86_ea(c, i);
+    uint64_t lin = x86_lin(c, i->seg, ea, 16, need);
     if (aligned && (lin & 15))
         x86_gp0(c);
     return ea;
@@ -72,13 +72,13 @@ static uint32_t m128_ea(X86Cpu *c, const X86Insn *i, bool aligned, unsigned need
 
 void simd_read(X86Cpu *c, const X86Insn *i, void *buf, unsigned n, bool aligned)
 {
-    uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_READ) : x86_ea(c, i);
+    uint64_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_READ) : x86_ea(c, i);
     x86_read_block(c, i->seg, ea, buf, n);
 }
 
 void simd_write(X86Cpu *c, const X86Insn *i, const void *buf, unsigned n, bool aligned)
 {
-    uint32_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_WRITE) : x86_ea(c, i);
+    uint64_t ea = n == 16 ? m128_ea(c, i, aligned, SEG_OK_WRITE) : x86_ea(c, i);
     x86_write_block(c, i->seg, ea, buf, n);
 }
 
@@ -431,7 +431,10 @@ static void movd_to_vec(X86Cpu *c, const X86Insn *i) /* 0F 6E */
     unsigned n = begin_int(c, i);
     XmmReg v;
     memset(&v, 0, sizeof(v));
-    v.d[0] = x86_get_rm(c, i, 4);
+    if (i->rex & 8) /* MOVQ from r/m64 (64-bit mode) */
+        v.q[0] = x86_get_rm64(c, i);
+    else
+        v.d[0] = x86_get_rm(c, i, 4);
     set_reg_vec(c, i->reg, &v, n);
 }
 
@@ -449,7 +452,10 @@ static void movd_from_vec(X86Cpu *c, const X86Insn *i) /* 0F 7E */
     unsigned n = begin_int(c, i);
     XmmReg v;
     reg_vec(c, i->reg, &v, n);
-    x86_set_rm(c, i, 4, v.d[0]);
+    if (i->rex & 8) /* MOVQ to r/m64 (64-bit mode) */
+        x86_set_rm64(c, i, v.q[0]);
+    else
+        x86_set_rm(c, i, 4, v.d[0]);
 }
 
 static void movq_load(X86Cpu *c, const X86Insn *i) /* 0F 6F */
@@ -717,10 +723,11 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
     s.a = c->fpu.xmm[i->reg];
     s.mxcsr = c->fpu.mxcsr;
     unsigned f;
+    bool w = i->rex & 8; /* REX.W: a 64-bit integer (64-bit mode) */
     if (op == 0x2a) {
         if (p == P_F3 || p == P_F2) {
-            s.i = (int32_t)x86_get_rm(c, i, 4);
-            f = sse_host_conv(p == P_F3 ? HC_CVTSI2SS : HC_CVTSI2SD, &s);
+            s.i = w ? (int64_t)x86_get_rm64(c, i) : (int32_t)x86_get_rm(c, i, 4);
+            f = sse_host_conv(p == P_F3 ? (w ? HC_CVTSI2SS64 : HC_CVTSI2SS) : (w ? HC_CVTSI2SD64 : HC_CVTSI2SD), &s);
             simd_sse_flags(c, f);
             c->fpu.xmm[i->reg] = s.r;
             return;
@@ -744,9 +751,11 @@ static void sse_cvt(X86Cpu *c, const X86Insn *i)
     if (p == P_F3 || p == P_F2) {
         simd_rm_vec(c, i, &s.b, p == P_F3 ? 4 : 8, false);
         SseConvOp h = p == P_F3 ? (trunc ? HC_CVTTSS2SI : HC_CVTSS2SI) : (trunc ? HC_CVTTSD2SI : HC_CVTSD2SI);
+        if (w)
+            h = (SseConvOp)(h - HC_CVTSS2SI + HC_CVTSS2SI64);
         f = sse_host_conv(h, &s);
         simd_sse_flags(c, f);
-        c->regs[i->reg] = (uint32_t)s.i;
+        c->regs[i->reg] = w ? (uint64_t)s.i : (uint32_t)s.i;
         return;
     }
     /* CVT(T)PS2PI from xmm/m64, CVT(T)PD2PI from xmm/m128, to an MMX register. */
@@ -932,7 +941,10 @@ static void movnti(X86Cpu *c, const X86Insn *i)
 {
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
-    x86_write(c, i->seg, x86_ea(c, i), 4, c->regs[i->reg]);
+    if (i->rex & 8)
+        x86_set_rm64(c, i, c->regs[i->reg]);
+    else
+        x86_write(c, i->seg, x86_ea(c, i), 4, (uint32_t)c->regs[i->reg]);
 }
 
 /* ---- SSSE3 (0F 38 00-1E, 0F 3A 0F): the MMX form, or with 66 the XMM form ---- */

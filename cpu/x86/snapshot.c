@@ -15,6 +15,11 @@
 #define CR4_KNOWN (X86_CR4_TSD | X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | \
                    X86_CR4_PGE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
 
+static bool canonical64(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
 static void seg_out(const X86SegState *in, CpuSegment *out)
 {
     out->sel = in->sel;
@@ -60,6 +65,16 @@ void x86_cpu_save(X86Cpu *c, CpuX86State *s)
     for (unsigned r = 0; r < 8; r++)
         s->dr[r] = b.dr[r];
     s->efer = b.efer;
+    /* X86State has the 32-bit view: the 64-bit RIP, bases and CR2/CR3 from the CPU. */
+    s->rip = c->eip;
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        s->seg[k].base = c->seg[k].base;
+    s->ldtr.base = c->ldtr.base;
+    s->tr.base = c->tr.base;
+    s->gdt_base = c->gdt_base;
+    s->idt_base = c->idt_base;
+    s->cr2 = c->cr2;
+    s->cr3 = c->cr3;
 
     /* FXSAVE layout (SDM vol. 1, table 10-2). */
     uint8_t img[512];
@@ -75,7 +90,7 @@ void x86_cpu_save(X86Cpu *c, CpuX86State *s)
     s->mxcsr = get32(img + 24);
     for (unsigned r = 0; r < 8; r++)
         memcpy(s->st[r], img + 32 + 16 * r, 10);
-    for (unsigned r = 0; r < 8; r++)
+    for (unsigned r = 0; r < 16; r++)
         memcpy(s->xmm[r], img + 160 + 16 * r, 16);
     s->ferr = c->fpu.ferr;
 
@@ -117,8 +132,10 @@ static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
     for (unsigned r = 0; r < 16 && !lm; r++)
         if (s->regs[r] >> (r < 8 ? 32 : 0))
             return fail(err, "register %u holds 0x%" G_GINT64_MODIFIER "x, beyond a 32-bit CPU", r, s->regs[r]);
-    if (s->rip >> 32)
-        return fail(err, "EIP 0x%" G_GINT64_MODIFIER "x is beyond 32 bits", s->rip);
+    /* A model with long mode holds 64-bit canonical addresses (RIP, bases, CR2) and a
+     * CR3 within MAXPHYADDR (36); one without, 32-bit ones. */
+    if (!lm ? s->rip >> 32 : !canonical64(s->rip))
+        return fail(err, "RIP 0x%" G_GINT64_MODIFIER "x is beyond what this CPU holds", s->rip);
     if ((s->rflags & ~(uint64_t)EFLAGS_WRITABLE) != 0 || !(s->rflags & X86_FL_FIXED))
         return fail(err, "EFLAGS 0x%" G_GINT64_MODIFIER "x has reserved bits wrong", s->rflags);
     const CpuSegment *segs[CPU_NSEG + 2];
@@ -127,10 +144,14 @@ static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
     segs[CPU_NSEG] = &s->ldtr;
     segs[CPU_NSEG + 1] = &s->tr;
     for (unsigned k = 0; k < G_N_ELEMENTS(segs); k++)
-        if (segs[k]->base >> 32)
-            return fail(err, "a segment base 0x%" G_GINT64_MODIFIER "x is beyond 32 bits", segs[k]->base);
-    if ((s->gdt_base | s->idt_base | s->cr0 | s->cr2 | s->cr3) >> 32)
-        return fail(err, "a descriptor table base or control register is beyond 32 bits");
+        if (!lm ? segs[k]->base >> 32 : !canonical64(segs[k]->base))
+            return fail(err, "a segment base 0x%" G_GINT64_MODIFIER "x is beyond what this CPU holds",
+                        segs[k]->base);
+    if (!lm ? (s->gdt_base | s->idt_base | s->cr2 | s->cr3) >> 32
+            : !canonical64(s->gdt_base) || !canonical64(s->idt_base) || !canonical64(s->cr2) || s->cr3 >> 36)
+        return fail(err, "a descriptor table base, CR2 or CR3 is beyond what this CPU holds");
+    if (s->cr0 >> 32)
+        return fail(err, "CR0 0x%" G_GINT64_MODIFIER "x is beyond 32 bits", s->cr0);
     if ((s->cr0 & X86_CR0_PG) && !(s->cr0 & X86_CR0_PE))
         return fail(err, "CR0 0x%" G_GINT64_MODIFIER "x has PG without PE", s->cr0);
     if (s->cr4 & ~(uint64_t)CR4_KNOWN)
@@ -147,7 +168,7 @@ static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
             return fail(err, "DR%u is beyond 32 bits", r);
     if ((s->fip | s->fdp) >> 32)
         return fail(err, "the x87 instruction or data pointer is beyond 32 bits");
-    for (unsigned r = 8; r < 16; r++)
+    for (unsigned r = 8; r < 16 && !lm; r++)
         for (unsigned b = 0; b < 16; b++)
             if (s->xmm[r][b])
                 return fail(err, "XMM%u is set, but this CPU has eight XMM registers", r);
@@ -232,7 +253,22 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     x86_cpu_set_state(c, &b);
     for (unsigned r = 0; r < 16; r++)
         c->regs[r] = s->regs[r];
+    /* The 64-bit parts X86State does not carry (zero upper halves from older streams
+     * and 32-bit guests: the same as before). Outside 64-bit mode the segments'
+     * 32-bit view stands. */
+    c->eip = s->rip;
+    c->prev_eip = c->eip;
+    c->gdt_base = s->gdt_base;
+    c->idt_base = s->idt_base;
+    c->cr2 = s->cr2;
+    c->cr3 = s->cr3;
+    c->ldtr.base = s->ldtr.base;
+    c->tr.base = s->tr.base;
+    c->seg[S_FS].base = s->seg[X86_FS].base;
+    c->seg[S_GS].base = s->seg[X86_GS].base;
     x86_fxrstor_image(c, img); /* cannot fail: MXCSR was checked above */
+    for (unsigned r = 8; r < 16; r++) /* XMM8-15 (zero on models without long mode) */
+        memcpy(&c->fpu.xmm[r], s->xmm[r], 16);
     c->fpu.ferr = s->ferr;     /* the board's IRQ 13 latch keeps its own state */
     c->tsc_offset = (int64_t)(s->tsc - (uint64_t)vm_clock_ns(c->v->vm));
     c->halted = s->sipi_wait ? X86_HALT_SIPI : s->halted;

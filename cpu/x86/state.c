@@ -78,6 +78,7 @@ void x86_cpu_reset(X86Cpu *c)
     c->cc_op = CC_EAGER;
     c->cr0 = 0x60000010u;
     c->cr2 = c->cr3 = c->cr4 = 0;
+    c->cr8 = 0;
     c->efer = 0;
     memset(c->pdpte, 0, sizeof(c->pdpte));
     c->pe = c->vm86 = c->paging = 0;
@@ -95,6 +96,7 @@ void x86_cpu_reset(X86Cpu *c)
     c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;
     c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = 0;
     c->tsc_aux = 0;
+    c->syscfg = 0;
     c->mtrr_def_type = 0;
     memset(c->mtrr_fixed, 0, sizeof(c->mtrr_fixed));
     memset(c->mtrr_var, 0, sizeof(c->mtrr_var));
@@ -322,7 +324,8 @@ char *x86_cpu_describe(X86Cpu *c)
     uint32_t f = x86_get_eflags(c);
     return g_strdup_printf(
         "EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x "
-        "EIP=%08x EFL=%08x CS=%04x(%08x) SS=%04x DS=%04x ES=%04x CR0=%08x CR3=%08x CR4=%08x CPL=%u %s",
+        "EIP=%08" G_GINT64_MODIFIER "x EFL=%08x CS=%04x(%08" G_GINT64_MODIFIER "x) SS=%04x DS=%04x ES=%04x CR0=%08x "
+        "CR3=%08" G_GINT64_MODIFIER "x CR4=%08x CPL=%u %s",
         (uint32_t)c->regs[R_EAX], (uint32_t)c->regs[R_EBX], (uint32_t)c->regs[R_ECX], (uint32_t)c->regs[R_EDX],
         (uint32_t)c->regs[R_ESI], (uint32_t)c->regs[R_EDI], (uint32_t)c->regs[R_EBP], (uint32_t)c->regs[R_ESP], c->eip, f, c->seg[S_CS].sel, c->seg[S_CS].base, c->seg[S_SS].sel,
         c->seg[S_DS].sel, c->seg[S_ES].sel, c->cr0, c->cr3, c->cr4, c->cpl,

@@ -85,7 +85,7 @@ void x86_write_cr0(X86Cpu *c, uint32_t v)
     c->exit_block = 1;
 }
 
-void x86_write_cr3(X86Cpu *c, uint32_t v)
+void x86_write_cr3(X86Cpu *c, uint64_t v)
 {
     /* IA-32e paging has no PDPTE registers: CR3 points at the PML4 (SDM vol. 3, 4.5). */
     if (c->paging && (c->cr4 & X86_CR4_PAE) && !x86_ia32e(c) && !x86_load_pdptes(c, v))
@@ -161,7 +161,7 @@ void x86_update_debug(X86Cpu *c)
     c->exit_block = 1;
 }
 
-void x86_check_data_bp(X86Cpu *c, uint32_t lin, unsigned size, bool write)
+void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write)
 {
     uint32_t dr7 = c->dr[7];
     for (unsigned k = 0; k < 4; k++) {
@@ -276,7 +276,7 @@ static void group7(X86Cpu *c, const X86Insn *i)
         if (c->vm86)
             x86_gp0(c);
         need_cpl0(c);
-        x86_tlb_flush_page(c, c->seg[i->seg].base + x86_ea(c, i));
+        x86_tlb_flush_page(c, (c->seg[i->seg].base + x86_ea(c, i)) & c->lin_mask);
         c->exit_block = 1;
         return;
     }
@@ -441,7 +441,7 @@ static const uint32_t msr_state_list[] = {
     0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
     0x277, 0x2ff,
     /* Long mode; FS and GS bases travel with the segments. */
-    0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u, 0xc0000102u, 0xc0000103u,
+    0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u, 0xc0000102u, 0xc0000103u, 0xc0010010u,
 };
 
 unsigned x86_msr_state_list(const uint32_t **list)
@@ -504,10 +504,6 @@ static void rdmsr_wrmsr(X86Cpu *c, const X86Insn *i)
         c->regs[R_EDX] = (uint32_t)(v >> 32);
     } else {
         uint64_t v = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
-        /* Segment bases are 32 bits wide inside this CPU. */
-        if ((msr == 0xc0000100u || msr == 0xc0000101u) && (v >> 32) &&
-            (uint64_t)((int64_t)(v << 16) >> 16) == v)
-            x86_unsupported(c, "an FS or GS base above 4 GiB");
         if (!msr_write(c, msr, v)) {
             VLOG(LOG_UNIMP, "wrmsr 0x%x = 0x%" G_GINT64_MODIFIER "x: refused (#GP)", msr, v);
             x86_gp0(c);

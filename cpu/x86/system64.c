@@ -2,9 +2,8 @@
 /* Long-mode system instructions and MSRs (issue 18, phase 2): SYSCALL and SYSRET with
  * STAR/LSTAR/SFMASK, SWAPGS with IA32_KERNEL_GS_BASE, the FS/GS base MSRs, IRETQ to
  * 64-bit and to compatibility mode, RDTSCP with IA32_TSC_AUX (SDM vol. 2 for each
- * instruction, vol. 3 5.8.8 and 6.14.3, vol. 4 table 2-2). Linear addresses are 32
- * bits wide inside this CPU: a target, stack or base above 4 GiB (canonical) stops the
- * VM as not implemented yet. */
+ * instruction, vol. 3 5.8.8 and 6.14.3, vol. 4 table 2-2). Targets, stacks and bases
+ * are 64-bit canonical addresses. */
 #include "cpu/x86/cpu-internal.h"
 
 enum {
@@ -16,7 +15,18 @@ enum {
     MSR_GS_BASE = 0xc0000101u,
     MSR_KERNEL_GS_BASE = 0xc0000102u,
     MSR_TSC_AUX = 0xc0000103u,
+    MSR_SYSCFG = 0xc0010010u,
+    MSR_INT_PENDING_MSG = 0xc0010055u,
 };
+
+/* AMD's SYSCFG (AMD64 APM vol. 2, 7.9: the MTRR extensions' enables, bits 17-21, and
+ * bit 22 of the K8 BKDG, read/write; the rest reserved here): on the AuthenticAMD
+ * models with long mode (qemu64), whose MTRR code Linux reads it in. */
+#define SYSCFG_RW (UINT64_C(0x3f) << 17)
+static bool has_syscfg(const X86Cpu *c)
+{
+    return (c->model->ext_edx & CPUID_EXT_LM) && !strcmp(c->model->vendor, "AuthenticAMD");
+}
 
 static inline bool canonical(uint64_t a)
 {
@@ -34,6 +44,19 @@ bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v)
     case MSR_GS_BASE: *v = c->seg[S_GS].base; return true;
     case MSR_KERNEL_GS_BASE: *v = c->kernel_gs_base; return true;
     case MSR_TSC_AUX: *v = c->tsc_aux; return true;
+    case MSR_SYSCFG:
+        if (!has_syscfg(c))
+            return false;
+        *v = c->syscfg;
+        return true;
+    case MSR_INT_PENDING_MSG:
+        /* K8's interrupt-pending message register (BKDG for revision F): its
+         * SMI-on-halt and C1E-on-halt enables, which Linux's E400 idle code reads; this
+         * CPU enters neither state, so they read 0 and only 0 may be written. */
+        if (!has_syscfg(c))
+            return false;
+        *v = 0;
+        return true;
     default: return false;
     }
 }
@@ -55,15 +78,27 @@ bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok)
         c->sfmask = v;
         break;
     case MSR_FS_BASE: case MSR_GS_BASE:
-        /* Above 4 GiB: refused here, the WRMSR instruction stops the VM before. */
-        if (v >> 32)
+        if (!canonical(v))
             return true;
-        c->seg[msr == MSR_FS_BASE ? S_FS : S_GS].base = (uint32_t)v;
+        c->seg[msr == MSR_FS_BASE ? S_FS : S_GS].base = v;
         break;
     case MSR_TSC_AUX:
         if (v >> 32)
             return true;
         c->tsc_aux = (uint32_t)v;
+        break;
+    case MSR_SYSCFG:
+        if (!has_syscfg(c))
+            return false;
+        if (v & ~SYSCFG_RW)
+            return true;
+        c->syscfg = v;
+        break;
+    case MSR_INT_PENDING_MSG:
+        if (!has_syscfg(c))
+            return false;
+        if (v)
+            return true;
         break;
     default:
         return false;
@@ -95,14 +130,12 @@ static void syscall64(X86Cpu *c, const X86Insn *i)
     c->regs[R_ECX] = c->eip;
     c->regs[11] = fl & ~X86_FL_RF;
     uint16_t sel = (uint16_t)(c->star >> 32);
-    if (c->lstar >> 32)
-        x86_unsupported(c, "a SYSCALL target above 4 GiB");
     x86_set_cpl(c, 0);
     load_flat(c, S_SS, (uint16_t)((sel + 8) & 0xfffc), 0xc093);
     load_flat(c, S_CS, sel & 0xfffc, 0xa09b);
     x86_set_cpl(c, 0);
     x86_write_eflags(c, fl & ~(uint32_t)c->sfmask & ~(X86_FL_RF | X86_FL_VM), 0xffffffffu);
-    c->eip = (uint32_t)c->lstar;
+    c->eip = c->lstar;
     c->exit_block = 1;
 }
 
@@ -119,8 +152,6 @@ static void sysret64(X86Cpu *c, const X86Insn *i)
     uint64_t rip = to64 ? c->regs[R_ECX] : (uint32_t)c->regs[R_ECX];
     if (to64 && !canonical(rip))
         x86_gp0(c);
-    if (rip >> 32)
-        x86_unsupported(c, "a SYSRET to an address above 4 GiB");
     uint16_t sel = (uint16_t)(c->star >> 48);
     load_flat(c, S_SS, (uint16_t)((sel + 8) | 3), 0xc0f3);
     if (to64)
@@ -129,7 +160,7 @@ static void sysret64(X86Cpu *c, const X86Insn *i)
         load_flat(c, S_CS, (uint16_t)(sel | 3), 0xc0fb);
     x86_set_cpl(c, 3);
     x86_write_eflags(c, ((uint32_t)c->regs[11] & 0x3c7fd7u & ~X86_FL_VM) | X86_FL_FIXED, 0xffffffffu);
-    c->eip = (uint32_t)rip;
+    c->eip = rip;
     c->exit_block = 1;
 }
 
@@ -139,10 +170,8 @@ static void swapgs(X86Cpu *c, const X86Insn *i)
     (void)i;
     if (c->cpl != 0)
         x86_gp0(c);
-    if (c->kernel_gs_base >> 32)
-        x86_unsupported(c, "a GS base above 4 GiB (SWAPGS)");
     uint64_t old = c->seg[S_GS].base;
-    c->seg[S_GS].base = (uint32_t)c->kernel_gs_base;
+    c->seg[S_GS].base = c->kernel_gs_base;
     c->kernel_gs_base = old;
 }
 
@@ -192,12 +221,9 @@ static void iretq(X86Cpu *c, const X86Insn *i)
     if (c->eflags & X86_FL_NT)
         x86_gp0(c);
     uint64_t sp = c->regs[R_ESP];
-    if ((sp + 39) >> 32) {
-        if (!canonical(sp))
-            x86_fault_err(c, X86_EXC_SS, 0);
-        x86_unsupported(c, "an IRETQ stack above 4 GiB");
-    }
-    uint32_t lin = c->seg[S_SS].base + (uint32_t)sp;
+    if (!canonical(sp) || !canonical(sp + 39))
+        x86_fault_err(c, X86_EXC_SS, 0);
+    uint64_t lin = sp;
     uint64_t rip = x86_ld64_lin(c, lin);
     uint16_t cs = (uint16_t)x86_ld64_lin(c, lin + 8);
     uint32_t fl = (uint32_t)x86_ld64_lin(c, lin + 16);
@@ -225,8 +251,6 @@ static void iretq(X86Cpu *c, const X86Insn *i)
         if (!x86_desc_present(sd))
             x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
     }
-    if (rip >> 32)
-        x86_unsupported(c, "an IRETQ to an address above 4 GiB");
 
     /* Commit. */
     unsigned old_cpl = c->cpl;
@@ -253,7 +277,7 @@ static void iretq(X86Cpu *c, const X86Insn *i)
     x86_set_cpl(c, rpl);
     x86_write_eflags(c, fl & ~X86_FL_VM, mask);
     c->regs[R_ESP] = to64 ? rsp : (uint32_t)rsp;
-    c->eip = (uint32_t)rip;
+    c->eip = to64 ? rip : (uint32_t)rip;
     if (rpl > old_cpl)
         x86_seg_validate_outer(c);
     c->nmi_blocked = 0;
@@ -265,7 +289,7 @@ static void iretq(X86Cpu *c, const X86Insn *i)
 static void desc_table64(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = i->reg & 7;
-    uint32_t lin = c->seg[i->seg].base + x86_ea(c, i);
+    uint64_t lin = c->seg[i->seg].base + x86_ea(c, i);
     bool idt = op & 1;
     if (op < 2) {
         x86_probe(c, lin, 10, c->acc_user | ACC_WRITE);
@@ -279,13 +303,11 @@ static void desc_table64(X86Cpu *c, const X86Insn *i)
     uint64_t base = x86_ld64_lin(c, lin + 2);
     if (!canonical(base))
         x86_gp0(c);
-    if (base >> 32)
-        x86_unsupported(c, "a descriptor table above 4 GiB");
     if (idt) {
-        c->idt_base = (uint32_t)base;
+        c->idt_base = base;
         c->idt_limit = limit;
     } else {
-        c->gdt_base = (uint32_t)base;
+        c->gdt_base = base;
         c->gdt_limit = limit;
     }
 }
@@ -299,12 +321,9 @@ static void retf64(X86Cpu *c, const X86Insn *i)
     if (size == 2)
         x86_unsupported(c, "a 16-bit far RET in 64-bit mode");
     uint64_t sp = c->regs[R_ESP];
-    if ((sp + 2 * size - 1) >> 32) {
-        if (!canonical(sp))
-            x86_fault_err(c, X86_EXC_SS, 0);
-        x86_unsupported(c, "a far RET stack above 4 GiB");
-    }
-    uint32_t lin = (uint32_t)sp;
+    if (!canonical(sp) || !canonical(sp + 2 * size - 1))
+        x86_fault_err(c, X86_EXC_SS, 0);
+    uint64_t lin = sp;
     uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
     uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
     X86Desc cd;
@@ -313,12 +332,10 @@ static void retf64(X86Cpu *c, const X86Insn *i)
         x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
-    if (rip >> 32)
-        x86_unsupported(c, "a far RET to an address above 4 GiB");
     x86_desc_set_accessed(c, cs, &cd);
     x86_seg_from_desc(c, S_CS, cs, cd);
     c->regs[R_ESP] = sp + 2 * size + (i->opcode == 0xca ? (i->imm & 0xffff) : 0);
-    c->eip = (uint32_t)rip;
+    c->eip = to64 ? rip : (uint32_t)rip;
     c->exit_block = 1;
 }
 

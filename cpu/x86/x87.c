@@ -383,7 +383,7 @@ static void x87_store(X86Cpu *c, const X86Insn *i, X87HostOp op, unsigned n, boo
     static const uint8_t indef_i32[4] = { 0, 0, 0, 0x80 };
     static const uint8_t indef_i64[8] = { 0, 0, 0, 0, 0, 0, 0, 0x80 };
     static const uint8_t indef_bcd[10] = { 0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff };
-    uint32_t ea = x86_ea(c, i);
+    uint64_t ea = x86_ea(c, i);
     X87Host h = { .cw = c->fpu.fcw };
     unsigned ex, cc = 0;
     bool ok;
@@ -613,23 +613,25 @@ bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512])
         memcpy(&d->mant, img + 32 + 16 * r, 8);
         d->sexp = (uint16_t)get16(img + 40 + 16 * r);
     }
-    memcpy(c->fpu.xmm, img + 160, sizeof(c->fpu.xmm));
+    memcpy(c->fpu.xmm, img + 160, 8 * sizeof(XmmReg)); /* XMM8-15: the caller's */
     x87_set_cw(c, (uint16_t)get16(img));
     return true;
 }
 
-/* The saved area covers the x87 and XMM state (bytes 0-287); the rest of the 512
- * bytes is reserved or left to software, and not written. */
+/* The saved area covers the x87 and XMM state (bytes 0-287, in 64-bit mode 0-415 with
+ * XMM8-15); the rest of the 512 bytes is reserved or left to software, and not
+ * written. */
 #define FXSAVE_USED 288
+#define FXSAVE_USED64 416
 
-static uint32_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
+static uint64_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
 {
     if (!(i->pfx & X86_PFX_MEM))
         x86_ud(c);
     if (c->cr0 & (X86_CR0_EM | X86_CR0_TS))
         x86_fault(c, X86_EXC_NM);
-    uint32_t ea = x86_ea(c, i);
-    uint32_t lin = x86_lin(c, i->seg, ea, 512, need);
+    uint64_t ea = x86_ea(c, i);
+    uint64_t lin = x86_lin(c, i->seg, ea, 512, need);
     if (lin & 15)
         x86_gp0(c);
     return ea;
@@ -637,22 +639,32 @@ static uint32_t fxsave_addr(X86Cpu *c, const X86Insn *i, unsigned need)
 
 static void fxsave(X86Cpu *c, const X86Insn *i)
 {
-    uint32_t ea = fxsave_addr(c, i, SEG_OK_WRITE);
+    uint64_t ea = fxsave_addr(c, i, SEG_OK_WRITE);
     uint8_t img[512];
     x86_fxsave_image(c, img);
-    x86_write_block(c, i->seg, ea, img, FXSAVE_USED);
+    /* FXSAVE64 (REX.W): FIP and FDP are 64 bits wide where FCS and FDS were (SDM vol.
+     * 2, FXSAVE, table 3-56); the x87 pointers here hold 32 bits. */
+    if (i->rex & 8) {
+        memset(img + 12, 0, 4);
+        memset(img + 20, 0, 4);
+    }
+    x86_write_block(c, i->seg, ea, img, c->long64 ? FXSAVE_USED64 : FXSAVE_USED);
 }
 
 static void fxrstor(X86Cpu *c, const X86Insn *i)
 {
-    uint32_t ea = fxsave_addr(c, i, SEG_OK_READ);
+    uint64_t ea = fxsave_addr(c, i, SEG_OK_READ);
     uint8_t img[512];
-    x86_read_block(c, i->seg, ea, img, FXSAVE_USED);
+    x86_read_block(c, i->seg, ea, img, c->long64 ? FXSAVE_USED64 : FXSAVE_USED);
     X86Fpu saved = c->fpu;
     if (!x86_fxrstor_image(c, img)) {
         c->fpu = saved;
         x86_gp0(c);
     }
+    if (i->rex & 8) /* FXRSTOR64: no selectors in the image */
+        c->fpu.fcs = c->fpu.fds = 0;
+    if (c->long64)
+        memcpy(&c->fpu.xmm[8], img + 288, 8 * sizeof(XmmReg));
 }
 
 /* ---- the escape opcodes ---- */

@@ -829,9 +829,22 @@ static bool base_set_trampoline(void *opaque, uint64_t value)
     return apic_set_base(opaque, value);
 }
 
+static uint8_t tpr_get_trampoline(void *opaque)
+{
+    return ((ApicState *)opaque)->tpr;
+}
+
+/* As a write of the TPR register (its interrupt decision with it). */
+static void tpr_set_trampoline(void *opaque, uint8_t value)
+{
+    apic_reg_write(opaque, REG_TPR, value);
+}
+
 static const CpuApicOps apic_cpu_ops = {
     .get_base = base_get_trampoline,
     .set_base = base_set_trampoline,
+    .get_tpr = tpr_get_trampoline,
+    .set_tpr = tpr_set_trampoline,
 };
 
 static void apic_reset(Device *dev)

@@ -27,6 +27,11 @@
 #define PDPT 0x101000u
 #define PD 0x102000u
 #define PT 0x103000u
+#define PDPT_HI 0x104000u
+#define PD_HI 0x105000u
+#define PD_ALIAS 0x106000u
+#define PT_ALIAS 0x107000u
+#define KBASE UINT64_C(0xffffffff80000000)
 #define IDT 0x1000u
 #define TSS 0x3000u
 #define IST1_TOP 0x8f008u /* aligned down to 16 by the CPU */
@@ -36,7 +41,7 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -83,7 +88,9 @@ static uint32_t get32(Env *e, uint64_t pa)
 /* The map: linear 0-2 MiB identity in 4 KiB user pages except 0x1f0000 (read-only, onto
  * 0x5000) and 0x1f1000 (not present); 0x200000 a 2 MiB page onto 0x600000;
  * 0x400000 a 2 MiB page with XD; 0x600000 a 2 MiB entry with a reserved bit (13);
- * 1 GiB-2 GiB one 1 GiB page onto 0. */
+ * 1 GiB-2 GiB one 1 GiB page onto 0. Above 4 GiB: KBASE (0xffffffff80000000) a
+ * 2 MiB supervisor page onto 0, KBASE + 0x400000 not present, and 0x100030000 one
+ * 4 KiB page onto 0x50000 (its low 32 bits are those of 0x30000, the results). */
 static void build_tables(Env *e)
 {
     put64(e, PML4, PDPT | P | RW | US);
@@ -97,6 +104,12 @@ static void build_tables(Env *e)
         put64(e, PT + 8 * k, (k << 12) | P | RW | US);
     put64(e, PT + 8 * 0x1f0, 0x5000 | P);
     put64(e, PT + 8 * 0x1f1, 0);
+    put64(e, PML4 + 8 * 511, PDPT_HI | P | RW);
+    put64(e, PDPT_HI + 8 * 510, PD_HI | P | RW);
+    put64(e, PD_HI, 0 | P | RW | PS);
+    put64(e, PDPT + 8 * 4, PD_ALIAS | P | RW);
+    put64(e, PD_ALIAS, PT_ALIAS | P | RW);
+    put64(e, PT_ALIAS + 8 * 0x30, 0x50000 | P | RW);
     /* Values the reads must find. */
     put32(e, 0x600010, 0xa5a50010u);
     put32(e, 0x7000, 0x5a5a7000u);
@@ -484,6 +497,51 @@ static void expect_fault64(Env *e, const char *what, unsigned frag, int vec, boo
            "%s: run %d, exception %d error %x (want %d error %x)", what, r, got, got_err, vec, err);
 }
 
+/* 64-bit linear addresses (phase 3, frags.asm high64): code, stack, FS base and GDT
+ * above 4 GiB, then a compatibility-mode read whose TLB slot a 64-bit page with the
+ * same low 32 bits holds; a #PF above 4 GiB reports all of CR2. */
+static void check_high64(Env *e, const char *name)
+{
+    const uint64_t res = 0x30000;
+    X86RunResult r = run64(e, F_HIGH64);
+    X86Cpu *c = e->c;
+    EXPECT(r == X86_RUN_HALT && !c->long64 && c->eip > e->entry[F_HIGH64_COMPAT] &&
+               c->eip <= e->entry[F_HIGH64_COMPAT] + 16,
+           "%s: high64: run %d, RIP %" G_GINT64_MODIFIER "x", name, r, c->eip);
+    const uint64_t want[] = {
+        KBASE + e->entry[F_HIGH64_HI], 0, 0x4455, KBASE + 0x30800, KBASE + 0x800, 0x1357,
+    };
+    for (unsigned k = 0; k < G_N_ELEMENTS(want); k++) {
+        uint64_t got = get64(e, res + 8 * (60 + k));
+        if (k == 1) /* the return address: the instruction after CALL, above 4 GiB */
+            EXPECT(got > KBASE + e->entry[F_HIGH64] && got < KBASE + e->entry[F_HIGH64_COMPAT],
+                   "%s: high64 check 61: %llx", name, (unsigned long long)got);
+        else
+            EXPECT(got == want[k], "%s: high64 check %u: %llx, want %llx", name, 60 + k, (unsigned long long)got,
+                   (unsigned long long)want[k]);
+    }
+    EXPECT(get64(e, 0x50f00) == 0x6677, "%s: the store through 0x100030f00 went to %llx", name,
+           (unsigned long long)get64(e, 0x50f00));
+    expect_fault64(e, "not present above 4 GiB", F_HIGH64_PF, X86_EXC_PF, true, 0);
+    EXPECT(c->cr2 == KBASE + 0x400000, "%s: CR2 %" G_GINT64_MODIFIER "x", name, c->cr2);
+    r = run64(e, F_DESC64);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 70) == 0x38 && get64(e, res + 8 * 71) == 0x58 &&
+               c->tr.sel == 0x38 && c->tr.base == 0x3000 && c->ldtr.sel == 0x58 && c->ldtr.base == 0x4000,
+           "%s: LTR/STR/LLDT/SLDT in 64-bit mode: run %d, STR %llx SLDT %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 70), (unsigned long long)get64(e, res + 8 * 71));
+    r = run64(e, F_FX64);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 72) == UINT64_C(0x1122334455667788) &&
+               get64(e, res + 8 * 73) == 0x5566 && c->fpu.xmm[11].q[0] == 0x5566,
+           "%s: FXSAVE64/FXRSTOR64 with XMM8-15: run %d, %llx %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 72), (unsigned long long)get64(e, res + 8 * 73));
+    expect_fault64(e, "CR8 with bits 63:4", F_CR8, X86_EXC_GP, true, 0);
+    EXPECT(get64(e, res + 8 * 74) == 9 && c->cr8 == 9, "%s: CR8 read back %llx", name,
+           (unsigned long long)get64(e, res + 8 * 74));
+    expect_fault64(e, "ADD to a read-only page after CMPs of it", F_CMP_RO64, X86_EXC_PF, true, 3);
+    EXPECT(get64(e, res + 8 * 75) == 1, "%s: CMP r/m64 of a read-only page: %llx", name,
+           (unsigned long long)get64(e, res + 8 * 75));
+}
+
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then
  * the faults of 64-bit mode. Runs after check_leave_and_64 ran t64. */
 static void check_64(Env *e, const char *name)
@@ -531,10 +589,8 @@ static void check_64(Env *e, const char *name)
         EXPECT(got == want_sys[k], "%s: system check %u: %llx, want %llx", name, 40 + k, (unsigned long long)got,
                (unsigned long long)want_sys[k]);
     }
-    /* A canonical RIP above 4 GiB: the VM stops (not implemented yet), no wrong run. */
-    r = run64(e, F_GP64_RIP);
-    EXPECT(r == X86_RUN_SHUTDOWN, "%s: jump above 4 GiB: run %d, want the stop", name, r);
-    atomic_store(&e->v->requests, 0);
+    expect_fault64(e, "non-canonical RIP", F_GP64_RIP, X86_EXC_GP, true, 0);
+    check_high64(e, name);
 }
 
 /* The 64-bit-mode decoder (SDM vol. 2, 2.2 and appendix A): REX (incl. voided by a
@@ -644,7 +700,7 @@ static void check_save_load64(const uint8_t *code, size_t n)
 {
     static const struct {
         unsigned frag, budget;
-    } stops[] = { { F_T64, 40 }, { F_T64, 97 }, { F_SYS64, 36 }, { F_SYS64, 50 } };
+    } stops[] = { { F_T64, 40 }, { F_T64, 97 }, { F_SYS64, 36 }, { F_SYS64, 50 }, { F_HIGH64, 14 } };
     for (size_t k = 0; k < G_N_ELEMENTS(stops); k++) {
         Env a, b;
         env_init(&a, &lm_model, false, code, n);
@@ -662,6 +718,9 @@ static void check_save_load64(const uint8_t *code, size_t n)
         x86_cpu_set_state(a.c, &s);
         X86RunResult r = x86_cpu_run(a.c, stops[k].budget);
         EXPECT(r == X86_RUN_BUDGET, "save/load 64 (%zu): first part ended with %d", k, r);
+        /* high64: saved with RIP, RSP and the FS base above 4 GiB */
+        EXPECT(stops[k].frag != F_HIGH64 || (a.c->eip >> 32 && a.c->regs[X86_ESP] >> 32 && a.c->seg[S_FS].base >> 32),
+               "save/load 64 (%zu): not above 4 GiB at the save", k);
         static CpuX86State st;
         x86_cpu_save(a.c, &st);
         static uint8_t ram[0x100000];
@@ -674,12 +733,12 @@ static void check_save_load64(const uint8_t *code, size_t n)
         static uint8_t ra_res[0x1000], rb_res[0x1000];
         mem_read(a.v->mem, 0x30000, ra_res, sizeof(ra_res));
         mem_read(b.v->mem, 0x30000, rb_res, sizeof(rb_res));
-        X86RunResult want = stops[k].frag == F_T64 ? X86_RUN_HALT : X86_RUN_EXCEPTION; /* sys64 ends in UD2 */
+        X86RunResult want = stops[k].frag == F_SYS64 ? X86_RUN_EXCEPTION : X86_RUN_HALT; /* sys64 ends in UD2 */
         EXPECT(ra == rb && ra == want &&
                    !memcmp(a.c->regs, b.c->regs, sizeof(a.c->regs)) && a.c->eip == b.c->eip &&
                    !memcmp(ra_res, rb_res, sizeof(ra_res)) && a.c->kernel_gs_base == b.c->kernel_gs_base &&
                    a.c->lstar == b.c->lstar && a.c->star == b.c->star,
-               "save/load 64 (%zu): runs %d and %d, RIP %x and %x", k, ra, rb, a.c->eip, b.c->eip);
+               "save/load 64 (%zu): runs %d and %d, RIP %" G_GINT64_MODIFIER "x and %" G_GINT64_MODIFIER "x", k, ra, rb, a.c->eip, b.c->eip);
         env_free(&a);
         env_free(&b);
     }

@@ -139,7 +139,7 @@ static const CpuModel lm_model = {
     "lm-test", "IA-32e test model", "GenuineIntel", 6, 15, 11,
     CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
         CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
-    CPUID_ECX_SSE3 | CPUID_ECX_CX16, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
+    CPUID_ECX_SSE3 | CPUID_ECX_CX16 | CPUID_ECX_SSE41, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
     CPUID_EXT_ECX_LAHF_LM,
 };
 
@@ -705,6 +705,30 @@ static const Directed directed[] = {
     { "non-canonical push", "48bc0000000000800000" "50" },
     /* ret with imm16 */
     { "ret imm16", "e800000000" "488304240a" "c20800" "cc" "cc" "cc" "90" },
+    /* XMM8-15 and the REX.W SSE forms (phase 3; results through GPRs and the data page):
+     * movq xmm9,rax; movq xmm12,rbx; paddq xmm9,xmm12; movq rcx,xmm9;
+     * movdqu [0x100200],xmm9; movdqu xmm15,[0x100020]; pxor xmm15,xmm9;
+     * movdqu [0x100210],xmm15; pshufd xmm8,xmm15,1bh; movd edx,xmm8; movdqa xmm1,xmm8;
+     * movq r10,xmm1 */
+    { "xmm8-15", "664c0f6ec8664c0f6ee366450fd4cc664c0f7ec9f3440f7f0c2500021000f3440f6f3c2520001000"
+                 "66450feff9f3440f7f3c251002100066450f70c71b66440f7ec266410f6fc866490f7eca" },
+    /* cvtsi2sd xmm10,rax; cvtsi2ss xmm11,rbx; cvtsi2sd xmm2,qword [0x100030];
+     * cvttsd2si rdx,xmm10; cvtsd2si rsi,xmm10; cvttss2si rdi,xmm11; cvtss2si r8,xmm11;
+     * cvttsd2si r9,xmm2; movq r11,xmm10; cvtsi2sd xmm13,ecx; cvttsd2si r12,xmm13;
+     * cvtsd2si r13,qword [0x100040] */
+    { "cvt r64", "f24c0f2ad0f34c0f2adbf2480f2a142530001000f2490f2cd2f2490f2df2f3490f2cfbf34d0f2dc3"
+                 "f24c0f2cca664d0f7ed3f2440f2ae9f24d0f2ce5f24c0f2d2c2540001000" },
+    /* movnti [0x100400],rax; movnti [0x100408],ebx; movq mm1,rax; movq rdx,mm1;
+     * movq mm2,[0x100060]; movq [0x100418],mm2; movq rsi,mm2; emms */
+    { "movnti/movq r64", "480fc30425000410000fc31c2508041000480f6ec8480f7eca0f6f1425600010000f7f142518041000"
+                         "480f7ed60f77" },
+};
+
+/* With SSE4.1 on the host: movq xmm14,[0x100010]; pinsrq xmm14,rcx,1; pextrq r9,xmm14,1;
+ * pextrq [0x100308],xmm14,0; pinsrq xmm14,[0x100050],0; movdqu [0x100300],xmm14 */
+static const Directed directed_sse41 = {
+    "pinsrq/pextrq", "f3440f7e342510001000664c0f3a22f101664d0f3a16f101664c0f3a1634250803100000"
+                     "664c0f3a2234255000100000f3440f7f342500031000"
 };
 
 static unsigned from_hex(const char *h, uint8_t *out)
@@ -724,7 +748,7 @@ static unsigned cases, stopped, mismatches;
 static bool compare(const char *mode, const char *what, const Case *k, const Outcome *h, const Outcome *v)
 {
     if (v->vector == -2) {
-        stopped++; /* Vireo stopped: an address above 4 GiB (not implemented) */
+        stopped++; /* Vireo stopped: not implemented yet (the random cases may meet it) */
         return true;
     }
     uint32_t fm = (FL_ALL | X86_FL_DF) & ~k->undef;
@@ -782,6 +806,7 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
     Guest g;
     guest_init(&g, jit);
     static Case k;
+    unsigned stopped_before = stopped;
     for (size_t d = 0; d < G_N_ELEMENTS(directed); d++) {
         rng_state = seed + d;
         gen_case(&k);
@@ -790,6 +815,17 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
         if (strstr(directed[d].what, "mul") || strstr(directed[d].what, "idiv"))
             k.undef = FL_ALL;
         run_case(&g, mode, directed[d].what, &k);
+    }
+    if (__builtin_cpu_supports("sse4.1")) {
+        rng_state = seed + G_N_ELEMENTS(directed);
+        gen_case(&k);
+        k.undef = 0;
+        k.len = from_hex(directed_sse41.hex, k.code);
+        run_case(&g, mode, directed_sse41.what, &k);
+    }
+    if (stopped != stopped_before) { /* every directed case is implemented */
+        printf("FAIL %s: %u directed cases stopped as not implemented\n", mode, stopped - stopped_before);
+        failures++;
     }
     rng_state = seed;
     for (unsigned n = 0; n < ncases; n++) {
@@ -834,7 +870,7 @@ int main(int argc, char **argv)
         run_all(true, ncases / 4, seed ^ 0x1234);
     else
         printf("translator not supported on this host: interpreter only\n");
-    printf("long64-host: %u cases, %u stopped at an address above 4 GiB, %u mismatches\n", cases, stopped,
+    printf("long64-host: %u cases, %u stopped as not implemented, %u mismatches\n", cases, stopped,
            mismatches);
     printf("%s\n", failures ? "long64-host: FAILED" : "long64-host: all checks passed");
     return failures ? 1 : 0;

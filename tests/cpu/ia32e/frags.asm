@@ -14,6 +14,7 @@ table:
     dd int80, int81, int82, ltr_ax, lldt_ax
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
+    dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -284,7 +285,7 @@ cx16_align:
     cmpxchg16b [abs BUF + 8]            ; not 16-byte aligned: #GP(0)
     hlt
 gp64_rip:
-    mov rax, 0x00007ffffffffff0     ; canonical but above 4 GiB
+    mov rax, 0x0000800000000000     ; a non-canonical RIP: #GP(0)
     jmp rax
 byte64:
     mov rax, 0x1122334455667788
@@ -387,3 +388,127 @@ bits 32
     mov [abs RES + 8 * 52], ecx
 .ud:
     ud2
+
+; ---- 64-bit linear addresses (phase 3); results at RES + 8 * 60 and on ----
+; The C side maps KBASE + x onto physical x (a 2 MiB supervisor page, as a kernel at
+; 0xffffffff80000000 sees itself) and the single page ALIAS + RES onto physical
+; RES + 0x20000: a 64-bit address whose low 32 bits are those of RES.
+KBASE equ 0xffffffff80000000
+ALIAS equ 0x100000000
+bits 64
+high64:
+    mov ecx, 0xc0000100             ; FS base = KBASE + BUF
+    mov eax, 0x80000000 + BUF
+    mov edx, 0xffffffff
+    wrmsr
+    mov rax, KBASE + .hi
+    jmp rax                         ; RIP above 4 GiB
+.hi:
+    mov rsp, KBASE + 0x90000        ; a stack above 4 GiB
+    mov rdi, KBASE + RES
+    lea rbx, [rel .hi]              ; 60: RIP-relative at a high RIP
+    mov [rdi + 8 * 60], rbx
+    call .sub                       ; 61: the return address CALL pushed
+    mov [rdi + 8 * 61], rax
+    mov qword [abs BUF + 0x10], 0x4455
+    mov rax, [fs:0x10]              ; 62: through FS with a base above 4 GiB
+    mov [rdi + 8 * 62], rax
+    mov ecx, 0xc0000100             ; 63: the FS base read back
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    mov [rdi + 8 * 63], rax
+    sgdt [abs BUF + 0x7e0]          ; the GDT through its alias at KBASE + GDT
+    mov rax, [abs BUF + 0x7e2]
+    mov rcx, KBASE
+    add rax, rcx
+    mov [abs BUF + 0x7f2], rax
+    mov ax, [abs BUF + 0x7e0]
+    mov [abs BUF + 0x7f0], ax
+    lgdt [abs BUF + 0x7f0]
+    mov ax, 0x10
+    mov ds, ax                      ; a descriptor read above 4 GiB
+    sgdt [abs BUF + 0x7d0]          ; 64: SGDT stores the 8-byte base
+    mov rax, [abs BUF + 0x7d2]
+    mov [rdi + 8 * 64], rax
+    lgdt [abs BUF + 0x7e0]
+    ; The same TLB slot for a 64-bit and a 32-bit address with equal low halves: the
+    ; compatibility-mode read below must not take the 64-bit page's translation.
+    mov dword [abs BUF + 0x700], 0x1357
+    mov rsi, ALIAS + BUF + 0x700
+    mov qword [rsi], 0x6677          ; physical BUF + 0x20700
+    mov rsp, 0x90000
+    push 0x08
+    mov eax, .compat
+    push rax
+    o64 retf                        ; to 32-bit compatibility mode
+.sub:
+    mov rax, [rsp]
+    ret
+bits 32
+.compat:
+    mov eax, [BUF + 0x700]          ; 65: physical BUF + 0x700
+    mov [RES + 8 * 65], eax
+    hlt
+bits 64
+high64_pf:
+    mov rax, KBASE + 0x400000       ; not present: #PF, CR2 all 64 bits
+    mov rbx, [rax]
+    hlt
+
+; LTR, STR, LLDT and SLDT in 64-bit mode (16-byte descriptors; a register destination
+; of STR/SLDT zero-extends); results at RES + 8 * 70 and on.
+desc64:
+    and byte [abs 0x800 + 0x38 + 5], ~2 ; the TSS not busy (an earlier LTR)
+    mov ax, 0x38
+    ltr ax
+    mov rbx, -1
+    str rbx                         ; 70
+    mov [abs RES + 8 * 70], rbx
+    mov ax, 0x58
+    lldt ax
+    mov rcx, -1
+    sldt ecx                        ; 71
+    mov [abs RES + 8 * 71], rcx
+    hlt
+
+; FXSAVE64/FXRSTOR64 carry XMM8-15 (bytes 288-415); results at RES + 8 * 72 and on.
+FXAREA equ 0x31000
+fx64:
+    mov rax, cr4
+    or eax, 0x200                   ; CR4.OSFXSR
+    mov cr4, rax
+    mov rax, 0x1122334455667788
+    movq xmm9, rax
+    fxsave64 [abs FXAREA]
+    mov rax, [abs FXAREA + 288 + 16] ; 72: XMM9 in the image
+    mov [abs RES + 8 * 72], rax
+    mov qword [abs FXAREA + 288 + 48], 0x5566
+    fxrstor64 [abs FXAREA]
+    movq rbx, xmm11                 ; 73: XMM11 from the image
+    mov [abs RES + 8 * 73], rbx
+    hlt
+
+; CR8 (the TPR; without a local APIC the CPU's own) and PREFETCHW; result at RES + 8 * 74.
+cr8_64:
+    mov eax, 9
+    mov cr8, rax
+    mov rbx, cr8                    ; 74
+    mov [abs RES + 8 * 74], rbx
+    prefetchw [abs BUF]             ; a hint on a model with long mode
+    mov eax, 0x10
+    mov cr8, rax                    ; bits 63:4 reserved: #GP(0)
+    hlt
+
+; CMP r/m64 reads only: a read-only page (0x1f0000, CR0.WP) does not fault; the ADD
+; after it does (#PF, write); result at RES + 8 * 75.
+cmp_ro64:
+    mov rax, [abs 0x1f0000]
+    cmp [abs 0x1f0000], rax
+    sete bl
+    cmp qword [abs 0x1f0000], 5
+    movzx ebx, bl
+    mov [abs RES + 8 * 75], rbx
+    add [abs 0x1f0000], rax
+    hlt
+

@@ -7,15 +7,22 @@
 # expected.txt holds the workload's output computed on the host by the amd64 build of the
 # same busybox version (busybox-static:amd64): nothing of the guest's architecture is ever
 # executed on the host, which may not run 32-bit programs at all.
-# Usage: mkkit.sh OUTDIR [--demo]   (idempotent; exits 77 when the archive cannot be reached)
+# Usage: mkkit.sh OUTDIR [--demo | --amd64]   (idempotent; exits 77 when the archive
+# cannot be reached)
 #   --demo: only what the demo VM needs (kernel, busybox:i386, initrd-demo.img). The demo
 #   parts are built first in either mode, so a failing test-only step (the host busybox,
 #   expected.txt) never takes the demo's kernel with it.
+#   --amd64: everything, and beside it OUTDIR/amd64/: Debian's amd64 kernel
+#   (linux-image-amd64) and initrd-test.img with busybox-static:amd64 as the guest's
+#   busybox (the package busybox-host comes from, so the same version), checked against
+#   the same expected.txt. The kernel is a guest: nothing of it runs on the host.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 demo_only=0
+amd64=0
 [ "${2:-}" = --demo ] && demo_only=1
+[ "${2:-}" = --amd64 ] && amd64=1
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$out"
@@ -90,5 +97,24 @@ if [ ! -f expected.txt ] || [ "$here/workload.sh" -nt expected.txt ] || [ busybo
     rm -rf "$tmp"
     [ "$(wc -l < expected.txt.tmp)" -eq 4 ] || { echo "mkkit: the host busybox did not produce the 4 RESULT lines" >&2; exit 1; }
     mv expected.txt.tmp expected.txt
+fi
+
+if [ "$amd64" = 1 ]; then
+    kpkg64=$(apt-cache depends linux-image-amd64:amd64 2>/dev/null |
+             sed -n 's/.*Depends: \(linux-image-[0-9][^:]*-amd64\)\(:amd64\)\{0,1\}$/\1/p' | head -n 1)
+    [ -n "$kpkg64" ] || skip "cannot resolve linux-image-amd64:amd64 in the package lists"
+    mkdir -p amd64
+    if [ ! -f amd64/vmlinuz ] || [ "$(cat amd64/kernel-package 2>/dev/null)" != "$kpkg64" ]; then
+        rm -rf debs boot && mkdir debs
+        (cd debs && apt-get download -q "$kpkg64:amd64") || skip "cannot download $kpkg64:amd64"
+        dpkg-deb --fsys-tarfile debs/"$kpkg64"_*.deb | tar -x --wildcards './boot/vmlinuz-*'
+        mv boot/vmlinuz-* amd64/vmlinuz.tmp && mv amd64/vmlinuz.tmp amd64/vmlinuz
+        echo "$kpkg64" > amd64/kernel-package
+        rm -rf debs boot
+    fi
+    python3 "$here/mkinitramfs.py" amd64/initrd-test.img dir:bin dir:dev dir:proc dir:sys dir:tmp dir:root \
+        dir:etc "file:bin/busybox=$out/busybox-host:755" \
+        "file:init=$here/init-test.sh:755" "file:workload.sh=$here/workload.sh:644"
+    echo "kit: $out/amd64 ($kpkg64, busybox-static $(cat busybox-host.version))"
 fi
 echo "kit: $out ($kpkg, busybox-static $(cat busybox.version))"
