@@ -17,6 +17,13 @@ echo "VIREO-NPROC $(nproc) $(grep -c '^processor' /proc/cpuinfo)"
 # Where Linux placed each: its APIC ID, package and core (from CPUID's topology leaves).
 awk -F'\t*: ' '$1 == "processor" { p = $2 } $1 == "physical id" { pk = $2 } $1 == "core id" { c = $2 }
     $1 == "apicid" { print "VIREO-CPU " p " apicid " $2 " package " pk " core " c }' /proc/cpuinfo
+# The ACPI processor device each CPU is bound to (its _UID, which pairs it with the MADT
+# entry), "none" when the DSDT has none for it.
+for c in /sys/devices/system/cpu/cpu[0-9]*; do
+    uid=none
+    [ -e "$c/firmware_node/uid" ] && uid=$(cat "$c/firmware_node/uid")
+    echo "VIREO-CPU-ACPI ${c##*/cpu} uid $uid"
+done
 stamp boot
 . /workload.sh
 stamp done
