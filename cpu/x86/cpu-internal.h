@@ -605,8 +605,9 @@ void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v);
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint32_t lin, unsigned acc);
 void x86_tlb_flush(X86Cpu *c, bool include_global);
 void x86_tlb_flush_page(X86Cpu *c, uint32_t lin);
-/* Drops cached write pointers to a physical page (it now holds decoded code). */
-void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page);
+/* Drops cached write pointers to a physical page (it now holds decoded code);
+ * marked_before: another vCPU had marked it as code already. */
+void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before);
 /* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
 bool x86_load_pdptes(X86Cpu *c, uint32_t cr3);
 
