@@ -7,6 +7,7 @@
 #include "engine/backend.h"
 #include "engine/device.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* A VM description is a few hundred bytes; anything near this is not one. */
@@ -28,7 +29,7 @@ static const VmconfDriveSlot drive_slots[] = {
 
 /* Keys of [vm]; anything else there is a typo the user should hear about. */
 static const char *const vm_keys[] = {
-    "os-id", "os-name", "memory", "cpus", "cpu-model", "machine", "accel", "firmware", "display",
+    "os-id", "os-name", "memory", "cpus", "sockets", "cores", "threads", "cpu-model", "machine", "accel", "firmware", "display",
     "boot", "boot-menu", "boot-disk", "kernel", "initrd", "append", "serial", "rtc", "network", "sound", "audio-backend", "microphone", "clipboard", NULL,
 };
 
@@ -184,6 +185,45 @@ static bool is_drive_key(const char *key)
     return vmconf_drive_slot_find(key) != NULL;
 }
 
+/* cpus= with the topology as its own keys (sockets=, cores=, threads=, what the app
+ * writes) or in -smp's form inside cpus=; not both, so no two places disagree. Each
+ * key's value is checked on its own line first, then the whole as -smp checks it. */
+static bool parse_topology(Parser *p, const char *cpus, VmConfig *cfg)
+{
+    const char *g = VMCONF_GROUP_VM;
+    static const char *const keys[] = { "sockets", "cores", "threads" };
+    GError *why = NULL;
+    g_autoptr(GString) smp = g_string_new(cpus ? cpus : "");
+    g_autoptr(GString) shown = g_string_new(NULL);
+    if (cpus)
+        g_string_append_printf(shown, "cpus=%s", cpus);
+    for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+        g_autofree char *v = get_value(p, g, keys[i]);
+        if (!v)
+            continue;
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < 1 || n > VM_CPUS_MAX)
+            return bad_value(p, g, keys[i], v, "%s must be a number from 1 to %d", keys[i], VM_CPUS_MAX);
+        if (cpus && strpbrk(cpus, ",="))
+            return bad_value(p, g, keys[i], v,
+                             "cpus=%s gives the topology already: keep it there or in sockets, cores "
+                             "and threads, not both", cpus);
+        g_string_append_printf(smp, "%s%s=%ld", smp->len ? "," : "", keys[i], n);
+        g_string_append_printf(shown, "%s%s=%ld", shown->len ? ", " : "", keys[i], n);
+    }
+    if (!smp->len)
+        return true;
+    if (vm_config_parse_smp(smp->str, &cfg->smp, &cfg->topo, &why))
+        return true;
+    /* A count the keys do not multiply to (or split) is named with all of them. */
+    g_autofree char *q = config_shorten(shown->str, CONFIG_QUOTE_MAX);
+    g_set_error(p->err, VIREO_ERROR, VIREO_ERROR_INVALID, "%s: [%s] %s: %s", p->file, g, q, why->message);
+    g_error_free(why);
+    return false;
+}
+
 static bool parse_vm_group(Parser *p, VmConfig *cfg)
 {
     const char *g = VMCONF_GROUP_VM;
@@ -204,8 +244,8 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
 
     g_autofree char *cpus = get_value(p, g, "cpus");
     cfg->smp = 1;
-    if (cpus && !vm_config_parse_smp(cpus, &cfg->smp, &cfg->topo, &why))
-        return bad_reason(p, g, "cpus", cpus, why);
+    if (!parse_topology(p, cpus, cfg))
+        return false;
 
     g_autofree char *machine = get_value(p, g, "machine");
     if (machine && strcmp(machine, "pc") && strcmp(machine, "isapc"))

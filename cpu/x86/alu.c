@@ -43,6 +43,28 @@ X86_INLINE uint32_t alu(X86Cpu *c, unsigned op, unsigned size, uint32_t a, uint3
     }
 }
 
+/* A locked ADD, ADC, SUB or SBB to memory as one host LOCK XADD of what it adds (the
+ * carry in included); the flags then from the value before, as alu computes them.
+ * False when op is another operation or the operand is not plain RAM. */
+X86_INLINE bool alu_locked_add(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size, uint32_t src)
+{
+    if (!(i->pfx & X86_PFX_LOCK) || !c->smp)
+        return false;
+    uint32_t add;
+    switch (op) {
+    case OP_ADD: add = src; break;
+    case OP_ADC: add = src + x86_flag_cf(c); break;
+    case OP_SUB: add = 0 - src; break;
+    case OP_SBB: add = 0 - (src + x86_flag_cf(c)); break;
+    default: return false;
+    }
+    uint32_t d;
+    if (!x86_locked_add(c, i->seg, x86_ea(c, i), size, add, &d))
+        return false;
+    alu(c, op, size, d, src);
+    return true;
+}
+
 /* r/m op= reg */
 X86_INLINE void alu_e_g(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size, bool mem)
 {
@@ -53,7 +75,7 @@ X86_INLINE void alu_e_g(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size,
             x86_set_reg(c, i->rm, size, r);
     } else if (op == OP_CMP) {
         alu(c, op, size, x86_read(c, i->seg, x86_ea(c, i), size), src);
-    } else {
+    } else if (!alu_locked_add(c, i, op, size, src)) {
         X86Rmw w;
         uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
         while (!x86_rmw_end(c, &w, size, alu(c, op, size, d, src)))
@@ -80,7 +102,7 @@ X86_INLINE void alu_e_i(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size,
             x86_set_reg(c, i->rm, size, r);
     } else if (op == OP_CMP) {
         alu(c, op, size, x86_read(c, i->seg, x86_ea(c, i), size), src);
-    } else {
+    } else if (!alu_locked_add(c, i, op, size, src)) {
         X86Rmw w;
         uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
         while (!x86_rmw_end(c, &w, size, alu(c, op, size, d, src)))
@@ -168,8 +190,13 @@ X86_INLINE void inc_dec_e(X86Cpu *c, const X86Insn *i, unsigned size, bool dec)
         x86_set_reg(c, i->rm, size, inc_dec(c, size, x86_get_reg(c, i->rm, size), dec));
         return;
     }
+    uint32_t d;
+    if ((i->pfx & X86_PFX_LOCK) && c->smp && x86_locked_add(c, i->seg, x86_ea(c, i), size, dec ? ~0u : 1, &d)) {
+        inc_dec(c, size, d, dec);   /* the flags */
+        return;
+    }
     X86Rmw w;
-    uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+    d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
     while (!x86_rmw_end(c, &w, size, inc_dec(c, size, d, dec)))
         d = w.old;
 }
@@ -462,12 +489,17 @@ static void xadd(X86Cpu *c, const X86Insn *i)
         x86_set_reg(c, i->rm, size, sum);
         return;
     }
-    X86Rmw w;
-    uint32_t d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
-    uint32_t sum = (d + src) & x86_mask(size);
-    while (!x86_rmw_end(c, &w, size, sum)) {
-        d = w.old;
+    uint32_t d, sum;
+    if ((i->pfx & X86_PFX_LOCK) && c->smp && x86_locked_add(c, i->seg, x86_ea(c, i), size, src, &d)) {
         sum = (d + src) & x86_mask(size);
+    } else {
+        X86Rmw w;
+        d = x86_rmw_begin_locked(c, i->seg, x86_ea(c, i), size, &w, i->pfx & X86_PFX_LOCK);
+        sum = (d + src) & x86_mask(size);
+        while (!x86_rmw_end(c, &w, size, sum)) {
+            d = w.old;
+            sum = (d + src) & x86_mask(size);
+        }
     }
     x86_set_lazy(c, CC_OP(CC_ADD8, size), sum, d, src);
     x86_set_reg(c, i->reg, size, d);

@@ -582,6 +582,27 @@ X86_INLINE bool x86_rmw_end(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
  * writing, faults as a store would), or NULL for MMIO and page-crossing operands. */
 uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size);
 
+/* A locked ADD, ADC, SUB, SBB, INC, DEC or XADD (only with c->smp): adds v to the
+ * operand with the host's LOCK XADD and returns true with the value before in *old.
+ * Contended, it never retries, where x86_rmw_end's compare-and-swap fails and the
+ * handler computes again. False, nothing done, for MMIO and page-crossing operands:
+ * the caller then takes x86_rmw_begin_locked's way. */
+X86_INLINE bool x86_locked_add(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v, uint32_t *old)
+{
+    uint64_t lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
+    uint8_t *h = x86_wptr(c, lin, size);
+    if (__builtin_expect(!h, 0))
+        h = x86_atomic_ptr(c, lin, size);
+    if (!h)
+        return false;
+    switch (size) {
+    case 1: *old = __atomic_fetch_add(h, (uint8_t)v, __ATOMIC_SEQ_CST); break;
+    case 2: *old = __atomic_fetch_add((uint16_t *)(void *)h, (uint16_t)v, __ATOMIC_SEQ_CST); break;
+    default: *old = __atomic_fetch_add((uint32_t *)(void *)h, v, __ATOMIC_SEQ_CST); break;
+    }
+    return true;
+}
+
 /* Translates every page of an access (faults as the access would) without touching
  * memory. */
 void x86_probe(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc);
@@ -627,8 +648,9 @@ void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v);
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc);
 void x86_tlb_flush(X86Cpu *c, bool include_global);
 void x86_tlb_flush_page(X86Cpu *c, uint64_t lin);
-/* Drops cached write pointers to a physical page (it now holds decoded code). */
-void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page);
+/* Drops cached write pointers to a physical page (it now holds decoded code);
+ * marked_before: another vCPU had marked it as code already. */
+void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before);
 /* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
 bool x86_load_pdptes(X86Cpu *c, uint32_t cr3);
 

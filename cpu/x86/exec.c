@@ -235,12 +235,16 @@ static X86Block *block_get(X86Cpu *c)
     unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
     if (n == 0)
         return NULL;
-    if (!cc->code_mask[pfn]) {
+    /* The shared mark too: another vCPU's store may have cleared it after this one's
+     * mask was set (its report racing this decode), and an unmarked page gets direct
+     * write pointers whose stores no code of this vCPU would see. */
+    if (!cc->code_mask[pfn] || (c->smp && !(mem_page_flags(c->mem, phys) & MEM_PAGE_CODE))) {
         /* Other vCPUs may hold write pointers to the page: they drop them before their
          * next block, so their stores to it reach x86_code_written_by_other. */
-        if (!mem_set_code_page(c->mem, phys, true) && c->smp)
+        bool marked = mem_set_code_page(c->mem, phys, true);
+        if (!marked && c->smp)
             vcpu_flush_others(c->v);
-        x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff));
+        x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
     }
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
     c->stats.blocks_decoded++;

@@ -57,10 +57,11 @@ static bool page_holds_code(X86Cpu *c, uint64_t phys)
 static bool code_store_all(X86Cpu *c, uint64_t pa, unsigned size)
 {
     bool own = x86_code_store(c, pa, size);
-    if (c->smp && (mem_page_flags(c->mem, pa) & MEM_PAGE_CODE)) {
+    /* The mark goes first: a vCPU decoding from the page after the report marks it
+     * again (and so takes this one's write pointers away), where clearing it after the
+     * report would unmark code decoded in between. */
+    if (c->smp && mem_set_code_page(c->mem, pa, false))
         mem_report_code_write(c->mem, pa, size);
-        mem_set_code_page(c->mem, pa, false);
-    }
     return own;
 }
 
@@ -100,8 +101,25 @@ void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v)
 
 /* ---- TLB ---- */
 
-static void tlb_entry_clear(X86Tlb *e)
+/* A direct write pointer about to go. With several vCPUs its page may have been marked
+ * as code since this vCPU got the pointer (another vCPU decoded from it: exec.c's
+ * block_get), and stores through the pointer bypassed code_store_all: that vCPU may
+ * hold code decoded from bytes before them, which it would run for ever (a Linux
+ * text_poke's INT3 over a NOP another vCPU wrote back: the kprobes handler returns to
+ * the INT3 each time). Every vCPU's code for the page goes, as a slow-path store
+ * would have dropped it. The marking vCPU's vcpu_flush_others makes this one drop its
+ * pointers before its next block, so the stale code cannot outlive that. The mark
+ * stays: clearing it here would race with a vCPU marking the page anew (its mask set
+ * after this report cleared it, the page unmarked, its code then never dropped). */
+static void tlb_drop_write(X86Cpu *c, const X86Tlb *e)
 {
+    if (c->smp && e->tag_w != TLB_INVALID && (mem_page_flags(c->mem, e->phys) & MEM_PAGE_CODE))
+        mem_report_code_write(c->mem, e->phys, MEM_PAGE_SIZE);
+}
+
+static void tlb_entry_clear(X86Cpu *c, X86Tlb *e)
+{
+    tlb_drop_write(c, e);
     e->tag_r = e->tag_w = e->tag_x = TLB_INVALID;
     e->page = TLB_INVALID;
     e->perm = 0;
@@ -120,9 +138,9 @@ void x86_tlb_flush(X86Cpu *c, bool include_global)
     }
     for (unsigned k = 0; k < TLB_SIZE; k++) {
         if (include_global || !c->tlb_sup[k].global)
-            tlb_entry_clear(&c->tlb_sup[k]);
+            tlb_entry_clear(c, &c->tlb_sup[k]);
         if (include_global || !c->tlb_user[k].global)
-            tlb_entry_clear(&c->tlb_user[k]);
+            tlb_entry_clear(c, &c->tlb_user[k]);
     }
 }
 
@@ -142,24 +160,33 @@ void x86_tlb_flush_page(X86Cpu *c, uint64_t lin)
     for (unsigned t = 0; t < 2; t++) {
         X86Tlb *e = &tables[t][x86_tlb_index(lin)];
         if (e->page == page)
-            tlb_entry_clear(e);
+            tlb_entry_clear(c, e);
         for (unsigned k = 0; k < TLB_SIZE; k++) {
             X86Tlb *l = &tables[t][k];
             unsigned shift = (l->global & 4) ? 30 : 21;
             if ((l->global & 2) && l->page != TLB_INVALID && (l->page >> shift) == (page >> shift))
-                tlb_entry_clear(l);
+                tlb_entry_clear(c, l);
         }
     }
 }
 
-void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page)
+void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before)
 {
+    bool had = false;
     for (unsigned k = 0; k < TLB_SIZE; k++) {
-        if (c->tlb_sup[k].phys == phys_page)
+        if (c->tlb_sup[k].phys == phys_page) {
+            had |= c->tlb_sup[k].tag_w != TLB_INVALID;
             c->tlb_sup[k].tag_w = TLB_INVALID;
-        if (c->tlb_user[k].phys == phys_page)
+        }
+        if (c->tlb_user[k].phys == phys_page) {
+            had |= c->tlb_user[k].tag_w != TLB_INVALID;
             c->tlb_user[k].tag_w = TLB_INVALID;
+        }
     }
+    /* Another vCPU marked the page first: as in tlb_drop_write, stores through these
+     * pointers may be newer than its code (the mark stays: both hold code now). */
+    if (had && marked_before && c->smp)
+        mem_report_code_write(c->mem, phys_page, MEM_PAGE_SIZE);
 }
 
 bool x86_load_pdptes(X86Cpu *c, uint32_t cr3)
@@ -376,6 +403,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
         perm |= TLB_PERM_W;
     if (!w.nx)
         perm |= TLB_PERM_X;
+    tlb_drop_write(c, e);
     e->page = page;
     e->phys = phys;
     e->perm = (uint8_t)perm;

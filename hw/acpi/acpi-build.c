@@ -129,16 +129,90 @@ static void aml_patch_dword(uint8_t *aml, size_t len, const char *name, uint32_t
     g_error("DSDT has no patchable name %s", name);
 }
 
+/* ---- AML (ACPI 6.4, chapter 20) for the processor objects ---- */
+
+/* A PkgLength (20.2.4) for a package whose contents are len bytes: the encoded length
+ * counts its own bytes too; 1 byte up to 63, else a lead byte with the low nibble and
+ * the count of following bytes in bits 6-7. */
+static void aml_pkg_length(GByteArray *t, size_t len)
+{
+    size_t total = len + 1;
+    if (total <= 0x3f) {
+        uint8_t b = (uint8_t)total;
+        append(t, &b, 1);
+        return;
+    }
+    unsigned extra = 1;
+    while (len + 1 + extra >= ((size_t)1 << (4 + 8 * extra)))
+        extra++;
+    g_assert(extra <= 3);
+    total = len + 1 + extra;
+    uint8_t b[4] = { (uint8_t)(extra << 6 | (total & 0x0f)) };
+    for (unsigned i = 0; i < extra; i++)
+        b[1 + i] = (uint8_t)(total >> (4 + 8 * i));
+    append(t, b, 1 + extra);
+}
+
+/* Name (NAME, integer) with the shortest integer encoding (20.2.3). */
+static void aml_name_int(GByteArray *t, const char *name, uint32_t v)
+{
+    uint8_t op = 0x08;            /* NameOp */
+    append(t, &op, 1);
+    append(t, name, 4);
+    if (v <= 1) {
+        uint8_t b = (uint8_t)v;   /* ZeroOp, OneOp */
+        append(t, &b, 1);
+    } else if (v <= 0xff) {
+        uint8_t b[2] = { 0x0a, (uint8_t)v };   /* BytePrefix */
+        append(t, b, 2);
+    } else {
+        uint8_t b[5] = { 0x0c };  /* DWordPrefix */
+        put32(b + 1, v);
+        append(t, b, 5);
+    }
+}
+
+/* Scope (\_SB) { Device (CPnn) { Name (_HID, "ACPI0007") Name (_UID, n) } ... }: a
+ * processor device per CPU (ACPI 6.4, 8.4 and 19.6.30). Its _UID is the ACPI Processor
+ * UID of the CPU's MADT entry, which is how the OS pairs the two (5.2.12.2); without
+ * them Linux binds its processor driver to CPU 0 only. */
+static void append_processors(GByteArray *t, unsigned ncpus)
+{
+    g_autoptr(GByteArray) devs = g_byte_array_new();
+    for (unsigned i = 0; i < ncpus; i++) {
+        g_autoptr(GByteArray) body = g_byte_array_new();
+        char name[5];
+        g_snprintf(name, sizeof(name), "CP%02X", i);
+        append(body, name, 4);
+        static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C', 'P', 'I', '0', '0', '0', '7', 0 };
+        append(body, hid, sizeof(hid));
+        aml_name_int(body, "_UID", i);
+        static const uint8_t device_op[] = { 0x5b, 0x82 };
+        append(devs, device_op, 2);
+        aml_pkg_length(devs, body->len);
+        append(devs, body->data, body->len);
+    }
+    static const uint8_t scope_name[] = { '\\', '_', 'S', 'B', '_' };
+    uint8_t scope_op = 0x10;
+    append(t, &scope_op, 1);
+    aml_pkg_length(t, sizeof(scope_name) + devs->len);
+    append(t, scope_name, sizeof(scope_name));
+    append(t, devs->data, devs->len);
+}
+
 static uint32_t build_dsdt(GByteArray *t, GByteArray *l, const AcpiPcConfig *cfg)
 {
     uint32_t off = t->len;
     append(t, dsdt_pc_aml, dsdt_pc_aml_len);
+    append_processors(t, MIN(MAX(cfg->ncpus, 1u), (unsigned)VM_CPUS_MAX));
+    uint32_t len = t->len - off;
     uint8_t *aml = t->data + off;
     aml_patch_dword(aml, dsdt_pc_aml_len, "PHLS", (uint32_t)cfg->ram_below_4g);
     aml_patch_dword(aml, dsdt_pc_aml_len, "CMPR", cfg->com_mask);
     aml_patch_dword(aml, dsdt_pc_aml_len, "HPTE", cfg->have_hpet);
+    put32(aml + 4, len);
     aml[9] = 0;
-    loader_add_checksum(l, TABLES_FILE, off + 9, off, (uint32_t)dsdt_pc_aml_len);
+    loader_add_checksum(l, TABLES_FILE, off + 9, off, len);
     return off;
 }
 

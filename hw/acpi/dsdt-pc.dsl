@@ -19,14 +19,10 @@ DefinitionBlock ("", "DSDT", 2, "VIREO", "VIREOPC", 0x00000001)
         PICM = Arg0
     }
 
+    /* The processors' Device (ACPI0007) objects follow this block: acpi-build.c appends
+     * one per CPU, as many as the VM has. */
     Scope (\_SB)
     {
-        Device (CPU0)
-        {
-            Name (_HID, "ACPI0007")
-            Name (_UID, Zero)
-        }
-
         /* The HPET (IA-PC HPET 1.0a, §3.2.5: PNP0103 with its register block). */
         Name (HPTE, 0x45545048)
         Device (HPET)

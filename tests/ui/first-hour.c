@@ -8,7 +8,8 @@
  *                              new medium keeps the name and sizes typed (6), keyboard:
  *                              focus, Enter, one Tab stop per choice (10), a data ISO
  *                              said to be unbootable (11)
- *   first-hour-settings        settings: the processor count (1-16), a bad vm.conf value
+ *   first-hour-settings        settings: the processor count (1-16) and its topology
+ *                              (sockets, cores, threads; issue 23), a bad vm.conf value
  *                              named on its row (5); disks added (new qcow2, existing
  *                              image), grown, moved and removed (keeping or deleting the
  *                              file) as qemu-img sees them; CD and floppy drives added and
@@ -273,11 +274,100 @@ static void settings_setup(const char *arg)
     write_vm("Bad memory", "[vm]\nmemory=lots\ncpus=1\n");
     write_vm("Two CPUs", "[vm]\nmemory=64M\ncpus=2\n");
     write_vm("Many CPUs", "[vm]\nmemory=64M\ncpus=64\n");
+    /* A topology given in -smp's form, as vireo-run takes it (issue 23). */
+    write_vm("Topology", "[vm]\nmemory=64M\ncpus=4,sockets=2,cores=2\n");
 }
 
 static char *vm_file(const char *vm, const char *name)
 {
     return g_build_filename(library_root, vm, name, NULL);
+}
+
+/* The VM's vm.conf as the engine reads it: its processor count and topology. */
+static CpuTopology conf_topology(const char *vm, unsigned *n)
+{
+    g_autofree char *dir = g_build_filename(library_root, vm, NULL);
+    g_autofree char *file = g_build_filename(dir, "vm.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    CHECK(g_key_file_load_from_file(kf, file, G_KEY_FILE_NONE, NULL), "cannot read %s", file);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) cfg = vmconf_parse(kf, vm, dir, &err);
+    CHECK(cfg, "the settings wrote a vm.conf the engine refuses: %s", err->message);
+    *n = cfg->smp;
+    return vm_config_topology(cfg);
+}
+
+static unsigned spin_value(GtkWindow *s, const char *name)
+{
+    return (unsigned)gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(named(s, name)));
+}
+
+static void set_spin(GtkWindow *s, const char *name, unsigned v)
+{
+    gtk_spin_button_set_value(GTK_SPIN_BUTTON(named(s, name)), v);
+    run_for(50);
+}
+
+/* The settings show vm.conf's topology and write what they show. */
+static void check_topology_shown(GtkWindow *s, unsigned n, unsigned so, unsigned co, unsigned th)
+{
+    unsigned got_n = spin_value(s, "cpus-spin"), got_so = spin_value(s, "sockets-spin");
+    unsigned got_co = spin_value(s, "cores-spin"), got_th = spin_value(s, "threads-spin");
+    CHECK(got_n == n && got_so == so && got_co == co && got_th == th,
+          "settings show %u processors as %u x %u x %u, not %u as %u x %u x %u", got_n, got_so, got_co, got_th, n, so,
+          co, th);
+    unsigned cn;
+    CpuTopology t = conf_topology("Topology", &cn);
+    CHECK(cn == n && t.sockets == so && t.cores == co && t.threads == th,
+          "vm.conf says %u processors as %u x %u x %u, the settings %u as %u x %u x %u", cn, t.sockets, t.cores,
+          t.threads, n, so, co, th);
+}
+
+/* Issue 23: a topology set in vm.conf (here in -smp's form) survives the settings, the
+ * advanced rows change it, and the count and the topology stay one. */
+static void check_topology(void)
+{
+    GtkWindow *s = open_settings("Topology");
+    GtkWidget *expander = named(s, "topology-row");
+    CHECK(ADW_IS_EXPANDER_ROW(expander), "the topology is not in an expander");
+    check_topology_shown(s, 4, 2, 2, 1);
+    /* Another setting leaves cpus= as it was. */
+    set_spin(s, "memory-spin", 80);
+    g_autofree char *kept = conf_value("Topology", "vm", "cpus");
+    CHECK(!g_strcmp0(kept, "4,sockets=2,cores=2"), "saving the memory changed cpus= to %s", kept);
+    /* A new count keeps the two sockets: 8 is 2 sockets of 4 cores. */
+    set_spin(s, "cpus-spin", 8);
+    check_topology_shown(s, 8, 2, 4, 1);
+    g_autofree char *sockets = conf_value("Topology", "vm", "sockets");
+    CHECK(!g_strcmp0(sockets, "2"), "sockets=%s", sockets);
+    /* Threads: the count follows the product. */
+    set_spin(s, "cores-spin", 2);
+    set_spin(s, "threads-spin", 2);
+    check_topology_shown(s, 8, 2, 2, 2);
+    /* A count the sockets and threads do not divide: one socket of N cores again, and
+     * vm.conf without the topology keys. */
+    set_spin(s, "cpus-spin", 6);
+    check_topology_shown(s, 6, 1, 6, 1);
+    g_autofree char *gone = conf_value("Topology", "vm", "threads");
+    CHECK(!gone, "threads=%s left for one socket of six cores", gone);
+    /* More than the engine runs is refused on the row and not written. */
+    set_spin(s, "sockets-spin", 4);
+    set_spin(s, "cores-spin", 8);
+    const char *why = gtk_widget_get_tooltip_text(expander);
+    CHECK(why && strstr(why, "at most 16"), "no error for 4 x 8 processors: '%s'", why ? why : "");
+    unsigned cn;
+    conf_topology("Topology", &cn);
+    CHECK(cn == 6, "vm.conf has %u processors after refused 24 and 32", cn);
+    set_spin(s, "cores-spin", 3);
+    check_topology_shown(s, 12, 4, 3, 1);
+    CHECK(!gtk_widget_has_css_class(expander, "error"), "the error stays after a good topology");
+    gtk_window_destroy(s);
+    run_for(50);
+    /* Opened again: what vm.conf keeps. */
+    s = open_settings("Topology");
+    check_topology_shown(s, 12, 4, 3, 1);
+    gtk_window_destroy(s);
+    note("topology: cpus=4,sockets=2,cores=2 shown and kept; 8, 2x2x2, 6 (1 socket), 4x3 written; 4x8 refused");
 }
 
 static void check_cpus_and_bad_values(void)
@@ -514,6 +604,7 @@ static void check_sound_and_network(void)
 static void case_settings(const char *arg)
 {
     check_cpus_and_bad_values();
+    check_topology();
     check_sound_and_network();
     check_disks();
 }

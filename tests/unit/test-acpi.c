@@ -2,7 +2,7 @@
 /* The ACPI tables as firmware installs them: this test runs the table-loader script the
  * way SeaBIOS does (allocate, add pointers, add checksums) and then walks RSDP -> RSDT ->
  * FADT -> FACS/DSDT (and MADT) checking signatures, checksums and the PM fields; iasl
- * must disassemble the patched DSDT. */
+ * must disassemble the patched DSDT, with a processor device per CPU. */
 #include "engine/testing.h"
 #include "hw/acpi/acpi-build.h"
 
@@ -216,6 +216,25 @@ static void check_tables(bool apic, bool hpet)
         hn += strlen("Name (HPTE, ");
         g_assert_cmpuint(g_str_has_prefix(hn, "One") ? 1 : g_str_has_prefix(hn, "Zero") ? 0
                                                             : g_ascii_strtoull(hn, NULL, 0), ==, hpet);
+        /* A processor device per CPU, its _UID the MADT's processor UID (index). */
+        unsigned cpus = apic ? G_N_ELEMENTS(ids) : 1;
+        for (unsigned i = 0; i <= cpus; i++) {
+            g_autofree char *dev = g_strdup_printf("Device (CP%02X)", i);
+            const char *d = strstr(text, dev);
+            if (i == cpus) {
+                g_assert_null(d);
+                break;
+            }
+            g_assert_nonnull(d);
+            g_autofree char *uid = i == 0 ? g_strdup("Name (_UID, Zero)") : i == 1 ? g_strdup("Name (_UID, One)")
+                                          : g_strdup_printf("Name (_UID, 0x%02X)", i);
+            const char *hid = strstr(d, "Name (_HID, \"ACPI0007\"");
+            const char *u = strstr(d, uid);
+            const char *next = strstr(d + 1, "Device (");
+            g_assert_nonnull(hid);
+            g_assert_nonnull(u);
+            g_assert_true(!next || (hid < next && u < next));
+        }
         g_remove(aml);
         g_remove(dsl);
         g_rmdir(dir);

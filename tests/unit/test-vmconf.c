@@ -151,6 +151,14 @@ static const struct {
     { "[vm]\ncpus=64\n", { "[vm] cpus=64", "the processor count must be a number from 1 to 16", NULL } },
     { "[vm]\nboot=acdn\n", { "[vm] boot=acdn", "1 to 3 of a (floppy)", NULL } },
     { "[vm]\ncpus=two\n", { "cpus=two", NULL } },
+    /* The topology keys: each bad value on its line, then the whole as -smp checks it. */
+    { "[vm]\ncpus=4\ncores=x\n", { "[vm] cores=x", "cores must be a number from 1 to 16", NULL } },
+    { "[vm]\ncpus=4\nthreads=0\n", { "[vm] threads=0", "threads must be a number from 1 to 16", NULL } },
+    { "[vm]\ncpus=4\nsockets=3\n", { "[vm] cpus=4, sockets=3", "4 processors cannot be split", NULL } },
+    { "[vm]\ncpus=4\nsockets=2\ncores=2\nthreads=2\n",
+      { "[vm] cpus=4, sockets=2, cores=2, threads=2", "sockets*cores*threads = 8, not the 4", NULL } },
+    { "[vm]\nsockets=4\ncores=8\n", { "[vm] sockets=4, cores=8", "the topology gives 32", NULL } },
+    { "[vm]\ncpus=4,sockets=2\ncores=2\n", { "[vm] cores=2", "cpus=4,sockets=2 gives the topology already", NULL } },
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
     { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
@@ -421,6 +429,33 @@ static void test_smp_syntax(void)
             g_error("-smp %s: '%s' lacks '%s'", bad[k].text, err->message, bad[k].says);
         g_assert_null(strchr(err->message, '\n'));
         g_assert_cmpuint(n, ==, 99);
+    }
+}
+
+/* vm.conf's sockets, cores and threads keys (what the app writes) beside cpus=: the
+ * count and the topology as -smp would give them. */
+static void test_topology_keys(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        const char *text;
+        unsigned n, sockets, cores, threads;
+    } cases[] = {
+        { "[vm]\ncpus=4\nsockets=2\ncores=2\nthreads=1\n", 4, 2, 2, 1 },
+        { "[vm]\ncpus=4\nthreads=2\n", 4, 1, 2, 2 },
+        { "[vm]\ncores=2\nthreads=2\n", 4, 1, 2, 2 },
+        { "[vm]\ncpus=6\nsockets=3\n", 6, 3, 2, 1 },
+        { "[vm]\ncpus=8,sockets=2,cores=2\n", 8, 2, 2, 2 },
+        { "[vm]\ncpus=4\n", 4, 1, 4, 1 },
+    };
+    for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(VmConfig) c = parse_text(f, cases[k].text, &err);
+        g_assert_no_error(err);
+        CpuTopology t = vm_config_topology(c);
+        if (c->smp != cases[k].n || t.sockets != cases[k].sockets || t.cores != cases[k].cores ||
+            t.threads != cases[k].threads)
+            g_error("%s: %u CPUs, sockets=%u cores=%u threads=%u", cases[k].text, c->smp, t.sockets, t.cores,
+                    t.threads);
     }
 }
 
@@ -726,6 +761,7 @@ int main(int argc, char **argv)
     g_test_add("/vmconf/bad-values", Fixture, NULL, fixture_setup, test_bad_values, fixture_teardown);
     g_test_add("/vmconf/usb-filters", Fixture, NULL, fixture_setup, test_usb_filters, fixture_teardown);
     g_test_add_func("/vmconf/smp-syntax", test_smp_syntax);
+    g_test_add("/vmconf/topology-keys", Fixture, NULL, fixture_setup, test_topology_keys, fixture_teardown);
     g_test_add_func("/vmconf/smp-apic-ids", test_smp_apic_ids);
     g_test_add("/vmconf/limits-shared", Fixture, NULL, fixture_setup, test_limits_shared, fixture_teardown);
     g_test_add("/vmconf/long-values", Fixture, NULL, fixture_setup, test_long_values_shortened,

@@ -15,6 +15,8 @@ typedef struct Settings {
     AdwPreferencesGroup *problem, *hardware, *boot, *disks, *kernel;
     GtkWidget *memory_row, *cpus_row, *display_row, *firmware_row, *boot_row, *menu_row;
     GtkSpinButton *memory, *cpus;
+    GtkWidget *topology_row;        /* the advanced expander: [vm] sockets, cores, threads */
+    GtkSpinButton *sockets, *cores, *threads;
     GtkSwitch *boot_menu;
     AdwComboRow *display, *boot_order;
     AdwComboRow *sound, *network;   /* [vm] sound= and network= */

@@ -101,14 +101,94 @@ static void on_memory_changed(GtkSpinButton *spin, Settings *s)
     settings_commit(s, conf, s->memory_row, NULL);
 }
 
+static unsigned spin_uint(GtkSpinButton *spin)
+{
+    return (unsigned)gtk_spin_button_get_value_as_int(spin);
+}
+
+/* The expander's subtitle: the topology in words, as the guest will see it. */
+static void show_topology(Settings *s)
+{
+    unsigned so = spin_uint(s->sockets), co = spin_uint(s->cores), th = spin_uint(s->threads);
+    g_autofree char *sockets = g_strdup_printf(ngettext("%u socket", "%u sockets", so), so);
+    g_autofree char *cores = g_strdup_printf(ngettext("%u core", "%u cores", co), co);
+    g_autofree char *threads = g_strdup_printf(ngettext("%u thread", "%u threads", th), th);
+    /* TRANSLATORS: e.g. "2 sockets × 2 cores × 1 thread" */
+    g_autofree char *text = g_strdup_printf(_("%s × %s × %s"), sockets, cores, threads);
+    if (!gtk_widget_has_css_class(s->topology_row, "error"))
+        adw_expander_row_set_subtitle(ADW_EXPANDER_ROW(s->topology_row), text);
+}
+
+/* The processor count and its topology into conf: cpus= a plain count, and sockets,
+ * cores and threads only when they differ from one socket of N cores (vireo-run's and
+ * QEMU's default for -smp N on pc), so a simple VM keeps a simple vm.conf and a topology
+ * once given (also in -smp's form in cpus=) survives every save. */
+static void put_processors(GKeyFile *conf, unsigned so, unsigned co, unsigned th)
+{
+    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cpus", (gint)(so * co * th));
+    if (so == 1 && th == 1) {
+        g_key_file_remove_key(conf, VMCONF_GROUP_VM, "sockets", NULL);
+        g_key_file_remove_key(conf, VMCONF_GROUP_VM, "cores", NULL);
+        g_key_file_remove_key(conf, VMCONF_GROUP_VM, "threads", NULL);
+        return;
+    }
+    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "sockets", (gint)so);
+    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cores", (gint)co);
+    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "threads", (gint)th);
+}
+
+static void set_topology_spins(Settings *s, unsigned so, unsigned co, unsigned th)
+{
+    bool was = s->loading;
+    s->loading = true;
+    gtk_spin_button_set_value(s->sockets, so);
+    gtk_spin_button_set_value(s->cores, co);
+    gtk_spin_button_set_value(s->threads, th);
+    s->loading = was;
+}
+
+/* A new count keeps the sockets and threads when they divide it (the cores per socket
+ * change); otherwise the topology goes back to one socket of N cores. */
 static void on_cpus_changed(GtkSpinButton *spin, Settings *s)
 {
     if (s->loading)
         return;
+    unsigned n = spin_uint(spin), so = spin_uint(s->sockets), th = spin_uint(s->threads);
+    if (n % (so * th))
+        so = 1, th = 1;
+    set_topology_spins(s, so, n / (so * th), th);
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
-    g_key_file_set_integer(conf, VMCONF_GROUP_VM, "cpus", gtk_spin_button_get_value_as_int(spin));
-    g_autofree char *advice = vireo_cpus_advice((unsigned)gtk_spin_button_get_value_as_int(spin));
+    put_processors(conf, so, n / (so * th), th);
+    g_autofree char *advice = vireo_cpus_advice(n);
     settings_commit(s, conf, s->cpus_row, advice);
+    settings_row_show_error(s->topology_row, NULL, NULL);
+    show_topology(s);
+}
+
+/* Sockets, cores or threads: the count becomes their product, up to the engine's limit. */
+static void on_topology_changed(GtkSpinButton *spin, Settings *s)
+{
+    if (s->loading)
+        return;
+    unsigned so = spin_uint(s->sockets), co = spin_uint(s->cores), th = spin_uint(s->threads);
+    unsigned n = so * co * th;
+    if (n > VM_CPUS_MAX) {
+        g_autofree char *msg = g_strdup_printf(_("%u × %u × %u = %u processors: at most %d run"), so, co, th, n,
+                                               VM_CPUS_MAX);
+        settings_row_show_error(s->topology_row, msg, NULL);
+        adw_expander_row_set_subtitle(ADW_EXPANDER_ROW(s->topology_row), msg);
+        return;
+    }
+    bool was = s->loading;
+    s->loading = true;
+    gtk_spin_button_set_value(s->cpus, n);
+    s->loading = was;
+    g_autoptr(GKeyFile) conf = settings_conf_copy(s);
+    put_processors(conf, so, co, th);
+    g_autofree char *advice = vireo_cpus_advice(n);
+    settings_row_show_error(s->topology_row, NULL, NULL);
+    if (settings_commit(s, conf, s->cpus_row, advice))
+        show_topology(s);
 }
 
 /* The row says when the VM has more processors than the computer (vireo_cpus_advice). */
@@ -404,6 +484,7 @@ static void load_key_by_key(Settings *s, GKeyFile *kf)
     load_number_key(s, kf, "cpus", s->cpus_row, parse_cpus, &cpus);
     gtk_spin_button_set_value(s->memory, (double)(ram >> 20));
     gtk_spin_button_set_value(s->cpus, cpus);
+    set_topology_spins(s, 1, cpus, 1);
 }
 
 static void load_values(Settings *s)
@@ -426,6 +507,8 @@ static void load_values(Settings *s)
     if (cfg) {
         gtk_spin_button_set_value(s->memory, (double)(cfg->ram_size >> 20));
         gtk_spin_button_set_value(s->cpus, cfg->smp);
+        CpuTopology t = vm_config_topology(cfg);
+        set_topology_spins(s, t.sockets, t.cores, t.threads);
         adw_combo_row_set_selected(s->display, !g_strcmp0(cfg->vga, "none") ? 1 : !g_strcmp0(cfg->vga, "cirrus") ? 2 : 0);
         gtk_switch_set_active(s->boot_menu, cfg->boot_menu);
         const char *order = cfg->boot_order ? cfg->boot_order : "cda";
@@ -449,6 +532,7 @@ static void load_values(Settings *s)
         settings_usb_refresh(s);
     settings_update_file_rows(s);
     show_cpus_advice(s);
+    show_topology(s);
     s->loading = false;
 }
 
@@ -511,6 +595,23 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     gtk_widget_set_name(s->cpus_row, "cpus-row");
     g_signal_connect(s->memory, "value-changed", G_CALLBACK(on_memory_changed), s);
     g_signal_connect(s->cpus, "value-changed", G_CALLBACK(on_cpus_changed), s);
+    /* Advanced: how the guest sees the processors (CPUID, APIC IDs, the MADT). */
+    s->topology_row = adw_expander_row_new();
+    gtk_widget_set_name(s->topology_row, "topology-row");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->topology_row), _("Processor topology (advanced)"));
+    struct {
+        const char *title, *name;
+        GtkSpinButton **spin;
+    } topo[] = {
+        { N_("Sockets"), "sockets-spin", &s->sockets },
+        { N_("Cores per socket"), "cores-spin", &s->cores },
+        { N_("Threads per core"), "threads-spin", &s->threads },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(topo); i++) {
+        GtkWidget *row = spin_row(_(topo[i].title), topo[i].name, 1, VM_CPUS_MAX, 1, topo[i].spin);
+        adw_expander_row_add_row(ADW_EXPANDER_ROW(s->topology_row), row);
+        g_signal_connect(*topo[i].spin, "value-changed", G_CALLBACK(on_topology_changed), s);
+    }
     s->display = ADW_COMBO_ROW(adw_combo_row_new());
     s->display_row = GTK_WIDGET(s->display);
     gtk_widget_set_name(s->display_row, "display-row");
@@ -528,7 +629,7 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
                           sound_choices, G_N_ELEMENTS(sound_choices));
     s->network = choice_row(s, _("Network card"), _("Shares the computer’s connection (NAT)"), "network-row",
                             "network", network_choices, G_N_ELEMENTS(network_choices));
-    GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->display_row, GTK_WIDGET(s->sound),
+    GtkWidget *hw_rows[] = { s->memory_row, s->cpus_row, s->topology_row, s->display_row, GTK_WIDGET(s->sound),
                              GTK_WIDGET(s->network), s->firmware_row };
     for (size_t i = 0; i < G_N_ELEMENTS(hw_rows); i++)
         adw_preferences_group_add(s->hardware, hw_rows[i]);

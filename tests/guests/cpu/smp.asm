@@ -15,7 +15,11 @@
 ;     processors), so no pair of samples may show the two writes in opposite orders.
 ;     Then cross-modifying code: the BSP rewrites a routine CPU 1 calls, 1,000 times,
 ;     with the SDM's protocol (a flag, then CPUID on the executing CPU, 8.1.3): CPU 1
-;     always runs the new version.
+;     always runs the new version. And 300 rounds of a decoding race: the BSP's store
+;     into the routine drops CPU 1's code, its next store to the page gets it a direct
+;     write pointer, and while it stores through that pointer CPU 1 decodes the
+;     routine anew; the BSP's last store, through the pointer, must reach CPU 1's
+;     code (once lost for good: a Linux boot hung on a stale INT3 of text_poke).
 ;  3. IPIs (APs asleep in HLT): self, all including self, all excluding self, a
 ;     physical destination, logical flat and cluster destinations, lowest priority to
 ;     exactly one CPU, an NMI; each CPU counts what reaches it.
@@ -67,6 +71,12 @@ IRIW_Y     equ 0x40880          ; written rising by CPU 3
 IRIW_GO    equ 0x408c0          ; barrier: the four CPUs start together
 IRIW_DONE  equ 0x40900          ; readers finished: the writers stop
 IRIW_N     equ 60000            ; samples each reader takes
+RACE_FLAG  equ 0x40940          ; decode race: round k's last store is done
+RACE_ACK   equ 0x40980          ; CPU 1 saw round k's routine
+RACE_BEAT  equ 0x409c0          ; the BSP's loop count while it waits (block boundaries)
+RACE_BAD   equ 0x40a00          ; rounds whose last store CPU 1 never saw
+RACE_ROUNDS equ 300
+RACE_NEW   equ 0x10000          ; round k's last store makes the routine return k + this
 IRIW_R1    equ 0x200000         ; CPU 1's samples: X then Y, 8 bytes each
 IRIW_R2    equ 0x300000         ; the BSP's samples: Y then X
 
@@ -204,6 +214,24 @@ pm_main:
     inc esi
     cmp esi, SMC_ROUNDS
     jbe .smc
+    ; decoding race: k, a store elsewhere in the page, a window, k + RACE_NEW
+    mov esi, 1
+.race:
+    mov [SMC_CODE + 1], esi
+    mov [SMC_CODE + 0x800], esi
+%rep 300
+    mov [SMC_CODE + 0x804], esi
+%endrep
+    lea eax, [esi + RACE_NEW]
+    mov [SMC_CODE + 1], eax
+    mov [RACE_FLAG], esi
+.race_wait:
+    inc dword [RACE_BEAT]
+    cmp [RACE_ACK], esi
+    jne .race_wait
+    inc esi
+    cmp esi, RACE_ROUNDS
+    jbe .race
     call iriw_phase
     mov ebx, [NCPUS]
     dec ebx
@@ -229,6 +257,7 @@ pm_main:
     mov dword [SNAP], 0
     PRINTLN32 "smp: message passing and fenced store buffering show only TSO outcomes"
     CHECK_EQ SMC_BAD, 0, "cross-modifying code: CPU 1 ran an old version, times"
+    CHECK_EQ RACE_BAD, 0, "decoding race: CPU 1 kept running a lost store's old code, rounds"
     PRINTLN32 "smp: code rewritten by the BSP is what CPU 1 runs"
 
     ; -- 3: IPIs
@@ -700,6 +729,35 @@ ap_main:
     inc esi
     cmp esi, SMC_ROUNDS
     jbe .smc
+    ; decoding race: call the routine until the BSP's round k is done, then until it
+    ; returns k + RACE_NEW; given up (a lost store) after the BSP went round its wait
+    ; loop 2,000 times after the flag, each pass a block boundary where it drops its
+    ; write pointers
+    mov esi, 1
+.race:
+    call SEL_FLAT:SMC_CODE
+    cmp [RACE_FLAG], esi
+    jne .race
+    mov edi, [RACE_BEAT]
+.race_new:
+    push edi
+    xor eax, eax
+    cpuid
+    pop edi
+    call SEL_FLAT:SMC_CODE
+    lea edx, [esi + RACE_NEW]
+    cmp eax, edx
+    je .race_ok
+    mov eax, [RACE_BEAT]
+    sub eax, edi
+    cmp eax, 2000
+    jb .race_new
+    inc dword [RACE_BAD]
+.race_ok:
+    mov [RACE_ACK], esi
+    inc esi
+    cmp esi, RACE_ROUNDS
+    jbe .race
 .done2:
     call iriw_phase
     lock inc dword [DONE2]

@@ -22,6 +22,13 @@ awk -F'\t*: ' '$1 == "processor" { p = $2 } $1 == "physical id" { pk = $2 } $1 =
 cs=/sys/devices/system/clocksource/clocksource0
 echo "VIREO-CLOCKSOURCE available: $(cat $cs/available_clocksource)"
 echo "VIREO-CLOCKSOURCE current: $(cat $cs/current_clocksource)"
+# The ACPI processor device each CPU is bound to (its _UID, which pairs it with the MADT
+# entry), "none" when the DSDT has none for it.
+for c in /sys/devices/system/cpu/cpu[0-9]*; do
+    uid=none
+    [ -e "$c/firmware_node/uid" ] && uid=$(cat "$c/firmware_node/uid")
+    echo "VIREO-CPU-ACPI ${c##*/cpu} uid $uid"
+done
 stamp boot
 . /workload.sh
 stamp done
