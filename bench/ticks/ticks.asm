@@ -17,24 +17,7 @@ guest_main:
 [bits 32]
 pm_main:
     ; 8259s at 0x20/0x28, only IRQ 0 unmasked
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xfe
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
+    PIC_INIT 0xfe, 0xff
     SETGATE VEC_PIT, pit_isr, SEL_CODE0, 0x8e
     cmp dword [HPET], 0x8086a201
     CHECK32 e, "no HPET at 0xFED00000"

@@ -241,24 +241,7 @@ pm_main:
     PRINTLN32 "fpu: #MF at the next waiting instruction with CR0.NE"
 
     ; -- the same with CR0.NE clear: FERR# raises IRQ 13 (slave 8259 line 5)
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xfb                    ; only the cascade
-    out 0x21, al
-    mov al, 0xdf                    ; only IRQ 13
-    out 0xa1, al
+    PIC_INIT 0xfb, 0xdf             ; the master: only the cascade; the slave: only IRQ 13
     SETGATE 0x2d, irq13_isr, SEL_CODE0, 0x8e
     mov dword [IRQ13_COUNT], 0
     mov eax, cr0

@@ -74,23 +74,7 @@ guest_main:
 [bits 32]
 pm_main:
     ; -- 8259s initialised and fully masked: every interrupt below comes from the APICs
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xff
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT 0xff, 0xff
     mov dword [LAPIC + 0xf0], 0x1ff
     SETGATE VEC_PIN2, pin2_isr, SEL_CODE0, 0x8e
     SETGATE VEC_PIN8, pin8_isr, SEL_CODE0, 0x8e

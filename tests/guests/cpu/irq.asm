@@ -17,24 +17,7 @@ guest_main:
 [bits 32]
 pm_main:
     ; 8259: master at 0x20, slave at 0x28, only IRQ 0 unmasked
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 0x04
-    out 0x21, al
-    mov al, 0x02
-    out 0xa1, al
-    mov al, 0x01
-    out 0x21, al
-    out 0xa1, al
-    mov al, 0xfe
-    out 0x21, al
-    mov al, 0xff
-    out 0xa1, al
+    PIC_INIT 0xfe, 0xff
     SETGATE 0x20, timer_isr, SEL_CODE0, 0x8e
     ; IRQ 0's edge can fall before the CPU acknowledges it (a 100 us period and a host
     ; that preempts the vCPU): the 8259 then answers with spurious IRQ 7, as on a PC.
