@@ -11,6 +11,10 @@ workload phase's end, then prints the medians and the Vireo/QEMU ratios.
 With --media cdrom the same kernel and initramfs boot from the kit's ISOLINUX CD
 (tests/guests/linux/mkmedia.sh builds linux-cd.iso) through the IDE CD-ROM instead of
 -kernel, so the boot phase includes the firmware, ISOLINUX and reading the CD.
+
+With --arch amd64 the kit's amd64 kernel and initramfs (mkkit.sh KIT --amd64: Debian's
+amd64 kernel, busybox-static:amd64) boot on -cpu qemu64 in both, against
+qemu-system-x86_64 -accel tcg.
 """
 import argparse
 import os
@@ -66,15 +70,26 @@ def run_once(cmd, serial, timeout):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
-    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--qemu", help="default qemu-system-i386, or qemu-system-x86_64 with --arch amd64")
     ap.add_argument("--kit", required=True)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--media", choices=["kernel", "cdrom"], default="kernel")
+    ap.add_argument("--arch", choices=["i386", "amd64"], default="i386")
     ap.add_argument("--vireo-arg", action="append", default=[],
                     help="extra argument for vireo-run (repeatable), e.g. -d jit-stats")
     o = ap.parse_args()
     k = os.path.abspath(o.kit)
+    cpu_args = []
+    if o.arch == "amd64":
+        if o.media == "cdrom":
+            sys.exit("--arch amd64 boots the kernel directly (no amd64 CD)")
+        k = os.path.join(k, "amd64")
+        if not os.path.exists(os.path.join(k, "vmlinuz")):
+            sys.exit("%s/vmlinuz is missing: run tests/guests/linux/mkkit.sh %s --amd64" % (k, o.kit))
+        cpu_args = ["-cpu", "qemu64"]
+    if not o.qemu:
+        o.qemu = "qemu-system-x86_64" if o.arch == "amd64" else "qemu-system-i386"
     if o.media == "cdrom":
         iso = os.path.join(k, "linux-cd.iso")
         if not os.path.exists(iso):
@@ -82,7 +97,7 @@ def main():
         common = ["-m", "256", "-cdrom", iso]
     else:
         common = ["-m", "256", "-kernel", os.path.join(k, "vmlinuz"), "-initrd",
-                  os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"]
+                  os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"] + cpu_args
     results = {"vireo": [], "qemu": []}
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(o.reps):
