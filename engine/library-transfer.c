@@ -272,6 +272,13 @@ static bool fill_vm(const VmImport *imp, const char *dir, GKeyFile *kf, Progress
     g_autofree char *mem = g_strdup_printf("%" G_GUINT64_FORMAT "M", mib);
     g_key_file_set_string(kf, g, "memory", mem);
     g_key_file_set_integer(kf, g, "cpus", (gint)imp->cpus);
+    /* A topology other than one socket of N cores goes into vm.conf's own keys, as the
+     * app's settings write it (open_import dropped one Vireo cannot run). */
+    if (d->sockets && (d->sockets > 1 || d->threads > 1)) {
+        g_key_file_set_integer(kf, g, "sockets", (gint)d->sockets);
+        g_key_file_set_integer(kf, g, "cores", (gint)d->cores);
+        g_key_file_set_integer(kf, g, "threads", (gint)d->threads);
+    }
     if (d->boot[0])
         g_key_file_set_string(kf, g, "boot", d->boot);
     if (d->boot_menu)
@@ -281,6 +288,8 @@ static bool fill_vm(const VmImport *imp, const char *dir, GKeyFile *kf, Progress
         g_key_file_set_string(kf, g, "display", "none");
     else if (d->video && !strcmp(d->video, "cirrus"))
         g_key_file_set_string(kf, g, "display", "cirrus");
+    else if (d->video && !strcmp(d->video, "virtio"))
+        g_key_file_set_string(kf, g, "display", "virtio");
     if (d->kernel)
         g_key_file_set_string(kf, g, "kernel", d->kernel);
     if (d->initrd)
@@ -405,6 +414,14 @@ static VmImport *open_import(const char *path, GError **err)
         g_ptr_array_add(imp->notes, g_strdup_printf("%s asks for %u CPUs; Vireo runs at most %d",
                                                     d->name, imp->cpus, VM_CPUS_MAX));
         imp->cpus = VM_CPUS_MAX;
+        /* Its sockets x cores x threads made the larger count; the fewer CPUs are one
+         * socket of cores, and the note says so. */
+        if (d->sockets) {
+            g_ptr_array_add(imp->notes, g_strdup_printf("its topology of %u sockets x %u cores x %u threads "
+                                                        "becomes one socket of %d cores",
+                                                        d->sockets, d->cores, d->threads, VM_CPUS_MAX));
+            d->sockets = d->cores = d->threads = 0;
+        }
     }
     if (d->arch && !strcmp(d->arch, "x86_64"))
         g_ptr_array_add(imp->notes, g_strdup_printf("%s is an x86_64 system; Vireo's CPU runs "
@@ -548,13 +565,19 @@ static char *export_libvirt(const char *root, const char *name, const char *dir,
     d->name = g_strdup(name);
     d->memory = cfg->ram_size;
     d->vcpus = cfg->smp ? cfg->smp : 1;
+    /* The topology the guest sees (vm.conf's sockets, cores, threads or its default). */
+    CpuTopology topo = vm_config_topology(cfg);
+    d->sockets = topo.sockets, d->cores = topo.cores, d->threads = topo.threads;
     /* KVM where the VM takes it first; QEMU's translator otherwise. */
     d->type = g_strdup(g_str_has_prefix(cfg->accel ? cfg->accel : "kvm", "kvm") ? "kvm" : "qemu");
     d->arch = g_strdup("i686");
     g_strlcpy(d->boot, cfg->boot_order ? cfg->boot_order : "cad", sizeof(d->boot));
     d->boot_menu = cfg->boot_menu;
     d->clock_utc = cfg->rtc_utc;
-    d->video = g_strdup(!g_strcmp0(cfg->vga, "none") || !g_strcmp0(cfg->vga, "cirrus") ? cfg->vga : "vga");
+    /* libvirt's primary virtio video on a PC is QEMU's virtio-vga, vm.conf's virtio. */
+    d->video = g_strdup(!g_strcmp0(cfg->vga, "none") || !g_strcmp0(cfg->vga, "cirrus") || !g_strcmp0(cfg->vga, "virtio")
+                            ? cfg->vga
+                            : "vga");
     d->cmdline = g_strdup(cfg->append);
     const char *files[2] = { cfg->kernel, cfg->initrd };
     char **targets[2] = { &d->kernel, &d->initrd };

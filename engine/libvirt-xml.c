@@ -78,6 +78,11 @@ char *libvirt_domain_to_xml(const LibvirtDomain *d)
     put(x, 2, "<name>%s</name>", d->name);
     put(x, 2, "<memory unit='KiB'>%" G_GUINT64_FORMAT "</memory>", d->memory >> 10);
     put(x, 2, "<vcpu>%u</vcpu>", d->vcpus ? d->vcpus : 1);
+    if (d->sockets && d->cores && d->threads) {
+        put(x, 2, "<cpu>");
+        put(x, 4, "<topology sockets='%u' cores='%u' threads='%u'/>", d->sockets, d->cores, d->threads);
+        put(x, 2, "</cpu>");
+    }
     put(x, 2, "<os>");
     put(x, 4, "<type arch='%s' machine='pc'>hvm</type>", d->arch ? d->arch : "i686");
     if (d->kernel)
@@ -123,7 +128,11 @@ char *libvirt_domain_to_xml(const LibvirtDomain *d)
     if (d->video && strcmp(d->video, "none")) {
         put(x, 4, "<graphics type='vnc' port='-1' autoport='yes'/>");
         put(x, 4, "<video>");
-        put(x, 6, "<model type='%s' vram='16384' heads='1' primary='yes'/>", d->video);
+        /* libvirt sizes virtio's memory itself (vram is for vga, cirrus, qxl, vmvga). */
+        if (!strcmp(d->video, "virtio"))
+            put(x, 6, "<model type='virtio' heads='1' primary='yes'/>");
+        else
+            put(x, 6, "<model type='%s' vram='16384' heads='1' primary='yes'/>", d->video);
         put(x, 4, "</video>");
     } else {
         put(x, 4, "<video>");
@@ -145,6 +154,8 @@ typedef struct Parse {
     char *memory_unit;
     LibvirtDisk *disk;       /* the <disk> being read */
     int boots;
+    bool has_vcpu;           /* <vcpu> was given */
+    bool has_topology;       /* <cpu><topology> was given */
 } Parse;
 
 static const char *attr(const char **names, const char **values, const char *name)
@@ -166,6 +177,57 @@ static bool at(const Parse *p, const char *path)
         if (strcmp(parts[i], p->stack->pdata[i]))
             return false;
     return true;
+}
+
+/* One count of <topology>, 1 to 4096 (libvirt's own vcpu limit is lower). */
+static bool topology_count(const char *name, const char *v, unsigned *out, GError **err)
+{
+    g_autofree char *t = g_strstrip(g_strdup(v));
+    guint64 n;
+    if (!g_ascii_string_to_unsigned(t, 10, 1, 4096, &n, NULL)) {
+        g_autofree char *shown = config_shorten(t, 40);
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "<cpu><topology %s='%s'>: expected a count from 1 to 4096", name, shown);
+        return false;
+    }
+    *out = (unsigned)n;
+    return true;
+}
+
+/* <topology sockets= dies= clusters= cores= threads=/> (formatdomain.html#cpu-model-and-
+ * topology): libvirt wants sockets, cores and threads all given. Vireo's board has no
+ * dies or clusters, so more than one of either is refused rather than folded away. */
+static void read_topology(Parse *p, const char **an, const char **av, GError **err)
+{
+    static const char *const names[] = { "sockets", "cores", "threads" };
+    unsigned *slots[] = { &p->d->sockets, &p->d->cores, &p->d->threads };
+    static const char *const unsupported[] = { "dies", "clusters" };
+    unsigned n;
+    for (size_t i = 0; i < G_N_ELEMENTS(unsupported); i++) {
+        const char *v = attr(an, av, unsupported[i]);
+        if (!v)
+            continue;
+        if (!topology_count(unsupported[i], v, &n, err))
+            return;
+        if (n != 1) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                        "<cpu><topology %s='%u'>: Vireo's PC has one die and one cluster per "
+                        "socket; give the topology as sockets, cores and threads",
+                        unsupported[i], n);
+            return;
+        }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        const char *v = attr(an, av, names[i]);
+        if (!v) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "<cpu><topology> has no %s= (libvirt needs sockets, cores and threads)", names[i]);
+            return;
+        }
+        if (!topology_count(names[i], v, slots[i], err))
+            return;
+    }
+    p->has_topology = true;
 }
 
 static void on_start(GMarkupParseContext *ctx, const char *name, const char **an,
@@ -219,11 +281,12 @@ static void on_start(GMarkupParseContext *ctx, const char *name, const char **an
     } else if (at(p, "domain/devices/video/model")) {
         g_free(p->d->video);
         p->d->video = g_strdup(attr(an, av, "type"));
+    } else if (at(p, "domain/cpu/topology")) {
+        read_topology(p, an, av, err);
     }
 }
 
-static bool parse_number(const char *text, const char *what, guint64 max, guint64 *out,
-                         GError **err)
+static bool parse_number(const char *text, const char *what, guint64 max, guint64 *out, GError **err)
 {
     g_autofree char *t = g_strstrip(g_strdup(text));
     if (!g_ascii_string_to_unsigned(t, 10, 0, max, out, NULL)) {
@@ -274,8 +337,10 @@ static void on_end(GMarkupParseContext *ctx, const char *name, gpointer data, GE
     } else if (at(p, "domain/memory")) {
         memory_bytes(t, p->memory_unit, &p->d->memory, err);
     } else if (at(p, "domain/vcpu")) {
-        if (parse_number(t, "vcpu", 4096, &n, err))
+        if (parse_number(t, "vcpu", 4096, &n, err)) {
             p->d->vcpus = (unsigned)n;
+            p->has_vcpu = true;
+        }
     } else if (at(p, "domain/os/kernel")) {
         g_free(p->d->kernel);
         p->d->kernel = g_strstrip(g_strdup(t));
@@ -323,6 +388,20 @@ LibvirtDomain *libvirt_domain_parse(const char *xml, gsize len, GError **err)
     if (ok && !p.d->memory) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "the domain has no <memory>");
         ok = false;
+    }
+    /* libvirt itself refuses a topology whose product is not the vcpu count; a domain
+     * with only a topology has that many vcpus. */
+    if (ok && p.has_topology) {
+        guint64 product = (guint64)p.d->sockets * p.d->cores * p.d->threads;
+        if (!p.has_vcpu && product <= 4096) {
+            p.d->vcpus = (unsigned)product;
+        } else if (product != p.d->vcpus) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                        "<cpu><topology sockets='%u' cores='%u' threads='%u'> makes %" G_GUINT64_FORMAT
+                        " processors, not the %u of <vcpu>",
+                        p.d->sockets, p.d->cores, p.d->threads, product, p.d->vcpus);
+            ok = false;
+        }
     }
     if (!ok) {
         libvirt_domain_free(p.d);

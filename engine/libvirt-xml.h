@@ -21,6 +21,9 @@ typedef struct LibvirtDomain {
     char *name;
     uint64_t memory;   /* bytes */
     unsigned vcpus;
+    /* <cpu><topology sockets= cores= threads=/>; all zero: not given (one socket of
+     * vcpus cores, libvirt's and QEMU's default). When given, their product is vcpus. */
+    unsigned sockets, cores, threads;
     char *arch;        /* "i686", "x86_64" */
     char *kernel, *initrd, *cmdline;
     char boot[5];      /* boot devices in order as vm.conf letters: a c d n */
@@ -40,6 +43,7 @@ LibvirtDisk *libvirt_disk_new(const char *device, const char *file, const char *
 char *libvirt_domain_to_xml(const LibvirtDomain *d);
 
 /* Reads a domain as virsh dumpxml writes it. Elements Vireo has no use for (interfaces,
- * channels, ...) are skipped; a document that is not a <domain>, or a memory or vcpu
- * value that is no number, is an error in one line. */
+ * channels, ...) are skipped; a document that is not a <domain>, a memory or vcpu
+ * value that is no number, or a CPU topology that is incomplete, has dies or clusters,
+ * or does not multiply to the vcpu count, is an error in one line. */
 LibvirtDomain *libvirt_domain_parse(const char *xml, gsize len, GError **err);

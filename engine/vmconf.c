@@ -271,8 +271,9 @@ static bool parse_vm_group(Parser *p, VmConfig *cfg)
     }
 
     g_autofree char *display = get_value(p, g, "display");
-    if (display && strcmp(display, "std") && strcmp(display, "cirrus") && strcmp(display, "none"))
-        return bad_value(p, g, "display", display, "the display adapter is std, cirrus or none");
+    if (display && strcmp(display, "std") && strcmp(display, "cirrus") && strcmp(display, "virtio") &&
+        strcmp(display, "none"))
+        return bad_value(p, g, "display", display, "the display adapter is std, cirrus, virtio or none");
     cfg->vga = g_strdup(display ? display : "std");
 
     g_autofree char *boot = get_value(p, g, "boot");

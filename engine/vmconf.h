@@ -12,7 +12,7 @@
  *   machine=pc
  *   accel=kvm:tcg
  *   firmware=seabios           or the path of a BIOS image
- *   display=std                display adapter: std or none
+ *   display=std                display adapter: std, cirrus, virtio or none
  *   boot=acd                   boot order: a floppy, c hard disk, d CD, n network
  *   boot-menu=false
  *   kernel=vmlinuz             direct kernel boot (paths relative to the VM's folder)

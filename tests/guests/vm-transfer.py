@@ -236,13 +236,14 @@ def main():
             if "x86_64" not in out:
                 raise TestFailure("--import of the virsh XML printed %r" % out)
             conf = read_conf(lib, "debian12")
-            for want in ("memory=1024M", "cpus=4", "boot=dc", "rtc=utc", "vda=vda.qcow2", "cdrom=" + iso):
+            for want in ("memory=1024M", "cpus=4", "boot=dc", "rtc=utc", "vda=vda.qcow2", "cdrom=" + iso,
+                         "display=virtio"):
                 if want not in conf:
                     raise TestFailure("the virsh XML's vm.conf lacks %s:\n%s" % (want, conf))
             if re.search(r"^hd[abd]=", conf, re.M):
                 raise TestFailure("the virsh XML's virtio disk became an IDE one:\n%s" % conf)
             same_disk(os.path.join(lib, "debian12", "vda.qcow2"), pattern, "the virsh XML's disk")
-            print("ok: a virsh dumpxml domain imports (virtio disk as vda, SATA CD as cdrom, 1 GiB)")
+            print("ok: a virsh dumpxml domain imports (virtio disk as vda, SATA CD as cdrom, 1 GiB, virtio video as display=virtio)")
 
             # An OVA made as VMware writes them: descriptor first, stream-optimized VMDKs.
             ova_dir = os.path.join(tmp, "ova")

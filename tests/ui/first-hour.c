@@ -9,7 +9,8 @@
  *                              focus, Enter, one Tab stop per choice (10), a data ISO
  *                              said to be unbootable (11)
  *   first-hour-settings        settings: the processor count (1-16) and its topology
- *                              (sockets, cores, threads; issue 23), a bad vm.conf value
+ *                              (sockets, cores, threads; issue 23), the display adapter
+ *                              (virtio-vga written and shown again), a bad vm.conf value
  *                              named on its row (5); disks added (new qcow2, existing
  *                              image), grown, moved and removed (keeping or deleting the
  *                              file) as qemu-img sees them; CD and floppy drives added and
@@ -323,6 +324,39 @@ static void check_topology_shown(GtkWindow *s, unsigned n, unsigned so, unsigned
           t.threads, n, so, co, th);
 }
 
+/* The display row's virtio-vga: written as display=virtio, which the engine takes as its
+ * -vga virtio, and shown again when the settings reopen; std goes back the same way. */
+static void check_display(void)
+{
+    GtkWindow *s = open_settings("Topology");
+    AdwComboRow *row = ADW_COMBO_ROW(named(s, "display-row"));
+    GtkStringList *list = GTK_STRING_LIST(adw_combo_row_get_model(row));
+    CHECK(g_list_model_get_n_items(G_LIST_MODEL(list)) == 4 && strstr(gtk_string_list_get_string(list, 3), "virtio"),
+          "the display row offers no virtio-vga");
+    CHECK(adw_combo_row_get_selected(row) == 0, "the default std shown as adapter %u",
+          adw_combo_row_get_selected(row));
+    adw_combo_row_set_selected(row, 3);
+    run_for(50);
+    g_autofree char *written = conf_value("Topology", "vm", "display");
+    CHECK(!g_strcmp0(written, "virtio"), "virtio-vga chosen, vm.conf has display=%s", written);
+    g_autofree char *dir = g_build_filename(library_root, "Topology", NULL);
+    g_autoptr(GKeyFile) kf = vmconf_load(dir, NULL);
+    g_autoptr(VmConfig) cfg = kf ? vmconf_parse(kf, "Topology", dir, NULL) : NULL;
+    CHECK(cfg && !g_strcmp0(cfg->vga, "virtio"), "the engine does not take display=virtio");
+    gtk_window_destroy(s);
+    run_for(50);
+    s = open_settings("Topology");
+    row = ADW_COMBO_ROW(named(s, "display-row"));
+    CHECK(adw_combo_row_get_selected(row) == 3, "display=virtio shown as adapter %u", adw_combo_row_get_selected(row));
+    adw_combo_row_set_selected(row, 0);
+    run_for(50);
+    g_autofree char *back = conf_value("Topology", "vm", "display");
+    CHECK(!g_strcmp0(back, "std"), "Standard VGA chosen again, vm.conf has display=%s", back);
+    gtk_window_destroy(s);
+    run_for(50);
+    note("display: virtio-vga written as display=virtio, shown again on reopening, std back");
+}
+
 /* Issue 23: a topology set in vm.conf (here in -smp's form) survives the settings, the
  * advanced rows change it, and the count and the topology stay one. */
 static void check_topology(void)
@@ -605,6 +639,7 @@ static void case_settings(const char *arg)
 {
     check_cpus_and_bad_values();
     check_topology();
+    check_display();
     check_sound_and_network();
     check_disks();
 }

@@ -11,9 +11,11 @@
  *                         converts a VDI the same way.
  *   import-export         an OVA assembled here (OVF descriptor and a stream-optimized
  *                         VMDK) is reviewed and imports with its memory and CPUs; a
- *                         libvirt domain XML imports; a missing disk and a bad XML are
- *                         one message each and create nothing. A VM exports to a folder:
- *                         virt-xml-validate takes the XML, qemu-img check the disks; the
+ *                         libvirt domain XML imports (its two sockets as vm.conf's
+ *                         sockets=); a missing disk and a bad XML are one message
+ *                         each and create nothing. A VM exports to a folder:
+ *                         virt-xml-validate takes the XML (with its <cpu><topology>),
+ *                         qemu-img check the disks; the
  *                         QEMU command line lands on the clipboard. Cancel on a
  *                         conversion's progress dialog leaves nothing behind.
  */
@@ -303,7 +305,8 @@ static const char domain_text[] =
     "<domain type='kvm'>\n"
     "  <name>server-dos</name>\n"
     "  <memory unit='KiB'>65536</memory>\n"
-    "  <vcpu placement='static'>1</vcpu>\n"
+    "  <vcpu placement='static'>2</vcpu>\n"
+    "  <cpu><topology sockets='2' cores='1' threads='1'/></cpu>\n"
     "  <os><type arch='i686' machine='pc'>hvm</type><boot dev='hd'/></os>\n"
     "  <devices>\n"
     "    <disk type='file' device='disk'><driver name='qemu' type='raw'/>\n"
@@ -401,7 +404,7 @@ static void import_domain(const char *disk)
     CHECK(g_file_set_contents(path, xml, -1, NULL), "cannot write %s", path);
     AdwMessageDialog *d = import_and_review(path);
     const char *body = adw_message_dialog_get_body(d);
-    CHECK(strstr(body, "Memory: 64.0") && strstr(body, "Processors: 1"), "the review says: %s", body);
+    CHECK(strstr(body, "Memory: 64.0") && strstr(body, "Processors: 2"), "the review says: %s", body);
     /* A taken name brings the review back saying so; nothing is created meanwhile. */
     GtkEditable *name = GTK_EDITABLE(find_named(GTK_WIDGET(d), "import-name"));
     gtk_editable_set_text(name, "Office Appliance");
@@ -421,9 +424,16 @@ static void import_domain(const char *disk)
     g_autofree char *hda = conf_value("Server DOS", "drives", "hda");
     CHECK(!g_strcmp0(mem, "64M") && !g_strcmp0(vda, "vda.qcow2") && !hda, "memory=%s vda=%s hda=%s", mem, vda,
           hda);
+    /* Its two sockets of one core each become vm.conf's topology keys. */
+    g_autofree char *cpus = conf_value("Server DOS", "vm", "cpus");
+    g_autofree char *sockets = conf_value("Server DOS", "vm", "sockets");
+    g_autofree char *cores = conf_value("Server DOS", "vm", "cores");
+    CHECK(!g_strcmp0(cpus, "2") && !g_strcmp0(sockets, "2") && !g_strcmp0(cores, "1"), "cpus=%s sockets=%s cores=%s",
+          cpus, sockets, cores);
     g_autofree char *qcow = vm_file("Server DOS", "vda.qcow2");
     same_disk(disk, qcow);
-    note("libvirt domain imported as 'Server DOS': memory=%s, its raw virtio disk as vda.qcow2", mem);
+    note("libvirt domain imported as 'Server DOS': memory=%s, cpus=2 as sockets=2, its raw virtio disk as vda.qcow2",
+         mem);
 }
 
 static bool clipboard_done(void *data)
@@ -466,6 +476,8 @@ static void export_vm(void)
     CHECK(g_file_get_contents(xml, &text, NULL, NULL) && strstr(text, disk), "the XML does not name %s", disk);
     CHECK(strstr(text, "dev='vda'") && strstr(text, "bus='virtio'"), "the XML does not keep the virtio bus:\n%s",
           text);
+    CHECK(strstr(text, "<vcpu>2</vcpu>") && strstr(text, "<topology sockets='2' cores='1' threads='1'/>"),
+          "the XML does not keep the two sockets:\n%s", text);
     note("exported: %s and its disk (qemu-img check clean, identical to the VM's)", xml);
 
     /* Exporting again into the same folder: one message, nothing overwritten. */

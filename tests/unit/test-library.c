@@ -339,6 +339,132 @@ static void test_import_missing_disk(void)
     drop_root(root);
 }
 
+static char *write_xml(const char *root, const char *file, const char *xml)
+{
+    g_autofree char *parent = g_path_get_dirname(root);
+    char *path = g_build_filename(parent, file, NULL);
+    g_assert_true(g_file_set_contents(path, xml, -1, NULL));
+    return path;
+}
+
+/* A vm.conf key of a library VM, NULL when absent. */
+static char *conf_key(const VmLibraryEntry *e, const char *key)
+{
+    return g_key_file_get_string(e->conf, VMCONF_GROUP_VM, key, NULL);
+}
+
+/* vm.conf's sockets/cores/threads and display=virtio leave as libvirt's <cpu><topology>
+ * and primary virtio video, and come back from that XML as the same keys; a plain count
+ * leaves as one socket of N cores and comes back as cpus= alone. */
+static void test_libvirt_topology_round_trip(void)
+{
+    char *root = make_root();
+    g_autofree char *parent = g_path_get_dirname(root);
+    write_vm(root, "Quad", "[vm]\nmemory=64M\ncpus=4\nsockets=2\ncores=1\nthreads=2\ndisplay=virtio\n");
+    write_vm(root, "Pair", "[vm]\nmemory=64M\ncpus=2\n");
+    static const struct {
+        const char *name, *topology, *video, *sockets, *cores, *threads, *display;
+        CpuTopology topo;
+    } cases[] = {
+        { "Quad", "<topology sockets='2' cores='1' threads='2'/>", "<model type='virtio' heads='1' primary='yes'/>",
+          "2", "1", "2", "virtio", { 2, 1, 2 } },
+        { "Pair", "<topology sockets='1' cores='2' threads='1'/>", "<model type='vga' vram='16384'", NULL, NULL, NULL,
+          "std", { 1, 2, 1 } },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autofree char *out = g_build_filename(parent, cases[i].name, NULL);
+        g_autofree char *xml = vm_library_export_libvirt(root, cases[i].name, out, NULL, NULL, NULL, &err);
+        g_assert_no_error(err);
+        g_autofree char *text = NULL;
+        g_assert_true(g_file_get_contents(xml, &text, NULL, NULL));
+        g_assert_nonnull(strstr(text, cases[i].topology));
+        g_assert_nonnull(strstr(text, cases[i].video));
+
+        g_autoptr(VmImport) imp = vm_import_open(xml, &err);
+        g_assert_no_error(err);
+        g_assert_cmpuint(imp->cpus, ==, cases[i].topo.sockets * cases[i].topo.cores * cases[i].topo.threads);
+        g_assert_cmpuint(imp->notes->len, ==, 0);
+        g_autofree char *again = g_strdup_printf("%s again", cases[i].name);
+        g_autofree char *name = vm_import_create(imp, root, again, NULL, NULL, NULL, &err);
+        g_assert_no_error(err);
+        g_autoptr(VmLibraryEntry) e = vm_library_open(root, name, &err);
+        g_assert_no_error(err);
+        g_assert_null(e->error);
+        g_autofree char *so = conf_key(e, "sockets"), *co = conf_key(e, "cores"), *th = conf_key(e, "threads");
+        g_autofree char *display = conf_key(e, "display");
+        g_assert_cmpstr(so, ==, cases[i].sockets);
+        g_assert_cmpstr(co, ==, cases[i].cores);
+        g_assert_cmpstr(th, ==, cases[i].threads);
+        g_assert_cmpstr(display, ==, cases[i].display);
+        CpuTopology t = vm_config_topology(e->config);
+        g_assert_cmpuint(t.sockets, ==, cases[i].topo.sockets);
+        g_assert_cmpuint(t.cores, ==, cases[i].topo.cores);
+        g_assert_cmpuint(t.threads, ==, cases[i].topo.threads);
+        g_assert_cmpstr(e->config->vga, ==, cases[i].display);
+    }
+    drop_root(root);
+}
+
+/* A topology that is not the vcpu count, lacks a count, or needs dies is one line naming
+ * the file, and nothing is imported; one larger than Vireo runs is dropped with a note. */
+static void test_libvirt_topology_refused(void)
+{
+    static const struct {
+        const char *cpu, *want;
+    } cases[] = {
+        { "<vcpu>4</vcpu><cpu><topology sockets='2' cores='2' threads='2'/></cpu>",
+          "<cpu><topology sockets='2' cores='2' threads='2'> makes 8 processors, not the 4 of <vcpu>" },
+        { "<cpu><topology sockets='2' cores='2' threads='1'/></cpu><vcpu>3</vcpu>", "makes 4 processors, not the 3" },
+        { "<vcpu>4</vcpu><cpu><topology sockets='2' cores='2'/></cpu>", "<cpu><topology> has no threads=" },
+        { "<vcpu>4</vcpu><cpu><topology sockets='2' cores='two' threads='1'/></cpu>",
+          "<cpu><topology cores='two'>: expected a count from 1 to 4096" },
+        { "<vcpu>4</vcpu><cpu><topology sockets='0' cores='4' threads='1'/></cpu>", "<cpu><topology sockets='0'>" },
+        { "<vcpu>4</vcpu><cpu><topology sockets='1' dies='2' cores='2' threads='1'/></cpu>",
+          "<cpu><topology dies='2'>: Vireo's PC has one die" },
+    };
+    char *root = make_root();
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *text = g_strdup_printf("<domain type='kvm'><name>dom</name><memory unit='MiB'>64</memory>"
+                                                "%s<os><type arch='i686'>hvm</type></os></domain>", cases[i].cpu);
+        g_autofree char *xml = write_xml(root, "dom.xml", text);
+        g_autoptr(GError) err = NULL;
+        g_assert_null(vm_import_open(xml, &err));
+        g_assert_nonnull(err);
+        g_assert_true(g_str_has_prefix(err->message, xml));
+        if (!strstr(err->message, cases[i].want))
+            g_error("case %zu: '%s' does not say '%s'", i, err->message, cases[i].want);
+        g_assert_null(strchr(err->message, '\n'));
+    }
+    g_assert_false(g_file_test(root, G_FILE_TEST_EXISTS));
+
+    /* Without <vcpu>, the topology gives the count. */
+    g_autofree char *xml = write_xml(root, "six.xml", "<domain type='kvm'><name>six</name><memory unit='MiB'>64</memory>"
+                                                      "<cpu><topology sockets='3' cores='1' threads='2'/></cpu></domain>");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmImport) six = vm_import_open(xml, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(six->cpus, ==, 6);
+
+    /* 64 = 4 x 8 x 2 CPUs: Vireo's 16 cannot keep that shape. */
+    g_autofree char *big = write_xml(root, "big.xml", "<domain type='kvm'><name>big</name><memory unit='MiB'>64</memory>"
+                                                      "<vcpu>64</vcpu><cpu><topology sockets='4' cores='8' threads='2'/>"
+                                                      "</cpu></domain>");
+    g_autoptr(VmImport) imp = vm_import_open(big, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(imp->cpus, ==, VM_CPUS_MAX);
+    g_assert_cmpuint(imp->notes->len, ==, 2);
+    g_assert_nonnull(strstr(imp->notes->pdata[1], "4 sockets x 8 cores x 2 threads becomes one socket of 16 cores"));
+    g_autofree char *name = vm_import_create(imp, root, NULL, NULL, NULL, NULL, &err);
+    g_assert_no_error(err);
+    g_autoptr(VmLibraryEntry) e = vm_library_open(root, name, &err);
+    g_assert_no_error(err);
+    g_assert_null(e->error);
+    g_assert_false(g_key_file_has_key(e->conf, VMCONF_GROUP_VM, "sockets", NULL));
+    g_assert_cmpuint(e->config->smp, ==, VM_CPUS_MAX);
+    drop_root(root);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -351,5 +477,7 @@ int main(int argc, char **argv)
     g_test_add_func("/library/import-review-then-create", test_import_review_then_create);
     g_test_add_func("/library/import-export-cancel", test_import_export_cancel);
     g_test_add_func("/library/import-missing-disk", test_import_missing_disk);
+    g_test_add_func("/library/libvirt-topology-round-trip", test_libvirt_topology_round_trip);
+    g_test_add_func("/library/libvirt-topology-refused", test_libvirt_topology_refused);
     return g_test_run();
 }

@@ -109,7 +109,8 @@ static void test_fw_cfg_ports_taken_first(void)
     g_assert_nonnull(strstr(err->message, "port 0x510 is taken by fw_cfg"));
 }
 
-/* The display adapter: -vga cirrus puts the Cirrus in slot 2 instead of the std VGA;
+/* The display adapter: -vga cirrus (or virtio: virtio-vga, 1af4:1050) puts that card in
+ * slot 2 instead of the std VGA;
  * -device cirrus-vga replaces the std VGA too (as in QEMU); a second adapter on the
  * VGA's ports is refused, naming the owner. */
 static void test_display_adapters(void)
@@ -117,6 +118,7 @@ static void test_display_adapters(void)
     static const struct { const char *vga, *device; uint32_t id02, id03; } cases[] = {
         { "std", NULL, 0x11111234u, 0xffffffffu },
         { "cirrus", NULL, 0x00b81013u, 0xffffffffu },
+        { "virtio", NULL, 0x10501af4u, 0xffffffffu },
         { "std", "cirrus-vga,addr=3", 0xffffffffu, 0x00b81013u },
         { "none", NULL, 0xffffffffu, 0xffffffffu },
     };

@@ -111,6 +111,16 @@ static void test_display_cirrus(Fixture *f, gconstpointer data)
     g_assert_cmpstr(c->vga, ==, "cirrus");
 }
 
+/* display=virtio is vireo-run's -vga virtio: the virtio GPU behind a std-vga
+ * (test-pc-board puts it in slot 2). */
+static void test_display_virtio(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VmConfig) c = parse_text(f, "[vm]\ndisplay=virtio\n", &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(c->vga, ==, "virtio");
+}
+
 static void test_serial(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) err = NULL;
@@ -162,7 +172,8 @@ static const struct {
     { "[vm]\nmachine=q35\n", { "machine=q35", "'pc'", NULL } },
     { "[vm]\ncpu-model=k6\n", { "[vm] cpu-model=k6", "unknown CPU model 'k6'", NULL } },
     { "[vm]\naccel=hax\n", { "accel=hax", "kvm, tcg or interp", NULL } },
-    { "[vm]\ndisplay=vmware\n", { "display=vmware", "std, cirrus or none", NULL } },
+    { "[vm]\ndisplay=vmware\n", { "[vm] display=vmware", "std, cirrus, virtio or none", NULL } },
+    { "[vm]\ndisplay=virtio-gpu\n", { "[vm] display=virtio-gpu", "std, cirrus, virtio or none", NULL } },
     { "[vm]\nboot=cx\n", { "boot=cx", "a (floppy)", NULL } },
     { "[vm]\nboot=cc\n", { "boot=cc", "'c' appears twice", NULL } },
     { "[vm]\nboot-menu=maybe\n", { "boot-menu=maybe", "true or false", NULL } },
@@ -754,6 +765,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add("/vmconf/full", Fixture, NULL, fixture_setup, test_full, fixture_teardown);
     g_test_add("/vmconf/display-cirrus", Fixture, NULL, fixture_setup, test_display_cirrus, fixture_teardown);
+    g_test_add("/vmconf/display-virtio", Fixture, NULL, fixture_setup, test_display_virtio, fixture_teardown);
     g_test_add("/vmconf/serial", Fixture, NULL, fixture_setup, test_serial, fixture_teardown);
     g_test_add("/vmconf/devices", Fixture, NULL, fixture_setup, test_devices, fixture_teardown);
     g_test_add("/vmconf/shorthands", Fixture, NULL, fixture_setup, test_shorthands, fixture_teardown);

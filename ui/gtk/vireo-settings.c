@@ -204,7 +204,7 @@ static void on_display_changed(AdwComboRow *row, GParamSpec *ps, Settings *s)
     if (s->loading)
         return;
     g_autoptr(GKeyFile) conf = settings_conf_copy(s);
-    static const char *const values[] = { "std", "none", "cirrus" };
+    static const char *const values[] = { "std", "none", "cirrus", "virtio" };
     guint sel = adw_combo_row_get_selected(row);
     g_key_file_set_string(conf, VMCONF_GROUP_VM, "display", values[sel < G_N_ELEMENTS(values) ? sel : 0]);
     settings_commit(s, conf, s->display_row, NULL);
@@ -509,7 +509,10 @@ static void load_values(Settings *s)
         gtk_spin_button_set_value(s->cpus, cfg->smp);
         CpuTopology t = vm_config_topology(cfg);
         set_topology_spins(s, t.sockets, t.cores, t.threads);
-        adw_combo_row_set_selected(s->display, !g_strcmp0(cfg->vga, "none") ? 1 : !g_strcmp0(cfg->vga, "cirrus") ? 2 : 0);
+        adw_combo_row_set_selected(s->display, !g_strcmp0(cfg->vga, "none")     ? 1
+                                               : !g_strcmp0(cfg->vga, "cirrus") ? 2
+                                               : !g_strcmp0(cfg->vga, "virtio") ? 3
+                                                                                : 0);
         gtk_switch_set_active(s->boot_menu, cfg->boot_menu);
         const char *order = cfg->boot_order ? cfg->boot_order : "cda";
         GtkStringList *orders = GTK_STRING_LIST(adw_combo_row_get_model(s->boot_order));
@@ -616,7 +619,8 @@ GtkWindow *vireo_settings_dialog_new(GtkWindow *parent, VireoMachine *m)
     s->display_row = GTK_WIDGET(s->display);
     gtk_widget_set_name(s->display_row, "display-row");
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(s->display), _("Display adapter"));
-    const char *displays[] = { _("Standard VGA (Bochs VBE)"), _("None"), _("Cirrus CL-GD5446"), NULL };
+    const char *displays[] = { _("Standard VGA (Bochs VBE)"), _("None"), _("Cirrus CL-GD5446"),
+                               _("virtio-vga (virtio GPU)"), NULL };
     adw_combo_row_set_model(s->display, G_LIST_MODEL(gtk_string_list_new(displays)));
     g_signal_connect(s->display, "notify::selected", G_CALLBACK(on_display_changed), s);
     s->firmware_row = adw_action_row_new();
