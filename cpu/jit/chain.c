@@ -9,6 +9,13 @@
 
 #include <string.h>
 
+/* The guards test these as one 64-bit word. */
+_Static_assert(offsetof(X86Cpu, halted) % 8 == 0 && offsetof(X86Cpu, intr_shadow) == offsetof(X86Cpu, halted) + 1 &&
+                   offsetof(X86Cpu, code_bp) == offsetof(X86Cpu, halted) + 2 &&
+                   offsetof(X86Cpu, events_zero) == offsetof(X86Cpu, halted) + 3 &&
+                   offsetof(X86Cpu, pending_dr6) == offsetof(X86Cpu, halted) + 4 && sizeof(((X86Cpu *)0)->pending_dr6) == 4,
+               "halted, intr_shadow, code_bp, events_zero, pending_dr6: one 64-bit word");
+
 static size_t emit_movabs(JitEmit *e, int r, uint64_t v)
 {
     emit_u8(e, (uint8_t)(0x48 | ((r & 8) ? 1 : 0)));
@@ -59,6 +66,13 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     bool same_page = quiet && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
     JitSite site = { 0 };
     size_t start = emit_pos(e);
+    /* A quiet exit back to the block's own entry (a loop of one block: EAX = entry
+     * EIP, CS unchanged) reaches the block it is part of, at the address it was
+     * entered at: no linear address test, and block_eip, block_start and R12D
+     * already hold the next block's values. run_block links it only to this very
+     * block (JitSite.home). */
+    bool self = same_page && delta == 0 && start <= UINT16_MAX;
+    site.home = (uint16_t)start;
     size_t entry = emit_jmp_fwd(e);
     emit_patch(e, entry, emit_pos(e));
     /* Unlinked: tell run_block where we left, then return. */
@@ -80,10 +94,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
 
     site.guard = (uint16_t)(emit_pos(e) - start);
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
-    site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
-    emit_jcc_to(e, HC_NE, unlinked);
+    if (!self) {
+        emit_mov_rr(e, 4, H_RCX, H_RAX);
+        emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+        site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
+        emit_jcc_to(e, HC_NE, unlinked);
+    }
     if (!same_page) {
     /* The target's page as block_get found it: CS as linked (link_epoch), and the
      * instruction TLB of the CPL (3 or not) still holding the page at the same
@@ -106,11 +122,21 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
     emit_jcc_to(e, HC_NE, unlinked);
     }
-    site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
-    site.version = (uint16_t)(emit_pos(e) - start);
-    emit_u32(e, 0);
-    emit_jcc_to(e, HC_NE, unlinked);
+    if (!same_page) {
+        site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+        emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
+        site.version = (uint16_t)(emit_pos(e) - start);
+        emit_u32(e, 0);
+        emit_jcc_to(e, HC_NE, unlinked);
+    }
+    /* (A quiet exit within its page needs no page version test: the guard or the
+     * dispatcher that let the block run checked the version of this very page, and
+     * nothing of this vCPU wrote to it since (a store to a page with code takes its
+     * slow path, a handler, or is the exit's own and leaves elsewhere). Only another
+     * thread could have, unordered with a block that reads no memory: per SDM vol. 3
+     * 8.1.3 a CPU runs cross-modified code only after a serializing instruction (a
+     * handler, so not quiet); an IPI or interrupt fails the request test below, and
+     * the budget test brings the next trip through the dispatcher.) */
     /* The dispatcher's tests before a block (exec.c, x86_cpu_run). A request
      * pending: out of line (after the guard) INTR alone while IF is clear passes,
      * as the dispatcher would deliver nothing either (a kernel's interrupts-off
@@ -119,21 +145,14 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
     size_t req_pending = emit_jcc_fwd(e, HC_NE);
     size_t req_done = emit_pos(e);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
+    /* One 64-bit word (cpu-internal.h): a breakpoint of DR7 or the debugger; and,
+     * which only handlers set (for a quiet exit still clear, as the dispatcher runs
+     * no block with them), HLT, an interrupt shadow (the dispatcher steps the next
+     * instruction, so that an interrupt it makes deliverable, such as a TPR write
+     * after STI, is taken right after it) and pending data breakpoint hits. */
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
     emit_jcc_to(e, HC_NE, unlinked);
     if (!quiet) {
-        /* (data breakpoint hits come from handlers; the dispatcher enters no block
-         * with one pending) */
-        emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
-        /* (the dispatcher runs no block while these are set) */
-        emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
-        /* (An interrupt shadow: the dispatcher steps the next instruction, so that
-         * an interrupt it makes deliverable, such as a TPR write after STI, is
-         * taken right after it.) */
-        emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
-        emit_jcc_to(e, HC_NE, unlinked);
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
         emit_jcc_to(e, HC_NE, unlinked);
@@ -151,10 +170,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_jcc_to(e, HC_A, unlinked);
     /* What exec_block does around a block: count this one, start the next. */
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
-    emit_store(e, 4, CPU(block_eip), H_RAX);
-    site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_store(e, 8, CPU(block_start), H_RCX);
-    emit_mov_rr(e, 4, H_R12, H_RAX);
+    if (!self) {
+        emit_store(e, 4, CPU(block_eip), H_RAX);
+        site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+        emit_store(e, 8, CPU(block_start), H_RCX);
+        emit_mov_rr(e, 4, H_R12, H_RAX);
+    }
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     emit_patch(e, req_pending, emit_pos(e));
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
@@ -220,6 +241,11 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     bool itlb_taken = old->page != page || old->phys != phys;
     const X86Itlb *te = itlb_fill(c, lin, phys);
     uint32_t total = site.count + n;
+    /* (site.lin is 0 for an exit back to its own block's entry: only the budget and
+     * the jump, and only to that block, whose code starts site.home bytes before) */
+    bool self = site.lin == 0;
+    if (self && jit_cache_rx(j->cache, start) - site.home != (uintptr_t)fn)
+        return;
     uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
     /* rel32 fields count from the end of the field, the same in both views. */
     intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
@@ -230,18 +256,20 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     uint32_t cur_lin;
     memcpy(&cur_entry, start + 1, 4);
     memcpy(&cur_rel, start + site.jmp, 4);
-    memcpy(&cur_lin, start + site.lin, 4);
-    /* (site.epoch is 0 for an exit within its block's page: no epoch, CPL or TLB
-     * fields) */
+    cur_lin = lin;
+    if (!self)
+        memcpy(&cur_lin, start + site.lin, 4);
+    /* (site.epoch is 0 for a quiet exit within its block's page: no epoch, CPL,
+     * TLB or page version fields) */
     bool page_fields = site.epoch != 0;
     if (cur_entry == to_guard) {
         if (cur_lin == lin && cur_rel == rel &&
             (!page_fields ||
              (!memcmp(start + site.epoch, &c->link_epoch, 4) && !memcmp(start + site.acc, &acc, 4) &&
               !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, 4) &&
-              !memcmp(start + site.phys, &phys, 8))) &&
-            !memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4) &&
-            !memcmp(start + site.total, &total, 4) && !memcmp(start + site.insns, &ip, 8)) {
+              !memcmp(start + site.phys, &phys, 8) && !memcmp(start + site.vptr, &vp, 8) &&
+              !memcmp(start + site.version, &version, 4))) &&
+            !memcmp(start + site.total, &total, 4) && (self || !memcmp(start + site.insns, &ip, 8))) {
             /* The guard failed on one of the dispatcher's own tests: which. */
             j->stats.links_kept++;
             if (req & VCPU_REQ_EXIT)
@@ -260,18 +288,20 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
             j->stats.retargets++;
         }
     }
-    memcpy(start + site.lin, &lin, 4);
+    if (!self)
+        memcpy(start + site.lin, &lin, 4);
     if (page_fields) {
         memcpy(start + site.epoch, &c->link_epoch, 4);
         memcpy(start + site.acc, &acc, 4);
         memcpy(start + site.tlbe, &tp, 8);
         memcpy(start + site.lin_page, &page, 4);
         memcpy(start + site.phys, &phys, 8);
+        memcpy(start + site.vptr, &vp, 8);
+        memcpy(start + site.version, &version, 4);
     }
-    memcpy(start + site.vptr, &vp, 8);
-    memcpy(start + site.version, &version, 4);
     memcpy(start + site.total, &total, 4);
-    memcpy(start + site.insns, &ip, 8);
+    if (!self)
+        memcpy(start + site.insns, &ip, 8);
     memcpy(start + site.jmp, &rel, 4);
     memcpy(start + 1, &to_guard, 4);
     j->stats.links++;
@@ -361,13 +391,7 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_u32(e, X86_FL_IF);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_patch(e, no_req, emit_pos(e));
-    emit_alu_mi(e, 1, ALU_CMP, CPU(code_bp), 0);
-    misses[nm++] = emit_jcc_fwd(e, HC_NE);
-    emit_alu_mi(e, 4, ALU_CMP, CPU(pending_dr6), 0);
-    misses[nm++] = emit_jcc_fwd(e, HC_NE);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(halted), 0);
-    misses[nm++] = emit_jcc_fwd(e, HC_NE);
-    emit_alu_mi(e, 1, ALU_CMP, CPU(intr_shadow), 0);
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0); /* code_bp, pending_dr6, halted, intr_shadow */
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
     emit_u32(e, X86_FL_TF | X86_FL_RF);

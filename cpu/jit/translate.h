@@ -58,6 +58,7 @@ typedef struct JitSite {
     uint16_t count;           /* instructions of the block done at this exit */
     uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
     uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
+    uint16_t home;            /* where the exit starts in its block's code */
 } JitSite;
 
 /* An entry of the lookup table of exits whose target changes (JitSite.retargets):

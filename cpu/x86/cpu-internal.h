@@ -244,17 +244,20 @@ struct X86Cpu {
     X86Fpu fpu;
 
     /* Events. */
-    uint8_t halted;            /* 1: HLT; X86_HALT_SIPI: an AP in wait-for-SIPI */
+    /* halted, intr_shadow, code_bp, events_zero and pending_dr6 are one aligned 64-bit
+     * word, which a chained exit's guard tests at once (cpu/jit/chain.c asserts it). */
+    _Alignas(8) uint8_t halted; /* 1: HLT; X86_HALT_SIPI: an AP in wait-for-SIPI */
     uint8_t intr_shadow;       /* the instruction after STI / MOV SS / POP SS */
+    uint8_t code_bp;           /* X86_CODE_BP_*: instruction breakpoints, the debugger */
+    uint8_t events_zero;       /* always 0 (the rest of that word) */
+    uint32_t pending_dr6;      /* data breakpoint hits of the current instruction */
     uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
     uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */
     uint8_t single_step;       /* run one instruction per dispatch (TF, shadow, DRx) */
     uint8_t data_bp;           /* DR7 or the debugger has data breakpoints: all accesses
                                   take the slow path */
-    uint8_t code_bp;           /* X86_CODE_BP_*: instruction breakpoints, the debugger */
     uint8_t ac_check;          /* CR0.AM and EFLAGS.AC: alignment checks at CPL 3 */
     uint8_t in_delivery;       /* delivering an event: class for the #DF decision */
-    uint32_t pending_dr6;      /* data breakpoint hits of the current instruction */
     _Atomic unsigned tlb_flush_pending; /* map changed on another thread */
 
     /* Exception in flight (set before longjmp). */
