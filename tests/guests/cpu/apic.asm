@@ -6,9 +6,9 @@
 ; EOI and which interrupts again when EOIed while still asserted; then the 8259 again,
 ; through LINT0 in ExtINT mode (virtual wire) and through I/O APIC pin 0.
 %include "cpu.inc"
+%include "ioapic.inc"
 
 LAPIC       equ 0xfee00000
-IOAPIC      equ 0xfec00000
 PIT_TICKS   equ 0x600
 APIC_TICKS  equ 0x604
 IPI_COUNT   equ 0x608
@@ -26,16 +26,6 @@ VEC_RTC     equ 0x38
 VEC_TIMER   equ 0x40
 VEC_IPI     equ 0x50
 VEC_ERROR   equ 0x51
-
-%macro IOAPIC_W 2
-    mov dword [IOAPIC], %1
-    mov dword [IOAPIC + 0x10], %2
-%endmacro
-
-%macro IOAPIC_R 1
-    mov dword [IOAPIC], %1
-    mov eax, [IOAPIC + 0x10]
-%endmacro
 
 ; Waits with HLT until PIT_TICKS changes (a PIT tick boundary).
 %macro PIT_EDGE 0
@@ -377,19 +367,7 @@ pit_isr:
     iret
 
 timer_isr:
-    cmp dword [APIC_TICKS], 0
-    jne .counted
-    push eax
-    push edx
-    rdtsc
-    mov [FIRE_TSC], eax
-    mov [FIRE_TSC + 4], edx
-    pop edx
-    pop eax
-.counted:
-    inc dword [APIC_TICKS]
-    mov dword [LAPIC + 0xb0], 0
-    iret
+    TICK_ISR APIC_TICKS, FIRE_TSC
 
 ipi_isr:
     inc dword [IPI_COUNT]

@@ -6,9 +6,9 @@
 ; legacy replacement: timer 0 on IRQ 0 and timer 1 on IRQ 8 with the PIT and RTC cut
 ; off, and both back once it is left.
 %include "cpu.inc"
+%include "ioapic.inc"
 
 LAPIC       equ 0xfee00000
-IOAPIC      equ 0xfec00000
 HPET        equ 0xfed00000
 PIN2_COUNT  equ 0x600
 PIN8_COUNT  equ 0x604
@@ -36,11 +36,6 @@ T1_CONF     equ HPET + 0x120
 T1_CMP      equ HPET + 0x128
 T2_CONF     equ HPET + 0x140
 T2_CMP      equ HPET + 0x148
-
-%macro IOAPIC_W 2
-    mov dword [IOAPIC], %1
-    mov dword [IOAPIC + 0x10], %2
-%endmacro
 
 ; Spins, interrupts as they are, until the main counter advanced by %1 ticks of 10 ns.
 %macro HPET_SPIN 1
@@ -360,19 +355,7 @@ pm_main:
 
 ; Pin 2: the PIT's IRQ 0, HPET route 2 or timer 0 in legacy replacement mode (edge).
 pin2_isr:
-    cmp dword [PIN2_COUNT], 0
-    jne .counted
-    push eax
-    push edx
-    rdtsc
-    mov [FIRE_TSC], eax
-    mov [FIRE_TSC + 4], edx
-    pop edx
-    pop eax
-.counted:
-    inc dword [PIN2_COUNT]
-    mov dword [LAPIC + 0xb0], 0
-    iret
+    TICK_ISR PIN2_COUNT, FIRE_TSC
 
 ; Pin 8: the RTC or timer 1 in legacy replacement mode. Reading register C releases the
 ; RTC's line.
