@@ -155,6 +155,29 @@ EHCI_BOOT = (["-device", "usb-ehci,id=ehci", "-device", "usb-tablet,bus=ehci.0,p
               ("QEMU USB Mouse", r"1-4\.2", "0627:0001", "480")))
 
 
+def loadvm_round(vm, tag, failures, what):
+    """After the guest's first round: back to snapshot tag (taken while the guest waited
+    for its second round), a tablet position and a key sent, and the second round's
+    events checked: the controller, its ports and the devices carry on from the save."""
+    vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
+    hmp(vm, "loadvm " + tag)
+    vm.command("cont")
+    print("ok: loadvm")
+    before = len(vm.serial())
+    vm.command("input-send-event", events=abs_event(x=100, y=200))
+    time.sleep(0.3)
+    vm.send_key("b", hold_time=50)
+    deadline = time.monotonic() + 120
+    while "VIREO-USB-DONE" not in vm.serial()[before:]:
+        if time.monotonic() > deadline:
+            raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
+        time.sleep(0.2)
+    check_round(vm, vm.serial(), {
+        "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
+        "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
+    }, failures, what)
+
+
 def build_usb_kit(kit):
     """The Linux kit and its USB initramfs (linux/mkkit.sh, mkusb.sh): None when they are
     built, else the scenario's exit status (SKIP when the kit cannot be had, 1)."""
@@ -258,23 +281,7 @@ def linux_boot(o, tmp, boot):
         }, failures, "round 1")
 
         # Back to the saved moment: the controllers, ports and devices carry on.
-        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
-        hmp(vm, "loadvm usbwait")
-        vm.command("cont")
-        print("ok: loadvm")
-        before = len(vm.serial())
-        vm.command("input-send-event", events=abs_event(x=100, y=200))
-        time.sleep(0.3)
-        vm.send_key("b", hold_time=50)
-        deadline = time.monotonic() + 120
-        while "VIREO-USB-DONE" not in vm.serial()[before:]:
-            if time.monotonic() > deadline:
-                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
-            time.sleep(0.2)
-        check_round(vm, vm.serial(), {
-            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
-            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
-        }, failures, "after loadvm")
+        loadvm_round(vm, "usbwait", failures, "after loadvm")
     except TestFailure as e:
         failures.append(str(e))
         print(vm.serial()[-3000:])
@@ -874,23 +881,7 @@ def scenario_linux_xhci(o, tmp):
             "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_A, 1), (EV_KEY, KEY_A, 0)],
             "AT Translated Set 2 keyboard": [],
         }, failures, "xHCI")
-        vm.wait_serial(r"VIREO-USB-DONE[\s\S]*(reboot: Power down|Power down)", 30)
-        hmp(vm, "loadvm xhciwait")
-        vm.command("cont")
-        print("ok: loadvm")
-        before = len(vm.serial())
-        vm.command("input-send-event", events=abs_event(x=100, y=200))
-        time.sleep(0.3)
-        vm.send_key("b", hold_time=50)
-        deadline = time.monotonic() + 120
-        while "VIREO-USB-DONE" not in vm.serial()[before:]:
-            if time.monotonic() > deadline:
-                raise TestFailure("no second round after loadvm:\n" + vm.serial()[-2000:])
-            time.sleep(0.2)
-        check_round(vm, vm.serial(), {
-            "QEMU QEMU USB Tablet": [(EV_ABS, ABS_X, 100), (EV_ABS, ABS_Y, 200)],
-            "QEMU QEMU USB Keyboard": [(EV_KEY, KEY_B, 1), (EV_KEY, KEY_B, 0)],
-        }, failures, "xHCI after loadvm")
+        loadvm_round(vm, "xhciwait", failures, "xHCI after loadvm")
     except TestFailure as e:
         failures.append(str(e))
         print(vm.serial()[-3000:])
