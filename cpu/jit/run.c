@@ -3,6 +3,7 @@
  * cached block (translating it on first use, flushing the code cache when full,
  * linking the exit the previous block left through), attaching the translator to a
  * CPU, and its counters. Design in README.md. */
+#include "cpu/jit/dump.h"
 #include "cpu/jit/translate.h"
 #include "engine/config.h"
 #include "engine/log.h"
@@ -60,6 +61,8 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         if (j->perf)
             fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
                     c->seg[S_CS].sel, (uint32_t)c->eip); /* (32-bit code only) */
+        if (G_UNLIKELY(vlog_mask & (LOG_IN_ASM | LOG_OUT_ASM)))
+            jit_dump_block(c, insns, n, code, emit_pos(&t->e));
         fn = (JitFn)code;
         break;
     }
