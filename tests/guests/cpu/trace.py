@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The translator's debugging aids, with tests/guests/cpu/trace.asm.
+
+  trace.py --vireo vireo-run --bios trace.bin in-asm
+      runs the guest under -accel tcg with -d in_asm,out_asm -D FILE and checks that
+      the log shows the hot routine's guest instructions at their linear addresses
+      (capstone's text) and host code compiled for them (IMUL and ROL with the
+      guest's immediates). Skips (77) on a build without capstone, after checking
+      that vireo-run says so.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+PASS_EXIT = 33
+
+
+def run(vireo, accel, bios, extra, tmp, name, timeout=120):
+    serial = os.path.join(tmp, name + ".serial")
+    cmd = [vireo, "-accel", accel, "-display", "none", "-serial", "file:" + serial,
+           "-device", "isa-debug-exit", "-no-reboot", "-bios", bios] + extra
+    print("running:", " ".join(cmd), flush=True)
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        out, rc = p.stdout.decode("latin-1"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.output or b"").decode("latin-1"), None
+    try:
+        with open(serial, "rb") as f:
+            ser = f.read().decode("latin-1").replace("\r", "")
+    except FileNotFoundError:
+        ser = ""
+    return rc, out, ser
+
+
+def log_blocks(text, area, head):
+    """The messages of one -d area: (first line, [following lines])."""
+    blocks = []
+    cur = None
+    for line in text.splitlines():
+        if line.startswith("["):
+            cur = None
+            if line.startswith("[%s] %s" % (area, head)):
+                cur = (line, [])
+                blocks.append(cur)
+        elif cur is not None:
+            cur[1].append(line)
+    return blocks
+
+
+def in_asm(o, tmp):
+    log = os.path.join(tmp, "log.txt")
+    rc, out, ser = run(o.vireo, "tcg", o.bios, ["-d", "in_asm,out_asm", "-D", log], tmp, "in-asm")
+    if "this build has no disassembler" in out:
+        print(out.strip())
+        print("SKIP: vireo-run was built without capstone and says -d in_asm is unavailable")
+        return SKIP
+    fails = []
+    if rc != PASS_EXIT:
+        fails.append("exit status %s, expected %d: %s" % (rc, PASS_EXIT, out.strip()[-300:]))
+    m = re.search(r"trace: hot routine at ([0-9a-f]{8})", ser)
+    if not m:
+        print("FAIL: the guest did not print the hot routine's address:\n" + ser)
+        return 1
+    hot = int(m.group(1), 16)
+    with open(log, encoding="latin-1") as f:
+        text = f.read()
+    # The guest's instructions and their encodings' lengths (trace.asm).
+    want, a = [], hot
+    for length, asm in ((6, "imul eax, ebx, 0x12345"), (5, "add eax, 0x5a5a5a5a"), (2, "xor ecx, eax"),
+                        (3, "rol ecx, 7"), (1, "dec edx"), (2, "jne 0x%x" % hot)):
+        want.append("0x%08x:  %s" % (a, asm))
+        a += length
+    ins = [b for b in log_blocks(text, "in_asm", "IN: ") if b[1][:1] == [want[0]]]
+    if not ins:
+        fails.append("no in_asm block starts at 0x%08x" % hot)
+    elif ins[0][1][:len(want)] != want:
+        fails.append("in_asm of the hot routine:\n%s\nwanted:\n%s" % ("\n".join(ins[0][1]), "\n".join(want)))
+    elif "32-bit, 7 instructions" not in ins[0][0] and "32-bit, 6 instructions" not in ins[0][0]:
+        fails.append("in_asm header: %s" % ins[0][0])
+    outs = [b for b in log_blocks(text, "out_asm", "OUT: ") if "(linear 0x%08x)" % hot in b[0]]
+    if not outs:
+        fails.append("no out_asm block for linear 0x%08x" % hot)
+    else:
+        host = outs[0][1]
+        m = re.search(r"at 0x([0-9a-f]+)$", outs[0][0])
+        if not m or not host or not host[0].startswith("0x%08x:  " % int(m.group(1), 16)):
+            fails.append("out_asm does not start at the block's host address: %s / %s" % (outs[0][0], host[:1]))
+        # Inline code for the guest's IMUL, ADD and ROL: the same operations with the
+        # guest's immediates (not a call of the interpreter's handler).
+        for rx in (r":  imul \w+, \w+, 0x12345$", r":  rol \w+, 7$", r"0x5a5a5a5a$"):
+            if not any(re.search(rx, line) for line in host):
+                fails.append("out_asm of the hot routine lacks /%s/:\n%s" % (rx, "\n".join(host)))
+    if fails:
+        for f in fails:
+            print("FAIL: " + f)
+        return 1
+    print("in_asm and out_asm of the block at 0x%08x: %d guest, %d host instructions" %
+          (hot, len(ins[0][1]), len(outs[0][1])))
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vireo", required=True)
+    ap.add_argument("--bios", required=True)
+    ap.add_argument("mode", choices=["in-asm"])
+    o = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        return in_asm(o, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
