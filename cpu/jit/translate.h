@@ -111,6 +111,7 @@ typedef struct Jit {
     JitLink link;                  /* written by generated code */
     JitCache *cache;
     FILE *perf;
+    bool jitdump;                  /* a reference to perf.c's jitdump file */
     JitStats stats;
     size_t body;                   /* offset of a block's body after its prologue */
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
