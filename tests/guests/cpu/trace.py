@@ -8,6 +8,12 @@
       (capstone's text) and host code compiled for them (IMUL and ROL with the
       guest's immediates). Skips (77) on a build without capstone, after checking
       that vireo-run says so.
+
+  trace.py --vireo vireo-run --bios trace.bin same
+      runs the guest under interp, jit and tcg: each must pass its own checks
+      (single-stepping and an instruction breakpoint with RF through the compiled,
+      chained routine) and print the same serial output, every #DB's EIP, EAX,
+      ECX and DR6 included.
 """
 import argparse
 import os
@@ -106,14 +112,38 @@ def in_asm(o, tmp):
     return 0
 
 
+def same(o, tmp):
+    outs, fails = {}, []
+    for accel in ("interp", "jit", "tcg"):
+        rc, out, ser = run(o.vireo, accel, o.bios, [], tmp, accel)
+        outs[accel] = ser
+        if rc != PASS_EXIT:
+            fails.append("%s: exit status %s, expected %d: %s" % (accel, rc, PASS_EXIT, out.strip()[-300:]))
+        if "trace: all checks passed" not in ser:
+            fails.append("%s: the guest's checks did not pass:\n%s" % (accel, ser))
+    for accel in ("jit", "tcg"):
+        if outs[accel] != outs["interp"]:
+            a, b = outs["interp"].splitlines(), outs[accel].splitlines()
+            k = next((i for i in range(min(len(a), len(b))) if a[i] != b[i]), min(len(a), len(b)))
+            fails.append("%s's serial output differs from interp's at line %d: %r / %r" %
+                         (accel, k + 1, a[k] if k < len(a) else None, b[k] if k < len(b) else None))
+    if fails:
+        for f in fails:
+            print("FAIL: " + f)
+        return 1
+    print("interp, jit and tcg printed the same %d lines, %d #DB records" %
+          (len(outs["interp"].splitlines()), outs["interp"].count("trace:  eip ")))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--bios", required=True)
-    ap.add_argument("mode", choices=["in-asm"])
+    ap.add_argument("mode", choices=["in-asm", "same"])
     o = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        return in_asm(o, tmp)
+        return in_asm(o, tmp) if o.mode == "in-asm" else same(o, tmp)
 
 
 if __name__ == "__main__":
