@@ -208,6 +208,7 @@ int main(void)
     check_records((const uint8_t *)data, len, false, &js, true);
     unlink(path);
     x86_cpu_free(c);
+    vm_free(vm);
     if (failures)
         return 1;
     printf("PASS\n");
