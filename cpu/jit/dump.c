@@ -59,7 +59,8 @@ static const uint8_t *guest_code(X86Cpu *c, uint64_t lin, size_t len)
     return page ? page + (phys & 0xfff) : NULL;
 }
 
-void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *code, size_t size)
+void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *code, size_t size,
+                    const uint32_t *host_at)
 {
     uint64_t lin = (c->seg[S_CS].base + c->eip) & c->lin_mask;
     unsigned bits = c->long64 ? 64 : c->code32 ? 32 : 16;
@@ -80,9 +81,29 @@ void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *cod
     }
     if (vlog_mask & LOG_OUT_ASM) {
         g_autoptr(GString) s = g_string_new(NULL);
+        const uint8_t *h = code;
+        uint64_t at = (uint64_t)(uintptr_t)code;
         g_string_append_printf(s, "OUT: block %04x:%08" PRIx64 " (linear 0x%08" PRIx64 "), %zu bytes of host code at %p\n",
                                c->seg[S_CS].sel, c->eip, lin, size, code);
-        disassemble(s, CS_MODE_64, code, size, (uint64_t)(uintptr_t)code);
+        bool ranges = host_at != NULL;
+        for (unsigned k = 0; ranges && k < n; k++)
+            ranges = host_at[k] <= host_at[k + 1] && host_at[n] <= size;
+        if (!ranges) {
+            disassemble(s, CS_MODE_64, h, size, at);
+        } else {
+            /* Each guest instruction's host code under a line naming it, as QEMU's
+             * "-- guest addr" lines do. */
+            g_string_append(s, "-- prologue\n");
+            disassemble(s, CS_MODE_64, h, host_at[0], at);
+            uint64_t g = lin;
+            for (unsigned k = 0; k < n; k++) {
+                g_string_append_printf(s, "-- guest 0x%08" PRIx64 "\n", g);
+                disassemble(s, CS_MODE_64, h + host_at[k], host_at[k + 1] - host_at[k], at + host_at[k]);
+                g += insns[k].len;
+            }
+            g_string_append(s, "-- out of line: slow paths, exits\n");
+            disassemble(s, CS_MODE_64, h + host_at[n], size - host_at[n], at + host_at[n]);
+        }
         g_string_truncate(s, s->len - 1);
         vlog_write(LOG_OUT_ASM, "%s", s->str);
     }
@@ -90,10 +111,11 @@ void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *cod
 
 #else
 
-void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *code, size_t size)
+void jit_dump_block(X86Cpu *c, const X86Insn *insns, unsigned n, const void *code, size_t size,
+                    const uint32_t *host_at)
 {
     /* -d refuses in_asm and out_asm in this build, so this is never called. */
-    (void)c, (void)insns, (void)n, (void)code, (void)size;
+    (void)c, (void)insns, (void)n, (void)code, (void)size, (void)host_at;
 }
 
 #endif
