@@ -68,7 +68,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
             jit_jitdump_load(code, emit_pos(&t->e), name);
         }
         if (G_UNLIKELY(vlog_mask & (LOG_IN_ASM | LOG_OUT_ASM)))
-            jit_dump_block(c, insns, n, code, emit_pos(&t->e), NULL);
+            jit_dump_block(c, insns, n, code, emit_pos(&t->e), t->host_at);
         fn = (JitFn)code;
         break;
     }

@@ -89,6 +89,7 @@ typedef struct Tr {
     const X86Insn *insns;
     unsigned n;
     uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
+    uint32_t host_at[MAX_INSNS + 1]; /* where instruction k's host code starts; n: the out-of-line code (-d out_asm) */
     size_t epilogue;               /* returns EAX */
     Stub stubs[MAX_STUBS];
     unsigned nstubs;
