@@ -5,8 +5,8 @@
   trace.py --vireo vireo-run --bios trace.bin in-asm
       runs the guest under -accel tcg with -d in_asm,out_asm -D FILE and checks that
       the log shows the hot routine's guest instructions at their linear addresses
-      (capstone's text) and host code compiled for them (IMUL and ROL with the
-      guest's immediates). Skips (77) on a build without capstone, after checking
+      (capstone's text) and, under a line naming each, the host code compiled for
+      it (IMUL, ADD and ROL with the guest's immediates). Skips (77) on a build without capstone, after checking
       that vireo-run says so.
 
   trace.py --vireo vireo-run --bios trace.bin same
@@ -96,19 +96,35 @@ def in_asm(o, tmp):
     else:
         host = outs[0][1]
         m = re.search(r"at 0x([0-9a-f]+)$", outs[0][0])
-        if not m or not host or not host[0].startswith("0x%08x:  " % int(m.group(1), 16)):
-            fails.append("out_asm does not start at the block's host address: %s / %s" % (outs[0][0], host[:1]))
-        # Inline code for the guest's IMUL, ADD and ROL: the same operations with the
-        # guest's immediates (not a call of the interpreter's handler).
-        for rx in (r":  imul \w+, \w+, 0x12345$", r":  rol \w+, 7$", r"0x5a5a5a5a$"):
-            if not any(re.search(rx, line) for line in host):
-                fails.append("out_asm of the hot routine lacks /%s/:\n%s" % (rx, "\n".join(host)))
+        code = [l for l in host if not l.startswith("-- ")]
+        if not m or not code or not code[0].startswith("0x%08x:  " % int(m.group(1), 16)):
+            fails.append("out_asm does not start at the block's host address: %s / %s" % (outs[0][0], code[:1]))
+        # Each guest instruction's host code under its "-- guest ADDR" line, in order;
+        # the IMUL, ADD and ROL inline (the same operations with the guest's
+        # immediates, not a call of the interpreter's handler) under their own lines.
+        sections, cur = {}, None
+        for line in host:
+            if line.startswith("-- "):
+                cur = line
+                sections[cur] = []
+            elif cur is not None:
+                sections[cur].append(line)
+        marks = [l for l in host if l.startswith("-- guest ")]
+        wanted = ["-- guest 0x%08x" % int(w.split(":")[0], 16) for w in want]
+        if marks[:len(wanted)] != wanted:
+            fails.append("out_asm's guest markers %s, wanted %s" % (marks, wanted))
+        else:
+            for k, rx in ((0, r":  imul \w+, \w+, 0x12345$"), (1, r"0x5a5a5a5a$"), (3, r":  rol \w+, 7$")):
+                if not any(re.search(rx, line) for line in sections[wanted[k]]):
+                    fails.append("out_asm under %s lacks /%s/:\n%s" % (wanted[k], rx, "\n".join(sections[wanted[k]])))
+            if not sections.get("-- prologue") or "-- out of line: slow paths, exits" not in sections:
+                fails.append("out_asm lacks its prologue or out-of-line section")
     if fails:
         for f in fails:
             print("FAIL: " + f)
         return 1
     print("in_asm and out_asm of the block at 0x%08x: %d guest, %d host instructions" %
-          (hot, len(ins[0][1]), len(outs[0][1])))
+          (hot, len(ins[0][1]), len([l for l in outs[0][1] if not l.startswith("-- ")])))
     return 0
 
 
