@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "engine/log.h"
 #include "engine/config.h"
+#include "vireo-config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +34,8 @@ static const struct {
     { "net", LOG_NET, "network back ends and cards: frames, link, drops" },
     { "audio", LOG_AUDIO, "sound cards: streams started and stopped, rates, buffers" },
     { "jit-stats", LOG_JIT_STATS, "the CPU dispatcher's and translator's counters, printed when the VM ends" },
+    { "in_asm", LOG_IN_ASM, "guest code of each block the translator compiles (-accel tcg), disassembled" },
+    { "out_asm", LOG_OUT_ASM, "host code of each block the translator compiles (-accel tcg), disassembled" },
 };
 
 void vlog_print_areas(FILE *out)
@@ -60,6 +63,14 @@ bool vlog_set_areas(const char *spec, GError **err)
                         "-d: unknown log area '%s' (try -d help)", *p);
             return false;
         }
+#ifndef HAVE_CAPSTONE
+        /* Both need the disassembler, an optional build dependency. */
+        if (areas[i].area & (LOG_IN_ASM | LOG_OUT_ASM)) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                        "-d %s is unavailable: this build has no disassembler (rebuild with libcapstone-dev)", *p);
+            return false;
+        }
+#endif
         mask |= areas[i].area;
     }
     vlog_mask = mask;

@@ -24,6 +24,8 @@ typedef enum {
     LOG_NET      = 1u << 14, /* network back ends and cards: frames, drops */
     LOG_AUDIO    = 1u << 15, /* sound cards: streams started and stopped, rates, buffers */
     LOG_JIT_STATS = 1u << 16, /* the CPU's dispatcher and translator counters, at exit */
+    LOG_IN_ASM   = 1u << 17, /* the guest code of each block the translator compiles */
+    LOG_OUT_ASM  = 1u << 18, /* the host code it compiled the block to */
 } LogArea;
 
 extern unsigned vlog_mask;

@@ -8,7 +8,7 @@ mode=${1:-test}
 
 build_pkgs="build-essential pkg-config meson ninja-build nasm
   libglib2.0-dev libjson-glib-dev libpixman-1-dev zlib1g-dev libzstd-dev libpng-dev libslirp-dev
-  libsdl2-dev libpulse-dev libspice-server-dev libusb-1.0-0-dev libusbredirparser-dev seabios ipxe-qemu acpica-tools
+  libsdl2-dev libpulse-dev libspice-server-dev libusb-1.0-0-dev libusbredirparser-dev libcapstone-dev seabios ipxe-qemu acpica-tools
   libgtk-4-dev libadwaita-1-dev libepoxy-dev libosinfo-1.0-dev osinfo-db gettext appstream
   libgl1-mesa-dri fonts-cantarell adwaita-icon-theme usb.ids"
 test_pkgs="qemu-utils qemu-system-x86 gdb memtest86+ gcc-multilib clang libclang-rt-14-dev xvfb xauth

@@ -15,11 +15,18 @@ With --media cdrom the same kernel and initramfs boot from the kit's ISOLINUX CD
 With --arch amd64 the kit's amd64 kernel and initramfs (mkkit.sh KIT --amd64: Debian's
 amd64 kernel, busybox-static:amd64) boot on -cpu qemu64 in both, against
 qemu-system-x86_64 -accel tcg.
+
+Besides the phases it reports, per run: the CPU time (user + system of all threads)
+and peak RSS of each emulator process; the guest's CPU seconds (user + system, from
+busybox's time applet: workload.sh's VIREO-TIME lines) of each compute job, gzip,
+md5sum, sha256sum and the shell arithmetic, beside the same workload.sh run natively
+on the host by the kit's amd64 busybox (busybox-host, the same version; --native-reps
+runs, medians); and with --jit-stats, Vireo's translation overhead from -d jit-stats
+(blocks translated, bytes of host code, seconds translating, code-cache flushes).
 """
 import argparse
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -31,18 +38,76 @@ import time
 PHASES = ["boot", "fill", "jobs", "done"]
 
 
-def child_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+JOBS = ["gzip", "md5", "sha256", "arith"]
+
+
+def job_times(text):
+    """workload.sh's VIREO-TIME lines: job -> user + system seconds of its process."""
+    out = {}
+    for m in re.finditer(r"VIREO-TIME (\w+) ([\d.]+) ([\d.]+) ([\d.]+)", text):
+        out[m.group(1)] = float(m.group(3)) + float(m.group(4))
+    return out
+
+
+def jit_stats(path):
+    """Blocks translated, bytes of host code, seconds translating, cache flushes (all vCPUs)."""
+    tot = {"blocks": 0, "bytes": 0, "seconds": 0.0, "flushes": 0}
+    try:
+        with open(path, encoding="latin-1") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    found = False
+    for m in re.finditer(r"translated (\d+) blocks \((\d+) bytes of host code, ([\d.]+) s\), (\d+) cache flushes",
+                         text):
+        found = True
+        tot["blocks"] += int(m.group(1))
+        tot["bytes"] += int(m.group(2))
+        tot["seconds"] += float(m.group(3))
+        tot["flushes"] += int(m.group(4))
+    return tot if found else None
+
+
+def native_jobs(busybox, reps):
+    """workload.sh run on the host by the amd64 busybox: the medians of its jobs' times."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    workload = os.path.join(here, "..", "..", "tests", "guests", "linux", "workload.sh")
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bindir = os.path.join(tmp, "bin")
+        os.mkdir(bindir)
+        subprocess.run([busybox, "--install", "-s", bindir], check=False, stderr=subprocess.DEVNULL)
+        for _ in range(reps):
+            r = subprocess.run([busybox, "sh", "-c", ". '%s'" % os.path.abspath(workload)],
+                               env={"PATH": bindir}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            t = job_times(r.stdout.decode("latin-1"))
+            if len(t) == len(JOBS):
+                runs.append(t)
+    if not runs:
+        return None
+    return {j: statistics.median([r[j] for r in runs]) for j in JOBS}
 
 
 def run_once(cmd, serial, timeout):
-    cpu0 = child_cpu()
     start = time.monotonic()
     seen = {}
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
-    while p.poll() is None and time.monotonic() - start < timeout:
+    usage = None
+
+    def reap(block):
+        # wait4 rather than poll(): the rusage of this child alone (CPU time, peak RSS).
+        nonlocal usage
+        if usage is not None:
+            return True
+        pid, status, ru = os.wait4(p.pid, 0 if block else os.WNOHANG)
+        if pid == 0:
+            return False
+        usage = ru
+        p.returncode = os.waitstatus_to_exitcode(status)
+        return True
+
+    while not reap(False) and time.monotonic() - start < timeout:
         try:
             with open(serial, "rb") as f:
                 text = f.read().decode("latin-1")
@@ -52,9 +117,9 @@ def run_once(cmd, serial, timeout):
         for m in re.finditer(r"VIREO-PHASE (\w+) ", text):
             seen.setdefault(m.group(1), now)
         time.sleep(0.05)
-    if p.poll() is None:
+    if not reap(False):
         p.kill()
-        p.wait()
+        reap(True)
     total = time.monotonic() - start
     with open(serial, "rb") as f:
         text = f.read().decode("latin-1")
@@ -63,8 +128,8 @@ def run_once(cmd, serial, timeout):
         seen.setdefault(m.group(1), total)
     ok = "VIREO-WORKLOAD-DONE" in text and "RESULT arith" in text
     # CPU time of all the emulator's threads (user + system), the figure that holds on
-    # a shared machine where the wall clock moves with the load.
-    return seen, total, ok, child_cpu() - cpu0
+    # a shared machine where the wall clock moves with the load; peak RSS in MiB.
+    return seen, total, ok, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, job_times(text)
 
 
 def main():
@@ -78,6 +143,10 @@ def main():
     ap.add_argument("--arch", choices=["i386", "amd64"], default="i386")
     ap.add_argument("--vireo-arg", action="append", default=[],
                     help="extra argument for vireo-run (repeatable), e.g. -d jit-stats")
+    ap.add_argument("--jit-stats", action="store_true",
+                    help="report Vireo's translation overhead (-d jit-stats -D FILE in each run)")
+    ap.add_argument("--native-reps", type=int, default=1,
+                    help="runs of the workload on the host by the kit's amd64 busybox (0: none)")
     o = ap.parse_args()
     k = os.path.abspath(o.kit)
     cpu_args = []
@@ -99,22 +168,34 @@ def main():
         common = ["-m", "256", "-kernel", os.path.join(k, "vmlinuz"), "-initrd",
                   os.path.join(k, "initrd-test.img"), "-append", "console=ttyS0"] + cpu_args
     results = {"vireo": [], "qemu": []}
+    stats = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(o.reps):
             for name in ("vireo", "qemu"):
                 serial = os.path.join(tmp, "%s-%d.txt" % (name, rep))
+                stats_file = os.path.join(tmp, "jit-stats-%d.txt" % rep)
                 if name == "vireo":
                     cmd = [o.vireo, "-accel", "tcg", "-display", "none", "-serial", "file:" + serial] + common + \
-                        o.vireo_arg
+                        o.vireo_arg + (["-d", "jit-stats", "-D", stats_file] if o.jit_stats else [])
                 else:
                     cmd = [o.qemu, "-accel", "tcg", "-display", "none", "-no-reboot",
                            "-serial", "file:" + serial] + common
-                seen, total, ok, cpu = run_once(cmd, serial, o.timeout)
-                print("%s run %d: %s total %.1f s, CPU %.1f s%s" % (
+                seen, total, ok, cpu, rss, jobs = run_once(cmd, serial, o.timeout)
+                print("%s run %d: %s total %.1f s, CPU %.1f s, peak RSS %.0f MiB%s%s" % (
                     name, rep + 1, " ".join("%s %.1f" % (p, seen[p]) for p in PHASES if p in seen),
-                    total, cpu, "" if ok else " (INCOMPLETE)"), flush=True)
+                    total, cpu, rss, "; guest CPU s " + " ".join("%s %.2f" % (j, jobs[j]) for j in JOBS if j in jobs)
+                    if jobs else "", "" if ok else " (INCOMPLETE)"), flush=True)
+                if name == "vireo" and o.jit_stats:
+                    st = jit_stats(stats_file)
+                    if st:
+                        print("vireo run %d: translated %d blocks, %.1f MB of host code, %.2f s translating, "
+                              "%d code-cache flushes" % (rep + 1, st["blocks"], st["bytes"] / 1e6, st["seconds"],
+                                                         st["flushes"]), flush=True)
+                        stats.append(st)
                 if ok:
                     seen["cpu"] = cpu
+                    seen["rss"] = rss
+                    seen["jobtimes"] = jobs
                     results[name].append(seen)
     print()
     print("medians, host seconds (boot: to the init's marker; others: the phase alone)")
@@ -139,6 +220,45 @@ def main():
         print("| CPU time, whole run | %.1f | %.1f | %.2f |" % (cpu["vireo"], cpu["qemu"], cpu["vireo"] / cpu["qemu"]))
     elif cpu:
         print("CPU time, whole run: " + ", ".join("%s %.1f s" % kv for kv in cpu.items()))
+    rss = {n: statistics.median([r["rss"] for r in runs]) for n, runs in results.items() if runs}
+    if len(rss) == 2:
+        print("| peak RSS, MiB | %.0f | %.0f | %.2f |" % (rss["vireo"], rss["qemu"], rss["vireo"] / rss["qemu"]))
+    elif rss:
+        print("peak RSS: " + ", ".join("%s %.0f MiB" % kv for kv in rss.items()))
+
+    # The compute jobs against the same work native on the host.
+    native = None
+    bb = os.path.join(os.path.abspath(o.kit), "busybox-host")
+    if o.native_reps > 0 and os.path.exists(bb):
+        native = native_jobs(bb, o.native_reps)
+    jobs = {}
+    for n, runs in results.items():
+        per = {j: [r["jobtimes"][j] for r in runs if j in r["jobtimes"]] for j in JOBS}
+        jobs[n] = {j: statistics.median(v) for j, v in per.items() if v}
+    if any(jobs.values()):
+        print()
+        print("compute jobs, the guest's CPU seconds (user + system of the job's process, busybox time)%s" %
+              (" against the same work on the host (%s, median of %d)" % (bb, o.native_reps) if native else ""))
+        print("| job | vireo | qemu | native | vireo/native | qemu/native |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+
+        def cell(v, fmt="%.2f"):
+            return fmt % v if v is not None else "-"
+        for j in JOBS:
+            v, q = jobs.get("vireo", {}).get(j), jobs.get("qemu", {}).get(j)
+            nat = native.get(j) if native else None
+            print("| %s | %s | %s | %s | %s | %s |" % (
+                j, cell(v), cell(q), cell(nat), cell(v / nat if v is not None and nat else None, "%.1f"),
+                cell(q / nat if q is not None and nat else None, "%.1f")))
+    if stats:
+        print()
+        print("translation overhead (-d jit-stats), median of %d run(s)" % len(stats))
+        print("| blocks translated | host code, MB | translating, s | code-cache flushes |")
+        print("| ---: | ---: | ---: | ---: |")
+        print("| %d | %.1f | %.2f | %d |" % (statistics.median([s["blocks"] for s in stats]),
+                                             statistics.median([s["bytes"] for s in stats]) / 1e6,
+                                             statistics.median([s["seconds"] for s in stats]),
+                                             statistics.median([s["flushes"] for s in stats])))
     return 0 if results["vireo"] and results["qemu"] else 1
 
 

@@ -2,7 +2,7 @@
 /* The "tcg" CPU back end (and "jit", its earlier name): the x86 interpreter with the
  * translator attached, so blocks run as host code and everything else as before; on a
  * host the translator cannot generate code for, the interpreter alone. Options:
- * cache-size=BYTES[K|M] (tests fill a tiny cache many times), perf-map=on. */
+ * cache-size=BYTES[K|M] (tests fill a tiny cache many times), perf-map=on, jitdump=on. */
 #include "cpu/jit/jit.h"
 #include "cpu/x86/x86.h"
 #include "engine/config.h"
@@ -46,9 +46,11 @@ static bool jit_vm_init(Vm *vm, const char *options, GError **err)
             }
         } else if (!strcmp(*p, "perf-map=on") || !strcmp(*p, "perf-map=off")) {
             jit_opts.perf_map = !strcmp(*p, "perf-map=on");
+        } else if (!strcmp(*p, "jitdump=on") || !strcmp(*p, "jitdump=off")) {
+            jit_opts.jitdump = !strcmp(*p, "jitdump=on");
         } else {
             g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
-                        "-accel jit: unknown option '%s' (cache-size=N[K|M], perf-map=on|off)", *p);
+                        "-accel jit: unknown option '%s' (cache-size=N[K|M], perf-map=on|off, jitdump=on|off)", *p);
             return false;
         }
     }

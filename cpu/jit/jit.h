@@ -15,6 +15,7 @@
 typedef struct JitOptions {
     size_t cache_size;   /* bytes of host code; 0: the default (or $VIREO_JIT_CACHE) */
     bool perf_map;       /* write /tmp/perf-PID.map for perf(1) */
+    bool jitdump;        /* write /tmp/jit-PID.dump for perf inject --jit */
 } JitOptions;
 
 typedef struct JitStats {

@@ -3,6 +3,8 @@
  * cached block (translating it on first use, flushing the code cache when full,
  * linking the exit the previous block left through), attaching the translator to a
  * CPU, and its counters. Design in README.md. */
+#include "cpu/jit/dump.h"
+#include "cpu/jit/perf.h"
 #include "cpu/jit/translate.h"
 #include "engine/config.h"
 #include "engine/log.h"
@@ -60,6 +62,13 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         if (j->perf)
             fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
                     c->seg[S_CS].sel, (uint32_t)c->eip); /* (32-bit code only) */
+        if (j->jitdump) {
+            char name[48];
+            snprintf(name, sizeof(name), "vireo-jit:%04x:%08" PRIx64, c->seg[S_CS].sel, c->eip);
+            jit_jitdump_load(code, emit_pos(&t->e), name);
+        }
+        if (G_UNLIKELY(vlog_mask & (LOG_IN_ASM | LOG_OUT_ASM)))
+            jit_dump_block(c, insns, n, code, emit_pos(&t->e), t->host_at);
         fn = (JitFn)code;
         break;
     }
@@ -167,6 +176,15 @@ bool jit_attach(X86Cpu *c, const JitOptions *opts, GError **err)
     j->inline_mask = mask ? (unsigned)strtoul(mask, NULL, 0) & IN_ALL : IN_ALL;
     if (vlog_mask & LOG_JIT_STATS)
         j->calls = g_new0(uint64_t, JIT_CALL_SLOTS);
+    if (opts && opts->jitdump) {
+        if (!jit_jitdump_open(err)) {
+            jit_cache_free(cache);
+            g_free(j->calls);
+            g_free(j);
+            return false;
+        }
+        j->jitdump = true;
+    }
     if (opts && opts->perf_map) {
         char path[64];
         snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
@@ -191,6 +209,8 @@ void jit_detach(X86Cpu *c)
     x86_code_flush_all(c);
     if (j->perf)
         fclose(j->perf);
+    if (j->jitdump)
+        jit_jitdump_close();
     g_free(j->calls);
     jit_cache_free(j->cache);
     g_free(j);

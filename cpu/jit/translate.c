@@ -540,6 +540,7 @@ bool jit_translate(Tr *t, bool allow_inline)
     if (allow_inline)
         flag_liveness(t);
     for (unsigned k = 0; k < t->n; k++) {
+        t->host_at[k] = (uint32_t)emit_pos(e);
         t->dead = allow_inline && t->deadv[k];
         rc->nocache = 0;
         if (rc->on) {
@@ -581,6 +582,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             t->stubs[s].rc_dirty = rc->dirty;
         }
     }
+    t->host_at[t->n] = (uint32_t)emit_pos(e);
     /* Slow paths: the cache written back, the handler, then on with the block (or
      * out if it said so) with the cache reloaded. */
     for (unsigned s = 0; s < t->nstubs; s++) {

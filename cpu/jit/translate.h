@@ -89,6 +89,7 @@ typedef struct Tr {
     const X86Insn *insns;
     unsigned n;
     uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
+    uint32_t host_at[MAX_INSNS + 1]; /* where instruction k's host code starts; n: the out-of-line code (-d out_asm) */
     size_t epilogue;               /* returns EAX */
     Stub stubs[MAX_STUBS];
     unsigned nstubs;
@@ -111,6 +112,7 @@ typedef struct Jit {
     JitLink link;                  /* written by generated code */
     JitCache *cache;
     FILE *perf;
+    bool jitdump;                  /* a reference to perf.c's jitdump file */
     JitStats stats;
     size_t body;                   /* offset of a block's body after its prologue */
     bool no_chain;                 /* $VIREO_JIT_CHAIN=0 */
