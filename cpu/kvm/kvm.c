@@ -294,6 +294,13 @@ static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
             kv->irqchip = true;
         }
     }
+    /* The APs wait for INIT-SIPI-SIPI in their local APICs: only the kernel's have them. */
+    if (!kv->irqchip && vm_cpu_count(vm) > 1) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "%u processors under KVM need its in-kernel irqchip (not kernel-irqchip=off)",
+                    vm_cpu_count(vm));
+        goto fail;
+    }
     kv->slots = g_array_new(FALSE, FALSE, sizeof(KvmSlot));
     kv->free_ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
     kv->listener.map_changed = kvm_sync_slots;
@@ -334,6 +341,27 @@ static void kvm_vm_destroy(Vm *vm)
 }
 
 /* ---- vCPU ---- */
+
+static bool kvm_get_msr(int fd, uint32_t index, uint64_t *value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index };
+    if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+        return false;
+    *value = m.e.data;
+    return true;
+}
+
+static bool kvm_set_msr(int fd, uint32_t index, uint64_t value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+    return ioctl(fd, KVM_SET_MSRS, &m) == 1;
+}
 
 /* Replaces the host's leaves with the model's basic and extended ones; a feature the
  * host lacks stays off (KVM cannot offer it). Under KVM the host runs the instructions,
@@ -380,12 +408,46 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, unsigned cap, const C
     cpuid->nent = n;
 }
 
+/* The host's leaves describe the host's packages: what says where this vCPU sits (its
+ * initial APIC ID in leaf 1 and 0Bh, the package's logical processors and cores in
+ * leaves 1 and 4) is replaced by -smp's topology, as the interpreter answers it. Leaf
+ * 1Fh, the host's newer topology leaf, is dropped (zeros: guests fall back to 0Bh). */
+static void kvm_cpuid_topology(struct kvm_cpuid2 *cpuid, const CpuidWho *who)
+{
+    const CpuModel *max = cpu_model_get("max");
+    unsigned out = 0;
+    for (unsigned i = 0; i < cpuid->nent; i++) {
+        struct kvm_cpuid_entry2 e = cpuid->entries[i];
+        uint32_t r[4];
+        if (e.function == 0x1f)
+            continue;
+        if (e.function == 1) {
+            cpu_model_cpuid(max, 1, 0, who, r);
+            e.ebx = (e.ebx & 0xffffu) | (r[1] & 0xffff0000u);
+            e.edx = (e.edx & ~CPUID_HTT) | (r[3] & CPUID_HTT);
+        } else if (e.function == 4 && (e.eax & 0x1f)) {
+            cpu_model_cpuid(max, 4, 0, who, r);
+            e.eax = (e.eax & 0x3fffu) | (r[0] & ~0x3fffu);
+        } else if (e.function == 0xb) {
+            cpu_model_cpuid(max, 0xb, e.index, who, r);
+            e.eax = r[0], e.ebx = r[1], e.ecx = r[2], e.edx = r[3];
+        }
+        cpuid->entries[out++] = e;
+    }
+    cpuid->nent = out;
+}
+
 static bool kvm_vcpu_init(Vcpu *v, GError **err)
 {
     KvmVm *kv = vm_accel_state(v->vm);
     KvmVcpu *kc = g_new0(KvmVcpu, 1);
     kc->kv = kv;
-    kc->fd = ioctl(kv->vm_fd, KVM_CREATE_VCPU, v->index);
+    /* KVM's local APIC takes its ID from the vCPU id: the APIC ID -smp's topology gives
+     * (with gaps where a count is not a power of two); the BSP is id 0, KVM's default. */
+    CpuidWho who;
+    vcpu_cpuid_who(v, &who);
+    who.apic = kv->irqchip;
+    kc->fd = ioctl(kv->vm_fd, KVM_CREATE_VCPU, (unsigned long)who.apic_id);
     if (kc->fd < 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_CREATE_VCPU: %s", g_strerror(errno));
         g_free(kc);
@@ -405,12 +467,10 @@ static bool kvm_vcpu_init(Vcpu *v, GError **err)
     cpuid->nent = n;
     if (ioctl(kv->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
         const char *name = vm_config(v->vm)->cpu_model;
-        if (name && strcmp(name, "max") && strcmp(name, "host")) {
-            CpuidWho who;
-            vcpu_cpuid_who(v, &who);
-            who.apic = kv->irqchip;
+        if (name && strcmp(name, "max") && strcmp(name, "host"))
             kvm_cpuid_from_model(cpuid, (unsigned)n, cpu_model_get(name), &who);
-        }
+        else
+            kvm_cpuid_topology(cpuid, &who);
         for (unsigned i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
             if (e->function == 1 && !kv->irqchip)
@@ -433,6 +493,48 @@ static void seg_real(struct kvm_segment *s, uint16_t sel, uint32_t base, uint8_t
     s->type = type;
     s->present = 1;
     s->s = 1;
+}
+
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_DEFAULT 0xfee00000u
+#define APIC_BASE_ENABLE (1u << 11)
+#define APIC_BASE_BSP (1u << 8)
+
+static void lapic_put(struct kvm_lapic_state *l, unsigned reg, uint32_t value)
+{
+    memcpy(&l->regs[reg], &value, 4);
+}
+
+/* The local APIC's power-up state (SDM vol. 3, 10.4.7.1): the base back at FEE00000h,
+ * its ID from the topology, DFR all ones, the spurious vector FFh with the APIC software
+ * disabled, every LVT entry masked, no request or service bits, the timer stopped. As
+ * KVM's own reset does, the BSP's LINT0 is left unmasked for ExtINT so the 8259 reaches
+ * it (KVM_X86_QUIRK_LINT0_REENABLED): real-mode software relies on that. */
+static void kvm_lapic_reset(Vcpu *v, KvmVcpu *kc)
+{
+    CpuidWho who;
+    vcpu_cpuid_who(v, &who);
+    uint64_t base = APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (v->index ? 0 : APIC_BASE_BSP);
+    if (!kvm_set_msr(kc->fd, MSR_APIC_BASE, base))
+        VLOG(LOG_CPU, "KVM: resetting IA32_APIC_BASE: %s", g_strerror(errno));
+    struct kvm_lapic_state *l = g_new0(struct kvm_lapic_state, 1);
+    if (ioctl(kc->fd, KVM_GET_LAPIC, l) == 0) {
+        uint32_t version;
+        memcpy(&version, &l->regs[0x30], 4);
+        memset(l->regs, 0, sizeof(l->regs));
+        lapic_put(l, 0x20, (uint32_t)who.apic_id << 24);
+        lapic_put(l, 0x30, version);
+        lapic_put(l, 0xe0, 0xffffffffu);
+        lapic_put(l, 0xf0, 0xff);
+        for (unsigned lvt = 0x320; lvt <= 0x370; lvt += 0x10)
+            lapic_put(l, lvt, 1u << 16);
+        lapic_put(l, 0x2f0, 1u << 16);
+        if (!v->index)
+            lapic_put(l, 0x350, 7u << 8);
+        if (ioctl(kc->fd, KVM_SET_LAPIC, l) < 0)
+            VLOG(LOG_CPU, "KVM_SET_LAPIC: %s", g_strerror(errno));
+    }
+    g_free(l);
 }
 
 static void kvm_vcpu_reset(Vcpu *v)
@@ -473,7 +575,9 @@ static void kvm_vcpu_reset(Vcpu *v)
         ioctl(kc->fd, KVM_SET_VCPU_EVENTS, &ev);
     }
     if (kc->kv->irqchip) {
-        struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
+        kvm_lapic_reset(v, kc);
+        /* The APs wait for INIT and STARTUP in their local APICs (SDM vol. 3, 8.4.1). */
+        struct kvm_mp_state mp = { v->index ? KVM_MP_STATE_UNINITIALIZED : KVM_MP_STATE_RUNNABLE };
         ioctl(kc->fd, KVM_SET_MP_STATE, &mp);
     }
 }
@@ -673,27 +777,6 @@ static void kvm_seg_in(const CpuSegment *s, struct kvm_segment *k)
     k->unusable = !k->present;
 }
 
-static bool kvm_get_msr(int fd, uint32_t index, uint64_t *value)
-{
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } m = { .hdr.nmsrs = 1, .e.index = index };
-    if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
-        return false;
-    *value = m.e.data;
-    return true;
-}
-
-static bool kvm_set_msr(int fd, uint32_t index, uint64_t value)
-{
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
-    return ioctl(fd, KVM_SET_MSRS, &m) == 1;
-}
-
 static bool kvm_fail(GError **err, const char *what)
 {
     g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "KVM %s: %s", what, g_strerror(errno));
@@ -768,8 +851,12 @@ static bool kvm_vcpu_get_state(Vcpu *v, CpuX86State *s, GError **err)
     s->interrupt = ev.interrupt.injected ? ev.interrupt.nr : -1;
     if (kc->kv->irqchip) {
         struct kvm_mp_state mp;
-        if (ioctl(kc->fd, KVM_GET_MP_STATE, &mp) == 0)
+        if (ioctl(kc->fd, KVM_GET_MP_STATE, &mp) == 0) {
             s->halted = mp.mp_state == KVM_MP_STATE_HALTED;
+            /* An AP before its STARTUP IPI: after reset (uninitialized) or an INIT. */
+            s->sipi_wait = mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED ||
+                           mp.mp_state == KVM_MP_STATE_SIPI_RECEIVED;
+        }
     }
     return true;
 }
@@ -858,7 +945,10 @@ static bool kvm_vcpu_load_state(KvmVcpu *kc, const CpuX86State *s, GError **err)
         }
     }
     if (kc->kv->irqchip) {
-        struct kvm_mp_state mp = { s->halted ? KVM_MP_STATE_HALTED : KVM_MP_STATE_RUNNABLE };
+        /* A CPU waiting for SIPI takes the next STARTUP IPI, as after an INIT. */
+        struct kvm_mp_state mp = { s->sipi_wait ? KVM_MP_STATE_INIT_RECEIVED
+                                   : s->halted  ? KVM_MP_STATE_HALTED
+                                                : KVM_MP_STATE_RUNNABLE };
         if (ioctl(kc->fd, KVM_SET_MP_STATE, &mp) < 0)
             return kvm_fail(err, "KVM_SET_MP_STATE");
     }
@@ -902,4 +992,5 @@ const CpuBackend cpu_kvm_backend = {
     .vcpu_get_state = kvm_vcpu_get_state,
     .vcpu_set_state = kvm_vcpu_set_state,
     .kernel_irqchip_possible = true,
+    .smp = true,
 };
