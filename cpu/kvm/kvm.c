@@ -731,10 +731,11 @@ static CpuRunResult kvm_vcpu_run(Vcpu *v)
 
 /* ---- whole CPU state (cpu/cpu-state.h) ---- */
 
-/* The MSRs saved beside the registers: SYSENTER, PAT, the MTRRs. KVM refuses the ones
+/* The MSRs saved beside the registers: SYSENTER, PAT, the MTRRs, the APIC base. KVM refuses the ones
  * the host's KVM lacks; they are left out. */
 static const uint32_t kvm_state_msrs[] = {
     0x174, 0x175, 0x176, 0x1a0, 0x277, 0x2ff,
+    MSR_APIC_BASE, /* before the kernel irqchip's local APIC, which follows its base */
     0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
     0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
     0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
@@ -975,6 +976,129 @@ static void kvm_vcpu_destroy(Vcpu *v)
     v->cpu = NULL;
 }
 
+/* ---- the kernel irqchip's state (hw/intc/kernel-irqchip.c carries it) ---- */
+
+/* The blob: a header, the two 8259s and the I/O APIC (KVM_GET_IRQCHIP), the PIT
+ * (KVM_GET_PIT2), then each vCPU's local APIC page (KVM_GET_LAPIC), all in the kernel's
+ * own layout (linux/kvm.h, fixed ABI). The APIC base is an MSR, in the vCPU's state. */
+#define IRQCHIP_MAGIC 0x5152494bu /* "KIRQ" */
+#define IRQCHIP_VERSION 1
+
+typedef struct KvmIrqchipHeader {
+    uint32_t magic, version, ncpus, chip_size, pit_size, lapic_size;
+} KvmIrqchipHeader;
+
+static size_t irqchip_blob_size(unsigned ncpus)
+{
+    return sizeof(KvmIrqchipHeader) + 3 * sizeof(struct kvm_irqchip) + sizeof(struct kvm_pit_state2) +
+           ncpus * sizeof(struct kvm_lapic_state);
+}
+
+static GBytes *kvm_irqchip_save(Vm *vm)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    unsigned n = vm_cpu_count(vm);
+    if (!kv->irqchip)
+        return NULL;
+    KvmIrqchipHeader h = { IRQCHIP_MAGIC, IRQCHIP_VERSION, n, sizeof(struct kvm_irqchip),
+                           sizeof(struct kvm_pit_state2), sizeof(struct kvm_lapic_state) };
+    GByteArray *out = g_byte_array_sized_new((guint)irqchip_blob_size(n));
+    g_byte_array_append(out, (const guint8 *)&h, sizeof(h));
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c = { .chip_id = chip };
+        if (ioctl(kv->vm_fd, KVM_GET_IRQCHIP, &c) < 0)
+            goto fail;
+        g_byte_array_append(out, (const guint8 *)&c, sizeof(c));
+    }
+    struct kvm_pit_state2 pit;
+    if (ioctl(kv->vm_fd, KVM_GET_PIT2, &pit) < 0)
+        goto fail;
+    g_byte_array_append(out, (const guint8 *)&pit, sizeof(pit));
+    struct kvm_lapic_state *l = g_new(struct kvm_lapic_state, 1);
+    for (unsigned i = 0; i < n; i++) {
+        KvmVcpu *kc = vm_vcpu_n(vm, i)->cpu;
+        if (ioctl(kc->fd, KVM_GET_LAPIC, l) < 0) {
+            g_free(l);
+            goto fail;
+        }
+        g_byte_array_append(out, (const guint8 *)l, sizeof(*l));
+    }
+    g_free(l);
+    return g_byte_array_free_to_bytes(out);
+fail:
+    g_warning("KVM: reading the kernel irqchip's state: %s", g_strerror(errno));
+    g_byte_array_free(out, TRUE);
+    return NULL;
+}
+
+static bool kvm_irqchip_check(Vm *vm, GBytes *state, GError **err)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    unsigned n = vm_cpu_count(vm);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(state, &len);
+    KvmIrqchipHeader h;
+    if (!kv->irqchip) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "saved with KVM's in-kernel irqchip; this VM runs without it (kernel-irqchip=off)");
+        return false;
+    }
+    if (len < sizeof(h)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: %zu bytes, too short", (size_t)len);
+        return false;
+    }
+    memcpy(&h, p, sizeof(h));
+    if (h.magic != IRQCHIP_MAGIC || h.version != IRQCHIP_VERSION || h.chip_size != sizeof(struct kvm_irqchip) ||
+        h.pit_size != sizeof(struct kvm_pit_state2) || h.lapic_size != sizeof(struct kvm_lapic_state)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: not KVM's version %u layout",
+                    IRQCHIP_VERSION);
+        return false;
+    }
+    if (h.ncpus != n || len != irqchip_blob_size(n)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "kernel irqchip state: %u local APICs in %zu bytes; this VM has %u vCPUs", h.ncpus,
+                    (size_t)len, n);
+        return false;
+    }
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c;
+        memcpy(&c, p + sizeof(h) + chip * sizeof(c), sizeof(c));
+        if (c.chip_id != chip) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: chip %u is chip %u", chip,
+                        c.chip_id);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After the vCPUs' own state (their APIC base MSRs): the local APIC pages follow it. */
+static void kvm_irqchip_load(Vm *vm, GBytes *state)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    const uint8_t *p = (const uint8_t *)g_bytes_get_data(state, NULL) + sizeof(KvmIrqchipHeader);
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c;
+        memcpy(&c, p, sizeof(c));
+        p += sizeof(c);
+        if (ioctl(kv->vm_fd, KVM_SET_IRQCHIP, &c) < 0)
+            g_warning("KVM_SET_IRQCHIP %u: %s", chip, g_strerror(errno));
+    }
+    struct kvm_pit_state2 pit;
+    memcpy(&pit, p, sizeof(pit));
+    p += sizeof(pit);
+    if (ioctl(kv->vm_fd, KVM_SET_PIT2, &pit) < 0)
+        g_warning("KVM_SET_PIT2: %s", g_strerror(errno));
+    struct kvm_lapic_state *l = g_new(struct kvm_lapic_state, 1);
+    for (unsigned i = 0; i < vm_cpu_count(vm); i++, p += sizeof(*l)) {
+        KvmVcpu *kc = vm_vcpu_n(vm, i)->cpu;
+        memcpy(l, p, sizeof(*l));
+        if (ioctl(kc->fd, KVM_SET_LAPIC, l) < 0)
+            g_warning("KVM_SET_LAPIC of vCPU %u: %s", i, g_strerror(errno));
+    }
+    g_free(l);
+}
+
 const CpuBackend cpu_kvm_backend = {
     .name = "kvm",
     .description = "the host's KVM accelerator (/dev/kvm)",
@@ -992,5 +1116,8 @@ const CpuBackend cpu_kvm_backend = {
     .vcpu_get_state = kvm_vcpu_get_state,
     .vcpu_set_state = kvm_vcpu_set_state,
     .kernel_irqchip_possible = true,
+    .irqchip_save = kvm_irqchip_save,
+    .irqchip_check = kvm_irqchip_check,
+    .irqchip_load = kvm_irqchip_load,
     .smp = true,
 };

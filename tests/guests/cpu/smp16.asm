@@ -13,7 +13,9 @@
 ;     CPUID.1:EBX[31:24] and prints one line.
 ;  3. All CPUs together add 1 to a shared counter ITER times with LOCK ADD and take
 ;     ITER tickets with LOCK XADD: the totals are exact and the tickets' sum is that of
-;     0 .. total-1 (no ticket given twice).
+;     0 .. total-1 (no ticket given twice). Each CPU set its TPR to (APIC ID + 1) * 10h
+;     and software-enabled its APIC before, and finds both so after (a savevm taken
+;     meanwhile must bring back every local APIC, not only the registers).
 ;  4. The BSP resets the machine through the 8042 (a marker in RAM survives) and does it
 ;     all again: after the reset every AP must wait for its STARTUP IPI again (none runs
 ;     before the BSP sends them) and every IA32_APIC_BASE must be back at FEE00000h.
@@ -98,7 +100,7 @@ guest_main:
     and eax, 0xff
     cmp eax, 0x20
     CHECK e, "the TPR at A0000h does not read back"
-    mov dword [gs:0x80], 0
+    mov dword [gs:0x80], 0x10   ; the TPR, (APIC ID + 1) * 10h, checked after counting
     mov dword [gs:0xf0], 0x1ff  ; software-enabled, spurious vector FFh
     ; The shared variables.
     xor eax, eax
@@ -159,6 +161,9 @@ guest_main:
     ; 3. Everyone counts.
     mov dword [fs:GO], 1
     call count
+    xor ebp, ebp
+    call apic_still_set
+    CHECK e, "the BSP's TPR or spurious vector register changed while it counted"
     mov ebx, [fs:NCPUS]
     dec ebx
     mov ecx, 400000000
@@ -187,6 +192,9 @@ guest_main:
     mov eax, ebx
     call print_hex32
     call newline
+    cmp dword [fs:BAD], 0
+    CHECK e, "an AP's TPR or spurious vector register changed while it counted"
+    PRINTLN "smp16: every local APIC kept its TPR and enable"
     ; 4. Once more after a reset.
     cmp dword [fs:ROUND], 2
     je .finished
@@ -212,6 +220,17 @@ count:
     lock add [fs:XADD_SUM], eax
     dec ecx
     jnz .next
+    ret
+
+; ZF set when this CPU's TPR is still (ebp + 1) * 10h and its APIC software-enabled with
+; spurious vector FFh.
+apic_still_set:
+    lea eax, [ebp + 1]
+    shl eax, 4
+    cmp [gs:0x80], eax
+    jne .out
+    cmp dword [gs:0xf0], 0x1ff
+.out:
     ret
 
 ; The APs, in real mode at F000:ap_entry with CS = F000.
@@ -277,6 +296,10 @@ ap_entry:
 .bad:
     lock inc dword [fs:BAD]
 .good:
+    lea eax, [ebp + 1]
+    shl eax, 4
+    mov [gs:0x80], eax
+    mov dword [gs:0xf0], 0x1ff
     lock bts dword [fs:SEEN], ebp
     lock inc dword [fs:ALIVE]
 .wait_go:
@@ -286,6 +309,10 @@ ap_entry:
     jmp .wait_go
 .go:
     call count
+    call apic_still_set
+    je .still_set
+    lock inc dword [fs:BAD]
+.still_set:
     lock inc dword [fs:DONE]
 .halt:
     cli
