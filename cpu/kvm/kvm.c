@@ -409,30 +409,39 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, unsigned cap, const C
 }
 
 /* The host's leaves describe the host's packages: what says where this vCPU sits (its
- * initial APIC ID in leaf 1 and 0Bh, the package's logical processors and cores in
- * leaves 1 and 4) is replaced by -smp's topology, as the interpreter answers it. Leaf
- * 1Fh, the host's newer topology leaf, is dropped (zeros: guests fall back to 0Bh). */
-static void kvm_cpuid_topology(struct kvm_cpuid2 *cpuid, const CpuidWho *who)
+ * initial APIC ID in leaf 1, the package's logical processors and cores in leaves 1 and
+ * 4) is replaced by -smp's topology, as the interpreter answers it, and leaf 0Bh is the
+ * interpreter's (SMT and core levels, then the invalid level that ends them), with the
+ * host's levels dropped. Leaf 1Fh, the host's newer topology leaf, is dropped (zeros:
+ * guests fall back to 0Bh). */
+static void kvm_cpuid_topology(struct kvm_cpuid2 *cpuid, unsigned cap, const CpuidWho *who)
 {
     const CpuModel *max = cpu_model_get("max");
     unsigned out = 0;
+    uint32_t max_basic = 0;
     for (unsigned i = 0; i < cpuid->nent; i++) {
         struct kvm_cpuid_entry2 e = cpuid->entries[i];
         uint32_t r[4];
-        if (e.function == 0x1f)
+        if (e.function == 0xb || e.function == 0x1f)
             continue;
-        if (e.function == 1) {
+        if (e.function == 0) {
+            max_basic = e.eax;
+        } else if (e.function == 1) {
             cpu_model_cpuid(max, 1, 0, who, r);
             e.ebx = (e.ebx & 0xffffu) | (r[1] & 0xffff0000u);
             e.edx = (e.edx & ~CPUID_HTT) | (r[3] & CPUID_HTT);
         } else if (e.function == 4 && (e.eax & 0x1f)) {
             cpu_model_cpuid(max, 4, 0, who, r);
             e.eax = (e.eax & 0x3fffu) | (r[0] & ~0x3fffu);
-        } else if (e.function == 0xb) {
-            cpu_model_cpuid(max, 0xb, e.index, who, r);
-            e.eax = r[0], e.ebx = r[1], e.ecx = r[2], e.edx = r[3];
         }
         cpuid->entries[out++] = e;
+    }
+    for (uint32_t sub = 0; max_basic >= 0xb && sub < 3 && out < cap; sub++) {
+        uint32_t r[4];
+        cpu_model_cpuid(max, 0xb, sub, who, r);
+        cpuid->entries[out++] = (struct kvm_cpuid_entry2){
+            .function = 0xb, .index = sub, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+            .eax = r[0], .ebx = r[1], .ecx = r[2], .edx = r[3] };
     }
     cpuid->nent = out;
 }
@@ -470,7 +479,7 @@ static bool kvm_vcpu_init(Vcpu *v, GError **err)
         if (name && strcmp(name, "max") && strcmp(name, "host"))
             kvm_cpuid_from_model(cpuid, (unsigned)n, cpu_model_get(name), &who);
         else
-            kvm_cpuid_topology(cpuid, &who);
+            kvm_cpuid_topology(cpuid, (unsigned)n, &who);
         for (unsigned i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
             if (e->function == 1 && !kv->irqchip)

@@ -10,7 +10,8 @@
 ;     8.4.4.1), each IPI sent once the ICR's delivery status is idle. Each AP wakes in
 ;     real mode at the STARTUP vector's page, moves its own APIC to A0000h (every
 ;     processor has its own IA32_APIC_BASE), reads its APIC ID there, compares it with
-;     CPUID.1:EBX[31:24] and prints one line.
+;     CPUID.1:EBX[31:24] and CPUID.0Bh:EDX and prints one line with the package's
+;     logical processor count from leaf 0Bh's core level.
 ;  3. All CPUs together add 1 to a shared counter ITER times with LOCK ADD and take
 ;     ITER tickets with LOCK XADD: the totals are exact and the tickets' sum is that of
 ;     0 .. total-1 (no ticket given twice). Each CPU set its TPR to (APIC ID + 1) * 10h
@@ -268,6 +269,27 @@ ap_entry:
     mov eax, 1
     cpuid
     shr ebx, 24                 ; CPUID's initial APIC ID
+    push ebx
+    ; Leaf 0Bh (SDM vol. 2A, CPUID): level 0's EDX is the x2APIC ID, level 1's EBX the
+    ; logical processors of the package. edi = -1 without the leaf.
+    push dword 0
+    or edi, -1
+    xor eax, eax
+    cpuid
+    cmp eax, 0xb
+    jb .no_leaf_b
+    mov eax, 0xb
+    xor ecx, ecx
+    cpuid
+    mov edi, edx
+    mov eax, 0xb
+    mov ecx, 1
+    cpuid
+    movzx ebx, bx
+    mov [esp], ebx
+.no_leaf_b:
+    pop ecx                     ; logical processors in the package
+    pop ebx
     ; One line at a time on the serial port.
 .lock:
     mov al, 1
@@ -283,6 +305,12 @@ ap_entry:
     PRINT " started, CPUID says "
     mov eax, ebx
     call print_hex32
+    PRINT ", leaf 0Bh "
+    mov eax, edi
+    call print_hex32
+    PRINT " of "
+    mov eax, ecx
+    call print_hex32
     test esi, esi
     jz .printed
     PRINT ", IA32_APIC_BASE was not FEE00800h"
@@ -290,6 +318,8 @@ ap_entry:
     call newline
     mov byte [fs:PRINTLOCK], 0
     cmp ebx, ebp
+    jne .bad
+    cmp edi, ebp
     jne .bad
     test esi, esi
     jz .good
