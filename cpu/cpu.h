@@ -70,6 +70,9 @@ typedef struct CpuBackend {
     GBytes *(*irqchip_save)(Vm *vm);
     bool (*irqchip_check)(Vm *vm, GBytes *state, GError **err);
     void (*irqchip_load)(Vm *vm, GBytes *state);
+    /* System reset of the kernel irqchip's 8259s, I/O APIC and PIT (the local APICs are
+     * the vCPUs', reset by vcpu_reset). Lock held, vCPUs outside vcpu_run. May be NULL. */
+    void (*irqchip_reset)(Vm *vm);
     /* The CPU takes its local APIC from the board (the APIC on its CpuPins, vcpu_apic_base). */
     bool board_apic;
     /* Runs several vCPUs (one thread each); without it the VM has one. */

@@ -73,6 +73,8 @@ void vm_kernel_irq_line(Vm *vm, unsigned gsi, int level);
 GBytes *vm_kernel_irqchip_save(Vm *vm);
 bool vm_kernel_irqchip_check(Vm *vm, GBytes *state, GError **err);
 void vm_kernel_irqchip_load(Vm *vm, GBytes *state);
+/* Puts the kernel irqchip's 8259s, I/O APIC and PIT back to their power-on state. */
+void vm_kernel_irqchip_reset(Vm *vm);
 
 /* The board's private state, found again by reset handlers and the control socket. */
 void vm_set_board(Vm *vm, void *board);

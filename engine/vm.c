@@ -662,3 +662,9 @@ void vm_kernel_irqchip_load(Vm *vm, GBytes *state)
     if (vm->accel && vm->accel->irqchip_load)
         vm->accel->irqchip_load(vm, state);
 }
+
+void vm_kernel_irqchip_reset(Vm *vm)
+{
+    if (vm->accel && vm->accel->irqchip_reset)
+        vm->accel->irqchip_reset(vm);
+}

@@ -38,6 +38,10 @@ typedef struct KvmVm {
     int run_size;
     bool irqchip;
     bool pvm;
+    /* The kernel's 8259s, I/O APIC and PIT as created: their state at power-on, put back
+     * at every system reset (KVM has no reset of its own for them). */
+    struct kvm_irqchip poweron_chips[3];
+    struct kvm_pit_state2 poweron_pit;
     GArray *slots; /* KvmSlot */
     GArray *free_ids;
     uint32_t next_id;
@@ -292,6 +296,17 @@ static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
                 goto fail;
             }
             kv->irqchip = true;
+            for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+                kv->poweron_chips[chip].chip_id = chip;
+                if (ioctl(kv->vm_fd, KVM_GET_IRQCHIP, &kv->poweron_chips[chip]) < 0) {
+                    g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_GET_IRQCHIP: %s", g_strerror(errno));
+                    goto fail;
+                }
+            }
+            if (ioctl(kv->vm_fd, KVM_GET_PIT2, &kv->poweron_pit) < 0) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_GET_PIT2: %s", g_strerror(errno));
+                goto fail;
+            }
         }
     }
     /* The APs wait for INIT-SIPI-SIPI in their local APICs: only the kernel's have them. */
@@ -1081,6 +1096,20 @@ static bool kvm_irqchip_check(Vm *vm, GBytes *state, GError **err)
     return true;
 }
 
+/* System reset: the 8259s, the I/O APIC (every entry masked) and the PIT as KVM created
+ * them. The local APICs are the vCPUs' (kvm_vcpu_reset). */
+static void kvm_irqchip_reset(Vm *vm)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    if (!kv->irqchip)
+        return;
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++)
+        if (ioctl(kv->vm_fd, KVM_SET_IRQCHIP, &kv->poweron_chips[chip]) < 0)
+            g_warning("KVM_SET_IRQCHIP %u: %s", chip, g_strerror(errno));
+    if (ioctl(kv->vm_fd, KVM_SET_PIT2, &kv->poweron_pit) < 0)
+        g_warning("KVM_SET_PIT2: %s", g_strerror(errno));
+}
+
 /* After the vCPUs' own state (their APIC base MSRs): the local APIC pages follow it. */
 static void kvm_irqchip_load(Vm *vm, GBytes *state)
 {
@@ -1128,5 +1157,6 @@ const CpuBackend cpu_kvm_backend = {
     .irqchip_save = kvm_irqchip_save,
     .irqchip_check = kvm_irqchip_check,
     .irqchip_load = kvm_irqchip_load,
+    .irqchip_reset = kvm_irqchip_reset,
     .smp = true,
 };

@@ -38,6 +38,12 @@ static void kernel_irqchip_post_load(void *opaque)
     vm_kernel_irqchip_load(s->dev.vm, s->state);
 }
 
+/* System reset: as after power-on (the back end kept that state when it made them). */
+static void kernel_irqchip_reset(Device *dev)
+{
+    vm_kernel_irqchip_reset(dev->vm);
+}
+
 static void kernel_irqchip_unrealize(Device *dev)
 {
     KernelIrqchip *s = (KernelIrqchip *)dev;
@@ -63,6 +69,7 @@ static const DeviceClass kernel_irqchip_class = {
     .description = "the CPU back end's in-kernel interrupt controllers and PIT (KVM)",
     .instance_size = sizeof(KernelIrqchip),
     .vmsd = &kernel_irqchip_vmsd,
+    .reset = kernel_irqchip_reset,
     .unrealize = kernel_irqchip_unrealize,
 };
 

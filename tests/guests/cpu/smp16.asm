@@ -17,9 +17,11 @@
 ;     0 .. total-1 (no ticket given twice). Each CPU set its TPR to (APIC ID + 1) * 10h
 ;     and software-enabled its APIC before, and finds both so after (a savevm taken
 ;     meanwhile must bring back every local APIC, not only the registers).
-;  4. The BSP resets the machine through the 8042 (a marker in RAM survives) and does it
-;     all again: after the reset every AP must wait for its STARTUP IPI again (none runs
-;     before the BSP sends them) and every IA32_APIC_BASE must be back at FEE00000h.
+;  4. The BSP masks IRQs in both 8259s, resets the machine through the 8042 (a marker
+;     in RAM survives) and does it all again: after the reset every AP must wait for its
+;     STARTUP IPI again (none runs before the BSP sends them), every IA32_APIC_BASE must
+;     be back at FEE00000h and the 8259s' masks clear (the reset initializes them as
+;     ICW1 does, 8259A datasheet: the mask register cleared).
 %include "guest.inc"
 
 ITER       equ 20000
@@ -64,6 +66,12 @@ guest_main:
     PRINT "smp16: round "
     call print_hex8
     call newline
+    in al, 0x21
+    mov ah, al
+    in al, 0xa1
+    test ax, ax
+    CHECK z, "the 8259s' masks survived the reset"
+    PRINTLN "smp16: the 8259s' masks are clear"
     ; An AP that runs before its STARTUP IPI comes here from the reset vector too, and
     ; fails here: IA32_APIC_BASE: the BSP flag, enabled, at FEE00000h after power-on and reset.
     mov ecx, 0x1b
@@ -200,6 +208,10 @@ guest_main:
     cmp dword [fs:ROUND], 2
     je .finished
     mov dword [fs:MARKER], 'PASS'
+    mov al, 0x5a
+    out 0x21, al
+    mov al, 0xa5
+    out 0xa1, al
     PRINTLN "smp16: resetting"
     mov al, 0xfe
     out 0x64, al
