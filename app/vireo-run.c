@@ -90,7 +90,7 @@ static Options opt;
 
 static GOptionEntry entries[] = {
     { "m", 0, 0, G_OPTION_ARG_STRING, &opt.memory, "Guest RAM size, 1M to 32G (default 128M; suffixes K, M, G)", "SIZE" },
-    { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs, 1-16 (interp and tcg; kvm runs 1): N[,sockets=S,cores=C,threads=T,maxcpus=N]", "N" },
+    { "smp", 0, 0, G_OPTION_ARG_STRING, &opt.smp, "Number of CPUs, 1-16, one host thread each: N[,sockets=S,cores=C,threads=T,maxcpus=N]", "N" },
     { "cpu", 0, 0, G_OPTION_ARG_STRING, &opt.cpu, "CPU model (\"help\" lists them)", "MODEL" },
     { "accel", 0, 0, G_OPTION_ARG_STRING, &opt.accel, "CPU back end: kvm, tcg, interp; \"help\" lists them", "NAME[,opts]" },
     { "machine", 'M', 0, G_OPTION_ARG_STRING, &opt.machine, "Board (pc) and its options: usb=on|off, hpet=on|off, pcspk-audiodev=ID plays the PC speaker; \"help\" lists boards", "[type=]TYPE[,usb=on|off][,hpet=on|off][,pcspk-audiodev=ID]" },

@@ -64,6 +64,15 @@ typedef struct CpuBackend {
     /* Text for a failure (CPU_RUN_ERROR), with register state. */
     char *(*vcpu_describe)(Vcpu *v);
     bool kernel_irqchip_possible;
+    /* With a kernel irqchip: its state as one blob for savevm, NULL when it cannot be
+     * read; check refuses a blob load would not take (err in one line); load puts a
+     * checked one back. Only while every vCPU is outside vcpu_run. May be NULL. */
+    GBytes *(*irqchip_save)(Vm *vm);
+    bool (*irqchip_check)(Vm *vm, GBytes *state, GError **err);
+    void (*irqchip_load)(Vm *vm, GBytes *state);
+    /* System reset of the kernel irqchip's 8259s, I/O APIC and PIT (the local APICs are
+     * the vCPUs', reset by vcpu_reset). Lock held, vCPUs outside vcpu_run. May be NULL. */
+    void (*irqchip_reset)(Vm *vm);
     /* The CPU takes its local APIC from the board (the APIC on its CpuPins, vcpu_apic_base). */
     bool board_apic;
     /* Runs several vCPUs (one thread each); without it the VM has one. */

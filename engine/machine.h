@@ -66,6 +66,15 @@ bool vm_a20(Vm *vm);
 bool vm_kernel_irqchip(Vm *vm);
 /* Sets a global system interrupt line in the kernel irqchip. */
 void vm_kernel_irq_line(Vm *vm, unsigned gsi, int level);
+/* The kernel irqchip's whole state (its 8259s, I/O APIC, PIT and every vCPU's local
+ * APIC) as the CPU back end formats it, for savevm; NULL when it cannot be read (logged).
+ * check refuses a blob the back end would not take, in one line; load puts a checked one
+ * back. Lock held, every vCPU outside its back end's run loop. */
+GBytes *vm_kernel_irqchip_save(Vm *vm);
+bool vm_kernel_irqchip_check(Vm *vm, GBytes *state, GError **err);
+void vm_kernel_irqchip_load(Vm *vm, GBytes *state);
+/* Puts the kernel irqchip's 8259s, I/O APIC and PIT back to their power-on state. */
+void vm_kernel_irqchip_reset(Vm *vm);
 
 /* The board's private state, found again by reset handlers and the control socket. */
 void vm_set_board(Vm *vm, void *board);

@@ -641,3 +641,30 @@ void vm_kernel_irq_line(Vm *vm, unsigned gsi, int level)
     if (vm->kernel_irq_line)
         vm->kernel_irq_line(vm, gsi, level);
 }
+
+GBytes *vm_kernel_irqchip_save(Vm *vm)
+{
+    return vm->accel && vm->accel->irqchip_save ? vm->accel->irqchip_save(vm) : NULL;
+}
+
+bool vm_kernel_irqchip_check(Vm *vm, GBytes *state, GError **err)
+{
+    if (!vm->accel || !vm->accel->irqchip_check) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "the %s accelerator has no kernel irqchip to load",
+                    vm->accel ? vm->accel->name : "(no)");
+        return false;
+    }
+    return vm->accel->irqchip_check(vm, state, err);
+}
+
+void vm_kernel_irqchip_load(Vm *vm, GBytes *state)
+{
+    if (vm->accel && vm->accel->irqchip_load)
+        vm->accel->irqchip_load(vm, state);
+}
+
+void vm_kernel_irqchip_reset(Vm *vm)
+{
+    if (vm->accel && vm->accel->irqchip_reset)
+        vm->accel->irqchip_reset(vm);
+}

@@ -22,6 +22,7 @@
 #include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
 #include "hw/intc/ioapic.h"
+#include "hw/intc/kernel-irqchip.h"
 #include "hw/misc/debugcon.h"
 #include "hw/misc/debugexit.h"
 #include "hw/misc/fpu-err.h"
@@ -674,7 +675,10 @@ static bool pc_board_init(Vm *vm, const VmConfig *cfg, bool isa, GError **err)
 
     /* The CPU's pins, handed to the devices that answer or drive them. */
     CpuPins *cpu = vm_cpu_pins(vm);
-    if (!vm_kernel_irqchip(vm)) {
+    if (vm_kernel_irqchip(vm)) {
+        /* Its state lives in the host kernel; this device carries it through savevm. */
+        kernel_irqchip_new(vm);
+    } else {
         /* With a local APIC, it answers the CPU's acknowledge and asks the 8259 for
          * ExtINT; without one, the 8259 answers. */
         bool board_apic = vm_wants_board_apic(vm) && !isa;

@@ -38,6 +38,10 @@ typedef struct KvmVm {
     int run_size;
     bool irqchip;
     bool pvm;
+    /* The kernel's 8259s, I/O APIC and PIT as created: their state at power-on, put back
+     * at every system reset (KVM has no reset of its own for them). */
+    struct kvm_irqchip poweron_chips[3];
+    struct kvm_pit_state2 poweron_pit;
     GArray *slots; /* KvmSlot */
     GArray *free_ids;
     uint32_t next_id;
@@ -292,7 +296,25 @@ static bool kvm_vm_init(Vm *vm, const char *options, GError **err)
                 goto fail;
             }
             kv->irqchip = true;
+            for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+                kv->poweron_chips[chip].chip_id = chip;
+                if (ioctl(kv->vm_fd, KVM_GET_IRQCHIP, &kv->poweron_chips[chip]) < 0) {
+                    g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_GET_IRQCHIP: %s", g_strerror(errno));
+                    goto fail;
+                }
+            }
+            if (ioctl(kv->vm_fd, KVM_GET_PIT2, &kv->poweron_pit) < 0) {
+                g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_GET_PIT2: %s", g_strerror(errno));
+                goto fail;
+            }
         }
+    }
+    /* The APs wait for INIT-SIPI-SIPI in their local APICs: only the kernel's have them. */
+    if (!kv->irqchip && vm_cpu_count(vm) > 1) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_UNSUPPORTED,
+                    "%u processors under KVM need its in-kernel irqchip (not kernel-irqchip=off)",
+                    vm_cpu_count(vm));
+        goto fail;
     }
     kv->slots = g_array_new(FALSE, FALSE, sizeof(KvmSlot));
     kv->free_ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
@@ -334,6 +356,27 @@ static void kvm_vm_destroy(Vm *vm)
 }
 
 /* ---- vCPU ---- */
+
+static bool kvm_get_msr(int fd, uint32_t index, uint64_t *value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index };
+    if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
+        return false;
+    *value = m.e.data;
+    return true;
+}
+
+static bool kvm_set_msr(int fd, uint32_t index, uint64_t value)
+{
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e;
+    } m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
+    return ioctl(fd, KVM_SET_MSRS, &m) == 1;
+}
 
 /* Replaces the host's leaves with the model's basic and extended ones; a feature the
  * host lacks stays off (KVM cannot offer it). Under KVM the host runs the instructions,
@@ -380,12 +423,55 @@ static void kvm_cpuid_from_model(struct kvm_cpuid2 *cpuid, unsigned cap, const C
     cpuid->nent = n;
 }
 
+/* The host's leaves describe the host's packages: what says where this vCPU sits (its
+ * initial APIC ID in leaf 1, the package's logical processors and cores in leaves 1 and
+ * 4) is replaced by -smp's topology, as the interpreter answers it, and leaf 0Bh is the
+ * interpreter's (SMT and core levels, then the invalid level that ends them), with the
+ * host's levels dropped. Leaf 1Fh, the host's newer topology leaf, is dropped (zeros:
+ * guests fall back to 0Bh). */
+static void kvm_cpuid_topology(struct kvm_cpuid2 *cpuid, unsigned cap, const CpuidWho *who)
+{
+    const CpuModel *max = cpu_model_get("max");
+    unsigned out = 0;
+    uint32_t max_basic = 0;
+    for (unsigned i = 0; i < cpuid->nent; i++) {
+        struct kvm_cpuid_entry2 e = cpuid->entries[i];
+        uint32_t r[4];
+        if (e.function == 0xb || e.function == 0x1f)
+            continue;
+        if (e.function == 0) {
+            max_basic = e.eax;
+        } else if (e.function == 1) {
+            cpu_model_cpuid(max, 1, 0, who, r);
+            e.ebx = (e.ebx & 0xffffu) | (r[1] & 0xffff0000u);
+            e.edx = (e.edx & ~CPUID_HTT) | (r[3] & CPUID_HTT);
+        } else if (e.function == 4 && (e.eax & 0x1f)) {
+            cpu_model_cpuid(max, 4, 0, who, r);
+            e.eax = (e.eax & 0x3fffu) | (r[0] & ~0x3fffu);
+        }
+        cpuid->entries[out++] = e;
+    }
+    for (uint32_t sub = 0; max_basic >= 0xb && sub < 3 && out < cap; sub++) {
+        uint32_t r[4];
+        cpu_model_cpuid(max, 0xb, sub, who, r);
+        cpuid->entries[out++] = (struct kvm_cpuid_entry2){
+            .function = 0xb, .index = sub, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+            .eax = r[0], .ebx = r[1], .ecx = r[2], .edx = r[3] };
+    }
+    cpuid->nent = out;
+}
+
 static bool kvm_vcpu_init(Vcpu *v, GError **err)
 {
     KvmVm *kv = vm_accel_state(v->vm);
     KvmVcpu *kc = g_new0(KvmVcpu, 1);
     kc->kv = kv;
-    kc->fd = ioctl(kv->vm_fd, KVM_CREATE_VCPU, v->index);
+    /* KVM's local APIC takes its ID from the vCPU id: the APIC ID -smp's topology gives
+     * (with gaps where a count is not a power of two); the BSP is id 0, KVM's default. */
+    CpuidWho who;
+    vcpu_cpuid_who(v, &who);
+    who.apic = kv->irqchip;
+    kc->fd = ioctl(kv->vm_fd, KVM_CREATE_VCPU, (unsigned long)who.apic_id);
     if (kc->fd < 0) {
         g_set_error(err, VIREO_ERROR, VIREO_ERROR_FAILED, "KVM_CREATE_VCPU: %s", g_strerror(errno));
         g_free(kc);
@@ -405,12 +491,10 @@ static bool kvm_vcpu_init(Vcpu *v, GError **err)
     cpuid->nent = n;
     if (ioctl(kv->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) == 0) {
         const char *name = vm_config(v->vm)->cpu_model;
-        if (name && strcmp(name, "max") && strcmp(name, "host")) {
-            CpuidWho who;
-            vcpu_cpuid_who(v, &who);
-            who.apic = kv->irqchip;
+        if (name && strcmp(name, "max") && strcmp(name, "host"))
             kvm_cpuid_from_model(cpuid, (unsigned)n, cpu_model_get(name), &who);
-        }
+        else
+            kvm_cpuid_topology(cpuid, (unsigned)n, &who);
         for (unsigned i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
             if (e->function == 1 && !kv->irqchip)
@@ -433,6 +517,48 @@ static void seg_real(struct kvm_segment *s, uint16_t sel, uint32_t base, uint8_t
     s->type = type;
     s->present = 1;
     s->s = 1;
+}
+
+#define MSR_APIC_BASE 0x1b
+#define APIC_BASE_DEFAULT 0xfee00000u
+#define APIC_BASE_ENABLE (1u << 11)
+#define APIC_BASE_BSP (1u << 8)
+
+static void lapic_put(struct kvm_lapic_state *l, unsigned reg, uint32_t value)
+{
+    memcpy(&l->regs[reg], &value, 4);
+}
+
+/* The local APIC's power-up state (SDM vol. 3, 10.4.7.1): the base back at FEE00000h,
+ * its ID from the topology, DFR all ones, the spurious vector FFh with the APIC software
+ * disabled, every LVT entry masked, no request or service bits, the timer stopped. As
+ * KVM's own reset does, the BSP's LINT0 is left unmasked for ExtINT so the 8259 reaches
+ * it (KVM_X86_QUIRK_LINT0_REENABLED): real-mode software relies on that. */
+static void kvm_lapic_reset(Vcpu *v, KvmVcpu *kc)
+{
+    CpuidWho who;
+    vcpu_cpuid_who(v, &who);
+    uint64_t base = APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (v->index ? 0 : APIC_BASE_BSP);
+    if (!kvm_set_msr(kc->fd, MSR_APIC_BASE, base))
+        VLOG(LOG_CPU, "KVM: resetting IA32_APIC_BASE: %s", g_strerror(errno));
+    struct kvm_lapic_state *l = g_new0(struct kvm_lapic_state, 1);
+    if (ioctl(kc->fd, KVM_GET_LAPIC, l) == 0) {
+        uint32_t version;
+        memcpy(&version, &l->regs[0x30], 4);
+        memset(l->regs, 0, sizeof(l->regs));
+        lapic_put(l, 0x20, (uint32_t)who.apic_id << 24);
+        lapic_put(l, 0x30, version);
+        lapic_put(l, 0xe0, 0xffffffffu);
+        lapic_put(l, 0xf0, 0xff);
+        for (unsigned lvt = 0x320; lvt <= 0x370; lvt += 0x10)
+            lapic_put(l, lvt, 1u << 16);
+        lapic_put(l, 0x2f0, 1u << 16);
+        if (!v->index)
+            lapic_put(l, 0x350, 7u << 8);
+        if (ioctl(kc->fd, KVM_SET_LAPIC, l) < 0)
+            VLOG(LOG_CPU, "KVM_SET_LAPIC: %s", g_strerror(errno));
+    }
+    g_free(l);
 }
 
 static void kvm_vcpu_reset(Vcpu *v)
@@ -473,7 +599,9 @@ static void kvm_vcpu_reset(Vcpu *v)
         ioctl(kc->fd, KVM_SET_VCPU_EVENTS, &ev);
     }
     if (kc->kv->irqchip) {
-        struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
+        kvm_lapic_reset(v, kc);
+        /* The APs wait for INIT and STARTUP in their local APICs (SDM vol. 3, 8.4.1). */
+        struct kvm_mp_state mp = { v->index ? KVM_MP_STATE_UNINITIALIZED : KVM_MP_STATE_RUNNABLE };
         ioctl(kc->fd, KVM_SET_MP_STATE, &mp);
     }
 }
@@ -627,10 +755,11 @@ static CpuRunResult kvm_vcpu_run(Vcpu *v)
 
 /* ---- whole CPU state (cpu/cpu-state.h) ---- */
 
-/* The MSRs saved beside the registers: SYSENTER, PAT, the MTRRs. KVM refuses the ones
+/* The MSRs saved beside the registers: SYSENTER, PAT, the MTRRs, the APIC base. KVM refuses the ones
  * the host's KVM lacks; they are left out. */
 static const uint32_t kvm_state_msrs[] = {
     0x174, 0x175, 0x176, 0x1a0, 0x277, 0x2ff,
+    MSR_APIC_BASE, /* before the kernel irqchip's local APIC, which follows its base */
     0x200, 0x201, 0x202, 0x203, 0x204, 0x205, 0x206, 0x207,
     0x208, 0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f,
     0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f,
@@ -671,27 +800,6 @@ static void kvm_seg_in(const CpuSegment *s, struct kvm_segment *k)
     k->db = (s->attr >> 14) & 1;
     k->g = (s->attr >> 15) & 1;
     k->unusable = !k->present;
-}
-
-static bool kvm_get_msr(int fd, uint32_t index, uint64_t *value)
-{
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } m = { .hdr.nmsrs = 1, .e.index = index };
-    if (ioctl(fd, KVM_GET_MSRS, &m) != 1)
-        return false;
-    *value = m.e.data;
-    return true;
-}
-
-static bool kvm_set_msr(int fd, uint32_t index, uint64_t value)
-{
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e;
-    } m = { .hdr.nmsrs = 1, .e.index = index, .e.data = value };
-    return ioctl(fd, KVM_SET_MSRS, &m) == 1;
 }
 
 static bool kvm_fail(GError **err, const char *what)
@@ -768,8 +876,12 @@ static bool kvm_vcpu_get_state(Vcpu *v, CpuX86State *s, GError **err)
     s->interrupt = ev.interrupt.injected ? ev.interrupt.nr : -1;
     if (kc->kv->irqchip) {
         struct kvm_mp_state mp;
-        if (ioctl(kc->fd, KVM_GET_MP_STATE, &mp) == 0)
+        if (ioctl(kc->fd, KVM_GET_MP_STATE, &mp) == 0) {
             s->halted = mp.mp_state == KVM_MP_STATE_HALTED;
+            /* An AP before its STARTUP IPI: after reset (uninitialized) or an INIT. */
+            s->sipi_wait = mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED ||
+                           mp.mp_state == KVM_MP_STATE_SIPI_RECEIVED;
+        }
     }
     return true;
 }
@@ -858,7 +970,10 @@ static bool kvm_vcpu_load_state(KvmVcpu *kc, const CpuX86State *s, GError **err)
         }
     }
     if (kc->kv->irqchip) {
-        struct kvm_mp_state mp = { s->halted ? KVM_MP_STATE_HALTED : KVM_MP_STATE_RUNNABLE };
+        /* A CPU waiting for SIPI takes the next STARTUP IPI, as after an INIT. */
+        struct kvm_mp_state mp = { s->sipi_wait ? KVM_MP_STATE_INIT_RECEIVED
+                                   : s->halted  ? KVM_MP_STATE_HALTED
+                                                : KVM_MP_STATE_RUNNABLE };
         if (ioctl(kc->fd, KVM_SET_MP_STATE, &mp) < 0)
             return kvm_fail(err, "KVM_SET_MP_STATE");
     }
@@ -885,6 +1000,143 @@ static void kvm_vcpu_destroy(Vcpu *v)
     v->cpu = NULL;
 }
 
+/* ---- the kernel irqchip's state (hw/intc/kernel-irqchip.c carries it) ---- */
+
+/* The blob: a header, the two 8259s and the I/O APIC (KVM_GET_IRQCHIP), the PIT
+ * (KVM_GET_PIT2), then each vCPU's local APIC page (KVM_GET_LAPIC), all in the kernel's
+ * own layout (linux/kvm.h, fixed ABI). The APIC base is an MSR, in the vCPU's state. */
+#define IRQCHIP_MAGIC 0x5152494bu /* "KIRQ" */
+#define IRQCHIP_VERSION 1
+
+typedef struct KvmIrqchipHeader {
+    uint32_t magic, version, ncpus, chip_size, pit_size, lapic_size;
+} KvmIrqchipHeader;
+
+static size_t irqchip_blob_size(unsigned ncpus)
+{
+    return sizeof(KvmIrqchipHeader) + 3 * sizeof(struct kvm_irqchip) + sizeof(struct kvm_pit_state2) +
+           ncpus * sizeof(struct kvm_lapic_state);
+}
+
+static GBytes *kvm_irqchip_save(Vm *vm)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    unsigned n = vm_cpu_count(vm);
+    if (!kv->irqchip)
+        return NULL;
+    KvmIrqchipHeader h = { IRQCHIP_MAGIC, IRQCHIP_VERSION, n, sizeof(struct kvm_irqchip),
+                           sizeof(struct kvm_pit_state2), sizeof(struct kvm_lapic_state) };
+    GByteArray *out = g_byte_array_sized_new((guint)irqchip_blob_size(n));
+    g_byte_array_append(out, (const guint8 *)&h, sizeof(h));
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c = { .chip_id = chip };
+        if (ioctl(kv->vm_fd, KVM_GET_IRQCHIP, &c) < 0)
+            goto fail;
+        g_byte_array_append(out, (const guint8 *)&c, sizeof(c));
+    }
+    struct kvm_pit_state2 pit;
+    if (ioctl(kv->vm_fd, KVM_GET_PIT2, &pit) < 0)
+        goto fail;
+    g_byte_array_append(out, (const guint8 *)&pit, sizeof(pit));
+    struct kvm_lapic_state *l = g_new(struct kvm_lapic_state, 1);
+    for (unsigned i = 0; i < n; i++) {
+        KvmVcpu *kc = vm_vcpu_n(vm, i)->cpu;
+        if (ioctl(kc->fd, KVM_GET_LAPIC, l) < 0) {
+            g_free(l);
+            goto fail;
+        }
+        g_byte_array_append(out, (const guint8 *)l, sizeof(*l));
+    }
+    g_free(l);
+    return g_byte_array_free_to_bytes(out);
+fail:
+    g_warning("KVM: reading the kernel irqchip's state: %s", g_strerror(errno));
+    g_byte_array_free(out, TRUE);
+    return NULL;
+}
+
+static bool kvm_irqchip_check(Vm *vm, GBytes *state, GError **err)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    unsigned n = vm_cpu_count(vm);
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(state, &len);
+    KvmIrqchipHeader h;
+    if (!kv->irqchip) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "saved with KVM's in-kernel irqchip; this VM runs without it (kernel-irqchip=off)");
+        return false;
+    }
+    if (len < sizeof(h)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: %zu bytes, too short", (size_t)len);
+        return false;
+    }
+    memcpy(&h, p, sizeof(h));
+    if (h.magic != IRQCHIP_MAGIC || h.version != IRQCHIP_VERSION || h.chip_size != sizeof(struct kvm_irqchip) ||
+        h.pit_size != sizeof(struct kvm_pit_state2) || h.lapic_size != sizeof(struct kvm_lapic_state)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: not KVM's version %u layout",
+                    IRQCHIP_VERSION);
+        return false;
+    }
+    if (h.ncpus != n || len != irqchip_blob_size(n)) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID,
+                    "kernel irqchip state: %u local APICs in %zu bytes; this VM has %u vCPUs", h.ncpus,
+                    (size_t)len, n);
+        return false;
+    }
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c;
+        memcpy(&c, p + sizeof(h) + chip * sizeof(c), sizeof(c));
+        if (c.chip_id != chip) {
+            g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "kernel irqchip state: chip %u is chip %u", chip,
+                        c.chip_id);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* System reset: the 8259s, the I/O APIC (every entry masked) and the PIT as KVM created
+ * them. The local APICs are the vCPUs' (kvm_vcpu_reset). */
+static void kvm_irqchip_reset(Vm *vm)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    if (!kv->irqchip)
+        return;
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++)
+        if (ioctl(kv->vm_fd, KVM_SET_IRQCHIP, &kv->poweron_chips[chip]) < 0)
+            g_warning("KVM_SET_IRQCHIP %u: %s", chip, g_strerror(errno));
+    if (ioctl(kv->vm_fd, KVM_SET_PIT2, &kv->poweron_pit) < 0)
+        g_warning("KVM_SET_PIT2: %s", g_strerror(errno));
+}
+
+/* After the vCPUs' own state (their APIC base MSRs): the local APIC pages follow it. */
+static void kvm_irqchip_load(Vm *vm, GBytes *state)
+{
+    KvmVm *kv = vm_accel_state(vm);
+    const uint8_t *p = (const uint8_t *)g_bytes_get_data(state, NULL) + sizeof(KvmIrqchipHeader);
+    for (uint32_t chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_IOAPIC; chip++) {
+        struct kvm_irqchip c;
+        memcpy(&c, p, sizeof(c));
+        p += sizeof(c);
+        if (ioctl(kv->vm_fd, KVM_SET_IRQCHIP, &c) < 0)
+            g_warning("KVM_SET_IRQCHIP %u: %s", chip, g_strerror(errno));
+    }
+    struct kvm_pit_state2 pit;
+    memcpy(&pit, p, sizeof(pit));
+    p += sizeof(pit);
+    if (ioctl(kv->vm_fd, KVM_SET_PIT2, &pit) < 0)
+        g_warning("KVM_SET_PIT2: %s", g_strerror(errno));
+    struct kvm_lapic_state *l = g_new(struct kvm_lapic_state, 1);
+    for (unsigned i = 0; i < vm_cpu_count(vm); i++, p += sizeof(*l)) {
+        KvmVcpu *kc = vm_vcpu_n(vm, i)->cpu;
+        memcpy(l, p, sizeof(*l));
+        if (ioctl(kc->fd, KVM_SET_LAPIC, l) < 0)
+            g_warning("KVM_SET_LAPIC of vCPU %u: %s", i, g_strerror(errno));
+    }
+    g_free(l);
+}
+
 const CpuBackend cpu_kvm_backend = {
     .name = "kvm",
     .description = "the host's KVM accelerator (/dev/kvm)",
@@ -902,4 +1154,9 @@ const CpuBackend cpu_kvm_backend = {
     .vcpu_get_state = kvm_vcpu_get_state,
     .vcpu_set_state = kvm_vcpu_set_state,
     .kernel_irqchip_possible = true,
+    .irqchip_save = kvm_irqchip_save,
+    .irqchip_check = kvm_irqchip_check,
+    .irqchip_load = kvm_irqchip_load,
+    .irqchip_reset = kvm_irqchip_reset,
+    .smp = true,
 };

@@ -2,7 +2,6 @@
 /* Install media probing and OS identification for the new-VM wizard. */
 #include "ui/gtk/vireo-osinfo.h"
 #include "disks/block.h"
-#include "cpu/cpu.h"
 #include "engine/config.h"
 
 #include <errno.h>
@@ -25,8 +24,8 @@
  * without help. Windows 95 to XP (and NT 4) ship a driver for the Cirrus CL-GD5446 and
  * none for the Bochs VBE adapter, with which they stay at 640x480 in 16 colours. */
 /* Two processors where the system's SMP runs on Vireo's CPUs (Linux: the boot tests on
- * -smp 2 and 4; Windows Vista and later need two for comfort); one for the rest, whose
- * SMP is untested here (vireo_os_fit_cpus makes it one where KVM would run). */
+ * -smp 2 and 4; Windows Vista and later need two for comfort), under KVM as well (one
+ * vCPU per processor there too); one for the rest, whose SMP is untested here. */
 /* virtio disks for the systems whose installers carry virtio-blk drivers (Linux since
  * 2.6.25, FreeBSD 9, OpenBSD 4.8, NetBSD 6); DOS and Windows stay on IDE, as Windows
  * needs virtio-win added by hand. */
@@ -59,36 +58,20 @@ unsigned vireo_host_cpus(void)
     return (unsigned)MAX(g_get_num_processors(), 1);
 }
 
-/* KVM is what a VM's default accelerator list (kvm:tcg) picks here. It runs one vCPU
- * (engine/vm.c gives way to tcg for more), so on such a host one processor under KVM
- * beats several on Vireo's own CPU for every preset. */
-static bool kvm_would_run(void)
-{
-    const CpuBackend *kvm = cpu_backend_find("kvm");
-    return kvm && kvm->probe && kvm->probe(NULL) && !(kvm->limited && kvm->limited());
-}
-
 unsigned vireo_os_fit_cpus(unsigned cpus)
 {
-    if (cpus > 1 && kvm_would_run())
-        return 1;
     return MIN(cpus, vireo_host_cpus());
 }
 
 char *vireo_cpus_advice(unsigned cpus)
 {
     unsigned host = vireo_host_cpus();
-    g_autofree char *kvm = cpus > 1 && kvm_would_run()
-                               ? g_strdup(_("KVM runs one processor: with more, Vireo’s own CPU runs this machine, "
-                                            "several times slower"))
-                               : NULL;
     if (cpus <= host)
-        return g_steal_pointer(&kvm);
-    g_autofree char *share = g_strdup_printf(
+        return NULL;
+    return g_strdup_printf(
         ngettext("This computer has %u processor: the virtual ones beyond it share it and run slower",
                  "This computer has %u processors: the virtual ones beyond them share them and run slower", host),
         host);
-    return kvm ? g_strdup_printf("%s. %s", share, kvm) : g_steal_pointer(&share);
 }
 
 const VireoOsPreset *vireo_os_preset_find(const char *id)

@@ -32,11 +32,11 @@ const VireoOsPreset *vireo_os_presets(size_t *count);
 
 /* The processors this computer lets Vireo run on (its cores, less any affinity mask). */
 unsigned vireo_host_cpus(void);
-/* A preset's processor count as this computer can run it: never more than its cores,
- * and one where KVM would run the VM (KVM runs one vCPU). */
+/* A preset's processor count as this computer can run it: never more than its cores
+ * (under every CPU back end, KVM included, each vCPU is a host thread). */
 unsigned vireo_os_fit_cpus(unsigned cpus);
 /* A warning for more virtual processors than the computer has (each vCPU is a thread,
- * so the extra ones share cores and run slower) or than KVM runs, or NULL. */
+ * so the extra ones share cores and run slower), or NULL. */
 char *vireo_cpus_advice(unsigned cpus);
 /* The preset with this ID, or NULL. */
 const VireoOsPreset *vireo_os_preset_find(const char *id);
