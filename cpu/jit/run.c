@@ -39,6 +39,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         memset(t, 0, sizeof(*t));
         t->c = c;
         t->j = j;
+        t->w64 = c->long64; /* the mode the block was decoded in (part of its identity) */
         t->insns = insns;
         t->n = n;
         t->known_cc = -1;

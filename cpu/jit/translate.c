@@ -28,9 +28,9 @@
 static void set_eips(Tr *t, unsigned k)
 {
     eip_to_eax(t, t->off[k]);
-    emit_store(&t->e, 4, CPU(prev_eip), H_RAX);
+    emit_store(&t->e, eip_size(t), CPU(prev_eip), H_RAX);
     eip_to_eax(t, t->off[k + 1]);
-    emit_store(&t->e, 4, CPU(eip), H_RAX);
+    emit_store(&t->e, eip_size(t), CPU(eip), H_RAX);
 }
 
 void jit_exit_with(Tr *t, unsigned count)
@@ -121,13 +121,23 @@ static unsigned form_of(const X86Insn *i)
     return IN_BRANCH;
 }
 
+/* 64-bit code (Tr.w64): which instructions tr_inline may compile; the others call
+ * their handlers (exec64.c's or the legacy ones x86_bind64 chose). */
+static bool inline_ok64(const X86Insn *i)
+{
+    (void)i;
+    return false;
+}
+
 /* Whether i is certain to compile inline without an out-of-line path (so it cannot
  * fault or call anything); *writes: the arithmetic flags it sets. */
-static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes)
+static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32_t *writes)
 {
     unsigned op = i->opcode;
     const uint32_t all = X86_FL_ARITH;
     *writes = 0;
+    if (w64 && !inline_ok64(i))
+        return false;
     if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
         return false;
     if (op == 0x8d)
@@ -191,7 +201,7 @@ static void flag_liveness(Tr *t)
     for (unsigned k = t->n; k-- > 0;) {
         uint32_t w;
         unsigned mask = t->j->inline_mask;
-        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, &w);
+        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, t->w64, &w);
         t->deadv[k] = pure && w && !(w & live);
         if (!pure)
             live = X86_FL_ARITH;
@@ -209,6 +219,8 @@ static bool tr_inline(Tr *t, unsigned k)
     bool last = k + 1 == t->n;
     /* #UD, LOCK and over-long instructions keep their handlers. */
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
+        return false;
+    if (t->w64 && !inline_ok64(i))
         return false;
     unsigned form = form_of(i);
     if ((form & t->j->inline_mask) != form)
@@ -367,7 +379,7 @@ static bool tr_inline(Tr *t, unsigned k)
 static uint8_t rc_predict(Tr *t, const X86Insn *i)
 {
     unsigned op = i->opcode, form = form_of(i);
-    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK))
+    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK) || (t->w64 && !inline_ok64(i)))
         return 0;
     bool mem = i->pfx & X86_PFX_MEM;
     uint32_t m = 0;
@@ -457,7 +469,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
             t->hflags_out = false; /* a slow path's handler call rejoins after it */
         if (last && !is_branch) {
             eip_to_eax(t, t->off[t->n]);
-            emit_store(e, 4, CPU(eip), H_RAX);
+            emit_store(e, eip_size(t), CPU(eip), H_RAX);
             jit_exit_chained(t, t->n, false, t->off[t->n]);
         }
         return;
@@ -475,7 +487,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
          * end of a page or of 48 instructions), through a chainable exit whose guard
          * makes all of the dispatcher's tests, as after any handler. */
         check_exit(t, k + 1);
-        emit_load(e, 4, H_RAX, CPU(eip));
+        emit_load(e, eip_size(t), H_RAX, CPU(eip));
         jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN);
     } else {
         check_exit(t, k + 1);
@@ -495,7 +507,8 @@ bool jit_translate(Tr *t, bool allow_inline)
     emit_push(e, H_R15);
     emit_alu_ri(e, 8, ALU_SUB, H_RSP, 8);
     emit_mov_rr(e, 8, H_RBX, H_RDI);
-    emit_load(e, 4, H_R12, CPU(eip));
+    /* (The same length either way: R12 needs a REX prefix already.) */
+    emit_load(e, eip_size(t), H_R12, CPU(eip));
     size_t over = emit_jmp_fwd(e);
     t->epilogue = emit_pos(e);
     jit_emit_leave(e);
