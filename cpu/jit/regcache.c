@@ -10,7 +10,8 @@
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1) in
  * memory: the low bytes of its 64-bit slot. A 32-bit store leaves the upper half,
- * which is zero outside 64-bit mode (the translator compiles no 64-bit code yet). */
+ * which is zero outside 64-bit mode (64-bit code's forms, tr-64.c, store whole
+ * slots). */
 JitMem jit_greg_mem(unsigned size, unsigned r)
 {
     if (size == 1)
@@ -29,6 +30,13 @@ JitMem jit_greg_mem(unsigned size, unsigned r)
  * the host registers held before the instruction changed anything). */
 static const int rc_pool[] = { H_RBP, H_R14, H_R15, H_R8, H_R9, H_R10, H_R11 };
 #define RC_POOL (sizeof rc_pool / sizeof rc_pool[0])
+
+/* What the cache loads and stores: whole registers in 64-bit code (whose 32-bit
+ * operations zero-extend on the host as in the guest), the low halves otherwise. */
+static unsigned rc_width(const Tr *t)
+{
+    return t->w64 ? 8 : 4;
+}
 
 static bool rc_caller_saved(int h)
 {
@@ -68,7 +76,7 @@ void jit_rc_writeback(Tr *t)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->dirty & (1u << r))
-            emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
 }
 
 /* Guest register r back to memory and out of the cache. */
@@ -78,7 +86,7 @@ void jit_rc_evict(Tr *t, unsigned r)
     if (rc->host[r] < 0)
         return;
     if (rc->dirty & (1u << r))
-        emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+        emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
     rc->dirty &= (uint8_t)~(1u << r);
     rc->host[r] = -1;
 }
@@ -117,7 +125,7 @@ void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep)
     }
     rc->host[r] = (int8_t)h;
     rc->stamp[r] = ++rc->clock;
-    emit_load(&t->e, 4, h, jit_greg_mem(4, r));
+    emit_load(&t->e, rc_width(t), h, jit_greg_mem(4, r));
 }
 
 /* A call of a flags helper from inline code (it reads no guest register): the
@@ -128,9 +136,9 @@ void jit_emit_helper(Tr *t, const void *fn)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]) && (rc->dirty & (1u << r)))
-            emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
     emit_call(&t->e, fn);
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]))
-            emit_load(&t->e, 4, rc->host[r], jit_greg_mem(4, r));
+            emit_load(&t->e, rc_width(t), rc->host[r], jit_greg_mem(4, r));
 }
