@@ -121,14 +121,6 @@ static unsigned form_of(const X86Insn *i)
     return IN_BRANCH;
 }
 
-/* 64-bit code (Tr.w64): which instructions tr_inline may compile; the others call
- * their handlers (exec64.c's or the legacy ones x86_bind64 chose). */
-static bool inline_ok64(const X86Insn *i)
-{
-    (void)i;
-    return false;
-}
-
 /* Whether i is certain to compile inline without an out-of-line path (so it cannot
  * fault or call anything); *writes: the arithmetic flags it sets. */
 static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32_t *writes)
@@ -136,8 +128,8 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32
     unsigned op = i->opcode;
     const uint32_t all = X86_FL_ARITH;
     *writes = 0;
-    if (w64 && !inline_ok64(i))
-        return false;
+    if (w64)
+        return jit_pure64(i, writes); /* (tr-64.c's forms) */
     if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
         return false;
     if (op == 0x8d)
@@ -220,8 +212,8 @@ static bool tr_inline(Tr *t, unsigned k)
     /* #UD, LOCK and over-long instructions keep their handlers. */
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
         return false;
-    if (t->w64 && !inline_ok64(i))
-        return false;
+    if (t->w64)
+        return jit_tr64(t, k); /* 64-bit code: tr-64.c */
     unsigned form = form_of(i);
     if ((form & t->j->inline_mask) != form)
         return false;
@@ -379,8 +371,10 @@ static bool tr_inline(Tr *t, unsigned k)
 static uint8_t rc_predict(Tr *t, const X86Insn *i)
 {
     unsigned op = i->opcode, form = form_of(i);
-    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK) || (t->w64 && !inline_ok64(i)))
+    if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK))
         return 0;
+    if (t->w64)
+        return jit_rc_predict64(i);
     bool mem = i->pfx & X86_PFX_MEM;
     uint32_t m = 0;
     if (mem && i->base < 8)
@@ -522,7 +516,8 @@ bool jit_translate(Tr *t, bool allow_inline)
     t->seg_hoist = 0;
     size_t seg_fail[8];
     unsigned nfail = 0;
-    if (allow_inline && (t->j->inline_mask & IN_SEGCHECK)) {
+    /* (Not in 64-bit code: its probes make no segment checks.) */
+    if (allow_inline && !t->w64 && (t->j->inline_mask & IN_SEGCHECK)) {
         unsigned uses[8] = { 0 };
         for (unsigned k = 0; k < t->n; k++) {
             const X86Insn *i = &t->insns[k];
@@ -600,14 +595,15 @@ bool jit_translate(Tr *t, bool allow_inline)
         Stub *st = &t->stubs[s];
         for (unsigned f = 0; f < st->nfields; f++)
             emit_patch(e, st->fields[f], emit_pos(e));
+        unsigned rw = t->w64 ? 8 : 4; /* (64-bit code: whole registers) */
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_dirty & (1u << r))
-                emit_store(e, 4, greg_mem(4, r), st->rc_host[r]);
+                emit_store(e, rw, greg_mem(rw, r), st->rc_host[r]);
         call_handler(t, st->k);
         check_exit(t, st->k + 1);
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_host[r] >= 0)
-                emit_load(e, 4, st->rc_host[r], greg_mem(4, r));
+                emit_load(e, rw, st->rc_host[r], greg_mem(rw, r));
         emit_jmp_to(e, st->resume);
     }
     /* Early exits after handlers: EIP is already set. */

@@ -260,6 +260,12 @@ bool jit_tr_cbw_cwd(Tr *t, const X86Insn *i);
 bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size);
 bool jit_tr_div(Tr *t, unsigned k);
 
+/* tr-64.c: 64-bit code's inline forms (false: call the handler), whether one is
+ * pure for the dead-flags pass, the registers it likely uses. */
+bool jit_tr64(Tr *t, unsigned k);
+bool jit_pure64(const X86Insn *i, uint32_t *writes);
+uint8_t jit_rc_predict64(const X86Insn *i);
+
 /* tr-branch.c: the stack forms and the block-ending transfers. */
 bool jit_tr_pushpop(Tr *t, unsigned k, bool push);
 bool jit_tr_push_value(Tr *t, unsigned k);

@@ -24,6 +24,7 @@
 #include <glib.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -833,6 +834,18 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
         char what[32];
         g_snprintf(what, sizeof(what), "case %u", n);
         run_case(&g, mode, what, &k);
+    }
+    if (jit) {
+        /* The translator compiles 64-bit code (issue 18): blocks, and inline forms
+         * in them, not only handler calls. */
+        JitStats st;
+        jit_get_stats(g.c, &st);
+        printf("tcg: %" PRIu64 " blocks translated, %" PRIu64 " instructions inline, %" PRIu64 " called\n", st.blocks,
+               st.insns_inline, st.insns_called);
+        if (!st.blocks || !st.insns_inline) {
+            printf("FAIL tcg: the translator compiled no 64-bit code\n");
+            failures++;
+        }
     }
     guest_free(&g, jit);
 }
