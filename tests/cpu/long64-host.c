@@ -706,6 +706,20 @@ static const Directed directed[] = {
     { "non-canonical push", "48bc0000000000800000" "50" },
     /* ret with imm16 */
     { "ret imm16", "e800000000" "488304240a" "c20800" "cc" "cc" "cc" "90" },
+    /* The translator's 64-bit forms (issue 18), chained blocks: mov ecx,300; xor eax,eax;
+     * l: add rax,rcx; lea rdx,[rax+rcx*2]; dec ecx; jnz l */
+    { "loop of one block", "b92c010000" "31c0" "4801c8" "488d1448" "ffc9" "75f5" },
+    /* mov ecx,40; l: call f; dec ecx; jnz l; jmp end; f: add rax,rcx; ret; end: */
+    { "calls in a loop", "b928000000" "e806000000" "ffc9" "75f7" "eb04" "4801c8" "c3" },
+    /* mov rax,-1; add [0x100010],eax; mov ebx,0x100000; add [rbx+8],rax;
+     * mov r11d,0x100020; mov r9,[r11+16]; add r11d,r9d; cmovl rax,r9;
+     * movzx r10d,word [rbx+4]; shl rax,5; sar r9,1; neg rax; dec qword [rbx+0x18];
+     * mov [rbx+0x20],r9d; test rax,rax; add rax,rcx */
+    { "32/64-bit forms, R8-R15, memory", "48c7c0ffffffff" "01042510001000" "bb00001000" "48014308" "41bb20001000"
+                                         "4d8b4b10" "4501cb" "490f4cc1" "440fb75304" "48c1e005" "49d1f9" "48f7d8"
+                                         "48ff4b18" "44894b20" "4885c0" "4801c8" },
+    /* mov rax,0x800000000000; push rax; ret: #GP for the non-canonical target */
+    { "non-canonical ret", "48b80000000000800000" "50" "c3" },
     /* XMM8-15 and the REX.W SSE forms (phase 3; results through GPRs and the data page):
      * movq xmm9,rax; movq xmm12,rbx; paddq xmm9,xmm12; movq rcx,xmm9;
      * movdqu [0x100200],xmm9; movdqu xmm15,[0x100020]; pxor xmm15,xmm9;
