@@ -14,6 +14,8 @@
  * slots). */
 JitMem jit_greg_mem(unsigned size, unsigned r)
 {
+    if (size == 1 && r >= 8) /* 64-bit code: R8B-R15B, and SPL-DIL as 20-23 (x86_reg8) */
+        return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 15));
     if (size == 1)
         return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 3) + (r >> 2));
     return CPU_AT(regs, (int)sizeof(uint64_t) * r);
@@ -51,13 +53,14 @@ static bool rc_caller_saved(int h)
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
 {
     RegCache *rc = &t->rc;
-    if (!rc->on || r >= 8)
-        return jit_greg_mem(size, r);
-    if (size == 1) {
-        if (rc->host[r & 3] >= 0)
-            rc->small |= (uint8_t)(1u << (r & 3));
+    if (rc->on && size == 1) {
+        unsigned slot = r >= 20 ? r - 16 : r >= 8 ? r : (r & 3); /* (SPL-DIL: 20-23) */
+        if (slot < 8 && rc->host[slot] >= 0)
+            rc->small |= (uint8_t)(1u << slot);
         return jit_greg_mem(size, r);
     }
+    if (!rc->on || r >= 8)
+        return jit_greg_mem(size, r);
     uint8_t bit = (uint8_t)(1u << r);
     if (rc->host[r] >= 0) {
         rc->used |= bit;
