@@ -27,11 +27,25 @@ static void rd(Tr *t, unsigned size, int h, unsigned r)
     emit_load(&t->e, size, h, gread(t, size, r));
 }
 
-/* Guest register r = host register h: the whole slot, since a 32-bit result
- * zero-extends (h holds it zero-extended: every 32-bit host operation does that). */
+/* Guest register r = host register h: for 32 and 64 bits the whole slot, since a
+ * 32-bit result zero-extends (h holds it zero-extended: every 32-bit host operation
+ * does that); 8- and 16-bit results leave the rest of the register. */
+static void wr_size(Tr *t, unsigned size, unsigned r, int h)
+{
+    if (size >= 4)
+        emit_store(&t->e, 8, greg(t, 8, r), h);
+    else
+        emit_store(&t->e, size, greg(t, size, r), h);
+}
+
 static void wr(Tr *t, unsigned r, int h)
 {
-    emit_store(&t->e, 8, greg(t, 8, r), h);
+    wr_size(t, 8, r, h);
+}
+
+static uint32_t mask_size(unsigned size)
+{
+    return size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
 }
 
 /* Host CF = bit 0 of R13D (BT R13D, 0). */
@@ -72,7 +86,7 @@ static void imm_to_rcx(JitEmit *e, unsigned size, uint32_t imm)
     if (size == 8)
         emit_mov_ri64(e, H_RCX, (uint64_t)(int64_t)(int32_t)imm);
     else
-        emit_mov_ri32(e, H_RCX, imm);
+        emit_mov_ri32(e, H_RCX, imm & mask_size(size));
 }
 
 /* RAX = the effective address of instruction k's memory operand: RIP-relative (the
@@ -197,22 +211,24 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
     if (mov) {
         if (kind == 2) {
             if (mem)
-                emit_store_imm(e, size, m, i->imm); /* (size 8: sign-extended, as the guest's) */
+                emit_store_imm(e, size, m, i->imm & mask_size(size)); /* (size 8: sign-extended, as the guest's) */
             else if (size == 8)
                 emit_store_imm(e, 8, greg(t, 8, dst), i->imm);
+            else if (size < 4)
+                emit_store_imm(e, size, greg(t, size, dst), i->imm & mask_size(size));
             else {
                 emit_mov_ri32(e, H_RCX, i->imm);
                 wr(t, dst, H_RCX);
             }
         } else if (kind == 1) {
             emit_load(e, size, H_RCX, mem ? m : gread(t, size, rm));
-            wr(t, i->reg, H_RCX);
+            wr_size(t, size, i->reg, H_RCX);
         } else {
             rd(t, size, H_RCX, i->reg);
             if (mem)
                 emit_store(e, size, m, H_RCX);
             else
-                wr(t, rm, H_RCX);
+                wr_size(t, size, rm, H_RCX);
         }
         if (s)
             s->resume = emit_pos(e);
@@ -229,12 +245,13 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         else
             rd(t, size, H_RCX, i->reg);
     }
-    if (size == 4) {
-        /* The lazy flags of alu.c's 32-bit handlers. */
+    if (size < 8) {
+        /* The lazy flags of alu.c's handlers (x86_bind64 keeps them for 8-, 16- and
+         * 32-bit operands). */
         if (test)
-            jit_emit_test_flags(t, 4);
+            jit_emit_test_flags(t, size);
         else
-            jit_emit_alu_flags(t, (unsigned)op, 4);
+            jit_emit_alu_flags(t, (unsigned)op, size);
     } else {
         if (carry)
             bt_r13(e);
@@ -248,7 +265,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         if (mem && kind != 1)
             emit_store(e, size, m, H_RAX);
         else
-            wr(t, dst, H_RAX);
+            wr_size(t, size, dst, H_RAX);
     }
     if (s)
         s->resume = emit_pos(e);
@@ -262,9 +279,10 @@ static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     bool mem = i->pfx & X86_PFX_MEM;
+    unsigned opc = size == 1 ? 0xfe : 0xff;
     if (t->dead && !mem) {
-        if (size == 8) {
-            emit_op_rm(e, 8, 0xff, dec, greg(t, 8, i->rm));
+        if (size != 4) {
+            emit_op_rm(e, size, opc, dec, greg(t, size, i->rm)); /* (8/16 bits: the rest kept) */
         } else {
             rd(t, 4, H_RAX, i->rm);
             emit_op_rr(e, 4, 0xff, dec, H_RAX);
@@ -288,17 +306,17 @@ static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
     emit_load(e, size, H_RAX, m);
     if (!t->dead)
         bt_r13(e);
-    emit_op_rr(e, size, 0xff, dec, H_RAX);
+    emit_op_rr(e, size, opc, dec, H_RAX);
     host_flags_eager(t, false);
     if (mem)
         emit_store(e, size, m, H_RAX);
     else
-        wr(t, i->rm, H_RAX);
+        wr_size(t, size, i->rm, H_RAX);
     if (s) {
         s->resume = emit_pos(e);
-        /* The slow path's handler for 32 bits (alu.c's) leaves the lazy CC_INC32 or
-         * CC_DEC32, not the eager flags of this path: cc_op is not known after. */
-        if (size == 4)
+        /* The slow path's handler below 64 bits (alu.c's) leaves the lazy CC_INC or
+         * CC_DEC, not the eager flags of this path: cc_op is not known after. */
+        if (size != 8)
             t->known_cc = -1;
     }
     return true;
@@ -310,19 +328,19 @@ static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
     JitEmit *e = &t->e;
     if (i->reg == 2) {
         rd(t, size, H_RAX, i->rm);
-        emit_op_rr(e, size, 0xf7, 2, H_RAX);
-        wr(t, i->rm, H_RAX);
+        emit_op_rr(e, size, size == 1 ? 0xf6 : 0xf7, 2, H_RAX);
+        wr_size(t, size, i->rm, H_RAX);
         return true;
     }
     rd(t, size, H_RCX, i->rm);
     emit_mov_ri32(e, H_RAX, 0);
-    if (size == 4) {
-        jit_emit_alu_flags(t, ALU_SUB, 4);
+    if (size < 8) {
+        jit_emit_alu_flags(t, ALU_SUB, size);
     } else {
         emit_alu_rr(e, 8, ALU_SUB, H_RAX, H_RCX);
         host_flags_eager(t, false);
     }
-    wr(t, i->rm, H_RAX);
+    wr_size(t, size, i->rm, H_RAX);
     return true;
 }
 
@@ -420,8 +438,6 @@ static bool tr_movx(Tr *t, unsigned k, unsigned size)
     const X86Insn *i = &t->insns[k];
     unsigned op = i->opcode, from = op == 0x63 ? 4 : (op & 1) ? 2 : 1;
     bool mem = i->pfx & X86_PFX_MEM;
-    if (!mem && from == 1)
-        return false; /* (byte registers: AH-BH or SPL-DIL by the REX prefix) */
     if (op == 0x63 && size != 8)
         return false;
     Stub *s = NULL;
@@ -548,13 +564,88 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     return true;
 }
 
+/* SETcc r8 (register form). */
+static bool tr_setcc(Tr *t, const X86Insn *i)
+{
+    JitEmit *e = &t->e;
+    unsigned hc = jit_emit_cond(t, i->opcode & 0xf);
+    emit_op_rr(e, 1, 0x0f90 | hc, 0, H_RAX); /* SETcc AL */
+    emit_store(e, 1, greg(t, 1, i->rm), H_RAX);
+    return true;
+}
+
+/* CWDE/CDQE (98) and CDQ/CQO (99) at 32 and 64 bits. */
+static bool tr_cbw_cwd(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    if (i->opcode == 0x98) {
+        if (size == 8)
+            emit_op_rm(e, 8, 0x63, H_RAX, gread(t, 4, R_EAX)); /* MOVSXD RAX, EAX */
+        else
+            emit_op_rm(e, 4, 0x0fbf, H_RAX, gread(t, 2, R_EAX));
+        wr(t, R_EAX, H_RAX);
+    } else {
+        rd(t, size, H_RAX, R_EAX);
+        emit_op_rr(e, size, 0xc1, 7, H_RAX); /* SAR, size * 8 - 1 */
+        emit_u8(e, (uint8_t)(size * 8 - 1));
+        wr(t, 2, H_RAX); /* RDX */
+    }
+    return true;
+}
+
+/* JMP r/m64 and CALL r/m64 ending the block: the target, read first into R13 and
+ * checked canonical (else the handler raises #GP(0), before the push), leaves
+ * through the lookup table of changing targets (chain.c). */
+static bool tr_indirect(Tr *t, unsigned k, bool call)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    if (t->j->no_chain || !t->j->ib_routine64)
+        return false;
+    Stub *s = jit_stub_new(t, k);
+    if (i->pfx & X86_PFX_MEM) {
+        JitMem m;
+        if (!probe64(t, s, k, 8, false, &m))
+            return false;
+        emit_load(e, 8, H_R13, m);
+    } else {
+        rd(t, 8, H_R13, i->rm);
+    }
+    check_canonical(t, s, H_R13);
+    if (call) {
+        JitMem m = stack_probe(t, s, true);
+        emit_lea(e, 8, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        emit_store(e, 8, m, H_RCX);
+        emit_alu_mi(e, 8, ALU_SUB, greg(t, 8, R_ESP), 8);
+    }
+    emit_mov_rr(e, 8, H_RAX, H_R13);
+    emit_store(e, 8, CPU(eip), H_RAX);
+    jit_rc_writeback(t);
+    emit_mov_ri32(e, H_R13, k + 1);
+    emit_u8(e, 0xe9);
+    emit_u32(e, (uint32_t)(t->j->ib_routine64 - (e->rx + emit_pos(e) + 4)));
+    /* After the handler (stub): RIP is what it set. */
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    return true;
+}
+
+/* The operand size of i's ALU-style forms: 1 for the byte opcodes. */
+static unsigned op_size64(const X86Insn *i)
+{
+    unsigned op = i->opcode;
+    bool byte = (op < 0x40 && !(op & 1)) || op == 0x80 || op == 0x84 || op == 0x88 || op == 0x8a || op == 0xa8 ||
+                op == 0xc6 || op == 0xfe || op == 0xf6 || (op >= 0xb0 && op <= 0xb7);
+    return byte ? 1 : osize64(i);
+}
+
 /* Whether instruction i of 64-bit code surely compiles inline with no slow path
  * and no call (the dead-flags pass, translate.c); *writes: the flags it sets. The
- * register forms of tr_binop (not ADC/SBB), TEST, MOV, INC/DEC, NOT/NEG, MOVZX/MOVSX
- * from word registers, NOP. */
+ * register forms of tr_binop (not ADC/SBB), TEST, MOV, INC/DEC, NOT/NEG, MOVZX/MOVSX,
+ * IMUL, NOP. */
 bool jit_pure64(const X86Insn *i, uint32_t *writes)
 {
-    unsigned op = i->opcode, size = osize64(i);
+    unsigned op = i->opcode, size = op_size64(i);
     const uint32_t all = X86_FL_ARITH;
     *writes = 0;
     if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || (i->flags & X86_INSN_END_BLOCK) || i->handler == x86_handle_ud)
@@ -563,34 +654,32 @@ bool jit_pure64(const X86Insn *i, uint32_t *writes)
         return true;
     if (op == 0x0f1f)
         return true;
-    if (size < 4)
-        return false;
-    if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3 || (op & 7) == 5)) {
+    if (op < 0x40 && (op & 7) < 6) {
         *writes = all;
         return jit_alu_pure(op >> 3);
     }
     switch (op) {
-    case 0x81: case 0x83:
+    case 0x80: case 0x81: case 0x83:
         *writes = all;
         return jit_alu_pure(i->reg);
-    case 0x85: case 0xa9:
+    case 0x84: case 0x85: case 0xa8: case 0xa9:
         *writes = all;
         return true;
-    case 0x89: case 0x8b: case 0xb8 ... 0xbf:
+    case 0x88 ... 0x8b: case 0xb0 ... 0xbf:
         return true;
-    case 0xc7:
+    case 0xc6: case 0xc7:
         return i->reg == 0;
-    case 0xff:
+    case 0xfe: case 0xff:
         *writes = all & ~X86_FL_CF;
         return i->reg <= 1;
-    case 0xf7:
+    case 0xf6: case 0xf7:
         *writes = i->reg == 3 || i->reg == 0 ? all : 0;
         return i->reg == 0 || i->reg == 2 || i->reg == 3;
-    case 0x0fb7: case 0x0fbf:
-        return true;
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+        return size >= 4;
     case 0x0faf: case 0x69: case 0x6b:
         *writes = all; /* (inline only when dead, else its handler, which cannot fault) */
-        return true;
+        return size >= 4;
     }
     return false;
 }
@@ -600,7 +689,7 @@ bool jit_tr64(Tr *t, unsigned k)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
-    unsigned op = i->opcode, size = osize64(i);
+    unsigned op = i->opcode, size = osize64(i), bsize = op_size64(i);
     bool mem = i->pfx & X86_PFX_MEM;
     bool last = k + 1 == t->n;
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
@@ -613,6 +702,8 @@ bool jit_tr64(Tr *t, unsigned k)
         return last && (mask & IN_BRANCH) && tr_branch(t, k, op == 0xe9 || op == 0xeb ? -1 : (int)(op & 0xf));
     if (op == 0xe8 || op == 0xc3)
         return last && size == 8 && (mask & IN_STACK) && tr_callret(t, k, op == 0xe8);
+    if (op == 0xff && (i->reg == 2 || i->reg == 4))
+        return last && size == 8 && (mask & IN_BRANCH) && tr_indirect(t, k, i->reg == 2);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
     if (op == 0x90 && i->reg == 0)
@@ -621,35 +712,43 @@ bool jit_tr64(Tr *t, unsigned k)
         return true; /* NOP r/m: no access */
     if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a)
         return size == 8 && (mask & IN_STACK) && tr_pushpop(t, k, op < 0x58 || op == 0x68 || op == 0x6a);
-    if (size < 4)
-        return false; /* 8- and 16-bit forms: their handlers */
-    if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3)) {
+    if (op < 0x40 && (op & 7) < 4) {
+        /* E,G (00, 01) and G,E (02, 03) at every size */
         if (!(mask & IN_ALU))
             return false;
-        return tr_binop(t, k, (int)(op >> 3), (op & 7) == 3 ? 1 : 0, size, i->rm);
+        return tr_binop(t, k, (int)(op >> 3), (op & 2) ? 1 : 0, bsize, i->rm);
     }
-    if (op < 0x40 && (op & 7) == 5) {
-        /* rAX, imm: as E, imm with rm = RAX */
+    if (op < 0x40 && (op & 7) < 6) {
+        /* AL/rAX, imm: as E, imm with rm = RAX */
         if (!(mask & IN_ALU))
             return false;
-        return tr_binop(t, k, (int)(op >> 3), 2, size, R_EAX);
+        return tr_binop(t, k, (int)(op >> 3), 2, bsize, R_EAX);
     }
     switch (op) {
-    case 0x81: case 0x83:
-        return (mask & IN_ALU) && tr_binop(t, k, i->reg, 2, size, i->rm);
-    case 0x85:
-        return (mask & IN_TEST) && tr_binop(t, k, -2, 0, size, i->rm);
-    case 0xa9:
-        return (mask & IN_TEST) && tr_binop(t, k, -2, 2, size, R_EAX);
-    case 0x89:
-        return (mask & IN_MOV) && tr_binop(t, k, -1, 0, size, i->rm);
-    case 0x8b:
-        return (mask & IN_MOV) && tr_binop(t, k, -1, 1, size, i->rm);
-    case 0xc7:
-        return i->reg == 0 && (mask & IN_MOV) && tr_binop(t, k, -1, 2, size, i->rm);
+    case 0x80: case 0x81: case 0x83:
+        return (mask & IN_ALU) && tr_binop(t, k, i->reg, 2, bsize, i->rm);
+    case 0x84: case 0x85:
+        return (mask & IN_TEST) && tr_binop(t, k, -2, 0, bsize, i->rm);
+    case 0xa8: case 0xa9:
+        return (mask & IN_TEST) && tr_binop(t, k, -2, 2, bsize, R_EAX);
+    case 0x88: case 0x89:
+        return (mask & IN_MOV) && tr_binop(t, k, -1, 0, bsize, i->rm);
+    case 0x8a: case 0x8b:
+        return (mask & IN_MOV) && tr_binop(t, k, -1, 1, bsize, i->rm);
+    case 0xc6: case 0xc7:
+        return i->reg == 0 && (mask & IN_MOV) && tr_binop(t, k, -1, 2, bsize, i->rm);
+    case 0xb0 ... 0xb7:
+        if (!(mask & IN_MOV))
+            return false;
+        emit_store_imm(e, 1, greg(t, 1, i->reg), i->imm & 0xff);
+        return true;
     case 0xb8 ... 0xbf:
         if (!(mask & IN_MOV))
             return false;
+        if (size == 2) {
+            emit_store_imm(e, 2, greg(t, 2, i->reg), i->imm & 0xffff);
+            return true;
+        }
         if (i->flags & X86_INSN_IMM64)
             emit_mov_ri64(e, H_RCX, x86_insn_imm64(i));
         else
@@ -660,15 +759,23 @@ bool jit_tr64(Tr *t, unsigned k)
         if (!mem || !(mask & IN_LEA) || !ea64(t, k))
             return false;
         if (size == 4)
-            emit_mov_rr(e, 4, H_RAX, H_RAX); /* (zero-extends) */
-        wr(t, i->reg, H_RAX);
+            emit_mov_rr(e, 4, H_RAX, H_RAX); /* (the low half, zero-extended) */
+        wr_size(t, size, i->reg, H_RAX);
         return true;
-    case 0xff:
-        return i->reg <= 1 && (mask & IN_INCDEC) && tr_incdec(t, k, size, i->reg == 1);
-    case 0xf7:
+    case 0xfe: case 0xff:
+        return i->reg <= 1 && (mask & IN_INCDEC) && tr_incdec(t, k, bsize, i->reg == 1);
+    case 0xf6: case 0xf7:
         if (i->reg == 0)
-            return (mask & IN_TEST) && tr_binop(t, k, -2, 2, size, i->rm);
-        return (i->reg == 2 || i->reg == 3) && !mem && (mask & IN_TEST) && tr_notneg(t, i, size);
+            return (mask & IN_TEST) && tr_binop(t, k, -2, 2, bsize, i->rm);
+        return (i->reg == 2 || i->reg == 3) && !mem && (mask & IN_TEST) && tr_notneg(t, i, bsize);
+    case 0x98: case 0x99:
+        return size >= 4 && (mask & IN_MISC) && tr_cbw_cwd(t, i, size);
+    case 0x0f90 ... 0x0f9f:
+        return !mem && (mask & IN_MISC) && tr_setcc(t, i);
+    }
+    if (size < 4)
+        return false; /* the other 16-bit forms: their handlers */
+    switch (op) {
     case 0xc1: case 0xd1:
         return !mem && (mask & IN_SHIFT) && tr_shift(t, i, size);
     case 0x69: case 0x6b: case 0x0faf:
