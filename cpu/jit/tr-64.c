@@ -344,50 +344,139 @@ static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
     return true;
 }
 
-/* SHL/SHR/SAR of a register by an immediate or one (exec64.c's shift, which x86_bind64
- * picks for 32-bit operands too): CF SF ZF PF from the host, AF 0, OF the MSB of the
- * result xor CF (SHL), the original MSB (SHR), 0 (SAR), for every count. A count of 0
- * keeps its handler. */
+static void sync_flags(X86Cpu *c)
+{
+    x86_flags_sync(c);
+}
+
+/* The count of a shift or rotate by an immediate or one (C1, D1), masked as the
+ * processor does (5 or 6 bits). */
+static unsigned shift_count(const X86Insn *i, unsigned size)
+{
+    return (i->opcode == 0xd1 ? 1 : i->imm) & (size == 8 ? 63 : 31);
+}
+
+/* After the host's shift or rotate of RAX (size bytes; RDX the original value for
+ * SHR): the guest's flags as exec64.c's shift defines them for every count. SHL,
+ * SHR, SAR: CF SF ZF PF from the host, AF 0, OF the MSB of the result xor CF (SHL),
+ * the original MSB (SHR), 0 (SAR). ROL: CF bit 0 of the result, OF its MSB xor CF;
+ * ROR: CF the MSB, OF the MSB xor the next bit; the other flags kept (eflags made
+ * authoritative before the operation, see tr_shift). Clobbers RCX, RDX. */
+static void shift_flags(Tr *t, unsigned op, unsigned size)
+{
+    JitEmit *e = &t->e;
+    unsigned msb = size * 8 - 1;
+    if (op <= 1) {
+        emit_mov_rr(e, 8, H_RCX, H_RAX);
+        emit_mov_rr(e, 8, H_RDX, H_RAX);
+        if (op == 0) {
+            emit_shift_ri(e, 8, 5, H_RDX, msb);   /* RDX = MSB */
+            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1); /* CF = bit 0 */
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        } else {
+            emit_shift_ri(e, 8, 5, H_RCX, msb);     /* CF = MSB */
+            emit_shift_ri(e, 8, 5, H_RDX, msb - 1); /* MSB:next */
+            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+        }
+        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
+        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
+        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        t->known_cc = CC_EAGER; /* (made so before the rotate) */
+        return;
+    }
+    emit_u8(e, 0x9c); /* PUSHFQ */
+    emit_pop(e, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, X86_FL_CF | X86_FL_PF | X86_FL_ZF | X86_FL_SF);
+    if (op == 4) {
+        emit_mov_rr(e, 8, H_RDX, H_RAX);
+        emit_shift_ri(e, 8, 5, H_RDX, msb);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX); /* bit 0: MSB ^ CF */
+    }
+    if (op == 4 || op == 5) {
+        if (op == 5)
+            emit_shift_ri(e, 8, 5, H_RDX, msb);
+        emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11 */
+        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+    }
+    store_eager(t);
+}
+
+/* ROL/ROR/SHL/SHR/SAR of a 32- or 64-bit register by an immediate or one (exec64.c's
+ * shift, which x86_bind64 picks for 32-bit operands too). A count of 0 keeps its
+ * handler; RCL/RCR too. */
 static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
 {
     JitEmit *e = &t->e;
     unsigned op = i->reg == 6 ? 4 : i->reg;
-    unsigned count = (i->opcode == 0xd1 ? 1 : i->imm) & (size == 8 ? 63 : 31);
-    if (op < 4 || !count)
+    unsigned count = shift_count(i, size);
+    if (op == 2 || op == 3 || !count)
         return false;
+    if (!t->dead && op <= 1 && t->known_cc != CC_EAGER) {
+        /* Rotates keep SF ZF AF PF: eflags authoritative first (before any operand
+         * is in a scratch register: the helper call clobbers them). */
+        emit_mov_rr(e, 8, H_RDI, H_RBX);
+        jit_emit_helper(t, (const void *)sync_flags);
+    }
     rd(t, size, H_RAX, i->rm);
     if (!t->dead && op == 5)
         emit_mov_rr(e, 8, H_RDX, H_RAX);
     emit_op_rr(e, size, 0xc1, (int)op, H_RAX);
     emit_u8(e, (uint8_t)count);
     wr(t, i->rm, H_RAX); /* (a move: the flags stay) */
-    if (t->dead)
-        return true;
-    emit_u8(e, 0x9c); /* PUSHFQ */
-    emit_pop(e, H_RCX);
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, X86_FL_CF | X86_FL_PF | X86_FL_ZF | X86_FL_SF);
-    if (op == 4) {
-        emit_mov_rr(e, 8, H_RDX, H_RAX);
-        emit_shift_ri(e, 8, 5, H_RDX, size * 8 - 1);
-        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX); /* bit 0: MSB ^ CF */
-    }
-    if (op == 4 || op == 5) {
-        if (op == 5)
-            emit_shift_ri(e, 8, 5, H_RDX, size * 8 - 1);
-        emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
-        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11 */
-        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
-    }
-    store_eager(t);
+    if (!t->dead)
+        shift_flags(t, op, size);
     return true;
 }
 
-/* IMUL r, r/m(register)[, imm] whose flags nothing reads (the product's CF/OF and
- * exec64.c's SZP otherwise: the handler). */
+/* SHL/SHR/SAR of a 32- or 64-bit register by CL: a count of 0 (after masking)
+ * changes no flag but still zero-extends a 32-bit register (exec64.c's shift). */
+static bool tr_shift_cl(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    unsigned op = i->reg == 6 ? 4 : i->reg;
+    if (op < 4)
+        return false;
+    /* (Every operand loaded before the branch: the register cache loads only at an
+     * instruction's start.) */
+    rd(t, size, H_RAX, i->rm);
+    rd(t, 4, H_RCX, R_ECX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, size == 8 ? 63 : 31);
+    size_t zero = emit_jcc_fwd(e, HC_E);
+    emit_mov_rr(e, 8, H_RDX, H_RAX);
+    emit_op_rr(e, size, 0xd3, (int)op, H_RAX); /* shift RAX by CL */
+    wr(t, i->rm, H_RAX);
+    shift_flags(t, op, size);
+    size_t done = emit_jmp_fwd(e);
+    emit_patch(e, zero, emit_pos(e));
+    wr(t, i->rm, H_RAX);
+    emit_patch(e, done, emit_pos(e));
+    t->known_cc = -1; /* (eager on one arm, unchanged on the other) */
+    return true;
+}
+
+/* BSWAP r32 / r64. */
+static bool tr_bswap(Tr *t, const X86Insn *i, unsigned size)
+{
+    JitEmit *e = &t->e;
+    rd(t, size, H_RAX, i->reg);
+    if (size == 8)
+        emit_u8(e, 0x48);
+    emit_u8(e, 0x0f); /* BSWAP EAX / RAX */
+    emit_u8(e, 0xc8);
+    wr(t, i->reg, H_RAX);
+    return true;
+}
+
+/* IMUL r, r/m(register)[, imm] at 32 and 64 bits. Flags: at 32 bits alu.c's lazy
+ * form (CC_SHIFT32, the product in cc_res, CF = OF in both sources); at 64 bits
+ * exec64.c's: CF = OF = the product overflowed, SF ZF PF of the product, AF 0. */
 static bool tr_imul(Tr *t, const X86Insn *i, unsigned size)
 {
     JitEmit *e = &t->e;
-    if (!t->dead || (i->pfx & X86_PFX_MEM))
+    if (i->pfx & X86_PFX_MEM)
         return false;
     rd(t, size, H_RAX, i->rm);
     if (i->opcode == 0x0faf) {
@@ -398,6 +487,27 @@ static bool tr_imul(Tr *t, const X86Insn *i, unsigned size)
         emit_u32(e, i->imm);
     }
     wr(t, i->reg, H_RAX);
+    if (t->dead)
+        return true;
+    emit_op_rr(e, 1, 0x0f90 | HC_O, 0, H_RDX); /* SETO DL */
+    emit_movzx(e, 1, H_RDX, H_RDX);
+    if (size == 4) {
+        emit_store(e, 4, CPU(cc_res), H_RAX);
+        emit_store(e, 4, CPU(cc_src1), H_RDX);
+        emit_store(e, 4, CPU(cc_src2), H_RDX);
+        if (t->known_cc != CC_SHIFT32)
+            emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+        t->known_cc = CC_SHIFT32;
+        return true;
+    }
+    emit_test_rr(e, 8, H_RAX, H_RAX);
+    emit_u8(e, 0x9c); /* PUSHFQ */
+    emit_pop(e, H_RCX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, X86_FL_PF | X86_FL_ZF | X86_FL_SF);
+    emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* EDX *= CF | OF */
+    emit_u32(e, X86_FL_CF | X86_FL_OF);
+    emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+    store_eager(t);
     return true;
 }
 
@@ -678,7 +788,15 @@ bool jit_pure64(const X86Insn *i, uint32_t *writes)
     case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
         return size >= 4;
     case 0x0faf: case 0x69: case 0x6b:
-        *writes = all; /* (inline only when dead, else its handler, which cannot fault) */
+        *writes = all;
+        return size >= 4;
+    case 0xc1: case 0xd1:
+        /* (not a count of 0, which keeps its handler and every flag) */
+        if (size < 4 || i->reg == 2 || i->reg == 3 || !shift_count(i, size))
+            return false;
+        *writes = i->reg <= 1 ? X86_FL_CF | X86_FL_OF : all;
+        return true;
+    case 0x0fc8 ... 0x0fcf:
         return size >= 4;
     }
     return false;
@@ -778,6 +896,10 @@ bool jit_tr64(Tr *t, unsigned k)
     switch (op) {
     case 0xc1: case 0xd1:
         return !mem && (mask & IN_SHIFT) && tr_shift(t, i, size);
+    case 0xd3:
+        return !mem && (mask & IN_SHIFT) && tr_shift_cl(t, i, size);
+    case 0x0fc8 ... 0x0fcf:
+        return (mask & IN_MISC) && tr_bswap(t, i, size);
     case 0x69: case 0x6b: case 0x0faf:
         return (mask & IN_IMUL) && tr_imul(t, i, size);
     case 0x0f40 ... 0x0f4f:
