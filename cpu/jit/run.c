@@ -59,8 +59,8 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         j->stats.insns_called += n - t->n_inline;
         j->stats.code_bytes += emit_pos(&t->e);
         if (j->perf)
-            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
-                    c->seg[S_CS].sel, (uint32_t)c->eip); /* (32-bit code only) */
+            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08" PRIx64 "\n", (uintptr_t)code, emit_pos(&t->e),
+                    c->seg[S_CS].sel, c->eip); /* (RIP whole in 64-bit code) */
         fn = (JitFn)code;
         break;
     }
