@@ -891,6 +891,11 @@ bool jit_tr64(Tr *t, unsigned k)
     case 0x0f90 ... 0x0f9f:
         return !mem && (mask & IN_MISC) && tr_setcc(t, i);
     }
+    if (size < 4 && (op == 0xc1 || op == 0xd1))
+        /* 16-bit SHL/SHR/SAR by fewer than 16: the 32-bit translator's form (16-bit
+         * stores keep the rest of the register; legacy shift.c's lazy flags, which
+         * x86_bind64 keeps for 16-bit operands). */
+        return !mem && (mask & IN_SHIFT) && jit_tr_shift(t, i, op == 0xd1 ? 1 : i->imm & 0x1f);
     if (size < 4)
         return false; /* the other 16-bit forms: their handlers */
     switch (op) {
