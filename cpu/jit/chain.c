@@ -80,7 +80,9 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     size_t info_field = emit_movabs(e, H_RCX, 0);
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
-    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    if (!t->w64)
+        emit_mov_rr(e, 4, H_RAX, H_RAX); /* (zero-extends: JitLink.eip is 64-bit) */
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
     emit_load(e, 4, H_RCX, CPU(chain_epoch));
     emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, epoch)), H_RCX);
     emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
@@ -91,10 +93,16 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     site.lookup = (uint16_t)(emit_pos(e) - start);
     emit_mov_ri32(e, H_R13, count);
     emit_u8(e, 0xe9);
-    emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
+    emit_u32(e, (uint32_t)((t->w64 ? t->j->ib_routine64 : t->j->ib_routine) - (e->rx + emit_pos(e) + 4)));
 
+    site.wide = t->w64;
     site.guard = (uint16_t)(emit_pos(e) - start);
-    if (!self) {
+    if (!self && t->w64) {
+        /* (CS has base 0 in 64-bit mode: the linear address is RIP.) */
+        site.lin = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+        emit_alu_rr(e, 8, ALU_CMP, H_RCX, H_RAX);
+        emit_jcc_to(e, HC_NE, unlinked);
+    } else if (!self) {
         emit_mov_rr(e, 4, H_RCX, H_RAX);
         emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
         site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
@@ -114,9 +122,16 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_u32(e, 0);
     emit_jcc_to(e, HC_NE, unlinked);
     site.tlbe = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-    emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, (int32_t)offsetof(X86Itlb, page)));
-    site.lin_page = (uint16_t)(emit_pos(e) - start);
-    emit_u32(e, 0);
+    /* The whole 64-bit page: a 32-bit page never matches the entry of a 64-bit one
+     * whose low half agrees. */
+    if (t->w64) {
+        site.lin_page = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
+    } else {
+        emit_u8(e, 0xba); /* MOV EDX, imm32 (zero-extends) */
+        site.lin_page = (uint16_t)(emit_pos(e) - start);
+        emit_u32(e, 0);
+    }
+    emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, page)));
     emit_jcc_to(e, HC_NE, unlinked);
     site.phys = (uint16_t)(emit_movabs(e, H_RDX, 0) - start);
     emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
@@ -171,10 +186,10 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     /* What exec_block does around a block: count this one, start the next. */
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
     if (!self) {
-        emit_store(e, 4, CPU(block_eip), H_RAX);
+        emit_store(e, eip_size(t), CPU(block_eip), H_RAX);
         site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_store(e, 8, CPU(block_start), H_RCX);
-        emit_mov_rr(e, 4, H_R12, H_RAX);
+        emit_mov_rr(e, eip_size(t), H_R12, H_RAX);
     }
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     emit_patch(e, req_pending, emit_pos(e));
@@ -205,12 +220,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
 /* The dispatcher is about to run the block at CS:EIP of physical page phys, with the
  * page's mapping checked (block_get) or unchanged since (its successor cache): the
  * instruction TLB entry the guards check. Global when the TLB entry says so. */
-static X86Itlb *itlb_fill(X86Cpu *c, uint32_t lin, uint64_t phys)
+static X86Itlb *itlb_fill(X86Cpu *c, uint64_t lin, uint64_t phys)
 {
     bool user = c->cpl == 3;
     X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
     const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
-    uint32_t page = lin & ~0xfffu;
+    uint64_t page = lin & ~UINT64_C(0xfff);
     ie->page = page;
     ie->phys = phys;
     ie->global = te->tag_x == page && te->phys == phys ? te->global & 1 : 0;
@@ -233,8 +248,9 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     uint32_t version;
     uint64_t phys;
     const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
-    uint32_t lin = c->seg[S_CS].base + c->eip;
-    uint32_t page = lin & ~0xfffu;
+    uint64_t lin = (c->seg[S_CS].base + c->eip) & c->lin_mask;
+    uint64_t page = lin & ~UINT64_C(0xfff);
+    unsigned lw = site.wide ? 8 : 4; /* the width of the lin and lin_page fields */
     uint32_t acc = c->acc_user;
     phys &= ~UINT64_C(0xfff);
     const X86Itlb *old = &(c->cpl == 3 ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
@@ -253,12 +269,13 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     int32_t rel = (int32_t)(body_rx - (field_rx + 4));
     int32_t to_guard = (int32_t)site.guard - 5;
     int32_t cur_entry, cur_rel;
-    uint32_t cur_lin;
+    uint64_t cur_lin = 0;
     memcpy(&cur_entry, start + 1, 4);
     memcpy(&cur_rel, start + site.jmp, 4);
-    cur_lin = lin;
-    if (!self)
-        memcpy(&cur_lin, start + site.lin, 4);
+    if (self)
+        cur_lin = lin;
+    else
+        memcpy(&cur_lin, start + site.lin, lw); /* (little-endian: the low bytes) */
     /* (site.epoch is 0 for a quiet exit within its block's page: no epoch, CPL,
      * TLB or page version fields) */
     bool page_fields = site.epoch != 0;
@@ -266,7 +283,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
         if (cur_lin == lin && cur_rel == rel &&
             (!page_fields ||
              (!memcmp(start + site.epoch, &c->link_epoch, 4) && !memcmp(start + site.acc, &acc, 4) &&
-              !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, 4) &&
+              !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, lw) &&
               !memcmp(start + site.phys, &phys, 8) && !memcmp(start + site.vptr, &vp, 8) &&
               !memcmp(start + site.version, &version, 4))) &&
             !memcmp(start + site.total, &total, 4) && (self || !memcmp(start + site.insns, &ip, 8))) {
@@ -289,12 +306,12 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
         }
     }
     if (!self)
-        memcpy(start + site.lin, &lin, 4);
+        memcpy(start + site.lin, &lin, lw);
     if (page_fields) {
         memcpy(start + site.epoch, &c->link_epoch, 4);
         memcpy(start + site.acc, &acc, 4);
         memcpy(start + site.tlbe, &tp, 8);
-        memcpy(start + site.lin_page, &page, 4);
+        memcpy(start + site.lin_page, &page, lw);
         memcpy(start + site.phys, &phys, 8);
         memcpy(start + site.vptr, &vp, 8);
         memcpy(start + site.version, &version, 4);
@@ -307,9 +324,9 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     j->stats.links++;
 }
 
-static inline unsigned ib_set(uint32_t lin)
+static inline unsigned ib_set(uint64_t lin)
 {
-    return (lin ^ (lin >> 12)) & (JIT_IB_SETS - 1);
+    return ((uint32_t)lin ^ ((uint32_t)lin >> 12)) & (JIT_IB_SETS - 1);
 }
 
 void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
@@ -317,7 +334,7 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
     uint32_t version;
     uint64_t phys;
     const uint32_t *vptr = x86_code_slot_version(c, slot, &version, &phys);
-    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint64_t lin = (c->seg[S_CS].base + c->eip) & c->lin_mask;
     /* Two ways: an entry for this address is refilled in place; otherwise the
      * newer way moves to the second place and the new target takes the first. */
     JitIbEntry *set = &j->ib[ib_set(lin) * 2];
@@ -344,12 +361,13 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
  * the stack. It makes the linked guard's checks against the table's entry for the
  * target and jumps into that block's body, or returns to the dispatcher, which
  * fills the entry (run_block, jit_ib_fill). */
-static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
+static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
 {
     size_t misses[24];
     unsigned nm = 0;
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+    unsigned w = w64 ? 8 : 4; /* RIP and linear addresses of 64-bit code are 64-bit */
+    emit_mov_rr(e, w, H_RCX, H_RAX);
+    emit_alu_rm(e, w, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
     emit_mov_rr(e, 4, H_RDX, H_RCX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);
     emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
@@ -358,10 +376,11 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)j->ib);
     emit_alu_rr(e, 8, ALU_ADD, H_RSI, H_RDX);
 #define IE(f) jm(H_RSI, (int32_t)offsetof(JitIbEntry, f))
-    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    /* (The whole 64 bits: RCX is zero-extended in 32-bit code.) */
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, IE(lin));
     size_t way0 = emit_jcc_fwd(e, HC_E);
     emit_alu_ri(e, 8, ALU_ADD, H_RSI, (uint32_t)sizeof(JitIbEntry));
-    emit_alu_rm(e, 4, ALU_CMP, H_RCX, IE(lin));
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, IE(lin));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_patch(e, way0, emit_pos(e));
     emit_load(e, 4, H_RDX, IE(epoch));
@@ -371,8 +390,8 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_alu_rm(e, 4, ALU_CMP, H_RDX, CPU(acc_user));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RDI, IE(tlbe));
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, ~0xfffu);
-    emit_alu_rm(e, 4, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Itlb, page)));
+    emit_alu_ri(e, w, ALU_AND, H_RCX, ~0xfffu); /* (sign-extended with REX.W) */
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, jm(H_RDI, (int32_t)offsetof(X86Itlb, page)));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RDX, IE(phys));
     emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RDI, (int32_t)offsetof(X86Itlb, phys)));
@@ -408,10 +427,10 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     misses[nm++] = emit_jcc_fwd(e, HC_A);
     emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
     emit_store(e, 8, CPU(icount), H_R13);
-    emit_store(e, 4, CPU(block_eip), H_RAX);
+    emit_store(e, w, CPU(block_eip), H_RAX);
     emit_load(e, 8, H_RCX, IE(insns));
     emit_store(e, 8, CPU(block_start), H_RCX);
-    emit_mov_rr(e, 4, H_R12, H_RAX);
+    emit_mov_rr(e, w, H_R12, H_RAX);
     emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
 #undef IE
     for (unsigned k = 0; k < nm; k++)
@@ -420,7 +439,9 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
     emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
-    emit_store(e, 4, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
+    if (!w64)
+        emit_mov_rr(e, 4, H_RAX, H_RAX); /* (zero-extends: JitLink.eip is 64-bit) */
+    emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, eip)), H_RAX);
     emit_mov_rr(e, 4, H_RAX, H_R13);
     jit_emit_leave(e); /* the blocks' epilogue */
 }
@@ -434,8 +455,12 @@ bool jit_ib_reset(Jit *j, X86Cpu *c)
     }
     JitEmit e;
     jit_cache_begin(j->cache, &e);
-    ib_emit_routine(j, &e, c);
+    ib_emit_routine(j, &e, c, false);
     void *code = jit_cache_commit(j->cache, &e);
     j->ib_routine = (uintptr_t)code;
-    return code != NULL;
+    jit_cache_begin(j->cache, &e);
+    ib_emit_routine(j, &e, c, true);
+    void *code64 = jit_cache_commit(j->cache, &e);
+    j->ib_routine64 = (uintptr_t)code64;
+    return code && code64;
 }

@@ -10,9 +10,12 @@
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1) in
  * memory: the low bytes of its 64-bit slot. A 32-bit store leaves the upper half,
- * which is zero outside 64-bit mode (the translator compiles no 64-bit code yet). */
+ * which is zero outside 64-bit mode (64-bit code's forms, tr-64.c, store whole
+ * slots). */
 JitMem jit_greg_mem(unsigned size, unsigned r)
 {
+    if (size == 1 && r >= 8) /* 64-bit code: R8B-R15B, and SPL-DIL as 20-23 (x86_reg8) */
+        return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 15));
     if (size == 1)
         return CPU_AT(regs, (int)sizeof(uint64_t) * (r & 3) + (r >> 2));
     return CPU_AT(regs, (int)sizeof(uint64_t) * r);
@@ -30,6 +33,13 @@ JitMem jit_greg_mem(unsigned size, unsigned r)
 static const int rc_pool[] = { H_RBP, H_R14, H_R15, H_R8, H_R9, H_R10, H_R11 };
 #define RC_POOL (sizeof rc_pool / sizeof rc_pool[0])
 
+/* What the cache loads and stores: whole registers in 64-bit code (whose 32-bit
+ * operations zero-extend on the host as in the guest), the low halves otherwise. */
+static unsigned rc_width(const Tr *t)
+{
+    return t->w64 ? 8 : 4;
+}
+
 static bool rc_caller_saved(int h)
 {
     return h >= H_R8 && h <= H_R11;
@@ -43,13 +53,14 @@ static bool rc_caller_saved(int h)
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
 {
     RegCache *rc = &t->rc;
-    if (!rc->on || r >= 8)
-        return jit_greg_mem(size, r);
-    if (size == 1) {
-        if (rc->host[r & 3] >= 0)
-            rc->small |= (uint8_t)(1u << (r & 3));
+    if (rc->on && size == 1) {
+        unsigned slot = r >= 20 ? r - 16 : r >= 8 ? r : (r & 3); /* (SPL-DIL: 20-23) */
+        if (slot < 8 && rc->host[slot] >= 0)
+            rc->small |= (uint8_t)(1u << slot);
         return jit_greg_mem(size, r);
     }
+    if (!rc->on || r >= 8)
+        return jit_greg_mem(size, r);
     uint8_t bit = (uint8_t)(1u << r);
     if (rc->host[r] >= 0) {
         rc->used |= bit;
@@ -68,7 +79,7 @@ void jit_rc_writeback(Tr *t)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->dirty & (1u << r))
-            emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
 }
 
 /* Guest register r back to memory and out of the cache. */
@@ -78,7 +89,7 @@ void jit_rc_evict(Tr *t, unsigned r)
     if (rc->host[r] < 0)
         return;
     if (rc->dirty & (1u << r))
-        emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+        emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
     rc->dirty &= (uint8_t)~(1u << r);
     rc->host[r] = -1;
 }
@@ -117,7 +128,7 @@ void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep)
     }
     rc->host[r] = (int8_t)h;
     rc->stamp[r] = ++rc->clock;
-    emit_load(&t->e, 4, h, jit_greg_mem(4, r));
+    emit_load(&t->e, rc_width(t), h, jit_greg_mem(4, r));
 }
 
 /* A call of a flags helper from inline code (it reads no guest register): the
@@ -128,9 +139,9 @@ void jit_emit_helper(Tr *t, const void *fn)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]) && (rc->dirty & (1u << r)))
-            emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
     emit_call(&t->e, fn);
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]))
-            emit_load(&t->e, 4, rc->host[r], jit_greg_mem(4, r));
+            emit_load(&t->e, rc_width(t), rc->host[r], jit_greg_mem(4, r));
 }

@@ -41,6 +41,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         memset(t, 0, sizeof(*t));
         t->c = c;
         t->j = j;
+        t->w64 = c->long64; /* the mode the block was decoded in (part of its identity) */
         t->insns = insns;
         t->n = n;
         t->known_cc = -1;
@@ -60,8 +61,8 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         j->stats.insns_called += n - t->n_inline;
         j->stats.code_bytes += emit_pos(&t->e);
         if (j->perf)
-            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08x\n", (uintptr_t)code, emit_pos(&t->e),
-                    c->seg[S_CS].sel, (uint32_t)c->eip); /* (32-bit code only) */
+            fprintf(j->perf, "%" PRIxPTR " %zx vireo-jit:%04x:%08" PRIx64 "\n", (uintptr_t)code, emit_pos(&t->e),
+                    c->seg[S_CS].sel, c->eip); /* (RIP whole in 64-bit code) */
         if (j->jitdump) {
             char name[48];
             snprintf(name, sizeof(name), "vireo-jit:%04x:%08" PRIx64, c->seg[S_CS].sel, c->eip);

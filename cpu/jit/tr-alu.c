@@ -541,6 +541,22 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
         emit_load(e, 4, H_RAX, CPU(cc_src1));
         emit_op_rr(e, size, size == 1 ? 0x80 : 0x83, dec ? ALU_SUB : ALU_ADD, H_RAX);
         emit_u8(e, 1);
+    } else if (kc == CC_EAGER) {
+        /* The flags are in eflags (64-bit code's producers, tr-64.c): SAHF takes SF
+         * ZF AF PF CF from its low byte, laid out as AH; OF, for the conditions
+         * that read it, from ADD AL, 7Fh overflowing for AL = 1. */
+        unsigned c2 = cc >> 1;
+        if (c2 == 0 || c2 == 6 || c2 == 7) {
+            emit_load(e, 1, H_RAX, CPU_AT(eflags, 1));
+            emit_shift_ri(e, 4, 5, H_RAX, 3);
+            emit_alu_ri(e, 4, ALU_AND, H_RAX, 1);
+            emit_u8(e, 0x04); /* ADD AL, 7Fh */
+            emit_u8(e, 0x7f);
+        }
+        emit_u8(e, 0x8a); /* MOV AH, [RBX + eflags] (no REX: AH) */
+        emit_u8(e, 0x80 | (4 << 3) | H_RBX);
+        emit_u32(e, (uint32_t)offsetof(X86Cpu, eflags));
+        emit_u8(e, 0x9e); /* SAHF */
     } else {
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         emit_mov_ri32(e, H_RSI, cc);

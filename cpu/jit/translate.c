@@ -28,9 +28,9 @@
 static void set_eips(Tr *t, unsigned k)
 {
     eip_to_eax(t, t->off[k]);
-    emit_store(&t->e, 4, CPU(prev_eip), H_RAX);
+    emit_store(&t->e, eip_size(t), CPU(prev_eip), H_RAX);
     eip_to_eax(t, t->off[k + 1]);
-    emit_store(&t->e, 4, CPU(eip), H_RAX);
+    emit_store(&t->e, eip_size(t), CPU(eip), H_RAX);
 }
 
 void jit_exit_with(Tr *t, unsigned count)
@@ -123,11 +123,13 @@ static unsigned form_of(const X86Insn *i)
 
 /* Whether i is certain to compile inline without an out-of-line path (so it cannot
  * fault or call anything); *writes: the arithmetic flags it sets. */
-static bool inline_pure(const X86Insn *i, unsigned inline_mask, uint32_t *writes)
+static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32_t *writes)
 {
     unsigned op = i->opcode;
     const uint32_t all = X86_FL_ARITH;
     *writes = 0;
+    if (w64)
+        return jit_pure64(i, writes); /* (tr-64.c's forms) */
     if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
         return false;
     if (op == 0x8d)
@@ -191,7 +193,7 @@ static void flag_liveness(Tr *t)
     for (unsigned k = t->n; k-- > 0;) {
         uint32_t w;
         unsigned mask = t->j->inline_mask;
-        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, &w);
+        bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, t->w64, &w);
         t->deadv[k] = pure && w && !(w & live);
         if (!pure)
             live = X86_FL_ARITH;
@@ -210,6 +212,8 @@ static bool tr_inline(Tr *t, unsigned k)
     /* #UD, LOCK and over-long instructions keep their handlers. */
     if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
         return false;
+    if (t->w64)
+        return jit_tr64(t, k); /* 64-bit code: tr-64.c */
     unsigned form = form_of(i);
     if ((form & t->j->inline_mask) != form)
         return false;
@@ -369,6 +373,8 @@ static uint8_t rc_predict(Tr *t, const X86Insn *i)
     unsigned op = i->opcode, form = form_of(i);
     if ((form & t->j->inline_mask) != form || (i->pfx & X86_PFX_LOCK))
         return 0;
+    if (t->w64)
+        return jit_rc_predict64(i);
     bool mem = i->pfx & X86_PFX_MEM;
     uint32_t m = 0;
     if (mem && i->base < 8)
@@ -457,7 +463,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
             t->hflags_out = false; /* a slow path's handler call rejoins after it */
         if (last && !is_branch) {
             eip_to_eax(t, t->off[t->n]);
-            emit_store(e, 4, CPU(eip), H_RAX);
+            emit_store(e, eip_size(t), CPU(eip), H_RAX);
             jit_exit_chained(t, t->n, false, t->off[t->n]);
         }
         return;
@@ -475,7 +481,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
          * end of a page or of 48 instructions), through a chainable exit whose guard
          * makes all of the dispatcher's tests, as after any handler. */
         check_exit(t, k + 1);
-        emit_load(e, 4, H_RAX, CPU(eip));
+        emit_load(e, eip_size(t), H_RAX, CPU(eip));
         jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN);
     } else {
         check_exit(t, k + 1);
@@ -495,7 +501,8 @@ bool jit_translate(Tr *t, bool allow_inline)
     emit_push(e, H_R15);
     emit_alu_ri(e, 8, ALU_SUB, H_RSP, 8);
     emit_mov_rr(e, 8, H_RBX, H_RDI);
-    emit_load(e, 4, H_R12, CPU(eip));
+    /* (The same length either way: R12 needs a REX prefix already.) */
+    emit_load(e, eip_size(t), H_R12, CPU(eip));
     size_t over = emit_jmp_fwd(e);
     t->epilogue = emit_pos(e);
     jit_emit_leave(e);
@@ -509,7 +516,8 @@ bool jit_translate(Tr *t, bool allow_inline)
     t->seg_hoist = 0;
     size_t seg_fail[8];
     unsigned nfail = 0;
-    if (allow_inline && (t->j->inline_mask & IN_SEGCHECK)) {
+    /* (Not in 64-bit code: its probes make no segment checks.) */
+    if (allow_inline && !t->w64 && (t->j->inline_mask & IN_SEGCHECK)) {
         unsigned uses[8] = { 0 };
         for (unsigned k = 0; k < t->n; k++) {
             const X86Insn *i = &t->insns[k];
@@ -589,14 +597,15 @@ bool jit_translate(Tr *t, bool allow_inline)
         Stub *st = &t->stubs[s];
         for (unsigned f = 0; f < st->nfields; f++)
             emit_patch(e, st->fields[f], emit_pos(e));
+        unsigned rw = t->w64 ? 8 : 4; /* (64-bit code: whole registers) */
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_dirty & (1u << r))
-                emit_store(e, 4, greg_mem(4, r), st->rc_host[r]);
+                emit_store(e, rw, greg_mem(rw, r), st->rc_host[r]);
         call_handler(t, st->k);
         check_exit(t, st->k + 1);
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_host[r] >= 0)
-                emit_load(e, 4, st->rc_host[r], greg_mem(4, r));
+                emit_load(e, rw, st->rc_host[r], greg_mem(rw, r));
         emit_jmp_to(e, st->resume);
     }
     /* Early exits after handlers: EIP is already set. */

@@ -59,6 +59,7 @@ typedef struct JitSite {
     uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
     uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
     uint16_t home;            /* where the exit starts in its block's code */
+    uint16_t wide;            /* 64-bit code: lin and lin_page are imm64 fields, else imm32 */
 } JitSite;
 
 /* An entry of the lookup table of exits whose target changes (JitSite.retargets):
@@ -66,9 +67,9 @@ typedef struct JitSite {
 #define JIT_IB_SIZE 4096
 #define JIT_IB_SETS (JIT_IB_SIZE / 2) /* two ways a set: the newest target first */
 typedef struct JitIbEntry {
-    uint32_t lin, epoch, acc, n;     /* n: the block's instructions */
-    uint64_t tlbe, phys, vptr;       /* X86Tlb *, physical page, const uint32_t * */
-    uint32_t version, pad;
+    uint64_t lin;                    /* 64 bits: compared whole, so 32- and 64-bit code never mix */
+    uint32_t epoch, acc, n, version; /* n: the block's instructions */
+    uint64_t tlbe, phys, vptr;       /* X86Itlb *, physical page, const uint32_t * */
     uint64_t insns, body;            /* const X86Insn *, the block's body (RX) */
 } JitIbEntry;
 /* JitLink.site of a lookup that missed: run_block fills the entry. */
@@ -77,7 +78,7 @@ typedef struct JitIbEntry {
 /* The exit a block last left through unlinked, for run_block to link. */
 typedef struct JitLink {
     uint8_t *site;            /* its JitSite (read-write view), NULL: none */
-    uint32_t eip;             /* the EIP it left with */
+    uint64_t eip;             /* the EIP (RIP) it left with */
     uint32_t epoch;           /* chain_epoch then: linked only if nothing moved it since */
     uint32_t req;             /* Vcpu.requests then (-d jit-stats: why a linked exit failed) */
 } JitLink;
@@ -106,6 +107,7 @@ typedef struct Tr {
     uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
+    bool w64;                      /* decoded in 64-bit mode: RIP, R12 and the exits' EIP are 64-bit */
 } Tr;
 
 typedef struct Jit {
@@ -119,6 +121,7 @@ typedef struct Jit {
     unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
     uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
     uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
+    uintptr_t ib_routine64;        /* the same for exits of 64-bit code (64-bit RIP) */
     JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
@@ -211,10 +214,16 @@ static inline uint32_t mask_of(unsigned size)
     return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
 }
 
-/* EAX = entry EIP + delta. */
+/* The width of EIP in the block's mode: 8 for 64-bit code (RIP), else 4. */
+static inline unsigned eip_size(const Tr *t)
+{
+    return t->w64 ? 8 : 4;
+}
+
+/* EAX = entry EIP + delta (RAX = entry RIP + delta in 64-bit code). */
 static inline void eip_to_eax(Tr *t, uint32_t delta)
 {
-    emit_lea(&t->e, 4, H_RAX, jm(H_R12, (int32_t)delta));
+    emit_lea(&t->e, eip_size(t), H_RAX, jm(H_R12, (int32_t)delta));
 }
 
 /* translate.c: a new slow path for instruction k, and a jump to it (the fast path
@@ -252,6 +261,12 @@ bool jit_tr_notneg(Tr *t, const X86Insn *i, unsigned size);
 bool jit_tr_cbw_cwd(Tr *t, const X86Insn *i);
 bool jit_tr_xchg(Tr *t, unsigned a, unsigned b, unsigned size);
 bool jit_tr_div(Tr *t, unsigned k);
+
+/* tr-64.c: 64-bit code's inline forms (false: call the handler), whether one is
+ * pure for the dead-flags pass, the registers it likely uses. */
+bool jit_tr64(Tr *t, unsigned k);
+bool jit_pure64(const X86Insn *i, uint32_t *writes);
+uint8_t jit_rc_predict64(const X86Insn *i);
 
 /* tr-branch.c: the stack forms and the block-ending transfers. */
 bool jit_tr_pushpop(Tr *t, unsigned k, bool push);

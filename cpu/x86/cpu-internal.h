@@ -65,9 +65,9 @@ static inline unsigned x86_tlb_index(uint64_t lin)
  * same index sends its exit through the dispatcher (5 million times in a Linux boot
  * at 256 entries). Its pages are contiguous within any 4 MiB. */
 #define ITLB_SIZE 1024u
-static inline unsigned x86_itlb_index(uint32_t lin)
+static inline unsigned x86_itlb_index(uint64_t lin)
 {
-    return ((lin >> 12) ^ (lin >> 22)) & (ITLB_SIZE - 1);
+    return (((uint32_t)lin >> 12) ^ ((uint32_t)lin >> 22)) & (ITLB_SIZE - 1);
 }
 
 /* Access kinds, laid out like the page-fault error code (SDM vol. 3, 4.7). */
@@ -95,9 +95,9 @@ typedef struct X86Tlb {
 } X86Tlb;
 
 typedef struct X86Itlb {
-    uint32_t page;     /* linear page, or TLB_INVALID */
-    uint32_t global;   /* kept by flushes of non-global entries */
+    uint64_t page;     /* linear page (64 bits: 64-bit code is translated too), or TLB_INVALID */
     uint64_t phys;     /* physical page */
+    uint32_t global;   /* kept by flushes of non-global entries */
 } X86Itlb;
 
 /* ---- lazy flags ---- */

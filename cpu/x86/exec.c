@@ -370,8 +370,7 @@ static inline void exec_insns(X86Cpu *c, const X86Insn *i, unsigned n)
 static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
 {
     c->stats.blocks_run++;
-    /* 64-bit code is interpreted: the translator does not compile it (yet). */
-    if (!c->run_block || n != b->count || b == &c->code->scratch || (b->code32 & 2)) {
+    if (!c->run_block || n != b->count || b == &c->code->scratch) {
         c->stats.blocks_cut++;
         exec_insns(c, b->insns, n);
         return;

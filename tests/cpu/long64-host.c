@@ -24,6 +24,7 @@
 #include <glib.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,11 @@ static uint32_t gen_one(Emit *e)
     }
 }
 
+/* Lockstep mode (interp against tcg, no host): longer sequences, and instructions
+ * whose flags the SDM leaves undefined anywhere in them (both sides must agree on
+ * every bit all the same). */
+static bool gen_lockstep;
+
 static void gen_case(Case *k)
 {
     for (unsigned r = 0; r < 16; r++)
@@ -634,14 +640,14 @@ static void gen_case(Case *k)
         memcpy(k->stack + b, &v, 8);
     }
     k->undef = 0;
-    unsigned count = rn(3) ? 1 : 2 + rn(4);
+    unsigned count = gen_lockstep ? 1 + rn(10) : rn(3) ? 1 : 2 + rn(4);
     Emit e = { k->code, 0, -1, 0, false, false };
     for (unsigned n = 0; n < count; n++) {
         Emit one = { k->code + e.n, 0, -1, 0, false, false };
         uint32_t u = gen_one(&one);
         fix_rip(&one, CODE_ADDR + STUB_LEN + e.n);
         /* Only an instruction whose flags are all defined may precede another. */
-        if (u && n + 1 < count) {
+        if (u && n + 1 < count && !gen_lockstep) {
             memset(k->code + e.n, 0, one.n);
             n--;
             continue;
@@ -705,6 +711,20 @@ static const Directed directed[] = {
     { "non-canonical push", "48bc0000000000800000" "50" },
     /* ret with imm16 */
     { "ret imm16", "e800000000" "488304240a" "c20800" "cc" "cc" "cc" "90" },
+    /* The translator's 64-bit forms (issue 18), chained blocks: mov ecx,300; xor eax,eax;
+     * l: add rax,rcx; lea rdx,[rax+rcx*2]; dec ecx; jnz l */
+    { "loop of one block", "b92c010000" "31c0" "4801c8" "488d1448" "ffc9" "75f5" },
+    /* mov ecx,40; l: call f; dec ecx; jnz l; jmp end; f: add rax,rcx; ret; end: */
+    { "calls in a loop", "b928000000" "e806000000" "ffc9" "75f7" "eb04" "4801c8" "c3" },
+    /* mov rax,-1; add [0x100010],eax; mov ebx,0x100000; add [rbx+8],rax;
+     * mov r11d,0x100020; mov r9,[r11+16]; add r11d,r9d; cmovl rax,r9;
+     * movzx r10d,word [rbx+4]; shl rax,5; sar r9,1; neg rax; dec qword [rbx+0x18];
+     * mov [rbx+0x20],r9d; test rax,rax; add rax,rcx */
+    { "32/64-bit forms, R8-R15, memory", "48c7c0ffffffff" "01042510001000" "bb00001000" "48014308" "41bb20001000"
+                                         "4d8b4b10" "4501cb" "490f4cc1" "440fb75304" "48c1e005" "49d1f9" "48f7d8"
+                                         "48ff4b18" "44894b20" "4885c0" "4801c8" },
+    /* mov rax,0x800000000000; push rax; ret: #GP for the non-canonical target */
+    { "non-canonical ret", "48b80000000000800000" "50" "c3" },
     /* XMM8-15 and the REX.W SSE forms (phase 3; results through GPRs and the data page):
      * movq xmm9,rax; movq xmm12,rbx; paddq xmm9,xmm12; movq rcx,xmm9;
      * movdqu [0x100200],xmm9; movdqu xmm15,[0x100020]; pxor xmm15,xmm9;
@@ -834,7 +854,64 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
         g_snprintf(what, sizeof(what), "case %u", n);
         run_case(&g, mode, what, &k);
     }
+    if (jit) {
+        /* The translator compiles 64-bit code (issue 18): blocks, and inline forms
+         * in them, not only handler calls. */
+        JitStats st;
+        jit_get_stats(g.c, &st);
+        printf("tcg: %" PRIu64 " blocks translated, %" PRIu64 " instructions inline, %" PRIu64 " called\n", st.blocks,
+               st.insns_inline, st.insns_called);
+        if (!st.blocks || !st.insns_inline) {
+            printf("FAIL tcg: the translator compiled no 64-bit code\n");
+            failures++;
+        }
+    }
     guest_free(&g, jit);
+}
+
+/* The translator against the interpreter on 64-bit code (issue 18): the same random
+ * cases on both, every register, RIP, all of RFLAGS (undefined flags included: the
+ * translator must leave what the handlers leave), memory and the exception equal. */
+static void lockstep_all(unsigned ncases, uint64_t seed)
+{
+    static Guest gi, gt;
+    static Case k;
+    static Outcome a, b;
+    guest_init(&gi, false);
+    guest_init(&gt, true);
+    gen_lockstep = true;
+    rng_state = seed;
+    unsigned bad = 0;
+    for (unsigned n = 0; n < ncases; n++) {
+        gen_case(&k);
+        guest_run(&gi, &k, &a);
+        guest_run(&gt, &k, &b);
+        bool same = !memcmp(a.regs, b.regs, sizeof(a.regs)) && a.rip == b.rip && a.flags == b.flags &&
+                    a.vector == b.vector && !memcmp(a.data, b.data, PAGE) && !memcmp(a.stack, b.stack, PAGE);
+        if (same)
+            continue;
+        if (bad++ < 10) {
+            printf("FAIL lockstep case %u: code ", n);
+            for (unsigned j = 0; j < k.len; j++)
+                printf("%02x", k.code[j]);
+            printf("\n  vector interp %d tcg %d, RIP %" PRIx64 " %" PRIx64 ", flags %x %x\n", a.vector, b.vector, a.rip,
+                   b.rip, a.flags, b.flags);
+            for (unsigned r = 0; r < 16; r++)
+                if (a.regs[r] != b.regs[r])
+                    printf("  reg %u: interp %" PRIx64 " tcg %" PRIx64 "\n", r, a.regs[r], b.regs[r]);
+            if (memcmp(a.data, b.data, PAGE) || memcmp(a.stack, b.stack, PAGE))
+                printf("  memory differs\n");
+        }
+    }
+    gen_lockstep = false;
+    JitStats st;
+    jit_get_stats(gt.c, &st);
+    printf("lockstep: %u cases, %u differ; %" PRIu64 " instructions inline, %" PRIu64 " called\n", ncases, bad,
+           st.insns_inline, st.insns_called);
+    if (bad || !st.insns_inline)
+        failures++;
+    guest_free(&gt, true);
+    guest_free(&gi, false);
 }
 
 int main(int argc, char **argv)
@@ -866,9 +943,10 @@ int main(int argc, char **argv)
     sigaction(SIGILL, &sa, NULL);
 
     run_all(false, ncases, seed);
-    if (jit_supported(NULL))
+    if (jit_supported(NULL)) {
         run_all(true, ncases / 4, seed ^ 0x1234);
-    else
+        lockstep_all(ncases / 4, seed ^ 0x4321);
+    } else
         printf("translator not supported on this host: interpreter only\n");
     printf("long64-host: %u cases, %u stopped as not implemented, %u mismatches\n", cases, stopped,
            mismatches);
