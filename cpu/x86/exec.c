@@ -119,7 +119,11 @@ bool x86_code_store(X86Cpu *c, uint64_t pa, unsigned size)
     x86_code_invalidate_phys(c, pa);
     c->stats.smc_stores++;
     cc->code_mask[pa >> 12] = 0;
-    mem_set_code_page(c->mem, pa, false);
+    /* With several vCPUs the caller clears the shared mark and reports the store to the
+     * others (mmu.c's code_store_all): cleared here, it found the page unmarked and
+     * told no one, and a vCPU running code of the same page kept it. */
+    if (!c->smp)
+        mem_set_code_page(c->mem, pa, false);
     return true;
 }
 
@@ -230,22 +234,28 @@ static X86Block *block_get(X86Cpu *c)
 
     if (cc->nblocks >= MAX_BLOCKS || cc->pool_used + BLOCK_MAX_INSNS > POOL_INSNS)
         x86_code_flush_all(c);
-    X86Insn *insns = cc->pool + cc->pool_used;
-    unsigned bytes;
-    unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
-    if (n == 0)
-        return NULL;
     /* The shared mark too: another vCPU's store may have cleared it after this one's
      * mask was set (its report racing this decode), and an unmarked page gets direct
-     * write pointers whose stores no code of this vCPU would see. */
+     * write pointers whose stores no code of this vCPU would see. The page is marked
+     * before its bytes are read: another vCPU's slow-path store that finds no mark
+     * landed before the mark, so before the read, and one that finds it reports after
+     * storing (mmu.c's phys_store), bumping the version read above. Marking after the
+     * read let a store land between the two unreported (smp.asm's decoding race lost
+     * a round now and then). The version is not read again: a report between the mark
+     * and the read would then leave this block valid and the page unmarked. */
     if (!cc->code_mask[pfn] || (c->smp && !(mem_page_flags(c->mem, phys) & MEM_PAGE_CODE))) {
         /* Other vCPUs may hold write pointers to the page: they drop them before their
-         * next block, so their stores to it reach x86_code_written_by_other. */
+         * next block, and report the page then (mmu.c's tlb_drop_write). */
         bool marked = mem_set_code_page(c->mem, phys, true);
         if (!marked && c->smp)
             vcpu_flush_others(c->v);
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
     }
+    X86Insn *insns = cc->pool + cc->pool_used;
+    unsigned bytes;
+    unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
+    if (n == 0)
+        return NULL;
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
     c->stats.blocks_decoded++;
     b = &cc->blocks[cc->nblocks++];

@@ -84,13 +84,16 @@ static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
             any |= phys_store(c, (pa + k) & c->a20_mask, 1, (v >> (8 * k)) & 0xff);
         return any;
     }
+    /* Stored first, then the mark looked at: a vCPU that marks the page after this
+     * finds the new bytes, one that marked it before gets the report (exec.c's
+     * block_get marks before it reads). */
+    memcpy(h + (pa & 0xfff), &v, size);
     bool code = code_store_all(c, pa, size);
     if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
         MemRegion *r = mem_dirty_region_at(c->mem, pa);
         if (r)
             mem_region_mark_dirty(r, pa - mem_region_base(r), size);
     }
-    memcpy(h + (pa & 0xfff), &v, size);
     return code;
 }
 
