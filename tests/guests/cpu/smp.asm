@@ -89,16 +89,33 @@ CNT8_START_HI equ 1
 %endmacro
 
 ; Waits (bounded) until the dword at %1 equals %2 (a register or immediate).
+; Gives up after 60 s of TSC (1 GHz here; faster under KVM), not after a count of spins:
+; on a loaded host the other vCPUs' threads may not run for seconds, which a spin count
+; took for a hang (IRIW's meeting failed so at a load of 20). Keeps every register.
 %macro WAIT_EQ 3
-    mov ecx, 400000000
+    push eax
+    push edx
+    rdtsc
+    add eax, 0xf8475800         ; 60,000,000,000 = 0xd_f847_5800
+    adc edx, 0xd
+    push edx
+    push eax
 %%w:
     cmp dword [%1], %2
     je %%ok
     pause
-    dec ecx
-    jnz %%w
+    rdtsc
+    cmp edx, [esp + 4]
+    jb %%w
+    ja %%late
+    cmp eax, [esp]
+    jb %%w
+%%late:
     FAIL %3
 %%ok:
+    add esp, 8
+    pop edx
+    pop eax
 %endmacro
 
 %macro CHECK_EQ 3
