@@ -36,8 +36,12 @@
 #define C_AF 0x20
 #define C_UF 0x10
 
-/* UIP rises 244 us (8 cycles of 32.768 kHz) before each update (MC146818A). */
+/* UIP rises 244 us (8 cycles of 32.768 kHz) before each update and stays up through
+ * the update cycle, 1984 us (MC146818A data sheet, "Update cycle"). The registers here
+ * change at once at the second boundary; UIP still covers the whole cycle, so a guest
+ * polling register A sees it for 2.2 ms rather than only the 244 us before. */
 #define UIP_NS INT64_C(244141)
+#define UPDATE_NS INT64_C(1984000)
 /* Days to process one second at a time when catching up; beyond, jump. */
 #define CATCHUP_LIMIT_S (86400 + 1)
 
@@ -315,7 +319,7 @@ static bool rtc_uip(const RtcState *s, int64_t now)
     if (!rtc_updating(s))
         return false;
     int64_t into = (now - s->tm_ns) % NS_PER_SEC;
-    return into >= NS_PER_SEC - UIP_NS;
+    return into >= NS_PER_SEC - UIP_NS || into < UPDATE_NS;
 }
 
 static uint8_t rtc_read_reg(RtcState *s, unsigned addr, bool side_effects)

@@ -55,9 +55,10 @@ guest_main:
     call print_bcd
     call newline
 
-    ; Seconds advance, and update-in-progress shows before they do. The UIP window is
-    ; only 244 us, so sample register A with one port read each (the index stays put)
-    ; and give it up to three second boundaries on a slow or busy host.
+    ; Seconds advance, and update-in-progress shows around the update. The UIP window
+    ; is 2.2 ms (244 us before the update and its 1984 us), so sample register A with
+    ; one port read each (the index stays put) and give it up to three second
+    ; boundaries on a slow or busy host.
     call wait_no_uip
     mov al, 0
     call cmos_read

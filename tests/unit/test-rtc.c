@@ -156,17 +156,24 @@ static void test_update_in_progress(Fixture *f, gconstpointer data)
     vm_test_clock_step(f->vm, 2 * 1000);
     g_assert_cmpint(rd(f, 0x0a) & 0x80, ==, 0x80);
     g_assert_cmpint(rd(f, 0x00), ==, 0);
+    /* Past the update the new second reads, and UIP stays up for the update cycle's
+     * 1984 us (MC146818A). */
     vm_test_clock_step(f->vm, 243 * 1000);
+    g_assert_cmpint(rd(f, 0x0a) & 0x80, ==, 0x80);
+    g_assert_cmpint(rd(f, 0x00), ==, 1);
+    vm_test_clock_step(f->vm, 1983 * 1000);
+    g_assert_cmpint(rd(f, 0x0a) & 0x80, ==, 0x80);
+    vm_test_clock_step(f->vm, 2 * 1000);
     g_assert_cmpint(rd(f, 0x0a) & 0x80, ==, 0);
     g_assert_cmpint(rd(f, 0x00), ==, 1);
-    /* Over ten seconds, UIP is seen for about 244 us of each. */
+    /* Over ten seconds, UIP is seen for about 2228 us of each. */
     int uip = 0;
     for (int i = 0; i < 100000; i++) {
         vm_test_clock_step(f->vm, 100 * 1000);
         uip += (rd(f, 0x0a) & 0x80) != 0;
     }
-    g_assert_cmpint(uip, >=, 20);
-    g_assert_cmpint(uip, <=, 30);
+    g_assert_cmpint(uip, >=, 215);
+    g_assert_cmpint(uip, <=, 230);
     /* No updates, no UIP while SET holds the clock. */
     wr(f, 0x0b, 0x86);
     int sec = rd(f, 0x00);
