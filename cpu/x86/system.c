@@ -312,7 +312,17 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
     CpuidWho who;
     vcpu_cpuid_who(c->v, &who);
     who.nx_disabled = c->misc_enable & X86_MISC_ENABLE_XD_DISABLE;
-    cpu_model_cpuid(c->model, c->regs[R_EAX], c->regs[R_ECX], &who, r);
+    uint32_t leaf = (uint32_t)c->regs[R_EAX];
+    cpu_model_cpuid(c->model, leaf, (uint32_t)c->regs[R_ECX], &who, r);
+    /* Intel processors report SYSCALL/SYSRET (80000001h EDX[11]) only to CPUID run in
+     * 64-bit mode, where they exist (SDM vol. 2, CPUID); KVM's table keeps the bit. */
+    if (leaf == 0x80000001u && !c->long64 && !strcmp(c->model->vendor, "GenuineIntel"))
+        r[3] &= ~CPUID_EXT_SYSCALL;
+    /* A hardware-disabled APIC (IA32_APIC_BASE[11] clear) leaves CPUID's APIC flag 0
+     * (SDM vol. 3, 10.4.3). */
+    uint64_t apic_base;
+    if (leaf == 1 && (r[3] & CPUID_APIC) && vcpu_apic_base(c->v, &apic_base) && !(apic_base & (1u << 11)))
+        r[3] &= ~CPUID_APIC;
     c->regs[R_EAX] = r[0];
     c->regs[R_EBX] = r[1];
     c->regs[R_ECX] = r[2];
@@ -364,8 +374,19 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
          * through the memory listener. */
         return vcpu_set_apic_base(c->v, v);
     case 0x174: c->sysenter_cs = (uint32_t)v; return true;
-    case 0x175: c->sysenter_esp = (uint32_t)v; return true;
-    case 0x176: c->sysenter_eip = (uint32_t)v; return true;
+    case 0x175: case 0x176:
+        /* 64 bits wide with long mode, then canonical or #GP (SDM vol. 2, WRMSR). */
+        if (c->model->ext_edx & CPUID_EXT_LM) {
+            if ((uint64_t)((int64_t)(v << 16) >> 16) != v)
+                return false;
+        } else {
+            v = (uint32_t)v;
+        }
+        if (msr == 0x175)
+            c->sysenter_esp = v;
+        else
+            c->sysenter_eip = v;
+        return true;
     case 0x200 ... 0x20f:
         if (msr & 1) {
             if (v & (UINT64_C(0xfffffff000000000) | 0x7ff))
@@ -536,20 +557,26 @@ static void sysenter(X86Cpu *c, const X86Insn *i)
     (void)i;
     if (!c->pe || (c->sysenter_cs & 0xfffc) == 0)
         x86_gp0(c);
-    if (x86_ia32e(c)) /* enters 64-bit mode (SDM vol. 2, SYSENTER) */
-        x86_unsupported(c, "SYSENTER in IA-32e mode");
+    if (x86_ia32e(c)) { /* from compatibility mode: enters 64-bit mode (system64.c) */
+        x86_sysenter_ia32e(c);
+        return;
+    }
     c->eflags &= ~(X86_FL_VM | X86_FL_IF | X86_FL_RF);
     flat_seg(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0, true);
     flat_seg(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0, false);
     c->cpl = 0;
-    c->regs[R_ESP] = c->sysenter_esp;
-    c->eip = c->sysenter_eip;
+    c->regs[R_ESP] = (uint32_t)c->sysenter_esp;
+    c->eip = (uint32_t)c->sysenter_eip;
     x86_update_mode(c);
 }
 
 static void sysexit(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
+    if (x86_ia32e(c)) { /* from compatibility mode: to compatibility mode */
+        x86_sysexit_ia32e(c, false);
+        return;
+    }
     if (!c->pe || c->vm86 || c->cpl != 0 || (c->sysenter_cs & 0xfffc) == 0)
         x86_gp0(c);
     flat_seg(c, S_CS, (uint16_t)((c->sysenter_cs + 16) | 3), 3, true);

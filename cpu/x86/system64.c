@@ -164,6 +164,63 @@ static void sysret64(X86Cpu *c, const X86Insn *i)
     c->exit_block = 1;
 }
 
+/* SYSENTER in IA-32e mode, from 64-bit or compatibility mode (SDM vol. 2, SYSENTER:
+ * Intel processors allow both; AMD's raise #UD in long mode, AMD64 APM vol. 3): to
+ * 64-bit mode at CPL 0, CS = SYSENTER_CS with L, SS = SYSENTER_CS + 8, RSP and RIP the
+ * whole 64-bit SYSENTER_ESP and SYSENTER_EIP. */
+void x86_sysenter_ia32e(X86Cpu *c)
+{
+    if (strcmp(c->model->vendor, "GenuineIntel"))
+        x86_ud(c);
+    if ((c->sysenter_cs & 0xfffc) == 0)
+        x86_gp0(c);
+    uint32_t fl = x86_get_eflags(c);
+    x86_set_cpl(c, 0);
+    load_flat(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0xc093);
+    load_flat(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0xa09b);
+    x86_set_cpl(c, 0);
+    x86_write_eflags(c, fl & ~(X86_FL_VM | X86_FL_IF | X86_FL_RF), 0xffffffffu);
+    c->regs[R_ESP] = c->sysenter_esp;
+    c->eip = c->sysenter_eip;
+    c->exit_block = 1;
+}
+
+/* SYSEXIT in IA-32e mode: with REX.W to 64-bit mode (CS = SYSENTER_CS + 32, SS + 40,
+ * RSP = RCX and RIP = RDX, both canonical or #GP(0)), without it to compatibility mode
+ * (CS + 16, SS + 24, ESP = ECX, EIP = EDX); RPL and CPL 3. */
+void x86_sysexit_ia32e(X86Cpu *c, bool to64)
+{
+    if (strcmp(c->model->vendor, "GenuineIntel"))
+        x86_ud(c);
+    if ((c->sysenter_cs & 0xfffc) == 0 || c->cpl != 0)
+        x86_gp0(c);
+    uint64_t rsp = to64 ? c->regs[R_ECX] : (uint32_t)c->regs[R_ECX];
+    uint64_t rip = to64 ? c->regs[R_EDX] : (uint32_t)c->regs[R_EDX];
+    if (to64 && (!canonical(rsp) || !canonical(rip)))
+        x86_gp0(c);
+    uint16_t base = (uint16_t)c->sysenter_cs;
+    load_flat(c, S_SS, (uint16_t)((base + (to64 ? 40 : 24)) | 3), 0xc0f3);
+    if (to64)
+        load_flat(c, S_CS, (uint16_t)((base + 32) | 3), 0xa0fb);
+    else
+        load_flat(c, S_CS, (uint16_t)((base + 16) | 3), 0xc0fb);
+    x86_set_cpl(c, 3);
+    c->regs[R_ESP] = rsp;
+    c->eip = rip;
+    c->exit_block = 1;
+}
+
+static void sysenter64(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    x86_sysenter_ia32e(c);
+}
+
+static void sysexit64(X86Cpu *c, const X86Insn *i)
+{
+    x86_sysexit_ia32e(c, i->rex & 8);
+}
+
 /* SWAPGS: GS.base <-> IA32_KERNEL_GS_BASE, at CPL 0 in 64-bit mode. */
 static void swapgs(X86Cpu *c, const X86Insn *i)
 {
@@ -344,6 +401,8 @@ X86Handler x86_bind_system64(X86Insn *i)
     switch (i->opcode) {
     case 0x0f05: return syscall64;
     case 0x0f07: return sysret64;
+    case 0x0f34: return sysenter64;
+    case 0x0f35: return sysexit64;
     case 0xcf: return (i->flags & X86_INSN_OP64) ? iretq : NULL;
     case 0xca: case 0xcb: return retf64;
     case 0x0f01:

@@ -15,6 +15,7 @@ table:
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
+    dd sysenter64, sysexit64_nc
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -512,3 +513,64 @@ cmp_ro64:
     add [abs 0x1f0000], rax
     hlt
 
+
+; SYSENTER and SYSEXIT in IA-32e mode (SDM vol. 2, SYSENTER, SYSEXIT): SYSEXIT with
+; REX.W to 64-bit code at CPL 3 (CS = SYSENTER_CS + 32), SYSENTER back to 64-bit CPL 0
+; with the whole 64-bit SYSENTER_ESP, SYSEXIT without REX.W to compatibility mode
+; (CS + 16), SYSENTER from compatibility mode; results at RES + 8 * 76 and on.
+sysenter64:
+    mov ecx, 0x174                  ; SYSENTER_CS: CS 08h, SS 10h; out: 2Bh/33h, 1Bh/23h
+    mov eax, 8
+    xor edx, edx
+    wrmsr
+    mov ecx, 0x175                  ; SYSENTER_ESP above 4 GiB
+    mov eax, 0x8ff00
+    mov edx, 1
+    wrmsr
+    mov ecx, 0x176
+    lea rax, [.kernel]
+    xor edx, edx
+    wrmsr
+    lea rdx, [.user]
+    mov rcx, 0x0000000200008000
+    db 0x48, 0x0f, 0x35             ; SYSEXIT with REX.W
+.user:
+    mov eax, cs                     ; 76: 2Bh
+    mov R(76), rax
+    mov R(77), rsp                  ; 77: RCX whole
+    sysenter
+.kernel:
+    mov eax, cs                     ; 78: 08h
+    mov R(78), rax
+    mov R(79), rsp                  ; 79: SYSENTER_ESP whole
+    mov ecx, 0x176
+    lea rax, [.kernel2]
+    xor edx, edx
+    wrmsr
+    lea edx, [.compat]
+    mov ecx, 0x8fff0
+    sysexit                         ; no REX.W: compatibility mode
+bits 32
+.compat:
+    mov eax, cs                     ; 80: 1Bh
+    mov [abs RES + 8 * 80], eax
+    mov [abs RES + 8 * 80 + 4], esp ; 0x8fff0
+    sysenter                        ; from compatibility mode
+bits 64
+.kernel2:
+    mov eax, cs                     ; 81: 08h
+    mov R(81), rax
+    mov eax, ss                     ; 82: 10h
+    mov R(82), rax
+    hlt
+
+; SYSEXIT to 64-bit mode with a non-canonical RDX: #GP(0).
+sysexit64_nc:
+    mov ecx, 0x174
+    mov eax, 8
+    xor edx, edx
+    wrmsr
+    mov rdx, 0x0000800000000000
+    mov rcx, 0x8000
+    db 0x48, 0x0f, 0x35
+    hlt
