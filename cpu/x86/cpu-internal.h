@@ -905,6 +905,8 @@ uint32_t x86_crc32c(uint32_t crc, uint32_t data, unsigned bytes);
 /* system64.c: SYSENTER and SYSEXIT in IA-32e mode (from compatibility mode too). */
 void x86_sysenter_ia32e(X86Cpu *c);
 void x86_sysexit_ia32e(X86Cpu *c, bool to64);
+/* system64.c: IRET in IA-32e mode (64-bit or compatibility mode), slots of size bytes. */
+void x86_iret_ia32e(X86Cpu *c, unsigned size);
 bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok);
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i);
 

@@ -243,10 +243,7 @@ static void rdtscp(X86Cpu *c, const X86Insn *i)
     c->regs[R_ECX] = c->tsc_aux;
 }
 
-/* IRETQ in IA-32e mode (SDM vol. 2, IRET, "IA-32e-MODE" paths): pops RIP, CS, RFLAGS,
- * RSP and SS always; returns to 64-bit or compatibility mode at the same or an outer
- * privilege level. NT set is #GP(0) (no task return in IA-32e mode). */
-/* The code segment an IRETQ or a far RET in IA-32e mode returns to, checked as the SDM's
+/* The code segment an IRET or a far RET in IA-32e mode returns to, checked as the SDM's
  * pseudocode of both does: #GP(selector) for a null, non-code, more privileged or
  * wrongly conforming one, #NP(selector) when absent, and #GP(selector) for L with D.
  * Returns whether it is a 64-bit code segment. */
@@ -272,20 +269,30 @@ static bool return_code_segment(X86Cpu *c, uint16_t cs, X86Desc *out)
     return to64;
 }
 
-static void iretq(X86Cpu *c, const X86Insn *i)
+/* IRET in IA-32e mode with any operand size (2, 4 or 8 bytes a slot), from 64-bit
+ * mode (RSP) or compatibility mode (SS:ESP or SS:SP by SS.B): EIP/RIP, CS, EFLAGS,
+ * then ESP/RSP and SS, which IA-32e mode pops always (SDM vol. 2, IRET, IA-32e-MODE);
+ * 16- and 32-bit slots zero-extend, a 16-bit EFLAGS changes only the low half. */
+void x86_iret_ia32e(X86Cpu *c, unsigned size)
 {
-    (void)i;
+    /* Back to 64-bit or compatibility mode at the same or an outer level; NT set is
+     * #GP(0) (no task return in IA-32e mode). */
     if (c->eflags & X86_FL_NT)
         x86_gp0(c);
-    uint64_t sp = c->regs[R_ESP];
-    if (!canonical(sp) || !canonical(sp + 39))
-        x86_fault_err(c, X86_EXC_SS, 0);
-    uint64_t lin = sp;
-    uint64_t rip = x86_ld64_lin(c, lin);
-    uint16_t cs = (uint16_t)x86_ld64_lin(c, lin + 8);
-    uint32_t fl = (uint32_t)x86_ld64_lin(c, lin + 16);
-    uint64_t rsp = x86_ld64_lin(c, lin + 24);
-    uint16_t ss = (uint16_t)x86_ld64_lin(c, lin + 32);
+    uint64_t sp = c->regs[R_ESP], slot[5];
+    if (c->long64) {
+        if (!canonical(sp) || !canonical(sp + 5 * size - 1))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        for (unsigned k = 0; k < 5; k++)
+            slot[k] = size == 8 ? x86_ld64_lin(c, sp + k * size) : x86_ld_lin(c, sp + k * size, size);
+    } else {
+        uint32_t m = x86_sp_mask(c);
+        for (unsigned k = 0; k < 5; k++)
+            slot[k] = size == 8 ? 0 : x86_ld_lin(c, x86_lin(c, S_SS, (sp + k * size) & m, size, SEG_OK_READ), size);
+    }
+    uint64_t rip = slot[0], rsp = slot[3];
+    uint16_t cs = (uint16_t)slot[1], ss = (uint16_t)slot[4];
+    uint32_t fl = (uint32_t)slot[2];
 
     X86Desc cd;
     bool to64 = return_code_segment(c, cs, &cd);
@@ -317,6 +324,8 @@ static void iretq(X86Cpu *c, const X86Insn *i)
         mask |= X86_FL_IOPL;
     if (old_cpl <= x86_iopl(c))
         mask |= X86_FL_IF;
+    if (size == 2)
+        mask &= 0xffff;
     x86_desc_set_accessed(c, cs, &cd);
     if (ss_null) {
         X86Seg *s = &c->seg[S_SS];
@@ -339,6 +348,11 @@ static void iretq(X86Cpu *c, const X86Insn *i)
         x86_seg_validate_outer(c);
     c->nmi_blocked = 0;
     c->exit_block = 1;
+}
+
+static void iret64(X86Cpu *c, const X86Insn *i)
+{
+    x86_iret_ia32e(c, (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2);
 }
 
 /* SGDT, SIDT, LGDT, LIDT in 64-bit mode: a 2-byte limit and an 8-byte base (SDM vol. 2,
@@ -403,7 +417,7 @@ X86Handler x86_bind_system64(X86Insn *i)
     case 0x0f07: return sysret64;
     case 0x0f34: return sysenter64;
     case 0x0f35: return sysexit64;
-    case 0xcf: return (i->flags & X86_INSN_OP64) ? iretq : NULL;
+    case 0xcf: return iret64;
     case 0xca: case 0xcb: return retf64;
     case 0x0f01:
         if (i->modrm == 0xf8)

@@ -42,7 +42,7 @@ enum {
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
     F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
-    F_SYSENTER64, F_SYSEXIT64_NC, F_COUNT
+    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -559,6 +559,12 @@ static void check_high64(Env *e, const char *name)
                (unsigned long long)got, (unsigned long long)want_se[k]);
     }
     expect_fault64(e, "SYSEXIT to a non-canonical RIP", F_SYSEXIT64_NC, X86_EXC_GP, true, 0);
+    /* IRET with 32-bit slots, 64-bit to compatibility mode and back (frags.asm iret32_64). */
+    r = run64(e, F_IRET32_64);
+    EXPECT(r == X86_RUN_HALT && c->long64 && (uint32_t)get64(e, res + 8 * 83) == 0x90000 &&
+               get64(e, res + 8 * 84) == 1 && c->regs[X86_ESP] == 0x90000,
+           "%s: IRETD in IA-32e mode: run %d, ESP in compatibility mode %llx, RSP %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 83), (unsigned long long)c->regs[X86_ESP]);
 }
 
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then

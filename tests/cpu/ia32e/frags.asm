@@ -15,7 +15,7 @@ table:
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
-    dd sysenter64, sysexit64_nc
+    dd sysenter64, sysexit64_nc, iret32_64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -573,4 +573,32 @@ sysexit64_nc:
     mov rdx, 0x0000800000000000
     mov rcx, 0x8000
     db 0x48, 0x0f, 0x35
+    hlt
+
+; IRET with a 32-bit operand in IA-32e mode (SDM vol. 2, IRET, IA-32e-MODE): from 64-bit
+; mode to compatibility mode, then from compatibility mode back to 64-bit mode; each
+; pops EIP, CS, EFLAGS, ESP and SS. Results at RES + 8 * 83 and 84.
+iret32_64:
+    mov rbx, rsp
+    sub rsp, 20
+    lea eax, [.compat]
+    mov [rsp], eax                  ; EIP
+    mov dword [rsp + 4], 0x08       ; CS: 32-bit code
+    mov dword [rsp + 8], 0x2        ; EFLAGS
+    mov [rsp + 12], ebx             ; ESP
+    mov dword [rsp + 16], 0x10      ; SS
+    iretd
+bits 32
+.compat:
+    mov [abs RES + 8 * 83], esp     ; 83: the popped ESP
+    mov ebx, esp
+    push dword 0x10
+    push ebx
+    push dword 0x2
+    push dword 0x18                 ; CS: 64-bit code
+    push dword .back
+    iretd
+bits 64
+.back:
+    mov qword R(84), 1
     hlt
