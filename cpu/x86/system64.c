@@ -269,6 +269,43 @@ static bool return_code_segment(X86Cpu *c, uint16_t cs, X86Desc *out)
     return to64;
 }
 
+/* The stack segment an IRET or a far RET to rpl pops (SDM vol. 2, IRET and RET,
+ * IA-32e mode): null only back to 64-bit mode below CPL 3 (returns true), else a
+ * present writable data segment with RPL = DPL = rpl: #GP(selector), #SS(selector). */
+static bool return_stack_segment(X86Cpu *c, uint16_t ss, unsigned rpl, bool to64, X86Desc *sd)
+{
+    *sd = (X86Desc){ 0, 0 };
+    if (!(ss & 0xfffc)) {
+        if (!to64 || rpl == 3 || (ss & 3) != rpl)
+            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+        return true;
+    }
+    if (!x86_desc_read(c, ss, sd))
+        x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+    unsigned st = x86_desc_type(*sd);
+    if ((ss & 3) != rpl || !x86_desc_is_seg(*sd) || (st & 8) || !(st & 2) || x86_desc_dpl(*sd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+    if (!x86_desc_present(*sd))
+        x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
+    return false;
+}
+
+static void load_return_ss(X86Cpu *c, uint16_t ss, bool null, X86Desc *sd)
+{
+    if (null) {
+        X86Seg *s = &c->seg[S_SS];
+        s->sel = ss;
+        s->attr = 0;
+        s->base = 0;
+        s->limit = 0;
+        c->seg_base_cached[S_SS] = 0;
+        x86_seg_update(c, s, S_SS);
+    } else {
+        x86_desc_set_accessed(c, ss, sd);
+        x86_seg_from_desc(c, S_SS, ss, *sd);
+    }
+}
+
 /* IRET in IA-32e mode with any operand size (2, 4 or 8 bytes a slot), from 64-bit
  * mode (RSP) or compatibility mode (SS:ESP or SS:SP by SS.B): EIP/RIP, CS, EFLAGS,
  * then ESP/RSP and SS, which IA-32e mode pops always (SDM vol. 2, IRET, IA-32e-MODE);
@@ -300,21 +337,8 @@ void x86_iret_ia32e(X86Cpu *c, unsigned size)
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
 
-    /* The stack segment: null only back to 64-bit mode below CPL 3. */
-    X86Desc sd = { 0, 0 };
-    bool ss_null = !(ss & 0xfffc);
-    if (ss_null) {
-        if (!to64 || rpl == 3 || (ss & 3) != rpl)
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-    } else {
-        if (!x86_desc_read(c, ss, &sd))
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-        unsigned st = x86_desc_type(sd);
-        if ((ss & 3) != rpl || !x86_desc_is_seg(sd) || (st & 8) || !(st & 2) || x86_desc_dpl(sd) != rpl)
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-        if (!x86_desc_present(sd))
-            x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
-    }
+    X86Desc sd;
+    bool ss_null = return_stack_segment(c, ss, rpl, to64, &sd);
 
     /* Commit. */
     unsigned old_cpl = c->cpl;
@@ -327,18 +351,7 @@ void x86_iret_ia32e(X86Cpu *c, unsigned size)
     if (size == 2)
         mask &= 0xffff;
     x86_desc_set_accessed(c, cs, &cd);
-    if (ss_null) {
-        X86Seg *s = &c->seg[S_SS];
-        s->sel = ss;
-        s->attr = 0;
-        s->base = 0;
-        s->limit = 0;
-        c->seg_base_cached[S_SS] = 0;
-        x86_seg_update(c, s, S_SS);
-    } else {
-        x86_desc_set_accessed(c, ss, &sd);
-        x86_seg_from_desc(c, S_SS, ss, sd);
-    }
+    load_return_ss(c, ss, ss_null, &sd);
     x86_seg_from_desc(c, S_CS, cs, cd);
     x86_set_cpl(c, rpl);
     x86_write_eflags(c, fl & ~X86_FL_VM, mask);
@@ -383,30 +396,46 @@ static void desc_table64(X86Cpu *c, const X86Insn *i)
     }
 }
 
-/* RETF in 64-bit mode to the same privilege level (SDM vol. 2, RET, far return in
- * IA-32e mode): pops RIP/EIP and CS (8 or 4 bytes each), then imm16 bytes. A return to
- * an outer level (which pops SS:RSP as well) is not implemented yet. */
+/* RETF in 64-bit mode (SDM vol. 2, RET, far return in IA-32e mode): pops RIP/EIP/IP
+ * and CS (8, 4 or 2 bytes each, zero-extended), then imm16 bytes; to an outer level it
+ * pops RSP and SS as well (SS checked as IRET's), adds imm16 to the new RSP and nulls
+ * the data segment registers the new CPL may not use. */
 static void retf64(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
-    if (size == 2)
-        x86_unsupported(c, "a 16-bit far RET in 64-bit mode");
+    uint64_t imm = i->opcode == 0xca ? (i->imm & 0xffff) : 0;
     uint64_t sp = c->regs[R_ESP];
     if (!canonical(sp) || !canonical(sp + 2 * size - 1))
         x86_fault_err(c, X86_EXC_SS, 0);
-    uint64_t lin = sp;
-    uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
-    uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    uint64_t rip = size == 8 ? x86_ld64_lin(c, sp) : x86_ld_lin(c, sp, size);
+    uint16_t cs = (uint16_t)x86_ld_lin(c, sp + size, 2);
     X86Desc cd;
     bool to64 = return_code_segment(c, cs, &cd);
-    if ((cs & 3) != c->cpl)
-        x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
+    unsigned rpl = cs & 3;
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
+    if (rpl == c->cpl) {
+        x86_desc_set_accessed(c, cs, &cd);
+        x86_seg_from_desc(c, S_CS, cs, cd);
+        c->regs[R_ESP] = sp + 2 * size + imm;
+        c->eip = to64 ? rip : (uint32_t)rip;
+        c->exit_block = 1;
+        return;
+    }
+    uint64_t at = sp + 2 * size + imm;
+    if (!canonical(at) || !canonical(at + 2 * size - 1))
+        x86_fault_err(c, X86_EXC_SS, 0);
+    uint64_t rsp = size == 8 ? x86_ld64_lin(c, at) : x86_ld_lin(c, at, size);
+    uint16_t ss = (uint16_t)x86_ld_lin(c, at + size, 2);
+    X86Desc sd;
+    bool ss_null = return_stack_segment(c, ss, rpl, to64, &sd);
     x86_desc_set_accessed(c, cs, &cd);
+    load_return_ss(c, ss, ss_null, &sd);
     x86_seg_from_desc(c, S_CS, cs, cd);
-    c->regs[R_ESP] = sp + 2 * size + (i->opcode == 0xca ? (i->imm & 0xffff) : 0);
+    x86_set_cpl(c, rpl);
+    c->regs[R_ESP] = (to64 ? rsp : (uint32_t)rsp) + imm;
     c->eip = to64 ? rip : (uint32_t)rip;
+    x86_seg_validate_outer(c);
     c->exit_block = 1;
 }
 

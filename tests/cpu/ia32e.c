@@ -42,7 +42,7 @@ enum {
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
     F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
-    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_COUNT
+    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -559,6 +559,20 @@ static void check_high64(Env *e, const char *name)
                (unsigned long long)got, (unsigned long long)want_se[k]);
     }
     expect_fault64(e, "SYSEXIT to a non-canonical RIP", F_SYSEXIT64_NC, X86_EXC_GP, true, 0);
+    /* RETF imm16 to an outer level (frags.asm retf_outer). */
+    r = run64(e, F_RETF_OUTER);
+    {
+        bool has_err = false;
+        uint32_t err_code = 0;
+        int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err_code) : -1;
+        X86State st = state(e);
+        EXPECT(vec == X86_EXC_UD && st.eip == e->entry[F_RETF_OUTER_USER] && st.cpl == 3 &&
+                   st.seg[X86_CS].sel == 0x33 && st.seg[X86_SS].sel == 0x2b && st.regs[X86_ESP] == 0x8f010 &&
+                   st.seg[X86_DS].sel == 0 && !c->long64,
+               "%s: RETF to CPL 3: run %d vector %d at %x:%llx CPL %u SS %x ESP %llx DS %x", name, r, vec,
+               st.seg[X86_CS].sel, (unsigned long long)st.eip, st.cpl, st.seg[X86_SS].sel,
+               (unsigned long long)st.regs[X86_ESP], st.seg[X86_DS].sel);
+    }
     /* IRET with 32-bit slots, 64-bit to compatibility mode and back (frags.asm iret32_64). */
     r = run64(e, F_IRET32_64);
     EXPECT(r == X86_RUN_HALT && c->long64 && (uint32_t)get64(e, res + 8 * 83) == 0x90000 &&

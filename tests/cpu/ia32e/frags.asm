@@ -15,7 +15,7 @@ table:
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
-    dd sysenter64, sysexit64_nc, iret32_64
+    dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -602,3 +602,19 @@ bits 64
 .back:
     mov qword R(84), 1
     hlt
+
+; RETF with REX.W and imm16 from 64-bit CPL 0 to compatibility-mode CPL 3 (SDM vol. 2,
+; RET, far return to an outer level in IA-32e mode): pops RIP and CS, skips 16 bytes,
+; pops RSP and SS, adds 16 to ESP, nulls DS (DPL 0); ends in UD2 at CPL 3.
+retf_outer:
+    push 0x2b                       ; SS: ring-3 data
+    push 0x8f000                    ; RSP
+    sub rsp, 16                     ; the 16 bytes imm16 releases
+    push 0x33                       ; CS: ring-3 32-bit code
+    lea rax, [.user]
+    push rax
+    o64 retf 16
+bits 32
+.user:
+    ud2
+bits 64
