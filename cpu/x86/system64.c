@@ -439,6 +439,62 @@ static void retf64(X86Cpu *c, const X86Insn *i)
     c->exit_block = 1;
 }
 
+/* JMP and CALL far through memory in 64-bit mode (FF /5, FF /3; SDM vol. 2, JMP and
+ * CALL, IA-32e mode): an m16:64 pointer with REX.W, m16:32 without, m16:16 with 66h,
+ * to a code segment at the same privilege (conforming: DPL <= CPL), a 64-bit one (L)
+ * taking a canonical offset, a compatibility-mode one an offset within its limit. CALL
+ * pushes CS and the return RIP in slots of the operand size. IA-32e mode has no task
+ * switches and no 16- or 32-bit gates: #GP(selector); a 64-bit call gate is not
+ * implemented yet. */
+static void far_mem64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
+    bool call = (i->reg & 7) == 3;
+    uint64_t lin = x86_lin(c, i->seg, x86_ea(c, i), size + 2, SEG_OK_READ);
+    uint64_t off = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, size);
+    uint16_t sel = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    uint32_t err = sel & 0xfffc;
+    if (!err)
+        x86_gp0(c);
+    X86Desc d;
+    if (!x86_desc_read(c, sel, &d))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (!x86_desc_is_seg(d)) {
+        if (x86_desc_type(d) == 12)
+            x86_unsupported(c, "a far transfer through a 64-bit call gate");
+        x86_fault_err(c, X86_EXC_GP, err);
+    }
+    unsigned type = x86_desc_type(d), dpl = x86_desc_dpl(d);
+    if (!(type & 8) || ((type & 4) ? dpl > c->cpl : ((sel & 3u) > c->cpl || dpl != c->cpl)))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (!x86_desc_present(d))
+        x86_fault_err(c, X86_EXC_NP, err);
+    uint16_t attr = x86_desc_attr(d);
+    bool to64 = attr & X86_ATTR_L;
+    if (to64 && (attr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (to64 ? !canonical(off) : off > x86_desc_limit(d))
+        x86_gp0(c);
+    if (call) {
+        uint64_t sp = c->regs[R_ESP], top = sp - 2 * size;
+        if (!canonical(top) || !canonical(sp - 1))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        x86_probe(c, top, 2 * size, c->acc_user | ACC_WRITE);
+        uint64_t vals[2] = { c->eip, c->seg[S_CS].sel };
+        for (unsigned k = 0; k < 2; k++) {
+            if (size == 8)
+                x86_st64_lin(c, top + k * size, vals[k]);
+            else
+                x86_st_lin(c, top + k * size, size, (uint32_t)vals[k]);
+        }
+        c->regs[R_ESP] = top;
+    }
+    x86_desc_set_accessed(c, sel, &d);
+    x86_seg_from_desc(c, S_CS, (uint16_t)((sel & ~3u) | c->cpl), d);
+    c->eip = to64 ? off : (uint32_t)off;
+    c->exit_block = 1;
+}
+
 X86Handler x86_bind_system64(X86Insn *i)
 {
     switch (i->opcode) {
@@ -448,6 +504,8 @@ X86Handler x86_bind_system64(X86Insn *i)
     case 0x0f35: return sysexit64;
     case 0xcf: return iret64;
     case 0xca: case 0xcb: return retf64;
+    case 0xff:
+        return ((i->reg & 7) == 3 || (i->reg & 7) == 5) && (i->pfx & X86_PFX_MEM) ? far_mem64 : NULL;
     case 0x0f01:
         if (i->modrm == 0xf8)
             return swapgs;

@@ -42,7 +42,7 @@ enum {
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
     F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
-    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_COUNT
+    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -573,6 +573,13 @@ static void check_high64(Env *e, const char *name)
                st.seg[X86_CS].sel, (unsigned long long)st.eip, st.cpl, st.seg[X86_SS].sel,
                (unsigned long long)st.regs[X86_ESP], st.seg[X86_DS].sel);
     }
+    /* Far CALL m16:64 and JMP m16:32 (frags.asm far_mem64). */
+    r = run64(e, F_FAR_MEM64);
+    EXPECT(r == X86_RUN_HALT && c->long64 && get64(e, res + 8 * 85) == 16 && get64(e, res + 8 * 86) == 0x18 &&
+               get64(e, res + 8 * 87) == 0 && (uint32_t)get64(e, res + 8 * 88) == 0x08 && c->regs[X86_ESP] == 0x90000,
+           "%s: far CALL/JMP through memory: run %d, %llx %llx %llx %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 85), (unsigned long long)get64(e, res + 8 * 86),
+           (unsigned long long)get64(e, res + 8 * 87), (unsigned long long)get64(e, res + 8 * 88));
     /* IRET with 32-bit slots, 64-bit to compatibility mode and back (frags.asm iret32_64). */
     r = run64(e, F_IRET32_64);
     EXPECT(r == X86_RUN_HALT && c->long64 && (uint32_t)get64(e, res + 8 * 83) == 0x90000 &&

@@ -15,7 +15,7 @@ table:
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
-    dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user
+    dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user, far_mem64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -618,3 +618,36 @@ bits 32
 .user:
     ud2
 bits 64
+
+; CALL far through an m16:64 pointer (REX.W FF /3) to 64-bit code, which checks the
+; 16 bytes pushed and returns with RETF; JMP far through an m16:32 pointer (FF /5) to
+; compatibility mode, and back with a direct far JMP. Results at RES + 8 * 85 to 88.
+far_mem64:
+    lea rax, [.target]
+    mov [abs BUF + 0x500], rax
+    mov word [abs BUF + 0x508], 0x18
+    lea eax, [.compat]
+    mov [abs BUF + 0x510], eax
+    mov word [abs BUF + 0x514], 0x08
+    mov rbx, rsp
+    o64 call far [abs BUF + 0x500]
+.ret:
+    db 0xff, 0x2c, 0x25             ; jmp far dword [abs BUF + 0x510]: m16:32
+    dd BUF + 0x510
+.target:
+    sub rbx, rsp
+    mov R(85), rbx                  ; 85: 16 bytes pushed
+    mov rax, [rsp + 8]
+    mov R(86), rax                  ; 86: CS 18h
+    lea rax, [.ret]
+    sub rax, [rsp]
+    mov R(87), rax                  ; 87: 0, the return RIP is .ret
+    o64 retf
+bits 32
+.compat:
+    mov eax, cs
+    mov [abs RES + 8 * 88], eax     ; 88: 08h
+    jmp 0x18:.back
+bits 64
+.back:
+    hlt
