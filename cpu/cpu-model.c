@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define P5_FEATURES (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_MMX)
+#define P5_FEATURES (CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_MMX)
 /* No PAT: the MSR is kept, but page attributes are not modelled, so CPUID does not
  * offer them (QEMU's P6 models do). */
 #define P6_FEATURES (P5_FEATURES | CPUID_PAE | CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_CMOV | CPUID_FXSR)

@@ -843,6 +843,8 @@ void x86_write_cr4(X86Cpu *c, uint32_t v);
 void x86_update_debug(X86Cpu *c);
 /* Data breakpoint check for a linear access (slow path only). */
 void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write);
+/* system.c: I/O breakpoints (CR4.DE) for an access to port, just before it. */
+void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size);
 
 /* ---- the debugger (debug.c) ---- */
 /* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */

@@ -918,6 +918,7 @@ static void string64(X86Cpu *c, const X86Insn *i)
             x86_io_check(c, port, size);
             uint64_t lin = lin64(c, S_ES, di, size);
             x86_probe(c, lin, size, c->acc_user | ACC_WRITE);
+            x86_check_io_bp(c, port, size);
             st(c, lin, size, vcpu_pio_read(c->v, port, size));
             c->regs[R_EDI] = di + step;
             c->exit_block = 1;
@@ -927,6 +928,7 @@ static void string64(X86Cpu *c, const X86Insn *i)
             uint16_t port = (uint16_t)c->regs[R_EDX];
             x86_io_check(c, port, size);
             a = ld(c, lin64(c, src_seg, si, size), size);
+            x86_check_io_bp(c, port, size);
             vcpu_pio_write(c->v, port, (uint32_t)a, size);
             c->regs[R_ESI] = si + step;
             c->exit_block = 1;

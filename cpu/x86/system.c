@@ -16,7 +16,7 @@ static uint32_t cr4_valid(const X86Cpu *c)
         uint32_t bit;
         uint64_t feature;
     } bits[] = {
-        { X86_CR4_TSD, CPUID_TSC }, { X86_CR4_PSE, CPUID_PSE }, { X86_CR4_PAE, CPUID_PAE },
+        { X86_CR4_TSD, CPUID_TSC }, { X86_CR4_DE, CPUID_DE }, { X86_CR4_PSE, CPUID_PSE }, { X86_CR4_PAE, CPUID_PAE },
         { X86_CR4_PGE, CPUID_PGE }, { X86_CR4_PCE, CPUID_CMOV /* the P6's RDPMC */ },
         { X86_CR4_OSFXSR, CPUID_FXSR }, { X86_CR4_OSXMMEXCPT, CPUID_SSE },
     };
@@ -182,14 +182,38 @@ void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write)
         x86_debug_check_watch(c, lin, size, write);
 }
 
+/* I/O breakpoints (SDM vol. 3, 17.2.4 and 17.2.5): with CR4.DE, an enabled DRn whose
+ * R/W field is 10b traps after an IN, OUT, INS or OUTS whose ports overlap its LEN
+ * bytes at the port number in DRn[15:0]. Called just before the port access. */
+void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size)
+{
+    if (!(c->cr4 & X86_CR4_DE))
+        return;
+    uint32_t dr7 = (uint32_t)c->dr[7];
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3) || ((dr7 >> (16 + 4 * k)) & 3) != 2)
+            continue;
+        static const uint32_t lens[4] = { 1, 2, 8, 4 };
+        uint32_t len = lens[(dr7 >> (18 + 4 * k)) & 3];
+        uint32_t start = (uint16_t)c->dr[k] & ~(len - 1);
+        if (port < start + len && start < (uint32_t)port + size) {
+            c->pending_dr6 |= 1u << k;
+            c->exit_block = 1;
+        }
+    }
+}
+
 static void mov_dr(X86Cpu *c, const X86Insn *i)
 {
     if (c->vm86 || (c->pe && c->cpl != 0))
         x86_gp0(c);
     unsigned dr = i->reg;
-    /* DR4/DR5 alias DR6/DR7 (CR4.DE is not supported). */
-    if (dr == 4 || dr == 5)
+    /* DR4/DR5 alias DR6/DR7, unless CR4.DE makes them #UD (SDM vol. 3, 17.2.2). */
+    if (dr == 4 || dr == 5) {
+        if (c->cr4 & X86_CR4_DE)
+            x86_ud(c);
         dr += 2;
+    }
     if (c->dr[7] & (1u << 13)) {
         /* General detect: the access raises #DB (fault) with BD, GD cleared. */
         c->dr[6] |= 1u << 13;
