@@ -295,8 +295,19 @@ static void group7(X86Cpu *c, const X86Insn *i)
         return;
     }
     case 7: { /* INVLPG */
-        if (!(i->pfx & X86_PFX_MEM))
-            x86_ud(c);
+        if (!(i->pfx & X86_PFX_MEM)) {
+            /* RDTSCP (0F 01 F9) exists outside 64-bit mode too, with its CPUID bit
+             * (SDM vol. 2, RDTSCP); SWAPGS is 64-bit only. */
+            if (i->modrm != 0xf9 || !(c->model->ext_edx & CPUID_EXT_RDTSCP))
+                x86_ud(c);
+            if ((c->cr4 & X86_CR4_TSD) && c->pe && c->cpl != 0)
+                x86_gp0(c);
+            uint64_t t = x86_rdtsc(c);
+            c->regs[R_EAX] = (uint32_t)t;
+            c->regs[R_EDX] = (uint32_t)(t >> 32);
+            c->regs[R_ECX] = (uint32_t)c->tsc_aux;
+            return;
+        }
         if (c->vm86)
             x86_gp0(c);
         need_cpl0(c);
