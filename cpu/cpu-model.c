@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define P5_FEATURES (CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_MMX)
+#define P5_FEATURES (CPUID_FPU | CPUID_DE | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_CX8 | CPUID_MMX)
 /* No PAT: the MSR is kept, but page attributes are not modelled, so CPUID does not
  * offer them (QEMU's P6 models do). */
 #define P6_FEATURES (P5_FEATURES | CPUID_PAE | CPUID_SEP | CPUID_MTRR | CPUID_PGE | CPUID_CMOV | CPUID_FXSR)
@@ -36,13 +36,15 @@ static const CpuModel models[] = {
       6, 15, 11, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
       CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_CX16, CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX,
       0x80000008u, "Intel(R) Core(TM)2 Duo CPU     T7700  @ 2.40GHz", CPUID_EXT_ECX_LAHF_LM, 0xa },
-    /* max stays without long mode for now: 64-bit code runs only in the interpreter and
-     * its LOCKed operations are not atomic across vCPUs yet (cpu/x86/README.md). */
+    /* max has everything the interpreter and the translator implement, long mode with
+     * 1 GiB pages and RDTSCP included (cpu/x86/README.md lists what 64-bit code still
+     * lacks); extended leaves up to 80000008h for the address sizes. */
     { "max", "everything this CPU implements (the default): P6 with SSE2, SSE3, SSSE3, SSE4.1, "
-      "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX",
+      "SSE4.2, POPCNT, LZCNT, CLFLUSH, NX; x86-64 with CMPXCHG16B, LAHF, 1 GiB pages, RDTSCP",
       "GenuineIntel", 6, 5, 2, P6_FEATURES | CPUID_CLFSH | CPUID_SSE | CPUID_SSE2,
-      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
-      CPUID_EXT_NX, 0x80000004u, "Vireo P6-class CPU (interpreter)", CPUID_EXT_ECX_ABM, 0xb },
+      CPUID_ECX_SSE3 | CPUID_ECX_SSSE3 | CPUID_ECX_CX16 | CPUID_ECX_SSE41 | CPUID_ECX_SSE42 | CPUID_ECX_POPCNT,
+      CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_NX | CPUID_EXT_PDPE1GB | CPUID_EXT_RDTSCP, 0x80000008u,
+      "Vireo P6-class CPU with x86-64", CPUID_EXT_ECX_LAHF_LM | CPUID_EXT_ECX_ABM, 0xb },
 };
 
 const CpuModel *cpu_model_find(const char *name, GError **err)

@@ -2,7 +2,7 @@
 /* CPU models for -cpu: what CPUID says (vendor, family/model/stepping, feature bits) and,
  * for the interpreter and the translator, which instructions exist (an absent feature's
  * instructions raise #UD, SDM vol. 2, "CPUID"). QEMU's names; the feature sets are
- * QEMU's for the model minus what Vireo does not implement (VME, DE, MCE, MCA, PSE-36,
+ * QEMU's for the model minus what Vireo does not implement (VME, MCE, MCA, PSE-36,
  * PAT).
  * Under KVM the host executes the instructions: only CPUID follows the model. */
 #pragma once
@@ -16,6 +16,7 @@
 enum {
     CPUID_FPU = 1u << 0,
     CPUID_PSE = 1u << 3,
+    CPUID_DE = 1u << 2,  /* CR4.DE: I/O breakpoints, DR4/DR5 #UD */
     CPUID_TSC = 1u << 4,
     CPUID_MSR = 1u << 5,
     CPUID_PAE = 1u << 6,

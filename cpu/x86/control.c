@@ -238,6 +238,7 @@ static void in_out(X86Cpu *c, const X86Insn *i)
     unsigned size = (i->opcode & 1) ? x86_osize(i) : 1;
     uint16_t port = (i->opcode & 8) ? (uint16_t)c->regs[R_EDX] : (uint16_t)(i->imm & 0xff);
     x86_io_check(c, port, size);
+    x86_check_io_bp(c, port, size);
     if (i->opcode & 2)
         vcpu_pio_write(c->v, port, c->regs[R_EAX] & x86_mask(size), size);
     else

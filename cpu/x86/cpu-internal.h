@@ -229,7 +229,8 @@ struct X86Cpu {
     uint32_t dr[8];
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
     int64_t tsc_offset;
-    uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint32_t sysenter_cs;
+    uint64_t sysenter_esp, sysenter_eip; /* 64 bits on models with long mode */
     /* Long mode (system64.c): SYSCALL targets and mask, SWAPGS's other GS base, the
      * RDTSCP signature (SDM vol. 4, table 2-2). */
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
@@ -842,6 +843,8 @@ void x86_write_cr4(X86Cpu *c, uint32_t v);
 void x86_update_debug(X86Cpu *c);
 /* Data breakpoint check for a linear access (slow path only). */
 void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write);
+/* system.c: I/O breakpoints (CR4.DE) for an access to port, just before it. */
+void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size);
 
 /* ---- the debugger (debug.c) ---- */
 /* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */
@@ -899,6 +902,13 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy);
 X86Handler x86_bind_system64(X86Insn *i);
 /* The long-mode MSRs (STAR..TSC_AUX, FS/GS base): false when msr is none of them. */
 bool x86_msr64_read(X86Cpu *c, uint32_t msr, uint64_t *v);
+/* simd-sse4.c: CRC-32C (CRC32's polynomial) of the low bytes of data. */
+uint32_t x86_crc32c(uint32_t crc, uint32_t data, unsigned bytes);
+/* system64.c: SYSENTER and SYSEXIT in IA-32e mode (from compatibility mode too). */
+void x86_sysenter_ia32e(X86Cpu *c);
+void x86_sysexit_ia32e(X86Cpu *c, bool to64);
+/* system64.c: IRET in IA-32e mode (64-bit or compatibility mode), slots of size bytes. */
+void x86_iret_ia32e(X86Cpu *c, unsigned size);
 bool x86_msr64_write(X86Cpu *c, uint32_t msr, uint64_t v, bool *ok);
 void x86_handle_64_unsupported(X86Cpu *c, const X86Insn *i);
 

@@ -134,19 +134,30 @@ static inline void set_rm(X86Cpu *c, const X86Insn *i, unsigned size, uint64_t v
 }
 
 /* Read-modify-write of the r/m operand: the write access is checked before the read
- * (a fault leaves memory unchanged). LOCK is not atomic against other vCPUs here. */
+ * (a fault leaves memory unchanged). A locked one (LOCK, or XCHG with memory) in a VM
+ * with several vCPUs runs with every other vCPU stopped (vcpu_exclusive_begin): the
+ * operand is translated for writing first, so nothing between begin and end faults
+ * and the exclusive section always ends. */
 typedef struct Rmw64 {
     uint8_t *host;
     uint64_t lin;
+    bool exclusive;
 } Rmw64;
 
 static uint64_t rmw_begin(X86Cpu *c, const X86Insn *i, unsigned size, Rmw64 *r)
 {
     r->host = NULL;
+    r->exclusive = false;
     if (!(i->pfx & X86_PFX_MEM))
         return rd(c, i->rm, size);
     r->lin = mem_lin(c, i);
     r->host = x86_wptr(c, r->lin, size);
+    if (c->smp && ((i->pfx & X86_PFX_LOCK) || i->opcode == 0x86 || i->opcode == 0x87)) {
+        if (!r->host)
+            x86_probe(c, r->lin, size, c->acc_user | ACC_WRITE);
+        vcpu_exclusive_begin(c->v);
+        r->exclusive = true;
+    }
     if (r->host) {
         uint64_t v = 0;
         memcpy(&v, r->host, size);
@@ -165,6 +176,8 @@ static void rmw_end(X86Cpu *c, const X86Insn *i, unsigned size, Rmw64 *r, uint64
         x86_st64_slow(c, r->lin, v, c->acc_user | ACC_WRITE);
     else
         x86_st_slow(c, r->lin, size, (uint32_t)v, c->acc_user | ACC_WRITE);
+    if (r->exclusive)
+        vcpu_exclusive_end(c->v);
 }
 
 /* ---- flags ---- */
@@ -550,6 +563,10 @@ static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
     if (lin & 15)
         x86_gp0(c);
     x86_probe(c, lin, 16, c->acc_user | ACC_WRITE);
+    /* Translated for writing above: nothing below faults, so the section ends. */
+    bool exclusive = c->smp && (i->pfx & X86_PFX_LOCK);
+    if (exclusive)
+        vcpu_exclusive_begin(c->v);
     uint64_t lo = x86_ld64_lin(c, lin), hi = x86_ld64_lin(c, lin + 8);
     if (lo == c->regs[R_EAX] && hi == c->regs[R_EDX]) {
         x86_st64_lin(c, lin, c->regs[R_EBX]);
@@ -562,6 +579,8 @@ static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
         c->regs[R_EDX] = hi;
         x86_set_arith(c, 0, X86_FL_ZF);
     }
+    if (exclusive)
+        vcpu_exclusive_end(c->v);
 }
 
 /* ---- moves ---- */
@@ -858,6 +877,9 @@ static void string64(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = i->opcode;
     unsigned size = (op & 1) ? osize(i) : 1;
+    bool io = op >= 0x6c && op <= 0x6f;
+    if (io && size == 8)
+        size = 4; /* INS/OUTS move at most a doubleword; REX.W is ignored */
     bool rep = i->pfx & (X86_PFX_REP | X86_PFX_REPNE);
     bool cmp = op == 0xa6 || op == 0xa7 || op == 0xae || op == 0xaf;
     int64_t step = (c->eflags & X86_FL_DF) ? -(int64_t)size : (int64_t)size;
@@ -891,6 +913,27 @@ static void string64(X86Cpu *c, const X86Insn *i)
             wr(c, R_EAX, size, ld(c, lin64(c, src_seg, si, size), size));
             c->regs[R_ESI] = si + step;
             break;
+        case 0x6c: case 0x6d: { /* INS: the destination is translated before the port is read */
+            uint16_t port = (uint16_t)c->regs[R_EDX];
+            x86_io_check(c, port, size);
+            uint64_t lin = lin64(c, S_ES, di, size);
+            x86_probe(c, lin, size, c->acc_user | ACC_WRITE);
+            x86_check_io_bp(c, port, size);
+            st(c, lin, size, vcpu_pio_read(c->v, port, size));
+            c->regs[R_EDI] = di + step;
+            c->exit_block = 1;
+            break;
+        }
+        case 0x6e: case 0x6f: { /* OUTS */
+            uint16_t port = (uint16_t)c->regs[R_EDX];
+            x86_io_check(c, port, size);
+            a = ld(c, lin64(c, src_seg, si, size), size);
+            x86_check_io_bp(c, port, size);
+            vcpu_pio_write(c->v, port, (uint32_t)a, size);
+            c->regs[R_ESI] = si + step;
+            c->exit_block = 1;
+            break;
+        }
         default: /* SCAS */
             b = ld(c, lin64(c, S_ES, di, size), size);
             alu(c, OP_CMP, rd(c, R_EAX, size), b, size);
@@ -910,6 +953,15 @@ static void string64(X86Cpu *c, const X86Insn *i)
         c->eip = c->prev_eip; /* more to do: run again */
         c->exit_block = 1;
     }
+}
+
+/* CRC32 r64, r/m64 (F2 REX.W 0F 38 F1, SSE4.2): eight bytes into the CRC-32C of the
+ * destination's low half; the result zero-extends (SDM vol. 2, CRC32). */
+static void crc32_64(X86Cpu *c, const X86Insn *i)
+{
+    uint64_t v = get_rm(c, i, 8);
+    uint32_t crc = x86_crc32c((uint32_t)c->regs[i->reg], (uint32_t)v, 4);
+    c->regs[i->reg] = x86_crc32c(crc, (uint32_t)(v >> 32), 4);
 }
 
 /* ---- system ---- */
@@ -1126,7 +1178,10 @@ static bool legacy_ok(const X86Insn *i)
     case 0xff:
         return reg <= 1;
     case 0x0f01:
-        return (reg == 7 && (i->pfx & X86_PFX_MEM)) || reg == 4 || reg == 6; /* INVLPG, SMSW, LMSW */
+        /* INVLPG, SMSW, LMSW; the register forms other than SWAPGS and RDTSCP
+         * (system64.c) are VMX, SVM, MONITOR/MWAIT, SMAP and XSAVE instructions,
+         * which these models lack: #UD as in 32-bit code. */
+        return (reg == 7 && (i->pfx & X86_PFX_MEM)) || reg == 4 || reg == 6 || !(i->pfx & X86_PFX_MEM);
     case 0x0f00:
         /* SLDT, STR (a register destination zero-extends, REX.W or not), LLDT and LTR
          * (16-byte descriptors, seg.c), VERR, VERW (SDM vol. 2, each in 64-bit mode). */
@@ -1209,9 +1264,13 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
         if (i->flags & X86_INSN_IMM64)
             h = mov_moffs;
         break;
-    case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
+    case 0x6c ... 0x6f: case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
         if (i->flags & X86_INSN_AD64)
             h = string64;
+        break;
+    case 0x38f1:
+        if ((i->rex & 8) && (i->pfx & X86_PFX_REPNE) && !(i->pfx & X86_PFX_REP))
+            h = crc32_64;
         break;
     case 0x0f20: case 0x0f21:
         legacy_mov_from_crdr = legacy;

@@ -353,10 +353,12 @@ static uint32_t iret_flag_mask(X86Cpu *c, unsigned osize)
 
 void x86_iret(X86Cpu *c, unsigned osize)
 {
-    /* IA-32e mode's IRET always pops SS:RSP and may return to 64-bit code (SDM vol. 2,
-     * IRET, IA-32e-MODE): not done yet. */
-    if (x86_ia32e(c))
-        x86_unsupported(c, "IRET in IA-32e mode");
+    /* IA-32e mode's IRET always pops SS:ESP and may return to 64-bit code (SDM vol. 2,
+     * IRET, IA-32e-MODE): system64.c. */
+    if (x86_ia32e(c)) {
+        x86_iret_ia32e(c, osize);
+        return;
+    }
     c->nmi_blocked = 0;
     uint32_t mask = x86_sp_mask(c);
     uint32_t sp = c->regs[R_ESP] & mask;

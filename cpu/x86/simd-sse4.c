@@ -419,7 +419,7 @@ static void sse42_string(X86Cpu *c, const X86Insn *i)
 /* ---- CRC32 (F2 0F 38 F0/F1, SSE4.2): CRC-32C, polynomial 11EDC6F41h, bit-reflected,
  * without the initial and final inversions (SDM vol. 2, CRC32). Flags unaffected. ---- */
 
-static uint32_t crc32c_update(uint32_t crc, uint32_t data, unsigned bytes)
+uint32_t x86_crc32c(uint32_t crc, uint32_t data, unsigned bytes)
 {
     for (unsigned k = 0; k < bytes; k++) {
         crc ^= (data >> (8 * k)) & 0xff;
@@ -433,7 +433,7 @@ static void sse42_crc32(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = i->opcode == 0x38f0 ? 1 : x86_osize(i);
     uint32_t v = x86_get_rm(c, i, size);
-    c->regs[i->reg] = crc32c_update(c->regs[i->reg], v, size);
+    c->regs[i->reg] = x86_crc32c((uint32_t)c->regs[i->reg], v, size);
 }
 
 X86Handler x86_bind_sse4(X86Insn *i)

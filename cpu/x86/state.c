@@ -89,7 +89,10 @@ void x86_cpu_reset(X86Cpu *c)
     c->gdt_base = c->idt_base = 0;
     c->gdt_limit = c->idt_limit = 0xffff;
     c->ldtr = (X86Seg){ .limit = 0xffff, .attr = X86_ATTR_P | 2 };
-    c->tr = (X86Seg){ .limit = 0xffff, .attr = X86_ATTR_P | 3 };
+    /* A busy 32-bit TSS, as QEMU, Bochs and KVM's VMX reset state have it: a 16-bit one
+     * would make the MOV to CR0 that activates IA-32e mode #GP (SDM vol. 3, 9.8.5), and
+     * loaders such as kvm-unit-tests' enter long mode without an LTR. */
+    c->tr = (X86Seg){ .limit = 0xffff, .attr = X86_ATTR_P | 11 };
     memset(c->dr, 0, sizeof(c->dr));
     c->dr[6] = 0xffff0ff0u;
     c->dr[7] = 0x400;

@@ -75,6 +75,7 @@ static bool string_step(X86Cpu *c, const X86Insn *i, unsigned kind, unsigned siz
         uint32_t off = idx_get(c, R_EDI, a32);
         uint32_t lin = x86_lin(c, S_ES, off, size, SEG_OK_WRITE);
         x86_wptr(c, lin, size);
+        x86_check_io_bp(c, port, size);
         uint32_t v = vcpu_pio_read(c->v, port, size);
         x86_write(c, S_ES, off, size, v);
         idx_add(c, R_EDI, a32, d);
@@ -84,6 +85,7 @@ static bool string_step(X86Cpu *c, const X86Insn *i, unsigned kind, unsigned siz
         uint16_t port = (uint16_t)c->regs[R_EDX];
         x86_io_check(c, port, size);
         uint32_t v = x86_read(c, i->seg, idx_get(c, R_ESI, a32), size);
+        x86_check_io_bp(c, port, size);
         vcpu_pio_write(c->v, port, v, size);
         idx_add(c, R_ESI, a32, d);
         return false;

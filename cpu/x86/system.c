@@ -16,7 +16,7 @@ static uint32_t cr4_valid(const X86Cpu *c)
         uint32_t bit;
         uint64_t feature;
     } bits[] = {
-        { X86_CR4_TSD, CPUID_TSC }, { X86_CR4_PSE, CPUID_PSE }, { X86_CR4_PAE, CPUID_PAE },
+        { X86_CR4_TSD, CPUID_TSC }, { X86_CR4_DE, CPUID_DE }, { X86_CR4_PSE, CPUID_PSE }, { X86_CR4_PAE, CPUID_PAE },
         { X86_CR4_PGE, CPUID_PGE }, { X86_CR4_PCE, CPUID_CMOV /* the P6's RDPMC */ },
         { X86_CR4_OSFXSR, CPUID_FXSR }, { X86_CR4_OSXMMEXCPT, CPUID_SSE },
     };
@@ -182,14 +182,38 @@ void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write)
         x86_debug_check_watch(c, lin, size, write);
 }
 
+/* I/O breakpoints (SDM vol. 3, 17.2.4 and 17.2.5): with CR4.DE, an enabled DRn whose
+ * R/W field is 10b traps after an IN, OUT, INS or OUTS whose ports overlap its LEN
+ * bytes at the port number in DRn[15:0]. Called just before the port access. */
+void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size)
+{
+    if (!(c->cr4 & X86_CR4_DE))
+        return;
+    uint32_t dr7 = (uint32_t)c->dr[7];
+    for (unsigned k = 0; k < 4; k++) {
+        if (!((dr7 >> (2 * k)) & 3) || ((dr7 >> (16 + 4 * k)) & 3) != 2)
+            continue;
+        static const uint32_t lens[4] = { 1, 2, 8, 4 };
+        uint32_t len = lens[(dr7 >> (18 + 4 * k)) & 3];
+        uint32_t start = (uint16_t)c->dr[k] & ~(len - 1);
+        if (port < start + len && start < (uint32_t)port + size) {
+            c->pending_dr6 |= 1u << k;
+            c->exit_block = 1;
+        }
+    }
+}
+
 static void mov_dr(X86Cpu *c, const X86Insn *i)
 {
     if (c->vm86 || (c->pe && c->cpl != 0))
         x86_gp0(c);
     unsigned dr = i->reg;
-    /* DR4/DR5 alias DR6/DR7 (CR4.DE is not supported). */
-    if (dr == 4 || dr == 5)
+    /* DR4/DR5 alias DR6/DR7, unless CR4.DE makes them #UD (SDM vol. 3, 17.2.2). */
+    if (dr == 4 || dr == 5) {
+        if (c->cr4 & X86_CR4_DE)
+            x86_ud(c);
         dr += 2;
+    }
     if (c->dr[7] & (1u << 13)) {
         /* General detect: the access raises #DB (fault) with BD, GD cleared. */
         c->dr[6] |= 1u << 13;
@@ -271,8 +295,19 @@ static void group7(X86Cpu *c, const X86Insn *i)
         return;
     }
     case 7: { /* INVLPG */
-        if (!(i->pfx & X86_PFX_MEM))
-            x86_ud(c);
+        if (!(i->pfx & X86_PFX_MEM)) {
+            /* RDTSCP (0F 01 F9) exists outside 64-bit mode too, with its CPUID bit
+             * (SDM vol. 2, RDTSCP); SWAPGS is 64-bit only. */
+            if (i->modrm != 0xf9 || !(c->model->ext_edx & CPUID_EXT_RDTSCP))
+                x86_ud(c);
+            if ((c->cr4 & X86_CR4_TSD) && c->pe && c->cpl != 0)
+                x86_gp0(c);
+            uint64_t t = x86_rdtsc(c);
+            c->regs[R_EAX] = (uint32_t)t;
+            c->regs[R_EDX] = (uint32_t)(t >> 32);
+            c->regs[R_ECX] = (uint32_t)c->tsc_aux;
+            return;
+        }
         if (c->vm86)
             x86_gp0(c);
         need_cpl0(c);
@@ -312,7 +347,17 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
     CpuidWho who;
     vcpu_cpuid_who(c->v, &who);
     who.nx_disabled = c->misc_enable & X86_MISC_ENABLE_XD_DISABLE;
-    cpu_model_cpuid(c->model, c->regs[R_EAX], c->regs[R_ECX], &who, r);
+    uint32_t leaf = (uint32_t)c->regs[R_EAX];
+    cpu_model_cpuid(c->model, leaf, (uint32_t)c->regs[R_ECX], &who, r);
+    /* Intel processors report SYSCALL/SYSRET (80000001h EDX[11]) only to CPUID run in
+     * 64-bit mode, where they exist (SDM vol. 2, CPUID); KVM's table keeps the bit. */
+    if (leaf == 0x80000001u && !c->long64 && !strcmp(c->model->vendor, "GenuineIntel"))
+        r[3] &= ~CPUID_EXT_SYSCALL;
+    /* A hardware-disabled APIC (IA32_APIC_BASE[11] clear) leaves CPUID's APIC flag 0
+     * (SDM vol. 3, 10.4.3). */
+    uint64_t apic_base;
+    if (leaf == 1 && (r[3] & CPUID_APIC) && vcpu_apic_base(c->v, &apic_base) && !(apic_base & (1u << 11)))
+        r[3] &= ~CPUID_APIC;
     c->regs[R_EAX] = r[0];
     c->regs[R_EBX] = r[1];
     c->regs[R_ECX] = r[2];
@@ -364,8 +409,19 @@ static bool msr_write(X86Cpu *c, uint32_t msr, uint64_t v)
          * through the memory listener. */
         return vcpu_set_apic_base(c->v, v);
     case 0x174: c->sysenter_cs = (uint32_t)v; return true;
-    case 0x175: c->sysenter_esp = (uint32_t)v; return true;
-    case 0x176: c->sysenter_eip = (uint32_t)v; return true;
+    case 0x175: case 0x176:
+        /* 64 bits wide with long mode, then canonical or #GP (SDM vol. 2, WRMSR). */
+        if (c->model->ext_edx & CPUID_EXT_LM) {
+            if ((uint64_t)((int64_t)(v << 16) >> 16) != v)
+                return false;
+        } else {
+            v = (uint32_t)v;
+        }
+        if (msr == 0x175)
+            c->sysenter_esp = v;
+        else
+            c->sysenter_eip = v;
+        return true;
     case 0x200 ... 0x20f:
         if (msr & 1) {
             if (v & (UINT64_C(0xfffffff000000000) | 0x7ff))
@@ -536,20 +592,26 @@ static void sysenter(X86Cpu *c, const X86Insn *i)
     (void)i;
     if (!c->pe || (c->sysenter_cs & 0xfffc) == 0)
         x86_gp0(c);
-    if (x86_ia32e(c)) /* enters 64-bit mode (SDM vol. 2, SYSENTER) */
-        x86_unsupported(c, "SYSENTER in IA-32e mode");
+    if (x86_ia32e(c)) { /* from compatibility mode: enters 64-bit mode (system64.c) */
+        x86_sysenter_ia32e(c);
+        return;
+    }
     c->eflags &= ~(X86_FL_VM | X86_FL_IF | X86_FL_RF);
     flat_seg(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0, true);
     flat_seg(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0, false);
     c->cpl = 0;
-    c->regs[R_ESP] = c->sysenter_esp;
-    c->eip = c->sysenter_eip;
+    c->regs[R_ESP] = (uint32_t)c->sysenter_esp;
+    c->eip = (uint32_t)c->sysenter_eip;
     x86_update_mode(c);
 }
 
 static void sysexit(X86Cpu *c, const X86Insn *i)
 {
     (void)i;
+    if (x86_ia32e(c)) { /* from compatibility mode: to compatibility mode */
+        x86_sysexit_ia32e(c, false);
+        return;
+    }
     if (!c->pe || c->vm86 || c->cpl != 0 || (c->sysenter_cs & 0xfffc) == 0)
         x86_gp0(c);
     flat_seg(c, S_CS, (uint16_t)((c->sysenter_cs + 16) | 3), 3, true);

@@ -164,6 +164,63 @@ static void sysret64(X86Cpu *c, const X86Insn *i)
     c->exit_block = 1;
 }
 
+/* SYSENTER in IA-32e mode, from 64-bit or compatibility mode (SDM vol. 2, SYSENTER:
+ * Intel processors allow both; AMD's raise #UD in long mode, AMD64 APM vol. 3): to
+ * 64-bit mode at CPL 0, CS = SYSENTER_CS with L, SS = SYSENTER_CS + 8, RSP and RIP the
+ * whole 64-bit SYSENTER_ESP and SYSENTER_EIP. */
+void x86_sysenter_ia32e(X86Cpu *c)
+{
+    if (strcmp(c->model->vendor, "GenuineIntel"))
+        x86_ud(c);
+    if ((c->sysenter_cs & 0xfffc) == 0)
+        x86_gp0(c);
+    uint32_t fl = x86_get_eflags(c);
+    x86_set_cpl(c, 0);
+    load_flat(c, S_SS, (uint16_t)((c->sysenter_cs + 8) & 0xfffc), 0xc093);
+    load_flat(c, S_CS, (uint16_t)(c->sysenter_cs & 0xfffc), 0xa09b);
+    x86_set_cpl(c, 0);
+    x86_write_eflags(c, fl & ~(X86_FL_VM | X86_FL_IF | X86_FL_RF), 0xffffffffu);
+    c->regs[R_ESP] = c->sysenter_esp;
+    c->eip = c->sysenter_eip;
+    c->exit_block = 1;
+}
+
+/* SYSEXIT in IA-32e mode: with REX.W to 64-bit mode (CS = SYSENTER_CS + 32, SS + 40,
+ * RSP = RCX and RIP = RDX, both canonical or #GP(0)), without it to compatibility mode
+ * (CS + 16, SS + 24, ESP = ECX, EIP = EDX); RPL and CPL 3. */
+void x86_sysexit_ia32e(X86Cpu *c, bool to64)
+{
+    if (strcmp(c->model->vendor, "GenuineIntel"))
+        x86_ud(c);
+    if ((c->sysenter_cs & 0xfffc) == 0 || c->cpl != 0)
+        x86_gp0(c);
+    uint64_t rsp = to64 ? c->regs[R_ECX] : (uint32_t)c->regs[R_ECX];
+    uint64_t rip = to64 ? c->regs[R_EDX] : (uint32_t)c->regs[R_EDX];
+    if (to64 && (!canonical(rsp) || !canonical(rip)))
+        x86_gp0(c);
+    uint16_t base = (uint16_t)c->sysenter_cs;
+    load_flat(c, S_SS, (uint16_t)((base + (to64 ? 40 : 24)) | 3), 0xc0f3);
+    if (to64)
+        load_flat(c, S_CS, (uint16_t)((base + 32) | 3), 0xa0fb);
+    else
+        load_flat(c, S_CS, (uint16_t)((base + 16) | 3), 0xc0fb);
+    x86_set_cpl(c, 3);
+    c->regs[R_ESP] = rsp;
+    c->eip = rip;
+    c->exit_block = 1;
+}
+
+static void sysenter64(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    x86_sysenter_ia32e(c);
+}
+
+static void sysexit64(X86Cpu *c, const X86Insn *i)
+{
+    x86_sysexit_ia32e(c, i->rex & 8);
+}
+
 /* SWAPGS: GS.base <-> IA32_KERNEL_GS_BASE, at CPL 0 in 64-bit mode. */
 static void swapgs(X86Cpu *c, const X86Insn *i)
 {
@@ -186,10 +243,7 @@ static void rdtscp(X86Cpu *c, const X86Insn *i)
     c->regs[R_ECX] = c->tsc_aux;
 }
 
-/* IRETQ in IA-32e mode (SDM vol. 2, IRET, "IA-32e-MODE" paths): pops RIP, CS, RFLAGS,
- * RSP and SS always; returns to 64-bit or compatibility mode at the same or an outer
- * privilege level. NT set is #GP(0) (no task return in IA-32e mode). */
-/* The code segment an IRETQ or a far RET in IA-32e mode returns to, checked as the SDM's
+/* The code segment an IRET or a far RET in IA-32e mode returns to, checked as the SDM's
  * pseudocode of both does: #GP(selector) for a null, non-code, more privileged or
  * wrongly conforming one, #NP(selector) when absent, and #GP(selector) for L with D.
  * Returns whether it is a 64-bit code segment. */
@@ -215,20 +269,67 @@ static bool return_code_segment(X86Cpu *c, uint16_t cs, X86Desc *out)
     return to64;
 }
 
-static void iretq(X86Cpu *c, const X86Insn *i)
+/* The stack segment an IRET or a far RET to rpl pops (SDM vol. 2, IRET and RET,
+ * IA-32e mode): null only back to 64-bit mode below CPL 3 (returns true), else a
+ * present writable data segment with RPL = DPL = rpl: #GP(selector), #SS(selector). */
+static bool return_stack_segment(X86Cpu *c, uint16_t ss, unsigned rpl, bool to64, X86Desc *sd)
 {
-    (void)i;
+    *sd = (X86Desc){ 0, 0 };
+    if (!(ss & 0xfffc)) {
+        if (!to64 || rpl == 3 || (ss & 3) != rpl)
+            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+        return true;
+    }
+    if (!x86_desc_read(c, ss, sd))
+        x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+    unsigned st = x86_desc_type(*sd);
+    if ((ss & 3) != rpl || !x86_desc_is_seg(*sd) || (st & 8) || !(st & 2) || x86_desc_dpl(*sd) != rpl)
+        x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
+    if (!x86_desc_present(*sd))
+        x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
+    return false;
+}
+
+static void load_return_ss(X86Cpu *c, uint16_t ss, bool null, X86Desc *sd)
+{
+    if (null) {
+        X86Seg *s = &c->seg[S_SS];
+        s->sel = ss;
+        s->attr = 0;
+        s->base = 0;
+        s->limit = 0;
+        c->seg_base_cached[S_SS] = 0;
+        x86_seg_update(c, s, S_SS);
+    } else {
+        x86_desc_set_accessed(c, ss, sd);
+        x86_seg_from_desc(c, S_SS, ss, *sd);
+    }
+}
+
+/* IRET in IA-32e mode with any operand size (2, 4 or 8 bytes a slot), from 64-bit
+ * mode (RSP) or compatibility mode (SS:ESP or SS:SP by SS.B): EIP/RIP, CS, EFLAGS,
+ * then ESP/RSP and SS, which IA-32e mode pops always (SDM vol. 2, IRET, IA-32e-MODE);
+ * 16- and 32-bit slots zero-extend, a 16-bit EFLAGS changes only the low half. */
+void x86_iret_ia32e(X86Cpu *c, unsigned size)
+{
+    /* Back to 64-bit or compatibility mode at the same or an outer level; NT set is
+     * #GP(0) (no task return in IA-32e mode). */
     if (c->eflags & X86_FL_NT)
         x86_gp0(c);
-    uint64_t sp = c->regs[R_ESP];
-    if (!canonical(sp) || !canonical(sp + 39))
-        x86_fault_err(c, X86_EXC_SS, 0);
-    uint64_t lin = sp;
-    uint64_t rip = x86_ld64_lin(c, lin);
-    uint16_t cs = (uint16_t)x86_ld64_lin(c, lin + 8);
-    uint32_t fl = (uint32_t)x86_ld64_lin(c, lin + 16);
-    uint64_t rsp = x86_ld64_lin(c, lin + 24);
-    uint16_t ss = (uint16_t)x86_ld64_lin(c, lin + 32);
+    uint64_t sp = c->regs[R_ESP], slot[5];
+    if (c->long64) {
+        if (!canonical(sp) || !canonical(sp + 5 * size - 1))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        for (unsigned k = 0; k < 5; k++)
+            slot[k] = size == 8 ? x86_ld64_lin(c, sp + k * size) : x86_ld_lin(c, sp + k * size, size);
+    } else {
+        uint32_t m = x86_sp_mask(c);
+        for (unsigned k = 0; k < 5; k++)
+            slot[k] = size == 8 ? 0 : x86_ld_lin(c, x86_lin(c, S_SS, (sp + k * size) & m, size, SEG_OK_READ), size);
+    }
+    uint64_t rip = slot[0], rsp = slot[3];
+    uint16_t cs = (uint16_t)slot[1], ss = (uint16_t)slot[4];
+    uint32_t fl = (uint32_t)slot[2];
 
     X86Desc cd;
     bool to64 = return_code_segment(c, cs, &cd);
@@ -236,21 +337,8 @@ static void iretq(X86Cpu *c, const X86Insn *i)
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
 
-    /* The stack segment: null only back to 64-bit mode below CPL 3. */
-    X86Desc sd = { 0, 0 };
-    bool ss_null = !(ss & 0xfffc);
-    if (ss_null) {
-        if (!to64 || rpl == 3 || (ss & 3) != rpl)
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-    } else {
-        if (!x86_desc_read(c, ss, &sd))
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-        unsigned st = x86_desc_type(sd);
-        if ((ss & 3) != rpl || !x86_desc_is_seg(sd) || (st & 8) || !(st & 2) || x86_desc_dpl(sd) != rpl)
-            x86_fault_err(c, X86_EXC_GP, ss & 0xfffc);
-        if (!x86_desc_present(sd))
-            x86_fault_err(c, X86_EXC_SS, ss & 0xfffc);
-    }
+    X86Desc sd;
+    bool ss_null = return_stack_segment(c, ss, rpl, to64, &sd);
 
     /* Commit. */
     unsigned old_cpl = c->cpl;
@@ -260,19 +348,10 @@ static void iretq(X86Cpu *c, const X86Insn *i)
         mask |= X86_FL_IOPL;
     if (old_cpl <= x86_iopl(c))
         mask |= X86_FL_IF;
+    if (size == 2)
+        mask &= 0xffff;
     x86_desc_set_accessed(c, cs, &cd);
-    if (ss_null) {
-        X86Seg *s = &c->seg[S_SS];
-        s->sel = ss;
-        s->attr = 0;
-        s->base = 0;
-        s->limit = 0;
-        c->seg_base_cached[S_SS] = 0;
-        x86_seg_update(c, s, S_SS);
-    } else {
-        x86_desc_set_accessed(c, ss, &sd);
-        x86_seg_from_desc(c, S_SS, ss, sd);
-    }
+    load_return_ss(c, ss, ss_null, &sd);
     x86_seg_from_desc(c, S_CS, cs, cd);
     x86_set_cpl(c, rpl);
     x86_write_eflags(c, fl & ~X86_FL_VM, mask);
@@ -282,6 +361,11 @@ static void iretq(X86Cpu *c, const X86Insn *i)
         x86_seg_validate_outer(c);
     c->nmi_blocked = 0;
     c->exit_block = 1;
+}
+
+static void iret64(X86Cpu *c, const X86Insn *i)
+{
+    x86_iret_ia32e(c, (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2);
 }
 
 /* SGDT, SIDT, LGDT, LIDT in 64-bit mode: a 2-byte limit and an 8-byte base (SDM vol. 2,
@@ -312,30 +396,102 @@ static void desc_table64(X86Cpu *c, const X86Insn *i)
     }
 }
 
-/* RETF in 64-bit mode to the same privilege level (SDM vol. 2, RET, far return in
- * IA-32e mode): pops RIP/EIP and CS (8 or 4 bytes each), then imm16 bytes. A return to
- * an outer level (which pops SS:RSP as well) is not implemented yet. */
+/* RETF in 64-bit mode (SDM vol. 2, RET, far return in IA-32e mode): pops RIP/EIP/IP
+ * and CS (8, 4 or 2 bytes each, zero-extended), then imm16 bytes; to an outer level it
+ * pops RSP and SS as well (SS checked as IRET's), adds imm16 to the new RSP and nulls
+ * the data segment registers the new CPL may not use. */
 static void retf64(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
-    if (size == 2)
-        x86_unsupported(c, "a 16-bit far RET in 64-bit mode");
+    uint64_t imm = i->opcode == 0xca ? (i->imm & 0xffff) : 0;
     uint64_t sp = c->regs[R_ESP];
     if (!canonical(sp) || !canonical(sp + 2 * size - 1))
         x86_fault_err(c, X86_EXC_SS, 0);
-    uint64_t lin = sp;
-    uint64_t rip = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, 4);
-    uint16_t cs = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    uint64_t rip = size == 8 ? x86_ld64_lin(c, sp) : x86_ld_lin(c, sp, size);
+    uint16_t cs = (uint16_t)x86_ld_lin(c, sp + size, 2);
     X86Desc cd;
     bool to64 = return_code_segment(c, cs, &cd);
-    if ((cs & 3) != c->cpl)
-        x86_unsupported(c, "a far RET to an outer privilege level in 64-bit mode");
+    unsigned rpl = cs & 3;
     if (to64 ? !canonical(rip) : rip > x86_desc_limit(cd))
         x86_gp0(c);
+    if (rpl == c->cpl) {
+        x86_desc_set_accessed(c, cs, &cd);
+        x86_seg_from_desc(c, S_CS, cs, cd);
+        c->regs[R_ESP] = sp + 2 * size + imm;
+        c->eip = to64 ? rip : (uint32_t)rip;
+        c->exit_block = 1;
+        return;
+    }
+    uint64_t at = sp + 2 * size + imm;
+    if (!canonical(at) || !canonical(at + 2 * size - 1))
+        x86_fault_err(c, X86_EXC_SS, 0);
+    uint64_t rsp = size == 8 ? x86_ld64_lin(c, at) : x86_ld_lin(c, at, size);
+    uint16_t ss = (uint16_t)x86_ld_lin(c, at + size, 2);
+    X86Desc sd;
+    bool ss_null = return_stack_segment(c, ss, rpl, to64, &sd);
     x86_desc_set_accessed(c, cs, &cd);
+    load_return_ss(c, ss, ss_null, &sd);
     x86_seg_from_desc(c, S_CS, cs, cd);
-    c->regs[R_ESP] = sp + 2 * size + (i->opcode == 0xca ? (i->imm & 0xffff) : 0);
+    x86_set_cpl(c, rpl);
+    c->regs[R_ESP] = (to64 ? rsp : (uint32_t)rsp) + imm;
     c->eip = to64 ? rip : (uint32_t)rip;
+    x86_seg_validate_outer(c);
+    c->exit_block = 1;
+}
+
+/* JMP and CALL far through memory in 64-bit mode (FF /5, FF /3; SDM vol. 2, JMP and
+ * CALL, IA-32e mode): an m16:64 pointer with REX.W, m16:32 without, m16:16 with 66h,
+ * to a code segment at the same privilege (conforming: DPL <= CPL), a 64-bit one (L)
+ * taking a canonical offset, a compatibility-mode one an offset within its limit. CALL
+ * pushes CS and the return RIP in slots of the operand size. IA-32e mode has no task
+ * switches and no 16- or 32-bit gates: #GP(selector); a 64-bit call gate is not
+ * implemented yet. */
+static void far_mem64(X86Cpu *c, const X86Insn *i)
+{
+    unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
+    bool call = (i->reg & 7) == 3;
+    uint64_t lin = x86_lin(c, i->seg, x86_ea(c, i), size + 2, SEG_OK_READ);
+    uint64_t off = size == 8 ? x86_ld64_lin(c, lin) : x86_ld_lin(c, lin, size);
+    uint16_t sel = (uint16_t)x86_ld_lin(c, lin + size, 2);
+    uint32_t err = sel & 0xfffc;
+    if (!err)
+        x86_gp0(c);
+    X86Desc d;
+    if (!x86_desc_read(c, sel, &d))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (!x86_desc_is_seg(d)) {
+        if (x86_desc_type(d) == 12)
+            x86_unsupported(c, "a far transfer through a 64-bit call gate");
+        x86_fault_err(c, X86_EXC_GP, err);
+    }
+    unsigned type = x86_desc_type(d), dpl = x86_desc_dpl(d);
+    if (!(type & 8) || ((type & 4) ? dpl > c->cpl : ((sel & 3u) > c->cpl || dpl != c->cpl)))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (!x86_desc_present(d))
+        x86_fault_err(c, X86_EXC_NP, err);
+    uint16_t attr = x86_desc_attr(d);
+    bool to64 = attr & X86_ATTR_L;
+    if (to64 && (attr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, err);
+    if (to64 ? !canonical(off) : off > x86_desc_limit(d))
+        x86_gp0(c);
+    if (call) {
+        uint64_t sp = c->regs[R_ESP], top = sp - 2 * size;
+        if (!canonical(top) || !canonical(sp - 1))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        x86_probe(c, top, 2 * size, c->acc_user | ACC_WRITE);
+        uint64_t vals[2] = { c->eip, c->seg[S_CS].sel };
+        for (unsigned k = 0; k < 2; k++) {
+            if (size == 8)
+                x86_st64_lin(c, top + k * size, vals[k]);
+            else
+                x86_st_lin(c, top + k * size, size, (uint32_t)vals[k]);
+        }
+        c->regs[R_ESP] = top;
+    }
+    x86_desc_set_accessed(c, sel, &d);
+    x86_seg_from_desc(c, S_CS, (uint16_t)((sel & ~3u) | c->cpl), d);
+    c->eip = to64 ? off : (uint32_t)off;
     c->exit_block = 1;
 }
 
@@ -344,8 +500,12 @@ X86Handler x86_bind_system64(X86Insn *i)
     switch (i->opcode) {
     case 0x0f05: return syscall64;
     case 0x0f07: return sysret64;
-    case 0xcf: return (i->flags & X86_INSN_OP64) ? iretq : NULL;
+    case 0x0f34: return sysenter64;
+    case 0x0f35: return sysexit64;
+    case 0xcf: return iret64;
     case 0xca: case 0xcb: return retf64;
+    case 0xff:
+        return ((i->reg & 7) == 3 || (i->reg & 7) == 5) && (i->pfx & X86_PFX_MEM) ? far_mem64 : NULL;
     case 0x0f01:
         if (i->modrm == 0xf8)
             return swapgs;

@@ -7,7 +7,7 @@
  * the CPU exactly as it was.
  *
  * Usage: cpustate WORK.BIN */
-#include "cpu/x86/x86.h"
+#include "cpu/x86/cpu-internal.h"
 #include "engine/machine.h"
 #include "engine/memory.h"
 #include "engine/testing.h"
@@ -31,11 +31,21 @@ typedef struct Env {
 
 static GBytes *work;
 
+/* max without long mode (max has it now): these checks are about a 32-bit CPU, whose
+ * state refuses RIP, R8-R15 and bases beyond 32 bits. */
+static CpuModel p6_model;
+
 static void env_open(Env *e)
 {
     e->vm = vm_new_for_test(RAM_SIZE);
     e->v = vm_vcpu(e->vm);
     e->c = x86_cpu_new(e->v);
+    p6_model = *cpu_model_get("max");
+    p6_model.ext_edx &= ~(uint32_t)(CPUID_EXT_LM | CPUID_EXT_SYSCALL | CPUID_EXT_PDPE1GB | CPUID_EXT_RDTSCP);
+    p6_model.ext_ecx &= ~(uint32_t)CPUID_EXT_ECX_LAHF_LM;
+    p6_model.ecx &= ~(uint32_t)CPUID_ECX_CX16;
+    e->c->model = &p6_model;
+    e->c->features = cpu_model_features(&p6_model);
     x86_cpu_set_run_flags(e->c, X86_RUN_STOP_ON_HLT);
 }
 

@@ -1111,6 +1111,10 @@ static void run_interp(Interp *in, const DiffCase *k, DiffResult *out)
     for (unsigned r = 0; r < X86_NSEG; r++)
         flat(&s.seg[r], r == X86_CS ? 0x23 : 0x2b, r == X86_CS);
     s.cr0 = X86_CR0_PE | X86_CR0_ET;
+    /* A TSS too short for an I/O map base, so port I/O at CPL 3 is #GP as for the
+     * native user-mode program (the reset TR, a 32-bit TSS at 0 with limit FFFFh,
+     * would read an I/O bitmap from guest memory). */
+    s.tr.limit = 0;
     x86_cpu_set_state(in->cpu, &s);
     X86RunResult res = x86_cpu_run(in->cpu, 100000);
     x86_cpu_get_state(in->cpu, &s);

@@ -41,7 +41,8 @@ enum {
     F_ENTER, F_NX, F_RO, F_NP_READ, F_NP_WRITE, F_RSVD, F_CLEAR_PAE, F_LME_CHANGE,
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
-    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64, F_COUNT
+    F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
+    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -51,6 +52,14 @@ static const CpuModel lm_model = {
         CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
     CPUID_ECX_SSE3 | CPUID_ECX_CX16, CPUID_EXT_NX | CPUID_EXT_LM | CPUID_EXT_PDPE1GB | CPUID_EXT_SYSCALL, 0x80000008u, NULL,
     CPUID_EXT_ECX_LAHF_LM,
+};
+
+/* The same without long mode (max, the default model, has long mode now). */
+static const CpuModel nolm_model = {
+    "nolm-test", "P6 test model with NX and no long mode", "GenuineIntel", 6, 15, 11,
+    CPUID_FPU | CPUID_PSE | CPUID_TSC | CPUID_MSR | CPUID_PAE | CPUID_CX8 | CPUID_SEP | CPUID_MTRR |
+        CPUID_PGE | CPUID_CMOV | CPUID_FXSR | CPUID_MMX | CPUID_SSE | CPUID_SSE2,
+    CPUID_ECX_SSE3, CPUID_EXT_NX, 0x80000008u, NULL, 0,
 };
 
 typedef struct Env {
@@ -427,9 +436,8 @@ static void check_save_load(Env *e, const uint8_t *code, size_t n)
     if (err)
         printf("  (refused: %s)\n", err->message);
     g_clear_error(&err);
-    /* The default model has no long mode. */
     Env g;
-    env_init(&g, NULL, false, code, n);
+    env_init(&g, &nolm_model, false, code, n);
     EXPECT(!x86_cpu_load(g.c, &st, &err), "an IA-32e state accepted by a model without long mode");
     if (err)
         printf("  (refused: %s)\n", err->message);
@@ -540,6 +548,44 @@ static void check_high64(Env *e, const char *name)
     expect_fault64(e, "ADD to a read-only page after CMPs of it", F_CMP_RO64, X86_EXC_PF, true, 3);
     EXPECT(get64(e, res + 8 * 75) == 1, "%s: CMP r/m64 of a read-only page: %llx", name,
            (unsigned long long)get64(e, res + 8 * 75));
+    /* SYSENTER/SYSEXIT in IA-32e mode (frags.asm sysenter64). */
+    r = run64(e, F_SYSENTER64);
+    const uint64_t want_se[] = { 0x2b, UINT64_C(0x200008000), 0x08, UINT64_C(0x10008ff00),
+                                 0x1b | UINT64_C(0x8fff0) << 32, 0x08, 0x10 };
+    EXPECT(r == X86_RUN_HALT && c->long64 && c->cpl == 0, "%s: sysenter64: run %d", name, r);
+    for (unsigned k = 0; k < G_N_ELEMENTS(want_se); k++) {
+        uint64_t got = get64(e, res + 8 * (76 + k));
+        EXPECT(got == want_se[k], "%s: SYSENTER/SYSEXIT check %u: %llx, want %llx", name, 76 + k,
+               (unsigned long long)got, (unsigned long long)want_se[k]);
+    }
+    expect_fault64(e, "SYSEXIT to a non-canonical RIP", F_SYSEXIT64_NC, X86_EXC_GP, true, 0);
+    /* RETF imm16 to an outer level (frags.asm retf_outer). */
+    r = run64(e, F_RETF_OUTER);
+    {
+        bool has_err = false;
+        uint32_t err_code = 0;
+        int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err_code) : -1;
+        X86State st = state(e);
+        EXPECT(vec == X86_EXC_UD && st.eip == e->entry[F_RETF_OUTER_USER] && st.cpl == 3 &&
+                   st.seg[X86_CS].sel == 0x33 && st.seg[X86_SS].sel == 0x2b && st.regs[X86_ESP] == 0x8f010 &&
+                   st.seg[X86_DS].sel == 0 && !c->long64,
+               "%s: RETF to CPL 3: run %d vector %d at %x:%llx CPL %u SS %x ESP %llx DS %x", name, r, vec,
+               st.seg[X86_CS].sel, (unsigned long long)st.eip, st.cpl, st.seg[X86_SS].sel,
+               (unsigned long long)st.regs[X86_ESP], st.seg[X86_DS].sel);
+    }
+    /* Far CALL m16:64 and JMP m16:32 (frags.asm far_mem64). */
+    r = run64(e, F_FAR_MEM64);
+    EXPECT(r == X86_RUN_HALT && c->long64 && get64(e, res + 8 * 85) == 16 && get64(e, res + 8 * 86) == 0x18 &&
+               get64(e, res + 8 * 87) == 0 && (uint32_t)get64(e, res + 8 * 88) == 0x08 && c->regs[X86_ESP] == 0x90000,
+           "%s: far CALL/JMP through memory: run %d, %llx %llx %llx %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 85), (unsigned long long)get64(e, res + 8 * 86),
+           (unsigned long long)get64(e, res + 8 * 87), (unsigned long long)get64(e, res + 8 * 88));
+    /* IRET with 32-bit slots, 64-bit to compatibility mode and back (frags.asm iret32_64). */
+    r = run64(e, F_IRET32_64);
+    EXPECT(r == X86_RUN_HALT && c->long64 && (uint32_t)get64(e, res + 8 * 83) == 0x90000 &&
+               get64(e, res + 8 * 84) == 1 && c->regs[X86_ESP] == 0x90000,
+           "%s: IRETD in IA-32e mode: run %d, ESP in compatibility mode %llx, RSP %llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 83), (unsigned long long)c->regs[X86_ESP]);
 }
 
 /* 64-bit code (issue 18, phase 2): t64's results (frags.asm says what each is), then
@@ -764,7 +810,7 @@ static void check_lahf64(const char *name, bool jit, const uint8_t *code, size_t
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
-    env_init(&e, NULL, jit, code, n);
+    env_init(&e, &nolm_model, jit, code, n);
     expect_fault(&e, "EFER.LME on a model without long mode", F_WRMSR_LME, X86_EXC_GP, 0);
     env_free(&e);
 

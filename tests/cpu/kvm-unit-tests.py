@@ -94,22 +94,26 @@ def safe_extract(tarball, dest):
     return os.path.join(dest, tops[0])
 
 
-def prepare(work, given_tarball):
-    """The built tree for TAG, building it once; skips with the reason when it cannot."""
-    src = os.path.join(work, "kvm-unit-tests-" + TAG)
-    stamp = os.path.join(work, "built-" + TAG)
+def prepare(work, given_tarball, arch="i386", targets=None):
+    """The tree for TAG built for arch (i386: FLATS; x86_64: targets, or every test),
+    building it once; skips with the reason when it cannot."""
+    suffix = "" if arch == "i386" else "-" + arch
+    src = os.path.join(work, "kvm-unit-tests-" + TAG + suffix)
+    stamp = os.path.join(work, "built-" + TAG + suffix)
     if os.path.exists(stamp):
         return src
     for tool in ("git", "make", "gcc", "ld", "objcopy"):
         if not shutil.which(tool):
             skip("%s is not installed" % tool)
-    with tempfile.TemporaryDirectory() as d:
-        probe = os.path.join(d, "probe.c")
-        with open(probe, "w") as f:
-            f.write("int probe(void) { return 0; }\n")
-        if subprocess.run(["gcc", "-m32", "-c", "-o", os.path.join(d, "probe.o"), probe],
-                          capture_output=True).returncode:
-            skip("gcc cannot compile for i386 (-m32): install gcc-multilib")
+    if arch == "i386":
+        targets = ["x86/%s.flat" % n for n in FLATS]
+        with tempfile.TemporaryDirectory() as d:
+            probe = os.path.join(d, "probe.c")
+            with open(probe, "w") as f:
+                f.write("int probe(void) { return 0; }\n")
+            if subprocess.run(["gcc", "-m32", "-c", "-o", os.path.join(d, "probe.o"), probe],
+                              capture_output=True).returncode:
+                skip("gcc cannot compile for i386 (-m32): install gcc-multilib")
     os.makedirs(work, exist_ok=True)
     tarball = fetch_tarball(work, given_tarball)
     shutil.rmtree(src, ignore_errors=True)
@@ -123,15 +127,16 @@ def prepare(work, given_tarball):
             sys.exit(1)
         print("kvm-unit-tests %s: git tree %s verified" % (TAG, tree))
         os.rename(top, src)
-    log = os.path.join(work, "build.log")
+    log = os.path.join(work, "build%s.log" % suffix)
     with open(log, "w") as f:
-        ok = subprocess.run(["./configure", "--arch=i386"], cwd=src, stdout=f, stderr=subprocess.STDOUT).returncode == 0
-        ok = ok and subprocess.run(["make", "-j2"] + ["x86/%s.flat" % n for n in FLATS], cwd=src,
+        ok = subprocess.run(["./configure", "--arch=" + arch], cwd=src, stdout=f,
+                            stderr=subprocess.STDOUT).returncode == 0
+        ok = ok and subprocess.run(["make", "-j2"] + (targets or []), cwd=src,
                                    stdout=f, stderr=subprocess.STDOUT).returncode == 0
     if not ok:
         with open(log) as f:
             print(f.read()[-3000:])
-        print("FAIL: kvm-unit-tests did not build for i386 (log: %s)" % log)
+        print("FAIL: kvm-unit-tests did not build for %s (log: %s)" % (arch, log))
         sys.exit(1)
     open(stamp, "w").close()
     return src

@@ -15,6 +15,7 @@ table:
     dd t64, gp64, ss64, cx16_align, gp64_rip, byte64, ud64, t64.ret
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
+    dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user, far_mem64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -512,3 +513,141 @@ cmp_ro64:
     add [abs 0x1f0000], rax
     hlt
 
+
+; SYSENTER and SYSEXIT in IA-32e mode (SDM vol. 2, SYSENTER, SYSEXIT): SYSEXIT with
+; REX.W to 64-bit code at CPL 3 (CS = SYSENTER_CS + 32), SYSENTER back to 64-bit CPL 0
+; with the whole 64-bit SYSENTER_ESP, SYSEXIT without REX.W to compatibility mode
+; (CS + 16), SYSENTER from compatibility mode; results at RES + 8 * 76 and on.
+sysenter64:
+    mov ecx, 0x174                  ; SYSENTER_CS: CS 08h, SS 10h; out: 2Bh/33h, 1Bh/23h
+    mov eax, 8
+    xor edx, edx
+    wrmsr
+    mov ecx, 0x175                  ; SYSENTER_ESP above 4 GiB
+    mov eax, 0x8ff00
+    mov edx, 1
+    wrmsr
+    mov ecx, 0x176
+    lea rax, [.kernel]
+    xor edx, edx
+    wrmsr
+    lea rdx, [.user]
+    mov rcx, 0x0000000200008000
+    db 0x48, 0x0f, 0x35             ; SYSEXIT with REX.W
+.user:
+    mov eax, cs                     ; 76: 2Bh
+    mov R(76), rax
+    mov R(77), rsp                  ; 77: RCX whole
+    sysenter
+.kernel:
+    mov eax, cs                     ; 78: 08h
+    mov R(78), rax
+    mov R(79), rsp                  ; 79: SYSENTER_ESP whole
+    mov ecx, 0x176
+    lea rax, [.kernel2]
+    xor edx, edx
+    wrmsr
+    lea edx, [.compat]
+    mov ecx, 0x8fff0
+    sysexit                         ; no REX.W: compatibility mode
+bits 32
+.compat:
+    mov eax, cs                     ; 80: 1Bh
+    mov [abs RES + 8 * 80], eax
+    mov [abs RES + 8 * 80 + 4], esp ; 0x8fff0
+    sysenter                        ; from compatibility mode
+bits 64
+.kernel2:
+    mov eax, cs                     ; 81: 08h
+    mov R(81), rax
+    mov eax, ss                     ; 82: 10h
+    mov R(82), rax
+    hlt
+
+; SYSEXIT to 64-bit mode with a non-canonical RDX: #GP(0).
+sysexit64_nc:
+    mov ecx, 0x174
+    mov eax, 8
+    xor edx, edx
+    wrmsr
+    mov rdx, 0x0000800000000000
+    mov rcx, 0x8000
+    db 0x48, 0x0f, 0x35
+    hlt
+
+; IRET with a 32-bit operand in IA-32e mode (SDM vol. 2, IRET, IA-32e-MODE): from 64-bit
+; mode to compatibility mode, then from compatibility mode back to 64-bit mode; each
+; pops EIP, CS, EFLAGS, ESP and SS. Results at RES + 8 * 83 and 84.
+iret32_64:
+    mov rbx, rsp
+    sub rsp, 20
+    lea eax, [.compat]
+    mov [rsp], eax                  ; EIP
+    mov dword [rsp + 4], 0x08       ; CS: 32-bit code
+    mov dword [rsp + 8], 0x2        ; EFLAGS
+    mov [rsp + 12], ebx             ; ESP
+    mov dword [rsp + 16], 0x10      ; SS
+    iretd
+bits 32
+.compat:
+    mov [abs RES + 8 * 83], esp     ; 83: the popped ESP
+    mov ebx, esp
+    push dword 0x10
+    push ebx
+    push dword 0x2
+    push dword 0x18                 ; CS: 64-bit code
+    push dword .back
+    iretd
+bits 64
+.back:
+    mov qword R(84), 1
+    hlt
+
+; RETF with REX.W and imm16 from 64-bit CPL 0 to compatibility-mode CPL 3 (SDM vol. 2,
+; RET, far return to an outer level in IA-32e mode): pops RIP and CS, skips 16 bytes,
+; pops RSP and SS, adds 16 to ESP, nulls DS (DPL 0); ends in UD2 at CPL 3.
+retf_outer:
+    push 0x2b                       ; SS: ring-3 data
+    push 0x8f000                    ; RSP
+    sub rsp, 16                     ; the 16 bytes imm16 releases
+    push 0x33                       ; CS: ring-3 32-bit code
+    lea rax, [.user]
+    push rax
+    o64 retf 16
+bits 32
+.user:
+    ud2
+bits 64
+
+; CALL far through an m16:64 pointer (REX.W FF /3) to 64-bit code, which checks the
+; 16 bytes pushed and returns with RETF; JMP far through an m16:32 pointer (FF /5) to
+; compatibility mode, and back with a direct far JMP. Results at RES + 8 * 85 to 88.
+far_mem64:
+    lea rax, [.target]
+    mov [abs BUF + 0x500], rax
+    mov word [abs BUF + 0x508], 0x18
+    lea eax, [.compat]
+    mov [abs BUF + 0x510], eax
+    mov word [abs BUF + 0x514], 0x08
+    mov rbx, rsp
+    o64 call far [abs BUF + 0x500]
+.ret:
+    db 0xff, 0x2c, 0x25             ; jmp far dword [abs BUF + 0x510]: m16:32
+    dd BUF + 0x510
+.target:
+    sub rbx, rsp
+    mov R(85), rbx                  ; 85: 16 bytes pushed
+    mov rax, [rsp + 8]
+    mov R(86), rax                  ; 86: CS 18h
+    lea rax, [.ret]
+    sub rax, [rsp]
+    mov R(87), rax                  ; 87: 0, the return RIP is .ret
+    o64 retf
+bits 32
+.compat:
+    mov eax, cs
+    mov [abs RES + 8 * 88], eax     ; 88: 08h
+    jmp 0x18:.back
+bits 64
+.back:
+    hlt

@@ -251,6 +251,49 @@ pm_main:
     mov dr7, eax
     PRINTLN32 "debug: data breakpoints"
 
+    ; -- CR4.DE (SDM vol. 3, 17.2.2 and 17.2.4): DR4 aliases DR6 without it and raises
+    ;    #UD with it; an I/O breakpoint in DR3 on port 80h (1 byte) traps after the
+    ;    OUT or IN that accesses it
+    mov eax, dr4
+    mov ebx, dr6
+    cmp eax, ebx
+    CHECK32 e, "DR4 does not read DR6 with CR4.DE clear"
+    mov eax, cr4
+    or eax, 8
+    mov cr4, eax
+    TRY .dr4_ud
+    mov eax, dr4
+    FAIL "DR4 with CR4.DE set did not raise #UD"
+.dr4_ud:
+    EXPECT_EXC 6, -1, "DR4 with CR4.DE set"
+    xor eax, eax
+    mov dr6, eax
+    mov eax, 0x80
+    mov dr3, eax
+    mov eax, (1 << 6) | (0x2 << 28)  ; L3, R/W3 = 10b (I/O), LEN3 1 byte
+    mov dr7, eax
+    mov dword [SCRATCH], 0
+    out 0x80, al
+.after_out:
+    cmp dword [SCRATCH], 1
+    CHECK32 e, "OUT to port 80h did not hit the I/O breakpoint"
+    cmp dword [SCRATCH + 8], .after_out
+    CHECK32 e, "I/O breakpoint EIP (a trap, after the instruction)"
+    mov eax, dr6
+    test eax, 8
+    CHECK32 nz, "DR6.B3"
+    in al, 0x81                     ; another port: no hit
+    mov dx, 0x80
+    in al, dx
+    cmp dword [SCRATCH], 2
+    CHECK32 e, "IN from ports 81h and 80h: one more I/O breakpoint hit expected"
+    xor eax, eax
+    mov dr7, eax
+    mov eax, cr4
+    and eax, ~8
+    mov cr4, eax
+    PRINTLN32 "debug: CR4.DE makes DR4 #UD and enables I/O breakpoints"
+
     ; -- general detect: a MOV DR with GD set faults with DR6.BD
     mov eax, 1 << 13
     mov dr7, eax

@@ -162,9 +162,29 @@ pm_main:
     CHECK32 nz, "EFER.SCE does not stick"
     EXC_AT 6, -1, db 0x0f, 0x05      ; SYSCALL
     and eax, ~1
+    ; LME: writable with paging off on a model with long mode, reserved without
+    mov ebx, eax
+    mov eax, 0x80000001
+    cpuid
+    mov eax, ebx
+    mov ecx, 0xc0000080
     or eax, 1 << 8
+    test edx, 1 << 29
+    mov edx, 0                       ; EFER's upper half (flags kept)
+    jz .no_lm
+    wrmsr
+    rdmsr
+    test eax, 1 << 8
+    CHECK32 nz, "EFER.LME does not stick on a model with long mode"
+    test eax, 1 << 10
+    CHECK32 z, "EFER.LMA set without paging"
+    and eax, ~(1 << 8)
+    wrmsr
+    jmp .lm_done
+.no_lm:
     EXC_AT 13, 0, wrmsr
     and eax, ~(1 << 8)
+.lm_done:
     PRINTLN32 "exceptions: IA32_MISC_ENABLE and EFER.SCE"
     or eax, 1 << 11                  ; NXE is there
     wrmsr
