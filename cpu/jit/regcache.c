@@ -71,6 +71,11 @@ void jit_rc_writeback(Tr *t)
             emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
 }
 
+void jit_rc_leave(Tr *t)
+{
+    jit_rc_writeback(t);
+}
+
 /* Guest register r back to memory and out of the cache. */
 void jit_rc_evict(Tr *t, unsigned r)
 {

@@ -143,9 +143,12 @@ JitMem jit_greg_mem(unsigned size, unsigned r);
 /* Guest register r as an operand: its host register if the cache holds it, else
  * its slot (noting it in want or small). write: the operand may be written. */
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write);
-/* Stores the guest registers the register cache holds newer copies of (before a
- * chained exit; the cache's state is unchanged). */
+/* Stores the guest registers the register cache holds newer copies of (the cache's
+ * state is unchanged). */
 void jit_rc_writeback(Tr *t);
+/* The guest registers as a chained exit or the lookup routine needs them (the
+ * cache's state is unchanged; may sit on one arm of a branch). */
+void jit_rc_leave(Tr *t);
 /* Guest register r back to memory and out of the cache. */
 void jit_rc_evict(Tr *t, unsigned r);
 /* Everything back to memory, the cache empty (before a handler call). */
@@ -209,10 +212,16 @@ static inline uint32_t mask_of(unsigned size)
     return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
 }
 
+/* Host register dst = entry EIP + delta (32 bits). */
+static inline void eip_to_reg(Tr *t, int dst, uint32_t delta)
+{
+    emit_lea(&t->e, 4, dst, jm(H_R12, (int32_t)delta));
+}
+
 /* EAX = entry EIP + delta. */
 static inline void eip_to_eax(Tr *t, uint32_t delta)
 {
-    emit_lea(&t->e, 4, H_RAX, jm(H_R12, (int32_t)delta));
+    eip_to_reg(t, H_RAX, delta);
 }
 
 /* translate.c: a new slow path for instruction k, and a jump to it (the fast path
