@@ -52,9 +52,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     for (unsigned k = 0; k < t->nstubs; k++)
         if (!own_stub || t->stubs[k].k + 1 != count)
             quiet = false;
-    /* The next block starts with its register cache empty. */
-    jit_rc_writeback(t);
+    /* Every guest register at home, as the next block's body expects them (what the
+     * cache holds newer than c->regs stays there: written back only if the exit
+     * returns to the dispatcher). */
+    jit_rc_leave(t);
     if (t->j->no_chain) {
+        jit_rc_writeback(t);
         jit_exit_with(t, count);
         return;
     }
@@ -68,15 +71,16 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     size_t start = emit_pos(e);
     /* A quiet exit back to the block's own entry (a loop of one block: EAX = entry
      * EIP, CS unchanged) reaches the block it is part of, at the address it was
-     * entered at: no linear address test, and block_eip, block_start and R12D
-     * already hold the next block's values. run_block links it only to this very
+     * entered at: no linear address test, and block_eip and block_start already
+     * hold the next block's values. run_block links it only to this very
      * block (JitSite.home). */
     bool self = same_page && delta == 0 && start <= UINT16_MAX;
     site.home = (uint16_t)start;
     size_t entry = emit_jmp_fwd(e);
     emit_patch(e, entry, emit_pos(e));
-    /* Unlinked: tell run_block where we left, then return. */
+    /* Unlinked: c->regs brought up to date, tell run_block where we left, return. */
     size_t unlinked = emit_pos(e);
+    jit_rc_writeback(t);
     size_t info_field = emit_movabs(e, H_RCX, 0);
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
@@ -174,7 +178,6 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
         emit_store(e, 4, CPU(block_eip), H_RAX);
         site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_store(e, 8, CPU(block_start), H_RCX);
-        emit_mov_rr(e, 4, H_R12, H_RAX);
     }
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     emit_patch(e, req_pending, emit_pos(e));
@@ -340,8 +343,8 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
 }
 
 /* The lookup routine, entered by an exit's lookup path with EAX = the next EIP (in
- * c->eip too), R13D = the instructions done in the block, and the block's frame on
- * the stack. It makes the linked guard's checks against the table's entry for the
+ * c->eip too), R13D = the instructions done in the block, the guest registers at
+ * home (regcache.c) and the block's frame on the stack. It makes the linked guard's checks against the table's entry for the
  * target and jumps into that block's body, or returns to the dispatcher, which
  * fills the entry (run_block, jit_ib_fill). */
 static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
@@ -411,12 +414,13 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c)
     emit_store(e, 4, CPU(block_eip), H_RAX);
     emit_load(e, 8, H_RCX, IE(insns));
     emit_store(e, 8, CPU(block_start), H_RCX);
-    emit_mov_rr(e, 4, H_R12, H_RAX);
     emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
 #undef IE
     for (unsigned k = 0; k < nm; k++)
         emit_patch(e, misses[k], emit_pos(e));
-    /* Missed: run_block enters the block that follows into the table. */
+    /* Missed: run_block enters the block that follows into the table. The guest
+     * registers come home to c->regs (from an exit that may hold them newer). */
+    jit_rc_store_all(e);
     emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
     emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);

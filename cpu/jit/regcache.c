@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The translator's register cache: guest registers EAX..EDI held in host registers
- * within a block (design in README.md, "Generated code"). translate.c asks for
+ * within a block and across chained blocks (design in README.md, "Generated code"). translate.c asks for
  * operands through jit_greg_at and emits each instruction again when it met
  * registers the cache should load or must give up (RegCache.want, small). */
 #include "cpu/jit/translate.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1) in
  * memory: the low bytes of its 64-bit slot. A 32-bit store leaves the upper half,
@@ -19,16 +20,21 @@ JitMem jit_greg_mem(unsigned size, unsigned r)
 }
 
 /* ---- The register cache ----
- * Guest registers live in these host registers between instructions of a block. The
- * callee-saved ones survive every call; R8-R11 are stored and reloaded around the
- * flag helpers inline code calls (jit_emit_helper). Handler calls, slow paths and exits
- * see c->regs current: the cache is written back before each (a handler call also
- * empties it, a slow path reloads it after the handler), so a fault still sees the
- * state of its instruction's start (the inline fast path writes no guest register
- * before its last branch to the slow path, and the slow path writes back only values
- * the host registers held before the instruction changed anything). */
-static const int rc_pool[] = { H_RBP, H_R14, H_R15, H_R8, H_R9, H_R10, H_R11 };
-#define RC_POOL (sizeof rc_pool / sizeof rc_pool[0])
+ * Each guest register has a fixed home, a host register (rc_home): within a block it
+ * is either there or only in c->regs, and at every block boundary a chain can cross
+ * (a block's body entered by a guard, the lookup routine, or the prologue) all eight
+ * are in their homes, c->regs possibly older. So a chained exit needs no write-back
+ * and the next block no loads; c->regs is brought up to date wherever control leaves
+ * translated code: before a handler call (the cache is then emptied), in a slow path
+ * (written back before its handler, reloaded after), on an exit's unlinked path, on
+ * the lookup routine's miss and when the entry's segment check fails. A fault
+ * therefore still sees the state of its instruction's start (the inline fast path
+ * writes no guest register before its last branch to the slow path, and the slow
+ * path writes back only values the host registers held before the instruction
+ * changed anything). The callee-saved homes survive every call; R8-R11 are stored
+ * and reloaded around the flag helpers inline code calls (jit_emit_helper). R12
+ * held the entry EIP before (it is c->block_eip now). */
+static const int rc_home[8] = { H_R8, H_R9, H_R10, H_R11, H_R12, H_RBP, H_R14, H_R15 };
 
 static bool rc_caller_saved(int h)
 {
@@ -53,7 +59,6 @@ JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
     uint8_t bit = (uint8_t)(1u << r);
     if (rc->host[r] >= 0) {
         rc->used |= bit;
-        rc->stamp[r] = ++rc->clock;
         if (write)
             rc->dirty |= bit;
         return jreg(rc->host[r]);
@@ -71,9 +76,39 @@ void jit_rc_writeback(Tr *t)
             emit_store(&t->e, 4, jit_greg_mem(4, r), rc->host[r]);
 }
 
+/* Every guest register into its home: those the cache does not hold are loaded
+ * (c->regs is current for them). */
 void jit_rc_leave(Tr *t)
 {
-    jit_rc_writeback(t);
+    for (unsigned r = 0; r < 8; r++)
+        if (t->rc.host[r] < 0)
+            emit_load(&t->e, 4, rc_home[r], jit_greg_mem(4, r));
+}
+
+void jit_rc_load_all(JitEmit *e)
+{
+    for (unsigned r = 0; r < 8; r++)
+        emit_load(e, 4, rc_home[r], jit_greg_mem(4, r));
+}
+
+void jit_rc_store_all(JitEmit *e)
+{
+    for (unsigned r = 0; r < 8; r++)
+        emit_store(e, 4, jit_greg_mem(4, r), rc_home[r]);
+}
+
+/* A block's body starts with every register at home, none known to match c->regs
+ * (a chain may have brought newer values); without the cache they go to memory. */
+void jit_rc_enter(Tr *t, bool on)
+{
+    RegCache *rc = &t->rc;
+    memset(rc, 0, sizeof(*rc));
+    for (unsigned r = 0; r < 8; r++)
+        rc->host[r] = (int8_t)rc_home[r];
+    rc->dirty = 0xff;
+    rc->on = on;
+    if (!on)
+        jit_rc_flush(t);
 }
 
 /* Guest register r back to memory and out of the cache. */
@@ -95,34 +130,14 @@ void jit_rc_flush(Tr *t)
         jit_rc_evict(t, r);
 }
 
-/* Loads guest register r into a free host register, evicting the least recently
- * used register outside keep if none is free. */
-void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep)
+/* Loads guest register r into its home. */
+void jit_rc_alloc(Tr *t, unsigned r)
 {
     RegCache *rc = &t->rc;
-    int h = -1;
-    for (unsigned p = 0; p < RC_POOL && h < 0; p++) {
-        bool taken = false;
-        for (unsigned g = 0; g < 8; g++)
-            taken |= rc->host[g] == rc_pool[p];
-        if (!taken)
-            h = rc_pool[p];
-    }
-    if (h < 0) {
-        int victim = -1;
-        for (unsigned g = 0; g < 8; g++)
-            if (rc->host[g] >= 0 && !(keep & (1u << g)) && (victim < 0 || rc->stamp[g] < rc->stamp[victim]))
-                victim = (int)g;
-        if (victim < 0) {
-            rc->nocache |= (uint8_t)(1u << r);
-            return;
-        }
-        h = rc->host[victim];
-        jit_rc_evict(t, (unsigned)victim);
-    }
-    rc->host[r] = (int8_t)h;
-    rc->stamp[r] = ++rc->clock;
-    emit_load(&t->e, 4, h, jit_greg_mem(4, r));
+    if (rc->host[r] >= 0)
+        return;
+    rc->host[r] = (int8_t)rc_home[r];
+    emit_load(&t->e, 4, rc_home[r], jit_greg_mem(4, r));
 }
 
 /* A call of a flags helper from inline code (it reads no guest register): the

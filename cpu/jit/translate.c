@@ -11,9 +11,10 @@
  * the instruction's own state and faults precisely. Exits with a known next EIP are
  * chained to the next block's code through a guard (design in README.md).
  *
- * Register use in generated code: RBX = the X86Cpu, R12D = EIP at block entry (a
- * block's code is position independent in EIP: the same physical code runs at other
- * CS bases); RAX, RCX, RDX, RSI, RDI scratch. */
+ * Register use in generated code: RBX = the X86Cpu; the guest registers' homes R8-R11,
+ * R12, RBP, R14, R15 (regcache.c); RAX, RCX, RDX, RSI, RDI, R13 scratch. A block's code
+ * is position independent in EIP (the same physical code runs at other CS bases): it
+ * computes EIPs from c->block_eip, the EIP it was entered at. */
 #include "cpu/jit/translate.h"
 #include "engine/config.h"
 #include "engine/log.h"
@@ -486,7 +487,8 @@ bool jit_translate(Tr *t, bool allow_inline)
 {
     JitEmit *e = &t->e;
     /* Six pushes and 8 bytes keep RSP 16-byte aligned for the calls (SysV ABI);
-     * RBP, R14 and R15 belong to the register cache. */
+     * RBP, R12, R14 and R15 are homes of guest registers (regcache.c), loaded here
+     * for a block the dispatcher enters; chained blocks find them loaded. */
     emit_push(e, H_RBX);
     emit_push(e, H_R12);
     emit_push(e, H_R13);
@@ -495,7 +497,7 @@ bool jit_translate(Tr *t, bool allow_inline)
     emit_push(e, H_R15);
     emit_alu_ri(e, 8, ALU_SUB, H_RSP, 8);
     emit_mov_rr(e, 8, H_RBX, H_RDI);
-    emit_load(e, 4, H_R12, CPU(eip));
+    jit_rc_load_all(e);
     size_t over = emit_jmp_fwd(e);
     t->epilogue = emit_pos(e);
     jit_emit_leave(e);
@@ -534,9 +536,7 @@ bool jit_translate(Tr *t, bool allow_inline)
     }
 
     RegCache *rc = &t->rc;
-    memset(rc, 0, sizeof(*rc));
-    memset(rc->host, -1, sizeof(rc->host));
-    rc->on = allow_inline && (t->j->inline_mask & IN_REGCACHE);
+    jit_rc_enter(t, allow_inline && (t->j->inline_mask & IN_REGCACHE));
     if (allow_inline)
         flag_liveness(t);
     for (unsigned k = 0; k < t->n; k++) {
@@ -546,7 +546,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             uint8_t pre = rc_predict(t, &t->insns[k]);
             for (unsigned r = 0; r < 8; r++)
                 if ((pre & (1u << r)) && rc->host[r] < 0)
-                    jit_rc_alloc(t, r, pre);
+                    jit_rc_alloc(t, r);
         }
         /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
          * previous instruction, for a condition computed first thing (jit_emit_cond). */
@@ -560,7 +560,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             if (!rc->want && !rc->small)
                 break;
             /* Again, with what it asked for loaded (or bytes it used written back). */
-            uint8_t want = rc->want, small = rc->small, keep = rc->used | rc->want;
+            uint8_t want = rc->want, small = rc->small;
             mark_restore(t, &m);
             if (pass >= 2) {
                 jit_rc_flush(t);
@@ -572,7 +572,7 @@ bool jit_translate(Tr *t, bool allow_inline)
                 rc->nocache |= small;
                 for (unsigned r = 0; r < 8; r++)
                     if ((want & ~rc->nocache) & (1u << r))
-                        jit_rc_alloc(t, r, keep);
+                        jit_rc_alloc(t, r);
             }
             mark_save(t, &m);
         }
@@ -602,10 +602,12 @@ bool jit_translate(Tr *t, bool allow_inline)
         emit_patch(e, t->exit_fields[x], emit_pos(e));
         jit_exit_with(t, t->exit_count[x]);
     }
-    /* A segment checked at the entry is not flat or not writable any more. */
+    /* A segment checked at the entry is not flat or not writable any more (the
+     * guest registers are still at home, maybe newer than c->regs). */
     if (nfail) {
         for (unsigned f = 0; f < nfail; f++)
             emit_patch(e, seg_fail[f], emit_pos(e));
+        jit_rc_store_all(e);
         emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)&t->j->stats.entry_interp);
         emit_alu_mi(e, 8, ALU_ADD, jm(H_RAX, 0), 1);
         emit_mov_rr(e, 8, H_RDI, H_RBX);

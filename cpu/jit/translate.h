@@ -35,8 +35,8 @@ typedef struct Stub {
     uint8_t rc_dirty;
 } Stub;
 
-/* The register cache (translate.c): guest registers EAX..EDI held in host registers
- * within a block, bit r of a mask standing for guest register r. Loads happen only at
+/* The register cache (regcache.c): guest registers EAX..EDI held in host registers
+ * (each in its own, its home) within a block and across chained blocks, bit r of a mask standing for guest register r. Loads happen only at
  * an instruction's start; an instruction is emitted, and emitted again with the
  * registers it asked for (want) loaded, or with those it used in pieces (small: byte
  * registers) written back and left in memory. */
@@ -45,7 +45,6 @@ typedef struct RegCache {
     uint8_t dirty;                 /* the host copy is newer than c->regs */
     uint8_t want, small, used;     /* what the instruction being emitted touched */
     uint8_t nocache;               /* left in memory for this instruction */
-    uint32_t stamp[8], clock;      /* last use, for eviction */
     bool on;
 } RegCache;
 
@@ -146,16 +145,24 @@ JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write);
 /* Stores the guest registers the register cache holds newer copies of (the cache's
  * state is unchanged). */
 void jit_rc_writeback(Tr *t);
-/* The guest registers as a chained exit or the lookup routine needs them (the
- * cache's state is unchanged; may sit on one arm of a branch). */
+/* The guest registers as a chained exit or the lookup routine needs them: every one
+ * in its home host register (the cache's state is unchanged; may sit on one arm of a
+ * branch). */
 void jit_rc_leave(Tr *t);
+/* All eight homes loaded from c->regs (the prologue), or stored to it (where code
+ * entered with the homes live returns to C: the lookup routine's miss, the entry's
+ * failed segment check). */
+void jit_rc_load_all(JitEmit *e);
+void jit_rc_store_all(JitEmit *e);
+/* The cache's state at a block body's start (all at home, all maybe newer than
+ * c->regs); on false: written back and not used in this block. */
+void jit_rc_enter(Tr *t, bool on);
 /* Guest register r back to memory and out of the cache. */
 void jit_rc_evict(Tr *t, unsigned r);
 /* Everything back to memory, the cache empty (before a handler call). */
 void jit_rc_flush(Tr *t);
-/* Loads r into a free host register, evicting the least recently used register
- * outside keep if none is free (or leaving r in memory: RegCache.nocache). */
-void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep);
+/* Loads r into its home host register. */
+void jit_rc_alloc(Tr *t, unsigned r);
 /* A call of a flags helper from inline code, R8-R11 stored and reloaded around it. */
 void jit_emit_helper(Tr *t, const void *fn);
 /* The blocks' epilogue: the frame of the prologue popped, return. */
@@ -212,10 +219,14 @@ static inline uint32_t mask_of(unsigned size)
     return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
 }
 
-/* Host register dst = entry EIP + delta (32 bits). */
+/* Host register dst = entry EIP + delta (32 bits; no host flags changed: they may be
+ * a live producer's). The entry EIP is c->block_eip, which the dispatcher, the guards
+ * and the lookup routine set before a block's body runs. */
 static inline void eip_to_reg(Tr *t, int dst, uint32_t delta)
 {
-    emit_lea(&t->e, 4, dst, jm(H_R12, (int32_t)delta));
+    emit_load(&t->e, 4, dst, CPU(block_eip));
+    if (delta)
+        emit_lea(&t->e, 4, dst, jm(dst, (int32_t)delta));
 }
 
 /* EAX = entry EIP + delta. */
