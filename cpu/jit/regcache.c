@@ -34,6 +34,7 @@ JitMem jit_greg_mem(unsigned size, unsigned r)
  * changed anything). The callee-saved homes survive every call; R8-R11 are stored
  * and reloaded around the flag helpers inline code calls (jit_emit_helper). R12
  * held the entry EIP before (it is c->block_eip now). */
+/* (EAX..EBX in R8-R11: their low bytes AL..BL are R8B-R11B.) */
 static const int rc_home[8] = { H_R8, H_R9, H_R10, H_R11, H_R12, H_RBP, H_R14, H_R15 };
 
 static bool rc_caller_saved(int h)
@@ -43,15 +44,16 @@ static bool rc_caller_saved(int h)
 
 /* Guest register r of the given size as an operand: the host register holding it,
  * or its slot in memory (asking for it to be loaded when the instruction is emitted
- * again, see jit_translate). Bytes stay in memory: AH-BH have no host counterpart
- * in R8-R15, so a byte access to a held register sends the instruction round again
- * with the register written back (small). write: the operand may be written. */
+ * again, see jit_translate). AL-BL are the low bytes of their homes R8-R11 (R8B-R11B,
+ * with a REX prefix); AH-BH have no host counterpart when a REX prefix is present, so
+ * an access to one sends the instruction round again with its 32-bit register written
+ * back and left in memory for it (small). write: the operand may be written. */
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
 {
     RegCache *rc = &t->rc;
     if (!rc->on || r >= 8)
         return jit_greg_mem(size, r);
-    if (size == 1) {
+    if (size == 1 && r >= 4) {
         if (rc->host[r & 3] >= 0)
             rc->small |= (uint8_t)(1u << (r & 3));
         return jit_greg_mem(size, r);
