@@ -439,7 +439,18 @@ bool jit_ib_reset(Jit *j, X86Cpu *c)
     JitEmit e;
     jit_cache_begin(j->cache, &e);
     ib_emit_routine(j, &e, c);
+    size_t slow = emit_pos(&e);
+    /* The slow paths' handler call (translate.c): entered by CALL with RDI = the
+     * CPU, RSI = the instruction, RDX = its handler and every guest register at
+     * home; c->regs brought up to date, the handler called, the homes reloaded. */
+    emit_alu_ri(&e, 8, ALU_SUB, H_RSP, 8); /* (16-byte alignment for the call) */
+    jit_rc_store_all(&e);
+    emit_op_rr(&e, 4, 0xff, 2, H_RDX); /* CALL RDX */
+    jit_rc_load_all(&e);
+    emit_alu_ri(&e, 8, ALU_ADD, H_RSP, 8);
+    emit_ret(&e);
     void *code = jit_cache_commit(j->cache, &e);
     j->ib_routine = (uintptr_t)code;
+    j->slow_routine = code ? (uintptr_t)code + slow : 0;
     return code != NULL;
 }

@@ -87,6 +87,11 @@ void jit_rc_leave(Tr *t)
             emit_load(&t->e, 4, rc_home[r], jit_greg_mem(4, r));
 }
 
+int jit_rc_home(unsigned r)
+{
+    return rc_home[r];
+}
+
 void jit_rc_load_all(JitEmit *e)
 {
     for (unsigned r = 0; r < 8; r++)

@@ -587,6 +587,29 @@ bool jit_translate(Tr *t, bool allow_inline)
         Stub *st = &t->stubs[s];
         for (unsigned f = 0; f < st->nfields; f++)
             emit_patch(e, st->fields[f], emit_pos(e));
+        if (t->j->slow_routine && rc->on) {
+            /* Through the shared routine (chain.c), which stores and reloads all
+             * eight homes: those the cache does not hold are loaded first (c->regs
+             * is current for them), so what it stores is what c->regs should hold.
+             * About a hundred bytes less per slow path than stores and loads here. */
+            for (unsigned r = 0; r < 8; r++)
+                if (st->rc_host[r] < 0)
+                    emit_load(e, 4, jit_rc_home(r), greg_mem(4, r));
+            const X86Insn *i = &t->insns[st->k];
+            if (t->j->calls) {
+                unsigned op = i->opcode < 0x100 ? i->opcode : 0x100 + (i->opcode & 0xff);
+                emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)&t->j->calls[op * 8 + (i->reg & 7)]);
+                emit_alu_mi(e, 8, ALU_ADD, jm(H_RAX, 0), 1);
+            }
+            set_eips(t, st->k);
+            emit_mov_rr(e, 8, H_RDI, H_RBX);
+            emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)i);
+            emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)i->handler);
+            emit_call(e, (const void *)t->j->slow_routine);
+            check_exit(t, st->k + 1);
+            emit_jmp_to(e, st->resume);
+            continue;
+        }
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_dirty & (1u << r))
                 emit_store(e, 4, greg_mem(4, r), st->rc_host[r]);

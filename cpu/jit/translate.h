@@ -116,6 +116,7 @@ typedef struct Jit {
     unsigned inline_mask;          /* $VIREO_JIT_INLINE: IN_* forms compiled inline */
     uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
     uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
+    uintptr_t slow_routine;        /* the slow paths' handler call (RX), after it */
     JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
@@ -153,6 +154,8 @@ void jit_rc_leave(Tr *t);
  * entered with the homes live returns to C: the lookup routine's miss, the entry's
  * failed segment check). */
 void jit_rc_load_all(JitEmit *e);
+/* The host register that is guest register r's home. */
+int jit_rc_home(unsigned r);
 void jit_rc_store_all(JitEmit *e);
 /* The cache's state at a block body's start (all at home, all maybe newer than
  * c->regs); on false: written back and not used in this block. */
