@@ -28,9 +28,10 @@
 /* prev_eip and eip as the dispatcher sets them around instruction k. */
 static void set_eips(Tr *t, unsigned k)
 {
-    eip_to_eax(t, t->off[k]);
-    emit_store(&t->e, 4, CPU(prev_eip), H_RAX);
-    eip_to_eax(t, t->off[k + 1]);
+    eip_to_eax(t, 0);
+    emit_lea(&t->e, 4, H_RCX, jm(H_RAX, (int32_t)t->off[k]));
+    emit_store(&t->e, 4, CPU(prev_eip), H_RCX);
+    emit_lea(&t->e, 4, H_RAX, jm(H_RAX, (int32_t)t->off[k + 1]));
     emit_store(&t->e, 4, CPU(eip), H_RAX);
 }
 
