@@ -449,8 +449,26 @@ bool jit_ib_reset(Jit *j, X86Cpu *c)
     jit_rc_load_all(&e);
     emit_alu_ri(&e, 8, ALU_ADD, H_RSP, 8);
     emit_ret(&e);
+    /* The blocks' prologue, entered by a JMP from a block's entry with RDI = the CPU
+     * and RAX = its body (translate.c): the frame every block shares, the guest
+     * registers loaded into their homes. Then the epilogue they all jump to. */
+    size_t enter = emit_pos(&e);
+    emit_push(&e, H_RBX);
+    emit_push(&e, H_R12);
+    emit_push(&e, H_R13);
+    emit_push(&e, H_RBP);
+    emit_push(&e, H_R14);
+    emit_push(&e, H_R15);
+    emit_alu_ri(&e, 8, ALU_SUB, H_RSP, 8);
+    emit_mov_rr(&e, 8, H_RBX, H_RDI);
+    jit_rc_load_all(&e);
+    emit_op_rr(&e, 4, 0xff, 4, H_RAX); /* JMP RAX */
+    size_t leave = emit_pos(&e);
+    jit_emit_leave(&e);
     void *code = jit_cache_commit(j->cache, &e);
     j->ib_routine = (uintptr_t)code;
     j->slow_routine = code ? (uintptr_t)code + slow : 0;
+    j->enter_routine = code ? (uintptr_t)code + enter : 0;
+    j->leave_routine = code ? (uintptr_t)code + leave : 0;
     return code != NULL;
 }

@@ -117,6 +117,8 @@ typedef struct Jit {
     uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
     uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
     uintptr_t slow_routine;        /* the slow paths' handler call (RX), after it */
+    uintptr_t enter_routine;       /* the blocks' shared prologue and epilogue (RX) */
+    uintptr_t leave_routine;
     JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
