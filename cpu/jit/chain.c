@@ -52,9 +52,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     for (unsigned k = 0; k < t->nstubs; k++)
         if (!own_stub || t->stubs[k].k + 1 != count)
             quiet = false;
-    /* The next block starts with its register cache empty. */
-    jit_rc_writeback(t);
+    /* Every guest register at home, as the next block's body expects them (what the
+     * cache holds newer than c->regs stays there: written back only if the exit
+     * returns to the dispatcher). */
+    jit_rc_leave(t);
     if (t->j->no_chain) {
+        jit_rc_writeback(t);
         jit_exit_with(t, count);
         return;
     }
@@ -68,15 +71,16 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     size_t start = emit_pos(e);
     /* A quiet exit back to the block's own entry (a loop of one block: EAX = entry
      * EIP, CS unchanged) reaches the block it is part of, at the address it was
-     * entered at: no linear address test, and block_eip, block_start and R12D
-     * already hold the next block's values. run_block links it only to this very
+     * entered at: no linear address test, and block_eip and block_start already
+     * hold the next block's values. run_block links it only to this very
      * block (JitSite.home). */
     bool self = same_page && delta == 0 && start <= UINT16_MAX;
     site.home = (uint16_t)start;
     size_t entry = emit_jmp_fwd(e);
     emit_patch(e, entry, emit_pos(e));
-    /* Unlinked: tell run_block where we left, then return. */
+    /* Unlinked: c->regs brought up to date, tell run_block where we left, return. */
     size_t unlinked = emit_pos(e);
+    jit_rc_writeback(t);
     size_t info_field = emit_movabs(e, H_RCX, 0);
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
@@ -189,7 +193,6 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
         emit_store(e, eip_size(t), CPU(block_eip), H_RAX);
         site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_store(e, 8, CPU(block_start), H_RCX);
-        emit_mov_rr(e, eip_size(t), H_R12, H_RAX);
     }
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     emit_patch(e, req_pending, emit_pos(e));
@@ -357,8 +360,8 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
 }
 
 /* The lookup routine, entered by an exit's lookup path with EAX = the next EIP (in
- * c->eip too), R13D = the instructions done in the block, and the block's frame on
- * the stack. It makes the linked guard's checks against the table's entry for the
+ * c->eip too), R13D = the instructions done in the block, the guest registers at
+ * home (regcache.c) and the block's frame on the stack. It makes the linked guard's checks against the table's entry for the
  * target and jumps into that block's body, or returns to the dispatcher, which
  * fills the entry (run_block, jit_ib_fill). */
 static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
@@ -430,12 +433,13 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     emit_store(e, w, CPU(block_eip), H_RAX);
     emit_load(e, 8, H_RCX, IE(insns));
     emit_store(e, 8, CPU(block_start), H_RCX);
-    emit_mov_rr(e, w, H_R12, H_RAX);
     emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
 #undef IE
     for (unsigned k = 0; k < nm; k++)
         emit_patch(e, misses[k], emit_pos(e));
-    /* Missed: run_block enters the block that follows into the table. */
+    /* Missed: run_block enters the block that follows into the table. The guest
+     * registers come home to c->regs (from an exit that may hold them newer). */
+    jit_rc_store_all(e);
     emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
     emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
@@ -456,11 +460,39 @@ bool jit_ib_reset(Jit *j, X86Cpu *c)
     JitEmit e;
     jit_cache_begin(j->cache, &e);
     ib_emit_routine(j, &e, c, false);
+    size_t ib64 = emit_pos(&e);
+    ib_emit_routine(j, &e, c, true);
+    size_t slow = emit_pos(&e);
+    /* The slow paths' handler call (translate.c): entered by CALL with RDI = the
+     * CPU, RSI = the instruction, RDX = its handler and every guest register at
+     * home; c->regs brought up to date, the handler called, the homes reloaded. */
+    emit_alu_ri(&e, 8, ALU_SUB, H_RSP, 8); /* (16-byte alignment for the call) */
+    jit_rc_store_all(&e);
+    emit_op_rr(&e, 4, 0xff, 2, H_RDX); /* CALL RDX */
+    jit_rc_load_all(&e);
+    emit_alu_ri(&e, 8, ALU_ADD, H_RSP, 8);
+    emit_ret(&e);
+    /* The blocks' prologue, entered by a JMP from a block's entry with RDI = the CPU
+     * and RAX = its body (translate.c): the frame every block shares, the guest
+     * registers loaded into their homes. Then the epilogue they all jump to. */
+    size_t enter = emit_pos(&e);
+    emit_push(&e, H_RBX);
+    emit_push(&e, H_R12);
+    emit_push(&e, H_R13);
+    emit_push(&e, H_RBP);
+    emit_push(&e, H_R14);
+    emit_push(&e, H_R15);
+    emit_alu_ri(&e, 8, ALU_SUB, H_RSP, 8);
+    emit_mov_rr(&e, 8, H_RBX, H_RDI);
+    jit_rc_load_all(&e);
+    emit_op_rr(&e, 4, 0xff, 4, H_RAX); /* JMP RAX */
+    size_t leave = emit_pos(&e);
+    jit_emit_leave(&e);
     void *code = jit_cache_commit(j->cache, &e);
     j->ib_routine = (uintptr_t)code;
-    jit_cache_begin(j->cache, &e);
-    ib_emit_routine(j, &e, c, true);
-    void *code64 = jit_cache_commit(j->cache, &e);
-    j->ib_routine64 = (uintptr_t)code64;
-    return code && code64;
+    j->ib_routine64 = code ? (uintptr_t)code + ib64 : 0;
+    j->slow_routine = code ? (uintptr_t)code + slow : 0;
+    j->enter_routine = code ? (uintptr_t)code + enter : 0;
+    j->leave_routine = code ? (uintptr_t)code + leave : 0;
+    return code != NULL;
 }

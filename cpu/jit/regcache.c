@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The translator's register cache: guest registers EAX..EDI held in host registers
- * within a block (design in README.md, "Generated code"). translate.c asks for
+/* The translator's register cache: guest registers EAX..EDI (RAX..RDI whole in
+ * 64-bit code; R8-R15 stay in memory) held in host registers within a block and
+ * across chained blocks (design in README.md, "Generated code"). translate.c asks for
  * operands through jit_greg_at and emits each instruction again when it met
  * registers the cache should load or must give up (RegCache.want, small). */
 #include "cpu/jit/translate.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A guest register of the given size (AL-BH for bytes, SDM vol. 2, table 2-1) in
  * memory: the low bytes of its 64-bit slot. A 32-bit store leaves the upper half,
@@ -22,23 +24,23 @@ JitMem jit_greg_mem(unsigned size, unsigned r)
 }
 
 /* ---- The register cache ----
- * Guest registers live in these host registers between instructions of a block. The
- * callee-saved ones survive every call; R8-R11 are stored and reloaded around the
- * flag helpers inline code calls (jit_emit_helper). Handler calls, slow paths and exits
- * see c->regs current: the cache is written back before each (a handler call also
- * empties it, a slow path reloads it after the handler), so a fault still sees the
- * state of its instruction's start (the inline fast path writes no guest register
- * before its last branch to the slow path, and the slow path writes back only values
- * the host registers held before the instruction changed anything). */
-static const int rc_pool[] = { H_RBP, H_R14, H_R15, H_R8, H_R9, H_R10, H_R11 };
-#define RC_POOL (sizeof rc_pool / sizeof rc_pool[0])
-
-/* What the cache loads and stores: whole registers in 64-bit code (whose 32-bit
- * operations zero-extend on the host as in the guest), the low halves otherwise. */
-static unsigned rc_width(const Tr *t)
-{
-    return t->w64 ? 8 : 4;
-}
+ * Each guest register has a fixed home, a host register (rc_home): within a block it
+ * is either there or only in c->regs, and at every block boundary a chain can cross
+ * (a block's body entered by a guard, the lookup routine, or the prologue) all eight
+ * are in their homes, c->regs possibly older. So a chained exit needs no write-back
+ * and the next block no loads; c->regs is brought up to date wherever control leaves
+ * translated code: before a handler call (the cache is then emptied), in a slow path
+ * (written back before its handler, reloaded after), on an exit's unlinked path, on
+ * the lookup routine's miss and when the entry's segment check fails. A fault
+ * therefore still sees the state of its instruction's start (the inline fast path
+ * writes no guest register before its last branch to the slow path, and the slow
+ * path writes back only values the host registers held before the instruction
+ * changed anything). The callee-saved homes survive every call; R8-R11 are stored
+ * and reloaded around the flag helpers inline code calls (jit_emit_helper). The
+ * entry EIP/RIP, which R12 held before, is c->block_eip. Homes load and store
+ * whole slots (JIT_RC_W). */
+/* (EAX..EBX in R8-R11: their low bytes AL..BL are R8B-R11B.) */
+static const int rc_home[8] = { H_R8, H_R9, H_R10, H_R11, H_R12, H_RBP, H_R14, H_R15 };
 
 static bool rc_caller_saved(int h)
 {
@@ -47,24 +49,30 @@ static bool rc_caller_saved(int h)
 
 /* Guest register r of the given size as an operand: the host register holding it,
  * or its slot in memory (asking for it to be loaded when the instruction is emitted
- * again, see jit_translate). Bytes stay in memory: AH-BH have no host counterpart
- * in R8-R15, so a byte access to a held register sends the instruction round again
- * with the register written back (small). write: the operand may be written. */
+ * again, see jit_translate). AL-BL are the low bytes of their homes R8-R11 (R8B-R11B,
+ * with a REX prefix); AH-BH have no host counterpart when a REX prefix is present, so
+ * an access to one sends the instruction round again with its 32-bit register written
+ * back and left in memory for it (small). write: the operand may be written. */
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
 {
     RegCache *rc = &t->rc;
-    if (rc->on && size == 1) {
-        unsigned slot = r >= 20 ? r - 16 : r >= 8 ? r : (r & 3); /* (SPL-DIL: 20-23) */
-        if (slot < 8 && rc->host[slot] >= 0)
-            rc->small |= (uint8_t)(1u << slot);
+    if (!rc->on)
+        return jit_greg_mem(size, r);
+    if (size == 1 && r >= 4) {
+        /* In memory, the register holding them written back first (small): AH-BH
+         * (4-7, bytes 1 of EAX..EBX), SPL-DIL of 64-bit code (20-23, x86_reg8: low
+         * bytes of ESP..EDI, rare enough not to be worth R12B/BPL/R14B/R15B forms)
+         * and R8B-R15B (8-15: guest R8-R15 have no homes). */
+        unsigned home = r >= 20 ? r - 16 : r < 8 ? (r & 3) : 8;
+        if (home < 8 && rc->host[home] >= 0)
+            rc->small |= (uint8_t)(1u << home);
         return jit_greg_mem(size, r);
     }
-    if (!rc->on || r >= 8)
+    if (r >= 8)
         return jit_greg_mem(size, r);
     uint8_t bit = (uint8_t)(1u << r);
     if (rc->host[r] >= 0) {
         rc->used |= bit;
-        rc->stamp[r] = ++rc->clock;
         if (write)
             rc->dirty |= bit;
         return jreg(rc->host[r]);
@@ -79,7 +87,47 @@ void jit_rc_writeback(Tr *t)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->dirty & (1u << r))
-            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, JIT_RC_W, jit_greg_mem(4, r), rc->host[r]);
+}
+
+/* Every guest register into its home: those the cache does not hold are loaded
+ * (c->regs is current for them). */
+void jit_rc_leave(Tr *t)
+{
+    for (unsigned r = 0; r < 8; r++)
+        if (t->rc.host[r] < 0)
+            emit_load(&t->e, JIT_RC_W, rc_home[r], jit_greg_mem(4, r));
+}
+
+int jit_rc_home(unsigned r)
+{
+    return rc_home[r];
+}
+
+void jit_rc_load_all(JitEmit *e)
+{
+    for (unsigned r = 0; r < 8; r++)
+        emit_load(e, JIT_RC_W, rc_home[r], jit_greg_mem(4, r));
+}
+
+void jit_rc_store_all(JitEmit *e)
+{
+    for (unsigned r = 0; r < 8; r++)
+        emit_store(e, JIT_RC_W, jit_greg_mem(4, r), rc_home[r]);
+}
+
+/* A block's body starts with every register at home, none known to match c->regs
+ * (a chain may have brought newer values); without the cache they go to memory. */
+void jit_rc_enter(Tr *t, bool on)
+{
+    RegCache *rc = &t->rc;
+    memset(rc, 0, sizeof(*rc));
+    for (unsigned r = 0; r < 8; r++)
+        rc->host[r] = (int8_t)rc_home[r];
+    rc->dirty = 0xff;
+    rc->on = on;
+    if (!on)
+        jit_rc_flush(t);
 }
 
 /* Guest register r back to memory and out of the cache. */
@@ -89,7 +137,7 @@ void jit_rc_evict(Tr *t, unsigned r)
     if (rc->host[r] < 0)
         return;
     if (rc->dirty & (1u << r))
-        emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
+        emit_store(&t->e, JIT_RC_W, jit_greg_mem(4, r), rc->host[r]);
     rc->dirty &= (uint8_t)~(1u << r);
     rc->host[r] = -1;
 }
@@ -101,34 +149,14 @@ void jit_rc_flush(Tr *t)
         jit_rc_evict(t, r);
 }
 
-/* Loads guest register r into a free host register, evicting the least recently
- * used register outside keep if none is free. */
-void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep)
+/* Loads guest register r into its home. */
+void jit_rc_alloc(Tr *t, unsigned r)
 {
     RegCache *rc = &t->rc;
-    int h = -1;
-    for (unsigned p = 0; p < RC_POOL && h < 0; p++) {
-        bool taken = false;
-        for (unsigned g = 0; g < 8; g++)
-            taken |= rc->host[g] == rc_pool[p];
-        if (!taken)
-            h = rc_pool[p];
-    }
-    if (h < 0) {
-        int victim = -1;
-        for (unsigned g = 0; g < 8; g++)
-            if (rc->host[g] >= 0 && !(keep & (1u << g)) && (victim < 0 || rc->stamp[g] < rc->stamp[victim]))
-                victim = (int)g;
-        if (victim < 0) {
-            rc->nocache |= (uint8_t)(1u << r);
-            return;
-        }
-        h = rc->host[victim];
-        jit_rc_evict(t, (unsigned)victim);
-    }
-    rc->host[r] = (int8_t)h;
-    rc->stamp[r] = ++rc->clock;
-    emit_load(&t->e, rc_width(t), h, jit_greg_mem(4, r));
+    if (rc->host[r] >= 0)
+        return;
+    rc->host[r] = (int8_t)rc_home[r];
+    emit_load(&t->e, JIT_RC_W, rc_home[r], jit_greg_mem(4, r));
 }
 
 /* A call of a flags helper from inline code (it reads no guest register): the
@@ -139,9 +167,9 @@ void jit_emit_helper(Tr *t, const void *fn)
     RegCache *rc = &t->rc;
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]) && (rc->dirty & (1u << r)))
-            emit_store(&t->e, rc_width(t), jit_greg_mem(4, r), rc->host[r]);
+            emit_store(&t->e, JIT_RC_W, jit_greg_mem(4, r), rc->host[r]);
     emit_call(&t->e, fn);
     for (unsigned r = 0; r < 8; r++)
         if (rc->host[r] >= 0 && rc_caller_saved(rc->host[r]))
-            emit_load(&t->e, rc_width(t), rc->host[r], jit_greg_mem(4, r));
+            emit_load(&t->e, JIT_RC_W, rc->host[r], jit_greg_mem(4, r));
 }

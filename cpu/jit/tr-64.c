@@ -104,7 +104,7 @@ static bool ea64(Tr *t, unsigned k)
         int64_t d = (int64_t)t->off[k + 1] + disp;
         if (d < INT32_MIN || d > INT32_MAX)
             return false;
-        emit_lea(e, as, H_RAX, jm(H_R12, (int32_t)d));
+        eip_to_reg_w(t, as, H_RAX, (int32_t)d);
         return true;
     }
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
@@ -628,9 +628,9 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
     if (call) {
         /* (The target is checked before the push, SDM vol. 2 CALL: nothing written
          * before the slow path.) */
-        emit_lea(e, 8, H_RDX, jm(H_R12, (int32_t)delta));
+        eip_to_reg_w(t, 8, H_RDX, (int32_t)delta);
         check_canonical(t, s, H_RDX);
-        emit_lea(e, 8, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        eip_to_reg_w(t, 8, H_RCX, (int32_t)t->off[k + 1]);
         emit_store(e, 8, m, H_RCX);
         emit_alu_mi(e, 8, ALU_SUB, greg(t, 8, R_ESP), 8);
         emit_mov_rr(e, 8, H_RAX, H_RDX);
@@ -664,7 +664,7 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
         jit_exit_chained(t, k + 1, true, t->off[k + 1]);
         emit_patch(e, taken, emit_pos(e));
     }
-    emit_lea(e, 8, H_RAX, jm(H_R12, (int32_t)delta));
+    eip_to_reg_w(t, 8, H_RAX, (int32_t)delta);
     Stub *s = jit_stub_new(t, k);
     check_canonical(t, s, H_RAX);
     emit_store(e, 8, CPU(eip), H_RAX);
@@ -724,13 +724,13 @@ static bool tr_indirect(Tr *t, unsigned k, bool call)
     check_canonical(t, s, H_R13);
     if (call) {
         JitMem m = stack_probe(t, s, true);
-        emit_lea(e, 8, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        eip_to_reg_w(t, 8, H_RCX, (int32_t)t->off[k + 1]);
         emit_store(e, 8, m, H_RCX);
         emit_alu_mi(e, 8, ALU_SUB, greg(t, 8, R_ESP), 8);
     }
     emit_mov_rr(e, 8, H_RAX, H_R13);
     emit_store(e, 8, CPU(eip), H_RAX);
-    jit_rc_writeback(t);
+    jit_rc_leave(t); /* (the lookup routine expects every register at home) */
     emit_mov_ri32(e, H_R13, k + 1);
     emit_u8(e, 0xe9);
     emit_u32(e, (uint32_t)(t->j->ib_routine64 - (e->rx + emit_pos(e) + 4)));

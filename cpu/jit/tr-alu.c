@@ -214,8 +214,19 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     }
     /* (For a memory operand this comes before the probe: it only moves CF into
      * eflags where the lazy state already says what it is, as the handler does.) */
+    bool hcf = (t->hflags && (kc == CC_ADD32 || kc == CC_ADC32 || kc == CC_SUB32 || kc == CC_SBB32)) ||
+               (kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32);
     if (cf_zero) {
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+    } else if (hcf) {
+        /* A known ADD/SUB producer: its CF from the host's flags (the producer's own
+         * host instruction's when still live, else recomputed), no helper call. */
+        if (!t->hflags)
+            emit_host_flags(t, (unsigned)kc);
+        t->hflags = false;
+        emit_setcc(e, HC_B, H_RAX);
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+        emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
     } else if (!cf_kept) {
         /* CF is in eflags already when the last producer was INC/DEC or eager. */
         emit_load(e, 4, H_RAX, CPU(cc_op));

@@ -109,7 +109,7 @@ bool jit_tr_indirect(Tr *t, unsigned k, bool call)
     }
     if (call) {
         JitMem m = emit_stack_probe(t, s, true, true);
-        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        eip_to_reg(t, H_RCX, t->off[k + 1]);
         emit_store(e, 4, m, H_RCX);
         emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
     } else {
@@ -118,7 +118,7 @@ bool jit_tr_indirect(Tr *t, unsigned k, bool call)
     }
     emit_mov_rr(e, 4, H_RAX, H_R13);
     emit_store(e, 4, CPU(eip), H_RAX);
-    jit_rc_writeback(t);
+    jit_rc_leave(t);
     emit_mov_ri32(e, H_R13, k + 1);
     emit_u8(e, 0xe9);
     emit_u32(e, (uint32_t)(t->j->ib_routine - (e->rx + emit_pos(e) + 4)));
@@ -138,7 +138,7 @@ bool jit_tr_callret(Tr *t, unsigned k, bool call)
     Stub *s = jit_stub_new(t, k);
     JitMem m = emit_stack_probe(t, s, call, true);
     if (call) {
-        emit_lea(e, 4, H_RCX, jm(H_R12, (int32_t)t->off[k + 1]));
+        eip_to_reg(t, H_RCX, t->off[k + 1]);
         emit_store(e, 4, m, H_RCX);
         emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
         eip_to_eax(t, t->off[k + 1] + i->imm);

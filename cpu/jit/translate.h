@@ -35,8 +35,8 @@ typedef struct Stub {
     uint8_t rc_dirty;
 } Stub;
 
-/* The register cache (translate.c): guest registers EAX..EDI held in host registers
- * within a block, bit r of a mask standing for guest register r. Loads happen only at
+/* The register cache (regcache.c): guest registers EAX..EDI held in host registers
+ * (each in its own, its home) within a block and across chained blocks, bit r of a mask standing for guest register r. Loads happen only at
  * an instruction's start; an instruction is emitted, and emitted again with the
  * registers it asked for (want) loaded, or with those it used in pieces (small: byte
  * registers) written back and left in memory. */
@@ -45,7 +45,6 @@ typedef struct RegCache {
     uint8_t dirty;                 /* the host copy is newer than c->regs */
     uint8_t want, small, used;     /* what the instruction being emitted touched */
     uint8_t nocache;               /* left in memory for this instruction */
-    uint32_t stamp[8], clock;      /* last use, for eviction */
     bool on;
 } RegCache;
 
@@ -107,7 +106,7 @@ typedef struct Tr {
     uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
-    bool w64;                      /* decoded in 64-bit mode: RIP, R12 and the exits' EIP are 64-bit */
+    bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
 } Tr;
 
 typedef struct Jit {
@@ -122,6 +121,9 @@ typedef struct Jit {
     uint64_t *calls;               /* -d jit-stats: handler calls by opcode and reg (JIT_CALL_SLOTS) */
     uintptr_t ib_routine;          /* the lookup routine (RX), at the cache's start */
     uintptr_t ib_routine64;        /* the same for exits of 64-bit code (64-bit RIP) */
+    uintptr_t slow_routine;        /* the slow paths' handler call (RX), after them */
+    uintptr_t enter_routine;       /* the blocks' shared prologue and epilogue (RX) */
+    uintptr_t leave_routine;
     JitIbEntry ib[JIT_IB_SIZE];
     Tr tr;                         /* the translation in progress (one per vCPU) */
 } Jit;
@@ -145,19 +147,41 @@ bool jit_translate(Tr *t, bool allow_inline);
 /* The register cache (regcache.c). A guest register of the given size in memory
  * (its slot in X86Cpu.regs). */
 JitMem jit_greg_mem(unsigned size, unsigned r);
+/* The bytes a home loads from and stores to its guest register's slot: all 8, in
+ * 32-bit blocks too, so the homes carry RAX..RDI whole across chains between 64-bit
+ * blocks and through the shared routines (chain.c) blocks of both widths use. 32-bit
+ * code touches the homes only with 32-, 16- and 8-bit host operations and computes
+ * addresses with 32-bit LEA/MOV, so an upper half it loads is never read, and one it
+ * stores is zero (32-bit writes zero-extend) or as loaded: outside 64-bit mode the
+ * upper halves are zero, in compatibility mode undefined (SDM vol. 1, 3.4.1.1). */
+#define JIT_RC_W 8
+
 /* Guest register r as an operand: its host register if the cache holds it, else
  * its slot (noting it in want or small). write: the operand may be written. */
 JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write);
-/* Stores the guest registers the register cache holds newer copies of (before a
- * chained exit; the cache's state is unchanged). */
+/* Stores the guest registers the register cache holds newer copies of (the cache's
+ * state is unchanged). */
 void jit_rc_writeback(Tr *t);
+/* The guest registers as a chained exit or the lookup routine needs them: every one
+ * in its home host register (the cache's state is unchanged; may sit on one arm of a
+ * branch). */
+void jit_rc_leave(Tr *t);
+/* All eight homes loaded from c->regs (the prologue), or stored to it (where code
+ * entered with the homes live returns to C: the lookup routine's miss, the entry's
+ * failed segment check). */
+void jit_rc_load_all(JitEmit *e);
+/* The host register that is guest register r's home. */
+int jit_rc_home(unsigned r);
+void jit_rc_store_all(JitEmit *e);
+/* The cache's state at a block body's start (all at home, all maybe newer than
+ * c->regs); on false: written back and not used in this block. */
+void jit_rc_enter(Tr *t, bool on);
 /* Guest register r back to memory and out of the cache. */
 void jit_rc_evict(Tr *t, unsigned r);
 /* Everything back to memory, the cache empty (before a handler call). */
 void jit_rc_flush(Tr *t);
-/* Loads r into a free host register, evicting the least recently used register
- * outside keep if none is free (or leaving r in memory: RegCache.nocache). */
-void jit_rc_alloc(Tr *t, unsigned r, uint8_t keep);
+/* Loads r into its home host register. */
+void jit_rc_alloc(Tr *t, unsigned r);
 /* A call of a flags helper from inline code, R8-R11 stored and reloaded around it. */
 void jit_emit_helper(Tr *t, const void *fn);
 /* The blocks' epilogue: the frame of the prologue popped, return. */
@@ -220,10 +244,28 @@ static inline unsigned eip_size(const Tr *t)
     return t->w64 ? 8 : 4;
 }
 
+/* Host register dst = entry EIP + delta, size bytes wide (at most eip_size: a 32-bit
+ * result of 64-bit code is the RIP-relative address of 67h, truncated). No host
+ * flags changed: they may be a live producer's. The entry EIP (RIP in 64-bit code)
+ * is c->block_eip, which the dispatcher, the guards and the lookup routines set
+ * before a block's body runs. */
+static inline void eip_to_reg_w(Tr *t, unsigned size, int dst, int32_t delta)
+{
+    emit_load(&t->e, eip_size(t), dst, CPU(block_eip));
+    if (delta || size < eip_size(t))
+        emit_lea(&t->e, size, dst, jm(dst, delta));
+}
+
+/* The same in the block's EIP width. */
+static inline void eip_to_reg(Tr *t, int dst, uint32_t delta)
+{
+    eip_to_reg_w(t, eip_size(t), dst, (int32_t)delta);
+}
+
 /* EAX = entry EIP + delta (RAX = entry RIP + delta in 64-bit code). */
 static inline void eip_to_eax(Tr *t, uint32_t delta)
 {
-    emit_lea(&t->e, eip_size(t), H_RAX, jm(H_R12, (int32_t)delta));
+    eip_to_reg(t, H_RAX, delta);
 }
 
 /* translate.c: a new slow path for instruction k, and a jump to it (the fast path
