@@ -178,7 +178,7 @@ enum {
 
 /* A debugger's breakpoint or watchpoint (debug.c). */
 typedef struct X86DebugPoint {
-    uint32_t addr;
+    uint64_t addr;
     uint32_t len;
     uint8_t kind;              /* CpuDebugKind */
 } X86DebugPoint;
@@ -226,7 +226,7 @@ struct X86Cpu {
     uint64_t cr2, cr3;
     uint8_t cr8;               /* 64-bit mode's TPR when the VM has no local APIC */
     uint64_t efer;
-    uint32_t dr[8];
+    uint64_t dr[8];           /* DR0-DR3 hold 64-bit linear addresses in IA-32e mode */
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
     int64_t tsc_offset;
     uint32_t sysenter_cs;
@@ -288,7 +288,7 @@ struct X86Cpu {
     uint8_t dbg_step;          /* stop after one instruction */
     uint8_t dbg_skip;          /* the first instruction, if at dbg_skip_lin, ignores breakpoints */
     uint8_t dbg_pending;       /* a stop is decided (dbg_stop): return at the next boundary */
-    uint32_t dbg_skip_lin;
+    uint64_t dbg_skip_lin;
     CpuDebugStop dbg_stop;
 
     X86CodeCache *code;
@@ -856,13 +856,13 @@ void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size);
 /* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */
 void x86_debug_refresh(X86Cpu *c);
 /* The breakpoint at lin, or -1. */
-int x86_debug_bp_find(const X86Cpu *c, uint32_t lin);
+int x86_debug_bp_find(const X86Cpu *c, uint64_t lin);
 /* Whether a breakpoint lies in [lin, lin + len). */
-bool x86_debug_bp_in_range(const X86Cpu *c, uint32_t lin, uint32_t len);
+bool x86_debug_bp_in_range(const X86Cpu *c, uint64_t lin, uint32_t len);
 /* Decides a stop, reported at the next instruction boundary. */
-void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint32_t addr);
+void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint64_t addr);
 /* Watchpoints against a data access (from x86_check_data_bp). */
-void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write);
+void x86_debug_check_watch(X86Cpu *c, uint64_t lin, unsigned size, bool write);
 uint64_t x86_rdtsc(X86Cpu *c);
 
 /* ---- INIT and STARTUP (state.c) ---- */

@@ -1020,9 +1020,7 @@ static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 {
     if (i->reg >= 8) /* DR8-DR15 do not exist */
         x86_ud(c);
-    if (c->regs[i->rm] >> 32)
-        x86_gp0(c);
-    legacy_mov_to_dr(c, i);
+    legacy_mov_to_dr(c, i); /* 64 bits: DR0-DR3 take any, DR6/DR7 #GP on bits 63:32 */
 }
 
 static X86Handler legacy_mov_from_crdr;

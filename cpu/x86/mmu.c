@@ -647,8 +647,11 @@ static bool debug_pte(X86Cpu *c, uint64_t pa, unsigned size, uint64_t *out)
 
 /* The same walk as page_walk (SDM vol. 3, 4.3 and 4.4) for any privilege and without
  * accessed/dirty updates or faults. */
-bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
+bool x86_cpu_debug_translate(X86Cpu *c, uint64_t lin, uint64_t *phys)
 {
+    /* Linear addresses beyond 32 bits exist only in IA-32e mode. */
+    if (lin > UINT32_MAX && !x86_ia32e(c))
+        return false;
     if (!c->paging) {
         *phys = lin & c->a20_mask;
         return true;

@@ -45,7 +45,8 @@ enum {
     F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
     F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64,
     F_GATE64_USER, F_GATE64_USER_RET, F_GATE64_KERNEL, F_GATE64_SAME, F_GATE64_SAME_TARGET, F_GATE64_CALL_AX,
-    F_GATE64_JMP_AX, F_GATE64_JMP_TARGET, F_GATE64_COMPAT, F_COUNT
+    F_GATE64_JMP_AX, F_GATE64_JMP_TARGET, F_GATE64_COMPAT, F_DR64_DATA, F_DR64_DATA_AFTER, F_DR64_EXEC,
+    F_DR64_EXEC_HI, F_DR64_GP, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -918,6 +919,46 @@ static void check_gate64(Env *e, const char *name)
     expect_gate64_fault(e, "JMP from CPL 3 through a gate to CPL 0 code", F_GATE64_JMP_AX, 3, 0x07, X86_EXC_GP, 0x18);
 }
 
+/* DR0-DR3 with 64-bit linear addresses (frags.asm dr64_*). */
+static void check_dr64(Env *e, const char *name)
+{
+    const uint64_t res = 0x30000;
+    X86Cpu *c = e->c;
+    put32(e, res + 0xf08, 0);
+    X86RunResult r = run64(e, F_DR64_DATA);
+    bool has_err = false;
+    uint32_t err = 0;
+    int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err) : -1;
+    X86State st = state(e);
+    EXPECT(vec == X86_EXC_DB && st.eip == e->entry[F_DR64_DATA_AFTER] && (st.dr[6] & 0xf) == 1 &&
+               get32(e, res + 0xf08) == 1 && get64(e, res + 8 * 99) == KBASE + res + 0xf08,
+           "%s: data breakpoint above 4 GiB: run %d vector %d at %llx, DR6 %llx, DR0 read %llx", name, r, vec,
+           (unsigned long long)st.eip, (unsigned long long)st.dr[6], (unsigned long long)get64(e, res + 8 * 99));
+    r = run64(e, F_DR64_EXEC);
+    vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err) : -1;
+    st = state(e);
+    EXPECT(vec == X86_EXC_DB && c->eip == KBASE + e->entry[F_DR64_EXEC_HI] && (st.dr[6] & 0xf) == 2,
+           "%s: instruction breakpoint above 4 GiB: run %d vector %d at %llx, DR6 %llx", name, r, vec,
+           (unsigned long long)c->eip, (unsigned long long)st.dr[6]);
+    st.dr[7] = 0x400;
+    st.dr[6] = 0xffff0ff0u;
+    x86_cpu_set_state(c, &st);
+    expect_fault64(e, "MOV to DR7 with bit 32 set", F_DR64_GP, X86_EXC_GP, true, 0);
+    /* The debugger's breakpoints and its page walk take 64-bit linear addresses too. */
+    GError *gerr = NULL;
+    uint64_t at = KBASE + e->entry[F_HIGH64_HI], pa = 0;
+    EXPECT(x86_cpu_debug_insert(c, CPU_DEBUG_BREAK_HW, at, 1, &gerr), "%s: debugger breakpoint above 4 GiB: %s",
+           name, gerr ? gerr->message : "");
+    g_clear_error(&gerr);
+    r = run64(e, F_HIGH64);
+    EXPECT(r == X86_RUN_DEBUG && c->eip == at, "%s: debugger breakpoint above 4 GiB: run %d at %llx", name, r,
+           (unsigned long long)c->eip);
+    x86_cpu_debug_remove_all(c);
+    x86_cpu_debug_resume(c, false);
+    EXPECT(x86_cpu_debug_translate(c, KBASE + 0x12345, &pa) && pa == 0x12345, "%s: debug walk above 4 GiB: %llx",
+           name, (unsigned long long)pa);
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -937,6 +978,7 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     check_leave_and_64(&e);
     check_64(&e, name);
     check_gate64(&e, name);
+    check_dr64(&e, name);
     env_free(&e);
     check_lahf64(name, jit, code, n);
 }

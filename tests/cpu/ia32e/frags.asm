@@ -17,7 +17,7 @@ table:
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
     dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user, far_mem64
     dd gate64_user, gate64_user.ret, gate64_kernel, gate64_same, gate64_same.target, gate64_call_ax
-    dd gate64_jmp_ax, gate64_jmp_target, gate64_compat
+    dd gate64_jmp_ax, gate64_jmp_target, gate64_compat, dr64_data, dr64_data.after, dr64_exec, dr64_exec.hi, dr64_gp
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -708,3 +708,33 @@ gate64_compat:
     call 0x14:0                     ; the gate gives the target
     hlt
 bits 64
+
+; DR0-DR3 hold 64-bit linear addresses (SDM vol. 3, 17.2.4). A data breakpoint on
+; writes to a dword above 4 GiB traps after the store (its DR0 read back at RES + 8 *
+; 99); an instruction breakpoint above 4 GiB faults before the instruction; DR7 with a
+; bit of 63:32 set is #GP(0).
+dr64_data:
+    mov rax, KBASE + RES + 0xf08
+    mov dr0, rax
+    mov rbx, dr0
+    mov R(99), rbx
+    mov eax, 0x000d0001             ; L0, writes, 4 bytes
+    mov dr7, rax
+    mov rax, KBASE + RES + 0xf08
+    mov dword [rax], 1
+.after:
+    hlt
+dr64_exec:
+    lea rax, [rel .hi]
+    mov rbx, KBASE
+    add rax, rbx                    ; .hi's alias above 4 GiB
+    mov dr1, rax
+    mov ecx, 0x4                    ; L1, execution
+    mov dr7, rcx
+    jmp rax
+.hi:
+    hlt
+dr64_gp:
+    mov rax, 0x100000400
+    mov dr7, rax
+    hlt
