@@ -780,19 +780,41 @@ static void leave(X86Cpu *c, const X86Insn *i)
     wr(c, R_EBP, size, v);
 }
 
-/* ENTER imm16, 0 (nesting levels above 0 stop the VM: not implemented yet). */
+/* XLAT: AL = [RBX + AL], EBX with 67h (SDM vol. 2, XLAT, 64-bit mode). */
+static void xlat64(X86Cpu *c, const X86Insn *i)
+{
+    uint64_t off = c->regs[R_EBX] + (c->regs[R_EAX] & 0xff);
+    if (!(i->flags & X86_INSN_AD64))
+        off = (uint32_t)off;
+    *x86_reg8(c, 0) = (uint8_t)ld(c, lin64(c, i->seg, off, 1), 1);
+}
+
+/* ENTER imm16, imm8 (SDM vol. 2, ENTER, 64-bit mode): push RBP; for a nesting level
+ * L > 0 copy L - 1 frame pointers from the enclosing frame (below RBP) and push the
+ * new frame pointer; then RSP -= imm16. Registers change only after every access. */
 static void enter(X86Cpu *c, const X86Insn *i)
 {
-    unsigned size = ssize(i);
-    if (i->imm2 & 31)
-        x86_unsupported(c, "ENTER with a nesting level in 64-bit mode");
+    unsigned size = ssize(i), level = i->imm2 & 31;
     uint64_t sp = c->regs[R_ESP] - size;
-    uint64_t lin = lin64(c, S_SS, sp, size);
-    uint64_t frame = sp - i->imm;
-    lin64(c, S_SS, frame, 1);
-    st(c, lin, size, c->regs[R_EBP]);
-    wr(c, R_EBP, size, sp);
-    c->regs[R_ESP] = frame;
+    st(c, lin64(c, S_SS, sp, size), size, c->regs[R_EBP]);
+    uint64_t frame = sp, bp = c->regs[R_EBP];
+    if (level > 0) {
+        for (unsigned n = 1; n < level; n++) {
+            bp -= size;
+            uint64_t v = ld(c, lin64(c, S_SS, bp, size), size);
+            sp -= size;
+            st(c, lin64(c, S_SS, sp, size), size, v);
+        }
+        sp -= size;
+        st(c, lin64(c, S_SS, sp, size), size, frame);
+    }
+    sp -= i->imm;
+    /* A write at the final RSP must be allowed (#SS if not canonical, #PF where paging
+     * refuses it); checked as a one-byte write that stores nothing. */
+    if (i->imm)
+        x86_probe(c, lin64(c, S_SS, sp, 1), 1, c->acc_user | ACC_WRITE);
+    wr(c, R_EBP, size, frame);
+    c->regs[R_ESP] = sp;
 }
 
 /* ---- near branches (64-bit operand size always; SDM vol. 2, JMP/CALL/Jcc/RET) ---- */
@@ -1282,6 +1304,7 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
         legacy_mov_sreg = legacy;
         h = mov_sreg;
         break;
+    case 0xd7: h = xlat64; break;
     case 0x0fa0: case 0x0fa8: h = push_fsgs; break;
     case 0x0fa1: case 0x0fa9: h = pop_fsgs; break;
     case 0x0f22:
