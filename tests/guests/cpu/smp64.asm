@@ -12,6 +12,7 @@
 ; every total against what N CPUs must give and prints them.
 %include "cpu.inc"
 %include "ap.inc"
+%include "long.inc"
 
 ITER       equ 200000
 SPLIT_ITER equ 10000
@@ -36,35 +37,11 @@ SPLIT_GO   equ 0x403c0
 EXPECT     equ 0x40400          ; scratch for the checks
 CNT_SPLIT  equ 0x41ffc          ; a quadword across a page boundary
 
-PML4       equ 0x60000
-PDPT       equ 0x61000
-PD0        equ 0x62000          ; four page directories: 0-4 GiB in 2 MiB pages
-SEL_CODE64 equ SEL_FREE
-
 START      equ 0xffff0000               ; +N*ITER carries into bit 32
 START_SUB  equ 0x100001000              ; -3*N*ITER borrows from bit 32
 START_16LO equ 0xffffffffffff8000       ; +N*ITER carries into the high quadword
 START_16HI equ 1
 START_SPL  equ 0xfffffff0               ; the carry crosses the page too
-
-; ---- 64-bit helpers ----
-
-%macro PRINT64 1
-    jmp %%after
-%%str: db %1, 0
-%%after:
-    push rsi
-    lea rsi, [rel %%str]
-    call puts64
-    pop rsi
-%endmacro
-
-%macro FAIL64 1
-    PRINT64 "FAIL: "
-    PRINT64 %1
-    call newline64
-    EXIT EXIT_FAIL
-%endmacro
 
 ; Waits until the dword at %1 equals %2 (not rax, rdx, r15), for at most 60 s of TSC
 ; (a loaded host may not run the other vCPUs' threads for seconds).
@@ -148,53 +125,13 @@ pm_main:
     mov dword [CNT_16B + 8], START_16HI
     mov dword [CNT_SPLIT], START_SPL
     mov dword [CNT_SPLIT + 4], 0
-    ; identity map of 0-4 GiB (the local APIC included): PML4 -> PDPT -> 4 PDs
-    mov edi, PML4
-    mov ecx, 0x6000 / 4
-    xor eax, eax
-    rep stosd
-    mov dword [PML4], PDPT | 3
-    mov dword [PDPT], (PD0 + 0x0000) | 3
-    mov dword [PDPT + 8], (PD0 + 0x1000) | 3
-    mov dword [PDPT + 16], (PD0 + 0x2000) | 3
-    mov dword [PDPT + 24], (PD0 + 0x3000) | 3
-    xor ecx, ecx
-.pde:
-    mov eax, ecx
-    shl eax, 21
-    or eax, 0x83                ; P, RW, PS
-    mov [PD0 + ecx * 8], eax
-    inc ecx
-    cmp ecx, 2048
-    jb .pde
-    ; a 64-bit ring-0 code segment (L = 1, D = 0; base 0, limit 4 GiB)
-    mov dword [GDT_ADDR + SEL_CODE64], 0x0000ffff
-    mov dword [GDT_ADDR + SEL_CODE64 + 4], 0x00af9a00
+    LONG_TABLES
     call apic_setup
     cmp dword [LAPIC + 0x20], 0
     CHECK32 e, "the BSP's APIC ID is not 0"
     AP_START_ALL
     mov ebx, ROM(bsp64)
-    jmp enter_long
-
-; 32-bit code: paging with PAE, EFER.LME, then a far jump to the 64-bit address in ebx.
-enter_long:
-    mov eax, cr4
-    or eax, 0x20
-    mov cr4, eax
-    mov eax, PML4
-    mov cr3, eax
-    mov ecx, 0xc0000080
-    rdmsr
-    or eax, 0x100
-    wrmsr
-    mov eax, cr0
-    or eax, 0x80000000
-    mov cr0, eax
-    ; compatibility mode now (CS.L = 0): into the 64-bit code segment
-    push dword SEL_CODE64
-    push ebx
-    retf
+    jmp long_enter
 
 AP_ENTRY ap_main
 
@@ -202,7 +139,7 @@ AP_ENTRY ap_main
 ap_main:
     call apic_setup
     mov ebx, ROM(ap64)
-    jmp enter_long
+    jmp long_enter
 
 ; Software-enables this CPU's APIC.
 apic_setup:
@@ -348,64 +285,6 @@ count64:
     lock inc dword [DONE]
     ret
 
-putc64:
-    push rdx
-    push rax
-    mov dx, COM1 + 5
-.wait:
-    in al, dx
-    test al, 0x20
-    jz .wait
-    pop rax
-    mov dx, COM1
-    out dx, al
-    pop rdx
-    ret
-
-puts64:
-    push rax
-    push rsi
-.next:
-    mov al, [rsi]
-    inc rsi
-    test al, al
-    jz .done
-    call putc64
-    jmp .next
-.done:
-    pop rsi
-    pop rax
-    ret
-
-newline64:
-    push rax
-    mov al, 13
-    call putc64
-    mov al, 10
-    call putc64
-    pop rax
-    ret
-
-print_hex64:
-    push rcx
-    push rax
-    mov ecx, 16
-.digit:
-    rol rax, 4
-    push rax
-    and al, 0x0f
-    add al, '0'
-    cmp al, '9'
-    jbe .out
-    add al, 'a' - '0' - 10
-.out:
-    call putc64
-    pop rax
-    loop .digit
-    pop rax
-    pop rcx
-    ret
-
-[bits 16]
+LONG_LIBRARY
 CPU_LIBRARY
 GUEST_END
