@@ -48,11 +48,7 @@ pm_main:
     mov ecx, 0x200 / 4
     xor eax, eax
     rep stosd
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
+    AP_COUNT
     mov [NCPUS], eax
     mov dword [LAPIC + 0xf0], 0x1ff
 %ifdef LONG

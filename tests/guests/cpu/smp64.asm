@@ -95,11 +95,7 @@ pm_main:
     mov ecx, 0x2000 / 4
     xor eax, eax
     rep stosd
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
+    AP_COUNT
     mov [NCPUS], eax
     cmp eax, 2
     CHECK32 ae, "run with -smp 2 or more"
