@@ -539,8 +539,10 @@ X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, 
 typedef struct X86Rmw {
     uint8_t *host;
     uint64_t lin;
-    uint32_t old;      /* locked: the value the swap expects */
+    uint64_t old;      /* locked: the value the swap expects */
+    uint64_t pa;       /* locked, report set: where the swap stores */
     uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
+    uint8_t report;    /* locked: the page may hold code or be dirty-logged (x86_atomic_report) */
     uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
 } X86Rmw;
 
@@ -554,11 +556,13 @@ X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint64_t off, unsigne
     return x86_ld_slow(c, r->lin, size, c->acc_user);
 }
 
-/* mmu.c: turns a begun read-modify-write into an atomic one (a host pointer into RAM
- * even for a page holding decoded code, which is dropped); v is read again atomically.
- * For MMIO and page-crossing operands the other vCPUs stop until the store instead. */
-void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v);
-bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v);
+/* mmu.c: turns a begun read-modify-write of 1, 2, 4 or 8 bytes (r->lin translated for
+ * writing, r->host the direct write pointer or NULL) into an atomic one (a host pointer
+ * into RAM even for a page holding decoded code, which is dropped) and returns the
+ * operand read again atomically. For MMIO and page-crossing operands the other vCPUs
+ * stop until the store instead. */
+uint64_t x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size);
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint64_t v);
 
 /* locked: the instruction has a LOCK prefix or always locks (XCHG with memory). Only
  * a VM with several vCPUs pays for the swap. */
@@ -567,7 +571,7 @@ X86_INLINE uint32_t x86_rmw_begin_locked(X86Cpu *c, unsigned seg, uint64_t off, 
 {
     uint32_t v = x86_rmw_begin(c, seg, off, size, r);
     if (__builtin_expect(locked && c->smp, 0))
-        x86_rmw_make_atomic(c, r, size, &v);
+        v = (uint32_t)x86_rmw_make_atomic(c, r, size);
     return v;
 }
 
@@ -583,28 +587,47 @@ X86_INLINE bool x86_rmw_end(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
 }
 
 /* mmu.c: a host pointer for an atomic access of size bytes at lin (translated for
- * writing, faults as a store would), or NULL for MMIO and page-crossing operands. */
-uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size);
+ * writing, faults as a store would) and its physical address in *pa, or NULL for MMIO
+ * and page-crossing operands. The caller reports its store afterwards with
+ * x86_atomic_report: reported before, a vCPU decoding the page in between would keep
+ * the old bytes (the order phys_store keeps for plain stores). */
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size, uint64_t *pa);
+void x86_atomic_report(X86Cpu *c, uint64_t pa, unsigned size);
 
-/* A locked ADD, ADC, SUB, SBB, INC, DEC or XADD (only with c->smp): adds v to the
- * operand with the host's LOCK XADD and returns true with the value before in *old.
- * Contended, it never retries, where x86_rmw_end's compare-and-swap fails and the
- * handler computes again. False, nothing done, for MMIO and page-crossing operands:
- * the caller then takes x86_rmw_begin_locked's way. */
-X86_INLINE bool x86_locked_add(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v, uint32_t *old)
+X86_INLINE uint64_t x86_fetch_add(uint8_t *h, unsigned size, uint64_t v)
 {
-    uint64_t lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
+    switch (size) {
+    case 1: return __atomic_fetch_add(h, (uint8_t)v, __ATOMIC_SEQ_CST);
+    case 2: return __atomic_fetch_add((uint16_t *)(void *)h, (uint16_t)v, __ATOMIC_SEQ_CST);
+    case 4: return __atomic_fetch_add((uint32_t *)(void *)h, (uint32_t)v, __ATOMIC_SEQ_CST);
+    default: return __atomic_fetch_add((uint64_t *)(void *)h, v, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* mmu.c: x86_locked_add_lin for an operand without a direct write pointer. */
+bool x86_locked_add_slow(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, uint64_t *old);
+
+/* A locked ADD, ADC, SUB, SBB, INC, DEC or XADD of 1 to 8 bytes at a linear address
+ * (only with c->smp): adds v to the operand with the host's LOCK XADD and returns true
+ * with the value before in *old. Contended, it never retries, where x86_rmw_end's
+ * compare-and-swap fails and the handler computes again. False, nothing done, for
+ * MMIO and page-crossing operands: the caller then takes x86_rmw_begin_locked's way. */
+X86_INLINE bool x86_locked_add_lin(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, uint64_t *old)
+{
     uint8_t *h = x86_wptr(c, lin, size);
     if (__builtin_expect(!h, 0))
-        h = x86_atomic_ptr(c, lin, size);
-    if (!h)
-        return false;
-    switch (size) {
-    case 1: *old = __atomic_fetch_add(h, (uint8_t)v, __ATOMIC_SEQ_CST); break;
-    case 2: *old = __atomic_fetch_add((uint16_t *)(void *)h, (uint16_t)v, __ATOMIC_SEQ_CST); break;
-    default: *old = __atomic_fetch_add((uint32_t *)(void *)h, v, __ATOMIC_SEQ_CST); break;
-    }
+        return x86_locked_add_slow(c, lin, size, v, old);
+    *old = x86_fetch_add(h, size, v);
     return true;
+}
+
+/* The same at seg:off, for 8-, 16- and 32-bit operands. */
+X86_INLINE bool x86_locked_add(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v, uint32_t *old)
+{
+    uint64_t o = 0;
+    bool ok = x86_locked_add_lin(c, x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE), size, v, &o);
+    *old = (uint32_t)o;
+    return ok;
 }
 
 /* Translates every page of an access (faults as the access would) without touching
