@@ -19,6 +19,15 @@ static void check_eip(X86Cpu *c, X86Desc d, uint32_t eip)
         x86_gp0(c);
 }
 
+/* A far return's offset against the target's limit, except for a 64-bit code segment
+ * in IA-32e mode, which has none (SDM vol. 2, RET: only legacy and compatibility-mode
+ * targets check it; a 32-bit offset is always canonical). */
+static void check_ret_eip(X86Cpu *c, X86Desc d, uint32_t eip)
+{
+    if (!(x86_ia32e(c) && (x86_desc_attr(d) & X86_ATTR_L)))
+        check_eip(c, d, eip);
+}
+
 /* A direct transfer to a code segment (JMP/CALL far without a gate). */
 static void check_code_direct(X86Cpu *c, uint16_t sel, X86Desc d)
 {
@@ -320,7 +329,7 @@ void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes)
         uint32_t nesp = x86_read(c, S_SS, p, osize);
         uint16_t nss = (uint16_t)x86_read(c, S_SS, (p + osize) & mask, osize);
         X86Desc sd = check_return_ss(c, nss, rpl);
-        check_eip(c, d, eip);
+        check_ret_eip(c, d, eip);
         /* Accessed bits first: a fault there still leaves the old state. */
         x86_desc_set_accessed(c, nss, &sd);
         load_cs(c, sel, d, rpl);
@@ -333,7 +342,7 @@ void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes)
         x86_update_mode(c);
         return;
     }
-    check_eip(c, d, eip);
+    check_ret_eip(c, d, eip);
     load_cs(c, sel, d, c->cpl);
     c->eip = eip;
     x86_set_sp(c, sp + 2 * osize + pop_bytes);

@@ -46,7 +46,7 @@ enum {
     F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64,
     F_GATE64_USER, F_GATE64_USER_RET, F_GATE64_KERNEL, F_GATE64_SAME, F_GATE64_SAME_TARGET, F_GATE64_CALL_AX,
     F_GATE64_JMP_AX, F_GATE64_JMP_TARGET, F_GATE64_COMPAT, F_DR64_DATA, F_DR64_DATA_AFTER, F_DR64_EXEC,
-    F_DR64_EXEC_HI, F_DR64_GP, F_COUNT
+    F_DR64_EXEC_HI, F_DR64_GP, F_RETF_TO64, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -821,15 +821,18 @@ static void put_gate64(Env *e, uint32_t at, unsigned dpl, uint16_t sel, uint64_t
 }
 
 /* Runs a fragment in 64-bit mode with the LDT of put_gate64 loaded, at CPL 0 (CS 18h)
- * or CPL 3 (CS 27h from the LDT, SS 2Bh), RAX = rax. */
+ * or CPL 3 (CS 27h from the LDT, SS 2Bh), RAX = rax; cpl 4: compatibility mode at
+ * CPL 0 (CS 08h). */
 static X86RunResult run64_gate(Env *e, unsigned frag, unsigned cpl, uint64_t rax)
 {
     X86State s = state(e);
     s.eip = e->entry[frag];
+    bool compat = cpl == 4;
+    cpl &= 3;
     for (unsigned k = 0; k < X86_NSEG; k++) {
         bool code = k == X86_CS;
-        s.seg[k].sel = (uint16_t)(cpl ? (code ? 0x27 : 0x2b) : (code ? 0x18 : 0x10));
-        s.seg[k].attr = (uint16_t)((code ? 0xa09b : 0xc093) | (cpl << 5));
+        s.seg[k].sel = (uint16_t)(cpl ? (code ? 0x27 : 0x2b) : code ? (compat ? 0x08 : 0x18) : 0x10);
+        s.seg[k].attr = (uint16_t)((code ? (compat ? 0xc09b : 0xa09b) : 0xc093) | (cpl << 5));
         s.seg[k].base = 0;
         s.seg[k].limit = 0xffffffffu;
     }
@@ -865,6 +868,7 @@ static void check_gate64(Env *e, const char *name)
     put_gate64(e, 0x00, 3, 0x18, e->entry[F_GATE64_KERNEL], 0);
     put_gate64(e, 0x10, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0);
     put64(e, LDT + 0x20, UINT64_C(0x00affa000000ffff)); /* 27h: ring-3 64-bit code */
+    put64(e, LDT + 0x28, UINT64_C(0x00209a0000000000)); /* 2Ch: 64-bit code, limit 0 */
     put_gate64(e, 0x30, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0x0c);
     put_gate64(e, 0x40, 0, 0x08, e->entry[F_GATE64_SAME_TARGET], 0);
     put_gate64(e, 0x50, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0);
@@ -917,6 +921,12 @@ static void check_gate64(Env *e, const char *name)
     expect_gate64_fault(e, "64-bit gate past the LDT limit", F_GATE64_CALL_AX, 0, 0xfc, X86_EXC_GP, 0xfc);
     expect_gate64_fault(e, "DPL-0 64-bit gate from CPL 3", F_GATE64_CALL_AX, 3, 0x17, X86_EXC_GP, 0x14);
     expect_gate64_fault(e, "JMP from CPL 3 through a gate to CPL 0 code", F_GATE64_JMP_AX, 3, 0x07, X86_EXC_GP, 0x18);
+
+    r = run64_gate(e, F_RETF_TO64, 4, 0);
+    st = state(e);
+    EXPECT(r == X86_RUN_HALT && c->long64 && st.seg[X86_CS].sel == 0x2c,
+           "%s: RETF from compatibility mode to 64-bit code with limit 0: run %d, CS %x", name, r,
+           st.seg[X86_CS].sel);
 }
 
 /* DR0-DR3 with 64-bit linear addresses (frags.asm dr64_*). */

@@ -17,7 +17,7 @@ table:
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
     dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user, far_mem64
     dd gate64_user, gate64_user.ret, gate64_kernel, gate64_same, gate64_same.target, gate64_call_ax
-    dd gate64_jmp_ax, gate64_jmp_target, gate64_compat, dr64_data, dr64_data.after, dr64_exec, dr64_exec.hi, dr64_gp
+    dd gate64_jmp_ax, gate64_jmp_target, gate64_compat, dr64_data, dr64_data.after, dr64_exec, dr64_exec.hi, dr64_gp, retf_to64
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -737,4 +737,15 @@ dr64_exec:
 dr64_gp:
     mov rax, 0x100000400
     mov dr7, rax
+    hlt
+
+; RETF without REX.W from compatibility mode to a 64-bit code segment whose limit is 0
+; (LDT 2Ch): 64-bit targets have no limit check (SDM vol. 2, RET).
+bits 32
+retf_to64:
+    push dword 0x2c
+    push dword .back
+    retf
+bits 64
+.back:
     hlt
