@@ -7,6 +7,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host registers of i's address base and index at w bytes (4, or 8 for 64-bit
+ * addresses): registers the cache holds are addressed in place, the others loaded
+ * into RAX (base) and RCX (index). H_NONE for an absent one. */
+void jit_emit_ea_regs(Tr *t, const X86Insn *i, unsigned w, int *hb, int *hx)
+{
+    JitEmit *e = &t->e;
+    *hb = *hx = H_NONE;
+    if (i->base != R_ZERO) {
+        JitMem m = gread(t, w, i->base);
+        *hb = m.direct ? m.base : H_RAX;
+        if (!m.direct)
+            emit_load(e, w, H_RAX, m);
+    }
+    if (i->index != R_ZERO) {
+        JitMem m = gread(t, w, i->index);
+        *hx = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, w, H_RCX, m);
+    }
+}
+
 /* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
  * wrapped for 16-bit addressing. Clobbers ECX. */
 void jit_emit_ea(Tr *t, const X86Insn *i)
@@ -15,20 +36,8 @@ void jit_emit_ea(Tr *t, const X86Insn *i)
     t->hflags = false; /* (the address arithmetic may change them) */
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int32_t disp = (int32_t)i->disp;
-    /* Registers the cache holds are addressed in place; the others loaded first. */
-    int hb = H_NONE, hx = H_NONE;
-    if (b) {
-        JitMem m = gread(t, 4, i->base);
-        hb = m.direct ? m.base : H_RAX;
-        if (!m.direct)
-            emit_load(e, 4, H_RAX, m);
-    }
-    if (x) {
-        JitMem m = gread(t, 4, i->index);
-        hx = m.direct ? m.base : H_RCX;
-        if (!m.direct)
-            emit_load(e, 4, H_RCX, m);
-    }
+    int hb, hx;
+    jit_emit_ea_regs(t, i, 4, &hb, &hx);
     if (b && !x && !disp) {
         if (hb != H_RAX)
             emit_mov_rr(e, 4, H_RAX, hb);
