@@ -145,20 +145,7 @@ static JitMem probe64_at(Tr *t, Stub *s, unsigned segno, unsigned size, bool wri
     emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
     emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, sizeof(X86Tlb) */
     emit_u32(e, (uint32_t)sizeof(X86Tlb));
-    emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
-    emit_mov_rr(e, 8, H_RCX, H_RAX);
-    emit_alu_ri(e, 8, ALU_AND, H_RCX, 0xfffff000u); /* (sign-extended: ~0xfff) */
-    emit_alu_rm(e, 8, ALU_CMP, H_RCX,
-                jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
-    jit_stub_jcc(t, s, HC_NE);
-    if (size > 1) {
-        emit_mov_rr(e, 4, H_RCX, H_RAX);
-        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
-        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
-        jit_stub_jcc(t, s, HC_A);
-    }
-    emit_load(e, 8, H_RSI, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r)));
-    return jmx(H_RSI, H_RAX, 0);
+    return jit_emit_probe_entry(t, s, 8, size, write);
 }
 
 /* Instruction k's memory operand through the probe; false: not inline (ea64). */

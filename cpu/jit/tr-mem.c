@@ -102,12 +102,21 @@ JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned
         emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
         emit_u32(e, (uint32_t)sizeof(X86Tlb));
     }
+    return jit_emit_probe_entry(t, s, 4, size, write);
+}
+
+/* The probe's end, with EDX = the TLB index and RAX = the linear address (w bytes,
+ * 4: zero-extended): the entry's whole tag is the address's page (a 32-bit address
+ * never matches the entry of a 64-bit one whose low 32 bits agree) and the access
+ * stays in the page; returns [RSI + RAX]. Clobbers RCX, RDX. */
+JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write)
+{
+    JitEmit *e = &t->e;
+    _Static_assert(sizeof(((X86Tlb *)0)->tag_r) == 8, "X86Tlb tags are 64-bit");
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
-    /* The whole tag: RCX (a 32-bit address, zero-extended) must not match the entry of
-     * a 64-bit address whose low 32 bits agree. */
-    emit_alu_rm(e, (unsigned)sizeof(((X86Tlb *)0)->tag_r), ALU_CMP, H_RCX,
+    emit_mov_rr(e, w, H_RCX, H_RAX);
+    emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX,
                 jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
     jit_stub_jcc(t, s, HC_NE);
     if (size > 1) {

@@ -274,13 +274,16 @@ Stub *jit_stub_new(Tr *t, unsigned k);
 void jit_stub_jcc(Tr *t, Stub *s, unsigned cc);
 
 /* tr-mem.c: the base and index of i's address as host registers at w bytes (loaded
- * into RAX, RCX where the cache does not hold them); EAX = the effective address of i's memory operand (clobbers ECX); the
- * inline TLB probe of it, or of the offset in EAX in segment segno, returning the host
- * operand [RSI + RAX] (anything unusual jumps to stub s; clobbers ECX, EDX). */
+ * into RAX, RCX where the cache does not hold them); EAX = the effective address of
+ * i's memory operand (clobbers ECX); the inline TLB probe of it, or of the offset in
+ * EAX in segment segno, returning the host operand [RSI + RAX] (anything unusual jumps
+ * to stub s; clobbers ECX, EDX); its end from the TLB index in EDX, shared with 64-bit
+ * code. */
 void jit_emit_ea_regs(Tr *t, const X86Insn *i, unsigned w, int *hb, int *hx);
 void jit_emit_ea(Tr *t, const X86Insn *i);
 JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write);
 JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
+JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write);
 bool jit_tr_mov_moffs(Tr *t, unsigned k);
 bool jit_tr_cmov_mem(Tr *t, unsigned k);
 
