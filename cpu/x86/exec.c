@@ -445,8 +445,8 @@ static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
     uint64_t lin = (cs->base + c->eip) & c->lin_mask;
     unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
     X86Tlb *e0;
-    if (!cs->flat || left >= 15 || !(e0 = fetch_entry(c, lin))) {
-        decode_uncached(c, tmp); /* a CS limit, MMIO: byte-wise */
+    if (!cs->flat || left >= 15 || (c->run_flags & X86_RUN_NO_CACHE) || !(e0 = fetch_entry(c, lin))) {
+        decode_uncached(c, tmp); /* a CS limit, MMIO, no caching asked for: byte-wise */
         return tmp;
     }
     uint64_t phys0 = e0->phys & ~UINT64_C(0xfff);
