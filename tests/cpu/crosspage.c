@@ -162,6 +162,8 @@ static void run(unsigned accel)
     /* Not present, a supervisor read: I/D stays 0 without PAE's NXE or SMEP. */
     check(has_err && err == 0, "the error code of the fetch fault", accel, err, 0);
     check(st.eip == ADD_AT, "EIP at the faulting instruction", accel, st.eip, ADD_AT);
+    if (accel)
+        jit_detach(c);
     x86_cpu_free(c);
     vm_free(vm);
 }
