@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """SMP benchmark: a CPU-bound parallel guest (work.asm) on 1 and 2 vCPUs under Vireo's
 interp and tcg, and under qemu-system-i386 -accel tcg,thread=multi when installed, in
-the same run; then the cost of a contended LOCK ADD with 2 vCPUs.
+the same run; then the cost of a contended LOCK ADD and of a LOCK CMPXCHG increment loop
+with 2 vCPUs, in 32-bit code or, with --long, in 64-bit code on a quadword (QEMU then
+is qemu-system-x86_64; the CPU-bound table is left out).
 
 The guest splits a fixed number of loop iterations among the CPUs, so the speed-up is
 time(-smp 1) / time(-smp 2). Wall-clock times, best of --repeat runs, with the host CPU
@@ -12,6 +14,7 @@ figure. Not a test.
 
 Usage: bench/smp/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
                         [--repeat 3] [--iters 100000000] [--only interp,tcg,qemu]
+                        [--lock-only] [--long]
 """
 import argparse
 import os
@@ -58,18 +61,26 @@ def uptime():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vireo", default=os.path.join(ROOT, "build/app/vireo-run"))
-    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--qemu", help="default qemu-system-i386, with --long qemu-system-x86_64")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--iters", type=int, default=100000000)
     ap.add_argument("--only", default="interp,tcg,qemu",
                     help="which of interp, tcg, qemu to run (the translators need more --iters)")
-    ap.add_argument("--lock-only", action="store_true", help="only the contended LOCK ADD table")
+    ap.add_argument("--lock-only", action="store_true", help="only the contended LOCK ADD/CMPXCHG table")
+    ap.add_argument("--long", action="store_true", help="the contended table in 64-bit code (implies --lock-only)")
     o = ap.parse_args()
+    if o.long:
+        o.lock_only = True
+    if not o.qemu:
+        o.qemu = "qemu-system-x86_64" if o.long else "qemu-system-i386"
     with tempfile.TemporaryDirectory() as tmp:
         work = build(tmp, "work", ["ITERS=%d" % o.iters])
         lock_n = 2000000
-        lock0 = build(tmp, "lock0", ["LOCKADD", "ITERS=1"])
-        lockn = build(tmp, "lockn", ["LOCKADD", "ITERS=%d" % lock_n])
+        mode = ["LONG"] if o.long else []
+        locks = []
+        for op, define in [("LOCK ADD", "LOCKADD"), ("LOCK CMPXCHG", "CMPXCHG")]:
+            locks.append((op, build(tmp, define + "0", mode + [define, "ITERS=1"]),
+                          build(tmp, define + "n", mode + [define, "ITERS=%d" % lock_n])))
         runs = []
         only = o.only.split(",")
         for accel in [a for a in ["interp", "tcg"] if a in only]:
@@ -96,14 +107,18 @@ def main():
         print()
         # The CPU column: host CPU time of both threads per add (on a loaded host the
         # wall clock includes waiting for a core; the CPU time does not).
-        print("| contended LOCK ADD, 2 vCPUs, %d each | ns per LOCK ADD (wall) | ns of CPU per LOCK ADD |" % lock_n)
-        print("|---|---|---|")
+        print("| contended, 2 vCPUs, %d each, %s code | ns per LOCK ADD (wall) | ns of CPU per LOCK ADD "
+              "| ns per LOCK CMPXCHG increment (wall) | ns of CPU per LOCK CMPXCHG increment |" %
+              (lock_n, "64-bit" if o.long else "32-bit"))
+        print("|---|---|---|---|---|")
         for name, c1, _ in runs:
             base = [x for x in c1 if x not in ("-bios", work, "-smp", "1")]
-            t0, c0 = timed(base + ["-smp", "2", "-bios", lock0], o.repeat)
-            tn, cn = timed(base + ["-smp", "2", "-bios", lockn], o.repeat)
-            print("| %s | %.0f | %.0f |" % (name, (tn - t0) * 1e9 / (2 * lock_n), (cn - c0) * 1e9 / (2 * lock_n)),
-                  flush=True)
+            cells = []
+            for _, lock0, lockn in locks:
+                t0, c0 = timed(base + ["-smp", "2", "-bios", lock0], o.repeat)
+                tn, cn = timed(base + ["-smp", "2", "-bios", lockn], o.repeat)
+                cells += ["%.0f" % ((tn - t0) * 1e9 / (2 * lock_n)), "%.0f" % ((cn - c0) * 1e9 / (2 * lock_n))]
+            print("| %s | %s |" % (name, " | ".join(cells)), flush=True)
         print("end:", uptime())
 
 

@@ -5,12 +5,31 @@
 ;   default     ITERS iterations of a register-only loop (7 instructions), split evenly:
 ;               a CPU-bound parallel job, so -smp 2 against -smp 1 is the speed-up
 ;   -DLOCKADD   every CPU does ITERS LOCK ADDs to one shared dword (contended)
+;   -DCMPXCHG   every CPU does ITERS increments of it by a LOCK CMPXCHG loop
+;   -DLONG      with -DLOCKADD or -DCMPXCHG: every CPU does it in 64-bit mode (long.inc),
+;               on a quadword
 ; bench/smp/run.py builds and times it.
 %include "cpu.inc"
 %include "ap.inc"
+%include "long.inc"
 
 %ifndef ITERS
 %define ITERS 100000000
+%endif
+
+%ifdef LONG
+%ifndef LOCKADD
+%ifndef CMPXCHG
+%error "-DLONG is for the contended -DLOCKADD and -DCMPXCHG forms"
+%endif
+%endif
+%define OPSZ qword
+%define ACC rax
+%define NEW rdx
+%else
+%define OPSZ dword
+%define ACC eax
+%define NEW edx
 %endif
 
 NCPUS      equ 0x40000
@@ -29,31 +48,51 @@ pm_main:
     mov ecx, 0x200 / 4
     xor eax, eax
     rep stosd
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
+    AP_COUNT
     mov [NCPUS], eax
     mov dword [LAPIC + 0xf0], 0x1ff
+%ifdef LONG
+    LONG_TABLES
+%endif
     cmp eax, 1
     je .go
     AP_START_ALL
 .go:
+%ifdef LONG
+    mov ebx, ROM(bsp_work)
+    jmp long_enter
+[bits 64]
+%endif
+bsp_work:
     call work
     mov ebx, [NCPUS]
 .wait:
     pause
     cmp [DONE], ebx
     jne .wait
+%ifdef LONG
+    PRINT64 "smp-bench: done"
+    call newline64
+%else
     PRINTLN32 "smp-bench: done"
+%endif
     EXIT EXIT_PASS
 
 work:
 %ifdef LOCKADD
     mov ecx, ITERS
 .l:
-    lock add dword [SHARED], 1
+    lock add OPSZ [SHARED], 1
+    dec ecx
+    jnz .l
+%elifdef CMPXCHG
+    mov ecx, ITERS
+.l:
+    mov ACC, [SHARED]
+.c:
+    lea NEW, [ACC + 1]
+    lock cmpxchg [SHARED], NEW
+    jnz .c
     dec ecx
     jnz .l
 %else
@@ -82,12 +121,22 @@ AP_ENTRY ap_main
 
 [bits 32]
 ap_main:
+%ifdef LONG
+    mov ebx, ROM(ap_work)
+    jmp long_enter
+[bits 64]
+%endif
+ap_work:
     call work
 .halt:
     cli
     hlt
     jmp .halt
 
+%ifdef LONG
+LONG_LIBRARY
+%else
 [bits 16]
+%endif
 CPU_LIBRARY
 GUEST_END

@@ -53,7 +53,7 @@ static const uint8_t *guest_code(X86Cpu *c, uint64_t lin, size_t len)
     if (e->tag_x == (lin & ~UINT64_C(0xfff)))
         return (const uint8_t *)(e->add_r + lin);
     uint64_t phys;
-    if (lin > UINT32_MAX || !x86_cpu_debug_translate(c, (uint32_t)lin, &phys))
+    if (!x86_cpu_debug_translate(c, lin, &phys))
         return NULL;
     const uint8_t *page = mem_read_page(c->mem, phys & ~UINT64_C(0xfff));
     return page ? page + (phys & 0xfff) : NULL;

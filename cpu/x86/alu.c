@@ -540,11 +540,13 @@ static void cmpxchg8b(X86Cpu *c, const X86Insn *i)
     uint64_t cmp = (uint32_t)c->regs[R_EAX] | ((uint64_t)(uint32_t)c->regs[R_EDX] << 32);
     x86_flags_sync(c);
     /* With other vCPUs a locked CMPXCHG8B is one host compare-and-swap of 8 bytes. */
-    uint8_t *h = (i->pfx & X86_PFX_LOCK) && c->smp ? x86_atomic_ptr(c, lin, 8) : NULL;
+    uint64_t pa;
+    uint8_t *h = (i->pfx & X86_PFX_LOCK) && c->smp ? x86_atomic_ptr(c, lin, 8, &pa) : NULL;
     if (h) {
         uint64_t d = cmp;
         uint64_t nv = (uint32_t)c->regs[R_EBX] | ((uint64_t)(uint32_t)c->regs[R_ECX] << 32);
         if (__atomic_compare_exchange_n((uint64_t *)(void *)h, &d, nv, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+            x86_atomic_report(c, pa, 8);
             c->eflags |= X86_FL_ZF;
         } else {
             c->regs[R_EAX] = (uint32_t)d;

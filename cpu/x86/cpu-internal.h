@@ -178,7 +178,7 @@ enum {
 
 /* A debugger's breakpoint or watchpoint (debug.c). */
 typedef struct X86DebugPoint {
-    uint32_t addr;
+    uint64_t addr;
     uint32_t len;
     uint8_t kind;              /* CpuDebugKind */
 } X86DebugPoint;
@@ -226,7 +226,7 @@ struct X86Cpu {
     uint64_t cr2, cr3;
     uint8_t cr8;               /* 64-bit mode's TPR when the VM has no local APIC */
     uint64_t efer;
-    uint32_t dr[8];
+    uint64_t dr[8];           /* DR0-DR3 hold 64-bit linear addresses in IA-32e mode */
     uint64_t pdpte[4];         /* PAE: loaded with CR3 (SDM vol. 3, 4.4.1) */
     int64_t tsc_offset;
     uint32_t sysenter_cs;
@@ -288,7 +288,7 @@ struct X86Cpu {
     uint8_t dbg_step;          /* stop after one instruction */
     uint8_t dbg_skip;          /* the first instruction, if at dbg_skip_lin, ignores breakpoints */
     uint8_t dbg_pending;       /* a stop is decided (dbg_stop): return at the next boundary */
-    uint32_t dbg_skip_lin;
+    uint64_t dbg_skip_lin;
     CpuDebugStop dbg_stop;
 
     X86CodeCache *code;
@@ -539,8 +539,10 @@ X86_INLINE void x86_write(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, 
 typedef struct X86Rmw {
     uint8_t *host;
     uint64_t lin;
-    uint32_t old;      /* locked: the value the swap expects */
+    uint64_t old;      /* locked: the value the swap expects */
+    uint64_t pa;       /* locked, report set: where the swap stores */
     uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
+    uint8_t report;    /* locked: the page may hold code or be dirty-logged (x86_atomic_report) */
     uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
 } X86Rmw;
 
@@ -554,11 +556,13 @@ X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint64_t off, unsigne
     return x86_ld_slow(c, r->lin, size, c->acc_user);
 }
 
-/* mmu.c: turns a begun read-modify-write into an atomic one (a host pointer into RAM
- * even for a page holding decoded code, which is dropped); v is read again atomically.
- * For MMIO and page-crossing operands the other vCPUs stop until the store instead. */
-void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v);
-bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v);
+/* mmu.c: turns a begun read-modify-write of 1, 2, 4 or 8 bytes (r->lin translated for
+ * writing, r->host the direct write pointer or NULL) into an atomic one (a host pointer
+ * into RAM even for a page holding decoded code, which is dropped) and returns the
+ * operand read again atomically. For MMIO and page-crossing operands the other vCPUs
+ * stop until the store instead. */
+uint64_t x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size);
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint64_t v);
 
 /* locked: the instruction has a LOCK prefix or always locks (XCHG with memory). Only
  * a VM with several vCPUs pays for the swap. */
@@ -567,7 +571,7 @@ X86_INLINE uint32_t x86_rmw_begin_locked(X86Cpu *c, unsigned seg, uint64_t off, 
 {
     uint32_t v = x86_rmw_begin(c, seg, off, size, r);
     if (__builtin_expect(locked && c->smp, 0))
-        x86_rmw_make_atomic(c, r, size, &v);
+        v = (uint32_t)x86_rmw_make_atomic(c, r, size);
     return v;
 }
 
@@ -583,28 +587,47 @@ X86_INLINE bool x86_rmw_end(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
 }
 
 /* mmu.c: a host pointer for an atomic access of size bytes at lin (translated for
- * writing, faults as a store would), or NULL for MMIO and page-crossing operands. */
-uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size);
+ * writing, faults as a store would) and its physical address in *pa, or NULL for MMIO
+ * and page-crossing operands. The caller reports its store afterwards with
+ * x86_atomic_report: reported before, a vCPU decoding the page in between would keep
+ * the old bytes (the order phys_store keeps for plain stores). */
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size, uint64_t *pa);
+void x86_atomic_report(X86Cpu *c, uint64_t pa, unsigned size);
 
-/* A locked ADD, ADC, SUB, SBB, INC, DEC or XADD (only with c->smp): adds v to the
- * operand with the host's LOCK XADD and returns true with the value before in *old.
- * Contended, it never retries, where x86_rmw_end's compare-and-swap fails and the
- * handler computes again. False, nothing done, for MMIO and page-crossing operands:
- * the caller then takes x86_rmw_begin_locked's way. */
-X86_INLINE bool x86_locked_add(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v, uint32_t *old)
+X86_INLINE uint64_t x86_fetch_add(uint8_t *h, unsigned size, uint64_t v)
 {
-    uint64_t lin = x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE);
+    switch (size) {
+    case 1: return __atomic_fetch_add(h, (uint8_t)v, __ATOMIC_SEQ_CST);
+    case 2: return __atomic_fetch_add((uint16_t *)(void *)h, (uint16_t)v, __ATOMIC_SEQ_CST);
+    case 4: return __atomic_fetch_add((uint32_t *)(void *)h, (uint32_t)v, __ATOMIC_SEQ_CST);
+    default: return __atomic_fetch_add((uint64_t *)(void *)h, v, __ATOMIC_SEQ_CST);
+    }
+}
+
+/* mmu.c: x86_locked_add_lin for an operand without a direct write pointer. */
+bool x86_locked_add_slow(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, uint64_t *old);
+
+/* A locked ADD, ADC, SUB, SBB, INC, DEC or XADD of 1 to 8 bytes at a linear address
+ * (only with c->smp): adds v to the operand with the host's LOCK XADD and returns true
+ * with the value before in *old. Contended, it never retries, where x86_rmw_end's
+ * compare-and-swap fails and the handler computes again. False, nothing done, for
+ * MMIO and page-crossing operands: the caller then takes x86_rmw_begin_locked's way. */
+X86_INLINE bool x86_locked_add_lin(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, uint64_t *old)
+{
     uint8_t *h = x86_wptr(c, lin, size);
     if (__builtin_expect(!h, 0))
-        h = x86_atomic_ptr(c, lin, size);
-    if (!h)
-        return false;
-    switch (size) {
-    case 1: *old = __atomic_fetch_add(h, (uint8_t)v, __ATOMIC_SEQ_CST); break;
-    case 2: *old = __atomic_fetch_add((uint16_t *)(void *)h, (uint16_t)v, __ATOMIC_SEQ_CST); break;
-    default: *old = __atomic_fetch_add((uint32_t *)(void *)h, v, __ATOMIC_SEQ_CST); break;
-    }
+        return x86_locked_add_slow(c, lin, size, v, old);
+    *old = x86_fetch_add(h, size, v);
     return true;
+}
+
+/* The same at seg:off, for 8-, 16- and 32-bit operands. */
+X86_INLINE bool x86_locked_add(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, uint32_t v, uint32_t *old)
+{
+    uint64_t o = 0;
+    bool ok = x86_locked_add_lin(c, x86_lin(c, seg, off, size, SEG_OK_READ | SEG_OK_WRITE), size, v, &o);
+    *old = (uint32_t)o;
+    return ok;
 }
 
 /* Translates every page of an access (faults as the access would) without touching
@@ -756,6 +779,12 @@ void x86_seg_validate_outer(X86Cpu *c);
 void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
 void x86_far_call(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
 void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes);
+/* system64.c: JMP (call false) or CALL far through the 64-bit call gate sel, d (its
+ * first 8 bytes) in IA-32e mode; the return address is c->eip. */
+void x86_far_gate64(X86Cpu *c, uint16_t sel, X86Desc d, bool call);
+/* except.c: a 64-bit TSS stack pointer (SDM vol. 3, 8.7, figure 8-11: RSP0-2 at 4,
+ * IST1-7 at 36); #TS(TR | ext) past the TSS limit. */
+uint64_t x86_tss64_rsp(X86Cpu *c, unsigned off, uint32_t ext);
 void x86_iret(X86Cpu *c, unsigned osize);
 /* Near branch target check against the CS limit (#GP(0)). */
 X86_INLINE void x86_jump_near(X86Cpu *c, uint32_t target)
@@ -850,13 +879,13 @@ void x86_check_io_bp(X86Cpu *c, uint16_t port, unsigned size);
 /* Recomputes X86_CODE_BP_DEBUGGER after the debugger's state changed. */
 void x86_debug_refresh(X86Cpu *c);
 /* The breakpoint at lin, or -1. */
-int x86_debug_bp_find(const X86Cpu *c, uint32_t lin);
+int x86_debug_bp_find(const X86Cpu *c, uint64_t lin);
 /* Whether a breakpoint lies in [lin, lin + len). */
-bool x86_debug_bp_in_range(const X86Cpu *c, uint32_t lin, uint32_t len);
+bool x86_debug_bp_in_range(const X86Cpu *c, uint64_t lin, uint32_t len);
 /* Decides a stop, reported at the next instruction boundary. */
-void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint32_t addr);
+void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint64_t addr);
 /* Watchpoints against a data access (from x86_check_data_bp). */
-void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write);
+void x86_debug_check_watch(X86Cpu *c, uint64_t lin, unsigned size, bool write);
 uint64_t x86_rdtsc(X86Cpu *c);
 
 /* ---- INIT and STARTUP (state.c) ---- */

@@ -14,7 +14,7 @@ void x86_debug_refresh(X86Cpu *c)
     c->code_bp = (uint8_t)((c->code_bp & X86_CODE_BP_DR) | (active ? X86_CODE_BP_DEBUGGER : 0));
 }
 
-int x86_debug_bp_find(const X86Cpu *c, uint32_t lin)
+int x86_debug_bp_find(const X86Cpu *c, uint64_t lin)
 {
     for (unsigned k = 0; k < c->dbg_nbp; k++)
         if (c->dbg_bp[k].addr == lin)
@@ -22,15 +22,15 @@ int x86_debug_bp_find(const X86Cpu *c, uint32_t lin)
     return -1;
 }
 
-bool x86_debug_bp_in_range(const X86Cpu *c, uint32_t lin, uint32_t len)
+bool x86_debug_bp_in_range(const X86Cpu *c, uint64_t lin, uint32_t len)
 {
     for (unsigned k = 0; k < c->dbg_nbp; k++)
-        if ((uint32_t)(c->dbg_bp[k].addr - lin) < len)
+        if (c->dbg_bp[k].addr - lin < len)
             return true;
     return false;
 }
 
-void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint32_t addr)
+void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind, uint64_t addr)
 {
     c->dbg_stop = (CpuDebugStop){ .reason = reason, .kind = kind, .addr = addr };
     c->dbg_pending = 1;
@@ -38,7 +38,7 @@ void x86_debug_set_stop(X86Cpu *c, CpuDebugStopReason reason, CpuDebugKind kind,
     x86_debug_refresh(c);
 }
 
-void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write)
+void x86_debug_check_watch(X86Cpu *c, uint64_t lin, unsigned size, bool write)
 {
     if (c->dbg_pending)
         return;
@@ -46,10 +46,8 @@ void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write)
         const X86DebugPoint *w = &c->dbg_wp[k];
         if ((w->kind == CPU_DEBUG_WATCH_WRITE && !write) || (w->kind == CPU_DEBUG_WATCH_READ && write))
             continue;
-        /* Overlap of [lin, lin + size) and [addr, addr + len), in 64 bits so that
-         * neither range wraps. */
-        uint64_t a = lin, b = w->addr;
-        if (a < b + w->len && b < a + size) {
+        /* Overlap of [lin, lin + size) and [addr, addr + len). */
+        if (lin < w->addr + w->len && w->addr < lin + size) {
             /* The instruction completes; the stop is reported after it, as for a data
              * breakpoint's trap. */
             x86_debug_set_stop(c, CPU_DEBUG_STOP_WATCH, (CpuDebugKind)w->kind, w->addr);
@@ -58,7 +56,7 @@ void x86_debug_check_watch(X86Cpu *c, uint32_t lin, unsigned size, bool write)
     }
 }
 
-bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len, GError **err)
+bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint64_t addr, uint32_t len, GError **err)
 {
     bool is_bp = kind == CPU_DEBUG_BREAK_SW || kind == CPU_DEBUG_BREAK_HW;
     if (!is_bp && (kind > CPU_DEBUG_WATCH_ACCESS || len == 0 || len > 4096)) {
@@ -77,7 +75,7 @@ bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t 
     return true;
 }
 
-bool x86_cpu_debug_remove(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len)
+bool x86_cpu_debug_remove(X86Cpu *c, CpuDebugKind kind, uint64_t addr, uint32_t len)
 {
     bool is_bp = kind == CPU_DEBUG_BREAK_SW || kind == CPU_DEBUG_BREAK_HW;
     X86DebugPoint *table = is_bp ? c->dbg_bp : c->dbg_wp;
@@ -118,19 +116,18 @@ void x86_cpu_debug_stop_info(X86Cpu *c, CpuDebugStop *out)
 
 static bool ops_insert(Vcpu *v, CpuDebugKind kind, uint64_t addr, uint64_t len, GError **err)
 {
-    if (addr > UINT32_MAX || len > UINT32_MAX) {
-        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "address 0x%" G_GINT64_MODIFIER "x is beyond 32 bits",
-                    addr);
+    if (len > UINT32_MAX) {
+        g_set_error(err, VIREO_ERROR, VIREO_ERROR_INVALID, "a length of 0x%" G_GINT64_MODIFIER "x is too long", len);
         return false;
     }
-    return x86_cpu_debug_insert(v->cpu, kind, (uint32_t)addr, (uint32_t)len, err);
+    return x86_cpu_debug_insert(v->cpu, kind, addr, (uint32_t)len, err);
 }
 
 static bool ops_remove(Vcpu *v, CpuDebugKind kind, uint64_t addr, uint64_t len)
 {
-    if (addr > UINT32_MAX || len > UINT32_MAX)
+    if (len > UINT32_MAX)
         return false;
-    return x86_cpu_debug_remove(v->cpu, kind, (uint32_t)addr, (uint32_t)len);
+    return x86_cpu_debug_remove(v->cpu, kind, addr, (uint32_t)len);
 }
 
 static void ops_remove_all(Vcpu *v)
@@ -150,9 +147,7 @@ static void ops_stop_info(Vcpu *v, CpuDebugStop *out)
 
 static bool ops_translate(Vcpu *v, uint64_t lin, uint64_t *phys)
 {
-    if (lin > UINT32_MAX)
-        return false;
-    return x86_cpu_debug_translate(v->cpu, (uint32_t)lin, phys);
+    return x86_cpu_debug_translate(v->cpu, lin, phys);
 }
 
 const CpuDebugOps x86_debug_ops = {

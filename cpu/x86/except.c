@@ -322,8 +322,7 @@ static uint64_t ia32e_stack(X86Cpu *c, uint64_t rsp, unsigned frame, uint32_t ex
     return low;
 }
 
-/* A 64-bit TSS stack pointer (SDM vol. 3, 8.7, figure 8-11): RSP0-2 at 4, IST1-7 at 36. */
-static uint64_t tss64_rsp(X86Cpu *c, unsigned off, uint32_t ext)
+uint64_t x86_tss64_rsp(X86Cpu *c, unsigned off, uint32_t ext)
 {
     if (!(c->tr.attr & X86_ATTR_P) || off + 7 > c->tr.limit)
         x86_fault_err(c, X86_EXC_TS, (c->tr.sel & 0xfffc) | ext);
@@ -384,9 +383,9 @@ static void deliver_ia32e(X86Cpu *c, int vec, X86EventKind kind, bool has_err, u
     uint64_t rsp = c->regs[R_ESP];
     unsigned ist = g.hi & 7;
     if (ist)
-        rsp = tss64_rsp(c, 36 + 8 * (ist - 1), ext);
+        rsp = x86_tss64_rsp(c, 36 + 8 * (ist - 1), ext);
     else if (outer)
-        rsp = tss64_rsp(c, 4 + 8 * dpl, ext);
+        rsp = x86_tss64_rsp(c, 4 + 8 * dpl, ext);
     rsp &= ~UINT64_C(15);
     uint32_t flags = x86_get_eflags(c);
     if (kind == X86_EV_EXC && !c->exc_trap && vec != X86_EXC_DB)

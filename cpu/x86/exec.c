@@ -495,7 +495,7 @@ static void trace_insn(X86Cpu *c, const X86Insn *i)
 }
 
 /* Instruction breakpoints in DR0-DR3 (SDM vol. 3, 17.2.4). */
-static uint32_t code_bp_hits(X86Cpu *c, uint32_t lin)
+static uint32_t code_bp_hits(X86Cpu *c, uint64_t lin)
 {
     uint32_t hits = 0;
     uint32_t dr7 = c->dr[7];
@@ -725,7 +725,7 @@ static int debug_boundary(X86Cpu *c)
 {
     if (c->dbg_pending)
         return X86_RUN_DEBUG;
-    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint64_t lin = c->seg[S_CS].base + c->eip;
     bool skip = c->dbg_skip && c->dbg_skip_lin == lin;
     if (c->dbg_skip) {
         c->dbg_skip = 0;
@@ -751,10 +751,10 @@ static int debug_boundary(X86Cpu *c)
  * instruction was checked by debug_boundary. */
 static unsigned debug_block_limit(X86Cpu *c, const X86Block *b, unsigned n)
 {
-    uint32_t lin = c->seg[S_CS].base + c->eip;
+    uint64_t lin = c->seg[S_CS].base + c->eip;
     if (!c->dbg_nbp || !x86_debug_bp_in_range(c, lin + 1, b->bytes > 1 ? b->bytes - 1u : 0))
         return n;
-    uint32_t at = lin;
+    uint64_t at = lin;
     for (unsigned k = 1; k < n; k++) {
         at += b->insns[k - 1].len;
         if (x86_debug_bp_find(c, at) >= 0)

@@ -133,51 +133,68 @@ static inline void set_rm(X86Cpu *c, const X86Insn *i, unsigned size, uint64_t v
         st(c, mem_lin(c, i), size, v);
 }
 
-/* Read-modify-write of the r/m operand: the write access is checked before the read
- * (a fault leaves memory unchanged). A locked one (LOCK, or XCHG with memory) in a VM
- * with several vCPUs runs with every other vCPU stopped (vcpu_exclusive_begin): the
- * operand is translated for writing first, so nothing between begin and end faults
- * and the exclusive section always ends. */
-typedef struct Rmw64 {
-    uint8_t *host;
-    uint64_t lin;
-    bool exclusive;
-} Rmw64;
-
-static uint64_t rmw_begin(X86Cpu *c, const X86Insn *i, unsigned size, Rmw64 *r)
+/* Read-modify-write of the r/m operand with cpu-internal.h's X86Rmw: the write access
+ * is checked before the read (x86_wptr translates for writing, so a fault leaves memory
+ * unchanged). A locked one (LOCK, or XCHG with memory) in a VM with several vCPUs is a
+ * host compare-and-swap over the result (x86_rmw_make_atomic): rmw_end then returns
+ * false when another vCPU changed the operand meanwhile, with the flags back as they
+ * were and r->old the value now there, and the handler computes again. Only MMIO and
+ * page-crossing operands stop the other vCPUs, and that section ends in rmw_end. */
+static uint64_t rmw_load(X86Cpu *c, uint64_t lin, unsigned size, bool locked, X86Rmw *r)
 {
-    r->host = NULL;
-    r->exclusive = false;
-    if (!(i->pfx & X86_PFX_MEM))
-        return rd(c, i->rm, size);
-    r->lin = mem_lin(c, i);
-    r->host = x86_wptr(c, r->lin, size);
-    if (c->smp && ((i->pfx & X86_PFX_LOCK) || i->opcode == 0x86 || i->opcode == 0x87)) {
-        if (!r->host)
-            x86_probe(c, r->lin, size, c->acc_user | ACC_WRITE);
-        vcpu_exclusive_begin(c->v);
-        r->exclusive = true;
-    }
+    r->atomic = 0;
+    r->lin = lin;
+    r->host = x86_wptr(c, lin, size);
+    if (__builtin_expect(locked && c->smp, 0))
+        return x86_rmw_make_atomic(c, r, size);
     if (r->host) {
         uint64_t v = 0;
         memcpy(&v, r->host, size);
         return v;
     }
-    return size == 8 ? x86_ld64_slow(c, r->lin, c->acc_user) : x86_ld_slow(c, r->lin, size, c->acc_user);
+    return size == 8 ? x86_ld64_slow(c, lin, c->acc_user) : x86_ld_slow(c, lin, size, c->acc_user);
 }
 
-static void rmw_end(X86Cpu *c, const X86Insn *i, unsigned size, Rmw64 *r, uint64_t v)
+static bool rmw_store(X86Cpu *c, X86Rmw *r, unsigned size, uint64_t v)
 {
-    if (!(i->pfx & X86_PFX_MEM))
-        wr(c, i->rm, size, v);
-    else if (r->host)
+    if (__builtin_expect(r->atomic, 0))
+        return x86_rmw_end_atomic(c, r, size, v);
+    if (r->host)
         memcpy(r->host, &v, size);
     else if (size == 8)
         x86_st64_slow(c, r->lin, v, c->acc_user | ACC_WRITE);
     else
         x86_st_slow(c, r->lin, size, (uint32_t)v, c->acc_user | ACC_WRITE);
-    if (r->exclusive)
-        vcpu_exclusive_end(c->v);
+    return true;
+}
+
+static inline bool locked(const X86Insn *i)
+{
+    return (i->pfx & X86_PFX_LOCK) || i->opcode == 0x86 || i->opcode == 0x87;
+}
+
+static uint64_t rmw_begin(X86Cpu *c, const X86Insn *i, unsigned size, X86Rmw *r)
+{
+    if (!(i->pfx & X86_PFX_MEM))
+        return rd(c, i->rm, size);
+    return rmw_load(c, mem_lin(c, i), size, locked(i), r);
+}
+
+static bool rmw_end(X86Cpu *c, const X86Insn *i, unsigned size, X86Rmw *r, uint64_t v)
+{
+    if (!(i->pfx & X86_PFX_MEM)) {
+        wr(c, i->rm, size, v);
+        return true;
+    }
+    return rmw_store(c, r, size, v);
+}
+
+/* A locked ADD-like operation on memory with several vCPUs as one host LOCK XADD of
+ * delta (x86_locked_add_lin); false, nothing done, otherwise (the caller's loop). */
+static inline bool locked_add(X86Cpu *c, const X86Insn *i, unsigned size, uint64_t delta, uint64_t *old)
+{
+    return (i->pfx & X86_PFX_LOCK) && (i->pfx & X86_PFX_MEM) && c->smp &&
+           x86_locked_add_lin(c, mem_lin(c, i), size, delta, old);
 }
 
 /* ---- flags ---- */
@@ -240,6 +257,29 @@ static uint64_t alu(X86Cpu *c, unsigned op, uint64_t a, uint64_t b, unsigned siz
 
 /* ---- ALU ---- */
 
+/* r/m op= b: a locked ADD, ADC, SUB or SBB adds with LOCK XADD (the carry in included)
+ * and computes the flags from the value before, as alu does. */
+static void alu_rmw(X86Cpu *c, const X86Insn *i, unsigned op, unsigned size, uint64_t b)
+{
+    uint64_t delta = 0, a;
+    bool adds = true;
+    switch (op) {
+    case OP_ADD: delta = b; break;
+    case OP_ADC: delta = b + x86_flag_cf(c); break;
+    case OP_SUB: delta = 0 - b; break;
+    case OP_SBB: delta = 0 - (b + x86_flag_cf(c)); break;
+    default: adds = false; break;
+    }
+    if (adds && locked_add(c, i, size, delta, &a)) {
+        alu(c, op, a, b, size);
+        return;
+    }
+    X86Rmw r;
+    a = rmw_begin(c, i, size, &r);
+    while (!rmw_end(c, i, size, &r, alu(c, op, a, b, size)))
+        a = r.old;
+}
+
 static void alu_rm_r(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = (i->opcode >> 3) & 7, size = osize(i);
@@ -247,10 +287,7 @@ static void alu_rm_r(X86Cpu *c, const X86Insn *i)
         alu(c, op, get_rm(c, i, size), rd(c, i->reg, size), size);
         return;
     }
-    Rmw64 r;
-    uint64_t a = rmw_begin(c, i, size, &r);
-    uint64_t v = alu(c, op, a, rd(c, i->reg, size), size);
-    rmw_end(c, i, size, &r, v);
+    alu_rmw(c, i, op, size, rd(c, i->reg, size));
 }
 
 static void alu_r_rm(X86Cpu *c, const X86Insn *i)
@@ -276,10 +313,7 @@ static void grp1(X86Cpu *c, const X86Insn *i)
         alu(c, op, get_rm(c, i, size), sext(i->imm, 4), size);
         return;
     }
-    Rmw64 r;
-    uint64_t a = rmw_begin(c, i, size, &r);
-    uint64_t v = alu(c, op, a, sext(i->imm, 4), size);
-    rmw_end(c, i, size, &r, v);
+    alu_rmw(c, i, op, size, sext(i->imm, 4));
 }
 
 static void test_rm_r(X86Cpu *c, const X86Insn *i)
@@ -296,12 +330,23 @@ static void test_acc_imm(X86Cpu *c, const X86Insn *i)
 static void incdec(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = osize(i);
-    Rmw64 r;
-    uint64_t a = rmw_begin(c, i, size, &r);
+    unsigned op = i->reg & 1 ? OP_SUB : OP_ADD;
     bool cf = x86_flag_cf(c);
-    uint64_t v = alu(c, i->reg & 1 ? OP_SUB : OP_ADD, a, 1, size);
-    set_flags(c, cf ? X86_FL_CF : 0, X86_FL_CF); /* INC/DEC keep CF */
-    rmw_end(c, i, size, &r, v);
+    uint64_t a;
+    if (locked_add(c, i, size, op == OP_SUB ? ~UINT64_C(0) : 1, &a)) {
+        alu(c, op, a, 1, size);
+        set_flags(c, cf ? X86_FL_CF : 0, X86_FL_CF); /* INC/DEC keep CF */
+        return;
+    }
+    X86Rmw r;
+    a = rmw_begin(c, i, size, &r);
+    for (;;) {
+        uint64_t v = alu(c, op, a, 1, size);
+        set_flags(c, cf ? X86_FL_CF : 0, X86_FL_CF);
+        if (rmw_end(c, i, size, &r, v))
+            break;
+        a = r.old; /* (the flags are back as they were at begin: CF too) */
+    }
 }
 
 /* F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV with 64-bit operands (128-bit products and
@@ -315,16 +360,17 @@ static void grp3(X86Cpu *c, const X86Insn *i)
         alu(c, OP_AND, get_rm(c, i, size), sext(i->imm, 4), size);
         return;
     case 2: {
-        Rmw64 r;
+        X86Rmw r;
         uint64_t a = rmw_begin(c, i, size, &r);
-        rmw_end(c, i, size, &r, ~a);
+        while (!rmw_end(c, i, size, &r, ~a))
+            a = r.old;
         return;
     }
     case 3: {
-        Rmw64 r;
+        X86Rmw r;
         uint64_t a = rmw_begin(c, i, size, &r);
-        uint64_t v = alu(c, OP_SUB, 0, a, size);
-        rmw_end(c, i, size, &r, v);
+        while (!rmw_end(c, i, size, &r, alu(c, OP_SUB, 0, a, size)))
+            a = r.old;
         return;
     }
     case 4: {
@@ -395,7 +441,7 @@ static void shift(X86Cpu *c, const X86Insn *i)
     unsigned size = osize(i), bits = size * 8;
     unsigned cnt = i->opcode == 0xd1 ? 1 : i->opcode == 0xd3 ? (c->regs[R_ECX] & 0xff) : (i->imm & 0xff);
     cnt &= size == 8 ? 63 : 31;
-    Rmw64 r;
+    X86Rmw r; /* (never locked: LOCK is #UD here, the decoder's) */
     uint64_t a = rmw_begin(c, i, size, &r), m = mask(size), v = a, top = UINT64_C(1) << (bits - 1);
     if (cnt == 0) {
         rmw_end(c, i, size, &r, a);
@@ -468,7 +514,7 @@ static void shld_shrd(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = osize(i), bits = size * 8;
     unsigned cnt = ((i->opcode & 1) ? c->regs[R_ECX] : i->imm) & (size == 8 ? 63 : 31);
-    Rmw64 r;
+    X86Rmw r; /* (never locked) */
     uint64_t m = mask(size);
     uint64_t a = rmw_begin(c, i, size, &r) & m, b = c->regs[i->reg] & m, v = a;
     if (cnt) {
@@ -493,29 +539,29 @@ static void bt(X86Cpu *c, const X86Insn *i)
 {
     unsigned kind = i->opcode == 0x0fba ? (i->reg & 3) : ((i->opcode >> 3) & 3); /* BT BTS BTR BTC */
     int64_t off = i->opcode == 0x0fba ? (int64_t)(i->imm & 63) : (int64_t)c->regs[i->reg];
-    uint64_t v, bit;
-    uint64_t lin = 0;
-    if (i->pfx & X86_PFX_MEM) {
-        /* A register bit offset reaches beyond the operand (signed, in quadwords). */
-        int64_t q = i->opcode == 0x0fba ? 0 : off >> 6;
-        uint64_t ea = ea_raw(c, i) + (uint64_t)(q * 8);
-        lin = lin64(c, i->seg, ea, 8);
-        bit = UINT64_C(1) << (off & 63);
-        if (kind)
-            x86_probe(c, lin, 8, c->acc_user | ACC_WRITE);
-        v = ld(c, lin, 8);
-    } else {
+    uint64_t v, bit = UINT64_C(1) << (off & 63);
+    if (!(i->pfx & X86_PFX_MEM)) {
         v = c->regs[i->rm];
-        bit = UINT64_C(1) << (off & 63);
-    }
-    x86_set_arith(c, (v & bit) ? X86_FL_CF : 0, X86_FL_CF);
-    if (!kind)
+        x86_set_arith(c, (v & bit) ? X86_FL_CF : 0, X86_FL_CF);
+        if (kind)
+            c->regs[i->rm] = kind == 1 ? v | bit : kind == 2 ? v & ~bit : v ^ bit;
         return;
-    v = kind == 1 ? v | bit : kind == 2 ? v & ~bit : v ^ bit;
-    if (i->pfx & X86_PFX_MEM)
-        x86_st64_lin(c, lin, v);
-    else
-        c->regs[i->rm] = v;
+    }
+    /* A register bit offset reaches beyond the operand (signed, in quadwords). */
+    int64_t q = i->opcode == 0x0fba ? 0 : off >> 6;
+    uint64_t lin = lin64(c, i->seg, ea_raw(c, i) + (uint64_t)(q * 8), 8);
+    if (!kind) {
+        x86_set_arith(c, (ld(c, lin, 8) & bit) ? X86_FL_CF : 0, X86_FL_CF);
+        return;
+    }
+    X86Rmw r;
+    v = rmw_load(c, lin, 8, i->pfx & X86_PFX_LOCK, &r);
+    for (;;) {
+        x86_set_arith(c, (v & bit) ? X86_FL_CF : 0, X86_FL_CF);
+        if (rmw_store(c, &r, 8, kind == 1 ? v | bit : kind == 2 ? v & ~bit : v ^ bit))
+            break;
+        v = r.old;
+    }
 }
 
 static void bsf_bsr(X86Cpu *c, const X86Insn *i)
@@ -536,25 +582,52 @@ static void bswap64(X86Cpu *c, const X86Insn *i)
 
 static void cmpxchg(X86Cpu *c, const X86Insn *i)
 {
-    Rmw64 r;
+    X86Rmw r;
+    uint64_t acc = c->regs[R_EAX], src = c->regs[i->reg];
     uint64_t old = rmw_begin(c, i, 8, &r);
-    alu(c, OP_CMP, c->regs[R_EAX], old, 8);
-    if (old == c->regs[R_EAX]) {
-        rmw_end(c, i, 8, &r, c->regs[i->reg]);
-    } else {
-        rmw_end(c, i, 8, &r, old); /* the processor always writes (SDM vol. 2, CMPXCHG) */
+    /* The destination is always written: the old value when the comparison fails
+     * (SDM vol. 2, CMPXCHG). */
+    while (!rmw_end(c, i, 8, &r, old == acc ? src : old))
+        old = r.old;
+    alu(c, OP_CMP, acc, old, 8);
+    if (old != acc)
         c->regs[R_EAX] = old;
-    }
 }
 
 static void xadd(X86Cpu *c, const X86Insn *i)
 {
-    Rmw64 r;
-    uint64_t a = rmw_begin(c, i, 8, &r), b = c->regs[i->reg];
-    uint64_t v = alu(c, OP_ADD, a, b, 8);
+    uint64_t a, b = c->regs[i->reg];
+    if (!(i->pfx & X86_PFX_MEM)) { /* the destination last: XADD r, r with one register adds */
+        a = c->regs[i->rm];
+        c->regs[i->reg] = a;
+        c->regs[i->rm] = alu(c, OP_ADD, a, b, 8);
+        return;
+    }
+    if (locked_add(c, i, 8, b, &a)) {
+        alu(c, OP_ADD, a, b, 8);
+    } else {
+        X86Rmw r;
+        a = rmw_begin(c, i, 8, &r);
+        while (!rmw_end(c, i, 8, &r, alu(c, OP_ADD, a, b, 8)))
+            a = r.old;
+    }
     c->regs[i->reg] = a;
-    rmw_end(c, i, 8, &r, v);
 }
+
+#if defined(__x86_64__)
+/* The host's LOCK CMPXCHG16B on 16 aligned bytes: true when they held *lo:*hi and now
+ * hold nlo:nhi, otherwise false with what they hold in *lo:*hi. (Inline: GCC calls
+ * libatomic for 16-byte __atomic operations even with -mcx16.) */
+static bool host_cas16(uint8_t *h, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi)
+{
+    bool ok;
+    __asm__ volatile("lock cmpxchg16b %1"
+                     : "=@ccz"(ok), "+m"(*(unsigned __int128 *)(void *)h), "+a"(*lo), "+d"(*hi)
+                     : "b"(nlo), "c"(nhi)
+                     : "memory");
+    return ok;
+}
+#endif
 
 /* CMPXCHG16B m128 (REX.W 0F C7 /1): 16-byte aligned or #GP(0). */
 static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
@@ -563,8 +636,26 @@ static void cmpxchg16b(X86Cpu *c, const X86Insn *i)
     if (lin & 15)
         x86_gp0(c);
     x86_probe(c, lin, 16, c->acc_user | ACC_WRITE);
-    /* Translated for writing above: nothing below faults, so the section ends. */
     bool exclusive = c->smp && (i->pfx & X86_PFX_LOCK);
+#if defined(__x86_64__)
+    /* With other vCPUs, one host compare-and-swap of the 16 bytes in RAM. */
+    uint64_t pa;
+    uint8_t *h = exclusive ? x86_atomic_ptr(c, lin, 16, &pa) : NULL;
+    if (h) {
+        uint64_t lo = c->regs[R_EAX], hi = c->regs[R_EDX];
+        bool ok = host_cas16(h, &lo, &hi, c->regs[R_EBX], c->regs[R_ECX]);
+        if (ok) {
+            x86_atomic_report(c, pa, 16);
+        } else {
+            c->regs[R_EAX] = lo;
+            c->regs[R_EDX] = hi;
+        }
+        x86_set_arith(c, ok ? X86_FL_ZF : 0, X86_FL_ZF);
+        return;
+    }
+#endif
+    /* MMIO (or a host without the instruction): the other vCPUs stop around the access.
+     * Translated for writing above: nothing below faults, so the section ends. */
     if (exclusive)
         vcpu_exclusive_begin(c->v);
     uint64_t lo = x86_ld64_lin(c, lin), hi = x86_ld64_lin(c, lin + 8);
@@ -632,9 +723,11 @@ static void movzx_sx(X86Cpu *c, const X86Insn *i)
 
 static void xchg_rm(X86Cpu *c, const X86Insn *i)
 {
-    Rmw64 r;
+    X86Rmw r;
+    uint64_t b = c->regs[i->reg];
     uint64_t a = rmw_begin(c, i, 8, &r);
-    rmw_end(c, i, 8, &r, c->regs[i->reg]);
+    while (!rmw_end(c, i, 8, &r, b))
+        a = r.old;
     c->regs[i->reg] = a;
 }
 
@@ -780,19 +873,41 @@ static void leave(X86Cpu *c, const X86Insn *i)
     wr(c, R_EBP, size, v);
 }
 
-/* ENTER imm16, 0 (nesting levels above 0 stop the VM: not implemented yet). */
+/* XLAT: AL = [RBX + AL], EBX with 67h (SDM vol. 2, XLAT, 64-bit mode). */
+static void xlat64(X86Cpu *c, const X86Insn *i)
+{
+    uint64_t off = c->regs[R_EBX] + (c->regs[R_EAX] & 0xff);
+    if (!(i->flags & X86_INSN_AD64))
+        off = (uint32_t)off;
+    *x86_reg8(c, 0) = (uint8_t)ld(c, lin64(c, i->seg, off, 1), 1);
+}
+
+/* ENTER imm16, imm8 (SDM vol. 2, ENTER, 64-bit mode): push RBP; for a nesting level
+ * L > 0 copy L - 1 frame pointers from the enclosing frame (below RBP) and push the
+ * new frame pointer; then RSP -= imm16. Registers change only after every access. */
 static void enter(X86Cpu *c, const X86Insn *i)
 {
-    unsigned size = ssize(i);
-    if (i->imm2 & 31)
-        x86_unsupported(c, "ENTER with a nesting level in 64-bit mode");
+    unsigned size = ssize(i), level = i->imm2 & 31;
     uint64_t sp = c->regs[R_ESP] - size;
-    uint64_t lin = lin64(c, S_SS, sp, size);
-    uint64_t frame = sp - i->imm;
-    lin64(c, S_SS, frame, 1);
-    st(c, lin, size, c->regs[R_EBP]);
-    wr(c, R_EBP, size, sp);
-    c->regs[R_ESP] = frame;
+    st(c, lin64(c, S_SS, sp, size), size, c->regs[R_EBP]);
+    uint64_t frame = sp, bp = c->regs[R_EBP];
+    if (level > 0) {
+        for (unsigned n = 1; n < level; n++) {
+            bp -= size;
+            uint64_t v = ld(c, lin64(c, S_SS, bp, size), size);
+            sp -= size;
+            st(c, lin64(c, S_SS, sp, size), size, v);
+        }
+        sp -= size;
+        st(c, lin64(c, S_SS, sp, size), size, frame);
+    }
+    sp -= i->imm;
+    /* A write at the final RSP must be allowed (#SS if not canonical, #PF where paging
+     * refuses it); checked as a one-byte write that stores nothing. */
+    if (i->imm)
+        x86_probe(c, lin64(c, S_SS, sp, 1), 1, c->acc_user | ACC_WRITE);
+    wr(c, R_EBP, size, frame);
+    c->regs[R_ESP] = sp;
 }
 
 /* ---- near branches (64-bit operand size always; SDM vol. 2, JMP/CALL/Jcc/RET) ---- */
@@ -1020,9 +1135,7 @@ static void mov_to_dr(X86Cpu *c, const X86Insn *i)
 {
     if (i->reg >= 8) /* DR8-DR15 do not exist */
         x86_ud(c);
-    if (c->regs[i->rm] >> 32)
-        x86_gp0(c);
-    legacy_mov_to_dr(c, i);
+    legacy_mov_to_dr(c, i); /* 64 bits: DR0-DR3 take any, DR6/DR7 #GP on bits 63:32 */
 }
 
 static X86Handler legacy_mov_from_crdr;
@@ -1284,6 +1397,7 @@ X86Handler x86_bind64(X86Insn *i, X86Handler legacy)
         legacy_mov_sreg = legacy;
         h = mov_sreg;
         break;
+    case 0xd7: h = xlat64; break;
     case 0x0fa0: case 0x0fa8: h = push_fsgs; break;
     case 0x0fa1: case 0x0fa9: h = pop_fsgs; break;
     case 0x0f22:

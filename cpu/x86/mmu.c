@@ -65,6 +65,19 @@ static bool code_store_all(X86Cpu *c, uint64_t pa, unsigned size)
     return own;
 }
 
+/* After a store to RAM at pa: decoded code (every vCPU's) and the dirty log. Returns
+ * true when it overwrote this vCPU's decoded code. */
+static bool store_report(X86Cpu *c, uint64_t pa, unsigned size)
+{
+    bool code = code_store_all(c, pa, size);
+    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
+        MemRegion *r = mem_dirty_region_at(c->mem, pa);
+        if (r)
+            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
+    }
+    return code;
+}
+
 /* A store to physical memory by the CPU: keeps decoded code and dirty logs right.
  * Returns true when it overwrote decoded code. */
 static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
@@ -88,13 +101,7 @@ static bool phys_store(X86Cpu *c, uint64_t pa, unsigned size, uint64_t v)
      * finds the new bytes, one that marked it before gets the report (exec.c's
      * block_get marks before it reads). */
     memcpy(h + (pa & 0xfff), &v, size);
-    bool code = code_store_all(c, pa, size);
-    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
-        MemRegion *r = mem_dirty_region_at(c->mem, pa);
-        if (r)
-            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
-    }
-    return code;
+    return store_report(c, pa, size);
 }
 
 void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v)
@@ -647,8 +654,11 @@ static bool debug_pte(X86Cpu *c, uint64_t pa, unsigned size, uint64_t *out)
 
 /* The same walk as page_walk (SDM vol. 3, 4.3 and 4.4) for any privilege and without
  * accessed/dirty updates or faults. */
-bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
+bool x86_cpu_debug_translate(X86Cpu *c, uint64_t lin, uint64_t *phys)
 {
+    /* Linear addresses beyond 32 bits exist only in IA-32e mode. */
+    if (lin > UINT32_MAX && !x86_ia32e(c))
+        return false;
     if (!c->paging) {
         *phys = lin & c->a20_mask;
         return true;
@@ -699,62 +709,79 @@ bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys)
 
 /* ---- locked operations (SDM vol. 3, 8.1.2) ---- */
 
-uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size)
+uint8_t *x86_atomic_ptr(X86Cpu *c, uint64_t lin, unsigned size, uint64_t *pa)
 {
     unsigned acc = c->acc_user | ACC_WRITE;
     alignment_check(c, lin, size, acc);
     if (0x1000 - (lin & 0xfff) < size)
         return NULL;
     X86Tlb *e = tlb_lookup(c, lin, acc);
-    uint64_t pa = e->phys | (lin & 0xfff);
-    uint8_t *h = mem_write_page(c->mem, pa);
+    *pa = e->phys | (lin & 0xfff);
+    uint8_t *h = mem_write_page(c->mem, *pa);
     if (!h)
         return NULL;
-    /* As phys_store does for a plain store: decoded code and the dirty log. */
-    if (code_store_all(c, pa, size))
-        c->exit_block = 1;
-    if (mem_page_flags(c->mem, pa) & MEM_PAGE_DIRTY_LOG) {
-        MemRegion *r = mem_dirty_region_at(c->mem, pa);
-        if (r)
-            mem_region_mark_dirty(r, pa - mem_region_base(r), size);
-    }
     if (c->data_bp)
         x86_check_data_bp(c, lin, size, true);
-    return h + (pa & 0xfff);
+    return h + (*pa & 0xfff);
 }
 
-void x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t *v)
+/* As phys_store does after a plain store: a vCPU that marks the page after the atomic
+ * write finds the new bytes, one that marked it before gets the report. */
+void x86_atomic_report(X86Cpu *c, uint64_t pa, unsigned size)
 {
-    uint8_t *h = r->host ? r->host : x86_atomic_ptr(c, r->lin, size);
+    if (store_report(c, pa, size))
+        c->exit_block = 1;
+}
+
+bool x86_locked_add_slow(X86Cpu *c, uint64_t lin, unsigned size, uint64_t v, uint64_t *old)
+{
+    uint64_t pa;
+    uint8_t *h = x86_atomic_ptr(c, lin, size, &pa);
+    if (!h)
+        return false;
+    *old = x86_fetch_add(h, size, v);
+    x86_atomic_report(c, pa, size);
+    return true;
+}
+
+uint64_t x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size)
+{
+    uint8_t *h = r->host;
+    r->report = !h;
+    if (!h)
+        h = x86_atomic_ptr(c, r->lin, size, &r->pa);
     if (!h) {
         /* A split or MMIO operand: read again with every other vCPU stopped (the
          * translation is done, so nothing between here and x86_rmw_end faults). */
         vcpu_exclusive_begin(c->v);
         r->atomic = 2;
-        *v = x86_ld_slow(c, r->lin, size, c->acc_user);
-        return;
+        return size == 8 ? x86_ld64_slow(c, r->lin, c->acc_user) : x86_ld_slow(c, r->lin, size, c->acc_user);
     }
     r->host = h;
     r->atomic = 1;
     switch (size) {
     case 1: r->old = __atomic_load_n(h, __ATOMIC_SEQ_CST); break;
     case 2: r->old = __atomic_load_n((uint16_t *)(void *)h, __ATOMIC_SEQ_CST); break;
-    default: r->old = __atomic_load_n((uint32_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    case 4: r->old = __atomic_load_n((uint32_t *)(void *)h, __ATOMIC_SEQ_CST); break;
+    default: r->old = __atomic_load_n((uint64_t *)(void *)h, __ATOMIC_SEQ_CST); break;
     }
-    *v = r->old;
     r->saved_cc[0] = c->cc_op;
     r->saved_cc[1] = c->cc_res;
     r->saved_cc[2] = c->cc_src1;
     r->saved_cc[3] = c->cc_src2;
     r->saved_cc[4] = c->eflags;
+    return r->old;
 }
 
 /* A compare-and-swap over the computed result: a plain store another vCPU made since
  * the read (a spinlock's release) makes it fail instead of being overwritten. */
-bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
+bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint64_t v)
 {
     if (r->atomic == 2) {
-        x86_st_slow(c, r->lin, size, v, c->acc_user | ACC_WRITE);
+        if (size == 8)
+            x86_st64_slow(c, r->lin, v, c->acc_user | ACC_WRITE);
+        else
+            x86_st_slow(c, r->lin, size, (uint32_t)v, c->acc_user | ACC_WRITE);
         vcpu_exclusive_end(c->v);
         return true;
     }
@@ -773,9 +800,16 @@ bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
         r->old = want;
         break;
     }
+    case 4: {
+        uint32_t want = (uint32_t)r->old;
+        ok = __atomic_compare_exchange_n((uint32_t *)(void *)r->host, &want, (uint32_t)v, false, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST);
+        r->old = want;
+        break;
+    }
     default: {
-        uint32_t want = r->old;
-        ok = __atomic_compare_exchange_n((uint32_t *)(void *)r->host, &want, v, false, __ATOMIC_SEQ_CST,
+        uint64_t want = r->old;
+        ok = __atomic_compare_exchange_n((uint64_t *)(void *)r->host, &want, v, false, __ATOMIC_SEQ_CST,
                                          __ATOMIC_SEQ_CST);
         r->old = want;
         break;
@@ -787,6 +821,8 @@ bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint32_t v)
         c->cc_src1 = r->saved_cc[2];
         c->cc_src2 = r->saved_cc[3];
         c->eflags = r->saved_cc[4];
+    } else if (r->report) {
+        x86_atomic_report(c, r->pa, size);
     }
     return ok;
 }

@@ -164,7 +164,7 @@ static bool check_state(const X86Cpu *c, const CpuX86State *s, GError **err)
         return fail(err, "EFER 0x%" G_GINT64_MODIFIER "x does not agree with CR0 0x%" G_GINT64_MODIFIER
                     "x and CR4 0x%" G_GINT64_MODIFIER "x", s->efer, s->cr0, s->cr4);
     for (unsigned r = 0; r < 8; r++)
-        if (s->dr[r] >> 32)
+        if ((s->dr[r] >> 32) && (r >= 6 || !lm))
             return fail(err, "DR%u is beyond 32 bits", r);
     if ((s->fip | s->fdp) >> 32)
         return fail(err, "the x87 instruction or data pointer is beyond 32 bits");
@@ -246,7 +246,7 @@ bool x86_cpu_load(X86Cpu *c, const CpuX86State *s, GError **err)
     b.cr3 = (uint32_t)s->cr3;
     b.cr4 = (uint32_t)s->cr4;
     for (unsigned r = 0; r < 8; r++)
-        b.dr[r] = (uint32_t)s->dr[r];
+        b.dr[r] = s->dr[r];
     b.efer = s->efer;
     /* Reloads the PAE PDPTEs from CR3, as MOV CR3 would: an approximation when the
      * guest changed its PDPT after loading CR3 (they are not saved on their own). */

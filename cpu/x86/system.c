@@ -172,7 +172,7 @@ void x86_check_data_bp(X86Cpu *c, uint64_t lin, unsigned size, bool write)
             continue;
         static const uint32_t lens[4] = { 1, 2, 8, 4 };
         uint32_t len = lens[(dr7 >> (18 + 4 * k)) & 3];
-        uint32_t start = c->dr[k] & ~(len - 1);
+        uint64_t start = c->dr[k] & ~(uint64_t)(len - 1);
         if (lin < start + len && start < lin + size) {
             c->pending_dr6 |= 1u << k;
             c->exit_block = 1;
@@ -220,11 +220,15 @@ static void mov_dr(X86Cpu *c, const X86Insn *i)
         c->dr[7] &= ~(1u << 13);
         x86_fault(c, X86_EXC_DB);
     }
+    /* 64 bits in 64-bit mode, whatever REX.W says (SDM vol. 2, MOV debug registers);
+     * DR6 and DR7 keep bits 63:32 zero (#GP(0) on a 1 there). */
     if (i->opcode == 0x0f21) {
-        c->regs[i->rm] = c->dr[dr];
+        c->regs[i->rm] = c->long64 ? c->dr[dr] : (uint32_t)c->dr[dr];
         return;
     }
-    uint32_t v = c->regs[i->rm];
+    uint64_t v = c->long64 ? c->regs[i->rm] : (uint32_t)c->regs[i->rm];
+    if (dr >= 6 && (v >> 32))
+        x86_gp0(c);
     if (dr == 6)
         v = (v & 0xe00fu) | 0xffff0ff0u;
     else if (dr == 7)

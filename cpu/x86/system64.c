@@ -439,13 +439,89 @@ static void retf64(X86Cpu *c, const X86Insn *i)
     c->exit_block = 1;
 }
 
+/* The upper half of a 16-byte gate descriptor: all 16 bytes within their table and
+ * its type field 0 (SDM vol. 3, 5.8.3.1, figure 5-9), else #GP(selector); returns
+ * bits 63:32 of the offset. */
+static uint32_t gate64_offset_high(X86Cpu *c, uint16_t sel)
+{
+    uint64_t base = (sel & 4) ? c->ldtr.base : c->gdt_base;
+    uint32_t limit = (sel & 4) ? c->ldtr.limit : c->gdt_limit;
+    uint32_t at = sel & ~7u;
+    if (at + 15 > limit)
+        x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
+    uint32_t high = x86_ld_sys(c, base + at + 8, 4);
+    if ((x86_ld_sys(c, base + at + 12, 4) >> 8) & 0x1f)
+        x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
+    return high;
+}
+
+/* JMP and CALL far through a 64-bit call gate (IA-32e mode; SDM vol. 2, CALL and JMP,
+ * vol. 3, 5.8.3.1 and 5.8.5): the gate's DPL admits CPL and RPL; it leads to a 64-bit
+ * code segment (L set, D clear) at a canonical offset. CALL to a more privileged
+ * non-conforming segment switches to RSPn of the 64-bit TSS with a null SS (RPL the
+ * new CPL) and pushes the old SS, RSP, CS and RIP; otherwise CS and RIP on the current
+ * stack; all in 8-byte slots, with no parameters copied and no alignment. JMP never
+ * changes privilege: a non-conforming target must have DPL = CPL. Nothing is
+ * committed before the last check. */
+void x86_far_gate64(X86Cpu *c, uint16_t sel, X86Desc d, bool call)
+{
+    unsigned gdpl = x86_desc_dpl(d);
+    if (gdpl < c->cpl || gdpl < (sel & 3u))
+        x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
+    if (!x86_desc_present(d))
+        x86_fault_err(c, X86_EXC_NP, sel & 0xfffc);
+    uint64_t rip = (d.lo & 0xffff) | (d.hi & 0xffff0000u) | (uint64_t)gate64_offset_high(c, sel) << 32;
+    uint16_t tsel = (uint16_t)(d.lo >> 16);
+    uint32_t terr = tsel & 0xfffc;
+    if (!terr)
+        x86_gp0(c);
+    X86Desc td;
+    if (!x86_desc_read(c, tsel, &td) || !x86_desc_is_seg(td) || !(x86_desc_type(td) & 8))
+        x86_fault_err(c, X86_EXC_GP, terr);
+    unsigned tdpl = x86_desc_dpl(td);
+    bool conforming = x86_desc_type(td) & 4;
+    if (tdpl > c->cpl || (!call && !conforming && tdpl != c->cpl))
+        x86_fault_err(c, X86_EXC_GP, terr);
+    uint16_t attr = x86_desc_attr(td);
+    if (!(attr & X86_ATTR_L) || (attr & X86_ATTR_DB))
+        x86_fault_err(c, X86_EXC_GP, terr);
+    if (!x86_desc_present(td))
+        x86_fault_err(c, X86_EXC_NP, terr);
+    unsigned cpl = conforming ? c->cpl : tdpl;
+    bool outer = call && cpl < c->cpl;
+    uint64_t rsp = outer ? x86_tss64_rsp(c, 4 + 8 * cpl, 0) : c->regs[R_ESP];
+    if (!canonical(rip))
+        x86_gp0(c);
+    if (call) {
+        uint64_t words[4] = { c->seg[S_SS].sel, c->regs[R_ESP], c->seg[S_CS].sel, c->eip };
+        const uint64_t *push = outer ? words : words + 2;
+        unsigned n = outer ? 4 : 2;
+        uint64_t low = rsp - 8 * n;
+        if (!canonical(rsp) || !canonical(low))
+            x86_fault_err(c, X86_EXC_SS, 0);
+        unsigned acc = ACC_WRITE | (cpl == 3 ? ACC_USER : 0);
+        x86_probe(c, low, 8 * n, acc);
+        for (unsigned k = 0; k < n; k++)
+            x86_st64_slow(c, rsp - 8 * (k + 1), push[k], acc);
+        rsp = low;
+    }
+    x86_desc_set_accessed(c, tsel, &td);
+    if (outer)
+        load_return_ss(c, (uint16_t)cpl, true, NULL);
+    x86_seg_from_desc(c, S_CS, (uint16_t)((tsel & ~3u) | cpl), td);
+    x86_set_cpl(c, cpl);
+    c->regs[R_ESP] = rsp;
+    c->eip = rip;
+    c->exit_block = 1;
+}
+
 /* JMP and CALL far through memory in 64-bit mode (FF /5, FF /3; SDM vol. 2, JMP and
  * CALL, IA-32e mode): an m16:64 pointer with REX.W, m16:32 without, m16:16 with 66h,
  * to a code segment at the same privilege (conforming: DPL <= CPL), a 64-bit one (L)
  * taking a canonical offset, a compatibility-mode one an offset within its limit. CALL
  * pushes CS and the return RIP in slots of the operand size. IA-32e mode has no task
- * switches and no 16- or 32-bit gates: #GP(selector); a 64-bit call gate is not
- * implemented yet. */
+ * switches and no 16- or 32-bit gates: #GP(selector); a 64-bit call gate goes through
+ * x86_far_gate64. */
 static void far_mem64(X86Cpu *c, const X86Insn *i)
 {
     unsigned size = (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2;
@@ -460,9 +536,10 @@ static void far_mem64(X86Cpu *c, const X86Insn *i)
     if (!x86_desc_read(c, sel, &d))
         x86_fault_err(c, X86_EXC_GP, err);
     if (!x86_desc_is_seg(d)) {
-        if (x86_desc_type(d) == 12)
-            x86_unsupported(c, "a far transfer through a 64-bit call gate");
-        x86_fault_err(c, X86_EXC_GP, err);
+        if (x86_desc_type(d) != 12)
+            x86_fault_err(c, X86_EXC_GP, err);
+        x86_far_gate64(c, sel, d, call);
+        return;
     }
     unsigned type = x86_desc_type(d), dpl = x86_desc_dpl(d);
     if (!(type & 8) || ((type & 4) ? dpl > c->cpl : ((sel & 3u) > c->cpl || dpl != c->cpl)))

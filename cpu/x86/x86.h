@@ -49,7 +49,7 @@ typedef struct X86State {
     uint32_t gdt_base, idt_base;
     uint16_t gdt_limit, idt_limit;
     uint32_t cr0, cr2, cr3, cr4;
-    uint32_t dr[8];
+    uint64_t dr[8];
     uint64_t efer;
     /* Current privilege level: derived from CS in protected mode, 3 in V86, 0 in real
      * mode; x86_cpu_set_state recomputes it from the segments. */
@@ -191,14 +191,14 @@ char *x86_cpu_describe(X86Cpu *c);
 /* Breakpoints on linear code addresses (CS base + EIP) and watchpoints on the linear
  * addresses of data accesses; they survive x86_cpu_load and reset. Only while the CPU is
  * not running. */
-bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len, GError **err);
-bool x86_cpu_debug_remove(X86Cpu *c, CpuDebugKind kind, uint32_t addr, uint32_t len);
+bool x86_cpu_debug_insert(X86Cpu *c, CpuDebugKind kind, uint64_t addr, uint32_t len, GError **err);
+bool x86_cpu_debug_remove(X86Cpu *c, CpuDebugKind kind, uint64_t addr, uint32_t len);
 void x86_cpu_debug_remove_all(X86Cpu *c);
 /* See CpuDebugOps.resume. */
 void x86_cpu_debug_resume(X86Cpu *c, bool step);
 void x86_cpu_debug_stop_info(X86Cpu *c, CpuDebugStop *out);
 /* The page walk without side effects (mmu.c). */
-bool x86_cpu_debug_translate(X86Cpu *c, uint32_t lin, uint64_t *phys);
+bool x86_cpu_debug_translate(X86Cpu *c, uint64_t lin, uint64_t *phys);
 /* The CpuDebugOps of the back ends built on this CPU (interp, tcg). */
 extern const struct CpuDebugOps x86_debug_ops;
 

@@ -60,6 +60,10 @@ struct AudioDev {
     GMutex in_lock;
     GList *inputs;
     unsigned inputs_active;
+    /* The last IN_DELAY of host frames captured while any voice records (in_lock; stereo,
+     * emptied when capture stops): what a voice that starts recording begins with. */
+    int16_t *hist;
+    size_t hist_cap, hist_head, hist_count;
     /* audio_set_capture_source's front end, which replaces the driver's capture while
      * set (engine lock). */
     AudioCaptureFn cap_source;

@@ -440,6 +440,7 @@ static void audiodev_close(void *p)
     g_free(dev->mix);
     g_free(dev->out);
     g_free(dev->tap_buf);
+    g_free(dev->hist);
     g_free(dev->id);
     g_mutex_clear(&dev->in_lock);
     g_free(dev);

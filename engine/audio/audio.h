@@ -62,7 +62,10 @@ size_t audio_voice_queued(const AudioVoice *v);
  * An input voice gives a device what the host captures (the back end's in.* options:
  * a PulseAudio source, a WAV file), resampled to the device's rate and format. It reads
  * silence when the back end captures nothing (none, no in.path=, no server) or the host
- * has fallen behind: the device keeps its timing either way. The host side is opened
+ * has fallen behind: the device keeps its timing either way. From a real-time capture (a
+ * sound server, a front end) a voice runs 100 ms behind it, so the host's late bursts
+ * arrive before the device reads them; a voice starting while another records begins
+ * with the last 100 ms captured, else with 100 ms of silence. The host side is opened
  * only while an input voice is active (no microphone is held for a VM that does not
  * record). Engine lock held, as for output voices. */
 AudioIn *audio_in_new(AudioDev *dev, const char *name);

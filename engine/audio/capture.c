@@ -10,6 +10,13 @@
 /* A voice holds at most a second of captured frames: a device reads a whole DMA buffer
  * (up to about 0.7 s on an AC'97) at its end; anything older is dropped. */
 #define IN_CAP_DIV 1
+/* A real-time capture (a sound server, a front end's microphone) delivers in bursts some
+ * tens of milliseconds late, later still on a busy host, while a device reads a whole DMA
+ * buffer's frames at once when it ends. So a voice starts IN_DELAY (1/IN_DELAY_DIV s)
+ * behind the capture: the host's late frames then arrive before the device asks for
+ * them, where reading them "on time" left a gap at the end of every buffer. A file
+ * (capture_sync) produces its frames on the virtual clock and needs no delay. */
+#define IN_DELAY_DIV 10
 
 struct AudioIn {
     AudioDev *dev;
@@ -33,6 +40,22 @@ static void in_reset_stream(AudioIn *in)
     in->prev[0] = in->prev[1] = 0;
 }
 
+/* in_lock held: a voice that starts recording from a real-time capture begins with the
+ * last IN_DELAY the capture delivered (when it already runs for another voice), the rest
+ * of IN_DELAY silence before it. */
+static void in_start_delayed(AudioDev *dev, AudioIn *in)
+{
+    size_t delay = dev->hist_cap, from_hist = MIN(dev->hist_count, delay);
+    memset(in->ring, 0, 2 * sizeof(int16_t) * (delay - from_hist));
+    for (size_t k = 0; k < from_hist; k++) {
+        size_t at = (dev->hist_head + dev->hist_count - from_hist + k) % dev->hist_cap;
+        in->ring[2 * (delay - from_hist + k)] = dev->hist[2 * at];
+        in->ring[2 * (delay - from_hist + k) + 1] = dev->hist[2 * at + 1];
+    }
+    in->head = 0;
+    in->count = delay;
+}
+
 AudioIn *audio_in_new(AudioDev *dev, const char *name)
 {
     AudioIn *in = g_new0(AudioIn, 1);
@@ -42,6 +65,10 @@ AudioIn *audio_in_new(AudioDev *dev, const char *name)
     in->ring = g_new0(int16_t, 2 * in->cap);
     audio_in_set_format(in, AUDIO_FMT_S16, 2, 44100);
     g_mutex_lock(&dev->in_lock);
+    if (!dev->hist) {
+        dev->hist_cap = MIN(dev->rate / IN_DELAY_DIV, in->cap);
+        dev->hist = g_new0(int16_t, 2 * dev->hist_cap);
+    }
     dev->inputs = g_list_append(dev->inputs, in);
     g_mutex_unlock(&dev->in_lock);
     return in;
@@ -93,6 +120,10 @@ void audio_in_set_active(AudioIn *in, bool active)
     g_mutex_lock(&dev->in_lock);
     in->active = active;
     in_reset_stream(in);
+    if (active && (dev->cap_source || !dev->driver->capture_sync))
+        in_start_delayed(dev, in);
+    if (!active && dev->inputs_active == 1)
+        dev->hist_head = dev->hist_count = 0;   /* the last one stops: nothing stale is kept */
     g_mutex_unlock(&dev->in_lock);
     /* The host side (or the front end that replaces it) runs while any voice records. */
     if (active && dev->inputs_active++ == 0)
@@ -105,10 +136,12 @@ void audio_in_set_active(AudioIn *in, bool active)
 static void captured(AudioDev *dev, const int16_t *frames, size_t n, unsigned channels)
 {
     g_mutex_lock(&dev->in_lock);
+    bool recording = false;
     for (GList *l = dev->inputs; l; l = l->next) {
         AudioIn *in = l->data;
         if (!in->active)
             continue;
+        recording = true;
         for (size_t k = 0; k < n; k++) {
             int16_t left = frames[k * channels];
             int16_t right = channels == 2 ? frames[k * 2 + 1] : left;
@@ -121,6 +154,17 @@ static void captured(AudioDev *dev, const int16_t *frames, size_t n, unsigned ch
             in->ring[2 * at + 1] = right;
             in->count++;
         }
+    }
+    /* Frames a corked stream still hands over after the last voice stopped are not kept. */
+    for (size_t k = 0; recording && k < n; k++) {
+        if (dev->hist_count == dev->hist_cap) {
+            dev->hist_head = (dev->hist_head + 1) % dev->hist_cap;
+            dev->hist_count--;
+        }
+        size_t at = (dev->hist_head + dev->hist_count) % dev->hist_cap;
+        dev->hist[2 * at] = frames[k * channels];
+        dev->hist[2 * at + 1] = channels == 2 ? frames[k * 2 + 1] : frames[k * channels];
+        dev->hist_count++;
     }
     g_mutex_unlock(&dev->in_lock);
 }

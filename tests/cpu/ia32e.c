@@ -34,6 +34,7 @@
 #define KBASE UINT64_C(0xffffffff80000000)
 #define IDT 0x1000u
 #define TSS 0x3000u
+#define LDT 0x4000u
 #define IST1_TOP 0x8f008u /* aligned down to 16 by the CPU */
 #define RSP0_TOP 0x9f000u
 
@@ -42,7 +43,10 @@ enum {
     F_GO64, F_LEAVE, F_PG_WITHOUT_PAE, F_READ_AGAIN, F_WRMSR_LME, F_INT80, F_INT81, F_INT82, F_LTR, F_LLDT,
     F_T64, F_GP64, F_SS64, F_CX16_ALIGN, F_GP64_RIP, F_BYTE64, F_UD64, F_T64_RET,
     F_SYS64, F_SYS64_KERNEL, F_SYS64_UD, F_LAHF64, F_HIGH64, F_HIGH64_HI, F_HIGH64_COMPAT, F_HIGH64_PF, F_DESC64, F_FX64, F_CR8, F_CMP_RO64,
-    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64, F_COUNT
+    F_SYSENTER64, F_SYSEXIT64_NC, F_IRET32_64, F_RETF_OUTER, F_RETF_OUTER_USER, F_FAR_MEM64,
+    F_GATE64_USER, F_GATE64_USER_RET, F_GATE64_KERNEL, F_GATE64_SAME, F_GATE64_SAME_TARGET, F_GATE64_CALL_AX,
+    F_GATE64_JMP_AX, F_GATE64_JMP_TARGET, F_GATE64_COMPAT, F_DR64_DATA, F_DR64_DATA_AFTER, F_DR64_EXEC,
+    F_DR64_EXEC_HI, F_DR64_GP, F_COUNT
 };
 
 /* A Core 2-like model with long mode, NX and 1 GiB pages. */
@@ -807,6 +811,154 @@ static void check_lahf64(const char *name, bool jit, const uint8_t *code, size_t
     env_free(&e);
 }
 
+/* A 16-byte 64-bit call gate (SDM vol. 3, figure 5-9) at offset at of the LDT; type
+ * goes into the upper half's type field (it must be 0). */
+static void put_gate64(Env *e, uint32_t at, unsigned dpl, uint16_t sel, uint64_t off, uint32_t type)
+{
+    put64(e, LDT + at, (off & 0xffff) | (uint64_t)sel << 16 | (uint64_t)(0x8cu | dpl << 5) << 40 |
+                           ((off >> 16) & 0xffff) << 48);
+    put64(e, LDT + at + 8, (off >> 32) | (uint64_t)type << 40);
+}
+
+/* Runs a fragment in 64-bit mode with the LDT of put_gate64 loaded, at CPL 0 (CS 18h)
+ * or CPL 3 (CS 27h from the LDT, SS 2Bh), RAX = rax. */
+static X86RunResult run64_gate(Env *e, unsigned frag, unsigned cpl, uint64_t rax)
+{
+    X86State s = state(e);
+    s.eip = e->entry[frag];
+    for (unsigned k = 0; k < X86_NSEG; k++) {
+        bool code = k == X86_CS;
+        s.seg[k].sel = (uint16_t)(cpl ? (code ? 0x27 : 0x2b) : (code ? 0x18 : 0x10));
+        s.seg[k].attr = (uint16_t)((code ? 0xa09b : 0xc093) | (cpl << 5));
+        s.seg[k].base = 0;
+        s.seg[k].limit = 0xffffffffu;
+    }
+    s.ldtr.sel = 0x58;
+    s.ldtr.base = LDT;
+    s.ldtr.limit = 0xff;
+    s.ldtr.attr = 0x82;
+    s.regs[X86_ESP] = cpl ? 0x8f000 : 0x90000;
+    s.regs[X86_EAX] = (uint32_t)rax;
+    x86_cpu_set_state(e->c, &s);
+    return x86_cpu_run(e->c, 100000);
+}
+
+static void expect_gate64_fault(Env *e, const char *what, unsigned frag, unsigned cpl, uint16_t sel, int vec,
+                                uint32_t err)
+{
+    X86RunResult r = run64_gate(e, frag, cpl, sel);
+    bool has_err = false;
+    uint32_t got_err = 0;
+    int got = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(e->c, &has_err, &got_err) : -1;
+    X86State st = state(e);
+    EXPECT(got == vec && has_err && got_err == err && st.cpl == cpl && st.eip > e->entry[frag],
+           "%s: run %d, exception %d error %x at CPL %u (want %d error %x)", what, r, got, got_err, st.cpl, vec,
+           err);
+}
+
+/* 64-bit call gates (frags.asm gate64_*): CALL from CPL 3 to CPL 0 and RETF back,
+ * CALL at the same level from 64-bit and from compatibility mode, JMP, and the
+ * faults of the gate and of its target. */
+static void check_gate64(Env *e, const char *name)
+{
+    const uint64_t res = 0x30000, buf = 0x30800;
+    put_gate64(e, 0x00, 3, 0x18, e->entry[F_GATE64_KERNEL], 0);
+    put_gate64(e, 0x10, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0);
+    put64(e, LDT + 0x20, UINT64_C(0x00affa000000ffff)); /* 27h: ring-3 64-bit code */
+    put_gate64(e, 0x30, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0x0c);
+    put_gate64(e, 0x40, 0, 0x08, e->entry[F_GATE64_SAME_TARGET], 0);
+    put_gate64(e, 0x50, 0, 0x18, e->entry[F_GATE64_SAME_TARGET], 0);
+    put64(e, LDT + 0x50, get64(e, LDT + 0x50) & ~(UINT64_C(1) << 47)); /* not present */
+    put_gate64(e, 0x60, 0, 0x18, e->entry[F_GATE64_JMP_TARGET], 0);
+    put64(e, LDT + 0xf8, get64(e, LDT + 0x60)); /* its upper half past the LDT limit */
+    put32(e, buf + 0x604, 0x07);
+    put32(e, buf + 0x614, 0x14);
+
+    X86RunResult r = run64_gate(e, F_GATE64_USER, 3, 0);
+    X86Cpu *c = e->c;
+    X86State st = state(e);
+    bool has_err = false;
+    uint32_t err = 0;
+    int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err) : -1;
+    EXPECT(vec == X86_EXC_UD && st.eip == e->entry[F_GATE64_USER_RET] && st.cpl == 3 && st.seg[X86_CS].sel == 0x27 &&
+               st.seg[X86_SS].sel == 0x2b && st.regs[X86_ESP] == 0x8f000 && c->long64,
+           "%s: CALL through a 64-bit gate from CPL 3 and RETF back: run %d vector %d at %x:%llx CPL %u SS %x "
+           "RSP %llx",
+           name, r, vec, st.seg[X86_CS].sel, (unsigned long long)st.eip, st.cpl, st.seg[X86_SS].sel,
+           (unsigned long long)st.regs[X86_ESP]);
+    const uint64_t want[] = { RSP0_TOP - 32, 0, e->entry[F_GATE64_USER_RET], 0x27, 0x8f000, 0x2b };
+    static const char *what[] = { "RSP", "SS", "pushed RIP", "pushed CS", "pushed RSP", "pushed SS" };
+    for (unsigned k = 0; k < G_N_ELEMENTS(want); k++)
+        EXPECT(get64(e, res + 8 * (89 + k)) == want[k], "%s: 64-bit gate to CPL 0: %s %llx, want %llx", name,
+               what[k], (unsigned long long)get64(e, res + 8 * (89 + k)), (unsigned long long)want[k]);
+
+    put64(e, res + 8 * 95, 0);
+    r = run64_gate(e, F_GATE64_SAME, 0, 0);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 95) == 16 && c->regs[X86_ESP] == 0x90000 && c->long64,
+           "%s: CALL through a 64-bit gate at CPL 0: run %d, %llx bytes pushed", name, r,
+           (unsigned long long)get64(e, res + 8 * 95));
+    put64(e, res + 8 * 95, 0);
+    r = run(e, F_GATE64_COMPAT);
+    st = state(e);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 95) == 16 && !c->long64 && st.seg[X86_CS].sel == 0x08 &&
+               st.regs[X86_ESP] == 0x90000,
+           "%s: CALL through a 64-bit gate from compatibility mode: run %d, %llx bytes pushed, CS %x", name, r,
+           (unsigned long long)get64(e, res + 8 * 95), st.seg[X86_CS].sel);
+    r = run64_gate(e, F_GATE64_JMP_AX, 0, 0x64);
+    st = state(e);
+    EXPECT(r == X86_RUN_HALT && get64(e, res + 8 * 96) == 0x90000 && st.seg[X86_CS].sel == 0x18 &&
+               st.eip == e->entry[F_GATE64_JMP_TARGET] + 9,
+           "%s: JMP through a 64-bit gate: run %d, RSP %llx, at %x:%llx", name, r,
+           (unsigned long long)get64(e, res + 8 * 96), st.seg[X86_CS].sel, (unsigned long long)st.eip);
+
+    expect_gate64_fault(e, "64-bit gate with a type in its upper half", F_GATE64_CALL_AX, 0, 0x34, X86_EXC_GP, 0x34);
+    expect_gate64_fault(e, "64-bit gate to 32-bit code", F_GATE64_CALL_AX, 0, 0x44, X86_EXC_GP, 0x08);
+    expect_gate64_fault(e, "64-bit gate not present", F_GATE64_CALL_AX, 0, 0x54, X86_EXC_NP, 0x54);
+    expect_gate64_fault(e, "64-bit gate past the LDT limit", F_GATE64_CALL_AX, 0, 0xfc, X86_EXC_GP, 0xfc);
+    expect_gate64_fault(e, "DPL-0 64-bit gate from CPL 3", F_GATE64_CALL_AX, 3, 0x17, X86_EXC_GP, 0x14);
+    expect_gate64_fault(e, "JMP from CPL 3 through a gate to CPL 0 code", F_GATE64_JMP_AX, 3, 0x07, X86_EXC_GP, 0x18);
+}
+
+/* DR0-DR3 with 64-bit linear addresses (frags.asm dr64_*). */
+static void check_dr64(Env *e, const char *name)
+{
+    const uint64_t res = 0x30000;
+    X86Cpu *c = e->c;
+    put32(e, res + 0xf08, 0);
+    X86RunResult r = run64(e, F_DR64_DATA);
+    bool has_err = false;
+    uint32_t err = 0;
+    int vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err) : -1;
+    X86State st = state(e);
+    EXPECT(vec == X86_EXC_DB && st.eip == e->entry[F_DR64_DATA_AFTER] && (st.dr[6] & 0xf) == 1 &&
+               get32(e, res + 0xf08) == 1 && get64(e, res + 8 * 99) == KBASE + res + 0xf08,
+           "%s: data breakpoint above 4 GiB: run %d vector %d at %llx, DR6 %llx, DR0 read %llx", name, r, vec,
+           (unsigned long long)st.eip, (unsigned long long)st.dr[6], (unsigned long long)get64(e, res + 8 * 99));
+    r = run64(e, F_DR64_EXEC);
+    vec = r == X86_RUN_EXCEPTION ? x86_cpu_last_exception(c, &has_err, &err) : -1;
+    st = state(e);
+    EXPECT(vec == X86_EXC_DB && c->eip == KBASE + e->entry[F_DR64_EXEC_HI] && (st.dr[6] & 0xf) == 2,
+           "%s: instruction breakpoint above 4 GiB: run %d vector %d at %llx, DR6 %llx", name, r, vec,
+           (unsigned long long)c->eip, (unsigned long long)st.dr[6]);
+    st.dr[7] = 0x400;
+    st.dr[6] = 0xffff0ff0u;
+    x86_cpu_set_state(c, &st);
+    expect_fault64(e, "MOV to DR7 with bit 32 set", F_DR64_GP, X86_EXC_GP, true, 0);
+    /* The debugger's breakpoints and its page walk take 64-bit linear addresses too. */
+    GError *gerr = NULL;
+    uint64_t at = KBASE + e->entry[F_HIGH64_HI], pa = 0;
+    EXPECT(x86_cpu_debug_insert(c, CPU_DEBUG_BREAK_HW, at, 1, &gerr), "%s: debugger breakpoint above 4 GiB: %s",
+           name, gerr ? gerr->message : "");
+    g_clear_error(&gerr);
+    r = run64(e, F_HIGH64);
+    EXPECT(r == X86_RUN_DEBUG && c->eip == at, "%s: debugger breakpoint above 4 GiB: run %d at %llx", name, r,
+           (unsigned long long)c->eip);
+    x86_cpu_debug_remove_all(c);
+    x86_cpu_debug_resume(c, false);
+    EXPECT(x86_cpu_debug_translate(c, KBASE + 0x12345, &pa) && pa == 0x12345, "%s: debug walk above 4 GiB: %llx",
+           name, (unsigned long long)pa);
+}
+
 static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
 {
     Env e;
@@ -825,6 +977,8 @@ static void check_all(const char *name, bool jit, const uint8_t *code, size_t n)
     }
     check_leave_and_64(&e);
     check_64(&e, name);
+    check_gate64(&e, name);
+    check_dr64(&e, name);
     env_free(&e);
     check_lahf64(name, jit, code, n);
 }

@@ -691,6 +691,10 @@ static const Directed directed[] = {
     { "push/pop/call", "50" "4157" "5b" "4159" "e800000000" "5a" },
     /* mov rax,rsp; enter 32,0; leave */
     { "enter/leave", "4889e0" "c8200000" "c9" },
+    /* mov rbp,rsp; enter 24,3; mov rbx,rbp; mov rcx,rsp; leave; enter 16,1; leave */
+    /* mov rbx,0x100000; mov eax,0x1234567f; xlatb; mov ebx,0x100010; 67 xlatb */
+    { "xlat", "48c7c300001000" "b87f563412" "d7" "bb10001000" "67d7" },
+    { "enter with nesting levels", "4889e5" "c8180003" "4889eb" "4889e1" "c9" "c8100001" "c9" },
     /* xor eax,eax; mov rcx,5; l: inc rax; loop l; jrcxz +1; int3 */
     { "loop/jrcxz", "31c048c7c105000000" "48ffc0" "e2fb" "e301" "cc" },
     /* 67 loop with ECX: mov rcx,0x100000001; l: 67 loop l (runs once: ECX 1 -> 0) */

@@ -533,8 +533,21 @@ def mode_pa(args, tmp):
             if rc:
                 return rc
     finally:
-        os.kill(daemon, signal.SIGTERM)
+        stop_daemon(daemon)
     return 0
+
+
+def stop_daemon(pid):
+    """Stops the daemon and waits until it is gone: it removes its files from the runtime
+    folder as it exits, which would race with the removal of the temporary folder."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def record_backend(args, tmp, env, backend, guest=None, lines=SERIAL_LINES, tones=TONES, extra=(),

@@ -19,10 +19,14 @@
 
 static GPid daemon_pid;
 
+/* Waits until the daemon is gone: it removes its files from the work folder as it exits,
+ * which would race with remove_work_dir (the next atexit handler). */
 static void stop_daemon(void)
 {
-    if (daemon_pid > 0)
-        kill(daemon_pid, SIGTERM);
+    if (daemon_pid <= 0 || kill(daemon_pid, SIGTERM) != 0)
+        return;
+    for (int i = 0; i < 200 && kill(daemon_pid, 0) == 0; i++)
+        g_usleep(50 * 1000);
 }
 
 /* A daemon of our own (its runtime folder in the work folder), so the test meets no

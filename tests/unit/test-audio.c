@@ -236,6 +236,13 @@ static void test_capture_source(void)
     audio_capture_push(dev, frames, 480);
     vm_lock(vm);
     int16_t got[2 * 200];
+    /* The voice starts 100 ms (2400 frames at 24 kHz) behind the capture: silence, as
+     * nothing was captured before it started. */
+    for (int k = 0; k < 12; k++) {
+        audio_in_read(in, got, 200);
+        for (int i = 0; i < 200; i++)
+            g_assert_cmpint(got[2 * i], ==, 0);
+    }
     audio_in_read(in, got, 200);
     /* The first frame interpolates from silence; the rest are the pushed levels. */
     for (int i = 2; i < 200; i++) {
@@ -260,6 +267,80 @@ static void test_capture_source(void)
     vm_lock(vm);
     audio_in_free(in);
     vm_unlock(vm);
+    vm_free(vm);
+}
+
+/* ---- input timing: a real-time capture's late frames ---- */
+
+static void push_level(AudioDev *dev, int16_t level, size_t n)
+{
+    int16_t f[2 * 480];
+    for (size_t i = 0; i < 480; i++)
+        f[2 * i] = f[2 * i + 1] = level;
+    for (size_t done = 0; done < n; done += MIN(n - done, (size_t)480))
+        audio_capture_push(dev, f, MIN(n - done, (size_t)480));
+}
+
+/* A device reads a whole buffer at its end while the host delivers 20 ms late: the
+ * voice's start delay absorbs that, so the only silence is at the start, never inside
+ * the recording. A second voice started while the first records begins with what the
+ * capture delivered in the last 100 ms, not with silence. */
+static void test_capture_late_host(void)
+{
+    Vm *vm = vm_new_for_test(0);
+    GError *err = NULL;
+    g_assert_true(backend_open(vm, "audiodev", "none,id=a,out.frequency=48000", &err));
+    g_assert_no_error(err);
+    AudioDev *dev = backend_find(vm, "audiodev", "a");
+    CaptureSource c = { 0 };
+    g_assert_true(audio_set_capture_source(vm, capture_on, &c) == dev);
+    vm_lock(vm);
+    AudioIn *in = audio_in_new(dev, "pcm-in");
+    audio_in_set_format(in, AUDIO_FMT_S16, 1, 48000);
+    audio_in_set_active(in, true);
+    vm_unlock(vm);
+    g_assert_true(c.on);
+    /* 250 ms buffers; by each buffer's end the host has delivered 230 ms of it. */
+    int16_t *buf = g_new(int16_t, 12000);
+    size_t silent_inside = 0, loud = 0;
+    for (int b = 0; b < 4; b++) {
+        push_level(dev, 5000, b == 0 ? 11040 : 12000);
+        vm_lock(vm);
+        audio_in_read(in, buf, 12000);
+        vm_unlock(vm);
+        for (size_t i = 0; i < 12000; i++) {
+            if (buf[i] == 5000)
+                loud++;
+            else if (loud)
+                silent_inside++;
+        }
+    }
+    g_assert_cmpuint(silent_inside, ==, 0);
+    g_assert_cmpuint(loud, >=, 4 * 12000 - 4800 - 960 - 1);
+    /* A second voice: the last 100 ms of the capture at once. */
+    vm_lock(vm);
+    AudioIn *in2 = audio_in_new(dev, "mic-in");
+    audio_in_set_format(in2, AUDIO_FMT_S16, 1, 48000);
+    audio_in_set_active(in2, true);
+    audio_in_read(in2, buf, 4800);
+    vm_unlock(vm);
+    for (size_t i = 1; i < 4800; i++)
+        g_assert_cmpint(buf[i], ==, 5000);
+    /* Both stop: the next start has nothing stale from before. */
+    vm_lock(vm);
+    audio_in_set_active(in2, false);
+    audio_in_set_active(in, false);
+    audio_in_set_active(in, true);
+    audio_in_read(in, buf, 4800);
+    vm_unlock(vm);
+    for (size_t i = 0; i < 4800; i++)
+        g_assert_cmpint(buf[i], ==, 0);
+    vm_lock(vm);
+    audio_in_free(in2);
+    audio_in_free(in);
+    vm_unlock(vm);
+    g_assert_true(audio_set_capture_source(vm, NULL, NULL) == dev);
+    g_free(buf);
     vm_free(vm);
 }
 
@@ -589,6 +670,7 @@ int main(int argc, char **argv)
     g_test_add_func("/audio/full-scale", test_full_scale);
     g_test_add_func("/audio/options", test_options);
     g_test_add_func("/audio/capture-source", test_capture_source);
+    g_test_add_func("/audio/capture-late-host", test_capture_late_host);
     g_test_add_func("/audio/sb16-savevm", test_sb16_savevm);
     g_test_add_func("/audio/sb16-pause", test_sb16_pause);
     g_test_add_func("/audio/sb16-direct", test_sb16_direct);

@@ -16,6 +16,8 @@ table:
     dd sys64, sys64.kernel, sys64.ud, lahf64
     dd high64, high64.hi, high64.compat, high64_pf, desc64, fx64, cr8_64, cmp_ro64
     dd sysenter64, sysexit64_nc, iret32_64, retf_outer, retf_outer.user, far_mem64
+    dd gate64_user, gate64_user.ret, gate64_kernel, gate64_same, gate64_same.target, gate64_call_ax
+    dd gate64_jmp_ax, gate64_jmp_target, gate64_compat, dr64_data, dr64_data.after, dr64_exec, dr64_exec.hi, dr64_gp
 
 ; PAE, then EFER.LME and NXE, CR3, then CR0.PG (and WP) activates IA-32e mode (SDM
 ; vol. 3, 9.8.5); then reads and a write through the new mappings.
@@ -650,4 +652,89 @@ bits 32
     jmp 0x18:.back
 bits 64
 .back:
+    hlt
+
+; 64-bit call gates (SDM vol. 3, 5.8.3.1; the C side puts them in the LDT). From CPL 3
+; in 64-bit mode through a DPL-3 gate to 64-bit code at CPL 0: RSP0 and a null SS,
+; the old SS, RSP, CS and RIP pushed in 8-byte slots; the kernel side records what it
+; finds (RES + 8 * 89 to 94) and returns with RETF to CPL 3, which ends in UD2.
+gate64_user:
+    call far dword [abs BUF + 0x600] ; m16:32: a gate's offset comes from the gate
+.ret:
+    ud2
+gate64_kernel:
+    mov R(89), rsp
+    mov eax, ss
+    mov R(90), rax
+    mov rax, [rsp]
+    mov R(91), rax                  ; RIP: gate64_user.ret
+    mov rax, [rsp + 8]
+    mov R(92), rax                  ; CS: 27h
+    mov rax, [rsp + 16]
+    mov R(93), rax                  ; RSP: the user's
+    mov rax, [rsp + 24]
+    mov R(94), rax                  ; SS: 2Bh
+    o64 retf
+
+; At CPL 0 through a DPL-0 gate: CS and RIP on the current stack; the target counts
+; the bytes pushed (RES + 8 * 95) and returns.
+gate64_same:
+    mov rbx, rsp
+    call far dword [abs BUF + 0x610]
+    hlt
+.target:
+    sub rbx, rsp
+    mov R(95), rbx
+    o64 retf
+
+; A far CALL or JMP through the selector in AX (m16:32; the offset is ignored by gates).
+gate64_call_ax:
+    mov [abs BUF + 0x624], ax
+    call far dword [abs BUF + 0x620]
+    hlt
+gate64_jmp_ax:
+    mov [abs BUF + 0x624], ax
+    jmp far dword [abs BUF + 0x620]
+    hlt
+gate64_jmp_target:
+    mov R(96), rsp
+    hlt
+
+; From compatibility mode (CS 08h, CPL 0) a direct far CALL through the DPL-0 gate to
+; gate64_same's target, which returns with RETF and REX.W to compatibility mode.
+bits 32
+gate64_compat:
+    mov ebx, esp
+    call 0x14:0                     ; the gate gives the target
+    hlt
+bits 64
+
+; DR0-DR3 hold 64-bit linear addresses (SDM vol. 3, 17.2.4). A data breakpoint on
+; writes to a dword above 4 GiB traps after the store (its DR0 read back at RES + 8 *
+; 99); an instruction breakpoint above 4 GiB faults before the instruction; DR7 with a
+; bit of 63:32 set is #GP(0).
+dr64_data:
+    mov rax, KBASE + RES + 0xf08
+    mov dr0, rax
+    mov rbx, dr0
+    mov R(99), rbx
+    mov eax, 0x000d0001             ; L0, writes, 4 bytes
+    mov dr7, rax
+    mov rax, KBASE + RES + 0xf08
+    mov dword [rax], 1
+.after:
+    hlt
+dr64_exec:
+    lea rax, [rel .hi]
+    mov rbx, KBASE
+    add rax, rbx                    ; .hi's alias above 4 GiB
+    mov dr1, rax
+    mov ecx, 0x4                    ; L1, execution
+    mov dr7, rcx
+    jmp rax
+.hi:
+    hlt
+dr64_gp:
+    mov rax, 0x100000400
+    mov dr7, rax
     hlt

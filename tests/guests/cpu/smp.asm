@@ -145,11 +145,7 @@ pm_main:
     mov dword [CNT_SPLIT], 0
     mov dword [CNT_8B], CNT8_START_LO
     mov dword [CNT_8B + 4], CNT8_START_HI
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
+    AP_COUNT
     mov [NCPUS], eax
     cmp eax, 2
     CHECK32 ae, "run with -smp 2 or more"

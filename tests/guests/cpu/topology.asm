@@ -29,11 +29,7 @@ pm_main:
     mov dword [ALIVE], 0
     mov dword [TURN], 0
     mov dword [LOCKV], 0
-    mov al, 0x5f
-    out 0x70, al
-    in al, 0x71
-    movzx eax, al
-    inc eax
+    AP_COUNT
     mov [NCPUS], eax
     xor eax, eax
     cpuid
