@@ -108,19 +108,8 @@ static bool ea64(Tr *t, unsigned k)
         return true;
     }
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
-    int hb = H_NONE, hx = H_NONE;
-    if (b) {
-        JitMem m = gread(t, 8, i->base);
-        hb = m.direct ? m.base : H_RAX;
-        if (!m.direct)
-            emit_load(e, 8, H_RAX, m);
-    }
-    if (x) {
-        JitMem m = gread(t, 8, i->index);
-        hx = m.direct ? m.base : H_RCX;
-        if (!m.direct)
-            emit_load(e, 8, H_RCX, m);
-    }
+    int hb, hx;
+    jit_emit_ea_regs(t, i, 8, &hb, &hx);
     if (b || x)
         emit_lea(e, as, H_RAX, (JitMem){ hb, hx, x ? i->scale : 0, disp });
     else if (as == 8)
@@ -156,20 +145,7 @@ static JitMem probe64_at(Tr *t, Stub *s, unsigned segno, unsigned size, bool wri
     emit_alu_ri(e, 4, ALU_AND, H_RDX, TLB_SIZE - 1);
     emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, sizeof(X86Tlb) */
     emit_u32(e, (uint32_t)sizeof(X86Tlb));
-    emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
-    emit_mov_rr(e, 8, H_RCX, H_RAX);
-    emit_alu_ri(e, 8, ALU_AND, H_RCX, 0xfffff000u); /* (sign-extended: ~0xfff) */
-    emit_alu_rm(e, 8, ALU_CMP, H_RCX,
-                jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
-    jit_stub_jcc(t, s, HC_NE);
-    if (size > 1) {
-        emit_mov_rr(e, 4, H_RCX, H_RAX);
-        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
-        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
-        jit_stub_jcc(t, s, HC_A);
-    }
-    emit_load(e, 8, H_RSI, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r)));
-    return jmx(H_RSI, H_RAX, 0);
+    return jit_emit_probe_entry(t, s, 8, size, write);
 }
 
 /* Instruction k's memory operand through the probe; false: not inline (ea64). */
@@ -367,22 +343,7 @@ static void shift_flags(Tr *t, unsigned op, unsigned size)
     JitEmit *e = &t->e;
     unsigned msb = size * 8 - 1;
     if (op <= 1) {
-        emit_mov_rr(e, 8, H_RCX, H_RAX);
-        emit_mov_rr(e, 8, H_RDX, H_RAX);
-        if (op == 0) {
-            emit_shift_ri(e, 8, 5, H_RDX, msb);   /* RDX = MSB */
-            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1); /* CF = bit 0 */
-            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-        } else {
-            emit_shift_ri(e, 8, 5, H_RCX, msb);     /* CF = MSB */
-            emit_shift_ri(e, 8, 5, H_RDX, msb - 1); /* MSB:next */
-            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
-        }
-        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
-        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
-        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
-        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        jit_emit_rot_flags(e, 8, msb, op == 1);
         t->known_cc = CC_EAGER; /* (made so before the rotate) */
         return;
     }

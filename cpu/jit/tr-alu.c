@@ -371,24 +371,7 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, uns
         emit_load(e, 4, H_RAX, dst);
         emit_shift_ri(e, 4, op, H_RAX, count);
         emit_store(e, 4, dst, H_RAX);
-        emit_mov_rr(e, 4, H_RCX, H_RAX);
-        emit_mov_rr(e, 4, H_RDX, H_RAX);
-        if (op == 0) {
-            /* CF = bit 0, OF = bit 31 ^ CF */
-            emit_shift_ri(e, 4, 5, H_RDX, 31);
-            emit_alu_ri(e, 4, ALU_AND, H_RCX, 1);
-            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-        } else {
-            /* CF = bit 31, OF = bit 31 ^ bit 30 */
-            emit_shift_ri(e, 4, 5, H_RCX, 31);
-            emit_shift_ri(e, 4, 5, H_RDX, 30);
-            emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
-            emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
-        }
-        emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
-        emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
-        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
-        emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+        jit_emit_rot_flags(e, 4, 31, op == 1);
         emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
         t->known_cc = CC_EAGER;
         return true;
@@ -415,6 +398,30 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, uns
     emit_store_imm(e, 4, CPU(cc_op), size == 2 ? CC_SHIFT16 : CC_SHIFT32);
     t->known_cc = size == 2 ? CC_SHIFT16 : CC_SHIFT32;
     return true;
+}
+
+/* CF and OF of a ROL (ror false) or ROR whose result is in RAX, into eflags (SDM vol.
+ * 2, RCL/RCR/ROL/ROR): ROL: CF = bit 0, OF = the MSB (bit msb) ^ CF; ROR: CF = the MSB,
+ * OF = the MSB ^ the next bit. w: the width of the host shifts (RAX holds the result
+ * zero-extended to w bytes). Clobbers RCX, RDX. */
+void jit_emit_rot_flags(JitEmit *e, unsigned w, unsigned msb, bool ror)
+{
+    emit_mov_rr(e, w, H_RCX, H_RAX);
+    emit_mov_rr(e, w, H_RDX, H_RAX);
+    if (!ror) {
+        emit_shift_ri(e, w, 5, H_RDX, msb);   /* RDX = MSB */
+        emit_alu_ri(e, 4, ALU_AND, H_RCX, 1); /* CF = bit 0 */
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    } else {
+        emit_shift_ri(e, w, 5, H_RCX, msb);     /* CF = MSB */
+        emit_shift_ri(e, w, 5, H_RDX, msb - 1); /* MSB:next */
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+        emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+    }
+    emit_shift_ri(e, 4, 4, H_RDX, 11); /* OF is bit 11, CF bit 0 */
+    emit_alu_rr(e, 4, ALU_OR, H_RCX, H_RDX);
+    emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)(X86_FL_CF | X86_FL_OF));
+    emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
 }
 
 /* The operand size a shift by count compiles inline at, or 0: 32-bit, or 16-bit

@@ -7,6 +7,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The host registers of i's address base and index at w bytes (4, or 8 for 64-bit
+ * addresses): registers the cache holds are addressed in place, the others loaded
+ * into RAX (base) and RCX (index). H_NONE for an absent one. */
+void jit_emit_ea_regs(Tr *t, const X86Insn *i, unsigned w, int *hb, int *hx)
+{
+    JitEmit *e = &t->e;
+    *hb = *hx = H_NONE;
+    if (i->base != R_ZERO) {
+        JitMem m = gread(t, w, i->base);
+        *hb = m.direct ? m.base : H_RAX;
+        if (!m.direct)
+            emit_load(e, w, H_RAX, m);
+    }
+    if (i->index != R_ZERO) {
+        JitMem m = gread(t, w, i->index);
+        *hx = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, w, H_RCX, m);
+    }
+}
+
 /* EAX = effective address of i's memory operand (SDM vol. 2, 2.1.5), 16-bit
  * wrapped for 16-bit addressing. Clobbers ECX. */
 void jit_emit_ea(Tr *t, const X86Insn *i)
@@ -15,20 +36,8 @@ void jit_emit_ea(Tr *t, const X86Insn *i)
     t->hflags = false; /* (the address arithmetic may change them) */
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int32_t disp = (int32_t)i->disp;
-    /* Registers the cache holds are addressed in place; the others loaded first. */
-    int hb = H_NONE, hx = H_NONE;
-    if (b) {
-        JitMem m = gread(t, 4, i->base);
-        hb = m.direct ? m.base : H_RAX;
-        if (!m.direct)
-            emit_load(e, 4, H_RAX, m);
-    }
-    if (x) {
-        JitMem m = gread(t, 4, i->index);
-        hx = m.direct ? m.base : H_RCX;
-        if (!m.direct)
-            emit_load(e, 4, H_RCX, m);
-    }
+    int hb, hx;
+    jit_emit_ea_regs(t, i, 4, &hb, &hx);
     if (b && !x && !disp) {
         if (hb != H_RAX)
             emit_mov_rr(e, 4, H_RAX, hb);
@@ -93,12 +102,21 @@ JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned
         emit_op_rr(e, 4, 0x69, H_RDX, H_RDX); /* IMUL EDX, EDX, imm32 */
         emit_u32(e, (uint32_t)sizeof(X86Tlb));
     }
+    return jit_emit_probe_entry(t, s, 4, size, write);
+}
+
+/* The probe's end, with EDX = the TLB index and RAX = the linear address (w bytes,
+ * 4: zero-extended): the entry's whole tag is the address's page (a 32-bit address
+ * never matches the entry of a 64-bit one whose low 32 bits agree) and the access
+ * stays in the page; returns [RSI + RAX]. Clobbers RCX, RDX. */
+JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write)
+{
+    JitEmit *e = &t->e;
+    _Static_assert(sizeof(((X86Tlb *)0)->tag_r) == 8, "X86Tlb tags are 64-bit");
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfffff000u);
-    /* The whole tag: RCX (a 32-bit address, zero-extended) must not match the entry of
-     * a 64-bit address whose low 32 bits agree. */
-    emit_alu_rm(e, (unsigned)sizeof(((X86Tlb *)0)->tag_r), ALU_CMP, H_RCX,
+    emit_mov_rr(e, w, H_RCX, H_RAX);
+    emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX,
                 jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
     jit_stub_jcc(t, s, HC_NE);
     if (size > 1) {

@@ -273,18 +273,24 @@ static inline void eip_to_eax(Tr *t, uint32_t delta)
 Stub *jit_stub_new(Tr *t, unsigned k);
 void jit_stub_jcc(Tr *t, Stub *s, unsigned cc);
 
-/* tr-mem.c: EAX = the effective address of i's memory operand (clobbers ECX); the
- * inline TLB probe of it, or of the offset in EAX in segment segno, returning the host
- * operand [RSI + RAX] (anything unusual jumps to stub s; clobbers ECX, EDX). */
+/* tr-mem.c: the base and index of i's address as host registers at w bytes (loaded
+ * into RAX, RCX where the cache does not hold them); EAX = the effective address of
+ * i's memory operand (clobbers ECX); the inline TLB probe of it, or of the offset in
+ * EAX in segment segno, returning the host operand [RSI + RAX] (anything unusual jumps
+ * to stub s; clobbers ECX, EDX); its end from the TLB index in EDX, shared with 64-bit
+ * code. */
+void jit_emit_ea_regs(Tr *t, const X86Insn *i, unsigned w, int *hb, int *hx);
 void jit_emit_ea(Tr *t, const X86Insn *i);
 JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write);
 JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
+JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write);
 bool jit_tr_mov_moffs(Tr *t, unsigned k);
 bool jit_tr_cmov_mem(Tr *t, unsigned k);
 
 /* tr-alu.c: the lazy flags of EAX op ECX / EAX & ECX; the guest's CF into R13D; the
  * host condition code that tests guest condition cc; whether an ALU op is pure for
- * the dead-flags pass (ADC/SBB read CF); the arithmetic forms (false: not inline). */
+ * the dead-flags pass (ADC/SBB read CF); CF and OF of a rotate's result in RAX; the
+ * arithmetic forms (false: not inline). */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size);
 void jit_emit_test_flags(Tr *t, unsigned size);
 void jit_emit_cf_to_r13(Tr *t);
@@ -293,6 +299,7 @@ bool jit_alu_pure(unsigned aluop);
 bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size);
 bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec);
 bool jit_tr_lea(Tr *t, const X86Insn *i);
+void jit_emit_rot_flags(JitEmit *e, unsigned w, unsigned msb, bool ror);
 bool jit_tr_shift(Tr *t, const X86Insn *i, unsigned count);
 bool jit_tr_shift_mem(Tr *t, unsigned k, unsigned count);
 bool jit_tr_shift_cl(Tr *t, const X86Insn *i);

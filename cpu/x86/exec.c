@@ -30,6 +30,20 @@ struct X86Block {
     void *jit;              /* the translator's code for this block (run_block's slot) */
 };
 
+/* An instruction that crosses a page: no block holds it (blocks are cached per page),
+ * so the dispatcher runs it alone; kept decoded with both pages and their versions so
+ * that a loop over it is not fetched and decoded again on every pass (the amd64 Linux
+ * kit ran 12 million of these). */
+typedef struct {
+    uint64_t lin;           /* linear address of its first byte */
+    uint64_t phys[2];       /* the two pages it was decoded from */
+    uint32_t version[2];    /* their versions then */
+    uint8_t code32;         /* decoding mode, as X86Block.code32; 0xff: empty */
+    X86Insn insn;
+} X86CrossInsn;
+
+#define CROSS_SLOTS 64
+
 struct X86CodeCache {
     X86Block *hash[1u << HASH_BITS];
     X86Block *blocks;
@@ -40,6 +54,7 @@ struct X86CodeCache {
     uint64_t *code_mask;      /* per page: which 64-byte chunks hold decoded code */
     X86Block scratch;         /* a block that is not cached (page-crossing, >4 GiB) */
     X86Insn scratch_insn[BLOCK_MAX_INSNS];
+    X86CrossInsn cross[CROSS_SLOTS];
 };
 
 X86CodeCache *x86_code_new(void)
@@ -49,6 +64,8 @@ X86CodeCache *x86_code_new(void)
     cc->pool = g_new(X86Insn, POOL_INSNS);
     cc->page_version = g_new0(uint32_t, PAGES_4G);
     cc->code_mask = g_new0(uint64_t, PAGES_4G);
+    for (unsigned k = 0; k < CROSS_SLOTS; k++)
+        cc->cross[k].code32 = 0xff;
     return cc;
 }
 
@@ -71,6 +88,8 @@ void x86_code_flush_all(X86Cpu *c)
     c->stats.code_flushes++;
     c->last_block = NULL;
     memset(cc->hash, 0, sizeof(cc->hash));
+    for (unsigned k = 0; k < CROSS_SLOTS; k++)
+        cc->cross[k].code32 = 0xff;
     cc->nblocks = 0;
     cc->pool_used = 0;
 }
@@ -166,6 +185,20 @@ static unsigned decode_run(const X86Cpu *c, const uint8_t *p, unsigned avail, un
     return n;
 }
 
+/* Marks the page of phys as holding decoded code, so that stores into it are seen
+ * (bump its version), before its bytes are read. */
+static void mark_code_page(X86Cpu *c, uint64_t phys)
+{
+    if (!c->code->code_mask[phys >> 12] || (c->smp && !(mem_page_flags(c->mem, phys) & MEM_PAGE_CODE))) {
+        /* Other vCPUs may hold write pointers to the page: they drop them before their
+         * next block, and report the page then (mmu.c's tlb_drop_write). */
+        bool marked = mem_set_code_page(c->mem, phys, true);
+        if (!marked && c->smp)
+            vcpu_flush_others(c->v);
+        x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
+    }
+}
+
 /* Looks up or builds the block at the current CS:EIP; NULL when the instruction must
  * be fetched byte-wise (it crosses a page or the CS limit, or comes from MMIO). */
 static X86Block *block_get(X86Cpu *c)
@@ -243,14 +276,7 @@ static X86Block *block_get(X86Cpu *c)
      * read let a store land between the two unreported (smp.asm's decoding race lost
      * a round now and then). The version is not read again: a report between the mark
      * and the read would then leave this block valid and the page unmarked. */
-    if (!cc->code_mask[pfn] || (c->smp && !(mem_page_flags(c->mem, phys) & MEM_PAGE_CODE))) {
-        /* Other vCPUs may hold write pointers to the page: they drop them before their
-         * next block, and report the page then (mmu.c's tlb_drop_write). */
-        bool marked = mem_set_code_page(c->mem, phys, true);
-        if (!marked && c->smp)
-            vcpu_flush_others(c->v);
-        x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
-    }
+    mark_code_page(c, phys);
     X86Insn *insns = cc->pool + cc->pool_used;
     unsigned bytes;
     unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
@@ -390,6 +416,75 @@ static inline void exec_block(X86Cpu *c, X86Block *b, unsigned n)
     c->block_eip = c->eip;
     c->icount += c->run_block(c, b->insns, n, &b->jit);
     c->block_start = NULL;
+}
+
+/* The TLB entry that maps linear page lin for fetching, filled on a miss (a fault is
+ * the fetch's own); NULL when no host memory is behind it. */
+static X86Tlb *fetch_entry(X86Cpu *c, uint64_t lin)
+{
+    X86Tlb *tlb = c->cpl == 3 ? c->tlb_user : c->tlb_sup;
+    X86Tlb *e = &tlb[x86_tlb_index(lin)];
+    uint64_t page = lin & ~UINT64_C(0xfff);
+    if (e->tag_x != page) {
+        e = x86_tlb_fill(c, lin, ACC_FETCH | c->acc_user);
+        if (e->tag_x != page)
+            return NULL;
+    }
+    return e;
+}
+
+/* The instruction at CS:EIP that block_get could not take: from the page-crossing
+ * cache when both its pages are mapped as when it was decoded and unchanged since
+ * (their versions), else fetched and decoded into tmp. The fetch faults as
+ * decode_uncached's would: the first page was mapped by block_get, the second is
+ * needed by an instruction that crosses into it. */
+static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
+{
+    X86CodeCache *cc = c->code;
+    X86Seg *cs = &c->seg[S_CS];
+    uint64_t lin = (cs->base + c->eip) & c->lin_mask;
+    unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
+    X86Tlb *e0;
+    if (!cs->flat || left >= 15 || (c->run_flags & X86_RUN_NO_CACHE) || !(e0 = fetch_entry(c, lin))) {
+        decode_uncached(c, tmp); /* a CS limit, MMIO, no caching asked for: byte-wise */
+        return tmp;
+    }
+    uint64_t phys0 = e0->phys & ~UINT64_C(0xfff);
+    const uint8_t *h0 = (const uint8_t *)(e0->add_r + (lin & ~UINT64_C(0xfff)));
+    X86Tlb *e1 = fetch_entry(c, (lin + left) & c->lin_mask);
+    if (!e1 || phys0 >> 32 || e1->phys >> 32) {
+        decode_uncached(c, tmp);
+        return tmp;
+    }
+    uint64_t phys1 = e1->phys & ~UINT64_C(0xfff);
+    const uint8_t *h1 = (const uint8_t *)(e1->add_r + ((lin + left) & c->lin_mask));
+    unsigned code32 = c->code32 | (unsigned)c->long64 << 1;
+    uint32_t v0 = __atomic_load_n(&cc->page_version[phys0 >> 12], __ATOMIC_ACQUIRE);
+    uint32_t v1 = __atomic_load_n(&cc->page_version[phys1 >> 12], __ATOMIC_ACQUIRE);
+    X86CrossInsn *x = &cc->cross[(lin ^ (lin >> 12)) & (CROSS_SLOTS - 1)];
+    if (x->lin == lin && x->code32 == code32 && x->phys[0] == phys0 && x->phys[1] == phys1 &&
+        x->version[0] == v0 && x->version[1] == v1)
+        return &x->insn;
+    /* Both pages marked before their bytes are read, as in block_get. */
+    mark_code_page(c, phys0);
+    mark_code_page(c, phys1);
+    uint8_t buf[15];
+    memcpy(buf, h0 + (lin & 0xfff), left);
+    memcpy(buf + left, h1, 15 - left);
+    X86DecodeResult r = (code32 & 2) ? x86_decode64(buf, 15, &x->insn) : x86_decode(buf, 15, code32 & 1, &x->insn);
+    (void)r; /* (15 bytes always decode: too long is the #GP form) */
+    gate_features(c, &x->insn);
+    unsigned len = x->insn.len;
+    x->lin = lin;
+    x->code32 = (uint8_t)code32;
+    x->phys[0] = phys0;
+    x->phys[1] = phys1;
+    x->version[0] = v0;
+    x->version[1] = v1;
+    cc->code_mask[phys0 >> 12] |= chunk_bits(lin & 0xfff, len < left ? len : left);
+    if (len > left)
+        cc->code_mask[phys1 >> 12] |= chunk_bits(0, len - left);
+    return &x->insn;
 }
 
 static void trace_insn(X86Cpu *c, const X86Insn *i)
@@ -697,6 +792,7 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
             }
             if (c->intr_shadow || (c->eflags & (X86_FL_TF | X86_FL_RF)) || (c->code_bp & X86_CODE_BP_DR) ||
                 (vlog_mask & LOG_EXEC)) {
+                c->stats.steps_shadow += c->intr_shadow != 0;
                 step_one(c);
                 continue;
             }
@@ -708,8 +804,8 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
                 X86Insn tmp;
                 c->last_block = NULL;
                 c->stats.steps++;
-                decode_uncached(c, &tmp);
-                exec_insns(c, &tmp, 1);
+                c->stats.steps_fetch++;
+                exec_insns(c, cross_get(c, &tmp), 1);
                 continue;
             }
             chain_to(c, b);

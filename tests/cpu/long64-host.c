@@ -46,7 +46,7 @@ typedef struct Case {
     uint32_t undef;           /* flags the SDM leaves undefined after the code */
     uint8_t data[PAGE];
     uint8_t stack[PAGE];
-    uint8_t code[256];
+    uint8_t code[2 * PAGE];   /* (random cases use the first 256 bytes) */
     unsigned len;
 } Case;
 
@@ -761,6 +761,41 @@ static const Directed directed_sse42 = {
     "crc32 r64", "f2480f38f1c3f24c0f38f10c2510001000f2480f38f0d1f20f38f1cef24d0f38f1d3"
 };
 
+/* Instructions across page ends in a loop, which the dispatcher keeps decoded with
+ * both pages (cpu/x86/exec.c): mov ecx,50; jmp x; x (3 bytes before the second code
+ * page): add rax,0x12345678 (the immediate split 1:3); jmp y; y (the last byte of the
+ * second page): add rax,rcx (REX.W alone before the page end); dec ecx; jnz x; then
+ * the INT3 filling. */
+static unsigned crossing_code(uint8_t *out)
+{
+    const uint32_t base = CODE_ADDR + STUB_LEN;
+    const uint32_t x = CODE_ADDR + PAGE - 3, y = CODE_ADDR + 2 * PAGE - 1;
+    memset(out, 0xcc, 2 * PAGE);
+    uint8_t *p = out;
+    *p++ = 0xb9; /* mov ecx, 50 */
+    uint32_t v = 50;
+    memcpy(p, &v, 4);
+    p += 4;
+    *p++ = 0xe9; /* jmp x */
+    v = x - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    p = out + (x - base);
+    static const uint8_t add_imm[] = { 0x48, 0x05, 0x78, 0x56, 0x34, 0x12 };
+    memcpy(p, add_imm, sizeof(add_imm));
+    p += sizeof(add_imm);
+    *p++ = 0xe9; /* jmp y */
+    v = y - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    p = out + (y - base);
+    static const uint8_t tail[] = { 0x48, 0x01, 0xc8, 0xff, 0xc9, 0x0f, 0x85 }; /* add rax,rcx; dec ecx; jnz */
+    memcpy(p, tail, sizeof(tail));
+    p += sizeof(tail);
+    v = x - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    p += 4;
+    return (unsigned)(p - out) + 1;
+}
+
 static unsigned from_hex(const char *h, uint8_t *out)
 {
     unsigned n = 0;
@@ -846,6 +881,11 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
             k.undef = FL_ALL;
         run_case(&g, mode, directed[d].what, &k);
     }
+    rng_state = seed + G_N_ELEMENTS(directed) + 2;
+    gen_case(&k);
+    k.undef = 0;
+    k.len = crossing_code(k.code);
+    run_case(&g, mode, "instructions across page ends, in a loop", &k);
     if (__builtin_cpu_supports("sse4.1")) {
         rng_state = seed + G_N_ELEMENTS(directed);
         gen_case(&k);
