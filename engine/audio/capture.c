@@ -45,7 +45,7 @@ static void in_reset_stream(AudioIn *in)
  * of IN_DELAY silence before it. */
 static void in_start_delayed(AudioDev *dev, AudioIn *in)
 {
-    size_t delay = dev->hist_cap, from_hist = MIN(dev->hist_count, delay);
+    size_t delay = dev->hist_cap, from_hist = dev->hist_count;
     memset(in->ring, 0, 2 * sizeof(int16_t) * (delay - from_hist));
     for (size_t k = 0; k < from_hist; k++) {
         size_t at = (dev->hist_head + dev->hist_count - from_hist + k) % dev->hist_cap;
@@ -132,7 +132,26 @@ void audio_in_set_active(AudioIn *in, bool active)
         capture_switch(dev, false);
 }
 
-/* Queues n frames of channels channels (1 or 2) for every recording voice. */
+/* Appends n frames of channels channels (1 or 2) to a stereo ring of cap frames; when
+ * full, the oldest go. */
+static void ring_append(int16_t *ring, size_t cap, size_t *head, size_t *count, const int16_t *frames, size_t n,
+                        unsigned channels)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (*count == cap) {
+            *head = (*head + 1) % cap;
+            (*count)--;
+        }
+        size_t at = (*head + *count) % cap;
+        ring[2 * at] = frames[k * channels];
+        ring[2 * at + 1] = frames[k * channels + channels - 1];
+        (*count)++;
+    }
+}
+
+/* Queues n frames of channels channels (1 or 2) for every recording voice, and in the
+ * history while any records (frames a corked stream still hands over after the last
+ * voice stopped are not kept). */
 static void captured(AudioDev *dev, const int16_t *frames, size_t n, unsigned channels)
 {
     g_mutex_lock(&dev->in_lock);
@@ -142,30 +161,10 @@ static void captured(AudioDev *dev, const int16_t *frames, size_t n, unsigned ch
         if (!in->active)
             continue;
         recording = true;
-        for (size_t k = 0; k < n; k++) {
-            int16_t left = frames[k * channels];
-            int16_t right = channels == 2 ? frames[k * 2 + 1] : left;
-            if (in->count == in->cap) {
-                in->head = (in->head + 1) % in->cap;   /* the oldest goes */
-                in->count--;
-            }
-            size_t at = (in->head + in->count) % in->cap;
-            in->ring[2 * at] = left;
-            in->ring[2 * at + 1] = right;
-            in->count++;
-        }
+        ring_append(in->ring, in->cap, &in->head, &in->count, frames, n, channels);
     }
-    /* Frames a corked stream still hands over after the last voice stopped are not kept. */
-    for (size_t k = 0; recording && k < n; k++) {
-        if (dev->hist_count == dev->hist_cap) {
-            dev->hist_head = (dev->hist_head + 1) % dev->hist_cap;
-            dev->hist_count--;
-        }
-        size_t at = (dev->hist_head + dev->hist_count) % dev->hist_cap;
-        dev->hist[2 * at] = frames[k * channels];
-        dev->hist[2 * at + 1] = channels == 2 ? frames[k * 2 + 1] : frames[k * channels];
-        dev->hist_count++;
-    }
+    if (recording)
+        ring_append(dev->hist, dev->hist_cap, &dev->hist_head, &dev->hist_count, frames, n, channels);
     g_mutex_unlock(&dev->in_lock);
 }
 
