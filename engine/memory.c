@@ -78,6 +78,7 @@ GuestMemory *mem_new(uint64_t ram_size, GError **err)
     mi->pub.read_page = g_new0(uint8_t *, PAGES_32);
     mi->pub.write_page = g_new0(uint8_t *, PAGES_32);
     mi->pub.page_flags = g_new0(uint8_t, PAGES_32);
+    mi->pub.page_writers = g_new0(_Atomic uint32_t, PAGES_32);
     mi->regions = g_ptr_array_new();
     mi->listeners = g_ptr_array_new();
     memset(mi->low_window, 0, sizeof(mi->low_window));
@@ -111,6 +112,7 @@ void mem_free(GuestMemory *m)
     g_free(m->read_page);
     g_free(m->write_page);
     g_free(m->page_flags);
+    g_free((void *)m->page_writers);
     g_free(mi);
 }
 
@@ -394,6 +396,13 @@ bool mem_set_code_page(GuestMemory *m, hwaddr pa, bool code)
     else
         old = __atomic_fetch_and(&m->page_flags[pfn], (uint8_t)~MEM_PAGE_CODE, __ATOMIC_SEQ_CST);
     return old & MEM_PAGE_CODE;
+}
+
+uint32_t mem_take_page_writers(GuestMemory *m, hwaddr pa)
+{
+    if (pa >= (UINT64_C(1) << 32))
+        return 0;
+    return atomic_exchange(&m->page_writers[pa >> MEM_PAGE_BITS], 0);
 }
 
 void mem_set_ram_window(GuestMemory *m, hwaddr base, uint64_t size, bool read_ram, bool write_ram)

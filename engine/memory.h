@@ -6,6 +6,7 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,6 +60,10 @@ struct GuestMemory {
     uint8_t **read_page;
     uint8_t **write_page;
     uint8_t *page_flags;
+    /* Per page below 4 GiB, the vCPUs (a bit per index) that may hold a direct write
+     * pointer to it: a vCPU that starts caching code from the page asks only these
+     * to drop theirs (cpu/x86 exec.c). Set before a pointer is handed out. */
+    _Atomic uint32_t *page_writers;
     /* Bumped on every change that invalidates host pointers handed out. */
     volatile unsigned generation;
     /* RAM above 4 GiB: guest [4 GiB, 4 GiB + ram_above_4g) maps to ram_high. */
@@ -143,6 +148,20 @@ static inline unsigned mem_page_flags(const GuestMemory *m, hwaddr pa)
 /* The CPU marks pages it caches code from; mem_write then reports overwrites. Returns
  * whether the page was marked before. */
 bool mem_set_code_page(GuestMemory *m, hwaddr pa, bool code);
+/* vCPU cpu may take a direct write pointer to the page of pa: call before checking
+ * the page's code mark (with the marker's mem_take_page_writers after its mark, one of
+ * the two sees the other). */
+static inline void mem_add_page_writer(GuestMemory *m, hwaddr pa, unsigned cpu)
+{
+    if (pa >= (UINT64_C(1) << 32))
+        return;
+    _Atomic uint32_t *w = &m->page_writers[pa >> MEM_PAGE_BITS];
+    if (!(atomic_load_explicit(w, memory_order_acquire) & (1u << cpu)))
+        atomic_fetch_or(w, 1u << cpu);
+}
+/* The page's writers, cleared: the caller (which just marked the page as code) asks
+ * them to drop their pointers. */
+uint32_t mem_take_page_writers(GuestMemory *m, hwaddr pa);
 /* A CPU overwrote a page another CPU may hold code from: every listener's code_written
  * hears of it (any thread; listeners are fixed while vCPUs run). */
 void mem_report_code_write(GuestMemory *m, hwaddr addr, size_t len);

@@ -207,9 +207,11 @@ void vcpu_halt_wait(Vcpu *v, bool wake_on_intr)
     Vm *vm = v->vm;
     unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_NMI | VCPU_REQ_INIT | VCPU_REQ_SIPI |
                     (wake_on_intr ? VCPU_REQ_INTR : 0);
+    atomic_store(&v->in_guest, false);
     g_mutex_lock(&vm->lock);
     while (!(atomic_load(&v->requests) & mask))
         g_cond_wait(&vm->halt_cond, &vm->lock);
+    atomic_store(&v->in_guest, true);
     g_mutex_unlock(&vm->lock);
 }
 
@@ -217,9 +219,11 @@ void vcpu_sipi_wait(Vcpu *v)
 {
     Vm *vm = v->vm;
     unsigned mask = VCPU_REQ_EXIT | VCPU_REQ_INIT | VCPU_REQ_SIPI;
+    atomic_store(&v->in_guest, false);
     g_mutex_lock(&vm->lock);
     while (!(atomic_load(&v->requests) & mask))
         g_cond_wait(&vm->halt_cond, &vm->lock);
+    atomic_store(&v->in_guest, true);
     g_mutex_unlock(&vm->lock);
 }
 
@@ -265,14 +269,63 @@ void vcpu_exclusive_end(Vcpu *v)
     g_mutex_unlock(&vm->lock);
 }
 
-void vcpu_flush_others(Vcpu *v)
+void vcpu_flush_ask_begin(Vcpu *v)
+{
+    atomic_store(&v->flush_asking, true);
+}
+
+void vcpu_flush_ask_end(Vcpu *v)
+{
+    atomic_store(&v->flush_asking, false);
+}
+
+G_STATIC_ASSERT(VM_CPUS_MAX <= 32); /* a bit each in GuestMemory.page_writers */
+
+void vcpu_flush_ask(Vcpu *v, uint32_t cpus)
 {
     Vm *vm = v->vm;
     if (!vm)
         return;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (&vm->vcpus[i] == v || !(cpus & (1u << i)))
+            continue;
+        /* Counted before the request is raised: the count a server reads after taking
+         * the request includes every ask whose request it took. */
+        atomic_fetch_add(&vm->vcpus[i].flush_asked, 1);
+        atomic_fetch_or(&vm->vcpus[i].requests, VCPU_REQ_TLB);
+    }
+}
+
+uint64_t vcpu_flush_take(Vcpu *v)
+{
+    vcpu_clear_request(v, VCPU_REQ_TLB);
+    return atomic_load(&v->flush_asked);
+}
+
+void vcpu_flush_served(Vcpu *v, uint64_t asked)
+{
+    atomic_store(&v->flush_served, asked);
+}
+
+bool vcpu_flushes_pending(Vcpu *v)
+{
+    Vm *vm = v->vm;
+    if (!vm)
+        return false;
+    /* An asker still raising its requests first: once it is done, every request it
+     * asked is counted and raised. */
     for (unsigned i = 0; i < vm->ncpus; i++)
-        if (&vm->vcpus[i] != v)
-            atomic_fetch_or(&vm->vcpus[i].requests, VCPU_REQ_TLB);
+        if (&vm->vcpus[i] != v && atomic_load(&vm->vcpus[i].flush_asking))
+            return true;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        Vcpu *o = &vm->vcpus[i];
+        if (o == v)
+            continue;
+        uint64_t asked = atomic_load(&o->flush_asked);
+        if (atomic_load(&o->flush_served) < asked && atomic_load(&o->in_guest))
+            return true;
+    }
+    return false;
 }
 
 void vcpu_set_request(Vm *vm, unsigned bits)
@@ -388,7 +441,9 @@ static gpointer vcpu_thread(gpointer data)
         }
         vm->vcpu_in_run++;
         g_mutex_unlock(&vm->lock);
+        atomic_store(&v->in_guest, true);
         CpuRunResult r = vm->accel->vcpu_run(v);
+        atomic_store(&v->in_guest, false);
         g_mutex_lock(&vm->lock);
         vm->vcpu_in_run--;
         g_cond_broadcast(&vm->park_cond);

@@ -18,6 +18,7 @@ enum {
     VCPU_REQ_TLB  = 1u << 3, /* the memory map changed: drop cached translations */
     VCPU_REQ_INIT = 1u << 4, /* an INIT IPI: to the INIT state, APs then wait for SIPI */
     VCPU_REQ_SIPI = 1u << 5, /* a STARTUP IPI (Vcpu.sipi_vector): leaves wait-for-SIPI */
+    VCPU_REQ_SYNC = 1u << 6, /* a serializing instruction waits for others' flushes */
 };
 
 /* The interrupt acknowledge cycle: the vector to deliver (-1: none). */
@@ -72,6 +73,12 @@ typedef struct Vcpu {
     /* The vector of the last STARTUP IPI (VCPU_REQ_SIPI): the AP starts at vector:0000. */
     _Atomic unsigned sipi_vector;
     CpuPins pins;
+    /* Cross-modifying code (vcpu_flush_ask below): flush requests asked of this
+     * vCPU and how many of them it served; set while it asks others itself; set while
+     * it may run guest code without looking at its requests first. */
+    _Atomic uint64_t flush_asked, flush_served;
+    _Atomic bool flush_asking;
+    _Atomic bool in_guest;
 } Vcpu;
 
 /* The vCPU the calling thread runs, or NULL on any other thread (the local APIC's
@@ -122,9 +129,23 @@ void vcpu_sipi_wait(Vcpu *v);
 void vcpu_exclusive_begin(Vcpu *v);
 void vcpu_exclusive_end(Vcpu *v);
 
-/* The other vCPUs drop their cached translations before their next instruction (v
- * started caching code from a page they may hold write pointers to). Any thread. */
-void vcpu_flush_others(Vcpu *v);
+/* Cross-modifying code (SDM vol. 3, 8.1.3). A vCPU that starts caching code from a
+ * page asks the vCPUs that may hold write pointers to it (cpus: a bit per index;
+ * GuestMemory.page_writers) to drop their cached translations (vcpu_flush_ask,
+ * between vcpu_flush_ask_begin and _end).
+ * Each serves the request at its next instruction boundary (vcpu_flush_take, the
+ * flush, vcpu_flush_served); until then its stores through an old pointer reach
+ * memory unseen by the code cache. A serializing instruction waits for every request
+ * asked before it to be served (vcpu_flushes_pending), so code another CPU rewrote
+ * and announced with a flag is what runs after it. A vCPU that runs no guest code
+ * (halted, waiting for SIPI, outside vcpu_run) counts as served: it serves its
+ * requests before it runs any. Called from the vCPU's own thread. */
+void vcpu_flush_ask_begin(Vcpu *v);
+void vcpu_flush_ask(Vcpu *v, uint32_t cpus);
+void vcpu_flush_ask_end(Vcpu *v);
+uint64_t vcpu_flush_take(Vcpu *v);
+void vcpu_flush_served(Vcpu *v, uint64_t asked);
+bool vcpu_flushes_pending(Vcpu *v);
 
 static inline unsigned vcpu_requests(Vcpu *v)
 {

@@ -158,6 +158,7 @@ static void retf(X86Cpu *c, const X86Insn *i)
 static void iret(X86Cpu *c, const X86Insn *i)
 {
     x86_iret(c, x86_osize(i));
+    x86_serialize(c);
 }
 
 /* ---- software interrupts ---- */

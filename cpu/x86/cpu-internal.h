@@ -678,6 +678,10 @@ void x86_tlb_flush_page(X86Cpu *c, uint64_t lin);
 /* Drops cached write pointers to a physical page (it now holds decoded code);
  * marked_before: another vCPU had marked it as code already. */
 void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before);
+/* A serializing instruction (CPUID, IRET; SDM vol. 3, 8.1.3 and 8.3): with several
+ * vCPUs, before the next instruction, code rewritten by another CPU is seen. The
+ * instruction must end its block. */
+void x86_serialize(X86Cpu *c);
 /* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
 bool x86_load_pdptes(X86Cpu *c, uint32_t cr3);
 

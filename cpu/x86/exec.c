@@ -191,12 +191,59 @@ static void mark_code_page(X86Cpu *c, uint64_t phys)
 {
     if (!c->code->code_mask[phys >> 12] || (c->smp && !(mem_page_flags(c->mem, phys) & MEM_PAGE_CODE))) {
         /* Other vCPUs may hold write pointers to the page: they drop them before their
-         * next block, and report the page then (mmu.c's tlb_drop_write). */
+         * next block, and report the page then (mmu.c's tlb_drop_write). Asking spans
+         * the mark, so a serializing instruction of a vCPU that found the mark waits
+         * for the requests too (vcpu_flushes_pending). */
+        if (c->smp)
+            vcpu_flush_ask_begin(c->v);
         bool marked = mem_set_code_page(c->mem, phys, true);
         if (!marked && c->smp)
-            vcpu_flush_others(c->v);
+            vcpu_flush_ask(c->v, mem_take_page_writers(c->mem, phys));
+        if (c->smp)
+            vcpu_flush_ask_end(c->v);
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
     }
+}
+
+void x86_serialize(X86Cpu *c)
+{
+    /* Code another vCPU rewrote through a write pointer it has not yet dropped may be
+     * cached stale here: wait for its flush at the next boundary (handle_events). */
+    if (c->smp && vcpu_flushes_pending(c->v))
+        atomic_fetch_or(&c->v->requests, VCPU_REQ_SYNC);
+}
+
+/* The flush another vCPU asked for: translations, and write pointers to pages that
+ * hold code now (reported as written: mmu.c's tlb_drop_write). */
+static void serve_flush(X86Cpu *c)
+{
+    uint64_t asked = vcpu_flush_take(c->v);
+    c->a20_mask = atomic_load(&c->v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
+    x86_tlb_flush(c, true);
+    /* The memory map or A20 changed: a physical page may have other host memory now,
+     * which translated chains (checking the physical page) would not see. */
+    c->link_epoch++;
+    vcpu_flush_served(c->v, asked);
+}
+
+/* VCPU_REQ_SYNC: until every flush asked of another vCPU before the serializing
+ * instruction is served. Serves this vCPU's own requests meanwhile (two vCPUs may wait
+ * for each other), and leaves for an exit request (a pause, or a vCPU that wants the
+ * others stopped), keeping the request to wait again before the next instruction. */
+static int sync_wait(X86Cpu *c)
+{
+    Vcpu *v = c->v;
+    for (unsigned spins = 0; vcpu_flushes_pending(v); spins++) {
+        unsigned req = vcpu_requests(v);
+        if (req & VCPU_REQ_EXIT)
+            return X86_RUN_EXIT;
+        if (req & VCPU_REQ_TLB)
+            serve_flush(c);
+        if (spins >= 100)
+            g_thread_yield();
+    }
+    vcpu_clear_request(v, VCPU_REQ_SYNC);
+    return -1;
 }
 
 /* Looks up or builds the block at the current CS:EIP; NULL when the instruction must
@@ -666,14 +713,12 @@ static int handle_events(X86Cpu *c)
             vcpu_sipi_wait(v);
             continue;
         }
-        if (req & VCPU_REQ_TLB) {
-            vcpu_clear_request(v, VCPU_REQ_TLB);
-            c->a20_mask = atomic_load(&v->a20) ? ~UINT64_C(0) : ~(UINT64_C(1) << 20);
-            x86_tlb_flush(c, true);
-            /* The memory map or A20 changed: a physical page may have other host
-             * memory now, which translated chains (checking the physical page) would
-             * not see. */
-            c->link_epoch++;
+        if (req & VCPU_REQ_TLB)
+            serve_flush(c);
+        if (req & VCPU_REQ_SYNC) {
+            int r = sync_wait(c);
+            if (r >= 0)
+                return r;
         }
         if (c->pending_dr6 && !c->debug_shadow) {
             c->prev_eip = c->eip;

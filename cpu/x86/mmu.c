@@ -51,6 +51,16 @@ static bool page_holds_code(X86Cpu *c, uint64_t phys)
     return x86_code_page_cached(c, phys) || (mem_page_flags(c->mem, phys) & MEM_PAGE_CODE);
 }
 
+/* Whether a direct write pointer to the page may be handed out: not to a code page.
+ * With several vCPUs this one is listed as a writer first, so a vCPU marking the page
+ * at the same time either is seen here or asks this one to drop the pointer. */
+static bool page_may_write_directly(X86Cpu *c, uint64_t phys)
+{
+    if (c->smp)
+        mem_add_page_writer(c->mem, phys, (unsigned)c->v->index);
+    return !page_holds_code(c, phys);
+}
+
 /* A store of size bytes at pa dropping decoded code: this vCPU's own (true if it had
  * some there), and with other vCPUs theirs too, before the store completes, so that
  * code one CPU writes and another runs is seen (SDM vol. 3, 8.1.3). */
@@ -117,7 +127,7 @@ void x86_phys_st32(X86Cpu *c, uint64_t pa, uint32_t v)
  * hold code decoded from bytes before them, which it would run for ever (a Linux
  * text_poke's INT3 over a NOP another vCPU wrote back: the kprobes handler returns to
  * the INT3 each time). Every vCPU's code for the page goes, as a slow-path store
- * would have dropped it. The marking vCPU's vcpu_flush_others makes this one drop its
+ * would have dropped it. The marking vCPU's vcpu_flush_ask makes this one drop its
  * pointers before its next block, so the stale code cannot outlive that. The mark
  * stays: clearing it here would race with a vCPU marking the page anew (its mask set
  * after this report cleared it, the page unmarked, its code then never dropped). */
@@ -426,7 +436,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
     e->add_w = (uintptr_t)hw - page;
-    if (hw && (perm & TLB_PERM_W) && !page_holds_code(c, phys)) {
+    if (hw && (perm & TLB_PERM_W) && page_may_write_directly(c, phys)) {
         if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
             /* Handing out a direct write pointer: the page counts as written now. */
             MemRegion *r = mem_dirty_region_at(c->mem, phys);
@@ -504,7 +514,7 @@ static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || page_holds_code(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !page_may_write_directly(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)

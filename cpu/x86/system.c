@@ -366,6 +366,7 @@ static void cpuid(X86Cpu *c, const X86Insn *i)
     c->regs[R_EBX] = r[1];
     c->regs[R_ECX] = r[2];
     c->regs[R_EDX] = r[3];
+    x86_serialize(c);
 }
 
 /* ---- MSRs ---- */

@@ -366,6 +366,7 @@ void x86_iret_ia32e(X86Cpu *c, unsigned size)
 static void iret64(X86Cpu *c, const X86Insn *i)
 {
     x86_iret_ia32e(c, (i->rex & 8) ? 8 : (i->pfx & X86_PFX_OP32) ? 4 : 2);
+    x86_serialize(c);
 }
 
 /* SGDT, SIDT, LGDT, LIDT in 64-bit mode: a 2-byte limit and an 8-byte base (SDM vol. 2,
