@@ -239,7 +239,10 @@ static int sync_wait(X86Cpu *c)
             return X86_RUN_EXIT;
         if (req & VCPU_REQ_TLB)
             serve_flush(c);
-        if (spins >= 100)
+        /* The vCPU waited for may not be running on the host: leave it the core. */
+        if (spins >= 1000)
+            g_usleep(50);
+        else if (spins >= 100)
             g_thread_yield();
     }
     vcpu_clear_request(v, VCPU_REQ_SYNC);
