@@ -783,8 +783,9 @@ void x86_seg_validate_outer(X86Cpu *c);
 void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
 void x86_far_call(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize);
 void x86_far_ret(X86Cpu *c, unsigned osize, uint16_t pop_bytes);
-/* system64.c: JMP (call false) or CALL far through the 64-bit call gate sel, d (its
- * first 8 bytes) in IA-32e mode; the return address is c->eip. */
+/* system64.c: JMP (call false) or CALL far through the system descriptor sel, d (its
+ * first 8 bytes) in IA-32e mode, which must be a 64-bit call gate (#GP(sel) else); the
+ * return address is c->eip. */
 void x86_far_gate64(X86Cpu *c, uint16_t sel, X86Desc d, bool call);
 /* except.c: a 64-bit TSS stack pointer (SDM vol. 3, 8.7, figure 8-11: RSP0-2 at 4,
  * IST1-7 at 36); #TS(TR | ext) past the TSS limit. */

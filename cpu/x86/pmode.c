@@ -79,16 +79,6 @@ static void far_to_task(X86Cpu *c, uint16_t sel, X86Desc d, X86TaskReason why)
     }
 }
 
-/* JMP/CALL far to a system descriptor in compatibility mode: there are no task
- * switches and no 16-bit gates (SDM vol. 3, 7.7 and 5.8.3.1: #GP(selector)); the
- * 16-byte 64-bit call gate leads to 64-bit code. */
-static void far_gate_ia32e(X86Cpu *c, uint16_t sel, X86Desc d, bool call)
-{
-    if (x86_desc_type(d) != 12)
-        x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
-    x86_far_gate64(c, sel, d, call);
-}
-
 void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
 {
     if (osize == 2)
@@ -115,7 +105,7 @@ void x86_far_jmp(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
         return;
     }
     if (x86_ia32e(c)) {
-        far_gate_ia32e(c, sel, d, false);
+        x86_far_gate64(c, sel, d, false);
         return;
     }
     switch (x86_desc_type(d)) {
@@ -187,7 +177,7 @@ void x86_far_call(X86Cpu *c, uint16_t sel, uint32_t off, unsigned osize)
         return;
     }
     if (x86_ia32e(c)) {
-        far_gate_ia32e(c, sel, d, true);
+        x86_far_gate64(c, sel, d, true);
         return;
     }
     unsigned type = x86_desc_type(d);

@@ -466,6 +466,9 @@ static uint32_t gate64_offset_high(X86Cpu *c, uint16_t sel)
  * committed before the last check. */
 void x86_far_gate64(X86Cpu *c, uint16_t sel, X86Desc d, bool call)
 {
+    /* IA-32e mode has no task switches and no 16-bit gates (SDM vol. 3, 7.7). */
+    if (x86_desc_type(d) != 12)
+        x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
     unsigned gdpl = x86_desc_dpl(d);
     if (gdpl < c->cpl || gdpl < (sel & 3u))
         x86_fault_err(c, X86_EXC_GP, sel & 0xfffc);
@@ -537,8 +540,6 @@ static void far_mem64(X86Cpu *c, const X86Insn *i)
     if (!x86_desc_read(c, sel, &d))
         x86_fault_err(c, X86_EXC_GP, err);
     if (!x86_desc_is_seg(d)) {
-        if (x86_desc_type(d) != 12)
-            x86_fault_err(c, X86_EXC_GP, err);
         x86_far_gate64(c, sel, d, call);
         return;
     }
