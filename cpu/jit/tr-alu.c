@@ -104,6 +104,22 @@ void jit_emit_cf_to_r13(Tr *t)
     emit_mov_rr(e, 4, H_R13, H_RAX);
 }
 
+/* MOV of size bytes from src to dst, either of them a guest register's home (direct)
+ * or memory: one host MOV when a home is on either side (a 32-bit load into a home
+ * zero-extends as the register cache's 32-bit stores do; 8- and 16-bit loads would
+ * zero-extend the home, so those go through ECX), else through ECX. */
+static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
+{
+    if (dst.direct && size == 4) {
+        emit_load(e, 4, dst.base, src);
+    } else if (src.direct) {
+        emit_store(e, size, dst, src.base);
+    } else {
+        emit_load(e, size, H_RCX, src);
+        emit_store(e, size, dst, H_RCX);
+    }
+}
+
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
  * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
 bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
@@ -120,8 +136,8 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
             if (kind == 2) {
                 emit_store_imm(e, size, greg(t, size, dst), i->imm & mask_of(size));
             } else {
-                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
-                emit_store(e, size, greg(t, size, dst), H_RCX);
+                JitMem src = greg(t, size, kind == 1 ? i->rm : i->reg);
+                mov_op(e, size, greg(t, size, dst), src);
             }
             return true;
         }
@@ -156,10 +172,10 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     if (kind == 1) {
         /* reg op= [mem], MOV reg, [mem] */
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
-        emit_load(e, size, H_RCX, m);
         if (mov) {
-            emit_store(e, size, greg(t, size, i->reg), H_RCX);
+            mov_op(e, size, greg(t, size, i->reg), m);
         } else {
+            emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));
             jit_emit_alu_flags(t, (unsigned)op, size);
             if (!cmp)
@@ -170,8 +186,7 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         if (kind == 2) {
             emit_store_imm(e, size, m, i->imm & mask_of(size));
         } else {
-            emit_load(e, size, H_RCX, greg(t, size, i->reg));
-            emit_store(e, size, m, H_RCX);
+            mov_op(e, size, m, greg(t, size, i->reg));
         }
     } else if (cmp || test) {
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
