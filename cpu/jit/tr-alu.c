@@ -120,6 +120,42 @@ static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
     }
 }
 
+/* A 32-bit ALU op (not CMP) on a register its home holds, flags live: the host
+ * instruction on the home itself, the lazy flags stored from the homes as
+ * jit_emit_alu_flags stores them from EAX and ECX (so the host flags after it are the
+ * producer's, as there). False when the destination is not at home. */
+static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsigned dst)
+{
+    JitEmit *e = &t->e;
+    int src = H_RCX;
+    if (kind == 2) {
+        if (!greg(t, 4, dst).direct)
+            return false;
+        emit_mov_ri32(e, H_RCX, i->imm);
+    } else {
+        JitMem m = greg(t, 4, kind == 1 ? i->rm : i->reg);
+        if (!greg(t, 4, dst).direct)
+            return false;
+        if (m.direct)
+            src = m.base;
+        else
+            emit_load(e, 4, H_RCX, m);
+    }
+    int rd = greg(t, 4, dst).base;
+    bool carry = op == ALU_ADC || op == ALU_SBB;
+    emit_store(e, 4, CPU(cc_src1), rd);
+    emit_store(e, 4, CPU(cc_src2), src);
+    if (carry)
+        emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
+    emit_alu_rr(e, 4, op, rd, src);
+    t->hflags_out = true; /* (only moves follow) */
+    emit_store(e, 4, CPU(cc_res), rd);
+    unsigned base = op == ALU_ADD ? CC_ADD8 : op == ALU_SUB ? CC_SUB8 : op == ALU_ADC ? CC_ADC8
+                  : op == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
+    emit_cc_op(t, CC_OP(base, 4));
+    return true;
+}
+
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
  * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
 bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
@@ -142,18 +178,27 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
             return true;
         }
         if (t->dead && !test && !cmp) {
-            /* Flags unread: one host instruction on the guest register in memory. */
+            /* Flags unread: one host instruction on the guest register (its home or
+             * its slot), the source's home as its operand when it has one. */
             bool carry = op == ALU_ADC || op == ALU_SBB;
-            if (kind != 2)
-                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+            int src = H_RCX;
+            if (kind != 2) {
+                JitMem m = greg(t, size, kind == 1 ? i->rm : i->reg);
+                if (m.direct)
+                    src = m.base;
+                else
+                    emit_load(e, size, H_RCX, m);
+            }
             if (carry)
                 emit_bt_r13(e);
             if (kind == 2)
                 emit_alu_mi(e, size, (unsigned)op, greg(t, size, dst), i->imm & mask_of(size));
             else
-                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(t, size, dst));
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), src, greg(t, size, dst));
             return true;
         }
+        if (size == 4 && !test && !cmp && alu_home(t, i, (unsigned)op, kind, dst))
+            return true;
         emit_load(e, size, H_RAX, greg(t, size, dst));
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
