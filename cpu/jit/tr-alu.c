@@ -120,6 +120,30 @@ static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
     }
 }
 
+/* The host op on home rd with source register src, the lazy flags stored from both
+ * (unless dead). */
+static void alu_on_home(Tr *t, unsigned op, int rd, int src)
+{
+    JitEmit *e = &t->e;
+    bool carry = op == ALU_ADC || op == ALU_SBB;
+    if (t->dead) {
+        if (carry)
+            emit_bt_r13(e);
+        emit_alu_rr(e, 4, op, rd, src);
+        return;
+    }
+    emit_store(e, 4, CPU(cc_src1), rd);
+    emit_store(e, 4, CPU(cc_src2), src);
+    if (carry)
+        emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
+    emit_alu_rr(e, 4, op, rd, src);
+    t->hflags_out = true; /* (only moves follow) */
+    emit_store(e, 4, CPU(cc_res), rd);
+    unsigned base = op == ALU_ADD ? CC_ADD8 : op == ALU_SUB ? CC_SUB8 : op == ALU_ADC ? CC_ADC8
+                  : op == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
+    emit_cc_op(t, CC_OP(base, 4));
+}
+
 /* A 32-bit ALU op (not CMP) on a register its home holds, flags live: the host
  * instruction on the home itself, the lazy flags stored from the homes as
  * jit_emit_alu_flags stores them from EAX and ECX (so the host flags after it are the
@@ -141,20 +165,10 @@ static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsign
         else
             emit_load(e, 4, H_RCX, m);
     }
-    int rd = greg(t, 4, dst).base;
-    bool carry = op == ALU_ADC || op == ALU_SBB;
-    emit_store(e, 4, CPU(cc_src1), rd);
-    emit_store(e, 4, CPU(cc_src2), src);
-    if (carry)
-        emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
-    emit_alu_rr(e, 4, op, rd, src);
-    t->hflags_out = true; /* (only moves follow) */
-    emit_store(e, 4, CPU(cc_res), rd);
-    unsigned base = op == ALU_ADD ? CC_ADD8 : op == ALU_SUB ? CC_SUB8 : op == ALU_ADC ? CC_ADC8
-                  : op == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
-    emit_cc_op(t, CC_OP(base, 4));
+    alu_on_home(t, op, greg(t, 4, dst).base, src);
     return true;
 }
+
 
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
  * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
@@ -219,6 +233,10 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
         if (mov) {
             mov_op(e, size, greg(t, size, i->reg), m);
+        } else if (size == 4 && !cmp && greg(t, 4, i->reg).direct) {
+            /* reg op= [mem] on the home (alu_home) */
+            emit_load(e, 4, H_RCX, m);
+            alu_on_home(t, (unsigned)op, greg(t, 4, i->reg).base, H_RCX);
         } else {
             emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));
