@@ -24,6 +24,13 @@ static void emit_cc_op(Tr *t, unsigned cc)
     t->known_cc = (int)cc;
 }
 
+/* The cc_op family (its 8-bit member) of a host ALU op (CMP computed as SUB). */
+static unsigned alu_cc_base(unsigned host)
+{
+    return host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
+         : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
@@ -48,10 +55,7 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
         emit_movzx(e, size, H_RAX, H_RAX);
     t->hflags_out = size == 4; /* (only moves follow) */
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
-                  : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
-    unsigned cc = CC_OP(base, size);
-    emit_cc_op(t, cc);
+    emit_cc_op(t, CC_OP(alu_cc_base(host), size));
 }
 
 /* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
@@ -139,9 +143,7 @@ static void alu_on_home(Tr *t, unsigned op, int rd, int src)
     emit_alu_rr(e, 4, op, rd, src);
     t->hflags_out = true; /* (only moves follow) */
     emit_store(e, 4, CPU(cc_res), rd);
-    unsigned base = op == ALU_ADD ? CC_ADD8 : op == ALU_SUB ? CC_SUB8 : op == ALU_ADC ? CC_ADC8
-                  : op == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
-    emit_cc_op(t, CC_OP(base, 4));
+    emit_cc_op(t, CC_OP(alu_cc_base(op), 4));
 }
 
 /* A 32-bit ALU op (not CMP) on a register its home holds, flags live: the host
