@@ -124,53 +124,66 @@ static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
     }
 }
 
-/* The host op on home rd with source register src, the lazy flags stored from both
- * (unless dead). */
-static void alu_on_home(Tr *t, unsigned op, int rd, int src)
+/* The host op on home rd with source register src (H_NONE: the immediate v), the
+ * lazy flags stored from both unless dead; CMP computes its result in EAX. */
+static void alu_on_home(Tr *t, unsigned op, int rd, int src, uint32_t v)
 {
     JitEmit *e = &t->e;
-    bool carry = op == ALU_ADC || op == ALU_SBB;
-    if (t->dead) {
-        if (carry)
-            emit_bt_r13(e);
-        emit_alu_rr(e, 4, op, rd, src);
-        return;
+    bool carry = op == ALU_ADC || op == ALU_SBB, cmp = op == ALU_CMP;
+    int dst = rd;
+    if (!t->dead) {
+        emit_store(e, 4, CPU(cc_src1), rd);
+        if (src == H_NONE)
+            emit_store_imm(e, 4, CPU(cc_src2), v);
+        else
+            emit_store(e, 4, CPU(cc_src2), src);
+        if (cmp) {
+            emit_mov_rr(e, 4, H_RAX, rd);
+            dst = H_RAX;
+        }
+    } else if (cmp) {
+        return; /* nothing reads what it computes */
     }
-    emit_store(e, 4, CPU(cc_src1), rd);
-    emit_store(e, 4, CPU(cc_src2), src);
     if (carry)
         emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
-    emit_alu_rr(e, 4, op, rd, src);
+    unsigned host = cmp ? ALU_SUB : op;
+    if (src == H_NONE)
+        emit_alu_ri(e, 4, host, dst, v);
+    else
+        emit_alu_rr(e, 4, host, dst, src);
+    if (t->dead)
+        return;
     t->hflags_out = true; /* (only moves follow) */
-    emit_store(e, 4, CPU(cc_res), rd);
-    emit_cc_op(t, CC_OP(alu_cc_base(op), 4));
+    emit_store(e, 4, CPU(cc_res), dst);
+    emit_cc_op(t, CC_OP(alu_cc_base(host), 4));
 }
 
-/* A 32-bit ALU op (not CMP) on a register its home holds, flags live: the host
- * instruction on the home itself, the lazy flags stored from the homes as
- * jit_emit_alu_flags stores them from EAX and ECX (so the host flags after it are the
- * producer's, as there). False when the destination is not at home. */
+/* A 32-bit ALU op or CMP on a register its home holds: the host instruction on the
+ * home itself (CMP: on a copy in EAX) with the source's home or the immediate, the
+ * lazy flags stored from those as jit_emit_alu_flags stores them from EAX and ECX
+ * (so the host flags after it are the producer's, as there). False when the
+ * destination is not at home; nothing is emitted then. */
 static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsigned dst)
 {
     JitEmit *e = &t->e;
-    int src = H_RCX;
-    if (kind == 2) {
-        if (!greg(t, 4, dst).direct)
-            return false;
-        emit_mov_ri32(e, H_RCX, i->imm);
-    } else {
-        JitMem m = greg(t, 4, kind == 1 ? i->rm : i->reg);
-        if (!greg(t, 4, dst).direct)
-            return false;
+    bool cmp = op == ALU_CMP;
+    int src = H_NONE;
+    JitMem m = { 0 };
+    if (kind != 2)
+        m = greg(t, 4, kind == 1 ? i->rm : i->reg);
+    JitMem d = cmp ? gread(t, 4, dst) : greg(t, 4, dst);
+    if (!d.direct)
+        return false;
+    if (kind != 2) {
+        src = H_RCX;
         if (m.direct)
             src = m.base;
         else
             emit_load(e, 4, H_RCX, m);
     }
-    alu_on_home(t, op, greg(t, 4, dst).base, src);
+    alu_on_home(t, op, d.base, src, i->imm);
     return true;
 }
-
 
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
  * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
@@ -213,7 +226,7 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
                 emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), src, greg(t, size, dst));
             return true;
         }
-        if (size == 4 && !test && !cmp && alu_home(t, i, (unsigned)op, kind, dst))
+        if (size == 4 && !test && alu_home(t, i, (unsigned)op, kind, dst))
             return true;
         emit_load(e, size, H_RAX, greg(t, size, dst));
         if (kind == 2)
@@ -235,10 +248,10 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
         if (mov) {
             mov_op(e, size, greg(t, size, i->reg), m);
-        } else if (size == 4 && !cmp && greg(t, 4, i->reg).direct) {
-            /* reg op= [mem] on the home (alu_home) */
+        } else if (size == 4 && (cmp ? gread(t, 4, i->reg) : greg(t, 4, i->reg)).direct) {
+            /* reg op= [mem] (CMP reg, [mem]) on the home (alu_home) */
             emit_load(e, 4, H_RCX, m);
-            alu_on_home(t, (unsigned)op, greg(t, 4, i->reg).base, H_RCX);
+            alu_on_home(t, (unsigned)op, gread(t, 4, i->reg).base, H_RCX, 0);
         } else {
             emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));
