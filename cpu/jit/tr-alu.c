@@ -24,6 +24,13 @@ static void emit_cc_op(Tr *t, unsigned cc)
     t->known_cc = (int)cc;
 }
 
+/* The cc_op family (its 8-bit member) of a host ALU op (CMP computed as SUB). */
+static unsigned alu_cc_base(unsigned host)
+{
+    return host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
+         : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands, cc_res the result (masked to size). */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
@@ -48,10 +55,7 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
         emit_movzx(e, size, H_RAX, H_RAX);
     t->hflags_out = size == 4; /* (only moves follow) */
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    unsigned base = host == ALU_ADD ? CC_ADD8 : host == ALU_SUB ? CC_SUB8 : host == ALU_ADC ? CC_ADC8
-                  : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
-    unsigned cc = CC_OP(base, size);
-    emit_cc_op(t, cc);
+    emit_cc_op(t, CC_OP(alu_cc_base(host), size));
 }
 
 /* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
@@ -104,6 +108,83 @@ void jit_emit_cf_to_r13(Tr *t)
     emit_mov_rr(e, 4, H_R13, H_RAX);
 }
 
+/* MOV of size bytes from src to dst, either of them a guest register's home (direct)
+ * or memory: one host MOV when a home is on either side (a 32-bit load into a home
+ * zero-extends as the register cache's 32-bit stores do; 8- and 16-bit loads would
+ * zero-extend the home, so those go through ECX), else through ECX. */
+static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
+{
+    if (dst.direct && size == 4) {
+        emit_load(e, 4, dst.base, src);
+    } else if (src.direct) {
+        emit_store(e, size, dst, src.base);
+    } else {
+        emit_load(e, size, H_RCX, src);
+        emit_store(e, size, dst, H_RCX);
+    }
+}
+
+/* The host op on home rd with source register src (H_NONE: the immediate v), the
+ * lazy flags stored from both unless dead; CMP computes its result in EAX. */
+static void alu_on_home(Tr *t, unsigned op, int rd, int src, uint32_t v)
+{
+    JitEmit *e = &t->e;
+    bool carry = op == ALU_ADC || op == ALU_SBB, cmp = op == ALU_CMP;
+    int dst = rd;
+    if (!t->dead) {
+        emit_store(e, 4, CPU(cc_src1), rd);
+        if (src == H_NONE)
+            emit_store_imm(e, 4, CPU(cc_src2), v);
+        else
+            emit_store(e, 4, CPU(cc_src2), src);
+        if (cmp) {
+            emit_mov_rr(e, 4, H_RAX, rd);
+            dst = H_RAX;
+        }
+    } else if (cmp) {
+        return; /* nothing reads what it computes */
+    }
+    if (carry)
+        emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
+    unsigned host = cmp ? ALU_SUB : op;
+    if (src == H_NONE)
+        emit_alu_ri(e, 4, host, dst, v);
+    else
+        emit_alu_rr(e, 4, host, dst, src);
+    if (t->dead)
+        return;
+    t->hflags_out = true; /* (only moves follow) */
+    emit_store(e, 4, CPU(cc_res), dst);
+    emit_cc_op(t, CC_OP(alu_cc_base(host), 4));
+}
+
+/* A 32-bit ALU op or CMP on a register its home holds: the host instruction on the
+ * home itself (CMP: on a copy in EAX) with the source's home or the immediate, the
+ * lazy flags stored from those as jit_emit_alu_flags stores them from EAX and ECX
+ * (so the host flags after it are the producer's, as there). False when the
+ * destination is not at home; nothing is emitted then. */
+static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsigned dst)
+{
+    JitEmit *e = &t->e;
+    bool cmp = op == ALU_CMP;
+    int src = H_NONE;
+    JitMem m = { 0 };
+    if (kind != 2)
+        m = greg(t, 4, kind == 1 ? i->rm : i->reg);
+    JitMem d = cmp ? gread(t, 4, dst) : greg(t, 4, dst);
+    if (!d.direct)
+        return false;
+    if (kind != 2) {
+        src = H_RCX;
+        if (m.direct)
+            src = m.base;
+        else
+            emit_load(e, 4, H_RCX, m);
+    }
+    alu_on_home(t, op, d.base, src, i->imm);
+    return true;
+}
+
 /* ALU, TEST and MOV between registers, memory and immediates. kind: 0 E,G  1 G,E
  * 2 E,imm. op: an ALU op, or -1 for MOV, -2 for TEST. */
 bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
@@ -120,24 +201,33 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
             if (kind == 2) {
                 emit_store_imm(e, size, greg(t, size, dst), i->imm & mask_of(size));
             } else {
-                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
-                emit_store(e, size, greg(t, size, dst), H_RCX);
+                JitMem src = greg(t, size, kind == 1 ? i->rm : i->reg);
+                mov_op(e, size, greg(t, size, dst), src);
             }
             return true;
         }
         if (t->dead && !test && !cmp) {
-            /* Flags unread: one host instruction on the guest register in memory. */
+            /* Flags unread: one host instruction on the guest register (its home or
+             * its slot), the source's home as its operand when it has one. */
             bool carry = op == ALU_ADC || op == ALU_SBB;
-            if (kind != 2)
-                emit_load(e, size, H_RCX, greg(t, size, kind == 1 ? i->rm : i->reg));
+            int src = H_RCX;
+            if (kind != 2) {
+                JitMem m = greg(t, size, kind == 1 ? i->rm : i->reg);
+                if (m.direct)
+                    src = m.base;
+                else
+                    emit_load(e, size, H_RCX, m);
+            }
             if (carry)
                 emit_bt_r13(e);
             if (kind == 2)
                 emit_alu_mi(e, size, (unsigned)op, greg(t, size, dst), i->imm & mask_of(size));
             else
-                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), H_RCX, greg(t, size, dst));
+                emit_op_rm(e, size, ((unsigned)op << 3) | (size == 1 ? 0u : 1u), src, greg(t, size, dst));
             return true;
         }
+        if (size == 4 && !test && alu_home(t, i, (unsigned)op, kind, dst))
+            return true;
         emit_load(e, size, H_RAX, greg(t, size, dst));
         if (kind == 2)
             emit_mov_ri32(e, H_RCX, i->imm & mask_of(size));
@@ -156,10 +246,14 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     if (kind == 1) {
         /* reg op= [mem], MOV reg, [mem] */
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);
-        emit_load(e, size, H_RCX, m);
         if (mov) {
-            emit_store(e, size, greg(t, size, i->reg), H_RCX);
+            mov_op(e, size, greg(t, size, i->reg), m);
+        } else if (size == 4 && (cmp ? gread(t, 4, i->reg) : greg(t, 4, i->reg)).direct) {
+            /* reg op= [mem] (CMP reg, [mem]) on the home (alu_home) */
+            emit_load(e, 4, H_RCX, m);
+            alu_on_home(t, (unsigned)op, gread(t, 4, i->reg).base, H_RCX, 0);
         } else {
+            emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));
             jit_emit_alu_flags(t, (unsigned)op, size);
             if (!cmp)
@@ -170,8 +264,7 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         if (kind == 2) {
             emit_store_imm(e, size, m, i->imm & mask_of(size));
         } else {
-            emit_load(e, size, H_RCX, greg(t, size, i->reg));
-            emit_store(e, size, m, H_RCX);
+            mov_op(e, size, m, greg(t, size, i->reg));
         }
     } else if (cmp || test) {
         JitMem m = jit_emit_probe(t, s, i, size, SEG_OK_READ, false);

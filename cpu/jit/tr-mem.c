@@ -114,12 +114,22 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
     JitEmit *e = &t->e;
     _Static_assert(sizeof(((X86Tlb *)0)->tag_r) == 8, "X86Tlb tags are 64-bit");
     emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
-    emit_mov_rr(e, w, H_RCX, H_RAX);
-    emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
+    /* A 32-bit address's access also stays in its page when its last byte's page is
+     * the entry's tag: the page after the first byte's has another index (x86_tlb_fill
+     * gives no fast tag to a page that shares its predecessor's), and a 64-bit LEA of
+     * the zero-extended address does not wrap to page 0. One compare instead of two. */
+    bool last = w == 4 && size > 1;
+    if (last) {
+        emit_lea(e, 8, H_RCX, jm(H_RAX, (int32_t)size - 1));
+        emit_alu_ri(e, 8, ALU_AND, H_RCX, 0xfffff000u); /* (sign-extended: ~0xfff, bit 32 kept) */
+    } else {
+        emit_mov_rr(e, w, H_RCX, H_RAX);
+        emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
+    }
     emit_alu_rm(e, 8, ALU_CMP, H_RCX,
                 jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
     jit_stub_jcc(t, s, HC_NE);
-    if (size > 1) {
+    if (size > 1 && !last) {
         emit_mov_rr(e, 4, H_RCX, H_RAX);
         emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
         emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);

@@ -403,6 +403,15 @@ static void page_walk(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w)
         w->dirty = true;
 }
 
+/* The translator's probe compares the page of an access's last byte with the tag of
+ * its first byte's entry (cpu/jit/tr-mem.c): a page whose predecessor has the same
+ * index (bits 12-19 zero, bits 20-27 zero or 80h) gets no fast tags, so that an access
+ * crossing into it never matches. (Page 0 is no access's last page there.) */
+static bool tlb_fast_page(uint64_t page)
+{
+    return page == 0 || x86_tlb_index(page - MEM_PAGE_SIZE) != x86_tlb_index(page);
+}
+
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
@@ -430,13 +439,14 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
     e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0) | (w.huge ? 4 : 0);
 
     uint8_t *hr = mem_read_page(c->mem, phys);
-    e->tag_r = hr ? page : TLB_INVALID;
+    bool fast = tlb_fast_page(page);
+    e->tag_r = hr && fast ? page : TLB_INVALID;
     e->tag_x = hr && (perm & TLB_PERM_X) ? page : TLB_INVALID;
     e->add_r = (uintptr_t)hr - page;
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
     e->add_w = (uintptr_t)hw - page;
-    if (hw && (perm & TLB_PERM_W) && page_may_write_directly(c, phys)) {
+    if (hw && fast && (perm & TLB_PERM_W) && page_may_write_directly(c, phys)) {
         if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
             /* Handing out a direct write pointer: the page counts as written now. */
             MemRegion *r = mem_dirty_region_at(c->mem, phys);
@@ -514,7 +524,8 @@ static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !page_may_write_directly(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !tlb_fast_page(e->page) ||
+        !page_may_write_directly(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)
