@@ -393,6 +393,14 @@ static void page_walk(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w)
         w->dirty = true;
 }
 
+/* No fast tag for a non-canonical page (every access to it faults, SDM vol. 3,
+ * 3.3.7.1): translated 64-bit code leaves the canonical test to the tag compare
+ * (cpu/jit/tr-64.c's probe). */
+static inline bool page_canonical(uint64_t page)
+{
+    return (uint64_t)((int64_t)(page << 16) >> 16) == page;
+}
+
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
@@ -420,13 +428,14 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
     e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0) | (w.huge ? 4 : 0);
 
     uint8_t *hr = mem_read_page(c->mem, phys);
-    e->tag_r = hr ? page : TLB_INVALID;
-    e->tag_x = hr && (perm & TLB_PERM_X) ? page : TLB_INVALID;
+    bool canon = page_canonical(page);
+    e->tag_r = hr && canon ? page : TLB_INVALID;
+    e->tag_x = hr && canon && (perm & TLB_PERM_X) ? page : TLB_INVALID;
     e->add_r = (uintptr_t)hr - page;
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
     e->add_w = (uintptr_t)hw - page;
-    if (hw && (perm & TLB_PERM_W) && !page_holds_code(c, phys)) {
+    if (hw && canon && (perm & TLB_PERM_W) && !page_holds_code(c, phys)) {
         if (mem_page_flags(c->mem, phys) & MEM_PAGE_DIRTY_LOG) {
             /* Handing out a direct write pointer: the page counts as written now. */
             MemRegion *r = mem_dirty_region_at(c->mem, phys);
@@ -504,7 +513,8 @@ static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || page_holds_code(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || page_holds_code(c, e->phys) ||
+        !page_canonical(e->page))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)
