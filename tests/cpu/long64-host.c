@@ -727,6 +727,16 @@ static const Directed directed[] = {
     { "non-canonical jump", "48b80000000000800000" "ffe0" },
     /* mov rax,[non-canonical] */
     { "non-canonical load", "48b80000000000800000" "488b00" },
+    /* The translator's probe tests an address canonical by the TLB tag alone (a
+     * non-canonical page gets none): non-canonical aliases of the data and stack pages
+     * (the same low 48 bits, so the same TLB entry, loaded just before) fault.
+     * mov ebx,0x100000; mov rax,[rbx]; mov rax,[rbx+8]; mov rcx,0xffff000000100000;
+     * mov rdx,[rcx] */
+    { "non-canonical alias load", "bb00001000" "488b03" "488b4308" "48b9000010000000ffff" "488b11" },
+    /* mov ebx,0x100000; mov [rbx+16],rax; mov rcx,0xffff000000100000; add [rcx+16],rax */
+    { "non-canonical alias read-modify-write", "bb00001000" "48894310" "48b9000010000000ffff" "48014110" },
+    /* push rax; pop rdx; mov rsp,0xffff000000300800; push rax (#SS) */
+    { "non-canonical alias push", "50" "5a" "48bc000830000000ffff" "50" },
     /* push into a non-canonical RSP */
     { "non-canonical push", "48bc0000000000800000" "50" },
     /* ret with imm16 */
