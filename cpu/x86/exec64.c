@@ -988,6 +988,65 @@ static void loop(X86Cpu *c, const X86Insn *i)
 
 /* ---- string instructions with 64-bit addresses (RSI, RDI, RCX) ---- */
 
+/* The host pointer for an access at lin that stays within its page, when the TLB
+ * holds the page's fast tag for it (none for MMIO, pages with decoded code when
+ * writing, watched or dirty-logged pages, alignment checks), else NULL. */
+static uint8_t *bulk_ptr64(X86Cpu *c, uint64_t lin, bool write)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    uint64_t page = lin & ~UINT64_C(0xfff);
+    if (write)
+        return e->tag_w == page ? (uint8_t *)(e->add_w + lin) : NULL;
+    return e->tag_r == page ? (uint8_t *)(e->add_r + lin) : NULL;
+}
+
+/* REP MOVS / REP STOS with DF clear, as string.c's bulk_run: the elements before
+ * either address reaches a page end (at most count) through host pointers, RSI and
+ * RDI advanced. Returns how many, 0 when the next element must take the general
+ * path (a TLB miss, a page it may not use directly, an element across a page end, a
+ * non-canonical address: within one page all addresses are canonical or none). */
+static uint64_t bulk64(X86Cpu *c, bool movs, unsigned size, unsigned src_seg, uint64_t count)
+{
+    uint64_t di = c->regs[R_EDI]; /* (ES has base 0) */
+    uint64_t n = (0x1000 - (di & 0xfff)) / size;
+    uint64_t src = 0;
+    if (movs) {
+        src = c->regs[R_ESI] + (src_seg >= S_FS ? c->seg[src_seg].base : 0);
+        uint64_t ns = (0x1000 - (src & 0xfff)) / size;
+        if (ns < n)
+            n = ns;
+    }
+    if (n > count)
+        n = count;
+    if (n < 2 || !canonical(di) || (movs && !canonical(src)))
+        return 0;
+    size_t bytes = (size_t)n * size;
+    uint8_t *d = bulk_ptr64(c, di, true);
+    if (!d)
+        return 0;
+    if (movs) {
+        const uint8_t *sp = bulk_ptr64(c, src, false);
+        if (!sp)
+            return 0;
+        if (d >= sp + bytes || sp >= d + bytes) {
+            memcpy(d, sp, bytes);
+        } else {
+            /* Overlap: the element order is visible (a pattern fill). */
+            for (size_t k = 0; k < bytes; k += size)
+                memmove(d + k, sp + k, size);
+        }
+        c->regs[R_ESI] += bytes;
+    } else if (size == 1) {
+        memset(d, (uint8_t)c->regs[R_EAX], bytes);
+    } else {
+        uint64_t v = c->regs[R_EAX];
+        for (size_t k = 0; k < bytes; k += size)
+            memcpy(d + k, &v, size); /* (little-endian: the low size bytes) */
+    }
+    c->regs[R_EDI] = di + bytes;
+    return n;
+}
+
 static void string64(X86Cpu *c, const X86Insn *i)
 {
     unsigned op = i->opcode;
@@ -999,11 +1058,24 @@ static void string64(X86Cpu *c, const X86Insn *i)
     bool cmp = op == 0xa6 || op == 0xa7 || op == 0xae || op == 0xaf;
     int64_t step = (c->eflags & X86_FL_DF) ? -(int64_t)size : (int64_t)size;
     unsigned src_seg = (i->pfx & X86_PFX_SEG) ? i->seg : S_DS;
+    /* REP MOVS and REP STOS forwards copy page runs through host pointers (not under
+     * TF, whose trap would come after each iteration). */
+    bool bulk = rep && (op == 0xa4 || op == 0xa5 || op == 0xaa || op == 0xab) && step > 0 &&
+                !(c->eflags & X86_FL_TF);
+    size_t bulk_bytes = 0;
     /* A bounded batch per dispatch so interrupts and the budget get their turn; the
      * instruction restarts from its start with the registers as they are. */
-    for (unsigned n = 0; n < 4096; n++) {
+    for (unsigned n = 0; n < 4096 && bulk_bytes < 0x10000; n++) {
         if (rep && c->regs[R_ECX] == 0)
             return;
+        if (bulk) {
+            uint64_t done = bulk64(c, op <= 0xa5, size, src_seg, c->regs[R_ECX]);
+            if (done) {
+                c->regs[R_ECX] -= done;
+                bulk_bytes += done * size;
+                continue;
+            }
+        }
         uint64_t si = c->regs[R_ESI], di = c->regs[R_EDI];
         uint64_t a = 0, b = 0;
         switch (op) {

@@ -412,6 +412,14 @@ static bool tlb_fast_page(uint64_t page)
     return page == 0 || x86_tlb_index(page - MEM_PAGE_SIZE) != x86_tlb_index(page);
 }
 
+/* No fast tag for a non-canonical page (every access to it faults, SDM vol. 3,
+ * 3.3.7.1): translated 64-bit code leaves the canonical test to the tag compare
+ * (cpu/jit/tr-64.c's probe). */
+static inline bool page_canonical(uint64_t page)
+{
+    return (uint64_t)((int64_t)(page << 16) >> 16) == page;
+}
+
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
@@ -439,9 +447,10 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
     e->global = (w.global ? 1 : 0) | (w.large ? 2 : 0) | (w.huge ? 4 : 0);
 
     uint8_t *hr = mem_read_page(c->mem, phys);
-    bool fast = tlb_fast_page(page);
+    bool canon = page_canonical(page);
+    bool fast = canon && tlb_fast_page(page);
     e->tag_r = hr && fast ? page : TLB_INVALID;
-    e->tag_x = hr && (perm & TLB_PERM_X) ? page : TLB_INVALID;
+    e->tag_x = hr && canon && (perm & TLB_PERM_X) ? page : TLB_INVALID;
     e->add_r = (uintptr_t)hr - page;
     uint8_t *hw = mem_write_page(c->mem, phys);
     e->tag_w = TLB_INVALID;
@@ -524,8 +533,8 @@ static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
  * write pointer back, so later stores take the fast path. */
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
-    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !tlb_fast_page(e->page) ||
-        !page_may_write_directly(c, e->phys))
+    if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !page_canonical(e->page) ||
+        !tlb_fast_page(e->page) || !page_may_write_directly(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)

@@ -681,6 +681,22 @@ typedef struct Directed {
 static const Directed directed[] = {
     /* mov esi,0x100000; mov edi,0x100400; mov ecx,40; rep movsb; std; mov ecx,3; rep stosq */
     { "rep movsb, std rep stosq", "fc" "be00001000bf00041000b928000000f3a4fdb903000000f348ab" },
+    /* REP MOVS and REP STOS copy page runs through host pointers (exec64.c's bulk64),
+     * element by element where a run cannot (a TLB miss, a page end), and fault at
+     * the element past the data page with RCX, RSI and RDI at that element.
+     * mov esi,0x100000; mov edi,0x100c00; mov ecx,256; rep movsq (#PF after 128) */
+    { "rep movsq to a page end", "fc" "be00001000bf000c1000b900010000f348a5" },
+    /* mov eax,0x5a5a1234; mov edi,0x100100; mov ecx,0x3c0; rep stosd (up to the page
+     * end); mov edi,0x100ffc; mov ecx,2; rep stosq (the first element across it) */
+    { "rep stosd, rep stosq across a page end", "fc" "b834125a5abf00011000b9c0030000f3ab"
+                                                "bffc0f1000b902000000f348ab" },
+    /* Overlapping copies (the element order shows) and a fault after a run:
+     * mov esi,0x100100; mov edi,0x100101; mov ecx,300; rep movsb; mov esi,0x100800;
+     * mov edi,0x100804; mov ecx,200; rep movsw; mov edi,0x100f01; mov ecx,0x1000;
+     * rep stosb */
+    { "overlapping rep movsb/movsw, rep stosb to a fault", "fc" "be00011000bf01011000b92c010000f3a4"
+                                                         "be00081000bf04081000b9c800000066f3a5"
+                                                         "bf010f1000b900100000f3aa" },
     /* mov esi,0x100000; mov edi,0x100100; mov ecx,32; repe cmpsb */
     { "repe cmpsb", "fc" "be00001000bf00011000b920000000f3a6" },
     /* mov edi,0x100000; mov ecx,100; mov al,[rdi+50]; repne scasb */
@@ -711,6 +727,16 @@ static const Directed directed[] = {
     { "non-canonical jump", "48b80000000000800000" "ffe0" },
     /* mov rax,[non-canonical] */
     { "non-canonical load", "48b80000000000800000" "488b00" },
+    /* The translator's probe tests an address canonical by the TLB tag alone (a
+     * non-canonical page gets none): non-canonical aliases of the data and stack pages
+     * (the same low 48 bits, so the same TLB entry, loaded just before) fault.
+     * mov ebx,0x100000; mov rax,[rbx]; mov rax,[rbx+8]; mov rcx,0xffff000000100000;
+     * mov rdx,[rcx] */
+    { "non-canonical alias load", "bb00001000" "488b03" "488b4308" "48b9000010000000ffff" "488b11" },
+    /* mov ebx,0x100000; mov [rbx+16],rax; mov rcx,0xffff000000100000; add [rcx+16],rax */
+    { "non-canonical alias read-modify-write", "bb00001000" "48894310" "48b9000010000000ffff" "48014110" },
+    /* push rax; pop rdx; mov rsp,0xffff000000300800; push rax (#SS) */
+    { "non-canonical alias push", "50" "5a" "48bc000830000000ffff" "50" },
     /* push into a non-canonical RSP */
     { "non-canonical push", "48bc0000000000800000" "50" },
     /* ret with imm16 */
