@@ -682,6 +682,13 @@ void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before)
  * vCPUs, before the next instruction, code rewritten by another CPU is seen. The
  * instruction must end its block. */
 void x86_serialize(X86Cpu *c);
+/* string.c, for REP MOVS/STOS page runs (also exec64.c's): the host pointer for an
+ * access at lin within its page when the TLB holds the page's fast tag for it (none
+ * for MMIO, code pages when writing, watched or dirty-logged pages), else NULL; and
+ * the run itself: bytes from src in elements of size (overlap copied in element
+ * order), or, src NULL, the low size bytes of v repeated. */
+uint8_t *x86_bulk_ptr(X86Cpu *c, uint64_t lin, bool write);
+void x86_bulk_move(uint8_t *dst, const uint8_t *src, size_t bytes, unsigned size, uint64_t v);
 /* PAE: loads the four PDPTEs from CR3; false if one has reserved bits set. */
 bool x86_load_pdptes(X86Cpu *c, uint32_t cr3);
 

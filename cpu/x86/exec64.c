@@ -988,18 +988,6 @@ static void loop(X86Cpu *c, const X86Insn *i)
 
 /* ---- string instructions with 64-bit addresses (RSI, RDI, RCX) ---- */
 
-/* The host pointer for an access at lin that stays within its page, when the TLB
- * holds the page's fast tag for it (none for MMIO, pages with decoded code when
- * writing, watched or dirty-logged pages, alignment checks), else NULL. */
-static uint8_t *bulk_ptr64(X86Cpu *c, uint64_t lin, bool write)
-{
-    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
-    uint64_t page = lin & ~UINT64_C(0xfff);
-    if (write)
-        return e->tag_w == page ? (uint8_t *)(e->add_w + lin) : NULL;
-    return e->tag_r == page ? (uint8_t *)(e->add_r + lin) : NULL;
-}
-
 /* REP MOVS / REP STOS with DF clear, as string.c's bulk_run: the elements before
  * either address reaches a page end (at most count) through host pointers, RSI and
  * RDI advanced. Returns how many, 0 when the next element must take the general
@@ -1021,28 +1009,17 @@ static uint64_t bulk64(X86Cpu *c, bool movs, unsigned size, unsigned src_seg, ui
     if (n < 2 || !canonical(di) || (movs && !canonical(src)))
         return 0;
     size_t bytes = (size_t)n * size;
-    uint8_t *d = bulk_ptr64(c, di, true);
+    uint8_t *d = x86_bulk_ptr(c, di, true);
     if (!d)
         return 0;
+    const uint8_t *sp = NULL;
     if (movs) {
-        const uint8_t *sp = bulk_ptr64(c, src, false);
+        sp = x86_bulk_ptr(c, src, false);
         if (!sp)
             return 0;
-        if (d >= sp + bytes || sp >= d + bytes) {
-            memcpy(d, sp, bytes);
-        } else {
-            /* Overlap: the element order is visible (a pattern fill). */
-            for (size_t k = 0; k < bytes; k += size)
-                memmove(d + k, sp + k, size);
-        }
         c->regs[R_ESI] += bytes;
-    } else if (size == 1) {
-        memset(d, (uint8_t)c->regs[R_EAX], bytes);
-    } else {
-        uint64_t v = c->regs[R_EAX];
-        for (size_t k = 0; k < bytes; k += size)
-            memcpy(d + k, &v, size); /* (little-endian: the low size bytes) */
     }
+    x86_bulk_move(d, sp, bytes, size, c->regs[R_EAX]);
     c->regs[R_EDI] = di + bytes;
     return n;
 }

@@ -101,12 +101,36 @@ static uint8_t *bulk_ptr(X86Cpu *c, unsigned seg, uint32_t off, uint32_t n, bool
     if (!x86_seg_ok(s, off, n, write ? SEG_OK_WRITE : SEG_OK_READ))
         return NULL;
     uint32_t lin = s->base + off;
-    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
     if ((lin & 0xfff) + n > 0x1000)
         return NULL;
+    return x86_bulk_ptr(c, lin, write);
+}
+
+uint8_t *x86_bulk_ptr(X86Cpu *c, uint64_t lin, bool write)
+{
+    const X86Tlb *e = &c->tlb[x86_tlb_index(lin)];
+    uint64_t page = lin & ~UINT64_C(0xfff);
     if (write)
-        return e->tag_w == (lin & ~0xfffu) ? (uint8_t *)(e->add_w + lin) : NULL;
-    return e->tag_r == (lin & ~0xfffu) ? (uint8_t *)(e->add_r + lin) : NULL;
+        return e->tag_w == page ? (uint8_t *)(e->add_w + lin) : NULL;
+    return e->tag_r == page ? (uint8_t *)(e->add_r + lin) : NULL;
+}
+
+void x86_bulk_move(uint8_t *dst, const uint8_t *src, size_t bytes, unsigned size, uint64_t v)
+{
+    if (!src) {
+        if (size == 1) {
+            memset(dst, (uint8_t)v, bytes);
+            return;
+        }
+        for (size_t k = 0; k < bytes; k += size)
+            memcpy(dst + k, &v, size); /* (little-endian: the low size bytes) */
+    } else if (dst >= src + bytes || src >= dst + bytes) {
+        memcpy(dst, src, bytes);
+    } else {
+        /* Overlap: element order is visible (the classic pattern-fill trick). */
+        for (size_t k = 0; k < bytes; k += size)
+            memmove(dst + k, src + k, size);
+    }
 }
 
 /* Elements that fit before either address leaves its page or its 16-bit offset wraps. */
@@ -143,26 +167,14 @@ static bool bulk_run(X86Cpu *c, const X86Insn *i, unsigned kind, unsigned size, 
     uint8_t *dst = bulk_ptr(c, S_ES, di, bytes, true);
     if (!dst)
         return false;
+    const uint8_t *src = NULL;
     if (kind == STR_MOVS) {
-        uint8_t *src = bulk_ptr(c, i->seg, si, bytes, false);
+        src = bulk_ptr(c, i->seg, si, bytes, false);
         if (!src)
             return false;
-        if (dst >= src + bytes || src >= dst + bytes) {
-            memcpy(dst, src, bytes);
-        } else {
-            /* Overlap: element order is visible (the classic pattern-fill trick). */
-            for (uint32_t k = 0; k < bytes; k += size)
-                memmove(dst + k, src + k, size);
-        }
         idx_add(c, R_ESI, a32, (int32_t)bytes);
-    } else {
-        uint32_t v = c->regs[R_EAX];
-        if (size == 1)
-            memset(dst, (uint8_t)v, bytes);
-        else
-            for (uint32_t k = 0; k < bytes; k += size)
-                x86_stn(dst + k, size, v);
     }
+    x86_bulk_move(dst, src, bytes, size, (uint32_t)c->regs[R_EAX]);
     idx_add(c, R_EDI, a32, (int32_t)bytes);
     *count -= n;
     return true;
