@@ -71,7 +71,8 @@ static const uint16_t two_byte[256] = {
     [0x78 ... 0x79] = A_M, [0x7c ... 0x7f] = A_M,
     [0x80 ... 0x8f] = A_IZ | A_ZS | A_E,
     [0x90 ... 0x9f] = A_M,
-    [0xa1] = A_E, [0xa2] = A_E, [0xa3] = A_M, /* CPUID serializes: code after it may be new */ [0xa4] = A_M | A_I8, [0xa5] = A_M,
+    /* CPUID (A2) ends a block: it serializes, and code after it may be new. */
+    [0xa1] = A_E, [0xa2] = A_E, [0xa3] = A_M, [0xa4] = A_M | A_I8, [0xa5] = A_M,
     [0xa9] = A_E, [0xaa] = A_E,
     [0xab] = A_M | A_LK, [0xac] = A_M | A_I8, [0xad] = A_M, [0xae] = A_M, [0xaf] = A_M,
     [0xb0 ... 0xb1] = A_M | A_LK, [0xb2] = A_M | A_E, [0xb3] = A_M | A_LK,

@@ -194,13 +194,16 @@ static void mark_code_page(X86Cpu *c, uint64_t phys)
          * next block, and report the page then (mmu.c's tlb_drop_write). Asking spans
          * the mark, so a serializing instruction of a vCPU that found the mark waits
          * for the requests too (vcpu_flushes_pending). */
-        if (c->smp)
+        bool marked;
+        if (c->smp) {
             vcpu_flush_ask_begin(c->v);
-        bool marked = mem_set_code_page(c->mem, phys, true);
-        if (!marked && c->smp)
-            vcpu_flush_ask(c->v, mem_take_page_writers(c->mem, phys));
-        if (c->smp)
+            marked = mem_set_code_page(c->mem, phys, true);
+            if (!marked)
+                vcpu_flush_ask(c->v, mem_take_page_writers(c->mem, phys));
             vcpu_flush_ask_end(c->v);
+        } else {
+            marked = mem_set_code_page(c->mem, phys, true);
+        }
         x86_tlb_drop_phys_writes(c, phys & ~UINT64_C(0xfff), marked);
     }
 }
