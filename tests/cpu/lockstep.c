@@ -587,6 +587,26 @@ static void make_state(X86State *st, bool code32)
     st->cpl = 0;
 }
 
+/* A random program of 32-bit (mostly) or 16-bit code, random data and a start state. */
+static void new_program(Gen *g, uint8_t *data, X86State *st)
+{
+    bool code32 = pick(4) != 0;
+    gen_program(g, code32, 0);
+    for (unsigned k = 0; k < DATA_SIZE; k++)
+        data[k] = (uint8_t)rnd();
+    make_state(st, code32);
+}
+
+/* The block of g that starts at s's EIP (now: its state), or g->nblocks + g->leaf. */
+static unsigned block_at_eip(const Gen *g, Side *s, X86State *now)
+{
+    x86_cpu_get_state(s->c, now);
+    unsigned blk = 0;
+    while (blk < g->nblocks + g->leaf && g->block_at[blk] != now->eip)
+        blk++;
+    return blk;
+}
+
 static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, bool verbose)
 {
     X86State sa, sb;
@@ -873,20 +893,13 @@ int main(int argc, char **argv)
     static uint8_t data[DATA_SIZE];
     unsigned blocks = 0, faults = 0, failures = 0;
     for (unsigned p = 0; p < programs && failures < 5; p++) {
-        bool code32 = pick(4) != 0;
-        gen_program(&g, code32, 0);
-        for (unsigned k = 0; k < DATA_SIZE; k++)
-            data[k] = (uint8_t)rnd();
         X86State st;
-        make_state(&st, code32);
+        new_program(&g, data, &st);
         side_load(&a, &g, data, &st);
         side_load(&b, &g, data, &st);
         for (unsigned step = 0; step <= 2 * MAX_BLOCKS + 2; step++) {
             X86State now;
-            x86_cpu_get_state(a.c, &now);
-            unsigned blk = 0;
-            while (blk < g.nblocks + g.leaf && g.block_at[blk] != now.eip)
-                blk++;
+            unsigned blk = block_at_eip(&g, &a, &now);
             if (blk == g.nblocks + g.leaf) {
                 printf("FAIL: program %u left its blocks (EIP %08x)\n", p, now.eip);
                 dump_code(&g);
@@ -993,12 +1006,8 @@ int main(int argc, char **argv)
         JitStats s0;
         jit_get_stats(jb.c, &s0);
         for (unsigned p = 0; p < 60 && failures < 5; p++) {
-            bool code32 = pick(4) != 0;
-            gen_program(&g, code32, 0);
-            for (unsigned k = 0; k < DATA_SIZE; k++)
-                data[k] = (uint8_t)rnd();
             X86State st;
-            make_state(&st, code32);
+            new_program(&g, data, &st);
             if (variant == 1)
                 for (unsigned k = 0; k < X86_NSEG; k++)
                     if (k != X86_CS)
@@ -1039,10 +1048,7 @@ int main(int argc, char **argv)
                 /* Block by block, as the first part runs them. */
                 for (unsigned step = 0; step <= 2 * MAX_BLOCKS + 2; step++) {
                     X86State now;
-                    x86_cpu_get_state(ia.c, &now);
-                    unsigned blk = 0;
-                    while (blk < g.nblocks + g.leaf && g.block_at[blk] != now.eip)
-                        blk++;
+                    unsigned blk = block_at_eip(&g, &ia, &now);
                     if (blk == g.nblocks + g.leaf)
                         break;
                     int ra = x86_cpu_run(ia.c, g.block_insns[blk]);
