@@ -313,6 +313,9 @@ struct X86Cpu {
      * instruction TLB that data accesses do not evict, emptied with the TLB. */
     X86Itlb itlb_sup[ITLB_SIZE];
     X86Itlb itlb_user[ITLB_SIZE];
+    /* The 2 MiB regions (bit = region mod 64) whose entries may have come from a large
+     * page, and so sit in any slot: INVLPG elsewhere clears one slot, not all of them. */
+    uint64_t itlb_large;
 
     /* A translator (cpu/jit) that runs whole cached blocks instead of the handler loop,
      * or NULL. Same contract as the loop: returns the instructions completed; faults
