@@ -148,6 +148,26 @@ static void free_cpu(X86Cpu *c, Vm *vm, unsigned accel)
     vm_free(vm);
 }
 
+/* The run (result r) stopped at the crossing ADD with #PF for the unmapped LIN1. */
+static void check_fetch_fault(X86Cpu *c, unsigned accel, int r, const char *prefix)
+{
+    bool has_err;
+    uint32_t err;
+    int vec = x86_cpu_last_exception(c, &has_err, &err);
+    X86State st;
+    x86_cpu_get_state(c, &st);
+    char what[96];
+    snprintf(what, sizeof(what), "%s#PF with the second page unmapped", prefix);
+    check(r == X86_RUN_EXCEPTION && vec == 14, what, accel, (uint32_t)vec, 14);
+    snprintf(what, sizeof(what), "%sCR2 of the fetch fault", prefix);
+    check(st.cr2 == LIN1, what, accel, st.cr2, LIN1);
+    /* Not present, a supervisor read: I/D stays 0 without PAE's NXE or SMEP. */
+    snprintf(what, sizeof(what), "%sthe error code of the fetch fault", prefix);
+    check(has_err && err == 0, what, accel, err, 0);
+    snprintf(what, sizeof(what), "%sEIP at the faulting instruction", prefix);
+    check(st.eip == ADD_AT, what, accel, st.eip, ADD_AT);
+}
+
 static void run(unsigned accel)
 {
     Vm *vm;
@@ -157,7 +177,6 @@ static void run(unsigned accel)
     mem_write(m, ADD_AT, head, 2);
     second_page(m, PHYS_A, 0x44332211u);
     second_page(m, PHYS_B, 0x88776611u);
-    X86State st;
 
     uint32_t eax;
     for (unsigned k = 0; k < 3; k++) {
@@ -182,16 +201,7 @@ static void run(unsigned accel)
     }
     /* Not present: the fetch of the immediate's rest faults at LIN1. */
     remap_second(c, m, 0, false);
-    int r = pass(c, &eax);
-    bool has_err;
-    uint32_t err;
-    int vec = x86_cpu_last_exception(c, &has_err, &err);
-    x86_cpu_get_state(c, &st);
-    check(r == X86_RUN_EXCEPTION && vec == 14, "#PF with the second page unmapped", accel, (uint32_t)vec, 14);
-    check(st.cr2 == LIN1, "CR2 of the fetch fault", accel, st.cr2, LIN1);
-    /* Not present, a supervisor read: I/D stays 0 without PAE's NXE or SMEP. */
-    check(has_err && err == 0, "the error code of the fetch fault", accel, err, 0);
-    check(st.eip == ADD_AT, "EIP at the faulting instruction", accel, st.eip, ADD_AT);
+    check_fetch_fault(c, accel, pass(c, &eax), "");
     free_cpu(c, vm, accel);
 }
 
@@ -211,10 +221,8 @@ static void loop_tail(GuestMemory *m, uint32_t phys, uint32_t imm, bool by_two)
     mem_write(m, phys, b, sizeof(b));
 }
 
-/* One run of the loop from LOOP_AT with EAX = EBX = 0, ECX = LOOP_N; checks the
- * registers against each other pass's expectations and that the crossing ADD ran
- * at the end of its block every time (never stepped by the dispatcher). */
-static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm, unsigned iters)
+/* The loop's start: LOOP_AT with EAX = EBX = 0, ECX = LOOP_N. */
+static void loop_start(X86Cpu *c)
 {
     X86State st;
     x86_cpu_get_state(c, &st);
@@ -223,6 +231,15 @@ static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm,
     st.regs[X86_ECX] = LOOP_N;
     st.eip = LOOP_AT;
     x86_cpu_set_state(c, &st);
+}
+
+/* One run of the loop from LOOP_AT with EAX = EBX = 0, ECX = LOOP_N; checks the
+ * registers against each other pass's expectations and that the crossing ADD ran
+ * at the end of its block every time (never stepped by the dispatcher). */
+static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm, unsigned iters)
+{
+    loop_start(c);
+    X86State st;
     X86ExecStats before, after;
     x86_cpu_get_exec_stats(c, &before);
     int r = x86_cpu_run(c, 100000);
@@ -275,22 +292,10 @@ static void run_loop(unsigned accel)
 
     /* Unmapped: the first iteration's ADD EBX ran, the ADD EAX faults from its start. */
     remap_second(c, m, 0, false);
+    loop_start(c);
+    check_fetch_fault(c, accel, x86_cpu_run(c, 100000), "loop: ");
     X86State st;
     x86_cpu_get_state(c, &st);
-    st.regs[X86_EAX] = 0;
-    st.regs[X86_EBX] = 0;
-    st.regs[X86_ECX] = LOOP_N;
-    st.eip = LOOP_AT;
-    x86_cpu_set_state(c, &st);
-    int r = x86_cpu_run(c, 100000);
-    bool has_err;
-    uint32_t err;
-    int vec = x86_cpu_last_exception(c, &has_err, &err);
-    x86_cpu_get_state(c, &st);
-    check(r == X86_RUN_EXCEPTION && vec == 14, "loop: #PF with the second page unmapped", accel, (uint32_t)vec, 14);
-    check(st.cr2 == LIN1, "loop: CR2 of the fetch fault", accel, st.cr2, LIN1);
-    check(has_err && err == 0, "loop: the error code of the fetch fault", accel, err, 0);
-    check(st.eip == ADD_AT, "loop: EIP at the faulting instruction", accel, st.eip, ADD_AT);
     check(st.regs[X86_EBX] == 7, "loop: EBX of the instruction before it", accel, st.regs[X86_EBX], 7);
     check(st.regs[X86_ECX] == LOOP_N, "loop: ECX before the fault", accel, st.regs[X86_ECX], LOOP_N);
     /* Mapped back to A: the same blocks run A's code again. */
