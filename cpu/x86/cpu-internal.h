@@ -978,6 +978,11 @@ void x86_fxsave_image(X86Cpu *c, uint8_t img[512]);
 /* false if the image's MXCSR has reserved bits set (#GP). */
 bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512]);
 void x86_handle_ud(X86Cpu *c, const X86Insn *i);
+/* The stand-in for an instruction across a page end at the end of a cached block
+ * (exec.c): opcode X86_OP_CROSS (0F FF is UD0, which the decoder makes #UD), never
+ * compiled inline. */
+#define X86_OP_CROSS 0x0fff
+void x86_handle_cross(X86Cpu *c, const X86Insn *i);
 
 /* The 64-bit r/m operand of a REX.W form (64-bit mode: flat segments). */
 X86_INLINE uint64_t x86_get_rm64(X86Cpu *c, const X86Insn *i)
