@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """SMP benchmark: a CPU-bound parallel guest (work.asm) on 1 and 2 vCPUs under Vireo's
 interp and tcg, and under qemu-system-i386 -accel tcg,thread=multi when installed, in
-the same run; then the cost of a contended LOCK ADD and of a LOCK CMPXCHG increment loop
+the same run, and beside them the same loop as a host program on 1 and 2 threads
+(native.c: how this host itself scales a CPU-bound job); then the cost of a contended LOCK ADD and of a LOCK CMPXCHG increment loop
 with 2 vCPUs, in 32-bit code or, with --long, in 64-bit code on a quadword (QEMU then
 is qemu-system-x86_64; the CPU-bound table is left out).
 
@@ -13,7 +14,7 @@ and end; start-up (SeaBIOS is not involved: the guest is the firmware) is part o
 figure. Not a test.
 
 Usage: bench/smp/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386]
-                        [--repeat 3] [--iters 100000000] [--only interp,tcg,qemu]
+                        [--repeat 3] [--iters 100000000] [--only interp,tcg,qemu,native]
                         [--lock-only] [--long]
 """
 import argparse
@@ -64,8 +65,8 @@ def main():
     ap.add_argument("--qemu", help="default qemu-system-i386, with --long qemu-system-x86_64")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--iters", type=int, default=100000000)
-    ap.add_argument("--only", default="interp,tcg,qemu",
-                    help="which of interp, tcg, qemu to run (the translators need more --iters)")
+    ap.add_argument("--only", default="interp,tcg,qemu,native",
+                    help="which of interp, tcg, qemu, native to run (the translators need more --iters)")
     ap.add_argument("--lock-only", action="store_true", help="only the contended LOCK ADD/CMPXCHG table")
     ap.add_argument("--long", action="store_true", help="the contended table in 64-bit code (implies --lock-only)")
     o = ap.parse_args()
@@ -92,12 +93,20 @@ def main():
                    "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
             runs.append(("qemu tcg,thread=multi", cmd + ["-bios", work, "-smp", "1"],
                          cmd + ["-bios", work, "-smp", "2"]))
+        native = []
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if "native" in only and cc and not o.lock_only:
+            # A virtual host may give two busy threads less than two cores without
+            # reporting steal time: the host program's speed-up shows what it gives.
+            exe = os.path.join(tmp, "native")
+            subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "native.c")], check=True)
+            native = [("native (host, threads)", [exe, str(o.iters), "1"], [exe, str(o.iters), "2"])]
         print("start:", uptime())
         if not o.lock_only:
             print("| %d iterations | -smp 1 wall | -smp 2 wall | speed-up | -smp 1 CPU | -smp 2 CPU |" % o.iters)
             print("|---|---|---|---|---|---|")
         t2 = {}
-        for name, c1, c2 in [] if o.lock_only else runs:
+        for name, c1, c2 in [] if o.lock_only else runs + native:
             (a, ca), (b, cb) = timed(c1, o.repeat), timed(c2, o.repeat)
             t2[name] = b
             print("| %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s |" % (name, a, b, a / b, ca, cb), flush=True)

@@ -112,9 +112,9 @@ static void print_stats(Vcpu *v)
     vlog_write(LOG_JIT_STATS,
                "vcpu %u: blocks run by the dispatcher %" G_GUINT64_FORMAT " (interpreted %" G_GUINT64_FORMAT "), single steps %"
                G_GUINT64_FORMAT " (interrupt shadow %" G_GUINT64_FORMAT ", no cached block %" G_GUINT64_FORMAT
-               "), decoded %" G_GUINT64_FORMAT ", decoded-block flushes %" G_GUINT64_FORMAT
+               "), page-crossing instructions run at a block's end %" G_GUINT64_FORMAT ", decoded %" G_GUINT64_FORMAT ", decoded-block flushes %" G_GUINT64_FORMAT
                ", stores into code %" G_GUINT64_FORMAT,
-               v->index, x.blocks_run, x.blocks_cut, x.steps, x.steps_shadow, x.steps_fetch, x.blocks_decoded, x.code_flushes, x.smc_stores);
+               v->index, x.blocks_run, x.blocks_cut, x.steps, x.steps_shadow, x.steps_fetch, x.cross_runs, x.blocks_decoded, x.code_flushes, x.smc_stores);
     vlog_write(LOG_JIT_STATS,
                "vcpu %u: exits linked %" G_GUINT64_FORMAT " (to another target %" G_GUINT64_FORMAT "), found linked %" G_GUINT64_FORMAT
                " (requests pending: exit %" G_GUINT64_FORMAT ", INTR %" G_GUINT64_FORMAT ", other %" G_GUINT64_FORMAT

@@ -229,9 +229,16 @@ static X86Itlb *itlb_fill(X86Cpu *c, uint64_t lin, uint64_t phys)
     X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
     const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     uint64_t page = lin & ~UINT64_C(0xfff);
+    bool known = te->tag_x == page && te->phys == phys;
     ie->page = page;
     ie->phys = phys;
-    ie->global = te->tag_x == page && te->phys == phys ? te->global & 1 : 0;
+    ie->global = known ? te->global & 1 : 0;
+    /* For INVLPG (mmu.c's x86_tlb_flush_page): a large page's regions, all of them
+     * for a 1 GiB page or when the data TLB no longer says what mapped the page. */
+    if (!known || (te->global & 4))
+        c->itlb_large = ~UINT64_C(0);
+    else if (te->global & 2)
+        c->itlb_large |= UINT64_C(3) << ((lin >> 21) & 62);
     return ie;
 }
 

@@ -143,6 +143,8 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32
     unsigned op = i->opcode;
     const uint32_t all = X86_FL_ARITH;
     *writes = 0;
+    if (i->handler == x86_handle_cross)
+        return false;
     if (w64)
         return jit_pure64(i, writes); /* (tr-64.c's forms) */
     if ((i->pfx & (X86_PFX_MEM | X86_PFX_LOCK)) || i->handler == x86_handle_ud || (i->flags & X86_INSN_END_BLOCK))
@@ -224,8 +226,9 @@ static bool tr_inline(Tr *t, unsigned k)
     unsigned op = i->opcode;
     bool mem = i->pfx & X86_PFX_MEM;
     bool last = k + 1 == t->n;
-    /* #UD, LOCK and over-long instructions keep their handlers. */
-    if (i->handler == x86_handle_ud || (i->pfx & X86_PFX_LOCK))
+    /* #UD, LOCK and over-long instructions keep their handlers, and so does an
+     * instruction across the page end (its stand-in checks the second page). */
+    if (i->handler == x86_handle_ud || i->handler == x86_handle_cross || (i->pfx & X86_PFX_LOCK))
         return false;
     if (t->w64)
         return jit_tr64(t, k); /* 64-bit code: tr-64.c */

@@ -313,6 +313,9 @@ struct X86Cpu {
      * instruction TLB that data accesses do not evict, emptied with the TLB. */
     X86Itlb itlb_sup[ITLB_SIZE];
     X86Itlb itlb_user[ITLB_SIZE];
+    /* The 2 MiB regions (bit = region mod 64) whose entries may have come from a large
+     * page, and so sit in any slot: INVLPG elsewhere clears one slot, not all of them. */
+    uint64_t itlb_large;
 
     /* A translator (cpu/jit) that runs whole cached blocks instead of the handler loop,
      * or NULL. Same contract as the loop: returns the instructions completed; faults
@@ -975,6 +978,11 @@ void x86_fxsave_image(X86Cpu *c, uint8_t img[512]);
 /* false if the image's MXCSR has reserved bits set (#GP). */
 bool x86_fxrstor_image(X86Cpu *c, const uint8_t img[512]);
 void x86_handle_ud(X86Cpu *c, const X86Insn *i);
+/* The stand-in for an instruction across a page end at the end of a cached block
+ * (exec.c): opcode X86_OP_CROSS (0F FF is UD0, which the decoder makes #UD), never
+ * compiled inline. */
+#define X86_OP_CROSS 0x0fff
+void x86_handle_cross(X86Cpu *c, const X86Insn *i);
 
 /* The 64-bit r/m operand of a REX.W form (64-bit mode: flat segments). */
 X86_INLINE uint64_t x86_get_rm64(X86Cpu *c, const X86Insn *i)

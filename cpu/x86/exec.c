@@ -162,19 +162,37 @@ static void gate_features(const X86Cpu *c, X86Insn *i)
     }
 }
 
+/* The stand-in that ends a block at an instruction crossing its page end: the rest
+ * of the page (its first bytes), run by x86_handle_cross. */
+static void cross_stand_in(X86Insn *i, unsigned len)
+{
+    memset(i, 0, sizeof(*i));
+    i->handler = x86_handle_cross;
+    i->opcode = X86_OP_CROSS;
+    i->len = (uint8_t)len;
+    i->flags = X86_INSN_END_BLOCK;
+    i->base = i->index = X86_REG_NONE;
+}
+
 /* Decodes a run of instructions from one page. avail: bytes that may be fetched
- * (page end or CS limit). Returns the number decoded (0: the first instruction
- * needs bytes beyond avail). */
+ * (page end or CS limit). cross: avail ends at the page end and the block may end
+ * in the stand-in for an instruction that crosses it. Returns the number decoded
+ * (0: the first instruction needs bytes beyond avail, and cross is false). */
 /* code32: bit 0 CS.D, bit 1 64-bit mode. */
 static unsigned decode_run(const X86Cpu *c, const uint8_t *p, unsigned avail, unsigned code32, X86Insn *out,
-                           unsigned max, unsigned *bytes)
+                           unsigned max, unsigned *bytes, bool cross)
 {
     unsigned n = 0, off = 0;
     while (n < max) {
         X86DecodeResult r = (code32 & 2) ? x86_decode64(p + off, avail - off, &out[n])
                                          : x86_decode(p + off, avail - off, code32 & 1, &out[n]);
-        if (r == X86_DECODE_MORE)
+        if (r == X86_DECODE_MORE) {
+            if (cross) {
+                cross_stand_in(&out[n++], avail - off);
+                off = avail;
+            }
             break;
+        }
         gate_features(c, &out[n]);
         off += out[n].len;
         n++;
@@ -284,7 +302,7 @@ static X86Block *block_get(X86Cpu *c)
 
     if (phys >= (UINT64_C(1) << 32) || (c->run_flags & X86_RUN_NO_CACHE)) {
         unsigned bytes;
-        unsigned n = decode_run(c, host + page_off, avail, code32, cc->scratch_insn, BLOCK_MAX_INSNS, &bytes);
+        unsigned n = decode_run(c, host + page_off, avail, code32, cc->scratch_insn, BLOCK_MAX_INSNS, &bytes, false);
         if (n == 0)
             return NULL;
         cc->scratch.count = (uint16_t)n;
@@ -332,7 +350,10 @@ static X86Block *block_get(X86Cpu *c)
     mark_code_page(c, phys);
     X86Insn *insns = cc->pool + cc->pool_used;
     unsigned bytes;
-    unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes);
+    /* An instruction across the page end (not the CS limit's) ends the block as a
+     * stand-in, so that the blocks around it chain through it (x86_handle_cross). */
+    unsigned n = decode_run(c, host + page_off, avail, code32, insns, BLOCK_MAX_INSNS, &bytes,
+                            avail == 0x1000 - page_off);
     if (n == 0)
         return NULL;
     cc->code_mask[pfn] |= chunk_bits(page_off, bytes);
@@ -540,6 +561,24 @@ static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
     return &x->insn;
 }
 
+/* The stand-in (cross_stand_in) that ends a cached block at an instruction crossing
+ * its page end, run as that instruction: the block's version covers the first page,
+ * this checks the second one on every pass (its mapping now, a fetch fault if it has
+ * none, as the byte-wise fetch raises, and its version), through the page-crossing
+ * cache. Its length may differ from the stand-in's: EIP is set from the instruction.
+ * Called by the interpreter and by translated code alike, with prev_eip at the
+ * instruction, so a fault is precise. */
+void x86_handle_cross(X86Cpu *c, const X86Insn *i)
+{
+    (void)i;
+    X86Insn tmp;
+    c->eip = c->prev_eip;
+    const X86Insn *x = cross_get(c, &tmp);
+    c->stats.cross_runs++;
+    c->eip += x->len;
+    x->handler(c, x);
+}
+
 static void trace_insn(X86Cpu *c, const X86Insn *i)
 {
     char *d = x86_cpu_describe(c);
@@ -583,7 +622,7 @@ static void step_one(X86Cpu *c)
     X86Insn tmp;
     X86Block *b = block_get(c);
     const X86Insn *i;
-    if (b) {
+    if (b && b->insns->handler != x86_handle_cross) {
         i = b->insns;
     } else {
         decode_uncached(c, &tmp);

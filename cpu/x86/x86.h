@@ -180,6 +180,7 @@ typedef struct X86ExecStats {
     uint64_t steps;            /* single instructions (TF, breakpoints, fetch across pages) */
     uint64_t steps_shadow;     /* ... of them: the instruction after STI, MOV SS, POP SS */
     uint64_t steps_fetch;      /* ... the dispatcher's uncached ones (no block at CS:EIP) */
+    uint64_t cross_runs;       /* instructions across a page end run at the end of a block */
     uint64_t interrupts;       /* external interrupts and NMIs delivered */
 } X86ExecStats;
 void x86_cpu_get_exec_stats(X86Cpu *c, X86ExecStats *s);

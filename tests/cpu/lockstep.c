@@ -34,7 +34,7 @@
 #define MAX_BLOCKS 12
 
 typedef struct Gen {
-    uint8_t code[4096];
+    uint8_t code[8192];
     unsigned len;
     bool code32;
     uint32_t block_at[MAX_BLOCKS + 1];   /* EIP of each block */
@@ -430,11 +430,14 @@ static unsigned gen_insn(Gen *g)
 /* Blocks of random instructions, each ending in Jcc/JMP to a later block or the
  * next; the last ends with HLT. loop_off (the DS offset of a counter, or 0): the last
  * block first decrements it and jumps back to the first block while it is not zero,
- * so blocks run again through the translator's chained exits. */
-static void gen_program(Gen *g, bool code32, uint32_t loop_off)
+ * so blocks run again through the translator's chained exits. start: the first
+ * block's offset from CODE (a start near 4 KiB puts the page end among the
+ * instructions, some of which then cross it). */
+static void gen_program(Gen *g, bool code32, uint32_t loop_off, unsigned start)
 {
     memset(g, 0, sizeof(*g));
     g->code32 = code32;
+    g->len = start;
     g->nblocks = 1 + pick(MAX_BLOCKS);
     g->leaf = pick(2);
     uint32_t eip0 = code32 ? CODE : 0;
@@ -518,8 +521,8 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off)
             memcpy(g->code + g->jcc_field[b], &g->block_at[g->jcc_to[b]], 4);
             continue;
         }
-        uint32_t next = g->block_at[0] - (code32 ? CODE : 0) + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
-        uint32_t rel = g->block_at[g->jcc_to[b]] - (code32 ? CODE : 0) - next;
+        uint32_t next = eip0 + (uint32_t)g->jcc_field[b] + g->jcc_size[b];
+        uint32_t rel = g->block_at[g->jcc_to[b]] - next;
         memcpy(g->code + g->jcc_field[b], &rel, g->jcc_size[b]);
     }
 }
@@ -585,16 +588,6 @@ static void make_state(X86State *st, bool code32)
     st->ldtr.attr = 0x82;
     st->tr = (X86SegState){ 0x20, 0x8b, 0, 0x67 };
     st->cpl = 0;
-}
-
-/* A random program of 32-bit (mostly) or 16-bit code, random data and a start state. */
-static void new_program(Gen *g, uint8_t *data, X86State *st)
-{
-    bool code32 = pick(4) != 0;
-    gen_program(g, code32, 0);
-    for (unsigned k = 0; k < DATA_SIZE; k++)
-        data[k] = (uint8_t)rnd();
-    make_state(st, code32);
 }
 
 /* The block of g that starts at s's EIP (now: its state), or g->nblocks + g->leaf. */
@@ -859,6 +852,27 @@ static bool collision_crossing(Side *a, Side *b, bool verbose)
     return true;
 }
 
+/* Where a program starts: a quarter of them end their first page among their
+ * instructions, so that some instructions cross the page end (CODE's first page
+ * end: a block ends in exec.c's stand-in there, which the 16-bit programs' CS with
+ * its base and limit runs through the byte-wise fetch). */
+static unsigned cross_start(void)
+{
+    return pick(4) ? 0 : 0x1000 - 8 - pick(400);
+}
+
+/* A random program of 32-bit (mostly) or 16-bit code (cross: maybe across its first
+ * page end, cross_start), random data and a start state at its first block. */
+static void new_program(Gen *g, uint8_t *data, X86State *st, bool cross)
+{
+    bool code32 = pick(4) != 0;
+    gen_program(g, code32, 0, cross ? cross_start() : 0);
+    for (unsigned k = 0; k < DATA_SIZE; k++)
+        data[k] = (uint8_t)rnd();
+    make_state(st, code32);
+    st->eip = g->block_at[0];
+}
+
 static void dump_code(const Gen *g)
 {
     printf("  code%s:", g->code32 ? "32" : "16");
@@ -894,7 +908,7 @@ int main(int argc, char **argv)
     unsigned blocks = 0, faults = 0, failures = 0;
     for (unsigned p = 0; p < programs && failures < 5; p++) {
         X86State st;
-        new_program(&g, data, &st);
+        new_program(&g, data, &st, true);
         side_load(&a, &g, data, &st);
         side_load(&b, &g, data, &st);
         for (unsigned step = 0; step <= 2 * MAX_BLOCKS + 2; step++) {
@@ -928,7 +942,8 @@ int main(int argc, char **argv)
         bool code32 = pick(4) != 0;
         X86State st;
         make_state(&st, code32);
-        gen_program(&g, code32, DATA + LOOP_COUNTER - st.seg[X86_DS].base);
+        gen_program(&g, code32, DATA + LOOP_COUNTER - st.seg[X86_DS].base, cross_start());
+        st.eip = g.block_at[0];
         for (unsigned k = 0; k < DATA_SIZE; k++)
             data[k] = (uint8_t)rnd();
         uint32_t rounds = LOOP_ROUNDS;
@@ -1007,7 +1022,7 @@ int main(int argc, char **argv)
         jit_get_stats(jb.c, &s0);
         for (unsigned p = 0; p < 60 && failures < 5; p++) {
             X86State st;
-            new_program(&g, data, &st);
+            new_program(&g, data, &st, false);
             if (variant == 1)
                 for (unsigned k = 0; k < X86_NSEG; k++)
                     if (k != X86_CS)
@@ -1068,6 +1083,13 @@ int main(int argc, char **argv)
         jit_get_stats(jb.c, &sv);
         if (variant == 1)
             interp_moved = sv.entry_interp - s0.entry_interp;
+    }
+    X86ExecStats xs;
+    x86_cpu_get_exec_stats(b.c, &xs);
+    printf("page-crossing instructions run at a block's end: %" G_GUINT64_FORMAT "\n", xs.cross_runs);
+    if (!xs.cross_runs) {
+        printf("FAIL: no block ended in an instruction across its page end\n");
+        failures++;
     }
     JitStats s1;
     jit_get_stats(jb.c, &s1);

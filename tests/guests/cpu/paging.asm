@@ -152,6 +152,28 @@ pm_main:
     CHECK32 e, "4 MiB page alias"
     test dword [PD + 2 * 4], 0x20
     CHECK32 nz, "accessed bit of a 4 MiB PDE"
+    ; INVLPG anywhere in a 4 MiB page drops code translated from any of its pages: a
+    ; routine at linear 16 MiB + 4 KiB runs hot, its PDE is pointed at another copy,
+    ; and the address invalidated is 3 MiB into the page (another 2 MiB half).
+    mov dword [0x401000], 0x000001b8        ; mov eax, 1 / ret
+    mov word [0x401004], 0xc300
+    mov dword [PD + 5 * 4], 0x800000 | 0x083 ; the copy written through linear 20 MiB
+    mov dword [0x1401000], 0x000002b8       ; mov eax, 2 / ret
+    mov word [0x1401004], 0xc300
+    mov dword [PD + 4 * 4], 0x400000 | 0x083
+    mov ecx, 300
+.hot_large:
+    mov eax, 0x1001000 - ROMBASE
+    call eax
+    cmp eax, 1
+    CHECK32 e, "code in a 4 MiB page"
+    loop .hot_large
+    mov dword [PD + 4 * 4], 0x800000 | 0x083
+    invlpg [0x1300000]
+    mov eax, 0x1001000 - ROMBASE
+    call eax
+    cmp eax, 2
+    CHECK32 e, "INVLPG in a 4 MiB page left code translated from another of its pages"
     ; a reserved bit in a 4 MiB PDE (no PSE-36 here): #PF with RSVD
     mov eax, 1
     cpuid

@@ -2,7 +2,8 @@
 ; Self-modifying code: a store that changes the very next instruction, a loop that
 ; rewrites its own immediate each time round, REP MOVSB copying new code over the
 ; instructions that follow it, a routine patched after it already ran, an
-; instruction that straddles two pages changed in its second page, and code
+; instruction that straddles two pages changed in its second page, a hot loop over
+; such an instruction that changes its second-page bytes half-way, and code
 ; changed through another linear alias of the same physical page (paging).
 ; The code runs from RAM through a flat code segment.
 %include "cpu.inc"
@@ -30,14 +31,15 @@ pm_main:
     rep movsb
     call SEL_FLAT:CODE
     ; the blob returns a bit mask of passed checks in EAX
-    cmp eax, 0x1f
+    cmp eax, 0x3f
     je .all
     PRINT32 "FAIL: self-modifying code checks: "
     call print_hex32_32
-    PRINTLN32 " (want 0000001f)"
+    PRINTLN32 " (want 0000003f)"
     EXIT EXIT_FAIL
 .all:
     PRINTLN32 "smc: next-instruction, loop, REP MOVSB, re-patched routine and cross-page cases passed"
+    PRINTLN32 "smc: a hot loop changing its page-crossing instruction's second page"
 
     ; -- an alias: linear 0x400000 maps the blob's page; writes there change the code
     mov edi, PT0
@@ -134,8 +136,20 @@ blob:
     mov byte [ebp + (.cross_imm - .here) + 4], 0x44
     call .cross
     cmp eax, 0x44020304
-    jne .done
+    jne .t6
     or edx, 16
+
+.t6: ; 6: a loop of 200 rounds over an instruction straddling two pages, which
+     ; changes that instruction's bytes in the second page after round 100 (the
+     ; loop's blocks chained through it, under the translator)
+    mov byte [ebp + (xloop - .here) + 3], 0
+    xor eax, eax
+    xor ebx, ebx
+    mov ecx, 200
+    call xloop
+    cmp ebx, 100 * 1 + 100 * 0x10001
+    jne .done
+    or edx, 32
 .done:
     mov eax, edx
     pop ebp
@@ -160,6 +174,22 @@ blob:
 alias_target:
     mov eax, 1
     retf
+
+    ; ADD EAX, imm32 from 0x1ffe: its immediate's bytes 1-3 in the next page
+    times (0x2000 - 2) - ($ - blob) db 0x90
+xloop:                          ; ECX rounds of EBX += the ADD's immediate
+    add eax, strict dword 1
+    add ebx, eax
+    dec ecx
+    jz .out
+    cmp ecx, 100
+    jne .go
+    mov byte [ebp + (xloop - blob.here) + 3], 1   ; immediate byte 2: 1 -> 0x10001
+.go:
+    xor eax, eax
+    jmp xloop
+.out:
+    ret
 blob_end:
 
 CPU_LIBRARY
