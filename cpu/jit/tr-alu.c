@@ -31,8 +31,17 @@ static unsigned alu_cc_base(unsigned host)
          : host == ALU_SBB ? CC_SBB8 : CC_LOGIC8;
 }
 
+/* AND, OR, XOR: their lazy flags are cc_res alone. Nothing reads cc_src1/src2 under
+ * CC_LOGIC* (flags.c, and the translator's own flag forms), so inline code leaves the
+ * sources unstored (alu.c's handlers store them): two stores fewer on each. */
+static bool alu_logic(unsigned aluop)
+{
+    return aluop == ALU_AND || aluop == ALU_OR || aluop == ALU_XOR;
+}
+
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
- * cc_src1/src2 the operands, cc_res the result (masked to size). */
+ * cc_src1/src2 the operands (not for alu_logic), cc_res the result (masked to size). */
+
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
@@ -45,8 +54,10 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
             emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
         return;
     }
-    emit_store(e, 4, CPU(cc_src1), H_RAX);
-    emit_store(e, 4, CPU(cc_src2), H_RCX);
+    if (!alu_logic(aluop)) {
+        emit_store(e, 4, CPU(cc_src1), H_RAX);
+        emit_store(e, 4, CPU(cc_src2), H_RCX);
+    }
     unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
     if (carry)
         emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
@@ -58,7 +69,7 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     emit_cc_op(t, CC_OP(alu_cc_base(host), size));
 }
 
-/* TEST: result only, sources 0 (alu.c's test_*). EAX &= ECX. */
+/* TEST: result only (alu.c's test_* store sources 0, which nothing reads). EAX &= ECX. */
 void jit_emit_test_flags(Tr *t, unsigned size)
 {
     JitEmit *e = &t->e;
@@ -67,8 +78,6 @@ void jit_emit_test_flags(Tr *t, unsigned size)
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
     t->hflags_out = size == 4;
     emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_store_imm(e, 4, CPU(cc_src1), 0);
-    emit_store_imm(e, 4, CPU(cc_src2), 0);
     emit_cc_op(t, CC_OP(CC_LOGIC8, size));
 }
 
@@ -132,11 +141,13 @@ static void alu_on_home(Tr *t, unsigned op, int rd, int src, uint32_t v)
     bool carry = op == ALU_ADC || op == ALU_SBB, cmp = op == ALU_CMP;
     int dst = rd;
     if (!t->dead) {
-        emit_store(e, 4, CPU(cc_src1), rd);
-        if (src == H_NONE)
-            emit_store_imm(e, 4, CPU(cc_src2), v);
-        else
-            emit_store(e, 4, CPU(cc_src2), src);
+        if (!alu_logic(op)) {
+            emit_store(e, 4, CPU(cc_src1), rd);
+            if (src == H_NONE)
+                emit_store_imm(e, 4, CPU(cc_src2), v);
+            else
+                emit_store(e, 4, CPU(cc_src2), src);
+        }
         if (cmp) {
             emit_mov_rr(e, 4, H_RAX, rd);
             dst = H_RAX;

@@ -72,13 +72,16 @@ JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned
     _Static_assert(offsetof(X86Seg, flat) == offsetof(X86Seg, ok) + 1, "X86Seg.ok, flat adjacent");
     /* (Not when the block's entry checked the segment for reads and writes and no
      * handler, which might load it, ran since: jit_translate.) */
-    if (!(t->seg_hoist & (1u << segno)) || t->called) {
+    bool hoisted = (t->seg_hoist & (1u << segno)) && !t->called;
+    if (!hoisted) {
         emit_load(e, 2, H_RCX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, ok))));
         emit_alu_ri(e, 4, ALU_AND, H_RCX, 0x100 | need);
         emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | need);
         jit_stub_jcc(t, s, HC_NE);
     }
-    emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
+    /* (A base the entry found 0 is not added: linear = offset.) */
+    if (!hoisted || !(t->seg_zero & (1u << segno)))
+        emit_alu_rm(e, 4, ALU_ADD, H_RAX, jm(H_RBX, (int32_t)(seg + offsetof(X86Seg, base))));
     /* index = ((lin >> 12) ^ (lin >> 20)) & 255, as x86_tlb_index */
     emit_mov_rr(e, 4, H_RDX, H_RAX);
     emit_shift_ri(e, 4, 5, H_RDX, 12);

@@ -543,8 +543,8 @@ bool jit_translate(Tr *t, bool allow_inline)
      * reads and writes now: checked once here instead of at each access (probes
      * before the first handler call skip the test). A block entered when one no
      * longer is runs through the interpreter's handlers. */
-    t->seg_hoist = 0;
-    size_t seg_fail[8];
+    t->seg_hoist = t->seg_zero = 0;
+    size_t seg_fail[12];
     unsigned nfail = 0;
     /* (Not in 64-bit code: its probes make no segment checks.) */
     if (allow_inline && !t->w64 && (t->j->inline_mask & IN_SEGCHECK)) {
@@ -568,6 +568,14 @@ bool jit_translate(Tr *t, bool allow_inline)
             emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x100 | SEG_OK_READ | SEG_OK_WRITE);
             seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
             t->seg_hoist |= (uint8_t)(1u << sg);
+            if (!d->base) {
+                /* Base 0 as well (Linux's data and stack segments): the probes skip
+                 * adding it, a load and an add on the way to every access. */
+                emit_alu_mi(e, 8, ALU_CMP, jm(H_RBX, (int32_t)(offsetof(X86Cpu, seg) + sizeof(X86Seg) * sg +
+                                                              offsetof(X86Seg, base))), 0);
+                seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
+                t->seg_zero |= (uint8_t)(1u << sg);
+            }
         }
     }
 

@@ -104,6 +104,7 @@ typedef struct Tr {
     unsigned n_inline;
     RegCache rc;
     uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
+    uint8_t seg_zero;              /* of those, the ones it also checked for base 0 */
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
