@@ -18,11 +18,15 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from guestrun import timed  # noqa: E402
+
+DONE = b"events: done"  # the guest's last line
 
 EVENTS = {
     1: "INT 0x30 + IRET, ring 0",
@@ -42,23 +46,6 @@ def build(tmp, event, iters):
                     "-DEVENT=%d" % event, "-DITERS=%d" % iters,
                     "-o", out, os.path.join(HERE, "events.asm")], check=True)
     return out
-
-
-def timed(cmd, repeat):
-    """Best wall-clock seconds of repeat runs and the host CPU seconds of that run."""
-    best = None
-    for _ in range(repeat):
-        t = time.monotonic()
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = p.stdout.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        dt = time.monotonic() - t
-        if os.waitstatus_to_exitcode(status) != 33 or b"events: done" not in out:
-            raise SystemExit("%s: exit %d\n%s" % (" ".join(cmd), os.waitstatus_to_exitcode(status),
-                                                  out.decode(errors="replace")))
-        if best is None or dt < best[0]:
-            best = (dt, ru.ru_utime + ru.ru_stime)
-    return best
 
 
 def main():
@@ -94,7 +81,7 @@ def main():
             n = (o.iters - small) * PER_ROUND.get(ev, 1)
             cells, cpu = [], {}
             for name, cmd in runners:
-                (w0, c0), (w1, c1) = timed(cmd + ["-bios", lo], o.repeat), timed(cmd + ["-bios", hi], o.repeat)
+                (w0, c0), (w1, c1) = timed(cmd + ["-bios", lo], o.repeat, DONE), timed(cmd + ["-bios", hi], o.repeat, DONE)
                 cpu[name] = (c1 - c0) * 1e9 / n
                 cells.append("%.0f / %.0f" % ((w1 - w0) * 1e9 / n, cpu[name]))
             if "vireo tcg" in cpu and "qemu tcg" in cpu:

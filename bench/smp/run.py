@@ -21,11 +21,15 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from guestrun import timed  # noqa: E402
+
+DONE = b"smp-bench: done"  # the guest's last line
 
 
 def build(tmp, name, defines):
@@ -34,25 +38,6 @@ def build(tmp, name, defines):
                     "-I", os.path.join(ROOT, "tests/guests/cpu") + "/"] + ["-D" + d for d in defines] +
                    ["-o", out, os.path.join(HERE, "work.asm")], check=True)
     return out
-
-
-def timed(cmd, repeat):
-    """Best wall-clock seconds of repeat runs, and the host CPU seconds (user + system,
-    all threads) of that run: on a shared host the CPU time shows whether the work
-    split, where the wall clock also shows how much of a second core was free."""
-    best = None
-    for _ in range(repeat):
-        t = time.monotonic()
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        out = p.stdout.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        dt = time.monotonic() - t
-        if p.returncode != 33 or b"smp-bench: done" not in out:
-            raise SystemExit("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, out.decode(errors="replace")))
-        if best is None or dt < best[0]:
-            best = (dt, ru.ru_utime + ru.ru_stime)
-    return best
 
 
 def uptime():
@@ -107,7 +92,7 @@ def main():
             print("|---|---|---|---|---|---|")
         t2 = {}
         for name, c1, c2 in [] if o.lock_only else runs + native:
-            (a, ca), (b, cb) = timed(c1, o.repeat), timed(c2, o.repeat)
+            (a, ca), (b, cb) = timed(c1, o.repeat, DONE), timed(c2, o.repeat, DONE)
             t2[name] = b
             print("| %s | %.2f s | %.2f s | %.2f | %.2f s | %.2f s |" % (name, a, b, a / b, ca, cb), flush=True)
         if qemu:
@@ -124,8 +109,8 @@ def main():
             base = [x for x in c1 if x not in ("-bios", work, "-smp", "1")]
             cells = []
             for _, lock0, lockn in locks:
-                t0, c0 = timed(base + ["-smp", "2", "-bios", lock0], o.repeat)
-                tn, cn = timed(base + ["-smp", "2", "-bios", lockn], o.repeat)
+                t0, c0 = timed(base + ["-smp", "2", "-bios", lock0], o.repeat, DONE)
+                tn, cn = timed(base + ["-smp", "2", "-bios", lockn], o.repeat, DONE)
                 cells += ["%.0f" % ((tn - t0) * 1e9 / (2 * lock_n)), "%.0f" % ((cn - c0) * 1e9 / (2 * lock_n))]
             print("| %s | %s |" % (name, " | ".join(cells)), flush=True)
         print("end:", uptime())
