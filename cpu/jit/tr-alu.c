@@ -100,13 +100,16 @@ void jit_emit_cf_to_r13(Tr *t)
         emit_mov_ri32(e, H_R13, 0);
         return;
     }
-    if (t->hflags) {
+    bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
+    if (t->hflags && !incdec) {
         t->hflags = false;
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
         emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
-    } else if ((kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER) {
+    } else if (incdec || kc == CC_EAGER) {
+        /* (INC/DEC keep CF: the host's ADD/SUB of 1 set its own, so not from hflags) */
+        t->hflags = false;
         emit_load(e, 4, H_RAX, CPU(eflags));
         emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
     } else {
@@ -369,6 +372,9 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
     emit_store(e, size, m, H_RAX);
     if (s)
         s->resume = emit_pos(e);
+    /* A register's DEC; JNZ: the loop's branch takes ZF from the host's SUB above (only
+     * moves since), not from the lazy state reloaded and recomputed (jit_emit_cond). */
+    t->hflags_out = size == 4 && r >= 0;
     return true;
 }
 
@@ -636,12 +642,16 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
-    if (t->hflags) {
+    bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
+    bool reads_cf = (cc >> 1) == 1 || (cc >> 1) == 3;
+    if (t->hflags && !(incdec && reads_cf)) {
         /* The producer was the previous instruction: its host instruction's flags
-         * are still there. */
+         * are still there (for INC/DEC all but CF, which the host's ADD/SUB of 1 set
+         * and the guest's INC/DEC kept). */
         t->hflags = false;
         return cc;
     }
+    t->hflags = false;
     if (kc >= CC_SUB8 && kc <= CC_SUB32) {
         /* The host's CMP of the same operands gives the guest's flags. */
         unsigned size = 1u << (kc - CC_SUB8);
@@ -655,7 +665,7 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
         unsigned size = 1u << (kc - CC_LOGIC8);
         emit_load(e, 4, H_RAX, CPU(cc_res));
         emit_test_rr(e, size, H_RAX, H_RAX);
-    } else if (kc >= CC_INC8 && kc <= CC_DEC32 && (cc >> 1) != 1 && (cc >> 1) != 3) {
+    } else if (incdec && !reads_cf) {
         /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
          * conditions do not read. */
         bool dec = kc >= CC_DEC8;
