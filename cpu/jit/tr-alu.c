@@ -41,7 +41,6 @@ static bool alu_logic(unsigned aluop)
 
 /* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
  * cc_src1/src2 the operands (not for alu_logic), cc_res the result (masked to size). */
-
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
