@@ -116,7 +116,17 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
 {
     JitEmit *e = &t->e;
     _Static_assert(sizeof(((X86Tlb *)0)->tag_r) == 8, "X86Tlb tags are 64-bit");
-    emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
+    /* RDX = the entry's offset in its table; its address from c->tlb, or from RBX
+     * when the block's entry checked which table c->tlb is. */
+    int tb = H_RDX, tx = H_NONE;
+    int32_t toff = 0;
+    if (t->tlb_fixed && !t->called) {
+        tb = H_RBX;
+        tx = H_RDX;
+        toff = t->tlb_fixed;
+    } else {
+        emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
+    }
     /* A 32-bit address's access also stays in its page when its last byte's page is
      * the entry's tag: the page after the first byte's has another index (x86_tlb_fill
      * gives no fast tag to a page that shares its predecessor's), and a 64-bit LEA of
@@ -130,7 +140,7 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
         emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
     }
     emit_alu_rm(e, 8, ALU_CMP, H_RCX,
-                jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r)));
+                jmx(tb, tx, toff + (write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r))));
     jit_stub_jcc(t, s, HC_NE);
     if (size > 1 && !last) {
         emit_mov_rr(e, 4, H_RCX, H_RAX);
@@ -138,7 +148,7 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
         emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
         jit_stub_jcc(t, s, HC_A);
     }
-    emit_load(e, 8, H_RSI, jm(H_RDX, write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r)));
+    emit_load(e, 8, H_RSI, jmx(tb, tx, toff + (write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r))));
     return jmx(H_RSI, H_RAX, 0);
 }
 

@@ -544,20 +544,21 @@ bool jit_translate(Tr *t, bool allow_inline)
      * before the first handler call skip the test). A block entered when one no
      * longer is runs through the interpreter's handlers. */
     t->seg_hoist = t->seg_zero = 0;
-    size_t seg_fail[12];
+    t->tlb_fixed = 0;
+    size_t seg_fail[14];
     unsigned nfail = 0;
     /* (Not in 64-bit code: its probes make no segment checks.) */
+    unsigned uses[8] = { 0 }, accesses = 0;
+    for (unsigned k = 0; k < t->n; k++) {
+        const X86Insn *i = &t->insns[k];
+        unsigned op = i->opcode;
+        if ((i->pfx & X86_PFX_MEM) && op != 0x8d && i->seg < 6)
+            uses[i->seg]++, accesses++;
+        if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 || op == 0xc9 ||
+            (op == 0xff && (i->reg == 2 || i->reg == 6)))
+            uses[S_SS]++, accesses++;
+    }
     if (allow_inline && !t->w64 && (t->j->inline_mask & IN_SEGCHECK)) {
-        unsigned uses[8] = { 0 };
-        for (unsigned k = 0; k < t->n; k++) {
-            const X86Insn *i = &t->insns[k];
-            unsigned op = i->opcode;
-            if ((i->pfx & X86_PFX_MEM) && op != 0x8d && i->seg < 6)
-                uses[i->seg]++;
-            if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 || op == 0xc9 ||
-                (op == 0xff && (i->reg == 2 || i->reg == 6)))
-                uses[S_SS]++;
-        }
         for (unsigned sg = 0; sg < 6; sg++) {
             const X86Seg *d = &t->c->seg[sg];
             if (uses[sg] < 2 || !d->flat || (d->ok & (SEG_OK_READ | SEG_OK_WRITE)) != (SEG_OK_READ | SEG_OK_WRITE))
@@ -576,6 +577,23 @@ bool jit_translate(Tr *t, bool allow_inline)
                 seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
                 t->seg_zero |= (uint8_t)(1u << sg);
             }
+        }
+    }
+
+    /* The data TLB of the current privilege (c->tlb), checked once here: the probes
+     * before the first handler call then address its entries from RBX, a load fewer
+     * on the way from an address to its tag. A block entered with another table (at
+     * the other privilege, or with data breakpoints or alignment checks on, whose
+     * table sends every access to the handlers) runs through the handlers. */
+    if (allow_inline && (t->j->inline_mask & IN_TLBFIXED) && accesses) {
+        const X86Cpu *c = t->c;
+        size_t off = c->tlb == c->tlb_sup ? offsetof(X86Cpu, tlb_sup)
+                   : c->tlb == c->tlb_user ? offsetof(X86Cpu, tlb_user) : 0;
+        if (off) {
+            emit_lea(e, 8, H_RCX, jm(H_RBX, (int32_t)off));
+            emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(tlb));
+            seg_fail[nfail++] = emit_jcc_fwd(e, HC_NE);
+            t->tlb_fixed = (int32_t)off;
         }
     }
 
@@ -671,8 +689,9 @@ bool jit_translate(Tr *t, bool allow_inline)
         emit_patch(e, t->exit_fields[x], emit_pos(e));
         jit_exit_with(t, t->exit_count[x]);
     }
-    /* A segment checked at the entry is not flat or not writable any more (the
-     * guest registers are still at home, maybe newer than c->regs). */
+    /* A segment checked at the entry is not flat or not writable any more, or the
+     * data TLB is another (the guest registers are still at home, maybe newer than
+     * c->regs). */
     if (nfail) {
         for (unsigned f = 0; f < nfail; f++)
             emit_patch(e, seg_fail[f], emit_pos(e));

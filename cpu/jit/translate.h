@@ -105,6 +105,7 @@ typedef struct Tr {
     RegCache rc;
     uint8_t seg_hoist;             /* segments the block's entry checked (bit per S_*) */
     uint8_t seg_zero;              /* of those, the ones it also checked for base 0 */
+    int32_t tlb_fixed;             /* the data TLB the entry checked c->tlb is (its offset in X86Cpu), or 0 */
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
@@ -136,7 +137,8 @@ enum {
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
     IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
     IN_DIVLEAVE = 65536, /* DIV r/m32, LEAVE, CLD/STD (phase 5) */
-    IN_ALL = 131071,
+    IN_TLBFIXED = 131072,
+    IN_ALL = 262143,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))

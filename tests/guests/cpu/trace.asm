@@ -7,7 +7,8 @@
 ; Then the debug exceptions through that compiled, chained code (SDM vol. 3, 17.3.1):
 ; single-stepping it with EFLAGS.TF set by POPF and by IRET, an instruction
 ; breakpoint in DR0 inside the loop (the #DB handler sets RF so the instruction runs),
-; and both at once. The #DB handler records EIP, EAX, ECX and DR6 of each #DB; the
+; and both at once; then a data breakpoint (DR1) on a word a second compiled loop
+; writes. The #DB handler records EIP, EAX, ECX and DR6 of each #DB; the
 ; guest checks the EIPs against the routine's addresses and prints every record, so
 ; trace.py can require the same serial output under interp, jit and tcg.
 %include "cpu.inc"
@@ -17,6 +18,7 @@ TRACE_LOG equ SCRATCH + 0x100     ; 16 bytes each: EIP, EAX, ECX, DR6 & 0x400f
 TRACE_MAX equ 64
 REF       equ SCRATCH + 0x10      ; the untraced result: EAX, ECX
 FLAGS_IN  equ SCRATCH + 0x40      ; EFLAGS the POPF / IRET of the calls below load
+MEMW      equ SCRATCH + 0x600     ; the words hot_mem writes
 
 ; CALL_HOT n: EDX = n iterations from EAX = ECX = 0, EBX = 7
 %macro HOT_ARGS 1
@@ -151,6 +153,47 @@ pm_main:
     mov ebp, REF
     call check_trace
     PRINTLN32 "trace: single-step and instruction breakpoint together"
+
+    ; -- E: a data breakpoint (DR1: writes, 4 bytes) on the word a compiled loop adds
+    ;    to, 3 iterations: a trap after each ADD. The loop was compiled without
+    ;    breakpoints, its memory operands probing the TLB inline; with one armed,
+    ;    every access must reach the breakpoint check.
+    mov esi, 300
+.warm_mem:
+    mov edx, 2
+    call hot_mem
+    dec esi
+    jnz .warm_mem
+    mov dword [MEMW], 0
+    mov dword [MEMW + 4], 0
+    mov eax, 5
+    mov edx, 3
+    call hot_mem                  ; untraced: EAX 5, ECX 3
+    mov [REF + 0x30], eax
+    mov [REF + 0x34], ecx
+    mov dword [MEMW], 0
+    mov dword [MEMW + 4], 0
+    xor eax, eax
+    mov dr6, eax
+    mov eax, MEMW
+    mov dr1, eax
+    mov eax, 0x00d00004           ; L1, RW1 = writes, LEN1 = 4 bytes
+    mov dr7, eax
+    mov dword [TRACE_N], 0
+    mov eax, 5
+    mov edx, 3
+    call hot_mem
+    mov ebx, eax
+    xor eax, eax
+    mov dr7, eax
+    mov eax, ebx
+    mov esi, ROM(expect_e)
+    mov edi, (expect_e_end - expect_e) / 4
+    mov ebp, REF + 0x30
+    call check_trace
+    cmp dword [MEMW], 15
+    CHECK32 e, "the word under the data breakpoint"
+    PRINTLN32 "trace: data breakpoint in the compiled loop"
 
     ; -- the compiled routine still runs right afterwards
     mov esi, 500
@@ -308,6 +351,9 @@ expect_d:
     dd hot.i2, hot.i3, hot.i3, hot.i4, hot.i5, hot.i6, hot.ret
     dd tf_back, tf_p1, tf_p2, tf_p3
 expect_d_end:
+expect_e:
+    dd hot_mem.i2, hot_mem.i2, hot_mem.i2
+expect_e_end:
 
 ; The routine: EDX iterations over EAX and ECX (EBX the multiplier). trace.py knows
 ; these instructions and their lengths (6, 5, 2, 3, 1, 2 bytes); keep them as they are.
@@ -325,6 +371,19 @@ hot:
 .i6:
     jnz hot
 .ret:
+    ret
+
+; A loop with memory operands: EDX iterations adding EAX to [MEMW] and counting in
+; [MEMW + 4] (ECX its last value).
+    align 16
+hot_mem:
+    add [MEMW], eax
+.i2:
+    mov ecx, [MEMW + 4]
+    inc ecx
+    mov [MEMW + 4], ecx
+    dec edx
+    jnz hot_mem
     ret
 
 CPU_LIBRARY

@@ -12,7 +12,7 @@
   trace.py --vireo vireo-run --bios trace.bin same
       runs the guest under interp, jit and tcg: each must pass its own checks
       (single-stepping and an instruction breakpoint with RF through the compiled,
-      chained routine) and print the same serial output, every #DB's EIP, EAX,
+      chained routine, a data breakpoint in a compiled loop) and print the same serial output, every #DB's EIP, EAX,
       ECX and DR6 included.
 """
 import argparse
