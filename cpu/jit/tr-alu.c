@@ -135,13 +135,95 @@ static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
     }
 }
 
+/* The operand of guest register r where host says (its home, or its slot). */
+static JitMem pend_reg(const int8_t *host, int r)
+{
+    return host[r] >= 0 ? jreg(host[r]) : greg_mem(4, (unsigned)r);
+}
+
+void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
+{
+    JitEmit *e = &t->e;
+    /* EAX = r, ECX = s (or the immediate); then what alu.c's handler would have
+     * stored, by MOV, NOT and LEA only: the host flags may be the producer's still. */
+    emit_load(e, 4, H_RAX, pend_reg(host, p->r));
+    if (p->kind != PEND_LOGIC) {
+        if (p->s < 0)
+            emit_mov_ri32(e, H_RCX, p->imm);
+        else
+            emit_load(e, 4, H_RCX, pend_reg(host, p->s));
+        emit_store(e, 4, CPU(cc_src2), H_RCX);
+    }
+    switch (p->kind) {
+    case PEND_LOGIC:
+        emit_store(e, 4, CPU(cc_res), H_RAX);
+        break;
+    case PEND_SUB: /* src1 = res + src2 */
+        emit_store(e, 4, CPU(cc_res), H_RAX);
+        emit_lea(e, 4, H_RCX, jmx(H_RAX, H_RCX, 0));
+        emit_store(e, 4, CPU(cc_src1), H_RCX);
+        break;
+    case PEND_ADD: /* src1 = res - src2 */
+    case PEND_CMP: /* res = src1 - src2 */
+        emit_store(e, 4, p->kind == PEND_ADD ? CPU(cc_res) : CPU(cc_src1), H_RAX);
+        emit_op_rr(e, 4, 0xf7, 2, H_RCX); /* NOT ECX */
+        emit_lea(e, 4, H_RCX, (JitMem){ H_RAX, H_RCX, 0, 1 });
+        emit_store(e, 4, p->kind == PEND_ADD ? CPU(cc_src1) : CPU(cc_res), H_RCX);
+        break;
+    }
+    emit_store_imm(e, 4, CPU(cc_op), p->cc);
+}
+
+void jit_flags_flush(Tr *t)
+{
+    if (!t->pend.kind)
+        return;
+    FlagPend p = t->pend;
+    t->pend.kind = PEND_NONE;
+    jit_flags_store(t, &p, t->rc.host);
+    t->known_cc = p.cc;
+}
+
+/* Deferred flags for a 32-bit op on guest register gd with guest register gs (-1:
+ * the immediate v) when the instruction after k keeps them (jit_pend_keeps): only
+ * the host op is emitted. ADD and SUB rebuild their first operand from the result,
+ * so not when gs is gd. */
+static bool alu_defer(Tr *t, unsigned k, unsigned op, int gd, int gs, uint32_t v)
+{
+    if (!(t->j->inline_mask & IN_DEFERFLAGS) || t->w64)
+        return false;
+    FlagPend p = { PEND_NONE, 0, (int8_t)gd, (int8_t)gs, v, k };
+    if (alu_logic(op))
+        p.kind = PEND_LOGIC, p.cc = CC_OP(CC_LOGIC8, 4);
+    else if (op == ALU_CMP)
+        p.kind = PEND_CMP, p.cc = CC_OP(CC_SUB8, 4);
+    else if ((op == ALU_ADD || op == ALU_SUB) && gs != gd)
+        p.kind = op == ALU_ADD ? PEND_ADD : PEND_SUB, p.cc = CC_OP(op == ALU_ADD ? CC_ADD8 : CC_SUB8, 4);
+    if (!p.kind || !jit_pend_keeps(t, &p, k + 1))
+        return false;
+    t->pend = p;
+    t->known_cc = -1; /* (slow paths on the way store cc_op) */
+    return true;
+}
+
 /* The host op on home rd with source register src (H_NONE: the immediate v), the
- * lazy flags stored from both unless dead; CMP computes its result in EAX. */
-static void alu_on_home(Tr *t, unsigned op, int rd, int src, uint32_t v)
+ * lazy flags stored from both unless dead or deferred (gd, gs: the guest registers
+ * of rd and src, gs -1 for the immediate, -2 for a value of no register); CMP
+ * computes its result in EAX. */
+static void alu_on_home(Tr *t, unsigned k, unsigned op, int rd, int src, uint32_t v, int gd, int gs)
 {
     JitEmit *e = &t->e;
     bool carry = op == ALU_ADC || op == ALU_SBB, cmp = op == ALU_CMP;
     int dst = rd;
+    if (!t->dead && gs != -2 && alu_defer(t, k, op, gd, gs, v)) {
+        if (!cmp) {
+            if (src == H_NONE)
+                emit_alu_ri(e, 4, op, rd, v);
+            else
+                emit_alu_rr(e, 4, op, rd, src);
+        }
+        return;
+    }
     if (!t->dead) {
         if (!alu_logic(op)) {
             emit_store(e, 4, CPU(cc_src1), rd);
@@ -194,7 +276,8 @@ static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsign
         else
             emit_load(e, 4, H_RCX, m);
     }
-    alu_on_home(t, op, d.base, src, i->imm);
+    alu_on_home(t, (unsigned)(i - t->insns), op, d.base, src, i->imm, (int)dst,
+                kind == 2 ? -1 : (int)(kind == 1 ? i->rm : i->reg));
     return true;
 }
 
@@ -264,7 +347,7 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         } else if (size == 4 && (cmp ? gread(t, 4, i->reg) : greg(t, 4, i->reg)).direct) {
             /* reg op= [mem] (CMP reg, [mem]) on the home (alu_home) */
             emit_load(e, 4, H_RCX, m);
-            alu_on_home(t, (unsigned)op, gread(t, 4, i->reg).base, H_RCX, 0);
+            alu_on_home(t, k, (unsigned)op, gread(t, 4, i->reg).base, H_RCX, 0, (int)i->reg, -2);
         } else {
             emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));

@@ -92,6 +92,7 @@ Stub *jit_stub_new(Tr *t, unsigned k)
     s->nfields = 0;
     s->k = k;
     s->resume = 0;
+    s->pend = t->pend; /* (as instruction k found them: only register forms defer) */
     return s;
 }
 
@@ -198,6 +199,66 @@ static bool inline_pure(const X86Insn *i, unsigned inline_mask, bool w64, uint32
         return x86_osize(i) == 4;
     }
     return false;
+}
+
+/* An ALU op or TEST (any size and operand kind, no LOCK): it writes all six
+ * arithmetic flags and reads none (not ADC/SBB). */
+static bool alu_writes_all(const X86Insn *i)
+{
+    unsigned op = i->opcode;
+    if (i->pfx & X86_PFX_LOCK)
+        return false;
+    if (op < 0x40 && (op & 7) < 6)
+        return (op >> 3) != ALU_ADC && (op >> 3) != ALU_SBB;
+    if (op >= 0x80 && op <= 0x83)
+        return i->reg != ALU_ADC && i->reg != ALU_SBB;
+    return op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9 || ((op == 0xf6 || op == 0xf7) && i->reg == 0);
+}
+
+bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k)
+{
+    if (k + 1 >= t->n)
+        return false; /* the last: the block's exit needs the flags stored */
+    const X86Insn *i = &t->insns[k];
+    if (t->w64 || i->handler == x86_handle_ud || i->handler == x86_handle_cross)
+        return false;
+    if (alu_writes_all(i))
+        return true;
+    unsigned op = i->opcode;
+    bool mem = i->pfx & X86_PFX_MEM;
+    int w = -1, w2 = -1; /* the guest registers it writes */
+    switch (op) {
+    case 0x88: case 0xc6:
+        w = mem ? -1 : (int)(i->rm & 3); /* (AH..BH are EAX..EBX's) */
+        break;
+    case 0x89: case 0xc7:
+        w = mem ? -1 : (int)i->rm;
+        break;
+    case 0x8a:
+        w = i->reg & 3;
+        break;
+    case 0x8b: case 0x8d: case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+        w = i->reg;
+        break;
+    case 0xb0 ... 0xb7:
+        w = op & 3;
+        break;
+    case 0xb8 ... 0xbf:
+        w = op & 7;
+        break;
+    case 0x50 ... 0x57: case 0x68: case 0x6a:
+        w = R_ESP;
+        break;
+    case 0x58 ... 0x5f:
+        w = R_ESP;
+        w2 = op & 7;
+        break;
+    default:
+        return false;
+    }
+    if ((op == 0xc6 || op == 0xc7) && i->reg != 0)
+        return false;
+    return (w < 0 || (w != p->r && w != p->s)) && (w2 < 0 || (w2 != p->r && w2 != p->s));
 }
 
 /* Backwards over the block: an instruction's flags are dead when later inline code
@@ -432,12 +493,13 @@ typedef struct TrMark {
     int known_cc;
     bool called, failed, overflow, hflags, hflags_out;
     RegCache rc;
+    FlagPend pend;
 } TrMark;
 
 static void mark_save(Tr *t, TrMark *m)
 {
     *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
-                   t->e.overflow, t->hflags, t->hflags_out, t->rc };
+                   t->e.overflow, t->hflags, t->hflags_out, t->rc, t->pend };
 }
 
 static void mark_restore(Tr *t, const TrMark *m)
@@ -453,6 +515,7 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->hflags = m->hflags;
     t->hflags_out = m->hflags_out;
     t->rc = m->rc;
+    t->pend = m->pend;
 }
 
 void jit_emit_leave(JitEmit *e)
@@ -489,6 +552,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     mark_restore(t, &m);
     t->hflags_out = false;
     jit_rc_flush(t);
+    jit_flags_flush(t);
     call_handler(t, k);
     t->called = true;
     t->known_cc = -1;
@@ -601,9 +665,15 @@ bool jit_translate(Tr *t, bool allow_inline)
     jit_rc_enter(t, allow_inline && (t->j->inline_mask & IN_REGCACHE));
     if (allow_inline)
         flag_liveness(t);
+    t->pend.kind = PEND_NONE;
     for (unsigned k = 0; k < t->n; k++) {
         t->host_at[k] = (uint32_t)emit_pos(e);
         t->dead = allow_inline && t->deadv[k];
+        /* Deferred flags are stored before an instruction that is neither a move
+         * leaving their registers alone nor an ALU op that replaces them all. */
+        if (t->pend.kind && !jit_pend_keeps(t, &t->pend, k))
+            jit_flags_flush(t);
+        bool replaces = t->pend.kind && alu_writes_all(&t->insns[k]);
         rc->nocache = 0;
         if (rc->on) {
             uint8_t pre = rc_predict(t, &t->insns[k]);
@@ -643,6 +713,9 @@ bool jit_translate(Tr *t, bool allow_inline)
             memcpy(t->stubs[s].rc_host, rc->host, sizeof(rc->host));
             t->stubs[s].rc_dirty = rc->dirty;
         }
+        /* An ALU op replaced the deferred flags (its slow path, if any, stores them). */
+        if (replaces && t->pend.kind && t->pend.k != k)
+            t->pend.kind = PEND_NONE;
     }
     t->host_at[t->n] = (uint32_t)emit_pos(e);
     /* Slow paths: the cache written back, the handler, then on with the block (or
@@ -651,6 +724,8 @@ bool jit_translate(Tr *t, bool allow_inline)
         Stub *st = &t->stubs[s];
         for (unsigned f = 0; f < st->nfields; f++)
             emit_patch(e, st->fields[f], emit_pos(e));
+        if (st->pend.kind)
+            jit_flags_store(t, &st->pend, st->rc_host);
         if (t->j->slow_routine && rc->on) {
             /* Through the shared routine (chain.c), which stores and reloads all
              * eight homes: those the cache does not hold are loaded first (c->regs

@@ -23,9 +23,23 @@ typedef unsigned (*JitFn)(X86Cpu *c);
 
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 
+/* The lazy flags of an inline 32-bit ALU op on registers, left unstored while only
+ * moves follow (tr-alu.c, jit_flags_flush; README.md, "Deferred flags"): what
+ * cc_src1/cc_src2/cc_res would hold, rebuilt from guest registers the moves leave
+ * alone. */
+enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP };
+typedef struct FlagPend {
+    uint8_t kind;             /* PEND_*: LOGIC res = r; ADD/SUB res = r, src2 = s; CMP src1 = r, src2 = s */
+    uint8_t cc;               /* cc_op */
+    int8_t r, s;              /* guest registers; s -1: src2 is imm */
+    uint32_t imm;
+    unsigned k;               /* the producer */
+} FlagPend;
+
 /* An out-of-line path of instruction k: its handler, then back to resume. rc_host
  * and rc_dirty: the register cache as instruction k left it (written back before the
- * handler, reloaded after it). */
+ * handler, reloaded after it); pend: lazy flags the main path had not stored yet
+ * (stored before the handler). */
 typedef struct Stub {
     size_t fields[8];
     unsigned nfields;
@@ -33,6 +47,7 @@ typedef struct Stub {
     size_t resume;
     int8_t rc_host[8];
     uint8_t rc_dirty;
+    FlagPend pend;
 } Stub;
 
 /* The register cache (regcache.c): guest registers EAX..EDI held in host registers
@@ -109,6 +124,7 @@ typedef struct Tr {
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
+    FlagPend pend;                 /* lazy flags not stored yet (kind PEND_NONE: none) */
 } Tr;
 
 typedef struct Jit {
@@ -137,8 +153,8 @@ enum {
     IN_SHIFT = 128, IN_IMUL = 256, IN_DEADFLAGS = 512, IN_STACK = 1024, IN_MISC = 2048,
     IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
     IN_DIVLEAVE = 65536, /* DIV r/m32, LEAVE, CLD/STD (phase 5) */
-    IN_TLBFIXED = 131072,
-    IN_ALL = 262143,
+    IN_TLBFIXED = 131072, IN_DEFERFLAGS = 262144,
+    IN_ALL = 524287,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -295,6 +311,14 @@ bool jit_tr_cmov_mem(Tr *t, unsigned k);
  * the dead-flags pass (ADC/SBB read CF); CF and OF of a rotate's result in RAX; the
  * arithmetic forms (false: not inline). */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size);
+/* Stores the deferred lazy flags (t->pend) now, on the main path; and those of p
+ * with the guest registers where host says (a stub's register cache). */
+void jit_flags_flush(Tr *t);
+void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host);
+/* translate.c: whether deferred flags p may stay unstored over instruction k (a move
+ * that writes none of p's registers, not the block's last) or end at it (an ALU op
+ * or TEST that writes all the flags). */
+bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k);
 void jit_emit_test_flags(Tr *t, unsigned size);
 void jit_emit_cf_to_r13(Tr *t);
 unsigned jit_emit_cond(Tr *t, unsigned cc);

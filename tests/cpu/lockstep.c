@@ -424,6 +424,56 @@ static unsigned gen_insn(Gen *g)
     return 1;
 }
 
+/* 32-bit code: an ALU op on a register (the translator leaves its flags unstored,
+ * cpu/jit/README.md "Deferred flags"), a move that writes another register or a
+ * byte of one, then an access that often faults (EBP's base is unmapped) or an ALU
+ * op with a memory operand: the fault must see the ALU op's flags. Returns 3. */
+static unsigned gen_deferred(Gen *g)
+{
+    static const unsigned alus[] = { 0, 1, 4, 5, 6, 7 }; /* ADD OR AND SUB XOR CMP */
+    unsigned d = dst_reg(4);
+    if (pick(2)) {
+        b8(g, (alus[pick(6)] << 3) | 1);
+        b8(g, 0xc0 | (src_reg() << 3) | d);
+    } else {
+        b8(g, 0x83);
+        b8(g, 0xc0 | (alus[pick(6)] << 3) | d);
+        b8(g, rnd());
+    }
+    switch (pick(5)) {
+    case 0: /* MOV r8, [mem] (AH..DH too) */
+        b8(g, 0x8a);
+        modrm_mem(g, dst_reg(1), false);
+        break;
+    case 1: /* MOV r8, imm */
+        b8(g, 0xb0 + dst_reg(1));
+        b8(g, rnd());
+        break;
+    case 2: /* MOVZX r32, byte [mem] */
+        b8(g, 0x0f);
+        b8(g, 0xb6);
+        modrm_mem(g, dst_reg(4), false);
+        break;
+    case 3: /* LEA r32, [mem] */
+        b8(g, 0x8d);
+        modrm_mem(g, dst_reg(4), false);
+        break;
+    default: /* MOV r32, r32 */
+        b8(g, 0x8b);
+        b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+        break;
+    }
+    /* MOV r32, [EBP + d8] or ALU r32, [EBP + d8], else anywhere */
+    b8(g, pick(3) ? 0x8b : (alus[pick(6)] << 3) | 3);
+    if (pick(2)) {
+        b8(g, 0x45 | (dst_reg(4) << 3));
+        b8(g, pick(128));
+    } else {
+        modrm_mem(g, dst_reg(4), false);
+    }
+    return 3;
+}
+
 #define LOOP_COUNTER 0x2800u /* offset in DATA: beyond every random access and the stack */
 #define LOOP_ROUNDS 4
 
@@ -445,7 +495,7 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off, unsigned start)
         g->block_at[b] = eip0 + g->len;
         unsigned n = 1 + pick(14), insns = 0;
         for (unsigned k = 0; k < n; k++)
-            insns += gen_insn(g);
+            insns += code32 && pick(10) == 0 ? gen_deferred(g) : gen_insn(g);
         g->block_insns[b] = insns + 1;
         if (b + 1 == g->nblocks) {
             if (loop_off) {
@@ -510,7 +560,7 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off, unsigned start)
         g->block_at[b] = eip0 + g->len;
         g->in_leaf = true;
         for (unsigned k = 0; k < n; k++)
-            insns += gen_insn(g);
+            insns += code32 && pick(10) == 0 ? gen_deferred(g) : gen_insn(g);
         b8(g, 0xc3);
         g->block_insns[b] = insns + 1;
     }
