@@ -89,6 +89,18 @@ bool jit_alu_pure(unsigned aluop)
 static void emit_host_flags(Tr *t, unsigned cc);
 static void emit_setcc(JitEmit *e, unsigned cc, int r);
 
+/* Whether the host's flags are the guest's for a reader that needs CF (need_cf) or
+ * not: the producer was the previous instruction (t->hflags), and an INC/DEC (its
+ * host ADD/SUB of 1 set a CF the guest's kept) only when CF is not needed. Consumed
+ * either way: what the reader emits next changes them. */
+static bool hflags_take(Tr *t, bool need_cf)
+{
+    int kc = t->known_cc;
+    bool ok = t->hflags && !(need_cf && kc >= CC_INC8 && kc <= CC_DEC32);
+    t->hflags = false;
+    return ok;
+}
+
 /* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or
  * x86_flag_cf; R13 is callee-saved, so the operand fetch that follows keeps it. */
 void jit_emit_cf_to_r13(Tr *t)
@@ -100,15 +112,13 @@ void jit_emit_cf_to_r13(Tr *t)
         return;
     }
     bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
-    if (t->hflags && !incdec) {
-        t->hflags = false;
+    if (hflags_take(t, true)) {
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
         emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
     } else if (incdec || kc == CC_EAGER) {
-        /* (INC/DEC keep CF: the host's ADD/SUB of 1 set its own, so not from hflags) */
-        t->hflags = false;
+        /* (INC/DEC keep CF in eflags: alu.c's inc_dec) */
         emit_load(e, 4, H_RAX, CPU(eflags));
         emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
     } else {
@@ -725,15 +735,9 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
     JitEmit *e = &t->e;
     int kc = t->known_cc;
     bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
-    bool reads_cf = (cc >> 1) == 1 || (cc >> 1) == 3;
-    if (t->hflags && !(incdec && reads_cf)) {
-        /* The producer was the previous instruction: its host instruction's flags
-         * are still there (for INC/DEC all but CF, which the host's ADD/SUB of 1 set
-         * and the guest's INC/DEC kept). */
-        t->hflags = false;
-        return cc;
-    }
-    t->hflags = false;
+    bool reads_cf = (cc >> 1) == 1 || (cc >> 1) == 3; /* B, BE, AE, A */
+    if (hflags_take(t, reads_cf))
+        return cc; /* the producer was the previous instruction: its host flags */
     if (kc >= CC_SUB8 && kc <= CC_SUB32) {
         /* The host's CMP of the same operands gives the guest's flags. */
         unsigned size = 1u << (kc - CC_SUB8);
