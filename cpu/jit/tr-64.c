@@ -153,15 +153,7 @@ static JitMem probe64_at(Tr *t, Stub *s, unsigned segno, unsigned size, bool wri
     t->hflags = false;
     if (segno >= S_FS)
         emit_alu_rm(e, 8, ALU_ADD, H_RAX, SEG_FIELD(segno, base));
-    /* index = ((lin >> 12) ^ (lin >> 20)) & (TLB_SIZE - 1), as x86_tlb_index: with
-     * 256 entries DL = bits 12-19 and DH = bits 20-27 of the address */
-    _Static_assert(TLB_SIZE == 256 && sizeof(X86Tlb) == 64, "the probe's index arithmetic");
-    emit_mov_rr(e, 4, H_RDX, H_RAX);
-    emit_shift_ri(e, 4, 5, H_RDX, 12);
-    emit_u8(e, 0x30); /* XOR DL, DH */
-    emit_u8(e, 0xf2);
-    emit_movzx(e, 1, H_RDX, H_RDX);
-    emit_shift_ri(e, 4, 4, H_RDX, 6); /* x sizeof(X86Tlb) */
+    jit_emit_tlb_offset(t);
     return jit_emit_probe_entry(t, s, 8, size, write);
 }
 

@@ -303,6 +303,7 @@ void jit_emit_ea(Tr *t, const X86Insn *i);
 JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned need, bool write);
 JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
 JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write);
+void jit_emit_tlb_offset(Tr *t);
 bool jit_tr_mov_moffs(Tr *t, unsigned k);
 bool jit_tr_cmov_mem(Tr *t, unsigned k);
 
