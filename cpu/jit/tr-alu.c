@@ -86,7 +86,6 @@ bool jit_alu_pure(unsigned aluop)
     return aluop != ALU_ADC && aluop != ALU_SBB;
 }
 
-static void emit_host_flags(Tr *t, unsigned cc);
 static void emit_setcc(JitEmit *e, unsigned cc, int r);
 
 /* Whether the host's flags are the guest's for a reader that needs CF (need_cf) or
@@ -115,7 +114,7 @@ void jit_emit_cf_to_r13(Tr *t)
     if (hflags_take(t, true)) {
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
-        emit_host_flags(t, (unsigned)kc);
+        jit_emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
     } else if (incdec || kc == CC_EAGER) {
         /* (INC/DEC keep CF in eflags: alu.c's inc_dec) */
@@ -421,7 +420,7 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         /* A known ADD/SUB producer: its CF from the host's flags (the producer's own
          * host instruction's when still live, else recomputed), no helper call. */
         if (!t->hflags)
-            emit_host_flags(t, (unsigned)kc);
+            jit_emit_host_flags(t, (unsigned)kc);
         t->hflags = false;
         emit_setcc(e, HC_B, H_RAX);
         emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
@@ -486,7 +485,13 @@ static void sync_flags(X86Cpu *c)
 /* The host flags of lazy state cc (ADD/SUB/LOGIC of any size), recomputed from the
  * operands: the same ISA gives the guest's flags (LOGIC: AF is undefined on the host,
  * the caller clears it). Clobbers ECX. */
-static void emit_host_flags(Tr *t, unsigned cc)
+bool jit_host_flags_known(int cc)
+{
+    return (cc >= CC_ADD8 && cc <= CC_ADD32) || (cc >= CC_SUB8 && cc <= CC_SUB32) ||
+           (cc >= CC_LOGIC8 && cc <= CC_LOGIC32);
+}
+
+void jit_emit_host_flags(Tr *t, unsigned cc)
 {
     JitEmit *e = &t->e;
     if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
@@ -521,7 +526,7 @@ static void emit_materialize(Tr *t)
     JitEmit *e = &t->e;
     int kc = t->known_cc;
     if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
-        emit_host_flags(t, (unsigned)kc);
+        jit_emit_host_flags(t, (unsigned)kc);
         emit_take_host_flags(t, kc >= CC_LOGIC8);
         return;
     }
@@ -532,7 +537,7 @@ static void emit_materialize(Tr *t)
     for (unsigned k = 0; k < 3; k++) {
         emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), common[k]);
         size_t next = emit_jcc_fwd(e, HC_NE);
-        emit_host_flags(t, common[k]);
+        jit_emit_host_flags(t, common[k]);
         emit_take_host_flags(t, common[k] == CC_LOGIC32);
         done[k + 1] = emit_jmp_fwd(e);
         emit_patch(e, next, emit_pos(e));

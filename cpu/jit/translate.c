@@ -93,6 +93,7 @@ Stub *jit_stub_new(Tr *t, unsigned k)
     s->k = k;
     s->resume = 0;
     s->pend = t->pend; /* (as instruction k found them: only register forms defer) */
+    s->hflags_cc = -1;
     return s;
 }
 
@@ -540,8 +541,16 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     mark_save(t, &m);
     if (allow_inline && tr_inline(t, k)) {
         t->n_inline++;
-        if (t->nstubs != m.nstubs)
-            t->hflags_out = false; /* a slow path's handler call rejoins after it */
+        if (t->nstubs != m.nstubs) {
+            /* A slow path's handler call rejoins after the producer: it redoes the
+             * host flags from the lazy state the handler stored (an ADD, SUB or
+             * logic op), or the next instruction cannot take them. */
+            bool redo = t->hflags_out && jit_host_flags_known(t->known_cc);
+            for (unsigned s = m.nstubs; s < t->nstubs; s++)
+                t->stubs[s].hflags_cc = redo ? t->known_cc : -1;
+            if (!redo)
+                t->hflags_out = false;
+        }
         if (last && !is_branch) {
             eip_to_eax(t, t->off[t->n]);
             emit_store(e, eip_size(t), CPU(eip), H_RAX);
@@ -746,6 +755,8 @@ bool jit_translate(Tr *t, bool allow_inline)
             emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)i->handler);
             emit_call(e, (const void *)t->j->slow_routine);
             check_exit(t, st->k + 1);
+            if (st->hflags_cc >= 0)
+                jit_emit_host_flags(t, (unsigned)st->hflags_cc);
             emit_jmp_to(e, st->resume);
             continue;
         }
@@ -757,6 +768,8 @@ bool jit_translate(Tr *t, bool allow_inline)
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_host[r] >= 0)
                 emit_load(e, JIT_RC_W, st->rc_host[r], greg_mem(JIT_RC_W, r));
+        if (st->hflags_cc >= 0)
+            jit_emit_host_flags(t, (unsigned)st->hflags_cc);
         emit_jmp_to(e, st->resume);
     }
     /* Early exits after handlers: EIP is already set. */

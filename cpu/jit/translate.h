@@ -48,6 +48,7 @@ typedef struct Stub {
     int8_t rc_host[8];
     uint8_t rc_dirty;
     FlagPend pend;
+    int hflags_cc;            /* >= 0: the host flags of this lazy state redone before resuming */
 } Stub;
 
 /* The register cache (regcache.c): guest registers EAX..EDI held in host registers
@@ -322,6 +323,10 @@ void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host);
 bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k);
 void jit_emit_test_flags(Tr *t, unsigned size);
 void jit_emit_cf_to_r13(Tr *t);
+/* The host's flags of lazy state cc (ADD, SUB or LOGIC, any size) from cc_src1/
+ * cc_src2/cc_res; whether cc is one. */
+void jit_emit_host_flags(Tr *t, unsigned cc);
+bool jit_host_flags_known(int cc);
 unsigned jit_emit_cond(Tr *t, unsigned cc);
 bool jit_alu_pure(unsigned aluop);
 bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size);
