@@ -52,6 +52,13 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     for (unsigned k = 0; k < t->nstubs; k++)
         if (!own_stub || t->stubs[k].k + 1 != count)
             quiet = false;
+    /* Calm: no handler called, though slow paths may have run. Those are the
+     * handlers of inline forms (moves, ALU ops, the stack) redoing an access: they
+     * fault (and leave elsewhere) or load no segment, change no CPL, paging state,
+     * TLB, TF or RF; a store of theirs into code sets exit_block, so the block
+     * leaves right after it. What they may still have done is make a device write
+     * memory (MMIO that starts DMA), so the page version is tested after them. */
+    bool calm = !t->called;
     /* Every guest register at home, as the next block's body expects them (what the
      * cache holds newer than c->regs stays there: written back only if the exit
      * returns to the dispatcher). */
@@ -66,7 +73,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * entry offset is known): that page's mapping, CPL and CS are as the guard or the
      * dispatcher that let the block run checked them, so the guard skips those. */
     int64_t entry_off = (t->c->seg[S_CS].base + t->c->eip) & 0xfff;
-    bool same_page = quiet && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
+    bool same_page = calm && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
     JitSite site = { 0 };
     size_t start = emit_pos(e);
     /* A quiet exit back to the block's own entry (a loop of one block: EAX = entry
@@ -141,7 +148,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_alu_rm(e, 8, ALU_CMP, H_RDX, jm(H_RCX, (int32_t)offsetof(X86Itlb, phys)));
     emit_jcc_to(e, HC_NE, unlinked);
     }
-    if (!same_page) {
+    if (!same_page || !quiet) {
         site.vptr = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_op_rm(e, 4, 0x81, 7, jm(H_RCX, 0));
         site.version = (uint16_t)(emit_pos(e) - start);
@@ -171,7 +178,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * after STI, is taken right after it) and pending data breakpoint hits. */
     emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
     emit_jcc_to(e, HC_NE, unlinked);
-    if (!quiet) {
+    if (!calm) {
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
         emit_jcc_to(e, HC_NE, unlinked);
@@ -286,16 +293,18 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
         cur_lin = lin;
     else
         memcpy(&cur_lin, start + site.lin, lw); /* (little-endian: the low bytes) */
-    /* (site.epoch is 0 for a quiet exit within its block's page: no epoch, CPL,
-     * TLB or page version fields) */
+    /* (site.epoch is 0 for a calm exit within its block's page: no epoch, CPL or
+     * TLB fields; site.version too if it is quiet: no page version) */
     bool page_fields = site.epoch != 0;
+    bool version_fields = site.version != 0; /* (also for a calm exit within its page) */
     if (cur_entry == to_guard) {
         if (cur_lin == lin && cur_rel == rel &&
             (!page_fields ||
              (!memcmp(start + site.epoch, &c->link_epoch, 4) && !memcmp(start + site.acc, &acc, 4) &&
               !memcmp(start + site.tlbe, &tp, 8) && !memcmp(start + site.lin_page, &page, lw) &&
-              !memcmp(start + site.phys, &phys, 8) && !memcmp(start + site.vptr, &vp, 8) &&
-              !memcmp(start + site.version, &version, 4))) &&
+              !memcmp(start + site.phys, &phys, 8))) &&
+            (!version_fields ||
+             (!memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4))) &&
             !memcmp(start + site.total, &total, 4) && (self || !memcmp(start + site.insns, &ip, 8))) {
             /* The guard failed on one of the dispatcher's own tests: which. */
             j->stats.links_kept++;
@@ -323,6 +332,8 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
         memcpy(start + site.tlbe, &tp, 8);
         memcpy(start + site.lin_page, &page, lw);
         memcpy(start + site.phys, &phys, 8);
+    }
+    if (version_fields) {
         memcpy(start + site.vptr, &vp, 8);
         memcpy(start + site.version, &version, 4);
     }
