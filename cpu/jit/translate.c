@@ -620,7 +620,6 @@ bool jit_translate(Tr *t, bool allow_inline)
     t->tlb_fixed = 0;
     size_t seg_fail[14];
     unsigned nfail = 0;
-    /* (Not in 64-bit code: its probes make no segment checks.) */
     unsigned uses[8] = { 0 }, accesses = 0;
     for (unsigned k = 0; k < t->n; k++) {
         const X86Insn *i = &t->insns[k];
@@ -631,6 +630,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             (op == 0xff && (i->reg == 2 || i->reg == 6)))
             uses[S_SS]++, accesses++;
     }
+    /* (Not in 64-bit code: its probes make no segment checks.) */
     if (allow_inline && !t->w64 && (t->j->inline_mask & IN_SEGCHECK)) {
         for (unsigned sg = 0; sg < 6; sg++) {
             const X86Seg *d = &t->c->seg[sg];
