@@ -834,7 +834,15 @@ static unsigned from_hex(const char *h, uint8_t *out)
 
 /* ---- comparison ---- */
 
-static unsigned cases, stopped, mismatches;
+static unsigned cases, stopped, mismatches, host_reruns;
+
+static bool outcome_equal(const Case *k, const Outcome *h, const Outcome *v)
+{
+    uint32_t fm = (FL_ALL | X86_FL_DF) & ~k->undef;
+    return h->vector == v->vector && h->rip == v->rip && (h->flags & fm) == (v->flags & fm) &&
+           !memcmp(h->regs, v->regs, sizeof(h->regs)) && !memcmp(h->data, v->data, PAGE) &&
+           !memcmp(h->stack, v->stack, PAGE);
+}
 
 static bool compare(const char *mode, const char *what, const Case *k, const Outcome *h, const Outcome *v)
 {
@@ -843,10 +851,7 @@ static bool compare(const char *mode, const char *what, const Case *k, const Out
         return true;
     }
     uint32_t fm = (FL_ALL | X86_FL_DF) & ~k->undef;
-    bool ok = h->vector == v->vector && h->rip == v->rip && (h->flags & fm) == (v->flags & fm) &&
-              !memcmp(h->regs, v->regs, sizeof(h->regs)) && !memcmp(h->data, v->data, PAGE) &&
-              !memcmp(h->stack, v->stack, PAGE);
-    if (ok)
+    if (outcome_equal(k, h, v))
         return true;
     mismatches++;
     if (mismatches > 20)
@@ -888,6 +893,22 @@ static void run_case(Guest *g, const char *mode, const char *what, const Case *k
     host_run(k, &h);
     guest_run(g, k, &v);
     cases++;
+    if (v.vector != -2 && !outcome_equal(k, &h, &v)) {
+        /* Vireo is deterministic, the host side not always: a CI host (a VM) once
+         * reported #UD with RF set at an INT3 the bytes put there. The host runs the
+         * case again; a rerun that agrees with Vireo makes the first one noise. */
+        static Outcome h2;
+        for (unsigned again = 0; again < 2; again++) {
+            host_run(k, &h2);
+            if (outcome_equal(k, &h2, &v)) {
+                host_reruns++;
+                printf("note: %s %s: the host's first run (vector %d, RIP %llx) did not repeat; a rerun "
+                       "agrees with Vireo\n", mode, what, h.vector, (unsigned long long)h.rip);
+                h = h2;
+                break;
+            }
+        }
+    }
     compare(mode, what, k, &h, &v);
 }
 
@@ -1031,8 +1052,12 @@ int main(int argc, char **argv)
         lockstep_all(ncases / 4, seed ^ 0x4321);
     } else
         printf("translator not supported on this host: interpreter only\n");
-    printf("long64-host: %u cases, %u stopped as not implemented, %u mismatches\n", cases, stopped,
-           mismatches);
+    printf("long64-host: %u cases, %u stopped as not implemented, %u mismatches, %u host results that did not "
+           "repeat\n", cases, stopped, mismatches, host_reruns);
+    if (host_reruns > 5) {
+        printf("FAIL: %u host results did not repeat: the host side is not to be trusted\n", host_reruns);
+        failures++;
+    }
     printf("%s\n", failures ? "long64-host: FAILED" : "long64-host: all checks passed");
     return failures ? 1 : 0;
 }
