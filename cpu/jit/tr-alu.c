@@ -230,6 +230,7 @@ static void alu_on_home(Tr *t, unsigned k, unsigned op, int rd, int src, uint32_
                 emit_alu_ri(e, 4, op, rd, v);
             else
                 emit_alu_rr(e, 4, op, rd, src);
+            t->hflags_out = true; /* (for an INC/DEC right after: its CF) */
         }
         return;
     }
@@ -403,12 +404,29 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
 bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
 {
     JitEmit *e = &t->e;
+    /* Flags deferred by the producer just before (jit_pend_keeps): a register's
+     * INC/DEC takes CF from its host flags and stores all of cc_op, cc_src1/2 and
+     * cc_res itself, so they are never stored. Otherwise they are stored first. */
+    bool pend_cf = t->pend.kind && t->pend.kind != PEND_CMP && t->pend.k + 1 == k && t->hflags;
+    if (t->pend.kind && (t->dead || r < 0 || !pend_cf))
+        jit_flags_flush(t);
+    else if (t->pend.kind)
+        t->known_cc = t->pend.cc, t->pend.kind = PEND_NONE;
     int kc = t->known_cc;
     bool cf_zero = kc >= CC_LOGIC8 && kc <= CC_LOGIC32;
     bool cf_kept = (kc >= CC_INC8 && kc <= CC_DEC32) || kc == CC_EAGER;
     if (t->dead && r >= 0) {
         emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(t, size, (unsigned)r), 1);
         return true;
+    }
+    /* A register's: eflags' low byte in one store, with no load of it (a loop's
+     * read-modify-write of eflags chained its iterations through memory). While
+     * cc_op is not CC_EAGER the byte's arithmetic bits mean nothing but INC/DEC's
+     * CF, and its other bits are fixed: 1 set, 3 and 5 clear (x86_write_eflags); the
+     * cc_op store below follows with nothing that can fault between. */
+    if (r >= 0 && cf_zero) {
+        emit_store_imm(e, 1, CPU(eflags), X86_FL_FIXED);
+        cf_zero = false, cf_kept = true;
     }
     /* (For a memory operand this comes before the probe: it only moves CF into
      * eflags where the lazy state already says what it is, as the handler does.) */
@@ -423,8 +441,13 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
             jit_emit_host_flags(t, (unsigned)kc);
         t->hflags = false;
         emit_setcc(e, HC_B, H_RAX);
-        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
-        emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
+        if (r >= 0) {
+            emit_alu_ri(e, 4, ALU_OR, H_RAX, X86_FL_FIXED);
+            emit_store(e, 1, CPU(eflags), H_RAX);
+        } else {
+            emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+            emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
+        }
     } else if (!cf_kept) {
         /* CF is in eflags already when the last producer was INC/DEC or eager. */
         emit_load(e, 4, H_RAX, CPU(cc_op));

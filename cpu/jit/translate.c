@@ -227,6 +227,11 @@ bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k)
         return true;
     unsigned op = i->opcode;
     bool mem = i->pfx & X86_PFX_MEM;
+    /* A register's INC/DEC right after an ADD, SUB or logic op takes them over
+     * (jit_tr_incdec): CF from the host flags, the rest its own. */
+    if (k == p->k + 1 && p->kind != PEND_CMP &&
+        ((op >= 0x40 && op <= 0x4f) || ((op == 0xfe || op == 0xff) && i->reg <= 1 && !mem)))
+        return true;
     int w = -1, w2 = -1; /* the guest registers it writes */
     switch (op) {
     case 0x88: case 0xc6:

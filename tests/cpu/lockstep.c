@@ -426,8 +426,10 @@ static unsigned gen_insn(Gen *g)
 
 /* 32-bit code: an ALU op on a register (the translator leaves its flags unstored,
  * cpu/jit/README.md "Deferred flags"), a move that writes another register or a
- * byte of one, then an access that often faults (EBP's base is unmapped) or an ALU
- * op with a memory operand: the fault must see the ALU op's flags. Returns 3. */
+ * byte of one, or an INC/DEC (or two) that takes the flags over and an instruction
+ * that reads its CF, then an access that often faults (EBP's base is unmapped) or an ALU op
+ * with a memory operand: the fault must see the flags before it. Returns the number
+ * of instructions. */
 static unsigned gen_deferred(Gen *g)
 {
     static const unsigned alus[] = { 0, 1, 4, 5, 6, 7 }; /* ADD OR AND SUB XOR CMP */
@@ -440,7 +442,39 @@ static unsigned gen_deferred(Gen *g)
         b8(g, 0xc0 | (alus[pick(6)] << 3) | d);
         b8(g, rnd());
     }
-    switch (pick(5)) {
+    unsigned n = 3;
+    switch (pick(7)) {
+    case 5: case 6:
+        /* INC/DEC of a register (32, 16 or 8 bits), which takes the flags over but
+         * for CF, and an ADC, SBB or SETC that reads that CF */
+        switch (pick(3)) {
+        case 0:
+            b8(g, 0x40 | (pick(2) << 3) | dst_reg(4));
+            break;
+        case 1:
+            b8(g, 0x66);
+            b8(g, 0x40 | (pick(2) << 3) | dst_reg(4));
+            break;
+        default:
+            b8(g, 0xfe);
+            b8(g, 0xc0 | (pick(2) << 3) | dst_reg(1));
+            break;
+        }
+        if (pick(3) == 0) {
+            /* a second INC/DEC: the first one's flags are dead but for CF */
+            b8(g, 0x40 | (pick(2) << 3) | dst_reg(4));
+            n++;
+        }
+        if (pick(2)) {
+            b8(g, pick(2) ? 0x13 : 0x1b);
+            b8(g, 0xc0 | (dst_reg(4) << 3) | src_reg());
+        } else {
+            b8(g, 0x0f);
+            b8(g, 0x92);
+            b8(g, 0xc0 | dst_reg(1));
+        }
+        n++;
+        break;
     case 0: /* MOV r8, [mem] (AH..DH too) */
         b8(g, 0x8a);
         modrm_mem(g, dst_reg(1), false);
@@ -471,7 +505,7 @@ static unsigned gen_deferred(Gen *g)
     } else {
         modrm_mem(g, dst_reg(4), false);
     }
-    return 3;
+    return n;
 }
 
 #define LOOP_COUNTER 0x2800u /* offset in DATA: beyond every random access and the stack */
