@@ -76,7 +76,8 @@ static void jit_vcpu_reset(Vcpu *v)
 static CpuRunResult jit_vcpu_run(Vcpu *v)
 {
     for (;;) {
-        switch (x86_cpu_run(v->cpu, UINT64_MAX)) {
+        /* (-d jit-stats counts every instruction: a budget that never ends.) */
+        switch (x86_cpu_run(v->cpu, (vlog_mask & LOG_JIT_STATS) ? UINT64_MAX - 1 : UINT64_MAX)) {
         case X86_RUN_EXIT:
         case X86_RUN_SHUTDOWN:
             return CPU_RUN_EXIT;

@@ -187,21 +187,28 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * any code runs (vireo-run's -d), so the test is made here. */
     if (vlog_mask & LOG_EXEC)
         emit_jmp_to(e, unlinked);
-    /* icount + this block + the next one within the budget */
+    /* What exec_block does around a block: start the next. */
+    if (!self) {
+        emit_store(e, eip_size(t), CPU(block_eip), H_RAX);
+        site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+        emit_store(e, 8, CPU(block_start), H_RCX);
+    }
+    /* Without a budget (icount_end all ones: the back ends' runs) nothing is
+     * counted: an add to icount at every transition chained a loop's iterations
+     * through memory (x86_cpu_run). */
+    emit_alu_mi(e, 8, ALU_CMP, CPU(icount_end), -1);
+    size_t counted = emit_jcc_fwd(e, HC_NE);
+    site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
+    /* icount + this block + the next one within the budget; count this one. */
+    emit_patch(e, counted, emit_pos(e));
     emit_load(e, 8, H_RCX, CPU(icount));
     emit_op_rr(e, 8, 0x81, 0, H_RCX);
     site.total = (uint16_t)(emit_pos(e) - start);
     emit_u32(e, 0);
     emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
     emit_jcc_to(e, HC_A, unlinked);
-    /* What exec_block does around a block: count this one, start the next. */
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
-    if (!self) {
-        emit_store(e, eip_size(t), CPU(block_eip), H_RAX);
-        site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-        emit_store(e, 8, CPU(block_start), H_RCX);
-    }
-    site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
+    emit_jmp_to(e, start + site.jmp - 1);
     emit_patch(e, req_pending, emit_pos(e));
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
     emit_jcc_to(e, HC_NE, unlinked);
@@ -438,7 +445,10 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     if (vlog_mask & LOG_EXEC)
         misses[nm++] = emit_jmp_fwd(e); /* (as a guard: a test at translation) */
-    /* icount + this block + the next one within the budget */
+    /* icount + this block + the next one within the budget; count this one. Not
+     * without a budget (as a guard). */
+    emit_alu_mi(e, 8, ALU_CMP, CPU(icount_end), -1);
+    size_t unbounded = emit_jcc_fwd(e, HC_E);
     emit_mov_rr(e, 4, H_R13, H_R13); /* zero-extends */
     emit_load(e, 8, H_RCX, CPU(icount));
     emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_R13);
@@ -448,6 +458,7 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     misses[nm++] = emit_jcc_fwd(e, HC_A);
     emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
     emit_store(e, 8, CPU(icount), H_R13);
+    emit_patch(e, unbounded, emit_pos(e));
     emit_store(e, w, CPU(block_eip), H_RAX);
     emit_load(e, 8, H_RCX, IE(insns));
     emit_store(e, 8, CPU(block_start), H_RCX);

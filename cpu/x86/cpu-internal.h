@@ -270,6 +270,8 @@ struct X86Cpu {
 
     /* Run control. */
     unsigned run_flags;
+    /* Instructions run (in a run without a budget, not those of chained blocks:
+     * x86_cpu_run), and where the budget ends (all ones: none). */
     uint64_t icount;
     uint64_t icount_end;
     const X86Insn *block_start;  /* the block being executed (for counting on faults) */

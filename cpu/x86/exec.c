@@ -855,7 +855,12 @@ static unsigned debug_block_limit(X86Cpu *c, const X86Block *b, unsigned n)
 
 X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
 {
-    c->icount_end = max_insns > UINT64_MAX - c->icount ? UINT64_MAX : c->icount + max_insns;
+    /* (All ones means no budget to chained blocks, cpu/jit/chain.c: a finite one
+     * stops one short of that.) */
+    if (max_insns == UINT64_MAX)
+        c->icount_end = UINT64_MAX;
+    else
+        c->icount_end = max_insns > UINT64_MAX - 1 - c->icount ? UINT64_MAX - 1 : c->icount + max_insns;
     if (setjmp(c->jmp)) {
         int r = handle_exception(c);
         if (r >= 0)

@@ -156,7 +156,9 @@ enum {
 };
 void x86_cpu_set_run_flags(X86Cpu *c, unsigned flags);
 
-/* Runs until an exit request, a stop condition, or max_insns instructions. */
+/* Runs until an exit request, a stop condition, or max_insns instructions.
+ * UINT64_MAX: no budget, and then the translator's chained blocks are not counted in
+ * x86_cpu_insn_count (UINT64_MAX - 1 counts them: -d jit-stats). */
 X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns);
 /* The last exception a X86_RUN_EXCEPTION stop reported; has_error tells whether
  * error holds an error code. */
