@@ -100,8 +100,71 @@ static bool hflags_take(Tr *t, bool need_cf)
     return ok;
 }
 
-/* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or
- * x86_flag_cf; R13 is callee-saved, so the operand fetch that follows keeps it. */
+/* (lea + cmp: whether ECX, a cc_op, is one of the three sizes of family base.) */
+static size_t cc_family_not(JitEmit *e, unsigned base, unsigned count)
+{
+    emit_lea(e, 4, H_RDX, jm(H_RCX, -(int32_t)base));
+    emit_alu_ri(e, 4, ALU_CMP, H_RDX, count - 1);
+    return emit_jcc_fwd(e, HC_A);
+}
+
+/* EAX = the guest's CF (0/1) from the lazy state in memory, an unknown producer's:
+ * x86_flag_cf's cases inline but for ADC/SBB, which call it (a block that starts
+ * with INC ESI after the last one's CMP BYTE called it every iteration). When eflags
+ * holds CF (CC_EAGER, INC/DEC) and in_eflags is not NULL, it is left there: the two
+ * jumps to the caller's label go into in_eflags[0..1]. Clobbers RCX, RDX, the host
+ * flags (and calling, the caller-saved registers). */
+static void emit_cf_lazy(Tr *t, size_t *in_eflags)
+{
+    JitEmit *e = &t->e;
+    emit_load(e, 4, H_RCX, CPU(cc_op));
+    emit_test_rr(e, 4, H_RCX, H_RCX); /* CC_EAGER */
+    size_t eager = emit_jcc_fwd(e, HC_E);
+    size_t kept = cc_family_not(e, CC_INC8, CC_DEC32 - CC_INC8 + 1);
+    size_t incdec = emit_jmp_fwd(e);
+    emit_patch(e, kept, emit_pos(e));
+    size_t not_sub = cc_family_not(e, CC_SUB8, 3);
+    emit_load(e, 4, H_RAX, CPU(cc_src1)); /* SUB: src1 < src2 (operands zero-extended) */
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, CPU(cc_src2));
+    size_t sub_b = emit_jmp_fwd(e);
+    emit_patch(e, not_sub, emit_pos(e));
+    size_t not_add = cc_family_not(e, CC_ADD8, 3);
+    emit_load(e, 4, H_RAX, CPU(cc_res)); /* ADD: res < src1 */
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, CPU(cc_src1));
+    size_t add_b = emit_jmp_fwd(e);
+    emit_patch(e, not_add, emit_pos(e));
+    size_t not_logic = cc_family_not(e, CC_LOGIC8, 3);
+    emit_alu_rr(e, 4, ALU_XOR, H_RAX, H_RAX); /* logic: 0 (XOR clears CF) */
+    emit_patch(e, sub_b, emit_pos(e));
+    emit_patch(e, add_b, emit_pos(e));
+    emit_setcc(e, HC_B, H_RAX);
+    size_t done1 = emit_jmp_fwd(e);
+    emit_patch(e, not_logic, emit_pos(e));
+    size_t not_shift = cc_family_not(e, CC_SHIFT8, 3);
+    emit_load(e, 4, H_RAX, CPU(cc_src1)); /* shifts: CF = src1 bit 0 */
+    emit_alu_ri(e, 4, ALU_AND, H_RAX, 1);
+    size_t done2 = emit_jmp_fwd(e);
+    emit_patch(e, not_shift, emit_pos(e));
+    emit_mov_rr(e, 8, H_RDI, H_RBX);
+    jit_emit_helper(t, (const void *)x86_flag_cf);
+    emit_movzx(e, 1, H_RAX, H_RAX);
+    if (in_eflags) {
+        in_eflags[0] = eager;
+        in_eflags[1] = incdec;
+    } else {
+        size_t done3 = emit_jmp_fwd(e);
+        emit_patch(e, eager, emit_pos(e));
+        emit_patch(e, incdec, emit_pos(e));
+        emit_load(e, 4, H_RAX, CPU(eflags));
+        emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
+        emit_patch(e, done3, emit_pos(e));
+    }
+    emit_patch(e, done1, emit_pos(e));
+    emit_patch(e, done2, emit_pos(e));
+}
+
+/* R13D = the guest's CF (0/1) before an ADC/SBB, from the known producer or the
+ * lazy state; R13 is callee-saved, so the operand fetch that follows keeps it. */
 void jit_emit_cf_to_r13(Tr *t)
 {
     JitEmit *e = &t->e;
@@ -121,9 +184,7 @@ void jit_emit_cf_to_r13(Tr *t)
         emit_load(e, 4, H_RAX, CPU(eflags));
         emit_alu_ri(e, 4, ALU_AND, H_RAX, X86_FL_CF);
     } else {
-        emit_mov_rr(e, 8, H_RDI, H_RBX);
-        jit_emit_helper(t, (const void *)x86_flag_cf);
-        emit_movzx(e, 1, H_RAX, H_RAX);
+        emit_cf_lazy(t, NULL);
     }
     emit_mov_rr(e, 4, H_R13, H_RAX);
 }
@@ -450,20 +511,17 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         }
     } else if (!cf_kept) {
         /* CF is in eflags already when the last producer was INC/DEC or eager. */
-        emit_load(e, 4, H_RAX, CPU(cc_op));
-        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_EAGER);
-        size_t eager = emit_jcc_fwd(e, HC_E);
-        emit_alu_ri(e, 4, ALU_SUB, H_RAX, CC_INC8);
-        emit_alu_ri(e, 4, ALU_CMP, H_RAX, CC_DEC32 - CC_INC8);
-        size_t kept = emit_jcc_fwd(e, HC_BE);
-        emit_mov_rr(e, 8, H_RDI, H_RBX);
-        jit_emit_helper(t, (const void *)x86_flag_cf);
-        emit_movzx(e, 1, H_RAX, H_RAX);
-        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
-        emit_alu_rm(e, 4, ALU_OR, H_RAX, CPU(eflags));
-        emit_store(e, 4, CPU(eflags), H_RAX);
-        emit_patch(e, eager, emit_pos(e));
-        emit_patch(e, kept, emit_pos(e));
+        size_t in_eflags[2];
+        emit_cf_lazy(t, in_eflags);
+        if (r >= 0) {
+            emit_alu_ri(e, 4, ALU_OR, H_RAX, X86_FL_FIXED);
+            emit_store(e, 1, CPU(eflags), H_RAX);
+        } else {
+            emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+            emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
+        }
+        emit_patch(e, in_eflags[0], emit_pos(e));
+        emit_patch(e, in_eflags[1], emit_pos(e));
     }
     Stub *s = NULL;
     JitMem m;
