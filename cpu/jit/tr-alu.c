@@ -461,6 +461,18 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     return true;
 }
 
+/* eflags.CF = EAX (0/1). whole_byte: the low byte in one store (see below). */
+static void store_cf(JitEmit *e, bool whole_byte)
+{
+    if (whole_byte) {
+        emit_alu_ri(e, 4, ALU_OR, H_RAX, X86_FL_FIXED);
+        emit_store(e, 1, CPU(eflags), H_RAX);
+    } else {
+        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+        emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
+    }
+}
+
 /* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
 bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
 {
@@ -502,24 +514,12 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
             jit_emit_host_flags(t, (unsigned)kc);
         t->hflags = false;
         emit_setcc(e, HC_B, H_RAX);
-        if (r >= 0) {
-            emit_alu_ri(e, 4, ALU_OR, H_RAX, X86_FL_FIXED);
-            emit_store(e, 1, CPU(eflags), H_RAX);
-        } else {
-            emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
-            emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
-        }
+        store_cf(e, r >= 0);
     } else if (!cf_kept) {
         /* CF is in eflags already when the last producer was INC/DEC or eager. */
         size_t in_eflags[2];
         emit_cf_lazy(t, in_eflags);
-        if (r >= 0) {
-            emit_alu_ri(e, 4, ALU_OR, H_RAX, X86_FL_FIXED);
-            emit_store(e, 1, CPU(eflags), H_RAX);
-        } else {
-            emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
-            emit_op_rm(e, 4, 0x09, H_RAX, CPU(eflags)); /* OR [eflags], EAX */
-        }
+        store_cf(e, r >= 0);
         emit_patch(e, in_eflags[0], emit_pos(e));
         emit_patch(e, in_eflags[1], emit_pos(e));
     }
