@@ -82,7 +82,15 @@ def make_iso(tmp, boot_image=None):
     if boot_image:
         shutil.copy(boot_image, os.path.join(tree, "boot.bin"))
         cmd += ["-b", "boot.bin", "-no-emul-boot", "-boot-load-size", "16"]
-    run(cmd + [tree])
+    # xorriso itself once died of SIGSEGV here in a clean-clone run (2026-12-06, not
+    # reproducible): a host tool's crash says nothing about Vireo, so once more.
+    try:
+        run(cmd + [tree])
+    except RuntimeError as e:
+        if "UNIX-SIGNAL" not in str(e):
+            raise
+        print("xorriso crashed (%s); building the ISO again" % str(e).strip().splitlines()[-1])
+        run(cmd + [tree])
     return iso
 
 
