@@ -461,7 +461,11 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
     return true;
 }
 
-/* eflags.CF = EAX (0/1). whole_byte: the low byte in one store (see below). */
+/* eflags.CF = EAX (0/1). whole_byte (a register's INC/DEC): eflags' low byte in one
+ * store, with no load of it (a loop's read-modify-write of eflags chained its
+ * iterations through memory). While cc_op is not CC_EAGER the byte's arithmetic bits
+ * mean nothing but INC/DEC's CF, and its other bits are fixed: 1 set, 3 and 5 clear
+ * (x86_write_eflags); the cc_op store follows with nothing that can fault between. */
 static void store_cf(JitEmit *e, bool whole_byte)
 {
     if (whole_byte) {
@@ -492,21 +496,13 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         emit_alu_mi(e, size, dec ? ALU_SUB : ALU_ADD, greg(t, size, (unsigned)r), 1);
         return true;
     }
-    /* A register's: eflags' low byte in one store, with no load of it (a loop's
-     * read-modify-write of eflags chained its iterations through memory). While
-     * cc_op is not CC_EAGER the byte's arithmetic bits mean nothing but INC/DEC's
-     * CF, and its other bits are fixed: 1 set, 3 and 5 clear (x86_write_eflags); the
-     * cc_op store below follows with nothing that can fault between. */
-    if (r >= 0 && cf_zero) {
-        emit_store_imm(e, 1, CPU(eflags), X86_FL_FIXED);
-        cf_zero = false, cf_kept = true;
-    }
     /* (For a memory operand this comes before the probe: it only moves CF into
      * eflags where the lazy state already says what it is, as the handler does.) */
     bool hcf = (t->hflags && (kc == CC_ADD32 || kc == CC_ADC32 || kc == CC_SUB32 || kc == CC_SBB32)) ||
                (kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32);
     if (cf_zero) {
-        emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~X86_FL_CF);
+        emit_mov_ri32(e, H_RAX, 0);
+        store_cf(e, r >= 0);
     } else if (hcf) {
         /* A known ADD/SUB producer: its CF from the host's flags (the producer's own
          * host instruction's when still live, else recomputed), no helper call. */
