@@ -58,15 +58,9 @@ void emit_op_rr(JitEmit *e, unsigned size, unsigned op, int reg, int rm)
     emit_u8(e, (uint8_t)(0xc0 | ((reg & 7) << 3) | (rm & 7)));
 }
 
-void emit_op_rm(JitEmit *e, unsigned size, unsigned op, int reg, JitMem m)
+/* ModRM (reg field reg) and SIB/displacement of a memory operand. */
+static void modrm_mem(JitEmit *e, int reg, JitMem m)
 {
-    if (m.direct) {
-        emit_op_rr(e, size, op, reg, m.base);
-        return;
-    }
-    unsigned rex = ((reg & 8) ? 4u : 0u) | ((m.index != H_NONE && (m.index & 8)) ? 2u : 0u) |
-                   ((m.base != H_NONE && (m.base & 8)) ? 1u : 0u);
-    prefix_opcode(e, size, op, rex, needs_byte_rex(size, reg));
     unsigned r = (unsigned)(reg & 7) << 3;
     if (m.base == H_NONE) {
         /* [index*s + disp32] or [disp32] through a SIB with no base. */
@@ -89,6 +83,41 @@ void emit_op_rm(JitEmit *e, unsigned size, unsigned op, int reg, JitMem m)
         emit_u8(e, (uint8_t)m.disp);
     else if (mod == 2)
         emit_u32(e, (uint32_t)m.disp);
+}
+
+static unsigned rex_of(int reg, JitMem m)
+{
+    if (m.direct)
+        return ((reg & 8) ? 4u : 0u) | ((m.base & 8) ? 1u : 0u);
+    return ((reg & 8) ? 4u : 0u) | ((m.index != H_NONE && (m.index & 8)) ? 2u : 0u) |
+           ((m.base != H_NONE && (m.base & 8)) ? 1u : 0u);
+}
+
+void emit_op_rm(JitEmit *e, unsigned size, unsigned op, int reg, JitMem m)
+{
+    if (m.direct) {
+        emit_op_rr(e, size, op, reg, m.base);
+        return;
+    }
+    prefix_opcode(e, size, op, rex_of(reg, m), needs_byte_rex(size, reg));
+    modrm_mem(e, reg, m);
+}
+
+void emit_sse(JitEmit *e, uint8_t pfx, bool w, uint32_t op, int reg, JitMem m)
+{
+    if (pfx)
+        emit_u8(e, pfx);
+    unsigned rex = rex_of(reg, m) | (w ? 8u : 0u);
+    if (rex)
+        emit_u8(e, (uint8_t)(0x40 | rex));
+    if (op > 0xffff)
+        emit_u8(e, (uint8_t)(op >> 16));
+    emit_u8(e, (uint8_t)(op >> 8));
+    emit_u8(e, (uint8_t)op);
+    if (m.direct)
+        emit_u8(e, (uint8_t)(0xc0 | ((reg & 7) << 3) | (m.base & 7)));
+    else
+        modrm_mem(e, reg, m);
 }
 
 void emit_mov_rr(JitEmit *e, unsigned size, int dst, int src)

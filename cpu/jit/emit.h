@@ -66,6 +66,10 @@ static inline JitMem jmx(int base, int index, int32_t disp)
  * REX.W), ModRM.reg = reg (register or /digit) and a register or memory r/m. */
 void emit_op_rr(JitEmit *e, unsigned size, unsigned op, int reg, int rm);
 void emit_op_rm(JitEmit *e, unsigned size, unsigned op, int reg, JitMem m);
+/* An SSE instruction: mandatory prefix pfx (0, 66h, F3h or F2h), REX.W when w, opcode
+ * op (0x0Fxx, or 0x0F38xx / 0x0F3Axx), ModRM.reg = reg (an XMM register, or a general
+ * one where the instruction says) and r/m m (direct: XMM or general register). */
+void emit_sse(JitEmit *e, uint8_t pfx, bool w, uint32_t op, int reg, JitMem m);
 
 /* Common instructions. */
 void emit_mov_rr(JitEmit *e, unsigned size, int dst, int src);

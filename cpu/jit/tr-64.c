@@ -158,7 +158,7 @@ static JitMem probe64_at(Tr *t, Stub *s, unsigned segno, unsigned size, bool wri
 }
 
 /* Instruction k's memory operand through the probe; false: not inline (ea64). */
-static bool probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, JitMem *m)
+bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, JitMem *m)
 {
     if (!ea64(t, k))
         return false;
@@ -184,7 +184,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
     if (mem) {
         s = jit_stub_new(t, k);
         bool w = kind != 1 && (mov || writes);
-        if (!probe64(t, s, k, size, w, &m))
+        if (!jit_emit_probe64(t, s, k, size, w, &m))
             return false;
         if (w && !mov) {
             /* Read-modify-write through the write translation (x86_rmw_begin). */
@@ -281,7 +281,7 @@ static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
     JitMem m;
     if (mem) {
         s = jit_stub_new(t, k);
-        if (!probe64(t, s, k, size, true, &m))
+        if (!jit_emit_probe64(t, s, k, size, true, &m))
             return false;
         emit_lea(e, 8, H_RSI, m);
         m = jm(H_RSI, 0);
@@ -490,7 +490,7 @@ static bool tr_cmov(Tr *t, unsigned k, unsigned size)
     if (i->pfx & X86_PFX_MEM) {
         s = jit_stub_new(t, k);
         JitMem m;
-        if (!probe64(t, s, k, size, false, &m))
+        if (!jit_emit_probe64(t, s, k, size, false, &m))
             return false;
         emit_load(e, size, H_R13, m);
         src = H_R13;
@@ -520,7 +520,7 @@ static bool tr_movx(Tr *t, unsigned k, unsigned size)
     JitMem m;
     if (mem) {
         s = jit_stub_new(t, k);
-        if (!probe64(t, s, k, from, false, &m))
+        if (!jit_emit_probe64(t, s, k, from, false, &m))
             return false;
     } else {
         m = gread(t, from, i->rm);
@@ -681,7 +681,7 @@ static bool tr_indirect(Tr *t, unsigned k, bool call)
     Stub *s = jit_stub_new(t, k);
     if (i->pfx & X86_PFX_MEM) {
         JitMem m;
-        if (!probe64(t, s, k, 8, false, &m))
+        if (!jit_emit_probe64(t, s, k, 8, false, &m))
             return false;
         emit_load(e, 8, H_R13, m);
     } else {
@@ -790,6 +790,8 @@ bool jit_tr64(Tr *t, unsigned k)
         return last && size == 8 && (mask & IN_BRANCH) && tr_indirect(t, k, i->reg == 2);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
+    if (jit_sse_opcode(op))
+        return jit_tr_sse(t, k);
     if (op == 0x90 && i->reg == 0)
         return true; /* NOP, PAUSE (not XCHG with R8) */
     if (op == 0x0f1f)
@@ -896,6 +898,8 @@ uint8_t jit_rc_predict64(const X86Insn *i)
     }
     if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3)
         m |= 1u << R_ESP;
+    if (jit_sse_opcode(op))
+        return (uint8_t)m; /* (reg and rm are XMM registers, mostly) */
     if (i->reg < 8 && op != 0xff && op != 0xf7 && op != 0xc1 && op != 0xd1 && op != 0x81 && op != 0x83 && op != 0xc7)
         m |= 1u << i->reg;
     if (!mem && i->rm < 8 && (i->flags & X86_INSN_MODRM))

@@ -584,7 +584,7 @@ void jit_emit_host_flags(Tr *t, unsigned cc)
 }
 
 /* eflags |= the host's arithmetic flags (AF dropped for LOGIC), cc_op = EAGER. */
-static void emit_take_host_flags(Tr *t, bool logic)
+void jit_emit_take_host_flags(Tr *t, bool logic)
 {
     JitEmit *e = &t->e;
     emit_u8(e, 0x9c); /* PUSHFQ */
@@ -604,7 +604,7 @@ static void emit_materialize(Tr *t)
     int kc = t->known_cc;
     if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
         jit_emit_host_flags(t, (unsigned)kc);
-        emit_take_host_flags(t, kc >= CC_LOGIC8);
+        jit_emit_take_host_flags(t, kc >= CC_LOGIC8);
         return;
     }
     static const unsigned common[] = { CC_SUB32, CC_ADD32, CC_LOGIC32 };
@@ -615,7 +615,7 @@ static void emit_materialize(Tr *t)
         emit_alu_mi(e, 4, ALU_CMP, CPU(cc_op), common[k]);
         size_t next = emit_jcc_fwd(e, HC_NE);
         jit_emit_host_flags(t, common[k]);
-        emit_take_host_flags(t, common[k] == CC_LOGIC32);
+        jit_emit_take_host_flags(t, common[k] == CC_LOGIC32);
         done[k + 1] = emit_jmp_fwd(e);
         emit_patch(e, next, emit_pos(e));
     }

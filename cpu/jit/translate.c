@@ -135,6 +135,8 @@ static unsigned form_of(const X86Insn *i)
         return f | IN_MISC;
     if (op == 0x69 || op == 0x6b || op == 0x0faf)
         return f | IN_IMUL;
+    if (jit_sse_opcode(op))
+        return f | IN_SSE;
     return IN_BRANCH;
 }
 
@@ -313,6 +315,8 @@ static bool tr_inline(Tr *t, unsigned k)
         return jit_tr_indirect(t, k, i->reg == 2);
     if (i->flags & X86_INSN_END_BLOCK)
         return false;
+    if (jit_sse_opcode(op))
+        return jit_tr_sse(t, k);
     if (op < 0x40 && (op & 7) < 6) {
         unsigned aluop = op >> 3;
         switch (op & 7) {
@@ -466,6 +470,8 @@ static uint8_t rc_predict(Tr *t, const X86Insn *i)
         m |= 1u << i->base;
     if (mem && i->index < 8)
         m |= 1u << i->index;
+    if (jit_sse_opcode(op))
+        return (uint8_t)m; /* (reg and rm are XMM registers, mostly) */
     if ((op >= 0x50 && op <= 0x5f) || op == 0x68 || op == 0x6a || op == 0xe8 || op == 0xc3 ||
         (op == 0xff && (i->reg == 2 || i->reg == 6)))
         m |= 1u << R_ESP;
@@ -497,7 +503,7 @@ typedef struct TrMark {
     size_t pos;
     unsigned nstubs, nexits, n_inline;
     int known_cc;
-    bool called, failed, overflow, hflags, hflags_out;
+    bool called, failed, overflow, hflags, hflags_out, sse_ok;
     RegCache rc;
     FlagPend pend;
 } TrMark;
@@ -505,7 +511,7 @@ typedef struct TrMark {
 static void mark_save(Tr *t, TrMark *m)
 {
     *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
-                   t->e.overflow, t->hflags, t->hflags_out, t->rc, t->pend };
+                   t->e.overflow, t->hflags, t->hflags_out, t->sse_ok, t->rc, t->pend };
 }
 
 static void mark_restore(Tr *t, const TrMark *m)
@@ -520,6 +526,7 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->failed = m->failed;
     t->hflags = m->hflags;
     t->hflags_out = m->hflags_out;
+    t->sse_ok = m->sse_ok;
     t->rc = m->rc;
     t->pend = m->pend;
 }
@@ -569,6 +576,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     jit_flags_flush(t);
     call_handler(t, k);
     t->called = true;
+    t->sse_ok = false;
     t->known_cc = -1;
     if (last && (!allow_inline || !(t->j->inline_mask & IN_CALLCHAIN))) {
         jit_exit_with(t, t->n);
@@ -680,6 +688,7 @@ bool jit_translate(Tr *t, bool allow_inline)
     if (allow_inline)
         flag_liveness(t);
     t->pend.kind = PEND_NONE;
+    t->sse_ok = false;
     for (unsigned k = 0; k < t->n; k++) {
         t->host_at[k] = (uint32_t)emit_pos(e);
         t->dead = allow_inline && t->deadv[k];

@@ -126,6 +126,7 @@ typedef struct Tr {
     bool hflags_out;               /* they will be after the instruction being emitted */
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
     FlagPend pend;                 /* lazy flags not stored yet (kind PEND_NONE: none) */
+    bool sse_ok;                   /* SSE's CR0/CR4 test made, no handler called since (tr-sse.c) */
 } Tr;
 
 typedef struct Jit {
@@ -155,7 +156,8 @@ enum {
     IN_REGCACHE = 4096, IN_SEGCHECK = 8192, IN_HOSTFLAGS = 16384, IN_CALLCHAIN = 32768,
     IN_DIVLEAVE = 65536, /* DIV r/m32, LEAVE, CLD/STD (phase 5) */
     IN_TLBFIXED = 131072, IN_DEFERFLAGS = 262144,
-    IN_ALL = 524287,
+    IN_SSE = 524288, /* tr-sse.c */
+    IN_ALL = 1048575,
 };
 
 #define CPU(field) jm(H_RBX, (int32_t)offsetof(X86Cpu, field))
@@ -349,6 +351,21 @@ bool jit_tr_div(Tr *t, unsigned k);
 bool jit_tr64(Tr *t, unsigned k);
 bool jit_pure64(const X86Insn *i, uint32_t *writes);
 uint8_t jit_rc_predict64(const X86Insn *i);
+
+/* tr-sse.c: whether opcode op is one of the SSE maps' (0F 10-17, 28-2F, 50-7F,
+ * C2-C6, D0-FF, 0F 38, 0F 3A); instruction k inline (false: call its handler). */
+static inline bool jit_sse_opcode(unsigned op)
+{
+    return (op >= 0x0f10 && op <= 0x0f17) || (op >= 0x0f28 && op <= 0x0f2f) || (op >= 0x0f50 && op <= 0x0f7f) ||
+           (op >= 0x0fc2 && op <= 0x0fc6) || (op >= 0x0fd0 && op <= 0x0fff) || (op >= 0x3800 && op <= 0x3aff);
+}
+bool jit_tr_sse(Tr *t, unsigned k);
+/* tr-64.c: instruction k's memory operand in 64-bit code through the probe ([RSI +
+ * RAX], RAX the linear address); false: not inline. */
+bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, JitMem *m);
+/* tr-alu.c: eflags' arithmetic bits = the host's (AF cleared for logic), cc_op =
+ * CC_EAGER. */
+void jit_emit_take_host_flags(Tr *t, bool logic);
 
 /* tr-branch.c: the stack forms and the block-ending transfers. */
 bool jit_tr_pushpop(Tr *t, unsigned k, bool push);

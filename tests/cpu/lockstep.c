@@ -508,6 +508,165 @@ static unsigned gen_deferred(Gen *g)
     return n;
 }
 
+/* DS's base in the program being generated (gen_sse's aligned operands), and the
+ * XMM registers every side starts with. */
+static uint32_t gen_ds_base;
+static uint8_t xmm_init[8][16];
+
+/* XMM register values with zero bytes and repeated letters among random ones, so
+ * that compares and string searches find something. */
+static void xmm_fill(void)
+{
+    for (unsigned r = 0; r < 8; r++)
+        for (unsigned k = 0; k < 16; k++) {
+            unsigned roll = pick(8);
+            xmm_init[r][k] = (uint8_t)(roll == 0 ? 0 : roll < 4 ? 'a' + pick(4) : rnd());
+        }
+}
+
+/* A memory operand for ModRM.reg r in 32-bit code: the usual random one (16-byte
+ * operands there mostly misaligned: #GP for the aligned forms), or [disp32] 16-byte
+ * aligned in the data. */
+static void sse_mem(Gen *g, unsigned r)
+{
+    if (pick(3) == 0) {
+        modrm_mem(g, r, false);
+        return;
+    }
+    b8(g, (r << 3) | 5);
+    b32(g, DATA + 16 * pick(0x100) - gen_ds_base + (pick(8) == 0 ? 8 : 0));
+}
+
+/* An SSE instruction (32-bit code) in a form the translator compiles inline or one
+ * it leaves to its handler: moves between XMM registers, memory and general
+ * registers, the SSE2 integer and bitwise operations, shuffles, shifts by an
+ * immediate, PMOVMSKB, SSSE3's PSHUFB and PALIGNR, SSE4's PTEST and PCMPISTRI, and now
+ * and then an MMX form. */
+static unsigned gen_sse(Gen *g)
+{
+    static const uint8_t binops[] = {
+        0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x74, 0x75, 0x76,
+        0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf, 0xe0, 0xe1, 0xe2, 0xe3,
+        0xe4, 0xe5, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf8,
+        0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe,
+    };
+    bool mem = pick(2) == 0;
+    unsigned x = pick(8), y = pick(8);
+    switch (pick(12)) {
+    case 0: case 1: { /* loads: MOVUPS, MOVAPS (PD), MOVDQA, MOVDQU, MOVQ, MOVD */
+        static const uint8_t pfx[] = { 0, 0, 0x66, 0x66, 0xf3, 0xf3, 0x66 };
+        static const uint8_t ops[] = { 0x10, 0x28, 0x28, 0x6f, 0x6f, 0x7e, 0x6e };
+        unsigned f = pick(7);
+        if (pfx[f])
+            b8(g, pfx[f]);
+        b8(g, 0x0f);
+        b8(g, ops[f]);
+        if (mem)
+            sse_mem(g, x);
+        else
+            b8(g, 0xc0 | (x << 3) | (ops[f] == 0x6e ? src_reg() : y));
+        break;
+    }
+    case 2: { /* stores: MOVUPS, MOVAPS, MOVDQA, MOVDQU, MOVQ, MOVD, MOVNTDQ, MOVNTPS */
+        static const uint8_t pfx[] = { 0, 0x66, 0x66, 0xf3, 0x66, 0x66, 0x66, 0 };
+        static const uint8_t ops[] = { 0x11, 0x29, 0x7f, 0x7f, 0xd6, 0x7e, 0xe7, 0x2b };
+        unsigned f = pick(8);
+        if (f >= 6)
+            mem = true;
+        if (pfx[f])
+            b8(g, pfx[f]);
+        b8(g, 0x0f);
+        b8(g, ops[f]);
+        if (mem)
+            sse_mem(g, x);
+        else
+            b8(g, 0xc0 | (x << 3) | (ops[f] == 0x7e ? dst_reg(4) : y));
+        break;
+    }
+    case 3: case 4: case 5: case 6: /* 66 0F binop, or 0F 54-57 */
+        if (pick(6) == 0) {
+            if (pick(2))
+                b8(g, 0x66);
+            b8(g, 0x0f);
+            b8(g, 0x54 + pick(4));
+        } else {
+            b8(g, 0x66);
+            b8(g, 0x0f);
+            b8(g, binops[pick(sizeof(binops))]);
+        }
+        if (mem)
+            sse_mem(g, x);
+        else
+            b8(g, 0xc0 | (x << 3) | y);
+        break;
+    case 7: /* PMOVMSKB r32, xmm; PSHUFD/HW/LW */
+        if (pick(2)) {
+            b8(g, 0x66);
+            b8(g, 0x0f);
+            b8(g, 0xd7);
+            b8(g, 0xc0 | (dst_reg(4) << 3) | y);
+        } else {
+            b8(g, pick(3) == 0 ? 0xf3 : pick(2) ? 0xf2 : 0x66);
+            b8(g, 0x0f);
+            b8(g, 0x70);
+            if (mem)
+                sse_mem(g, x);
+            else
+                b8(g, 0xc0 | (x << 3) | y);
+            b8(g, rnd());
+        }
+        break;
+    case 8: { /* shifts by imm8 (every /digit: the invalid ones are #UD) */
+        b8(g, 0x66);
+        b8(g, 0x0f);
+        b8(g, 0x71 + pick(3));
+        b8(g, 0xc0 | (pick(8) << 3) | y);
+        b8(g, pick(4) ? pick(20) : rnd());
+        break;
+    }
+    case 9: { /* PSHUFB, PTEST, PALIGNR, PCMPISTRI */
+        static const uint8_t maps[] = { 0x38, 0x38, 0x3a, 0x3a }, ops[] = { 0x00, 0x17, 0x0f, 0x63 };
+        unsigned f = pick(4);
+        b8(g, 0x66);
+        b8(g, 0x0f);
+        b8(g, maps[f]);
+        b8(g, ops[f]);
+        if (mem)
+            sse_mem(g, x);
+        else
+            b8(g, 0xc0 | (x << 3) | y);
+        if (f == 2)
+            b8(g, pick(36));
+        else if (f == 3)
+            b8(g, pick(0x80));
+        break;
+    }
+    case 10: /* MMX: MOVQ mm, mm/m64 (its handler) */
+        b8(g, 0x0f);
+        b8(g, 0x6f);
+        if (mem)
+            modrm_mem(g, x, false);
+        else
+            b8(g, 0xc0 | (x << 3) | y);
+        break;
+    default: /* a value through a general register and back: MOVD xmm, r32; PADDD; MOVD r32, xmm */
+        b8(g, 0x66);
+        b8(g, 0x0f);
+        b8(g, 0x6e);
+        b8(g, 0xc0 | (x << 3) | src_reg());
+        b8(g, 0x66);
+        b8(g, 0x0f);
+        b8(g, 0xfe);
+        b8(g, 0xc0 | (x << 3) | y);
+        b8(g, 0x66);
+        b8(g, 0x0f);
+        b8(g, 0x7e);
+        b8(g, 0xc0 | (x << 3) | dst_reg(4));
+        return 3;
+    }
+    return 1;
+}
+
 #define LOOP_COUNTER 0x2800u /* offset in DATA: beyond every random access and the stack */
 #define LOOP_ROUNDS 4
 
@@ -528,8 +687,10 @@ static void gen_program(Gen *g, bool code32, uint32_t loop_off, unsigned start)
     for (unsigned b = 0; b < g->nblocks; b++) {
         g->block_at[b] = eip0 + g->len;
         unsigned n = 1 + pick(14), insns = 0;
-        for (unsigned k = 0; k < n; k++)
-            insns += code32 && pick(10) == 0 ? gen_deferred(g) : gen_insn(g);
+        for (unsigned k = 0; k < n; k++) {
+            unsigned roll = code32 ? pick(10) : 9;
+            insns += roll == 0 ? gen_deferred(g) : roll == 1 ? gen_sse(g) : gen_insn(g);
+        }
         g->block_insns[b] = insns + 1;
         if (b + 1 == g->nblocks) {
             if (loop_off) {
@@ -634,6 +795,19 @@ static void side_init(Side *s, bool jit, size_t cache_size)
     }
 }
 
+/* The XMM registers from xmm_init (X86State has none). */
+static void set_xmm(Side *s)
+{
+    static CpuX86State cs;
+    x86_cpu_save(s->c, &cs);
+    memcpy(cs.xmm, xmm_init, sizeof(xmm_init));
+    GError *err = NULL;
+    if (!x86_cpu_load(s->c, &cs, &err)) {
+        printf("FAIL: loading the XMM registers: %s\n", err->message);
+        exit(1);
+    }
+}
+
 static void side_load(Side *s, const Gen *g, const uint8_t *data, const X86State *st)
 {
     GuestMemory *m = s->v->mem;
@@ -644,6 +818,7 @@ static void side_load(Side *s, const Gen *g, const uint8_t *data, const X86State
     pd[RO_ALIAS >> 22] = 0x81 | 0x4;             /* the same, read-only */
     mem_write(m, PDIR, pd, sizeof(pd));
     x86_cpu_set_state(s->c, st);
+    set_xmm(s);
 }
 
 static void make_state(X86State *st, bool code32)
@@ -666,7 +841,13 @@ static void make_state(X86State *st, bool code32)
     st->eip = code32 ? CODE : 0;
     st->cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_ET;
     st->cr3 = PDIR;
-    st->cr4 = X86_CR4_PSE;
+    st->cr4 = X86_CR4_PSE | X86_CR4_OSFXSR;
+    /* Now and then SSE off: #NM (CR0.TS) or #UD (no CR4.OSFXSR) from its instructions. */
+    unsigned sse_off = pick(32);
+    if (sse_off == 0)
+        st->cr0 |= X86_CR0_TS;
+    else if (sse_off == 1)
+        st->cr4 &= ~(uint32_t)X86_CR4_OSFXSR;
     st->gdt_limit = 0x1f;
     st->idt_limit = 0x7ff;
     st->ldtr.attr = 0x82;
@@ -699,13 +880,27 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
     mem_read(a->v->mem, DATA, da, DATA_SIZE);
     mem_read(b->v->mem, DATA, db, DATA_SIZE);
     bool mem_ok = !memcmp(da, db, DATA_SIZE);
-    if (ok && mem_ok)
+    static CpuX86State ca, cb;
+    x86_cpu_save(a->c, &ca);
+    x86_cpu_save(b->c, &cb);
+    bool xmm_ok = !memcmp(ca.xmm, cb.xmm, 8 * 16);
+    if (ok && mem_ok && xmm_ok)
         return true;
     printf("FAIL: program %u block %u: run %d vs %d\n", prog, blk, ra, rb);
     for (unsigned k = 0; k < 8; k++)
         if (sa.regs[k] != sb.regs[k] || verbose)
             printf("  reg %u: interp %08x jit %08x\n", k, sa.regs[k], sb.regs[k]);
     printf("  eip %08x / %08x, eflags %08x / %08x\n", sa.eip, sb.eip, sa.eflags, sb.eflags);
+    for (unsigned r = 0; r < 8; r++)
+        if (memcmp(ca.xmm[r], cb.xmm[r], 16)) {
+            printf("  xmm%u: interp", r);
+            for (unsigned k = 0; k < 16; k++)
+                printf(" %02x", ca.xmm[r][k]);
+            printf(" jit");
+            for (unsigned k = 0; k < 16; k++)
+                printf(" %02x", cb.xmm[r][k]);
+            printf("\n");
+        }
     for (unsigned k = 0; k < DATA_SIZE && !mem_ok; k++)
         if (da[k] != db[k]) {
             printf("  memory at %05x: %02x / %02x\n", DATA + k, da[k], db[k]);
@@ -950,10 +1145,12 @@ static unsigned cross_start(void)
 static void new_program(Gen *g, uint8_t *data, X86State *st, bool cross)
 {
     bool code32 = pick(4) != 0;
+    make_state(st, code32);
+    gen_ds_base = st->seg[X86_DS].base;
+    xmm_fill();
     gen_program(g, code32, 0, cross ? cross_start() : 0);
     for (unsigned k = 0; k < DATA_SIZE; k++)
         data[k] = (uint8_t)rnd();
-    make_state(st, code32);
     st->eip = g->block_at[0];
 }
 
@@ -1026,6 +1223,8 @@ int main(int argc, char **argv)
         bool code32 = pick(4) != 0;
         X86State st;
         make_state(&st, code32);
+        gen_ds_base = st.seg[X86_DS].base;
+        xmm_fill();
         gen_program(&g, code32, DATA + LOOP_COUNTER - st.seg[X86_DS].base, cross_start());
         st.eip = g.block_at[0];
         for (unsigned k = 0; k < DATA_SIZE; k++)

@@ -762,6 +762,18 @@ static const Directed directed[] = {
      * movq r10,xmm1 */
     { "xmm8-15", "664c0f6ec8664c0f6ee366450fd4cc664c0f7ec9f3440f7f0c2500021000f3440f6f3c2520001000"
                  "66450feff9f3440f7f3c251002100066450f70c71b66440f7ec266410f6fc866490f7eca" },
+    /* The SSE2 integer forms the translator compiles inline (cpu/jit/tr-sse.c) with
+     * XMM8-15 and R8-R15: mov rax,6162636400656667h; movq xmm10,rax; pcmpeqb xmm11,xmm11;
+     * pxor xmm12,xmm12; pcmpeqb xmm12,xmm10; pmovmskb r13d,xmm12; movq [0x100220],xmm10;
+     * movd [0x100228],xmm12; psrldq xmm11,3; movdqa [0x100230],xmm11; pslldq xmm10,5;
+     * psubb xmm10,xmm11; punpcklbw xmm10,[0x100040]; movdqu [0x100240],xmm10;
+     * pminub xmm10,xmm12; pshufd xmm9,[0x100060],4eh; por xmm9,xmm10; pmovmskb r14d,xmm10;
+     * movq xmm8,[0x100058]; movaps [0x100250],xmm8; movups xmm7,[0x100061];
+     * xorps xmm7,xmm9; movq r15,xmm7; movdqa xmm0,[0x100071] (#GP: misaligned) */
+    { "sse2 integer forms", "48b86766650064636261664c0f6ed066450f74db66450fefe466450f74e266450fd7ec66440fd6142520021000"
+                            "66440f7e24252802100066410f73db0366440f7f1c253002100066410f73fa0566450ff8d366440f60142540001000"
+                            "f3440f7f14254002100066450fdad466440f700c25600010004e66450febca66450fd7f2f3440f7e042558001000"
+                            "440f290425500210000f103c2561001000410f57f966490f7eff660f6f042571001000" },
     /* cvtsi2sd xmm10,rax; cvtsi2ss xmm11,rbx; cvtsi2sd xmm2,qword [0x100030];
      * cvttsd2si rdx,xmm10; cvtsd2si rsi,xmm10; cvttss2si rdi,xmm11; cvtss2si r8,xmm11;
      * cvttsd2si r9,xmm2; movq r11,xmm10; cvtsi2sd xmm13,ecx; cvttsd2si r12,xmm13;
