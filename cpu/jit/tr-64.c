@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static unsigned osize64(const X86Insn *i)
 {
@@ -259,13 +260,62 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
 
 /* INC/DEC (FF /0, /1) at 32 and 64 bits: CF is kept, so the guest's CF goes into the
  * host's before the host's INC/DEC, whose flags are then the guest's (eager). */
+/* A 32- or 64-bit register's INC/DEC whose flags the next instruction replaces, or
+ * keeps unread (jit_pend_keeps), before anything but a fault there could read them:
+ * only the host op is emitted, and the flags are made from the register where they
+ * are needed (jit_incdec64_store, on a slow path or when something reads them). The
+ * kit's string scans (INC RAX; CMP BYTE [RAX], 0; JNE) spent most of their time on
+ * the eager flags of the INC and the CF it keeps. */
+static bool incdec_defer(Tr *t, unsigned k, unsigned r, unsigned size, bool dec)
+{
+    if (!(t->j->inline_mask & IN_DEFERFLAGS) || (size != 4 && size != 8))
+        return false;
+    FlagPend p = { PEND_INCDEC64, CC_EAGER, (int8_t)r, -1, 0, k, (uint8_t)size, dec, (int16_t)t->known_cc };
+    if (!jit_pend_keeps(t, &p, k + 1))
+        return false;
+    t->pend = p;
+    t->known_cc = -1; /* (slow paths on the way store cc_op) */
+    return true;
+}
+
+void jit_incdec64_store(Tr *t, const FlagPend *p, const int8_t *host)
+{
+    JitEmit *e = &t->e;
+    /* CF of the state before the INC/DEC, which it keeps: that state is still in
+     * cc_op and its operands (only moves ran since). */
+    int kc = t->known_cc;
+    bool hf = t->hflags;
+    RegCache rc = t->rc;
+    t->known_cc = p->prev_cc;
+    t->hflags = false;
+    /* (A helper call there saves and reloads the homes by the register cache: the one
+     * where these flags are stored, a slow path's, every home it holds maybe newer.) */
+    memcpy(t->rc.host, host, sizeof(t->rc.host));
+    t->rc.dirty = 0xff;
+    jit_emit_cf_to_r13(t);
+    t->rc = rc;
+    t->known_cc = kc;
+    t->hflags = hf;
+    JitMem m = p->r < 8 && host[p->r] >= 0 ? jreg(host[p->r]) : greg_mem(8, (unsigned)p->r);
+    emit_load(e, p->size, H_RAX, m);
+    emit_op_rr(e, p->size, 0xff, !p->dec, H_RAX); /* the operand back */
+    bt_r13(e);
+    emit_op_rr(e, p->size, 0xff, p->dec, H_RAX); /* and the op again, for its flags */
+    host_flags_to_ecx(e, X86_FL_ARITH, true);
+    emit_alu_mi(e, 4, ALU_AND, CPU(eflags), ~(uint32_t)X86_FL_ARITH);
+    emit_op_rm(e, 4, 0x09, H_RCX, CPU(eflags)); /* OR [eflags], ECX */
+    emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
+}
+
 static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     bool mem = i->pfx & X86_PFX_MEM;
     unsigned opc = size == 1 ? 0xfe : 0xff;
-    if (t->dead && !mem) {
+    /* (Deferred: emitted as when dead, its flags made later.) */
+    bool dead = t->dead || (!mem && incdec_defer(t, k, i->rm, size, dec));
+    if (dead && !mem) {
         if (size != 4) {
             emit_op_rm(e, size, opc, dec, greg(t, size, i->rm)); /* (8/16 bits: the rest kept) */
         } else {

@@ -63,7 +63,11 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
     emit_alu_rr(e, 4, host, H_RAX, H_RCX);
     if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
-    t->hflags_out = size == 4; /* (only moves follow) */
+    /* (Only moves follow. Narrower SUB/CMP and logic ops: on zero-extended operands
+     * the host's CF, ZF and PF are the guest's, and AF; SF and OF are not, nor any
+     * flag of an ADD, whose carry goes into bit 8 or 16.) */
+    t->hflags_out = size == 4 || (!carry && (host == ALU_SUB || alu_logic(host)));
+    t->hflags_out_narrow = size < 4;
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_cc_op(t, CC_OP(alu_cc_base(host), size));
 }
@@ -75,7 +79,8 @@ void jit_emit_test_flags(Tr *t, unsigned size)
     if (t->dead)
         return;
     emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
-    t->hflags_out = size == 4;
+    t->hflags_out = true;
+    t->hflags_out_narrow = size < 4;
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_cc_op(t, CC_OP(CC_LOGIC8, size));
 }
@@ -90,12 +95,13 @@ static void emit_setcc(JitEmit *e, unsigned cc, int r);
 
 /* Whether the host's flags are the guest's for a reader that needs CF (need_cf) or
  * not: the producer was the previous instruction (t->hflags), and an INC/DEC (its
- * host ADD/SUB of 1 set a CF the guest's kept) only when CF is not needed. Consumed
- * either way: what the reader emits next changes them. */
-static bool hflags_take(Tr *t, bool need_cf)
+ * host ADD/SUB of 1 set a CF the guest's kept) only when CF is not needed, and an 8-
+ * or 16-bit producer's only when SF and OF are not (need_so). Consumed either way:
+ * what the reader emits next changes them. */
+static bool hflags_take(Tr *t, bool need_cf, bool need_so)
 {
     int kc = t->known_cc;
-    bool ok = t->hflags && !(need_cf && kc >= CC_INC8 && kc <= CC_DEC32);
+    bool ok = t->hflags && !(need_cf && kc >= CC_INC8 && kc <= CC_DEC32) && !(need_so && t->hflags_narrow);
     t->hflags = false;
     return ok;
 }
@@ -174,7 +180,7 @@ void jit_emit_cf_to_r13(Tr *t)
         return;
     }
     bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
-    if (hflags_take(t, true)) {
+    if (hflags_take(t, true, false)) {
         emit_setcc(e, HC_B, H_RAX);
     } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
         jit_emit_host_flags(t, (unsigned)kc);
@@ -214,6 +220,10 @@ static JitMem pend_reg(const int8_t *host, int r)
 void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
 {
     JitEmit *e = &t->e;
+    if (p->kind == PEND_INCDEC64) {
+        jit_incdec64_store(t, p, host);
+        return;
+    }
     /* EAX = r, ECX = s (or the immediate); then what alu.c's handler would have
      * stored, by MOV, NOT and LEA only: the host flags may be the producer's still. */
     emit_load(e, 4, H_RAX, pend_reg(host, p->r));
@@ -262,7 +272,7 @@ static bool alu_defer(Tr *t, unsigned k, unsigned op, int gd, int gs, uint32_t v
 {
     if (!(t->j->inline_mask & IN_DEFERFLAGS) || t->w64)
         return false;
-    FlagPend p = { PEND_NONE, 0, (int8_t)gd, (int8_t)gs, v, k };
+    FlagPend p = { PEND_NONE, 0, (int8_t)gd, (int8_t)gs, v, k, 0, false, -1 };
     if (alu_logic(op))
         p.kind = PEND_LOGIC, p.cc = CC_OP(CC_LOGIC8, 4);
     else if (op == ALU_CMP)
@@ -818,7 +828,8 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
     int kc = t->known_cc;
     bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
     bool reads_cf = (cc >> 1) == 1 || (cc >> 1) == 3; /* B, BE, AE, A */
-    if (hflags_take(t, reads_cf))
+    bool reads_so = (cc >> 1) == 0 || (cc >> 1) == 4 || (cc >> 1) >= 6; /* O, S, L, LE and their negations */
+    if (hflags_take(t, reads_cf, reads_so))
         return cc; /* the producer was the previous instruction: its host flags */
     if (kc >= CC_SUB8 && kc <= CC_SUB32) {
         /* The host's CMP of the same operands gives the guest's flags. */

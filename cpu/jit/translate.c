@@ -218,15 +218,37 @@ static bool alu_writes_all(const X86Insn *i)
     return op == 0x84 || op == 0x85 || op == 0xa8 || op == 0xa9 || ((op == 0xf6 || op == 0xf7) && i->reg == 0);
 }
 
+/* 64-bit code: a move that writes a register other than p's (or memory), or an ALU
+ * op that writes all the flags (above). */
+static bool pend_keeps64(const X86Insn *i, const FlagPend *p)
+{
+    bool mem = i->pfx & X86_PFX_MEM;
+    int w;
+    switch (i->opcode) {
+    case 0x89:
+        w = mem ? -1 : (int)i->rm;
+        break;
+    case 0x8b: case 0x8d: case 0x63: case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+    case 0xb8 ... 0xbf:
+        w = i->reg;
+        break;
+    default:
+        return false;
+    }
+    return w != p->r;
+}
+
 bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k)
 {
     if (k + 1 >= t->n)
         return false; /* the last: the block's exit needs the flags stored */
     const X86Insn *i = &t->insns[k];
-    if (t->w64 || i->handler == x86_handle_ud || i->handler == x86_handle_cross)
+    if (i->handler == x86_handle_ud || i->handler == x86_handle_cross)
         return false;
     if (alu_writes_all(i))
         return true;
+    if (t->w64)
+        return pend_keeps64(i, p);
     unsigned op = i->opcode;
     bool mem = i->pfx & X86_PFX_MEM;
     /* A register's INC/DEC right after an ADD, SUB or logic op takes them over
@@ -503,7 +525,7 @@ typedef struct TrMark {
     size_t pos;
     unsigned nstubs, nexits, n_inline;
     int known_cc;
-    bool called, failed, overflow, hflags, hflags_out, sse_ok;
+    bool called, failed, overflow, hflags, hflags_out, hflags_narrow, hflags_out_narrow, sse_ok;
     RegCache rc;
     FlagPend pend;
 } TrMark;
@@ -511,7 +533,7 @@ typedef struct TrMark {
 static void mark_save(Tr *t, TrMark *m)
 {
     *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
-                   t->e.overflow, t->hflags, t->hflags_out, t->sse_ok, t->rc, t->pend };
+                   t->e.overflow, t->hflags, t->hflags_out, t->hflags_narrow, t->hflags_out_narrow, t->sse_ok, t->rc, t->pend };
 }
 
 static void mark_restore(Tr *t, const TrMark *m)
@@ -526,6 +548,8 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->failed = m->failed;
     t->hflags = m->hflags;
     t->hflags_out = m->hflags_out;
+    t->hflags_narrow = m->hflags_narrow;
+    t->hflags_out_narrow = m->hflags_out_narrow;
     t->sse_ok = m->sse_ok;
     t->rc = m->rc;
     t->pend = m->pend;
@@ -707,7 +731,8 @@ bool jit_translate(Tr *t, bool allow_inline)
         /* Host flags of a 32-bit ADD/ADC/SUB/SBB/CMP/logic/TEST producer that was the
          * previous instruction, for a condition computed first thing (jit_emit_cond). */
         t->hflags = t->hflags_out && (t->j->inline_mask & IN_HOSTFLAGS);
-        t->hflags_out = false;
+        t->hflags_narrow = t->hflags_out_narrow;
+        t->hflags_out = t->hflags_out_narrow = false;
         TrMark m;
         mark_save(t, &m);
         for (unsigned pass = 0;; pass++) {

@@ -27,13 +27,17 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
  * moves follow (tr-alu.c, jit_flags_flush; README.md, "Deferred flags"): what
  * cc_src1/cc_src2/cc_res would hold, rebuilt from guest registers the moves leave
  * alone. */
-enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP };
+enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP, PEND_INCDEC64 };
 typedef struct FlagPend {
-    uint8_t kind;             /* PEND_*: LOGIC res = r; ADD/SUB res = r, src2 = s; CMP src1 = r, src2 = s */
+    uint8_t kind;             /* PEND_*: LOGIC res = r; ADD/SUB res = r, src2 = s; CMP src1 = r, src2 = s;
+                               * INCDEC64: 64-bit code's INC/DEC of r (tr-64.c) */
     uint8_t cc;               /* cc_op */
     int8_t r, s;              /* guest registers; s -1: src2 is imm */
     uint32_t imm;
     unsigned k;               /* the producer */
+    uint8_t size;             /* INCDEC64: 4 or 8 */
+    bool dec;
+    int16_t prev_cc;          /* INCDEC64: known_cc before it (its CF is kept) */
 } FlagPend;
 
 /* An out-of-line path of instruction k: its handler, then back to resume. rc_host
@@ -124,6 +128,9 @@ typedef struct Tr {
     int32_t tlb_fixed;             /* the data TLB the entry checked c->tlb is (its offset in X86Cpu), or 0 */
     bool hflags;                   /* the host's flags are known_cc's (32-bit) now */
     bool hflags_out;               /* they will be after the instruction being emitted */
+    bool hflags_narrow;            /* ... of an 8- or 16-bit SUB, CMP or logic op done at 32 bits on
+                                    * zero-extended operands: CF ZF PF (and AF) are the guest's, SF and OF not */
+    bool hflags_out_narrow;
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
     FlagPend pend;                 /* lazy flags not stored yet (kind PEND_NONE: none) */
     bool sse_ok;                   /* SSE's CR0/CR4 test made, no handler called since (tr-sse.c) */
@@ -349,6 +356,9 @@ bool jit_tr_div(Tr *t, unsigned k);
 /* tr-64.c: 64-bit code's inline forms (false: call the handler), whether one is
  * pure for the dead-flags pass, the registers it likely uses. */
 bool jit_tr64(Tr *t, unsigned k);
+/* The eager flags of a deferred INC/DEC (PEND_INCDEC64) stored, from its register
+ * where host says. */
+void jit_incdec64_store(Tr *t, const FlagPend *p, const int8_t *host);
 bool jit_pure64(const X86Insn *i, uint32_t *writes);
 uint8_t jit_rc_predict64(const X86Insn *i);
 

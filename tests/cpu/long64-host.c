@@ -774,6 +774,10 @@ static const Directed directed[] = {
                             "66440f7e24252802100066410f73db0366440f7f1c253002100066410f73fa0566450ff8d366440f60142540001000"
                             "f3440f7f14254002100066450fdad466440f700c25600010004e66450febca66450fd7f2f3440f7e042558001000"
                             "440f290425500210000f103c2561001000410f57f966490f7eff660f6f042571001000" },
+    /* A fault right after a deferred INC (cpu/jit/tr-64.c, incdec_defer): the flags at
+     * the #GP are the INC's, with the byte CMP's CF kept. mov rax,7fffffffffffh;
+     * mov cl,10h; cmp cl,20h; inc rax; mov rdx,rax; cmp byte [rax],0 (non-canonical) */
+    { "deferred inc, then #GP", "48b8ffffffffff7f0000b11080f92048ffc04889c2803800" },
     /* cvtsi2sd xmm10,rax; cvtsi2ss xmm11,rbx; cvtsi2sd xmm2,qword [0x100030];
      * cvttsd2si rdx,xmm10; cvtsd2si rsi,xmm10; cvttss2si rdi,xmm11; cvtss2si r8,xmm11;
      * cvttsd2si r9,xmm2; movq r11,xmm10; cvtsi2sd xmm13,ecx; cvttsd2si r12,xmm13;
