@@ -107,6 +107,25 @@ static bool src_to_xmm1(Tr *t, Stub *s, unsigned k, bool aligned)
     return true;
 }
 
+/* The low size bytes of XMM register r to instruction k's memory operand (false: not
+ * inline); loaded after the probe, which clobbers RCX. */
+static bool low_to_mem(Tr *t, Stub *s, unsigned k, unsigned r, unsigned size)
+{
+    JitMem m;
+    if (!sse_mem(t, s, k, size, true, false, &m))
+        return false;
+    emit_load(&t->e, size, H_RCX, xmm_slot(r, 0));
+    emit_store(&t->e, size, m, H_RCX);
+    return true;
+}
+
+/* XMM register r = RCX, zero-extended to 128 bits. */
+static void xmm_from_rcx(JitEmit *e, unsigned r)
+{
+    emit_store(e, 8, xmm_slot(r, 0), H_RCX);
+    emit_store_imm(e, 8, xmm_slot(r, 8), 0);
+}
+
 /* The SSE2 integer operations 66 0F xx whose host instruction computes the guest's
  * result from the same two operands: unpacks and packs, compares, shifts by an XMM
  * count, additions and subtractions (wrapping and saturating), multiplications,
@@ -196,8 +215,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
             } else {
                 emit_load(e, 8, H_RCX, xmm_slot(i->rm, 0));
             }
-            emit_store(e, 8, xmm_slot(i->reg, 0), H_RCX);
-            emit_store_imm(e, 8, xmm_slot(i->reg, 8), 0);
+            xmm_from_rcx(e, i->reg);
             break;
         }
         if (p != SP_66)
@@ -206,10 +224,8 @@ bool jit_tr_sse(Tr *t, unsigned k)
             unsigned size = (i->rex & 8) ? 8 : 4;
             sse_check(t, s);
             if (mem) {
-                if (!sse_mem(t, s, k, size, true, false, &m))
+                if (!low_to_mem(t, s, k, i->reg, size))
                     return false;
-                emit_load(e, size, H_RCX, xmm_slot(i->reg, 0)); /* (after the probe, which clobbers RCX) */
-                emit_store(e, size, m, H_RCX);
             } else {
                 /* (A 32-bit write zero-extends in 64-bit code: the whole slot.) */
                 emit_load(e, size, H_RCX, xmm_slot(i->reg, 0));
@@ -229,8 +245,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
         } else {
             emit_load(e, size, H_RCX, gread(t, size, i->rm));
         }
-        emit_store(e, 8, xmm_slot(i->reg, 0), H_RCX);
-        emit_store_imm(e, 8, xmm_slot(i->reg, 8), 0);
+        xmm_from_rcx(e, i->reg);
         break;
     }
     case 0x0fd6: /* 66: MOVQ xmm/m64, xmm (a register destination's upper half zeroed) */
@@ -238,14 +253,11 @@ bool jit_tr_sse(Tr *t, unsigned k)
             return false;
         sse_check(t, s);
         if (mem) {
-            if (!sse_mem(t, s, k, 8, true, false, &m))
+            if (!low_to_mem(t, s, k, i->reg, 8))
                 return false;
-            emit_load(e, 8, H_RCX, xmm_slot(i->reg, 0));
-            emit_store(e, 8, m, H_RCX);
         } else {
             emit_load(e, 8, H_RCX, xmm_slot(i->reg, 0));
-            emit_store(e, 8, xmm_slot(i->rm, 0), H_RCX);
-            emit_store_imm(e, 8, xmm_slot(i->rm, 8), 0);
+            xmm_from_rcx(e, i->rm);
         }
         break;
     case 0x0fd7: /* 66: PMOVMSKB r32, xmm */

@@ -537,6 +537,19 @@ static void sse_mem(Gen *g, unsigned r)
     b32(g, DATA + 16 * pick(0x100) - gen_ds_base + (pick(8) == 0 ? 8 : 0));
 }
 
+/* [pfx] 0F op with ModRM.reg x and a memory operand, or register rm. */
+static void sse_move(Gen *g, unsigned pfx, unsigned op, bool mem, unsigned x, unsigned rm)
+{
+    if (pfx)
+        b8(g, pfx);
+    b8(g, 0x0f);
+    b8(g, op);
+    if (mem)
+        sse_mem(g, x);
+    else
+        b8(g, 0xc0 | (x << 3) | rm);
+}
+
 /* An SSE instruction (32-bit code) in a form the translator compiles inline or one
  * it leaves to its handler: moves between XMM registers, memory and general
  * registers, the SSE2 integer and bitwise operations, shuffles, shifts by an
@@ -557,30 +570,14 @@ static unsigned gen_sse(Gen *g)
         static const uint8_t pfx[] = { 0, 0, 0x66, 0x66, 0xf3, 0xf3, 0x66 };
         static const uint8_t ops[] = { 0x10, 0x28, 0x28, 0x6f, 0x6f, 0x7e, 0x6e };
         unsigned f = pick(7);
-        if (pfx[f])
-            b8(g, pfx[f]);
-        b8(g, 0x0f);
-        b8(g, ops[f]);
-        if (mem)
-            sse_mem(g, x);
-        else
-            b8(g, 0xc0 | (x << 3) | (ops[f] == 0x6e ? src_reg() : y));
+        sse_move(g, pfx[f], ops[f], mem, x, ops[f] == 0x6e ? src_reg() : y);
         break;
     }
     case 2: { /* stores: MOVUPS, MOVAPS, MOVDQA, MOVDQU, MOVQ, MOVD, MOVNTDQ, MOVNTPS */
         static const uint8_t pfx[] = { 0, 0x66, 0x66, 0xf3, 0x66, 0x66, 0x66, 0 };
         static const uint8_t ops[] = { 0x11, 0x29, 0x7f, 0x7f, 0xd6, 0x7e, 0xe7, 0x2b };
         unsigned f = pick(8);
-        if (f >= 6)
-            mem = true;
-        if (pfx[f])
-            b8(g, pfx[f]);
-        b8(g, 0x0f);
-        b8(g, ops[f]);
-        if (mem)
-            sse_mem(g, x);
-        else
-            b8(g, 0xc0 | (x << 3) | (ops[f] == 0x7e ? dst_reg(4) : y));
+        sse_move(g, pfx[f], ops[f], mem || f >= 6, x, ops[f] == 0x7e ? dst_reg(4) : y);
         break;
     }
     case 3: case 4: case 5: case 6: /* 66 0F binop, or 0F 54-57 */
