@@ -258,8 +258,6 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
     return true;
 }
 
-/* INC/DEC (FF /0, /1) at 32 and 64 bits: CF is kept, so the guest's CF goes into the
- * host's before the host's INC/DEC, whose flags are then the guest's (eager). */
 /* A 32- or 64-bit register's INC/DEC whose flags the next instruction replaces, or
  * keeps unread (jit_pend_keeps), before anything but a fault there could read them:
  * only the host op is emitted, and the flags are made from the register where they
@@ -307,6 +305,8 @@ void jit_incdec64_store(Tr *t, const FlagPend *p, const int8_t *host)
     emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
 }
 
+/* INC/DEC (FF /0, /1) at 32 and 64 bits: CF is kept, so the guest's CF goes into the
+ * host's before the host's INC/DEC, whose flags are then the guest's (eager). */
 static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
 {
     JitEmit *e = &t->e;
