@@ -12,17 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { SP_NONE, SP_66, SP_F3, SP_F2 };
-
-static unsigned sse_prefix(const X86Insn *i)
-{
-    if (i->pfx & X86_PFX_REP)
-        return SP_F3;
-    if (i->pfx & X86_PFX_REPNE)
-        return SP_F2;
-    return (i->pfx & X86_PFX_OPSIZE) ? SP_66 : SP_NONE;
-}
-
 static JitMem xmm_slot(unsigned r, unsigned byte)
 {
     return jm(H_RBX, (int32_t)(offsetof(X86Cpu, fpu.xmm) + sizeof(XmmReg) * r + byte));
@@ -107,6 +96,23 @@ static bool src_to_xmm1(Tr *t, Stub *s, unsigned k, bool aligned)
     return true;
 }
 
+/* The host's pfx hop XMM0, XMM1 [, imm8] with XMM0 = ModRM.reg's XMM register and
+ * XMM1 = the r/m operand (16 bytes, aligned: see sse_mem): the two-operand forms,
+ * after the mode test. False: not inline. */
+static bool xmm_op(Tr *t, Stub *s, unsigned k, uint8_t pfx, uint32_t hop, bool aligned, bool imm)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    sse_check(t, s);
+    if (!src_to_xmm1(t, s, k, aligned))
+        return false;
+    xmm_load(e, 0, i->reg);
+    emit_sse(e, pfx, false, hop, 0, jreg(1));
+    if (imm)
+        emit_u8(e, (uint8_t)i->imm);
+    return true;
+}
+
 /* The low size bytes of XMM register r to instruction k's memory operand (false: not
  * inline); loaded after the probe, which clobbers RCX. */
 static bool low_to_mem(Tr *t, Stub *s, unsigned k, unsigned r, unsigned size)
@@ -170,7 +176,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
-    unsigned op = i->opcode, p = sse_prefix(i);
+    unsigned op = i->opcode, p = simd_prefix(i);
     bool mem = i->pfx & X86_PFX_MEM;
     if (!(t->j->inline_mask & IN_SSE))
         return false;
@@ -179,10 +185,10 @@ bool jit_tr_sse(Tr *t, unsigned k)
     switch (op) {
     case 0x0f10: case 0x0f28: /* MOVUPS/MOVUPD, MOVAPS/MOVAPD xmm, xmm/m128 */
     case 0x0f6f: /* MOVDQA (66), MOVDQU (F3) */
-        if (op == 0x0f6f ? p != SP_66 && p != SP_F3 : p != SP_NONE && p != SP_66)
+        if (op == 0x0f6f ? p != P_66 && p != P_F3 : p != P_NONE && p != P_66)
             return false;
         sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, op == 0x0f28 || (op == 0x0f6f && p == SP_66)))
+        if (!src_to_xmm1(t, s, k, op == 0x0f28 || (op == 0x0f6f && p == P_66)))
             return false;
         xmm_store(e, i->reg, 1);
         break;
@@ -190,7 +196,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
     case 0x0f2b: /* MOVNTPS/MOVNTPD m128, xmm */
     case 0x0f7f: /* MOVDQA (66), MOVDQU (F3) */
     case 0x0fe7: /* 66: MOVNTDQ m128, xmm */
-        if (op == 0x0f7f ? p != SP_66 && p != SP_F3 : op == 0x0fe7 ? p != SP_66 : p != SP_NONE && p != SP_66)
+        if (op == 0x0f7f ? p != P_66 && p != P_F3 : op == 0x0fe7 ? p != P_66 : p != P_NONE && p != P_66)
             return false;
         if ((op == 0x0fe7 || op == 0x0f2b) && !mem)
             return false;
@@ -200,13 +206,13 @@ bool jit_tr_sse(Tr *t, unsigned k)
             xmm_store(e, i->rm, 1);
             break;
         }
-        if (!sse_mem(t, s, k, 16, true, op != 0x0f11 && !(op == 0x0f7f && p == SP_F3), &m))
+        if (!sse_mem(t, s, k, 16, true, op != 0x0f11 && !(op == 0x0f7f && p == P_F3), &m))
             return false;
         xmm_load(e, 1, i->reg);
         emit_sse(e, 0xf3, false, 0x0f7f, 1, m);
         break;
     case 0x0f7e: /* F3: MOVQ xmm, xmm/m64; 66: MOVD/MOVQ r/m32/64, xmm */
-        if (p == SP_F3) {
+        if (p == P_F3) {
             sse_check(t, s);
             if (mem) {
                 if (!sse_mem(t, s, k, 8, false, false, &m))
@@ -218,7 +224,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
             xmm_from_rcx(e, i->reg);
             break;
         }
-        if (p != SP_66)
+        if (p != P_66)
             return false;
         {
             unsigned size = (i->rex & 8) ? 8 : 4;
@@ -234,7 +240,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
         }
         break;
     case 0x0f6e: { /* 66: MOVD/MOVQ xmm, r/m32/64 (the rest zeroed) */
-        if (p != SP_66)
+        if (p != P_66)
             return false;
         unsigned size = (i->rex & 8) ? 8 : 4;
         sse_check(t, s);
@@ -249,7 +255,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
         break;
     }
     case 0x0fd6: /* 66: MOVQ xmm/m64, xmm (a register destination's upper half zeroed) */
-        if (p != SP_66)
+        if (p != P_66)
             return false;
         sse_check(t, s);
         if (mem) {
@@ -261,7 +267,7 @@ bool jit_tr_sse(Tr *t, unsigned k)
         }
         break;
     case 0x0fd7: /* 66: PMOVMSKB r32, xmm */
-        if (p != SP_66 || mem)
+        if (p != P_66 || mem)
             return false;
         sse_check(t, s);
         xmm_load(e, 0, i->rm);
@@ -269,29 +275,26 @@ bool jit_tr_sse(Tr *t, unsigned k)
         emit_store(e, t->w64 ? 8 : 4, greg(t, t->w64 ? 8 : 4, i->reg), H_RCX);
         break;
     case 0x0f54 ... 0x0f57: /* ANDPS, ANDNPS, ORPS, XORPS (and the PD forms) */
-        if (p != SP_NONE && p != SP_66)
+        if (p != P_NONE && p != P_66)
             return false;
-        sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, true))
+        if (!xmm_op(t, s, k, 0, op, true, false))
             return false;
-        xmm_load(e, 0, i->reg);
-        emit_sse(e, 0, false, op, 0, jreg(1));
         xmm_store(e, i->reg, 0);
         break;
     case 0x0f70: /* 66: PSHUFD, F3: PSHUFHW, F2: PSHUFLW xmm, xmm/m128, imm8 */
-        if (p == SP_NONE)
+        if (p == P_NONE)
             return false;
         sse_check(t, s);
         if (!src_to_xmm1(t, s, k, true))
             return false;
-        emit_sse(e, p == SP_66 ? 0x66 : p == SP_F3 ? 0xf3 : 0xf2, false, 0x0f70, 0, jreg(1));
+        emit_sse(e, p == P_66 ? 0x66 : p == P_F3 ? 0xf3 : 0xf2, false, 0x0f70, 0, jreg(1));
         emit_u8(e, (uint8_t)i->imm);
         xmm_store(e, i->reg, 0);
         break;
     case 0x0f71: case 0x0f72: case 0x0f73: { /* 66: shifts of an XMM register by imm8 */
         static const uint8_t subs[3] = { 0x54, 0x54, 0xcc }; /* the valid /digits: 2 4 6 | 2 3 6 7 */
         unsigned digit = i->reg & 7; /* (REX.R does not extend an opcode's /digit) */
-        if (p != SP_66 || mem || !(subs[op - 0x0f71] >> digit & 1))
+        if (p != P_66 || mem || !(subs[op - 0x0f71] >> digit & 1))
             return false;
         sse_check(t, s);
         xmm_load(e, 0, i->rm);
@@ -301,48 +304,34 @@ bool jit_tr_sse(Tr *t, unsigned k)
         break;
     }
     case 0x3a0f: /* 66: PALIGNR xmm, xmm/m128, imm8 (SSSE3) */
-        if (p != SP_66 || !host_has(3))
+        if (p != P_66 || !host_has(3))
             return false;
-        sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, true))
+        if (!xmm_op(t, s, k, 0x66, 0x0f3a0f, true, true))
             return false;
-        xmm_load(e, 0, i->reg);
-        emit_sse(e, 0x66, false, 0x0f3a0f, 0, jreg(1));
-        emit_u8(e, (uint8_t)i->imm);
         xmm_store(e, i->reg, 0);
         break;
     case 0x3817: /* 66: PTEST xmm, xmm/m128 (SSE4.1): ZF, CF; the others cleared */
-        if (p != SP_66 || !host_has(41))
+        if (p != P_66 || !host_has(41))
             return false;
-        sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, true))
+        if (!xmm_op(t, s, k, 0x66, 0x0f3817, true, false))
             return false;
-        xmm_load(e, 0, i->reg);
-        emit_sse(e, 0x66, false, 0x0f3817, 0, jreg(1));
         flags_from_host(t);
         break;
     case 0x3a63: /* 66: PCMPISTRI xmm, xmm/m128, imm8 (SSE4.2): ECX and the flags */
-        if (p != SP_66 || !host_has(42))
+        if (p != P_66 || !host_has(42))
             return false;
-        sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, false))
+        if (!xmm_op(t, s, k, 0x66, 0x0f3a63, false, true))
             return false;
-        xmm_load(e, 0, i->reg);
-        emit_sse(e, 0x66, false, 0x0f3a63, 0, jreg(1));
-        emit_u8(e, (uint8_t)i->imm);
         emit_mov_rr(e, 4, H_RCX, H_RCX); /* (ECX zero-extended into the whole slot) */
         emit_store(e, t->w64 ? 8 : 4, greg(t, t->w64 ? 8 : 4, R_ECX), H_RCX);
         flags_from_host(t);
         break;
     default: {
         unsigned level = (op >> 8) == 0x38 ? three_byte_binop(op) : 0;
-        if (p != SP_66 || !(sse2_binop(op) || (level && host_has(level))))
+        if (p != P_66 || !(sse2_binop(op) || (level && host_has(level))))
             return false;
-        sse_check(t, s);
-        if (!src_to_xmm1(t, s, k, true))
+        if (!xmm_op(t, s, k, 0x66, level ? 0x0f0000u | op : op, true, false))
             return false;
-        xmm_load(e, 0, i->reg);
-        emit_sse(e, 0x66, false, level ? 0x0f0000u | op : op, 0, jreg(1));
         xmm_store(e, i->reg, 0);
         break;
     }

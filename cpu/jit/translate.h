@@ -366,8 +366,7 @@ uint8_t jit_rc_predict64(const X86Insn *i);
  * C2-C6, D0-FF, 0F 38, 0F 3A); instruction k inline (false: call its handler). */
 static inline bool jit_sse_opcode(unsigned op)
 {
-    return (op >= 0x0f10 && op <= 0x0f17) || (op >= 0x0f28 && op <= 0x0f2f) || (op >= 0x0f50 && op <= 0x0f7f) ||
-           (op >= 0x0fc2 && op <= 0x0fc6) || (op >= 0x0fd0 && op <= 0x0fff) || (op >= 0x3800 && op <= 0x3aff);
+    return (op >= 0x0f00 && op <= 0x0fff && x86_simd_opcode(op)) || (op >= 0x3800 && op <= 0x3aff);
 }
 bool jit_tr_sse(Tr *t, unsigned k);
 /* tr-64.c: instruction k's memory operand in 64-bit code through the probe ([RSI +

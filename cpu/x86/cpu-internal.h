@@ -100,6 +100,29 @@ typedef struct X86Itlb {
     uint32_t global;   /* kept by flushes of non-global entries */
 } X86Itlb;
 
+/* ---- SIMD opcodes ---- */
+
+/* The mandatory prefix of an SSE instruction: F3 and F2 take precedence over 66. */
+enum { P_NONE, P_F3, P_66, P_F2 };
+
+static inline unsigned simd_prefix(const X86Insn *i)
+{
+    if (i->pfx & X86_PFX_REP)
+        return P_F3;
+    if (i->pfx & X86_PFX_REPNE)
+        return P_F2;
+    if (i->pfx & X86_PFX_OPSIZE)
+        return P_66;
+    return P_NONE;
+}
+
+/* The two-byte opcodes of MMX, SSE and later (SDM vol. 2, appendix A.3). */
+static inline bool x86_simd_opcode(unsigned op)
+{
+    return (op >= 0x0f10 && op <= 0x0f17) || (op >= 0x0f28 && op <= 0x0f2f) || (op >= 0x0f50 && op <= 0x0f7f) ||
+           (op >= 0x0fc2 && op <= 0x0fc6) || op >= 0x0fd0;
+}
+
 /* ---- lazy flags ---- */
 
 /* The operation that produced the arithmetic flags, times three sizes. CC_EAGER: the

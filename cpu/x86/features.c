@@ -10,12 +10,6 @@
  * model has it, a 486 or Pentium does not. */
 #define P6 CPUID_CMOV
 
-static bool is_simd_opcode(uint16_t op)
-{
-    return (op >= 0x0f10 && op <= 0x0f17) || (op >= 0x0f28 && op <= 0x0f2f) ||
-           (op >= 0x0f50 && op <= 0x0f7f) || (op >= 0x0fc2 && op <= 0x0fc6) || op >= 0x0fd0;
-}
-
 static uint64_t simd_features(const X86Insn *i)
 {
     uint16_t op = i->opcode;
@@ -112,5 +106,5 @@ uint64_t x86_insn_features(const X86Insn *i)
         }
         return 0;
     }
-    return is_simd_opcode(op) ? simd_features(i) : 0;
+    return x86_simd_opcode(op) ? simd_features(i) : 0;
 }

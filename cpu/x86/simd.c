@@ -7,20 +7,6 @@
 #include "cpu/x86/fpu-host.h"
 #include "cpu/x86/simd.h"
 
-/* The mandatory prefix: F3 and F2 take precedence over 66. */
-enum { P_NONE, P_F3, P_66, P_F2 };
-
-static unsigned simd_prefix(const X86Insn *i)
-{
-    if (i->pfx & X86_PFX_REP)
-        return P_F3;
-    if (i->pfx & X86_PFX_REPNE)
-        return P_F2;
-    if (i->pfx & X86_PFX_OPSIZE)
-        return P_66;
-    return P_NONE;
-}
-
 /* ---- mode checks (SDM vol. 3, table 13-1 and 2-2) ---- */
 
 static void check_mmx(X86Cpu *c)
