@@ -432,9 +432,11 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
     unsigned count = shift_count(i, size);
     if (op == 2 || op == 3 || !count)
         return false;
-    if (!t->dead && op <= 1 && t->known_cc != CC_EAGER) {
+    if (!t->dead && op <= 1 && t->known_cc != CC_EAGER &&
+        (t->live_out & X86_FL_ARITH & ~(uint32_t)(X86_FL_CF | X86_FL_OF))) {
         /* Rotates keep SF ZF AF PF: eflags authoritative first (before any operand
-         * is in a scratch register: the helper call clobbers them). */
+         * is in a scratch register: the helper call clobbers them), unless later
+         * inline code replaces those before anything reads them. */
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         jit_emit_helper(t, (const void *)sync_flags);
     }

@@ -659,8 +659,9 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, uns
         return true;
     }
     if (op == 0 || op == 1) {
-        /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF. */
-        if (t->known_cc != CC_EAGER)
+        /* ROL/ROR keep SF ZF AF PF: materialize them, then set CF and OF; unless
+         * later inline code replaces them before anything reads them (ROR; DEC). */
+        if (t->known_cc != CC_EAGER && (t->live_out & X86_FL_ARITH & ~(uint32_t)(X86_FL_CF | X86_FL_OF)))
             emit_materialize(t);
         emit_load(e, 4, H_RAX, dst);
         emit_shift_ri(e, 4, op, H_RAX, count);

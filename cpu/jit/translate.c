@@ -303,6 +303,7 @@ static void flag_liveness(Tr *t)
         unsigned mask = t->j->inline_mask;
         bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, t->w64, &w);
         t->deadv[k] = pure && w && !(w & live);
+        t->livev[k] = live;
         if (!pure)
             live = X86_FL_ARITH;
         else
@@ -716,6 +717,7 @@ bool jit_translate(Tr *t, bool allow_inline)
     for (unsigned k = 0; k < t->n; k++) {
         t->host_at[k] = (uint32_t)emit_pos(e);
         t->dead = allow_inline && t->deadv[k];
+        t->live_out = allow_inline ? t->livev[k] : X86_FL_ARITH;
         /* Deferred flags are stored before an instruction that is neither a move
          * leaving their registers alone nor an ALU op that replaces them all. */
         if (t->pend.kind && !jit_pend_keeps(t, &t->pend, k))

@@ -120,6 +120,8 @@ typedef struct Tr {
     bool dead;                     /* the current instruction's flags are never read */
     bool called;                   /* a handler call was emitted in the block's main path */
     bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
+    uint32_t live_out;             /* the flags read after the current instruction (X86_FL_*) */
+    uint32_t livev[MAX_INSNS];     /* per instruction, from flag_liveness */
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
     RegCache rc;
