@@ -490,7 +490,7 @@ def mode_pa(args, tmp):
     # host lets that thread run past the limit; the test is about Vireo, not the daemon.
     log = os.path.join(tmp, "pulseaudio.log")
     d = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
-                        "--realtime=no", "--high-priority=no", f"--log-target=file:{log}",
+                        "--realtime=no", "--high-priority=no", f"--log-target=file:{log}", "--log-level=info",
                         "--load=module-native-protocol-unix",
                         "--load=module-null-sink sink_name=vsink"],
                        env=env, capture_output=True, timeout=30)
@@ -500,22 +500,30 @@ def mode_pa(args, tmp):
         return SKIP
     with open(pidfile) as f:
         daemon = int(f.read().strip())
+    ok = False
     try:
-        return run_pa_checks(args, tmp, env)
+        rc = run_pa_checks(args, tmp, env)
+        ok = rc == 0
+        return rc
     finally:
-        if daemon_alive(daemon):
+        alive = daemon_alive(daemon)
+        if alive:
             stop_daemon(daemon)
-        else:
-            print("the private PulseAudio daemon died during the test; its log ends:")
+        if not alive or not ok:
+            # A daemon that drops its clients says why only in its log.
+            print("the private PulseAudio daemon", "is running" if alive else "died during the test",
+                  "; its log ends:", sep="")
             with open(log, errors="replace") as f:
-                print("".join(f.readlines()[-15:]), end="")
+                print("".join(f.readlines()[-25:]), end="")
 
 
 def daemon_alive(pid):
+    """Whether the daemon runs: a zombie (nobody reaps a daemonized process in a
+    container without an init) has exited too."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
 
 
@@ -674,7 +682,8 @@ def main():
                 rc = mode_linux(args, tmp, args.mode[:-len("-linux")])
             else:
                 rc = mode_pa(args, tmp)
-        except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired) as e:
+        except (Failure, soundcheck.wave.Error, ValueError, subprocess.TimeoutExpired,
+                subprocess.CalledProcessError) as e:
             print("FAIL:", e)
             return 1
     if rc == 0:
