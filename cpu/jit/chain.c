@@ -82,6 +82,13 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * hold the next block's values. run_block links it only to this very
      * block (JitSite.home). */
     bool self = same_page && delta == 0 && start <= UINT16_MAX;
+    /* Any other calm exit to a known place in the block's page reaches the linear
+     * address the block was entered at plus delta (CS unchanged; 32- and 64-bit EIP
+     * arithmetic wraps as linear addresses do, 16-bit EIP does not): no linear
+     * address test either. A block is found by its physical address, so entered
+     * through another mapping of its page it has the same successor. */
+    bool fixed = same_page && !self && (t->w64 || t->c->code32);
+    site.fixed = fixed;
     site.home = (uint16_t)start;
     size_t entry = emit_jmp_fwd(e);
     emit_patch(e, entry, emit_pos(e));
@@ -108,12 +115,14 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
 
     site.wide = t->w64;
     site.guard = (uint16_t)(emit_pos(e) - start);
-    if (!self && t->w64) {
+    if (self || fixed) {
+        /* (no linear address test) */
+    } else if (t->w64) {
         /* (CS has base 0 in 64-bit mode: the linear address is RIP.) */
         site.lin = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_alu_rr(e, 8, ALU_CMP, H_RCX, H_RAX);
         emit_jcc_to(e, HC_NE, unlinked);
-    } else if (!self) {
+    } else {
         emit_mov_rr(e, 4, H_RCX, H_RAX);
         emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
         site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
@@ -283,7 +292,8 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     uint32_t total = site.count + n;
     /* (site.lin is 0 for an exit back to its own block's entry: only the budget and
      * the jump, and only to that block, whose code starts site.home bytes before) */
-    bool self = site.lin == 0;
+    bool self = site.lin == 0 && !site.fixed;
+    bool no_lin = site.lin == 0;
     if (self && jit_cache_rx(j->cache, start) - site.home != (uintptr_t)fn)
         return;
     uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
@@ -296,7 +306,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     uint64_t cur_lin = 0;
     memcpy(&cur_entry, start + 1, 4);
     memcpy(&cur_rel, start + site.jmp, 4);
-    if (self)
+    if (no_lin)
         cur_lin = lin;
     else
         memcpy(&cur_lin, start + site.lin, lw); /* (little-endian: the low bytes) */
@@ -331,7 +341,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
             j->stats.retargets++;
         }
     }
-    if (!self)
+    if (!no_lin)
         memcpy(start + site.lin, &lin, lw);
     if (page_fields) {
         memcpy(start + site.epoch, &c->link_epoch, 4);

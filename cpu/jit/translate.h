@@ -79,6 +79,7 @@ typedef struct JitSite {
     uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
     uint16_t home;            /* where the exit starts in its block's code */
     uint16_t wide;            /* 64-bit code: lin and lin_page are imm64 fields, else imm32 */
+    uint16_t fixed;           /* lin 0 for a calm exit to a known place in its page, not its own entry */
 } JitSite;
 
 /* An entry of the lookup table of exits whose target changes (JitSite.retargets):

@@ -1063,6 +1063,72 @@ static bool delayed_link(Side *a, Side *b, bool verbose)
     return true;
 }
 
+/* One physical page of code at two linear addresses (REMAP_LIN and REMAP_LIN +
+ * 2000h: PAGE_A) whose next pages differ (PAGE_B and PAGE_C), in one run of chained
+ * blocks. S at the end of the page jumps into the next page; its exit, linked from
+ * the first alias to PAGE_B's T, is taken again from the second alias and must reach
+ * PAGE_C's (the guard's linear address test). Then a JMP within the page, from either
+ * alias: the same physical block either way, entered at that alias's EIP. */
+#define PAGE_C 0x24000u
+static void put_jmp32(uint8_t *page, unsigned off, uint32_t lin_of_page, uint32_t target)
+{
+    page[off] = 0xe9;
+    uint32_t rel = target - (lin_of_page + off + 5);
+    memcpy(page + off + 1, &rel, 4);
+}
+
+static bool aliased_source(Side *a, Side *b, bool verbose)
+{
+    static uint8_t pa[4096], pb[4096], pc[4096];
+    const uint8_t s_code[] = { 0x05, 0x11, 0x11, 0x11, 0x11, 0xeb, 0x20 }; /* ADD EAX; JMP +20h */
+    const uint8_t t_b[] = { 0x81, 0xc1, 0x01, 0x01, 0x01, 0x01 };          /* ADD ECX */
+    const uint8_t t_c[] = { 0x81, 0xc1, 0x02, 0x02, 0x02, 0x02, 0x31, 0xdb }; /* ADD ECX; XOR EBX, EBX */
+    const uint8_t near[] = { 0x2d, 0x33, 0x33, 0x33, 0x33, 0xeb, 0x10 };  /* SUB EAX; JMP +10h */
+    /* ROL ECX, 5; XOR EBX, 1; JZ +5 (to the HLT after the JMP) */
+    const uint8_t near_t[] = { 0xc1, 0xc1, 0x05, 0x83, 0xf3, 0x01, 0x74, 0x05 };
+    memset(pa, 0, sizeof(pa));
+    memset(pb, 0, sizeof(pb));
+    memset(pc, 0, sizeof(pc));
+    memcpy(pa + 0xff0, s_code, sizeof(s_code));
+    memcpy(pb + 0x17, t_b, sizeof(t_b));
+    put_jmp32(pb, 0x1d, REMAP_LIN + 0x1000, REMAP_LIN + 0x2ff0); /* to S at the second alias */
+    memcpy(pc + 0x17, t_c, sizeof(t_c));
+    put_jmp32(pc, 0x1f, REMAP_LIN + 0x3000, REMAP_LIN + 0x100); /* to the first alias's JMP */
+    memcpy(pa + 0x100, near, sizeof(near));
+    memcpy(pa + 0x117, near_t, sizeof(near_t));
+    put_jmp32(pa, 0x11f, REMAP_LIN, REMAP_LIN + 0x2100); /* (at the first alias) to the second's */
+    pa[0x124] = 0xf4;
+    static Gen g;
+    memset(&g, 0, sizeof(g));
+    X86State st;
+    make_state(&st, true);
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        if (k != X86_CS)
+            st.seg[k].base = 0;
+    st.eip = REMAP_LIN + 0xff0;
+    Side *sides[2] = { a, b };
+    int r[2] = { 0, 0 };
+    for (unsigned k = 0; k < 2; k++) {
+        Side *s = sides[k];
+        side_load_remap(s, &g, pa, pb, &st);
+        uint32_t pt[4] = { PAGE_A | 7, PAGE_B | 7, PAGE_A | 7, PAGE_C | 7 };
+        mem_write(s->v->mem, PTAB, pt, sizeof(pt));
+        mem_write(s->v->mem, PAGE_C, pc, sizeof(pc));
+        r[k] = x86_cpu_run(s->c, 100);
+    }
+    if (!same(a, b, r[0], r[1], 0, 0, verbose)) {
+        printf("  (aliased code page)\n");
+        return false;
+    }
+    X86State end;
+    x86_cpu_get_state(a->c, &end);
+    if (r[0] != X86_RUN_HALT || end.eip != REMAP_LIN + 0x2125) {
+        printf("FAIL: aliased code page: stopped with %d at %08llx\n", r[0], (unsigned long long)end.eip);
+        return false;
+    }
+    return true;
+}
+
 /* Accesses that cross from linear page 07FFF000h into 08000000h, two pages with the
  * same TLB index, mapped to physical pages far apart (4 MiB pages: 07C00000h at 0,
  * 08000000h at 8 MiB), after the second page's entry was filled by other accesses.
@@ -1285,6 +1351,8 @@ int main(int argc, char **argv)
     if (!delayed_link(&a, &big, verbose))
         failures++;
     if (!collision_crossing(&a, &big, verbose))
+        failures++;
+    if (!aliased_source(&a, &big, verbose))
         failures++;
     /* Blocks translated under flat data segments run again, their code untouched, with
      * DS, ES and SS limited to 1 MiB (no longer flat: every access checks the limit):
