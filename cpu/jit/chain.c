@@ -12,9 +12,9 @@
 /* The guards test these as one 64-bit word. */
 _Static_assert(offsetof(X86Cpu, halted) % 8 == 0 && offsetof(X86Cpu, intr_shadow) == offsetof(X86Cpu, halted) + 1 &&
                    offsetof(X86Cpu, code_bp) == offsetof(X86Cpu, halted) + 2 &&
-                   offsetof(X86Cpu, events_zero) == offsetof(X86Cpu, halted) + 3 &&
+                   offsetof(X86Cpu, budget) == offsetof(X86Cpu, halted) + 3 &&
                    offsetof(X86Cpu, pending_dr6) == offsetof(X86Cpu, halted) + 4 && sizeof(((X86Cpu *)0)->pending_dr6) == 4,
-               "halted, intr_shadow, code_bp, events_zero, pending_dr6: one 64-bit word");
+               "halted, intr_shadow, code_bp, budget, pending_dr6: one 64-bit word");
 
 static size_t emit_movabs(JitEmit *e, int r, uint64_t v)
 {
@@ -185,8 +185,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * no block with them), HLT, an interrupt shadow (the dispatcher steps the next
      * instruction, so that an interrupt it makes deliverable, such as a TPR write
      * after STI, is taken right after it) and pending data breakpoint hits. */
+    /* The word also holds x86_cpu_run's budget flag: a run with a budget (tests,
+     * single steps) counts instructions out of line; one without (the back ends'
+     * runs) passes this one test. */
     emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
-    emit_jcc_to(e, HC_NE, unlinked);
+    size_t word_set = emit_jcc_fwd(e, HC_NE);
+    size_t word_clear = emit_pos(e);
     if (!calm) {
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
         emit_u32(e, X86_FL_TF | X86_FL_RF);
@@ -202,14 +206,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
         site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
         emit_store(e, 8, CPU(block_start), H_RCX);
     }
-    /* Without a budget (icount_end all ones: the back ends' runs) nothing is
-     * counted: an add to icount at every transition chained a loop's iterations
-     * through memory (x86_cpu_run). */
-    emit_alu_mi(e, 8, ALU_CMP, CPU(icount_end), -1);
-    size_t counted = emit_jcc_fwd(e, HC_NE);
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
-    /* icount + this block + the next one within the budget; count this one. */
-    emit_patch(e, counted, emit_pos(e));
+    /* The budget flag alone: icount + this block + the next one within the budget;
+     * count this one. */
+    emit_patch(e, word_set, emit_pos(e));
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), X86_EVENTS_BUDGET);
+    emit_jcc_to(e, HC_NE, unlinked);
     emit_load(e, 8, H_RCX, CPU(icount));
     emit_op_rr(e, 8, 0x81, 0, H_RCX);
     site.total = (uint16_t)(emit_pos(e) - start);
@@ -217,7 +219,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
     emit_jcc_to(e, HC_A, unlinked);
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
-    emit_jmp_to(e, start + site.jmp - 1);
+    emit_jmp_to(e, word_clear);
     emit_patch(e, req_pending, emit_pos(e));
     emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
     emit_jcc_to(e, HC_NE, unlinked);
@@ -448,17 +450,20 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     emit_u32(e, X86_FL_IF);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_patch(e, no_req, emit_pos(e));
-    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0); /* code_bp, pending_dr6, halted, intr_shadow */
-    misses[nm++] = emit_jcc_fwd(e, HC_NE);
+    /* code_bp, pending_dr6, halted, intr_shadow; and the budget flag: with a budget
+     * (as a guard), icount + this block + the next one within it; count this one. */
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
+    size_t word_set = emit_jcc_fwd(e, HC_NE);
+    size_t word_clear = emit_pos(e);
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
     emit_u32(e, X86_FL_TF | X86_FL_RF);
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     if (vlog_mask & LOG_EXEC)
         misses[nm++] = emit_jmp_fwd(e); /* (as a guard: a test at translation) */
-    /* icount + this block + the next one within the budget; count this one. Not
-     * without a budget (as a guard). */
-    emit_alu_mi(e, 8, ALU_CMP, CPU(icount_end), -1);
-    size_t unbounded = emit_jcc_fwd(e, HC_E);
+    size_t counted_done = emit_jmp_fwd(e);
+    emit_patch(e, word_set, emit_pos(e));
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), X86_EVENTS_BUDGET);
+    misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_mov_rr(e, 4, H_R13, H_R13); /* zero-extends */
     emit_load(e, 8, H_RCX, CPU(icount));
     emit_alu_rr(e, 8, ALU_ADD, H_RCX, H_R13);
@@ -468,7 +473,8 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     misses[nm++] = emit_jcc_fwd(e, HC_A);
     emit_alu_rm(e, 8, ALU_ADD, H_R13, CPU(icount));
     emit_store(e, 8, CPU(icount), H_R13);
-    emit_patch(e, unbounded, emit_pos(e));
+    emit_jmp_to(e, word_clear);
+    emit_patch(e, counted_done, emit_pos(e));
     emit_store(e, w, CPU(block_eip), H_RAX);
     emit_load(e, 8, H_RCX, IE(insns));
     emit_store(e, 8, CPU(block_start), H_RCX);

@@ -192,6 +192,10 @@ enum {
 typedef struct X86Block X86Block;
 typedef struct X86CodeCache X86CodeCache;
 
+/* That 64-bit word (halted, intr_shadow, code_bp, budget, pending_dr6, little-endian)
+ * when only budget is set. */
+#define X86_EVENTS_BUDGET (UINT32_C(1) << 24)
+
 /* X86Cpu.code_bp bits. */
 enum {
     X86_CODE_BP_DR = 1u << 0,        /* DR7 enables an instruction breakpoint */
@@ -268,12 +272,12 @@ struct X86Cpu {
     X86Fpu fpu;
 
     /* Events. */
-    /* halted, intr_shadow, code_bp, events_zero and pending_dr6 are one aligned 64-bit
+    /* halted, intr_shadow, code_bp, budget and pending_dr6 are one aligned 64-bit
      * word, which a chained exit's guard tests at once (cpu/jit/chain.c asserts it). */
     _Alignas(8) uint8_t halted; /* 1: HLT; X86_HALT_SIPI: an AP in wait-for-SIPI */
     uint8_t intr_shadow;       /* the instruction after STI / MOV SS / POP SS */
     uint8_t code_bp;           /* X86_CODE_BP_*: instruction breakpoints, the debugger */
-    uint8_t events_zero;       /* always 0 (the rest of that word) */
+    uint8_t budget;            /* 1: x86_cpu_run has a budget (icount_end), which chained exits count */
     uint32_t pending_dr6;      /* data breakpoint hits of the current instruction */
     uint8_t debug_shadow;      /* after MOV SS / POP SS: debug traps wait one more too */
     uint8_t nmi_blocked;       /* from NMI delivery until the next IRET */

@@ -861,6 +861,7 @@ X86RunResult x86_cpu_run(X86Cpu *c, uint64_t max_insns)
         c->icount_end = UINT64_MAX;
     else
         c->icount_end = max_insns > UINT64_MAX - 1 - c->icount ? UINT64_MAX - 1 : c->icount + max_insns;
+    c->budget = max_insns != UINT64_MAX;
     if (setjmp(c->jmp)) {
         int r = handle_exception(c);
         if (r >= 0)
