@@ -4,10 +4,11 @@
 -accel tcg, in the same run.
 
 1. MIPS on a fixed integer workload (workload.asm, built twice with nasm: ROUNDS=4
-   and ROUNDS=8). Each guest instruction count per round is exact (29,487,301: the
-   loops are data independent), so MIPS = 4 rounds of instructions / (t8 - t4); the
-   difference removes start-up and firmware time. The checksums both emulators print
-   must agree.
+   and ROUNDS=4+--rounds, 32 by default). Each guest instruction count per round is
+   exact (29,487,301: the loops are data independent), so MIPS = the extra rounds'
+   instructions / (t_long - t_short); the difference removes start-up and firmware
+   time. The checksums both emulators print must agree. With --parts, the same for
+   each of the workload's four loops alone (-DPARTS), as time per round and ratio.
 2. SeaBIOS (Debian's bios.bin) time from process start to its first boot attempt
    ("Booting from" on the debug console at port 0x402), both with the devices of
    QEMU's -nodefaults (no display adapter, no USB controller).
@@ -17,6 +18,7 @@ all the emulator's threads; steadier on a shared machine). Not a test: prints
 figures only.
 
 Usage: bench/cpu/run.py [--vireo build/app/vireo-run] [--qemu qemu-system-i386] [--repeat 3]
+                        [--rounds 32] [--parts]
 """
 import argparse
 import os
@@ -33,10 +35,14 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 INSNS_PER_ROUND = 29487301
 
 
-def build(tmp, rounds):
-    out = os.path.join(tmp, "workload-%d.bin" % rounds)
+PARTS = ((1, "ALU"), (2, "memory"), (4, "calls"), (8, "branches"))
+
+
+def build(tmp, rounds, parts=15):
+    out = os.path.join(tmp, "workload-%d-%d.bin" % (rounds, parts))
     subprocess.run(["nasm", "-f", "bin", "-I", os.path.join(ROOT, "tests/guests/lib") + "/",
                     "-I", os.path.join(ROOT, "tests/guests/cpu") + "/", "-DROUNDS=%d" % rounds,
+                    "-DPARTS=%d" % parts,
                     "-o", out, os.path.join(HERE, "workload.asm")], check=True)
     return out
 
@@ -111,6 +117,8 @@ def main():
     ap.add_argument("--vireo", default=os.path.join(ROOT, "build/app/vireo-run"))
     ap.add_argument("--qemu", default="qemu-system-i386")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=32, help="extra rounds of the long run (default 32)")
+    ap.add_argument("--parts", action="store_true", help="also time each of the four loops alone")
     ap.add_argument("--accel", action="append",
                     help="Vireo back end to measure (repeatable; default interp), e.g. --accel interp --accel jit")
     o = ap.parse_args()
@@ -120,8 +128,9 @@ def main():
     have_qemu = shutil.which(o.qemu) is not None
 
     with tempfile.TemporaryDirectory() as tmp:
-        w4, w8 = build(tmp, 4), build(tmp, 8)
-        insns = 4 * INSNS_PER_ROUND
+        n_long = 4 + o.rounds
+        w4, w8 = build(tmp, 4), build(tmp, n_long)
+        insns = o.rounds * INSNS_PER_ROUND
         rows = []
         for accel in o.accel:
             v4, vc4, out = timed(vireo_cmd(o.vireo, w4, accel), o.repeat)
@@ -133,8 +142,9 @@ def main():
             q8, qc8, qout = timed(qemu_cmd(o.qemu, w8), o.repeat)
             q_mips, q_cmips = insns / (q8 - q4) / 1e6, insns / (qc8 - qc4) / 1e6
             rows.append(("qemu-system-i386 -accel tcg", q4, q8, q_mips, q_cmips, checksum(qout)))
-        print("Integer workload (%d instructions per round; ROUNDS=4 and 8)" % INSNS_PER_ROUND)
-        print("  %-28s %8s %8s %10s %10s  %s" % ("", "4 rounds", "8 rounds", "MIPS wall", "MIPS cpu", "checksum"))
+        print("Integer workload (%d instructions per round; ROUNDS=4 and %d)" % (INSNS_PER_ROUND, n_long))
+        print("  %-28s %8s %8s %10s %10s  %s" % ("", "4 rounds", "%d rounds" % n_long, "MIPS wall", "MIPS cpu",
+                                                "checksum"))
         for name, a, b, mips, cmips, cs in rows:
             print("  %-28s %7.2fs %7.2fs %10.1f %10.1f  %s" % (name, a, b, mips, cmips, cs))
         if len(set(r[5] for r in rows)) != 1:
@@ -143,6 +153,22 @@ def main():
             q = rows[-1]
             for r in rows[:-1]:
                 print("  ratio %s / qemu tcg: %.2f (wall), %.2f (cpu time)" % (r[0][len("vireo -accel "):], r[3] / q[3], r[4] / q[4]))
+        if o.parts:
+            # Each loop alone: CPU time per round (the best of --repeat, long minus short
+            # over the extra rounds); ratio = QEMU's time / Vireo's (above 1: Vireo faster).
+            print("Each loop alone (CPU ms per round, %s)" % o.accel[0])
+            for mask, name in PARTS:
+                a, b = build(tmp, 4, mask), build(tmp, n_long, mask)
+                _, va, vout = timed(vireo_cmd(o.vireo, a, o.accel[0]), o.repeat)
+                _, vb, _ = timed(vireo_cmd(o.vireo, b, o.accel[0]), o.repeat)
+                line = "  %-10s vireo %7.2f" % (name, (vb - va) / o.rounds * 1e3)
+                if have_qemu:
+                    _, qa, qout = timed(qemu_cmd(o.qemu, a), o.repeat)
+                    _, qb, _ = timed(qemu_cmd(o.qemu, b), o.repeat)
+                    if checksum(qout) != checksum(vout):
+                        sys.exit("checksums differ on the %s loop" % name)
+                    line += "   qemu %7.2f   ratio %.2f" % ((qb - qa) / o.rounds * 1e3, (qb - qa) / (vb - va))
+                print(line)
 
         bios = "/usr/share/seabios/bios.bin"
         if os.path.exists(bios):

@@ -9,11 +9,15 @@
 ;   BRANCHES  7 instructions x 1M       data-dependent branches (both paths equal length)
 ; repeated ROUNDS times (nasm -DROUNDS=n). It prints a checksum on COM1 and exits
 ; through isa-debug-exit (status 33). bench/cpu/run.py times it with two values of
-; ROUNDS and divides the instruction difference by the time difference.
+; ROUNDS and divides the instruction difference by the time difference. -DPARTS=mask
+; keeps only some parts (1 ALU, 2 MEMORY, 4 CALLS, 8 BRANCHES) for run.py --parts.
 %include "cpu.inc"
 
 %ifndef ROUNDS
 %define ROUNDS 4
+%endif
+%ifndef PARTS
+%define PARTS 15
 %endif
 
 PD     equ 0x10000
@@ -64,6 +68,7 @@ pm_main:
     xor ebp, ebp                  ; checksum
     mov dword [SCRATCH], ROUNDS
 round:
+%if PARTS & 1
     ; ---- ALU: 12 per iteration
     mov ecx, 1000000
     mov eax, 1
@@ -84,6 +89,8 @@ round:
     jnz .alu
     add ebp, eax
 
+%endif
+%if PARTS & 2
     ; ---- MEMORY: 8 per iteration, and a 4 KiB REP MOVSD every 4096
     mov ecx, 512 * 1024
     mov esi, BUF_A
@@ -116,6 +123,8 @@ round:
 .mem_done:
     add ebp, [BUF_B + 0x40]
 
+%endif
+%if PARTS & 4
     ; ---- CALLS: 10 per iteration (call, 6 in the leaf, ret, dec, jnz)
     mov ecx, 512 * 1024
     xor eax, eax
@@ -125,6 +134,8 @@ round:
     jnz .call
     add ebp, eax
 
+%endif
+%if PARTS & 8
     ; ---- BRANCHES: 7 per iteration on both paths
     mov ecx, 1000000
     mov eax, 0x2545f491
@@ -143,6 +154,7 @@ round:
     jnz .br
     add ebp, ebx
 
+%endif
     dec dword [SCRATCH]
     jnz round
 
