@@ -63,17 +63,22 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * cache holds newer than c->regs stays there: written back only if the exit
      * returns to the dispatcher). */
     jit_rc_leave(t);
-    if (t->j->no_chain) {
-        jit_rc_writeback(t);
-        jit_exit_with(t, count);
-        return;
-    }
+    /* A loop counter's deferred flags (PEND_INCDEC32, tr-alu.c): the block needs none
+     * of them to go round again, so an exit back to its own entry stores them only
+     * where it leaves for the dispatcher or the lookup table; any other exit here. */
+    FlagPend loop = t->pend;
+    bool loop_flags = loop.kind == PEND_INCDEC32;
     /* A quiet exit to the linear page the block was entered at (EAX = entry EIP +
      * delta, and a linear address's page offset is its physical one, so the block's
      * entry offset is known): that page's mapping, CPL and CS are as the guard or the
      * dispatcher that let the block run checked them, so the guard skips those. */
     int64_t entry_off = (t->c->seg[S_CS].base + t->c->eip) & 0xfff;
     bool same_page = calm && delta != JIT_DELTA_UNKNOWN && entry_off + delta >= 0 && entry_off + delta < 0x1000;
+    /* (An exit back to the entry, below; the loop's flags only off its way round.) */
+    if (loop_flags && !(same_page && delta == 0 && emit_pos(e) <= UINT16_MAX && !t->j->no_chain)) {
+        jit_flags_store(t, &loop, t->rc.host);
+        loop_flags = false;
+    }
     JitSite site = { 0 };
     size_t start = emit_pos(e);
     /* A quiet exit back to the block's own entry (a loop of one block: EAX = entry
@@ -81,7 +86,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * entered at: no linear address test, and block_eip and block_start already
      * hold the next block's values. run_block links it only to this very
      * block (JitSite.home). */
-    bool self = same_page && delta == 0 && start <= UINT16_MAX;
+    bool self = same_page && delta == 0 && start <= UINT16_MAX && !t->j->no_chain;
+    if (t->j->no_chain) {
+        jit_rc_writeback(t);
+        jit_exit_with(t, count);
+        return;
+    }
     /* Any other calm exit to a known place in the block's page reaches the linear
      * address the block was entered at plus delta (CS unchanged; 32- and 64-bit EIP
      * arithmetic wraps as linear addresses do, 16-bit EIP does not): no linear
@@ -94,6 +104,8 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_patch(e, entry, emit_pos(e));
     /* Unlinked: c->regs brought up to date, tell run_block where we left, return. */
     size_t unlinked = emit_pos(e);
+    if (loop_flags)
+        jit_flags_store(t, &loop, t->rc.host); /* (ECX only: EAX is the next EIP) */
     jit_rc_writeback(t);
     size_t info_field = emit_movabs(e, H_RCX, 0);
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
@@ -109,6 +121,8 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     jit_exit_with(t, count);
     /* For when the target keeps changing: the lookup table instead. */
     site.lookup = (uint16_t)(emit_pos(e) - start);
+    if (loop_flags)
+        jit_flags_store(t, &loop, t->rc.host);
     emit_mov_ri32(e, H_R13, count);
     emit_u8(e, 0xe9);
     emit_u32(e, (uint32_t)((t->w64 ? t->j->ib_routine64 : t->j->ib_routine) - (e->rx + emit_pos(e) + 4)));

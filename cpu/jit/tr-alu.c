@@ -224,6 +224,16 @@ void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
         jit_incdec64_store(t, p, host);
         return;
     }
+    if (p->kind == PEND_INCDEC32) {
+        /* Through ECX alone: a loop's exit stores them with the next EIP in EAX. */
+        emit_load(e, 4, H_RCX, pend_reg(host, p->r));
+        emit_store(e, 4, CPU(cc_res), H_RCX);
+        emit_lea(e, 4, H_RCX, jm(H_RCX, p->dec ? 1 : -1));
+        emit_store(e, 4, CPU(cc_src1), H_RCX);
+        emit_store_imm(e, 4, CPU(cc_src2), 1);
+        emit_store_imm(e, 4, CPU(cc_op), p->cc);
+        return;
+    }
     /* EAX = r, ECX = s (or the immediate); then what alu.c's handler would have
      * stored, by MOV, NOT and LEA only: the host flags may be the producer's still. */
     emit_load(e, 4, H_RAX, pend_reg(host, p->r));
@@ -487,6 +497,24 @@ static void store_cf(JitEmit *e, bool whole_byte)
     }
 }
 
+/* Whether the INC/DEC of a 32-bit register at k may leave its flags to the ways out
+ * of the loop it closes: the next and last instruction is a Jcc back to the block's
+ * entry that reads no CF (the host's ADD/SUB of 1 sets one the guest's INC/DEC
+ * keeps), and the block writes every flag before it may read one or fault, so that
+ * going round again needs none of them. */
+static bool incdec_sinks(const Tr *t, unsigned k, unsigned size)
+{
+    if (t->w64 || size != 4 || k + 2 != t->n || t->live_in || !(t->j->inline_mask & IN_DEFERFLAGS) ||
+        !(t->j->inline_mask & IN_HOSTFLAGS))
+        return false;
+    const X86Insn *b = &t->insns[k + 1];
+    unsigned op = b->opcode;
+    if (!((op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f)) || !(b->pfx & X86_PFX_OP32))
+        return false;
+    unsigned c2 = (op & 0xf) >> 1;
+    return c2 != 1 && c2 != 3 && (int32_t)(t->off[k + 2] + b->imm) == 0;
+}
+
 /* INC/DEC of a register: CF moves into eflags first (alu.c's inc_dec). */
 bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
 {
@@ -538,6 +566,15 @@ bool jit_tr_incdec(Tr *t, unsigned k, int r, unsigned size, bool dec)
         s = jit_stub_new(t, k);
         emit_lea(e, 8, H_RSI, jit_emit_probe(t, s, &t->insns[k], size, SEG_OK_READ | SEG_OK_WRITE, true));
         m = jm(H_RSI, 0);
+    }
+    if (r >= 0 && incdec_sinks(t, k, size)) {
+        /* The loop's counter: its lazy flags only where the loop is left (PEND_INCDEC32;
+         * the Jcc reads the host's). */
+        emit_alu_mi(e, 4, dec ? ALU_SUB : ALU_ADD, m, 1);
+        t->pend = (FlagPend){ PEND_INCDEC32, (uint8_t)(dec ? CC_DEC32 : CC_INC32), (int8_t)r, -1, 0, k, 4, dec, -1 };
+        t->known_cc = dec ? CC_DEC32 : CC_INC32;
+        t->hflags_out = true;
+        return true;
     }
     emit_load(e, size, H_RAX, m);
     emit_store(e, 4, CPU(cc_src1), H_RAX);

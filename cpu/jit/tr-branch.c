@@ -198,9 +198,18 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
     if (cc >= 0) {
         cc = (int)jit_emit_cond(t, (unsigned)cc);
         taken = emit_jcc_fwd(e, (unsigned)cc);
+        /* (A loop counter's deferred flags, PEND_INCDEC32: stored on this way out, on
+         * the CS limit's slow path below (its stub), and by the loop's own exit
+         * wherever it does not go round again.) */
+        FlagPend loop = t->pend;
+        if (loop.kind == PEND_INCDEC32) {
+            t->pend.kind = PEND_NONE;
+            jit_flags_store(t, &loop, t->rc.host);
+        }
         eip_to_eax(t, t->off[k + 1]);
         emit_store(e, 4, CPU(eip), H_RAX);
         jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+        t->pend = loop;
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_eax(t, t->off[k + 1] + i->imm);
@@ -213,5 +222,7 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
     jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
+    if (t->pend.kind == PEND_INCDEC32)
+        t->known_cc = t->pend.cc, t->pend.kind = PEND_NONE;
     return true;
 }

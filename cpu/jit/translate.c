@@ -240,6 +240,8 @@ static bool pend_keeps64(const X86Insn *i, const FlagPend *p)
 
 bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k)
 {
+    if (p->kind == PEND_INCDEC32)
+        return k == p->k + 1; /* (the loop's Jcc, which stores them on its other ways out) */
     if (k + 1 >= t->n)
         return false; /* the last: the block's exit needs the flags stored */
     const X86Insn *i = &t->insns[k];
@@ -309,6 +311,7 @@ static void flag_liveness(Tr *t)
         else
             live &= ~w;
     }
+    t->live_in = live;
 }
 
 /* Compiles instruction k inline if it is one of the simple forms; false: call. */
@@ -710,10 +713,11 @@ bool jit_translate(Tr *t, bool allow_inline)
 
     RegCache *rc = &t->rc;
     jit_rc_enter(t, allow_inline && (t->j->inline_mask & IN_REGCACHE));
+    t->pend.kind = PEND_NONE;
+    t->live_in = X86_FL_ARITH;
+    t->sse_ok = false;
     if (allow_inline)
         flag_liveness(t);
-    t->pend.kind = PEND_NONE;
-    t->sse_ok = false;
     for (unsigned k = 0; k < t->n; k++) {
         t->host_at[k] = (uint32_t)emit_pos(e);
         t->dead = allow_inline && t->deadv[k];

@@ -27,10 +27,12 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
  * moves follow (tr-alu.c, jit_flags_flush; README.md, "Deferred flags"): what
  * cc_src1/cc_src2/cc_res would hold, rebuilt from guest registers the moves leave
  * alone. */
-enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP, PEND_INCDEC64 };
+enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP, PEND_INCDEC64, PEND_INCDEC32 };
 typedef struct FlagPend {
     uint8_t kind;             /* PEND_*: LOGIC res = r; ADD/SUB res = r, src2 = s; CMP src1 = r, src2 = s;
-                               * INCDEC64: 64-bit code's INC/DEC of r (tr-64.c) */
+                               * INCDEC64: 64-bit code's INC/DEC of r (tr-64.c); INCDEC32: a 32-bit
+                               * register's INC/DEC before a loop's Jcc back to the block's entry
+                               * (res = r; stored on every way out but the loop's) */
     uint8_t cc;               /* cc_op */
     int8_t r, s;              /* guest registers; s -1: src2 is imm */
     uint32_t imm;
@@ -123,6 +125,7 @@ typedef struct Tr {
     bool deadv[MAX_INSNS];         /* per instruction, from flag_liveness */
     uint32_t live_out;             /* the flags read after the current instruction (X86_FL_*) */
     uint32_t livev[MAX_INSNS];     /* per instruction, from flag_liveness */
+    uint32_t live_in;              /* the flags the block may read before it writes them */
     bool failed;                   /* too many stubs: fall back to calls only */
     unsigned n_inline;
     RegCache rc;

@@ -1063,6 +1063,61 @@ static bool delayed_link(Side *a, Side *b, bool verbose)
     return true;
 }
 
+/* A loop of one block whose counter's flags the translator stores only where the
+ * loop is left (PEND_INCDEC32): ADD EAX, EBX; XOR EBX, EAX; DEC ECX; JNZ back (the
+ * ADD writes every flag before anything reads one). Variant 1 starts with SETP DL;
+ * ADD EAX, EDX instead, which reads the last DEC's PF on the way round (another
+ * each time), so its flags are stored there. Runs with budgets of 1-40 instructions stop it mid-loop (its exit
+ * back to the entry leaves for the dispatcher); the last run falls through to CMC
+ * (which reads CF, kept by DEC) and HLT. Registers and EFLAGS are compared after
+ * every run. */
+static bool loop_counter(Side *a, Side *b, bool verbose, unsigned variant)
+{
+    static Gen g;
+    memset(&g, 0, sizeof(g));
+    g.code32 = true;
+    b8(&g, 0xb9); /* MOV ECX, 300 */
+    b32(&g, 300);
+    b8(&g, 0xeb); /* JMP loop (so the loop is a block of its own) */
+    b8(&g, 0x00);
+    unsigned loop = g.len;
+    if (variant == 1) {
+        b8(&g, 0x0f); /* SETP DL */
+        b8(&g, 0x9a);
+        b8(&g, 0xc2);
+        b8(&g, 0x01); /* ADD EAX, EDX */
+        b8(&g, 0xd0);
+    } else {
+        b8(&g, 0x01); /* ADD EAX, EBX */
+        b8(&g, 0xd8);
+    }
+    b8(&g, 0x31); /* XOR EBX, EAX */
+    b8(&g, 0xc3);
+    b8(&g, 0x49); /* DEC ECX */
+    b8(&g, 0x75); /* JNZ loop */
+    b8(&g, (uint8_t)(loop - (g.len + 1)));
+    b8(&g, 0xf5); /* CMC */
+    b8(&g, 0xf4); /* HLT */
+    X86State st;
+    make_state(&st, true);
+    static uint8_t zero[DATA_SIZE];
+    side_load(a, &g, zero, &st);
+    side_load(b, &g, zero, &st);
+    for (unsigned run = 0; run < 400; run++) {
+        unsigned budget = 1 + pick(40);
+        int ra = x86_cpu_run(a->c, budget);
+        int rb = x86_cpu_run(b->c, budget);
+        if (!same(a, b, ra, rb, variant, run, verbose)) {
+            printf("  (loop counter %u, run %u, budget %u)\n", variant, run, budget);
+            return false;
+        }
+        if (ra != X86_RUN_BUDGET)
+            return ra == X86_RUN_HALT || (printf("FAIL: loop counter %u stopped with %d\n", variant, ra), false);
+    }
+    printf("FAIL: loop counter %u did not end\n", variant);
+    return false;
+}
+
 /* One physical page of code at two linear addresses (REMAP_LIN and REMAP_LIN +
  * 2000h: PAGE_A) whose next pages differ (PAGE_B and PAGE_C), in one run of chained
  * blocks. S at the end of the page jumps into the next page; its exit, linked from
@@ -1354,6 +1409,9 @@ int main(int argc, char **argv)
         failures++;
     if (!aliased_source(&a, &big, verbose))
         failures++;
+    for (unsigned v = 0; v < 2; v++)
+        if (!loop_counter(&a, &big, verbose, v))
+            failures++;
     /* Blocks translated under flat data segments run again, their code untouched, with
      * DS, ES and SS limited to 1 MiB (no longer flat: every access checks the limit):
      * the translator's entry checks of segments it stopped testing per access send
