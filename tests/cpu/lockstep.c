@@ -997,6 +997,16 @@ static void gen_remap(Gen *g, uint8_t *page_a, uint8_t *page_b, bool many_calls)
     b8(g, 0xc3);
 }
 
+/* make_state's 32-bit state with every data segment at base 0 (the remapping
+ * programs' page tables map linear addresses as the code expects them). */
+static void make_flat_state(X86State *st)
+{
+    make_state(st, true);
+    for (unsigned k = 0; k < X86_NSEG; k++)
+        if (k != X86_CS)
+            st->seg[k].base = 0;
+}
+
 static void side_load_remap(Side *s, const Gen *g, const uint8_t *page_a, const uint8_t *page_b, const X86State *st)
 {
     GuestMemory *m = s->v->mem;
@@ -1030,10 +1040,7 @@ static bool delayed_link(Side *a, Side *b, bool verbose)
     static Gen g;
     memset(&g, 0, sizeof(g));
     X86State st;
-    make_state(&st, true);
-    for (unsigned k = 0; k < X86_NSEG; k++)
-        if (k != X86_CS)
-            st.seg[k].base = 0;
+    make_flat_state(&st);
     st.eip = REMAP_LIN;
     Side *sides[2] = { a, b };
     int r[2] = { 0, 0 };
@@ -1156,10 +1163,7 @@ static bool aliased_source(Side *a, Side *b, bool verbose)
     static Gen g;
     memset(&g, 0, sizeof(g));
     X86State st;
-    make_state(&st, true);
-    for (unsigned k = 0; k < X86_NSEG; k++)
-        if (k != X86_CS)
-            st.seg[k].base = 0;
+    make_flat_state(&st);
     st.eip = REMAP_LIN + 0xff0;
     Side *sides[2] = { a, b };
     int r[2] = { 0, 0 };
@@ -1211,10 +1215,7 @@ static bool collision_crossing(Side *a, Side *b, bool verbose)
     Side *sides[2] = { a, b };
     for (unsigned run = 0; run < 3; run++) {
         X86State st;
-        make_state(&st, true);
-        for (unsigned k = 0; k < X86_NSEG; k++)
-            if (k != X86_CS)
-                st.seg[k].base = 0;
+        make_flat_state(&st);
         int r[2];
         for (unsigned k = 0; k < 2; k++) {
             GuestMemory *m = sides[k]->v->mem;
@@ -1377,10 +1378,7 @@ int main(int argc, char **argv)
         memset(page_b, 0, sizeof(page_b));
         gen_remap(&g, page_a, page_b, p % 2);
         X86State st;
-        make_state(&st, true);
-        for (unsigned k = 0; k < X86_NSEG; k++)
-            if (k != X86_CS)
-                st.seg[k].base = 0;
+        make_flat_state(&st);
         side_load_remap(&a, &g, page_a, page_b, &st);
         side_load_remap(&big, &g, page_a, page_b, &st);
         for (unsigned run = 0; run < 2000; run++) {
