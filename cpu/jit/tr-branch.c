@@ -3,6 +3,8 @@
  * JMP/CALL r/m through the lookup table, LOOP, Jcc/JMP rel, each leaving through a
  * chainable exit (chain.c). */
 #include "cpu/jit/translate.h"
+#include "engine/log.h"
+#include "engine/vcpu.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -188,6 +190,75 @@ bool jit_tr_loop(Tr *t, unsigned k)
     return true;
 }
 
+/* A quiet block's Jcc back to its own entry (a loop of one block), laid out with the
+ * way round as the fall-through: the guest's condition, then the exit's EIP and CS
+ * limit, the dispatcher's tests between blocks and a JMP into the body, all known
+ * when the block is translated (the guard chain.c's self exit would be linked to), so
+ * the loop runs one taken branch an iteration wherever the cache put its code. The
+ * tests' rare cases (a request, the event word, a budget) out of line after it,
+ * then the way out of the loop. */
+static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
+{
+    JitEmit *e = &t->e;
+    size_t fall = emit_jcc_fwd(e, cc ^ 1);
+    FlagPend loop = t->pend;
+    t->pend.kind = PEND_NONE;
+    eip_to_eax(t, 0);
+    emit_alu_rm(e, 4, ALU_CMP, H_RAX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, limit)));
+    Stub *s = jit_stub_new(t, k);
+    s->pend = loop;
+    jit_stub_jcc(t, s, HC_A);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    jit_rc_leave(t);
+    /* As chain.c's guard: no request (INTR alone with IF clear passes), nothing in the
+     * event word (halted, interrupt shadow, breakpoints, the budget flag). */
+    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    size_t req = emit_jcc_fwd(e, HC_NE);
+    size_t req_done = emit_pos(e);
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
+    size_t word = emit_jcc_fwd(e, HC_NE);
+    size_t round = emit_pos(e);
+    emit_jmp_to(e, t->j->body);
+    size_t out[4];
+    unsigned nout = 0;
+    /* The budget flag alone: this block twice within the budget; count this pass. */
+    emit_patch(e, word, emit_pos(e));
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), X86_EVENTS_BUDGET);
+    out[nout++] = emit_jcc_fwd(e, HC_NE);
+    emit_load(e, 8, H_RCX, CPU(icount));
+    emit_alu_ri(e, 8, ALU_ADD, H_RCX, 2 * t->n);
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, CPU(icount_end));
+    out[nout++] = emit_jcc_fwd(e, HC_A);
+    emit_alu_mi(e, 8, ALU_ADD, CPU(icount), t->n);
+    emit_jmp_to(e, round);
+    emit_patch(e, req, emit_pos(e));
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
+    out[nout++] = emit_jcc_fwd(e, HC_NE);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
+    emit_u32(e, X86_FL_IF);
+    out[nout++] = emit_jcc_fwd(e, HC_NE);
+    emit_jmp_to(e, req_done);
+    /* To the dispatcher (EAX = the entry EIP): the loop's flags, the cache. */
+    for (unsigned o = 0; o < nout; o++)
+        emit_patch(e, out[o], emit_pos(e));
+    if (loop.kind)
+        jit_flags_store(t, &loop, t->rc.host);
+    jit_rc_writeback(t);
+    jit_exit_with(t, t->n);
+    /* Out of the loop. */
+    emit_patch(e, fall, emit_pos(e));
+    if (loop.kind)
+        jit_flags_store(t, &loop, t->rc.host);
+    eip_to_eax(t, t->off[k + 1]);
+    emit_store(e, 4, CPU(eip), H_RAX);
+    jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+    s->resume = emit_pos(e);
+    jit_exit_with(t, k + 1);
+    if (loop.kind)
+        t->known_cc = loop.cc;
+}
+
 /* Jcc / JMP rel ending the block: EIP of the target or the next instruction, and the
  * CS limit check of x86_jump_near (beyond it: the handler raises #GP). cc < 0: JMP. */
 bool jit_tr_branch(Tr *t, unsigned k, int cc)
@@ -195,6 +266,13 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     size_t taken = 0;
+    bool quiet = !t->called && !t->j->no_chain && !(vlog_mask & LOG_EXEC) && !t->w64;
+    for (unsigned n = 0; n < t->nstubs; n++)
+        quiet = false;
+    if (cc >= 0 && quiet && (i->pfx & X86_PFX_OP32) && (int32_t)(t->off[k + 1] + i->imm) == 0) {
+        tr_self_loop(t, k, jit_emit_cond(t, (unsigned)cc));
+        return true;
+    }
     if (cc >= 0) {
         cc = (int)jit_emit_cond(t, (unsigned)cc);
         taken = emit_jcc_fwd(e, (unsigned)cc);

@@ -2,11 +2,12 @@
 ; External interrupts in protected mode (PIT IRQ 0 through the 8259 at vector 0x20):
 ; STI; HLT waits, the one-instruction shadow after STI (an interrupt already pending
 ; is not taken between STI and CLI, but is after one more instruction), a long
-; REP STOSB interrupted and resumed to the right result, interrupts arriving in
-; ring 3 (stack switch) and in V86 mode.
+; REP STOSB interrupted and resumed to the right result, a loop on registers alone
+; interrupted, interrupts arriving in ring 3 (stack switch) and in V86 mode.
 %include "cpu.inc"
 
 TICKS    equ 0x580
+STOPPED  equ 0x584
 BIG      equ 0x1000000          ; 16 MiB, filled by REP STOSB
 BIG_LEN  equ 0x2000000          ; 32 MiB
 
@@ -101,6 +102,26 @@ pm_main:
     CHECK32 e, "REP STOSB middle"
     PRINTLN32 "irq: REP STOSB completed across interrupts"
 
+    ; -- a loop of one block on registers alone (the translator runs it round without
+    ; leaving its code) is interrupted: stop_isr ends it by setting ECX to 1
+    SETGATE 0x20, stop_isr, SEL_CODE0, 0x8e
+    mov dword [STOPPED], 0
+    xor eax, eax
+    mov ecx, 0x7fffffff
+    sti
+.spin:
+    add eax, 1
+    dec ecx
+    jnz .spin
+.spin_end:
+    cli
+    cmp dword [STOPPED], 1
+    CHECK32 e, "the register loop ran to its end without an interrupt"
+    cmp eax, 0x7fff0000
+    CHECK32 b, "the register loop was interrupted only near its end"
+    SETGATE 0x20, timer_isr, SEL_CODE0, 0x8e
+    PRINTLN32 "irq: a register-only loop is interrupted"
+
     ; -- interrupts in ring 3: the handler runs on the TSS stack
     mov ebx, [TICKS]
     push dword SEL_DATA3
@@ -138,6 +159,29 @@ back_to_ring0:
 after_v86:
     PRINTLN32 "irq: interrupts taken in V86 mode"
     EXIT EXIT_PASS
+
+; Ends the register loop above when it interrupts it after 10,000 rounds (the
+; request pending at its STI comes in at once, before the loop is compiled and
+; going round on its own): ECX 1, which the loop's DEC makes 0.
+stop_isr:
+    cmp eax, 10000
+    jb .eoi
+    push eax
+    mov eax, [esp + 4]          ; the interrupted EIP
+    cmp eax, pm_main.spin
+    jb .not_loop
+    cmp eax, pm_main.spin_end
+    jae .not_loop
+    mov dword [STOPPED], 1
+    mov ecx, 1
+.not_loop:
+    pop eax
+.eoi:
+    push eax
+    mov al, 0x20
+    out 0x20, al
+    pop eax
+    iret
 
 ; Spurious IRQ 7: no ISR bit was set, so no EOI (8259A).
 spurious_isr:
