@@ -266,9 +266,8 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     size_t taken = 0;
-    bool quiet = !t->called && !t->j->no_chain && !(vlog_mask & LOG_EXEC) && !t->w64;
-    for (unsigned n = 0; n < t->nstubs; n++)
-        quiet = false;
+    /* (Quiet: no handler called and no slow path before this, which could have run.) */
+    bool quiet = !t->called && !t->nstubs && !t->j->no_chain && !(vlog_mask & LOG_EXEC) && !t->w64;
     if (cc >= 0 && quiet && (i->pfx & X86_PFX_OP32) && (int32_t)(t->off[k + 1] + i->imm) == 0) {
         tr_self_loop(t, k, jit_emit_cond(t, (unsigned)cc));
         return true;
