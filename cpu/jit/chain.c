@@ -35,6 +35,31 @@ static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
     return at;
 }
 
+JitEventTests jit_emit_event_tests(Tr *t)
+{
+    JitEmit *e = &t->e;
+    JitEventTests ev;
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    ev.req = emit_jcc_fwd(e, HC_NE);
+    ev.req_done = emit_pos(e);
+    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
+    ev.word = emit_jcc_fwd(e, HC_NE);
+    return ev;
+}
+
+void jit_emit_intr_alone(Tr *t, const JitEventTests *ev, size_t fail[2])
+{
+    JitEmit *e = &t->e;
+    emit_patch(e, ev->req, emit_pos(e));
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
+    fail[0] = emit_jcc_fwd(e, HC_NE);
+    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
+    emit_u32(e, X86_FL_IF);
+    fail[1] = emit_jcc_fwd(e, HC_NE);
+    emit_jmp_to(e, ev->req_done);
+}
+
 /* Leaves the block after count instructions with EAX = the next EIP (already in
  * c->eip), through a chainable exit: a JMP that run_block points at the guard once
  * it knows the block that follows. The guard checks everything the dispatcher would
@@ -190,10 +215,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * pending: out of line (after the guard) INTR alone while IF is clear passes,
      * as the dispatcher would deliver nothing either (a kernel's interrupts-off
      * sections with a timer interrupt waiting: a million exits of a Linux boot). */
-    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
-    size_t req_pending = emit_jcc_fwd(e, HC_NE);
-    size_t req_done = emit_pos(e);
+    JitEventTests ev = jit_emit_event_tests(t);
     /* One 64-bit word (cpu-internal.h): a breakpoint of DR7 or the debugger; and,
      * which only handlers set (for a quiet exit still clear, as the dispatcher runs
      * no block with them), HLT, an interrupt shadow (the dispatcher steps the next
@@ -202,8 +224,6 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     /* The word also holds x86_cpu_run's budget flag: a run with a budget (tests,
      * single steps) counts instructions out of line; one without (the back ends'
      * runs) passes this one test. */
-    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
-    size_t word_set = emit_jcc_fwd(e, HC_NE);
     size_t word_clear = emit_pos(e);
     if (!calm) {
         emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], TF|RF */
@@ -223,7 +243,7 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     /* The budget flag alone: icount + this block + the next one within the budget;
      * count this one. */
-    emit_patch(e, word_set, emit_pos(e));
+    emit_patch(e, ev.word, emit_pos(e));
     emit_alu_mi(e, 8, ALU_CMP, CPU(halted), X86_EVENTS_BUDGET);
     emit_jcc_to(e, HC_NE, unlinked);
     emit_load(e, 8, H_RCX, CPU(icount));
@@ -234,13 +254,10 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     emit_jcc_to(e, HC_A, unlinked);
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), count);
     emit_jmp_to(e, word_clear);
-    emit_patch(e, req_pending, emit_pos(e));
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
-    emit_u32(e, X86_FL_IF);
-    emit_jcc_to(e, HC_NE, unlinked);
-    emit_jmp_to(e, req_done);
+    size_t intr[2];
+    jit_emit_intr_alone(t, &ev, intr);
+    emit_patch(e, intr[0], unlinked);
+    emit_patch(e, intr[1], unlinked);
     site.count = (uint16_t)count;
     site.info = (uint16_t)(emit_pos(e) - start);
     const uint8_t *b = (const uint8_t *)&site;

@@ -4,7 +4,6 @@
  * chainable exit (chain.c). */
 #include "cpu/jit/translate.h"
 #include "engine/log.h"
-#include "engine/vcpu.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -212,18 +211,13 @@ static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
     jit_rc_leave(t);
     /* As chain.c's guard: no request (INTR alone with IF clear passes), nothing in the
      * event word (halted, interrupt shadow, breakpoints, the budget flag). */
-    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
-    size_t req = emit_jcc_fwd(e, HC_NE);
-    size_t req_done = emit_pos(e);
-    emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
-    size_t word = emit_jcc_fwd(e, HC_NE);
+    JitEventTests ev = jit_emit_event_tests(t);
     size_t round = emit_pos(e);
     emit_jmp_to(e, t->j->body);
     size_t out[4];
     unsigned nout = 0;
     /* The budget flag alone: this block twice within the budget; count this pass. */
-    emit_patch(e, word, emit_pos(e));
+    emit_patch(e, ev.word, emit_pos(e));
     emit_alu_mi(e, 8, ALU_CMP, CPU(halted), X86_EVENTS_BUDGET);
     out[nout++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RCX, CPU(icount));
@@ -232,13 +226,8 @@ static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
     out[nout++] = emit_jcc_fwd(e, HC_A);
     emit_alu_mi(e, 8, ALU_ADD, CPU(icount), t->n);
     emit_jmp_to(e, round);
-    emit_patch(e, req, emit_pos(e));
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
-    out[nout++] = emit_jcc_fwd(e, HC_NE);
-    emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
-    emit_u32(e, X86_FL_IF);
-    out[nout++] = emit_jcc_fwd(e, HC_NE);
-    emit_jmp_to(e, req_done);
+    jit_emit_intr_alone(t, &ev, out + nout);
+    nout += 2;
     /* To the dispatcher (EAX = the entry EIP): the loop's flags, the cache. */
     for (unsigned o = 0; o < nout; o++)
         emit_patch(e, out[o], emit_pos(e));

@@ -303,6 +303,18 @@ static inline void eip_to_eax(Tr *t, uint32_t delta)
     eip_to_reg(t, H_RAX, delta);
 }
 
+/* chain.c: the dispatcher's tests between two blocks (exec.c, x86_cpu_run), as a
+ * guard makes them: a request pending (RCX left at Vcpu.requests) jumps to req, the
+ * event word (halted, interrupt shadow, breakpoints, budget) to word; both out of
+ * line. jit_emit_intr_alone, there: INTR alone while IF is clear passes (back to
+ * req_done, as the dispatcher would deliver nothing either); anything else takes
+ * one of fail[0..1]. */
+typedef struct JitEventTests {
+    size_t req, req_done, word;
+} JitEventTests;
+JitEventTests jit_emit_event_tests(Tr *t);
+void jit_emit_intr_alone(Tr *t, const JitEventTests *ev, size_t fail[2]);
+
 /* translate.c: a new slow path for instruction k, and a jump to it (the fast path
  * has written nothing before it). */
 Stub *jit_stub_new(Tr *t, unsigned k);
