@@ -491,6 +491,7 @@ def mode_pa(args, tmp):
     log = os.path.join(tmp, "pulseaudio.log")
     d = subprocess.run(["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n",
                         "--realtime=no", "--high-priority=no", f"--log-target=file:{log}", "--log-level=info",
+                        "--enable-memfd=no",
                         "--load=module-native-protocol-unix",
                         "--load=module-null-sink sink_name=vsink"],
                        env=env, capture_output=True, timeout=30)
