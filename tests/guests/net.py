@@ -154,7 +154,7 @@ def check_boot_fetch(vm, mac, blob, t, want_ip="IP 10.0.2.15"):
     if m.group(1) != want_ip:
         raise TestFailure("address: %s, expected %s" % (m.group(0), want_ip))
     print("address: %s" % want_ip, flush=True)
-    m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t)
+    m = vm.wait_serial(r"VIREO-NET-(FETCH (\S+) (\d+) in ([0-9.]+)\.\.([0-9.]+) s|FAILED.*)", t, whole_lines=True)
     if not m.group(2) or m.group(2) != hashlib.sha256(blob).hexdigest() or int(m.group(3)) != len(blob):
         raise TestFailure("HTTP fetch: %s; expected %s %d" % (m.group(0), hashlib.sha256(blob).hexdigest(), len(blob)))
     secs = float(m.group(5)) - float(m.group(4))
@@ -185,7 +185,7 @@ def run_pxe(opts, tmp):
     vm = vmtest.Vm(opts.vireo, opts.accel, args, tmp)
     try:
         t = opts.timeout
-        m = vm.wait_serial(r"VIREO-NET-CMDLINE (.*)", t)
+        m = vm.wait_serial(r"VIREO-NET-CMDLINE (.*)", t, whole_lines=True)
         if "vireo.pxe=" + token not in m.group(1):
             raise TestFailure("the kernel's command line is not the iPXE script's: %s" % m.group(1))
         print("booted over TFTP by iPXE (token %s on the kernel command line)" % token, flush=True)

@@ -396,10 +396,10 @@ def scenario_hotplug(o, tmp):
         vm.command("device_add", driver="usb-storage", id="hdisk", drive="hotdisk")
         lst = wait_list(vm, lambda l: any("QEMU_USB_HARDDRIVE" in e for e in l), "usb-storage plugged")
         print("ok: usb-storage enumerated after device_add:", sorted(lst))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 60)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 60, whole_lines=True)
         check(m.group(1) == hashlib.md5(pattern).hexdigest(), "the plugged disk's first 64 KiB read right",
               "plugged disk read %s" % m.group(1))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-SIZE (\d+)", 5)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-SIZE (\d+)", 5, whole_lines=True)
         check(m.group(1) == "8192", "the plugged disk has 8192 sectors", "plugged disk size %s" % m.group(1))
 
         listing = vm.command("x-query-usb")
@@ -591,10 +591,10 @@ def passthrough(o, tmp, controller):
         want_disk = "%s:16c0:27dc:Mock_USB_Disk" % guest_ports[1]
         lst = wait_list(vm, lambda l: want_disk in l, "mock disk plugged at %s" % guest_ports[1])
         print("ok: the mock disk enumerated:", sorted(lst))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300, whole_lines=True)
         check(m.group(1) == hashlib.md5(pattern[:65536]).hexdigest(), "the guest read the mock disk's first 64 KiB right",
               "mock disk read %s" % m.group(1))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600, whole_lines=True)
         want = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         check("%s %s" % (m.group(1), m.group(2)) == want, "the guest wrote and read back %s bytes" % m.group(1),
               "guest's write to the mock disk: %s %s, expected %s" % (m.group(1), m.group(2), want))
@@ -754,10 +754,10 @@ def scenario_usbredir(o, tmp):
         peers.append(disk)
         lst = wait_list(vm, lambda l: "1-2:16c0:27dc:Mock_USB_Disk" in l, "the redirected disk at 1-2")
         print("ok: the redirected disk enumerated:", sorted(lst))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-READ (\w+)", 300, whole_lines=True)
         check(m.group(1) == hashlib.md5(pattern).hexdigest(), "the guest read the redirected disk's first 64 KiB right",
               "redirected disk read %s" % m.group(1))
-        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600)
+        m = vm.wait_serial(r"^VIREO-USB-DISK-WROTE (\d+) (\w+)", 600, whole_lines=True)
         want = "%d %s" % (len(payload), hashlib.md5(payload).hexdigest())
         check("%s %s" % (m.group(1), m.group(2)) == want, "the guest wrote and read back %s bytes" % m.group(1),
               "guest's write to the redirected disk: %s %s, expected %s" % (m.group(1), m.group(2), want))

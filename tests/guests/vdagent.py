@@ -147,7 +147,7 @@ def run(opts, tmp):
         if m.group(2) != "client-" + TOKEN:
             raise TestFailure("the guest got %r from the SPICE client's clipboard" % m.group(0))
         print("spicevmc: the SPICE client's text %r arrived in the guest" % m.group(2), flush=True)
-        m = vm.wait_serial(r"VDAGENT-s05 MONITORS n=(\d+) first=(\S+)", t)
+        m = vm.wait_serial(r"VDAGENT-s05 MONITORS n=(\d+) first=(\S+)", t, whole_lines=True)
         if m.group(2) != "1024x768":
             raise TestFailure("the agent got the monitors config %r" % m.group(0))
         print("spicevmc: the client's monitors config (1024x768) reached the agent", flush=True)

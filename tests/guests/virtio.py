@@ -125,21 +125,21 @@ def run(opts, tmp):
         m = vm.wait_serial(r"VIREO-VIRTIO-RNG (\S*)", t)
         if not m.group(1).startswith("virtio_rng"):
             raise TestFailure("the guest's current hwrng is %r, not virtio_rng" % m.group(1))
-        m = vm.wait_serial(r"VIREO-VIRTIO-HWRNG (\d+) (\d+) (\S+) (\S+)", t)
+        m = vm.wait_serial(r"VIREO-VIRTIO-HWRNG (\d+) (\d+) (\S+) (\S+)", t, whole_lines=True)
         if m.group(1) != "1000" or m.group(2) != "1000" or m.group(3) == m.group(4):
             raise TestFailure("/dev/hwrng: %s" % m.group(0))
         print("virtio-rng: two reads of 1000 bytes, different", flush=True)
 
-        m = vm.wait_serial(r"VIREO-VIRTIO-READ (\S+)", t)
+        m = vm.wait_serial(r"VIREO-VIRTIO-READ (\S+)", t, whole_lines=True)
         if m.group(1) != hashlib.sha256(pattern).hexdigest():
             raise TestFailure("the host's pattern read back with SHA-256 %s" % m.group(1))
         print("virtio-blk: the host's 8 MiB pattern reads back with the right hash", flush=True)
-        m = vm.wait_serial(r"VIREO-VIRTIO-WRITE (\S+) (\S+)", t)
+        m = vm.wait_serial(r"VIREO-VIRTIO-WRITE (\S+) (\S+)", t, whole_lines=True)
         written = m.group(1)
         if m.group(1) != m.group(2):
             raise TestFailure("8 MiB written with hash %s read back as %s" % (m.group(1), m.group(2)))
         print("virtio-blk: 8 MiB written and read back unchanged", flush=True)
-        m = vm.wait_serial(r"VIREO-VIRTIO-DISCARD (\S+)", t)
+        m = vm.wait_serial(r"VIREO-VIRTIO-DISCARD (\S+)", t, whole_lines=True)
         if m.group(1) != hashlib.sha256(bytes(MIB)).hexdigest():
             raise TestFailure("a discarded MiB does not read as zeros (%s)" % m.group(1))
         print("virtio-blk: a discarded MiB reads as zeros", flush=True)
@@ -358,7 +358,7 @@ def run_gpu(opts, tmp):
         if vga:
             check_vga_text(vm)
         asock.sendall(line[::-1].encode() + b"\n")
-        m = vm.wait_serial(r"VIREO-SERIAL-GOT (.*)", t)
+        m = vm.wait_serial(r"VIREO-SERIAL-GOT (.*)", t, whole_lines=True)
         if m.group(1).strip() != line[::-1]:
             raise TestFailure("the guest read %r from the port, the host sent %r" % (m.group(1), line[::-1]))
         ports = dict((b, a) for a, b in re.findall(r"VIREO-SERIAL-PORT (\S+) (\S*)", vm.serial()))
@@ -370,7 +370,7 @@ def run_gpu(opts, tmp):
         vm.wait_serial(r"VIREO-SERIAL-HVC0 \d+:\d+", t)
         print("virtconsole: the guest's hvc0 writes reach the host's socket", flush=True)
 
-        m = vm.wait_serial(r"VIREO-GPU-READY (\d+) (\d+)", t)
+        m = vm.wait_serial(r"VIREO-GPU-READY (\d+) (\d+)", t, whole_lines=True)
         fbline = re.search(r"VIREO-GPU-FB.*", vm.serial()).group(0)
         if (m.group(1), m.group(2)) != ("1280", "800") or "virtio" not in fbline:
             raise TestFailure("the guest's framebuffer: %s" % fbline)

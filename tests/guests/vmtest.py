@@ -257,10 +257,16 @@ class Vm:
         except FileNotFoundError:
             return ""
 
-    def wait_serial(self, pattern, timeout=120):
+    def wait_serial(self, pattern, timeout=120, whole_lines=False):
+        """The first match of pattern in COM1's log. With whole_lines, only lines the
+        guest has finished are searched, so a value captured at a line's end is whole
+        (the serial log is read while the guest is still writing it)."""
         deadline = time.monotonic() + timeout
         while True:
-            m = re.search(pattern, self.serial(), re.M)
+            text = self.serial()
+            if whole_lines:
+                text = text[:text.rfind("\n") + 1]
+            m = re.search(pattern, text, re.M)
             if m:
                 return m
             if self.proc.poll() is not None:
