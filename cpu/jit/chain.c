@@ -35,12 +35,23 @@ static size_t emit_cmp_imm32_rr(JitEmit *e, int r)
     return at;
 }
 
+/* Vcpu.requests as an operand: from RBX (the X86Cpu) when the two are within 2 GiB,
+ * as they are when allocated together; else through RCX. */
+static JitMem requests_mem(JitEmit *e, X86Cpu *c)
+{
+    intptr_t d = (intptr_t)&c->v->requests - (intptr_t)c;
+    if (d >= INT32_MIN && d <= INT32_MAX)
+        return jm(H_RBX, (int32_t)d);
+    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&c->v->requests);
+    return jm(H_RCX, 0);
+}
+
 JitEventTests jit_emit_event_tests(Tr *t)
 {
     JitEmit *e = &t->e;
     JitEventTests ev;
-    emit_movabs(e, H_RCX, (uint64_t)(uintptr_t)&t->c->v->requests);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    ev.reqm = requests_mem(e, t->c);
+    emit_alu_mi(e, 4, ALU_CMP, ev.reqm, 0);
     ev.req = emit_jcc_fwd(e, HC_NE);
     ev.req_done = emit_pos(e);
     emit_alu_mi(e, 8, ALU_CMP, CPU(halted), 0);
@@ -52,7 +63,7 @@ void jit_emit_intr_alone(Tr *t, const JitEventTests *ev, size_t fail[2])
 {
     JitEmit *e = &t->e;
     emit_patch(e, ev->req, emit_pos(e));
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR);
+    emit_alu_mi(e, 4, ALU_CMP, ev->reqm, VCPU_REQ_INTR);
     fail[0] = emit_jcc_fwd(e, HC_NE);
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
     emit_u32(e, X86_FL_IF);
@@ -60,14 +71,26 @@ void jit_emit_intr_alone(Tr *t, const JitEventTests *ev, size_t fail[2])
     emit_jmp_to(e, ev->req_done);
 }
 
-/* Leaves the block after count instructions with EAX = the next EIP (already in
- * c->eip), through a chainable exit: a JMP that run_block points at the guard once
- * it knows the block that follows. The guard checks everything the dispatcher would
+/* EAX = the next EIP of an exit that left it to be computed (delta known), and
+ * c->eip: what the ways back to C need (the way into the next block needs
+ * neither: its code computes EIPs from block_eip, its handler calls store EIP). */
+static void exit_eip(Tr *t, int64_t delta, bool eax)
+{
+    if (!eax)
+        eip_to_reg_w(t, eip_size(t), H_RAX, (int32_t)delta);
+    emit_store(&t->e, eip_size(t), CPU(eip), H_RAX);
+}
+
+/* Leaves the block after count instructions through a chainable exit: a JMP that
+ * run_block points at the guard once it knows the block that follows. The next EIP
+ * is the entry EIP + delta, computed here where needed, or with delta unknown, EAX
+ * (eax: EAX holds it anyway). The guard checks everything the dispatcher would
  * between the two blocks (same linear address, chain epoch and page version as when
  * linked; no pending request, HLT, debug trap, interrupt shadow, TF/RF, breakpoint
  * or exec trace; the budget holds the next block whole), does the dispatcher's
- * bookkeeping and jumps into the next block's body. Anything else: unlinked. */
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
+ * bookkeeping and jumps into the next block's body. Anything else: unlinked, with
+ * c->eip stored. */
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta, bool eax)
 {
     JitEmit *e = &t->e;
     /* Quiet: no handler can have run in this block before the exit (none called, and
@@ -112,7 +135,9 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * hold the next block's values. run_block links it only to this very
      * block (JitSite.home). */
     bool self = same_page && delta == 0 && start <= UINT16_MAX && !t->j->no_chain;
+    eax = eax || delta == JIT_DELTA_UNKNOWN;
     if (t->j->no_chain) {
+        exit_eip(t, delta, eax);
         jit_rc_writeback(t);
         jit_exit_with(t, count);
         return;
@@ -130,8 +155,9 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     /* Unlinked: c->regs brought up to date, tell run_block where we left, return. */
     size_t unlinked = emit_pos(e);
     if (loop_flags)
-        jit_flags_store(t, &loop, t->rc.host); /* (ECX only: EAX is the next EIP) */
+        jit_flags_store(t, &loop, t->rc.host); /* (ECX only: EAX may be the next EIP) */
     jit_rc_writeback(t);
+    exit_eip(t, delta, eax);
     size_t info_field = emit_movabs(e, H_RCX, 0);
     emit_movabs(e, H_RDX, (uint64_t)(uintptr_t)&t->j->link);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);
@@ -148,6 +174,8 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     site.lookup = (uint16_t)(emit_pos(e) - start);
     if (loop_flags)
         jit_flags_store(t, &loop, t->rc.host);
+    if (!eax)
+        eip_to_reg_w(t, eip_size(t), H_RAX, (int32_t)delta); /* (the routine stores c->eip) */
     emit_mov_ri32(e, H_R13, count);
     emit_u8(e, 0xe9);
     emit_u32(e, (uint32_t)((t->w64 ? t->j->ib_routine64 : t->j->ib_routine) - (e->rx + emit_pos(e) + 4)));
@@ -156,6 +184,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
     site.guard = (uint16_t)(emit_pos(e) - start);
     if (self || fixed) {
         /* (no linear address test) */
+    } else if (!eax) {
+        /* (An exit to another page, or from 16-bit code: from here on in EAX.) */
+        eip_to_reg_w(t, eip_size(t), H_RAX, (int32_t)delta);
+        eax = true;
+    }
+    if (self || fixed) {
     } else if (t->w64) {
         /* (CS has base 0 in 64-bit mode: the linear address is RIP.) */
         site.lin = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
@@ -234,12 +268,12 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta)
      * any code runs (vireo-run's -d), so the test is made here. */
     if (vlog_mask & LOG_EXEC)
         emit_jmp_to(e, unlinked);
-    /* What exec_block does around a block: start the next. */
-    if (!self) {
+    /* What exec_block does around a block: start the next at its EIP (its
+     * block_start is stored where it can fault: handler calls, translate.c). */
+    if (fixed && !eax)
+        emit_alu_mi(e, eip_size(t), ALU_ADD, CPU(block_eip), (uint32_t)(int32_t)delta);
+    else if (!self)
         emit_store(e, eip_size(t), CPU(block_eip), H_RAX);
-        site.insns = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-        emit_store(e, 8, CPU(block_start), H_RCX);
-    }
     site.jmp = (uint16_t)(emit_jmp_fwd(e) - start);
     /* The budget flag alone: icount + this block + the next one within the budget;
      * count this one. */
@@ -298,8 +332,7 @@ static X86Itlb *itlb_fill(X86Cpu *c, uint64_t lin, uint64_t phys)
     return ie;
 }
 
-void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Insn *insns, unsigned n, void **slot,
-                    JitFn fn)
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, unsigned n, void **slot, JitFn fn)
 {
     JitSite site;
     memcpy(&site, info, sizeof(site));
@@ -329,7 +362,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
     bool no_lin = site.lin == 0;
     if (self && jit_cache_rx(j->cache, start) - site.home != (uintptr_t)fn)
         return;
-    uint64_t vp = (uint64_t)(uintptr_t)vptr, ip = (uint64_t)(uintptr_t)insns, tp = (uint64_t)(uintptr_t)te;
+    uint64_t vp = (uint64_t)(uintptr_t)vptr, tp = (uint64_t)(uintptr_t)te;
     /* rel32 fields count from the end of the field, the same in both views. */
     intptr_t body_rx = (intptr_t)fn + (intptr_t)j->body;
     intptr_t field_rx = (intptr_t)jit_cache_rx(j->cache, start + site.jmp);
@@ -355,7 +388,7 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
               !memcmp(start + site.phys, &phys, 8))) &&
             (!version_fields ||
              (!memcmp(start + site.vptr, &vp, 8) && !memcmp(start + site.version, &version, 4))) &&
-            !memcmp(start + site.total, &total, 4) && (self || !memcmp(start + site.insns, &ip, 8))) {
+            !memcmp(start + site.total, &total, 4)) {
             /* The guard failed on one of the dispatcher's own tests: which. */
             j->stats.links_kept++;
             if (req & VCPU_REQ_EXIT)
@@ -388,8 +421,6 @@ void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Ins
         memcpy(start + site.version, &version, 4);
     }
     memcpy(start + site.total, &total, 4);
-    if (!self)
-        memcpy(start + site.insns, &ip, 8);
     memcpy(start + site.jmp, &rel, 4);
     memcpy(start + 1, &to_guard, 4);
     j->stats.links++;
@@ -400,7 +431,7 @@ static inline unsigned ib_set(uint64_t lin)
     return ((uint32_t)lin ^ ((uint32_t)lin >> 12)) & (JIT_IB_SETS - 1);
 }
 
-void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn)
+void jit_ib_fill(Jit *j, X86Cpu *c, unsigned n, void **slot, JitFn fn)
 {
     uint32_t version;
     uint64_t phys;
@@ -422,7 +453,6 @@ void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slo
     ie->tlbe = (uint64_t)(uintptr_t)itlb_fill(c, lin, ie->phys);
     ie->vptr = (uint64_t)(uintptr_t)vptr;
     ie->version = version;
-    ie->insns = (uint64_t)(uintptr_t)insns;
     ie->body = (uint64_t)(uintptr_t)fn + j->body;
     j->stats.ib_fills++;
 }
@@ -472,10 +502,10 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     emit_alu_rm(e, 4, ALU_CMP, H_RDX, IE(version));
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     /* The dispatcher's tests before a block, all of them (see jit_exit_chained). */
-    emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)&c->v->requests);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), 0);
+    JitMem reqm = requests_mem(e, c);
+    emit_alu_mi(e, 4, ALU_CMP, reqm, 0);
     size_t no_req = emit_jcc_fwd(e, HC_E);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RCX, 0), VCPU_REQ_INTR); /* (INTR alone, IF clear: as a guard) */
+    emit_alu_mi(e, 4, ALU_CMP, reqm, VCPU_REQ_INTR); /* (INTR alone, IF clear: as a guard) */
     misses[nm++] = emit_jcc_fwd(e, HC_NE);
     emit_op_rm(e, 4, 0xf7, 0, CPU(eflags)); /* TEST [eflags], IF */
     emit_u32(e, X86_FL_IF);
@@ -507,8 +537,6 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     emit_jmp_to(e, word_clear);
     emit_patch(e, counted_done, emit_pos(e));
     emit_store(e, w, CPU(block_eip), H_RAX);
-    emit_load(e, 8, H_RCX, IE(insns));
-    emit_store(e, 8, CPU(block_start), H_RCX);
     emit_op_rm(e, 4, 0xff, 4, IE(body)); /* JMP [body] */
 #undef IE
     for (unsigned k = 0; k < nm; k++)
@@ -516,6 +544,7 @@ static void ib_emit_routine(Jit *j, JitEmit *e, X86Cpu *c, bool w64)
     /* Missed: run_block enters the block that follows into the table. The guest
      * registers come home to c->regs (from an exit that may hold them newer). */
     jit_rc_store_all(e);
+    emit_store(e, w, CPU(eip), H_RAX); /* (the exits leave it to the ways back to C) */
     emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)&j->link);
     emit_mov_ri64(e, H_RCX, (uint64_t)(uintptr_t)JIT_IB_MISS);
     emit_store(e, 8, jm(H_RDX, (int32_t)offsetof(JitLink, site)), H_RCX);

@@ -20,6 +20,7 @@
 unsigned jit_run_interp(X86Cpu *c, const X86Insn *insns, unsigned n)
 {
     unsigned k = 0;
+    c->block_start = insns; /* (a chained block's own: its guard does not store it) */
     do {
         c->prev_eip = c->eip;
         c->eip += insns[k].len;
@@ -108,13 +109,13 @@ static unsigned run_block(X86Cpu *c, const X86Insn *insns, unsigned n, void **sl
      * this only for whole blocks with every test of the dispatcher passed). */
     if (from.site == JIT_IB_MISS) {
         if (from.eip == c->eip)
-            jit_ib_fill(j, c, insns, n, slot, fn);
+            jit_ib_fill(j, c, n, slot, fn);
     } else if (from.site && from.eip == c->eip && from.epoch == c->chain_epoch) {
         /* (Not after a TLB flush, INVLPG, CS load or CPL change since the exit, such
          * as an interrupt and its IRET between the two blocks: the exit's block may
          * run under another mapping than this one, and an exit within its own page
          * trusts the mapping it was entered with, see jit_exit_chained.) */
-        jit_chain_link(j, c, from.site, from.req, insns, n, slot, fn);
+        jit_chain_link(j, c, from.site, from.req, n, slot, fn);
     }
     return fn(c);
 }

@@ -657,8 +657,7 @@ static bool tr_callret(Tr *t, unsigned k, bool call)
         check_canonical(t, s, H_RAX);
         emit_alu_mi(e, 8, ALU_ADD, greg(t, 8, R_ESP), 8);
     }
-    emit_store(e, 8, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, call ? delta : JIT_DELTA_UNKNOWN);
+    jit_exit_chained(t, k + 1, true, call ? delta : JIT_DELTA_UNKNOWN, true);
     /* After the handler (stub): RIP is what it set. */
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
@@ -677,16 +676,13 @@ static bool tr_branch(Tr *t, unsigned k, int cc)
     if (cc >= 0) {
         unsigned hc = jit_emit_cond(t, (unsigned)cc);
         size_t taken = emit_jcc_fwd(e, hc);
-        eip_to_eax(t, t->off[k + 1]);
-        emit_store(e, 8, CPU(eip), H_RAX);
-        jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+        jit_exit_chained(t, k + 1, true, t->off[k + 1], false);
         emit_patch(e, taken, emit_pos(e));
     }
     eip_to_reg_w(t, 8, H_RAX, (int32_t)delta);
     Stub *s = jit_stub_new(t, k);
     check_canonical(t, s, H_RAX);
-    emit_store(e, 8, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, delta);
+    jit_exit_chained(t, k + 1, true, delta, true);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
@@ -746,8 +742,7 @@ static bool tr_indirect(Tr *t, unsigned k, bool call)
         emit_store(e, 8, m, H_RCX);
         emit_alu_mi(e, 8, ALU_SUB, greg(t, 8, R_ESP), 8);
     }
-    emit_mov_rr(e, 8, H_RAX, H_R13);
-    emit_store(e, 8, CPU(eip), H_RAX);
+    emit_mov_rr(e, 8, H_RAX, H_R13); /* (the lookup routine stores c->eip on a miss) */
     jit_rc_leave(t); /* (the lookup routine expects every register at home) */
     emit_mov_ri32(e, H_R13, k + 1);
     emit_u8(e, 0xe9);

@@ -117,8 +117,7 @@ bool jit_tr_indirect(Tr *t, unsigned k, bool call)
         emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
         jit_stub_jcc(t, s, HC_E);
     }
-    emit_mov_rr(e, 4, H_RAX, H_R13);
-    emit_store(e, 4, CPU(eip), H_RAX);
+    emit_mov_rr(e, 4, H_RAX, H_R13); /* (the lookup routine stores c->eip on a miss) */
     jit_rc_leave(t);
     emit_mov_ri32(e, H_R13, k + 1);
     emit_u8(e, 0xe9);
@@ -142,14 +141,12 @@ bool jit_tr_callret(Tr *t, unsigned k, bool call)
         eip_to_reg(t, H_RCX, t->off[k + 1]);
         emit_store(e, 4, m, H_RCX);
         emit_alu_mi(e, 4, ALU_SUB, greg(t, 4, R_ESP), 4);
-        eip_to_eax(t, t->off[k + 1] + i->imm);
     } else {
         emit_load(e, 4, H_RCX, m);
         emit_alu_mi(e, 4, ALU_ADD, greg(t, 4, R_ESP), 4);
         emit_mov_rr(e, 4, H_RAX, H_RCX);
     }
-    emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, call ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
+    jit_exit_chained(t, k + 1, true, call ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN, false);
     /* After the handler (stub): EIP is what it set. */
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
@@ -171,9 +168,7 @@ bool jit_tr_loop(Tr *t, unsigned k)
     emit_test_rr(e, 4, H_RDX, H_RDX);
     size_t taken = emit_jcc_fwd(e, HC_NE);
     emit_store(e, csize, greg(t, csize, R_ECX), H_RDX);
-    eip_to_eax(t, t->off[k + 1]);
-    emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+    jit_exit_chained(t, k + 1, true, t->off[k + 1], false);
     emit_patch(e, taken, emit_pos(e));
     eip_to_eax(t, t->off[k + 1] + i->imm);
     if (!(i->pfx & X86_PFX_OP32))
@@ -182,8 +177,7 @@ bool jit_tr_loop(Tr *t, unsigned k)
     Stub *s = jit_stub_new(t, k);
     jit_stub_jcc(t, s, HC_A);
     emit_store(e, csize, greg(t, csize, R_ECX), H_RDX);
-    emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN, true);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     return true;
@@ -207,7 +201,6 @@ static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
     Stub *s = jit_stub_new(t, k);
     s->pend = loop;
     jit_stub_jcc(t, s, HC_A);
-    emit_store(e, 4, CPU(eip), H_RAX);
     jit_rc_leave(t);
     /* As chain.c's guard: no request (INTR alone with IF clear passes), nothing in the
      * event word (halted, interrupt shadow, breakpoints, the budget flag). */
@@ -233,15 +226,14 @@ static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
         emit_patch(e, out[o], emit_pos(e));
     if (loop.kind)
         jit_flags_store(t, &loop, t->rc.host);
+    emit_store(e, 4, CPU(eip), H_RAX);
     jit_rc_writeback(t);
     jit_exit_with(t, t->n);
     /* Out of the loop. */
     emit_patch(e, fall, emit_pos(e));
     if (loop.kind)
         jit_flags_store(t, &loop, t->rc.host);
-    eip_to_eax(t, t->off[k + 1]);
-    emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+    jit_exit_chained(t, k + 1, true, t->off[k + 1], false);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     if (loop.kind)
@@ -272,9 +264,7 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
             t->pend.kind = PEND_NONE;
             jit_flags_store(t, &loop, t->rc.host);
         }
-        eip_to_eax(t, t->off[k + 1]);
-        emit_store(e, 4, CPU(eip), H_RAX);
-        jit_exit_chained(t, k + 1, true, t->off[k + 1]);
+        jit_exit_chained(t, k + 1, true, t->off[k + 1], false);
         t->pend = loop;
         emit_patch(e, taken, emit_pos(e));
     }
@@ -284,8 +274,7 @@ bool jit_tr_branch(Tr *t, unsigned k, int cc)
     emit_alu_rm(e, 4, ALU_CMP, H_RAX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, limit)));
     Stub *s = jit_stub_new(t, k);
     jit_stub_jcc(t, s, HC_A);
-    emit_store(e, 4, CPU(eip), H_RAX);
-    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN);
+    jit_exit_chained(t, k + 1, true, (i->pfx & X86_PFX_OP32) ? (int64_t)(int32_t)(t->off[k + 1] + i->imm) : JIT_DELTA_UNKNOWN, true);
     s->resume = emit_pos(e);
     jit_exit_with(t, k + 1);
     if (t->pend.kind == PEND_INCDEC32)

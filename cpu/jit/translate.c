@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-/* prev_eip and eip as the dispatcher sets them around instruction k. */
+/* prev_eip and eip as the dispatcher sets them around instruction k, and the block's
+ * block_start, from which a fault counts the instructions done (exec.c); stored here,
+ * before what can fault, rather than by every guard on the way into the block. */
 static void set_eips(Tr *t, unsigned k)
 {
     unsigned w = eip_size(t);
@@ -34,6 +36,8 @@ static void set_eips(Tr *t, unsigned k)
     emit_store(&t->e, w, CPU(prev_eip), H_RCX);
     emit_lea(&t->e, w, H_RAX, jm(H_RAX, (int32_t)t->off[k + 1]));
     emit_store(&t->e, w, CPU(eip), H_RAX);
+    emit_mov_ri64(&t->e, H_RCX, (uint64_t)(uintptr_t)t->insns);
+    emit_store(&t->e, 8, CPU(block_start), H_RCX);
 }
 
 /* A jump to the blocks' epilogue (returns EAX). */
@@ -591,11 +595,8 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
             if (!redo)
                 t->hflags_out = false;
         }
-        if (last && !is_branch) {
-            eip_to_eax(t, t->off[t->n]);
-            emit_store(e, eip_size(t), CPU(eip), H_RAX);
-            jit_exit_chained(t, t->n, false, t->off[t->n]);
-        }
+        if (last && !is_branch)
+            jit_exit_chained(t, t->n, false, t->off[t->n], false);
         return;
     }
     mark_restore(t, &m);
@@ -614,7 +615,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
          * makes all of the dispatcher's tests, as after any handler. */
         check_exit(t, k + 1);
         emit_load(e, eip_size(t), H_RAX, CPU(eip));
-        jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN);
+        jit_exit_chained(t, t->n, false, JIT_DELTA_UNKNOWN, true);
     } else {
         check_exit(t, k + 1);
     }
@@ -829,6 +830,8 @@ bool jit_translate(Tr *t, bool allow_inline)
         for (unsigned f = 0; f < nfail; f++)
             emit_patch(e, seg_fail[f], emit_pos(e));
         jit_rc_store_all(e);
+        eip_to_eax(t, 0); /* (a chained block's exit left c->eip to it) */
+        emit_store(e, eip_size(t), CPU(eip), H_RAX);
         emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)&t->j->stats.entry_interp);
         emit_alu_mi(e, 8, ALU_ADD, jm(H_RAX, 0), 1);
         emit_mov_rr(e, 8, H_RDI, H_RBX);

@@ -75,7 +75,7 @@ typedef struct RegCache {
 typedef struct JitSite {
     uint16_t info;            /* this record */
     uint16_t guard;           /* the guard's first instruction */
-    uint16_t lin, epoch, acc, tlbe, lin_page, phys, vptr, version, total, insns, jmp; /* imm32/imm64/rel32 fields */
+    uint16_t lin, epoch, acc, tlbe, lin_page, phys, vptr, version, total, jmp; /* imm32/imm64/rel32 fields */
     uint16_t count;           /* instructions of the block done at this exit */
     uint16_t retargets;       /* times linked to another target (RET, ...): stops linking */
     uint16_t lookup;          /* "MOV R13D, count; JMP the lookup routine", for such an exit */
@@ -92,7 +92,8 @@ typedef struct JitIbEntry {
     uint64_t lin;                    /* 64 bits: compared whole, so 32- and 64-bit code never mix */
     uint32_t epoch, acc, n, version; /* n: the block's instructions */
     uint64_t tlbe, phys, vptr;       /* X86Itlb *, physical page, const uint32_t * */
-    uint64_t insns, body;            /* const X86Insn *, the block's body (RX) */
+    uint64_t body;                   /* the block's body (RX) */
+    uint64_t pad;                    /* (64 bytes an entry: the routine shifts by 6) */
 } JitIbEntry;
 /* JitLink.site of a lookup that missed: run_block fills the entry. */
 #define JIT_IB_MISS ((uint8_t *)(uintptr_t)1)
@@ -226,19 +227,19 @@ void jit_emit_leave(JitEmit *e);
 unsigned jit_run_interp(X86Cpu *c, const X86Insn *insns, unsigned n);
 /* Leaves the block with count instructions done (EIP already stored). */
 void jit_exit_with(Tr *t, unsigned count);
-/* The same through a chainable exit, EAX = the next EIP (chain.c). own_stub: the
- * exiting instruction's own slow path, if any, leaves elsewhere. delta: EAX minus the
- * block's entry EIP when the code computed EAX that way (32 bits, no wrap at 64 KiB),
- * else JIT_DELTA_UNKNOWN. */
+/* The same through a chainable exit (chain.c), c->eip left to it. own_stub: the
+ * exiting instruction's own slow path, if any, leaves elsewhere. delta: the next EIP
+ * minus the block's entry EIP when known (32 bits, no wrap at 64 KiB): the exit
+ * computes the EIP only on the ways that need it; else JIT_DELTA_UNKNOWN and EAX =
+ * the next EIP. eax: EAX holds the next EIP with delta known too. */
 #define JIT_DELTA_UNKNOWN INT64_MIN
-void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta);
+void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta, bool eax);
 /* Points the exit described at info at the block about to run (chain.c). */
-void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, const X86Insn *insns, unsigned n, void **slot,
-                    JitFn fn);
+void jit_chain_link(Jit *j, X86Cpu *c, uint8_t *info, uint32_t req, unsigned n, void **slot, JitFn fn);
 /* Empties the lookup table and emits its routine at the start of an empty cache. */
 bool jit_ib_reset(Jit *j, X86Cpu *c);
 /* Enters the block about to run into the lookup table (after a lookup missed). */
-void jit_ib_fill(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, void **slot, JitFn fn);
+void jit_ib_fill(Jit *j, X86Cpu *c, unsigned n, void **slot, JitFn fn);
 
 /* ---- Shared by the translator's files (translate.c, tr-alu.c, tr-mem.c,
  * tr-branch.c) ---- */
@@ -304,13 +305,14 @@ static inline void eip_to_eax(Tr *t, uint32_t delta)
 }
 
 /* chain.c: the dispatcher's tests between two blocks (exec.c, x86_cpu_run), as a
- * guard makes them: a request pending (RCX left at Vcpu.requests) jumps to req, the
- * event word (halted, interrupt shadow, breakpoints, budget) to word; both out of
+ * guard makes them: a request pending (Vcpu.requests at reqm: from RBX, or from RCX
+ * when the two lie far apart) jumps to req, the event word (halted, interrupt shadow, breakpoints, budget) to word; both out of
  * line. jit_emit_intr_alone, there: INTR alone while IF is clear passes (back to
  * req_done, as the dispatcher would deliver nothing either); anything else takes
  * one of fail[0..1]. */
 typedef struct JitEventTests {
     size_t req, req_done, word;
+    JitMem reqm; /* Vcpu.requests */
 } JitEventTests;
 JitEventTests jit_emit_event_tests(Tr *t);
 void jit_emit_intr_alone(Tr *t, const JitEventTests *ev, size_t fail[2]);

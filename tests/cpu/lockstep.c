@@ -773,10 +773,12 @@ typedef struct Side {
     Vm *vm;
     Vcpu *v;
     X86Cpu *c;
+    uint64_t counted; /* instructions counted at the last comparison */
 } Side;
 
 static void side_init(Side *s, bool jit, size_t cache_size)
 {
+    s->counted = 0;
     s->vm = vm_new_for_test(UINT64_C(16) << 20);
     s->v = vm_vcpu(s->vm);
     atomic_store(&s->v->a20, true);
@@ -867,7 +869,13 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
     X86State sa, sb;
     x86_cpu_get_state(a->c, &sa);
     x86_cpu_get_state(b->c, &sb);
-    bool ok = ra == rb && !memcmp(sa.regs, sb.regs, sizeof(sa.regs)) && sa.eip == sb.eip && sa.eflags == sb.eflags;
+    /* (The instructions counted since the last comparison too: a fault in a chained
+     * block counts those of its block done before it, from the block's start.) */
+    uint64_t na = x86_cpu_insn_count(a->c) - a->counted, nb = x86_cpu_insn_count(b->c) - b->counted;
+    a->counted += na;
+    b->counted += nb;
+    bool ok = ra == rb && !memcmp(sa.regs, sb.regs, sizeof(sa.regs)) && sa.eip == sb.eip && sa.eflags == sb.eflags &&
+              na == nb;
     if (ok && ra == X86_RUN_EXCEPTION) {
         bool ha, hb;
         uint32_t ea, eb;
@@ -888,6 +896,8 @@ static bool same(Side *a, Side *b, int ra, int rb, unsigned prog, unsigned blk, 
         if (sa.regs[k] != sb.regs[k] || verbose)
             printf("  reg %u: interp %08x jit %08x\n", k, sa.regs[k], sb.regs[k]);
     printf("  eip %08x / %08x, eflags %08x / %08x\n", sa.eip, sb.eip, sa.eflags, sb.eflags);
+    if (na != nb)
+        printf("  instructions counted: %llu / %llu\n", (unsigned long long)na, (unsigned long long)nb);
     for (unsigned r = 0; r < 8; r++)
         if (memcmp(ca.xmm[r], cb.xmm[r], 16)) {
             printf("  xmm%u: interp", r);
