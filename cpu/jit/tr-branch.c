@@ -221,12 +221,13 @@ static void tr_self_loop(Tr *t, unsigned k, unsigned cc)
     emit_jmp_to(e, round);
     jit_emit_intr_alone(t, &ev, out + nout);
     nout += 2;
-    /* To the dispatcher (EAX = the entry EIP): the loop's flags, the cache. */
+    /* To the dispatcher (EAX = the entry EIP, stored before a flags store may use
+     * RAX): the loop's flags, the cache. */
     for (unsigned o = 0; o < nout; o++)
         emit_patch(e, out[o], emit_pos(e));
+    emit_store(e, 4, CPU(eip), H_RAX);
     if (loop.kind)
         jit_flags_store(t, &loop, t->rc.host);
-    emit_store(e, 4, CPU(eip), H_RAX);
     jit_rc_writeback(t);
     jit_exit_with(t, t->n);
     /* Out of the loop. */
