@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Differential test of the interpreter against the host CPU: random and directed
- * sequences of unprivileged 32-bit integer instructions run natively and in the
- * interpreter from the same state; the registers, the flags the SDM defines, EIP,
+/* Differential test of the interpreter (or, with --accel tcg, the translator) against
+ * the host CPU: random and directed sequences of unprivileged 32-bit integer
+ * instructions run natively and in Vireo's CPU from the same state; the registers, the flags the SDM defines, EIP,
  * the exception that ended the run and the data page must match.
  *
  * Two modes. Mode 32: every form, run natively by the 32-bit helper difftest-native
@@ -12,13 +12,14 @@
  * forms mode 64 leaves out are listed in the output, never dropped silently.
  *
  * Usage: difftest [--native PATH] [--native64 PATH] [--mode 32|64] [--seed N]
- *                 [--cases N] [--case I] [-v]
+ *                 [--cases N] [--case I] [--accel interp|tcg] [-v]
  * Every case is derived from (mode, seed, index): a failure prints them, and
  * "--mode M --seed S --case I -v" replays just that case. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* REG_TRAPNO and REG_ERR of the INT n probe */
 #endif
 #include "difftest-proto.h"
+#include "cpu/jit/jit.h"
 #include "cpu/x86/x86.h"
 #include "engine/testing.h"
 #include "engine/memory.h"
@@ -1380,6 +1381,7 @@ typedef struct Options {
     unsigned cases;
     long only;
     bool verbose;
+    bool tcg;
 } Options;
 
 /* Runs one mode's cases against its helper; returns the number of mismatches (or
@@ -1463,12 +1465,16 @@ int main(int argc, char **argv)
             o.only = (long)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "-v"))
             o.verbose = true;
+        else if (!strcmp(argv[a], "--accel") && a + 1 < argc && !strcmp(argv[a + 1], "tcg"))
+            o.tcg = true, a++;
+        else if (!strcmp(argv[a], "--accel") && a + 1 < argc && !strcmp(argv[a + 1], "interp"))
+            a++;
         else
             usage = true;
     }
     if (usage || (mode != 0 && mode != 32 && mode != 64)) {
         fprintf(stderr, "usage: difftest [--native PATH] [--native64 PATH] [--mode 32|64] [--seed N] "
-                        "[--cases N] [--case I] [-v]\n");
+                        "[--cases N] [--case I] [--accel interp|tcg] [-v]\n");
         return 2;
     }
     if (o.only >= 0 && (unsigned)o.only >= o.cases)
@@ -1505,6 +1511,15 @@ int main(int argc, char **argv)
     in.v = vm_vcpu(in.vm);
     atomic_store(&in.v->a20, true);
     in.cpu = x86_cpu_new(in.v);
+    if (o.tcg) {
+        JitOptions jo = { 0 };
+        GError *err = NULL;
+        if (!jit_supported(&err) || !jit_attach(in.cpu, &jo, &err)) {
+            printf("SKIP: no translator: %s\n", err->message);
+            g_error_free(err);
+            return 77;
+        }
+    }
     build_idt(in.v->mem);
     x86_cpu_set_run_flags(in.cpu, X86_RUN_STOP_ON_EXCEPTION);
 
@@ -1532,12 +1547,24 @@ int main(int argc, char **argv)
                                     : "not compared on this host (no 32-bit programs)");
         g_free(g);
     }
+    if (o.tcg) {
+        /* (Proof that the cases ran as translated code, not through the handlers.) */
+        JitStats js;
+        jit_get_stats(in.cpu, &js);
+        printf("translator: %" G_GUINT64_FORMAT " blocks translated, %" G_GUINT64_FORMAT " instructions inline, %" G_GUINT64_FORMAT
+               " called\n", js.blocks, js.insns_inline, js.insns_called);
+        if (js.blocks < o.cases / 2) {
+            printf("FAIL: fewer blocks translated than half the cases\n");
+            failed = true;
+        }
+        jit_detach(in.cpu);
+    }
     x86_cpu_free(in.cpu);
     vm_free(in.vm);
     g_free(why32);
     if (failed)
         printf("replay one with: difftest --native %s --native64 %s --mode M --seed %" G_GUINT64_FORMAT
-               " --case N -v\n",
-               native32 ? native32 : "PATH", native64 ? native64 : "PATH", o.seed);
+               " --case N%s -v\n",
+               native32 ? native32 : "PATH", native64 ? native64 : "PATH", o.seed, o.tcg ? " --accel tcg" : "");
     return failed ? 1 : 0;
 }
