@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """SeaBIOS under the interpreter: it must reach its boot attempts, and (with --compare)
 its debug-console log must match the log under KVM line for line, apart from the lines
-that report timing or the CPU model (listed below with the reason).
+that report timing or the CPU model (listed below with the reason). With --accel tcg
+the same under the translator, whose log must match the interpreter's line for line
+(the same CPU model; timing lines aside).
 
 Exit codes: 0 pass, 1 fail, 77 skip."""
 import argparse
@@ -104,6 +106,8 @@ def main():
     ap.add_argument("--vireo", required=True)
     ap.add_argument("--compare", action="store_true", help="compare with the log under KVM")
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--accel", choices=["interp", "tcg"], default="interp",
+                    help="tcg: boot under the translator and compare its log with the interpreter's")
     o = ap.parse_args()
 
     if not os.path.exists("/usr/share/seabios/bios-256k.bin") and not os.path.exists("/usr/share/seabios/bios.bin"):
@@ -127,6 +131,22 @@ def main():
         for rx in missing:
             print("FAIL: the log lacks /%s/" % rx)
         return 1
+    if o.accel == "tcg":
+        tcg, t3 = boot_log(o.vireo, "tcg", o.timeout)
+        if tcg is None:
+            print("FAIL:", t3)
+            return 1
+        print("tcg: first boot attempt after %.2f s, %d log lines" % (t3, len(tcg)))
+        a, b = normalize(interp), normalize(tcg)
+        if a != b:
+            for i in range(max(len(a), len(b))):
+                la = a[i] if i < len(a) else "<end>"
+                lb = b[i] if i < len(b) else "<end>"
+                if la != lb:
+                    print("FAIL: line %d differs:\n  interp: %s\n  tcg:    %s" % (i + 1, la, lb))
+                    break
+            return 1
+        print("the translator's log equals the interpreter's (%d lines compared)" % len(a))
     if not o.compare:
         print("PASS")
         return 0
