@@ -9,7 +9,11 @@
  * IA-32e mode (4-level paging, the 64-bit IDT, compatibility mode; a 64-bit code
  * segment ends the run as not implemented, which counts as a stop).
  *
- * Usage: fuzz [--seed N] [--runs N] [--insns N] [--ia32e] */
+ * With --accel tcg the same runs go through the translator (a code cache of 256 KiB,
+ * so that it fills and is flushed too).
+ *
+ * Usage: fuzz [--seed N] [--runs N] [--insns N] [--ia32e] [--accel interp|tcg] */
+#include "cpu/jit/jit.h"
 #include "cpu/x86/cpu-internal.h"
 #include "engine/testing.h"
 #include "engine/memory.h"
@@ -44,7 +48,7 @@ int main(int argc, char **argv)
 {
     uint64_t seed = 1;
     unsigned runs = 3000, insns = 20000;
-    bool ia32e = false;
+    bool ia32e = false, tcg = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--seed") && a + 1 < argc)
             seed = g_ascii_strtoull(argv[++a], NULL, 0);
@@ -54,6 +58,13 @@ int main(int argc, char **argv)
             insns = (unsigned)g_ascii_strtoull(argv[++a], NULL, 0);
         else if (!strcmp(argv[a], "--ia32e"))
             ia32e = true;
+        else if (!strcmp(argv[a], "--accel") && a + 1 < argc)
+            tcg = !strcmp(argv[++a], "tcg");
+    }
+    GError *err = NULL;
+    if (tcg && !jit_supported(&err)) {
+        printf("SKIP: %s\n", err->message);
+        return 77;
     }
     Vm *vm = vm_new_for_test(RAM_SIZE);
     Vcpu *v = vm_vcpu(vm);
@@ -65,6 +76,13 @@ int main(int argc, char **argv)
         c->features = cpu_model_features(&lm_model);
     }
     x86_cpu_set_run_flags(c, X86_RUN_STOP_ON_HLT);
+    if (tcg) {
+        JitOptions jo = { .cache_size = 256 << 10 };
+        if (!jit_attach(c, &jo, &err)) {
+            printf("FAIL: cannot attach the translator: %s\n", err->message);
+            return 1;
+        }
+    }
     uint8_t *ram = g_malloc(RAM_SIZE);
     unsigned counts[5] = { 0 };
     uint64_t total = 0;
@@ -156,6 +174,17 @@ int main(int argc, char **argv)
     printf("fuzz: seed %" G_GUINT64_FORMAT ": %u runs, %" G_GUINT64_FORMAT " instructions: "
            "%u budget, %u HLT, %u triple fault\n",
            seed, runs, total, counts[X86_RUN_BUDGET], counts[X86_RUN_HALT], counts[X86_RUN_SHUTDOWN]);
+    if (tcg) {
+        JitStats js;
+        jit_get_stats(c, &js);
+        printf("translator: %" G_GUINT64_FORMAT " blocks translated, %" G_GUINT64_FORMAT " instructions inline, %" G_GUINT64_FORMAT
+               " called, %" G_GUINT64_FORMAT " cache flushes\n", js.blocks, js.insns_inline, js.insns_called, js.flushes);
+        if (!js.blocks) {
+            printf("FAIL: nothing was translated\n");
+            return 1;
+        }
+        jit_detach(c);
+    }
     x86_cpu_free(c);
     vm_free(vm);
     g_free(ram);
