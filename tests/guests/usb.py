@@ -614,7 +614,8 @@ def passthrough(o, tmp, controller):
         send("unplug disk")
         wait_list(vm, lambda l: not any("27dc" in e for e in l), "mock disk unplugged from the host")
         print("ok: the disk leaving the host mid-transfer left the guest")
-        vm.wait_serial(r"^VIREO-USB-DISK-READER-END", 60)
+        # (Not anchored: the guest's console may have put other output before it.)
+        vm.wait_serial(r"VIREO-USB-DISK-READER-END", 60)
         print("ok: the guest's reader of the unplugged disk ended")
 
         # Its interrupt IN transfer is always in flight: device_del cancels it.

@@ -36,7 +36,9 @@ if grep -q 'vireo.usbhotplug=1' /proc/cmdline; then
             d=${p%/product}
             n=${d##*/}
             case "$n" in usb*) continue ;; esac
-            now="$now $n:$(cat $d/idVendor):$(cat $d/idProduct):$(tr ' ' _ < $p)"
+            # (A device leaving between the glob and the reads: no error on the
+            # console, where it would land in the middle of another line.)
+            now="$now $n:$(cat $d/idVendor 2>/dev/null):$(cat $d/idProduct 2>/dev/null):$( { tr ' ' _ < $p; } 2>/dev/null)"
         done
         disk=""
         [ -b /dev/sda ] && disk="$(cat /sys/block/sda/size 2>/dev/null)"
