@@ -182,23 +182,21 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta, bool 
 
     site.wide = t->w64;
     site.guard = (uint16_t)(emit_pos(e) - start);
-    if (self || fixed) {
-        /* (no linear address test) */
-    } else if (!eax) {
-        /* (An exit to another page, or from 16-bit code: from here on in EAX.) */
-        eip_to_reg_w(t, eip_size(t), H_RAX, (int32_t)delta);
+    if (!self && !fixed) {
+        /* The linear address test (an exit to another page, or from 16-bit code),
+         * on the next EIP in EAX from here on. */
+        if (!eax)
+            eip_to_reg_w(t, eip_size(t), H_RAX, (int32_t)delta);
         eax = true;
-    }
-    if (self || fixed) {
-    } else if (t->w64) {
-        /* (CS has base 0 in 64-bit mode: the linear address is RIP.) */
-        site.lin = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
-        emit_alu_rr(e, 8, ALU_CMP, H_RCX, H_RAX);
-        emit_jcc_to(e, HC_NE, unlinked);
-    } else {
-        emit_mov_rr(e, 4, H_RCX, H_RAX);
-        emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
-        site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
+        if (t->w64) {
+            /* (CS has base 0 in 64-bit mode: the linear address is RIP.) */
+            site.lin = (uint16_t)(emit_movabs(e, H_RCX, 0) - start);
+            emit_alu_rr(e, 8, ALU_CMP, H_RCX, H_RAX);
+        } else {
+            emit_mov_rr(e, 4, H_RCX, H_RAX);
+            emit_alu_rm(e, 4, ALU_ADD, H_RCX, CPU_AT(seg, sizeof(X86Seg) * S_CS + offsetof(X86Seg, base)));
+            site.lin = (uint16_t)(emit_cmp_imm32_rr(e, H_RCX) - start);
+        }
         emit_jcc_to(e, HC_NE, unlinked);
     }
     if (!same_page) {

@@ -306,10 +306,10 @@ static inline void eip_to_eax(Tr *t, uint32_t delta)
 
 /* chain.c: the dispatcher's tests between two blocks (exec.c, x86_cpu_run), as a
  * guard makes them: a request pending (Vcpu.requests at reqm: from RBX, or from RCX
- * when the two lie far apart) jumps to req, the event word (halted, interrupt shadow, breakpoints, budget) to word; both out of
- * line. jit_emit_intr_alone, there: INTR alone while IF is clear passes (back to
- * req_done, as the dispatcher would deliver nothing either); anything else takes
- * one of fail[0..1]. */
+ * when the two lie far apart) jumps to req, the event word (halted, interrupt
+ * shadow, breakpoints, budget) to word; both out of line. jit_emit_intr_alone,
+ * there: INTR alone while IF is clear passes (back to req_done, as the dispatcher
+ * would deliver nothing either); anything else takes one of fail[0..1]. */
 typedef struct JitEventTests {
     size_t req, req_done, word;
     JitMem reqm; /* Vcpu.requests */
