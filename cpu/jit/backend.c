@@ -121,9 +121,10 @@ static void print_stats(Vcpu *v)
                " (requests pending: exit %" G_GUINT64_FORMAT ", INTR %" G_GUINT64_FORMAT ", other %" G_GUINT64_FORMAT
                "; none, instruction TLB entry taken %" G_GUINT64_FORMAT "), looked up instead (target changes too often) %" G_GUINT64_FORMAT " (table entries made %" G_GUINT64_FORMAT
                "), chainable exits to the dispatcher %"
-               G_GUINT64_FORMAT "; TLB flushes %" G_GUINT64_FORMAT ", INVLPG %" G_GUINT64_FORMAT ", CS loads %" G_GUINT64_FORMAT
+               G_GUINT64_FORMAT "; TLB flushes %" G_GUINT64_FORMAT ", INVLPG %" G_GUINT64_FORMAT
+               ", page walks %" G_GUINT64_FORMAT " (misses way 1 answered in C %" G_GUINT64_FORMAT "), CS loads %" G_GUINT64_FORMAT
                " (changed %" G_GUINT64_FORMAT "), CPL changes %" G_GUINT64_FORMAT ", interrupts %" G_GUINT64_FORMAT,
-               v->index, s.links, s.retargets, s.links_kept, s.kept_exit, s.kept_intr, s.kept_req, s.kept_itlb, s.links_refused, s.ib_fills, s.unlinked, x.tlb_flushes, x.tlb_page_flushes, x.cs_loads, x.cs_changes,
+               v->index, s.links, s.retargets, s.links_kept, s.kept_exit, s.kept_intr, s.kept_req, s.kept_itlb, s.links_refused, s.ib_fills, s.unlinked, x.tlb_flushes, x.tlb_page_flushes, x.tlb_walks, x.tlb_way1_hits, x.cs_loads, x.cs_changes,
                x.cpl_changes, x.interrupts);
     uint32_t which[24];
     uint64_t count[24];

@@ -314,9 +314,13 @@ void jit_exit_chained(Tr *t, unsigned count, bool own_stub, int64_t delta, bool 
 static X86Itlb *itlb_fill(X86Cpu *c, uint64_t lin, uint64_t phys)
 {
     bool user = c->cpl == 3;
-    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[x86_itlb_index(lin)];
+    unsigned k = x86_itlb_index(lin);
+    X86Itlb *ie = &(user ? c->itlb_user : c->itlb_sup)[k];
+    c->itlb_used[user][k / 64] |= UINT64_C(1) << (k % 64);
     const X86Tlb *te = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
     uint64_t page = lin & ~UINT64_C(0xfff);
+    if (te->page != page)
+        te += TLB_SIZE; /* (its way 1) */
     bool known = te->tag_x == page && te->phys == phys;
     ie->page = page;
     ie->phys = phys;

@@ -103,6 +103,14 @@ void jit_emit_tlb_offset(Tr *t)
     emit_shift_ri(e, 4, 4, H_RDX, 6); /* x sizeof(X86Tlb) */
 }
 
+/* Flags "above" when the access of size bytes at EAX crosses its page. Clobbers ECX. */
+static void emit_page_cross_test(JitEmit *e, unsigned size)
+{
+    emit_mov_rr(e, 4, H_RCX, H_RAX);
+    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
+    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
+}
+
 /* The probe's end, with EDX = the TLB index and RAX = the linear address (w bytes,
  * 4: zero-extended): the entry's whole tag is the address's page (a 32-bit address
  * never matches the entry of a 64-bit one whose low 32 bits agree) and the access
@@ -134,17 +142,45 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
         emit_mov_rr(e, w, H_RCX, H_RAX);
         emit_alu_ri(e, w, ALU_AND, H_RCX, 0xfffff000u); /* (at 8 bytes sign-extended: ~0xfff) */
     }
-    emit_alu_rm(e, 8, ALU_CMP, H_RCX,
-                jmx(tb, tx, toff + (write ? (int32_t)offsetof(X86Tlb, tag_w) : (int32_t)offsetof(X86Tlb, tag_r))));
-    jit_stub_jcc(t, s, HC_NE);
+    int32_t tag = toff + (int32_t)(write ? offsetof(X86Tlb, tag_w) : offsetof(X86Tlb, tag_r));
+    int32_t add = toff + (int32_t)(write ? offsetof(X86Tlb, add_w) : offsetof(X86Tlb, add_r));
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, jmx(tb, tx, tag));
+    /* A miss looks in way 1 first (jit_emit_way_stub). */
+    WayStub *way = NULL;
+    if (t->nways < MAX_STUBS) {
+        way = &t->ways[t->nways++];
+        *way = (WayStub){ emit_jcc_fwd(e, HC_NE), 0, (uint16_t)(s - t->stubs), (int8_t)tb, (int8_t)tx, tag, add,
+                          (uint8_t)(size > 1 && !last ? size : 0) };
+    } else
+        jit_stub_jcc(t, s, HC_NE);
     if (size > 1 && !last) {
-        emit_mov_rr(e, 4, H_RCX, H_RAX);
-        emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
-        emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
+        emit_page_cross_test(e, size);
         jit_stub_jcc(t, s, HC_A);
     }
-    emit_load(e, 8, H_RSI, jmx(tb, tx, toff + (write ? (int32_t)offsetof(X86Tlb, add_w) : (int32_t)offsetof(X86Tlb, add_r))));
+    emit_load(e, 8, H_RSI, jmx(tb, tx, add));
+    if (way)
+        way->back = emit_pos(e);
     return jmx(H_RSI, H_RAX, 0);
+}
+
+/* A probe's miss in way 0, looked up in way 1 of the set (cpu-internal.h's TLB_WAYS):
+ * the same tests on that entry, back with its addend in RSI, or on to the slow path.
+ * Costs a few host instructions where the slow path, which redoes the instruction in
+ * its handler, costs a hundred or more. */
+void jit_emit_way_stub(Tr *t, const WayStub *w)
+{
+    JitEmit *e = &t->e;
+    Stub *s = &t->stubs[w->stub];
+    int32_t way1 = (int32_t)(TLB_SIZE * sizeof(X86Tlb));
+    emit_patch(e, w->field, emit_pos(e));
+    emit_alu_rm(e, 8, ALU_CMP, H_RCX, jmx(w->base, w->index, w->tag + way1));
+    jit_stub_jcc(t, s, HC_NE);
+    if (w->cross_size) {
+        emit_page_cross_test(e, w->cross_size);
+        jit_stub_jcc(t, s, HC_A);
+    }
+    emit_load(e, 8, H_RSI, jmx(w->base, w->index, w->add + way1));
+    emit_jmp_to(e, w->back);
 }
 
 

@@ -531,7 +531,7 @@ static uint8_t rc_predict(Tr *t, const X86Insn *i)
  * the register cache has to load or write back registers first. */
 typedef struct TrMark {
     size_t pos;
-    unsigned nstubs, nexits, n_inline;
+    unsigned nstubs, nways, nexits, n_inline;
     int known_cc;
     bool called, failed, overflow, hflags, hflags_out, hflags_narrow, hflags_out_narrow, sse_ok;
     RegCache rc;
@@ -540,7 +540,7 @@ typedef struct TrMark {
 
 static void mark_save(Tr *t, TrMark *m)
 {
-    *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
+    *m = (TrMark){ emit_pos(&t->e), t->nstubs, t->nways, t->nexits, t->n_inline, t->known_cc, t->called, t->failed,
                    t->e.overflow, t->hflags, t->hflags_out, t->hflags_narrow, t->hflags_out_narrow, t->sse_ok, t->rc, t->pend };
 }
 
@@ -549,6 +549,7 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->e.p = t->e.start + m->pos;
     t->e.overflow = m->overflow;
     t->nstubs = m->nstubs;
+    t->nways = m->nways;
     t->nexits = m->nexits;
     t->n_inline = m->n_inline;
     t->known_cc = m->known_cc;
@@ -773,6 +774,9 @@ bool jit_translate(Tr *t, bool allow_inline)
             t->pend.kind = PEND_NONE;
     }
     t->host_at[t->n] = (uint32_t)emit_pos(e);
+    /* The probes' looks in way 1, whose misses join the slow paths below. */
+    for (unsigned w = 0; w < t->nways; w++)
+        jit_emit_way_stub(t, &t->ways[w]);
     /* Slow paths: the cache written back, the handler, then on with the block (or
      * out if it said so) with the cache reloaded. */
     for (unsigned s = 0; s < t->nstubs; s++) {

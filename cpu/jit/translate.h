@@ -47,7 +47,7 @@ typedef struct FlagPend {
  * handler, reloaded after it); pend: lazy flags the main path had not stored yet
  * (stored before the handler). */
 typedef struct Stub {
-    size_t fields[8];
+    size_t fields[12];
     unsigned nfields;
     unsigned k;
     size_t resume;
@@ -56,6 +56,19 @@ typedef struct Stub {
     FlagPend pend;
     int hflags_cc;            /* >= 0: the host flags of this lazy state redone before resuming */
 } Stub;
+
+/* A memory probe's second look, in way 1 of its TLB set (tr-mem.c), emitted with the
+ * slow paths: RCX holds the page to match and the way-0 entry is [base + index +
+ * disp]; a hit goes back with RSI = way 1's addend, a miss on to the instruction's
+ * slow path. */
+typedef struct WayStub {
+    size_t field;             /* the probe's jump here */
+    size_t back;              /* after the probe's load of RSI */
+    uint16_t stub;            /* the slow path (index in Tr.stubs) */
+    int8_t base, index;
+    int32_t tag, add;         /* way 0's tag and addend displacements */
+    uint8_t cross_size;       /* > 0: the access's size, whose page crossing is tested here too */
+} WayStub;
 
 /* The register cache (regcache.c): guest registers EAX..EDI held in host registers
  * (each in its own, its home) within a block and across chained blocks, bit r of a mask standing for guest register r. Loads happen only at
@@ -117,6 +130,8 @@ typedef struct Tr {
     size_t epilogue;               /* returns EAX */
     Stub stubs[MAX_STUBS];
     unsigned nstubs;
+    WayStub ways[MAX_STUBS];
+    unsigned nways;
     size_t exit_fields[MAX_EXITS]; /* jumps to "return exit_count[k]" */
     unsigned exit_count[MAX_EXITS];
     unsigned nexits;
@@ -334,6 +349,7 @@ JitMem jit_emit_probe(Tr *t, Stub *s, const X86Insn *i, unsigned size, unsigned 
 JitMem jit_emit_probe_at(Tr *t, Stub *s, unsigned segno, unsigned size, unsigned need, bool write);
 JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool write);
 void jit_emit_tlb_offset(Tr *t);
+void jit_emit_way_stub(Tr *t, const WayStub *w);
 bool jit_tr_mov_moffs(Tr *t, unsigned k);
 bool jit_tr_cmov_mem(Tr *t, unsigned k);
 

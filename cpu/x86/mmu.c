@@ -146,24 +146,72 @@ static void tlb_entry_clear(X86Cpu *c, X86Tlb *e)
     e->global = 0;
 }
 
+/* Evaluates keep_expr for each set k marked in used (nwords 64-bit words): whether
+ * the set still holds a valid entry, its bit kept only then. */
+#define FOR_USED_SETS(used, nwords, k, keep_expr)                                      \
+    for (unsigned w_ = 0; w_ < (nwords); w_++) {                                       \
+        uint64_t bits_ = (used)[w_], kept_ = 0;                                        \
+        while (bits_) {                                                                \
+            unsigned k = w_ * 64 + (unsigned)__builtin_ctzll(bits_);                   \
+            uint64_t bit_ = bits_ & -bits_;                                            \
+            bits_ &= bits_ - 1;                                                        \
+            if (keep_expr)                                                             \
+                kept_ |= bit_;                                                         \
+        }                                                                              \
+        (used)[w_] = kept_;                                                            \
+    }
+
+/* Clears the entries of set k (both ways) of table tab that match: all, or the
+ * non-global ones; whether a valid entry is left. */
+static bool tlb_set_flush(X86Cpu *c, X86Tlb *tab, unsigned k, bool include_global)
+{
+    bool left = false;
+    for (unsigned way = 0; way < TLB_WAYS; way++) {
+        X86Tlb *e = &tab[way * TLB_SIZE + k];
+        if (include_global || !(e->global & 1))
+            tlb_entry_clear(c, e);
+        left |= e->page != TLB_INVALID;
+    }
+    return left;
+}
+
+static bool itlb_slot_flush(X86Itlb *e, bool include_global)
+{
+    if (include_global || !e->global)
+        e->page = TLB_INVALID;
+    return e->page != TLB_INVALID;
+}
+
+/* A CR3 write flushes the non-global entries, other flushes all (SDM vol. 3,
+ * 4.10.4.1). A large page's entries are global only by their G bit. */
 void x86_tlb_flush(X86Cpu *c, bool include_global)
 {
     c->chain_epoch++;
     c->stats.tlb_flushes++;
     if (include_global)
         c->itlb_large = 0;
-    for (unsigned k = 0; k < ITLB_SIZE; k++) {
-        if (include_global || !c->itlb_sup[k].global)
-            c->itlb_sup[k].page = TLB_INVALID;
-        if (include_global || !c->itlb_user[k].global)
-            c->itlb_user[k].page = TLB_INVALID;
+    X86Itlb *itabs[2] = { c->itlb_sup, c->itlb_user };
+    X86Tlb *tabs[2] = { c->tlb_sup, c->tlb_user };
+    for (unsigned t = 0; t < 2; t++) {
+        FOR_USED_SETS(c->itlb_used[t], ITLB_SIZE / 64, k, itlb_slot_flush(&itabs[t][k], include_global));
+        FOR_USED_SETS(c->tlb_used[t], TLB_SIZE / 64, k, tlb_set_flush(c, tabs[t], k, include_global));
     }
-    for (unsigned k = 0; k < TLB_SIZE; k++) {
-        if (include_global || !c->tlb_sup[k].global)
-            tlb_entry_clear(c, &c->tlb_sup[k]);
-        if (include_global || !c->tlb_user[k].global)
-            tlb_entry_clear(c, &c->tlb_user[k]);
+}
+
+/* Set k of table tab after INVLPG of page: its entries for the page, and those of a
+ * large page holding it (shift: the large page's size), cleared; whether a valid
+ * entry is left. */
+static bool tlb_set_flush_page(X86Cpu *c, X86Tlb *tab, unsigned k, uint64_t page, unsigned large_shift)
+{
+    bool left = false;
+    for (unsigned way = 0; way < TLB_WAYS; way++) {
+        X86Tlb *e = &tab[way * TLB_SIZE + k];
+        unsigned shift = (e->global & 4) ? 30 : large_shift;
+        if (e->page == page || ((e->global & 2) && e->page != TLB_INVALID && (e->page >> shift) == (page >> shift)))
+            tlb_entry_clear(c, e);
+        left |= e->page != TLB_INVALID;
     }
+    return left;
 }
 
 /* Entries are tagged with their 4 KiB page; a large page may have filled several.
@@ -177,9 +225,9 @@ void x86_tlb_flush_page(X86Cpu *c, uint64_t lin)
      * every PTE it changes under a live mapping; emptying all 2,048 slots each time
      * cost a microsecond (bench/events' page fault). */
     if (c->itlb_large & (UINT64_C(1) << ((lin >> 21) & 63))) {
-        for (unsigned k = 0; k < ITLB_SIZE; k++) {
-            c->itlb_sup[k].page = TLB_INVALID;
-            c->itlb_user[k].page = TLB_INVALID;
+        for (unsigned t = 0; t < 2; t++) {
+            X86Itlb *tab = t ? c->itlb_user : c->itlb_sup;
+            FOR_USED_SETS(c->itlb_used[t], ITLB_SIZE / 64, k, itlb_slot_flush(&tab[k], true));
         }
         c->itlb_large = 0;
     } else {
@@ -189,36 +237,34 @@ void x86_tlb_flush_page(X86Cpu *c, uint64_t lin)
         if (c->itlb_user[k].page == page)
             c->itlb_user[k].page = TLB_INVALID;
     }
-    X86Tlb *tables[2] = { c->tlb_sup, c->tlb_user };
+    X86Tlb *tabs[2] = { c->tlb_sup, c->tlb_user };
     /* Large pages are 4 MiB without PAE, 2 MiB with it (SDM vol. 3, 4.3 and 4.4); a
      * change of CR4.PAE flushes the TLB, so the mode now is the entries' mode. */
     unsigned large_shift = (c->cr4 & X86_CR4_PAE) ? 21 : 22;
-    for (unsigned t = 0; t < 2; t++) {
-        X86Tlb *e = &tables[t][x86_tlb_index(lin)];
-        if (e->page == page)
-            tlb_entry_clear(c, e);
-        for (unsigned k = 0; k < TLB_SIZE; k++) {
-            X86Tlb *l = &tables[t][k];
-            unsigned shift = (l->global & 4) ? 30 : large_shift;
-            if ((l->global & 2) && l->page != TLB_INVALID && (l->page >> shift) == (page >> shift))
-                tlb_entry_clear(c, l);
+    for (unsigned t = 0; t < 2; t++)
+        FOR_USED_SETS(c->tlb_used[t], TLB_SIZE / 64, k, tlb_set_flush_page(c, tabs[t], k, page, large_shift));
+}
+
+/* Set k of table tab with the write tags of physical page phys_page dropped; *had:
+ * one was there. Whether a valid entry is left (always: only write tags go). */
+static bool tlb_set_drop_writes(X86Tlb *tab, unsigned k, uint64_t phys_page, bool *had)
+{
+    for (unsigned way = 0; way < TLB_WAYS; way++) {
+        X86Tlb *e = &tab[way * TLB_SIZE + k];
+        if (e->phys == phys_page && e->page != TLB_INVALID) {
+            *had |= e->tag_w != TLB_INVALID;
+            e->tag_w = TLB_INVALID;
         }
     }
+    return true;
 }
 
 void x86_tlb_drop_phys_writes(X86Cpu *c, uint64_t phys_page, bool marked_before)
 {
     bool had = false;
-    for (unsigned k = 0; k < TLB_SIZE; k++) {
-        if (c->tlb_sup[k].phys == phys_page) {
-            had |= c->tlb_sup[k].tag_w != TLB_INVALID;
-            c->tlb_sup[k].tag_w = TLB_INVALID;
-        }
-        if (c->tlb_user[k].phys == phys_page) {
-            had |= c->tlb_user[k].tag_w != TLB_INVALID;
-            c->tlb_user[k].tag_w = TLB_INVALID;
-        }
-    }
+    X86Tlb *tabs[2] = { c->tlb_sup, c->tlb_user };
+    for (unsigned t = 0; t < 2; t++)
+        FOR_USED_SETS(c->tlb_used[t], TLB_SIZE / 64, k, tlb_set_drop_writes(tabs[t], k, phys_page, &had));
     /* Another vCPU marked the page first: as in tlb_drop_write, stores through these
      * pointers may be newer than its code (the mark stays: both hold code now). */
     if (had && marked_before && c->smp)
@@ -436,11 +482,39 @@ static inline bool page_canonical(uint64_t page)
     return (uint64_t)((int64_t)(page << 16) >> 16) == page;
 }
 
+/* What an access needs of its entry's perm. */
+static unsigned tlb_need(unsigned acc)
+{
+    return (acc & ACC_WRITE) ? TLB_PERM_W : (acc & ACC_FETCH) ? TLB_PERM_X : TLB_PERM_R;
+}
+
 X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
-    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
+    unsigned k = x86_tlb_index(lin);
+    X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[k];
+    c->tlb_used[user][k / 64] |= UINT64_C(1) << (k % 64);
+    X86Tlb *old = e + TLB_SIZE;
     uint64_t page = lin & ~UINT64_C(0xfff);
+    /* The page way 1 kept, if it allows the access, swaps with way 0 (its walk set
+     * the accessed and dirty bits that perm stands for): no walk. */
+    if (old->page == page && (old->perm & tlb_need(acc))) {
+        X86Tlb tmp = *e;
+        *e = *old;
+        *old = tmp;
+        c->stats.tlb_way1_hits++;
+        return e;
+    }
+    /* Otherwise way 0's page, if another, goes to way 1 (one copy of a page per set:
+     * a stale second one would outlive the refill). */
+    if (old->page == page || e->page != page) {
+        tlb_drop_write(c, old);
+        *old = *e;
+    } else
+        tlb_drop_write(c, e);
+    if (old->page == page)
+        tlb_entry_clear(c, old);
+    c->stats.tlb_walks++;
     Walk w;
     if (c->paging) {
         page_walk(c, lin, acc, &w);
@@ -456,7 +530,6 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
         perm |= TLB_PERM_W;
     if (!w.nx)
         perm |= TLB_PERM_X;
-    tlb_drop_write(c, e);
     e->page = page;
     e->phys = phys;
     e->perm = (uint8_t)perm;
@@ -488,8 +561,7 @@ static X86Tlb *tlb_lookup(X86Cpu *c, uint64_t lin, unsigned acc)
 {
     bool user = acc & ACC_USER;
     X86Tlb *e = &(user ? c->tlb_user : c->tlb_sup)[x86_tlb_index(lin)];
-    unsigned need = (acc & ACC_WRITE) ? TLB_PERM_W : (acc & ACC_FETCH) ? TLB_PERM_X : TLB_PERM_R;
-    if (e->page == (lin & ~UINT64_C(0xfff)) && (e->perm & need))
+    if (e->page == (lin & ~UINT64_C(0xfff)) && (e->perm & tlb_need(acc)))
         return e;
     return x86_tlb_fill(c, lin, acc);
 }

@@ -192,10 +192,12 @@ X86Cpu *x86_cpu_new(Vcpu *v)
     c->v = v;
     c->mem = v->mem;
     c->code = x86_code_new();
-    for (unsigned k = 0; k < TLB_SIZE; k++) {
+    for (unsigned k = 0; k < TLB_WAYS * TLB_SIZE; k++) {
         c->tlb_none[k] = (X86Tlb){ TLB_INVALID, TLB_INVALID, TLB_INVALID, TLB_INVALID, 0, 0, 0, 0, 0 };
         c->tlb_sup[k] = c->tlb_user[k] = c->tlb_none[k];
     }
+    for (unsigned k = 0; k < ITLB_SIZE; k++)
+        c->itlb_sup[k].page = c->itlb_user[k].page = TLB_INVALID;
     c->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, write-combining */
     c->model = cpu_model_get(v->vm ? vm_config(v->vm)->cpu_model : NULL);
     c->features = cpu_model_features(c->model);

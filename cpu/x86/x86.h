@@ -171,6 +171,8 @@ uint64_t x86_cpu_insn_count(X86Cpu *c);
 typedef struct X86ExecStats {
     uint64_t tlb_flushes;      /* whole-TLB flushes (CR3/CR4/CR0 writes, task switches) */
     uint64_t tlb_page_flushes; /* INVLPG */
+    uint64_t tlb_walks;        /* data TLB misses that walked the page tables */
+    uint64_t tlb_way1_hits;    /* misses way 1 answered in C (x86_tlb_fill's swap) */
     uint64_t cs_changes;       /* CS loads that changed base, limit or operand size */
     uint64_t cs_loads;         /* all CS loads */
     uint64_t cpl_changes;      /* CPL really changed */
