@@ -167,6 +167,37 @@ bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, Jit
     return true;
 }
 
+/* RAX = RAX op RCX (op an ALU op but ADC/SBB, or -2 for TEST, which leaves RAX) at
+ * 64 bits with the flags lazy (CC_ADD64, CC_SUB64, CC_LOGIC64: flags.c): the
+ * operands of ADD, SUB and CMP, the result of the others, each in one 8-byte store,
+ * where the eager form took a dozen instructions and two read-modify-writes of
+ * eflags. The host's flags stay live for a reader right after. Clobbers RDX. */
+static void alu64_lazy(Tr *t, int op)
+{
+    JitEmit *e = &t->e;
+    bool test = op == -2;
+    bool logic = test || op == ALU_AND || op == ALU_OR || op == ALU_XOR;
+    if (!logic) {
+        emit_store(e, 8, CPU(cc_src1), H_RAX);
+        emit_store(e, 8, CPU(cc_src2), H_RCX);
+    }
+    if (test) {
+        emit_mov_rr(e, 8, H_RDX, H_RAX);
+        emit_alu_rr(e, 8, ALU_AND, H_RDX, H_RCX);
+        emit_store(e, 8, CPU(cc_res), H_RDX);
+    } else {
+        emit_alu_rr(e, 8, op == ALU_CMP ? ALU_SUB : (unsigned)op, H_RAX, H_RCX);
+        if (logic)
+            emit_store(e, 8, CPU(cc_res), H_RAX);
+    }
+    unsigned cc = logic ? CC_LOGIC64 : op == ALU_ADD ? CC_ADD64 : CC_SUB64;
+    if (t->known_cc != (int)cc)
+        emit_store_imm(e, 4, CPU(cc_op), cc);
+    t->known_cc = (int)cc;
+    t->hflags_out = true;
+    t->hflags_out_narrow = false;
+}
+
 /* ALU ops, TEST and MOV at 32 and 64 bits. kind: 0 E,G  1 G,E  2 E,imm. op: an ALU
  * op, -1 MOV, -2 TEST. rm: the E register when it is one (RAX for the rAX, imm
  * forms). */
@@ -238,6 +269,10 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
             jit_emit_test_flags(t, size);
         else
             jit_emit_alu_flags(t, (unsigned)op, size);
+    } else if (!carry && !t->dead && !mem) {
+        /* (Not with a memory operand: its slow path's handler, exec64.c's, leaves the
+         * flags eager, and the code after it must find the state it expects.) */
+        alu64_lazy(t, op);
     } else {
         if (carry)
             bt_r13(e);

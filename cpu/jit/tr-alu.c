@@ -175,14 +175,15 @@ void jit_emit_cf_to_r13(Tr *t)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
-    if (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) {
+    if ((kc >= CC_LOGIC8 && kc <= CC_LOGIC32) || kc == CC_LOGIC64) {
         emit_mov_ri32(e, H_R13, 0);
         return;
     }
     bool incdec = kc >= CC_INC8 && kc <= CC_DEC32;
     if (hflags_take(t, true, false)) {
         emit_setcc(e, HC_B, H_RAX);
-    } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32)) {
+    } else if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || kc == CC_ADD64 ||
+               kc == CC_SUB64) {
         jit_emit_host_flags(t, (unsigned)kc);
         emit_setcc(e, HC_B, H_RAX);
     } else if (incdec || kc == CC_EAGER) {
@@ -612,13 +613,22 @@ static void sync_flags(X86Cpu *c)
 bool jit_host_flags_known(int cc)
 {
     return (cc >= CC_ADD8 && cc <= CC_ADD32) || (cc >= CC_SUB8 && cc <= CC_SUB32) ||
-           (cc >= CC_LOGIC8 && cc <= CC_LOGIC32);
+           (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) || cc >= CC_ADD64;
 }
 
 void jit_emit_host_flags(Tr *t, unsigned cc)
 {
     JitEmit *e = &t->e;
-    if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
+    if (cc >= CC_ADD64) {
+        /* (Whole operands: each 8-byte slot is the lower half and cc_*_hi.) */
+        if (cc == CC_LOGIC64) {
+            emit_load(e, 8, H_RCX, CPU(cc_res));
+            emit_test_rr(e, 8, H_RCX, H_RCX);
+        } else {
+            emit_load(e, 8, H_RCX, CPU(cc_src1));
+            emit_alu_rm(e, 8, cc == CC_SUB64 ? ALU_CMP : ALU_ADD, H_RCX, CPU(cc_src2));
+        }
+    } else if (cc >= CC_LOGIC8 && cc <= CC_LOGIC32) {
         unsigned size = 1u << (cc - CC_LOGIC8);
         emit_load(e, 4, H_RCX, CPU(cc_res));
         emit_test_rr(e, size, H_RCX, H_RCX);
@@ -649,9 +659,9 @@ static void emit_materialize(Tr *t)
 {
     JitEmit *e = &t->e;
     int kc = t->known_cc;
-    if ((kc >= CC_ADD8 && kc <= CC_ADD32) || (kc >= CC_SUB8 && kc <= CC_SUB32) || (kc >= CC_LOGIC8 && kc <= CC_LOGIC32)) {
+    if (jit_host_flags_known(kc)) {
         jit_emit_host_flags(t, (unsigned)kc);
-        jit_emit_take_host_flags(t, kc >= CC_LOGIC8);
+        jit_emit_take_host_flags(t, (kc >= CC_LOGIC8 && kc <= CC_LOGIC32) || kc == CC_LOGIC64);
         return;
     }
     static const unsigned common[] = { CC_SUB32, CC_ADD32, CC_LOGIC32 };
@@ -882,6 +892,8 @@ unsigned jit_emit_cond(Tr *t, unsigned cc)
         unsigned size = 1u << (kc - CC_LOGIC8);
         emit_load(e, 4, H_RAX, CPU(cc_res));
         emit_test_rr(e, size, H_RAX, H_RAX);
+    } else if (kc >= CC_ADD64) {
+        jit_emit_host_flags(t, (unsigned)kc);
     } else if (incdec && !reads_cf) {
         /* INC/DEC: the host's ADD/SUB of 1 gives every flag but CF, which these
          * conditions do not read. */

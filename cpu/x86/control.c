@@ -22,7 +22,7 @@ static void jcc32(X86Cpu *c, const X86Insn *i)
 static void jz32(X86Cpu *c, const X86Insn *i)
 {
     bool z;
-    if (c->cc_op >= CC_ADD32 && c->cc_op != CC_EAGER && ((c->cc_op - 1) % 3) == 2)
+    if (c->cc_op >= CC_ADD32 && c->cc_op <= CC_SHIFT32 && ((c->cc_op - 1) % 3) == 2)
         z = c->cc_res == 0;
     else
         z = x86_cond(c, 4);

@@ -146,6 +146,11 @@ enum {
     CC_DEC8, CC_DEC16, CC_DEC32,
     CC_SHIFT8, CC_SHIFT16, CC_SHIFT32, /* SF ZF PF from res, CF = src1, OF = src2, AF 0:
                                           shifts, SHLD/SHRD, MUL/IMUL */
+    /* 64-bit operations of translated 64-bit code (cpu/jit/tr-64.c), with whole
+     * operands (cc_src1/cc_src1_hi, cc_src2/cc_src2_hi; ADD and SUB compute the result
+     * from them) or result (LOGIC: cc_res/cc_res_hi). Not of the size-triple layout
+     * above: CC_OP does not make them. */
+    CC_ADD64, CC_SUB64, CC_LOGIC64,
     CC_COUNT,
 };
 #define CC_OP(base, size) ((base) + ((size) == 1 ? 0 : (size) == 2 ? 1 : 2))
@@ -228,7 +233,11 @@ struct X86Cpu {
      * write the low half only). */
     uint64_t eip;              /* of the next instruction while a handler runs */
     uint64_t prev_eip;         /* start of the instruction being executed */
-    uint32_t cc_op, cc_res, cc_src1, cc_src2;
+    uint32_t cc_op;
+    /* The lazy state's result and operands, zero-extended to 32 bits; the 64-bit
+     * kinds (CC_ADD64...) use the upper halves too, each right after its lower half
+     * (one 8-byte store writes both). */
+    uint32_t cc_res, cc_res_hi, cc_src1, cc_src1_hi, cc_src2, cc_src2_hi;
     uint32_t eflags;           /* arithmetic bits valid only when cc_op == CC_EAGER,
                                   except CF for CC_INC / CC_DEC */
     X86Tlb *tlb;               /* data TLB for accesses at the current privilege */

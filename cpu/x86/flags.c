@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Lazy arithmetic flags: the last flag-setting operation is kept as (op, result,
  * operands) and the flags are computed only when something reads them. Operands and
- * results are stored zero-extended to 32 bits. */
+ * results are stored zero-extended to 32 bits, those of the 64-bit kinds whole. */
 #include "cpu/x86/cpu-internal.h"
 
 static inline unsigned cc_size(unsigned op)
@@ -24,6 +24,45 @@ static inline uint32_t sbb_carry_in(const X86Cpu *c, unsigned size)
     return (c->cc_src1 - c->cc_src2 - c->cc_res) & x86_mask(size);
 }
 
+static inline uint64_t cc64(uint32_t lo, uint32_t hi)
+{
+    return lo | (uint64_t)hi << 32;
+}
+
+/* The arithmetic flags of a 64-bit kind (SDM vol. 1, appendix A: ADD and SUB set all
+ * six; AND, OR, XOR and TEST clear CF and OF, and AF, as P6-family processors do). */
+static uint32_t flags64(const X86Cpu *c)
+{
+    uint64_t a = cc64(c->cc_src1, c->cc_src1_hi), b = cc64(c->cc_src2, c->cc_src2_hi), r;
+    uint32_t f = 0;
+    switch (c->cc_op) {
+    case CC_ADD64:
+        r = a + b;
+        if (r < a)
+            f |= X86_FL_CF;
+        f |= (uint32_t)(a ^ b ^ r) & X86_FL_AF;
+        if (((a ^ r) & (b ^ r)) >> 63)
+            f |= X86_FL_OF;
+        break;
+    case CC_SUB64:
+        r = a - b;
+        if (a < b)
+            f |= X86_FL_CF;
+        f |= (uint32_t)(a ^ b ^ r) & X86_FL_AF;
+        if (((a ^ b) & (a ^ r)) >> 63)
+            f |= X86_FL_OF;
+        break;
+    default: /* CC_LOGIC64 */
+        r = cc64(c->cc_res, c->cc_res_hi);
+        break;
+    }
+    if (r == 0)
+        f |= X86_FL_ZF;
+    if (r >> 63)
+        f |= X86_FL_SF;
+    return f | x86_parity((uint32_t)r);
+}
+
 bool x86_flag_cf(const X86Cpu *c)
 {
     unsigned op = c->cc_op;
@@ -43,6 +82,8 @@ bool x86_flag_cf(const X86Cpu *c)
         return false;
     case CC_SHIFT8: case CC_SHIFT16: case CC_SHIFT32:
         return a & 1;
+    case CC_ADD64: case CC_SUB64: case CC_LOGIC64:
+        return flags64(c) & X86_FL_CF;
     default: /* INC, DEC keep CF */
         return c->eflags & X86_FL_CF;
     }
@@ -53,6 +94,8 @@ uint32_t x86_flags_arith(const X86Cpu *c)
     unsigned op = c->cc_op;
     if (op == CC_EAGER)
         return c->eflags & X86_FL_ARITH;
+    if (op >= CC_ADD64)
+        return flags64(c);
     unsigned size = cc_size(op);
     uint32_t a = c->cc_src1, b = c->cc_src2, r = c->cc_res;
     uint32_t sb = sign_bit(size);
