@@ -8,9 +8,10 @@
  * x86_bind64 chose), as for 32-bit code.
  *
  * Flags: 32-bit operations keep the lazy form alu.c's handlers (which x86_bind64
- * uses for them in 64-bit mode) write; cc_src1/cc_src2/cc_res are 32-bit, so 64-bit
- * ones store the host's own flags into eflags (cc_op = CC_EAGER), as exec64.c's
- * handlers do. */
+ * uses for them in 64-bit mode) write. 64-bit ADD, SUB, CMP and logic ops on
+ * registers keep the 64-bit lazy kinds (CC_ADD64...: whole operands in cc_src1/
+ * cc_src1_hi and so on); the other 64-bit ones store the host's own flags into
+ * eflags (cc_op = CC_EAGER), as exec64.c's handlers do. */
 #include "cpu/jit/translate.h"
 
 #include <stddef.h>
