@@ -8,9 +8,9 @@
  * x86_bind64 chose), as for 32-bit code.
  *
  * Flags: 32-bit operations keep the lazy form alu.c's handlers (which x86_bind64
- * uses for them in 64-bit mode) write. 64-bit ADD, SUB, CMP and logic ops on
- * registers keep the 64-bit lazy kinds (CC_ADD64...: whole operands in cc_src1/
- * cc_src1_hi and so on); the other 64-bit ones store the host's own flags into
+ * uses for them in 64-bit mode) write. 64-bit ADD, SUB, CMP and logic ops keep
+ * the 64-bit lazy kinds (CC_ADD64...: whole operands in cc_src1/
+ * cc_src1_hi and so on, as exec64.c's alu); the other 64-bit ones store the host's own flags into
  * eflags (cc_op = CC_EAGER), as exec64.c's handlers do. */
 #include "cpu/jit/translate.h"
 
@@ -270,9 +270,8 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
             jit_emit_test_flags(t, size);
         else
             jit_emit_alu_flags(t, (unsigned)op, size);
-    } else if (!carry && !t->dead && !mem) {
-        /* (Not with a memory operand: its slow path's handler, exec64.c's, leaves the
-         * flags eager, and the code after it must find the state it expects.) */
+    } else if (!carry && !t->dead) {
+        /* (A memory operand's slow path, exec64.c's alu, leaves the same state.) */
         alu64_lazy(t, op);
     } else {
         if (carry)

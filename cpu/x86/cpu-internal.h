@@ -431,6 +431,18 @@ X86_INLINE void x86_set_arith(X86Cpu *c, uint32_t bits, uint32_t mask)
     c->eflags = (c->eflags & ~mask) | (bits & mask);
 }
 
+/* A 64-bit kind (CC_ADD64, CC_SUB64: the operands; CC_LOGIC64: the result). */
+X86_INLINE void x86_set_lazy64(X86Cpu *c, unsigned op, uint64_t res, uint64_t a, uint64_t b)
+{
+    c->cc_op = op;
+    c->cc_res = (uint32_t)res;
+    c->cc_res_hi = (uint32_t)(res >> 32);
+    c->cc_src1 = (uint32_t)a;
+    c->cc_src1_hi = (uint32_t)(a >> 32);
+    c->cc_src2 = (uint32_t)b;
+    c->cc_src2_hi = (uint32_t)(b >> 32);
+}
+
 X86_INLINE void x86_set_lazy(X86Cpu *c, unsigned op, uint32_t res, uint32_t a, uint32_t b)
 {
     c->cc_op = op;
@@ -597,7 +609,7 @@ typedef struct X86Rmw {
     uint64_t pa;       /* locked, report set: where the swap stores */
     uint8_t atomic;    /* 1: compare-and-swap; 2: the other vCPUs are stopped */
     uint8_t report;    /* locked: the page may hold code or be dirty-logged (x86_atomic_report) */
-    uint32_t saved_cc[5]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags at begin */
+    uint32_t saved_cc[8]; /* locked: cc_op, cc_res, cc_src1, cc_src2, eflags, the _hi halves at begin */
 } X86Rmw;
 
 X86_INLINE uint32_t x86_rmw_begin(X86Cpu *c, unsigned seg, uint64_t off, unsigned size, X86Rmw *r)

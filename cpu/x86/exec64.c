@@ -217,9 +217,21 @@ static inline void set_flags(X86Cpu *c, uint32_t f, uint32_t which)
 
 enum { OP_ADD, OP_OR, OP_ADC, OP_SBB, OP_AND, OP_SUB, OP_XOR, OP_CMP };
 
-/* The eight ALU operations at any size, flags computed at once (SDM vol. 1, A.2). */
+/* The eight ALU operations at any size, flags computed at once (SDM vol. 1, A.2);
+ * at 64 bits all but ADC and SBB keep them lazy (flags.c's CC_ADD64...), as
+ * translated 64-bit code does (cpu/jit/tr-64.c), so a slow path leaves the state
+ * its inline path would. */
 static uint64_t alu(X86Cpu *c, unsigned op, uint64_t a, uint64_t b, unsigned size)
 {
+    if (size == 8 && op != OP_ADC && op != OP_SBB) {
+        switch (op) {
+        case OP_ADD: x86_set_lazy64(c, CC_ADD64, 0, a, b); return a + b;
+        case OP_SUB: case OP_CMP: x86_set_lazy64(c, CC_SUB64, 0, a, b); return a - b;
+        case OP_OR: x86_set_lazy64(c, CC_LOGIC64, a | b, 0, 0); return a | b;
+        case OP_AND: x86_set_lazy64(c, CC_LOGIC64, a & b, 0, 0); return a & b;
+        default: x86_set_lazy64(c, CC_LOGIC64, a ^ b, 0, 0); return a ^ b;
+        }
+    }
     uint64_t m = mask(size), r, top = UINT64_C(1) << (size * 8 - 1);
     a &= m;
     b &= m;

@@ -888,6 +888,9 @@ uint64_t x86_rmw_make_atomic(X86Cpu *c, X86Rmw *r, unsigned size)
     r->saved_cc[2] = c->cc_src1;
     r->saved_cc[3] = c->cc_src2;
     r->saved_cc[4] = c->eflags;
+    r->saved_cc[5] = c->cc_res_hi;
+    r->saved_cc[6] = c->cc_src1_hi;
+    r->saved_cc[7] = c->cc_src2_hi;
     return r->old;
 }
 
@@ -939,6 +942,9 @@ bool x86_rmw_end_atomic(X86Cpu *c, X86Rmw *r, unsigned size, uint64_t v)
         c->cc_src1 = r->saved_cc[2];
         c->cc_src2 = r->saved_cc[3];
         c->eflags = r->saved_cc[4];
+        c->cc_res_hi = r->saved_cc[5];
+        c->cc_src1_hi = r->saved_cc[6];
+        c->cc_src2_hi = r->saved_cc[7];
     } else if (r->report) {
         x86_atomic_report(c, r->pa, size);
     }
