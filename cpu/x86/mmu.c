@@ -505,15 +505,17 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
         c->stats.tlb_way1_hits++;
         return e;
     }
-    /* Otherwise way 0's page, if another, goes to way 1 (one copy of a page per set:
-     * a stale second one would outlive the refill). */
-    if (old->page == page || e->page != page) {
-        tlb_drop_write(c, old);
-        *old = *e;
-    } else
-        tlb_drop_write(c, e);
+    /* Otherwise a walk into way 0. One copy of a page per set: way 1's, with too
+     * few rights, goes. Way 0's page, if it holds another, moves to way 1; if it
+     * holds this one, it is refilled in place. */
     if (old->page == page)
         tlb_entry_clear(c, old);
+    if (e->page == page) {
+        tlb_drop_write(c, e);
+    } else if (e->page != TLB_INVALID) {
+        tlb_drop_write(c, old);
+        *old = *e;
+    }
     c->stats.tlb_walks++;
     Walk w;
     if (c->paging) {
