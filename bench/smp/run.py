@@ -85,7 +85,9 @@ def main():
             # reporting steal time: the host program's speed-up shows what it gives.
             exe = os.path.join(tmp, "native")
             subprocess.run([cc, "-O2", "-pthread", "-o", exe, os.path.join(HERE, "native.c")], check=True)
-            native = [("native (host, threads)", [exe, str(o.iters), "1"], [exe, str(o.iters), "2"])]
+            native = [("native (host, threads)", [exe, str(o.iters), "1"], [exe, str(o.iters), "2"]),
+                      ("native, six adds a pass", [exe, str(o.iters), "1", "wide"],
+                       [exe, str(o.iters), "2", "wide"])]
         print("start:", uptime())
         if not o.lock_only:
             print("| %d iterations | -smp 1 wall | -smp 2 wall | speed-up | -smp 1 CPU | -smp 2 CPU |" % o.iters)
