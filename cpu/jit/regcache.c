@@ -58,24 +58,29 @@ JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
     RegCache *rc = &t->rc;
     if (!rc->on)
         return jit_greg_mem(size, r);
-    if (size == 1 && r >= 4) {
+    /* SPL, SIL and DIL of 64-bit code (20, 22, 23 in x86_reg8's numbering) are the
+     * low bytes R12B, R14B and R15B of their homes, which REX.B names unambiguously
+     * (crc32's table loop, `mov (%rsi),%dil; ...; movzbl %dil,%edi`, used them through
+     * memory: a byte store then a wider load, which the host cannot forward). */
+    unsigned slot = size == 1 && r >= 20 && rc_home[r - 16] >= 8 ? r - 16 : r;
+    if (size == 1 && r >= 4 && slot == r) {
         /* In memory, the register holding them written back first (small): AH-BH
-         * (4-7, bytes 1 of EAX..EBX), SPL-DIL of 64-bit code (20-23, x86_reg8: low
-         * bytes of ESP..EDI, rare enough not to be worth R12B/BPL/R14B/R15B forms)
-         * and R8B-R15B (8-15: guest R8-R15 have no homes). */
+         * (4-7, bytes 1 of EAX..EBX), BPL (21: RBP's low byte would need a bare REX
+         * that the emitter's MOVZX forms leave out) and R8B-R15B (8-15: guest R8-R15
+         * have no homes). */
         unsigned home = r >= 20 ? r - 16 : r < 8 ? (r & 3) : 8;
         if (home < 8 && rc->host[home] >= 0)
             rc->small |= (uint8_t)(1u << home);
         return jit_greg_mem(size, r);
     }
-    if (r >= 8)
+    if (slot >= 8)
         return jit_greg_mem(size, r);
-    uint8_t bit = (uint8_t)(1u << r);
-    if (rc->host[r] >= 0) {
+    uint8_t bit = (uint8_t)(1u << slot);
+    if (rc->host[slot] >= 0) {
         rc->used |= bit;
         if (write)
             rc->dirty |= bit;
-        return jreg(rc->host[r]);
+        return jreg(rc->host[slot]);
     }
     if (!(rc->nocache & bit))
         rc->want |= bit;
