@@ -232,6 +232,12 @@ void emit_movzx(JitEmit *e, unsigned from, int dst, int src)
     /* A byte source in SIL/DIL would need REX; the translator uses AL-DL only. */
 }
 
+void emit_setcc(JitEmit *e, unsigned cc, int r)
+{
+    emit_op_rr(e, 1, 0x0f90 | cc, 0, r);
+    emit_movzx(e, 1, r, r);
+}
+
 void emit_push(JitEmit *e, int r)
 {
     if (r & 8)

@@ -87,6 +87,7 @@ void emit_alu_mi(JitEmit *e, unsigned size, unsigned aluop, JitMem m, uint32_t i
 void emit_test_rr(JitEmit *e, unsigned size, int a, int b);
 void emit_shift_ri(JitEmit *e, unsigned size, unsigned sub, int dst, unsigned count); /* sub 4 SHL, 5 SHR */
 void emit_movzx(JitEmit *e, unsigned from, int dst, int src); /* from 1 or 2 to 32 bits */
+void emit_setcc(JitEmit *e, unsigned cc, int r); /* r = 1 if host condition cc holds, else 0 (SETcc, MOVZX) */
 void emit_push(JitEmit *e, int r);
 void emit_pop(JitEmit *e, int r);
 void emit_ret(JitEmit *e);

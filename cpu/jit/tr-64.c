@@ -457,6 +457,34 @@ static void shift_flags(Tr *t, unsigned op, unsigned size)
     store_eager(t);
 }
 
+/* After a 32-bit SHL, SHR or SAR of RAX (RDX the original value for SHR): the result
+ * to guest register rm, the flags lazy as CC_SHIFT32 (flags.c: CF = src1, OF = src2,
+ * SF ZF PF from the result, AF 0), which gives exec64.c's shift for every count: OF
+ * the result's MSB xor CF (SHL), the original MSB (SHR), 0 (SAR). Four stores, where
+ * shift_flags rewrites eflags by two read-modify-writes: a chain through memory from
+ * one pass of a loop to the next (crc32's `shr $8,%eax`). Clobbers RCX, RDX. */
+static void shift32_lazy(Tr *t, unsigned op, unsigned rm)
+{
+    JitEmit *e = &t->e;
+    emit_setcc(e, HC_B, H_RCX);
+    wr(t, rm, H_RAX); /* (a move: the flags stay) */
+    if (op == 4) {
+        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
+    } else if (op == 5) {
+        emit_shift_ri(e, 4, 5, H_RDX, 31);
+    } else {
+        emit_mov_ri32(e, H_RDX, 0);
+    }
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_store(e, 4, CPU(cc_src1), H_RCX);
+    emit_store(e, 4, CPU(cc_src2), H_RDX);
+    if (t->known_cc != CC_SHIFT32)
+        emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    t->known_cc = CC_SHIFT32;
+}
+
 /* ROL/ROR/SHL/SHR/SAR of a 32- or 64-bit register by an immediate or one (exec64.c's
  * shift, which x86_bind64 picks for 32-bit operands too). A count of 0 keeps its
  * handler; RCL/RCR too. */
@@ -480,6 +508,10 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
         emit_mov_rr(e, 8, H_RDX, H_RAX);
     emit_op_rr(e, size, 0xc1, (int)op, H_RAX);
     emit_u8(e, (uint8_t)count);
+    if (!t->dead && size == 4 && op >= 4) {
+        shift32_lazy(t, op, i->rm);
+        return true;
+    }
     wr(t, i->rm, H_RAX); /* (a move: the flags stay) */
     if (!t->dead)
         shift_flags(t, op, size);

@@ -91,7 +91,6 @@ bool jit_alu_pure(unsigned aluop)
     return aluop != ALU_ADC && aluop != ALU_SBB;
 }
 
-static void emit_setcc(JitEmit *e, unsigned cc, int r);
 
 /* Whether the host's flags are the guest's for a reader that needs CF (need_cf) or
  * not: the producer was the previous instruction (t->hflags), and an INC/DEC (its
@@ -683,12 +682,6 @@ static void emit_materialize(Tr *t)
 }
 
 /* SETcc into the low byte of r (AL-DL) and zero-extended. */
-static void emit_setcc(JitEmit *e, unsigned cc, int r)
-{
-    emit_op_rr(e, 1, 0x0f90 | cc, 0, r);
-    emit_movzx(e, 1, r, r);
-}
-
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
 /* size 4, or 2 for SHL/SHR/SAR by fewer than 16 (beyond, the host's CF is undefined
