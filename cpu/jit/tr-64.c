@@ -168,37 +168,6 @@ bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, Jit
     return true;
 }
 
-/* RAX = RAX op RCX (op an ALU op but ADC/SBB, or -2 for TEST, which leaves RAX) at
- * 64 bits with the flags lazy (CC_ADD64, CC_SUB64, CC_LOGIC64: flags.c): the
- * operands of ADD, SUB and CMP, the result of the others, each in one 8-byte store,
- * where the eager form took a dozen instructions and two read-modify-writes of
- * eflags. The host's flags stay live for a reader right after. Clobbers RDX. */
-static void alu64_lazy(Tr *t, int op)
-{
-    JitEmit *e = &t->e;
-    bool test = op == -2;
-    bool logic = test || op == ALU_AND || op == ALU_OR || op == ALU_XOR;
-    if (!logic) {
-        emit_store(e, 8, CPU(cc_src1), H_RAX);
-        emit_store(e, 8, CPU(cc_src2), H_RCX);
-    }
-    if (test) {
-        emit_mov_rr(e, 8, H_RDX, H_RAX);
-        emit_alu_rr(e, 8, ALU_AND, H_RDX, H_RCX);
-        emit_store(e, 8, CPU(cc_res), H_RDX);
-    } else {
-        emit_alu_rr(e, 8, op == ALU_CMP ? ALU_SUB : (unsigned)op, H_RAX, H_RCX);
-        if (logic)
-            emit_store(e, 8, CPU(cc_res), H_RAX);
-    }
-    unsigned cc = logic ? CC_LOGIC64 : op == ALU_ADD ? CC_ADD64 : CC_SUB64;
-    if (t->known_cc != (int)cc)
-        emit_store_imm(e, 4, CPU(cc_op), cc);
-    t->known_cc = (int)cc;
-    t->hflags_out = true;
-    t->hflags_out_narrow = false;
-}
-
 /* ALU ops, TEST and MOV at 32 and 64 bits. kind: 0 E,G  1 G,E  2 E,imm. op: an ALU
  * op, -1 MOV, -2 TEST. rm: the E register when it is one (RAX for the rAX, imm
  * forms). */
@@ -263,24 +232,19 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         else
             rd(t, size, H_RCX, i->reg);
     }
-    if (size < 8) {
+    if (size < 8 || !carry) {
         /* The lazy flags of alu.c's handlers (x86_bind64 keeps them for 8-, 16- and
-         * 32-bit operands). */
+         * 32-bit operands), at 64 bits those of exec64.c's alu, which a memory
+         * operand's slow path runs: CC_ADD64, CC_SUB64, CC_LOGIC64. */
         if (test)
             jit_emit_test_flags(t, size);
         else
             jit_emit_alu_flags(t, (unsigned)op, size);
-    } else if (!carry && !t->dead) {
-        /* (A memory operand's slow path, exec64.c's alu, leaves the same state.) */
-        alu64_lazy(t, op);
     } else {
-        if (carry)
-            bt_r13(e);
-        if (test)
-            emit_test_rr(e, 8, H_RAX, H_RCX);
-        else
-            emit_alu_rr(e, 8, (unsigned)op, H_RAX, H_RCX);
-        host_flags_eager(t, test || op == ALU_AND || op == ALU_OR || op == ALU_XOR);
+        /* 64-bit ADC, SBB: eager (no lazy kind carries their CF in). */
+        bt_r13(e);
+        emit_alu_rr(e, 8, (unsigned)op, H_RAX, H_RCX);
+        host_flags_eager(t, false);
     }
     if (writes) {
         if (mem && kind != 1)

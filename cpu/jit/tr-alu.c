@@ -39,50 +39,64 @@ static bool alu_logic(unsigned aluop)
     return aluop == ALU_AND || aluop == ALU_OR || aluop == ALU_XOR;
 }
 
-/* EAX = EAX op ECX with the lazy flags written as alu.c's handlers write them:
- * cc_src1/src2 the operands (not for alu_logic), cc_res the result (masked to size). */
+/* The lazy kind of a host ALU op (CMP computed as SUB) at 1, 2, 4 or 8 bytes (the
+ * 64-bit kinds: ADD, SUB and logic ops only). */
+static unsigned alu_cc(unsigned host, unsigned size)
+{
+    if (size == 8)
+        return host == ALU_ADD ? CC_ADD64 : host == ALU_SUB ? CC_SUB64 : CC_LOGIC64;
+    return CC_OP(alu_cc_base(host), size);
+}
+
+/* RAX = RAX op RCX with the lazy flags written as alu.c's handlers write them:
+ * cc_src1/src2 the operands (not for alu_logic), cc_res the result (masked to size).
+ * At 8 bytes (not ADC/SBB) one 8-byte store writes each operand or the result with
+ * its upper half (cc_*_hi, flags.c's CC_ADD64, CC_SUB64, CC_LOGIC64), as exec64.c's
+ * alu leaves them. */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
 {
     JitEmit *e = &t->e;
     bool carry = aluop == ALU_ADC || aluop == ALU_SBB;
+    unsigned w = size == 8 ? 8 : 4;
     if (t->dead) {
         /* Nothing reads these flags: the lazy state stays as it was. */
         if (carry)
             emit_bt_r13(e);
         if (aluop != ALU_CMP)
-            emit_alu_rr(e, 4, aluop, H_RAX, H_RCX);
+            emit_alu_rr(e, w, aluop, H_RAX, H_RCX);
         return;
     }
     if (!alu_logic(aluop)) {
-        emit_store(e, 4, CPU(cc_src1), H_RAX);
-        emit_store(e, 4, CPU(cc_src2), H_RCX);
+        emit_store(e, w, CPU(cc_src1), H_RAX);
+        emit_store(e, w, CPU(cc_src2), H_RCX);
     }
     unsigned host = aluop == ALU_CMP ? ALU_SUB : aluop;
     if (carry)
         emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
-    emit_alu_rr(e, 4, host, H_RAX, H_RCX);
+    emit_alu_rr(e, w, host, H_RAX, H_RCX);
     if (size < 4 && (host == ALU_ADD || host == ALU_SUB || carry))
         emit_movzx(e, size, H_RAX, H_RAX);
     /* (Only moves follow. Narrower SUB/CMP and logic ops: on zero-extended operands
      * the host's CF, ZF and PF are the guest's, and AF; SF and OF are not, nor any
      * flag of an ADD, whose carry goes into bit 8 or 16.) */
-    t->hflags_out = size == 4 || (!carry && (host == ALU_SUB || alu_logic(host)));
+    t->hflags_out = size >= 4 || (!carry && (host == ALU_SUB || alu_logic(host)));
     t->hflags_out_narrow = size < 4;
-    emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_cc_op(t, CC_OP(alu_cc_base(host), size));
+    emit_store(e, w, CPU(cc_res), H_RAX);
+    emit_cc_op(t, alu_cc(host, size));
 }
 
-/* TEST: result only (alu.c's test_* store sources 0, which nothing reads). EAX &= ECX. */
+/* TEST: result only (alu.c's test_* store sources 0, which nothing reads). RAX &= RCX. */
 void jit_emit_test_flags(Tr *t, unsigned size)
 {
     JitEmit *e = &t->e;
+    unsigned w = size == 8 ? 8 : 4;
     if (t->dead)
         return;
-    emit_alu_rr(e, 4, ALU_AND, H_RAX, H_RCX);
+    emit_alu_rr(e, w, ALU_AND, H_RAX, H_RCX);
     t->hflags_out = true;
     t->hflags_out_narrow = size < 4;
-    emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_cc_op(t, CC_OP(CC_LOGIC8, size));
+    emit_store(e, w, CPU(cc_res), H_RAX);
+    emit_cc_op(t, alu_cc(ALU_AND, size));
 }
 
 /* Whether an ALU op is pure in the dead-flags sense: ADC/SBB read CF. */
