@@ -81,7 +81,8 @@ void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size)
      * flag of an ADD, whose carry goes into bit 8 or 16.) */
     t->hflags_out = size >= 4 || (!carry && (host == ALU_SUB || alu_logic(host)));
     t->hflags_out_narrow = size < 4;
-    emit_store(e, w, CPU(cc_res), H_RAX);
+    if (size < 8 || alu_logic(host)) /* (CC_ADD64 and CC_SUB64 redo the result) */
+        emit_store(e, w, CPU(cc_res), H_RAX);
     emit_cc_op(t, alu_cc(host, size));
 }
 
