@@ -304,6 +304,13 @@ void jit_incdec64_store(Tr *t, const FlagPend *p, const int8_t *host)
     emit_store_imm(e, 4, CPU(cc_op), CC_EAGER);
 }
 
+/* A narrower INC/DEC's slow path: its handler, then the flags eager (tr_incdec). */
+static void incdec_eager(X86Cpu *c, const X86Insn *i)
+{
+    i->handler(c, i);
+    x86_flags_sync(c);
+}
+
 /* INC/DEC (FF /0, /1) at 32 and 64 bits: CF is kept, so the guest's CF goes into the
  * host's before the host's INC/DEC, whose flags are then the guest's (eager). */
 static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
@@ -348,10 +355,14 @@ static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
         wr_size(t, size, i->rm, H_RAX);
     if (s) {
         s->resume = emit_pos(e);
-        /* The slow path's handler below 64 bits (alu.c's) leaves the lazy CC_INC or
-         * CC_DEC, not the eager flags of this path: cc_op is not known after. */
-        if (size != 8)
+        /* The handler below 64 bits (alu.c's) leaves the lazy CC_INC or CC_DEC: the
+         * slow path makes them eager as this path does, so cc_op is known after (a
+         * DEC [mem]; JNZ read eflags instead of calling x86_cond). Flags nothing
+         * reads stay as the handler left them: not known. */
+        if (size != 8 && t->dead)
             t->known_cc = -1;
+        else if (size != 8)
+            s->handler = incdec_eager;
     }
     return true;
 }

@@ -71,7 +71,7 @@ static void check_exit(Tr *t, unsigned count)
     t->exit_count[t->nexits++] = count;
 }
 
-static void call_handler(Tr *t, unsigned k)
+static void call_handler(Tr *t, unsigned k, X86Handler handler)
 {
     const X86Insn *i = &t->insns[k];
     if (t->j->calls) {
@@ -82,7 +82,7 @@ static void call_handler(Tr *t, unsigned k)
     set_eips(t, k);
     emit_mov_rr(&t->e, 8, H_RDI, H_RBX);
     emit_mov_ri64(&t->e, H_RSI, (uint64_t)(uintptr_t)i);
-    emit_call(&t->e, (const void *)i->handler);
+    emit_call(&t->e, (const void *)(handler ? handler : i->handler));
 }
 
 /* A new slow path for instruction k; jumps to it are added with jit_stub_jcc. */
@@ -96,6 +96,7 @@ Stub *jit_stub_new(Tr *t, unsigned k)
     s->nfields = 0;
     s->k = k;
     s->resume = 0;
+    s->handler = NULL;
     s->pend = t->pend; /* (as instruction k found them: only register forms defer) */
     s->hflags_cc = -1;
     return s;
@@ -604,7 +605,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     t->hflags_out = false;
     jit_rc_flush(t);
     jit_flags_flush(t);
-    call_handler(t, k);
+    call_handler(t, k, NULL);
     t->called = true;
     t->sse_ok = false;
     t->known_cc = -1;
@@ -802,7 +803,7 @@ bool jit_translate(Tr *t, bool allow_inline)
             set_eips(t, st->k);
             emit_mov_rr(e, 8, H_RDI, H_RBX);
             emit_mov_ri64(e, H_RSI, (uint64_t)(uintptr_t)i);
-            emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)i->handler);
+            emit_mov_ri64(e, H_RDX, (uint64_t)(uintptr_t)(st->handler ? st->handler : i->handler));
             emit_call(e, (const void *)t->j->slow_routine);
             check_exit(t, st->k + 1);
             if (st->hflags_cc >= 0)
@@ -813,7 +814,7 @@ bool jit_translate(Tr *t, bool allow_inline)
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_dirty & (1u << r))
                 emit_store(e, JIT_RC_W, greg_mem(JIT_RC_W, r), st->rc_host[r]);
-        call_handler(t, st->k);
+        call_handler(t, st->k, st->handler);
         check_exit(t, st->k + 1);
         for (unsigned r = 0; r < 8; r++)
             if (st->rc_host[r] >= 0)

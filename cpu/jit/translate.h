@@ -55,6 +55,7 @@ typedef struct Stub {
     uint8_t rc_dirty;
     FlagPend pend;
     int hflags_cc;            /* >= 0: the host flags of this lazy state redone before resuming */
+    X86Handler handler;       /* what the slow path calls, when not the instruction's handler */
 } Stub;
 
 /* A memory probe's second look, in way 1 of its TLB set (tr-mem.c), emitted with the
