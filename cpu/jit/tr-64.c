@@ -91,14 +91,14 @@ static void host_flags_to_ecx(JitEmit *e, uint32_t mask, bool with_of)
     emit_u8(e, 0x91);
 }
 
-/* The host's arithmetic flags as the guest's (ADD, SUB and their kin, INC/DEC, NEG
- * define all of them alike on both); logic operations clear AF (exec64.c's alu),
- * which the host leaves undefined. Clobbers RCX, RDX. */
-static void host_flags_eager(Tr *t, bool logic)
+/* The host's arithmetic flags as the guest's (ADC, SBB, INC/DEC and NEG define all
+ * of them alike on both; the logic ops, whose AF the host leaves undefined, are
+ * lazy). Clobbers RCX, RDX. */
+static void host_flags_eager(Tr *t)
 {
     if (t->dead)
         return;
-    host_flags_to_ecx(&t->e, logic ? X86_FL_ARITH & ~X86_FL_AF : X86_FL_ARITH, true);
+    host_flags_to_ecx(&t->e, X86_FL_ARITH, true);
     store_eager(t);
 }
 
@@ -244,7 +244,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         /* 64-bit ADC, SBB: eager (no lazy kind carries their CF in). */
         bt_r13(e);
         emit_alu_rr(e, 8, (unsigned)op, H_RAX, H_RCX);
-        host_flags_eager(t, false);
+        host_flags_eager(t);
     }
     if (writes) {
         if (mem && kind != 1)
@@ -348,7 +348,7 @@ static bool tr_incdec(Tr *t, unsigned k, unsigned size, bool dec)
     if (!t->dead)
         bt_r13(e);
     emit_op_rr(e, size, opc, dec, H_RAX);
-    host_flags_eager(t, false);
+    host_flags_eager(t);
     if (mem)
         emit_store(e, size, m, H_RAX);
     else
@@ -379,12 +379,7 @@ static bool tr_notneg(Tr *t, const X86Insn *i, unsigned size)
     }
     rd(t, size, H_RCX, i->rm);
     emit_mov_ri32(e, H_RAX, 0);
-    if (size < 8) {
-        jit_emit_alu_flags(t, ALU_SUB, size);
-    } else {
-        emit_alu_rr(e, 8, ALU_SUB, H_RAX, H_RCX);
-        host_flags_eager(t, false);
-    }
+    jit_emit_alu_flags(t, ALU_SUB, size); /* (64 bits: CC_SUB64) */
     wr_size(t, size, i->rm, H_RAX);
     return true;
 }

@@ -106,7 +106,6 @@ bool jit_alu_pure(unsigned aluop)
     return aluop != ALU_ADC && aluop != ALU_SBB;
 }
 
-
 /* Whether the host's flags are the guest's for a reader that needs CF (need_cf) or
  * not: the producer was the previous instruction (t->hflags), and an INC/DEC (its
  * host ADD/SUB of 1 set a CF the guest's kept) only when CF is not needed, and an 8-
@@ -696,7 +695,6 @@ static void emit_materialize(Tr *t)
         emit_patch(e, done[k], emit_pos(e));
 }
 
-/* SETcc into the low byte of r (AL-DL) and zero-extended. */
 /* Group 2 by an immediate on a 32-bit register (shift.c's shift_op): the host's
  * shift gives the result and CF; OF as the interpreter defines it for every count. */
 /* size 4, or 2 for SHL/SHR/SAR by fewer than 16 (beyond, the host's CF is undefined
