@@ -54,7 +54,9 @@ static bool needs_byte_rex(unsigned size, int r)
 void emit_op_rr(JitEmit *e, unsigned size, unsigned op, int reg, int rm)
 {
     unsigned rex = ((reg & 8) ? 4u : 0u) | ((rm & 8) ? 1u : 0u);
-    prefix_opcode(e, size, op, rex, needs_byte_rex(size, reg) || needs_byte_rex(size, rm));
+    /* MOVZX/MOVSX from a byte register: rm is a byte register whatever the size. */
+    unsigned rm_size = op == 0x0fb6 || op == 0x0fbe ? 1 : size;
+    prefix_opcode(e, size, op, rex, needs_byte_rex(size, reg) || needs_byte_rex(rm_size, rm));
     emit_u8(e, (uint8_t)(0xc0 | ((reg & 7) << 3) | (rm & 7)));
 }
 
@@ -229,7 +231,6 @@ void emit_shift_ri(JitEmit *e, unsigned size, unsigned sub, int dst, unsigned co
 void emit_movzx(JitEmit *e, unsigned from, int dst, int src)
 {
     emit_op_rr(e, 4, from == 1 ? 0x0fb6 : 0x0fb7, dst, src);
-    /* A byte source in SIL/DIL would need REX; the translator uses AL-DL only. */
 }
 
 void emit_setcc(JitEmit *e, unsigned cc, int r)

@@ -58,23 +58,20 @@ JitMem jit_greg_at(Tr *t, unsigned size, unsigned r, bool write)
     RegCache *rc = &t->rc;
     if (!rc->on)
         return jit_greg_mem(size, r);
-    /* SPL, SIL and DIL of 64-bit code (20, 22, 23 in x86_reg8's numbering) are the
-     * low bytes R12B, R14B and R15B of their homes, which REX.B names unambiguously
-     * (crc32's table loop, `mov (%rsi),%dil; ...; movzbl %dil,%edi`, used them through
-     * memory: a byte store then a wider load, which the host cannot forward). */
-    unsigned slot = size == 1 && r >= 20 && rc_home[r - 16] >= 8 ? r - 16 : r;
-    if (size == 1 && r >= 4 && slot == r) {
-        /* In memory, the register holding them written back first (small): AH-BH
-         * (4-7, bytes 1 of EAX..EBX), BPL (21: RBP's low byte would need a bare REX
-         * that the emitter's MOVZX forms leave out) and R8B-R15B (8-15: guest R8-R15
-         * have no homes). */
-        unsigned home = r >= 20 ? r - 16 : r < 8 ? (r & 3) : 8;
-        if (home < 8 && rc->host[home] >= 0)
-            rc->small |= (uint8_t)(1u << home);
+    /* SPL-DIL of 64-bit code (20-23 in x86_reg8's numbering) are the low bytes R12B,
+     * BPL, R14B and R15B of their homes (crc32's table loop, `mov (%rsi),%dil; ...;
+     * movzbl %dil,%edi`, used them through memory: a byte store then a wider load,
+     * which the host cannot forward). */
+    unsigned slot = size == 1 && r >= 20 ? r - 16 : r;
+    if (size == 1 && r >= 4 && r < 8) {
+        /* AH-BH (bytes 1 of EAX..EBX): in memory, the register holding them written
+         * back first (small). */
+        if (rc->host[r & 3] >= 0)
+            rc->small |= (uint8_t)(1u << (r & 3));
         return jit_greg_mem(size, r);
     }
     if (slot >= 8)
-        return jit_greg_mem(size, r);
+        return jit_greg_mem(size, r); /* R8-R15 (R8B-R15B too) have no homes */
     uint8_t bit = (uint8_t)(1u << slot);
     if (rc->host[slot] >= 0) {
         rc->used |= bit;
