@@ -427,19 +427,6 @@ static void shift_flags(Tr *t, unsigned op, unsigned size)
     store_eager(t);
 }
 
-/* The lazy CC_SHIFT32 state (flags.c): SF ZF PF from res, CF = bit 0 of cf, OF =
- * bit 0 of of, AF 0. */
-static void store_shift32(Tr *t, int res, int cf, int of)
-{
-    JitEmit *e = &t->e;
-    emit_store(e, 4, CPU(cc_res), res);
-    emit_store(e, 4, CPU(cc_src1), cf);
-    emit_store(e, 4, CPU(cc_src2), of);
-    if (t->known_cc != CC_SHIFT32)
-        emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
-    t->known_cc = CC_SHIFT32;
-}
-
 /* After a 32-bit SHL, SHR or SAR of RAX (RDX the original value for SHR): the result
  * to guest register rm, the flags lazy as CC_SHIFT32 (flags.c: CF = src1, OF = src2,
  * SF ZF PF from the result, AF 0), which gives exec64.c's shift for every count: OF
@@ -460,7 +447,7 @@ static void shift32_lazy(Tr *t, unsigned op, unsigned rm)
     } else {
         emit_mov_ri32(e, H_RDX, 0);
     }
-    store_shift32(t, H_RAX, H_RCX, H_RDX);
+    jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_RCX, H_RDX);
 }
 
 /* ROL/ROR/SHL/SHR/SAR of a 32- or 64-bit register by an immediate or one (exec64.c's
@@ -557,7 +544,7 @@ static bool tr_imul(Tr *t, const X86Insn *i, unsigned size)
     emit_op_rr(e, 1, 0x0f90 | HC_O, 0, H_RDX); /* SETO DL */
     emit_movzx(e, 1, H_RDX, H_RDX);
     if (size == 4) {
-        store_shift32(t, H_RAX, H_RDX, H_RDX);
+        jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_RDX, H_RDX);
         return true;
     }
     emit_test_rr(e, 8, H_RAX, H_RAX);

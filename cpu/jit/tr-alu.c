@@ -24,6 +24,17 @@ static void emit_cc_op(Tr *t, unsigned cc)
     t->known_cc = (int)cc;
 }
 
+/* The lazy CC_SHIFT16 or CC_SHIFT32 state (flags.c) from host registers: SF ZF PF
+ * from res, CF = bit 0 of cf, OF = bit 0 of of, AF 0 (shifts, IMUL's overflow). */
+void jit_store_shift_flags(Tr *t, unsigned cc, int res, int cf, int of)
+{
+    JitEmit *e = &t->e;
+    emit_store(e, 4, CPU(cc_res), res);
+    emit_store(e, 4, CPU(cc_src1), cf);
+    emit_store(e, 4, CPU(cc_src2), of);
+    emit_cc_op(t, cc);
+}
+
 /* The cc_op family (its 8-bit member) of a host ALU op (CMP computed as SUB). */
 static unsigned alu_cc_base(unsigned host)
 {
@@ -740,11 +751,7 @@ static bool tr_shift_to(Tr *t, const X86Insn *i, unsigned count, JitMem dst, uns
     } else if (!(op == 5 && count == 1)) {
         emit_mov_ri32(e, H_RDX, 0);
     }
-    emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_store(e, 4, CPU(cc_src1), H_RCX);
-    emit_store(e, 4, CPU(cc_src2), H_RDX);
-    emit_store_imm(e, 4, CPU(cc_op), size == 2 ? CC_SHIFT16 : CC_SHIFT32);
-    t->known_cc = size == 2 ? CC_SHIFT16 : CC_SHIFT32;
+    jit_store_shift_flags(t, size == 2 ? CC_SHIFT16 : CC_SHIFT32, H_RAX, H_RCX, H_RDX);
     return true;
 }
 
@@ -838,12 +845,9 @@ bool jit_tr_shift_cl(Tr *t, const X86Insn *i)
     } else if (op == 7) {
         emit_mov_ri32(e, H_RDX, 0);
     }
-    emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_store(e, 4, CPU(cc_src1), H_R13);
-    emit_store(e, 4, CPU(cc_src2), H_RDX);
-    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+    jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_R13, H_RDX);
     emit_patch(e, skip, emit_pos(e));
-    t->known_cc = -1;
+    t->known_cc = -1; /* (unchanged on the count-0 way) */
     return true;
 }
 
@@ -863,11 +867,7 @@ bool jit_tr_imul(Tr *t, const X86Insn *i)
     if (t->dead)
         return true;
     emit_setcc(e, HC_O, H_RCX);
-    emit_store(e, 4, CPU(cc_res), H_RAX);
-    emit_store(e, 4, CPU(cc_src1), H_RCX);
-    emit_store(e, 4, CPU(cc_src2), H_RCX);
-    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
-    t->known_cc = CC_SHIFT32;
+    jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_RCX, H_RCX);
     return true;
 }
 
