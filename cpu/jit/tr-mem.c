@@ -103,14 +103,6 @@ void jit_emit_tlb_offset(Tr *t)
     emit_shift_ri(e, 4, 4, H_RDX, 6); /* x sizeof(X86Tlb) */
 }
 
-/* Flags "above" when the access of size bytes at EAX crosses its page. Clobbers ECX. */
-static void emit_page_cross_test(JitEmit *e, unsigned size)
-{
-    emit_mov_rr(e, 4, H_RCX, H_RAX);
-    emit_alu_ri(e, 4, ALU_AND, H_RCX, 0xfff);
-    emit_alu_ri(e, 4, ALU_CMP, H_RCX, 0x1000 - size);
-}
-
 /* The probe's end, with EDX = the TLB index and RAX = the linear address (w bytes,
  * 4: zero-extended): the entry's whole tag is the address's page (a 32-bit address
  * never matches the entry of a 64-bit one whose low 32 bits agree) and the access
@@ -130,12 +122,12 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
     } else {
         emit_alu_rm(e, 8, ALU_ADD, H_RDX, CPU(tlb));
     }
-    /* A 32-bit address's access also stays in its page when its last byte's page is
-     * the entry's tag: the page after the first byte's has another index (x86_tlb_fill
-     * gives no fast tag to a page that shares its predecessor's), and a 64-bit LEA of
-     * the zero-extended address does not wrap to page 0. One compare instead of two. */
-    bool last = w == 4 && size > 1;
-    if (last) {
+    /* The access also stays in its page when its last byte's page is the entry's
+     * tag: the page after the first byte's has another index (x86_tlb_fill gives no
+     * fast tag to a page that shares its predecessor's; in IA-32e mode, where a
+     * 64-bit address wraps, none to page 0), and a 64-bit LEA of a zero-extended
+     * 32-bit address does not wrap. One compare instead of two. */
+    if (size > 1) {
         emit_lea(e, 8, H_RCX, jm(H_RAX, (int32_t)size - 1));
         emit_alu_ri(e, 8, ALU_AND, H_RCX, 0xfffff000u); /* (sign-extended: ~0xfff, bit 32 kept) */
     } else {
@@ -149,14 +141,9 @@ JitMem jit_emit_probe_entry(Tr *t, Stub *s, unsigned w, unsigned size, bool writ
     WayStub *way = NULL;
     if (t->nways < MAX_STUBS) {
         way = &t->ways[t->nways++];
-        *way = (WayStub){ emit_jcc_fwd(e, HC_NE), 0, (uint16_t)(s - t->stubs), (int8_t)tb, (int8_t)tx, tag, add,
-                          (uint8_t)(size > 1 && !last ? size : 0) };
+        *way = (WayStub){ emit_jcc_fwd(e, HC_NE), 0, (uint16_t)(s - t->stubs), (int8_t)tb, (int8_t)tx, tag, add };
     } else
         jit_stub_jcc(t, s, HC_NE);
-    if (size > 1 && !last) {
-        emit_page_cross_test(e, size);
-        jit_stub_jcc(t, s, HC_A);
-    }
     emit_load(e, 8, H_RSI, jmx(tb, tx, add));
     if (way)
         way->back = emit_pos(e);
@@ -175,10 +162,6 @@ void jit_emit_way_stub(Tr *t, const WayStub *w)
     emit_patch(e, w->field, emit_pos(e));
     emit_alu_rm(e, 8, ALU_CMP, H_RCX, jmx(w->base, w->index, w->tag + way1));
     jit_stub_jcc(t, s, HC_NE);
-    if (w->cross_size) {
-        emit_page_cross_test(e, w->cross_size);
-        jit_stub_jcc(t, s, HC_A);
-    }
     emit_load(e, 8, H_RSI, jmx(w->base, w->index, w->add + way1));
     emit_jmp_to(e, w->back);
 }

@@ -68,7 +68,6 @@ typedef struct WayStub {
     uint16_t stub;            /* the slow path (index in Tr.stubs) */
     int8_t base, index;
     int32_t tag, add;         /* way 0's tag and addend displacements */
-    uint8_t cross_size;       /* > 0: the access's size, whose page crossing is tested here too */
 } WayStub;
 
 /* The register cache (regcache.c): guest registers EAX..EDI held in host registers

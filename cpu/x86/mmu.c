@@ -468,10 +468,15 @@ static void page_walk(X86Cpu *c, uint64_t lin, unsigned acc, Walk *w)
 /* The translator's probe compares the page of an access's last byte with the tag of
  * its first byte's entry (cpu/jit/tr-mem.c): a page whose predecessor has the same
  * index (bits 12-19 zero, bits 20-27 zero or 80h) gets no fast tags, so that an access
- * crossing into it never matches. (Page 0 is no access's last page there.) */
-static bool tlb_fast_page(uint64_t page)
+ * crossing into it never matches. Page 0 follows the last page only for 64-bit
+ * addresses, which wrap (its index is the last page's, 0): in IA-32e mode it gets no
+ * fast tags either, outside it (real mode's vectors and BIOS data) it does. LMA
+ * changes only with CR0.PG, which flushes the TLB (x86_write_cr0). */
+static bool tlb_fast_page(const X86Cpu *c, uint64_t page)
 {
-    return page == 0 || x86_tlb_index(page - MEM_PAGE_SIZE) != x86_tlb_index(page);
+    if (page == 0)
+        return !(c->efer & X86_EFER_LMA);
+    return x86_tlb_index(page - MEM_PAGE_SIZE) != x86_tlb_index(page);
 }
 
 /* No fast tag for a non-canonical page (every access to it faults, SDM vol. 3,
@@ -539,7 +544,7 @@ X86Tlb *x86_tlb_fill(X86Cpu *c, uint64_t lin, unsigned acc)
 
     uint8_t *hr = mem_read_page(c->mem, phys);
     bool canon = page_canonical(page);
-    bool fast = canon && tlb_fast_page(page);
+    bool fast = canon && tlb_fast_page(c, page);
     e->tag_r = hr && fast ? page : TLB_INVALID;
     e->tag_x = hr && canon && (perm & TLB_PERM_X) ? page : TLB_INVALID;
     e->add_r = (uintptr_t)hr - page;
@@ -624,7 +629,7 @@ static uint64_t load_any(X86Cpu *c, uint64_t lin, unsigned size, unsigned acc)
 static void tlb_enable_write(X86Cpu *c, X86Tlb *e)
 {
     if (e->tag_w != TLB_INVALID || !(e->perm & TLB_PERM_W) || !page_canonical(e->page) ||
-        !tlb_fast_page(e->page) || !page_may_write_directly(c, e->phys))
+        !tlb_fast_page(c, e->page) || !page_may_write_directly(c, e->phys))
         return;
     uint8_t *hw = mem_write_page(c->mem, e->phys);
     if (!hw)

@@ -14,6 +14,7 @@
  * The physical pages and the registers must be what a C model of the loops computes.
  * Then a non-global 4 MiB page remapped and CR3 reloaded: the next load must see the
  * new frame (SDM vol. 3, 4.10.4.1: a CR3 write invalidates every non-global entry).
+ * Last, 64-bit code's access across the top of the address space into page 0.
  *
  * usage: tlbsets */
 #include "cpu/jit/jit.h"
@@ -390,6 +391,83 @@ static void run_remap(unsigned accel)
     vm_free(vm);
 }
 
+/* An 8-byte load and store at linear FFFFFFFF_FFFFFFFCh in 64-bit code: the address
+ * wraps (64-bit linear arithmetic), so the access's last four bytes are page 0's, and
+ * page 0's set is the last page's (index 0). A loop keeps page 0 in that set (a load
+ * from [0]) while it loads across the wrap 300 times, so the translated probe, which
+ * compares its last byte's page with its first byte's entry, must not take page 0's
+ * entry as the whole access's (x86_tlb_fill gives page 0 no fast tags in IA-32e mode:
+ * without that this fails). */
+#define TOP_FRAME 0x906000u
+#define PDPT_HI 0x35000u
+#define PD_HI 0x36000u
+#define PT_HI 0x37000u
+#define WRAP_N 300u
+#define WRAP_OUT 0x1000u /* the registers' values, stored at the end */
+static void run_wrap(unsigned accel)
+{
+    snprintf(who, sizeof(who), "%s, 64-bit wrap", accel ? "tcg" : "interp");
+    model_init();
+    Vm *vm;
+    X86Cpu *c = new_cpu(accel, MODE_64, &vm);
+    GuestMemory *m = vm_vcpu(vm)->mem;
+    uint64_t e;
+    e = PDPT_HI | 0x3;
+    mem_write(m, PDIR + 8 * 511, &e, 8);
+    e = PD_HI | 0x3;
+    mem_write(m, PDPT_HI + 8 * 511, &e, 8);
+    e = PT_HI | 0x3;
+    mem_write(m, PD_HI + 8 * 511, &e, 8);
+    e = TOP_FRAME | 0x3;
+    mem_write(m, PT_HI + 8 * 511, &e, 8);
+    uint32_t top_last = 0x89abcdefu, page0_first = 0x01234567u, page0_next = 0x76543210u;
+    mem_write(m, TOP_FRAME + 0xffc, &top_last, 4);
+    mem_write(m, 0, &page0_first, 4);
+    mem_write(m, 4, &page0_next, 4);
+    static const uint8_t head[] = {
+        0x48, 0xc7, 0xc3, 0xfc, 0xff, 0xff, 0xff, /* MOV RBX, -4 */
+        0xbe, WRAP_N & 0xff, WRAP_N >> 8, 0, 0,   /* MOV ESI, WRAP_N */
+    };
+    Code code = { .n = 0 };
+    for (unsigned k = 0; k < sizeof(head); k++)
+        put8(&code, head[k]);
+    unsigned top = code.n;
+    put8(&code, 0x48); /* MOV RCX, [0] */
+    op_abs(&code, 0x8b, ECX, 0);
+    static const uint8_t body[] = { 0x48, 0x8b, 0x03,   /* MOV RAX, [RBX] */
+                                    0x48, 0x01, 0xc7 }; /* ADD RDI, RAX */
+    for (unsigned k = 0; k < sizeof(body); k++)
+        put8(&code, body[k]);
+    loop_end(&code, top);
+    put8(&code, 0x48); /* MOV [RBX], RDI */
+    put8(&code, 0x89);
+    put8(&code, 0x3b);
+    static const unsigned out[] = { EAX, ECX, EDI }; /* (X86State has 32-bit registers) */
+    for (unsigned k = 0; k < 3; k++) {
+        put8(&code, 0x48); /* MOV [WRAP_OUT + 8k], reg */
+        op_abs(&code, 0x89, out[k], WRAP_OUT + 8 * k);
+    }
+    put8(&code, 0xf4);
+    int r = run_code(c, vm, MODE_64, &code);
+    uint64_t got[3];
+    mem_read(m, WRAP_OUT, got, sizeof(got));
+    uint64_t want = (uint64_t)page0_first << 32 | top_last;
+    check(r == X86_RUN_HALT, "halted", (uint32_t)r, X86_RUN_HALT);
+    check(got[0] == want, "RAX from across the wrap", got[0], want);
+    check(got[1] == ((uint64_t)page0_next << 32 | page0_first), "RCX from page 0", got[1],
+          (uint64_t)page0_next << 32 | page0_first);
+    uint64_t sum = want * WRAP_N;
+    check(got[2] == sum, "RDI", got[2], sum);
+    uint32_t lo, hi;
+    mem_read(m, TOP_FRAME + 0xffc, &lo, 4);
+    mem_read(m, 0, &hi, 4);
+    check(((uint64_t)hi << 32 | lo) == sum, "the store across the wrap", (uint64_t)hi << 32 | lo, sum);
+    if (accel)
+        jit_detach(c);
+    x86_cpu_free(c);
+    vm_free(vm);
+}
+
 int main(void)
 {
     for (unsigned mode = 0; mode < NMODES; mode++) {
@@ -398,6 +476,8 @@ int main(void)
     }
     run_remap(0);
     run_remap(1);
+    run_wrap(0);
+    run_wrap(1);
     if (failures)
         return 1;
     printf("ok: pages of one TLB set under interp and tcg\n");
