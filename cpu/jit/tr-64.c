@@ -168,6 +168,43 @@ bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, Jit
     return true;
 }
 
+/* A 32- or 64-bit MOV or ALU op between registers, or with an immediate, whose
+ * destination is at home (RAX..RDI): the host instruction on the home itself, which a
+ * 32-bit operation zero-extends as the guest's does (the ALU op's lazy flags as
+ * jit_alu_on_home stores them). Before, each went through EAX and ECX: four
+ * instructions for `and $-2, %edx`. False: not at home (nothing emitted), TEST, or
+ * 64-bit ADC/SBB (eager flags). */
+static bool binop_home(Tr *t, unsigned k, int op, unsigned kind, unsigned size, unsigned dst)
+{
+    JitEmit *e = &t->e;
+    const X86Insn *i = &t->insns[k];
+    if (op == -2 || (size == 8 && (op == ALU_ADC || op == ALU_SBB)))
+        return false;
+    JitMem d = op == ALU_CMP ? gread(t, 8, dst) : greg(t, 8, dst);
+    if (!d.direct)
+        return false;
+    int src = H_NONE;
+    if (kind != 2) {
+        JitMem m = gread(t, size, kind == 1 ? i->rm : i->reg);
+        if (op == -1) {
+            emit_load(e, size, d.base, m); /* (a register move if at home) */
+            return true;
+        }
+        src = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, size, H_RCX, m);
+    } else if (op == -1) {
+        if (size == 8)
+            emit_store_imm(e, 8, d, i->imm);
+        else
+            emit_mov_ri32(e, d.base, i->imm);
+        return true;
+    }
+    jit_alu_on_home(t, k, (unsigned)op, size, d.base, src, i->imm, (int)dst,
+                    kind == 2 ? -1 : (int)(kind == 1 ? i->rm : i->reg));
+    return true;
+}
+
 /* ALU ops, TEST and MOV at 32 and 64 bits. kind: 0 E,G  1 G,E  2 E,imm. op: an ALU
  * op, -1 MOV, -2 TEST. rm: the E register when it is one (RAX for the rAX, imm
  * forms). */
@@ -195,6 +232,8 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         }
     }
     unsigned dst = kind == 1 ? i->reg : rm; /* (a register destination) */
+    if (!mem && size >= 4 && binop_home(t, k, op, kind, size, dst))
+        return true;
     if (mov) {
         if (kind == 2) {
             if (mem)
@@ -909,11 +948,16 @@ bool jit_tr64(Tr *t, unsigned k)
             emit_store_imm(e, 2, greg(t, 2, i->reg), i->imm & 0xffff);
             return true;
         }
-        if (i->flags & X86_INSN_IMM64)
-            emit_mov_ri64(e, H_RCX, x86_insn_imm64(i));
-        else
-            emit_mov_ri32(e, H_RCX, i->imm);
-        wr(t, i->reg, H_RCX);
+        {
+            JitMem d = greg(t, 8, i->reg); /* (straight into the home when it has one) */
+            int h = d.direct ? d.base : H_RCX;
+            if (i->flags & X86_INSN_IMM64)
+                emit_mov_ri64(e, h, x86_insn_imm64(i));
+            else
+                emit_mov_ri32(e, h, i->imm);
+            if (!d.direct)
+                wr(t, i->reg, H_RCX);
+        }
         return true;
     case 0x8d:
         if (!mem || !(mask & IN_LEA) || !ea64(t, k))

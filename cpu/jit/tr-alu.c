@@ -321,16 +321,17 @@ static bool alu_defer(Tr *t, unsigned k, unsigned op, int gd, int gs, uint32_t v
     return true;
 }
 
-/* The host op on home rd with source register src (H_NONE: the immediate v), the
- * lazy flags stored from both unless dead or deferred (gd, gs: the guest registers
+/* The host op at size (4, or 8 in 64-bit code) on home rd with source register src
+ * (H_NONE: the immediate v, sign-extended at 8), the lazy flags stored from both as
+ * jit_emit_alu_flags stores them unless dead or deferred (gd, gs: the guest registers
  * of rd and src, gs -1 for the immediate, -2 for a value of no register); CMP
- * computes its result in EAX. */
-static void alu_on_home(Tr *t, unsigned k, unsigned op, int rd, int src, uint32_t v, int gd, int gs)
+ * computes its result in EAX. Not ADC/SBB at 8 (their flags are eager there). */
+void jit_alu_on_home(Tr *t, unsigned k, unsigned op, unsigned size, int rd, int src, uint32_t v, int gd, int gs)
 {
     JitEmit *e = &t->e;
     bool carry = op == ALU_ADC || op == ALU_SBB, cmp = op == ALU_CMP;
     int dst = rd;
-    if (!t->dead && gs != -2 && alu_defer(t, k, op, gd, gs, v)) {
+    if (!t->dead && gs != -2 && size == 4 && alu_defer(t, k, op, gd, gs, v)) {
         if (!cmp) {
             if (src == H_NONE)
                 emit_alu_ri(e, 4, op, rd, v);
@@ -342,14 +343,14 @@ static void alu_on_home(Tr *t, unsigned k, unsigned op, int rd, int src, uint32_
     }
     if (!t->dead) {
         if (!alu_logic(op)) {
-            emit_store(e, 4, CPU(cc_src1), rd);
+            emit_store(e, size, CPU(cc_src1), rd);
             if (src == H_NONE)
-                emit_store_imm(e, 4, CPU(cc_src2), v);
+                emit_store_imm(e, size, CPU(cc_src2), v);
             else
-                emit_store(e, 4, CPU(cc_src2), src);
+                emit_store(e, size, CPU(cc_src2), src);
         }
         if (cmp) {
-            emit_mov_rr(e, 4, H_RAX, rd);
+            emit_mov_rr(e, size, H_RAX, rd);
             dst = H_RAX;
         }
     } else if (cmp) {
@@ -359,14 +360,15 @@ static void alu_on_home(Tr *t, unsigned k, unsigned op, int rd, int src, uint32_
         emit_bt_r13(e); /* CF in: jit_emit_cf_to_r13 ran before the operands */
     unsigned host = cmp ? ALU_SUB : op;
     if (src == H_NONE)
-        emit_alu_ri(e, 4, host, dst, v);
+        emit_alu_ri(e, size, host, dst, v);
     else
-        emit_alu_rr(e, 4, host, dst, src);
+        emit_alu_rr(e, size, host, dst, src);
     if (t->dead)
         return;
     t->hflags_out = true; /* (only moves follow) */
-    emit_store(e, 4, CPU(cc_res), dst);
-    emit_cc_op(t, CC_OP(alu_cc_base(host), 4));
+    if (size < 8 || alu_logic(host)) /* (CC_ADD64 and CC_SUB64 redo the result) */
+        emit_store(e, size, CPU(cc_res), dst);
+    emit_cc_op(t, alu_cc(host, size));
 }
 
 /* A 32-bit ALU op or CMP on a register its home holds: the host instruction on the
@@ -392,7 +394,7 @@ static bool alu_home(Tr *t, const X86Insn *i, unsigned op, unsigned kind, unsign
         else
             emit_load(e, 4, H_RCX, m);
     }
-    alu_on_home(t, (unsigned)(i - t->insns), op, d.base, src, i->imm, (int)dst,
+    jit_alu_on_home(t, (unsigned)(i - t->insns), op, 4, d.base, src, i->imm, (int)dst,
                 kind == 2 ? -1 : (int)(kind == 1 ? i->rm : i->reg));
     return true;
 }
@@ -463,7 +465,7 @@ bool jit_tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size)
         } else if (size == 4 && (cmp ? gread(t, 4, i->reg) : greg(t, 4, i->reg)).direct) {
             /* reg op= [mem] (CMP reg, [mem]) on the home (alu_home) */
             emit_load(e, 4, H_RCX, m);
-            alu_on_home(t, k, (unsigned)op, gread(t, 4, i->reg).base, H_RCX, 0, (int)i->reg, -2);
+            jit_alu_on_home(t, k, (unsigned)op, 4, gread(t, 4, i->reg).base, H_RCX, 0, (int)i->reg, -2);
         } else {
             emit_load(e, size, H_RCX, m);
             emit_load(e, size, H_RAX, greg(t, size, i->reg));

@@ -353,12 +353,14 @@ void jit_emit_way_stub(Tr *t, const WayStub *w);
 bool jit_tr_mov_moffs(Tr *t, unsigned k);
 bool jit_tr_cmov_mem(Tr *t, unsigned k);
 
-/* tr-alu.c: the lazy flags of RAX op RCX / RAX & RCX (1-8 bytes) and of a shift
+/* tr-alu.c: the lazy flags of RAX op RCX / RAX & RCX (1-8 bytes), an ALU op on a
+ * home with its lazy flags, and those of a shift
  * (CC_SHIFT16/32 from three host registers); the guest's CF into R13D; the host
  * condition code that tests guest condition cc; whether an ALU op is pure for the
  * dead-flags pass (ADC/SBB read CF); CF and OF of a rotate's result in RAX; the
  * arithmetic forms (false: not inline). */
 void jit_emit_alu_flags(Tr *t, unsigned aluop, unsigned size);
+void jit_alu_on_home(Tr *t, unsigned k, unsigned op, unsigned size, int rd, int src, uint32_t v, int gd, int gs);
 void jit_store_shift_flags(Tr *t, unsigned cc, int res, int cf, int of);
 /* Stores the deferred lazy flags (t->pend) now, on the main path; and those of p
  * with the guest registers where host says (a stub's register cache). */
