@@ -298,10 +298,29 @@ bool jit_pend_keeps(const Tr *t, const FlagPend *p, unsigned k)
     return (w < 0 || (w != p->r && w != p->s)) && (w2 < 0 || (w2 != p->r && w2 != p->s));
 }
 
+/* An ALU op or TEST with a memory operand (not ADC/SBB, not LOCK): its inline form
+ * leaves its flags unstored when they are dead (jit_emit_alu_flags), and its slow
+ * path's handler stores them as always; *writes: all arithmetic flags. */
+static bool mem_alu(const X86Insn *i, uint32_t *writes)
+{
+    unsigned op = i->opcode;
+    *writes = X86_FL_ARITH;
+    if (!(i->pfx & X86_PFX_MEM) || (i->pfx & X86_PFX_LOCK) || i->handler == x86_handle_ud ||
+        i->handler == x86_handle_cross || (i->flags & X86_INSN_END_BLOCK))
+        return false;
+    if (op < 0x40 && (op & 7) < 4)
+        return jit_alu_pure(op >> 3);
+    if (op == 0x80 || op == 0x81 || op == 0x83)
+        return jit_alu_pure(i->reg);
+    return op == 0x84 || op == 0x85;
+}
+
 /* Backwards over the block: an instruction's flags are dead when later inline code
  * overwrites them all before anything can read them. Everything that is not pure
  * inline code (a handler, a slow path that may fault, the block's end) reads all:
- * a fault must see the flags of its instruction exactly. */
+ * a fault must see the flags of its instruction exactly. An ALU op on memory may
+ * fault, so the flags before it stay live, but its own are dead like a pure one's
+ * (a fault in it happens before it writes them). */
 static void flag_liveness(Tr *t)
 {
     uint32_t live = X86_FL_ARITH;
@@ -309,7 +328,8 @@ static void flag_liveness(Tr *t)
         uint32_t w;
         unsigned mask = t->j->inline_mask;
         bool pure = (mask & IN_DEADFLAGS) && inline_pure(&t->insns[k], mask, t->w64, &w);
-        t->deadv[k] = pure && w && !(w & live);
+        bool own = pure || ((mask & IN_DEADFLAGS) && mem_alu(&t->insns[k], &w));
+        t->deadv[k] = own && w && !(w & live);
         t->livev[k] = live;
         if (!pure)
             live = X86_FL_ARITH;
@@ -770,6 +790,9 @@ bool jit_translate(Tr *t, bool allow_inline)
             memcpy(t->stubs[s].rc_host, rc->host, sizeof(rc->host));
             t->stubs[s].rc_dirty = rc->dirty;
         }
+        /* Dead flags left cc_op as it was, but a slow path's handler stored its own. */
+        if (t->dead && t->nstubs > m.nstubs)
+            t->known_cc = -1;
         /* An ALU op replaced the deferred flags (its slow path, if any, stores them). */
         if (replaces && t->pend.kind && t->pend.k != k)
             t->pend.kind = PEND_NONE;
