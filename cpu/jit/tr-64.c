@@ -168,20 +168,21 @@ bool jit_emit_probe64(Tr *t, Stub *s, unsigned k, unsigned size, bool write, Jit
     return true;
 }
 
-/* A 32- or 64-bit MOV or ALU op between registers, or with an immediate, whose
- * destination is at home (RAX..RDI): the host instruction on the home itself, which a
- * 32-bit operation zero-extends as the guest's does (the ALU op's lazy flags as
- * jit_alu_on_home stores them). Before, each went through EAX and ECX: four
- * instructions for `and $-2, %edx`. False: not at home (nothing emitted), TEST, or
- * 64-bit ADC/SBB (eager flags). */
-static bool binop_home(Tr *t, unsigned k, int op, unsigned kind, unsigned size, unsigned dst)
+/* A 32- or 64-bit MOV or ALU op between registers, or with an immediate. At home
+ * (RAX..RDI) the destination is worked on in place, which a 32-bit host operation
+ * zero-extends as the guest's does; R8-R15 in RAX, loaded and stored whole. The ALU
+ * op's lazy flags as jit_alu_on_home stores them. Before, each went through EAX and
+ * ECX: four instructions for `and $-2, %edx`. False: TEST or 64-bit ADC/SBB (eager
+ * flags), or a MOV to a register not at home (nothing emitted). */
+static bool binop_reg(Tr *t, unsigned k, int op, unsigned kind, unsigned size, unsigned dst)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
+    bool cmp = op == ALU_CMP;
     if (op == -2 || (size == 8 && (op == ALU_ADC || op == ALU_SBB)))
         return false;
-    JitMem d = op == ALU_CMP ? gread(t, 8, dst) : greg(t, 8, dst);
-    if (!d.direct)
+    JitMem d = cmp ? gread(t, 8, dst) : greg(t, 8, dst);
+    if (!d.direct && op == -1)
         return false;
     int src = H_NONE;
     if (kind != 2) {
@@ -200,8 +201,13 @@ static bool binop_home(Tr *t, unsigned k, int op, unsigned kind, unsigned size, 
             emit_mov_ri32(e, d.base, i->imm);
         return true;
     }
-    jit_alu_on_home(t, k, (unsigned)op, size, d.base, src, i->imm, (int)dst,
+    int h = d.direct ? d.base : H_RAX;
+    if (!d.direct)
+        emit_load(e, size, H_RAX, d);
+    jit_alu_on_home(t, k, (unsigned)op, size, h, src, i->imm, (int)dst,
                     kind == 2 ? -1 : (int)(kind == 1 ? i->rm : i->reg));
+    if (!d.direct && !cmp)
+        emit_store(e, 8, d, H_RAX); /* (a 32-bit result zero-extended) */
     return true;
 }
 
@@ -232,7 +238,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
         }
     }
     unsigned dst = kind == 1 ? i->reg : rm; /* (a register destination) */
-    if (!mem && size >= 4 && binop_home(t, k, op, kind, size, dst))
+    if (!mem && size >= 4 && binop_reg(t, k, op, kind, size, dst))
         return true;
     if (mov) {
         if (kind == 2) {

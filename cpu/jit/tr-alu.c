@@ -325,7 +325,8 @@ static bool alu_defer(Tr *t, unsigned k, unsigned op, int gd, int gs, uint32_t v
  * (H_NONE: the immediate v, sign-extended at 8), the lazy flags stored from both as
  * jit_emit_alu_flags stores them unless dead or deferred (gd, gs: the guest registers
  * of rd and src, gs -1 for the immediate, -2 for a value of no register); CMP
- * computes its result in EAX. Not ADC/SBB at 8 (their flags are eager there). */
+ * computes its result in EAX (rd may be RAX itself). Not ADC/SBB at 8 (their flags
+ * are eager there). */
 void jit_alu_on_home(Tr *t, unsigned k, unsigned op, unsigned size, int rd, int src, uint32_t v, int gd, int gs)
 {
     JitEmit *e = &t->e;
@@ -350,7 +351,8 @@ void jit_alu_on_home(Tr *t, unsigned k, unsigned op, unsigned size, int rd, int 
                 emit_store(e, size, CPU(cc_src2), src);
         }
         if (cmp) {
-            emit_mov_rr(e, size, H_RAX, rd);
+            if (rd != H_RAX)
+                emit_mov_rr(e, size, H_RAX, rd);
             dst = H_RAX;
         }
     } else if (cmp) {
