@@ -141,6 +141,27 @@ static bool ea64(Tr *t, unsigned k)
     return true;
 }
 
+/* LEA into a destination at home, computed there by the host's LEA: its 32-bit
+ * form gives the low half of the address zero-extended, which is the guest's result
+ * at operand size 4 and, with 32-bit addresses, at 8 too (SDM vol. 2, LEA). Not
+ * RIP-relative or without a register (ea64's). False: nothing emitted. */
+static bool lea_home(Tr *t, unsigned k, unsigned size)
+{
+    const X86Insn *i = &t->insns[k];
+    bool b = i->base != R_ZERO, x = i->index != R_ZERO;
+    if ((i->flags & X86_INSN_RIPREL) || (!b && !x))
+        return false;
+    JitMem d = greg(t, 8, i->reg);
+    if (!d.direct)
+        return false;
+    int hb, hx;
+    t->hflags = false;
+    jit_emit_ea_regs(t, i, 8, &hb, &hx);
+    unsigned w = size == 8 && (i->flags & X86_INSN_AD64) ? 8 : 4;
+    emit_lea(&t->e, w, d.base, (JitMem){ hb, hx, x ? i->scale : 0, (int32_t)i->disp });
+    return true;
+}
+
 /* The inline probe for 64-bit code with RAX = the offset in segment segno: only FS
  * and GS have a base and no segment checks apply (SDM vol. 3, 3.2.4); the TLB entry
  * of the current privilege must map the whole access (its tag is the whole 64-bit
@@ -966,7 +987,11 @@ bool jit_tr64(Tr *t, unsigned k)
         }
         return true;
     case 0x8d:
-        if (!mem || !(mask & IN_LEA) || !ea64(t, k))
+        if (!mem || !(mask & IN_LEA))
+            return false;
+        if (size >= 4 && lea_home(t, k, size))
+            return true;
+        if (!ea64(t, k))
             return false;
         if (size == 4)
             emit_mov_rr(e, 4, H_RAX, H_RAX); /* (the low half, zero-extended) */
