@@ -534,6 +534,13 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         jit_emit_helper(t, (const void *)sync_flags);
     }
+    JitMem d = greg(t, 8, i->rm);
+    if (t->dead && d.direct) {
+        /* On the home (a 32-bit shift zero-extends it). */
+        emit_op_rr(e, size, 0xc1, (int)op, d.base);
+        emit_u8(e, (uint8_t)count);
+        return true;
+    }
     rd(t, size, H_RAX, i->rm);
     if (!t->dead && op == 5)
         emit_mov_rr(e, 8, H_RDX, H_RAX);
@@ -596,6 +603,19 @@ static bool tr_imul(Tr *t, const X86Insn *i, unsigned size)
     JitEmit *e = &t->e;
     if (i->pfx & X86_PFX_MEM)
         return false;
+    JitMem d = greg(t, 8, i->reg);
+    if (d.direct && (t->dead || size == 4)) {
+        /* On the destination's home (a 32-bit IMUL zero-extends it). */
+        emit_op_rm(e, size, i->opcode == 0x0faf ? 0x0faf : 0x69, d.base, gread(t, size, i->rm));
+        if (i->opcode != 0x0faf)
+            emit_u32(e, i->imm);
+        if (t->dead)
+            return true;
+        emit_op_rr(e, 1, 0x0f90 | HC_O, 0, H_RDX); /* SETO DL */
+        emit_movzx(e, 1, H_RDX, H_RDX);
+        jit_store_shift_flags(t, CC_SHIFT32, d.base, H_RDX, H_RDX);
+        return true;
+    }
     rd(t, size, H_RAX, i->rm);
     if (i->opcode == 0x0faf) {
         rd(t, size, H_RCX, i->reg);
