@@ -493,19 +493,21 @@ static void shift_flags(Tr *t, unsigned op, unsigned size)
     store_eager(t);
 }
 
-/* After a 32-bit SHL, SHR or SAR of RAX (RDX the original value for SHR): the result
- * to guest register rm, the flags lazy as CC_SHIFT32 (flags.c: CF = src1, OF = src2,
+/* After a 32-bit SHL, SHR or SAR of host register res, RAX or guest register rm's home
+ * (RDX the original value for SHR): a result in RAX to rm, the flags lazy as
+ * CC_SHIFT32 (flags.c: CF = src1, OF = src2,
  * SF ZF PF from the result, AF 0), which gives exec64.c's shift for every count: OF
  * the result's MSB xor CF (SHL), the original MSB (SHR), 0 (SAR). Four stores, where
  * shift_flags rewrites eflags by two read-modify-writes: a chain through memory from
  * one pass of a loop to the next (crc32's `shr $8,%eax`). Clobbers RCX, RDX. */
-static void shift32_lazy(Tr *t, unsigned op, unsigned rm)
+static void shift32_lazy(Tr *t, unsigned op, unsigned rm, int res)
 {
     JitEmit *e = &t->e;
     emit_setcc(e, HC_B, H_RCX);
-    wr(t, rm, H_RAX); /* (a move: the flags stay) */
+    if (res == H_RAX)
+        wr(t, rm, H_RAX); /* (a move: the flags stay) */
     if (op == 4) {
-        emit_mov_rr(e, 4, H_RDX, H_RAX);
+        emit_mov_rr(e, 4, H_RDX, res);
         emit_shift_ri(e, 4, 5, H_RDX, 31);
         emit_alu_rr(e, 4, ALU_XOR, H_RDX, H_RCX);
     } else if (op == 5) {
@@ -513,7 +515,7 @@ static void shift32_lazy(Tr *t, unsigned op, unsigned rm)
     } else {
         emit_mov_ri32(e, H_RDX, 0);
     }
-    jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_RCX, H_RDX);
+    jit_store_shift_flags(t, CC_SHIFT32, res, H_RCX, H_RDX);
 }
 
 /* ROL/ROR/SHL/SHR/SAR of a 32- or 64-bit register by an immediate or one (exec64.c's
@@ -535,10 +537,15 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
         jit_emit_helper(t, (const void *)sync_flags);
     }
     JitMem d = greg(t, 8, i->rm);
-    if (t->dead && d.direct) {
+    bool lazy = !t->dead && size == 4 && op >= 4;
+    if (d.direct && (t->dead || lazy)) {
         /* On the home (a 32-bit shift zero-extends it). */
+        if (lazy && op == 5)
+            emit_mov_rr(e, 4, H_RDX, d.base);
         emit_op_rr(e, size, 0xc1, (int)op, d.base);
         emit_u8(e, (uint8_t)count);
+        if (lazy)
+            shift32_lazy(t, op, i->rm, d.base);
         return true;
     }
     rd(t, size, H_RAX, i->rm);
@@ -546,8 +553,8 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
         emit_mov_rr(e, 8, H_RDX, H_RAX);
     emit_op_rr(e, size, 0xc1, (int)op, H_RAX);
     emit_u8(e, (uint8_t)count);
-    if (!t->dead && size == 4 && op >= 4) {
-        shift32_lazy(t, op, i->rm);
+    if (lazy) {
+        shift32_lazy(t, op, i->rm, H_RAX);
         return true;
     }
     wr(t, i->rm, H_RAX); /* (a move: the flags stay) */
