@@ -253,6 +253,22 @@ static X86Cpu *new_cpu(unsigned accel, unsigned mode, Vm **vmp)
     return c;
 }
 
+/* A run named what (in failures: "tcg, what"): the model reset, a new CPU. */
+static X86Cpu *run_begin(unsigned accel, unsigned mode, const char *what, Vm **vmp)
+{
+    snprintf(who, sizeof(who), "%s, %s", accel ? "tcg" : "interp", what);
+    model_init();
+    return new_cpu(accel, mode, vmp);
+}
+
+static void run_end(X86Cpu *c, Vm *vm, unsigned accel)
+{
+    if (accel)
+        jit_detach(c);
+    x86_cpu_free(c);
+    vm_free(vm);
+}
+
 /* Runs the code from CODE with every register 0; the run's result. */
 static int run_code(X86Cpu *c, Vm *vm, unsigned mode, const Code *code)
 {
@@ -300,10 +316,10 @@ static void check_pages(Vm *vm, const char *what)
 
 static void run(unsigned accel, unsigned mode)
 {
-    snprintf(who, sizeof(who), "%s, %s code", accel ? "tcg" : "interp", mode_name[mode]);
-    model_init();
+    char what[24];
+    snprintf(what, sizeof(what), "%s code", mode_name[mode]);
     Vm *vm;
-    X86Cpu *c = new_cpu(accel, mode, &vm);
+    X86Cpu *c = run_begin(accel, mode, what, &vm);
 
     Code code = { .n = 0 };
     code_loop1(&code);
@@ -344,10 +360,7 @@ static void run(unsigned accel, unsigned mode)
     check(st.regs[X86_ESI] == 0, "loop 2: ESI", st.regs[X86_ESI], 0);
     check_pages(vm, "loop 2");
 
-    if (accel)
-        jit_detach(c);
-    x86_cpu_free(c);
-    vm_free(vm);
+    run_end(c, vm, accel);
 }
 
 /* Loads from linear 00800000h+10h through a 4 MiB page (PDE 2, no G bit) mapped to
@@ -357,10 +370,8 @@ static void run(unsigned accel, unsigned mode)
 #define REMAP_NEW 0xc00000u
 static void run_remap(unsigned accel)
 {
-    snprintf(who, sizeof(who), "%s, large page remap", accel ? "tcg" : "interp");
-    model_init();
     Vm *vm;
-    X86Cpu *c = new_cpu(accel, MODE_32, &vm);
+    X86Cpu *c = run_begin(accel, MODE_32, "large page remap", &vm);
     GuestMemory *m = vm_vcpu(vm)->mem;
     uint32_t pde = REMAP_OLD | 0x83, old_v = 0x01234567, new_v = 0x89abcdef;
     mem_write(m, PDIR + 4 * (REMAP_LIN >> 22), &pde, 4);
@@ -385,10 +396,7 @@ static void run_remap(unsigned accel)
         mem_write(m, PDIR + 4 * (REMAP_LIN >> 22), &pde, 4);
         code.n = 0;
     }
-    if (accel)
-        jit_detach(c);
-    x86_cpu_free(c);
-    vm_free(vm);
+    run_end(c, vm, accel);
 }
 
 /* An 8-byte load and store at linear FFFFFFFF_FFFFFFFCh in 64-bit code: the address
@@ -406,10 +414,8 @@ static void run_remap(unsigned accel)
 #define WRAP_OUT 0x1000u /* the registers' values, stored at the end */
 static void run_wrap(unsigned accel)
 {
-    snprintf(who, sizeof(who), "%s, 64-bit wrap", accel ? "tcg" : "interp");
-    model_init();
     Vm *vm;
-    X86Cpu *c = new_cpu(accel, MODE_64, &vm);
+    X86Cpu *c = run_begin(accel, MODE_64, "64-bit wrap", &vm);
     GuestMemory *m = vm_vcpu(vm)->mem;
     uint64_t e;
     e = PDPT_HI | 0x3;
@@ -462,10 +468,7 @@ static void run_wrap(unsigned accel)
     mem_read(m, TOP_FRAME + 0xffc, &lo, 4);
     mem_read(m, 0, &hi, 4);
     check(((uint64_t)hi << 32 | lo) == sum, "the store across the wrap", (uint64_t)hi << 32 | lo, sum);
-    if (accel)
-        jit_detach(c);
-    x86_cpu_free(c);
-    vm_free(vm);
+    run_end(c, vm, accel);
 }
 
 int main(void)
