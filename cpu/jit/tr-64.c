@@ -111,55 +111,41 @@ static void imm_to_rcx(JitEmit *e, unsigned size, uint32_t imm)
         emit_mov_ri32(e, H_RCX, imm & mask_size(size));
 }
 
-/* RAX = the effective address of instruction k's memory operand: RIP-relative (the
- * next instruction's RIP + disp), or base + index * scale + disp in 64 bits, or in 32
- * bits zero-extended with 67h. Clobbers RCX. False: a RIP-relative displacement
- * the host's LEA cannot add in one step (the instruction then calls its handler). */
-static bool ea64(Tr *t, unsigned k)
+/* Host register dst = the effective address of instruction k's memory operand,
+ * w bytes of it (the address size, or 4 for LEA's 32-bit results: the low half
+ * zero-extended): RIP-relative (the next instruction's RIP + disp), or base + index
+ * * scale + disp in 64 bits, or in 32 bits zero-extended with 67h. Clobbers RAX and
+ * RCX (a base or index not at home). False: a RIP-relative displacement the host's
+ * LEA cannot add in one step (the instruction then calls its handler). */
+static bool ea64_to(Tr *t, unsigned k, int dst, unsigned w)
 {
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
-    unsigned as = (i->flags & X86_INSN_AD64) ? 8 : 4;
     int32_t disp = (int32_t)i->disp;
     t->hflags = false;
     if (i->flags & X86_INSN_RIPREL) {
         int64_t d = (int64_t)t->off[k + 1] + disp;
         if (d < INT32_MIN || d > INT32_MAX)
             return false;
-        eip_to_reg_w(t, as, H_RAX, (int32_t)d);
+        eip_to_reg_w(t, w, dst, (int32_t)d);
         return true;
     }
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int hb, hx;
     jit_emit_ea_regs(t, i, 8, &hb, &hx);
     if (b || x)
-        emit_lea(e, as, H_RAX, (JitMem){ hb, hx, x ? i->scale : 0, disp });
-    else if (as == 8)
-        emit_mov_ri64(e, H_RAX, (uint64_t)(int64_t)disp);
+        emit_lea(e, w, dst, (JitMem){ hb, hx, x ? i->scale : 0, disp });
+    else if (w == 8)
+        emit_mov_ri64(e, dst, (uint64_t)(int64_t)disp);
     else
-        emit_mov_ri32(e, H_RAX, (uint32_t)disp);
+        emit_mov_ri32(e, dst, (uint32_t)disp);
     return true;
 }
 
-/* LEA into a destination at home, computed there by the host's LEA: its 32-bit
- * form gives the low half of the address zero-extended, which is the guest's result
- * at operand size 4 and, with 32-bit addresses, at 8 too (SDM vol. 2, LEA). Not
- * RIP-relative or without a register (ea64's). False: nothing emitted. */
-static bool lea_home(Tr *t, unsigned k, unsigned size)
+/* RAX = the effective address at the address size (ea64_to). */
+static bool ea64(Tr *t, unsigned k)
 {
-    const X86Insn *i = &t->insns[k];
-    bool b = i->base != R_ZERO, x = i->index != R_ZERO;
-    if ((i->flags & X86_INSN_RIPREL) || (!b && !x))
-        return false;
-    JitMem d = greg(t, 8, i->reg);
-    if (!d.direct)
-        return false;
-    int hb, hx;
-    t->hflags = false;
-    jit_emit_ea_regs(t, i, 8, &hb, &hx);
-    unsigned w = size == 8 && (i->flags & X86_INSN_AD64) ? 8 : 4;
-    emit_lea(&t->e, w, d.base, (JitMem){ hb, hx, x ? i->scale : 0, (int32_t)i->disp });
-    return true;
+    return ea64_to(t, k, H_RAX, (t->insns[k].flags & X86_INSN_AD64) ? 8 : 4);
 }
 
 /* The inline probe for 64-bit code with RAX = the offset in segment segno: only FS
@@ -1013,17 +999,18 @@ bool jit_tr64(Tr *t, unsigned k)
                 wr(t, i->reg, H_RCX);
         }
         return true;
-    case 0x8d:
+    case 0x8d: {
         if (!mem || !(mask & IN_LEA))
             return false;
-        if (size >= 4 && lea_home(t, k, size))
-            return true;
-        if (!ea64(t, k))
+        /* 32 bits wide but for a 64-bit result of a 64-bit address (SDM vol. 2, LEA),
+         * straight into a 32- or 64-bit destination at home. */
+        JitMem d = size >= 4 ? greg(t, 8, i->reg) : (JitMem){ 0 };
+        if (!ea64_to(t, k, d.direct ? d.base : H_RAX, size == 8 && (i->flags & X86_INSN_AD64) ? 8 : 4))
             return false;
-        if (size == 4)
-            emit_mov_rr(e, 4, H_RAX, H_RAX); /* (the low half, zero-extended) */
-        wr_size(t, size, i->reg, H_RAX);
+        if (!d.direct)
+            wr_size(t, size, i->reg, H_RAX);
         return true;
+    }
     case 0xfe: case 0xff:
         return i->reg <= 1 && (mask & IN_INCDEC) && tr_incdec(t, k, bsize, i->reg == 1);
     case 0xf6: case 0xf7:
