@@ -479,19 +479,17 @@ static void shift_flags(Tr *t, unsigned op, unsigned size)
     store_eager(t);
 }
 
-/* After a 32-bit SHL, SHR or SAR of host register res, RAX or guest register rm's home
- * (RDX the original value for SHR): a result in RAX to rm, the flags lazy as
- * CC_SHIFT32 (flags.c: CF = src1, OF = src2,
+/* After a 32-bit SHL, SHR or SAR of host register res (RDX the original value for
+ * SHR), with only moves since: the flags lazy as CC_SHIFT32 (flags.c: CF = src1,
+ * OF = src2,
  * SF ZF PF from the result, AF 0), which gives exec64.c's shift for every count: OF
  * the result's MSB xor CF (SHL), the original MSB (SHR), 0 (SAR). Four stores, where
  * shift_flags rewrites eflags by two read-modify-writes: a chain through memory from
  * one pass of a loop to the next (crc32's `shr $8,%eax`). Clobbers RCX, RDX. */
-static void shift32_lazy(Tr *t, unsigned op, unsigned rm, int res)
+static void shift32_lazy(Tr *t, unsigned op, int res)
 {
     JitEmit *e = &t->e;
     emit_setcc(e, HC_B, H_RCX);
-    if (res == H_RAX)
-        wr(t, rm, H_RAX); /* (a move: the flags stay) */
     if (op == 4) {
         emit_mov_rr(e, 4, H_RDX, res);
         emit_shift_ri(e, 4, 5, H_RDX, 31);
@@ -522,29 +520,22 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
         emit_mov_rr(e, 8, H_RDI, H_RBX);
         jit_emit_helper(t, (const void *)sync_flags);
     }
-    JitMem d = greg(t, 8, i->rm);
+    /* On the register's home when its flags are dead or lazy (a 32-bit shift
+     * zero-extends it), else on a copy in RAX. */
     bool lazy = !t->dead && size == 4 && op >= 4;
-    if (d.direct && (t->dead || lazy)) {
-        /* On the home (a 32-bit shift zero-extends it). */
-        if (lazy && op == 5)
-            emit_mov_rr(e, 4, H_RDX, d.base);
-        emit_op_rr(e, size, 0xc1, (int)op, d.base);
-        emit_u8(e, (uint8_t)count);
-        if (lazy)
-            shift32_lazy(t, op, i->rm, d.base);
-        return true;
-    }
-    rd(t, size, H_RAX, i->rm);
+    JitMem d = greg(t, 8, i->rm);
+    int h = d.direct && (t->dead || lazy) ? d.base : H_RAX;
+    if (h == H_RAX)
+        rd(t, size, H_RAX, i->rm);
     if (!t->dead && op == 5)
-        emit_mov_rr(e, 8, H_RDX, H_RAX);
-    emit_op_rr(e, size, 0xc1, (int)op, H_RAX);
+        emit_mov_rr(e, 8, H_RDX, h);
+    emit_op_rr(e, size, 0xc1, (int)op, h);
     emit_u8(e, (uint8_t)count);
-    if (lazy) {
-        shift32_lazy(t, op, i->rm, H_RAX);
-        return true;
-    }
-    wr(t, i->rm, H_RAX); /* (a move: the flags stay) */
-    if (!t->dead)
+    if (h == H_RAX)
+        wr(t, i->rm, H_RAX); /* (a move: the flags stay) */
+    if (lazy)
+        shift32_lazy(t, op, h);
+    else if (!t->dead)
         shift_flags(t, op, size);
     return true;
 }
@@ -596,34 +587,23 @@ static bool tr_imul(Tr *t, const X86Insn *i, unsigned size)
     JitEmit *e = &t->e;
     if (i->pfx & X86_PFX_MEM)
         return false;
+    /* On the destination's home (a 32-bit IMUL zero-extends it), else in RAX (64-bit
+     * flags: host_flags_to_ecx keeps only RAX). */
     JitMem d = greg(t, 8, i->reg);
-    if (d.direct && (t->dead || size == 4)) {
-        /* On the destination's home (a 32-bit IMUL zero-extends it). */
-        emit_op_rm(e, size, i->opcode == 0x0faf ? 0x0faf : 0x69, d.base, gread(t, size, i->rm));
-        if (i->opcode != 0x0faf)
-            emit_u32(e, i->imm);
-        if (t->dead)
-            return true;
-        emit_op_rr(e, 1, 0x0f90 | HC_O, 0, H_RDX); /* SETO DL */
-        emit_movzx(e, 1, H_RDX, H_RDX);
-        jit_store_shift_flags(t, CC_SHIFT32, d.base, H_RDX, H_RDX);
-        return true;
-    }
-    rd(t, size, H_RAX, i->rm);
-    if (i->opcode == 0x0faf) {
-        rd(t, size, H_RCX, i->reg);
-        emit_op_rr(e, size, 0x0faf, H_RAX, H_RCX);
-    } else {
-        emit_op_rr(e, size, 0x69, H_RAX, H_RAX);
+    int h = d.direct && (t->dead || size == 4) ? d.base : H_RAX;
+    if (i->opcode == 0x0faf && h == H_RAX)
+        rd(t, size, H_RAX, i->reg);
+    emit_op_rm(e, size, i->opcode == 0x0faf ? 0x0faf : 0x69, h, gread(t, size, i->rm));
+    if (i->opcode != 0x0faf)
         emit_u32(e, i->imm);
-    }
-    wr(t, i->reg, H_RAX);
+    if (h == H_RAX)
+        wr(t, i->reg, H_RAX);
     if (t->dead)
         return true;
     emit_op_rr(e, 1, 0x0f90 | HC_O, 0, H_RDX); /* SETO DL */
     emit_movzx(e, 1, H_RDX, H_RDX);
     if (size == 4) {
-        jit_store_shift_flags(t, CC_SHIFT32, H_RAX, H_RDX, H_RDX);
+        jit_store_shift_flags(t, CC_SHIFT32, h, H_RDX, H_RDX);
         return true;
     }
     emit_test_rr(e, 8, H_RAX, H_RAX);
