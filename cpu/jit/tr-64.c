@@ -45,6 +45,21 @@ static void wr(Tr *t, unsigned r, int h)
     wr_size(t, 8, r, h);
 }
 
+/* Where a 32- or 64-bit result for guest register r is made: its home, written in
+ * place (a 32-bit host operation zero-extends it as the guest's does), or RCX for
+ * R8-R15, which wr_home then stores. */
+static int dst_home(Tr *t, unsigned r)
+{
+    JitMem d = greg(t, 8, r);
+    return d.direct ? d.base : H_RCX;
+}
+
+static void wr_home(Tr *t, unsigned r, int h)
+{
+    if (h == H_RCX)
+        wr(t, r, H_RCX);
+}
+
 static uint32_t mask_size(unsigned size)
 {
     return size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
@@ -133,7 +148,11 @@ static bool ea64_to(Tr *t, unsigned k, int dst, unsigned w)
     bool b = i->base != R_ZERO, x = i->index != R_ZERO;
     int hb, hx;
     jit_emit_ea_regs(t, i, 8, &hb, &hx);
-    if (b || x)
+    if (b && !x && !disp && w == 8) {
+        if (hb != dst)
+            emit_mov_rr(e, 8, dst, hb); /* (a move the host may do by renaming) */
+    }
+    else if (b || x)
         emit_lea(e, w, dst, (JitMem){ hb, hx, x ? i->scale : 0, disp });
     else if (w == 8)
         emit_mov_ri64(e, dst, (uint64_t)(int64_t)disp);
@@ -247,6 +266,17 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
     unsigned dst = kind == 1 ? i->reg : rm; /* (a register destination) */
     if (!mem && size >= 4 && binop_reg(t, k, op, kind, size, dst))
         return true;
+    if (mem && kind == 1 && !mov && !test && size >= 4 && !(carry && size == 8)) {
+        /* A register at home with a memory source: the op on the home, as
+         * binop_reg's (gs -2: the source is no register). */
+        JitMem d = cmp ? gread(t, 8, dst) : greg(t, 8, dst);
+        if (d.direct) {
+            emit_load(e, size, H_RCX, m);
+            jit_alu_on_home(t, k, (unsigned)op, size, d.base, H_RCX, 0, (int)dst, -2);
+            s->resume = emit_pos(e);
+            return true;
+        }
+    }
     if (mov) {
         if (kind == 2) {
             if (mem)
@@ -260,12 +290,20 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
                 wr(t, dst, H_RCX);
             }
         } else if (kind == 1) {
-            emit_load(e, size, H_RCX, mem ? m : gread(t, size, rm));
-            wr_size(t, size, i->reg, H_RCX);
+            /* (a load straight into the home: after the probe's last branch) */
+            int h = size >= 4 ? dst_home(t, i->reg) : H_RCX;
+            emit_load(e, size, h, mem ? m : gread(t, size, rm));
+            if (size >= 4)
+                wr_home(t, i->reg, h);
+            else
+                wr_size(t, size, i->reg, H_RCX);
         } else {
-            rd(t, size, H_RCX, i->reg);
+            JitMem r = gread(t, size, i->reg);
+            int h = mem && r.direct ? r.base : H_RCX; /* (a store from the home) */
+            if (h == H_RCX)
+                emit_load(e, size, H_RCX, r);
             if (mem)
-                emit_store(e, size, m, H_RCX);
+                emit_store(e, size, m, h);
             else
                 wr_size(t, size, rm, H_RCX);
         }
@@ -635,11 +673,21 @@ static bool tr_cmov(Tr *t, unsigned k, unsigned size)
     }
     unsigned hc = jit_emit_cond(t, i->opcode & 0xf);
     /* (loads and moves leave the host's flags) */
-    if (!s)
-        rd(t, size, H_RCX, i->rm);
-    rd(t, size, H_RAX, i->reg);
-    emit_op_rr(e, size, 0x0f40 | hc, H_RAX, src);
-    wr(t, i->reg, H_RAX);
+    if (!s) {
+        JitMem m = gread(t, size, i->rm);
+        src = m.direct ? m.base : H_RCX;
+        if (!m.direct)
+            emit_load(e, size, H_RCX, m);
+    }
+    /* On the destination's home when it has one (the host's 32-bit CMOV zero-extends
+     * it either way, as the guest's). */
+    JitMem d = greg(t, 8, i->reg);
+    int h = d.direct ? d.base : H_RAX;
+    if (!d.direct)
+        rd(t, size, H_RAX, i->reg);
+    emit_op_rr(e, size, 0x0f40 | hc, h, src);
+    if (!d.direct)
+        wr(t, i->reg, H_RAX);
     if (s)
         s->resume = emit_pos(e);
     return true;
@@ -665,8 +713,9 @@ static bool tr_movx(Tr *t, unsigned k, unsigned size)
     }
     bool sx = op == 0x63 || op >= 0x0fbe;
     /* MOVZX zero-extends into 64 bits at any size; MOVSX to 64 bits needs REX.W. */
-    emit_op_rm(e, sx && size == 8 ? 8 : 4, op, H_RCX, m);
-    wr(t, i->reg, H_RCX);
+    int h = dst_home(t, i->reg);
+    emit_op_rm(e, sx && size == 8 ? 8 : 4, op, h, m);
+    wr_home(t, i->reg, h);
     if (s)
         s->resume = emit_pos(e);
     return true;
@@ -689,18 +738,27 @@ static bool tr_pushpop(Tr *t, unsigned k, bool push)
     JitEmit *e = &t->e;
     const X86Insn *i = &t->insns[k];
     Stub *s = jit_stub_new(t, k);
+    int src = H_R13;
     if (push && (i->opcode == 0x68 || i->opcode == 0x6a))
         emit_mov_ri64(e, H_R13, (uint64_t)(int64_t)(int32_t)i->imm);
-    else if (push)
-        rd(t, 8, H_R13, i->reg); /* (PUSH RSP stores the old value) */
+    else if (push) {
+        JitMem r = gread(t, 8, i->reg); /* (the probe leaves the homes alone) */
+        if (r.direct)
+            src = r.base;
+        else
+            emit_load(e, 8, H_R13, r);
+    }
     JitMem m = stack_probe(t, s, push);
     if (push) {
-        emit_store(e, 8, m, H_R13);
+        emit_store(e, 8, m, src); /* (PUSH RSP stores the old value) */
         emit_alu_mi(e, 8, ALU_SUB, greg(t, 8, R_ESP), 8);
     } else {
-        emit_load(e, 8, H_RCX, m);
+        /* (POP RSP keeps the popped value: through RCX, stored after the increment) */
+        int h = i->reg == R_ESP ? H_RCX : dst_home(t, i->reg);
+        emit_load(e, 8, h, m);
         emit_alu_mi(e, 8, ALU_ADD, greg(t, 8, R_ESP), 8);
-        wr(t, i->reg, H_RCX); /* (POP RSP keeps the popped value) */
+        if (h == H_RCX)
+            wr(t, i->reg, H_RCX);
     }
     s->resume = emit_pos(e);
     return true;
