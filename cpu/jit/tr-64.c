@@ -540,6 +540,57 @@ static void shift32_lazy(Tr *t, unsigned op, int res)
     jit_store_shift_flags(t, CC_SHIFT32, res, H_RCX, H_RDX);
 }
 
+/* A 32-bit SHL, SHR or SAR (op 4, 5, 7) by count of guest register r at home whose
+ * flags the next instruction replaces or keeps unread (jit_pend_keeps): the original
+ * value is stashed and only the shift emitted; jit_shift32_store makes the flags
+ * where they are needed (a slow path on the way, or before a reader). One store
+ * where shift32_lazy takes eight instructions: the decompressor's crc32 and range
+ * coder shift and then load. */
+static bool shift_defer(Tr *t, unsigned k, unsigned op, unsigned count, unsigned r, int h)
+{
+    if (!(t->j->inline_mask & IN_DEFERFLAGS) || r >= 8)
+        return false;
+    FlagPend p = { PEND_SHIFT32, CC_SHIFT32, (int8_t)r, (int8_t)op, count, k, 4, false, -1 };
+    if (!jit_pend_keeps(t, &p, k + 1))
+        return false;
+    emit_store(&t->e, 4, CPU(jit_stash), h);
+    emit_op_rr(&t->e, 4, 0xc1, (int)op, h);
+    emit_u8(&t->e, (uint8_t)count);
+    t->pend = p;
+    t->known_cc = -1; /* (slow paths on the way store cc_op) */
+    return true;
+}
+
+/* The CC_SHIFT32 flags (shift32_lazy's) of a deferred shift: the result from its
+ * register, CF (the last bit shifted out) and OF from the stashed original (SDM
+ * vol. 2, SAL/SAR/SHL/SHR). Leaves the stash, so it can be made again on another
+ * way. Clobbers RAX, RCX, RDX and the host flags. */
+void jit_shift32_store(Tr *t, const FlagPend *p, const int8_t *host)
+{
+    JitEmit *e = &t->e;
+    unsigned op = (unsigned)p->s, n = p->imm;
+    emit_load(e, 4, H_RAX, host[p->r] >= 0 ? jreg(host[p->r]) : jit_greg_mem(4, (unsigned)p->r));
+    emit_store(e, 4, CPU(cc_res), H_RAX);
+    emit_load(e, 4, H_RCX, CPU(jit_stash));
+    emit_mov_rr(e, 4, H_RDX, H_RCX);
+    unsigned cf_bit = op == 4 ? 32 - n : n - 1;
+    if (cf_bit)
+        emit_shift_ri(e, 4, 5, H_RDX, cf_bit);
+    emit_alu_ri(e, 4, ALU_AND, H_RDX, 1);
+    emit_store(e, 4, CPU(cc_src1), H_RDX);
+    if (op == 4) { /* OF: the result's MSB xor CF */
+        emit_shift_ri(e, 4, 5, H_RAX, 31);
+        emit_alu_rr(e, 4, ALU_XOR, H_RAX, H_RDX);
+        emit_store(e, 4, CPU(cc_src2), H_RAX);
+    } else if (op == 5) { /* OF: the original MSB */
+        emit_shift_ri(e, 4, 5, H_RCX, 31);
+        emit_store(e, 4, CPU(cc_src2), H_RCX);
+    } else {
+        emit_store_imm(e, 4, CPU(cc_src2), 0);
+    }
+    emit_store_imm(e, 4, CPU(cc_op), CC_SHIFT32);
+}
+
 /* ROL/ROR/SHL/SHR/SAR of a 32- or 64-bit register by an immediate or one (exec64.c's
  * shift, which x86_bind64 picks for 32-bit operands too). A count of 0 keeps its
  * handler; RCL/RCR too. */
@@ -563,6 +614,8 @@ static bool tr_shift(Tr *t, const X86Insn *i, unsigned size)
     bool lazy = !t->dead && size == 4 && op >= 4;
     JitMem d = greg(t, 8, i->rm);
     int h = d.direct && (t->dead || lazy) ? d.base : H_RAX;
+    if (lazy && h != H_RAX && shift_defer(t, (unsigned)(i - t->insns), op, count, i->rm, h))
+        return true;
     if (h == H_RAX)
         rd(t, size, H_RAX, i->rm);
     if (!t->dead && op == 5)

@@ -249,6 +249,10 @@ void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
         jit_incdec64_store(t, p, host);
         return;
     }
+    if (p->kind == PEND_SHIFT32) {
+        jit_shift32_store(t, p, host);
+        return;
+    }
     if (p->kind == PEND_INCDEC32) {
         /* Through ECX alone: a loop's exit stores them with the next EIP in EAX. */
         emit_load(e, 4, H_RCX, pend_reg(host, p->r));

@@ -27,12 +27,14 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
  * moves follow (tr-alu.c, jit_flags_flush; README.md, "Deferred flags"): what
  * cc_src1/cc_src2/cc_res would hold, rebuilt from guest registers the moves leave
  * alone. */
-enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP, PEND_INCDEC64, PEND_INCDEC32 };
+enum { PEND_NONE, PEND_LOGIC, PEND_ADD, PEND_SUB, PEND_CMP, PEND_INCDEC64, PEND_INCDEC32, PEND_SHIFT32 };
 typedef struct FlagPend {
     uint8_t kind;             /* PEND_*: LOGIC res = r; ADD/SUB res = r, src2 = s; CMP src1 = r, src2 = s;
                                * INCDEC64: 64-bit code's INC/DEC of r (tr-64.c); INCDEC32: a 32-bit
                                * register's INC/DEC before a loop's Jcc back to the block's entry
-                               * (res = r; stored on every way out but the loop's) */
+                               * (res = r; stored on every way out but the loop's); SHIFT32: 64-bit
+                               * code's 32-bit SHL/SHR/SAR (s: 4, 5 or 7) of r by imm, its
+                               * original value in c->jit_stash (tr-64.c) */
     uint8_t cc;               /* cc_op */
     int8_t r, s;              /* guest registers; s -1: src2 is imm */
     uint32_t imm;
@@ -399,6 +401,7 @@ bool jit_tr64(Tr *t, unsigned k);
 /* The eager flags of a deferred INC/DEC (PEND_INCDEC64) stored, from its register
  * where host says. */
 void jit_incdec64_store(Tr *t, const FlagPend *p, const int8_t *host);
+void jit_shift32_store(Tr *t, const FlagPend *p, const int8_t *host);
 bool jit_pure64(const X86Insn *i, uint32_t *writes);
 uint8_t jit_rc_predict64(const X86Insn *i);
 

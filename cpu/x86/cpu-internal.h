@@ -240,6 +240,8 @@ struct X86Cpu {
     uint32_t cc_res, cc_res_hi, cc_src1, cc_src1_hi, cc_src2, cc_src2_hi;
     uint32_t eflags;           /* arithmetic bits valid only when cc_op == CC_EAGER,
                                   except CF for CC_INC / CC_DEC */
+    uint32_t jit_stash;        /* the translator's: the value a deferred 32-bit shift
+                                  started from, live only inside a block (cpu/jit/tr-64.c) */
     X86Tlb *tlb;               /* data TLB for accesses at the current privilege */
     unsigned acc_user;         /* ACC_USER when CPL is 3 */
     uint8_t cpl;
