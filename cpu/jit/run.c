@@ -43,7 +43,7 @@ static JitFn compile(Jit *j, X86Cpu *c, const X86Insn *insns, unsigned n, bool f
         t->c = c;
         t->j = j;
         t->w64 = c->long64; /* the mode the block was decoded in (part of its identity) */
-        t->insns = insns;
+        t->insns = t->orig = insns;
         t->n = n;
         t->known_cc = -1;
         for (unsigned k = 0; k < n; k++)

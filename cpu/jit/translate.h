@@ -58,6 +58,7 @@ typedef struct Stub {
     FlagPend pend;
     int hflags_cc;            /* >= 0: the host flags of this lazy state redone before resuming */
     X86Handler handler;       /* what the slow path calls, when not the instruction's handler */
+    const X86Insn *insn;      /* the instruction it hands over, when not the block's own (tr_cross) */
 } Stub;
 
 /* A memory probe's second look, in way 1 of its TLB set (tr-mem.c), emitted with the
@@ -125,7 +126,8 @@ typedef struct Tr {
     JitEmit e;
     X86Cpu *c;
     struct Jit *j;
-    const X86Insn *insns;
+    const X86Insn *insns;          /* what is translated: orig, or insn_copy (tr_cross) */
+    const X86Insn *orig;           /* the block's own, which the generated code hands to handlers */
     unsigned n;
     uint32_t off[MAX_INSNS + 1];   /* EIP of instruction k minus the entry EIP */
     uint32_t host_at[MAX_INSNS + 1]; /* where instruction k's host code starts; n: the out-of-line code (-d out_asm) */
@@ -157,6 +159,15 @@ typedef struct Tr {
     bool hflags_out_narrow;
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
     FlagPend pend;                 /* lazy flags not stored yet (kind PEND_NONE: none) */
+    /* The instruction across the page end that ends the block, compiled behind a guard
+     * on its second page (translate.c, tr_cross): x86_cross_prepare's copy, its bytes in
+     * the first page, the second page and the version it had. NULL: none. */
+    const X86Insn *cross;
+    unsigned cross_left;
+    uint64_t cross_phys;
+    const uint32_t *cross_vptr;
+    uint32_t cross_version;
+    X86Insn insn_copy[MAX_INSNS];  /* the block's instructions with that one in the stand-in's place */
     bool sse_ok;                   /* SSE's CR0/CR4 test made, no handler called since (tr-sse.c) */
 } Tr;
 

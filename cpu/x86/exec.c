@@ -561,6 +561,52 @@ static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
     return &x->insn;
 }
 
+/* For the translator, which compiles the instruction across the page end at linear
+ * address lin (64-bit code: RIP) behind a guard on its second page
+ * (cpu/jit/translate.c, tr_cross): the instruction decoded now from what both pages
+ * map, by the debugger's walk (no fault, no accessed bits: the guard takes the
+ * mapping from the TLB at run time), into the block pool, which lasts as long as the
+ * translations that point into it. Both pages are marked as code and the bytes'
+ * chunks recorded before they are read, as cross_get does, so a store into them
+ * bumps the page's version: *phys1, *vptr and *version1 are the second page, its
+ * version's address and the version read then. NULL when it cannot be: not flat,
+ * not RAM below 4 GiB, uncached runs, the pool full. */
+const X86Insn *x86_cross_prepare(X86Cpu *c, uint64_t lin, uint64_t *phys1, const uint32_t **vptr,
+                                 uint32_t *version1)
+{
+    X86CodeCache *cc = c->code;
+    unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
+    uint64_t lin1 = (lin + left) & c->lin_mask, p0, p1;
+    if (left >= 15 || !c->seg[S_CS].flat || (c->run_flags & X86_RUN_NO_CACHE) || cc->pool_used >= POOL_INSNS ||
+        !x86_cpu_debug_translate(c, lin, &p0) || !x86_cpu_debug_translate(c, lin1, &p1))
+        return NULL;
+    p0 &= ~UINT64_C(0xfff);
+    p1 &= ~UINT64_C(0xfff);
+    const uint8_t *h0 = mem_read_page(c->mem, p0), *h1 = mem_read_page(c->mem, p1);
+    if (p0 >> 32 || p1 >> 32 || !h0 || !h1)
+        return NULL;
+    mark_code_page(c, p0);
+    mark_code_page(c, p1);
+    uint32_t v1 = __atomic_load_n(&cc->page_version[p1 >> 12], __ATOMIC_ACQUIRE);
+    uint8_t buf[15];
+    memcpy(buf, h0 + (lin & 0xfff), left);
+    memcpy(buf + left, h1, 15 - left);
+    X86Insn *x = &cc->pool[cc->pool_used++];
+    if (c->long64)
+        x86_decode64(buf, 15, x);
+    else
+        x86_decode(buf, 15, c->code32, x);
+    gate_features(c, x);
+    unsigned len = x->len;
+    cc->code_mask[p0 >> 12] |= chunk_bits(lin & 0xfff, len < left ? len : left);
+    if (len > left)
+        cc->code_mask[p1 >> 12] |= chunk_bits(0, len - left);
+    *phys1 = p1;
+    *vptr = &cc->page_version[p1 >> 12];
+    *version1 = v1;
+    return x;
+}
+
 /* The stand-in (cross_stand_in) that ends a cached block at an instruction crossing
  * its page end, run as that instruction: the block's version covers the first page,
  * this checks the second one on every pass (its mapping now, a fetch fault if it has

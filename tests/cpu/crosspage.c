@@ -9,7 +9,11 @@
  * address (SDM vol. 3, 4.7) from the instruction's start. Then the same around a hot
  * loop (run_loop) whose first page's block stays cached and translated. Under the
  * interpreter and the translator. Leaving the second page's physical address or its
- * version out of the page-crossing cache's compare fails it (tried).
+ * version out of the page-crossing cache's compare fails it (tried). The translator
+ * compiles the crossing ADD into the loop's block behind a guard on the second page
+ * (cpu/jit/translate.c, tr_cross): the loop's passes with the page as translated
+ * must run it inline, the others through the stand-in; leaving the page's mapping,
+ * its version or CS's base out of the guard fails it (tried).
  *
  * usage: crosspage */
 #include "cpu/jit/jit.h"
@@ -235,8 +239,11 @@ static void loop_start(X86Cpu *c)
 
 /* One run of the loop from LOOP_AT with EAX = EBX = 0, ECX = LOOP_N; checks the
  * registers against each other pass's expectations and that the crossing ADD ran
- * at the end of its block every time (never stepped by the dispatcher). */
-static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm, unsigned iters)
+ * at the end of its block every time (never stepped by the dispatcher): through the
+ * stand-in on every pass, or, under the translator when the second page is as it
+ * was when the block was translated (guarded), inline (guarded true: the stand-in
+ * only for the first few, before the TLB holds the second page). */
+static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm, unsigned iters, bool guarded)
 {
     loop_start(c);
     X86State st;
@@ -254,11 +261,58 @@ static void loop_pass(X86Cpu *c, unsigned accel, const char *what, uint32_t imm,
     check(st.regs[X86_EBX] == 7 * iters, buf, accel, st.regs[X86_EBX], 7 * iters);
     snprintf(buf, sizeof(buf), "%s: ECX", what);
     check(st.regs[X86_ECX] == 0, buf, accel, st.regs[X86_ECX], 0);
-    snprintf(buf, sizeof(buf), "%s: crossing ADDs run at a block's end", what);
-    check(after.cross_runs - before.cross_runs == iters, buf, accel, (uint32_t)(after.cross_runs - before.cross_runs),
-          iters);
+    uint64_t runs = after.cross_runs - before.cross_runs;
+    if (accel && guarded) {
+        snprintf(buf, sizeof(buf), "%s: crossing ADDs by the stand-in, not inline", what);
+        check(runs <= 2, buf, accel, (uint32_t)runs, 2);
+    } else {
+        snprintf(buf, sizeof(buf), "%s: crossing ADDs run at a block's end", what);
+        check(runs == iters, buf, accel, (uint32_t)runs, iters);
+    }
     snprintf(buf, sizeof(buf), "%s: dispatcher steps of uncached code", what);
     check(after.steps_fetch == before.steps_fetch, buf, accel, (uint32_t)(after.steps_fetch - before.steps_fetch), 0);
+}
+
+/* The same loop through other code segments, its blocks already translated: with
+ * base 1000h and EIP 1000h lower (the same linear addresses: the translator's guard
+ * adds the base and still runs the crossing ADD inline), then with a limit that ends
+ * at the first page, where the crossing ADD's fetch raises #GP(0) (SDM vol. 3,
+ * 5.3) after the first ADD EBX ran. */
+static void loop_cs(X86Cpu *c, unsigned accel)
+{
+    X86State st;
+    X86ExecStats before, after;
+    loop_start(c);
+    x86_cpu_get_state(c, &st);
+    st.seg[X86_CS].base = 0x1000;
+    st.eip = LOOP_AT - 0x1000;
+    x86_cpu_set_state(c, &st);
+    x86_cpu_get_exec_stats(c, &before);
+    int r = x86_cpu_run(c, 100000);
+    x86_cpu_get_exec_stats(c, &after);
+    x86_cpu_get_state(c, &st);
+    check(r == X86_RUN_HALT, "CS base 1000h: halted", accel, (uint32_t)r, X86_RUN_HALT);
+    check(st.regs[X86_EAX] == 0x01020311u * LOOP_N, "CS base 1000h: EAX", accel, st.regs[X86_EAX],
+          0x01020311u * LOOP_N);
+    uint64_t runs = after.cross_runs - before.cross_runs;
+    if (accel)
+        check(runs <= 2, "CS base 1000h: crossing ADDs by the stand-in, not inline", accel, (uint32_t)runs, 2);
+
+    loop_start(c);
+    x86_cpu_get_state(c, &st);
+    st.seg[X86_CS].base = 0;
+    st.seg[X86_CS].limit = LIN1 - 1;
+    x86_cpu_set_state(c, &st);
+    r = x86_cpu_run(c, 100000);
+    bool has_err;
+    uint32_t err;
+    int vec = x86_cpu_last_exception(c, &has_err, &err);
+    x86_cpu_get_state(c, &st);
+    check(r == X86_RUN_EXCEPTION && vec == 13, "CS limit at the page end: #GP", accel, (uint32_t)vec, 13);
+    check(st.eip == ADD_AT, "CS limit at the page end: EIP at the crossing ADD", accel, st.eip, ADD_AT);
+    check(st.regs[X86_EBX] == 7, "CS limit at the page end: EBX of the ADD before it", accel, st.regs[X86_EBX], 7);
+    st.seg[X86_CS].limit = 0xffffffffu;
+    x86_cpu_set_state(c, &st);
 }
 
 /* A hot loop over the crossing instruction: ADD EBX, 7 and ADD EAX, imm32 at the end
@@ -276,7 +330,7 @@ static void run_loop(unsigned accel)
     loop_tail(m, PHYS_A, 0x01020311u, false);
     loop_tail(m, PHYS_B, 0x30200611u, true);
     for (unsigned k = 0; k < 3; k++)
-        loop_pass(c, accel, "loop over page A", 0x01020311u, LOOP_N);
+        loop_pass(c, accel, "loop over page A", 0x01020311u, LOOP_N, true);
     if (accel) {
         JitStats js;
         jit_get_stats(c, &js);
@@ -284,11 +338,11 @@ static void run_loop(unsigned accel)
     }
     remap_second(c, m, PHYS_B | 0x3, false);
     for (unsigned k = 0; k < 2; k++)
-        loop_pass(c, accel, "loop, second page remapped to B", 0x30200611u, LOOP_N / 2);
+        loop_pass(c, accel, "loop, second page remapped to B", 0x30200611u, LOOP_N / 2, false);
     /* MOV word [LIN1], 0x5566: the immediate's bytes 1-2 in B, whose code is cached. */
     static const uint8_t smc[] = { 0x66, 0xc7, 0x05, 0x00, 0x10, 0x02, 0x00, 0x66, 0x55 };
     setup(c, m, smc, sizeof(smc));
-    loop_pass(c, accel, "loop after a store into the second page", 0x30556611u, LOOP_N / 2);
+    loop_pass(c, accel, "loop after a store into the second page", 0x30556611u, LOOP_N / 2, false);
 
     /* Unmapped: the first iteration's ADD EBX ran, the ADD EAX faults from its start. */
     remap_second(c, m, 0, false);
@@ -300,7 +354,8 @@ static void run_loop(unsigned accel)
     check(st.regs[X86_ECX] == LOOP_N, "loop: ECX before the fault", accel, st.regs[X86_ECX], LOOP_N);
     /* Mapped back to A: the same blocks run A's code again. */
     remap_second(c, m, PHYS_A | 0x3, false);
-    loop_pass(c, accel, "loop, second page A again", 0x01020311u, LOOP_N);
+    loop_pass(c, accel, "loop, second page A again", 0x01020311u, LOOP_N, true);
+    loop_cs(c, accel);
     free_cpu(c, vm, accel);
 }
 

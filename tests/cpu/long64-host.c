@@ -853,6 +853,42 @@ static unsigned crossing_code(uint8_t *out)
     return (unsigned)(p - out) + 1;
 }
 
+/* An instruction across a page end whose bytes in the second page change on every
+ * pass (the translator compiles it behind a guard on that page's version,
+ * cpu/jit/translate.c's tr_cross): mov ecx,40; jmp x; x (3 bytes before the second
+ * code page): add rax,0x12345678 (the immediate split 1:3); inc byte [the second
+ * page's first byte] (the immediate's 56h: +100h a pass); dec ecx; jnz x; then the
+ * INT3 filling. */
+static unsigned crossing_smc_code(uint8_t *out)
+{
+    const uint32_t base = CODE_ADDR + STUB_LEN;
+    const uint32_t x = CODE_ADDR + PAGE - 3;
+    memset(out, 0xcc, 2 * PAGE);
+    uint8_t *p = out;
+    *p++ = 0xb9; /* mov ecx, 40 */
+    uint32_t v = 40;
+    memcpy(p, &v, 4);
+    p += 4;
+    *p++ = 0xe9; /* jmp x */
+    v = x - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    p = out + (x - base);
+    static const uint8_t body[] = { 0x48, 0x05, 0x78, 0x56, 0x34, 0x12, /* add rax, imm32 */
+                                    0xfe, 0x04, 0x25 };                 /* inc byte [disp32] */
+    memcpy(p, body, sizeof(body));
+    p += sizeof(body);
+    v = CODE_ADDR + PAGE;
+    memcpy(p, &v, 4);
+    p += 4;
+    static const uint8_t tail[] = { 0xff, 0xc9, 0x0f, 0x85 }; /* dec ecx; jnz */
+    memcpy(p, tail, sizeof(tail));
+    p += sizeof(tail);
+    v = x - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    p += 4;
+    return (unsigned)(p - out) + 1;
+}
+
 static unsigned from_hex(const char *h, uint8_t *out)
 {
     unsigned n = 0;
@@ -966,6 +1002,11 @@ static void run_all(bool jit, unsigned ncases, uint64_t seed)
     k.undef = 0;
     k.len = crossing_code(k.code);
     run_case(&g, mode, "instructions across page ends, in a loop", &k);
+    rng_state = seed + G_N_ELEMENTS(directed) + 3;
+    gen_case(&k);
+    k.undef = 0;
+    k.len = crossing_smc_code(k.code);
+    run_case(&g, mode, "an instruction across a page end, its second page written", &k);
     if (__builtin_cpu_supports("sse4.1")) {
         rng_state = seed + G_N_ELEMENTS(directed);
         gen_case(&k);
