@@ -567,6 +567,21 @@ static void mark_save(Tr *t, TrMark *m)
                    t->e.overflow, t->hflags, t->hflags_out, t->hflags_narrow, t->hflags_out_narrow, t->sse_ok, t->rc, t->pend };
 }
 
+/* The translation state a mark holds, without the emission's (tr_cross takes two
+ * ways from one state). */
+static void state_restore(Tr *t, const TrMark *m)
+{
+    t->known_cc = m->known_cc;
+    t->called = m->called;
+    t->hflags = m->hflags;
+    t->hflags_out = m->hflags_out;
+    t->hflags_narrow = m->hflags_narrow;
+    t->hflags_out_narrow = m->hflags_out_narrow;
+    t->sse_ok = m->sse_ok;
+    t->rc = m->rc;
+    t->pend = m->pend;
+}
+
 static void mark_restore(Tr *t, const TrMark *m)
 {
     t->e.p = t->e.start + m->pos;
@@ -575,16 +590,8 @@ static void mark_restore(Tr *t, const TrMark *m)
     t->nways = m->nways;
     t->nexits = m->nexits;
     t->n_inline = m->n_inline;
-    t->known_cc = m->known_cc;
-    t->called = m->called;
     t->failed = m->failed;
-    t->hflags = m->hflags;
-    t->hflags_out = m->hflags_out;
-    t->hflags_narrow = m->hflags_narrow;
-    t->hflags_out_narrow = m->hflags_out_narrow;
-    t->sse_ok = m->sse_ok;
-    t->rc = m->rc;
-    t->pend = m->pend;
+    state_restore(t, m);
 }
 
 void jit_emit_leave(JitEmit *e)
@@ -624,20 +631,6 @@ static void tr_call(Tr *t, unsigned k, bool allow_inline)
     } else {
         check_exit(t, k + 1);
     }
-}
-
-/* The translation state mark_restore brings back, without the emission's. */
-static void state_restore(Tr *t, const TrMark *m)
-{
-    t->known_cc = m->known_cc;
-    t->called = m->called;
-    t->hflags = m->hflags;
-    t->hflags_out = m->hflags_out;
-    t->hflags_narrow = m->hflags_narrow;
-    t->hflags_out_narrow = m->hflags_out_narrow;
-    t->sse_ok = m->sse_ok;
-    t->rc = m->rc;
-    t->pend = m->pend;
 }
 
 /* The block's last instruction k, across the page end (t->cross, cross_setup),

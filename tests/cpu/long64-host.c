@@ -823,20 +823,39 @@ static const Directed directed_sse42 = {
  * page): add rax,0x12345678 (the immediate split 1:3); jmp y; y (the last byte of the
  * second page): add rax,rcx (REX.W alone before the page end); dec ecx; jnz x; then
  * the INT3 filling. */
+/* The two code pages filled with INT3, then mov ecx,count; jmp x at their start;
+ * returns where x's code goes. */
+static uint8_t *loop_start(uint8_t *out, uint32_t count, uint32_t x)
+{
+    const uint32_t base = CODE_ADDR + STUB_LEN;
+    memset(out, 0xcc, 2 * PAGE);
+    uint8_t *p = out;
+    *p++ = 0xb9; /* mov ecx, count */
+    memcpy(p, &count, 4);
+    p += 4;
+    *p++ = 0xe9; /* jmp x */
+    uint32_t v = x - (base + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    return out + (x - base);
+}
+
+/* tail (ending in a JNZ's opcode) at p, its rel32 back to x, then the INT3 filling;
+ * returns the code's length with one INT3. */
+static unsigned loop_end(uint8_t *out, uint8_t *p, const uint8_t *tail, size_t n, uint32_t x)
+{
+    memcpy(p, tail, n);
+    p += n;
+    uint32_t v = x - (CODE_ADDR + STUB_LEN + (uint32_t)(p - out) + 4);
+    memcpy(p, &v, 4);
+    return (unsigned)(p + 4 - out) + 1;
+}
+
 static unsigned crossing_code(uint8_t *out)
 {
     const uint32_t base = CODE_ADDR + STUB_LEN;
     const uint32_t x = CODE_ADDR + PAGE - 3, y = CODE_ADDR + 2 * PAGE - 1;
-    memset(out, 0xcc, 2 * PAGE);
-    uint8_t *p = out;
-    *p++ = 0xb9; /* mov ecx, 50 */
-    uint32_t v = 50;
-    memcpy(p, &v, 4);
-    p += 4;
-    *p++ = 0xe9; /* jmp x */
-    v = x - (base + (uint32_t)(p - out) + 4);
-    memcpy(p, &v, 4);
-    p = out + (x - base);
+    uint8_t *p = loop_start(out, 50, x);
+    uint32_t v;
     static const uint8_t add_imm[] = { 0x48, 0x05, 0x78, 0x56, 0x34, 0x12 };
     memcpy(p, add_imm, sizeof(add_imm));
     p += sizeof(add_imm);
@@ -845,12 +864,7 @@ static unsigned crossing_code(uint8_t *out)
     memcpy(p, &v, 4);
     p = out + (y - base);
     static const uint8_t tail[] = { 0x48, 0x01, 0xc8, 0xff, 0xc9, 0x0f, 0x85 }; /* add rax,rcx; dec ecx; jnz */
-    memcpy(p, tail, sizeof(tail));
-    p += sizeof(tail);
-    v = x - (base + (uint32_t)(p - out) + 4);
-    memcpy(p, &v, 4);
-    p += 4;
-    return (unsigned)(p - out) + 1;
+    return loop_end(out, p, tail, sizeof(tail), x);
 }
 
 /* An instruction across a page end whose bytes in the second page change on every
@@ -861,18 +875,9 @@ static unsigned crossing_code(uint8_t *out)
  * INT3 filling. */
 static unsigned crossing_smc_code(uint8_t *out)
 {
-    const uint32_t base = CODE_ADDR + STUB_LEN;
     const uint32_t x = CODE_ADDR + PAGE - 3;
-    memset(out, 0xcc, 2 * PAGE);
-    uint8_t *p = out;
-    *p++ = 0xb9; /* mov ecx, 40 */
-    uint32_t v = 40;
-    memcpy(p, &v, 4);
-    p += 4;
-    *p++ = 0xe9; /* jmp x */
-    v = x - (base + (uint32_t)(p - out) + 4);
-    memcpy(p, &v, 4);
-    p = out + (x - base);
+    uint8_t *p = loop_start(out, 40, x);
+    uint32_t v;
     static const uint8_t body[] = { 0x48, 0x05, 0x78, 0x56, 0x34, 0x12, /* add rax, imm32 */
                                     0xfe, 0x04, 0x25 };                 /* inc byte [disp32] */
     memcpy(p, body, sizeof(body));
@@ -881,12 +886,7 @@ static unsigned crossing_smc_code(uint8_t *out)
     memcpy(p, &v, 4);
     p += 4;
     static const uint8_t tail[] = { 0xff, 0xc9, 0x0f, 0x85 }; /* dec ecx; jnz */
-    memcpy(p, tail, sizeof(tail));
-    p += sizeof(tail);
-    v = x - (base + (uint32_t)(p - out) + 4);
-    memcpy(p, &v, 4);
-    p += 4;
-    return (unsigned)(p - out) + 1;
+    return loop_end(out, p, tail, sizeof(tail), x);
 }
 
 static unsigned from_hex(const char *h, uint8_t *out)
