@@ -356,6 +356,11 @@ static void run_loop(unsigned accel)
     remap_second(c, m, PHYS_A | 0x3, false);
     loop_pass(c, accel, "loop, second page A again", 0x01020311u, LOOP_N, true);
     loop_cs(c, accel);
+    /* MOV word [LIN1], 0x7788 into A, as translated: its version moved, so the
+     * stand-in runs it with the new bytes. */
+    static const uint8_t smc_a[] = { 0x66, 0xc7, 0x05, 0x00, 0x10, 0x02, 0x00, 0x88, 0x77 };
+    setup(c, m, smc_a, sizeof(smc_a));
+    loop_pass(c, accel, "loop after a store into the second page A", 0x01778811u, LOOP_N, false);
     free_cpu(c, vm, accel);
 }
 
