@@ -47,17 +47,17 @@ static void wr(Tr *t, unsigned r, int h)
 
 /* Where a 32- or 64-bit result for guest register r is made: its home, written in
  * place (a 32-bit host operation zero-extends it as the guest's does), or RCX for
- * R8-R15, which wr_home then stores. */
+ * R8-R15, which wr_home then stores (at size bytes: whole for 4 and 8). */
 static int dst_home(Tr *t, unsigned r)
 {
     JitMem d = greg(t, 8, r);
     return d.direct ? d.base : H_RCX;
 }
 
-static void wr_home(Tr *t, unsigned r, int h)
+static void wr_home(Tr *t, unsigned size, unsigned r, int h)
 {
     if (h == H_RCX)
-        wr(t, r, H_RCX);
+        wr_size(t, size, r, H_RCX);
 }
 
 static uint32_t mask_size(unsigned size)
@@ -293,10 +293,7 @@ static bool tr_binop(Tr *t, unsigned k, int op, unsigned kind, unsigned size, un
             /* (a load straight into the home: after the probe's last branch) */
             int h = size >= 4 ? dst_home(t, i->reg) : H_RCX;
             emit_load(e, size, h, mem ? m : gread(t, size, rm));
-            if (size >= 4)
-                wr_home(t, i->reg, h);
-            else
-                wr_size(t, size, i->reg, H_RCX);
+            wr_home(t, size, i->reg, h);
         } else {
             JitMem r = gread(t, size, i->reg);
             int h = mem && r.direct ? r.base : H_RCX; /* (a store from the home) */
@@ -548,7 +545,7 @@ static void shift32_lazy(Tr *t, unsigned op, int res)
  * coder shift and then load. */
 static bool shift_defer(Tr *t, unsigned k, unsigned op, unsigned count, unsigned r, int h)
 {
-    if (!(t->j->inline_mask & IN_DEFERFLAGS) || r >= 8)
+    if (!(t->j->inline_mask & IN_DEFERFLAGS))
         return false;
     FlagPend p = { PEND_SHIFT32, CC_SHIFT32, (int8_t)r, (int8_t)op, count, k, 4, false, -1 };
     if (!jit_pend_keeps(t, &p, k + 1))
@@ -569,7 +566,7 @@ void jit_shift32_store(Tr *t, const FlagPend *p, const int8_t *host)
 {
     JitEmit *e = &t->e;
     unsigned op = (unsigned)p->s, n = p->imm;
-    emit_load(e, 4, H_RAX, host[p->r] >= 0 ? jreg(host[p->r]) : jit_greg_mem(4, (unsigned)p->r));
+    emit_load(e, 4, H_RAX, jit_pend_reg(host, p->r));
     emit_store(e, 4, CPU(cc_res), H_RAX);
     emit_load(e, 4, H_RCX, CPU(jit_stash));
     emit_mov_rr(e, 4, H_RDX, H_RCX);
@@ -768,7 +765,7 @@ static bool tr_movx(Tr *t, unsigned k, unsigned size)
     /* MOVZX zero-extends into 64 bits at any size; MOVSX to 64 bits needs REX.W. */
     int h = dst_home(t, i->reg);
     emit_op_rm(e, sx && size == 8 ? 8 : 4, op, h, m);
-    wr_home(t, i->reg, h);
+    wr_home(t, 8, i->reg, h);
     if (s)
         s->resume = emit_pos(e);
     return true;
@@ -810,8 +807,7 @@ static bool tr_pushpop(Tr *t, unsigned k, bool push)
         int h = i->reg == R_ESP ? H_RCX : dst_home(t, i->reg);
         emit_load(e, 8, h, m);
         emit_alu_mi(e, 8, ALU_ADD, greg(t, 8, R_ESP), 8);
-        if (h == H_RCX)
-            wr(t, i->reg, H_RCX);
+        wr_home(t, 8, i->reg, h);
     }
     s->resume = emit_pos(e);
     return true;
@@ -1080,14 +1076,12 @@ bool jit_tr64(Tr *t, unsigned k)
             return true;
         }
         {
-            JitMem d = greg(t, 8, i->reg); /* (straight into the home when it has one) */
-            int h = d.direct ? d.base : H_RCX;
+            int h = dst_home(t, i->reg); /* (straight into the home when it has one) */
             if (i->flags & X86_INSN_IMM64)
                 emit_mov_ri64(e, h, x86_insn_imm64(i));
             else
                 emit_mov_ri32(e, h, i->imm);
-            if (!d.direct)
-                wr(t, i->reg, H_RCX);
+            wr_home(t, 8, i->reg, h);
         }
         return true;
     case 0x8d: {

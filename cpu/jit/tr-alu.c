@@ -237,7 +237,7 @@ static void mov_op(JitEmit *e, unsigned size, JitMem dst, JitMem src)
 }
 
 /* The operand of guest register r where host says (its home, or its slot). */
-static JitMem pend_reg(const int8_t *host, int r)
+JitMem jit_pend_reg(const int8_t *host, int r)
 {
     return host[r] >= 0 ? jreg(host[r]) : greg_mem(4, (unsigned)r);
 }
@@ -255,7 +255,7 @@ void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
     }
     if (p->kind == PEND_INCDEC32) {
         /* Through ECX alone: a loop's exit stores them with the next EIP in EAX. */
-        emit_load(e, 4, H_RCX, pend_reg(host, p->r));
+        emit_load(e, 4, H_RCX, jit_pend_reg(host, p->r));
         emit_store(e, 4, CPU(cc_res), H_RCX);
         emit_lea(e, 4, H_RCX, jm(H_RCX, p->dec ? 1 : -1));
         emit_store(e, 4, CPU(cc_src1), H_RCX);
@@ -265,12 +265,12 @@ void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host)
     }
     /* EAX = r, ECX = s (or the immediate); then what alu.c's handler would have
      * stored, by MOV, NOT and LEA only: the host flags may be the producer's still. */
-    emit_load(e, 4, H_RAX, pend_reg(host, p->r));
+    emit_load(e, 4, H_RAX, jit_pend_reg(host, p->r));
     if (p->kind != PEND_LOGIC) {
         if (p->s < 0)
             emit_mov_ri32(e, H_RCX, p->imm);
         else
-            emit_load(e, 4, H_RCX, pend_reg(host, p->s));
+            emit_load(e, 4, H_RCX, jit_pend_reg(host, p->s));
         emit_store(e, 4, CPU(cc_src2), H_RCX);
     }
     switch (p->kind) {

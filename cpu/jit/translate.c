@@ -653,7 +653,7 @@ static bool tr_cross(Tr *t, unsigned k)
         emit_alu_mi(e, 1, ALU_CMP, SEG_FIELD(S_CS, flat), 0);
         fail[nfail++] = emit_jcc_fwd(e, HC_E);
     }
-    eip_to_reg(t, H_RAX, t->off[k] + t->cross_left);
+    eip_to_reg(t, H_RAX, t->off[k] + t->cross.left);
     if (!t->w64)
         emit_alu_rm(e, 4, ALU_ADD, H_RAX, SEG_FIELD(S_CS, base));
     jit_emit_tlb_offset(t);
@@ -662,11 +662,11 @@ static bool tr_cross(Tr *t, unsigned k)
     fail[nfail++] = emit_jcc_fwd(e, HC_NE);
     emit_load(e, 8, H_RCX, jm(H_RDX, (int32_t)offsetof(X86Tlb, phys)));
     emit_alu_ri(e, 8, ALU_AND, H_RCX, 0xfffff000u); /* (sign-extended: ~0xfff) */
-    emit_mov_ri64(e, H_RAX, t->cross_phys);
+    emit_mov_ri64(e, H_RAX, t->cross.phys1);
     emit_alu_rr(e, 8, ALU_CMP, H_RCX, H_RAX);
     fail[nfail++] = emit_jcc_fwd(e, HC_NE);
-    emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)t->cross_vptr);
-    emit_alu_mi(e, 4, ALU_CMP, jm(H_RAX, 0), t->cross_version);
+    emit_mov_ri64(e, H_RAX, (uint64_t)(uintptr_t)t->cross.version_at);
+    emit_alu_mi(e, 4, ALU_CMP, jm(H_RAX, 0), t->cross.version);
     fail[nfail++] = emit_jcc_fwd(e, HC_NE);
     t->hflags = t->hflags_narrow = false; /* (the guard's compares) */
     TrMark before, after;
@@ -676,7 +676,7 @@ static bool tr_cross(Tr *t, unsigned k)
         return false;
     t->n_inline++;
     for (unsigned s = s0; s < t->nstubs; s++)
-        t->stubs[s].insn = t->cross;
+        t->stubs[s].insn = t->cross.insn;
     jit_exit_chained(t, t->n, false, t->off[t->n], false);
     mark_save(t, &after);
     for (unsigned f = 0; f < nfail; f++)
@@ -695,28 +695,20 @@ static bool tr_cross(Tr *t, unsigned k)
 static void cross_setup(Tr *t)
 {
     unsigned k = t->n - 1;
-    const X86Cpu *c = t->c;
-    t->cross = NULL;
+    X86Cpu *c = t->c;
+    X86CrossCode x;
     if (t->insns[k].handler != x86_handle_cross || !(t->w64 || c->code32))
         return;
     /* (the block runs from c->eip now) */
     uint64_t lin = t->w64 ? c->eip + t->off[k] : (uint32_t)(c->seg[S_CS].base + c->eip + t->off[k]);
-    uint64_t phys1;
-    const uint32_t *vptr;
-    uint32_t version;
-    const X86Insn *x = x86_cross_prepare(t->c, lin, &phys1, &vptr, &version);
-    unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
-    if (!x || x->len <= left || (x->flags & X86_INSN_END_BLOCK) || x->handler == x86_handle_ud)
+    if (!x86_cross_prepare(c, lin, &x) || x.insn->len <= x.left || (x.insn->flags & X86_INSN_END_BLOCK) ||
+        x.insn->handler == x86_handle_ud)
         return;
     memcpy(t->insn_copy, t->insns, t->n * sizeof(X86Insn));
-    t->insn_copy[k] = *x;
+    t->insn_copy[k] = *x.insn;
     t->insns = t->insn_copy;
-    t->off[t->n] = t->off[k] + x->len;
+    t->off[t->n] = t->off[k] + x.insn->len;
     t->cross = x;
-    t->cross_left = left;
-    t->cross_phys = phys1;
-    t->cross_vptr = vptr;
-    t->cross_version = version;
 }
 
 /* Instruction k: inline, or its handler called. */
@@ -726,7 +718,7 @@ static void tr_one(Tr *t, unsigned k, bool allow_inline)
     bool is_branch = t->insns[k].flags & X86_INSN_END_BLOCK;
     TrMark m;
     mark_save(t, &m);
-    if (last && t->cross) {
+    if (last && t->cross.insn) {
         if (!tr_cross(t, k)) {
             mark_restore(t, &m);
             tr_call(t, k, allow_inline);

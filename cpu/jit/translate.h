@@ -159,14 +159,8 @@ typedef struct Tr {
     bool hflags_out_narrow;
     bool w64;                      /* decoded in 64-bit mode: RIP, block_eip and the exits' EIP are 64-bit */
     FlagPend pend;                 /* lazy flags not stored yet (kind PEND_NONE: none) */
-    /* The instruction across the page end that ends the block, compiled behind a guard
-     * on its second page (translate.c, tr_cross): x86_cross_prepare's copy, its bytes in
-     * the first page, the second page and the version it had. NULL: none. */
-    const X86Insn *cross;
-    unsigned cross_left;
-    uint64_t cross_phys;
-    const uint32_t *cross_vptr;
-    uint32_t cross_version;
+    X86CrossCode cross;            /* the instruction across the page end that ends the block,
+                                    * compiled behind a guard on its second page (tr_cross) */
     X86Insn insn_copy[MAX_INSNS];  /* the block's instructions with that one in the stand-in's place */
     bool sse_ok;                   /* SSE's CR0/CR4 test made, no handler called since (tr-sse.c) */
 } Tr;
@@ -379,6 +373,8 @@ void jit_store_shift_flags(Tr *t, unsigned cc, int res, int cf, int of);
  * with the guest registers where host says (a stub's register cache). */
 void jit_flags_flush(Tr *t);
 void jit_flags_store(Tr *t, const FlagPend *p, const int8_t *host);
+/* Guest register r (EAX..EDI) where host says: its home, or its slot. */
+JitMem jit_pend_reg(const int8_t *host, int r);
 /* translate.c: whether deferred flags p may stay unstored over instruction k (a move
  * that writes none of p's registers, not the block's last) or end at it (an ALU op
  * or TEST that writes all the flags). */

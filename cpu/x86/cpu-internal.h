@@ -1048,8 +1048,17 @@ void x86_handle_ud(X86Cpu *c, const X86Insn *i);
  * compiled inline. */
 #define X86_OP_CROSS 0x0fff
 void x86_handle_cross(X86Cpu *c, const X86Insn *i);
-const X86Insn *x86_cross_prepare(X86Cpu *c, uint64_t lin, uint64_t *phys1, const uint32_t **vptr,
-                                 uint32_t *version1);
+/* An instruction across a page end as the translator compiles it (x86_cross_prepare):
+ * the decoded copy, its bytes in the first page, and the second page, where its
+ * version is kept and what it was when the bytes were read. */
+typedef struct X86CrossCode {
+    const X86Insn *insn;       /* NULL: none */
+    unsigned left;
+    uint64_t phys1;
+    const uint32_t *version_at;
+    uint32_t version;
+} X86CrossCode;
+bool x86_cross_prepare(X86Cpu *c, uint64_t lin, X86CrossCode *out);
 
 /* The 64-bit r/m operand of a REX.W form (64-bit mode: flat segments). */
 X86_INLINE uint64_t x86_get_rm64(X86Cpu *c, const X86Insn *i)

@@ -507,6 +507,29 @@ static X86Tlb *fetch_entry(X86Cpu *c, uint64_t lin)
     return e;
 }
 
+/* Decodes the instruction across the page end at linear address lin into out, its
+ * first bytes at h0 (the page at phys0) and the rest at h1 (phys1): both pages are
+ * marked as code before their bytes are read, as in block_get, and the chunks the
+ * instruction covers recorded, so a store into its bytes bumps their versions. */
+static void cross_decode(X86Cpu *c, uint64_t lin, const uint8_t *h0, uint64_t phys0, const uint8_t *h1,
+                         uint64_t phys1, X86Insn *out)
+{
+    X86CodeCache *cc = c->code;
+    unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
+    mark_code_page(c, phys0);
+    mark_code_page(c, phys1);
+    uint8_t buf[15];
+    memcpy(buf, h0 + (lin & 0xfff), left);
+    memcpy(buf + left, h1, 15 - left);
+    X86DecodeResult r = c->long64 ? x86_decode64(buf, 15, out) : x86_decode(buf, 15, c->code32, out);
+    (void)r; /* (15 bytes always decode: too long is the #GP form) */
+    gate_features(c, out);
+    unsigned len = out->len;
+    cc->code_mask[phys0 >> 12] |= chunk_bits(lin & 0xfff, len < left ? len : left);
+    if (len > left)
+        cc->code_mask[phys1 >> 12] |= chunk_bits(0, len - left);
+}
+
 /* The instruction at CS:EIP that block_get could not take: from the page-crossing
  * cache when both its pages are mapped as when it was decoded and unchanged since
  * (their versions), else fetched and decoded into tmp. The fetch faults as
@@ -539,25 +562,13 @@ static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
     if (x->lin == lin && x->code32 == code32 && x->phys[0] == phys0 && x->phys[1] == phys1 &&
         x->version[0] == v0 && x->version[1] == v1)
         return &x->insn;
-    /* Both pages marked before their bytes are read, as in block_get. */
-    mark_code_page(c, phys0);
-    mark_code_page(c, phys1);
-    uint8_t buf[15];
-    memcpy(buf, h0 + (lin & 0xfff), left);
-    memcpy(buf + left, h1, 15 - left);
-    X86DecodeResult r = (code32 & 2) ? x86_decode64(buf, 15, &x->insn) : x86_decode(buf, 15, code32 & 1, &x->insn);
-    (void)r; /* (15 bytes always decode: too long is the #GP form) */
-    gate_features(c, &x->insn);
-    unsigned len = x->insn.len;
+    cross_decode(c, lin, h0, phys0, h1, phys1, &x->insn);
     x->lin = lin;
     x->code32 = (uint8_t)code32;
     x->phys[0] = phys0;
     x->phys[1] = phys1;
     x->version[0] = v0;
     x->version[1] = v1;
-    cc->code_mask[phys0 >> 12] |= chunk_bits(lin & 0xfff, len < left ? len : left);
-    if (len > left)
-        cc->code_mask[phys1 >> 12] |= chunk_bits(0, len - left);
     return &x->insn;
 }
 
@@ -566,45 +577,26 @@ static const X86Insn *cross_get(X86Cpu *c, X86Insn *tmp)
  * (cpu/jit/translate.c, tr_cross): the instruction decoded now from what both pages
  * map, by the debugger's walk (no fault, no accessed bits: the guard takes the
  * mapping from the TLB at run time), into the block pool, which lasts as long as the
- * translations that point into it. Both pages are marked as code and the bytes'
- * chunks recorded before they are read, as cross_get does, so a store into them
- * bumps the page's version: *phys1, *vptr and *version1 are the second page, its
- * version's address and the version read then. NULL when it cannot be: not flat,
- * not RAM below 4 GiB, uncached runs, the pool full. */
-const X86Insn *x86_cross_prepare(X86Cpu *c, uint64_t lin, uint64_t *phys1, const uint32_t **vptr,
-                                 uint32_t *version1)
+ * translations that point into it (cross_decode marks the pages). False when it
+ * cannot be: not flat, not RAM below 4 GiB, uncached runs, the pool full. */
+bool x86_cross_prepare(X86Cpu *c, uint64_t lin, X86CrossCode *out)
 {
     X86CodeCache *cc = c->code;
     unsigned left = 0x1000 - (unsigned)(lin & 0xfff);
-    uint64_t lin1 = (lin + left) & c->lin_mask, p0, p1;
+    uint64_t p0, p1;
     if (left >= 15 || !c->seg[S_CS].flat || (c->run_flags & X86_RUN_NO_CACHE) || cc->pool_used >= POOL_INSNS ||
-        !x86_cpu_debug_translate(c, lin, &p0) || !x86_cpu_debug_translate(c, lin1, &p1))
-        return NULL;
+        !x86_cpu_debug_translate(c, lin, &p0) || !x86_cpu_debug_translate(c, (lin + left) & c->lin_mask, &p1))
+        return false;
     p0 &= ~UINT64_C(0xfff);
     p1 &= ~UINT64_C(0xfff);
     const uint8_t *h0 = mem_read_page(c->mem, p0), *h1 = mem_read_page(c->mem, p1);
     if (p0 >> 32 || p1 >> 32 || !h0 || !h1)
-        return NULL;
-    mark_code_page(c, p0);
-    mark_code_page(c, p1);
-    uint32_t v1 = __atomic_load_n(&cc->page_version[p1 >> 12], __ATOMIC_ACQUIRE);
-    uint8_t buf[15];
-    memcpy(buf, h0 + (lin & 0xfff), left);
-    memcpy(buf + left, h1, 15 - left);
+        return false;
+    uint32_t *v1 = &cc->page_version[p1 >> 12];
     X86Insn *x = &cc->pool[cc->pool_used++];
-    if (c->long64)
-        x86_decode64(buf, 15, x);
-    else
-        x86_decode(buf, 15, c->code32, x);
-    gate_features(c, x);
-    unsigned len = x->len;
-    cc->code_mask[p0 >> 12] |= chunk_bits(lin & 0xfff, len < left ? len : left);
-    if (len > left)
-        cc->code_mask[p1 >> 12] |= chunk_bits(0, len - left);
-    *phys1 = p1;
-    *vptr = &cc->page_version[p1 >> 12];
-    *version1 = v1;
-    return x;
+    *out = (X86CrossCode){ x, left, p1, v1, __atomic_load_n(v1, __ATOMIC_ACQUIRE) };
+    cross_decode(c, lin, h0, p0, h1, p1, x);
+    return true;
 }
 
 /* The stand-in (cross_stand_in) that ends a cached block at an instruction crossing
